@@ -1,0 +1,210 @@
+// `murmur fleet init|add|remove|sign|show|verify`: the fleet authority's manifest workflow.
+
+import { promises as fs } from 'node:fs';
+import { createVerifier, createSigner } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
+import { isValidId } from '../lib/ids.js';
+import { bodyToDraft, describeManifest, draftToBody, type DraftJson } from '../manifest/draft.js';
+import { signManifest, verifyManifest } from '../manifest/manifest.js';
+import { operatorRoles } from '../wire/manifest-body.js';
+import { CliError, exitCodes, need, parse, printJson } from './kit.js';
+import { loadIdentity, readPublicKey } from './keys.js';
+
+export const fleetUsage = `Usage: murmur fleet <verb> [options]
+
+  init   --fleet ID --authority KEYFILE --out DRAFT.json [--force]
+         start an unsigned manifest draft owned by the authority key
+  add    DRAFT.json (--validator | --follower | --operator) --key PUBFILE|KEYFILE|HEX
+         [--id ID] [--power N (validators, default 1)] [--roles admin,operator,observer]
+  remove DRAFT.json --id ID
+  sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST]
+         sign the draft; with --previous the epoch must be higher than the old one
+  show   FILE [--json]                 print a draft or a signed manifest
+  verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
+         check the signature (and, with --authority-key, that the pinned authority signed it)`;
+
+async function readDraft(path: string): Promise<DraftJson> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read draft ${path}`, exitCodes.usage);
+  }
+  try {
+    const d = JSON.parse(text) as DraftJson;
+    if (d.format !== 'murmur-fleet-draft/1') throw new Error();
+    return d;
+  } catch {
+    throw new CliError(`${path} is not a manifest draft (JSON with "format": "murmur-fleet-draft/1"); signed manifests are edited by exporting with "murmur fleet show FILE --draft"`, exitCodes.usage);
+  }
+}
+
+async function writeDraft(path: string, d: DraftJson): Promise<void> {
+  const check = draftToBody(d, 0);
+  if (!check.ok) throw new CliError(check.error, exitCodes.usage);
+  await fs.writeFile(path, JSON.stringify(d, null, 2) + '\n');
+}
+
+async function readManifestFile(path: string, pinned?: Uint8Array) {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await fs.readFile(path));
+  } catch {
+    throw new CliError(`cannot read manifest ${path}`, exitCodes.usage);
+  }
+  const m = verifyManifest(bytes, createVerifier(), pinned);
+  if (!m.ok) throw new CliError(`${path}: ${m.error}`, exitCodes.failed);
+  return m.value;
+}
+
+export async function fleetCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  const opts = {
+    fleet: { type: 'string' },
+    authority: { type: 'string' },
+    'authority-key': { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    validator: { type: 'boolean' },
+    follower: { type: 'boolean' },
+    operator: { type: 'boolean' },
+    key: { type: 'string' },
+    id: { type: 'string' },
+    power: { type: 'string' },
+    roles: { type: 'string' },
+    epoch: { type: 'string' },
+    previous: { type: 'string' },
+    json: { type: 'boolean' },
+    draft: { type: 'boolean' },
+  } as const;
+  const a = parse(rest, opts, fleetUsage);
+  const v = a.values;
+  if (v.help) {
+    process.stdout.write(fleetUsage + '\n');
+    return exitCodes.ok;
+  }
+  const file = a.positionals[0];
+  switch (verb) {
+    case 'init': {
+      const fleet = need(v.fleet, 'fleet');
+      if (!isValidId(fleet)) throw new CliError(`--fleet "${fleet}" must match [a-z0-9][a-z0-9._-]{0,63}`, exitCodes.usage);
+      const authority = await loadIdentity(need(v.authority, 'authority'));
+      const out = need(v.out, 'out');
+      const d: DraftJson = { format: 'murmur-fleet-draft/1', fleet, epoch: 1, authority: toHex(authority.publicKey), validators: [], followers: [], operators: [] };
+      try {
+        await fs.writeFile(out, JSON.stringify(d, null, 2) + '\n', { flag: v.force ? 'w' : 'wx' });
+      } catch {
+        throw new CliError(`${out} already exists (pass --force to replace it)`, exitCodes.refused);
+      }
+      process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
+      return exitCodes.ok;
+    }
+    case 'add': {
+      const path = need(file, 'DRAFT (first argument)');
+      const d = await readDraft(path);
+      const roles = [v.validator, v.follower, v.operator].filter(Boolean).length;
+      if (roles !== 1) throw new CliError('give exactly one of --validator, --follower, --operator', exitCodes.usage);
+      const pk = await readPublicKey(need(v.key, 'key'));
+      const id = v.id ?? pk.id;
+      if (!id || !isValidId(id)) throw new CliError('an id is needed: pass --id ID (or a key file that names one)', exitCodes.usage);
+      const all = [...d.validators, ...d.followers, ...d.operators];
+      if (all.some((m) => m.id === id)) throw new CliError(`"${id}" is already in the draft; remove it first`, exitCodes.refused);
+      const publicKey = toHex(pk.publicKey);
+      if (all.some((m) => m.publicKey === publicKey)) throw new CliError(`that public key is already in the draft`, exitCodes.refused);
+      if (v.validator) {
+        const power = v.power === undefined ? 1 : Number(v.power);
+        if (!Number.isInteger(power) || power < 1) throw new CliError('--power must be a positive integer', exitCodes.usage);
+        d.validators.push({ id, publicKey, power });
+      } else if (v.follower) {
+        d.followers.push({ id, publicKey });
+      } else {
+        const list = (v.roles ?? 'operator').split(',').map((r) => r.trim());
+        for (const r of list) if (!(operatorRoles as readonly string[]).includes(r)) throw new CliError(`--roles: "${r}" is not one of ${operatorRoles.join(', ')}`, exitCodes.usage);
+        d.operators.push({ id, publicKey, roles: list });
+      }
+      await writeDraft(path, d);
+      process.stdout.write(`added ${v.validator ? 'validator' : v.follower ? 'follower' : 'operator'} "${id}" to ${path}\n`);
+      return exitCodes.ok;
+    }
+    case 'remove': {
+      const path = need(file, 'DRAFT (first argument)');
+      const d = await readDraft(path);
+      const id = need(v.id, 'id');
+      const before = d.validators.length + d.followers.length + d.operators.length;
+      d.validators = d.validators.filter((m) => m.id !== id);
+      d.followers = d.followers.filter((m) => m.id !== id);
+      d.operators = d.operators.filter((m) => m.id !== id);
+      if (d.validators.length + d.followers.length + d.operators.length === before) throw new CliError(`"${id}" is not in ${path}`, exitCodes.failed);
+      await writeDraft(path, d);
+      process.stdout.write(`removed "${id}" from ${path}\n`);
+      return exitCodes.ok;
+    }
+    case 'sign': {
+      const path = need(file, 'DRAFT (first argument)');
+      const d = await readDraft(path);
+      if (v.epoch !== undefined) {
+        const e = Number(v.epoch);
+        if (!Number.isInteger(e) || e < 1) throw new CliError('--epoch must be a positive integer', exitCodes.usage);
+        d.epoch = e;
+      }
+      const authority = await loadIdentity(need(v.authority, 'authority'));
+      if (v.previous) {
+        const prev = await readManifestFile(v.previous, authority.publicKey);
+        if (d.epoch <= prev.body.epoch) throw new CliError(`epoch ${d.epoch} must be higher than the previous manifest's epoch ${prev.body.epoch} (pass --epoch ${prev.body.epoch + 1})`, exitCodes.refused);
+        if (prev.body.fleet !== d.fleet) throw new CliError(`the previous manifest is for fleet "${prev.body.fleet}", the draft for "${d.fleet}"`, exitCodes.refused);
+      }
+      if (d.validators.length === 0) throw new CliError('the draft has no validators; add at least one with "murmur fleet add DRAFT --validator --key ..."', exitCodes.refused);
+      const body = draftToBody(d, Date.now());
+      if (!body.ok) throw new CliError(body.error, exitCodes.usage);
+      const m = signManifest(body.value, createSigner(authority));
+      if (!m.ok) throw new CliError(m.error, exitCodes.refused);
+      const out = need(v.out, 'out');
+      await fs.writeFile(out, m.value.bytes);
+      process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
+      return exitCodes.ok;
+    }
+    case 'show': {
+      const path = need(file, 'FILE (first argument)');
+      const raw = await fs.readFile(path).catch(() => {
+        throw new CliError(`cannot read ${path}`, exitCodes.usage);
+      });
+      let out: Record<string, unknown>;
+      if (raw[0] === 0x7b /* '{' */) {
+        const d = await readDraft(path);
+        out = { signed: false, ...d };
+      } else {
+        const m = await readManifestFile(path);
+        out = v.draft ? { ...bodyToDraft(m.body) } : { signed: true, ...describeManifest(m.body, m.hash) };
+      }
+      if (v.json || v.draft) printJson(out);
+      else process.stdout.write(formatShow(out) + '\n');
+      return exitCodes.ok;
+    }
+    case 'verify': {
+      const path = need(file, 'MANIFEST (first argument)');
+      const pinned = v['authority-key'] ? (await readPublicKey(v['authority-key'])).publicKey : undefined;
+      const m = await readManifestFile(path, pinned);
+      const b = m.body;
+      if (v.json) printJson({ ok: true, fleet: b.fleet, epoch: b.epoch, hash: toHex(m.hash), validators: b.validators.length, followers: b.followers.length, operators: b.operators.length });
+      else process.stdout.write(`ok: ${path} is a valid manifest for fleet "${b.fleet}" epoch ${b.epoch} signed by authority ${toHex(b.authority).slice(0, 16)}… (${b.validators.length} validators, ${b.followers.length} followers, ${b.operators.length} operators)\n`);
+      return exitCodes.ok;
+    }
+    default:
+      throw new CliError(`unknown fleet verb "${verb ?? ''}"\n\n${fleetUsage}`, exitCodes.usage);
+  }
+}
+
+function formatShow(o: Record<string, unknown>): string {
+  const lines = [`fleet ${String(o.fleet)}  epoch ${String(o.epoch)}  ${o.signed ? 'signed' : 'UNSIGNED draft'}`];
+  if (o.hash) lines.push(`hash ${String(o.hash)}`);
+  lines.push(`authority ${String(o.authority)}`);
+  const list = (title: string, xs: unknown) => {
+    const arr = xs as { id: string; publicKey: string; power?: number; roles?: string[] }[];
+    lines.push(`${title} (${arr.length}):`);
+    for (const x of arr) lines.push(`  ${x.id.padEnd(20)} ${x.publicKey.slice(0, 16)}…${x.power !== undefined ? `  power ${x.power}` : ''}${x.roles ? `  roles ${x.roles.join(',')}` : ''}`);
+  };
+  list('validators', o.validators);
+  list('followers', o.followers);
+  list('operators', o.operators);
+  return lines.join('\n');
+}

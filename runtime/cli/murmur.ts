@@ -1,0 +1,51 @@
+// `murmur`: the device CLI. keygen, fleet manifest editing and signing; `start` runs a device.
+
+import { runMain, CliError, exitCodes, parse, need, printJson } from './kit.js';
+import { initCrypto } from '../crypto/sodium.js';
+import { keygen } from './keys.js';
+import { fleetCommand, fleetUsage } from './fleet-commands.js';
+
+const usage = `Usage: murmur <command> [options]
+
+Commands:
+  keygen --id ID --out FILE [--force]   make an Ed25519 identity (FILE, mode 0600) and FILE.pub
+  fleet <init|add|remove|sign|show|verify> ...
+                                        create, edit, sign and check the fleet manifest
+                                        (murmur fleet --help for details)
+
+Options:
+  --json      machine-readable output
+  -h, --help  this help
+
+Exit codes: 0 ok, 1 failed, 2 usage or bad file, 3 refused, 70 internal error.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage + '\n');
+    return command === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  await initCrypto();
+  switch (command) {
+    case 'keygen': {
+      const kUsage = 'Usage: murmur keygen --id ID --out FILE [--force] [--json]';
+      const a = parse(rest, { id: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, kUsage);
+      if (a.values.help) return void process.stdout.write(kUsage + '\n'), exitCodes.ok;
+      const out = need(a.values.out, 'out');
+      const pub = await keygen(need(a.values.id, 'id'), out, a.values.force === true);
+      if (a.values.json) printJson({ ...pub, keyFile: out, publicKeyFile: `${out}.pub` });
+      else process.stdout.write(`wrote ${out} (secret, mode 0600) and ${out}.pub\nid ${pub.id}\npublic key ${pub.publicKey}\n`);
+      return exitCodes.ok;
+    }
+    case 'fleet':
+      if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h') {
+        process.stdout.write(fleetUsage + '\n');
+        return rest.length === 0 ? exitCodes.usage : exitCodes.ok;
+      }
+      return fleetCommand(rest);
+    default:
+      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+  }
+}
+
+runMain('murmur', main);

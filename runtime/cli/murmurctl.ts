@@ -1,0 +1,42 @@
+// `murmurctl`: the operator's CLI.
+
+import { initCrypto } from '../crypto/sodium.js';
+import { CliError, exitCodes, need, parse, printJson, runMain } from './kit.js';
+import { keygen } from './keys.js';
+
+const usage = `Usage: murmurctl <command> [options]
+
+Commands:
+  keygen --id OPERATOR_ID --out FILE [--force]   make an operator identity (FILE 0600, FILE.pub);
+                                                 the fleet authority adds FILE.pub to the manifest
+
+Options:
+  --json      machine-readable output
+  -h, --help  this help
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 timeout, 5 unavailable, 70 internal error.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage + '\n');
+    return command === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  await initCrypto();
+  switch (command) {
+    case 'keygen': {
+      const kUsage = 'Usage: murmurctl keygen --id OPERATOR_ID --out FILE [--force] [--json]';
+      const a = parse(rest, { id: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, kUsage);
+      if (a.values.help) return void process.stdout.write(kUsage + '\n'), exitCodes.ok;
+      const out = need(a.values.out, 'out');
+      const pub = await keygen(need(a.values.id, 'id'), out, a.values.force === true);
+      if (a.values.json) printJson({ ...pub, keyFile: out, publicKeyFile: `${out}.pub` });
+      else process.stdout.write(`wrote ${out} (secret, mode 0600) and ${out}.pub\noperator ${pub.id}\npublic key ${pub.publicKey}\n`);
+      return exitCodes.ok;
+    }
+    default:
+      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+  }
+}
+
+runMain('murmurctl', main);

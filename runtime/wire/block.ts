@@ -1,0 +1,93 @@
+// Blocks and proposals. A block is CBOR bytes; its hash is BLAKE2b-256 of exactly those bytes, so a
+// block is never re-encoded once proposed.
+
+import { hash, hashBytes } from '../crypto/sodium.js';
+import { limits } from '../lib/limits.js';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import { array, bytes, fail, id, int, map, onlyKeys, uint } from './fields.js';
+import { parseCertificate, type CommitCertificate, certificateToCbor } from './certificate.js';
+
+export interface Block {
+  readonly height: number;
+  /** Hash of the block at height - 1; 32 zero bytes at height 1. */
+  readonly parent: Uint8Array;
+  /** The proposer's clock in Unix ms: the replicated timestamp that commands' expiry is judged by. */
+  readonly timeMs: number;
+  readonly proposer: string;
+  /** Signed envelopes (commands, attestations, evidence), each exactly as it arrived. */
+  readonly txs: readonly Uint8Array[];
+  /** The certificate that committed the parent; null at height 1. */
+  readonly lastCommit: CommitCertificate | null;
+  /** Hash of the signed manifest (validator set) in force at this height. */
+  readonly manifestHash: Uint8Array;
+  /** Hash of the application state after applying the parent block. */
+  readonly appHash: Uint8Array;
+}
+
+export const zeroHash = new Uint8Array(hashBytes);
+
+export function encodeBlock(b: Block): Uint8Array {
+  return encodeCbor({
+    height: b.height,
+    parent: b.parent,
+    timeMs: b.timeMs,
+    proposer: b.proposer,
+    txs: b.txs,
+    lastCommit: b.lastCommit === null ? null : certificateToCbor(b.lastCommit),
+    manifestHash: b.manifestHash,
+    appHash: b.appHash,
+  });
+}
+
+export function parseBlock(v: unknown): Block {
+  const m = map(v, 'block');
+  onlyKeys(m, ['height', 'parent', 'timeMs', 'proposer', 'txs', 'lastCommit', 'manifestHash', 'appHash'], 'block');
+  const height = uint(m.height, 'block.height');
+  if (height < 1) fail('block.height must be at least 1');
+  const txs = array(m.txs, 'block.txs', limits.blockTxCountMax).map((t, i) => bytes(t, `block.txs[${i}]`, undefined, limits.commandBytesMax));
+  return {
+    height,
+    parent: bytes(m.parent, 'block.parent', hashBytes),
+    timeMs: uint(m.timeMs, 'block.timeMs'),
+    proposer: id(m.proposer, 'block.proposer'),
+    txs,
+    lastCommit: m.lastCommit === null ? null : parseCertificate(m.lastCommit),
+    manifestHash: bytes(m.manifestHash, 'block.manifestHash', hashBytes),
+    appHash: bytes(m.appHash, 'block.appHash', hashBytes),
+  };
+}
+
+export interface DecodedBlock {
+  readonly block: Block;
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+export function decodeBlockBytes(blockBytes: Uint8Array): DecodedBlock {
+  const d = decodeCbor(blockBytes, limits.blockBytesMax);
+  if (!d.ok) fail(`proposal.block: ${d.error}`);
+  return { block: parseBlock(d.value), bytes: blockBytes, hash: hash(blockBytes) };
+}
+
+export interface ProposalBody {
+  readonly height: number;
+  readonly round: number;
+  /** Tendermint's validRound: the round in which the block got a polka, or -1. */
+  readonly validRound: number;
+  readonly block: DecodedBlock;
+}
+
+export function encodeProposalBody(p: { height: number; round: number; validRound: number; blockBytes: Uint8Array }): Uint8Array {
+  return encodeCbor({ height: p.height, round: p.round, validRound: p.validRound, block: p.blockBytes });
+}
+
+export function parseProposalBody(v: unknown): ProposalBody {
+  const m = map(v, 'proposal');
+  onlyKeys(m, ['height', 'round', 'validRound', 'block'], 'proposal');
+  const height = uint(m.height, 'proposal.height');
+  const round = int(m.round, 'proposal.round', 0, 0xffffffff);
+  const validRound = int(m.validRound, 'proposal.validRound', -1, round - 1);
+  const block = decodeBlockBytes(bytes(m.block, 'proposal.block', undefined, limits.blockBytesMax));
+  if (block.block.height !== height) fail(`proposal.height ${height} differs from block.height ${block.block.height}`);
+  return { height, round, validRound, block };
+}

@@ -1,0 +1,102 @@
+// The signed envelope every Murmur message travels in (docs/wire.md):
+//   CBOR array [version=1, kind, fleetId, senderId, body (byte string), signature (64 bytes)]
+// openEnvelope never throws on input: it returns a WireError whose code and message say what is wrong.
+
+import { signatureBytes, type Signer, type Verifier } from '../crypto/sodium.js';
+import { asBuffer } from '../lib/bytes.js';
+import { isValidId } from '../lib/ids.js';
+import { limits } from '../lib/limits.js';
+import { err, ok, type Result } from '../lib/result.js';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import { parseWith } from './fields.js';
+import { kindByCode, kinds, type BodyOf, type KindName } from './kinds.js';
+import { signingBytes } from './signing.js';
+
+export const protocolVersion = 1;
+
+export type WireErrorCode =
+  | 'too-large'
+  | 'malformed'
+  | 'bad-version'
+  | 'unknown-kind'
+  | 'wrong-fleet'
+  | 'unknown-sender'
+  | 'bad-signature'
+  | 'bad-field';
+
+export interface WireError {
+  readonly code: WireErrorCode;
+  readonly message: string;
+}
+
+const wireErr = (code: WireErrorCode, message: string): Result<never, WireError> => err({ code, message });
+
+/** An envelope whose structure has been checked but whose signature has not. */
+export interface RawEnvelope {
+  readonly version: number;
+  readonly kind: KindName;
+  readonly fleet: string;
+  readonly sender: string;
+  readonly body: Uint8Array;
+  readonly signature: Uint8Array;
+  /** The envelope exactly as received; relays forward these bytes, never a re-encoding. */
+  readonly bytes: Uint8Array;
+}
+
+declare const verifiedBrand: unique symbol;
+
+/** Only openEnvelope makes these, so code that takes one knows the signature and body were checked. */
+export type VerifiedEnvelope<K extends KindName = KindName> = {
+  [P in K]: RawEnvelope & { readonly kind: P; readonly parsed: BodyOf<P>; readonly [verifiedBrand]: true };
+}[K];
+
+export function sealEnvelope(kind: KindName, fleet: string, sender: string, body: Uint8Array, signer: Signer): Uint8Array {
+  const signature = signer.sign(signingBytes(kind, fleet, body));
+  return encodeCbor([protocolVersion, kinds[kind].code, fleet, sender, asBuffer(body), asBuffer(signature)]);
+}
+
+export function decodeEnvelope(bytes: Uint8Array): Result<RawEnvelope, WireError> {
+  if (bytes.length > limits.envelopeBytesMax) return wireErr('too-large', `envelope is ${bytes.length} bytes (limit ${limits.envelopeBytesMax})`);
+  const d = decodeCbor(bytes, limits.envelopeBytesMax);
+  if (!d.ok) return wireErr('malformed', `envelope: ${d.error}`);
+  const a = d.value;
+  if (!Array.isArray(a) || a.length !== 6) return wireErr('malformed', 'envelope must be a CBOR array of 6 elements');
+  const [version, code, fleet, sender, body, signature] = a as unknown[];
+  if (version !== protocolVersion) return wireErr('bad-version', `protocol version ${String(version)} is not supported (expected ${protocolVersion})`);
+  const kind = typeof code === 'number' ? kindByCode(code) : undefined;
+  if (!kind) return wireErr('unknown-kind', `unknown message kind ${String(code)}`);
+  if (!isValidId(fleet)) return wireErr('bad-field', 'envelope fleet id must match [a-z0-9][a-z0-9._-]{0,63}');
+  if (!isValidId(sender)) return wireErr('bad-field', 'envelope sender id must match [a-z0-9][a-z0-9._-]{0,63}');
+  if (!(body instanceof Uint8Array)) return wireErr('bad-field', 'envelope body must be a byte string');
+  if (body.length > kinds[kind].bodyBytesMax) return wireErr('too-large', `${kind} body is ${body.length} bytes (limit ${kinds[kind].bodyBytesMax})`);
+  if (!(signature instanceof Uint8Array) || signature.length !== signatureBytes) return wireErr('bad-field', `envelope signature must be ${signatureBytes} bytes`);
+  return ok({ version, kind, fleet, sender, body, signature, bytes });
+}
+
+export interface OpenContext {
+  /** The fleet this node belongs to; anything else is refused. */
+  readonly fleet: string;
+  /** The public key that `sender` signs `kind` with, or a reason it may not send that kind. */
+  readonly keyOf: (sender: string, kind: KindName) => Uint8Array | string;
+  readonly verifier: Verifier;
+}
+
+export function verifyEnvelope(raw: RawEnvelope, ctx: OpenContext): Result<VerifiedEnvelope, WireError> {
+  if (raw.fleet !== ctx.fleet) return wireErr('wrong-fleet', `message is for fleet "${raw.fleet}", this is fleet "${ctx.fleet}"`);
+  const key = ctx.keyOf(raw.sender, raw.kind);
+  if (typeof key === 'string') return wireErr('unknown-sender', key);
+  if (!ctx.verifier.verify(raw.signature, signingBytes(raw.kind, raw.fleet, raw.body), key)) {
+    return wireErr('bad-signature', `${raw.kind} from "${raw.sender}" has a signature that does not verify`);
+  }
+  const body = decodeCbor(raw.body, kinds[raw.kind].bodyBytesMax);
+  if (!body.ok) return wireErr('malformed', `${raw.kind} body: ${body.error}`);
+  const parsed = parseWith(raw.kind, body.value, kinds[raw.kind].parse as (v: unknown) => unknown);
+  if (!parsed.ok) return wireErr('bad-field', parsed.error);
+  return ok({ ...raw, parsed: parsed.value } as unknown as VerifiedEnvelope);
+}
+
+/** Decode, check and verify in one call: what every receive path uses. */
+export function openEnvelope(bytes: Uint8Array, ctx: OpenContext): Result<VerifiedEnvelope, WireError> {
+  const raw = decodeEnvelope(bytes);
+  return raw.ok ? verifyEnvelope(raw.value, ctx) : raw;
+}

@@ -1,0 +1,28 @@
+// The closed list of message kinds. Codes are part of the wire contract (docs/wire.md): never reuse
+// or renumber one. Each kind has a body size limit and a parser that returns a typed body.
+
+import { limits } from '../lib/limits.js';
+import { parseProposalBody } from './block.js';
+import { parseCommandBody } from './command.js';
+import { parseManifestBody } from './manifest-body.js';
+import { parseVoteBody } from './vote.js';
+
+export const kinds = {
+  manifest: { code: 1, bodyBytesMax: limits.manifestBytesMax, parse: parseManifestBody },
+  command: { code: 2, bodyBytesMax: limits.commandBytesMax, parse: parseCommandBody },
+  proposal: { code: 3, bodyBytesMax: limits.blockBytesMax + 64, parse: parseProposalBody },
+  prevote: { code: 4, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
+  precommit: { code: 5, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
+} as const;
+
+export type KindName = keyof typeof kinds;
+export type BodyOf<K extends KindName> = ReturnType<(typeof kinds)[K]['parse']>;
+
+const byCode = new Map<number, KindName>();
+for (const name of Object.keys(kinds) as KindName[]) byCode.set(kinds[name].code, name);
+
+export function kindByCode(code: number): KindName | undefined {
+  return byCode.get(code);
+}
+
+export { signingBytes } from './signing.js';

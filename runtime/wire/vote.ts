@@ -1,0 +1,40 @@
+// Prevote and precommit bodies. Their encoding is canonical and written by hand, byte for byte, so
+// that anyone can rebuild the signed bytes of a precommit from a commit certificate (docs/wire.md).
+
+import { hashBytes } from '../crypto/sodium.js';
+import { concatBytes } from '../lib/bytes.js';
+import { bytes, int, uint, array } from './fields.js';
+
+export interface VoteBody {
+  readonly height: number;
+  readonly round: number;
+  /** The BLAKE2b-256 hash of the block voted for, or null for a nil vote. */
+  readonly blockHash: Uint8Array | null;
+}
+
+/** The CBOR head for an unsigned integer with the shortest argument (RFC 8949 §4.2.1). */
+export function cborUintHead(major: number, value: number): Uint8Array {
+  const m = major << 5;
+  if (value < 24) return Uint8Array.of(m | value);
+  if (value < 0x100) return Uint8Array.of(m | 24, value);
+  if (value < 0x10000) return Uint8Array.of(m | 25, value >> 8, value & 0xff);
+  if (value < 0x100000000) return Uint8Array.of(m | 26, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+  const hi = Math.floor(value / 0x100000000);
+  const lo = value >>> 0;
+  return Uint8Array.of(m | 27, hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff);
+}
+
+/** [height, round, blockHash | null] as a definite-length CBOR array with shortest integer heads. */
+export function encodeVoteBody(v: VoteBody): Uint8Array {
+  const hash = v.blockHash === null ? Uint8Array.of(0xf6) : concatBytes(cborUintHead(2, v.blockHash.length), v.blockHash);
+  return concatBytes(Uint8Array.of(0x83), cborUintHead(0, v.height), cborUintHead(0, v.round), hash);
+}
+
+export function parseVoteBody(v: unknown): VoteBody {
+  const a = array(v, 'vote', 3, 3);
+  return {
+    height: uint(a[0], 'vote.height'),
+    round: int(a[1], 'vote.round', 0, 0xffffffff),
+    blockHash: a[2] === null ? null : bytes(a[2], 'vote.blockHash', hashBytes),
+  };
+}
