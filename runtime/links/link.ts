@@ -1,0 +1,46 @@
+// The Link port: how every layer above sends and receives bytes. Implementations: in-memory
+// (fleet-sim), MQTT, serial radio, and the router that combines them. Safety never depends on a
+// link's delivery or ordering: links may drop, duplicate, reorder and corrupt.
+
+/** Priority classes, highest first: consensus traffic is never starved by telemetry. */
+export type TrafficClass = 'consensus' | 'heartbeat' | 'telemetry';
+export const trafficClasses: readonly TrafficClass[] = ['consensus', 'heartbeat', 'telemetry'];
+
+export interface LinkCounters {
+  framesSent: number;
+  bytesSent: number;
+  framesReceived: number;
+  bytesReceived: number;
+  /** Dropped before sending because the outbound queue for the class was full. */
+  droppedQueueFull: number;
+  /** Received bytes that were not a valid frame (bad CRC, truncated, oversized, wrong fleet). */
+  droppedBadFrame: number;
+}
+
+export function emptyCounters(): LinkCounters {
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, droppedQueueFull: 0, droppedBadFrame: 0 };
+}
+
+export interface ReceivedFrame {
+  /** One signed envelope exactly as sent. */
+  readonly bytes: Uint8Array;
+  /** The link-level sender when the link knows it (a topic or a radio header); never trusted. */
+  readonly from: string | undefined;
+  readonly link: string;
+}
+
+export interface Link {
+  readonly name: string;
+  /** The largest envelope this link carries in one send (after fragmentation, if it fragments). */
+  readonly mtuBytes: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Queues bytes for every peer. Returns false when the queue for `cls` is full (counted). */
+  broadcast(bytes: Uint8Array, cls: TrafficClass): boolean;
+  /** Queues bytes for one peer; links without addressing may broadcast instead. */
+  unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean;
+  onReceive(handler: (frame: ReceivedFrame) => void): void;
+  /** True while the link believes it can deliver (connected broker, open port). */
+  isUp(): boolean;
+  counters(): Readonly<LinkCounters>;
+}
