@@ -1,0 +1,209 @@
+// The HAL device interfaces: what agents, reflexes and the runtime see of sensors and actuators.
+// Drivers (simulated, Linux, MAVLink) implement them; test/hal runs one conformance suite per interface.
+
+import type { Result } from '../runtime/lib/result.js';
+
+/** Every kind of device the HAL knows; a device config section names a driver for each. */
+export type DeviceKind = 'position' | 'attitude' | 'battery' | 'range' | 'flight' | 'radio' | 'led';
+export const deviceKinds: readonly DeviceKind[] = ['position', 'attitude', 'battery', 'range', 'flight', 'radio', 'led'];
+
+/** Expected device failures are values (STYLE.md §6): the caller decides whether to retry or fail safe. */
+export type DeviceErrorCode =
+  | 'no-data' // the device has not produced a sample yet
+  | 'stale' // the newest sample is older than the driver's staleness bound
+  | 'io' // the port, file or socket failed
+  | 'rejected' // the device refused the request (flight controller denied, arming check failed)
+  | 'timeout' // no answer within the protocol's timeout and retries
+  | 'unsupported' // this driver cannot do that
+  | 'stopped'; // the device is not started or was stopped
+
+export interface DeviceError {
+  readonly code: DeviceErrorCode;
+  readonly message: string;
+}
+
+export const deviceError = (code: DeviceErrorCode, message: string): DeviceError => ({ code, message });
+
+/** The lifecycle every device shares: start once, stop once; reads before start return 'stopped'. */
+export interface Device {
+  readonly kind: DeviceKind;
+  /** The driver name from the device config ("sim", "nmea", "mavlink", "sysfs", ...). */
+  readonly driver: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Vec3 {
+  readonly x: number;
+  readonly y: number;
+  readonly z: number;
+}
+
+/** A WGS84 position; altitude relative to the home (take-off) point, metres, up positive. */
+export interface GeoPoint {
+  readonly latDeg: number;
+  readonly lonDeg: number;
+  readonly relAltM: number;
+}
+
+export type FixType = 'none' | '2d' | '3d' | 'dgps' | 'rtk';
+
+export interface GnssFix {
+  /** Device clock time of the sample (virtual in fleet-sim). */
+  readonly timeMs: number;
+  readonly fix: FixType;
+  readonly latDeg: number;
+  readonly lonDeg: number;
+  /** Altitude above mean sea level, metres. */
+  readonly altMslM: number;
+  readonly satellites: number;
+  /** Horizontal dilution of precision; lower is better (99.99 = unknown). */
+  readonly hdop: number;
+  readonly groundSpeedMps: number;
+  /** Course over ground, degrees clockwise from true north, 0..360. */
+  readonly courseDeg: number;
+}
+
+export interface PositionSensor extends Device {
+  readonly kind: 'position';
+  /** The newest fix; 'no-data' before the first, 'stale' when older than the driver's bound. */
+  fix(): Result<GnssFix, DeviceError>;
+}
+
+export interface Attitude {
+  readonly timeMs: number;
+  readonly rollRad: number;
+  readonly pitchRad: number;
+  /** Heading, radians clockwise from north, -pi..pi. */
+  readonly yawRad: number;
+  readonly rollRateRadps: number;
+  readonly pitchRateRadps: number;
+  readonly yawRateRadps: number;
+}
+
+export interface ImuSample {
+  readonly timeMs: number;
+  /** Body-frame specific force (x forward, y right, z down), m/s^2; at rest z is about -9.81. */
+  readonly accelMps2: Vec3;
+  readonly gyroRadps: Vec3;
+}
+
+export interface AttitudeSensor extends Device {
+  readonly kind: 'attitude';
+  attitude(): Result<Attitude, DeviceError>;
+  imu(): Result<ImuSample, DeviceError>;
+}
+
+export type BatteryStatus = 'ok' | 'low' | 'critical' | 'unknown';
+
+export interface BatteryState {
+  readonly timeMs: number;
+  readonly voltageV: number;
+  /** Positive while discharging. */
+  readonly currentA: number;
+  /** 0..1, or NaN when the driver cannot estimate it. */
+  readonly remainingFraction: number;
+  readonly consumedMah: number;
+  readonly status: BatteryStatus;
+}
+
+export interface Battery extends Device {
+  readonly kind: 'battery';
+  state(): Result<BatteryState, DeviceError>;
+}
+
+export interface RangeReading {
+  readonly timeMs: number;
+  /** Distance to the nearest return, metres; equal to maxM when nothing is in range. */
+  readonly distanceM: number;
+  readonly minM: number;
+  readonly maxM: number;
+  /** Beam direction relative to the vehicle heading, radians clockwise (0 = straight ahead). */
+  readonly bearingRad: number;
+}
+
+export interface RangeSensor extends Device {
+  readonly kind: 'range';
+  /** The newest reading of every beam, in a fixed beam order. */
+  readings(): Result<readonly RangeReading[], DeviceError>;
+}
+
+/** The flight actions a swarm needs (the MAVSDK Action and Offboard plugins' core). Closed union. */
+export type FlightAction =
+  | { readonly type: 'arm' }
+  | { readonly type: 'disarm' }
+  | { readonly type: 'takeoff'; readonly relAltM: number }
+  | { readonly type: 'goto'; readonly target: GeoPoint; readonly speedMps?: number }
+  | { readonly type: 'hold' }
+  | { readonly type: 'land' }
+  | { readonly type: 'return-to-launch' }
+  /** NED velocity setpoint; callers stream it (>= 2 Hz) or the vehicle falls back to hold. */
+  | { readonly type: 'velocity'; readonly northMps: number; readonly eastMps: number; readonly downMps: number; readonly yawRateRadps?: number };
+
+export type FlightActionType = FlightAction['type'];
+
+export type FlightMode = 'manual' | 'hold' | 'takeoff' | 'guided' | 'mission' | 'land' | 'return' | 'unknown';
+export type LandedState = 'on-ground' | 'taking-off' | 'in-air' | 'landing' | 'unknown';
+
+export interface FlightState {
+  readonly timeMs: number;
+  readonly armed: boolean;
+  readonly mode: FlightMode;
+  readonly landed: LandedState;
+  /** Where return-to-launch goes; null until the vehicle has a home position. */
+  readonly home: GeoPoint | null;
+  /** True after the vehicle entered a failsafe (link loss, battery) until a new mode is commanded. */
+  readonly failsafe: boolean;
+}
+
+export interface FlightControl extends Device {
+  readonly kind: 'flight';
+  /** Resolves when the vehicle accepted (not completed) the action, or with the reason it did not. */
+  execute(action: FlightAction): Promise<Result<void, DeviceError>>;
+  state(): Result<FlightState, DeviceError>;
+}
+
+export interface RadioCounters {
+  framesSent: number;
+  framesReceived: number;
+  /** Sends refused because the frame exceeded mtuBytes or the transmit queue was full. */
+  framesRefused: number;
+}
+
+/** A packet radio (SiK, E32/E22, LoRa): unreliable, bounded datagrams. Framing above is the link's job. */
+export interface Radio extends Device {
+  readonly kind: 'radio';
+  readonly mtuBytes: number;
+  /** Queues one datagram; false (counted) when it is too large or the queue is full. */
+  send(bytes: Uint8Array): boolean;
+  /** Registers the receiver; returns a function that removes it. */
+  onReceive(handler: (bytes: Uint8Array, rssiDbm: number | null) => void): () => void;
+  counters(): Readonly<RadioCounters>;
+}
+
+export type LedPattern =
+  | { readonly type: 'off' }
+  | { readonly type: 'on' }
+  /** Toggles every periodMs / 2. */
+  | { readonly type: 'blink'; readonly periodMs: number }
+  /** The kernel's heartbeat trigger where available, else a double blink. */
+  | { readonly type: 'heartbeat' };
+
+export interface StatusLed extends Device {
+  readonly kind: 'led';
+  set(pattern: LedPattern): Result<void, DeviceError>;
+  current(): LedPattern;
+  /** Whether the LED is lit right now (for tests and the dashboard). */
+  lit(): boolean;
+}
+
+/** One device of each kind, as the runtime receives them; absent kinds are simply not fitted. */
+export interface DeviceSet {
+  readonly position?: PositionSensor;
+  readonly attitude?: AttitudeSensor;
+  readonly battery?: Battery;
+  readonly range?: RangeSensor;
+  readonly flight?: FlightControl;
+  readonly radio?: Radio;
+  readonly led?: StatusLed;
+}
