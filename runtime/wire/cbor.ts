@@ -7,7 +7,8 @@ import { err, ok, type Result } from '../lib/result.js';
 import { scanCbor, type ScanLimits } from './cbor-scan.js';
 
 const encoder = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: true, variableMapSize: true });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+// int64AsNumber: the scan has already refused integers beyond ±(2^53-1), so numbers are exact.
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true });
 
 export const defaultScanLimits: ScanLimits = {
   depthMax: limits.cborDepthMax,
@@ -18,7 +19,36 @@ export const defaultScanLimits: ScanLimits = {
 
 /** Encodes a value; Uint8Array values become plain CBOR byte strings. Key order is insertion order. */
 export function encodeCbor(value: unknown): Uint8Array {
-  return encoder.encode(value);
+  return encoder.encode(widenLargeInts(value));
+}
+
+const u32Limit = 0x100000000;
+
+/**
+ * cbor-x writes integers beyond 32 bits as float64; CBOR readers elsewhere (and the canonical vote
+ * form) expect major type 0/1 integers. Such integers are handed to cbor-x as BigInt, which it writes
+ * as 64-bit integers. Returns the input itself when nothing needs widening.
+ */
+function widenLargeInts(v: unknown): unknown {
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && (v >= u32Limit || v < -u32Limit) && Number.isSafeInteger(v) ? BigInt(v) : v;
+  }
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const w = widenLargeInts(v[i]);
+      if (w !== v[i]) (out ??= v.slice())[i] = w;
+    }
+    return out ?? v;
+  }
+  let out: Record<string, unknown> | undefined;
+  const obj = v as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const w = widenLargeInts(obj[k]);
+    if (w !== obj[k]) (out ??= { ...obj })[k] = w;
+  }
+  return out ?? v;
 }
 
 export function decodeCbor(bytes: Uint8Array, maxBytes: number, scan: ScanLimits = defaultScanLimits): Result<unknown> {

@@ -1,0 +1,85 @@
+// runtime/lib: bounded queue policies, PRNG determinism and independence of split streams.
+
+import { describe, expect, it } from 'vitest';
+import { BoundedQueue } from '../../runtime/lib/bounded-queue.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { AssertionError, assert } from '../../runtime/lib/assert.js';
+import { err, ok, unwrap } from '../../runtime/lib/result.js';
+
+describe('BoundedQueue', () => {
+  it('rejects when full under the reject policy and counts the drop', () => {
+    const q = new BoundedQueue<number>(2, 'reject');
+    expect(q.push(1)).toBe(true);
+    expect(q.push(2)).toBe(true);
+    expect(q.push(3)).toBe(false);
+    expect(q.dropped).toBe(1);
+    expect([...q]).toEqual([1, 2]);
+  });
+
+  it('drops the oldest under the drop-oldest policy', () => {
+    const q = new BoundedQueue<number>(3, 'drop-oldest');
+    for (let i = 1; i <= 5; i++) q.push(i);
+    expect([...q]).toEqual([3, 4, 5]);
+    expect(q.dropped).toBe(2);
+    expect(q.shift()).toBe(3);
+    expect(q.length).toBe(2);
+  });
+
+  it('wraps around its ring many times without losing order', () => {
+    const q = new BoundedQueue<number>(4);
+    const out: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      q.push(i);
+      if (i % 2 === 1) out.push(q.shift() as number, q.shift() as number);
+    }
+    expect(out).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('refuses a non-positive capacity', () => {
+    expect(() => new BoundedQueue(0)).toThrow(AssertionError);
+  });
+});
+
+describe('Prng', () => {
+  it('gives the same sequence for the same seed and a different one for another seed', () => {
+    const a = new Prng(42);
+    const b = new Prng(42);
+    const c = new Prng(43);
+    const sa = Array.from({ length: 20 }, () => a.nextU32());
+    expect(Array.from({ length: 20 }, () => b.nextU32())).toEqual(sa);
+    expect(Array.from({ length: 20 }, () => c.nextU32())).not.toEqual(sa);
+  });
+
+  it('split streams do not shift when another stream draws more', () => {
+    const p1 = new Prng(7);
+    const net1 = p1.split('net');
+    const disk1 = p1.split('disk');
+    const p2 = new Prng(7);
+    const net2 = p2.split('net');
+    const disk2 = p2.split('disk');
+    for (let i = 0; i < 50; i++) net2.next(); // extra draws in one component
+    expect(Array.from({ length: 10 }, () => disk1.nextU32())).toEqual(Array.from({ length: 10 }, () => disk2.nextU32()));
+    expect(net1.nextU32()).not.toBe(disk1.nextU32());
+  });
+
+  it('int(n) stays in range and is roughly uniform', () => {
+    const p = new Prng(1);
+    const counts = new Array<number>(10).fill(0);
+    for (let i = 0; i < 20_000; i++) {
+      const x = p.int(10);
+      expect(x >= 0 && x < 10).toBe(true);
+      counts[x] = (counts[x] as number) + 1;
+    }
+    for (const c of counts) expect(Math.abs(c - 2000)).toBeLessThan(250);
+  });
+});
+
+describe('assert and Result', () => {
+  it('assert throws an AssertionError with the message', () => {
+    expect(() => assert(false, 'height went backwards')).toThrow('height went backwards');
+  });
+  it('unwrap returns the value or throws the reason', () => {
+    expect(unwrap(ok(3))).toBe(3);
+    expect(() => unwrap(err('disk full'), 'persist')).toThrow('persist: disk full');
+  });
+});
