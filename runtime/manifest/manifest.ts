@@ -97,6 +97,11 @@ const kindSenders: Record<KindName, readonly MemberRole[]> = {
   proposal: ['validator'],
   prevote: ['validator'],
   precommit: ['validator'],
+  attestation: ['validator', 'follower'],
+  status: ['validator', 'follower'],
+  'sync-request': ['validator', 'follower'],
+  'sync-response': ['validator', 'follower'],
+  evidence: ['validator'],
 };
 
 /** The `keyOf` lookup for openEnvelope, answering with a reason when a sender may not send a kind. */

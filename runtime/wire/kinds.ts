@@ -2,8 +2,10 @@
 // or renumber one. Each kind has a body size limit and a parser that returns a typed body.
 
 import { limits } from '../lib/limits.js';
+import { parseAttestationBody } from './attestation.js';
 import { parseProposalBody } from './block.js';
 import { parseCommandBody } from './command.js';
+import { parseEvidenceBody, parseStatusBody, parseSyncRequestBody, parseSyncResponseBody } from './consensus-aux.js';
 import { parseManifestBody } from './manifest-body.js';
 import { parseVoteBody } from './vote.js';
 
@@ -13,6 +15,11 @@ export const kinds = {
   proposal: { code: 3, bodyBytesMax: limits.blockBytesMax + 64, parse: parseProposalBody },
   prevote: { code: 4, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
   precommit: { code: 5, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
+  status: { code: 8, bodyBytesMax: 64, parse: parseStatusBody },
+  'sync-request': { code: 9, bodyBytesMax: 64, parse: parseSyncRequestBody },
+  'sync-response': { code: 10, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseSyncResponseBody },
+  evidence: { code: 11, bodyBytesMax: 2 * limits.voteBytesMax + 1_024, parse: parseEvidenceBody },
+  attestation: { code: 7, bodyBytesMax: limits.attestationBytesMax, parse: parseAttestationBody },
 } as const;
 
 export type KindName = keyof typeof kinds;
