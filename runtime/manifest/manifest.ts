@@ -97,6 +97,7 @@ const kindSenders: Record<KindName, readonly MemberRole[]> = {
   proposal: ['validator'],
   prevote: ['validator'],
   precommit: ['validator'],
+  heartbeat: ['validator', 'follower'],
   attestation: ['validator', 'follower'],
   status: ['validator', 'follower'],
   'sync-request': ['validator', 'follower'],

@@ -6,6 +6,7 @@ import { parseAttestationBody } from './attestation.js';
 import { parseProposalBody } from './block.js';
 import { parseCommandBody } from './command.js';
 import { parseEvidenceBody, parseStatusBody, parseSyncRequestBody, parseSyncResponseBody } from './consensus-aux.js';
+import { parseHeartbeatBody } from './heartbeat.js';
 import { parseManifestBody } from './manifest-body.js';
 import { parseVoteBody } from './vote.js';
 
@@ -15,6 +16,7 @@ export const kinds = {
   proposal: { code: 3, bodyBytesMax: limits.blockBytesMax + 64, parse: parseProposalBody },
   prevote: { code: 4, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
   precommit: { code: 5, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
+  heartbeat: { code: 6, bodyBytesMax: limits.heartbeatBytesMax, parse: parseHeartbeatBody },
   status: { code: 8, bodyBytesMax: 64, parse: parseStatusBody },
   'sync-request': { code: 9, bodyBytesMax: 64, parse: parseSyncRequestBody },
   'sync-response': { code: 10, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseSyncResponseBody },
