@@ -1,0 +1,87 @@
+// Interop with an independent implementation of docs/wire.md (Debian's python3-nacl and python3-cbor2,
+// which import only under /usr/bin/python3). Python signs, Murmur verifies; Murmur signs, Python verifies.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hash, keyPairFromSeed, createSigner } from '../../runtime/crypto/sodium.js';
+import { fromHex, toHex, utf8 } from '../../runtime/lib/bytes.js';
+import { signManifest, keyLookup } from '../../runtime/manifest/manifest.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { encodeBlock, zeroHash } from '../../runtime/wire/block.js';
+import { encodeCbor } from '../../runtime/wire/cbor.js';
+import { certificateToCbor, type CommitCertificate } from '../../runtime/wire/certificate.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { openEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+const python = '/usr/bin/python3';
+const script = join(import.meta.dirname, 'wire_interop.py');
+const py = (...args: string[]) => execFileSync(python, [script, ...args], { encoding: 'utf8', timeout: 30_000 }).trim();
+
+const operatorSeed = 'c0ffee01'.repeat(8); // 32 bytes
+let fx: FleetFixture;
+const dir = mkdtempSync(join(tmpdir(), 'murmur-interop-'));
+
+beforeAll(async () => {
+  const base = await makeFleet({ validators: 4, powers: [2, 1, 1, 1], operators: [] });
+  // Replace the operator with one whose key Python derives from a known seed.
+  const operatorKey = keyPairFromSeed(fromHex(operatorSeed) as Uint8Array);
+  const body = { ...base.manifest.body, operators: [{ id: 'alice', publicKey: operatorKey.publicKey, roles: ['operator' as const] }] };
+  const manifest = unwrap(signManifest(body, createSigner(base.authority)));
+  fx = { ...base, manifest };
+});
+
+describe('docs/wire.md against an independent Python implementation', () => {
+  it('Python signs an operator command; Murmur verifies it and reads every field', () => {
+    const issuedAt = 1_764_000_000_000; // above 2^32: a 64-bit CBOR integer
+    const hex = py('sign-command', operatorSeed, fx.fleet, 'alice', '11'.repeat(16), String(issuedAt), 'mission.goto', JSON.stringify({ waypoints: [[47.39, 8.54, 30]], group: 'all' }));
+    const r = openEnvelope(fromHex(hex) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
+    expect(r.ok ? 'ok' : r.error.message).toBe('ok');
+    if (r.ok && r.value.kind === 'command') {
+      expect(r.value.parsed).toMatchObject({ type: 'mission.goto', issuedAt, expiresAt: issuedAt + 60_000, args: { waypoints: [[47.39, 8.54, 30]], group: 'all' } });
+      expect(toHex(r.value.parsed.nonce)).toBe('11'.repeat(16));
+    }
+  });
+
+  it('a Python-signed command for another fleet, or by an unknown operator, is refused', () => {
+    const other = py('sign-command', operatorSeed, 'other-fleet', 'alice', '22'.repeat(16), '1764000000000', 'noop', '{}');
+    const r1 = openEnvelope(fromHex(other) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
+    expect(!r1.ok && r1.error.code).toBe('wrong-fleet');
+    const stranger = py('sign-command', '01'.repeat(32), fx.fleet, 'alice', '33'.repeat(16), '1764000000000', 'noop', '{}');
+    const r2 = openEnvelope(fromHex(stranger) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
+    expect(!r2.ok && r2.error.code).toBe('bad-signature');
+  });
+
+  function writeCase(name: string, signers: string[], forge = false) {
+    const command = sealEnvelope('command', fx.fleet, 'alice', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(9), issuedAt: 1_764_000_000_000, expiresAt: 1_764_000_060_000, args: {} }), createSigner(keyPairFromSeed(fromHex(operatorSeed) as Uint8Array)));
+    const block = encodeBlock({ height: 42, parent: hash(utf8('41')), timeMs: 1_764_000_000_500, proposer: 'v1', txs: [command], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+    const blockHash = hash(block);
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 42, round: 3, blockHash }));
+    const cert: CommitCertificate = {
+      height: 42,
+      round: 3,
+      blockHash,
+      signatures: [...signers].sort().map((v) => ({ validator: v, signature: fx.signer(forge && v === signers[0] ? 'v3' : v).sign(msg) })),
+    };
+    const files = ['manifest', 'command', 'cert', 'block'].map((f) => join(dir, `${name}.${f}`));
+    writeFileSync(files[0] as string, fx.manifest.bytes);
+    writeFileSync(files[1] as string, command);
+    writeFileSync(files[2] as string, encodeCbor(certificateToCbor(cert)));
+    writeFileSync(files[3] as string, block);
+    return JSON.parse(py('verify', files[0] as string, toHex(fx.authority.publicKey), ...(files.slice(1) as string[]))) as Record<string, unknown>;
+  }
+
+  it('Murmur signs a manifest, a command and a commit certificate; Python verifies all three', () => {
+    expect(writeCase('good', ['v0', 'v1', 'v2'])).toEqual({ manifest: true, command: true, commandType: 'noop', blockHashMatches: true, certificate: true, signedPower: 4, totalPower: 5 });
+  });
+
+  it('Python rejects a certificate short of 2/3 of the power, and one with a forged signature', () => {
+    expect(writeCase('short', ['v1', 'v2', 'v3'])).toMatchObject({ certificate: false, signedPower: 3, totalPower: 5 });
+    expect(writeCase('forged', ['v0', 'v1', 'v2'], true)).toMatchObject({ certificate: false });
+  });
+});
