@@ -21,6 +21,28 @@ export const limits = {
   manifestMembersMax: 2_048, // validators + followers + operators
   validatorsMax: 128,
   nonceBytes: 16,
+  // Links (runtime/links). Outbound queues refuse or drop per traffic class; caches evict the oldest.
+  linkConsensusQueueMax: 1_024, // queued consensus frames per link; a new one is refused when full
+  linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
+  linkTelemetryQueueMax: 256, // queued telemetry frames per link; a new one is refused when full
+  linkFrameOverheadBytes: 10, // link frame header + CRC-32 around one envelope (memory and MQTT)
+  mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
+  mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter
+  mqttReconnectMsMax: 15_000,
+  brokerPacketBytesMax: 1_114_112, // one MQTT packet: envelopeBytesMax plus topic and link frame
+  brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts
+  brokerClientsMax: 512, // connected clients; more are closed
+  brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
+  radioFragmentsMax: 64, // fragments of one envelope on a serial radio
+  radioDedupEntriesMax: 4_096, // (origin, message, fragment) keys remembered; oldest evicted
+  radioReassembliesMax: 32, // envelopes being reassembled at once; oldest abandoned
+  radioReassemblyMs: 15_000, // an incomplete envelope is abandoned after this
+  radioRxBufferBytesMax: 2_048, // bytes without a COBS delimiter before the buffer is discarded
+  radioHopLimitMax: 7, // flood relay hops (Meshtastic's maximum)
+  routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted
+  // Membership (runtime/membership)
+  membershipPeersMax: 2_048, // peers tracked by one view; heartbeats from more are ignored and counted
+  phiSamplesMax: 1_000, // inter-arrival samples per peer (Akka max-sample-size); oldest dropped
   // Commands
   commandLifetimeMsMax: 3_600_000, // expiresAt - issuedAt may not exceed one hour
   clockSkewMsMax: 30_000,
