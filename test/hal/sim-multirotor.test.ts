@@ -1,0 +1,88 @@
+// The kinematic multirotor: limits hold, battery drains with motion, range beams see obstacles,
+// and one seed replays the same flight whatever the step granularity.
+
+import { describe, expect, it } from 'vitest';
+import { Prng } from '../../runtime/lib/prng.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { unwrap } from '../../runtime/lib/result.js';
+
+let maxGroundSpeedMps = 0;
+
+function fly(seed: number, stepMs: number, wind = { northMps: 0, eastMps: 0, gustStdMps: 0 }): SimMultirotor {
+  maxGroundSpeedMps = 0;
+  const v = new SimMultirotor({ wind, obstacles: [{ northM: 60, eastM: 0, radiusM: 3, heightM: 50 }] }, new Prng(seed), 0);
+  let t = 0;
+  const run = (untilMs: number): void => {
+    for (; t < untilMs; ) {
+      t = Math.min(untilMs, t + stepMs);
+      v.step(t);
+      const vel = v.state().velocityNed;
+      maxGroundSpeedMps = Math.max(maxGroundSpeedMps, Math.hypot(vel.x, vel.y));
+    }
+  };
+  run(1000);
+  unwrap(v.arm());
+  unwrap(v.takeoff(10));
+  run(10_000);
+  unwrap(v.goto(40, 0, 10, 20));
+  run(20_000);
+  return v;
+}
+
+describe('SimMultirotor (seeded kinematic model)', () => {
+  it('climbs within the climb limit and reaches the takeoff altitude', () => {
+    const v = new SimMultirotor({}, new Prng(1), 0);
+    v.step(500);
+    unwrap(v.arm());
+    unwrap(v.takeoff(10));
+    let maxClimb = 0;
+    let prev = 0;
+    for (let t = 600; t <= 10_000; t += 100) {
+      v.step(t);
+      const up = v.state().upM;
+      maxClimb = Math.max(maxClimb, (up - prev) / 0.1);
+      prev = up;
+    }
+    expect(maxClimb).toBeLessThanOrEqual(v.config.limits.climbMpsMax + 1e-9);
+    expect(v.state().upM).toBeGreaterThan(9.5);
+    expect(v.state().mode).toBe('hold');
+    expect(v.state().landed).toBe('in-air');
+  });
+
+  it('never exceeds the airspeed limit, drains the battery, and a range beam sees the mast ahead', () => {
+    const v = fly(3, 50);
+    expect(maxGroundSpeedMps).toBeLessThanOrEqual(v.config.limits.horizSpeedMpsMax + 1e-9);
+    expect(maxGroundSpeedMps).toBeGreaterThan(5);
+    const s = v.state();
+    expect(Math.hypot(s.northM - 40, s.eastM)).toBeLessThan(1.5);
+    expect(v.remainingFraction()).toBeLessThan(1);
+    const ahead = v.rangeReadings()[0];
+    expect(ahead?.distanceM).toBeGreaterThan(14);
+    expect(ahead?.distanceM).toBeLessThan(20); // 60 - 3 - 40 = 17 m to the mast's surface
+  });
+
+  it('a headwind costs ground speed and battery', () => {
+    const calm = fly(4, 50);
+    const windy = fly(4, 50, { northMps: -6, eastMps: 0, gustStdMps: 0 });
+    expect(windy.batteryState().consumedMah).toBeGreaterThan(calm.batteryState().consumedMah);
+  });
+
+  it('replays exactly from a seed regardless of how often step() is called', () => {
+    const a = fly(9, 10, { northMps: 2, eastMps: 1, gustStdMps: 1 });
+    const b = fly(9, 370, { northMps: 2, eastMps: 1, gustStdMps: 1 });
+    expect(b.state()).toEqual(a.state());
+    expect(b.gnssFix()).toEqual(a.gnssFix());
+  });
+
+  it('refuses to arm without a fix or take off while disarmed, and auto-disarms after landing', () => {
+    const v = new SimMultirotor({}, new Prng(2), 0);
+    expect(v.takeoff(10).ok).toBe(false);
+    unwrap(v.arm());
+    unwrap(v.takeoff(5));
+    v.step(8000);
+    unwrap(v.land());
+    v.step(20_000);
+    expect(v.state().armed).toBe(false);
+    expect(v.state().landed).toBe('on-ground');
+  });
+});
