@@ -8,7 +8,8 @@ import { scanCbor, type ScanLimits } from './cbor-scan.js';
 
 const encoder = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: true, variableMapSize: true });
 // int64AsNumber: the scan has already refused integers beyond ±(2^53-1), so numbers are exact.
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true });
+const decoderOptions = { useRecords: false, mapsAsObjects: true, int64AsNumber: true }; // int64AsNumber is missing from cbor-x's .d.ts
+const decoder = new Decoder(decoderOptions);
 
 export const defaultScanLimits: ScanLimits = {
   depthMax: limits.cborDepthMax,
