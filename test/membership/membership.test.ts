@@ -1,0 +1,109 @@
+// Phi-accrual detector and membership view: states, replays, restarts, and the seeded detection sim.
+
+import { describe, expect, it } from 'vitest';
+import { summarizeDetection } from '../../runtime/membership/detection-sim.js';
+import { HeartbeatSchedule } from '../../runtime/membership/heartbeat-schedule.js';
+import { defaultMembershipConfig, MembershipView } from '../../runtime/membership/membership-view.js';
+import { akkaClusterDefaults, checkPhiConfig, PhiAccrualDetector } from '../../runtime/membership/phi-accrual.js';
+import type { HeartbeatBody } from '../../runtime/wire/heartbeat.js';
+
+const beat = (node: string, seq: number, session = 1): HeartbeatBody => ({ node, seq, session, height: 5, round: 0, health: 'ok', position: null, batteryPct: 90 });
+
+describe('phi-accrual detector', () => {
+  it('stays low while heartbeats are regular and rises with silence', () => {
+    const d = new PhiAccrualDetector(akkaClusterDefaults);
+    for (let i = 0; i < 20; i++) d.heartbeat(i * 1000, i);
+    expect(d.phi(19_000 + 1000)).toBeLessThan(1);
+    expect(d.phi(19_000 + 3500)).toBeLessThan(8);
+    expect(d.phi(19_000 + 5000)).toBeGreaterThanOrEqual(8);
+    expect(d.phi(19_000 + 9000)).toBeGreaterThan(d.phi(19_000 + 5000));
+  });
+
+  it('uses sequence gaps: losses do not widen the interval distribution, they raise the loss rate', () => {
+    const d = new PhiAccrualDetector(akkaClusterDefaults);
+    for (let i = 0; i < 40; i += i % 4 === 0 ? 2 : 1) d.heartbeat(i * 1000, i);
+    expect(d.meanMs()).toBeCloseTo(1000, 0);
+    expect(d.lossRate()).toBeGreaterThan(0.15);
+    // Silence of 5 intervals is likelier to be losses here, so silencePhi is lower than phi.
+    expect(d.silencePhi(39_000 + 5000)).toBeLessThan(d.phi(39_000 + 5000));
+  });
+
+  it('ignores replayed sequence numbers and rejects bad configuration', () => {
+    const d = new PhiAccrualDetector(akkaClusterDefaults);
+    d.heartbeat(0, 5);
+    d.heartbeat(1000, 5);
+    expect(d.lastHeardMs()).toBe(0);
+    expect(checkPhiConfig({ ...akkaClusterDefaults, minStdDevMs: 0 })).toMatch(/minStdDevMs/);
+    expect(() => new PhiAccrualDetector({ ...akkaClusterDefaults, threshold: -1 })).toThrow(/threshold/);
+  });
+});
+
+describe('membership view', () => {
+  it('walks alive -> suspect -> dead -> recovered -> alive', () => {
+    const v = new MembershipView('n0');
+    for (let i = 0; i < 10; i++) v.onHeartbeat('n1', beat('n1', i), i * 1000, 'mqtt');
+    expect(v.drainChanges().map((c) => c.to)).toEqual(['alive']);
+    expect(v.tick(9_500)).toEqual([]);
+    expect(v.status('n1')).toBe('alive');
+    const seen: string[] = [];
+    for (let t = 10_000; t < 40_000; t += 250) for (const c of v.tick(t)) seen.push(c.to);
+    expect(seen).toEqual(['suspect', 'dead']);
+    v.onHeartbeat('n1', beat('n1', 40), 40_000, 'radio');
+    expect(v.status('n1')).toBe('recovered');
+    v.onHeartbeat('n1', beat('n1', 41), 41_000);
+    v.onHeartbeat('n1', beat('n1', 42), 42_000);
+    expect(v.status('n1')).toBe('alive');
+    const snap = v.snapshot(42_000)[0];
+    expect(snap?.links).toEqual({ mqtt: 9000, radio: 40_000, unknown: 42_000 });
+    expect(v.countsByStatus()).toEqual({ alive: 1, suspect: 0, dead: 0, recovered: 0 });
+  });
+
+  it('a suspect peer that speaks again is alive; a restart (new session) shows as recovered', () => {
+    const v = new MembershipView('n0');
+    for (let i = 0; i < 10; i++) v.onHeartbeat('n1', beat('n1', i), i * 1000);
+    v.tick(15_000);
+    expect(v.status('n1')).toBe('suspect');
+    v.onHeartbeat('n1', beat('n1', 15), 15_000);
+    expect(v.status('n1')).toBe('alive');
+    expect(v.onHeartbeat('n1', beat('n1', 0, 2), 16_000).accepted).toBe(true);
+    expect(v.status('n1')).toBe('recovered');
+  });
+
+  it('refuses replays, mismatched senders and peers beyond the bound', () => {
+    const v = new MembershipView('n0', { ...defaultMembershipConfig, peersMax: 1 });
+    expect(v.onHeartbeat('n1', beat('n1', 3), 0).accepted).toBe(true);
+    expect(v.onHeartbeat('n1', beat('n1', 3), 10)).toEqual({ accepted: false, reason: 'stale heartbeat from "n1" (session 1 seq 3)' });
+    expect(v.onHeartbeat('n2', beat('n1', 4), 10).accepted).toBe(false);
+    expect(v.onHeartbeat('n2', beat('n2', 4), 10).accepted).toBe(false);
+    expect(v.counters).toEqual({ heartbeats: 1, stale: 1, mismatched: 1, overCapacity: 1 });
+  });
+});
+
+describe('heartbeat schedule', () => {
+  it('sends per link at its own interval and skips beats missed during a stall', () => {
+    const s = new HeartbeatSchedule('n0', 7, { mqtt: 1000, radio: 2000 }, 0);
+    expect(s.due(0)).toEqual(['mqtt', 'radio']);
+    expect(s.due(999)).toEqual([]);
+    expect(s.due(1000)).toEqual(['mqtt']);
+    expect(s.nextDueMs()).toBe(2000);
+    expect(s.due(10_000)).toEqual(['mqtt', 'radio']);
+    expect(s.due(10_400)).toEqual([]);
+    const a = s.makeBody({ height: 1, round: 0, health: 'ok', position: null, batteryPct: null });
+    const b = s.makeBody({ height: 1, round: 0, health: 'ok', position: null, batteryPct: null });
+    expect([a.seq, b.seq, b.session]).toEqual([0, 1, 7]);
+  });
+});
+
+describe('detection simulation (seeded)', () => {
+  it('detects crashes within 3 intervals and never declares a live peer dead at 5% loss, 30% jitter', () => {
+    const seed = 4;
+    const s = summarizeDetection(
+      { nodes: 4, intervalMs: 1000, loss: 0.05, jitter: 0.3, baseDelayMs: 5, paths: 1, membership: { ...defaultMembershipConfig, phi: { ...akkaClusterDefaults, acceptablePauseMs: 1500 } } },
+      seed,
+      30,
+    );
+    expect(s.suspectIntervalsP50, `seed ${seed}: ${JSON.stringify(s)}`).toBeLessThanOrEqual(3);
+    expect(s.undetected, `seed ${seed}`).toBe(0);
+    expect(s.falseDeathsPerHour, `seed ${seed}`).toBe(0);
+  });
+});
