@@ -46,6 +46,18 @@ export const limits = {
   // Commands
   commandLifetimeMsMax: 3_600_000, // expiresAt - issuedAt may not exceed one hour
   clockSkewMsMax: 30_000,
+  // Agents (agents/)
+  modelBytesMax: 4_194_304, // one ONNX model file
+  modelParamsMax: 1_000_000, // float32 values in one tensor
+  modelNodesMax: 256, // operators in one graph
+  agentsMax: 32, // agents one scheduler runs
+  agentOutputsPerTickMax: 64, // actions + attestations from one tick; the rest are dropped and counted
+  agentReportsMax: 256, // recent scheduler reports kept for status; oldest dropped
+  agentStateBytesMax: 65_536, // persisted JSON state of one agent
+  inferencePendingMax: 64, // runs queued to the inference worker; more are refused
+  hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; oldest evicted
+  hazardAttestersPerCellMax: 128, // distinct devices remembered per cell
+  estimateSamplesMax: 1_024, // attested values kept per quantity; oldest dropped
 } as const;
 
 export type Limits = typeof limits;

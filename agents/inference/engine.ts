@@ -1,0 +1,83 @@
+// Picks how an agent infers: onnxruntime-node in the worker when it loads, else the pure-TypeScript
+// engine when it can run the model, else the agent's rule-based fallback. Status reports the choice.
+
+import { decodeOnnx } from './onnx-proto.js';
+import type { OrtWorker } from './ort-worker.js';
+import { createTsSession } from './ts-engine.js';
+
+export type EngineKind = 'onnxruntime' | 'pure-ts' | 'rules';
+
+/** A loaded model: feature rows in, output rows out. `reasons` says why better engines were passed over. */
+export interface Inference {
+  readonly engine: EngineKind;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly reasons: readonly string[];
+  run(input: Float32Array, batch: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export interface InferenceOptions {
+  /** Verified model bytes (see models/registry.ts), or undefined when no model is available. */
+  readonly modelBytes: Uint8Array | undefined;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** What the agent computes when no model can run: one output row per feature row. */
+  readonly rules: (features: Float32Array) => Float32Array;
+  /** The shared worker; omitted means onnxruntime-node is not tried. */
+  readonly ort?: OrtWorker;
+  /** Engines to try, best first (default all three). */
+  readonly prefer?: readonly EngineKind[];
+}
+
+export async function loadInference(o: InferenceOptions): Promise<Inference> {
+  const reasons: string[] = [];
+  const prefer = o.prefer ?? ['onnxruntime', 'pure-ts', 'rules'];
+  const base = { inputSize: o.inputSize, outputSize: o.outputSize };
+  for (const kind of prefer) {
+    if (kind === 'rules') break;
+    if (!o.modelBytes) {
+      reasons.push('no verified model file');
+      break;
+    }
+    if (kind === 'onnxruntime') {
+      if (!o.ort) {
+        reasons.push('onnxruntime: not enabled');
+        continue;
+      }
+      try {
+        const ort = o.ort;
+        const session = await ort.load(o.modelBytes);
+        // One probe run checks the model's shapes before the agent relies on it.
+        await ort.run(session, new Float32Array(o.inputSize), 1, o.inputSize);
+        return { ...base, engine: 'onnxruntime', reasons, run: (x, n) => ort.run(session, x, n, o.inputSize), release: () => ort.release(session).catch(() => undefined) };
+      } catch (e) {
+        reasons.push(`onnxruntime: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    } else {
+      const m = decodeOnnx(o.modelBytes);
+      const s = m.ok ? createTsSession(m.value) : m;
+      if (!s.ok) {
+        reasons.push(`pure-ts: ${s.error}`);
+        continue;
+      }
+      if (s.value.inputSize !== o.inputSize || s.value.outputSize !== o.outputSize) {
+        reasons.push(`pure-ts: model shape ${s.value.inputSize}->${s.value.outputSize} does not match the agent's ${o.inputSize}->${o.outputSize}`);
+        continue;
+      }
+      const session = s.value;
+      return { ...base, engine: 'pure-ts', reasons, run: (x, n) => Promise.resolve(session.run(x, n)), release: () => Promise.resolve() };
+    }
+  }
+  return {
+    ...base,
+    engine: 'rules',
+    reasons,
+    run: (x, n) => {
+      const out = new Float32Array(n * o.outputSize);
+      for (let i = 0; i < n; i++) out.set(o.rules(x.subarray(i * o.inputSize, (i + 1) * o.inputSize)), i * o.outputSize);
+      return Promise.resolve(out);
+    },
+    release: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,136 @@
+// onnxruntime-node in a worker thread, loaded lazily on the first model load, so native inference never
+// blocks the event loop that runs consensus. The worker source is inline (eval) so it runs the same
+// under tsx, vitest and a compiled build; it requires onnxruntime-node by resolved path.
+
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { limits } from '../../runtime/lib/limits.js';
+
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+let ort;
+let loadError = '';
+try { ort = require(workerData.ortPath); } catch (e) { loadError = e && e.message ? e.message : String(e); }
+const sessions = new Map();
+let nextSession = 1;
+parentPort.on('message', async (m) => {
+  try {
+    if (!ort) throw new Error('onnxruntime-node did not load: ' + loadError);
+    if (m.op === 'load') {
+      const s = await ort.InferenceSession.create(m.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      const id = nextSession++;
+      sessions.set(id, s);
+      parentPort.postMessage({ id: m.id, ok: true, session: id, version: ort.env.versions && ort.env.versions.node });
+    } else if (m.op === 'run') {
+      const s = sessions.get(m.session);
+      if (!s) throw new Error('unknown session ' + m.session);
+      const feeds = {};
+      feeds[s.inputNames[0]] = new ort.Tensor('float32', m.input, [m.batch, m.inputSize]);
+      const r = await s.run(feeds);
+      parentPort.postMessage({ id: m.id, ok: true, output: Float32Array.from(r[s.outputNames[0]].data) });
+    } else if (m.op === 'release') {
+      const s = sessions.get(m.session);
+      sessions.delete(m.session);
+      if (s) await s.release();
+      parentPort.postMessage({ id: m.id, ok: true });
+    } else throw new Error('unknown op ' + m.op);
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, ok: false, error: e && e.message ? e.message : String(e) });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  error?: string;
+  session?: number;
+  output?: Float32Array;
+  version?: string;
+}
+
+export function resolveOrtPath(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('onnxruntime-node');
+  } catch {
+    return undefined;
+  }
+}
+
+/** One worker thread shared by every ONNX model on the device; requests are bounded (inferencePendingMax). */
+export class OrtWorker {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private broken = '';
+
+  /** `ortPath` overrides the module to load (tests point it at a missing file to exercise fallback). */
+  constructor(private readonly ortPath: string | undefined = resolveOrtPath()) {}
+
+  private ensure(): Worker {
+    if (this.broken) throw new Error(this.broken);
+    if (this.worker) return this.worker;
+    if (!this.ortPath) throw new Error('onnxruntime-node is not installed');
+    const w = new Worker(workerSource, { eval: true, workerData: { ortPath: this.ortPath } });
+    w.unref(); // an idle inference worker must never keep a process alive
+    w.on('message', (r: Reply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r);
+      else p.reject(new Error(r.error ?? 'inference worker failed'));
+    });
+    const die = (why: string): void => {
+      this.broken = why;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(new Error(why));
+      this.pending.clear();
+    };
+    w.on('error', (e) => die(`inference worker crashed: ${e.message}`));
+    w.on('exit', (code) => {
+      if (!this.broken) die(`inference worker exited (code ${code})`);
+    });
+    this.worker = w;
+    return w;
+  }
+
+  private request(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    if (this.pending.size >= limits.inferencePendingMax) return Promise.reject(new Error(`inference worker has ${this.pending.size} requests queued (limit ${limits.inferencePendingMax})`));
+    let w: Worker;
+    try {
+      w = this.ensure();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.ref(); // keep the process alive while a request is outstanding
+      w.postMessage({ ...msg, id }, transfer);
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker?.unref();
+    });
+  }
+
+  /** Creates a session; resolves with its handle, or rejects with why onnxruntime-node cannot run it. */
+  async load(modelBytes: Uint8Array): Promise<number> {
+    const r = await this.request({ op: 'load', bytes: Uint8Array.from(modelBytes) });
+    return r.session as number;
+  }
+
+  async run(session: number, input: Float32Array, batch: number, inputSize: number): Promise<Float32Array> {
+    const r = await this.request({ op: 'run', session, input: Float32Array.from(input), batch, inputSize });
+    return r.output as Float32Array;
+  }
+
+  async release(session: number): Promise<void> {
+    await this.request({ op: 'release', session });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.broken = 'inference worker closed';
+    if (w) await w.terminate();
+  }
+}
