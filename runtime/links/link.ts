@@ -44,3 +44,17 @@ export interface Link {
   isUp(): boolean;
   counters(): Readonly<LinkCounters>;
 }
+
+/** Counters with the detail every Murmur link keeps (a LinkCounters, so callers may ignore the rest). */
+export interface LinkCountersDetail extends LinkCounters {
+  /** droppedQueueFull split by class: telemetry is shed long before consensus. */
+  droppedQueueFullByClass: Record<TrafficClass, number>;
+  /** droppedBadFrame split by reason (bad-crc, truncated, wrong-fleet, oversized, ...). */
+  badFrameReasons: Record<string, number>;
+  /** Sends refused because the envelope is larger than mtuBytes. */
+  refusedOversize: number;
+  /** Frames received again (radio relays, a second link) and dropped. */
+  droppedDuplicate: number;
+  /** Frames forwarded for others (radio flood relay). */
+  relayed: number;
+}

@@ -1,0 +1,57 @@
+// Counters shared by every link implementation: one place that knows how to count a drop.
+
+import { trafficClasses, type LinkCountersDetail, type TrafficClass } from './link.js';
+
+export class LinkStats {
+  private readonly c: LinkCountersDetail = {
+    framesSent: 0,
+    bytesSent: 0,
+    framesReceived: 0,
+    bytesReceived: 0,
+    droppedQueueFull: 0,
+    droppedBadFrame: 0,
+    droppedQueueFullByClass: { consensus: 0, heartbeat: 0, telemetry: 0 },
+    badFrameReasons: {},
+    refusedOversize: 0,
+    droppedDuplicate: 0,
+    relayed: 0,
+  };
+
+  sent(bytes: number): void {
+    this.c.framesSent++;
+    this.c.bytesSent += bytes;
+  }
+
+  received(bytes: number): void {
+    this.c.framesReceived++;
+    this.c.bytesReceived += bytes;
+  }
+
+  queueFull(cls: TrafficClass, n = 1): void {
+    this.c.droppedQueueFull += n;
+    this.c.droppedQueueFullByClass[cls] += n;
+  }
+
+  badFrame(reason: string): void {
+    this.c.droppedBadFrame++;
+    this.c.badFrameReasons[reason] = (this.c.badFrameReasons[reason] ?? 0) + 1;
+  }
+
+  oversize(): void {
+    this.c.refusedOversize++;
+  }
+
+  duplicate(): void {
+    this.c.droppedDuplicate++;
+  }
+
+  relayed(): void {
+    this.c.relayed++;
+  }
+
+  snapshot(): LinkCountersDetail {
+    const byClass = { ...this.c.droppedQueueFullByClass };
+    for (const cls of trafficClasses) byClass[cls] ??= 0;
+    return { ...this.c, droppedQueueFullByClass: byClass, badFrameReasons: { ...this.c.badFrameReasons } };
+  }
+}

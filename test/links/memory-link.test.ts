@@ -1,0 +1,61 @@
+// The Link conformance suite on the in-memory hub, plus its queue behaviour.
+
+import { describe, expect, it } from 'vitest';
+import { ClassQueue } from '../../runtime/links/class-queue.js';
+import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { MemoryHub } from '../../runtime/links/memory-link.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { frameBadInputs } from './frame-bad-inputs.js';
+import { linkConformance, type LinkHarness } from './conformance.js';
+
+const fleet = 'conf-fleet';
+
+async function memoryHarness(): Promise<LinkHarness> {
+  const hub = new MemoryHub({ mtuBytes: 16_384 });
+  const [a, b, c] = ['a', 'b', 'c'].map((n) => hub.link(n, fleet));
+  if (!a || !b || !c) throw new Error('links');
+  for (const l of [a, b, c]) await l.start();
+  const validWire = (p: Uint8Array) => encodeFrame(fleetTag(fleet), 'consensus', p);
+  return {
+    a,
+    b,
+    c,
+    ids: ['a', 'b', 'c'],
+    inject: async (bytes) => hub.inject('b', bytes, 'mallory'),
+    validWire,
+    badInputs: () => frameBadInputs(validWire, hub.mtuBytes),
+    close: async () => {
+      for (const l of [a, b, c]) await l.stop();
+    },
+  };
+}
+
+describe('in-memory link: conformance', () => {
+  linkConformance(memoryHarness);
+});
+
+describe('class queue', () => {
+  it('drains consensus first, sheds old heartbeats, refuses telemetry when full, and counts by class', () => {
+    const drops: string[] = [];
+    const q = new ClassQueue<number>({ consensus: 2, heartbeat: 2, telemetry: 1 }, (cls) => drops.push(cls));
+    expect(q.push('telemetry', 1)).toBe(true);
+    expect(q.push('telemetry', 2)).toBe(false);
+    expect(q.push('heartbeat', 3)).toBe(true);
+    expect(q.push('heartbeat', 4)).toBe(true);
+    expect(q.push('heartbeat', 5)).toBe(true);
+    expect(q.push('consensus', 6)).toBe(true);
+    expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()]).toEqual([6, 4, 5, 1, undefined]);
+    expect(drops).toEqual(['telemetry', 'heartbeat']);
+  });
+
+  it('a link whose queue is full refuses and counts the drop by class', async () => {
+    const hub = new MemoryHub({ schedule: () => {} }); // never drains
+    const a = hub.link('a', fleet, { queueSizes: { consensus: 3, heartbeat: 1, telemetry: 2 } });
+    await a.start();
+    const p = new Prng(1).bytes(10);
+    const results = Array.from({ length: 5 }, () => a.broadcast(p, 'telemetry'));
+    expect(results).toEqual([true, true, false, false, false]);
+    expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 0, heartbeat: 0, telemetry: 3 });
+    expect(a.counters().droppedQueueFull).toBe(3);
+  });
+});
