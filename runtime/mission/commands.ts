@@ -1,0 +1,189 @@
+// What each command does to the mission state, after the role check: parse args, check state,
+// geofence and battery, then return the new state and the tasks, or a reason to reject.
+
+import { isValidId } from '../lib/ids.js';
+import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, canaryNodes } from './allocate.js';
+import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
+import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
+import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
+import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Task } from './types.js';
+
+export const missionLimits = {
+  polygonVerticesMax: 64,
+  waypointsArgMax: 64,
+  surveyLanesMax: 1_000,
+  modelsMax: 16,
+} as const;
+
+/** A manifest takes effect two heights after the block that commits it (the consensus H+2 rule). */
+export const manifestDelayHeights = 2;
+
+export type Outcome = { readonly ok: true; readonly state: MissionState; readonly effects: MissionEffect[] } | { readonly ok: false; readonly reason: string };
+
+const reject = (reason: string): Outcome => ({ ok: false, reason });
+
+export function runCommand(s: MissionState, c: MissionCommand, block: MissionBlock): Outcome {
+  try {
+    return dispatch(s, c, block);
+  } catch (e) {
+    if (e instanceof ArgError) return reject(e.message);
+    throw e;
+  }
+}
+
+function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outcome {
+  const a = c.args;
+  switch (c.type) {
+    case 'noop':
+      noExtraArgs(a, []);
+      return { ok: true, state: s, effects: [] };
+    case 'mission.survey': {
+      noExtraArgs(a, ['area', 'spacingM', 'altM', 'speedMps', 'drones', 'replace']);
+      const area = pointsArg(a, 'area', 3, missionLimits.polygonVerticesMax);
+      if (doubleArea(area) === 0) return reject('args.area encloses no area (its points are on one line)');
+      const spacing = toDm(num(a, 'spacingM', paramSpecs.laneSpacingM!.min, paramSpecs.laneSpacingM!.max, paramOf(s.params, 'laneSpacingM')));
+      const lanes = lawnmowerLanes(area, spacing, missionLimits.surveyLanesMax);
+      if (lanes === null) return reject(`args.area needs more than ${missionLimits.surveyLanesMax} lanes at ${spacing / 10} m spacing; use a larger spacingM`);
+      if (lanes.length === 0) return reject(`args.area is narrower than one lane spacing (${spacing / 10} m)`);
+      return startMission(s, c, block, 'survey', (drones) => allocateSurvey(lanes, drones));
+    }
+    case 'mission.goto': {
+      noExtraArgs(a, ['waypoints', 'node', 'nodes', 'altM', 'speedMps', 'replace']);
+      const wps = pointsArg(a, 'waypoints', 1, missionLimits.waypointsArgMax);
+      const nodes = nodesArg(a, a.node !== undefined ? 'node' : 'nodes', block.members.devices);
+      if (nodes === null) return reject('args.node or args.nodes must name the drone or drones to send');
+      for (const id of nodes) {
+        const d = s.drones.find((x) => x.id === id);
+        const p = d ? batteryProblem(d, reservePermille(s)) : null;
+        if (p) return reject(p);
+      }
+      // A group flies the same path, each drone offset east by the formation spacing so they keep apart.
+      const gap = toDm(paramOf(s.params, 'formationSpacingM'));
+      return startMission(s, c, block, 'goto', (drones) =>
+        drones.map((d, i) => ({ node: d.id, waypoints: wps.map((w) => ({ n: w.n, e: w.e + i * gap })) })),
+        nodes,
+      );
+    }
+    case 'formation': {
+      noExtraArgs(a, ['shape', 'center', 'spacingM', 'altM', 'speedMps', 'drones', 'replace']);
+      const shape = oneOfArg<FormationShape>(a, 'shape', ['line', 'grid', 'circle']);
+      if (a.center === undefined) return reject('args.center must be [north, east] in metres');
+      const center = pointArg(a.center, 'args.center');
+      const spacing = toDm(num(a, 'spacingM', paramSpecs.formationSpacingM!.min, paramSpecs.formationSpacingM!.max, paramOf(s.params, 'formationSpacingM')));
+      return startMission(s, c, block, 'formation', (drones) => allocateSlots(formationSlots(shape, center, drones.length, spacing), drones));
+    }
+    case 'hold': {
+      noExtraArgs(a, []);
+      const m = s.mission;
+      if (!m || m.status !== 'active') return reject(m ? `mission ${m.id} is already held` : 'no mission is active, so there is nothing to hold');
+      return withMission(s, { ...m, status: 'held' }, m.assignments.map((x) => x.node), 'holding', { type: 'hold', mission: m.id }, c.id);
+    }
+    case 'resume': {
+      noExtraArgs(a, []);
+      const m = s.mission;
+      if (!m || m.status !== 'held') return reject(m ? `mission ${m.id} is not held, so there is nothing to resume` : 'no mission is held, so there is nothing to resume');
+      return withMission(s, { ...m, status: 'active' }, m.assignments.map((x) => x.node), 'tasked', { type: 'resume', mission: m.id }, c.id);
+    }
+    case 'rtl':
+    case 'land': {
+      // Safety commands: never refused for state or battery, only for bad arguments.
+      noExtraArgs(a, ['nodes']);
+      const nodes = nodesArg(a, 'nodes', block.members.devices) ?? s.drones.map((d) => d.id);
+      const task: Task = c.type === 'rtl' ? { type: 'rtl' } : { type: 'land' };
+      const remaining = s.mission ? s.mission.assignments.filter((x) => !nodes.includes(x.node)) : [];
+      const mission = s.mission && remaining.length > 0 ? { ...s.mission, assignments: remaining } : null;
+      return withMission(s, mission, nodes, c.type === 'rtl' ? 'returning' : 'landing', task, c.id);
+    }
+    case 'abort': {
+      noExtraArgs(a, []);
+      return withMission(s, null, s.drones.map((d) => d.id), 'returning', { type: 'abort' }, c.id);
+    }
+    case 'geofence.set': {
+      noExtraArgs(a, ['polygon', 'altMaxM']);
+      const poly = pointsArg(a, 'polygon', 3, missionLimits.polygonVerticesMax);
+      if (doubleArea(poly) === 0) return reject('args.polygon encloses no area (its points are on one line)');
+      const altDmMax = toDm(num(a, 'altMaxM', 5, 500, 120));
+      for (const d of s.drones) {
+        if (d.pos && !insidePolygon(d.pos, poly)) return reject(`the new geofence would leave ${d.id} outside it at [${d.pos.n / 10}, ${d.pos.e / 10}] m; move it first`);
+      }
+      return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
+    }
+    case 'param.set': {
+      noExtraArgs(a, ['key', 'value']);
+      const key = str(a, 'key', 64);
+      const spec: ParamSpec | undefined = paramSpecs[key];
+      if (!spec) return reject(`args.key "${key}" is not a parameter; known: ${paramNames.join(', ')}`);
+      const value = num(a, 'value', spec.min, spec.max);
+      return { ok: true, state: { ...s, params: { ...s.params, [key]: value } }, effects: [{ type: 'param', key, value }] };
+    }
+    case 'fleet.update': {
+      noExtraArgs(a, ['manifest']);
+      const m = a.manifest;
+      if (!(m instanceof Uint8Array)) return reject('args.manifest must be the signed manifest file, as bytes');
+      const check = c.manifest ?? { ok: false, reason: 'the manifest was not checked at the edge' };
+      if (!check.ok) return reject(`args.manifest: ${check.reason}`);
+      if (check.epoch <= block.members.epoch) return reject(`args.manifest has epoch ${check.epoch}, not newer than the epoch in force (${block.members.epoch})`);
+      return { ok: true, state: s, effects: [{ type: 'fleet-update', command: c.id, epoch: check.epoch, manifest: m, fromHeight: block.height + manifestDelayHeights }] };
+    }
+    case 'agent.model': {
+      noExtraArgs(a, ['model', 'version', 'canary']);
+      const model = str(a, 'model', 64);
+      if (!isValidId(model)) return reject('args.model must be a model name like "hazard-detector" (lowercase letters, digits, . _ -)');
+      const version = str(a, 'version', 32);
+      const canaryPermille = Math.round(num(a, 'canary', 0, 1, 1) * 1000);
+      const rollout = { model, version, canaryPermille, nodes: canaryNodes(block.members.devices, `${model}@${version}`, canaryPermille), height: block.height };
+      const others = s.models.filter((x) => x.model !== model);
+      if (others.length >= missionLimits.modelsMax) return reject(`the fleet already tracks ${missionLimits.modelsMax} models`);
+      return { ok: true, state: { ...s, models: [...others, rollout].sort((x, y) => (x.model < y.model ? -1 : 1)) }, effects: [{ type: 'model-rollout', rollout }] };
+    }
+    default:
+      return reject(`unknown command type "${c.type}"`);
+  }
+}
+
+const reservePermille = (s: MissionState): number => Math.round(paramOf(s.params, 'batteryReservePct') * 10);
+
+/** Shared path of survey, goto and formation: state check, allocation, geofence check, tasks. */
+function startMission(
+  s: MissionState,
+  c: MissionCommand,
+  block: MissionBlock,
+  kind: MissionKind,
+  plan: (drones: MissionState['drones'][number][]) => Assignment[],
+  only: string[] | null = null,
+): Outcome {
+  const a = c.args;
+  if (a.replace !== undefined && typeof a.replace !== 'boolean') return reject('args.replace must be true or false');
+  if (s.mission && a.replace !== true) return reject(`mission ${s.mission.id} is ${s.mission.status}; send abort first, or set args.replace to true`);
+  const altDm = toDm(num(a, 'altM', paramSpecs.altitudeM!.min, paramSpecs.altitudeM!.max, paramOf(s.params, 'altitudeM')));
+  const speedDmps = toDm(num(a, 'speedMps', paramSpecs.speedMps!.min, paramSpecs.speedMps!.max, paramOf(s.params, 'speedMps')));
+  const chosen = only ?? nodesArg(a, 'drones', block.members.devices);
+  const { ok: drones, excluded } = availableDrones(s.drones, reservePermille(s), chosen);
+  if (drones.length === 0) return reject(`no drone is available${excluded.length > 0 ? `: ${excluded.join('; ')}` : ''}`);
+  if (s.geofence && altDm > s.geofenceAltDmMax) return reject(`altitude ${altDm / 10} m is above the geofence ceiling of ${s.geofenceAltDmMax / 10} m`);
+  const assignments = plan(drones);
+  if (s.geofence) {
+    for (const asg of assignments) {
+      const out = asg.waypoints.find((w) => !insidePolygon(w, s.geofence as PointDm[]));
+      if (out) return reject(`waypoint [${out.n / 10}, ${out.e / 10}] m for ${asg.node} is outside the geofence`);
+    }
+  }
+  const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
+  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: x.waypoints, altDm, speedDmps } }));
+  // Drones of a replaced mission that get no part in the new one stop where they are.
+  if (s.mission) {
+    for (const old of s.mission.assignments) {
+      if (!assignments.some((x) => x.node === old.node)) effects.push({ type: 'task', node: old.node, command: c.id, task: { type: 'hold', mission: null } });
+    }
+  }
+  const tasked = new Set(assignments.map((x) => x.node));
+  const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
+  return { ok: true, state: { ...s, mission, drones: drones2 }, effects };
+}
+
+function withMission(s: MissionState, mission: ActiveMission | null, nodes: readonly string[], activity: DroneActivity, task: Task, command: string): Outcome {
+  const set = new Set(nodes);
+  const drones = s.drones.map((d) => (set.has(d.id) ? { ...d, activity } : d));
+  const effects: MissionEffect[] = [...set].sort().map((node) => ({ type: 'task', node, command, task }));
+  return { ok: true, state: { ...s, mission, drones }, effects };
+}

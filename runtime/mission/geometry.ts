@@ -1,0 +1,131 @@
+// Integer geometry for mission planning: point-in-polygon, lawnmower lanes, formation slots. Inputs
+// and outputs are integer decimetres; divisions are floored so every device gets identical results.
+
+import type { PointDm } from './types.js';
+
+/** sin(d degrees) * 1e6 for d = 0..90, rounded: a fixed table, since Math.sin may differ by platform. */
+const sinTable = [
+  0, 17452, 34899, 52336, 69756, 87156, 104528, 121869, 139173, 156434, 173648, 190809, 207912, 224951, 241922, 258819, 275637, 292372,
+  309017, 325568, 342020, 358368, 374607, 390731, 406737, 422618, 438371, 453990, 469472, 484810, 500000, 515038, 529919, 544639, 559193,
+  573576, 587785, 601815, 615661, 629320, 642788, 656059, 669131, 681998, 694658, 707107, 719340, 731354, 743145, 754710, 766044, 777146,
+  788011, 798636, 809017, 819152, 829038, 838671, 848048, 857167, 866025, 874620, 882948, 891007, 898794, 906308, 913545, 920505, 927184,
+  933580, 939693, 945519, 951057, 956305, 961262, 965926, 970296, 974370, 978148, 981627, 984808, 987688, 990268, 992546, 994522, 996195,
+  997564, 998630, 999391, 999848, 1000000,
+] as const;
+
+/** Integer sine of whole degrees, scaled by 1e6. */
+export function sinMicro(deg: number): number {
+  const d = ((deg % 360) + 360) % 360;
+  if (d <= 90) return sinTable[d] as number;
+  if (d <= 180) return sinTable[180 - d] as number;
+  if (d <= 270) return -(sinTable[d - 180] as number);
+  return -(sinTable[360 - d] as number);
+}
+
+export const cosMicro = (deg: number): number => sinMicro(deg + 90);
+
+export function dist2(a: PointDm, b: PointDm): number {
+  const dn = a.n - b.n;
+  const de = a.e - b.e;
+  return dn * dn + de * de;
+}
+
+/** Ray casting with a half-open rule per edge; points exactly on an edge count as inside. */
+export function insidePolygon(p: PointDm, poly: readonly PointDm[]): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i] as PointDm;
+    const b = poly[j] as PointDm;
+    if (onSegment(p, a, b)) return true;
+    if (a.n > p.n !== b.n > p.n) {
+      // Cross-multiplied comparison keeps it in integers: is p.e left of the edge at p.n?
+      const lhs = (p.e - a.e) * (b.n - a.n);
+      const rhs = (b.e - a.e) * (p.n - a.n);
+      if (b.n - a.n > 0 ? lhs < rhs : lhs > rhs) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+function onSegment(p: PointDm, a: PointDm, b: PointDm): boolean {
+  const cross = (b.n - a.n) * (p.e - a.e) - (b.e - a.e) * (p.n - a.n);
+  if (cross !== 0) return false;
+  return Math.min(a.n, b.n) <= p.n && p.n <= Math.max(a.n, b.n) && Math.min(a.e, b.e) <= p.e && p.e <= Math.max(a.e, b.e);
+}
+
+/** Twice the signed area; zero means the polygon is degenerate. */
+export function doubleArea(poly: readonly PointDm[]): number {
+  let s = 0;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i] as PointDm;
+    const b = poly[j] as PointDm;
+    s += (b.e + a.e) * (b.n - a.n);
+  }
+  return s;
+}
+
+/** One sweep across the polygon at a fixed north, from `from` to `to` (east, decimetres). */
+export interface Lane {
+  readonly n: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Lawnmower coverage: east-west lanes `spacingDm` apart, the first half a spacing inside the
+ * southern edge. A lane crossing a concave polygon several times yields one lane per inside span.
+ * Directions alternate (boustrophedon) by lane index. Returns null past `lanesMax`.
+ */
+export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lanesMax: number): Lane[] | null {
+  let minN = Infinity;
+  let maxN = -Infinity;
+  for (const p of poly) {
+    minN = Math.min(minN, p.n);
+    maxN = Math.max(maxN, p.n);
+  }
+  const lanes: Lane[] = [];
+  let row = 0;
+  for (let n = minN + Math.floor(spacingDm / 2); n <= maxN; n += spacingDm, row++) {
+    const xs: number[] = [];
+    for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+      const a = poly[i] as PointDm;
+      const b = poly[j] as PointDm;
+      if (a.n > n !== b.n > n) xs.push(a.e + Math.floor(((n - a.n) * (b.e - a.e)) / (b.n - a.n)));
+    }
+    xs.sort((x, y) => x - y);
+    for (let k = 0; k + 1 < xs.length; k += 2) {
+      const w = xs[k] as number;
+      const east = xs[k + 1] as number;
+      lanes.push(row % 2 === 0 ? { n, from: w, to: east } : { n, from: east, to: w });
+      if (lanes.length > lanesMax) return null;
+    }
+  }
+  return lanes;
+}
+
+export type FormationShape = 'line' | 'grid' | 'circle';
+
+/**
+ * Slot positions for `count` drones around `center`: a line along east, a square-ish grid, or a
+ * circle of radius `spacingDm` (slots at whole degrees, from north clockwise).
+ */
+export function formationSlots(shape: FormationShape, center: PointDm, count: number, spacingDm: number): PointDm[] {
+  const slots: PointDm[] = [];
+  if (shape === 'line') {
+    const first = -Math.floor(((count - 1) * spacingDm) / 2);
+    for (let i = 0; i < count; i++) slots.push({ n: center.n, e: center.e + first + i * spacingDm });
+  } else if (shape === 'grid') {
+    let cols = 1;
+    while (cols * cols < count) cols++;
+    const rows = Math.ceil(count / cols);
+    const n0 = -Math.floor(((rows - 1) * spacingDm) / 2);
+    const e0 = -Math.floor(((cols - 1) * spacingDm) / 2);
+    for (let i = 0; i < count; i++) slots.push({ n: center.n + n0 + Math.floor(i / cols) * spacingDm, e: center.e + e0 + (i % cols) * spacingDm });
+  } else {
+    for (let i = 0; i < count; i++) {
+      const deg = Math.floor((i * 360) / count);
+      slots.push({ n: center.n + Math.floor((spacingDm * cosMicro(deg)) / 1_000_000), e: center.e + Math.floor((spacingDm * sinMicro(deg)) / 1_000_000) });
+    }
+  }
+  return slots;
+}

@@ -1,0 +1,100 @@
+// The mission state machine: applyBlock(state, committedBlock) -> {state, effects}. Pure and
+// deterministic: every device applies the same committed blocks and reaches the same state, tasks
+// and audit decisions. A command that fails a check is committed as rejected, with its reason.
+
+import { assert } from '../lib/assert.js';
+import { compareIds } from '../lib/ids.js';
+import { runCommand } from './commands.js';
+import { initialParams } from './params.js';
+import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
+
+/** Which operator roles may send which command types (the manifest gives each operator its roles). */
+export const commandRoles: Readonly<Record<string, readonly OperatorRoleName[]>> = {
+  noop: ['operator', 'admin'],
+  'mission.survey': ['operator', 'admin'],
+  'mission.goto': ['operator', 'admin'],
+  formation: ['operator', 'admin'],
+  hold: ['operator', 'admin'],
+  resume: ['operator', 'admin'],
+  rtl: ['operator', 'admin'],
+  land: ['operator', 'admin'],
+  abort: ['operator', 'admin'],
+  'geofence.set': ['admin'],
+  'param.set': ['admin'],
+  'fleet.update': ['admin'],
+  'agent.model': ['admin'],
+};
+
+export const commandTypes = Object.keys(commandRoles).sort();
+
+export function initialMissionState(): MissionState {
+  return { height: 0, timeMs: 0, drones: [], mission: null, geofence: null, geofenceAltDmMax: 1200, params: initialParams(), models: [], accepted: 0, rejected: 0 };
+}
+
+const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, batteryPermille: -1, telemetryHeight: 0, activity: 'idle' });
+
+export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult {
+  assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
+  let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
+  const effects: MissionEffect[] = [];
+  block.txs.forEach((tx, index) => {
+    if (tx.kind === 'telemetry') {
+      s = applyTelemetry(s, tx, block.height);
+      return;
+    }
+    const problem = authorize(tx, block);
+    const outcome = problem === null ? runCommand(s, tx, block) : { ok: false as const, reason: problem };
+    const decision: Decision = {
+      height: block.height,
+      index,
+      id: tx.id,
+      operator: tx.operator,
+      type: tx.type,
+      outcome: outcome.ok ? 'accepted' : 'rejected',
+      reason: outcome.ok ? '' : outcome.reason,
+    };
+    effects.push({ type: 'decision', decision });
+    if (outcome.ok) {
+      s = { ...outcome.state, accepted: s.accepted + 1 };
+      effects.push(...outcome.effects);
+    } else {
+      s = { ...s, rejected: s.rejected + 1 };
+    }
+  });
+  return { state: s, effects };
+}
+
+/** The role and time checks every command passes before its own checks. */
+function authorize(c: MissionCommand, block: MissionBlock): string | null {
+  const op = block.members.operators.find((o) => o.id === c.operator);
+  if (!op) return `operator "${c.operator}" is not in the fleet manifest (epoch ${block.members.epoch})`;
+  const allowed = commandRoles[c.type];
+  if (!allowed) return `unknown command type "${c.type}"; known: ${commandTypes.join(', ')}`;
+  if (!op.roles.some((r) => allowed.includes(r))) return `operator "${c.operator}" has role ${op.roles.join('+') || 'none'}; ${c.type} needs ${allowed.join(' or ')}`;
+  if (block.timeMs >= c.expiresAt) return `command expired at ${c.expiresAt}, before block time ${block.timeMs}`;
+  return null;
+}
+
+/** Drones follow the manifest in force: new devices appear idle, removed ones are dropped. */
+function syncDrones(drones: readonly DroneState[], devices: readonly string[]): DroneState[] {
+  const byId = new Map(drones.map((d) => [d.id, d]));
+  return [...devices].sort(compareIds).map((id) => byId.get(id) ?? newDrone(id));
+}
+
+function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number): MissionState {
+  const i = s.drones.findIndex((d) => d.id === t.node);
+  if (i < 0) return s; // not a device under the manifest in force: ignored
+  const old = s.drones[i] as DroneState;
+  let activity = old.activity;
+  let mission = s.mission;
+  if (mission && t.completed === mission.id && mission.assignments.some((x) => x.node === t.node) && !mission.done.includes(t.node)) {
+    const done = [...mission.done, t.node].sort(compareIds);
+    activity = 'idle';
+    // Every assigned drone finished: the mission is over and the fleet may take a new one.
+    mission = done.length === mission.assignments.length ? null : { ...mission, done };
+  }
+  const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, activity };
+  const drones = s.drones.slice();
+  drones[i] = drone;
+  return { ...s, drones, mission };
+}

@@ -1,0 +1,154 @@
+// The closed vocabulary of the mission state machine: committed inputs in, state and effects out.
+// Coordinates are integer decimetres in the fleet's local north/east frame so every device computes
+// the same plan bit for bit (no floats in decisions, STYLE.md §8).
+
+/** A point in the fleet's local frame, integer decimetres north and east of the fleet origin. */
+export interface PointDm {
+  readonly n: number;
+  readonly e: number;
+}
+
+export type OperatorRoleName = 'admin' | 'operator' | 'observer';
+
+/** Who the manifest in force at this height names; the shell copies it out of the manifest. */
+export interface Members {
+  readonly epoch: number;
+  /** Devices (validators then followers), each a drone the mission may task. */
+  readonly devices: readonly string[];
+  readonly operators: readonly { readonly id: string; readonly roles: readonly OperatorRoleName[] }[];
+}
+
+/** What the shell learned about a `fleet.update` manifest at the edge (signature, fleet, authority). */
+export type ManifestCheck = { readonly ok: true; readonly epoch: number } | { readonly ok: false; readonly reason: string };
+
+/** A signed operator command, already verified at the edge and committed in a block. */
+export interface MissionCommand {
+  readonly kind: 'command';
+  /** Hex of the command nonce; with the operator it names the command everywhere (acks, log). */
+  readonly id: string;
+  readonly operator: string;
+  readonly type: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** Present only for fleet.update: the shell's verdict on the manifest in args.manifest. */
+  readonly manifest?: ManifestCheck;
+}
+
+/** A device's signed report of where it is and how much battery it has, committed in a block. */
+export interface MissionTelemetry {
+  readonly kind: 'telemetry';
+  readonly node: string;
+  readonly pos: PointDm;
+  readonly altDm: number;
+  /** 0..1000; -1 when the battery cannot estimate it. */
+  readonly batteryPermille: number;
+  /** The id of the mission whose waypoints this device has finished flying, if any. */
+  readonly completed: string | null;
+}
+
+export type MissionTx = MissionCommand | MissionTelemetry;
+
+/** One committed block as the mission machine sees it: replicated time, members in force, txs. */
+export interface MissionBlock {
+  readonly height: number;
+  /** The block's replicated timestamp (proposer clock, agreed by commit), Unix ms. */
+  readonly timeMs: number;
+  readonly members: Members;
+  readonly txs: readonly MissionTx[];
+}
+
+export type DroneActivity = 'idle' | 'tasked' | 'holding' | 'returning' | 'landing';
+
+export interface DroneState {
+  readonly id: string;
+  /** Last committed position; null until the device's first telemetry is committed. */
+  readonly pos: PointDm | null;
+  readonly altDm: number;
+  readonly batteryPermille: number;
+  readonly telemetryHeight: number;
+  readonly activity: DroneActivity;
+}
+
+/** What a drone is told to do. Waypoints are flown in order at the mission altitude. */
+export type Task =
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly speedDmps: number }
+  | { readonly type: 'hold'; readonly mission: string | null }
+  | { readonly type: 'resume'; readonly mission: string }
+  | { readonly type: 'rtl' }
+  | { readonly type: 'land' }
+  | { readonly type: 'abort' };
+
+export interface Assignment {
+  readonly node: string;
+  readonly waypoints: readonly PointDm[];
+}
+
+export type MissionKind = 'survey' | 'goto' | 'formation';
+
+export interface ActiveMission {
+  readonly id: string;
+  readonly kind: MissionKind;
+  readonly operator: string;
+  readonly height: number;
+  readonly status: 'active' | 'held';
+  readonly altDm: number;
+  readonly speedDmps: number;
+  /** Sorted by node id. */
+  readonly assignments: readonly Assignment[];
+  /** Assigned devices whose committed telemetry says they finished; sorted. */
+  readonly done: readonly string[];
+}
+
+export interface ModelRollout {
+  readonly model: string;
+  readonly version: string;
+  readonly canaryPermille: number;
+  readonly nodes: readonly string[];
+  readonly height: number;
+}
+
+export type ParamValue = number;
+
+export interface MissionState {
+  readonly height: number;
+  readonly timeMs: number;
+  /** Sorted by id; rebuilt from the members in force at every block. */
+  readonly drones: readonly DroneState[];
+  readonly mission: ActiveMission | null;
+  /** Polygon in the local frame; null means no fence. */
+  readonly geofence: readonly PointDm[] | null;
+  readonly geofenceAltDmMax: number;
+  /** Named numeric parameters (see params.ts for names, units and ranges). */
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly models: readonly ModelRollout[];
+  /** Commands accepted and rejected so far (the full log is the chain; these are counts). */
+  readonly accepted: number;
+  readonly rejected: number;
+}
+
+/** The audit entry every committed command produces, accepted or not. */
+export interface Decision {
+  readonly height: number;
+  readonly index: number;
+  readonly id: string;
+  readonly operator: string;
+  readonly type: string;
+  readonly outcome: 'accepted' | 'rejected';
+  readonly reason: string;
+}
+
+export type MissionEffect =
+  | { readonly type: 'decision'; readonly decision: Decision }
+  /** A task for one drone; each device executes the ones naming itself. */
+  | { readonly type: 'task'; readonly node: string; readonly command: string; readonly task: Task }
+  | { readonly type: 'param'; readonly key: string; readonly value: ParamValue }
+  | { readonly type: 'geofence'; readonly polygon: readonly PointDm[]; readonly altDmMax: number }
+  /** The shell submits the authority-signed manifest; consensus applies it two heights after commit. */
+  | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly fromHeight: number }
+  | { readonly type: 'model-rollout'; readonly rollout: ModelRollout };
+
+export interface ApplyResult {
+  readonly state: MissionState;
+  readonly effects: readonly MissionEffect[];
+}

@@ -1,0 +1,251 @@
+// The mission state machine, driven block by block: allocation, every command's checks, the audit
+// of rejected commands, and determinism (same committed inputs, same plan, whatever the order given).
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { ApplyResult, Decision, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
+
+const devices = ['d1', 'd2', 'd3', 'd4'];
+const members = {
+  epoch: 1,
+  devices,
+  operators: [
+    { id: 'ops', roles: ['operator' as const] },
+    { id: 'boss', roles: ['admin' as const] },
+    { id: 'viewer', roles: ['observer' as const] },
+  ],
+};
+
+let seq = 0;
+function cmd(type: string, args: Record<string, unknown> = {}, operator = 'ops', extra: Partial<MissionCommand> = {}): MissionCommand {
+  seq++;
+  return { kind: 'command', id: `c${seq}`, operator, type, args, issuedAt: 1_000, expiresAt: 1_000_000, ...extra };
+}
+
+function telemetry(node: string, n: number, e: number, batteryPermille = 900, completed: string | null = null): MissionTx {
+  return { kind: 'telemetry', node, pos: { n: n * 10, e: e * 10 }, altDm: 0, batteryPermille, completed };
+}
+
+/** Applies blocks of txs in turn and returns the last result. */
+function run(state: MissionState, ...blocks: MissionTx[][]): ApplyResult {
+  let r: ApplyResult = { state, effects: [] };
+  for (const txs of blocks) {
+    const block: MissionBlock = { height: r.state.height + 1, timeMs: 10_000 + r.state.height, members, txs };
+    r = applyBlock(r.state, block);
+  }
+  return r;
+}
+
+const decisions = (fx: readonly MissionEffect[]): Decision[] => fx.flatMap((e) => (e.type === 'decision' ? [e.decision] : []));
+const tasks = (fx: readonly MissionEffect[]): { node: string; task: Task }[] => fx.flatMap((e) => (e.type === 'task' ? [{ node: e.node, task: e.task }] : []));
+const only = (fx: readonly MissionEffect[]): Decision => {
+  const d = decisions(fx);
+  expect(d).toHaveLength(1);
+  return d[0] as Decision;
+};
+
+const square = [
+  [0, 0],
+  [0, 400],
+  [400, 400],
+  [400, 0],
+];
+const atCorners = [telemetry('d1', 0, 0), telemetry('d2', 0, 400), telemetry('d3', 400, 0), telemetry('d4', 400, 400)];
+
+describe('mission.survey', () => {
+  it('covers a 400 m square with lawnmower lanes split among four drones, each starting nearest', () => {
+    const r = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square, spacingM: 20 })]);
+    expect(only(r.effects).outcome).toBe('accepted');
+    const t = tasks(r.effects);
+    expect(t.map((x) => x.node)).toEqual(devices);
+    const lanes = t.map((x) => (x.task.type === 'waypoints' ? x.task.waypoints.length / 2 : 0));
+    expect(lanes).toEqual([5, 5, 5, 5]); // 20 lanes (north 10, 30 .. 390) over four drones
+    const all = t.flatMap((x) => (x.task.type === 'waypoints' ? x.task.waypoints : []));
+    expect(new Set(all.map((w) => w.n)).size).toBe(20);
+    // The southern lanes go to a drone at the south edge, the northern lanes to one at the north edge.
+    const firstLaneOwner = t.find((x) => x.task.type === 'waypoints' && x.task.waypoints[0]?.n === 100);
+    expect(['d1', 'd2']).toContain(firstLaneOwner?.node);
+    expect(r.state.mission?.status).toBe('active');
+    expect(r.state.drones.every((d) => d.activity === 'tasked')).toBe(true);
+  });
+
+  it('leaves out a drone whose committed battery is under the reserve, and says why when none is left', () => {
+    const low = [telemetry('d1', 0, 0, 100), telemetry('d2', 0, 0, 900), telemetry('d3', 0, 0, 150), telemetry('d4', 0, 0, 240)];
+    const r = run(initialMissionState(), low, [cmd('mission.survey', { area: square, drones: ['d1', 'd2'] })]);
+    expect(tasks(r.effects).map((x) => x.node)).toEqual(['d2']);
+    const r2 = run(initialMissionState(), low, [cmd('mission.survey', { area: square, drones: ['d1', 'd3'] })]);
+    const d = only(r2.effects);
+    expect(d.outcome).toBe('rejected');
+    expect(d.reason).toBe('no drone is available: d1 battery 10% is below the 25% reserve; d3 battery 15% is below the 25% reserve');
+  });
+
+  it('rejects a second mission while one is active unless replace is set', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id;
+    const r2 = run(r1.state, [cmd('mission.survey', { area: square })]);
+    expect(only(r2.effects).reason).toBe(`mission ${id} is active; send abort first, or set args.replace to true`);
+    const r3 = run(r1.state, [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd1', replace: true })]);
+    expect(only(r3.effects).outcome).toBe('accepted');
+    // d2..d4 had parts of the replaced survey and none in the new mission: they are told to hold.
+    expect(tasks(r3.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d1:waypoints', 'd2:hold', 'd3:hold', 'd4:hold']);
+  });
+
+  it('rejects bad areas with the argument named', () => {
+    const line = run(initialMissionState(), [cmd('mission.survey', { area: [[0, 0], [0, 10], [0, 20]] })]);
+    expect(only(line.effects).reason).toBe('args.area encloses no area (its points are on one line)');
+    const missing = run(initialMissionState(), [cmd('mission.survey', {})]);
+    expect(only(missing.effects).reason).toBe('args.area must be a list of 3 to 64 [north, east] points in metres');
+    const extra = run(initialMissionState(), [cmd('mission.survey', { area: square, color: 'red' })]);
+    expect(only(extra.effects).reason).toMatch(/^args\.color is not an argument of this command/);
+  });
+
+  it('ends the mission when every assigned drone has committed that it finished', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 1, 1, 800, id), telemetry('d2', 1, 1, 800, id), telemetry('d3', 1, 1, 800, id)]);
+    expect(r2.state.mission?.done).toEqual(['d1', 'd2', 'd3']);
+    const r3 = run(r2.state, [telemetry('d4', 1, 1, 800, id)]);
+    expect(r3.state.mission).toBeNull();
+    expect(r3.state.drones.every((d) => d.activity === 'idle')).toBe(true);
+  });
+});
+
+describe('roles, expiry and the audit log', () => {
+  it('commits unauthorized, unknown and expired commands as rejected, each with its reason', () => {
+    const r = run(initialMissionState(), [
+      cmd('hold', {}, 'viewer'),
+      cmd('param.set', { key: 'speedMps', value: 5 }, 'ops'),
+      cmd('noop', {}, 'stranger'),
+      cmd('fly.loop', {}, 'ops'),
+      cmd('noop', {}, 'ops', { expiresAt: 5_000 }),
+      cmd('noop', {}, 'ops'),
+    ]);
+    expect(decisions(r.effects).map((d) => [d.index, d.outcome, d.reason])).toEqual([
+      [0, 'rejected', 'operator "viewer" has role observer; hold needs operator or admin'],
+      [1, 'rejected', 'operator "ops" has role operator; param.set needs admin'],
+      [2, 'rejected', 'operator "stranger" is not in the fleet manifest (epoch 1)'],
+      [3, 'rejected', expect.stringMatching(/^unknown command type "fly.loop"; known: abort, agent.model/)],
+      [4, 'rejected', 'command expired at 5000, before block time 10000'],
+      [5, 'accepted', ''],
+    ]);
+    expect(r.state.rejected).toBe(5);
+    expect(r.state.accepted).toBe(1);
+  });
+});
+
+describe('hold, resume, rtl, land, abort', () => {
+  it('holds and resumes the active mission and refuses both when the state does not allow them', () => {
+    const none = run(initialMissionState(), [cmd('hold')]);
+    expect(only(none.effects).reason).toBe('no mission is active, so there is nothing to hold');
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const resumeActive = run(r1.state, [cmd('resume')]);
+    expect(only(resumeActive.effects).reason).toMatch(/is not held, so there is nothing to resume$/);
+    const held = run(r1.state, [cmd('hold')]);
+    expect(held.state.mission?.status).toBe('held');
+    expect(tasks(held.effects).every((x) => x.task.type === 'hold')).toBe(true);
+    const resumed = run(held.state, [cmd('resume')]);
+    expect(resumed.state.mission?.status).toBe('active');
+    expect(tasks(resumed.effects)).toHaveLength(4);
+  });
+
+  it('rtl and land never depend on state; abort clears the mission', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const rtl = run(r1.state, [cmd('rtl', { nodes: ['d2'] })]);
+    expect(tasks(rtl.effects)).toEqual([{ node: 'd2', task: { type: 'rtl' } }]);
+    expect(rtl.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd3', 'd4']);
+    const land = run(initialMissionState(), [cmd('land')]);
+    expect(only(land.effects).outcome).toBe('accepted');
+    const abort = run(r1.state, [cmd('abort')]);
+    expect(abort.state.mission).toBeNull();
+    expect(tasks(abort.effects).map((x) => x.task.type)).toEqual(['abort', 'abort', 'abort', 'abort']);
+  });
+});
+
+describe('geofence, params, formation, goto, models, fleet.update', () => {
+  it('rejects a mission that leaves the geofence, naming the waypoint', () => {
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-10, -10], [-10, 200], [200, 200], [200, -10]], altMaxM: 50 }, 'boss')]);
+    expect(only(fence.effects).outcome).toBe('accepted');
+    const r = run(fence.state, [cmd('mission.goto', { waypoints: [[100, 100], [300, 100]], node: 'd1' })]);
+    expect(only(r.effects).reason).toBe('waypoint [300, 100] m for d1 is outside the geofence');
+    const high = run(fence.state, [cmd('mission.goto', { waypoints: [[100, 100]], node: 'd1', altM: 60 })]);
+    expect(only(high.effects).reason).toBe('altitude 60 m is above the geofence ceiling of 50 m');
+  });
+
+  it('checks param names and ranges', () => {
+    const r = run(initialMissionState(), [
+      cmd('param.set', { key: 'speedMps', value: 99 }, 'boss'),
+      cmd('param.set', { key: 'warp', value: 1 }, 'boss'),
+      cmd('param.set', { key: 'altitudeM', value: 50 }, 'boss'),
+    ]);
+    expect(decisions(r.effects).map((d) => d.reason)).toEqual([
+      'args.value is 99; it must be from 1 to 15',
+      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, speedMps',
+      '',
+    ]);
+    expect(r.state.params.altitudeM).toBe(50);
+  });
+
+  it('places a circle formation with integer trigonometry, one slot per drone', () => {
+    const r = run(initialMissionState(), atCorners, [cmd('formation', { shape: 'circle', center: [200, 200], spacingM: 50 })]);
+    const slots = tasks(r.effects).map((x) => (x.task.type === 'waypoints' ? x.task.waypoints[0] : null));
+    expect(new Set(slots.map((p) => `${p?.n},${p?.e}`))).toEqual(new Set(['2500,2000', '2000,2500', '1500,2000', '2000,1500']));
+  });
+
+  it('sends a goto group with an eastward offset per drone, and refuses a drone low on battery', () => {
+    const r = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[50, 50]], nodes: ['d2', 'd1'] })]);
+    expect(tasks(r.effects).map((x) => (x.task.type === 'waypoints' ? x.task.waypoints[0] : null))).toEqual([
+      { n: 500, e: 500 },
+      { n: 500, e: 600 },
+    ]);
+    const low = run(initialMissionState(), [telemetry('d3', 0, 0, 120)], [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd3' })]);
+    expect(only(low.effects).reason).toBe('d3 battery 12% is below the 25% reserve');
+    const unknown = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd9' })]);
+    expect(only(unknown.effects).reason).toBe('args.node names "d9", which is not a device in the fleet manifest');
+  });
+
+  it('rolls a model to a canary fraction, the same devices for the same version', () => {
+    const r = run(initialMissionState(), [cmd('agent.model', { model: 'hazard', version: '2', canary: 0.5 }, 'boss')]);
+    const fx = r.effects.find((e) => e.type === 'model-rollout');
+    expect(fx?.type === 'model-rollout' && fx.rollout.nodes.length).toBe(2);
+    const again = run(initialMissionState(), [cmd('agent.model', { model: 'hazard', version: '2', canary: 0.5 }, 'boss')]);
+    expect(again.state.models).toEqual(r.state.models.map((m) => ({ ...m })));
+  });
+
+  it('accepts fleet.update only from an admin with a newer, edge-checked manifest, effective two heights on', () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const r = run(initialMissionState(), [
+      cmd('fleet.update', { manifest: bytes }, 'ops'),
+      cmd('fleet.update', { manifest: bytes }, 'boss', { manifest: { ok: false, reason: 'signature does not verify' } }),
+      cmd('fleet.update', { manifest: bytes }, 'boss', { manifest: { ok: true, epoch: 1 } }),
+      cmd('fleet.update', { manifest: bytes }, 'boss', { manifest: { ok: true, epoch: 2 } }),
+    ]);
+    expect(decisions(r.effects).map((d) => d.reason)).toEqual([
+      'operator "ops" has role operator; fleet.update needs admin',
+      'args.manifest: signature does not verify',
+      'args.manifest has epoch 1, not newer than the epoch in force (1)',
+      '',
+    ]);
+    expect(r.effects.find((e) => e.type === 'fleet-update')).toMatchObject({ epoch: 2, fromHeight: 3 });
+  });
+});
+
+describe('determinism', () => {
+  it('any order of the manifest device list and any positions give one plan, and it covers every lane once', () => {
+    const coord = fc.integer({ min: -500, max: 500 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(coord, coord), { minLength: 4, maxLength: 4 }), fc.integer({ min: 5, max: 60 }), (pos, spacing) => {
+        const tel = devices.map((d, i) => telemetry(d, (pos[i] as [number, number])[0], (pos[i] as [number, number])[1]));
+        const survey = cmd('mission.survey', { area: square, spacingM: spacing });
+        const a = run(initialMissionState(), tel, [survey]);
+        const shuffled = { ...members, devices: [...devices].reverse() };
+        const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members: shuffled, txs: [...tel].reverse() });
+        const b = applyBlock(s1.state, { height: 2, timeMs: 10_001, members: shuffled, txs: [survey] });
+        expect(b.effects).toEqual(a.effects);
+        const lanesN = tasks(a.effects).flatMap((x) => (x.task.type === 'waypoints' ? x.task.waypoints.filter((_, i) => i % 2 === 0).map((w) => w.n) : []));
+        expect(new Set(lanesN).size).toBe(lanesN.length);
+      }),
+      { numRuns: 100, seed: 6 },
+    );
+  });
+});
