@@ -46,6 +46,16 @@ export const limits = {
   // Commands
   commandLifetimeMsMax: 3_600_000, // expiresAt - issuedAt may not exceed one hour
   clockSkewMsMax: 30_000,
+  // Consensus (runtime/consensus, runtime/node)
+  mempoolTxsMax: 5_000, // overflow: new txs are refused until a block drains the pool
+  mempoolPerOperatorMax: 500, // one operator cannot fill the pool; overflow: refused
+  consensusRoundsAheadMax: 8, // votes for rounds further ahead are dropped (a flood cannot grow the vote set)
+  futureHeightMessagesMax: 512, // messages for height+1 buffered during the commit wait; overflow: dropped
+  recentBlocksMax: 256, // committed blocks kept in memory to serve block sync; older ones come from storage
+  seenNoncesMax: 1_000_000, // committed (operator, nonce) pairs kept until they expire; overflow: assertion
+  syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
+  verifiedTxCacheMax: 20_000, // envelope hashes whose signature already checked out; overflow: cleared
+  walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
   // Agents (agents/)
   modelBytesMax: 4_194_304, // one ONNX model file
   modelParamsMax: 1_000_000, // float32 values in one tensor

@@ -1,0 +1,175 @@
+// Parses a scenario file (YAML or JSON) into a Scenario, with errors that name the bad field.
+// The CLI turns a ScenarioError into exit status 2.
+
+import { parse as parseYaml } from 'yaml';
+import { behaviors, type Behavior, type Fault, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+
+export class ScenarioError extends Error {}
+
+const fail = (field: string, what: string): never => {
+  throw new ScenarioError(`scenario field "${field}": ${what}`);
+};
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function obj(v: unknown, field: string): Obj {
+  return isObj(v) ? v : fail(field, 'must be a map');
+}
+
+function only(o: Obj, keys: readonly string[], field: string): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(field ? `${field}.${k}` : k, `unknown key (expected one of: ${keys.join(', ')})`);
+}
+
+/** "10s", "250ms", "2m" or a bare number of milliseconds. */
+export function duration(v: unknown, field: string): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
+  if (!m) return fail(field, `"${v}" is not a duration such as 10s or 250ms`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+}
+
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
+  return v as number;
+}
+
+function fraction(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(field, 'must be a number between 0 and 1');
+  return v as number;
+}
+
+function node(v: unknown, field: string, count: number, allowProposer: boolean): NodeRef {
+  if (allowProposer && v === 'proposer') return 'proposer';
+  return int(v, field, 0, count - 1);
+}
+
+function nodeList(v: unknown, field: string, count: number): number[] {
+  if (!Array.isArray(v)) return fail(field, 'must be a list of node indexes');
+  return v.map((x, i) => node(x, `${field}[${i}]`, count, false) as number);
+}
+
+function link(v: unknown, field: string): LinkModel {
+  const o = v === undefined ? {} : obj(v, field);
+  only(o, ['latency', 'jitter', 'loss', 'duplicate'], field);
+  return {
+    latencyMs: o.latency === undefined ? 2 : duration(o.latency, `${field}.latency`),
+    jitterMs: o.jitter === undefined ? 1 : duration(o.jitter, `${field}.jitter`),
+    loss: o.loss === undefined ? 0 : fraction(o.loss, `${field}.loss`),
+    duplicate: o.duplicate === undefined ? 0 : fraction(o.duplicate, `${field}.duplicate`),
+  };
+}
+
+function fault(v: unknown, i: number, count: number): Fault {
+  const f = `faults[${i}]`;
+  const o = obj(v, f);
+  const at = duration(o.at, `${f}.at`);
+  const until = (): number => {
+    const u = duration(o.until, `${f}.until`);
+    return u > at ? u : fail(`${f}.until`, 'must be after "at"');
+  };
+  if ('crash' in o) {
+    only(o, ['at', 'crash'], f);
+    return { at, kind: 'crash', node: node(o.crash, `${f}.crash`, count, true) };
+  }
+  if ('restart' in o) {
+    only(o, ['at', 'restart', 'wal'], f);
+    const wal = o.wal ?? 'intact';
+    if (wal !== 'torn' && wal !== 'intact') fail(`${f}.wal`, 'must be torn or intact');
+    return { at, kind: 'restart', node: node(o.restart, `${f}.restart`, count, false) as number, wal: wal as 'torn' | 'intact' };
+  }
+  if ('byzantine' in o) {
+    only(o, ['at', 'byzantine', 'behavior'], f);
+    if (!behaviors.includes(o.behavior as Behavior)) fail(`${f}.behavior`, `must be one of ${behaviors.join(', ')}`);
+    return { at, kind: 'byzantine', node: node(o.byzantine, `${f}.byzantine`, count, false) as number, behavior: o.behavior as Behavior };
+  }
+  if ('partition' in o) {
+    only(o, ['at', 'partition', 'until'], f);
+    if (isObj(o.partition)) {
+      const p = o.partition;
+      only(p, ['from', 'to'], `${f}.partition`);
+      return { at, kind: 'one-way', from: nodeList(p.from, `${f}.partition.from`, count), to: nodeList(p.to, `${f}.partition.to`, count), until: until() };
+    }
+    if (!Array.isArray(o.partition)) fail(`${f}.partition`, 'must be a list of groups or {from, to}');
+    const groups = (o.partition as unknown[]).map((g, j) => nodeList(g, `${f}.partition[${j}]`, count));
+    return { at, kind: 'partition', groups, until: until() };
+  }
+  if ('broker' in o) {
+    only(o, ['at', 'broker', 'until'], f);
+    if (o.broker !== 'down') fail(`${f}.broker`, 'must be "down"');
+    return { at, kind: 'broker-down', until: until() };
+  }
+  if ('loss' in o) {
+    only(o, ['at', 'loss', 'until'], f);
+    return { at, kind: 'loss', loss: fraction(o.loss, `${f}.loss`), until: until() };
+  }
+  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss');
+}
+
+function workload(v: unknown, i: number): Workload {
+  const f = `workload[${i}]`;
+  const o = obj(v, f);
+  if ('rate' in o) {
+    only(o, ['from', 'to', 'rate', 'command'], f);
+    const m = typeof o.rate === 'string' ? /^(\d+(?:\.\d+)?)\/s$/.exec(o.rate) : null;
+    const perSec = typeof o.rate === 'number' ? o.rate : m ? Number(m[1]) : fail(`${f}.rate`, 'must look like 20/s');
+    if (!(perSec > 0 && perSec <= 10_000)) fail(`${f}.rate`, 'must be between 0 and 10000 per second');
+    if (typeof o.command !== 'string') fail(`${f}.command`, 'must be a command type such as noop');
+    return { kind: 'rate', from: duration(o.from, `${f}.from`), to: duration(o.to, `${f}.to`), perSec, command: o.command as string };
+  }
+  only(o, ['at', 'command'], f);
+  const c = o.command;
+  if (typeof c === 'string') return { kind: 'once', at: duration(o.at, `${f}.at`), command: c, args: {} };
+  const co = obj(c, `${f}.command`);
+  if (typeof co.type !== 'string') fail(`${f}.command.type`, 'must be a command type');
+  const { type, ...args } = co;
+  return { kind: 'once', at: duration(o.at, `${f}.at`), command: type as string, args };
+}
+
+export function parseScenario(text: string, fileName = 'scenario'): Scenario {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ScenarioError(`${fileName} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const o = obj(doc, '(top level)');
+  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness'], '');
+  if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
+  const validators = int(o.validators ?? 4, 'validators', 1, 64);
+  const followers = int(o.followers ?? 0, 'followers', 0, 64);
+  const count = validators + followers;
+  const links = obj(o.links ?? {}, 'links');
+  only(links, ['mqtt', 'radio'], 'links');
+  const ex = obj(o.expect ?? {}, 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall'], 'expect');
+  const cons = obj(o.consensus ?? {}, 'consensus');
+  only(cons, ['proposeTimeout', 'commitWait', 'gossip'], 'consensus');
+  const live = obj(o.liveness ?? {}, 'liveness');
+  only(live, ['budget'], 'liveness');
+  if (o.faults !== undefined && !Array.isArray(o.faults)) fail('faults', 'must be a list');
+  if (o.workload !== undefined && !Array.isArray(o.workload)) fail('workload', 'must be a list');
+  return {
+    name: o.name as string,
+    seed: int(o.seed ?? 1, 'seed', 0, Number.MAX_SAFE_INTEGER),
+    durationMs: duration(o.duration ?? '30s', 'duration'),
+    validators,
+    followers,
+    mqtt: link(links.mqtt, 'links.mqtt'),
+    faults: ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count)),
+    workload: ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i)),
+    expect: {
+      safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
+      ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
+      ...(ex.maxStall !== undefined ? { maxStallMs: duration(ex.maxStall, 'expect.maxStall') } : {}),
+    },
+    consensus: {
+      proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
+      commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),
+      gossipMs: cons.gossip === undefined ? 200 : duration(cons.gossip, 'consensus.gossip'),
+    },
+    livenessBudgetMs: live.budget === undefined ? 20_000 : duration(live.budget, 'liveness.budget'),
+  };
+}

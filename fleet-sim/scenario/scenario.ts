@@ -1,0 +1,43 @@
+// The fleet-sim scenario (DESIGN.md "fleet-sim scenario"), after parsing: times in ms, nodes by index.
+
+export const behaviors = ['equivocate', 'twins', 'forge', 'replay', 'silent', 'amnesia', 'flood', 'invalid-block', 'wrong-proposer'] as const;
+export type Behavior = (typeof behaviors)[number];
+
+/** A node by index (validators 0..n-1, then followers) or the validator proposing at that moment. */
+export type NodeRef = number | 'proposer';
+
+export type Fault =
+  | { readonly at: number; readonly kind: 'crash'; readonly node: NodeRef }
+  | { readonly at: number; readonly kind: 'restart'; readonly node: number; readonly wal: 'torn' | 'intact' }
+  | { readonly at: number; readonly kind: 'byzantine'; readonly node: number; readonly behavior: Behavior }
+  | { readonly at: number; readonly kind: 'partition'; readonly groups: readonly (readonly number[])[]; readonly until: number }
+  | { readonly at: number; readonly kind: 'one-way'; readonly from: readonly number[]; readonly to: readonly number[]; readonly until: number }
+  | { readonly at: number; readonly kind: 'broker-down'; readonly until: number }
+  | { readonly at: number; readonly kind: 'loss'; readonly loss: number; readonly until: number };
+
+export type Workload =
+  | { readonly kind: 'rate'; readonly from: number; readonly to: number; readonly perSec: number; readonly command: string }
+  | { readonly kind: 'once'; readonly at: number; readonly command: string; readonly args: Readonly<Record<string, unknown>> };
+
+export interface LinkModel {
+  readonly latencyMs: number;
+  readonly jitterMs: number;
+  readonly loss: number;
+  readonly duplicate: number;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly validators: number;
+  readonly followers: number;
+  readonly mqtt: LinkModel;
+  readonly faults: readonly Fault[];
+  readonly workload: readonly Workload[];
+  readonly expect: { readonly safety: boolean; readonly committedFraction?: number; readonly maxStallMs?: number };
+  /** Consensus timeouts (ms); defaults suit a 2 ms LAN. */
+  readonly consensus: { readonly proposeMs: number; readonly commitWaitMs: number; readonly gossipMs: number };
+  /** Simulated time after `duration`, with the network healed, in which progress is required. */
+  readonly livenessBudgetMs: number;
+}

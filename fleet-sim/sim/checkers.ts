@@ -1,0 +1,86 @@
+// Checkers outside the nodes (TigerBeetle's VOPR style). They see every signature an honest node makes
+// and every block any honest node commits, as it happens, and record each violated property.
+
+import type { Verifier } from '../../runtime/crypto/sodium.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
+import { verifyCertificate } from '../../runtime/wire/certificate.js';
+import { decodeEnvelope, openEnvelope } from '../../runtime/wire/envelope.js';
+import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import type { ChainState } from '../../runtime/consensus/chain-state.js';
+
+export interface Violation {
+  readonly property: 'agreement' | 'validity' | 'double-sign' | 'certificate' | 'liveness';
+  readonly atMs: number;
+  readonly detail: string;
+}
+
+export class Checkers {
+  readonly violations: Violation[] = [];
+  /** height -> block hash hex and the time it was first committed by an honest node. */
+  readonly decided = new Map<number, { hash: string; atMs: number; commands: string[] }>();
+  private readonly signed = new Map<string, string>();
+  private readonly committedNonces = new Set<string>();
+
+  constructor(
+    private readonly fleet: string,
+    private readonly verifier: Verifier,
+    private readonly now: () => number,
+  ) {}
+
+  private violate(property: Violation['property'], detail: string): void {
+    if (this.violations.length < 100) this.violations.push({ property, atMs: this.now(), detail });
+  }
+
+  /** No honest node signs two different messages at one (height, round, kind). */
+  onSigned(node: string, envelope: Uint8Array): void {
+    const raw = decodeEnvelope(envelope);
+    if (!raw.ok) return this.violate('double-sign', `${node} signed an undecodable envelope`);
+    const { kind, body } = raw.value;
+    // Votes and proposals start with height and round; the position key ignores the value.
+    const v = openEnvelope(envelope, { fleet: this.fleet, keyOf: () => new Uint8Array(0), verifier: { backend: 'libsodium-wrappers', verify: () => true } });
+    if (!v.ok) return;
+    const p = v.value.parsed as { height?: number; round?: number };
+    const key = `${node}/${kind}/${p.height}/${p.round}`;
+    const digest = toHex(body);
+    const before = this.signed.get(key);
+    if (before !== undefined && before !== digest) this.violate('double-sign', `honest ${node} signed two different ${kind}s at height ${p.height} round ${p.round}`);
+    this.signed.set(key, digest);
+  }
+
+  /** Agreement (followers included), validity and certificate checks at every honest commit. */
+  onCommit(node: string, c: CommittedBlock, chain: ChainState): void {
+    const h = c.block.height;
+    const hash = toHex(c.hash);
+    const m: Manifest = chain.manifestAt(h);
+    const cert = verifyCertificate(c.certificate, this.fleet, m.validators, this.verifier, c.hash);
+    if (!cert.ok) this.violate('certificate', `${node} committed height ${h} with a certificate that does not verify: ${cert.error}`);
+    const first = this.decided.get(h);
+    if (first) {
+      if (first.hash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${h}, others committed ${first.hash.slice(0, 12)}`);
+      return;
+    }
+    const commands: string[] = [];
+    for (const tx of c.block.txs) {
+      const raw = decodeEnvelope(tx);
+      if (!raw.ok || raw.value.kind !== 'command') continue;
+      const o = openEnvelope(tx, { fleet: this.fleet, keyOf: keyLookup(m), verifier: this.verifier });
+      if (!o.ok || o.value.kind !== 'command') {
+        this.violate('validity', `height ${h} holds a command that does not verify: ${o.ok ? 'not a command' : o.error.message}`);
+        continue;
+      }
+      const op = operatorOf(m, o.value.sender);
+      if (!op || !hasRole(op, 'operator')) this.violate('validity', `height ${h} holds a command from unauthorized "${o.value.sender}"`);
+      const nonce = `${o.value.sender}/${toHex(o.value.parsed.nonce)}`;
+      if (this.committedNonces.has(nonce)) this.violate('validity', `height ${h} commits command ${nonce} a second time`);
+      if (c.block.timeMs >= o.value.parsed.expiresAt) this.violate('validity', `height ${h} commits expired command ${nonce}`);
+      this.committedNonces.add(nonce);
+      commands.push(nonce);
+    }
+    this.decided.set(h, { hash, atMs: this.now(), commands });
+  }
+
+  livenessFailure(detail: string): void {
+    this.violate('liveness', detail);
+  }
+}

@@ -1,0 +1,75 @@
+// The packet simulator: every message goes through the (simulated) broker to each addressee with
+// latency + jitter, independent loss and duplication (which also reorders), symmetric and one-way
+// partitions, and broker outages. All draws come from the world's seeded PRNG.
+
+import type { Prng } from '../../runtime/lib/prng.js';
+import type { LinkModel } from '../scenario/scenario.js';
+import type { EventQueue } from './event-queue.js';
+
+/** Index -1 is the operator's console, which reaches the broker from outside any partition. */
+export const operatorIndex = -1;
+
+export class SimNetwork {
+  brokerDown = false;
+  lossOverride: number | null = null;
+  /** Node index -> partition group; nodes not listed reach everyone. */
+  private groups = new Map<number, number>();
+  private oneWay = new Set<string>();
+  delivered = 0;
+  dropped = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly prng: Prng,
+    private readonly model: LinkModel,
+    private readonly nodeCount: () => number,
+    private readonly deliver: (to: number, bytes: Uint8Array, from: number) => void,
+  ) {}
+
+  setPartition(groups: readonly (readonly number[])[]): void {
+    this.groups = new Map();
+    groups.forEach((g, i) => g.forEach((n) => this.groups.set(n, i)));
+  }
+
+  addOneWay(from: readonly number[], to: readonly number[]): void {
+    for (const f of from) for (const t of to) this.oneWay.add(`${f}>${t}`);
+  }
+
+  heal(): void {
+    this.groups = new Map();
+    this.oneWay.clear();
+    this.brokerDown = false;
+    this.lossOverride = null;
+  }
+
+  private blocked(from: number, to: number): boolean {
+    if (from === operatorIndex) return false;
+    const a = this.groups.get(from);
+    const b = this.groups.get(to);
+    if (a !== undefined && b !== undefined && a !== b) return true;
+    return this.oneWay.has(`${from}>${to}`);
+  }
+
+  /** `to` null: every other node (a broker fan-out). */
+  send(from: number, to: number | null, bytes: Uint8Array): void {
+    this.bytes += bytes.length;
+    const n = this.nodeCount();
+    if (to !== null) return this.one(from, to, bytes);
+    for (let i = 0; i < n; i++) if (i !== from) this.one(from, i, bytes);
+  }
+
+  private one(from: number, to: number, bytes: Uint8Array): void {
+    const loss = this.lossOverride ?? this.model.loss;
+    if (this.brokerDown || this.blocked(from, to) || this.prng.chance(loss)) {
+      this.dropped++;
+      return;
+    }
+    const copies = this.prng.chance(this.model.duplicate) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      const delay = this.model.latencyMs + this.prng.next() * this.model.jitterMs * (c + 1);
+      this.delivered++;
+      this.queue.at(this.queue.now + delay, () => this.deliver(to, bytes, from));
+    }
+  }
+}

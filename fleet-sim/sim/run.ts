@@ -1,0 +1,127 @@
+// Runs one scenario with one seed in deterministic mode and builds the report of DESIGN.md. After the
+// scenario's duration a liveness phase heals the network, restarts crashed honest nodes, and requires
+// every honest node to commit a new height within the budget.
+
+import { initCrypto } from '../../runtime/crypto/sodium.js';
+import type { Scenario } from '../scenario/scenario.js';
+import type { Violation } from './checkers.js';
+import { World, type WorldOptions } from './world.js';
+
+export interface Report {
+  scenario: string;
+  seed: number;
+  mode: 'deterministic';
+  simulatedMs: number;
+  wallMs: number;
+  nodes: { validators: number; followers: number; byzantine: number[]; crashed: number[] };
+  safety: { ok: boolean; violations: Violation[] };
+  liveness: { ok: boolean; heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number; healedAtMs: number; progressAfterHealMs: number | null };
+  latencyMs: { commitP50: number | null; commitP99: number | null };
+  throughput: { commandsPerSec: number };
+  network: { messagesDelivered: number; messagesDropped: number; bytesSent: number; bytesPerHeight: number | null };
+  detection: null;
+  evidence: { kind: 'equivocation'; validator: number; height: number }[];
+  flight: null;
+  expect: { met: boolean; failed: string[] };
+  replay: string;
+  log: string[];
+}
+
+const stepsMax = 50_000_000;
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function replayCommand(file: string | undefined, seed: number): string {
+  return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed} --json -`;
+}
+
+export async function runScenario(s: Scenario, seed: number = s.seed, opts: WorldOptions & { file?: string } = {}): Promise<Report> {
+  await initCrypto();
+  const wallStart = performance.now();
+  const w = new World(s, seed, opts);
+  w.start();
+  const limit = opts.stepsMax ?? stepsMax;
+  if (!w.queue.runUntil(s.durationMs, limit)) throw new Error(`step budget of ${limit} events ran out before ${s.durationMs} ms`);
+  // Liveness phase.
+  const healedAt = w.queue.now;
+  w.net.heal();
+  for (const n of w.nodes) if (n.shell === null && w.honest(n)) w.restart(n);
+  const honest = w.nodes.filter((n) => w.honest(n));
+  const heightAt = (): number => Math.max(0, ...honest.map((n) => n.shell?.core.chain.height ?? 0));
+  const target = heightAt() + 1;
+  let progressAt: number | null = null;
+  for (let t = healedAt; t < healedAt + s.livenessBudgetMs; ) {
+    t += 250;
+    if (!w.queue.runUntil(t, limit)) break;
+    if (honest.every((n) => n.shell !== null && n.shell.core.chain.height >= target)) {
+      progressAt = w.queue.now;
+      break;
+    }
+  }
+  if (progressAt === null) {
+    const hs = honest.map((n) => `${n.id}:${n.shell ? n.shell.core.chain.height : n.fatal ? 'refused to start' : 'down'}`).join(' ');
+    w.checkers.livenessFailure(`no progress to height ${target} within ${s.livenessBudgetMs} ms after healing (${hs})`);
+  }
+  // Statistics from the honest commits.
+  const decided = [...w.checkers.decided.entries()].sort((a, b) => a[0] - b[0]);
+  const committedAt = new Map<string, number>();
+  for (const [, d] of decided) for (const c of d.commands) committedAt.set(c, d.atMs);
+  const latencies: number[] = [];
+  let committed = 0;
+  for (const [key, at] of w.submitted) {
+    const c = committedAt.get(key);
+    if (c !== undefined) {
+      committed++;
+      latencies.push(c - at);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  let maxStall = 0;
+  let prev = 0;
+  for (const [, d] of decided) {
+    if (d.atMs > healedAt) break;
+    maxStall = Math.max(maxStall, d.atMs - prev);
+    prev = d.atMs;
+  }
+  maxStall = Math.max(maxStall, healedAt - prev);
+  const heights = decided.length;
+  const evidenceSource = honest.find((n) => n.shell)?.shell?.core.chain.evidence ?? [];
+  const evidence = evidenceSource.map((e) => ({ kind: 'equivocation' as const, validator: w.nodes.findIndex((n) => n.id === e.culprit), height: e.height }));
+  const violations = w.checkers.violations;
+  const safetyViolations = violations.filter((v) => v.property !== 'liveness');
+  const failed: string[] = [];
+  if (safetyViolations.length > 0) failed.push('safety');
+  if (violations.some((v) => v.property === 'liveness')) failed.push('liveness');
+  const submittedBeforeEnd = [...w.submitted.values()].length;
+  const fraction = submittedBeforeEnd === 0 ? 1 : committed / submittedBeforeEnd;
+  if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
+  if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${maxStall} ms > ${s.expect.maxStallMs} ms`);
+  const r: Report = {
+    scenario: s.name,
+    seed,
+    mode: 'deterministic',
+    simulatedMs: w.queue.now,
+    wallMs: Math.round(performance.now() - wallStart),
+    nodes: {
+      validators: s.validators,
+      followers: s.followers,
+      byzantine: w.nodes.filter((n) => !w.honest(n)).map((n) => n.index),
+      crashed: [...w.crashedIds].sort((a, b) => a - b),
+    },
+    safety: { ok: safetyViolations.length === 0, violations },
+    liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
+    latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
+    throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
+    network: { messagesDelivered: w.net.delivered, messagesDropped: w.net.dropped, bytesSent: w.net.bytes, bytesPerHeight: heights > 0 ? Math.round(w.net.bytes / heights) : null },
+    detection: null,
+    evidence,
+    flight: null,
+    expect: { met: failed.length === 0, failed },
+    replay: replayCommand(opts.file, seed),
+    log: w.events.slice(0, 50),
+  };
+  return r;
+}

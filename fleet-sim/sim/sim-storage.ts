@@ -1,0 +1,81 @@
+// Simulated disk for one node: appended bytes sit in a volatile buffer until sync; a crash loses them,
+// or (torn mode) keeps a random prefix of them, as a real disk can after power loss.
+
+import type { Prng } from '../../runtime/lib/prng.js';
+import { concatBytes } from '../../runtime/lib/bytes.js';
+import type { Storage } from '../../runtime/node/ports.js';
+
+export type CrashMode = 'intact' | 'torn';
+
+export class SimStorage implements Storage {
+  private readonly durable = new Map<string, Uint8Array>();
+  private readonly pending = new Map<string, Uint8Array[]>();
+  writes = 0;
+  syncs = 0;
+
+  read(name: string): Uint8Array | undefined {
+    const d = this.durable.get(name);
+    const p = this.pending.get(name);
+    if (!p || p.length === 0) return d;
+    return concatBytes(d ?? new Uint8Array(0), ...p);
+  }
+
+  append(name: string, bytes: Uint8Array): void {
+    this.writes++;
+    const p = this.pending.get(name) ?? [];
+    p.push(bytes);
+    this.pending.set(name, p);
+  }
+
+  sync(name: string): void {
+    this.syncs++;
+    const p = this.pending.get(name);
+    if (!p || p.length === 0) return;
+    this.durable.set(name, concatBytes(this.durable.get(name) ?? new Uint8Array(0), ...p));
+    this.pending.delete(name);
+  }
+
+  replace(name: string, bytes: Uint8Array): void {
+    this.writes++;
+    this.syncs++;
+    this.pending.delete(name);
+    this.durable.set(name, new Uint8Array(bytes));
+  }
+
+  /** Power loss: unsynced bytes vanish, or a torn prefix of them survives (at most one partial record). */
+  crash(mode: CrashMode, prng: Prng): void {
+    for (const [name, p] of this.pending) {
+      const all = concatBytes(...p);
+      if (mode === 'torn' && all.length > 1) this.durable.set(name, concatBytes(this.durable.get(name) ?? new Uint8Array(0), all.subarray(0, prng.int(all.length))));
+    }
+    this.pending.clear();
+  }
+
+  /** Appends a torn record fragment to a synced file, as if the crash hit in the middle of a write. */
+  tearTail(name: string, prng: Prng): void {
+    const d = this.durable.get(name) ?? new Uint8Array(0);
+    const junk = prng.bytes(1 + prng.int(24));
+    junk[0] = 0; // a plausible length field start
+    this.durable.set(name, concatBytes(d, junk));
+  }
+
+  /** Flips one byte inside the file (a bad sector); used to prove mid-log corruption stops the node. */
+  corrupt(name: string, offset: number): void {
+    const d = this.durable.get(name);
+    if (d && offset < d.length) d[offset] = (d[offset] as number) ^ 0xff;
+  }
+
+  /** Amnesia: the node forgets everything but its committed blocks (a Byzantine fault). */
+  forget(keep: (name: string) => boolean): void {
+    for (const name of [...this.durable.keys()]) if (!keep(name)) this.durable.delete(name);
+    this.pending.clear();
+  }
+
+  rawDurable(name: string): Uint8Array | undefined {
+    return this.durable.get(name);
+  }
+
+  setDurable(name: string, bytes: Uint8Array): void {
+    this.durable.set(name, bytes);
+  }
+}

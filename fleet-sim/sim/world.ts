@@ -1,0 +1,325 @@
+// One seed decides the whole world: keys, the network's draws, disk tears, Byzantine choices. The world
+// runs real NodeShells (the device code) over simulated ports on a virtual clock, applies the
+// scenario's faults, submits the workload, and lets the checkers watch every signature and commit.
+
+import { createSigner, createVerifier, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { defaultConsensusConfig, type CommittedBlock } from '../../runtime/consensus/types.js';
+import { NodeShell, walFile } from '../../runtime/node/shell.js';
+import type { Logger } from '../../runtime/node/ports.js';
+import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import type { Behavior, Scenario } from '../scenario/scenario.js';
+import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
+import { Checkers } from './checkers.js';
+import { EventQueue } from './event-queue.js';
+import { operatorIndex, SimNetwork } from './network.js';
+import { SimStorage, type CrashMode } from './sim-storage.js';
+
+export class SimCrash extends Error {}
+
+export interface SimNode {
+  readonly index: number;
+  readonly id: string;
+  readonly signer: Signer;
+  storage: SimStorage;
+  shell: NodeShell | null;
+  incarnation: number;
+  byzantine: Behavior | null;
+  byz: ByzantineContext | null;
+  twin: SimNode | null;
+  /** Crash at the N-th persist/send point of the current incarnation (crash-point tests). */
+  crashAtPoint: number | null;
+  points: number;
+  crashes: number;
+  fatal: string | null;
+}
+
+export interface WorldOptions {
+  /** Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. */
+  readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode };
+  readonly stepsMax?: number;
+  readonly log?: Logger;
+}
+
+export const simEpochMs = 1_700_000_000_000; // virtual time 0 is this Unix time, so expiry checks are realistic
+
+export class World {
+  readonly queue = new EventQueue();
+  readonly prng: Prng;
+  readonly nodes: SimNode[] = [];
+  readonly verifier: Verifier;
+  readonly net: SimNetwork;
+  readonly checkers: Checkers;
+  readonly manifest: Manifest;
+  readonly fleet = 'sim';
+  private readonly operator: Signer;
+  private readonly watcher: Signer;
+  readonly submitted = new Map<string, number>();
+  readonly crashedIds = new Set<number>();
+  events: string[] = [];
+  private readonly netPrng: Prng;
+  private readonly diskPrng: Prng;
+  private readonly workPrng: Prng;
+
+  constructor(
+    readonly scenario: Scenario,
+    readonly seed: number,
+    readonly opts: WorldOptions = {},
+  ) {
+    this.prng = new Prng(seed);
+    const keyPrng = this.prng.split('keys');
+    this.netPrng = this.prng.split('network');
+    this.diskPrng = this.prng.split('disk');
+    this.workPrng = this.prng.split('workload');
+    this.verifier = createVerifier();
+    const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    const n = scenario.validators + scenario.followers;
+    const signers: Signer[] = [];
+    for (let i = 0; i < n; i++) signers.push(createSigner(keyPairFromSeed(keyPrng.bytes(32))));
+    const id = (i: number): string => (i < scenario.validators ? `v${String(i).padStart(2, '0')}` : `f${String(i - scenario.validators).padStart(2, '0')}`);
+    this.manifest = unwrap(
+      signManifest(
+        {
+          fleet: this.fleet,
+          epoch: 1,
+          authority: authority.publicKey,
+          validators: signers.slice(0, scenario.validators).map((s, i) => ({ id: id(i), publicKey: s.publicKey, power: 1 })),
+          followers: signers.slice(scenario.validators).map((s, i) => ({ id: id(scenario.validators + i), publicKey: s.publicKey })),
+          operators: [
+            { id: 'op', publicKey: this.operator.publicKey, roles: ['operator'] },
+            { id: 'watcher', publicKey: this.watcher.publicKey, roles: ['observer'] },
+          ],
+          createdAt: simEpochMs,
+        },
+        authority,
+      ),
+    );
+    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
+    this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
+    for (let i = 0; i < n; i++) {
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
+    }
+  }
+
+  now(): number {
+    return simEpochMs + this.queue.now;
+  }
+
+  honest(n: SimNode): boolean {
+    return n.byzantine === null;
+  }
+
+  start(): void {
+    for (const n of this.nodes) this.boot(n);
+    this.scheduleFaults();
+    this.scheduleWorkload();
+    const cp = this.opts.crashPoint;
+    if (cp) (this.nodes[cp.node] as SimNode).crashAtPoint = cp.point;
+  }
+
+  private log(line: string): void {
+    if (this.events.length < 2_000) this.events.push(`${this.queue.now}ms ${line}`);
+  }
+
+  boot(n: SimNode): void {
+    n.incarnation++;
+    n.points = 0;
+    const inc = n.incarnation;
+    const shell = new NodeShell({
+      id: n.id,
+      genesis: this.manifest,
+      config: { ...defaultConsensusConfig, proposeMs: this.scenario.consensus.proposeMs, commitWaitMs: this.scenario.consensus.commitWaitMs, gossipMs: this.scenario.consensus.gossipMs, prevoteMs: this.scenario.consensus.proposeMs / 2, precommitMs: this.scenario.consensus.proposeMs / 2 },
+      clock: { now: () => this.now() },
+      scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
+      storage: n.storage,
+      send: (to, bytes) => this.send(n, to, bytes),
+      signer: n.signer,
+      verifier: this.verifier,
+      logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
+      onCommit: (c) => this.onCommit(n, c),
+      failPoint: () => {
+        n.points++;
+        if (n.crashAtPoint !== null && n.points === n.crashAtPoint) throw new SimCrash(`${n.id} crashed at fail point ${n.points}`);
+      },
+      onSigned: (env) => {
+        if (this.honest(n)) this.checkers.onSigned(n.id, env);
+      },
+    });
+    try {
+      shell.boot();
+      n.shell = shell;
+      n.fatal = null;
+    } catch (e) {
+      n.shell = null;
+      n.fatal = (e as Error).message;
+      this.log(`${n.id} refused to start: ${n.fatal}`);
+    }
+  }
+
+  /** Runs `fire` only if the node is still the same incarnation; a SimCrash takes it down. */
+  private guarded(n: SimNode, inc: number, fire: () => void): void {
+    if (n.incarnation !== inc || n.shell === null) return;
+    try {
+      fire();
+    } catch (e) {
+      if (!(e instanceof SimCrash)) throw e;
+      this.log(e.message);
+      const cp = this.opts.crashPoint;
+      this.crash(n, cp?.mode ?? 'intact');
+      n.crashAtPoint = null;
+      if (cp) this.queue.at(this.queue.now + cp.restartAfterMs, () => this.restart(n));
+    }
+  }
+
+  crash(n: SimNode, mode: CrashMode): void {
+    if (n.shell === null) return;
+    n.shell = null;
+    n.incarnation++;
+    n.crashes++;
+    this.crashedIds.add(n.index);
+    n.storage.crash(mode, this.diskPrng);
+    if (mode === 'torn') n.storage.tearTail(walFile, this.diskPrng);
+    this.log(`${n.id} crashed (${mode})`);
+  }
+
+  restart(n: SimNode): void {
+    if (n.shell !== null) return;
+    this.log(`${n.id} restarts`);
+    this.boot(n);
+  }
+
+  private send(n: SimNode, to: string | null, bytes: Uint8Array): void {
+    const toIdx = to === null ? null : this.nodes.findIndex((x) => x.id === to);
+    if (toIdx === -1) return;
+    if (n.byz) byzantineSend(n.byz, toIdx, bytes);
+    else this.net.send(n.index, toIdx, bytes);
+  }
+
+  private deliver(to: number, bytes: Uint8Array, _from: number): void {
+    const n = this.nodes[to] as SimNode;
+    for (const target of n.twin ? [n, n.twin] : [n]) {
+      if (target.byz) rememberReceived(target.byz, bytes);
+      const shell = target.shell;
+      if (shell)
+        this.guarded(target, target.incarnation, () => {
+          const why = shell.receive(bytes);
+          if (why !== null && this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
+        });
+    }
+  }
+
+  private onCommit(n: SimNode, c: CommittedBlock): void {
+    if (!this.honest(n) || !n.shell) return;
+    this.checkers.onCommit(n.id, c, n.shell.core.chain);
+  }
+
+  currentProposer(): number {
+    let best: SimNode | undefined;
+    for (const n of this.nodes.slice(0, this.scenario.validators)) if (n.shell && (!best || n.shell.core.height > (best.shell as NodeShell).core.height)) best = n;
+    const id = best?.shell?.core.proposer(best.shell.core.round);
+    return Math.max(0, this.nodes.findIndex((x) => x.id === id));
+  }
+
+  private scheduleFaults(): void {
+    for (const f of this.scenario.faults) {
+      this.queue.at(f.at, () => {
+        switch (f.kind) {
+          case 'crash':
+            return this.crash(this.nodes[f.node === 'proposer' ? this.currentProposer() : f.node] as SimNode, 'intact');
+          case 'restart': {
+            const n = this.nodes[f.node] as SimNode;
+            if (n.shell && f.wal === 'torn') this.crash(n, 'torn');
+            else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, this.diskPrng);
+            return this.restart(n);
+          }
+          case 'byzantine':
+            return this.makeByzantine(this.nodes[f.node] as SimNode, f.behavior);
+          case 'partition':
+            this.net.setPartition(f.groups);
+            return this.queue.at(f.until, () => this.net.setPartition([]));
+          case 'one-way':
+            this.net.addOneWay(f.from, f.to);
+            return this.queue.at(f.until, () => this.net.heal());
+          case 'broker-down':
+            this.net.brokerDown = true;
+            return this.queue.at(f.until, () => (this.net.brokerDown = false));
+          case 'loss':
+            this.net.lossOverride = f.loss;
+            return this.queue.at(f.until, () => (this.net.lossOverride = null));
+        }
+      });
+    }
+  }
+
+  makeByzantine(n: SimNode, behavior: Behavior): void {
+    n.byzantine = behavior;
+    this.log(`${n.id} turns byzantine: ${behavior}`);
+    n.byz = {
+      behavior,
+      id: n.id,
+      fleet: this.fleet,
+      signer: n.signer,
+      prng: this.prng.split(`byz-${n.index}`),
+      peers: this.nodes.filter((x) => x !== n).map((x) => x.index),
+      otherIds: this.nodes.filter((x) => x !== n && x.index < this.scenario.validators).map((x) => x.id),
+      sendRaw: (to, bytes) => this.net.send(n.index, to, bytes),
+      received: [],
+    };
+    if (behavior === 'amnesia') {
+      // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
+      const wal = n.storage.rawDurable(walFile);
+      const kept = wal ? readWal(wal, walFile) : null;
+      n.storage.forget(() => false);
+      if (kept?.ok) {
+        for (const r of kept.value.records) if (r.t === 'commit') n.storage.append(walFile, encodeWalRecord(r));
+        n.storage.sync(walFile);
+      }
+      n.shell = null;
+      n.incarnation++;
+      this.boot(n);
+    } else if (behavior === 'twins') {
+      const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: this.prng.split(`twin-${n.index}`) } };
+      const wal = n.storage.rawDurable(walFile);
+      if (wal) twin.storage.setDurable(walFile, Uint8Array.from(wal));
+      n.twin = twin;
+      this.boot(twin);
+    }
+  }
+
+  private scheduleWorkload(): void {
+    for (const w of this.scenario.workload) {
+      if (w.kind === 'once') this.queue.at(w.at, () => this.submit(w.command, w.args));
+      else {
+        const gap = 1000 / w.perSec;
+        for (let t = w.from, k = 0; t < w.to && k < 1_000_000; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
+      }
+    }
+  }
+
+  /** The operator signs a command and publishes it to every validator through the broker. */
+  submit(type: string, args: Readonly<Record<string, unknown>>, as: 'op' | 'watcher' = 'op'): string {
+    const nonce = this.workPrng.bytes(16);
+    const t = this.now();
+    const body = encodeCommandBody({ type, nonce, issuedAt: t, expiresAt: t + 600_000, args });
+    const env = sealEnvelope('command', this.fleet, as, body, as === 'op' ? this.operator : this.watcher);
+    const key = `${as}/${Buffer.from(nonce).toString('hex')}`;
+    if (as === 'op') this.submitted.set(key, this.queue.now);
+    this.net.send(operatorIndex, null, env);
+    return key;
+  }
+
+  /** Sends raw bytes as the operator console would (tests use this for forged or replayed commands). */
+  publish(bytes: Uint8Array): void {
+    this.net.send(operatorIndex, null, bytes);
+  }
+
+  operatorSigner(): Signer {
+    return this.operator;
+  }
+}

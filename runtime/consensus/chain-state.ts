@@ -1,0 +1,156 @@
+// What the committed chain has decided so far: the last block and its certificate, the validator sets
+// in force by height, committed nonces and evidence, and a window of recent blocks for block sync.
+// It also holds the block rules (valid(v) in Algorithm 1), since they depend on exactly this state.
+
+import { assert } from '../lib/assert.js';
+import { bytesEqual, concatBytes, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import type { Manifest } from '../manifest/manifest.js';
+import type { Block } from '../wire/block.js';
+import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
+import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
+
+export interface CommittedEvidence {
+  readonly culprit: string;
+  readonly height: number;
+  readonly round: number;
+  readonly vote: string;
+  readonly committedAt: number;
+}
+
+/** A manifest takes effect two heights after the block that commits it (CometBFT's H+2 rule). */
+export const manifestDelayHeights = 2;
+
+export class ChainState {
+  /** Height of the last committed block; 0 before the first. */
+  height = 0;
+  lastHash: Uint8Array;
+  lastTimeMs = 0;
+  lastCertificate: CommitCertificate | null = null;
+  appHash: Uint8Array;
+  readonly evidence: CommittedEvidence[] = [];
+  private readonly manifests: { fromHeight: number; manifest: Manifest }[];
+  private readonly nonces = new Map<string, number>();
+  private readonly evidenceKeys = new Set<string>();
+  private readonly recent: CommittedBlock[] = [];
+
+  constructor(
+    genesis: Manifest,
+    private readonly fleet: string,
+    private readonly deps: CoreDeps,
+  ) {
+    this.manifests = [{ fromHeight: 1, manifest: genesis }];
+    this.lastHash = new Uint8Array(32);
+    this.appHash = new Uint8Array(32);
+  }
+
+  manifestAt(height: number): Manifest {
+    let m = (this.manifests[0] as { manifest: Manifest }).manifest;
+    for (const e of this.manifests) if (e.fromHeight <= height) m = e.manifest;
+    return m;
+  }
+
+  latestEpoch(): number {
+    return (this.manifests[this.manifests.length - 1] as { manifest: Manifest }).manifest.body.epoch;
+  }
+
+  powerOf(height: number, id: string): number {
+    return this.manifestAt(height).validators.find((v) => v.id === id)?.power ?? 0;
+  }
+
+  nonceSeen(key: string): boolean {
+    return this.nonces.has(key);
+  }
+
+  evidenceSeen(key: string): boolean {
+    return this.evidenceKeys.has(key);
+  }
+
+  recentBlock(height: number): CommittedBlock | undefined {
+    const first = this.recent[0];
+    if (!first) return undefined;
+    return this.recent[height - first.block.height];
+  }
+
+  verifyCert(cert: CommitCertificate, blockHash: Uint8Array): string | null {
+    const r = verifyCertificate(cert, this.fleet, this.manifestAt(cert.height).validators, { backend: 'libsodium-wrappers', verify: this.deps.verify }, blockHash);
+    return r.ok ? null : r.error;
+  }
+
+  /** The rules for a tx entering a block at `timeMs` (also used to fill a proposal from the mempool). */
+  txProblem(tx: CheckedTx, timeMs: number, inBlock: Set<string>): string | null {
+    switch (tx.kind) {
+      case 'command':
+        if (this.nonces.has(tx.nonceKey) || inBlock.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
+        if (timeMs >= tx.expiresAt) return `command ${tx.nonceKey} expired at ${tx.expiresAt}`;
+        if (tx.issuedAt > timeMs + limits.clockSkewMsMax) return `command ${tx.nonceKey} is issued in the future`;
+        inBlock.add(tx.nonceKey);
+        return null;
+      case 'evidence':
+        if (this.evidenceKeys.has(tx.key) || inBlock.has(tx.key)) return `evidence ${tx.key} already committed`;
+        if (this.powerOf(tx.height, tx.culprit) === 0) return `evidence names ${tx.culprit}, not a validator at height ${tx.height}`;
+        inBlock.add(tx.key);
+        return null;
+      case 'manifest':
+        if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
+        if (tx.manifest.body.fleet !== this.fleet) return 'manifest is for another fleet';
+        inBlock.add('manifest');
+        return null;
+      case 'other':
+        if (inBlock.has(tx.key)) return 'duplicate tx';
+        inBlock.add(tx.key);
+        return null;
+    }
+  }
+
+  /** valid(v): returns why a block may not be committed at the next height, or null. */
+  blockProblem(block: Block, txs: readonly (CheckedTx | RejectedTx)[], nowMs: number): string | null {
+    const h = this.height + 1;
+    if (block.height !== h) return `block height ${block.height}, expected ${h}`;
+    if (!bytesEqual(block.parent, this.lastHash)) return 'block parent is not the last committed block';
+    if (!bytesEqual(block.manifestHash, this.manifestAt(h).hash)) return 'block names a manifest not in force at its height';
+    if (!bytesEqual(block.appHash, this.appHash)) return 'block appHash differs from the committed state';
+    if (block.timeMs <= this.lastTimeMs) return 'block time does not increase';
+    if (block.timeMs > nowMs + limits.clockSkewMsMax) return 'block time is too far in the future';
+    if (h > 1) {
+      if (block.lastCommit === null || block.lastCommit.height !== h - 1) return 'block lacks the certificate of its parent';
+      const p = this.verifyCert(block.lastCommit, this.lastHash);
+      if (p) return `lastCommit: ${p}`;
+    } else if (block.lastCommit !== null) return 'the first block carries no lastCommit';
+    const inBlock = new Set<string>();
+    for (const tx of txs) {
+      if (tx.kind === 'rejected') return `block holds a bad tx: ${tx.reason}`;
+      const p = this.txProblem(tx, block.timeMs, inBlock);
+      if (p) return p;
+    }
+    return null;
+  }
+
+  apply(c: CommittedBlock): void {
+    assert(c.block.height === this.height + 1, `applying block ${c.block.height} at height ${this.height}`);
+    for (const tx of c.txs) {
+      if (tx.kind === 'command') {
+        assert(this.nonces.size < limits.seenNoncesMax, 'seen-nonce table is full');
+        this.nonces.set(tx.nonceKey, tx.expiresAt);
+      } else if (tx.kind === 'evidence') {
+        this.evidenceKeys.add(tx.key);
+        this.evidence.push({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height });
+      } else if (tx.kind === 'manifest') {
+        this.manifests.push({ fromHeight: c.block.height + manifestDelayHeights, manifest: tx.manifest });
+      }
+    }
+    // An expired command can never enter a block again, so its nonce need not be remembered.
+    for (const [k, exp] of this.nonces) if (exp + limits.clockSkewMsMax < c.block.timeMs) this.nonces.delete(k);
+    this.height = c.block.height;
+    this.lastHash = c.hash;
+    this.lastTimeMs = c.block.timeMs;
+    this.lastCertificate = c.certificate;
+    this.appHash = this.deps.hash(concatBytes(this.appHash, c.hash));
+    this.recent.push(c);
+    if (this.recent.length > limits.recentBlocksMax) this.recent.shift();
+  }
+
+  describe(): string {
+    return `height ${this.height} ${toHex(this.lastHash).slice(0, 12)}`;
+  }
+}

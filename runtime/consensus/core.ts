@@ -1,0 +1,421 @@
+// The Tendermint consensus core (Buchman, Kwon, Milosevic 2018, "The latest gossip on BFT consensus",
+// Algorithm 1), as a pure step function: step(state, input) -> {state, effects}. "2f+1" reads as
+// "more than 2/3 of the voting power" and "f+1" as "more than 1/3". No clock, I/O or randomness here.
+
+import { toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import type { Manifest } from '../manifest/manifest.js';
+import { encodeBlock, type DecodedBlock } from '../wire/block.js';
+import type { CertificateSignature } from '../wire/certificate.js';
+import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import { ChainState } from './chain-state.js';
+import { Mempool, txKey } from './mempool.js';
+import { proposerOf } from './proposer.js';
+import type { CheckedTx, ConsensusConfig, CoreDeps, Effect, Input, RejectedTx, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
+import { VoteSet } from './vote-set.js';
+
+/** A block value this node has seen, with its edge-checked txs. */
+export interface Candidate {
+  readonly block: DecodedBlock;
+  readonly value: string;
+  readonly txs: readonly (CheckedTx | RejectedTx)[];
+}
+
+export interface CoreParams {
+  readonly id: string;
+  readonly fleet: string;
+  readonly genesis: Manifest;
+  readonly config: ConsensusConfig;
+  readonly deps: CoreDeps;
+}
+
+const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
+const evaluationPassesMax = 16;
+
+export class ConsensusState {
+  readonly chain: ChainState;
+  readonly mempool = new Mempool();
+  height = 1;
+  round = 0;
+  step: Step = 'propose';
+  /** Between a commit and the start of the next height (commitWaitMs). */
+  waiting = false;
+  lockedRound = -1;
+  lockedValue: Candidate | null = null;
+  validRound = -1;
+  validValue: Candidate | null = null;
+  votes: VoteSet;
+  proposals = new Map<number, VerifiedProposal>();
+  candidates = new Map<string, Candidate>();
+  validity = new Map<string, string | null>();
+  timersSet = new Set<string>();
+  line36Done = new Set<number>();
+  ownEnvelopes: Uint8Array[] = [];
+  future: Input[] = [];
+  evidenceSent = new Set<string>();
+  /** Round number -> heights: newest status per peer (bounded by the manifest size). */
+  peers = new Map<string, { height: number; round: number }>();
+
+  constructor(readonly p: CoreParams) {
+    this.chain = new ChainState(p.genesis, p.fleet, p.deps);
+    this.votes = this.newVoteSet();
+  }
+
+  newVoteSet(): VoteSet {
+    const h = this.height;
+    return new VoteSet((id) => this.chain.powerOf(h, id));
+  }
+
+  totalPower(): number {
+    return this.chain.manifestAt(this.height).totalPower;
+  }
+
+  isValidator(): boolean {
+    return this.chain.powerOf(this.height, this.p.id) > 0;
+  }
+
+  proposer(round: number): string {
+    return proposerOf(this.chain.manifestAt(this.height).validators, this.height, round);
+  }
+}
+
+export function createConsensus(p: CoreParams): ConsensusState {
+  return new ConsensusState(p);
+}
+
+/** The pure transition: the state object is owned by the caller's shell and updated in place. */
+export function step(s: ConsensusState, input: Input): { state: ConsensusState; effects: Effect[] } {
+  const fx: Effect[] = [];
+  handle(s, input, fx);
+  if (!s.waiting) evaluate(s, input.now, fx);
+  return { state: s, effects: fx };
+}
+
+const over23 = (power: number, total: number): boolean => 3 * power > 2 * total;
+const over13 = (power: number, total: number): boolean => 3 * power > total;
+
+function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
+  switch (input.type) {
+    case 'start': {
+      schedule(s, fx, 'gossip', s.height, 0, input.now + s.p.config.gossipMs);
+      // After a restart the persisted round and step hold: never vote twice in one step.
+      const restored = s.step;
+      startRound(s, s.round, input.now, fx);
+      if (restored !== 'propose') s.step = restored;
+      return;
+    }
+    case 'timeout':
+      onTimeout(s, input.timer, input.height, input.round, input.now, fx);
+      return;
+    case 'proposal':
+      return onProposal(s, input.msg, input, fx);
+    case 'vote':
+      return onVote(s, input.msg, input, fx);
+    case 'status':
+      if (s.peers.size < limits.validatorsMax * 2 || s.peers.has(input.from)) s.peers.set(input.from, { height: input.height, round: input.round });
+      serveSync(s, input.from, input.height, fx);
+      return;
+    case 'sync-request':
+      serveSync(s, input.from, input.height, fx);
+      return;
+    case 'sync-response':
+      return onSyncResponse(s, input, fx);
+    case 'tx': {
+      const inBlock = new Set<string>();
+      if (s.chain.txProblem(input.tx, input.now, inBlock) === null) s.mempool.add(input.tx);
+      return;
+    }
+  }
+}
+
+function schedule(_s: ConsensusState, fx: Effect[], timer: TimerKind, height: number, round: number, atMs: number): void {
+  fx.push({ type: 'schedule', timer, height, round, atMs });
+}
+
+function roundRecord(s: ConsensusState): WalRecord {
+  return {
+    t: 'round',
+    height: s.height,
+    round: s.round,
+    step: s.step,
+    lockedRound: s.lockedRound,
+    lockedBlock: s.lockedValue?.block.bytes ?? null,
+    validRound: s.validRound,
+    validBlock: s.validValue?.block.bytes ?? null,
+  };
+}
+
+/** Algorithm 1, StartRound (line 11). */
+function startRound(s: ConsensusState, round: number, now: number, fx: Effect[]): void {
+  s.round = round;
+  s.step = 'propose';
+  s.waiting = false;
+  const c = s.p.config;
+  if (s.isValidator() && s.proposer(round) === s.p.id) {
+    const blockBytes = s.validValue ? s.validValue.block.bytes : buildBlock(s, now);
+    fx.push({ type: 'persist', record: roundRecord(s) });
+    fx.push({ type: 'sign-proposal', height: s.height, round, validRound: s.validValue ? s.validRound : -1, blockBytes });
+    // A POLC travels with a re-proposed value so others can accept it (line 28) even if they missed it.
+    if (s.validValue) relayPolka(s, s.validRound, s.validValue.value, null, fx);
+  }
+  schedule(s, fx, 'propose', s.height, round, now + c.proposeMs + round * c.proposeDeltaMs);
+}
+
+function buildBlock(s: ConsensusState, now: number): Uint8Array {
+  const timeMs = Math.max(Math.floor(now), s.chain.lastTimeMs + 1);
+  const inBlock = new Set<string>();
+  const txs: Uint8Array[] = [];
+  let bytes = 0;
+  for (const tx of s.mempool.values()) {
+    if (txs.length >= limits.blockTxCountMax || bytes + tx.bytes.length > limits.blockBytesMax - 65_536) break;
+    if (s.chain.txProblem(tx, timeMs, inBlock) !== null) continue;
+    txs.push(tx.bytes);
+    bytes += tx.bytes.length;
+  }
+  return encodeBlock({
+    height: s.height,
+    parent: s.chain.lastHash,
+    timeMs,
+    proposer: s.p.id,
+    txs,
+    lastCommit: s.chain.lastCertificate,
+    manifestHash: s.chain.manifestAt(s.height).hash,
+    appHash: s.chain.appHash,
+  });
+}
+
+function relayPolka(s: ConsensusState, round: number, value: string, to: string | null, fx: Effect[]): void {
+  const t = s.votes.tally('prevote', round);
+  if (!t) return;
+  const envelopes = [...t.votes.values()].filter((v) => v.value === value).map((v) => v.envelope);
+  if (envelopes.length > 0) fx.push({ type: 'relay', to, envelopes });
+}
+
+function valid(s: ConsensusState, c: Candidate, now: number, fx: Effect[]): boolean {
+  let r = s.validity.get(c.value);
+  if (r === undefined) {
+    r = s.chain.blockProblem(c.block.block, c.txs, now);
+    s.validity.set(c.value, r);
+    // Logged once per value: the validity cache remembers the verdict for the height.
+    if (r !== null) fx.push({ type: 'log', level: 'warn', message: `${s.p.id} h${s.height}: invalid block from ${c.block.block.proposer}: ${r}` });
+  }
+  return r === null;
+}
+
+function vote(s: ConsensusState, kind: 'prevote' | 'precommit', value: Candidate | null, fx: Effect[]): void {
+  s.step = kind;
+  if (!s.isValidator()) return;
+  fx.push({ type: 'persist', record: roundRecord(s) });
+  fx.push({ type: 'sign-vote', kind, height: s.height, round: s.round, blockHash: value ? value.block.hash : null });
+}
+
+function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: number, now: number, fx: Effect[]): void {
+  const c = s.p.config;
+  if (timer === 'gossip') {
+    gossip(s, fx);
+    schedule(s, fx, 'gossip', s.height, 0, now + c.gossipMs);
+    return;
+  }
+  if (height !== s.height) return;
+  if (timer === 'next-height') {
+    if (s.waiting) {
+      startRound(s, 0, now, fx);
+      for (const m of s.future.splice(0)) handle(s, m, fx);
+    }
+    return;
+  }
+  if (round !== s.round || s.waiting) return;
+  if (timer === 'propose' && s.step === 'propose') vote(s, 'prevote', null, fx); // line 57
+  else if (timer === 'prevote' && s.step === 'prevote') vote(s, 'precommit', null, fx); // line 61
+  else if (timer === 'precommit') startRound(s, s.round + 1, now, fx); // line 65
+}
+
+function gossip(s: ConsensusState, fx: Effect[]): void {
+  fx.push({ type: 'send', to: null, kind: 'status', body: encodeStatusBody({ height: s.height, round: s.round }) });
+  if (s.ownEnvelopes.length > 0) fx.push({ type: 'relay', to: null, envelopes: s.ownEnvelopes.slice(-3) });
+  const p = s.proposals.get(s.round);
+  if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
+}
+
+function serveSync(s: ConsensusState, to: string, height: number, fx: Effect[]): void {
+  // A peer working on `height` lacks blocks height..ours: block sync, never vote replay.
+  for (let h = height; h <= s.chain.height && h < height + limits.syncBlocksPerAnswerMax; h++) {
+    const b = s.chain.recentBlock(h);
+    if (!b) continue;
+    fx.push({ type: 'send', to, kind: 'sync-response', body: encodeSyncResponseBody({ blockBytes: b.bytes, certificate: b.certificate }) });
+  }
+}
+
+function accepts(s: ConsensusState, height: number, round: number, input: Input): boolean {
+  if (height !== s.height) return false; // other heights recover by re-broadcast and block sync
+  if (s.waiting) {
+    // Messages for the next height that arrive during the commit wait are kept for its start.
+    if (s.future.length < limits.futureHeightMessagesMax) s.future.push(input);
+    return false;
+  }
+  return round <= s.round + limits.consensusRoundsAheadMax;
+}
+
+function onProposal(s: ConsensusState, p: VerifiedProposal, input: Input, fx: Effect[]): void {
+  if (!accepts(s, p.height, p.round, input)) return;
+  if (p.from !== s.proposer(p.round)) {
+    fx.push({ type: 'log', level: 'warn', message: `${s.p.id} h${s.height}: proposal for round ${p.round} from ${p.from}, who is not its proposer` });
+    return;
+  }
+  if (s.proposals.has(p.round)) return; // first proposal per round wins; a second is the proposer's fault
+  s.proposals.set(p.round, p);
+  if (!s.candidates.has(p.value)) s.candidates.set(p.value, { block: p.block, value: p.value, txs: p.txs });
+  if (p.from === s.p.id) s.ownEnvelopes.push(p.envelope);
+}
+
+function onVote(s: ConsensusState, v: VerifiedVote, input: Input, fx: Effect[]): void {
+  if (!accepts(s, v.height, v.round, input)) return;
+  if (s.chain.powerOf(v.height, v.from) === 0) return;
+  const r = s.votes.add(v);
+  if (r.status === 'conflict') {
+    const key = `${v.from}/${v.height}/${v.round}/${v.kind}`;
+    if (!s.evidenceSent.has(key) && s.isValidator() && s.evidenceSent.size < 1_024) {
+      s.evidenceSent.add(key);
+      fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: ${v.from} equivocated: two ${v.kind}s at height ${v.height} round ${v.round}` });
+      fx.push({ type: 'send', to: null, kind: 'evidence', body: encodeEvidenceBody({ first: r.earlier.envelope, second: v.envelope }) });
+    }
+    return;
+  }
+  if (r.status === 'added' && v.from === s.p.id) {
+    s.ownEnvelopes.push(v.envelope);
+    if (s.ownEnvelopes.length > 8) s.ownEnvelopes.shift();
+  }
+}
+
+function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, fx: Effect[]): void {
+  const { block, certificate } = input;
+  if (block.block.height !== s.chain.height + 1 || certificate.height !== block.block.height) return;
+  const problem = s.chain.verifyCert(certificate, block.hash);
+  if (problem) {
+    fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: sync block ${block.block.height} from ${input.from} refused: ${problem}` });
+    return;
+  }
+  // More than 2/3 of the power vouches for this block; txs our edge refused are logged, not applied.
+  const txs = input.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
+  decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, input.now, fx);
+}
+
+function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[]): void {
+  const certificate = { height: s.height, round, blockHash: c.block.hash, signatures };
+  const txs = c.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
+  fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate } });
+  const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs };
+  s.chain.apply(committed);
+  for (const tx of txs) s.mempool.remove(txKey(tx));
+  fx.push({ type: 'commit', committed });
+  // Reset the per-height state (Algorithm 1, line 54).
+  s.height = s.chain.height + 1;
+  s.round = 0;
+  s.step = 'propose';
+  s.lockedRound = -1;
+  s.lockedValue = null;
+  s.validRound = -1;
+  s.validValue = null;
+  s.votes = s.newVoteSet();
+  s.proposals.clear();
+  s.candidates.clear();
+  s.validity.clear();
+  s.timersSet.clear();
+  s.line36Done.clear();
+  s.ownEnvelopes = [];
+  s.waiting = true;
+  schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
+}
+
+function buildSignatures(s: ConsensusState, round: number, value: string): CertificateSignature[] {
+  const t = s.votes.tally('precommit', round);
+  if (!t) return [];
+  return [...t.votes.values()]
+    .filter((v) => v.value === value)
+    .map((v) => ({ validator: v.from, signature: v.signature }))
+    .sort((a, b) => (a.validator < b.validator ? -1 : a.validator > b.validator ? 1 : 0));
+}
+
+/** Runs the upon-rules of Algorithm 1 until none fires (bounded). */
+function evaluate(s: ConsensusState, now: number, fx: Effect[]): void {
+  for (let pass = 0; pass < evaluationPassesMax && !s.waiting; pass++) {
+    const before = `${s.height}/${s.round}/${s.step}/${s.lockedRound}/${s.validRound}/${s.timersSet.size}/${s.line36Done.size}`;
+    rules(s, now, fx);
+    const after = `${s.height}/${s.round}/${s.step}/${s.lockedRound}/${s.validRound}/${s.timersSet.size}/${s.line36Done.size}`;
+    if (before === after) break;
+  }
+}
+
+function rules(s: ConsensusState, now: number, fx: Effect[]): void {
+  const total = s.totalPower();
+  const c = s.p.config;
+  // Line 49: a value with 2f+1 precommits in any round is decided, if we hold it and it is valid.
+  for (const [value, cand] of s.candidates) {
+    for (const r of s.votes.roundsWithPowerAbove(-1)) {
+      const t = s.votes.tally('precommit', r);
+      if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, now, fx)) {
+        decide(s, cand, r, buildSignatures(s, r, value), now, fx);
+        return;
+      }
+    }
+  }
+  // Line 55: f+1 of the power is already in a higher round: skip to it.
+  for (const r of s.votes.roundsWithPowerAbove(s.round)) {
+    if (over13(s.votes.powerInRound(r), total)) {
+      startRound(s, r, now, fx);
+      return;
+    }
+  }
+  const r = s.round;
+  const p = s.proposals.get(r);
+  const cand = p ? s.candidates.get(p.value) : undefined;
+  if (s.step === 'propose' && p && cand) {
+    if (p.validRound === -1) {
+      // Line 22.
+      const ok = valid(s, cand, now, fx) && (s.lockedRound === -1 || s.lockedValue?.value === p.value);
+      vote(s, 'prevote', ok ? cand : null, fx);
+    } else if (p.validRound < r && over23(s.votes.tally('prevote', p.validRound)?.byValue.get(p.value) ?? 0, total)) {
+      // Line 28.
+      const ok = valid(s, cand, now, fx) && (s.lockedRound <= p.validRound || s.lockedValue?.value === p.value);
+      vote(s, 'prevote', ok ? cand : null, fx);
+    }
+  }
+  const prevotes = s.votes.tally('prevote', r);
+  // Line 34.
+  if (s.step === 'prevote' && prevotes && over23(prevotes.total, total) && !s.timersSet.has(`prevote/${r}`)) {
+    s.timersSet.add(`prevote/${r}`);
+    schedule(s, fx, 'prevote', s.height, r, now + c.prevoteMs + r * c.prevoteDeltaMs);
+  }
+  // Line 36.
+  if (p && cand && prevotes && stepOrder[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, now, fx)) {
+    s.line36Done.add(r);
+    if (s.step === 'prevote') {
+      s.lockedValue = cand;
+      s.lockedRound = r;
+      vote(s, 'precommit', cand, fx);
+    }
+    s.validValue = cand;
+    s.validRound = r;
+  }
+  // Line 44.
+  if (s.step === 'prevote' && prevotes && over23(prevotes.byValue.get('nil') ?? 0, total)) vote(s, 'precommit', null, fx);
+  // Line 47.
+  const precommits = s.votes.tally('precommit', r);
+  if (precommits && over23(precommits.total, total) && !s.timersSet.has(`precommit/${r}`)) {
+    s.timersSet.add(`precommit/${r}`);
+    schedule(s, fx, 'precommit', s.height, r, now + c.precommitMs + r * c.precommitDeltaMs);
+  }
+}
+
+/** Restores the round state a node had persisted before a crash (the shell reads it from the WAL). */
+export function restoreRound(s: ConsensusState, rec: Extract<WalRecord, { t: 'round' }>, decode: (bytes: Uint8Array) => Candidate | null): void {
+  if (rec.height !== s.height) return;
+  s.round = rec.round;
+  s.step = rec.step;
+  s.lockedRound = rec.lockedRound;
+  s.lockedValue = rec.lockedBlock ? decode(rec.lockedBlock) : null;
+  s.validRound = rec.validRound;
+  s.validValue = rec.validBlock ? decode(rec.validBlock) : null;
+  if (s.lockedValue) s.candidates.set(s.lockedValue.value, s.lockedValue);
+  if (s.validValue) s.candidates.set(s.validValue.value, s.validValue);
+}

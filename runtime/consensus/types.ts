@@ -1,0 +1,116 @@
+// The closed vocabulary of the consensus core: what goes in (verified messages, time, timer fires)
+// and what comes out (persist, sign, send, schedule, commit). The shell turns envelopes into these
+// inputs (verify at the edge, STYLE.md §4) and executes the effects in order.
+
+import type { Block, DecodedBlock } from '../wire/block.js';
+import type { CommitCertificate } from '../wire/certificate.js';
+import type { Manifest } from '../manifest/manifest.js';
+
+export type VoteKind = 'prevote' | 'precommit';
+export type Step = 'propose' | 'prevote' | 'precommit';
+export type TimerKind = 'propose' | 'prevote' | 'precommit' | 'gossip' | 'next-height';
+
+/** A transaction inside a block after the shell checked its envelope (signature, role, fleet). */
+export type CheckedTx =
+  | { readonly kind: 'command'; readonly bytes: Uint8Array; readonly operator: string; readonly nonceKey: string; readonly issuedAt: number; readonly expiresAt: number }
+  | { readonly kind: 'evidence'; readonly bytes: Uint8Array; readonly culprit: string; readonly height: number; readonly round: number; readonly vote: VoteKind; readonly key: string }
+  | { readonly kind: 'manifest'; readonly bytes: Uint8Array; readonly manifest: Manifest; readonly key: string }
+  | { readonly kind: 'other'; readonly bytes: Uint8Array; readonly key: string };
+
+/** A tx that failed the edge checks; a block holding one is invalid. */
+export interface RejectedTx {
+  readonly kind: 'rejected';
+  readonly reason: string;
+}
+
+export interface VerifiedVote {
+  readonly kind: VoteKind;
+  readonly from: string;
+  readonly height: number;
+  readonly round: number;
+  readonly blockHash: Uint8Array | null;
+  /** Hex of blockHash or 'nil': the key votes are tallied by. */
+  readonly value: string;
+  readonly signature: Uint8Array;
+  /** The signed envelope exactly as received, for re-broadcast and evidence. */
+  readonly envelope: Uint8Array;
+}
+
+export interface VerifiedProposal {
+  readonly from: string;
+  readonly height: number;
+  readonly round: number;
+  readonly validRound: number;
+  readonly block: DecodedBlock;
+  readonly value: string;
+  /** One entry per block tx, in order. */
+  readonly txs: readonly (CheckedTx | RejectedTx)[];
+  readonly envelope: Uint8Array;
+}
+
+export interface CommittedBlock {
+  readonly block: Block;
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly certificate: CommitCertificate;
+  readonly txs: readonly CheckedTx[];
+}
+
+export type Input =
+  | { readonly type: 'start'; readonly now: number }
+  | { readonly type: 'timeout'; readonly now: number; readonly timer: TimerKind; readonly height: number; readonly round: number }
+  | { readonly type: 'proposal'; readonly now: number; readonly msg: VerifiedProposal }
+  | { readonly type: 'vote'; readonly now: number; readonly msg: VerifiedVote }
+  | { readonly type: 'status'; readonly now: number; readonly from: string; readonly height: number; readonly round: number }
+  | { readonly type: 'sync-request'; readonly now: number; readonly from: string; readonly height: number }
+  | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate }
+  /** A command, evidence or manifest update for the mempool (checked at the edge). */
+  | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx };
+
+/** The write-ahead log records the core asks the shell to make durable before it acts. */
+export type WalRecord =
+  | { readonly t: 'commit'; readonly blockBytes: Uint8Array; readonly certificate: CommitCertificate }
+  | { readonly t: 'round'; readonly height: number; readonly round: number; readonly step: Step; readonly lockedRound: number; readonly lockedBlock: Uint8Array | null; readonly validRound: number; readonly validBlock: Uint8Array | null };
+
+export type Effect =
+  | { readonly type: 'persist'; readonly record: WalRecord }
+  | { readonly type: 'sign-proposal'; readonly height: number; readonly round: number; readonly validRound: number; readonly blockBytes: Uint8Array }
+  | { readonly type: 'sign-vote'; readonly kind: VoteKind; readonly height: number; readonly round: number; readonly blockHash: Uint8Array | null }
+  /** Send a body the shell seals with the node key (not a vote or proposal, so no signer guard). */
+  | { readonly type: 'send'; readonly to: string | null; readonly kind: 'status' | 'sync-request' | 'sync-response' | 'evidence'; readonly body: Uint8Array }
+  /** Forward envelopes exactly as received or as signed before (gossip, re-broadcast). */
+  | { readonly type: 'relay'; readonly to: string | null; readonly envelopes: readonly Uint8Array[] }
+  | { readonly type: 'schedule'; readonly timer: TimerKind; readonly height: number; readonly round: number; readonly atMs: number }
+  | { readonly type: 'commit'; readonly committed: CommittedBlock }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+/** Timeouts grow linearly with the round (Tendermint paper §3, timeoutX(r) = initX + r * deltaX). */
+export interface ConsensusConfig {
+  readonly proposeMs: number;
+  readonly proposeDeltaMs: number;
+  readonly prevoteMs: number;
+  readonly prevoteDeltaMs: number;
+  readonly precommitMs: number;
+  readonly precommitDeltaMs: number;
+  /** Pause after a commit before the next height starts, so commands can gather into one block. */
+  readonly commitWaitMs: number;
+  /** How often latest votes and status are re-broadcast (links may drop anything). */
+  readonly gossipMs: number;
+}
+
+export const defaultConsensusConfig: ConsensusConfig = {
+  proposeMs: 1_000,
+  proposeDeltaMs: 500,
+  prevoteMs: 500,
+  prevoteDeltaMs: 250,
+  precommitMs: 500,
+  precommitDeltaMs: 250,
+  commitWaitMs: 100,
+  gossipMs: 500,
+};
+
+/** Pure helpers the core is handed (hashing and signature checks are deterministic functions). */
+export interface CoreDeps {
+  readonly hash: (bytes: Uint8Array) => Uint8Array;
+  readonly verify: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+}

@@ -1,0 +1,133 @@
+// Verify at the edge (STYLE.md §4): bytes from a link become core inputs only after the envelope,
+// its signature, the sender's role and every tx inside a block have checked out. Tx verdicts are
+// cached by envelope hash, since a command is seen once from the operator and again in proposals.
+
+import type { Verifier } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { err, ok, type Result } from '../lib/result.js';
+import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import type { DecodedBlock } from '../wire/block.js';
+import { decodeBlockBytes } from '../wire/block.js';
+import { decodeEnvelope, openEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
+import { parseWith } from '../wire/fields.js';
+import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
+
+export interface EdgeContext {
+  readonly fleet: string;
+  readonly verifier: Verifier;
+  readonly hash: (b: Uint8Array) => Uint8Array;
+  /** The manifest in force at a height (from the committed chain). */
+  readonly manifestAt: (height: number) => Manifest;
+  readonly currentHeight: () => number;
+  /** The authority key a manifest update must be signed with. */
+  readonly authority: Uint8Array;
+}
+
+export class EdgeVerifier {
+  private readonly txCache = new Map<string, CheckedTx | RejectedTx>();
+  verifications = 0;
+
+  constructor(private readonly ctx: EdgeContext) {}
+
+  private open(bytes: Uint8Array, height: number): Result<VerifiedEnvelope, string> {
+    const m = this.ctx.manifestAt(height);
+    this.verifications++;
+    const r = openEnvelope(bytes, { fleet: this.ctx.fleet, keyOf: keyLookup(m), verifier: this.ctx.verifier });
+    return r.ok ? r : err(r.error.message);
+  }
+
+  /** Turns a received envelope into a core input, or a reason it was dropped. */
+  toInput(bytes: Uint8Array, now: number): Result<Input, string> {
+    const h = this.ctx.currentHeight();
+    const raw = decodeEnvelope(bytes);
+    if (!raw.ok) return err(raw.error.message);
+    if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation') {
+      const tx = this.checkTx(bytes);
+      return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
+    }
+    const e = this.open(bytes, h);
+    if (!e.ok) return e;
+    const v = e.value;
+    switch (v.kind) {
+      case 'prevote':
+      case 'precommit':
+        return ok({ type: 'vote', now, msg: toVote(v.kind, v.sender, v.parsed, v.signature, bytes) });
+      case 'proposal': {
+        const b = v.parsed;
+        return ok({ type: 'proposal', now, msg: { from: v.sender, height: b.height, round: b.round, validRound: b.validRound, block: b.block, value: toHex(b.block.hash), txs: this.checkTxs(b.block), envelope: bytes } });
+      }
+      case 'status':
+        return ok({ type: 'status', now, from: v.sender, height: v.parsed.height, round: v.parsed.round });
+      case 'sync-request':
+        return ok({ type: 'sync-request', now, from: v.sender, height: v.parsed.height });
+      case 'sync-response': {
+        const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
+        if (!blk.ok) return blk;
+        return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate });
+      }
+      default:
+        return err(`${v.kind} messages are not for consensus`);
+    }
+  }
+
+  checkTxs(block: DecodedBlock): (CheckedTx | RejectedTx)[] {
+    return block.block.txs.map((t) => this.checkTx(t));
+  }
+
+  /** Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. */
+  checkTx(bytes: Uint8Array): CheckedTx | RejectedTx {
+    const key = toHex(this.ctx.hash(bytes));
+    const hit = this.txCache.get(key);
+    if (hit) return hit;
+    const verdict = this.checkTxUncached(bytes, key);
+    if (this.txCache.size >= limits.verifiedTxCacheMax) this.txCache.clear();
+    this.txCache.set(key, verdict);
+    return verdict;
+  }
+
+  private checkTxUncached(bytes: Uint8Array, key: string): CheckedTx | RejectedTx {
+    const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
+    const raw = decodeEnvelope(bytes);
+    if (!raw.ok) return rejected(raw.error.message);
+    if (raw.value.kind === 'manifest') {
+      const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
+      return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key } : rejected(m.error);
+    }
+    const h = this.ctx.currentHeight();
+    const e = this.open(bytes, h);
+    if (!e.ok) return rejected(e.error);
+    const v = e.value;
+    switch (v.kind) {
+      case 'command': {
+        const op = operatorOf(this.ctx.manifestAt(h), v.sender);
+        if (!op || !hasRole(op, 'operator')) return rejected(`"${v.sender}" may not issue commands (needs role operator)`);
+        return { kind: 'command', bytes, operator: v.sender, nonceKey: `${v.sender}/${toHex(v.parsed.nonce)}`, issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
+      }
+      case 'evidence': {
+        const a = this.open(v.parsed.first, h);
+        const b = this.open(v.parsed.second, h);
+        if (!a.ok || !b.ok) return rejected(`evidence holds a vote that does not verify: ${!a.ok ? a.error : !b.ok ? b.error : ''}`);
+        const x = a.value;
+        const y = b.value;
+        if ((x.kind !== 'prevote' && x.kind !== 'precommit') || x.kind !== y.kind) return rejected('evidence must hold two votes of one kind');
+        if (x.sender !== y.sender) return rejected('evidence votes come from different validators');
+        const vx = x.parsed as { height: number; round: number; blockHash: Uint8Array | null };
+        const vy = y.parsed as typeof vx;
+        if (vx.height !== vy.height || vx.round !== vy.round) return rejected('evidence votes are for different positions');
+        const hx = vx.blockHash ? toHex(vx.blockHash) : 'nil';
+        const hy = vy.blockHash ? toHex(vy.blockHash) : 'nil';
+        if (hx === hy) return rejected('evidence votes do not conflict');
+        return { kind: 'evidence', bytes, culprit: x.sender, height: vx.height, round: vx.round, vote: x.kind, key: `${x.sender}/${vx.height}/${vx.round}/${x.kind}` };
+      }
+      case 'attestation':
+        return { kind: 'other', bytes, key };
+      default:
+        return rejected(`a ${v.kind} cannot be a block transaction`);
+    }
+  }
+}
+
+function toVote(kind: 'prevote' | 'precommit', from: string, b: { height: number; round: number; blockHash: Uint8Array | null }, signature: Uint8Array, envelope: Uint8Array): VerifiedVote {
+  return { kind, from, height: b.height, round: b.round, blockHash: b.blockHash, value: b.blockHash ? toHex(b.blockHash) : 'nil', signature, envelope };
+}

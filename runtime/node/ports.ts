@@ -1,0 +1,37 @@
+// The ports a consensus node is built from. A device hands in real ones (wall clock, files with fsync,
+// MQTT/radio links); fleet-sim hands in simulated ones. The shell between them is the same code.
+
+export interface Clock {
+  /** Milliseconds: Unix time on a device, virtual time in fleet-sim. */
+  now(): number;
+}
+
+/** Calls `fire` once at (or after) `atMs` on the Clock's time line. */
+export interface Scheduler {
+  at(atMs: number, fire: () => void): void;
+}
+
+/**
+ * Durable storage, synchronous on purpose: the consensus path waits for the disk anyway (save before
+ * acting), and a synchronous port keeps the simulated world deterministic.
+ */
+export interface Storage {
+  read(name: string): Uint8Array | undefined;
+  /** Appends bytes; they may be lost at a crash until `sync` returns. */
+  append(name: string, bytes: Uint8Array): void;
+  /** fsync: everything appended before is durable when this returns. */
+  sync(name: string): void;
+  /** Replaces the whole file atomically and durably (write temp, fsync, rename). */
+  replace(name: string, bytes: Uint8Array): void;
+}
+
+/** Sends one signed envelope to one peer, or to every peer when `to` is null (a Link's job). */
+export type SendPort = (to: string | null, bytes: Uint8Array) => void;
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

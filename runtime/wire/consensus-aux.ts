@@ -1,0 +1,51 @@
+// Consensus helper messages besides proposals and votes (docs/wire.md): status (8), sync-request (9),
+// sync-response (10) and evidence (11). Status and sync let lossy links recover (no gossip
+// property from MQTT or radio); evidence carries two conflicting signed votes from one validator.
+
+import { limits } from '../lib/limits.js';
+import { encodeCbor } from './cbor.js';
+import { certificateToCbor, parseCertificate, type CommitCertificate } from './certificate.js';
+import { array, bytes, int, uint } from './fields.js';
+
+/** (height, round) a node is working on; receivers answer with what the sender lacks. */
+export interface StatusBody {
+  readonly height: number;
+  readonly round: number;
+}
+export const encodeStatusBody = (s: StatusBody): Uint8Array => encodeCbor([s.height, s.round]);
+export function parseStatusBody(v: unknown): StatusBody {
+  const a = array(v, 'status', 2, 2);
+  return { height: uint(a[0], 'status.height'), round: int(a[1], 'status.round', 0, 0xffffffff) };
+}
+
+/** Asks for committed blocks from `height` on (block sync). */
+export interface SyncRequestBody {
+  readonly height: number;
+}
+export const encodeSyncRequestBody = (s: SyncRequestBody): Uint8Array => encodeCbor([s.height]);
+export function parseSyncRequestBody(v: unknown): SyncRequestBody {
+  const a = array(v, 'syncRequest', 1, 1);
+  return { height: uint(a[0], 'syncRequest.height') };
+}
+
+/** One committed block, exactly as proposed, with the certificate that committed it. */
+export interface SyncResponseBody {
+  readonly blockBytes: Uint8Array;
+  readonly certificate: CommitCertificate;
+}
+export const encodeSyncResponseBody = (s: SyncResponseBody): Uint8Array => encodeCbor([s.blockBytes, certificateToCbor(s.certificate)]);
+export function parseSyncResponseBody(v: unknown): SyncResponseBody {
+  const a = array(v, 'syncResponse', 2, 2);
+  return { blockBytes: bytes(a[0], 'syncResponse.block', undefined, limits.blockBytesMax), certificate: parseCertificate(a[1]) };
+}
+
+/** Two signed vote envelopes of one validator at one (height, round, step) for different values. */
+export interface EvidenceBody {
+  readonly first: Uint8Array;
+  readonly second: Uint8Array;
+}
+export const encodeEvidenceBody = (e: EvidenceBody): Uint8Array => encodeCbor([e.first, e.second]);
+export function parseEvidenceBody(v: unknown): EvidenceBody {
+  const a = array(v, 'evidence', 2, 2);
+  return { first: bytes(a[0], 'evidence.first', undefined, limits.voteBytesMax + 256), second: bytes(a[1], 'evidence.second', undefined, limits.voteBytesMax + 256) };
+}
