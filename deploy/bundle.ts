@@ -1,0 +1,154 @@
+// `npm run bundle -- --target linux-arm64|linux-x64`: an offline install bundle for one device CPU: the built
+// code, production dependencies, that CPU's native binaries only (checked by ELF machine), the installer,
+// the systemd unit and a manifest of every file. Output: bundles/murmur-<version>-<target>.tar.gz.
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
+import { build, BuildError, type BuildInfo } from './build.js';
+import { formatManifest, listFiles, manifestName, sizeByGroup } from './bundle-manifest.js';
+import { installProductionDeps, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
+import { isTargetName, targets, type Target } from './targets.js';
+
+export interface BundleOptions {
+  readonly repoRoot: string;
+  readonly target: Target;
+  readonly outDir: string;
+  /** Release version; default "<package version>-g<commit>" so two builds of one version never collide. */
+  readonly version?: string;
+  /** Use this already-built dist/ instead of compiling (a test builds once for two targets). */
+  readonly prebuiltDist?: string;
+  readonly online?: boolean;
+}
+
+export interface BundleResult {
+  readonly file: string;
+  readonly name: string;
+  readonly version: string;
+  readonly target: string;
+  readonly tarGzBytes: number;
+  readonly unpackedBytes: number;
+  readonly files: number;
+  readonly nativeFiles: string[];
+  readonly droppedLockEdges: string[];
+  readonly largest: Array<{ group: string; bytes: number }>;
+  readonly wallMs: number;
+}
+
+/** Files from deploy/ that travel inside each release, so a device can roll back and health-check on its own. */
+const releaseDeployFiles = ['install.sh', 'murmur.service', 'health-check.mjs'] as const;
+
+export function makeBundle(opts: BundleOptions): BundleResult {
+  const started = performance.now();
+  const { repoRoot, target } = opts;
+  let dist = opts.prebuiltDist;
+  if (dist === undefined) dist = build(repoRoot).outDir;
+  const distInfo = JSON.parse(readFileSync(join(dist, 'BUILD.json'), 'utf8')) as BuildInfo;
+  const version = opts.version ?? `${distInfo.version}-g${distInfo.commit}`;
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(version)) throw new CliError(`--version "${version}" must be letters, digits and . + _ - only`, exitCodes.usage);
+  const name = `murmur-${version}-${target.name}`;
+  const scratch = join(repoRoot, '.murmur-tmp', `bundle-${target.name}-${process.pid}`);
+  const top = join(scratch, name);
+  const release = join(top, 'release');
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(release, { recursive: true });
+  try {
+    cpSync(join(repoRoot, 'package.json'), join(release, 'package.json'));
+    const droppedLockEdges = writeOfflineLockfile(repoRoot, release);
+    installProductionDeps(release, target, { online: opts.online === true });
+    // Keep the project's lockfile as the record of exact versions (the staging copy only added URLs).
+    cpSync(join(repoRoot, 'package-lock.json'), join(release, 'package-lock.json'));
+    const nodeModules = join(release, 'node_modules');
+    pruneForTarget(nodeModules, target);
+    const natives = verifyNatives(nodeModules, target);
+    cpSync(dist, join(release, 'dist'), { recursive: true });
+    cpSync(join(repoRoot, 'bin'), join(release, 'bin'), { recursive: true });
+    for (const f of releaseDeployFiles) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
+    cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
+    chmodSync(join(top, 'install.sh'), 0o755);
+    chmodSync(join(release, 'deploy', 'install.sh'), 0o755);
+    const bundleInfo = { name: 'murmur', version, target: target.name, machine: target.unameMachine, node: '>=20', commit: distInfo.commit, dirty: distInfo.dirty, builtAt: distInfo.builtAt };
+    writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
+    writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
+    const entries = listFiles(top);
+    writeFileSync(join(top, manifestName), formatManifest(entries));
+
+    mkdirSync(opts.outDir, { recursive: true });
+    const file = join(opts.outDir, `${name}.tar.gz`);
+    tarGz(scratch, name, file, distInfo.builtAt);
+    cpSync(join(top, manifestName), join(opts.outDir, `${name}.manifest.tsv`));
+    return {
+      file, name, version, target: target.name,
+      tarGzBytes: statSync(file).size,
+      unpackedBytes: entries.reduce((n, e) => n + e.bytes, 0),
+      files: entries.length,
+      nativeFiles: natives.map((n) => `release/node_modules/${n.path}`),
+      droppedLockEdges,
+      largest: sizeByGroup(entries).slice(0, 8),
+      wallMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** GNU tar with fixed owner, order and times, so the same inputs give the same archive listing. */
+function tarGz(parent: string, name: string, file: string, builtAt: string): void {
+  const mtime = `@${Math.floor(Date.parse(builtAt) / 1000)}`;
+  const tmp = `${file}.partial-${process.pid}`;
+  const r = spawnSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-C', parent, '-czf', tmp, name], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new StageError(`tar failed: ${r.stderr.trim() || r.error?.message || `exit ${r.status}`}`);
+  }
+  cpSync(tmp, file);
+  rmSync(tmp, { force: true });
+}
+
+const usage = `Usage: npm run bundle -- --target linux-arm64|linux-x64 [options]
+
+Builds dist/ (npm run build), then bundles/murmur-<version>-<target>.tar.gz for offline install.
+
+Options:
+  --target T      linux-arm64 (Raspberry Pi OS 64-bit) or linux-x64
+  --out DIR       output directory (default bundles/)
+  --version V     release version (default <package version>-g<commit>)
+  --dist DIR      use an existing build instead of compiling
+  --online        let npm fetch what the npm cache lacks (default: cache only)
+  --json          print the result as JSON`;
+
+const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+
+async function main(argv: string[]): Promise<number> {
+  const a = parse(argv, { target: { type: 'string' }, out: { type: 'string' }, version: { type: 'string' }, dist: { type: 'string' }, online: { type: 'boolean' }, json: { type: 'boolean' } }, usage);
+  if (a.values.help) return void process.stdout.write(usage + '\n'), exitCodes.ok;
+  const t = a.values.target;
+  if (t === undefined || !isTargetName(t)) throw new CliError(`--target must be one of ${Object.keys(targets).join(', ')}${t === undefined ? '' : ` (got "${t}")`}\n\n${usage}`, exitCodes.usage);
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+  if (a.values.dist !== undefined && !existsSync(join(a.values.dist, 'BUILD.json'))) throw new CliError(`--dist ${a.values.dist} holds no BUILD.json: run npm run build`, exitCodes.usage);
+  try {
+    const r = makeBundle({
+      repoRoot,
+      target: targets[t],
+      outDir: a.values.out ?? join(repoRoot, 'bundles'),
+      ...(a.values.version === undefined ? {} : { version: a.values.version }),
+      ...(a.values.dist === undefined ? {} : { prebuiltDist: a.values.dist }),
+      online: a.values.online === true,
+    });
+    if (a.values.json) printJson(r);
+    else {
+      process.stdout.write(`${relative(process.cwd(), r.file)}: ${mib(r.tarGzBytes)} (${mib(r.unpackedBytes)} unpacked, ${r.files} files) in ${(r.wallMs / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`native binaries (all ${targets[t].name}, checked by ELF machine):\n${r.nativeFiles.map((f) => `  ${f}`).join('\n')}\n`);
+      process.stdout.write(`largest parts:\n${r.largest.map((g) => `  ${mib(g.bytes).padStart(10)}  ${g.group}`).join('\n')}\n`);
+      if (r.droppedLockEdges.length > 0) process.stdout.write(`lockfile optional edges with no package (skipped): ${r.droppedLockEdges.length}\n`);
+    }
+    return exitCodes.ok;
+  } catch (e) {
+    if (e instanceof BuildError || e instanceof StageError) throw new CliError(e.message, exitCodes.failed);
+    throw e;
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) runMain('bundle', main);

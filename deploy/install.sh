@@ -1,0 +1,231 @@
+#!/bin/sh
+# Offline installer for a Murmur bundle on a Debian-family device (Raspberry Pi OS 64-bit): versioned
+# release directories, an atomically switched `current` link, a hardened systemd unit, health-gated
+# upgrades with automatic rollback. POSIX sh; needs coreutils (sha256sum, timeout) and Node.js >= 20.
+set -eu
+
+usage() {
+  cat <<'USAGE'
+Usage: install.sh [options]            install or upgrade from this bundle
+       install.sh --rollback [options] switch back to the previous release
+
+Options:
+  --prefix DIR          install under DIR instead of / (an SD-card image, a test); no user, no systemctl
+  --bundle DIR|FILE     the bundle (directory or .tar.gz); default: the directory holding this script
+  --node PATH           Node.js binary (default: node on PATH); must be version 20 or newer
+  --health-cmd CMD      health check, run by sh (default: the new release's deploy/health-check.mjs)
+  --health-timeout S    seconds the new release has to pass its health check (default 30)
+  --skip-health-check   switch without checking (not recommended)
+  --force               reinstall a version that is already installed
+  --keep N              installed releases to keep, current and previous included (default 3)
+  -h, --help            this help
+
+Exit codes: 0 ok, 1 failed (health check failed: rolled back), 2 usage or bad bundle, 3 refused.
+USAGE
+}
+
+say() { printf 'install: %s\n' "$*"; }
+note() { printf 'install: note: %s\n' "$*"; }
+die() { code=$1; shift; printf 'install: %s\n' "$*" >&2; exit "$code"; }
+
+prefix=/ bundle= node= health_cmd= health_timeout=30 skip_health=0 force=0 keep=3 mode=install
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prefix) [ $# -ge 2 ] || die 2 "--prefix needs a directory"; prefix=$2; shift 2 ;;
+    --bundle) [ $# -ge 2 ] || die 2 "--bundle needs a path"; bundle=$2; shift 2 ;;
+    --node) [ $# -ge 2 ] || die 2 "--node needs a path"; node=$2; shift 2 ;;
+    --health-cmd) [ $# -ge 2 ] || die 2 "--health-cmd needs a command"; health_cmd=$2; shift 2 ;;
+    --health-timeout) [ $# -ge 2 ] || die 2 "--health-timeout needs seconds"; health_timeout=$2; shift 2 ;;
+    --skip-health-check) skip_health=1; shift ;;
+    --force) force=1; shift ;;
+    --keep) [ $# -ge 2 ] || die 2 "--keep needs a number"; keep=$2; shift 2 ;;
+    --rollback) mode=rollback; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die 2 "unknown option: $1" ;;
+  esac
+done
+case $health_timeout in ''|*[!0-9]*) die 2 "--health-timeout must be whole seconds (got \"$health_timeout\")" ;; esac
+case $keep in ''|*[!0-9]*|0|1) die 2 "--keep must be a number of at least 2 (got \"$keep\")" ;; esac
+
+# Paths. $root is "" for a real install, so "$root/opt/murmur" is /opt/murmur on the device.
+mkdir -p "$prefix" || die 2 "cannot create --prefix $prefix"
+root=$(cd "$prefix" && pwd -P); [ "$root" = / ] && root=
+base=$root/opt/murmur
+data=$root/var/lib/murmur
+etc=$root/etc/murmur
+unit=$root/etc/systemd/system/murmur.service
+# Only a real install on a running systemd manages the user and the service.
+managed=0
+if [ -z "$root" ] && [ "$(id -u)" = 0 ]; then managed=1; fi
+systemd_up=0
+if [ $managed = 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemd_up=1; fi
+
+# Node.js >= 20 is a stated prerequisite: check it before touching anything.
+if [ -z "$node" ]; then node=$(command -v node 2>/dev/null || true); fi
+[ -n "$node" ] && [ -x "$node" ] || die 3 "Node.js 20 or newer is required and none was found (looked for 'node' on PATH; pass --node PATH). On Raspberry Pi OS, install the nodejs 20 .deb (e.g. NodeSource's) first; copy it to the device for an offline install."
+node_version=$("$node" -p 'process.versions.node' 2>/dev/null) || die 3 "$node does not run: it cannot be the Node.js 20+ that Murmur needs"
+node_major=${node_version%%.*}
+case $node_major in ''|*[!0-9]*) die 3 "cannot read the version of $node (\"$node_version\")" ;; esac
+[ "$node_major" -ge 20 ] || die 3 "Node.js 20 or newer is required; $node is v$node_version. Install Node.js 20+ (e.g. NodeSource's nodejs 20 .deb) and run this again."
+case $node in /*) ;; *) node=$(cd "$(dirname "$node")" && pwd -P)/$(basename "$node") ;; esac
+
+# One installer at a time (flock from util-linux; without it, a pid file is the guard).
+mkdir -p "$base/releases"
+lock=$base/.install.lock
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$lock"
+  flock -n 9 || die 3 "another install.sh is running on $base (lock $lock)"
+fi
+
+current_release() { if [ -L "$base/current" ]; then basename "$(readlink "$base/current")"; fi; }
+previous_release() { if [ -L "$base/previous" ]; then basename "$(readlink "$base/previous")"; fi; }
+
+# Switches a link atomically: a new link beside it, then rename(2) over the old one (mv -T).
+switch_link() { # name release
+  ln -sfn "releases/$2" "$base/.$1.new"
+  mv -Tf "$base/.$1.new" "$base/$1"
+}
+
+restart_service() {
+  if [ $systemd_up = 1 ] && [ -f "$etc/device.yaml" ]; then
+    systemctl restart murmur.service || note "systemctl restart murmur failed (see journalctl -u murmur)"
+  fi
+}
+
+if [ $mode = rollback ]; then
+  cur=$(current_release); prev=$(previous_release)
+  [ -n "$prev" ] && [ -d "$base/releases/$prev" ] || die 3 "no previous release to roll back to under $base"
+  switch_link current "$prev"
+  [ -n "$cur" ] && switch_link previous "$cur"
+  restart_service
+  say "rolled back: current is $prev (was ${cur:-none})"
+  exit 0
+fi
+
+# The bundle: this script's directory, a directory, or a .tar.gz unpacked into a temporary directory.
+tmp=
+cleanup() { if [ -n "$tmp" ]; then rm -rf "$tmp"; fi; }
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P); fi
+if [ -f "$bundle" ]; then
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/murmur-install.XXXXXX")
+  tar -xzf "$bundle" -C "$tmp" || die 2 "cannot unpack $bundle: not a .tar.gz bundle"
+  set -- "$tmp"/*/BUNDLE.json
+  [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
+  bundle=$(dirname "$1")
+fi
+[ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ] || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/)"
+
+field() { "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = b[process.argv[2]]; if (typeof v !== "string") process.exit(1); process.stdout.write(v);' "$bundle/BUNDLE.json" "$1"; }
+version=$(field version) || die 2 "$bundle/BUNDLE.json has no version"
+machine=$(field machine) || die 2 "$bundle/BUNDLE.json has no machine"
+case $version in ''|.*|*/*|*[!0-9A-Za-z.+_-]*) die 2 "bad version \"$version\" in $bundle/BUNDLE.json" ;; esac
+
+# The bundle's native binaries are for one CPU; on another they would fail at the first import.
+if [ -z "$root" ]; then
+  here=$(uname -m)
+  [ "$here" = "$machine" ] || die 3 "this bundle is for $machine but this machine is $here: use the bundle built with --target for $here"
+elif [ "$(uname -m)" != "$machine" ]; then
+  note "bundle is for $machine, this machine is $(uname -m): fine for an image under --prefix, not for running here"
+fi
+
+# Every file against the manifest (sha256), so a bundle damaged in transit is refused before install.
+started=$(date +%s)
+(cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
+  || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+
+target_dir=$base/releases/$version
+cur=$(current_release)
+if [ -d "$target_dir" ]; then
+  if [ $force = 0 ]; then
+    [ "$cur" = "$version" ] && { say "release $version is already installed and current: nothing to do"; exit 0; }
+    die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
+  fi
+fi
+
+# Copy beside the old releases under a temporary name, then rename into place.
+staging=$base/releases/.partial-$version-$$
+rm -rf "$staging"
+cp -R "$bundle/release" "$staging"
+chmod -R go-w "$staging"
+if [ -d "$target_dir" ]; then
+  [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
+  rm -rf "$target_dir"
+fi
+mv "$staging" "$target_dir"
+
+# Data and config directories are created once and never modified, moved or rolled back by this script.
+[ -d "$data" ] || { mkdir -p "$data"; chmod 0750 "$data"; }
+[ -d "$etc" ] || { mkdir -p "$etc"; chmod 0750 "$etc"; }
+
+if [ $managed = 1 ]; then
+  if ! getent passwd murmur >/dev/null; then
+    getent group dialout >/dev/null || groupadd --system dialout
+    useradd --system --user-group --home-dir /var/lib/murmur --no-create-home --shell /usr/sbin/nologin --groups dialout murmur
+    say "created system user murmur (groups: murmur, dialout)"
+  else
+    usermod -a -G dialout murmur
+  fi
+  chown murmur:murmur "$data"
+  chown root:murmur "$etc"
+else
+  note "not creating the system user murmur (in group dialout): $( [ -n "$root" ] && echo "--prefix is not /" || echo "not root" ); run install.sh as root on the device"
+fi
+
+# The unit, written whole and renamed into place.
+mkdir -p "$(dirname "$unit")"
+sed "s|@NODE@|$node|g" "$target_dir/deploy/murmur.service" > "$unit.new"
+chmod 0644 "$unit.new"
+mv -f "$unit.new" "$unit"
+if [ $systemd_up = 1 ]; then
+  systemctl daemon-reload
+  systemctl enable murmur.service >/dev/null 2>&1 || note "systemctl enable murmur failed"
+elif [ $managed = 1 ]; then
+  note "systemd is not running: the unit is written; enable it with systemctl enable murmur"
+fi
+
+# Switch: previous <- old current, current <- new (each a single rename).
+if [ -n "$cur" ] && [ "$cur" != "$version" ]; then switch_link previous "$cur"; fi
+switch_link current "$version"
+restart_service
+[ -f "$etc/device.yaml" ] || note "no $etc/device.yaml yet: provision the device (identity, manifest, config), then systemctl start murmur"
+say "installed $version in $(( $(date +%s) - started )) s; current -> releases/$version${cur:+ (previous: $cur)}"
+
+# Health gate: the new release must pass within the timeout, or current goes back to the old release.
+if [ $skip_health = 0 ]; then
+  [ -n "$health_cmd" ] || health_cmd="\"$node\" \"$target_dir/deploy/health-check.mjs\""
+  export MURMUR_RELEASE="$target_dir" MURMUR_CONFIG="$etc/device.yaml" MURMUR_DATA="$data" MURMUR_PREFIX="$prefix"
+  deadline=$(( $(date +%s) + health_timeout ))
+  out= rc=1 attempts=0
+  while :; do
+    attempts=$((attempts + 1))
+    rc=0; out=$(timeout 10 sh -c "$health_cmd" 2>&1) || rc=$?
+    [ $rc = 0 ] || [ $rc = 3 ] && break
+    [ "$(date +%s)" -lt $deadline ] || break
+    sleep 1
+  done
+  if [ $rc = 3 ]; then
+    note "health check skipped: ${out:-nothing to check}"
+  elif [ $rc != 0 ]; then
+    printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
+    if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
+      switch_link current "$cur"
+      rm -f "$base/previous"
+      touch "$target_dir/.failed-health-check"
+      restart_service
+      die 1 "rolled back: current is $cur again; $version stays in releases/ for inspection; the data directory was not touched"
+    fi
+    die 1 "no previous release to roll back to: $version stays current"
+  else
+    say "health check passed: $out"
+  fi
+fi
+
+# Keep the newest releases (current and previous always), oldest removed first.
+cur=$(current_release); prev=$(previous_release)
+# shellcheck disable=SC2012 # release names are checked above: no spaces or newlines
+ls -1t "$base/releases" | tail -n +$((keep + 1)) | while read -r old; do
+  [ "$old" = "$cur" ] || [ "$old" = "$prev" ] || { rm -rf "${base:?}/releases/$old"; say "removed old release $old"; }
+done
+exit 0
