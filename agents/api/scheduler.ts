@@ -1,0 +1,296 @@
+// Runs a device's agents: each on its period, with only its declared inputs, within its CPU budget.
+// An agent that throws, fails to start or keeps overrunning is stopped, reported and restarted with
+// exponential backoff from its last good state; nothing an agent does can stop the node.
+// Local actions go straight to the HAL (highest priority wins within a tick; land and return-to-launch
+// latch); attestations go to the sink that signs and proposes them.
+
+import type { FlightAction } from '../../hal/devices.js';
+import { assert } from '../../runtime/lib/assert.js';
+import { limits } from '../../runtime/lib/limits.js';
+import type { AttestationBody } from '../../runtime/wire/attestation.js';
+import type { EngineKind } from '../inference/engine.js';
+import { actionPriority, type Agent, type AgentInputs, type AgentOutput } from './agent.js';
+import type { StateStore } from './state-store.js';
+
+export type AgentStatusName = 'starting' | 'running' | 'backoff' | 'stopped';
+
+export interface AgentStatus {
+  readonly name: string;
+  readonly status: AgentStatusName;
+  readonly engine: EngineKind | 'none';
+  readonly model: string | null;
+  readonly ticks: number;
+  readonly restarts: number;
+  readonly overruns: number;
+  readonly lastTickMs: number;
+  readonly lastError: string | null;
+  /** When a backing-off agent is restarted (node clock). */
+  readonly restartAtMs: number | null;
+}
+
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'outputs-dropped' | 'action-suppressed' | 'stopped';
+
+export interface AgentReport {
+  readonly atMs: number;
+  readonly agent: string;
+  readonly kind: ReportKind;
+  readonly message: string;
+}
+
+export interface SchedulerPorts {
+  readonly store: StateStore;
+  /** Executes a flight action through the HAL; errors are reported, never thrown into the scheduler. */
+  readonly act: (action: FlightAction, agent: string, reason: string) => void | Promise<unknown>;
+  /** Signs and proposes an attestation (see attest-sink.ts). */
+  readonly attest: (body: AttestationBody) => void;
+  /** A monotonic clock for measuring CPU time (performance.now on a device; scripted in tests). */
+  readonly cpuClock: () => number;
+  readonly onReport?: (r: AgentReport) => void;
+}
+
+export interface SchedulerOptions {
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Consecutive overruns that count as a failure. */
+  readonly overrunsToRestart: number;
+  /** Consecutive failures after which the persisted state is discarded (it may be what crashes). */
+  readonly failuresToResetState: number;
+  /** An agent that runs this long without failing has its backoff reset. */
+  readonly healthyResetMs: number;
+}
+
+export const defaultSchedulerOptions: SchedulerOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, overrunsToRestart: 3, failuresToResetState: 3, healthyResetMs: 60_000 };
+
+interface Slot {
+  readonly agent: Agent;
+  status: AgentStatusName;
+  state: unknown;
+  nextTickMs: number;
+  ticks: number;
+  restarts: number;
+  overruns: number;
+  consecutiveOverruns: number;
+  failures: number;
+  lastFailureMs: number;
+  lastTickMs: number;
+  lastError: string | null;
+  restartAtMs: number | null;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export class AgentScheduler {
+  private readonly slots: Slot[] = [];
+  private readonly reports: AgentReport[] = [];
+  private readonly opts: SchedulerOptions;
+  /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared. */
+  private latched: FlightAction | null = null;
+  private basis = 0;
+
+  constructor(
+    private readonly ports: SchedulerPorts,
+    opts: Partial<SchedulerOptions> = {},
+  ) {
+    this.opts = { ...defaultSchedulerOptions, ...opts };
+  }
+
+  add(agent: Agent<unknown>): void {
+    assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
+    assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
+    assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null });
+    // Fixed order (by name) so a simulated run never depends on registration order.
+    this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
+  }
+
+  private report(atMs: number, agent: string, kind: ReportKind, msg: string): void {
+    const r = { atMs, agent, kind, message: msg };
+    if (this.reports.length >= limits.agentReportsMax) this.reports.shift(); // overflow: oldest dropped
+    this.reports.push(r);
+    this.ports.onReport?.(r);
+  }
+
+  async start(nowMs: number): Promise<void> {
+    for (const s of this.slots) await this.startSlot(s, nowMs);
+  }
+
+  private async startSlot(s: Slot, nowMs: number): Promise<void> {
+    s.status = 'starting';
+    let restored: unknown;
+    try {
+      restored = this.ports.store.load(s.agent.name) ?? undefined;
+    } catch {
+      restored = undefined;
+    }
+    try {
+      s.state = await s.agent.start({ nowMs, restored });
+      s.status = 'running';
+      s.restartAtMs = null;
+      s.nextTickMs = nowMs;
+      this.report(nowMs, s.agent.name, 'started', `engine ${s.agent.engine?.() ?? 'none'}${restored === undefined ? '' : ', state restored'}`);
+    } catch (e) {
+      this.fail(s, nowMs, 'start-failed', message(e));
+    }
+  }
+
+  private fail(s: Slot, nowMs: number, kind: ReportKind, why: string): void {
+    if (nowMs - s.lastFailureMs > this.opts.healthyResetMs) s.failures = 0;
+    s.failures++;
+    s.lastFailureMs = nowMs;
+    s.lastError = why;
+    s.consecutiveOverruns = 0;
+    const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (s.failures - 1));
+    s.status = 'backoff';
+    s.restartAtMs = nowMs + delay;
+    this.report(nowMs, s.agent.name, kind, why);
+    this.report(nowMs, s.agent.name, 'restarting', `restart in ${delay} ms (failure ${s.failures})`);
+    try {
+      void Promise.resolve(s.agent.stop?.()).catch(() => undefined);
+    } catch {
+      // a stop() that throws changes nothing: the agent is already out of service
+    }
+    if (s.failures >= this.opts.failuresToResetState) {
+      this.ports.store.remove(s.agent.name);
+      this.report(nowMs, s.agent.name, 'state-reset', `persisted state discarded after ${s.failures} consecutive failures`);
+    }
+  }
+
+  /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed. */
+  async tick(inputs: AgentInputs): Promise<void> {
+    const now = inputs.nowMs;
+    if (inputs.committed) this.basis = inputs.committed.height;
+    const actions: { action: FlightAction; agent: string; reason: string }[] = [];
+    for (const s of this.slots) {
+      if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
+        s.restarts++;
+        await this.startSlot(s, now);
+      }
+      if (s.status !== 'running' || now < s.nextTickMs) continue;
+      s.nextTickMs = Math.max(s.nextTickMs + s.agent.periodMs, now); // no catch-up bursts after a stall
+      const view = this.inputsFor(s.agent, inputs);
+      const t0 = this.ports.cpuClock();
+      let result;
+      try {
+        result = await s.agent.tick(s.state, view);
+      } catch (e) {
+        this.fail(s, now, 'crashed', message(e));
+        continue;
+      }
+      const took = this.ports.cpuClock() - t0;
+      s.lastTickMs = took;
+      s.ticks++;
+      if (!result || typeof result !== 'object' || !('state' in result)) {
+        this.fail(s, now, 'crashed', 'tick() returned no { state }');
+        continue;
+      }
+      s.state = result.state;
+      this.persist(s, now);
+      if (took > s.agent.budgetMs) {
+        s.overruns++;
+        s.consecutiveOverruns++;
+        this.report(now, s.agent.name, 'overrun', `tick took ${took.toFixed(1)} ms (budget ${s.agent.budgetMs} ms)`);
+      } else s.consecutiveOverruns = 0;
+      // Outputs of an overrunning tick still count: a late land is better than none.
+      this.collect(s, now, result.outputs ?? [], actions);
+      if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
+    }
+    await this.dispatch(now, actions);
+  }
+
+  private inputsFor(agent: Agent, inputs: AgentInputs): AgentInputs {
+    const view: Record<string, unknown> = { nowMs: inputs.nowMs };
+    for (const k of agent.inputs) if (inputs[k] !== undefined) view[k] = inputs[k];
+    return view as unknown as AgentInputs;
+  }
+
+  private persist(s: Slot, now: number): void {
+    let json: string;
+    try {
+      json = JSON.stringify(s.state ?? null);
+    } catch (e) {
+      this.report(now, s.agent.name, 'state-too-large', `state is not serialisable: ${message(e)}`);
+      return;
+    }
+    if (json.length > limits.agentStateBytesMax) {
+      this.report(now, s.agent.name, 'state-too-large', `state is ${json.length} bytes (limit ${limits.agentStateBytesMax}); not saved`);
+      return;
+    }
+    this.ports.store.save(s.agent.name, json);
+  }
+
+  private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: { action: FlightAction; agent: string; reason: string }[]): void {
+    if (outputs.length > limits.agentOutputsPerTickMax) this.report(now, s.agent.name, 'outputs-dropped', `${outputs.length - limits.agentOutputsPerTickMax} outputs over the limit of ${limits.agentOutputsPerTickMax} dropped`);
+    for (const o of outputs.slice(0, limits.agentOutputsPerTickMax)) {
+      if (o.type === 'action') actions.push({ action: o.action, agent: s.agent.name, reason: o.reason });
+      else {
+        const body: AttestationBody = { agent: s.agent.name, observedAt: Math.max(0, Math.floor(now)), basis: this.basis, obs: o.obs, ...(o.model ? { model: o.model } : {}) };
+        try {
+          this.ports.attest(body);
+        } catch (e) {
+          this.report(now, s.agent.name, 'outputs-dropped', `attestation refused: ${message(e)}`);
+        }
+      }
+    }
+  }
+
+  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[]): Promise<void> {
+    if (actions.length === 0) return;
+    // Highest priority first; ties keep agent-name order (the slots are sorted), so the choice is deterministic.
+    const ranked = actions.map((a, i) => ({ ...a, i })).sort((a, b) => actionPriority[b.action.type] - actionPriority[a.action.type] || a.i - b.i);
+    const best = ranked[0] as (typeof ranked)[number];
+    for (const r of ranked.slice(1)) if (r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
+    if (this.latched && actionPriority[best.action.type] < actionPriority[this.latched.type]) {
+      this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
+      return;
+    }
+    if (this.latched?.type === best.action.type) return; // already doing it
+    if (best.action.type === 'land' || best.action.type === 'return-to-launch') this.latched = best.action;
+    try {
+      await this.ports.act(best.action, best.agent, best.reason);
+    } catch (e) {
+      this.report(now, best.agent, 'action-suppressed', `HAL refused ${best.action.type}: ${message(e)}`);
+    }
+  }
+
+  /** The latched failsafe, if any; an operator command (through the mission) clears it. */
+  latchedAction(): FlightAction | null {
+    return this.latched;
+  }
+
+  clearLatch(): void {
+    this.latched = null;
+  }
+
+  async stop(nowMs: number): Promise<void> {
+    for (const s of this.slots) {
+      if (s.status === 'running') {
+        try {
+          await s.agent.stop?.();
+        } catch (e) {
+          this.report(nowMs, s.agent.name, 'stopped', `stop() threw: ${message(e)}`);
+        }
+      }
+      s.status = 'stopped';
+      this.report(nowMs, s.agent.name, 'stopped', 'scheduler stopped');
+    }
+  }
+
+  status(): AgentStatus[] {
+    return this.slots.map((s) => ({
+      name: s.agent.name,
+      status: s.status,
+      engine: s.agent.engine?.() ?? 'none',
+      model: ((m) => (m ? `${m.name}@${m.version}` : null))(s.agent.model?.()),
+      ticks: s.ticks,
+      restarts: s.restarts,
+      overruns: s.overruns,
+      lastTickMs: s.lastTickMs,
+      lastError: s.lastError,
+      restartAtMs: s.restartAtMs,
+    }));
+  }
+
+  recentReports(): readonly AgentReport[] {
+    return this.reports;
+  }
+}
