@@ -1,0 +1,58 @@
+// Who may connect, publish and subscribe on the embedded broker (docs/topics.md, "Access rules").
+// Pure functions over an identity, so the rules are tested without a socket.
+
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { fleetPrefix } from './mqtt-topics.js';
+
+export type BrokerRole = 'device' | 'operator';
+
+export interface BrokerCredential {
+  /** The node or operator id from the fleet manifest; it is also the MQTT username. */
+  readonly id: string;
+  readonly role: BrokerRole;
+  readonly fleet: string;
+  /** From hashPassword(). Absent: the client must present a TLS certificate whose CN is `id`. */
+  readonly passwordHash?: string;
+}
+
+export interface Identity {
+  readonly id: string;
+  readonly role: BrokerRole;
+  readonly fleet: string;
+}
+
+const scryptParams = { N: 16_384, r: 8, p: 1 } as const;
+
+/** "scrypt$<salt hex>$<key hex>": store this, never the password. */
+export function hashPassword(password: string, salt: Buffer = randomBytes(16)): string {
+  return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, 32, scryptParams).toString('hex')}`;
+}
+
+export function checkPassword(password: string | Buffer, stored: string): boolean {
+  const [scheme, saltHex, keyHex] = stored.split('$');
+  if (scheme !== 'scrypt' || !saltHex || !keyHex) return false;
+  const key = Buffer.from(keyHex, 'hex');
+  const got = scryptSync(password, Buffer.from(saltHex, 'hex'), key.length, scryptParams);
+  return got.length === key.length && timingSafeEqual(got, key);
+}
+
+const hasWildcard = (t: string): boolean => t.includes('+') || t.includes('#');
+
+/** undefined when allowed, else the reason (logged by the broker). */
+export function publishRefusal(who: Identity, topic: string): string | undefined {
+  const p = fleetPrefix(who.fleet);
+  if (hasWildcard(topic)) return `topic "${topic}" contains a wildcard`;
+  if (who.role === 'device') {
+    if (topic === `${p}/consensus/${who.id}` || topic.startsWith(`${p}/node/${who.id}/`)) return undefined;
+    if (topic === `${p}/commands`) return `device "${who.id}" may not publish commands (operators only)`;
+    return `device "${who.id}" may publish only under ${p}/node/${who.id}/ and ${p}/consensus/${who.id}, not "${topic}"`;
+  }
+  if (topic === `${p}/commands` || topic.startsWith(`${p}/operator/${who.id}/`)) return undefined;
+  return `operator "${who.id}" may publish only ${p}/commands and under ${p}/operator/${who.id}/, not "${topic}"`;
+}
+
+export function subscribeRefusal(who: Identity, filter: string): string | undefined {
+  const p = fleetPrefix(who.fleet);
+  if (!filter.startsWith(`${p}/`)) return `"${who.id}" may subscribe only under ${p}/, not "${filter}"`;
+  return undefined;
+}

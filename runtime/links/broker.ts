@@ -1,0 +1,230 @@
+// The embedded MQTT broker (aedes) for a gateway device or a laptop fleet: per-device credentials,
+// topic ACLs (broker-acl.ts), a maximum packet size enforced before the packet is buffered, a
+// connection rate limit, a client cap, TCP_NODELAY, and drainTimeout so one frozen subscriber cannot
+// stall delivery to everyone. Every rejection is logged with its reason.
+
+import net, { type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { limits } from '../lib/limits.js';
+import { checkPassword, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
+
+export interface BrokerRejection {
+  readonly event: 'auth' | 'publish' | 'subscribe' | 'packet-size' | 'rate-limit' | 'clients-max' | 'protocol';
+  readonly reason: string;
+  readonly client?: string;
+  readonly remote?: string;
+}
+
+export interface EmbeddedBrokerOptions {
+  /** Loopback by default; bind other addresses only on purpose. */
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly credentials: readonly BrokerCredential[];
+  /** TLS listener instead of plain TCP. With requestCert, credentials without a password log in by certificate CN. */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly ca?: string | Buffer; readonly requestCert?: boolean };
+  readonly packetBytesMax?: number;
+  readonly connectsPerSecMax?: number;
+  readonly clientsMax?: number;
+  readonly drainMs?: number;
+  readonly log?: (r: BrokerRejection) => void;
+}
+
+const rejectionsKept = 200;
+
+/** Reads MQTT fixed headers off the raw byte stream and reports a packet larger than the limit. */
+export class PacketSizeGuard {
+  private stage: 'type' | 'length' | 'body' = 'type';
+  private length = 0;
+  private multiplier = 1;
+  private remaining = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Returns the size of an oversized packet, or undefined while every packet is within bounds. */
+  feed(chunk: Buffer): number | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.stage === 'body') {
+        const skip = Math.min(this.remaining, chunk.length - i);
+        i += skip;
+        this.remaining -= skip;
+        if (this.remaining === 0) this.stage = 'type';
+        continue;
+      }
+      const b = chunk[i++] as number;
+      if (this.stage === 'type') {
+        this.stage = 'length';
+        this.length = 0;
+        this.multiplier = 1;
+        continue;
+      }
+      this.length += (b & 0x7f) * this.multiplier;
+      this.multiplier *= 128;
+      if (this.multiplier > 128 ** 4) return Number.POSITIVE_INFINITY; // malformed: more than 4 length bytes
+      if ((b & 0x80) === 0) {
+        if (this.length > this.maxBytes) return this.length;
+        this.remaining = this.length;
+        this.stage = this.length === 0 ? 'type' : 'body';
+      }
+    }
+    return undefined;
+  }
+}
+
+export class EmbeddedBroker {
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  private readonly identities = new WeakMap<Client, Identity>();
+  private readonly willTopics = new WeakMap<Client, string>();
+  private readonly byId: Map<string, BrokerCredential>;
+  private readonly recent: BrokerRejection[] = [];
+  private tokens: number;
+  private lastRefillMs = Date.now();
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly opts: EmbeddedBrokerOptions) {
+    this.byId = new Map(opts.credentials.map((c) => [c.id, c]));
+    this.tokens = this.rate();
+  }
+
+  get url(): string {
+    return `${this.opts.tls ? 'mqtts' : 'mqtt'}://${this.opts.host ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      drainTimeout: this.opts.drainMs ?? limits.brokerDrainMs,
+      preConnect: (client, packet, done) => {
+        if (packet.will) this.willTopics.set(client, packet.will.topic);
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => {
+        if (!client) return done(null); // the broker's own messages
+        const who = this.identities.get(client);
+        const max = this.opts.packetBytesMax ?? limits.brokerPacketBytesMax;
+        const reason = !who ? 'not authenticated' : packet.payload.length > max ? `payload of ${packet.payload.length} bytes exceeds ${max}` : publishRefusal(who, packet.topic);
+        if (reason) {
+          this.reject({ event: 'publish', reason, client: client.id });
+          return done(new Error(reason));
+        }
+        done(null);
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const who = this.identities.get(client);
+        const reason = !who ? 'not authenticated' : subscribeRefusal(who, sub.topic);
+        if (reason) {
+          this.reject({ event: 'subscribe', reason, client: client.id });
+          return done(new Error(reason));
+        }
+        done(null, sub);
+      },
+    });
+    aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
+    this.aedes = aedes;
+    const handle = (socket: Socket) => this.accept(socket);
+    const t = this.opts.tls;
+    this.server = t
+      ? tls.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.requestCert ?? false, rejectUnauthorized: false }, handle)
+      : net.createServer({ noDelay: true }, handle);
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    if (aedes) await new Promise<void>((r) => aedes.close(() => r()));
+  }
+
+  /** The most recent rejections, oldest first (bounded). */
+  rejections(): readonly BrokerRejection[] {
+    return this.recent;
+  }
+
+  connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  private rate(): number {
+    return this.opts.connectsPerSecMax ?? limits.brokerConnectsPerSecMax;
+  }
+
+  private accept(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const now = Date.now();
+    this.tokens = Math.min(this.rate(), this.tokens + ((now - this.lastRefillMs) / 1000) * this.rate());
+    this.lastRefillMs = now;
+    if (this.tokens < 1) {
+      this.reject({ event: 'rate-limit', reason: `more than ${this.rate()} connections per second`, remote });
+      socket.destroy();
+      return;
+    }
+    this.tokens -= 1;
+    const clientsMax = this.opts.clientsMax ?? limits.brokerClientsMax;
+    if (this.sockets.size >= clientsMax) {
+      this.reject({ event: 'clients-max', reason: `${clientsMax} clients already connected`, remote });
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true); // TLS sockets too (net.createServer's noDelay covers plain TCP)
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const guard = new PacketSizeGuard(this.opts.packetBytesMax ?? limits.brokerPacketBytesMax);
+    // A second 'data' listener sees the same chunks as aedes' parser; it cuts the connection as
+    // soon as a header announces an oversized packet, before the body is buffered.
+    socket.on('data', (chunk: Buffer) => {
+      const over = guard.feed(chunk);
+      if (over !== undefined) {
+        this.reject({ event: 'packet-size', reason: `packet of ${over} bytes exceeds ${this.opts.packetBytesMax ?? limits.brokerPacketBytesMax}`, remote });
+        socket.destroy();
+      }
+    });
+    this.aedes?.handle(socket);
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void {
+    const fail = (reason: string, code: number) => {
+      this.reject({ event: 'auth', reason, client: client.id });
+      const e = new Error(reason) as AuthenticateError;
+      e.returnCode = code as AuthenticateError['returnCode'];
+      done(e, null);
+    };
+    let id = username;
+    let cred = id === undefined ? undefined : this.byId.get(id);
+    if (!username && this.opts.tls?.requestCert) {
+      const sock = (client as unknown as { conn: tls.TLSSocket }).conn;
+      const cn = sock.authorized ? sock.getPeerCertificate()?.subject?.CN : undefined;
+      id = typeof cn === 'string' ? cn : undefined;
+      cred = id === undefined ? undefined : this.byId.get(id);
+      if (!cred || cred.passwordHash !== undefined) return fail(`no verified client certificate for a certificate login (CN ${String(cn)})`, 4);
+    } else {
+      if (!cred || id === undefined) return fail(`unknown user "${String(username)}"`, 4);
+      if (cred.passwordHash === undefined || password === undefined || !checkPassword(password, cred.passwordHash)) return fail(`bad password for "${id}"`, 4);
+    }
+    const who: Identity = { id: cred.id, role: cred.role, fleet: cred.fleet };
+    const will = this.willTopics.get(client);
+    const willRefused = will === undefined ? undefined : publishRefusal(who, will);
+    if (willRefused) return fail(`will topic refused: ${willRefused}`, 5);
+    this.identities.set(client, who);
+    done(null, true);
+  }
+
+  private reject(r: BrokerRejection): void {
+    this.recent.push(r);
+    if (this.recent.length > rejectionsKept) this.recent.shift();
+    this.opts.log?.(r);
+  }
+}

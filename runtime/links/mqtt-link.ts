@@ -1,0 +1,306 @@
+// The MQTT link (mqtt.js) to any MQTT 3.1.1 or 5 broker: Mosquitto, the embedded aedes broker, or a
+// cloud broker over TLS. Topics and payloads: docs/topics.md. Delivery is best effort by design:
+// QoS per class only lowers loss; safety never rests on it (DESIGN.md, "hostile transport").
+
+import type { Socket } from 'node:net';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { limits } from '../lib/limits.js';
+import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
+import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
+import { LinkStats } from './link-stats.js';
+import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type FleetTopics, type NodeState } from './mqtt-topics.js';
+
+export type QoS = 0 | 1 | 2;
+
+export interface MqttTlsOptions {
+  /** PEM: the CA that signed the broker's certificate. */
+  readonly ca?: string | Buffer;
+  /** PEM client certificate and key, for brokers that authenticate devices by certificate. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  readonly rejectUnauthorized?: boolean;
+}
+
+export interface MqttLinkOptions {
+  /** mqtt://host:port, mqtts://host:port (TLS) or ws(s)://. */
+  readonly url: string;
+  readonly fleet: string;
+  readonly node: string;
+  readonly name?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls?: MqttTlsOptions;
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5 (adds no-local on subscriptions). */
+  readonly protocolVersion?: 4 | 5;
+  readonly qos?: Partial<Record<TrafficClass, QoS>>;
+  /** Sparkplug-like session counter to start from (persist it across restarts to keep it growing). */
+  readonly session?: number;
+  readonly keepaliveSec?: number;
+  readonly queueSizes?: ClassQueueSizes;
+  readonly inflightMax?: number;
+  readonly reconnectMsMin?: number;
+  readonly reconnectMsMax?: number;
+  readonly mtuBytes?: number;
+  /** How long start() waits for the first connection before returning with the link down (default 5 s). */
+  readonly startWaitMs?: number;
+  /** Where connection events go (connected, disconnected with the reason); default: nowhere. */
+  readonly log?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
+
+interface Outbound {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly envelopeBytes: number;
+}
+
+export class MqttLink implements Link {
+  readonly name: string;
+  readonly mtuBytes: number;
+  readonly topics: FleetTopics;
+  private readonly stats = new LinkStats();
+  private readonly queue: ClassQueue<Outbound>;
+  private readonly tag: number;
+  private readonly qos: Record<TrafficClass, QoS>;
+  private readonly pubOpts: Record<TrafficClass, IClientPublishOptions>;
+  private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
+  private readonly stateHandlers: ((s: NodeState) => void)[] = [];
+  private client: MqttClient | undefined;
+  private connected = false;
+  private running = false;
+  private inflight = 0;
+  /** Bumped on every connection so callbacks from an old connection are ignored. */
+  private generation = 0;
+  private session: number;
+  private failures = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+  /** Connections made so far (the first plus reconnects), for tests and status. */
+  connects = 0;
+
+  constructor(private readonly opts: MqttLinkOptions) {
+    this.name = opts.name ?? 'mqtt';
+    this.mtuBytes = opts.mtuBytes ?? limits.envelopeBytesMax;
+    this.topics = fleetTopics(opts.fleet);
+    this.tag = fleetTag(opts.fleet);
+    this.qos = { ...defaultQos, ...opts.qos };
+    this.pubOpts = {
+      consensus: { qos: this.qos.consensus },
+      heartbeat: { qos: this.qos.heartbeat },
+      telemetry: { qos: this.qos.telemetry },
+    };
+    this.session = opts.session ?? 0;
+    this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls) => this.stats.queueFull(cls));
+  }
+
+  /** Connects (waiting up to startWaitMs); rejects only when the broker refuses the credentials. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const o = this.opts;
+    const options: IClientOptions = {
+      clientId: `murmur-${o.fleet}-${o.node}`.slice(0, 64),
+      protocolVersion: o.protocolVersion ?? 4,
+      clean: true,
+      keepalive: o.keepaliveSec ?? 10,
+      reconnectPeriod: 0, // reconnects are ours: exponential backoff with jitter, see scheduleReconnect
+      connectTimeout: 5_000,
+      resubscribe: false, // we subscribe on every connect ourselves
+      will: this.will(),
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.tls?.ca !== undefined ? { ca: o.tls.ca } : {}),
+      ...(o.tls?.cert !== undefined ? { cert: o.tls.cert } : {}),
+      ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
+      ...(o.tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}),
+    };
+    const client = mqtt.connect(o.url, options);
+    this.client = client;
+    client.on('message', (topic, payload) => this.receive(topic, payload));
+    client.on('close', () => this.onClose());
+    client.on('error', (e) => this.log('error', { reason: e.message }));
+    client.on('connect', () => this.onConnect());
+    // Wait for the first connection, but a broker that is down is not a startup error: the link
+    // stays down and keeps retrying. Refused credentials are a configuration error, so they throw.
+    const waitMs = o.startWaitMs ?? 5_000;
+    const refused = await new Promise<Error | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), waitMs);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      client.on('error', (e: Error & { code?: unknown }) => {
+        if (e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
+          clearTimeout(timer);
+          resolve(e);
+        }
+      });
+    });
+    if (refused) {
+      await this.stop();
+      throw new Error(`MQTT broker ${o.url} refused node "${o.node}": ${refused.message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.connected = false;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.queue.clear();
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    // A clean stop announces the death itself (the broker sends the Will only on an unclean loss).
+    if (c.connected) {
+      await new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), { qos: 1, retain: true }, () => r()));
+    }
+    await c.endAsync(false).catch(() => undefined);
+  }
+
+  broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.enqueue(broadcastTopic(this.topics, this.opts.node, cls), bytes, cls);
+  }
+
+  unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.enqueue(this.topics.unicast(this.opts.node, to), bytes, cls);
+  }
+
+  onReceive(handler: (frame: ReceivedFrame) => void): void {
+    this.handlers.push(handler);
+  }
+
+  /** Birth and death announcements of other nodes (retained state topic). */
+  onNodeState(handler: (s: NodeState) => void): void {
+    this.stateHandlers.push(handler);
+  }
+
+  isUp(): boolean {
+    return this.connected;
+  }
+
+  counters(): LinkCountersDetail {
+    return this.stats.snapshot();
+  }
+
+  /** The session counter of the current (or next) connection. */
+  currentSession(): number {
+    return this.session;
+  }
+
+  private will(): NonNullable<IClientOptions['will']> {
+    return { topic: this.topics.state(this.opts.node), payload: encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), qos: 1, retain: true };
+  }
+
+  private onConnect(): void {
+    const c = this.client;
+    if (!c) return;
+    this.generation++;
+    this.connects++;
+    this.failures = 0;
+    this.inflight = 0;
+    // mqtt.js leaves Nagle on; with delayed ACKs every QoS 1 round trip costs ~40-80 ms (baseline.md §4).
+    (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
+    const nl = this.opts.protocolVersion === 5;
+    const subs = Object.fromEntries(this.topics.subscriptions(this.opts.node).map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }]));
+    c.subscribe(subs, (e) => {
+      if (e) this.log('subscribe-failed', { reason: e.message });
+    });
+    c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'online', session: this.session }), { qos: 1, retain: true });
+    this.connected = true;
+    this.log('connected', { url: this.opts.url, session: this.session });
+    this.drain();
+  }
+
+  private onClose(): void {
+    const wasConnected = this.connected;
+    this.connected = false;
+    if (wasConnected) this.log('disconnected', { url: this.opts.url, session: this.session });
+    if (!this.running) return;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || !this.running) return;
+    const min = this.opts.reconnectMsMin ?? limits.mqttReconnectMsMin;
+    const max = this.opts.reconnectMsMax ?? limits.mqttReconnectMsMax;
+    const base = Math.min(max, min * 2 ** Math.min(this.failures, 16));
+    this.failures++;
+    // Full jitter halves the herd when a broker comes back to a whole fleet at once.
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      const c = this.client;
+      if (!c || !this.running) return;
+      // A new connection is a new session: its Will must carry the new counter (Sparkplug bdSeq).
+      this.session++;
+      c.options.will = this.will();
+      c.reconnect();
+    }, delay);
+    this.reconnectTimer.unref?.();
+  }
+
+  private enqueue(topic: string, bytes: Uint8Array, cls: TrafficClass): boolean {
+    if (!this.running) return false;
+    if (bytes.length > this.mtuBytes) {
+      this.stats.oversize();
+      return false;
+    }
+    const payload = encodeFrame(this.tag, cls, bytes) as Buffer;
+    if (!this.queue.push(cls, { topic, payload, envelopeBytes: bytes.length })) return false;
+    this.drain();
+    return true;
+  }
+
+  /** Hands queued frames to mqtt.js while connected and under the in-flight bound. */
+  private drain(): void {
+    const c = this.client;
+    if (!c || !this.connected || this.draining) return;
+    this.draining = true;
+    const gen = this.generation;
+    const inflightMax = this.opts.inflightMax ?? limits.mqttInflightMax;
+    try {
+      while (this.inflight < inflightMax && this.connected) {
+        const q = this.queue.shift();
+        if (!q) break;
+        this.inflight++;
+        this.stats.sent(q.item.envelopeBytes);
+        c.publish(q.item.topic, q.item.payload, this.pubOpts[q.cls], () => {
+          if (gen !== this.generation) return;
+          this.inflight--;
+          if (this.queue.length > 0) this.drain();
+        });
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private receive(topic: string, payload: Buffer): void {
+    const t = parseTopic(this.topics.prefix, topic);
+    if (!t) {
+      this.stats.badFrame('bad-topic');
+      return;
+    }
+    if (t.type === 'state') {
+      const s = parseNodeState(payload);
+      if (s && s.node === t.from) for (const h of this.stateHandlers) h(s);
+      return;
+    }
+    const from = t.type === 'commands' ? undefined : t.from;
+    if (from === this.opts.node) return; // our own broadcast, echoed by the broker
+    const f = decodeFrame(payload, this.tag, this.mtuBytes);
+    if (!f.ok) {
+      this.stats.badFrame(f.error);
+      return;
+    }
+    this.stats.received(f.value.envelope.length);
+    const frame: ReceivedFrame = { bytes: f.value.envelope, from, link: this.name };
+    for (const h of this.handlers) h(frame);
+  }
+
+  private log(event: string, detail: Record<string, unknown>): void {
+    this.opts.log?.(event, { link: this.name, node: this.opts.node, ...detail });
+  }
+}

@@ -1,0 +1,85 @@
+// The MQTT topic scheme (docs/topics.md). Every topic sits under murmur/v1/<fleet>/ so fleets can
+// share a broker and an ACL can be written per fleet. A device publishes only under its own node
+// topics and its own consensus topic; only operators publish commands.
+
+import type { TrafficClass } from './link.js';
+
+export const topicRoot = 'murmur/v1';
+
+export const fleetPrefix = (fleet: string): string => `${topicRoot}/${fleet}`;
+
+export interface FleetTopics {
+  readonly prefix: string;
+  /** Consensus broadcast by `node`: murmur/v1/<fleet>/consensus/<node>. */
+  consensus(node: string): string;
+  /** Per-node class topics: murmur/v1/<fleet>/node/<node>/heartbeat | telemetry. */
+  heartbeat(node: string): string;
+  telemetry(node: string): string;
+  /** Unicast from `from` to `to`, under the sender's own topics. */
+  unicast(from: string, to: string): string;
+  /** Retained birth/death state (Sparkplug-like, with a session counter). */
+  state(node: string): string;
+  /** Signed operator commands. */
+  readonly commands: string;
+  /** What `node` subscribes to. */
+  subscriptions(node: string): string[];
+}
+
+export function fleetTopics(fleet: string): FleetTopics {
+  const p = fleetPrefix(fleet);
+  return {
+    prefix: p,
+    consensus: (node) => `${p}/consensus/${node}`,
+    heartbeat: (node) => `${p}/node/${node}/heartbeat`,
+    telemetry: (node) => `${p}/node/${node}/telemetry`,
+    unicast: (from, to) => `${p}/node/${from}/to/${to}`,
+    state: (node) => `${p}/node/${node}/state`,
+    commands: `${p}/commands`,
+    subscriptions: (node) => [`${p}/consensus/+`, `${p}/node/+/heartbeat`, `${p}/node/+/telemetry`, `${p}/node/+/to/${node}`, `${p}/node/+/state`, `${p}/commands`],
+  };
+}
+
+export type ParsedTopic =
+  | { readonly type: 'consensus' | 'heartbeat' | 'telemetry' | 'unicast' | 'state'; readonly from: string; readonly to?: string }
+  | { readonly type: 'commands' };
+
+/** Reads a topic under `prefix`; undefined for anything outside the scheme. */
+export function parseTopic(prefix: string, topic: string): ParsedTopic | undefined {
+  if (!topic.startsWith(prefix) || topic.charCodeAt(prefix.length) !== 47 /* / */) return undefined;
+  const parts = topic.slice(prefix.length + 1).split('/');
+  if (parts.length === 1 && parts[0] === 'commands') return { type: 'commands' };
+  if (parts.length === 2 && parts[0] === 'consensus' && parts[1]) return { type: 'consensus', from: parts[1] };
+  if (parts[0] !== 'node' || !parts[1]) return undefined;
+  const from = parts[1];
+  if (parts.length === 3 && (parts[2] === 'heartbeat' || parts[2] === 'telemetry' || parts[2] === 'state')) return { type: parts[2], from };
+  if (parts.length === 4 && parts[2] === 'to' && parts[3]) return { type: 'unicast', from, to: parts[3] };
+  return undefined;
+}
+
+/** The topic a node publishes a broadcast of class `cls` on. */
+export function broadcastTopic(t: FleetTopics, node: string, cls: TrafficClass): string {
+  return cls === 'consensus' ? t.consensus(node) : cls === 'heartbeat' ? t.heartbeat(node) : t.telemetry(node);
+}
+
+/** Birth/death payload (JSON, retained, unsigned: a hint for dashboards, never trusted). */
+export interface NodeState {
+  readonly node: string;
+  readonly state: 'online' | 'offline';
+  /** Sparkplug bdSeq: the death that matches a birth carries the same session number. */
+  readonly session: number;
+}
+
+export function encodeNodeState(s: NodeState): Buffer {
+  return Buffer.from(JSON.stringify(s));
+}
+
+export function parseNodeState(b: Uint8Array): NodeState | undefined {
+  if (b.length > 256) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(b).toString('utf8')) as Partial<NodeState>;
+    if (typeof v.node !== 'string' || (v.state !== 'online' && v.state !== 'offline') || typeof v.session !== 'number') return undefined;
+    return { node: v.node, state: v.state, session: v.session };
+  } catch {
+    return undefined;
+  }
+}

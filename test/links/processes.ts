@@ -1,0 +1,140 @@
+// Real peers for link tests: Mosquitto on a free loopback port with its own config file, and socat
+// pty pairs. Each is started by the test and stopped by its PID (never by name).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        r(true);
+      });
+      c.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function stopProcess(p: ChildProcess, timeoutMs = 3_000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  process.kill(p.pid, 'SIGTERM');
+  const t = setTimeout(() => p.pid !== undefined && p.exitCode === null && process.kill(p.pid, 'SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(t);
+}
+
+export class Mosquitto {
+  private proc: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'murmur-mosquitto-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(port?: number): Promise<Mosquitto> {
+    const m = new Mosquitto(port ?? (await freePort()));
+    await m.run();
+    return m;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** (Re)starts the broker on the same port with the same config. */
+  async run(): Promise<void> {
+    const conf = join(this.dir, 'mosquitto.conf');
+    writeFileSync(
+      conf,
+      [
+        `listener ${this.port} 127.0.0.1`,
+        'allow_anonymous true',
+        'set_tcp_nodelay true', // Nagle + delayed ACK costs ~80 ms per QoS 1 round trip otherwise
+        'persistence false',
+        'max_queued_messages 100000', // the default 1000 silently drops QoS 1 bursts (baseline.md §4)
+        'max_inflight_messages 1000',
+        `log_dest file ${join(this.dir, 'mosquitto.log')}`,
+        '',
+      ].join('\n'),
+    );
+    this.proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    this.proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitForPort(this.port, 5_000);
+    } catch (e) {
+      await this.kill();
+      throw new Error(`mosquitto did not start: ${stderr || (e as Error).message}`);
+    }
+  }
+
+  /** Stops the broker by PID (SIGTERM, then SIGKILL). */
+  async kill(): Promise<void> {
+    if (this.proc) await stopProcess(this.proc);
+    this.proc = undefined;
+  }
+
+  log(): string {
+    const f = join(this.dir, 'mosquitto.log');
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A socat pty pair: two linked serial device paths. */
+export class PtyPair {
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly a: string,
+    readonly b: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<PtyPair> {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-pty-'));
+    const a = join(dir, 'ttyA');
+    const b = join(dir, 'ttyB');
+    const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const deadline = Date.now() + 5_000;
+    while (!(existsSync(a) && existsSync(b))) {
+      if (Date.now() > deadline || proc.exitCode !== null) {
+        await stopProcess(proc);
+        throw new Error('socat did not create the pty pair within 5 s');
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return new PtyPair(proc, a, b, dir);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.proc);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
