@@ -68,6 +68,13 @@ export const limits = {
   hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; oldest evicted
   hazardAttestersPerCellMax: 128, // distinct devices remembered per cell
   estimateSamplesMax: 1_024, // attested values kept per quantity; oldest dropped
+  // Firmware bridge (firmware-bridge/): MAVLink and the MCU framed protocol.
+  mavlinkFramesPerChunkMax: 4_096, // frames split from one read; the rest waits for the next read
+  mavlinkCommandsPendingMax: 16, // commands awaiting COMMAND_ACK; a further command is refused
+  missionItemsMax: 1_000, // items in one uploaded mission; a longer plan is refused before sending
+  mcuFrameBytesMax: 256, // one decoded MCU frame (CBOR payload + CRC); longer frames are dropped
+  mcuRequestsPendingMax: 32, // MCU requests awaiting a response; a further request is refused
+  nmeaSentenceBytesMax: 82, // NMEA 0183: 79 characters + "$" + CRLF; longer lines are dropped
 } as const;
 
 export type Limits = typeof limits;

@@ -1,0 +1,177 @@
+// MAVLink 2 framing: encode with node-mavlink's serializer, split and check frames with our own
+// bounded splitter (X.25 CRC with CRC_EXTRA, optional signature), decode payloads with node-mavlink.
+// Frame layout: mavlink.io/en/guide/serialization.html; signing: mavlink.io/en/guide/message_signing.html.
+
+import { createHash } from 'node:crypto';
+import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, common, minimal, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
+import { limits } from '../../runtime/lib/limits.js';
+
+export const mavlinkMagicV2 = 0xfd;
+export const headerBytes = 10;
+export const checksumBytes = 2;
+export const signatureBytes = 13;
+export const incompatSigned = 0x01;
+export const frameBytesMax = headerBytes + 255 + checksumBytes + signatureBytes; // 280
+
+const registry: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...minimal.REGISTRY, ...common.REGISTRY };
+const magic: Record<number, number> = MSG_ID_MAGIC_NUMBER as unknown as Record<number, number>;
+
+/** 2015-01-01T00:00:00Z: the signing timestamp counts 10 µs units from here. */
+export const signingEpochMs = Date.UTC(2015, 0, 1);
+
+export interface SigningKey {
+  readonly key: Uint8Array; // 32 bytes, shared through SETUP_SIGNING
+  readonly linkId: number;
+}
+
+export interface MavFrame {
+  readonly bytes: Buffer;
+  readonly seq: number;
+  readonly sysid: number;
+  readonly compid: number;
+  readonly msgid: number;
+  readonly payload: Buffer; // as on the wire (trailing zeros possibly truncated)
+  readonly signed: boolean;
+}
+
+export interface EncodeOptions {
+  readonly sysid: number;
+  readonly compid: number;
+  readonly seq: number;
+  readonly signing?: SigningKey & { readonly timestamp10us: number };
+}
+
+/** Serialises one message into a MAVLink 2 frame (signed when options.signing is set). */
+export function encodeFrame(msg: MavLinkData, o: EncodeOptions): Buffer {
+  const flags = o.signing ? incompatSigned : 0;
+  const frame = new MavLinkProtocolV2(o.sysid, o.compid, flags).serialize(msg, o.seq & 0xff);
+  if (!o.signing) return frame;
+  return appendSignature(frame, o.signing.key, o.signing.linkId, o.signing.timestamp10us);
+}
+
+/** signature = first 6 bytes of SHA-256(key ‖ header ‖ payload ‖ CRC ‖ linkId ‖ timestamp). */
+export function signatureOf(unsignedFrame: Uint8Array, key: Uint8Array, linkId: number, timestamp10us: number): Buffer {
+  const trailer = Buffer.alloc(7);
+  trailer.writeUInt8(linkId & 0xff, 0);
+  trailer.writeUIntLE(timestamp10us, 1, 6);
+  const h = createHash('sha256').update(key).update(unsignedFrame).update(trailer).digest();
+  return Buffer.concat([trailer, h.subarray(0, 6)]);
+}
+
+export function appendSignature(unsignedFrame: Buffer, key: Uint8Array, linkId: number, timestamp10us: number): Buffer {
+  return Buffer.concat([unsignedFrame, signatureOf(unsignedFrame, key, linkId, timestamp10us)]);
+}
+
+export function signatureTimestamp(frame: MavFrame): number {
+  return frame.bytes.readUIntLE(frame.bytes.length - signatureBytes + 1, 6);
+}
+
+export function signatureLinkId(frame: MavFrame): number {
+  return frame.bytes.readUInt8(frame.bytes.length - signatureBytes);
+}
+
+export function verifySignature(frame: MavFrame, key: Uint8Array): boolean {
+  if (!frame.signed) return false;
+  const unsigned = frame.bytes.subarray(0, frame.bytes.length - signatureBytes);
+  const expected = signatureOf(unsigned, key, signatureLinkId(frame), signatureTimestamp(frame));
+  return expected.equals(frame.bytes.subarray(frame.bytes.length - signatureBytes));
+}
+
+export function crcExtraOf(msgid: number): number | undefined {
+  return magic[msgid];
+}
+
+export function messageName(msgid: number): string {
+  return registry[msgid]?.MSG_NAME ?? `#${msgid}`;
+}
+
+/** Decodes a checked frame's payload into node-mavlink's message class; null for unknown ids. */
+export function decodeMessage(frame: MavFrame): MavLinkData | null {
+  const clazz = registry[frame.msgid];
+  if (!clazz) return null;
+  const padded = Buffer.alloc(255);
+  frame.payload.copy(padded);
+  return new MavLinkProtocolV2().data(padded, clazz);
+}
+
+export interface SplitterCounters {
+  frames: number;
+  badCrc: number;
+  unknownId: number;
+  bytesDiscarded: number;
+}
+
+/**
+ * Splits a byte stream into checked MAVLink 2 frames. Its buffer never exceeds two frames; on a bad
+ * CRC it skips one byte and rescans, so a corrupted length cannot swallow the frames behind it.
+ * MAVLink 1 frames are ignored (we speak only v2).
+ */
+export class FrameSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownId: 0, bytesDiscarded: 0 };
+
+  push(chunk: Uint8Array): MavFrame[] {
+    const out: MavFrame[] = [];
+    let data = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    for (let guard = 0; guard < limits.mavlinkFramesPerChunkMax; guard++) {
+      const start = data.indexOf(mavlinkMagicV2);
+      if (start < 0) {
+        this.counters.bytesDiscarded += data.length;
+        data = Buffer.alloc(0);
+        break;
+      }
+      if (start > 0) {
+        this.counters.bytesDiscarded += start;
+        data = data.subarray(start);
+      }
+      if (data.length < headerBytes) break;
+      const len = data[1] as number;
+      const incompat = data[2] as number;
+      if ((incompat & ~incompatSigned) !== 0) {
+        // Unknown incompatibility flag: the spec says drop the frame; we resync one byte on.
+        this.counters.badCrc++;
+        data = data.subarray(1);
+        continue;
+      }
+      const total = headerBytes + len + checksumBytes + (incompat & incompatSigned ? signatureBytes : 0);
+      if (data.length < total) break;
+      const msgid = data.readUIntLE(7, 3);
+      const extra = magic[msgid];
+      if (extra === undefined) {
+        this.counters.unknownId++;
+        data = data.subarray(1);
+        continue;
+      }
+      const frame = data.subarray(0, total);
+      if (x25crc(frame, 1, checksumBytes + signatureTrim(incompat), extra) !== frame.readUInt16LE(headerBytes + len)) {
+        this.counters.badCrc++;
+        data = data.subarray(1);
+        continue;
+      }
+      const bytes = Buffer.from(frame);
+      out.push({
+        bytes,
+        seq: bytes[4] as number,
+        sysid: bytes[5] as number,
+        compid: bytes[6] as number,
+        msgid,
+        payload: bytes.subarray(headerBytes, headerBytes + len),
+        signed: (incompat & incompatSigned) !== 0,
+      });
+      this.counters.frames++;
+      data = data.subarray(total);
+    }
+    // Bound the carry-over: a partial frame is at most frameBytesMax; anything longer is garbage.
+    if (data.length > frameBytesMax) {
+      this.counters.bytesDiscarded += data.length - frameBytesMax;
+      data = data.subarray(data.length - frameBytesMax);
+    }
+    this.buf = Buffer.from(data);
+    return out;
+  }
+}
+
+/** The CRC covers header and payload only: trim the checksum and, when present, the signature. */
+function signatureTrim(incompat: number): number {
+  return incompat & incompatSigned ? signatureBytes : 0;
+}

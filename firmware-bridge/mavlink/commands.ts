@@ -1,0 +1,144 @@
+// The MAVLink command protocol (mavlink.io/en/services/command.html): COMMAND_LONG or COMMAND_INT,
+// answered by COMMAND_ACK with the same command id. On timeout we resend with confirmation + 1;
+// MAV_RESULT_IN_PROGRESS means "keep waiting" (no resend) until a final ACK or the progress timeout.
+
+import { common } from 'node-mavlink';
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { deviceError, type DeviceError } from '../../hal/devices.js';
+import type { MavlinkEndpoint, ReceivedMessage } from './endpoint.js';
+
+export interface CommandTarget {
+  readonly sysid: number;
+  readonly compid: number;
+}
+
+export interface CommandOptions {
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** How long to wait after an IN_PROGRESS ack before giving up. */
+  readonly inProgressTimeoutMs: number;
+  readonly onProgress?: (percent: number) => void;
+}
+
+export const defaultCommandOptions: CommandOptions = { timeoutMs: 1000, retries: 3, inProgressTimeoutMs: 15_000 };
+
+export interface CommandAckInfo {
+  readonly command: number;
+  readonly result: number;
+  readonly attempts: number;
+  readonly sawInProgress: boolean;
+}
+
+/** Parameters of COMMAND_INT: x and y are degrees * 1e7 (integers), z metres. */
+export interface CommandIntParams {
+  readonly frame: number;
+  readonly params: readonly [number, number, number, number];
+  readonly x: number;
+  readonly y: number;
+  readonly z: number;
+}
+
+interface Pending {
+  readonly resolve: (r: Result<CommandAckInfo, DeviceError>) => void;
+  readonly onAck: (ack: common.CommandAck) => void;
+}
+
+export function resultName(result: number): string {
+  return (common.MavResult as unknown as Record<number, string>)[result] ?? `result ${result}`;
+}
+
+export function commandName(command: number): string {
+  return (common.MavCmd as unknown as Record<number, string>)[command] ?? `command ${command}`;
+}
+
+export class CommandClient {
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    private readonly endpoint: MavlinkEndpoint,
+    private readonly target: CommandTarget,
+    private readonly defaults: CommandOptions = defaultCommandOptions,
+  ) {
+    endpoint.onMessage((m) => this.onMessage(m));
+  }
+
+  long(command: number, params: readonly number[], options: Partial<CommandOptions> = {}): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.run(command, options, (confirmation) => {
+      const m = new common.CommandLong();
+      m.targetSystem = this.target.sysid;
+      m.targetComponent = this.target.compid;
+      m.command = command;
+      m.confirmation = confirmation;
+      [m._param1, m._param2, m._param3, m._param4, m._param5, m._param6, m._param7] = [0, 1, 2, 3, 4, 5, 6].map((i) => params[i] ?? 0) as [number, number, number, number, number, number, number];
+      return m;
+    });
+  }
+
+  /** COMMAND_INT has no confirmation field; a resend is identical (spec: command protocol). */
+  int(command: number, p: CommandIntParams, options: Partial<CommandOptions> = {}): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.run(command, options, () => {
+      const m = new common.CommandInt();
+      m.targetSystem = this.target.sysid;
+      m.targetComponent = this.target.compid;
+      m.frame = p.frame;
+      m.command = command;
+      m.current = 0;
+      m.autocontinue = 0;
+      [m._param1, m._param2, m._param3, m._param4] = p.params as [number, number, number, number];
+      m._param5 = Math.round(p.x);
+      m._param6 = Math.round(p.y);
+      m._param7 = p.z;
+      return m;
+    });
+  }
+
+  private run(command: number, options: Partial<CommandOptions>, build: (confirmation: number) => common.CommandLong | common.CommandInt): Promise<Result<CommandAckInfo, DeviceError>> {
+    const o = { ...this.defaults, ...options };
+    const name = commandName(command);
+    if (this.pending.has(command)) return Promise.resolve(err(deviceError('rejected', `${name} is already awaiting an ACK`)));
+    if (this.pending.size >= limits.mavlinkCommandsPendingMax) return Promise.resolve(err(deviceError('rejected', 'too many commands awaiting an ACK')));
+    return new Promise((resolve) => {
+      let attempts = 0;
+      let inProgress = false;
+      let timer: NodeJS.Timeout | null = null;
+      const finish = (r: Result<CommandAckInfo, DeviceError>): void => {
+        if (timer) clearTimeout(timer);
+        this.pending.delete(command);
+        resolve(r);
+      };
+      const sendAttempt = (): void => {
+        if (attempts > o.retries) {
+          finish(err(deviceError('timeout', `${name}: no COMMAND_ACK after ${attempts} attempts of ${o.timeoutMs} ms`)));
+          return;
+        }
+        this.endpoint.send(build(attempts));
+        attempts++;
+        timer = setTimeout(sendAttempt, o.timeoutMs);
+      };
+      this.pending.set(command, {
+        resolve: finish,
+        onAck: (ack) => {
+          if (timer) clearTimeout(timer);
+          if (ack.result === common.MavResult.IN_PROGRESS) {
+            inProgress = true;
+            o.onProgress?.(ack.progress);
+            timer = setTimeout(() => finish(err(deviceError('timeout', `${name}: IN_PROGRESS for more than ${o.inProgressTimeoutMs} ms`))), o.inProgressTimeoutMs);
+            return;
+          }
+          const info: CommandAckInfo = { command, result: ack.result, attempts, sawInProgress: inProgress };
+          if (ack.result === common.MavResult.ACCEPTED) finish(ok(info));
+          else finish(err(deviceError('rejected', `${name}: ${resultName(ack.result)}`)));
+        },
+      });
+      sendAttempt();
+    });
+  }
+
+  private onMessage({ msg, frame }: ReceivedMessage): void {
+    if (!(msg instanceof common.CommandAck) || frame.sysid !== this.target.sysid) return;
+    // Acks addressed to someone else on a shared link are not ours (0 = broadcast, older firmware).
+    if (msg.targetSystem !== 0 && msg.targetSystem !== this.endpoint.sysid) return;
+    this.pending.get(msg.command)?.onAck(msg);
+  }
+}

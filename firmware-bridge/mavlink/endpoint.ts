@@ -1,0 +1,221 @@
+// One MAVLink 2 endpoint on a byte transport: sends with a rolling sequence (and signature when a key
+// is set), checks and decodes what arrives, sends HEARTBEAT at 1 Hz and declares a peer lost after 5
+// missed heartbeats (mavlink.io/en/services/heartbeat.html).
+
+import { minimal, type MavLinkData } from 'node-mavlink';
+import type { ByteTransport } from '../transport.js';
+import {
+  decodeMessage,
+  encodeFrame,
+  FrameSplitter,
+  signatureLinkId,
+  signatureTimestamp,
+  signingEpochMs,
+  verifySignature,
+  type MavFrame,
+  type SigningKey,
+} from './codec.js';
+
+export interface HeartbeatContent {
+  readonly type: number; // MAV_TYPE
+  readonly autopilot: number; // MAV_AUTOPILOT
+  readonly baseMode: number;
+  readonly customMode: number;
+  readonly systemStatus: number; // MAV_STATE
+}
+
+export interface SigningPolicy extends SigningKey {
+  /** Which unsigned messages to accept anyway (the spec's accept-unsigned callback); default none. */
+  readonly acceptUnsigned?: (msgid: number) => boolean;
+}
+
+export interface EndpointOptions {
+  readonly transport: ByteTransport;
+  readonly sysid: number;
+  readonly compid: number;
+  readonly heartbeat: () => HeartbeatContent;
+  readonly heartbeatIntervalMs?: number;
+  /** Missed heartbeats before a peer counts as lost (spec: 4-5 on RF links). */
+  readonly heartbeatsMissedMax?: number;
+  readonly signing?: SigningPolicy;
+  readonly nowMs?: () => number;
+}
+
+export interface ReceivedMessage {
+  readonly msg: MavLinkData;
+  readonly frame: MavFrame;
+}
+
+export type LinkEvent = { readonly type: 'up' | 'lost'; readonly sysid: number };
+
+export interface EndpointCounters {
+  framesSent: number;
+  framesReceived: number;
+  badCrc: number;
+  rejectedUnsigned: number;
+  rejectedSignature: number;
+  rejectedReplay: number;
+}
+
+interface PeerState {
+  lastHeartbeatMs: number;
+  up: boolean;
+  heartbeat: minimal.Heartbeat;
+}
+
+export class MavlinkEndpoint {
+  readonly sysid: number;
+  readonly compid: number;
+  private seq = 0;
+  private readonly splitter = new FrameSplitter();
+  private readonly handlers = new Set<(m: ReceivedMessage) => void>();
+  private readonly linkHandlers = new Set<(e: LinkEvent) => void>();
+  private readonly peers = new Map<number, PeerState>();
+  private readonly lastSignTs = new Map<string, number>();
+  private lastOwnTs = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly intervalMs: number;
+  private readonly missedMax: number;
+  private readonly now: () => number;
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, badCrc: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
+  /** Heartbeats can be paused (tests use it to simulate a hung companion). */
+  heartbeatsEnabled = true;
+
+  constructor(private readonly o: EndpointOptions) {
+    this.sysid = o.sysid;
+    this.compid = o.compid;
+    this.intervalMs = o.heartbeatIntervalMs ?? 1000;
+    this.missedMax = o.heartbeatsMissedMax ?? 5;
+    this.now = o.nowMs ?? Date.now;
+    o.transport.onData((chunk) => this.receive(chunk));
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.sendHeartbeat();
+    this.timer = setInterval(() => {
+      this.sendHeartbeat();
+      this.checkPeers();
+    }, this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  send(msg: MavLinkData): void {
+    const signing = this.o.signing;
+    let frame: Buffer;
+    if (signing) {
+      // Timestamps must strictly increase per link (spec: message signing, timestamp).
+      const ts = Math.max(this.lastOwnTs + 1, Math.floor((this.now() - signingEpochMs) * 100));
+      this.lastOwnTs = ts;
+      frame = encodeFrame(msg, { sysid: this.sysid, compid: this.compid, seq: this.seq, signing: { ...signing, timestamp10us: ts } });
+    } else {
+      frame = encodeFrame(msg, { sysid: this.sysid, compid: this.compid, seq: this.seq });
+    }
+    this.seq = (this.seq + 1) & 0xff;
+    this.stats.framesSent++;
+    this.o.transport.write(frame);
+  }
+
+  onMessage(handler: (m: ReceivedMessage) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onLink(handler: (e: LinkEvent) => void): () => void {
+    this.linkHandlers.add(handler);
+    return () => this.linkHandlers.delete(handler);
+  }
+
+  /** The newest heartbeat of a peer that is currently up, or null. */
+  peer(sysid: number): minimal.Heartbeat | null {
+    const p = this.peers.get(sysid);
+    return p && p.up ? p.heartbeat : null;
+  }
+
+  isPeerUp(sysid: number): boolean {
+    return this.peers.get(sysid)?.up ?? false;
+  }
+
+  counters(): Readonly<EndpointCounters> {
+    return { ...this.stats, badCrc: this.splitter.counters.badCrc };
+  }
+
+  private sendHeartbeat(): void {
+    if (!this.heartbeatsEnabled) return;
+    const c = this.o.heartbeat();
+    const hb = new minimal.Heartbeat();
+    hb.type = c.type;
+    hb.autopilot = c.autopilot;
+    hb.baseMode = c.baseMode;
+    hb.customMode = c.customMode;
+    hb.systemStatus = c.systemStatus;
+    hb.mavlinkVersion = 3;
+    this.send(hb);
+  }
+
+  private checkPeers(): void {
+    const now = this.now();
+    for (const [sysid, p] of [...this.peers.entries()].sort((a, b) => a[0] - b[0])) {
+      if (p.up && now - p.lastHeartbeatMs > this.missedMax * this.intervalMs) {
+        p.up = false;
+        for (const h of this.linkHandlers) h({ type: 'lost', sysid });
+      }
+    }
+  }
+
+  private receive(chunk: Uint8Array): void {
+    for (const frame of this.splitter.push(chunk)) {
+      if (frame.sysid === this.sysid && frame.compid === this.compid) continue; // our own echo
+      if (!this.accept(frame)) continue;
+      const msg = decodeMessage(frame);
+      if (msg === null) continue;
+      this.stats.framesReceived++;
+      if (msg instanceof minimal.Heartbeat) this.noteHeartbeat(frame.sysid, msg);
+      for (const h of this.handlers) h({ msg, frame });
+    }
+  }
+
+  private accept(frame: MavFrame): boolean {
+    const s = this.o.signing;
+    if (!s) return true;
+    if (!frame.signed) {
+      if (s.acceptUnsigned?.(frame.msgid)) return true;
+      this.stats.rejectedUnsigned++;
+      return false;
+    }
+    if (!verifySignature(frame, s.key)) {
+      this.stats.rejectedSignature++;
+      return false;
+    }
+    // Replay protection: per (sysid, compid, linkId) the timestamp must increase.
+    const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
+    const ts = signatureTimestamp(frame);
+    const last = this.lastSignTs.get(stream) ?? -1;
+    if (ts <= last) {
+      this.stats.rejectedReplay++;
+      return false;
+    }
+    if (this.lastSignTs.size < 256 || this.lastSignTs.has(stream)) this.lastSignTs.set(stream, ts);
+    return true;
+  }
+
+  private noteHeartbeat(sysid: number, hb: minimal.Heartbeat): void {
+    const p = this.peers.get(sysid);
+    const now = this.now();
+    if (p) {
+      p.lastHeartbeatMs = now;
+      p.heartbeat = hb;
+      if (!p.up) {
+        p.up = true;
+        for (const h of this.linkHandlers) h({ type: 'up', sysid });
+      }
+    } else if (this.peers.size < 64) {
+      this.peers.set(sysid, { lastHeartbeatMs: now, up: true, heartbeat: hb });
+      for (const h of this.linkHandlers) h({ type: 'up', sysid });
+    }
+  }
+}

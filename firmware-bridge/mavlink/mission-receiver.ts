@@ -1,0 +1,103 @@
+// Mission upload, the vehicle's side: answers MISSION_COUNT by pulling every item with
+// MISSION_REQUEST_INT, re-requests on silence, and ACKs. A repeated last item (our ACK was lost)
+// gets the ACK again. Used by the simulated flight controller.
+
+import { common } from 'node-mavlink';
+import { limits } from '../../runtime/lib/limits.js';
+import type { MavlinkEndpoint, ReceivedMessage } from './endpoint.js';
+import { fromMissionItemInt, missionTypeMission, type MissionItem } from './mission-item.js';
+
+interface Transfer {
+  readonly peer: { sysid: number; compid: number };
+  readonly items: MissionItem[];
+  readonly count: number;
+  retries: number;
+}
+
+export class MissionReceiver {
+  private transfer: Transfer | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastAccepted: { peer: number; count: number } | null = null;
+
+  constructor(
+    private readonly endpoint: MavlinkEndpoint,
+    private readonly onMission: (items: MissionItem[]) => void,
+    private readonly itemTimeoutMs = 500,
+    private readonly retriesMax = 8,
+  ) {
+    endpoint.onMessage((m) => this.handle(m));
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.transfer = null;
+  }
+
+  private handle({ msg, frame }: ReceivedMessage): void {
+    if (msg instanceof common.MissionCount) {
+      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== missionTypeMission) return;
+      if (msg.count > limits.missionItemsMax) {
+        this.ack(frame, common.MavMissionResult.NO_SPACE);
+        return;
+      }
+      if (msg.count === 0) {
+        this.onMission([]);
+        this.ack(frame, common.MavMissionResult.ACCEPTED);
+        return;
+      }
+      // A new (or repeated) MISSION_COUNT restarts the transfer (spec: the count may be resent).
+      this.transfer = { peer: { sysid: frame.sysid, compid: frame.compid }, items: [], count: msg.count, retries: 0 };
+      this.request();
+    } else if (msg instanceof common.MissionItemInt) {
+      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== missionTypeMission) return;
+      const t = this.transfer;
+      if (t === null) {
+        // The sender resends its last item when our ACK was lost: ACK again.
+        if (this.lastAccepted && this.lastAccepted.peer === frame.sysid && msg.seq === this.lastAccepted.count - 1) this.ack(frame, common.MavMissionResult.ACCEPTED);
+        return;
+      }
+      if (frame.sysid !== t.peer.sysid || msg.seq !== t.items.length) return; // out of order: the timer re-requests
+      t.items.push(fromMissionItemInt(msg));
+      t.retries = 0;
+      if (t.items.length === t.count) {
+        if (this.timer) clearTimeout(this.timer);
+        this.transfer = null;
+        this.lastAccepted = { peer: frame.sysid, count: t.count };
+        this.onMission(t.items);
+        this.ack(frame, common.MavMissionResult.ACCEPTED);
+      } else {
+        this.request();
+      }
+    }
+  }
+
+  private request(): void {
+    const t = this.transfer;
+    if (t === null) return;
+    const r = new common.MissionRequestInt();
+    r.targetSystem = t.peer.sysid;
+    r.targetComponent = t.peer.compid;
+    r.seq = t.items.length;
+    r.missionType = missionTypeMission;
+    this.endpoint.send(r);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.transfer !== t) return;
+      if (++t.retries > this.retriesMax) {
+        this.transfer = null; // give up: the operation is cancelled (spec: timeouts on the receiver)
+        return;
+      }
+      this.request();
+    }, this.itemTimeoutMs);
+  }
+
+  private ack(frame: { sysid: number; compid: number }, type: number): void {
+    const a = new common.MissionAck();
+    a.targetSystem = frame.sysid;
+    a.targetComponent = frame.compid;
+    a.type = type;
+    a.missionType = missionTypeMission;
+    a.opaqueId = 0;
+    this.endpoint.send(a);
+  }
+}

@@ -1,0 +1,87 @@
+// Mission upload, the sender's side (mavlink.io/en/services/mission.html#uploading_mission):
+// MISSION_COUNT, then the vehicle pulls each MISSION_ITEM_INT with MISSION_REQUEST_INT(seq), then
+// MISSION_ACK. A silence longer than itemTimeoutMs resends our last message, up to `retries` times.
+
+import { common } from 'node-mavlink';
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { deviceError, type DeviceError } from '../../hal/devices.js';
+import type { MavlinkEndpoint } from './endpoint.js';
+import type { CommandTarget } from './commands.js';
+import { missionTypeMission, toMissionItemInt, type MissionItem } from './mission-item.js';
+
+export interface UploadOptions {
+  readonly itemTimeoutMs: number;
+  readonly retries: number;
+}
+
+export interface UploadReport {
+  readonly items: number;
+  readonly resends: number;
+  readonly elapsedMs: number;
+}
+
+export const defaultUploadOptions: UploadOptions = { itemTimeoutMs: 1500, retries: 5 };
+
+export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, items: readonly MissionItem[], options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
+  const o = { ...defaultUploadOptions, ...options };
+  if (items.length === 0 || items.length > limits.missionItemsMax) {
+    return Promise.resolve(err(deviceError('rejected', `a mission needs 1..${limits.missionItemsMax} items, got ${items.length}`)));
+  }
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let resends = 0;
+    let silentRetries = 0;
+    let last: common.MissionCount | common.MissionItemInt;
+    let timer: NodeJS.Timeout | null = null;
+    const count = new common.MissionCount();
+    count.targetSystem = target.sysid;
+    count.targetComponent = target.compid;
+    count.count = items.length;
+    count.missionType = missionTypeMission;
+    count.opaqueId = 0;
+
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (silentRetries >= o.retries) {
+          done(err(deviceError('timeout', `mission upload: no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`)));
+          return;
+        }
+        silentRetries++;
+        resends++;
+        endpoint.send(last);
+        arm();
+      }, o.itemTimeoutMs);
+    };
+    const sendMsg = (m: common.MissionCount | common.MissionItemInt): void => {
+      last = m;
+      endpoint.send(m);
+      arm();
+    };
+    const off = endpoint.onMessage(({ msg, frame }) => {
+      if (frame.sysid !== target.sysid) return;
+      if (msg instanceof common.MissionRequestInt || msg instanceof common.MissionRequest) {
+        if (msg.missionType !== missionTypeMission) return;
+        const item = items[msg.seq];
+        if (item === undefined) {
+          done(err(deviceError('rejected', `mission upload: vehicle asked for item ${msg.seq} of ${items.length}`)));
+          return;
+        }
+        silentRetries = 0;
+        if (last instanceof common.MissionItemInt && last.seq === msg.seq) resends++; // re-request: our item was lost
+        sendMsg(toMissionItemInt(item, msg.seq, target));
+      } else if (msg instanceof common.MissionAck) {
+        if (msg.missionType !== missionTypeMission) return;
+        if (msg.type === common.MavMissionResult.ACCEPTED) done(ok({ items: items.length, resends, elapsedMs: Date.now() - started }));
+        else done(err(deviceError('rejected', `mission upload: MISSION_ACK ${(common.MavMissionResult as unknown as Record<number, string>)[msg.type] ?? msg.type}`)));
+      }
+    });
+    const done = (r: Result<UploadReport, DeviceError>): void => {
+      if (timer) clearTimeout(timer);
+      off();
+      resolve(r);
+    };
+    sendMsg(count);
+  });
+}

@@ -1,0 +1,295 @@
+// The companion computer's view of one flight controller (what MAVSDK's telemetry, action, offboard
+// and mission plugins do): cached telemetry, commands with ACKs, mode changes for PX4 and ArduPilot,
+// streamed guided/offboard setpoints, mission upload.
+
+import { common, minimal } from 'node-mavlink';
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { assertNever } from '../../runtime/lib/assert.js';
+import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type LandedState } from '../../hal/devices.js';
+import type { MavlinkEndpoint } from './endpoint.js';
+import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
+import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
+import { uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
+import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
+
+export const mavCmd = {
+  navWaypoint: 16,
+  navReturnToLaunch: 20,
+  navLand: 21,
+  navTakeoff: 22,
+  doSetMode: 176,
+  doReposition: 192,
+  missionStart: 300,
+  componentArmDisarm: 400,
+} as const;
+
+const customModeEnabled = 1; // MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
+const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
+// POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
+const typemaskPositionOnly = (8 | 16 | 32 | 64 | 128 | 256 | 1024 | 2048) as common.PositionTargetTypemask;
+const typemaskVelocityOnly = (1 | 2 | 4 | 64 | 128 | 256 | 1024) as common.PositionTargetTypemask;
+
+export interface Telemetry {
+  position: common.GlobalPositionInt | null;
+  attitude: common.Attitude | null;
+  sysStatus: common.SysStatus | null;
+  battery: common.BatteryStatus | null;
+  extendedState: common.ExtendedSysState | null;
+  home: common.HomePosition | null;
+  heartbeat: minimal.Heartbeat | null;
+  /** Local receive time (ms) of each message name, for staleness checks. */
+  receivedAtMs: Record<string, number>;
+}
+
+type Setpoint =
+  | { readonly type: 'position'; readonly target: GeoPoint }
+  | { readonly type: 'velocity'; readonly northMps: number; readonly eastMps: number; readonly downMps: number; readonly yawRateRadps: number };
+
+export interface VehicleOptions {
+  readonly target?: CommandTarget;
+  /** Forces the autopilot family; otherwise it comes from the first HEARTBEAT. */
+  readonly family?: AutopilotFamily;
+  readonly command?: Partial<CommandOptions>;
+  /** Rate of streamed guided/offboard setpoints; PX4 requires more than 2 Hz. */
+  readonly setpointRateHz?: number;
+}
+
+export class MavlinkVehicle {
+  readonly target: CommandTarget;
+  readonly commands: CommandClient;
+  readonly telemetry: Telemetry = { position: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, receivedAtMs: {} };
+  private setpoint: Setpoint | null = null;
+  private streamTimer: NodeJS.Timeout | null = null;
+  private readonly startMs = Date.now();
+  private readonly setpointRateHz: number;
+  private failsafeSeen = false;
+
+  constructor(
+    readonly endpoint: MavlinkEndpoint,
+    private readonly options: VehicleOptions = {},
+  ) {
+    this.target = options.target ?? { sysid: 1, compid: 1 };
+    this.commands = new CommandClient(endpoint, this.target, { timeoutMs: 1000, retries: 3, inProgressTimeoutMs: 15_000, ...options.command });
+    this.setpointRateHz = Math.max(2.5, options.setpointRateHz ?? 5);
+    endpoint.onMessage(({ msg, frame }) => {
+      if (frame.sysid !== this.target.sysid) return;
+      const t = this.telemetry;
+      if (msg instanceof common.GlobalPositionInt) t.position = msg;
+      else if (msg instanceof common.Attitude) t.attitude = msg;
+      else if (msg instanceof common.SysStatus) t.sysStatus = msg;
+      else if (msg instanceof common.BatteryStatus) t.battery = msg;
+      else if (msg instanceof common.ExtendedSysState) t.extendedState = msg;
+      else if (msg instanceof common.HomePosition) t.home = msg;
+      else if (msg instanceof minimal.Heartbeat) t.heartbeat = msg;
+      else if (msg instanceof common.StatusText && msg.text.includes('failsafe')) this.failsafeSeen = true;
+      else return;
+      t.receivedAtMs[(msg.constructor as unknown as { MSG_NAME: string }).MSG_NAME] = Date.now();
+    });
+  }
+
+  family(): AutopilotFamily | null {
+    if (this.options.family) return this.options.family;
+    const hb = this.telemetry.heartbeat;
+    return hb ? familyOf(hb.autopilot) : null;
+  }
+
+  connected(): boolean {
+    return this.endpoint.isPeerUp(this.target.sysid);
+  }
+
+  armed(): boolean {
+    return ((this.telemetry.heartbeat?.baseMode ?? 0) & safetyArmed) !== 0;
+  }
+
+  mode(): FlightMode {
+    const hb = this.telemetry.heartbeat;
+    const fam = this.family();
+    return hb && fam ? decodeMode(fam, hb.customMode) : 'unknown';
+  }
+
+  landed(): LandedState {
+    switch (this.telemetry.extendedState?.landedState) {
+      case common.MavLandedState.ON_GROUND:
+        return 'on-ground';
+      case common.MavLandedState.TAKEOFF:
+        return 'taking-off';
+      case common.MavLandedState.IN_AIR:
+        return 'in-air';
+      case common.MavLandedState.LANDING:
+        return 'landing';
+      default:
+        return 'unknown';
+    }
+  }
+
+  home(): GeoPoint | null {
+    const h = this.telemetry.home;
+    return h ? { latDeg: h.latitude / 1e7, lonDeg: h.longitude / 1e7, relAltM: 0 } : null;
+  }
+
+  /** True once the FC announced a failsafe (STATUSTEXT), until the next accepted action. */
+  failsafe(): boolean {
+    return this.failsafeSeen;
+  }
+
+  arm(): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.commands.long(mavCmd.componentArmDisarm, [1]);
+  }
+
+  disarm(): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.commands.long(mavCmd.componentArmDisarm, [0]);
+  }
+
+  async setMode(mode: FlightMode): Promise<Result<CommandAckInfo, DeviceError>> {
+    const fam = this.family();
+    if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
+    const m = encodeMode(fam, mode);
+    if (m === null) return err(deviceError('unsupported', `mode ${mode} cannot be commanded`));
+    return this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]);
+  }
+
+  /** PX4 wants an AMSL altitude in param7; ArduPilot takes off from GUIDED with a relative one. */
+  async takeoff(relAltM: number): Promise<Result<CommandAckInfo, DeviceError>> {
+    const fam = this.family();
+    if (fam === 'ardupilot') {
+      const g = await this.setMode('guided');
+      if (!g.ok) return g;
+      return this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, relAltM]);
+    }
+    const homeAlt = this.telemetry.home ? this.telemetry.home.altitude / 1000 : this.telemetry.position ? (this.telemetry.position.alt - this.telemetry.position.relativeAlt) / 1000 : null;
+    if (homeAlt === null) return err(deviceError('no-data', 'takeoff needs the home altitude: no HOME_POSITION or GLOBAL_POSITION_INT yet'));
+    return this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, homeAlt + relAltM]);
+  }
+
+  land(): Promise<Result<CommandAckInfo, DeviceError>> {
+    this.stopSetpoints();
+    return this.commands.long(mavCmd.navLand, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, Number.NaN]);
+  }
+
+  returnToLaunch(): Promise<Result<CommandAckInfo, DeviceError>> {
+    this.stopSetpoints();
+    return this.commands.long(mavCmd.navReturnToLaunch, []);
+  }
+
+  hold(): Promise<Result<CommandAckInfo, DeviceError>> {
+    this.stopSetpoints();
+    return this.setMode('hold');
+  }
+
+  /** Flies to a point with MAV_CMD_DO_REPOSITION as COMMAND_INT (lat/lon in degE7). */
+  goto(target: GeoPoint, speedMps?: number): Promise<Result<CommandAckInfo, DeviceError>> {
+    this.stopSetpoints();
+    return this.commands.int(mavCmd.doReposition, {
+      frame: frameGlobalRelativeAltInt,
+      params: [speedMps ?? -1, 1, 0, Number.NaN],
+      x: target.latDeg * 1e7,
+      y: target.lonDeg * 1e7,
+      z: target.relAltM,
+    });
+  }
+
+  /** Starts streaming position setpoints (guided/offboard), then switches to guided mode. */
+  async streamPosition(target: GeoPoint): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.startStream({ type: 'position', target });
+  }
+
+  async streamVelocity(northMps: number, eastMps: number, downMps: number, yawRateRadps = 0): Promise<Result<CommandAckInfo, DeviceError>> {
+    return this.startStream({ type: 'velocity', northMps, eastMps, downMps, yawRateRadps });
+  }
+
+  stopSetpoints(): void {
+    this.setpoint = null;
+    if (this.streamTimer) clearInterval(this.streamTimer);
+    this.streamTimer = null;
+  }
+
+  upload(items: readonly MissionItem[], options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
+    return uploadMission(this.endpoint, this.target, items, options);
+  }
+
+  startMission(): Promise<Result<CommandAckInfo, DeviceError>> {
+    this.stopSetpoints();
+    return this.commands.long(mavCmd.missionStart, [0, 0]);
+  }
+
+  /** The HAL's flight actions mapped onto the protocol. */
+  async execute(action: FlightAction): Promise<Result<void, DeviceError>> {
+    let r: Result<unknown, DeviceError>;
+    switch (action.type) {
+      case 'arm':
+        r = await this.arm();
+        break;
+      case 'disarm':
+        r = await this.disarm();
+        break;
+      case 'takeoff':
+        r = await this.takeoff(action.relAltM);
+        break;
+      case 'goto':
+        r = await this.goto(action.target, action.speedMps);
+        break;
+      case 'hold':
+        r = await this.hold();
+        break;
+      case 'land':
+        r = await this.land();
+        break;
+      case 'return-to-launch':
+        r = await this.returnToLaunch();
+        break;
+      case 'velocity':
+        r = await this.streamVelocity(action.northMps, action.eastMps, action.downMps, action.yawRateRadps ?? 0);
+        break;
+      default:
+        return assertNever(action, 'flight action');
+    }
+    if (r.ok) this.failsafeSeen = false;
+    return r.ok ? ok(undefined) : r;
+  }
+
+  close(): void {
+    this.stopSetpoints();
+  }
+
+  private async startStream(sp: Setpoint): Promise<Result<CommandAckInfo, DeviceError>> {
+    const wasStreaming = this.setpoint !== null;
+    this.setpoint = sp;
+    this.sendSetpoint();
+    if (!this.streamTimer) this.streamTimer = setInterval(() => this.sendSetpoint(), 1000 / this.setpointRateHz);
+    // PX4 refuses OFFBOARD unless setpoints already flow ("proof of life"): stream first, then switch.
+    if (wasStreaming && this.mode() === 'guided') return ok({ command: mavCmd.doSetMode, result: 0, attempts: 0, sawInProgress: false });
+    const r = await this.setMode('guided');
+    if (!r.ok) this.stopSetpoints();
+    return r;
+  }
+
+  private sendSetpoint(): void {
+    const sp = this.setpoint;
+    if (sp === null) return;
+    const bootMs = (Date.now() - this.startMs) >>> 0;
+    if (sp.type === 'position') {
+      const m = new common.SetPositionTargetGlobalInt();
+      m.timeBootMs = bootMs;
+      m.targetSystem = this.target.sysid;
+      m.targetComponent = this.target.compid;
+      m.coordinateFrame = frameGlobalRelativeAltInt;
+      m.typeMask = typemaskPositionOnly;
+      m.latInt = Math.round(sp.target.latDeg * 1e7);
+      m.lonInt = Math.round(sp.target.lonDeg * 1e7);
+      m.alt = sp.target.relAltM;
+      this.endpoint.send(m);
+    } else {
+      const m = new common.SetPositionTargetLocalNed();
+      m.timeBootMs = bootMs;
+      m.targetSystem = this.target.sysid;
+      m.targetComponent = this.target.compid;
+      m.coordinateFrame = 1; // MAV_FRAME_LOCAL_NED
+      m.typeMask = typemaskVelocityOnly;
+      m.vx = sp.northMps;
+      m.vy = sp.eastMps;
+      m.vz = sp.downMps;
+      m.yawRate = sp.yawRateRadps;
+      this.endpoint.send(m);
+    }
+  }
+}

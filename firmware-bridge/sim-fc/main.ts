@@ -1,0 +1,85 @@
+// The simulated flight controller as its own process, for tests and fleet-sim's hardware-in-the-loop
+// mode: `npm run sim-fc -- --serial /dev/pts/7` or `--udp-local 14580 --udp-remote 14540`.
+// Prints one JSON line {"ready":true,...} on stdout once it listens; SIGTERM stops it.
+
+import { CliError, exitCodes, need, parse, runMain } from '../../runtime/cli/kit.js';
+import { fromHex } from '../../runtime/lib/bytes.js';
+import { openSerial, openUdp, udpPortCompanion, type ByteTransport } from '../transport.js';
+import { SimFlightController, type FailsafeAction } from './sim-fc.js';
+
+const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp-remote PORT])
+              [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
+              [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]`;
+
+function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new CliError(`--${flag} must be an integer in ${lo}..${hi}, got "${value}"`, exitCodes.usage);
+  return n;
+}
+
+runMain('sim-fc', async (argv) => {
+  const { values } = parse(
+    argv,
+    {
+      serial: { type: 'string' },
+      baud: { type: 'string' },
+      'udp-local': { type: 'string' },
+      'udp-remote': { type: 'string' },
+      autopilot: { type: 'string' },
+      seed: { type: 'string' },
+      sysid: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'telemetry-hz': { type: 'string' },
+      failsafe: { type: 'string' },
+      'sign-key': { type: 'string' },
+    },
+    usage,
+  );
+  if (values.help) {
+    process.stdout.write(usage + '\n');
+    return 0;
+  }
+  const family = values.autopilot ?? 'px4';
+  if (family !== 'px4' && family !== 'ardupilot') throw new CliError(`--autopilot must be px4 or ardupilot, got "${family}"`, exitCodes.usage);
+  const failsafe = values.failsafe ?? 'return';
+  if (failsafe !== 'return' && failsafe !== 'land' && failsafe !== 'hold') throw new CliError(`--failsafe must be return, land or hold, got "${failsafe}"`, exitCodes.usage);
+  let signing: { key: Uint8Array; linkId: number } | undefined;
+  if (values['sign-key'] !== undefined) {
+    const key = /^[0-9a-fA-F]{64}$/.test(values['sign-key']) ? fromHex(values['sign-key']) : undefined;
+    if (key === undefined) throw new CliError('--sign-key must be 64 hex digits (a 32-byte MAVLink signing key)', exitCodes.usage);
+    signing = { key, linkId: 0 };
+  }
+  let transport: ByteTransport;
+  try {
+    if (values.serial !== undefined) {
+      transport = await openSerial({ path: values.serial, baudRate: int(values.baud, 'baud', 1200, 4_000_000, 921_600) });
+    } else {
+      const local = int(need(values['udp-local'], 'udp-local (or --serial)'), 'udp-local', 0, 65_535, 0);
+      const remote = values['udp-remote'] === undefined ? udpPortCompanion : int(values['udp-remote'], 'udp-remote', 1, 65_535, udpPortCompanion);
+      transport = await openUdp({ localPort: local, remotePort: remote });
+    }
+  } catch (e) {
+    throw new CliError((e as Error).message, exitCodes.unavailable);
+  }
+  const fc = new SimFlightController({
+    transport,
+    family,
+    seed: int(values.seed, 'seed', 0, 2 ** 31, 1),
+    sysid: int(values.sysid, 'sysid', 1, 254, 1),
+    heartbeatIntervalMs: int(values['heartbeat-ms'], 'heartbeat-ms', 10, 10_000, 1000),
+    telemetryHz: int(values['telemetry-hz'], 'telemetry-hz', 1, 100, 10),
+    failsafeAction: failsafe as FailsafeAction,
+    ...(signing ? { signing } : {}),
+  });
+  fc.start();
+  process.stdout.write(JSON.stringify({ ready: true, transport: transport.name, autopilot: family, pid: process.pid }) + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  fc.stop();
+  await transport.close();
+  return 0;
+});

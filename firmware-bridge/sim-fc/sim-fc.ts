@@ -1,0 +1,305 @@
+// A simulated flight controller speaking Murmur's MAVLink 2 subset over any byte transport: PX4 or
+// ArduPilot modes, arming checks, commands with ACKs (IN_PROGRESS for takeoff), mission upload and
+// execution, telemetry streams, offboard-loss hold, and a failsafe when the companion's heartbeats stop.
+
+import { common, type MavLinkData } from 'node-mavlink';
+import { Prng } from '../../runtime/lib/prng.js';
+import type { FlightMode } from '../../hal/devices.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { geoToLocal } from '../../hal/geo.js';
+import type { ByteTransport } from '../transport.js';
+import { MavlinkEndpoint, type ReceivedMessage, type SigningPolicy } from '../mavlink/endpoint.js';
+import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type AutopilotFamily } from '../mavlink/modes.js';
+import { mavCmd } from '../mavlink/vehicle.js';
+import { MissionReceiver } from '../mavlink/mission-receiver.js';
+import type { MissionItem } from '../mavlink/mission-item.js';
+import { sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
+
+export type FailsafeAction = 'return' | 'land' | 'hold';
+
+export interface SimFcOptions {
+  readonly transport: ByteTransport;
+  readonly family: AutopilotFamily;
+  readonly seed: number;
+  readonly sysid?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly telemetryHz?: number;
+  readonly failsafeAction?: FailsafeAction;
+  /** Offboard (guided) setpoints older than this make PX4 fall back to hold (COM_OF_LOSS_T). */
+  readonly offboardLossMs?: number;
+  readonly signing?: SigningPolicy;
+}
+
+const result = common.MavResult;
+
+export class SimFlightController {
+  readonly endpoint: MavlinkEndpoint;
+  readonly vehicle: SimMultirotor;
+  readonly family: AutopilotFamily;
+  private readonly t0 = Date.now();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private mission: MissionItem[] = [];
+  private missionIndex = -1;
+  private missionActive = false;
+  private lastSetpointMs = -Infinity;
+  private takeoffAckTimer: NodeJS.Timeout | null = null;
+  private companionSeen = false;
+  /** Why the vehicle is in failsafe, or null. */
+  failsafeReason: string | null = null;
+  private readonly o: Required<Omit<SimFcOptions, 'signing'>> & { signing?: SigningPolicy };
+
+  constructor(options: SimFcOptions) {
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, ...options };
+    this.family = options.family;
+    this.vehicle = new SimMultirotor({}, new Prng(options.seed), 0);
+    this.endpoint = new MavlinkEndpoint({
+      transport: options.transport,
+      sysid: this.o.sysid,
+      compid: 1,
+      heartbeatIntervalMs: this.o.heartbeatIntervalMs,
+      heartbeat: () => this.heartbeat(),
+      ...(options.signing ? { signing: options.signing } : {}),
+    });
+    this.endpoint.onMessage((m) => this.handle(m));
+    this.endpoint.onLink((e) => {
+      if (e.type === 'up') this.companionSeen = true;
+      if (e.type === 'lost' && this.companionSeen) this.onCompanionLost();
+    });
+    new MissionReceiver(this.endpoint, (items) => {
+      this.mission = items;
+      this.missionIndex = -1;
+    });
+  }
+
+  start(): void {
+    this.endpoint.start();
+    this.timers.push(setInterval(() => this.tick(), 20));
+    this.timers.push(setInterval(() => sendTelemetry(this), 1000 / this.o.telemetryHz));
+    this.timers.push(setInterval(() => sendSlowTelemetry(this), 1000));
+  }
+
+  stop(): void {
+    this.endpoint.stop();
+    for (const t of this.timers) clearInterval(t);
+    if (this.takeoffAckTimer) clearTimeout(this.takeoffAckTimer);
+  }
+
+  nowMs(): number {
+    return Date.now() - this.t0;
+  }
+
+  missionState(): { items: number; current: number } {
+    return { items: this.mission.length, current: this.missionIndex };
+  }
+
+  private heartbeat(): { type: number; autopilot: number; baseMode: number; customMode: number; systemStatus: number } {
+    const s = this.vehicle.state();
+    const mode = encodeMode(this.family, s.mode) ?? { customMode: 0 };
+    return {
+      type: 2, // MAV_TYPE_QUADROTOR
+      autopilot: this.family === 'px4' ? mavAutopilotPx4 : mavAutopilotArdupilot,
+      baseMode: 1 | (s.armed ? 128 : 0), // CUSTOM_MODE_ENABLED | SAFETY_ARMED
+      customMode: mode.customMode,
+      systemStatus: this.failsafeReason ? 5 : s.armed ? 4 : 3, // CRITICAL / ACTIVE / STANDBY
+    };
+  }
+
+  private tick(): void {
+    this.vehicle.step(this.nowMs());
+    const s = this.vehicle.state();
+    if (s.mode === 'guided' && this.nowMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
+      this.vehicle.hold();
+      this.send(statusText('offboard setpoints lost: holding'));
+    }
+    if (this.missionActive) this.advanceMission();
+  }
+
+  private onCompanionLost(): void {
+    const s = this.vehicle.state();
+    this.failsafeReason = 'companion link lost';
+    if (!s.armed || s.upM < 0.5) return;
+    if (this.o.failsafeAction === 'return') this.vehicle.returnToLaunch();
+    else if (this.o.failsafeAction === 'land') this.vehicle.land();
+    else this.vehicle.hold();
+    this.send(statusText(`failsafe: companion link lost, action ${this.o.failsafeAction}`, 2));
+  }
+
+  send(msg: MavLinkData): void {
+    this.endpoint.send(msg);
+  }
+
+  private handle({ msg, frame }: ReceivedMessage): void {
+    if (msg instanceof common.CommandLong || msg instanceof common.CommandInt) {
+      if (msg.targetSystem !== this.o.sysid) return;
+      this.command(msg, frame.sysid, frame.compid);
+    } else if (msg instanceof common.SetPositionTargetGlobalInt || msg instanceof common.SetPositionTargetLocalNed) {
+      if (msg.targetSystem !== this.o.sysid) return;
+      this.lastSetpointMs = this.nowMs();
+      if (this.vehicle.state().mode !== 'guided') return;
+      if (msg instanceof common.SetPositionTargetGlobalInt) {
+        const ne = geoToLocal(this.vehicle.origin, msg.latInt / 1e7, msg.lonInt / 1e7);
+        this.vehicle.goto(ne.northM, ne.eastM, msg.alt, undefined, 'guided');
+      } else {
+        this.vehicle.velocity(msg.vx, msg.vy, msg.vz, this.o.offboardLossMs);
+      }
+    }
+  }
+
+  private ack(command: number, res: number, sysid: number, compid: number, progress = 0): void {
+    const a = new common.CommandAck();
+    a.command = command;
+    a.result = res;
+    a.progress = progress;
+    a.resultParam2 = 0;
+    a.targetSystem = sysid;
+    a.targetComponent = compid;
+    this.send(a);
+  }
+
+  private command(m: common.CommandLong | common.CommandInt, sysid: number, compid: number): void {
+    const v = this.vehicle;
+    const reply = (r: { ok: boolean; error?: string }): void => {
+      if (!r.ok && r.error) this.send(statusText(r.error, 4));
+      this.ack(m.command, r.ok ? result.ACCEPTED : result.DENIED, sysid, compid);
+    };
+    const clearFailsafe = (): void => {
+      this.failsafeReason = null;
+    };
+    if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
+    switch (m.command) {
+      case mavCmd.componentArmDisarm:
+        if (m._param1 === 1) reply(v.arm());
+        else reply(v.disarm(m._param2 === 21196)); // 21196: force (MAV_CMD_COMPONENT_ARM_DISARM param2)
+        return;
+      case mavCmd.navTakeoff: {
+        if (this.takeoffAckTimer) {
+          this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0); // a retry of the takeoff in progress
+          return;
+        }
+        if (this.family === 'ardupilot' && v.state().mode !== 'guided') {
+          reply({ ok: false, error: 'takeoff needs GUIDED mode' });
+          return;
+        }
+        const p7 = m._param7;
+        const rel = Number.isNaN(p7) ? 2.5 : this.family === 'px4' ? p7 - v.config.origin.altMslM : p7;
+        const r = v.takeoff(rel);
+        if (!r.ok) {
+          reply(r);
+          return;
+        }
+        clearFailsafe();
+        // Long-running: IN_PROGRESS now, the final ACK once the motors have spooled up.
+        this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0);
+        this.takeoffAckTimer = setTimeout(() => {
+          this.takeoffAckTimer = null;
+          this.ack(m.command, v.state().mode === 'takeoff' ? result.ACCEPTED : result.FAILED, sysid, compid, 100);
+        }, 300);
+        return;
+      }
+      case mavCmd.navLand:
+        clearFailsafe();
+        reply(v.land());
+        return;
+      case mavCmd.navReturnToLaunch:
+        clearFailsafe();
+        reply(v.returnToLaunch());
+        return;
+      case mavCmd.doSetMode: {
+        const custom = this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2;
+        const r = this.setMode(decodeMode(this.family, custom));
+        if (r.ok) clearFailsafe();
+        reply(r);
+        return;
+      }
+      case mavCmd.doReposition: {
+        if (!(m instanceof common.CommandInt)) {
+          reply({ ok: false, error: 'DO_REPOSITION needs COMMAND_INT' });
+          return;
+        }
+        const ne = geoToLocal(v.origin, m._param5 / 1e7, m._param6 / 1e7);
+        const speed = m._param1 > 0 ? m._param1 : undefined;
+        const r = v.goto(ne.northM, ne.eastM, m._param7, speed, this.family === 'px4' ? 'hold' : 'guided');
+        if (r.ok) clearFailsafe();
+        reply(r);
+        return;
+      }
+      case mavCmd.missionStart: {
+        const r = this.setMode('mission');
+        if (r.ok) clearFailsafe();
+        reply(r);
+        return;
+      }
+      default:
+        this.ack(m.command, result.UNSUPPORTED, sysid, compid);
+    }
+  }
+
+  private setMode(mode: FlightMode): { ok: boolean; error?: string } {
+    const v = this.vehicle;
+    switch (mode) {
+      case 'hold':
+        return v.hold();
+      case 'land':
+        return v.land();
+      case 'return':
+        return v.returnToLaunch();
+      case 'takeoff':
+        return v.takeoff(2.5);
+      case 'manual':
+        v.setMode('manual');
+        return { ok: true };
+      case 'guided':
+        // PX4 refuses OFFBOARD without a recent setpoint stream; ArduPilot's GUIDED does not need one.
+        if (this.family === 'px4' && this.nowMs() - this.lastSetpointMs > this.o.offboardLossMs) return { ok: false, error: 'offboard refused: no setpoint stream' };
+        if (v.state().upM > 0.5) v.hold(); // stop where we are until the first setpoint arrives
+        v.setMode('guided');
+        return { ok: true };
+      case 'mission':
+        if (this.mission.length === 0) return { ok: false, error: 'mission refused: no mission uploaded' };
+        if (!v.state().armed) return { ok: false, error: 'mission refused: not armed' };
+        this.missionIndex = 0;
+        this.missionActive = true;
+        this.startItem();
+        return { ok: true };
+      case 'unknown':
+        return { ok: false, error: 'unknown mode' };
+    }
+  }
+
+  private startItem(): void {
+    const item = this.mission[this.missionIndex];
+    const v = this.vehicle;
+    if (!item) {
+      this.missionActive = false;
+      v.hold();
+      return;
+    }
+    const ne = geoToLocal(v.origin, item.latDeg, item.lonDeg);
+    // Takeoff and waypoints fly in 'mission' mode; land and return use their own modes so the
+    // vehicle disarms on touchdown as it would after an AUTO.LAND.
+    if (item.command === mavCmd.navTakeoff) {
+      v.takeoff(item.relAltM);
+      v.setMode('mission');
+    } else if (item.command === mavCmd.navWaypoint) v.goto(ne.northM, ne.eastM, item.relAltM, undefined, 'mission');
+    else if (item.command === mavCmd.navLand) v.land();
+    else if (item.command === mavCmd.navReturnToLaunch) v.returnToLaunch();
+  }
+
+  private advanceMission(): void {
+    const v = this.vehicle;
+    const item = this.mission[this.missionIndex];
+    if (!item) return;
+    const reached = item.command === mavCmd.navLand || item.command === mavCmd.navReturnToLaunch ? !v.state().armed : v.atTarget(1.5);
+    if (!reached) return;
+    const r = new common.MissionItemReached();
+    r.seq = this.missionIndex;
+    this.send(r);
+    this.missionIndex++;
+    if (this.missionIndex >= this.mission.length) {
+      this.missionActive = false;
+      if (v.state().armed) v.hold();
+      return;
+    }
+    this.startItem();
+  }
+}

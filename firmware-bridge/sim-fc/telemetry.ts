@@ -1,0 +1,103 @@
+// The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT and ATTITUDE at the fast
+// rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE, HOME_POSITION and MISSION_CURRENT at 1 Hz.
+
+import { common } from 'node-mavlink';
+import { localToGeo } from '../../hal/geo.js';
+import type { SimFlightController } from './sim-fc.js';
+
+export function statusText(text: string, severity = 6): common.StatusText {
+  const m = new common.StatusText();
+  m.severity = severity; // MAV_SEVERITY: 2 critical, 4 warning, 6 info
+  m.text = text.slice(0, 50);
+  m.id = 0;
+  m.chunkSeq = 0;
+  return m;
+}
+
+export function sendTelemetry(fc: SimFlightController): void {
+  const v = fc.vehicle;
+  const s = v.state();
+  const geo = localToGeo(v.origin, s.northM, s.eastM);
+  const boot = fc.nowMs() >>> 0;
+  const p = new common.GlobalPositionInt();
+  p.timeBootMs = boot;
+  p.lat = Math.round(geo.latDeg * 1e7);
+  p.lon = Math.round(geo.lonDeg * 1e7);
+  p.alt = Math.round((v.config.origin.altMslM + s.upM) * 1000);
+  p.relativeAlt = Math.round(s.upM * 1000);
+  p.vx = Math.round(s.velocityNed.x * 100);
+  p.vy = Math.round(s.velocityNed.y * 100);
+  p.vz = Math.round(s.velocityNed.z * 100);
+  p.hdg = Math.round((((s.yawRad * 180) / Math.PI + 360) % 360) * 100);
+  fc.send(p);
+  const att = v.attitude();
+  const a = new common.Attitude();
+  a.timeBootMs = boot;
+  a.roll = att.rollRad;
+  a.pitch = att.pitchRad;
+  a.yaw = att.yawRad;
+  a.rollspeed = 0;
+  a.pitchspeed = 0;
+  a.yawspeed = 0;
+  fc.send(a);
+}
+
+export function sendSlowTelemetry(fc: SimFlightController): void {
+  const v = fc.vehicle;
+  const b = v.batteryState();
+  const pct = Math.round(b.remainingFraction * 100);
+  const sys = new common.SysStatus();
+  const sensors = 0 as common.MavSysStatusSensor; // no sensor bitmaps in the simulation
+  sys.onboardControlSensorsPresent = sensors;
+  sys.onboardControlSensorsEnabled = sensors;
+  sys.onboardControlSensorsHealth = sensors;
+  sys.load = 200;
+  sys.voltageBattery = Math.round(b.voltageV * 1000);
+  sys.currentBattery = Math.round(b.currentA * 100);
+  sys.batteryRemaining = pct;
+  sys.dropRateComm = 0;
+  sys.errorsComm = fc.endpoint.counters().badCrc & 0xffff;
+  sys.errorsCount1 = sys.errorsCount2 = sys.errorsCount3 = sys.errorsCount4 = 0;
+  fc.send(sys);
+  const bat = new common.BatteryStatus();
+  bat.id = 0;
+  bat.batteryFunction = 1; // MAV_BATTERY_FUNCTION_ALL
+  bat.type = 1; // MAV_BATTERY_TYPE_LIPO
+  bat.temperature = 32767; // unknown
+  const cellMv = Math.round((b.voltageV / v.config.battery.cells) * 1000);
+  bat.voltages = Array.from({ length: 10 }, (_, i) => (i < v.config.battery.cells ? cellMv : 65535));
+  bat.currentBattery = Math.round(b.currentA * 100);
+  bat.currentConsumed = Math.round(b.consumedMah);
+  bat.energyConsumed = -1;
+  bat.batteryRemaining = pct;
+  bat.timeRemaining = 0;
+  bat.chargeState = b.status === 'critical' ? 4 : b.status === 'low' ? 3 : 1; // MAV_BATTERY_CHARGE_STATE
+  bat.voltagesExt = [0, 0, 0, 0];
+  bat.mode = 0;
+  bat.faultBitmask = 0 as common.MavBatteryFault;
+  fc.send(bat);
+  const ext = new common.ExtendedSysState();
+  ext.vtolState = 0;
+  const landed = v.state().landed;
+  ext.landedState = landed === 'on-ground' ? 1 : landed === 'in-air' ? 2 : landed === 'taking-off' ? 3 : landed === 'landing' ? 4 : 0;
+  fc.send(ext);
+  const home = new common.HomePosition();
+  home.latitude = Math.round(v.origin.latDeg * 1e7);
+  home.longitude = Math.round(v.origin.lonDeg * 1e7);
+  home.altitude = Math.round(v.config.origin.altMslM * 1000);
+  home.x = home.y = home.z = 0;
+  home.q = [1, 0, 0, 0];
+  home.approachX = home.approachY = home.approachZ = 0;
+  home.timeUsec = BigInt(fc.nowMs()) * 1000n;
+  fc.send(home);
+  const ms = fc.missionState();
+  if (ms.items > 0) {
+    const cur = new common.MissionCurrent();
+    cur.seq = Math.max(0, ms.current);
+    cur.total = ms.items;
+    cur.missionState = 0;
+    cur.missionMode = 0;
+    cur.missionId = cur.fenceId = cur.rallyPointsId = 0;
+    fc.send(cur);
+  }
+}

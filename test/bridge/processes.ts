@@ -1,0 +1,73 @@
+// Real processes for bridge tests: socat pty pairs and the simulated flight controller, each started
+// by the test and stopped by its PID.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const repoRoot = join(import.meta.dirname, '..', '..');
+
+export interface Started {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+        resolve();
+        return;
+      }
+      const t = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      process.kill(child.pid, 'SIGTERM');
+    });
+}
+
+export interface PtyPair extends Started {
+  readonly a: string;
+  readonly b: string;
+}
+
+/** `socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`: two connected ptys. */
+export async function startPtyPair(): Promise<PtyPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'murmur-pty-'));
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.resume();
+  for (let i = 0; i < 200 && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!existsSync(a) || !existsSync(b)) throw new Error('socat did not create the pty pair within 2 s');
+  return { pid: child.pid as number, a, b, stop: stopper(child) };
+}
+
+export interface SimFcProcess extends Started {
+  readonly stderr: () => string;
+}
+
+/** Starts `bin/sim-fc.js` and waits for its ready line. */
+export function startSimFc(args: string[]): Promise<SimFcProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => reject(new Error(`sim-fc did not report ready in 20 s: ${err}`)), 20_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"ready":true')) {
+        clearTimeout(timer);
+        resolve({ pid: child.pid as number, stop: stopper(child), stderr: () => err });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sim-fc exited with ${code}: ${err}`));
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// The companion drives the simulated flight controller, a separate process, over a socat pty:
+// heartbeats both ways, arm/takeoff (IN_PROGRESS then ACCEPTED), goto, offboard velocity stream,
+// mission upload and execution, RTL, and the failsafe when the companion's heartbeats stop.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
+import { localToGeo } from '../../hal/geo.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from './processes.js';
+import { companion, waitFor } from './companion.js';
+
+const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5
+const origin = defaultSimConfig.origin;
+const relAlt = (v: MavlinkVehicle): number => (v.telemetry.position?.relativeAlt ?? 0) / 1000;
+
+describe('simulated flight controller over a pty (PX4 modes)', () => {
+  let pty: PtyPair;
+  let fc: SimFcProcess;
+  let port: ByteTransport;
+  let endpoint: MavlinkEndpoint;
+  let vehicle: MavlinkVehicle;
+  const texts: string[] = [];
+
+  beforeAll(async () => {
+    pty = await startPtyPair();
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '5']);
+    port = await openSerial({ path: pty.a, baudRate: 921_600 });
+    ({ endpoint, vehicle } = companion(port, hbMs));
+    endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+    });
+  });
+
+  afterAll(async () => {
+    vehicle?.close();
+    endpoint?.stop();
+    await port?.close();
+    await fc?.stop();
+    await pty?.stop();
+  });
+
+  it('exchanges heartbeats and streams every telemetry message', async () => {
+    await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
+    await waitFor('telemetry', () => ['GLOBAL_POSITION_INT', 'SYS_STATUS', 'BATTERY_STATUS', 'ATTITUDE', 'EXTENDED_SYS_STATE', 'HOME_POSITION'].every((n) => vehicle.telemetry.receivedAtMs[n] !== undefined), 3000);
+    expect(vehicle.family()).toBe('px4');
+    expect(vehicle.armed()).toBe(false);
+    expect(vehicle.landed()).toBe('on-ground');
+    expect(vehicle.telemetry.battery?.batteryRemaining).toBe(100);
+  });
+
+  it('refuses offboard without a setpoint stream, then arms and takes off with IN_PROGRESS before ACCEPTED', async () => {
+    const early = await vehicle.setMode('guided');
+    expect(early.ok).toBe(false);
+    expect((await vehicle.arm()).ok).toBe(true);
+    await waitFor('armed heartbeat', () => vehicle.armed(), 2000);
+    const t = await vehicle.takeoff(8);
+    expect(t.ok && t.value.sawInProgress).toBe(true);
+    await waitFor('takeoff altitude', () => relAlt(vehicle) > 7.5, 10_000);
+    await waitFor('hold after takeoff', () => vehicle.mode() === 'hold', 3000);
+    expect(vehicle.landed()).toBe('in-air');
+  });
+
+  it('flies a DO_REPOSITION goto and a streamed offboard velocity setpoint', async () => {
+    const target = localToGeo(origin, 20, 0);
+    expect((await vehicle.goto({ ...target, relAltM: 8 }, 10)).ok).toBe(true);
+    await waitFor('reach 20 m north', () => Math.abs((vehicle.telemetry.position?.lat ?? 0) / 1e7 - target.latDeg) < 2e-6, 10_000);
+    expect((await vehicle.streamVelocity(0, 4, 0)).ok).toBe(true);
+    expect(vehicle.mode()).not.toBe('unknown');
+    await waitFor('guided mode', () => vehicle.mode() === 'guided', 2000);
+    await waitFor('moving east', () => (vehicle.telemetry.position?.vy ?? 0) > 300, 5000);
+    expect((await vehicle.hold()).ok).toBe(true);
+    await waitFor('hold', () => vehicle.mode() === 'hold', 2000);
+  });
+
+  it('uploads a mission and flies it, reporting each reached item', async () => {
+    const reached: number[] = [];
+    const off = endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionItemReached) reached.push(msg.seq);
+    });
+    const wp = (n: number, e: number) => ({ command: mavCmd.navWaypoint, ...localToGeo(origin, n, e), relAltM: 10 });
+    const up = await vehicle.upload([wp(25, 0), wp(25, 10), wp(15, 10)]);
+    expect(up.ok).toBe(true);
+    expect((await vehicle.startMission()).ok).toBe(true);
+    await waitFor('mission mode', () => vehicle.mode() === 'mission', 2000);
+    await waitFor('all three waypoints reached', () => reached.length >= 3, 20_000);
+    expect(reached.slice(0, 3)).toEqual([0, 1, 2]);
+    off();
+  });
+
+  it('fails safe (returns to launch) when the companion stops sending heartbeats', async () => {
+    endpoint.heartbeatsEnabled = false;
+    await waitFor('return mode', () => vehicle.mode() === 'return', 5 * hbMs + 2000);
+    expect(texts.some((t) => t.includes('failsafe: companion link lost'))).toBe(true);
+    expect(vehicle.telemetry.heartbeat?.systemStatus).toBe(5); // MAV_STATE_CRITICAL
+    endpoint.heartbeatsEnabled = true;
+    await waitFor('landed and disarmed at home', () => !vehicle.armed(), 30_000);
+    expect(relAlt(vehicle)).toBeLessThan(0.5);
+  });
+});
