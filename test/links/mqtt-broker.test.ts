@@ -1,0 +1,150 @@
+// The MQTT link and the embedded broker beyond conformance: ACLs, credentials, packet size, rate
+// limit, birth/death with a session counter, reconnect with resubscribe after the broker restarts.
+
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { publishRefusal, subscribeRefusal } from '../../runtime/links/broker-acl.js';
+import { EmbeddedBroker, PacketSizeGuard } from '../../runtime/links/broker.js';
+import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import type { NodeState } from '../../runtime/links/mqtt-topics.js';
+import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
+import { Inbox, sleep, waitUntil } from './conformance.js';
+import { credentials, fleet, linkFor, password, startAedes } from './mqtt-harness.js';
+
+const t = fleetTopics(fleet);
+
+describe('broker ACL rules', () => {
+  const dev = { id: 'a', role: 'device' as const, fleet };
+  const op = { id: 'op', role: 'operator' as const, fleet };
+  it('lets a device publish only under its own topics and its consensus topic', () => {
+    expect(publishRefusal(dev, t.consensus('a'))).toBeUndefined();
+    expect(publishRefusal(dev, t.heartbeat('a'))).toBeUndefined();
+    expect(publishRefusal(dev, t.unicast('a', 'b'))).toBeUndefined();
+    expect(publishRefusal(dev, t.consensus('b'))).toMatch(/may publish only under/);
+    expect(publishRefusal(dev, t.heartbeat('b'))).toMatch(/may publish only under/);
+    expect(publishRefusal(dev, t.commands)).toMatch(/may not publish commands/);
+    expect(publishRefusal(dev, 'murmur/v1/other-fleet/consensus/a')).toMatch(/may publish only/);
+  });
+  it('lets only operators publish commands, and keeps subscriptions inside the fleet', () => {
+    expect(publishRefusal(op, t.commands)).toBeUndefined();
+    expect(publishRefusal(op, t.consensus('op'))).toMatch(/operator "op" may publish only/);
+    expect(subscribeRefusal(dev, `${t.prefix}/#`)).toBeUndefined();
+    expect(subscribeRefusal(dev, '#')).toMatch(/may subscribe only under/);
+    expect(subscribeRefusal(dev, '$SYS/#')).toMatch(/may subscribe only under/);
+  });
+  it('reads MQTT fixed headers across chunk boundaries', () => {
+    const g = new PacketSizeGuard(100);
+    expect(g.feed(Buffer.from([0x30, 10, ...new Array<number>(10).fill(1), 0x30]))).toBeUndefined();
+    expect(g.feed(Buffer.from([0x80]))).toBeUndefined(); // continuation: 0 + 128 * ...
+    expect(g.feed(Buffer.from([0x01]))).toBe(128);
+  });
+});
+
+describe('embedded broker enforcement', () => {
+  it('refuses bad credentials with a clear error and logs the reason', async () => {
+    const broker = await startAedes();
+    try {
+      const bad = linkFor(broker.url, 'a', { password: 'wrong' });
+      await expect(bad.start()).rejects.toThrow(/refused node "a"/);
+      const stranger = linkFor(broker.url, 'zed');
+      await expect(stranger.start()).rejects.toThrow(/refused/);
+      expect(broker.rejections().map((r) => r.reason)).toEqual(expect.arrayContaining(['bad password for "a"', 'unknown user "zed"']));
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('drops a device that publishes a command, delivers an operator command to devices', async () => {
+    const broker = await startAedes();
+    const b = linkFor(broker.url, 'b');
+    try {
+      await b.start();
+      const inbox = new Inbox(b);
+      const frame = encodeFrame(fleetTag(fleet), 'consensus', Buffer.from('signed command envelope'));
+      const dev = await mqtt.connectAsync(broker.url, { username: 'a', password, clientId: 'rogue-a', reconnectPeriod: 0 });
+      const closed = new Promise<void>((r) => dev.once('close', () => r()));
+      dev.publish(t.commands, Buffer.from(frame), { qos: 0 });
+      await closed;
+      expect(broker.rejections().some((r) => r.event === 'publish' && /may not publish commands/.test(r.reason))).toBe(true);
+      const op = await mqtt.connectAsync(broker.url, { username: 'op', password, clientId: 'op', reconnectPeriod: 0 });
+      await op.publishAsync(t.commands, Buffer.from(frame), { qos: 1 });
+      await inbox.waitFor(1);
+      expect(inbox.frames.map((f) => [Buffer.from(f.bytes).toString(), f.from])).toEqual([['signed command envelope', undefined]]);
+      await op.endAsync();
+      // Subscribing outside the fleet is refused and logged.
+      const spy = await mqtt.connectAsync(broker.url, { username: 'c', password, clientId: 'spy', reconnectPeriod: 0 });
+      await spy.subscribeAsync('#').catch(() => undefined);
+      await waitUntil(() => broker.rejections().some((r) => r.event === 'subscribe'), 2_000, 'subscribe rejection');
+      spy.end(true);
+    } finally {
+      await b.stop();
+      await broker.stop();
+    }
+  });
+
+  it('cuts a connection whose packet exceeds the maximum size before buffering it', async () => {
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), packetBytesMax: 4_096 });
+    await broker.start();
+    try {
+      const c = await mqtt.connectAsync(broker.url, { username: 'a', password, clientId: 'big', reconnectPeriod: 0 });
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      c.publish(t.consensus('a'), Buffer.alloc(10_000), { qos: 0 });
+      await closed;
+      expect(broker.rejections().find((r) => r.event === 'packet-size')?.reason).toMatch(/exceeds 4096/);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('limits the connection rate', async () => {
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), connectsPerSecMax: 3 });
+    await broker.start();
+    try {
+      const net = await import('node:net');
+      const socks = Array.from({ length: 8 }, () => net.connect(broker.port, '127.0.0.1'));
+      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 2_000, 'rate-limit rejections');
+      for (const s of socks) s.destroy();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('MQTT link sessions', () => {
+  it('announces birth, leaves a Will with the session counter, and reconnects with resubscribe after a broker restart', async () => {
+    let broker = await startAedes();
+    const port = broker.port;
+    const a = linkFor(broker.url, 'a', { session: 7 });
+    const b = linkFor(broker.url, 'b');
+    const states: NodeState[] = [];
+    try {
+      b.onNodeState((s) => states.push(s));
+      await b.start();
+      await a.start();
+      await waitUntil(() => states.some((s) => s.node === 'a' && s.state === 'online' && s.session === 7), 3_000, 'birth of a');
+      const inbox = new Inbox(b);
+      // The broker dies: both links go down, sends queue up to the bound and are counted when refused.
+      await broker.stop();
+      await waitUntil(() => !a.isUp() && !b.isUp(), 3_000, 'links down');
+      for (let i = 0; i < 20; i++) a.broadcast(Buffer.from(`queued ${i}`), 'telemetry');
+      expect(a.broadcast(Buffer.from('consensus while down'), 'consensus')).toBe(true);
+      broker = new EmbeddedBroker({ port, credentials: credentials(['a', 'b', 'c']) });
+      await broker.start();
+      await waitUntil(() => a.isUp() && b.isUp(), 8_000, 'links back up');
+      expect(a.currentSession()).toBeGreaterThan(7);
+      await sleep(200); // b's subscriptions are re-established in its connect handler
+      a.broadcast(Buffer.from('after restart'), 'consensus');
+      await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'after restart'), 5_000, 'delivery after restart');
+      // A connection lost without DISCONNECT: the broker publishes a's Will with its current session.
+      const session = a.currentSession();
+      const aClient = (a as unknown as { client: { stream: { destroy(): void } } }).client;
+      aClient.stream.destroy();
+      await waitUntil(() => states.some((s) => s.node === 'a' && s.state === 'offline' && s.session === session), 5_000, `death of a (session ${session})`);
+      await waitUntil(() => states.some((s) => s.node === 'a' && s.state === 'online' && s.session === session + 1), 5_000, 'rebirth of a');
+    } finally {
+      await a.stop();
+      await b.stop();
+      await broker.stop();
+    }
+  });
+});
