@@ -1,0 +1,29 @@
+// Small hand-made bundles for installer tests: the real install.sh, unit and health check from deploy/,
+// a tiny release, and a manifest made by the same code as a real bundle's. Health behaviour is chosen per release.
+
+import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatManifest, listFiles, manifestName } from '../../deploy/bundle-manifest.js';
+
+export const repoRoot = join(import.meta.dirname, '..', '..');
+
+export type Health = 'real' | 'pass' | 'fail';
+
+/** Writes bundle directory dir for version; `health` picks the release's deploy/health-check.mjs. */
+export function makeFixtureBundle(dir: string, version: string, health: Health): string {
+  const top = join(dir, `murmur-${version}-fixture`);
+  const release = join(top, 'release');
+  mkdirSync(join(release, 'deploy'), { recursive: true });
+  mkdirSync(join(release, 'bin'), { recursive: true });
+  cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
+  chmodSync(join(top, 'install.sh'), 0o755);
+  for (const f of ['install.sh', 'murmur.service']) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
+  if (health === 'real') cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
+  else writeFileSync(join(release, 'deploy', 'health-check.mjs'), health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n");
+  writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
+  const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString() };
+  writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');
+  writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(info, null, 2) + '\n');
+  writeFileSync(join(top, manifestName), formatManifest(listFiles(top)));
+  return top;
+}

@@ -1,0 +1,195 @@
+// deploy/install.sh into a temporary prefix: layout and atomic links, the hardened unit (systemd-analyze
+// verify), the Node.js check, a damaged bundle, and upgrades gated by a real health check with rollback.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixtureBundle } from './fixture-bundle.js';
+import { runInstall } from './run-install.js';
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'murmur-install-'));
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+const fresh = (name: string): { prefix: string; bundles: string } => {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'bundles'), { recursive: true });
+  return { prefix: join(dir, 'root'), bundles: join(dir, 'bundles') };
+};
+const link = (prefix: string, name: string): string => readlinkSync(join(prefix, 'opt/murmur', name));
+
+/** sha256 of every file under dir, by relative path: the data directory must come out byte-identical. */
+function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out[join(e.parentPath, e.name).slice(dir.length)] = createHash('sha256').update(readFileSync(join(e.parentPath, e.name))).digest('hex');
+  }
+  return out;
+}
+
+describe('install.sh into a temporary prefix', () => {
+  it('installs a release, links current to it, writes the unit and the data directory, and explains what it skipped', async () => {
+    const { prefix, bundles } = fresh('first');
+    const bundle = makeFixtureBundle(bundles, '1.0.0', 'real');
+    const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+    expect(existsSync(join(prefix, 'opt/murmur/previous'))).toBe(false);
+    expect(readFileSync(join(prefix, 'opt/murmur/current/bin/murmur.js'), 'utf8')).toContain('murmur 1.0.0');
+    expect(existsSync(join(prefix, 'var/lib/murmur'))).toBe(true);
+    expect(r.stdout).toMatch(/not creating the system user murmur \(in group dialout\): --prefix is not \//);
+    expect(r.stdout).toMatch(/health check skipped: .*not provisioned/);
+    const unit = readFileSync(join(prefix, 'etc/systemd/system/murmur.service'), 'utf8');
+    for (const line of ['Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/murmur', 'User=murmur', 'SupplementaryGroups=dialout']) {
+      expect(unit.split('\n')).toContain(line);
+    }
+    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/var/lib/murmur']);
+    expect(unit).toContain(`ExecStart=${process.execPath} /opt/murmur/current/bin/murmur.js start --config /etc/murmur/device.yaml`);
+
+    // Installing the current version again changes nothing.
+    const again = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already installed and current');
+  });
+
+  it('writes a unit that systemd-analyze verify accepts without a single warning', async () => {
+    const { prefix, bundles } = fresh('unit');
+    const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix]);
+    expect(r.code).toBe(0);
+    const unitPath = join(prefix, 'etc/systemd/system/murmur.service');
+    const verify = (path: string) => spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8', timeout: 30_000 });
+    const ok = verify(unitPath);
+    expect(ok.error).toBeUndefined();
+    expect(`${ok.stdout}${ok.stderr}`).toBe('');
+    expect(ok.status).toBe(0);
+    // The check has teeth: a misspelt hardening key is reported (systemd ignores it with a warning, exit 0).
+    const broken = join(prefix, 'broken.service');
+    writeFileSync(broken, readFileSync(unitPath, 'utf8').replace('ProtectSystem=strict', 'ProtectSystm=strict'));
+    expect(verify(broken).stderr).toContain("Unknown key 'ProtectSystm'");
+  });
+
+  it('refuses a Node.js older than 20 with a clear message, before touching the prefix', async () => {
+    const { prefix, bundles } = fresh('old-node');
+    const fakeNode = join(bundles, 'node18');
+    writeFileSync(fakeNode, '#!/bin/sh\necho 18.19.0\n');
+    chmodSync(fakeNode, 0o755);
+    const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix, '--node', fakeNode]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/Node\.js 20 or newer is required; .*node18 is v18\.19\.0/);
+    expect(existsSync(join(prefix, 'opt'))).toBe(false);
+  });
+
+  it('refuses a bundle whose files do not match its manifest', async () => {
+    const { prefix, bundles } = fresh('damaged');
+    const bundle = makeFixtureBundle(bundles, '1.0.0', 'real');
+    appendFileSync(join(bundle, 'release/bin/murmur.js'), '// edited after bundling\n');
+    const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('does not match its MANIFEST.tsv');
+    expect(existsSync(join(prefix, 'opt/murmur/current'))).toBe(false);
+  });
+
+  it('rejects bad options with a usage error', async () => {
+    const { prefix, bundles } = fresh('usage');
+    const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix, '--health-timeout', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--health-timeout must be whole seconds');
+  });
+});
+
+describe('upgrades gated by the health check', () => {
+  let server: Server;
+  let port = 0;
+  let healthy = true;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(healthy ? 200 : 503).end(healthy ? '{"status":"ok"}' : '{"status":"starting"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** A provisioned device: a config naming the health endpoint, and a data directory with a WAL and signer state. */
+  const provision = (prefix: string): string => {
+    mkdirSync(join(prefix, 'etc/murmur'), { recursive: true });
+    writeFileSync(join(prefix, 'etc/murmur/device.yaml'), `node: v0\nhttp:\n  listen: "127.0.0.1:${port}"\n`);
+    const data = join(prefix, 'var/lib/murmur');
+    mkdirSync(join(data, 'wal'), { recursive: true });
+    writeFileSync(join(data, 'wal/000001.wal'), Buffer.from('records before the upgrade'));
+    writeFileSync(join(data, 'signer-state.json'), '{"height":41,"round":0,"step":"precommit"}\n');
+    return data;
+  };
+
+  it('rolls back to the old release when the new one fails its health check, with the data directory intact', async () => {
+    const { prefix, bundles } = fresh('rollback');
+    healthy = true;
+    const data = provision(prefix);
+    expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+    const before = treeDigest(data);
+
+    const r = await runInstall(join(makeFixtureBundle(bundles, '2.0.0', 'fail'), 'install.sh'), ['--prefix', prefix, '--health-timeout', '2']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/health check of 2\.0\.0 failed after \d+ attempt\(s\) in 2 s: fixture: this release is broken/);
+    expect(r.stderr).toContain('rolled back: current is 1.0.0 again');
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+    expect(existsSync(join(prefix, 'opt/murmur/releases/2.0.0/.failed-health-check'))).toBe(true);
+    expect(treeDigest(data)).toEqual(before);
+  });
+
+  it('keeps the new release when the device answers its health endpoint, and --rollback switches back', async () => {
+    const { prefix, bundles } = fresh('upgrade');
+    healthy = true;
+    const data = provision(prefix);
+    expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
+    const before = treeDigest(data);
+    const up = await runInstall(join(makeFixtureBundle(bundles, '1.1.0', 'real'), 'install.sh'), ['--prefix', prefix]);
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain(`health check passed: health: GET http://127.0.0.1:${port}/health -> 200`);
+    expect(link(prefix, 'current')).toBe('releases/1.1.0');
+    expect(link(prefix, 'previous')).toBe('releases/1.0.0');
+
+    const back = await runInstall(join(bundles, 'murmur-1.1.0-fixture/install.sh'), ['--prefix', prefix, '--rollback']);
+    expect(back.code).toBe(0);
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+    expect(treeDigest(data)).toEqual(before);
+  });
+
+  it('rolls back when the endpoint keeps answering 503 past the timeout', async () => {
+    const { prefix, bundles } = fresh('unhealthy-endpoint');
+    healthy = true;
+    provision(prefix);
+    expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
+    healthy = false;
+    const r = await runInstall(join(makeFixtureBundle(bundles, '1.2.0', 'real'), 'install.sh'), ['--prefix', prefix, '--health-timeout', '2']);
+    healthy = true;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('-> 503');
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+  });
+
+  it('keeps at most --keep releases, never the current or previous one', async () => {
+    const { prefix, bundles } = fresh('prune');
+    for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) {
+      const r = await runInstall(join(makeFixtureBundle(bundles, v, 'pass'), 'install.sh'), ['--prefix', prefix, '--keep', '2']);
+      expect(r.code).toBe(0);
+    }
+    expect(readdirSync(join(prefix, 'opt/murmur/releases')).sort()).toEqual(['1.2.0', '1.3.0']);
+    expect(link(prefix, 'current')).toBe('releases/1.3.0');
+    expect(link(prefix, 'previous')).toBe('releases/1.2.0');
+  });
+});
