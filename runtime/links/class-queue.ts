@@ -64,6 +64,12 @@ export class ClassQueue<T> {
     return undefined;
   }
 
+  /** Free places in the queue of `cls` (a fragmented envelope is queued only if all of it fits). */
+  room(cls: TrafficClass): number {
+    const q = this.queues[cls];
+    return q.capacity - q.length;
+  }
+
   get length(): number {
     return this.queues.consensus.length + this.queues.heartbeat.length + this.queues.telemetry.length;
   }

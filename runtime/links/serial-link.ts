@@ -1,0 +1,302 @@
+// The serial radio link for transparent radios (SiK at 57600 baud with 252-byte packets; LoRa modules
+// such as the Ebyte E32 with 58-byte packets). Envelopes are cut into fragments that each fit one
+// radio packet, framed with a CRC and COBS, and flooded with a hop limit so a device out of range is
+// reached through the others. Sending respects an airtime budget and goes consensus first.
+// Frame layout: radio-frame.ts and docs/topics.md.
+
+import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { SerialPort } from 'serialport';
+import { assert } from '../lib/assert.js';
+import { concatBytes, utf8 } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { crc32 } from 'node:zlib';
+import { AirtimeBudget } from './airtime.js';
+import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { cobsDecode, cobsEncode } from './cobs.js';
+import { DedupCache } from './dedup-cache.js';
+import { fleetTag as tagOfFleet } from './frame.js';
+import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
+import { LinkStats } from './link-stats.js';
+import { decodeRadioFrame, encodeRadioFrame, fragmentBytesMax, type RadioFrame } from './radio-frame.js';
+
+/** Radio presets from edge-anchors.md §3 (SiK: 252-byte packets; E32: 58-byte packets, 2.4 kbps air). */
+export const radioPresets = {
+  sik: { baud: 57_600, packetBytes: 252 },
+  e32: { baud: 9_600, packetBytes: 58, airBitsPerSec: 2_400 },
+} as const;
+
+export interface SerialLinkOptions {
+  readonly fleet: string;
+  readonly node: string;
+  readonly name?: string;
+  /** One radio. Tests emulate a radio neighbourhood with one pty per neighbour. */
+  readonly paths: readonly string[];
+  readonly baud: number;
+  /** Bytes per radio packet on the air, COBS and delimiter included. */
+  readonly packetBytes: number;
+  readonly airBitsPerSec?: number;
+  readonly dutyCycle?: number;
+  /** Relay hops for a flood (default 3, as Meshtastic). */
+  readonly hopLimit?: number;
+  /** Known node ids, so received frames can name their origin. */
+  readonly peers?: readonly string[];
+  /** false sends as fast as the port takes bytes (benchmarks of the framing alone). */
+  readonly throttle?: boolean;
+  readonly queueSizes?: ClassQueueSizes;
+  readonly fragmentsMax?: number;
+  readonly now?: () => number;
+}
+
+interface Packet {
+  readonly wire: Buffer;
+  /** Envelope bytes this packet completes (0 for all but the last fragment, and for relays). */
+  readonly completes: number;
+  readonly relay: boolean;
+}
+
+interface Reassembly {
+  readonly parts: (Uint8Array | undefined)[];
+  got: number;
+  readonly startedMs: number;
+  readonly dest: number | undefined;
+}
+
+const nodeTag = (id: string): number => crc32(utf8(id)) >>> 0;
+
+export class SerialLink implements Link {
+  readonly name: string;
+  readonly mtuBytes: number;
+  private readonly stats = new LinkStats();
+  private readonly queue: ClassQueue<Packet>;
+  private readonly fleetTag: number;
+  private readonly selfTag: number;
+  private readonly peerByTag = new Map<number, string>();
+  private readonly dedup = new DedupCache(limits.radioDedupEntriesMax);
+  private readonly reassembly = new Map<string, Reassembly>();
+  private readonly budget: AirtimeBudget | undefined;
+  private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
+  private readonly ports: SerialPort[] = [];
+  private readonly rx: Buffer[] = [];
+  private readonly now: () => number;
+  private readonly fragmentsMax: number;
+  private readonly hopLimit: number;
+  private msgId = randomInt(0, 0xffffffff);
+  private running = false;
+  private pumping = false;
+  private waitingDrain = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: SerialLinkOptions) {
+    assert(opts.paths.length > 0, 'a serial link needs at least one port path');
+    assert(opts.packetBytes >= 32 && opts.packetBytes <= 256, `packetBytes must be 32..256, is ${opts.packetBytes}`);
+    this.name = opts.name ?? 'radio';
+    this.now = opts.now ?? (() => performance.now());
+    this.fragmentsMax = Math.min(opts.fragmentsMax ?? limits.radioFragmentsMax, 255);
+    this.hopLimit = opts.hopLimit ?? 3;
+    assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
+    this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
+    this.fleetTag = tagOfFleet(opts.fleet);
+    this.selfTag = nodeTag(opts.node);
+    for (const p of opts.peers ?? []) this.peerByTag.set(nodeTag(p), p);
+    this.queue = new ClassQueue<Packet>(opts.queueSizes ?? { ...defaultQueueSizes, consensus: Math.max(defaultQueueSizes.consensus, this.fragmentsMax) }, (cls) => this.stats.queueFull(cls));
+    if (opts.throttle !== false) {
+      this.budget = new AirtimeBudget(
+        { baud: opts.baud, burstBytes: opts.packetBytes * 2, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) },
+        this.now(),
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    for (const path of this.opts.paths) {
+      const port = new SerialPort({ path, baudRate: this.opts.baud, autoOpen: false });
+      await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
+      const i = this.ports.length;
+      this.ports.push(port);
+      this.rx.push(Buffer.alloc(0));
+      port.on('data', (chunk: Buffer) => this.onData(i, chunk));
+      port.on('error', () => undefined); // a closed or unplugged port shows as isUp() false
+    }
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.queue.clear();
+    await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p.isOpen ? p.close(() => r()) : r()))));
+    this.ports.length = 0;
+    this.rx.length = 0;
+  }
+
+  broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.enqueue(undefined, bytes, cls);
+  }
+
+  unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.enqueue(nodeTag(to), bytes, cls);
+  }
+
+  onReceive(handler: (frame: ReceivedFrame) => void): void {
+    this.handlers.push(handler);
+  }
+
+  isUp(): boolean {
+    return this.running && this.ports.some((p) => p.isOpen);
+  }
+
+  counters(): LinkCountersDetail {
+    return this.stats.snapshot();
+  }
+
+  /** Packets waiting for airtime. */
+  queued(): number {
+    return this.queue.length;
+  }
+
+  private enqueue(dest: number | undefined, bytes: Uint8Array, cls: TrafficClass): boolean {
+    if (!this.running) return false;
+    const chunk = fragmentBytesMax(this.opts.packetBytes, dest !== undefined);
+    const count = Math.max(1, Math.ceil(bytes.length / chunk));
+    if (bytes.length > this.mtuBytes || count > this.fragmentsMax) {
+      this.stats.oversize();
+      return false;
+    }
+    // All fragments or none: half an envelope is airtime wasted.
+    if (cls !== 'heartbeat' && this.queue.room(cls) < count) {
+      this.stats.queueFull(cls);
+      return false;
+    }
+    const msgId = this.msgId;
+    this.msgId = (this.msgId + 1) >>> 0;
+    for (let index = 0; index < count; index++) {
+      const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
+      const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
+      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false });
+    }
+    this.pump();
+    return true;
+  }
+
+  private packetOf(f: RadioFrame): Buffer {
+    const enc = cobsEncode(encodeRadioFrame(f));
+    const wire = Buffer.allocUnsafe(enc.length + 1);
+    wire.set(enc, 0);
+    wire[enc.length] = 0;
+    return wire;
+  }
+
+  /** Sends queued packets highest class first, as fast as the airtime budget allows. */
+  private pump(): void {
+    if (this.pumping || this.timer || this.waitingDrain || !this.running) return;
+    this.pumping = true;
+    try {
+      for (let burst = 0; burst < 64; burst++) {
+        const next = this.queue.peek();
+        if (!next) return;
+        if (this.budget) {
+          const wait = this.budget.waitMs(next.item.wire.length, this.now());
+          if (wait > 0) {
+            this.timer = setTimeout(() => {
+              this.timer = undefined;
+              this.pump();
+            }, wait);
+            return;
+          }
+          this.budget.spend(next.item.wire.length, this.now());
+        }
+        this.queue.shift();
+        let full = false;
+        for (const p of this.ports) if (p.isOpen && !p.write(next.item.wire)) full = true;
+        if (next.item.completes > 0) this.stats.sent(next.item.completes);
+        if (next.item.relay) this.stats.relayed();
+        if (full) {
+          // The OS buffer is full: continue when the first port drains.
+          const p = this.ports.find((x) => x.isOpen);
+          if (!p) return;
+          this.waitingDrain = true;
+          p.drain(() => {
+            this.waitingDrain = false;
+            this.pump();
+          });
+          return;
+        }
+      }
+      // Yield to the event loop between bursts so receiving is never starved.
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, 0);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private onData(port: number, chunk: Buffer): void {
+    let buf = (this.rx[port] as Buffer).length === 0 ? chunk : Buffer.concat([this.rx[port] as Buffer, chunk]);
+    let start = 0;
+    for (let z = buf.indexOf(0, start); z >= 0; z = buf.indexOf(0, start)) {
+      if (z > start) this.onPacket(buf.subarray(start, z));
+      start = z + 1;
+    }
+    buf = buf.subarray(start);
+    if (buf.length > limits.radioRxBufferBytesMax) {
+      this.stats.badFrame('oversized');
+      buf = Buffer.alloc(0);
+    }
+    this.rx[port] = Buffer.from(buf); // copy: do not pin the whole chunk
+  }
+
+  private onPacket(encoded: Uint8Array): void {
+    if (encoded.length > this.opts.packetBytes - 1) return this.stats.badFrame('oversized');
+    const raw = cobsDecode(encoded);
+    if (!raw) return this.stats.badFrame('bad-cobs');
+    const d = decodeRadioFrame(raw, this.fleetTag, this.fragmentsMax);
+    if (!d.ok) return this.stats.badFrame(d.error);
+    const f = d.value;
+    if (f.origin === this.selfTag || !this.dedup.add(`${f.origin}:${f.msgId}:${f.index}`)) return this.stats.duplicate();
+    const forMe = f.dest === undefined || f.dest === this.selfTag;
+    if (f.hopsLeft > 1 && f.dest !== this.selfTag && this.running) {
+      // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
+      const relayed = this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 });
+      if (this.queue.push(f.cls, { wire: relayed, completes: 0, relay: true })) this.pump();
+    }
+    if (forMe) this.assemble(f);
+  }
+
+  private assemble(f: RadioFrame): void {
+    if (f.count === 1) return this.deliver(f, new Uint8Array(f.fragment));
+    const now = this.now();
+    for (const [k, old] of this.reassembly) {
+      if (now - old.startedMs <= limits.radioReassemblyMs) continue;
+      this.reassembly.delete(k);
+      this.stats.badFrame('incomplete');
+    }
+    const key = `${f.origin}:${f.msgId}`;
+    let r = this.reassembly.get(key);
+    if (!r) {
+      if (this.reassembly.size >= limits.radioReassembliesMax) {
+        const oldest = this.reassembly.keys().next().value as string;
+        this.reassembly.delete(oldest);
+        this.stats.badFrame('incomplete');
+      }
+      r = { parts: new Array<Uint8Array | undefined>(f.count), got: 0, startedMs: now, dest: f.dest };
+      this.reassembly.set(key, r);
+    }
+    if (r.parts.length !== f.count) return this.stats.badFrame('bad-fragment');
+    if (r.parts[f.index] !== undefined) return;
+    r.parts[f.index] = new Uint8Array(f.fragment);
+    if (++r.got < f.count) return;
+    this.reassembly.delete(key);
+    this.deliver(f, concatBytes(...(r.parts as Uint8Array[])));
+  }
+
+  private deliver(f: RadioFrame, envelope: Uint8Array): void {
+    this.stats.received(envelope.length);
+    const from = this.peerByTag.get(f.origin) ?? `radio:${f.origin.toString(16).padStart(8, '0')}`;
+    const frame: ReceivedFrame = { bytes: envelope, from, link: this.name };
+    for (const h of this.handlers) h(frame);
+  }
+}

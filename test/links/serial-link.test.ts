@@ -1,0 +1,118 @@
+// The serial radio link over real socat pty pairs: conformance, a three-device chain where the ends
+// hear each other only through the middle, the hop limit, priorities under an airtime budget, COBS.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AirtimeBudget } from '../../runtime/links/airtime.js';
+import { cobsDecode, cobsEncode } from '../../runtime/links/cobs.js';
+import type { SerialLink } from '../../runtime/links/serial-link.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { Inbox, linkConformance, sleep } from './conformance.js';
+import { PtyPair } from './processes.js';
+import { serialHarness, serialLink } from './serial-harness.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe('COBS and the airtime budget', () => {
+  it('round-trips any bytes with no zero inside and at most one extra byte per 254', () => {
+    const prng = new Prng(3);
+    for (const n of [0, 1, 253, 254, 255, 508, 1000]) {
+      const x = prng.bytes(n);
+      if (n > 10) x.fill(0, 3, 9);
+      const e = cobsEncode(x);
+      expect(e.includes(0)).toBe(false);
+      expect(e.length).toBeLessThanOrEqual(n + Math.ceil(n / 254) + 1);
+      expect(hex(cobsDecode(e) ?? new Uint8Array([1]))).toBe(hex(x));
+    }
+    expect(cobsDecode(Uint8Array.of(5, 1, 2))).toBeUndefined();
+  });
+
+  it('paces bytes at baud / 10 times the duty cycle', () => {
+    const b = new AirtimeBudget({ baud: 57_600, burstBytes: 504 }, 0);
+    b.spend(504, 0);
+    expect(b.waitMs(252, 0)).toBe(44); // 252 B at 5760 B/s
+    const lora = new AirtimeBudget({ baud: 9_600, airBitsPerSec: 2_400, dutyCycle: 0.01, burstBytes: 58 }, 0);
+    lora.spend(58, 0);
+    expect(lora.waitMs(58, 0)).toBe(24_167); // 2.4 B/s under a 1 % duty cycle
+    expect(() => new AirtimeBudget({ baud: 9_600, dutyCycle: 0, burstBytes: 1 }, 0)).toThrow(/duty cycle/);
+  });
+});
+
+describe('serial radio link over socat ptys: conformance', () => {
+  linkConformance(serialHarness, { messages: 150 });
+});
+
+describe('three radios in a chain (a - b - c)', () => {
+  let p1: PtyPair;
+  let p2: PtyPair;
+  let links: SerialLink[] = [];
+  const start = async (hopLimit?: number) => {
+    links = [serialLink('a', [p1.a], hopLimit ? { hopLimit } : {}), serialLink('b', [p1.b, p2.a], hopLimit ? { hopLimit } : {}), serialLink('c', [p2.b], hopLimit ? { hopLimit } : {})];
+    for (const l of links) await l.start();
+    return links as [SerialLink, SerialLink, SerialLink];
+  };
+  beforeAll(async () => {
+    p1 = await PtyPair.start();
+    p2 = await PtyPair.start();
+  });
+  afterAll(async () => {
+    for (const l of links) await l.stop();
+    await p1.stop();
+    await p2.stop();
+  });
+
+  it('floods a fragmented broadcast and a unicast from one end to the other through the middle', async () => {
+    const [a, b, c] = await start();
+    const inB = new Inbox(b);
+    const inC = new Inbox(c);
+    const big = new Prng(5).bytes(3_000); // 14 fragments at 252-byte packets
+    expect(a.broadcast(big, 'consensus')).toBe(true);
+    await inC.waitFor(1);
+    await inB.waitFor(1);
+    expect(inC.frames.map((f) => [hex(f.bytes), f.from])).toEqual([[hex(big), 'a']]);
+    expect(inB.frames.length).toBe(1);
+    expect(b.counters().relayed).toBeGreaterThanOrEqual(14);
+    const note = Buffer.from('for c only');
+    expect(a.unicast('c', note, 'consensus')).toBe(true);
+    await inC.waitFor(2);
+    expect(Buffer.from(inC.frames[1]?.bytes ?? []).toString()).toBe('for c only');
+    await sleep(100);
+    expect(inB.frames.length).toBe(1); // b relayed it but did not deliver it
+    expect(c.counters().droppedDuplicate + a.counters().droppedDuplicate).toBeGreaterThan(0); // echoes suppressed
+    for (const l of links) await l.stop();
+  });
+
+  it('stops at the hop limit: with one hop, c never hears a', async () => {
+    const [a, , c] = await start(1);
+    const inC = new Inbox(c);
+    a.broadcast(Buffer.from('one hop only'), 'consensus');
+    await sleep(300);
+    expect(inC.frames.length).toBe(0);
+    for (const l of links) await l.stop();
+  });
+});
+
+describe('priorities under the airtime budget', () => {
+  it('sends consensus before queued telemetry at 57600 baud', async () => {
+    const pair = await PtyPair.start();
+    const a = serialLink('a', [pair.a], { baud: 57_600 });
+    const b = serialLink('b', [pair.b], { baud: 57_600 });
+    await a.start();
+    await b.start();
+    try {
+      const inbox = new Inbox(b);
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry');
+      a.broadcast(Buffer.from('vote'), 'consensus');
+      await inbox.waitFor(11, 5_000);
+      const order = inbox.frames.map((f) => (Buffer.from(f.bytes).toString() === 'vote' ? 'vote' : 't'));
+      expect(order.indexOf('vote')).toBeLessThanOrEqual(2); // at most the burst already on the air goes first
+      // Eleven packets (~2300 bytes) at 5760 B/s after a 504-byte burst: at least ~300 ms, so the budget paces.
+      expect(performance.now() - t0).toBeGreaterThan(250);
+      expect(a.queued()).toBe(0);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await pair.stop();
+    }
+  });
+});
