@@ -13,6 +13,7 @@ export const limits = {
   commandArgsBytesMax: 3_072,
   attestationBytesMax: 2_048,
   heartbeatBytesMax: 512,
+  telemetryBytesMax: 256, // one telemetry body (kind 13)
   voteBytesMax: 256,
   blockTxCountMax: 500, // transactions (commands, attestations, evidence) in one block
   blockBytesMax: 524_288,

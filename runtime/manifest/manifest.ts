@@ -103,6 +103,8 @@ const kindSenders: Record<KindName, readonly MemberRole[]> = {
   'sync-request': ['validator', 'follower'],
   'sync-response': ['validator', 'follower'],
   evidence: ['validator'],
+  ack: ['validator', 'follower'],
+  telemetry: ['validator', 'follower'],
 };
 
 /** The `keyOf` lookup for openEnvelope, answering with a reason when a sender may not send a kind. */

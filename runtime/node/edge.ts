@@ -42,7 +42,7 @@ export class EdgeVerifier {
     const h = this.ctx.currentHeight();
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return err(raw.error.message);
-    if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation') {
+    if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
       const tx = this.checkTx(bytes);
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
@@ -121,6 +121,7 @@ export class EdgeVerifier {
         return { kind: 'evidence', bytes, culprit: x.sender, height: vx.height, round: vx.round, vote: x.kind, key: `${x.sender}/${vx.height}/${vx.round}/${x.kind}` };
       }
       case 'attestation':
+      case 'telemetry': // device telemetry (kind 13) rides in blocks for mission allocation
         return { kind: 'other', bytes, key };
       default:
         return rejected(`a ${v.kind} cannot be a block transaction`);

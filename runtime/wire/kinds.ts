@@ -2,12 +2,14 @@
 // or renumber one. Each kind has a body size limit and a parser that returns a typed body.
 
 import { limits } from '../lib/limits.js';
+import { parseAckBody } from './ack.js';
 import { parseAttestationBody } from './attestation.js';
 import { parseProposalBody } from './block.js';
 import { parseCommandBody } from './command.js';
 import { parseEvidenceBody, parseStatusBody, parseSyncRequestBody, parseSyncResponseBody } from './consensus-aux.js';
 import { parseHeartbeatBody } from './heartbeat.js';
 import { parseManifestBody } from './manifest-body.js';
+import { parseTelemetryBody } from './telemetry.js';
 import { parseVoteBody } from './vote.js';
 
 export const kinds = {
@@ -22,6 +24,8 @@ export const kinds = {
   'sync-response': { code: 10, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseSyncResponseBody },
   evidence: { code: 11, bodyBytesMax: 2 * limits.voteBytesMax + 1_024, parse: parseEvidenceBody },
   attestation: { code: 7, bodyBytesMax: limits.attestationBytesMax, parse: parseAttestationBody },
+  ack: { code: 12, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseAckBody },
+  telemetry: { code: 13, bodyBytesMax: limits.telemetryBytesMax, parse: parseTelemetryBody },
 } as const;
 
 export type KindName = keyof typeof kinds;

@@ -1,0 +1,96 @@
+// The device's side of the operator control plane: its own MQTT connection (separate from the
+// consensus link, so operator traffic never queues behind votes) publishing signed acks and the JSON
+// topics of control-topics.ts. Publishing is best effort: the chain, not MQTT, is the record.
+
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Socket } from 'node:net';
+import type { Signer } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
+import { encodeAckBody, type AckBody } from '../wire/ack.js';
+import { sealEnvelope } from '../wire/envelope.js';
+import { controlTopics, type ControlTopics, type DecisionJson, type StatusJson } from './control-topics.js';
+
+export interface ControlPlaneOptions {
+  readonly url: string;
+  readonly fleet: string;
+  readonly node: string;
+  readonly signer: Signer;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ca?: Buffer;
+  readonly log: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export class ControlPlane {
+  readonly topics: ControlTopics;
+  private client: MqttClient | undefined;
+  published = 0;
+
+  constructor(private readonly o: ControlPlaneOptions) {
+    this.topics = controlTopics(o.fleet);
+  }
+
+  start(): void {
+    const o = this.o;
+    const client = mqtt.connect(o.url, {
+      clientId: `murmur-ctl-${o.fleet}-${o.node}`.slice(0, 64),
+      clean: true,
+      keepalive: 10,
+      reconnectPeriod: 1_000,
+      connectTimeout: 5_000,
+      // A device that dies uncleanly leaves a status saying so, for `murmurctl status`.
+      will: { topic: this.topics.status(o.node), payload: Buffer.from(JSON.stringify({ node: o.node, state: 'offline' })), qos: 0, retain: true },
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    });
+    client.on('connect', () => {
+      (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
+      o.log('control-plane-connected', { url: o.url });
+    });
+    client.on('error', (e) => o.log('control-plane-error', { reason: e.message }));
+    this.client = client;
+  }
+
+  async stop(finalStatus?: StatusJson): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    if (finalStatus && c.connected) await c.publishAsync(this.topics.status(this.o.node), JSON.stringify(finalStatus), { qos: 1, retain: true }).catch(() => undefined);
+    await c.endAsync(false).catch(() => undefined);
+  }
+
+  private publish(topic: string, payload: string | Buffer, retain = false, qos: 0 | 1 = 0): void {
+    const c = this.client;
+    if (!c) return;
+    this.published++;
+    c.publish(topic, payload, { qos, retain });
+  }
+
+  /** Signs and publishes an ack, and its JSON form for people. */
+  ack(a: AckBody): void {
+    const [operator, nonceHex] = a.command.split('/') as [string, string];
+    const env = sealEnvelope('ack', this.o.fleet, this.o.node, encodeAckBody(a), this.o.signer);
+    this.publish(this.topics.ack(operator, nonceHex), Buffer.from(env), false, 1);
+    this.publish(
+      this.topics.ackJson(this.o.node),
+      JSON.stringify({ command: a.command, node: a.node, stage: a.stage, height: a.height, reason: a.reason, progress: a.progress, assigned: a.assigned, blockHash: a.certificate ? toHex(a.certificate.blockHash) : null }),
+    );
+  }
+
+  status(s: StatusJson): void {
+    this.publish(this.topics.status(this.o.node), JSON.stringify(s), true);
+  }
+
+  telemetry(t: Record<string, unknown>): void {
+    this.publish(this.topics.telemetry(this.o.node), JSON.stringify(t));
+  }
+
+  log(decisions: readonly DecisionJson[]): void {
+    this.publish(this.topics.log(this.o.node), JSON.stringify({ node: this.o.node, decisions }), true, 1);
+  }
+
+  refused(reason: string): void {
+    this.publish(this.topics.refused(this.o.node), JSON.stringify({ node: this.o.node, reason, timeMs: Date.now() }));
+  }
+}

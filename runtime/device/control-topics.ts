@@ -1,0 +1,71 @@
+// The control-plane topics devices publish for operators (docs/topics.md, "Control plane"): signed
+// acks per command, and JSON status, telemetry, acks and the decision log that a person can read
+// with mosquitto_sub. Commands go the other way on the links' commands topic.
+
+import { fleetPrefix } from '../links/mqtt-topics.js';
+
+export interface ControlTopics {
+  /** Operators publish signed command envelopes here (link framing; see docs/topics.md). */
+  readonly commands: string;
+  /** Signed ack envelopes (kind 12, raw envelope bytes) about one command. */
+  ack(operator: string, nonceHex: string): string;
+  /** Every signed ack for any command of `operator` (murmurctl subscribes with its own id). */
+  acksOf(operator: string): string;
+  /** JSON, retained: the device's latest status. */
+  status(node: string): string;
+  /** JSON: the device's position, battery and task progress, every telemetry period. */
+  telemetry(node: string): string;
+  /** JSON: every ack the device publishes, readable. */
+  ackJson(node: string): string;
+  /** JSON, retained: the newest committed decisions (accepted and rejected commands). */
+  log(node: string): string;
+  /** JSON: refusals of payloads that are not even a readable command (no command to ack). */
+  refused(node: string): string;
+  /** Everything JSON from every device (for `murmurctl watch`). */
+  readonly jsonAll: string;
+  readonly statusAll: string;
+  readonly logAll: string;
+}
+
+export function controlTopics(fleet: string): ControlTopics {
+  const p = fleetPrefix(fleet);
+  return {
+    commands: `${p}/commands`,
+    ack: (operator, nonceHex) => `${p}/ack/${operator}/${nonceHex}`,
+    acksOf: (operator) => `${p}/ack/${operator}/+`,
+    status: (node) => `${p}/json/${node}/status`,
+    telemetry: (node) => `${p}/json/${node}/telemetry`,
+    ackJson: (node) => `${p}/json/${node}/ack`,
+    log: (node) => `${p}/json/${node}/log`,
+    refused: (node) => `${p}/json/${node}/refused`,
+    jsonAll: `${p}/json/#`,
+    statusAll: `${p}/json/+/status`,
+    logAll: `${p}/json/+/log`,
+  };
+}
+
+/** The JSON status document (retained on status(node)); murmurctl status renders it as a table row. */
+export interface StatusJson {
+  readonly node: string;
+  readonly role: 'validator' | 'follower';
+  readonly state: 'starting' | 'ready' | 'stopping';
+  readonly height: number;
+  readonly round: number;
+  readonly proposer: string;
+  readonly peers: Readonly<Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'>>;
+  readonly batteryPct: number | null;
+  readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number } | null;
+  readonly mission: { readonly id: string; readonly status: string; readonly progressPct: number } | null;
+  readonly timeMs: number;
+}
+
+export interface DecisionJson {
+  readonly height: number;
+  readonly index: number;
+  readonly command: string;
+  readonly operator: string;
+  readonly type: string;
+  readonly outcome: 'accepted' | 'rejected';
+  readonly reason: string;
+  readonly blockHash: string;
+}

@@ -1,0 +1,171 @@
+// Executes this device's own tasks from committed blocks through the HAL: take off, fly the waypoints
+// in order, hold, resume, return or land. Reports started, progress, done and failed (with the
+// reason) through `report`; the runtime turns those into signed acks and JSON on MQTT.
+
+import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
+import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
+import type { Task } from '../mission/types.js';
+
+export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
+
+export interface ExecReport {
+  readonly command: string;
+  readonly stage: ExecStage;
+  readonly progress: number;
+  readonly reason: string;
+}
+
+const pollMs = 50;
+const arriveToleranceM = 3;
+/** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
+const waitMsMax = 600_000;
+
+export class Executor {
+  /** Mission id whose waypoints were all flown; reported in telemetry so the fleet can close it. */
+  completed = '';
+  private generation = 0;
+  private paused = false;
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number } | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly devices: DeviceSet,
+    private readonly origin: GeoOrigin,
+    private readonly report: (r: ExecReport) => void,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** Local position in metres from the fix, or null without one. */
+  position(): { northM: number; eastM: number; upM: number } | null {
+    const f = this.devices.position?.fix();
+    if (!f || !f.ok) return null;
+    const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
+    return { northM: ne.northM, eastM: ne.eastM, upM: f.value.altMslM - this.homeAltMsl() };
+  }
+
+  private homeAlt: number | null = null;
+  private homeAltMsl(): number {
+    if (this.homeAlt === null) {
+      const f = this.devices.position?.fix();
+      if (f && f.ok) this.homeAlt = f.value.altMslM;
+    }
+    return this.homeAlt ?? 0;
+  }
+
+  batteryPermille(): number {
+    const b = this.devices.battery?.state();
+    if (!b || !b.ok || !Number.isFinite(b.value.remainingFraction)) return -1;
+    return Math.round(b.value.remainingFraction * 1000);
+  }
+
+  /** Runs a task for this device; a new task supersedes the one in progress. */
+  run(command: string, task: Task): void {
+    this.homeAltMsl();
+    switch (task.type) {
+      case 'waypoints':
+        this.generation++;
+        this.paused = false;
+        this.current = { command, task, next: 0 };
+        void this.fly(this.generation);
+        return;
+      case 'hold':
+        this.paused = true;
+        void this.simple(command, { type: 'hold' });
+        return;
+      case 'resume':
+        this.paused = false;
+        // The vehicle was told to hold; fly on from the waypoint it was heading to.
+        if (this.current) {
+          this.generation++;
+          void this.fly(this.generation);
+        }
+        void this.simple(command, null);
+        return;
+      case 'rtl':
+      case 'abort':
+        this.generation++;
+        this.current = null;
+        void this.simple(command, { type: 'return-to-launch' });
+        return;
+      case 'land':
+        this.generation++;
+        this.current = null;
+        void this.simple(command, { type: 'land' });
+        return;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.generation++;
+  }
+
+  private async simple(command: string, action: FlightAction | null): Promise<void> {
+    this.report({ command, stage: 'started', progress: 0, reason: '' });
+    if (action) {
+      const r = await this.act(action);
+      if (r) return this.report({ command, stage: 'failed', progress: 0, reason: r });
+    }
+    this.report({ command, stage: 'done', progress: 1000, reason: '' });
+  }
+
+  private async act(action: FlightAction): Promise<string | null> {
+    const fc = this.devices.flight;
+    if (!fc) return 'this device has no flight controller (hal.driver: none)';
+    const r = await fc.execute(action);
+    return r.ok ? null : `${action.type}: ${r.error.message}`;
+  }
+
+  private async fly(gen: number): Promise<void> {
+    const cur = this.current;
+    if (!cur) return;
+    const { command, task } = cur;
+    const live = (): boolean => gen === this.generation && !this.stopped;
+    const fail = (reason: string): void => {
+      this.log(`task ${command} failed: ${reason}`);
+      this.report({ command, stage: 'failed', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason });
+    };
+    this.report({ command, stage: 'started', progress: 0, reason: '' });
+    const altM = task.altDm / 10;
+    const fs = this.devices.flight?.state();
+    if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
+    if (fs.value.landed !== 'in-air') {
+      const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
+      if (armed) return live() ? fail(armed) : undefined;
+      const t = await this.act({ type: 'takeoff', relAltM: altM });
+      if (t) return fail(t);
+      const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= altM - 1.5), 'take-off');
+      if (up) return live() ? fail(up) : undefined;
+    }
+    while (cur.next < task.waypoints.length) {
+      if (!live()) return;
+      const w = task.waypoints[cur.next] as { n: number; e: number };
+      const geo = localToGeo(this.origin, w.n / 10, w.e / 10);
+      const target: GeoPoint = { latDeg: geo.latDeg, lonDeg: geo.lonDeg, relAltM: altM };
+      const g = await this.act({ type: 'goto', target, speedMps: task.speedDmps / 10 });
+      if (g) return fail(g);
+      const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
+      if (there) return live() ? fail(there) : undefined;
+      cur.next++;
+      this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+    }
+    this.completed = task.mission;
+    this.report({ command, stage: 'done', progress: 1000, reason: '' });
+  }
+
+  private near(northM: number, eastM: number): boolean {
+    const p = this.position();
+    return p !== null && Math.hypot(p.northM - northM, p.eastM - eastM) <= arriveToleranceM;
+  }
+
+  /** Polls `cond` until true; returns null, or why it gave up. A paused executor waits without counting. */
+  private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string): Promise<string | null> {
+    const t0 = Date.now();
+    while (live()) {
+      if (!this.paused && (await cond())) return null;
+      if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    return 'superseded by a newer task';
+  }
+}

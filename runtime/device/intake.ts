@@ -1,0 +1,57 @@
+// Command intake at the edge: before a command reaches the mempool, decide whether it is unsigned,
+// forged, unauthorized, expired or replayed, so the operator hears which and why (in a signed
+// "refused" ack) instead of a silent drop. Consensus re-checks everything itself; this only explains.
+
+import { toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import type { RejectedTx, CheckedTx } from '../consensus/types.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { parseCommandBody } from '../wire/command.js';
+import { decodeEnvelope } from '../wire/envelope.js';
+import { parseWith } from '../wire/fields.js';
+import { kinds } from '../wire/kinds.js';
+
+export type RefusalKind = 'unsigned' | 'forged' | 'unauthorized' | 'expired' | 'replayed' | 'invalid';
+
+export type Intake =
+  | { readonly verdict: 'pass' }
+  /** A command we can name (operator and nonce, read from the unverified envelope). */
+  | { readonly verdict: 'refused'; readonly kind: RefusalKind; readonly reason: string; readonly operator: string; readonly nonceHex: string; readonly expiresAt: number }
+  /** Bytes that name no command at all. */
+  | { readonly verdict: 'unreadable'; readonly kind: RefusalKind; readonly reason: string };
+
+export interface IntakeContext {
+  readonly fleet: string;
+  readonly now: () => number;
+  readonly checkTx: (bytes: Uint8Array) => CheckedTx | RejectedTx;
+  /** Height at which (operator/nonce) was committed, if it was. */
+  readonly committedAt: (nonceKey: string) => number | undefined;
+}
+
+export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
+  const raw = decodeEnvelope(bytes);
+  if (!raw.ok) return { verdict: 'unreadable', kind: 'unsigned', reason: `unsigned: not a signed Murmur envelope (${raw.error.message})` };
+  const e = raw.value;
+  if (e.kind === 'manifest') return { verdict: 'pass' };
+  if (e.kind !== 'command') return { verdict: 'unreadable', kind: 'invalid', reason: `invalid: a ${e.kind} message was published on the commands topic` };
+  const d = decodeCbor(e.body, kinds.command.bodyBytesMax);
+  const body = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
+  if (!body.ok) return { verdict: 'unreadable', kind: 'invalid', reason: `invalid: the command body does not parse: ${body.error}` };
+  const b = body.value;
+  const nonceHex = toHex(b.nonce);
+  const refused = (kind: RefusalKind, reason: string): Intake => ({ verdict: 'refused', kind, reason: `${kind}: ${reason}`, operator: e.sender, nonceHex, expiresAt: b.expiresAt });
+  if (e.fleet !== ctx.fleet) return refused('invalid', `the command is for fleet "${e.fleet}", this is fleet "${ctx.fleet}"`);
+  const checked = ctx.checkTx(bytes);
+  if (checked.kind === 'rejected') {
+    const r = checked.reason;
+    if (/signature/i.test(r)) return refused('forged', `the signature does not verify against ${e.sender}'s key in the fleet manifest (${r})`);
+    return refused('unauthorized', r);
+  }
+  const now = ctx.now();
+  const key = `${e.sender}/${nonceHex}`;
+  const at = ctx.committedAt(key);
+  if (at !== undefined) return refused('replayed', `command ${key} was already committed at height ${at}; sign a new command instead of resending this one`);
+  if (now >= b.expiresAt) return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again`);
+  if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms in the future; check the operator's clock`);
+  return { verdict: 'pass' };
+}

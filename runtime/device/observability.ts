@@ -1,0 +1,78 @@
+// Observability of a running device: pino JSON logs stamped with node id, height and round; Prometheus
+// metrics (prom-client, a registry per device); and a loopback HTTP endpoint serving /metrics and
+// /health. Nothing here decides anything; it only reports.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface HealthView {
+  readonly node: string;
+  readonly ready: boolean;
+  readonly height: number;
+  readonly round: number;
+  readonly proposer: string;
+  readonly peers: Readonly<Record<'alive' | 'suspect' | 'dead', number>>;
+  readonly links: Readonly<Record<string, { up: boolean }>>;
+  readonly mission: string | null;
+}
+
+export function createLogger(node: string, level: string, position: () => { height: number; round: number }): PinoLogger {
+  // mixin runs per line, so every entry carries the height and round at the moment it was written.
+  return pino({ level, base: { node }, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => position() });
+}
+
+export class DeviceMetrics {
+  readonly registry = new Registry();
+  readonly height = new Gauge({ name: 'murmur_height', help: 'Height of the last committed block', registers: [this.registry] });
+  readonly round = new Gauge({ name: 'murmur_round', help: 'Current consensus round at the current height', registers: [this.registry] });
+  readonly commitLatency = new Histogram({
+    name: 'murmur_commit_latency_seconds',
+    help: 'Time from the start of a height to its commit on this device',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly roundsPerHeight = new Histogram({ name: 'murmur_rounds_per_height', help: 'Rounds a height needed to commit (1 = first round)', buckets: [1, 2, 3, 4, 6, 8, 16], registers: [this.registry] });
+  readonly peers = new Gauge({ name: 'murmur_peers', help: 'Peers by failure-detector status', labelNames: ['status'] as const, registers: [this.registry] });
+  readonly linkFrames = new Gauge({ name: 'murmur_link_frames', help: 'Frames per link and direction (counter values of the link)', labelNames: ['link', 'direction'] as const, registers: [this.registry] });
+  readonly linkBytes = new Gauge({ name: 'murmur_link_bytes', help: 'Bytes per link and direction', labelNames: ['link', 'direction'] as const, registers: [this.registry] });
+  readonly linkDropped = new Gauge({ name: 'murmur_link_dropped', help: 'Frames dropped per link and reason', labelNames: ['link', 'reason'] as const, registers: [this.registry] });
+  readonly walFsync = new Histogram({ name: 'murmur_wal_fsync_seconds', help: 'Duration of each fsync of the data directory files', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
+  readonly commands = new Counter({ name: 'murmur_commands_total', help: 'Operator commands by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'murmur_process_' });
+  }
+}
+
+/** Serves GET /metrics and GET /health on loopback; resolves with the bound port. */
+export async function startHttp(host: string, port: number, metrics: DeviceMetrics, health: () => HealthView, refresh: () => void): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      refresh();
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (e: unknown) => res.writeHead(500).end(String(e)),
+      );
+      return;
+    }
+    if (path === '/health') {
+      const h = health();
+      res.writeHead(h.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics or /health\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}

@@ -1,0 +1,41 @@
+// The telemetry body (kind 13): a device's signed position, battery and finished mission, submitted
+// as a block transaction so task allocation works from positions every device agrees on. Integers in
+// the fleet's local frame (decimetres), so the committed values need no float handling.
+
+import { encodeCbor } from './cbor.js';
+import { array, id, int, text, uint } from './fields.js';
+
+export interface TelemetryBody {
+  readonly node: string;
+  /** Grows per boot session and per report, so two reports never have the same bytes. */
+  readonly session: number;
+  readonly seq: number;
+  readonly northDm: number;
+  readonly eastDm: number;
+  readonly altDm: number;
+  /** 0..1000, or -1 when the battery cannot estimate its charge. */
+  readonly batteryPermille: number;
+  /** Mission id (command ref) whose waypoints this device finished, or "". */
+  readonly completed: string;
+}
+
+const coordDmMax = 10_000_000; // 1000 km from the fleet origin
+
+export function parseTelemetryBody(v: unknown): TelemetryBody {
+  const a = array(v, 'telemetry', 8, 8);
+  return {
+    node: id(a[0], 'telemetry.node'),
+    session: uint(a[1], 'telemetry.session', 0xffffffff),
+    seq: uint(a[2], 'telemetry.seq'),
+    northDm: int(a[3], 'telemetry.northDm', -coordDmMax, coordDmMax),
+    eastDm: int(a[4], 'telemetry.eastDm', -coordDmMax, coordDmMax),
+    altDm: int(a[5], 'telemetry.altDm', -coordDmMax, coordDmMax),
+    batteryPermille: int(a[6], 'telemetry.batteryPermille', -1, 1_000),
+    completed: text(a[7], 'telemetry.completed', 100),
+  };
+}
+
+/** [node, session, seq, northDm, eastDm, altDm, batteryPermille, completed] */
+export function encodeTelemetryBody(t: TelemetryBody): Uint8Array {
+  return encodeCbor([t.node, t.session, t.seq, t.northDm, t.eastDm, t.altDm, t.batteryPermille, t.completed]);
+}
