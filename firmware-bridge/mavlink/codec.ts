@@ -44,9 +44,20 @@ export interface EncodeOptions {
 /** Serialises one message into a MAVLink 2 frame (signed when options.signing is set). */
 export function encodeFrame(msg: MavLinkData, o: EncodeOptions): Buffer {
   const flags = o.signing ? incompatSigned : 0;
-  const frame = new MavLinkProtocolV2(o.sysid, o.compid, flags).serialize(msg, o.seq & 0xff);
+  let frame = new MavLinkProtocolV2(o.sysid, o.compid, flags).serialize(msg, o.seq & 0xff);
+  if (frame[1] === 0) frame = keepFirstPayloadByte(frame, msg);
   if (!o.signing) return frame;
   return appendSignature(frame, o.signing.key, o.signing.linkId, o.signing.timestamp10us);
+}
+
+/** The spec never truncates the first payload byte (C: _mav_trim_payload stops at 1); node-mavlink
+ *  truncates an all-zero payload to nothing, so we restore the byte and the checksum. */
+function keepFirstPayloadByte(frame: Buffer, msg: MavLinkData): Buffer {
+  const extra = magic[(msg.constructor as MavLinkDataConstructor<MavLinkData>).MSG_ID] ?? 0;
+  const out = Buffer.concat([frame.subarray(0, headerBytes), Buffer.alloc(1), Buffer.alloc(checksumBytes)]);
+  out[1] = 1;
+  out.writeUInt16LE(x25crc(out, 1, checksumBytes, extra), headerBytes + 1);
+  return out;
 }
 
 /** signature = first 6 bytes of SHA-256(key ‖ header ‖ payload ‖ CRC ‖ linkId ‖ timestamp). */

@@ -9,7 +9,8 @@ import { SimFlightController, type FailsafeAction } from './sim-fc.js';
 
 const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp-remote PORT])
               [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
-              [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]`;
+              [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
+              [--speed N]   (simulated seconds per real second, 1..20)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -33,6 +34,7 @@ runMain('sim-fc', async (argv) => {
       'telemetry-hz': { type: 'string' },
       failsafe: { type: 'string' },
       'sign-key': { type: 'string' },
+      speed: { type: 'string' },
     },
     usage,
   );
@@ -70,6 +72,7 @@ runMain('sim-fc', async (argv) => {
     heartbeatIntervalMs: int(values['heartbeat-ms'], 'heartbeat-ms', 10, 10_000, 1000),
     telemetryHz: int(values['telemetry-hz'], 'telemetry-hz', 1, 100, 10),
     failsafeAction: failsafe as FailsafeAction,
+    speedFactor: int(values.speed, 'speed', 1, 20, 1),
     ...(signing ? { signing } : {}),
   });
   fc.start();

@@ -28,6 +28,8 @@ export interface SimFcOptions {
   /** Offboard (guided) setpoints older than this make PX4 fall back to hold (COM_OF_LOSS_T). */
   readonly offboardLossMs?: number;
   readonly signing?: SigningPolicy;
+  /** Simulated seconds per wall-clock second (PX4 SITL's speed factor); protocol timing stays real. */
+  readonly speedFactor?: number;
 }
 
 const result = common.MavResult;
@@ -49,7 +51,7 @@ export class SimFlightController {
   private readonly o: Required<Omit<SimFcOptions, 'signing'>> & { signing?: SigningPolicy };
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, ...options };
     this.family = options.family;
     this.vehicle = new SimMultirotor({}, new Prng(options.seed), 0);
     this.endpoint = new MavlinkEndpoint({
@@ -84,7 +86,12 @@ export class SimFlightController {
     if (this.takeoffAckTimer) clearTimeout(this.takeoffAckTimer);
   }
 
+  /** Simulated time since boot. */
   nowMs(): number {
+    return (Date.now() - this.t0) * this.o.speedFactor;
+  }
+
+  private realMs(): number {
     return Date.now() - this.t0;
   }
 
@@ -107,7 +114,7 @@ export class SimFlightController {
   private tick(): void {
     this.vehicle.step(this.nowMs());
     const s = this.vehicle.state();
-    if (s.mode === 'guided' && this.nowMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
+    if (s.mode === 'guided' && this.realMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
       this.vehicle.hold();
       this.send(statusText('offboard setpoints lost: holding'));
     }
@@ -134,13 +141,13 @@ export class SimFlightController {
       this.command(msg, frame.sysid, frame.compid);
     } else if (msg instanceof common.SetPositionTargetGlobalInt || msg instanceof common.SetPositionTargetLocalNed) {
       if (msg.targetSystem !== this.o.sysid) return;
-      this.lastSetpointMs = this.nowMs();
+      this.lastSetpointMs = this.realMs();
       if (this.vehicle.state().mode !== 'guided') return;
       if (msg instanceof common.SetPositionTargetGlobalInt) {
         const ne = geoToLocal(this.vehicle.origin, msg.latInt / 1e7, msg.lonInt / 1e7);
         this.vehicle.goto(ne.northM, ne.eastM, msg.alt, undefined, 'guided');
       } else {
-        this.vehicle.velocity(msg.vx, msg.vy, msg.vz, this.o.offboardLossMs);
+        this.vehicle.velocity(msg.vx, msg.vy, msg.vz, this.o.offboardLossMs * this.o.speedFactor);
       }
     }
   }
@@ -250,7 +257,7 @@ export class SimFlightController {
         return { ok: true };
       case 'guided':
         // PX4 refuses OFFBOARD without a recent setpoint stream; ArduPilot's GUIDED does not need one.
-        if (this.family === 'px4' && this.nowMs() - this.lastSetpointMs > this.o.offboardLossMs) return { ok: false, error: 'offboard refused: no setpoint stream' };
+        if (this.family === 'px4' && this.realMs() - this.lastSetpointMs > this.o.offboardLossMs) return { ok: false, error: 'offboard refused: no setpoint stream' };
         if (v.state().upM > 0.5) v.hold(); // stop where we are until the first setpoint arrives
         v.setMode('guided');
         return { ok: true };

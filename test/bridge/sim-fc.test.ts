@@ -13,6 +13,7 @@ import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from './pro
 import { companion, waitFor } from './companion.js';
 
 const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5
+// The FC simulates 4 s per second (like PX4 SITL's speed factor) to keep the flight short.
 const origin = defaultSimConfig.origin;
 const relAlt = (v: MavlinkVehicle): number => (v.telemetry.position?.relativeAlt ?? 0) / 1000;
 
@@ -26,7 +27,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
 
   beforeAll(async () => {
     pty = await startPtyPair();
-    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '5']);
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '5', '--speed', '4']);
     port = await openSerial({ path: pty.a, baudRate: 921_600 });
     ({ endpoint, vehicle } = companion(port, hbMs));
     endpoint.onMessage(({ msg }) => {
@@ -60,7 +61,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(t.ok && t.value.sawInProgress).toBe(true);
     await waitFor('takeoff altitude', () => relAlt(vehicle) > 7.5, 10_000);
     await waitFor('hold after takeoff', () => vehicle.mode() === 'hold', 3000);
-    expect(vehicle.landed()).toBe('in-air');
+    await waitFor('EXTENDED_SYS_STATE in-air (sent at 1 Hz)', () => vehicle.landed() === 'in-air', 2000);
   });
 
   it('flies a DO_REPOSITION goto and a streamed offboard velocity setpoint', async () => {
@@ -70,7 +71,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect((await vehicle.streamVelocity(0, 4, 0)).ok).toBe(true);
     expect(vehicle.mode()).not.toBe('unknown');
     await waitFor('guided mode', () => vehicle.mode() === 'guided', 2000);
-    await waitFor('moving east', () => (vehicle.telemetry.position?.vy ?? 0) > 300, 5000);
+    await waitFor('moving east', () => (vehicle.telemetry.position?.vy ?? 0) > 300, 3000);
     expect((await vehicle.hold()).ok).toBe(true);
     await waitFor('hold', () => vehicle.mode() === 'hold', 2000);
   });
