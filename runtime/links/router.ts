@@ -1,0 +1,126 @@
+// The router: one Link over every configured link (MQTT, radio, ...). It sends on the links that are
+// up, drops the copies that arrive on several links, and rides through a dead link with no restart:
+// broker down means the radio carries consensus; broker back means MQTT is used again.
+
+import { createHash } from 'node:crypto';
+import { limits } from '../lib/limits.js';
+import { DedupCache } from './dedup-cache.js';
+import type { Link, LinkCounters, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
+import { LinkStats } from './link-stats.js';
+
+/** 'all': every link that is up (redundancy); 'first': the first link that is up, in configured order. */
+export type ClassPolicy = 'all' | 'first';
+
+export interface RouterOptions {
+  /** In order of preference (for 'first'): usually MQTT, then radio. */
+  readonly links: readonly Link[];
+  readonly name?: string;
+  readonly policy?: Partial<Record<TrafficClass, ClassPolicy>>;
+  readonly dedupEntries?: number;
+}
+
+export const defaultPolicy: Readonly<Record<TrafficClass, ClassPolicy>> = { consensus: 'all', heartbeat: 'all', telemetry: 'first' };
+
+export interface LinkState {
+  readonly name: string;
+  readonly up: boolean;
+  readonly mtuBytes: number;
+  readonly counters: LinkCounters;
+}
+
+/** 16 bytes of SHA-256 over the envelope: the same signed bytes on two links are one message. */
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64').slice(0, 22);
+}
+
+export class Router implements Link {
+  readonly name: string;
+  readonly mtuBytes: number;
+  private readonly links: readonly Link[];
+  private readonly policy: Record<TrafficClass, ClassPolicy>;
+  private readonly seen: DedupCache;
+  private readonly stats = new LinkStats();
+  private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
+  /** Why a link failed to start, by name (it stays down; the others carry on). */
+  readonly startErrors = new Map<string, string>();
+
+  constructor(opts: RouterOptions) {
+    if (opts.links.length === 0) throw new Error('the router needs at least one link');
+    const names = new Set(opts.links.map((l) => l.name));
+    if (names.size !== opts.links.length) throw new Error(`link names must be unique, got ${opts.links.map((l) => l.name).join(', ')}`);
+    this.name = opts.name ?? 'router';
+    this.links = opts.links;
+    this.policy = { ...defaultPolicy, ...opts.policy };
+    this.seen = new DedupCache(opts.dedupEntries ?? limits.routerDedupEntriesMax);
+    this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
+    for (const l of opts.links) l.onReceive((f) => this.receive(f));
+  }
+
+  /** Starts every link; fails only when none starts. */
+  async start(): Promise<void> {
+    const results = await Promise.allSettled(this.links.map((l) => l.start()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.startErrors.set((this.links[i] as Link).name, r.reason instanceof Error ? r.reason.message : String(r.reason));
+    });
+    if (this.startErrors.size === this.links.length) throw new Error(`no link started: ${[...this.startErrors].map(([n, e]) => `${n}: ${e}`).join('; ')}`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.links.map((l) => l.stop()));
+  }
+
+  broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.send(bytes, cls, (l) => l.broadcast(bytes, cls));
+  }
+
+  unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean {
+    return this.send(bytes, cls, (l) => l.unicast(to, bytes, cls));
+  }
+
+  onReceive(handler: (frame: ReceivedFrame) => void): void {
+    this.handlers.push(handler);
+  }
+
+  isUp(): boolean {
+    return this.links.some((l) => l.isUp());
+  }
+
+  /** Each link's state, for status and metrics. */
+  linkStates(): LinkState[] {
+    return this.links.map((l) => ({ name: l.name, up: l.isUp(), mtuBytes: l.mtuBytes, counters: l.counters() }));
+  }
+
+  /** The router's own counts: envelopes accepted for sending, delivered up, duplicates dropped. */
+  counters(): LinkCountersDetail {
+    return this.stats.snapshot();
+  }
+
+  private send(bytes: Uint8Array, cls: TrafficClass, sendOn: (l: Link) => boolean): boolean {
+    if (bytes.length > this.mtuBytes) {
+      this.stats.oversize();
+      return false;
+    }
+    // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
+    this.seen.add(digest(bytes));
+    let sent = false;
+    for (const l of this.links) {
+      if (!l.isUp() || bytes.length > l.mtuBytes) continue;
+      if (sendOn(l)) {
+        sent = true;
+        if (this.policy[cls] === 'first') break;
+      }
+    }
+    if (sent) this.stats.sent(bytes.length);
+    else this.stats.queueFull(cls);
+    return sent;
+  }
+
+  private receive(f: ReceivedFrame): void {
+    if (!this.seen.add(digest(f.bytes))) {
+      this.stats.duplicate();
+      return;
+    }
+    this.stats.received(f.bytes.length);
+    for (const h of this.handlers) h(f);
+  }
+}

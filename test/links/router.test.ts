@@ -1,0 +1,112 @@
+// The router over several links: duplicates removed, a dead link ridden through with no restart.
+// The end-to-end case kills a real Mosquitto mid-run (by PID): traffic continues over the serial
+// radio (socat ptys) and returns to MQTT when the broker is back.
+
+import { describe, expect, it } from 'vitest';
+import { MemoryHub } from '../../runtime/links/memory-link.js';
+import { MqttLink } from '../../runtime/links/mqtt-link.js';
+import { Router } from '../../runtime/links/router.js';
+import { Inbox, sleep, waitUntil } from './conformance.js';
+import { Mosquitto, PtyPair } from './processes.js';
+import { serialLink } from './serial-harness.js';
+
+const fleet = 'conf-fleet';
+
+describe('router over in-memory links', () => {
+  it('delivers each envelope once although it arrives on two links, and keeps going when one dies', async () => {
+    const hub1 = new MemoryHub();
+    const hub2 = new MemoryHub();
+    const a1 = hub1.link('a', fleet, { name: 'net1' });
+    const a2 = hub2.link('a', fleet, { name: 'net2' });
+    const b1 = hub1.link('b', fleet, { name: 'net1' });
+    const b2 = hub2.link('b', fleet, { name: 'net2' });
+    const ra = new Router({ links: [a1, a2] });
+    const rb = new Router({ links: [b1, b2] });
+    await ra.start();
+    await rb.start();
+    const inbox = new Inbox(rb);
+    for (let i = 0; i < 50; i++) expect(ra.broadcast(Buffer.from(`m${i}`), 'consensus')).toBe(true);
+    await inbox.waitFor(50);
+    await sleep(20);
+    expect(inbox.frames.length).toBe(50);
+    expect(rb.counters().droppedDuplicate).toBe(50);
+    await a1.stop(); // net1 dies on the sender
+    for (let i = 50; i < 60; i++) expect(ra.broadcast(Buffer.from(`m${i}`), 'consensus')).toBe(true);
+    await inbox.waitFor(60);
+    expect(inbox.frames.slice(50).every((f) => f.link === 'net2')).toBe(true);
+    // Telemetry goes on the first link that is up only.
+    expect(ra.broadcast(Buffer.from('t'), 'telemetry')).toBe(true);
+    await sleep(10); // memory links count a frame as sent when their queue drains
+    expect(a2.counters().framesSent).toBe(61);
+    await ra.stop();
+    expect(ra.broadcast(Buffer.from('nothing up'), 'consensus')).toBe(false);
+    await rb.stop();
+  });
+
+  it('refuses duplicate link names and an empty link list', () => {
+    const hub = new MemoryHub();
+    expect(() => new Router({ links: [] })).toThrow(/at least one link/);
+    expect(() => new Router({ links: [hub.link('a', fleet), hub.link('a', fleet)] })).toThrow(/unique/);
+  });
+});
+
+describe('broker killed mid-run (Mosquitto + serial radio)', () => {
+  it('carries traffic over the radio while the broker is down and returns to MQTT when it is back', async () => {
+    const mosq = await Mosquitto.start();
+    const pair = await PtyPair.start();
+    const mk = (node: string, path: string) =>
+      new Router({
+        links: [
+          new MqttLink({ url: mosq.url, fleet, node, reconnectMsMin: 50, reconnectMsMax: 300, keepaliveSec: 2 }),
+          serialLink(node, [path], { baud: 115_200 }),
+        ],
+      });
+    const ra = mk('a', pair.a);
+    const rb = mk('b', pair.b);
+    try {
+      await ra.start();
+      await rb.start();
+      const inbox = new Inbox(rb);
+      let n = 0;
+      const sendFor = async (ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          ra.broadcast(Buffer.from(`vote ${n++}`), 'consensus');
+          await sleep(20);
+        }
+      };
+      const arrivedVia = (from: number) => inbox.frames.filter((f) => Number(Buffer.from(f.bytes).toString().slice(5)) >= from).map((f) => f.link);
+
+      await sendFor(400);
+      await waitUntil(() => inbox.frames.length === n, 3_000, 'all votes before the kill');
+      expect(arrivedVia(0)).toContain('mqtt');
+
+      await mosq.kill(); // by PID
+      const [mqttA] = ra.linkStates();
+      await waitUntil(() => !ra.linkStates()[0]?.up, 5_000, 'MQTT link of a to notice the broker is gone');
+      expect(mqttA?.name).toBe('mqtt');
+      const downFrom = n;
+      await sendFor(600);
+      await waitUntil(() => inbox.frames.length === n, 5_000, 'votes sent while the broker is down');
+      const during = arrivedVia(downFrom);
+      expect(during.length).toBe(n - downFrom);
+      expect(during.every((l) => l === 'radio')).toBe(true);
+
+      await mosq.run(); // same port, same config: no restart of the routers
+      await waitUntil(() => (ra.linkStates()[0]?.up ?? false) && (rb.linkStates()[0]?.up ?? false), 8_000, 'MQTT links to reconnect');
+      await sleep(100);
+      const backFrom = n;
+      const mqttSentBefore = ra.linkStates()[0]?.counters.framesSent ?? 0;
+      await sendFor(400);
+      await waitUntil(() => inbox.frames.length === n, 5_000, 'votes after the broker is back');
+      expect(arrivedVia(backFrom)).toContain('mqtt');
+      expect((ra.linkStates()[0]?.counters.framesSent ?? 0) - mqttSentBefore).toBeGreaterThan(0);
+      expect(new Set(inbox.frames.map((f) => Buffer.from(f.bytes).toString())).size).toBe(inbox.frames.length);
+    } finally {
+      await ra.stop();
+      await rb.stop();
+      await mosq.stop();
+      await pair.stop();
+    }
+  });
+});
