@@ -38,12 +38,27 @@ export function replayCommand(file: string | undefined, seed: number): string {
   return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed} --json -`;
 }
 
-export async function runScenario(s: Scenario, seed: number = s.seed, opts: WorldOptions & { file?: string } = {}): Promise<Report> {
+/** Hooks for fleet-sim's dashboard and real-time pacing (fleet-sim/report/observe-world.ts). */
+export interface RunHooks {
+  /** Called once the world exists, before it starts: observers attach here (read-only). */
+  readonly onWorld?: (w: World) => void;
+  /** Called between slices of sliceMs virtual time; the run waits for it (pacing to a wall clock). */
+  readonly pace?: (simNowMs: number) => Promise<void>;
+  readonly sliceMs?: number;
+}
+
+export async function runScenario(s: Scenario, seed: number = s.seed, opts: WorldOptions & { file?: string } & RunHooks = {}): Promise<Report> {
   await initCrypto();
   const wallStart = performance.now();
   const w = new World(s, seed, opts);
+  opts.onWorld?.(w);
   w.start();
   const limit = opts.stepsMax ?? stepsMax;
+  for (let t = 0; opts.pace && t < s.durationMs; ) {
+    t = Math.min(s.durationMs, t + (opts.sliceMs ?? 50));
+    if (!w.queue.runUntil(t, limit)) break;
+    await opts.pace(t);
+  }
   if (!w.queue.runUntil(s.durationMs, limit)) throw new Error(`step budget of ${limit} events ran out before ${s.durationMs} ms`);
   // Liveness phase.
   const healedAt = w.queue.now;

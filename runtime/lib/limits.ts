@@ -76,6 +76,12 @@ export const limits = {
   mcuFrameBytesMax: 256, // one decoded MCU frame (CBOR payload + CRC); longer frames are dropped
   mcuRequestsPendingMax: 32, // MCU requests awaiting a response; a further request is refused
   nmeaSentenceBytesMax: 82, // NMEA 0183: 79 characters + "$" + CRLF; longer lines are dropped
+  // fleet-sim dashboard and reports (fleet-sim/dashboard, fleet-sim/report).
+  recordingFrameSamplesMax: 400_000, // node samples in one recording; frames are thinned to fit
+  recordingEventsMax: 200_000, // events in one recording; later ones are dropped and counted
+  dashboardClientsMax: 16, // live event streams served at once; another gets 503
+  dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
+  dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
 } as const;
 
 export type Limits = typeof limits;

@@ -1,0 +1,76 @@
+// `fleet-sim start` (what `npm start` runs): the default scenario, watched live. It prints the
+// dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
+
+import { readFileSync } from 'node:fs';
+import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
+import { parseScenario, ScenarioError } from '../scenario/parse.js';
+import { liveRun } from '../dashboard/live-run.js';
+import { formatSummary } from '../report/write.js';
+
+export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
+
+export const startUsage = `Usage: fleet-sim start [SCENARIO] [options]
+
+Runs a scenario (default ${startScenarioFile}) with the live dashboard on 127.0.0.1, then writes
+reports/<scenario>-seed<N>.json and .html.
+
+Options:
+  --seed N        the world's seed (default: the scenario's)
+  --speed X       virtual seconds per wall second (default 1, real time; 0 = as fast as possible)
+  --port P        dashboard port (default 8377; 0 picks a free port)
+  --reports DIR   where the reports go (default reports)
+  --no-dashboard  run without serving the dashboard
+  --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
+
+function numberOpt(v: string | undefined, flag: string, min: number, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${flag} must be a number in ${min}..${max}, got "${v}"`, exitCodes.usage);
+  return n;
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { seed: { type: 'string' }, speed: { type: 'string' }, port: { type: 'string' }, reports: { type: 'string' }, 'no-dashboard': { type: 'boolean' }, exit: { type: 'boolean' } },
+    startUsage,
+  );
+  if (values.help) {
+    process.stdout.write(startUsage + '\n');
+    return exitCodes.ok;
+  }
+  const file = positionals[0] ?? startScenarioFile;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read scenario ${file}: ${(e as Error).message}`, exitCodes.usage);
+  }
+  let scenario;
+  try {
+    scenario = parseScenario(text, file);
+  } catch (e) {
+    if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
+    throw e;
+  }
+  const tty = process.stdout.isTTY === true;
+  const result = await liveRun(scenario, {
+    seed: Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed)),
+    file,
+    speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
+    port: values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377)),
+    reportDir: values.reports ?? 'reports',
+    progress: tty ? 'bar' : 'lines',
+    radioRangeM: 800,
+  });
+  process.stdout.write(`\n${formatSummary(result.report)}\n`);
+  if (result.written) process.stdout.write(`\nreport: ${result.written.json}\n        ${result.written.html} (open it in a browser: the same map, charts and a replay)\n`);
+  if (!result.report.expect.met) process.stderr.write(`fleet-sim: replay with: ${result.report.replay}\n`);
+  if (result.server && tty && !values.exit) {
+    process.stdout.write(`\nThe dashboard stays up at ${result.server.url} (scrub the timeline to replay); Ctrl-C to exit.\n`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await result.server?.close();
+  result.hub.close();
+  return result.report.expect.met ? exitCodes.ok : exitCodes.failed;
+}

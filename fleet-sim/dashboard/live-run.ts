@@ -1,0 +1,100 @@
+// One scenario run that people watch: the deterministic world paced to the wall clock (speed 1 is real
+// time), observed into the event stream, served live on 127.0.0.1, with a progress bar in the terminal
+// and the JSON and HTML reports written at the end. The seed still decides everything: pacing only
+// waits between slices of virtual time, so the report equals that of `fleet-sim run` with the same seed.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Scenario } from '../scenario/scenario.js';
+import { runScenario, type Report } from '../sim/run.js';
+import type { World } from '../sim/world.js';
+import { fanOut, type RunEvent, type RunObserver } from '../report/events.js';
+import { WorldObserver } from '../report/observe-world.js';
+import { writeReport, type WrittenReport } from '../report/write.js';
+import { EventHub } from './hub.js';
+import { startDashboardServer, type DashboardServer } from './server.js';
+
+export interface LiveRunOptions {
+  readonly seed?: number;
+  readonly file?: string;
+  /** Virtual seconds per wall second; 0 runs as fast as the machine can. */
+  readonly speed: number;
+  /** Serve the dashboard (port 0 picks a free one); null serves nothing. */
+  readonly port: number | null;
+  /** Where the reports go; null writes none. */
+  readonly reportDir: string | null;
+  /** Terminal progress: 'bar' redraws one line (a TTY), 'lines' prints every 10 %, 'none'. */
+  readonly progress: 'bar' | 'lines' | 'none';
+  readonly radioRangeM?: number | null;
+  readonly out?: (text: string) => void;
+  /** Extra observers (tests). */
+  readonly observers?: readonly RunObserver[];
+  /** Called when the dashboard is up, before the run starts (tests open a browser here). */
+  readonly onServing?: (url: string) => Promise<void> | void;
+}
+
+export interface LiveRunResult {
+  readonly report: Omit<Report, 'flight'> & { flight: { surveyedFraction: number | null } };
+  readonly written: WrittenReport | null;
+  readonly url: string | null;
+  readonly hub: EventHub;
+  /** Still serving (the caller closes it, after a person had a look or a test finished). */
+  readonly server: DashboardServer | null;
+}
+
+function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
+  const width = 30;
+  const frac = Math.min(1, simMs / s.durationMs);
+  const fill = Math.round(frac * width);
+  return `[${'█'.repeat(fill)}${'░'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${(simMs / 1000).toFixed(0)}/${(s.durationMs / 1000).toFixed(0)} s  height ${height}  commands ${commands}`;
+}
+
+export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunResult> {
+  const out = o.out ?? ((t: string) => process.stdout.write(t));
+  const hub = new EventHub();
+  let surveyed: number | null = null;
+  let height = 0;
+  let commands = 0;
+  const tally: RunObserver = {
+    onEvent(e: RunEvent) {
+      if (e.t === 'commit') {
+        height = e.height;
+        commands += e.commands;
+      } else if (e.t === 'coverage') surveyed = e.fraction;
+    },
+  };
+  const observer = fanOut([hub, tally, ...(o.observers ?? [])], (e) => out(`dashboard observer failed: ${(e as Error).message}\n`));
+  const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
+  if (server) {
+    out(`fleet-sim dashboard: ${server.url}\n`);
+    await o.onServing?.(server.url);
+  }
+  const wallStart = performance.now();
+  let lastPrinted = -1;
+  const report = await runScenario(s, o.seed ?? s.seed, {
+    ...(o.file !== undefined ? { file: o.file } : {}),
+    onWorld: (w: World) => {
+      // The observer lives as long as the world: it schedules its own samples on the world's queue.
+      new WorldObserver(w, observer, { radioRangeM: o.radioRangeM ?? null });
+    },
+    sliceMs: 50,
+    pace: async (simMs) => {
+      if (o.speed > 0) {
+        const due = simMs / o.speed - (performance.now() - wallStart);
+        if (due > 1) await sleep(due);
+      } else if (simMs % 1000 === 0) {
+        await sleep(0); // let the server answer pages while the run goes flat out
+      }
+      if (o.progress === 'bar' && simMs % 250 === 0) out(`\r${progressLine(s, simMs, height, commands)}`);
+      const decile = Math.floor((simMs / s.durationMs) * 10);
+      if (o.progress === 'lines' && decile !== lastPrinted) {
+        lastPrinted = decile;
+        out(`${progressLine(s, simMs, height, commands)}\n`);
+      }
+    },
+  });
+  if (o.progress === 'bar') out(`\r${progressLine(s, s.durationMs, height, commands)}\n`);
+  const full = { ...report, flight: { surveyedFraction: surveyed } };
+  observer.onEvent({ t: 'end', at: report.simulatedMs, report: full });
+  const written = o.reportDir === null ? null : writeReport(o.reportDir, full, hub.recording());
+  return { report: full, written, url: server?.url ?? null, hub, server };
+}

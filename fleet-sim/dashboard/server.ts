@@ -1,0 +1,126 @@
+// The dashboard's HTTP server on 127.0.0.1: the page and its static files from this folder, the run as
+// Server-Sent Events on /events, and the recording and report as JSON. node:http only; nothing else.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
+import { limits } from '../../runtime/lib/limits.js';
+import type { EventHub } from './hub.js';
+
+export const staticDir = fileURLToPath(new URL('./static/', import.meta.url));
+
+/** The files the page is made of, in the order index.html loads the scripts. */
+export const staticFiles = {
+  styles: ['style.css'],
+  scripts: ['state.js', 'map.js', 'charts.js', 'panels.js', 'app.js'],
+} as const;
+
+const contentTypes: Record<string, string> = {
+  'style.css': 'text/css; charset=utf-8',
+  'index.html': 'text/html; charset=utf-8',
+};
+
+export interface DashboardServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface DashboardOptions {
+  /** 0 picks a free port. */
+  readonly port?: number;
+}
+
+export async function startDashboardServer(hub: EventHub, options: DashboardOptions = {}): Promise<DashboardServer> {
+  const streams = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/' || path === '/index.html') return sendFile(res, 'index.html');
+    if (path.startsWith('/static/')) {
+      const name = path.slice('/static/'.length);
+      // Only the page's own files: no directory walking, whatever the path says.
+      const known = (staticFiles.styles as readonly string[]).includes(name) || (staticFiles.scripts as readonly string[]).includes(name);
+      if (!known) return notFound(res);
+      return sendFile(res, name);
+    }
+    if (path === '/events') return stream(req, res);
+    if (path === '/recording.json') return json(res, hub.recording());
+    if (path === '/report.json') {
+      const report = hub.report();
+      return report === null ? notFound(res, 'the run has not finished\n') : json(res, report);
+    }
+    notFound(res);
+  }
+
+  async function sendFile(res: ServerResponse, name: string): Promise<void> {
+    const body = await readFile(join(staticDir, name));
+    res.writeHead(200, { 'content-type': contentTypes[name] ?? 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(body);
+  }
+
+  function json(res: ServerResponse, value: unknown): void {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(value));
+  }
+
+  function notFound(res: ServerResponse, text = 'not found\n'): void {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(text);
+  }
+
+  function stream(req: IncomingMessage, res: ServerResponse): void {
+    if (streams.size >= limits.dashboardClientsMax) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('too many dashboard pages open\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    streams.add(res);
+    const unsubscribe = hub.subscribe((event) => {
+      // A page that cannot keep up misses frames, never commits, faults or the end of the run.
+      if (event.t === 'frame' && res.writableLength > limits.dashboardClientBufferBytesMax) return;
+      res.write(`data: ${JSON.stringify(event)}\n\n`);
+    });
+    req.on('close', () => {
+      unsubscribe();
+      streams.delete(res);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const r of streams) r.end();
+        streams.clear();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

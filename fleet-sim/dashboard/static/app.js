@@ -1,0 +1,199 @@
+// The dashboard page: follows a run live over Server-Sent Events (/events), or replays a recording
+// embedded in a report page (<script id="recording">) or opened from a file. Rendering is batched to
+// animation frames so a run going 100x real time never floods the page.
+(function (root) {
+  'use strict';
+  const ns = root.MurmurDash;
+  const doc = root.document;
+  const eventsKeptMax = 400000;
+
+  const $ = (id) => doc.getElementById(id);
+  let state = ns.emptyState();
+  let events = []; // everything received, for scrubbing once the run is over
+  let dirty = true;
+  let scrubbing = false; // the view shows a past moment, not the latest
+  let playing = null; // replay timer
+  const map = ns.createMap($('map'));
+  const panels = ns.createPanels($('nodes'));
+
+  function receive(ev) {
+    if (ev.t === 'run') events = [];
+    if (events.length < eventsKeptMax) events.push(ev);
+    if (!scrubbing) {
+      ns.apply(state, ev);
+      dirty = true;
+    }
+    if (ev.t === 'end') setScrubber(true);
+  }
+
+  function render() {
+    if (!dirty) return;
+    dirty = false;
+    const run = state.run;
+    if (!run) return;
+    $('scenario').textContent = run.scenario;
+    $('meta').textContent = run.mode + ' · seed ' + run.seed + ' · ' + state.nodes.filter((n) => n.role === 'validator').length + ' validators · ' + state.nodes.filter((n) => n.role === 'follower').length + ' followers';
+    const frac = Math.min(1, state.now / Math.max(1, run.durationMs));
+    $('progress-fill').style.width = (frac * 100).toFixed(1) + '%';
+    $('clock').textContent = ns.formatMs(state.now) + ' / ' + ns.formatMs(run.durationMs);
+    const broker = $('broker');
+    broker.textContent = 'broker ' + state.broker;
+    broker.className = 'pill ' + (state.broker === 'up' ? 'ok' : 'bad');
+    const status = $('status');
+    if (state.end) {
+      const ok = state.end.safety && state.end.safety.ok && (!state.end.expect || state.end.expect.met);
+      status.textContent = ok ? 'finished · all expectations met' : 'finished · expectations failed';
+      status.className = 'pill ' + (ok ? 'ok' : 'bad');
+    } else {
+      status.textContent = scrubbing ? 'replay' : 'live';
+      status.className = 'pill ' + (scrubbing ? 'neutral' : 'live');
+    }
+    const height = state.samples.reduce((m, s) => (s && s.h > m ? s.h : m), 0);
+    const lat = state.commits.map((c) => c.latencyMs);
+    const p50 = ns.percentile(lat, 50);
+    $('stat-height').textContent = String(height);
+    $('stat-commands').textContent = String(state.commandsTotal);
+    $('stat-p50').textContent = p50 === null ? '–' : p50.toFixed(p50 < 10 ? 1 : 0) + ' ms';
+    $('stat-coverage').textContent = (state.coverageFraction * 100).toFixed(0) + '%';
+    $('stat-evidence').textContent = String(state.evidence.length);
+    $('stat-faults').textContent = String(state.faults.length);
+    map.render(state);
+    panels.render(state);
+    ns.latencyChart($('latency'), state);
+    ns.throughputChart($('throughput'), state);
+    ns.timelineChart($('timeline'), state);
+    renderLog();
+    renderSummary();
+  }
+
+  function renderLog() {
+    const list = $('log');
+    list.textContent = '';
+    for (let i = state.log.length - 1; i >= 0 && list.childElementCount < 60; i--) {
+      const e = state.log[i];
+      const li = doc.createElement('li');
+      li.className = e.kind;
+      const t = doc.createElement('time');
+      t.textContent = ns.formatMs(e.at);
+      li.append(t, doc.createTextNode(e.text));
+      list.append(li);
+    }
+  }
+
+  function renderSummary() {
+    const box = $('summary');
+    const r = state.end;
+    if (!r) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const rows = [
+      ['safety', r.safety ? (r.safety.ok ? 'ok' : 'VIOLATED (' + r.safety.violations.length + ')') : '–'],
+      ['heights', r.liveness ? r.liveness.heights : '–'],
+      ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted : '–'],
+      ['max stall', r.liveness ? r.liveness.maxStallMs + ' ms' : '–'],
+      ['commit p50 / p99', r.latencyMs ? r.latencyMs.commitP50 + ' / ' + r.latencyMs.commitP99 + ' ms' : '–'],
+      ['expectations', r.expect ? (r.expect.met ? 'met' : 'failed: ' + r.expect.failed.join('; ')) : '–'],
+    ];
+    box.textContent = '';
+    for (const [k, v] of rows) {
+      const dt = doc.createElement('dt');
+      dt.textContent = k;
+      const dd = doc.createElement('dd');
+      dd.textContent = String(v);
+      box.append(dt, dd);
+    }
+  }
+
+  /** Rebuilds the state as it was at simulated time t (events are in time order). */
+  function seek(t) {
+    state = ns.emptyState();
+    for (const ev of events) {
+      if (ev.at > t && ev.t !== 'run') break;
+      ns.apply(state, ev);
+    }
+    state.now = Math.max(state.now, Math.min(t, state.run ? state.run.durationMs : t));
+    dirty = true;
+  }
+
+  function setScrubber(enabled) {
+    const s = $('scrub');
+    const last = events.length ? events[events.length - 1].at : 0;
+    s.max = String(Math.max(last, state.run ? state.run.durationMs : 0));
+    s.value = String(state.now);
+    s.disabled = !enabled;
+    $('play').disabled = !enabled;
+  }
+
+  function startReplay(fromStart) {
+    if (playing) return;
+    scrubbing = true;
+    let t = fromStart ? 0 : Number($('scrub').value);
+    const end = Number($('scrub').max);
+    const stepMs = Math.max(100, end / 600); // a whole replay takes about 30 s whatever the run's length
+    $('play').textContent = '❚❚';
+    playing = root.setInterval(() => {
+      t = Math.min(end, t + stepMs);
+      seek(t);
+      $('scrub').value = String(t);
+      if (t >= end) stopReplay();
+    }, 50);
+  }
+
+  function stopReplay() {
+    if (playing) root.clearInterval(playing);
+    playing = null;
+    $('play').textContent = '▶';
+  }
+
+  function loadRecording(list) {
+    stopReplay();
+    events = [];
+    state = ns.emptyState();
+    scrubbing = false;
+    for (const ev of list) receive(ev);
+    setScrubber(true);
+    dirty = true;
+  }
+
+  $('scrub').addEventListener('input', () => {
+    stopReplay();
+    scrubbing = true;
+    seek(Number($('scrub').value));
+  });
+  $('play').addEventListener('click', () => (playing ? stopReplay() : startReplay(Number($('scrub').value) >= Number($('scrub').max))));
+  $('open').addEventListener('change', (e) => {
+    const file = e.target.files && e.target.files[0];
+    if (!file) return;
+    file.text().then((text) => {
+      const parsed = JSON.parse(text);
+      const list = Array.isArray(parsed) ? parsed : parsed.events || (parsed.recording && parsed.recording.events);
+      if (Array.isArray(list)) loadRecording(list);
+    });
+  });
+
+  function frame() {
+    render();
+    root.requestAnimationFrame(frame);
+  }
+  root.requestAnimationFrame(frame);
+
+  const embedded = doc.getElementById('recording');
+  if (embedded) {
+    const rec = JSON.parse(embedded.textContent || '{"events":[]}');
+    loadRecording(rec.events || []);
+    doc.body.classList.add('report');
+  } else if (root.EventSource) {
+    setScrubber(false);
+    const source = new root.EventSource('/events');
+    source.onmessage = (m) => receive(JSON.parse(m.data));
+    source.addEventListener('close', () => source.close());
+    source.onerror = () => {
+      // The server ends the stream when the run is over and the process exits; stop reconnecting.
+      if (state.end) source.close();
+      $('status').textContent = state.end ? $('status').textContent : 'disconnected';
+    };
+  }
+  ns.debug = { state: () => state, events: () => events };
+})(globalThis);

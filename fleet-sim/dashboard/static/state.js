@@ -1,0 +1,158 @@
+// Dashboard state: folds the run event stream (fleet-sim/report/events.ts) into what the views draw.
+// A plain script (no build step, no modules) so the same file runs in the live page, inside the
+// self-contained HTML report, and under node for tests; it registers itself on globalThis.MurmurDash.
+(function (root) {
+  'use strict';
+  const ns = (root.MurmurDash = root.MurmurDash || {});
+
+  /** Bounds that keep a long run's page responsive. */
+  const limits = { trailPoints: 90, logEntries: 400, chartPoints: 4000 };
+  ns.limits = limits;
+
+  function emptyState() {
+    return {
+      run: null, // the 'run' event
+      nodes: [], // NodeInfo by index
+      samples: [], // latest NodeSample by index
+      proposer: null,
+      radio: [],
+      broker: 'up',
+      trails: [], // per node: [[n, e], ...] bounded
+      coverage: new Set(),
+      coverageFraction: 0,
+      commits: [], // commit events (bounded by limits.chartPoints, oldest dropped)
+      commitsTotal: 0,
+      commandsTotal: 0,
+      faults: [],
+      evidence: [],
+      hazards: new Map(),
+      log: [], // timeline entries {at, kind, text}
+      now: 0,
+      frames: 0,
+      end: null,
+    };
+  }
+  ns.emptyState = emptyState;
+
+  function pushBounded(list, item, max) {
+    list.push(item);
+    if (list.length > max) list.splice(0, list.length - max);
+  }
+
+  function nodeName(state, i) {
+    const n = state.nodes[i];
+    return n ? n.id : '#' + i;
+  }
+  ns.nodeName = nodeName;
+
+  function names(state, list) {
+    return list.map((i) => nodeName(state, i)).join(', ');
+  }
+
+  /** Applies one event; returns the same (mutated) state. Unknown event types are ignored so an
+   *  older page can follow a newer runner. */
+  function apply(state, ev) {
+    if (!ev || typeof ev.t !== 'string') return state;
+    if (typeof ev.at === 'number' && ev.at > state.now) state.now = ev.at;
+    switch (ev.t) {
+      case 'run': {
+        const keep = emptyState();
+        Object.assign(state, keep);
+        state.run = ev;
+        state.nodes = ev.nodes.slice();
+        state.trails = ev.nodes.map(() => []);
+        state.now = ev.at;
+        break;
+      }
+      case 'frame': {
+        state.frames++;
+        for (const s of ev.nodes) {
+          state.samples[s.i] = s;
+          const trail = state.trails[s.i] || (state.trails[s.i] = []);
+          const last = trail[trail.length - 1];
+          if (!last || Math.abs(last[0] - s.n) + Math.abs(last[1] - s.e) > 0.5) pushBounded(trail, [s.n, s.e], limits.trailPoints);
+        }
+        state.proposer = ev.proposer;
+        state.radio = ev.radio;
+        if (ev.broker !== state.broker) {
+          pushBounded(state.log, { at: ev.at, kind: 'fault', text: 'broker ' + ev.broker }, limits.logEntries);
+        }
+        state.broker = ev.broker;
+        break;
+      }
+      case 'commit':
+        state.commitsTotal++;
+        state.commandsTotal += ev.commands;
+        pushBounded(state.commits, ev, limits.chartPoints);
+        break;
+      case 'fault':
+        state.faults.push(ev);
+        pushBounded(state.log, { at: ev.at, kind: 'fault', text: ev.kind + (ev.nodes.length ? ' ' + names(state, ev.nodes) : '') + (ev.detail ? ': ' + ev.detail : '') }, limits.logEntries);
+        break;
+      case 'evidence':
+        state.evidence.push(ev);
+        pushBounded(state.log, { at: ev.at, kind: 'evidence', text: ev.kind + ' by ' + nodeName(state, ev.validator) + ' at height ' + ev.height }, limits.logEntries);
+        break;
+      case 'hazard':
+        state.hazards.set(ev.id, ev);
+        pushBounded(state.log, { at: ev.at, kind: 'hazard', text: 'hazard ' + ev.id + ' ' + ev.status + (ev.by !== null ? ' by ' + nodeName(state, ev.by) : '') }, limits.logEntries);
+        break;
+      case 'coverage':
+        for (const c of ev.cells) state.coverage.add(c);
+        state.coverageFraction = ev.fraction;
+        break;
+      case 'log':
+        pushBounded(state.log, { at: ev.at, kind: ev.level === 'info' ? 'info' : 'fault', text: ev.text }, limits.logEntries);
+        break;
+      case 'end':
+        state.end = ev.report || {};
+        pushBounded(state.log, { at: ev.at, kind: 'info', text: 'run finished' }, limits.logEntries);
+        break;
+      default:
+        break;
+    }
+    return state;
+  }
+  ns.apply = apply;
+
+  /** Percentile of a numeric list (nearest rank); null when empty. */
+  function percentile(values, p) {
+    if (values.length === 0) return null;
+    const sorted = values.slice().sort((a, b) => a - b);
+    const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[rank];
+  }
+  ns.percentile = percentile;
+
+  /** Commands per second in fixed buckets of bucketMs, from 0 to state.now. */
+  function throughputSeries(state, bucketMs) {
+    const buckets = Math.max(1, Math.ceil(state.now / bucketMs));
+    const out = new Array(buckets).fill(0);
+    for (const c of state.commits) {
+      const b = Math.min(buckets - 1, Math.floor(c.at / bucketMs));
+      out[b] += c.commands;
+    }
+    return out.map((v, i) => [i * bucketMs, (v * 1000) / bucketMs]);
+  }
+  ns.throughputSeries = throughputSeries;
+
+  /** Survey grid geometry from the world's area: origin (min north, min east), columns and rows. */
+  function coverageGrid(world) {
+    if (!world || !world.surveyArea || world.surveyArea.length < 3) return null;
+    let minN = Infinity, minE = Infinity, maxN = -Infinity, maxE = -Infinity;
+    for (const [n, e] of world.surveyArea) {
+      minN = Math.min(minN, n); maxN = Math.max(maxN, n);
+      minE = Math.min(minE, e); maxE = Math.max(maxE, e);
+    }
+    const cell = world.coverageCellM;
+    return { minN, minE, cell, cols: Math.max(1, Math.ceil((maxE - minE) / cell)), rows: Math.max(1, Math.ceil((maxN - minN) / cell)) };
+  }
+  ns.coverageGrid = coverageGrid;
+
+  function formatMs(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const m = Math.floor(s / 60);
+    return m + ':' + String(s % 60).padStart(2, '0');
+  }
+  ns.formatMs = formatMs;
+})(globalThis);

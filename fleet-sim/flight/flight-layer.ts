@@ -1,0 +1,166 @@
+// The flying half of a deterministic run: the committed command log goes through the real mission state
+// machine (runtime/mission), and each device's tasks fly a seeded kinematic multirotor (hal/sim). A
+// device whose Murmur process is down leaves its flight controller in hold, as PX4's offboard-loss
+// failsafe would. Time is the world's virtual time, so a seed replays the flights exactly.
+
+import type { Prng } from '../../runtime/lib/prng.js';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { MissionCommand, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import type { PointNe } from '../report/events.js';
+
+export interface FlightDrone {
+  readonly id: string;
+  readonly sim: SimMultirotor;
+  /** Waypoints still to fly, metres; null when there is no task. */
+  route: { readonly points: PointNe[]; readonly altM: number; readonly speedMps: number; next: number; sent: number } | null;
+  mode: string;
+  /** The device's process is down: its flight controller holds. */
+  offline: boolean;
+}
+
+export interface SubmittedCommand {
+  readonly type: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly issuedAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+const takeoffAltM = 20;
+const arrivalM = 2.5;
+
+export class FlightLayer {
+  readonly drones: FlightDrone[];
+  private mission: MissionState = initialMissionState();
+  /** Mission decisions the dashboard shows in its event log. */
+  readonly notes: string[] = [];
+
+  constructor(
+    devices: readonly string[],
+    private readonly operators: readonly { id: string; roles: readonly ('operator' | 'admin' | 'observer')[] }[],
+    prng: Prng,
+    startMs: number,
+  ) {
+    // Drones wait on a pad grid 6 m apart south-west of the origin.
+    const cols = Math.ceil(Math.sqrt(devices.length));
+    this.drones = devices.map((id, i) => ({
+      id,
+      sim: new SimMultirotor({}, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
+      route: null,
+      mode: 'landed',
+      offline: false,
+    }));
+  }
+
+  /** One committed block, in chain order; `commands` are the block's operator commands, decoded. */
+  applyCommitted(height: number, timeMs: number, commands: readonly (MissionCommand | null)[]): void {
+    if (height !== this.mission.height + 1) return; // the world only feeds the agreed chain, in order
+    const members = { epoch: 1, devices: this.drones.map((d) => d.id), operators: this.operators };
+    const txs = commands.filter((c): c is MissionCommand => c !== null);
+    const r = applyBlock(this.mission, { height, timeMs, members, txs });
+    this.mission = r.state;
+    for (const e of r.effects) {
+      if (e.type === 'decision' && e.decision.type !== 'noop') {
+        this.note(`height ${height}: ${e.decision.type} ${e.decision.outcome}${e.decision.reason ? ` (${e.decision.reason})` : ''}`);
+      } else if (e.type === 'task') {
+        const d = this.drones.find((x) => x.id === e.node);
+        if (d) this.assign(d, e.task);
+      }
+    }
+  }
+
+  geofence(): readonly PointNe[] | null {
+    return this.mission.geofence ? this.mission.geofence.map((p) => [p.n / 10, p.e / 10] as const) : null;
+  }
+
+  private note(text: string): void {
+    if (this.notes.length < 1_000) this.notes.push(text);
+  }
+
+  private assign(d: FlightDrone, task: Task): void {
+    switch (task.type) {
+      case 'waypoints':
+        d.route = { points: task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const), altM: task.altDm / 10, speedMps: task.speedDmps / 10, next: 0, sent: -1 };
+        d.mode = 'tasked';
+        return;
+      case 'hold':
+        d.sim.hold();
+        d.mode = 'hold';
+        return;
+      case 'resume':
+        d.mode = d.route ? 'tasked' : 'hold';
+        if (d.route) d.route.sent = -1;
+        return;
+      case 'rtl':
+        d.route = null;
+        d.sim.returnToLaunch();
+        d.mode = 'rtl';
+        return;
+      case 'land':
+      case 'abort':
+        d.route = null;
+        d.sim.land();
+        d.mode = 'landing';
+        return;
+    }
+  }
+
+  /** Advances every drone to nowMs and runs each autopilot's next step. */
+  step(nowMs: number): void {
+    for (const d of this.drones) {
+      d.sim.step(nowMs);
+      if (d.offline) {
+        if (d.mode !== 'hold (link lost)' && d.sim.state().upM > 0.5) d.sim.hold();
+        d.mode = d.sim.state().upM > 0.5 ? 'hold (link lost)' : 'landed';
+        continue;
+      }
+      if (d.mode === 'hold (link lost)') {
+        d.mode = d.route ? 'tasked' : 'hold';
+        if (d.route) d.route.sent = -1;
+      }
+      this.pilot(d);
+    }
+  }
+
+  private pilot(d: FlightDrone): void {
+    const st = d.sim.state();
+    if (d.mode === 'tasked' && d.route) {
+      if (!st.armed) {
+        d.sim.arm();
+        return;
+      }
+      if (st.upM < 0.5 && st.mode !== 'takeoff') {
+        d.sim.takeoff(Math.max(takeoffAltM, d.route.altM));
+        return;
+      }
+      if (st.mode === 'takeoff' && !d.sim.atTarget(1.5)) return;
+      const wp = d.route.points[d.route.next];
+      if (wp === undefined) {
+        d.route = null;
+        d.sim.returnToLaunch();
+        d.mode = 'rtl';
+        return;
+      }
+      if (Math.hypot(st.northM - wp[0], st.eastM - wp[1]) < arrivalM) {
+        d.route.next++;
+        return;
+      }
+      if (d.route.sent !== d.route.next) {
+        d.sim.goto(wp[0], wp[1], d.route.altM, d.route.speedMps);
+        d.route.sent = d.route.next;
+      }
+      return;
+    }
+    if (d.mode === 'rtl' && Math.hypot(st.northM, st.eastM) < arrivalM && st.upM > 0.5 && st.mode !== 'land') {
+      d.sim.land();
+      d.mode = 'landing';
+    }
+    if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
+  }
+
+  /** What the dashboard prints for the drone's activity. */
+  activity(d: FlightDrone): string {
+    if (d.mode === 'tasked') return this.mission.mission?.kind ?? 'tasked';
+    return d.mode;
+  }
+}

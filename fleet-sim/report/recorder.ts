@@ -1,0 +1,94 @@
+// Records a run's event stream for the HTML report and for replay in the dashboard. Every event except
+// frames is kept (up to a bound); frames are thinned to a period chosen from the run's length and size
+// so a 1000-device hour stays a file a browser opens.
+
+import { limits } from '../../runtime/lib/limits.js';
+import type { RunEvent, RunObserver } from './events.js';
+
+export interface Recording {
+  readonly version: 1;
+  readonly events: readonly RunEvent[];
+  /** Events left out because the recording was full (overflow policy: keep the earliest, drop later ones,
+   *  except the final frame and 'end', which are always kept). */
+  readonly dropped: number;
+  readonly framePeriodMs: number;
+}
+
+export interface RecorderOptions {
+  /** Node samples (frames x nodes) the recording may hold. */
+  readonly frameSamplesMax?: number;
+  readonly eventsMax?: number;
+}
+
+type FrameEvent = Extract<RunEvent, { t: 'frame' }>;
+
+export class RunRecorder implements RunObserver {
+  private events: RunEvent[] = [];
+  private dropped = 0;
+  private framePeriodMs = 250;
+  private lastFrameAt = -Infinity;
+  private lastFrame: FrameEvent | null = null;
+  private lastFrameKept = true;
+  private endReport: unknown = null;
+  private readonly frameSamplesMax: number;
+  private readonly eventsMax: number;
+
+  constructor(options: RecorderOptions = {}) {
+    this.frameSamplesMax = options.frameSamplesMax ?? limits.recordingFrameSamplesMax;
+    this.eventsMax = options.eventsMax ?? limits.recordingEventsMax;
+  }
+
+  onEvent(event: RunEvent): void {
+    switch (event.t) {
+      case 'run': {
+        this.events = [];
+        this.dropped = 0;
+        this.lastFrameAt = -Infinity;
+        this.lastFrame = null;
+        this.lastFrameKept = true;
+        this.endReport = null;
+        const samples = Math.max(1, event.nodes.length) * Math.max(1, event.durationMs);
+        // Period in whole 50 ms steps, never finer than 200 ms (5 frames a second reads as motion).
+        this.framePeriodMs = Math.max(200, Math.ceil(samples / this.frameSamplesMax / 50) * 50);
+        this.events.push(event);
+        return;
+      }
+      case 'frame':
+        this.lastFrame = event;
+        if (event.at - this.lastFrameAt >= this.framePeriodMs) {
+          this.lastFrameAt = event.at;
+          this.lastFrameKept = this.push(event);
+        } else {
+          this.lastFrameKept = false;
+        }
+        return;
+      case 'end':
+        // The final state must be in the recording, whatever was thinned or dropped before.
+        if (this.lastFrame !== null && !this.lastFrameKept) this.events.push(this.lastFrame);
+        this.lastFrameKept = true;
+        this.endReport = event.report;
+        this.events.push(event);
+        return;
+      default:
+        this.push(event);
+    }
+  }
+
+  private push(event: RunEvent): boolean {
+    if (this.events.length >= this.eventsMax) {
+      this.dropped++;
+      return false;
+    }
+    this.events.push(event);
+    return true;
+  }
+
+  recording(): Recording {
+    return { version: 1, events: this.events.slice(), dropped: this.dropped, framePeriodMs: this.framePeriodMs };
+  }
+
+  /** The report carried by the 'end' event, or null while the run goes on. */
+  report(): unknown {
+    return this.endReport;
+  }
+}

@@ -1,0 +1,70 @@
+// Writes a finished run's report: the JSON of DESIGN.md (plus what the flight layer measured) and the
+// self-contained HTML page, side by side, and formats the summary a terminal shows at the end.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderReportHtml } from './html.js';
+import type { Recording } from './recorder.js';
+
+export interface WrittenReport {
+  readonly json: string;
+  readonly html: string;
+}
+
+export function reportBaseName(scenario: string, seed: number): string {
+  return `${scenario.replace(/[^A-Za-z0-9._-]/g, '_')}-seed${seed}`;
+}
+
+export function writeReport(dir: string, report: { scenario: string; seed: number }, recording: Recording): WrittenReport {
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, reportBaseName(report.scenario, report.seed));
+  const json = `${base}.json`;
+  const html = `${base}.html`;
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(html, renderReportHtml(recording, `${report.scenario} seed ${report.seed}`));
+  return { json, html };
+}
+
+interface SummaryFields {
+  scenario: string;
+  seed: number;
+  simulatedMs: number;
+  wallMs: number;
+  safety: { ok: boolean; violations: readonly { property: string; detail: string }[] };
+  liveness: { heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number };
+  latencyMs: { commitP50: number | null; commitP99: number | null };
+  throughput: { commandsPerSec: number };
+  evidence: readonly { validator: number; height: number }[];
+  nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
+  expect: { met: boolean; failed: readonly string[] };
+  flight?: { surveyedFraction?: number | null } | null;
+}
+
+const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+
+/** Evidence grouped by culprit: "validator 6: 180 conflicting votes from height 76". */
+function evidenceText(evidence: readonly { validator: number; height: number }[]): string {
+  if (evidence.length === 0) return 'none';
+  const by = new Map<number, { count: number; first: number }>();
+  for (const e of evidence) {
+    const b = by.get(e.validator) ?? { count: 0, first: e.height };
+    by.set(e.validator, { count: b.count + 1, first: Math.min(b.first, e.height) });
+  }
+  return [...by.entries()].map(([v, b]) => `validator ${v} (${b.count} from height ${b.first})`).join(', ');
+}
+
+/** A few aligned lines a person reads at the end of a run. */
+export function formatSummary(r: SummaryFields): string {
+  const rows: [string, string][] = [
+    ['scenario', `${r.scenario} (seed ${r.seed}), ${r.nodes.validators} validators + ${r.nodes.followers} followers`],
+    ['time', `${(r.simulatedMs / 1000).toFixed(1)} s simulated in ${(r.wallMs / 1000).toFixed(1)} s`],
+    ['safety', r.safety.ok ? 'ok: no two honest nodes disagreed, every certificate verified' : `VIOLATED: ${r.safety.violations[0]?.property}: ${r.safety.violations[0]?.detail}`],
+    ['commits', `${r.liveness.heights} heights, ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted} commands, ${r.throughput.commandsPerSec}/s`],
+    ['latency', `p50 ${ms(r.latencyMs.commitP50)}, p99 ${ms(r.latencyMs.commitP99)}, longest stall ${r.liveness.maxStallMs} ms`],
+    ['faults', `crashed [${r.nodes.crashed.join(', ')}], byzantine [${r.nodes.byzantine.join(', ')}], evidence ${evidenceText(r.evidence)}`],
+  ];
+  if (r.flight && typeof r.flight.surveyedFraction === 'number') rows.push(['survey', `${(r.flight.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
+  rows.push(['expect', r.expect.met ? 'met' : `FAILED: ${r.expect.failed.join('; ')}`]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+}
