@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
 import { build, BuildError, type BuildInfo } from './build.js';
 import { formatManifest, listFiles, manifestName, sizeByGroup } from './bundle-manifest.js';
-import { installProductionDeps, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
+import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
 import { isTargetName, targets, type Target } from './targets.js';
 
 export interface BundleOptions {
@@ -33,8 +33,11 @@ export interface BundleResult {
   readonly files: number;
   readonly nativeFiles: string[];
   readonly droppedLockEdges: string[];
+  readonly missingOptional: string[];
   readonly largest: Array<{ group: string; bytes: number }>;
   readonly wallMs: number;
+  /** Where the time went: build, npm ci, prune and ELF check, copy, manifest (sha256), tar.gz. */
+  readonly phasesMs: Record<string, number>;
 }
 
 /** Files from deploy/ that travel inside each release, so a device can roll back and health-check on its own. */
@@ -42,9 +45,17 @@ const releaseDeployFiles = ['install.sh', 'murmur.service', 'health-check.mjs'] 
 
 export function makeBundle(opts: BundleOptions): BundleResult {
   const started = performance.now();
+  const phasesMs: Record<string, number> = {};
+  let mark = started;
+  const phase = (name: string): void => {
+    const now = performance.now();
+    phasesMs[name] = Math.round(now - mark);
+    mark = now;
+  };
   const { repoRoot, target } = opts;
   let dist = opts.prebuiltDist;
   if (dist === undefined) dist = build(repoRoot).outDir;
+  phase('build');
   const distInfo = JSON.parse(readFileSync(join(dist, 'BUILD.json'), 'utf8')) as BuildInfo;
   const version = opts.version ?? `${distInfo.version}-g${distInfo.commit}`;
   if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(version)) throw new CliError(`--version "${version}" must be letters, digits and . + _ - only`, exitCodes.usage);
@@ -58,13 +69,17 @@ export function makeBundle(opts: BundleOptions): BundleResult {
     cpSync(join(repoRoot, 'package.json'), join(release, 'package.json'));
     const droppedLockEdges = writeOfflineLockfile(repoRoot, release);
     installProductionDeps(release, target, { online: opts.online === true });
+    const missingOptional = missingOptionalPackages(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8'), release, target);
+    phase('npmCi');
     // Keep the project's lockfile as the record of exact versions (the staging copy only added URLs).
     cpSync(join(repoRoot, 'package-lock.json'), join(release, 'package-lock.json'));
     const nodeModules = join(release, 'node_modules');
     pruneForTarget(nodeModules, target);
     const natives = verifyNatives(nodeModules, target);
+    phase('pruneAndCheck');
     cpSync(dist, join(release, 'dist'), { recursive: true });
     cpSync(join(repoRoot, 'bin'), join(release, 'bin'), { recursive: true });
+    cpSync(join(repoRoot, 'README.md'), join(release, 'README.md'));
     for (const f of releaseDeployFiles) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
     cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
     chmodSync(join(top, 'install.sh'), 0o755);
@@ -72,13 +87,16 @@ export function makeBundle(opts: BundleOptions): BundleResult {
     const bundleInfo = { name: 'murmur', version, target: target.name, machine: target.unameMachine, node: '>=20', commit: distInfo.commit, dirty: distInfo.dirty, builtAt: distInfo.builtAt };
     writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
     writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
+    phase('copy');
     const entries = listFiles(top);
     writeFileSync(join(top, manifestName), formatManifest(entries));
+    phase('manifest');
 
     mkdirSync(opts.outDir, { recursive: true });
     const file = join(opts.outDir, `${name}.tar.gz`);
     tarGz(scratch, name, file, distInfo.builtAt);
     cpSync(join(top, manifestName), join(opts.outDir, `${name}.manifest.tsv`));
+    phase('tarGz');
     return {
       file, name, version, target: target.name,
       tarGzBytes: statSync(file).size,
@@ -86,8 +104,10 @@ export function makeBundle(opts: BundleOptions): BundleResult {
       files: entries.length,
       nativeFiles: natives.map((n) => `release/node_modules/${n.path}`),
       droppedLockEdges,
+      missingOptional,
       largest: sizeByGroup(entries).slice(0, 8),
       wallMs: Math.round(performance.now() - started),
+      phasesMs,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -140,8 +160,10 @@ async function main(argv: string[]): Promise<number> {
     if (a.values.json) printJson(r);
     else {
       process.stdout.write(`${relative(process.cwd(), r.file)}: ${mib(r.tarGzBytes)} (${mib(r.unpackedBytes)} unpacked, ${r.files} files) in ${(r.wallMs / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`phases (ms): ${Object.entries(r.phasesMs).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
       process.stdout.write(`native binaries (all ${targets[t].name}, checked by ELF machine):\n${r.nativeFiles.map((f) => `  ${f}`).join('\n')}\n`);
       process.stdout.write(`largest parts:\n${r.largest.map((g) => `  ${mib(g.bytes).padStart(10)}  ${g.group}`).join('\n')}\n`);
+      if (r.missingOptional.length > 0) process.stdout.write(`optional packages for ${r.target} not in the npm cache, left out (each has a slower fallback; --online fetches them): ${r.missingOptional.join(', ')}\n`);
       if (r.droppedLockEdges.length > 0) process.stdout.write(`lockfile optional edges with no package (skipped): ${r.droppedLockEdges.length}\n`);
     }
     return exitCodes.ok;

@@ -70,7 +70,7 @@ case $node_major in ''|*[!0-9]*) die 3 "cannot read the version of $node (\"$nod
 case $node in /*) ;; *) node=$(cd "$(dirname "$node")" && pwd -P)/$(basename "$node") ;; esac
 
 # One installer at a time (flock from util-linux; without it, a pid file is the guard).
-mkdir -p "$base/releases"
+mkdir -p "$base/releases" 2>/dev/null || die 3 "cannot create $base/releases: run as root (sudo sh install.sh) or pass --prefix DIR"
 lock=$base/.install.lock
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$lock"

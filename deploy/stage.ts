@@ -11,6 +11,11 @@ export class StageError extends Error {}
 
 type LockEntry = {
   version?: string;
+  dev?: boolean;
+  optional?: boolean;
+  os?: string[];
+  cpu?: string[];
+  libc?: string[];
   resolved?: string;
   link?: boolean;
   name?: string;
@@ -22,9 +27,9 @@ type Lockfile = { packages: Record<string, LockEntry> };
  * The staging copy of the lockfile, fixed for an offline `npm ci`:
  * - the project's .npmrc sets omit-lockfile-registry-resolved, so entries have no tarball URL and npm would
  *   ask the registry for each packument; writing the conventional URL back lets the cache answer by integrity;
- * - optional edges with no lock entry at all (cbor-extract's prebuilt packages, absent from the registry
- *   mirror the lockfile was made against) make `npm ci` refuse the lockfile as out of sync; they are dropped,
- *   and cbor-x falls back to its JavaScript decoder, as it does in a clone.
+ * - an optional edge with no lock entry at all (it happened with cbor-extract 2.2.3, whose platform packages
+ *   were missing from the registry) makes `npm ci` refuse the lockfile as out of sync; such edges are dropped
+ *   and reported, and the package that wanted them falls back as it would in a clone.
  * Returns the edited lockfile and the edges it dropped.
  */
 export function offlineLockfile(lockText: string, registry: string): { text: string; dropped: string[] } {
@@ -79,6 +84,22 @@ export function installProductionDeps(stageDir: string, target: Target, opts: In
     const hint = /ENOTCACHED/.test(r.stderr) ? '\n(a package is not in the npm cache: run `npm ci` in the repository once, or pass --online)' : '';
     throw new StageError(`npm ci --omit=dev failed for ${target.name}:\n${r.stderr.trim()}${hint}`);
   }
+}
+
+/**
+ * Optional platform packages the lockfile has for this target that npm did not install (offline, they were
+ * not in the cache: npm skips a failed optional package silently). The bundle still works (each has a
+ * fallback) but is slower; `--online` fetches them.
+ */
+export function missingOptionalPackages(lockText: string, stageDir: string, target: Target): string[] {
+  const lock = JSON.parse(lockText) as Lockfile;
+  const fits = (list: string[] | undefined, value: string): boolean => list === undefined || list.includes(value);
+  return Object.entries(lock.packages)
+    .filter(([key, e]) => key !== '' && e.optional === true && e.dev !== true)
+    .filter(([, e]) => fits(e.os, target.os) && fits(e.cpu, target.cpu) && fits(e.libc, 'glibc'))
+    .filter(([key]) => !sourceOnlyPackages.some((p) => key === `node_modules/${p}` || key.startsWith(`node_modules/${p}/`)))
+    .filter(([key]) => !existsSync(join(stageDir, key)))
+    .map(([key]) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length));
 }
 
 /** Packages a bundle never loads: they run the .ts sources in a clone (bin/launch.js uses dist/ when those are absent). */
