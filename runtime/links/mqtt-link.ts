@@ -42,6 +42,8 @@ export interface MqttLinkOptions {
   readonly reconnectMsMin?: number;
   readonly reconnectMsMax?: number;
   readonly mtuBytes?: number;
+  /** Node ids of the fleet (from the manifest): subscribe per peer so own messages are not echoed back. */
+  readonly peers?: readonly string[];
   /** How long start() waits for the first connection before returning with the link down (default 5 s). */
   readonly startWaitMs?: number;
   /** Where connection events go (connected, disconnected with the reason); default: nowhere. */
@@ -203,7 +205,7 @@ export class MqttLink implements Link {
     // mqtt.js leaves Nagle on; with delayed ACKs every QoS 1 round trip costs ~40-80 ms (baseline.md §4).
     (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
     const nl = this.opts.protocolVersion === 5;
-    const subs = Object.fromEntries(this.topics.subscriptions(this.opts.node).map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }]));
+    const subs = Object.fromEntries(this.topics.subscriptions(this.opts.node, this.opts.peers).map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }]));
     c.subscribe(subs, (e) => {
       if (e) this.log('subscribe-failed', { reason: e.message });
     });

@@ -21,8 +21,11 @@ export interface FleetTopics {
   state(node: string): string;
   /** Signed operator commands. */
   readonly commands: string;
-  /** What `node` subscribes to. */
-  subscriptions(node: string): string[];
+  /**
+   * What `node` subscribes to. With the fleet's `peers` known, one subscription per peer: MQTT 3.1.1
+   * has no no-local option, and a wildcard would echo every own message back (half the throughput).
+   */
+  subscriptions(node: string, peers?: readonly string[]): string[];
 }
 
 export function fleetTopics(fleet: string): FleetTopics {
@@ -35,7 +38,12 @@ export function fleetTopics(fleet: string): FleetTopics {
     unicast: (from, to) => `${p}/node/${from}/to/${to}`,
     state: (node) => `${p}/node/${node}/state`,
     commands: `${p}/commands`,
-    subscriptions: (node) => [`${p}/consensus/+`, `${p}/node/+/heartbeat`, `${p}/node/+/telemetry`, `${p}/node/+/to/${node}`, `${p}/node/+/state`, `${p}/commands`],
+    subscriptions: (node, peers) => {
+      const common = [`${p}/node/+/to/${node}`, `${p}/node/+/state`, `${p}/commands`];
+      if (!peers) return [`${p}/consensus/+`, `${p}/node/+/heartbeat`, `${p}/node/+/telemetry`, ...common];
+      const others = [...new Set(peers)].filter((x) => x !== node).sort();
+      return [...others.flatMap((x) => [`${p}/consensus/${x}`, `${p}/node/${x}/heartbeat`, `${p}/node/${x}/telemetry`]), ...common];
+    },
   };
 }
 
