@@ -75,7 +75,12 @@ interface Slot {
   lastTickMs: number;
   lastError: string | null;
   restartAtMs: number | null;
+  /** Stream samples (imu, motors) that arrived since the agent's last tick; bounded, oldest dropped. */
+  pendingImu: NonNullable<AgentInputs['imu']>[number][];
+  pendingMotors: NonNullable<AgentInputs['motors']>[number][];
 }
+
+const streamBacklogMax = 1_024;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -98,7 +103,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, pendingImu: [], pendingMotors: [] });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -161,13 +166,16 @@ export class AgentScheduler {
     if (inputs.committed) this.basis = inputs.committed.height;
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
+      // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
+      if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+      if (inputs.motors && s.agent.inputs.includes('motors')) s.pendingMotors = [...s.pendingMotors, ...inputs.motors].slice(-streamBacklogMax);
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
         s.restarts++;
         await this.startSlot(s, now);
       }
       if (s.status !== 'running' || now < s.nextTickMs) continue;
       s.nextTickMs = Math.max(s.nextTickMs + s.agent.periodMs, now); // no catch-up bursts after a stall
-      const view = this.inputsFor(s.agent, inputs);
+      const view = this.inputsFor(s, inputs);
       const t0 = this.ports.cpuClock();
       let result;
       try {
@@ -197,9 +205,17 @@ export class AgentScheduler {
     await this.dispatch(now, actions);
   }
 
-  private inputsFor(agent: Agent, inputs: AgentInputs): AgentInputs {
+  private inputsFor(s: Slot, inputs: AgentInputs): AgentInputs {
     const view: Record<string, unknown> = { nowMs: inputs.nowMs };
-    for (const k of agent.inputs) if (inputs[k] !== undefined) view[k] = inputs[k];
+    for (const k of s.agent.inputs) if (inputs[k] !== undefined) view[k] = inputs[k];
+    if (s.agent.inputs.includes('imu')) {
+      view.imu = s.pendingImu;
+      s.pendingImu = [];
+    }
+    if (s.agent.inputs.includes('motors')) {
+      view.motors = s.pendingMotors;
+      s.pendingMotors = [];
+    }
     return view as unknown as AgentInputs;
   }
 

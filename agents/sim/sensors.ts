@@ -66,14 +66,34 @@ export function castScan(prng: Prng, timeMs: number, northM: number, eastM: numb
 export type Condition = 'normal' | 'degraded' | 'severe';
 
 /** A 2 s window at 10 Hz from a quadcopter on a 4S pack, with one fault of the given severity. */
-export function telemetryWindow(prng: Prng, t0Ms: number, condition: Condition, samples = 20): TelemetryWindow {
-  const cells = 4;
-  const fault = condition === 'normal' ? 'none' : prng.pick(['vibration', 'motor', 'battery-level', 'battery-drop', 'gyro', 'jitter'] as const);
-  const sev = condition === 'severe';
+/** A vehicle's healthy operating point; a simulated device keeps one across windows so its data is continuous. */
+export interface TelemetryBase {
+  readonly cellV: number;
+  readonly rpm0: number;
+  readonly amps0: number;
+  readonly bias: readonly number[];
+}
+
+export function telemetryBase(prng: Prng): TelemetryBase {
   const u = (lo: number, hi: number): number => lo + prng.next() * (hi - lo);
+  return { cellV: u(3.6, 4.15), rpm0: u(5000, 7000), amps0: u(8, 18), bias: [0, 1, 2, 3].map(() => u(-0.03, 0.03)) };
+}
+
+/**
+ * `faultPrng` draws the fault and the window's operating noise; a simulated device passes a fresh
+ * Prng with the same seed each window so a fault persists, while training draws a new one per window.
+ */
+export const faultKinds = ['vibration', 'motor', 'battery-level', 'battery-drop', 'gyro', 'jitter'] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export function telemetryWindow(prng: Prng, t0Ms: number, condition: Condition, samples = 20, base: TelemetryBase = telemetryBase(prng), faultPrng: Prng = prng, kind?: FaultKind): TelemetryWindow {
+  const cells = 4;
+  const fault = condition === 'normal' ? 'none' : (kind ?? faultPrng.pick(faultKinds));
+  const sev = condition === 'severe';
+  const u = (lo: number, hi: number): number => lo + faultPrng.next() * (hi - lo);
   let accelNoise = u(0.1, 0.5);
   let gyroBase = u(0.0, 0.3);
-  let cellV = u(3.6, 4.15);
+  let cellV = base.cellV;
   let dropVps = u(0.0, 0.012);
   let imbalance = 0;
   let jitter = u(0.003, 0.02);
@@ -85,11 +105,9 @@ export function telemetryWindow(prng: Prng, t0Ms: number, condition: Condition, 
     imbalance = sev ? u(0.35, 0.9) : u(0.13, 0.25);
     if (sev) gyroBase = Math.max(gyroBase, u(1, 4));
   }
-  if (fault === 'jitter') jitter = sev ? u(0.12, 0.3) : u(0.09, 0.14);
-  const failed = prng.int(4);
-  const rpm0 = u(5000, 7000);
-  const amps0 = u(8, 18);
-  const bias = [0, 1, 2, 3].map(() => u(-0.03, 0.03));
+  if (fault === 'jitter') jitter = sev ? u(0.16, 0.3) : u(0.09, 0.13);
+  const failed = faultPrng.int(4);
+  const { rpm0, amps0, bias } = base;
   const imu: ImuSample[] = [];
   const battery: BatteryState[] = [];
   const motors: MotorSample[] = [];

@@ -1,0 +1,117 @@
+// Built-in agent 2: hazard detection from range scans. The model scores each beam; a beam at or above
+// the attest threshold becomes a hazard attestation for the map cell it hits. The swarm commits the
+// hazard only when f+1 devices agree (swarm/hazard-commit.ts); this agent never acts alone on it.
+// It also attests "absent" for a nearby committed hazard cell when the beams around it are clear, so a
+// removed obstacle can leave the map (the rule needs f+1 such denials and fewer than f+1 sightings).
+
+import type { RangeReading } from '../../hal/devices.js';
+import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
+import { ModelSlot } from '../api/model-slot.js';
+import { rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules } from '../features/range.js';
+import type { EngineKind } from '../inference/engine.js';
+import type { OrtWorker } from '../inference/ort-worker.js';
+
+export interface HazardDetectConfig {
+  /** A beam scoring at least this is attested (matches the commit rule's 0.85 by default). */
+  readonly attestScoreMin: number;
+  /** Clear beams scoring at most this may deny a committed hazard within `clearRangeM`. */
+  readonly clearScoreMax: number;
+  readonly clearRangeM: number;
+  readonly reattestMs: number;
+  /** A cell is attested only after this many scans within `confirmWindowMs` saw it. */
+  readonly confirmScans: number;
+  readonly confirmWindowMs: number;
+  readonly cellM: number;
+  readonly ort?: OrtWorker;
+  readonly prefer?: readonly EngineKind[];
+}
+
+export const defaultHazardDetectConfig: HazardDetectConfig = { attestScoreMin: 0.85, clearScoreMax: 0.05, clearRangeM: 8, reattestMs: 5_000, confirmScans: 3, confirmWindowMs: 1_000, cellM: 5 };
+
+export interface HazardDetectState {
+  /** cell key -> when it was last attested (bounded: oldest dropped past 256). */
+  readonly attested: Readonly<Record<string, number>>;
+}
+
+export function cellOf(northM: number, eastM: number, cellM: number): [number, number] {
+  return [Math.floor(northM / cellM), Math.floor(eastM / cellM)];
+}
+
+export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<HazardDetectState> {
+  const c: HazardDetectConfig = { ...defaultHazardDetectConfig, ...cfg };
+  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}) });
+  let previous: readonly RangeReading[] | undefined;
+  const pending = new Map<string, { hits: number; lastMs: number; score: number }>();
+  return {
+    name: 'hazard-detect',
+    inputs: ['range', 'position', 'committed'],
+    periodMs: 200,
+    budgetMs: 20,
+    async start(ctx: StartContext<HazardDetectState>) {
+      previous = undefined;
+      pending.clear();
+      await slot.ensure(null);
+      return ctx.restored ?? { attested: {} };
+    },
+    async tick(s: HazardDetectState, inp: AgentInputs): Promise<TickResult<HazardDetectState>> {
+      await slot.ensure(inp.committed?.models['hazard-detect']);
+      const scan = inp.range;
+      const pos = inp.position;
+      if (!scan || scan.length < rangeBeams || !pos) return { state: s };
+      const scores = await slot.run(rangeFeatures(scan, previous));
+      previous = scan;
+      const outputs: AgentOutput[] = [];
+      const attested: Record<string, number> = { ...s.attested };
+      const model = slot.model();
+      const cellM = inp.committed?.cellM ?? c.cellM;
+      for (let b = 0; b < rangeBeams; b++) {
+        const r = scan[b] as RangeReading;
+        const score = scores[b] ?? 0;
+        const a = pos.headingRad + r.bearingRad;
+        if (score >= c.attestScoreMin && r.distanceM < r.maxM) {
+          // The cell just behind the return surface holds the obstacle.
+          const d = r.distanceM + 0.25;
+          const cell = cellOf(pos.northM + d * Math.cos(a), pos.eastM + d * Math.sin(a), cellM);
+          const k = `${cell[0]},${cell[1]}`;
+          // One scan is not enough: a real obstacle shows up scan after scan, a spurious return does not.
+          const p = pending.get(k);
+          const seen = p && inp.nowMs - p.lastMs <= c.confirmWindowMs ? { hits: p.hits + (p.lastMs === inp.nowMs ? 0 : 1), lastMs: inp.nowMs, score: Math.max(p.score, score) } : { hits: 1, lastMs: inp.nowMs, score };
+          pending.set(k, seen);
+          if (seen.hits < c.confirmScans) continue;
+          const last = attested[k];
+          if (last !== undefined && inp.nowMs - last < c.reattestMs) continue;
+          attested[k] = inp.nowMs;
+          outputs.push({ type: 'attest', obs: { type: 'hazard', cell, present: true, confidencePerMille: Math.min(1000, Math.floor(seen.score * 1000)) }, ...(model ? { model } : {}) });
+        }
+      }
+      // Denials: a committed cell close by, whose bearing is bracketed by clear beams that reach past it.
+      // Beams are 22.5 degrees apart, so only near cells are covered densely enough to call them empty.
+      for (const h of inp.committed?.hazards ?? []) {
+        const cn = (h[0] + 0.5) * cellM - pos.northM;
+        const ce = (h[1] + 0.5) * cellM - pos.eastM;
+        const dc = Math.hypot(cn, ce);
+        if (dc > c.clearRangeM) continue;
+        const rel = (((Math.atan2(ce, cn) - pos.headingRad) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+        const step = (2 * Math.PI) / rangeBeams;
+        const lo = Math.floor(rel / step) % rangeBeams;
+        const beams = [lo, (lo + 1) % rangeBeams, (lo + rangeBeams - 1) % rangeBeams, (lo + 2) % rangeBeams];
+        const clear = beams.every((b) => (scores[b] ?? 1) <= c.clearScoreMax && (scan[b] as RangeReading).distanceM > dc + cellM);
+        const k = `-${h[0]},${h[1]}`;
+        const last = attested[k];
+        if (!clear || (last !== undefined && inp.nowMs - last < c.reattestMs)) continue;
+        attested[k] = inp.nowMs;
+        const worst = Math.max(...beams.map((b) => scores[b] ?? 1));
+        outputs.push({ type: 'attest', obs: { type: 'hazard', cell: [h[0], h[1]], present: false, confidencePerMille: Math.min(1000, Math.floor((1 - worst) * 1000)) }, ...(model ? { model } : {}) });
+      }
+      for (const [k, p] of [...pending]) if (inp.nowMs - p.lastMs > c.confirmWindowMs) pending.delete(k); // bounded by the window
+      const keys = Object.keys(attested).sort((x, y) => (attested[x] as number) - (attested[y] as number) || (x < y ? -1 : 1));
+      for (const k of keys.slice(0, Math.max(0, keys.length - 256))) delete attested[k]; // bounded: oldest dropped
+      return { state: { attested }, outputs };
+    },
+    async stop() {
+      await slot.release();
+    },
+    engine: () => slot.engine(),
+    model: () => slot.model(),
+  };
+}

@@ -1,0 +1,113 @@
+// Built-in agent 3: the mission's local reflexes, which never wait for consensus. Geofence (predicted
+// breach: hold; breach: return to launch), battery reserve (not enough to get home: return to launch;
+// critical: land), obstacle avoidance (back away from a close return), and the link-loss failsafe
+// (no contact with a quorum for T: hold; after T2: return to launch). Rule-based on purpose: these
+// must work when no model can run.
+
+import type { Agent, AgentInputs, AgentOutput, LocalPosition, Point, StartContext, TickResult } from '../api/agent.js';
+
+export interface MissionReflexConfig {
+  readonly linkHoldMs: number;
+  readonly linkRtlMs: number;
+  readonly geofenceLookaheadS: number;
+  /** Battery fraction always kept in reserve, plus this much per kilometre from home. */
+  readonly reserveBaseFraction: number;
+  readonly reservePerKmFraction: number;
+  readonly landFraction: number;
+  readonly avoidDistanceM: number;
+  readonly avoidSpeedMps: number;
+}
+
+export const defaultMissionReflexConfig: MissionReflexConfig = {
+  linkHoldMs: 5_000,
+  linkRtlMs: 30_000,
+  geofenceLookaheadS: 2,
+  reserveBaseFraction: 0.15,
+  reservePerKmFraction: 0.1,
+  landFraction: 0.07,
+  avoidDistanceM: 3,
+  avoidSpeedMps: 1.5,
+};
+
+type Level = 'ok' | 'hold' | 'return-to-launch' | 'land';
+
+export interface MissionReflexState {
+  readonly link: Level;
+  readonly geofence: Level;
+  readonly battery: Level;
+  /** The reflex actions taken so far, newest last (bounded to 32), for status and tests. */
+  readonly log: readonly { readonly atMs: number; readonly action: string; readonly reason: string }[];
+}
+
+const initial: MissionReflexState = { link: 'ok', geofence: 'ok', battery: 'ok', log: [] };
+
+/** Ray casting; points on the boundary count as inside. */
+export function insidePolygon(p: Point, poly: readonly Point[]): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i] as Point;
+    const b = poly[j] as Point;
+    if (a.eastM > p.eastM !== b.eastM > p.eastM && p.northM < ((b.northM - a.northM) * (p.eastM - a.eastM)) / (b.eastM - a.eastM) + a.northM) inside = !inside;
+  }
+  return inside;
+}
+
+export function linkLevel(nowMs: number, lastQuorumContactMs: number, c: MissionReflexConfig): Level {
+  const silent = nowMs - lastQuorumContactMs;
+  return silent >= c.linkRtlMs ? 'return-to-launch' : silent >= c.linkHoldMs ? 'hold' : 'ok';
+}
+
+function geofenceLevel(pos: LocalPosition, fence: readonly Point[], c: MissionReflexConfig): Level {
+  if (!insidePolygon(pos, fence)) return 'return-to-launch';
+  const ahead = { northM: pos.northM + pos.velocityNorthMps * c.geofenceLookaheadS, eastM: pos.eastM + pos.velocityEastMps * c.geofenceLookaheadS };
+  return insidePolygon(ahead, fence) ? 'ok' : 'hold';
+}
+
+function batteryLevel(inp: AgentInputs, c: MissionReflexConfig): Level {
+  const b = inp.battery;
+  if (!b) return 'ok';
+  if (b.status === 'critical') return 'land';
+  const f = b.remainingFraction;
+  if (!Number.isFinite(f)) return b.status === 'low' ? 'return-to-launch' : 'ok';
+  if (f <= c.landFraction) return 'land';
+  const home = inp.committed?.home;
+  const km = home && inp.position ? Math.hypot(inp.position.northM - home.northM, inp.position.eastM - home.eastM) / 1000 : 0;
+  return f <= c.reserveBaseFraction + c.reservePerKmFraction * km ? 'return-to-launch' : 'ok';
+}
+
+const rank: Record<Level, number> = { ok: 0, hold: 1, 'return-to-launch': 2, land: 3 };
+
+export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agent<MissionReflexState> {
+  const c: MissionReflexConfig = { ...defaultMissionReflexConfig, ...cfg };
+  return {
+    name: 'mission-reflexes',
+    inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
+    periodMs: 100,
+    budgetMs: 5,
+    start: (ctx: StartContext<MissionReflexState>) => ctx.restored ?? initial,
+    tick(s: MissionReflexState, inp: AgentInputs): TickResult<MissionReflexState> {
+      const outputs: AgentOutput[] = [];
+      const log = [...s.log];
+      const escalate = (was: Level, now: Level, why: string): Level => {
+        // Reflexes only escalate on their own; a link that returns ends the hold (the mission resumes).
+        if (rank[now] > rank[was] && now !== 'ok') {
+          outputs.push({ type: 'action', action: { type: now }, reason: why });
+          log.push({ atMs: inp.nowMs, action: now, reason: why });
+        }
+        return rank[now] >= rank[was] || (was === 'hold' && now === 'ok') ? now : was;
+      };
+      const link = inp.link ? escalate(s.link, linkLevel(inp.nowMs, inp.link.lastQuorumContactMs, c), `no quorum contact for ${inp.nowMs - inp.link.lastQuorumContactMs} ms`) : s.link;
+      const fence = inp.committed?.geofence;
+      const geofence = fence && fence.length >= 3 && inp.position ? escalate(s.geofence, geofenceLevel(inp.position, fence, c), 'geofence') : s.geofence;
+      const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
+      // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
+      const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
+      if (close && inp.position) {
+        const away = inp.position.headingRad + close.bearingRad + Math.PI;
+        outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
+      }
+      return { state: { link, geofence, battery, log: log.slice(-32) }, outputs };
+    },
+    engine: () => 'none',
+  };
+}

@@ -1,0 +1,100 @@
+// Built-in agent 1: telemetry anomaly detection. Classifies a sliding window of IMU, battery and motor
+// samples as normal, degraded or severe. A severe anomaly triggers a local land (or return to launch)
+// at once, before any consensus, and the agent attests that this device is degraded.
+
+import type { BatteryState, ImuSample } from '../../hal/devices.js';
+import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
+import { ModelSlot } from '../api/model-slot.js';
+import { telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules, type MotorSample } from '../features/telemetry.js';
+import type { EngineKind } from '../inference/engine.js';
+import type { OrtWorker } from '../inference/ort-worker.js';
+
+export interface TelemetryAnomalyConfig {
+  readonly deviceId: string;
+  readonly cells: number;
+  /** Severe score that acts on its own; two consecutive windows above `severeScoreMin` also act. */
+  readonly severeScoreAct: number;
+  readonly severeScoreMin: number;
+  readonly degradedScoreMin: number;
+  readonly severeAction: 'land' | 'return-to-launch';
+  /** Repeat the degraded attestation this often while the condition lasts. */
+  readonly reattestMs: number;
+  readonly windowSamples: number;
+  readonly ort?: OrtWorker;
+  readonly prefer?: readonly EngineKind[];
+}
+
+export const defaultTelemetryAnomalyConfig: Omit<TelemetryAnomalyConfig, 'deviceId'> = {
+  cells: 4,
+  severeScoreAct: 0.85,
+  severeScoreMin: 0.5,
+  degradedScoreMin: 0.6,
+  severeAction: 'land',
+  reattestMs: 30_000,
+  windowSamples: 20,
+};
+
+export interface TelemetryAnomalyState {
+  readonly condition: 'normal' | 'degraded' | 'severe';
+  readonly severeStreak: number;
+  readonly lastAttestMs: number | null;
+  readonly acted: boolean;
+}
+
+const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, lastAttestMs: null, acted: false };
+
+export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { deviceId: string }): Agent<TelemetryAnomalyState> {
+  const c: TelemetryAnomalyConfig = { ...defaultTelemetryAnomalyConfig, ...cfg };
+  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}) });
+  let imu: ImuSample[] = [];
+  let battery: BatteryState[] = [];
+  let motors: MotorSample[] = [];
+  const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
+  return {
+    name: 'telemetry-anomaly',
+    inputs: ['imu', 'battery', 'motors', 'committed'],
+    // 10 Hz, the rate the model was trained on: each tick adds one battery sample to the window.
+    periodMs: 100,
+    budgetMs: 20,
+    async start(ctx: StartContext<TelemetryAnomalyState>) {
+      imu = [];
+      battery = [];
+      motors = [];
+      await slot.ensure(null);
+      return ctx.restored ?? initial;
+    },
+    async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
+      await slot.ensure(inp.committed?.models['telemetry-anomaly']);
+      imu = keep(imu, inp.imu);
+      battery = keep(battery, inp.battery ? [inp.battery] : undefined);
+      motors = keep(motors, inp.motors);
+      if (imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      // The whole window, and its newer half: a fault that began a second ago still dominates the half.
+      const half = Math.floor(c.windowSamples / 2);
+      const full = await slot.run(telemetryFeatures({ imu, battery, motors, cells: c.cells }));
+      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), motors: motors.slice(-half), cells: c.cells })) : full;
+      const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
+      const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
+      const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
+      const condition: TelemetryAnomalyState['condition'] = severe >= c.severeScoreAct || severeStreak >= 2 ? 'severe' : degraded >= c.degradedScoreMin ? 'degraded' : 'normal';
+      const outputs: AgentOutput[] = [];
+      const model = slot.model();
+      // Severity only escalates within a flight: once severe, the device stays out of the mission.
+      const effective = s.condition === 'severe' ? 'severe' : condition;
+      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
+      const changed = effective !== s.condition;
+      const due = effective !== 'normal' && (s.lastAttestMs === null || inp.nowMs - s.lastAttestMs >= c.reattestMs);
+      let lastAttestMs = s.lastAttestMs;
+      if (effective !== 'normal' && (changed || due)) {
+        outputs.push({ type: 'attest', obs: { type: 'degraded', device: c.deviceId, severity: effective === 'severe' ? 'severe' : 'minor', reason: `telemetry anomaly score ${Math.max(severe, degraded).toFixed(2)}` }, ...(model ? { model } : {}) });
+        lastAttestMs = inp.nowMs;
+      }
+      return { state: { condition: effective, severeStreak, lastAttestMs, acted: s.acted || effective === 'severe' }, outputs };
+    },
+    async stop() {
+      await slot.release();
+    },
+    engine: () => slot.engine(),
+    model: () => slot.model(),
+  };
+}
