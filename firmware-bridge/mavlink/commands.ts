@@ -1,6 +1,8 @@
 // The MAVLink command protocol (mavlink.io/en/services/command.html): COMMAND_LONG or COMMAND_INT,
 // answered by COMMAND_ACK with the same command id. On timeout we resend with confirmation + 1;
-// MAV_RESULT_IN_PROGRESS means "keep waiting" (no resend) until a final ACK or the progress timeout.
+// MAV_RESULT_IN_PROGRESS means "keep waiting" until a final ACK or the progress timeout. On a lossy
+// link the final ACK can be lost, so after 2 x timeoutMs of silence we resend anyway: the vehicle
+// answers a repeated command with its current progress or its final result (our simulated FC does).
 
 import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
@@ -101,6 +103,7 @@ export class CommandClient {
     return new Promise((resolve) => {
       let attempts = 0;
       let inProgress = false;
+      let inProgressSinceMs = 0;
       let timer: NodeJS.Timeout | null = null;
       const finish = (r: Result<CommandAckInfo, DeviceError>): void => {
         if (timer) clearTimeout(timer);
@@ -121,9 +124,18 @@ export class CommandClient {
         onAck: (ack) => {
           if (timer) clearTimeout(timer);
           if (ack.result === common.MavResult.IN_PROGRESS) {
+            if (!inProgress) inProgressSinceMs = Date.now();
             inProgress = true;
             o.onProgress?.(ack.progress);
-            timer = setTimeout(() => finish(err(deviceError('timeout', `${name}: IN_PROGRESS for more than ${o.inProgressTimeoutMs} ms`))), o.inProgressTimeoutMs);
+            const poll = (): void => {
+              if (Date.now() - inProgressSinceMs > o.inProgressTimeoutMs) {
+                finish(err(deviceError('timeout', `${name}: IN_PROGRESS for more than ${o.inProgressTimeoutMs} ms`)));
+                return;
+              }
+              this.endpoint.send(build(attempts++));
+              timer = setTimeout(poll, 2 * o.timeoutMs);
+            };
+            timer = setTimeout(poll, 2 * o.timeoutMs);
             return;
           }
           const info: CommandAckInfo = { command, result: ack.result, attempts, sawInProgress: inProgress };

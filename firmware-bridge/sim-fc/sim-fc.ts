@@ -45,6 +45,8 @@ export class SimFlightController {
   private missionActive = false;
   private lastSetpointMs = -Infinity;
   private takeoffAckTimer: NodeJS.Timeout | null = null;
+  /** The final result of the last long-running command, re-sent when a retry of it arrives. */
+  private lastFinal: { command: number; result: number; atMs: number } | null = null;
   private companionSeen = false;
   /** Why the vehicle is in failsafe, or null. */
   failsafeReason: string | null = null;
@@ -183,6 +185,12 @@ export class SimFlightController {
           this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0); // a retry of the takeoff in progress
           return;
         }
+        const retry = m instanceof common.CommandLong && m.confirmation > 0;
+        const f = this.lastFinal;
+        if (retry && f && f.command === m.command && this.realMs() - f.atMs < 5000) {
+          this.ack(m.command, f.result, sysid, compid, 100); // our final ACK was lost: repeat it
+          return;
+        }
         if (this.family === 'ardupilot' && v.state().mode !== 'guided') {
           reply({ ok: false, error: 'takeoff needs GUIDED mode' });
           return;
@@ -199,7 +207,9 @@ export class SimFlightController {
         this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0);
         this.takeoffAckTimer = setTimeout(() => {
           this.takeoffAckTimer = null;
-          this.ack(m.command, v.state().mode === 'takeoff' ? result.ACCEPTED : result.FAILED, sysid, compid, 100);
+          const final = v.state().mode === 'takeoff' ? result.ACCEPTED : result.FAILED;
+          this.lastFinal = { command: m.command, result: final, atMs: this.realMs() };
+          this.ack(m.command, final, sysid, compid, 100);
         }, 300);
         return;
       }
