@@ -4,6 +4,7 @@ import { runMain, CliError, exitCodes, parse, need, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 import { keygen } from './keys.js';
 import { fleetCommand, fleetUsage } from './fleet-commands.js';
+import { startCommand } from './start.js';
 
 const usage = `Usage: murmur <command> [options]
 
@@ -12,6 +13,7 @@ Commands:
   fleet <init|add|remove|sign|show|verify> ...
                                         create, edit, sign and check the fleet manifest
                                         (murmur fleet --help for details)
+  start --config FILE                   run this device (murmur start --help for details)
 
 Options:
   --json      machine-readable output
@@ -43,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
         return rest.length === 0 ? exitCodes.usage : exitCodes.ok;
       }
       return fleetCommand(rest);
+    case 'start':
+      return startCommand(rest);
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
   }

@@ -3,14 +3,24 @@
 import { initCrypto } from '../crypto/sodium.js';
 import { CliError, exitCodes, need, parse, printJson, runMain } from './kit.js';
 import { keygen } from './keys.js';
+import { sendCommand } from './ctl-send.js';
+import { viewCommand } from './ctl-view.js';
 
 const usage = `Usage: murmurctl <command> [options]
 
 Commands:
   keygen --id OPERATOR_ID --out FILE [--force]   make an operator identity (FILE 0600, FILE.pub);
                                                  the fleet authority adds FILE.pub to the manifest
+  send TYPE [--arg NAME=VALUE ...] [--wait committed|executed] [--timeout 30s]
+                                                 sign and publish a command; verify its commit
+                                                 certificate against the manifest (send --help)
+  status                                         one row per device: liveness, height, battery, ...
+  watch [--count N]                              stream the fleet's JSON topics
+  log [--node ID]                                committed commands, rejected ones included
 
 Options:
+  --broker URL      MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
+  --manifest FILE   signed fleet manifest (default $MURMUR_MANIFEST)
   --json      machine-readable output
   -h, --help  this help
 
@@ -34,6 +44,12 @@ async function main(argv: string[]): Promise<number> {
       else process.stdout.write(`wrote ${out} (secret, mode 0600) and ${out}.pub\noperator ${pub.id}\npublic key ${pub.publicKey}\n`);
       return exitCodes.ok;
     }
+    case 'send':
+      return sendCommand(rest);
+    case 'status':
+    case 'watch':
+    case 'log':
+      return viewCommand(command, rest);
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
   }

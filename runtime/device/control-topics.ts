@@ -48,7 +48,7 @@ export function controlTopics(fleet: string): ControlTopics {
 export interface StatusJson {
   readonly node: string;
   readonly role: 'validator' | 'follower';
-  readonly state: 'starting' | 'ready' | 'stopping';
+  readonly state: 'starting' | 'ready' | 'stopping' | 'offline';
   readonly height: number;
   readonly round: number;
   readonly proposer: string;

@@ -1,0 +1,86 @@
+// Shared pieces of the murmurctl verbs: the broker connection, the operator's manifest (its own copy:
+// it trusts no device and no broker), duration parsing, and verifying signed acks from devices.
+
+import { readFileSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Socket } from 'node:net';
+import { createVerifier, type Verifier } from '../crypto/sodium.js';
+import { keyLookup, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import { parseAckBody, type AckBody } from '../wire/ack.js';
+import { openEnvelope } from '../wire/envelope.js';
+import { CliError, exitCodes } from './kit.js';
+
+export const commonOptions = {
+  broker: { type: 'string' },
+  manifest: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+} as const;
+
+export const commonHelp = `Common options:
+  --broker URL       MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
+  --manifest FILE    the signed fleet manifest (default $MURMUR_MANIFEST); used to verify devices
+  --timeout DURATION how long to wait, like 30s or 500ms
+  --json             machine-readable output`;
+
+export function brokerUrl(v: string | undefined): string {
+  const url = v ?? process.env.MURMUR_BROKER ?? 'mqtt://127.0.0.1:1883';
+  if (!/^(mqtts?|wss?):\/\/\S+$/.test(url)) throw new CliError(`--broker "${url}" is not a broker URL like mqtt://127.0.0.1:1883`, exitCodes.usage);
+  return url;
+}
+
+export function parseDuration(v: string | undefined, fallbackMs: number, flag = 'timeout'): number {
+  if (v === undefined) return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms or 2m`, exitCodes.usage);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier } {
+  const path = v ?? process.env.MURMUR_MANIFEST;
+  if (!path) throw new CliError('missing --manifest FILE (the signed fleet manifest; or set MURMUR_MANIFEST)', exitCodes.usage);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new CliError(`cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, exitCodes.usage);
+  }
+  const verifier = createVerifier();
+  const m = verifyManifest(bytes, verifier);
+  if (!m.ok) throw new CliError(`manifest ${path}: ${m.error}`, exitCodes.usage);
+  return { manifest: m.value, verifier };
+}
+
+/** Connects or fails with exit code 5 (unavailable) within `waitMs`. */
+export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
+  const client = mqtt.connect(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
+      client.once('connect', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      client.once('error', (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
+    });
+  } catch (e) {
+    client.end(true);
+    throw new CliError(`cannot reach the broker at ${url}: ${(e as Error).message}`, exitCodes.unavailable);
+  }
+  (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
+  return client;
+}
+
+/** Opens a signed ack envelope from a device in the manifest, or says why it is not one. */
+export function openAck(bytes: Uint8Array, manifest: Manifest, verifier: Verifier): { ok: true; ack: AckBody; sender: string } | { ok: false; reason: string } {
+  const e = openEnvelope(bytes, { fleet: manifest.body.fleet, keyOf: keyLookup(manifest), verifier });
+  if (!e.ok) return { ok: false, reason: e.error.message };
+  if (e.value.kind !== 'ack') return { ok: false, reason: `a ${e.value.kind} message on an ack topic` };
+  const ack = e.value.parsed as ReturnType<typeof parseAckBody>;
+  if (ack.node !== e.value.sender) return { ok: false, reason: `ack names node ${ack.node} but is signed by ${e.value.sender}` };
+  return { ok: true, ack, sender: e.value.sender };
+}

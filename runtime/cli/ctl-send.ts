@@ -1,0 +1,245 @@
+// `murmurctl send`: sign a command with the operator key, publish it, and wait for the swarm. The
+// commit is proven by the certificate in a device's ack, checked here against the operator's own
+// manifest copy: more than 2/3 of the voting power signed the block, and the block holds the command.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hash, initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
+import { readKeyFile } from '../crypto/key-file.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import type { Manifest } from '../manifest/manifest.js';
+import { decodeBlockBytes } from '../wire/block.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { verifyCertificate } from '../wire/certificate.js';
+import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../wire/command.js';
+import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
+import { parseWith } from '../wire/fields.js';
+import { encodeFrame, fleetTag } from '../links/frame.js';
+import type { AckBody } from '../wire/ack.js';
+import { controlTopics } from '../device/control-topics.js';
+import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
+import { CliError, exitCodes, parse, printJson } from './kit.js';
+
+export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [options]
+       murmurctl send --command '{"type":"mission.survey","args":{...}}' [options]
+       murmurctl send --raw FILE [options]         publish a saved signed command as it is
+
+  TYPE               mission.survey, mission.goto, formation, hold, resume, rtl, land, abort,
+                     geofence.set, param.set, fleet.update, agent.model, noop
+  --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text;
+                     @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
+  --key FILE         operator key file (default $MURMUR_KEY)
+  --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
+  --wait MODE        none | committed (default) | executed
+  --save FILE        also write the signed command to FILE
+
+${commonHelp}
+
+Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
+(unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
+4 timeout, 5 broker unreachable.`;
+
+interface SendResult {
+  command: string;
+  type: string;
+  outcome: 'refused' | 'accepted' | 'rejected' | 'timeout';
+  reason: string;
+  height: number | null;
+  round: number | null;
+  blockHash: string | null;
+  signers: string[];
+  signedPower: number;
+  totalPower: number;
+  assigned: string[];
+  execution: Record<string, { stage: string; progress: number; reason: string }>;
+  latencyMs: { committed: number | null; executed: number | null };
+}
+
+function argValue(v: string): unknown {
+  if (v.startsWith('@')) {
+    try {
+      return new Uint8Array(readFileSync(v.slice(1)));
+    } catch {
+      throw new CliError(`--arg value ${v}: cannot read ${v.slice(1)}`, exitCodes.usage);
+    }
+  }
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+
+async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string }> {
+  if (a.values.raw !== undefined) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(a.values.raw));
+    } catch {
+      throw new CliError(`--raw: cannot read ${a.values.raw}`, exitCodes.usage);
+    }
+    const e = decodeEnvelope(bytes);
+    if (!e.ok || e.value.kind !== 'command') throw new CliError(`--raw ${a.values.raw} is not a signed command envelope`, exitCodes.usage);
+    const d = decodeCbor(e.value.body, limits.commandBytesMax);
+    const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
+    if (!b.ok) throw new CliError(`--raw ${a.values.raw}: ${b.error}`, exitCodes.usage);
+    return { envelope: bytes, operator: e.value.sender, nonceHex: toHex(b.value.nonce), type: b.value.type };
+  }
+  let type = a.positionals[0];
+  let args: Record<string, unknown> = {};
+  if (a.values.command !== undefined) {
+    let j: { type?: unknown; args?: unknown };
+    try {
+      j = JSON.parse(a.values.command) as typeof j;
+    } catch (e) {
+      throw new CliError(`--command is not JSON: ${(e as Error).message}`, exitCodes.usage);
+    }
+    if (typeof j.type !== 'string') throw new CliError('--command needs a "type" field, like {"type":"hold"}', exitCodes.usage);
+    type = j.type;
+    if (j.args !== undefined && (typeof j.args !== 'object' || j.args === null || Array.isArray(j.args))) throw new CliError('--command "args" must be an object', exitCodes.usage);
+    args = (j.args ?? {}) as Record<string, unknown>;
+  }
+  if (type === undefined) throw new CliError(`missing the command TYPE\n\n${sendUsage}`, exitCodes.usage);
+  if (!commandTypePattern.test(type)) throw new CliError(`"${type}" is not a command type (like mission.survey or hold)`, exitCodes.usage);
+  for (const kv of a.values.arg ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new CliError(`--arg "${kv}" must be NAME=VALUE`, exitCodes.usage);
+    args[kv.slice(0, i)] = argValue(kv.slice(i + 1));
+  }
+  const keyPath = a.values.key ?? process.env.MURMUR_KEY;
+  if (!keyPath) throw new CliError('missing --key FILE (the operator key from `murmurctl keygen`; or set MURMUR_KEY)', exitCodes.usage);
+  const idn = await readKeyFile(keyPath);
+  if (!idn.ok) throw new CliError(`--key: ${idn.error}`, exitCodes.usage);
+  const ttl = parseDuration(a.values.ttl, 60_000, 'ttl');
+  if (ttl <= 0 || ttl > limits.commandLifetimeMsMax) throw new CliError(`--ttl must be more than 0 and at most ${limits.commandLifetimeMsMax / 60_000} minutes`, exitCodes.usage);
+  const nonce = randomBytes(limits.nonceBytes);
+  const now = Date.now();
+  const body = encodeCommandBody({ type, nonce, issuedAt: now, expiresAt: now + ttl, args });
+  if (body.length > limits.commandArgsBytesMax + 256) throw new CliError(`the command is ${body.length} bytes; at most ${limits.commandArgsBytesMax} bytes of args fit`, exitCodes.usage);
+  const envelope = sealEnvelope('command', manifest.body.fleet, idn.value.id, body, createSigner(idn.value));
+  return { envelope, operator: idn.value.id, nonceHex: toHex(nonce), type };
+}
+
+function parseSend(argv: string[]) {
+  return parse(
+    argv,
+    { ...commonOptions, arg: { type: 'string', multiple: true }, command: { type: 'string' }, raw: { type: 'string' }, key: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, save: { type: 'string' } },
+    sendUsage,
+  );
+}
+
+/** Checks a committed/rejected ack's proof; returns why it does not prove the commit, or null. */
+function proofProblem(ack: AckBody, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
+  if (!ack.block || !ack.certificate) return 'no block and certificate';
+  const blockHash = hash(ack.block);
+  const cert = verifyCertificate(ack.certificate, manifest.body.fleet, manifest.validators, verifier, blockHash);
+  if (!cert.ok) return cert.error;
+  const b = decodeBlockBytes(ack.block);
+  if (b.block.height !== ack.certificate.height) return `certificate height ${ack.certificate.height} differs from block height ${b.block.height}`;
+  if (!b.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
+  return null;
+}
+
+export async function sendCommand(argv: string[]): Promise<number> {
+  const a = parseSend(argv);
+  if (a.values.help) return void process.stdout.write(sendUsage + '\n'), exitCodes.ok;
+  const wait = a.values.wait ?? 'committed';
+  if (wait !== 'none' && wait !== 'committed' && wait !== 'executed') throw new CliError(`--wait must be none, committed or executed (got "${wait}")`, exitCodes.usage);
+  const timeoutMs = parseDuration(a.values.timeout, 30_000);
+  await initCrypto();
+  const { manifest, verifier } = loadManifest(a.values.manifest);
+  const { envelope, operator, nonceHex, type } = await buildEnvelope(a, manifest);
+  if (a.values.save !== undefined) writeFileSync(a.values.save, envelope, { mode: 0o600 });
+  const ref = `${operator}/${nonceHex}`;
+  const topics = controlTopics(manifest.body.fleet);
+  const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));
+  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
+  const t0 = performance.now();
+  const rejectedProofs: string[] = [];
+  try {
+    await client.subscribeAsync(topics.ack(operator, nonceHex), { qos: 1 });
+    const finished = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (wait === 'none') return done();
+      client.on('message', (_topic, payload) => {
+        const o = openAck(new Uint8Array(payload), manifest, verifier);
+        if (!o.ok || o.ack.command !== ref) return;
+        const ack = o.ack;
+        if (ack.stage === 'refused' && r.outcome === 'timeout') {
+          r.outcome = 'refused';
+          r.reason = `${ack.reason} (said by ${ack.node})`;
+          return done();
+        }
+        if ((ack.stage === 'accepted' || ack.stage === 'rejected') && r.height === null) {
+          const p = proofProblem(ack, envelope, manifest, verifier);
+          if (p) return void rejectedProofs.push(`${ack.node}: ${p}`);
+          const cert = ack.certificate as NonNullable<AckBody['certificate']>;
+          const check = verifyCertificate(cert, manifest.body.fleet, manifest.validators, verifier);
+          r.outcome = ack.stage;
+          r.reason = ack.reason;
+          r.height = cert.height;
+          r.round = cert.round;
+          r.blockHash = toHex(cert.blockHash);
+          if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
+          r.assigned = [...ack.assigned];
+          r.latencyMs.committed = Math.round(performance.now() - t0);
+          if (wait === 'committed' || ack.stage === 'rejected' || r.assigned.length === 0) return done();
+        }
+        if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
+          r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
+          if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} ${Math.floor(ack.progress / 10)}%${ack.reason ? ` ${ack.reason}` : ''}\n`);
+          const settled = r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
+          if (settled && wait === 'executed') {
+            r.latencyMs.executed = Math.round(performance.now() - t0);
+            return done();
+          }
+        }
+      });
+    });
+    await client.publishAsync(topics.commands, Buffer.from(encodeFrame(fleetTag(manifest.body.fleet), 'consensus', envelope)), { qos: 1 });
+    await finished;
+  } finally {
+    await client.endAsync(false).catch(() => undefined);
+  }
+  if (wait === 'none') {
+    if (a.values.json) printJson({ command: ref, type, outcome: 'published' });
+    else process.stdout.write(`published ${type} ${ref}\n`);
+    return exitCodes.ok;
+  }
+  return report(r, wait, rejectedProofs, a.values.json === true);
+}
+
+function report(r: SendResult, wait: string, badProofs: string[], json: boolean): number {
+  const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed');
+  const code =
+    r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
+    : r.outcome === 'timeout' ? exitCodes.timeout
+    : failed.length > 0 ? exitCodes.failed
+    : wait === 'executed' && r.assigned.length > 0 && r.latencyMs.executed === null ? exitCodes.timeout
+    : exitCodes.ok;
+  if (json) {
+    printJson({ ...r, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}) });
+    return code;
+  }
+  const out = (s: string): void => void process.stdout.write(s + '\n');
+  if (r.outcome === 'refused') out(`refused: ${r.reason}`);
+  else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}`);
+  else {
+    out(`committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`);
+    out(`certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`);
+    if (r.outcome === 'rejected') out(`rejected: ${r.reason}`);
+    else out(`accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`);
+    if (wait === 'executed' && r.assigned.length > 0) {
+      for (const n of r.assigned) {
+        const e = r.execution[n];
+        out(`  ${n}: ${e ? `${e.stage}${e.reason ? ` (${e.reason})` : ''}` : 'no report'}`);
+      }
+      if (code === exitCodes.timeout) out('timeout: not every assigned device reported done before --timeout');
+    }
+  }
+  return code;
+}

@@ -1,0 +1,142 @@
+// `murmurctl status | watch | log`: read the devices' JSON topics. These are reports from devices, not
+// proofs: `send` verifies commits itself; these views show what each device says, side by side.
+
+import { fleetPrefix } from '../links/mqtt-topics.js';
+import { controlTopics, type DecisionJson, type StatusJson } from '../device/control-topics.js';
+import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
+import { CliError, exitCodes, parse, printJson } from './kit.js';
+import { initCrypto } from '../crypto/sodium.js';
+
+export const viewUsage = `Usage: murmurctl status [options]     one row per device (retained status)
+       murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
+       murmurctl log [--node ID] [options]     committed commands, rejected ones included
+
+${commonHelp}
+
+Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.`;
+
+/** Collects retained messages on `topic` for `ms` (retained ones arrive right after subscribing). */
+async function collect(url: string, topic: string, ms: number): Promise<Map<string, string>> {
+  const client = await connect(url, 'murmurctl-view', Math.min(ms + 4_000, 5_000));
+  const got = new Map<string, string>();
+  try {
+    client.on('message', (t, payload) => got.set(t, payload.toString('utf8')));
+    await client.subscribeAsync(topic, { qos: 1 });
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    await client.endAsync(false).catch(() => undefined);
+  }
+  return got;
+}
+
+function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string[]): Promise<number> {
+  const a = parse(argv, { ...commonOptions, count: { type: 'string' }, node: { type: 'string' } }, viewUsage);
+  if (a.values.help) return void process.stdout.write(viewUsage + '\n'), exitCodes.ok;
+  await initCrypto();
+  const { manifest } = loadManifest(a.values.manifest);
+  const url = brokerUrl(a.values.broker);
+  const topics = controlTopics(manifest.body.fleet);
+  const json = a.values.json === true;
+  if (verb === 'watch') return watch(url, manifest.body.fleet, a.values.count, parseDuration(a.values.timeout, 0), json);
+  const waitMs = parseDuration(a.values.timeout, 800);
+  if (verb === 'status') {
+    const got = await collect(url, topics.statusAll, waitMs);
+    const devices = [...manifest.validators.map((v) => ({ id: v.id, role: 'validator' })), ...manifest.body.followers.map((f) => ({ id: f.id, role: 'follower' }))];
+    const byNode = new Map<string, Partial<StatusJson> & { state?: string }>();
+    for (const [t, text] of got) {
+      try {
+        const s = JSON.parse(text) as Partial<StatusJson>;
+        if (typeof s.node === 'string' && t === topics.status(s.node)) byNode.set(s.node, s);
+      } catch {
+        /* a non-JSON payload on a status topic is ignored */
+      }
+    }
+    const now = Date.now();
+    const rows = devices.map((d) => {
+      const s = byNode.get(d.id);
+      // Liveness as the other devices' failure detectors see it (majority view), else from the status age.
+      const views = [...byNode.values()].map((o) => o.peers?.[d.id]).filter((x): x is NonNullable<typeof x> => x !== undefined);
+      const seen = views.length > 0 ? mostCommon(views) : s === undefined ? 'unknown' : 'self-only';
+      const stale = s?.timeMs === undefined || now - s.timeMs > 5_000;
+      const liveness = s?.state === 'offline' || s?.state === 'stopping' ? 'offline' : stale && seen !== 'alive' ? 'dead' : seen;
+      return { node: d.id, role: d.role, liveness, status: s ?? null };
+    });
+    if (json) printJson(rows);
+    else {
+      const head = ['NODE', 'ROLE', 'LIVENESS', 'HEIGHT', 'ROUND', 'PROPOSER', 'BATTERY', 'POSITION (N,E,UP m)', 'MISSION'];
+      const body = rows.map((r) => {
+        const s = r.status;
+        const pos = s?.position ? `${s.position.northM},${s.position.eastM},${s.position.upM}` : '-';
+        const mission = s?.mission ? `${s.mission.id.slice(0, 20)} ${s.mission.status} ${s.mission.progressPct}%` : '-';
+        return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission];
+      });
+      process.stdout.write(table([head, ...body]) + '\n');
+    }
+    return byNode.size === 0 ? exitCodes.timeout : exitCodes.ok;
+  }
+  const got = await collect(url, a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll, waitMs);
+  const merged = new Map<string, DecisionJson & { reportedBy: string[] }>();
+  for (const text of got.values()) {
+    let doc: { node?: string; decisions?: DecisionJson[] };
+    try {
+      doc = JSON.parse(text) as typeof doc;
+    } catch {
+      continue;
+    }
+    for (const d of doc.decisions ?? []) {
+      const k = `${d.height}/${d.index}`;
+      const e = merged.get(k) ?? { ...d, reportedBy: [] };
+      e.reportedBy.push(doc.node ?? '?');
+      merged.set(k, e);
+    }
+  }
+  const list = [...merged.values()].sort((x, y) => x.height - y.height || x.index - y.index);
+  if (json) printJson(list);
+  else {
+    const head = ['HEIGHT', 'TX', 'COMMAND', 'TYPE', 'OUTCOME', 'REASON'];
+    process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason])]) + '\n');
+  }
+  return got.size === 0 ? exitCodes.timeout : exitCodes.ok;
+}
+
+function mostCommon(xs: readonly string[]): string {
+  const n = new Map<string, number>();
+  for (const x of xs) n.set(x, (n.get(x) ?? 0) + 1);
+  return [...n.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? 'unknown';
+}
+
+async function watch(url: string, fleet: string, count: string | undefined, timeoutMs: number, json: boolean): Promise<number> {
+  const max = count === undefined ? Infinity : Number(count);
+  if (!(max > 0)) throw new CliError('--count must be a positive number', exitCodes.usage);
+  const client = await connect(url, 'murmurctl-watch', 5_000);
+  const prefix = `${fleetPrefix(fleet)}/json/`;
+  let seen = 0;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    if (timeoutMs > 0) setTimeout(stop, timeoutMs);
+    process.once('SIGINT', stop);
+    client.on('message', (t, payload) => {
+      if (seen >= max) return;
+      const text = payload.toString('utf8');
+      if (json) process.stdout.write(JSON.stringify({ topic: t, message: safeJson(text) }) + '\n');
+      else process.stdout.write(`${t.slice(prefix.length)}  ${text}\n`);
+      if (++seen >= max) stop();
+    });
+    void client.subscribeAsync(`${prefix}#`, { qos: 0 });
+  });
+  await client.endAsync(false).catch(() => undefined);
+  return seen === 0 && timeoutMs > 0 ? exitCodes.timeout : exitCodes.ok;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,315 @@
+// A running device: wires identity, manifest, the MQTT link, the consensus shell, the data directory,
+// membership, the mission machine, HAL drivers and the control plane, and shuts them down in order.
+// Everything that can be checked is checked in `openDevice` before anything starts.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger as PinoLogger } from 'pino';
+import { readKeyFile } from '../crypto/key-file.js';
+import { createSigner, createVerifier, type Signer, type Verifier } from '../crypto/sodium.js';
+import { fromHex } from '../lib/bytes.js';
+import { err, ok, type Result } from '../lib/result.js';
+import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import type { DeviceConfig } from '../config/device-config.js';
+import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
+import { NodeShell } from '../node/shell.js';
+import { MqttLink } from '../links/mqtt-link.js';
+import { MembershipView } from '../membership/membership-view.js';
+import { HeartbeatSchedule } from '../membership/heartbeat-schedule.js';
+import { decodeEnvelope, openEnvelope, sealEnvelope } from '../wire/envelope.js';
+import { encodeHeartbeatBody } from '../wire/heartbeat.js';
+import { encodeTelemetryBody } from '../wire/telemetry.js';
+import { ControlPlane } from './control-plane.js';
+import { FileStorage } from './file-storage.js';
+import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
+import { MissionRunner } from './mission-runner.js';
+import { createHal, type Hal } from './hal-setup.js';
+import type { StatusJson } from './control-topics.js';
+
+export interface DeviceParts {
+  readonly config: DeviceConfig;
+  readonly manifest: Manifest;
+  readonly signer: Signer;
+  readonly verifier: Verifier;
+  readonly role: 'validator' | 'follower';
+}
+
+/** Loads and checks identity and manifest; a problem is a one-line reason naming the file and fix. */
+export async function openDevice(config: DeviceConfig, configFile: string): Promise<Result<DeviceParts>> {
+  const idn = await readKeyFile(config.key);
+  if (!idn.ok) return err(`${configFile}: key: ${idn.error}`);
+  if (idn.value.id !== config.id) return err(`${configFile}: id is "${config.id}" but key file ${config.key} belongs to "${idn.value.id}"; use that device's key file`);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(config.manifest));
+  } catch (e) {
+    return err(`${configFile}: manifest: cannot read ${config.manifest}: ${(e as Error).message}`);
+  }
+  const verifier = createVerifier();
+  const pinned = config.authority !== undefined ? fromHex(config.authority) : undefined;
+  const m = verifyManifest(bytes, verifier, pinned);
+  if (!m.ok) return err(`${configFile}: manifest ${config.manifest}: ${m.error}`);
+  const member = memberOf(m.value, config.id);
+  if (!member || member.role === 'operator') return err(`${configFile}: id "${config.id}" is not a validator or follower in the fleet manifest (epoch ${m.value.body.epoch}); add it with \`murmur fleet add\` and sign again`);
+  const signer = createSigner(idn.value);
+  if (toHexKey(signer.publicKey) !== toHexKey(member.publicKey)) return err(`${configFile}: key ${config.key} is not the key the manifest lists for "${config.id}"`);
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role });
+}
+
+const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+const heartbeatMs = 500;
+const statusMs = 1_000;
+
+export class Device {
+  readonly metrics = new DeviceMetrics();
+  readonly log: PinoLogger;
+  readonly storage: FileStorage;
+  readonly link: MqttLink;
+  readonly shell: NodeShell;
+  readonly membership: MembershipView;
+  readonly control: ControlPlane;
+  readonly missions: MissionRunner;
+  private readonly hal: Hal;
+  private readonly heartbeats: HeartbeatSchedule;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly pending = new Set<NodeJS.Timeout>();
+  private httpServer: import('node:http').Server | undefined;
+  httpPort = 0;
+  private state: StatusJson['state'] = 'starting';
+  private readonly session: number;
+  private telemetrySeq = 0;
+  private lastCommitMs = Date.now();
+
+  constructor(
+    private readonly p: DeviceParts,
+    private readonly startedAt: number,
+  ) {
+    const c = p.config;
+    const fleet = p.manifest.body.fleet;
+    this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
+    this.session = this.nextSession();
+    this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }));
+    const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
+    this.link = new MqttLink({ url: c.mqtt.url, fleet, node: c.id, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c) });
+    this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c) });
+    this.membership = new MembershipView(c.id);
+    this.heartbeats = new HeartbeatSchedule(c.id, this.session, { mqtt: heartbeatMs }, Date.now());
+    this.hal = createHal(c, Date.now());
+    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
+    this.shell = new NodeShell({
+      id: c.id,
+      genesis: p.manifest,
+      config: { ...defaultConsensusConfig, ...(Object.fromEntries(Object.entries(c.consensus).filter(([, v]) => v !== undefined)) as Partial<ConsensusConfig>) },
+      clock: { now: () => Date.now() },
+      scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
+      storage: this.storage,
+      send: (to, bytes) => (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus')),
+      signer: p.signer,
+      verifier: p.verifier,
+      logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
+      onCommit: (cb) => {
+        const now = Date.now();
+        this.metrics.commitLatency.observe((now - this.lastCommitMs) / 1000);
+        this.lastCommitMs = now;
+        this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
+        this.metrics.height.set(cb.block.height);
+        this.metrics.txsCommitted.inc(cb.txs.length);
+        this.missions.onCommit(cb, this.shell);
+      },
+    });
+  }
+
+  /** A session counter that grows on every start (heartbeats and link birth/death use it). */
+  private nextSession(): number {
+    const b = this.storage.read('session');
+    const prev = b ? Number(Buffer.from(b).toString('utf8')) || 0 : 0;
+    this.storage.replace('session', Buffer.from(String(prev + 1)));
+    return prev + 1;
+  }
+
+  private at(atMs: number, fire: () => void): void {
+    const t = setTimeout(() => {
+      this.pending.delete(t);
+      this.guarded(fire);
+    }, Math.max(0, atMs - Date.now()));
+    this.pending.add(t);
+  }
+
+  /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). */
+  private guarded(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log.fatal({ err: (e as Error).message }, 'invariant broken; stopping so a restart recovers from the WAL');
+      process.exit(70);
+    }
+  }
+
+  private every(ms: number, f: () => void): void {
+    this.timers.push(setInterval(() => this.guarded(f), ms));
+  }
+
+  async start(): Promise<void> {
+    const c = this.p.config;
+    // Recover first: replaying the WAL rebuilds the chain and the mission state before any I/O.
+    this.missions.replaying = true;
+    this.shell.boot();
+    this.missions.replaying = false;
+    this.missions.resumeOwnTask();
+    this.link.onReceive((f) => this.guarded(() => this.onFrame(f.bytes, f.link)));
+    await this.hal.start();
+    const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
+    this.httpServer = http.server;
+    this.httpPort = http.port;
+    this.control.start();
+    await this.link.start();
+    this.every(100, () => this.tick());
+    this.every(c.telemetry.periodMs, () => this.sendTelemetry());
+    this.every(statusMs, () => this.control.status(this.status()));
+    this.state = 'ready';
+    this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, height: this.shell.core.chain.height, role: this.p.role }, 'ready');
+  }
+
+  private onFrame(bytes: Uint8Array, linkName: string): void {
+    const raw = decodeEnvelope(bytes);
+    if (!raw.ok) return;
+    switch (raw.value.kind) {
+      case 'command':
+      case 'manifest':
+        if (this.missions.intake(bytes, this.shell)) this.shell.receive(bytes);
+        return;
+      case 'heartbeat': {
+        const v = openEnvelope(bytes, { fleet: this.p.manifest.body.fleet, keyOf: keyLookup(this.shell.core.chain.manifestAt(this.shell.core.height)), verifier: this.p.verifier });
+        if (v.ok && v.value.kind === 'heartbeat') this.membership.onHeartbeat(v.value.sender, v.value.parsed, Date.now(), linkName);
+        return;
+      }
+      case 'ack':
+        return;
+      default: {
+        const why = this.shell.receive(bytes);
+        if (why) this.log.debug({ event: 'dropped', kind: raw.value.kind, from: raw.value.sender, reason: why }, 'dropped a message');
+      }
+    }
+  }
+
+  /** Puts a tx into this node's mempool and gossips it, so whoever proposes next can include it. */
+  private submitTx(envelope: Uint8Array): void {
+    this.link.broadcast(envelope, 'telemetry');
+    this.shell.receive(envelope);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.hal.step(now);
+    this.membership.tick(now);
+    for (const linkName of this.heartbeats.due(now)) {
+      void linkName;
+      const pos = this.missions.positionM();
+      const batt = this.missions.batteryPermille();
+      const body = this.heartbeats.makeBody({
+        height: this.shell.core.height,
+        round: this.shell.core.round,
+        health: 'ok',
+        position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
+        batteryPct: batt < 0 ? null : Math.round(batt / 10),
+      });
+      this.link.broadcast(sealEnvelope('heartbeat', this.p.manifest.body.fleet, this.p.config.id, encodeHeartbeatBody(body), this.p.signer), 'heartbeat');
+    }
+    this.metrics.round.set(this.shell.core.round);
+  }
+
+  private sendTelemetry(): void {
+    const pos = this.missions.positionM();
+    if (!pos) return;
+    const body = {
+      node: this.p.config.id,
+      session: this.session,
+      seq: this.telemetrySeq++,
+      northDm: Math.round(pos.northM * 10),
+      eastDm: Math.round(pos.eastM * 10),
+      altDm: Math.round(pos.upM * 10),
+      batteryPermille: this.missions.batteryPermille(),
+      completed: this.missions.completed(),
+    };
+    this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.p.signer));
+    this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
+  }
+
+  private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {
+    const out: Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> = {};
+    for (const v of this.membership.snapshot(Date.now())) out[v.id] = v.status;
+    return out;
+  }
+
+  status(): StatusJson {
+    const core = this.shell.core;
+    const pos = this.missions.positionM();
+    const batt = this.missions.batteryPermille();
+    return {
+      node: this.p.config.id,
+      role: this.p.role,
+      state: this.state,
+      height: core.chain.height,
+      round: core.round,
+      proposer: core.proposer(core.round),
+      peers: this.peerStatuses(),
+      batteryPct: batt < 0 ? null : Math.round(batt / 10),
+      position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
+      mission: this.missions.missionSummary(),
+      timeMs: Date.now(),
+    };
+  }
+
+  health(): HealthView {
+    const core = this.shell.core;
+    const counts = { alive: 0, suspect: 0, dead: 0 };
+    for (const s of Object.values(this.peerStatuses())) counts[s === 'recovered' ? 'alive' : s]++;
+    return {
+      node: this.p.config.id,
+      ready: this.state === 'ready',
+      height: core.chain.height,
+      round: core.round,
+      proposer: core.proposer(core.round),
+      peers: counts,
+      links: { [this.link.name]: { up: this.link.isUp() } },
+      mission: this.missions.missionSummary()?.id ?? null,
+    };
+  }
+
+  private refreshMetrics(): void {
+    const h = this.health();
+    for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
+    const lc = this.link.counters();
+    const l = this.link.name;
+    this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
+    this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);
+    this.metrics.linkBytes.set({ link: l, direction: 'sent' }, lc.bytesSent);
+    this.metrics.linkBytes.set({ link: l, direction: 'received' }, lc.bytesReceived);
+    this.metrics.linkDropped.set({ link: l, reason: 'queue-full' }, lc.droppedQueueFull);
+    this.metrics.linkDropped.set({ link: l, reason: 'bad-frame' }, lc.droppedBadFrame);
+  }
+
+  /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */
+  async stop(): Promise<void> {
+    this.state = 'stopping';
+    for (const t of this.timers) clearInterval(t);
+    for (const t of this.pending) clearTimeout(t);
+    this.pending.clear();
+    this.missions.stop();
+    await this.control.stop({ ...this.status(), state: 'stopping' });
+    await this.link.stop();
+    await this.hal.stop();
+    await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
+    this.storage.close();
+    this.log.info({ event: 'stopped' }, 'stopped');
+  }
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+function creds(c: DeviceConfig): { username?: string; password?: string } {
+  return { ...(c.mqtt.username !== undefined ? { username: c.mqtt.username } : {}), ...(c.mqtt.password !== undefined ? { password: c.mqtt.password } : {}) };
+}
+
+export const dataFile = (c: DeviceConfig, name: string): string => join(c.dataDir, name);

@@ -1,0 +1,173 @@
+// The application side of a device: applies committed blocks to the mission machine, publishes the
+// decision acks (with block and certificate), runs this device's own tasks through the executor and
+// acks their progress, and explains refusals of commands at intake.
+
+import type { Logger as PinoLogger } from 'pino';
+import type { GeoOrigin } from '../../hal/geo.js';
+import type { Verifier } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
+import type { Manifest } from '../manifest/manifest.js';
+import type { CommittedBlock } from '../consensus/types.js';
+import { applyBlock, initialMissionState } from '../mission/machine.js';
+import type { MissionState, Task } from '../mission/types.js';
+import type { NodeShell } from '../node/shell.js';
+import type { AckBody, AckStage } from '../wire/ack.js';
+import type { ControlPlane } from './control-plane.js';
+import type { DecisionJson, StatusJson } from './control-topics.js';
+import { Executor, type ExecReport } from './executor.js';
+import type { Hal } from './hal-setup.js';
+import { intakeCommand } from './intake.js';
+import { missionBlockOf } from './mission-adapter.js';
+import type { DeviceMetrics } from './observability.js';
+
+export interface MissionRunnerOptions {
+  readonly id: string;
+  readonly fleet: string;
+  readonly manifest: Manifest;
+  readonly verifier: Verifier;
+  readonly control: ControlPlane;
+  readonly hal: Hal;
+  readonly origin: GeoOrigin;
+  readonly log: PinoLogger;
+  readonly metrics: DeviceMetrics;
+  /** Hands an envelope to consensus as a transaction (and gossips it). */
+  readonly submit: (envelope: Uint8Array) => void;
+}
+
+const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
+const decisionsKept = 200; // newest decisions in the retained JSON log; older ones are in the chain
+
+export class MissionRunner {
+  /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
+  replaying = false;
+  state: MissionState = initialMissionState();
+  private readonly executor: Executor;
+  private readonly committed = new Map<string, number>();
+  private readonly decisions: DecisionJson[] = [];
+  private progress: { command: string; progress: number } | null = null;
+
+  constructor(private readonly o: MissionRunnerOptions) {
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m) => o.log.warn(m));
+  }
+
+  /** True when the command may go on to consensus; otherwise the operator has been told why not. */
+  intake(bytes: Uint8Array, shell: NodeShell): boolean {
+    const r = intakeCommand(bytes, {
+      fleet: this.o.fleet,
+      now: () => Date.now(),
+      checkTx: (b) => shell.edge.checkTx(b),
+      committedAt: (k) => this.committed.get(k) ?? (shell.core.chain.nonceSeen(k) ? shell.core.chain.height : undefined),
+    });
+    if (r.verdict === 'pass') return true;
+    this.o.metrics.commands.inc({ outcome: 'refused' });
+    this.o.log.warn({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
+    if (r.verdict === 'unreadable') this.o.control.refused(r.reason);
+    else this.ack({ command: `${r.operator}/${r.nonceHex}`, stage: 'refused', height: 0, reason: r.reason });
+    return false;
+  }
+
+  onCommit(cb: CommittedBlock, shell: NodeShell): void {
+    const ctx = { manifestAt: (h: number) => shell.core.chain.manifestAt(h), verifier: this.o.verifier, authority: this.o.manifest.body.authority };
+    const mb = missionBlockOf(cb, ctx, this.o.fleet);
+    const r = applyBlock(this.state, mb);
+    this.state = r.state;
+    for (const tx of mb.txs) {
+      if (tx.kind !== 'command') continue;
+      if (this.committed.size >= committedRefsMax) this.committed.delete(this.committed.keys().next().value as string);
+      this.committed.set(tx.id, cb.block.height);
+    }
+    const blockHash = toHex(cb.hash);
+    let logChanged = false;
+    for (const e of r.effects) {
+      if (e.type !== 'decision') continue;
+      const d = e.decision;
+      this.decisions.push({ height: d.height, index: d.index, command: d.id, operator: d.operator, type: d.type, outcome: d.outcome, reason: d.reason, blockHash });
+      if (this.decisions.length > decisionsKept) this.decisions.shift();
+      logChanged = true;
+    }
+    if (this.replaying) return;
+    for (const e of r.effects) {
+      switch (e.type) {
+        case 'decision': {
+          const d = e.decision;
+          this.o.metrics.commands.inc({ outcome: d.outcome });
+          const assigned = r.effects.flatMap((x) => (x.type === 'task' && x.command === d.id ? [x.node] : []));
+          this.o.log.info({ event: 'decision', command: d.id, type: d.type, outcome: d.outcome, reason: d.reason, assigned }, `command ${d.outcome}`);
+          this.ack({ command: d.id, stage: d.outcome, height: d.height, reason: d.reason, assigned, block: cb.bytes, certificate: cb.certificate });
+          break;
+        }
+        case 'task':
+          if (e.node === this.o.id) this.runTask(e.command, e.task);
+          break;
+        case 'fleet-update':
+          this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');
+          this.o.submit(e.manifest);
+          break;
+        case 'model-rollout':
+          this.o.log.info({ event: 'model-rollout', ...e.rollout, canary: e.rollout.nodes.includes(this.o.id) }, 'model rollout committed');
+          break;
+        case 'param':
+        case 'geofence':
+          this.o.log.info({ event: e.type, detail: e }, `${e.type} committed`);
+          break;
+      }
+    }
+    if (logChanged) this.o.control.log(this.decisions);
+  }
+
+  private runTask(command: string, task: Task): void {
+    this.o.log.info({ event: 'task', command, task: task.type }, `executing ${task.type}`);
+    this.executor.run(command, task);
+  }
+
+  /** After a restart, fly on with this device's part of a mission still active in the committed state. */
+  resumeOwnTask(): void {
+    const m = this.state.mission;
+    if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
+    const mine = m.assignments.find((a) => a.node === this.o.id);
+    if (!mine) return;
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, speedDmps: m.speedDmps });
+  }
+
+  private onExec(r: ExecReport): void {
+    this.progress = { command: r.command, progress: r.progress };
+    this.ack({ command: r.command, stage: r.stage, height: this.committed.get(r.command) ?? 0, reason: r.reason, progress: r.progress });
+  }
+
+  private ack(a: { command: string; stage: AckStage; height: number; reason: string; progress?: number; assigned?: string[]; block?: Uint8Array; certificate?: AckBody['certificate'] }): void {
+    this.o.control.ack({
+      command: a.command,
+      node: this.o.id,
+      stage: a.stage,
+      height: a.height,
+      reason: a.reason,
+      progress: a.progress ?? 0,
+      assigned: a.assigned ?? [],
+      block: a.block ?? null,
+      certificate: a.certificate ?? null,
+    });
+  }
+
+  positionM(): { northM: number; eastM: number; upM: number } | null {
+    return this.executor.position();
+  }
+
+  batteryPermille(): number {
+    return this.executor.batteryPermille();
+  }
+
+  completed(): string {
+    return this.executor.completed;
+  }
+
+  missionSummary(): StatusJson['mission'] {
+    const m = this.state.mission;
+    if (!m) return null;
+    const p = this.progress && this.progress.command === m.id ? this.progress.progress : 0;
+    return { id: m.id, status: m.status, progressPct: Math.floor(p / 10) };
+  }
+
+  stop(): void {
+    this.executor.stop();
+  }
+}
