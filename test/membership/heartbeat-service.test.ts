@@ -1,0 +1,73 @@
+// Signed heartbeats end to end over the router and in-memory links: the view sees peers alive, a
+// stopped peer suspect then dead, forged and replayed heartbeats refused.
+
+import { describe, expect, it } from 'vitest';
+import { createVerifier } from '../../runtime/crypto/sodium.js';
+import { MemoryHub } from '../../runtime/links/memory-link.js';
+import { Router } from '../../runtime/links/router.js';
+import { keyLookup } from '../../runtime/manifest/manifest.js';
+import { HeartbeatService } from '../../runtime/membership/heartbeat-service.js';
+import { defaultMembershipConfig, MembershipView, type StatusChange } from '../../runtime/membership/membership-view.js';
+import { akkaClusterDefaults } from '../../runtime/membership/phi-accrual.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeHeartbeatBody } from '../../runtime/wire/heartbeat.js';
+import { waitUntil } from '../links/conformance.js';
+import { makeFleet } from '../support/fleet-fixture.js';
+
+describe('heartbeat service', () => {
+  it('marks peers alive, a silent peer suspect then dead, and refuses forged heartbeats', async () => {
+    const f = await makeFleet({ validators: 3 });
+    const hub1 = new MemoryHub();
+    const hub2 = new MemoryHub();
+    const phi = { ...akkaClusterDefaults, expectedIntervalMs: 50, minStdDevMs: 10, acceptablePauseMs: 50 };
+    const ids = ['v0', 'v1', 'v2'];
+    const changes: StatusChange[] = [];
+    const nodes = await Promise.all(
+      ids.map(async (id) => {
+        const router = new Router({ links: [hub1.link(id, f.fleet, { name: 'mqtt' }), hub2.link(id, f.fleet, { name: 'radio' })] });
+        await router.start();
+        const view = new MembershipView(id, { ...defaultMembershipConfig, phi });
+        const svc = new HeartbeatService({
+          fleet: f.fleet,
+          node: id,
+          session: 1,
+          signer: f.signer(id),
+          verifier: createVerifier(),
+          keyOf: keyLookup(f.manifest),
+          links: [{ link: router, intervalMs: 50 }],
+          view,
+          localState: () => ({ height: 1, round: 0, health: 'ok', position: null, batteryPct: 80 }),
+          now: () => performance.now(),
+          ...(id === 'v0' ? { onChange: (c: StatusChange) => changes.push(c) } : {}),
+        });
+        svc.start();
+        return { id, router, view, svc };
+      }),
+    );
+    const [n0, n1, n2] = nodes as [(typeof nodes)[number], (typeof nodes)[number], (typeof nodes)[number]];
+    try {
+      await waitUntil(() => n0.view.status('v1') === 'alive' && n0.view.status('v2') === 'alive' && n0.svc.counters.received > 20, 3_000, 'peers alive');
+      // A forged heartbeat (v2's body signed by v1) is refused, not counted as life.
+      const forged = sealEnvelope('heartbeat', f.fleet, 'v2', encodeHeartbeatBody({ node: 'v2', seq: 1e9, session: 1, height: 1, round: 0, health: 'ok', position: null, batteryPct: null }), f.signer('v1'));
+      n1.router.broadcast(forged, 'heartbeat');
+      await waitUntil(() => /signature/.test(n0.svc.lastRejection), 2_000, 'forged heartbeat refused');
+      // v2 stops: suspect within a few intervals, then dead.
+      n2.svc.stop();
+      await n2.router.stop();
+      await waitUntil(() => n0.view.status('v2') === 'dead', 5_000, 'v2 dead');
+      const v2 = changes.filter((c) => c.id === 'v2').map((c) => c.to);
+      expect(v2.slice(-2)).toEqual(['suspect', 'dead']);
+      expect(n0.view.status('v1')).toBe('alive');
+      const snap = n0.view.snapshot(performance.now()).find((p) => p.id === 'v1');
+      expect(snap?.batteryPct).toBe(80);
+      // Both links carry each heartbeat; the router keeps the first copy (here always the first link).
+      expect(Object.keys(snap?.links ?? {})).toEqual(['mqtt']);
+      expect(n0.router.counters().droppedDuplicate).toBeGreaterThan(20);
+    } finally {
+      for (const n of nodes) {
+        n.svc.stop();
+        await n.router.stop();
+      }
+    }
+  });
+});
