@@ -109,4 +109,6 @@ export interface Agent<S = unknown> {
   engine?(): EngineKind | 'none';
   /** The model in use, for status. */
   model?(): ModelRef | undefined;
+  /** Why the committed model was refused (hash mismatch, missing file), or null. */
+  modelRefusal?(): string | null;
 }

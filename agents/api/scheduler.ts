@@ -19,6 +19,7 @@ export interface AgentStatus {
   readonly status: AgentStatusName;
   readonly engine: EngineKind | 'none';
   readonly model: string | null;
+  readonly modelRefused: string | null;
   readonly ticks: number;
   readonly restarts: number;
   readonly overruns: number;
@@ -297,6 +298,7 @@ export class AgentScheduler {
       status: s.status,
       engine: s.agent.engine?.() ?? 'none',
       model: ((m) => (m ? `${m.name}@${m.version}` : null))(s.agent.model?.()),
+      modelRefused: s.agent.modelRefusal?.() ?? null,
       ticks: s.ticks,
       restarts: s.restarts,
       overruns: s.overruns,

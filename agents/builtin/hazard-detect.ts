@@ -10,6 +10,7 @@ import { ModelSlot } from '../api/model-slot.js';
 import { rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules } from '../features/range.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
+import type { CommittedModel } from '../models/registry.js';
 
 export interface HazardDetectConfig {
   /** A beam scoring at least this is attested (matches the commit rule's 0.85 by default). */
@@ -24,6 +25,8 @@ export interface HazardDetectConfig {
   readonly cellM: number;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
+  /** Where a committed model version is stored on this device (default: the shipped models). */
+  readonly modelsDirFor?: (ref: CommittedModel) => string;
 }
 
 export const defaultHazardDetectConfig: HazardDetectConfig = { attestScoreMin: 0.85, clearScoreMax: 0.05, clearRangeM: 8, reattestMs: 5_000, confirmScans: 3, confirmWindowMs: 1_000, cellM: 5 };
@@ -39,7 +42,7 @@ export function cellOf(northM: number, eastM: number, cellM: number): [number, n
 
 export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<HazardDetectState> {
   const c: HazardDetectConfig = { ...defaultHazardDetectConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}) });
+  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelsDirFor ? { modelsDirFor: c.modelsDirFor } : {}) });
   let previous: readonly RangeReading[] | undefined;
   const pending = new Map<string, { hits: number; lastMs: number; score: number }>();
   return {
@@ -113,5 +116,6 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
     },
     engine: () => slot.engine(),
     model: () => slot.model(),
+    modelRefusal: () => slot.refused(),
   };
 }

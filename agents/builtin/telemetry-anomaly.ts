@@ -8,6 +8,7 @@ import { ModelSlot } from '../api/model-slot.js';
 import { telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules, type MotorSample } from '../features/telemetry.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
+import type { CommittedModel } from '../models/registry.js';
 
 export interface TelemetryAnomalyConfig {
   readonly deviceId: string;
@@ -22,6 +23,8 @@ export interface TelemetryAnomalyConfig {
   readonly windowSamples: number;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
+  /** Where a committed model version is stored on this device (default: the shipped models). */
+  readonly modelsDirFor?: (ref: CommittedModel) => string;
 }
 
 export const defaultTelemetryAnomalyConfig: Omit<TelemetryAnomalyConfig, 'deviceId'> = {
@@ -45,7 +48,7 @@ const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, l
 
 export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { deviceId: string }): Agent<TelemetryAnomalyState> {
   const c: TelemetryAnomalyConfig = { ...defaultTelemetryAnomalyConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}) });
+  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelsDirFor ? { modelsDirFor: c.modelsDirFor } : {}) });
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let motors: MotorSample[] = [];
@@ -96,5 +99,6 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     },
     engine: () => slot.engine(),
     model: () => slot.model(),
+    modelRefusal: () => slot.refused(),
   };
 }

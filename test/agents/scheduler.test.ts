@@ -1,0 +1,127 @@
+// The agent scheduler: budgets, restarts with backoff, persisted state, declared inputs, action priority.
+
+import { describe, expect, it } from 'vitest';
+import type { Agent, AgentInputs } from '../../agents/api/agent.js';
+import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
+import { FileStateStore, MemoryStateStore, type StateStore } from '../../agents/api/state-store.js';
+import type { FlightAction } from '../../hal/devices.js';
+import type { AttestationBody } from '../../runtime/wire/attestation.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function harness(cpu: { now: number } = { now: 0 }, store: StateStore = new MemoryStateStore()) {
+  const acts: { action: FlightAction; agent: string }[] = [];
+  const attests: AttestationBody[] = [];
+  const reports: AgentReport[] = [];
+  const s = new AgentScheduler({ store, act: (action, agent) => void acts.push({ action, agent }), attest: (b) => void attests.push(b), cpuClock: () => cpu.now, onReport: (r) => reports.push(r) });
+  return { s, acts, attests, reports, cpu, store };
+}
+
+const counter = (name: string, extra: Partial<Agent<{ n: number }>> = {}): Agent<{ n: number }> => ({
+  name,
+  inputs: ['battery'],
+  periodMs: 100,
+  budgetMs: 10,
+  start: (ctx) => ctx.restored ?? { n: 0 },
+  tick: (st) => ({ state: { n: st.n + 1 } }),
+  ...extra,
+});
+
+describe('AgentScheduler', () => {
+  it('ticks each agent on its period with only its declared inputs, and persists its state', async () => {
+    const seen: AgentInputs[] = [];
+    const h = harness();
+    h.s.add(counter('a', { tick: (st, inp) => (seen.push(inp), { state: { n: st.n + 1 } }) }) as Agent<unknown>);
+    h.s.add(counter('b', { periodMs: 300 }) as Agent<unknown>);
+    await h.s.start(0);
+    for (let t = 0; t <= 900; t += 100) await h.s.tick({ nowMs: t, battery: { timeMs: t, voltageV: 16, currentA: 1, remainingFraction: 0.8, consumedMah: 0, status: 'ok' }, range: [] });
+    expect(h.store.load('a')).toEqual({ n: 10 });
+    expect(h.store.load('b')).toEqual({ n: 4 });
+    expect(Object.keys(seen[0]!).sort()).toEqual(['battery', 'nowMs']); // no range: it was not declared
+  });
+
+  it('restarts a throwing agent with exponential backoff from its last good state, and resets poisoned state', async () => {
+    const h = harness();
+    let calls = 0;
+    h.s.add(counter('boom', { tick: (st) => { calls++; if (st.n >= 2) throw new Error(`bad state ${st.n}`); return { state: { n: st.n + 1 } }; } }) as Agent<unknown>);
+    h.s.add(counter('steady') as Agent<unknown>);
+    await h.s.start(0);
+    for (let t = 0; t <= 20_000; t += 100) await h.s.tick({ nowMs: t });
+    const crashes = h.reports.filter((r) => r.agent === 'boom' && r.kind === 'crashed').map((r) => r.atMs);
+    // n reaches 2 after two ticks; restarts resume from {n: 2} and crash at once: 500, 1000, then reset.
+    expect(crashes.slice(0, 3)).toEqual([200, 700, 1700]);
+    expect(h.reports.some((r) => r.agent === 'boom' && r.kind === 'state-reset')).toBe(true);
+    expect(h.store.load('steady')).toEqual({ n: 201 }); // never disturbed
+    expect(calls).toBeGreaterThan(3);
+  });
+
+  it('counts overruns against the CPU budget and restarts after three in a row', async () => {
+    const cpu = { now: 0 };
+    const h = harness(cpu);
+    h.s.add(counter('slow', { tick: (st) => { cpu.now += 25; return { state: { n: st.n + 1 } }; } }) as Agent<unknown>);
+    await h.s.start(0);
+    for (let t = 0; t <= 300; t += 100) await h.s.tick({ nowMs: t });
+    const st = h.s.status()[0]!;
+    expect(st.overruns).toBe(3);
+    expect(st.status).toBe('backoff');
+    expect(h.reports.filter((r) => r.kind === 'overrun').length).toBe(4); // three per-tick reports + the restart
+  });
+
+  it('an agent whose start() throws is retried, and a stop() that throws is contained', async () => {
+    const h = harness();
+    let tries = 0;
+    h.s.add(counter('late', { start: () => { if (++tries < 3) throw new Error('model not ready'); return { n: 0 }; }, stop: () => { throw new Error('stop failed'); } }) as Agent<unknown>);
+    await h.s.start(0);
+    for (let t = 0; t <= 3_000; t += 100) await h.s.tick({ nowMs: t });
+    expect(h.reports.filter((r) => r.kind === 'start-failed').length).toBe(2);
+    expect(h.s.status()[0]!.status).toBe('running');
+    await h.s.stop(3_000);
+    expect(h.reports.some((r) => r.kind === 'stopped' && r.message.includes('stop failed'))).toBe(true);
+  });
+
+  it('sends the highest-priority action of a tick and latches land and return-to-launch', async () => {
+    const h = harness();
+    const script: Record<number, FlightAction['type'][]> = { 0: ['hold'], 100: ['return-to-launch', 'velocity'], 200: ['hold'], 300: ['land'] };
+    for (const name of ['x', 'y']) {
+      h.s.add(counter(name, { tick: (st, inp) => {
+        const mine = (script[inp.nowMs] ?? []).filter((_, i) => (name === 'x' ? i === 0 : i === 1));
+        return { state: st, outputs: mine.map((type) => ({ type: 'action' as const, action: (type === 'velocity' ? { type, northMps: 1, eastMps: 0, downMps: 0 } : { type }) as FlightAction, reason: 'test' })) };
+      } }) as Agent<unknown>);
+    }
+    await h.s.start(0);
+    for (let t = 0; t <= 300; t += 100) await h.s.tick({ nowMs: t });
+    expect(h.acts.map((a) => a.action.type)).toEqual(['hold', 'return-to-launch', 'land']);
+    expect(h.reports.filter((r) => r.kind === 'action-suppressed').map((r) => r.message)).toEqual([
+      'velocity (test) yielded to return-to-launch from x',
+      'hold (test) suppressed: return-to-launch is latched',
+    ]);
+    expect(h.s.latchedAction()?.type).toBe('land');
+  });
+
+  it('stamps attestations with the agent, time and committed basis', async () => {
+    const h = harness();
+    h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }) as Agent<unknown>);
+    await h.s.start(0);
+    await h.s.tick({ nowMs: 1234, committed: { height: 9, f: 1, hazards: [], cellM: 5, geofence: null, home: null, models: {} } });
+    expect(h.attests).toEqual([{ agent: 'w', observedAt: 1234, basis: 9, obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }]);
+  });
+
+  it('FileStateStore keeps state across a scheduler restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-agent-state-'));
+    try {
+      const a = harness({ now: 0 }, new FileStateStore(dir));
+      a.s.add(counter('c') as Agent<unknown>);
+      await a.s.start(0);
+      for (let t = 0; t < 500; t += 100) await a.s.tick({ nowMs: t });
+      const b = harness({ now: 0 }, new FileStateStore(dir));
+      b.s.add(counter('c') as Agent<unknown>);
+      await b.s.start(0);
+      await b.s.tick({ nowMs: 0 });
+      expect(new FileStateStore(dir).load('c')).toEqual({ n: 6 });
+      expect(b.reports[0]!.message).toContain('state restored');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

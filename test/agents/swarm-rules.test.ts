@@ -1,0 +1,152 @@
+// The pure swarm rules consensus applies to committed attestations and commands: hazard commit
+// (f+1 distinct devices), Byzantine-robust aggregation, and model rollout. Property tests are seeded.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
+import { applyHazardAttestations, committedHazards, emptyHazardState, type CommittedAttestation, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { applyModelCommand, assignedModel, emptyRollout, parseModelCommand, selectCanary } from '../../agents/swarm/rollout.js';
+import { unwrap } from '../../runtime/lib/result.js';
+
+const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
+const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
+  sender,
+  body: { agent: 'hazard-detect', observedAt: 0, basis: 0, obs: { type: 'hazard', cell, present, confidencePerMille } },
+});
+const est = (sender: string, value: number, quantity = 'wind.speed-mps'): CommittedAttestation => ({ sender, body: { agent: 'wind', observedAt: 0, basis: 0, obs: { type: 'estimate', quantity, value } } });
+
+function applyBlocks(blocks: CommittedAttestation[][], f: number): { state: HazardState; committed: string[]; cleared: string[] } {
+  let state = emptyHazardState;
+  const committed: string[] = [];
+  const cleared: string[] = [];
+  blocks.forEach((txs, i) => {
+    const r = applyHazardAttestations(state, i + 1, f, txs);
+    state = r.state;
+    for (const e of r.events) (e.type === 'hazard-committed' ? committed : cleared).push(`${e.cell[0]},${e.cell[1]}`);
+  });
+  return { state, committed, cleared };
+}
+
+describe('hazard-commit rule', () => {
+  it('commits at f+1 distinct devices with confidence >= 0.85, never on one device repeating itself', () => {
+    const f = 1;
+    const r = applyBlocks([[hz('v0', [1, 1], true), hz('v0', [1, 1], true)], [hz('v0', [1, 1], true), hz('v1', [1, 1], true, 849)], [hz('v2', [1, 1], true, 850)]], f);
+    expect(r.committed).toEqual(['1,1']);
+    expect(committedHazards(r.state)).toEqual([[1, 1]]);
+  });
+
+  it('property: f Byzantine devices alone never commit a cell, and their denials never clear or hide a real hazard', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 }), fc.boolean(), fc.integer({ min: 0, max: 1000 })), { maxLength: 8 }), { minLength: 1, maxLength: 30 }),
+        (f, lies) => {
+          const n = 3 * f + 1;
+          const byz = Array.from({ length: f }, (_, i) => `b${i}`);
+          const honest = Array.from({ length: n - f }, (_, i) => `h${i}`);
+          const real: [number, number] = [9, 9]; // honest devices see it in every block; liars never attest that cell
+          const blocks = lies.map((txs) => [
+            ...txs.map(([who, a, b, present, conf]) => hz(byz[who % f] as string, [a, b], present, conf)),
+            ...txs.filter(([, , , present]) => !present).map(([who]) => hz(byz[who % f] as string, real, false, 1000)),
+            ...honest.map((h) => hz(h, real, true, 900)),
+          ]);
+          const r = applyBlocks(blocks, f);
+          expect(r.committed).toEqual(['9,9']);
+          expect(r.cleared).toEqual([]);
+        },
+      ),
+      { seed: fcSeed, numRuns: 200 },
+    );
+  });
+
+  it('clears a committed hazard only when f+1 devices deny it after the commit and fewer than f+1 still see it', () => {
+    const f = 1;
+    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('v0', [2, 2], true), hz('v1', [2, 2], true)]).state;
+    state = applyHazardAttestations(state, 2, f, [hz('v2', [2, 2], false)]).state; // one denier: nothing
+    expect(committedHazards(state)).toEqual([[2, 2]]);
+    const r = applyHazardAttestations(state, 3, f, [hz('v0', [2, 2], false), hz('v3', [2, 2], false)]);
+    // v1 still sees it (1 < f+1) and three devices deny it after the commit: cleared
+    expect(r.events.map((e) => e.type)).toEqual(['hazard-cleared']);
+    expect(committedHazards(r.state)).toEqual([]);
+  });
+
+  it('attestations expire after the window, so stale sightings do not add up', () => {
+    const s1 = applyHazardAttestations(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
+    const s2 = applyHazardAttestations(s1, 200, 1, [hz('v1', [3, 3], true)]);
+    expect(s2.events).toEqual([]);
+  });
+});
+
+describe('Byzantine-robust aggregation', () => {
+  it('median and trimmed mean of small sets', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(trimmedMean([100, 1, 2, 3, -100], 1)).toBe(2);
+    expect(trimmedMean([1, 2], 1)).toBeNull();
+  });
+
+  it('property: with at most f liars among n >= 3f+1 devices, the result stays within the honest range', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.double({ min: 0, max: 30, noNaN: true }), { minLength: 13, maxLength: 13 }),
+        fc.array(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { minLength: 4, maxLength: 4 }),
+        fc.constantFrom('median' as const, 'trimmed-mean' as const),
+        (f, honestValues, lies, method) => {
+          const n = 3 * f + 1;
+          const honest = honestValues.slice(0, n - f);
+          const txs = [...honest.map((v, i) => est(`h${i}`, v)), ...lies.slice(0, f).map((v, i) => est(`b${i}`, v)), est('b0', 5, 'other.quantity')];
+          const r = aggregateEstimate(txs, 'wind.speed-mps', f, method);
+          expect(r.devices).toBe(n);
+          expect(r.value).not.toBeNull();
+          expect(r.value!).toBeGreaterThanOrEqual(Math.min(...honest));
+          expect(r.value!).toBeLessThanOrEqual(Math.max(...honest));
+        },
+      ),
+      { seed: fcSeed, numRuns: 300 },
+    );
+  });
+
+  it('counts a device once (its latest value) and refuses to answer with fewer than 2f+1 devices', () => {
+    const r = aggregateEstimate([est('a', 1), est('a', 1000), est('a', 2), est('b', 3)], 'wind.speed-mps', 1);
+    expect(r).toEqual({ quantity: 'wind.speed-mps', value: null, devices: 2, method: 'median' });
+    expect(aggregateEstimate([est('a', 1), est('b', 2), est('a', 9), est('c', 3)], 'wind.speed-mps', 1).value).toBe(3);
+  });
+});
+
+describe('model rollout', () => {
+  const devices = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
+  const hash = 'ab'.repeat(32);
+  const cmd = (action: string, extra: Record<string, unknown> = {}) => unwrap(parseModelCommand({ action, model: 'hazard-detect', version: '1.1.0', hash, ...extra }));
+
+  it('rolls to a deterministic 5% canary, then promotes to everyone', () => {
+    const s1 = unwrap(applyModelCommand(emptyRollout, cmd('canary'), devices, 10));
+    const canary = s1.models['hazard-detect']!.canary!.devices;
+    expect(canary.length).toBe(2); // ceil(40 * 5%)
+    expect(selectCanary([...devices].reverse(), hash, 50)).toEqual(canary); // order of the list does not matter
+    for (const d of devices) expect(assignedModel(s1, 'hazard-detect', d)?.version ?? 'shipped').toBe(canary.includes(d) ? '1.1.0' : 'shipped');
+    const s2 = unwrap(applyModelCommand(s1, cmd('promote'), devices, 20));
+    for (const d of devices) expect(assignedModel(s2, 'hazard-detect', d)).toEqual({ name: 'hazard-detect', version: '1.1.0', hashHex: hash });
+  });
+
+  it('rolls back a canary, and refuses commands that do not fit the state with a reason', () => {
+    const s1 = unwrap(applyModelCommand(emptyRollout, cmd('canary', { canaryFraction: 0.25 }), devices, 10));
+    expect(s1.models['hazard-detect']!.canary!.devices.length).toBe(10);
+    const again = applyModelCommand(s1, cmd('canary'), devices, 11);
+    expect(again.ok ? '' : again.error).toContain('is running; promote or roll it back first');
+    const s2 = unwrap(applyModelCommand(s1, cmd('rollback'), devices, 12));
+    for (const d of devices) expect(assignedModel(s2, 'hazard-detect', d)).toBeNull();
+    const p = applyModelCommand(s2, cmd('promote'), devices, 13);
+    expect(p.ok ? '' : p.error).toContain('is not the running canary');
+  });
+
+  it('parses agent.model args naming the bad field', () => {
+    const bad = (args: Record<string, unknown>) => {
+      const r = parseModelCommand(args);
+      return r.ok ? '' : r.error;
+    };
+    expect(bad({ action: 'deploy' })).toContain('args.action');
+    expect(bad({ action: 'canary', model: 'x', version: '1', hash: 'zz' })).toContain('args.hash');
+    expect(bad({ action: 'canary', model: 'x', version: '1', hash, canaryFraction: 2 })).toContain('args.canaryFraction');
+  });
+});
