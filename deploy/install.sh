@@ -108,8 +108,12 @@ cleanup() { if [ -n "$tmp" ]; then rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P); fi
+unpacked=0
 if [ -f "$bundle" ]; then
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/murmur-install.XXXXXX")
+  # Unpacked beside the releases (same filesystem), so the release is moved into place, not copied again:
+  # on an SD card the second write of ~80 MB is most of an install's time.
+  tmp=$base/releases/.unpack-$$
+  rm -rf "$tmp"; mkdir -p "$tmp"; unpacked=1
   tar -xzf "$bundle" -C "$tmp" || die 2 "cannot unpack $bundle: not a .tar.gz bundle"
   set -- "$tmp"/*/BUNDLE.json
   [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
@@ -147,7 +151,7 @@ fi
 # Copy beside the old releases under a temporary name, then rename into place.
 staging=$base/releases/.partial-$version-$$
 rm -rf "$staging"
-cp -R "$bundle/release" "$staging"
+if [ $unpacked = 1 ]; then mv "$bundle/release" "$staging"; else cp -R "$bundle/release" "$staging"; fi
 chmod -R go-w "$staging"
 if [ -d "$target_dir" ]; then
   [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
