@@ -70,6 +70,7 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
   }
   const wallStart = performance.now();
   let lastPrinted = -1;
+  let lastYield = wallStart;
   const report = await runScenario(s, o.seed ?? s.seed, {
     ...(o.file !== undefined ? { file: o.file } : {}),
     onWorld: (w: World) => {
@@ -78,12 +79,10 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
     },
     sliceMs: 50,
     pace: async (simMs) => {
-      if (o.speed > 0) {
-        const due = simMs / o.speed - (performance.now() - wallStart);
-        if (due > 1) await sleep(due);
-      } else if (simMs % 1000 === 0) {
-        await sleep(0); // let the server answer pages while the run goes flat out
-      }
+      const due = o.speed > 0 ? simMs / o.speed - (performance.now() - wallStart) : 0;
+      if (due > 1) await sleep(due);
+      else if (performance.now() - lastYield > 40) await new Promise((r) => setImmediate(r)); // let pages and the server breathe
+      lastYield = performance.now();
       if (o.progress === 'bar' && simMs % 250 === 0) out(`\r${progressLine(s, simMs, height, commands)}`);
       const decile = Math.floor((simMs / s.durationMs) * 10);
       if (o.progress === 'lines' && decile !== lastPrinted) {

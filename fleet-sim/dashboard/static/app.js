@@ -80,6 +80,10 @@
     }
   }
 
+  function fmt(v) {
+    return typeof v === 'number' ? v.toFixed(v < 10 ? 1 : 0) : '–';
+  }
+
   function renderSummary() {
     const box = $('summary');
     const r = state.end;
@@ -93,7 +97,8 @@
       ['heights', r.liveness ? r.liveness.heights : '–'],
       ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted : '–'],
       ['max stall', r.liveness ? r.liveness.maxStallMs + ' ms' : '–'],
-      ['commit p50 / p99', r.latencyMs ? r.latencyMs.commitP50 + ' / ' + r.latencyMs.commitP99 + ' ms' : '–'],
+      ['commit p50 / p99', r.latencyMs ? fmt(r.latencyMs.commitP50) + ' / ' + fmt(r.latencyMs.commitP99) + ' ms' : '–'],
+      ['surveyed', r.flight && typeof r.flight.surveyedFraction === 'number' ? (r.flight.surveyedFraction * 100).toFixed(0) + '%' : '–'],
       ['expectations', r.expect ? (r.expect.met ? 'met' : 'failed: ' + r.expect.failed.join('; ')) : '–'],
     ];
     box.textContent = '';
@@ -187,6 +192,9 @@
   } else if (root.EventSource) {
     setScrubber(false);
     const source = new root.EventSource('/events');
+    source.onopen = () => {
+      if (!state.run) $('status').textContent = 'connected';
+    };
     source.onmessage = (m) => receive(JSON.parse(m.data));
     source.addEventListener('close', () => source.close());
     source.onerror = () => {

@@ -26,13 +26,13 @@
     return 10 * p;
   }
 
-  function axes(svg, xMax, yMax, yUnit) {
+  function axes(svg, xMax, yMax) {
     const g = el('g', { class: 'axes' }, svg);
     for (let i = 0; i <= 4; i++) {
       const y = T + ((H - T - B) * i) / 4;
       el('line', { x1: L, x2: W - R, y1: y, y2: y, class: i === 4 ? 'base' : 'rule' }, g);
       const label = el('text', { x: L - 5, y: y + 3.5, 'text-anchor': 'end' }, g);
-      label.textContent = formatNum((yMax * (4 - i)) / 4) + (i === 0 ? ' ' + yUnit : '');
+      label.textContent = formatNum((yMax * (4 - i)) / 4);
     }
     const ticks = Math.min(6, Math.max(1, Math.floor(xMax / 5000)));
     for (let i = 0; i <= ticks; i++) {
@@ -62,7 +62,7 @@
     const lat = state.commits.map((c) => c.latencyMs);
     const p50 = ns.percentile(lat, 50), p99 = ns.percentile(lat, 99);
     const yMax = niceMax(Math.max(p99 === null ? 10 : p99 * 1.25, 1));
-    axes(svg, xMax, yMax, 'ms');
+    axes(svg, xMax, yMax);
     let d = '';
     for (const c of state.commits) {
       const x = xOf(c.at, xMax), y = yOf(c.latencyMs, yMax);
@@ -83,7 +83,7 @@
     const xMax = Math.max(state.run ? state.run.durationMs : 1, state.now, 1);
     const series = ns.throughputSeries(state, 1000);
     const yMax = niceMax(Math.max(1, ...series.map((p) => p[1])));
-    axes(svg, xMax, yMax, 'cmd/s');
+    axes(svg, xMax, yMax);
     const bw = Math.max(0.8, ((W - L - R) * 1000) / xMax - 0.6);
     let d = '';
     for (const [at, v] of series) {

@@ -25,6 +25,7 @@
       commandsTotal: 0,
       faults: [],
       evidence: [],
+      evidenceLog: new Map(),
       hazards: new Map(),
       log: [], // timeline entries {at, kind, text}
       now: 0,
@@ -74,9 +75,6 @@
         }
         state.proposer = ev.proposer;
         state.radio = ev.radio;
-        if (ev.broker !== state.broker) {
-          pushBounded(state.log, { at: ev.at, kind: 'fault', text: 'broker ' + ev.broker }, limits.logEntries);
-        }
         state.broker = ev.broker;
         break;
       }
@@ -89,10 +87,22 @@
         state.faults.push(ev);
         pushBounded(state.log, { at: ev.at, kind: 'fault', text: ev.kind + (ev.nodes.length ? ' ' + names(state, ev.nodes) : '') + (ev.detail ? ': ' + ev.detail : '') }, limits.logEntries);
         break;
-      case 'evidence':
+      case 'evidence': {
         state.evidence.push(ev);
-        pushBounded(state.log, { at: ev.at, kind: 'evidence', text: ev.kind + ' by ' + nodeName(state, ev.validator) + ' at height ' + ev.height }, limits.logEntries);
+        // One log line per culprit, counting: a Byzantine node can produce evidence every height.
+        const key = ev.kind + '/' + ev.validator;
+        const seen = state.evidenceLog.get(key);
+        const text = (n, h) => ev.kind + ' evidence against ' + nodeName(state, ev.validator) + (n > 1 ? ' (' + n + ', latest at height ' + h + ')' : ' at height ' + h);
+        if (seen) {
+          seen.count++;
+          seen.entry.text = text(seen.count, ev.height);
+        } else {
+          const entry = { at: ev.at, kind: 'evidence', text: text(1, ev.height) };
+          state.evidenceLog.set(key, { count: 1, entry });
+          pushBounded(state.log, entry, limits.logEntries);
+        }
         break;
+      }
       case 'hazard':
         state.hazards.set(ev.id, ev);
         pushBounded(state.log, { at: ev.at, kind: 'hazard', text: 'hazard ' + ev.id + ' ' + ev.status + (ev.by !== null ? ' by ' + nodeName(state, ev.by) : '') }, limits.logEntries);
