@@ -1,0 +1,59 @@
+// The agents' application layer over committed blocks: signed txs in, hazards, degraded devices,
+// estimates and model rollout out. Also checks that agents/swarm stays pure like the consensus core.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeSimFleet } from '../../agents/sim/fleet.js';
+import { agentTxOf, agentViewOf, applyAgentBlock, emptySwarmAgentState, estimateOf, type AgentTx, type SwarmAgentState } from '../../agents/swarm/swarm-state.js';
+import { createSigner, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { encodeAttestationBody, type Observation } from '../../runtime/wire/attestation.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+
+beforeAll(async () => {
+  await initCrypto();
+});
+
+describe('applyAgentBlock', () => {
+  it('decodes signed attestations and agent.model commands and applies them block by block', () => {
+    const fleet = makeSimFleet(new Prng(11), 4, 1);
+    const devices = fleet.devices;
+    const att = (sender: string, obs: Observation): Uint8Array => sealEnvelope('attestation', fleet.fleet, sender, encodeAttestationBody({ agent: 'x', observedAt: 1, basis: 0, obs }), fleet.signers.get(sender)!);
+    const op = createSigner(keyPairFromSeed(new Uint8Array(32).fill(3)));
+    const cmd = sealEnvelope('command', fleet.fleet, 'alice', encodeCommandBody({ type: 'agent.model', nonce: new Uint8Array(16), issuedAt: 0, expiresAt: 1000, args: { action: 'canary', model: 'hazard-detect', version: '1.1.0', hash: 'cd'.repeat(32) } }), op);
+    const txs = [
+      att('v0', { type: 'hazard', cell: [4, 4], present: true, confidencePerMille: 900 }),
+      att('v1', { type: 'hazard', cell: [4, 4], present: true, confidencePerMille: 990 }),
+      att('v2', { type: 'degraded', device: 'v2', severity: 'severe', reason: 'motor' }),
+      att('v0', { type: 'degraded', device: 'v3', severity: 'severe', reason: 'looks wobbly' }),
+      att('v0', { type: 'estimate', quantity: 'wind.speed-mps', value: 4 }),
+      att('v1', { type: 'estimate', quantity: 'wind.speed-mps', value: 5 }),
+      att('f0', { type: 'estimate', quantity: 'wind.speed-mps', value: 400 }),
+      cmd,
+      new Uint8Array([1, 2, 3]),
+    ].map(agentTxOf).filter((t): t is AgentTx => t !== null);
+    expect(txs.length).toBe(8);
+    const r = applyAgentBlock(emptySwarmAgentState, { height: 1, f: 1, devices, txs });
+    expect(r.events.map((e) => e.type)).toEqual(['hazard-committed', 'device-degraded', 'model-rollout']);
+    expect(r.state.degraded.v2).toEqual({ severity: 'severe', height: 1, selfReported: true });
+    expect(r.state.degraded.v3).toBeUndefined(); // one other device's word is not enough
+    expect(estimateOf(r.state, 'wind.speed-mps', 1).value).toBe(5);
+    const view = agentViewOf(r.state, r.state.rollout.models['hazard-detect']!.canary!.devices[0]!, ['hazard-detect', 'telemetry-anomaly']);
+    expect(view).toEqual({ hazards: [[4, 4]], models: { 'hazard-detect': { name: 'hazard-detect', version: '1.1.0', hashHex: 'cd'.repeat(32) }, 'telemetry-anomaly': null } });
+    // A second device agrees about v3: now f+1 = 2 others say so.
+    const more = [att('v1', { type: 'degraded', device: 'v3', severity: 'severe', reason: 'drifting' })].map(agentTxOf).filter((t): t is AgentTx => t !== null);
+    const r2 = applyAgentBlock(r.state as SwarmAgentState, { height: 2, f: 1, devices, txs: more });
+    expect(r2.state.degraded.v3).toEqual({ severity: 'severe', height: 2, selfReported: false });
+  });
+});
+
+describe('purity of agents/swarm', () => {
+  it('uses no clock, randomness, timers, promises, I/O or console', () => {
+    const banned = [/from\s+['"]node:/, /\bDate\.now\b/, /\bMath\.random\b/, /\bsetTimeout\b/, /\bsetInterval\b/, /\bPromise\b/, /\basync\s/, /\bconsole\./, /\bprocess\./, /\bperformance\./];
+    for (const f of readdirSync('agents/swarm').filter((n) => n.endsWith('.ts'))) {
+      const code = readFileSync(`agents/swarm/${f}`, 'utf8').replace(/\/\/.*$/gm, '');
+      for (const b of banned) expect(b.test(code), `agents/swarm/${f} matches ${b}`).toBe(false);
+    }
+  });
+});
