@@ -19,7 +19,9 @@ export interface MqttResult {
   readonly client: 'link' | 'bare';
   readonly rttUsP50: number;
   readonly rttUsP99: number;
+  /** Median over rounds of msgs/s; and the median of link/bare ratios from paired runs. */
   readonly msgsPerSec: number;
+  readonly pairedRatioP50: number;
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -152,7 +154,7 @@ async function startAedesProcess(): Promise<{ url: string; proc: ChildProcess }>
   return { url: `mqtt://127.0.0.1:${port}`, proc };
 }
 
-export async function runMqttBench(opts: { rttSamples: number; messages: number; window: number }): Promise<MqttResult[]> {
+export async function runMqttBench(opts: { rttSamples: number; messages: number; window: number; rounds: number }): Promise<MqttResult[]> {
   const results: MqttResult[] = [];
   const brokers: { name: string; start(): Promise<{ url: string; stop(): Promise<void> }> }[] = [
     {
@@ -176,15 +178,30 @@ export async function runMqttBench(opts: { rttSamples: number; messages: number;
       // Alternate bare and link runs so drift in the shared machine's load hits both alike.
       const bareRtt = await rttBare(s.url, opts.rttSamples);
       const linkRtt = await rttLink(s.url, opts.rttSamples);
+      // One discarded run each so neither side is measured before the JIT has warmed it up.
+      await rateBare(s.url, opts.messages, opts.window);
+      await rateLink(s.url, opts.messages, opts.window);
+      // Paired short runs in alternating order; the machine is shared, so compare medians of pairs.
       const bareRate: number[] = [];
       const linkRate: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        bareRate.push(await rateBare(s.url, opts.messages, opts.window));
-        linkRate.push(await rateLink(s.url, opts.messages, opts.window));
+      const ratios: number[] = [];
+      for (let i = 0; i < opts.rounds; i++) {
+        let br: number;
+        let lr: number;
+        if (i % 2 === 0) {
+          br = await rateBare(s.url, opts.messages, opts.window);
+          lr = await rateLink(s.url, opts.messages, opts.window);
+        } else {
+          lr = await rateLink(s.url, opts.messages, opts.window);
+          br = await rateBare(s.url, opts.messages, opts.window);
+        }
+        bareRate.push(br);
+        linkRate.push(lr);
+        ratios.push(lr / br);
       }
-      const best = (xs: number[]) => Math.round(Math.max(...xs));
-      results.push({ broker: b.name, client: 'bare', rttUsP50: pct(bareRtt, 50), rttUsP99: pct(bareRtt, 99), msgsPerSec: best(bareRate) });
-      results.push({ broker: b.name, client: 'link', rttUsP50: pct(linkRtt, 50), rttUsP99: pct(linkRtt, 99), msgsPerSec: best(linkRate) });
+      const med = (xs: number[]) => pct(xs.map((x) => x * 1000), 50) / 1000;
+      results.push({ broker: b.name, client: 'bare', rttUsP50: pct(bareRtt, 50), rttUsP99: pct(bareRtt, 99), msgsPerSec: Math.round(med(bareRate)), pairedRatioP50: 1 });
+      results.push({ broker: b.name, client: 'link', rttUsP50: pct(linkRtt, 50), rttUsP99: pct(linkRtt, 99), msgsPerSec: Math.round(med(linkRate)), pairedRatioP50: Math.round(med(ratios) * 100) / 100 });
     } finally {
       await s.stop();
     }
