@@ -1,13 +1,13 @@
 // The companion side of a bridge test: a MAVLink endpoint and vehicle on a serial port or UDP socket.
 
 import { MavlinkEndpoint, type SigningPolicy } from '../../firmware-bridge/mavlink/endpoint.js';
-import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { MavlinkVehicle, type VehicleOptions } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { ByteTransport } from '../../firmware-bridge/transport.js';
 
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
 
-export function companion(transport: ByteTransport, heartbeatIntervalMs: number, signing?: SigningPolicy): { endpoint: MavlinkEndpoint; vehicle: MavlinkVehicle } {
+export function companion(transport: ByteTransport, heartbeatIntervalMs: number, signing?: SigningPolicy, vehicleOptions: VehicleOptions = {}): { endpoint: MavlinkEndpoint; vehicle: MavlinkVehicle } {
   const endpoint = new MavlinkEndpoint({
     transport,
     sysid: companionSysid,
@@ -17,7 +17,7 @@ export function companion(transport: ByteTransport, heartbeatIntervalMs: number,
     ...(signing ? { signing } : {}),
   });
   endpoint.start();
-  return { endpoint, vehicle: new MavlinkVehicle(endpoint) };
+  return { endpoint, vehicle: new MavlinkVehicle(endpoint, vehicleOptions) };
 }
 
 export async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {

@@ -31,7 +31,8 @@ describe(`mission upload over a pty link losing 10 % of bytes in bursts (seed ${
     fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4', '--speed', '4']);
     relay = await startRelay(near.b, far.a, { lossFraction: 0.1, meanBurstBytes: 32, corruptProbability: 0 }, seed);
     port = await openSerial({ path: near.a, baudRate: 921_600 });
-    ({ endpoint, vehicle } = companion(port, 200));
+    // More command retries than the default 3: a lost command or ACK is the normal case here.
+    ({ endpoint, vehicle } = companion(port, 200, undefined, { command: { timeoutMs: 700, retries: 8 } }));
   });
 
   afterAll(async () => {
@@ -70,6 +71,7 @@ describe(`mission upload over a pty link losing 10 % of bytes in bursts (seed ${
     });
     for (const step of [() => vehicle.arm(), () => vehicle.takeoff(5)]) {
       const res = await step();
+      if (!res.ok) console.log('diagnostics:', JSON.stringify({ endpoint: endpoint.counters(), forward: relay.forward.counters, backward: relay.backward.counters, connected: vehicle.connected(), fcStderr: fc.stderr() }));
       expect(res.ok, res.ok ? '' : res.error.message).toBe(true);
     }
     await waitFor('MISSION_CURRENT', () => total === 20, 5000);
