@@ -40,7 +40,7 @@ describe('install.sh into a temporary prefix', () => {
   it('installs a release, links current to it, writes the unit and the data directory, and explains what it skipped', async () => {
     const { prefix, bundles } = fresh('first');
     const bundle = makeFixtureBundle(bundles, '1.0.0', 'real');
-    const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
+    const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix, '--node', process.execPath]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(link(prefix, 'current')).toBe('releases/1.0.0');
