@@ -156,13 +156,13 @@ export class Device {
     this.missions.replaying = true;
     this.shell.boot();
     this.missions.replaying = false;
-    this.missions.resumeOwnTask();
     this.link.onReceive((f) => this.guarded(() => this.onFrame(f.bytes, f.link)));
     await this.hal.start();
     const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
     this.httpServer = http.server;
     this.httpPort = http.port;
     this.control.start();
+    this.missions.resumeOwnTask();
     await this.link.start();
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());

@@ -1,0 +1,152 @@
+// A fleet of real `murmur start` OS processes on a real Mosquitto, for the end-to-end tests and the
+// e2e benchmark: keys and a signed manifest in a temp dir, one device.yaml per device, start/kill/stop
+// by PID, and the operator CLI run as a process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
+import { Mosquitto, freePort } from '../links/processes.js';
+import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+
+export interface DeviceProc {
+  readonly id: string;
+  proc: ChildProcess;
+  readonly config: string;
+  httpPort: number;
+  output: string;
+  ready: Promise<number>;
+}
+
+export interface FleetOptions {
+  readonly validators: number;
+  readonly timeScale?: number;
+  readonly logLevel?: string;
+}
+
+export class DeviceFleet {
+  readonly dir = mkdtempSync(join(tmpdir(), 'murmur-e2e-'));
+  readonly devices = new Map<string, DeviceProc>();
+  manifest!: Manifest;
+  broker!: Mosquitto;
+  private readonly keys = new Map<string, KeyPair>();
+
+  constructor(private readonly o: FleetOptions) {}
+
+  get manifestFile(): string {
+    return join(this.dir, 'fleet.manifest');
+  }
+
+  keyFile(id: string): string {
+    return join(this.dir, 'keys', `${id}.key`);
+  }
+
+  async setup(): Promise<void> {
+    await initCrypto();
+    this.broker = await Mosquitto.start();
+    const ids = Array.from({ length: this.o.validators }, (_, i) => `d${i + 1}`);
+    for (const id of [...ids, 'ops', 'stranger']) {
+      const kp = generateKeyPair();
+      this.keys.set(id, kp);
+      unwrap(await writeKeyFile(this.keyFile(id), { id, ...kp }));
+    }
+    const authority = generateKeyPair();
+    const body = {
+      fleet: 'e2e',
+      epoch: 1,
+      authority: authority.publicKey,
+      validators: ids.map((id) => ({ id, publicKey: (this.keys.get(id) as KeyPair).publicKey, power: 1 })),
+      followers: [],
+      operators: [{ id: 'ops', publicKey: (this.keys.get('ops') as KeyPair).publicKey, roles: ['operator' as const] }],
+      createdAt: Date.now(),
+    };
+    this.manifest = unwrap(signManifest(body, createSigner(authority)));
+    writeFileSync(this.manifestFile, this.manifest.bytes);
+    for (const [i, id] of ids.entries()) {
+      const httpPort = await freePort();
+      const config = join(this.dir, `${id}.yaml`);
+      writeFileSync(
+        config,
+        [
+          `id: ${id}`,
+          `key: keys/${id}.key`,
+          'manifest: fleet.manifest',
+          `dataDir: data/${id}`,
+          `mqtt: { url: "${this.broker.url}" }`,
+          `http: { port: ${httpPort} }`,
+          `log: { level: ${this.o.logLevel ?? 'info'} }`,
+          `hal: { driver: sim, sim: { startNorthM: ${i * 5}, startEastM: 0, timeScale: ${this.o.timeScale ?? 20}, seed: ${i + 1} } }`,
+          '',
+        ].join('\n'),
+      );
+      this.devices.set(id, { id, config, httpPort, output: '', proc: undefined as unknown as ChildProcess, ready: Promise.resolve(0) });
+    }
+  }
+
+  /** Starts (or restarts) one device; `ready` resolves with the ms the process took to be ready. */
+  start(id: string): DeviceProc {
+    const d = this.devices.get(id);
+    if (!d) throw new Error(`no device ${id}`);
+    const t0 = Date.now();
+    d.output = '';
+    d.proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = d.proc;
+    d.ready = new Promise<number>((resolve, reject) => {
+      const onData = (b: Buffer): void => {
+        d.output += b.toString('utf8');
+        if (d.output.length > 2_000_000) d.output = d.output.slice(-1_000_000);
+        if (d.output.includes('"event":"ready"')) resolve(Date.now() - t0);
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('exit', (code) => reject(new Error(`${id} exited with ${code} before ready:\n${d.output.slice(-2_000)}`)));
+    });
+    d.ready.catch(() => undefined);
+    return d;
+  }
+
+  async startAll(): Promise<number[]> {
+    for (const id of this.devices.keys()) this.start(id);
+    return Promise.all([...this.devices.values()].map((d) => d.ready));
+  }
+
+  /** SIGKILL by PID: no shutdown code runs, like pulling the power. */
+  async kill9(id: string): Promise<void> {
+    const d = this.devices.get(id) as DeviceProc;
+    const exited = new Promise<void>((r) => (d.proc.exitCode !== null || d.proc.signalCode !== null ? r() : d.proc.once('exit', () => r())));
+    if (d.proc.pid !== undefined) process.kill(d.proc.pid, 'SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM by PID; resolves with the exit code. */
+  async stop(id: string): Promise<number | null> {
+    const d = this.devices.get(id) as DeviceProc;
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null) return d.proc.exitCode;
+    const exited = new Promise<number | null>((r) => d.proc.once('exit', (code) => r(code)));
+    if (d.proc.pid !== undefined) process.kill(d.proc.pid, 'SIGTERM');
+    const t = setTimeout(() => d.proc.pid !== undefined && d.proc.exitCode === null && process.kill(d.proc.pid, 'SIGKILL'), 5_000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  async health(id: string): Promise<{ height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> }> {
+    const d = this.devices.get(id) as DeviceProc;
+    const r = await fetch(`http://127.0.0.1:${d.httpPort}/health`);
+    return (await r.json()) as { height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> };
+  }
+
+  ctl(args: string[], timeoutMs = 60_000): Promise<CliRun> {
+    return runCli('murmurctl', [...args, '--broker', this.broker.url, '--manifest', this.manifestFile], { cwd: this.dir, timeoutMs, env: { MURMUR_KEY: this.keyFile('ops') } });
+  }
+
+  async teardown(): Promise<void> {
+    for (const id of this.devices.keys()) await this.stop(id).catch(() => undefined);
+    await this.broker?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

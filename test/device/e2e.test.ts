@@ -1,0 +1,161 @@
+// End to end with real processes: four `murmur start` devices on a real Mosquitto, commanded with the
+// real `murmurctl`. A survey commits and executes on all four simulated vehicles; a validator killed
+// with SIGKILL mid-mission restarts, catches up and never signs conflicting votes; commits continue
+// without the proposer; unknown keys and replays are refused with their reasons; bad config is one line.
+
+import mqtt from 'mqtt';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { decodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { decodeCbor } from '../../runtime/wire/cbor.js';
+import { decodeEnvelope } from '../../runtime/wire/envelope.js';
+import { parseVoteBody } from '../../runtime/wire/vote.js';
+import { runCli } from '../support/run-cli.js';
+import { DeviceFleet } from './device-fleet.js';
+
+const fleet = new DeviceFleet({ validators: 4, timeScale: 20 });
+
+/** Every vote each device signed, by (kind, height, round): two different values is equivocation. */
+const signedVotes = new Map<string, Map<string, string>>();
+const conflicts: string[] = [];
+let watcher: mqtt.MqttClient | undefined;
+
+function recordVote(payload: Buffer): void {
+  const f = decodeFrame(new Uint8Array(payload), fleetTag('e2e'), limits.envelopeBytesMax);
+  if (!f.ok) return;
+  const e = decodeEnvelope(f.value.envelope);
+  if (!e.ok || (e.value.kind !== 'prevote' && e.value.kind !== 'precommit')) return;
+  const d = decodeCbor(e.value.body, 1024);
+  if (!d.ok) return;
+  const v = parseVoteBody(d.value);
+  const key = `${e.value.kind}/${v.height}/${v.round}`;
+  const value = v.blockHash ? toHex(v.blockHash) : 'nil';
+  const mine = signedVotes.get(e.value.sender) ?? new Map<string, string>();
+  signedVotes.set(e.value.sender, mine);
+  const before = mine.get(key);
+  if (before !== undefined && before !== value) conflicts.push(`${e.value.sender} ${key}: ${before} and ${value}`);
+  mine.set(key, value);
+}
+
+beforeAll(async () => {
+  await fleet.setup();
+  watcher = mqtt.connect(fleet.broker.url, { clientId: 'e2e-vote-watcher' });
+  watcher.on('message', (_t, p) => recordVote(p));
+  await new Promise<void>((r) => watcher?.once('connect', () => r()));
+  await watcher.subscribeAsync('murmur/v1/e2e/consensus/+', { qos: 1 });
+  const readyMs = await fleet.startAll();
+  console.log(`devices ready after ${readyMs.join(', ')} ms`);
+}, 60_000);
+
+afterAll(async () => {
+  await watcher?.endAsync(true);
+  await fleet.teardown();
+}, 30_000);
+
+interface SendJson {
+  outcome: string;
+  reason: string;
+  height: number | null;
+  signers: string[];
+  signedPower: number;
+  assigned: string[];
+  execution: Record<string, { stage: string }>;
+}
+
+const area = (m: number): string => `area=${JSON.stringify([[0, 0], [0, m], [m, m], [m, 0]])}`;
+
+describe('four murmur processes on Mosquitto', () => {
+  it('commits a survey sent with murmurctl send --wait executed and executes it on all four simulated vehicles', async () => {
+    const r = await fleet.ctl(['send', 'mission.survey', '--arg', area(60), '--arg', 'spacingM=15', '--arg', 'altM=10', '--wait', 'executed', '--timeout', '45s', '--json'], 60_000);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as SendJson;
+    expect(r.code, r.stdout).toBe(0);
+    expect(out.outcome).toBe('accepted');
+    expect(out.signedPower).toBeGreaterThanOrEqual(3);
+    expect(out.assigned).toEqual(['d1', 'd2', 'd3', 'd4']);
+    expect(Object.fromEntries(Object.entries(out.execution).map(([k, v]) => [k, v.stage]))).toEqual({ d1: 'done', d2: 'done', d3: 'done', d4: 'done' });
+    // Every device committed that block itself.
+    for (const id of fleet.devices.keys()) expect((await fleet.health(id)).height).toBeGreaterThanOrEqual(out.height as number);
+  }, 70_000);
+
+  it('a validator killed with SIGKILL mid-mission restarts, catches up, finishes its part and never signs conflicting votes', async () => {
+    // Wait for the previous mission to be closed by committed telemetry before starting a new one.
+    const send = fleet.ctl(['send', 'mission.survey', '--arg', area(200), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'executed', '--timeout', '60s', '--json'], 75_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await fleet.kill9('d3');
+    const before = (await fleet.health('d1')).height;
+    await new Promise((r) => setTimeout(r, 1_000));
+    fleet.start('d3');
+    await fleet.devices.get('d3')?.ready;
+    const r = await send;
+    const out = JSON.parse(r.stdout) as SendJson;
+    expect(r.code, r.stdout).toBe(0);
+    expect(out.execution.d3?.stage).toBe('done');
+    const h3 = (await fleet.health('d3')).height;
+    expect(h3).toBeGreaterThan(before);
+    expect(fleet.devices.get('d3')?.output).toContain('"event":"ready"');
+    expect(conflicts).toEqual([]);
+    expect(signedVotes.get('d3')?.size ?? 0).toBeGreaterThan(10);
+  }, 90_000);
+
+  it('keeps committing after the proposer is killed', async () => {
+    const h = await fleet.health('d1');
+    const proposer = h.proposer;
+    const sender = [...fleet.devices.keys()].find((x) => x !== proposer) as string;
+    // Heights go on past the dead validator's turns to propose: those heights need a second round.
+    const roundsOver1 = async (): Promise<number> => {
+      const m = await (await fetch(`http://127.0.0.1:${fleet.devices.get(sender)?.httpPort}/metrics`)).text();
+      const count = Number(/murmur_rounds_per_height_count (\d+)/.exec(m)?.[1] ?? 0);
+      const firstRound = Number(/murmur_rounds_per_height_bucket\{le="1"\} (\d+)/.exec(m)?.[1] ?? 0);
+      return count - firstRound;
+    };
+    const skippedBefore = await roundsOver1();
+    await fleet.kill9(proposer);
+    const before = (await fleet.health(sender)).height;
+    const r = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '20s', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as SendJson;
+    expect(out.height, `noop committed at ${out.height}, ${sender} was at ${before} after the kill`).toBeGreaterThan(before);
+    expect(out.signers).not.toContain(proposer);
+    const deadline = Date.now() + 20_000;
+    while ((await roundsOver1()) === skippedBefore && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect(await roundsOver1(), 'heights that needed more than one round').toBeGreaterThan(skippedBefore);
+    while ((await fleet.health(sender)).height <= (out.height as number) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect((await fleet.health(sender)).height).toBeGreaterThan(out.height as number);
+    fleet.start(proposer);
+    await fleet.devices.get(proposer)?.ready;
+    expect(conflicts).toEqual([]);
+  }, 60_000);
+
+  it('refuses an unknown operator key and a replayed command, saying which and why', async () => {
+    const stranger = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '10s']);
+    expect(stranger.code).toBe(3);
+    expect(stranger.stdout).toMatch(/^refused: unauthorized: sender "stranger" is not in the fleet manifest/);
+    const saved = join(fleet.dir, 'saved.cmd');
+    const first = await fleet.ctl(['send', 'noop', '--save', saved, '--timeout', '20s']);
+    expect(first.code, first.stdout).toBe(0);
+    const replay = await fleet.ctl(['send', '--raw', saved, '--timeout', '10s']);
+    expect(replay.code).toBe(3);
+    expect(replay.stdout).toMatch(/^refused: replayed: command ops\/[0-9a-f]{32} was already committed at height \d+/);
+    const log = await fleet.ctl(['log', '--json']);
+    const decisions = JSON.parse(log.stdout) as { type: string; outcome: string }[];
+    expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('a bad config file is refused in one line naming the field and the fix', async () => {
+    const bad = join(fleet.dir, 'bad.yaml');
+    writeFileSync(bad, 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data/bad\nmqtt: { url: "http://nowhere" }\n');
+    const r = await runCli('murmur', ['start', '--config', bad], { cwd: fleet.dir, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('mqtt.url: "http://nowhere" is not valid; use a broker URL like mqtt://127.0.0.1:1883');
+  }, 30_000);
+
+  it('stops cleanly on SIGTERM', async () => {
+    expect(await fleet.stop('d4')).toBe(0);
+    expect(fleet.devices.get('d4')?.output).toContain('"event":"stopped"');
+  }, 20_000);
+});
