@@ -24,6 +24,11 @@ describe('broker ACL rules', () => {
     expect(publishRefusal(dev, t.heartbeat('b'))).toMatch(/may publish only under/);
     expect(publishRefusal(dev, t.commands)).toMatch(/may not publish commands/);
     expect(publishRefusal(dev, 'murmur/v1/other-fleet/consensus/a')).toMatch(/may publish only/);
+    // Control plane: own JSON documents and signed acks to an operator.
+    expect(publishRefusal(dev, `${t.prefix}/json/a/status`)).toBeUndefined();
+    expect(publishRefusal(dev, `${t.prefix}/ack/op/00ff`)).toBeUndefined();
+    expect(publishRefusal(dev, `${t.prefix}/json/b/status`)).toMatch(/may publish only/);
+    expect(publishRefusal(dev, `${t.prefix}/ack/op/00ff/x`)).toMatch(/may publish only/);
   });
   it('lets only operators publish commands, and keeps subscriptions inside the fleet', () => {
     expect(publishRefusal(op, t.commands)).toBeUndefined();
