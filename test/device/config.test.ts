@@ -1,0 +1,53 @@
+// device.yaml validation: defaults fill in, and every error is one line naming the field and the fix.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device-config.js';
+
+const good = 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
+
+describe('device.yaml', () => {
+  it('fills defaults and resolves paths against the config file', () => {
+    const r = parseDeviceConfig(good, '/etc/murmur/device.yaml');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.key).toBe('/etc/murmur/keys/d1.key');
+    expect(r.value.http).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(r.value.hal.driver).toBe('sim');
+    expect(r.value.telemetry.periodMs).toBe(1_000);
+  });
+
+  const cases: [string, string][] = [
+    [good.replace('id: d1', 'id: D 1'), 'device.yaml: id: "D 1" is not valid; set it to this device\'s id in the fleet manifest'],
+    [good.replace('id: d1\n', ''), 'device.yaml: id: missing; set it to this device\'s id'],
+    [good + 'http: { port: 70000 }\n', 'device.yaml: http.port: 70000: too big'],
+    [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option'],
+    [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"none"; use "sim" (simulated vehicle) or "none"'],
+    [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
+    [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
+    ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
+    ['id: [unclosed\n', 'device.yaml: not valid YAML'],
+  ];
+  for (const [text, message] of cases) {
+    it(`refuses: ${message.slice(0, 60)}`, () => {
+      const r = parseDeviceConfig(text, 'device.yaml');
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.error).toContain(message);
+      expect(r.error.split('\n')).toHaveLength(1);
+    });
+  }
+
+  it('checks that the key and manifest files can be read before anything starts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-cfg-'));
+    const file = join(dir, 'device.yaml');
+    writeFileSync(file, good);
+    const r = loadDeviceConfig(file);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toBe(`${file}: key: cannot read ${join(dir, 'keys/d1.key')}; set it to the key file written by \`murmur keygen --id ID --out FILE\``);
+    const missing = loadDeviceConfig(join(dir, 'nope.yaml'));
+    expect(missing.ok || missing.error).toContain('cannot read the config file (ENOENT)');
+  });
+});

@@ -1,0 +1,63 @@
+// Command intake: every way a command can be refused at the edge names its kind and reason
+// (unsigned, forged, unauthorized, expired, replayed), checked with the real edge verifier.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { intakeCommand, type IntakeContext } from '../../runtime/device/intake.js';
+import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+let f: FleetFixture;
+const now = 1_800_000_000_000;
+let ctx: IntakeContext;
+const committed = new Map<string, number>();
+
+beforeAll(async () => {
+  f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }] });
+  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, authority: f.authority.publicKey });
+  ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => committed.get(k) };
+});
+
+function command(sender: string, opts: { nonce?: number; expiresAt?: number; signAs?: string } = {}): Uint8Array {
+  const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(opts.nonce ?? 1), issuedAt: now - 1_000, expiresAt: opts.expiresAt ?? now + 60_000, args: {} });
+  return sealEnvelope('command', f.fleet, sender, body, f.signer(opts.signAs ?? sender));
+}
+
+describe('command intake', () => {
+  it('passes a good command', () => {
+    expect(intakeCommand(command('op'), ctx)).toEqual({ verdict: 'pass' });
+  });
+
+  it('says unsigned for bytes that are not an envelope', () => {
+    const r = intakeCommand(new TextEncoder().encode('{"type":"noop"}'), ctx);
+    expect(r).toMatchObject({ verdict: 'unreadable', kind: 'unsigned' });
+  });
+
+  it('says forged when the signature is not the sender key', () => {
+    const r = intakeCommand(command('op', { signAs: 'viewer' }), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'forged', operator: 'op' });
+    if (r.verdict === 'refused') expect(r.reason).toMatch(/^forged: the signature does not verify against op's key/);
+  });
+
+  it('says unauthorized for an observer', () => {
+    const r = intakeCommand(command('viewer'), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'unauthorized', reason: 'unauthorized: "viewer" may not issue commands (needs role operator)' });
+  });
+
+  it('says expired, with when', () => {
+    const r = intakeCommand(command('op', { nonce: 2, expiresAt: now - 5 }), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'expired' });
+    if (r.verdict === 'refused') expect(r.reason).toContain('5 ms ago');
+  });
+
+  it('says replayed, with the height it was committed at', () => {
+    const c = command('op', { nonce: 3 });
+    committed.set(`op/${toHex(new Uint8Array(16).fill(3))}`, 42);
+    const r = intakeCommand(c, ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'replayed', nonceHex: '03'.repeat(16) });
+    if (r.verdict === 'refused') expect(r.reason).toContain('already committed at height 42');
+  });
+});
