@@ -7,6 +7,7 @@
 // TODO(issue 6): align the config keys with the runtime's device config once `murmur start` defines them.
 
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -54,13 +55,30 @@ if (url === undefined) {
 }
 
 const timeoutMs = Number(values['timeout-ms']);
-try {
-  const res = await fetch(url, { signal: AbortSignal.timeout(Number.isFinite(timeoutMs) ? timeoutMs : 2000) });
-  const body = (await res.text()).slice(0, 200).replace(/\s+/g, ' ');
-  console.log(`health: GET ${url} -> ${res.status} ${body}`);
-  process.exit(res.status === 200 ? 0 : 1);
-} catch (e) {
-  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.code ?? e.cause.message}` : '';
-  console.log(`health: GET ${url} failed: ${e instanceof Error ? e.message : String(e)}${cause}`);
+// node:http rather than fetch: fetch refuses the WHATWG "bad ports" (e.g. 6000, 6665-6669), which a device
+// config may well name.
+const parsed = (() => {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+})();
+if (parsed === undefined || parsed.protocol !== 'http:') {
+  console.log(`health: ${url} is not an http:// URL`);
   process.exit(1);
 }
+const result = await new Promise((resolve) => {
+  const req = http.get(parsed, { timeout: Number.isFinite(timeoutMs) ? timeoutMs : 2000 }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => {
+      if (body.length < 200) body += chunk;
+    });
+    res.on('end', () => resolve({ ok: res.statusCode === 200, line: `-> ${res.statusCode} ${body.slice(0, 200).replace(/\s+/g, ' ')}` }));
+  });
+  req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+  req.on('error', (e) => resolve({ ok: false, line: `failed: ${e.code ?? e.message}` }));
+});
+console.log(`health: GET ${url} ${result.line}`);
+process.exit(result.ok ? 0 : 1);
