@@ -46,3 +46,33 @@ export function cobsDecode(input: Uint8Array): Uint8Array | undefined {
   }
   return out.subarray(0, o);
 }
+
+/**
+ * Splits a byte stream into COBS packets at each 0x00, whatever the chunking. Bytes that pile up
+ * without a delimiter beyond `maxBytes` are discarded (reported as an overflow) and the splitter
+ * resynchronises at the next delimiter.
+ */
+export class CobsSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The complete packets in this chunk (empty packets between double delimiters are skipped). */
+  push(chunk: Uint8Array, onOverflow: () => void = () => {}): Uint8Array[] {
+    const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = this.pending.length === 0 ? c : Buffer.concat([this.pending, c]);
+    const out: Uint8Array[] = [];
+    let start = 0;
+    for (let z = buf.indexOf(0, start); z >= 0; z = buf.indexOf(0, start)) {
+      if (z > start) out.push(buf.subarray(start, z));
+      start = z + 1;
+    }
+    let rest = buf.subarray(start);
+    if (rest.length > this.maxBytes) {
+      onOverflow();
+      rest = Buffer.alloc(0);
+    }
+    this.pending = Buffer.from(rest); // a copy, so a large chunk is not kept alive by a small tail
+    return out;
+  }
+}

@@ -13,7 +13,7 @@ import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
 import { AirtimeBudget } from './airtime.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
-import { cobsDecode, cobsEncode } from './cobs.js';
+import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
 import { fleetTag as tagOfFleet } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
@@ -77,7 +77,7 @@ export class SerialLink implements Link {
   private readonly budget: AirtimeBudget | undefined;
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   private readonly ports: SerialPort[] = [];
-  private readonly rx: Buffer[] = [];
+  private readonly rx: CobsSplitter[] = [];
   private readonly now: () => number;
   private readonly fragmentsMax: number;
   private readonly hopLimit: number;
@@ -115,7 +115,7 @@ export class SerialLink implements Link {
       await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
       const i = this.ports.length;
       this.ports.push(port);
-      this.rx.push(Buffer.alloc(0));
+      this.rx.push(new CobsSplitter(limits.radioRxBufferBytesMax));
       port.on('data', (chunk: Buffer) => this.onData(i, chunk));
       port.on('error', () => undefined); // a closed or unplugged port shows as isUp() false
     }
@@ -235,18 +235,8 @@ export class SerialLink implements Link {
   }
 
   private onData(port: number, chunk: Buffer): void {
-    let buf = (this.rx[port] as Buffer).length === 0 ? chunk : Buffer.concat([this.rx[port] as Buffer, chunk]);
-    let start = 0;
-    for (let z = buf.indexOf(0, start); z >= 0; z = buf.indexOf(0, start)) {
-      if (z > start) this.onPacket(buf.subarray(start, z));
-      start = z + 1;
-    }
-    buf = buf.subarray(start);
-    if (buf.length > limits.radioRxBufferBytesMax) {
-      this.stats.badFrame('oversized');
-      buf = Buffer.alloc(0);
-    }
-    this.rx[port] = Buffer.from(buf); // copy: do not pin the whole chunk
+    const packets = (this.rx[port] as CobsSplitter).push(chunk, () => this.stats.badFrame('oversized'));
+    for (const p of packets) this.onPacket(p);
   }
 
   private onPacket(encoded: Uint8Array): void {
