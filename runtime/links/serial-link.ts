@@ -46,6 +46,8 @@ export interface SerialLinkOptions {
   readonly queueSizes?: ClassQueueSizes;
   readonly fragmentsMax?: number;
   readonly now?: () => number;
+  /** Retry interval for a port that went away (default 1 s). */
+  readonly reopenMs?: number;
 }
 
 interface Packet {
@@ -77,6 +79,7 @@ export class SerialLink implements Link {
   private readonly budget: AirtimeBudget | undefined;
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   private readonly ports: SerialPort[] = [];
+  private readonly reopenTimers = new Map<number, NodeJS.Timeout>();
   private readonly rx: CobsSplitter[] = [];
   private readonly now: () => number;
   private readonly fragmentsMax: number;
@@ -108,27 +111,64 @@ export class SerialLink implements Link {
     }
   }
 
+  /** Opens every port; a port that cannot be opened at start is a configuration error. */
   async start(): Promise<void> {
     if (this.running) return;
-    for (const path of this.opts.paths) {
-      const port = new SerialPort({ path, baudRate: this.opts.baud, autoOpen: false });
-      await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
-      const i = this.ports.length;
-      this.ports.push(port);
-      this.rx.push(new CobsSplitter(limits.radioRxBufferBytesMax));
-      port.on('data', (chunk: Buffer) => this.onData(i, chunk));
-      port.on('error', () => undefined); // a closed or unplugged port shows as isUp() false
-    }
     this.running = true;
+    try {
+      for (let i = 0; i < this.opts.paths.length; i++) {
+        this.rx.push(new CobsSplitter(limits.radioRxBufferBytesMax));
+        this.ports.push(await this.open(i));
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    for (const t of this.reopenTimers.values()) clearTimeout(t);
+    this.reopenTimers.clear();
     this.queue.clear();
-    await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p.isOpen ? p.close(() => r()) : r()))));
+    await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p?.isOpen ? p.close(() => r()) : r()))));
     this.ports.length = 0;
     this.rx.length = 0;
+  }
+
+  /** Times a port was reopened after it went away (a radio unplugged and plugged back). */
+  reopens = 0;
+
+  private async open(i: number): Promise<SerialPort> {
+    const path = this.opts.paths[i] as string;
+    const port = new SerialPort({ path, baudRate: this.opts.baud, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
+    port.on('data', (chunk: Buffer) => this.onData(i, chunk));
+    port.on('error', () => undefined); // shows as a closed port: isUp() false, then a reopen
+    port.on('close', () => this.scheduleReopen(i));
+    return port;
+  }
+
+  /** A port that closed while running is retried every reopenMs, with no restart of the link. */
+  private scheduleReopen(i: number): void {
+    if (!this.running || this.reopenTimers.has(i)) return;
+    const t = setTimeout(() => {
+      this.reopenTimers.delete(i);
+      if (!this.running) return;
+      this.open(i).then(
+        (port) => {
+          if (!this.running) return void port.close();
+          this.ports[i] = port;
+          this.rx[i] = new CobsSplitter(limits.radioRxBufferBytesMax);
+          this.reopens++;
+          this.pump();
+        },
+        () => this.scheduleReopen(i),
+      );
+    }, this.opts.reopenMs ?? 1_000);
+    t.unref?.();
+    this.reopenTimers.set(i, t);
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
@@ -196,6 +236,8 @@ export class SerialLink implements Link {
       for (let burst = 0; burst < 64; burst++) {
         const next = this.queue.peek();
         if (!next) return;
+        // No port open (radio unplugged): keep the queue (bounded) until a reopen calls pump again.
+        if (!this.ports.some((p) => p.isOpen)) return;
         if (this.budget) {
           const wait = this.budget.waitMs(next.item.wire.length, this.now());
           if (wait > 0) {

@@ -110,8 +110,9 @@ export class Mosquitto {
 
 /** A socat pty pair: two linked serial device paths. */
 export class PtyPair {
+  private proc: ChildProcess | undefined;
+
   private constructor(
-    private readonly proc: ChildProcess,
     readonly a: string,
     readonly b: string,
     private readonly dir: string,
@@ -119,22 +120,35 @@ export class PtyPair {
 
   static async start(): Promise<PtyPair> {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-pty-'));
-    const a = join(dir, 'ttyA');
-    const b = join(dir, 'ttyB');
-    const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const pair = new PtyPair(join(dir, 'ttyA'), join(dir, 'ttyB'), dir);
+    await pair.run();
+    return pair;
+  }
+
+  /** (Re)creates the pair at the same paths: a radio plugged back in. */
+  async run(): Promise<void> {
+    const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = proc;
     const deadline = Date.now() + 5_000;
-    while (!(existsSync(a) && existsSync(b))) {
+    while (!(existsSync(this.a) && existsSync(this.b))) {
       if (Date.now() > deadline || proc.exitCode !== null) {
         await stopProcess(proc);
         throw new Error('socat did not create the pty pair within 5 s');
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    return new PtyPair(proc, a, b, dir);
+  }
+
+  /** Stops socat by PID: both ptys vanish, as when a radio is unplugged. */
+  async kill(): Promise<void> {
+    if (this.proc) await stopProcess(this.proc);
+    this.proc = undefined;
+    const deadline = Date.now() + 2_000;
+    while ((existsSync(this.a) || existsSync(this.b)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   async stop(): Promise<void> {
-    await stopProcess(this.proc);
+    await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

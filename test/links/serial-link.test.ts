@@ -6,7 +6,7 @@ import { AirtimeBudget } from '../../runtime/links/airtime.js';
 import { cobsDecode, cobsEncode } from '../../runtime/links/cobs.js';
 import type { SerialLink } from '../../runtime/links/serial-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
-import { Inbox, linkConformance, sleep } from './conformance.js';
+import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
 import { serialHarness, serialLink } from './serial-harness.js';
 
@@ -109,6 +109,34 @@ describe('priorities under the airtime budget', () => {
       // Eleven packets (~2300 bytes) at 5760 B/s after a 504-byte burst: at least ~300 ms, so the budget paces.
       expect(performance.now() - t0).toBeGreaterThan(250);
       expect(a.queued()).toBe(0);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await pair.stop();
+    }
+  });
+});
+
+describe('a radio that goes away and comes back', () => {
+  it('is down while its port is gone and carries traffic again after it reappears, with no restart', async () => {
+    const pair = await PtyPair.start();
+    const a = serialLink('a', [pair.a], { reopenMs: 100 });
+    const b = serialLink('b', [pair.b], { reopenMs: 100 });
+    await a.start();
+    await b.start();
+    try {
+      const inbox = new Inbox(b);
+      a.broadcast(Buffer.from('before'), 'consensus');
+      await inbox.waitFor(1);
+      await pair.kill(); // by PID: both ptys vanish
+      await waitUntil(() => !a.isUp() && !b.isUp(), 3_000, 'ports to close');
+      expect(a.broadcast(Buffer.from('while gone'), 'consensus')).toBe(true); // queued, bounded
+      await pair.run();
+      await waitUntil(() => a.isUp() && b.isUp(), 5_000, 'ports to reopen');
+      expect(a.reopens + b.reopens).toBeGreaterThanOrEqual(2);
+      a.broadcast(Buffer.from('after'), 'consensus');
+      await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'after'), 3_000, 'delivery after reopen');
+      expect(inbox.frames.map((f) => Buffer.from(f.bytes).toString())).toEqual(['before', 'while gone', 'after']);
     } finally {
       await a.stop();
       await b.stop();
