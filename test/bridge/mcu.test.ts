@@ -1,0 +1,144 @@
+// The MCU framed protocol: the C99 reference firmware, compiled here with cc, runs as a process on one
+// end of a socat pty pair; the TypeScript client talks to it. 10,000 state-changing requests cross a
+// relay that corrupts bytes: every corrupt frame is dropped and retried, and none is applied.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Prng } from '../../runtime/lib/prng.js';
+import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
+import { McuClient } from '../../firmware-bridge/mcu/client.js';
+import { cobsDecode, cobsEncode } from '../../firmware-bridge/mcu/cobs.js';
+import { addDigest, crc32 } from '../../firmware-bridge/mcu/crc32.js';
+import { mcuMethod } from '../../firmware-bridge/mcu/frame.js';
+import { startPtyPair, type PtyPair, type Started } from './processes.js';
+import { compileFirmware, firmwareDir, startFirmware } from './firmware.js';
+import { startRelay, type Relay } from './lossy-relay.js';
+import { waitFor } from './companion.js';
+
+const seed = Number(process.env.MURMUR_SEED ?? 21);
+
+describe('COBS and CRC-32 (host side)', () => {
+  it('COBS round-trips any bytes and never emits 0x00', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        const enc = cobsEncode(bytes);
+        expect(enc.includes(0)).toBe(false);
+        expect(cobsDecode(enc, 1000)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('CRC-32 gives the catalogue check value 0xCBF43926 for "123456789"', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});
+
+describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEED=${seed})`, () => {
+  let binary: string;
+  const cleanup: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    binary = (await compileFirmware()).binary;
+  });
+
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  async function connect(corruptProbability: number): Promise<{ client: McuClient; relay: Relay | null }> {
+    const near: PtyPair = await startPtyPair();
+    cleanup.push(() => near.stop());
+    let hostPath = near.a;
+    let relay: Relay | null = null;
+    let fwPath = near.b;
+    if (corruptProbability > 0) {
+      const far = await startPtyPair();
+      cleanup.push(() => far.stop());
+      relay = await startRelay(near.b, far.a, { lossFraction: 0, meanBurstBytes: 1, corruptProbability }, seed);
+      const r = relay;
+      cleanup.push(() => r.close());
+      fwPath = far.b;
+    }
+    const fw: Started = await startFirmware(binary, fwPath);
+    cleanup.push(() => fw.stop());
+    const port: ByteTransport = await openSerial({ path: hostPath, baudRate: 921_600 });
+    const client = new McuClient(port, { timeoutMs: 15, retries: 150 });
+    cleanup.push(async () => {
+      client.close();
+      await port.close();
+    });
+    hostPath = '';
+    return { client, relay };
+  }
+
+  it('the portable core uses no dynamic allocation and compiles warning-free as C99', () => {
+    const core = readFileSync(join(firmwareDir, 'murmur_mcu.c'), 'utf8') + readFileSync(join(firmwareDir, 'murmur_mcu.h'), 'utf8');
+    expect(core).not.toMatch(/\b(malloc|calloc|realloc|free|alloca)\s*\(/);
+    expect(core).not.toMatch(/#include\s*<(stdio|stdlib|unistd)\.h>/);
+    expect(binary).toBeTruthy();
+  });
+
+  it('refuses requests before the handshake, then agrees version 1 and serves echo, add and telemetry', async () => {
+    const { client } = await connect(0);
+    expect((await client.request(mcuMethod.echo, 1)).ok).toBe(false); // the client refuses locally
+    const hello = await client.handshake();
+    expect(hello.ok && hello.value).toEqual({ version: 1, firmware: 'murmur-mcu-ref-c99' });
+    const echo = await client.request(mcuMethod.echo, [1, -2, 'text', new Uint8Array([0, 1, 0])]);
+    expect(echo.ok && echo.value).toEqual([1, -2, 'text', new Uint8Array([0, 1, 0])]);
+    const add = await client.request(mcuMethod.add, -7);
+    expect(add.ok && add.value).toEqual([-7, 1]);
+    const unknown = await client.request(99, 0);
+    expect(!unknown.ok && unknown.error.message).toContain('unknown method');
+    const samples: unknown[] = [];
+    client.onTelemetry((stream, body) => samples.push([stream, body]));
+    expect((await client.request(mcuMethod.telemetryRate, 20)).ok).toBe(true);
+    await waitFor('5 telemetry samples', () => samples.length >= 5, 3000);
+    expect((await client.request(mcuMethod.telemetryRate, 0)).ok).toBe(true);
+    const [stream, body] = samples[0] as [number, number[]];
+    expect(stream).toBe(1);
+    expect(body[2]).toBe(-7); // the accumulator rides along in each sample
+  });
+
+  it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
+    const { client, relay } = await connect(0.004);
+    const hello = await client.handshake();
+    expect(hello.ok).toBe(true);
+    const prng = new Prng(seed);
+    const deltas = Array.from({ length: 10_000 }, () => prng.range(-1_000_000, 1_000_000));
+    let expectedSum = 0;
+    let expectedDigest = 0;
+    let next = 0;
+    const failures: string[] = [];
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < deltas.length; i = next++) {
+        const d = deltas[i] as number;
+        expectedSum += d;
+        const r = await client.request(mcuMethod.add, d, (seq) => {
+          expectedDigest = (expectedDigest + addDigest(seq, d)) >>> 0;
+        });
+        if (!r.ok) failures.push(r.error.message);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(failures.slice(0, 5)).toEqual([]); // (at most five shown)
+    const stats = await client.request(mcuMethod.stats, 0);
+    expect(stats.ok).toBe(true);
+    const [framesOk, badCobs, badCrc, badCbor, oversize, applied, duplicates, acc, digest] = (stats.ok ? stats.value : []) as number[];
+    const host = client.counters();
+    const rejectedByFirmware = (badCobs ?? 0) + (badCrc ?? 0) + (badCbor ?? 0) + (oversize ?? 0);
+    const rejectedByHost = host.reader.badCobs + host.reader.badCrc + host.reader.badCbor + host.reader.oversize;
+    console.log(
+      `mcu corrupt link: ${relay?.forward.counters.bytesCorrupted ?? 0}+${relay?.backward.counters.bytesCorrupted ?? 0} bytes corrupted; ` +
+        `firmware dropped ${rejectedByFirmware} frames (cobs ${badCobs}, crc ${badCrc}, cbor ${badCbor}), host dropped ${rejectedByHost}; ` +
+        `${host.retries} retries, ${duplicates} duplicates answered from cache, ${framesOk} good frames`,
+    );
+    expect(applied).toBe(10_000);
+    expect(acc).toBe(expectedSum);
+    expect(digest).toBe(expectedDigest);
+    expect(rejectedByFirmware).toBeGreaterThan(100);
+    expect(rejectedByHost).toBeGreaterThan(100);
+    expect(host.retries).toBeGreaterThan(100);
+  });
+});
