@@ -13,6 +13,11 @@ export interface MemoryHubOptions {
   /** Runs a delivery later; fleet-sim passes its virtual-time scheduler. */
   readonly schedule?: (fn: () => void) => void;
   readonly mtuBytes?: number;
+  /**
+   * Decides per copy whether it is delivered (false: lost). fleet-sim uses it for loss and
+   * partitions; with `to` undefined for nobody, it is called once per receiver of a broadcast.
+   */
+  readonly filter?: (from: string, to: string, frame: Uint8Array) => boolean;
 }
 
 interface Outbound {
@@ -24,10 +29,14 @@ export class MemoryHub {
   private readonly links = new Map<string, MemoryLink>();
   readonly schedule: (fn: () => void) => void;
   readonly mtuBytes: number;
+  private readonly filter: (from: string, to: string, frame: Uint8Array) => boolean;
+  /** Copies the filter dropped. */
+  lost = 0;
 
   constructor(opts: MemoryHubOptions = {}) {
     this.schedule = opts.schedule ?? ((fn) => setImmediate(fn));
     this.mtuBytes = opts.mtuBytes ?? limits.envelopeBytesMax;
+    this.filter = opts.filter ?? (() => true);
   }
 
   /** A link for `node` on this hub; the name defaults to "memory". */
@@ -52,12 +61,14 @@ export class MemoryHub {
 
   /** @internal: fan a frame out to one node or to every other started link. */
   send(from: string, out: Outbound): void {
-    if (out.to !== undefined) {
-      this.links.get(out.to)?.deliver(out.frame, from);
-      return;
-    }
+    const copy = (to: string, link: MemoryLink | undefined) => {
+      if (!link) return;
+      if (this.filter(from, to, out.frame)) link.deliver(out.frame, from);
+      else this.lost++;
+    };
+    if (out.to !== undefined) return copy(out.to, this.links.get(out.to));
     for (const [node, link] of [...this.links.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (node !== from) link.deliver(out.frame, from);
+      if (node !== from) copy(node, link);
     }
   }
 }

@@ -59,3 +59,20 @@ describe('class queue', () => {
     expect(a.counters().droppedQueueFull).toBe(3);
   });
 });
+
+describe('memory hub faults', () => {
+  it('drops copies the filter refuses (a partition) and counts them', async () => {
+    const cut = new Set(['a>c', 'c>a']);
+    const hub = new MemoryHub({ filter: (from, to) => !cut.has(`${from}>${to}`) });
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => hub.link(n, fleet)) as [ReturnType<MemoryHub['link']>, ReturnType<MemoryHub['link']>, ReturnType<MemoryHub['link']>];
+    for (const l of [a, b, c]) await l.start();
+    const got: string[] = [];
+    b.onReceive(() => got.push('b'));
+    c.onReceive(() => got.push('c'));
+    a.broadcast(Uint8Array.of(1, 2, 3), 'consensus');
+    a.unicast('c', Uint8Array.of(4), 'consensus');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(['b']);
+    expect(hub.lost).toBe(2);
+  });
+});

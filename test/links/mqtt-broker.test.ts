@@ -153,3 +153,24 @@ describe('MQTT link sessions', () => {
     }
   });
 });
+
+describe('MQTT link started before its broker', () => {
+  it('starts down, keeps retrying with backoff, and connects when the broker appears', async () => {
+    const { freePort } = await import('./processes.js');
+    const port = await freePort();
+    const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300 });
+    const broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
+    try {
+      await a.start(); // returns after startWaitMs with the link down
+      expect(a.isUp()).toBe(false);
+      expect(a.broadcast(Buffer.from('queued early'), 'consensus')).toBe(true);
+      await sleep(300);
+      await broker.start();
+      await waitUntil(() => a.isUp(), 5_000, 'connection once the broker is up');
+      await waitUntil(() => a.counters().framesSent === 1, 2_000, 'queued frame sent');
+    } finally {
+      await a.stop();
+      await broker.stop();
+    }
+  });
+});
