@@ -107,3 +107,20 @@ describe('detection simulation (seeded)', () => {
     expect(s.falseDeathsPerHour, `seed ${seed}`).toBe(0);
   });
 });
+
+describe('detection report', () => {
+  it('counts the first suspicion after a crash as its detection and deaths of live nodes as false positives', async () => {
+    const { DetectionRecorder } = await import('../../runtime/membership/detection-report.js');
+    const r = new DetectionRecorder();
+    r.crashed('n2', 10_000);
+    r.observe('n0', { id: 'n1', from: 'alive', to: 'suspect', atMs: 5_000 }); // false suspicion
+    r.observe('n0', { id: 'n2', from: 'alive', to: 'suspect', atMs: 12_500 });
+    r.observe('n1', { id: 'n2', from: 'alive', to: 'suspect', atMs: 12_200 }); // reported later, happened earlier: the earliest counts
+    r.observe('n2', { id: 'n0', from: 'alive', to: 'dead', atMs: 13_000 }); // a crashed observer is ignored
+    r.observe('n0', { id: 'n1', from: 'suspect', to: 'dead', atMs: 14_000 }); // false positive
+    r.restarted('n2', 20_000);
+    r.observe('n0', { id: 'n2', from: 'recovered', to: 'dead', atMs: 25_000 }); // live again: false positive
+    expect(r.report()).toEqual({ crashesDetected: 1, crashesMissed: 0, detectMsP50: 2_200, falsePositives: 2, falseSuspicions: 1 });
+    expect(r.crashedNodes()).toEqual(['n2']);
+  });
+});
