@@ -143,6 +143,9 @@ target_dir=$base/releases/$version
 cur=$(current_release)
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
+    # Same version from another build (a rebuild without a new commit): never mistaken for "already there".
+    cmp -s "$bundle/BUNDLE.json" "$target_dir/RELEASE.json" \
+      || die 3 "release $version is installed from a different build (see $target_dir/RELEASE.json): give the new build another --version, or --rollback and reinstall with --force"
     [ "$cur" = "$version" ] && { say "release $version is already installed and current: nothing to do"; exit 0; }
     die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
   fi

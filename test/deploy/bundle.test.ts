@@ -43,7 +43,17 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Size budgets (.tar.gz): about 30% over the sizes measured when written, so a dependency that swells what
+ * must be carried to the field is noticed here rather than on a device's SD card. */
+const tarGzBytesMax = { arm64: 30 * 1048576, x64: 40 * 1048576 } as const;
+
 describe('offline bundles', () => {
+  it('stay within their size budgets', () => {
+    expect(made.arm64?.tarGzBytes).toBeLessThan(tarGzBytesMax.arm64);
+    expect(made.x64?.tarGzBytes).toBeLessThan(tarGzBytesMax.x64);
+    expect(made.arm64?.tarGzBytes).toBeGreaterThan(1048576); // and hold the dependencies at all
+  });
+
   it('the arm64 bundle holds only AArch64 native binaries, serialport, sodium-native and onnxruntime among them', () => {
     const files = findNativeFiles(unpacked.arm64 ?? '');
     expect(files.map((f) => [f.path, f.header?.machine])).toEqual(files.map((f) => [f.path, 183]));

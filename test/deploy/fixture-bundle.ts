@@ -21,7 +21,7 @@ export function makeFixtureBundle(dir: string, version: string, health: Health):
   if (health === 'real') cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
   else writeFileSync(join(release, 'deploy', 'health-check.mjs'), health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n");
   writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
-  const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString() };
+  const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
   writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');
   writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(info, null, 2) + '\n');
   writeFileSync(join(top, manifestName), formatManifest(listFiles(top)));

@@ -60,6 +60,12 @@ describe('install.sh into a temporary prefix', () => {
     const again = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already installed and current');
+
+    // The same version from another build is refused, not taken for the installed one.
+    const rebuilt = makeFixtureBundle(join(bundles, 'rebuilt'), '1.0.0', 'pass');
+    const other = await runInstall(join(rebuilt, 'install.sh'), ['--prefix', prefix]);
+    expect(other.code).toBe(3);
+    expect(other.stderr).toContain('release 1.0.0 is installed from a different build');
   });
 
   it('writes a unit that systemd-analyze verify accepts without a single warning', async () => {
