@@ -155,10 +155,13 @@ export class MqttLink implements Link {
     this.client = undefined;
     if (!c) return;
     // A clean stop announces the death itself (the broker sends the Will only on an unclean loss).
+    // Bounded: a broker that stopped answering must not hang the shutdown.
+    const within = (p: Promise<unknown>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
     if (c.connected) {
-      await new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), { qos: 1, retain: true }, () => r()));
+      await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), { qos: 1, retain: true }, () => r())), 1_000);
     }
-    await c.endAsync(false).catch(() => undefined);
+    await within(c.endAsync(false).catch(() => undefined), 2_000);
+    if (!c.disconnected) c.end(true);
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
