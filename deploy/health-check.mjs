@@ -1,10 +1,10 @@
-// Health check install.sh runs after switching releases: an HTTP GET to the device's local health endpoint;
-// exit 0 when it answers 200, 1 when it does not, 3 when there is nothing to check (device not provisioned).
-// Plain JavaScript with no dependencies, so it runs from any release, whatever state its code is in.
+// Health check install.sh runs after switching releases: an HTTP GET to the device's local health endpoint
+// (runtime/device/observability.ts: 200 once the device is ready, 503 before); exit 0 on 200, 1 otherwise,
+// 3 when there is nothing to check (the device is not provisioned yet).
 //
 // The endpoint: --url URL, else $MURMUR_HEALTH_URL, else the device config (--config FILE, default
-// $MURMUR_CONFIG): its `health.url`, or `http.listen` ("host:port") + /health.
-// TODO(issue 6): align the config keys with the runtime's device config once `murmur start` defines them.
+// $MURMUR_CONFIG): http://<http.host>:<http.port>/health, with the runtime's defaults 127.0.0.1 and 9464
+// (runtime/config/device-config.ts).
 
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -15,29 +15,27 @@ const { values } = parseArgs({
   strict: true,
 });
 
-function fromConfig(file) {
-  const text = readFileSync(file, 'utf8');
-  // JSON, or the flat "key: value" subset of YAML the two keys need (the release's yaml package may be
-  // exactly what is broken, so it is not loaded here).
-  let url;
-  let listen;
+const fail = (message) => {
+  console.log(`health: ${message}`);
+  process.exit(1);
+};
+
+/** The `http` section of device.yaml, read with the release's yaml package. */
+async function httpSection(file) {
+  let parse;
   try {
-    const c = JSON.parse(text);
-    url = c?.health?.url;
-    listen = c?.http?.listen;
-  } catch {
-    let section = '';
-    for (const line of text.split('\n')) {
-      const top = /^([A-Za-z_][\w-]*):\s*(.*)$/.exec(line);
-      if (top) section = top[1];
-      const nested = /^\s+([A-Za-z_][\w-]*):\s*["']?([^"'#\s]+)["']?/.exec(line);
-      if (nested && section === 'health' && nested[1] === 'url') url = nested[2];
-      if (nested && section === 'http' && nested[1] === 'listen') listen = nested[2];
-    }
+    ({ parse } = await import('yaml'));
+  } catch (e) {
+    fail(`cannot load the yaml package of this release (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (typeof url === 'string') return url;
-  if (typeof listen === 'string') return `http://${listen}/health`;
-  return undefined;
+  let config;
+  try {
+    config = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(`${file} is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const section = config !== null && typeof config === 'object' ? config.http : undefined;
+  return section !== null && typeof section === 'object' ? section : {};
 }
 
 const config = values.config ?? process.env.MURMUR_CONFIG;
@@ -47,11 +45,11 @@ if (url === undefined) {
     console.log(`health: no device config${config ? ` at ${config}` : ''} (not provisioned yet): nothing to check`);
     process.exit(3);
   }
-  url = fromConfig(config);
-  if (url === undefined) {
-    console.log(`health: ${config} names no health endpoint (health.url or http.listen)`);
-    process.exit(1);
-  }
+  const h = await httpSection(config);
+  const host = h.host ?? '127.0.0.1';
+  const port = h.port ?? 9464;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${config}: http.port is ${JSON.stringify(port)}; the health check needs a fixed port from 1 to 65535`);
+  url = `http://${host === '::1' ? '[::1]' : host}:${port}/health`;
 }
 
 const timeoutMs = Number(values['timeout-ms']);

@@ -1,8 +1,8 @@
 // Real bundles: compile once, bundle linux-arm64 and linux-x64 from the npm cache, then check the arm64
 // bundle holds only AArch64 binaries and that the x64 bundle, installed by install.sh, runs its bins here.
 
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { makeBundle, type BundleResult } from '../../deploy/bundle.js';
 import { parseManifest } from '../../deploy/bundle-manifest.js';
 import { findNativeFiles } from '../../deploy/elf.js';
 import { targets } from '../../deploy/targets.js';
+import { Mosquitto, freePort } from '../links/processes.js';
 import { repoRoot } from './fixture-bundle.js';
 import { runInstall } from './run-install.js';
 
@@ -30,7 +31,9 @@ function untar(file: string, into: string): string {
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'murmur-bundle-'));
   // The test's own dist/, so it neither needs nor disturbs the repository's.
-  const dist = build(repoRoot, join(work, 'dist')).outDir;
+  const built = build(repoRoot, join(work, 'dist'));
+  const dist = built.outDir;
+  console.log(`npm run build: ${built.jsFiles} files in ${built.wallMs} ms`);
   for (const cpu of ['arm64', 'x64'] as const) {
     const r = makeBundle({ repoRoot, target: targets[`linux-${cpu}`], outDir: join(work, 'out'), version: `9.9.${cpu === 'arm64' ? 1 : 2}-test`, prebuiltDist: dist });
     made[cpu] = r;
@@ -133,5 +136,82 @@ describe('the x64 bundle on this machine', () => {
     ok(['fleet', 'verify', join(work, 'fleet.manifest'), '--authority-key', join(keys, 'authority.key.pub')]);
     const probe = spawnSync(process.execPath, ['-e', "import('sodium-native').then((s) => console.log(typeof s.default.crypto_sign_detached))"], { cwd: join(prefix, 'opt/murmur/current'), encoding: 'utf8', timeout: 30_000 });
     expect(probe.stdout.trim()).toBe('function');
+  });
+});
+
+describe('a device started from the installed x64 bundle', () => {
+  let broker: Mosquitto | undefined;
+  let device: ChildProcess | undefined;
+  let output = '';
+  let httpPort = 0;
+  let readyMs = 0;
+  let dir: string;
+  const current = (): string => join(work, 'root/opt/murmur/current');
+
+  beforeAll(async () => {
+    dir = join(work, 'device');
+    mkdirSync(dir, { recursive: true });
+    broker = await Mosquitto.start();
+    httpPort = await freePort();
+    const murmur = (args: string[]): void => {
+      const r = spawnSync(process.execPath, [join(current(), 'bin/murmur.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    };
+    // A one-validator fleet, made with the bundle's own CLI: enough for the device to commit on its own.
+    murmur(['keygen', '--id', 'authority', '--out', 'authority.key']);
+    murmur(['keygen', '--id', 'd1', '--out', 'd1.key']);
+    murmur(['fleet', 'init', '--fleet', 'bundle', '--authority', 'authority.key', '--out', 'fleet.draft.json']);
+    murmur(['fleet', 'add', 'fleet.draft.json', '--validator', '--key', 'd1.key.pub']);
+    murmur(['fleet', 'sign', 'fleet.draft.json', '--authority', 'authority.key', '--out', 'fleet.manifest']);
+    writeFileSync(join(dir, 'device.yaml'), ['id: d1', 'key: d1.key', 'manifest: fleet.manifest', 'dataDir: data', `mqtt: { url: "${broker.url}" }`, `http: { port: ${httpPort} }`, ''].join('\n'));
+    const t0 = performance.now();
+    device = spawn(process.execPath, [join(current(), 'bin/murmur.js'), 'start', '--config', join(dir, 'device.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = device;
+    readyMs = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready within 30 s:\n${output.slice(-2000)}`)), 30_000);
+      const onData = (b: Buffer): void => {
+        output += b.toString('utf8');
+        if (output.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve(Math.round(performance.now() - t0));
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('exit', (code) => reject(new Error(`murmur start exited with ${code} before ready:\n${output.slice(-2000)}`)));
+    });
+    console.log(`device from the x64 bundle: start to ready ${readyMs} ms`);
+  }, 60_000);
+
+  afterAll(async () => {
+    const proc = device;
+    if (proc?.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      process.kill(proc.pid, 'SIGKILL');
+      await exited;
+    }
+    await broker?.stop();
+  });
+
+  it('answers its health endpoint, and the release\'s own health check (install.sh\'s default) passes on it', async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { node: string; ready: boolean })).toMatchObject({ node: 'd1', ready: true });
+    const check = spawnSync(process.execPath, [join(current(), 'deploy/health-check.mjs'), '--config', join(dir, 'device.yaml')], { encoding: 'utf8', timeout: 30_000 });
+    expect(check.stdout).toContain(`GET http://127.0.0.1:${httpPort}/health -> 200`);
+    expect(check.status).toBe(0);
+  });
+
+  it('runs at rest in bounded memory, and stops cleanly on SIGTERM', async () => {
+    const proc = device as ChildProcess;
+    await new Promise((r) => setTimeout(r, 3_000));
+    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]);
+    console.log(`device from the x64 bundle: resident memory after 3 s at rest ${(rssKb / 1024).toFixed(1)} MiB`);
+    expect(rssKb).toBeGreaterThan(10 * 1024);
+    expect(rssKb).toBeLessThan(150 * 1024);
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    process.kill(proc.pid as number, 'SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 // Small hand-made bundles for installer tests: the real install.sh, unit and health check from deploy/,
 // a tiny release, and a manifest made by the same code as a real bundle's. Health behaviour is chosen per release.
 
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatManifest, listFiles, manifestName } from '../../deploy/bundle-manifest.js';
 
@@ -18,7 +18,11 @@ export function makeFixtureBundle(dir: string, version: string, health: Health):
   cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
   chmodSync(join(top, 'install.sh'), 0o755);
   for (const f of ['install.sh', 'murmur.service']) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
-  if (health === 'real') cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
+  if (health === 'real') {
+    cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
+    // The real check reads device.yaml with the release's yaml package: a link stands in for node_modules.
+    symlinkSync(join(repoRoot, 'node_modules'), join(release, 'node_modules'));
+  }
   else writeFileSync(join(release, 'deploy', 'health-check.mjs'), health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n");
   writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
   const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };

@@ -131,7 +131,7 @@ describe('upgrades gated by the health check', () => {
   /** A provisioned device: a config naming the health endpoint, and a data directory with a WAL and signer state. */
   const provision = (prefix: string): string => {
     mkdirSync(join(prefix, 'etc/murmur'), { recursive: true });
-    writeFileSync(join(prefix, 'etc/murmur/device.yaml'), `node: v0\nhttp:\n  listen: "127.0.0.1:${port}"\n`);
+    writeFileSync(join(prefix, 'etc/murmur/device.yaml'), `id: d1\ndataDir: /var/lib/murmur\nhttp:\n  host: 127.0.0.1\n  port: ${port}\n`);
     const data = join(prefix, 'var/lib/murmur');
     mkdirSync(join(data, 'wal'), { recursive: true });
     writeFileSync(join(data, 'wal/000001.wal'), Buffer.from('records before the upgrade'));
