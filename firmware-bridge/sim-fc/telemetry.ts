@@ -71,7 +71,7 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   bat.energyConsumed = -1;
   bat.batteryRemaining = pct;
   bat.timeRemaining = 0;
-  bat.chargeState = b.status === 'critical' ? 4 : b.status === 'low' ? 3 : 1; // MAV_BATTERY_CHARGE_STATE
+  bat.chargeState = b.status === 'critical' ? 3 : b.status === 'low' ? 2 : 1; // MAV_BATTERY_CHARGE_STATE: 1 ok, 2 low, 3 critical
   bat.voltagesExt = [0, 0, 0, 0];
   bat.mode = 0;
   bat.faultBitmask = 0 as common.MavBatteryFault;

@@ -1,0 +1,111 @@
+// A GNSS receiver on a serial port speaking NMEA 0183: the Linux position driver. Lines are split,
+// checked (length, checksum) and merged: GGA gives the fix, RMC the speed and course.
+
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { deviceError, type DeviceError, type FixType, type GnssFix, type PositionSensor } from '../devices.js';
+import type { ByteTransport } from '../../firmware-bridge/transport.js';
+import { parseNmea, type GgaSentence, type RmcSentence } from './nmea.js';
+
+export interface NmeaGpsOptions {
+  /** Opens the port on start (e.g. openSerial with the configured path and baud rate). */
+  readonly open: () => Promise<ByteTransport>;
+  readonly nowMs?: () => number;
+  /** A fix older than this reads as 'stale'. */
+  readonly staleMs?: number;
+}
+
+export interface NmeaCounters {
+  sentences: number;
+  badChecksum: number;
+  malformed: number;
+  unsupported: number;
+  overlong: number;
+}
+
+function fixType(quality: number): FixType {
+  if (quality === 0) return 'none';
+  if (quality === 2) return 'dgps';
+  if (quality === 4 || quality === 5) return 'rtk';
+  return '3d';
+}
+
+export class NmeaGps implements PositionSensor {
+  readonly kind = 'position';
+  readonly driver = 'nmea';
+  private port: ByteTransport | null = null;
+  private line = '';
+  private overlong = false;
+  private gga: (GgaSentence & { atMs: number }) | null = null;
+  private rmc: (RmcSentence & { atMs: number }) | null = null;
+  private readonly now: () => number;
+  private readonly staleMs: number;
+  readonly counters: NmeaCounters = { sentences: 0, badChecksum: 0, malformed: 0, unsupported: 0, overlong: 0 };
+
+  constructor(private readonly o: NmeaGpsOptions) {
+    this.now = o.nowMs ?? Date.now;
+    this.staleMs = o.staleMs ?? 2000;
+  }
+
+  async start(): Promise<void> {
+    if (this.port) return;
+    this.port = await this.o.open();
+    this.port.onData((chunk) => this.feed(Buffer.from(chunk).toString('latin1')));
+  }
+
+  async stop(): Promise<void> {
+    const p = this.port;
+    this.port = null;
+    if (p) await p.close();
+  }
+
+  /** Feeds raw text (the serial callback does this; tests may too). */
+  feed(text: string): void {
+    for (const ch of text) {
+      if (ch === '\n' || ch === '\r') {
+        if (this.overlong) this.counters.overlong++;
+        else if (this.line.length > 0) this.sentence(this.line);
+        this.line = '';
+        this.overlong = false;
+      } else if (this.line.length >= limits.nmeaSentenceBytesMax) {
+        this.overlong = true; // drop the rest of this line
+      } else {
+        this.line += ch;
+      }
+    }
+  }
+
+  private sentence(line: string): void {
+    const r = parseNmea(line);
+    if (!r.ok) {
+      if (r.error === 'checksum mismatch') this.counters.badChecksum++;
+      else if (r.error.startsWith('unsupported')) this.counters.unsupported++;
+      else this.counters.malformed++;
+      return;
+    }
+    this.counters.sentences++;
+    if (r.value.kind === 'GGA') this.gga = { ...r.value, atMs: this.now() };
+    else this.rmc = { ...r.value, atMs: this.now() };
+  }
+
+  fix(): Result<GnssFix, DeviceError> {
+    if (!this.port) return err(deviceError('stopped', 'NMEA GPS is not started'));
+    const g = this.gga;
+    if (g === null) return err(deviceError('no-data', 'no GGA sentence yet'));
+    const age = this.now() - g.atMs;
+    if (age > this.staleMs) return err(deviceError('stale', `newest GGA is ${age} ms old`));
+    const rmc = this.rmc && this.now() - this.rmc.atMs <= this.staleMs && this.rmc.valid ? this.rmc : null;
+    const noFix = g.quality === 0 || g.latDeg === null || g.lonDeg === null;
+    return ok({
+      timeMs: g.atMs,
+      fix: noFix ? 'none' : fixType(g.quality),
+      latDeg: g.latDeg ?? Number.NaN,
+      lonDeg: g.lonDeg ?? Number.NaN,
+      altMslM: g.altMslM ?? Number.NaN,
+      satellites: g.satellites,
+      hdop: g.hdop,
+      groundSpeedMps: rmc?.speedMps ?? 0,
+      courseDeg: rmc?.courseDeg ?? 0,
+    });
+  }
+}

@@ -1,0 +1,102 @@
+// HAL drivers over a MAVLink flight controller (firmware-bridge/mavlink/vehicle.ts): position,
+// attitude, battery and flight control from the FC's telemetry and commands. The FC's IMU stream
+// (HIGHRES_IMU) is not requested, so imu() answers 'unsupported'.
+
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import {
+  deviceError,
+  type Attitude,
+  type AttitudeSensor,
+  type Battery,
+  type BatteryState,
+  type DeviceError,
+  type FlightAction,
+  type FlightControl,
+  type FlightState,
+  type GnssFix,
+  type ImuSample,
+  type PositionSensor,
+} from '../devices.js';
+import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+
+/** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
+export const mavlinkStaleMs = 3000;
+
+abstract class MavlinkDevice {
+  readonly driver = 'mavlink';
+  private running = false;
+  constructor(protected readonly vehicle: MavlinkVehicle) {}
+  start(): Promise<void> {
+    this.running = true;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    this.running = false;
+    return Promise.resolve();
+  }
+  protected fresh<T>(name: string, value: T | null): Result<{ value: T; timeMs: number }, DeviceError> {
+    if (!this.running) return err(deviceError('stopped', `${this.constructor.name} is not started`));
+    const at = this.vehicle.telemetry.receivedAtMs[name];
+    if (value === null || at === undefined) return err(deviceError('no-data', `no ${name} from the flight controller yet`));
+    if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', `newest ${name} is ${Date.now() - at} ms old`));
+    return ok({ value, timeMs: at });
+  }
+}
+
+export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
+  readonly kind = 'position';
+  fix(): Result<GnssFix, DeviceError> {
+    const r = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
+    if (!r.ok) return r;
+    const p = r.value.value;
+    const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
+    // GLOBAL_POSITION_INT is the FC's fused estimate; it carries no satellite count or HDOP.
+    return ok({ timeMs: r.value.timeMs, fix: '3d', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, satellites: 0, hdop: 99.99, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360 });
+  }
+}
+
+export class MavlinkAttitude extends MavlinkDevice implements AttitudeSensor {
+  readonly kind = 'attitude';
+  attitude(): Result<Attitude, DeviceError> {
+    const r = this.fresh('ATTITUDE', this.vehicle.telemetry.attitude);
+    if (!r.ok) return r;
+    const a = r.value.value;
+    return ok({ timeMs: r.value.timeMs, rollRad: a.roll, pitchRad: a.pitch, yawRad: a.yaw, rollRateRadps: a.rollspeed, pitchRateRadps: a.pitchspeed, yawRateRadps: a.yawspeed });
+  }
+  imu(): Result<ImuSample, DeviceError> {
+    return err(deviceError('unsupported', 'the MAVLink driver does not stream HIGHRES_IMU'));
+  }
+}
+
+export class MavlinkBattery extends MavlinkDevice implements Battery {
+  readonly kind = 'battery';
+  state(): Result<BatteryState, DeviceError> {
+    const r = this.fresh('BATTERY_STATUS', this.vehicle.telemetry.battery);
+    if (!r.ok) return r;
+    const b = r.value.value;
+    const cells = b.voltages.filter((v) => v !== 65535 && v > 0);
+    const voltageV = cells.reduce((s, v) => s + v, 0) / 1000;
+    const remaining = b.batteryRemaining < 0 ? Number.NaN : b.batteryRemaining / 100;
+    // MAV_BATTERY_CHARGE_STATE: 1 ok, 2 low, 3 critical, 4 emergency.
+    const status = b.chargeState === 1 ? 'ok' : b.chargeState === 2 ? 'low' : b.chargeState >= 3 && b.chargeState <= 5 ? 'critical' : 'unknown';
+    return ok({ timeMs: r.value.timeMs, voltageV, currentA: b.currentBattery < 0 ? Number.NaN : b.currentBattery / 100, remainingFraction: remaining, consumedMah: Math.max(0, b.currentConsumed), status });
+  }
+}
+
+export class MavlinkFlight extends MavlinkDevice implements FlightControl {
+  readonly kind = 'flight';
+  execute(action: FlightAction): Promise<Result<void, DeviceError>> {
+    const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
+    if (!r.ok) return Promise.resolve(r);
+    return this.vehicle.execute(action);
+  }
+  state(): Result<FlightState, DeviceError> {
+    const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
+    if (!r.ok) return r;
+    return ok({ timeMs: r.value.timeMs, armed: this.vehicle.armed(), mode: this.vehicle.mode(), landed: this.vehicle.landed(), home: this.vehicle.home(), failsafe: this.vehicle.failsafe() });
+  }
+}
+
+export function createMavlinkDevices(vehicle: MavlinkVehicle): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
+  return { position: new MavlinkPosition(vehicle), attitude: new MavlinkAttitude(vehicle), battery: new MavlinkBattery(vehicle), flight: new MavlinkFlight(vehicle) };
+}

@@ -1,0 +1,223 @@
+// One conformance suite per HAL interface; every driver of that interface runs it (STYLE.md §9).
+// A harness hands over the device and a way to let time pass (stepping a simulation, or waiting).
+
+import { describe, expect, it } from 'vitest';
+import type { Attitude, AttitudeSensor, Battery, Device, FlightControl, PositionSensor, Radio, RangeSensor, StatusLed } from '../../hal/devices.js';
+
+export interface Harness<T extends Device> {
+  readonly device: T;
+  advance(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const fixTypes = ['none', '2d', '3d', 'dgps', 'rtk'];
+
+async function until(h: Harness<Device>, what: string, cond: () => boolean, ms: number): Promise<void> {
+  for (let t = 0; !cond(); t += 50) {
+    if (t > ms) throw new Error(`${what} did not happen within ${ms} ms`);
+    await h.advance(50);
+  }
+}
+
+function lifecycle<T extends Device>(kind: string, make: () => Promise<Harness<T>>, read: (d: T) => { ok: boolean; error?: { code: string } }): void {
+  it('reports "stopped" before start and after stop, and names its kind and driver', async () => {
+    const h = await make();
+    try {
+      expect(h.device.kind).toBe(kind);
+      expect(h.device.driver).toMatch(/^[a-z0-9-]+$/);
+      const before = read(h.device);
+      expect(before.ok).toBe(false);
+      expect(before.error?.code).toBe('stopped');
+      await h.device.start();
+      await h.device.stop();
+      expect(read(h.device).error?.code).toBe('stopped');
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+export function positionConformance(driver: string, make: () => Promise<Harness<PositionSensor>>): void {
+  describe(`PositionSensor conformance: ${driver}`, () => {
+    lifecycle('position', make, (d) => d.fix() as never);
+    it('produces well-formed fixes with non-decreasing times', async () => {
+      const h = await make();
+      try {
+        await h.device.start();
+        await until(h, 'a first fix', () => h.device.fix().ok, 5000);
+        const a = h.device.fix();
+        await h.advance(300);
+        const b = h.device.fix();
+        for (const r of [a, b]) {
+          expect(r.ok).toBe(true);
+          if (!r.ok) continue;
+          const f = r.value;
+          expect(fixTypes).toContain(f.fix);
+          expect(Math.abs(f.latDeg)).toBeLessThanOrEqual(90);
+          expect(Math.abs(f.lonDeg)).toBeLessThanOrEqual(180);
+          expect(Number.isFinite(f.altMslM)).toBe(true);
+          expect(Number.isInteger(f.satellites) && f.satellites >= 0).toBe(true);
+          expect(f.hdop).toBeGreaterThan(0);
+          expect(f.groundSpeedMps).toBeGreaterThanOrEqual(0);
+          expect(f.courseDeg >= 0 && f.courseDeg < 360).toBe(true);
+        }
+        if (a.ok && b.ok) expect(b.value.timeMs).toBeGreaterThanOrEqual(a.value.timeMs);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+function attitudeOk(a: Attitude): void {
+  for (const v of [a.rollRad, a.pitchRad, a.yawRad]) expect(Math.abs(v)).toBeLessThanOrEqual(Math.PI + 1e-6);
+  for (const v of [a.rollRateRadps, a.pitchRateRadps, a.yawRateRadps]) expect(Number.isFinite(v)).toBe(true);
+}
+
+export function attitudeConformance(driver: string, make: () => Promise<Harness<AttitudeSensor>>): void {
+  describe(`AttitudeSensor conformance: ${driver}`, () => {
+    lifecycle('attitude', make, (d) => d.attitude() as never);
+    it('produces attitudes in range; the IMU is either a sane sample at rest or "unsupported"', async () => {
+      const h = await make();
+      try {
+        await h.device.start();
+        await until(h, 'a first attitude', () => h.device.attitude().ok, 5000);
+        const a = h.device.attitude();
+        if (a.ok) attitudeOk(a.value);
+        const imu = h.device.imu();
+        if (imu.ok) expect(Math.hypot(imu.value.accelMps2.x, imu.value.accelMps2.y, imu.value.accelMps2.z)).toBeGreaterThan(5);
+        else expect(imu.error.code).toBe('unsupported');
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+export function batteryConformance(driver: string, make: () => Promise<Harness<Battery>>): void {
+  describe(`Battery conformance: ${driver}`, () => {
+    lifecycle('battery', make, (d) => d.state() as never);
+    it('reports voltage, a remaining fraction in 0..1 (or NaN) and a known status', async () => {
+      const h = await make();
+      try {
+        await h.device.start();
+        await until(h, 'a first battery state', () => h.device.state().ok, 5000);
+        const r = h.device.state();
+        expect(r.ok).toBe(true);
+        if (!r.ok) return;
+        expect(r.value.voltageV).toBeGreaterThan(0);
+        const f = r.value.remainingFraction;
+        expect(Number.isNaN(f) || (f >= 0 && f <= 1)).toBe(true);
+        expect(['ok', 'low', 'critical', 'unknown']).toContain(r.value.status);
+        expect(r.value.consumedMah).toBeGreaterThanOrEqual(0);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+export function rangeConformance(driver: string, make: () => Promise<Harness<RangeSensor>>): void {
+  describe(`RangeSensor conformance: ${driver}`, () => {
+    lifecycle('range', make, (d) => d.readings() as never);
+    it('reports every beam within [minM, maxM] in a fixed order', async () => {
+      const h = await make();
+      try {
+        await h.device.start();
+        await until(h, 'readings', () => h.device.readings().ok, 5000);
+        const a = h.device.readings();
+        await h.advance(200);
+        const b = h.device.readings();
+        expect(a.ok && b.ok).toBe(true);
+        if (!a.ok || !b.ok) return;
+        expect(a.value.length).toBeGreaterThan(0);
+        expect(b.value.map((r) => r.bearingRad)).toEqual(a.value.map((r) => r.bearingRad));
+        for (const r of b.value) {
+          expect(r.distanceM).toBeGreaterThanOrEqual(r.minM);
+          expect(r.distanceM).toBeLessThanOrEqual(r.maxM);
+        }
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+export function flightConformance(driver: string, make: () => Promise<Harness<FlightControl>>): void {
+  describe(`FlightControl conformance: ${driver}`, () => {
+    lifecycle('flight', make, (d) => d.state() as never);
+    it('refuses takeoff while disarmed, then arms, takes off, holds, lands and disarms', async () => {
+      const h = await make();
+      const d = h.device;
+      try {
+        await d.start();
+        await until(h, 'a first state', () => d.state().ok, 5000);
+        const s0 = d.state();
+        expect(s0.ok && s0.value.armed).toBe(false);
+        const early = await d.execute({ type: 'takeoff', relAltM: 5 });
+        expect(early.ok).toBe(false);
+        if (!early.ok) expect(early.error.code).toBe('rejected');
+        expect((await d.execute({ type: 'arm' })).ok).toBe(true);
+        await until(h, 'armed', () => d.state().ok && (d.state() as { value: { armed: boolean } }).value.armed, 3000);
+        expect((await d.execute({ type: 'takeoff', relAltM: -3 })).ok).toBe(false);
+        expect((await d.execute({ type: 'takeoff', relAltM: 5 })).ok).toBe(true);
+        await until(h, 'in the air', () => d.state().ok && (d.state() as { value: { landed: string } }).value.landed === 'in-air', 15_000);
+        expect((await d.execute({ type: 'hold' })).ok).toBe(true);
+        await until(h, 'hold mode', () => d.state().ok && (d.state() as { value: { mode: string } }).value.mode === 'hold', 3000);
+        expect((await d.execute({ type: 'land' })).ok).toBe(true);
+        await until(h, 'landed and disarmed', () => d.state().ok && !(d.state() as { value: { armed: boolean } }).value.armed, 20_000);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+export function radioConformance(driver: string, make: () => Promise<Harness<Radio> & { peer: Radio }>): void {
+  describe(`Radio conformance: ${driver}`, () => {
+    it('delivers datagrams up to mtuBytes intact and refuses larger ones (counted)', async () => {
+      const h = await make();
+      try {
+        await h.device.start();
+        await h.peer.start();
+        const got: Uint8Array[] = [];
+        h.peer.onReceive((b) => got.push(b));
+        const msg = Uint8Array.from({ length: h.device.mtuBytes }, (_, i) => i & 0xff);
+        expect(h.device.send(msg)).toBe(true);
+        expect(h.device.send(new Uint8Array(h.device.mtuBytes + 1))).toBe(false);
+        await until(h, 'delivery', () => got.length > 0, 3000);
+        expect(got[0]).toEqual(msg);
+        expect(h.device.counters().framesRefused).toBe(1);
+        expect(h.device.counters().framesSent).toBe(1);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
+
+export function ledConformance(driver: string, make: () => Promise<Harness<StatusLed>>): void {
+  describe(`StatusLed conformance: ${driver}`, () => {
+    it('refuses before start, turns on and off, and rejects a bad blink period', async () => {
+      const h = await make();
+      const d = h.device;
+      try {
+        expect(d.set({ type: 'on' }).ok).toBe(false);
+        await d.start();
+        expect(d.set({ type: 'on' }).ok).toBe(true);
+        expect(d.lit()).toBe(true);
+        expect(d.current()).toEqual({ type: 'on' });
+        expect(d.set({ type: 'off' }).ok).toBe(true);
+        expect(d.lit()).toBe(false);
+        const bad = d.set({ type: 'blink', periodMs: 1 });
+        expect(!bad.ok && bad.error.code).toBe('rejected');
+        expect(d.set({ type: 'blink', periodMs: 500 }).ok).toBe(true);
+        expect(d.set({ type: 'heartbeat' }).ok).toBe(true);
+        expect(d.current()).toEqual({ type: 'heartbeat' });
+      } finally {
+        await d.stop();
+        await h.close();
+      }
+    });
+  });
+}

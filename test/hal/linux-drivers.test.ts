@@ -1,0 +1,137 @@
+// Linux drivers against the conformance suites: an NMEA 0183 GPS on a real socat pty (the test plays
+// the receiver, writing sentences built from the spec), and the LED class through sysfs-shaped files.
+// Plus the NMEA parser itself: checksums, GGA/RMC fields, and refusals.
+
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSerial } from '../../firmware-bridge/transport.js';
+import { NmeaGps } from '../../hal/linux/nmea-gps.js';
+import { nmeaChecksum, nmeaSentence, parseNmea } from '../../hal/linux/nmea.js';
+import { SysfsLed } from '../../hal/linux/sysfs-led.js';
+import { startPtyPair } from '../bridge/processes.js';
+import { ledConformance, positionConformance, type Harness } from './conformance.js';
+
+/** ddmm.mmmm / dddmm.mmmm from degrees. */
+function nmeaCoord(deg: number, degDigits: 2 | 3): string {
+  const a = Math.abs(deg);
+  const d = Math.floor(a);
+  return `${String(d).padStart(degDigits, '0')}${((a - d) * 60).toFixed(4).padStart(7, '0')}`;
+}
+
+export function gga(lat: number, lon: number, alt: number): string {
+  return nmeaSentence(`GPGGA,123519.00,${nmeaCoord(lat, 2)},${lat < 0 ? 'S' : 'N'},${nmeaCoord(lon, 3)},${lon < 0 ? 'W' : 'E'},1,09,0.9,${alt.toFixed(1)},M,47.0,M,,`);
+}
+
+export function rmc(lat: number, lon: number, knots: number, course: number): string {
+  return nmeaSentence(`GPRMC,123519.00,A,${nmeaCoord(lat, 2)},${lat < 0 ? 'S' : 'N'},${nmeaCoord(lon, 3)},${lon < 0 ? 'W' : 'E'},${knots.toFixed(1)},${course.toFixed(1)},230394,003.1,W`);
+}
+
+describe('NMEA 0183 parser', () => {
+  it('checks the XOR checksum (the spec example $GPGGA,...*47)', () => {
+    const body = 'GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,';
+    expect(nmeaChecksum(body)).toBe(0x47);
+    const r = parseNmea(`$${body}*47`);
+    expect(r.ok && r.value).toMatchObject({ kind: 'GGA', quality: 1, satellites: 8, hdop: 0.9, altMslM: 545.4 });
+    if (r.ok && r.value.kind === 'GGA') {
+      expect(r.value.latDeg).toBeCloseTo(48 + 7.038 / 60, 9);
+      expect(r.value.lonDeg).toBeCloseTo(11 + 31 / 60, 9);
+    }
+    expect(parseNmea(`$${body}*48`)).toEqual({ ok: false, error: 'checksum mismatch' });
+  });
+
+  it('reads RMC speed in knots and course; southern and western hemispheres are negative', () => {
+    const r = parseNmea(rmc(-33.5, -70.25, 10, 271.5).trim());
+    expect(r.ok).toBe(true);
+    if (r.ok && r.value.kind === 'RMC') {
+      expect(r.value.valid).toBe(true);
+      expect(r.value.latDeg).toBeCloseTo(-33.5, 6);
+      expect(r.value.lonDeg).toBeCloseTo(-70.25, 6);
+      expect(r.value.speedMps).toBeCloseTo(5.14444, 4);
+      expect(r.value.courseDeg).toBe(271.5);
+    }
+  });
+
+  it('refuses overlong lines, bad coordinates and sentences it does not know', () => {
+    expect(parseNmea('$' + 'A'.repeat(90) + '*00').ok).toBe(false);
+    expect(parseNmea(nmeaSentence('GPGGA,1,9999.0,N,01131.000,E,1,08,0.9,5,M,4,M,,').trim())).toEqual({ ok: false, error: 'GGA: bad coordinate' });
+    expect(parseNmea(nmeaSentence('GPGSV,3,1,11').trim())).toEqual({ ok: false, error: 'unsupported sentence GSV' });
+  });
+});
+
+/** A GPS receiver on a pty: the test writes GGA+RMC at 10 Hz to one end; the driver reads the other. */
+async function nmeaHarness(): Promise<Harness<NmeaGps> & { writer: { write(s: string): void } }> {
+  const pty = await startPtyPair();
+  const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+  const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+  let n = 0;
+  const timer = setInterval(() => {
+    n++;
+    receiver.write(Buffer.from(gga(47.3977 + n * 1e-6, 8.5456, 500) + rmc(47.3977 + n * 1e-6, 8.5456, 4, 15), 'latin1'));
+  }, 100);
+  return {
+    device: gps,
+    writer: { write: (s: string) => receiver.write(Buffer.from(s, 'latin1')) },
+    advance: (ms) => new Promise((r) => setTimeout(r, ms)),
+    close: async () => {
+      clearInterval(timer);
+      await gps.stop();
+      await receiver.close();
+      await pty.stop();
+    },
+  };
+}
+
+positionConformance('nmea (serial pty)', nmeaHarness);
+
+describe('NMEA GPS driver on a pty', () => {
+  it('ignores sentences with bad checksums and counts them', async () => {
+    const h = await nmeaHarness();
+    try {
+      await h.device.start();
+      h.writer.write('$GPGGA,123519.00,0000.0000,N,00000.0000,E,1,09,0.9,1.0,M,47.0,M,,*00\r\n');
+      await h.advance(400);
+      expect(h.device.counters.badChecksum).toBeGreaterThanOrEqual(1);
+      const f = h.device.fix();
+      expect(f.ok && f.value.latDeg).toBeGreaterThan(47); // the forged (0, 0) fix never took effect
+      expect(f.ok && f.value.groundSpeedMps).toBeCloseTo(4 * 0.514444, 4);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** A directory shaped like /sys/class/leds/NAME with the files the kernel provides. */
+function fakeLedClass(): string {
+  const root = mkdtempSync(join(tmpdir(), 'murmur-leds-'));
+  mkdirSync(join(root, 'status'));
+  writeFileSync(join(root, 'status', 'brightness'), '0\n');
+  writeFileSync(join(root, 'status', 'max_brightness'), '255\n');
+  writeFileSync(join(root, 'status', 'trigger'), '[none] timer heartbeat mmc0\n');
+  return root;
+}
+
+ledConformance('sysfs (LED class files)', () => {
+  const led = new SysfsLed({ name: 'status', classDir: fakeLedClass() });
+  return Promise.resolve({ device: led, advance: (ms) => new Promise((r) => setTimeout(r, ms)), close: () => Promise.resolve() });
+});
+
+describe('sysfs LED driver', () => {
+  it('writes max brightness for on, and selects the kernel timer trigger with half-period delays for blink', async () => {
+    const root = fakeLedClass();
+    const led = new SysfsLed({ name: 'status', classDir: root });
+    await led.start();
+    led.set({ type: 'on' });
+    expect(readFileSync(join(root, 'status', 'brightness'), 'utf8')).toBe('255');
+    led.set({ type: 'blink', periodMs: 400 });
+    expect(readFileSync(join(root, 'status', 'trigger'), 'utf8')).toBe('timer');
+    expect(readFileSync(join(root, 'status', 'delay_on'), 'utf8')).toBe('200');
+    await led.stop();
+  });
+
+  it('refuses to start on a missing LED with a message naming the path', async () => {
+    const led = new SysfsLed({ name: 'nope', classDir: fakeLedClass() });
+    await expect(led.start()).rejects.toThrow(/no LED at .*nope/);
+  });
+});
