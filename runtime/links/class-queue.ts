@@ -70,6 +70,23 @@ export class ClassQueue<T> {
     return q.capacity - q.length;
   }
 
+  /** Removes every queued item of `cls` that matches; returns how many went. */
+  removeWhere(cls: TrafficClass, match: (item: T) => boolean): number {
+    const q = this.queues[cls];
+    const keep = [...q].filter((x) => !match(x));
+    const removed = q.length - keep.length;
+    if (removed > 0) {
+      q.clear();
+      for (const x of keep) q.push(x);
+    }
+    return removed;
+  }
+
+  /** The oldest queued item of `cls`. */
+  peekClass(cls: TrafficClass): T | undefined {
+    return this.queues[cls].peek();
+  }
+
   get length(): number {
     return this.queues.consensus.length + this.queues.heartbeat.length + this.queues.telemetry.length;
   }

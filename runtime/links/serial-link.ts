@@ -55,6 +55,8 @@ interface Packet {
   /** Envelope bytes this packet completes (0 for all but the last fragment, and for relays). */
   readonly completes: number;
   readonly relay: boolean;
+  /** origin:msgId, so a whole envelope (own or relayed) can be evicted at once. */
+  readonly key: string;
 }
 
 interface Reassembly {
@@ -102,7 +104,10 @@ export class SerialLink implements Link {
     this.fleetTag = tagOfFleet(opts.fleet);
     this.selfTag = nodeTag(opts.node);
     for (const p of opts.peers ?? []) this.peerByTag.set(nodeTag(p), p);
-    this.queue = new ClassQueue<Packet>(opts.queueSizes ?? { ...defaultQueueSizes, consensus: Math.max(defaultQueueSizes.consensus, this.fragmentsMax) }, (cls) => this.stats.queueFull(cls));
+    // Sizes count packets (fragments) here; each class holds at least one largest envelope.
+    const sizes = opts.queueSizes ?? defaultQueueSizes;
+    const atLeast = (n: number) => Math.max(n, this.fragmentsMax);
+    this.queue = new ClassQueue<Packet>({ consensus: atLeast(sizes.consensus), heartbeat: atLeast(sizes.heartbeat), telemetry: atLeast(sizes.telemetry) }, (cls) => this.stats.queueFull(cls));
     if (opts.throttle !== false) {
       this.budget = new AirtimeBudget(
         { baud: opts.baud, burstBytes: opts.packetBytes * 2, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) },
@@ -204,17 +209,24 @@ export class SerialLink implements Link {
       this.stats.oversize();
       return false;
     }
+    const msgId = this.msgId;
+    // Heartbeats: only the newest matters, so whole older heartbeats make room (never half of one).
+    while (cls === 'heartbeat' && this.queue.room(cls) < count) {
+      const oldest = this.queue.peekClass('heartbeat');
+      if (!oldest) break;
+      this.queue.removeWhere('heartbeat', (p) => p.key === oldest.key);
+      this.stats.queueFull('heartbeat');
+    }
     // All fragments or none: half an envelope is airtime wasted.
-    if (cls !== 'heartbeat' && this.queue.room(cls) < count) {
+    if (this.queue.room(cls) < count) {
       this.stats.queueFull(cls);
       return false;
     }
-    const msgId = this.msgId;
     this.msgId = (this.msgId + 1) >>> 0;
     for (let index = 0; index < count; index++) {
       const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
       const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
-      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false });
+      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}` });
     }
     this.pump();
     return true;
@@ -293,7 +305,7 @@ export class SerialLink implements Link {
     if (f.hopsLeft > 1 && f.dest !== this.selfTag && this.running) {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
       const relayed = this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 });
-      if (this.queue.push(f.cls, { wire: relayed, completes: 0, relay: true })) this.pump();
+      if (this.queue.push(f.cls, { wire: relayed, completes: 0, relay: true, key: `${f.origin}:${f.msgId}` })) this.pump();
     }
     if (forMe) this.assemble(f);
   }

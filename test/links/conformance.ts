@@ -95,14 +95,20 @@ export function linkConformance(makeHarness: () => Promise<LinkHarness>, opts: {
         expect(h.a.broadcast(p, classes[i % 3] as TrafficClass)).toBe(true);
         if (i % 3 === 1) await sleep(1);
       }
-      await inbox.waitFor(messages, 20_000);
+      // A link may shed old heartbeats when it falls behind (their queue drops the oldest, counted);
+      // consensus and telemetry are never lost on these loss-free transports.
+      const shed = () => (h.a.counters() as LinkCountersDetail).droppedQueueFullByClass.heartbeat;
+      await waitUntil(() => inbox.frames.length >= messages - shed(), 20_000, `${messages} messages (less shed heartbeats)`);
+      await sleep(opts.settleMs ?? 50);
       const got = inbox.frames.map((f) => hex(f.bytes));
       expect(new Set(got).size).toBe(got.length);
-      expect(got.length).toBe(messages);
+      expect(got.length).toBe(messages - shed());
+      expect(shed()).toBeLessThanOrEqual(messages / 10);
       for (const g of got) expect(sent.has(g)).toBe(true);
       const ca = h.a.counters() as LinkCountersDetail;
-      expect(ca.framesSent).toBeGreaterThanOrEqual(messages);
-      expect(h.b.counters().framesReceived).toBeGreaterThanOrEqual(messages);
+      expect(ca.droppedQueueFullByClass.consensus + ca.droppedQueueFullByClass.telemetry).toBe(0);
+      expect(ca.framesSent).toBeGreaterThanOrEqual(messages - shed());
+      expect(h.b.counters().framesReceived).toBeGreaterThanOrEqual(messages - shed());
     }),
   );
 
@@ -153,8 +159,8 @@ export function linkConformance(makeHarness: () => Promise<LinkHarness>, opts: {
         if (x.reason !== undefined) expect(after.badFrameReasons[x.reason] ?? 0, `reason ${x.reason}`).toBeGreaterThan(before.badFrameReasons[x.reason] ?? 0);
       }
       expect(inbox.frames.length).toBe(0);
-      // A good frame injected the same way, then a normal send, still arrive.
-      const p1 = prng.bytes(40);
+      // A good frame injected the same way, then a normal send, still arrive (16 bytes fit any radio packet).
+      const p1 = prng.bytes(16);
       await h.inject(h.validWire(p1));
       const p2 = prng.bytes(40);
       expect(h.a.broadcast(p2, 'consensus')).toBe(true);

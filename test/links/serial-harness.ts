@@ -28,16 +28,17 @@ export function radioWire(payload: Uint8Array, over: Partial<RadioFrame> = {}): 
 
 export function radioBadInputs(): BadInput[] {
   const random = Buffer.from(prng.bytes(120).map((b) => (b === 0 ? 1 : b)));
-  const raw = encodeRadioFrame({ cls: 'consensus', fleetTag: fleetTag(fleet), origin: 1, msgId: prng.nextU32(), hopsLeft: 1, index: 0, count: 1, dest: undefined, fragment: prng.bytes(50) });
+  // Fragments of 20 bytes keep every input within a 58-byte LoRa packet, so the reason is certain.
+  const raw = encodeRadioFrame({ cls: 'consensus', fleetTag: fleetTag(fleet), origin: 1, msgId: prng.nextU32(), hopsLeft: 1, index: 0, count: 1, dest: undefined, fragment: prng.bytes(20) });
   const flipped = Buffer.from(raw);
-  flipped[30] = (flipped[30] as number) ^ 0x21;
+  flipped[20] = (flipped[20] as number) ^ 0x21;
   return [
     { reason: undefined, bytes: Buffer.concat([random, Buffer.of(0)]) },
     { reason: 'truncated', bytes: withDelimiter(raw.subarray(0, 12)) },
     { reason: 'bad-crc', bytes: withDelimiter(flipped) },
     { reason: 'oversized', bytes: Buffer.concat([Buffer.alloc(400, 0x41), Buffer.of(0)]) },
-    { reason: 'wrong-fleet', bytes: radioWire(prng.bytes(40), { fleetTag: fleetTag('other-fleet') }) },
-    { reason: 'bad-fragment', bytes: radioWire(prng.bytes(40), { index: 3, count: 2 }) },
+    { reason: 'wrong-fleet', bytes: radioWire(prng.bytes(20), { fleetTag: fleetTag('other-fleet') }) },
+    { reason: 'bad-fragment', bytes: radioWire(prng.bytes(20), { index: 3, count: 2 }) },
     { reason: 'bad-cobs', bytes: Buffer.of(0x09, 1, 2, 0) },
   ];
 }
@@ -52,10 +53,10 @@ export function writeRaw(path: string, bytes: Uint8Array): void {
   }
 }
 
-export async function serialHarness(): Promise<LinkHarness> {
+export async function serialHarness(packetBytes = 252): Promise<LinkHarness> {
   const pair = await PtyPair.start();
-  const a = serialLink('a', [pair.a]);
-  const b = serialLink('b', [pair.b]);
+  const a = serialLink('a', [pair.a], { packetBytes });
+  const b = serialLink('b', [pair.b], { packetBytes });
   await a.start();
   await b.start();
   return {

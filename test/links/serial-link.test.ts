@@ -37,8 +37,12 @@ describe('COBS and the airtime budget', () => {
   });
 });
 
-describe('serial radio link over socat ptys: conformance', () => {
-  linkConformance(serialHarness, { messages: 150 });
+describe('serial radio link over socat ptys, SiK packets (252 bytes): conformance', () => {
+  linkConformance(() => serialHarness(252), { messages: 150 });
+});
+
+describe('serial radio link over socat ptys, E32 LoRa packets (58 bytes): conformance', () => {
+  linkConformance(() => serialHarness(58), { messages: 60 });
 });
 
 describe('three radios in a chain (a - b - c)', () => {
