@@ -1,10 +1,10 @@
 // Real peers for link tests: Mosquitto on a free loopback port with its own config file, and socat
 // pty pairs. Each is started by the test and stopped by its PID (never by name).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export async function freePort(): Promise<number> {
@@ -44,14 +44,30 @@ async function stopProcess(p: ChildProcess, timeoutMs = 3_000): Promise<void> {
   clearTimeout(t);
 }
 
+export interface MosquittoAuth {
+  /** username -> password, written with mosquitto_passwd. */
+  readonly users: Readonly<Record<string, string>>;
+  /** The acl_file contents. */
+  readonly acl: string;
+}
+
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-mosquitto-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly auth: MosquittoAuth | undefined,
+  ) {}
 
-  static async start(port?: number): Promise<Mosquitto> {
-    const m = new Mosquitto(port ?? (await freePort()));
+  static async start(port?: number, auth?: MosquittoAuth): Promise<Mosquitto> {
+    const m = new Mosquitto(port ?? (await freePort()), auth);
+    if (auth) {
+      const passwd = join(m.dir, 'passwd');
+      writeFileSync(passwd, '', { mode: 0o600 });
+      for (const [user, pw] of Object.entries(auth.users)) execFileSync('mosquitto_passwd', ['-b', passwd, user, pw], { stdio: 'pipe', timeout: 10_000 });
+      writeFileSync(join(m.dir, 'acl'), auth.acl, { mode: 0o600 });
+    }
     await m.run();
     return m;
   }
@@ -71,7 +87,10 @@ export class Mosquitto {
       conf,
       [
         `listener ${this.port} 127.0.0.1`,
-        'allow_anonymous true',
+        ...(this.auth ? ['allow_anonymous false', `password_file ${join(this.dir, 'passwd')}`, `acl_file ${join(this.dir, 'acl')}`] : ['allow_anonymous true']),
+        // Run as whoever started the test: as root, Mosquitto would switch to user "mosquitto", which
+        // cannot read this private temp directory's password and ACL files.
+        `user ${userInfo().username}`,
         'set_tcp_nodelay true', // Nagle + delayed ACK costs ~80 ms per QoS 1 round trip otherwise
         'persistence false',
         'max_queued_messages 100000', // the default 1000 silently drops QoS 1 bursts (baseline.md §4)
