@@ -40,6 +40,7 @@ export const limits = {
   radioReassemblyMs: 15_000, // an incomplete envelope is abandoned after this
   radioRxBufferBytesMax: 2_048, // bytes without a COBS delimiter before the buffer is discarded
   radioHopLimitMax: 7, // flood relay hops (Meshtastic's maximum)
+  radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted
   // Membership (runtime/membership)
   membershipPeersMax: 2_048, // peers tracked by one view; heartbeats from more are ignored and counted

@@ -46,6 +46,8 @@ export interface SerialLinkOptions {
   readonly queueSizes?: ClassQueueSizes;
   readonly fragmentsMax?: number;
   readonly now?: () => number;
+  /** Relays wait a random 0..relayJitterMs first (default 0; a few packet times for LoRa). */
+  readonly relayJitterMs?: number;
   /** Retry interval for a port that went away (default 1 s). */
   readonly reopenMs?: number;
 }
@@ -90,6 +92,7 @@ export class SerialLink implements Link {
   private running = false;
   private pumping = false;
   private waitingDrain = false;
+  private pendingRelays = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SerialLinkOptions) {
@@ -304,8 +307,17 @@ export class SerialLink implements Link {
     const forMe = f.dest === undefined || f.dest === this.selfTag;
     if (f.hopsLeft > 1 && f.dest !== this.selfTag && this.running) {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
-      const relayed = this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 });
-      if (this.queue.push(f.cls, { wire: relayed, completes: 0, relay: true, key: `${f.origin}:${f.msgId}` })) this.pump();
+      const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}` };
+      const jitter = this.opts.relayJitterMs ?? 0;
+      if (jitter > 0 && this.pendingRelays < limits.radioPendingRelaysMax) {
+        // Neighbours that heard the same packet would otherwise all relay it at once and collide on
+        // radios without their own medium access (LoRa transparent mode); SiK's TDM does not need it.
+        this.pendingRelays++;
+        setTimeout(() => {
+          this.pendingRelays--;
+          if (this.running && this.queue.push(f.cls, relayed)) this.pump();
+        }, Math.random() * jitter).unref();
+      } else if (this.queue.push(f.cls, relayed)) this.pump();
     }
     if (forMe) this.assemble(f);
   }

@@ -50,7 +50,9 @@ describe('three radios in a chain (a - b - c)', () => {
   let p2: PtyPair;
   let links: SerialLink[] = [];
   const start = async (hopLimit?: number) => {
-    links = [serialLink('a', [p1.a], hopLimit ? { hopLimit } : {}), serialLink('b', [p1.b, p2.a], hopLimit ? { hopLimit } : {}), serialLink('c', [p2.b], hopLimit ? { hopLimit } : {})];
+    // The middle radio waits a random 0..20 ms before relaying, as a LoRa mesh would.
+    const o = hopLimit ? { hopLimit } : {};
+    links = [serialLink('a', [p1.a], o), serialLink('b', [p1.b, p2.a], { ...o, relayJitterMs: 20 }), serialLink('c', [p2.b], o)];
     for (const l of links) await l.start();
     return links as [SerialLink, SerialLink, SerialLink];
   };
