@@ -48,6 +48,8 @@ export async function startPtyPair(): Promise<PtyPair> {
 
 export interface SimFcProcess extends Started {
   readonly stderr: () => string;
+  /** The ready line: {"ready":true,"transport":"udp:PORT"|"serial:PATH",...}. */
+  readonly ready: { transport: string };
 }
 
 /** Starts `bin/sim-fc.js` and waits for its ready line. */
@@ -60,9 +62,10 @@ export function startSimFc(args: string[]): Promise<SimFcProcess> {
     const timer = setTimeout(() => reject(new Error(`sim-fc did not report ready in 20 s: ${err}`)), 20_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('"ready":true')) {
+      const line = out.split('\n').find((l) => l.includes('"ready":true'));
+      if (line !== undefined && out.includes('\n')) {
         clearTimeout(timer);
-        resolve({ pid: child.pid as number, stop: stopper(child), stderr: () => err });
+        resolve({ pid: child.pid as number, stop: stopper(child), stderr: () => err, ready: JSON.parse(line) as { transport: string } });
       }
     });
     child.once('exit', (code) => {

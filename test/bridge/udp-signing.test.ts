@@ -1,0 +1,112 @@
+// MAVLink 2 over UDP (the 14550/14540 convention, here on free loopback ports) with message signing:
+// the simulated FC (its own process) and the companion share a key; a sender without the key, or
+// with a wrong one, is ignored by the FC. Also: mode encodings for PX4 and ArduPilot.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { minimal } from 'node-mavlink';
+import { encodeFrame } from '../../firmware-bridge/mavlink/codec.js';
+import { openUdp, type UdpTransport } from '../../firmware-bridge/transport.js';
+import { decodeMode, encodeMode } from '../../firmware-bridge/mavlink/modes.js';
+import type { FlightMode } from '../../hal/devices.js';
+import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { startSimFc, type SimFcProcess } from './processes.js';
+import { companion, waitFor } from './companion.js';
+
+describe('flight modes', () => {
+  it('round-trip through PX4 custom_mode (main << 16 | sub << 24) and ArduCopter mode numbers', () => {
+    const modes: FlightMode[] = ['manual', 'hold', 'takeoff', 'guided', 'mission', 'land', 'return'];
+    for (const m of modes) {
+      expect(decodeMode('px4', encodeMode('px4', m)?.customMode ?? -1)).toBe(m);
+      const apm = decodeMode('ardupilot', encodeMode('ardupilot', m)?.customMode ?? -1);
+      expect(apm).toBe(m === 'takeoff' ? 'guided' : m); // ArduCopter takes off from GUIDED
+    }
+    expect(encodeMode('px4', 'mission')?.customMode).toBe((4 << 16) | (4 << 24)); // AUTO.MISSION
+    expect(encodeMode('px4', 'guided')?.customMode).toBe(6 << 16); // OFFBOARD
+    expect(encodeMode('ardupilot', 'return')?.customMode).toBe(6); // RTL
+    expect(encodeMode('ardupilot', 'hold')?.customMode).toBe(5); // LOITER
+  });
+});
+
+describe('signed MAVLink 2 over UDP with the simulated FC', () => {
+  const key = randomBytes(32);
+  let fc: SimFcProcess;
+  const sockets: UdpTransport[] = [];
+  const endpoints: MavlinkEndpoint[] = [];
+  let vehicle: MavlinkVehicle;
+  let fcPort = 0;
+
+  async function peer(signingKey: Buffer | null, remotePort?: number): Promise<{ endpoint: MavlinkEndpoint; vehicle: MavlinkVehicle }> {
+    const sock = await openUdp({ localPort: 0, ...(remotePort !== undefined ? { remotePort } : {}) });
+    sockets.push(sock);
+    const c = companion(sock, 200, signingKey ? { key: signingKey, linkId: 1 } : undefined, { command: { timeoutMs: 300, retries: 2 } });
+    endpoints.push(c.endpoint);
+    return c;
+  }
+
+  beforeAll(async () => {
+    const first = await openUdp({ localPort: 0 });
+    const companionPort = first.localPort;
+    await first.close();
+    fc = await startSimFc(['--udp-local', '0', '--udp-remote', String(companionPort), '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sign-key', key.toString('hex')]);
+    fcPort = Number(fc.ready.transport.split(':')[1]);
+    const sock = await openUdp({ localPort: companionPort, remotePort: fcPort });
+    sockets.push(sock);
+    const c = companion(sock, 200, { key, linkId: 1 });
+    endpoints.push(c.endpoint);
+    vehicle = c.vehicle;
+  });
+
+  afterAll(async () => {
+    vehicle?.close();
+    for (const e of endpoints) e.stop();
+    for (const s of sockets) await s.close();
+    await fc?.stop();
+  });
+
+  it('our endpoint rejects frames signed with another key and unsigned ones, and replays', () => {
+    const fed: Array<(b: Uint8Array) => void> = [];
+    const ep = new MavlinkEndpoint({
+      transport: { name: 'mem', write: () => undefined, onData: (h) => fed.push(h), close: () => Promise.resolve() },
+      sysid: 9,
+      compid: 1,
+      heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
+      signing: { key, linkId: 0 },
+    });
+    let seen = 0;
+    ep.onMessage(() => seen++);
+    const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
+    const good = encodeFrame(hb, { sysid: 1, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: 1000 } });
+    const push = (b: Uint8Array): void => fed.forEach((h) => h(b));
+    push(good);
+    push(good); // replay: same timestamp
+    push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 1 }));
+    push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 2, signing: { key: randomBytes(32), linkId: 0, timestamp10us: 2000 } }));
+    push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 3, signing: { key, linkId: 0, timestamp10us: 3000 } }));
+    expect(seen).toBe(2);
+    expect(ep.counters()).toMatchObject({ rejectedReplay: 1, rejectedUnsigned: 1, rejectedSignature: 1 });
+  });
+
+  it('the companion with the key hears signed heartbeats and its signed commands are obeyed', async () => {
+    await waitFor('signed heartbeat from the FC', () => vehicle.connected(), 5000);
+    expect(vehicle.family()).toBe('ardupilot');
+    const armed = await vehicle.arm();
+    expect(armed.ok).toBe(true);
+    await waitFor('armed', () => vehicle.armed(), 2000);
+  });
+
+  it('an unsigned sender and a sender with the wrong key are ignored (no ACK, no effect)', async () => {
+    // Both send DISARM to the FC's port; the FC's endpoint drops them before any handler sees them.
+    const unsigned = await peer(null, fcPort);
+    const wrong = await peer(randomBytes(32), fcPort);
+    for (const intruder of [unsigned, wrong]) {
+      const r = await intruder.vehicle.disarm();
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe('timeout');
+    }
+    await new Promise((r) => setTimeout(r, 400)); // two more FC heartbeats
+    expect(vehicle.armed()).toBe(true);
+    expect((await vehicle.disarm()).ok).toBe(true);
+  });
+});
