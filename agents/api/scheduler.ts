@@ -47,6 +47,11 @@ export interface SchedulerPorts {
   /** A monotonic clock for measuring CPU time (performance.now on a device; scripted in tests). */
   readonly cpuClock: () => number;
   readonly onReport?: (r: AgentReport) => void;
+  /**
+   * On a device: an asynchronous tick that has not settled after this many ms counts as a crash, so a
+   * hung await cannot stall the other agents. Unset in the simulator, where ticks settle at once.
+   */
+  readonly tickTimeoutMs?: number;
 }
 
 export interface SchedulerOptions {
@@ -180,7 +185,7 @@ export class AgentScheduler {
       const t0 = this.ports.cpuClock();
       let result;
       try {
-        result = await s.agent.tick(s.state, view);
+        result = await this.withTimeout(s.agent.tick(s.state, view), s.agent.name);
       } catch (e) {
         this.fail(s, now, 'crashed', message(e));
         continue;
@@ -204,6 +209,16 @@ export class AgentScheduler {
       if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
     }
     await this.dispatch(now, actions);
+  }
+
+  private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
+    const ms = this.ports.tickTimeoutMs;
+    if (ms === undefined || !(v instanceof Promise)) return v;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${name}: tick did not finish within ${ms} ms`)), ms);
+    });
+    return Promise.race([v, timeout]).finally(() => clearTimeout(timer));
   }
 
   private inputsFor(s: Slot, inputs: AgentInputs): AgentInputs {

@@ -3,7 +3,8 @@
 // Deterministic: the same seed reproduces the same bytes and hashes.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { rangeBeams, rangeFeatureCount } from '../features/range.js';
 import { telemetryFeatureCount, telemetryFeatureNames, telemetryLabels } from '../features/telemetry.js';
 import { decodeOnnx } from '../inference/onnx-proto.js';
@@ -92,7 +93,7 @@ export function trainAll(seed: number, outDir = shippedModelsDir, log: (s: strin
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\/agents\//, 'agents/'));
+const isMain = process.argv[1] !== undefined && pathToFileURL(resolve(process.argv[1])).href === import.meta.url;
 if (isMain) {
   const i = process.argv.indexOf('--seed');
   const seed = i > 0 ? Number(process.argv[i + 1]) : 1;

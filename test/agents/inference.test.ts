@@ -12,6 +12,7 @@ import { decodeOnnx, encodeOnnx } from '../../agents/inference/onnx-proto.js';
 import { OrtWorker } from '../../agents/inference/ort-worker.js';
 import { loadVerifiedModel, shippedModelsDir } from '../../agents/models/registry.js';
 import { rangeDataset, telemetryDataset } from '../../agents/training/datasets.js';
+import { mlpToOnnx, trainMlp } from '../../agents/training/mlp.js';
 import { unwrap } from '../../runtime/lib/result.js';
 
 const ort = new OrtWorker();
@@ -47,6 +48,22 @@ describe('shipped models', () => {
   it('the ONNX encoder and decoder round-trip the shipped file byte for byte', () => {
     const v = unwrap(loadVerifiedModel(shippedModelsDir, 'hazard-detect'));
     expect(encodeOnnx(unwrap(decodeOnnx(v.bytes)))).toEqual(v.bytes);
+  });
+});
+
+describe('training', () => {
+  it('is deterministic from its seed and exports ONNX that onnxruntime-node accepts', async () => {
+    const { xs, ys } = telemetryDataset(5, 300);
+    const spec = { sizes: [12, 8, 3], output: 'softmax' as const };
+    const opts = { seed: 9, epochs: 3, batch: 32, learningRate: 0.01 };
+    const a = encodeOnnx(mlpToOnnx(trainMlp(spec, xs, ys, opts), 'tiny', '0.0.1'));
+    const b = encodeOnnx(mlpToOnnx(trainMlp(spec, xs, ys, opts), 'tiny', '0.0.1'));
+    expect(a).toEqual(b);
+    const inf = await loadInference({ modelBytes: a, inputSize: 12, outputSize: 3, rules: telemetryRules, ort, prefer: ['onnxruntime'] });
+    expect(inf.engine, inf.reasons.join('; ')).toBe('onnxruntime');
+    const out = await inf.run(xs[0]!, 1);
+    expect(out.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+    await inf.release();
   });
 });
 

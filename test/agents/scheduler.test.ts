@@ -99,6 +99,18 @@ describe('AgentScheduler', () => {
     expect(h.s.latchedAction()?.type).toBe('land');
   });
 
+  it('a tick that never settles is treated as a crash after tickTimeoutMs, and the others keep running', async () => {
+    const reports: AgentReport[] = [];
+    const store = new MemoryStateStore();
+    const s = new AgentScheduler({ store, act: () => undefined, attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r), tickTimeoutMs: 50 });
+    s.add(counter('hang', { tick: () => new Promise(() => undefined) }) as Agent<unknown>);
+    s.add(counter('ok') as Agent<unknown>);
+    await s.start(0);
+    await s.tick({ nowMs: 0 });
+    expect(reports.find((r) => r.kind === 'crashed')?.message).toBe('hang: tick did not finish within 50 ms');
+    expect(store.load('ok')).toEqual({ n: 1 });
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }) as Agent<unknown>);
