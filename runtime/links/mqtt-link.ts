@@ -293,6 +293,7 @@ export class MqttLink implements Link {
       if (s && s.node === t.from) for (const h of this.stateHandlers) h(s);
       return;
     }
+    if (t.type === 'unicast' && t.to !== this.opts.node) return; // someone else's inbox (a wide subscription)
     const from = t.type === 'commands' ? undefined : t.from;
     if (from === this.opts.node) return; // our own broadcast, echoed by the broker
     const f = decodeFrame(payload, this.tag, this.mtuBytes);
