@@ -12,3 +12,7 @@ describe('MQTT link via embedded aedes: conformance', () => {
 describe('MQTT link via Mosquitto: conformance', () => {
   linkConformance(mosquittoHarness);
 });
+
+describe('MQTT 5 link via Mosquitto (no-local subscriptions, per-peer topics): conformance', () => {
+  linkConformance(() => mosquittoHarness({ protocolVersion: 5, peers: ['a', 'b', 'c', 'mallory'] }));
+});

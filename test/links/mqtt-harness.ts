@@ -43,8 +43,8 @@ async function injector(url: string): Promise<{ inject(bytes: Uint8Array): Promi
   };
 }
 
-async function harness(url: string, cleanup: () => Promise<void>): Promise<LinkHarness> {
-  const links = ['a', 'b', 'c'].map((n) => linkFor(url, n));
+async function harness(url: string, cleanup: () => Promise<void>, extra: Partial<MqttLinkOptions> = {}): Promise<LinkHarness> {
+  const links = ['a', 'b', 'c'].map((n) => linkFor(url, n, extra));
   for (const l of links) await l.start();
   const inj = await injector(url);
   const [a, b, c] = links as [MqttLink, MqttLink, MqttLink];
@@ -72,7 +72,7 @@ export async function aedesHarness(): Promise<LinkHarness> {
   return harness(broker.url, () => broker.stop());
 }
 
-export async function mosquittoHarness(): Promise<LinkHarness> {
+export async function mosquittoHarness(extra: Partial<MqttLinkOptions> = {}): Promise<LinkHarness> {
   const m = await Mosquitto.start();
-  return harness(m.url, () => m.stop());
+  return harness(m.url, () => m.stop(), extra);
 }
