@@ -100,4 +100,15 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     await waitFor('landed and disarmed at home', () => !vehicle.armed(), 30_000);
     expect(relAlt(vehicle)).toBeLessThan(0.5);
   });
+
+  it('the companion declares the FC lost after 5 missed heartbeats when the FC process stops', async () => {
+    const events: string[] = [];
+    endpoint.onLink((e) => events.push(`${e.type}:${e.sysid}`));
+    const stoppedAt = Date.now();
+    await fc.stop();
+    await waitFor('link lost', () => events.includes('lost:1'), 5 * hbMs + 2000);
+    const elapsed = Date.now() - stoppedAt;
+    expect(elapsed).toBeGreaterThanOrEqual(4 * hbMs); // not before ~5 intervals of silence
+    expect(vehicle.connected()).toBe(false);
+  });
 });
