@@ -2,7 +2,8 @@
 // built-in agents through a real AgentScheduler with simulated sensors, and a stand-in for consensus
 // orders every signed attestation into a block every `blockMs` (verified with openEnvelope, applied
 // with the hazard-commit rule). Byzantine devices sign lies with their real keys. One seed decides all.
-// When fleet-sim's consensus simulator drives agents, it replaces the stand-in; the rules are the same.
+// With `consensus` set, the real Tendermint shells of fleet-sim's world order the attestations instead
+// (test/agents/consensus-hazards.test.ts); the rules applied to committed blocks are the same.
 
 import type { FlightAction } from '../../hal/devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -48,6 +49,13 @@ export interface WorldConfig {
   readonly geofence?: readonly Point[] | null;
   readonly hazardRule?: HazardRuleConfig;
   readonly prefer?: readonly EngineKind[];
+  /** Use this fleet (keys and manifest) instead of a generated one, e.g. fleet-sim's. */
+  readonly fleet?: SimFleet;
+  /**
+   * Real consensus instead of the stand-in: attestations go to `submit`, and the driver calls
+   * applyCommitted() with each committed block's attestations (see test/agents/consensus-hazards.test.ts).
+   */
+  readonly consensus?: { readonly submit: (envelope: Uint8Array) => void };
 }
 
 export interface SimDevice {
@@ -89,7 +97,7 @@ export class AgentWorld {
 
   constructor(readonly cfg: WorldConfig) {
     this.prng = new Prng(cfg.seed);
-    this.fleet = makeSimFleet(this.prng.split('fleet'), cfg.validators, cfg.followers);
+    this.fleet = cfg.fleet ?? makeSimFleet(this.prng.split('fleet'), cfg.validators, cfg.followers);
     this.f = Math.floor((cfg.validators - 1) / 3);
     this.stepMs = cfg.stepMs ?? 100;
     this.blockMs = cfg.blockMs ?? 500;
@@ -212,22 +220,33 @@ export class AgentWorld {
   }
 
   private commitBlock(): void {
-    this.height++;
     const ctx = { fleet: this.fleet.fleet, keyOf: keyLookup(this.fleet.manifest), verifier: this.fleet.verifier };
     const txs: CommittedAttestation[] = [];
     for (const d of this.devices) {
-      if (!this.linkUp(d)) {
-        d.outbox = []; // nothing reaches a quorum; the agent re-attests later
-        continue;
+      if (this.linkUp(d)) {
+        for (const env of d.outbox) {
+          const r = openEnvelope(env, ctx);
+          if (r.ok && r.value.kind === 'attestation') txs.push({ sender: r.value.sender, body: r.value.parsed });
+        }
       }
-      for (const env of d.outbox) {
-        const r = openEnvelope(env, ctx);
-        if (r.ok && r.value.kind === 'attestation') txs.push({ sender: r.value.sender, body: r.value.parsed });
-      }
+      d.outbox = []; // a device without a quorum reaches nobody; its agents re-attest later
+    }
+    this.applyCommitted(this.height + 1, txs);
+  }
+
+  /** Real consensus: each step, devices that reach a quorum hand their signed attestations to it. */
+  private submitExternal(submit: (envelope: Uint8Array) => void): void {
+    for (const d of this.devices) {
+      if (this.linkUp(d)) for (const env of d.outbox) submit(env);
       d.outbox = [];
     }
-    for (const t of txs) if (t.body.obs.type !== 'hazard') this.committedOther.push({ ...t, height: this.height });
-    const { state, events } = applyHazardAttestations(this.hazards, this.height, this.f, txs, this.cfg.hazardRule ?? defaultHazardRule);
+  }
+
+  /** Applies one committed block's attestations: the hazard rule, then every reachable device's view. */
+  applyCommitted(height: number, txs: readonly CommittedAttestation[]): void {
+    this.height = height;
+    for (const t of txs) if (t.body.obs.type !== 'hazard') this.committedOther.push({ ...t, height });
+    const { state, events } = applyHazardAttestations(this.hazards, height, this.f, txs, this.cfg.hazardRule ?? defaultHazardRule);
     this.hazards = state;
     for (const e of events) this.hazardEvents.push({ ...e, atMs: this.nowMs });
     const view = this.view();
@@ -238,18 +257,23 @@ export class AgentWorld {
     }
   }
 
-  /** Advances the world to `untilMs` in fixed steps: move, sense, tick agents, lie, commit blocks. */
+  /** One step: move, sense, tick agents, lie, then hand attestations to consensus. Returns the new time. */
+  async step(): Promise<number> {
+    for (const d of this.devices) {
+      this.move(d);
+      await d.scheduler.tick(this.inputs(d));
+      this.lie(d);
+    }
+    if (this.cfg.consensus) this.submitExternal(this.cfg.consensus.submit);
+    else if (this.nowMs % this.blockMs === 0) this.commitBlock();
+    this.nowMs += this.stepMs;
+    return this.nowMs;
+  }
+
+  /** Advances the world to `untilMs` in fixed steps. */
   async run(untilMs: number): Promise<void> {
     const steps = Math.ceil((untilMs - this.nowMs) / this.stepMs);
-    for (let i = 0; i < steps; i++) {
-      for (const d of this.devices) {
-        this.move(d);
-        await d.scheduler.tick(this.inputs(d));
-        this.lie(d);
-      }
-      if (this.nowMs % this.blockMs === 0) this.commitBlock();
-      this.nowMs += this.stepMs;
-    }
+    for (let i = 0; i < steps; i++) await this.step();
   }
 
   async stop(): Promise<void> {
