@@ -28,7 +28,7 @@ say() { printf 'install: %s\n' "$*"; }
 note() { printf 'install: note: %s\n' "$*"; }
 die() { code=$1; shift; printf 'install: %s\n' "$*" >&2; exit "$code"; }
 
-prefix=/ bundle= node= health_cmd= health_timeout=30 skip_health=0 force=0 keep=3 mode=install
+prefix=/ bundle='' node='' health_cmd='' health_timeout=30 skip_health=0 force=0 keep=3 mode=install
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) [ $# -ge 2 ] || die 2 "--prefix needs a directory"; prefix=$2; shift 2 ;;
@@ -62,7 +62,7 @@ if [ $managed = 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/
 
 # Node.js >= 20 is a stated prerequisite: check it before touching anything.
 if [ -z "$node" ]; then node=$(command -v node 2>/dev/null || true); fi
-[ -n "$node" ] && [ -x "$node" ] || die 3 "Node.js 20 or newer is required and none was found (looked for 'node' on PATH; pass --node PATH). On Raspberry Pi OS, install the nodejs 20 .deb (e.g. NodeSource's) first; copy it to the device for an offline install."
+{ [ -n "$node" ] && [ -x "$node" ]; } || die 3 "Node.js 20 or newer is required and none was found (looked for 'node' on PATH; pass --node PATH). On Raspberry Pi OS, install the nodejs 20 .deb (e.g. NodeSource's) first; copy it to the device for an offline install."
 node_version=$("$node" -p 'process.versions.node' 2>/dev/null) || die 3 "$node does not run: it cannot be the Node.js 20+ that Murmur needs"
 node_major=${node_version%%.*}
 case $node_major in ''|*[!0-9]*) die 3 "cannot read the version of $node (\"$node_version\")" ;; esac
@@ -94,7 +94,7 @@ restart_service() {
 
 if [ $mode = rollback ]; then
   cur=$(current_release); prev=$(previous_release)
-  [ -n "$prev" ] && [ -d "$base/releases/$prev" ] || die 3 "no previous release to roll back to under $base"
+  { [ -n "$prev" ] && [ -d "$base/releases/$prev" ]; } || die 3 "no previous release to roll back to under $base"
   switch_link current "$prev"
   [ -n "$cur" ] && switch_link previous "$cur"
   restart_service
@@ -104,6 +104,7 @@ fi
 
 # The bundle: this script's directory, a directory, or a .tar.gz unpacked into a temporary directory.
 tmp=
+# shellcheck disable=SC2317 # called by the traps
 cleanup() { if [ -n "$tmp" ]; then rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
@@ -119,7 +120,7 @@ if [ -f "$bundle" ]; then
   [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
   bundle=$(dirname "$1")
 fi
-[ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ] || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/)"
+{ [ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ]; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/)"
 
 field() { "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = b[process.argv[2]]; if (typeof v !== "string") process.exit(1); process.stdout.write(v);' "$bundle/BUNDLE.json" "$1"; }
 version=$(field version) || die 2 "$bundle/BUNDLE.json has no version"
@@ -204,7 +205,7 @@ if [ $skip_health = 0 ]; then
   [ -n "$health_cmd" ] || health_cmd="\"$node\" \"$target_dir/deploy/health-check.mjs\""
   export MURMUR_RELEASE="$target_dir" MURMUR_CONFIG="$etc/device.yaml" MURMUR_DATA="$data" MURMUR_PREFIX="$prefix"
   deadline=$(( $(date +%s) + health_timeout ))
-  out= rc=1 attempts=0
+  out='' rc=1 attempts=0
   while :; do
     attempts=$((attempts + 1))
     rc=0; out=$(timeout 10 sh -c "$health_cmd" 2>&1) || rc=$?
