@@ -1,5 +1,5 @@
-// Real processes for bridge tests: socat pty pairs and the simulated flight controller, each started
-// by the test and stopped by its PID.
+// Real processes for bridge tests, benchmarks and fleet-sim's hardware-in-the-loop mode: socat pty
+// pairs and the simulated flight controller, each started here and stopped by its PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';

@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, type Started } from './processes.js';
+import { repoRoot, type Started } from '../../firmware-bridge/tools/processes.js';
 
 export const firmwareDir = join(repoRoot, 'firmware-bridge', 'c');
 export const cflags = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O2'];

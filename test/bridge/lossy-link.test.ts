@@ -9,7 +9,7 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from './processes.js';
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { Impairment, startRelay, type Relay } from './lossy-relay.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { companion, waitFor } from './companion.js';

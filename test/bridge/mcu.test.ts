@@ -12,7 +12,7 @@ import { McuClient } from '../../firmware-bridge/mcu/client.js';
 import { cobsDecode, cobsEncode } from '../../firmware-bridge/mcu/cobs.js';
 import { addDigest, crc32 } from '../../firmware-bridge/mcu/crc32.js';
 import { mcuMethod } from '../../firmware-bridge/mcu/frame.js';
-import { startPtyPair, type PtyPair, type Started } from './processes.js';
+import { startPtyPair, type PtyPair, type Started } from '../../firmware-bridge/tools/processes.js';
 import { compileFirmware, firmwareDir, startFirmware } from './firmware.js';
 import { startRelay, type Relay } from './lossy-relay.js';
 import { waitFor } from './companion.js';

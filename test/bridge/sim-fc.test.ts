@@ -9,7 +9,7 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from './processes.js';
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
 
 const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5

@@ -11,7 +11,7 @@ import { decodeMode, encodeMode } from '../../firmware-bridge/mavlink/modes.js';
 import type { FlightMode } from '../../hal/devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startSimFc, type SimFcProcess } from './processes.js';
+import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
 
 describe('flight modes', () => {

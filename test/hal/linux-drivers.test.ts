@@ -10,7 +10,7 @@ import { openSerial } from '../../firmware-bridge/transport.js';
 import { NmeaGps } from '../../hal/linux/nmea-gps.js';
 import { nmeaChecksum, nmeaSentence, parseNmea } from '../../hal/linux/nmea.js';
 import { SysfsLed } from '../../hal/linux/sysfs-led.js';
-import { startPtyPair } from '../bridge/processes.js';
+import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
 import { ledConformance, positionConformance, type Harness } from './conformance.js';
 
 /** ddmm.mmmm / dddmm.mmmm from degrees. */

@@ -8,7 +8,7 @@ import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { Device } from '../../hal/devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../bridge/processes.js';
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion } from '../bridge/companion.js';
 import { attitudeConformance, batteryConformance, flightConformance, positionConformance, type Harness } from './conformance.js';
 
