@@ -1,22 +1,128 @@
-// `fleet-sim`: runs whole fleets on one machine (deterministic or real time).
+// `fleet-sim`: runs whole fleets on one machine. Deterministic mode: one seed decides the world; any
+// failure prints the seed and the one command that replays it.
 
-import { CliError, exitCodes, runMain } from '../../runtime/cli/kit.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CliError, exitCodes, parse, runMain } from '../../runtime/cli/kit.js';
+import { parseScenario, ScenarioError } from '../scenario/parse.js';
+import type { Scenario } from '../scenario/scenario.js';
+import { randomScenario } from '../sim/random-world.js';
+import { runScenario, type Report } from '../sim/run.js';
+import { startCommand } from './start.js';
+
+export const defaultScenarioFile = 'fleet-sim/scenarios/leader-crash.yaml';
 
 const usage = `Usage: fleet-sim <command> [options]
 
 Commands:
-  (the simulator arrives with the consensus work; see README.md "What exists")
+  run [SCENARIO] [--seed N] [--json FILE|-]   run one scenario (default ${defaultScenarioFile})
+  start [SCENARIO] [--speed X] [--port P]     run it with the live dashboard and reports (npm start)
+  seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
+  replay --seed S [--json FILE|-]             replay random world S exactly
+  replay REPORT.json                          replay the scenario and seed a report names
 
-Options:
-  -h, --help  this help`;
+Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage.`;
+
+function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read scenario ${file}: ${(e as Error).message}`, exitCodes.usage);
+  }
+  try {
+    return parseScenario(text, file);
+  } catch (e) {
+    if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
+    throw e;
+  }
+}
+
+function seedOf(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(v)) throw new CliError(`--${flag} must be a non-negative integer, got "${v}"`, exitCodes.usage);
+  return Number(v);
+}
+
+function output(value: unknown, json: string | undefined): void {
+  if (json === undefined) return;
+  const text = JSON.stringify(value, null, 2) + '\n';
+  if (json === '-') process.stdout.write(text);
+  else writeFileSync(json, text);
+}
+
+function summary(r: Report): string {
+  const v = r.safety.violations[0];
+  return `${r.scenario} seed ${r.seed}: ${r.expect.met ? 'ok' : 'FAILED'} (heights ${r.liveness.heights}, commands ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted}, p50 ${r.latencyMs.commitP50?.toFixed(1) ?? '-'} ms, max stall ${r.liveness.maxStallMs} ms, ${r.wallMs} ms wall)${v ? `\n  ${v.property}: ${v.detail}` : ''}`;
+}
+
+async function runOne(s: Scenario, seed: number, file: string, json: string | undefined): Promise<number> {
+  const r = await runScenario(s, seed, { file });
+  output(r, json);
+  if (json !== '-') process.stdout.write(summary(r) + '\n');
+  if (!r.expect.met) process.stderr.write(`fleet-sim: seed ${seed} failed (${r.expect.failed.join(', ')}); replay with:\n  ${r.replay}\n`);
+  return r.expect.met ? exitCodes.ok : exitCodes.failed;
+}
+
+async function seeds(count: number, from: number, json: string | undefined): Promise<number> {
+  const failed: number[] = [];
+  const rows: unknown[] = [];
+  for (let seed = from; seed < from + count; seed++) {
+    const r = await runScenario(randomScenario(seed), seed);
+    r.replay = `npx fleet-sim replay --seed ${seed}`;
+    rows.push({ seed, ok: r.expect.met, heights: r.liveness.heights, failed: r.expect.failed, violations: r.safety.violations.slice(0, 3) });
+    if (!r.expect.met) {
+      failed.push(seed);
+      process.stderr.write(`seed ${seed} FAILED: ${r.safety.violations[0]?.detail ?? r.expect.failed.join(', ')}\n  replay: ${r.replay}\n`);
+    } else if (json !== '-') process.stdout.write(`seed ${seed} ok (${r.liveness.heights} heights, ${r.wallMs} ms)\n`);
+  }
+  output({ count, from, failed, runs: rows }, json);
+  if (json !== '-') process.stdout.write(`${count - failed.length}/${count} seeds ok${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`);
+  return failed.length === 0 ? exitCodes.ok : exitCodes.failed;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
     process.stdout.write(usage + '\n');
     return command === undefined ? exitCodes.usage : exitCodes.ok;
   }
-  throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+  // `start` (npm start) has its own options: fleet-sim/cli/start.ts, the dashboard helper's part.
+  if (command === 'start') return startCommand(rest);
+  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' } }, usage);
+  if (values.help) {
+    process.stdout.write(usage + '\n');
+    return exitCodes.ok;
+  }
+  switch (command) {
+    case 'run': {
+      const file = positionals[0] ?? defaultScenarioFile;
+      const s = loadScenario(file);
+      return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json);
+    }
+    case 'seeds': {
+      const count = seedOf(values.count, 'count');
+      if (count === undefined || count < 1 || count > 1_000_000) throw new CliError('seeds needs --count N (1..1000000)', exitCodes.usage);
+      return seeds(count, seedOf(values.from, 'from') ?? Date.now() % 1_000_000_000, values.json);
+    }
+    case 'replay': {
+      const seed = seedOf(values.seed, 'seed');
+      if (seed !== undefined) return runOne(randomScenario(seed), seed, `--random`, values.json);
+      const reportFile = positionals[0];
+      if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
+      let rep: { replay?: unknown; seed?: unknown };
+      try {
+        rep = JSON.parse(readFileSync(reportFile, 'utf8')) as typeof rep;
+      } catch (e) {
+        throw new CliError(`cannot read report ${reportFile}: ${(e as Error).message}`, exitCodes.usage);
+      }
+      const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)|replay --seed (\d+)/.exec(rep.replay) : null;
+      if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
+      if (m[3]) return runOne(randomScenario(Number(m[3])), Number(m[3]), '--random', values.json);
+      return runOne(loadScenario(m[1] as string), Number(m[2]), m[1] as string, values.json);
+    }
+    default:
+      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+  }
 }
 
 runMain('fleet-sim', main);

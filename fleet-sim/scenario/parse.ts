@@ -139,7 +139,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness'], '');
   if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
-  const followers = int(o.followers ?? 0, 'followers', 0, 64);
+  const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
   const count = validators + followers;
   const links = obj(o.links ?? {}, 'links');
   only(links, ['mqtt', 'radio'], 'links');

@@ -35,6 +35,7 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 export function replayCommand(file: string | undefined, seed: number): string {
+  if (file === '--random') return `npx fleet-sim replay --seed ${seed}`;
   return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed} --json -`;
 }
 

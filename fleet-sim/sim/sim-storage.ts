@@ -51,12 +51,15 @@ export class SimStorage implements Storage {
     this.pending.clear();
   }
 
-  /** Appends a torn record fragment to a synced file, as if the crash hit in the middle of a write. */
+  /** Appends the first part of a record (a header promising more bytes than follow), as a crash mid-write leaves. */
   tearTail(name: string, prng: Prng): void {
     const d = this.durable.get(name) ?? new Uint8Array(0);
-    const junk = prng.bytes(1 + prng.int(24));
-    junk[0] = 0; // a plausible length field start
-    this.durable.set(name, concatBytes(d, junk));
+    const partial = prng.bytes(prng.int(40));
+    const header = new Uint8Array(8);
+    new DataView(header.buffer).setUint32(0, partial.length + 1 + prng.int(200));
+    new DataView(header.buffer).setUint32(4, prng.nextU32());
+    this.durable.set(name, concatBytes(d, header.subarray(0, 1 + prng.int(8)), partial.length > 0 && prng.chance(0.5) ? new Uint8Array(0) : new Uint8Array(0)));
+    if (prng.chance(0.5)) this.durable.set(name, concatBytes(d, header, partial));
   }
 
   /** Flips one byte inside the file (a bad sector); used to prove mid-log corruption stops the node. */

@@ -18,6 +18,7 @@ import { Checkers } from './checkers.js';
 import { EventQueue } from './event-queue.js';
 import { operatorIndex, SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
+import { memoVerifier } from './memo-verifier.js';
 
 export class SimCrash extends Error {}
 
@@ -75,7 +76,7 @@ export class World {
     this.netPrng = this.prng.split('network');
     this.diskPrng = this.prng.split('disk');
     this.workPrng = this.prng.split('workload');
-    this.verifier = createVerifier();
+    this.verifier = memoVerifier(createVerifier()); // one check per signature, not one per receiving node
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));

@@ -187,7 +187,7 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
 function relayPolka(s: ConsensusState, round: number, value: string, to: string | null, fx: Effect[]): void {
   const t = s.votes.tally('prevote', round);
   if (!t) return;
-  const envelopes = [...t.votes.values()].filter((v) => v.value === value).map((v) => v.envelope);
+  const envelopes = VoteSet.forValue(t, value).map((v) => v.envelope);
   if (envelopes.length > 0) fx.push({ type: 'relay', to, envelopes });
 }
 
@@ -330,8 +330,7 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
 function buildSignatures(s: ConsensusState, round: number, value: string): CertificateSignature[] {
   const t = s.votes.tally('precommit', round);
   if (!t) return [];
-  return [...t.votes.values()]
-    .filter((v) => v.value === value)
+  return VoteSet.forValue(t, value)
     .map((v) => ({ validator: v.from, signature: v.signature }))
     .sort((a, b) => (a.validator < b.validator ? -1 : a.validator > b.validator ? 1 : 0));
 }

@@ -1,0 +1,48 @@
+// A random world from one seed, for `fleet-sim seeds`: fleet size, link quality, and a fault mix
+// that stays within the model (at most f Byzantine or crashed validators, so safety AND liveness
+// must hold). The same seed always yields the same scenario.
+
+import { Prng } from '../../runtime/lib/prng.js';
+import { behaviors, type Behavior, type Fault, type Scenario } from '../scenario/scenario.js';
+
+export function randomScenario(seed: number, durationMs = 8_000): Scenario {
+  const p = new Prng(seed).split('scenario');
+  const validators = p.pick([4, 4, 4, 5, 7]);
+  const followers = p.int(3);
+  const f = Math.floor((validators - 1) / 3);
+  const faults: Fault[] = [];
+  const faulty = p.shuffle([...Array(validators).keys()]).slice(0, f);
+  for (const node of faulty) {
+    const at = p.range(500, durationMs - 1_000);
+    if (p.chance(0.6)) faults.push({ at, kind: 'byzantine', node, behavior: p.pick(behaviors) as Behavior });
+    else {
+      faults.push({ at, kind: 'crash', node });
+      if (p.chance(0.7)) faults.push({ at: at + p.range(200, 3_000), kind: 'restart', node, wal: p.chance(0.5) ? 'torn' : 'intact' });
+    }
+  }
+  const all = [...Array(validators + followers).keys()];
+  for (let i = p.int(3); i > 0; i--) {
+    const at = p.range(0, durationMs - 500);
+    const until = at + p.range(100, 2_500);
+    const kind = p.int(4);
+    const shuffled = p.shuffle([...all]);
+    const cut = 1 + p.int(all.length - 1);
+    if (kind === 0) faults.push({ at, kind: 'partition', groups: [shuffled.slice(0, cut), shuffled.slice(cut)], until });
+    else if (kind === 1) faults.push({ at, kind: 'one-way', from: shuffled.slice(0, cut), to: shuffled.slice(cut), until });
+    else if (kind === 2) faults.push({ at, kind: 'broker-down', until });
+    else faults.push({ at, kind: 'loss', loss: p.pick([0.3, 0.5, 0.9]), until });
+  }
+  return {
+    name: `random-${seed}`,
+    seed,
+    durationMs,
+    validators,
+    followers,
+    mqtt: { latencyMs: p.range(1, 20), jitterMs: p.range(0, 15), loss: p.pick([0, 0, 0.01, 0.05, 0.1]), duplicate: p.pick([0, 0.01, 0.05]) },
+    faults: faults.sort((a, b) => a.at - b.at),
+    workload: [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }],
+    expect: { safety: true },
+    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+    livenessBudgetMs: 20_000,
+  };
+}
