@@ -83,6 +83,7 @@ export const limits = {
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
+  simVerifyCacheMax: 200_000, // remembered signature checks in one simulated world; cleared when full
 } as const;
 
 export type Limits = typeof limits;
