@@ -41,7 +41,7 @@ export interface MissionReflexState {
 
 const initial: MissionReflexState = { link: 'ok', geofence: 'ok', battery: 'ok', log: [] };
 
-/** Ray casting; points on the boundary count as inside. */
+/** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin. */
 export function insidePolygon(p: Point, poly: readonly Point[]): boolean {
   let inside = false;
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
@@ -79,6 +79,7 @@ const rank: Record<Level, number> = { ok: 0, hold: 1, 'return-to-launch': 2, lan
 
 export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agent<MissionReflexState> {
   const c: MissionReflexConfig = { ...defaultMissionReflexConfig, ...cfg };
+  let closeTicks = 0; // consecutive ticks with a close return: one-off spurious returns do not swerve
   return {
     name: 'mission-reflexes',
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
@@ -102,7 +103,8 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
       const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
-      if (close && inp.position) {
+      closeTicks = close ? closeTicks + 1 : 0;
+      if (close && closeTicks >= 2 && inp.position) {
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
       }

@@ -1,0 +1,75 @@
+// The mission reflexes one by one: geofence, battery reserve, obstacle back-off, link loss. They act on
+// local data alone, at once, and only escalate (a returned link ends a hold; nothing ends an RTL).
+
+import { describe, expect, it } from 'vitest';
+import type { AgentInputs, AgentOutput, CommittedView, LocalPosition } from '../../agents/api/agent.js';
+import { insidePolygon, missionReflexAgent, type MissionReflexState } from '../../agents/builtin/mission-reflexes.js';
+import type { BatteryState, RangeReading } from '../../hal/devices.js';
+
+const fence = [{ northM: 0, eastM: 0 }, { northM: 100, eastM: 0 }, { northM: 100, eastM: 100 }, { northM: 0, eastM: 100 }];
+const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofence: fence, home: { northM: 0, eastM: 0 }, models: {} };
+const pos = (northM: number, eastM: number, vn = 0, ve = 0): LocalPosition => ({ timeMs: 0, northM, eastM, altM: 30, headingRad: 0, velocityNorthMps: vn, velocityEastMps: ve });
+const battery = (remainingFraction: number, status: BatteryState['status'] = 'ok'): BatteryState => ({ timeMs: 0, voltageV: 15, currentA: 10, remainingFraction, consumedMah: 0, status });
+
+async function run(steps: Partial<AgentInputs>[]): Promise<{ actions: string[][]; state: MissionReflexState; outputs: AgentOutput[][] }> {
+  const a = missionReflexAgent();
+  let state = await a.start({ nowMs: 0, restored: undefined });
+  const actions: string[][] = [];
+  const outputs: AgentOutput[][] = [];
+  for (const [i, st] of steps.entries()) {
+    const r = await a.tick(state, { nowMs: i * 100, committed, link: { lastQuorumContactMs: i * 100 }, ...st });
+    state = r.state;
+    outputs.push([...(r.outputs ?? [])]);
+    actions.push((r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : 'attest')));
+  }
+  return { actions, state, outputs };
+}
+
+describe('mission reflexes', () => {
+  it('geofence: a predicted breach holds, a breach returns to launch', async () => {
+    const r = await run([{ position: pos(50, 50, 5, 0) }, { position: pos(95, 50, 5, 0) }, { position: pos(101, 50, 5, 0) }, { position: pos(102, 50) }]);
+    expect(r.actions).toEqual([[], ['hold'], ['return-to-launch'], []]);
+    expect(insidePolygon({ northM: 99, eastM: 50 }, fence)).toBe(true);
+    expect(insidePolygon({ northM: 50, eastM: -1 }, fence)).toBe(false);
+  });
+
+  it('battery: reserve grows with distance from home; critical lands', async () => {
+    // 0.2 left is enough near home (reserve 0.15 + 0.1/km x 0.07 km) but not 1 km out (0.25).
+    const near = await run([{ position: pos(50, 50), battery: battery(0.2) }]);
+    expect(near.actions).toEqual([[]]);
+    const far = await run([{ position: pos(1000, 50), battery: battery(0.2), committed: { ...committed, geofence: null } }]);
+    expect(far.actions).toEqual([['return-to-launch']]);
+    const critical = await run([{ position: pos(10, 10), battery: battery(0.5, 'critical') }]);
+    expect(critical.actions).toEqual([['land']]);
+  });
+
+  it('obstacle: backs away from a return closer than 3 m seen on two ticks, ignoring a one-off', async () => {
+    const beam = (d: number, bearingRad: number): RangeReading => ({ timeMs: 0, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const clear = [beam(20, 0), beam(20, Math.PI / 2)];
+    const close = [beam(2, 0), beam(20, Math.PI / 2)];
+    const r = await run([{ position: pos(50, 50), range: close }, { position: pos(50, 50), range: clear }, { position: pos(50, 50), range: close }, { position: pos(50, 50), range: close }]);
+    expect(r.actions).toEqual([[], [], [], ['velocity']]);
+    const v = r.outputs[3]![0]!;
+    if (v.type !== 'action' || v.action.type !== 'velocity') throw new Error('expected a velocity action');
+    expect(v.action.northMps).toBeCloseTo(-1.5, 5); // straight back from an obstacle dead ahead
+  });
+
+  it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {
+    const a = missionReflexAgent({ linkHoldMs: 5_000, linkRtlMs: 30_000 });
+    let s = await a.start({ nowMs: 0, restored: undefined });
+    const at = async (nowMs: number, last: number): Promise<string[]> => {
+      const r = await a.tick(s, { nowMs, link: { lastQuorumContactMs: last } });
+      s = r.state;
+      return (r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : 'attest'));
+    };
+    expect(await at(4_900, 0)).toEqual([]);
+    expect(await at(5_000, 0)).toEqual(['hold']);
+    expect(s.link).toBe('hold');
+    expect(await at(6_000, 5_900)).toEqual([]); // contact again: the hold ends, the mission resumes
+    expect(s.link).toBe('ok');
+    expect(await at(12_000, 6_000)).toEqual(['hold']);
+    expect(await at(36_000, 6_000)).toEqual(['return-to-launch']);
+    expect(await at(37_000, 36_900)).toEqual([]); // RTL is not undone by a returning link
+    expect(s.link).toBe('return-to-launch');
+  });
+});
