@@ -30,6 +30,7 @@ export const limits = {
   mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
   mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter
   mqttReconnectMsMax: 15_000,
+  mqttTopicCacheMax: 4_096, // parsed topics one MQTT link remembers; cleared when full
   brokerPacketBytesMax: 1_114_112, // one MQTT packet: envelopeBytesMax plus topic and link frame
   brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts
   brokerClientsMax: 512, // connected clients; more are closed

@@ -9,7 +9,7 @@ import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-que
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
-import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type FleetTopics, type NodeState } from './mqtt-topics.js';
+import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type FleetTopics, type NodeState, type ParsedTopic } from './mqtt-topics.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -79,6 +79,8 @@ export class MqttLink implements Link {
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  private readonly ownTopics: Record<TrafficClass, string>;
+  private readonly parsedTopics = new Map<string, ParsedTopic | null>();
   /** Connections made so far (the first plus reconnects), for tests and status. */
   connects = 0;
 
@@ -94,6 +96,11 @@ export class MqttLink implements Link {
       telemetry: { qos: this.qos.telemetry },
     };
     this.session = opts.session ?? 0;
+    this.ownTopics = {
+      consensus: broadcastTopic(this.topics, opts.node, 'consensus'),
+      heartbeat: broadcastTopic(this.topics, opts.node, 'heartbeat'),
+      telemetry: broadcastTopic(this.topics, opts.node, 'telemetry'),
+    };
     this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls) => this.stats.queueFull(cls));
   }
 
@@ -165,7 +172,7 @@ export class MqttLink implements Link {
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
-    return this.enqueue(broadcastTopic(this.topics, this.opts.node, cls), bytes, cls);
+    return this.enqueue(this.ownTopics[cls], bytes, cls);
   }
 
   unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean {
@@ -283,7 +290,13 @@ export class MqttLink implements Link {
   }
 
   private receive(topic: string, payload: Buffer): void {
-    const t = parseTopic(this.topics.prefix, topic);
+    // A fleet uses a few topics per peer: cache their parse (bounded; cleared when full).
+    let t = this.parsedTopics.get(topic);
+    if (t === undefined) {
+      t = parseTopic(this.topics.prefix, topic) ?? null;
+      if (this.parsedTopics.size >= limits.mqttTopicCacheMax) this.parsedTopics.clear();
+      this.parsedTopics.set(topic, t);
+    }
     if (!t) {
       this.stats.badFrame('bad-topic');
       return;
