@@ -3,7 +3,7 @@
 // firmware over a socat pty. Prints one JSON object; `-- --json FILE` also writes it to FILE.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { common } from 'node-mavlink';
@@ -11,8 +11,7 @@ import { decodeMessage, encodeFrame, FrameSplitter } from './mavlink/codec.js';
 import { openSerial } from './transport.js';
 import { McuClient } from './mcu/client.js';
 import { mcuMethod } from './mcu/frame.js';
-
-const repoRoot = join(import.meta.dirname, '..');
+import { repoRoot, startPtyPair } from './tools/processes.js';
 
 function position(i: number): common.GlobalPositionInt {
   return Object.assign(new common.GlobalPositionInt(), { timeBootMs: i, lat: 473977420 + i, lon: 85455940, alt: 498123, relativeAlt: 10123, vx: -150, vy: 230, vz: -5, hdg: 27001 });
@@ -35,13 +34,10 @@ async function firmwareRoundTrip(requests: number): Promise<Record<string, numbe
   const bin = join(dir, 'murmur-mcu');
   const c = join(repoRoot, 'firmware-bridge', 'c');
   execFileSync('cc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', '-o', bin, join(c, 'main_posix.c'), join(c, 'murmur_mcu.c')]);
-  const a = join(dir, 'a');
-  const b = join(dir, 'b');
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
-  for (let i = 0; i < 200 && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 10));
-  const fw = spawn(bin, [b], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pty = await startPtyPair();
+  const fw = spawn(bin, [pty.b], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => fw.stdout?.once('data', () => resolve()));
-  const port = await openSerial({ path: a, baudRate: 921_600 });
+  const port = await openSerial({ path: pty.a, baudRate: 921_600 });
   const client = new McuClient(port, { timeoutMs: 200, retries: 5 });
   try {
     const hello = await client.handshake();
@@ -59,7 +55,7 @@ async function firmwareRoundTrip(requests: number): Promise<Record<string, numbe
     client.close();
     await port.close();
     if (fw.pid) process.kill(fw.pid, 'SIGTERM');
-    if (socat.pid) process.kill(socat.pid, 'SIGTERM');
+    await pty.stop();
   }
 }
 
