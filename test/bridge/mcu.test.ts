@@ -11,7 +11,7 @@ import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.
 import { McuClient } from '../../firmware-bridge/mcu/client.js';
 import { cobsDecode, cobsEncode } from '../../firmware-bridge/mcu/cobs.js';
 import { addDigest, crc32 } from '../../firmware-bridge/mcu/crc32.js';
-import { mcuMethod } from '../../firmware-bridge/mcu/frame.js';
+import { encodeMcuFrame, McuFrameReader, mcuErrorNames, mcuMethod, mcuType, type McuMessage } from '../../firmware-bridge/mcu/frame.js';
 import { startPtyPair, type PtyPair, type Started } from '../../firmware-bridge/tools/processes.js';
 import { compileFirmware, firmwareDir, startFirmware } from './firmware.js';
 import { startRelay, type Relay } from './lossy-relay.js';
@@ -47,7 +47,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     for (const c of cleanup.reverse()) await c();
   });
 
-  async function connect(corruptProbability: number): Promise<{ client: McuClient; relay: Relay | null }> {
+  async function connect(corruptProbability: number): Promise<{ client: McuClient; relay: Relay | null; port: ByteTransport }> {
     const near: PtyPair = await startPtyPair();
     cleanup.push(() => near.stop());
     let hostPath = near.a;
@@ -64,13 +64,15 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     const fw: Started = await startFirmware(binary, fwPath);
     cleanup.push(() => fw.stop());
     const port: ByteTransport = await openSerial({ path: hostPath, baudRate: 921_600 });
-    const client = new McuClient(port, { timeoutMs: 15, retries: 150 });
+    // A 15 ms timeout keeps the 10,000-request run short; a retry that crosses a late answer is harmless
+    // (answered from the board's cache), and 400 retries ride out a busy machine.
+    const client = new McuClient(port, { timeoutMs: 15, retries: 400 });
     cleanup.push(async () => {
       client.close();
       await port.close();
     });
     hostPath = '';
-    return { client, relay };
+    return { client, relay, port };
   }
 
   it('the portable core uses no dynamic allocation and compiles warning-free as C99', () => {
@@ -99,6 +101,17 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     const [stream, body] = samples[0] as [number, number[]];
     expect(stream).toBe(1);
     expect(body[2]).toBe(-7); // the accumulator rides along in each sample
+  });
+
+  it('answers a HELLO for versions it does not speak with ERROR version mismatch', async () => {
+    const { port } = await connect(0);
+    const reader = new McuFrameReader();
+    const got: McuMessage[] = [];
+    port.onData((c) => got.push(...reader.push(c)));
+    port.write(encodeMcuFrame({ type: mcuType.hello, seq: 77, ack: 0, method: 0, body: [2, 3] }));
+    await waitFor('an answer', () => got.length > 0, 2000);
+    expect(got[0]).toMatchObject({ type: mcuType.error, ack: 77, body: 4 });
+    expect(mcuErrorNames[4]).toBe('version mismatch');
   });
 
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
