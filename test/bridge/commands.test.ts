@@ -1,0 +1,73 @@
+// The command protocol on an in-memory link: resends with confirmation + 1 after a timeout, waits
+// through IN_PROGRESS, gives up with a 'timeout' error, and refuses a second command of the same id.
+
+import { describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { CommandClient } from '../../firmware-bridge/mavlink/commands.js';
+import type { ByteTransport } from '../../firmware-bridge/transport.js';
+
+/** Two transports joined back to back, delivering on the next tick. */
+function pair(): [ByteTransport, ByteTransport] {
+  const handlers: Array<Array<(b: Uint8Array) => void>> = [[], []];
+  const end = (me: number): ByteTransport => ({
+    name: `mem${me}`,
+    write: (b) => setImmediate(() => handlers[1 - me]?.forEach((h) => h(b))),
+    onData: (h) => handlers[me]?.push(h),
+    close: () => Promise.resolve(),
+  });
+  return [end(0), end(1)];
+}
+
+const hb = () => ({ type: 2, autopilot: 12, baseMode: 0, customMode: 0, systemStatus: 3 });
+
+function setup(answer: (cmd: common.CommandLong, ack: (result: number, progress?: number) => void) => void): CommandClient {
+  const [a, b] = pair();
+  const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+  const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+  fc.onMessage(({ msg }) => {
+    if (!(msg instanceof common.CommandLong)) return;
+    answer(msg, (result, progress = 0) =>
+      fc.send(Object.assign(new common.CommandAck(), { command: msg.command, result, progress, resultParam2: 0, targetSystem: 245, targetComponent: 191 })),
+    );
+  });
+  return new CommandClient(gcs, { sysid: 1, compid: 1 }, { timeoutMs: 40, retries: 3, inProgressTimeoutMs: 1000 });
+}
+
+describe('COMMAND_LONG / COMMAND_ACK', () => {
+  it('resends after a timeout with confirmation incremented until an ACK arrives', async () => {
+    const seen: number[] = [];
+    const client = setup((cmd, ack) => {
+      seen.push(cmd.confirmation);
+      if (seen.length === 3) ack(common.MavResult.ACCEPTED); // the first two are "lost"
+    });
+    const r = await client.long(400, [1]);
+    expect(r.ok && r.value.attempts).toBe(3);
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it('waits through IN_PROGRESS (reporting progress) until the final ACK', async () => {
+    const progress: number[] = [];
+    const client = setup((_cmd, ack) => {
+      ack(common.MavResult.IN_PROGRESS, 10);
+      setTimeout(() => ack(common.MavResult.IN_PROGRESS, 60), 20);
+      setTimeout(() => ack(common.MavResult.ACCEPTED, 100), 60); // longer than timeoutMs: no resend needed
+    });
+    const r = await client.long(22, [], { onProgress: (p) => progress.push(p) });
+    expect(r.ok && r.value.sawInProgress).toBe(true);
+    expect(progress).toEqual([10, 60]);
+  });
+
+  it('reports a denial by name, a timeout after the retries, and refuses a duplicate in flight', async () => {
+    const denied = setup((_c, ack) => ack(common.MavResult.DENIED));
+    const d = await denied.long(400, [1]);
+    expect(!d.ok && d.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    const silent = setup(() => undefined);
+    const first = silent.long(21, []);
+    const dup = await silent.long(21, []);
+    expect(!dup.ok && dup.error.message).toContain('already awaiting an ACK');
+    const t = await first;
+    expect(!t.ok && t.error.code).toBe('timeout');
+    expect(!t.ok && t.error.message).toContain('4 attempts');
+  });
+});
