@@ -1,42 +1,18 @@
 // MQTT over TLS to the embedded broker: a device that logs in with a client certificate (CN = its
-// id), one with a password over TLS, and a client with neither is refused. Certificates come from
-// openssl, made for this test.
+// id), one with a password over TLS, and a client with neither is refused. The certificates are
+// test fixtures (fixtures/tls/README.md), so the test needs no openssl at run time.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../runtime/links/broker-acl.js';
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { MqttLink } from '../../runtime/links/mqtt-link.js';
 import { Inbox } from './conformance.js';
 
 const fleet = 'tls-fleet';
-let dir = '';
-const pem: Record<string, string> = {};
-
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 10_000 });
-}
-
-function issue(name: string, cn: string, ext: string): void {
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
-  pem[`${name}.key`] = readFileSync(join(dir, `${name}.key`), 'utf8');
-  pem[`${name}.crt`] = readFileSync(join(dir, `${name}.crt`), 'utf8');
-}
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'murmur-tls-'));
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=murmur test CA']);
-  pem['ca.crt'] = readFileSync(join(dir, 'ca.crt'), 'utf8');
-  issue('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  issue('device-a', 'a', 'extendedKeyUsage=clientAuth\n');
-});
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const pem: Record<string, string> = Object.fromEntries(
+  ['ca.crt', 'server.key', 'server.crt', 'device-a.key', 'device-a.crt'].map((f) => [f, readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8')]),
+);
 
 describe('MQTT link over TLS', () => {
   it('logs in by client certificate or by password, and refuses a client with neither', async () => {
