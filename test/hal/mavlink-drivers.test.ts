@@ -2,7 +2,7 @@
 // the simulated flight controller running as its own process on a socat pty. One FC and one link are
 // shared by the suites in this file; the flight suite runs last and leaves the vehicle landed.
 
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { Device } from '../../hal/devices.js';
@@ -10,6 +10,7 @@ import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion } from '../bridge/companion.js';
+import { startHilVehicle, type HilVehicle } from '../../firmware-bridge/sim-fc/hil.js';
 import { attitudeConformance, batteryConformance, flightConformance, positionConformance, type Harness } from './conformance.js';
 
 let pty: PtyPair;
@@ -46,3 +47,17 @@ positionConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.position)
 attitudeConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.attitude));
 batteryConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.battery));
 flightConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.flight));
+
+// The ArduPilot flavour (GUIDED takeoff, ArduCopter mode numbers) over UDP, through the HIL helper.
+describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
+  let hil: HilVehicle;
+  beforeAll(async () => {
+    hil = await startHilVehicle({ family: 'ardupilot', seed: 4, speed: 4 });
+  });
+  afterAll(async () => {
+    await hil?.stop();
+  });
+  flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
+    Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
+  );
+});
