@@ -8,6 +8,7 @@ import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
 import type { ByteTransport } from '../transport.js';
+import { cobsDecode } from './cobs.js';
 import { encodeMcuFrame, McuFrameReader, mcuErrorNames, mcuProtocolVersion, mcuType, type McuMessage } from './frame.js';
 
 export interface McuClientOptions {
@@ -133,8 +134,10 @@ export class McuClient {
     const seq = this.nextSeq;
     this.nextSeq = (this.nextSeq + 1) >>> 0 || 1;
     const frame = encodeMcuFrame({ type: w.type as McuMessage['type'], seq, ack: 0, method: w.method, body: w.body });
-    if (frame.length > limits.mcuFrameBytesMax + 4) {
-      w.resolve(err(deviceError('rejected', `MCU request of ${frame.length} bytes exceeds the frame limit`)));
+    const decodedBytes = cobsDecode(frame.subarray(0, frame.length - 1), frame.length)?.length ?? frame.length;
+    if (decodedBytes > limits.mcuFrameBytesMax) {
+      w.resolve(err(deviceError('rejected', `MCU request of ${decodedBytes} bytes exceeds the ${limits.mcuFrameBytesMax}-byte frame limit`)));
+      this.drain();
       return;
     }
     w.onSeq?.(seq);

@@ -91,6 +91,8 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(echo.ok && echo.value).toEqual([1, -2, 'text', new Uint8Array([0, 1, 0])]);
     const add = await client.request(mcuMethod.add, -7);
     expect(add.ok && add.value).toEqual([-7, 1]);
+    const big = await client.request(mcuMethod.echo, new Uint8Array(300));
+    expect(!big.ok && big.error.message).toContain('exceeds the 256-byte frame limit');
     const unknown = await client.request(99, 0);
     expect(!unknown.ok && unknown.error.message).toContain('unknown method');
     const samples: unknown[] = [];
