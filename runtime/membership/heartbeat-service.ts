@@ -89,7 +89,7 @@ export class HeartbeatService {
     if (env.value.kind !== 'heartbeat') return;
     const v = this.opts.view.onHeartbeat(env.value.sender, env.value.parsed, this.opts.now(), f.link);
     if (v.accepted) this.counters.received++;
-    else this.reject(v.reason);
+    else if (!v.duplicate) this.reject(v.reason);
   }
 
   private reject(reason: string): void {

@@ -48,7 +48,7 @@ export interface StatusChange {
   readonly atMs: number;
 }
 
-export type HeartbeatVerdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+export type HeartbeatVerdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string; readonly duplicate?: true };
 
 interface Peer {
   detector: PhiAccrualDetector;
@@ -60,6 +60,8 @@ interface Peer {
 
 export interface MembershipCounters {
   heartbeats: number;
+  /** The same heartbeat again (another link); not counted as stale. */
+  duplicates: number;
   stale: number;
   mismatched: number;
   overCapacity: number;
@@ -68,7 +70,7 @@ export interface MembershipCounters {
 export class MembershipView {
   private readonly peers = new Map<string, Peer>();
   private readonly changes: StatusChange[] = [];
-  readonly counters: MembershipCounters = { heartbeats: 0, stale: 0, mismatched: 0, overCapacity: 0 };
+  readonly counters: MembershipCounters = { heartbeats: 0, duplicates: 0, stale: 0, mismatched: 0, overCapacity: 0 };
 
   constructor(
     readonly self: string,
@@ -94,7 +96,12 @@ export class MembershipView {
       peer = { detector: new PhiAccrualDetector(this.config.phi), status: 'alive', beatsSinceRecovery: 0, last: hb, links: {} };
       this.peers.set(sender, peer);
       this.changes.push({ id: sender, from: 'unknown', to: 'alive', atMs: nowMs });
-    } else if (hb.session < peer.last.session || (hb.session === peer.last.session && hb.seq <= peer.last.seq)) {
+    } else if (hb.session === peer.last.session && hb.seq === peer.last.seq) {
+      // The same heartbeat over a second link: not new life, but it shows that link works.
+      peer.links[link] = nowMs;
+      this.counters.duplicates++;
+      return { accepted: false, reason: 'duplicate', duplicate: true };
+    } else if (hb.session < peer.last.session || (hb.session === peer.last.session && hb.seq < peer.last.seq)) {
       this.counters.stale++;
       return { accepted: false, reason: `stale heartbeat from "${sender}" (session ${hb.session} seq ${hb.seq})` };
     } else if (hb.session > peer.last.session) {

@@ -72,10 +72,12 @@ describe('membership view', () => {
   it('refuses replays, mismatched senders and peers beyond the bound', () => {
     const v = new MembershipView('n0', { ...defaultMembershipConfig, peersMax: 1 });
     expect(v.onHeartbeat('n1', beat('n1', 3), 0).accepted).toBe(true);
-    expect(v.onHeartbeat('n1', beat('n1', 3), 10)).toEqual({ accepted: false, reason: 'stale heartbeat from "n1" (session 1 seq 3)' });
+    expect(v.onHeartbeat('n1', beat('n1', 3), 10, 'radio')).toEqual({ accepted: false, reason: 'duplicate', duplicate: true });
+    expect(v.onHeartbeat('n1', beat('n1', 2), 10)).toEqual({ accepted: false, reason: 'stale heartbeat from "n1" (session 1 seq 2)' });
+    expect(Object.keys(v.snapshot(10)[0]?.links ?? {}).sort()).toEqual(['radio', 'unknown']);
     expect(v.onHeartbeat('n2', beat('n1', 4), 10).accepted).toBe(false);
     expect(v.onHeartbeat('n2', beat('n2', 4), 10).accepted).toBe(false);
-    expect(v.counters).toEqual({ heartbeats: 1, stale: 1, mismatched: 1, overCapacity: 1 });
+    expect(v.counters).toEqual({ heartbeats: 1, duplicates: 1, stale: 1, mismatched: 1, overCapacity: 1 });
   });
 });
 
