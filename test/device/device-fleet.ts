@@ -26,6 +26,8 @@ export interface FleetOptions {
   readonly validators: number;
   readonly timeScale?: number;
   readonly logLevel?: string;
+  /** Consensus timing overrides written into every device.yaml (e.g. { commitWaitMs: 20 }). */
+  readonly consensus?: Readonly<Record<string, number>>;
 }
 
 export class DeviceFleet {
@@ -80,6 +82,7 @@ export class DeviceFleet {
           `http: { port: ${httpPort} }`,
           `log: { level: ${this.o.logLevel ?? 'info'} }`,
           `hal: { driver: sim, sim: { startNorthM: ${i * 5}, startEastM: 0, timeScale: ${this.o.timeScale ?? 20}, seed: ${i + 1} } }`,
+          ...(this.o.consensus ? [`consensus: ${JSON.stringify(this.o.consensus)}`] : []),
           '',
         ].join('\n'),
       );
@@ -138,6 +141,10 @@ export class DeviceFleet {
     const d = this.devices.get(id) as DeviceProc;
     const r = await fetch(`http://127.0.0.1:${d.httpPort}/health`);
     return (await r.json()) as { height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> };
+  }
+
+  pid(id: string): number | undefined {
+    return this.devices.get(id)?.proc.pid;
   }
 
   ctl(args: string[], timeoutMs = 60_000): Promise<CliRun> {

@@ -1,0 +1,143 @@
+// `npm run bench:e2e`: real `murmur start` processes on a real Mosquitto (loopback). Measures, in one
+// run: the MQTT round trip (QoS 1 publish to own subscription), operator-to-commit latency at n = 4 and
+// n = 7 (publish of a signed command to a verified commit certificate in a device's ack, the same proof
+// murmurctl checks) as a ratio to that round trip, resident memory per device at n = 7, and
+// start-to-ready of one device joining a running fleet.
+
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { createSigner, hash, initCrypto, keyPairFromSeed, randomBytes } from '../../runtime/crypto/sodium.js';
+import { readKeyFile } from '../../runtime/crypto/key-file.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { openAck } from '../../runtime/cli/ctl-common.js';
+import { controlTopics } from '../../runtime/device/control-topics.js';
+import { verifyCertificate } from '../../runtime/wire/certificate.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { createVerifier } from '../../runtime/crypto/sodium.js';
+import { DeviceFleet } from './device-fleet.js';
+
+const commandsPerRun = Number(process.env.BENCH_COMMANDS ?? 40);
+const commitWaitMs = Number(process.env.BENCH_COMMIT_WAIT_MS ?? 100);
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function mqttRoundTrip(url: string, samples: number): Promise<number[]> {
+  const c = mqtt.connect(url, { clientId: `bench-rtt-${process.pid}` });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  await c.subscribeAsync('bench/rtt', { qos: 1 });
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      c.once('message', () => resolve());
+      c.publish('bench/rtt', Buffer.alloc(200), { qos: 1 });
+    });
+    out.push(performance.now() - t0);
+  }
+  await c.endAsync();
+  return out;
+}
+
+async function commitLatencies(fleet: DeviceFleet, count: number): Promise<number[]> {
+  const verifier = createVerifier();
+  const idn = unwrap(await readKeyFile(fleet.keyFile('ops')));
+  const signer = createSigner(keyPairFromSeed(idn.seed));
+  const topics = controlTopics('e2e');
+  const c = mqtt.connect(fleet.broker.url, { clientId: `bench-op-${process.pid}` });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  await c.subscribeAsync(topics.acksOf('ops'), { qos: 1 });
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const nonce = randomBytes(16);
+    const ref = `ops/${toHex(nonce)}`;
+    const now = Date.now();
+    const env = sealEnvelope('command', 'e2e', 'ops', encodeCommandBody({ type: 'noop', nonce, issuedAt: now, expiresAt: now + 60_000, args: {} }), signer);
+    const t0 = performance.now();
+    const got = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 15_000);
+      const onMsg = (_t: string, p: Buffer): void => {
+        const o = openAck(new Uint8Array(p), fleet.manifest, verifier);
+        if (!o.ok || o.ack.command !== ref || o.ack.stage !== 'accepted' || !o.ack.block || !o.ack.certificate) return;
+        if (!verifyCertificate(o.ack.certificate, 'e2e', fleet.manifest.validators, verifier, hash(o.ack.block)).ok) return;
+        clearTimeout(timer);
+        c.off('message', onMsg);
+        resolve(performance.now() - t0);
+      };
+      c.on('message', onMsg);
+      c.publish(topics.commands, Buffer.from(encodeFrame(fleetTag('e2e'), 'consensus', env)), { qos: 1 });
+    });
+    if (got === null) throw new Error(`command ${i} was not committed within 15 s`);
+    out.push(got);
+    // Spread the sends over the block cycle so they do not all land at the same phase.
+    await sleep(37 + (i % 7) * 11);
+  }
+  await c.endAsync();
+  return out;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function run(n: number): Promise<{ rtt: number[]; commit: number[]; rss: number[]; readyMs: number[]; joinReadyMs: number | null }> {
+  const fleet = new DeviceFleet({ validators: n, logLevel: 'info', consensus: { commitWaitMs } });
+  await fleet.setup();
+  try {
+    const readyMs = await fleet.startAll();
+    await sleep(3_000); // let every device connect, sync and settle
+    await commitLatencies(fleet, 5); // warm-up (JIT, first subscriptions)
+    const rtt = await mqttRoundTrip(fleet.broker.url, 300);
+    const commit = await commitLatencies(fleet, commandsPerRun);
+    const rttAfter = await mqttRoundTrip(fleet.broker.url, 300);
+    let rss: number[] = [];
+    let joinReadyMs: number | null = null;
+    if (n === 7) {
+      await sleep(5_000);
+      rss = [...fleet.devices.keys()].map((id) => rssMb(fleet.pid(id)));
+      // Start to ready of one device joining a running fleet (its WAL already holds the chain so far).
+      await fleet.stop('d7');
+      const d = fleet.start('d7');
+      joinReadyMs = await d.ready;
+    }
+    return { rtt: [...rtt, ...rttAfter], commit, rss, readyMs, joinReadyMs };
+  } finally {
+    await fleet.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  await initCrypto();
+  const report: Record<string, unknown> = { commitWaitMs, commandsPerRun };
+  for (const n of [4, 7]) {
+    const r = await run(n);
+    const rtt50 = pct(r.rtt, 50);
+    const c50 = pct(r.commit, 50);
+    const c99 = pct(r.commit, 99);
+    report[`n${n}`] = {
+      mqttRttMsP50: r2(rtt50),
+      commitMsP50: r2(c50),
+      commitMsP99: r2(c99),
+      ratioP50: r2(c50 / rtt50),
+      ratioP99: r2(c99 / rtt50),
+      startAllReadyMs: r.readyMs,
+      ...(n === 7 ? { rssMb: r.rss.map((x) => Math.round(x)), rssMbMax: Math.round(Math.max(...r.rss)), joinReadyMs: r.joinReadyMs } : {}),
+    };
+    console.log(`n=${n}: MQTT RTT p50 ${r2(rtt50)} ms; operator-to-commit p50 ${r2(c50)} ms (ratio ${r2(c50 / rtt50)}), p99 ${r2(c99)} ms (ratio ${r2(c99 / rtt50)})`);
+    if (n === 7) console.log(`n=7: resident memory per device ${r.rss.map((x) => Math.round(x)).join(', ')} MB; start-to-ready of a joining device ${r.joinReadyMs} ms`);
+  }
+  console.log(JSON.stringify(report));
+}
+
+await main();
