@@ -10,10 +10,11 @@ import { repoRoot, type Started } from '../../firmware-bridge/tools/processes.js
 export const firmwareDir = join(repoRoot, 'firmware-bridge', 'c');
 export const cflags = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O2'];
 
-export function compileFirmware(): Promise<{ binary: string; stderr: string }> {
+/** Compiles the firmware; `extra` adds flags (the fuzz test adds AddressSanitizer and UBSan). */
+export function compileFirmware(extra: string[] = []): Promise<{ binary: string; stderr: string }> {
   const binary = join(mkdtempSync(join(tmpdir(), 'murmur-mcu-')), 'murmur-mcu');
   return new Promise((resolve, reject) => {
-    execFile('cc', [...cflags, '-o', binary, join(firmwareDir, 'main_posix.c'), join(firmwareDir, 'murmur_mcu.c')], { timeout: 60_000 }, (e, _out, stderr) => {
+    execFile('cc', [...cflags, ...extra, '-o', binary, join(firmwareDir, 'main_posix.c'), join(firmwareDir, 'murmur_mcu.c')], { timeout: 60_000 }, (e, _out, stderr) => {
       if (e) reject(new Error(`cc failed: ${stderr}`));
       else resolve({ binary, stderr });
     });

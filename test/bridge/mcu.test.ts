@@ -47,7 +47,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     for (const c of cleanup.reverse()) await c();
   });
 
-  async function connect(corruptProbability: number): Promise<{ client: McuClient; relay: Relay | null; port: ByteTransport }> {
+  async function connect(corruptProbability: number, firmware = binary): Promise<{ client: McuClient; relay: Relay | null; port: ByteTransport }> {
     const near: PtyPair = await startPtyPair();
     cleanup.push(() => near.stop());
     let hostPath = near.a;
@@ -61,7 +61,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
       cleanup.push(() => r.close());
       fwPath = far.b;
     }
-    const fw: Started = await startFirmware(binary, fwPath);
+    const fw: Started = await startFirmware(firmware, fwPath);
     cleanup.push(() => fw.stop());
     const port: ByteTransport = await openSerial({ path: hostPath, baudRate: 921_600 });
     // A 15 ms timeout keeps the 10,000-request run short; a retry that crosses a late answer is harmless
@@ -114,6 +114,22 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     await waitFor('an answer', () => got.length > 0, 2000);
     expect(got[0]).toMatchObject({ type: mcuType.error, ack: 77, body: 4 });
     expect(mcuErrorNames[4]).toBe('version mismatch');
+  });
+
+  it('survives 200 KB of seeded random bytes under AddressSanitizer and UBSan, and still answers', async () => {
+    // Any out-of-bounds access or undefined behaviour aborts the sanitized process, and the echo fails.
+    const sanitized = (await compileFirmware(['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'])).binary;
+    const { client, port } = await connect(0, sanitized);
+    expect((await client.handshake()).ok).toBe(true);
+    const prng = new Prng(seed + 1);
+    for (let i = 0; i < 100; i++) port.write(prng.bytes(2048));
+    await new Promise((r) => setTimeout(r, 300));
+    const echo = await client.request(mcuMethod.echo, 'still here');
+    expect(echo.ok && echo.value).toBe('still here');
+    const stats = await client.request(mcuMethod.stats, 0);
+    const [, badCobs, badCrc, badCbor, oversize, applied] = (stats.ok ? stats.value : []) as number[];
+    expect((badCobs ?? 0) + (badCrc ?? 0) + (badCbor ?? 0) + (oversize ?? 0)).toBeGreaterThan(100);
+    expect(applied).toBe(0); // no random frame passed as an ADD
   });
 
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
