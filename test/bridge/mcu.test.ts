@@ -117,7 +117,8 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
   });
 
   it('survives 200 KB of seeded random bytes under AddressSanitizer and UBSan, and still answers', async () => {
-    // Any out-of-bounds access or undefined behaviour aborts the sanitized process, and the echo fails.
+    // An out-of-bounds access to a stack or global buffer (not one inside the context struct), or
+    // undefined behaviour, aborts the sanitized process, and the echo then fails.
     const sanitized = (await compileFirmware(['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'])).binary;
     const { client, port } = await connect(0, sanitized);
     expect((await client.handshake()).ok).toBe(true);
