@@ -215,6 +215,10 @@ export class EmbeddedBroker {
       if (cred.passwordHash === undefined || password === undefined || !checkPassword(password, cred.passwordHash)) return fail(`bad password for "${id}"`, 4);
     }
     const who: Identity = { id: cred.id, role: cred.role, fleet: cred.fleet };
+    // MQTT lets a new connection with the same client id take over the old one: a device must not be
+    // able to knock another off the broker by borrowing its id. Ids "murmur-..." are reserved.
+    const own = [`murmur-${cred.fleet}-${cred.id}`, `murmur-ctl-${cred.fleet}-${cred.id}`].map((x) => x.slice(0, 64));
+    if (client.id.startsWith('murmur-') && !own.includes(client.id)) return fail(`client id "${client.id}" belongs to another node (${cred.id} may use ${own.join(' or ')})`, 2);
     const will = this.willTopics.get(client);
     const willRefused = will === undefined ? undefined : publishRefusal(who, will);
     if (willRefused) return fail(`will topic refused: ${willRefused}`, 5);

@@ -54,6 +54,9 @@ describe('embedded broker enforcement', () => {
       const stranger = linkFor(broker.url, 'zed');
       await expect(stranger.start()).rejects.toThrow(/refused/);
       expect(broker.rejections().map((r) => r.reason)).toEqual(expect.arrayContaining(['bad password for "a"', 'unknown user "zed"']));
+      // A device cannot take over another node's session by borrowing its client id.
+      await expect(mqtt.connectAsync(broker.url, { username: 'a', password, clientId: 'murmur-conf-fleet-b', reconnectPeriod: 0 })).rejects.toThrow();
+      expect(broker.rejections().some((r) => /client id "murmur-conf-fleet-b" belongs to another node/.test(r.reason))).toBe(true);
     } finally {
       await broker.stop();
     }
