@@ -2,7 +2,6 @@
 // code, production dependencies, that CPU's native binaries only (checked by ELF machine), the installer,
 // the systemd unit and a manifest of every file. Output: bundles/murmur-<version>-<target>.tar.gz.
 
-import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/k
 import { build, BuildError, type BuildInfo } from './build.js';
 import { formatManifest, listFiles, manifestName, sizeByGroup } from './bundle-manifest.js';
 import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
+import { runProcess } from './run-process.js';
 import { isTargetName, targets, type Target } from './targets.js';
 
 export interface BundleOptions {
@@ -43,7 +43,7 @@ export interface BundleResult {
 /** Files from deploy/ that travel inside each release, so a device can roll back and health-check on its own. */
 const releaseDeployFiles = ['install.sh', 'murmur.service', 'health-check.mjs'] as const;
 
-export function makeBundle(opts: BundleOptions): BundleResult {
+export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   const started = performance.now();
   const phasesMs: Record<string, number> = {};
   let mark = started;
@@ -68,7 +68,7 @@ export function makeBundle(opts: BundleOptions): BundleResult {
   try {
     cpSync(join(repoRoot, 'package.json'), join(release, 'package.json'));
     const droppedLockEdges = writeOfflineLockfile(repoRoot, release);
-    installProductionDeps(release, target, { online: opts.online === true });
+    await installProductionDeps(release, target, { online: opts.online === true });
     const missingOptional = missingOptionalPackages(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8'), release, target);
     phase('npmCi');
     // Keep the project's lockfile as the record of exact versions (the staging copy only added URLs).
@@ -94,7 +94,7 @@ export function makeBundle(opts: BundleOptions): BundleResult {
 
     mkdirSync(opts.outDir, { recursive: true });
     const file = join(opts.outDir, `${name}.tar.gz`);
-    tarGz(scratch, name, file, distInfo.builtAt);
+    await tarGz(scratch, name, file, distInfo.builtAt);
     cpSync(join(top, manifestName), join(opts.outDir, `${name}.manifest.tsv`));
     phase('tarGz');
     return {
@@ -115,10 +115,10 @@ export function makeBundle(opts: BundleOptions): BundleResult {
 }
 
 /** GNU tar with fixed owner, order and times, so the same inputs give the same archive listing. */
-function tarGz(parent: string, name: string, file: string, builtAt: string): void {
+async function tarGz(parent: string, name: string, file: string, builtAt: string): Promise<void> {
   const mtime = `@${Math.floor(Date.parse(builtAt) / 1000)}`;
   const tmp = `${file}.partial-${process.pid}`;
-  const r = spawnSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-C', parent, '-czf', tmp, name], { encoding: 'utf8', timeout: 600_000 });
+  const r = await runProcess('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-C', parent, '-czf', tmp, name], { timeoutMs: 600_000 });
   if (r.status !== 0) {
     rmSync(tmp, { force: true });
     throw new StageError(`tar failed: ${r.stderr.trim() || r.error?.message || `exit ${r.status}`}`);
@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
   const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
   if (a.values.dist !== undefined && !existsSync(join(a.values.dist, 'BUILD.json'))) throw new CliError(`--dist ${a.values.dist} holds no BUILD.json: run npm run build`, exitCodes.usage);
   try {
-    const r = makeBundle({
+    const r = await makeBundle({
       repoRoot,
       target: targets[t],
       outDir: a.values.out ?? join(repoRoot, 'bundles'),

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runProcess } from './run-process.js';
 import { findNativeFiles, nativeMismatches, type NativeFile } from './elf.js';
 import type { Target } from './targets.js';
 
@@ -69,7 +70,7 @@ export interface InstallOptions {
 }
 
 /** npm ci --omit=dev into stageDir (which holds package.json and the offline lockfile) for the target's CPU. */
-export function installProductionDeps(stageDir: string, target: Target, opts: InstallOptions): void {
+export async function installProductionDeps(stageDir: string, target: Target, opts: InstallOptions): Promise<void> {
   const args = [
     'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error',
     // Picks the target's optional platform packages, whatever this machine is.
@@ -78,7 +79,7 @@ export function installProductionDeps(stageDir: string, target: Target, opts: In
   ];
   // --ignore-scripts: the prebuilt binaries ship inside the packages; install scripts would compile or
   // download for the build machine (onnxruntime-node fetches CUDA on x64), never for the target.
-  const r = spawnSync('npm', args, { cwd: stageDir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  const r = await runProcess('npm', args, { cwd: stageDir, timeoutMs: 600_000, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
   if (r.error !== undefined) throw new StageError(`npm ci could not run: ${r.error.message}`);
   if (r.status !== 0) {
     const hint = /ENOTCACHED/.test(r.stderr) ? '\n(a package is not in the npm cache: run `npm ci` in the repository once, or pass --online)' : '';
