@@ -52,6 +52,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let motors: MotorSample[] = [];
+  let noMotors = false;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
@@ -73,18 +74,22 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       motors = keep(motors, inp.motors);
       if (imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
       // The whole window, and its newer half: a fault that began a second ago still dominates the half.
+      // Without motor telemetry (a flight controller that reports no ESC data) the model's motor
+      // features would read as dead motors, so the rules, which ignore absent motors, decide instead.
       const half = Math.floor(c.windowSamples / 2);
-      const full = await slot.run(telemetryFeatures({ imu, battery, motors, cells: c.cells }));
-      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), motors: motors.slice(-half), cells: c.cells })) : full;
+      noMotors = motors.length === 0;
+      const infer = (f: Float32Array): Promise<Float32Array> => (noMotors ? Promise.resolve(telemetryRules(f)) : slot.run(f));
+      const full = await infer(telemetryFeatures({ imu, battery, motors, cells: c.cells }));
+      const recent = imu.length >= c.windowSamples ? await infer(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), motors: motors.slice(-half), cells: c.cells })) : full;
       const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
       const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
       const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
       const condition: TelemetryAnomalyState['condition'] = severe >= c.severeScoreAct || severeStreak >= 2 ? 'severe' : degraded >= c.degradedScoreMin ? 'degraded' : 'normal';
       const outputs: AgentOutput[] = [];
-      const model = slot.model();
+      const model = noMotors ? undefined : slot.model();
       // Severity only escalates within a flight: once severe, the device stays out of the mission.
       const effective = s.condition === 'severe' ? 'severe' : condition;
-      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
+      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${noMotors ? 'rules' : slot.engine()})` });
       const changed = effective !== s.condition;
       const due = effective !== 'normal' && (s.lastAttestMs === null || inp.nowMs - s.lastAttestMs >= c.reattestMs);
       let lastAttestMs = s.lastAttestMs;
@@ -97,8 +102,8 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     async stop() {
       await slot.release();
     },
-    engine: () => slot.engine(),
-    model: () => slot.model(),
+    engine: () => (noMotors ? 'rules' : slot.engine()),
+    model: () => (noMotors ? undefined : slot.model()),
     modelRefusal: () => slot.refused(),
   };
 }

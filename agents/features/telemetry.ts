@@ -24,7 +24,7 @@ export const telemetryFeatureNames = [
   'gyro.mean',
   'gyro.std',
   'battery.cell-v',
-  'battery.drop-vps',
+  'battery.drop-vps', // per cell, load sag removed
   'battery.current-a',
   'battery.current-std',
   'motor.rpm-mean',
@@ -44,15 +44,33 @@ const std = (xs: readonly number[]): number => {
 };
 const norm = (v: { x: number; y: number; z: number }): number => Math.hypot(v.x, v.y, v.z);
 
+/**
+ * Pack voltage drop in V/s with load sag removed: a throttle step sags the voltage by I x R at once,
+ * which is not a failing cell. R is fitted from the window when the current varies, else a typical
+ * 15 milliohm pack is assumed; then the drop is measured on V + I x R from the first to the last sample.
+ */
+export function loadCompensatedDrop(b: readonly BatteryState[]): number {
+  const first = b[0];
+  const last = b[b.length - 1];
+  if (!first || !last || last.timeMs <= first.timeMs) return 0;
+  const mi = mean(b.map((x) => x.currentA));
+  const mv = mean(b.map((x) => x.voltageV));
+  let sii = 0;
+  let siv = 0;
+  for (const x of b) {
+    sii += (x.currentA - mi) ** 2;
+    siv += (x.currentA - mi) * (x.voltageV - mv);
+  }
+  const r = sii / b.length > 1 ? Math.min(0.2, Math.max(0, -siv / sii)) : 0.015;
+  return (first.voltageV + first.currentA * r - (last.voltageV + last.currentA * r)) / ((last.timeMs - first.timeMs) / 1000);
+}
+
 export function telemetryFeatures(w: TelemetryWindow): Float32Array {
   const an = w.imu.map((s) => norm(s.accelMps2));
   const gn = w.imu.map((s) => norm(s.gyroRadps));
   const volts = w.battery.map((b) => b.voltageV / Math.max(1, w.cells));
   const amps = w.battery.map((b) => b.currentA);
-  const first = w.battery[0];
-  const last = w.battery[w.battery.length - 1];
-  const spanS = first && last ? Math.max(0.001, (last.timeMs - first.timeMs) / 1000) : 1;
-  const drop = first && last ? (first.voltageV - last.voltageV) / Math.max(1, w.cells) / spanS : 0;
+  const drop = loadCompensatedDrop(w.battery) / Math.max(1, w.cells);
   const motorCount = w.motors[0]?.rpm.length ?? 0;
   const perMotorRpm: number[] = [];
   const perMotorCur: number[] = [];
