@@ -94,7 +94,7 @@ export function byzantineSend(ctx: ByzantineContext, to: number | null, bytes: U
       return;
     case 'flood':
       ctx.sendRaw(to, bytes);
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 2; i++) {
         ctx.sendRaw(null, ctx.prng.bytes(1 + ctx.prng.int(300)));
         ctx.sendRaw(null, sealEnvelope('prevote', ctx.fleet, ctx.id, encodeVoteBody({ height: 1 + ctx.prng.int(1_000_000), round: ctx.prng.int(1_000_000), blockHash: null }), ctx.signer));
         ctx.sendRaw(null, sealEnvelope('status', ctx.fleet, ctx.id, encodeStatusBody({ height: ctx.prng.int(1_000), round: 0 }), ctx.signer));

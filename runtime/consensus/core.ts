@@ -55,6 +55,8 @@ export class ConsensusState {
   evidenceSent = new Set<string>();
   /** Round number -> heights: newest status per peer (bounded by the manifest size). */
   peers = new Map<string, { height: number; round: number }>();
+  /** When each peer was last sent blocks (rate limit; bounded by the fleet size, cleared on overflow). */
+  servedAt = new Map<string, number>();
 
   constructor(readonly p: CoreParams) {
     this.chain = new ChainState(p.genesis, p.fleet, p.deps);
@@ -113,10 +115,10 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return onVote(s, input.msg, input, fx);
     case 'status':
       if (s.peers.size < limits.validatorsMax * 2 || s.peers.has(input.from)) s.peers.set(input.from, { height: input.height, round: input.round });
-      serveSync(s, input.from, input.height, fx);
+      serveSync(s, input.from, input.height, input.now, fx);
       return;
     case 'sync-request':
-      serveSync(s, input.from, input.height, fx);
+      serveSync(s, input.from, input.height, input.now, fx);
       return;
     case 'sync-response':
       return onSyncResponse(s, input, fx);
@@ -237,8 +239,14 @@ function gossip(s: ConsensusState, fx: Effect[]): void {
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
 }
 
-function serveSync(s: ConsensusState, to: string, height: number, fx: Effect[]): void {
-  // A peer working on `height` lacks blocks height..ours: block sync, never vote replay.
+function serveSync(s: ConsensusState, to: string, height: number, now: number, fx: Effect[]): void {
+  // A peer working on `height` lacks blocks height..ours: block sync, never vote replay. At most one
+  // answer per peer per gossip interval, so a flood of statuses cannot make us flood in return.
+  if (height > s.chain.height) return;
+  const last = s.servedAt.get(to);
+  if (last !== undefined && now - last < s.p.config.gossipMs) return;
+  if (s.servedAt.size >= limits.validatorsMax * 4) s.servedAt.clear();
+  s.servedAt.set(to, now);
   for (let h = height; h <= s.chain.height && h < height + limits.syncBlocksPerAnswerMax; h++) {
     const b = s.chain.recentBlock(h);
     if (!b) continue;
