@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { CommandClient } from '../../firmware-bridge/mavlink/commands.js';
+import { MavlinkVehicle, mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { ByteTransport } from '../../firmware-bridge/transport.js';
 
 /** Two transports joined back to back, delivering on the next tick. */
@@ -69,5 +70,31 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     const t = await first;
     expect(!t.ok && t.error.code).toBe('timeout');
     expect(!t.ok && t.error.message).toContain('4 attempts');
+  });
+});
+
+describe('offboard/guided setpoint stream', () => {
+  it('streams position setpoints at >= 2 Hz, starting before the mode switch (PX4 refuses OFFBOARD otherwise)', async () => {
+    const [a, b] = pair();
+    const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+    const arrivals: number[] = [];
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.SetPositionTargetGlobalInt) arrivals.push(Date.now());
+      if (msg instanceof common.CommandLong && msg.command === mavCmd.doSetMode) {
+        const result = arrivals.length > 0 ? common.MavResult.ACCEPTED : common.MavResult.DENIED;
+        fc.send(Object.assign(new common.CommandAck(), { command: msg.command, result, progress: 0, resultParam2: 0, targetSystem: 245, targetComponent: 191 }));
+      }
+    });
+    const vehicle = new MavlinkVehicle(gcs, { family: 'px4', command: { timeoutMs: 100, retries: 2 } });
+    const r = await vehicle.streamPosition({ latDeg: 47.4, lonDeg: 8.5, relAltM: 20 });
+    expect(r.ok).toBe(true);
+    const start = Date.now();
+    await new Promise((res) => setTimeout(res, 1000));
+    vehicle.stopSetpoints();
+    const inWindow = arrivals.filter((t) => t >= start && t < start + 1000).length;
+    expect(inWindow).toBeGreaterThanOrEqual(4); // 5 Hz by default, never below 2.5 Hz
+    const gaps = arrivals.slice(1).map((t, i) => t - (arrivals[i] as number));
+    expect(Math.max(...gaps)).toBeLessThan(500); // never a gap PX4 would call a lost stream
   });
 });
