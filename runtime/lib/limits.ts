@@ -72,7 +72,6 @@ export const limits = {
   hazardAttestersPerCellMax: 128, // distinct devices remembered per cell
   estimateSamplesMax: 1_024, // attested values kept per quantity; oldest dropped
   // Firmware bridge (firmware-bridge/): MAVLink and the MCU framed protocol.
-  mavlinkFramesPerChunkMax: 4_096, // frames split from one read; the rest waits for the next read
   mavlinkCommandsPendingMax: 16, // commands awaiting COMMAND_ACK; a further command is refused
   missionItemsMax: 1_000, // items in one uploaded mission; a longer plan is refused before sending
   mcuFrameBytesMax: 256, // one decoded MCU frame (CBOR payload + CRC); longer frames are dropped
