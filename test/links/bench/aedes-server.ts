@@ -1,8 +1,8 @@
 // The embedded broker in its own process for the MQTT benchmark (embedding it in the measuring
 // process would halve both rates: baseline.md §4). Prints its port, then serves until killed.
 
-import { hashPassword } from '../broker-acl.js';
-import { EmbeddedBroker } from '../broker.js';
+import { hashPassword } from '../../../runtime/links/broker-acl.js';
+import { EmbeddedBroker } from '../../../runtime/links/broker.js';
 
 const fleet = process.argv[2] ?? 'bench';
 const password = process.argv[3] ?? 'bench';

@@ -3,9 +3,9 @@
 // `--only mqtt|serial|detection` runs one.
 
 import { parseArgs } from 'node:util';
-import { runDetectionBench } from './bench/detection-bench.js';
-import { runMqttBench } from './bench/mqtt-bench.js';
-import { runSerialBench } from './bench/serial-bench.js';
+import { runDetectionBench } from './detection-bench.js';
+import { runMqttBench } from './mqtt-bench.js';
+import { runSerialBench } from './serial-bench.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, seed: { type: 'string', default: '1' } } });
 const quick = values.quick === true;

@@ -1,9 +1,9 @@
 // Failure detection benchmark on the seeded detection simulation (runtime/membership/detection-sim.ts):
 // median time to detect a crash and false positives over one simulated hour, 5 % loss, 30 % jitter.
 
-import { summarizeDetection, type DetectionSummary } from '../../membership/detection-sim.js';
-import { defaultMembershipConfig } from '../../membership/membership-view.js';
-import { akkaClusterDefaults } from '../../membership/phi-accrual.js';
+import { summarizeDetection, type DetectionSummary } from '../../../runtime/membership/detection-sim.js';
+import { defaultMembershipConfig } from '../../../runtime/membership/membership-view.js';
+import { akkaClusterDefaults } from '../../../runtime/membership/phi-accrual.js';
 
 export interface DetectionResult extends DetectionSummary {
   readonly case: string;

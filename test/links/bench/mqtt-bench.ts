@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Mosquitto } from '../../../test/links/processes.js';
-import { MqttLink } from '../mqtt-link.js';
-import { fleetTopics } from '../mqtt-topics.js';
+import { Mosquitto } from '../processes.js';
+import { MqttLink } from '../../../runtime/links/mqtt-link.js';
+import { fleetTopics } from '../../../runtime/links/mqtt-topics.js';
 
 const fleet = 'bench';
 const password = 'bench';

@@ -5,9 +5,9 @@
 
 import { performance } from 'node:perf_hooks';
 import { SerialPort } from 'serialport';
-import { PtyPair } from '../../../test/links/processes.js';
-import { fragmentBytesMax } from '../radio-frame.js';
-import { SerialLink } from '../serial-link.js';
+import { PtyPair } from '../processes.js';
+import { fragmentBytesMax } from '../../../runtime/links/radio-frame.js';
+import { SerialLink } from '../../../runtime/links/serial-link.js';
 
 export interface SerialResult {
   readonly case: string;
