@@ -4,7 +4,6 @@
 
 import { createHash } from 'node:crypto';
 import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, common, minimal, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
-import { limits } from '../../runtime/lib/limits.js';
 
 export const mavlinkMagicV2 = 0xfd;
 export const headerBytes = 10;
@@ -124,7 +123,8 @@ export class FrameSplitter {
   push(chunk: Uint8Array): MavFrame[] {
     const out: MavFrame[] = [];
     let data = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
-    for (let guard = 0; guard < limits.mavlinkFramesPerChunkMax; guard++) {
+    // Every pass consumes at least one byte or stops, so the byte count bounds the loop.
+    for (let guard = data.length + 1; guard > 0; guard--) {
       const start = data.indexOf(mavlinkMagicV2);
       if (start < 0) {
         this.counters.bytesDiscarded += data.length;

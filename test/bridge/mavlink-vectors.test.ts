@@ -117,6 +117,13 @@ describe('MAVLink 2 against the specification', () => {
     }
   });
 
+  it('splits every frame of one large read (5,000 frames in one chunk)', () => {
+    const frames = Array.from({ length: 5000 }, (_, i) => encodeFrame(position(), { ...hdr, seq: i }));
+    const out = new FrameSplitter().push(Buffer.concat(frames));
+    expect(out.length).toBe(5000);
+    expect(out[4999]?.seq).toBe(4999 & 0xff);
+  });
+
   it('hostile input: random bytes around good frames never throw and never yield a frame that was not sent', () => {
     const good = cases.map((c) => encodeFrame(c.msg(), hdr));
     fc.assert(
