@@ -11,7 +11,7 @@ import { percentile } from '../runtime/bench/measure.js';
 import type { Scenario } from '../fleet-sim/scenario/scenario.js';
 import { runScenario } from '../fleet-sim/sim/run.js';
 import type { World } from '../fleet-sim/sim/world.js';
-import type { Agent, AgentInputs } from './api/agent.js';
+import type { AgentInputs } from './api/agent.js';
 import { signedAttestationSink } from './api/attest-sink.js';
 import { AgentScheduler } from './api/scheduler.js';
 import { MemoryStateStore } from './api/state-store.js';
@@ -47,9 +47,9 @@ async function startAgents(devices: number, ort: OrtWorker): Promise<{ stop: () 
   for (let i = 0; i < devices; i++) {
     const signer = createSigner(keyPairFromSeed(prng.bytes(32)));
     const s = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: signedAttestationSink('bench', `d${i}`, signer, () => undefined), cpuClock: () => performance.now() });
-    s.add(hazardDetectAgent({ ort }) as Agent<unknown>);
-    s.add(telemetryAnomalyAgent({ deviceId: `d${i}`, ort }) as Agent<unknown>);
-    s.add(missionReflexAgent() as Agent<unknown>);
+    s.add(hazardDetectAgent({ ort }));
+    s.add(telemetryAnomalyAgent({ deviceId: `d${i}`, ort }));
+    s.add(missionReflexAgent());
     await s.start(0);
     scheds.push({ s, p: prng.split(`d${i}`), base: telemetryBase(prng) });
   }

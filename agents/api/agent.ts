@@ -109,6 +109,8 @@ export interface Agent<S = unknown> {
   engine?(): EngineKind | 'none';
   /** The model in use, for status. */
   model?(): ModelRef | undefined;
+  /** Why better inference engines were passed over. */
+  engineReasons?(): readonly string[];
   /** Why the committed model was refused (hash mismatch, missing file), or null. */
   modelRefusal?(): string | null;
 }

@@ -20,6 +20,8 @@ export interface AgentStatus {
   readonly engine: EngineKind | 'none';
   readonly model: string | null;
   readonly modelRefused: string | null;
+  /** Why better engines were passed over (onnxruntime missing, unsupported operator, ...). */
+  readonly engineReasons: readonly string[];
   readonly ticks: number;
   readonly restarts: number;
   readonly overruns: number;
@@ -105,7 +107,9 @@ export class AgentScheduler {
     this.opts = { ...defaultSchedulerOptions, ...opts };
   }
 
-  add(agent: Agent<unknown>): void {
+  add<S>(typed: Agent<S>): void {
+    // Each agent's state type is its own business; the scheduler only stores and persists it.
+    const agent = typed as unknown as Agent;
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
@@ -314,6 +318,7 @@ export class AgentScheduler {
       engine: s.agent.engine?.() ?? 'none',
       model: ((m) => (m ? `${m.name}@${m.version}` : null))(s.agent.model?.()),
       modelRefused: s.agent.modelRefusal?.() ?? null,
+      engineReasons: s.agent.engineReasons?.() ?? [],
       ticks: s.ticks,
       restarts: s.restarts,
       overruns: s.overruns,

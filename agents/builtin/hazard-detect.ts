@@ -117,5 +117,6 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
+    engineReasons: () => slot.reasons(),
   };
 }

@@ -105,5 +105,6 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     engine: () => (noMotors ? 'rules' : slot.engine()),
     model: () => (noMotors ? undefined : slot.model()),
     modelRefusal: () => slot.refused(),
+    engineReasons: () => slot.reasons(),
   };
 }

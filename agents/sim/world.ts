@@ -129,9 +129,9 @@ export class AgentWorld {
       });
       (d as { scheduler: AgentScheduler }).scheduler = scheduler;
       const prefer = this.cfg.prefer ?? ['pure-ts', 'rules'];
-      if (!spec.byzantine?.length) scheduler.add(hazardDetectAgent({ prefer, cellM: this.cellM }) as Agent<unknown>);
-      scheduler.add(telemetryAnomalyAgent({ deviceId: id, prefer }) as Agent<unknown>);
-      scheduler.add(missionReflexAgent() as Agent<unknown>);
+      if (!spec.byzantine?.length) scheduler.add(hazardDetectAgent({ prefer, cellM: this.cellM }));
+      scheduler.add(telemetryAnomalyAgent({ deviceId: id, prefer }));
+      scheduler.add(missionReflexAgent());
       for (const a of spec.extraAgents?.() ?? []) scheduler.add(a);
       await scheduler.start(0);
       this.devices.push(d);

@@ -3,7 +3,7 @@
 // after T2 on the vehicle itself; the hazard agent attests the mast it flies past.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Agent, CommittedView } from '../../agents/api/agent.js';
+import type { CommittedView } from '../../agents/api/agent.js';
 import { HalInputReader, halActionSink } from '../../agents/api/hal-io.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
 import { MemoryStateStore } from '../../agents/api/state-store.js';
@@ -35,9 +35,9 @@ describe(`agents on hal/sim drivers (seed ${seed})`, () => {
     const actions: string[] = [];
     const sink = halActionSink(devices);
     const sched = new AgentScheduler({ store: new MemoryStateStore(), act: (a, agent, why) => (actions.push(`${a.type} by ${agent} (${why})`), sink(a)), attest: (b) => attests.push(b), cpuClock: () => 0, onReport: (r) => reports.push(r) });
-    sched.add(missionReflexAgent() as Agent<unknown>);
-    sched.add(hazardDetectAgent({ prefer: ['pure-ts', 'rules'] }) as Agent<unknown>);
-    sched.add(telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['pure-ts', 'rules'] }) as Agent<unknown>);
+    sched.add(missionReflexAgent());
+    sched.add(hazardDetectAgent({ prefer: ['pure-ts', 'rules'] }));
+    sched.add(telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['pure-ts', 'rules'] }));
     await sched.start(0);
     const reader = new HalInputReader(devices, vehicle.origin);
     const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofence: null, home: { northM: 0, eastM: 0 }, models: {} };

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Agent, CommittedView } from '../../agents/api/agent.js';
+import type { CommittedView } from '../../agents/api/agent.js';
 import { AgentScheduler } from '../../agents/api/scheduler.js';
 import { MemoryStateStore } from '../../agents/api/state-store.js';
 import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
@@ -43,13 +43,13 @@ describe('model rollout on a device', () => {
     expect(assigned?.version).toBe('1.1.0');
 
     const sched = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: () => undefined, cpuClock: () => 0 });
-    sched.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'] }) as Agent<unknown>);
+    sched.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'] }));
     await sched.start(0);
     expect(sched.status()[0]).toMatchObject({ engine: 'pure-ts', model: 'telemetry-anomaly@1.0.0', modelRefused: null });
 
     // The device stores versions under dir/<version>/; the slot is told where through modelsDirFor.
     const sched2 = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: () => undefined, cpuClock: () => 0 });
-    sched2.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'], modelsDirFor: (ref) => join(dir, ref.version) }) as Agent<unknown>);
+    sched2.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'], modelsDirFor: (ref) => join(dir, ref.version) }));
     await sched2.start(0);
     await sched2.tick({ nowMs: 100, committed: view({ 'telemetry-anomaly': assigned }) });
     expect(sched2.status()[0]).toMatchObject({ engine: 'pure-ts', model: 'telemetry-anomaly@1.1.0', modelRefused: null });
@@ -60,7 +60,7 @@ describe('model rollout on a device', () => {
     bytes[bytes.length - 20] = (bytes[bytes.length - 20] as number) ^ 1;
     writeFileSync(file, bytes);
     const sched3 = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: () => undefined, cpuClock: () => 0 });
-    sched3.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'], modelsDirFor: (ref) => join(dir, ref.version) }) as Agent<unknown>);
+    sched3.add(telemetryAnomalyAgent({ deviceId: canaryDevice, prefer: ['pure-ts', 'rules'], modelsDirFor: (ref) => join(dir, ref.version) }));
     await sched3.start(0);
     await sched3.tick({ nowMs: 100, committed: view({ 'telemetry-anomaly': assigned }) });
     const st = sched3.status()[0]!;
@@ -83,7 +83,7 @@ describe('model rollout on a device', () => {
     meta.hash.hex = sha256Hex(bytes); // the attacker fixes up the metadata too
     writeFileSync(join(out, 'metadata.json'), JSON.stringify(meta));
     const sched = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: () => undefined, cpuClock: () => 0 });
-    sched.add(telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['pure-ts', 'rules'], modelsDirFor: () => join(dir, 'forged') }) as Agent<unknown>);
+    sched.add(telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['pure-ts', 'rules'], modelsDirFor: () => join(dir, 'forged') }));
     await sched.start(0);
     await sched.tick({ nowMs: 100, committed: view({ 'telemetry-anomaly': { name: 'telemetry-anomaly', version: '1.0.0', hashHex: committedHash } }) });
     expect(sched.status()[0]!.modelRefused).toContain('does not match the committed hash');

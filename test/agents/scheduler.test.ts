@@ -32,8 +32,8 @@ describe('AgentScheduler', () => {
   it('ticks each agent on its period with only its declared inputs, and persists its state', async () => {
     const seen: AgentInputs[] = [];
     const h = harness();
-    h.s.add(counter('a', { tick: (st, inp) => (seen.push(inp), { state: { n: st.n + 1 } }) }) as Agent<unknown>);
-    h.s.add(counter('b', { periodMs: 300 }) as Agent<unknown>);
+    h.s.add(counter('a', { tick: (st, inp) => (seen.push(inp), { state: { n: st.n + 1 } }) }));
+    h.s.add(counter('b', { periodMs: 300 }));
     await h.s.start(0);
     for (let t = 0; t <= 900; t += 100) await h.s.tick({ nowMs: t, battery: { timeMs: t, voltageV: 16, currentA: 1, remainingFraction: 0.8, consumedMah: 0, status: 'ok' }, range: [] });
     expect(h.store.load('a')).toEqual({ n: 10 });
@@ -44,8 +44,8 @@ describe('AgentScheduler', () => {
   it('restarts a throwing agent with exponential backoff from its last good state, and resets poisoned state', async () => {
     const h = harness();
     let calls = 0;
-    h.s.add(counter('boom', { tick: (st) => { calls++; if (st.n >= 2) throw new Error(`bad state ${st.n}`); return { state: { n: st.n + 1 } }; } }) as Agent<unknown>);
-    h.s.add(counter('steady') as Agent<unknown>);
+    h.s.add(counter('boom', { tick: (st) => { calls++; if (st.n >= 2) throw new Error(`bad state ${st.n}`); return { state: { n: st.n + 1 } }; } }));
+    h.s.add(counter('steady'));
     await h.s.start(0);
     for (let t = 0; t <= 20_000; t += 100) await h.s.tick({ nowMs: t });
     const crashes = h.reports.filter((r) => r.agent === 'boom' && r.kind === 'crashed').map((r) => r.atMs);
@@ -59,7 +59,7 @@ describe('AgentScheduler', () => {
   it('counts overruns against the CPU budget and restarts after three in a row', async () => {
     const cpu = { now: 0 };
     const h = harness(cpu);
-    h.s.add(counter('slow', { tick: (st) => { cpu.now += 25; return { state: { n: st.n + 1 } }; } }) as Agent<unknown>);
+    h.s.add(counter('slow', { tick: (st) => { cpu.now += 25; return { state: { n: st.n + 1 } }; } }));
     await h.s.start(0);
     for (let t = 0; t <= 300; t += 100) await h.s.tick({ nowMs: t });
     const st = h.s.status()[0]!;
@@ -71,7 +71,7 @@ describe('AgentScheduler', () => {
   it('an agent whose start() throws is retried, and a stop() that throws is contained', async () => {
     const h = harness();
     let tries = 0;
-    h.s.add(counter('late', { start: () => { if (++tries < 3) throw new Error('model not ready'); return { n: 0 }; }, stop: () => { throw new Error('stop failed'); } }) as Agent<unknown>);
+    h.s.add(counter('late', { start: () => { if (++tries < 3) throw new Error('model not ready'); return { n: 0 }; }, stop: () => { throw new Error('stop failed'); } }));
     await h.s.start(0);
     for (let t = 0; t <= 3_000; t += 100) await h.s.tick({ nowMs: t });
     expect(h.reports.filter((r) => r.kind === 'start-failed').length).toBe(2);
@@ -87,7 +87,7 @@ describe('AgentScheduler', () => {
       h.s.add(counter(name, { tick: (st, inp) => {
         const mine = (script[inp.nowMs] ?? []).filter((_, i) => (name === 'x' ? i === 0 : i === 1));
         return { state: st, outputs: mine.map((type) => ({ type: 'action' as const, action: (type === 'velocity' ? { type, northMps: 1, eastMps: 0, downMps: 0 } : { type }) as FlightAction, reason: 'test' })) };
-      } }) as Agent<unknown>);
+      } }));
     }
     await h.s.start(0);
     for (let t = 0; t <= 300; t += 100) await h.s.tick({ nowMs: t });
@@ -103,8 +103,8 @@ describe('AgentScheduler', () => {
     const reports: AgentReport[] = [];
     const store = new MemoryStateStore();
     const s = new AgentScheduler({ store, act: () => undefined, attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r), tickTimeoutMs: 50 });
-    s.add(counter('hang', { tick: () => new Promise(() => undefined) }) as Agent<unknown>);
-    s.add(counter('ok') as Agent<unknown>);
+    s.add(counter('hang', { tick: () => new Promise(() => undefined) }));
+    s.add(counter('ok'));
     await s.start(0);
     await s.tick({ nowMs: 0 });
     expect(reports.find((r) => r.kind === 'crashed')?.message).toBe('hang: tick did not finish within 50 ms');
@@ -113,7 +113,7 @@ describe('AgentScheduler', () => {
 
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
-    h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }) as Agent<unknown>);
+    h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
     await h.s.start(0);
     await h.s.tick({ nowMs: 1234, committed: { height: 9, f: 1, hazards: [], cellM: 5, geofence: null, home: null, models: {} } });
     expect(h.attests).toEqual([{ agent: 'w', observedAt: 1234, basis: 9, obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }]);
@@ -123,11 +123,11 @@ describe('AgentScheduler', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-agent-state-'));
     try {
       const a = harness({ now: 0 }, new FileStateStore(dir));
-      a.s.add(counter('c') as Agent<unknown>);
+      a.s.add(counter('c'));
       await a.s.start(0);
       for (let t = 0; t < 500; t += 100) await a.s.tick({ nowMs: t });
       const b = harness({ now: 0 }, new FileStateStore(dir));
-      b.s.add(counter('c') as Agent<unknown>);
+      b.s.add(counter('c'));
       await b.s.start(0);
       await b.s.tick({ nowMs: 0 });
       expect(new FileStateStore(dir).load('c')).toEqual({ n: 6 });
