@@ -161,16 +161,21 @@ describe('MQTT link started before its broker', () => {
   it('starts down, keeps retrying with backoff, and connects when the broker appears', async () => {
     const { freePort } = await import('./processes.js');
     const port = await freePort();
-    const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300 });
+    const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300, queueSizes: { consensus: 4, heartbeat: 2, telemetry: 3 } });
     const broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
     try {
       await a.start(); // returns after startWaitMs with the link down
       expect(a.isUp()).toBe(false);
       expect(a.broadcast(Buffer.from('queued early'), 'consensus')).toBe(true);
+      // While down, the bounded queues fill: telemetry refuses the 4th, heartbeats keep the newest 2.
+      const t = Array.from({ length: 10 }, (_, i) => a.broadcast(Buffer.from(`t${i}`), 'telemetry'));
+      expect(t.filter(Boolean).length).toBe(3);
+      for (let i = 0; i < 5; i++) expect(a.broadcast(Buffer.from(`hb${i}`), 'heartbeat')).toBe(true);
+      expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 0, heartbeat: 3, telemetry: 7 });
       await sleep(300);
       await broker.start();
       await waitUntil(() => a.isUp(), 5_000, 'connection once the broker is up');
-      await waitUntil(() => a.counters().framesSent === 1, 2_000, 'queued frame sent');
+      await waitUntil(() => a.counters().framesSent === 1 + 3 + 2, 2_000, 'queued frames sent');
     } finally {
       await a.stop();
       await broker.stop();
