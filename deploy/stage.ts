@@ -98,17 +98,24 @@ export function missingOptionalPackages(lockText: string, stageDir: string, targ
   return Object.entries(lock.packages)
     .filter(([key, e]) => key !== '' && e.optional === true && e.dev !== true)
     .filter(([, e]) => fits(e.os, target.os) && fits(e.cpu, target.cpu) && fits(e.libc, 'glibc'))
-    .filter(([key]) => !sourceOnlyPackages.some((p) => key === `node_modules/${p}` || key.startsWith(`node_modules/${p}/`)))
+    .filter(([key]) => !neverLoadedPackages.some((p) => key === `node_modules/${p}` || key.startsWith(`node_modules/${p}/`)))
     .filter(([key]) => !existsSync(join(stageDir, key)))
     .map(([key]) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length));
 }
 
-/** Packages a bundle never loads: they run the .ts sources in a clone (bin/launch.js uses dist/ when those are absent). */
-export const sourceOnlyPackages = ['tsx', 'esbuild', '@esbuild'] as const;
+/**
+ * Packages a bundle never loads, removed from it:
+ * - tsx and esbuild run the .ts sources in a clone; bin/launch.js runs dist/ when those are absent;
+ * - typescript, ts-node and their helpers (@types, @cspotcode, @tsconfig) arrive as run-time dependencies
+ *   of mavlink-mappings (through mavlink-mappings-gen), but loading mavlink-mappings and node-mavlink
+ *   loads none of them. test/deploy/bundle.test.ts imports every production dependency from an installed
+ *   bundle, so a package that does need one of these fails there, not on a device.
+ */
+export const neverLoadedPackages = ['tsx', 'esbuild', '@esbuild', 'typescript', 'ts-node', '@types', '@cspotcode', '@tsconfig'] as const;
 
 /**
  * Removes what the target cannot use: other platforms' prebuilds, onnxruntime-node's other OS/CPU builds,
- * the TypeScript runner, and node_modules/.bin links. Returns the removed paths, relative to node_modules.
+ * the packages a device never loads, and node_modules/.bin links. Returns the removed paths, relative to node_modules.
  */
 export function pruneForTarget(nodeModules: string, target: Target): string[] {
   const removed: string[] = [];
@@ -116,7 +123,7 @@ export function pruneForTarget(nodeModules: string, target: Target): string[] {
     rmSync(join(nodeModules, rel), { recursive: true, force: true });
     removed.push(rel);
   };
-  for (const name of sourceOnlyPackages) if (existsSync(join(nodeModules, name))) remove(name);
+  for (const name of neverLoadedPackages) if (existsSync(join(nodeModules, name))) remove(name);
   for (const entry of readdirSync(nodeModules, { withFileTypes: true, recursive: true })) {
     if (!entry.isDirectory() || entry.name !== '.bin') continue;
     remove(relativeTo(nodeModules, join(entry.parentPath, entry.name)));
