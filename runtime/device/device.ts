@@ -25,6 +25,7 @@ import { createLogger, DeviceMetrics, startHttp, type HealthView } from './obser
 import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
+import { DeviceAgents } from './agents-setup.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
@@ -71,6 +72,7 @@ export class Device {
   readonly control: ControlPlane;
   readonly missions: MissionRunner;
   private readonly hal: Hal;
+  private readonly agents: DeviceAgents | null;
   private readonly heartbeats: HeartbeatSchedule;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Set<NodeJS.Timeout>();
@@ -97,6 +99,25 @@ export class Device {
     this.heartbeats = new HeartbeatSchedule(c.id, this.session, { mqtt: heartbeatMs }, Date.now());
     this.hal = createHal(c, Date.now());
     this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
+    this.agents = c.agents.enabled
+      ? new DeviceAgents({
+          id: c.id,
+          fleet,
+          dir: join(c.dataDir, 'agents'),
+          devices: this.hal.devices,
+          signer: p.signer,
+          submit: (b) => this.submitTx(b),
+          validators: p.manifest.validators.length,
+          position: () => this.missions.positionM(),
+          committed: () => ({ height: this.shell.core.chain.height, mission: this.missions.state, lastCommitMs: this.lastCommitMs }),
+          // Local reflexes act at once through the HAL; they never wait for consensus (DESIGN.md).
+          onAction: (action, agent, reason) => {
+            this.log.warn({ event: 'reflex', agent, action: action.type, reason }, `agent ${agent}: ${action.type}`);
+            void this.hal.devices.flight?.execute(action);
+          },
+          onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
+        })
+      : null;
     this.shell = new NodeShell({
       id: c.id,
       genesis: p.manifest,
@@ -161,6 +182,7 @@ export class Device {
     const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
     this.httpServer = http.server;
     this.httpPort = http.port;
+    await this.agents?.start(Date.now());
     this.control.start();
     this.missions.resumeOwnTask();
     await this.link.start();
@@ -202,6 +224,7 @@ export class Device {
   private tick(): void {
     const now = Date.now();
     this.hal.step(now);
+    this.agents?.tick(now);
     this.membership.tick(now);
     for (const linkName of this.heartbeats.due(now)) {
       void linkName;
@@ -297,6 +320,7 @@ export class Device {
     for (const t of this.pending) clearTimeout(t);
     this.pending.clear();
     this.missions.stop();
+    await this.agents?.stop(Date.now());
     await this.control.stop({ ...this.status(), state: 'stopping' });
     await this.link.stop();
     await this.hal.stop();

@@ -77,8 +77,11 @@ describe('four murmur processes on Mosquitto', () => {
     expect(out.signedPower).toBeGreaterThanOrEqual(3);
     expect(out.assigned).toEqual(['d1', 'd2', 'd3', 'd4']);
     expect(Object.fromEntries(Object.entries(out.execution).map(([k, v]) => [k, v.stage]))).toEqual({ d1: 'done', d2: 'done', d3: 'done', d4: 'done' });
-    // Every device committed that block itself.
-    for (const id of fleet.devices.keys()) expect((await fleet.health(id)).height).toBeGreaterThanOrEqual(out.height as number);
+    // Every device committed that block itself, and runs the built-in agents beside the mission.
+    for (const id of fleet.devices.keys()) {
+      expect((await fleet.health(id)).height).toBeGreaterThanOrEqual(out.height as number);
+      expect(fleet.devices.get(id)?.output).toMatch(/"agent":"mission-reflexes","kind":"started"/);
+    }
   }, 70_000);
 
   it('a validator killed with SIGKILL mid-mission restarts, catches up, finishes its part and never signs conflicting votes', async () => {
