@@ -53,6 +53,7 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
     async start(ctx: StartContext<HazardDetectState>) {
       previous = undefined;
       pending.clear();
+      await slot.release(); // a restart reloads the model: the old session may be what failed
       await slot.ensure(null);
       return ctx.restored ?? { attested: {} };
     },

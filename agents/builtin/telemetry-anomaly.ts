@@ -64,6 +64,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       imu = [];
       battery = [];
       motors = [];
+      await slot.release(); // a restart reloads the model: the old session may be what failed
       await slot.ensure(null);
       return ctx.restored ?? initial;
     },

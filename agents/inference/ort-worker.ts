@@ -63,6 +63,12 @@ export class OrtWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private broken = '';
+  private crashes = 0;
+  /** Handle -> the current worker's session id. Handles are never reused, so a handle from before a
+   *  crash can never reach a new worker's session for another model. */
+  private readonly live = new Map<number, number>();
+  private nextHandle = 1;
+  static readonly crashesMax = 3;
 
   /** `ortPath` overrides the module to load (tests point it at a missing file to exercise fallback). */
   constructor(private readonly ortPath: string | undefined = resolveOrtPath()) {}
@@ -81,15 +87,18 @@ export class OrtWorker {
       else p.reject(new Error(r.error ?? 'inference worker failed'));
     });
     const die = (why: string): void => {
-      this.broken = why;
+      if (this.worker !== w) return; // already handled (error then exit)
       this.worker = undefined;
+      this.crashes++;
+      // A crashed worker is replaced on the next request (sessions must be loaded again); after
+      // crashesMax the native engine is given up for good and agents stay on the pure-TypeScript one.
+      if (this.crashes >= OrtWorker.crashesMax) this.broken = `${why}; gave up after ${this.crashes} crashes`;
       for (const p of this.pending.values()) p.reject(new Error(why));
       this.pending.clear();
+      this.live.clear();
     };
     w.on('error', (e) => die(`inference worker crashed: ${e.message}`));
-    w.on('exit', (code) => {
-      if (!this.broken) die(`inference worker exited (code ${code})`);
-    });
+    w.on('exit', (code) => die(`inference worker exited (code ${code})`));
     this.worker = w;
     return w;
   }
@@ -115,22 +124,35 @@ export class OrtWorker {
   /** Creates a session; resolves with its handle, or rejects with why onnxruntime-node cannot run it. */
   async load(modelBytes: Uint8Array): Promise<number> {
     const r = await this.request({ op: 'load', bytes: Uint8Array.from(modelBytes) });
-    return r.session as number;
+    const handle = this.nextHandle++;
+    this.live.set(handle, r.session as number);
+    return handle;
   }
 
   async run(session: number, input: Float32Array, batch: number, inputSize: number): Promise<Float32Array> {
-    const r = await this.request({ op: 'run', session, input: Float32Array.from(input), batch, inputSize });
+    const remote = this.live.get(session);
+    if (remote === undefined) throw new Error(`inference session ${session} was lost when the worker stopped; load the model again`);
+    const r = await this.request({ op: 'run', session: remote, input: Float32Array.from(input), batch, inputSize });
     return r.output as Float32Array;
   }
 
   async release(session: number): Promise<void> {
-    await this.request({ op: 'release', session });
+    const remote = this.live.get(session);
+    if (remote === undefined) return;
+    this.live.delete(session);
+    await this.request({ op: 'release', session: remote });
+  }
+
+  /** Terminates the worker as a crash would (tests use it; the next request starts a new worker). */
+  async kill(): Promise<void> {
+    const w = this.worker;
+    if (w) await w.terminate();
   }
 
   async close(): Promise<void> {
     const w = this.worker;
-    this.worker = undefined;
     this.broken = 'inference worker closed';
+    this.worker = undefined;
     if (w) await w.terminate();
   }
 }

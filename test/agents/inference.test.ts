@@ -14,6 +14,11 @@ import { loadVerifiedModel, shippedModelsDir } from '../../agents/models/registr
 import { rangeDataset, telemetryDataset } from '../../agents/training/datasets.js';
 import { mlpToOnnx, trainMlp } from '../../agents/training/mlp.js';
 import { unwrap } from '../../runtime/lib/result.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
+import { MemoryStateStore } from '../../agents/api/state-store.js';
+import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import { telemetryBase, telemetryWindow } from '../../agents/sim/sensors.js';
 
 const ort = new OrtWorker();
 afterAll(() => ort.close());
@@ -106,5 +111,37 @@ describe('engine fallback', () => {
     const other = loadVerifiedModel(shippedModelsDir, 'telemetry-anomaly', { ...committed, hashHex: 'ab'.repeat(32) });
     expect(other.ok).toBe(false);
     if (!other.ok) expect(other.error).toContain('does not match the committed hash');
+  });
+});
+
+describe('onnxruntime worker crash', () => {
+  it('an agent whose worker dies is restarted and runs on a fresh worker; old session handles stay dead', async () => {
+    const worker = new OrtWorker();
+    const reports: AgentReport[] = [];
+    const sched = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r) });
+    sched.add(telemetryAnomalyAgent({ deviceId: 'v0', ort: worker }));
+    await sched.start(0);
+    expect(sched.status()[0]!.engine).toBe('onnxruntime');
+    const prng = new Prng(3);
+    const base = telemetryBase(prng);
+    const feed = async (t0: number, t1: number): Promise<void> => {
+      for (let t = t0; t < t1; t += 100) {
+        const w = telemetryWindow(prng, t, 'normal', 1, base);
+        await sched.tick({ nowMs: t, imu: w.imu, motors: w.motors, battery: w.battery[0]! });
+      }
+    };
+    await feed(0, 2_000);
+    const v = unwrap(loadVerifiedModel(shippedModelsDir, 'telemetry-anomaly'));
+    const stale = await worker.load(v.bytes);
+    await worker.kill();
+    await feed(2_000, 4_000);
+    expect(reports.some((r) => r.kind === 'crashed' && r.message.includes('lost when the worker stopped'))).toBe(true);
+    const st = sched.status()[0]!;
+    expect(st.status).toBe('running');
+    expect(st.engine).toBe('onnxruntime');
+    expect(st.restarts).toBe(1);
+    await expect(worker.run(stale, new Float32Array(12), 1, 12)).rejects.toThrow(/lost when the worker stopped/);
+    await sched.stop(4_000);
+    await worker.close();
   });
 });
