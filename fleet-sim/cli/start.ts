@@ -5,7 +5,11 @@ import { readFileSync } from 'node:fs';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun } from '../dashboard/live-run.js';
-import { formatSummary } from '../report/write.js';
+import { formatSummary, writeReport } from '../report/write.js';
+import { EventHub } from '../dashboard/hub.js';
+import { startDashboardServer } from '../dashboard/server.js';
+import { realtimeRun } from '../realtime/realtime-run.js';
+import type { Scenario } from '../scenario/scenario.js';
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
 
@@ -20,6 +24,8 @@ Options:
   --port P        dashboard port (default 8377; 0 picks a free port)
   --reports DIR   where the reports go (default reports)
   --no-dashboard  run without serving the dashboard
+  --realtime      real \`murmur start\` processes on the wall clock over the embedded aedes broker
+  --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
   --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
 
 function numberOpt(v: string | undefined, flag: string, min: number, max: number, fallback: number): number {
@@ -32,7 +38,16 @@ function numberOpt(v: string | undefined, flag: string, min: number, max: number
 export async function startCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { seed: { type: 'string' }, speed: { type: 'string' }, port: { type: 'string' }, reports: { type: 'string' }, 'no-dashboard': { type: 'boolean' }, exit: { type: 'boolean' } },
+    {
+      seed: { type: 'string' },
+      speed: { type: 'string' },
+      port: { type: 'string' },
+      reports: { type: 'string' },
+      'no-dashboard': { type: 'boolean' },
+      exit: { type: 'boolean' },
+      realtime: { type: 'boolean' },
+      broker: { type: 'string' },
+    },
     startUsage,
   );
   if (values.help) {
@@ -54,11 +69,15 @@ export async function startCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const tty = process.stdout.isTTY === true;
+  if (values.broker !== undefined && !values.realtime) throw new CliError('--broker needs --realtime (the deterministic simulator has its own network)', exitCodes.usage);
+  if (values.broker !== undefined && !/^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker)) throw new CliError(`--broker must look like mqtt://host:port, got "${values.broker}"`, exitCodes.usage);
+  const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
+  if (values.realtime) return realtime(scenario, values.broker ?? null, port, values.reports ?? 'reports');
   const result = await liveRun(scenario, {
     seed: Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed)),
     file,
     speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
-    port: values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377)),
+    port,
     reportDir: values.reports ?? 'reports',
     progress: tty ? 'bar' : 'lines',
     radioRangeM: 800,
@@ -73,4 +92,23 @@ export async function startCommand(argv: string[]): Promise<number> {
   await result.server?.close();
   result.hub.close();
   return result.report.expect.met ? exitCodes.ok : exitCodes.failed;
+}
+
+/** Real-time mode: the dashboard follows real processes; the summary and reports come at the end. */
+async function realtime(scenario: Scenario, brokerUrl: string | null, port: number | null, reportDir: string): Promise<number> {
+  const hub = new EventHub();
+  const server = port === null ? null : await startDashboardServer(hub, { port });
+  if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
+  try {
+    const report = await realtimeRun(scenario, { brokerUrl, observer: hub, log: (l) => process.stdout.write(`${l}\n`) });
+    hub.onEvent({ t: 'end', at: report.simulatedMs, report });
+    process.stdout.write(`\n${formatSummary(report)}\n`);
+    for (const u of report.unsupported) process.stdout.write(`  not in real-time mode: ${u}\n`);
+    const written = writeReport(reportDir, report, hub.recording());
+    process.stdout.write(`\nreport: ${written.json}\n        ${written.html}\n`);
+    return report.expect.met ? exitCodes.ok : exitCodes.failed;
+  } finally {
+    await server?.close();
+    hub.close();
+  }
 }

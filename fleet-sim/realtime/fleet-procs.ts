@@ -1,0 +1,191 @@
+// The real fleet for real-time mode: keys and a signed manifest in a temporary directory, one
+// device.yaml per device, the embedded aedes broker (with a credential per device) or an external
+// broker, and one `murmur start` child process per device, started, killed and restarted by PID.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
+import { EmbeddedBroker } from '../../runtime/links/broker.js';
+import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const readyTimeoutMs = 30_000;
+
+export interface RealDevice {
+  readonly index: number;
+  readonly id: string;
+  readonly config: string;
+  proc: ChildProcess | null;
+  output: string;
+}
+
+export interface FleetProcsOptions {
+  readonly validators: number;
+  readonly followers: number;
+  /** External broker (e.g. Mosquitto); null starts the embedded aedes broker on a free port. */
+  readonly brokerUrl: string | null;
+  readonly fleet?: string;
+}
+
+export class FleetProcs {
+  readonly dir = mkdtempSync(join(tmpdir(), 'murmur-fleet-sim-'));
+  readonly devices: RealDevice[] = [];
+  readonly fleet: string;
+  manifest!: Manifest;
+  operator!: KeyPair & { id: string };
+  operatorPassword = '';
+  brokerUrl = '';
+  private broker: EmbeddedBroker | null = null;
+  private credentials: BrokerCredential[] = [];
+  private brokerPort = 0;
+
+  constructor(private readonly o: FleetProcsOptions) {
+    this.fleet = o.fleet ?? 'fleetsim';
+  }
+
+  static idOf(index: number, validators: number): string {
+    return index < validators ? `v${String(index).padStart(2, '0')}` : `f${String(index - validators).padStart(2, '0')}`;
+  }
+
+  async setup(): Promise<void> {
+    await initCrypto();
+    const n = this.o.validators + this.o.followers;
+    const keys: KeyPair[] = [];
+    const passwords: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = FleetProcs.idOf(i, this.o.validators);
+      const kp = generateKeyPair();
+      keys.push(kp);
+      unwrap(await writeKeyFile(join(this.dir, 'keys', `${id}.key`), { id, ...kp }));
+      passwords.push(randomBytes(12).toString('hex'));
+    }
+    this.operator = { id: 'ops', ...generateKeyPair() };
+    this.operatorPassword = randomBytes(12).toString('hex');
+    const authority = createSigner(generateKeyPair());
+    const ids = keys.map((_, i) => FleetProcs.idOf(i, this.o.validators));
+    this.manifest = unwrap(
+      signManifest(
+        {
+          fleet: this.fleet,
+          epoch: 1,
+          authority: authority.publicKey,
+          validators: ids.slice(0, this.o.validators).map((id, i) => ({ id, publicKey: (keys[i] as KeyPair).publicKey, power: 1 })),
+          followers: ids.slice(this.o.validators).map((id, j) => ({ id, publicKey: (keys[this.o.validators + j] as KeyPair).publicKey })),
+          operators: [{ id: 'ops', publicKey: this.operator.publicKey, roles: ['operator'] }],
+          createdAt: Date.now(),
+        },
+        authority,
+      ),
+    );
+    writeFileSync(join(this.dir, 'fleet.manifest'), this.manifest.bytes);
+    this.credentials = [
+      ...ids.map((id, i) => ({ id, role: 'device' as const, fleet: this.fleet, passwordHash: hashPassword(passwords[i] as string) })),
+      { id: 'ops', role: 'operator' as const, fleet: this.fleet, passwordHash: hashPassword(this.operatorPassword) },
+    ];
+    if (this.o.brokerUrl === null) await this.startBroker();
+    else this.brokerUrl = this.o.brokerUrl;
+    const embedded = this.o.brokerUrl === null;
+    const cols = Math.ceil(Math.sqrt(n));
+    ids.forEach((id, i) => {
+      const config = join(this.dir, `${id}.yaml`);
+      const creds = embedded ? `, username: ${id}, password: "${passwords[i]}"` : '';
+      writeFileSync(
+        config,
+        [
+          `id: ${id}`,
+          `key: keys/${id}.key`,
+          'manifest: fleet.manifest',
+          `dataDir: data/${id}`,
+          `mqtt: { url: "${this.brokerUrl}"${creds} }`,
+          'http: { port: 0 }',
+          'log: { level: info }',
+          `hal: { driver: sim, sim: { startNorthM: ${-20 - 6 * Math.floor(i / cols)}, startEastM: ${-20 - 6 * (i % cols)}, timeScale: 1, seed: ${i + 1} } }`,
+          '',
+        ].join('\n'),
+      );
+      this.devices.push({ index: i, id, config, proc: null, output: '' });
+    });
+  }
+
+  get embedded(): boolean {
+    return this.o.brokerUrl === null;
+  }
+
+  async startBroker(): Promise<void> {
+    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials });
+    await this.broker.start();
+    this.brokerPort = this.broker.port;
+    this.brokerUrl = this.broker.url;
+  }
+
+  /** Stops the embedded broker (a broker outage); its port is kept for the restart. */
+  async stopBroker(): Promise<void> {
+    await this.broker?.stop();
+    this.broker = null;
+  }
+
+  /** Starts (or restarts) one device; resolves when it logs "ready". */
+  start(d: RealDevice): Promise<void> {
+    d.output = '';
+    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    d.proc = proc;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${d.id} was not ready within ${readyTimeoutMs} ms:\n${d.output.slice(-1_500)}`)), readyTimeoutMs);
+      const onData = (b: Buffer): void => {
+        d.output += b.toString('utf8');
+        if (d.output.length > 200_000) d.output = d.output.slice(-100_000);
+        if (d.output.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${d.id} exited (${code ?? signal}) before it was ready:\n${d.output.slice(-1_500)}`));
+      });
+    });
+  }
+
+  alive(d: RealDevice): boolean {
+    return d.proc !== null && d.proc.exitCode === null && d.proc.signalCode === null;
+  }
+
+  /** SIGKILL by PID: like pulling the power. */
+  async kill(d: RealDevice): Promise<void> {
+    const p = d.proc;
+    if (p === null || !this.alive(d) || p.pid === undefined) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    process.kill(p.pid, 'SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM every device by PID (SIGKILL after 5 s), stop the broker, remove the directory. */
+  async teardown(): Promise<void> {
+    await Promise.all(
+      this.devices.map(async (d) => {
+        const p = d.proc;
+        if (p === null || !this.alive(d) || p.pid === undefined) return;
+        const exited = new Promise<void>((r) => p.once('exit', () => r()));
+        process.kill(p.pid, 'SIGTERM');
+        const t = setTimeout(() => this.alive(d) && p.pid !== undefined && process.kill(p.pid, 'SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+    await this.stopBroker();
+    if (process.env.MURMUR_KEEP_FLEET) {
+      for (const d of this.devices) writeFileSync(join(this.dir, `${d.id}.out`), d.output);
+      return;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
