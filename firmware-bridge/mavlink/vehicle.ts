@@ -31,6 +31,7 @@ const typemaskVelocityOnly = (1 | 2 | 4 | 64 | 128 | 256 | 1024) as common.Posit
 
 export interface Telemetry {
   position: common.GlobalPositionInt | null;
+  gpsRaw: common.GpsRawInt | null;
   attitude: common.Attitude | null;
   sysStatus: common.SysStatus | null;
   battery: common.BatteryStatus | null;
@@ -57,7 +58,7 @@ export interface VehicleOptions {
 export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
-  readonly telemetry: Telemetry = { position: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, receivedAtMs: {} };
+  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
   private readonly startMs = Date.now();
@@ -75,6 +76,7 @@ export class MavlinkVehicle {
       if (frame.sysid !== this.target.sysid) return;
       const t = this.telemetry;
       if (msg instanceof common.GlobalPositionInt) t.position = msg;
+      else if (msg instanceof common.GpsRawInt) t.gpsRaw = msg;
       else if (msg instanceof common.Attitude) t.attitude = msg;
       else if (msg instanceof common.SysStatus) t.sysStatus = msg;
       else if (msg instanceof common.BatteryStatus) t.battery = msg;

@@ -1,5 +1,6 @@
-// The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT and ATTITUDE at the fast
-// rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE, HOME_POSITION and MISSION_CURRENT at 1 Hz.
+// The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT, ATTITUDE and GPS_RAW_INT
+// (the raw, noisy receiver) at the fast rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE,
+// HOME_POSITION and MISSION_CURRENT at 1 Hz.
 
 import { common } from 'node-mavlink';
 import { localToGeo } from '../../hal/geo.js';
@@ -40,6 +41,24 @@ export function sendTelemetry(fc: SimFlightController): void {
   a.pitchspeed = 0;
   a.yawspeed = 0;
   fc.send(a);
+  const fix = v.gnssFix();
+  if (fix) {
+    const g = new common.GpsRawInt();
+    g.timeUsec = BigInt(Math.round(fix.timeMs)) * 1000n;
+    g.fixType = 3 as common.GpsFixType; // GPS_FIX_TYPE_3D_FIX
+    g.lat = Math.round(fix.latDeg * 1e7);
+    g.lon = Math.round(fix.lonDeg * 1e7);
+    g.alt = Math.round(fix.altMslM * 1000);
+    g.eph = Math.round(fix.hdop * 100);
+    g.epv = 65535; // unknown
+    g.vel = Math.round(fix.groundSpeedMps * 100);
+    g.cog = Math.round(fix.courseDeg * 100) % 36000;
+    g.satellitesVisible = fix.satellites;
+    g.altEllipsoid = 0;
+    g.hAcc = g.vAcc = g.velAcc = g.hdgAcc = 0;
+    g.yaw = 0;
+    fc.send(g);
+  }
 }
 
 export function sendSlowTelemetry(fc: SimFlightController): void {

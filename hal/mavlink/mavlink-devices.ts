@@ -1,6 +1,7 @@
 // HAL drivers over a MAVLink flight controller (firmware-bridge/mavlink/vehicle.ts): position,
-// attitude, battery and flight control from the FC's telemetry and commands. The FC's IMU stream
-// (HIGHRES_IMU) is not requested, so imu() answers 'unsupported'.
+// attitude, battery and flight control from the FC's telemetry and commands. Position comes from the
+// receiver's GPS_RAW_INT when the FC streams it, else from its fused GLOBAL_POSITION_INT. The FC's IMU
+// stream (HIGHRES_IMU) is not requested, so imu() answers 'unsupported'.
 
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import {
@@ -43,14 +44,35 @@ abstract class MavlinkDevice {
   }
 }
 
+/** GPS_FIX_TYPE: 0 no GPS, 1 no fix, 2 2D, 3 3D, 4 DGPS, 5 RTK float, 6 RTK fixed. */
+function fixOf(t: number): GnssFix['fix'] {
+  return t <= 1 ? 'none' : t === 2 ? '2d' : t === 3 ? '3d' : t === 4 ? 'dgps' : 'rtk';
+}
+
 export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
   readonly kind = 'position';
   fix(): Result<GnssFix, DeviceError> {
+    const raw = this.fresh('GPS_RAW_INT', this.vehicle.telemetry.gpsRaw);
+    if (raw.ok) {
+      const g = raw.value.value;
+      return ok({
+        timeMs: raw.value.timeMs,
+        fix: fixOf(g.fixType),
+        latDeg: g.lat / 1e7,
+        lonDeg: g.lon / 1e7,
+        altMslM: g.alt / 1000,
+        satellites: g.satellitesVisible === 255 ? 0 : g.satellitesVisible,
+        hdop: g.eph === 65535 ? 99.99 : Math.max(0.01, g.eph / 100),
+        groundSpeedMps: g.vel === 65535 ? 0 : g.vel / 100,
+        courseDeg: g.cog === 65535 ? 0 : (g.cog / 100) % 360,
+      });
+    }
+    if (raw.error.code === 'stopped') return raw;
     const r = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
     if (!r.ok) return r;
     const p = r.value.value;
     const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
-    // GLOBAL_POSITION_INT is the FC's fused estimate; it carries no satellite count or HDOP.
+    // The fused estimate carries no satellite count or HDOP.
     return ok({ timeMs: r.value.timeMs, fix: '3d', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, satellites: 0, hdop: 99.99, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360 });
   }
 }

@@ -45,7 +45,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
 
   it('exchanges heartbeats and streams every telemetry message', async () => {
     await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
-    await waitFor('telemetry', () => ['GLOBAL_POSITION_INT', 'SYS_STATUS', 'BATTERY_STATUS', 'ATTITUDE', 'EXTENDED_SYS_STATE', 'HOME_POSITION'].every((n) => vehicle.telemetry.receivedAtMs[n] !== undefined), 3000);
+    await waitFor('telemetry', () => ['GLOBAL_POSITION_INT', 'GPS_RAW_INT', 'SYS_STATUS', 'BATTERY_STATUS', 'ATTITUDE', 'EXTENDED_SYS_STATE', 'HOME_POSITION'].every((n) => vehicle.telemetry.receivedAtMs[n] !== undefined), 3000);
     expect(vehicle.family()).toBe('px4');
     expect(vehicle.armed()).toBe(false);
     expect(vehicle.landed()).toBe('on-ground');

@@ -2,7 +2,7 @@
 // the simulated flight controller running as its own process on a socat pty. One FC and one link are
 // shared by the suites in this file; the flight suite runs last and leaves the vehicle landed.
 
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { Device } from '../../hal/devices.js';
@@ -47,6 +47,16 @@ positionConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.position)
 attitudeConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.attitude));
 batteryConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.battery));
 flightConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.flight));
+
+describe('MAVLink position driver', () => {
+  it('reports the receiver (GPS_RAW_INT: fix type, satellites, HDOP) rather than the fused position', async () => {
+    const p = createMavlinkDevices(vehicle).position;
+    await p.start();
+    const f = p.fix();
+    expect(f.ok && f.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8 });
+    await p.stop();
+  });
+});
 
 // The ArduPilot flavour (GUIDED takeoff, ArduCopter mode numbers) over UDP, through the HIL helper.
 describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
