@@ -103,9 +103,12 @@ if [ $mode = rollback ]; then
 fi
 
 # The bundle: this script's directory, a directory, or a .tar.gz unpacked into a temporary directory.
-tmp=
+tmp='' staging=''
 # shellcheck disable=SC2317 # called by the traps
-cleanup() { if [ -n "$tmp" ]; then rm -rf "$tmp"; fi; }
+cleanup() {
+  if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
+  if [ -n "$staging" ]; then rm -rf "$staging"; fi
+}
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P); fi
@@ -150,6 +153,7 @@ if [ -d "$target_dir" ]; then
     [ "$cur" = "$version" ] && { say "release $version is already installed and current: nothing to do"; exit 0; }
     die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
   fi
+  [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
 fi
 
 # Copy beside the old releases under a temporary name, then rename into place.
@@ -157,11 +161,9 @@ staging=$base/releases/.partial-$version-$$
 rm -rf "$staging"
 if [ $unpacked = 1 ]; then mv "$bundle/release" "$staging"; else cp -R "$bundle/release" "$staging"; fi
 chmod -R go-w "$staging"
-if [ -d "$target_dir" ]; then
-  [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
-  rm -rf "$target_dir"
-fi
+if [ -d "$target_dir" ]; then rm -rf "$target_dir"; fi
 mv "$staging" "$target_dir"
+staging=''
 
 # Data and config directories are created once and never modified, moved or rolled back by this script.
 [ -d "$data" ] || { mkdir -p "$data"; chmod 0750 "$data"; }

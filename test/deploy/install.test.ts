@@ -66,6 +66,10 @@ describe('install.sh into a temporary prefix', () => {
     const other = await runInstall(join(rebuilt, 'install.sh'), ['--prefix', prefix]);
     expect(other.code).toBe(3);
     expect(other.stderr).toContain('release 1.0.0 is installed from a different build');
+    const forced = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix, '--force']);
+    expect(forced.code).toBe(3);
+    expect(forced.stderr).toContain('release 1.0.0 is current: --rollback first');
+    expect(readdirSync(join(prefix, 'opt/murmur/releases'))).toEqual(['1.0.0']); // no partial copies left
   });
 
   it('writes a unit that systemd-analyze verify accepts without a single warning', async () => {
@@ -153,6 +157,7 @@ describe('upgrades gated by the health check', () => {
     expect(r.stderr).toContain('rolled back: current is 1.0.0 again');
     expect(link(prefix, 'current')).toBe('releases/1.0.0');
     expect(existsSync(join(prefix, 'opt/murmur/releases/2.0.0/.failed-health-check'))).toBe(true);
+    expect(readdirSync(join(prefix, 'opt/murmur/releases')).sort()).toEqual(['1.0.0', '2.0.0']);
     expect(treeDigest(data)).toEqual(before);
   });
 
