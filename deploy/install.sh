@@ -138,6 +138,15 @@ elif [ "$(uname -m)" != "$machine" ]; then
   note "bundle is for $machine, this machine is $(uname -m): fine for an image under --prefix, not for running here"
 fi
 
+# sodium-native's prebuilt binaries need glibc 2.33 (Raspberry Pi OS bookworm; bullseye has 2.31). Without
+# it the runtime falls back to libsodium-wrappers (WebAssembly): it works, with slower signature checks.
+if [ -z "$root" ] && command -v getconf >/dev/null 2>&1; then
+  glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
+  case $glibc in
+    2.[0-9]|2.[12][0-9]|2.3[0-2]) note "glibc $glibc is older than 2.33: sodium-native cannot load here; Murmur will use libsodium-wrappers (slower signature checks). Raspberry Pi OS bookworm or later has 2.36." ;;
+  esac
+fi
+
 # Every file against the manifest (sha256), so a bundle damaged in transit is refused before install.
 started=$(date +%s)
 (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
