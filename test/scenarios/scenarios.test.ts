@@ -36,7 +36,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('
 
 describe('shipped scenarios', () => {
   it('the library holds the scenarios the documentation promises', () => {
-    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'byzantine-equivocation', 'twins', 'forged-messages', 'survey-mission', 'fleet-1000']) {
+    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000']) {
       expect(files).toContain(`${name}.yaml`);
     }
   });
