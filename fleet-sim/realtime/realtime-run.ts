@@ -16,6 +16,7 @@ import { toHex } from '../../runtime/lib/bytes.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { surveyAreaOf } from '../report/observe-world.js';
 import type { NodeSample, RunObserver } from '../report/events.js';
+import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
 
 export interface RealtimeOptions {
@@ -70,6 +71,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
     const t0 = performance.now();
     const now = (): number => Math.round(performance.now() - t0);
+    const proposerIndex = (): number => {
+      let best: StatusJson | undefined;
+      for (const st of status.values()) if (!best || st.height > best.height) best = st;
+      return Math.max(0, index.get(best?.proposer ?? '') ?? 0);
+    };
     client.on('message', (topic, payload) => {
       let doc: unknown;
       try {
@@ -85,16 +91,27 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
       else if (topic.endsWith('/log')) {
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
+        const fresh = new Map<number, { commands: number; latencyMs: number }>();
         for (const d of decisions ?? []) {
           const before = decidedHash.get(d.height);
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
           decidedHash.set(d.height, d.blockHash);
-          if (!committedAt.has(d.command) && sentAt.has(d.command)) committedAt.set(d.command, now());
+          const sent = sentAt.get(d.command);
+          if (!committedAt.has(d.command) && sent !== undefined) {
+            committedAt.set(d.command, now());
+            const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0 };
+            fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent) });
+          }
+        }
+        // Commits as the dashboard charts them: the first device to log a height's commands reports them.
+        for (const [height, f] of [...fresh.entries()].sort((a, b) => a[0] - b[0])) {
+          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: proposerIndex(), latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
         }
       }
     });
     await client.subscribeAsync([topics.statusAll, topics.logAll], { qos: 1 });
     const area = surveyAreaOf(s);
+    const coverage = area ? new CoverageGrid(area, 10) : null;
     o.observer.onEvent({
       t: 'run',
       at: 0,
@@ -116,11 +133,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
-    const proposerIndex = (): number => {
-      let best: StatusJson | undefined;
-      for (const st of status.values()) if (!best || st.height > best.height) best = st;
-      return Math.max(0, index.get(best?.proposer ?? '') ?? 0);
-    };
     const fault = (kind: 'crash' | 'restart' | 'broker-down' | 'broker-up', nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     for (const f of s.faults) {
       if (f.kind === 'crash') {
@@ -163,19 +175,19 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     for (let tick = 0; now() < s.durationMs && tick < 1_000_000; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
       const height = Math.max(0, ...[...status.values()].map((x) => x.height ?? 0));
-      for (let h = lastHeight + 1; h <= height; h++) {
-        o.observer.onEvent({ t: 'commit', at: now(), height: h, round: 0, proposer: proposerIndex(), latencyMs: now() - lastCommitAt, txs: 0, commands: 0 });
-      }
       if (height > lastHeight) {
         maxStall = Math.max(maxStall, now() - lastCommitAt);
         lastCommitAt = now();
         lastHeight = height;
       }
+      const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const st = status.get(d.id);
         const p = st?.position;
+        if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: st?.batteryPct ?? 100, h: st?.height ?? 0, r: st?.round ?? 0, health: fleet.alive(d) ? 'alive' : 'crashed', byz: null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
+      if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: [], broker: client.connected ? 'up' : 'down' });
       await sleep(250);
     }

@@ -49,6 +49,8 @@ describe('real-time mode over Mosquitto', () => {
     const crashAt = events.find((e) => e.t === 'fault' && e.kind === 'crash')?.at ?? Infinity;
     const after = events.filter((e) => e.t === 'commit' && e.at > crashAt).map((e) => e.at);
     expect(after.length, `commits after the crash at ${crashAt} ms: ${after.join(', ')}`).toBeGreaterThan(3);
+    const commands = events.reduce((n, e) => n + (e.t === 'commit' ? e.commands : 0), 0);
+    expect(commands).toBe(report.liveness.commandsCommitted);
   });
 
   it('reports the run as the dashboard reads it: every device in every frame', () => {
