@@ -119,7 +119,7 @@ async function run(n: number): Promise<{ rtt: number[]; commit: number[]; rss: n
 
 async function main(): Promise<void> {
   await initCrypto();
-  const report: Record<string, unknown> = { commitWaitMs, commandsPerRun };
+  const report: Record<string, unknown> = { commitWaitMs, commandsPerRun, entry: process.env.MURMUR_E2E_ENTRY ?? 'bin/murmur.js (tsx)', nodeFlags: process.env.MURMUR_E2E_NODE_FLAGS ?? '' };
   for (const n of [4, 7]) {
     const r = await run(n);
     const rtt50 = pct(r.rtt, 50);

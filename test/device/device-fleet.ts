@@ -96,7 +96,10 @@ export class DeviceFleet {
     if (!d) throw new Error(`no device ${id}`);
     const t0 = Date.now();
     d.output = '';
-    d.proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // MURMUR_E2E_ENTRY runs a built murmur.js (dist/) instead of the sources; MURMUR_E2E_NODE_FLAGS adds node flags.
+    const entry = process.env.MURMUR_E2E_ENTRY ?? join(repoRoot, 'bin', 'murmur.js');
+    const flags = (process.env.MURMUR_E2E_NODE_FLAGS ?? '').split(' ').filter((x) => x !== '');
+    d.proc = spawn(process.execPath, [...flags, entry, 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = d.proc;
     d.ready = new Promise<number>((resolve, reject) => {
       const onData = (b: Buffer): void => {
