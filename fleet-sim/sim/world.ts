@@ -43,6 +43,8 @@ export interface WorldOptions {
   /** Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. */
   readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode };
   readonly stepsMax?: number;
+  /** Remember verification results across nodes (default true; exact, and much faster). */
+  readonly memoVerify?: boolean;
   readonly log?: Logger;
 }
 
@@ -52,7 +54,13 @@ export class World {
   readonly queue = new EventQueue();
   readonly prng: Prng;
   readonly nodes: SimNode[] = [];
+  /** Used by the checkers only. */
   readonly verifier: Verifier;
+  /** Used by the nodes; counts verifications for the benchmark. */
+  readonly nodeVerifier: Verifier;
+  nodeVerifications = 0;
+  /** Time spent inside node code (not the simulator, workload signing or checkers): the benchmark's CPU. */
+  nodeBusyMs = 0;
   readonly net: SimNetwork;
   readonly checkers: Checkers;
   readonly manifest: Manifest;
@@ -76,7 +84,10 @@ export class World {
     this.netPrng = this.prng.split('network');
     this.diskPrng = this.prng.split('disk');
     this.workPrng = this.prng.split('workload');
-    this.verifier = memoVerifier(createVerifier()); // one check per signature, not one per receiving node
+    // One check per signature, not one per receiving node; the benchmark turns this off to count real work.
+    const real = opts.memoVerify === false ? createVerifier() : memoVerifier(createVerifier());
+    this.verifier = real;
+    this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
@@ -141,7 +152,7 @@ export class World {
       storage: n.storage,
       send: (to, bytes) => this.send(n, to, bytes),
       signer: n.signer,
-      verifier: this.verifier,
+      verifier: this.nodeVerifier,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
       onCommit: (c) => this.onCommit(n, c),
       failPoint: () => {
@@ -166,8 +177,10 @@ export class World {
   /** Runs `fire` only if the node is still the same incarnation; a SimCrash takes it down. */
   private guarded(n: SimNode, inc: number, fire: () => void): void {
     if (n.incarnation !== inc || n.shell === null) return;
+    const t0 = performance.now();
     try {
       fire();
+      this.nodeBusyMs += performance.now() - t0;
     } catch (e) {
       if (!(e instanceof SimCrash)) throw e;
       this.log(e.message);

@@ -406,8 +406,14 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   }
   // Line 44.
   if (s.step === 'prevote' && prevotes && over23(prevotes.byValue.get('nil') ?? 0, total)) vote(s, 'precommit', null, fx);
-  // Line 47.
   const precommits = s.votes.tally('precommit', r);
+  // Not in Algorithm 1, and safe: with more than 2/3 precommitting nil nothing can commit in round r,
+  // so waiting out timeoutPrecommit (line 47) would only delay the next proposer.
+  if (precommits && over23(precommits.byValue.get('nil') ?? 0, total)) {
+    startRound(s, r + 1, now, fx);
+    return;
+  }
+  // Line 47.
   if (precommits && over23(precommits.total, total) && !s.timersSet.has(`precommit/${r}`)) {
     s.timersSet.add(`precommit/${r}`);
     schedule(s, fx, 'precommit', s.height, r, now + c.precommitMs + r * c.precommitDeltaMs);

@@ -1,0 +1,111 @@
+// `npm run bench:consensus`: consensus in the deterministic simulator at n = 4, 7, 10, 16, 31.
+// Reports heights/s and commands/s (simulated time), CPU time per height, bytes per height, and the
+// throughput as a ratio to the signature-verify bound measured in the same run; then the latency
+// bounds: commit within 3d after the proposal, and after a proposer crash within timeoutPropose + 5d
+// (two of those delays are the round's nil prevote and nil precommit).
+
+import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import type { Scenario } from '../scenario/scenario.js';
+import { World } from '../sim/world.js';
+import { proposerOf } from '../../runtime/consensus/proposer.js';
+
+const sizes = (process.env.BENCH_SIZES ?? '4,7,10,16,31').split(',').map(Number);
+const simMs = Number(process.env.BENCH_SIM_MS ?? 6_000);
+
+function scenario(n: number, over: Partial<Scenario> = {}): Scenario {
+  return {
+    name: `bench-n${n}`,
+    seed: 1,
+    durationMs: simMs,
+    validators: n,
+    followers: 0,
+    mqtt: { latencyMs: 5, jitterMs: 0, loss: 0, duplicate: 0 },
+    faults: [],
+    workload: [{ kind: 'rate', from: 0, to: simMs, perSec: 500, command: 'noop' }],
+    expect: { safety: true },
+    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 1_000 },
+    livenessBudgetMs: 10_000,
+    ...over,
+  };
+}
+
+function measureVerifyPerSec(): number {
+  const v = createVerifier();
+  const s = createSigner(keyPairFromSeed(new Uint8Array(32).fill(9)));
+  const msg = signingBytes('prevote', 'sim', encodeVoteBody({ height: 10, round: 0, blockHash: new Uint8Array(32) }));
+  const sig = s.sign(msg);
+  const t0 = performance.now();
+  let k = 0;
+  while (performance.now() - t0 < 1_000) {
+    for (let i = 0; i < 200; i++) v.verify(sig, msg, s.publicKey);
+    k += 200;
+  }
+  return k / ((performance.now() - t0) / 1000);
+}
+
+function run(n: number, over: Partial<Scenario> = {}) {
+  const w = new World(scenario(n, over), 1, { memoVerify: false });
+  const cpu0 = process.cpuUsage();
+  w.start();
+  w.queue.runUntil(simMs, 1e9);
+  const cpu = process.cpuUsage(cpu0);
+  const processCpuMs = (cpu.user + cpu.system) / 1000;
+  // Time inside the nodes only: the simulator, workload signing and checkers are not the devices' work.
+  const cpuMs = w.nodeBusyMs;
+  const heights = w.checkers.decided.size;
+  let commands = 0;
+  for (const d of w.checkers.decided.values()) commands += d.commands.length;
+  // Every Ed25519 verification the nodes made (edge checks and certificates; the checkers use their own).
+  const verifs = w.nodeVerifications;
+  return { w, heights, commands, cpuMs, processCpuMs, verifs, violations: w.checkers.violations.length };
+}
+
+/** Runs to 3 s, crashes the validator that will propose height h+2 (round 0), measures h+1 -> h+2. */
+function crashNextProposer(n: number, over: Partial<Scenario>) {
+  const w = new World(scenario(n, over), 1, { memoVerify: false });
+  w.start();
+  w.queue.runUntil(3_000, 1e9);
+  const any = w.nodes[0]?.shell?.core;
+  if (!any) throw new Error('node 0 is down');
+  const target = any.chain.height + 2;
+  const pid = proposerOf(any.chain.manifestAt(target).validators, target, 0);
+  const node = w.nodes.find((x) => x.id === pid);
+  if (!node) throw new Error(`no node ${pid}`);
+  w.crash(node, 'intact');
+  w.queue.runUntil(6_000, 1e9);
+  const a = w.checkers.decided.get(target - 1)?.atMs ?? NaN;
+  const b = w.checkers.decided.get(target)?.atMs ?? NaN;
+  return { height: target, gap: b - a };
+}
+
+await initCrypto();
+const verifyPerSec = measureVerifyPerSec();
+console.log(`Ed25519 verify (${createVerifier().backend}): ${Math.round(verifyPerSec)}/s on this machine`);
+console.log('');
+console.log('| n | heights/s | commands/s | node CPU ms/height (all nodes) | process CPU ms/height | bytes/height | verifies/command/node | verify bound cmd/s/node | achieved cmd/CPU-s/node | ratio | violations |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const n of sizes) {
+  const r = run(n);
+  const perNodeVerifsPerCmd = r.verifs / n / Math.max(1, r.commands);
+  const bound = verifyPerSec / perNodeVerifsPerCmd;
+  const achieved = r.commands / (r.cpuMs / 1000 / n);
+  console.log(
+    `| ${n} | ${(r.heights / (simMs / 1000)).toFixed(1)} | ${(r.commands / (simMs / 1000)).toFixed(0)} | ${(r.cpuMs / Math.max(1, r.heights)).toFixed(1)} | ${(r.processCpuMs / Math.max(1, r.heights)).toFixed(1)} | ${Math.round(r.w.net.bytes / Math.max(1, r.heights))} | ${perNodeVerifsPerCmd.toFixed(2)} | ${bound.toFixed(0)} | ${achieved.toFixed(0)} | ${(achieved / bound).toFixed(2)} | ${r.violations} |`,
+  );
+}
+
+// Latency bounds with a fixed one-way delay d, no jitter, no load beyond one command per 100 ms.
+const d = 20;
+const wait = 100;
+const propose = 300;
+console.log('');
+for (const n of [4, 7]) {
+  const base = { mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 }, workload: [{ kind: 'rate' as const, from: 0, to: simMs, perSec: 10, command: 'noop' }] };
+  const r = run(n, base);
+  const perHeight = simMs / Math.max(1, r.heights);
+  console.log(`n=${n} d=${d} ms: one height every ${perHeight.toFixed(1)} ms = commitWait ${wait} + ${(perHeight - wait).toFixed(1)} ms from start of height to commit (bound 3d = ${3 * d} ms plus processing)`);
+  const c = crashNextProposer(n, base);
+  console.log(`n=${n} the proposer of height ${c.height} crashed before proposing: it committed ${c.gap.toFixed(1)} ms after height ${c.height - 1} (commitWait ${wait} + timeoutPropose ${propose} + 2d for the nil prevote and precommit + 3d = ${propose + 5 * d + wait} ms)`);
+}
