@@ -66,6 +66,8 @@ export class World {
   readonly manifest: Manifest;
   readonly fleet = 'sim';
   private readonly operator: Signer;
+  /** The fleet authority: signs manifests, including validator-set changes. */
+  readonly authority: Signer;
   private readonly watcher: Signer;
   readonly submitted = new Map<string, number>();
   readonly crashedIds = new Set<number>();
@@ -89,6 +91,7 @@ export class World {
     this.verifier = real;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    this.authority = authority;
     this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     const n = scenario.validators + scenario.followers;

@@ -1,0 +1,82 @@
+// Validator-set changes happen only through a committed, authority-signed manifest and take effect
+// two heights after the block that commits it; certificates after that verify against the new set.
+
+import { describe, expect, it } from 'vitest';
+import { initCrypto } from '../../runtime/crypto/sodium.js';
+import { bytesEqual } from '../../runtime/lib/bytes.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { World } from '../../fleet-sim/sim/world.js';
+import { scenario } from '../sim/helpers.js';
+
+describe('validator-set change through the manifest', () => {
+  it('v03 becomes a follower two heights after the manifest commits; the fleet stays live and safe', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'set-change', durationMs: 6_000 }), 21);
+    w.start();
+    w.queue.runUntil(1_500, 1e8);
+    const old = w.manifest.body;
+    const v03 = old.validators.find((v) => v.id === 'v03');
+    if (!v03) throw new Error('no v03');
+    const next = unwrap(
+      signManifest({ ...old, epoch: 2, validators: old.validators.filter((v) => v.id !== 'v03'), followers: [...old.followers, { id: 'v03', publicKey: v03.publicKey }] }, w.authority),
+    );
+    w.publish(next.bytes);
+    w.queue.runUntil(3_000, 1e8);
+    // Once the new set is in force v03's vote is not needed: crash it; three of three carry on.
+    const v3 = w.nodes[3];
+    if (!v3) throw new Error('no node 3');
+    w.crash(v3, 'intact');
+    w.queue.runUntil(6_000, 1e8);
+    expect(w.checkers.violations).toEqual([]);
+    const chain = w.nodes[0]?.shell?.core.chain;
+    if (!chain) throw new Error('node 0 down');
+    // Find the height whose block committed the manifest; the set changes at that height + 2.
+    let changedAt = 0;
+    for (let h = 1; h <= chain.height; h++) if (chain.manifestAt(h).body.epoch === 2) {
+      changedAt = h;
+      break;
+    }
+    expect(changedAt).toBeGreaterThan(2);
+    expect(chain.manifestAt(changedAt - 1).body.epoch).toBe(1);
+    const blockBefore = chain.recentBlock(changedAt - 1);
+    const blockAfter = chain.recentBlock(changedAt);
+    expect(blockBefore && bytesEqual(blockBefore.block.manifestHash, w.manifest.hash)).toBe(true);
+    expect(blockAfter && bytesEqual(blockAfter.block.manifestHash, next.hash)).toBe(true);
+    expect(chain.height).toBeGreaterThan(changedAt + 5);
+    // Every honest node, the follower included, reached the same heights without a violation.
+    for (const n of w.nodes.slice(0, 3).concat(w.nodes.slice(4))) expect(n.shell?.core.chain.height ?? 0).toBeGreaterThan(changedAt + 5);
+  });
+
+  it('a manifest signed by anyone but the authority never enters a block', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'rogue-manifest', durationMs: 3_000 }), 22);
+    w.start();
+    w.queue.runUntil(1_000, 1e8);
+    const rogue = signManifest({ ...w.manifest.body, epoch: 5, authority: w.operatorSigner().publicKey, validators: w.manifest.body.validators.slice(0, 1) }, w.operatorSigner());
+    w.publish(unwrap(rogue).bytes);
+    w.queue.runUntil(3_000, 1e8);
+    expect(w.nodes[0]?.shell?.core.chain.latestEpoch()).toBe(1);
+    expect(w.checkers.violations).toEqual([]);
+  });
+
+  it('an observer (no operator role) and a forged command never commit', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'unauthorized', durationMs: 3_000 }), 23);
+    w.start();
+    w.queue.runUntil(500, 1e8);
+    const key = w.submit('noop', {}, 'watcher');
+    // A command in the operator's name signed with another key: its signature cannot verify.
+    const t = w.now();
+    const nonce = new Uint8Array(16).fill(0xab);
+    w.publish(sealEnvelope('command', w.fleet, 'op', encodeCommandBody({ type: 'noop', nonce, issuedAt: t, expiresAt: t + 60_000, args: {} }), w.authority));
+    w.queue.runUntil(3_000, 1e8);
+    const committed = [...w.checkers.decided.values()].flatMap((d) => d.commands);
+    expect(committed).not.toContain(key);
+    expect(committed).not.toContain(`op/${'ab'.repeat(16)}`);
+    expect(committed.length).toBeGreaterThan(0);
+    expect(w.checkers.violations).toEqual([]);
+  });
+});
