@@ -7,6 +7,7 @@ import type { Prng } from '../../runtime/lib/prng.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionCommand, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import type { Obstacle } from '../../hal/sim/obstacles.js';
 import type { PointNe } from '../report/events.js';
 
 export interface FlightDrone {
@@ -34,18 +35,22 @@ export class FlightLayer {
   private mission: MissionState = initialMissionState();
   /** Mission decisions the dashboard shows in its event log. */
   readonly notes: string[] = [];
+  /** hazard index -> drone indexes whose range sensor has returned a hit on it, in order of sighting. */
+  readonly sightings = new Map<number, number[]>();
 
   constructor(
     devices: readonly string[],
     private readonly operators: readonly { id: string; roles: readonly ('operator' | 'admin' | 'observer')[] }[],
     prng: Prng,
     startMs: number,
+    /** Obstacles in the world; the drones' simulated range sensors see them. */
+    private readonly hazards: readonly Obstacle[] = [],
   ) {
     // Drones wait on a pad grid 6 m apart south-west of the origin.
     const cols = Math.ceil(Math.sqrt(devices.length));
     this.drones = devices.map((id, i) => ({
       id,
-      sim: new SimMultirotor({}, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
+      sim: new SimMultirotor({ obstacles: hazards }, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
       route: null,
       mode: 'landed',
       offline: false,
@@ -114,11 +119,38 @@ export class FlightLayer {
         d.mode = d.sim.state().upM > 0.5 ? 'hold (link lost)' : 'landed';
         continue;
       }
+      this.look(d);
       if (d.mode === 'hold (link lost)') {
         d.mode = d.route ? 'tasked' : 'hold';
         if (d.route) d.route.sent = -1;
       }
       this.pilot(d);
+    }
+  }
+
+  /** A range beam that returns short of its maximum hit something: credit the obstacle it hit. */
+  private look(d: FlightDrone): void {
+    if (this.hazards.length === 0) return;
+    const st = d.sim.state();
+    if (st.upM < 2) return;
+    for (const r of d.sim.rangeReadings()) {
+      if (r.distanceM >= r.maxM || r.distanceM <= r.minM) continue;
+      const bearing = st.yawRad + r.bearingRad;
+      const hn = st.northM + Math.cos(bearing) * r.distanceM;
+      const he = st.eastM + Math.sin(bearing) * r.distanceM;
+      let best = -1;
+      let bestGap = 3; // metres of GNSS and beam error tolerated between the hit and an obstacle's edge
+      this.hazards.forEach((h, i) => {
+        const gap = Math.abs(Math.hypot(hn - h.northM, he - h.eastM) - h.radiusM);
+        if (gap < bestGap) {
+          bestGap = gap;
+          best = i;
+        }
+      });
+      if (best < 0) continue;
+      const seen = this.sightings.get(best) ?? [];
+      const index = this.drones.indexOf(d);
+      if (!seen.includes(index)) this.sightings.set(best, [...seen, index]);
     }
   }
 

@@ -48,6 +48,7 @@ export class WorldObserver {
   private faultsSent = new Set<number>();
   private lastCommitAt = 0;
   private readonly lastHeight: number[] = [];
+  private readonly sightingsSent = new Map<number, number>();
   private readonly frameMs: number;
   private readonly footprintM: number;
   private readonly radioRangeM: number | null;
@@ -69,6 +70,7 @@ export class WorldObserver {
       ],
       w.prng.split('flight'),
       0,
+      s.world?.hazards ?? [],
     );
     const area = surveyAreaOf(s);
     const cellM = options.coverageCellM ?? 10;
@@ -211,12 +213,30 @@ export class WorldObserver {
         mode: this.flight.activity(d),
       });
     }
+    this.feedSightings(now);
     if (fresh.length > 0 && this.coverage) this.emit({ t: 'coverage', at: now, cells: fresh, fraction: Math.round(this.coverage.fraction() * 1000) / 1000 });
     this.emit({ t: 'frame', at: now, nodes: samples, proposer: this.w.currentProposer(), radio: this.radioLinks(samples), broker: this.w.net.brokerDown ? 'down' : 'up' });
   }
 
   /** The radio mesh as a person reads it: each live node to its nearest two live neighbours in range
    *  (a full graph of a 20-drone field in 800 m range would be a solid smear). */
+  /** A hazard appears on the map when the first drone's range sensor returns it; later sightings by
+   *  other drones are logged. (Attesting it through consensus is the agents' job, not modelled here.) */
+  private feedSightings(now: number): void {
+    for (const [i, drones] of this.flight.sightings) {
+      const h = this.w.scenario.world?.hazards[i];
+      const told = this.sightingsSent.get(i) ?? 0;
+      if (!h || told >= drones.length) continue;
+      if (told === 0) {
+        this.emit({ t: 'hazard', at: now, id: `h${i}`, n: h.northM, e: h.eastM, radiusM: h.radiusM, status: 'detected', by: drones[0] as number });
+      }
+      for (const d of drones.slice(Math.max(1, told))) {
+        this.emit({ t: 'log', at: now, level: 'info', text: `hazard h${i} also seen by ${this.w.nodes[d]?.id ?? d}'s range sensor (${drones.length} drones)` });
+      }
+      this.sightingsSent.set(i, drones.length);
+    }
+  }
+
   private radioLinks(samples: readonly NodeSample[]): [number, number][] {
     const range = this.radioRangeM;
     if (range === null || samples.length > 300) return [];

@@ -2,7 +2,7 @@
 // The CLI turns a ScenarioError into exit status 2.
 
 import { parse as parseYaml } from 'yaml';
-import { behaviors, type Behavior, type Fault, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+import { behaviors, type Behavior, type Fault, type Hazard, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export class ScenarioError extends Error {}
 
@@ -128,6 +128,32 @@ function workload(v: unknown, i: number): Workload {
   return { kind: 'once', at: duration(o.at, `${f}.at`), command: type as string, args };
 }
 
+function metres(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !(v >= min && v <= max)) fail(field, `must be a number of metres in ${min}..${max}`);
+  return v as number;
+}
+
+/** world: { hazards: [{ at: [north, east], radius: 15, height: 60 }] } (metres). */
+function world(v: unknown): { hazards: Hazard[] } {
+  const o = obj(v, 'world');
+  only(o, ['hazards'], 'world');
+  if (o.hazards !== undefined && !Array.isArray(o.hazards)) fail('world.hazards', 'must be a list');
+  const hazards = ((o.hazards as unknown[] | undefined) ?? []).map((h, i) => {
+    const f = `world.hazards[${i}]`;
+    const ho = obj(h, f);
+    only(ho, ['at', 'radius', 'height'], f);
+    if (!Array.isArray(ho.at) || ho.at.length !== 2) fail(`${f}.at`, 'must be [north, east] in metres');
+    const at = ho.at as unknown[];
+    return {
+      northM: metres(at[0], `${f}.at[0]`, -100_000, 100_000),
+      eastM: metres(at[1], `${f}.at[1]`, -100_000, 100_000),
+      radiusM: metres(ho.radius ?? 10, `${f}.radius`, 0.5, 1_000),
+      heightM: metres(ho.height ?? 60, `${f}.height`, 1, 1_000),
+    };
+  });
+  return { hazards };
+}
+
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   let doc: unknown;
   try {
@@ -136,7 +162,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     throw new ScenarioError(`${fileName} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   const o = obj(doc, '(top level)');
-  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness'], '');
+  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world'], '');
   if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
@@ -171,5 +197,6 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
       gossipMs: cons.gossip === undefined ? 200 : duration(cons.gossip, 'consensus.gossip'),
     },
     livenessBudgetMs: live.budget === undefined ? 20_000 : duration(live.budget, 'liveness.budget'),
+    ...(o.world !== undefined ? { world: world(o.world) } : {}),
   };
 }

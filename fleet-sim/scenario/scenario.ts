@@ -40,4 +40,15 @@ export interface Scenario {
   readonly consensus: { readonly proposeMs: number; readonly commitWaitMs: number; readonly gossipMs: number };
   /** Simulated time after `duration`, with the network healed, in which progress is required. */
   readonly livenessBudgetMs: number;
+  /** The physical world fleet-sim's flight layer flies in (fleet-sim/flight): hazards the drones' range
+   *  sensors can see. Consensus ignores it. */
+  readonly world?: { readonly hazards: readonly Hazard[] };
+}
+
+/** A vertical obstacle (mast, tree, building) in the local frame, metres. */
+export interface Hazard {
+  readonly northM: number;
+  readonly eastM: number;
+  readonly radiusM: number;
+  readonly heightM: number;
 }

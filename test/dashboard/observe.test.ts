@@ -1,0 +1,39 @@
+// The deterministic world observed for the dashboard: the committed survey flows through the real
+// mission state machine to the simulated multirotors, coverage grows, a mast in the field shows up when
+// a drone's range sensor returns it, crashes are reported, and observing never changes the outcome.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { runScenario } from '../../fleet-sim/sim/run.js';
+import { WorldObserver } from '../../fleet-sim/report/observe-world.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
+
+const file = 'fleet-sim/scenarios/survey-mission.yaml';
+const base = parseScenario(readFileSync(file, 'utf8'), file);
+const scenario: Scenario = { ...base, world: { hazards: [{ northM: 100, eastM: 150, radiusM: 8, heightM: 60 }] } };
+
+describe('observing a deterministic run', () => {
+  it('flies the committed survey, covers the field, finds the mast, reports the crash; same report as unobserved', async () => {
+    const events: RunEvent[] = [];
+    const observed = await runScenario(scenario, scenario.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }, { radioRangeM: 800 }) });
+    const plain = await runScenario(scenario, scenario.seed);
+    const why = `seed ${scenario.seed}; replay: npx fleet-sim start ${file} --seed ${scenario.seed}`;
+    // Observation is read-only: the consensus outcome is identical.
+    expect(observed.liveness, why).toEqual(plain.liveness);
+    expect(observed.latencyMs, why).toEqual(plain.latencyMs);
+    expect(events.some((e) => e.t === 'log' && e.text.includes('mission.survey accepted')), why).toBe(true);
+    const coverage = events.filter((e): e is Extract<RunEvent, { t: 'coverage' }> => e.t === 'coverage');
+    expect(coverage.at(-1)?.fraction ?? 0, why).toBeGreaterThan(0.3);
+    const hazard = events.find((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard');
+    expect(hazard, why).toMatchObject({ id: 'h0', status: 'detected', n: 100, e: 150 });
+    expect(events.some((e) => e.t === 'fault' && e.kind === 'crash' && e.nodes[0] === 7), why).toBe(true);
+    expect(events.some((e) => e.t === 'fault' && e.kind === 'restart' && e.nodes[0] === 7), why).toBe(true);
+    const frames = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame');
+    const last = frames.at(-1);
+    expect(last?.nodes.length).toBe(10);
+    expect(Math.max(...frames.map((f) => Math.max(...f.nodes.map((n) => n.u)))), 'drones took off').toBeGreaterThan(20);
+    expect(frames.some((f) => f.radio.length > 0)).toBe(true);
+  });
+});
