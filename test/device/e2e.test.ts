@@ -148,6 +148,27 @@ describe('four murmur processes on Mosquitto', () => {
     expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
+  it('holds, resumes and aborts a running mission, each acknowledged by every device; status shows all four', async () => {
+    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(200), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
+    expect(survey.code, survey.stdout).toBe(0);
+    for (const verb of ['hold', 'resume', 'abort']) {
+      const r = await fleet.ctl(['send', verb, '--wait', 'executed', '--timeout', '20s', '--json']);
+      expect(r.code, `${verb}: ${r.stdout}`).toBe(0);
+      const out = JSON.parse(r.stdout) as SendJson;
+      expect(out.outcome).toBe('accepted');
+      expect(out.assigned).toEqual(['d1', 'd2', 'd3', 'd4']);
+      expect(Object.values(out.execution).map((e) => e.stage)).toEqual(['done', 'done', 'done', 'done']);
+    }
+    const again = await fleet.ctl(['send', 'resume', '--timeout', '20s']);
+    expect(again.code).toBe(3);
+    expect(again.stdout).toContain('rejected: no mission is held, so there is nothing to resume');
+    const status = await fleet.ctl(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = JSON.parse(status.stdout) as { node: string; liveness: string; status: { height: number } | null }[];
+    expect(rows.map((r) => r.node)).toEqual(['d1', 'd2', 'd3', 'd4']);
+    expect(rows.every((r) => r.liveness === 'alive' && (r.status?.height ?? 0) > 0)).toBe(true);
+  }, 90_000);
+
   it('a bad config file is refused in one line naming the field and the fix', async () => {
     const bad = join(fleet.dir, 'bad.yaml');
     writeFileSync(bad, 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data/bad\nmqtt: { url: "http://nowhere" }\n');
