@@ -19,11 +19,13 @@
     svg.setAttribute('preserveAspectRatio', 'none');
   }
 
+  /** A top of scale whose four gridline steps are round numbers (1, 2 or 5 times a power of ten). */
   function niceMax(v) {
-    if (v <= 0) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-    return 10 * p;
+    if (v <= 0) return 4;
+    const step = v / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(step)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= step) return 4 * m * p;
+    return 40 * p;
   }
 
   function axes(svg, xMax, yMax) {
