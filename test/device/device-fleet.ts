@@ -36,6 +36,7 @@ export class DeviceFleet {
   manifest!: Manifest;
   broker!: Mosquitto;
   private readonly keys = new Map<string, KeyPair>();
+  authority!: KeyPair;
 
   constructor(private readonly o: FleetOptions) {}
 
@@ -51,19 +52,23 @@ export class DeviceFleet {
     await initCrypto();
     this.broker = await Mosquitto.start();
     const ids = Array.from({ length: this.o.validators }, (_, i) => `d${i + 1}`);
-    for (const id of [...ids, 'ops', 'stranger']) {
+    for (const id of [...ids, 'ops', 'boss', 'ops2', 'stranger']) {
       const kp = generateKeyPair();
       this.keys.set(id, kp);
       unwrap(await writeKeyFile(this.keyFile(id), { id, ...kp }));
     }
     const authority = generateKeyPair();
+    this.authority = authority;
     const body = {
       fleet: 'e2e',
       epoch: 1,
       authority: authority.publicKey,
       validators: ids.map((id) => ({ id, publicKey: (this.keys.get(id) as KeyPair).publicKey, power: 1 })),
       followers: [],
-      operators: [{ id: 'ops', publicKey: (this.keys.get('ops') as KeyPair).publicKey, roles: ['operator' as const] }],
+      operators: [
+        { id: 'ops', publicKey: (this.keys.get('ops') as KeyPair).publicKey, roles: ['operator' as const] },
+        { id: 'boss', publicKey: (this.keys.get('boss') as KeyPair).publicKey, roles: ['admin' as const] },
+      ],
       createdAt: Date.now(),
     };
     this.manifest = unwrap(signManifest(body, createSigner(authority)));
@@ -144,6 +149,10 @@ export class DeviceFleet {
     const d = this.devices.get(id) as DeviceProc;
     const r = await fetch(`http://127.0.0.1:${d.httpPort}/health`);
     return (await r.json()) as { height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> };
+  }
+
+  publicKey(id: string): Uint8Array {
+    return (this.keys.get(id) as KeyPair).publicKey;
   }
 
   pid(id: string): number | undefined {

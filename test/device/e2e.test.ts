@@ -7,7 +7,10 @@ import mqtt from 'mqtt';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSigner } from '../../runtime/crypto/sodium.js';
 import { toHex } from '../../runtime/lib/bytes.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { decodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
@@ -167,6 +170,27 @@ describe('four murmur processes on Mosquitto', () => {
     const rows = JSON.parse(status.stdout) as { node: string; liveness: string; status: { height: number } | null }[];
     expect(rows.map((r) => r.node)).toEqual(['d1', 'd2', 'd3', 'd4']);
     expect(rows.every((r) => r.liveness === 'alive' && (r.status?.height ?? 0) > 0)).toBe(true);
+  }, 90_000);
+
+  it('fleet.update from an admin commits a new manifest; consensus applies it and its new operator can command', async () => {
+    const before = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '10s']);
+    expect(before.stdout).toMatch(/^refused: unauthorized: sender "ops2" is not in the fleet manifest \(epoch 1\)/);
+    const b = fleet.manifest.body;
+    const next = unwrap(signManifest({ ...b, epoch: 2, operators: [...b.operators, { id: 'ops2', publicKey: fleet.publicKey('ops2'), roles: ['operator'] }] }, createSigner(fleet.authority)));
+    const file = join(fleet.dir, 'epoch2.manifest');
+    writeFileSync(file, next.bytes);
+    const byOperator = await fleet.ctl(['send', 'fleet.update', '--arg', `manifest=@${file}`, '--timeout', '20s']);
+    expect(byOperator.stdout).toContain('rejected: operator "ops" has role operator; fleet.update needs admin');
+    const update = await fleet.ctl(['send', 'fleet.update', '--arg', `manifest=@${file}`, '--key', fleet.keyFile('boss'), '--timeout', '20s', '--json']);
+    expect(update.code, update.stdout).toBe(0);
+    // The manifest takes effect two heights after the block that commits it; give consensus a moment.
+    let after = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '10s', '--json']);
+    for (let i = 0; i < 10 && after.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '10s', '--json']);
+    }
+    expect(after.code, after.stdout).toBe(0);
+    expect((JSON.parse(after.stdout) as SendJson).outcome).toBe('accepted');
   }, 90_000);
 
   it('a bad config file is refused in one line naming the field and the fix', async () => {
