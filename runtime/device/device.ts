@@ -336,4 +336,3 @@ function creds(c: DeviceConfig): { username?: string; password?: string } {
   return { ...(c.mqtt.username !== undefined ? { username: c.mqtt.username } : {}), ...(c.mqtt.password !== undefined ? { password: c.mqtt.password } : {}) };
 }
 
-export const dataFile = (c: DeviceConfig, name: string): string => join(c.dataDir, name);

@@ -29,7 +29,7 @@ export class DeviceMetrics {
   readonly round = new Gauge({ name: 'murmur_round', help: 'Current consensus round at the current height', registers: [this.registry] });
   readonly commitLatency = new Histogram({
     name: 'murmur_commit_latency_seconds',
-    help: 'Time from the start of a height to its commit on this device',
+    help: 'Time between consecutive commits on this device: one height, commit wait included',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
