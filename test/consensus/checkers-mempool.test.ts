@@ -1,0 +1,63 @@
+// The checkers are not vacuous (they do flag a double sign and a fork), and the mempool keeps its
+// bounds: one operator cannot fill it.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, createVerifier, hash, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
+import { Mempool } from '../../runtime/consensus/mempool.js';
+import type { CheckedTx, CommittedBlock } from '../../runtime/consensus/types.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeBlock, zeroHash } from '../../runtime/wire/block.js';
+import { Checkers } from '../../fleet-sim/sim/checkers.js';
+import { World } from '../../fleet-sim/sim/world.js';
+import { scenario } from '../sim/helpers.js';
+
+beforeAll(async () => {
+  await initCrypto();
+});
+
+describe('checkers', () => {
+  it('flag an honest node signing two different prevotes at one height and round', () => {
+    const c = new Checkers('sim', createVerifier(), () => 0);
+    const s = createSigner(keyPairFromSeed(new Uint8Array(32).fill(3)));
+    c.onSigned('v00', sealEnvelope('prevote', 'sim', 'v00', encodeVoteBody({ height: 4, round: 1, blockHash: null }), s));
+    c.onSigned('v00', sealEnvelope('prevote', 'sim', 'v00', encodeVoteBody({ height: 4, round: 1, blockHash: null }), s));
+    expect(c.violations).toEqual([]);
+    c.onSigned('v00', sealEnvelope('prevote', 'sim', 'v00', encodeVoteBody({ height: 4, round: 1, blockHash: new Uint8Array(32).fill(1) }), s));
+    expect(c.violations.map((v) => v.property)).toEqual(['double-sign']);
+  });
+
+  it('flag two honest nodes committing different blocks at one height (and the bad certificate)', () => {
+    const w = new World(scenario({ name: 'fork' }), 1);
+    w.start();
+    const shell = w.nodes[0]?.shell;
+    if (!shell) throw new Error('node 0 down');
+    const block = (t: number): CommittedBlock => {
+      const b = { height: 1, parent: zeroHash, timeMs: t, proposer: 'v00', txs: [], lastCommit: null, manifestHash: w.manifest.hash, appHash: zeroHash };
+      const bytes = encodeBlock(b);
+      return { block: b, bytes, hash: hash(bytes), certificate: { height: 1, round: 0, blockHash: hash(bytes), signatures: [] }, txs: [] };
+    };
+    w.checkers.onCommit('v00', block(1), shell.core.chain);
+    w.checkers.onCommit('v01', block(2), shell.core.chain);
+    const props = w.checkers.violations.map((v) => v.property);
+    expect(props).toContain('agreement');
+    expect(props).toContain('certificate');
+  });
+});
+
+describe('mempool', () => {
+  const cmd = (operator: string, i: number): CheckedTx => ({ kind: 'command', bytes: Uint8Array.of(i), operator, nonceKey: `${operator}/${i}`, issuedAt: 0, expiresAt: 1 });
+
+  it('refuses duplicates, caps each operator, and caps the whole pool', () => {
+    const m = new Mempool(10, 4);
+    expect(m.add(cmd('a', 1))).toBe(null);
+    expect(m.add(cmd('a', 1))).toBe('duplicate');
+    for (let i = 2; i <= 4; i++) expect(m.add(cmd('a', i))).toBe(null);
+    expect(m.add(cmd('a', 5))).toMatch(/operator a has 4 commands waiting/);
+    for (let i = 0; i < 6; i++) expect(m.add(cmd(`b${i}`, i))).toBe(null);
+    expect(m.add(cmd('c', 1))).toBe('mempool full');
+    m.remove('a/1');
+    expect(m.add(cmd('a', 5))).toBe(null);
+    expect(m.size()).toBe(10);
+  });
+});
