@@ -1,0 +1,50 @@
+// The mission adapter: committed envelopes become mission inputs; telemetry counts only for its signer,
+// and a fleet.update manifest is checked (authority, fleet) before the mission machine sees it.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, generateKeyPair } from '../../runtime/crypto/sodium.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
+import { membersOf, missionTxOf } from '../../runtime/device/mission-adapter.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+let f: FleetFixture;
+let ctx: Parameters<typeof missionTxOf>[1];
+
+beforeAll(async () => {
+  f = await makeFleet({ validators: 4, operators: [{ id: 'boss', roles: ['admin'] }] });
+  ctx = { manifestAt: () => f.manifest, verifier: createVerifier(), authority: f.authority.publicKey };
+});
+
+const telemetry = (sender: string, node: string): Uint8Array =>
+  sealEnvelope('telemetry', f.fleet, sender, encodeTelemetryBody({ node, session: 1, seq: 7, northDm: 123, eastDm: -45, altDm: 100, batteryPermille: 870, completed: '' }), f.signer(sender));
+
+function fleetUpdate(manifest: Uint8Array): Uint8Array {
+  const body = encodeCommandBody({ type: 'fleet.update', nonce: new Uint8Array(16).fill(9), issuedAt: 1, expiresAt: 2, args: { manifest } });
+  return sealEnvelope('command', f.fleet, 'boss', body, f.signer('boss'));
+}
+
+describe('mission adapter', () => {
+  it('reads the members in force: validators then followers, operators with roles', () => {
+    expect(membersOf(f.manifest)).toEqual({ epoch: 1, devices: ['v0', 'v1', 'v2', 'v3'], operators: [{ id: 'boss', roles: ['admin'] }] });
+  });
+
+  it('turns a device telemetry envelope into integer telemetry, and ignores one naming another device', () => {
+    expect(missionTxOf(telemetry('v1', 'v1'), ctx, f.fleet)).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 123, e: -45 }, altDm: 100, batteryPermille: 870, completed: null });
+    expect(missionTxOf(telemetry('v1', 'v2'), ctx, f.fleet)).toBeNull();
+  });
+
+  it('checks a fleet.update manifest against the pinned authority', () => {
+    const good = unwrap(signManifest({ ...f.manifest.body, epoch: 2 }, createSigner(f.authority)));
+    const ok = missionTxOf(fleetUpdate(good.bytes), ctx, f.fleet);
+    expect(ok).toMatchObject({ kind: 'command', type: 'fleet.update', operator: 'boss', manifest: { ok: true, epoch: 2 } });
+    const rogue = generateKeyPair();
+    const bad = unwrap(signManifest({ ...f.manifest.body, epoch: 3, authority: rogue.publicKey }, createSigner(rogue)));
+    const refused = missionTxOf(fleetUpdate(bad.bytes), ctx, f.fleet);
+    expect(refused).toMatchObject({ kind: 'command', manifest: { ok: false } });
+    expect(refused?.kind === 'command' && refused.manifest?.ok === false && refused.manifest.reason).toMatch(/but this device trusts authority/);
+  });
+});
