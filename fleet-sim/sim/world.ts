@@ -43,6 +43,8 @@ export interface WorldOptions {
   /** Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. */
   readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode };
   readonly stepsMax?: number;
+  /** Snapshot the chain and empty the WAL every this many heights (bounded disk). */
+  readonly snapshotEveryHeights?: number;
   /** Remember verification results across nodes (default true; exact, and much faster). */
   readonly memoVerify?: boolean;
   readonly log?: Logger;
@@ -153,6 +155,7 @@ export class World {
       clock: { now: () => this.now() },
       scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
       storage: n.storage,
+      ...(this.opts.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights } : {}),
       send: (to, bytes) => this.send(n, to, bytes),
       signer: n.signer,
       verifier: this.nodeVerifier,

@@ -9,6 +9,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
+import type { ChainSnapshot } from './snapshot.js';
 
 export interface CommittedEvidence {
   readonly culprit: string;
@@ -148,6 +149,38 @@ export class ChainState {
     this.appHash = this.deps.hash(concatBytes(this.appHash, c.hash));
     this.recent.push(c);
     if (this.recent.length > limits.recentBlocksMax) this.recent.shift();
+  }
+
+  exportState(): ChainSnapshot {
+    return {
+      height: this.height,
+      lastHash: this.lastHash,
+      lastTimeMs: this.lastTimeMs,
+      lastCertificate: this.lastCertificate,
+      appHash: this.appHash,
+      manifests: this.manifests.map((m) => ({ fromHeight: m.fromHeight, bytes: m.manifest.bytes })),
+      nonces: [...this.nonces.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      evidence: [...this.evidence],
+    };
+  }
+
+  importState(s: ChainSnapshot, manifest: (bytes: Uint8Array) => Manifest): void {
+    assert(this.height === 0, 'a snapshot is restored into a fresh chain only');
+    this.height = s.height;
+    this.lastHash = s.lastHash;
+    this.lastTimeMs = s.lastTimeMs;
+    this.lastCertificate = s.lastCertificate;
+    this.appHash = s.appHash;
+    this.manifests.length = 0;
+    for (const m of s.manifests) this.manifests.push({ fromHeight: m.fromHeight, manifest: manifest(m.bytes) });
+    this.nonces.clear();
+    for (const [k, v] of s.nonces) this.nonces.set(k, v);
+    this.evidence.length = 0;
+    this.evidenceKeys.clear();
+    for (const e of s.evidence) {
+      this.evidence.push(e);
+      this.evidenceKeys.add(`${e.culprit}/${e.height}/${e.round}/${e.vote}`);
+    }
   }
 
   describe(): string {

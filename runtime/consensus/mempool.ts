@@ -13,8 +13,8 @@ export class Mempool {
   private readonly perOperator = new Map<string, number>();
 
   constructor(
-    private readonly txsMax = limits.mempoolTxsMax,
-    private readonly perOperatorMax = limits.mempoolPerOperatorMax,
+    private readonly txsMax: number = limits.mempoolTxsMax,
+    private readonly perOperatorMax: number = limits.mempoolPerOperatorMax,
   ) {}
 
   size(): number {
