@@ -321,8 +321,9 @@ export class Device {
     this.pending.clear();
     this.missions.stop();
     await this.agents?.stop(Date.now());
-    await this.control.stop({ ...this.status(), state: 'stopping' });
-    await this.link.stop();
+    // A broker that died with us would leave a QoS 1 goodbye waiting forever: bound each step.
+    await withinMs(this.control.stop({ ...this.status(), state: 'stopping' }), stopStepMs);
+    await withinMs(this.link.stop(), stopStepMs);
     await this.hal.stop();
     await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
     this.storage.close();
@@ -331,6 +332,25 @@ export class Device {
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+const stopStepMs = 1_500;
+
+/** Resolves when `p` settles or after `ms`, whichever is first (shutdown must not hang). */
+function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
 
 function creds(c: DeviceConfig): { username?: string; password?: string } {
   return { ...(c.mqtt.username !== undefined ? { username: c.mqtt.username } : {}), ...(c.mqtt.password !== undefined ? { password: c.mqtt.password } : {}) };

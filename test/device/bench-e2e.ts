@@ -140,4 +140,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(report));
 }
 
+// A timeout or Ctrl-C still runs the 'exit' hook of device-fleet.ts, which kills the devices.
+process.once('SIGTERM', () => process.exit(143));
+process.once('SIGINT', () => process.exit(130));
 await main();

@@ -30,6 +30,12 @@ export interface FleetOptions {
   readonly consensus?: Readonly<Record<string, number>>;
 }
 
+/** Children still running when this process exits are killed, so an aborted run leaves no devices. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(c.pid, 'SIGKILL');
+});
+
 export class DeviceFleet {
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-e2e-'));
   readonly devices = new Map<string, DeviceProc>();
@@ -106,6 +112,8 @@ export class DeviceFleet {
     const flags = (process.env.MURMUR_E2E_NODE_FLAGS ?? '').split(' ').filter((x) => x !== '');
     d.proc = spawn(process.execPath, [...flags, entry, 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = d.proc;
+    children.add(proc);
+    proc.once('exit', () => children.delete(proc));
     d.ready = new Promise<number>((resolve, reject) => {
       const onData = (b: Buffer): void => {
         d.output += b.toString('utf8');
