@@ -33,7 +33,7 @@ export interface LiveRunOptions {
 }
 
 export interface LiveRunResult {
-  readonly report: Omit<Report, 'flight'> & { flight: { surveyedFraction: number | null } };
+  readonly report: Omit<Report, 'flight'> & { flight: ReturnType<WorldObserver['flightReport']> };
   readonly written: WrittenReport | null;
   readonly url: string | null;
   readonly hub: EventHub;
@@ -71,11 +71,12 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
   const wallStart = performance.now();
   let lastPrinted = -1;
   let lastYield = wallStart;
+  let watcher: WorldObserver | null = null;
   const report = await runScenario(s, o.seed ?? s.seed, {
     ...(o.file !== undefined ? { file: o.file } : {}),
     onWorld: (w: World) => {
       // The observer lives as long as the world: it schedules its own samples on the world's queue.
-      new WorldObserver(w, observer, { radioRangeM: o.radioRangeM ?? null });
+      watcher = new WorldObserver(w, observer, { radioRangeM: o.radioRangeM ?? null });
     },
     sliceMs: 50,
     pace: async (simMs) => {
@@ -92,7 +93,8 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
     },
   });
   if (o.progress === 'bar') out(`\r${progressLine(s, s.durationMs, height, commands)}\n`);
-  const full = { ...report, flight: { surveyedFraction: surveyed } };
+  const flight = (watcher as WorldObserver | null)?.flightReport() ?? { surveyedFraction: surveyed, geofenceBreaches: 0, failsafes: 0, minSeparationM: null, hazardsFound: 0 };
+  const full = { ...report, flight };
   observer.onEvent({ t: 'end', at: report.simulatedMs, report: full });
   const written = o.reportDir === null ? null : writeReport(o.reportDir, full, hub.recording());
   return { report: full, written, url: server?.url ?? null, hub, server };

@@ -8,6 +8,8 @@ import { applyBlock, initialMissionState } from '../../runtime/mission/machine.j
 import type { MissionCommand, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import { defaultBattery } from '../../hal/sim/battery-model.js';
+import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 
 export interface FlightDrone {
@@ -18,6 +20,20 @@ export interface FlightDrone {
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
+}
+
+/** The physical world around the fleet (the scenario's `world`). */
+export interface FlightWorld {
+  readonly hazards?: readonly Obstacle[];
+  readonly batteryWh?: number;
+  readonly geofence?: readonly PointNe[];
+}
+
+/** A local reflex that fired: it acted at once, without waiting for consensus (DESIGN.md). */
+export interface Reflex {
+  readonly kind: 'failsafe' | 'geofence';
+  readonly drone: number;
+  readonly detail: string;
 }
 
 export interface SubmittedCommand {
@@ -35,6 +51,13 @@ export class FlightLayer {
   private mission: MissionState = initialMissionState();
   /** Mission decisions the dashboard shows in its event log. */
   readonly notes: string[] = [];
+  private readonly hazards: readonly Obstacle[];
+  private readonly fence: readonly PointNe[] | null;
+  private readonly reserveFraction: number;
+  /** Reflexes since the observer last drained them. */
+  reflexes: Reflex[] = [];
+  failsafes = 0;
+  geofenceBreaches = 0;
   /** hazard index -> drone indexes whose range sensor has returned a hit on it, in order of sighting. */
   readonly sightings = new Map<number, number[]>();
 
@@ -43,14 +66,17 @@ export class FlightLayer {
     private readonly operators: readonly { id: string; roles: readonly ('operator' | 'admin' | 'observer')[] }[],
     prng: Prng,
     startMs: number,
-    /** Obstacles in the world; the drones' simulated range sensors see them. */
-    private readonly hazards: readonly Obstacle[] = [],
+    world: FlightWorld = {},
   ) {
+    this.hazards = world.hazards ?? [];
+    this.fence = world.geofence ?? null;
+    const battery = { ...defaultBattery, ...(world.batteryWh !== undefined ? { capacityWh: world.batteryWh } : {}) };
+    this.reserveFraction = battery.lowFraction;
     // Drones wait on a pad grid 6 m apart south-west of the origin.
     const cols = Math.ceil(Math.sqrt(devices.length));
     this.drones = devices.map((id, i) => ({
       id,
-      sim: new SimMultirotor({ obstacles: hazards }, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
+      sim: new SimMultirotor({ obstacles: this.hazards, battery }, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
       route: null,
       mode: 'landed',
       offline: false,
@@ -120,11 +146,44 @@ export class FlightLayer {
         continue;
       }
       this.look(d);
+      this.reflex(d);
       if (d.mode === 'hold (link lost)') {
         d.mode = d.route ? 'tasked' : 'hold';
         if (d.route) d.route.sent = -1;
       }
       this.pilot(d);
+    }
+  }
+
+  /** Local reflexes, checked every step before the autopilot: battery reserve, then the geofence. */
+  private reflex(d: FlightDrone): void {
+    const st = d.sim.state();
+    if (st.upM < 1) return;
+    const index = this.drones.indexOf(d);
+    const left = d.sim.remainingFraction();
+    if (left < this.reserveFraction && d.mode !== 'failsafe rtl' && d.mode !== 'landing' && d.mode !== 'landed') {
+      d.route = null;
+      d.sim.returnToLaunch();
+      d.mode = 'failsafe rtl';
+      this.failsafes++;
+      this.reflexes.push({ kind: 'failsafe', drone: index, detail: `battery ${(left * 100).toFixed(0)}% below the ${(this.reserveFraction * 100).toFixed(0)}% reserve: return to launch` });
+      return;
+    }
+    if (this.fence === null) return;
+    if (!insidePolygon(st.northM, st.eastM, this.fence) && d.mode !== 'fence hold') {
+      this.geofenceBreaches++;
+      d.route = null;
+      d.sim.hold();
+      d.mode = 'fence hold';
+      this.reflexes.push({ kind: 'geofence', drone: index, detail: `outside the geofence at [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}]: hold` });
+      return;
+    }
+    // Never fly toward a waypoint outside the fence: skip it (the swarm's plan stands; this drone's leg is cut).
+    const r = d.route;
+    const wp = r?.points[r.next];
+    if (r && wp && !insidePolygon(wp[0], wp[1], this.fence)) {
+      this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: skipped` });
+      r.next++;
     }
   }
 

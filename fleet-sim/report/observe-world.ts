@@ -70,7 +70,7 @@ export class WorldObserver {
       ],
       w.prng.split('flight'),
       0,
-      s.world?.hazards ?? [],
+      s.world ?? {},
     );
     const area = surveyAreaOf(s);
     const cellM = options.coverageCellM ?? 10;
@@ -83,7 +83,7 @@ export class WorldObserver {
       mode: 'deterministic',
       durationMs: s.durationMs,
       nodes: w.nodes.map((n) => ({ index: n.index, id: n.id, role: n.index < s.validators ? 'validator' : 'follower', engine: 'none' })),
-      world: { geofence: null, surveyArea: area, coverageCellM: cellM, radioRangeM: this.radioRangeM, home: [0, 0] },
+      world: { geofence: s.world?.geofence ?? null, surveyArea: area, coverageCellM: cellM, radioRangeM: this.radioRangeM, home: [0, 0] },
     });
     const tick = (): void => {
       this.sample();
@@ -214,12 +214,40 @@ export class WorldObserver {
       });
     }
     this.feedSightings(now);
+    for (const r of this.flight.reflexes.splice(0)) this.fault(r.kind, [r.drone], r.detail);
+    this.measureSeparation(samples);
     if (fresh.length > 0 && this.coverage) this.emit({ t: 'coverage', at: now, cells: fresh, fraction: Math.round(this.coverage.fraction() * 1000) / 1000 });
     this.emit({ t: 'frame', at: now, nodes: samples, proposer: this.w.currentProposer(), radio: this.radioLinks(samples), broker: this.w.net.brokerDown ? 'down' : 'up' });
   }
 
   /** The radio mesh as a person reads it: each live node to its nearest two live neighbours in range
    *  (a full graph of a 20-drone field in 800 m range would be a solid smear). */
+  private minSeparationM: number | null = null;
+
+  /** The closest two airborne drones came, sampled every frame. */
+  private measureSeparation(samples: readonly NodeSample[]): void {
+    const up = samples.filter((x) => x.u > 5);
+    for (let a = 0; a < up.length && up.length <= 300; a++) {
+      for (let b = a + 1; b < up.length; b++) {
+        const p = up[a] as NodeSample;
+        const q = up[b] as NodeSample;
+        const d = Math.hypot(p.n - q.n, p.e - q.e, p.u - q.u);
+        if (this.minSeparationM === null || d < this.minSeparationM) this.minSeparationM = d;
+      }
+    }
+  }
+
+  /** The report's `flight` section. */
+  flightReport(): { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; hazardsFound: number } {
+    return {
+      surveyedFraction: this.coverage ? Math.round(this.coverage.fraction() * 1000) / 1000 : null,
+      geofenceBreaches: this.flight.geofenceBreaches,
+      failsafes: this.flight.failsafes,
+      minSeparationM: this.minSeparationM === null ? null : round1(this.minSeparationM),
+      hazardsFound: this.flight.sightings.size,
+    };
+  }
+
   /** A hazard appears on the map when the first drone's range sensor returns it; later sightings by
    *  other drones are logged. (Attesting it through consensus is the agents' job, not modelled here.) */
   private feedSightings(now: number): void {

@@ -38,7 +38,7 @@ interface SummaryFields {
   evidence: readonly { validator: number; height: number }[];
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
-  flight?: { surveyedFraction?: number | null } | null;
+  flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
 }
 
 const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
@@ -64,7 +64,11 @@ export function formatSummary(r: SummaryFields): string {
     ['latency', `p50 ${ms(r.latencyMs.commitP50)}, p99 ${ms(r.latencyMs.commitP99)}, longest stall ${r.liveness.maxStallMs} ms`],
     ['faults', `crashed [${r.nodes.crashed.join(', ')}], byzantine [${r.nodes.byzantine.join(', ')}], evidence ${evidenceText(r.evidence)}`],
   ];
-  if (r.flight && typeof r.flight.surveyedFraction === 'number') rows.push(['survey', `${(r.flight.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
+  const f = r.flight;
+  if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
+  if (f && typeof f.failsafes === 'number') {
+    rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
+  }
   rows.push(['expect', r.expect.met ? 'met' : `FAILED: ${r.expect.failed.join('; ')}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');

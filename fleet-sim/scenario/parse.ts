@@ -2,7 +2,7 @@
 // The CLI turns a ScenarioError into exit status 2.
 
 import { parse as parseYaml } from 'yaml';
-import { behaviors, type Behavior, type Fault, type Hazard, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+import { behaviors, type Behavior, type Fault, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export class ScenarioError extends Error {}
 
@@ -128,15 +128,25 @@ function workload(v: unknown, i: number): Workload {
   return { kind: 'once', at: duration(o.at, `${f}.at`), command: type as string, args };
 }
 
-function metres(v: unknown, field: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !(v >= min && v <= max)) fail(field, `must be a number of metres in ${min}..${max}`);
+function metres(v: unknown, field: string, min: number, max: number, unit = 'metres'): number {
+  if (typeof v !== 'number' || !(v >= min && v <= max)) fail(field, `must be a number of ${unit} in ${min}..${max}`);
   return v as number;
 }
 
-/** world: { hazards: [{ at: [north, east], radius: 15, height: 60 }] } (metres). */
-function world(v: unknown): { hazards: Hazard[] } {
+/** world: { hazards: [{ at: [north, east], radius: 15, height: 60 }], batteryWh: 20,
+ *  geofence: [[n, e], ...] } (metres). */
+function world(v: unknown): NonNullable<Scenario['world']> {
   const o = obj(v, 'world');
-  only(o, ['hazards'], 'world');
+  only(o, ['hazards', 'batteryWh', 'geofence'], 'world');
+  let geofence: [number, number][] | undefined;
+  if (o.geofence !== undefined) {
+    if (!Array.isArray(o.geofence) || o.geofence.length < 3) fail('world.geofence', 'must be a list of at least 3 [north, east] points in metres');
+    geofence = (o.geofence as unknown[]).map((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2) fail(`world.geofence[${i}]`, 'must be [north, east] in metres');
+      const q = p as unknown[];
+      return [metres(q[0], `world.geofence[${i}][0]`, -100_000, 100_000), metres(q[1], `world.geofence[${i}][1]`, -100_000, 100_000)];
+    });
+  }
   if (o.hazards !== undefined && !Array.isArray(o.hazards)) fail('world.hazards', 'must be a list');
   const hazards = ((o.hazards as unknown[] | undefined) ?? []).map((h, i) => {
     const f = `world.hazards[${i}]`;
@@ -151,7 +161,11 @@ function world(v: unknown): { hazards: Hazard[] } {
       heightM: metres(ho.height ?? 60, `${f}.height`, 1, 1_000),
     };
   });
-  return { hazards };
+  return {
+    hazards,
+    ...(o.batteryWh !== undefined ? { batteryWh: metres(o.batteryWh, 'world.batteryWh', 1, 10_000, 'watt-hours') } : {}),
+    ...(geofence !== undefined ? { geofence } : {}),
+  };
 }
 
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {

@@ -42,7 +42,13 @@ export interface Scenario {
   readonly livenessBudgetMs: number;
   /** The physical world fleet-sim's flight layer flies in (fleet-sim/flight): hazards the drones' range
    *  sensors can see. Consensus ignores it. */
-  readonly world?: { readonly hazards: readonly Hazard[] };
+  readonly world?: {
+    readonly hazards: readonly Hazard[];
+    /** Each drone's pack, Wh (default: the simulated quadcopter's 100 Wh). */
+    readonly batteryWh?: number;
+    /** The fence every drone's local reflex keeps it inside, [north, east] metres. */
+    readonly geofence?: readonly (readonly [number, number])[];
+  };
 }
 
 /** A vertical obstacle (mast, tree, building) in the local frame, metres. */

@@ -37,3 +37,34 @@ describe('observing a deterministic run', () => {
     expect(frames.some((f) => f.radio.length > 0)).toBe(true);
   });
 });
+
+async function observe(name: string): Promise<{ events: RunEvent[]; flight: ReturnType<WorldObserver['flightReport']> }> {
+  const path = `fleet-sim/scenarios/${name}.yaml`;
+  const s = parseScenario(readFileSync(path, 'utf8'), path);
+  const events: RunEvent[] = [];
+  let watcher: WorldObserver | null = null;
+  const r = await runScenario(s, s.seed, { onWorld: (w) => (watcher = new WorldObserver(w, { onEvent: (e) => events.push(e) })) });
+  expect(r.expect.failed, `${name} seed ${s.seed}`).toEqual([]);
+  return { events, flight: (watcher as unknown as WorldObserver).flightReport() };
+}
+
+describe('local reflexes in the flight layer', () => {
+  it('battery-failsafe: every drone that reaches the reserve turns home at once', async () => {
+    const { events, flight } = await observe('battery-failsafe');
+    const failsafes = events.filter((e) => e.t === 'fault' && e.kind === 'failsafe');
+    expect(failsafes.length).toBe(flight.failsafes);
+    expect(flight.failsafes).toBeGreaterThan(0);
+    expect(failsafes[0]).toMatchObject({ detail: expect.stringContaining('below the 30% reserve') });
+    const last = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame').at(-1);
+    expect(last?.nodes.filter((n) => n.mode === 'failsafe rtl' || n.mode === 'landing' || n.mode === 'landed').length).toBeGreaterThanOrEqual(flight.failsafes);
+  });
+
+  it('geofence: legs outside the fence are skipped and no drone crosses it', async () => {
+    const { events, flight } = await observe('geofence');
+    expect(events.some((e) => e.t === 'fault' && e.kind === 'geofence' && e.detail.includes('skipped'))).toBe(true);
+    expect(flight.geofenceBreaches).toBe(0);
+    const frames = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame');
+    expect(Math.max(...frames.flatMap((f) => f.nodes.map((n) => n.e)))).toBeLessThan(185);
+    expect(events[0]).toMatchObject({ t: 'run', world: { geofence: [[-60, -60], [-60, 180], [260, 180], [260, -60]] } });
+  });
+});
