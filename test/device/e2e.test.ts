@@ -4,7 +4,7 @@
 // without the proposer; unknown keys and replays are refused with their reasons; bad config is one line.
 
 import mqtt from 'mqtt';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from '../../runtime/crypto/sodium.js';
@@ -136,7 +136,7 @@ describe('four murmur processes on Mosquitto', () => {
     expect(conflicts).toEqual([]);
   }, 60_000);
 
-  it('refuses an unknown operator key and a replayed command, saying which and why', async () => {
+  it('refuses an unknown operator key, a replayed, a forged and an expired command, saying which and why', async () => {
     const stranger = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '10s']);
     expect(stranger.code).toBe(3);
     expect(stranger.stdout).toMatch(/^refused: unauthorized: sender "stranger" is not in the fleet manifest/);
@@ -146,6 +146,16 @@ describe('four murmur processes on Mosquitto', () => {
     const replay = await fleet.ctl(['send', '--raw', saved, '--timeout', '10s']);
     expect(replay.code).toBe(3);
     expect(replay.stdout).toMatch(/^refused: replayed: command ops\/[0-9a-f]{32} was already committed at height \d+/);
+    // A flipped bit in the signature: the devices name it forged.
+    const forged = new Uint8Array(readFileSync(saved));
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    writeFileSync(join(fleet.dir, 'forged.cmd'), forged);
+    const f = await fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '10s']);
+    expect(f.code).toBe(3);
+    expect(f.stdout).toMatch(/^refused: forged: the signature does not verify against ops's key/);
+    const expired = await fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '10s']);
+    expect(expired.code).toBe(3);
+    expect(expired.stdout).toMatch(/^refused: expired: the command expired at /);
     const log = await fleet.ctl(['log', '--json']);
     const decisions = JSON.parse(log.stdout) as { type: string; outcome: string }[];
     expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
