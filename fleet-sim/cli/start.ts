@@ -24,7 +24,9 @@ Options:
   --port P        dashboard port (default 8377; 0 picks a free port)
   --reports DIR   where the reports go (default reports)
   --no-dashboard  run without serving the dashboard
-  --realtime      real \`murmur start\` processes on the wall clock over the embedded aedes broker
+  --realtime      the real device runtime on the wall clock, every device in this process, over the
+                  embedded aedes broker
+  --processes     with --realtime: one \`murmur start\` child process per device (crash = SIGKILL)
   --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
   --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
 
@@ -47,6 +49,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       exit: { type: 'boolean' },
       realtime: { type: 'boolean' },
       broker: { type: 'string' },
+      processes: { type: 'boolean' },
     },
     startUsage,
   );
@@ -72,7 +75,8 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (values.broker !== undefined && !values.realtime) throw new CliError('--broker needs --realtime (the deterministic simulator has its own network)', exitCodes.usage);
   if (values.broker !== undefined && !/^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker)) throw new CliError(`--broker must look like mqtt://host:port, got "${values.broker}"`, exitCodes.usage);
   const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
-  if (values.realtime) return realtime(scenario, values.broker ?? null, port, values.reports ?? 'reports');
+  if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
+  if (values.realtime) return realtime(scenario, values.broker ?? null, values.processes === true, port, values.reports ?? 'reports');
   const result = await liveRun(scenario, {
     seed: Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed)),
     file,
@@ -95,12 +99,12 @@ export async function startCommand(argv: string[]): Promise<number> {
 }
 
 /** Real-time mode: the dashboard follows real processes; the summary and reports come at the end. */
-async function realtime(scenario: Scenario, brokerUrl: string | null, port: number | null, reportDir: string): Promise<number> {
+async function realtime(scenario: Scenario, brokerUrl: string | null, processes: boolean, port: number | null, reportDir: string): Promise<number> {
   const hub = new EventHub();
   const server = port === null ? null : await startDashboardServer(hub, { port });
   if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
   try {
-    const report = await realtimeRun(scenario, { brokerUrl, observer: hub, log: (l) => process.stdout.write(`${l}\n`) });
+    const report = await realtimeRun(scenario, { brokerUrl, processes, observer: hub, log: (l) => process.stdout.write(`${l}\n`) });
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);
     for (const u of report.unsupported) process.stdout.write(`  not in real-time mode: ${u}\n`);

@@ -14,6 +14,8 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
+import { loadDeviceConfig } from '../../runtime/config/device-config.js';
+import { Device, openDevice } from '../../runtime/device/device.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const readyTimeoutMs = 30_000;
@@ -23,6 +25,8 @@ export interface RealDevice {
   readonly id: string;
   readonly config: string;
   proc: ChildProcess | null;
+  /** The device when it runs inside this process (no --processes). */
+  inproc: Device | null;
   output: string;
 }
 
@@ -31,6 +35,8 @@ export interface FleetProcsOptions {
   readonly followers: number;
   /** External broker (e.g. Mosquitto); null starts the embedded aedes broker on a free port. */
   readonly brokerUrl: string | null;
+  /** One OS process per device (crash = SIGKILL); otherwise every device runs in this process. */
+  readonly processes: boolean;
   readonly fleet?: string;
 }
 
@@ -105,12 +111,13 @@ export class FleetProcs {
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
           'http: { port: 0 }',
-          'log: { level: info }',
+          // In one process the devices' logs would drown the progress output: warnings only.
+          `log: { level: ${this.o.processes ? 'info' : 'warn'} }`,
           `hal: { driver: sim, sim: { startNorthM: ${-20 - 6 * Math.floor(i / cols)}, startEastM: ${-20 - 6 * (i % cols)}, timeScale: 1, seed: ${i + 1} } }`,
           '',
         ].join('\n'),
       );
-      this.devices.push({ index: i, id, config, proc: null, output: '' });
+      this.devices.push({ index: i, id, config, proc: null, inproc: null, output: '' });
     });
   }
 
@@ -131,8 +138,22 @@ export class FleetProcs {
     this.broker = null;
   }
 
-  /** Starts (or restarts) one device; resolves when it logs "ready". */
+  /** Starts (or restarts) one device; resolves when it is ready. */
   start(d: RealDevice): Promise<void> {
+    return this.o.processes ? this.spawn(d) : this.startInProcess(d);
+  }
+
+  private async startInProcess(d: RealDevice): Promise<void> {
+    const cfg = loadDeviceConfig(d.config);
+    if (!cfg.ok) throw new Error(cfg.error);
+    const parts = await openDevice(cfg.value, d.config);
+    if (!parts.ok) throw new Error(parts.error);
+    const device = new Device(parts.value, Date.now());
+    await device.start();
+    d.inproc = device;
+  }
+
+  private spawn(d: RealDevice): Promise<void> {
     d.output = '';
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
@@ -156,11 +177,19 @@ export class FleetProcs {
   }
 
   alive(d: RealDevice): boolean {
+    if (!this.o.processes) return d.inproc !== null;
     return d.proc !== null && d.proc.exitCode === null && d.proc.signalCode === null;
   }
 
-  /** SIGKILL by PID: like pulling the power. */
+  /** With --processes, SIGKILL by PID (like pulling the power); in one process, the device stops
+   *  (its shutdown code runs: a gentler crash, which is why --processes exists). */
   async kill(d: RealDevice): Promise<void> {
+    if (!this.o.processes) {
+      const device = d.inproc;
+      d.inproc = null;
+      await device?.stop();
+      return;
+    }
     const p = d.proc;
     if (p === null || !this.alive(d) || p.pid === undefined) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
@@ -170,6 +199,11 @@ export class FleetProcs {
 
   /** SIGTERM every device by PID (SIGKILL after 5 s), stop the broker, remove the directory. */
   async teardown(): Promise<void> {
+    const inProcess = this.devices.some((d) => d.inproc !== null);
+    await Promise.all(this.devices.map((d) => (d.inproc ? this.kill(d) : undefined)));
+    // A stopped in-process device may still have one timer turn in flight that touches its data
+    // directory; give it a moment before the directory goes.
+    if (inProcess) await new Promise((r) => setTimeout(r, 500));
     await Promise.all(
       this.devices.map(async (d) => {
         const p = d.proc;

@@ -21,6 +21,8 @@ import { FleetProcs, type RealDevice } from './fleet-procs.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
+  /** One `murmur start` child process per device; otherwise all devices run in this process. */
+  readonly processes: boolean;
   readonly observer: RunObserver;
   readonly log?: (line: string) => void;
   /** Rate workloads are capped here: each command is a real signed publish. */
@@ -49,14 +51,14 @@ const percentile = (sorted: number[], p: number): number | null => (sorted.lengt
 
 export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<RealtimeReport> {
   const log = o.log ?? (() => {});
-  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl });
+  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes });
   const wallStart = performance.now();
   const unsupported: string[] = [];
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
   try {
     await fleet.setup();
-    log(`real-time fleet: ${fleet.devices.length} murmur processes on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}`);
+    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}`);
     await Promise.all(fleet.devices.map((d) => fleet.start(d)));
     const topics = controlTopics(fleet.fleet);
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
@@ -142,7 +144,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             const i = f.node === 'proposer' ? proposerIndex() : f.node;
             crashed.add(i);
             await fleet.kill(device(i));
-            fault('crash', [i], 'SIGKILL');
+            fault('crash', [i], o.processes ? 'SIGKILL' : 'stopped');
           },
         });
       } else if (f.kind === 'restart') {

@@ -33,7 +33,7 @@ describe('real-time mode over Mosquitto', () => {
 
   beforeAll(async () => {
     broker = await Mosquitto.start();
-    report = await realtimeRun(scenario, { brokerUrl: broker.url, observer: { onEvent: (e) => events.push(e) } });
+    report = await realtimeRun(scenario, { brokerUrl: broker.url, processes: true, observer: { onEvent: (e) => events.push(e) } });
   }, 90_000);
 
   afterAll(async () => {
@@ -61,4 +61,28 @@ describe('real-time mode over Mosquitto', () => {
     expect(frames.at(-1)?.nodes.filter((n) => n.health === 'crashed').length).toBe(1);
     expect(report.broker).toBe(broker.url);
   });
+});
+
+describe('real-time mode in one process over the embedded aedes broker', () => {
+  it('runs the device runtime for every node in this process, through a stopped validator and a broker outage', async () => {
+    const events: RunEvent[] = [];
+    const s: Scenario = {
+      ...scenario,
+      name: 'realtime-in-process',
+      durationMs: 14_000,
+      faults: [
+        { at: 3_000, kind: 'crash', node: 1 },
+        { at: 5_000, kind: 'broker-down', until: 6_000 },
+      ],
+      workload: [{ kind: 'rate', from: 300, to: 13_500, perSec: 5, command: 'noop' }],
+    };
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    expect(r.safety.ok).toBe(true);
+    expect(r.broker).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.liveness.commandsCommitted).toBeGreaterThan(10);
+    expect(events.filter((e) => e.t === 'fault').map((e) => (e.t === 'fault' ? e.kind : ''))).toEqual(['crash', 'broker-down', 'broker-up']);
+    const up = events.find((e) => e.t === 'fault' && e.kind === 'broker-up')?.at ?? Infinity;
+    const after = events.filter((e) => e.t === 'commit' && e.at > up).map((e) => e.at);
+    expect(after.length, `commits after the broker came back at ${up} ms: ${after.join(', ')}`).toBeGreaterThan(0);
+  }, 60_000);
 });
