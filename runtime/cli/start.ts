@@ -20,7 +20,12 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (!cfg.ok) throw new CliError(cfg.error, exitCodes.usage);
   const parts = await openDevice(cfg.value, file);
   if (!parts.ok) throw new CliError(parts.error, exitCodes.usage);
-  const device = new Device(parts.value, processStart);
+  let device: Device;
+  try {
+    device = new Device(parts.value, processStart);
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
+  }
   try {
     await device.start();
   } catch (e) {

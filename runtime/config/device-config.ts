@@ -40,6 +40,22 @@ export const deviceConfigSchema = z
         caFile: z.string().optional(),
       })
       .strict(),
+    radios: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/).optional(),
+            paths: z.array(z.string().min(1)).min(1).max(4),
+            preset: z.enum(['sik', 'e32']).optional(),
+            baud: z.number().int().positive().optional(),
+            packetBytes: z.number().int().min(32).max(256).optional(),
+            dutyCycle: z.number().gt(0).max(1).optional(),
+            hopLimit: z.number().int().min(1).max(7).optional(),
+          })
+          .strict(),
+      )
+      .max(4)
+      .default([]),
     http: z
       .object({
         host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1'),
@@ -84,6 +100,7 @@ const fixes: Readonly<Record<string, string>> = {
   dataDir: 'set it to a directory this user may write (the WAL, signer state and snapshots live there)',
   'mqtt': 'add `mqtt: { url: mqtt://127.0.0.1:1883 }`',
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
+  radios: 'list serial radios like `radios: [{ paths: [/dev/ttyUSB0], preset: sik }]` (preset sik or e32, or baud and packetBytes)',
   'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1',
   'http.port': 'use a TCP port from 1 to 65535 (0 picks a free one)',
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',

@@ -6,6 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Socket } from 'node:net';
 import type { Signer } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { decodeFrame, fleetTag } from '../links/frame.js';
 import { encodeAckBody, type AckBody } from '../wire/ack.js';
 import { sealEnvelope } from '../wire/envelope.js';
 import { controlTopics, type ControlTopics, type DecisionJson, type StatusJson } from './control-topics.js';
@@ -24,6 +26,7 @@ export interface ControlPlaneOptions {
 export class ControlPlane {
   readonly topics: ControlTopics;
   private client: MqttClient | undefined;
+  private commandHandler: ((envelope: Uint8Array) => void) | undefined;
   published = 0;
 
   constructor(private readonly o: ControlPlaneOptions) {
@@ -47,9 +50,25 @@ export class ControlPlane {
     client.on('connect', () => {
       (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
       o.log('control-plane-connected', { url: o.url });
+      if (this.commandHandler) client.subscribe(this.topics.commands, { qos: 1 });
+    });
+    const tag = fleetTag(o.fleet);
+    client.on('message', (topic, payload) => {
+      if (topic !== this.topics.commands || !this.commandHandler) return;
+      const f = decodeFrame(new Uint8Array(payload), tag, limits.envelopeBytesMax);
+      // Not a link frame: hand over the raw bytes, so the refusal can say what they are not.
+      this.commandHandler(f.ok ? f.value.envelope : new Uint8Array(payload));
     });
     client.on('error', (e) => o.log('control-plane-error', { reason: e.message }));
     this.client = client;
+  }
+
+  /**
+   * Also reads the commands topic, so a device can explain every command it refuses, including exact
+   * replays that the link router drops as duplicates before they reach the runtime.
+   */
+  onCommand(handler: (envelope: Uint8Array) => void): void {
+    this.commandHandler = handler;
   }
 
   async stop(finalStatus?: StatusJson): Promise<void> {

@@ -13,7 +13,10 @@ import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/
 import type { DeviceConfig } from '../config/device-config.js';
 import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
 import { NodeShell } from '../node/shell.js';
-import { MqttLink } from '../links/mqtt-link.js';
+import { createLinks, type RadioConfig } from '../links/create-links.js';
+import type { MqttLink } from '../links/mqtt-link.js';
+import type { Router } from '../links/router.js';
+import type { SerialLink } from '../links/serial-link.js';
 import { MembershipView } from '../membership/membership-view.js';
 import { HeartbeatSchedule } from '../membership/heartbeat-schedule.js';
 import { decodeEnvelope, openEnvelope, sealEnvelope } from '../wire/envelope.js';
@@ -66,7 +69,10 @@ export class Device {
   readonly metrics = new DeviceMetrics();
   readonly log: PinoLogger;
   readonly storage: FileStorage;
-  readonly link: MqttLink;
+  /** Every link behind one router: MQTT and any serial radios (consensus goes out on all of them). */
+  readonly link: Router;
+  readonly mqtt: MqttLink | undefined;
+  readonly radios: readonly SerialLink[];
   readonly shell: NodeShell;
   readonly membership: MembershipView;
   readonly control: ControlPlane;
@@ -93,7 +99,19 @@ export class Device {
     this.session = this.nextSession();
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }));
     const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
-    this.link = new MqttLink({ url: c.mqtt.url, fleet, node: c.id, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c) });
+    // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
+    const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);
+    const links = createLinks({
+      fleet,
+      node: c.id,
+      peers,
+      mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
+      radios: c.radios.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
+    });
+    if (!links.ok) throw new Error(links.error);
+    this.link = links.value.router;
+    this.mqtt = links.value.mqtt;
+    this.radios = links.value.radios;
     this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c) });
     this.membership = new MembershipView(c.id);
     this.heartbeats = new HeartbeatSchedule(c.id, this.session, { mqtt: heartbeatMs }, Date.now());
@@ -183,6 +201,7 @@ export class Device {
     this.httpServer = http.server;
     this.httpPort = http.port;
     await this.agents?.start(Date.now());
+    this.control.onCommand((bytes) => this.guarded(() => this.missions.explain(bytes, this.shell)));
     this.control.start();
     this.missions.resumeOwnTask();
     await this.link.start();
@@ -295,7 +314,7 @@ export class Device {
       round: core.round,
       proposer: core.proposer(core.round),
       peers: counts,
-      links: { [this.link.name]: { up: this.link.isUp() } },
+      links: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { up: l.up }])),
       mission: this.missions.missionSummary()?.id ?? null,
     };
   }
@@ -303,14 +322,14 @@ export class Device {
   private refreshMetrics(): void {
     const h = this.health();
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
-    const lc = this.link.counters();
-    const l = this.link.name;
-    this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
-    this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);
-    this.metrics.linkBytes.set({ link: l, direction: 'sent' }, lc.bytesSent);
-    this.metrics.linkBytes.set({ link: l, direction: 'received' }, lc.bytesReceived);
-    this.metrics.linkDropped.set({ link: l, reason: 'queue-full' }, lc.droppedQueueFull);
-    this.metrics.linkDropped.set({ link: l, reason: 'bad-frame' }, lc.droppedBadFrame);
+    for (const { name: l, counters: lc } of this.link.linkStates()) {
+      this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
+      this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);
+      this.metrics.linkBytes.set({ link: l, direction: 'sent' }, lc.bytesSent);
+      this.metrics.linkBytes.set({ link: l, direction: 'received' }, lc.bytesReceived);
+      this.metrics.linkDropped.set({ link: l, reason: 'queue-full' }, lc.droppedQueueFull);
+      this.metrics.linkDropped.set({ link: l, reason: 'bad-frame' }, lc.droppedBadFrame);
+    }
   }
 
   /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */

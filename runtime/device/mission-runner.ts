@@ -36,6 +36,8 @@ export interface MissionRunnerOptions {
 
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
 const decisionsKept = 200; // newest decisions in the retained JSON log; older ones are in the chain
+const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
+const explainAgainMs = 2_000; // a resend after this long is explained again
 
 export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
@@ -44,6 +46,8 @@ export class MissionRunner {
   private readonly executor: Executor;
   private readonly committed = new Map<string, number>();
   private readonly decisions: DecisionJson[] = [];
+  /** Refusal key -> when it was last explained. */
+  private readonly explained = new Map<string, number>();
   private progress: { command: string; progress: number } | null = null;
 
   constructor(private readonly o: MissionRunnerOptions) {
@@ -52,6 +56,15 @@ export class MissionRunner {
 
   /** True when the command may go on to consensus; otherwise the operator has been told why not. */
   intake(bytes: Uint8Array, shell: NodeShell): boolean {
+    return this.check(bytes, shell);
+  }
+
+  /** Commands read on the control plane: only refusals are reported (the link path submits). */
+  explain(bytes: Uint8Array, shell: NodeShell): void {
+    this.check(bytes, shell);
+  }
+
+  private check(bytes: Uint8Array, shell: NodeShell): boolean {
     const r = intakeCommand(bytes, {
       fleet: this.o.fleet,
       now: () => Date.now(),
@@ -59,6 +72,14 @@ export class MissionRunner {
       committedAt: (k) => this.committed.get(k) ?? (shell.core.chain.nonceSeen(k) ? shell.core.chain.height : undefined),
     });
     if (r.verdict === 'pass') return true;
+    // The same bytes usually arrive on both paths (link and control plane): explain them once.
+    const key = r.verdict === 'refused' ? `${r.operator}/${r.nonceHex} ${r.kind}` : r.reason;
+    const now = Date.now();
+    const last = this.explained.get(key);
+    if (last !== undefined && now - last < explainAgainMs) return false;
+    if (this.explained.size >= explainedMax) this.explained.delete(this.explained.keys().next().value as string);
+    this.explained.delete(key);
+    this.explained.set(key, now);
     this.o.metrics.commands.inc({ outcome: 'refused' });
     this.o.log.warn({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
     if (r.verdict === 'unreadable') this.o.control.refused(r.reason);
