@@ -27,6 +27,8 @@ describe('device.yaml', () => {
     [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"none"; use "sim" (simulated vehicle) or "none"'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
+    [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: lora }]\n', 'radios.0.preset: "lora": invalid option'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
     ['id: [unclosed\n', 'device.yaml: not valid YAML'],
   ];
