@@ -111,9 +111,18 @@
         for (const c of ev.cells) state.coverage.add(c);
         state.coverageFraction = ev.fraction;
         break;
-      case 'log':
-        pushBounded(state.log, { at: ev.at, kind: ev.level === 'info' ? 'info' : 'fault', text: ev.text }, limits.logEntries);
+      case 'log': {
+        // Repeated sightings of one hazard update one line instead of filling the log.
+        const m = /^hazard (\S+) also seen/.exec(ev.text);
+        const same = m ? state.log.find((e) => e.key === m[1]) : undefined;
+        if (same) {
+          same.text = ev.text;
+          same.at = ev.at;
+        } else {
+          pushBounded(state.log, { at: ev.at, kind: m ? 'hazard' : ev.level === 'info' ? 'info' : 'fault', text: ev.text, key: m ? m[1] : undefined }, limits.logEntries);
+        }
         break;
+      }
       case 'end':
         state.end = ev.report || {};
         pushBounded(state.log, { at: ev.at, kind: 'info', text: 'run finished' }, limits.logEntries);
