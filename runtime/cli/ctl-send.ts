@@ -1,21 +1,21 @@
 // `murmurctl send`: sign a command with the operator key, publish it, and wait for the swarm. The
-// commit is proven by the certificate in a device's ack, checked here against the operator's own
-// manifest copy: more than 2/3 of the voting power signed the block, and the block holds the command.
+// commit is proven by the block proof devices publish (block + commit certificate), checked here against
+// the operator's own manifest copy: more than 2/3 of the voting power signed the block, and the block
+// holds the command. The outcome is believed when f + 1 devices' signed acks agree on it.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { hash, initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
+import { initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
 import { readKeyFile } from '../crypto/key-file.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { Manifest } from '../manifest/manifest.js';
-import { decodeBlockBytes } from '../wire/block.js';
 import { decodeCbor } from '../wire/cbor.js';
-import { verifyCertificate } from '../wire/certificate.js';
 import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../wire/command.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import { encodeFrame, fleetTag } from '../links/frame.js';
 import type { AckBody } from '../wire/ack.js';
+import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
 import { controlTopics } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
@@ -128,17 +128,15 @@ function parseSend(argv: string[]) {
   );
 }
 
-/** Checks a committed/rejected ack's proof; returns why it does not prove the commit, or null. */
-function proofProblem(ack: AckBody, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
-  if (!ack.block || !ack.certificate) return 'no block and certificate';
-  const blockHash = hash(ack.block);
-  const cert = verifyCertificate(ack.certificate, manifest.body.fleet, manifest.validators, verifier, blockHash);
+/** Why a verified proof does not prove that `envelope` was committed, or null when it does. */
+function proofProblem(p: BlockProof, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
+  const cert = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
   if (!cert.ok) return cert.error;
-  const b = decodeBlockBytes(ack.block);
-  if (b.block.height !== ack.certificate.height) return `certificate height ${ack.certificate.height} differs from block height ${b.block.height}`;
-  if (!b.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
+  if (!p.block.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
   return null;
 }
+
+const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
 
 export async function sendCommand(argv: string[]): Promise<number> {
   const a = parseSend(argv);
@@ -156,8 +154,49 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
+  // Proofs by block hash: devices publish one per block (proof/<height>) and it proves itself.
+  const proofs = new Map<string, BlockProof>();
+  // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
+  // believed once f + 1 distinct devices say the same, so at least one honest device does.
+  const decisions = new Map<string, AckBody>();
+  const refusals = new Map<string, Set<string>>(); // reason -> devices that gave it; one per device, so bounded by the manifest
+  const agreeing = Math.floor((manifest.validators.length - 1) / 3) + 1;
+  const agreedDecision = (): AckBody | null => {
+    const tally = new Map<string, number>();
+    for (const d of decisions.values()) {
+      const k = JSON.stringify([d.height, toHex(d.blockHash ?? new Uint8Array(0)), d.stage, d.reason, d.assigned]);
+      const n = (tally.get(k) ?? 0) + 1;
+      if (n >= agreeing) return d;
+      tally.set(k, n);
+    }
+    return null;
+  };
+  const executedAll = (): boolean => r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
+  /** Records the commit once the agreed decision's block has a valid proof; true when nothing more is awaited. */
+  const settle = (): boolean => {
+    if (r.height !== null) return false;
+    const d = agreedDecision();
+    const p = d?.blockHash ? proofs.get(toHex(d.blockHash)) : undefined;
+    if (!d || !p) return false;
+    const problem = proofProblem(p, envelope, manifest, verifier);
+    if (problem) {
+      rejectedProofs.push(`height ${d.height}: ${problem}`);
+      proofs.delete(toHex(p.block.hash));
+      return false;
+    }
+    const check = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
+    r.outcome = d.stage === 'rejected' ? 'rejected' : 'accepted';
+    r.reason = d.reason;
+    r.height = p.certificate.height;
+    r.round = p.certificate.round;
+    r.blockHash = toHex(p.certificate.blockHash);
+    if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
+    r.assigned = [...d.assigned];
+    r.latencyMs.committed = Math.round(performance.now() - t0);
+    return wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
+  };
   try {
-    await client.subscribeAsync(topics.ack(operator, nonceHex), { qos: 1 });
+    await client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
     const finished = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       const done = (): void => {
@@ -165,35 +204,37 @@ export async function sendCommand(argv: string[]): Promise<number> {
         resolve();
       };
       if (wait === 'none') return done();
-      client.on('message', (_topic, payload) => {
+      client.on('message', (topic, payload) => {
+        if (topics.isProof(topic)) {
+          const p = decodeProof(new Uint8Array(payload));
+          if (!p.ok) return void rejectedProofs.push(`${topic}: ${p.error}`.slice(0, 200));
+          if (proofs.size >= proofsMax) proofs.delete(proofs.keys().next().value as string);
+          proofs.set(toHex(p.value.block.hash), p.value);
+          if (settle()) done();
+          return;
+        }
         const o = openAck(new Uint8Array(payload), manifest, verifier);
         if (!o.ok || o.ack.command !== ref) return;
         const ack = o.ack;
-        if (ack.stage === 'refused' && r.outcome === 'timeout') {
+        if (ack.stage === 'refused' && r.outcome === 'timeout' && r.height === null) {
+          // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices give the same reason.
+          if ([...refusals.values()].some((nodes) => nodes.has(ack.node))) return; // one refusal per device
+          const said = refusals.get(ack.reason) ?? new Set<string>();
+          said.add(ack.node);
+          refusals.set(ack.reason, said);
+          if (said.size < agreeing) return;
           r.outcome = 'refused';
-          r.reason = `${ack.reason} (said by ${ack.node})`;
+          r.reason = `${ack.reason} (said by ${[...said].sort().join(', ')})`;
           return done();
         }
-        if ((ack.stage === 'accepted' || ack.stage === 'rejected') && r.height === null) {
-          const p = proofProblem(ack, envelope, manifest, verifier);
-          if (p) return void rejectedProofs.push(`${ack.node}: ${p}`);
-          const cert = ack.certificate as NonNullable<AckBody['certificate']>;
-          const check = verifyCertificate(cert, manifest.body.fleet, manifest.validators, verifier);
-          r.outcome = ack.stage;
-          r.reason = ack.reason;
-          r.height = cert.height;
-          r.round = cert.round;
-          r.blockHash = toHex(cert.blockHash);
-          if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
-          r.assigned = [...ack.assigned];
-          r.latencyMs.committed = Math.round(performance.now() - t0);
-          if (wait === 'committed' || ack.stage === 'rejected' || r.assigned.length === 0) return done();
+        if ((ack.stage === 'accepted' || ack.stage === 'rejected') && !decisions.has(ack.node)) {
+          decisions.set(ack.node, ack);
+          if (settle()) return done();
         }
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
           r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
           if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} ${Math.floor(ack.progress / 10)}%${ack.reason ? ` ${ack.reason}` : ''}\n`);
-          const settled = r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
-          if (settled && wait === 'executed') {
+          if (executedAll() && wait === 'executed') {
             r.latencyMs.executed = Math.round(performance.now() - t0);
             return done();
           }

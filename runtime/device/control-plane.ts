@@ -9,7 +9,9 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { decodeFrame, fleetTag } from '../links/frame.js';
 import { encodeAckBody, type AckBody } from '../wire/ack.js';
+import type { CommitCertificate } from '../wire/certificate.js';
 import { sealEnvelope } from '../wire/envelope.js';
+import { encodeProof } from '../wire/proof.js';
 import { controlTopics, type ControlTopics, type DecisionJson, type StatusJson } from './control-topics.js';
 
 export interface ControlPlaneOptions {
@@ -93,8 +95,16 @@ export class ControlPlane {
     this.publish(this.topics.ack(operator, nonceHex), Buffer.from(env), false, 1);
     this.publish(
       this.topics.ackJson(this.o.node),
-      JSON.stringify({ command: a.command, node: a.node, stage: a.stage, height: a.height, reason: a.reason, progress: a.progress, assigned: a.assigned, blockHash: a.certificate ? toHex(a.certificate.blockHash) : null }),
+      JSON.stringify({ command: a.command, node: a.node, stage: a.stage, height: a.height, reason: a.reason, progress: a.progress, assigned: a.assigned, blockHash: a.blockHash ? toHex(a.blockHash) : null }),
     );
+  }
+
+  /**
+   * Publishes a committed block and its certificate once per block (not once per command ack): the
+   * proof is self-certifying, so it needs no device signature, and acks stay small however big the block.
+   */
+  proof(block: Uint8Array, certificate: CommitCertificate): void {
+    this.publish(this.topics.proof(certificate.height), Buffer.from(encodeProof(block, certificate)), false, 1);
   }
 
   status(s: StatusJson): void {

@@ -11,6 +11,10 @@ export interface ControlTopics {
   ack(operator: string, nonceHex: string): string;
   /** Every signed ack for any command of `operator` (murmurctl subscribes with its own id). */
   acksOf(operator: string): string;
+  /** The proof of one committed block that decided commands: CBOR [block bytes, certificate] (wire/proof.ts). */
+  proof(height: number): string;
+  readonly proofsAll: string;
+  isProof(topic: string): boolean;
   /** JSON, retained: the device's latest status. */
   status(node: string): string;
   /** JSON: the device's position, battery and task progress, every telemetry period. */
@@ -33,6 +37,9 @@ export function controlTopics(fleet: string): ControlTopics {
     commands: `${p}/commands`,
     ack: (operator, nonceHex) => `${p}/ack/${operator}/${nonceHex}`,
     acksOf: (operator) => `${p}/ack/${operator}/+`,
+    proof: (height) => `${p}/proof/${height}`,
+    proofsAll: `${p}/proof/+`,
+    isProof: (topic) => topic.startsWith(`${p}/proof/`),
     status: (node) => `${p}/json/${node}/status`,
     telemetry: (node) => `${p}/json/${node}/telemetry`,
     ackJson: (node) => `${p}/json/${node}/ack`,

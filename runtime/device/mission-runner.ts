@@ -1,5 +1,5 @@
 // The application side of a device: applies committed blocks to the mission machine, publishes the
-// decision acks (with block and certificate), runs this device's own tasks through the executor and
+// decision acks (naming the block) and one proof per deciding block (block + certificate), runs this device's own tasks through the executor and
 // acks their progress, and explains refusals of commands at intake.
 
 import type { Logger as PinoLogger } from 'pino';
@@ -11,7 +11,7 @@ import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState } from '../mission/machine.js';
 import type { MissionState, Task } from '../mission/types.js';
 import type { NodeShell } from '../node/shell.js';
-import type { AckBody, AckStage } from '../wire/ack.js';
+import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
 import type { DecisionJson, StatusJson } from './control-topics.js';
 import { Executor, type ExecReport } from './executor.js';
@@ -107,6 +107,7 @@ export class MissionRunner {
       logChanged = true;
     }
     if (this.replaying) return;
+    if (r.effects.some((e) => e.type === 'decision')) this.o.control.proof(cb.bytes, cb.certificate);
     for (const e of r.effects) {
       switch (e.type) {
         case 'decision': {
@@ -114,7 +115,7 @@ export class MissionRunner {
           this.o.metrics.commands.inc({ outcome: d.outcome });
           const assigned = r.effects.flatMap((x) => (x.type === 'task' && x.command === d.id ? [x.node] : []));
           this.o.log.info({ event: 'decision', command: d.id, type: d.type, outcome: d.outcome, reason: d.reason, assigned }, `command ${d.outcome}`);
-          this.ack({ command: d.id, stage: d.outcome, height: d.height, reason: d.reason, assigned, block: cb.bytes, certificate: cb.certificate });
+          this.ack({ command: d.id, stage: d.outcome, height: d.height, reason: d.reason, assigned, blockHash: cb.certificate.blockHash });
           break;
         }
         case 'task':
@@ -155,7 +156,7 @@ export class MissionRunner {
     this.ack({ command: r.command, stage: r.stage, height: this.committed.get(r.command) ?? 0, reason: r.reason, progress: r.progress });
   }
 
-  private ack(a: { command: string; stage: AckStage; height: number; reason: string; progress?: number; assigned?: string[]; block?: Uint8Array; certificate?: AckBody['certificate'] }): void {
+  private ack(a: { command: string; stage: AckStage; height: number; reason: string; progress?: number; assigned?: string[]; blockHash?: Uint8Array }): void {
     this.o.control.ack({
       command: a.command,
       node: this.o.id,
@@ -164,8 +165,7 @@ export class MissionRunner {
       reason: a.reason,
       progress: a.progress ?? 0,
       assigned: a.assigned ?? [],
-      block: a.block ?? null,
-      certificate: a.certificate ?? null,
+      blockHash: a.blockHash ?? null,
     });
   }
 

@@ -18,6 +18,8 @@ export const limits = {
   blockTxCountMax: 500, // transactions (commands, attestations, evidence) in one block
   blockBytesMax: 524_288,
   certificateSignaturesMax: 256,
+  proofBytesMax: 557_056, // a block proof (wire/proof.ts): blockBytesMax plus a certificate of 256 signatures
+  ackBytesMax: 140_000, // an ack body: `assigned` may name every member (2,048 ids of up to 64 bytes)
   manifestBytesMax: 262_144,
   manifestMembersMax: 2_048, // validators + followers + operators
   validatorsMax: 128,

@@ -1,10 +1,10 @@
 // The ack body (kind 12): a device's signed report on one operator command, from edge refusal to
-// execution. The `committed` ack carries the block and its commit certificate, so murmurctl can
-// check the commit itself against the manifest without trusting the device or the broker.
+// execution. Accepted and rejected acks name the committed block by hash; the block itself and its
+// commit certificate travel once per block as a proof (wire/proof.ts), so murmurctl checks the commit
+// against the manifest without trusting a device or the broker, and acks stay small.
 
 import { limits } from '../lib/limits.js';
 import { encodeCbor } from './cbor.js';
-import { certificateToCbor, parseCertificate, type CommitCertificate } from './certificate.js';
 import { array, bytes, fail, id, map, onlyKeys, oneOf, text, uint } from './fields.js';
 
 export const ackStages = ['refused', 'committed', 'rejected', 'accepted', 'started', 'progress', 'done', 'failed'] as const;
@@ -23,31 +23,30 @@ export interface AckBody {
   readonly progress: number;
   /** Devices that were given a part of the command (accepted acks); empty otherwise. */
   readonly assigned: readonly string[];
-  /** Committed acks: the block bytes and the certificate that committed them. */
-  readonly block: Uint8Array | null;
-  readonly certificate: CommitCertificate | null;
+  /** Accepted and rejected acks: BLAKE2b-256 of the committed block's bytes; null otherwise. */
+  readonly blockHash: Uint8Array | null;
 }
 
 export const commandRefPattern = /^[a-z0-9][a-z0-9._-]{0,63}\/[0-9a-f]{32}$/;
 
 export function parseAckBody(v: unknown): AckBody {
   const m = map(v, 'ack');
-  onlyKeys(m, ['command', 'node', 'stage', 'height', 'reason', 'progress', 'assigned', 'block', 'certificate'], 'ack');
+  onlyKeys(m, ['command', 'node', 'stage', 'height', 'reason', 'progress', 'assigned', 'blockHash'], 'ack');
   const command = text(m.command, 'ack.command', 100);
   if (!commandRefPattern.test(command)) fail('ack.command must be "<operator>/<32 hex digits of the nonce>"');
-  const block = m.block === null ? null : bytes(m.block, 'ack.block', undefined, limits.blockBytesMax);
-  const certificate = m.certificate === null ? null : parseCertificate(m.certificate);
-  if ((block === null) !== (certificate === null)) fail('ack.block and ack.certificate come together');
+  const stage = oneOf(m.stage, 'ack.stage', ackStages);
+  const blockHash = m.blockHash === null ? null : bytes(m.blockHash, 'ack.blockHash', 32);
+  const decided = stage === 'accepted' || stage === 'rejected';
+  if (decided !== (blockHash !== null)) fail('ack.blockHash is set exactly on accepted and rejected acks');
   return {
     command,
     node: id(m.node, 'ack.node'),
-    stage: oneOf(m.stage, 'ack.stage', ackStages),
+    stage,
     height: uint(m.height, 'ack.height'),
     reason: text(m.reason, 'ack.reason', 1_024),
     progress: uint(m.progress, 'ack.progress', 1_000),
     assigned: array(m.assigned, 'ack.assigned', limits.manifestMembersMax).map((x, i) => id(x, `ack.assigned[${i}]`)),
-    block,
-    certificate,
+    blockHash,
   };
 }
 
@@ -60,7 +59,6 @@ export function encodeAckBody(a: AckBody): Uint8Array {
     reason: a.reason,
     progress: a.progress,
     assigned: [...a.assigned],
-    block: a.block,
-    certificate: a.certificate === null ? null : certificateToCbor(a.certificate),
+    blockHash: a.blockHash,
   });
 }

@@ -24,7 +24,7 @@ export const kinds = {
   'sync-response': { code: 10, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseSyncResponseBody },
   evidence: { code: 11, bodyBytesMax: 2 * limits.voteBytesMax + 1_024, parse: parseEvidenceBody },
   attestation: { code: 7, bodyBytesMax: limits.attestationBytesMax, parse: parseAttestationBody },
-  ack: { code: 12, bodyBytesMax: limits.blockBytesMax + 32_768, parse: parseAckBody },
+  ack: { code: 12, bodyBytesMax: limits.ackBytesMax, parse: parseAckBody },
   telemetry: { code: 13, bodyBytesMax: limits.telemetryBytesMax, parse: parseTelemetryBody },
 } as const;
 

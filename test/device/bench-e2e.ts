@@ -6,14 +6,14 @@
 
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { createSigner, hash, initCrypto, keyPairFromSeed, randomBytes } from '../../runtime/crypto/sodium.js';
+import { createSigner, initCrypto, keyPairFromSeed, randomBytes } from '../../runtime/crypto/sodium.js';
 import { readKeyFile } from '../../runtime/crypto/key-file.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { openAck } from '../../runtime/cli/ctl-common.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
-import { verifyCertificate } from '../../runtime/wire/certificate.js';
+import { decodeProof, verifyProof } from '../../runtime/wire/proof.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { createVerifier } from '../../runtime/crypto/sodium.js';
@@ -55,7 +55,7 @@ async function commitLatencies(fleet: DeviceFleet, count: number): Promise<numbe
   const c = mqtt.connect(fleet.broker.url, { clientId: `bench-op-${process.pid}` });
   await new Promise<void>((r) => c.once('connect', () => r()));
   (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
-  await c.subscribeAsync(topics.acksOf('ops'), { qos: 1 });
+  await c.subscribeAsync({ [topics.acksOf('ops')]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const nonce = randomBytes(16);
@@ -65,13 +65,24 @@ async function commitLatencies(fleet: DeviceFleet, count: number): Promise<numbe
     const t0 = performance.now();
     const got = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), 15_000);
-      const onMsg = (_t: string, p: Buffer): void => {
-        const o = openAck(new Uint8Array(p), fleet.manifest, verifier);
-        if (!o.ok || o.ack.command !== ref || o.ack.stage !== 'accepted' || !o.ack.block || !o.ack.certificate) return;
-        if (!verifyCertificate(o.ack.certificate, 'e2e', fleet.manifest.validators, verifier, hash(o.ack.block)).ok) return;
+      let hashHex: string | null = null;
+      const proven = new Set<string>(); // blocks whose proof verified against the manifest
+      const finish = (): void => {
+        if (hashHex === null || !proven.has(hashHex)) return;
         clearTimeout(timer);
         c.off('message', onMsg);
         resolve(performance.now() - t0);
+      };
+      const onMsg = (topic: string, p: Buffer): void => {
+        if (topics.isProof(topic)) {
+          const d = decodeProof(new Uint8Array(p));
+          if (d.ok && verifyProof(d.value, 'e2e', fleet.manifest.validators, verifier).ok) proven.add(toHex(d.value.block.hash));
+          return finish();
+        }
+        const o = openAck(new Uint8Array(p), fleet.manifest, verifier);
+        if (!o.ok || o.ack.command !== ref || o.ack.stage !== 'accepted' || !o.ack.blockHash) return;
+        hashHex = toHex(o.ack.blockHash);
+        finish();
       };
       c.on('message', onMsg);
       c.publish(topics.commands, Buffer.from(encodeFrame(fleetTag('e2e'), 'consensus', env)), { qos: 1 });

@@ -162,7 +162,8 @@ describe('four murmur processes on Mosquitto', () => {
   }, 60_000);
 
   it('holds, resumes and aborts a running mission, each acknowledged by every device; status shows all four', async () => {
-    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(200), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
+    // Large enough that the drones cannot finish it while murmurctl starts three times on a loaded machine.
+    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(800), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
     expect(survey.code, survey.stdout).toBe(0);
     for (const verb of ['hold', 'resume', 'abort']) {
       const r = await fleet.ctl(['send', verb, '--wait', 'executed', '--timeout', '20s', '--json']);

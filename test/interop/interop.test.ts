@@ -17,6 +17,8 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { openEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeProof } from '../../runtime/wire/proof.js';
+import { decodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 const python = '/usr/bin/python3';
@@ -39,7 +41,11 @@ beforeAll(async () => {
 describe('docs/wire.md against an independent Python implementation', () => {
   it('Python signs an operator command; Murmur verifies it and reads every field', () => {
     const issuedAt = 1_764_000_000_000; // above 2^32: a 64-bit CBOR integer
-    const hex = py('sign-command', operatorSeed, fx.fleet, 'alice', '11'.repeat(16), String(issuedAt), 'mission.goto', JSON.stringify({ waypoints: [[47.39, 8.54, 30]], group: 'all' }));
+    const [hex = '', frameHex = ''] = py('sign-command', operatorSeed, fx.fleet, 'alice', '11'.repeat(16), String(issuedAt), 'mission.goto', JSON.stringify({ waypoints: [[47.39, 8.54, 30]], group: 'all' })).split('\n');
+    // The link frame Python built from the document is the one Murmur's links read on the commands topic.
+    const frame = decodeFrame(fromHex(frameHex) as Uint8Array, fleetTag(fx.fleet), 1_048_576);
+    expect(frame.ok ? toHex(frame.value.envelope) : frame.error).toBe(hex);
+    expect(frame.ok && frame.value.cls).toBe('consensus');
     const r = openEnvelope(fromHex(hex) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
     expect(r.ok ? 'ok' : r.error.message).toBe('ok');
     if (r.ok && r.value.kind === 'command') {
@@ -49,14 +55,15 @@ describe('docs/wire.md against an independent Python implementation', () => {
   });
 
   it('a Python-signed command for another fleet, or by an unknown operator, is refused', () => {
-    const other = py('sign-command', operatorSeed, 'other-fleet', 'alice', '22'.repeat(16), '1764000000000', 'noop', '{}');
+    const [other = ''] = py('sign-command', operatorSeed, 'other-fleet', 'alice', '22'.repeat(16), '1764000000000', 'noop', '{}').split('\n');
     const r1 = openEnvelope(fromHex(other) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
     expect(!r1.ok && r1.error.code).toBe('wrong-fleet');
-    const stranger = py('sign-command', '01'.repeat(32), fx.fleet, 'alice', '33'.repeat(16), '1764000000000', 'noop', '{}');
+    const [stranger = ''] = py('sign-command', '01'.repeat(32), fx.fleet, 'alice', '33'.repeat(16), '1764000000000', 'noop', '{}').split('\n');
     const r2 = openEnvelope(fromHex(stranger) as Uint8Array, { fleet: fx.fleet, keyOf: keyLookup(fx.manifest), verifier: createVerifier() });
     expect(!r2.ok && r2.error.code).toBe('bad-signature');
   });
 
+  const proofs: Record<string, Record<string, unknown>> = {};
   function writeCase(name: string, signers: string[], forge = false) {
     const command = sealEnvelope('command', fx.fleet, 'alice', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(9), issuedAt: 1_764_000_000_000, expiresAt: 1_764_000_060_000, args: {} }), createSigner(keyPairFromSeed(fromHex(operatorSeed) as Uint8Array)));
     const block = encodeBlock({ height: 42, parent: hash(utf8('41')), timeMs: 1_764_000_000_500, proposer: 'v1', txs: [command], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
@@ -73,15 +80,22 @@ describe('docs/wire.md against an independent Python implementation', () => {
     writeFileSync(files[1] as string, command);
     writeFileSync(files[2] as string, encodeCbor(certificateToCbor(cert)));
     writeFileSync(files[3] as string, block);
+    const proofFile = join(dir, `${name}.proof`);
+    writeFileSync(proofFile, encodeProof(block, cert));
+    proofs[name] = JSON.parse(py('verify-proof', files[0] as string, proofFile, files[1] as string)) as Record<string, unknown>;
     return JSON.parse(py('verify', files[0] as string, toHex(fx.authority.publicKey), ...(files.slice(1) as string[]))) as Record<string, unknown>;
   }
 
   it('Murmur signs a manifest, a command and a commit certificate; Python verifies all three', () => {
     expect(writeCase('good', ['v0', 'v1', 'v2'])).toEqual({ manifest: true, command: true, commandType: 'noop', blockHashMatches: true, certificate: true, signedPower: 4, totalPower: 5 });
+    // The block proof devices publish, checked from docs/wire.md alone.
+    expect(proofs.good).toEqual({ certificate: true, blockHashMatches: true, heightMatches: true, holdsCommand: true });
   });
 
   it('Python rejects a certificate short of 2/3 of the power, and one with a forged signature', () => {
     expect(writeCase('short', ['v1', 'v2', 'v3'])).toMatchObject({ certificate: false, signedPower: 3, totalPower: 5 });
     expect(writeCase('forged', ['v0', 'v1', 'v2'], true)).toMatchObject({ certificate: false });
+    expect(proofs.short).toMatchObject({ certificate: false, holdsCommand: true });
+    expect(proofs.forged).toMatchObject({ certificate: false });
   });
 });

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """An independent implementation of docs/wire.md with PyNaCl and cbor2, used by interop.test.ts.
 
-sign-command: build and sign an operator command exactly as docs/wire.md says; print the envelope hex.
+sign-command: build and sign an operator command exactly as docs/wire.md says; print the envelope hex
+  and, on a second line, the link frame that carries it to the commands topic.
 verify: check a manifest, a Murmur-signed command and a commit certificate; print a JSON verdict.
+verify-proof: check a block proof (as published on proof/<height>) and that it holds a command.
 Written from the document, not from the TypeScript code: a mismatch between the two fails the test.
 """
 import hashlib
 import json
 import sys
+import zlib
 
 import cbor2
 import nacl.exceptions
@@ -31,6 +34,8 @@ def sign_command(seed_hex, fleet, operator, nonce_hex, issued_at_text, command_t
     sig = key.sign(signed_bytes("command", fleet, body)).signature
     envelope = cbor2.dumps([1, 2, fleet, operator, body, sig])
     print(envelope.hex())
+    head = bytes([0xA1, 0]) + zlib.crc32(fleet.encode()).to_bytes(4, "big") + envelope
+    print((head + zlib.crc32(head).to_bytes(4, "big")).hex())
 
 
 def verify_sig(pk, sig, msg):
@@ -85,10 +90,29 @@ def verify(manifest_path, authority_hex, command_path, cert_path, block_path):
     print(json.dumps(out))
 
 
+def verify_proof(manifest_path, proof_path, command_path):
+    _, _, fleet, _, body, _ = open_envelope(open(manifest_path, "rb").read())
+    validators = {v["id"]: v for v in cbor2.loads(body)["validators"]}
+    block_bytes, (height, rnd, block_hash, sigs) = cbor2.loads(open(proof_path, "rb").read())
+    block = cbor2.loads(block_bytes)
+    msg = signed_bytes("precommit", fleet, cbor2.dumps([height, rnd, block_hash]))
+    signed = sum(validators[v]["power"] for v, s in sigs
+                 if v in validators and verify_sig(validators[v]["publicKey"], s, msg))
+    total = sum(v["power"] for v in validators.values())
+    print(json.dumps({
+        "certificate": 3 * signed > 2 * total and len({v for v, _ in sigs}) == len(sigs),
+        "blockHashMatches": hashlib.blake2b(block_bytes, digest_size=32).digest() == block_hash,
+        "heightMatches": block["height"] == height,
+        "holdsCommand": open(command_path, "rb").read() in block["txs"],
+    }))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "sign-command":
         sign_command(*sys.argv[2:9])
     elif sys.argv[1] == "verify":
         verify(*sys.argv[2:7])
+    elif sys.argv[1] == "verify-proof":
+        verify_proof(*sys.argv[2:5])
     else:
         sys.exit("usage: wire_interop.py sign-command|verify ...")

@@ -27,6 +27,9 @@ describe('broker ACL rules', () => {
     // Control plane: own JSON documents and signed acks to an operator.
     expect(publishRefusal(dev, `${t.prefix}/json/a/status`)).toBeUndefined();
     expect(publishRefusal(dev, `${t.prefix}/ack/op/00ff`)).toBeUndefined();
+    expect(publishRefusal(dev, `${t.prefix}/proof/1234`)).toBeUndefined();
+    expect(publishRefusal(dev, `${t.prefix}/proof/12/x`)).toMatch(/may publish only/);
+    expect(publishRefusal(dev, `${t.prefix}/proof/tip`)).toMatch(/may publish only/);
     expect(publishRefusal(dev, `${t.prefix}/json/b/status`)).toMatch(/may publish only/);
     expect(publishRefusal(dev, `${t.prefix}/ack/op/00ff/x`)).toMatch(/may publish only/);
   });

@@ -1,0 +1,39 @@
+// The proof that a block is committed: CBOR [block bytes, commit certificate], published by devices
+// once per block that decided operator commands (docs/topics.md, proof/<height>). It carries no device
+// signature because it needs none: the certificate is checked against the reader's own manifest.
+
+import type { Verifier } from '../crypto/sodium.js';
+import { limits } from '../lib/limits.js';
+import { err, type Result } from '../lib/result.js';
+import { decodeBlockBytes, type DecodedBlock } from './block.js';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import { certificateToCbor, parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
+import { array, bytes, fail, parseWith } from './fields.js';
+
+export interface BlockProof {
+  readonly block: DecodedBlock;
+  readonly certificate: CommitCertificate;
+}
+
+export function encodeProof(blockBytes: Uint8Array, certificate: CommitCertificate): Uint8Array {
+  return encodeCbor([blockBytes, certificateToCbor(certificate)]);
+}
+
+/** Decodes a proof; never throws on input. The error names what is wrong. */
+export function decodeProof(input: Uint8Array): Result<BlockProof> {
+  if (input.length > limits.proofBytesMax) return err(`too-large: proof of ${input.length} bytes exceeds ${limits.proofBytesMax}`);
+  const d = decodeCbor(input, limits.proofBytesMax);
+  if (!d.ok) return err(`malformed: proof: ${d.error}`);
+  return parseWith('proof', d.value, (v) => {
+    const a = array(v, 'proof', 2, 2);
+    const block = decodeBlockBytes(bytes(a[0], 'proof.block', undefined, limits.blockBytesMax));
+    const certificate = parseCertificate(a[1]);
+    if (certificate.height !== block.block.height) fail(`proof.certificate is for height ${certificate.height}, the block is height ${block.block.height}`);
+    return { block, certificate };
+  });
+}
+
+/** Checks the certificate against `validators` (the set in force at the block's height) and the block hash. */
+export function verifyProof(p: BlockProof, fleet: string, validators: readonly ValidatorPower[], verifier: Verifier): Result<CertificateCheck> {
+  return verifyCertificate(p.certificate, fleet, validators, verifier, p.block.hash);
+}
