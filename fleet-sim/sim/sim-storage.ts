@@ -8,13 +8,17 @@ import type { Storage } from '../../runtime/node/ports.js';
 export type CrashMode = 'intact' | 'torn';
 
 export class SimStorage implements Storage {
-  private readonly durable = new Map<string, Uint8Array>();
+  /**
+   * Durable bytes per file as chunks in order: a sync adds its appends as chunks instead of copying the
+   * whole file, so a long WAL costs O(appended bytes), not O(file size) per sync. Read flattens once.
+   */
+  private readonly durable = new Map<string, Uint8Array[]>();
   private readonly pending = new Map<string, Uint8Array[]>();
   writes = 0;
   syncs = 0;
 
   read(name: string): Uint8Array | undefined {
-    const d = this.durable.get(name);
+    const d = this.durable.has(name) ? this.flat(name) : undefined;
     const p = this.pending.get(name);
     if (!p || p.length === 0) return d;
     return concatBytes(d ?? new Uint8Array(0), ...p);
@@ -23,7 +27,7 @@ export class SimStorage implements Storage {
   append(name: string, bytes: Uint8Array): void {
     this.writes++;
     const p = this.pending.get(name) ?? [];
-    p.push(bytes);
+    p.push(bytes.slice()); // a copy: the caller may reuse its buffer, as a real write(2) allows
     this.pending.set(name, p);
   }
 
@@ -31,7 +35,9 @@ export class SimStorage implements Storage {
     this.syncs++;
     const p = this.pending.get(name);
     if (!p || p.length === 0) return;
-    this.durable.set(name, concatBytes(this.durable.get(name) ?? new Uint8Array(0), ...p));
+    const d = this.durable.get(name);
+    if (d) d.push(...p);
+    else this.durable.set(name, [...p]);
     this.pending.delete(name);
   }
 
@@ -39,32 +45,41 @@ export class SimStorage implements Storage {
     this.writes++;
     this.syncs++;
     this.pending.delete(name);
-    this.durable.set(name, new Uint8Array(bytes));
+    this.durable.set(name, [new Uint8Array(bytes)]);
+  }
+
+  /** The durable bytes of one file as one array (kept, so the next read is free). */
+  private flat(name: string): Uint8Array {
+    const chunks = this.durable.get(name) ?? [];
+    if (chunks.length === 1) return chunks[0] as Uint8Array;
+    const all = concatBytes(...chunks);
+    this.durable.set(name, [all]);
+    return all;
   }
 
   /** Power loss: unsynced bytes vanish, or a torn prefix of them survives (at most one partial record). */
   crash(mode: CrashMode, prng: Prng): void {
     for (const [name, p] of this.pending) {
       const all = concatBytes(...p);
-      if (mode === 'torn' && all.length > 1) this.durable.set(name, concatBytes(this.durable.get(name) ?? new Uint8Array(0), all.subarray(0, prng.int(all.length))));
+      if (mode === 'torn' && all.length > 1) this.durable.set(name, [...(this.durable.get(name) ?? []), all.slice(0, prng.int(all.length))]);
     }
     this.pending.clear();
   }
 
   /** Appends the first part of a record (a header promising more bytes than follow), as a crash mid-write leaves. */
   tearTail(name: string, prng: Prng): void {
-    const d = this.durable.get(name) ?? new Uint8Array(0);
+    const d = this.durable.has(name) ? this.flat(name) : new Uint8Array(0);
     const partial = prng.bytes(prng.int(40));
     const header = new Uint8Array(8);
     new DataView(header.buffer).setUint32(0, partial.length + 1 + prng.int(200));
     new DataView(header.buffer).setUint32(4, prng.nextU32());
-    this.durable.set(name, concatBytes(d, header.subarray(0, 1 + prng.int(8)), partial.length > 0 && prng.chance(0.5) ? new Uint8Array(0) : new Uint8Array(0)));
-    if (prng.chance(0.5)) this.durable.set(name, concatBytes(d, header, partial));
+    this.durable.set(name, [concatBytes(d, header.subarray(0, 1 + prng.int(8)), partial.length > 0 && prng.chance(0.5) ? new Uint8Array(0) : new Uint8Array(0))]);
+    if (prng.chance(0.5)) this.durable.set(name, [concatBytes(d, header, partial)]);
   }
 
   /** Flips one byte inside the file (a bad sector); used to prove mid-log corruption stops the node. */
   corrupt(name: string, offset: number): void {
-    const d = this.durable.get(name);
+    const d = this.durable.has(name) ? this.flat(name) : undefined;
     if (d && offset < d.length) d[offset] = (d[offset] as number) ^ 0xff;
   }
 
@@ -75,10 +90,10 @@ export class SimStorage implements Storage {
   }
 
   rawDurable(name: string): Uint8Array | undefined {
-    return this.durable.get(name);
+    return this.durable.has(name) ? this.flat(name) : undefined;
   }
 
   setDurable(name: string, bytes: Uint8Array): void {
-    this.durable.set(name, bytes);
+    this.durable.set(name, [bytes]);
   }
 }
