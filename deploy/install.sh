@@ -186,8 +186,10 @@ if [ -n "$provision" ]; then
   for f in device.key fleet.manifest device.yaml PROVISION.json; do
     printf '%s\n' "$prov_files" | grep -qx "$f" || die 2 "$provision/SHA256SUMS does not list $f: make the bundle again with murmur provision"
   done
-  (cd "$provision" && sha256sum --check --quiet --strict SHA256SUMS) \
-    || die 2 "$provision does not match its SHA256SUMS (damaged or edited): provision the device again"
+  if ! sums=$(cd "$provision" && sha256sum --check --strict SHA256SUMS 2>&1); then
+    bad=$(printf '%s\n' "$sums" | sed -n 's/: FAILED.*$//p' | tr '\n' ' ')
+    die 2 "$provision does not match its SHA256SUMS (${bad:+failed: ${bad% }; }damaged or edited): provision the device again"
+  fi
   [ "$(jfield "$provision/PROVISION.json" format)" = murmur-provision/1 ] || die 2 "$provision/PROVISION.json is not format murmur-provision/1"
   prov_id=$(jfield "$provision/PROVISION.json" id) || die 2 "$provision/PROVISION.json has no id"
   # An identity is never replaced by accident: the data directory's signer state belongs to it.
