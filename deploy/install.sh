@@ -249,7 +249,9 @@ fi
 # is what says "provisioned". The key is 0600 and owned by the service user; the rest root:murmur 0640.
 prov_changed=0
 install_etc_file() { # name mode owner
-  if ! cmp -s "$provision/$1" "$etc/$1" 2>/dev/null; then prov_changed=1; fi
+  if ! cmp -s "$provision/$1" "$etc/$1" 2>/dev/null; then prov_changed=1
+  elif [ "$(stat -c %a "$etc/$1")" != "${2#0}" ]; then prov_changed=1
+  elif [ $managed = 1 ] && [ "$(stat -c %U:%G "$etc/$1")" != "$3" ]; then prov_changed=1; fi
   (umask 077 && cp "$provision/$1" "$etc/.$1.new")
   chmod "$2" "$etc/.$1.new"
   if [ $managed = 1 ]; then chown "$3" "$etc/.$1.new"; fi

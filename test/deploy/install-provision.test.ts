@@ -2,7 +2,7 @@
 // the real `murmur provision`) installed in one go, offline; an identity is never replaced by accident;
 // a damaged bundle is refused before anything is installed.
 
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,12 @@ describe('install.sh --provision', () => {
     const same = await runInstall(install, ['--prefix', prefix, '--provision', bundles.v0 as string]);
     expect(same.code).toBe(0);
     expect(same.stdout).toContain('already holds this provisioning: nothing to do');
+    // A mode changed by hand is put back (and the service restarted), not taken for "nothing to do".
+    chmodSync(join(prefix, 'etc/murmur/device.yaml'), 0o644);
+    const repaired = await runInstall(install, ['--prefix', prefix, '--provision', bundles.v0 as string]);
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).not.toContain('nothing to do');
+    expect(mode(join(prefix, 'etc/murmur/device.yaml'))).toBe(0o640);
 
     const other = await runInstall(install, ['--prefix', prefix, '--provision', bundles.v1 as string]);
     expect(other.code).toBe(3);
