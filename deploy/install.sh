@@ -7,17 +7,23 @@ set -eu
 usage() {
   cat <<'USAGE'
 Usage: install.sh [options]            install or upgrade from this bundle
+       install.sh --provision DIR [options]
+                                       install (or keep) this release and provision the device
        install.sh --rollback [options] switch back to the previous release
 
 Options:
   --prefix DIR          install under DIR instead of / (an SD-card image, a test); no user, no systemctl
   --bundle DIR|FILE     the bundle (directory or .tar.gz); default: the directory holding this script
+  --provision DIR       this device's provisioning bundle (the directory murmur provision wrote):
+                        identity, signed manifest and device.yaml, installed into /etc/murmur
+  --replace-identity    let --provision replace another identity already in /etc/murmur
   --node PATH           Node.js binary (default: node on PATH); must be version 20 or newer
   --health-cmd CMD      health check, run by sh (default: the new release's deploy/health-check.mjs)
   --health-timeout S    seconds the new release has to pass its health check (default 30)
   --skip-health-check   switch without checking (not recommended)
   --force               reinstall a version that is already installed
   --keep N              installed releases to keep, current and previous included (default 3)
+  --systemctl PATH      the systemctl to call (default: systemctl, when systemd is running)
   -h, --help            this help
 
 Exit codes: 0 ok, 1 failed (health check failed: rolled back), 2 usage or bad bundle, 3 refused.
@@ -29,6 +35,7 @@ note() { printf 'install: note: %s\n' "$*"; }
 die() { code=$1; shift; printf 'install: %s\n' "$*" >&2; exit "$code"; }
 
 prefix=/ bundle='' node='' health_cmd='' health_timeout=30 skip_health=0 force=0 keep=3 mode=install
+provision='' replace_identity=0 systemctl=systemctl systemctl_given=0
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) [ $# -ge 2 ] || die 2 "--prefix needs a directory"; prefix=$2; shift 2 ;;
@@ -39,6 +46,9 @@ while [ $# -gt 0 ]; do
     --skip-health-check) skip_health=1; shift ;;
     --force) force=1; shift ;;
     --keep) [ $# -ge 2 ] || die 2 "--keep needs a number"; keep=$2; shift 2 ;;
+    --provision) [ $# -ge 2 ] || die 2 "--provision needs the directory murmur provision wrote"; provision=$2; shift 2 ;;
+    --replace-identity) replace_identity=1; shift ;;
+    --systemctl) [ $# -ge 2 ] || die 2 "--systemctl needs a path"; systemctl=$2; systemctl_given=1; shift 2 ;;
     --rollback) mode=rollback; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
@@ -46,6 +56,7 @@ while [ $# -gt 0 ]; do
 done
 case $health_timeout in ''|*[!0-9]*) die 2 "--health-timeout must be whole seconds (got \"$health_timeout\")" ;; esac
 case $keep in ''|*[!0-9]*|0|1) die 2 "--keep must be a number of at least 2 (got \"$keep\")" ;; esac
+[ $mode = rollback ] && [ -n "$provision" ] && die 2 "--provision installs a release and provisions the device; it cannot be combined with --rollback"
 
 # Paths. $root is "" for a real install, so "$root/opt/murmur" is /opt/murmur on the device.
 mkdir -p "$prefix" || die 2 "cannot create --prefix $prefix"
@@ -54,11 +65,17 @@ base=$root/opt/murmur
 data=$root/var/lib/murmur
 etc=$root/etc/murmur
 unit=$root/etc/systemd/system/murmur.service
-# Only a real install on a running systemd manages the user and the service.
+# Only a real install on a running systemd manages the user and the service. A --systemctl given by path
+# is called even where /run/systemd/system is absent (a test records the calls that way).
 managed=0
 if [ -z "$root" ] && [ "$(id -u)" = 0 ]; then managed=1; fi
 systemd_up=0
-if [ $managed = 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemd_up=1; fi
+if [ $managed = 1 ]; then
+  if [ $systemctl_given = 1 ]; then
+    [ -x "$systemctl" ] || die 2 "--systemctl $systemctl is not an executable file"
+    systemd_up=1
+  elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemd_up=1; fi
+fi
 
 # Node.js >= 20 is a stated prerequisite: check it before touching anything.
 if [ -z "$node" ]; then node=$(command -v node 2>/dev/null || true); fi
@@ -88,7 +105,7 @@ switch_link() { # name release
 
 restart_service() {
   if [ $systemd_up = 1 ] && [ -f "$etc/device.yaml" ]; then
-    systemctl restart murmur.service || note "systemctl restart murmur failed (see journalctl -u murmur)"
+    "$systemctl" restart murmur.service || note "systemctl restart murmur failed (see journalctl -u murmur)"
   fi
 }
 
@@ -125,7 +142,9 @@ if [ -f "$bundle" ]; then
 fi
 { [ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ]; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/)"
 
-field() { "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = b[process.argv[2]]; if (typeof v !== "string") process.exit(1); process.stdout.write(v);' "$bundle/BUNDLE.json" "$1"; }
+# A string field of a JSON file (exit 1 when it is missing or not a string).
+jfield() { "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = b[process.argv[2]]; if (typeof v !== "string") process.exit(1); process.stdout.write(v);' "$1" "$2" 2>/dev/null; }
+field() { jfield "$bundle/BUNDLE.json" "$1"; }
 version=$(field version) || die 2 "$bundle/BUNDLE.json has no version"
 machine=$(field machine) || die 2 "$bundle/BUNDLE.json has no machine"
 case $version in ''|.*|*/*|*[!0-9A-Za-z.+_-]*) die 2 "bad version \"$version\" in $bundle/BUNDLE.json" ;; esac
@@ -152,29 +171,63 @@ started=$(date +%s)
 (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
   || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
 
+# The provisioning bundle (murmur provision): checked whole before anything is installed. A directory, not a
+# tarball: the secret key is never unpacked into a temporary place, and its mode on the way (a FAT USB stick
+# shows every file 0755) does not matter, because the installer sets modes and owners itself.
+prov_files=''
+if [ -n "$provision" ]; then
+  [ -d "$provision" ] || die 2 "--provision $provision is not a directory: give the directory murmur provision wrote"
+  { [ -f "$provision/PROVISION.json" ] && [ -f "$provision/SHA256SUMS" ]; } \
+    || die 2 "$provision is not a provisioning bundle (no PROVISION.json and SHA256SUMS): make one with murmur provision"
+  prov_files=$(awk '{ print $2 }' "$provision/SHA256SUMS")
+  for f in $prov_files; do
+    case $f in device.key|fleet.manifest|device.yaml|mqtt-ca.pem|PROVISION.json) ;; *) die 2 "$provision/SHA256SUMS names \"$f\", which is not part of a provisioning bundle" ;; esac
+  done
+  for f in device.key fleet.manifest device.yaml PROVISION.json; do
+    printf '%s\n' "$prov_files" | grep -qx "$f" || die 2 "$provision/SHA256SUMS does not list $f: make the bundle again with murmur provision"
+  done
+  if ! sums=$(cd "$provision" && sha256sum --check --strict SHA256SUMS 2>&1); then
+    bad=$(printf '%s\n' "$sums" | sed -n 's/: FAILED.*$//p' | tr '\n' ' ')
+    die 2 "$provision does not match its SHA256SUMS (${bad:+failed: ${bad% }; }damaged or edited): provision the device again"
+  fi
+  [ "$(jfield "$provision/PROVISION.json" format)" = murmur-provision/1 ] || die 2 "$provision/PROVISION.json is not format murmur-provision/1"
+  prov_id=$(jfield "$provision/PROVISION.json" id) || die 2 "$provision/PROVISION.json has no id"
+  # An identity is never replaced by accident: the data directory's signer state belongs to it.
+  if [ -f "$etc/device.key" ] && ! cmp -s "$provision/device.key" "$etc/device.key"; then
+    old_id=$(jfield "$etc/device.key" id) || old_id=unreadable
+    [ $replace_identity = 1 ] || die 3 "$etc/device.key holds another identity (\"$old_id\"); --provision would make this device \"$prov_id\": pass --replace-identity to replace it (the data directory is kept)"
+  fi
+fi
+
 target_dir=$base/releases/$version
 cur=$(current_release)
+release_new=1
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
     # Same version from another build (a rebuild without a new commit): never mistaken for "already there".
     cmp -s "$bundle/BUNDLE.json" "$target_dir/RELEASE.json" \
       || die 3 "release $version is installed from a different build (see $target_dir/RELEASE.json): give the new build another --version, or --rollback and reinstall with --force"
-    [ "$cur" = "$version" ] && { say "release $version is already installed and current: nothing to do"; exit 0; }
-    die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
+    [ "$cur" = "$version" ] || die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
+    [ -n "$provision" ] || { say "release $version is already installed and current: nothing to do"; exit 0; }
+    release_new=0
+  else
+    [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
   fi
-  [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
 fi
 
-# Copy beside the old releases under a temporary name, then rename into place.
-staging=$base/releases/.partial-$version-$$
-rm -rf "$staging"
-if [ $unpacked = 1 ]; then mv "$bundle/release" "$staging"; else cp -R "$bundle/release" "$staging"; fi
-chmod -R go-w "$staging"
-if [ -d "$target_dir" ]; then rm -rf "$target_dir"; fi
-mv "$staging" "$target_dir"
-staging=''
+if [ $release_new = 1 ]; then
+  # Copy beside the old releases under a temporary name, then rename into place.
+  staging=$base/releases/.partial-$version-$$
+  rm -rf "$staging"
+  if [ $unpacked = 1 ]; then mv "$bundle/release" "$staging"; else cp -R "$bundle/release" "$staging"; fi
+  chmod -R go-w "$staging"
+  if [ -d "$target_dir" ]; then rm -rf "$target_dir"; fi
+  mv "$staging" "$target_dir"
+  staging=''
+fi
 
-# Data and config directories are created once and never modified, moved or rolled back by this script.
+# Data and config directories are created once. The data directory's contents are never modified, moved or
+# rolled back by this script; /etc/murmur's change only with --provision.
 [ -d "$data" ] || { mkdir -p "$data"; chmod 0750 "$data"; }
 [ -d "$etc" ] || { mkdir -p "$etc"; chmod 0750 "$etc"; }
 
@@ -192,14 +245,42 @@ else
   note "not creating the system user murmur (in group dialout): $( [ -n "$root" ] && echo "--prefix is not /" || echo "not root" ); run install.sh as root on the device"
 fi
 
+# Provisioning: each file written beside its place and renamed over it; device.yaml last, since its presence
+# is what says "provisioned". The key is 0600 and owned by the service user; the rest root:murmur 0640.
+prov_changed=0
+install_etc_file() { # name mode owner
+  if ! cmp -s "$provision/$1" "$etc/$1" 2>/dev/null; then prov_changed=1
+  elif [ "$(stat -c %a "$etc/$1")" != "${2#0}" ]; then prov_changed=1
+  elif [ $managed = 1 ] && [ "$(stat -c %U:%G "$etc/$1")" != "$3" ]; then prov_changed=1; fi
+  (umask 077 && cp "$provision/$1" "$etc/.$1.new")
+  chmod "$2" "$etc/.$1.new"
+  if [ $managed = 1 ]; then chown "$3" "$etc/.$1.new"; fi
+  mv -f "$etc/.$1.new" "$etc/$1"
+}
+if [ -n "$provision" ]; then
+  install_etc_file device.key 0600 murmur:murmur
+  install_etc_file fleet.manifest 0640 root:murmur
+  if printf '%s\n' "$prov_files" | grep -qx mqtt-ca.pem; then install_etc_file mqtt-ca.pem 0640 root:murmur; fi
+  install_etc_file device.yaml 0640 root:murmur
+  if [ $managed = 1 ]; then
+    say "provisioned $prov_id into $etc (device.key 0600 owned by murmur)"
+  else
+    note "provisioned $prov_id into $etc; the files are owned by $(id -un), not murmur: on the device, run install.sh --provision as root (or chown murmur:murmur /etc/murmur/device.key)"
+  fi
+  if [ $release_new = 0 ] && [ $prov_changed = 0 ]; then
+    say "release $version is current and $etc already holds this provisioning: nothing to do"
+    exit 0
+  fi
+fi
+
 # The unit, written whole and renamed into place.
 mkdir -p "$(dirname "$unit")"
 sed "s|@NODE@|$node|g" "$target_dir/deploy/murmur.service" > "$unit.new"
 chmod 0644 "$unit.new"
 mv -f "$unit.new" "$unit"
 if [ $systemd_up = 1 ]; then
-  systemctl daemon-reload
-  systemctl enable murmur.service >/dev/null 2>&1 || note "systemctl enable murmur failed"
+  "$systemctl" daemon-reload
+  "$systemctl" enable murmur.service >/dev/null 2>&1 || note "systemctl enable murmur failed"
 elif [ $managed = 1 ]; then
   note "systemd is not running: the unit is written; enable it with systemctl enable murmur"
 fi
@@ -208,8 +289,10 @@ fi
 if [ -n "$cur" ] && [ "$cur" != "$version" ]; then switch_link previous "$cur"; fi
 switch_link current "$version"
 restart_service
-[ -f "$etc/device.yaml" ] || note "no $etc/device.yaml yet: provision the device (identity, manifest, config), then systemctl start murmur"
-say "installed $version in $(( $(date +%s) - started )) s; current -> releases/$version${cur:+ (previous: $cur)}"
+[ -f "$etc/device.yaml" ] || note "no $etc/device.yaml yet: provision the device (murmur provision, then install.sh --provision DIR)"
+if [ $release_new = 1 ]; then
+  say "installed $version in $(( $(date +%s) - started )) s; current -> releases/$version${cur:+ (previous: $cur)}"
+fi
 
 # Health gate: the new release must pass within the timeout, or current goes back to the old release.
 if [ $skip_health = 0 ]; then
@@ -228,6 +311,7 @@ if [ $skip_health = 0 ]; then
     note "health check skipped: ${out:-nothing to check}"
   elif [ $rc != 0 ]; then
     printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
+    [ $release_new = 1 ] || die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
     if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
       switch_link current "$cur"
       rm -f "$base/previous"

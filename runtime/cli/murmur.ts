@@ -1,9 +1,10 @@
-// `murmur`: the device CLI. keygen, fleet manifest editing and signing; `start` runs a device.
+// `murmur`: the device CLI. keygen, fleet manifest editing and signing, provisioning one device; `start` runs a device.
 
 import { runMain, CliError, exitCodes, parse, need, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 import { keygen } from './keys.js';
 import { fleetCommand, fleetUsage } from './fleet-commands.js';
+import { provisionCommand } from './provision.js';
 import { startCommand } from './start.js';
 
 const usage = `Usage: murmur <command> [options]
@@ -13,6 +14,9 @@ Commands:
   fleet <init|add|remove|sign|show|verify> ...
                                         create, edit, sign and check the fleet manifest
                                         (murmur fleet --help for details)
+  provision --key FILE --manifest FILE --mqtt-url URL --out DIR [--force]
+                                        one device's provisioning bundle: identity (0600), signed
+                                        manifest, device.yaml (murmur provision --help for details)
   start --config FILE                   run this device (murmur start --help for details)
 
 Options:
@@ -45,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
         return rest.length === 0 ? exitCodes.usage : exitCodes.ok;
       }
       return fleetCommand(rest);
+    case 'provision':
+      return provisionCommand(rest);
     case 'start':
       return startCommand(rest);
     default:

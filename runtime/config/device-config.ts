@@ -157,6 +157,22 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   return ok(c);
 }
 
+/**
+ * Checks that the files a config names (key, manifest, mqtt.caFile) can be read. `at` maps a path in the
+ * config to where that file is now: `murmur provision` checks a bundle whose config names the device's own
+ * paths (/etc/murmur/...) before it reaches the device.
+ */
+export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: string) => string = (p) => p): Result<void, string> {
+  for (const [field, path] of [['key', c.key], ['manifest', c.manifest], ...(c.mqtt.caFile ? [['mqtt.caFile', c.mqtt.caFile]] : [])] as const) {
+    try {
+      accessSync(at(path), constants.R_OK);
+    } catch {
+      return err(`${file}: ${field}: cannot read ${at(path)}; ${fixFor(field)}`);
+    }
+  }
+  return ok(undefined);
+}
+
 /** Reads, parses and checks that the files it names are usable; creates the data directory. */
 export function loadDeviceConfig(file: string): Result<DeviceConfig, string> {
   let text: string;
@@ -168,13 +184,8 @@ export function loadDeviceConfig(file: string): Result<DeviceConfig, string> {
   const p = parseDeviceConfig(text, file);
   if (!p.ok) return p;
   const c = p.value;
-  for (const [field, path] of [['key', c.key], ['manifest', c.manifest], ...(c.mqtt.caFile ? [['mqtt.caFile', c.mqtt.caFile]] : [])] as const) {
-    try {
-      accessSync(path, constants.R_OK);
-    } catch {
-      return err(`${file}: ${field}: cannot read ${path}; ${fixFor(field)}`);
-    }
-  }
+  const files = checkConfigFiles(c, file);
+  if (!files.ok) return files;
   try {
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
     accessSync(c.dataDir, constants.W_OK);

@@ -18,7 +18,7 @@ describe('murmur keygen and murmur fleet', () => {
     const op = await runCli('murmurctl', ['keygen', '--id', 'alice', '--out', p('alice.key'), '--json']);
     expect(op.code, op.stderr).toBe(0);
     expect(JSON.parse(op.stdout).id).toBe('alice');
-  });
+  }, 180_000); // eight CLI processes at once: over 60 s when test/deploy runs beside it on a loaded machine
 
   it('keygen writes a 0600 secret and a public file, and refuses to overwrite', async () => {
     expect(statSync(p('v0.key')).mode & 0o777).toBe(0o600);
@@ -72,7 +72,7 @@ describe('murmur keygen and murmur fleet', () => {
     const next = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest'), '--epoch', '2']);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain('epoch 2');
-  });
+  }, 240_000); // sixteen CLI processes in a row: several seconds each when the machine is loaded
 
   it('a key file readable by others is refused with the fix', async () => {
     chmodSync(p('v3.key'), 0o644);

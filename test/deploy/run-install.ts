@@ -11,9 +11,14 @@ export interface InstallRun {
 }
 
 export function runInstall(script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<InstallRun> {
+  return runProcess('sh', [script, ...args], env, timeoutMs);
+}
+
+/** Any command, the same way (the root-path test runs the installer through nsenter). */
+export function runProcess(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<InstallRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
