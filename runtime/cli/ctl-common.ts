@@ -54,7 +54,7 @@ export function loadManifest(v: string | undefined): { manifest: Manifest; verif
 
 /** Connects or fails with exit code 5 (unavailable) within `waitMs`. */
 export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
-  const client = mqtt.connect(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10 });
+  const client = mqtt.connect(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);

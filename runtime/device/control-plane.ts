@@ -41,6 +41,7 @@ export class ControlPlane {
       keepalive: 10,
       reconnectPeriod: 1_000,
       connectTimeout: 5_000,
+      writeCache: false, // no 6 MB number cache in mqtt-packet (see mqtt-link.ts)
       // A device that dies uncleanly leaves a status saying so, for `murmurctl status`.
       will: { topic: this.topics.status(o.node), payload: Buffer.from(JSON.stringify({ node: o.node, state: 'offline' })), qos: 0, retain: true },
       ...(o.username !== undefined ? { username: o.username } : {}),

@@ -117,6 +117,9 @@ export class MqttLink implements Link {
       reconnectPeriod: 0, // reconnects are ours: exponential backoff with jitter, see scheduleReconnect
       connectTimeout: 5_000,
       resubscribe: false, // we subscribe on every connect ourselves
+      // mqtt-packet's default number cache is 65,536 two-byte Buffers (~6 MB of heap held for the
+      // process's life); without it each packet id and length is a fresh two-byte write.
+      writeCache: false,
       will: this.will(),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
