@@ -3,7 +3,8 @@
 // QoS per class only lowers loss; safety never rests on it (DESIGN.md, "hostile transport").
 
 import type { Socket } from 'node:net';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { connectMqtt } from './mqtt-connect.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
@@ -128,7 +129,7 @@ export class MqttLink implements Link {
       ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
       ...(o.tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}),
     };
-    const client = mqtt.connect(o.url, options);
+    const client = connectMqtt(o.url, options);
     this.client = client;
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('close', () => this.onClose());
