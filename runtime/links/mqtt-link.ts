@@ -319,7 +319,10 @@ export class MqttLink implements Link {
       return;
     }
     this.stats.received(f.value.envelope.length);
-    const frame: ReceivedFrame = { bytes: f.value.envelope, from, link: this.name };
+    // A copy of exactly the envelope: what consensus keeps from it (signatures in certificates, blocks
+    // in the recent-block window) would otherwise pin the whole socket chunk or 8 KB Buffer pool slab
+    // that mqtt.js parsed the packet from.
+    const frame: ReceivedFrame = { bytes: new Uint8Array(f.value.envelope), from, link: this.name };
     for (const h of this.handlers) h(frame);
   }
 
