@@ -2,7 +2,8 @@
 // it trusts no device and no broker), duration parsing, and verifying signed acks from devices.
 
 import { readFileSync } from 'node:fs';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
 import { keyLookup, verifyManifest, type Manifest } from '../manifest/manifest.js';
@@ -54,7 +55,7 @@ export function loadManifest(v: string | undefined): { manifest: Manifest; verif
 
 /** Connects or fails with exit code 5 (unavailable) within `waitMs`. */
 export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
-  const client = mqtt.connect(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10 });
+  const client = connectMqtt(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);

@@ -4,92 +4,100 @@
 
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
+import { withReleasedPackages } from '../lib/released-require.js';
 import { err, ok, type Result } from '../lib/result.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
 
-const consensusSchema = z
-  .object({
-    proposeMs: z.number().int().min(50).max(60_000),
-    proposeDeltaMs: z.number().int().min(0).max(60_000),
-    prevoteMs: z.number().int().min(20).max(60_000),
-    prevoteDeltaMs: z.number().int().min(0).max(60_000),
-    precommitMs: z.number().int().min(20).max(60_000),
-    precommitDeltaMs: z.number().int().min(0).max(60_000),
-    commitWaitMs: z.number().int().min(0).max(60_000),
-    gossipMs: z.number().int().min(20).max(60_000),
-  })
-  .strict()
-  .partial();
+type Zod = typeof z;
 
-export const deviceConfigSchema = z
-  .object({
-    id: z.string().regex(idPattern),
-    key: z.string().min(1),
-    manifest: z.string().min(1),
-    authority: z.string().regex(hex32).optional(),
-    dataDir: z.string().min(1),
-    mqtt: z
-      .object({
-        url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        caFile: z.string().optional(),
-      })
-      .strict(),
-    radios: z
-      .array(
-        z
-          .object({
-            name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/).optional(),
-            paths: z.array(z.string().min(1)).min(1).max(4),
-            preset: z.enum(['sik', 'e32']).optional(),
-            baud: z.number().int().positive().optional(),
-            packetBytes: z.number().int().min(32).max(256).optional(),
-            dutyCycle: z.number().gt(0).max(1).optional(),
-            hopLimit: z.number().int().min(1).max(7).optional(),
-          })
-          .strict(),
-      )
-      .max(4)
-      .default([]),
-    http: z
-      .object({
-        host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(9464),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 9464 }),
-    log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
-      .strict()
-      .default({ level: 'info' }),
-    origin: z.object({ latDeg: z.number().min(-90).max(90), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
-    hal: z
-      .object({
-        driver: z.enum(['sim', 'none']).default('sim'),
-        sim: z
-          .object({
-            startNorthM: z.number().min(-100_000).max(100_000).default(0),
-            startEastM: z.number().min(-100_000).max(100_000).default(0),
-            timeScale: z.number().min(0.1).max(100).default(1),
-            seed: z.number().int().min(0).default(1),
-          })
-          .strict()
-          .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 }),
-      })
-      .strict()
-      .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
-    telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
-    consensus: consensusSchema.default({}),
-    agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
-  })
-  .strict();
+/**
+ * The schema, built from the zod instance given: parseDeviceConfig loads zod (and yaml) for the one
+ * parse and releases them (runtime/lib/released-require.ts), so a running device does not keep them.
+ */
+function deviceConfigSchemaFor(z: Zod) {
+  const consensusSchema = z
+    .object({
+      proposeMs: z.number().int().min(50).max(60_000),
+      proposeDeltaMs: z.number().int().min(0).max(60_000),
+      prevoteMs: z.number().int().min(20).max(60_000),
+      prevoteDeltaMs: z.number().int().min(0).max(60_000),
+      precommitMs: z.number().int().min(20).max(60_000),
+      precommitDeltaMs: z.number().int().min(0).max(60_000),
+      commitWaitMs: z.number().int().min(0).max(60_000),
+      gossipMs: z.number().int().min(20).max(60_000),
+    })
+    .strict()
+    .partial();
 
-export type DeviceConfig = z.infer<typeof deviceConfigSchema>;
+  return z
+    .object({
+      id: z.string().regex(idPattern),
+      key: z.string().min(1),
+      manifest: z.string().min(1),
+      authority: z.string().regex(hex32).optional(),
+      dataDir: z.string().min(1),
+      mqtt: z
+        .object({
+          url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/),
+          username: z.string().optional(),
+          password: z.string().optional(),
+          caFile: z.string().optional(),
+        })
+        .strict(),
+      radios: z
+        .array(
+          z
+            .object({
+              name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/).optional(),
+              paths: z.array(z.string().min(1)).min(1).max(4),
+              preset: z.enum(['sik', 'e32']).optional(),
+              baud: z.number().int().positive().optional(),
+              packetBytes: z.number().int().min(32).max(256).optional(),
+              dutyCycle: z.number().gt(0).max(1).optional(),
+              hopLimit: z.number().int().min(1).max(7).optional(),
+            })
+            .strict(),
+        )
+        .max(4)
+        .default([]),
+      http: z
+        .object({
+          host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1'),
+          port: z.number().int().min(0).max(65_535).default(9464),
+        })
+        .strict()
+        .default({ host: '127.0.0.1', port: 9464 }),
+      log: z
+        .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+        .strict()
+        .default({ level: 'info' }),
+      origin: z.object({ latDeg: z.number().min(-90).max(90), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
+      hal: z
+        .object({
+          driver: z.enum(['sim', 'none']).default('sim'),
+          sim: z
+            .object({
+              startNorthM: z.number().min(-100_000).max(100_000).default(0),
+              startEastM: z.number().min(-100_000).max(100_000).default(0),
+              timeScale: z.number().min(0.1).max(100).default(1),
+              seed: z.number().int().min(0).default(1),
+            })
+            .strict()
+            .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 }),
+        })
+        .strict()
+        .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
+      telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
+      consensus: consensusSchema.default({}),
+      agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+    })
+    .strict();
+}
+
+export type DeviceConfig = z.infer<ReturnType<typeof deviceConfigSchemaFor>>;
 
 /** The fix for each field, said once here so every error about it carries the same advice. */
 const fixes: Readonly<Record<string, string>> = {
@@ -141,18 +149,24 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
 
 /** Parses and checks YAML text; relative paths resolve against the config file's directory. */
 export function parseDeviceConfig(text: string, file: string): Result<DeviceConfig, string> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { maxAliasCount: 16 });
-  } catch (e) {
-    return err(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return err(`${file}: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)`);
-  const r = deviceConfigSchema.safeParse(raw);
-  if (!r.success) return err(`${file}: ${r.error.issues.map((i) => describeIssue(i, raw)).join('; ')}`);
+  const parsed = withReleasedPackages(['zod', 'yaml'], (load): Result<DeviceConfig, string> => {
+    const { parse: parseYaml } = load('yaml') as typeof import('yaml');
+    let raw: unknown;
+    try {
+      raw = parseYaml(text, { maxAliasCount: 16 });
+    } catch (e) {
+      return err(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return err(`${file}: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)`);
+    const r = deviceConfigSchemaFor((load('zod') as typeof import('zod')).z).safeParse(raw);
+    // Only plain data leaves: the parsed config and the issues' text.
+    return r.success ? ok(r.data) : err(`${file}: ${r.error.issues.map((i) => describeIssue(i, raw)).join('; ')}`);
+  });
+  if (!parsed.ok) return parsed;
+  const d = parsed.value;
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const c: DeviceConfig = { ...r.data, key: abs(r.data.key), manifest: abs(r.data.manifest), dataDir: abs(r.data.dataDir) };
+  const c: DeviceConfig = { ...d, key: abs(d.key), manifest: abs(d.manifest), dataDir: abs(d.dataDir) };
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
   return ok(c);
 }

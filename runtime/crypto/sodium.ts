@@ -1,54 +1,58 @@
-// Ed25519 and BLAKE2b. libsodium-wrappers (WebAssembly) always works; sodium-native (native libsodium,
-// ~2.3x faster verify on these machines, see README benchmarks) is used for verification when it loads.
-// Call `initCrypto()` once at start; everything after it is synchronous.
+// Ed25519 and BLAKE2b for the whole runtime, on one libsodium backend chosen at start (backends.ts):
+// sodium-native when it loads (~2.3x faster verify on these machines, see README benchmarks), else
+// libsodium-wrappers (WebAssembly), which is then the only one loaded. Call `initCrypto()` once at start;
+// everything after it is synchronous.
 
-import { createRequire } from 'node:module';
-import sodium from 'libsodium-wrappers';
 import { assert } from '../lib/assert.js';
+import { loadNativeBackend, loadWasmBackend, publicKeyBytes, secretSeedBytes, signatureBytes, type CryptoBackend, type SodiumBackend } from './backends.js';
 
-export const publicKeyBytes = 32;
-export const secretSeedBytes = 32;
-export const signatureBytes = 64;
-export const hashBytes = 32;
+export { hashBytes, publicKeyBytes, secretSeedBytes, signatureBytes, type CryptoBackend, type SodiumBackend } from './backends.js';
 
-interface SodiumNative {
-  crypto_sign_verify_detached(sig: Buffer, m: Buffer, pk: Buffer): boolean;
-  crypto_sign_detached(sig: Buffer, m: Buffer, sk: Buffer): void;
-  crypto_sign_seed_keypair(pk: Buffer, sk: Buffer, seed: Buffer): void;
+export interface InitCryptoOptions {
+  /** false: use libsodium-wrappers even where sodium-native loads (tests, benchmarks). */
+  readonly preferNative?: boolean;
+  /** Stands in for `require('sodium-native')`; a test passes one that throws to force the fallback. */
+  readonly loadNative?: () => unknown;
 }
 
-let ready = false;
-let native: SodiumNative | undefined;
+let active: SodiumBackend | undefined;
+let native: SodiumBackend | undefined;
 let nativeError = '';
 
-export type CryptoBackend = 'sodium-native' | 'libsodium-wrappers';
-
-export async function initCrypto(opts: { preferNative?: boolean } = {}): Promise<void> {
-  if (!ready) {
-    await sodium.ready;
-    ready = true;
-  }
-  if (opts.preferNative === false) {
-    native = undefined;
-    return;
-  }
-  if (native === undefined && nativeError === '') {
-    try {
-      const require = createRequire(import.meta.url);
-      native = require('sodium-native') as SodiumNative;
-    } catch (e) {
-      nativeError = e instanceof Error ? e.message : String(e);
+/** Picks the backend (sodium-native, else libsodium-wrappers) and returns its name. Safe to call again. */
+export async function initCrypto(opts: InitCryptoOptions = {}): Promise<CryptoBackend> {
+  let chosen: SodiumBackend | undefined;
+  if (opts.preferNative !== false) {
+    if (opts.loadNative !== undefined) {
+      const r = loadNativeBackend(opts.loadNative);
+      if (r.ok) chosen = r.value;
+      else nativeError = r.error;
+    } else {
+      if (native === undefined && nativeError === '') {
+        const r = loadNativeBackend();
+        if (r.ok) native = r.value;
+        else nativeError = r.error;
+      }
+      chosen = native;
     }
   }
+  active = chosen ?? (await loadWasmBackend());
+  return active.name;
 }
 
-function checkReady(): void {
-  assert(ready, 'crypto used before initCrypto() resolved');
+function backend(): SodiumBackend {
+  assert(active !== undefined, 'crypto used before initCrypto() resolved');
+  return active;
 }
 
-/** Which library verifies signatures in this process. */
-export function verifyBackend(): CryptoBackend {
-  return native ? 'sodium-native' : 'libsodium-wrappers';
+/** The backend signing, hashing and verifying in this process. */
+export function cryptoBackend(): CryptoBackend {
+  return backend().name;
+}
+
+/** Why sodium-native did not load ('' when it did or was not tried). */
+export function nativeLoadError(): string {
+  return nativeError;
 }
 
 export interface KeyPair {
@@ -58,26 +62,21 @@ export interface KeyPair {
 }
 
 export function generateKeyPair(): KeyPair {
-  checkReady();
-  return keyPairFromSeed(sodium.randombytes_buf(secretSeedBytes));
+  return keyPairFromSeed(backend().randomBytes(secretSeedBytes));
 }
 
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
-  checkReady();
   assert(seed.length === secretSeedBytes, `Ed25519 seed must be ${secretSeedBytes} bytes`);
-  const kp = sodium.crypto_sign_seed_keypair(seed);
-  return { publicKey: kp.publicKey, seed: new Uint8Array(seed) };
+  return { publicKey: backend().seedKeyPair(seed).publicKey, seed: new Uint8Array(seed) };
 }
 
 export function randomBytes(n: number): Uint8Array {
-  checkReady();
-  return sodium.randombytes_buf(n);
+  return backend().randomBytes(n);
 }
 
 /** BLAKE2b-256 (libsodium crypto_generichash, no key). */
 export function hash(bytes: Uint8Array): Uint8Array {
-  checkReady();
-  return sodium.crypto_generichash(hashBytes, bytes, null);
+  return backend().blake2b256(bytes);
 }
 
 /** Signs with a secret key held in memory; the Signer port for a device or operator. */
@@ -92,39 +91,23 @@ export interface Verifier {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
-export function createSigner(kp: KeyPair): Signer {
-  checkReady();
-  const secretKey = sodium.crypto_sign_seed_keypair(kp.seed).privateKey;
+/** A Signer on `on` (default: the backend initCrypto chose). */
+export function createSigner(kp: KeyPair, on: SodiumBackend = backend()): Signer {
+  const secretKey = on.seedKeyPair(kp.seed).secretKey;
   return {
     publicKey: kp.publicKey,
-    sign: (message) => sodium.crypto_sign_detached(message, secretKey),
+    sign: (message) => on.signDetached(message, secretKey),
   };
 }
 
-const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-export function createVerifier(): Verifier {
-  checkReady();
-  const n = native;
-  if (n) {
-    return {
-      backend: 'sodium-native',
-      verify: (sig, msg, pk) =>
-        sig.length === signatureBytes && pk.length === publicKeyBytes && n.crypto_sign_verify_detached(toBuf(sig), toBuf(msg), toBuf(pk)),
-    };
-  }
-  return wasmVerifier();
-}
-
-/** The libsodium-wrappers verifier, always available. */
-export function wasmVerifier(): Verifier {
-  checkReady();
+/** A Verifier on `on` (default: the backend initCrypto chose). Bad lengths verify false. */
+export function createVerifier(on: SodiumBackend = backend()): Verifier {
   return {
-    backend: 'libsodium-wrappers',
+    backend: on.name,
     verify: (sig, msg, pk) => {
       if (sig.length !== signatureBytes || pk.length !== publicKeyBytes) return false;
       try {
-        return sodium.crypto_sign_verify_detached(sig, msg, pk);
+        return on.verifyDetached(sig, msg, pk);
       } catch {
         return false;
       }

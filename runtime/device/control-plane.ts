@@ -2,7 +2,8 @@
 // consensus link, so operator traffic never queues behind votes) publishing signed acks and the JSON
 // topics of control-topics.ts. Publishing is best effort: the chain, not MQTT, is the record.
 
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import type { Signer } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
@@ -37,12 +38,13 @@ export class ControlPlane {
 
   start(): void {
     const o = this.o;
-    const client = mqtt.connect(o.url, {
+    const client = connectMqtt(o.url, {
       clientId: `murmur-ctl-${o.fleet}-${o.node}`.slice(0, 64),
       clean: true,
       keepalive: 10,
       reconnectPeriod: 1_000,
       connectTimeout: 5_000,
+      writeCache: false, // no 6 MB number cache in mqtt-packet (see mqtt-link.ts)
       // A device that dies uncleanly leaves a status saying so, for `murmurctl status`.
       will: { topic: this.topics.status(o.node), payload: Buffer.from(JSON.stringify({ node: o.node, state: 'offline' })), qos: 0, retain: true },
       ...(o.username !== undefined ? { username: o.username } : {}),

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { readKeyFile } from '../crypto/key-file.js';
-import { createSigner, createVerifier, type Signer, type Verifier } from '../crypto/sodium.js';
+import { createSigner, createVerifier, nativeLoadError, type Signer, type Verifier } from '../crypto/sodium.js';
 import { fromHex } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
@@ -209,7 +209,8 @@ export class Device {
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
     this.every(statusMs, () => this.control.status(this.status()));
     this.state = 'ready';
-    this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, height: this.shell.core.chain.height, role: this.p.role }, 'ready');
+    if (this.p.verifier.backend !== 'sodium-native') this.log.warn({ event: 'crypto-fallback', reason: nativeLoadError() }, 'sodium-native did not load; signing and verifying on libsodium-wrappers (slower)');
+    this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
   }
 
   private onFrame(bytes: Uint8Array, linkName: string): void {

@@ -59,7 +59,7 @@ export const limits = {
   recentBlocksMax: 256, // committed blocks kept in memory to serve block sync; older ones come from storage
   seenNoncesMax: 1_000_000, // committed (operator, nonce) pairs kept until they expire; overflow: assertion
   syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
-  verifiedTxCacheMax: 20_000, // envelope hashes whose signature already checked out; overflow: cleared
+  verifiedTxCacheMax: 2_048, // tx verdicts remembered (~700 B each), 4 full blocks' worth; overflow: the oldest is forgotten and re-verified if seen again
   walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
   // Agents (agents/)
   modelBytesMax: 4_194_304, // one ONNX model file

@@ -3,7 +3,8 @@
 // QoS per class only lowers loss; safety never rests on it (DESIGN.md, "hostile transport").
 
 import type { Socket } from 'node:net';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { connectMqtt } from './mqtt-connect.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
@@ -117,6 +118,9 @@ export class MqttLink implements Link {
       reconnectPeriod: 0, // reconnects are ours: exponential backoff with jitter, see scheduleReconnect
       connectTimeout: 5_000,
       resubscribe: false, // we subscribe on every connect ourselves
+      // mqtt-packet's default number cache is 65,536 two-byte Buffers (~6 MB of heap held for the
+      // process's life); without it each packet id and length is a fresh two-byte write.
+      writeCache: false,
       will: this.will(),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
@@ -125,7 +129,7 @@ export class MqttLink implements Link {
       ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
       ...(o.tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}),
     };
-    const client = mqtt.connect(o.url, options);
+    const client = connectMqtt(o.url, options);
     this.client = client;
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('close', () => this.onClose());
@@ -315,7 +319,10 @@ export class MqttLink implements Link {
       return;
     }
     this.stats.received(f.value.envelope.length);
-    const frame: ReceivedFrame = { bytes: f.value.envelope, from, link: this.name };
+    // A copy of exactly the envelope: what consensus keeps from it (signatures in certificates, blocks
+    // in the recent-block window) would otherwise pin the whole socket chunk or 8 KB Buffer pool slab
+    // that mqtt.js parsed the packet from.
+    const frame: ReceivedFrame = { bytes: new Uint8Array(f.value.envelope), from, link: this.name };
     for (const h of this.handlers) h(frame);
   }
 

@@ -6,7 +6,9 @@
 
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { SerialPort } from 'serialport';
+// serialport (its native binding and parsers, ~1 MB of heap) is imported when a radio opens, so a
+// device without radios never loads it.
+import type { SerialPort } from 'serialport';
 import { assert } from '../lib/assert.js';
 import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
@@ -150,6 +152,7 @@ export class SerialLink implements Link {
 
   private async open(i: number): Promise<SerialPort> {
     const path = this.opts.paths[i] as string;
+    const { SerialPort } = await import('serialport');
     const port = new SerialPort({ path, baudRate: this.opts.baud, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
     port.on('data', (chunk: Buffer) => this.onData(i, chunk));

@@ -25,7 +25,11 @@ export interface EdgeContext {
 }
 
 export class EdgeVerifier {
+  // Verdicts of recently checked txs, so a tx verified at intake is not verified again in each proposal
+  // that carries it. Bounded by limits.verifiedTxCacheMax; overflow forgets the oldest (ring order).
   private readonly txCache = new Map<string, { bytes: Uint8Array; verdict: CheckedTx | RejectedTx }>();
+  private readonly txCacheRing: (string | undefined)[] = new Array<string | undefined>(limits.verifiedTxCacheMax);
+  private txCacheNext = 0;
   verifications = 0;
 
   constructor(private readonly ctx: EdgeContext) {}
@@ -84,9 +88,14 @@ export class EdgeVerifier {
     const key = bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
     const hit = this.txCache.get(key);
     if (hit && bytesEqual(hit.bytes, bytes)) return hit.verdict;
-    const verdict = this.checkTxUncached(bytes, key);
-    if (this.txCache.size >= limits.verifiedTxCacheMax) this.txCache.clear();
-    this.txCache.set(key, { bytes, verdict });
+    // Cache and verdict hold their own copy of the tx, not a view that pins the proposal it came in.
+    const own = new Uint8Array(bytes);
+    const verdict = this.checkTxUncached(own, key);
+    const evicted = this.txCacheRing[this.txCacheNext];
+    if (evicted !== undefined) this.txCache.delete(evicted);
+    this.txCacheRing[this.txCacheNext] = key;
+    this.txCacheNext = (this.txCacheNext + 1) % limits.verifiedTxCacheMax;
+    this.txCache.set(key, { bytes: own, verdict });
     return verdict;
   }
 

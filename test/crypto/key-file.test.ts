@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readKeyFile, writeKeyFile } from '../../runtime/crypto/key-file.js';
-import { createSigner, createVerifier, generateKeyPair, initCrypto, wasmVerifier } from '../../runtime/crypto/sodium.js';
+import { loadWasmBackend } from '../../runtime/crypto/backends.js';
+import { createSigner, createVerifier, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
 import { utf8 } from '../../runtime/lib/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-keys-'));
@@ -49,11 +50,11 @@ describe('key files', () => {
 });
 
 describe('signer and verifiers', () => {
-  it('sodium-native and libsodium-wrappers agree on every signature', () => {
+  it('sodium-native and libsodium-wrappers agree on every signature', async () => {
     const kp = generateKeyPair();
     const s = createSigner(kp);
     const fast = createVerifier();
-    const wasm = wasmVerifier();
+    const wasm = createVerifier(await loadWasmBackend());
     for (let i = 0; i < 50; i++) {
       const m = utf8(`message ${i}`);
       const sig = s.sign(m);
@@ -65,9 +66,9 @@ describe('signer and verifiers', () => {
       expect(wasm.verify(bad, m, kp.publicKey)).toBe(false);
     }
   });
-  it('wrong-length signatures and keys verify false instead of throwing', () => {
+  it('wrong-length signatures and keys verify false instead of throwing', async () => {
     const kp = generateKeyPair();
-    for (const v of [createVerifier(), wasmVerifier()]) {
+    for (const v of [createVerifier(), createVerifier(await loadWasmBackend())]) {
       expect(v.verify(new Uint8Array(10), utf8('x'), kp.publicKey)).toBe(false);
       expect(v.verify(new Uint8Array(64), utf8('x'), new Uint8Array(5))).toBe(false);
     }

@@ -54,7 +54,7 @@ describe('install.sh into a temporary prefix', () => {
       expect(unit.split('\n')).toContain(line);
     }
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/var/lib/murmur']);
-    expect(unit).toContain(`ExecStart=${process.execPath} /opt/murmur/current/bin/murmur.js start --config /etc/murmur/device.yaml`);
+    expect(unit).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size /opt/murmur/current/bin/murmur.js start --config /etc/murmur/device.yaml`);
 
     // Installing the current version again changes nothing.
     const again = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);

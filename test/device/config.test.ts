@@ -1,6 +1,7 @@
 // device.yaml validation: defaults fill in, and every error is one line naming the field and the fix.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,5 +52,17 @@ describe('device.yaml', () => {
     if (!r.ok) expect(r.error).toBe(`${file}: key: cannot read ${join(dir, 'keys/d1.key')}; set it to the key file written by \`murmur keygen --id ID --out FILE\``);
     const missing = loadDeviceConfig(join(dir, 'nope.yaml'));
     expect(missing.ok || missing.error).toContain('cannot read the config file (ENOENT)');
+  });
+});
+
+describe('zod and yaml after a parse', () => {
+  it('are released: none of their modules stay in the require cache, nor zod\'s globals', () => {
+    const cache = createRequire(import.meta.url).cache;
+    const held = (): string[] => Object.keys(cache).filter((f) => /\/node_modules\/(zod|yaml)\//.test(f));
+    expect(parseDeviceConfig(good, '/etc/murmur/device.yaml').ok).toBe(true);
+    expect(parseDeviceConfig('id: [', 'bad.yaml').ok).toBe(false);
+    expect(parseDeviceConfig(good.replace('d1', 'D 1'), 'bad.yaml').ok).toBe(false);
+    expect(held()).toEqual([]);
+    expect(Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__zod_'))).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hash } from '../../runtime/crypto/sodium.js';
 import { toHex } from '../../runtime/lib/bytes.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { intakeCommand, type IntakeContext } from '../../runtime/device/intake.js';
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
@@ -59,5 +60,32 @@ describe('command intake', () => {
     const r = intakeCommand(c, ctx);
     expect(r).toMatchObject({ verdict: 'refused', kind: 'replayed', nonceHex: '03'.repeat(16) });
     if (r.verdict === 'refused') expect(r.reason).toContain('already committed at height 42');
+  });
+});
+
+describe('tx verdict cache at the edge', () => {
+  it('verifies a tx once, forgets the oldest past its bound, and keeps no view of the caller\'s buffer', () => {
+    const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, authority: f.authority.publicKey });
+    const tx = (i: number): Uint8Array => {
+      const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).map((_, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : 7)), issuedAt: now - 1_000, expiresAt: now + 60_000, args: {} });
+      return sealEnvelope('command', f.fleet, 'op', body, f.signer('op'));
+    };
+    // The first tx arrives inside a larger buffer (as a tx inside a proposal does).
+    const first = tx(0);
+    const carrier = new Uint8Array(first.length + 1000);
+    carrier.set(first, 500);
+    const verdict = edge.checkTx(carrier.subarray(500, 500 + first.length));
+    expect(verdict.kind).toBe('command');
+    if (verdict.kind === 'command') expect(verdict.bytes.buffer.byteLength).toBe(first.length);
+    expect(edge.verifications).toBe(1);
+    expect(edge.checkTx(first)).toBe(verdict); // a hit: same verdict, no new verification
+    expect(edge.verifications).toBe(1);
+    for (let i = 1; i < limits.verifiedTxCacheMax; i++) edge.checkTx(tx(i));
+    expect(edge.verifications).toBe(limits.verifiedTxCacheMax);
+    edge.checkTx(first); // still remembered: the cache holds exactly verifiedTxCacheMax verdicts
+    expect(edge.verifications).toBe(limits.verifiedTxCacheMax);
+    edge.checkTx(tx(limits.verifiedTxCacheMax)); // one more evicts the oldest (the first tx) ...
+    edge.checkTx(first); // ... which is verified again
+    expect(edge.verifications).toBe(limits.verifiedTxCacheMax + 2);
   });
 });

@@ -1,0 +1,55 @@
+// Opens an mqtt.js client. For mqtt:// and mqtts:// it builds the TCP or TLS stream itself (as mqtt.js's
+// own tcp and tls builders do) because mqtt.connect() loads every transport on each call: ws, socks and
+// ip-address are 36 modules and ~1.4 MB of heap that a device talking TCP to its broker never uses.
+// Anything else (ws:// and wss://, credentials or a query in the URL, a SOCKS proxy) goes through
+// mqtt.connect() unchanged.
+
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
+
+export function connectMqtt(url: string, options: IClientOptions): MqttClient {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return mqtt.connect(url, options);
+  }
+  const tcpOrTls = u.protocol === 'mqtt:' || u.protocol === 'mqtts:';
+  const needsMqttJs = u.username !== '' || u.password !== '' || u.search !== '' || options.socksProxy !== undefined || (process.env.MQTTJS_SOCKS_PROXY ?? '') !== '';
+  if (!tcpOrTls || needsMqttJs) return mqtt.connect(url, options);
+  // mqtt.js upgrades mqtt:// to TLS when a client certificate and key are given; so does this.
+  const tls = u.protocol === 'mqtts:' || (options.cert !== undefined && options.key !== undefined);
+  const host = u.hostname === '' ? 'localhost' : u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = u.port !== '' ? Number(u.port) : tls ? 8883 : 1883;
+  const client = new MqttClient(
+    (c) => (tls ? tlsStream(c, host, port, options) : netConnect({ host, port })),
+    { ...options, protocol: tls ? 'mqtts' : 'mqtt', host, hostname: host, port },
+  );
+  client.on('error', () => undefined); // as mqtt.connect(): callers add their own handlers
+  return client;
+}
+
+/** mqtt.js's TLS stream builder (lib/connect/tls.js) for the TLS options Murmur sets: ca, cert, key, rejectUnauthorized, servername. */
+function tlsStream(client: MqttClient, host: string, port: number, o: IClientOptions): ReturnType<typeof tlsConnect> {
+  const rejectUnauthorized = o.rejectUnauthorized !== false;
+  const socket = tlsConnect({
+    host,
+    port,
+    rejectUnauthorized,
+    ...(isIP(host) === 0 ? { servername: o.servername ?? host } : o.servername !== undefined ? { servername: o.servername } : {}),
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    ...(o.cert !== undefined ? { cert: o.cert } : {}),
+    ...(o.key !== undefined ? { key: o.key } : {}),
+  });
+  const onHandshakeError = (e: Error): void => {
+    if (rejectUnauthorized) client.emit('error', e);
+    socket.end();
+  };
+  socket.on('error', onHandshakeError);
+  socket.on('secureConnect', () => {
+    if (rejectUnauthorized && !socket.authorized) socket.emit('error', new Error('TLS not authorized'));
+    else socket.removeListener('error', onHandshakeError);
+  });
+  return socket;
+}

@@ -1,0 +1,61 @@
+// connectMqtt: mqtt:// and mqtts:// over Murmur's own TCP and TLS stream builders (so mqtt.js's
+// WebSocket and SOCKS transports are never loaded), with the TLS checks mqtt.js makes.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { MqttClient } from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../runtime/links/broker.js';
+import { connectMqtt } from '../../runtime/links/mqtt-connect.js';
+import { Mosquitto } from './processes.js';
+
+const fleet = 'tls-fleet';
+const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
+
+/** Resolves with 'connect' or the first error's message, within 10 s. */
+function outcome(c: MqttClient): Promise<string> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve('timeout'), 10_000);
+    c.once('connect', () => (clearTimeout(t), resolve('connect')));
+    c.once('error', (e) => (clearTimeout(t), resolve(`error: ${e.message}`)));
+  });
+}
+
+describe('connectMqtt', () => {
+  it('talks MQTT over TCP to Mosquitto without loading ws or socks', async () => {
+    const broker = await Mosquitto.start();
+    const c = connectMqtt(broker.url, { clientId: 'connect-test', reconnectPeriod: 0 });
+    try {
+      expect(await outcome(c)).toBe('connect');
+      const got = new Promise<string>((resolve) => c.once('message', (_t, p: Buffer) => resolve(p.toString())));
+      await c.subscribeAsync('t/x', { qos: 1 });
+      await c.publishAsync('t/x', 'hello', { qos: 1 });
+      expect(await got).toBe('hello');
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules\/(ws|socks|ip-address)\//.test(k));
+      expect(loaded).toEqual([]);
+    } finally {
+      await c.endAsync();
+      await broker.stop();
+    }
+  });
+
+  it('over TLS: connects with the CA and a client certificate, refuses an unknown server certificate', async () => {
+    const broker = new EmbeddedBroker({
+      credentials: [{ id: 'a', role: 'device', fleet }],
+      tls: { key: pem('server.key'), cert: pem('server.crt'), ca: pem('ca.crt'), requestCert: true },
+    });
+    await broker.start();
+    const good = connectMqtt(broker.url, { clientId: `murmur-${fleet}-a`, reconnectPeriod: 0, ca: pem('ca.crt'), cert: pem('device-a.crt'), key: pem('device-a.key') });
+    const untrusted = connectMqtt(broker.url, { clientId: `murmur-${fleet}-a2`, reconnectPeriod: 0, cert: pem('device-a.crt'), key: pem('device-a.key') });
+    const [goodOutcome, untrustedOutcome] = [outcome(good), outcome(untrusted)];
+    try {
+      expect(await goodOutcome).toBe('connect');
+      expect(await untrustedOutcome).toMatch(/^error: .*(self[- ]signed|unable to (get|verify))/i);
+      expect(untrusted.connected).toBe(false);
+    } finally {
+      await good.endAsync();
+      untrusted.end(true);
+      await broker.stop();
+    }
+  });
+});
