@@ -159,7 +159,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
   // believed once f + 1 distinct devices say the same, so at least one honest device does.
   const decisions = new Map<string, AckBody>();
-  const refusals = new Map<string, Set<string>>(); // reason -> devices that gave it; one per device, so bounded by the manifest
+  const refusals = new Map<string, Map<string, string>>(); // refusal kind -> device -> reason; one per device, so bounded by the manifest
   const agreeing = Math.floor((manifest.validators.length - 1) / 3) + 1;
   const agreedDecision = (): AckBody | null => {
     const tally = new Map<string, number>();
@@ -217,14 +217,17 @@ export async function sendCommand(argv: string[]): Promise<number> {
         if (!o.ok || o.ack.command !== ref) return;
         const ack = o.ack;
         if (ack.stage === 'refused' && r.outcome === 'timeout' && r.height === null) {
-          // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices give the same reason.
+          // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices refuse for the
+          // same kind (the text before ':'; the rest may hold device-local detail such as its clock).
           if ([...refusals.values()].some((nodes) => nodes.has(ack.node))) return; // one refusal per device
-          const said = refusals.get(ack.reason) ?? new Set<string>();
-          said.add(ack.node);
-          refusals.set(ack.reason, said);
+          const kind = ack.reason.split(':')[0] ?? '';
+          const said = refusals.get(kind) ?? new Map<string, string>();
+          said.set(ack.node, ack.reason);
+          refusals.set(kind, said);
           if (said.size < agreeing) return;
+          const [first] = [...said.keys()].sort();
           r.outcome = 'refused';
-          r.reason = `${ack.reason} (said by ${[...said].sort().join(', ')})`;
+          r.reason = `${said.get(first ?? '') ?? ack.reason} (said by ${[...said.keys()].sort().join(', ')})`;
           return done();
         }
         if ((ack.stage === 'accepted' || ack.stage === 'rejected') && !decisions.has(ack.node)) {

