@@ -4,6 +4,8 @@
 
 import type { BatteryStatus, DeviceError, DeviceKind, DeviceSet } from '../../hal/devices.js';
 import type { AgentStatusName } from '../../agents/api/scheduler.js';
+import type { LinkState } from '../links/router.js';
+import type { DeviceAgents } from './agents-setup.js';
 import type { Health } from '../wire/heartbeat.js';
 
 export interface HealthFacts {
@@ -63,5 +65,16 @@ export function halFacts(d: DeviceSet): Pick<HealthFacts, 'hal' | 'battery'> {
   return {
     hal: reads.filter((x) => x.r !== undefined).map((x) => ({ kind: x.kind, error: x.r?.ok === false ? (x.r.error ?? null) : null })),
     battery: battery === undefined ? null : battery.ok ? battery.value.status : null,
+  };
+}
+
+/** Everything the running device knows about itself, as facts for assessHealth. */
+export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number): HealthFacts {
+  return {
+    links: links.map((l) => ({ name: l.name, up: l.up })),
+    agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
+    failsafe: agents?.scheduler.latchedAction()?.type ?? null,
+    selfDegraded: agents?.selfDegraded(nowMs) ?? null,
+    ...halFacts(hal),
   };
 }

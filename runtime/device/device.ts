@@ -30,7 +30,7 @@ import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
 import { DeviceAgents } from './agents-setup.js';
-import { assessHealth, halFacts, type HealthAssessment } from './device-health.js';
+import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 
 export interface DeviceParts {
@@ -282,15 +282,7 @@ export class Device {
 
   /** The device's own health from its links, agents, failsafes and HAL (device-health.ts). */
   selfHealth(): HealthAssessment {
-    const now = Date.now();
-    const latched = this.agents?.scheduler.latchedAction() ?? null;
-    return assessHealth({
-      links: this.link.linkStates().map((l) => ({ name: l.name, up: l.up })),
-      agents: this.agents ? this.agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
-      failsafe: latched?.type ?? null,
-      selfDegraded: this.agents?.selfDegraded(now) ?? null,
-      ...halFacts(this.hal.devices),
-    });
+    return assessHealth(deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now()));
   }
 
   private onMembershipChange(ch: StatusChange): void {

@@ -138,7 +138,7 @@ export class MembershipView {
     const track = this.track(peer, link);
     if (track === undefined || hb.seq <= track.lastSeq) {
       // Not newer on this link: the same copy again (a relay) or a replay.
-      if (track !== undefined && hb.seq === track.lastSeq && hb.seq === peer.last.seq) {
+      if (track !== undefined && hb.seq === track.lastSeq) {
         this.counters.duplicates++;
         return { accepted: false, reason: 'duplicate', duplicate: true };
       }
@@ -198,9 +198,10 @@ export class MembershipView {
       const heard = [...peer.tracks].filter(([name, t]) => t.detector.lastHeardMs() !== undefined && (linksUp === undefined || linksUp.has(name))).map(([, t]) => t.detector);
       if (heard.length === 0) continue; // nothing here can hear this peer: no evidence either way
       const working = heard.filter((d) => d.silencePhi(nowMs) < deadThreshold);
-      // The fastest link that still works for the peer decides suspicion (a hint, so speed wins).
-      const judge = (working.length > 0 ? working : heard).reduce((a, b) => (b.meanMs() < a.meanMs() ? b : a));
-      if ((peer.status === 'alive' || peer.status === 'recovered') && judge.phi(nowMs) >= threshold) this.setStatus(id, peer, 'suspect', nowMs);
+      // The fastest links that still work for the peer decide suspicion (a hint, so speed wins): all of
+      // them must be overdue. A slower radio is not waited for; it keeps a live peer from dying.
+      const judges = fastest(working.length > 0 ? working : heard);
+      if ((peer.status === 'alive' || peer.status === 'recovered') && judges.every((d) => d.phi(nowMs) >= threshold)) this.setStatus(id, peer, 'suspect', nowMs);
       if (peer.status === 'suspect' && working.length === 0) this.setStatus(id, peer, 'dead', nowMs);
     }
     return this.drainChanges();
@@ -222,7 +223,8 @@ export class MembershipView {
       const ds = [...p.tracks.values()].map((t) => t.detector).filter((d) => d.lastHeardMs() !== undefined);
       const min = (f: (d: PhiAccrualDetector) => number): number => (ds.length === 0 ? 0 : Math.min(...ds.map(f)));
       const heard = ds.map((d) => d.lastHeardMs() as number);
-      const fastest = ds.length === 0 ? undefined : ds.reduce((a, b) => (b.meanMs() < a.meanMs() ? b : a));
+      const working = ds.filter((d) => d.silencePhi(nowMs) < this.config.phi.deadThreshold);
+      const judge = fastest(working.length > 0 ? working : ds)[0];
       return {
         id,
         status: p.status,
@@ -237,8 +239,8 @@ export class MembershipView {
         position: p.last.position,
         batteryPct: p.last.batteryPct,
         lossRate: round2(min((d) => d.lossRate())),
-        meanMs: Math.round(fastest?.meanMs() ?? this.config.phi.expectedIntervalMs),
-        stdDevMs: Math.round(fastest?.stdDevMs() ?? this.config.phi.minStdDevMs),
+        meanMs: Math.round(judge?.meanMs() ?? this.config.phi.expectedIntervalMs),
+        stdDevMs: Math.round(judge?.stdDevMs() ?? this.config.phi.minStdDevMs),
         links: { ...p.links },
       };
     });
@@ -271,3 +273,9 @@ export class MembershipView {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The detectors of the links that beat at about the fastest cadence (within 1.5x), fastest first. */
+function fastest(ds: readonly PhiAccrualDetector[]): PhiAccrualDetector[] {
+  const min = Math.min(...ds.map((d) => d.meanMs()));
+  return ds.filter((d) => d.meanMs() <= 1.5 * min).sort((a, b) => a.meanMs() - b.meanMs());
+}
