@@ -45,6 +45,7 @@ function deviceConfigSchemaFor(z: Zod) {
           username: z.string().optional(),
           password: z.string().optional(),
           caFile: z.string().optional(),
+          heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
         })
         .strict(),
       radios: z
@@ -58,6 +59,8 @@ function deviceConfigSchemaFor(z: Zod) {
               packetBytes: z.number().int().min(32).max(256).optional(),
               dutyCycle: z.number().gt(0).max(1).optional(),
               hopLimit: z.number().int().min(1).max(7).optional(),
+              heartbeatMs: z.number().int().min(100).max(86_400_000).optional(),
+              heartbeatShare: z.number().gt(0).max(0.5).default(0.1),
             })
             .strict(),
         )
@@ -93,6 +96,16 @@ function deviceConfigSchemaFor(z: Zod) {
       telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
       consensus: consensusSchema.default({}),
       agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+      membership: z
+        .object({
+          threshold: z.number().min(1).max(100).default(8),
+          deadThreshold: z.number().min(1).max(100).default(8),
+          minStdDevMs: z.number().int().min(1).max(60_000).default(100),
+          acceptablePauseMs: z.number().int().min(0).max(600_000).optional(),
+          recoveredBeats: z.number().int().min(1).max(100).default(3),
+        })
+        .strict()
+        .default({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, recoveredBeats: 3 }),
     })
     .strict();
 }
@@ -108,6 +121,14 @@ const fixes: Readonly<Record<string, string>> = {
   dataDir: 'set it to a directory this user may write (the WAL, signer state and snapshots live there)',
   'mqtt': 'add `mqtt: { url: mqtt://127.0.0.1:1883 }`',
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
+  'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
+  'radios.heartbeatMs': 'use milliseconds from 100 up, or leave it out so the interval is sized to the radio\'s airtime (docs/device-config.md, "Heartbeats")',
+  'radios.heartbeatShare': 'use a fraction above 0 and at most 0.5 of the radio\'s airtime (default 0.1)',
+  'membership.threshold': 'use a phi from 1 to 100 (default 8, as Akka and Cassandra): lower suspects sooner and more often wrongly',
+  'membership.deadThreshold': 'use a phi from 1 to 100 (default 8): how unlikely the silence must be before a suspect peer is dead',
+  'membership.minStdDevMs': 'use milliseconds from 1 to at most half of mqtt.heartbeatMs (default 100, as Akka)',
+  'membership.acceptablePauseMs': 'use milliseconds from 0 to 600000, or leave it out to use one mqtt.heartbeatMs (what the benchmark measured)',
+  'membership.recoveredBeats': 'use a count from 1 to 100 (default 3)',
   radios: 'list serial radios like `radios: [{ paths: [/dev/ttyUSB0], preset: sik }]` (preset sik or e32, or baud and packetBytes)',
   'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1',
   'http.port': 'use a TCP port from 1 to 65535 (0 picks a free one)',
@@ -118,7 +139,8 @@ const fixes: Readonly<Record<string, string>> = {
 };
 
 function fixFor(path: string): string {
-  for (let p = path; p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+  // "radios.1.heartbeatMs" has the advice of "radios.heartbeatMs".
+  for (let p = path.replace(/\.\d+(?=\.|$)/g, ''); p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
     const f = fixes[p];
     if (f) return f;
   }
@@ -167,6 +189,8 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const c: DeviceConfig = { ...d, key: abs(d.key), manifest: abs(d.manifest), dataDir: abs(d.dataDir) };
+  // A floor on the spread as large as the interval would hide every late heartbeat.
+  if (c.membership.minStdDevMs * 2 > c.mqtt.heartbeatMs) return err(`${file}: membership.minStdDevMs: ${c.membership.minStdDevMs} is more than half of mqtt.heartbeatMs (${c.mqtt.heartbeatMs}); ${fixFor('membership.minStdDevMs')}`);
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
   return ok(c);
 }

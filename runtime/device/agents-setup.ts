@@ -9,7 +9,7 @@ import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js'
 import { FileStateStore } from '../../agents/api/state-store.js';
 import { hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
-import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import { defaultTelemetryAnomalyConfig, telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
 import type { Signer } from '../crypto/sodium.js';
 import type { MissionState } from '../mission/types.js';
 
@@ -29,16 +29,24 @@ export interface AgentsOptions {
 }
 
 const hazardCellM = 5;
+/** An own degraded attestation counts for this long: twice the anomaly agent's re-attest period. */
+const selfDegradedHoldMs = 2 * defaultTelemetryAnomalyConfig.reattestMs;
 
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
   private busy = false;
+  private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
 
   constructor(private readonly o: AgentsOptions) {
+    const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
     this.scheduler = new AgentScheduler({
       store: new FileStateStore(o.dir),
       act: (action, agent, reason) => o.onAction(action, agent, reason),
-      attest: signedAttestationSink(o.fleet, o.id, o.signer, o.submit),
+      attest: (body) => {
+        // The device's own health (heartbeats) follows what its agents attest about it.
+        if (body.obs.type === 'degraded' && body.obs.device === o.id) this.ownDegraded = { severity: body.obs.severity, reason: body.obs.reason, atMs: body.observedAt };
+        sink(body);
+      },
       cpuClock: () => performance.now(),
       onReport: o.onReport,
       tickTimeoutMs: 1_000,
@@ -104,6 +112,12 @@ export class DeviceAgents {
       link: { lastQuorumContactMs: c.lastCommitMs },
       committed,
     };
+  }
+
+  /** This device's latest degraded attestation about itself, while it is recent. */
+  selfDegraded(nowMs: number): { severity: 'minor' | 'severe'; reason: string } | null {
+    const d = this.ownDegraded;
+    return d !== null && nowMs - d.atMs <= selfDegradedHoldMs ? { severity: d.severity, reason: d.reason } : null;
   }
 
   stop(nowMs: number): Promise<void> {

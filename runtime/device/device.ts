@@ -17,10 +17,11 @@ import { createLinks, type RadioConfig } from '../links/create-links.js';
 import type { MqttLink } from '../links/mqtt-link.js';
 import type { Router } from '../links/router.js';
 import type { SerialLink } from '../links/serial-link.js';
-import { MembershipView } from '../membership/membership-view.js';
-import { HeartbeatSchedule } from '../membership/heartbeat-schedule.js';
-import { decodeEnvelope, openEnvelope, sealEnvelope } from '../wire/envelope.js';
-import { encodeHeartbeatBody } from '../wire/heartbeat.js';
+import { MembershipView, type StatusChange } from '../membership/membership-view.js';
+import { HeartbeatService } from '../membership/heartbeat-service.js';
+import type { HeartbeatPlan } from '../membership/heartbeat-plan.js';
+import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
+import type { Health } from '../wire/heartbeat.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
@@ -29,6 +30,8 @@ import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
 import { DeviceAgents } from './agents-setup.js';
+import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
+import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
@@ -36,6 +39,8 @@ export interface DeviceParts {
   readonly signer: Signer;
   readonly verifier: Verifier;
   readonly role: 'validator' | 'follower';
+  /** Heartbeat interval per link, sized and checked against the fleet (heartbeats-setup.ts). */
+  readonly heartbeats: HeartbeatPlan;
 }
 
 /** Loads and checks identity and manifest; a problem is a one-line reason naming the file and fix. */
@@ -57,12 +62,13 @@ export async function openDevice(config: DeviceConfig, configFile: string): Prom
   if (!member || member.role === 'operator') return err(`${configFile}: id "${config.id}" is not a validator or follower in the fleet manifest (epoch ${m.value.body.epoch}); add it with \`murmur fleet add\` and sign again`);
   const signer = createSigner(idn.value);
   if (toHexKey(signer.publicKey) !== toHexKey(member.publicKey)) return err(`${configFile}: key ${config.key} is not the key the manifest lists for "${config.id}"`);
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role });
+  const heartbeats = planDeviceHeartbeats(config, m.value);
+  if (!heartbeats.ok) return err(`${configFile}: ${heartbeats.error}`);
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-const heartbeatMs = 500;
 const statusMs = 1_000;
 
 export class Device {
@@ -79,7 +85,7 @@ export class Device {
   readonly missions: MissionRunner;
   private readonly hal: Hal;
   private readonly agents: DeviceAgents | null;
-  private readonly heartbeats: HeartbeatSchedule;
+  readonly heartbeats: HeartbeatService;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Set<NodeJS.Timeout>();
   private httpServer: import('node:http').Server | undefined;
@@ -106,15 +112,32 @@ export class Device {
       node: c.id,
       peers,
       mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
-      radios: c.radios.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
+      // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
+      radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
     });
     if (!links.ok) throw new Error(links.error);
     this.link = links.value.router;
     this.mqtt = links.value.mqtt;
     this.radios = links.value.radios;
     this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c) });
-    this.membership = new MembershipView(c.id);
-    this.heartbeats = new HeartbeatSchedule(c.id, this.session, { mqtt: heartbeatMs }, Date.now());
+    this.membership = new MembershipView(c.id, membershipConfigOf(c, p.heartbeats));
+    // Heartbeats go on each link at that link's interval, beside the router (which drops the copies
+    // for everything else); the service hears every copy, so the view knows which links carry a peer.
+    const beatLinks = [...(this.mqtt ? [this.mqtt] : []), ...this.radios];
+    this.heartbeats = new HeartbeatService({
+      fleet,
+      node: c.id,
+      session: this.session,
+      signer: p.signer,
+      verifier: p.verifier,
+      keyOf: (sender, kind) => keyLookup(this.shell.core.chain.manifestAt(this.shell.core.height))(sender, kind),
+      links: beatLinks.map((link) => ({ link, intervalMs: p.heartbeats.intervalsMs[link.name] as number })),
+      view: this.membership,
+      localState: () => this.localState(),
+      now: () => Date.now(),
+      onChange: (ch) => this.onMembershipChange(ch),
+      linksUp: () => new Set(this.link.linkStates().filter((l) => l.up).map((l) => l.name)),
+    });
     this.hal = createHal(c, Date.now());
     this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
     this.agents = c.agents.enabled
@@ -195,7 +218,7 @@ export class Device {
     this.missions.replaying = true;
     this.shell.boot();
     this.missions.replaying = false;
-    this.link.onReceive((f) => this.guarded(() => this.onFrame(f.bytes, f.link)));
+    this.link.onReceive((f) => this.guarded(() => this.onFrame(f.bytes)));
     await this.hal.start();
     const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
     this.httpServer = http.server;
@@ -205,15 +228,16 @@ export class Device {
     this.control.start();
     this.missions.resumeOwnTask();
     await this.link.start();
+    this.heartbeats.start();
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
     this.every(statusMs, () => this.control.status(this.status()));
     this.state = 'ready';
     if (this.p.verifier.backend !== 'sodium-native') this.log.warn({ event: 'crypto-fallback', reason: nativeLoadError() }, 'sodium-native did not load; signing and verifying on libsodium-wrappers (slower)');
-    this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
+    this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, heartbeats: describePlan(this.p.heartbeats), height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
   }
 
-  private onFrame(bytes: Uint8Array, linkName: string): void {
+  private onFrame(bytes: Uint8Array): void {
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return;
     switch (raw.value.kind) {
@@ -221,11 +245,7 @@ export class Device {
       case 'manifest':
         if (this.missions.intake(bytes, this.shell)) this.shell.receive(bytes);
         return;
-      case 'heartbeat': {
-        const v = openEnvelope(bytes, { fleet: this.p.manifest.body.fleet, keyOf: keyLookup(this.shell.core.chain.manifestAt(this.shell.core.height)), verifier: this.p.verifier });
-        if (v.ok && v.value.kind === 'heartbeat') this.membership.onHeartbeat(v.value.sender, v.value.parsed, Date.now(), linkName);
-        return;
-      }
+      case 'heartbeat': // the HeartbeatService hears every copy on each link itself
       case 'ack':
         return;
       default: {
@@ -245,21 +265,30 @@ export class Device {
     const now = Date.now();
     this.hal.step(now);
     this.agents?.tick(now);
-    this.membership.tick(now);
-    for (const linkName of this.heartbeats.due(now)) {
-      void linkName;
-      const pos = this.missions.positionM();
-      const batt = this.missions.batteryPermille();
-      const body = this.heartbeats.makeBody({
-        height: this.shell.core.height,
-        round: this.shell.core.round,
-        health: 'ok',
-        position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
-        batteryPct: batt < 0 ? null : Math.round(batt / 10),
-      });
-      this.link.broadcast(sealEnvelope('heartbeat', this.p.manifest.body.fleet, this.p.config.id, encodeHeartbeatBody(body), this.p.signer), 'heartbeat');
-    }
     this.metrics.round.set(this.shell.core.round);
+  }
+
+  /** What this device says about itself in each heartbeat. */
+  private localState(): { height: number; round: number; health: Health; position: [number, number, number] | null; batteryPct: number | null } {
+    const pos = this.missions.positionM();
+    const batt = this.missions.batteryPermille();
+    return {
+      height: this.shell.core.height,
+      round: this.shell.core.round,
+      health: this.selfHealth().health,
+      position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
+      batteryPct: batt < 0 ? null : Math.round(batt / 10),
+    };
+  }
+
+  /** The device's own health from its links, agents, failsafes and HAL (device-health.ts). */
+  selfHealth(): HealthAssessment {
+    return assessHealth(deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now()));
+  }
+
+  private onMembershipChange(ch: StatusChange): void {
+    const level = ch.to === 'dead' || ch.to === 'suspect' ? 'warn' : 'info';
+    this.log[level]({ event: 'membership', peer: ch.id, from: ch.from, to: ch.to }, `peer ${ch.id} ${ch.to}`);
   }
 
   private sendTelemetry(): void {
@@ -306,6 +335,7 @@ export class Device {
 
   health(): HealthView {
     const core = this.shell.core;
+    const self = this.selfHealth();
     const counts = { alive: 0, suspect: 0, dead: 0 };
     for (const s of Object.values(this.peerStatuses())) counts[s === 'recovered' ? 'alive' : s]++;
     return {
@@ -317,6 +347,8 @@ export class Device {
       peers: counts,
       links: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { up: l.up }])),
       mission: this.missions.missionSummary()?.id ?? null,
+      health: self.health,
+      healthReasons: self.reasons,
     };
   }
 
@@ -336,6 +368,7 @@ export class Device {
   /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */
   async stop(): Promise<void> {
     this.state = 'stopping';
+    this.heartbeats.stop();
     for (const t of this.timers) clearInterval(t);
     for (const t of this.pending) clearTimeout(t);
     this.pending.clear();

@@ -16,6 +16,9 @@ export interface HealthView {
   readonly peers: Readonly<Record<'alive' | 'suspect' | 'dead', number>>;
   readonly links: Readonly<Record<string, { up: boolean }>>;
   readonly mission: string | null;
+  /** What this device reports about itself in its heartbeats, and why when it is not ok. */
+  readonly health: 'ok' | 'degraded' | 'failing';
+  readonly healthReasons: readonly string[];
 }
 
 export function createLogger(node: string, level: string, position: () => { height: number; round: number }): PinoLogger {

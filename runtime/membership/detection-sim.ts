@@ -18,6 +18,11 @@ export interface DetectionSimConfig {
   readonly durationMs: number;
   /** Independent paths each heartbeat is sent on (MQTT + radio = 2); the view drops the copies. */
   readonly paths: number;
+  /** Path p carries every pathEvery[p]-th heartbeat (a radio sized to its airtime); default 1. */
+  readonly pathEvery?: readonly number[];
+  /** One path down for every node from fromMs to toMs (the broker gone): nothing crosses it, and
+   *  observers know their own link is down (MembershipView.tick's linksUp). */
+  readonly outage?: { readonly path: number; readonly fromMs: number; readonly toMs: number };
   /** Node index that crashes at `crashAtMs`, if any. */
   readonly crash?: { readonly node: number; readonly atMs: number };
   readonly membership: MembershipConfig;
@@ -54,7 +59,9 @@ export function runDetectionSim(c: DetectionSimConfig): DetectionSimResult {
       for (let to = 0; to < c.nodes; to++) {
         if (to === from) continue;
         for (let path = 0; path < c.paths; path++) {
-          if (net.chance(c.loss)) continue;
+          if (seq % (c.pathEvery?.[path] ?? 1) !== 0) continue;
+          const down = c.outage?.path === path && at >= c.outage.fromMs && at < c.outage.toMs;
+          if (net.chance(c.loss) || down) continue;
           const delay = c.baseDelayMs + net.next() * c.jitter * c.intervalMs;
           arrivals.push({ atMs: at + delay, to, from, seq, path });
         }
@@ -70,8 +77,11 @@ export function runDetectionSim(c: DetectionSimConfig): DetectionSimResult {
   let falseDeaths = 0;
   let delivered = 0;
   const tickMs = c.intervalMs / 10;
+  const allPaths = Array.from({ length: c.paths }, (_, p) => `path${p}`);
   let next = 0;
   for (let now = 0; now <= c.durationMs; now += tickMs) {
+    const out = c.outage !== undefined && now >= c.outage.fromMs && now < c.outage.toMs ? `path${c.outage.path}` : undefined;
+    const linksUp = new Set(allPaths.filter((p) => p !== out));
     for (; next < arrivals.length && (arrivals[next] as Arrival).atMs <= now; next++) {
       const a = arrivals[next] as Arrival;
       if (c.crash?.node === a.to && a.atMs >= c.crash.atMs) continue; // a crashed node hears nothing
@@ -80,7 +90,7 @@ export function runDetectionSim(c: DetectionSimConfig): DetectionSimResult {
     }
     for (let o = 0; o < c.nodes; o++) {
       if (c.crash?.node === o && now >= c.crash.atMs) continue;
-      for (const ch of (views[o] as MembershipView).tick(now)) {
+      for (const ch of (views[o] as MembershipView).tick(now, linksUp)) {
         const crashed = c.crash !== undefined && ch.id === ids[c.crash.node] && ch.atMs >= c.crash.atMs;
         if (crashed && c.crash) {
           if (ch.to === 'suspect' && suspectAt[o] === undefined) suspectAt[o] = ch.atMs - c.crash.atMs;

@@ -33,12 +33,20 @@ export class HeartbeatSchedule {
     }
   }
 
-  /** Links whose heartbeat is due at `nowMs`; each is rescheduled one interval later (no catch-up burst). */
+  /**
+   * Links whose heartbeat is due at `nowMs`; each is rescheduled one interval later (no catch-up
+   * burst). A slower link due within half the shortest interval goes along now, so its beat is a copy
+   * of the fast link's (same seq): receivers then see the radio carry every k-th beat, not beats of
+   * its own in between that would look like jitter on the fast link.
+   */
   due(nowMs: number): string[] {
+    const links = [...this.nextMs.keys()].sort();
+    if (!links.some((l) => (this.nextMs.get(l) as number) <= nowMs)) return [];
+    const alignMs = Math.min(...Object.values(this.intervalsMs)) / 2;
     const out: string[] = [];
-    for (const link of [...this.nextMs.keys()].sort()) {
+    for (const link of links) {
       const at = this.nextMs.get(link) as number;
-      if (nowMs < at) continue;
+      if (at > nowMs + alignMs) continue;
       const interval = this.intervalsMs[link] as number;
       // After a stall, skip the missed beats instead of sending them all at once.
       this.nextMs.set(link, Math.max(at + interval, nowMs + interval / 2));

@@ -25,6 +25,11 @@ export interface HeartbeatServiceOptions {
   readonly now: () => number;
   /** Status changes, for the log, metrics and consensus hints. */
   readonly onChange?: (c: StatusChange) => void;
+  /**
+   * Names of this node's links that are up now, as received frames name them. A link that is down
+   * here hears nobody, so the view does not hold its silence against peers (MembershipView.tick).
+   */
+  readonly linksUp?: () => ReadonlySet<string>;
 }
 
 export interface HeartbeatServiceCounters {
@@ -72,7 +77,7 @@ export class HeartbeatService {
         else this.counters.refused++;
       }
     }
-    for (const c of this.opts.view.tick(now)) this.opts.onChange?.(c);
+    for (const c of this.opts.view.tick(now, this.opts.linksUp?.())) this.opts.onChange?.(c);
     const minInterval = Math.min(...this.opts.links.map((l) => l.intervalMs));
     // Wake for the next beat, and at least four times per interval so suspicion is timely.
     const wait = Math.max(1, Math.min(this.schedule.nextDueMs() - now, minInterval / 4));

@@ -1,6 +1,11 @@
 // The membership view: who is alive, suspect, dead or recovered, from verified heartbeats. Time is an
 // input. The view is exported to status and metrics and offered to consensus as hints (proposer
 // choice, timeouts, link choice), never as a safety input: a wrong view costs time, not agreement.
+//
+// One detector per (peer, link): MQTT carries every heartbeat, a radio only every k-th (its airtime
+// allows no more), and one detector over the merged stream would read the radio's gaps as losses and
+// declare peers dead whenever the broker is down. Suspicion follows the fastest link that still works
+// for the peer (crashes are suspected within MQTT intervals); death needs every working link silent.
 
 import { compareIds } from '../lib/ids.js';
 import { limits } from '../lib/limits.js';
@@ -15,10 +20,16 @@ import { akkaClusterDefaults, PhiAccrualDetector, type PhiConfig } from './phi-a
 export type PeerStatus = 'alive' | 'suspect' | 'dead' | 'recovered';
 
 export interface MembershipConfig {
+  /** Detector settings for a link beating every `phi.expectedIntervalMs` (the fastest, usually MQTT). */
   readonly phi: PhiConfig;
   /** Heartbeats a recovered peer must send before it counts as alive again. */
   readonly recoveredBeats: number;
   readonly peersMax: number;
+  /**
+   * Heartbeat interval per link name (the fleet's device.yaml settings). A link beating k times slower
+   * than `phi.expectedIntervalMs` gets k times the acceptable pause. Unlisted links use `phi` as is.
+   */
+  readonly linkIntervalsMs?: Readonly<Record<string, number>>;
 }
 
 export const defaultMembershipConfig: MembershipConfig = { phi: akkaClusterDefaults, recoveredBeats: 3, peersMax: limits.membershipPeersMax };
@@ -37,6 +48,9 @@ export interface PeerView {
   readonly position: Position | null;
   readonly batteryPct: number | null;
   readonly lossRate: number;
+  /** Mean and spread of heartbeat intervals on the peer's fastest link (what suspicion is judged by). */
+  readonly meanMs: number;
+  readonly stdDevMs: number;
   /** Links this peer's heartbeats arrived on, with the last time on each. */
   readonly links: Readonly<Record<string, number>>;
 }
@@ -50,13 +64,26 @@ export interface StatusChange {
 
 export type HeartbeatVerdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string; readonly duplicate?: true };
 
+/** One peer's heartbeats as heard on one link. */
+interface LinkTrack {
+  readonly detector: PhiAccrualDetector;
+  /** Newest seq heard on this link (this session), or -1 after a restart. */
+  lastSeq: number;
+  /** Smallest seq step seen on this link: 1 on MQTT, k on a radio that carries every k-th beat. */
+  strideSeq: number;
+  /** Seq in units of this link's stride, so a radio's skipped beats are not counted as losses. */
+  linkSeq: number;
+}
+
 interface Peer {
-  detector: PhiAccrualDetector;
+  readonly tracks: Map<string, LinkTrack>;
   status: PeerStatus;
   beatsSinceRecovery: number;
   last: HeartbeatBody;
   links: Record<string, number>;
 }
+
+const linksPerPeerMax = 8; // link names are ours (device.yaml), never from the wire; this bounds a bug
 
 export interface MembershipCounters {
   heartbeats: number;
@@ -93,41 +120,89 @@ export class MembershipView {
         this.counters.overCapacity++;
         return { accepted: false, reason: `membership view is full (${this.config.peersMax} peers)` };
       }
-      peer = { detector: new PhiAccrualDetector(this.config.phi), status: 'alive', beatsSinceRecovery: 0, last: hb, links: {} };
+      peer = { tracks: new Map(), status: 'alive', beatsSinceRecovery: 0, last: { ...hb, seq: -1 }, links: {} };
       this.peers.set(sender, peer);
       this.changes.push({ id: sender, from: 'unknown', to: 'alive', atMs: nowMs });
-    } else if (hb.session === peer.last.session && hb.seq === peer.last.seq) {
-      // The same heartbeat over a second link: not new life, but it shows that link works.
-      peer.links[link] = nowMs;
-      this.counters.duplicates++;
-      return { accepted: false, reason: 'duplicate', duplicate: true };
-    } else if (hb.session < peer.last.session || (hb.session === peer.last.session && hb.seq < peer.last.seq)) {
+    } else if (hb.session < peer.last.session) {
       this.counters.stale++;
       return { accepted: false, reason: `stale heartbeat from "${sender}" (session ${hb.session} seq ${hb.seq})` };
     } else if (hb.session > peer.last.session) {
-      // A restart: the sequence starts again and the old arrival time means nothing.
-      peer.detector.resetArrival();
+      // A restart: the sequence starts again and the old arrival times mean nothing.
+      for (const t of peer.tracks.values()) {
+        t.detector.resetArrival();
+        t.lastSeq = -1;
+      }
+      peer.last = { ...peer.last, session: hb.session, seq: -1 };
       this.setStatus(sender, peer, 'recovered', nowMs);
-    } else if (peer.status === 'dead') {
-      this.setStatus(sender, peer, 'recovered', nowMs);
-    } else if (peer.status === 'suspect') {
-      this.setStatus(sender, peer, 'alive', nowMs);
     }
-    if (peer.status === 'recovered' && ++peer.beatsSinceRecovery >= this.config.recoveredBeats) this.setStatus(sender, peer, 'alive', nowMs);
-    peer.detector.heartbeat(nowMs, hb.seq);
-    peer.last = hb;
+    const track = this.track(peer, link);
+    if (track === undefined || hb.seq <= track.lastSeq) {
+      // Not newer on this link: the same copy again (a relay) or a replay.
+      if (track !== undefined && hb.seq === track.lastSeq) {
+        this.counters.duplicates++;
+        return { accepted: false, reason: 'duplicate', duplicate: true };
+      }
+      this.counters.stale++;
+      return { accepted: false, reason: `stale heartbeat from "${sender}" (session ${hb.session} seq ${hb.seq})` };
+    }
+    this.feed(track, hb.seq, nowMs);
     peer.links[link] = nowMs;
+    if (hb.seq <= peer.last.seq) {
+      // A beat already heard on another link: not new life, but it shows this link works.
+      this.counters.duplicates++;
+      return { accepted: false, reason: 'duplicate', duplicate: true };
+    }
+    if (peer.status === 'dead') this.setStatus(sender, peer, 'recovered', nowMs);
+    else if (peer.status === 'suspect') this.setStatus(sender, peer, 'alive', nowMs);
+    if (peer.status === 'recovered' && ++peer.beatsSinceRecovery >= this.config.recoveredBeats) this.setStatus(sender, peer, 'alive', nowMs);
+    peer.last = hb;
     this.counters.heartbeats++;
     return { accepted: true };
   }
 
-  /** Re-evaluates every peer at `nowMs` (call it on a timer, e.g. every heartbeat interval / 4). */
-  tick(nowMs: number): readonly StatusChange[] {
+  private track(peer: Peer, link: string): LinkTrack | undefined {
+    let t = peer.tracks.get(link);
+    if (t === undefined && peer.tracks.size < linksPerPeerMax) {
+      t = { detector: new PhiAccrualDetector(this.linkPhi(link)), lastSeq: -1, strideSeq: Number.POSITIVE_INFINITY, linkSeq: 0 };
+      peer.tracks.set(link, t);
+    }
+    return t;
+  }
+
+  private linkPhi(link: string): PhiConfig {
+    const ms = this.config.linkIntervalsMs?.[link];
+    if (ms === undefined) return this.config.phi;
+    const scale = ms / this.config.phi.expectedIntervalMs;
+    return { ...this.config.phi, expectedIntervalMs: ms, acceptablePauseMs: this.config.phi.acceptablePauseMs * scale };
+  }
+
+  private feed(t: LinkTrack, seq: number, nowMs: number): void {
+    if (t.lastSeq >= 0) {
+      const step = seq - t.lastSeq;
+      t.strideSeq = Math.min(t.strideSeq, step);
+      t.linkSeq += Math.max(1, Math.round(step / t.strideSeq));
+    }
+    t.lastSeq = seq;
+    t.detector.heartbeat(nowMs, t.linkSeq);
+  }
+
+  /**
+   * Re-evaluates every peer at `nowMs` (call it on a timer, e.g. every heartbeat interval / 4).
+   * `linksUp` names this node's links that can hear now: a link that is down here (the broker is
+   * gone) says nothing about peers, so its silence is not held against them. Omitted: all count.
+   */
+  tick(nowMs: number, linksUp?: ReadonlySet<string>): readonly StatusChange[] {
+    const { threshold, deadThreshold } = this.config.phi;
     for (const id of this.sortedIds()) {
       const peer = this.peers.get(id) as Peer;
-      const d = peer.detector;
-      if ((peer.status === 'alive' || peer.status === 'recovered') && d.phi(nowMs) >= this.config.phi.threshold) this.setStatus(id, peer, 'suspect', nowMs);
-      if (peer.status === 'suspect' && d.silencePhi(nowMs) >= this.config.phi.deadThreshold) this.setStatus(id, peer, 'dead', nowMs);
+      const heard = [...peer.tracks].filter(([name, t]) => t.detector.lastHeardMs() !== undefined && (linksUp === undefined || linksUp.has(name))).map(([, t]) => t.detector);
+      if (heard.length === 0) continue; // nothing here can hear this peer: no evidence either way
+      const working = heard.filter((d) => d.silencePhi(nowMs) < deadThreshold);
+      // The fastest links that still work for the peer decide suspicion (a hint, so speed wins): all of
+      // them must be overdue. A slower radio is not waited for; it keeps a live peer from dying.
+      const judges = fastest(working.length > 0 ? working : heard);
+      if ((peer.status === 'alive' || peer.status === 'recovered') && judges.every((d) => d.phi(nowMs) >= threshold)) this.setStatus(id, peer, 'suspect', nowMs);
+      if (peer.status === 'suspect' && working.length === 0) this.setStatus(id, peer, 'dead', nowMs);
     }
     return this.drainChanges();
   }
@@ -145,12 +220,17 @@ export class MembershipView {
   snapshot(nowMs: number): PeerView[] {
     return this.sortedIds().map((id) => {
       const p = this.peers.get(id) as Peer;
+      const ds = [...p.tracks.values()].map((t) => t.detector).filter((d) => d.lastHeardMs() !== undefined);
+      const min = (f: (d: PhiAccrualDetector) => number): number => (ds.length === 0 ? 0 : Math.min(...ds.map(f)));
+      const heard = ds.map((d) => d.lastHeardMs() as number);
+      const working = ds.filter((d) => d.silencePhi(nowMs) < this.config.phi.deadThreshold);
+      const judge = fastest(working.length > 0 ? working : ds)[0];
       return {
         id,
         status: p.status,
-        phi: round2(p.detector.phi(nowMs)),
-        silencePhi: round2(p.detector.silencePhi(nowMs)),
-        lastHeardMs: p.detector.lastHeardMs(),
+        phi: round2(min((d) => d.phi(nowMs))),
+        silencePhi: round2(min((d) => d.silencePhi(nowMs))),
+        lastHeardMs: heard.length === 0 ? undefined : Math.max(...heard),
         seq: p.last.seq,
         session: p.last.session,
         height: p.last.height,
@@ -158,7 +238,9 @@ export class MembershipView {
         health: p.last.health,
         position: p.last.position,
         batteryPct: p.last.batteryPct,
-        lossRate: round2(p.detector.lossRate()),
+        lossRate: round2(min((d) => d.lossRate())),
+        meanMs: Math.round(judge?.meanMs() ?? this.config.phi.expectedIntervalMs),
+        stdDevMs: Math.round(judge?.stdDevMs() ?? this.config.phi.minStdDevMs),
         links: { ...p.links },
       };
     });
@@ -191,3 +273,9 @@ export class MembershipView {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The detectors of the links that beat at about the fastest cadence (within 1.5x), fastest first. */
+function fastest(ds: readonly PhiAccrualDetector[]): PhiAccrualDetector[] {
+  const min = Math.min(...ds.map((d) => d.meanMs()));
+  return ds.filter((d) => d.meanMs() <= 1.5 * min).sort((a, b) => a.meanMs() - b.meanMs());
+}

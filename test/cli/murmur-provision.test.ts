@@ -55,7 +55,7 @@ describe('murmur provision', () => {
     expect(c.ok || c.error).toBe(true);
     if (!c.ok) return;
     expect(c.value).toMatchObject({ id: 'v0', key: '/etc/murmur/device.key', manifest: '/etc/murmur/fleet.manifest', dataDir: '/var/lib/murmur', mqtt: { url: 'mqtt://10.0.0.1:1883' }, http: { host: '127.0.0.1', port: 9470 } });
-    expect(c.value.radios).toEqual([{ paths: ['/dev/ttyUSB0'], preset: 'sik', hopLimit: 2 }]);
+    expect(c.value.radios).toEqual([{ paths: ['/dev/ttyUSB0'], preset: 'sik', hopLimit: 2, heartbeatShare: 0.1 }]);
     expect(c.value.authority).toBe(JSON.parse(readFileSync(p('keys/authority.key.pub'), 'utf8')).publicKey);
   });
 

@@ -1,4 +1,5 @@
-// Round trips for every message kind (property-based) and one test per decode error the wire names.
+// Hand-picked round trips (votes, commands, proposals, the manifest) and one test per decode error the
+// wire names. Every kind's property round trip is in every-kind.test.ts.
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';

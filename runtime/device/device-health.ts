@@ -1,0 +1,80 @@
+// The health a device reports about itself in every heartbeat (ok, degraded, failing), from what the
+// runtime knows at that moment: its links, its agents and failsafes, its own degraded attestations and
+// its HAL devices. Pure, so the rules are tested on facts; device.ts gathers the facts.
+
+import type { BatteryStatus, DeviceError, DeviceKind, DeviceSet } from '../../hal/devices.js';
+import type { AgentStatusName } from '../../agents/api/scheduler.js';
+import type { LinkState } from '../links/router.js';
+import type { DeviceAgents } from './agents-setup.js';
+import type { Health } from '../wire/heartbeat.js';
+
+export interface HealthFacts {
+  readonly links: readonly { readonly name: string; readonly up: boolean }[];
+  /** null when the device runs no agents. */
+  readonly agents: readonly { readonly name: string; readonly status: AgentStatusName; readonly lastError: string | null }[] | null;
+  /** The latched failsafe action (land, return-to-launch), if any. */
+  readonly failsafe: string | null;
+  /** This device's own latest degraded attestation, while it is recent. */
+  readonly selfDegraded: { readonly severity: 'minor' | 'severe'; readonly reason: string } | null;
+  /** The last read of each configured HAL device; `error` null when it answered. */
+  readonly hal: readonly { readonly kind: DeviceKind; readonly error: DeviceError | null }[];
+  readonly battery: BatteryStatus | null;
+}
+
+export interface HealthAssessment {
+  readonly health: Health;
+  /** Why it is not ok, most serious first; empty when ok. */
+  readonly reasons: readonly string[];
+}
+
+/** Errors that mean the device is not there yet or cannot do that, not that it broke. */
+const harmless = new Set<DeviceError['code']>(['no-data', 'unsupported']);
+
+export function assessHealth(f: HealthFacts): HealthAssessment {
+  const failing: string[] = [];
+  const degraded: string[] = [];
+  const down = f.links.filter((l) => !l.up).map((l) => l.name);
+  if (f.links.length > 0 && down.length === f.links.length) failing.push('no link is up');
+  else if (down.length > 0) degraded.push(`link ${down.join(', ')} down`);
+  // A latched land or return-to-launch means the device has left the mission.
+  if (f.failsafe !== null) failing.push(`failsafe ${f.failsafe} latched`);
+  if (f.selfDegraded?.severity === 'severe') failing.push(`severe: ${f.selfDegraded.reason}`);
+  else if (f.selfDegraded) degraded.push(f.selfDegraded.reason);
+  if (f.battery === 'critical') failing.push('battery critical');
+  else if (f.battery === 'low') degraded.push('battery low');
+  for (const h of f.hal) {
+    if (h.error === null || harmless.has(h.error.code)) continue;
+    // Without its flight controller a vehicle cannot follow the mission at all.
+    (h.kind === 'flight' ? failing : degraded).push(`${h.kind}: ${h.error.code} (${h.error.message})`);
+  }
+  for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
+  const reasons = [...failing, ...degraded];
+  return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };
+}
+
+/** Reads every configured HAL device once: the `hal` and `battery` facts. */
+export function halFacts(d: DeviceSet): Pick<HealthFacts, 'hal' | 'battery'> {
+  const reads: { kind: DeviceKind; r: { ok: boolean; error?: DeviceError } | undefined }[] = [
+    { kind: 'position', r: d.position?.fix() },
+    { kind: 'attitude', r: d.attitude?.attitude() },
+    { kind: 'battery', r: d.battery?.state() },
+    { kind: 'range', r: d.range?.readings() },
+    { kind: 'flight', r: d.flight?.state() },
+  ];
+  const battery = d.battery?.state();
+  return {
+    hal: reads.filter((x) => x.r !== undefined).map((x) => ({ kind: x.kind, error: x.r?.ok === false ? (x.r.error ?? null) : null })),
+    battery: battery === undefined ? null : battery.ok ? battery.value.status : null,
+  };
+}
+
+/** Everything the running device knows about itself, as facts for assessHealth. */
+export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number): HealthFacts {
+  return {
+    links: links.map((l) => ({ name: l.name, up: l.up })),
+    agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
+    failsafe: agents?.scheduler.latchedAction()?.type ?? null,
+    selfDegraded: agents?.selfDegraded(nowMs) ?? null,
+    ...halFacts(hal),
+  };
+}

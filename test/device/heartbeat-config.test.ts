@@ -1,0 +1,103 @@
+// device.yaml's heartbeat and membership settings: defaults, one-line errors naming field and fix, the
+// radio intervals sized to airtime for the fleet, and the device's own health from its facts.
+
+import { describe, expect, it } from 'vitest';
+import { parseDeviceConfig, type DeviceConfig } from '../../runtime/config/device-config.js';
+import { assessHealth, type HealthFacts } from '../../runtime/device/device-health.js';
+import { membershipConfigOf, planDeviceHeartbeats } from '../../runtime/device/heartbeats-setup.js';
+import { makeFleet } from '../support/fleet-fixture.js';
+
+const good = 'id: v0\nkey: keys/v0.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
+const parse = (text: string): DeviceConfig => {
+  const r = parseDeviceConfig(text, 'device.yaml');
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+};
+
+describe('device.yaml heartbeats and membership', () => {
+  it('defaults to the benchmarked setup: MQTT every 1 s, threshold 8, pause of one interval', () => {
+    const c = parse(good);
+    expect(c.mqtt.heartbeatMs).toBe(1_000);
+    expect(c.membership).toEqual({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, recoveredBeats: 3 });
+    const m = membershipConfigOf(c, { intervalsMs: { mqtt: 1_000 }, radios: [] });
+    expect(m.phi).toMatchObject({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, acceptablePauseMs: 1_000, expectedIntervalMs: 1_000 });
+    expect(m.linkIntervalsMs).toEqual({ mqtt: 1_000 });
+    const slow = membershipConfigOf(parse(good.replace('1883" }', '1883", heartbeatMs: 2000 }') + 'membership: { acceptablePauseMs: 500, threshold: 10 }\n'), { intervalsMs: { mqtt: 2_000 }, radios: [] });
+    expect(slow.phi).toMatchObject({ threshold: 10, acceptablePauseMs: 500, expectedIntervalMs: 2_000 });
+  });
+
+  const cases: [string, string][] = [
+    [good.replace('1883" }', '1883", heartbeatMs: 50 }'), 'device.yaml: mqtt.heartbeatMs: 50: too small: expected number to be >=100; use milliseconds from 100 to 60000'],
+    [good + 'membership: { threshold: 0 }\n', 'membership.threshold: 0: too small: expected number to be >=1; use a phi from 1 to 100'],
+    [good + 'membership: { acceptablePauseMs: -5 }\n', 'membership.acceptablePauseMs: -5: too small'],
+    [good + 'membership: { minStdDevMs: 800 }\n', 'device.yaml: membership.minStdDevMs: 800 is more than half of mqtt.heartbeatMs (1000); use milliseconds from 1 to at most half of mqtt.heartbeatMs'],
+    [good + 'membership: { phi: 8 }\n', 'membership.phi: unknown field'],
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, heartbeatShare: 0.9 }]\n', 'radios.0.heartbeatShare: 0.9: too big: expected number to be <=0.5; use a fraction above 0 and at most 0.5'],
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, heartbeatMs: 10 }]\n', 'radios.0.heartbeatMs: 10: too small: expected number to be >=100; use milliseconds from 100 up, or leave it out'],
+  ];
+  for (const [text, message] of cases) {
+    it(`refuses: ${message.slice(0, 70)}`, () => {
+      const r = parseDeviceConfig(text, 'device.yaml');
+      expect(r.ok ? 'accepted' : r.error).toContain(message);
+      expect(r.ok || r.error.split('\n').length).toBe(1);
+    });
+  }
+});
+
+describe('radio heartbeat intervals sized to airtime', () => {
+  it('sizes SiK and E32 intervals for the fleet as whole MQTT intervals, and refuses an explicit one that is too fast', async () => {
+    const fx = await makeFleet({ validators: 4, followers: 1 });
+    const c = parse(good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, name: sik }, { paths: [/dev/ttyUSB1], preset: e32, name: lora }]\n');
+    const plan = planDeviceHeartbeats(c, fx.manifest);
+    if (!plan.ok) throw new Error(plan.error);
+    const [sik, lora] = plan.value.radios;
+    // 5 devices, each heartbeat relayed by the other 4, on one channel: at most 10 % of the airtime.
+    expect(sik?.intervalMs).toBeGreaterThan(5_000);
+    expect(sik?.intervalMs).toBeLessThan(20_000);
+    expect((sik?.intervalMs ?? 0) % 1_000).toBe(0);
+    expect(sik?.airtimeShare).toBeLessThanOrEqual(0.1);
+    expect(lora?.intervalMs).toBeGreaterThan(100 * (sik?.intervalMs ?? 0) / 4);
+    expect(plan.value.intervalsMs).toEqual({ mqtt: 1_000, sik: sik?.intervalMs, lora: lora?.intervalMs });
+    // More devices, longer intervals: the channel is shared.
+    const big = await makeFleet({ validators: 10, followers: 6 });
+    const bigPlan = planDeviceHeartbeats(c, big.manifest);
+    expect(bigPlan.ok && (bigPlan.value.radios[0]?.intervalMs ?? 0) > 5 * (sik?.intervalMs ?? 0)).toBe(true);
+    // A duty cycle (EU868 1 %) stretches it further.
+    const eu = planDeviceHeartbeats(parse(good + 'radios: [{ paths: [/dev/ttyUSB1], preset: e32, dutyCycle: 0.01 }]\n'), fx.manifest);
+    expect(eu.ok && (eu.value.radios[0]?.intervalMs ?? 0) > 10 * (lora?.intervalMs ?? 0)).toBe(true);
+
+    const fast = planDeviceHeartbeats(parse(good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, heartbeatMs: 1000 }]\n'), fx.manifest);
+    expect(fast.ok ? 'accepted' : fast.error).toMatch(
+      new RegExp(`^radios\\[0\\]\\.heartbeatMs: 1000 ms would spend [0-9.]+ % of this radio's airtime on heartbeats for 5 devices \\(limit 10 %, radios\\[0\\]\\.heartbeatShare\\); use at least ${sik?.minMs} ms, or leave it out`),
+    );
+    const wider = planDeviceHeartbeats(parse(good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, heartbeatMs: 3000, heartbeatShare: 0.5 }]\n'), fx.manifest);
+    expect(wider.ok && wider.value.intervalsMs.radio).toBe(3_000);
+  });
+});
+
+describe("the device's own health", () => {
+  const fine: HealthFacts = {
+    links: [{ name: 'mqtt', up: true }, { name: 'radio', up: true }],
+    agents: [{ name: 'hazard-detect', status: 'running', lastError: null }],
+    failsafe: null,
+    selfDegraded: null,
+    hal: [{ kind: 'position', error: null }, { kind: 'flight', error: null }, { kind: 'range', error: { code: 'no-data', message: 'no scan yet' } }],
+    battery: 'ok',
+  };
+
+  it('is ok when everything answers, and says why otherwise', () => {
+    expect(assessHealth(fine)).toEqual({ health: 'ok', reasons: [] });
+    expect(assessHealth({ ...fine, links: [{ name: 'mqtt', up: false }, { name: 'radio', up: true }] })).toEqual({ health: 'degraded', reasons: ['link mqtt down'] });
+    expect(assessHealth({ ...fine, links: [{ name: 'mqtt', up: false }] }).health).toBe('failing');
+    expect(assessHealth({ ...fine, agents: [{ name: 'hazard-detect', status: 'backoff', lastError: 'model refused' }] }).reasons).toEqual(['agent hazard-detect restarting after: model refused']);
+    expect(assessHealth({ ...fine, failsafe: 'land' })).toEqual({ health: 'failing', reasons: ['failsafe land latched'] });
+    expect(assessHealth({ ...fine, selfDegraded: { severity: 'minor', reason: 'telemetry anomaly score 0.70' } }).health).toBe('degraded');
+    expect(assessHealth({ ...fine, selfDegraded: { severity: 'severe', reason: 'motor 2' } }).health).toBe('failing');
+    expect(assessHealth({ ...fine, battery: 'low' }).health).toBe('degraded');
+    expect(assessHealth({ ...fine, battery: 'critical' }).health).toBe('failing');
+    expect(assessHealth({ ...fine, hal: [{ kind: 'position', error: { code: 'stale', message: 'fix 3 s old' } }] })).toEqual({ health: 'degraded', reasons: ['position: stale (fix 3 s old)'] });
+    expect(assessHealth({ ...fine, hal: [{ kind: 'flight', error: { code: 'timeout', message: 'no HEARTBEAT' } }] }).health).toBe('failing');
+    const both = assessHealth({ ...fine, battery: 'low', failsafe: 'return-to-launch' });
+    expect(both).toEqual({ health: 'failing', reasons: ['failsafe return-to-launch latched', 'battery low'] });
+  });
+});

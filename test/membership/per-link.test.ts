@@ -1,0 +1,95 @@
+// The membership view with MQTT beating every second and a radio carrying every 5th beat (what a
+// device's heartbeat plan makes): a crash is suspected at MQTT speed, a peer whose MQTT path fails is
+// kept alive by its radio, a broker outage here is not held against anyone, and the schedule keeps
+// radio beats copies of MQTT beats.
+
+import { describe, expect, it } from 'vitest';
+import { HeartbeatSchedule } from '../../runtime/membership/heartbeat-schedule.js';
+import { defaultMembershipConfig, MembershipView, type PeerStatus } from '../../runtime/membership/membership-view.js';
+import { akkaClusterDefaults } from '../../runtime/membership/phi-accrual.js';
+import type { HeartbeatBody } from '../../runtime/wire/heartbeat.js';
+
+const beat = (seq: number): HeartbeatBody => ({ node: 'n1', seq, session: 1, height: 5, round: 0, health: 'ok', position: null, batteryPct: null });
+const config = { ...defaultMembershipConfig, phi: { ...akkaClusterDefaults, acceptablePauseMs: 1_000 }, linkIntervalsMs: { mqtt: 1_000, radio: 5_000 } };
+
+/** n1 beats every second on MQTT (while `mqttUntil`), every 5th beat also on the radio (20 ms later). */
+function run(opts: { mqttUntil: number; radioUntil: number; untilMs: number; linksUp?: (t: number) => ReadonlySet<string> }): { seen: { to: PeerStatus; atMs: number }[]; v: MembershipView } {
+  const v = new MembershipView('n0', config);
+  const seen: { to: PeerStatus; atMs: number }[] = [];
+  for (let t = 0; t <= opts.untilMs; t += 50) {
+    if (t % 1_000 === 0) {
+      const seq = t / 1_000;
+      if (t < opts.mqttUntil) v.onHeartbeat('n1', beat(seq), t, 'mqtt');
+      if (seq % 5 === 0 && t < opts.radioUntil) v.onHeartbeat('n1', beat(seq), t + 20, 'radio');
+    }
+    for (const c of v.tick(t, opts.linksUp?.(t))) seen.push({ to: c.to, atMs: c.atMs });
+  }
+  return { seen: seen.slice(1), v };
+}
+
+describe('one detector per link', () => {
+  it('a crash is suspect at MQTT speed and dead once the radio is silent too', () => {
+    const { seen } = run({ mqttUntil: 60_001, radioUntil: 60_001, untilMs: 120_000 });
+    const suspect = seen.find((c) => c.to === 'suspect');
+    const dead = seen.find((c) => c.to === 'dead');
+    // Last beat at 60 s: suspect after interval + pause + 5.3 x 100 ms, dead after the radio's own silence.
+    expect(suspect?.atMs).toBeGreaterThanOrEqual(62_500);
+    expect(suspect?.atMs).toBeLessThanOrEqual(62_800);
+    // The radio heard 13 beats: its silence convicts after about pause + 8 of its 5 s intervals.
+    expect(dead?.atMs).toBeGreaterThan(90_000);
+    expect(dead?.atMs).toBeLessThan(110_000);
+  });
+
+  it("a peer whose MQTT path fails stays up on its radio: suspected while MQTT's silence is fresh, then alive, never dead", () => {
+    const { seen, v } = run({ mqttUntil: 30_001, radioUntil: 200_000, untilMs: 180_000 });
+    expect(seen.filter((c) => c.to === 'dead')).toEqual([]);
+    // Suspect at 32.5 s, alive on the radio beat at 35 s, suspect again until MQTT counts as failed
+    // (its own silence convicts it near 39 s), alive for good from the radio beat at 40 s.
+    expect(seen.filter((c) => c.to === 'suspect').every((c) => c.atMs < 40_000)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ to: 'alive' });
+    expect(seen.at(-1)?.atMs).toBeLessThanOrEqual(40_020);
+    expect(v.status('n1')).toBe('alive');
+    const p = v.snapshot(180_000)[0];
+    expect(p?.meanMs).toBe(5_000);
+    expect(p?.lossRate).toBeLessThan(0.1);
+  });
+
+  it('with the broker down here, MQTT silence counts against nobody', () => {
+    const up = (t: number): ReadonlySet<string> => new Set(t >= 30_000 && t < 150_000 ? ['radio'] : ['mqtt', 'radio']);
+    const { seen, v } = run({ mqttUntil: 30_001, radioUntil: 200_000, untilMs: 150_000, linksUp: up });
+    expect(seen).toEqual([]);
+    expect(v.status('n1')).toBe('alive');
+  });
+
+  it('a radio copy that arrives after a newer MQTT beat is link liveness, not a stale replay', () => {
+    const v = new MembershipView('n0', config);
+    v.onHeartbeat('n1', beat(10), 10_000, 'mqtt');
+    v.onHeartbeat('n1', beat(11), 11_000, 'mqtt');
+    expect(v.onHeartbeat('n1', beat(10), 11_100, 'radio')).toEqual({ accepted: false, reason: 'duplicate', duplicate: true });
+    expect(v.onHeartbeat('n1', beat(10), 11_200, 'radio')).toEqual({ accepted: false, reason: 'duplicate', duplicate: true });
+    expect(v.onHeartbeat('n1', beat(9), 11_300, 'radio').accepted).toBe(false);
+    expect(v.snapshot(11_300)[0]?.links).toEqual({ mqtt: 11_000, radio: 11_100 });
+    expect(v.counters).toMatchObject({ heartbeats: 2, duplicates: 2, stale: 1 });
+  });
+});
+
+describe('heartbeat schedule alignment', () => {
+  it('a radio due within half an MQTT interval goes along with the MQTT beat', () => {
+    const s = new HeartbeatSchedule('n0', 1, { mqtt: 1_000, radio: 4_500 }, 0);
+    expect(s.due(0)).toEqual(['mqtt', 'radio']);
+    for (const t of [1_000, 2_000, 3_000]) expect(s.due(t)).toEqual(['mqtt']);
+    expect(s.due(4_000)).toEqual(['mqtt', 'radio']);
+    expect(s.due(4_500)).toEqual([]);
+    // After a stall the two drift apart, and the next MQTT beat brings the radio back in step.
+    const d = new HeartbeatSchedule('n0', 1, { mqtt: 1_000, radio: 5_000 }, 0);
+    d.due(0);
+    expect(d.due(5_300)).toEqual(['mqtt', 'radio']);
+    expect(d.nextDueMs()).toBe(5_800);
+    const beats: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = d.nextDueMs();
+      beats.push(`${t}:${d.due(t).join('+')}`);
+    }
+    expect(beats).toEqual(['5800:mqtt', '6800:mqtt', '7800:mqtt', '8800:mqtt', '9800:mqtt+radio']);
+  });
+});
