@@ -7,8 +7,9 @@ import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
-import { defaultConsensusConfig, type CommittedBlock } from '../../runtime/consensus/types.js';
+import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
+import { snapshotFile } from '../../runtime/node/snapshot-file.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -19,6 +20,7 @@ import { EventQueue } from './event-queue.js';
 import { operatorIndex, SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
 import { memoVerifier } from './memo-verifier.js';
+import { SimApp, type SimAppState } from './sim-app.js';
 
 export class SimCrash extends Error {}
 
@@ -28,6 +30,8 @@ export interface SimNode {
   readonly signer: Signer;
   storage: SimStorage;
   shell: NodeShell | null;
+  /** The application of the current incarnation (rebuilt from snapshot and WAL at every boot). */
+  app: SimApp | null;
   incarnation: number;
   byzantine: Behavior | null;
   byz: ByzantineContext | null;
@@ -40,11 +44,16 @@ export interface SimNode {
 }
 
 export interface WorldOptions {
-  /** Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. */
-  readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode };
+  /**
+   * Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. Points
+   * count from its boot, or from `armAtMs` (virtual ms) when given.
+   */
+  readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode; readonly armAtMs?: number };
   readonly stepsMax?: number;
-  /** Snapshot the chain and empty the WAL every this many heights (bounded disk). */
+  /** Write the checkpoint snapshot to disk and empty the WAL every this many heights (bounded disk). */
   readonly snapshotEveryHeights?: number;
+  /** Overrides of the consensus settings every node uses (e.g. checkpointEveryHeights, syncWindowHeights). */
+  readonly consensus?: Partial<ConsensusConfig>;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
   /** Remember verification results across nodes (default true; exact, and much faster). */
@@ -122,7 +131,7 @@ export class World {
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
     this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
     for (let i = 0; i < n; i++) {
-      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
     }
   }
 
@@ -139,7 +148,15 @@ export class World {
     this.scheduleFaults();
     this.scheduleWorkload();
     const cp = this.opts.crashPoint;
-    if (cp) (this.nodes[cp.node] as SimNode).crashAtPoint = cp.point;
+    if (cp) {
+      const n = this.nodes[cp.node] as SimNode;
+      if (cp.armAtMs === undefined) n.crashAtPoint = cp.point;
+      else
+        this.queue.at(cp.armAtMs, () => {
+          n.crashAtPoint = cp.point;
+          n.points = 0;
+        });
+    }
   }
 
   private log(line: string): void {
@@ -150,10 +167,13 @@ export class World {
     n.incarnation++;
     n.points = 0;
     const inc = n.incarnation;
+    const app = new SimApp((st) => this.onAppState(n, st));
+    n.app = app;
+    const sc = this.scenario.consensus;
     const shell = new NodeShell({
       id: n.id,
       genesis: this.manifest,
-      config: { ...defaultConsensusConfig, proposeMs: this.scenario.consensus.proposeMs, commitWaitMs: this.scenario.consensus.commitWaitMs, gossipMs: this.scenario.consensus.gossipMs, prevoteMs: this.scenario.consensus.proposeMs / 2, precommitMs: this.scenario.consensus.proposeMs / 2 },
+      config: { ...defaultConsensusConfig, proposeMs: sc.proposeMs, commitWaitMs: sc.commitWaitMs, gossipMs: sc.gossipMs, prevoteMs: sc.proposeMs / 2, precommitMs: sc.proposeMs / 2, ...this.opts.consensus },
       clock: { now: () => this.now() },
       scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
       storage: n.storage,
@@ -162,7 +182,14 @@ export class World {
       signer: n.signer,
       verifier: this.nodeVerifier,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
-      onCommit: (c) => this.onCommit(n, c),
+      app: {
+        commit: (c) => {
+          this.onCommit(n, c);
+          app.commit(c);
+        },
+        exportState: () => app.exportState(),
+        importState: (b) => app.importState(b),
+      },
       failPoint: () => {
         n.points++;
         if (n.crashAtPoint !== null && n.points === n.crashAtPoint) throw new SimCrash(`${n.id} crashed at fail point ${n.points}`);
@@ -250,6 +277,10 @@ export class World {
     }
   }
 
+  private onAppState(n: SimNode, st: SimAppState): void {
+    if (this.honest(n) && n.app !== null) this.checkers.onAppState(n.id, st.height, `${st.commands}/${Buffer.from(st.digest).toString('hex')}`);
+  }
+
   currentProposer(): number {
     let best: SimNode | undefined;
     for (const n of this.nodes.slice(0, this.scenario.validators)) if (n.shell && (!best || n.shell.core.height > (best.shell as NodeShell).core.height)) best = n;
@@ -306,7 +337,7 @@ export class World {
       // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
       const wal = n.storage.rawDurable(walFile);
       const kept = wal ? readWal(wal, walFile) : null;
-      n.storage.forget(() => false);
+      n.storage.forget((name) => name === snapshotFile);
       if (kept?.ok) {
         for (const r of kept.value.records) if (r.t === 'commit') n.storage.append(walFile, encodeWalRecord(r));
         n.storage.sync(walFile);
@@ -316,8 +347,10 @@ export class World {
       this.boot(n);
     } else if (behavior === 'twins') {
       const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: this.prng.split(`twin-${n.index}`) } };
-      const wal = n.storage.rawDurable(walFile);
-      if (wal) twin.storage.setDurable(walFile, Uint8Array.from(wal));
+      for (const name of [walFile, snapshotFile]) {
+        const b = n.storage.rawDurable(name);
+        if (b) twin.storage.setDurable(name, Uint8Array.from(b));
+      }
       n.twin = twin;
       this.boot(twin);
     }

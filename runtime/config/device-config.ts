@@ -7,6 +7,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
+import { limits } from '../lib/limits.js';
+import { defaultConsensusConfig } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
@@ -21,9 +23,15 @@ const consensusSchema = z
     precommitDeltaMs: z.number().int().min(0).max(60_000),
     commitWaitMs: z.number().int().min(0).max(60_000),
     gossipMs: z.number().int().min(20).max(60_000),
+    // At least two checkpoints deep, so a snapshot a peer serves is always within block sync's reach.
+    syncWindowHeights: z.number().int().min(2 * defaultConsensusConfig.checkpointEveryHeights).max(limits.recentBlocksMax),
   })
   .strict()
   .partial();
+
+/** Disk snapshots: only at checkpoint heights, which every device of the fleet takes alike. */
+const checkpointHeights = defaultConsensusConfig.checkpointEveryHeights;
+export const defaultSnapshotEveryHeights = 512;
 
 export const deviceConfigSchema = z
   .object({
@@ -85,6 +93,18 @@ export const deviceConfigSchema = z
       .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
     telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
     consensus: consensusSchema.default({}),
+    snapshots: z
+      .object({
+        everyHeights: z
+          .number()
+          .int()
+          .min(checkpointHeights)
+          .max(1_048_576)
+          .refine((k) => k % checkpointHeights === 0, { message: `must be a multiple of ${checkpointHeights}` })
+          .default(defaultSnapshotEveryHeights),
+      })
+      .strict()
+      .default({ everyHeights: defaultSnapshotEveryHeights }),
     agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
   })
   .strict();
@@ -107,6 +127,8 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.driver': 'use "sim" (simulated vehicle) or "none" (no flight hardware)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
+  'consensus.syncWindowHeights': `use a whole number from ${2 * checkpointHeights} to ${limits.recentBlocksMax}`,
+  'snapshots.everyHeights': `use a multiple of ${checkpointHeights} (the fleet's checkpoint interval) from ${checkpointHeights} to 1048576`,
 };
 
 function fixFor(path: string): string {

@@ -147,14 +147,19 @@ export class Device {
       signer: p.signer,
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
-      onCommit: (cb) => {
-        const now = Date.now();
-        this.metrics.commitLatency.observe((now - this.lastCommitMs) / 1000);
-        this.lastCommitMs = now;
-        this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
-        this.metrics.height.set(cb.block.height);
-        this.metrics.txsCommitted.inc(cb.txs.length);
-        this.missions.onCommit(cb, this.shell);
+      snapshotEveryHeights: c.snapshots.everyHeights,
+      app: {
+        commit: (cb) => {
+          const now = Date.now();
+          this.metrics.commitLatency.observe((now - this.lastCommitMs) / 1000);
+          this.lastCommitMs = now;
+          this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
+          this.metrics.height.set(cb.block.height);
+          this.metrics.txsCommitted.inc(cb.txs.length);
+          this.missions.onCommit(cb, this.shell);
+        },
+        exportState: () => this.missions.exportState(),
+        importState: (bytes) => this.missions.importState(bytes),
       },
     });
   }

@@ -13,7 +13,7 @@ describe('snapshots every K heights', () => {
     const s = scenario({ name: 'snapshots', durationMs: 2_500, workload: [{ kind: 'rate', from: 100, to: 2_000, perSec: 20, command: 'noop' }] });
     const failures: string[] = [];
     for (let point = 5; point <= 60; point += 5) {
-      const r = await runScenario(s, 300 + point, { snapshotEveryHeights: 3, crashPoint: { node: 2, point, restartAfterMs: 120, mode: 'torn' } });
+      const r = await runScenario(s, 300 + point, { snapshotEveryHeights: 3, consensus: { checkpointEveryHeights: 3 }, crashPoint: { node: 2, point, restartAfterMs: 120, mode: 'torn' } });
       if (!r.safety.ok || !r.liveness.ok) failures.push(`point ${point}: ${explain(r)}`);
     }
     expect(failures).toEqual([]);
@@ -21,7 +21,7 @@ describe('snapshots every K heights', () => {
 
   it('a node restores from its snapshot, the WAL stays below K heights of blocks, and a bad snapshot refuses to start', async () => {
     await initCrypto();
-    const w = new World(scenario({ name: 'snap', durationMs: 4_000 }), 9, { snapshotEveryHeights: 5 });
+    const w = new World(scenario({ name: 'snap', durationMs: 4_000 }), 9, { snapshotEveryHeights: 5, consensus: { checkpointEveryHeights: 5 } });
     w.start();
     w.queue.runUntil(2_000, 1e8);
     const n = w.nodes[1];
