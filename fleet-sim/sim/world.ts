@@ -39,6 +39,10 @@ export interface SimNode {
   /** Crash at the N-th persist/send point of the current incarnation (crash-point tests). */
   crashAtPoint: number | null;
   points: number;
+  /** The label of each fail point this node crashed at (crash-point tests check what they covered). */
+  crashLabels: string[];
+  /** State sync in earlier incarnations (the current one's core counts its own). */
+  earlierSync: { installs: number; refused: number };
   crashes: number;
   fatal: string | null;
 }
@@ -131,7 +135,7 @@ export class World {
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
     this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
     for (let i = 0; i < n; i++) {
-      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
     }
   }
 
@@ -173,11 +177,21 @@ export class World {
     const shell = new NodeShell({
       id: n.id,
       genesis: this.manifest,
-      config: { ...defaultConsensusConfig, proposeMs: sc.proposeMs, commitWaitMs: sc.commitWaitMs, gossipMs: sc.gossipMs, prevoteMs: sc.proposeMs / 2, precommitMs: sc.proposeMs / 2, ...this.opts.consensus },
+      config: {
+        ...defaultConsensusConfig,
+        proposeMs: sc.proposeMs,
+        commitWaitMs: sc.commitWaitMs,
+        gossipMs: sc.gossipMs,
+        prevoteMs: sc.proposeMs / 2,
+        precommitMs: sc.proposeMs / 2,
+        ...(sc.checkpointEveryHeights !== undefined ? { checkpointEveryHeights: sc.checkpointEveryHeights } : {}),
+        ...(sc.syncWindowHeights !== undefined ? { syncWindowHeights: sc.syncWindowHeights } : {}),
+        ...this.opts.consensus,
+      },
       clock: { now: () => this.now() },
       scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
       storage: n.storage,
-      ...(this.opts.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights } : {}),
+      ...((this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights) !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights } : {}),
       send: (to, bytes) => this.send(n, to, bytes),
       signer: n.signer,
       verifier: this.nodeVerifier,
@@ -190,9 +204,12 @@ export class World {
         exportState: () => app.exportState(),
         importState: (b) => app.importState(b),
       },
-      failPoint: () => {
+      failPoint: (label) => {
         n.points++;
-        if (n.crashAtPoint !== null && n.points === n.crashAtPoint) throw new SimCrash(`${n.id} crashed at fail point ${n.points}`);
+        if (n.crashAtPoint !== null && n.points === n.crashAtPoint) {
+          n.crashLabels.push(label);
+          throw new SimCrash(`${n.id} crashed at fail point ${n.points} (${label})`);
+        }
       },
       onSigned: (env) => {
         if (this.honest(n)) this.checkers.onSigned(n.id, env);
@@ -231,6 +248,7 @@ export class World {
 
   crash(n: SimNode, mode: CrashMode): void {
     if (n.shell === null) return;
+    n.earlierSync = { installs: n.earlierSync.installs + n.shell.core.sync.restored, refused: n.earlierSync.refused + n.shell.core.sync.rejected };
     n.shell = null;
     n.incarnation++;
     n.crashes++;

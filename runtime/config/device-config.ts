@@ -23,15 +23,16 @@ const consensusSchema = z
     precommitDeltaMs: z.number().int().min(0).max(60_000),
     commitWaitMs: z.number().int().min(0).max(60_000),
     gossipMs: z.number().int().min(20).max(60_000),
-    // At least two checkpoints deep, so a snapshot a peer serves is always within block sync's reach.
-    syncWindowHeights: z.number().int().min(2 * defaultConsensusConfig.checkpointEveryHeights).max(limits.recentBlocksMax),
+    // Fleet-wide: blocks carry the commitment of the latest checkpoint, so every device must agree.
+    checkpointEveryHeights: z.number().int().min(2).max(4_096),
+    syncWindowHeights: z.number().int().min(4).max(limits.recentBlocksMax),
   })
   .strict()
   .partial();
 
-/** Disk snapshots: only at checkpoint heights, which every device of the fleet takes alike. */
-const checkpointHeights = defaultConsensusConfig.checkpointEveryHeights;
-export const defaultSnapshotEveryHeights = 512;
+/** Disk snapshots are checkpoints: by default every 16th one (512 heights at the default interval). */
+const snapshotCheckpoints = 16;
+const checkpointOf = (c: { consensus: { checkpointEveryHeights?: number | undefined } }): number => c.consensus.checkpointEveryHeights ?? defaultConsensusConfig.checkpointEveryHeights;
 
 export const deviceConfigSchema = z
   .object({
@@ -94,20 +95,20 @@ export const deviceConfigSchema = z
     telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
     consensus: consensusSchema.default({}),
     snapshots: z
-      .object({
-        everyHeights: z
-          .number()
-          .int()
-          .min(checkpointHeights)
-          .max(1_048_576)
-          .refine((k) => k % checkpointHeights === 0, { message: `must be a multiple of ${checkpointHeights}` })
-          .default(defaultSnapshotEveryHeights),
-      })
+      .object({ everyHeights: z.number().int().min(2).max(1_048_576).optional() })
       .strict()
-      .default({ everyHeights: defaultSnapshotEveryHeights }),
+      .default({}),
     agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const cp = checkpointOf(c);
+    if (c.snapshots.everyHeights !== undefined && c.snapshots.everyHeights % cp !== 0) ctx.addIssue({ code: 'custom', path: ['snapshots', 'everyHeights'], message: `must be a multiple of the checkpoint interval (${cp})` });
+    // Two checkpoints deep at least, so the snapshot a peer serves is always within block sync's reach.
+    const w = c.consensus.syncWindowHeights ?? defaultConsensusConfig.syncWindowHeights;
+    if (w < 2 * cp) ctx.addIssue({ code: 'custom', path: ['consensus', 'syncWindowHeights'], message: `must be at least twice the checkpoint interval (${2 * cp})` });
+  })
+  .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? snapshotCheckpoints * checkpointOf(c) } }));
 
 export type DeviceConfig = z.infer<typeof deviceConfigSchema>;
 
@@ -127,8 +128,9 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.driver': 'use "sim" (simulated vehicle) or "none" (no flight hardware)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
-  'consensus.syncWindowHeights': `use a whole number from ${2 * checkpointHeights} to ${limits.recentBlocksMax}`,
-  'snapshots.everyHeights': `use a multiple of ${checkpointHeights} (the fleet's checkpoint interval) from ${checkpointHeights} to 1048576`,
+  'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
+  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
+  'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
 };
 
 function fixFor(path: string): string {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { readKeyFile } from '../crypto/key-file.js';
 import { createSigner, createVerifier, type Signer, type Verifier } from '../crypto/sodium.js';
-import { fromHex } from '../lib/bytes.js';
+import { fromHex, toHex } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DeviceConfig } from '../config/device-config.js';
@@ -310,6 +310,7 @@ export class Device {
 
   health(): HealthView {
     const core = this.shell.core;
+    const cp = core.sync.served[core.sync.served.length - 1];
     const counts = { alive: 0, suspect: 0, dead: 0 };
     for (const s of Object.values(this.peerStatuses())) counts[s === 'recovered' ? 'alive' : s]++;
     return {
@@ -321,12 +322,17 @@ export class Device {
       peers: counts,
       links: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { up: l.up }])),
       mission: this.missions.missionSummary()?.id ?? null,
+      checkpoint: cp ? { height: cp.height, appHash: toHex(cp.commitment) } : null,
+      stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
     };
   }
 
   private refreshMetrics(): void {
     const h = this.health();
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
+    this.metrics.checkpointHeight.set(h.checkpoint?.height ?? 0);
+    this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);
+    this.metrics.stateSync.set({ outcome: 'refused' }, h.stateSync.refused);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);
