@@ -31,6 +31,8 @@ interface Fetch {
   readonly chunkHashes: readonly Uint8Array[];
   readonly chunks: (Uint8Array | undefined)[];
   have: number;
+  /** Every chunk below this index is here (where the search for missing ones starts). */
+  firstMissing: number;
   /** Peers whose offer for this exact snapshot checked out; chunks are asked of them. */
   readonly sources: string[];
   /** Outstanding chunk requests, at most one per source. */
@@ -173,10 +175,10 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     requestChunks(s, now, fx);
     return;
   }
+  // Keep a fetch under way unless this offer is newer and the fetch has nothing yet.
+  if (f && (o.height <= f.height || f.have > 0)) return;
   const problem = offerProblem(s, o);
   if (problem) return markBad(s, o.from, `snapshot offer for height ${o.height}: ${problem}`, fx);
-  // Keep a fetch under way unless this proven offer is newer and the fetch has nothing yet.
-  if (f && (o.height <= f.height || f.have > 0)) return;
   const n = o.chunkHashes.length;
   sync.fetch = {
     height: o.height,
@@ -184,6 +186,7 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     chunkHashes: o.chunkHashes,
     chunks: new Array<Uint8Array | undefined>(n).fill(undefined),
     have: 0,
+    firstMissing: 0,
     sources: [o.from],
     asked: new Map(),
     proofBlock: o.proofBlock.block,
@@ -205,7 +208,7 @@ function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
   if (!f) return;
   const busy = new Set<number>();
   for (const a of f.asked.values()) for (let i = a.first; i < a.first + a.count; i++) busy.add(i);
-  let next = 0;
+  let next = f.firstMissing;
   for (const peer of f.sources) {
     if (f.asked.has(peer)) continue;
     while (next < f.chunks.length && (f.chunks[next] !== undefined || busy.has(next))) next++;
@@ -230,6 +233,7 @@ export function onChunk(s: ConsensusState, from: string, height: number, index: 
   }
   f.chunks[index] = bytes;
   f.have++;
+  while (f.firstMissing < f.chunks.length && f.chunks[f.firstMissing] !== undefined) f.firstMissing++;
   f.lastChunkAtMs = now;
   let done = true;
   for (let i = a.first; i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
