@@ -2,7 +2,9 @@
 // runs real NodeShells (the device code) over simulated ports on a virtual clock, applies the
 // scenario's faults, submits the workload, and lets the checkers watch every signature and commit.
 
-import { createSigner, createVerifier, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, hash, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
@@ -32,6 +34,8 @@ export interface SimNode {
   shell: NodeShell | null;
   /** The application of the current incarnation (rebuilt from snapshot and WAL at every boot). */
   app: SimApp | null;
+  /** State sync envelopes this incarnation received recently (only with WorldOptions.stateSyncDedup). */
+  seen: DedupCache | null;
   incarnation: number;
   byzantine: Behavior | null;
   byz: ByzantineContext | null;
@@ -58,6 +62,13 @@ export interface WorldOptions {
   readonly snapshotEveryHeights?: number;
   /** Overrides of the consensus settings every node uses (e.g. checkpointEveryHeights, syncWindowHeights). */
   readonly consensus?: Partial<ConsensusConfig>;
+  /**
+   * Drop a state sync envelope (kinds 14..17) a node received before, as a device's link router drops
+   * any envelope it saw among its last limits.routerDedupEntriesMax (runtime/links/router.ts): a retry
+   * must not be byte-identical. Only these kinds: consensus re-broadcasts identical votes, which the
+   * router's filter defeats for a node that dropped the first copy (reported as open in ARCHITECTURE.md).
+   */
+  readonly stateSyncDedup?: boolean;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
   /** Remember verification results across nodes (default true; exact, and much faster). */
@@ -135,7 +146,7 @@ export class World {
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
     this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
     for (let i = 0; i < n; i++) {
-      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
     }
   }
 
@@ -173,6 +184,7 @@ export class World {
     const inc = n.incarnation;
     const app = new SimApp((st) => this.onAppState(n, st));
     n.app = app;
+    n.seen = this.opts.stateSyncDedup ? new DedupCache(limits.routerDedupEntriesMax) : null;
     const sc = this.scenario.consensus;
     const shell = new NodeShell({
       id: n.id,
@@ -273,7 +285,11 @@ export class World {
 
   private deliver(to: number, bytes: Uint8Array, _from: number): void {
     const n = this.nodes[to] as SimNode;
+    // Envelopes open [0x86, version 1, kind]: state sync kinds are 14..17.
+    const syncKind = bytes.length > 3 && bytes[0] === 0x86 && bytes[1] === 0x01 && (bytes[2] as number) >= 14 && (bytes[2] as number) <= 17;
+    const key = this.opts.stateSyncDedup && syncKind ? Buffer.from(hash(bytes)).toString('base64') : null;
     for (const target of n.twin ? [n, n.twin] : [n]) {
+      if (key !== null && target.seen && !target.seen.add(key)) continue;
       if (target.byz) rememberReceived(target.byz, bytes);
       const shell = target.shell;
       if (shell)

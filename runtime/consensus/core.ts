@@ -37,6 +37,8 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
   switch (input.type) {
     case 'start': {
       s.sync.progressAtMs = input.now;
+      // Request nonces start from the clock, so a restarted node's requests differ from its last life's.
+      s.sync.nonce = Math.max(s.sync.nonce, Math.floor(input.now));
       schedule(s, fx, 'gossip', s.height, 0, input.now + s.p.config.gossipMs);
       // After a restart the persisted round and step hold: never vote twice in one step.
       const restored = s.step;
@@ -66,11 +68,11 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return;
     }
     case 'snapshot-request':
-      return onSnapshotRequest(s, input.from, input.height, input.now, fx);
+      return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
     case 'snapshot-offer':
       return onOffer(s, input.offer, input.now, fx);
     case 'chunk-request':
-      return onChunkRequest(s, input.from, input.height, input.first, input.count, input.now, fx);
+      return onChunkRequest(s, input.from, input.height, input.first, input.count, input.nonce, input.now, fx);
     case 'snapshot-chunk':
       return onChunk(s, input.from, input.height, input.index, input.bytes, input.now, fx);
   }

@@ -55,6 +55,8 @@ export class StateSync {
   restored = 0;
   /** Last commit or install: a node behind with no progress for long asks for a snapshot. */
   progressAtMs = 0;
+  /** The next request's nonce: every request differs, so links' duplicate filters never drop a retry. */
+  nonce = 0;
   private readonly offeredAt = new Map<string, number>();
   private readonly chunkBudget = new Map<string, { atMs: number; sent: number }>();
 
@@ -100,21 +102,21 @@ const verifierOf = (s: ConsensusState) => ({ backend: 'libsodium-wrappers' as co
 
 // Serving ---------------------------------------------------------------------------------------
 
-export function onSnapshotRequest(s: ConsensusState, from: string, height: number, now: number, fx: Effect[]): void {
+export function onSnapshotRequest(s: ConsensusState, from: string, height: number, nonce: number, now: number, fx: Effect[]): void {
   let snap: ServedSnapshot | undefined;
   for (const x of s.sync.served) if (x.proof && x.height > height && x.chunkHashes.length <= limits.snapshotChunksMax) snap = x;
   if (!snap?.proof || !s.sync.mayOffer(from, now, s.p.config.gossipMs)) return;
   const manifest = s.chain.manifestAt(snap.height + 1);
-  const body = encodeSnapshotOfferBody({ height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: snap.proof.blockBytes, proofCertificate: snap.proof.certificate, manifest: manifest.bytes });
+  const body = encodeSnapshotOfferBody({ height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: snap.proof.blockBytes, proofCertificate: snap.proof.certificate, manifest: manifest.bytes, nonce });
   fx.push({ type: 'send', to: from, kind: 'snapshot-offer', body });
 }
 
-export function onChunkRequest(s: ConsensusState, from: string, height: number, first: number, count: number, now: number, fx: Effect[]): void {
+export function onChunkRequest(s: ConsensusState, from: string, height: number, first: number, count: number, nonce: number, now: number, fx: Effect[]): void {
   const snap = s.sync.served.find((x) => x.height === height);
   if (!snap) return;
   for (let i = first; i < first + count && i < snap.chunkHashes.length; i++) {
     if (!s.sync.takeChunk(from, now, s.p.config.gossipMs)) return;
-    fx.push({ type: 'send', to: from, kind: 'snapshot-chunk', body: encodeSnapshotChunkBody({ height, index: i, bytes: chunkOf(snap.bytes, i) }) });
+    fx.push({ type: 'send', to: from, kind: 'snapshot-chunk', body: encodeSnapshotChunkBody({ height, index: i, bytes: chunkOf(snap.bytes, i), nonce }) });
   }
 }
 
@@ -141,7 +143,7 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
   // stall means block sync is not arriving for another reason (peers restarted with short windows).
   const far = ahead - s.height > s.p.config.syncWindowHeights;
   const stalled = now - sync.progressAtMs > limits.stateSyncStallGossips * gossip;
-  if (far || stalled) fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height }) });
+  if (far || stalled) fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height, nonce: sync.nonce++ }) });
 }
 
 /** Why an offer does not prove its snapshot, or null. Only a verified certificate makes a proof. */
@@ -216,16 +218,16 @@ function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
     const first = next;
     while (next < f.chunks.length && next - first < limits.snapshotChunksPerRequestMax && f.chunks[next] === undefined && !busy.has(next)) next++;
     f.asked.set(peer, { first, count: next - first, atMs: now });
-    fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: next - first }) });
+    fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: next - first, nonce: s.sync.nonce++ }) });
   }
 }
 
 export function onChunk(s: ConsensusState, from: string, height: number, index: number, bytes: Uint8Array, now: number, fx: Effect[]): void {
   const f = s.sync.fetch;
   if (!f || height !== f.height || s.sync.bad.has(from)) return;
-  const a = f.asked.get(from);
-  // Only chunks we asked this peer for count: anything else is ignored, not stored.
-  if (!a || index < a.first || index >= a.first + a.count || f.chunks[index] !== undefined) return;
+  // Only a source (a peer whose offer of this snapshot checked out) may fill a missing chunk, even one
+  // it was asked for before its request timed out; anything else is ignored, not stored.
+  if (!f.sources.includes(from) || index >= f.chunks.length || f.chunks[index] !== undefined) return;
   if (!bytesEqual(hashOf(s)(bytes), f.chunkHashes[index] as Uint8Array)) {
     markBad(s, from, `chunk ${index} of snapshot ${height} (${bytes.length} bytes) does not match its certified hash`, fx);
     if (f.sources.length === 0) return abandon(s, `every source of snapshot ${height} served bad chunks`, fx);
@@ -235,9 +237,10 @@ export function onChunk(s: ConsensusState, from: string, height: number, index: 
   f.have++;
   while (f.firstMissing < f.chunks.length && f.chunks[f.firstMissing] !== undefined) f.firstMissing++;
   f.lastChunkAtMs = now;
+  const a = f.asked.get(from);
   let done = true;
-  for (let i = a.first; i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
-  if (done) f.asked.delete(from);
+  for (let i = a?.first ?? 0; a && i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
+  if (a && done) f.asked.delete(from);
   if (f.have === f.chunks.length) return finish(s, f, now, fx);
   requestChunks(s, now, fx);
 }

@@ -68,9 +68,9 @@ export type Input =
   | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx }
   // State sync (state-sync.ts): a peer asks for a snapshot above its height, offers one, asks for
   // chunks of one, or sends a chunk.
-  | { readonly type: 'snapshot-request'; readonly now: number; readonly from: string; readonly height: number }
+  | { readonly type: 'snapshot-request'; readonly now: number; readonly from: string; readonly height: number; readonly nonce: number }
   | { readonly type: 'snapshot-offer'; readonly now: number; readonly offer: SnapshotOffer }
-  | { readonly type: 'chunk-request'; readonly now: number; readonly from: string; readonly height: number; readonly first: number; readonly count: number }
+  | { readonly type: 'chunk-request'; readonly now: number; readonly from: string; readonly height: number; readonly first: number; readonly count: number; readonly nonce: number }
   | { readonly type: 'snapshot-chunk'; readonly now: number; readonly from: string; readonly height: number; readonly index: number; readonly bytes: Uint8Array };
 
 /** A snapshot offer after the edge checks: envelope signature, proof block decoded, manifest verified. */

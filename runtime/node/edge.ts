@@ -69,7 +69,7 @@ export class EdgeVerifier {
         return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate });
       }
       case 'snapshot-request':
-        return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height });
+        return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height, nonce: v.parsed.nonce });
       case 'snapshot-offer': {
         const o = v.parsed;
         const blk = parseWith('snapshot proof block', o.proofBlock, (x) => decodeBlockBytes(x as Uint8Array));
@@ -80,7 +80,7 @@ export class EdgeVerifier {
         return ok({ type: 'snapshot-offer', now, offer });
       }
       case 'chunk-request':
-        return ok({ type: 'chunk-request', now, from: v.sender, height: v.parsed.height, first: v.parsed.first, count: v.parsed.count });
+        return ok({ type: 'chunk-request', now, from: v.sender, height: v.parsed.height, first: v.parsed.first, count: v.parsed.count, nonce: v.parsed.nonce });
       case 'snapshot-chunk':
         return ok({ type: 'snapshot-chunk', now, from: v.sender, height: v.parsed.height, index: v.parsed.index, bytes: v.parsed.bytes });
       default:

@@ -80,6 +80,27 @@ describe('state sync', () => {
     }
   });
 
+  it('over 20% loss (50% while syncing), with state sync envelopes seen before dropped (as a device router does), retries get through', async () => {
+    let w: World | undefined;
+    const s = scenario({
+      name: 'lossy-dedup',
+      durationMs: 20_000,
+      followers: 0,
+      mqtt: { latencyMs: 3, jitterMs: 2, loss: 0.2, duplicate: 0.02 },
+      workload: noop(200, 19_500),
+      faults: [
+        { at: 500, kind: 'crash', node: 1 },
+        { at: 14_000, kind: 'restart', node: 1, wal: 'intact' },
+        // Half of everything is lost while node 1 syncs: requests, offers and chunks must be retried.
+        { at: 14_000, kind: 'loss', loss: 0.5, until: 17_000 },
+      ],
+    });
+    const r = await runScenario(s, 25, { onWorld: (x) => (w = x), stateSyncDedup: true, consensus: { checkpointEveryHeights: 4, syncWindowHeights: 8 } });
+    expect(r.safety.ok && r.liveness.ok, explain(r)).toBe(true);
+    const n1 = node(w, 1);
+    expect((n1.earlierSync.installs + (n1.shell?.core.sync.restored ?? 0)), explain(r)).toBeGreaterThanOrEqual(1);
+  });
+
   it('a Byzantine peer that alone serves forged and truncated snapshots never gets one applied; honest peers then sync it', async () => {
     let w: World | undefined;
     const seen: { height: number; rejected: number; restored: number }[] = [];
