@@ -267,6 +267,11 @@ function abandon(s: ConsensusState, reason: string, fx: Effect[]): void {
 
 /** Every chunk matched; the whole is checked again and against the proof block, then installed. */
 function finish(s: ConsensusState, f: Fetch, now: number, fx: Effect[]): void {
+  if (s.chain.height >= f.height) {
+    // Block sync got there while the chunks came: the snapshot would move the chain back.
+    s.sync.fetch = null;
+    return;
+  }
   const whole = concatBytes(...(f.chunks as Uint8Array[]));
   const hashes = chunkHashesOf(whole, hashOf(s));
   if (!bytesEqual(commitmentOf(hashes, hashOf(s)), f.commitment)) return abandon(s, `snapshot ${f.height} does not hash to its commitment as a whole`, fx);

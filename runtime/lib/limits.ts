@@ -59,10 +59,10 @@ export const limits = {
   syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
   verifiedTxCacheMax: 20_000, // envelope hashes whose signature already checked out; overflow: cleared
   walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
-  // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts). A chunk's envelope (at most
-  // ~1,760 bytes with 64-character ids) fits every link's MTU, an E32 radio's 2,048-byte unicast included.
+  // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts). A chunk's envelope (always
+  // under 1,800 bytes with 64-character ids) fits every link's MTU, an E32 radio's 2,048-byte unicast included.
   snapshotChunkBytes: 1_536, // one chunk of a state snapshot; part of the protocol (the commitment hashes chunks of this size)
-  snapshotChunksMax: 4_096, // chunks in one snapshot, so a snapshot is at most 6 MiB; a larger state is not offered (logged)
+  snapshotChunksMax: 4_096, // chunks in one snapshot, so a snapshot is at most 6 MiB; a larger state is neither offered nor written to disk (warned)
   snapshotChunksPerRequestMax: 16, // chunks one chunk-request may ask for
   snapshotChunksPerPeerPerGossipMax: 64, // chunks served to one peer per gossip interval; requests beyond it are dropped
   snapshotsServedMax: 2, // checkpoints held in memory to serve: the newest proven one and the one awaiting its proof

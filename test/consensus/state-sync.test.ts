@@ -8,9 +8,10 @@ import { runScenario } from '../../fleet-sim/sim/run.js';
 import { World, type SimNode } from '../../fleet-sim/sim/world.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { commitmentOf } from '../../runtime/consensus/snapshot.js';
-import { offerProblem } from '../../runtime/consensus/state-sync.js';
-import type { SnapshotOffer } from '../../runtime/consensus/types.js';
+import { applyReplayed, createConsensus, recordCheckpoint } from '../../runtime/consensus/core.js';
+import { chunkOf, commitmentOf } from '../../runtime/consensus/snapshot.js';
+import { offerProblem, onChunk, onOffer } from '../../runtime/consensus/state-sync.js';
+import { defaultConsensusConfig, type CommittedBlock, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
@@ -134,6 +135,34 @@ describe('state sync', () => {
     const c2 = node(w, 2).shell?.core;
     expect(c2?.sync.bad.has('v03')).toBe(true);
     expect(c2?.sync.restored, explain(r)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a fetch that block sync overtakes is dropped when its last chunk comes, never installed backwards', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'overtaken', durationMs: 4_000, followers: 0 }), 26, { consensus: { checkpointEveryHeights: 8 } });
+    w.start();
+    w.queue.runUntil(3_000, 1e8);
+    const server = node(w, 0).shell?.core;
+    const snap = server?.sync.served.find((x) => x.proof !== null);
+    if (!server || !snap?.proof) throw new Error('no proven snapshot yet');
+    // A fresh core of node 3's identity, at height 0, fetching the server's snapshot.
+    const fresh = createConsensus({ id: 'v03', fleet: w.fleet, genesis: w.manifest, config: { ...defaultConsensusConfig, checkpointEveryHeights: 8 }, deps: { hash, verify: (sig, msg, pk) => w.verifier.verify(sig, msg, pk) } });
+    const offer: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
+    const fx: Effect[] = [];
+    onOffer(fresh, offer, 0, fx);
+    expect(fresh.sync.fetch?.height).toBe(snap.height);
+    const last = snap.chunkHashes.length - 1;
+    for (let i = 0; i < last; i++) onChunk(fresh, 'v00', snap.height, i, chunkOf(snap.bytes, i), 1, fx);
+    // Block sync brings the same blocks (and one more) before the last chunk arrives.
+    for (let h = 1; h <= snap.height + 1; h++) {
+      applyReplayed(fresh, server.chain.recentBlock(h) as CommittedBlock, 2);
+      if (fresh.chain.checkpointDue !== null) recordCheckpoint(fresh, fresh.chain.checkpointDue, new Uint8Array([h]));
+    }
+    onChunk(fresh, 'v00', snap.height, last, chunkOf(snap.bytes, last), 3, fx);
+    expect(fresh.sync.fetch).toBe(null);
+    expect(fresh.sync.restored).toBe(0);
+    expect(fresh.chain.height).toBe(snap.height + 1);
+    expect(fx.filter((e) => e.type === 'install-snapshot')).toEqual([]);
   });
 
   it('every forged offer is refused for its own reason', async () => {
