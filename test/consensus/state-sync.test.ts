@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 import { World, type SimNode } from '../../fleet-sim/sim/world.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
+import { unwrap } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { applyReplayed, createConsensus, recordCheckpoint } from '../../runtime/consensus/core.js';
 import { chunkOf, commitmentOf } from '../../runtime/consensus/snapshot.js';
@@ -135,6 +137,34 @@ describe('state sync', () => {
     const c2 = node(w, 2).shell?.core;
     expect(c2?.sync.bad.has('v03')).toBe(true);
     expect(c2?.sync.restored, explain(r)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a validator that slept through a validator-set change state-syncs under the newer signed set; a snapshot proven by the old set is refused', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'set-change', durationMs: 12_000, workload: noop(200, 11_500) }), 27, { consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 } });
+    w.start();
+    w.queue.runUntil(500, 1e8);
+    w.crash(node(w, 2), 'intact');
+    w.queue.runUntil(1_400, 1e8);
+    const before = node(w, 0).shell?.core.sync.served.find((x) => x.proof !== null);
+    const old = w.manifest.body;
+    const v03 = old.validators.find((v) => v.id === 'v03');
+    const f00 = old.followers.find((f) => f.id === 'f00');
+    if (!before || !v03 || !f00) throw new Error('setup');
+    // Epoch 2: f00 votes instead of v03 (still four validators, three of them up).
+    const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
+    w.publish(next.bytes);
+    w.queue.runUntil(9_000, 1e8);
+    w.restart(node(w, 2));
+    w.queue.runUntil(12_000, 1e8);
+    const c2 = node(w, 2).shell?.core;
+    expect(w.checkers.violations).toEqual([]);
+    expect(c2?.sync.restored).toBeGreaterThanOrEqual(1);
+    expect(c2?.chain.latestEpoch()).toBe(2);
+    expect(c2?.chain.height ?? 0).toBeGreaterThanOrEqual((node(w, 0).shell?.core.chain.height ?? 0) - 2);
+    if (!c2 || !before.proof) throw new Error('node 2 down');
+    const stale: SnapshotOffer = { from: 'v00', height: before.height, chunkHashes: before.chunkHashes, proofBlock: decodeBlockBytes(before.proof.blockBytes), proofCertificate: before.proof.certificate, manifest: w.manifest };
+    expect(offerProblem(c2, stale)).toBe('its manifest has epoch 1, older than the 2 this node knows');
   });
 
   it('a fetch that block sync overtakes is dropped when its last chunk comes, never installed backwards', async () => {
