@@ -2,6 +2,8 @@
 // The CLI turns a ScenarioError into exit status 2.
 
 import { parse as parseYaml } from 'yaml';
+import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { behaviors, type Behavior, type Fault, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export class ScenarioError extends Error {}
@@ -186,7 +188,12 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const ex = obj(o.expect ?? {}, 'expect');
   only(ex, ['safety', 'committedFraction', 'maxStall'], 'expect');
   const cons = obj(o.consensus ?? {}, 'consensus');
-  only(cons, ['proposeTimeout', 'commitWait', 'gossip'], 'consensus');
+  only(cons, ['proposeTimeout', 'commitWait', 'gossip', 'checkpointEvery', 'syncWindow', 'snapshotEvery'], 'consensus');
+  const checkpointEvery = cons.checkpointEvery === undefined ? undefined : int(cons.checkpointEvery, 'consensus.checkpointEvery', 1, 100_000);
+  const syncWindow = cons.syncWindow === undefined ? undefined : int(cons.syncWindow, 'consensus.syncWindow', 1, limits.recentBlocksMax);
+  const snapshotEvery = cons.snapshotEvery === undefined ? undefined : int(cons.snapshotEvery, 'consensus.snapshotEvery', 1, 1_000_000);
+  const every = checkpointEvery ?? defaultConsensusConfig.checkpointEveryHeights;
+  if (snapshotEvery !== undefined && snapshotEvery % every !== 0) fail('consensus.snapshotEvery', `must be a multiple of consensus.checkpointEvery (${every})`);
   const live = obj(o.liveness ?? {}, 'liveness');
   only(live, ['budget'], 'liveness');
   if (o.faults !== undefined && !Array.isArray(o.faults)) fail('faults', 'must be a list');
@@ -209,6 +216,9 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
       proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
       commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),
       gossipMs: cons.gossip === undefined ? 200 : duration(cons.gossip, 'consensus.gossip'),
+      ...(checkpointEvery !== undefined ? { checkpointEveryHeights: checkpointEvery } : {}),
+      ...(syncWindow !== undefined ? { syncWindowHeights: syncWindow } : {}),
+      ...(snapshotEvery !== undefined ? { snapshotEveryHeights: snapshotEvery } : {}),
     },
     livenessBudgetMs: live.budget === undefined ? 20_000 : duration(live.budget, 'liveness.budget'),
     ...(o.world !== undefined ? { world: world(o.world) } : {}),

@@ -1,6 +1,6 @@
 // The fleet-sim scenario (DESIGN.md "fleet-sim scenario"), after parsing: times in ms, nodes by index.
 
-export const behaviors = ['equivocate', 'twins', 'forge', 'replay', 'silent', 'amnesia', 'flood', 'invalid-block', 'wrong-proposer'] as const;
+export const behaviors = ['equivocate', 'twins', 'forge', 'replay', 'silent', 'amnesia', 'flood', 'invalid-block', 'wrong-proposer', 'forge-snapshot'] as const;
 export type Behavior = (typeof behaviors)[number];
 
 /** A node by index (validators 0..n-1, then followers) or the validator proposing at that moment. */
@@ -37,7 +37,17 @@ export interface Scenario {
   readonly workload: readonly Workload[];
   readonly expect: { readonly safety: boolean; readonly committedFraction?: number; readonly maxStallMs?: number };
   /** Consensus timeouts (ms); defaults suit a 2 ms LAN. */
-  readonly consensus: { readonly proposeMs: number; readonly commitWaitMs: number; readonly gossipMs: number };
+  readonly consensus: {
+    readonly proposeMs: number;
+    readonly commitWaitMs: number;
+    readonly gossipMs: number;
+    /** Heights between checkpoints (default 32); blocks carry the latest one's commitment. */
+    readonly checkpointEveryHeights?: number;
+    /** Blocks each node keeps for block sync (default 256); a node further behind state-syncs. */
+    readonly syncWindowHeights?: number;
+    /** Every node writes its checkpoint snapshot to disk and empties its WAL this often (default: never). */
+    readonly snapshotEveryHeights?: number;
+  };
   /** Simulated time after `duration`, with the network healed, in which progress is required. */
   readonly livenessBudgetMs: number;
   /** The physical world fleet-sim's flight layer flies in (fleet-sim/flight): hazards the drones' range

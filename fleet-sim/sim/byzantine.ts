@@ -1,6 +1,7 @@
 // Byzantine behaviours as plain options on a node's outgoing traffic. The node runs the honest code;
 // these wrappers lie on its behalf with its real key (equivocate, invalid-block, wrong-proposer,
-// forge, replay, flood, silent). Twins and amnesia live in the world (they are about identity and disk).
+// forge, replay, flood, silent, forge-snapshot). Twins and amnesia live in the world (they are about
+// identity and disk).
 
 import type { Signer } from '../../runtime/crypto/sodium.js';
 import type { Prng } from '../../runtime/lib/prng.js';
@@ -8,7 +9,11 @@ import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeBlock, encodeProposalBody, parseBlock } from '../../runtime/wire/block.js';
 import { encodeStatusBody } from '../../runtime/wire/consensus-aux.js';
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody, parseVoteBody } from '../../runtime/wire/vote.js';
+import { encodeSnapshotChunkBody, encodeSnapshotOfferBody, parseSnapshotChunkBody, parseSnapshotOfferBody } from '../../runtime/wire/state-sync.js';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { commitmentOf } from '../../runtime/consensus/snapshot.js';
 import type { Behavior } from '../scenario/scenario.js';
 
 export interface ByzantineContext {
@@ -45,6 +50,45 @@ function alteredProposal(ctx: ByzantineContext, body: Uint8Array, mode: 'time' |
   const b = parseBlock(bd.value);
   const changed = mode === 'time' ? { ...b, timeMs: b.timeMs + 1 } : { ...b, appHash: ctx.prng.bytes(32) };
   return sealEnvelope('proposal', ctx.fleet, ctx.id, encodeProposalBody({ height: p.height, round: p.round, validRound: p.validRound, blockBytes: encodeBlock(changed) }), ctx.signer);
+}
+
+/**
+ * A snapshot offer that lies: a chunk hash swapped (the list no longer hashes to the certified appHash),
+ * a proof block rewritten to carry the commitment of forged chunks (its certificate no longer matches),
+ * the same forged block with a certificate signed by this node alone, or the honest offer (so this
+ * node becomes a chunk source, and its chunks lie instead).
+ */
+function forgedOffer(ctx: ByzantineContext, body: Uint8Array): Uint8Array | null {
+  const d = decodeCbor(body, 1 << 20);
+  if (!d.ok) return null;
+  const o = parseSnapshotOfferBody(d.value);
+  const mode = ctx.prng.pick(['hashes', 'proof', 'self-cert', 'honest'] as const);
+  if (mode === 'honest') return null;
+  const hashes = o.chunkHashes.map((h) => Uint8Array.from(h));
+  (hashes[ctx.prng.int(hashes.length)] as Uint8Array).set(ctx.prng.bytes(32));
+  let forged = { ...o, chunkHashes: hashes };
+  if (mode !== 'hashes') {
+    const bd = decodeCbor(o.proofBlock, 1 << 20);
+    if (!bd.ok) return null;
+    const proofBlock = encodeBlock({ ...parseBlock(bd.value), appHash: commitmentOf(hashes, hash) });
+    const cert = mode === 'proof' ? o.proofCertificate : { ...o.proofCertificate, blockHash: hash(proofBlock), signatures: [{ validator: ctx.id, signature: ctx.signer.sign(signingBytes('precommit', ctx.fleet, encodeVoteBody({ height: o.proofCertificate.height, round: o.proofCertificate.round, blockHash: hash(proofBlock) }))) }] };
+    forged = { ...forged, proofBlock, proofCertificate: cert };
+  }
+  return sealEnvelope('snapshot-offer', ctx.fleet, ctx.id, encodeSnapshotOfferBody(forged), ctx.signer);
+}
+
+/** A chunk with one byte flipped, or cut short (a truncated snapshot). */
+function forgedChunk(ctx: ByzantineContext, body: Uint8Array): Uint8Array | null {
+  const d = decodeCbor(body, 1 << 16);
+  if (!d.ok) return null;
+  const c = parseSnapshotChunkBody(d.value);
+  let out = Uint8Array.from(c.bytes);
+  if (ctx.prng.chance(0.5) && out.length > 1) out = out.subarray(0, out.length >> 1);
+  else {
+    const i = ctx.prng.int(out.length);
+    out[i] = (out[i] as number) ^ (1 + ctx.prng.int(255));
+  }
+  return sealEnvelope('snapshot-chunk', ctx.fleet, ctx.id, encodeSnapshotChunkBody({ ...c, bytes: out }), ctx.signer);
 }
 
 function half(ctx: ByzantineContext): [number[], number[]] {
@@ -101,6 +145,10 @@ export function byzantineSend(ctx: ByzantineContext, to: number | null, bytes: U
       }
       ctx.sendRaw(null, encodeCbor([1, 99, ctx.fleet, ctx.id, new Uint8Array(10), new Uint8Array(64)]));
       return;
+    case 'forge-snapshot':
+      if (raw.ok && kind === 'snapshot-offer') return ctx.sendRaw(to, forgedOffer(ctx, raw.value.body) ?? bytes);
+      if (raw.ok && kind === 'snapshot-chunk') return ctx.sendRaw(to, forgedChunk(ctx, raw.value.body) ?? bytes);
+      return ctx.sendRaw(to, bytes);
     case 'wrong-proposer':
     case 'twins':
     case 'amnesia':

@@ -19,6 +19,8 @@ export class Checkers {
   readonly violations: Violation[] = [];
   /** height -> block hash hex and the time it was first committed by an honest node. */
   readonly decided = new Map<number, { hash: string; atMs: number; commands: string[] }>();
+  /** height -> the application state an honest node had after that block (restored nodes included). */
+  private readonly appStates = new Map<number, { node: string; state: string }>();
   private readonly signed = new Map<string, string>();
   private readonly committedNonces = new Set<string>();
 
@@ -78,6 +80,16 @@ export class Checkers {
       commands.push(nonce);
     }
     this.decided.set(h, { hash, atMs: this.now(), commands });
+  }
+
+  /**
+   * Application agreement: every honest node's application state after height h is the same, whether
+   * it applied every block or restored a snapshot (its own or fetched by state sync) on the way.
+   */
+  onAppState(node: string, height: number, state: string): void {
+    const first = this.appStates.get(height);
+    if (!first) this.appStates.set(height, { node, state });
+    else if (first.state !== state) this.violate('agreement', `${node}'s application state after height ${height} is ${state.slice(0, 20)}, ${first.node}'s is ${first.state.slice(0, 20)}`);
   }
 
   livenessFailure(detail: string): void {

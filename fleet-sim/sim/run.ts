@@ -19,6 +19,8 @@ export interface Report {
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
   network: { messagesDelivered: number; messagesDropped: number; bytesSent: number; bytesPerHeight: number | null };
+  /** Snapshots honest nodes installed by state sync, and offers or chunks they refused (all incarnations). */
+  stateSync: { installs: number; refused: number };
   detection: null;
   evidence: { kind: 'equivocation'; validator: number; height: number }[];
   flight: null;
@@ -132,6 +134,10 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
     latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
     network: { messagesDelivered: w.net.delivered, messagesDropped: w.net.dropped, bytesSent: w.net.bytes, bytesPerHeight: heights > 0 ? Math.round(w.net.bytes / heights) : null },
+    stateSync: {
+      installs: honest.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
+      refused: honest.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
+    },
     detection: null,
     evidence,
     flight: null,

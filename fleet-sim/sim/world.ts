@@ -2,13 +2,16 @@
 // runs real NodeShells (the device code) over simulated ports on a virtual clock, applies the
 // scenario's faults, submits the workload, and lets the checkers watch every signature and commit.
 
-import { createSigner, createVerifier, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, hash, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
-import { defaultConsensusConfig, type CommittedBlock } from '../../runtime/consensus/types.js';
+import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
+import { snapshotFile } from '../../runtime/node/snapshot-file.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -19,6 +22,7 @@ import { EventQueue } from './event-queue.js';
 import { operatorIndex, SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
 import { memoVerifier } from './memo-verifier.js';
+import { SimApp, type SimAppState } from './sim-app.js';
 
 export class SimCrash extends Error {}
 
@@ -28,6 +32,10 @@ export interface SimNode {
   readonly signer: Signer;
   storage: SimStorage;
   shell: NodeShell | null;
+  /** The application of the current incarnation (rebuilt from snapshot and WAL at every boot). */
+  app: SimApp | null;
+  /** State sync envelopes this incarnation received recently (only with WorldOptions.stateSyncDedup). */
+  seen: DedupCache | null;
   incarnation: number;
   byzantine: Behavior | null;
   byz: ByzantineContext | null;
@@ -35,16 +43,32 @@ export interface SimNode {
   /** Crash at the N-th persist/send point of the current incarnation (crash-point tests). */
   crashAtPoint: number | null;
   points: number;
+  /** The label of each fail point this node crashed at (crash-point tests check what they covered). */
+  crashLabels: string[];
+  /** State sync in earlier incarnations (the current one's core counts its own). */
+  earlierSync: { installs: number; refused: number };
   crashes: number;
   fatal: string | null;
 }
 
 export interface WorldOptions {
-  /** Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. */
-  readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode };
+  /**
+   * Extra hook for tests: crash node i at its N-th fail point, restart after `restartAfterMs`. Points
+   * count from its boot, or from `armAtMs` (virtual ms) when given.
+   */
+  readonly crashPoint?: { readonly node: number; readonly point: number; readonly restartAfterMs: number; readonly mode: CrashMode; readonly armAtMs?: number };
   readonly stepsMax?: number;
-  /** Snapshot the chain and empty the WAL every this many heights (bounded disk). */
+  /** Write the checkpoint snapshot to disk and empty the WAL every this many heights (bounded disk). */
   readonly snapshotEveryHeights?: number;
+  /** Overrides of the consensus settings every node uses (e.g. checkpointEveryHeights, syncWindowHeights). */
+  readonly consensus?: Partial<ConsensusConfig>;
+  /**
+   * Drop a state sync envelope (kinds 14..17) a node received before, as a device's link router drops
+   * any envelope it saw among its last limits.routerDedupEntriesMax (runtime/links/router.ts): a retry
+   * must not be byte-identical. Only these kinds: consensus re-broadcasts identical votes, which the
+   * router's filter defeats for a node that dropped the first copy (reported as open in ARCHITECTURE.md).
+   */
+  readonly stateSyncDedup?: boolean;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
   /** Remember verification results across nodes (default true; exact, and much faster). */
@@ -122,7 +146,7 @@ export class World {
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
     this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
     for (let i = 0; i < n; i++) {
-      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
     }
   }
 
@@ -139,7 +163,15 @@ export class World {
     this.scheduleFaults();
     this.scheduleWorkload();
     const cp = this.opts.crashPoint;
-    if (cp) (this.nodes[cp.node] as SimNode).crashAtPoint = cp.point;
+    if (cp) {
+      const n = this.nodes[cp.node] as SimNode;
+      if (cp.armAtMs === undefined) n.crashAtPoint = cp.point;
+      else
+        this.queue.at(cp.armAtMs, () => {
+          n.crashAtPoint = cp.point;
+          n.points = 0;
+        });
+    }
   }
 
   private log(line: string): void {
@@ -150,22 +182,46 @@ export class World {
     n.incarnation++;
     n.points = 0;
     const inc = n.incarnation;
+    const app = new SimApp((st) => this.onAppState(n, st));
+    n.app = app;
+    n.seen = this.opts.stateSyncDedup ? new DedupCache(limits.routerDedupEntriesMax) : null;
+    const sc = this.scenario.consensus;
     const shell = new NodeShell({
       id: n.id,
       genesis: this.manifest,
-      config: { ...defaultConsensusConfig, proposeMs: this.scenario.consensus.proposeMs, commitWaitMs: this.scenario.consensus.commitWaitMs, gossipMs: this.scenario.consensus.gossipMs, prevoteMs: this.scenario.consensus.proposeMs / 2, precommitMs: this.scenario.consensus.proposeMs / 2 },
+      config: {
+        ...defaultConsensusConfig,
+        proposeMs: sc.proposeMs,
+        commitWaitMs: sc.commitWaitMs,
+        gossipMs: sc.gossipMs,
+        prevoteMs: sc.proposeMs / 2,
+        precommitMs: sc.proposeMs / 2,
+        ...(sc.checkpointEveryHeights !== undefined ? { checkpointEveryHeights: sc.checkpointEveryHeights } : {}),
+        ...(sc.syncWindowHeights !== undefined ? { syncWindowHeights: sc.syncWindowHeights } : {}),
+        ...this.opts.consensus,
+      },
       clock: { now: () => this.now() },
       scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
       storage: n.storage,
-      ...(this.opts.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights } : {}),
+      ...((this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights) !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights } : {}),
       send: (to, bytes) => this.send(n, to, bytes),
       signer: n.signer,
       verifier: this.nodeVerifier,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
-      onCommit: (c) => this.onCommit(n, c),
-      failPoint: () => {
+      app: {
+        commit: (c) => {
+          this.onCommit(n, c);
+          app.commit(c);
+        },
+        exportState: () => app.exportState(),
+        importState: (b) => app.importState(b),
+      },
+      failPoint: (label) => {
         n.points++;
-        if (n.crashAtPoint !== null && n.points === n.crashAtPoint) throw new SimCrash(`${n.id} crashed at fail point ${n.points}`);
+        if (n.crashAtPoint !== null && n.points === n.crashAtPoint) {
+          n.crashLabels.push(label);
+          throw new SimCrash(`${n.id} crashed at fail point ${n.points} (${label})`);
+        }
       },
       onSigned: (env) => {
         if (this.honest(n)) this.checkers.onSigned(n.id, env);
@@ -204,6 +260,7 @@ export class World {
 
   crash(n: SimNode, mode: CrashMode): void {
     if (n.shell === null) return;
+    n.earlierSync = { installs: n.earlierSync.installs + n.shell.core.sync.restored, refused: n.earlierSync.refused + n.shell.core.sync.rejected };
     n.shell = null;
     n.incarnation++;
     n.crashes++;
@@ -228,7 +285,11 @@ export class World {
 
   private deliver(to: number, bytes: Uint8Array, _from: number): void {
     const n = this.nodes[to] as SimNode;
+    // Envelopes open [0x86, version 1, kind]: state sync kinds are 14..17.
+    const syncKind = bytes.length > 3 && bytes[0] === 0x86 && bytes[1] === 0x01 && (bytes[2] as number) >= 14 && (bytes[2] as number) <= 17;
+    const key = this.opts.stateSyncDedup && syncKind ? Buffer.from(hash(bytes)).toString('base64') : null;
     for (const target of n.twin ? [n, n.twin] : [n]) {
+      if (key !== null && target.seen && !target.seen.add(key)) continue;
       if (target.byz) rememberReceived(target.byz, bytes);
       const shell = target.shell;
       if (shell)
@@ -248,6 +309,10 @@ export class World {
       const d = process.cpuUsage(t0);
       this.nodeBusyMs -= (d.user + d.system) / 1000;
     }
+  }
+
+  private onAppState(n: SimNode, st: SimAppState): void {
+    if (this.honest(n) && n.app !== null) this.checkers.onAppState(n.id, st.height, `${st.commands}/${Buffer.from(st.digest).toString('hex')}`);
   }
 
   currentProposer(): number {
@@ -306,7 +371,7 @@ export class World {
       // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
       const wal = n.storage.rawDurable(walFile);
       const kept = wal ? readWal(wal, walFile) : null;
-      n.storage.forget(() => false);
+      n.storage.forget((name) => name === snapshotFile);
       if (kept?.ok) {
         for (const r of kept.value.records) if (r.t === 'commit') n.storage.append(walFile, encodeWalRecord(r));
         n.storage.sync(walFile);
@@ -316,8 +381,10 @@ export class World {
       this.boot(n);
     } else if (behavior === 'twins') {
       const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: this.prng.split(`twin-${n.index}`) } };
-      const wal = n.storage.rawDurable(walFile);
-      if (wal) twin.storage.setDurable(walFile, Uint8Array.from(wal));
+      for (const name of [walFile, snapshotFile]) {
+        const b = n.storage.rawDurable(name);
+        if (b) twin.storage.setDurable(name, Uint8Array.from(b));
+      }
       n.twin = twin;
       this.boot(twin);
     }

@@ -7,11 +7,17 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
 import { withReleasedPackages } from '../lib/released-require.js';
+import { limits } from '../lib/limits.js';
+import { defaultConsensusConfig } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
 
 type Zod = typeof z;
+
+/** Disk snapshots are checkpoints: by default every 16th one (512 heights at the default interval). */
+const snapshotCheckpoints = 16;
+const checkpointOf = (c: { consensus: { checkpointEveryHeights?: number | undefined } }): number => c.consensus.checkpointEveryHeights ?? defaultConsensusConfig.checkpointEveryHeights;
 
 /**
  * The schema, built from the zod instance given: parseDeviceConfig loads zod (and yaml) for the one
@@ -28,6 +34,9 @@ function deviceConfigSchemaFor(z: Zod) {
       precommitDeltaMs: z.number().int().min(0).max(60_000),
       commitWaitMs: z.number().int().min(0).max(60_000),
       gossipMs: z.number().int().min(20).max(60_000),
+      // Fleet-wide: blocks carry the commitment of the latest checkpoint, so every device must agree.
+      checkpointEveryHeights: z.number().int().min(2).max(4_096),
+      syncWindowHeights: z.number().int().min(4).max(limits.recentBlocksMax),
     })
     .strict()
     .partial();
@@ -95,6 +104,10 @@ function deviceConfigSchemaFor(z: Zod) {
         .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
       telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
       consensus: consensusSchema.default({}),
+      snapshots: z
+        .object({ everyHeights: z.number().int().min(2).max(1_048_576).optional() })
+        .strict()
+        .default({}),
       agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
       membership: z
         .object({
@@ -107,7 +120,15 @@ function deviceConfigSchemaFor(z: Zod) {
         .strict()
         .default({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, recoveredBeats: 3 }),
     })
-    .strict();
+    .strict()
+    .superRefine((c, ctx) => {
+      const cp = checkpointOf(c);
+      if (c.snapshots.everyHeights !== undefined && c.snapshots.everyHeights % cp !== 0) ctx.addIssue({ code: 'custom', path: ['snapshots', 'everyHeights'], message: `must be a multiple of the checkpoint interval (${cp})` });
+      // Two checkpoints deep at least, so the snapshot a peer serves is always within block sync's reach.
+      const w = c.consensus.syncWindowHeights ?? defaultConsensusConfig.syncWindowHeights;
+      if (w < 2 * cp) ctx.addIssue({ code: 'custom', path: ['consensus', 'syncWindowHeights'], message: `must be at least twice the checkpoint interval (${2 * cp})` });
+    })
+    .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? snapshotCheckpoints * checkpointOf(c) } }));
 }
 
 export type DeviceConfig = z.infer<ReturnType<typeof deviceConfigSchemaFor>>;
@@ -136,6 +157,9 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.driver': 'use "sim" (simulated vehicle) or "none" (no flight hardware)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
+  'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
+  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
+  'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
 };
 
 function fixFor(path: string): string {

@@ -1,15 +1,16 @@
 // What the committed chain has decided so far: the last block and its certificate, the validator sets
-// in force by height, committed nonces and evidence, and a window of recent blocks for block sync.
-// It also holds the block rules (valid(v) in Algorithm 1), since they depend on exactly this state.
+// in force by height, committed nonces and evidence, the commitment of the latest checkpoint (appHash)
+// and a window of recent blocks for block sync. It also holds the block rules (valid(v) in Algorithm 1),
+// since they depend on exactly this state.
 
 import { assert } from '../lib/assert.js';
-import { bytesEqual, concatBytes, toHex } from '../lib/bytes.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
-import type { ChainSnapshot } from './snapshot.js';
+import type { ChainExport } from './snapshot.js';
 
 export interface CommittedEvidence {
   readonly culprit: string;
@@ -28,7 +29,13 @@ export class ChainState {
   lastHash: Uint8Array;
   lastTimeMs = 0;
   lastCertificate: CommitCertificate | null = null;
+  /**
+   * The commitment (snapshot.ts commitmentOf) of the state snapshot at the latest checkpoint height;
+   * 32 zero bytes before the first. Every block carries it, so a certified block vouches for it.
+   */
   appHash: Uint8Array;
+  /** A checkpoint height whose commitment the shell has not handed back yet (recordCheckpoint). */
+  checkpointDue: number | null = null;
   readonly evidence: CommittedEvidence[] = [];
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
   private readonly nonces = new Map<string, number>();
@@ -39,10 +46,17 @@ export class ChainState {
     genesis: Manifest,
     private readonly fleet: string,
     private readonly deps: CoreDeps,
+    private readonly window: { readonly checkpointEveryHeights: number; readonly syncWindowHeights: number },
   ) {
+    assert(window.checkpointEveryHeights >= 1, 'checkpointEveryHeights must be at least 1');
+    assert(window.syncWindowHeights >= 1 && window.syncWindowHeights <= limits.recentBlocksMax, `syncWindowHeights must be 1..${limits.recentBlocksMax}`);
     this.manifests = [{ fromHeight: 1, manifest: genesis }];
     this.lastHash = new Uint8Array(32);
     this.appHash = new Uint8Array(32);
+  }
+
+  isCheckpoint(height: number): boolean {
+    return height % this.window.checkpointEveryHeights === 0;
   }
 
   manifestAt(height: number): Manifest {
@@ -52,7 +66,12 @@ export class ChainState {
   }
 
   latestEpoch(): number {
-    return (this.manifests[this.manifests.length - 1] as { manifest: Manifest }).manifest.body.epoch;
+    return this.latestManifest().body.epoch;
+  }
+
+  /** The newest manifest this chain committed, in force now or two heights after its block. */
+  latestManifest(): Manifest {
+    return (this.manifests[this.manifests.length - 1] as { manifest: Manifest }).manifest;
   }
 
   powerOf(height: number, id: string): number {
@@ -106,11 +125,12 @@ export class ChainState {
 
   /** valid(v): returns why a block may not be committed at the next height, or null. */
   blockProblem(block: Block, txs: readonly (CheckedTx | RejectedTx)[], nowMs: number): string | null {
+    assert(this.checkpointDue === null, `block rules asked before the checkpoint of height ${this.checkpointDue} was recorded`);
     const h = this.height + 1;
     if (block.height !== h) return `block height ${block.height}, expected ${h}`;
     if (!bytesEqual(block.parent, this.lastHash)) return 'block parent is not the last committed block';
     if (!bytesEqual(block.manifestHash, this.manifestAt(h).hash)) return 'block names a manifest not in force at its height';
-    if (!bytesEqual(block.appHash, this.appHash)) return 'block appHash differs from the committed state';
+    if (!bytesEqual(block.appHash, this.appHash)) return 'block appHash differs from the commitment of the latest checkpoint';
     if (block.timeMs <= this.lastTimeMs) return 'block time does not increase';
     if (block.timeMs > nowMs + limits.clockSkewMsMax) return 'block time is too far in the future';
     if (h > 1) {
@@ -129,6 +149,7 @@ export class ChainState {
 
   apply(c: CommittedBlock): void {
     assert(c.block.height === this.height + 1, `applying block ${c.block.height} at height ${this.height}`);
+    assert(this.checkpointDue === null, `applying block ${c.block.height} before the checkpoint of height ${this.checkpointDue} was recorded`);
     for (const tx of c.txs) {
       if (tx.kind === 'command') {
         assert(this.nonces.size < limits.seenNoncesMax, 'seen-nonce table is full');
@@ -146,33 +167,46 @@ export class ChainState {
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
     this.lastCertificate = c.certificate;
-    this.appHash = this.deps.hash(concatBytes(this.appHash, c.hash));
     this.recent.push(c);
-    if (this.recent.length > limits.recentBlocksMax) this.recent.shift();
+    if (this.recent.length > this.window.syncWindowHeights) this.recent.shift();
+    if (this.isCheckpoint(c.block.height)) this.checkpointDue = c.block.height;
   }
 
-  exportState(): ChainSnapshot {
+  /** The shell encoded the state at the due checkpoint; blocks from here on carry its commitment. */
+  recordCheckpoint(height: number, commitment: Uint8Array): void {
+    assert(this.checkpointDue === height, `checkpoint ${height} recorded, but ${this.checkpointDue ?? 'none'} is due`);
+    this.appHash = commitment;
+    this.checkpointDue = null;
+  }
+
+  exportState(): ChainExport {
     return {
       height: this.height,
       lastHash: this.lastHash,
       lastTimeMs: this.lastTimeMs,
-      lastCertificate: this.lastCertificate,
-      appHash: this.appHash,
       manifests: this.manifests.map((m) => ({ fromHeight: m.fromHeight, bytes: m.manifest.bytes })),
       nonces: [...this.nonces.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
       evidence: [...this.evidence],
     };
   }
 
-  importState(s: ChainSnapshot, manifest: (bytes: Uint8Array) => Manifest): void {
-    assert(this.height === 0, 'a snapshot is restored into a fresh chain only');
+  /**
+   * Replaces the whole chain state with a snapshot's (at boot, or in state sync far ahead of this
+   * one): `manifests` are the snapshot's, already verified against the authority; `commitment` is the
+   * snapshot's own, which the blocks after it carry.
+   */
+  importState(s: ChainExport, manifests: readonly { fromHeight: number; manifest: Manifest }[], commitment: Uint8Array, lastCertificate: CommitCertificate | null): void {
+    assert(s.height >= this.height, `a snapshot at height ${s.height} would move the chain back from ${this.height}`);
+    assert(manifests.length > 0, 'a snapshot names at least the genesis manifest');
     this.height = s.height;
     this.lastHash = s.lastHash;
     this.lastTimeMs = s.lastTimeMs;
-    this.lastCertificate = s.lastCertificate;
-    this.appHash = s.appHash;
+    this.lastCertificate = lastCertificate;
+    this.appHash = commitment;
+    this.checkpointDue = null;
+    this.recent.length = 0;
     this.manifests.length = 0;
-    for (const m of s.manifests) this.manifests.push({ fromHeight: m.fromHeight, manifest: manifest(m.bytes) });
+    this.manifests.push(...manifests);
     this.nonces.clear();
     for (const [k, v] of s.nonces) this.nonces.set(k, v);
     this.evidence.length = 0;

@@ -4,82 +4,19 @@
 
 import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
-import type { Manifest } from '../manifest/manifest.js';
-import { encodeBlock, type DecodedBlock } from '../wire/block.js';
+import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
 import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
-import { ChainState } from './chain-state.js';
-import { Mempool, txKey } from './mempool.js';
-import { proposerOf } from './proposer.js';
-import type { CheckedTx, ConsensusConfig, CoreDeps, Effect, Input, RejectedTx, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
+import { ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
+import { txKey } from './mempool.js';
+import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
+import type { CheckedTx, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
-/** A block value this node has seen, with its edge-checked txs. */
-export interface Candidate {
-  readonly block: DecodedBlock;
-  readonly value: string;
-  readonly txs: readonly (CheckedTx | RejectedTx)[];
-}
-
-export interface CoreParams {
-  readonly id: string;
-  readonly fleet: string;
-  readonly genesis: Manifest;
-  readonly config: ConsensusConfig;
-  readonly deps: CoreDeps;
-}
+export { applyReplayed, ConsensusState, recordCheckpoint, restoreRound, type Candidate, type CoreParams } from './consensus-state.js';
 
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
-
-export class ConsensusState {
-  readonly chain: ChainState;
-  readonly mempool = new Mempool();
-  height = 1;
-  round = 0;
-  step: Step = 'propose';
-  /** Between a commit and the start of the next height (commitWaitMs). */
-  waiting = false;
-  lockedRound = -1;
-  lockedValue: Candidate | null = null;
-  validRound = -1;
-  validValue: Candidate | null = null;
-  votes: VoteSet;
-  proposals = new Map<number, VerifiedProposal>();
-  candidates = new Map<string, Candidate>();
-  validity = new Map<string, string | null>();
-  timersSet = new Set<string>();
-  line36Done = new Set<number>();
-  ownEnvelopes: Uint8Array[] = [];
-  future: Input[] = [];
-  evidenceSent = new Set<string>();
-  /** Round number -> heights: newest status per peer (bounded by the manifest size). */
-  peers = new Map<string, { height: number; round: number }>();
-  /** When each peer was last sent blocks (rate limit; bounded by the fleet size, cleared on overflow). */
-  servedAt = new Map<string, number>();
-
-  constructor(readonly p: CoreParams) {
-    this.chain = new ChainState(p.genesis, p.fleet, p.deps);
-    this.votes = this.newVoteSet();
-  }
-
-  newVoteSet(): VoteSet {
-    const h = this.height;
-    return new VoteSet((id) => this.chain.powerOf(h, id));
-  }
-
-  totalPower(): number {
-    return this.chain.manifestAt(this.height).totalPower;
-  }
-
-  isValidator(): boolean {
-    return this.chain.powerOf(this.height, this.p.id) > 0;
-  }
-
-  proposer(round: number): string {
-    return proposerOf(this.chain.manifestAt(this.height).validators, this.height, round);
-  }
-}
 
 export function createConsensus(p: CoreParams): ConsensusState {
   return new ConsensusState(p);
@@ -99,6 +36,9 @@ const over13 = (power: number, total: number): boolean => 3 * power > total;
 function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
   switch (input.type) {
     case 'start': {
+      s.sync.progressAtMs = input.now;
+      // Request nonces start from the clock, so a restarted node's requests differ from its last life's.
+      s.sync.nonce = Math.max(s.sync.nonce, Math.floor(input.now));
       schedule(s, fx, 'gossip', s.height, 0, input.now + s.p.config.gossipMs);
       // After a restart the persisted round and step hold: never vote twice in one step.
       const restored = s.step;
@@ -127,6 +67,14 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       if (s.chain.txProblem(input.tx, input.now, inBlock) === null) s.mempool.add(input.tx);
       return;
     }
+    case 'snapshot-request':
+      return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
+    case 'snapshot-offer':
+      return onOffer(s, input.offer, input.now, fx);
+    case 'chunk-request':
+      return onChunkRequest(s, input.from, input.height, input.first, input.count, input.nonce, input.now, fx);
+    case 'snapshot-chunk':
+      return onChunk(s, input.from, input.height, input.index, input.bytes, input.now, fx);
   }
 }
 
@@ -215,6 +163,7 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
   const c = s.p.config;
   if (timer === 'gossip') {
     gossip(s, fx);
+    syncTick(s, now, fx);
     schedule(s, fx, 'gossip', s.height, 0, now + c.gossipMs);
     return;
   }
@@ -314,23 +263,12 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate } });
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs };
   s.chain.apply(committed);
+  noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));
   fx.push({ type: 'commit', committed });
-  // Reset the per-height state (Algorithm 1, line 54).
-  s.height = s.chain.height + 1;
-  s.round = 0;
-  s.step = 'propose';
-  s.lockedRound = -1;
-  s.lockedValue = null;
-  s.validRound = -1;
-  s.validValue = null;
-  s.votes = s.newVoteSet();
-  s.proposals.clear();
-  s.candidates.clear();
-  s.validity.clear();
-  s.timersSet.clear();
-  s.line36Done.clear();
-  s.ownEnvelopes = [];
+  // The shell answers at once with recordCheckpoint: no block is built or judged before it has.
+  if (s.chain.checkpointDue !== null) fx.push({ type: 'checkpoint', height: s.chain.checkpointDue });
+  s.enterNextHeight();
   s.waiting = true;
   schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
 }
@@ -418,17 +356,4 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
     s.timersSet.add(`precommit/${r}`);
     schedule(s, fx, 'precommit', s.height, r, now + c.precommitMs + r * c.precommitDeltaMs);
   }
-}
-
-/** Restores the round state a node had persisted before a crash (the shell reads it from the WAL). */
-export function restoreRound(s: ConsensusState, rec: Extract<WalRecord, { t: 'round' }>, decode: (bytes: Uint8Array) => Candidate | null): void {
-  if (rec.height !== s.height) return;
-  s.round = rec.round;
-  s.step = rec.step;
-  s.lockedRound = rec.lockedRound;
-  s.lockedValue = rec.lockedBlock ? decode(rec.lockedBlock) : null;
-  s.validRound = rec.validRound;
-  s.validValue = rec.validBlock ? decode(rec.validBlock) : null;
-  if (s.lockedValue) s.candidates.set(s.lockedValue.value, s.lockedValue);
-  if (s.validValue) s.candidates.set(s.validValue.value, s.validValue);
 }

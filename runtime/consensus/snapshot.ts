@@ -1,27 +1,101 @@
-// Snapshots of the committed chain state, so the WAL before them can be dropped and a device's disk
-// stays bounded. A snapshot holds exactly what valid(v) and apply need: last block hash, time and
-// certificate, appHash, validator sets by height (as signed manifest bytes), live nonces and evidence.
+// State snapshots: the chain state valid(v) and apply need (last block hash and time, validator sets
+// by height as signed manifest bytes, live nonces, evidence) plus the application's own canonical
+// bytes, in one canonical encoding. Every node takes one at each checkpoint height; equal histories
+// give equal bytes, so the commitment (the hash of the chunk hashes) can ride in blocks as appHash.
 
-import type { Manifest } from '../manifest/manifest.js';
-import type { CommitCertificate } from '../wire/certificate.js';
-import type { ChainState, CommittedEvidence } from './chain-state.js';
+import { concatBytes } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { err, type Result } from '../lib/result.js';
+import { decodeCbor, encodeCbor } from '../wire/cbor.js';
+import { array, bytes, fail, id, parseWith, text, uint } from '../wire/fields.js';
+import type { CommittedEvidence } from './chain-state.js';
 
-export interface ChainSnapshot {
+/** What a chain exports at a checkpoint (no certificate: which >2/3 signed differs between nodes). */
+export interface ChainExport {
   readonly height: number;
   readonly lastHash: Uint8Array;
   readonly lastTimeMs: number;
-  readonly lastCertificate: CommitCertificate | null;
-  readonly appHash: Uint8Array;
   readonly manifests: readonly { readonly fromHeight: number; readonly bytes: Uint8Array }[];
+  /** Sorted by key. */
   readonly nonces: readonly (readonly [string, number])[];
   readonly evidence: readonly CommittedEvidence[];
 }
 
-export function takeSnapshot(c: ChainState): ChainSnapshot {
-  return c.exportState();
+export interface StateSnapshot extends ChainExport {
+  /** The application's state as it exported it (its own canonical encoding). */
+  readonly app: Uint8Array;
 }
 
-/** `manifest` turns signed manifest bytes back into a verified Manifest (the shell checks the authority). */
-export function restoreSnapshot(c: ChainState, s: ChainSnapshot, manifest: (bytes: Uint8Array) => Manifest): void {
-  c.importState(s, manifest);
+const formatVersion = 1;
+export const snapshotBytesMax = limits.snapshotChunkBytes * limits.snapshotChunksMax;
+
+// Nonces are the one long list: the scan limits grow to the nonce table's bound, within the byte bound.
+const scanLimits = {
+  depthMax: 6,
+  itemsMax: 4 * limits.seenNoncesMax,
+  collectionLengthMax: limits.seenNoncesMax,
+  textBytesMax: limits.cborTextBytesMax,
+};
+
+export function encodeStateSnapshot(s: StateSnapshot): Uint8Array {
+  return encodeCbor([
+    formatVersion,
+    s.height,
+    s.lastHash,
+    s.lastTimeMs,
+    s.manifests.map((m) => [m.fromHeight, m.bytes]),
+    s.nonces.map(([k, v]) => [k, v]),
+    s.evidence.map((e) => [e.culprit, e.height, e.round, e.vote, e.committedAt]),
+    s.app,
+  ]);
+}
+
+function parse(v: unknown): StateSnapshot {
+  const a = array(v, 'snapshot', 8, 8);
+  if (a[0] !== formatVersion) fail(`snapshot format ${String(a[0])} is not ${formatVersion}`);
+  return {
+    height: uint(a[1], 'snapshot.height'),
+    lastHash: bytes(a[2], 'snapshot.lastHash', 32),
+    lastTimeMs: uint(a[3], 'snapshot.lastTimeMs'),
+    manifests: array(a[4], 'snapshot.manifests', limits.cborCollectionLengthMax).map((m, i) => {
+      const e = array(m, `snapshot.manifests[${i}]`, 2, 2);
+      return { fromHeight: uint(e[0], `snapshot.manifests[${i}].fromHeight`), bytes: bytes(e[1], `snapshot.manifests[${i}].bytes`, undefined, limits.manifestBytesMax) };
+    }),
+    nonces: array(a[5], 'snapshot.nonces', limits.seenNoncesMax).map((n, i) => {
+      const e = array(n, `snapshot.nonces[${i}]`, 2, 2);
+      return [text(e[0], `snapshot.nonces[${i}].key`, 2 * limits.idBytesMax + 2 * limits.nonceBytes + 1), uint(e[1], `snapshot.nonces[${i}].expiresAt`)] as const;
+    }),
+    evidence: array(a[6], 'snapshot.evidence', limits.cborCollectionLengthMax).map((x, i) => {
+      const e = array(x, `snapshot.evidence[${i}]`, 5, 5);
+      const at = `snapshot.evidence[${i}]`;
+      return { culprit: id(e[0], `${at}.culprit`), height: uint(e[1], `${at}.height`), round: uint(e[2], `${at}.round`), vote: text(e[3], `${at}.vote`, 16), committedAt: uint(e[4], `${at}.committedAt`) };
+    }),
+    app: bytes(a[7], 'snapshot.app', undefined, snapshotBytesMax),
+  };
+}
+
+export function decodeStateSnapshot(b: Uint8Array): Result<StateSnapshot> {
+  const d = decodeCbor(b, snapshotBytesMax, scanLimits);
+  if (!d.ok) return err(`snapshot: ${d.error}`);
+  return parseWith('snapshot', d.value, parse);
+}
+
+/** The hashes of the snapshot's chunks of limits.snapshotChunkBytes (the last one may be shorter). */
+export function chunkHashesOf(b: Uint8Array, hash: (x: Uint8Array) => Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off === 0 || off < b.length; off += limits.snapshotChunkBytes) out.push(hash(b.subarray(off, off + limits.snapshotChunkBytes)));
+  return out;
+}
+
+/** The commitment blocks carry as appHash: BLAKE2b-256 of the chunk hashes, concatenated in order. */
+export function commitmentOf(chunkHashes: readonly Uint8Array[], hash: (x: Uint8Array) => Uint8Array): Uint8Array {
+  return hash(concatBytes(...chunkHashes));
+}
+
+export function chunkOf(b: Uint8Array, index: number): Uint8Array {
+  return b.subarray(index * limits.snapshotChunkBytes, (index + 1) * limits.snapshotChunkBytes);
+}
+
+export function chunkCountOf(byteLength: number): number {
+  return Math.max(1, Math.ceil(byteLength / limits.snapshotChunkBytes));
 }

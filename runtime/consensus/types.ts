@@ -65,7 +65,35 @@ export type Input =
   | { readonly type: 'sync-request'; readonly now: number; readonly from: string; readonly height: number }
   | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate }
   /** A command, evidence or manifest update for the mempool (checked at the edge). */
-  | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx };
+  | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx }
+  // State sync (state-sync.ts): a peer asks for a snapshot above its height, offers one, asks for
+  // chunks of one, or sends a chunk.
+  | { readonly type: 'snapshot-request'; readonly now: number; readonly from: string; readonly height: number; readonly nonce: number }
+  | { readonly type: 'snapshot-offer'; readonly now: number; readonly offer: SnapshotOffer }
+  | { readonly type: 'chunk-request'; readonly now: number; readonly from: string; readonly height: number; readonly first: number; readonly count: number; readonly nonce: number }
+  | { readonly type: 'snapshot-chunk'; readonly now: number; readonly from: string; readonly height: number; readonly index: number; readonly bytes: Uint8Array };
+
+/** A snapshot offer after the edge checks: envelope signature, proof block decoded, manifest verified. */
+export interface SnapshotOffer {
+  readonly from: string;
+  readonly height: number;
+  readonly chunkHashes: readonly Uint8Array[];
+  readonly proofBlock: DecodedBlock;
+  readonly proofCertificate: CommitCertificate;
+  /** The authority-verified manifest the offer names, or why it did not verify. */
+  readonly manifest: Manifest | string;
+}
+
+/** A snapshot whose every chunk and whole matched the certified commitment, ready to install. */
+export interface VerifiedSnapshot {
+  readonly height: number;
+  /** The encoded state snapshot (snapshot.ts), exactly the bytes the commitment covers. */
+  readonly bytes: Uint8Array;
+  /** The application's part, for the shell to hand to the application. */
+  readonly app: Uint8Array;
+  /** The certificate of block `height` (the proof block's lastCommit), so this node can propose next. */
+  readonly lastCertificate: CommitCertificate;
+}
 
 /** The write-ahead log records the core asks the shell to make durable before it acts. */
 export type WalRecord =
@@ -77,12 +105,21 @@ export type Effect =
   | { readonly type: 'sign-proposal'; readonly height: number; readonly round: number; readonly validRound: number; readonly blockBytes: Uint8Array }
   | { readonly type: 'sign-vote'; readonly kind: VoteKind; readonly height: number; readonly round: number; readonly blockHash: Uint8Array | null }
   /** Send a body the shell seals with the node key (not a vote or proposal, so no signer guard). */
-  | { readonly type: 'send'; readonly to: string | null; readonly kind: 'status' | 'sync-request' | 'sync-response' | 'evidence'; readonly body: Uint8Array }
+  | { readonly type: 'send'; readonly to: string | null; readonly kind: SendKind; readonly body: Uint8Array }
   /** Forward envelopes exactly as received or as signed before (gossip, re-broadcast). */
   | { readonly type: 'relay'; readonly to: string | null; readonly envelopes: readonly Uint8Array[] }
   | { readonly type: 'schedule'; readonly timer: TimerKind; readonly height: number; readonly round: number; readonly atMs: number }
   | { readonly type: 'commit'; readonly committed: CommittedBlock }
+  /**
+   * Block `height` was a checkpoint height: the shell encodes the chain and application state
+   * (snapshot.ts) and hands the bytes back with recordCheckpoint before anything else happens.
+   */
+  | { readonly type: 'checkpoint'; readonly height: number }
+  /** The core has restored its chain from a verified snapshot: the shell persists it and imports the app part. */
+  | { readonly type: 'install-snapshot'; readonly snapshot: VerifiedSnapshot }
   | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+export type SendKind = 'status' | 'sync-request' | 'sync-response' | 'evidence' | 'snapshot-request' | 'snapshot-offer' | 'chunk-request' | 'snapshot-chunk';
 
 /** Timeouts grow linearly with the round (Tendermint paper §3, timeoutX(r) = initX + r * deltaX). */
 export interface ConsensusConfig {
@@ -96,6 +133,17 @@ export interface ConsensusConfig {
   readonly commitWaitMs: number;
   /** How often latest votes and status are re-broadcast (links may drop anything). */
   readonly gossipMs: number;
+  /**
+   * Every this many heights each node encodes its state (chain and application) as a snapshot, and the
+   * blocks after it carry the snapshot's commitment as appHash. Fleet-wide: every node must use the
+   * same value, or their blocks' appHash differ.
+   */
+  readonly checkpointEveryHeights: number;
+  /**
+   * Committed blocks kept in memory to serve block sync (at most limits.recentBlocksMax). A node that
+   * sees peers further ahead than this asks for a snapshot instead (state sync).
+   */
+  readonly syncWindowHeights: number;
 }
 
 export const defaultConsensusConfig: ConsensusConfig = {
@@ -107,6 +155,8 @@ export const defaultConsensusConfig: ConsensusConfig = {
   precommitDeltaMs: 250,
   commitWaitMs: 100,
   gossipMs: 500,
+  checkpointEveryHeights: 32,
+  syncWindowHeights: 256,
 };
 
 /** Pure helpers the core is handed (hashing and signature checks are deterministic functions). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { readKeyFile } from '../crypto/key-file.js';
 import { createSigner, createVerifier, nativeLoadError, type Signer, type Verifier } from '../crypto/sodium.js';
-import { fromHex } from '../lib/bytes.js';
+import { fromHex, toHex } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DeviceConfig } from '../config/device-config.js';
@@ -170,14 +170,19 @@ export class Device {
       signer: p.signer,
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
-      onCommit: (cb) => {
-        const now = Date.now();
-        this.metrics.commitLatency.observe((now - this.lastCommitMs) / 1000);
-        this.lastCommitMs = now;
-        this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
-        this.metrics.height.set(cb.block.height);
-        this.metrics.txsCommitted.inc(cb.txs.length);
-        this.missions.onCommit(cb, this.shell);
+      snapshotEveryHeights: c.snapshots.everyHeights,
+      app: {
+        commit: (cb) => {
+          const now = Date.now();
+          this.metrics.commitLatency.observe((now - this.lastCommitMs) / 1000);
+          this.lastCommitMs = now;
+          this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
+          this.metrics.height.set(cb.block.height);
+          this.metrics.txsCommitted.inc(cb.txs.length);
+          this.missions.onCommit(cb, this.shell);
+        },
+        exportState: () => this.missions.exportState(),
+        importState: (bytes) => this.missions.importState(bytes),
       },
     });
   }
@@ -336,6 +341,7 @@ export class Device {
   health(): HealthView {
     const core = this.shell.core;
     const self = this.selfHealth();
+    const cp = core.sync.served[core.sync.served.length - 1];
     const counts = { alive: 0, suspect: 0, dead: 0 };
     for (const s of Object.values(this.peerStatuses())) counts[s === 'recovered' ? 'alive' : s]++;
     return {
@@ -349,12 +355,17 @@ export class Device {
       mission: this.missions.missionSummary()?.id ?? null,
       health: self.health,
       healthReasons: self.reasons,
+      checkpoint: cp ? { height: cp.height, appHash: toHex(cp.commitment) } : null,
+      stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
     };
   }
 
   private refreshMetrics(): void {
     const h = this.health();
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
+    this.metrics.checkpointHeight.set(h.checkpoint?.height ?? 0);
+    this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);
+    this.metrics.stateSync.set({ outcome: 'refused' }, h.stateSync.refused);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

@@ -19,6 +19,8 @@ import type { Hal } from './hal-setup.js';
 import { intakeCommand } from './intake.js';
 import { missionBlockOf } from './mission-adapter.js';
 import type { DeviceMetrics } from './observability.js';
+import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
+import { ok, type Result } from '../lib/result.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -35,7 +37,7 @@ export interface MissionRunnerOptions {
 }
 
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
-const decisionsKept = 200; // newest decisions in the retained JSON log; older ones are in the chain
+const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones are in the chain
 const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
 const explainAgainMs = 2_000; // a resend after this long is explained again
 
@@ -135,6 +137,30 @@ export class MissionRunner {
       }
     }
     if (logChanged) this.o.control.log(this.decisions);
+  }
+
+  /**
+   * The application state for snapshots: the mission state and the newest decisions (the log the
+   * device publishes). The command refs for replay answers are not part of it: after a restore,
+   * intake falls back to the chain's committed nonces, which cover every command that is not expired.
+   */
+  exportState(): Uint8Array {
+    return encodeMissionSnapshot({ mission: this.state, decisions: this.decisions });
+  }
+
+  importState(bytes: Uint8Array): Result<void> {
+    const d = decodeMissionSnapshot(bytes);
+    if (!d.ok) return d;
+    this.state = d.value.mission;
+    this.decisions.length = 0;
+    this.decisions.push(...d.value.decisions.slice(-decisionsKept));
+    this.committed.clear();
+    if (!this.replaying) {
+      // State sync while running: publish the log it brought and fly this device's part, if any.
+      this.o.control.log(this.decisions);
+      this.resumeOwnTask();
+    }
+    return ok(undefined);
   }
 
   private runTask(command: string, task: Task): void {

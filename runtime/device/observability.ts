@@ -19,6 +19,10 @@ export interface HealthView {
   /** What this device reports about itself in its heartbeats, and why when it is not ok. */
   readonly health: 'ok' | 'degraded' | 'failing';
   readonly healthReasons: readonly string[];
+  /** The newest checkpoint this device holds: its height and the commitment blocks after it carry. */
+  readonly checkpoint: { readonly height: number; readonly appHash: string } | null;
+  /** Snapshots installed by state sync since start, and offers or chunks refused from peers. */
+  readonly stateSync: { readonly installs: number; readonly refused: number };
 }
 
 export function createLogger(node: string, level: string, position: () => { height: number; round: number }): PinoLogger {
@@ -44,6 +48,8 @@ export class DeviceMetrics {
   readonly walFsync = new Histogram({ name: 'murmur_wal_fsync_seconds', help: 'Duration of each fsync of the data directory files', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
   readonly commands = new Counter({ name: 'murmur_commands_total', help: 'Operator commands by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
+  readonly checkpointHeight = new Gauge({ name: 'murmur_checkpoint_height', help: 'Height of the newest state checkpoint this device holds', registers: [this.registry] });
+  readonly stateSync = new Gauge({ name: 'murmur_state_sync', help: 'Snapshots installed by state sync since start, and offers or chunks refused', labelNames: ['outcome'] as const, registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'murmur_process_' });

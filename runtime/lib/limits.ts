@@ -56,11 +56,22 @@ export const limits = {
   mempoolPerOperatorMax: 500, // one operator cannot fill the pool; overflow: refused
   consensusRoundsAheadMax: 8, // votes for rounds further ahead are dropped (a flood cannot grow the vote set)
   futureHeightMessagesMax: 512, // messages for height+1 buffered during the commit wait; overflow: dropped
-  recentBlocksMax: 256, // committed blocks kept in memory to serve block sync; older ones come from storage
+  recentBlocksMax: 256, // committed blocks kept in memory to serve block sync (the most a node's syncWindowHeights may be); a peer further behind state-syncs
   seenNoncesMax: 1_000_000, // committed (operator, nonce) pairs kept until they expire; overflow: assertion
   syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
   verifiedTxCacheMax: 2_048, // tx verdicts remembered (~700 B each), 4 full blocks' worth; overflow: the oldest is forgotten and re-verified if seen again
   walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
+  // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts). A chunk's envelope (always
+  // under 1,800 bytes with 64-character ids) fits every link's MTU, an E32 radio's 2,048-byte unicast included.
+  snapshotChunkBytes: 1_536, // one chunk of a state snapshot; part of the protocol (the commitment hashes chunks of this size)
+  snapshotChunksMax: 4_096, // chunks in one snapshot, so a snapshot is at most 6 MiB; a larger state is neither offered nor written to disk (warned)
+  snapshotChunksPerRequestMax: 16, // chunks one chunk-request may ask for
+  snapshotChunksPerPeerPerGossipMax: 64, // chunks served to one peer per gossip interval; requests beyond it are dropped
+  snapshotsServedMax: 2, // checkpoints held in memory to serve: the newest proven one and the one awaiting its proof
+  stateSyncBadPeersMax: 256, // peers remembered for serving a bad offer or chunk (ignored from then on); cleared when full
+  stateSyncStallGossips: 10, // behind a peer and no commit for this many gossip intervals: ask for a snapshot
+  stateSyncChunkTimeoutGossips: 2, // a chunk request unanswered this long is asked again, of any source
+  stateSyncFetchGossipsMax: 40, // a snapshot fetch with no new chunk for this long is abandoned
   // Agents (agents/)
   modelBytesMax: 4_194_304, // one ONNX model file
   modelParamsMax: 1_000_000, // float32 values in one tensor

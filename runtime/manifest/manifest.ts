@@ -105,6 +105,10 @@ const kindSenders: Record<KindName, readonly MemberRole[]> = {
   evidence: ['validator'],
   ack: ['validator', 'follower'],
   telemetry: ['validator', 'follower'],
+  'snapshot-request': ['validator', 'follower'],
+  'snapshot-offer': ['validator', 'follower'],
+  'chunk-request': ['validator', 'follower'],
+  'snapshot-chunk': ['validator', 'follower'],
 };
 
 /** The `keyOf` lookup for openEnvelope, answering with a reason when a sender may not send a kind. */

@@ -72,6 +72,21 @@ export class EdgeVerifier {
         if (!blk.ok) return blk;
         return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate });
       }
+      case 'snapshot-request':
+        return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height, nonce: v.parsed.nonce });
+      case 'snapshot-offer': {
+        const o = v.parsed;
+        const blk = parseWith('snapshot proof block', o.proofBlock, (x) => decodeBlockBytes(x as Uint8Array));
+        if (!blk.ok) return blk;
+        // A manifest that fails here is still handed on, so the core counts the peer that sent it.
+        const m = verifyManifest(o.manifest, this.ctx.verifier, this.ctx.authority);
+        const offer = { from: v.sender, height: o.height, chunkHashes: o.chunkHashes, proofBlock: blk.value, proofCertificate: o.proofCertificate, manifest: m.ok ? m.value : m.error };
+        return ok({ type: 'snapshot-offer', now, offer });
+      }
+      case 'chunk-request':
+        return ok({ type: 'chunk-request', now, from: v.sender, height: v.parsed.height, first: v.parsed.first, count: v.parsed.count, nonce: v.parsed.nonce });
+      case 'snapshot-chunk':
+        return ok({ type: 'snapshot-chunk', now, from: v.sender, height: v.parsed.height, index: v.parsed.index, bytes: v.parsed.bytes });
       default:
         return err(`${v.kind} messages are not for consensus`);
     }

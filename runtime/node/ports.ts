@@ -1,6 +1,9 @@
 // The ports a consensus node is built from. A device hands in real ones (wall clock, files with fsync,
 // MQTT/radio links); fleet-sim hands in simulated ones. The shell between them is the same code.
 
+import type { CommittedBlock } from '../consensus/types.js';
+import type { Result } from '../lib/result.js';
+
 export interface Clock {
   /** Milliseconds: Unix time on a device, virtual time in fleet-sim. */
   now(): number;
@@ -35,3 +38,20 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * The application a shell drives (the mission runner on a device, fleet-sim's application there).
+ * It sees every committed block once, in height order, live or replayed from the WAL, and it can
+ * hand over its state as bytes for the snapshots every node takes at checkpoint heights.
+ */
+export interface Application {
+  /** Applies one committed block. During WAL replay too: the application suppresses side effects itself. */
+  commit(c: CommittedBlock): void;
+  /**
+   * The state after the last applied block as canonical bytes: two nodes with the same history give
+   * byte-identical output, since the snapshot's hash rides in blocks and more than 2/3 must agree.
+   */
+  exportState(): Uint8Array;
+  /** Replaces the state with bytes exportState gave (a snapshot); a reason when they do not decode. */
+  importState(bytes: Uint8Array): Result<void>;
+}

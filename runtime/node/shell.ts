@@ -9,16 +9,15 @@ import { encodeProposalBody } from '../wire/block.js';
 import { sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
 import { signingBytes } from '../wire/signing.js';
-import { createConsensus, restoreRound, step, type Candidate, type ConsensusState } from '../consensus/core.js';
-import type { CommittedBlock, ConsensusConfig, Effect, Input, WalRecord } from '../consensus/types.js';
+import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, step, type Candidate, type ConsensusState } from '../consensus/core.js';
+import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
+import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
+import type { CommittedBlock, ConsensusConfig, Effect, Input, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
 import { decodeBlockBytes } from '../wire/block.js';
 import { toHex } from '../lib/bytes.js';
 import { EdgeVerifier } from './edge.js';
-import { decodeSnapshot, encodeSnapshot, snapshotFile } from './snapshot-file.js';
-import { restoreSnapshot, takeSnapshot } from '../consensus/snapshot.js';
-import { verifyManifest } from '../manifest/manifest.js';
-import { unwrap } from '../lib/result.js';
-import type { Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
+import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
+import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
 import { SignerGuard } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 
@@ -35,14 +34,14 @@ export interface NodeShellOptions {
   readonly signer: Signer;
   readonly verifier: Verifier;
   readonly logger: Logger;
-  /** Called after each commit is durable: the application applies the block here. */
-  readonly onCommit?: (c: CommittedBlock) => void;
+  /** Applies each block once it is durable, and exports and imports its state for snapshots. */
+  readonly app: Application;
   /** Called before every persist and send; fleet-sim throws from here to crash the node at that point. */
   readonly failPoint?: (label: string) => void;
   /**
-   * Every this many heights, write a snapshot of the chain state and empty the WAL, so the disk stays
-   * bounded. Off by default: an application that rebuilds its own state from replayed commits needs
-   * its own snapshot at the same height first.
+   * Every this many heights (a multiple of config.checkpointEveryHeights), write that checkpoint's
+   * snapshot (chain and application state) to disk and empty the WAL, so the disk stays bounded and a
+   * restart replays at most this many heights. Unset: the WAL holds the whole history.
    */
   readonly snapshotEveryHeights?: number;
   /** Called with every envelope this node signs (fleet-sim's double-sign checker listens here). */
@@ -62,6 +61,9 @@ export class NodeShell {
   messagesSent = 0;
 
   constructor(private readonly o: NodeShellOptions) {
+    const k = o.snapshotEveryHeights;
+    const c = o.config.checkpointEveryHeights;
+    if (k !== undefined && (!Number.isInteger(k) || k < c || k % c !== 0)) throw new Error(`snapshotEveryHeights is ${k}; it must be a multiple of checkpointEveryHeights (${c})`);
     this.fleet = o.genesis.body.fleet;
     const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk) };
     this.core = createConsensus({ id: o.id, fleet: this.fleet, genesis: o.genesis, config: o.config, deps });
@@ -80,16 +82,10 @@ export class NodeShell {
     this.o.failPoint?.(label);
   }
 
-  /** Recovers from the WAL (throws with file and offset on corruption), then starts the core. */
+  /** Recovers from the snapshot file and the WAL after it (throws naming file and offset on damage), then starts the core. */
   boot(): void {
     const snap = this.o.storage.read(snapshotFile);
-    if (snap && snap.length > 0) {
-      const d = decodeSnapshot(snap);
-      if (!d.ok) throw new Error(d.error);
-      restoreSnapshot(this.core.chain, d.value, (b) => unwrap(verifyManifest(b, this.o.verifier, this.o.genesis.body.authority), snapshotFile));
-      this.core.height = this.core.chain.height + 1;
-      this.core.votes = this.core.newVoteSet();
-    }
+    if (snap && snap.length > 0) this.restoreFile(snap);
     const bytes = this.o.storage.read(walFile);
     if (bytes && bytes.length > 0) {
       const w = readWal(bytes, walFile);
@@ -103,6 +99,24 @@ export class NodeShell {
     this.o.scheduler.at(this.o.clock.now(), () => this.input({ type: 'start', now: this.o.clock.now() }));
   }
 
+  private restoreFile(file: Uint8Array): void {
+    const refuse = (why: string): never => {
+      throw new Error(`${snapshotFile}: ${why}; refusing to start (move it aside to resync from peers)`);
+    };
+    const f = decodeSnapshotFile(file);
+    if (!f.ok) throw new Error(f.error);
+    const d = decodeStateSnapshot(f.value.state);
+    if (!d.ok) return refuse(d.error);
+    const manifests = verifiedManifests(this.core, d.value);
+    if (typeof manifests === 'string') return refuse(manifests);
+    if (f.value.lastCertificate === null || f.value.lastCertificate.height !== d.value.height) return refuse('the certificate of its last block is missing');
+    const a = this.o.app.importState(d.value.app);
+    if (!a.ok) return refuse(`application state: ${a.error}`);
+    const v: VerifiedSnapshot = { height: d.value.height, bytes: f.value.state, app: d.value.app, lastCertificate: f.value.lastCertificate };
+    // Not proven yet: the WAL's first commit (the block after it) is its proof, attached on replay.
+    installSnapshot(this.core, v, d.value, manifests, chunkHashesOf(f.value.state, blake2b), null, this.o.clock.now(), null);
+  }
+
   private replay(records: readonly NodeWalRecord[]): void {
     let lastRound: Extract<WalRecord, { t: 'round' }> | null = null;
     const own: Uint8Array[] = [];
@@ -112,10 +126,9 @@ export class NodeShell {
         if (block.block.height !== this.core.chain.height + 1) continue;
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs } as CommittedBlock;
-        this.core.chain.apply(committed);
-        this.core.height = this.core.chain.height + 1;
-        this.core.votes = this.core.newVoteSet();
-        this.o.onCommit?.(committed);
+        applyReplayed(this.core, committed, this.o.clock.now());
+        this.o.app.commit(committed);
+        if (this.core.chain.checkpointDue !== null) this.checkpoint(this.core.chain.checkpointDue, true);
         lastRound = null;
         own.length = 0;
       } else if (r.t === 'round') lastRound = r;
@@ -212,17 +225,12 @@ export class NodeShell {
         this.o.scheduler.at(atMs, () => this.input({ type: 'timeout', now: this.o.clock.now(), timer, height, round }));
         return;
       }
-      case 'commit': {
-        this.o.onCommit?.(e.committed);
-        const k = this.o.snapshotEveryHeights;
-        if (k !== undefined && e.committed.block.height % k === 0) {
-          // Snapshot first, then drop the log it covers: a crash between the two replays harmlessly.
-          this.fail('snapshot');
-          this.o.storage.replace(snapshotFile, encodeSnapshot(takeSnapshot(this.core.chain)));
-          this.o.storage.replace(walFile, new Uint8Array(0));
-        }
-        return;
-      }
+      case 'commit':
+        return this.o.app.commit(e.committed);
+      case 'checkpoint':
+        return this.checkpoint(e.height, false);
+      case 'install-snapshot':
+        return this.install(e.snapshot);
       case 'log':
         if (e.level === 'warn') this.o.logger.warn(e.message);
         else this.o.logger.info(e.message);
@@ -230,5 +238,34 @@ export class NodeShell {
       default:
         assertNever(e, 'effect');
     }
+  }
+
+  /** Encodes the checkpoint's state for the core; every snapshotEveryHeights, also to disk. */
+  private checkpoint(height: number, replaying: boolean): void {
+    const state = encodeStateSnapshot({ ...this.core.chain.exportState(), app: this.o.app.exportState() });
+    recordCheckpoint(this.core, height, state);
+    const k = this.o.snapshotEveryHeights;
+    if (replaying || k === undefined || height % k !== 0) return;
+    if (state.length > snapshotBytesMax) {
+      this.o.logger.warn(`${this.o.id}: the state at height ${height} is ${state.length} bytes, over the ${snapshotBytesMax}-byte snapshot limit; the WAL keeps growing`);
+      return;
+    }
+    // Snapshot first, then drop the log it covers: a crash between the two replays harmlessly.
+    this.fail('snapshot');
+    this.o.storage.replace(snapshotFile, encodeSnapshotFile({ state, lastCertificate: this.core.chain.lastCertificate }));
+    this.fail('snapshot-wal');
+    this.o.storage.replace(walFile, new Uint8Array(0));
+  }
+
+  /** A snapshot state sync verified: durable first (snapshot, then an empty WAL), then the application's part. */
+  private install(v: VerifiedSnapshot): void {
+    this.fail('install-snapshot');
+    this.o.storage.replace(snapshotFile, encodeSnapshotFile({ state: v.bytes, lastCertificate: v.lastCertificate }));
+    this.fail('install-wal');
+    this.o.storage.replace(walFile, new Uint8Array(0));
+    const r = this.o.app.importState(v.app);
+    // More than 2/3 of the power vouched for these bytes: an application that cannot read them is broken.
+    assert(r.ok, `${this.o.id}: the application cannot import certified snapshot ${v.height}: ${r.ok ? '' : r.error}`);
+    this.o.logger.info(`${this.o.id}: installed snapshot ${v.height} from state sync`);
   }
 }

@@ -62,3 +62,21 @@ export function decodeCbor(bytes: Uint8Array, maxBytes: number, scan: ScanLimits
     return err(`malformed CBOR: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+/**
+ * Encodes with every map's keys in sorted order (and undefined members left out), so two equal values
+ * give equal bytes however their objects were built: what a state snapshot needs, since its hash is
+ * compared across nodes. Arrays keep their order.
+ */
+export function encodeCanonicalCbor(value: unknown): Uint8Array {
+  return encodeCbor(sortKeys(value));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) return v.map(sortKeys);
+  const obj = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) if (obj[k] !== undefined) out[k] = sortKeys(obj[k]);
+  return out;
+}

@@ -9,6 +9,7 @@ import { parseCommandBody } from './command.js';
 import { parseEvidenceBody, parseStatusBody, parseSyncRequestBody, parseSyncResponseBody } from './consensus-aux.js';
 import { parseHeartbeatBody } from './heartbeat.js';
 import { parseManifestBody } from './manifest-body.js';
+import { parseChunkRequestBody, parseSnapshotChunkBody, parseSnapshotOfferBody, parseSnapshotRequestBody } from './state-sync.js';
 import { parseTelemetryBody } from './telemetry.js';
 import { parseVoteBody } from './vote.js';
 
@@ -26,6 +27,11 @@ export const kinds = {
   attestation: { code: 7, bodyBytesMax: limits.attestationBytesMax, parse: parseAttestationBody },
   ack: { code: 12, bodyBytesMax: limits.ackBytesMax, parse: parseAckBody },
   telemetry: { code: 13, bodyBytesMax: limits.telemetryBytesMax, parse: parseTelemetryBody },
+  'snapshot-request': { code: 14, bodyBytesMax: 64, parse: parseSnapshotRequestBody },
+  // Proof block, its certificate, the manifest in force and one 34-byte entry per chunk hash.
+  'snapshot-offer': { code: 15, bodyBytesMax: limits.blockBytesMax + limits.manifestBytesMax + 34 * limits.snapshotChunksMax + 65_536, parse: parseSnapshotOfferBody },
+  'chunk-request': { code: 16, bodyBytesMax: 64, parse: parseChunkRequestBody },
+  'snapshot-chunk': { code: 17, bodyBytesMax: limits.snapshotChunkBytes + 64, parse: parseSnapshotChunkBody },
 } as const;
 
 export type KindName = keyof typeof kinds;

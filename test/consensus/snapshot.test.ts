@@ -1,5 +1,6 @@
 // Bounded disk: with a snapshot every K heights the WAL holds at most K heights of records, a node
-// restarted from snapshot + WAL rejoins without a double sign, and a damaged snapshot stops it loudly.
+// restarted from snapshot + WAL rejoins without a double sign with its application state intact, and
+// a damaged snapshot stops it loudly.
 
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
@@ -13,15 +14,39 @@ describe('snapshots every K heights', () => {
     const s = scenario({ name: 'snapshots', durationMs: 2_500, workload: [{ kind: 'rate', from: 100, to: 2_000, perSec: 20, command: 'noop' }] });
     const failures: string[] = [];
     for (let point = 5; point <= 60; point += 5) {
-      const r = await runScenario(s, 300 + point, { snapshotEveryHeights: 3, crashPoint: { node: 2, point, restartAfterMs: 120, mode: 'torn' } });
+      const r = await runScenario(s, 300 + point, { snapshotEveryHeights: 3, consensus: { checkpointEveryHeights: 3 }, crashPoint: { node: 2, point, restartAfterMs: 120, mode: 'torn' } });
       if (!r.safety.ok || !r.liveness.ok) failures.push(`point ${point}: ${explain(r)}`);
     }
     expect(failures).toEqual([]);
   });
 
+  it('on a long run the WAL stays bounded: never more than K heights of commits, and its peak does not grow', async () => {
+    await initCrypto();
+    const k = 16;
+    const w = new World(scenario({ name: 'long', durationMs: 45_000, workload: [{ kind: 'rate', from: 100, to: 45_000, perSec: 20, command: 'noop' }] }), 31, { snapshotEveryHeights: k, consensus: { checkpointEveryHeights: 8 } });
+    w.start();
+    const peaks = [0, 0, 0];
+    let commitsMax = 0;
+    for (let t = 500; t <= 45_000; t += 500) {
+      w.queue.runUntil(t, 1e8);
+      for (const n of w.nodes) {
+        const bytes = n.storage.read('consensus.wal') ?? new Uint8Array(0);
+        const third = Math.min(2, Math.floor((3 * t) / 45_001));
+        peaks[third] = Math.max(peaks[third] as number, bytes.length);
+        const wal = readWal(bytes, 'consensus.wal');
+        if (wal.ok) commitsMax = Math.max(commitsMax, wal.value.records.filter((r) => r.t === 'commit').length);
+      }
+    }
+    const heights = w.nodes[0]?.shell?.core.chain.height ?? 0;
+    expect(heights, 'dozens of snapshots were taken').toBeGreaterThan(20 * k);
+    expect(commitsMax).toBeLessThanOrEqual(k);
+    expect(peaks[2], `WAL peaks by third of the run: ${peaks.join(', ')} bytes`).toBeLessThanOrEqual(1.5 * (peaks[0] as number));
+    expect(w.checkers.violations).toEqual([]);
+  });
+
   it('a node restores from its snapshot, the WAL stays below K heights of blocks, and a bad snapshot refuses to start', async () => {
     await initCrypto();
-    const w = new World(scenario({ name: 'snap', durationMs: 4_000 }), 9, { snapshotEveryHeights: 5 });
+    const w = new World(scenario({ name: 'snap', durationMs: 4_000 }), 9, { snapshotEveryHeights: 5, consensus: { checkpointEveryHeights: 5 } });
     w.start();
     w.queue.runUntil(2_000, 1e8);
     const n = w.nodes[1];
@@ -31,9 +56,13 @@ describe('snapshots every K heights', () => {
     expect(n.storage.read('consensus.snapshot')?.length ?? 0).toBeGreaterThan(0);
     const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
     expect(wal.ok && wal.value.records.filter((r) => r.t === 'commit').length).toBeLessThanOrEqual(5);
+    const app = n.app?.exportState();
     w.crash(n, 'intact');
     w.restart(n);
     expect(n.shell?.core.chain.height).toBe(h);
+    // Snapshot + WAL tail rebuild the application state too, byte for byte.
+    expect(n.app?.exportState()).toEqual(app);
+    expect(n.app?.commands ?? 0).toBeGreaterThan(0);
     w.queue.runUntil(4_000, 1e8);
     expect(n.shell?.core.chain.height ?? 0).toBeGreaterThan(h);
     expect(w.checkers.violations).toEqual([]);

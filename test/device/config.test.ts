@@ -18,6 +18,9 @@ describe('device.yaml', () => {
     expect(r.value.http).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(r.value.hal.driver).toBe('sim');
     expect(r.value.telemetry.periodMs).toBe(1_000);
+    expect(r.value.snapshots.everyHeights).toBe(512);
+    const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');
+    expect(small.ok && small.value.snapshots.everyHeights).toBe(128);
   });
 
   const cases: [string, string][] = [
@@ -28,6 +31,11 @@ describe('device.yaml', () => {
     [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"none"; use "sim" (simulated vehicle) or "none"'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
+    [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],
+    [good + 'snapshots: { everyHeights: 0 }\n', 'snapshots.everyHeights: 0: too small'],
+    [good + 'consensus: { syncWindowHeights: 1000 }\n', 'consensus.syncWindowHeights: 1000: too big: expected number to be <=256; use a whole number up to 256'],
+    [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256'],
+    [good + 'consensus: { checkpointEveryHeights: 1 }\n', 'consensus.checkpointEveryHeights: 1: too small: expected number to be >=2; use the same whole number from 2 to 4096 on every device'],
     [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: lora }]\n', 'radios.0.preset: "lora": invalid option'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],

@@ -10,6 +10,7 @@ import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../r
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
+import type { HealthView } from '../../runtime/device/observability.js';
 import { Mosquitto, freePort } from '../links/processes.js';
 import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
@@ -28,6 +29,8 @@ export interface FleetOptions {
   readonly logLevel?: string;
   /** Consensus timing overrides written into every device.yaml (e.g. { commitWaitMs: 20 }). */
   readonly consensus?: Readonly<Record<string, number>>;
+  /** Disk snapshot interval written into every device.yaml (default: the device default). */
+  readonly snapshotEveryHeights?: number;
 }
 
 /** Children still running when this process exits are killed, so an aborted run leaves no devices. */
@@ -94,6 +97,7 @@ export class DeviceFleet {
           `log: { level: ${this.o.logLevel ?? 'info'} }`,
           `hal: { driver: sim, sim: { startNorthM: ${i * 5}, startEastM: 0, timeScale: ${this.o.timeScale ?? 20}, seed: ${i + 1} } }`,
           ...(this.o.consensus ? [`consensus: ${JSON.stringify(this.o.consensus)}`] : []),
+          ...(this.o.snapshotEveryHeights !== undefined ? [`snapshots: { everyHeights: ${this.o.snapshotEveryHeights} }`] : []),
           '',
         ].join('\n'),
       );
@@ -153,10 +157,14 @@ export class DeviceFleet {
     return code;
   }
 
-  async health(id: string): Promise<{ height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> }> {
+  async health(id: string): Promise<HealthView> {
     const d = this.devices.get(id) as DeviceProc;
     const r = await fetch(`http://127.0.0.1:${d.httpPort}/health`);
-    return (await r.json()) as { height: number; round: number; proposer: string; ready: boolean; peers: Record<string, number> };
+    return (await r.json()) as HealthView;
+  }
+
+  dataDir(id: string): string {
+    return join(this.dir, 'data', id);
   }
 
   publicKey(id: string): Uint8Array {

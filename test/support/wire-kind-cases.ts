@@ -4,6 +4,7 @@
 
 import fc from 'fast-check';
 import { createSigner, hash } from '../../runtime/crypto/sodium.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { authoritySenderId } from '../../runtime/manifest/manifest.js';
 import { ackStages, encodeAckBody } from '../../runtime/wire/ack.js';
 import { encodeAttestationBody, type AttestationBody, type Observation } from '../../runtime/wire/attestation.js';
@@ -16,6 +17,7 @@ import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeHeartbeatBody, healthStates } from '../../runtime/wire/heartbeat.js';
 import type { BodyOf, KindName } from '../../runtime/wire/kinds.js';
 import { manifestToCbor, operatorRoles, type ManifestBody } from '../../runtime/wire/manifest-body.js';
+import { encodeChunkRequestBody, encodeSnapshotChunkBody, encodeSnapshotOfferBody, encodeSnapshotRequestBody } from '../../runtime/wire/state-sync.js';
 import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { encodeVoteBody, type VoteBody } from '../../runtime/wire/vote.js';
 import type { FleetFixture } from './fleet-fixture.js';
@@ -196,6 +198,24 @@ export function kindCases(fx: FleetFixture): KindCases {
         })
         .map(({ sender, ...t }) => ({ sender, body: { node: sender, ...t } })),
       encode: encodeTelemetryBody,
+    },
+    'snapshot-request': { arb: fc.record({ sender: deviceArb, body: fc.record({ height: uintArb, nonce: uintArb }) }), encode: encodeSnapshotRequestBody },
+    'snapshot-offer': {
+      arb: fc
+        .record({ sender: deviceArb, b: blockArb(heightArb), cert: certificateArb(validators), chunkHashes: fc.array(hashArb, { maxLength: 8 }), nonce: uintArb })
+        .map(({ sender, b, cert, chunkHashes, nonce }) => ({
+          sender,
+          body: { height: b.block.height - 1, chunkHashes, proofBlock: b.bytes, proofCertificate: { ...cert, height: b.block.height, blockHash: hash(b.bytes) }, manifest: fx.manifest.bytes, nonce },
+        })),
+      encode: encodeSnapshotOfferBody,
+    },
+    'chunk-request': {
+      arb: fc.record({ sender: deviceArb, body: fc.record({ height: uintArb, first: fc.integer({ min: 0, max: limits.snapshotChunksMax - 1 }), count: fc.integer({ min: 1, max: limits.snapshotChunksPerRequestMax }), nonce: uintArb }) }),
+      encode: encodeChunkRequestBody,
+    },
+    'snapshot-chunk': {
+      arb: fc.record({ sender: deviceArb, body: fc.record({ height: uintArb, index: fc.integer({ min: 0, max: limits.snapshotChunksMax - 1 }), bytes: fc.uint8Array({ maxLength: limits.snapshotChunkBytes }), nonce: uintArb }) }),
+      encode: encodeSnapshotChunkBody,
     },
   };
 }

@@ -1,0 +1,129 @@
+// The consensus core's state (Algorithm 1's variables plus the committed chain, mempool and state
+// sync), and the few functions the shell calls outside `step`: replaying a commit from the WAL,
+// handing back a checkpoint's snapshot, restoring the persisted round.
+
+import type { Manifest } from '../manifest/manifest.js';
+import type { DecodedBlock } from '../wire/block.js';
+import { ChainState } from './chain-state.js';
+import { Mempool } from './mempool.js';
+import { proposerOf } from './proposer.js';
+import { chunkHashesOf, commitmentOf } from './snapshot.js';
+import { addServed, noteCommitted, StateSync } from './state-sync.js';
+import type { CheckedTx, CommittedBlock, ConsensusConfig, CoreDeps, Input, RejectedTx, Step, VerifiedProposal, WalRecord } from './types.js';
+import { VoteSet } from './vote-set.js';
+
+/** A block value this node has seen, with its edge-checked txs. */
+export interface Candidate {
+  readonly block: DecodedBlock;
+  readonly value: string;
+  readonly txs: readonly (CheckedTx | RejectedTx)[];
+}
+
+export interface CoreParams {
+  readonly id: string;
+  readonly fleet: string;
+  readonly genesis: Manifest;
+  readonly config: ConsensusConfig;
+  readonly deps: CoreDeps;
+}
+
+export class ConsensusState {
+  readonly chain: ChainState;
+  readonly mempool = new Mempool();
+  readonly sync = new StateSync();
+  height = 1;
+  round = 0;
+  step: Step = 'propose';
+  /** Between a commit and the start of the next height (commitWaitMs). */
+  waiting = false;
+  lockedRound = -1;
+  lockedValue: Candidate | null = null;
+  validRound = -1;
+  validValue: Candidate | null = null;
+  votes: VoteSet;
+  proposals = new Map<number, VerifiedProposal>();
+  candidates = new Map<string, Candidate>();
+  validity = new Map<string, string | null>();
+  timersSet = new Set<string>();
+  line36Done = new Set<number>();
+  ownEnvelopes: Uint8Array[] = [];
+  future: Input[] = [];
+  evidenceSent = new Set<string>();
+  /** Round number -> heights: newest status per peer (bounded by the manifest size). */
+  peers = new Map<string, { height: number; round: number }>();
+  /** When each peer was last sent blocks (rate limit; bounded by the fleet size, cleared on overflow). */
+  servedAt = new Map<string, number>();
+
+  constructor(readonly p: CoreParams) {
+    this.chain = new ChainState(p.genesis, p.fleet, p.deps, p.config);
+    this.votes = this.newVoteSet();
+  }
+
+  /** Resets the per-height state for the height after the chain's last block (Algorithm 1, line 54). */
+  enterNextHeight(): void {
+    this.height = this.chain.height + 1;
+    this.round = 0;
+    this.step = 'propose';
+    this.lockedRound = -1;
+    this.lockedValue = null;
+    this.validRound = -1;
+    this.validValue = null;
+    this.votes = this.newVoteSet();
+    this.proposals.clear();
+    this.candidates.clear();
+    this.validity.clear();
+    this.timersSet.clear();
+    this.line36Done.clear();
+    this.ownEnvelopes = [];
+  }
+
+  newVoteSet(): VoteSet {
+    const h = this.height;
+    return new VoteSet((id) => this.chain.powerOf(h, id));
+  }
+
+  totalPower(): number {
+    return this.chain.manifestAt(this.height).totalPower;
+  }
+
+  isValidator(): boolean {
+    return this.chain.powerOf(this.height, this.p.id) > 0;
+  }
+
+  proposer(round: number): string {
+    return proposerOf(this.chain.manifestAt(this.height).validators, this.height, round);
+  }
+}
+
+/** A commit the shell replays from its WAL at boot: applied like a decided block, without effects. */
+export function applyReplayed(s: ConsensusState, c: CommittedBlock, now: number): void {
+  s.chain.apply(c);
+  noteCommitted(s, c, now);
+  s.enterNextHeight();
+}
+
+/**
+ * The shell's answer to a 'checkpoint' effect (or to a replayed checkpoint height): the encoded state
+ * snapshot at `height`. Its commitment becomes the appHash of the blocks that follow, and the
+ * snapshot is kept to serve state sync once the next block proves it.
+ */
+export function recordCheckpoint(s: ConsensusState, height: number, bytes: Uint8Array): Uint8Array {
+  const chunkHashes = chunkHashesOf(bytes, s.p.deps.hash);
+  const commitment = commitmentOf(chunkHashes, s.p.deps.hash);
+  s.chain.recordCheckpoint(height, commitment);
+  addServed(s, { height, bytes, chunkHashes, commitment, proof: null });
+  return commitment;
+}
+
+/** Restores the round state a node had persisted before a crash (the shell reads it from the WAL). */
+export function restoreRound(s: ConsensusState, rec: Extract<WalRecord, { t: 'round' }>, decode: (bytes: Uint8Array) => Candidate | null): void {
+  if (rec.height !== s.height) return;
+  s.round = rec.round;
+  s.step = rec.step;
+  s.lockedRound = rec.lockedRound;
+  s.lockedValue = rec.lockedBlock ? decode(rec.lockedBlock) : null;
+  s.validRound = rec.validRound;
+  s.validValue = rec.validBlock ? decode(rec.validBlock) : null;
+  if (s.lockedValue) s.candidates.set(s.lockedValue.value, s.lockedValue);
+  if (s.validValue) s.candidates.set(s.validValue.value, s.validValue);
+}

@@ -1,0 +1,334 @@
+// State sync, pure like the rest of the core. Serving: the newest checkpoint snapshots stay in memory
+// with their proof (the next block and its certificate: that block's appHash is the snapshot's
+// commitment). Fetching: a node further behind than block sync can serve asks for an offer, checks
+// the proof against a validator set it trusts, then fetches chunks from every peer that offered the
+// same snapshot, each chunk checked against its certified hash on arrival. Nothing touches the state
+// until the whole snapshot has checked out; a peer that sent anything wrong is counted and ignored.
+
+import { concatBytes, bytesEqual, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { verifyManifest, type Manifest } from '../manifest/manifest.js';
+import type { Block } from '../wire/block.js';
+import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
+import { encodeChunkRequestBody, encodeSnapshotChunkBody, encodeSnapshotOfferBody, encodeSnapshotRequestBody } from '../wire/state-sync.js';
+import type { ConsensusState } from './consensus-state.js';
+import { txKey } from './mempool.js';
+import { chunkHashesOf, chunkOf, commitmentOf, decodeStateSnapshot, type StateSnapshot } from './snapshot.js';
+import type { CommittedBlock, Effect, SnapshotOffer, VerifiedSnapshot } from './types.js';
+
+/** A checkpoint this node can serve once the block after it is committed (its proof). */
+export interface ServedSnapshot {
+  readonly height: number;
+  readonly bytes: Uint8Array;
+  readonly chunkHashes: readonly Uint8Array[];
+  readonly commitment: Uint8Array;
+  proof: { readonly blockBytes: Uint8Array; readonly certificate: CommitCertificate } | null;
+}
+
+interface Fetch {
+  readonly height: number;
+  readonly commitment: Uint8Array;
+  readonly chunkHashes: readonly Uint8Array[];
+  readonly chunks: (Uint8Array | undefined)[];
+  have: number;
+  /** Every chunk below this index is here (where the search for missing ones starts). */
+  firstMissing: number;
+  /** Peers whose offer for this exact snapshot checked out; chunks are asked of them. */
+  readonly sources: string[];
+  /** Outstanding chunk requests, at most one per source. */
+  readonly asked: Map<string, { readonly first: number; readonly count: number; readonly atMs: number }>;
+  readonly proofBlock: Block;
+  readonly proofBytes: Uint8Array;
+  readonly proofCertificate: CommitCertificate;
+  lastChunkAtMs: number;
+}
+
+export class StateSync {
+  /** Oldest first, at most limits.snapshotsServedMax. */
+  served: ServedSnapshot[] = [];
+  fetch: Fetch | null = null;
+  /** Peers that served a wrong offer or chunk: ignored by state sync from then on. */
+  readonly bad = new Map<string, number>();
+  /** Offers and chunks refused (wrong, truncated or unproven), and fetches given up on. */
+  rejected = 0;
+  /** Snapshots installed by state sync. */
+  restored = 0;
+  /** Last commit or install: a node behind with no progress for long asks for a snapshot. */
+  progressAtMs = 0;
+  /** The next request's nonce: every request differs, so links' duplicate filters never drop a retry. */
+  nonce = 0;
+  private readonly offeredAt = new Map<string, number>();
+  private readonly chunkBudget = new Map<string, { atMs: number; sent: number }>();
+
+  /** Rate limit: one offer per peer per interval (bounded by the fleet size; cleared on overflow). */
+  mayOffer(to: string, now: number, intervalMs: number): boolean {
+    const last = this.offeredAt.get(to);
+    if (last !== undefined && now - last < intervalMs) return false;
+    if (this.offeredAt.size >= limits.validatorsMax * 4) this.offeredAt.clear();
+    this.offeredAt.set(to, now);
+    return true;
+  }
+
+  /** Rate limit: at most snapshotChunksPerPeerPerGossipMax chunks per peer per interval. */
+  takeChunk(to: string, now: number, intervalMs: number): boolean {
+    let b = this.chunkBudget.get(to);
+    if (!b || now - b.atMs >= intervalMs) {
+      if (!b && this.chunkBudget.size >= limits.validatorsMax * 4) this.chunkBudget.clear();
+      b = { atMs: now, sent: 0 };
+      this.chunkBudget.set(to, b);
+    }
+    if (b.sent >= limits.snapshotChunksPerPeerPerGossipMax) return false;
+    b.sent++;
+    return true;
+  }
+}
+
+/** Keeps a checkpoint to serve; the oldest goes when more than snapshotsServedMax are held. */
+export function addServed(s: ConsensusState, snap: ServedSnapshot): void {
+  const list = s.sync.served.filter((x) => x.height !== snap.height);
+  list.push(snap);
+  while (list.length > limits.snapshotsServedMax) list.shift();
+  s.sync.served = list;
+}
+
+/** Every applied block passes here: the block after a held checkpoint is that checkpoint's proof. */
+export function noteCommitted(s: ConsensusState, c: CommittedBlock, now: number): void {
+  s.sync.progressAtMs = now;
+  for (const x of s.sync.served) if (x.proof === null && x.height === c.block.height - 1) x.proof = { blockBytes: c.bytes, certificate: c.certificate };
+}
+
+const hashOf = (s: ConsensusState) => s.p.deps.hash;
+const verifierOf = (s: ConsensusState) => ({ backend: 'libsodium-wrappers' as const, verify: s.p.deps.verify });
+
+// Serving ---------------------------------------------------------------------------------------
+
+export function onSnapshotRequest(s: ConsensusState, from: string, height: number, nonce: number, now: number, fx: Effect[]): void {
+  let snap: ServedSnapshot | undefined;
+  for (const x of s.sync.served) if (x.proof && x.height > height && x.chunkHashes.length <= limits.snapshotChunksMax) snap = x;
+  if (!snap?.proof || !s.sync.mayOffer(from, now, s.p.config.gossipMs)) return;
+  const manifest = s.chain.manifestAt(snap.height + 1);
+  const body = encodeSnapshotOfferBody({ height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: snap.proof.blockBytes, proofCertificate: snap.proof.certificate, manifest: manifest.bytes, nonce });
+  fx.push({ type: 'send', to: from, kind: 'snapshot-offer', body });
+}
+
+export function onChunkRequest(s: ConsensusState, from: string, height: number, first: number, count: number, nonce: number, now: number, fx: Effect[]): void {
+  const snap = s.sync.served.find((x) => x.height === height);
+  if (!snap) return;
+  for (let i = first; i < first + count && i < snap.chunkHashes.length; i++) {
+    if (!s.sync.takeChunk(from, now, s.p.config.gossipMs)) return;
+    fx.push({ type: 'send', to: from, kind: 'snapshot-chunk', body: encodeSnapshotChunkBody({ height, index: i, bytes: chunkOf(snap.bytes, i), nonce }) });
+  }
+}
+
+// Fetching --------------------------------------------------------------------------------------
+
+/** On every gossip tick: ask for a snapshot when block sync cannot help, and keep a fetch moving. */
+export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
+  const sync = s.sync;
+  const gossip = s.p.config.gossipMs;
+  const f = sync.fetch;
+  if (f) {
+    if (s.chain.height >= f.height) sync.fetch = null; // block sync got there first
+    else if (now - f.lastChunkAtMs > limits.stateSyncFetchGossipsMax * gossip) abandon(s, `no chunk of snapshot ${f.height} for ${now - f.lastChunkAtMs} ms`, fx);
+    else {
+      for (const [peer, a] of f.asked) if (now - a.atMs > limits.stateSyncChunkTimeoutGossips * gossip) f.asked.delete(peer);
+      requestChunks(s, now, fx);
+      return;
+    }
+  }
+  let ahead = 0;
+  for (const p of s.peers.values()) ahead = Math.max(ahead, p.height);
+  if (ahead <= s.height) return;
+  // Peers work on `ahead`: we lack ahead - height blocks. Past the window nobody keeps them; a long
+  // stall means block sync is not arriving for another reason (peers restarted with short windows).
+  const far = ahead - s.height > s.p.config.syncWindowHeights;
+  const stalled = now - sync.progressAtMs > limits.stateSyncStallGossips * gossip;
+  if (far || stalled) fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height, nonce: sync.nonce++ }) });
+}
+
+/** Why an offer does not prove its snapshot, or null. Only a verified certificate makes a proof. */
+export function offerProblem(s: ConsensusState, o: SnapshotOffer): string | null {
+  const b = o.proofBlock.block;
+  if (typeof o.manifest === 'string') return `its manifest does not verify: ${o.manifest}`;
+  const m: Manifest = o.manifest;
+  if (b.height !== o.height + 1) return `proof block is at height ${b.height}, not ${o.height + 1}`;
+  if (o.proofCertificate.height !== b.height) return 'proof certificate is for another height';
+  if (m.body.fleet !== s.p.fleet) return 'its manifest is for another fleet';
+  if (!bytesEqual(m.hash, b.manifestHash)) return 'its manifest is not the one the proof block names';
+  // A set older than one this node already knows could be one whose keys leaked since: never trust it.
+  const known = s.chain.latestEpoch();
+  if (m.body.epoch < known) return `its manifest has epoch ${m.body.epoch}, older than the ${known} this node knows`;
+  if (m.body.epoch === known && !bytesEqual(m.hash, s.chain.latestManifest().hash)) return `its manifest differs from this node's of epoch ${known}`;
+  const cert = verifyCertificate(o.proofCertificate, s.p.fleet, m.validators, verifierOf(s), o.proofBlock.hash);
+  if (!cert.ok) return `proof certificate: ${cert.error}`;
+  if (o.chunkHashes.length === 0) return 'it lists no chunks';
+  if (!bytesEqual(commitmentOf(o.chunkHashes, hashOf(s)), b.appHash)) return 'its chunk hashes are not the commitment the certified block carries';
+  if (b.lastCommit === null || b.lastCommit.height !== o.height || !bytesEqual(b.lastCommit.blockHash, b.parent)) return 'proof block lacks the certificate of the snapshot block';
+  return null;
+}
+
+export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Effect[]): void {
+  const sync = s.sync;
+  if (sync.bad.has(o.from) || o.height <= s.chain.height) return;
+  const f = sync.fetch;
+  if (f && f.height === o.height && bytesEqual(o.proofBlock.hash, hashOf(s)(f.proofBytes)) && sameHashes(o.chunkHashes, f.chunkHashes)) {
+    // The offer we already proved, from another peer: one more source to fetch from.
+    if (!f.sources.includes(o.from) && f.sources.length < limits.validatorsMax) f.sources.push(o.from);
+    requestChunks(s, now, fx);
+    return;
+  }
+  // Keep a fetch under way unless this offer is newer and the fetch has nothing yet.
+  if (f && (o.height <= f.height || f.have > 0)) return;
+  const problem = offerProblem(s, o);
+  if (problem) return markBad(s, o.from, `snapshot offer for height ${o.height}: ${problem}`, fx);
+  const n = o.chunkHashes.length;
+  sync.fetch = {
+    height: o.height,
+    commitment: o.proofBlock.block.appHash,
+    chunkHashes: o.chunkHashes,
+    chunks: new Array<Uint8Array | undefined>(n).fill(undefined),
+    have: 0,
+    firstMissing: 0,
+    sources: [o.from],
+    asked: new Map(),
+    proofBlock: o.proofBlock.block,
+    proofBytes: o.proofBlock.bytes,
+    proofCertificate: o.proofCertificate,
+    lastChunkAtMs: now,
+  };
+  fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: fetching snapshot ${o.height} (${n} chunks) from ${o.from}; this node is at ${s.chain.height}` });
+  requestChunks(s, now, fx);
+}
+
+function sameHashes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((h, i) => bytesEqual(h, b[i] as Uint8Array));
+}
+
+/** Asks each idle source for the next run of chunks nobody is asked for (up to snapshotChunksPerRequestMax). */
+function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
+  const f = s.sync.fetch;
+  if (!f) return;
+  const busy = new Set<number>();
+  for (const a of f.asked.values()) for (let i = a.first; i < a.first + a.count; i++) busy.add(i);
+  let next = f.firstMissing;
+  for (const peer of f.sources) {
+    if (f.asked.has(peer)) continue;
+    while (next < f.chunks.length && (f.chunks[next] !== undefined || busy.has(next))) next++;
+    if (next >= f.chunks.length) return;
+    const first = next;
+    while (next < f.chunks.length && next - first < limits.snapshotChunksPerRequestMax && f.chunks[next] === undefined && !busy.has(next)) next++;
+    f.asked.set(peer, { first, count: next - first, atMs: now });
+    fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: next - first, nonce: s.sync.nonce++ }) });
+  }
+}
+
+export function onChunk(s: ConsensusState, from: string, height: number, index: number, bytes: Uint8Array, now: number, fx: Effect[]): void {
+  const f = s.sync.fetch;
+  if (!f || height !== f.height || s.sync.bad.has(from)) return;
+  // Only a source (a peer whose offer of this snapshot checked out) may fill a missing chunk, even one
+  // it was asked for before its request timed out; anything else is ignored, not stored.
+  if (!f.sources.includes(from) || index >= f.chunks.length || f.chunks[index] !== undefined) return;
+  if (!bytesEqual(hashOf(s)(bytes), f.chunkHashes[index] as Uint8Array)) {
+    markBad(s, from, `chunk ${index} of snapshot ${height} (${bytes.length} bytes) does not match its certified hash`, fx);
+    if (f.sources.length === 0) return abandon(s, `every source of snapshot ${height} served bad chunks`, fx);
+    return requestChunks(s, now, fx);
+  }
+  f.chunks[index] = bytes;
+  f.have++;
+  while (f.firstMissing < f.chunks.length && f.chunks[f.firstMissing] !== undefined) f.firstMissing++;
+  f.lastChunkAtMs = now;
+  const a = f.asked.get(from);
+  let done = true;
+  for (let i = a?.first ?? 0; a && i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
+  if (a && done) f.asked.delete(from);
+  if (f.have === f.chunks.length) return finish(s, f, now, fx);
+  requestChunks(s, now, fx);
+}
+
+function markBad(s: ConsensusState, peer: string, reason: string, fx: Effect[]): void {
+  const sync = s.sync;
+  sync.rejected++;
+  if (sync.bad.size >= limits.stateSyncBadPeersMax) sync.bad.clear();
+  sync.bad.set(peer, (sync.bad.get(peer) ?? 0) + 1);
+  const f = sync.fetch;
+  if (f) {
+    const i = f.sources.indexOf(peer);
+    if (i >= 0) f.sources.splice(i, 1);
+    f.asked.delete(peer);
+  }
+  fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: state sync: ignoring ${peer} from now on: ${reason}` });
+}
+
+function abandon(s: ConsensusState, reason: string, fx: Effect[]): void {
+  s.sync.fetch = null;
+  s.sync.rejected++;
+  fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: state sync: gave up: ${reason}` });
+}
+
+/** Every chunk matched; the whole is checked again and against the proof block, then installed. */
+function finish(s: ConsensusState, f: Fetch, now: number, fx: Effect[]): void {
+  if (s.chain.height >= f.height) {
+    // Block sync got there while the chunks came: the snapshot would move the chain back.
+    s.sync.fetch = null;
+    return;
+  }
+  const whole = concatBytes(...(f.chunks as Uint8Array[]));
+  const hashes = chunkHashesOf(whole, hashOf(s));
+  if (!bytesEqual(commitmentOf(hashes, hashOf(s)), f.commitment)) return abandon(s, `snapshot ${f.height} does not hash to its commitment as a whole`, fx);
+  const d = decodeStateSnapshot(whole);
+  if (!d.ok) return abandon(s, `certified snapshot ${f.height} does not decode: ${d.error}`, fx);
+  const snap = d.value;
+  const b = f.proofBlock;
+  if (snap.height !== f.height || !bytesEqual(snap.lastHash, b.parent) || snap.lastTimeMs >= b.timeMs) return abandon(s, `snapshot ${f.height} does not end at the proof block's parent`, fx);
+  const manifests = verifiedManifests(s, snap);
+  if (typeof manifests === 'string') return abandon(s, `snapshot ${f.height}: ${manifests}`, fx);
+  let inForce = manifests[0]?.manifest;
+  for (const m of manifests) if (m.fromHeight <= b.height) inForce = m.manifest;
+  if (!inForce || !bytesEqual(inForce.hash, b.manifestHash)) return abandon(s, `snapshot ${f.height} names another validator set than its proof block`, fx);
+  const lastCertificate = b.lastCommit as CommitCertificate;
+  installSnapshot(s, { height: f.height, bytes: whole, app: snap.app, lastCertificate }, snap, manifests, hashes, { blockBytes: f.proofBytes, certificate: f.proofCertificate }, now, fx);
+  s.sync.restored++;
+  fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: installed snapshot ${f.height} (${whole.length} bytes, commitment ${toHex(f.commitment).slice(0, 12)}) from ${f.sources.join(', ')}` });
+}
+
+/** The snapshot's manifests, each verified against the pinned authority, or why one is not. */
+export function verifiedManifests(s: ConsensusState, snap: StateSnapshot): { fromHeight: number; manifest: Manifest }[] | string {
+  const out: { fromHeight: number; manifest: Manifest }[] = [];
+  for (const m of snap.manifests) {
+    const v = verifyManifest(m.bytes, verifierOf(s), s.p.genesis.body.authority);
+    if (!v.ok) return `manifest from height ${m.fromHeight}: ${v.error}`;
+    out.push({ fromHeight: m.fromHeight, manifest: v.value });
+  }
+  return out.length > 0 ? out : 'it holds no manifest';
+}
+
+/**
+ * Replaces the chain with a verified snapshot and starts the next height after it, as a commit does.
+ * Used by state sync and, with no proof yet, by the shell at boot from its own snapshot file.
+ */
+export function installSnapshot(
+  s: ConsensusState,
+  v: VerifiedSnapshot,
+  snap: StateSnapshot,
+  manifests: readonly { fromHeight: number; manifest: Manifest }[],
+  chunkHashes: readonly Uint8Array[],
+  proof: ServedSnapshot['proof'],
+  now: number,
+  fx: Effect[] | null,
+): void {
+  const commitment = commitmentOf(chunkHashes, hashOf(s));
+  s.chain.importState(snap, manifests, commitment, v.lastCertificate);
+  s.sync.fetch = null;
+  s.sync.progressAtMs = now;
+  s.sync.served = [];
+  addServed(s, { height: v.height, bytes: v.bytes, chunkHashes, commitment, proof });
+  // Txs the snapshot shows committed (or now expired) can never enter a block: drop them.
+  for (const tx of [...s.mempool.values()]) if (s.chain.txProblem(tx, s.chain.lastTimeMs, new Set()) !== null) s.mempool.remove(txKey(tx));
+  s.enterNextHeight();
+  s.future = [];
+  if (fx === null) return;
+  // Persist (and hand the app its part) before anything else runs, then wait out the commit pause.
+  fx.push({ type: 'install-snapshot', snapshot: v });
+  s.waiting = true;
+  fx.push({ type: 'schedule', timer: 'next-height', height: s.height, round: 0, atMs: now + s.p.config.commitWaitMs });
+}

@@ -1,0 +1,113 @@
+// The device application's part of a state snapshot: the mission state and the newest decisions of the
+// audit log, as canonical CBOR (sorted map keys), so every device with the same history writes the
+// same bytes. Reading checks the shape field by field: a snapshot file can be damaged or edited.
+
+import { snapshotBytesMax } from '../consensus/snapshot.js';
+import { limits } from '../lib/limits.js';
+import { err, type Result } from '../lib/result.js';
+import type { ActiveMission, DroneState, MissionState, ModelRollout, PointDm } from '../mission/types.js';
+import { decodeCbor, encodeCanonicalCbor } from '../wire/cbor.js';
+import { array, fail, int, map, num, oneOf, parseWith, text, uint } from '../wire/fields.js';
+import type { DecisionJson } from './control-topics.js';
+
+export interface MissionSnapshot {
+  readonly mission: MissionState;
+  /** The newest decisions (the full audit is the chain); oldest first. */
+  readonly decisions: readonly DecisionJson[];
+}
+
+export function encodeMissionSnapshot(s: MissionSnapshot): Uint8Array {
+  return encodeCanonicalCbor({ mission: s.mission, decisions: s.decisions });
+}
+
+const scan = { depthMax: 12, itemsMax: 4_000_000, collectionLengthMax: 1_000_000, textBytesMax: limits.cborTextBytesMax };
+const textMax = 1_024;
+const listMax = 1_000_000;
+
+const point = (v: unknown, path: string): PointDm => {
+  const m = map(v, path);
+  return { n: int(m.n, `${path}.n`, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), e: int(m.e, `${path}.e`, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) };
+};
+const points = (v: unknown, path: string): PointDm[] => array(v, path, listMax).map((p, i) => point(p, `${path}[${i}]`));
+const texts = (v: unknown, path: string): string[] => array(v, path, listMax).map((t, i) => text(t, `${path}[${i}]`, textMax));
+const signed = (v: unknown, path: string): number => int(v, path, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+
+function drone(v: unknown, path: string): DroneState {
+  const m = map(v, path);
+  return {
+    id: text(m.id, `${path}.id`, textMax),
+    pos: m.pos === null ? null : point(m.pos, `${path}.pos`),
+    altDm: signed(m.altDm, `${path}.altDm`),
+    batteryPermille: signed(m.batteryPermille, `${path}.batteryPermille`),
+    telemetryHeight: uint(m.telemetryHeight, `${path}.telemetryHeight`),
+    activity: oneOf(m.activity, `${path}.activity`, ['idle', 'tasked', 'holding', 'returning', 'landing'] as const),
+  };
+}
+
+function mission(v: unknown, path: string): ActiveMission {
+  const m = map(v, path);
+  return {
+    id: text(m.id, `${path}.id`, textMax),
+    kind: oneOf(m.kind, `${path}.kind`, ['survey', 'goto', 'formation'] as const),
+    operator: text(m.operator, `${path}.operator`, textMax),
+    height: uint(m.height, `${path}.height`),
+    status: oneOf(m.status, `${path}.status`, ['active', 'held'] as const),
+    altDm: signed(m.altDm, `${path}.altDm`),
+    speedDmps: signed(m.speedDmps, `${path}.speedDmps`),
+    assignments: array(m.assignments, `${path}.assignments`, listMax).map((a, i) => {
+      const x = map(a, `${path}.assignments[${i}]`);
+      return { node: text(x.node, `${path}.assignments[${i}].node`, textMax), waypoints: points(x.waypoints, `${path}.assignments[${i}].waypoints`) };
+    }),
+    done: texts(m.done, `${path}.done`),
+  };
+}
+
+function model(v: unknown, path: string): ModelRollout {
+  const m = map(v, path);
+  return { model: text(m.model, `${path}.model`, textMax), version: text(m.version, `${path}.version`, textMax), canaryPermille: uint(m.canaryPermille, `${path}.canaryPermille`), nodes: texts(m.nodes, `${path}.nodes`), height: uint(m.height, `${path}.height`) };
+}
+
+function decision(v: unknown, path: string): DecisionJson {
+  const m = map(v, path);
+  return {
+    height: uint(m.height, `${path}.height`),
+    index: uint(m.index, `${path}.index`),
+    command: text(m.command, `${path}.command`, textMax),
+    operator: text(m.operator, `${path}.operator`, textMax),
+    type: text(m.type, `${path}.type`, textMax),
+    outcome: oneOf(m.outcome, `${path}.outcome`, ['accepted', 'rejected'] as const),
+    reason: text(m.reason, `${path}.reason`, limits.cborTextBytesMax),
+    blockHash: text(m.blockHash, `${path}.blockHash`, 64),
+  };
+}
+
+function parse(v: unknown): MissionSnapshot {
+  const top = map(v, 'app');
+  const s = map(top.mission, 'app.mission');
+  const params = map(s.params, 'app.mission.params');
+  const p: Record<string, number> = {};
+  for (const [k, x] of Object.entries(params)) p[k] = num(x, `app.mission.params.${k}`);
+  const known = ['height', 'timeMs', 'drones', 'mission', 'geofence', 'geofenceAltDmMax', 'params', 'models', 'accepted', 'rejected'];
+  for (const k of Object.keys(s)) if (!known.includes(k)) fail(`app.mission has unexpected key "${k}"`);
+  return {
+    mission: {
+      height: uint(s.height, 'app.mission.height'),
+      timeMs: uint(s.timeMs, 'app.mission.timeMs'),
+      drones: array(s.drones, 'app.mission.drones', limits.manifestMembersMax).map((d, i) => drone(d, `app.mission.drones[${i}]`)),
+      mission: s.mission === null ? null : mission(s.mission, 'app.mission.mission'),
+      geofence: s.geofence === null ? null : points(s.geofence, 'app.mission.geofence'),
+      geofenceAltDmMax: signed(s.geofenceAltDmMax, 'app.mission.geofenceAltDmMax'),
+      params: p,
+      models: array(s.models, 'app.mission.models', listMax).map((m, i) => model(m, `app.mission.models[${i}]`)),
+      accepted: uint(s.accepted, 'app.mission.accepted'),
+      rejected: uint(s.rejected, 'app.mission.rejected'),
+    },
+    decisions: array(top.decisions, 'app.decisions', listMax).map((d, i) => decision(d, `app.decisions[${i}]`)),
+  };
+}
+
+export function decodeMissionSnapshot(bytes: Uint8Array): Result<MissionSnapshot> {
+  const d = decodeCbor(bytes, snapshotBytesMax, scan);
+  if (!d.ok) return err(`mission snapshot: ${d.error}`);
+  return parseWith('mission snapshot', d.value, parse);
+}

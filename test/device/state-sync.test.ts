@@ -1,0 +1,117 @@
+// State sync with real processes: four `murmur start` devices on a real Mosquitto. device.yaml makes
+// the cadence short so the fleet outruns the window in seconds on a loaded machine: a checkpoint
+// every 8 heights, a block-sync window of 16, a disk snapshot every 16, a 20 ms commit wait. A validator
+// killed with SIGKILL mid-mission stays down while the fleet moves far past the window and holds the
+// mission; restarted, it restores a certified snapshot, block-syncs the rest, and ends with the same
+// mission state, checkpoint commitment and decision log as the others. Every data directory stays small.
+
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWal } from '../../runtime/node/wal.js';
+import { DeviceFleet } from './device-fleet.js';
+
+const checkpointHeights = 8;
+const windowHeights = 16;
+const snapshotHeights = 16;
+const fleet = new DeviceFleet({ validators: 4, timeScale: 20, consensus: { commitWaitMs: 20, proposeMs: 200, checkpointEveryHeights: checkpointHeights, syncWindowHeights: windowHeights }, snapshotEveryHeights: snapshotHeights });
+
+beforeAll(async () => {
+  await fleet.setup();
+  await fleet.startAll();
+}, 60_000);
+
+afterAll(async () => {
+  await fleet.teardown();
+}, 60_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
+    const v = await probe();
+    if (v !== null) return v;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** The retained decision-log JSON of each device (control plane topic json/<node>/log). */
+async function retainedLogs(ids: string[]): Promise<Record<string, { type: string }[]>> {
+  const client = await mqtt.connectAsync(fleet.broker.url, { clientId: 'state-sync-log-reader' });
+  const out: Record<string, { type: string }[]> = {};
+  const got = new Promise<void>((resolve) => {
+    client.on('message', (_topic, payload) => {
+      const doc = JSON.parse(payload.toString('utf8')) as { node: string; decisions: { type: string }[] };
+      out[doc.node] = doc.decisions;
+      if (ids.every((id) => out[id] !== undefined)) resolve();
+    });
+  });
+  await client.subscribeAsync(ids.map((id) => `murmur/v1/e2e/json/${id}/log`), { qos: 1 });
+  await Promise.race([got, sleep(10_000)]);
+  await client.endAsync(true);
+  return out;
+}
+
+describe('state sync between real processes', () => {
+  it('a validator killed with SIGKILL and restarted after the fleet passed the window catches up by state sync, mission state intact', async () => {
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string) => phases.push(`${name} ${Date.now() - t0} ms`);
+    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', `area=${JSON.stringify([[0, 0], [0, 300], [300, 300], [300, 0]])}`, '--arg', 'spacingM=25', '--arg', 'altM=10', '--wait', 'committed', '--timeout', '15s', '--json']);
+    expect(survey.code, survey.stdout + survey.stderr).toBe(0);
+    phase('survey committed');
+    await fleet.kill9('d4');
+    const down = await fleet.health('d1');
+    // While d4 is down the mission is held: a state change it can only learn from a snapshot.
+    const hold = await fleet.ctl(['send', 'hold', '--wait', 'committed', '--timeout', '15s', '--json']);
+    expect(hold.code, hold.stdout + hold.stderr).toBe(0);
+    // Well past the window: no peer holds the blocks d4 needs next.
+    const target = down.height + 3 * windowHeights;
+    await until(`d1 past height ${target}`, async () => ((await fleet.health('d1')).height > target ? true : null), 40_000);
+
+    phase('fleet past the window');
+    fleet.start('d4');
+    await fleet.devices.get('d4')?.ready;
+    phase('d4 ready');
+    const caught = await until(
+      'd4 to catch up',
+      async () => {
+        const [a, b] = await Promise.all([fleet.health('d1'), fleet.health('d4')]);
+        return b.height >= a.height - 2 ? b : null;
+      },
+      20_000,
+    );
+    phase('d4 caught up');
+    console.log(phases.join('; '));
+    expect(caught.stateSync.installs, 'd4 restored a snapshot').toBeGreaterThanOrEqual(1);
+    expect(caught.stateSync.refused).toBe(0);
+    expect(fleet.devices.get('d4')?.output).toMatch(/state sync: installed snapshot \d+/);
+
+    // Same checkpoint height on both: the commitment (chain + mission state + decision log) is equal.
+    const [c1, c4] = await until(
+      'd1 and d4 at the same checkpoint',
+      async () => {
+        const [a, b] = await Promise.all([fleet.health('d1'), fleet.health('d4')]);
+        return a.checkpoint && b.checkpoint && a.checkpoint.height === b.checkpoint.height ? [a, b] : null;
+      },
+      10_000,
+    );
+    expect(c4.checkpoint?.appHash).toBe(c1.checkpoint?.appHash);
+    expect(c4.mission).toBe(c1.mission);
+    // The decision log each device publishes (retained): d4's came with the snapshot, hold included.
+    const logs = await retainedLogs(['d1', 'd4']);
+    expect(logs.d4?.map((d) => d.type)).toEqual(['mission.survey', 'hold']);
+    expect(logs.d4).toEqual(logs.d1);
+
+    // Bounded disk: at most one snapshot interval of heights in any WAL, and a snapshot beside it.
+    for (const id of ['d1', 'd4']) {
+      const wal = readWal(new Uint8Array(readFileSync(join(fleet.dataDir(id), 'consensus.wal'))), 'consensus.wal');
+      expect(wal.ok && wal.value.records.filter((r) => r.t === 'commit').length).toBeLessThanOrEqual(snapshotHeights);
+      expect(statSync(join(fleet.dataDir(id), 'consensus.snapshot')).size).toBeGreaterThan(0);
+    }
+    console.log(`state sync e2e: d4 down at height ${down.height}, fleet at ${caught.height} when it caught up; ${Date.now() - t0} ms`);
+  }, 120_000);
+});
