@@ -16,6 +16,7 @@ import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice } from '../../runtime/device/device.js';
+import type { RadioModel } from '../scenario/scenario.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const readyTimeoutMs = 30_000;
@@ -38,6 +39,8 @@ export interface FleetProcsOptions {
   /** One OS process per device (crash = SIGKILL); otherwise every device runs in this process. */
   readonly processes: boolean;
   readonly fleet?: string;
+  /** Each device's serial radio: the scenario's radio model and the pty path device i opens. */
+  readonly radio?: { readonly model: RadioModel; readonly path: (i: number) => string };
 }
 
 export class FleetProcs {
@@ -98,10 +101,11 @@ export class FleetProcs {
     if (this.o.brokerUrl === null) await this.startBroker();
     else this.brokerUrl = this.o.brokerUrl;
     const embedded = this.o.brokerUrl === null;
-    const cols = Math.ceil(Math.sqrt(n));
     ids.forEach((id, i) => {
       const config = join(this.dir, `${id}.yaml`);
       const creds = embedded ? `, username: ${id}, password: "${passwords[i]}"` : '';
+      const r = this.o.radio;
+      const start = this.startPosition(i);
       writeFileSync(
         config,
         [
@@ -110,15 +114,22 @@ export class FleetProcs {
           'manifest: fleet.manifest',
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
+          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hops} }]`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
           `log: { level: ${this.o.processes ? 'info' : 'warn'} }`,
-          `hal: { driver: sim, sim: { startNorthM: ${-20 - 6 * Math.floor(i / cols)}, startEastM: ${-20 - 6 * (i % cols)}, timeScale: 1, seed: ${i + 1} } }`,
+          `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
           '',
         ].join('\n'),
       );
       this.devices.push({ index: i, id, config, proc: null, inproc: null, output: '' });
     });
+  }
+
+  /** Where device i stands before take-off: a grid 6 m apart south-west of the origin. */
+  startPosition(i: number): { northM: number; eastM: number } {
+    const cols = Math.ceil(Math.sqrt(this.o.validators + this.o.followers));
+    return { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) };
   }
 
   get embedded(): boolean {

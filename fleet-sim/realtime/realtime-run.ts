@@ -18,6 +18,7 @@ import { surveyAreaOf } from '../report/observe-world.js';
 import type { NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
+import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -45,20 +46,50 @@ export interface RealtimeReport {
   flight: null;
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
+  /** The air's counters when the scenario has links.radio. */
+  radio: RadioCounters | null;
 }
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
 export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<RealtimeReport> {
   const log = o.log ?? (() => {});
-  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes });
+  let medium: RadioMedium | null = null;
+  const radio = s.radio ? { model: s.radio, path: (i: number) => (medium as RadioMedium).devicePath(i) } : undefined;
+  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes, ...(radio ? { radio } : {}) });
+  const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
+  const status = new Map<string, StatusJson>();
+  /** A device's latest state: read directly in this process, else its MQTT status, newer heights from
+   *  the heartbeats the radio carried (the broker may be down). */
+  const stateOf = (i: number): { st: StatusJson | undefined; position: PositionM & { upM: number } | null; height: number; round: number; batteryPct: number | null } => {
+    const d = device(i);
+    const st = d.inproc ? d.inproc.status() : status.get(d.id);
+    const heard = medium?.heard.get(i);
+    if (heard && !d.inproc && heard.height > (st?.height ?? 0)) {
+      const p = heard.position;
+      return { st, position: p ? { northM: p[0], eastM: p[1], upM: p[2] } : (st?.position ?? null), height: heard.height, round: heard.round, batteryPct: heard.batteryPct };
+    }
+    return { st, position: st?.position ?? null, height: st?.height ?? 0, round: st?.round ?? 0, batteryPct: st?.batteryPct ?? null };
+  };
+  if (s.radio) {
+    medium = new RadioMedium({
+      fleet: fleet.fleet,
+      ids: Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators)),
+      radio: s.radio,
+      seed: s.seed,
+      position: (i) => (fleet.devices[i] ? stateOf(i).position : null) ?? fleet.startPosition(i),
+      up: (i) => fleet.devices[i] !== undefined && fleet.alive(device(i)),
+      reach: () => ({ cut: false, loss: 0 }),
+    });
+  }
   const wallStart = performance.now();
   const unsupported: string[] = [];
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
   try {
+    await medium?.start();
     await fleet.setup();
-    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}`);
+    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
     await Promise.all(fleet.devices.map((d) => fleet.start(d)));
     const topics = controlTopics(fleet.fleet);
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
@@ -66,7 +97,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       reconnectPeriod: 500,
       ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
     });
-    const status = new Map<string, StatusJson>();
     const decidedHash = new Map<number, string>();
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
@@ -75,7 +105,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const now = (): number => Math.round(performance.now() - t0);
     const proposerIndex = (): number => {
       let best: StatusJson | undefined;
-      for (const st of status.values()) if (!best || st.height > best.height) best = st;
+      for (const d of fleet.devices) {
+        const st = stateOf(d.index).st;
+        if (st && fleet.alive(d) && (!best || st.height > best.height)) best = st;
+      }
       return Math.max(0, index.get(best?.proposer ?? '') ?? 0);
     };
     client.on('message', (topic, payload) => {
@@ -122,7 +155,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       mode: 'realtime',
       durationMs: s.durationMs,
       nodes: fleet.devices.map((d) => ({ index: d.index, id: d.id, role: d.index < s.validators ? 'validator' : 'follower', engine: 'ts' })),
-      world: { geofence: null, surveyArea: area, coverageCellM: 10, radioRangeM: null, home: [0, 0] },
+      world: { geofence: null, surveyArea: area, coverageCellM: 10, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const signer = createSigner(fleet.operator);
     const publish = (type: string, args: Readonly<Record<string, unknown>>): void => {
@@ -134,7 +167,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     };
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
-    const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
     const fault = (kind: 'crash' | 'restart' | 'broker-down' | 'broker-up', nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     for (const f of s.faults) {
       if (f.kind === 'crash') {
@@ -176,7 +208,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let maxStall = 0;
     for (let tick = 0; now() < s.durationMs && tick < 1_000_000; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
-      const height = Math.max(0, ...[...status.values()].map((x) => x.height ?? 0));
+      const states = fleet.devices.map((d) => stateOf(d.index));
+      const height = Math.max(0, ...states.map((x) => x.height));
       if (height > lastHeight) {
         maxStall = Math.max(maxStall, now() - lastCommitAt);
         lastCommitAt = now();
@@ -184,13 +217,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
-        const st = status.get(d.id);
-        const p = st?.position;
+        const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
-        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: st?.batteryPct ?? 100, h: st?.height ?? 0, r: st?.round ?? 0, health: fleet.alive(d) ? 'alive' : 'crashed', byz: null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
+        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
-      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: [], broker: client.connected ? 'up' : 'down' });
+      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: medium?.links() ?? [], broker: client.connected ? 'up' : 'down' });
       await sleep(250);
     }
     maxStall = Math.max(maxStall, now() - lastCommitAt);
@@ -218,8 +250,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       flight: null,
       expect: { met: failed.length === 0, failed },
       unsupported,
+      radio: medium ? { ...medium.counters } : null,
     };
   } finally {
     await fleet.teardown();
+    await medium?.stop();
   }
 }
