@@ -41,6 +41,8 @@ export interface FleetProcsOptions {
   readonly fleet?: string;
   /** Each device's serial radio: the scenario's radio model and the pty path device i opens. */
   readonly radio?: { readonly model: RadioModel; readonly path: (i: number) => string };
+  /** The embedded broker asks this for each delivery of device traffic (partitions and loss). */
+  readonly forward?: (from: string, to: string) => boolean;
 }
 
 export class FleetProcs {
@@ -137,7 +139,7 @@ export class FleetProcs {
   }
 
   async startBroker(): Promise<void> {
-    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials });
+    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials, ...(this.o.forward ? { forward: this.o.forward } : {}) });
     await this.broker.start();
     this.brokerPort = this.broker.port;
     this.brokerUrl = this.broker.url;

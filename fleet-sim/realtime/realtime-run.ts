@@ -15,9 +15,10 @@ import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime
 import { toHex } from '../../runtime/lib/bytes.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { surveyAreaOf } from '../report/observe-world.js';
-import type { NodeSample, RunObserver } from '../report/events.js';
+import type { FaultKind, NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
+import { FaultPlan } from './fault-plan.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 
 export interface RealtimeOptions {
@@ -48,6 +49,8 @@ export interface RealtimeReport {
   unsupported: string[];
   /** The air's counters when the scenario has links.radio. */
   radio: RadioCounters | null;
+  /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
+  linkFaults: { mqttCut: number; mqttLost: number };
 }
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
@@ -56,7 +59,16 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const log = o.log ?? (() => {});
   let medium: RadioMedium | null = null;
   const radio = s.radio ? { model: s.radio, path: (i: number) => (medium as RadioMedium).devicePath(i) } : undefined;
-  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes, ...(radio ? { radio } : {}) });
+  let t0 = performance.now();
+  const now = (): number => Math.round(performance.now() - t0);
+  const plan = new FaultPlan(s, now);
+  const indexOfId = new Map(Array.from({ length: s.validators + s.followers }, (_, i) => [FleetProcs.idOf(i, s.validators), i]));
+  const forward = (from: string, to: string): boolean => {
+    const a = indexOfId.get(from);
+    const b = indexOfId.get(to);
+    return a === undefined || b === undefined || plan.forward(a, b);
+  };
+  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes, ...(radio ? { radio } : {}), ...(plan.hasLinkFaults ? { forward } : {}) });
   const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
   const status = new Map<string, StatusJson>();
   /** A device's latest state: read directly in this process, else its MQTT status, newer heights from
@@ -79,7 +91,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       seed: s.seed,
       position: (i) => (fleet.devices[i] ? stateOf(i).position : null) ?? fleet.startPosition(i),
       up: (i) => fleet.devices[i] !== undefined && fleet.alive(device(i)),
-      reach: () => ({ cut: false, loss: 0 }),
+      reach: (a, b) => plan.reach(a, b),
     });
   }
   const wallStart = performance.now();
@@ -90,6 +102,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     await medium?.start();
     await fleet.setup();
     log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    if (!fleet.embedded && plan.hasLinkFaults) {
+      // Only the embedded broker can decide per delivery; say at once what this run will not do.
+      const lines = plan.notApplicable();
+      log(`not applied over the external broker ${fleet.brokerUrl} (use the embedded broker for these): ${lines.join('; ')}`);
+      for (const l of lines) unsupported.push(`${l}: not applied to MQTT over an external broker${s.radio ? ' (applied on the radio only)' : ''}`);
+    }
     await Promise.all(fleet.devices.map((d) => fleet.start(d)));
     const topics = controlTopics(fleet.fleet);
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
@@ -101,8 +119,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
-    const t0 = performance.now();
-    const now = (): number => Math.round(performance.now() - t0);
+    t0 = performance.now();
     const proposerIndex = (): number => {
       let best: StatusJson | undefined;
       for (const d of fleet.devices) {
@@ -167,7 +184,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     };
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
-    const fault = (kind: 'crash' | 'restart' | 'broker-down' | 'broker-up', nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
+    const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     for (const f of s.faults) {
       if (f.kind === 'crash') {
         actions.push({
@@ -190,7 +207,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       } else if (f.kind === 'broker-down' && fleet.embedded) {
         actions.push({ at: f.at, run: async () => (await fleet.stopBroker(), fault('broker-down', [], 'embedded broker stopped')) });
         actions.push({ at: f.until, run: async () => (await fleet.startBroker(), fault('broker-up', [], 'embedded broker back')) });
-      } else {
+      } else if ((f.kind === 'partition' || f.kind === 'one-way' || f.kind === 'loss') && (fleet.embedded || s.radio)) {
+        // The plan applies these by time on every delivery; here they only go on the timeline.
+        const [kind, nodes, detail] =
+          f.kind === 'partition' ? (['partition', f.groups.flat(), f.groups.map((g) => `[${g.join(',')}]`).join(' | ')] as const)
+          : f.kind === 'one-way' ? (['partition', [...f.from, ...f.to], `one-way ${f.from.join(',')} → ${f.to.join(',')}`] as const)
+          : (['link-loss', [], `loss ${f.loss}`] as const);
+        actions.push({ at: f.at, run: () => fault(kind, [...nodes], detail) });
+        actions.push({ at: f.until, run: () => fault('heal', [], 'healed') });
+      } else if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'loss') {
         unsupported.push(`${f.kind} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
       }
     }
@@ -251,6 +276,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       expect: { met: failed.length === 0, failed },
       unsupported,
       radio: medium ? { ...medium.counters } : null,
+      linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
     };
   } finally {
     await fleet.teardown();

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { limits } from '../lib/limits.js';
 import { checkPassword, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
+import { fleetPrefix, parseTopic } from './mqtt-topics.js';
 
 export interface BrokerRejection {
   readonly event: 'auth' | 'publish' | 'subscribe' | 'packet-size' | 'rate-limit' | 'clients-max' | 'protocol';
@@ -29,6 +30,12 @@ export interface EmbeddedBrokerOptions {
   readonly clientsMax?: number;
   readonly drainMs?: number;
   readonly log?: (r: BrokerRejection) => void;
+  /**
+   * Asked for every delivery of device traffic (consensus, heartbeat, telemetry, unicast, state) from
+   * device `from` to subscriber `to`; false drops that copy. fleet-sim applies partitions and loss with
+   * it; a gateway leaves it unset.
+   */
+  readonly forward?: (from: string, to: string) => boolean;
 }
 
 const rejectionsKept = 200;
@@ -121,6 +128,14 @@ export class EmbeddedBroker {
           return done(new Error(reason));
         }
         done(null, sub);
+      },
+      authorizeForward: (client, packet) => {
+        const forward = this.opts.forward;
+        const who = forward ? this.identities.get(client) : undefined;
+        if (!forward || !who) return packet;
+        const t = parseTopic(fleetPrefix(who.fleet), packet.topic);
+        if (!t || t.type === 'commands' || t.from === who.id) return packet;
+        return forward(t.from, who.id) ? packet : null;
       },
     });
     aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
