@@ -15,7 +15,7 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { Device, openDevice } from '../../runtime/device/device.js';
+import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import type { RadioModel } from '../scenario/scenario.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,6 +43,10 @@ export interface FleetProcsOptions {
   readonly radio?: { readonly model: RadioModel; readonly path: (i: number) => string };
   /** The embedded broker asks this for each delivery of device traffic (partitions and loss). */
   readonly forward?: (from: string, to: string) => boolean;
+  /** Devices that run in this process even with `processes` (Byzantine nodes: their hooks live here). */
+  readonly inProcess?: (i: number) => boolean;
+  /** Hooks for an in-process device (fleet-sim's Byzantine wrappers), given its opened parts. */
+  readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
 }
 
 export class FleetProcs {
@@ -119,7 +123,7 @@ export class FleetProcs {
           ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hops} }]`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
-          `log: { level: ${this.o.processes ? 'info' : 'warn'} }`,
+          `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
           `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
           '',
         ].join('\n'),
@@ -153,7 +157,12 @@ export class FleetProcs {
 
   /** Starts (or restarts) one device; resolves when it is ready. */
   start(d: RealDevice): Promise<void> {
-    return this.o.processes ? this.spawn(d) : this.startInProcess(d);
+    return this.runsHere(d.index) ? this.startInProcess(d) : this.spawn(d);
+  }
+
+  /** Whether device i runs inside this process (every device without --processes). */
+  runsHere(i: number): boolean {
+    return !this.o.processes || this.o.inProcess?.(i) === true;
   }
 
   private async startInProcess(d: RealDevice): Promise<void> {
@@ -161,7 +170,7 @@ export class FleetProcs {
     if (!cfg.ok) throw new Error(cfg.error);
     const parts = await openDevice(cfg.value, d.config);
     if (!parts.ok) throw new Error(parts.error);
-    const device = new Device(parts.value, Date.now());
+    const device = new Device(parts.value, Date.now(), this.o.hooks?.(d.index, parts.value) ?? {});
     await device.start();
     d.inproc = device;
   }
@@ -190,14 +199,14 @@ export class FleetProcs {
   }
 
   alive(d: RealDevice): boolean {
-    if (!this.o.processes) return d.inproc !== null;
+    if (this.runsHere(d.index)) return d.inproc !== null;
     return d.proc !== null && d.proc.exitCode === null && d.proc.signalCode === null;
   }
 
   /** With --processes, SIGKILL by PID (like pulling the power); in one process, the device stops
    *  (its shutdown code runs: a gentler crash, which is why --processes exists). */
   async kill(d: RealDevice): Promise<void> {
-    if (!this.o.processes) {
+    if (this.runsHere(d.index)) {
       const device = d.inproc;
       d.inproc = null;
       await device?.stop();

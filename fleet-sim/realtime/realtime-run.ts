@@ -19,6 +19,7 @@ import type { FaultKind, NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
 import { FaultPlan } from './fault-plan.js';
+import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 
 export interface RealtimeOptions {
@@ -51,7 +52,12 @@ export interface RealtimeReport {
   radio: RadioCounters | null;
   /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
   linkFaults: { mqttCut: number; mqttLost: number };
+  /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
+   *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
+  byzantine: { node: number; behavior: string; honest: number; sent: number }[];
 }
+
+const fleetName = 'fleetsim';
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
@@ -68,7 +74,23 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const b = indexOfId.get(to);
     return a === undefined || b === undefined || plan.forward(a, b);
   };
-  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes, ...(radio ? { radio } : {}), ...(plan.hasLinkFaults ? { forward } : {}) });
+  // Byzantine nodes run in this process with the simulator's wrappers on their outgoing consensus traffic.
+  const ids = Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators));
+  const byzantine = new Map<number, ByzantineDevice>();
+  for (const f of s.faults) {
+    if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
+  }
+  const fleet = new FleetProcs({
+    fleet: fleetName,
+    validators: s.validators,
+    followers: s.followers,
+    brokerUrl: o.brokerUrl,
+    processes: o.processes,
+    ...(radio ? { radio } : {}),
+    ...(plan.hasLinkFaults ? { forward } : {}),
+    inProcess: (i) => byzantine.has(i),
+    hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
+  });
   const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
   const status = new Map<string, StatusJson>();
   /** A device's latest state: read directly in this process, else its MQTT status, newer heights from
@@ -86,7 +108,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   if (s.radio) {
     medium = new RadioMedium({
       fleet: fleet.fleet,
-      ids: Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators)),
+      ids,
       radio: s.radio,
       seed: s.seed,
       position: (i) => (fleet.devices[i] ? stateOf(i).position : null) ?? fleet.startPosition(i),
@@ -215,6 +237,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           : (['link-loss', [], `loss ${f.loss}`] as const);
         actions.push({ at: f.at, run: () => fault(kind, [...nodes], detail) });
         actions.push({ at: f.until, run: () => fault('heal', [], 'healed') });
+      } else if (f.kind === 'byzantine' && byzantine.has(f.node)) {
+        const b = byzantine.get(f.node) as ByzantineDevice;
+        actions.push({ at: f.at, run: () => (b.turn(f.behavior), fault('byzantine', [f.node], `${f.behavior} (fleet-sim wrapper around the real runtime)`)) });
       } else if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'loss') {
         unsupported.push(`${f.kind} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
       }
@@ -227,6 +252,20 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
     }
     actions.sort((a, b) => a.at - b.at);
+    // Committed evidence as honest devices report it in their status (culprit, height, round, vote).
+    const evidence = new Map<string, RealtimeReport['evidence'][number]>();
+    const collectEvidence = (states: readonly ReturnType<typeof stateOf>[]): void => {
+      states.forEach((x, i) => {
+        if (byzantine.get(i)?.behavior) return;
+        for (const e of x.st?.evidence ?? []) {
+          const key = `${e.culprit}/${e.height}/${e.round}/${e.vote}`;
+          const validator = indexOfId.get(e.culprit);
+          if (evidence.has(key) || validator === undefined) continue;
+          evidence.set(key, { kind: 'equivocation', validator, height: e.height });
+          o.observer.onEvent({ t: 'evidence', at: now(), kind: 'equivocation', validator, height: e.height });
+        }
+      });
+    };
     let next = 0;
     let lastHeight = 0;
     let lastCommitAt = 0;
@@ -240,11 +279,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         lastCommitAt = now();
         lastHeight = height;
       }
+      collectEvidence(states);
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
-        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
+        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: medium?.links() ?? [], broker: client.connected ? 'up' : 'down' });
@@ -266,17 +306,18 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       simulatedMs: now(),
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
-      nodes: { validators: s.validators, followers: s.followers, byzantine: [], crashed: [...crashed].sort((a, b) => a - b) },
+      nodes: { validators: s.validators, followers: s.followers, byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i).sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
       throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
-      evidence: [],
+      evidence: [...evidence.values()],
       flight: null,
       expect: { met: failed.length === 0, failed },
       unsupported,
       radio: medium ? { ...medium.counters } : null,
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
+      byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
     };
   } finally {
     await fleet.teardown();
