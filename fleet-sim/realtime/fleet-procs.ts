@@ -47,6 +47,8 @@ export interface FleetProcsOptions {
   readonly inProcess?: (i: number) => boolean;
   /** Hooks for an in-process device (fleet-sim's Byzantine wrappers), given its opened parts. */
   readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
+  /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
+  readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
 }
 
 export class FleetProcs {
@@ -112,6 +114,7 @@ export class FleetProcs {
       const creds = embedded ? `, username: ${id}, password: "${passwords[i]}"` : '';
       const r = this.o.radio;
       const start = this.startPosition(i);
+      const hilPath = this.o.hil?.path(i);
       writeFileSync(
         config,
         [
@@ -124,7 +127,9 @@ export class FleetProcs {
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
           `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
-          `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
+          hilPath !== undefined
+            ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
+            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
           '',
         ].join('\n'),
       );

@@ -20,6 +20,7 @@ import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
 import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
+import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 
 export interface RealtimeOptions {
@@ -55,6 +56,8 @@ export interface RealtimeReport {
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
    *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
   byzantine: { node: number; behavior: string; honest: number; sent: number }[];
+  /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
+  hil: { node: number; fcPid: number; autopilot: string }[];
 }
 
 const fleetName = 'fleetsim';
@@ -80,7 +83,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   for (const f of s.faults) {
     if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
   }
+  const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
   const fleet = new FleetProcs({
+    ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
     fleet: fleetName,
     validators: s.validators,
     followers: s.followers,
@@ -122,8 +127,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const violations: RealtimeReport['safety']['violations'] = [];
   try {
     await medium?.start();
+    await hil?.start();
     await fleet.setup();
-    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
     if (!fleet.embedded && plan.hasLinkFaults) {
       // Only the embedded broker can decide per delivery; say at once what this run will not do.
       const lines = plan.notApplicable();
@@ -317,10 +323,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       unsupported,
       radio: medium ? { ...medium.counters } : null,
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
+      hil: hil?.describe() ?? [],
       byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
     };
   } finally {
     await fleet.teardown();
     await medium?.stop();
+    await hil?.stop();
   }
 }
