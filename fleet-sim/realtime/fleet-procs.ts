@@ -19,7 +19,8 @@ import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../ru
 import type { RadioModel } from '../scenario/scenario.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const readyTimeoutMs = 30_000;
+// Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
+const readyTimeoutMs = 90_000;
 
 export interface RealDevice {
   readonly index: number;

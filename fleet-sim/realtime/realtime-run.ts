@@ -61,6 +61,7 @@ export interface RealtimeReport {
 }
 
 const fleetName = 'fleetsim';
+const startBatch = 4;
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
@@ -136,7 +137,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       log(`not applied over the external broker ${fleet.brokerUrl} (use the embedded broker for these): ${lines.join('; ')}`);
       for (const l of lines) unsupported.push(`${l}: not applied to MQTT over an external broker${s.radio ? ' (applied on the radio only)' : ''}`);
     }
-    await Promise.all(fleet.devices.map((d) => fleet.start(d)));
+    // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
+    for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
     const topics = controlTopics(fleet.fleet);
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
       clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
