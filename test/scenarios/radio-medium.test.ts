@@ -4,6 +4,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { RadioMedium } from '../../fleet-sim/realtime/radio-medium.js';
+import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { cobsEncode } from '../../runtime/links/cobs.js';
+import { fleetTag } from '../../runtime/links/frame.js';
+import { encodeRadioFrame } from '../../runtime/links/radio-frame.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeHeartbeatBody } from '../../runtime/wire/heartbeat.js';
 
 const positions = [
   { northM: 0, eastM: 0 },
@@ -51,5 +57,27 @@ describe('radio medium', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(got[1]?.reduce((n, x) => n + x.bytes, 0)).toBe(240);
     expect(medium.counters).toMatchObject({ packetsSent: 2, copiesDelivered: 1, copiesCut: 1, copiesOutOfRange: 2 });
+  }, 20_000);
+
+  it('reads the heartbeats it carries (height, position, battery), so a run is followed without the broker', async () => {
+    await initCrypto();
+    medium = new RadioMedium({
+      fleet: 'air',
+      ids: ['a', 'b'],
+      radio: { baud: 57_600, mtuBytes: 252, loss: 0, rangeM: 800, hops: 1 },
+      seed: 1,
+      position: () => null,
+      up: () => true,
+      reach: () => ({ cut: false, loss: 0 }),
+    });
+    await medium.start();
+    const end = await openSerial({ path: medium.devicePath(1), baudRate: 57_600 });
+    ends.push(end);
+    const body = encodeHeartbeatBody({ node: 'b', seq: 1, session: 1, height: 42, round: 1, health: 'ok', position: [10, -5, 30], batteryPct: 77 });
+    const env = sealEnvelope('heartbeat', 'air', 'b', body, createSigner(generateKeyPair()));
+    const frame = encodeRadioFrame({ cls: 'heartbeat', fleetTag: fleetTag('air'), origin: 7, msgId: 1, hopsLeft: 1, index: 0, count: 1, dest: undefined, fragment: env });
+    end.write(Buffer.concat([Buffer.from(cobsEncode(frame)), Buffer.of(0)]));
+    for (let k = 0; k < 50 && !medium.heard.has(1); k++) await new Promise((r) => setTimeout(r, 20));
+    expect(medium.heard.get(1)).toMatchObject({ height: 42, round: 1, position: [10, -5, 30], batteryPct: 77 });
   }, 20_000);
 });
