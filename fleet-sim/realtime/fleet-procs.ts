@@ -157,8 +157,14 @@ export class FleetProcs {
 
   /** Stops the embedded broker (a broker outage); its port is kept for the restart. */
   async stopBroker(): Promise<void> {
-    await this.broker?.stop();
+    const b = this.broker;
     this.broker = null;
+    await b?.stop();
+  }
+
+  /** Whether the embedded broker is running (false while a scenario's outage has it stopped). */
+  get brokerRunning(): boolean {
+    return this.broker !== null;
   }
 
   /** Starts (or restarts) one device; resolves when it is ready. */

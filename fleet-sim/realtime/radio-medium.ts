@@ -18,6 +18,9 @@ import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { parseHeartbeatBody } from '../../runtime/wire/heartbeat.js';
 import type { RadioModel } from '../scenario/scenario.js';
 
+/** How long stop() waits for one pty end to close after its socat is gone. */
+const closeWaitMs = 1_000;
+
 export interface PositionM {
   readonly northM: number;
   readonly eastM: number;
@@ -124,8 +127,9 @@ export class RadioMedium {
     this.timers.clear();
     const ports = this.ports.splice(0);
     for (const p of ports) {
-      await p.end.close();
+      // socat first: its exit hangs up our end, so a close behind a blocked write cannot wait forever.
       await p.pair.stop();
+      await Promise.race([p.end.close(), new Promise((r) => setTimeout(r, closeWaitMs))]);
     }
   }
 

@@ -111,13 +111,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     return { st, position: st?.position ?? null, height: st?.height ?? 0, round: st?.round ?? 0, batteryPct: st?.batteryPct ?? null };
   };
+  const positions: (PositionM | null)[] = [];
   if (s.radio) {
     medium = new RadioMedium({
       fleet: fleet.fleet,
       ids,
       radio: s.radio,
       seed: s.seed,
-      position: (i) => (fleet.devices[i] ? stateOf(i).position : null) ?? fleet.startPosition(i),
+      // Read from the positions the run samples every frame: the medium asks per packet copy.
+      position: (i) => positions[i] ?? fleet.startPosition(i),
       up: (i) => fleet.devices[i] !== undefined && fleet.alive(device(i)),
       reach: (a, b) => plan.reach(a, b),
     });
@@ -139,6 +141,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
     for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+    log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);
     const topics = controlTopics(fleet.fleet);
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
       clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
@@ -150,6 +153,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const sentAt = new Map<string, number>();
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
     t0 = performance.now();
+    /** The proposer at the last frame (commit events come in bursts from every device's log). */
+    let lastProposer = 0;
     const proposerIndex = (): number => {
       let best: StatusJson | undefined;
       for (const d of fleet.devices) {
@@ -187,7 +192,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
         // Commits as the dashboard charts them: the first device to log a height's commands reports them.
         for (const [height, f] of [...fresh.entries()].sort((a, b) => a[0] - b[0])) {
-          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: proposerIndex(), latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
+          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
         }
       }
     });
@@ -278,12 +283,23 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let lastHeight = 0;
     let lastCommitAt = 0;
     let maxStall = 0;
-    for (let tick = 0; now() < s.durationMs && tick < 1_000_000; tick++) {
+    // Ctrl-C or SIGTERM ends the run early; the finally below still stops every device, FC and pty by PID.
+    let interrupted = false;
+    const interrupt = (): void => {
+      interrupted = true;
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    for (let tick = 0; now() < s.durationMs && tick < 1_000_000 && !interrupted; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
       const states = fleet.devices.map((d) => stateOf(d.index));
+      states.forEach((x, i) => (positions[i] = x.position));
       const height = Math.max(0, ...states.map((x) => x.height));
       if (height > lastHeight) {
-        maxStall = Math.max(maxStall, now() - lastCommitAt);
+        process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    if (interrupted) log(`interrupted at ${(now() / 1000).toFixed(1)} s; stopping the fleet`);
+    maxStall = Math.max(maxStall, now() - lastCommitAt);
         lastCommitAt = now();
         lastHeight = height;
       }
@@ -295,9 +311,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
-      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: medium?.links() ?? [], broker: client.connected ? 'up' : 'down' });
+      lastProposer = proposerIndex();
+      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });
       await sleep(250);
     }
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    if (interrupted) log(`interrupted at ${(now() / 1000).toFixed(1)} s; stopping the fleet`);
     maxStall = Math.max(maxStall, now() - lastCommitAt);
     const latencies = [...committedAt.entries()].map(([k, at]) => at - (sentAt.get(k) as number)).sort((a, b) => a - b);
     await client.endAsync();
@@ -329,6 +349,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
     };
   } finally {
+    log('stopping the fleet');
     await fleet.teardown();
     await medium?.stop();
     await hil?.stop();

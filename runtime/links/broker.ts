@@ -39,6 +39,7 @@ export interface EmbeddedBrokerOptions {
 }
 
 const rejectionsKept = 200;
+const closeWaitMs = 2_000;
 
 /** Reads MQTT fixed headers off the raw byte stream and reports a packet larger than the limit. */
 export class PacketSizeGuard {
@@ -154,14 +155,25 @@ export class EmbeddedBroker {
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    // Stop listening first, then cut the open connections: a client reconnecting between the two
+    // would otherwise hold server.close() open forever.
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
     const aedes = this.aedes;
     this.aedes = undefined;
-    if (aedes) await new Promise<void>((r) => aedes.close(() => r()));
+    // Every socket is gone already; aedes' close can still wait on a client caught mid-connect, so
+    // it gets a bounded time (a stuck close must not hold a shutdown or a restart on the same port).
+    if (aedes) await new Promise<void>((r) => {
+      const t = setTimeout(r, closeWaitMs);
+      aedes.close(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
   }
 
   /** The most recent rejections, oldest first (bounded). */
@@ -178,6 +190,10 @@ export class EmbeddedBroker {
   }
 
   private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy(); // accepted as stop() began
+      return;
+    }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const now = Date.now();
     this.tokens = Math.min(this.rate(), this.tokens + ((now - this.lastRefillMs) / 1000) * this.rate());

@@ -43,7 +43,7 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     expect(events.some((e) => e.t === 'fault' && e.kind === 'byzantine' && e.nodes[0] === 3), replay).toBe(true);
     expect((events.filter((e): e is Frame => e.t === 'frame').at(-1)?.nodes[3])?.byz, replay).toBe('equivocate');
     expect(heightsBetween(events, 3_000, 15_000, 0), replay).toBeGreaterThan(5);
-  }, 60_000);
+  }, 120_000);
 
   it('a silent and a forging validator (f = 2 of 7): the others keep committing, safely', async () => {
     const s: Scenario = {
@@ -70,5 +70,5 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     // Every vote goes out with two forgeries beside it: a broken signature and one in another's name.
     expect(forge?.sent ?? 0, replay).toBeGreaterThan((forge?.honest ?? 0) + 10);
     expect(heightsBetween(events, 3_000, 13_000, 0), replay).toBeGreaterThan(5);
-  }, 60_000);
+  }, 120_000);
 });

@@ -38,5 +38,5 @@ describe('real-time hardware in the loop (sim-fc over MAVLink on a pty)', () => 
     expect(Math.max(...n0.map((n) => n.u)), replay).toBeGreaterThan(8); // took off to the survey's 10 m
     expect(Math.max(...n0.map((n) => Math.hypot(n.n, n.e))), replay).toBeGreaterThan(20); // left home along its lane
     expect(n0.some((n) => /active [1-9]\d*%|done|complete/.test(n.mode)), replay).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });

@@ -45,7 +45,7 @@ describe('real-time partitions over the embedded broker', () => {
     // After the heal the cut-off validator catches up past where the majority was at the heal.
     const last = frames.at(-1);
     expect(heightOf(last, 0), trace).toBeGreaterThanOrEqual(heightOf(late, 1));
-  }, 60_000);
+  }, 120_000);
 
   it('one-way: a validator that cannot hear the others stalls too, and catches up after the heal', async () => {
     const s: Scenario = { ...base, name: 'realtime-one-way', faults: [{ at: 4_000, kind: 'one-way', from: [1, 2, 3, 4], to: [0], until: 10_000 }], durationMs: 16_000 };
@@ -60,5 +60,5 @@ describe('real-time partitions over the embedded broker', () => {
     expect(heightOf(late, 1) - heightOf(early, 1), replay).toBeGreaterThanOrEqual(3);
     const after = frames.filter((f, k) => f.at >= 10_000 && k % 4 === 0).map((f) => `${f.at}:${heightOf(f, 0)}/${heightOf(f, 1)}`).join(' ');
     expect(heightOf(frames.at(-1), 0), `${replay}; after the heal (ms:v00/v01) ${after}`).toBeGreaterThanOrEqual(heightOf(late, 1));
-  }, 60_000);
+  }, 120_000);
 });
