@@ -228,7 +228,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             const i = f.node === 'proposer' ? proposerIndex() : f.node;
             crashed.add(i);
             await fleet.kill(device(i));
-            fault('crash', [i], o.processes ? 'SIGKILL' : 'stopped');
+            fault('crash', [i], fleet.runsHere(i) ? 'stopped' : 'SIGKILL');
           },
         });
       } else if (f.kind === 'restart') {
@@ -254,7 +254,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         const b = byzantine.get(f.node) as ByzantineDevice;
         actions.push({ at: f.at, run: () => (b.turn(f.behavior), fault('byzantine', [f.node], `${f.behavior} (fleet-sim wrapper around the real runtime)`)) });
       } else if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'loss') {
-        unsupported.push(`${f.kind} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
+        const what = f.kind === 'byzantine' ? `byzantine ${f.behavior}` : f.kind;
+        unsupported.push(`${what} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
       }
     }
     for (const w of s.workload) {
