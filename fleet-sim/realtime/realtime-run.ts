@@ -139,15 +139,23 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       log(`not applied over the external broker ${fleet.brokerUrl} (use the embedded broker for these): ${lines.join('; ')}`);
       for (const l of lines) unsupported.push(`${l}: not applied to MQTT over an external broker${s.radio ? ' (applied on the radio only)' : ''}`);
     }
-    // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
-    for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
-    log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);
-    const topics = controlTopics(fleet.fleet);
+    // Connect before the devices start: with twenty of them running, a loaded broker can take longer
+    // than a CONNACK timeout to answer one more client.
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
       clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
       reconnectPeriod: 500,
+      connectTimeout: 60_000,
       ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
     });
+    // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
+    try {
+      for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+    } catch (e) {
+      await client.endAsync(true);
+      throw e;
+    }
+    log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);
+    const topics = controlTopics(fleet.fleet);
     const decidedHash = new Map<number, string>();
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
