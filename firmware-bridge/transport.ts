@@ -97,3 +97,34 @@ export function openUdp(o: UdpOptions): Promise<UdpTransport> {
     });
   });
 }
+
+export interface DeferredTransport extends ByteTransport {
+  /** Opens the port; bytes written before then are dropped (a protocol engine retries them). */
+  open(): Promise<void>;
+}
+
+/** A serial transport that exists before its port is open, so protocol engines and the devices built
+ *  on them can be wired at construction and the port opened when the device starts. */
+export function deferredSerial(o: SerialOptions): DeferredTransport {
+  let port: ByteTransport | null = null;
+  const handlers: Array<(c: Uint8Array) => void> = [];
+  return {
+    name: `serial:${o.path}`,
+    write: (b) => port?.write(b),
+    onData: (h) => {
+      handlers.push(h);
+    },
+    open: async () => {
+      if (port) return;
+      port = await openSerial(o);
+      port.onData((c) => {
+        for (const h of handlers) h(c);
+      });
+    },
+    close: async () => {
+      const p = port;
+      port = null;
+      await p?.close();
+    },
+  };
+}

@@ -15,10 +15,12 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { Device, openDevice } from '../../runtime/device/device.js';
+import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
+import type { RadioModel } from '../scenario/scenario.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const readyTimeoutMs = 30_000;
+// Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
+const readyTimeoutMs = 90_000;
 
 export interface RealDevice {
   readonly index: number;
@@ -38,6 +40,16 @@ export interface FleetProcsOptions {
   /** One OS process per device (crash = SIGKILL); otherwise every device runs in this process. */
   readonly processes: boolean;
   readonly fleet?: string;
+  /** Each device's serial radio: the scenario's radio model and the pty path device i opens. */
+  readonly radio?: { readonly model: RadioModel; readonly path: (i: number) => string };
+  /** The embedded broker asks this for each delivery of device traffic (partitions and loss). */
+  readonly forward?: (from: string, to: string) => boolean;
+  /** Devices that run in this process even with `processes` (Byzantine nodes: their hooks live here). */
+  readonly inProcess?: (i: number) => boolean;
+  /** Hooks for an in-process device (fleet-sim's Byzantine wrappers), given its opened parts. */
+  readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
+  /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
+  readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
 }
 
 export class FleetProcs {
@@ -98,10 +110,12 @@ export class FleetProcs {
     if (this.o.brokerUrl === null) await this.startBroker();
     else this.brokerUrl = this.o.brokerUrl;
     const embedded = this.o.brokerUrl === null;
-    const cols = Math.ceil(Math.sqrt(n));
     ids.forEach((id, i) => {
       const config = join(this.dir, `${id}.yaml`);
       const creds = embedded ? `, username: ${id}, password: "${passwords[i]}"` : '';
+      const r = this.o.radio;
+      const start = this.startPosition(i);
+      const hilPath = this.o.hil?.path(i);
       writeFileSync(
         config,
         [
@@ -110,10 +124,13 @@ export class FleetProcs {
           'manifest: fleet.manifest',
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
+          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hops} }]`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
-          `log: { level: ${this.o.processes ? 'info' : 'warn'} }`,
-          `hal: { driver: sim, sim: { startNorthM: ${-20 - 6 * Math.floor(i / cols)}, startEastM: ${-20 - 6 * (i % cols)}, timeScale: 1, seed: ${i + 1} } }`,
+          `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
+          hilPath !== undefined
+            ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
+            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
           '',
         ].join('\n'),
       );
@@ -121,12 +138,18 @@ export class FleetProcs {
     });
   }
 
+  /** Where device i stands before take-off: a grid 6 m apart south-west of the origin. */
+  startPosition(i: number): { northM: number; eastM: number } {
+    const cols = Math.ceil(Math.sqrt(this.o.validators + this.o.followers));
+    return { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) };
+  }
+
   get embedded(): boolean {
     return this.o.brokerUrl === null;
   }
 
   async startBroker(): Promise<void> {
-    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials });
+    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials, ...(this.o.forward ? { forward: this.o.forward } : {}) });
     await this.broker.start();
     this.brokerPort = this.broker.port;
     this.brokerUrl = this.broker.url;
@@ -134,13 +157,24 @@ export class FleetProcs {
 
   /** Stops the embedded broker (a broker outage); its port is kept for the restart. */
   async stopBroker(): Promise<void> {
-    await this.broker?.stop();
+    const b = this.broker;
     this.broker = null;
+    await b?.stop();
+  }
+
+  /** Whether the embedded broker is running (false while a scenario's outage has it stopped). */
+  get brokerRunning(): boolean {
+    return this.broker !== null;
   }
 
   /** Starts (or restarts) one device; resolves when it is ready. */
   start(d: RealDevice): Promise<void> {
-    return this.o.processes ? this.spawn(d) : this.startInProcess(d);
+    return this.runsHere(d.index) ? this.startInProcess(d) : this.spawn(d);
+  }
+
+  /** Whether device i runs inside this process (every device without --processes). */
+  runsHere(i: number): boolean {
+    return !this.o.processes || this.o.inProcess?.(i) === true;
   }
 
   private async startInProcess(d: RealDevice): Promise<void> {
@@ -148,7 +182,7 @@ export class FleetProcs {
     if (!cfg.ok) throw new Error(cfg.error);
     const parts = await openDevice(cfg.value, d.config);
     if (!parts.ok) throw new Error(parts.error);
-    const device = new Device(parts.value, Date.now());
+    const device = new Device(parts.value, Date.now(), this.o.hooks?.(d.index, parts.value) ?? {});
     await device.start();
     d.inproc = device;
   }
@@ -177,14 +211,14 @@ export class FleetProcs {
   }
 
   alive(d: RealDevice): boolean {
-    if (!this.o.processes) return d.inproc !== null;
+    if (this.runsHere(d.index)) return d.inproc !== null;
     return d.proc !== null && d.proc.exitCode === null && d.proc.signalCode === null;
   }
 
   /** With --processes, SIGKILL by PID (like pulling the power); in one process, the device stops
    *  (its shutdown code runs: a gentler crash, which is why --processes exists). */
   async kill(d: RealDevice): Promise<void> {
-    if (!this.o.processes) {
+    if (this.runsHere(d.index)) {
       const device = d.inproc;
       d.inproc = null;
       await device?.stop();

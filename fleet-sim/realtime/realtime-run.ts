@@ -15,9 +15,13 @@ import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime
 import { toHex } from '../../runtime/lib/bytes.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { surveyAreaOf } from '../report/observe-world.js';
-import type { NodeSample, RunObserver } from '../report/events.js';
+import type { FaultKind, NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
+import { FaultPlan } from './fault-plan.js';
+import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
+import { HilRig, hilBaud } from './hil-rig.js';
+import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -45,37 +49,126 @@ export interface RealtimeReport {
   flight: null;
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
+  /** The air's counters when the scenario has links.radio. */
+  radio: RadioCounters | null;
+  /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
+  linkFaults: { mqttCut: number; mqttLost: number };
+  /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
+   *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
+  byzantine: { node: number; behavior: string; honest: number; sent: number }[];
+  /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
+  hil: { node: number; fcPid: number; autopilot: string }[];
 }
+
+const fleetName = 'fleetsim';
+const startBatch = 4;
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
 export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<RealtimeReport> {
   const log = o.log ?? (() => {});
-  const fleet = new FleetProcs({ validators: s.validators, followers: s.followers, brokerUrl: o.brokerUrl, processes: o.processes });
+  let medium: RadioMedium | null = null;
+  const radio = s.radio ? { model: s.radio, path: (i: number) => (medium as RadioMedium).devicePath(i) } : undefined;
+  let t0 = performance.now();
+  const now = (): number => Math.round(performance.now() - t0);
+  const plan = new FaultPlan(s, now);
+  const indexOfId = new Map(Array.from({ length: s.validators + s.followers }, (_, i) => [FleetProcs.idOf(i, s.validators), i]));
+  const forward = (from: string, to: string): boolean => {
+    const a = indexOfId.get(from);
+    const b = indexOfId.get(to);
+    return a === undefined || b === undefined || plan.forward(a, b);
+  };
+  // Byzantine nodes run in this process with the simulator's wrappers on their outgoing consensus traffic.
+  const ids = Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators));
+  const byzantine = new Map<number, ByzantineDevice>();
+  for (const f of s.faults) {
+    if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
+  }
+  const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
+  const fleet = new FleetProcs({
+    ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
+    fleet: fleetName,
+    validators: s.validators,
+    followers: s.followers,
+    brokerUrl: o.brokerUrl,
+    processes: o.processes,
+    ...(radio ? { radio } : {}),
+    ...(plan.hasLinkFaults ? { forward } : {}),
+    inProcess: (i) => byzantine.has(i),
+    hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
+  });
+  const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
+  const status = new Map<string, StatusJson>();
+  /** A device's latest state: read directly in this process, else its MQTT status, newer heights from
+   *  the heartbeats the radio carried (the broker may be down). */
+  const stateOf = (i: number): { st: StatusJson | undefined; position: PositionM & { upM: number } | null; height: number; round: number; batteryPct: number | null } => {
+    const d = device(i);
+    const st = d.inproc ? d.inproc.status() : status.get(d.id);
+    const heard = medium?.heard.get(i);
+    if (heard && !d.inproc && heard.height > (st?.height ?? 0)) {
+      const p = heard.position;
+      return { st, position: p ? { northM: p[0], eastM: p[1], upM: p[2] } : (st?.position ?? null), height: heard.height, round: heard.round, batteryPct: heard.batteryPct };
+    }
+    return { st, position: st?.position ?? null, height: st?.height ?? 0, round: st?.round ?? 0, batteryPct: st?.batteryPct ?? null };
+  };
+  const positions: (PositionM | null)[] = [];
+  if (s.radio) {
+    medium = new RadioMedium({
+      fleet: fleet.fleet,
+      ids,
+      radio: s.radio,
+      seed: s.seed,
+      // Read from the positions the run samples every frame: the medium asks per packet copy.
+      position: (i) => positions[i] ?? fleet.startPosition(i),
+      up: (i) => fleet.devices[i] !== undefined && fleet.alive(device(i)),
+      reach: (a, b) => plan.reach(a, b),
+    });
+  }
   const wallStart = performance.now();
   const unsupported: string[] = [];
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
   try {
+    await medium?.start();
+    await hil?.start();
     await fleet.setup();
-    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}`);
-    await Promise.all(fleet.devices.map((d) => fleet.start(d)));
-    const topics = controlTopics(fleet.fleet);
+    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    if (!fleet.embedded && plan.hasLinkFaults) {
+      // Only the embedded broker can decide per delivery; say at once what this run will not do.
+      const lines = plan.notApplicable();
+      log(`not applied over the external broker ${fleet.brokerUrl} (use the embedded broker for these): ${lines.join('; ')}`);
+      for (const l of lines) unsupported.push(`${l}: not applied to MQTT over an external broker${s.radio ? ' (applied on the radio only)' : ''}`);
+    }
+    // Connect before the devices start: with twenty of them running, a loaded broker can take longer
+    // than a CONNACK timeout to answer one more client.
     const client = await mqtt.connectAsync(fleet.brokerUrl, {
       clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
       reconnectPeriod: 500,
+      connectTimeout: 60_000,
       ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
     });
-    const status = new Map<string, StatusJson>();
+    // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
+    try {
+      for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+    } catch (e) {
+      await client.endAsync(true);
+      throw e;
+    }
+    log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);
+    const topics = controlTopics(fleet.fleet);
     const decidedHash = new Map<number, string>();
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
-    const t0 = performance.now();
-    const now = (): number => Math.round(performance.now() - t0);
+    t0 = performance.now();
+    /** The proposer at the last frame (commit events come in bursts from every device's log). */
+    let lastProposer = 0;
     const proposerIndex = (): number => {
       let best: StatusJson | undefined;
-      for (const st of status.values()) if (!best || st.height > best.height) best = st;
+      for (const d of fleet.devices) {
+        const st = stateOf(d.index).st;
+        if (st && fleet.alive(d) && (!best || st.height > best.height)) best = st;
+      }
       return Math.max(0, index.get(best?.proposer ?? '') ?? 0);
     };
     client.on('message', (topic, payload) => {
@@ -107,7 +200,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
         // Commits as the dashboard charts them: the first device to log a height's commands reports them.
         for (const [height, f] of [...fresh.entries()].sort((a, b) => a[0] - b[0])) {
-          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: proposerIndex(), latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
+          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
         }
       }
     });
@@ -122,7 +215,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       mode: 'realtime',
       durationMs: s.durationMs,
       nodes: fleet.devices.map((d) => ({ index: d.index, id: d.id, role: d.index < s.validators ? 'validator' : 'follower', engine: 'ts' })),
-      world: { geofence: null, surveyArea: area, coverageCellM: 10, radioRangeM: null, home: [0, 0] },
+      world: { geofence: null, surveyArea: area, coverageCellM: 10, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const signer = createSigner(fleet.operator);
     const publish = (type: string, args: Readonly<Record<string, unknown>>): void => {
@@ -134,8 +227,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     };
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
-    const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
-    const fault = (kind: 'crash' | 'restart' | 'broker-down' | 'broker-up', nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
+    const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     for (const f of s.faults) {
       if (f.kind === 'crash') {
         actions.push({
@@ -144,7 +236,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             const i = f.node === 'proposer' ? proposerIndex() : f.node;
             crashed.add(i);
             await fleet.kill(device(i));
-            fault('crash', [i], o.processes ? 'SIGKILL' : 'stopped');
+            fault('crash', [i], fleet.runsHere(i) ? 'stopped' : 'SIGKILL');
           },
         });
       } else if (f.kind === 'restart') {
@@ -158,8 +250,20 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       } else if (f.kind === 'broker-down' && fleet.embedded) {
         actions.push({ at: f.at, run: async () => (await fleet.stopBroker(), fault('broker-down', [], 'embedded broker stopped')) });
         actions.push({ at: f.until, run: async () => (await fleet.startBroker(), fault('broker-up', [], 'embedded broker back')) });
-      } else {
-        unsupported.push(`${f.kind} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
+      } else if ((f.kind === 'partition' || f.kind === 'one-way' || f.kind === 'loss') && (fleet.embedded || s.radio)) {
+        // The plan applies these by time on every delivery; here they only go on the timeline.
+        const [kind, nodes, detail] =
+          f.kind === 'partition' ? (['partition', f.groups.flat(), f.groups.map((g) => `[${g.join(',')}]`).join(' | ')] as const)
+          : f.kind === 'one-way' ? (['partition', [...f.from, ...f.to], `one-way ${f.from.join(',')} → ${f.to.join(',')}`] as const)
+          : (['link-loss', [], `loss ${f.loss}`] as const);
+        actions.push({ at: f.at, run: () => fault(kind, [...nodes], detail) });
+        actions.push({ at: f.until, run: () => fault('heal', [], 'healed') });
+      } else if (f.kind === 'byzantine' && byzantine.has(f.node)) {
+        const b = byzantine.get(f.node) as ByzantineDevice;
+        actions.push({ at: f.at, run: () => (b.turn(f.behavior), fault('byzantine', [f.node], `${f.behavior} (fleet-sim wrapper around the real runtime)`)) });
+      } else if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'loss') {
+        const what = f.kind === 'byzantine' ? `byzantine ${f.behavior}` : f.kind;
+        unsupported.push(`${what} at ${f.at} ms (not available in real-time mode${f.kind === 'broker-down' ? ' with an external broker' : ''})`);
       }
     }
     for (const w of s.workload) {
@@ -170,29 +274,59 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
     }
     actions.sort((a, b) => a.at - b.at);
+    // Committed evidence as honest devices report it in their status (culprit, height, round, vote).
+    const evidence = new Map<string, RealtimeReport['evidence'][number]>();
+    const collectEvidence = (states: readonly ReturnType<typeof stateOf>[]): void => {
+      states.forEach((x, i) => {
+        if (byzantine.get(i)?.behavior) return;
+        for (const e of x.st?.evidence ?? []) {
+          const key = `${e.culprit}/${e.height}/${e.round}/${e.vote}`;
+          const validator = indexOfId.get(e.culprit);
+          if (evidence.has(key) || validator === undefined) continue;
+          evidence.set(key, { kind: 'equivocation', validator, height: e.height });
+          o.observer.onEvent({ t: 'evidence', at: now(), kind: 'equivocation', validator, height: e.height });
+        }
+      });
+    };
     let next = 0;
     let lastHeight = 0;
     let lastCommitAt = 0;
     let maxStall = 0;
-    for (let tick = 0; now() < s.durationMs && tick < 1_000_000; tick++) {
+    // Ctrl-C or SIGTERM ends the run early; the finally below still stops every device, FC and pty by PID.
+    let interrupted = false;
+    const interrupt = (): void => {
+      interrupted = true;
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    for (let tick = 0; now() < s.durationMs && tick < 1_000_000 && !interrupted; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
-      const height = Math.max(0, ...[...status.values()].map((x) => x.height ?? 0));
+      const states = fleet.devices.map((d) => stateOf(d.index));
+      states.forEach((x, i) => (positions[i] = x.position));
+      const height = Math.max(0, ...states.map((x) => x.height));
       if (height > lastHeight) {
-        maxStall = Math.max(maxStall, now() - lastCommitAt);
+        process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    if (interrupted) log(`interrupted at ${(now() / 1000).toFixed(1)} s; stopping the fleet`);
+    maxStall = Math.max(maxStall, now() - lastCommitAt);
         lastCommitAt = now();
         lastHeight = height;
       }
+      collectEvidence(states);
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
-        const st = status.get(d.id);
-        const p = st?.position;
+        const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
-        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: st?.batteryPct ?? 100, h: st?.height ?? 0, r: st?.round ?? 0, health: fleet.alive(d) ? 'alive' : 'crashed', byz: null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
+        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
-      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: proposerIndex(), radio: [], broker: client.connected ? 'up' : 'down' });
+      lastProposer = proposerIndex();
+      o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });
       await sleep(250);
     }
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    if (interrupted) log(`interrupted at ${(now() / 1000).toFixed(1)} s; stopping the fleet`);
     maxStall = Math.max(maxStall, now() - lastCommitAt);
     const latencies = [...committedAt.entries()].map(([k, at]) => at - (sentAt.get(k) as number)).sort((a, b) => a - b);
     await client.endAsync();
@@ -209,17 +343,24 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       simulatedMs: now(),
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
-      nodes: { validators: s.validators, followers: s.followers, byzantine: [], crashed: [...crashed].sort((a, b) => a - b) },
+      nodes: { validators: s.validators, followers: s.followers, byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i).sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
       throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
-      evidence: [],
+      evidence: [...evidence.values()],
       flight: null,
       expect: { met: failed.length === 0, failed },
       unsupported,
+      radio: medium ? { ...medium.counters } : null,
+      linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
+      hil: hil?.describe() ?? [],
+      byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
     };
   } finally {
+    log('stopping the fleet');
     await fleet.teardown();
+    await medium?.stop();
+    await hil?.stop();
   }
 }

@@ -38,6 +38,7 @@ interface SummaryFields {
   evidence: readonly { validator: number; height: number }[];
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
+  radio?: { packetsSent: number; copiesDelivered: number; copiesLost: number; copiesCut: number; copiesOutOfRange: number; packetsOverflowed: number } | null;
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
 }
 
@@ -64,6 +65,8 @@ export function formatSummary(r: SummaryFields): string {
     ['latency', `p50 ${ms(r.latencyMs.commitP50)}, p99 ${ms(r.latencyMs.commitP99)}, longest stall ${r.liveness.maxStallMs} ms`],
     ['faults', `crashed [${r.nodes.crashed.join(', ')}], byzantine [${r.nodes.byzantine.join(', ')}], evidence ${evidenceText(r.evidence)}`],
   ];
+  const a = r.radio;
+  if (a) rows.push(['radio', `${a.packetsSent} packets on the air, ${a.copiesDelivered} copies heard, ${a.copiesLost} lost, ${a.copiesCut} cut by partitions, ${a.copiesOutOfRange} out of range, ${a.packetsOverflowed} overflowed`]);
   const f = r.flight;
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {

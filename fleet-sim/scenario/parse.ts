@@ -4,7 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { behaviors, type Behavior, type Fault, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+import { behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type RadioModel, type Scenario, type Workload } from './scenario.js';
 
 export class ScenarioError extends Error {}
 
@@ -62,6 +62,30 @@ function link(v: unknown, field: string): LinkModel {
     loss: o.loss === undefined ? 0 : fraction(o.loss, `${field}.loss`),
     duplicate: o.duplicate === undefined ? 0 : fraction(o.duplicate, `${field}.duplicate`),
   };
+}
+
+/** links.radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, hops: 3 } (DESIGN.md). */
+function radio(v: unknown, field: string): RadioModel {
+  const o = obj(v, field);
+  only(o, ['baud', 'mtu', 'loss', 'rangeM', 'hops'], field);
+  return {
+    baud: o.baud === undefined ? 57_600 : int(o.baud, `${field}.baud`, 1_200, 4_000_000),
+    mtuBytes: o.mtu === undefined ? 252 : int(o.mtu, `${field}.mtu`, 32, 256),
+    loss: o.loss === undefined ? 0 : fraction(o.loss, `${field}.loss`),
+    rangeM: o.rangeM === undefined ? 800 : metres(o.rangeM, `${field}.rangeM`, 1, 100_000),
+    hops: o.hops === undefined ? 3 : int(o.hops, `${field}.hops`, 1, 7),
+  };
+}
+
+/** hil: { nodes: [0], autopilot: px4 } */
+function hil(v: unknown, count: number): HilModel {
+  const o = obj(v, 'hil');
+  only(o, ['nodes', 'autopilot'], 'hil');
+  const autopilot = o.autopilot ?? 'px4';
+  if (autopilot !== 'px4' && autopilot !== 'ardupilot') fail('hil.autopilot', 'must be px4 or ardupilot');
+  const nodes = nodeList(o.nodes, 'hil.nodes', count);
+  if (nodes.length === 0) fail('hil.nodes', 'must name at least one node');
+  return { nodes, autopilot: autopilot as HilModel['autopilot'] };
 }
 
 function fault(v: unknown, i: number, count: number): Fault {
@@ -178,7 +202,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     throw new ScenarioError(`${fileName} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   const o = obj(doc, '(top level)');
-  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world'], '');
+  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
   if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
@@ -205,6 +229,8 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     validators,
     followers,
     mqtt: link(links.mqtt, 'links.mqtt'),
+    ...(links.radio !== undefined ? { radio: radio(links.radio, 'links.radio') } : {}),
+    ...(o.hil !== undefined ? { hil: hil(o.hil, count) } : {}),
     faults: ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count)),
     workload: ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i)),
     expect: {

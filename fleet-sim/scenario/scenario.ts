@@ -26,6 +26,22 @@ export interface LinkModel {
   readonly duplicate: number;
 }
 
+/** A transparent serial radio on every device (SiK-like): packets paced at `baud`, `mtuBytes` per
+ *  packet, each copy lost with `loss`, heard within `rangeM`, flooded over at most `hops` hops. */
+export interface RadioModel {
+  readonly baud: number;
+  readonly mtuBytes: number;
+  readonly loss: number;
+  readonly rangeM: number;
+  readonly hops: number;
+}
+
+/** Hardware in the loop: these nodes fly a simulated flight controller over MAVLink 2 on a pty. */
+export interface HilModel {
+  readonly nodes: readonly number[];
+  readonly autopilot: 'px4' | 'ardupilot';
+}
+
 export interface Scenario {
   readonly name: string;
   readonly seed: number;
@@ -33,6 +49,10 @@ export interface Scenario {
   readonly validators: number;
   readonly followers: number;
   readonly mqtt: LinkModel;
+  /** links.radio: used by real-time mode (each device's real serial radio link over fleet-sim's air). */
+  readonly radio?: RadioModel;
+  /** Real-time mode only: nodes that drive the simulated flight controller (firmware-bridge/sim-fc). */
+  readonly hil?: HilModel;
   readonly faults: readonly Fault[];
   readonly workload: readonly Workload[];
   readonly expect: { readonly safety: boolean; readonly committedFraction?: number; readonly maxStallMs?: number };

@@ -89,7 +89,15 @@ function deviceConfigSchemaFor(z: Zod) {
       origin: z.object({ latDeg: z.number().min(-90).max(90), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
       hal: z
         .object({
-          driver: z.enum(['sim', 'none']).default('sim'),
+          driver: z.enum(['sim', 'mavlink', 'none']).default('sim'),
+          mavlink: z
+            .object({
+              serial: z.string().min(1),
+              baud: z.number().int().min(1_200).max(4_000_000).default(921_600),
+              autopilot: z.enum(['px4', 'ardupilot']).default('px4'),
+            })
+            .strict()
+            .optional(),
           sim: z
             .object({
               startNorthM: z.number().min(-100_000).max(100_000).default(0),
@@ -154,7 +162,8 @@ const fixes: Readonly<Record<string, string>> = {
   'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1',
   'http.port': 'use a TCP port from 1 to 65535 (0 picks a free one)',
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',
-  'hal.driver': 'use "sim" (simulated vehicle) or "none" (no flight hardware)',
+  'hal.driver': 'use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none" (no flight hardware)',
+  'hal.mavlink': 'set `hal.mavlink: { serial: /dev/ttyAMA0, baud: 921600, autopilot: px4 }` (autopilot px4 or ardupilot)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
@@ -212,6 +221,7 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const d = parsed.value;
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  if (d.hal.driver === 'mavlink' && d.hal.mavlink === undefined) return err(`${file}: hal.mavlink: missing with hal.driver: mavlink; ${fixFor('hal.mavlink')}`);
   const c: DeviceConfig = { ...d, key: abs(d.key), manifest: abs(d.manifest), dataDir: abs(d.dataDir) };
   // A floor on the spread as large as the interval would hide every late heartbeat.
   if (c.membership.minStdDevMs * 2 > c.mqtt.heartbeatMs) return err(`${file}: membership.minStdDevMs: ${c.membership.minStdDevMs} is more than half of mqtt.heartbeatMs (${c.mqtt.heartbeatMs}); ${fixFor('membership.minStdDevMs')}`);

@@ -69,6 +69,19 @@ export async function openDevice(config: DeviceConfig, configFile: string): Prom
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** Where fleet-sim's real-time Byzantine nodes lie on a device's behalf (fleet-sim/realtime/
+ *  byzantine-device.ts). A programmatic seam only: `murmur start` never sets it. */
+export interface DeviceHooks {
+  /** Wraps the consensus shell's outgoing messages, after signing and before the links. */
+  readonly consensusSend?: (send: ConsensusSend) => ConsensusSend;
+  /** Sees every envelope the links deliver, before the device handles it. */
+  readonly received?: (bytes: Uint8Array) => void;
+}
+
+export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
+
+/** Committed evidence kept in the JSON status (newest last). */
+const statusEvidenceMax = 8;
 const statusMs = 1_000;
 
 export class Device {
@@ -98,6 +111,7 @@ export class Device {
   constructor(
     private readonly p: DeviceParts,
     private readonly startedAt: number,
+    private readonly hooks: DeviceHooks = {},
   ) {
     const c = p.config;
     const fleet = p.manifest.body.fleet;
@@ -159,6 +173,7 @@ export class Device {
           onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
         })
       : null;
+    const send: ConsensusSend = (to, bytes) => void (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus'));
     this.shell = new NodeShell({
       id: c.id,
       genesis: p.manifest,
@@ -166,7 +181,7 @@ export class Device {
       clock: { now: () => Date.now() },
       scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
       storage: this.storage,
-      send: (to, bytes) => (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus')),
+      send: hooks.consensusSend ? hooks.consensusSend(send) : send,
       signer: p.signer,
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
@@ -196,6 +211,9 @@ export class Device {
   }
 
   private at(atMs: number, fire: () => void): void {
+    // Once stopping, nothing new is scheduled: frames still arriving while the links close must not
+    // leave timers that touch the data directory after it is closed (or removed).
+    if (this.state === 'stopping') return;
     const t = setTimeout(() => {
       this.pending.delete(t);
       this.guarded(fire);
@@ -223,7 +241,11 @@ export class Device {
     this.missions.replaying = true;
     this.shell.boot();
     this.missions.replaying = false;
-    this.link.onReceive((f) => this.guarded(() => this.onFrame(f.bytes)));
+    this.link.onReceive((f) => {
+      if (this.state === 'stopping') return;
+      this.hooks.received?.(f.bytes);
+      this.guarded(() => this.onFrame(f.bytes));
+    });
     await this.hal.start();
     const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
     this.httpServer = http.server;
@@ -334,6 +356,7 @@ export class Device {
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
+      evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
       timeMs: Date.now(),
     };
   }
@@ -388,6 +411,8 @@ export class Device {
     // A broker that died with us would leave a QoS 1 goodbye waiting forever: bound each step.
     await withinMs(this.control.stop({ ...this.status(), state: 'stopping' }), stopStepMs);
     await withinMs(this.link.stop(), stopStepMs);
+    for (const t of this.pending) clearTimeout(t);
+    this.pending.clear();
     await this.hal.stop();
     await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
     this.storage.close();

@@ -1,11 +1,21 @@
 // Builds the HAL drivers named in device.yaml. The simulated vehicle runs on the wall clock, optionally
-// faster (hal.sim.timeScale), and is stepped by the device's tick; "none" fits no flight hardware.
+// faster (hal.sim.timeScale), and is stepped by the device's tick; "mavlink" drives a flight controller
+// (PX4, ArduPilot, or firmware-bridge's simulated one) over MAVLink 2 on a serial port; "none" fits no
+// flight hardware.
 
 import type { DeviceSet } from '../../hal/devices.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../lib/prng.js';
 import type { DeviceConfig } from '../config/device-config.js';
+import { deferredSerial } from '../../firmware-bridge/transport.js';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+
+/** The companion computer's MAVLink identity: MAV_COMP_ID_ONBOARD_COMPUTER on a GCS-range system id. */
+const companionSysid = 245;
+const companionCompid = 191;
 
 export interface Hal {
   readonly devices: DeviceSet;
@@ -21,6 +31,36 @@ const simHomeAltMslM = 488;
 export function createHal(c: DeviceConfig, nowMs: number): Hal {
   if (c.hal.driver === 'none') {
     return { devices: {}, start: () => Promise.resolve(), stop: () => Promise.resolve(), step: () => {} };
+  }
+  if (c.hal.driver === 'mavlink') {
+    const m = c.hal.mavlink;
+    if (!m) throw new Error('hal.mavlink is required with hal.driver: mavlink (checked by the config loader)');
+    const port = deferredSerial({ path: m.serial, baudRate: m.baud });
+    const endpoint = new MavlinkEndpoint({
+      transport: port,
+      sysid: companionSysid,
+      compid: companionCompid,
+      heartbeatIntervalMs: 1000,
+      heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
+    });
+    const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
+    const devices = createMavlinkDevices(vehicle);
+    const all = [devices.position, devices.attitude, devices.battery, devices.flight];
+    return {
+      devices,
+      start: async () => {
+        await port.open();
+        endpoint.start();
+        for (const d of all) await d.start();
+      },
+      stop: async () => {
+        for (const d of all) await d.stop();
+        vehicle.close();
+        endpoint.stop();
+        await port.close();
+      },
+      step: () => {},
+    };
   }
   const s = c.hal.sim;
   const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM } }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { limits } from '../lib/limits.js';
 import { checkPassword, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
+import { fleetPrefix, parseTopic } from './mqtt-topics.js';
 
 export interface BrokerRejection {
   readonly event: 'auth' | 'publish' | 'subscribe' | 'packet-size' | 'rate-limit' | 'clients-max' | 'protocol';
@@ -29,9 +30,16 @@ export interface EmbeddedBrokerOptions {
   readonly clientsMax?: number;
   readonly drainMs?: number;
   readonly log?: (r: BrokerRejection) => void;
+  /**
+   * Asked for every delivery of device traffic (consensus, heartbeat, telemetry, unicast, state) from
+   * device `from` to subscriber `to`; false drops that copy. fleet-sim applies partitions and loss with
+   * it; a gateway leaves it unset.
+   */
+  readonly forward?: (from: string, to: string) => boolean;
 }
 
 const rejectionsKept = 200;
+const closeWaitMs = 2_000;
 
 /** Reads MQTT fixed headers off the raw byte stream and reports a packet larger than the limit. */
 export class PacketSizeGuard {
@@ -122,6 +130,14 @@ export class EmbeddedBroker {
         }
         done(null, sub);
       },
+      authorizeForward: (client, packet) => {
+        const forward = this.opts.forward;
+        const who = forward ? this.identities.get(client) : undefined;
+        if (!forward || !who) return packet;
+        const t = parseTopic(fleetPrefix(who.fleet), packet.topic);
+        if (!t || t.type === 'commands' || t.from === who.id) return packet;
+        return forward(t.from, who.id) ? packet : null;
+      },
     });
     aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
     this.aedes = aedes;
@@ -139,14 +155,25 @@ export class EmbeddedBroker {
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    // Stop listening first, then cut the open connections: a client reconnecting between the two
+    // would otherwise hold server.close() open forever.
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
     const aedes = this.aedes;
     this.aedes = undefined;
-    if (aedes) await new Promise<void>((r) => aedes.close(() => r()));
+    // Every socket is gone already; aedes' close can still wait on a client caught mid-connect, so
+    // it gets a bounded time (a stuck close must not hold a shutdown or a restart on the same port).
+    if (aedes) await new Promise<void>((r) => {
+      const t = setTimeout(r, closeWaitMs);
+      aedes.close(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
   }
 
   /** The most recent rejections, oldest first (bounded). */
@@ -163,6 +190,10 @@ export class EmbeddedBroker {
   }
 
   private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy(); // accepted as stop() began
+      return;
+    }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const now = Date.now();
     this.tokens = Math.min(this.rate(), this.tokens + ((now - this.lastRefillMs) / 1000) * this.rate());

@@ -17,6 +17,8 @@ export interface RouterOptions {
   readonly name?: string;
   readonly policy?: Partial<Record<TrafficClass, ClassPolicy>>;
   readonly dedupEntries?: number;
+  /** Milliseconds clock for the dedup window (default performance.now). */
+  readonly now?: () => number;
 }
 
 export const defaultPolicy: Readonly<Record<TrafficClass, ClassPolicy>> = { consensus: 'all', heartbeat: 'all', telemetry: 'first' };
@@ -43,6 +45,7 @@ export class Router implements Link {
   private readonly links: readonly Link[];
   private readonly policy: Record<TrafficClass, ClassPolicy>;
   private readonly seen: DedupCache;
+  private readonly now: () => number;
   private readonly stats = new LinkStats();
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   /** Why a link failed to start, by name (it stays down; the others carry on). */
@@ -55,7 +58,10 @@ export class Router implements Link {
     this.name = opts.name ?? 'router';
     this.links = opts.links;
     this.policy = { ...defaultPolicy, ...opts.policy };
-    this.seen = new DedupCache(opts.dedupEntries ?? limits.routerDedupEntriesMax);
+    // A window, not only a capacity: a stuck peer repeats its status byte for byte, and block sync
+    // only starts when that status is heard (runtime/consensus/core.ts serveSync).
+    this.seen = new DedupCache(opts.dedupEntries ?? limits.routerDedupEntriesMax, limits.routerDedupWindowMs);
+    this.now = opts.now ?? (() => performance.now());
     this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
     for (const l of opts.links) l.onReceive((f) => this.receive(f));
   }
@@ -105,7 +111,7 @@ export class Router implements Link {
       return false;
     }
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
-    this.seen.add(digest(bytes));
+    this.seen.touch(digest(bytes), this.now());
     let sent = false;
     for (const l of this.links) {
       if (!l.isUp() || bytes.length > l.mtuBytes) continue;
@@ -120,7 +126,7 @@ export class Router implements Link {
   }
 
   private receive(f: ReceivedFrame): void {
-    if (!this.seen.add(digest(f.bytes))) {
+    if (!this.seen.add(digest(f.bytes), this.now())) {
       this.stats.duplicate();
       return;
     }

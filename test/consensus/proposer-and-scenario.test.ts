@@ -40,6 +40,10 @@ describe('scenario files', () => {
     ['name: x\nworkload:\n  - { from: 1s, to: 2s, rate: fast, command: noop }\n', /"workload\[0\]\.rate": must look like 20\/s/],
     ['name: x\ncolour: blue\n', /"colour": unknown key/],
     ['name: x\nfaults:\n  - { at: 5s, partition: [[0], [1]], until: 2s }\n', /"faults\[0\]\.until": must be after "at"/],
+    ['name: x\nlinks:\n  radio: { baud: 57600, mtu: 500 }\n', /"links\.radio\.mtu": must be an integer in 32\.\.256/],
+    ['name: x\nlinks:\n  radio: { range: 800 }\n', /"links\.radio\.range": unknown key/],
+    ['name: x\nhil: { nodes: [7] }\n', /"hil\.nodes\[0\]": must be an integer in 0\.\.3/],
+    ['name: x\nhil: { nodes: [0], autopilot: inav }\n', /"hil\.autopilot": must be px4 or ardupilot/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.split('\n')[1])}`, () => expect(() => parseScenario(text)).toThrow(re));
 
@@ -49,6 +53,13 @@ describe('scenario files', () => {
     expect(s.faults[0]).toEqual({ at: 10_000, kind: 'crash', node: 'proposer' });
     expect(s.workload[1]).toEqual({ kind: 'once', at: 2_000, command: 'mission.survey', args: { area: [[0, 0], [0, 400]] } });
     expect(s.expect.maxStallMs).toBe(5_000);
+    expect(s.radio).toBeUndefined();
+  });
+
+  it('parses links.radio (with defaults) and hil', () => {
+    const s = parseScenario('name: r\nlinks:\n  radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800 }\nhil: { nodes: [1] }\n');
+    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hops: 3 });
+    expect(s.hil).toEqual({ nodes: [1], autopilot: 'px4' });
   });
 
   it('fleet-sim run exits 2 with the field named for a bad scenario, and 0 with a JSON report for a good one', () => {

@@ -17,6 +17,8 @@ describe('device.yaml', () => {
     expect(r.value.key).toBe('/etc/murmur/keys/d1.key');
     expect(r.value.http).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(r.value.hal.driver).toBe('sim');
+    const m = parseDeviceConfig(good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0 } }\n', 'device.yaml');
+    expect(m.ok && m.value.hal.mavlink).toEqual({ serial: '/dev/ttyAMA0', baud: 921_600, autopilot: 'px4' });
     expect(r.value.telemetry.periodMs).toBe(1_000);
     expect(r.value.snapshots.everyHeights).toBe(512);
     const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');
@@ -28,7 +30,9 @@ describe('device.yaml', () => {
     [good.replace('id: d1\n', ''), 'device.yaml: id: missing; set it to this device\'s id'],
     [good + 'http: { port: 70000 }\n', 'device.yaml: http.port: 70000: too big'],
     [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option'],
-    [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"none"; use "sim" (simulated vehicle) or "none"'],
+    [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"mavlink"|"none"; use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none"'],
+    [good + 'hal: { driver: mavlink }\n', 'device.yaml: hal.mavlink: missing with hal.driver: mavlink; set `hal.mavlink: { serial: /dev/ttyAMA0'],
+    [good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, autopilot: inav } }\n', 'hal.mavlink.autopilot: "inav": invalid option'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],

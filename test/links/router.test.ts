@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../runtime/links/memory-link.js';
 import { MqttLink } from '../../runtime/links/mqtt-link.js';
 import { Router } from '../../runtime/links/router.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { Inbox, sleep, waitUntil } from './conformance.js';
 import { Mosquitto, PtyPair } from './processes.js';
 import { serialLink } from './serial-harness.js';
@@ -40,6 +41,29 @@ describe('router over in-memory links', () => {
     expect(a2.counters().framesSent).toBe(61);
     await ra.stop();
     expect(ra.broadcast(Buffer.from('nothing up'), 'consensus')).toBe(false);
+    await rb.stop();
+  });
+
+  it('delivers the same bytes again once the dedup window has passed (a stuck peer repeating its status)', async () => {
+    const hub = new MemoryHub();
+    let clock = 0;
+    const ra = new Router({ links: [hub.link('a', fleet, { name: 'net' })] });
+    const rb = new Router({ links: [hub.link('b', fleet, { name: 'net' })], now: () => clock });
+    await ra.start();
+    await rb.start();
+    const inbox = new Inbox(rb);
+    const status = Buffer.from('status h5 r0');
+    ra.broadcast(status, 'consensus');
+    await inbox.waitFor(1);
+    clock = limits.routerDedupWindowMs - 1;
+    ra.broadcast(status, 'consensus');
+    await sleep(20);
+    expect(inbox.frames.length).toBe(1);
+    clock = limits.routerDedupWindowMs + 1;
+    ra.broadcast(status, 'consensus');
+    await inbox.waitFor(2);
+    expect(rb.counters().droppedDuplicate).toBe(1);
+    await ra.stop();
     await rb.stop();
   });
 

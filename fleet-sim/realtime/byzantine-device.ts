@@ -1,0 +1,74 @@
+// A Byzantine node in real time: the real device runtime in the fleet-sim process, with the
+// deterministic simulator's behaviour wrappers (fleet-sim/sim/byzantine.ts) around its outgoing
+// consensus traffic. The honest code runs and signs; the wrapper lies with the node's real key from
+// the moment the scenario's fault turns it on. Never a flag on `murmur start`: only the Device's
+// programmatic hooks carry it, and only fleet-sim sets them.
+
+import type { Signer } from '../../runtime/crypto/sodium.js';
+import type { DeviceHooks } from '../../runtime/device/device.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import { byzantineSend, rememberReceived, type ByzantineContext } from '../sim/byzantine.js';
+import type { Behavior } from '../scenario/scenario.js';
+
+/** The behaviours a wrapper can carry out; twins and amnesia are about identity and disk (world.ts). */
+export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer'];
+
+export interface ByzantineDeviceOptions {
+  readonly index: number;
+  readonly fleet: string;
+  /** Every node id by index (validators first). */
+  readonly ids: readonly string[];
+  readonly validators: number;
+  readonly seed: number;
+}
+
+/** One node's switch: honest until `turn` is called, then every consensus send goes through the behaviour. */
+export class ByzantineDevice {
+  behavior: Behavior | null = null;
+  /** Consensus messages the honest code handed over since the behaviour began, and what left the node. */
+  readonly counts = { honest: 0, sent: 0 };
+  private ctx: ByzantineContext | null = null;
+  private readonly indexOf: Map<string, number>;
+
+  constructor(private readonly o: ByzantineDeviceOptions) {
+    this.indexOf = new Map(o.ids.map((id, i) => [id, i]));
+  }
+
+  turn(behavior: Behavior): void {
+    this.behavior = behavior;
+    if (this.ctx) this.ctx = { ...this.ctx, behavior, received: [] };
+  }
+
+  /** The Device hooks for this node; `signer` is the node's own key (from openDevice). */
+  hooks(signer: Signer): DeviceHooks {
+    const { index, ids, validators } = this.o;
+    const id = ids[index] as string;
+    return {
+      consensusSend: (send) => {
+        this.ctx = {
+          behavior: this.behavior ?? 'equivocate',
+          id,
+          fleet: this.o.fleet,
+          signer,
+          prng: new Prng(this.o.seed).split(`byz-${index}`),
+          peers: ids.map((_, i) => i).filter((i) => i !== index),
+          otherIds: ids.slice(0, validators).filter((x) => x !== id),
+          sendRaw: (to, bytes) => {
+            this.counts.sent++;
+            send(to === null ? null : (ids[to] ?? null), bytes);
+          },
+          received: [],
+        };
+        return (to, bytes) => {
+          const ctx = this.ctx;
+          if (this.behavior === null || ctx === null) return send(to, bytes);
+          this.counts.honest++;
+          byzantineSend(ctx, to === null ? null : (this.indexOf.get(to) ?? null), bytes);
+        };
+      },
+      received: (bytes) => {
+        if (this.behavior !== null && this.ctx) rememberReceived(this.ctx, bytes);
+      },
+    };
+  }
+}

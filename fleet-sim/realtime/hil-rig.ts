@@ -1,0 +1,60 @@
+// Hardware in the loop for real-time mode: for each chosen node, a socat pty pair and the simulated
+// flight controller (`npm run sim-fc`, firmware-bridge/sim-fc) as its own process on one end. The
+// device opens the other end through the HAL's MAVLink driver (device.yaml hal.driver: mavlink), so
+// the node's mission is flown by the FC over MAVLink 2 instead of by the simulated multirotor.
+
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import type { HilModel } from '../scenario/scenario.js';
+
+/** The FC side runs at a UART rate a companion link uses (MAVLink over a Pi's serial port). */
+export const hilBaud = 921_600;
+
+export interface HilNode {
+  readonly node: number;
+  readonly pty: PtyPair;
+  readonly fc: SimFcProcess;
+}
+
+export class HilRig {
+  readonly nodes = new Map<number, HilNode>();
+
+  constructor(
+    private readonly model: HilModel,
+    private readonly seed: number,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      for (const node of this.model.nodes) {
+        if (this.nodes.has(node)) continue;
+        const pty = await startPtyPair();
+        const fc = await startSimFc(['--serial', pty.b, '--baud', String(hilBaud), '--autopilot', this.model.autopilot, '--seed', String(this.seed + node)]).catch(async (e: unknown) => {
+          await pty.stop();
+          throw e;
+        });
+        this.nodes.set(node, { node, pty, fc });
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** The serial device node i's MAVLink driver opens, or undefined when i flies the simulated multirotor. */
+  path(i: number): string | undefined {
+    return this.nodes.get(i)?.pty.a;
+  }
+
+  /** Each FC process and its pid, for the report. */
+  describe(): { node: number; fcPid: number; autopilot: string }[] {
+    return [...this.nodes.values()].map((n) => ({ node: n.node, fcPid: n.fc.pid, autopilot: this.model.autopilot }));
+  }
+
+  async stop(): Promise<void> {
+    for (const n of [...this.nodes.values()].reverse()) {
+      await n.fc.stop();
+      await n.pty.stop();
+    }
+    this.nodes.clear();
+  }
+}

@@ -1,0 +1,74 @@
+// Byzantine behaviours in real time: the node runs the real device runtime in the fleet-sim process
+// and the simulator's wrappers lie on its behalf with its real key. An equivocator is caught (evidence
+// committed and reported); a silent and a forging validator together (f = 2 of 7) cannot stop the rest.
+
+import { describe, expect, it } from 'vitest';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
+import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+
+type Frame = Extract<RunEvent, { t: 'frame' }>;
+
+const base: Scenario = {
+  name: 'realtime-equivocate',
+  seed: 3,
+  durationMs: 16_000,
+  validators: 4,
+  followers: 1,
+  mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
+  faults: [{ at: 2_000, kind: 'byzantine', node: 3, behavior: 'equivocate' }],
+  workload: [{ kind: 'rate', from: 300, to: 15_000, perSec: 4, command: 'noop' }],
+  expect: { safety: true },
+  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+  livenessBudgetMs: 5_000,
+};
+
+const heightsBetween = (events: RunEvent[], from: number, to: number, i: number): number => {
+  const frames = events.filter((e): e is Frame => e.t === 'frame');
+  const h = (f: Frame | undefined): number => f?.nodes.find((n) => n.i === i)?.h ?? 0;
+  return h(frames.filter((f) => f.at < to).at(-1)) - h(frames.find((f) => f.at >= from));
+};
+
+describe('real-time Byzantine nodes (simulator wrappers around the real runtime)', () => {
+  it('an equivocating validator is caught: evidence is committed and the report names it', async () => {
+    const events: RunEvent[] = [];
+    const r = await realtimeRun(base, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const replay = `scenario ${base.name} seed ${base.seed}: ${JSON.stringify({ liveness: r.liveness, byzantine: r.byzantine, evidence: r.evidence, unsupported: r.unsupported })}`;
+    expect(r.safety, replay).toEqual({ ok: true, violations: [] });
+    expect(r.unsupported, replay).toEqual([]);
+    expect(r.nodes.byzantine, replay).toEqual([3]);
+    expect(r.evidence.length, replay).toBeGreaterThan(0);
+    expect(r.evidence.every((e) => e.kind === 'equivocation' && e.validator === 3), replay).toBe(true);
+    expect(events.some((e) => e.t === 'evidence' && e.validator === 3), replay).toBe(true);
+    expect(events.some((e) => e.t === 'fault' && e.kind === 'byzantine' && e.nodes[0] === 3), replay).toBe(true);
+    expect((events.filter((e): e is Frame => e.t === 'frame').at(-1)?.nodes[3])?.byz, replay).toBe('equivocate');
+    expect(heightsBetween(events, 3_000, 15_000, 0), replay).toBeGreaterThan(5);
+  }, 120_000);
+
+  it('a silent and a forging validator (f = 2 of 7): the others keep committing, safely', async () => {
+    const s: Scenario = {
+      ...base,
+      name: 'realtime-silent-forge',
+      validators: 7,
+      followers: 0,
+      durationMs: 14_000,
+      faults: [
+        { at: 2_000, kind: 'byzantine', node: 5, behavior: 'silent' },
+        { at: 2_000, kind: 'byzantine', node: 6, behavior: 'forge' },
+      ],
+      workload: [{ kind: 'rate', from: 300, to: 13_000, perSec: 4, command: 'noop' }],
+    };
+    const events: RunEvent[] = [];
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const replay = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, byzantine: r.byzantine, safety: r.safety })}`;
+    expect(r.safety.ok, replay).toBe(true);
+    expect(r.nodes.byzantine, replay).toEqual([5, 6]);
+    const silent = r.byzantine.find((b) => b.node === 5);
+    const forge = r.byzantine.find((b) => b.node === 6);
+    expect(silent?.honest ?? 0, replay).toBeGreaterThan(10);
+    expect(silent?.sent, replay).toBe(0);
+    // Every vote goes out with two forgeries beside it: a broken signature and one in another's name.
+    expect(forge?.sent ?? 0, replay).toBeGreaterThan((forge?.honest ?? 0) + 10);
+    expect(heightsBetween(events, 3_000, 13_000, 0), replay).toBeGreaterThan(5);
+  }, 120_000);
+});
