@@ -39,6 +39,7 @@ interface SummaryFields {
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
+  radio?: { packetsSent: number; bytesSent: number; relays: number; dropped: { loss: number; queueFull: number }; router: { firstByRadio: number; relayedDeliveries: number } } | null;
 }
 
 const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
@@ -68,6 +69,10 @@ export function formatSummary(r: SummaryFields): string {
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {
     rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
+  }
+  const radio = r.radio;
+  if (radio) {
+    rows.push(['radio', `${radio.packetsSent} packets (${(radio.bytesSent / 1000).toFixed(0)} kB, ${radio.relays} relays), ${radio.dropped.loss} lost, ${radio.dropped.queueFull} refused (queue full); first copy of ${radio.router.firstByRadio} envelopes, ${radio.router.relayedDeliveries} through relays`]);
   }
   rows.push(['expect', r.expect.met ? 'met' : `FAILED: ${r.expect.failed.join('; ')}`]);
   const w = Math.max(...rows.map(([k]) => k.length));

@@ -43,6 +43,7 @@ export const limits = {
   radioHopLimitMax: 7, // flood relay hops (Meshtastic's maximum)
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted
+  routerDedupWindowMs: 150, // a copy this soon after the first is a duplicate; below the shortest gossip interval, so re-broadcasts pass
   // Membership (runtime/membership)
   membershipPeersMax: 2_048, // peers tracked by one view; heartbeats from more are ignored and counted
   phiSamplesMax: 1_000, // inter-arrival samples per peer (Akka max-sample-size); oldest dropped

@@ -1,6 +1,7 @@
-// A bounded set of recently seen keys: duplicate suppression for radio fragments and for the router.
-// Overflow: the oldest key is forgotten (limits.ts), so a duplicate older than the window gets through
-// and is caught again by the layers above (consensus ignores repeated votes).
+// Bounded sets of recently seen keys: duplicate suppression for radio fragments (DedupCache) and for
+// the router (DedupWindow, which also forgets a key once its time window has passed). Overflow: the
+// oldest key is forgotten (limits.ts), so a duplicate older than the window gets through and is caught
+// again by the layers above (consensus ignores repeated votes).
 
 export class DedupCache {
   private readonly seen = new Set<string>();
@@ -28,5 +29,35 @@ export class DedupCache {
 
   get size(): number {
     return this.seen.size;
+  }
+}
+
+/**
+ * Keys remembered for `windowMs` from their first sighting: a copy inside the window is a duplicate,
+ * a copy after it starts a new window. The router uses it so the same envelope arriving on two links
+ * is delivered once, while a deliberate re-send (consensus re-broadcasts its latest votes and status
+ * every gossip interval, byte for byte, since Ed25519 signatures are deterministic) still gets through.
+ * Bounded: past `capacity` keys the oldest is forgotten. Time is an argument.
+ */
+export class DedupWindow {
+  private readonly first = new Map<string, number>();
+
+  constructor(
+    readonly capacity: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** True when the key is new or its window has passed (and it now opens a new one). */
+  add(key: string, nowMs: number): boolean {
+    const at = this.first.get(key);
+    if (at !== undefined && nowMs - at < this.windowMs) return false;
+    if (at !== undefined) this.first.delete(key);
+    else if (this.first.size >= this.capacity) this.first.delete(this.first.keys().next().value as string);
+    this.first.set(key, nowMs);
+    return true;
+  }
+
+  get size(): number {
+    return this.first.size;
   }
 }

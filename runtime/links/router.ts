@@ -1,10 +1,11 @@
 // The router: one Link over every configured link (MQTT, radio, ...). It sends on the links that are
-// up, drops the copies that arrive on several links, and rides through a dead link with no restart:
-// broker down means the radio carries consensus; broker back means MQTT is used again.
+// up, drops the copies that arrive on several links within a short window (not later re-sends), and
+// rides through a dead link with no restart: broker down means the radio carries consensus; broker
+// back means MQTT is used again.
 
 import { createHash } from 'node:crypto';
 import { limits } from '../lib/limits.js';
-import { DedupCache } from './dedup-cache.js';
+import { DedupWindow } from './dedup-cache.js';
 import type { Link, LinkCounters, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
 
@@ -17,6 +18,9 @@ export interface RouterOptions {
   readonly name?: string;
   readonly policy?: Partial<Record<TrafficClass, ClassPolicy>>;
   readonly dedupEntries?: number;
+  /** Copies of one envelope within this long of the first are duplicates (default limits.routerDedupWindowMs). */
+  readonly dedupWindowMs?: number;
+  readonly now?: () => number;
 }
 
 export const defaultPolicy: Readonly<Record<TrafficClass, ClassPolicy>> = { consensus: 'all', heartbeat: 'all', telemetry: 'first' };
@@ -38,7 +42,8 @@ export class Router implements Link {
   readonly mtuBytes: number;
   private readonly links: readonly Link[];
   private readonly policy: Record<TrafficClass, ClassPolicy>;
-  private readonly seen: DedupCache;
+  private readonly seen: DedupWindow;
+  private readonly now: () => number;
   private readonly stats = new LinkStats();
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   /** Why a link failed to start, by name (it stays down; the others carry on). */
@@ -51,7 +56,8 @@ export class Router implements Link {
     this.name = opts.name ?? 'router';
     this.links = opts.links;
     this.policy = { ...defaultPolicy, ...opts.policy };
-    this.seen = new DedupCache(opts.dedupEntries ?? limits.routerDedupEntriesMax);
+    this.seen = new DedupWindow(opts.dedupEntries ?? limits.routerDedupEntriesMax, opts.dedupWindowMs ?? limits.routerDedupWindowMs);
+    this.now = opts.now ?? (() => performance.now());
     this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
     for (const l of opts.links) l.onReceive((f) => this.receive(f));
   }
@@ -101,7 +107,7 @@ export class Router implements Link {
       return false;
     }
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
-    this.seen.add(digest(bytes));
+    this.seen.add(digest(bytes), this.now());
     let sent = false;
     for (const l of this.links) {
       if (!l.isUp() || bytes.length > l.mtuBytes) continue;
@@ -116,7 +122,9 @@ export class Router implements Link {
   }
 
   private receive(f: ReceivedFrame): void {
-    if (!this.seen.add(digest(f.bytes))) {
+    // Within the window a second copy (another link, a relay) is dropped; later it is a deliberate
+    // re-send (consensus re-broadcasts the same signed bytes) and must reach the node.
+    if (!this.seen.add(digest(f.bytes), this.now())) {
       this.stats.duplicate();
       return;
     }

@@ -65,8 +65,7 @@ describe('dashboard in headless Chromium', () => {
       port: 0,
       reportDir: dir,
       progress: 'none',
-      radioRangeM: 800,
-      out: () => {},
+        out: () => {},
       onServing: async (url) => {
         page = await chromium.context.newPage();
         watchConsole(page, errors);

@@ -22,7 +22,7 @@ function scaleFault(f: Fault, k: number): Fault {
 }
 
 function scaleWork(w: Workload, k: number): Workload {
-  return w.kind === 'once' ? { ...w, at: Math.round(w.at * k) } : { ...w, from: Math.round(w.from * k), to: Math.round(w.to * k) };
+  return w.kind === 'rate' ? { ...w, from: Math.round(w.from * k), to: Math.round(w.to * k) } : { ...w, at: Math.round(w.at * k) };
 }
 
 /** The same scenario in at most simulatedMsMax of virtual time and devicesMax devices. */
@@ -36,7 +36,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('
 
 describe('shipped scenarios', () => {
   it('the library holds the scenarios the documentation promises', () => {
-    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000']) {
+    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'lossy-radio', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000']) {
       expect(files).toContain(`${name}.yaml`);
     }
   });
