@@ -31,6 +31,18 @@ export interface FlightWorld {
   readonly pads?: { readonly spacingM: number; readonly columns: number; readonly origin: readonly [number, number] };
 }
 
+/** Where a re-planned route continues: just after the last waypoint of the old route that the drone
+ *  had passed and the new route still holds (detour points inserted after it come next). */
+export function resumeIndex(old: readonly PointNe[], oldNext: number, route: readonly PointNe[]): number {
+  const same = (a: PointNe, b: PointNe): boolean => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6;
+  for (let k = Math.min(oldNext, old.length) - 1; k >= 0; k--) {
+    const p = old[k] as PointNe;
+    const at = route.findIndex((q) => same(p, q));
+    if (at >= 0) return at + 1;
+  }
+  return 0;
+}
+
 /** The range ring the hazard model was trained on (agents/sim/sensors.ts castScan): 16 beams, 20 m. */
 export const hazardRangeSensor = { rateHz: 10, beamsRad: Array.from({ length: 16 }, (_, i) => (i * 2 * Math.PI) / 16), minM: 0.1, maxM: 20 } as const;
 
@@ -56,6 +68,8 @@ export class FlightLayer {
   reflexes: Reflex[] = [];
   failsafes = 0;
   geofenceBreaches = 0;
+  /** Mission re-plans around committed hazards. */
+  replans = 0;
   /** hazard index -> drone indexes whose range sensor has returned a hit on it, in order of sighting. */
   readonly sightings = new Map<number, number[]>();
 
@@ -90,6 +104,9 @@ export class FlightLayer {
     for (const e of r.effects) {
       if (e.type === 'decision' && e.decision.type !== 'noop') {
         this.note(`height ${block.height}: ${e.decision.type} ${e.decision.outcome}${e.decision.reason ? ` (${e.decision.reason})` : ''}`);
+      } else if (e.type === 'replan') {
+        this.replans++;
+        this.note(`height ${e.height}: committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zone${e.keepOuts === 1 ? '' : 's'}`);
       } else if (e.type === 'task') {
         const d = this.drones.find((x) => x.id === e.node);
         if (d) this.assign(d, e.task);
@@ -112,10 +129,14 @@ export class FlightLayer {
 
   private assign(d: FlightDrone, task: Task): void {
     switch (task.type) {
-      case 'waypoints':
-        d.route = { points: task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const), altM: task.altDm / 10, speedMps: task.speedDmps / 10, next: 0, sent: -1 };
-        d.mode = 'tasked';
+      case 'waypoints': {
+        const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
+        const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
+        d.route = { points, altM: task.altDm / 10, speedMps: task.speedDmps / 10, next, sent: -1 };
+        // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
+        if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
+      }
       case 'hold':
         d.sim.hold();
         d.mode = 'hold';

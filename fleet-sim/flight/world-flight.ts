@@ -4,6 +4,8 @@
 // world whenever the scenario needs it (a radio, a physical world, missions, flight expectations), so
 // the outcome never depends on whether a dashboard watches.
 
+import { agentTxOf, applyAgentBlock, emptySwarmAgentState, type AgentTx, type SwarmAgentState } from '../../agents/swarm/swarm-state.js';
+import { committedHazards, type HazardEvent } from '../../agents/swarm/hazard-commit.js';
 import { missionBlockOf } from '../../runtime/device/mission-adapter.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import type { MissionEffect } from '../../runtime/mission/types.js';
@@ -12,6 +14,7 @@ import type { PointNe } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { World } from '../sim/world.js';
 import { FlightLayer } from './flight-layer.js';
+import { hazardCellM, scenarioHasAgents } from './world-agents.js';
 
 export const flightStepMs = 100;
 /** Camera footprint radius for survey coverage, metres, and the coverage grid's cell. */
@@ -28,6 +31,8 @@ export interface FlightReport {
   minSeparationM: number | null;
   /** Hazards some drone's range sensor returned. */
   hazardsFound: number;
+  /** Times committed hazards re-routed the active mission. */
+  replans: number;
 }
 
 /** The survey area of the scenario's first mission.survey command, if any. */
@@ -44,7 +49,7 @@ export function surveyAreaOf(s: Scenario): PointNe[] | null {
 export function scenarioFlies(s: Scenario): boolean {
   const e = s.expect;
   const flightExpect = e.geofenceBreachesMax !== undefined || e.failsafesMin !== undefined || e.hazardsCommittedMin !== undefined || e.hazardsCommittedMax !== undefined || e.minSeparationM !== undefined || e.surveyedFractionMin !== undefined;
-  return s.radio !== undefined || s.world !== undefined || flightExpect || s.workload.some((w) => w.kind !== 'rate');
+  return s.radio !== undefined || s.world !== undefined || flightExpect || s.workload.some((w) => w.kind !== 'rate') || scenarioHasAgents(s);
 }
 
 export class WorldFlight {
@@ -58,10 +63,19 @@ export class WorldFlight {
   private fedHeight = 0;
   /** Mission effects for the world (fleet updates), drained by it after each step. */
   readonly effects: MissionEffect[] = [];
+  /** What every device derives from committed attestations (agents/swarm/swarm-state.ts). */
+  swarm: SwarmAgentState = emptySwarmAgentState;
+  /** Hazard cells committed or cleared by the swarm rule, with the time the block was decided. */
+  readonly hazardEvents: (HazardEvent & { readonly atMs: number })[] = [];
+  attestationsCommitted = 0;
+  /** Committed attestations signed by a device with an agent Byzantine behaviour. */
+  liesCommitted = 0;
 
   constructor(
     private readonly w: World,
     prng: Prng,
+    /** Apply the agents' rules to committed blocks (the scenario has hazards or liars). */
+    private readonly agentsOn = false,
   ) {
     const s = w.scenario;
     this.layer = new FlightLayer(
@@ -95,9 +109,40 @@ export class WorldFlight {
     for (let h = this.fedHeight + 1; decided.has(h); h++) {
       const c = chain.recentBlock(h);
       if (!c) break; // not in this holder's window: stop feeding rather than skip
-      this.effects.push(...this.layer.applyCommitted(missionBlockOf(c, ctx, this.w.fleet)));
+      let block = missionBlockOf(c, ctx, this.w.fleet);
+      if (this.agentsOn && this.applyAgents(h, c.txs.map((t) => agentTxOf(t.bytes)).filter((t): t is AgentTx => t !== null), chain.manifestAt(h).body, decided.get(h)?.atMs ?? this.w.queue.now)) {
+        // The same block first through the agents' hazard rule, then (with what it committed) the mission.
+        block = { ...block, hazards: { cellDm: hazardCellM * 10, cells: committedHazards(this.swarm.hazards) } };
+      }
+      this.effects.push(...this.layer.applyCommitted(block));
       this.fedHeight = h;
     }
+  }
+
+  /** The agents' rules on one committed block; true when the committed hazard set changed. */
+  private applyAgents(height: number, txs: readonly AgentTx[], m: { validators: readonly { id: string; power: number }[]; followers: readonly { id: string }[] }, atMs: number): boolean {
+    const liars = new Set(this.w.nodes.filter((n) => n.byzantine === 'fake-hazard' || n.byzantine === 'deny-hazard').map((n) => n.id));
+    for (const t of txs) {
+      if (t.kind !== 'attestation') continue;
+      this.attestationsCommitted++;
+      if (liars.has(t.sender)) this.liesCommitted++;
+    }
+    const power = m.validators.reduce((sum, v) => sum + v.power, 0);
+    const devices = [...m.validators.map((v) => v.id), ...m.followers.map((x) => x.id)];
+    const r = applyAgentBlock(this.swarm, { height, f: Math.floor((power - 1) / 3), devices, txs });
+    this.swarm = r.state;
+    let changed = false;
+    for (const e of r.events) {
+      if (e.type !== 'hazard-committed' && e.type !== 'hazard-cleared') continue;
+      changed = true;
+      this.hazardEvents.push({ ...e, atMs });
+    }
+    return changed;
+  }
+
+  /** The highest committed height the flight layer (and the agents' committed view) has applied. */
+  appliedHeight(): number {
+    return this.fedHeight;
   }
 
   step(now: number): void {
@@ -142,6 +187,7 @@ export class WorldFlight {
       failsafes: this.layer.failsafes,
       minSeparationM: this.minSeparationM === null ? null : Math.round(this.minSeparationM * 10) / 10,
       hazardsFound: this.layer.sightings.size,
+      replans: this.layer.replans,
     };
   }
 }

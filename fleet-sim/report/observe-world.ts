@@ -4,6 +4,8 @@
 
 import type { World } from '../sim/world.js';
 import { coverageCellM, surveyAreaOf, type WorldFlight } from '../flight/world-flight.js';
+import { cellCentre, hazardSiteOf } from '../flight/hazard-report.js';
+import { hazardCellM } from '../flight/world-agents.js';
 import type { FaultKind, NodeSample, RunEvent, RunObserver } from './events.js';
 
 export { surveyAreaOf } from '../flight/world-flight.js';
@@ -26,6 +28,8 @@ export class WorldObserver {
   private commitsSent = 0;
   private readonly lastHeight: number[] = [];
   private readonly sightingsSent = new Map<number, number>();
+  private hazardEventsSent = 0;
+  private readonly sitesCommitted = new Set<string>();
   private readonly frameMs: number;
 
   constructor(
@@ -151,6 +155,7 @@ export class WorldObserver {
       });
     }
     this.feedSightings(now);
+    this.feedCommittedHazards(now);
     for (const r of layer.reflexes.splice(0)) this.fault(r.kind, [r.drone], r.detail);
     const fresh = this.flight.takeFreshCells();
     const coverage = this.flight.coverage;
@@ -172,6 +177,26 @@ export class WorldObserver {
         this.emit({ t: 'log', at: now, level: 'info', text: `hazard h${i} also seen by ${this.w.nodes[d]?.id ?? d}'s range sensor (${drones.length} drones)` });
       }
       this.sightingsSent.set(i, drones.length);
+    }
+  }
+
+  /** A hazard turns "committed" on the map when the swarm rule commits its first cell (f+1 devices);
+   *  a committed cell near no real hazard (lying devices would need f+1 of them) shows on its own. */
+  private feedCommittedHazards(now: number): void {
+    const events = this.flight.hazardEvents;
+    const hazards = this.w.scenario.world?.hazards ?? [];
+    for (; this.hazardEventsSent < events.length; this.hazardEventsSent++) {
+      const e = events[this.hazardEventsSent];
+      if (!e || e.type !== 'hazard-committed') continue;
+      const i = hazardSiteOf(hazards, e.cell);
+      const h = hazards[i];
+      const id = h ? `h${i}` : `cell ${e.cell[0]},${e.cell[1]}`;
+      if (this.sitesCommitted.has(id)) continue;
+      this.sitesCommitted.add(id);
+      const [cn, ce] = cellCentre(e.cell);
+      const by = this.w.nodes.findIndex((n) => n.id === e.attesters[0]);
+      this.emit({ t: 'hazard', at: now, id, n: h?.northM ?? cn, e: h?.eastM ?? ce, radiusM: h?.radiusM ?? hazardCellM / 2, status: 'committed', by: by < 0 ? null : by });
+      this.emit({ t: 'log', at: now, level: h ? 'info' : 'warn', text: `hazard ${id} committed at height ${e.height}: attested by ${e.attesters.join(', ')}` });
     }
   }
 

@@ -39,6 +39,7 @@ interface SummaryFields {
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
+  hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted: number } | null;
   radio?: { packetsSent: number; bytesSent: number; relays: number; dropped: { loss: number; queueFull: number }; router: { firstByRadio: number; relayedDeliveries: number } } | null;
 }
 
@@ -69,6 +70,11 @@ export function formatSummary(r: SummaryFields): string {
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {
     rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
+  }
+  const hz = r.hazards;
+  if (hz) {
+    const sites = hz.sites.map((x) => (x.committedAtMs === null ? `${x.id} not committed` : `${x.id} committed at ${(x.committedAtMs / 1000).toFixed(1)} s (height ${x.committedHeight}, by ${x.attesters.length} devices)`));
+    rows.push(['hazards', `${[...sites, `${hz.spuriousCells} cells committed with nothing there`].join(', ')}${hz.liesCommitted > 0 ? `; ${hz.liesCommitted} lying attestations reached blocks` : ''}`]);
   }
   const radio = r.radio;
   if (radio) {

@@ -4,6 +4,7 @@
 
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { scenarioFlies, type FlightReport } from '../flight/world-flight.js';
+import { hazardReport, type HazardReport } from '../flight/hazard-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Violation } from './checkers.js';
 import { expectFailures } from './expect.js';
@@ -28,6 +29,8 @@ export interface Report {
   evidence: { kind: 'equivocation'; validator: number; height: number }[];
   /** What the drones did; null when the scenario does not fly. */
   flight: FlightReport | null;
+  /** Hazards sighted, attested and committed through consensus; null when the scenario has no agents. */
+  hazards: HazardReport | null;
   /** The manifest in force on the honest chain at the end. */
   validatorSet: { epoch: number; validators: number[]; followers: number[]; sinceHeight: number };
   expect: { met: boolean; failed: string[] };
@@ -139,7 +142,9 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   const flight = scenarioFlies(s) ? (w.flight?.report() ?? null) : null;
   const radio = w.links.radioReport();
   const validatorSet = setInForce(w);
-  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: 0 }));
+  const hazards = hazardReport(w);
+  await w.finish();
+  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0 }));
   const r: Report = {
     scenario: s.name,
     seed,
@@ -161,6 +166,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
     detection: null,
     evidence,
     flight,
+    hazards,
     validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed),

@@ -22,6 +22,7 @@ import { memoVerifier } from './memo-verifier.js';
 import { SimLinks } from './sim-links.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { flightStepMs, scenarioFlies, WorldFlight } from '../flight/world-flight.js';
+import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
 
 export class SimCrash extends Error {}
 
@@ -73,6 +74,9 @@ export class World {
   readonly links: SimLinks;
   /** The drones, when the scenario flies (or a dashboard asked to see them). */
   flight: WorldFlight | null = null;
+  /** The drones' hazard agents, when the scenario has hazards or devices that lie about them. */
+  readonly agents: WorldAgents | null = null;
+  private agentsReady = false;
   private readonly flightPrng: Prng;
   private started = false;
   readonly checkers: Checkers;
@@ -138,12 +142,13 @@ export class World {
       this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashes: 0, fatal: null });
     }
     if (scenarioFlies(scenario)) this.ensureFlight();
+    if (scenarioHasAgents(scenario)) this.agents = new WorldAgents(this, this.ensureFlight(), this.prng.split('agents'));
   }
 
   /** Makes the drones part of the world (the dashboard calls it for scenarios that do not fly). */
   ensureFlight(): WorldFlight {
     if (this.flight) return this.flight;
-    const f = new WorldFlight(this, this.flightPrng);
+    const f = new WorldFlight(this, this.flightPrng, scenarioHasAgents(this.scenario));
     this.flight = f;
     if (this.started) this.scheduleFlight(this.queue.now);
     return f;
@@ -187,9 +192,26 @@ export class World {
     return simEpochMs + this.queue.now;
   }
 
-  /** Runs the world's events up to `untilMs` (inclusive); false when the step budget ran out. */
+  /** Runs the world's events up to `untilMs` (inclusive); false when the step budget ran out. With
+   *  agents it stops at every agent period and awaits their ticks (a barrier at a fixed virtual time). */
   async advance(untilMs: number, stepsMax: number): Promise<boolean> {
+    const agents = this.agents;
+    if (agents) {
+      if (!this.agentsReady) {
+        await agents.start();
+        this.agentsReady = true;
+      }
+      for (let b = agents.nextTickAt(); b <= untilMs; b = agents.nextTickAt()) {
+        if (!this.queue.runUntil(b, stepsMax)) return false;
+        await agents.tick(b);
+      }
+    }
     return this.queue.runUntil(untilMs, stepsMax);
+  }
+
+  /** Stops what runs beside the nodes (the agents' schedulers). */
+  async finish(): Promise<void> {
+    if (this.agents && this.agentsReady) await this.agents.stop();
   }
 
   honest(n: SimNode): boolean {

@@ -37,7 +37,7 @@ describe('observing a deterministic run', () => {
     expect(last?.nodes.length).toBe(10);
     expect(Math.max(...frames.map((f) => Math.max(...f.nodes.map((n) => n.u)))), 'drones took off').toBeGreaterThan(20);
     expect(frames.some((f) => f.radio.length > 0)).toBe(true);
-  });
+  }, 240_000);
 });
 
 async function observe(name: string): Promise<{ events: RunEvent[]; flight: NonNullable<Report['flight']> }> {
