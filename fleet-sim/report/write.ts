@@ -39,6 +39,7 @@ interface SummaryFields {
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
+  validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted: number } | null;
   radio?: { packetsSent: number; bytesSent: number; relays: number; dropped: { loss: number; queueFull: number }; router: { firstByRadio: number; relayedDeliveries: number } } | null;
 }
@@ -71,6 +72,7 @@ export function formatSummary(r: SummaryFields): string {
   if (f && typeof f.failsafes === 'number') {
     rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
   }
+  if (r.validatorSet && r.validatorSet.epoch > 1) rows.push(['validators', `epoch ${r.validatorSet.epoch} since height ${r.validatorSet.sinceHeight}: [${r.validatorSet.validators.join(', ')}]`]);
   const hz = r.hazards;
   if (hz) {
     const sites = hz.sites.map((x) => (x.committedAtMs === null ? `${x.id} not committed` : `${x.id} committed at ${(x.committedAtMs / 1000).toFixed(1)} s (height ${x.committedHeight}, by ${x.attesters.length} devices)`));
