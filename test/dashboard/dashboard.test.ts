@@ -1,7 +1,8 @@
 // The live dashboard in headless Chromium, following a real deterministic run of 7 validators and
 // 13 followers (a shortened default scenario: survey, Byzantine equivocator, proposer crash, broker
-// outage): it loads, shows every drone, updates as the run goes, logs no console errors, and the HTML
-// report written at the end replays offline. MURMUR_SCREENSHOT=1 refreshes docs/fleet-sim-dashboard.png.
+// outage ridden through on radio): it loads, shows every drone, updates as the run goes, draws the
+// radio links that carry traffic, logs no console errors, and the HTML report written at the end
+// replays offline. MURMUR_SCREENSHOT=1 refreshes docs/fleet-sim-dashboard.png.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ const scenario: Scenario = {
   validators: 7,
   followers: 13,
   mqtt: { latencyMs: 3, jitterMs: 2, loss: 0, duplicate: 0 },
+  radio: { baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 1 },
+  linkPolicy: { consensus: 'first' },
   faults: [
     { at: 2_000, kind: 'byzantine', node: 6, behavior: 'equivocate' },
     { at: 5_000, kind: 'crash', node: 'proposer' },
@@ -30,7 +33,7 @@ const scenario: Scenario = {
     { kind: 'rate', from: 300, to: 13_000, perSec: 5, command: 'noop' },
   ],
   expect: { safety: true, committedFraction: 0.7 },
-  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 500 },
   livenessBudgetMs: 5_000,
 };
 
@@ -53,7 +56,7 @@ describe('dashboard in headless Chromium', () => {
   let result: LiveRunResult;
   let dir: string;
   const errors: string[] = [];
-  const seenLive: { heights: number[]; visibleDrones: number; finishedText: string } = { heights: [], visibleDrones: 0, finishedText: '' };
+  const seenLive: { heights: number[]; visibleDrones: number; finishedText: string; radioLinks: number } = { heights: [], visibleDrones: 0, finishedText: '', radioLinks: 0 };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'murmur-dash-'));
@@ -81,6 +84,10 @@ describe('dashboard in headless Chromium', () => {
           const first = seenLive.heights[0] as number;
           await p.waitForFunction(`Number(${text('stat-height')}) > ${first + 5}`, undefined, { timeout: 30_000, polling: 100 });
           seenLive.heights.push(await heightOf(p));
+          // The broker goes down at 8 s: the radio carries consensus and its links appear on the map.
+          const links = `(document.querySelector('#map path.radio-links.carrying')?.getAttribute('d') || '').split('M').length - 1`;
+          const drawn = await p.waitForFunction(`${links} || false`, undefined, { timeout: 60_000, polling: 50 });
+          seenLive.radioLinks = Number(await drawn.jsonValue());
         })();
       },
     });
@@ -106,6 +113,11 @@ describe('dashboard in headless Chromium', () => {
 
   it('shows every drone on the map and a card per node', () => {
     expect(seenLive.visibleDrones).toBe(drones);
+  });
+
+  it('draws the radio links that carry traffic while the broker is down', () => {
+    expect(seenLive.radioLinks).toBeGreaterThan(0);
+    expect(result.report.radio?.router.firstByRadio ?? 0).toBeGreaterThan(0);
   });
 
   it('updates as the run goes, before the run ends', () => {
