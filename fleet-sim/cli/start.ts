@@ -84,7 +84,6 @@ export async function startCommand(argv: string[]): Promise<number> {
     port,
     reportDir: values.reports ?? 'reports',
     progress: tty ? 'bar' : 'lines',
-    radioRangeM: scenario.radio?.rangeM ?? 800,
   });
   process.stdout.write(`\n${formatSummary(result.report)}\n`);
   if (result.written) process.stdout.write(`\nreport: ${result.written.json}\n        ${result.written.html} (open it in a browser: the same map, charts and a replay)\n`);

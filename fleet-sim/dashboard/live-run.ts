@@ -24,7 +24,6 @@ export interface LiveRunOptions {
   readonly reportDir: string | null;
   /** Terminal progress: 'bar' redraws one line (a TTY), 'lines' prints every 10 %, 'none'. */
   readonly progress: 'bar' | 'lines' | 'none';
-  readonly radioRangeM?: number | null;
   readonly out?: (text: string) => void;
   /** Extra observers (tests). */
   readonly observers?: readonly RunObserver[];
@@ -33,7 +32,7 @@ export interface LiveRunOptions {
 }
 
 export interface LiveRunResult {
-  readonly report: Omit<Report, 'flight'> & { flight: ReturnType<WorldObserver['flightReport']> };
+  readonly report: Report;
   readonly written: WrittenReport | null;
   readonly url: string | null;
   readonly hub: EventHub;
@@ -51,7 +50,6 @@ function progressLine(s: Scenario, simMs: number, height: number, commands: numb
 export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunResult> {
   const out = o.out ?? ((t: string) => process.stdout.write(t));
   const hub = new EventHub();
-  let surveyed: number | null = null;
   let height = 0;
   let commands = 0;
   const tally: RunObserver = {
@@ -59,7 +57,7 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
       if (e.t === 'commit') {
         height = e.height;
         commands += e.commands;
-      } else if (e.t === 'coverage') surveyed = e.fraction;
+      }
     },
   };
   const observer = fanOut([hub, tally, ...(o.observers ?? [])], (e) => out(`dashboard observer failed: ${(e as Error).message}\n`));
@@ -71,12 +69,11 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
   const wallStart = performance.now();
   let lastPrinted = -1;
   let lastYield = wallStart;
-  let watcher: WorldObserver | null = null;
   const report = await runScenario(s, o.seed ?? s.seed, {
     ...(o.file !== undefined ? { file: o.file } : {}),
     onWorld: (w: World) => {
       // The observer lives as long as the world: it schedules its own samples on the world's queue.
-      watcher = new WorldObserver(w, observer, { radioRangeM: o.radioRangeM ?? null });
+      void new WorldObserver(w, observer);
     },
     sliceMs: 50,
     pace: async (simMs) => {
@@ -93,9 +90,7 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
     },
   });
   if (o.progress === 'bar') out(`\r${progressLine(s, s.durationMs, height, commands)}\n`);
-  const flight = (watcher as WorldObserver | null)?.flightReport() ?? { surveyedFraction: surveyed, geofenceBreaches: 0, failsafes: 0, minSeparationM: null, hazardsFound: 0 };
-  const full = { ...report, flight };
-  observer.onEvent({ t: 'end', at: report.simulatedMs, report: full });
-  const written = o.reportDir === null ? null : writeReport(o.reportDir, full, hub.recording());
-  return { report: full, written, url: server?.url ?? null, hub, server };
+  observer.onEvent({ t: 'end', at: report.simulatedMs, report });
+  const written = o.reportDir === null ? null : writeReport(o.reportDir, report, hub.recording());
+  return { report, written, url: server?.url ?? null, hub, server };
 }

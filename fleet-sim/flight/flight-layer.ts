@@ -5,7 +5,7 @@
 
 import type { Prng } from '../../runtime/lib/prng.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
-import type { MissionCommand, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
+import type { MissionBlock, MissionEffect, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
@@ -27,20 +27,30 @@ export interface FlightWorld {
   readonly hazards?: readonly Obstacle[];
   readonly batteryWh?: number;
   readonly geofence?: readonly PointNe[];
+  /** Columns go east and rows south from the first pad at `origin` [north, east]. */
+  readonly pads?: { readonly spacingM: number; readonly columns: number; readonly origin: readonly [number, number] };
 }
+
+/** Where a re-planned route continues: just after the last waypoint of the old route that the drone
+ *  had passed and the new route still holds (detour points inserted after it come next). */
+export function resumeIndex(old: readonly PointNe[], oldNext: number, route: readonly PointNe[]): number {
+  const same = (a: PointNe, b: PointNe): boolean => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6;
+  for (let k = Math.min(oldNext, old.length) - 1; k >= 0; k--) {
+    const p = old[k] as PointNe;
+    const at = route.findIndex((q) => same(p, q));
+    if (at >= 0) return at + 1;
+  }
+  return 0;
+}
+
+/** The range ring the hazard model was trained on (agents/sim/sensors.ts castScan): 16 beams, 20 m. */
+export const hazardRangeSensor = { rateHz: 10, beamsRad: Array.from({ length: 16 }, (_, i) => (i * 2 * Math.PI) / 16), minM: 0.1, maxM: 20 } as const;
 
 /** A local reflex that fired: it acted at once, without waiting for consensus (DESIGN.md). */
 export interface Reflex {
   readonly kind: 'failsafe' | 'geofence';
   readonly drone: number;
   readonly detail: string;
-}
-
-export interface SubmittedCommand {
-  readonly type: string;
-  readonly args: Readonly<Record<string, unknown>>;
-  readonly issuedAtMs: number;
-  readonly expiresAtMs: number;
 }
 
 const takeoffAltM = 20;
@@ -58,46 +68,55 @@ export class FlightLayer {
   reflexes: Reflex[] = [];
   failsafes = 0;
   geofenceBreaches = 0;
+  /** Mission re-plans around committed hazards. */
+  replans = 0;
   /** hazard index -> drone indexes whose range sensor has returned a hit on it, in order of sighting. */
   readonly sightings = new Map<number, number[]>();
 
-  constructor(
-    devices: readonly string[],
-    private readonly operators: readonly { id: string; roles: readonly ('operator' | 'admin' | 'observer')[] }[],
-    prng: Prng,
-    startMs: number,
-    world: FlightWorld = {},
-  ) {
+  constructor(devices: readonly string[], prng: Prng, startMs: number, world: FlightWorld = {}) {
     this.hazards = world.hazards ?? [];
     this.fence = world.geofence ?? null;
     const battery = { ...defaultBattery, ...(world.batteryWh !== undefined ? { capacityWh: world.batteryWh } : {}) };
     this.reserveFraction = battery.lowFraction;
-    // Drones wait on a pad grid 6 m apart south-west of the origin.
-    const cols = Math.ceil(Math.sqrt(devices.length));
+    // Drones wait on a pad grid: columns go east, rows south, from its first pad (by default 6 m apart,
+    // as square as it gets, south-west of the origin).
+    const square = Math.ceil(Math.sqrt(devices.length));
+    const pads = world.pads ?? { spacingM: 6, columns: square, origin: [-20, -20 - 6 * (square - 1)] as const };
+    const cols = pads.columns;
     this.drones = devices.map((id, i) => ({
       id,
-      sim: new SimMultirotor({ obstacles: this.hazards, battery }, prng.split(`drone-${id}`), startMs, { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) }),
+      sim: new SimMultirotor({ obstacles: this.hazards, battery, range: hazardRangeSensor }, prng.split(`drone-${id}`), startMs, {
+        northM: pads.origin[0] - pads.spacingM * Math.floor(i / cols),
+        eastM: pads.origin[1] + pads.spacingM * (i % cols),
+      }),
       route: null,
       mode: 'landed',
       offline: false,
     }));
   }
 
-  /** One committed block, in chain order; `commands` are the block's operator commands, decoded. */
-  applyCommitted(height: number, timeMs: number, commands: readonly (MissionCommand | null)[]): void {
-    if (height !== this.mission.height + 1) return; // the world only feeds the agreed chain, in order
-    const members = { epoch: 1, devices: this.drones.map((d) => d.id), operators: this.operators };
-    const txs = commands.filter((c): c is MissionCommand => c !== null);
-    const r = applyBlock(this.mission, { height, timeMs, members, txs });
+  /** One committed block in chain order, as the runtime's mission adapter makes it (runtime/device/
+   *  mission-adapter.ts); returns the machine's effects for the caller's part (fleet updates). */
+  applyCommitted(block: MissionBlock): readonly MissionEffect[] {
+    if (block.height !== this.mission.height + 1) return []; // the world only feeds the agreed chain, in order
+    const r = applyBlock(this.mission, block);
     this.mission = r.state;
     for (const e of r.effects) {
       if (e.type === 'decision' && e.decision.type !== 'noop') {
-        this.note(`height ${height}: ${e.decision.type} ${e.decision.outcome}${e.decision.reason ? ` (${e.decision.reason})` : ''}`);
+        this.note(`height ${block.height}: ${e.decision.type} ${e.decision.outcome}${e.decision.reason ? ` (${e.decision.reason})` : ''}`);
+      } else if (e.type === 'replan') {
+        this.replans++;
+        this.note(`height ${e.height}: committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zone${e.keepOuts === 1 ? '' : 's'}`);
       } else if (e.type === 'task') {
         const d = this.drones.find((x) => x.id === e.node);
         if (d) this.assign(d, e.task);
       }
     }
+    return r.effects;
+  }
+
+  missionState(): MissionState {
+    return this.mission;
   }
 
   geofence(): readonly PointNe[] | null {
@@ -110,10 +129,14 @@ export class FlightLayer {
 
   private assign(d: FlightDrone, task: Task): void {
     switch (task.type) {
-      case 'waypoints':
-        d.route = { points: task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const), altM: task.altDm / 10, speedMps: task.speedDmps / 10, next: 0, sent: -1 };
-        d.mode = 'tasked';
+      case 'waypoints': {
+        const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
+        const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
+        d.route = { points, altM: task.altDm / 10, speedMps: task.speedDmps / 10, next, sent: -1 };
+        // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
+        if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
+      }
       case 'hold':
         d.sim.hold();
         d.mode = 'hold';

@@ -124,7 +124,7 @@ export class FleetProcs {
           'manifest: fleet.manifest',
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
-          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hops} }]`] : []),
+          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
           `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,

@@ -228,12 +228,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
+    let lastCrashed = 0;
     for (const f of s.faults) {
       if (f.kind === 'crash') {
         actions.push({
           at: f.at,
           run: async () => {
             const i = f.node === 'proposer' ? proposerIndex() : f.node;
+            lastCrashed = i;
             crashed.add(i);
             await fleet.kill(device(i));
             fault('crash', [i], fleet.runsHere(i) ? 'stopped' : 'SIGKILL');
@@ -243,8 +245,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         actions.push({
           at: f.at,
           run: async () => {
-            await fleet.kill(device(f.node));
-            fleet.start(device(f.node)).then(() => fault('restart', [f.node], 'recovered from its data directory'), (e: Error) => log(e.message));
+            const i = f.node === 'crashed' ? lastCrashed : f.node;
+            await fleet.kill(device(i));
+            fleet.start(device(i)).then(() => fault('restart', [i], 'recovered from its data directory'), (e: Error) => log(e.message));
           },
         });
       } else if (f.kind === 'broker-down' && fleet.embedded) {
@@ -268,6 +271,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     for (const w of s.workload) {
       if (w.kind === 'once') actions.push({ at: w.at, run: () => publish(w.command, w.args) });
+      else if (w.kind === 'fleet-update') unsupported.push(`fleet.update at ${w.at} ms (not implemented in real-time mode)`);
       else {
         const gap = 1000 / Math.min(w.perSec, o.ratePerSecMax ?? 20);
         for (let t = w.from, k = 0; t < w.to && k < 100_000; t += gap, k++) actions.push({ at: t, run: () => publish(w.command, {}) });

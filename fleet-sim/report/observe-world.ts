@@ -1,57 +1,36 @@
 // Turns a deterministic World into the run event stream. It reads the world (never changes it) from a
-// sampling event on the world's own queue every frameMs of virtual time, feeds the agreed chain to the
-// flight layer, and reports commits, faults, evidence, coverage and one frame per sample.
+// sampling event on the world's own queue every frameMs of virtual time and reports commits, faults,
+// evidence, hazards, coverage, the radio links that carried traffic and one frame per sample.
 
-import { parseCommandBody } from '../../runtime/wire/command.js';
-import { decodeCbor } from '../../runtime/wire/cbor.js';
-import { parseWith } from '../../runtime/wire/fields.js';
-import { limits } from '../../runtime/lib/limits.js';
-import { decodeEnvelope } from '../../runtime/wire/envelope.js';
-import { toHex } from '../../runtime/lib/bytes.js';
-import type { MissionCommand } from '../../runtime/mission/types.js';
-import type { Scenario } from '../scenario/scenario.js';
-import type { SimNode, World } from '../sim/world.js';
-import { FlightLayer } from '../flight/flight-layer.js';
-import { CoverageGrid } from './coverage.js';
-import type { FaultKind, NodeSample, PointNe, RunEvent, RunObserver } from './events.js';
+import type { World } from '../sim/world.js';
+import { coverageCellM, surveyAreaOf, type WorldFlight } from '../flight/world-flight.js';
+import { cellCentre, hazardSiteOf } from '../flight/hazard-report.js';
+import { hazardCellM } from '../flight/world-agents.js';
+import type { FaultKind, NodeSample, RunEvent, RunObserver } from './events.js';
+
+export { surveyAreaOf } from '../flight/world-flight.js';
 
 export interface ObserveOptions {
   /** Virtual time between frames. */
   readonly frameMs?: number;
-  /** Radio range for the links drawn on the map; null draws none (the simulator has no radio yet). */
-  readonly radioRangeM?: number | null;
-  readonly coverageCellM?: number;
-  /** Camera footprint radius for coverage, metres. */
-  readonly footprintM?: number;
 }
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
-/** The survey area of the scenario's first mission.survey command, if any. */
-export function surveyAreaOf(s: Scenario): PointNe[] | null {
-  for (const w of s.workload) {
-    if (w.kind !== 'once' || w.command !== 'mission.survey') continue;
-    const area = w.args.area;
-    if (Array.isArray(area) && area.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number'))) return area as PointNe[];
-  }
-  return null;
-}
-
 export class WorldObserver {
-  private readonly flight: FlightLayer;
-  private readonly coverage: CoverageGrid | null;
-  private fedHeight = 0;
+  private readonly flight: WorldFlight;
   private notesSent = 0;
   private readonly wasDown = new Set<number>();
   private readonly wasByzantine = new Set<number>();
   private evidenceSent = 0;
   private faultsSent = new Set<number>();
   private lastCommitAt = 0;
+  private commitsSent = 0;
   private readonly lastHeight: number[] = [];
   private readonly sightingsSent = new Map<number, number>();
+  private hazardEventsSent = 0;
+  private readonly sitesCommitted = new Set<string>();
   private readonly frameMs: number;
-  private readonly footprintM: number;
-  private readonly radioRangeM: number | null;
 
   constructor(
     private readonly w: World,
@@ -59,22 +38,12 @@ export class WorldObserver {
     options: ObserveOptions = {},
   ) {
     this.frameMs = options.frameMs ?? 250;
-    this.footprintM = options.footprintM ?? 12;
-    this.radioRangeM = options.radioRangeM ?? null;
     const s = w.scenario;
-    this.flight = new FlightLayer(
-      w.nodes.map((n) => n.id),
-      [
-        { id: 'op', roles: ['operator'] },
-        { id: 'watcher', roles: ['observer'] },
-      ],
-      w.prng.split('flight'),
-      0,
-      s.world ?? {},
-    );
-    const area = surveyAreaOf(s);
-    const cellM = options.coverageCellM ?? 10;
-    this.coverage = area ? new CoverageGrid(area, cellM) : null;
+    // A scenario that does not fly still shows its drones on their pads; flying changes no consensus
+    // outcome (only a radio or hazards couple the two, and those scenarios always fly).
+    this.flight = w.ensureFlight();
+    this.flight.collectFresh();
+    w.links.radio?.trackLinks();
     out.onEvent({
       t: 'run',
       at: 0,
@@ -83,7 +52,7 @@ export class WorldObserver {
       mode: 'deterministic',
       durationMs: s.durationMs,
       nodes: w.nodes.map((n) => ({ index: n.index, id: n.id, role: n.index < s.validators ? 'validator' : 'follower', engine: 'none' })),
-      world: { geofence: s.world?.geofence ?? null, surveyArea: area, coverageCellM: cellM, radioRangeM: this.radioRangeM, home: [0, 0] },
+      world: { geofence: s.world?.geofence ?? null, surveyArea: surveyAreaOf(s), coverageCellM, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const tick = (): void => {
       this.sample();
@@ -96,38 +65,14 @@ export class WorldObserver {
     this.out.onEvent(e);
   }
 
-  private honestChainNode(): SimNode | undefined {
-    let best: SimNode | undefined;
-    for (const n of this.w.nodes) {
-      if (n.byzantine !== null || n.shell === null) continue;
-      if (!best || n.shell.core.chain.height > (best.shell?.core.chain.height ?? 0)) best = n;
-    }
-    return best;
-  }
-
-  private commands(txs: readonly Uint8Array[]): (MissionCommand | null)[] {
-    return txs.map((tx) => {
-      const raw = decodeEnvelope(tx);
-      if (!raw.ok || raw.value.kind !== 'command') return null;
-      // The block is committed, so its commands passed the edge checks; only their fields are read here.
-      const cbor = decodeCbor(raw.value.body, limits.commandBytesMax);
-      const body = cbor.ok ? parseWith('command', cbor.value, parseCommandBody) : cbor;
-      if (!body.ok) return null;
-      const b = body.value;
-      return { kind: 'command', id: toHex(b.nonce), operator: raw.value.sender, type: b.type, args: b.args, issuedAt: b.issuedAt, expiresAt: b.expiresAt };
-    });
-  }
-
   /** Commits of the agreed chain since the last sample, in height order. */
   private feedCommits(): void {
-    const holder = this.honestChainNode();
+    const holder = this.w.honestChainNode();
     const decided = this.w.checkers.decided;
-    for (let h = this.fedHeight + 1; decided.has(h); h++) {
+    for (let h = this.commitsSent + 1; decided.has(h); h++) {
       const d = decided.get(h);
       const c = holder?.shell?.core.chain.recentBlock(h);
-      if (!d || !c) break; // the block fell out of every window: stop feeding rather than skip
-      const cmds = this.commands(c.block.txs);
-      this.flight.applyCommitted(h, c.block.timeMs, cmds);
+      if (!d || !c) break; // the block fell out of every window: stop rather than skip
       let oldest = d.atMs - this.lastCommitAt;
       for (const key of d.commands) {
         const at = this.w.submitted.get(key);
@@ -136,11 +81,10 @@ export class WorldObserver {
       const proposer = this.w.nodes.findIndex((n) => n.id === c.block.proposer);
       this.emit({ t: 'commit', at: d.atMs, height: h, round: c.certificate.round, proposer, latencyMs: round1(oldest), txs: c.block.txs.length, commands: d.commands.length });
       this.lastCommitAt = d.atMs;
-      this.fedHeight = h;
+      this.commitsSent = h;
     }
-    while (this.notesSent < this.flight.notes.length) {
-      this.emit({ t: 'log', at: this.w.queue.now, level: 'info', text: this.flight.notes[this.notesSent++] as string });
-    }
+    const notes = this.flight.layer.notes;
+    while (this.notesSent < notes.length) this.emit({ t: 'log', at: this.w.queue.now, level: 'info', text: notes[this.notesSent++] as string });
   }
 
   private fault(kind: FaultKind, nodes: number[], detail: string): void {
@@ -162,7 +106,6 @@ export class WorldObserver {
         this.wasByzantine.add(n.index);
         this.fault('byzantine', [n.index], n.byzantine);
       }
-      (this.flight.drones[n.index] as { offline: boolean }).offline = down;
     }
     // Network faults are scheduled: report each as its start and end pass.
     this.w.scenario.faults.forEach((f, i) => {
@@ -179,7 +122,7 @@ export class WorldObserver {
         this.fault(f.kind === 'broker-down' ? 'broker-up' : 'heal', [], 'healed');
       }
     });
-    const evidence = this.honestChainNode()?.shell?.core.chain.evidence ?? [];
+    const evidence = this.w.honestChainNode()?.shell?.core.chain.evidence ?? [];
     for (; this.evidenceSent < evidence.length; this.evidenceSent++) {
       const e = evidence[this.evidenceSent];
       if (!e) break;
@@ -191,14 +134,12 @@ export class WorldObserver {
     const now = this.w.queue.now;
     this.feedFaults();
     this.feedCommits();
-    this.flight.step(now);
+    const layer = this.flight.layer;
     const samples: NodeSample[] = [];
-    const fresh: number[] = [];
     for (const n of this.w.nodes) {
-      const d = this.flight.drones[n.index];
+      const d = layer.drones[n.index];
       if (!d) continue;
       const st = d.sim.state();
-      if (this.coverage && st.upM > 5 && !d.offline) fresh.push(...this.coverage.mark(st.northM, st.eastM, this.footprintM));
       samples.push({
         i: n.index,
         n: round1(st.northM),
@@ -210,48 +151,22 @@ export class WorldObserver {
         r: n.shell?.core.round ?? 0,
         health: n.shell === null ? 'crashed' : 'alive',
         byz: n.byzantine,
-        mode: this.flight.activity(d),
+        mode: layer.activity(d),
       });
     }
     this.feedSightings(now);
-    for (const r of this.flight.reflexes.splice(0)) this.fault(r.kind, [r.drone], r.detail);
-    this.measureSeparation(samples);
-    if (fresh.length > 0 && this.coverage) this.emit({ t: 'coverage', at: now, cells: fresh, fraction: Math.round(this.coverage.fraction() * 1000) / 1000 });
+    this.feedCommittedHazards(now);
+    for (const r of layer.reflexes.splice(0)) this.fault(r.kind, [r.drone], r.detail);
+    const fresh = this.flight.takeFreshCells();
+    const coverage = this.flight.coverage;
+    if (fresh.length > 0 && coverage) this.emit({ t: 'coverage', at: now, cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
     this.emit({ t: 'frame', at: now, nodes: samples, proposer: this.w.currentProposer(), radio: this.radioLinks(samples), broker: this.w.net.brokerDown ? 'down' : 'up' });
   }
 
-  /** The radio mesh as a person reads it: each live node to its nearest two live neighbours in range
-   *  (a full graph of a 20-drone field in 800 m range would be a solid smear). */
-  private minSeparationM: number | null = null;
-
-  /** The closest two airborne drones came, sampled every frame. */
-  private measureSeparation(samples: readonly NodeSample[]): void {
-    const up = samples.filter((x) => x.u > 5);
-    for (let a = 0; a < up.length && up.length <= 300; a++) {
-      for (let b = a + 1; b < up.length; b++) {
-        const p = up[a] as NodeSample;
-        const q = up[b] as NodeSample;
-        const d = Math.hypot(p.n - q.n, p.e - q.e, p.u - q.u);
-        if (this.minSeparationM === null || d < this.minSeparationM) this.minSeparationM = d;
-      }
-    }
-  }
-
-  /** The report's `flight` section. */
-  flightReport(): { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; hazardsFound: number } {
-    return {
-      surveyedFraction: this.coverage ? Math.round(this.coverage.fraction() * 1000) / 1000 : null,
-      geofenceBreaches: this.flight.geofenceBreaches,
-      failsafes: this.flight.failsafes,
-      minSeparationM: this.minSeparationM === null ? null : round1(this.minSeparationM),
-      hazardsFound: this.flight.sightings.size,
-    };
-  }
-
   /** A hazard appears on the map when the first drone's range sensor returns it; later sightings by
-   *  other drones are logged. (Attesting it through consensus is the agents' job, not modelled here.) */
+   *  other drones are logged. */
   private feedSightings(now: number): void {
-    for (const [i, drones] of this.flight.sightings) {
+    for (const [i, drones] of this.flight.layer.sightings) {
       const h = this.w.scenario.world?.hazards[i];
       const told = this.sightingsSent.get(i) ?? 0;
       if (!h || told >= drones.length) continue;
@@ -265,26 +180,50 @@ export class WorldObserver {
     }
   }
 
-  private radioLinks(samples: readonly NodeSample[]): [number, number][] {
-    const range = this.radioRangeM;
-    if (range === null || samples.length > 300) return [];
-    const live = samples.filter((x) => x.health !== 'crashed');
-    const pairs = new Set<number>();
-    for (const a of live) {
-      const near = live
-        .filter((b) => b !== a)
-        .map((b) => ({ b, d: Math.hypot(a.n - b.n, a.e - b.e) }))
-        .filter((x) => x.d <= range)
-        .sort((x, y) => x.d - y.d || x.b.i - y.b.i)
-        .slice(0, 2);
-      for (const { b } of near) pairs.add(Math.min(a.i, b.i) * 100_000 + Math.max(a.i, b.i));
+  /** A hazard turns "committed" on the map when the swarm rule commits its first cell (f+1 devices);
+   *  a committed cell near no real hazard (lying devices would need f+1 of them) shows on its own. */
+  private feedCommittedHazards(now: number): void {
+    const events = this.flight.hazardEvents;
+    const hazards = this.w.scenario.world?.hazards ?? [];
+    for (; this.hazardEventsSent < events.length; this.hazardEventsSent++) {
+      const e = events[this.hazardEventsSent];
+      if (!e || e.type !== 'hazard-committed') continue;
+      const i = hazardSiteOf(hazards, e.cell);
+      const h = hazards[i];
+      const id = h ? `h${i}` : `cell ${e.cell[0]},${e.cell[1]}`;
+      if (this.sitesCommitted.has(id)) continue;
+      this.sitesCommitted.add(id);
+      const [cn, ce] = cellCentre(e.cell);
+      const by = this.w.nodes.findIndex((n) => n.id === e.attesters[0]);
+      this.emit({ t: 'hazard', at: now, id, n: h?.northM ?? cn, e: h?.eastM ?? ce, radiusM: h?.radiusM ?? hazardCellM / 2, status: 'committed', by: by < 0 ? null : by });
+      this.emit({ t: 'log', at: now, level: h ? 'info' : 'warn', text: `hazard ${id} committed at height ${e.height}: attested by ${e.attesters.join(', ')}` });
     }
-    return [...pairs].sort((x, y) => x - y).map((k) => [Math.floor(k / 100_000), k % 100_000]);
   }
 
-
-  /** Geofence as the committed mission state has it (for the report). */
-  geofence(): readonly PointNe[] | null {
-    return this.flight.geofence();
+  /** The radio links that carried packets since the last frame, as a person reads them: each node to
+   *  its nearest two such neighbours (every pair of a 20-drone field in range would be a solid smear). */
+  private radioLinks(samples: readonly NodeSample[]): [number, number][] {
+    const radio = this.w.links.radio;
+    if (!radio) return [];
+    const used = radio.takeLinks();
+    if (samples.length > 300) return [];
+    const near = new Map<number, { j: number; d: number }[]>();
+    for (const [a, b] of used) {
+      const p = samples[a];
+      const q = samples[b];
+      if (!p || !q) continue;
+      const d = Math.hypot(p.n - q.n, p.e - q.e);
+      for (const [x, y] of [[a, b], [b, a]] as const) {
+        const list = near.get(x) ?? [];
+        list.push({ j: y, d });
+        near.set(x, list);
+      }
+    }
+    const pairs = new Set<number>();
+    for (const [a, list] of near) {
+      list.sort((x, y) => x.d - y.d || x.j - y.j);
+      for (const { j } of list.slice(0, 2)) pairs.add(Math.min(a, j) * 100_000 + Math.max(a, j));
+    }
+    return [...pairs].sort((x, y) => x - y).map((k) => [Math.floor(k / 100_000), k % 100_000]);
   }
 }

@@ -38,8 +38,28 @@ interface SummaryFields {
   evidence: readonly { validator: number; height: number }[];
   nodes: { validators: number; followers: number; byzantine: readonly number[]; crashed: readonly number[] };
   expect: { met: boolean; failed: readonly string[] };
-  radio?: { packetsSent: number; copiesDelivered: number; copiesLost: number; copiesCut: number; copiesOutOfRange: number; packetsOverflowed: number } | null;
+  /** Real-time mode counts fleet-sim's air; deterministic mode counts the simulated radios and routers. */
+  radio?: AirCounters | SimRadioCounters | null;
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
+  validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
+  hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted: number } | null;
+}
+
+interface AirCounters {
+  packetsSent: number;
+  copiesDelivered: number;
+  copiesLost: number;
+  copiesCut: number;
+  copiesOutOfRange: number;
+  packetsOverflowed: number;
+}
+
+interface SimRadioCounters {
+  packetsSent: number;
+  bytesSent: number;
+  relays: number;
+  dropped: { loss: number; queueFull: number };
+  router: { firstByRadio: number; relayedDeliveries: number };
 }
 
 const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
@@ -66,11 +86,18 @@ export function formatSummary(r: SummaryFields): string {
     ['faults', `crashed [${r.nodes.crashed.join(', ')}], byzantine [${r.nodes.byzantine.join(', ')}], evidence ${evidenceText(r.evidence)}`],
   ];
   const a = r.radio;
-  if (a) rows.push(['radio', `${a.packetsSent} packets on the air, ${a.copiesDelivered} copies heard, ${a.copiesLost} lost, ${a.copiesCut} cut by partitions, ${a.copiesOutOfRange} out of range, ${a.packetsOverflowed} overflowed`]);
+  if (a && 'copiesDelivered' in a) rows.push(['radio', `${a.packetsSent} packets on the air, ${a.copiesDelivered} copies heard, ${a.copiesLost} lost, ${a.copiesCut} cut by partitions, ${a.copiesOutOfRange} out of range, ${a.packetsOverflowed} overflowed`]);
+  else if (a) rows.push(['radio', `${a.packetsSent} packets (${(a.bytesSent / 1000).toFixed(0)} kB, ${a.relays} relays), ${a.dropped.loss} lost, ${a.dropped.queueFull} refused (queue full); first copy of ${a.router.firstByRadio} envelopes, ${a.router.relayedDeliveries} through relays`]);
   const f = r.flight;
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {
     rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
+  }
+  if (r.validatorSet && r.validatorSet.epoch > 1) rows.push(['validators', `epoch ${r.validatorSet.epoch} since height ${r.validatorSet.sinceHeight}: [${r.validatorSet.validators.join(', ')}]`]);
+  const hz = r.hazards;
+  if (hz) {
+    const sites = hz.sites.map((x) => (x.committedAtMs === null ? `${x.id} not committed` : `${x.id} committed at ${(x.committedAtMs / 1000).toFixed(1)} s (height ${x.committedHeight}, by ${x.attesters.length} devices)`));
+    rows.push(['hazards', `${[...sites, `${hz.spuriousCells} cells committed with nothing there`].join(', ')}${hz.liesCommitted > 0 ? `; ${hz.liesCommitted} lying attestations reached blocks` : ''}`]);
   }
   rows.push(['expect', r.expect.met ? 'met' : `FAILED: ${r.expect.failed.join('; ')}`]);
   const w = Math.max(...rows.map(([k]) => k.length));

@@ -4,44 +4,11 @@
 import { parse as parseYaml } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type RadioModel, type Scenario, type Workload } from './scenario.js';
+import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
+import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
+import { agentBehaviors, behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
-export class ScenarioError extends Error {}
-
-const fail = (field: string, what: string): never => {
-  throw new ScenarioError(`scenario field "${field}": ${what}`);
-};
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function obj(v: unknown, field: string): Obj {
-  return isObj(v) ? v : fail(field, 'must be a map');
-}
-
-function only(o: Obj, keys: readonly string[], field: string): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(field ? `${field}.${k}` : k, `unknown key (expected one of: ${keys.join(', ')})`);
-}
-
-/** "10s", "250ms", "2m" or a bare number of milliseconds. */
-export function duration(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
-  if (!m) return fail(field, `"${v}" is not a duration such as 10s or 250ms`);
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
-}
-
-function int(v: unknown, field: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
-  return v as number;
-}
-
-function fraction(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(field, 'must be a number between 0 and 1');
-  return v as number;
-}
+export { ScenarioError } from './parse-fields.js';
 
 function node(v: unknown, field: string, count: number, allowProposer: boolean): NodeRef {
   if (allowProposer && v === 'proposer') return 'proposer';
@@ -64,19 +31,6 @@ function link(v: unknown, field: string): LinkModel {
   };
 }
 
-/** links.radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, hops: 3 } (DESIGN.md). */
-function radio(v: unknown, field: string): RadioModel {
-  const o = obj(v, field);
-  only(o, ['baud', 'mtu', 'loss', 'rangeM', 'hops'], field);
-  return {
-    baud: o.baud === undefined ? 57_600 : int(o.baud, `${field}.baud`, 1_200, 4_000_000),
-    mtuBytes: o.mtu === undefined ? 252 : int(o.mtu, `${field}.mtu`, 32, 256),
-    loss: o.loss === undefined ? 0 : fraction(o.loss, `${field}.loss`),
-    rangeM: o.rangeM === undefined ? 800 : metres(o.rangeM, `${field}.rangeM`, 1, 100_000),
-    hops: o.hops === undefined ? 3 : int(o.hops, `${field}.hops`, 1, 7),
-  };
-}
-
 /** hil: { nodes: [0], autopilot: px4 } */
 function hil(v: unknown, count: number): HilModel {
   const o = obj(v, 'hil');
@@ -87,6 +41,8 @@ function hil(v: unknown, count: number): HilModel {
   if (nodes.length === 0) fail('hil.nodes', 'must name at least one node');
   return { nodes, autopilot: autopilot as HilModel['autopilot'] };
 }
+
+const allBehaviors: readonly string[] = [...behaviors, ...agentBehaviors];
 
 function fault(v: unknown, i: number, count: number): Fault {
   const f = `faults[${i}]`;
@@ -104,11 +60,12 @@ function fault(v: unknown, i: number, count: number): Fault {
     only(o, ['at', 'restart', 'wal'], f);
     const wal = o.wal ?? 'intact';
     if (wal !== 'torn' && wal !== 'intact') fail(`${f}.wal`, 'must be torn or intact');
-    return { at, kind: 'restart', node: node(o.restart, `${f}.restart`, count, false) as number, wal: wal as 'torn' | 'intact' };
+    const which = o.restart === 'crashed' ? 'crashed' : (node(o.restart, `${f}.restart`, count, false) as number);
+    return { at, kind: 'restart', node: which, wal: wal as 'torn' | 'intact' };
   }
   if ('byzantine' in o) {
     only(o, ['at', 'byzantine', 'behavior'], f);
-    if (!behaviors.includes(o.behavior as Behavior)) fail(`${f}.behavior`, `must be one of ${behaviors.join(', ')}`);
+    if (!allBehaviors.includes(o.behavior as string)) fail(`${f}.behavior`, `must be one of ${allBehaviors.join(', ')}`);
     return { at, kind: 'byzantine', node: node(o.byzantine, `${f}.byzantine`, count, false) as number, behavior: o.behavior as Behavior };
   }
   if ('partition' in o) {
@@ -134,7 +91,21 @@ function fault(v: unknown, i: number, count: number): Fault {
   return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss');
 }
 
-function workload(v: unknown, i: number): Workload {
+/** { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } }: the next epoch's
+ *  sets by node index; every index at most once, at least one validator. */
+function fleetUpdate(co: Record<string, unknown>, f: string, at: number, count: number): Workload {
+  only(co, ['type', 'manifest'], f);
+  const m = obj(co.manifest, `${f}.manifest`);
+  only(m, ['validators', 'followers'], `${f}.manifest`);
+  const validators = nodeList(m.validators, `${f}.manifest.validators`, count);
+  const followers = m.followers === undefined ? [] : nodeList(m.followers, `${f}.manifest.followers`, count);
+  if (validators.length === 0) fail(`${f}.manifest.validators`, 'must name at least one validator');
+  const seen = new Set<number>();
+  [...validators, ...followers].forEach((x) => (seen.has(x) ? fail(`${f}.manifest`, `node ${x} is listed twice`) : seen.add(x)));
+  return { kind: 'fleet-update', at, validators, followers };
+}
+
+function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
   if ('rate' in o) {
@@ -147,51 +118,13 @@ function workload(v: unknown, i: number): Workload {
   }
   only(o, ['at', 'command'], f);
   const c = o.command;
-  if (typeof c === 'string') return { kind: 'once', at: duration(o.at, `${f}.at`), command: c, args: {} };
+  const at = duration(o.at, `${f}.at`);
+  if (typeof c === 'string') return { kind: 'once', at, command: c, args: {} };
   const co = obj(c, `${f}.command`);
   if (typeof co.type !== 'string') fail(`${f}.command.type`, 'must be a command type');
+  if (co.type === 'fleet.update') return fleetUpdate(co, `${f}.command`, at, count);
   const { type, ...args } = co;
-  return { kind: 'once', at: duration(o.at, `${f}.at`), command: type as string, args };
-}
-
-function metres(v: unknown, field: string, min: number, max: number, unit = 'metres'): number {
-  if (typeof v !== 'number' || !(v >= min && v <= max)) fail(field, `must be a number of ${unit} in ${min}..${max}`);
-  return v as number;
-}
-
-/** world: { hazards: [{ at: [north, east], radius: 15, height: 60 }], batteryWh: 20,
- *  geofence: [[n, e], ...] } (metres). */
-function world(v: unknown): NonNullable<Scenario['world']> {
-  const o = obj(v, 'world');
-  only(o, ['hazards', 'batteryWh', 'geofence'], 'world');
-  let geofence: [number, number][] | undefined;
-  if (o.geofence !== undefined) {
-    if (!Array.isArray(o.geofence) || o.geofence.length < 3) fail('world.geofence', 'must be a list of at least 3 [north, east] points in metres');
-    geofence = (o.geofence as unknown[]).map((p, i) => {
-      if (!Array.isArray(p) || p.length !== 2) fail(`world.geofence[${i}]`, 'must be [north, east] in metres');
-      const q = p as unknown[];
-      return [metres(q[0], `world.geofence[${i}][0]`, -100_000, 100_000), metres(q[1], `world.geofence[${i}][1]`, -100_000, 100_000)];
-    });
-  }
-  if (o.hazards !== undefined && !Array.isArray(o.hazards)) fail('world.hazards', 'must be a list');
-  const hazards = ((o.hazards as unknown[] | undefined) ?? []).map((h, i) => {
-    const f = `world.hazards[${i}]`;
-    const ho = obj(h, f);
-    only(ho, ['at', 'radius', 'height'], f);
-    if (!Array.isArray(ho.at) || ho.at.length !== 2) fail(`${f}.at`, 'must be [north, east] in metres');
-    const at = ho.at as unknown[];
-    return {
-      northM: metres(at[0], `${f}.at[0]`, -100_000, 100_000),
-      eastM: metres(at[1], `${f}.at[1]`, -100_000, 100_000),
-      radiusM: metres(ho.radius ?? 10, `${f}.radius`, 0.5, 1_000),
-      heightM: metres(ho.height ?? 60, `${f}.height`, 1, 1_000),
-    };
-  });
-  return {
-    hazards,
-    ...(o.batteryWh !== undefined ? { batteryWh: metres(o.batteryWh, 'world.batteryWh', 1, 10_000, 'watt-hours') } : {}),
-    ...(geofence !== undefined ? { geofence } : {}),
-  };
+  return { kind: 'once', at, command: type as string, args };
 }
 
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {
@@ -202,15 +135,13 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     throw new ScenarioError(`${fileName} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   const o = obj(doc, '(top level)');
-  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
+  only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'operator', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
   if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
   const count = validators + followers;
   const links = obj(o.links ?? {}, 'links');
-  only(links, ['mqtt', 'radio'], 'links');
-  const ex = obj(o.expect ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall'], 'expect');
+  only(links, ['mqtt', 'radio', 'policy'], 'links');
   const cons = obj(o.consensus ?? {}, 'consensus');
   only(cons, ['proposeTimeout', 'commitWait', 'gossip', 'checkpointEvery', 'syncWindow', 'snapshotEvery'], 'consensus');
   const checkpointEvery = cons.checkpointEvery === undefined ? undefined : int(cons.checkpointEvery, 'consensus.checkpointEvery', 1, 100_000);
@@ -222,6 +153,10 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   only(live, ['budget'], 'liveness');
   if (o.faults !== undefined && !Array.isArray(o.faults)) fail('faults', 'must be a list');
   if (o.workload !== undefined && !Array.isArray(o.workload)) fail('workload', 'must be a list');
+  const roles = o.operator === undefined ? undefined : operatorRoles(o.operator);
+  const work = ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i, count));
+  const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
+  if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {
     name: o.name as string,
     seed: int(o.seed ?? 1, 'seed', 0, Number.MAX_SAFE_INTEGER),
@@ -229,15 +164,13 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     validators,
     followers,
     mqtt: link(links.mqtt, 'links.mqtt'),
-    ...(links.radio !== undefined ? { radio: radio(links.radio, 'links.radio') } : {}),
+    ...(links.radio !== undefined ? { radio: radio(links.radio) } : {}),
+    ...(links.policy !== undefined ? { linkPolicy: linkPolicy(links.policy) } : {}),
+    ...(roles !== undefined ? { operatorRoles: roles } : {}),
     ...(o.hil !== undefined ? { hil: hil(o.hil, count) } : {}),
     faults: ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count)),
-    workload: ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i)),
-    expect: {
-      safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
-      ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
-      ...(ex.maxStall !== undefined ? { maxStallMs: duration(ex.maxStall, 'expect.maxStall') } : {}),
-    },
+    workload: work,
+    expect: expectations(o.expect),
     consensus: {
       proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
       commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),

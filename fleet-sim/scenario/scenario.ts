@@ -1,14 +1,20 @@
 // The fleet-sim scenario (DESIGN.md "fleet-sim scenario"), after parsing: times in ms, nodes by index.
 
+/** Byzantine behaviours in consensus traffic (random worlds draw from these). */
 export const behaviors = ['equivocate', 'twins', 'forge', 'replay', 'silent', 'amnesia', 'flood', 'invalid-block', 'wrong-proposer', 'forge-snapshot'] as const;
-export type Behavior = (typeof behaviors)[number];
+/** Byzantine behaviours of a device's agents: it signs hazard attestations that lie (its consensus
+ *  traffic stays honest), so only the f+1 rule stands between the lie and the swarm's map. */
+export const agentBehaviors = ['fake-hazard', 'deny-hazard'] as const;
+export type AgentBehavior = (typeof agentBehaviors)[number];
+export type Behavior = (typeof behaviors)[number] | AgentBehavior;
 
 /** A node by index (validators 0..n-1, then followers) or the validator proposing at that moment. */
 export type NodeRef = number | 'proposer';
 
 export type Fault =
   | { readonly at: number; readonly kind: 'crash'; readonly node: NodeRef }
-  | { readonly at: number; readonly kind: 'restart'; readonly node: number; readonly wal: 'torn' | 'intact' }
+  /** `crashed`: the node the latest crash fault took down (a crashed `proposer` is only known then). */
+  | { readonly at: number; readonly kind: 'restart'; readonly node: number | 'crashed'; readonly wal: 'torn' | 'intact' }
   | { readonly at: number; readonly kind: 'byzantine'; readonly node: number; readonly behavior: Behavior }
   | { readonly at: number; readonly kind: 'partition'; readonly groups: readonly (readonly number[])[]; readonly until: number }
   | { readonly at: number; readonly kind: 'one-way'; readonly from: readonly number[]; readonly to: readonly number[]; readonly until: number }
@@ -17,7 +23,10 @@ export type Fault =
 
 export type Workload =
   | { readonly kind: 'rate'; readonly from: number; readonly to: number; readonly perSec: number; readonly command: string }
-  | { readonly kind: 'once'; readonly at: number; readonly command: string; readonly args: Readonly<Record<string, unknown>> };
+  | { readonly kind: 'once'; readonly at: number; readonly command: string; readonly args: Readonly<Record<string, unknown>> }
+  /** fleet.update: the world's authority signs the next epoch's manifest with this set (node indexes);
+   *  the operator sends it as the command's `manifest` argument. */
+  | { readonly kind: 'fleet-update'; readonly at: number; readonly validators: readonly number[]; readonly followers: readonly number[] };
 
 export interface LinkModel {
   readonly latencyMs: number;
@@ -26,20 +35,41 @@ export interface LinkModel {
   readonly duplicate: number;
 }
 
-/** A transparent serial radio on every device (SiK-like): packets paced at `baud`, `mtuBytes` per
- *  packet, each copy lost with `loss`, heard within `rangeM`, flooded over at most `hops` hops. */
+/** A serial radio on every device (the runtime's SerialLink and Router: runtime/links). */
 export interface RadioModel {
+  /** UART baud; 8N1, so baud / 10 bytes per second of airtime per sender. */
   readonly baud: number;
+  /** Bytes per radio packet on the air (SiK 252, E32 58), COBS and delimiter included. */
   readonly mtuBytes: number;
+  /** Chance that one receiver misses one packet. */
   readonly loss: number;
+  /** Horizontal distance within which two radios hear each other. */
   readonly rangeM: number;
-  readonly hops: number;
+  /** Flood relay hops (the runtime's default is 3). */
+  readonly hopLimit: number;
 }
 
 /** Hardware in the loop: these nodes fly a simulated flight controller over MAVLink 2 on a pty. */
 export interface HilModel {
   readonly nodes: readonly number[];
   readonly autopilot: 'px4' | 'ardupilot';
+}
+
+/** What a run must show besides safety; the flight ones read the report's `flight` section. */
+export interface Expect {
+  readonly safety: boolean;
+  readonly committedFraction?: number;
+  readonly maxStallMs?: number;
+  readonly geofenceBreachesMax?: number;
+  readonly failsafesMin?: number;
+  readonly hazardsCommittedMin?: number;
+  readonly hazardsCommittedMax?: number;
+  readonly minSeparationM?: number;
+  readonly surveyedFractionMin?: number;
+  /** The manifest epoch in force at the end (a validator-set change happened). */
+  readonly epoch?: number;
+  /** Envelopes some device received first through a radio relay (multi-hop carried traffic). */
+  readonly relayedDeliveriesMin?: number;
 }
 
 export interface Scenario {
@@ -49,13 +79,19 @@ export interface Scenario {
   readonly validators: number;
   readonly followers: number;
   readonly mqtt: LinkModel;
-  /** links.radio: used by real-time mode (each device's real serial radio link over fleet-sim's air). */
+  /** links.radio: a serial radio on every device; deterministic mode models it (sim/radio-net.ts),
+   *  real-time mode gives each device's real serial link fleet-sim's air (realtime/radio-medium.ts). */
   readonly radio?: RadioModel;
   /** Real-time mode only: nodes that drive the simulated flight controller (firmware-bridge/sim-fc). */
   readonly hil?: HilModel;
+  /** The devices' router policy per traffic class (runtime/links/router.ts; default consensus 'all',
+   *  telemetry 'first'): 'first' puts a class on the radio only while the broker is down. */
+  readonly linkPolicy?: Partial<Record<'consensus' | 'heartbeat' | 'telemetry', 'all' | 'first'>>;
+  /** Roles of the simulated operator "op" in the manifest (default operator; admin may change the fleet). */
+  readonly operatorRoles?: readonly ('operator' | 'admin')[];
   readonly faults: readonly Fault[];
   readonly workload: readonly Workload[];
-  readonly expect: { readonly safety: boolean; readonly committedFraction?: number; readonly maxStallMs?: number };
+  readonly expect: Expect;
   /** Consensus timeouts (ms); defaults suit a 2 ms LAN. */
   readonly consensus: {
     readonly proposeMs: number;
@@ -78,6 +114,8 @@ export interface Scenario {
     readonly batteryWh?: number;
     /** The fence every drone's local reflex keeps it inside, [north, east] metres. */
     readonly geofence?: readonly (readonly [number, number])[];
+    /** Where the drones wait: a grid of pads `spacingM` apart, `columns` wide, its first pad at `origin`. */
+    readonly pads?: { readonly spacingM: number; readonly columns: number; readonly origin: readonly [number, number] };
   };
 }
 

@@ -152,6 +152,9 @@ export function byzantineSend(ctx: ByzantineContext, to: number | null, bytes: U
     case 'wrong-proposer':
     case 'twins':
     case 'amnesia':
+    // Agent lies (fleet-sim/flight/world-agents.ts) leave consensus traffic honest.
+    case 'fake-hazard':
+    case 'deny-hazard':
       return ctx.sendRaw(to, bytes);
   }
 }

@@ -43,7 +43,8 @@ export class SimNetwork {
     this.lossOverride = null;
   }
 
-  private blocked(from: number, to: number): boolean {
+  /** A partition (symmetric or one-way) cuts from -> to; the operator's console is never cut off. */
+  blocked(from: number, to: number): boolean {
     if (from === operatorIndex) return false;
     const a = this.groups.get(from);
     const b = this.groups.get(to);

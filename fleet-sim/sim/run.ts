@@ -3,8 +3,12 @@
 // every honest node to commit a new height within the budget.
 
 import { initCrypto } from '../../runtime/crypto/sodium.js';
+import { scenarioFlies, type FlightReport } from '../flight/world-flight.js';
+import { hazardReport, type HazardReport } from '../flight/hazard-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Violation } from './checkers.js';
+import { expectFailures } from './expect.js';
+import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
 
 export interface Report {
@@ -21,9 +25,16 @@ export interface Report {
   network: { messagesDelivered: number; messagesDropped: number; bytesSent: number; bytesPerHeight: number | null };
   /** Snapshots honest nodes installed by state sync, and offers or chunks they refused (all incarnations). */
   stateSync: { installs: number; refused: number };
+  /** The serial radio's counters and which link delivered first; null without a radio. */
+  radio: RadioReport | null;
   detection: null;
   evidence: { kind: 'equivocation'; validator: number; height: number }[];
-  flight: null;
+  /** What the drones did; null when the scenario does not fly. */
+  flight: FlightReport | null;
+  /** Hazards sighted, attested and committed through consensus; null when the scenario has no agents. */
+  hazards: HazardReport | null;
+  /** The manifest in force on the honest chain at the end. */
+  validatorSet: { epoch: number; validators: number[]; followers: number[]; sinceHeight: number };
   expect: { met: boolean; failed: string[] };
   replay: string;
   log: string[];
@@ -39,6 +50,19 @@ function percentile(sorted: number[], p: number): number | null {
 export function replayCommand(file: string | undefined, seed: number): string {
   if (file === '--random') return `npx fleet-sim replay --seed ${seed}`;
   return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed} --json -`;
+}
+
+/** The manifest in force at the end of the honest chain, by node index, and the height it took over. */
+function setInForce(w: World): Report['validatorSet'] {
+  const chain = w.honestChainNode()?.shell?.core.chain;
+  const m = chain ? chain.manifestAt(chain.height) : w.manifest;
+  const index = (id: string): number => w.nodes.findIndex((n) => n.id === id);
+  let since = 1;
+  if (chain) {
+    since = chain.height;
+    for (let h = chain.height - 1; h >= 1 && chain.manifestAt(h).body.epoch === m.body.epoch; h--) since = h;
+  }
+  return { epoch: m.body.epoch, validators: m.body.validators.map((v) => index(v.id)), followers: m.body.followers.map((f) => index(f.id)), sinceHeight: since };
 }
 
 /** Hooks for fleet-sim's dashboard and real-time pacing (fleet-sim/report/observe-world.ts). */
@@ -59,10 +83,10 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   const limit = opts.stepsMax ?? stepsMax;
   for (let t = 0; opts.pace && t < s.durationMs; ) {
     t = Math.min(s.durationMs, t + (opts.sliceMs ?? 50));
-    if (!w.queue.runUntil(t, limit)) break;
+    if (!(await w.advance(t, limit))) break;
     await opts.pace(t);
   }
-  if (!w.queue.runUntil(s.durationMs, limit)) throw new Error(`step budget of ${limit} events ran out before ${s.durationMs} ms`);
+  if (!(await w.advance(s.durationMs, limit))) throw new Error(`step budget of ${limit} events ran out before ${s.durationMs} ms`);
   // Liveness phase.
   const healedAt = w.queue.now;
   w.net.heal();
@@ -73,7 +97,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   let progressAt: number | null = null;
   for (let t = healedAt; t < healedAt + s.livenessBudgetMs; ) {
     t += 250;
-    if (!w.queue.runUntil(t, limit)) break;
+    if (!(await w.advance(t, limit))) break;
     if (honest.every((n) => n.shell !== null && n.shell.core.chain.height >= target)) {
       progressAt = w.queue.now;
       break;
@@ -117,6 +141,12 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   const fraction = submittedBeforeEnd === 0 ? 1 : committed / submittedBeforeEnd;
   if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
   if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${maxStall} ms > ${s.expect.maxStallMs} ms`);
+  const flight = scenarioFlies(s) ? (w.flight?.report() ?? null) : null;
+  const radio = w.links.radioReport();
+  const validatorSet = setInForce(w);
+  const hazards = hazardReport(w);
+  await w.finish();
+  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0 }));
   const r: Report = {
     scenario: s.name,
     seed,
@@ -138,9 +168,12 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
       installs: honest.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
       refused: honest.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
     },
+    radio,
     detection: null,
     evidence,
-    flight: null,
+    flight,
+    hazards,
+    validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed),
     log: w.events.slice(0, 50),

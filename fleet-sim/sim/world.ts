@@ -11,18 +11,21 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
-import { snapshotFile } from '../../runtime/node/snapshot-file.js';
 import type { Logger } from '../../runtime/node/ports.js';
-import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import type { Behavior, Scenario } from '../scenario/scenario.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
+import { makeByzantine, scheduleFaults } from './world-faults.js';
 import { Checkers } from './checkers.js';
 import { EventQueue } from './event-queue.js';
-import { operatorIndex, SimNetwork } from './network.js';
+import { operatorIndex, type SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
 import { memoVerifier } from './memo-verifier.js';
 import { SimApp, type SimAppState } from './sim-app.js';
+import { SimLinks } from './sim-links.js';
+import type { TrafficClass } from '../../runtime/links/link.js';
+import { flightStepMs, scenarioFlies, WorldFlight } from '../flight/world-flight.js';
+import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
 
 export class SimCrash extends Error {}
 
@@ -90,6 +93,15 @@ export class World {
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   readonly net: SimNetwork;
+  /** Each device's router over the broker and, when the scenario has one, the radio. */
+  readonly links: SimLinks;
+  /** The drones, when the scenario flies (or a dashboard asked to see them). */
+  flight: WorldFlight | null = null;
+  /** The drones' hazard agents, when the scenario has hazards or devices that lie about them. */
+  readonly agents: WorldAgents | null = null;
+  private agentsReady = false;
+  private readonly flightPrng: Prng;
+  private started = false;
   readonly checkers: Checkers;
   readonly manifest: Manifest;
   readonly fleet = 'sim';
@@ -99,9 +111,10 @@ export class World {
   private readonly watcher: Signer;
   readonly submitted = new Map<string, number>();
   readonly crashedIds = new Set<number>();
+  /** The world's log of notable events (bounded). */
   events: string[] = [];
   private readonly netPrng: Prng;
-  private readonly diskPrng: Prng;
+  readonly diskPrng: Prng;
   private readonly workPrng: Prng;
 
   constructor(
@@ -114,6 +127,8 @@ export class World {
     this.netPrng = this.prng.split('network');
     this.diskPrng = this.prng.split('disk');
     this.workPrng = this.prng.split('workload');
+    this.flightPrng = this.prng.split('flight');
+    const radioPrng = scenario.radio ? this.prng.split('radio') : null;
     // One check per signature, not one per receiving node; the benchmark turns this off to count real work.
     const real = opts.memoVerify === false ? createVerifier() : memoVerifier(createVerifier());
     this.verifier = real;
@@ -135,7 +150,7 @@ export class World {
           validators: signers.slice(0, scenario.validators).map((s, i) => ({ id: id(i), publicKey: s.publicKey, power: 1 })),
           followers: signers.slice(scenario.validators).map((s, i) => ({ id: id(scenario.validators + i), publicKey: s.publicKey })),
           operators: [
-            { id: 'op', publicKey: this.operator.publicKey, roles: ['operator'] },
+            { id: 'op', publicKey: this.operator.publicKey, roles: [...(scenario.operatorRoles ?? ['operator'])] },
             { id: 'watcher', publicKey: this.watcher.publicKey, roles: ['observer'] },
           ],
           createdAt: simEpochMs,
@@ -144,14 +159,82 @@ export class World {
       ),
     );
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
-    this.net = new SimNetwork(this.queue, this.netPrng, scenario.mqtt, () => this.nodes.length, (to, bytes, from) => this.deliver(to, bytes, from));
+    this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes) => this.deliver(to, bytes));
+    this.net = this.links.net;
     for (let i = 0; i < n; i++) {
       this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
     }
+    if (scenarioFlies(scenario)) this.ensureFlight();
+    if (scenarioHasAgents(scenario)) this.agents = new WorldAgents(this, this.ensureFlight(), this.prng.split('agents'));
+  }
+
+  /** Makes the drones part of the world (the dashboard calls it for scenarios that do not fly). */
+  ensureFlight(): WorldFlight {
+    if (this.flight) return this.flight;
+    const f = new WorldFlight(this, this.flightPrng, scenarioHasAgents(this.scenario));
+    this.flight = f;
+    if (this.started) this.scheduleFlight(this.queue.now);
+    return f;
+  }
+
+  private scheduleFlight(from: number): void {
+    const tick = (): void => {
+      const f = this.flight as WorldFlight;
+      f.step(this.queue.now);
+      for (const e of f.effects.splice(0)) {
+        // Every device's mission runner hands the authority-signed manifest to consensus (runtime/device).
+        if (e.type === 'fleet-update') for (const n of this.nodes) if (n.shell && this.honest(n)) this.submitTx(n, e.manifest);
+      }
+      this.queue.at(this.queue.now + flightStepMs, tick);
+    };
+    this.queue.at(from, tick);
+  }
+
+  /** The honest live node with the longest chain (whose recent blocks the flight layer reads). */
+  honestChainNode(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes) {
+      if (n.byzantine !== null || n.shell === null) continue;
+      if (!best || n.shell.core.chain.height > (best.shell?.core.chain.height ?? 0)) best = n;
+    }
+    return best;
+  }
+
+  /** A device's own transaction (an attestation, a manifest): gossiped on its links, into its mempool. */
+  submitTx(n: SimNode, envelope: Uint8Array): void {
+    this.transmit(n.index, null, envelope, 'telemetry');
+    const shell = n.shell;
+    if (shell) this.guarded(n, n.incarnation, () => void shell.receive(envelope));
+  }
+
+  transmit(from: number, to: number | null, bytes: Uint8Array, cls: TrafficClass): void {
+    this.links.send(from, to, bytes, cls);
   }
 
   now(): number {
     return simEpochMs + this.queue.now;
+  }
+
+  /** Runs the world's events up to `untilMs` (inclusive); false when the step budget ran out. With
+   *  agents it stops at every agent period and awaits their ticks (a barrier at a fixed virtual time). */
+  async advance(untilMs: number, stepsMax: number): Promise<boolean> {
+    const agents = this.agents;
+    if (agents) {
+      if (!this.agentsReady) {
+        await agents.start();
+        this.agentsReady = true;
+      }
+      for (let b = agents.nextTickAt(); b <= untilMs; b = agents.nextTickAt()) {
+        if (!this.queue.runUntil(b, stepsMax)) return false;
+        await agents.tick(b);
+      }
+    }
+    return this.queue.runUntil(untilMs, stepsMax);
+  }
+
+  /** Stops what runs beside the nodes (the agents' schedulers). */
+  async finish(): Promise<void> {
+    if (this.agents && this.agentsReady) await this.agents.stop();
   }
 
   honest(n: SimNode): boolean {
@@ -159,8 +242,10 @@ export class World {
   }
 
   start(): void {
+    this.started = true;
     for (const n of this.nodes) this.boot(n);
-    this.scheduleFaults();
+    if (this.flight) this.scheduleFlight(0);
+    scheduleFaults(this);
     this.scheduleWorkload();
     const cp = this.opts.crashPoint;
     if (cp) {
@@ -174,13 +259,14 @@ export class World {
     }
   }
 
-  private log(line: string): void {
+  log(line: string): void {
     if (this.events.length < 2_000) this.events.push(`${this.queue.now}ms ${line}`);
   }
 
   boot(n: SimNode): void {
     n.incarnation++;
     n.points = 0;
+    if (this.nodes[n.index] === n) this.links.boot(n.index); // a twin shares its original's radio
     const inc = n.incarnation;
     const app = new SimApp((st) => this.onAppState(n, st));
     n.app = app;
@@ -265,6 +351,7 @@ export class World {
     n.incarnation++;
     n.crashes++;
     this.crashedIds.add(n.index);
+    if (this.nodes[n.index] === n) this.links.down(n.index);
     n.storage.crash(mode, this.diskPrng);
     if (mode === 'torn') n.storage.tearTail(walFile, this.diskPrng);
     this.log(`${n.id} crashed (${mode})`);
@@ -280,10 +367,10 @@ export class World {
     const toIdx = to === null ? null : this.nodes.findIndex((x) => x.id === to);
     if (toIdx === -1) return;
     if (n.byz) byzantineSend(n.byz, toIdx, bytes);
-    else this.net.send(n.index, toIdx, bytes);
+    else this.transmit(n.index, toIdx, bytes, 'consensus');
   }
 
-  private deliver(to: number, bytes: Uint8Array, _from: number): void {
+  private deliver(to: number, bytes: Uint8Array): void {
     const n = this.nodes[to] as SimNode;
     // Envelopes open [0x86, version 1, kind]: state sync kinds are 14..17.
     const syncKind = bytes.length > 3 && bytes[0] === 0x86 && bytes[1] === 0x01 && (bytes[2] as number) >= 14 && (bytes[2] as number) <= 17;
@@ -322,77 +409,14 @@ export class World {
     return Math.max(0, this.nodes.findIndex((x) => x.id === id));
   }
 
-  private scheduleFaults(): void {
-    for (const f of this.scenario.faults) {
-      this.queue.at(f.at, () => {
-        switch (f.kind) {
-          case 'crash':
-            return this.crash(this.nodes[f.node === 'proposer' ? this.currentProposer() : f.node] as SimNode, 'intact');
-          case 'restart': {
-            const n = this.nodes[f.node] as SimNode;
-            if (n.shell && f.wal === 'torn') this.crash(n, 'torn');
-            else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, this.diskPrng);
-            return this.restart(n);
-          }
-          case 'byzantine':
-            return this.makeByzantine(this.nodes[f.node] as SimNode, f.behavior);
-          case 'partition':
-            this.net.setPartition(f.groups);
-            return this.queue.at(f.until, () => this.net.setPartition([]));
-          case 'one-way':
-            this.net.addOneWay(f.from, f.to);
-            return this.queue.at(f.until, () => this.net.heal());
-          case 'broker-down':
-            this.net.brokerDown = true;
-            return this.queue.at(f.until, () => (this.net.brokerDown = false));
-          case 'loss':
-            this.net.lossOverride = f.loss;
-            return this.queue.at(f.until, () => (this.net.lossOverride = null));
-        }
-      });
-    }
-  }
-
   makeByzantine(n: SimNode, behavior: Behavior): void {
-    n.byzantine = behavior;
-    this.log(`${n.id} turns byzantine: ${behavior}`);
-    n.byz = {
-      behavior,
-      id: n.id,
-      fleet: this.fleet,
-      signer: n.signer,
-      prng: this.prng.split(`byz-${n.index}`),
-      peers: this.nodes.filter((x) => x !== n).map((x) => x.index),
-      otherIds: this.nodes.filter((x) => x !== n && x.index < this.scenario.validators).map((x) => x.id),
-      sendRaw: (to, bytes) => this.net.send(n.index, to, bytes),
-      received: [],
-    };
-    if (behavior === 'amnesia') {
-      // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
-      const wal = n.storage.rawDurable(walFile);
-      const kept = wal ? readWal(wal, walFile) : null;
-      n.storage.forget((name) => name === snapshotFile);
-      if (kept?.ok) {
-        for (const r of kept.value.records) if (r.t === 'commit') n.storage.append(walFile, encodeWalRecord(r));
-        n.storage.sync(walFile);
-      }
-      n.shell = null;
-      n.incarnation++;
-      this.boot(n);
-    } else if (behavior === 'twins') {
-      const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: this.prng.split(`twin-${n.index}`) } };
-      for (const name of [walFile, snapshotFile]) {
-        const b = n.storage.rawDurable(name);
-        if (b) twin.storage.setDurable(name, Uint8Array.from(b));
-      }
-      n.twin = twin;
-      this.boot(twin);
-    }
+    makeByzantine(this, n, behavior);
   }
 
   private scheduleWorkload(): void {
     for (const w of this.scenario.workload) {
       if (w.kind === 'once') this.queue.at(w.at, () => this.submit(w.command, w.args));
+      else if (w.kind === 'fleet-update') this.queue.at(w.at, () => this.submit('fleet.update', { manifest: this.nextManifest(w.validators, w.followers) }));
       else {
         const gap = 1000 / w.perSec;
         for (let t = w.from, k = 0; t < w.to && k < 1_000_000; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
@@ -410,6 +434,22 @@ export class World {
     if (as === 'op') this.submitted.set(key, this.queue.now);
     this.net.send(operatorIndex, null, env);
     return key;
+  }
+
+  /** The authority signs the next epoch's manifest with these sets (node indexes); operators stay. */
+  nextManifest(validators: readonly number[], followers: readonly number[]): Uint8Array {
+    const old = this.manifest.body;
+    const epoch = (this.honestChainNode()?.shell?.core.chain.latestEpoch() ?? old.epoch) + 1;
+    const node = (i: number): SimNode => this.nodes[i] as SimNode;
+    const power = (i: number): number => old.validators.find((v) => v.id === node(i).id)?.power ?? 1;
+    const body = {
+      ...old,
+      epoch,
+      validators: validators.map((i) => ({ id: node(i).id, publicKey: node(i).signer.publicKey, power: power(i) })),
+      followers: followers.map((i) => ({ id: node(i).id, publicKey: node(i).signer.publicKey })),
+      createdAt: this.now(),
+    };
+    return unwrap(signManifest(body, this.authority)).bytes;
   }
 
   /** Sends raw bytes as the operator console would (tests use this for forged or replayed commands). */

@@ -5,7 +5,7 @@
 import { snapshotBytesMax } from '../consensus/snapshot.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
-import type { ActiveMission, DroneState, MissionState, ModelRollout, PointDm } from '../mission/types.js';
+import type { ActiveMission, DroneState, HazardSet, MissionState, ModelRollout, PointDm } from '../mission/types.js';
 import { decodeCbor, encodeCanonicalCbor } from '../wire/cbor.js';
 import { array, fail, int, map, num, oneOf, parseWith, text, uint } from '../wire/fields.js';
 import type { DecisionJson } from './control-topics.js';
@@ -67,6 +67,17 @@ function model(v: unknown, path: string): ModelRollout {
   return { model: text(m.model, `${path}.model`, textMax), version: text(m.version, `${path}.version`, textMax), canaryPermille: uint(m.canaryPermille, `${path}.canaryPermille`), nodes: texts(m.nodes, `${path}.nodes`), height: uint(m.height, `${path}.height`) };
 }
 
+function hazards(v: unknown, path: string): HazardSet {
+  const m = map(v, path);
+  return {
+    cellDm: uint(m.cellDm, `${path}.cellDm`),
+    cells: array(m.cells, `${path}.cells`, listMax).map((c, i) => {
+      const pair = array(c, `${path}.cells[${i}]`, 2, 2);
+      return [signed(pair[0], `${path}.cells[${i}][0]`), signed(pair[1], `${path}.cells[${i}][1]`)] as const;
+    }),
+  };
+}
+
 function decision(v: unknown, path: string): DecisionJson {
   const m = map(v, path);
   return {
@@ -87,7 +98,7 @@ function parse(v: unknown): MissionSnapshot {
   const params = map(s.params, 'app.mission.params');
   const p: Record<string, number> = {};
   for (const [k, x] of Object.entries(params)) p[k] = num(x, `app.mission.params.${k}`);
-  const known = ['height', 'timeMs', 'drones', 'mission', 'geofence', 'geofenceAltDmMax', 'params', 'models', 'accepted', 'rejected'];
+  const known = ['height', 'timeMs', 'drones', 'mission', 'geofence', 'geofenceAltDmMax', 'params', 'models', 'hazards', 'accepted', 'rejected'];
   for (const k of Object.keys(s)) if (!known.includes(k)) fail(`app.mission has unexpected key "${k}"`);
   return {
     mission: {
@@ -99,6 +110,7 @@ function parse(v: unknown): MissionSnapshot {
       geofenceAltDmMax: signed(s.geofenceAltDmMax, 'app.mission.geofenceAltDmMax'),
       params: p,
       models: array(s.models, 'app.mission.models', listMax).map((m, i) => model(m, `app.mission.models[${i}]`)),
+      hazards: s.hazards === null || s.hazards === undefined ? null : hazards(s.hazards, 'app.mission.hazards'),
       accepted: uint(s.accepted, 'app.mission.accepted'),
       rejected: uint(s.rejected, 'app.mission.rejected'),
     },

@@ -46,7 +46,7 @@ export const limits = {
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   radioMediumBacklogMs: 2_000, // fleet-sim's air: a packet that would wait longer for its transmitter is dropped and counted
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted
-  routerDedupWindowMs: 3_000, // the same envelope heard again after this is delivered again (a repeated status)
+  routerDedupWindowMs: 150, // a copy this soon after the first is a duplicate; below the shortest gossip interval, so re-broadcasts pass
   // Membership (runtime/membership)
   membershipPeersMax: 2_048, // peers tracked by one view; heartbeats from more are ignored and counted
   phiSamplesMax: 1_000, // inter-arrival samples per peer (Akka max-sample-size); oldest dropped

@@ -1,19 +1,14 @@
-// A bounded set of recently seen keys: duplicate suppression for radio fragments and for the router.
-// Overflow: the oldest key is forgotten (limits.ts), so a duplicate older than the window gets through
-// and is caught again by the layers above (consensus ignores repeated votes). With `windowMs`, a key
-// seen longer ago than that counts as new again: a message repeated on purpose (the status of a peer
-// stuck at one height and round, byte for byte the same) must still arrive now and then.
+// Bounded sets of recently seen keys: duplicate suppression for radio fragments (DedupCache) and for
+// the router (DedupWindow, which also forgets a key once its time window has passed). Overflow: the
+// oldest key is forgotten (limits.ts), so a duplicate older than the window gets through and is caught
+// again by the layers above (consensus ignores repeated votes).
 
 export class DedupCache {
-  /** key -> when it was last counted as new (ms; 0 without a window). */
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Set<string>();
   private readonly ring: (string | undefined)[];
   private next = 0;
 
-  constructor(
-    readonly capacity: number,
-    private readonly windowMs?: number,
-  ) {
+  constructor(readonly capacity: number) {
     this.ring = new Array<string | undefined>(capacity);
   }
 
@@ -22,27 +17,47 @@ export class DedupCache {
   }
 
   /** True when the key is new (and now remembered), false when it was seen recently. */
-  add(key: string, nowMs = 0): boolean {
-    const at = this.seen.get(key);
-    if (at !== undefined) {
-      if (this.windowMs === undefined || nowMs - at < this.windowMs) return false;
-      this.seen.set(key, nowMs);
-      return true;
-    }
+  add(key: string): boolean {
+    if (this.seen.has(key)) return false;
     const old = this.ring[this.next];
     if (old !== undefined) this.seen.delete(old);
     this.ring[this.next] = key;
     this.next = (this.next + 1) % this.capacity;
-    this.seen.set(key, nowMs);
+    this.seen.add(key);
     return true;
-  }
-
-  /** Remembers the key as seen now, whether or not it was (own messages, so their echo is dropped). */
-  touch(key: string, nowMs = 0): void {
-    if (!this.add(key, nowMs)) this.seen.set(key, nowMs);
   }
 
   get size(): number {
     return this.seen.size;
+  }
+}
+
+/**
+ * Keys remembered for `windowMs` from their first sighting: a copy inside the window is a duplicate,
+ * a copy after it starts a new window. The router uses it so the same envelope arriving on two links
+ * is delivered once, while a deliberate re-send (consensus re-broadcasts its latest votes and status
+ * every gossip interval, byte for byte, since Ed25519 signatures are deterministic) still gets through.
+ * Bounded: past `capacity` keys the oldest is forgotten. Time is an argument.
+ */
+export class DedupWindow {
+  private readonly first = new Map<string, number>();
+
+  constructor(
+    readonly capacity: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** True when the key is new or its window has passed (and it now opens a new one). */
+  add(key: string, nowMs: number): boolean {
+    const at = this.first.get(key);
+    if (at !== undefined && nowMs - at < this.windowMs) return false;
+    if (at !== undefined) this.first.delete(key);
+    else if (this.first.size >= this.capacity) this.first.delete(this.first.keys().next().value as string);
+    this.first.set(key, nowMs);
+    return true;
+  }
+
+  get size(): number {
+    return this.first.size;
   }
 }

@@ -1,10 +1,11 @@
 // The router: one Link over every configured link (MQTT, radio, ...). It sends on the links that are
-// up, drops the copies that arrive on several links, and rides through a dead link with no restart:
-// broker down means the radio carries consensus; broker back means MQTT is used again.
+// up, drops the copies that arrive on several links within a short window (not later re-sends), and
+// rides through a dead link with no restart: broker down means the radio carries consensus; broker
+// back means MQTT is used again.
 
 import { createHash } from 'node:crypto';
 import { limits } from '../lib/limits.js';
-import { DedupCache } from './dedup-cache.js';
+import { DedupWindow } from './dedup-cache.js';
 import type { Link, LinkCounters, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
 
@@ -17,7 +18,8 @@ export interface RouterOptions {
   readonly name?: string;
   readonly policy?: Partial<Record<TrafficClass, ClassPolicy>>;
   readonly dedupEntries?: number;
-  /** Milliseconds clock for the dedup window (default performance.now). */
+  /** Copies of one envelope within this long of the first are duplicates (default limits.routerDedupWindowMs). */
+  readonly dedupWindowMs?: number;
   readonly now?: () => number;
 }
 
@@ -30,13 +32,9 @@ export interface LinkState {
   readonly counters: LinkCounters;
 }
 
-/**
- * 16 bytes of SHA-256 over the envelope: the same signed bytes on two links are one message. As a
- * 16-character latin1 string: a flat string of its own, where a slice of a base64 digest would keep its
- * whole parent alive (the dedup window holds limits.routerDedupEntriesMax of these).
- */
+/** 16 bytes of SHA-256 over the envelope: the same signed bytes on two links are one message. */
 function digest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
+  return createHash('sha256').update(bytes).digest('base64').slice(0, 22);
 }
 
 export class Router implements Link {
@@ -44,7 +42,7 @@ export class Router implements Link {
   readonly mtuBytes: number;
   private readonly links: readonly Link[];
   private readonly policy: Record<TrafficClass, ClassPolicy>;
-  private readonly seen: DedupCache;
+  private readonly seen: DedupWindow;
   private readonly now: () => number;
   private readonly stats = new LinkStats();
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
@@ -58,9 +56,7 @@ export class Router implements Link {
     this.name = opts.name ?? 'router';
     this.links = opts.links;
     this.policy = { ...defaultPolicy, ...opts.policy };
-    // A window, not only a capacity: a stuck peer repeats its status byte for byte, and block sync
-    // only starts when that status is heard (runtime/consensus/core.ts serveSync).
-    this.seen = new DedupCache(opts.dedupEntries ?? limits.routerDedupEntriesMax, limits.routerDedupWindowMs);
+    this.seen = new DedupWindow(opts.dedupEntries ?? limits.routerDedupEntriesMax, opts.dedupWindowMs ?? limits.routerDedupWindowMs);
     this.now = opts.now ?? (() => performance.now());
     this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
     for (const l of opts.links) l.onReceive((f) => this.receive(f));
@@ -111,7 +107,7 @@ export class Router implements Link {
       return false;
     }
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
-    this.seen.touch(digest(bytes), this.now());
+    this.seen.add(digest(bytes), this.now());
     let sent = false;
     for (const l of this.links) {
       if (!l.isUp() || bytes.length > l.mtuBytes) continue;
@@ -126,6 +122,8 @@ export class Router implements Link {
   }
 
   private receive(f: ReceivedFrame): void {
+    // Within the window a second copy (another link, a relay) is dropped; later it is a deliberate
+    // re-send (consensus re-broadcasts the same signed bytes) and must reach the node.
     if (!this.seen.add(digest(f.bytes), this.now())) {
       this.stats.duplicate();
       return;

@@ -5,6 +5,7 @@ import { isValidId } from '../lib/ids.js';
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, canaryNodes } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
+import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Task } from './types.js';
 
@@ -169,7 +170,9 @@ function startMission(
     }
   }
   const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
-  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: x.waypoints, altDm, speedDmps } }));
+  // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
+  const zones = keepOuts(s.hazards);
+  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, speedDmps } }));
   // Drones of a replaced mission that get no part in the new one stop where they are.
   if (s.mission) {
     for (const old of s.mission.assignments) {

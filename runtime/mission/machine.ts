@@ -5,6 +5,7 @@
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
 import { runCommand } from './commands.js';
+import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
 import { initialParams } from './params.js';
 import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
 
@@ -28,7 +29,7 @@ export const commandRoles: Readonly<Record<string, readonly OperatorRoleName[]>>
 export const commandTypes = Object.keys(commandRoles).sort();
 
 export function initialMissionState(): MissionState {
-  return { height: 0, timeMs: 0, drones: [], mission: null, geofence: null, geofenceAltDmMax: 1200, params: initialParams(), models: [], accepted: 0, rejected: 0 };
+  return { height: 0, timeMs: 0, drones: [], mission: null, geofence: null, geofenceAltDmMax: 1200, params: initialParams(), models: [], hazards: null, accepted: 0, rejected: 0 };
 }
 
 const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, batteryPermille: -1, telemetryHeight: 0, activity: 'idle' });
@@ -61,7 +62,34 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
       s = { ...s, rejected: s.rejected + 1 };
     }
   });
+  if (block.hazards && !sameHazards(s.hazards, block.hazards)) {
+    const r = replan(s, block.hazards, block.height);
+    s = r.state;
+    effects.push(...r.effects);
+  }
   return { state: s, effects };
+}
+
+/** A changed committed hazard set re-routes every unfinished part of an active mission around it
+ *  (from each assignment's planned waypoints, so successive re-plans never stack detours). */
+function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']>, height: number): { state: MissionState; effects: MissionEffect[] } {
+  const state = { ...prev, hazards };
+  const m = prev.mission;
+  if (!m || m.status !== 'active') return { state, effects: [] };
+  const before = keepOuts(prev.hazards);
+  const after = keepOuts(hazards);
+  const effects: MissionEffect[] = [];
+  const nodes: string[] = [];
+  for (const a of m.assignments) {
+    if (m.done.includes(a.node)) continue;
+    const old = avoidKeepOuts(a.waypoints, before);
+    const route = avoidKeepOuts(a.waypoints, after);
+    if (old.length === route.length && old.every((p, i) => p.n === route[i]?.n && p.e === route[i]?.e)) continue;
+    nodes.push(a.node);
+    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, speedDmps: m.speedDmps, replan: true } });
+  }
+  if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
+  return { state, effects };
 }
 
 /** The role and time checks every command passes before its own checks. */

@@ -49,6 +49,13 @@ export interface MissionTelemetry {
 
 export type MissionTx = MissionCommand | MissionTelemetry;
 
+/** The hazard cells the swarm has committed (agents/swarm/hazard-commit.ts: f+1 devices attested
+ *  each), sorted, and the size of the grid's cells. */
+export interface HazardSet {
+  readonly cellDm: number;
+  readonly cells: readonly (readonly [number, number])[];
+}
+
 /** One committed block as the mission machine sees it: replicated time, members in force, txs. */
 export interface MissionBlock {
   readonly height: number;
@@ -56,6 +63,9 @@ export interface MissionBlock {
   readonly timeMs: number;
   readonly members: Members;
   readonly txs: readonly MissionTx[];
+  /** The committed hazard set after this block, when this block changed it (the shell applies the
+   *  agents' hazard rule to the same block first); absent means unchanged. */
+  readonly hazards?: HazardSet;
 }
 
 export type DroneActivity = 'idle' | 'tasked' | 'holding' | 'returning' | 'landing';
@@ -72,7 +82,9 @@ export interface DroneState {
 
 /** What a drone is told to do. Waypoints are flown in order at the mission altitude. */
 export type Task =
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly speedDmps: number }
+  /** `replan`: the same mission's route changed around a committed hazard; carry on from where the
+   *  drone is rather than from the first waypoint. */
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly speedDmps: number; readonly replan?: true }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }
@@ -122,6 +134,8 @@ export interface MissionState {
   /** Named numeric parameters (see params.ts for names, units and ranges). */
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly models: readonly ModelRollout[];
+  /** Committed hazards every route keeps clear of (runtime/mission/hazards.ts); null: none yet. */
+  readonly hazards: HazardSet | null;
   /** Commands accepted and rejected so far (the full log is the chain; these are counts). */
   readonly accepted: number;
   readonly rejected: number;
@@ -146,7 +160,9 @@ export type MissionEffect =
   | { readonly type: 'geofence'; readonly polygon: readonly PointDm[]; readonly altDmMax: number }
   /** The shell submits the authority-signed manifest; consensus applies it two heights after commit. */
   | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly fromHeight: number }
-  | { readonly type: 'model-rollout'; readonly rollout: ModelRollout };
+  | { readonly type: 'model-rollout'; readonly rollout: ModelRollout }
+  /** Committed hazards changed the active mission's routes for these drones (their tasks follow). */
+  | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number };
 
 export interface ApplyResult {
   readonly state: MissionState;

@@ -58,7 +58,7 @@ describe('scenario files', () => {
 
   it('parses links.radio (with defaults) and hil', () => {
     const s = parseScenario('name: r\nlinks:\n  radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800 }\nhil: { nodes: [1] }\n');
-    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hops: 3 });
+    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 3 });
     expect(s.hil).toEqual({ nodes: [1], autopilot: 'px4' });
   });
 

@@ -8,7 +8,10 @@ import { signManifest } from '../../runtime/manifest/manifest.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { readFileSync } from 'node:fs';
 import { World } from '../../fleet-sim/sim/world.js';
+import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import { runScenario } from '../../fleet-sim/sim/run.js';
 import { scenario } from '../sim/helpers.js';
 
 describe('validator-set change through the manifest', () => {
@@ -78,5 +81,29 @@ describe('validator-set change through the manifest', () => {
     expect(committed).not.toContain(`op/${'ab'.repeat(16)}`);
     expect(committed.length).toBeGreaterThan(0);
     expect(w.checkers.violations).toEqual([]);
+  });
+
+  it('scenario validator-set-change: the admin operator\'s fleet.update swaps validator 3 for follower 4; the report shows the set in force', async () => {
+    const file = 'fleet-sim/scenarios/validator-set-change.yaml';
+    const s = parseScenario(readFileSync(file, 'utf8'), file);
+    let notes: readonly string[] = [];
+    let changedAt = 0;
+    const r = await runScenario(s, s.seed, {
+      file,
+      onWorld: (w) => {
+        notes = w.flight?.layer.notes ?? [];
+        // Whatever the block that commits the manifest, the node the old set needed is gone after it.
+        w.queue.at(7_900, () => (changedAt = w.honestChainNode()?.shell?.core.chain.latestEpoch() ?? 0));
+      },
+    });
+    const why = `seed ${r.seed}: ${r.expect.failed.join('; ')} ${r.safety.violations[0]?.detail ?? ''}; replay: ${r.replay}`;
+    expect(r.expect.failed, why).toEqual([]);
+    expect(r.validatorSet, why).toMatchObject({ epoch: 2, validators: [0, 1, 2, 4], followers: [3, 5] });
+    expect(r.validatorSet.sinceHeight, why).toBeGreaterThan(2);
+    expect(changedAt, 'the new manifest was committed before validator 3 crashed').toBe(2);
+    expect(notes.some((n) => /fleet\.update accepted/.test(n)), why).toBe(true);
+    expect(r.nodes.crashed, why).toEqual([3]);
+    // The chain kept growing after the crash: the new set commits without the old validator.
+    expect(r.liveness.maxStallMs, why).toBeLessThan(3_000);
   });
 });

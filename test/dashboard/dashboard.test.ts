@@ -1,7 +1,8 @@
 // The live dashboard in headless Chromium, following a real deterministic run of 7 validators and
 // 13 followers (a shortened default scenario: survey, Byzantine equivocator, proposer crash, broker
-// outage): it loads, shows every drone, updates as the run goes, logs no console errors, and the HTML
-// report written at the end replays offline. MURMUR_SCREENSHOT=1 refreshes docs/fleet-sim-dashboard.png.
+// outage ridden through on radio): it loads, shows every drone, updates as the run goes, draws the
+// radio links that carry traffic, logs no console errors, and the HTML report written at the end
+// replays offline. MURMUR_SCREENSHOT=1 refreshes docs/fleet-sim-dashboard.png.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ const scenario: Scenario = {
   validators: 7,
   followers: 13,
   mqtt: { latencyMs: 3, jitterMs: 2, loss: 0, duplicate: 0 },
+  radio: { baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 1 },
+  linkPolicy: { consensus: 'first' },
   faults: [
     { at: 2_000, kind: 'byzantine', node: 6, behavior: 'equivocate' },
     { at: 5_000, kind: 'crash', node: 'proposer' },
@@ -30,7 +33,7 @@ const scenario: Scenario = {
     { kind: 'rate', from: 300, to: 13_000, perSec: 5, command: 'noop' },
   ],
   expect: { safety: true, committedFraction: 0.7 },
-  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 500 },
   livenessBudgetMs: 5_000,
 };
 
@@ -65,8 +68,7 @@ describe('dashboard in headless Chromium', () => {
       port: 0,
       reportDir: dir,
       progress: 'none',
-      radioRangeM: 800,
-      out: () => {},
+        out: () => {},
       onServing: async (url) => {
         page = await chromium.context.newPage();
         watchConsole(page, errors);
@@ -120,7 +122,7 @@ describe('dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('the HTML report replays offline: every drone, the summary, and a scrubbable timeline', async () => {
+  it('the HTML report replays offline: every drone, the summary, a scrubbable timeline, the radio carrying the outage', async () => {
     expect(result.written).not.toBeNull();
     const page = await chromium.context.newPage();
     const errs: string[] = [];
@@ -139,6 +141,11 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#scrub').fill('3000');
     await page.waitForFunction(`${text('clock')} !== ${JSON.stringify(endClock)}`, undefined, { timeout: 5_000 });
     expect(await page.locator('#clock').textContent()).toMatch(/^0:03 \//);
+    // Inside the broker outage (8 s to 9.5 s) the radio carries consensus: the map draws its links.
+    await page.locator('#scrub').fill('9000');
+    const links = `(document.querySelector('#map path.radio-links.carrying')?.getAttribute('d') || '').split('M').length - 1`;
+    await page.waitForFunction(`${links} > 0`, undefined, { timeout: 5_000 });
+    expect(result.report.radio?.router.firstByRadio ?? 0).toBeGreaterThan(0);
     expect(errs).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();

@@ -6,23 +6,25 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
-import { runScenario } from '../../fleet-sim/sim/run.js';
+import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import { WorldObserver } from '../../fleet-sim/report/observe-world.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 
 const file = 'fleet-sim/scenarios/survey-mission.yaml';
 const base = parseScenario(readFileSync(file, 'utf8'), file);
-const scenario: Scenario = { ...base, world: { hazards: [{ northM: 100, eastM: 150, radiusM: 8, heightM: 60 }] } };
+const scenario: Scenario = { ...base, radio: { baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 1 }, world: { hazards: [{ northM: 100, eastM: 150, radiusM: 8, heightM: 60 }] } };
 
 describe('observing a deterministic run', () => {
   it('flies the committed survey, covers the field, finds the mast, reports the crash; same report as unobserved', async () => {
     const events: RunEvent[] = [];
-    const observed = await runScenario(scenario, scenario.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }, { radioRangeM: 800 }) });
+    const observed = await runScenario(scenario, scenario.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }) });
     const plain = await runScenario(scenario, scenario.seed);
     const why = `seed ${scenario.seed}; replay: npx fleet-sim start ${file} --seed ${scenario.seed}`;
     // Observation is read-only: the consensus outcome is identical.
     expect(observed.liveness, why).toEqual(plain.liveness);
     expect(observed.latencyMs, why).toEqual(plain.latencyMs);
+    expect(observed.radio, why).toEqual(plain.radio);
+    expect(observed.flight, why).toEqual(plain.flight);
     expect(events.some((e) => e.t === 'log' && e.text.includes('mission.survey accepted')), why).toBe(true);
     const coverage = events.filter((e): e is Extract<RunEvent, { t: 'coverage' }> => e.t === 'coverage');
     expect(coverage.at(-1)?.fraction ?? 0, why).toBeGreaterThan(0.3);
@@ -35,17 +37,17 @@ describe('observing a deterministic run', () => {
     expect(last?.nodes.length).toBe(10);
     expect(Math.max(...frames.map((f) => Math.max(...f.nodes.map((n) => n.u)))), 'drones took off').toBeGreaterThan(20);
     expect(frames.some((f) => f.radio.length > 0)).toBe(true);
-  });
+  }, 240_000);
 });
 
-async function observe(name: string): Promise<{ events: RunEvent[]; flight: ReturnType<WorldObserver['flightReport']> }> {
+async function observe(name: string): Promise<{ events: RunEvent[]; flight: NonNullable<Report['flight']> }> {
   const path = `fleet-sim/scenarios/${name}.yaml`;
   const s = parseScenario(readFileSync(path, 'utf8'), path);
   const events: RunEvent[] = [];
-  let watcher: WorldObserver | null = null;
-  const r = await runScenario(s, s.seed, { onWorld: (w) => (watcher = new WorldObserver(w, { onEvent: (e) => events.push(e) })) });
+  const r = await runScenario(s, s.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }) });
   expect(r.expect.failed, `${name} seed ${s.seed}`).toEqual([]);
-  return { events, flight: (watcher as unknown as WorldObserver).flightReport() };
+  if (!r.flight) throw new Error(`${name} did not fly`);
+  return { events, flight: r.flight };
 }
 
 describe('local reflexes in the flight layer', () => {

@@ -20,7 +20,6 @@ const result = await liveRun(scenario, {
   port: 0,
   reportDir: dir,
   progress: 'lines',
-  radioRangeM: 800,
   onServing: async (url) => {
     const page = await chromium.context.newPage();
     page.on('console', (m) => process.stderr.write(`console ${m.type()}: ${m.text()}\n`));

@@ -67,6 +67,34 @@ describe('router over in-memory links', () => {
     await rb.stop();
   });
 
+  it('passes a byte-identical re-send once the dedup window has passed (consensus re-broadcasts)', async () => {
+    const hub1 = new MemoryHub();
+    const hub2 = new MemoryHub();
+    let now = 0;
+    const ra = new Router({ links: [hub1.link('a', fleet, { name: 'net1' }), hub2.link('a', fleet, { name: 'net2' })] });
+    const rb = new Router({ links: [hub1.link('b', fleet, { name: 'net1' }), hub2.link('b', fleet, { name: 'net2' })], dedupWindowMs: 150, now: () => now });
+    await ra.start();
+    await rb.start();
+    const inbox = new Inbox(rb);
+    const vote = Buffer.from('the same signed vote');
+    ra.broadcast(vote, 'consensus'); // two copies, one per link, inside one window
+    await inbox.waitFor(1);
+    await sleep(20);
+    expect(inbox.frames.length).toBe(1);
+    now = 100;
+    ra.broadcast(vote, 'consensus'); // still inside the window of the first copy
+    await sleep(20);
+    expect(inbox.frames.length).toBe(1);
+    now = 400; // a gossip interval later: a deliberate re-send gets through
+    ra.broadcast(vote, 'consensus');
+    await inbox.waitFor(2);
+    await sleep(20);
+    expect(inbox.frames.length).toBe(2);
+    expect(rb.counters().droppedDuplicate).toBe(4);
+    await ra.stop();
+    await rb.stop();
+  });
+
   it('refuses duplicate link names and an empty link list', () => {
     const hub = new MemoryHub();
     expect(() => new Router({ links: [] })).toThrow(/at least one link/);

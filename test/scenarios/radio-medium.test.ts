@@ -30,7 +30,7 @@ describe('radio medium', () => {
     medium = new RadioMedium({
       fleet: 'air',
       ids: ['a', 'b', 'c'],
-      radio: { baud: 9_600, mtuBytes: 252, loss: 0, rangeM: 800, hops: 1 },
+      radio: { baud: 9_600, mtuBytes: 252, loss: 0, rangeM: 800, hopLimit: 1 },
       seed: 1,
       position: (i) => positions[i] ?? null,
       up: () => true,
@@ -64,7 +64,7 @@ describe('radio medium', () => {
     medium = new RadioMedium({
       fleet: 'air',
       ids: ['a', 'b'],
-      radio: { baud: 57_600, mtuBytes: 252, loss: 0, rangeM: 800, hops: 1 },
+      radio: { baud: 57_600, mtuBytes: 252, loss: 0, rangeM: 800, hopLimit: 1 },
       seed: 1,
       position: () => null,
       up: () => true,

@@ -17,7 +17,7 @@ const outage: Scenario = {
   validators: 4,
   followers: 1,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
-  radio: { baud: 115_200, mtuBytes: 252, loss: 0.01, rangeM: 800, hops: 1 },
+  radio: { baud: 115_200, mtuBytes: 252, loss: 0.01, rangeM: 800, hopLimit: 1 },
   faults: [{ at: 4_000, kind: 'broker-down', until: 12_000 }],
   workload: [{ kind: 'rate', from: 300, to: 17_000, perSec: 4, command: 'noop' }],
   expect: { safety: true },

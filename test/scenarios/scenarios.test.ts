@@ -1,7 +1,9 @@
 // Every scenario shipped in fleet-sim/scenarios runs in deterministic mode and meets its `expect`.
 // Long ones are shortened by scaling every time in them (faults, workload, duration) by one factor, so
 // the story stays the same; the 1000-device fleet runs here with 100 devices (npm run bench:sim runs
-// it in full). A failure prints the seed and the command that replays the full scenario.
+// it in full). Scenarios that expect something of the flights (failsafes, hazards committed, ...) run
+// in full: a drone does not fly faster when the story is scaled, so their files keep them short.
+// A failure prints the seed and the command that replays the full scenario.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,12 +24,18 @@ function scaleFault(f: Fault, k: number): Fault {
 }
 
 function scaleWork(w: Workload, k: number): Workload {
-  return w.kind === 'once' ? { ...w, at: Math.round(w.at * k) } : { ...w, from: Math.round(w.from * k), to: Math.round(w.to * k) };
+  return w.kind === 'rate' ? { ...w, from: Math.round(w.from * k), to: Math.round(w.to * k) } : { ...w, at: Math.round(w.at * k) };
+}
+
+/** Expectations that physical time decides (how far drones flew, what they saw): no time scaling. */
+function physical(s: Scenario): boolean {
+  const e = s.expect;
+  return [e.failsafesMin, e.hazardsCommittedMin, e.hazardsCommittedMax, e.geofenceBreachesMax, e.surveyedFractionMin, e.minSeparationM].some((x) => x !== undefined);
 }
 
 /** The same scenario in at most simulatedMsMax of virtual time and devicesMax devices. */
 export function shorten(s: Scenario): Scenario {
-  const k = Math.min(1, (s.validators + s.followers > 50 ? bigFleetSimulatedMsMax : simulatedMsMax) / s.durationMs);
+  const k = physical(s) ? 1 : Math.min(1, (s.validators + s.followers > 50 ? bigFleetSimulatedMsMax : simulatedMsMax) / s.durationMs);
   const followers = Math.min(s.followers, Math.max(0, devicesMax - s.validators));
   return { ...s, durationMs: Math.round(s.durationMs * k), followers, faults: s.faults.map((f) => scaleFault(f, k)), workload: s.workload.map((w) => scaleWork(w, k)) };
 }
@@ -36,7 +44,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('
 
 describe('shipped scenarios', () => {
   it('the library holds the scenarios the documentation promises', () => {
-    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000']) {
+    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'lossy-radio', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000', 'hazard-detection', 'byzantine-fake-hazard', 'validator-set-change']) {
       expect(files).toContain(`${name}.yaml`);
     }
   });

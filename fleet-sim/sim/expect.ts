@@ -1,0 +1,28 @@
+// The scenario's `expect` beyond safety and liveness: flight, hazard, radio and validator-set
+// expectations, checked against the finished report. Each failure is one line naming the field.
+
+import type { FlightReport } from '../flight/world-flight.js';
+import type { Expect } from '../scenario/scenario.js';
+import type { RadioReport } from './sim-links.js';
+
+export interface ExpectInputs {
+  readonly flight: FlightReport | null;
+  readonly radio: RadioReport | null;
+  readonly epoch: number;
+  readonly hazardsCommitted: number;
+}
+
+export function expectFailures(e: Expect, r: ExpectInputs): string[] {
+  const failed: string[] = [];
+  const f = r.flight;
+  if (e.geofenceBreachesMax !== undefined && (f?.geofenceBreaches ?? 0) > e.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${f?.geofenceBreaches} breaches > ${e.geofenceBreachesMax}`);
+  if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} battery failsafes < ${e.failsafesMin}`);
+  if (e.minSeparationM !== undefined && f?.minSeparationM !== null && f?.minSeparationM !== undefined && f.minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${f.minSeparationM} m < ${e.minSeparationM} m`);
+  if (e.surveyedFractionMin !== undefined && (f?.surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${f?.surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
+  if (e.hazardsCommittedMin !== undefined && r.hazardsCommitted < e.hazardsCommittedMin) failed.push(`hazardsCommittedMin: ${r.hazardsCommitted} hazards committed < ${e.hazardsCommittedMin}`);
+  if (e.hazardsCommittedMax !== undefined && r.hazardsCommitted > e.hazardsCommittedMax) failed.push(`hazardsCommittedMax: ${r.hazardsCommitted} hazards committed > ${e.hazardsCommittedMax}`);
+  if (e.epoch !== undefined && r.epoch !== e.epoch) failed.push(`epoch: manifest epoch ${r.epoch} in force at the end, expected ${e.epoch}`);
+  const relayed = r.radio?.router.relayedDeliveries ?? 0;
+  if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
+  return failed;
+}

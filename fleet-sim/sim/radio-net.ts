@@ -1,0 +1,283 @@
+// The simulated serial radio on every device, modelled on the runtime's SerialLink (runtime/links/
+// serial-link.ts, docs/topics.md "Serial radio frames"): an envelope is cut into fragments that fit one
+// radio packet, queued whole or not at all in per-class queues drained consensus first, paced by the
+// sender's airtime budget (baud / 10 bytes per second), heard by every running radio within range of
+// the sender's current position (each packet lost independently per receiver), flood-relayed with
+// one hop fewer while hops are left, de-duplicated by (origin, message id, fragment) and reassembled.
+// The queue, the airtime budget and the de-duplication cache are the runtime's own classes; every draw
+// comes from the world's seeded PRNG, so a seed replays the radio exactly.
+
+import { limits } from '../../runtime/lib/limits.js';
+import type { Prng } from '../../runtime/lib/prng.js';
+import { AirtimeBudget } from '../../runtime/links/airtime.js';
+import { ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
+import { DedupCache } from '../../runtime/links/dedup-cache.js';
+import type { TrafficClass } from '../../runtime/links/link.js';
+import { cobsPacketOverheadBytes, fragmentBytesMax, radioCrcBytes, radioHeaderBytes, radioUnicastHeaderBytes } from '../../runtime/links/radio-frame.js';
+import type { RadioModel } from '../scenario/scenario.js';
+
+/** What the radio needs from the world around it. */
+export interface RadioHost {
+  now(): number;
+  at(atMs: number, fire: () => void): void;
+  /** Where node i's radio is now, metres; null when unknown. */
+  position(i: number): { readonly northM: number; readonly eastM: number } | null;
+  /** Partitions cut the air too: a partitioned pair never hears each other. */
+  blocked(from: number, to: number): boolean;
+  /** A whole envelope reached node `to`; `relayed` when a relay carried some of it. */
+  deliver(to: number, envelope: Uint8Array, relayed: boolean): void;
+}
+
+/** One radio packet (a fragment), with the envelope it belongs to carried by reference. */
+interface Packet {
+  readonly cls: TrafficClass;
+  readonly origin: number;
+  readonly msgId: number;
+  readonly index: number;
+  readonly count: number;
+  /** -1 for broadcast. */
+  readonly dest: number;
+  readonly hopsLeft: number;
+  /** Bytes on the air: header, fragment, CRC, COBS and delimiter. */
+  readonly wire: number;
+  readonly envelope: Uint8Array;
+  /** Transmitted by a node other than its origin. */
+  readonly relay: boolean;
+}
+
+interface Reassembly {
+  readonly have: Uint8Array;
+  got: number;
+  relayed: boolean;
+  readonly startedMs: number;
+}
+
+class Port {
+  readonly queue: ClassQueue<Packet>;
+  readonly budget: AirtimeBudget;
+  readonly dedup = new DedupCache(limits.radioDedupEntriesMax);
+  readonly reassembly = new Map<string, Reassembly>();
+  busyUntil = 0;
+  pumpAt: number | null = null;
+
+  constructor(
+    model: RadioModel,
+    nowMs: number,
+    public msgId: number,
+    onFull: () => void,
+  ) {
+    const atLeast = (n: number): number => Math.max(n, limits.radioFragmentsMax);
+    this.queue = new ClassQueue<Packet>({ consensus: atLeast(defaultQueueSizes.consensus), heartbeat: atLeast(defaultQueueSizes.heartbeat), telemetry: atLeast(defaultQueueSizes.telemetry) }, onFull);
+    this.budget = new AirtimeBudget({ baud: model.baud, burstBytes: model.mtuBytes * 2 }, nowMs);
+  }
+}
+
+export interface RadioCounters {
+  /** Envelopes handed to the radio and queued (all their fragments). */
+  envelopesQueued: number;
+  /** Packets put on the air, relays included, and their bytes. */
+  packetsSent: number;
+  bytesSent: number;
+  /** Packets sent again by a node that heard them (flood relay). */
+  relays: number;
+  /** Packets heard (one per receiver) and whole envelopes reassembled at a receiver. */
+  packetsHeard: number;
+  envelopesReceived: number;
+  duplicates: number;
+  dropped: { loss: number; partition: number; queueFull: number; oversize: number; incomplete: number };
+}
+
+const emptyRadioCounters = (): RadioCounters => ({
+  envelopesQueued: 0,
+  packetsSent: 0,
+  bytesSent: 0,
+  relays: 0,
+  packetsHeard: 0,
+  envelopesReceived: 0,
+  duplicates: 0,
+  dropped: { loss: 0, partition: 0, queueFull: 0, oversize: 0, incomplete: 0 },
+});
+
+export class RadioNet {
+  readonly counters: RadioCounters = emptyRadioCounters();
+  private readonly ports: (Port | null)[];
+  private readonly rangeSq: number;
+  /** Byte airtime in ms (8N1: ten bits per byte). */
+  private readonly msPerByte: number;
+  /** Sender/receiver pairs that carried a packet since the last takeLinks() (the dashboard's map). */
+  private links: Set<number> | null = null;
+
+  constructor(
+    private readonly model: RadioModel,
+    private readonly host: RadioHost,
+    private readonly prng: Prng,
+    count: number,
+  ) {
+    this.ports = new Array<Port | null>(count).fill(null);
+    this.rangeSq = model.rangeM * model.rangeM;
+    this.msPerByte = 10_000 / model.baud;
+  }
+
+  /** A node's process (and with it its serial link) starts: a fresh queue and message id. */
+  boot(i: number): void {
+    this.ports[i] = new Port(this.model, this.host.now(), this.prng.nextU32(), () => this.counters.dropped.queueFull++);
+  }
+
+  /** A node's process stops: its queue and reassemblies go with it. */
+  down(i: number): void {
+    this.ports[i] = null;
+  }
+
+  /** Starts recording which pairs carry packets (read with takeLinks). */
+  trackLinks(): void {
+    this.links ??= new Set();
+  }
+
+  /** Pairs [a, b] (a < b) that carried a packet since the last call, sorted. */
+  takeLinks(): [number, number][] {
+    if (!this.links) return [];
+    const out = [...this.links].sort((x, y) => x - y).map((k): [number, number] => [Math.floor(k / 65_536), k % 65_536]);
+    this.links.clear();
+    return out;
+  }
+
+  /** Queues an envelope from node `from` to `to` (null: everyone). False when refused (queue full, too big, radio off). */
+  send(from: number, to: number | null, envelope: Uint8Array, cls: TrafficClass): boolean {
+    const port = this.ports[from];
+    if (!port) return false;
+    const unicast = to !== null;
+    const chunk = fragmentBytesMax(this.model.mtuBytes, unicast);
+    const count = Math.max(1, Math.ceil(envelope.length / chunk));
+    if (count > limits.radioFragmentsMax) {
+      this.counters.dropped.oversize++;
+      return false;
+    }
+    // All fragments or none: half an envelope is airtime wasted (SerialLink.enqueue).
+    if (port.queue.room(cls) < count) {
+      this.counters.dropped.queueFull++;
+      return false;
+    }
+    const msgId = port.msgId;
+    port.msgId = (port.msgId + 1) >>> 0;
+    const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
+    for (let index = 0; index < count; index++) {
+      const size = Math.min(chunk, envelope.length - index * chunk);
+      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false });
+    }
+    this.counters.envelopesQueued++;
+    this.pump(from, port);
+    return true;
+  }
+
+  private schedule(i: number, port: Port, atMs: number): void {
+    if (port.pumpAt !== null && port.pumpAt <= atMs) return;
+    port.pumpAt = atMs;
+    this.host.at(atMs, () => {
+      if (this.ports[i] !== port || port.pumpAt !== atMs) return;
+      port.pumpAt = null;
+      this.pump(i, port);
+    });
+  }
+
+  /** Puts the next packet on the air when the radio is free and the airtime budget allows. */
+  private pump(i: number, port: Port): void {
+    const now = this.host.now();
+    if (now < port.busyUntil) return this.schedule(i, port, port.busyUntil);
+    const next = port.queue.peek();
+    if (!next) return;
+    const wait = port.budget.waitMs(next.item.wire, now);
+    if (wait > 0) return this.schedule(i, port, now + wait);
+    port.budget.spend(next.item.wire, now);
+    port.queue.shift();
+    const airMs = next.item.wire * this.msPerByte;
+    port.busyUntil = now + airMs;
+    this.transmit(i, next.item, now + airMs);
+    if (port.queue.length > 0) this.schedule(i, port, port.busyUntil);
+  }
+
+  /** Who hears the packet is decided when it goes out (positions, partitions, loss); they have it
+   *  once its airtime has passed. */
+  private transmit(from: number, p: Packet, doneMs: number): void {
+    const c = this.counters;
+    c.packetsSent++;
+    c.bytesSent += p.wire;
+    if (p.relay) c.relays++;
+    const a = this.host.position(from);
+    const hearers: number[] = [];
+    for (let j = 0; j < this.ports.length; j++) {
+      if (j === from || this.ports[j] === null) continue;
+      const b = this.host.position(j);
+      if (a && b) {
+        const dn = a.northM - b.northM;
+        const de = a.eastM - b.eastM;
+        if (dn * dn + de * de > this.rangeSq) continue;
+      }
+      if (this.host.blocked(from, j)) {
+        c.dropped.partition++;
+        continue;
+      }
+      if (this.prng.chance(this.model.loss)) {
+        c.dropped.loss++;
+        continue;
+      }
+      hearers.push(j);
+    }
+    if (hearers.length === 0) return;
+    this.host.at(doneMs, () => {
+      for (const j of hearers) this.hear(j, from, p);
+    });
+  }
+
+  /** SerialLink.onPacket: drop own echoes and duplicates, relay while hops are left, keep what is ours. */
+  private hear(j: number, from: number, p: Packet): void {
+    const port = this.ports[j];
+    if (!port) return;
+    this.counters.packetsHeard++;
+    if (this.links) this.links.add(Math.min(from, j) * 65_536 + Math.max(from, j));
+    if (p.origin === j || !port.dedup.add(`${p.origin}:${p.msgId}:${p.index}`)) {
+      this.counters.duplicates++;
+      return;
+    }
+    if (p.hopsLeft > 1 && p.dest !== j) {
+      // One copy per fragment, one hop fewer; class order and the airtime budget still apply.
+      if (port.queue.push(p.cls, { ...p, hopsLeft: p.hopsLeft - 1, relay: true })) this.pump(j, port);
+    }
+    if (p.dest === -1 || p.dest === j) this.assemble(j, port, p);
+  }
+
+  private assemble(j: number, port: Port, p: Packet): void {
+    if (p.count === 1) return this.complete(j, p.envelope, p.relay);
+    const now = this.host.now();
+    for (const [k, old] of port.reassembly) {
+      if (now - old.startedMs <= limits.radioReassemblyMs) continue;
+      port.reassembly.delete(k);
+      this.counters.dropped.incomplete++;
+    }
+    const key = `${p.origin}:${p.msgId}`;
+    let r = port.reassembly.get(key);
+    if (!r) {
+      if (port.reassembly.size >= limits.radioReassembliesMax) {
+        port.reassembly.delete(port.reassembly.keys().next().value as string);
+        this.counters.dropped.incomplete++;
+      }
+      r = { have: new Uint8Array(p.count), got: 0, relayed: false, startedMs: now };
+      port.reassembly.set(key, r);
+    }
+    if (r.have[p.index] === 1) return;
+    r.have[p.index] = 1;
+    r.relayed ||= p.relay;
+    if (++r.got < p.count) return;
+    port.reassembly.delete(key);
+    this.complete(j, p.envelope, r.relayed);
+  }
+
+  private complete(j: number, envelope: Uint8Array, relayed: boolean): void {
+    this.counters.envelopesReceived++;
+    this.host.deliver(j, envelope, relayed);
+  }
+
+  /** Packets waiting on node i's radio. */
+  queued(i: number): number {
+    return this.ports[i]?.queue.length ?? 0;
+  }
+}

@@ -1,0 +1,81 @@
+// The scenario's faults applied to a World at their times: crashes and restarts (intact or torn WAL),
+// Byzantine behaviours, partitions, broker outages and loss. Twins and amnesia are set up here because
+// they are about identity and disk; the other behaviours wrap a node's outgoing traffic (byzantine.ts).
+
+import { walFile } from '../../runtime/node/shell.js';
+import { snapshotFile } from '../../runtime/node/snapshot-file.js';
+import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
+import type { Behavior } from '../scenario/scenario.js';
+import { SimStorage } from './sim-storage.js';
+import type { SimNode, World } from './world.js';
+
+export function scheduleFaults(w: World): void {
+  // The node the latest crash fault took down (a scenario may restart `crashed`).
+  let lastCrashed = 0;
+  for (const f of w.scenario.faults) {
+    w.queue.at(f.at, () => {
+      switch (f.kind) {
+        case 'crash':
+          lastCrashed = f.node === 'proposer' ? w.currentProposer() : f.node;
+          return w.crash(w.nodes[lastCrashed] as SimNode, 'intact');
+        case 'restart': {
+          const n = w.nodes[f.node === 'crashed' ? lastCrashed : f.node] as SimNode;
+          if (n.shell && f.wal === 'torn') w.crash(n, 'torn');
+          else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, w.diskPrng);
+          return w.restart(n);
+        }
+        case 'byzantine':
+          return w.makeByzantine(w.nodes[f.node] as SimNode, f.behavior);
+        case 'partition':
+          w.net.setPartition(f.groups);
+          return w.queue.at(f.until, () => w.net.setPartition([]));
+        case 'one-way':
+          w.net.addOneWay(f.from, f.to);
+          return w.queue.at(f.until, () => w.net.heal());
+        case 'broker-down':
+          w.net.brokerDown = true;
+          return w.queue.at(f.until, () => (w.net.brokerDown = false));
+        case 'loss':
+          w.net.lossOverride = f.loss;
+          return w.queue.at(f.until, () => (w.net.lossOverride = null));
+      }
+    });
+  }
+}
+
+export function makeByzantine(w: World, n: SimNode, behavior: Behavior): void {
+  n.byzantine = behavior;
+  w.log(`${n.id} turns byzantine: ${behavior}`);
+  n.byz = {
+    behavior,
+    id: n.id,
+    fleet: w.fleet,
+    signer: n.signer,
+    prng: w.prng.split(`byz-${n.index}`),
+    peers: w.nodes.filter((x) => x !== n).map((x) => x.index),
+    otherIds: w.nodes.filter((x) => x !== n && x.index < w.scenario.validators).map((x) => x.id),
+    sendRaw: (to, bytes) => w.transmit(n.index, to, bytes, 'consensus'),
+    received: [],
+  };
+  if (behavior === 'amnesia') {
+    // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
+    const wal = n.storage.rawDurable(walFile);
+    const kept = wal ? readWal(wal, walFile) : null;
+    n.storage.forget((name) => name === snapshotFile);
+    if (kept?.ok) {
+      for (const r of kept.value.records) if (r.t === 'commit') n.storage.append(walFile, encodeWalRecord(r));
+      n.storage.sync(walFile);
+    }
+    n.shell = null;
+    n.incarnation++;
+    w.boot(n);
+  } else if (behavior === 'twins') {
+    const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: w.prng.split(`twin-${n.index}`) } };
+    for (const name of [walFile, snapshotFile]) {
+      const b = n.storage.rawDurable(name);
+      if (b) twin.storage.setDurable(name, Uint8Array.from(b));
+    }
+    n.twin = twin;
+    w.boot(twin);
+  }
+}

@@ -1,0 +1,113 @@
+// Committed hazards in the mission machine: keep-out circles from committed cells, routes that go round
+// them with integer geometry, and the re-plan of an active survey when a block commits a hazard.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { avoidKeepOuts, hazardMarginDm, isqrt, keepOuts, type KeepOut } from '../../runtime/mission/hazards.js';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { HazardSet, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
+import { resumeIndex } from '../../fleet-sim/flight/flight-layer.js';
+
+/** Does the segment a-b pass strictly inside the circle (float geometry, for checking only)? */
+function crosses(a: PointDm, b: PointDm, z: KeepOut): boolean {
+  const dn = b.n - a.n;
+  const de = b.e - a.e;
+  const len2 = dn * dn + de * de;
+  const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((z.n - a.n) * dn + (z.e - a.e) * de) / len2));
+  return Math.hypot(a.n + t * dn - z.n, a.e + t * de - z.e) < z.r - 1;
+}
+
+describe('hazard geometry (integer)', () => {
+  it('isqrt is the exact floor square root', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 52 }), (n) => {
+      const r = isqrt(n);
+      return r * r <= n && (r + 1) * (r + 1) > n;
+    }));
+  });
+
+  it('one keep-out per cluster of cells, centred on them, with the margin', () => {
+    const zones = keepOuts({ cellDm: 50, cells: [[10, 10], [10, 11], [11, 10], [40, 40]] });
+    expect(zones).toHaveLength(2);
+    const [a, b] = zones as [KeepOut, KeepOut];
+    expect(a.n).toBe(541); // mean of 525, 525, 575 (floored)
+    expect(a.e).toBe(541);
+    expect(b).toEqual({ n: 2025, e: 2025, r: 36 + hazardMarginDm });
+    expect(keepOuts(null)).toEqual([]);
+  });
+
+  it('routes a lane through a hazard round it, and drops a waypoint inside it', () => {
+    const zone: KeepOut = { n: 1000, e: 1500, r: 150 };
+    const lane = [{ n: 1000, e: 0 }, { n: 1000, e: 1500 }, { n: 1000, e: 3000 }];
+    const route = avoidKeepOuts(lane, [zone]);
+    expect(route[0]).toEqual({ n: 1000, e: 0 });
+    expect(route.at(-1)).toEqual({ n: 1000, e: 3000 });
+    expect(route.some((p) => p.e === 1500 && p.n === 1000)).toBe(false); // the waypoint inside went
+    for (let i = 1; i < route.length; i++) expect(crosses(route[i - 1] as PointDm, route[i] as PointDm, zone), JSON.stringify(route)).toBe(false);
+    expect(route.every((p) => Number.isInteger(p.n) && Number.isInteger(p.e))).toBe(true);
+  });
+
+  it('never leaves a leg through any keep-out, for random lanes and hazards', () => {
+    const pt = fc.record({ n: fc.integer({ min: -5_000, max: 5_000 }), e: fc.integer({ min: -5_000, max: 5_000 }) });
+    fc.assert(
+      fc.property(fc.array(pt, { minLength: 2, maxLength: 6 }), pt, fc.integer({ min: 50, max: 400 }), (lane, c, r) => {
+        const z = { ...c, r };
+        const route = avoidKeepOuts(lane, [z]);
+        for (let i = 1; i < route.length; i++) if (crosses(route[i - 1] as PointDm, route[i] as PointDm, z)) return false;
+        return true;
+      }),
+    );
+  });
+});
+
+const devices = ['d1', 'd2', 'd3'];
+const members = { epoch: 1, devices, operators: [{ id: 'ops', roles: ['operator' as const] }] };
+const survey: MissionTx = { kind: 'command', id: 's1', operator: 'ops', type: 'mission.survey', args: { area: [[0, 0], [0, 300], [200, 300], [200, 0]], spacingM: 20 }, issuedAt: 0, expiresAt: 1e12 };
+const block = (s: MissionState, txs: MissionTx[], hazards?: HazardSet): MissionBlock => ({ height: s.height + 1, timeMs: 1_000 + s.height, members, txs, ...(hazards ? { hazards } : {}) });
+const taskOf = (fx: readonly MissionEffect[]): { node: string; task: Task }[] => fx.flatMap((e) => (e.type === 'task' ? [{ node: e.node, task: e.task }] : []));
+
+describe('the mission machine re-plans around committed hazards', () => {
+  // A hazard cell 5 m wide at 50 m north, 100 m east: the lane at 50 m north runs through it.
+  const mast: HazardSet = { cellDm: 50, cells: [[10, 20]] };
+
+  it('an active survey: the drones whose lanes cross it get new routes, the rest nothing', () => {
+    const start = applyBlock(initialMissionState(), block(initialMissionState(), [survey]));
+    const r = applyBlock(start.state, block(start.state, [], mast));
+    expect(r.state.hazards).toEqual(mast);
+    const replan = r.effects.find((e) => e.type === 'replan');
+    expect(replan).toMatchObject({ type: 'replan', mission: 's1', keepOuts: 1 });
+    const changed = taskOf(r.effects);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.length).toBeLessThan(devices.length);
+    const zone = keepOuts(mast)[0] as KeepOut;
+    for (const { task } of changed) {
+      expect(task).toMatchObject({ type: 'waypoints', mission: 's1', replan: true });
+      if (task.type !== 'waypoints') continue;
+      for (let i = 1; i < task.waypoints.length; i++) expect(crosses(task.waypoints[i - 1] as PointDm, task.waypoints[i] as PointDm, zone)).toBe(false);
+    }
+    // The same set again changes nothing.
+    const again = applyBlock(r.state, block(r.state, [], mast));
+    expect(again.effects).toEqual([]);
+  });
+
+  it('a survey started after the commit is planned round it from the start; the plan is the same on every device', () => {
+    const withMast = applyBlock(initialMissionState(), block(initialMissionState(), [], mast));
+    expect(withMast.effects).toEqual([]); // no mission yet: nothing to re-plan
+    const a = applyBlock(withMast.state, block(withMast.state, [survey]));
+    const b = applyBlock(withMast.state, block(withMast.state, [survey]));
+    expect(a).toEqual(b);
+    const zone = keepOuts(mast)[0] as KeepOut;
+    for (const { task } of taskOf(a.effects)) {
+      if (task.type !== 'waypoints') continue;
+      expect(task.replan).toBeUndefined();
+      for (let i = 1; i < task.waypoints.length; i++) expect(crosses(task.waypoints[i - 1] as PointDm, task.waypoints[i] as PointDm, zone)).toBe(false);
+    }
+  });
+
+  it('the flight layer carries on after the last waypoint it passed, detour first', () => {
+    const old = [[0, 0], [0, 100], [20, 100], [20, 0]] as const;
+    const route = [[0, 0], [5, 40], [5, 60], [0, 100], [20, 100], [20, 0]] as const;
+    expect(resumeIndex(old, 1, route)).toBe(1); // passed [0, 0]: the detour comes next
+    expect(resumeIndex(old, 3, route)).toBe(5);
+    expect(resumeIndex(old, 0, route)).toBe(0);
+  });
+});

@@ -1,0 +1,80 @@
+// The scenario fields for the physical side: the radio, the router policy, pads, the operator's
+// roles, fleet.update, agent behaviours and flight expectations. Bad values name the field, and the
+// CLI exits 2 with that message.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+
+describe('scenario fields: radio, world, operator, expect', () => {
+  it('parses a radio, a router policy, pads, admin roles, a fleet.update and flight expectations', () => {
+    const s = parseScenario(
+      [
+        'name: full',
+        'validators: 4',
+        'followers: 2',
+        'links:',
+        '  radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800 }',
+        '  policy: { consensus: first }',
+        'operator: { roles: [operator, admin] }',
+        'world:',
+        '  pads: { spacing: 150, columns: 6, origin: [0, 0] }',
+        'faults:',
+        '  - { at: 1s, byzantine: 3, behavior: fake-hazard }',
+        '  - { at: 2s, crash: proposer }',
+        '  - { at: 3s, restart: crashed }',
+        'workload:',
+        '  - { at: 2s, command: { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } } }',
+        'expect: { geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10 }',
+      ].join('\n'),
+    );
+    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 3 });
+    expect(s.linkPolicy).toEqual({ consensus: 'first' });
+    expect(s.operatorRoles).toEqual(['admin', 'operator']);
+    expect(s.world?.pads).toEqual({ spacingM: 150, columns: 6, origin: [0, 0] });
+    expect(s.faults).toContainEqual({ at: 1_000, kind: 'byzantine', node: 3, behavior: 'fake-hazard' });
+    expect(s.faults).toContainEqual({ at: 3_000, kind: 'restart', node: 'crashed', wal: 'intact' });
+    expect(s.workload[0]).toEqual({ kind: 'fleet-update', at: 2_000, validators: [0, 1, 2, 4], followers: [3, 5] });
+    expect(s.expect).toEqual({ safety: true, geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10 });
+  });
+
+  const bad: [string, RegExp][] = [
+    ['links:\n  radio: { baud: 57600, mtu: 300, rangeM: 800 }\n', /"links\.radio\.mtu": must be an integer in 32\.\.256/],
+    ['links:\n  radio: { baud: 57600, mtu: 252 }\n', /"links\.radio\.rangeM": is required/],
+    ['links:\n  radio: { baud: 57600, mtu: 252, rangeM: 800, hopLimit: 9 }\n', /"links\.radio\.hopLimit": must be an integer in 1\.\.7/],
+    ['links:\n  policy: { consensus: radio }\n', /"links\.policy\.consensus": must be all .* or first/],
+    ['expect: { geofenceBreachesMax: -1 }\n', /"expect\.geofenceBreachesMax": must be an integer in 0\.\./],
+    ['expect: { failsafesMin: many }\n', /"expect\.failsafesMin": must be an integer/],
+    ['expect: { minSeparationM: -2 }\n', /"expect\.minSeparationM": must be a number of metres in 0\.\.10000/],
+    ['expect: { hazardsCommittedMin: 3, hazardsCommittedMax: 1 }\n', /"expect\.hazardsCommittedMin": is 3, more than expect\.hazardsCommittedMax \(1\)/],
+    ['expect: { surveyed: 0.5 }\n', /"expect\.surveyed": unknown key/],
+    ['world:\n  pads: { spacing: 0 }\n', /"world\.pads\.spacing": must be a number of metres in 1\.\.10000/],
+    ['operator: { roles: [pilot] }\n', /"operator\.roles\[0\]": must be operator or admin/],
+    ['workload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 1] } } }\n', /"workload\[0\]\.command": fleet\.update needs the operator to hold the admin role/],
+    ['operator: { roles: [admin] }\nworkload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 0] } } }\n', /"workload\[0\]\.command\.manifest": node 0 is listed twice/],
+    ['operator: { roles: [admin] }\nworkload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 7] } } }\n', /"workload\[0\]\.command\.manifest\.validators\[1\]": must be an integer in 0\.\.3/],
+    ['faults:\n  - { at: 1s, restart: last }\n', /"faults\[0\]\.restart": must be an integer in 0\.\.3/],
+  ];
+  for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('fleet-sim run exits 2 naming a bad expect field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-expect-'));
+    const file = join(dir, 'bad-expect.yaml');
+    writeFileSync(file, 'name: x\nexpect: { failsafesMin: 1.5 }\n');
+    let code = 0;
+    let stderr = '';
+    try {
+      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      const x = e as { status: number; stderr: string };
+      code = x.status;
+      stderr = x.stderr;
+    }
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/"expect\.failsafesMin": must be an integer/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});

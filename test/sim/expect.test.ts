@@ -1,0 +1,28 @@
+// The scenario's flight, hazard, radio and validator-set expectations against a finished report: each
+// unmet one is a line naming the field, so `fleet-sim run` exits 1 and says why.
+
+import { describe, expect, it } from 'vitest';
+import { expectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
+
+const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, hazardsFound: 1, replans: 2 };
+const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1 };
+
+describe('flight and hazard expectations', () => {
+  it('met expectations give no failures', () => {
+    expect(expectFailures({ safety: true, geofenceBreachesMax: 1, failsafesMin: 3, minSeparationM: 2, surveyedFractionMin: 0.4, hazardsCommittedMin: 1, hazardsCommittedMax: 1, epoch: 1 }, base)).toEqual([]);
+  });
+
+  it('each unmet expectation is one line naming its field and both numbers', () => {
+    const failed = expectFailures({ safety: true, geofenceBreachesMax: 0, failsafesMin: 4, minSeparationM: 3, surveyedFractionMin: 0.5, hazardsCommittedMin: 2, epoch: 2, relayedDeliveriesMin: 1 }, base);
+    expect(failed).toEqual([
+      'geofenceBreachesMax: 1 breaches > 0',
+      'failsafesMin: 3 battery failsafes < 4',
+      'minSeparationM: drones came within 2.5 m < 3 m',
+      'surveyedFractionMin: 0.4 of the area surveyed < 0.5',
+      'hazardsCommittedMin: 1 hazards committed < 2',
+      'epoch: manifest epoch 1 in force at the end, expected 2',
+      'relayedDeliveriesMin: 0 envelopes first delivered through a radio relay < 1',
+    ]);
+    expect(expectFailures({ safety: true, hazardsCommittedMax: 0 }, base)).toEqual(['hazardsCommittedMax: 1 hazards committed > 0']);
+  });
+});

@@ -1,0 +1,74 @@
+// Hazards attested through consensus in the deterministic world: the drones' own hazard agents sign
+// attestations from their range rings, the swarm commits a cell once f+1 distinct devices attested it
+// with confidence >= 0.85, and the committed hazard re-routes the survey. Lying devices (fake sightings,
+// denials) sign with their real keys and their lies reach blocks, but never decide anything.
+// A failure prints the seed and the command that replays the scenario.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
+import { WorldObserver } from '../../fleet-sim/report/observe-world.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
+
+function load(name: string): { s: Scenario; file: string } {
+  const file = `fleet-sim/scenarios/${name}.yaml`;
+  return { s: parseScenario(readFileSync(file, 'utf8'), file), file };
+}
+
+const why = (r: Report): string => `seed ${r.seed} of ${r.scenario}: failed=${r.expect.failed.join('; ')} hazards=${JSON.stringify(r.hazards)}\n  replay: ${r.replay}`;
+
+describe('hazards through consensus (deterministic mode)', () => {
+  it('hazard-detection: f+1 drones attest the mast, the swarm commits it, the survey is re-routed, the map says when', async () => {
+    const { s, file } = load('hazard-detection');
+    const events: RunEvent[] = [];
+    const r = await runScenario(s, s.seed, { file, onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }) });
+    expect(r.expect.failed, why(r)).toEqual([]);
+    const site = r.hazards?.sites[0];
+    const f = Math.floor((s.validators - 1) / 3);
+    expect(site?.committedAtMs, why(r)).not.toBeNull();
+    expect(new Set(site?.attesters).size, why(r)).toBeGreaterThanOrEqual(f + 1);
+    expect(site?.sightedBy, why(r)).not.toBeNull();
+    expect(r.flight?.replans ?? 0, why(r)).toBeGreaterThan(0);
+    expect(r.hazards?.spuriousCells, why(r)).toBe(0);
+    const committed = events.find((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard' && e.status === 'committed');
+    expect(committed, why(r)).toMatchObject({ id: 'h0', n: 40, e: 40 });
+    expect(committed?.at ?? 0, why(r)).toBeGreaterThanOrEqual(site?.committedAtMs ?? Infinity);
+    expect(events.some((e) => e.t === 'log' && /re-routed \d+ drones/.test(e.text)), why(r)).toBe(true);
+  }, 180_000);
+
+  it('byzantine-fake-hazard: two colluding liars (f = 2) get their lies into blocks but never a fake cell committed', async () => {
+    const { s, file } = load('byzantine-fake-hazard');
+    const r = await runScenario(s, s.seed, { file });
+    expect(r.expect.failed, why(r)).toEqual([]);
+    const h = r.hazards;
+    expect(h?.lies ?? 0, why(r)).toBeGreaterThan(100);
+    expect(h?.liesCommitted ?? 0, why(r)).toBeGreaterThan(100); // the rule, not censorship, stopped them
+    expect(h?.spuriousCells, why(r)).toBe(0);
+    // The real mast is committed by honest devices alone.
+    expect(h?.sites[0]?.committedAtMs, why(r)).not.toBeNull();
+    expect(h?.sites[0]?.attesters.filter((a) => a === 5 || a === 6), why(r)).toEqual([]);
+  }, 180_000);
+
+  it('a device denying the real mast cannot hide it', async () => {
+    const { s } = load('hazard-detection');
+    // v02 is not among the mast's attesters with this seed: its denials are all it says about the mast.
+    const denier: Scenario = { ...s, name: 'hazard-denied', faults: [{ at: 2_000, kind: 'byzantine', node: 2, behavior: 'deny-hazard' }] };
+    const r = await runScenario(denier, denier.seed);
+    expect(r.safety.ok, why(r)).toBe(true);
+    expect(r.hazards?.lies ?? 0, why(r)).toBeGreaterThan(10);
+    expect(r.hazards?.liesCommitted ?? 0, why(r)).toBeGreaterThan(10);
+    expect(r.hazards?.sites[0]?.committedAtMs, why(r)).not.toBeNull();
+    expect(r.hazards?.sites[0]?.cells ?? 0, why(r)).toBeGreaterThan(0); // still committed at the end
+  }, 180_000);
+
+  it('one seed decides the agents too: the same seed gives the same report', async () => {
+    const { s } = load('hazard-detection');
+    const short = { ...s, durationMs: 24_000 };
+    const a = await runScenario(short, 5);
+    const b = await runScenario(short, 5);
+    expect(a.hazards?.attested ?? 0).toBeGreaterThan(0);
+    expect({ ...a, wallMs: 0 }).toEqual({ ...b, wallMs: 0 });
+  }, 180_000);
+});
