@@ -40,7 +40,7 @@ describe('scenario files', () => {
     ['name: x\nworkload:\n  - { from: 1s, to: 2s, rate: fast, command: noop }\n', /"workload\[0\]\.rate": must look like 20\/s/],
     ['name: x\ncolour: blue\n', /"colour": unknown key/],
     ['name: x\nfaults:\n  - { at: 5s, partition: [[0], [1]], until: 2s }\n', /"faults\[0\]\.until": must be after "at"/],
-    ['name: x\nlinks:\n  radio: { baud: 57600, mtu: 500 }\n', /"links\.radio\.mtu": must be an integer in 32\.\.256/],
+    ['name: x\nlinks:\n  radio: { baud: 57600, mtu: 500, rangeM: 800 }\n', /"links\.radio\.mtu": must be an integer in 32\.\.256/],
     ['name: x\nlinks:\n  radio: { range: 800 }\n', /"links\.radio\.range": unknown key/],
     ['name: x\nhil: { nodes: [7] }\n', /"hil\.nodes\[0\]": must be an integer in 0\.\.3/],
     ['name: x\nhil: { nodes: [0], autopilot: inav }\n', /"hil\.autopilot": must be px4 or ardupilot/],
