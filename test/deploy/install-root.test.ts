@@ -113,7 +113,7 @@ describe('install.sh as root on / (private mount namespace)', () => {
   it('the murmur user runs the unit\'s ExecStart from the provisioned files and the device becomes ready', async () => {
     const unit = (await inNs(['cat', '/etc/systemd/system/murmur.service'])).stdout;
     const execStart = /^ExecStart=(.+)$/m.exec(unit)?.[1] ?? '';
-    expect(execStart).toBe(`${process.execPath} /opt/murmur/current/bin/murmur.js start --config /etc/murmur/device.yaml`);
+    expect(execStart).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size /opt/murmur/current/bin/murmur.js start --config /etc/murmur/device.yaml`);
     expect(unit).toMatch(/^User=murmur$/m);
     // PrivateTmp's stand-in: a temp directory only murmur may use.
     expect((await inNs(['install', '-d', '-o', 'murmur', '-g', 'murmur', '-m', '0700', '/var/tmp/murmur-private'])).code).toBe(0);
