@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most files wait on real processes, brokers and ptys rather than the CPU: two at a time on two cores.
+    maxWorkers: 2,
     reporters: ['default'],
   },
 });

@@ -4,8 +4,6 @@ import { runMain, CliError, exitCodes, parse, need, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 import { keygen } from './keys.js';
 import { fleetCommand, fleetUsage } from './fleet-commands.js';
-import { provisionCommand } from './provision.js';
-import { startCommand } from './start.js';
 
 const usage = `Usage: murmur <command> [options]
 
@@ -49,10 +47,11 @@ async function main(argv: string[]): Promise<number> {
         return rest.length === 0 ? exitCodes.usage : exitCodes.ok;
       }
       return fleetCommand(rest);
+    // Loaded on use: the device runtime is most of the module graph, and keygen or fleet never need it.
     case 'provision':
-      return provisionCommand(rest);
+      return (await import('./provision.js')).provisionCommand(rest);
     case 'start':
-      return startCommand(rest);
+      return (await import('./start.js')).startCommand(rest);
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
   }
