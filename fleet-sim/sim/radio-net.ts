@@ -43,6 +43,8 @@ interface Packet {
   readonly envelope: Uint8Array;
   /** Transmitted by a node other than its origin. */
   readonly relay: boolean;
+  /** When this port queued it (simulated ms), for the stale-consensus limit (SerialLink). */
+  readonly queuedMs: number;
 }
 
 interface Reassembly {
@@ -84,7 +86,7 @@ export interface RadioCounters {
   packetsHeard: number;
   envelopesReceived: number;
   duplicates: number;
-  dropped: { loss: number; partition: number; queueFull: number; oversize: number; incomplete: number };
+  dropped: { loss: number; partition: number; queueFull: number; oversize: number; incomplete: number; stale: number };
 }
 
 const emptyRadioCounters = (): RadioCounters => ({
@@ -95,7 +97,7 @@ const emptyRadioCounters = (): RadioCounters => ({
   packetsHeard: 0,
   envelopesReceived: 0,
   duplicates: 0,
-  dropped: { loss: 0, partition: 0, queueFull: 0, oversize: 0, incomplete: 0 },
+  dropped: { loss: 0, partition: 0, queueFull: 0, oversize: 0, incomplete: 0, stale: 0 },
 });
 
 export class RadioNet {
@@ -162,7 +164,7 @@ export class RadioNet {
     const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
     for (let index = 0; index < count; index++) {
       const size = Math.min(chunk, envelope.length - index * chunk);
-      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false });
+      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false, queuedMs: this.host.now() });
     }
     this.counters.envelopesQueued++;
     this.pump(from, port);
@@ -183,6 +185,12 @@ export class RadioNet {
   private pump(i: number, port: Port): void {
     const now = this.host.now();
     if (now < port.busyUntil) return this.schedule(i, port, port.busyUntil);
+    // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
+    for (let k = 0; k < limits.radioFragmentsMax; k++) {
+      const head = port.queue.peekClass('consensus');
+      if (!head || now - head.queuedMs <= limits.radioConsensusStaleMs) break;
+      this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
+    }
     const next = port.queue.peek();
     if (!next) return;
     const wait = port.budget.waitMs(next.item.wire, now);
@@ -240,7 +248,7 @@ export class RadioNet {
     }
     if (p.hopsLeft > 1 && p.dest !== j) {
       // One copy per fragment, one hop fewer; class order and the airtime budget still apply.
-      if (port.queue.push(p.cls, { ...p, hopsLeft: p.hopsLeft - 1, relay: true })) this.pump(j, port);
+      if (port.queue.push(p.cls, { ...p, hopsLeft: p.hopsLeft - 1, relay: true, queuedMs: this.host.now() })) this.pump(j, port);
     }
     if (p.dest === -1 || p.dest === j) this.assemble(j, port, p);
   }

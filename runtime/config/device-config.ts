@@ -70,6 +70,7 @@ function deviceConfigSchemaFor(z: Zod) {
               hopLimit: z.number().int().min(1).max(7).optional(),
               heartbeatMs: z.number().int().min(100).max(86_400_000).optional(),
               heartbeatShare: z.number().gt(0).max(0.5).default(0.1),
+              consensusStaleMs: z.number().int().min(100).max(600_000).optional(),
             })
             .strict(),
         )
@@ -152,6 +153,7 @@ const fixes: Readonly<Record<string, string>> = {
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
   'radios.heartbeatMs': 'use milliseconds from 100 up, or leave it out so the interval is sized to the radio\'s airtime (docs/device-config.md, "Heartbeats")',
+  'radios.consensusStaleMs': 'use milliseconds from 100 up: how long a consensus envelope may wait for airtime before it is dropped unsent (default 2000; raise it for slow LoRa radios)',
   'radios.heartbeatShare': 'use a fraction above 0 and at most 0.5 of the radio\'s airtime (default 0.1)',
   'membership.threshold': 'use a phi from 1 to 100 (default 8, as Akka and Cassandra): lower suspects sooner and more often wrongly',
   'membership.deadThreshold': 'use a phi from 1 to 100 (default 8): how unlikely the silence must be before a suspect peer is dead',

@@ -396,6 +396,7 @@ export class Device {
       this.metrics.linkBytes.set({ link: l, direction: 'received' }, lc.bytesReceived);
       this.metrics.linkDropped.set({ link: l, reason: 'queue-full' }, lc.droppedQueueFull);
       this.metrics.linkDropped.set({ link: l, reason: 'bad-frame' }, lc.droppedBadFrame);
+      if ('droppedStale' in lc) this.metrics.linkDropped.set({ link: l, reason: 'stale' }, (lc as { droppedStale: number }).droppedStale);
     }
   }
 

@@ -37,6 +37,7 @@ export const limits = {
   brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts
   brokerClientsMax: 512, // connected clients; more are closed
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
+  radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio
   radioDedupEntriesMax: 4_096, // (origin, message, fragment) keys remembered; oldest evicted
   radioReassembliesMax: 32, // envelopes being reassembled at once; oldest abandoned

@@ -14,6 +14,7 @@ export class LinkStats {
     badFrameReasons: {},
     refusedOversize: 0,
     droppedDuplicate: 0,
+    droppedStale: 0,
     relayed: 0,
   };
 
@@ -35,6 +36,11 @@ export class LinkStats {
   badFrame(reason: string): void {
     this.c.droppedBadFrame++;
     this.c.badFrameReasons[reason] = (this.c.badFrameReasons[reason] ?? 0) + 1;
+  }
+
+  /** Packets that waited too long in the queue and were dropped unsent. */
+  stale(_cls: TrafficClass, n = 1): void {
+    this.c.droppedStale += n;
   }
 
   oversize(): void {

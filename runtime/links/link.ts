@@ -55,6 +55,8 @@ export interface LinkCountersDetail extends LinkCounters {
   refusedOversize: number;
   /** Frames received again (radio relays, a second link) and dropped. */
   droppedDuplicate: number;
+  /** Queued packets dropped unsent because they waited too long (a radio's stale consensus). */
+  droppedStale: number;
   /** Frames forwarded for others (radio flood relay). */
   relayed: number;
 }

@@ -52,6 +52,10 @@ export interface SerialLinkOptions {
   readonly relayJitterMs?: number;
   /** Retry interval for a port that went away (default 1 s). */
   readonly reopenMs?: number;
+  /** A consensus envelope still queued this long after it was queued is dropped unsent (default
+   *  limits.radioConsensusStaleMs): consensus re-sends what still matters, and a saturated radio
+   *  must not spend its airtime on votes for rounds long over. */
+  readonly consensusStaleMs?: number;
 }
 
 interface Packet {
@@ -61,6 +65,8 @@ interface Packet {
   readonly relay: boolean;
   /** origin:msgId, so a whole envelope (own or relayed) can be evicted at once. */
   readonly key: string;
+  /** When it was queued (the link's clock), for consensusStaleMs. */
+  readonly queuedMs: number;
 }
 
 interface Reassembly {
@@ -90,6 +96,7 @@ export class SerialLink implements Link {
   private readonly now: () => number;
   private readonly fragmentsMax: number;
   private readonly hopLimit: number;
+  private readonly staleMs: number;
   private msgId = randomInt(0, 0xffffffff);
   private running = false;
   private pumping = false;
@@ -104,6 +111,8 @@ export class SerialLink implements Link {
     this.now = opts.now ?? (() => performance.now());
     this.fragmentsMax = Math.min(opts.fragmentsMax ?? limits.radioFragmentsMax, 255);
     this.hopLimit = opts.hopLimit ?? 3;
+    this.staleMs = opts.consensusStaleMs ?? limits.radioConsensusStaleMs;
+    assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
     this.fleetTag = tagOfFleet(opts.fleet);
@@ -229,10 +238,11 @@ export class SerialLink implements Link {
       return false;
     }
     this.msgId = (this.msgId + 1) >>> 0;
+    const queuedMs = this.now();
     for (let index = 0; index < count; index++) {
       const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
       const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
-      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}` });
+      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, queuedMs });
     }
     this.pump();
     return true;
@@ -252,6 +262,7 @@ export class SerialLink implements Link {
     this.pumping = true;
     try {
       for (let burst = 0; burst < 64; burst++) {
+        this.dropStale();
         const next = this.queue.peek();
         if (!next) return;
         // No port open (radio unplugged): keep the queue (bounded) until a reopen calls pump again.
@@ -294,6 +305,17 @@ export class SerialLink implements Link {
     }
   }
 
+  /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only the head). */
+  private dropStale(): void {
+    const now = this.now();
+    for (let i = 0; i < limits.radioFragmentsMax; i++) {
+      const head = this.queue.peekClass('consensus');
+      if (!head || now - head.queuedMs <= this.staleMs) return;
+      const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
+      this.stats.stale('consensus', gone);
+    }
+  }
+
   private onData(port: number, chunk: Buffer): void {
     const packets = (this.rx[port] as CobsSplitter).push(chunk, () => this.stats.badFrame('oversized'));
     for (const p of packets) this.onPacket(p);
@@ -310,7 +332,7 @@ export class SerialLink implements Link {
     const forMe = f.dest === undefined || f.dest === this.selfTag;
     if (f.hopsLeft > 1 && f.dest !== this.selfTag && this.running) {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
-      const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}` };
+      const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, queuedMs: this.now() };
       const jitter = this.opts.relayJitterMs ?? 0;
       if (jitter > 0 && this.pendingRelays < limits.radioPendingRelaysMax) {
         // Neighbours that heard the same packet would otherwise all relay it at once and collide on

@@ -123,6 +123,39 @@ describe('priorities under the airtime budget', () => {
   });
 });
 
+describe('stale consensus on a saturated radio', () => {
+  it('drops envelopes that waited longer than consensusStaleMs unsent, and still sends the newest', async () => {
+    const pair = await PtyPair.start();
+    // 9600 baud: 960 B/s, so forty 200-byte envelopes need ~8 s of airtime, far past a 500 ms limit.
+    const a = serialLink('a', [pair.a], { baud: 9_600, consensusStaleMs: 500 });
+    const b = serialLink('b', [pair.b], { baud: 9_600 });
+    await a.start();
+    await b.start();
+    try {
+      const inbox = new Inbox(b);
+      for (let i = 0; i < 40; i++) expect(a.broadcast(Buffer.alloc(200, i + 1), 'consensus')).toBe(true);
+      await waitUntil(() => a.queued() === 0, 5_000, 'the queue to empty');
+      await sleep(1_000); // the last packets on the wire
+      const got = inbox.frames.map((f) => (f.bytes[0] as number) - 1);
+      const stale = a.counters().droppedStale;
+      // ~0.5 s of airtime plus the burst went out; the rest expired (one packet per 200-byte envelope).
+      expect(stale, `received ${got.join(',')}`).toBeGreaterThan(20);
+      expect(got.length + stale, `received ${got.join(',')}, stale ${stale}`).toBe(40);
+      expect(got[0]).toBe(0);
+      expect(got.every((x, i) => i === 0 || x > (got[i - 1] as number))).toBe(true);
+      // Fresh traffic after the backlog expired is sent at once.
+      const t0 = performance.now();
+      a.broadcast(Buffer.from('fresh'), 'consensus');
+      await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'fresh'), 2_000, 'the fresh envelope');
+      expect(performance.now() - t0).toBeLessThan(1_000);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await pair.stop();
+    }
+  });
+});
+
 describe('a radio that goes away and comes back', () => {
   it('is down while its port is gone and carries traffic again after it reappears, with no restart', async () => {
     const pair = await PtyPair.start();

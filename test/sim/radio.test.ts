@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../runtime/lib/prng.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { fragmentBytesMax } from '../../runtime/links/radio-frame.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import type { RadioModel, Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -86,11 +87,25 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
 
   it('loses packets per receiver with the scenario loss, from the seed', () => {
     const { queue, radio, got } = line(2, 10, { ...sik, loss: 0.3, hopLimit: 1 });
-    for (let k = 0; k < 400; k++) radio.send(0, null, new Uint8Array(40), 'consensus');
+    // One envelope every 20 ms: well within the airtime, so none waits long enough to go stale.
+    for (let k = 0; k < 400; k++) queue.at(k * 20, () => radio.send(0, null, new Uint8Array(40), 'consensus'));
     queue.runUntil(600_000, 1e7);
     expect(got.length).toBeGreaterThan(230);
     expect(got.length).toBeLessThan(330);
     expect(radio.counters.dropped.loss).toBe(400 - got.length);
+    expect(radio.counters.dropped.stale).toBe(0);
+  });
+
+  it('drops consensus that waited past the stale limit unsent, as the serial link does', () => {
+    const { queue, radio, got } = line(2, 10, { ...sik, baud: 9_600 });
+    // 40 envelopes of ~230 bytes at 960 B/s need ~10 s of airtime; only ~2 s of them may wait.
+    for (let k = 0; k < 40; k++) radio.send(0, null, new Uint8Array(200).fill(k), 'consensus');
+    queue.runUntil(60_000, 1e6);
+    expect(radio.counters.dropped.stale).toBeGreaterThan(20);
+    expect(got.length + radio.counters.dropped.stale).toBe(40);
+    const order = got.map((g) => g.bytes[0] as number);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(Math.max(...got.map((g) => g.at))).toBeLessThan(limits.radioConsensusStaleMs + 1_000);
   });
 
   it('refuses an envelope past 64 fragments and one that does not fit the queue whole', () => {
