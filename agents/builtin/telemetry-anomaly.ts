@@ -23,8 +23,8 @@ export interface TelemetryAnomalyConfig {
   readonly windowSamples: number;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
-  /** Where a committed model version is stored on this device (default: the shipped models). */
-  readonly modelsDirFor?: (ref: CommittedModel) => string;
+  /** The directory of a committed model version on this device (default: the shipped model). */
+  readonly modelDirFor?: (ref: CommittedModel) => string;
 }
 
 export const defaultTelemetryAnomalyConfig: Omit<TelemetryAnomalyConfig, 'deviceId'> = {
@@ -48,7 +48,7 @@ const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, l
 
 export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { deviceId: string }): Agent<TelemetryAnomalyState> {
   const c: TelemetryAnomalyConfig = { ...defaultTelemetryAnomalyConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelsDirFor ? { modelsDirFor: c.modelsDirFor } : {}) });
+  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let motors: MotorSample[] = [];
@@ -65,11 +65,11 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       battery = [];
       motors = [];
       await slot.release(); // a restart reloads the model: the old session may be what failed
-      await slot.ensure(null);
+      await slot.ensure(null, ctx.nowMs);
       return ctx.restored ?? initial;
     },
     async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
-      await slot.ensure(inp.committed?.models['telemetry-anomaly']);
+      await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
       imu = keep(imu, inp.imu);
       battery = keep(battery, inp.battery ? [inp.battery] : undefined);
       motors = keep(motors, inp.motors);

@@ -85,7 +85,7 @@ export const deviceConfigSchema = z
       .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
     telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
     consensus: consensusSchema.default({}),
-    agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+    agents: z.object({ enabled: z.boolean().default(true), modelsDir: z.string().min(1).optional() }).strict().default({ enabled: true }),
   })
   .strict();
 
@@ -107,6 +107,7 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.driver': 'use "sim" (simulated vehicle) or "none" (no flight hardware)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
+  'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
 
 function fixFor(path: string): string {
@@ -154,6 +155,7 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const c: DeviceConfig = { ...r.data, key: abs(r.data.key), manifest: abs(r.data.manifest), dataDir: abs(r.data.dataDir) };
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
+  if (c.agents.modelsDir !== undefined) c.agents = { ...c.agents, modelsDir: abs(c.agents.modelsDir) };
   return ok(c);
 }
 

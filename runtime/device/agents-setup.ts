@@ -1,6 +1,8 @@
 // Runs the built-in agents (agents/) on a device: hazard detection, telemetry anomaly, mission reflexes.
 // Their reflex actions go straight to the HAL (never waiting for consensus); their attestations are
-// signed and submitted as block transactions. Inputs come from the HAL and the committed mission state.
+// signed and submitted as block transactions. Inputs come from the HAL and the committed mission state,
+// including the model rollout: each agent runs the version committed for this device, loaded from
+// `modelsDir/<name>/<version>/` only when the file's sha256 is the committed one.
 
 import type { DeviceSet, FlightAction } from '../../hal/devices.js';
 import type { AgentInputs, CommittedView } from '../../agents/api/agent.js';
@@ -10,13 +12,18 @@ import { FileStateStore } from '../../agents/api/state-store.js';
 import { hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
 import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import { committedModelDir, type CommittedModel } from '../../agents/models/registry.js';
 import type { Signer } from '../crypto/sodium.js';
+import { assignedModel } from '../mission/models.js';
 import type { MissionState } from '../mission/types.js';
+import type { AgentStatusJson } from './control-topics.js';
 
 export interface AgentsOptions {
   readonly id: string;
   readonly fleet: string;
   readonly dir: string;
+  /** Where rolled-out model versions are installed: `<modelsDir>/<name>/<version>/`. */
+  readonly modelsDir: string;
   readonly devices: DeviceSet;
   readonly signer: Signer;
   readonly submit: (envelope: Uint8Array) => void;
@@ -29,6 +36,8 @@ export interface AgentsOptions {
 }
 
 const hazardCellM = 5;
+/** The agents that run a model, by the model's name (agent and model share it). */
+const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
@@ -43,8 +52,9 @@ export class DeviceAgents {
       onReport: o.onReport,
       tickTimeoutMs: 1_000,
     });
-    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM }));
-    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id }));
+    const modelDirFor = (ref: CommittedModel): string => committedModelDir(o.modelsDir, ref);
+    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor }));
+    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor }));
     this.scheduler.add(missionReflexAgent());
   }
 
@@ -92,7 +102,7 @@ export class DeviceAgents {
       cellM: hazardCellM,
       geofence: m.geofence ? m.geofence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : null,
       home: { northM: 0, eastM: 0 },
-      models: {},
+      models: this.committedModels(m),
     };
     return {
       nowMs,
@@ -104,6 +114,21 @@ export class DeviceAgents {
       link: { lastQuorumContactMs: c.lastCommitMs },
       committed,
     };
+  }
+
+  /** The scheduler's view of every agent, for the status topic, /health and metrics. */
+  status(): AgentStatusJson[] {
+    return this.scheduler.status().map((a) => ({ name: a.name, engine: a.engine, state: a.status, model: a.model, modelRefused: a.modelRefused, restarts: a.restarts, ticks: a.ticks, overruns: a.overruns, lastError: a.lastError }));
+  }
+
+  /** The version of each model the committed rollout assigns to this device (null: as shipped). */
+  private committedModels(m: MissionState): Record<string, CommittedModel | null> {
+    const out: Record<string, CommittedModel | null> = {};
+    for (const name of modelNames) {
+      const v = assignedModel(m.models, name, this.o.id);
+      out[name] = v ? { name, version: v.version, hashHex: v.sha256 } : null;
+    }
+    return out;
   }
 
   stop(nowMs: number): Promise<void> {

@@ -63,7 +63,26 @@ export interface StatusJson {
   readonly batteryPct: number | null;
   readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number } | null;
   readonly mission: { readonly id: string; readonly status: string; readonly progressPct: number } | null;
+  /** The device's agents (empty when agents are disabled), in name order. */
+  readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;
+}
+
+/** One agent as the scheduler reports it: which engine infers, which model runs, how it is doing. */
+export interface AgentStatusJson {
+  readonly name: string;
+  /** onnxruntime, pure-ts, rules, or none for an agent without a model. */
+  readonly engine: string;
+  /** starting, running, backoff (crashed or overran, restart pending) or stopped. */
+  readonly state: string;
+  /** name@version of the model in use, or null (rules or no model). */
+  readonly model: string | null;
+  /** Why the model the rollout assigned was refused (hash mismatch, missing file), or null. */
+  readonly modelRefused: string | null;
+  readonly restarts: number;
+  readonly ticks: number;
+  readonly overruns: number;
+  readonly lastError: string | null;
 }
 
 export interface DecisionJson {

@@ -122,6 +122,7 @@ export class Device {
           id: c.id,
           fleet,
           dir: join(c.dataDir, 'agents'),
+          modelsDir: c.agents.modelsDir ?? join(c.dataDir, 'models'),
           devices: this.hal.devices,
           signer: p.signer,
           submit: (b) => this.submitTx(b),
@@ -299,6 +300,7 @@ export class Device {
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
+      agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };
   }
