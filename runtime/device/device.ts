@@ -318,12 +318,14 @@ export class Device {
       peers: counts,
       links: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { up: l.up }])),
       mission: this.missions.missionSummary()?.id ?? null,
+      agents: this.agents?.status() ?? [],
     };
   }
 
   private refreshMetrics(): void {
     const h = this.health();
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
+    this.metrics.setAgents(h.agents);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

@@ -2,8 +2,8 @@
 // `murmurctl send agent.model` from an admin. Every device has hazard-detect 1.1.0 installed in its
 // models directory, one of them a tampered copy. The canary device (5%: one of four) loads 1.1.0, a
 // rollback returns it to the shipped 1.0.0, a promote loads 1.1.0 everywhere except on the device
-// whose file was tampered with, which refuses it with its reason and keeps 1.0.0; a rollback of the
-// promoted version returns every device to 1.0.0.
+// whose file was tampered with, which refuses it with its reason and keeps 1.0.0 (in its status topic,
+// `murmurctl status`, /health and /metrics); a rollback of the promoted version returns every device to 1.0.0.
 
 import mqtt from 'mqtt';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -59,10 +59,11 @@ type Hazard = Pick<AgentStatusJson, 'model' | 'modelRefused' | 'engine'>;
 /** Each device's hazard-detect agent in its newest status document. */
 const hazardAgents = (): Record<string, Hazard | null> => Object.fromEntries(ids.map((d) => [d, latest.get(d)?.agents.find((a) => a.name === 'hazard-detect') ?? null]));
 
-/** Waits until every device's status shows the expected model version (bounded: 30 s). */
+/** Waits until every device's status shows the expected model, "+refused" when a refusal is expected too (bounded: 30 s). */
 async function waitForModels(want: Record<string, string>): Promise<Record<string, Hazard | null>> {
   const deadline = Date.now() + 30_000;
-  const models = (): Record<string, string | null> => Object.fromEntries(ids.map((d) => [d, hazardAgents()[d]?.model ?? null]));
+  const shown = (a: Hazard | null | undefined): string | null => (a ? `${a.model ?? 'rules'}${a.modelRefused === null ? '' : '+refused'}` : null);
+  const models = (): Record<string, string | null> => Object.fromEntries(ids.map((d) => [d, shown(hazardAgents()[d])]));
   while (Date.now() < deadline && JSON.stringify(models()) !== JSON.stringify(want)) await new Promise((r) => setTimeout(r, 200));
   expect(models()).toEqual(want);
   return hazardAgents();
@@ -82,18 +83,28 @@ describe('agent.model through four murmur processes', () => {
     expect(await send('canary', ['--arg', `sha256=${sha256}`])).toMatchObject({ outcome: 'accepted' });
     await waitForModels({ ...all('1.0.0'), [canary]: 'hazard-detect@1.1.0' });
     expect(await send('promote')).toMatchObject({ outcome: 'accepted' });
-    const promoted = await waitForModels({ ...all('1.1.0'), [tampered]: 'hazard-detect@1.0.0' });
+    const promoted = await waitForModels({ ...all('1.1.0'), [tampered]: 'hazard-detect@1.0.0+refused' });
     expect(promoted[tampered]?.modelRefused).toMatch(/^model hazard-detect 1\.1\.0 refused: file hash sha256:[0-9a-f]{16}… does not match its metadata sha256:[0-9a-f]{16}… \(the file was modified or replaced\)$/);
     expect(promoted[tampered]?.engine).not.toBe('rules'); // still inferring with the verified shipped model
     for (const d of ids.filter((x) => x !== tampered)) expect(promoted[d]?.modelRefused).toBeNull();
     expect(fleet.devices.get(tampered)?.output).toMatch(/"agent":"hazard-detect","kind":"model-refused"/);
+    // The operator sees the same in `murmurctl status`, /health and the Prometheus metrics.
+    const table = await fleet.ctl(['status']);
+    expect(table.stdout, table.stdout).toMatch(new RegExp(`${canary} .*hazard-detect:[a-z-]+@1\\.1\\.0 `));
+    expect(table.stdout, table.stdout).toMatch(new RegExp(`${tampered} .*hazard-detect:[a-z-]+@1\\.0\\.0 \\(model refused[,)]`)); // on a loaded machine overruns may add a restart note
+    const health = (await fleet.health(tampered)) as unknown as { agents: AgentStatusJson[] };
+    expect(health.agents.map((a) => a.name)).toEqual(['hazard-detect', 'mission-reflexes', 'telemetry-anomaly']);
+    expect(health.agents[0]).toMatchObject({ model: 'hazard-detect@1.0.0', modelRefused: expect.stringContaining('refused') as unknown });
+    const metrics = await (await fetch(`http://127.0.0.1:${fleet.devices.get(tampered)?.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/murmur_agent_info\{agent="hazard-detect",engine="(onnxruntime|pure-ts)",state="[a-z]+",model="hazard-detect@1\.0\.0"\} 1/);
+    expect(metrics).toContain('murmur_agent_model_refused{agent="hazard-detect"} 1');
+    expect(metrics).toMatch(/murmur_agent_restarts\{agent="mission-reflexes"\} 0/);
     expect(await send('rollback')).toMatchObject({ outcome: 'accepted' });
-    const back = await waitForModels(all('1.0.0'));
-    expect(back[tampered]?.modelRefused).toBeNull();
+    await waitForModels(all('1.0.0')); // no refusal left on the tampered device either
     // A promote of something that is not the running canary is committed as rejected, with the reason.
     expect(await fleet.ctl(['send', 'agent.model', '--arg', 'action=promote', '--arg', 'model=hazard-detect', '--arg', 'version=1.1.0', '--key', fleet.keyFile('boss'), '--timeout', '20s'])).toMatchObject({
       code: 3,
       stdout: expect.stringContaining('rejected: hazard-detect 1.1.0 is not the running canary; send action=canary first') as unknown,
     });
-  }, 150_000);
+  }, 240_000);
 });
