@@ -63,14 +63,13 @@ async function startAgents(devices: number, ort: OrtWorker): Promise<{ stop: () 
       const now = Math.round(performance.now() - t0);
       for (const [i, d] of scheds.entries()) {
         const a = (now / 1000) * 0.3 + i;
-        const w = telemetryWindow(d.p, now, 'normal', 1, d.base);
+        const w = telemetryWindow(d.p, now, 'normal', 1, d.base, d.p, undefined, 'steady');
         const inputs: AgentInputs = {
           nowMs: now,
           range: castScan(d.p, now, 20 * Math.cos(a), 20 * Math.sin(a), a + Math.PI / 2, obstacles, { spuriousP: 0.01, dropoutP: 0.01, noiseM: 0.05 }).readings,
           position: { timeMs: now, northM: 20 * Math.cos(a), eastM: 20 * Math.sin(a), altM: 30, headingRad: a + Math.PI / 2, velocityNorthMps: 0, velocityEastMps: 0 },
           link: { lastQuorumContactMs: now },
           imu: w.imu,
-          motors: w.motors,
           ...(w.battery[0] ? { battery: w.battery[0] } : {}),
         };
         await d.s.tick(inputs);

@@ -86,9 +86,8 @@ interface Slot {
   /** The model in use and the refusal last reported, so each change is reported once. */
   lastModel: string | null;
   lastRefusal: string | null;
-  /** Stream samples (imu, motors) that arrived since the agent's last tick; bounded, oldest dropped. */
+  /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
   pendingImu: NonNullable<AgentInputs['imu']>[number][];
-  pendingMotors: NonNullable<AgentInputs['motors']>[number][];
 }
 
 const streamBacklogMax = 1_024;
@@ -116,7 +115,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [], pendingMotors: [] });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [] });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -182,7 +181,6 @@ export class AgentScheduler {
     for (const s of this.slots) {
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
       if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
-      if (inputs.motors && s.agent.inputs.includes('motors')) s.pendingMotors = [...s.pendingMotors, ...inputs.motors].slice(-streamBacklogMax);
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
         s.restarts++;
         await this.startSlot(s, now);
@@ -247,10 +245,6 @@ export class AgentScheduler {
     if (s.agent.inputs.includes('imu')) {
       view.imu = s.pendingImu;
       s.pendingImu = [];
-    }
-    if (s.agent.inputs.includes('motors')) {
-      view.motors = s.pendingMotors;
-      s.pendingMotors = [];
     }
     return view as unknown as AgentInputs;
   }

@@ -42,6 +42,8 @@ const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
   private busy = false;
+  /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
+  private lastImuMs = -Infinity;
 
   constructor(private readonly o: AgentsOptions) {
     this.scheduler = new AgentScheduler({
@@ -79,7 +81,9 @@ export class DeviceAgents {
     const battery = d.battery?.state();
     const range = d.range?.readings();
     const flight = d.flight?.state();
-    const imu = d.attitude?.imu();
+    const read = d.attitude?.imu();
+    const imu = read?.ok && read.value.timeMs > this.lastImuMs ? read : undefined;
+    if (imu) this.lastImuMs = imu.value.timeMs;
     let position: AgentInputs['position'];
     const local = this.o.position();
     if (fix?.ok && local) {
@@ -118,7 +122,7 @@ export class DeviceAgents {
 
   /** The scheduler's view of every agent, for the status topic, /health and metrics. */
   status(): AgentStatusJson[] {
-    return this.scheduler.status().map((a) => ({ name: a.name, engine: a.engine, state: a.status, model: a.model, modelRefused: a.modelRefused, restarts: a.restarts, ticks: a.ticks, overruns: a.overruns, lastError: a.lastError }));
+    return this.scheduler.status().map((a) => ({ name: a.name, engine: a.engine, state: a.status, model: a.model, modelRefused: a.modelRefused, engineReasons: a.engineReasons, restarts: a.restarts, ticks: a.ticks, overruns: a.overruns, lastError: a.lastError }));
   }
 
   /** The version of each model the committed rollout assigns to this device (null: as shipped). */

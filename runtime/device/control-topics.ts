@@ -79,6 +79,8 @@ export interface AgentStatusJson {
   readonly model: string | null;
   /** Why the model the rollout assigned was refused (hash mismatch, missing file), or null. */
   readonly modelRefused: string | null;
+  /** Why better engines were passed over, or why the agent is not deciding (e.g. its input is too sparse). */
+  readonly engineReasons: readonly string[];
   readonly restarts: number;
   readonly ticks: number;
   readonly overruns: number;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { agentsCell } from '../../runtime/cli/ctl-view.js';
 import type { AgentStatusJson } from '../../runtime/device/control-topics.js';
 
-const agent = (name: string, engine: string, model: string | null, extra: Partial<AgentStatusJson> = {}): AgentStatusJson => ({ name, engine, state: 'running', model, modelRefused: null, restarts: 0, ticks: 10, overruns: 0, lastError: null, ...extra });
+const agent = (name: string, engine: string, model: string | null, extra: Partial<AgentStatusJson> = {}): AgentStatusJson => ({ name, engine, state: 'running', model, modelRefused: null, engineReasons: [], restarts: 0, ticks: 10, overruns: 0, lastError: null, ...extra });
 
 describe('murmurctl status: the agents cell', () => {
   it('names each agent with its engine and model version, and flags refusals, states and restarts', () => {
