@@ -12,6 +12,7 @@ import { FileStateStore } from '../../agents/api/state-store.js';
 import { hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
 import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import { OrtWorker } from '../../agents/inference/ort-worker.js';
 import { committedModelDir, type CommittedModel } from '../../agents/models/registry.js';
 import type { Signer } from '../crypto/sodium.js';
 import { assignedModel } from '../mission/models.js';
@@ -41,6 +42,8 @@ const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
+  /** onnxruntime-node in one worker thread shared by the models, so inference never holds consensus's thread. */
+  private readonly ort = new OrtWorker();
   private busy = false;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
@@ -55,8 +58,8 @@ export class DeviceAgents {
       tickTimeoutMs: 1_000,
     });
     const modelDirFor = (ref: CommittedModel): string => committedModelDir(o.modelsDir, ref);
-    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor }));
-    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor }));
+    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor, ort: this.ort }));
+    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor, ort: this.ort }));
     this.scheduler.add(missionReflexAgent());
   }
 
@@ -135,7 +138,8 @@ export class DeviceAgents {
     return out;
   }
 
-  stop(nowMs: number): Promise<void> {
-    return this.scheduler.stop(nowMs);
+  async stop(nowMs: number): Promise<void> {
+    await this.scheduler.stop(nowMs);
+    await this.ort.close();
   }
 }
