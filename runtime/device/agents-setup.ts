@@ -37,13 +37,34 @@ export interface AgentsOptions {
 }
 
 const hazardCellM = 5;
+
+/**
+ * One onnxruntime worker per process, shared by its devices' agents: a device process has one device,
+ * but fleet-sim's in-process real-time mode runs many, and a worker thread each would load onnxruntime
+ * many times over. Counted, so the last device to stop closes it.
+ */
+const sharedOrt = { worker: null as OrtWorker | null, users: 0 };
+
+function acquireOrt(): OrtWorker {
+  sharedOrt.users++;
+  sharedOrt.worker ??= new OrtWorker();
+  return sharedOrt.worker;
+}
+
+async function releaseOrt(): Promise<void> {
+  sharedOrt.users--;
+  if (sharedOrt.users > 0 || !sharedOrt.worker) return;
+  const w = sharedOrt.worker;
+  sharedOrt.worker = null;
+  await w.close();
+}
 /** The agents that run a model, by the model's name (agent and model share it). */
 const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
-  /** onnxruntime-node in one worker thread shared by the models, so inference never holds consensus's thread. */
-  private readonly ort = new OrtWorker();
+  /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's thread. */
+  private readonly ort = acquireOrt();
   private busy = false;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
@@ -140,6 +161,6 @@ export class DeviceAgents {
 
   async stop(nowMs: number): Promise<void> {
     await this.scheduler.stop(nowMs);
-    await this.ort.close();
+    await releaseOrt();
   }
 }
