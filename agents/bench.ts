@@ -1,7 +1,9 @@
 // `npm run bench:agents`: inference latency (p50, p99) and runs per second for every shipped model on
 // every engine (onnxruntime-node in its worker thread, the pure-TypeScript engine, the rules), single
-// rows as the agents run them; then consensus commit latency with and without agents (bench-consensus.ts).
-//   npm run bench:agents [-- --json]     BENCH_MS (per engine, default 2000), BENCH_CONSENSUS_S (default 15)
+// rows as the agents run them; then consensus commit latency with agents inferring flat out (their
+// attestations in consensus) against without, in alternating pairs (bench-consensus.ts).
+//   npm run bench:agents [-- --json]     BENCH_MS (per engine, default 2000), BENCH_CONSENSUS_S (per run,
+//                                        default 10), BENCH_PAIRS (without/with pairs, default 3)
 
 import { percentile } from '../runtime/bench/measure.js';
 import { unwrap } from '../runtime/lib/result.js';

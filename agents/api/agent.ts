@@ -4,7 +4,6 @@
 
 import type { BatteryState, FlightAction, FlightState, ImuSample, RangeReading } from '../../hal/devices.js';
 import type { ModelRef, Observation } from '../../runtime/wire/attestation.js';
-import type { MotorSample } from '../features/telemetry.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { CommittedModel } from '../models/registry.js';
 
@@ -51,7 +50,6 @@ export interface AgentInputs {
   /** IMU samples since the previous tick. */
   readonly imu?: readonly ImuSample[];
   readonly battery?: BatteryState;
-  readonly motors?: readonly MotorSample[];
   /** The newest reading of every range beam. */
   readonly range?: readonly RangeReading[];
   readonly position?: LocalPosition;

@@ -1,12 +1,14 @@
 // One agent's model: loads the version the committed rollout assigns to this device, only if the
 // file's hash matches the committed one, and swaps engines when the assignment changes. A refused
-// model leaves the previous verified model (or the rules) running, and the refusal is kept for status.
+// model leaves the previous verified model (or the rules) running, and the refusal is kept for status;
+// the load is tried again every `retryMs` (an operator may install the right file later).
 
+import { join } from 'node:path';
 import type { ModelRef } from '../../runtime/wire/attestation.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
 import { loadInference, type EngineKind, type Inference } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
-import { loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
+import { loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
 
 export interface ModelSlotOptions {
   readonly name: string;
@@ -15,26 +17,35 @@ export interface ModelSlotOptions {
   readonly rules: (features: Float32Array) => Float32Array;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
-  /** Directory holding `<name>/` for a committed version; defaults to the shipped models. */
-  readonly modelsDirFor?: (ref: CommittedModel) => string;
+  /** The directory holding a committed version's model.onnx and metadata.json (see committedModelDir). */
+  readonly modelDirFor?: (ref: CommittedModel) => string;
+  /** Directory holding `<name>/` as shipped; defaults to agents/models. */
   readonly shippedDir?: string;
 }
+
+/** How long a refused committed model waits before its file is read and checked again (node-clock ms). */
+export const modelRetryMs = 5_000;
 
 export class ModelSlot {
   private inference: Inference | undefined;
   private ref: ModelRef | undefined;
   private key = '';
   private refusal: string | null = null;
+  private triedAtMs = 0;
 
   constructor(private readonly o: ModelSlotOptions) {}
 
-  /** Loads the shipped model (no rollout yet) or the committed one; no-op when unchanged. */
-  async ensure(committed: CommittedModel | null | undefined): Promise<void> {
+  /**
+   * Loads the shipped model (no rollout yet) or the committed one; a no-op when unchanged, except that a
+   * refused committed model is checked again once `modelRetryMs` has passed since the last try.
+   */
+  async ensure(committed: CommittedModel | null | undefined, nowMs: number): Promise<void> {
     const key = committed ? `${committed.version}:${committed.hashHex}` : 'shipped';
-    if (key === this.key && this.inference) return;
+    if (key === this.key && this.inference && (this.refusal === null || nowMs - this.triedAtMs < modelRetryMs)) return;
     this.key = key;
-    const dir = committed ? (this.o.modelsDirFor?.(committed) ?? this.o.shippedDir ?? shippedModelsDir) : (this.o.shippedDir ?? shippedModelsDir);
-    const v = loadVerifiedModel(dir, this.o.name, committed ?? undefined);
+    this.triedAtMs = nowMs;
+    const shipped = this.o.shippedDir ?? shippedModelsDir;
+    const v = committed ? loadModelFrom(this.o.modelDirFor?.(committed) ?? join(shipped, this.o.name), this.o.name, committed) : loadVerifiedModel(shipped, this.o.name);
     if (!v.ok) {
       this.refusal = v.error;
       if (!this.inference) this.inference = await loadInference({ ...this.base(), modelBytes: undefined });
@@ -52,7 +63,7 @@ export class ModelSlot {
   }
 
   async run(features: Float32Array): Promise<Float32Array> {
-    if (!this.inference) await this.ensure(undefined);
+    if (!this.inference) await this.ensure(undefined, this.triedAtMs);
     return (this.inference as Inference).run(features, 1);
   }
 

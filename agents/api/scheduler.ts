@@ -31,7 +31,7 @@ export interface AgentStatus {
   readonly restartAtMs: number | null;
 }
 
-export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'outputs-dropped' | 'action-suppressed' | 'stopped';
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'stopped';
 
 export interface AgentReport {
   readonly atMs: number;
@@ -83,9 +83,11 @@ interface Slot {
   lastTickMs: number;
   lastError: string | null;
   restartAtMs: number | null;
-  /** Stream samples (imu, motors) that arrived since the agent's last tick; bounded, oldest dropped. */
+  /** The model in use and the refusal last reported, so each change is reported once. */
+  lastModel: string | null;
+  lastRefusal: string | null;
+  /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
   pendingImu: NonNullable<AgentInputs['imu']>[number][];
-  pendingMotors: NonNullable<AgentInputs['motors']>[number][];
 }
 
 const streamBacklogMax = 1_024;
@@ -113,7 +115,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, pendingImu: [], pendingMotors: [] });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [] });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -143,6 +145,7 @@ export class AgentScheduler {
       s.restartAtMs = null;
       s.nextTickMs = nowMs;
       this.report(nowMs, s.agent.name, 'started', `engine ${s.agent.engine?.() ?? 'none'}${restored === undefined ? '' : ', state restored'}`);
+      this.noteModel(s, nowMs);
     } catch (e) {
       this.fail(s, nowMs, 'start-failed', message(e));
     }
@@ -178,7 +181,6 @@ export class AgentScheduler {
     for (const s of this.slots) {
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
       if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
-      if (inputs.motors && s.agent.inputs.includes('motors')) s.pendingMotors = [...s.pendingMotors, ...inputs.motors].slice(-streamBacklogMax);
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
         s.restarts++;
         await this.startSlot(s, now);
@@ -203,6 +205,7 @@ export class AgentScheduler {
       }
       s.state = result.state;
       this.persist(s, now);
+      this.noteModel(s, now);
       if (took > s.agent.budgetMs) {
         s.overruns++;
         s.consecutiveOverruns++;
@@ -213,6 +216,17 @@ export class AgentScheduler {
       if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
     }
     await this.dispatch(now, actions);
+  }
+
+  /** Reports a model switch or a refused model file once per change (status shows the current one). */
+  private noteModel(s: Slot, now: number): void {
+    const m = s.agent.model?.();
+    const model = m ? `${m.name}@${m.version}` : null;
+    const refusal = s.agent.modelRefusal?.() ?? null;
+    if (model !== s.lastModel && s.lastModel !== null && model !== null) this.report(now, s.agent.name, 'model-loaded', `now running ${model} (was ${s.lastModel}), engine ${s.agent.engine?.() ?? 'none'}`);
+    if (refusal !== null && refusal !== s.lastRefusal) this.report(now, s.agent.name, 'model-refused', `${refusal}; still running ${model ?? 'the rules'}`);
+    s.lastModel = model ?? s.lastModel;
+    s.lastRefusal = refusal;
   }
 
   private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
@@ -231,10 +245,6 @@ export class AgentScheduler {
     if (s.agent.inputs.includes('imu')) {
       view.imu = s.pendingImu;
       s.pendingImu = [];
-    }
-    if (s.agent.inputs.includes('motors')) {
-      view.motors = s.pendingMotors;
-      s.pendingMotors = [];
     }
     return view as unknown as AgentInputs;
   }

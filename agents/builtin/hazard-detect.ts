@@ -25,8 +25,8 @@ export interface HazardDetectConfig {
   readonly cellM: number;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
-  /** Where a committed model version is stored on this device (default: the shipped models). */
-  readonly modelsDirFor?: (ref: CommittedModel) => string;
+  /** The directory of a committed model version on this device (default: the shipped model). */
+  readonly modelDirFor?: (ref: CommittedModel) => string;
 }
 
 export const defaultHazardDetectConfig: HazardDetectConfig = { attestScoreMin: 0.85, clearScoreMax: 0.05, clearRangeM: 8, reattestMs: 5_000, confirmScans: 3, confirmWindowMs: 1_000, cellM: 5 };
@@ -42,7 +42,7 @@ export function cellOf(northM: number, eastM: number, cellM: number): [number, n
 
 export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<HazardDetectState> {
   const c: HazardDetectConfig = { ...defaultHazardDetectConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelsDirFor ? { modelsDirFor: c.modelsDirFor } : {}) });
+  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let previous: readonly RangeReading[] | undefined;
   const pending = new Map<string, { hits: number; lastMs: number; score: number }>();
   return {
@@ -54,11 +54,11 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       previous = undefined;
       pending.clear();
       await slot.release(); // a restart reloads the model: the old session may be what failed
-      await slot.ensure(null);
+      await slot.ensure(null, ctx.nowMs);
       return ctx.restored ?? { attested: {} };
     },
     async tick(s: HazardDetectState, inp: AgentInputs): Promise<TickResult<HazardDetectState>> {
-      await slot.ensure(inp.committed?.models['hazard-detect']);
+      await slot.ensure(inp.committed?.models['hazard-detect'], inp.nowMs);
       const scan = inp.range;
       const pos = inp.position;
       if (!scan || scan.length < rangeBeams || !pos) return { state: s };

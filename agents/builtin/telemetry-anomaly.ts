@@ -1,11 +1,12 @@
-// Built-in agent 1: telemetry anomaly detection. Classifies a sliding window of IMU, battery and motor
-// samples as normal, degraded or severe. A severe anomaly triggers a local land (or return to launch)
-// at once, before any consensus, and the agent attests that this device is degraded.
+// Built-in agent 1: telemetry anomaly detection. Classifies a sliding window of IMU and battery samples
+// (what every flight controller reports; motor faults show in them as vibration, body-rate oscillation
+// and current) as normal, degraded or severe. A severe anomaly triggers a local land (or return to
+// launch) at once, before any consensus, and the agent attests that this device is degraded.
 
 import type { BatteryState, ImuSample } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
 import { ModelSlot } from '../api/model-slot.js';
-import { telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules, type MotorSample } from '../features/telemetry.js';
+import { telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules } from '../features/telemetry.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
 import type { CommittedModel } from '../models/registry.js';
@@ -21,10 +22,15 @@ export interface TelemetryAnomalyConfig {
   /** Repeat the degraded attestation this often while the condition lasts. */
   readonly reattestMs: number;
   readonly windowSamples: number;
+  /**
+   * The model was trained on windows sampled every 100 ms; when IMU samples arrive much further apart
+   * (a slow stream, a simulation run faster than real time) the agent makes no decision and says why.
+   */
+  readonly imuSpacingMsMax: number;
   readonly ort?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
-  /** Where a committed model version is stored on this device (default: the shipped models). */
-  readonly modelsDirFor?: (ref: CommittedModel) => string;
+  /** The directory of a committed model version on this device (default: the shipped model). */
+  readonly modelDirFor?: (ref: CommittedModel) => string;
 }
 
 export const defaultTelemetryAnomalyConfig: Omit<TelemetryAnomalyConfig, 'deviceId'> = {
@@ -35,6 +41,7 @@ export const defaultTelemetryAnomalyConfig: Omit<TelemetryAnomalyConfig, 'device
   severeAction: 'land',
   reattestMs: 30_000,
   windowSamples: 20,
+  imuSpacingMsMax: 250,
 };
 
 export interface TelemetryAnomalyState {
@@ -48,49 +55,45 @@ const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, l
 
 export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { deviceId: string }): Agent<TelemetryAnomalyState> {
   const c: TelemetryAnomalyConfig = { ...defaultTelemetryAnomalyConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelsDirFor ? { modelsDirFor: c.modelsDirFor } : {}) });
+  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
-  let motors: MotorSample[] = [];
-  let noMotors = false;
+  let spacingNote: string | null = null;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
-    inputs: ['imu', 'battery', 'motors', 'committed'],
+    inputs: ['imu', 'battery', 'committed'],
     // 10 Hz, the rate the model was trained on: each tick adds one battery sample to the window.
     periodMs: 100,
     budgetMs: 20,
     async start(ctx: StartContext<TelemetryAnomalyState>) {
       imu = [];
       battery = [];
-      motors = [];
       await slot.release(); // a restart reloads the model: the old session may be what failed
-      await slot.ensure(null);
+      await slot.ensure(null, ctx.nowMs);
       return ctx.restored ?? initial;
     },
     async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
-      await slot.ensure(inp.committed?.models['telemetry-anomaly']);
+      await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
       imu = keep(imu, inp.imu);
       battery = keep(battery, inp.battery ? [inp.battery] : undefined);
-      motors = keep(motors, inp.motors);
       if (imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      const spacing = medianSpacingMs(imu);
+      spacingNote = spacing > c.imuSpacingMsMax ? `IMU samples ${Math.round(spacing)} ms apart (the model needs about 100 ms): no decision` : null;
+      if (spacingNote !== null) return { state: s };
       // The whole window, and its newer half: a fault that began a second ago still dominates the half.
-      // Without motor telemetry (a flight controller that reports no ESC data) the model's motor
-      // features would read as dead motors, so the rules, which ignore absent motors, decide instead.
       const half = Math.floor(c.windowSamples / 2);
-      noMotors = motors.length === 0;
-      const infer = (f: Float32Array): Promise<Float32Array> => (noMotors ? Promise.resolve(telemetryRules(f)) : slot.run(f));
-      const full = await infer(telemetryFeatures({ imu, battery, motors, cells: c.cells }));
-      const recent = imu.length >= c.windowSamples ? await infer(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), motors: motors.slice(-half), cells: c.cells })) : full;
+      const full = await slot.run(telemetryFeatures({ imu, battery, cells: c.cells }));
+      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells: c.cells })) : full;
       const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
       const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
       const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
       const condition: TelemetryAnomalyState['condition'] = severe >= c.severeScoreAct || severeStreak >= 2 ? 'severe' : degraded >= c.degradedScoreMin ? 'degraded' : 'normal';
       const outputs: AgentOutput[] = [];
-      const model = noMotors ? undefined : slot.model();
+      const model = slot.model();
       // Severity only escalates within a flight: once severe, the device stays out of the mission.
       const effective = s.condition === 'severe' ? 'severe' : condition;
-      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${noMotors ? 'rules' : slot.engine()})` });
+      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
       const changed = effective !== s.condition;
       const due = effective !== 'normal' && (s.lastAttestMs === null || inp.nowMs - s.lastAttestMs >= c.reattestMs);
       let lastAttestMs = s.lastAttestMs;
@@ -103,9 +106,15 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     async stop() {
       await slot.release();
     },
-    engine: () => (noMotors ? 'rules' : slot.engine()),
-    model: () => (noMotors ? undefined : slot.model()),
+    engine: () => slot.engine(),
+    model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => slot.reasons(),
+    engineReasons: () => (spacingNote === null ? slot.reasons() : [...slot.reasons(), spacingNote]),
   };
+}
+
+/** The median time between consecutive samples (their own clocks), ms. */
+function medianSpacingMs(xs: readonly ImuSample[]): number {
+  const d = xs.slice(1).map((x, i) => x.timeMs - (xs[i] as ImuSample).timeMs).sort((a, b) => a - b);
+  return d[Math.floor(d.length / 2)] ?? 0;
 }

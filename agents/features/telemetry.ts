@@ -1,42 +1,29 @@
-// Telemetry features for the anomaly model: one row per window of IMU, battery and motor samples.
+// Telemetry features for the anomaly model: one row per window of IMU and battery samples, the signals
+// every flight controller reports (ESC telemetry is optional hardware, so the model does not need it).
 // The training script and the on-device agent both use this function, so features mean the same.
 
 import type { BatteryState, ImuSample } from '../../hal/devices.js';
 
-/** Motor telemetry (ESC RPM and current), which the flight controller reports per motor. */
-export interface MotorSample {
-  readonly timeMs: number;
-  readonly rpm: readonly number[];
-  readonly currentA: readonly number[];
-}
-
 export interface TelemetryWindow {
   readonly imu: readonly ImuSample[];
   readonly battery: readonly BatteryState[];
-  readonly motors: readonly MotorSample[];
   /** Series cells in the pack, to compare voltages across vehicles. */
   readonly cells: number;
 }
 
 export const telemetryFeatureNames = [
-  'accel.norm-dev', // mean | |a| - g |
-  'accel.std',
-  'gyro.mean',
-  'gyro.std',
+  'accel.jitter', // RMS of sample-to-sample change / sqrt 2: vibration and shocks, not smooth manoeuvres
+  'gyro.mean', // mean |body rate|
+  'gyro.jitter', // RMS of sample-to-sample change of the body rates / sqrt 2: oscillation, not turns
   'battery.cell-v',
   'battery.drop-vps', // per cell, load sag removed
   'battery.current-a',
   'battery.current-std',
-  'motor.rpm-mean',
-  'motor.rpm-spread', // (max motor mean - min motor mean) / overall mean
-  'motor.current-spread',
-  'motor.rpm-jitter', // mean per-motor std / mean
 ] as const;
 
 export const telemetryFeatureCount = telemetryFeatureNames.length;
 export const telemetryLabels = ['normal', 'degraded', 'severe'] as const;
 
-const g = 9.80665;
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 const std = (xs: readonly number[]): number => {
   const m = mean(xs);
@@ -65,45 +52,41 @@ export function loadCompensatedDrop(b: readonly BatteryState[]): number {
   return (first.voltageV + first.currentA * r - (last.voltageV + last.currentA * r)) / ((last.timeMs - first.timeMs) / 1000);
 }
 
-export function telemetryFeatures(w: TelemetryWindow): Float32Array {
-  const an = w.imu.map((s) => norm(s.accelMps2));
-  const gn = w.imu.map((s) => norm(s.gyroRadps));
-  const volts = w.battery.map((b) => b.voltageV / Math.max(1, w.cells));
-  const amps = w.battery.map((b) => b.currentA);
-  const drop = loadCompensatedDrop(w.battery) / Math.max(1, w.cells);
-  const motorCount = w.motors[0]?.rpm.length ?? 0;
-  const perMotorRpm: number[] = [];
-  const perMotorCur: number[] = [];
-  const jitter: number[] = [];
-  for (let m = 0; m < motorCount; m++) {
-    const r = w.motors.map((s) => s.rpm[m] ?? 0);
-    perMotorRpm.push(mean(r));
-    perMotorCur.push(mean(w.motors.map((s) => s.currentA[m] ?? 0)));
-    jitter.push(std(r));
+/** RMS of successive differences / sqrt 2: for white noise that is its standard deviation; a smooth signal gives ~0. */
+function jitter(vs: readonly { x: number; y: number; z: number }[]): number {
+  if (vs.length < 2) return 0;
+  let sum = 0;
+  for (let i = 1; i < vs.length; i++) {
+    const a = vs[i - 1] as { x: number; y: number; z: number };
+    const b = vs[i] as { x: number; y: number; z: number };
+    sum += ((b.x - a.x) ** 2 + (b.y - a.y) ** 2 + (b.z - a.z) ** 2) / 3;
   }
-  const rpmMean = mean(perMotorRpm);
-  const curMean = mean(perMotorCur);
-  const spread = (xs: number[], m: number): number => (xs.length === 0 || m <= 0 ? 0 : (Math.max(...xs) - Math.min(...xs)) / m);
+  return Math.sqrt(sum / (vs.length - 1) / 2);
+}
+
+/** A flight controller without a current sensor reports NaN; such samples count as no current. */
+const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
+
+export function telemetryFeatures(w: TelemetryWindow): Float32Array {
+  const gn = w.imu.map((s) => norm(s.gyroRadps));
+  const battery = w.battery.map((b) => ({ ...b, currentA: finite(b.currentA) }));
+  const volts = battery.map((b) => b.voltageV / Math.max(1, w.cells));
+  const amps = battery.map((b) => b.currentA);
   return Float32Array.from([
-    mean(an.map((a) => Math.abs(a - g))),
-    std(an),
+    jitter(w.imu.map((s) => s.accelMps2)),
     mean(gn),
-    std(gn),
+    jitter(w.imu.map((s) => s.gyroRadps)),
     mean(volts),
-    drop,
+    loadCompensatedDrop(battery) / Math.max(1, w.cells),
     mean(amps),
     std(amps),
-    rpmMean / 1000,
-    spread(perMotorRpm, rpmMean),
-    spread(perMotorCur, curMean),
-    rpmMean > 0 ? mean(jitter) / rpmMean : 0,
   ]);
 }
 
 /** The rule-based fallback: thresholds a person would pick, as [normal, degraded, severe] scores. */
 export function telemetryRules(f: Float32Array): Float32Array {
   const v = (i: number): number => f[i] ?? 0;
-  const severe = v(9) > 0.3 || v(4) < 3.3 || v(5) > 0.08 || v(1) > 6 || v(2) > 2.5;
-  const degraded = v(9) > 0.12 || v(4) < 3.5 || v(5) > 0.03 || v(1) > 2 || v(2) > 0.8 || v(11) > 0.08;
+  const severe = v(0) > 6 || v(2) > 1.5 || v(3) < 3.3 || v(4) > 0.08 || v(1) > 2.5;
+  const degraded = v(0) > 1.8 || v(2) > 0.5 || v(3) < 3.5 || v(4) > 0.03;
   return severe ? Float32Array.of(0, 0.1, 0.9) : degraded ? Float32Array.of(0.1, 0.8, 0.1) : Float32Array.of(0.9, 0.08, 0.02);
 }

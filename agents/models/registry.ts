@@ -3,7 +3,7 @@
 // or substituted file is refused with a message saying which hash differs.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { limits } from '../../runtime/lib/limits.js';
@@ -53,8 +53,8 @@ function parseMetadata(v: unknown, where: string): Result<ModelMetadata> {
   return ok(m as ModelMetadata);
 }
 
-export function readModelMetadata(modelsDir: string, name: string): Result<ModelMetadata> {
-  const where = join(modelsDir, name, 'metadata.json');
+export function readModelMetadata(modelDir: string): Result<ModelMetadata> {
+  const where = join(modelDir, 'metadata.json');
   let text: string;
   try {
     text = readFileSync(where, 'utf8');
@@ -69,13 +69,30 @@ export function readModelMetadata(modelsDir: string, name: string): Result<Model
 }
 
 /**
- * Reads and checks a model. Without `committed` the metadata's own hash is the reference (a device
- * with no rollout yet uses what it shipped with); with it, the committed version and hash must match.
+ * Where a device keeps a committed version: `<modelsDir>/<name>/<version>/` (model.onnx and
+ * metadata.json, installed by the operator beside the rollout), else the shipped `agents/models/<name>/`,
+ * which serves when the committed version is the one the device shipped with.
  */
+export function committedModelDir(modelsDir: string | undefined, ref: CommittedModel, shippedDir = shippedModelsDir): string {
+  const installed = modelsDir === undefined ? undefined : join(modelsDir, ref.name, ref.version);
+  return installed !== undefined && existsSync(join(installed, 'metadata.json')) ? installed : join(shippedDir, ref.name);
+}
+
+/** Reads and checks the model under `modelsDir/<name>/` (the shipped layout). */
 export function loadVerifiedModel(modelsDir: string, name: string, committed?: CommittedModel): Result<VerifiedModel> {
-  const meta = readModelMetadata(modelsDir, name);
-  if (!meta.ok) return meta;
-  const file = join(modelsDir, name, meta.value.file);
+  return loadModelFrom(join(modelsDir, name), name, committed);
+}
+
+/**
+ * Reads and checks the model in `modelDir`. Without `committed` the metadata's own hash is the reference
+ * (a device with no rollout yet uses what it shipped with); with it, the committed version and hash must
+ * match too, so a file whose metadata was rewritten to fit it is still refused.
+ */
+export function loadModelFrom(modelDir: string, name: string, committed?: CommittedModel): Result<VerifiedModel> {
+  const meta = readModelMetadata(modelDir);
+  if (!meta.ok) return committed ? err(`model ${name} ${committed.version} refused: ${meta.error}`) : meta;
+  if (meta.value.name !== name) return err(`model ${name}: ${join(modelDir, 'metadata.json')} describes model ${meta.value.name}`);
+  const file = join(modelDir, meta.value.file);
   let size: number;
   try {
     size = statSync(file).size;
@@ -91,7 +108,7 @@ export function loadVerifiedModel(modelsDir: string, name: string, committed?: C
   }
   if (committed) {
     if (committed.name !== name) return err(`model ${name}: the committed rollout is for model ${committed.name}`);
-    if (committed.version !== meta.value.version) return err(`model ${name} refused: the swarm committed version ${committed.version}, this device has ${meta.value.version}`);
+    if (committed.version !== meta.value.version) return err(`model ${name} refused: the swarm committed version ${committed.version}, this device has ${meta.value.version} in ${modelDir}`);
     if (committed.hashHex !== actual) return err(`model ${name} ${meta.value.version} refused: file hash ${short(actual)} does not match the committed hash ${short(committed.hashHex)}`);
   }
   return ok({ meta: meta.value, bytes });

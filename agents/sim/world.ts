@@ -185,14 +185,13 @@ export class AgentWorld {
       if (!base) this.bases.set(d.id, (base = telemetryBase(d.prng)));
       // The pack drains slowly (2 mV per cell per second) so consecutive windows join up.
       const drained = { ...base, cellV: base.cellV - 0.002 * (this.nowMs / 1000) };
-      const w = telemetryWindow(d.prng, this.nowMs, t && this.nowMs >= t.fromMs ? t.condition : 'normal', 20, drained, new Prng(d.faultSeed), t?.fault);
+      const w = telemetryWindow(d.prng, this.nowMs, t && this.nowMs >= t.fromMs ? t.condition : 'normal', 20, drained, new Prng(d.faultSeed), t?.fault, 'steady');
       this.telemetry.set(d.id, w);
     }
     const w = this.telemetry.get(d.id);
     const k = Math.floor((this.nowMs % 2000) / 100);
     const imu = w?.imu[k];
     const battery = w?.battery[k];
-    const motors = w?.motors[k];
     return {
       nowMs: this.nowMs,
       range: scan.readings,
@@ -201,7 +200,6 @@ export class AgentWorld {
       committed: d.view,
       ...(imu ? { imu: [imu] } : {}),
       ...(battery ? { battery } : {}),
-      ...(motors ? { motors: [motors] } : {}),
     };
   }
   private readonly telemetry = new Map<string, ReturnType<typeof telemetryWindow>>();

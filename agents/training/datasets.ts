@@ -18,7 +18,8 @@ export function telemetryDataset(seed: number, count: number): Dataset {
   const conditions: Condition[] = ['normal', 'normal', 'degraded', 'severe'];
   for (let i = 0; i < count; i++) {
     const c = conditions[i % conditions.length] as Condition;
-    xs.push(telemetryFeatures(telemetryWindow(prng, i * 2000, c)));
+    // The agent scores its whole 2 s window and its newest second, so both lengths are trained.
+    xs.push(telemetryFeatures(telemetryWindow(prng, i * 2000, c, prng.chance(0.5) ? 10 : 20)));
     ys.push(Float32Array.from(telemetryLabels, (l) => (l === c ? 1 : 0)));
   }
   return { xs, ys };

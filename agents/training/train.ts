@@ -34,13 +34,14 @@ interface Plan {
 export const plans: readonly Plan[] = [
   {
     name: 'telemetry-anomaly',
-    version: '1.0.0',
+    // 2.0.0: IMU and battery only (1.0.0 also wanted ESC motor telemetry, which few flight controllers report).
+    version: '2.0.0',
     spec: { sizes: [telemetryFeatureCount, 32, 16, telemetryLabels.length], output: 'softmax' },
     features: telemetryFeatureNames,
     labels: telemetryLabels,
     data: telemetryDataset,
-    train: 6000,
-    heldOut: 2000,
+    train: 12000,
+    heldOut: 3000,
     epochs: 40,
     positives: { anomaly: [1, 2], severe: [2] },
     multiLabel: false,

@@ -1,11 +1,12 @@
 // The companion computer's view of one flight controller (what MAVSDK's telemetry, action, offboard
 // and mission plugins do): cached telemetry, commands with ACKs, mode changes for PX4 and ArduPilot,
-// streamed guided/offboard setpoints, mission upload.
+// streamed guided/offboard setpoints, mission upload, and the IMU stream the anomaly agent needs
+// (asked for with SET_MESSAGE_INTERVAL, since neither autopilot streams it to a companion by default).
 
 import { common, minimal } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { assertNever } from '../../runtime/lib/assert.js';
-import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type LandedState } from '../../hal/devices.js';
+import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type LandedState, type Vec3 } from '../../hal/devices.js';
 import type { MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
@@ -21,7 +22,13 @@ export const mavCmd = {
   doReposition: 192,
   missionStart: 300,
   componentArmDisarm: 400,
+  setMessageInterval: 511,
 } as const;
+
+/** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
+export const mavMsgId = { scaledImu: 26, highresImu: 105 } as const;
+
+const gravityMps2 = 9.80665;
 
 const customModeEnabled = 1; // MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
 const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
@@ -38,7 +45,9 @@ export interface Telemetry {
   extendedState: common.ExtendedSysState | null;
   home: common.HomePosition | null;
   heartbeat: minimal.Heartbeat | null;
-  /** Local receive time (ms) of each message name, for staleness checks. */
+  /** The newest IMU sample in SI units, from HIGHRES_IMU or SCALED_IMU (body frame, z down). */
+  imu: { readonly accelMps2: Vec3; readonly gyroRadps: Vec3 } | null;
+  /** Local receive time (ms) of each message name (both IMU messages as "IMU"), for staleness checks. */
   receivedAtMs: Record<string, number>;
 }
 
@@ -53,17 +62,23 @@ export interface VehicleOptions {
   readonly command?: Partial<CommandOptions>;
   /** Rate of streamed guided/offboard setpoints; PX4 requires more than 2 Hz. */
   readonly setpointRateHz?: number;
+  /** The IMU stream rate asked of the FC (0: do not ask). */
+  readonly imuRateHz?: number;
 }
 
 export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
-  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, receivedAtMs: {} };
+  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, imu: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
   private readonly startMs = Date.now();
   private readonly setpointRateHz: number;
   private failsafeSeen = false;
+  /** Whether the IMU stream was asked for on this link (asked again after the FC comes back). */
+  private imuAsked = false;
+  /** Why the FC refused to stream its IMU, or null. */
+  imuRefusal: string | null = null;
 
   constructor(
     readonly endpoint: MavlinkEndpoint,
@@ -82,10 +97,35 @@ export class MavlinkVehicle {
       else if (msg instanceof common.BatteryStatus) t.battery = msg;
       else if (msg instanceof common.ExtendedSysState) t.extendedState = msg;
       else if (msg instanceof common.HomePosition) t.home = msg;
-      else if (msg instanceof minimal.Heartbeat) t.heartbeat = msg;
+      else if (msg instanceof common.HighresImu) t.imu = { accelMps2: { x: msg.xacc, y: msg.yacc, z: msg.zacc }, gyroRadps: { x: msg.xgyro, y: msg.ygyro, z: msg.zgyro } };
+      else if (msg instanceof common.ScaledImu) t.imu = { accelMps2: { x: (msg.xacc * gravityMps2) / 1000, y: (msg.yacc * gravityMps2) / 1000, z: (msg.zacc * gravityMps2) / 1000 }, gyroRadps: { x: msg.xgyro / 1000, y: msg.ygyro / 1000, z: msg.zgyro / 1000 } };
+      else if (msg instanceof minimal.Heartbeat) {
+        t.heartbeat = msg;
+        if (!this.imuAsked) this.askImu();
+      }
       else if (msg instanceof common.StatusText && msg.text.includes('failsafe')) this.failsafeSeen = true;
       else return;
-      t.receivedAtMs[(msg.constructor as unknown as { MSG_NAME: string }).MSG_NAME] = Date.now();
+      const name = (msg.constructor as unknown as { MSG_NAME: string }).MSG_NAME;
+      t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name] = Date.now();
+    });
+    endpoint.onLink((e) => {
+      if (e.type === 'lost' && e.sysid === this.target.sysid) this.imuAsked = false; // a rebooted FC forgets
+    });
+  }
+
+  /**
+   * Asks the FC to stream its IMU (MAV_CMD_SET_MESSAGE_INTERVAL): PX4 streams HIGHRES_IMU only in its
+   * onboard MAVLink mode, ArduPilot SCALED_IMU only when SRx_RAW_SENS is set. Once per link; a refusal
+   * is kept for status and the IMU then reads as 'no-data'.
+   */
+  private askImu(): void {
+    const rate = this.options.imuRateHz ?? 10;
+    const fam = this.family();
+    if (rate <= 0 || fam === null) return;
+    this.imuAsked = true;
+    const id = fam === 'px4' ? mavMsgId.highresImu : mavMsgId.scaledImu;
+    void this.commands.long(mavCmd.setMessageInterval, [id, Math.round(1e6 / rate)]).then((r) => {
+      this.imuRefusal = r.ok ? null : `the flight controller did not start the IMU stream (message ${id}): ${r.error.message}`;
     });
   }
 

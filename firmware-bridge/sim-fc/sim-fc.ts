@@ -1,6 +1,7 @@
 // A simulated flight controller speaking Murmur's MAVLink 2 subset over any byte transport: PX4 or
 // ArduPilot modes, arming checks, commands with ACKs (IN_PROGRESS for takeoff), mission upload and
-// execution, telemetry streams, offboard-loss hold, and a failsafe when the companion's heartbeats stop.
+// execution, telemetry streams (the IMU on request, MAV_CMD_SET_MESSAGE_INTERVAL, as PX4 and ArduPilot
+// do for a companion), offboard-loss hold, and a failsafe when the companion's heartbeats stop.
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -10,10 +11,10 @@ import { geoToLocal } from '../../hal/geo.js';
 import type { ByteTransport } from '../transport.js';
 import { MavlinkEndpoint, type ReceivedMessage, type SigningPolicy } from '../mavlink/endpoint.js';
 import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type AutopilotFamily } from '../mavlink/modes.js';
-import { mavCmd } from '../mavlink/vehicle.js';
+import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
 import { MissionReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
-import { sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
+import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
 
@@ -40,6 +41,8 @@ export class SimFlightController {
   readonly family: AutopilotFamily;
   private readonly t0 = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Streams a companion asked for with SET_MESSAGE_INTERVAL, by message id. */
+  private readonly requested = new Map<number, NodeJS.Timeout>();
   private mission: MissionItem[] = [];
   private missionIndex = -1;
   private missionActive = false;
@@ -85,6 +88,7 @@ export class SimFlightController {
   stop(): void {
     this.endpoint.stop();
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.requested.values()) clearInterval(t);
     if (this.takeoffAckTimer) clearTimeout(this.takeoffAckTimer);
   }
 
@@ -174,6 +178,10 @@ export class SimFlightController {
     const clearFailsafe = (): void => {
       this.failsafeReason = null;
     };
+    if (m.command === mavCmd.setMessageInterval) {
+      reply(this.setInterval(m._param1, m._param2));
+      return;
+    }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     switch (m.command) {
       case mavCmd.componentArmDisarm:
@@ -249,6 +257,19 @@ export class SimFlightController {
       default:
         this.ack(m.command, result.UNSUPPORTED, sysid, compid);
     }
+  }
+
+  /**
+   * MAV_CMD_SET_MESSAGE_INTERVAL for the IMU messages: interval in microseconds (at least 10 ms here),
+   * -1 stops the stream, 0 restores the default (off in this simulation, as on PX4 outside onboard mode).
+   */
+  private setInterval(id: number, intervalUs: number): { ok: boolean; error?: string } {
+    if (id !== mavMsgId.highresImu && id !== mavMsgId.scaledImu) return { ok: false, error: `message ${id}: no interval control in the simulation` };
+    const old = this.requested.get(id);
+    if (old) clearInterval(old);
+    this.requested.delete(id);
+    if (intervalUs > 0) this.requested.set(id, setInterval(() => sendImu(this, id), Math.max(10, intervalUs / 1000)));
+    return { ok: true };
   }
 
   private setMode(mode: FlightMode): { ok: boolean; error?: string } {

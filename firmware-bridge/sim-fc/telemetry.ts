@@ -1,9 +1,10 @@
 // The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT, ATTITUDE and GPS_RAW_INT
 // (the raw, noisy receiver) at the fast rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE,
-// HOME_POSITION and MISSION_CURRENT at 1 Hz.
+// HOME_POSITION and MISSION_CURRENT at 1 Hz; HIGHRES_IMU or SCALED_IMU when a companion asks for them.
 
 import { common } from 'node-mavlink';
 import { localToGeo } from '../../hal/geo.js';
+import { mavMsgId } from '../mavlink/vehicle.js';
 import type { SimFlightController } from './sim-fc.js';
 
 export function statusText(text: string, severity = 6): common.StatusText {
@@ -119,4 +120,37 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
     cur.missionId = cur.fenceId = cur.rallyPointsId = 0;
     fc.send(cur);
   }
+}
+
+/** One IMU sample of the simulated vehicle: HIGHRES_IMU in SI units, or SCALED_IMU in mG and mrad/s. */
+export function sendImu(fc: SimFlightController, id: number): void {
+  const { accelMps2: a, gyroRadps: w } = fc.vehicle.imu();
+  if (id === mavMsgId.highresImu) {
+    const m = new common.HighresImu();
+    m.timeUsec = BigInt(Math.round(fc.nowMs())) * 1000n;
+    m.xacc = a.x;
+    m.yacc = a.y;
+    m.zacc = a.z;
+    m.xgyro = w.x;
+    m.ygyro = w.y;
+    m.zgyro = w.z;
+    m.xmag = m.ymag = m.zmag = 0;
+    m.absPressure = m.diffPressure = m.pressureAlt = m.temperature = 0;
+    m.fieldsUpdated = 0x3f as common.HighresImuUpdatedFlags; // accel and gyro, x/y/z
+    m.id = 0;
+    fc.send(m);
+    return;
+  }
+  const mg = (x: number): number => Math.max(-32768, Math.min(32767, Math.round((x / 9.80665) * 1000)));
+  const m = new common.ScaledImu();
+  m.timeBootMs = fc.nowMs() >>> 0;
+  m.xacc = mg(a.x);
+  m.yacc = mg(a.y);
+  m.zacc = mg(a.z);
+  m.xgyro = Math.round(w.x * 1000);
+  m.ygyro = Math.round(w.y * 1000);
+  m.zgyro = Math.round(w.z * 1000);
+  m.xmag = m.ymag = m.zmag = 0;
+  m.temperature = 0;
+  fc.send(m);
 }

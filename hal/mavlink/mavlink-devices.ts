@@ -1,7 +1,7 @@
 // HAL drivers over a MAVLink flight controller (firmware-bridge/mavlink/vehicle.ts): position,
 // attitude, battery and flight control from the FC's telemetry and commands. Position comes from the
-// receiver's GPS_RAW_INT when the FC streams it, else from its fused GLOBAL_POSITION_INT. The FC's IMU
-// stream (HIGHRES_IMU) is not requested, so imu() answers 'unsupported'.
+// receiver's GPS_RAW_INT when the FC streams it, else from its fused GLOBAL_POSITION_INT. The IMU comes
+// from HIGHRES_IMU (PX4) or SCALED_IMU (ArduPilot), which the vehicle asks the FC to stream.
 
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import {
@@ -86,7 +86,9 @@ export class MavlinkAttitude extends MavlinkDevice implements AttitudeSensor {
     return ok({ timeMs: r.value.timeMs, rollRad: a.roll, pitchRad: a.pitch, yawRad: a.yaw, rollRateRadps: a.rollspeed, pitchRateRadps: a.pitchspeed, yawRateRadps: a.yawspeed });
   }
   imu(): Result<ImuSample, DeviceError> {
-    return err(deviceError('unsupported', 'the MAVLink driver does not stream HIGHRES_IMU'));
+    const r = this.fresh('IMU', this.vehicle.telemetry.imu);
+    if (!r.ok) return r.error.code === 'no-data' && this.vehicle.imuRefusal ? err(deviceError('unsupported', this.vehicle.imuRefusal)) : r;
+    return ok({ timeMs: r.value.timeMs, accelMps2: r.value.value.accelMps2, gyroRadps: r.value.value.gyroRadps });
   }
 }
 

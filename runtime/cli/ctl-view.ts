@@ -2,7 +2,7 @@
 // proofs: `send` verifies commits itself; these views show what each device says, side by side.
 
 import { fleetPrefix } from '../links/mqtt-topics.js';
-import { controlTopics, type DecisionJson, type StatusJson } from '../device/control-topics.js';
+import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
@@ -68,12 +68,12 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     });
     if (json) printJson(rows);
     else {
-      const head = ['NODE', 'ROLE', 'LIVENESS', 'HEIGHT', 'ROUND', 'PROPOSER', 'BATTERY', 'POSITION (N,E,UP m)', 'MISSION'];
+      const head = ['NODE', 'ROLE', 'LIVENESS', 'HEIGHT', 'ROUND', 'PROPOSER', 'BATTERY', 'POSITION (N,E,UP m)', 'MISSION', 'AGENTS (name:engine@model)'];
       const body = rows.map((r) => {
         const s = r.status;
         const pos = s?.position ? `${s.position.northM},${s.position.eastM},${s.position.upM}` : '-';
         const mission = s?.mission ? `${s.mission.id.slice(0, 20)} ${s.mission.status} ${s.mission.progressPct}%` : '-';
-        return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission];
+        return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission, agentsCell(s?.agents)];
       });
       process.stdout.write(table([head, ...body]) + '\n');
     }
@@ -102,6 +102,21 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason])]) + '\n');
   }
   return got.size === 0 ? exitCodes.timeout : exitCodes.ok;
+}
+
+/**
+ * One device's agents in a table cell: `name:engine@version`, then what needs attention: a refused
+ * model (the reason is in --json), a state other than running, restarts.
+ */
+export function agentsCell(agents: readonly AgentStatusJson[] | undefined): string {
+  if (!agents || agents.length === 0) return '-';
+  return agents
+    .map((a) => {
+      const version = a.model ? `@${a.model.slice(a.model.lastIndexOf('@') + 1)}` : '';
+      const notes = [a.modelRefused !== null ? 'model refused' : '', a.state !== 'running' ? a.state : '', a.restarts > 0 ? `${a.restarts} restarts` : ''].filter((x) => x !== '');
+      return `${a.name}:${a.engine}${version}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+    })
+    .join(' ');
 }
 
 function mostCommon(xs: readonly string[]): string {

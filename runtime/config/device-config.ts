@@ -117,7 +117,7 @@ function deviceConfigSchemaFor(z: Zod) {
         .object({ everyHeights: z.number().int().min(2).max(1_048_576).optional() })
         .strict()
         .default({}),
-      agents: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+      agents: z.object({ enabled: z.boolean().default(true), modelsDir: z.string().min(1).optional() }).strict().default({ enabled: true }),
       membership: z
         .object({
           threshold: z.number().min(1).max(100).default(8),
@@ -171,6 +171,7 @@ const fixes: Readonly<Record<string, string>> = {
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
   'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
   'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
+  'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
 
 function fixFor(path: string): string {
@@ -228,6 +229,7 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   // A floor on the spread as large as the interval would hide every late heartbeat.
   if (c.membership.minStdDevMs * 2 > c.mqtt.heartbeatMs) return err(`${file}: membership.minStdDevMs: ${c.membership.minStdDevMs} is more than half of mqtt.heartbeatMs (${c.mqtt.heartbeatMs}); ${fixFor('membership.minStdDevMs')}`);
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
+  if (c.agents.modelsDir !== undefined) c.agents = { ...c.agents, modelsDir: abs(c.agents.modelsDir) };
   return ok(c);
 }
 

@@ -1,6 +1,8 @@
 // Runs the built-in agents (agents/) on a device: hazard detection, telemetry anomaly, mission reflexes.
 // Their reflex actions go straight to the HAL (never waiting for consensus); their attestations are
-// signed and submitted as block transactions. Inputs come from the HAL and the committed mission state.
+// signed and submitted as block transactions. Inputs come from the HAL and the committed mission state,
+// including the model rollout: each agent runs the version committed for this device, loaded from
+// `modelsDir/<name>/<version>/` only when the file's sha256 is the committed one.
 
 import type { DeviceSet, FlightAction } from '../../hal/devices.js';
 import type { AgentInputs, CommittedView } from '../../agents/api/agent.js';
@@ -10,13 +12,19 @@ import { FileStateStore } from '../../agents/api/state-store.js';
 import { hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
 import { defaultTelemetryAnomalyConfig, telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import { OrtWorker } from '../../agents/inference/ort-worker.js';
+import { committedModelDir, type CommittedModel } from '../../agents/models/registry.js';
 import type { Signer } from '../crypto/sodium.js';
+import { assignedModel } from '../mission/models.js';
 import type { MissionState } from '../mission/types.js';
+import type { AgentStatusJson } from './control-topics.js';
 
 export interface AgentsOptions {
   readonly id: string;
   readonly fleet: string;
   readonly dir: string;
+  /** Where rolled-out model versions are installed: `<modelsDir>/<name>/<version>/`. */
+  readonly modelsDir: string;
   readonly devices: DeviceSet;
   readonly signer: Signer;
   readonly submit: (envelope: Uint8Array) => void;
@@ -32,10 +40,37 @@ const hazardCellM = 5;
 /** An own degraded attestation counts for this long: twice the anomaly agent's re-attest period. */
 const selfDegradedHoldMs = 2 * defaultTelemetryAnomalyConfig.reattestMs;
 
+/**
+ * One onnxruntime worker per process, shared by its devices' agents: a device process has one device,
+ * but fleet-sim's in-process real-time mode runs many, and a worker thread each would load onnxruntime
+ * many times over. Counted, so the last device to stop closes it.
+ */
+const sharedOrt = { worker: null as OrtWorker | null, users: 0 };
+
+function acquireOrt(): OrtWorker {
+  sharedOrt.users++;
+  sharedOrt.worker ??= new OrtWorker();
+  return sharedOrt.worker;
+}
+
+async function releaseOrt(): Promise<void> {
+  sharedOrt.users--;
+  if (sharedOrt.users > 0 || !sharedOrt.worker) return;
+  const w = sharedOrt.worker;
+  sharedOrt.worker = null;
+  await w.close();
+}
+/** The agents that run a model, by the model's name (agent and model share it). */
+const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
+
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
+  /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's thread. */
+  private readonly ort = acquireOrt();
   private busy = false;
   private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
+  /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
+  private lastImuMs = -Infinity;
 
   constructor(private readonly o: AgentsOptions) {
     const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
@@ -51,8 +86,9 @@ export class DeviceAgents {
       onReport: o.onReport,
       tickTimeoutMs: 1_000,
     });
-    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM }));
-    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id }));
+    const modelDirFor = (ref: CommittedModel): string => committedModelDir(o.modelsDir, ref);
+    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor, ort: this.ort }));
+    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor, ort: this.ort }));
     this.scheduler.add(missionReflexAgent());
   }
 
@@ -77,7 +113,9 @@ export class DeviceAgents {
     const battery = d.battery?.state();
     const range = d.range?.readings();
     const flight = d.flight?.state();
-    const imu = d.attitude?.imu();
+    const read = d.attitude?.imu();
+    const imu = read?.ok && read.value.timeMs > this.lastImuMs ? read : undefined;
+    if (imu) this.lastImuMs = imu.value.timeMs;
     let position: AgentInputs['position'];
     const local = this.o.position();
     if (fix?.ok && local) {
@@ -100,7 +138,7 @@ export class DeviceAgents {
       cellM: hazardCellM,
       geofence: m.geofence ? m.geofence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : null,
       home: { northM: 0, eastM: 0 },
-      models: {},
+      models: this.committedModels(m),
     };
     return {
       nowMs,
@@ -120,7 +158,23 @@ export class DeviceAgents {
     return d !== null && nowMs - d.atMs <= selfDegradedHoldMs ? { severity: d.severity, reason: d.reason } : null;
   }
 
-  stop(nowMs: number): Promise<void> {
-    return this.scheduler.stop(nowMs);
+  /** The scheduler's view of every agent, for the status topic, /health and metrics. */
+  status(): AgentStatusJson[] {
+    return this.scheduler.status().map((a) => ({ name: a.name, engine: a.engine, state: a.status, model: a.model, modelRefused: a.modelRefused, engineReasons: a.engineReasons, restarts: a.restarts, ticks: a.ticks, overruns: a.overruns, lastError: a.lastError }));
+  }
+
+  /** The version of each model the committed rollout assigns to this device (null: as shipped). */
+  private committedModels(m: MissionState): Record<string, CommittedModel | null> {
+    const out: Record<string, CommittedModel | null> = {};
+    for (const name of modelNames) {
+      const v = assignedModel(m.models, name, this.o.id);
+      out[name] = v ? { name, version: v.version, hashHex: v.sha256 } : null;
+    }
+    return out;
+  }
+
+  async stop(nowMs: number): Promise<void> {
+    await this.scheduler.stop(nowMs);
+    await releaseOrt();
   }
 }

@@ -66,7 +66,28 @@ export interface StatusJson {
   /** The newest committed evidence of misbehaviour (at most 8): who double-signed which vote, and the
    *  height whose block carries the proof. Absent from devices older than this field. */
   readonly evidence?: readonly { readonly culprit: string; readonly height: number; readonly round: number; readonly vote: string; readonly committedAt: number }[];
+  /** The device's agents (empty when agents are disabled), in name order. */
+  readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;
+}
+
+/** One agent as the scheduler reports it: which engine infers, which model runs, how it is doing. */
+export interface AgentStatusJson {
+  readonly name: string;
+  /** onnxruntime, pure-ts, rules, or none for an agent without a model. */
+  readonly engine: string;
+  /** starting, running, backoff (crashed or overran, restart pending) or stopped. */
+  readonly state: string;
+  /** name@version of the model in use, or null (rules or no model). */
+  readonly model: string | null;
+  /** Why the model the rollout assigned was refused (hash mismatch, missing file), or null. */
+  readonly modelRefused: string | null;
+  /** Why better engines were passed over, or why the agent is not deciding (e.g. its input is too sparse). */
+  readonly engineReasons: readonly string[];
+  readonly restarts: number;
+  readonly ticks: number;
+  readonly overruns: number;
+  readonly lastError: string | null;
 }
 
 export interface DecisionJson {

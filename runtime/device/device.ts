@@ -159,6 +159,7 @@ export class Device {
           id: c.id,
           fleet,
           dir: join(c.dataDir, 'agents'),
+          modelsDir: c.agents.modelsDir ?? join(c.dataDir, 'models'),
           devices: this.hal.devices,
           signer: p.signer,
           submit: (b) => this.submitTx(b),
@@ -357,6 +358,7 @@ export class Device {
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
+      agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };
   }
@@ -380,6 +382,7 @@ export class Device {
       healthReasons: self.reasons,
       checkpoint: cp ? { height: cp.height, appHash: toHex(cp.commitment) } : null,
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
+      agents: this.agents?.status() ?? [],
     };
   }
 
@@ -389,6 +392,7 @@ export class Device {
     this.metrics.checkpointHeight.set(h.checkpoint?.height ?? 0);
     this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);
     this.metrics.stateSync.set({ outcome: 'refused' }, h.stateSync.refused);
+    this.metrics.setAgents(h.agents);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

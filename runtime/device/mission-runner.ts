@@ -9,6 +9,7 @@ import { toHex } from '../lib/bytes.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState } from '../mission/machine.js';
+import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
@@ -127,8 +128,16 @@ export class MissionRunner {
           this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');
           this.o.submit(e.manifest);
           break;
-        case 'model-rollout':
-          this.o.log.info({ event: 'model-rollout', ...e.rollout, canary: e.rollout.nodes.includes(this.o.id) }, 'model rollout committed');
+        case 'model-rollout': {
+          // The agents read the committed rollout on their next tick and load what it assigns this device.
+          const mine = assignedModel(this.state.models, e.rollout.model, this.o.id);
+          const canary = e.rollout.canary?.nodes ?? [];
+          this.o.log.info({ event: 'model-rollout', action: e.action, model: e.rollout.model, canary, assigned: mine ? `${mine.version} sha256:${mine.sha256}` : 'as shipped' }, `model rollout committed: ${e.action} ${e.rollout.model}`);
+          break;
+        }
+        case 'replan':
+          // The new routes arrive as task effects of the same block (this device flies its own above).
+          this.o.log.info({ event: 'replan', mission: e.mission, nodes: e.nodes, keepOuts: e.keepOuts }, `committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zones`);
           break;
         case 'param':
         case 'geofence':

@@ -5,7 +5,7 @@
 import { snapshotBytesMax } from '../consensus/snapshot.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
-import type { ActiveMission, DroneState, HazardSet, MissionState, ModelRollout, PointDm } from '../mission/types.js';
+import type { ActiveMission, DroneState, CanaryVersion, HazardSet, MissionState, ModelRollout, ModelVersion, PointDm } from '../mission/types.js';
 import { decodeCbor, encodeCanonicalCbor } from '../wire/cbor.js';
 import { array, fail, int, map, num, oneOf, parseWith, text, uint } from '../wire/fields.js';
 import type { DecisionJson } from './control-topics.js';
@@ -62,9 +62,23 @@ function mission(v: unknown, path: string): ActiveMission {
   };
 }
 
+function modelVersion(v: unknown, path: string): ModelVersion {
+  const m = map(v, path);
+  return { version: text(m.version, `${path}.version`, textMax), sha256: text(m.sha256, `${path}.sha256`, 64), height: uint(m.height, `${path}.height`) };
+}
+
 function model(v: unknown, path: string): ModelRollout {
   const m = map(v, path);
-  return { model: text(m.model, `${path}.model`, textMax), version: text(m.version, `${path}.version`, textMax), canaryPermille: uint(m.canaryPermille, `${path}.canaryPermille`), nodes: texts(m.nodes, `${path}.nodes`), height: uint(m.height, `${path}.height`) };
+  const canary = (c: unknown): CanaryVersion => {
+    const x = map(c, `${path}.canary`);
+    return { ...modelVersion(c, `${path}.canary`), permille: uint(x.permille, `${path}.canary.permille`), nodes: texts(x.nodes, `${path}.canary.nodes`) };
+  };
+  return {
+    model: text(m.model, `${path}.model`, textMax),
+    stable: m.stable === null ? null : modelVersion(m.stable, `${path}.stable`),
+    previous: m.previous === null ? null : modelVersion(m.previous, `${path}.previous`),
+    canary: m.canary === null ? null : canary(m.canary),
+  };
 }
 
 function hazards(v: unknown, path: string): HazardSet {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentStatusJson } from './control-topics.js';
 
 export interface HealthView {
   readonly node: string;
@@ -23,6 +24,8 @@ export interface HealthView {
   readonly checkpoint: { readonly height: number; readonly appHash: string } | null;
   /** Snapshots installed by state sync since start, and offers or chunks refused from peers. */
   readonly stateSync: { readonly installs: number; readonly refused: number };
+  /** Every agent: engine, state, model, restarts (as in the status topic). */
+  readonly agents: readonly AgentStatusJson[];
 }
 
 export function createLogger(node: string, level: string, position: () => { height: number; round: number }): PinoLogger {
@@ -50,9 +53,26 @@ export class DeviceMetrics {
   readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
   readonly checkpointHeight = new Gauge({ name: 'murmur_checkpoint_height', help: 'Height of the newest state checkpoint this device holds', registers: [this.registry] });
   readonly stateSync = new Gauge({ name: 'murmur_state_sync', help: 'Snapshots installed by state sync since start, and offers or chunks refused', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly agentInfo = new Gauge({ name: 'murmur_agent_info', help: 'Always 1: one series per agent naming its inference engine, scheduler state and model', labelNames: ['agent', 'engine', 'state', 'model'] as const, registers: [this.registry] });
+  readonly agentRestarts = new Gauge({ name: 'murmur_agent_restarts', help: 'Times the scheduler restarted the agent after a crash or overrun (counter value)', labelNames: ['agent'] as const, registers: [this.registry] });
+  readonly agentTicks = new Gauge({ name: 'murmur_agent_ticks', help: 'Ticks the agent completed (counter value)', labelNames: ['agent'] as const, registers: [this.registry] });
+  readonly agentOverruns = new Gauge({ name: 'murmur_agent_overruns', help: 'Ticks over the agent CPU budget (counter value)', labelNames: ['agent'] as const, registers: [this.registry] });
+  readonly agentModelRefused = new Gauge({ name: 'murmur_agent_model_refused', help: '1 while the model the rollout assigned is refused (hash mismatch, missing file), else 0', labelNames: ['agent'] as const, registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'murmur_process_' });
+  }
+
+  /** Sets the agent gauges from the scheduler's status (the info series is rebuilt so old labels go). */
+  setAgents(agents: readonly AgentStatusJson[]): void {
+    this.agentInfo.reset();
+    for (const a of agents) {
+      this.agentInfo.set({ agent: a.name, engine: a.engine, state: a.state, model: a.model ?? '' }, 1);
+      this.agentRestarts.set({ agent: a.name }, a.restarts);
+      this.agentTicks.set({ agent: a.name }, a.ticks);
+      this.agentOverruns.set({ agent: a.name }, a.overruns);
+      this.agentModelRefused.set({ agent: a.name }, a.modelRefused === null ? 0 : 1);
+    }
   }
 }
 

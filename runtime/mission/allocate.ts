@@ -95,20 +95,3 @@ export function allocateSlots(slots: readonly PointDm[], drones: readonly DroneS
   const out: Assignment[] = slots.map((s, i) => ({ node: (drones[match[i] as number] as DroneState).id, waypoints: [s] }));
   return out.sort((a, b) => compareIds(a.node, b.node));
 }
-
-/** FNV-1a, 32 bit: a stable spread for canary selection (not a security hash). */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
-/** The canary set: ceil(n * permille / 1000) devices, spread by a hash of id and model version. */
-export function canaryNodes(devices: readonly string[], salt: string, permille: number): string[] {
-  const count = Math.ceil((devices.length * permille) / 1000);
-  const ranked = [...devices].sort((a, b) => fnv1a(`${a}/${salt}`) - fnv1a(`${b}/${salt}`) || compareIds(a, b));
-  return ranked.slice(0, count).sort(compareIds);
-}

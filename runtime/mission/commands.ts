@@ -1,9 +1,9 @@
 // What each command does to the mission state, after the role check: parse args, check state,
 // geofence and battery, then return the new state and the tasks, or a reason to reject.
 
-import { isValidId } from '../lib/ids.js';
-import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, canaryNodes } from './allocate.js';
+import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
+import { runModelCommand } from './models.js';
 import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
@@ -13,7 +13,6 @@ export const missionLimits = {
   polygonVerticesMax: 64,
   waypointsArgMax: 64,
   surveyLanesMax: 1_000,
-  modelsMax: 16,
 } as const;
 
 /** A manifest takes effect two heights after the block that commits it (the consensus H+2 rule). */
@@ -127,15 +126,9 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       return { ok: true, state: s, effects: [{ type: 'fleet-update', command: c.id, epoch: check.epoch, manifest: m, fromHeight: block.height + manifestDelayHeights }] };
     }
     case 'agent.model': {
-      noExtraArgs(a, ['model', 'version', 'canary']);
-      const model = str(a, 'model', 64);
-      if (!isValidId(model)) return reject('args.model must be a model name like "hazard-detector" (lowercase letters, digits, . _ -)');
-      const version = str(a, 'version', 32);
-      const canaryPermille = Math.round(num(a, 'canary', 0, 1, 1) * 1000);
-      const rollout = { model, version, canaryPermille, nodes: canaryNodes(block.members.devices, `${model}@${version}`, canaryPermille), height: block.height };
-      const others = s.models.filter((x) => x.model !== model);
-      if (others.length >= missionLimits.modelsMax) return reject(`the fleet already tracks ${missionLimits.modelsMax} models`);
-      return { ok: true, state: { ...s, models: [...others, rollout].sort((x, y) => (x.model < y.model ? -1 : 1)) }, effects: [{ type: 'model-rollout', rollout }] };
+      const r = runModelCommand(s, a, block.members.devices, block.height);
+      if ('reason' in r) return reject(r.reason);
+      return { ok: true, state: r.state, effects: [{ type: 'model-rollout', action: r.command.action, rollout: r.rollout }] };
     }
     default:
       return reject(`unknown command type "${c.type}"`);

@@ -112,12 +112,28 @@ export interface ActiveMission {
   readonly done: readonly string[];
 }
 
+/** A model version the swarm committed, named by its file's sha256 (64 lowercase hex digits). */
+export interface ModelVersion {
+  readonly version: string;
+  readonly sha256: string;
+  /** Height of the block that committed it. */
+  readonly height: number;
+}
+
+export interface CanaryVersion extends ModelVersion {
+  readonly permille: number;
+  /** The devices that run it, chosen deterministically (models.ts selectCanary); sorted. */
+  readonly nodes: readonly string[];
+}
+
+/** One model's rollout (models.ts): a canary on a few devices, then promoted to all or rolled back. */
 export interface ModelRollout {
   readonly model: string;
-  readonly version: string;
-  readonly canaryPermille: number;
-  readonly nodes: readonly string[];
-  readonly height: number;
+  /** What every device outside the canary runs; null means the version each device shipped with. */
+  readonly stable: ModelVersion | null;
+  /** The stable version before the last promote, so a promoted version can be rolled back once. */
+  readonly previous: ModelVersion | null;
+  readonly canary: CanaryVersion | null;
 }
 
 export type ParamValue = number;
@@ -133,6 +149,7 @@ export interface MissionState {
   readonly geofenceAltDmMax: number;
   /** Named numeric parameters (see params.ts for names, units and ranges). */
   readonly params: Readonly<Record<string, ParamValue>>;
+  /** Model rollouts, sorted by model name. */
   readonly models: readonly ModelRollout[];
   /** Committed hazards every route keeps clear of (runtime/mission/hazards.ts); null: none yet. */
   readonly hazards: HazardSet | null;
@@ -160,7 +177,8 @@ export type MissionEffect =
   | { readonly type: 'geofence'; readonly polygon: readonly PointDm[]; readonly altDmMax: number }
   /** The shell submits the authority-signed manifest; consensus applies it two heights after commit. */
   | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly fromHeight: number }
-  | { readonly type: 'model-rollout'; readonly rollout: ModelRollout }
+  /** An accepted `agent.model` command and the model's rollout after it. */
+  | { readonly type: 'model-rollout'; readonly action: 'canary' | 'promote' | 'rollback'; readonly rollout: ModelRollout }
   /** Committed hazards changed the active mission's routes for these drones (their tasks follow). */
   | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number };
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rangeRules } from '../../agents/features/range.js';
-import { telemetryRules } from '../../agents/features/telemetry.js';
+import { telemetryFeatureCount, telemetryRules } from '../../agents/features/telemetry.js';
 import { loadInference } from '../../agents/inference/engine.js';
 import { decodeOnnx, encodeOnnx } from '../../agents/inference/onnx-proto.js';
 import { OrtWorker } from '../../agents/inference/ort-worker.js';
@@ -59,12 +59,12 @@ describe('shipped models', () => {
 describe('training', () => {
   it('is deterministic from its seed and exports ONNX that onnxruntime-node accepts', async () => {
     const { xs, ys } = telemetryDataset(5, 300);
-    const spec = { sizes: [12, 8, 3], output: 'softmax' as const };
+    const spec = { sizes: [telemetryFeatureCount, 8, 3], output: 'softmax' as const };
     const opts = { seed: 9, epochs: 3, batch: 32, learningRate: 0.01 };
     const a = encodeOnnx(mlpToOnnx(trainMlp(spec, xs, ys, opts), 'tiny', '0.0.1'));
     const b = encodeOnnx(mlpToOnnx(trainMlp(spec, xs, ys, opts), 'tiny', '0.0.1'));
     expect(a).toEqual(b);
-    const inf = await loadInference({ modelBytes: a, inputSize: 12, outputSize: 3, rules: telemetryRules, ort, prefer: ['onnxruntime'] });
+    const inf = await loadInference({ modelBytes: a, inputSize: telemetryFeatureCount, outputSize: 3, rules: telemetryRules, ort, prefer: ['onnxruntime'] });
     expect(inf.engine, inf.reasons.join('; ')).toBe('onnxruntime');
     const out = await inf.run(xs[0]!, 1);
     expect(out.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
@@ -79,7 +79,7 @@ describe('engine fallback', () => {
   it('uses the pure-TypeScript engine when onnxruntime-node fails to load, and says why', async () => {
     const broken = new OrtWorker(join(dir, 'no-such-onnxruntime.js'));
     const v = unwrap(loadVerifiedModel(shippedModelsDir, 'telemetry-anomaly'));
-    const inf = await loadInference({ modelBytes: v.bytes, inputSize: 12, outputSize: 3, rules: telemetryRules, ort: broken });
+    const inf = await loadInference({ modelBytes: v.bytes, inputSize: telemetryFeatureCount, outputSize: 3, rules: telemetryRules, ort: broken });
     expect(inf.engine).toBe('pure-ts');
     expect(inf.reasons.join(' ')).toMatch(/onnxruntime: .*did not load/);
     await broken.close();
@@ -89,10 +89,10 @@ describe('engine fallback', () => {
     const v = unwrap(loadVerifiedModel(shippedModelsDir, 'telemetry-anomaly'));
     const model = unwrap(decodeOnnx(v.bytes));
     const odd = encodeOnnx({ ...model, graph: { ...model.graph, nodes: model.graph.nodes.map((n) => (n.opType === 'Relu' ? { ...n, opType: 'Mystery' } : n)) } });
-    const inf = await loadInference({ modelBytes: odd, inputSize: 12, outputSize: 3, rules: telemetryRules, ort });
+    const inf = await loadInference({ modelBytes: odd, inputSize: telemetryFeatureCount, outputSize: 3, rules: telemetryRules, ort });
     expect(inf.engine).toBe('rules');
     expect(inf.reasons.join(' ')).toContain('Mystery');
-    const out = await inf.run(new Float32Array(12).fill(0).map((_, i) => (i === 4 ? 3.9 : 0)), 1);
+    const out = await inf.run(new Float32Array(telemetryFeatureCount).fill(0).map((_, i) => (i === 4 ? 3.9 : 0)), 1);
     expect(out.length).toBe(3);
   });
 
@@ -100,7 +100,7 @@ describe('engine fallback', () => {
     mkdirSync(join(dir, 'telemetry-anomaly'));
     for (const f of ['model.onnx', 'metadata.json']) copyFileSync(join(shippedModelsDir, 'telemetry-anomaly', f), join(dir, 'telemetry-anomaly', f));
     const good = unwrap(loadVerifiedModel(dir, 'telemetry-anomaly'));
-    const committed = { name: 'telemetry-anomaly', version: '1.0.0', hashHex: good.meta.hash.hex };
+    const committed = { name: 'telemetry-anomaly', version: good.meta.version, hashHex: good.meta.hash.hex };
     expect(loadVerifiedModel(dir, 'telemetry-anomaly', committed).ok).toBe(true);
     const tampered = Uint8Array.from(good.bytes);
     tampered[tampered.length - 10] = (tampered[tampered.length - 10] as number) ^ 0x40; // flip one weight bit
@@ -126,8 +126,8 @@ describe('onnxruntime worker crash', () => {
     const base = telemetryBase(prng);
     const feed = async (t0: number, t1: number): Promise<void> => {
       for (let t = t0; t < t1; t += 100) {
-        const w = telemetryWindow(prng, t, 'normal', 1, base);
-        await sched.tick({ nowMs: t, imu: w.imu, motors: w.motors, battery: w.battery[0]! });
+        const w = telemetryWindow(prng, t, 'normal', 1, base, prng, undefined, 'steady');
+        await sched.tick({ nowMs: t, imu: w.imu, battery: w.battery[0]! });
       }
     };
     await feed(0, 2_000);
@@ -140,7 +140,7 @@ describe('onnxruntime worker crash', () => {
     expect(st.status).toBe('running');
     expect(st.engine).toBe('onnxruntime');
     expect(st.restarts).toBe(1);
-    await expect(worker.run(stale, new Float32Array(12), 1, 12)).rejects.toThrow(/lost when the worker stopped/);
+    await expect(worker.run(stale, new Float32Array(telemetryFeatureCount), 1, telemetryFeatureCount)).rejects.toThrow(/lost when the worker stopped/);
     await sched.stop(4_000);
     await worker.close();
   });

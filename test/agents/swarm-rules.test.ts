@@ -1,12 +1,11 @@
-// The pure swarm rules consensus applies to committed attestations and commands: hazard commit
-// (f+1 distinct devices), Byzantine-robust aggregation, and model rollout. Property tests are seeded.
+// The pure swarm rules consensus applies to committed attestations: hazard commit (f+1 distinct
+// devices) and Byzantine-robust aggregation. Property tests are seeded. (Model rollout is the mission
+// machine's: test/mission/models.test.ts.)
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
 import { applyHazardAttestations, committedHazards, emptyHazardState, type CommittedAttestation, type HazardState } from '../../agents/swarm/hazard-commit.js';
-import { applyModelCommand, assignedModel, emptyRollout, parseModelCommand, selectCanary } from '../../agents/swarm/rollout.js';
-import { unwrap } from '../../runtime/lib/result.js';
 
 const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
 const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
@@ -111,42 +110,5 @@ describe('Byzantine-robust aggregation', () => {
     const r = aggregateEstimate([est('a', 1), est('a', 1000), est('a', 2), est('b', 3)], 'wind.speed-mps', 1);
     expect(r).toEqual({ quantity: 'wind.speed-mps', value: null, devices: 2, method: 'median' });
     expect(aggregateEstimate([est('a', 1), est('b', 2), est('a', 9), est('c', 3)], 'wind.speed-mps', 1).value).toBe(3);
-  });
-});
-
-describe('model rollout', () => {
-  const devices = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
-  const hash = 'ab'.repeat(32);
-  const cmd = (action: string, extra: Record<string, unknown> = {}) => unwrap(parseModelCommand({ action, model: 'hazard-detect', version: '1.1.0', hash, ...extra }));
-
-  it('rolls to a deterministic 5% canary, then promotes to everyone', () => {
-    const s1 = unwrap(applyModelCommand(emptyRollout, cmd('canary'), devices, 10));
-    const canary = s1.models['hazard-detect']!.canary!.devices;
-    expect(canary.length).toBe(2); // ceil(40 * 5%)
-    expect(selectCanary([...devices].reverse(), hash, 50)).toEqual(canary); // order of the list does not matter
-    for (const d of devices) expect(assignedModel(s1, 'hazard-detect', d)?.version ?? 'shipped').toBe(canary.includes(d) ? '1.1.0' : 'shipped');
-    const s2 = unwrap(applyModelCommand(s1, cmd('promote'), devices, 20));
-    for (const d of devices) expect(assignedModel(s2, 'hazard-detect', d)).toEqual({ name: 'hazard-detect', version: '1.1.0', hashHex: hash });
-  });
-
-  it('rolls back a canary, and refuses commands that do not fit the state with a reason', () => {
-    const s1 = unwrap(applyModelCommand(emptyRollout, cmd('canary', { canaryFraction: 0.25 }), devices, 10));
-    expect(s1.models['hazard-detect']!.canary!.devices.length).toBe(10);
-    const again = applyModelCommand(s1, cmd('canary'), devices, 11);
-    expect(again.ok ? '' : again.error).toContain('is running; promote or roll it back first');
-    const s2 = unwrap(applyModelCommand(s1, cmd('rollback'), devices, 12));
-    for (const d of devices) expect(assignedModel(s2, 'hazard-detect', d)).toBeNull();
-    const p = applyModelCommand(s2, cmd('promote'), devices, 13);
-    expect(p.ok ? '' : p.error).toContain('is not the running canary');
-  });
-
-  it('parses agent.model args naming the bad field', () => {
-    const bad = (args: Record<string, unknown>) => {
-      const r = parseModelCommand(args);
-      return r.ok ? '' : r.error;
-    };
-    expect(bad({ action: 'deploy' })).toContain('args.action');
-    expect(bad({ action: 'canary', model: 'x', version: '1', hash: 'zz' })).toContain('args.hash');
-    expect(bad({ action: 'canary', model: 'x', version: '1', hash, canaryFraction: 2 })).toContain('args.canaryFraction');
   });
 });

@@ -1,10 +1,11 @@
-// The agents' application layer over committed blocks: signed txs in, hazards, degraded devices,
-// estimates and model rollout out. Also checks that agents/swarm stays pure like the consensus core.
+// The agents' application layer over committed blocks: signed txs in, hazards, degraded devices and
+// estimates out (agent.model commands are the mission machine's, test/mission/models.test.ts). Also checks that agents/swarm stays pure like the consensus core.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeSimFleet } from '../../agents/sim/fleet.js';
-import { agentTxOf, agentViewOf, applyAgentBlock, emptySwarmAgentState, estimateOf, type AgentTx, type SwarmAgentState } from '../../agents/swarm/swarm-state.js';
+import { committedHazards } from '../../agents/swarm/hazard-commit.js';
+import { agentTxOf, applyAgentBlock, emptySwarmAgentState, estimateOf, type AgentTx, type SwarmAgentState } from '../../agents/swarm/swarm-state.js';
 import { createSigner, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { encodeAttestationBody, type Observation } from '../../runtime/wire/attestation.js';
@@ -16,7 +17,7 @@ beforeAll(async () => {
 });
 
 describe('applyAgentBlock', () => {
-  it('decodes signed attestations and agent.model commands and applies them block by block', () => {
+  it('decodes signed attestations, ignores commands, and applies them block by block', () => {
     const fleet = makeSimFleet(new Prng(11), 4, 1);
     const devices = fleet.devices;
     const att = (sender: string, obs: Observation): Uint8Array => sealEnvelope('attestation', fleet.fleet, sender, encodeAttestationBody({ agent: 'x', observedAt: 1, basis: 0, obs }), fleet.signers.get(sender)!);
@@ -33,14 +34,13 @@ describe('applyAgentBlock', () => {
       cmd,
       new Uint8Array([1, 2, 3]),
     ].map(agentTxOf).filter((t): t is AgentTx => t !== null);
-    expect(txs.length).toBe(8);
+    expect(txs.length).toBe(7); // the command and the garbage are not agent txs
     const r = applyAgentBlock(emptySwarmAgentState, { height: 1, f: 1, devices, txs });
-    expect(r.events.map((e) => e.type)).toEqual(['hazard-committed', 'device-degraded', 'model-rollout']);
+    expect(r.events.map((e) => e.type)).toEqual(['hazard-committed', 'device-degraded']);
     expect(r.state.degraded.v2).toEqual({ severity: 'severe', height: 1, selfReported: true });
     expect(r.state.degraded.v3).toBeUndefined(); // one other device's word is not enough
     expect(estimateOf(r.state, 'wind.speed-mps', 1).value).toBe(5);
-    const view = agentViewOf(r.state, r.state.rollout.models['hazard-detect']!.canary!.devices[0]!, ['hazard-detect', 'telemetry-anomaly']);
-    expect(view).toEqual({ hazards: [[4, 4]], models: { 'hazard-detect': { name: 'hazard-detect', version: '1.1.0', hashHex: 'cd'.repeat(32) }, 'telemetry-anomaly': null } });
+    expect(committedHazards(r.state.hazards)).toEqual([[4, 4]]);
     // A second device agrees about v3: now f+1 = 2 others say so.
     const more = [att('v1', { type: 'degraded', device: 'v3', severity: 'severe', reason: 'drifting' })].map(agentTxOf).filter((t): t is AgentTx => t !== null);
     const r2 = applyAgentBlock(r.state as SwarmAgentState, { height: 2, f: 1, devices, txs: more });

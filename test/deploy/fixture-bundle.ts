@@ -13,9 +13,10 @@ export type Health = 'real' | 'pass' | 'fail';
 /**
  * Writes bundle directory dir for version; `health` picks the release's deploy/health-check.mjs. With
  * `runsRepo` the release's bin/murmur.js runs this repository's CLI, so the installed unit's ExecStart
- * starts a real device.
+ * starts a real device; `repoPath` is where that repository is seen from where the release runs (default:
+ * here).
  */
-export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean } = {}): string {
+export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean; repoPath?: string } = {}): string {
   const top = join(dir, `murmur-${version}-fixture`);
   const release = join(top, 'release');
   mkdirSync(join(release, 'deploy'), { recursive: true });
@@ -31,7 +32,7 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
   else writeFileSync(join(release, 'deploy', 'health-check.mjs'), health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n");
   if (opts.runsRepo === true) {
     writeFileSync(join(release, 'package.json'), '{ "type": "module" }\n');
-    writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\n// murmur ${version}: runs the repository's CLI\nawait import(${JSON.stringify(pathToFileURL(join(repoRoot, 'bin', 'murmur.js')).href)});\n`);
+    writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\n// murmur ${version}: runs the repository's CLI\nawait import(${JSON.stringify(pathToFileURL(join(opts.repoPath ?? repoRoot, 'bin', 'murmur.js')).href)});\n`);
   } else writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
   const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
   writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');

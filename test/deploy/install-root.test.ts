@@ -14,10 +14,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mosquitto, freePort } from '../links/processes.js';
 import { startDeviceProcess, type DeviceProcess } from '../support/device-process.js';
-import { makeFixtureBundle } from './fixture-bundle.js';
+import { makeFixtureBundle, repoRoot } from './fixture-bundle.js';
 import { makeProvisionBundles } from './fixture-provision.js';
 import { runProcess } from './run-install.js';
 
+/** Where the namespace binds this repository (in its /opt overlay, so the host never sees it). */
+const repoInNs = '/opt/murmur-repo';
 const hostPaths = ['/opt/murmur', '/etc/murmur', '/var/lib/murmur', '/etc/systemd/system/murmur.service'];
 const hostFiles = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'];
 
@@ -61,14 +63,17 @@ beforeAll(async () => {
   provision = (await makeProvisionBundles(work, ['v0'], { mqttUrl: broker.url, httpPort })).v0 as string;
   const releases = join(work, 'releases');
   mkdirSync(releases);
-  makeFixtureBundle(releases, '1.0.0', 'real', { runsRepo: true });
-  makeFixtureBundle(releases, '1.1.0', 'real', { runsRepo: true });
+  // The murmur user must read the repository the releases run, but a checkout may sit below a directory
+  // only its owner can enter (mktemp -d): the namespace binds it at a path everyone can reach.
+  makeFixtureBundle(releases, '1.0.0', 'real', { runsRepo: true, repoPath: repoInNs });
+  makeFixtureBundle(releases, '1.1.0', 'real', { runsRepo: true, repoPath: repoInNs });
   makeFixtureBundle(releases, '2.0.0', 'fail');
   writeFileSync(join(work, 'systemctl'), `#!/bin/sh\n# Records each call and the release current names when it is made.\nprintf '%s | current=%s\\n' "$*" "$(readlink /opt/murmur/current 2>/dev/null || echo none)" >> ${join(work, 'systemctl.log')}\n`);
   chmodSync(join(work, 'systemctl'), 0o755);
   // The namespace lives as long as this holder; overlays keep the host's /etc, /opt and /var read-only to it.
   const mounts = ['etc', 'opt', 'var'].map((d) => `mkdir -p "$W/upper/${d}" "$W/work/${d}" && mount -t overlay overlay -o "lowerdir=/${d},upperdir=$W/upper/${d},workdir=$W/work/${d}" /${d}`);
-  holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-euc', `${mounts.join('\n')}\necho mounted\nexec sleep 600`], { env: { ...process.env, W: join(work, 'ns') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  mounts.push(`mkdir -p ${repoInNs} && mount --bind "$REPO" ${repoInNs}`);
+  holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-euc', `${mounts.join('\n')}\necho mounted\nexec sleep 600`], { env: { ...process.env, W: join(work, 'ns'), REPO: repoRoot }, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     holder?.stderr?.on('data', (b: Buffer) => (err += b.toString()));

@@ -84,6 +84,8 @@ export function attitudeConformance(driver: string, make: () => Promise<Harness<
         await until(h, 'a first attitude', () => h.device.attitude().ok, 5000);
         const a = h.device.attitude();
         if (a.ok) attitudeOk(a.value);
+        // A driver may need a moment to get its IMU stream going (MAVLink asks the FC for it).
+        await until(h, 'an IMU sample or "unsupported"', () => ((i) => i.ok || i.error.code !== 'no-data')(h.device.imu()), 5000);
         const imu = h.device.imu();
         if (imu.ok) expect(Math.hypot(imu.value.accelMps2.x, imu.value.accelMps2.y, imu.value.accelMps2.z)).toBeGreaterThan(5);
         else expect(imu.error.code).toBe('unsupported');

@@ -1,6 +1,9 @@
 // The MAVLink drivers (position, attitude, battery, flight) against the conformance suites, served by
 // the simulated flight controller running as its own process on a socat pty. One FC and one link are
-// shared by the suites in this file; the flight suite runs last and leaves the vehicle landed.
+// shared by the suites in this file (the IMU one first, on the ground); the flight suite runs last and
+// leaves the vehicle landed. The IMU
+// stream the vehicle asks for (HIGHRES_IMU on PX4, SCALED_IMU on ArduPilot) feeds the telemetry agent,
+// which runs its model on it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -9,7 +12,12 @@ import type { Device } from '../../hal/devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion } from '../bridge/companion.js';
+import { companion, waitFor } from '../bridge/companion.js';
+import { HalInputReader } from '../../agents/api/hal-io.js';
+import { AgentScheduler } from '../../agents/api/scheduler.js';
+import { MemoryStateStore } from '../../agents/api/state-store.js';
+import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
+import type { AttestationBody } from '../../runtime/wire/attestation.js';
 import { startHilVehicle, type HilVehicle } from '../../firmware-bridge/sim-fc/hil.js';
 import { attitudeConformance, batteryConformance, flightConformance, positionConformance, type Harness } from './conformance.js';
 
@@ -43,6 +51,35 @@ function mavHarness<T extends Device>(pick: (d: ReturnType<typeof createMavlinkD
     });
 }
 
+/** The telemetry agent on these devices for `ms` of wall time at 10 Hz: its engine, model and attestations. */
+async function runTelemetryAgent(devices: ReturnType<typeof createMavlinkDevices>, ms: number): Promise<{ engine: string; model: string | null; attests: AttestationBody[] }> {
+  const attests: AttestationBody[] = [];
+  const sched = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, attest: (b) => attests.push(b), cpuClock: () => 0 });
+  sched.add(telemetryAnomalyAgent({ deviceId: 'd1', prefer: ['pure-ts', 'rules'] }));
+  const reader = new HalInputReader(devices, { latDeg: 47.397742, lonDeg: 8.545594 });
+  await sched.start(0);
+  for (let t = 0; t < ms; t += 100) {
+    await sched.tick(reader.read(t));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const st = sched.status()[0]!;
+  await sched.stop(ms);
+  return { engine: st.engine, model: st.model, attests };
+}
+
+describe('MAVLink attitude driver: the IMU (PX4, HIGHRES_IMU)', () => {
+  it('asks the FC to stream HIGHRES_IMU and reports it in SI units; the telemetry agent runs its model on it', async () => {
+    const d = createMavlinkDevices(vehicle);
+    await Promise.all([d.attitude.start(), d.battery.start()]);
+    await waitFor('an IMU sample', () => d.attitude.imu().ok, 5_000);
+    const imu = d.attitude.imu();
+    expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1); // on the ground: specific force straight up
+    const run = await runTelemetryAgent(d, 3_000);
+    expect(run).toEqual({ engine: 'pure-ts', model: 'telemetry-anomaly@2.0.0', attests: [] });
+    await Promise.all([d.attitude.stop(), d.battery.stop()]);
+  }, 20_000);
+});
+
 positionConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.position));
 attitudeConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.attitude));
 batteryConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.battery));
@@ -67,6 +104,14 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
   afterAll(async () => {
     await hil?.stop();
   });
+  it('gets the IMU as SCALED_IMU (mG, mrad/s) and reports it in SI units', async () => {
+    await hil.devices.attitude.start();
+    await waitFor('an IMU sample', () => hil.devices.attitude.imu().ok, 5_000);
+    const imu = hil.devices.attitude.imu();
+    expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1);
+    expect(hil.vehicle.imuRefusal).toBeNull();
+    await hil.devices.attitude.stop();
+  }, 20_000);
   flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
     Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
   );

@@ -204,14 +204,6 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(unknown.effects).reason).toBe('args.node names "d9", which is not a device in the fleet manifest');
   });
 
-  it('rolls a model to a canary fraction, the same devices for the same version', () => {
-    const r = run(initialMissionState(), [cmd('agent.model', { model: 'hazard', version: '2', canary: 0.5 }, 'boss')]);
-    const fx = r.effects.find((e) => e.type === 'model-rollout');
-    expect(fx?.type === 'model-rollout' && fx.rollout.nodes.length).toBe(2);
-    const again = run(initialMissionState(), [cmd('agent.model', { model: 'hazard', version: '2', canary: 0.5 }, 'boss')]);
-    expect(again.state.models).toEqual(r.state.models.map((m) => ({ ...m })));
-  });
-
   it('accepts fleet.update only from an admin with a newer, edge-checked manifest, effective two heights on', () => {
     const bytes = new Uint8Array([1, 2, 3]);
     const r = run(initialMissionState(), [
