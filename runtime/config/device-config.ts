@@ -108,6 +108,25 @@ function deviceConfigSchemaFor(z: Zod) {
             })
             .strict()
             .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 }),
+          // A GNSS receiver of its own (NMEA 0183 on a serial port): the position source, in place of the
+          // flight controller's or the simulated vehicle's.
+          gnss: z
+            .object({
+              driver: z.literal('nmea'),
+              serial: z.string().min(1),
+              baud: z.number().int().min(1_200).max(921_600).default(9_600),
+            })
+            .strict()
+            .optional(),
+          // A status LED through the Linux LED class (/sys/class/leds/<name>): shows the device's health.
+          led: z
+            .object({
+              driver: z.literal('sysfs'),
+              name: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/),
+              classDir: z.string().min(1).optional(),
+            })
+            .strict()
+            .optional(),
         })
         .strict()
         .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
@@ -166,6 +185,8 @@ const fixes: Readonly<Record<string, string>> = {
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',
   'hal.driver': 'use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none" (no flight hardware)',
   'hal.mavlink': 'set `hal.mavlink: { serial: /dev/ttyAMA0, baud: 921600, autopilot: px4 }` (autopilot px4 or ardupilot)',
+  'hal.gnss': 'set `hal.gnss: { driver: nmea, serial: /dev/ttyAMA0, baud: 9600 }` (an NMEA 0183 receiver on a serial port)',
+  'hal.led': 'set `hal.led: { driver: sysfs, name: ACT }` (an LED under /sys/class/leds; classDir for another directory)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,

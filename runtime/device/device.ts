@@ -22,6 +22,7 @@ import { HeartbeatService } from '../membership/heartbeat-service.js';
 import type { HeartbeatPlan } from '../membership/heartbeat-plan.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import type { Health } from '../wire/heartbeat.js';
+import type { LedPattern, StatusLed } from '../../hal/devices.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
@@ -83,6 +84,13 @@ export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
 /** Committed evidence kept in the JSON status (newest last). */
 const statusEvidenceMax = 8;
 const statusMs = 1_000;
+/** How often the status LED is brought in line with the device's health. */
+const ledRefreshMs = 1_000;
+
+function ledPatternOf(health: Health): LedPattern {
+  if (health === 'ok') return { type: 'heartbeat' };
+  return { type: 'blink', periodMs: health === 'degraded' ? 1_000 : 250 };
+}
 
 export class Device {
   readonly metrics = new DeviceMetrics();
@@ -102,6 +110,9 @@ export class Device {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Set<NodeJS.Timeout>();
   private httpServer: import('node:http').Server | undefined;
+  /** When the status LED last showed the device's health (hal.led), and what went wrong last time. */
+  private ledShownMs = -Infinity;
+  private ledError = '';
   httpPort = 0;
   private state: StatusJson['state'] = 'starting';
   private readonly session: number;
@@ -293,6 +304,7 @@ export class Device {
     const now = Date.now();
     this.hal.step(now);
     this.agents?.tick(now);
+    if (this.hal.devices.led && now - this.ledShownMs >= ledRefreshMs) this.showHealth(this.hal.devices.led, now);
     this.metrics.round.set(this.shell.core.round);
   }
 
@@ -307,6 +319,17 @@ export class Device {
       position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
     };
+  }
+
+  /** The status LED follows the device's health: a heartbeat when ok, a slow blink when degraded, a fast
+   *  one when failing. A failed write is logged once per distinct error and retried next time. */
+  private showHealth(led: StatusLed, now: number): void {
+    this.ledShownMs = now;
+    const pattern = ledPatternOf(this.selfHealth().health);
+    if (JSON.stringify(led.current()) === JSON.stringify(pattern)) return;
+    const r = led.set(pattern);
+    if (!r.ok && r.error.message !== this.ledError) this.log.warn({ event: 'led-error', reason: r.error.message }, `status LED: ${r.error.message}`);
+    this.ledError = r.ok ? '' : r.error.message;
   }
 
   /** The device's own health from its links, agents, failsafes and HAL (device-health.ts). */
@@ -418,6 +441,7 @@ export class Device {
     await withinMs(this.link.stop(), stopStepMs);
     for (const t of this.pending) clearTimeout(t);
     this.pending.clear();
+    this.hal.devices.led?.set({ type: 'off' });
     await this.hal.stop();
     await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
     this.storage.close();

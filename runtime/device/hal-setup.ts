@@ -1,17 +1,20 @@
 // Builds the HAL drivers named in device.yaml. The simulated vehicle runs on the wall clock, optionally
 // faster (hal.sim.timeScale), and is stepped by the device's tick; "mavlink" drives a flight controller
 // (PX4, ArduPilot, or firmware-bridge's simulated one) over MAVLink 2 on a serial port; "none" fits no
-// flight hardware.
+// flight hardware. On top of any of them, hal.gnss puts an NMEA 0183 receiver in place of the position
+// source and hal.led adds a status LED from the Linux LED class.
 
 import type { DeviceSet } from '../../hal/devices.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../lib/prng.js';
 import type { DeviceConfig } from '../config/device-config.js';
-import { deferredSerial } from '../../firmware-bridge/transport.js';
+import { deferredSerial, openSerial } from '../../firmware-bridge/transport.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { NmeaGps } from '../../hal/linux/nmea-gps.js';
+import { SysfsLed } from '../../hal/linux/sysfs-led.js';
 
 /** The companion computer's MAVLink identity: MAV_COMP_ID_ONBOARD_COMPUTER on a GCS-range system id. */
 const companionSysid = 245;
@@ -29,6 +32,33 @@ export interface Hal {
 const simHomeAltMslM = 488;
 
 export function createHal(c: DeviceConfig, nowMs: number): Hal {
+  return withLinuxDevices(c, baseHal(c, nowMs));
+}
+
+/** hal.gnss and hal.led over the base drivers: started after them, stopped before them. */
+function withLinuxDevices(c: DeviceConfig, base: Hal): Hal {
+  const { gnss, led } = c.hal;
+  if (!gnss && !led) return base;
+  const extra = {
+    ...(gnss ? { position: new NmeaGps({ open: () => openSerial({ path: gnss.serial, baudRate: gnss.baud }) }) } : {}),
+    ...(led ? { led: new SysfsLed({ name: led.name, ...(led.classDir !== undefined ? { classDir: led.classDir } : {}) }) } : {}),
+  };
+  const own = Object.values(extra);
+  return {
+    devices: { ...base.devices, ...extra },
+    start: async () => {
+      await base.start();
+      for (const d of own) await d.start();
+    },
+    stop: async () => {
+      for (const d of own) await d.stop();
+      await base.stop();
+    },
+    step: (now) => base.step(now),
+  };
+}
+
+function baseHal(c: DeviceConfig, nowMs: number): Hal {
   if (c.hal.driver === 'none') {
     return { devices: {}, start: () => Promise.resolve(), stop: () => Promise.resolve(), step: () => {} };
   }
