@@ -17,6 +17,9 @@ export interface HazardRuleConfig {
   readonly quorum?: number;
 }
 
+/** The map grid hazards are attested and committed on, metres per cell side (every device alike). */
+export const hazardCellM = 5;
+
 export const defaultHazardRule: HazardRuleConfig = { confidencePerMilleMin: 850, windowHeights: 120 };
 
 export type CellKey = string;

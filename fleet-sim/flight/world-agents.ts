@@ -19,11 +19,12 @@ import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { agentBehaviors, type AgentBehavior, type Scenario } from '../scenario/scenario.js';
 import type { SimNode, World } from '../sim/world.js';
 import type { WorldFlight } from './world-flight.js';
+import { hazardCellM } from '../../agents/swarm/hazard-commit.js';
 
 /** The hazard agent's period (agents/builtin/hazard-detect.ts) and the barrier step of the world. */
 export const agentPeriodMs = 200;
-/** The map grid the device runtime attests on (runtime/device/agents-setup.ts). */
-export const hazardCellM = 5;
+/** The map grid the device runtime attests on. */
+export { hazardCellM };
 /** Liars sign every second, as often as a detector re-attests a cell it keeps seeing. */
 const lieEveryMs = 1_000;
 const fakeCellsCount = 3;

@@ -10,6 +10,7 @@ import { signedAttestationSink } from '../../agents/api/attest-sink.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
 import { FileStateStore } from '../../agents/api/state-store.js';
 import { hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
+import { hazardCellM } from '../../agents/swarm/hazard-commit.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
 import { defaultTelemetryAnomalyConfig, telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
 import { OrtWorker } from '../../agents/inference/ort-worker.js';
@@ -36,7 +37,6 @@ export interface AgentsOptions {
   readonly onReport: (r: AgentReport) => void;
 }
 
-const hazardCellM = 5;
 /** An own degraded attestation counts for this long: twice the anomaly agent's re-attest period. */
 const selfDegradedHoldMs = 2 * defaultTelemetryAnomalyConfig.reattestMs;
 

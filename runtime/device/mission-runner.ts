@@ -22,6 +22,8 @@ import { missionBlockOf } from './mission-adapter.js';
 import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
 import { ok, type Result } from '../lib/result.js';
+import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
+import { committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -46,6 +48,9 @@ export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
   replaying = false;
   state: MissionState = initialMissionState();
+  /** The hazard rule's state (attestations counted per cell, agents/swarm/hazard-commit.ts): every
+   *  device derives it from the same committed attestations, so it is part of the snapshot. */
+  hazardState: HazardState = emptyHazardState;
   private readonly executor: Executor;
   private readonly committed = new Map<string, number>();
   private readonly decisions: DecisionJson[] = [];
@@ -92,7 +97,22 @@ export class MissionRunner {
 
   onCommit(cb: CommittedBlock, shell: NodeShell): void {
     const ctx = { manifestAt: (h: number) => shell.core.chain.manifestAt(h), verifier: this.o.verifier, authority: this.o.manifest.body.authority };
-    const mb = missionBlockOf(cb, ctx, this.o.fleet);
+    let mb = missionBlockOf(cb, ctx, this.o.fleet);
+    // Committed attestations first through the hazard rule (f+1 distinct devices), then the mission
+    // machine with the committed hazard set when it changed, so it re-plans (as fleet-sim's world does).
+    const agentTxs = cb.txs.map((t) => agentTxOf(t.bytes)).filter((t): t is AgentTx => t !== null);
+    if (agentTxs.length > 0) {
+      const m = ctx.manifestAt(cb.block.height).body;
+      const power = m.validators.reduce((sum, v) => sum + v.power, 0);
+      const devices = [...m.validators.map((v) => v.id), ...m.followers.map((x) => x.id)];
+      const a = applyAgentBlock({ hazards: this.hazardState, degraded: {}, degradedReports: {}, estimates: {} }, { height: cb.block.height, f: Math.floor((power - 1) / 3), devices, txs: agentTxs });
+      this.hazardState = a.state.hazards;
+      const changed = a.events.filter((e) => e.type === 'hazard-committed' || e.type === 'hazard-cleared');
+      if (changed.length > 0) {
+        mb = { ...mb, hazards: { cellDm: hazardCellM * 10, cells: committedHazards(this.hazardState) } };
+        if (!this.replaying) for (const e of changed) this.o.log.info({ event: e.type, cell: e.cell, attesters: e.attesters }, `${e.type === 'hazard-committed' ? 'hazard committed' : 'hazard cleared'} at cell ${e.cell.join(',')}`);
+      }
+    }
     const r = applyBlock(this.state, mb);
     this.state = r.state;
     for (const tx of mb.txs) {
@@ -154,13 +174,14 @@ export class MissionRunner {
    * intake falls back to the chain's committed nonces, which cover every command that is not expired.
    */
   exportState(): Uint8Array {
-    return encodeMissionSnapshot({ mission: this.state, decisions: this.decisions });
+    return encodeMissionSnapshot({ mission: this.state, decisions: this.decisions, hazardRule: this.hazardState });
   }
 
   importState(bytes: Uint8Array): Result<void> {
     const d = decodeMissionSnapshot(bytes);
     if (!d.ok) return d;
     this.state = d.value.mission;
+    this.hazardState = d.value.hazardRule;
     this.decisions.length = 0;
     this.decisions.push(...d.value.decisions.slice(-decisionsKept));
     this.committed.clear();

@@ -9,15 +9,18 @@ import type { ActiveMission, DroneState, CanaryVersion, HazardSet, MissionState,
 import { decodeCbor, encodeCanonicalCbor } from '../wire/cbor.js';
 import { array, fail, int, map, num, oneOf, parseWith, text, uint } from '../wire/fields.js';
 import type { DecisionJson } from './control-topics.js';
+import { cellKey, emptyHazardState, type CellRecord, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 export interface MissionSnapshot {
   readonly mission: MissionState;
   /** The newest decisions (the full audit is the chain); oldest first. */
   readonly decisions: readonly DecisionJson[];
+  /** The hazard rule's per-cell counts (agents/swarm/hazard-commit.ts), which decide future commits. */
+  readonly hazardRule: HazardState;
 }
 
 export function encodeMissionSnapshot(s: MissionSnapshot): Uint8Array {
-  return encodeCanonicalCbor({ mission: s.mission, decisions: s.decisions });
+  return encodeCanonicalCbor({ mission: s.mission, decisions: s.decisions, hazardRule: s.hazardRule });
 }
 
 const scan = { depthMax: 12, itemsMax: 4_000_000, collectionLengthMax: 1_000_000, textBytesMax: limits.cborTextBytesMax };
@@ -92,6 +95,31 @@ function hazards(v: unknown, path: string): HazardSet {
   };
 }
 
+function heights(v: unknown, path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, h] of Object.entries(map(v, path))) out[text(k, `${path} key`, textMax)] = uint(h, `${path}.${k}`);
+  return out;
+}
+
+function hazardRule(v: unknown, path: string): HazardState {
+  const cells: Record<string, CellRecord> = {};
+  for (const [k, c] of Object.entries(map(map(v, path).cells, `${path}.cells`))) {
+    const at = `${path}.cells.${k}`;
+    const m = map(c, at);
+    const pair = array(m.cell, `${at}.cell`, 2, 2);
+    const cell = [signed(pair[0], `${at}.cell[0]`), signed(pair[1], `${at}.cell[1]`)] as const;
+    if (cellKey(cell) !== k) fail(`${at}: the key does not name its cell`);
+    cells[k] = {
+      cell,
+      present: heights(m.present, `${at}.present`),
+      absent: heights(m.absent, `${at}.absent`),
+      committedAt: m.committedAt === null ? null : uint(m.committedAt, `${at}.committedAt`),
+      lastHeight: uint(m.lastHeight, `${at}.lastHeight`),
+    };
+  }
+  return { cells };
+}
+
 function decision(v: unknown, path: string): DecisionJson {
   const m = map(v, path);
   return {
@@ -129,6 +157,8 @@ function parse(v: unknown): MissionSnapshot {
       rejected: uint(s.rejected, 'app.mission.rejected'),
     },
     decisions: array(top.decisions, 'app.decisions', listMax).map((d, i) => decision(d, `app.decisions[${i}]`)),
+    // Absent from snapshots written before the device ran the hazard rule.
+    hazardRule: top.hazardRule === undefined ? emptyHazardState : hazardRule(top.hazardRule, 'app.hazardRule'),
   };
 }
 

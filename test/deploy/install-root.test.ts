@@ -63,8 +63,8 @@ beforeAll(async () => {
   provision = (await makeProvisionBundles(work, ['v0'], { mqttUrl: broker.url, httpPort })).v0 as string;
   const releases = join(work, 'releases');
   mkdirSync(releases);
-  // The murmur user must read the repository the releases run, but a checkout may sit below a directory
-  // only its owner can enter (mktemp -d): the namespace binds it at a path everyone can reach.
+  // The murmur user must read the repository the releases run, but a checkout may be (or sit below) a
+  // directory only its owner can enter (mktemp -d): the namespace mounts it at a path everyone can reach.
   makeFixtureBundle(releases, '1.0.0', 'real', { runsRepo: true, repoPath: repoInNs });
   makeFixtureBundle(releases, '1.1.0', 'real', { runsRepo: true, repoPath: repoInNs });
   makeFixtureBundle(releases, '2.0.0', 'fail');
@@ -72,7 +72,8 @@ beforeAll(async () => {
   chmodSync(join(work, 'systemctl'), 0o755);
   // The namespace lives as long as this holder; overlays keep the host's /etc, /opt and /var read-only to it.
   const mounts = ['etc', 'opt', 'var'].map((d) => `mkdir -p "$W/upper/${d}" "$W/work/${d}" && mount -t overlay overlay -o "lowerdir=/${d},upperdir=$W/upper/${d},workdir=$W/work/${d}" /${d}`);
-  mounts.push(`mkdir -p ${repoInNs} && mount --bind "$REPO" ${repoInNs}`);
+  // An overlay rather than a bind: its root takes the mode of the (fresh, 0755) upper directory.
+  mounts.push(`mkdir -p ${repoInNs} "$W/upper/repo" "$W/work/repo" && chmod 755 "$W/upper/repo" && mount -t overlay overlay -o "lowerdir=$REPO,upperdir=$W/upper/repo,workdir=$W/work/repo" ${repoInNs}`);
   holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-euc', `${mounts.join('\n')}\necho mounted\nexec sleep 600`], { env: { ...process.env, W: join(work, 'ns'), REPO: repoRoot }, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let err = '';

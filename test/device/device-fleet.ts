@@ -53,6 +53,13 @@ export class DeviceFleet {
     return join(this.dir, 'fleet.manifest');
   }
 
+  /** Signs as `id` (a device, an operator): for tests that speak for a device on the wire. */
+  signer(id: string): ReturnType<typeof createSigner> {
+    const kp = this.keys.get(id);
+    if (!kp) throw new Error(`no key for ${id}`);
+    return createSigner(kp);
+  }
+
   keyFile(id: string): string {
     return join(this.dir, 'keys', `${id}.key`);
   }

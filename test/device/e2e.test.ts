@@ -12,9 +12,11 @@ import { toHex } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest } from '../../runtime/manifest/manifest.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { decodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { decodeFrame, encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
+import { encodeAttestationBody } from '../../runtime/wire/attestation.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
-import { decodeEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { parseVoteBody } from '../../runtime/wire/vote.js';
 import { runCli } from '../support/run-cli.js';
 import { DeviceFleet } from './device-fleet.js';
@@ -184,6 +186,38 @@ describe('four murmur processes on Mosquitto', () => {
     const rows = JSON.parse(status.stdout) as { node: string; liveness: string; status: { height: number } | null }[];
     expect(rows.map((r) => r.node)).toEqual(['d1', 'd2', 'd3', 'd4']);
     expect(rows.every((r) => r.liveness === 'alive' && (r.status?.height ?? 0) > 0)).toBe(true);
+  }, 90_000);
+
+  it('hazards attested by f+1 devices are committed on every device and the running survey re-plans around them', async () => {
+    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(400), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
+    expect(survey.code, survey.stdout).toBe(0);
+    const basis = (await fleet.health('d1')).height;
+    // A 4 x 4 block of 5 m cells around (55 m, 55 m), inside the surveyed square: d1 and d2 (f + 1 = 2)
+    // attest each cell, their envelopes gossiped as their own agents' are (telemetry class, own topic).
+    const client = await mqtt.connectAsync(fleet.broker.url, { clientId: 'e2e-hazard-attester' });
+    try {
+      for (const id of ['d1', 'd2']) {
+        const signer = fleet.signer(id);
+        for (let n = 9; n <= 12; n++) {
+          for (let e = 9; e <= 12; e++) {
+            const body = encodeAttestationBody({ agent: 'hazard-detect', observedAt: Date.now(), basis, obs: { type: 'hazard', cell: [n, e], present: true, confidencePerMille: 950 } });
+            const envelope = sealEnvelope('attestation', 'e2e', id, body, signer);
+            await client.publishAsync(fleetTopics('e2e').telemetry(id), Buffer.from(encodeFrame(fleetTag('e2e'), 'telemetry', envelope)), { qos: 1 });
+          }
+        }
+      }
+    } finally {
+      await client.endAsync();
+    }
+    const deadline = Date.now() + 30_000;
+    const all = (what: string): boolean => [...fleet.devices.values()].every((d) => d.output.includes(what));
+    while (Date.now() < deadline && !(all('"event":"hazard-committed"') && all('"event":"replan"'))) await new Promise((r) => setTimeout(r, 250));
+    for (const d of fleet.devices.values()) {
+      expect(d.output, d.id).toContain('"event":"hazard-committed"');
+      expect(d.output, d.id).toMatch(/"event":"replan".*"keepOuts":1/);
+    }
+    const abort = await fleet.ctl(['send', 'abort', '--wait', 'committed', '--timeout', '20s']);
+    expect(abort.code, abort.stdout).toBe(0);
   }, 90_000);
 
   it('fleet.update from an admin commits a new manifest; consensus applies it and its new operator can command', async () => {

@@ -7,6 +7,7 @@ import { decodeMissionSnapshot, encodeMissionSnapshot } from '../../runtime/devi
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionState, MissionTx } from '../../runtime/mission/types.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
+import { emptyHazardState, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const members = { epoch: 1, devices: ['d1', 'd2', 'd3'], operators: [{ id: 'ops', roles: ['operator' as const] }, { id: 'boss', roles: ['admin' as const] }] };
 const cmd = (id: string, type: string, args: Record<string, unknown>, operator = 'ops'): MissionTx => ({ kind: 'command', id, operator, type, args, issuedAt: 1_000, expiresAt: 1_000_000 });
@@ -24,6 +25,14 @@ function busyState(): MissionState {
   return s;
 }
 
+/** The hazard rule's counts: one committed cell, one still short of its quorum. */
+const hazardRule: HazardState = {
+  cells: {
+    '3,-2': { cell: [3, -2], present: { d1: 5, d2: 6 }, absent: {}, committedAt: 6, lastHeight: 6 },
+    '0,0': { cell: [0, 0], present: { d3: 7 }, absent: { d1: 8 }, committedAt: null, lastHeight: 8 },
+  },
+};
+
 const decisions = [{ height: 4, index: 0, command: 'ops/aa', operator: 'ops', type: 'mission.survey', outcome: 'accepted' as const, reason: '', blockHash: 'ab'.repeat(32) }];
 
 /** The same value with every object's keys inserted in reverse order. */
@@ -38,23 +47,30 @@ describe('mission snapshot', () => {
     const s = busyState();
     expect(s.mission?.status).toBe('active');
     expect(s.geofence).not.toBeNull();
-    const d = decodeMissionSnapshot(encodeMissionSnapshot({ mission: s, decisions }));
-    expect(d.ok ? d.value : d.error).toEqual({ mission: s, decisions });
+    const d = decodeMissionSnapshot(encodeMissionSnapshot({ mission: s, decisions, hazardRule }));
+    expect(d.ok ? d.value : d.error).toEqual({ mission: s, decisions, hazardRule });
+    // A snapshot written before devices ran the hazard rule reads as no counts yet.
+    const old = decodeMissionSnapshot(encodeCbor({ mission: s, decisions }));
+    expect(old.ok ? old.value.hazardRule : old.error).toEqual(emptyHazardState);
   });
 
   it('is canonical: the same state built with other key orders encodes to the same bytes', () => {
     const s = busyState();
-    const a = encodeMissionSnapshot({ mission: s, decisions });
-    const b = encodeMissionSnapshot({ mission: reversedKeys(s) as MissionState, decisions: reversedKeys(decisions) as typeof decisions });
+    const a = encodeMissionSnapshot({ mission: s, decisions, hazardRule });
+    const b = encodeMissionSnapshot({ mission: reversedKeys(s) as MissionState, decisions: reversedKeys(decisions) as typeof decisions, hazardRule: reversedKeys(hazardRule) as HazardState });
     expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
   });
 
   it('names the field of a damaged snapshot', () => {
-    const bytes = encodeMissionSnapshot({ mission: busyState(), decisions });
-    const v = (decodeCbor(bytes, 1 << 20) as { ok: true; value: { mission: { drones: { activity: string }[] } } }).value;
+    const bytes = encodeMissionSnapshot({ mission: busyState(), decisions, hazardRule });
+    const v = (decodeCbor(bytes, 1 << 20) as { ok: true; value: { mission: { drones: { activity: string }[] }; hazardRule: { cells: Record<string, { cell: number[] }> } } }).value;
     (v.mission.drones[1] as { activity: string }).activity = 'dancing';
     const d = decodeMissionSnapshot(encodeCbor(v));
     expect(d.ok || d.error).toMatch(/app\.mission\.drones\[1\]\.activity must be one of idle, tasked/);
+    const w = (decodeCbor(bytes, 1 << 20) as { ok: true; value: { hazardRule: { cells: Record<string, { cell: number[] }> } } }).value;
+    (w.hazardRule.cells['0,0'] as { cell: number[] }).cell = [1, 0];
+    const e = decodeMissionSnapshot(encodeCbor(w));
+    expect(e.ok || e.error).toMatch(/app\.hazardRule\.cells\.0,0: the key does not name its cell/);
     expect(decodeMissionSnapshot(new Uint8Array([0xff])).ok).toBe(false);
   });
 });
