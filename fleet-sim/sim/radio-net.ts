@@ -9,7 +9,7 @@
 
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
-import { AirtimeBudget } from '../../runtime/links/airtime.js';
+import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
@@ -61,6 +61,8 @@ class Port {
   readonly reassembly = new Map<string, Reassembly>();
   busyUntil = 0;
   pumpAt: number | null = null;
+  /** The envelope whose fragment went out last: never dropped as stale half-sent. */
+  onAir = { origin: -1, msgId: -1 };
 
   constructor(
     model: RadioModel,
@@ -106,6 +108,8 @@ export class RadioNet {
   private readonly rangeSq: number;
   /** Byte airtime in ms (8N1: ten bits per byte). */
   private readonly msPerByte: number;
+  /** Consensus older than this in a queue goes unsent (SerialLink's default for this radio). */
+  private readonly staleMs: number;
   /** Sender/receiver pairs that carried a packet since the last takeLinks() (the dashboard's map). */
   private links: Set<number> | null = null;
 
@@ -118,6 +122,7 @@ export class RadioNet {
     this.ports = new Array<Port | null>(count).fill(null);
     this.rangeSq = model.rangeM * model.rangeM;
     this.msPerByte = 10_000 / model.baud;
+    this.staleMs = defaultStaleMs(model.mtuBytes, model.baud / 10);
   }
 
   /** A node's process (and with it its serial link) starts: a fresh queue and message id. */
@@ -188,7 +193,7 @@ export class RadioNet {
     // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
     for (let k = 0; k < limits.radioFragmentsMax; k++) {
       const head = port.queue.peekClass('consensus');
-      if (!head || now - head.queuedMs <= limits.radioConsensusStaleMs) break;
+      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.staleMs) break;
       this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
     }
     const next = port.queue.peek();
@@ -197,6 +202,7 @@ export class RadioNet {
     if (wait > 0) return this.schedule(i, port, now + wait);
     port.budget.spend(next.item.wire, now);
     port.queue.shift();
+    port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
     const airMs = next.item.wire * this.msPerByte;
     port.busyUntil = now + airMs;
     this.transmit(i, next.item, now + airMs);

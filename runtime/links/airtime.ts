@@ -3,6 +3,7 @@
 // of airtime per hour: edge-anchors.md §3). Time is an input.
 
 import { assert } from '../lib/assert.js';
+import { limits } from '../lib/limits.js';
 
 export interface AirtimeConfig {
   /** UART baud rate; 8N1 means 10 bits on the wire per byte. */
@@ -56,4 +57,10 @@ export class AirtimeBudget {
     this.lastMs = nowMs;
     this.tokens = Math.min(this.config.burstBytes, this.tokens + dt * this.rate);
   }
+}
+
+/** The default consensusStaleMs: limits.radioConsensusStaleMs, or the airtime of
+ *  limits.radioStalePackets full packets when that is longer. Shared by SerialLink and fleet-sim's radio. */
+export function defaultStaleMs(packetBytes: number, airBytesPerSec: number): number {
+  return Math.max(limits.radioConsensusStaleMs, Math.ceil((limits.radioStalePackets * packetBytes * 1000) / airBytesPerSec));
 }

@@ -13,7 +13,7 @@ import { assert } from '../lib/assert.js';
 import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
-import { AirtimeBudget } from './airtime.js';
+import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from './airtime.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
@@ -97,6 +97,8 @@ export class SerialLink implements Link {
   private readonly fragmentsMax: number;
   private readonly hopLimit: number;
   private readonly staleMs: number;
+  /** The envelope whose fragment went out last: its remaining fragments are never dropped as stale. */
+  private onAir = '';
   private msgId = randomInt(0, 0xffffffff);
   private running = false;
   private pumping = false;
@@ -111,7 +113,9 @@ export class SerialLink implements Link {
     this.now = opts.now ?? (() => performance.now());
     this.fragmentsMax = Math.min(opts.fragmentsMax ?? limits.radioFragmentsMax, 255);
     this.hopLimit = opts.hopLimit ?? 3;
-    this.staleMs = opts.consensusStaleMs ?? limits.radioConsensusStaleMs;
+    // Slow radios get longer: at least the airtime of radioStalePackets full packets (E32 at 2.4 kbps: 7.7 s).
+    const airBytesPerSec = bytesPerSecond({ baud: opts.baud, burstBytes: opts.packetBytes, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) });
+    this.staleMs = opts.consensusStaleMs ?? defaultStaleMs(opts.packetBytes, airBytesPerSec);
     assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
@@ -279,6 +283,7 @@ export class SerialLink implements Link {
           this.budget.spend(next.item.wire.length, this.now());
         }
         this.queue.shift();
+        this.onAir = next.item.key;
         let full = false;
         for (const p of this.ports) if (p.isOpen && !p.write(next.item.wire)) full = true;
         if (next.item.completes > 0) this.stats.sent(next.item.completes);
@@ -305,12 +310,13 @@ export class SerialLink implements Link {
     }
   }
 
-  /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only the head). */
+  /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only the head);
+   *  never the rest of one already partly on the air. */
   private dropStale(): void {
     const now = this.now();
     for (let i = 0; i < limits.radioFragmentsMax; i++) {
       const head = this.queue.peekClass('consensus');
-      if (!head || now - head.queuedMs <= this.staleMs) return;
+      if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
       const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
       this.stats.stale('consensus', gone);
     }

@@ -2,7 +2,7 @@
 // hear each other only through the middle, the hop limit, priorities under an airtime budget, COBS.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirtimeBudget } from '../../runtime/links/airtime.js';
+import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { cobsDecode, cobsEncode } from '../../runtime/links/cobs.js';
 import type { SerialLink } from '../../runtime/links/serial-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -24,6 +24,12 @@ describe('COBS and the airtime budget', () => {
       expect(hex(cobsDecode(e) ?? new Uint8Array([1]))).toBe(hex(x));
     }
     expect(cobsDecode(Uint8Array.of(5, 1, 2))).toBeUndefined();
+  });
+
+  it('gives slow radios a longer stale-consensus limit: at least 32 full packets of airtime', () => {
+    expect(defaultStaleMs(252, bytesPerSecond({ baud: 57_600, burstBytes: 504 }))).toBe(2_000);
+    expect(defaultStaleMs(58, bytesPerSecond({ baud: 9_600, airBitsPerSec: 2_400, burstBytes: 116 }))).toBe(7_734);
+    expect(defaultStaleMs(58, bytesPerSecond({ baud: 9_600, airBitsPerSec: 2_400, dutyCycle: 0.01, burstBytes: 116 }))).toBe(773_334);
   });
 
   it('paces bytes at baud / 10 times the duty cycle', () => {
@@ -148,6 +154,28 @@ describe('stale consensus on a saturated radio', () => {
       a.broadcast(Buffer.from('fresh'), 'consensus');
       await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'fresh'), 2_000, 'the fresh envelope');
       expect(performance.now() - t0).toBeLessThan(1_000);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await pair.stop();
+    }
+  });
+});
+
+describe('a large envelope on a slow radio', () => {
+  it('is sent whole even when its airtime is longer than consensusStaleMs: a half-sent envelope is never cut', async () => {
+    const pair = await PtyPair.start();
+    const a = serialLink('a', [pair.a], { baud: 9_600, consensusStaleMs: 300 });
+    const b = serialLink('b', [pair.b], { baud: 9_600 });
+    await a.start();
+    await b.start();
+    try {
+      const inbox = new Inbox(b);
+      const big = Buffer.alloc(1_500, 7); // 7 fragments, about 1.7 s on the air at 960 B/s
+      expect(a.broadcast(big, 'consensus')).toBe(true);
+      await inbox.waitFor(1, 5_000);
+      expect(Buffer.from(inbox.frames[0]?.bytes ?? []).equals(big)).toBe(true);
+      expect(a.counters().droppedStale).toBe(0);
     } finally {
       await a.stop();
       await b.stop();

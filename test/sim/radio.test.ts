@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../runtime/lib/prng.js';
-import { limits } from '../../runtime/lib/limits.js';
+import { defaultStaleMs } from '../../runtime/links/airtime.js';
 import { fragmentBytesMax } from '../../runtime/links/radio-frame.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import type { RadioModel, Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -98,14 +98,17 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
 
   it('drops consensus that waited past the stale limit unsent, as the serial link does', () => {
     const { queue, radio, got } = line(2, 10, { ...sik, baud: 9_600 });
-    // 40 envelopes of ~230 bytes at 960 B/s need ~10 s of airtime; only ~2 s of them may wait.
-    for (let k = 0; k < 40; k++) radio.send(0, null, new Uint8Array(200).fill(k), 'consensus');
-    queue.runUntil(60_000, 1e6);
-    expect(radio.counters.dropped.stale).toBeGreaterThan(20);
-    expect(got.length + radio.counters.dropped.stale).toBe(40);
+    // 100 envelopes of ~230 bytes at 960 B/s need ~26 s of airtime; they may wait only the radio's
+    // stale limit (32 packets of airtime here, 8.4 s, as SerialLink's default).
+    const staleMs = defaultStaleMs(sik.mtuBytes, 960);
+    expect(staleMs).toBe(8_400);
+    for (let k = 0; k < 100; k++) radio.send(0, null, new Uint8Array(200).fill(k), 'consensus');
+    queue.runUntil(120_000, 1e6);
+    expect(radio.counters.dropped.stale).toBeGreaterThan(50);
+    expect(got.length + radio.counters.dropped.stale).toBe(100);
     const order = got.map((g) => g.bytes[0] as number);
     expect(order).toEqual([...order].sort((a, b) => a - b));
-    expect(Math.max(...got.map((g) => g.at))).toBeLessThan(limits.radioConsensusStaleMs + 1_000);
+    expect(Math.max(...got.map((g) => g.at))).toBeLessThan(staleMs + 1_000);
   });
 
   it('refuses an envelope past 64 fragments and one that does not fit the queue whole', () => {
