@@ -11,6 +11,7 @@ import type { Obstacle } from '../../hal/sim/obstacles.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
+import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
 
 export interface FlightDrone {
   readonly id: string;
@@ -31,16 +32,9 @@ export interface FlightWorld {
   readonly pads?: { readonly spacingM: number; readonly columns: number; readonly origin: readonly [number, number] };
 }
 
-/** Where a re-planned route continues: just after the last waypoint of the old route that the drone
- *  had passed and the new route still holds (detour points inserted after it come next). */
+/** Where a re-planned route continues (runtime/mission/hazards.ts resumeIndex), on float metres. */
 export function resumeIndex(old: readonly PointNe[], oldNext: number, route: readonly PointNe[]): number {
-  const same = (a: PointNe, b: PointNe): boolean => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6;
-  for (let k = Math.min(oldNext, old.length) - 1; k >= 0; k--) {
-    const p = old[k] as PointNe;
-    const at = route.findIndex((q) => same(p, q));
-    if (at >= 0) return at + 1;
-  }
-  return 0;
+  return resumeAt(old, oldNext, route, (a, b) => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6);
 }
 
 /** The range ring the hazard model was trained on (agents/sim/sensors.ts castScan): 16 beams, 20 m. */

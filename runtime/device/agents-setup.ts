@@ -134,7 +134,7 @@ export class DeviceAgents {
     const committed: CommittedView = {
       height: c.height,
       f: Math.floor((this.o.validators - 1) / 3),
-      hazards: [],
+      hazards: m.hazards?.cells ?? [],
       cellM: hazardCellM,
       geofence: m.geofence ? m.geofence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : null,
       home: { northM: 0, eastM: 0 },

@@ -5,6 +5,7 @@
 import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
+import { resumeIndex } from '../mission/hazards.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -62,12 +63,16 @@ export class Executor {
   run(command: string, task: Task): void {
     this.homeAltMsl();
     switch (task.type) {
-      case 'waypoints':
+      case 'waypoints': {
+        // A route re-planned around a committed hazard carries on from where the drone is.
+        const prev = this.current;
+        const next = task.replan && prev && prev.task.mission === task.mission ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
         this.generation++;
         this.paused = false;
-        this.current = { command, task, next: 0 };
+        this.current = { command, task, next };
         void this.fly(this.generation);
         return;
+      }
       case 'hold':
         this.paused = true;
         void this.simple(command, { type: 'hold' });

@@ -125,3 +125,15 @@ export function avoidKeepOuts(route: readonly PointDm[], zones: readonly KeepOut
   });
   return out;
 }
+
+/** Where a re-planned route continues: just after the last waypoint of the old route that the drone
+ *  had passed (before index oldNext) and the new route still holds, so detour points inserted after
+ *  it come next; 0 when it holds none of them. */
+export function resumeIndex<P>(old: readonly P[], oldNext: number, route: readonly P[], same: (a: P, b: P) => boolean): number {
+  for (let k = Math.min(oldNext, old.length) - 1; k >= 0; k--) {
+    const p = old[k] as P;
+    const at = route.findIndex((q) => same(p, q));
+    if (at >= 0) return at + 1;
+  }
+  return 0;
+}

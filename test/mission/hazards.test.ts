@@ -7,6 +7,7 @@ import { avoidKeepOuts, hazardMarginDm, isqrt, keepOuts, type KeepOut } from '..
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { HazardSet, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 import { resumeIndex } from '../../fleet-sim/flight/flight-layer.js';
+import { resumeIndex as resumeOnDevice } from '../../runtime/mission/hazards.js';
 
 /** Does the segment a-b pass strictly inside the circle (float geometry, for checking only)? */
 function crosses(a: PointDm, b: PointDm, z: KeepOut): boolean {
@@ -109,5 +110,10 @@ describe('the mission machine re-plans around committed hazards', () => {
     expect(resumeIndex(old, 1, route)).toBe(1); // passed [0, 0]: the detour comes next
     expect(resumeIndex(old, 3, route)).toBe(5);
     expect(resumeIndex(old, 0, route)).toBe(0);
+    // The device's executor does the same on integer decimetres.
+    const dm = (p: readonly [number, number]): PointDm => ({ n: p[0] * 10, e: p[1] * 10 });
+    const sameDm = (a: PointDm, b: PointDm): boolean => a.n === b.n && a.e === b.e;
+    expect(resumeOnDevice(old.map(dm), 3, route.map(dm), sameDm)).toBe(5);
+    expect(resumeOnDevice(old.map(dm), 1, route.map(dm), sameDm)).toBe(1);
   });
 });
