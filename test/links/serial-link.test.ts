@@ -4,13 +4,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { cobsDecode, cobsEncode } from '../../runtime/links/cobs.js';
-import type { SerialLink } from '../../runtime/links/serial-link.js';
+import type { SerialLink, SerialLinkOptions } from '../../runtime/links/serial-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
 import { serialHarness, serialLink } from './serial-harness.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Two started radios on one socat pty pair (a sends, b's inbox receives); everything stopped after. */
+async function onPair(extra: Partial<SerialLinkOptions>, aOnly: Partial<SerialLinkOptions>, body: (a: SerialLink, inbox: Inbox) => Promise<void>): Promise<void> {
+  const pair = await PtyPair.start();
+  const a = serialLink('a', [pair.a], { ...extra, ...aOnly });
+  const b = serialLink('b', [pair.b], extra);
+  await a.start();
+  await b.start();
+  try {
+    await body(a, new Inbox(b));
+  } finally {
+    await a.stop();
+    await b.stop();
+    await pair.stop();
+  }
+}
 
 describe('COBS and the airtime budget', () => {
   it('round-trips any bytes with no zero inside and at most one extra byte per 254', () => {
@@ -105,13 +121,7 @@ describe('three radios in a chain (a - b - c)', () => {
 
 describe('priorities under the airtime budget', () => {
   it('sends consensus before queued telemetry at 57600 baud', async () => {
-    const pair = await PtyPair.start();
-    const a = serialLink('a', [pair.a], { baud: 57_600 });
-    const b = serialLink('b', [pair.b], { baud: 57_600 });
-    await a.start();
-    await b.start();
-    try {
-      const inbox = new Inbox(b);
+    await onPair({ baud: 57_600 }, {}, async (a, inbox) => {
       const t0 = performance.now();
       for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry');
       a.broadcast(Buffer.from('vote'), 'consensus');
@@ -121,24 +131,14 @@ describe('priorities under the airtime budget', () => {
       // Eleven packets (~2300 bytes) at 5760 B/s after a 504-byte burst: at least ~300 ms, so the budget paces.
       expect(performance.now() - t0).toBeGreaterThan(250);
       expect(a.queued()).toBe(0);
-    } finally {
-      await a.stop();
-      await b.stop();
-      await pair.stop();
-    }
+    });
   });
 });
 
 describe('stale consensus on a saturated radio', () => {
   it('drops envelopes that waited longer than consensusStaleMs unsent, and still sends the newest', async () => {
-    const pair = await PtyPair.start();
     // 9600 baud: 960 B/s, so forty 200-byte envelopes need ~8 s of airtime, far past a 500 ms limit.
-    const a = serialLink('a', [pair.a], { baud: 9_600, consensusStaleMs: 500 });
-    const b = serialLink('b', [pair.b], { baud: 9_600 });
-    await a.start();
-    await b.start();
-    try {
-      const inbox = new Inbox(b);
+    await onPair({ baud: 9_600 }, { consensusStaleMs: 500 }, async (a, inbox) => {
       for (let i = 0; i < 40; i++) expect(a.broadcast(Buffer.alloc(200, i + 1), 'consensus')).toBe(true);
       await waitUntil(() => a.queued() === 0, 5_000, 'the queue to empty');
       await sleep(1_000); // the last packets on the wire
@@ -154,33 +154,19 @@ describe('stale consensus on a saturated radio', () => {
       a.broadcast(Buffer.from('fresh'), 'consensus');
       await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'fresh'), 2_000, 'the fresh envelope');
       expect(performance.now() - t0).toBeLessThan(1_000);
-    } finally {
-      await a.stop();
-      await b.stop();
-      await pair.stop();
-    }
+    });
   });
 });
 
 describe('a large envelope on a slow radio', () => {
   it('is sent whole even when its airtime is longer than consensusStaleMs: a half-sent envelope is never cut', async () => {
-    const pair = await PtyPair.start();
-    const a = serialLink('a', [pair.a], { baud: 9_600, consensusStaleMs: 300 });
-    const b = serialLink('b', [pair.b], { baud: 9_600 });
-    await a.start();
-    await b.start();
-    try {
-      const inbox = new Inbox(b);
+    await onPair({ baud: 9_600 }, { consensusStaleMs: 300 }, async (a, inbox) => {
       const big = Buffer.alloc(1_500, 7); // 7 fragments, about 1.7 s on the air at 960 B/s
       expect(a.broadcast(big, 'consensus')).toBe(true);
       await inbox.waitFor(1, 5_000);
       expect(Buffer.from(inbox.frames[0]?.bytes ?? []).equals(big)).toBe(true);
       expect(a.counters().droppedStale).toBe(0);
-    } finally {
-      await a.stop();
-      await b.stop();
-      await pair.stop();
-    }
+    });
   });
 });
 
