@@ -53,6 +53,9 @@ export class ConsensusState {
   peers = new Map<string, { height: number; round: number }>();
   /** When each peer was last sent blocks (rate limit; bounded by the fleet size, cleared on overflow). */
   servedAt = new Map<string, number>();
+  /** The height a follower worked on at its last gossip tick: no progress for a whole interval while a
+   *  peer is ahead means the votes are not reaching it, and it asks for blocks. */
+  heightAtGossip = -1;
 
   constructor(readonly p: CoreParams) {
     this.chain = new ChainState(p.genesis, p.fleet, p.deps, p.config);

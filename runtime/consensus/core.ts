@@ -6,7 +6,7 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
-import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import { encodeEvidenceBody, encodeStatusBody, encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
 import { ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
@@ -182,10 +182,25 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
 }
 
 function gossip(s: ConsensusState, fx: Effect[]): void {
+  // A follower never votes: its round matters to no one and its height only to a peer ahead of it. So
+  // rather than a status to the whole fleet every interval (quadratic in the fleet size: 1000 devices
+  // would exchange a million statuses), it says nothing while it keeps up and asks for blocks when it
+  // falls behind. Validators' statuses, which it still hears, tell it who is ahead.
+  if (!s.isValidator()) return askAhead(s, fx);
   fx.push({ type: 'send', to: null, kind: 'status', body: encodeStatusBody({ height: s.height, round: s.round }) });
   if (s.ownEnvelopes.length > 0) fx.push({ type: 'relay', to: null, envelopes: s.ownEnvelopes.slice(-3) });
   const p = s.proposals.get(s.round);
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
+}
+
+/** A follower that made no progress for a whole gossip interval while a peer is ahead asks everyone for
+ *  the blocks from its height on (every peer ahead answers, once per interval each, as a status would
+ *  make it); a follower keeping up sends nothing. */
+function askAhead(s: ConsensusState, fx: Effect[]): void {
+  const stuck = s.heightAtGossip === s.height;
+  s.heightAtGossip = s.height;
+  if (!stuck || ![...s.peers.values()].some((p) => p.height > s.height)) return;
+  fx.push({ type: 'send', to: null, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
 }
 
 function serveSync(s: ConsensusState, to: string, height: number, now: number, fx: Effect[]): void {
