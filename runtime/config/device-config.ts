@@ -136,7 +136,10 @@ function deviceConfigSchemaFor(z: Zod) {
         .object({ everyHeights: z.number().int().min(2).max(1_048_576).optional() })
         .strict()
         .default({}),
-      agents: z.object({ enabled: z.boolean().default(true), modelsDir: z.string().min(1).optional() }).strict().default({ enabled: true }),
+      agents: z
+        .object({ enabled: z.boolean().default(true), modelsDir: z.string().min(1).optional(), engine: z.enum(['onnxruntime', 'pure-ts', 'rules']).default('onnxruntime') })
+        .strict()
+        .default({ enabled: true, engine: 'onnxruntime' }),
       membership: z
         .object({
           threshold: z.number().min(1).max(100).default(8),
@@ -192,6 +195,7 @@ const fixes: Readonly<Record<string, string>> = {
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
   'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
   'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
+  'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (the main thread, no onnxruntime: about 40 MB less memory) or rules',
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
 

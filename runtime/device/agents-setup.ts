@@ -26,6 +26,9 @@ export interface AgentsOptions {
   readonly dir: string;
   /** Where rolled-out model versions are installed: `<modelsDir>/<name>/<version>/`. */
   readonly modelsDir: string;
+  /** The best engine to try (device.yaml agents.engine): onnxruntime in a worker thread, pure-ts on the
+   *  main thread (no onnxruntime loaded: about 40 MB less resident memory), or rules only. */
+  readonly engine: 'onnxruntime' | 'pure-ts' | 'rules';
   readonly devices: DeviceSet;
   readonly signer: Signer;
   readonly submit: (envelope: Uint8Array) => void;
@@ -65,14 +68,18 @@ const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 
 export class DeviceAgents {
   readonly scheduler: AgentScheduler;
-  /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's thread. */
-  private readonly ort = acquireOrt();
+  /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's
+   *  thread; null when agents.engine chose not to load it. */
+  private readonly ort: OrtWorker | null;
   private busy = false;
   private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
 
   constructor(private readonly o: AgentsOptions) {
+    this.ort = o.engine === 'onnxruntime' ? acquireOrt() : null;
+    const engines = { onnxruntime: ['onnxruntime', 'pure-ts', 'rules'], 'pure-ts': ['pure-ts', 'rules'], rules: ['rules'] } as const;
+    const inference = { prefer: engines[o.engine], ...(this.ort ? { ort: this.ort } : {}) };
     const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
     this.scheduler = new AgentScheduler({
       store: new FileStateStore(o.dir),
@@ -87,8 +94,8 @@ export class DeviceAgents {
       tickTimeoutMs: 1_000,
     });
     const modelDirFor = (ref: CommittedModel): string => committedModelDir(o.modelsDir, ref);
-    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor, ort: this.ort }));
-    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor, ort: this.ort }));
+    this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor, ...inference }));
+    this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor, ...inference }));
     this.scheduler.add(missionReflexAgent());
   }
 
@@ -175,6 +182,6 @@ export class DeviceAgents {
 
   async stop(nowMs: number): Promise<void> {
     await this.scheduler.stop(nowMs);
-    await releaseOrt();
+    if (this.ort) await releaseOrt();
   }
 }

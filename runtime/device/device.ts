@@ -171,6 +171,7 @@ export class Device {
           fleet,
           dir: join(c.dataDir, 'agents'),
           modelsDir: c.agents.modelsDir ?? join(c.dataDir, 'models'),
+          engine: c.agents.engine,
           devices: this.hal.devices,
           signer: p.signer,
           submit: (b) => this.submitTx(b),

@@ -23,6 +23,9 @@ describe('device.yaml', () => {
     expect(r.value.snapshots.everyHeights).toBe(512);
     const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');
     expect(small.ok && small.value.snapshots.everyHeights).toBe(128);
+    expect(r.value.agents).toEqual({ enabled: true, engine: 'onnxruntime' });
+    const lean = parseDeviceConfig(good + 'agents: { engine: pure-ts }\n', 'd.yaml');
+    expect(lean.ok && lean.value.agents).toEqual({ enabled: true, engine: 'pure-ts' });
   });
 
   const cases: [string, string][] = [
@@ -40,6 +43,7 @@ describe('device.yaml', () => {
     [good + 'consensus: { syncWindowHeights: 1000 }\n', 'consensus.syncWindowHeights: 1000: too big: expected number to be <=256; use a whole number up to 256'],
     [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256'],
     [good + 'consensus: { checkpointEveryHeights: 1 }\n', 'consensus.checkpointEveryHeights: 1: too small: expected number to be >=2; use the same whole number from 2 to 4096 on every device'],
+    [good + 'agents: { engine: tflite }\n', 'agents.engine: "tflite": invalid option: expected one of "onnxruntime"|"pure-ts"|"rules"; use onnxruntime (a worker thread, the default), pure-ts'],
     [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: lora }]\n', 'radios.0.preset: "lora": invalid option'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],

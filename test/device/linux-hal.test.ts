@@ -1,7 +1,8 @@
 // device.yaml's Linux HAL drivers on a real `murmur start` process: hal.gnss reads an NMEA 0183
 // receiver on a socat pty (the test plays the receiver) and becomes the device's position; hal.led
 // drives an LED-class directory (sysfs-shaped files) with the device's health, and turns it off on
-// stop. Plus the config errors that name the field and the fix.
+// stop; agents.engine: pure-ts runs the models without onnxruntime. Plus the config errors that name
+// the field and the fix.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,6 +80,8 @@ describe('a device with its own GNSS receiver and status LED (real process, pty,
         `mqtt: { url: "${broker.url}" }`,
         `http: { port: ${httpPort} }`,
         `hal: { driver: none, gnss: { driver: nmea, serial: "${serial}", baud: 9600 }, led: { driver: sysfs, name: status, classDir: "${join(dir, 'leds')}" } }`,
+        // A small device's choice: models on the main thread, no onnxruntime loaded (README, "Agents").
+        'agents: { engine: pure-ts }',
         '',
       ].join('\n');
     writeFileSync(join(dir, 'device.yaml'), config(pty.a));
@@ -127,6 +130,8 @@ describe('a device with its own GNSS receiver and status LED (real process, pty,
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(led('trigger'), `health ${health}`).toBe(health === 'ok' ? 'heartbeat' : 'timer');
+    const agents = ((await (await fetch(`http://127.0.0.1:${httpPort}/health`)).json()) as { agents: { name: string; engine: string }[] }).agents;
+    expect(Object.fromEntries(agents.map((a) => [a.name, a.engine]))).toEqual({ 'hazard-detect': 'pure-ts', 'mission-reflexes': 'none', 'telemetry-anomaly': 'pure-ts' });
     if (health !== 'ok') expect(led('delay_on')).toBe(health === 'degraded' ? '500' : '125');
     expect(await device.stop()).toBe(0);
     expect(led('trigger')).toBe('none');
