@@ -1,6 +1,6 @@
 // Verify at the edge (STYLE.md §4): bytes from a link become core inputs only after the envelope,
 // its signature, the sender's role and every tx inside a block have checked out. Tx verdicts are
-// cached by envelope hash, since a command is seen once from the operator and again in proposals.
+// cached by envelope bytes, since a command is seen once from the operator and again in proposals.
 
 import type { Verifier } from '../crypto/sodium.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
@@ -24,11 +24,30 @@ export interface EdgeContext {
   readonly authority: Uint8Array;
 }
 
+interface TxCacheEntry {
+  readonly key: number;
+  readonly bytes: Uint8Array;
+  readonly verdict: CheckedTx | RejectedTx;
+}
+
+const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
+
+/**
+ * The tx cache's key: the envelope's last six bytes (the end of its signature) as an integer. Two txs
+ * may share it; a hit also needs equal bytes, so a shared key only costs a miss. An integer key spares
+ * building and hashing a string for every tx of every proposal.
+ */
+function txCacheKey(b: Uint8Array): number {
+  let k = 0;
+  for (let i = Math.max(0, b.length - 6); i < b.length; i++) k = k * 256 + (b[i] as number);
+  return k;
+}
+
 export class EdgeVerifier {
   // Verdicts of recently checked txs, so a tx verified at intake is not verified again in each proposal
   // that carries it. Bounded by limits.verifiedTxCacheMax; overflow forgets the oldest (ring order).
-  private readonly txCache = new Map<string, { bytes: Uint8Array; verdict: CheckedTx | RejectedTx }>();
-  private readonly txCacheRing: (string | undefined)[] = new Array<string | undefined>(limits.verifiedTxCacheMax);
+  private readonly txCache = new Map<number, TxCacheEntry>();
+  private readonly txCacheRing: (TxCacheEntry | undefined)[] = new Array<TxCacheEntry | undefined>(limits.verifiedTxCacheMax);
   private txCacheNext = 0;
   verifications = 0;
 
@@ -49,7 +68,7 @@ export class EdgeVerifier {
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return err(raw.error.message);
     if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
-      const tx = this.checkTx(bytes);
+      const tx = this.checkTx(bytes, raw.value);
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
     const e = this.open(raw.value, h);
@@ -96,28 +115,33 @@ export class EdgeVerifier {
     return block.block.txs.map((t) => this.checkTx(t));
   }
 
-  /** Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. */
-  checkTx(bytes: Uint8Array): CheckedTx | RejectedTx {
-    // Keyed by the envelope's trailing 64 signature bytes and confirmed by comparing the whole
-    // envelope: exact like a hash key, but cheaper than hashing every tx of every proposal.
-    const key = bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
+  /**
+   * Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. A
+   * caller that has decoded the envelope already hands `raw` over, so it is not decoded twice.
+   */
+  checkTx(bytes: Uint8Array, raw?: RawEnvelope): CheckedTx | RejectedTx {
+    const key = txCacheKey(bytes);
     const hit = this.txCache.get(key);
     if (hit && bytesEqual(hit.bytes, bytes)) return hit.verdict;
     // Cache and verdict hold their own copy of the tx, not a view that pins the proposal it came in.
-    const own = new Uint8Array(bytes);
-    const verdict = this.checkTxUncached(own, key);
+    // Buffer.from copies a tx under 4 KiB into Node's shared 8 KiB pool, many times cheaper than a new
+    // ArrayBuffer; a remembered tx keeps at most its pool slab alive.
+    const own = Buffer.from(bytes);
+    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw) };
     const evicted = this.txCacheRing[this.txCacheNext];
-    if (evicted !== undefined) this.txCache.delete(evicted);
-    this.txCacheRing[this.txCacheNext] = key;
+    // A newer tx with the same key may have replaced the evicted one in the map: that one stays.
+    if (evicted !== undefined && this.txCache.get(evicted.key) === evicted) this.txCache.delete(evicted.key);
+    this.txCacheRing[this.txCacheNext] = entry;
     this.txCacheNext = (this.txCacheNext + 1) % limits.verifiedTxCacheMax;
-    this.txCache.set(key, { bytes: own, verdict });
-    return verdict;
+    this.txCache.set(key, entry);
+    return entry.verdict;
   }
 
-  private checkTxUncached(bytes: Uint8Array, key: string): CheckedTx | RejectedTx {
-    const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
-    const raw = decodeEnvelope(bytes);
+  private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined): CheckedTx | RejectedTx {
+    const raw = decoded === undefined ? decodeEnvelope(bytes) : ok(decoded);
     if (!raw.ok) return rejected(raw.error.message);
+    // The key of non-command txs in the mempool and a block: the envelope's signature, in hex.
+    const key = bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
     if (raw.value.kind === 'manifest') {
       const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
       return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key } : rejected(m.error);
