@@ -10,6 +10,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import type { ChainExport } from './snapshot.js';
 
 export interface CommittedEvidence {
@@ -39,6 +40,8 @@ export class ChainState {
   readonly evidence: CommittedEvidence[] = [];
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
   private readonly nonces = new Map<string, number>();
+  /** The same nonces ordered by expiry, so a block forgets the expired ones without scanning the rest. */
+  private readonly expiries = new ExpiryHeap();
   private readonly evidenceKeys = new Set<string>();
   private readonly recent: CommittedBlock[] = [];
 
@@ -154,6 +157,7 @@ export class ChainState {
       if (tx.kind === 'command') {
         assert(this.nonces.size < limits.seenNoncesMax, 'seen-nonce table is full');
         this.nonces.set(tx.nonceKey, tx.expiresAt);
+        this.expiries.push(tx.expiresAt, tx.nonceKey);
       } else if (tx.kind === 'evidence') {
         this.evidenceKeys.add(tx.key);
         this.evidence.push({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height });
@@ -162,7 +166,11 @@ export class ChainState {
       }
     }
     // An expired command can never enter a block again, so its nonce need not be remembered.
-    for (const [k, exp] of this.nonces) if (exp + limits.clockSkewMsMax < c.block.timeMs) this.nonces.delete(k);
+    for (let e = this.expiries.peek(); e !== undefined && e.expiresAt + limits.clockSkewMsMax < c.block.timeMs; e = this.expiries.peek()) {
+      this.expiries.pop();
+      // A key set again later has a later expiry of its own in the heap: only the current one counts.
+      if (this.nonces.get(e.key) === e.expiresAt) this.nonces.delete(e.key);
+    }
     this.height = c.block.height;
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
@@ -208,7 +216,11 @@ export class ChainState {
     this.manifests.length = 0;
     this.manifests.push(...manifests);
     this.nonces.clear();
-    for (const [k, v] of s.nonces) this.nonces.set(k, v);
+    this.expiries.clear();
+    for (const [k, v] of s.nonces) {
+      this.nonces.set(k, v);
+      this.expiries.push(v, k);
+    }
     this.evidence.length = 0;
     this.evidenceKeys.clear();
     for (const e of s.evidence) {
