@@ -100,28 +100,31 @@ export class ChainState {
     return r.ok ? null : r.error;
   }
 
-  /** The rules for a tx entering a block at `timeMs` (also used to fill a proposal from the mempool). */
-  txProblem(tx: CheckedTx, timeMs: number, inBlock: Set<string>): string | null {
+  /**
+   * The rules for a tx entering a block at `timeMs` (also used to fill a proposal from the mempool).
+   * `inBlock` holds the keys of the block's earlier txs and gains this one's; null for a tx on its own.
+   */
+  txProblem(tx: CheckedTx, timeMs: number, inBlock: Set<string> | null): string | null {
     switch (tx.kind) {
       case 'command':
-        if (this.nonces.has(tx.nonceKey) || inBlock.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
+        if (this.nonces.has(tx.nonceKey) || inBlock?.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
         if (timeMs >= tx.expiresAt) return `command ${tx.nonceKey} expired at ${tx.expiresAt}`;
         if (tx.issuedAt > timeMs + limits.clockSkewMsMax) return `command ${tx.nonceKey} is issued in the future`;
-        inBlock.add(tx.nonceKey);
+        inBlock?.add(tx.nonceKey);
         return null;
       case 'evidence':
-        if (this.evidenceKeys.has(tx.key) || inBlock.has(tx.key)) return `evidence ${tx.key} already committed`;
+        if (this.evidenceKeys.has(tx.key) || inBlock?.has(tx.key)) return `evidence ${tx.key} already committed`;
         if (this.powerOf(tx.height, tx.culprit) === 0) return `evidence names ${tx.culprit}, not a validator at height ${tx.height}`;
-        inBlock.add(tx.key);
+        inBlock?.add(tx.key);
         return null;
       case 'manifest':
-        if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
+        if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock?.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
         if (tx.manifest.body.fleet !== this.fleet) return 'manifest is for another fleet';
-        inBlock.add('manifest');
+        inBlock?.add('manifest');
         return null;
       case 'other':
-        if (inBlock.has(tx.key)) return 'duplicate tx';
-        inBlock.add(tx.key);
+        if (inBlock?.has(tx.key)) return 'duplicate tx';
+        inBlock?.add(tx.key);
         return null;
     }
   }

@@ -9,7 +9,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { decodeBlockBytes } from '../wire/block.js';
-import { decodeEnvelope, openEnvelope, verifyEnvelope, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, openEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
@@ -49,6 +49,10 @@ export class EdgeVerifier {
   private readonly txCache = new Map<number, TxCacheEntry>();
   private readonly txCacheRing: (TxCacheEntry | undefined)[] = new Array<TxCacheEntry | undefined>(limits.verifiedTxCacheMax);
   private txCacheNext = 0;
+  // The open context of the manifest last used: a manifest changes only at a validator-set change,
+  // so this spares building a key lookup for every message.
+  private openManifest: Manifest | null = null;
+  private openCtx: OpenContext | null = null;
   verifications = 0;
 
   constructor(private readonly ctx: EdgeContext) {}
@@ -56,7 +60,11 @@ export class EdgeVerifier {
   private open(bytes: Uint8Array | RawEnvelope, height: number): Result<VerifiedEnvelope, string> {
     const m = this.ctx.manifestAt(height);
     this.verifications++;
-    const ctx = { fleet: this.ctx.fleet, keyOf: keyLookup(m), verifier: this.ctx.verifier };
+    if (this.openManifest !== m || this.openCtx === null) {
+      this.openCtx = { fleet: this.ctx.fleet, keyOf: keyLookup(m), verifier: this.ctx.verifier };
+      this.openManifest = m;
+    }
+    const ctx = this.openCtx;
     // A caller that already decoded the envelope hands it over, so it is not decoded twice.
     const r = bytes instanceof Uint8Array ? openEnvelope(bytes, ctx) : verifyEnvelope(bytes, ctx);
     return r.ok ? r : err(r.error.message);
@@ -140,11 +148,9 @@ export class EdgeVerifier {
   private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined): CheckedTx | RejectedTx {
     const raw = decoded === undefined ? decodeEnvelope(bytes) : ok(decoded);
     if (!raw.ok) return rejected(raw.error.message);
-    // The key of non-command txs in the mempool and a block: the envelope's signature, in hex.
-    const key = bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
     if (raw.value.kind === 'manifest') {
       const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
-      return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key } : rejected(m.error);
+      return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key: signatureKey(bytes) } : rejected(m.error);
     }
     const h = this.ctx.currentHeight();
     const e = this.open(raw.value, h);
@@ -174,11 +180,16 @@ export class EdgeVerifier {
       }
       case 'attestation':
       case 'telemetry': // device telemetry (kind 13) rides in blocks for mission allocation
-        return { kind: 'other', bytes, key };
+        return { kind: 'other', bytes, key: signatureKey(bytes) };
       default:
         return rejected(`a ${v.kind} cannot be a block transaction`);
     }
   }
+}
+
+/** The key of a manifest or other non-command tx in the mempool and a block: its signature, in hex. */
+function signatureKey(bytes: Uint8Array): string {
+  return bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
 }
 
 function toVote(kind: 'prevote' | 'precommit', from: string, b: { height: number; round: number; blockHash: Uint8Array | null }, signature: Uint8Array, envelope: Uint8Array): VerifiedVote {
