@@ -12,15 +12,20 @@ export class CborWriter {
   private buf: Uint8Array;
   private pos: number;
 
-  /** `reserve` bytes at the front are left for the caller (a record header), not part of the CBOR. */
+  /**
+   * `reserve` bytes at the front (zeroed) are left for the caller (a record header), not part of the
+   * CBOR. The buffer comes from Buffer.allocUnsafe, Node's pool for small sizes (a fresh ArrayBuffer
+   * per WAL record costs more than writing it); every byte finish() returns is written or zeroed.
+   */
   constructor(capacity: number, readonly reserve = 0) {
-    this.buf = new Uint8Array(Math.max(capacity, reserve + 16));
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, reserve + 16));
+    this.buf.fill(0, 0, reserve);
     this.pos = reserve;
   }
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.pos + n, 2 * this.buf.length));
+    const next = Buffer.allocUnsafe(Math.max(this.pos + n, 2 * this.buf.length));
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
