@@ -27,7 +27,7 @@ export class SimStorage implements Storage {
   append(name: string, bytes: Uint8Array): void {
     this.writes++;
     const p = this.pending.get(name) ?? [];
-    p.push(bytes.slice()); // a copy: the caller may reuse its buffer, as a real write(2) allows
+    p.push(Buffer.from(bytes)); // a copy (pooled when small): the caller may reuse its buffer, as a real write(2) allows
     this.pending.set(name, p);
   }
 

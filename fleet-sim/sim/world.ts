@@ -310,7 +310,7 @@ export class World {
         }
       },
       onSigned: (env) => {
-        if (this.honest(n)) this.checkers.onSigned(n.id, env);
+        if (this.honest(n)) this.offNodeClock(() => this.checkers.onSigned(n.id, env));
       },
     });
     try {
@@ -387,19 +387,24 @@ export class World {
     }
   }
 
-  private onCommit(n: SimNode, c: CommittedBlock): void {
-    if (!this.honest(n) || !n.shell) return;
-    // The checkers run inside a node's event but are not the node's work: their CPU is not charged.
+  /** The checkers run inside a node's event but are not the node's work: their CPU is not charged. */
+  private offNodeClock(check: () => void): void {
     const t0 = this.opts.measureNodeCpu ? process.cpuUsage() : undefined;
-    this.checkers.onCommit(n.id, c, n.shell.core.chain);
+    check();
     if (t0) {
       const d = process.cpuUsage(t0);
       this.nodeBusyMs -= (d.user + d.system) / 1000;
     }
   }
 
+  private onCommit(n: SimNode, c: CommittedBlock): void {
+    const shell = n.shell;
+    if (!this.honest(n) || !shell) return;
+    this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
+  }
+
   private onAppState(n: SimNode, st: SimAppState): void {
-    if (this.honest(n) && n.app !== null) this.checkers.onAppState(n.id, st.height, `${st.commands}/${Buffer.from(st.digest).toString('hex')}`);
+    if (this.honest(n) && n.app !== null) this.offNodeClock(() => this.checkers.onAppState(n.id, st.height, `${st.commands}/${Buffer.from(st.digest).toString('hex')}`));
   }
 
   currentProposer(): number {

@@ -10,6 +10,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import type { ChainExport } from './snapshot.js';
 
 export interface CommittedEvidence {
@@ -39,6 +40,8 @@ export class ChainState {
   readonly evidence: CommittedEvidence[] = [];
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
   private readonly nonces = new Map<string, number>();
+  /** The same nonces ordered by expiry, so a block forgets the expired ones without scanning the rest. */
+  private readonly expiries = new ExpiryHeap();
   private readonly evidenceKeys = new Set<string>();
   private readonly recent: CommittedBlock[] = [];
 
@@ -97,28 +100,31 @@ export class ChainState {
     return r.ok ? null : r.error;
   }
 
-  /** The rules for a tx entering a block at `timeMs` (also used to fill a proposal from the mempool). */
-  txProblem(tx: CheckedTx, timeMs: number, inBlock: Set<string>): string | null {
+  /**
+   * The rules for a tx entering a block at `timeMs` (also used to fill a proposal from the mempool).
+   * `inBlock` holds the keys of the block's earlier txs and gains this one's; null for a tx on its own.
+   */
+  txProblem(tx: CheckedTx, timeMs: number, inBlock: Set<string> | null): string | null {
     switch (tx.kind) {
       case 'command':
-        if (this.nonces.has(tx.nonceKey) || inBlock.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
+        if (this.nonces.has(tx.nonceKey) || inBlock?.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
         if (timeMs >= tx.expiresAt) return `command ${tx.nonceKey} expired at ${tx.expiresAt}`;
         if (tx.issuedAt > timeMs + limits.clockSkewMsMax) return `command ${tx.nonceKey} is issued in the future`;
-        inBlock.add(tx.nonceKey);
+        inBlock?.add(tx.nonceKey);
         return null;
       case 'evidence':
-        if (this.evidenceKeys.has(tx.key) || inBlock.has(tx.key)) return `evidence ${tx.key} already committed`;
+        if (this.evidenceKeys.has(tx.key) || inBlock?.has(tx.key)) return `evidence ${tx.key} already committed`;
         if (this.powerOf(tx.height, tx.culprit) === 0) return `evidence names ${tx.culprit}, not a validator at height ${tx.height}`;
-        inBlock.add(tx.key);
+        inBlock?.add(tx.key);
         return null;
       case 'manifest':
-        if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
+        if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock?.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
         if (tx.manifest.body.fleet !== this.fleet) return 'manifest is for another fleet';
-        inBlock.add('manifest');
+        inBlock?.add('manifest');
         return null;
       case 'other':
-        if (inBlock.has(tx.key)) return 'duplicate tx';
-        inBlock.add(tx.key);
+        if (inBlock?.has(tx.key)) return 'duplicate tx';
+        inBlock?.add(tx.key);
         return null;
     }
   }
@@ -154,6 +160,7 @@ export class ChainState {
       if (tx.kind === 'command') {
         assert(this.nonces.size < limits.seenNoncesMax, 'seen-nonce table is full');
         this.nonces.set(tx.nonceKey, tx.expiresAt);
+        this.expiries.push(tx.expiresAt, tx.nonceKey);
       } else if (tx.kind === 'evidence') {
         this.evidenceKeys.add(tx.key);
         this.evidence.push({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height });
@@ -162,7 +169,11 @@ export class ChainState {
       }
     }
     // An expired command can never enter a block again, so its nonce need not be remembered.
-    for (const [k, exp] of this.nonces) if (exp + limits.clockSkewMsMax < c.block.timeMs) this.nonces.delete(k);
+    for (let e = this.expiries.peek(); e !== undefined && e.expiresAt + limits.clockSkewMsMax < c.block.timeMs; e = this.expiries.peek()) {
+      this.expiries.pop();
+      // A key set again later has a later expiry of its own in the heap: only the current one counts.
+      if (this.nonces.get(e.key) === e.expiresAt) this.nonces.delete(e.key);
+    }
     this.height = c.block.height;
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
@@ -208,7 +219,11 @@ export class ChainState {
     this.manifests.length = 0;
     this.manifests.push(...manifests);
     this.nonces.clear();
-    for (const [k, v] of s.nonces) this.nonces.set(k, v);
+    this.expiries.clear();
+    for (const [k, v] of s.nonces) {
+      this.nonces.set(k, v);
+      this.expiries.push(v, k);
+    }
     this.evidence.length = 0;
     this.evidenceKeys.clear();
     for (const e of s.evidence) {

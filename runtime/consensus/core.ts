@@ -62,11 +62,9 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return;
     case 'sync-response':
       return onSyncResponse(s, input, fx);
-    case 'tx': {
-      const inBlock = new Set<string>();
-      if (s.chain.txProblem(input.tx, input.now, inBlock) === null) s.mempool.add(input.tx);
+    case 'tx':
+      if (s.chain.txProblem(input.tx, input.now, null) === null) s.mempool.add(input.tx);
       return;
-    }
     case 'snapshot-request':
       return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
     case 'snapshot-offer':
@@ -299,10 +297,13 @@ function buildSignatures(s: ConsensusState, round: number, value: string): Certi
 /** Runs the upon-rules of Algorithm 1 until none fires (bounded). */
 function evaluate(s: ConsensusState, now: number, fx: Effect[]): void {
   for (let pass = 0; pass < evaluationPassesMax && !s.waiting; pass++) {
-    const before = `${s.height}/${s.round}/${s.step}/${s.lockedRound}/${s.validRound}/${s.timersSet.size}/${s.line36Done.size}`;
+    // A pass that moved none of these reached the fixpoint (compared field by field: this runs after
+    // every input, a command's included).
+    const { height, round, step, lockedRound, validRound } = s;
+    const timers = s.timersSet.size;
+    const line36 = s.line36Done.size;
     rules(s, now, fx);
-    const after = `${s.height}/${s.round}/${s.step}/${s.lockedRound}/${s.validRound}/${s.timersSet.size}/${s.line36Done.size}`;
-    if (before === after) break;
+    if (s.height === height && s.round === round && s.step === step && s.lockedRound === lockedRound && s.validRound === validRound && s.timersSet.size === timers && s.line36Done.size === line36) break;
   }
 }
 
@@ -311,7 +312,7 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   const c = s.p.config;
   // Line 49: a value with 2f+1 precommits in any round is decided, if we hold it and it is valid.
   for (const [value, cand] of s.candidates) {
-    for (const r of s.votes.roundsWithPowerAbove(-1)) {
+    for (const r of s.votes.rounds()) {
       const t = s.votes.tally('precommit', r);
       if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, now, fx)) {
         decide(s, cand, r, buildSignatures(s, r, value), now, fx);
@@ -320,8 +321,8 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
     }
   }
   // Line 55: f+1 of the power is already in a higher round: skip to it.
-  for (const r of s.votes.roundsWithPowerAbove(s.round)) {
-    if (over13(s.votes.powerInRound(r), total)) {
+  for (const r of s.votes.rounds()) {
+    if (r > s.round && over13(s.votes.powerInRound(r), total)) {
       startRound(s, r, now, fx);
       return;
     }

@@ -7,6 +7,7 @@ import { concatBytes } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
+import { CborWriter } from '../wire/cbor-writer.js';
 import { array, bytes, fail, id, parseWith, text, uint } from '../wire/fields.js';
 import type { CommittedEvidence } from './chain-state.js';
 
@@ -38,16 +39,16 @@ const scanLimits = {
 };
 
 export function encodeStateSnapshot(s: StateSnapshot): Uint8Array {
-  return encodeCbor([
-    formatVersion,
-    s.height,
-    s.lastHash,
-    s.lastTimeMs,
-    s.manifests.map((m) => [m.fromHeight, m.bytes]),
-    s.nonces.map(([k, v]) => [k, v]),
-    s.evidence.map((e) => [e.culprit, e.height, e.round, e.vote, e.committedAt]),
-    s.app,
-  ]);
+  // Written directly (CborWriter): the nonces are most of it, and each expiry is past 32 bits.
+  const w = new CborWriter(256 + s.app.length + 64 * s.nonces.length + s.manifests.reduce((n, m) => n + m.bytes.length + 16, 0));
+  w.array(8).int(formatVersion).int(s.height).bytes(s.lastHash).int(s.lastTimeMs);
+  w.array(s.manifests.length);
+  for (const m of s.manifests) w.array(2).int(m.fromHeight).bytes(m.bytes);
+  w.array(s.nonces.length);
+  for (const [k, v] of s.nonces) w.array(2).text(k).int(v);
+  w.raw(encodeCbor(s.evidence.map((e) => [e.culprit, e.height, e.round, e.vote, e.committedAt])));
+  w.bytes(s.app);
+  return w.finish();
 }
 
 function parse(v: unknown): StateSnapshot {

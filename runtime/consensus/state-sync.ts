@@ -323,7 +323,7 @@ export function installSnapshot(
   s.sync.served = [];
   addServed(s, { height: v.height, bytes: v.bytes, chunkHashes, commitment, proof });
   // Txs the snapshot shows committed (or now expired) can never enter a block: drop them.
-  for (const tx of [...s.mempool.values()]) if (s.chain.txProblem(tx, s.chain.lastTimeMs, new Set()) !== null) s.mempool.remove(txKey(tx));
+  for (const tx of [...s.mempool.values()]) if (s.chain.txProblem(tx, s.chain.lastTimeMs, null) !== null) s.mempool.remove(txKey(tx));
   s.enterNextHeight();
   s.future = [];
   if (fx === null) return;

@@ -18,24 +18,25 @@ export interface Tally {
 export type AddResult = { readonly status: 'added' } | { readonly status: 'duplicate' } | { readonly status: 'conflict'; readonly earlier: VerifiedVote };
 
 export class VoteSet {
-  private readonly rounds = new Map<string, Tally>();
+  // One map per kind, keyed by round, and the rounds with any vote in ascending order: the upon-rules
+  // read these after every input, so a lookup builds no key string and a walk sorts nothing.
+  private readonly prevotes = new Map<number, Tally>();
+  private readonly precommits = new Map<number, Tally>();
+  private readonly roundList: number[] = [];
 
   constructor(private readonly powerOf: (id: string) => number) {}
 
-  private key(kind: VoteKind, round: number): string {
-    return `${kind}/${round}`;
-  }
-
   tally(kind: VoteKind, round: number): Tally | undefined {
-    return this.rounds.get(this.key(kind, round));
+    return (kind === 'prevote' ? this.prevotes : this.precommits).get(round);
   }
 
   add(v: VerifiedVote): AddResult {
-    const k = this.key(v.kind, v.round);
-    let t = this.rounds.get(k);
+    const byRound = v.kind === 'prevote' ? this.prevotes : this.precommits;
+    let t = byRound.get(v.round);
     if (!t) {
       t = { byValue: new Map(), total: 0, votes: new Map(), conflicting: new Map() };
-      this.rounds.set(k, t);
+      byRound.set(v.round, t);
+      this.noteRound(v.round);
     }
     const earlier = t.votes.get(v.from);
     const p = this.powerOf(v.from);
@@ -54,18 +55,27 @@ export class VoteSet {
     return { status: 'added' };
   }
 
+  private noteRound(round: number): void {
+    const l = this.roundList;
+    let i = l.length;
+    while (i > 0 && (l[i - 1] as number) > round) i--;
+    if (i > 0 && l[i - 1] === round) return;
+    l.splice(i, 0, round);
+  }
+
   /** Every counted vote (first and conflicting) of one tally for `value`. */
   static forValue(t: Tally, value: string): VerifiedVote[] {
     return [...t.votes.values(), ...t.conflicting.values()].filter((v) => v.value === value);
   }
 
+  /** Every round in which any vote arrived, ascending (the set's own list: read, never change it). */
+  rounds(): readonly number[] {
+    return this.roundList;
+  }
+
   /** Rounds above `round` in which any vote arrived, ascending. */
   roundsWithPowerAbove(round: number): number[] {
-    const out: number[] = [];
-    const rounds = new Set<number>();
-    for (const k of this.rounds.keys()) rounds.add(Number(k.slice(k.indexOf('/') + 1)));
-    for (const r of [...rounds].sort((a, b) => a - b)) if (r > round) out.push(r);
-    return out;
+    return this.roundList.filter((r) => r > round);
   }
 
   /** Power of distinct validators voting in `round`, either kind (Algorithm 1, line 55). */
@@ -86,6 +96,6 @@ export class VoteSet {
   }
 
   roundCount(): number {
-    return this.rounds.size;
+    return this.prevotes.size + this.precommits.size;
   }
 }

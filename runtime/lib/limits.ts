@@ -8,6 +8,7 @@ export const limits = {
   cborItemsMax: 65_536, // total CBOR data items in one envelope
   cborCollectionLengthMax: 8_192, // entries in one array or map
   cborTextBytesMax: 262_144,
+  signingScratchBytesMax: 65_536, // signed bytes of a received message built in one reused buffer (wire/signing.ts); larger ones get their own
   idBytesMax: 64, // fleet id, node id, operator id
   commandBytesMax: 4_096, // one signed operator command envelope
   commandArgsBytesMax: 3_072,

@@ -1,6 +1,6 @@
 // Verify at the edge (STYLE.md §4): bytes from a link become core inputs only after the envelope,
 // its signature, the sender's role and every tx inside a block have checked out. Tx verdicts are
-// cached by envelope hash, since a command is seen once from the operator and again in proposals.
+// cached by envelope bytes, since a command is seen once from the operator and again in proposals.
 
 import type { Verifier } from '../crypto/sodium.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
@@ -9,7 +9,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { decodeBlockBytes } from '../wire/block.js';
-import { decodeEnvelope, openEnvelope, verifyEnvelope, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, openEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
@@ -24,12 +24,54 @@ export interface EdgeContext {
   readonly authority: Uint8Array;
 }
 
+interface TxCacheEntry {
+  readonly key: number;
+  readonly bytes: Uint8Array;
+  readonly verdict: CheckedTx | RejectedTx;
+}
+
+const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
+
+/**
+ * The tx cache's key: 30 bits from the envelope's last four bytes (the end of its signature). Two txs
+ * may share it; a hit also needs equal bytes, so a shared key only costs a miss. A small integer (a
+ * V8 Smi) spares building and hashing a string, or boxing a number, for every tx of every proposal.
+ */
+function txCacheKey(b: Uint8Array): number {
+  const n = b.length;
+  if (n < 4) return n;
+  return (((b[n - 4] as number) & 0x3f) << 24) | ((b[n - 3] as number) << 16) | ((b[n - 2] as number) << 8) | (b[n - 1] as number);
+}
+
+const hexDigits = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const nonceKeyScratch = Buffer.alloc(2 * limits.idBytesMax + 2 * limits.nonceBytes + 1);
+
+/**
+ * `${sender}/${hex(nonce)}`, built in one piece: a template literal makes a rope string, which costs
+ * more in every map lookup the key goes through (mempool, the chain's nonce table, block checks).
+ */
+function nonceKeyOf(sender: string, nonce: Uint8Array): string {
+  if (sender.length + 1 + 2 * nonce.length > nonceKeyScratch.length) return `${sender}/${toHex(nonce)}`;
+  const b = nonceKeyScratch;
+  let p = b.write(sender, 0, 'latin1');
+  b[p++] = 0x2f;
+  for (const x of nonce) {
+    b[p++] = hexDigits[x >> 4] as number;
+    b[p++] = hexDigits[x & 15] as number;
+  }
+  return b.toString('latin1', 0, p);
+}
+
 export class EdgeVerifier {
   // Verdicts of recently checked txs, so a tx verified at intake is not verified again in each proposal
   // that carries it. Bounded by limits.verifiedTxCacheMax; overflow forgets the oldest (ring order).
-  private readonly txCache = new Map<string, { bytes: Uint8Array; verdict: CheckedTx | RejectedTx }>();
-  private readonly txCacheRing: (string | undefined)[] = new Array<string | undefined>(limits.verifiedTxCacheMax);
+  private readonly txCache = new Map<number, TxCacheEntry>();
+  private readonly txCacheRing: (TxCacheEntry | undefined)[] = new Array<TxCacheEntry | undefined>(limits.verifiedTxCacheMax);
   private txCacheNext = 0;
+  // The open context of the manifest last used: a manifest changes only at a validator-set change,
+  // so this spares building a key lookup for every message.
+  private openManifest: Manifest | null = null;
+  private openCtx: OpenContext | null = null;
   verifications = 0;
 
   constructor(private readonly ctx: EdgeContext) {}
@@ -37,7 +79,11 @@ export class EdgeVerifier {
   private open(bytes: Uint8Array | RawEnvelope, height: number): Result<VerifiedEnvelope, string> {
     const m = this.ctx.manifestAt(height);
     this.verifications++;
-    const ctx = { fleet: this.ctx.fleet, keyOf: keyLookup(m), verifier: this.ctx.verifier };
+    if (this.openManifest !== m || this.openCtx === null) {
+      this.openCtx = { fleet: this.ctx.fleet, keyOf: keyLookup(m), verifier: this.ctx.verifier };
+      this.openManifest = m;
+    }
+    const ctx = this.openCtx;
     // A caller that already decoded the envelope hands it over, so it is not decoded twice.
     const r = bytes instanceof Uint8Array ? openEnvelope(bytes, ctx) : verifyEnvelope(bytes, ctx);
     return r.ok ? r : err(r.error.message);
@@ -49,7 +95,7 @@ export class EdgeVerifier {
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return err(raw.error.message);
     if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
-      const tx = this.checkTx(bytes);
+      const tx = this.checkTx(bytes, raw.value);
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
     const e = this.open(raw.value, h);
@@ -96,31 +142,34 @@ export class EdgeVerifier {
     return block.block.txs.map((t) => this.checkTx(t));
   }
 
-  /** Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. */
-  checkTx(bytes: Uint8Array): CheckedTx | RejectedTx {
-    // Keyed by the envelope's trailing 64 signature bytes and confirmed by comparing the whole
-    // envelope: exact like a hash key, but cheaper than hashing every tx of every proposal.
-    const key = bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
+  /**
+   * Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. A
+   * caller that has decoded the envelope already hands `raw` over, so it is not decoded twice.
+   */
+  checkTx(bytes: Uint8Array, raw?: RawEnvelope): CheckedTx | RejectedTx {
+    const key = txCacheKey(bytes);
     const hit = this.txCache.get(key);
     if (hit && bytesEqual(hit.bytes, bytes)) return hit.verdict;
     // Cache and verdict hold their own copy of the tx, not a view that pins the proposal it came in.
-    const own = new Uint8Array(bytes);
-    const verdict = this.checkTxUncached(own, key);
+    // Buffer.from copies a tx under 4 KiB into Node's shared 8 KiB pool, many times cheaper than a new
+    // ArrayBuffer; a remembered tx keeps at most its pool slab alive.
+    const own = Buffer.from(bytes);
+    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw) };
     const evicted = this.txCacheRing[this.txCacheNext];
-    if (evicted !== undefined) this.txCache.delete(evicted);
-    this.txCacheRing[this.txCacheNext] = key;
+    // A newer tx with the same key may have replaced the evicted one in the map: that one stays.
+    if (evicted !== undefined && this.txCache.get(evicted.key) === evicted) this.txCache.delete(evicted.key);
+    this.txCacheRing[this.txCacheNext] = entry;
     this.txCacheNext = (this.txCacheNext + 1) % limits.verifiedTxCacheMax;
-    this.txCache.set(key, { bytes: own, verdict });
-    return verdict;
+    this.txCache.set(key, entry);
+    return entry.verdict;
   }
 
-  private checkTxUncached(bytes: Uint8Array, key: string): CheckedTx | RejectedTx {
-    const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
-    const raw = decodeEnvelope(bytes);
+  private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined): CheckedTx | RejectedTx {
+    const raw = decoded === undefined ? decodeEnvelope(bytes) : ok(decoded);
     if (!raw.ok) return rejected(raw.error.message);
     if (raw.value.kind === 'manifest') {
       const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
-      return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key } : rejected(m.error);
+      return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key: signatureKey(bytes) } : rejected(m.error);
     }
     const h = this.ctx.currentHeight();
     const e = this.open(raw.value, h);
@@ -130,7 +179,7 @@ export class EdgeVerifier {
       case 'command': {
         const op = operatorOf(this.ctx.manifestAt(h), v.sender);
         if (!op || !hasRole(op, 'operator')) return rejected(`"${v.sender}" may not issue commands (needs role operator)`);
-        return { kind: 'command', bytes, operator: v.sender, nonceKey: `${v.sender}/${toHex(v.parsed.nonce)}`, issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
+        return { kind: 'command', bytes, operator: v.sender, nonceKey: nonceKeyOf(v.sender, v.parsed.nonce), issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
       }
       case 'evidence': {
         const a = this.open(v.parsed.first, h);
@@ -150,11 +199,16 @@ export class EdgeVerifier {
       }
       case 'attestation':
       case 'telemetry': // device telemetry (kind 13) rides in blocks for mission allocation
-        return { kind: 'other', bytes, key };
+        return { kind: 'other', bytes, key: signatureKey(bytes) };
       default:
         return rejected(`a ${v.kind} cannot be a block transaction`);
     }
   }
+}
+
+/** The key of a manifest or other non-command tx in the mempool and a block: its signature, in hex. */
+function signatureKey(bytes: Uint8Array): string {
+  return bytes.length >= 64 ? toHex(bytes.subarray(bytes.length - 64)) : toHex(bytes);
 }
 
 function toVote(kind: 'prevote' | 'precommit', from: string, b: { height: number; round: number; blockHash: Uint8Array | null }, signature: Uint8Array, envelope: Uint8Array): VerifiedVote {

@@ -9,6 +9,7 @@ import { certificateToCbor, parseCertificate } from '../wire/certificate.js';
 import { fail, parseWith } from '../wire/fields.js';
 import type { Step, WalRecord } from '../consensus/types.js';
 import { crc32 } from './crc32.js';
+import { CborWriter } from '../wire/cbor-writer.js';
 
 /** Core records plus the node's own signed envelopes (so a restarted node can re-send them). */
 export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: Uint8Array };
@@ -16,19 +17,30 @@ export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: 
 const headerBytes = 8;
 
 export function encodeWalRecord(r: NodeWalRecord): Uint8Array {
-  const value =
-    r.t === 'commit'
-      ? ['commit', r.blockBytes, certificateToCbor(r.certificate)]
-      : r.t === 'own'
-        ? ['own', r.envelope]
-        : ['round', r.height, r.round, r.step, r.lockedRound, r.lockedBlock, r.validRound, r.validBlock];
-  const payload = encodeCbor(value);
-  const out = new Uint8Array(headerBytes + payload.length);
-  const dv = new DataView(out.buffer);
+  // The CBOR array is written straight after the header, so a block in the record is copied once.
+  const w = new CborWriter(headerBytes + 64 + walBlockBytes(r), headerBytes);
+  if (r.t === 'commit') w.array(3).text('commit').bytes(r.blockBytes).raw(encodeCbor(certificateToCbor(r.certificate)));
+  else if (r.t === 'own') w.array(2).text('own').bytes(r.envelope);
+  else {
+    w.array(8).text('round').int(r.height).int(r.round).text(r.step).int(r.lockedRound);
+    if (r.lockedBlock === null) w.null();
+    else w.bytes(r.lockedBlock);
+    w.int(r.validRound);
+    if (r.validBlock === null) w.null();
+    else w.bytes(r.validBlock);
+  }
+  const out = w.finish();
+  const payload = out.subarray(headerBytes);
+  const dv = new DataView(out.buffer, out.byteOffset, headerBytes);
   dv.setUint32(0, payload.length);
   dv.setUint32(4, crc32(payload));
-  out.set(payload, headerBytes);
   return out;
+}
+
+function walBlockBytes(r: NodeWalRecord): number {
+  if (r.t === 'commit') return r.blockBytes.length + 64 * r.certificate.signatures.length + 64;
+  if (r.t === 'own') return r.envelope.length;
+  return (r.lockedBlock?.length ?? 0) + (r.validBlock?.length ?? 0);
 }
 
 function parseRecord(v: unknown): NodeWalRecord {

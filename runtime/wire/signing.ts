@@ -4,15 +4,44 @@
 // signature from one fleet from being replayed in another.
 
 import { concatBytes, utf8 } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
 
 const tagCache = new Map<string, Uint8Array>();
 
-export function signingBytes(kindName: string, fleet: string, body: Uint8Array): Uint8Array {
+function prefixOf(kindName: string, fleet: string): Uint8Array {
   const key = `${kindName}\u0000${fleet}`;
   let prefix = tagCache.get(key);
   if (!prefix) {
     prefix = utf8(`murmur/v1/${kindName}\u0000${fleet}\u0000`);
     if (tagCache.size < 64) tagCache.set(key, prefix);
   }
-  return concatBytes(prefix, body);
+  return prefix;
+}
+
+export function signingBytes(kindName: string, fleet: string, body: Uint8Array): Uint8Array {
+  return concatBytes(prefixOf(kindName, fleet), body);
+}
+
+let scratch = new Uint8Array(1_024);
+let scratchInUse = false;
+
+/**
+ * Hands `use` the same bytes as signingBytes, built in a buffer this module reuses: every received
+ * message is checked this way, and a fresh ArrayBuffer per check costs more than the copy. `use` must
+ * not keep the view past its return. Bodies over limits.signingScratchBytesMax, and calls from inside
+ * `use`, get their own copy.
+ */
+export function withSigningBytes<T>(kindName: string, fleet: string, body: Uint8Array, use: (message: Uint8Array) => T): T {
+  const prefix = prefixOf(kindName, fleet);
+  const length = prefix.length + body.length;
+  if (scratchInUse || length > limits.signingScratchBytesMax) return use(concatBytes(prefix, body));
+  if (scratch.length < length) scratch = new Uint8Array(Math.min(limits.signingScratchBytesMax, Math.max(length, 2 * scratch.length)));
+  scratch.set(prefix, 0);
+  scratch.set(body, prefix.length);
+  scratchInUse = true;
+  try {
+    return use(scratch.subarray(0, length));
+  } finally {
+    scratchInUse = false;
+  }
 }

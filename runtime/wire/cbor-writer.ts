@@ -1,0 +1,107 @@
+// Writes CBOR straight into one growing buffer, for the large values the node encodes often: WAL
+// records (which carry whole blocks) and state snapshots (every live nonce). cbor-x would copy each
+// block through its own buffers, and turns every integer past 32 bits into a BigInt first. The bytes
+// are exactly what encodeCbor gives for the same value (shortest-form heads, as cbor-x writes them);
+// test/wire/cbor-writer.test.ts holds the two side by side.
+
+import { encodeCbor } from './cbor.js';
+
+const u32Limit = 0x100000000;
+
+export class CborWriter {
+  private buf: Uint8Array;
+  private pos: number;
+
+  /**
+   * `reserve` bytes at the front (zeroed) are left for the caller (a record header), not part of the
+   * CBOR. The buffer comes from Buffer.allocUnsafe, Node's pool for small sizes (a fresh ArrayBuffer
+   * per WAL record costs more than writing it); every byte finish() returns is written or zeroed.
+   */
+  constructor(capacity: number, readonly reserve = 0) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, reserve + 16));
+    this.buf.fill(0, 0, reserve);
+    this.pos = reserve;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.pos + n, 2 * this.buf.length));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  /** A head with the shortest argument (RFC 8949 §4.2.1); `value` a safe non-negative integer. */
+  head(major: number, value: number): this {
+    this.room(9);
+    const b = this.buf;
+    const m = major << 5;
+    if (value < 24) b[this.pos++] = m | value;
+    else if (value < 0x100) {
+      b[this.pos++] = m | 24;
+      b[this.pos++] = value;
+    } else if (value < 0x10000) {
+      b[this.pos++] = m | 25;
+      b[this.pos++] = value >>> 8;
+      b[this.pos++] = value & 0xff;
+    } else if (value < u32Limit) {
+      b[this.pos++] = m | 26;
+      this.u32(value);
+    } else {
+      b[this.pos++] = m | 27;
+      this.u32(Math.floor(value / u32Limit));
+      this.u32(value >>> 0);
+    }
+    return this;
+  }
+
+  private u32(v: number): void {
+    const b = this.buf;
+    b[this.pos++] = v >>> 24;
+    b[this.pos++] = (v >>> 16) & 0xff;
+    b[this.pos++] = (v >>> 8) & 0xff;
+    b[this.pos++] = v & 0xff;
+  }
+
+  array(length: number): this {
+    return this.head(4, length);
+  }
+
+  /** A safe integer, either sign. */
+  int(v: number): this {
+    return v >= 0 ? this.head(0, v) : this.head(1, -1 - v);
+  }
+
+  bytes(b: Uint8Array): this {
+    this.head(2, b.length);
+    return this.raw(b);
+  }
+
+  /** ASCII is written here; anything else goes through encodeCbor, so the bytes stay cbor-x's. */
+  text(s: string): this {
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return this.raw(encodeCbor(s));
+    this.head(3, s.length);
+    this.room(s.length);
+    const b = this.buf;
+    for (let i = 0; i < s.length; i++) b[this.pos++] = s.charCodeAt(i);
+    return this;
+  }
+
+  null(): this {
+    this.room(1);
+    this.buf[this.pos++] = 0xf6;
+    return this;
+  }
+
+  /** Bytes that are already one or more encoded CBOR items. */
+  raw(encoded: Uint8Array): this {
+    this.room(encoded.length);
+    this.buf.set(encoded, this.pos);
+    this.pos += encoded.length;
+    return this;
+  }
+
+  /** Everything written, the reserved front included; the writer must not be used afterwards. */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}

@@ -1,0 +1,64 @@
+// The edge's tx verdict cache is keyed by the end of a tx's signature and confirmed by the whole
+// bytes: a forged tx that shares the signature (and so the key) with a verified one must still be
+// refused, the verified one must still pass after the forgery displaced it, and a caller that changes
+// its buffer afterwards cannot change what was verified.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+let fx: FleetFixture;
+let edge: EdgeVerifier;
+let verifications = 0;
+
+beforeAll(async () => {
+  fx = await makeFleet({ validators: 4 });
+  const real = createVerifier();
+  edge = new EdgeVerifier({
+    fleet: fx.fleet,
+    verifier: { backend: real.backend, verify: (s, m, k) => (verifications++, real.verify(s, m, k)) },
+    hash,
+    manifestAt: () => fx.manifest,
+    currentHeight: () => 1,
+    authority: fx.authority.publicKey,
+  });
+});
+
+function command(nonceByte: number): Uint8Array {
+  const t = 1_700_000_000_000;
+  const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(nonceByte), issuedAt: t, expiresAt: t + 60_000, args: {} });
+  return sealEnvelope('command', fx.fleet, 'op', body, fx.signer('op'));
+}
+
+describe('edge tx cache', () => {
+  it('refuses a forgery that shares the key of a cached tx, and still accepts the original', () => {
+    const good = command(1);
+    const forged = Uint8Array.from(good);
+    // The nonce sits in the body, before the signature: same last bytes, different signed bytes.
+    const at = forged.indexOf(1, 20);
+    forged[at] = 2;
+    expect(edge.checkTx(good).kind).toBe('command');
+    const v = verifications;
+    expect(edge.checkTx(good).kind).toBe('command');
+    expect(verifications).toBe(v); // a hit: not verified again
+    const f = edge.checkTx(forged);
+    expect(f.kind).toBe('rejected');
+    if (f.kind === 'rejected') expect(f.reason).toMatch(/does not verify/);
+    expect(edge.checkTx(good).kind).toBe('command');
+    expect(edge.checkTx(forged).kind).toBe('rejected');
+  });
+
+  it('keeps its own copy of a verified tx', () => {
+    const good = command(3);
+    const buf = Uint8Array.from(good);
+    const first = edge.checkTx(buf);
+    expect(first.kind).toBe('command');
+    buf[buf.indexOf(3, 20)] = 4; // the caller reuses its buffer
+    if (first.kind === 'command') expect(Uint8Array.from(first.bytes)).toEqual(Uint8Array.from(good));
+    expect(edge.checkTx(buf).kind).toBe('rejected');
+    expect(edge.checkTx(good).kind).toBe('command');
+  });
+});
