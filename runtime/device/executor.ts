@@ -86,18 +86,25 @@ export class Executor {
         }
         void this.simple(command, null);
         return;
+      // A drone still disarmed on the ground (its take-off not begun) is already where these end.
       case 'rtl':
       case 'abort':
         this.generation++;
         this.current = null;
-        void this.simple(command, { type: 'return-to-launch' });
+        void this.simple(command, this.grounded() ? null : { type: 'return-to-launch' });
         return;
       case 'land':
         this.generation++;
         this.current = null;
-        void this.simple(command, { type: 'land' });
+        void this.simple(command, this.grounded() ? null : { type: 'land' });
         return;
     }
+  }
+
+  /** Disarmed on the ground, per the flight controller: nothing to return from or land. */
+  private grounded(): boolean {
+    const fs = this.devices.flight?.state();
+    return fs !== undefined && fs.ok && !fs.value.armed && fs.value.landed === 'on-ground';
   }
 
   stop(): void {
