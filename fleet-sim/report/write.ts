@@ -5,6 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderReportHtml } from './html.js';
 import type { Recording } from './recorder.js';
+/** The real-time air's counters (fleet-sim/realtime/radio-medium.ts). */
+import type { RadioCounters as AirCounters } from '../realtime/radio-medium.js';
 
 export interface WrittenReport {
   readonly json: string;
@@ -43,15 +45,6 @@ interface SummaryFields {
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted: number } | null;
-}
-
-interface AirCounters {
-  packetsSent: number;
-  copiesDelivered: number;
-  copiesLost: number;
-  copiesCut: number;
-  copiesOutOfRange: number;
-  packetsOverflowed: number;
 }
 
 interface SimRadioCounters {
