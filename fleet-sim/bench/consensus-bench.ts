@@ -1,8 +1,8 @@
 // `npm run bench:consensus`: consensus in the deterministic simulator at n = 4, 7, 10, 16, 31.
 // Reports heights/s and commands/s (simulated time), CPU time per height, bytes per height, and the
 // throughput as a ratio to the signature-verify bound measured in the same run; then the latency
-// bounds: commit within 3d after the proposal, and after a proposer crash within timeoutPropose + 5d
-// (two of those delays are the round's nil prevote and nil precommit).
+// bounds: commit within 3d after the proposal, and after a proposer crash within timeoutPropose + 3d
+// (the next round's proposer proposes when its propose timer runs out: core.ts, skipToNextProposal).
 
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
@@ -117,5 +117,5 @@ for (const n of [4, 7]) {
   const perHeight = simMs / Math.max(1, r.heights);
   console.log(`n=${n} d=${d} ms: one height every ${perHeight.toFixed(1)} ms = commitWait ${wait} + ${(perHeight - wait).toFixed(1)} ms from start of height to commit (bound 3d = ${3 * d} ms plus processing)`);
   const c = crashNextProposer(n, base);
-  console.log(`n=${n} the proposer of height ${c.height} crashed before proposing: it committed ${c.gap.toFixed(1)} ms after height ${c.height - 1} (commitWait ${wait} + timeoutPropose ${propose} + 2d for the nil prevote and precommit + 3d = ${propose + 5 * d + wait} ms)`);
+  console.log(`n=${n} the proposer of height ${c.height} crashed before proposing: it committed ${c.gap.toFixed(1)} ms after height ${c.height - 1} (bound commitWait ${wait} + timeoutPropose ${propose} + 3d = ${propose + 3 * d + wait} ms plus processing)`);
 }

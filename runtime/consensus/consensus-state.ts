@@ -46,10 +46,12 @@ export class ConsensusState {
   validity = new Map<string, string | null>();
   timersSet = new Set<string>();
   line36Done = new Set<number>();
-  ownEnvelopes: Uint8Array[] = [];
+  /** This node's own signed proposals and votes of the current height (newest last, a few rounds' worth),
+   *  re-broadcast on the gossip timer for peers that lost them. */
+  ownEnvelopes: { round: number; envelope: Uint8Array }[] = [];
   future: Input[] = [];
   evidenceSent = new Set<string>();
-  /** Round number -> heights: newest status per peer (bounded by the manifest size). */
+  /** Newest (height, round) status per peer (bounded by the manifest size). */
   peers = new Map<string, { height: number; round: number }>();
   /** When each peer was last sent blocks (rate limit; bounded by the fleet size, cleared on overflow). */
   servedAt = new Map<string, number>();

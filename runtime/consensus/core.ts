@@ -17,6 +17,8 @@ export { applyReplayed, ConsensusState, recordCheckpoint, restoreRound, type Can
 
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
+/** Own proposals and votes kept for re-broadcast: three rounds of proposal, prevote and precommit. */
+const ownEnvelopesMax = 9;
 
 export function createConsensus(p: CoreParams): ConsensusState {
   return new ConsensusState(p);
@@ -174,8 +176,12 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
     return;
   }
   if (round !== s.round || s.waiting) return;
-  if (timer === 'propose' && s.step === 'propose') vote(s, 'prevote', null, fx); // line 57
-  else if (timer === 'prevote' && s.step === 'prevote') vote(s, 'precommit', null, fx); // line 61
+  if (timer === 'propose' && s.step === 'propose') {
+    vote(s, 'prevote', null, fx); // line 57
+    // Not in Algorithm 1 (see skipToNextProposal): the next round's proposer, having heard nothing from
+    // this round's, proposes at once instead of after a nil prevote and nil precommit quorum.
+    if (s.isValidator() && s.proposer(round + 1) === s.p.id) leaveForNextRound(s, now, fx);
+  } else if (timer === 'prevote' && s.step === 'prevote') vote(s, 'precommit', null, fx); // line 61
   else if (timer === 'precommit') startRound(s, s.round + 1, now, fx); // line 65
 }
 
@@ -186,7 +192,12 @@ function gossip(s: ConsensusState, fx: Effect[]): void {
   // falls behind. Validators' statuses, which it still hears, tell it who is ahead.
   if (!s.isValidator()) return askAhead(s, fx);
   fx.push({ type: 'send', to: null, kind: 'status', body: encodeStatusBody({ height: s.height, round: s.round }) });
-  if (s.ownEnvelopes.length > 0) fx.push({ type: 'relay', to: null, envelopes: s.ownEnvelopes.slice(-3) });
+  // Our own messages from the lowest round a validator at our height reports on: one that lost our
+  // votes of an earlier round than ours may need them to reach 2f+1 there and move on.
+  let from = s.round;
+  for (const peer of s.peers.values()) if (peer.height === s.height && peer.round < from) from = peer.round;
+  const mine = s.ownEnvelopes.filter((e) => e.round >= from).map((e) => e.envelope);
+  if (mine.length > 0) fx.push({ type: 'relay', to: null, envelopes: mine.slice(-ownEnvelopesMax) });
   const p = s.proposals.get(s.round);
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
 }
@@ -235,7 +246,7 @@ function onProposal(s: ConsensusState, p: VerifiedProposal, input: Input, fx: Ef
   if (s.proposals.has(p.round)) return; // first proposal per round wins; a second is the proposer's fault
   s.proposals.set(p.round, p);
   if (!s.candidates.has(p.value)) s.candidates.set(p.value, { block: p.block, value: p.value, txs: p.txs });
-  if (p.from === s.p.id) s.ownEnvelopes.push(p.envelope);
+  if (p.from === s.p.id) keepOwn(s, p.round, p.envelope);
 }
 
 function onVote(s: ConsensusState, v: VerifiedVote, input: Input, fx: Effect[]): void {
@@ -251,10 +262,12 @@ function onVote(s: ConsensusState, v: VerifiedVote, input: Input, fx: Effect[]):
     }
     return;
   }
-  if (r.status === 'added' && v.from === s.p.id) {
-    s.ownEnvelopes.push(v.envelope);
-    if (s.ownEnvelopes.length > 8) s.ownEnvelopes.shift();
-  }
+  if (r.status === 'added' && v.from === s.p.id) keepOwn(s, v.round, v.envelope);
+}
+
+function keepOwn(s: ConsensusState, round: number, envelope: Uint8Array): void {
+  s.ownEnvelopes.push({ round, envelope });
+  if (s.ownEnvelopes.length > ownEnvelopesMax) s.ownEnvelopes.shift();
 }
 
 function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, fx: Effect[]): void {
@@ -307,6 +320,26 @@ function evaluate(s: ConsensusState, now: number, fx: Effect[]): void {
   }
 }
 
+/** Not in Algorithm 1, and safe: a node whose propose timer ran out in round r without a proposal has
+ *  prevoted nil and cannot precommit a value in r (line 36 needs the proposal), and leaving a round early
+ *  never endangers agreement, which rests on the locks (lines 22-28), not on when rounds change. So when
+ *  round r+1's proposal is already here, it goes to r+1 instead of waiting for a nil prevote quorum and a
+ *  nil precommit quorum (2d). With a crashed proposer the next commit then comes timeoutPropose + 3d
+ *  after the height began, not + 5d. A round that could still commit loses nothing: a node at step
+ *  propose (it may yet get r's proposal) or one that has r's proposal stays. */
+function skipToNextProposal(s: ConsensusState): boolean {
+  return s.step !== 'propose' && !s.proposals.has(s.round) && s.proposals.has(s.round + 1);
+}
+
+/** Leaves round r early (see skipToNextProposal) with a nil precommit for r cast first, if it has not
+ *  precommitted yet: the nodes still in r count on 2f+1 precommits of r to move on (lines 47 and 65), and
+ *  without ours they could wait forever when one validator is down. A nil precommit never locks and is
+ *  what this node would send in r anyway, having prevoted nil. */
+function leaveForNextRound(s: ConsensusState, now: number, fx: Effect[]): void {
+  if (s.step === 'prevote') vote(s, 'precommit', null, fx);
+  startRound(s, s.round + 1, now, fx);
+}
+
 function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   const total = s.totalPower();
   const c = s.p.config;
@@ -326,6 +359,10 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
       startRound(s, r, now, fx);
       return;
     }
+  }
+  if (skipToNextProposal(s)) {
+    leaveForNextRound(s, now, fx);
+    return;
   }
   const r = s.round;
   const p = s.proposals.get(r);
