@@ -6,6 +6,11 @@ import type { RangeReading } from '../../hal/devices.js';
 export const rangeBeams = 16;
 export const rangeFeatureCount = rangeBeams * 2;
 
+/** The range ring the hazard model was trained on (agents/sim/sensors.ts castScan): 16 beams around the
+ *  heading, 20 m. Simulated drones carry this one (fleet-sim's flight layer, a device's `hal.driver:
+ *  sim`), so their scans mean to the model what its training scans meant. */
+export const hazardRangeRing = { rateHz: 10, beamsRad: Array.from({ length: rangeBeams }, (_, i) => (i * 2 * Math.PI) / rangeBeams), minM: 0.1, maxM: 20 } as const;
+
 export function rangeFeatures(current: readonly RangeReading[], previous: readonly RangeReading[] | undefined): Float32Array {
   const out = new Float32Array(rangeFeatureCount).fill(1);
   const put = (scan: readonly RangeReading[], offset: number): void => {

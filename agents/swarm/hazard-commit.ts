@@ -19,6 +19,8 @@ export interface HazardRuleConfig {
 
 /** The map grid hazards are attested and committed on, metres per cell side (every device alike). */
 export const hazardCellM = 5;
+/** The centre of a grid cell, [north, east] metres from the origin. */
+export const cellCentre = (c: readonly [number, number]): [number, number] => [(c[0] + 0.5) * hazardCellM, (c[1] + 0.5) * hazardCellM];
 
 export const defaultHazardRule: HazardRuleConfig = { confidencePerMilleMin: 850, windowHeights: 120 };
 

@@ -8,6 +8,7 @@ import { applyBlock, initialMissionState } from '../../runtime/mission/machine.j
 import type { MissionBlock, MissionEffect, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import { hazardRangeRing } from '../../agents/features/range.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
@@ -37,8 +38,6 @@ export function resumeIndex(old: readonly PointNe[], oldNext: number, route: rea
   return resumeAt(old, oldNext, route, (a, b) => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6);
 }
 
-/** The range ring the hazard model was trained on (agents/sim/sensors.ts castScan): 16 beams, 20 m. */
-export const hazardRangeSensor = { rateHz: 10, beamsRad: Array.from({ length: 16 }, (_, i) => (i * 2 * Math.PI) / 16), minM: 0.1, maxM: 20 } as const;
 
 /** A local reflex that fired: it acted at once, without waiting for consensus (DESIGN.md). */
 export interface Reflex {
@@ -79,7 +78,7 @@ export class FlightLayer {
     const cols = pads.columns;
     this.drones = devices.map((id, i) => ({
       id,
-      sim: new SimMultirotor({ obstacles: this.hazards, battery, range: hazardRangeSensor }, prng.split(`drone-${id}`), startMs, {
+      sim: new SimMultirotor({ obstacles: this.hazards, battery, range: hazardRangeRing }, prng.split(`drone-${id}`), startMs, {
         northM: pads.origin[0] - pads.spacingM * Math.floor(i / cols),
         eastM: pads.origin[1] + pads.spacingM * (i % cols),
       }),

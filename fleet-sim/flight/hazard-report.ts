@@ -4,6 +4,7 @@
 
 import type { World } from '../sim/world.js';
 import { hazardCellM } from './world-agents.js';
+import { cellCentre } from '../../agents/swarm/hazard-commit.js';
 
 export interface HazardSite {
   readonly id: string;
@@ -32,7 +33,7 @@ export interface HazardReport {
   readonly lies: number;
 }
 
-export const cellCentre = (c: readonly [number, number]): [number, number] => [(c[0] + 0.5) * hazardCellM, (c[1] + 0.5) * hazardCellM];
+export { cellCentre };
 
 /** The scenario hazard a committed cell belongs to (index), or -1: its centre lies within the
  *  hazard's radius plus a cell and a half (beams hit the surface; the agent attests the cell behind it). */

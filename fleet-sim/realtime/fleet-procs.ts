@@ -14,6 +14,7 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
+import type { Obstacle } from '../../hal/sim/obstacles.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import type { RadioModel } from '../scenario/scenario.js';
@@ -50,6 +51,8 @@ export interface FleetProcsOptions {
   readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
   /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
   readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
+  /** Obstacles every simulated vehicle's range ring sees (the scenario's world.hazards). */
+  readonly obstacles?: readonly Obstacle[];
 }
 
 export class FleetProcs {
@@ -130,7 +133,7 @@ export class FleetProcs {
           `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
           hilPath !== undefined
             ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
-            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1} } }`,
+            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1}, obstacles: ${JSON.stringify(this.o.obstacles ?? [])} } }`,
           '',
         ].join('\n'),
       );

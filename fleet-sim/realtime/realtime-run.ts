@@ -22,6 +22,8 @@ import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
+import { hazardExpectFailures } from '../sim/expect.js';
+import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -56,6 +58,8 @@ export interface RealtimeReport {
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
    *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
   byzantine: { node: number; behavior: string; honest: number; sent: number }[];
+  /** Hazards the devices committed, matched to the scenario's world.hazards (null without any). */
+  hazards: RealtimeHazardReport | null;
   /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
   hil: { node: number; fcPid: number; autopilot: string }[];
 }
@@ -94,6 +98,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     processes: o.processes,
     ...(radio ? { radio } : {}),
     ...(plan.hasLinkFaults ? { forward } : {}),
+    obstacles: s.world?.hazards ?? [],
     inProcess: (i) => byzantine.has(i),
     hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
   });
@@ -292,6 +297,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
       });
     };
+    const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     let next = 0;
     let lastHeight = 0;
     let lastCommitAt = 0;
@@ -314,6 +320,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         lastHeight = height;
       }
       collectEvidence(states);
+      states.forEach((x, i) => {
+        if (!byzantine.get(i)?.behavior) for (const e of hazards.observe(x.st, now())) o.observer.onEvent(e);
+      });
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
@@ -337,6 +346,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
     if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${maxStall} ms > ${s.expect.maxStallMs} ms`);
     if (lastHeight === 0) failed.push('liveness: no height was committed');
+    const hz = hazards.report();
+    failed.push(...hazardExpectFailures(s.expect, hz.committed));
     return {
       scenario: s.name,
       seed: s.seed,
@@ -355,6 +366,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       unsupported,
       radio: medium ? { ...medium.counters } : null,
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
+      hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       hil: hil?.describe() ?? [],
       byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
     };

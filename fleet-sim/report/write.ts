@@ -44,7 +44,7 @@ interface SummaryFields {
   radio?: AirCounters | SimRadioCounters | null;
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
-  hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted: number } | null;
+  hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted?: number } | null;
 }
 
 interface SimRadioCounters {
@@ -90,7 +90,7 @@ export function formatSummary(r: SummaryFields): string {
   const hz = r.hazards;
   if (hz) {
     const sites = hz.sites.map((x) => (x.committedAtMs === null ? `${x.id} not committed` : `${x.id} committed at ${(x.committedAtMs / 1000).toFixed(1)} s (height ${x.committedHeight}, by ${x.attesters.length} devices)`));
-    rows.push(['hazards', `${[...sites, `${hz.spuriousCells} cells committed with nothing there`].join(', ')}${hz.liesCommitted > 0 ? `; ${hz.liesCommitted} lying attestations reached blocks` : ''}`]);
+    rows.push(['hazards', `${[...sites, `${hz.spuriousCells} cells committed with nothing there`].join(', ')}${(hz.liesCommitted ?? 0) > 0 ? `; ${hz.liesCommitted} lying attestations reached blocks` : ''}`]);
   }
   rows.push(['expect', r.expect.met ? 'met' : `FAILED: ${r.expect.failed.join('; ')}`]);
   const w = Math.max(...rows.map(([k]) => k.length));

@@ -19,10 +19,17 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} battery failsafes < ${e.failsafesMin}`);
   if (e.minSeparationM !== undefined && f?.minSeparationM !== null && f?.minSeparationM !== undefined && f.minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${f.minSeparationM} m < ${e.minSeparationM} m`);
   if (e.surveyedFractionMin !== undefined && (f?.surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${f?.surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
-  if (e.hazardsCommittedMin !== undefined && r.hazardsCommitted < e.hazardsCommittedMin) failed.push(`hazardsCommittedMin: ${r.hazardsCommitted} hazards committed < ${e.hazardsCommittedMin}`);
-  if (e.hazardsCommittedMax !== undefined && r.hazardsCommitted > e.hazardsCommittedMax) failed.push(`hazardsCommittedMax: ${r.hazardsCommitted} hazards committed > ${e.hazardsCommittedMax}`);
+  failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
   if (e.epoch !== undefined && r.epoch !== e.epoch) failed.push(`epoch: manifest epoch ${r.epoch} in force at the end, expected ${e.epoch}`);
   const relayed = r.radio?.router.relayedDeliveries ?? 0;
   if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
+  return failed;
+}
+
+/** The hazard expectations alone (real-time mode checks these and the commit ones, not flight's). */
+export function hazardExpectFailures(e: Expect, committed: number): string[] {
+  const failed: string[] = [];
+  if (e.hazardsCommittedMin !== undefined && committed < e.hazardsCommittedMin) failed.push(`hazardsCommittedMin: ${committed} hazards committed < ${e.hazardsCommittedMin}`);
+  if (e.hazardsCommittedMax !== undefined && committed > e.hazardsCommittedMax) failed.push(`hazardsCommittedMax: ${committed} hazards committed > ${e.hazardsCommittedMax}`);
   return failed;
 }

@@ -105,9 +105,24 @@ function deviceConfigSchemaFor(z: Zod) {
               startEastM: z.number().min(-100_000).max(100_000).default(0),
               timeScale: z.number().min(0.1).max(100).default(1),
               seed: z.number().int().min(0).default(1),
+              // Vertical cylinders (masts, trees) the simulated range ring sees: for rehearsing the
+              // hazard agent on a bench (fleet-sim's real-time mode writes the scenario's hazards here).
+              obstacles: z
+                .array(
+                  z
+                    .object({
+                      northM: z.number().min(-100_000).max(100_000),
+                      eastM: z.number().min(-100_000).max(100_000),
+                      radiusM: z.number().min(0.1).max(1_000),
+                      heightM: z.number().min(0.1).max(10_000),
+                    })
+                    .strict(),
+                )
+                .max(limits.simObstaclesMax)
+                .default([]),
             })
             .strict()
-            .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 }),
+            .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1, obstacles: [] }),
           // A GNSS receiver of its own (NMEA 0183 on a serial port): the position source, in place of the
           // flight controller's or the simulated vehicle's.
           gnss: z
@@ -129,7 +144,7 @@ function deviceConfigSchemaFor(z: Zod) {
             .optional(),
         })
         .strict()
-        .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1 } }),
+        .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1, obstacles: [] } }),
       telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
       consensus: consensusSchema.default({}),
       snapshots: z
@@ -190,6 +205,7 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.mavlink': 'set `hal.mavlink: { serial: /dev/ttyAMA0, baud: 921600, autopilot: px4 }` (autopilot px4 or ardupilot)',
   'hal.gnss': 'set `hal.gnss: { driver: nmea, serial: /dev/ttyAMA0, baud: 9600 }` (an NMEA 0183 receiver on a serial port)',
   'hal.led': 'set `hal.led: { driver: sysfs, name: ACT }` (an LED under /sys/class/leds; classDir for another directory)',
+  'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,

@@ -66,6 +66,10 @@ export interface StatusJson {
   /** The newest committed evidence of misbehaviour (at most 8): who double-signed which vote, and the
    *  height whose block carries the proof. Absent from devices older than this field. */
   readonly evidence?: readonly { readonly culprit: string; readonly height: number; readonly round: number; readonly vote: string; readonly committedAt: number }[];
+  /** Hazard cells the swarm committed (f+1 devices attested them; at most 32, newest last): the cell on
+   *  the 5 m grid, its centre in metres from the origin, the height that committed it, and the devices
+   *  whose attestations count for it now. */
+  readonly hazards?: readonly { readonly cell: readonly [number, number]; readonly northM: number; readonly eastM: number; readonly committedAt: number; readonly attesters?: readonly string[] }[];
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

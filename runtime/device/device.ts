@@ -83,6 +83,8 @@ export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
 
 /** Committed evidence kept in the JSON status (newest last). */
 const statusEvidenceMax = 8;
+const statusHazardsMax = 32;
+const reflexLogEveryMs = 5_000;
 const statusMs = 1_000;
 /** How often the status LED is brought in line with the device's health. */
 const ledRefreshMs = 1_000;
@@ -104,6 +106,8 @@ export class Device {
   readonly membership: MembershipView;
   readonly control: ControlPlane;
   readonly missions: MissionRunner;
+  /** Per agent and action: when the reflex was last logged and how often it fired since. */
+  private readonly reflexLog = new Map<string, { atMs: number; fired: number }>();
   private readonly hal: Hal;
   private readonly agents: DeviceAgents | null;
   readonly heartbeats: HeartbeatService;
@@ -180,7 +184,15 @@ export class Device {
           committed: () => ({ height: this.shell.core.chain.height, mission: this.missions.state, lastCommitMs: this.lastCommitMs }),
           // Local reflexes act at once through the HAL; they never wait for consensus (DESIGN.md).
           onAction: (action, agent, reason) => {
-            this.log.warn({ event: 'reflex', agent, action: action.type, reason }, `agent ${agent}: ${action.type}`);
+            // A reflex holding the drone off a mast fires every tick: logged when it starts, then at most
+            // once per reflexLogEveryMs with how often it fired since.
+            const key = `${agent}/${action.type}`;
+            const now = Date.now();
+            const seen = this.reflexLog.get(key);
+            if (!seen || now - seen.atMs >= reflexLogEveryMs) {
+              this.reflexLog.set(key, { atMs: now, fired: 0 });
+              this.log.warn({ event: 'reflex', agent, action: action.type, reason, firedSince: seen?.fired ?? 0 }, `agent ${agent}: ${action.type}`);
+            } else seen.fired++;
             void this.hal.devices.flight?.execute(action);
           },
           onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
@@ -382,6 +394,7 @@ export class Device {
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
+      hazards: this.missions.committedHazards(statusHazardsMax),
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

@@ -6,6 +6,7 @@
 
 import type { DeviceSet } from '../../hal/devices.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { hazardRangeRing } from '../../agents/features/range.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../lib/prng.js';
 import type { DeviceConfig } from '../config/device-config.js';
@@ -93,7 +94,8 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
     };
   }
   const s = c.hal.sim;
-  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM } }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });
+  // The range ring the hazard model was trained on, so the agent reads the simulated scans right.
+  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM }, range: hazardRangeRing, obstacles: s.obstacles }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });
   const devices = createSimDevices(vehicle);
   const all = [devices.position, devices.attitude, devices.battery, devices.range, devices.flight];
   return {

@@ -23,7 +23,7 @@ import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
 import { ok, type Result } from '../lib/result.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
-import { committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -235,6 +235,19 @@ export class MissionRunner {
 
   completed(): string {
     return this.executor.completed;
+  }
+
+  /** Hazard cells the swarm committed (the hazard rule's, newest last), at most `max`, with their centres
+   *  in metres from the origin. */
+  committedHazards(max: number): NonNullable<StatusJson['hazards']> {
+    const out: { cell: readonly [number, number]; northM: number; eastM: number; committedAt: number; attesters: string[] }[] = [];
+    for (const r of Object.values(this.hazardState.cells)) {
+      if (r.committedAt === null) continue;
+      const [northM, eastM] = cellCentre(r.cell);
+      out.push({ cell: r.cell, northM, eastM, committedAt: r.committedAt, attesters: Object.keys(r.present).sort() });
+    }
+    out.sort((a, b) => a.committedAt - b.committedAt || a.cell[0] - b.cell[0] || a.cell[1] - b.cell[1]);
+    return out.slice(-max);
   }
 
   missionSummary(): StatusJson['mission'] {

@@ -39,6 +39,7 @@ export const limits = {
   brokerClientsMax: 512, // connected clients; more are closed
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
+  simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio
   radioDedupEntriesMax: 4_096, // (origin, message, fragment) keys remembered; oldest evicted

@@ -24,6 +24,8 @@ describe('device.yaml', () => {
     const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');
     expect(small.ok && small.value.snapshots.everyHeights).toBe(128);
     expect(r.value.agents).toEqual({ enabled: true, engine: 'onnxruntime' });
+    const mast = parseDeviceConfig(good + 'hal: { sim: { obstacles: [{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }] } }\n', 'd.yaml');
+    expect(mast.ok && mast.value.hal.sim.obstacles).toEqual([{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }]);
     const lean = parseDeviceConfig(good + 'agents: { engine: pure-ts }\n', 'd.yaml');
     expect(lean.ok && lean.value.agents).toEqual({ enabled: true, engine: 'pure-ts' });
   });
@@ -36,6 +38,7 @@ describe('device.yaml', () => {
     [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"mavlink"|"none"; use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none"'],
     [good + 'hal: { driver: mavlink }\n', 'device.yaml: hal.mavlink: missing with hal.driver: mavlink; set `hal.mavlink: { serial: /dev/ttyAMA0'],
     [good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, autopilot: inav } }\n', 'hal.mavlink.autopilot: "inav": invalid option'],
+    [good + 'hal: { sim: { obstacles: [{ northM: 5, eastM: 5, radiusM: 2 }] } }\n', 'device.yaml: hal.sim.obstacles.0.heightM: missing; list at most 64 as { northM, eastM, radiusM, heightM }'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],

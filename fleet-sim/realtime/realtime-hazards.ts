@@ -1,0 +1,81 @@
+// Hazards in real-time mode, as the devices themselves report them: every honest device's status lists
+// the hazard cells the swarm committed (the hazard rule on committed attestations, runtime/device/
+// mission-runner.ts). This turns those lists into the dashboard's hazard events and the report's
+// `hazards` section, matched to the scenario's real hazards the way deterministic mode matches them.
+
+import type { StatusJson } from '../../runtime/device/control-topics.js';
+import { hazardCellM } from '../../agents/swarm/hazard-commit.js';
+import { hazardSiteOf, type HazardSite } from '../flight/hazard-report.js';
+import type { RunEvent } from '../report/events.js';
+import type { Hazard } from '../scenario/scenario.js';
+
+export interface RealtimeHazardReport {
+  /** Real hazards with a committed cell, plus committed cells near no real hazard. */
+  readonly committed: number;
+  readonly sites: readonly HazardSite[];
+  /** Cells committed with no real hazard near them. */
+  readonly spuriousCells: number;
+}
+
+type Cell = NonNullable<StatusJson['hazards']>[number];
+
+export class RealtimeHazards {
+  /** Committed cells by "n,e", with when this run first saw a device report each. */
+  private readonly cells = new Map<string, { cell: Cell; seenAtMs: number }>();
+  private readonly firstAt: ({ atMs: number; height: number } | null)[];
+
+  constructor(
+    private readonly hazards: readonly Hazard[],
+    private readonly indexOf: (id: string) => number | undefined,
+  ) {
+    this.firstAt = hazards.map(() => null);
+  }
+
+  /** Folds in one honest device's status; returns the dashboard events for cells new to this run. */
+  observe(st: StatusJson | undefined, atMs: number): RunEvent[] {
+    const events: RunEvent[] = [];
+    for (const c of st?.hazards ?? []) {
+      const key = `${c.cell[0]},${c.cell[1]}`;
+      if (this.cells.has(key)) continue;
+      this.cells.set(key, { cell: c, seenAtMs: atMs });
+      const i = hazardSiteOf(this.hazards, c.cell);
+      const h = this.hazards[i];
+      const by = c.attesters?.map((a) => this.indexOf(a)).find((x) => x !== undefined) ?? null;
+      if (h && this.firstAt[i] === null) {
+        this.firstAt[i] = { atMs, height: c.committedAt };
+        events.push({ t: 'hazard', at: atMs, id: `h${i}`, n: h.northM, e: h.eastM, radiusM: h.radiusM, status: 'committed', by });
+        events.push({ t: 'log', at: atMs, level: 'info', text: `hazard h${i} committed at height ${c.committedAt} (cell ${key}${c.attesters ? `, attested by ${c.attesters.join(', ')}` : ''})` });
+      } else if (!h) {
+        events.push({ t: 'hazard', at: atMs, id: `cell ${key}`, n: c.northM, e: c.eastM, radiusM: hazardCellM / 2, status: 'committed', by });
+        events.push({ t: 'log', at: atMs, level: 'warn', text: `cell ${key} committed at height ${c.committedAt} with no hazard of the scenario near it` });
+      }
+    }
+    return events;
+  }
+
+  report(): RealtimeHazardReport {
+    const all = [...this.cells.values()].map((x) => x.cell);
+    const sites: HazardSite[] = this.hazards.map((h, i) => {
+      const mine = all.filter((c) => hazardSiteOf(this.hazards, c.cell) === i);
+      const attesters = new Set<number>();
+      for (const c of mine) for (const a of c.attesters ?? []) {
+        const k = this.indexOf(a);
+        if (k !== undefined) attesters.add(k);
+      }
+      const first = this.firstAt[i] ?? null;
+      return {
+        id: `h${i}`,
+        at: [h.northM, h.eastM] as const,
+        radiusM: h.radiusM,
+        // Which range sensor returned it first is known only inside the simulator's world.
+        sightedBy: null,
+        committedAtMs: first ? Math.round(first.atMs) : null,
+        committedHeight: first ? first.height : null,
+        cells: mine.length,
+        attesters: [...attesters].sort((a, b) => a - b),
+      };
+    });
+    const spuriousCells = all.filter((c) => hazardSiteOf(this.hazards, c.cell) < 0).length;
+    return { committed: sites.filter((s) => s.committedAtMs !== null).length + spuriousCells, sites, spuriousCells };
+  }
+}

@@ -1,0 +1,44 @@
+// A real hazard in real-time mode: a 60 m mast stands in the survey area, every device's simulated
+// vehicle carries the range ring the hazard model was trained on (hal.sim.obstacles in its device.yaml),
+// the devices' own hazard agents attest what they see, the swarm commits the cells once f+1 devices did,
+// and each device's status lists them. Five devices in this process over the embedded aedes broker.
+
+import { describe, expect, it } from 'vitest';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
+import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+
+const scenario: Scenario = {
+  name: 'realtime-hazard',
+  seed: 3,
+  durationMs: 30_000,
+  validators: 4,
+  followers: 1,
+  mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
+  faults: [],
+  workload: [{ kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 60], [60, 60], [60, 0]], spacingM: 12, altM: 20, speedMps: 8 } }],
+  expect: { safety: true, hazardsCommittedMin: 1, hazardsCommittedMax: 1 },
+  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+  livenessBudgetMs: 5_000,
+  world: { hazards: [{ northM: 30, eastM: 30, radiusM: 4, heightM: 60 }] },
+};
+
+describe('real-time mode with a hazard in the world', () => {
+  it('the devices see the mast on their range rings, attest it, and commit it; nothing else is committed', async () => {
+    const events: RunEvent[] = [];
+    const logs: string[] = [];
+    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
+    const why = `report hazards ${JSON.stringify(report.hazards)}; expect ${report.expect.failed.join('; ')}; log ${logs.slice(-5).join(' | ')}`;
+    expect(report.safety.ok, why).toBe(true);
+    expect(report.expect.failed, why).toEqual([]);
+    const site = report.hazards?.sites[0];
+    expect(site?.committedAtMs, why).not.toBeNull();
+    expect(site?.committedHeight ?? 0, why).toBeGreaterThan(0);
+    // f + 1 = 2 distinct devices must have attested a cell for the rule to commit it.
+    expect(site?.attesters.length ?? 0, why).toBeGreaterThanOrEqual(2);
+    expect(report.hazards?.spuriousCells, why).toBe(0);
+    const shown = events.filter((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard');
+    expect(shown.map((e) => [e.id, e.status]), why).toEqual([['h0', 'committed']]);
+    expect(shown[0]?.at, why).toBe(site?.committedAtMs);
+  }, 120_000);
+});
