@@ -1,7 +1,7 @@
 // Real processes for bridge tests, benchmarks and fleet-sim's hardware-in-the-loop mode: socat pty
 // pairs and the simulated flight controller, each started here and stopped by its PID.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,14 +34,25 @@ export interface PtyPair extends Started {
   readonly b: string;
 }
 
+export const socatMissing = 'socat is not installed (Debian: apt-get install socat); simulated radios and flight controllers talk over its pty pairs';
+
+/** Whether `socat` can be started (it makes the pty pairs of simulated radios and flight controllers). */
+export function socatAvailable(): boolean {
+  const r = spawnSync('socat', ['-V'], { stdio: 'ignore', timeout: 5_000 });
+  return r.error === undefined && r.status === 0;
+}
+
 /** `socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`: two connected ptys. */
 export async function startPtyPair(): Promise<PtyPair> {
   const dir = mkdtempSync(join(tmpdir(), 'murmur-pty-'));
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let failed: Error | null = null;
+  child.once('error', (e: NodeJS.ErrnoException) => (failed = e.code === 'ENOENT' ? new Error(socatMissing) : e));
   child.stderr?.resume();
-  for (let i = 0; i < 200 && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && failed === null && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 10));
+  if (failed) throw failed;
   if (!existsSync(a) || !existsSync(b)) throw new Error('socat did not create the pty pair within 2 s');
   return { pid: child.pid as number, a, b, stop: stopper(child) };
 }

@@ -1,14 +1,16 @@
-// `fleet-sim start` (what `npm start` runs): the default scenario, watched live. It prints the
-// dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
+// `fleet-sim start` (`npm start` runs it with --realtime): the default scenario, watched live. It prints
+// the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
-import { liveRun } from '../dashboard/live-run.js';
+import { liveRun, progressLine } from '../dashboard/live-run.js';
 import { formatSummary, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
 import { startDashboardServer } from '../dashboard/server.js';
 import { realtimeRun } from '../realtime/realtime-run.js';
+import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
+import { fanOut, type RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -25,7 +27,8 @@ Options:
   --reports DIR   where the reports go (default reports)
   --no-dashboard  run without serving the dashboard
   --realtime      the real device runtime on the wall clock, every device in this process, over the
-                  embedded aedes broker
+                  embedded aedes broker (what npm start runs; a scenario with radios or hil needs socat,
+                  and without it runs in the deterministic simulator paced to the wall clock)
   --processes     with --realtime: one \`murmur start\` child process per device (crash = SIGKILL)
   --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
   --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
@@ -76,7 +79,15 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (values.broker !== undefined && !/^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker)) throw new CliError(`--broker must look like mqtt://host:port, got "${values.broker}"`, exitCodes.usage);
   const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
-  if (values.realtime) return realtime(scenario, values.broker ?? null, values.processes === true, port, values.reports ?? 'reports');
+  const realtimeWanted = values.realtime === true;
+  const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
+  if (realtimeWanted && needsPtys && !socatAvailable()) {
+    // npm start on a machine without socat: say so, and still show the scenario (the same runtime code
+    // in the deterministic simulator, paced to the wall clock) rather than stop.
+    process.stderr.write(`fleet-sim: ${socatMissing}; ${file} has ${scenario.radio ? 'radios' : 'hardware in the loop'}, so it runs in the deterministic simulator, paced to the wall clock, instead of in real time\n`);
+  } else if (realtimeWanted) {
+    return realtime(scenario, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
+  }
   const result = await liveRun(scenario, {
     seed: Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed)),
     file,
@@ -97,18 +108,59 @@ export async function startCommand(argv: string[]): Promise<number> {
   return result.report.expect.met ? exitCodes.ok : exitCodes.failed;
 }
 
-/** Real-time mode: the dashboard follows real processes; the summary and reports come at the end. */
-async function realtime(scenario: Scenario, brokerUrl: string | null, processes: boolean, port: number | null, reportDir: string): Promise<number> {
+interface RealtimeStart {
+  readonly brokerUrl: string | null;
+  readonly processes: boolean;
+  readonly port: number | null;
+  readonly reportDir: string;
+  readonly progress: 'bar' | 'lines';
+  /** Keep the dashboard up after the run until Ctrl-C (a person at a terminal). */
+  readonly stay: boolean;
+}
+
+/** Real-time mode: the dashboard follows the real runtime; progress as the run goes, then the summary
+ *  and reports. */
+async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   const hub = new EventHub();
-  const server = port === null ? null : await startDashboardServer(hub, { port });
+  const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
   if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
+  let height = 0;
+  let commands = 0;
+  let lastDecile = -1;
+  let barShown = false;
+  const progress: RunObserver = {
+    onEvent(e) {
+      if (e.t === 'commit') {
+        height = Math.max(height, e.height);
+        commands += e.commands;
+      } else if (e.t === 'frame') {
+        if (o.progress === 'bar') {
+          process.stdout.write(`\r${progressLine(scenario, e.at, height, commands)}`);
+          barShown = true;
+        } else if (Math.floor((e.at / scenario.durationMs) * 10) !== lastDecile) {
+          lastDecile = Math.floor((e.at / scenario.durationMs) * 10);
+          process.stdout.write(`${progressLine(scenario, e.at, height, commands)}\n`);
+        }
+      }
+    },
+  };
+  // A log line while the bar is drawn starts on a line of its own.
+  const log = (l: string): void => {
+    process.stdout.write(`${barShown ? '\n' : ''}${l}\n`);
+    barShown = false;
+  };
   try {
-    const report = await realtimeRun(scenario, { brokerUrl, processes, observer: hub, log: (l) => process.stdout.write(`${l}\n`) });
+    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress]), log });
+    if (o.progress === 'bar') process.stdout.write(`\r${progressLine(scenario, report.simulatedMs, height, commands)}\n`);
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);
     for (const u of report.unsupported) process.stdout.write(`  not in real-time mode: ${u}\n`);
-    const written = writeReport(reportDir, report, hub.recording());
-    process.stdout.write(`\nreport: ${written.json}\n        ${written.html}\n`);
+    const written = writeReport(o.reportDir, report, hub.recording());
+    process.stdout.write(`\nreport: ${written.json}\n        ${written.html} (open it in a browser: the same map, charts and a replay)\n`);
+    if (server && o.stay) {
+      process.stdout.write(`\nThe dashboard stays up at ${server.url} (scrub the timeline to replay); Ctrl-C to exit.\n`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     return report.expect.met ? exitCodes.ok : exitCodes.failed;
   } finally {
     await server?.close();

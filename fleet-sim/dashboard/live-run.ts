@@ -40,7 +40,7 @@ export interface LiveRunResult {
   readonly server: DashboardServer | null;
 }
 
-function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
+export function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
   const width = 30;
   const frac = Math.min(1, simMs / s.durationMs);
   const fill = Math.round(frac * width);

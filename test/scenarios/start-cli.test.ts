@@ -45,4 +45,33 @@ describe('fleet-sim start', () => {
     expect(existsSync(join(dir, 'short-seed5.html'))).toBe(true);
     expect(readFileSync(join(dir, 'short-seed5.html'), 'utf8')).toContain('<script id="recording"');
   });
+
+  it('--realtime (what npm start adds) runs the real runtime on the wall clock: progress, summary, reports', async () => {
+    const file = join(dir, 'rt.yaml');
+    writeFileSync(file, 'name: rt\nseed: 6\nduration: 6s\nvalidators: 4\nfollowers: 1\nworkload:\n  - { from: 500ms, to: 5s, rate: 5/s, command: noop }\nexpect: { safety: true, committedFraction: 0.5 }\n');
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', dir], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/fleet-sim dashboard: http:\/\/127\.0\.0\.1:\d+\//);
+    expect(r.stdout).toMatch(/all 5 devices ready in/);
+    expect(r.stdout).toMatch(/\] +\d+%\s+\d+\/6 s\s+height \d+/); // progress lines (not a terminal: one per tenth)
+    expect(r.stdout).toMatch(/safety\s+ok/);
+    expect(r.stdout).toMatch(/expect\s+met/);
+    const json = JSON.parse(readFileSync(join(dir, 'rt-seed6.json'), 'utf8')) as { mode: string; liveness: { heights: number } };
+    expect(json.mode).toBe('realtime');
+    expect(json.liveness.heights).toBeGreaterThan(3);
+    expect(existsSync(join(dir, 'rt-seed6.html'))).toBe(true);
+  });
+
+  it('--realtime without socat on the PATH: a scenario with radios says so and runs deterministically instead', async () => {
+    const file = join(dir, 'radio.yaml');
+    writeFileSync(file, 'name: radio-nosocat\nseed: 7\nduration: 3s\nvalidators: 4\nlinks:\n  radio: { baud: 57600, mtu: 252, rangeM: 500 }\nworkload:\n  - { from: 200ms, to: 2800ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
+    const empty = mkdtempSync(join(tmpdir(), 'murmur-nopath-'));
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--speed', '0', '--no-dashboard', '--exit', '--reports', dir], { timeoutMs: 60_000, env: { PATH: empty } });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toContain('socat is not installed (Debian: apt-get install socat)');
+    expect(r.stderr).toContain('runs in the deterministic simulator');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const json = JSON.parse(readFileSync(join(dir, 'radio-nosocat-seed7.json'), 'utf8')) as { mode: string };
+    expect(json.mode).toBe('deterministic');
+  });
 });
