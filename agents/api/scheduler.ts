@@ -88,6 +88,10 @@ interface Slot {
   lastRefusal: string | null;
   /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
   pendingImu: NonNullable<AgentInputs['imu']>[number][];
+  /** The state last written to the store and when; a newer one waiting for its turn (see persist). */
+  savedJson: string | null;
+  savedAtMs: number;
+  unsavedJson: string | null;
 }
 
 const streamBacklogMax = 1_024;
@@ -115,7 +119,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [] });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -167,7 +171,10 @@ export class AgentScheduler {
     } catch {
       // a stop() that throws changes nothing: the agent is already out of service
     }
+    // The restart resumes from the last good state: the one still waiting for its turn is written now.
+    if (s.unsavedJson !== null) this.write(s, s.unsavedJson, nowMs);
     if (s.failures >= this.opts.failuresToResetState) {
+      s.savedJson = null;
       this.ports.store.remove(s.agent.name);
       this.report(nowMs, s.agent.name, 'state-reset', `persisted state discarded after ${s.failures} consecutive failures`);
     }
@@ -261,7 +268,26 @@ export class AgentScheduler {
       this.report(now, s.agent.name, 'state-too-large', `state is ${json.length} bytes (limit ${limits.agentStateBytesMax}); not saved`);
       return;
     }
+    // Written when it changed, at most once per agentStateSaveEveryMs (the newest then; the rest at stop):
+    // a write and rename per tick of every agent wore SD cards and, twenty devices in one fleet-sim
+    // process, blocked its event loop. A crash loses at most that much state, which is soft anyway (an
+    // agent without its state starts fresh).
+    if (json === s.savedJson) {
+      s.unsavedJson = null;
+      return;
+    }
+    if (now - s.savedAtMs < limits.agentStateSaveEveryMs) {
+      s.unsavedJson = json;
+      return;
+    }
+    this.write(s, json, now);
+  }
+
+  private write(s: Slot, json: string, now: number): void {
     this.ports.store.save(s.agent.name, json);
+    s.savedJson = json;
+    s.savedAtMs = now;
+    s.unsavedJson = null;
   }
 
   private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: { action: FlightAction; agent: string; reason: string }[]): void {
@@ -316,6 +342,7 @@ export class AgentScheduler {
           this.report(nowMs, s.agent.name, 'stopped', `stop() threw: ${message(e)}`);
         }
       }
+      if (s.unsavedJson !== null) this.write(s, s.unsavedJson, nowMs);
       s.status = 'stopped';
       this.report(nowMs, s.agent.name, 'stopped', 'scheduler stopped');
     }

@@ -86,6 +86,7 @@ export const limits = {
   agentOutputsPerTickMax: 64, // actions + attestations from one tick; the rest are dropped and counted
   agentReportsMax: 256, // recent scheduler reports kept for status; oldest dropped
   agentStateBytesMax: 65_536, // persisted JSON state of one agent
+  agentStateSaveEveryMs: 1_000, // an agent's changed state is written at most this often (and at stop)
   inferencePendingMax: 64, // runs queued to the inference worker; more are refused
   hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; oldest evicted
   hazardAttestersPerCellMax: 128, // distinct devices remembered per cell

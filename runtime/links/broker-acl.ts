@@ -1,7 +1,7 @@
 // Who may connect, publish and subscribe on the embedded broker (docs/topics.md, "Access rules").
 // Pure functions over an identity, so the rules are tested without a socket.
 
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { fleetPrefix } from './mqtt-topics.js';
 
 export type BrokerRole = 'device' | 'operator';
@@ -28,12 +28,16 @@ export function hashPassword(password: string, salt: Buffer = randomBytes(16)): 
   return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, 32, scryptParams).toString('hex')}`;
 }
 
-export function checkPassword(password: string | Buffer, stored: string): boolean {
+/** Whether a password matches a stored hashPassword string. Off the event loop (libuv's thread pool):
+ *  the broker's logins, which come in bursts (a whole fleet reconnecting after an outage), never stall
+ *  the traffic of connected clients. */
+export function checkPasswordAsync(password: string | Buffer, stored: string): Promise<boolean> {
   const [scheme, saltHex, keyHex] = stored.split('$');
-  if (scheme !== 'scrypt' || !saltHex || !keyHex) return false;
+  if (scheme !== 'scrypt' || !saltHex || !keyHex) return Promise.resolve(false);
   const key = Buffer.from(keyHex, 'hex');
-  const got = scryptSync(password, Buffer.from(saltHex, 'hex'), key.length, scryptParams);
-  return got.length === key.length && timingSafeEqual(got, key);
+  return new Promise((resolve) => {
+    scrypt(password, Buffer.from(saltHex, 'hex'), key.length, scryptParams, (e, got) => resolve(e === null && got.length === key.length && timingSafeEqual(got, key)));
+  });
 }
 
 const hasWildcard = (t: string): boolean => t.includes('+') || t.includes('#');

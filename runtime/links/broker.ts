@@ -7,7 +7,7 @@ import net, { type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { limits } from '../lib/limits.js';
-import { checkPassword, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
+import { checkPasswordAsync, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
 import { fleetPrefix, parseTopic } from './mqtt-topics.js';
 
 export interface BrokerRejection {
@@ -243,8 +243,16 @@ export class EmbeddedBroker {
       if (!cred || cred.passwordHash !== undefined) return fail(`no verified client certificate for a certificate login (CN ${String(cn)})`, 4);
     } else {
       if (!cred || id === undefined) return fail(`unknown user "${String(username)}"`, 4);
-      if (cred.passwordHash === undefined || password === undefined || !checkPassword(password, cred.passwordHash)) return fail(`bad password for "${id}"`, 4);
+      if (cred.passwordHash === undefined || password === undefined) return fail(`bad password for "${id}"`, 4);
+      const known = cred;
+      void checkPasswordAsync(password, cred.passwordHash).then((ok) => (ok ? this.admit(client, known, fail, done) : fail(`bad password for "${id}"`, 4)));
+      return;
     }
+    this.admit(client, cred, fail, done);
+  }
+
+  /** After the credential checked out: the client id and will rules, then the identity is bound. */
+  private admit(client: Client, cred: BrokerCredential, fail: (reason: string, code: number) => void, done: (e: AuthenticateError | null, ok: boolean | null) => void): void {
     const who: Identity = { id: cred.id, role: cred.role, fleet: cred.fleet };
     // MQTT lets a new connection with the same client id take over the old one: a device must not be
     // able to knock another off the broker by borrowing its id. Ids "murmur-..." are reserved.

@@ -36,7 +36,11 @@ describe('AgentScheduler', () => {
     h.s.add(counter('b', { periodMs: 300 }));
     await h.s.start(0);
     for (let t = 0; t <= 900; t += 100) await h.s.tick({ nowMs: t, battery: { timeMs: t, voltageV: 16, currentA: 1, remainingFraction: 0.8, consumedMah: 0, status: 'ok' }, range: [] });
-    expect(h.store.load('a')).toEqual({ n: 10 });
+    // Written at most once per second: the first tick's state so far, the newest at stop.
+    expect(h.store.load('a')).toEqual({ n: 1 });
+    await h.s.tick({ nowMs: 1_000 });
+    expect(h.store.load('a')).toEqual({ n: 11 });
+    await h.s.stop(1_050);
     expect(h.store.load('b')).toEqual({ n: 4 });
     expect(Object.keys(seen[0]!).sort()).toEqual(['battery', 'nowMs']); // no range: it was not declared
   });
@@ -126,6 +130,7 @@ describe('AgentScheduler', () => {
       a.s.add(counter('c'));
       await a.s.start(0);
       for (let t = 0; t < 500; t += 100) await a.s.tick({ nowMs: t });
+      await a.s.stop(500);
       const b = harness({ now: 0 }, new FileStateStore(dir));
       b.s.add(counter('c'));
       await b.s.start(0);
