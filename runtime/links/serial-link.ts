@@ -323,7 +323,10 @@ export class SerialLink implements Link {
   }
 
   private onData(port: number, chunk: Buffer): void {
-    const packets = (this.rx[port] as CobsSplitter).push(chunk, () => this.stats.badFrame('oversized'));
+    // A port still delivering what it had read while stop() closes it: the link is gone, drop it.
+    const rx = this.rx[port];
+    if (!rx) return;
+    const packets = rx.push(chunk, () => this.stats.badFrame('oversized'));
     for (const p of packets) this.onPacket(p);
   }
 
