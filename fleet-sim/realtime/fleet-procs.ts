@@ -15,6 +15,8 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import type { ClassPolicy } from '../../runtime/links/router.js';
+import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import type { RadioModel } from '../scenario/scenario.js';
@@ -51,6 +53,8 @@ export interface FleetProcsOptions {
   readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
   /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
   readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
+  /** The devices' router policy per traffic class (the scenario's links.policy). */
+  readonly policy?: Readonly<Partial<Record<TrafficClass, ClassPolicy>>>;
   /** Obstacles every simulated vehicle's range ring sees (the scenario's world.hazards). */
   readonly obstacles?: readonly Obstacle[];
 }
@@ -128,6 +132,7 @@ export class FleetProcs {
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
           ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
+          ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: warnings only.
           `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,

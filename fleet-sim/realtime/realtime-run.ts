@@ -99,6 +99,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(radio ? { radio } : {}),
     ...(plan.hasLinkFaults ? { forward } : {}),
     obstacles: s.world?.hazards ?? [],
+    ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
     inProcess: (i) => byzantine.has(i),
     hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
   });

@@ -145,6 +145,12 @@ function deviceConfigSchemaFor(z: Zod) {
         })
         .strict()
         .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1, obstacles: [] } }),
+      // Which links carry each traffic class (runtime/links/router.ts): all that are up, or the first up
+      // in order (MQTT, then the radios). consensus: first keeps a slow radio free until the broker fails.
+      routing: z
+        .object({ consensus: z.enum(['all', 'first']).optional(), heartbeat: z.enum(['all', 'first']).optional(), telemetry: z.enum(['all', 'first']).optional() })
+        .strict()
+        .optional(),
       telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
       consensus: consensusSchema.default({}),
       snapshots: z
@@ -205,6 +211,7 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.mavlink': 'set `hal.mavlink: { serial: /dev/ttyAMA0, baud: 921600, autopilot: px4 }` (autopilot px4 or ardupilot)',
   'hal.gnss': 'set `hal.gnss: { driver: nmea, serial: /dev/ttyAMA0, baud: 9600 }` (an NMEA 0183 receiver on a serial port)',
   'hal.led': 'set `hal.led: { driver: sysfs, name: ACT }` (an LED under /sys/class/leds; classDir for another directory)',
+  routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',
   'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',

@@ -143,6 +143,7 @@ export class Device {
       mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
       // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
       radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
+      ...(c.routing ? { policy: Object.fromEntries(Object.entries(c.routing).filter(([, v]) => v !== undefined)) } : {}),
     });
     if (!links.ok) throw new Error(links.error);
     this.link = links.value.router;
