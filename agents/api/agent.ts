@@ -76,7 +76,9 @@ export type AgentOutput =
   /** A local reflex: executed at once through the HAL, never waiting for consensus. */
   | { readonly type: 'action'; readonly action: FlightAction; readonly reason: string }
   /** An observation the whole swarm should know: signed and proposed to consensus. */
-  | { readonly type: 'attest'; readonly obs: Observation; readonly model?: ModelRef };
+  | { readonly type: 'attest'; readonly obs: Observation; readonly model?: ModelRef }
+  /** A hold this agent asked for is over (its cause went away): the device goes back to its task. */
+  | { readonly type: 'release'; readonly reason: string };
 
 export interface TickResult<S> {
   readonly state: S;

@@ -44,6 +44,8 @@ export interface SchedulerPorts {
   readonly store: StateStore;
   /** Executes a flight action through the HAL; errors are reported, never thrown into the scheduler. */
   readonly act: (action: FlightAction, agent: string, reason: string) => void | Promise<unknown>;
+  /** A hold an agent asked for is over: the device resumes what it was doing (unset: nothing to resume). */
+  readonly release?: (agent: string, reason: string) => void;
   /** Signs and proposes an attestation (see attest-sink.ts). */
   readonly attest: (body: AttestationBody) => void;
   /** A monotonic clock for measuring CPU time (performance.now on a device; scripted in tests). */
@@ -294,7 +296,11 @@ export class AgentScheduler {
     if (outputs.length > limits.agentOutputsPerTickMax) this.report(now, s.agent.name, 'outputs-dropped', `${outputs.length - limits.agentOutputsPerTickMax} outputs over the limit of ${limits.agentOutputsPerTickMax} dropped`);
     for (const o of outputs.slice(0, limits.agentOutputsPerTickMax)) {
       if (o.type === 'action') actions.push({ action: o.action, agent: s.agent.name, reason: o.reason });
-      else {
+      else if (o.type === 'release') {
+        // Never past a latched failsafe: return-to-launch and land end only by an operator's command.
+        if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
+        else this.ports.release?.(s.agent.name, o.reason);
+      } else {
         const body: AttestationBody = { agent: s.agent.name, observedAt: Math.max(0, Math.floor(now)), basis: this.basis, obs: o.obs, ...(o.model ? { model: o.model } : {}) };
         try {
           this.ports.attest(body);

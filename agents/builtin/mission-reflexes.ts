@@ -95,6 +95,9 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
           outputs.push({ type: 'action', action: { type: now }, reason: why });
           log.push({ atMs: inp.nowMs, action: now, reason: why });
         }
+        // The hold told the vehicle to stop where it is; without a word that it is over the drone would
+        // hover there until the next committed command.
+        if (was === 'hold' && now === 'ok') outputs.push({ type: 'release', reason: `${why.replace(/ for \d+ ms$/, '')} over` });
         return rank[now] >= rank[was] || (was === 'hold' && now === 'ok') ? now : was;
       };
       const link = inp.link ? escalate(s.link, linkLevel(inp.nowMs, inp.link.lastQuorumContactMs, c), `no quorum contact for ${inp.nowMs - inp.link.lastQuorumContactMs} ms`) : s.link;

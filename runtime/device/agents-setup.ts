@@ -37,6 +37,8 @@ export interface AgentsOptions {
   readonly position: () => { northM: number; eastM: number; upM: number } | null;
   readonly committed: () => { height: number; mission: MissionState; lastCommitMs: number };
   readonly onAction: (action: FlightAction, agent: string, reason: string) => void;
+  /** A hold an agent asked for is over: resume the mission task. */
+  readonly onRelease: (agent: string, reason: string) => void;
   readonly onReport: (r: AgentReport) => void;
 }
 
@@ -84,6 +86,7 @@ export class DeviceAgents {
     this.scheduler = new AgentScheduler({
       store: new FileStateStore(o.dir),
       act: (action, agent, reason) => o.onAction(action, agent, reason),
+      release: (agent, reason) => o.onRelease(agent, reason),
       attest: (body) => {
         // The device's own health (heartbeats) follows what its agents attest about it.
         if (body.obs.type === 'degraded' && body.obs.device === o.id) this.ownDegraded = { severity: body.obs.severity, reason: body.obs.reason, atMs: body.observedAt };

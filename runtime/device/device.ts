@@ -196,6 +196,10 @@ export class Device {
             } else seen.fired++;
             void this.hal.devices.flight?.execute(action);
           },
+          onRelease: (agent, reason) => {
+            this.log.info({ event: 'reflex-release', agent, reason }, `agent ${agent}: ${reason}; resuming`);
+            this.missions.resumeAfterReflex();
+          },
           onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
         })
       : null;

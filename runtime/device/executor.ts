@@ -101,6 +101,14 @@ export class Executor {
     }
   }
 
+  /** A local reflex held the vehicle (no quorum contact) and its cause is gone: fly on from the waypoint
+   *  it was heading to. A committed hold (paused) or no task leaves it where it is. */
+  resumeAfterReflex(): void {
+    if (this.paused || !this.current || this.stopped) return;
+    this.generation++;
+    void this.fly(this.generation);
+  }
+
   /** Disarmed on the ground, per the flight controller: nothing to return from or land. */
   private grounded(): boolean {
     const fs = this.devices.flight?.state();

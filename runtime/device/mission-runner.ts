@@ -250,6 +250,11 @@ export class MissionRunner {
     return out.slice(-max);
   }
 
+  /** A reflex's hold is over: the executor flies on with its task (unless a committed hold paused it). */
+  resumeAfterReflex(): void {
+    this.executor.resumeAfterReflex();
+  }
+
   missionSummary(): StatusJson['mission'] {
     const m = this.state.mission;
     if (!m) return null;

@@ -60,12 +60,14 @@ describe('mission reflexes', () => {
     const at = async (nowMs: number, last: number): Promise<string[]> => {
       const r = await a.tick(s, { nowMs, link: { lastQuorumContactMs: last } });
       s = r.state;
-      return (r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : 'attest'));
+      return (r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : o.type === 'release' ? `release: ${o.reason}` : 'attest'));
     };
     expect(await at(4_900, 0)).toEqual([]);
     expect(await at(5_000, 0)).toEqual(['hold']);
     expect(s.link).toBe('hold');
-    expect(await at(6_000, 5_900)).toEqual([]); // contact again: the hold ends, the mission resumes
+    // Contact again: the hold ends and says so, so the device resumes its mission.
+    expect(await at(6_000, 5_900)).toEqual(['release: no quorum contact over']);
+    expect(await at(6_100, 6_000)).toEqual([]);
     expect(s.link).toBe('ok');
     expect(await at(12_000, 6_000)).toEqual(['hold']);
     expect(await at(36_000, 6_000)).toEqual(['return-to-launch']);

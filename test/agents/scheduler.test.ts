@@ -103,6 +103,21 @@ describe('AgentScheduler', () => {
     expect(h.s.latchedAction()?.type).toBe('land');
   });
 
+  it('passes a release (a hold is over) to the device, but never past a latched failsafe', async () => {
+    const released: string[] = [];
+    const reports: AgentReport[] = [];
+    const s = new AgentScheduler({ store: new MemoryStateStore(), act: () => undefined, release: (agent, reason) => void released.push(`${agent}: ${reason}`), attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r) });
+    const script: Record<number, 'hold' | 'release' | 'return-to-launch'> = { 0: 'hold', 100: 'release', 200: 'return-to-launch', 300: 'release' };
+    s.add(counter('r', { tick: (st, inp) => {
+      const what = script[inp.nowMs];
+      return { state: st, outputs: what === undefined ? [] : what === 'release' ? [{ type: 'release' as const, reason: 'contact back' }] : [{ type: 'action' as const, action: { type: what }, reason: 'test' }] };
+    } }));
+    await s.start(0);
+    for (let t = 0; t <= 300; t += 100) await s.tick({ nowMs: t });
+    expect(released).toEqual(['r: contact back']);
+    expect(reports.filter((r) => r.kind === 'action-suppressed').map((r) => r.message)).toEqual(['release (contact back) suppressed: return-to-launch is latched']);
+  });
+
   it('a tick that never settles is treated as a crash after tickTimeoutMs, and the others keep running', async () => {
     const reports: AgentReport[] = [];
     const store = new MemoryStateStore();

@@ -1,0 +1,62 @@
+// The executor after a local reflex: a hold the mission-reflexes agent sent straight to the vehicle (no
+// quorum contact) stops the drone mid-route; when the agent releases it, the executor flies on to the
+// waypoint it was heading to and finishes the task. A committed hold is not undone by a reflex release.
+// The simulated multirotor runs 20x faster than the wall clock, stepped like a device's tick does.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { createSimDevices } from '../../hal/sim/sim-devices.js';
+import { Prng } from '../../runtime/lib/prng.js';
+
+const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
+const timeScale = 20;
+const timers: NodeJS.Timeout[] = [];
+afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+
+async function rig() {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
+  const devices = createSimDevices(vehicle);
+  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+  const t0 = Date.now();
+  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+  const reports: ExecReport[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  // Two legs of 120 m at 8 m/s: 15 simulated seconds each, 0.75 s of wall time.
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80 });
+  return { vehicle, devices, ex, reports };
+}
+
+const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
+  return cond();
+};
+
+describe('executor and a reflex hold', () => {
+  it('a released reflex hold flies on to the waypoint it was heading to and finishes the route', async () => {
+    const { devices, ex, reports } = await rig();
+    expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000), 'on its way to the first waypoint').toBe(true);
+    await devices.flight?.execute({ type: 'hold' }); // what the mission-reflexes agent does on lost quorum contact
+    await new Promise((r) => setTimeout(r, 300));
+    const heldAt = ex.position()?.northM ?? 0;
+    await new Promise((r) => setTimeout(r, 500)); // 10 simulated seconds
+    expect(Math.abs((ex.position()?.northM ?? 0) - heldAt), 'the hold stops it').toBeLessThan(3);
+    expect(reports.some((r) => r.stage === 'done')).toBe(false);
+    ex.resumeAfterReflex();
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), `reports ${JSON.stringify(reports.slice(-3))}`).toBe(true);
+    const p = ex.position();
+    expect(Math.hypot((p?.northM ?? 0) - 120, (p?.eastM ?? 0) - 120)).toBeLessThan(3.5);
+  }, 30_000);
+
+  it('a committed hold (paused) stays: a reflex release does not undo it', async () => {
+    const { ex, reports } = await rig();
+    expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000)).toBe(true);
+    ex.run('h1', { type: 'hold', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 300));
+    const heldAt = ex.position()?.northM ?? 0;
+    ex.resumeAfterReflex();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(Math.abs((ex.position()?.northM ?? 0) - heldAt)).toBeLessThan(3);
+    expect(reports.filter((r) => r.command === 'm1' && r.stage === 'done')).toEqual([]);
+  }, 30_000);
+});
