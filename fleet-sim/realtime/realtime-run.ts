@@ -22,7 +22,7 @@ import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { hazardExpectFailures } from '../sim/expect.js';
+import { hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 
 export interface RealtimeOptions {
@@ -48,7 +48,9 @@ export interface RealtimeReport {
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
   evidence: { kind: string; validator: number; height: number }[];
-  flight: null;
+  /** Measured from the devices' reported positions: the survey area's covered fraction (cells flown over
+   *  above 5 m), and the closest two airborne devices came. */
+  flight: { surveyedFraction: number | null; minSeparationM: number | null };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
   /** The air's counters when the scenario has links.radio. */
@@ -299,6 +301,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       });
     };
     const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
+    let minSeparationM: number | null = null;
     let next = 0;
     let lastHeight = 0;
     let lastCommitAt = 0;
@@ -330,6 +333,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
+      const airborne = nodes.filter((x) => x.u > 5 && x.health === 'alive');
+      for (let a = 0; a < airborne.length; a++) {
+        for (let b = a + 1; b < airborne.length; b++) {
+          const p = airborne[a] as NodeSample;
+          const q = airborne[b] as NodeSample;
+          const d = Math.hypot(p.n - q.n, p.e - q.e, p.u - q.u);
+          if (minSeparationM === null || d < minSeparationM) minSeparationM = d;
+        }
+      }
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });
@@ -349,6 +361,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     if (lastHeight === 0) failed.push('liveness: no height was committed');
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
+    const flight = { surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null, minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10 };
+    failed.push(...surveyExpectFailures(s.expect, flight.surveyedFraction, flight.minSeparationM));
     return {
       scenario: s.name,
       seed: s.seed,
@@ -362,7 +376,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
       throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
       evidence: [...evidence.values()],
-      flight: null,
+      flight,
       expect: { met: failed.length === 0, failed },
       unsupported,
       radio: medium ? { ...medium.counters } : null,

@@ -17,12 +17,19 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   const f = r.flight;
   if (e.geofenceBreachesMax !== undefined && (f?.geofenceBreaches ?? 0) > e.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${f?.geofenceBreaches} breaches > ${e.geofenceBreachesMax}`);
   if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} battery failsafes < ${e.failsafesMin}`);
-  if (e.minSeparationM !== undefined && f?.minSeparationM !== null && f?.minSeparationM !== undefined && f.minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${f.minSeparationM} m < ${e.minSeparationM} m`);
-  if (e.surveyedFractionMin !== undefined && (f?.surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${f?.surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
+  failed.push(...surveyExpectFailures(e, f?.surveyedFraction ?? null, f?.minSeparationM ?? null));
   failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
   if (e.epoch !== undefined && r.epoch !== e.epoch) failed.push(`epoch: manifest epoch ${r.epoch} in force at the end, expected ${e.epoch}`);
   const relayed = r.radio?.router.relayedDeliveries ?? 0;
   if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
+  return failed;
+}
+
+/** Coverage and separation (real-time mode measures these from the devices' reported positions). */
+export function surveyExpectFailures(e: Expect, surveyedFraction: number | null, minSeparationM: number | null): string[] {
+  const failed: string[] = [];
+  if (e.minSeparationM !== undefined && minSeparationM !== null && minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${minSeparationM} m < ${e.minSeparationM} m`);
+  if (e.surveyedFractionMin !== undefined && (surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
   return failed;
 }
 

@@ -1,7 +1,7 @@
 // A real hazard in real-time mode: a 60 m mast stands in the survey area, every device's simulated
 // vehicle carries the range ring the hazard model was trained on (hal.sim.obstacles in its device.yaml),
 // the devices' own hazard agents attest what they see, the swarm commits the cells once f+1 devices did,
-// and each device's status lists them. Five devices in this process over the embedded aedes broker.
+// and each device's status lists them; the report also says how much of the area was flown over. Five devices in this process over the embedded aedes broker.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -40,5 +40,8 @@ describe('real-time mode with a hazard in the world', () => {
     const shown = events.filter((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard');
     expect(shown.map((e) => [e.id, e.status]), why).toEqual([['h0', 'committed']]);
     expect(shown[0]?.at, why).toBe(site?.committedAtMs);
+    // Flown, as the devices reported their positions: part of the area covered, the closest pair measured.
+    expect(report.flight.surveyedFraction ?? 0, why).toBeGreaterThan(0.1);
+    expect(report.flight.minSeparationM, why).not.toBeNull();
   }, 120_000);
 });
