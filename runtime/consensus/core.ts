@@ -180,7 +180,7 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
     vote(s, 'prevote', null, fx); // line 57
     // Not in Algorithm 1 (see skipToNextProposal): the next round's proposer, having heard nothing from
     // this round's, proposes at once instead of after a nil prevote and nil precommit quorum.
-    if (s.isValidator() && s.proposer(round + 1) === s.p.id) leaveForNextRound(s, now, fx);
+    if (s.isValidator() && s.proposer(round + 1) === s.p.id && !s.proposals.has(round)) leaveForNextRound(s, now, fx);
   } else if (timer === 'prevote' && s.step === 'prevote') vote(s, 'precommit', null, fx); // line 61
   else if (timer === 'precommit') startRound(s, s.round + 1, now, fx); // line 65
 }
