@@ -36,7 +36,7 @@ export class ByzantineDevice {
 
   turn(behavior: Behavior): void {
     this.behavior = behavior;
-    if (this.ctx) this.ctx = { ...this.ctx, behavior, received: [] };
+    if (this.ctx) this.ctx = { ...this.ctx, behavior, received: [], resigned: new Set() };
   }
 
   /** The Device hooks for this node; `signer` is the node's own key (from openDevice). */
@@ -58,6 +58,7 @@ export class ByzantineDevice {
             send(to === null ? null : (ids[to] ?? null), bytes);
           },
           received: [],
+          resigned: new Set(),
         };
         return (to, bytes) => {
           const ctx = this.ctx;

@@ -13,6 +13,7 @@ import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody, parseVoteBody } from '../../runtime/wire/vote.js';
 import { encodeSnapshotChunkBody, encodeSnapshotOfferBody, parseSnapshotChunkBody, parseSnapshotOfferBody } from '../../runtime/wire/state-sync.js';
 import { hash } from '../../runtime/crypto/sodium.js';
+import { toHex } from '../../runtime/lib/bytes.js';
 import { commitmentOf } from '../../runtime/consensus/snapshot.js';
 import type { Behavior } from '../scenario/scenario.js';
 
@@ -26,6 +27,9 @@ export interface ByzantineContext {
   readonly otherIds: readonly string[];
   readonly sendRaw: (to: number | null, bytes: Uint8Array) => void;
   readonly received: Uint8Array[];
+  /** Proposal bodies already re-signed (wrong-proposer), so two such nodes do not re-sign each other's
+   *  copies forever (fleet-sim seed 123400147 never finished before this). */
+  readonly resigned: Set<string>;
 }
 
 const receivedMax = 256;
@@ -37,7 +41,12 @@ export function rememberReceived(ctx: ByzantineContext, bytes: Uint8Array): void
   if (ctx.behavior === 'wrong-proposer') {
     const raw = decodeEnvelope(bytes);
     // Re-sign someone else's proposal as our own: a proposal from a validator that is not the proposer.
-    if (raw.ok && raw.value.kind === 'proposal' && raw.value.sender !== ctx.id) ctx.sendRaw(null, sealEnvelope('proposal', ctx.fleet, ctx.id, raw.value.body, ctx.signer));
+    if (!raw.ok || raw.value.kind !== 'proposal' || raw.value.sender === ctx.id) return;
+    const key = toHex(hash(raw.value.body));
+    if (ctx.resigned.has(key)) return;
+    if (ctx.resigned.size >= receivedMax) ctx.resigned.clear();
+    ctx.resigned.add(key);
+    ctx.sendRaw(null, sealEnvelope('proposal', ctx.fleet, ctx.id, raw.value.body, ctx.signer));
   }
 }
 

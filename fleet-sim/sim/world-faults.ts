@@ -56,6 +56,7 @@ export function makeByzantine(w: World, n: SimNode, behavior: Behavior): void {
     otherIds: w.nodes.filter((x) => x !== n && x.index < w.scenario.validators).map((x) => x.id),
     sendRaw: (to, bytes) => w.transmit(n.index, to, bytes, 'consensus'),
     received: [],
+    resigned: new Set(),
   };
   if (behavior === 'amnesia') {
     // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.
