@@ -141,6 +141,14 @@ export class NodeShell {
       const i = this.edge.toInput(e, now);
       if (i.ok) this.queue.push(i.value);
     }
+    // The last vote the signer state holds, which a crash may have kept from the WAL and the wire: the
+    // restored core is past that step and would never cast it again (a repeat of a vote above is a no-op).
+    const last = this.guard.lastSigned();
+    if (last?.vote && last.height === this.core.height) {
+      const envelope = sealEnvelope(last.step, this.fleet, this.o.id, last.vote.body, { publicKey: this.o.signer.publicKey, sign: () => (last.vote as { signature: Uint8Array }).signature });
+      const i = this.edge.toInput(envelope, now);
+      if (i.ok) this.queue.push(i.value);
+    }
   }
 
   private candidate(bytes: Uint8Array): Candidate | null {
@@ -189,7 +197,7 @@ export class NodeShell {
   }
 
   private signAndSend(kind: 'proposal' | 'prevote' | 'precommit', height: number, round: number, body: Uint8Array): void {
-    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body));
+    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), kind === 'proposal' ? null : body);
     if (!signed.ok) {
       this.o.logger.warn(`${this.o.id}: ${signed.error}`);
       return;

@@ -24,6 +24,24 @@ describe('crash at every persist and send point', () => {
     });
   }
 
+  it('with one validator down, node 0 crashed between persisting a vote and sending it (points 1..12): it sends that vote after restart, and heights go on', async () => {
+    // Every vote of node 0 is needed for a quorum. Before the signer state kept the vote itself, a crash
+    // after its durable write and before the WAL's `own` record or the send lost the vote for good: the
+    // restored core had passed that step, and nothing committed until the liveness phase restarted node 3.
+    const down = scenario({ name: 'lost-vote', durationMs: 3_000, faults: [{ at: 300, kind: 'crash', node: 3 }], workload: [{ kind: 'rate', from: 100, to: 2_800, perSec: 20, command: 'noop' }] });
+    const failures: string[] = [];
+    const labels = new Set<string>();
+    for (let point = 1; point <= 12; point++) {
+      let w: World | undefined;
+      const r = await runScenario(down, 902, { crashPoint: { node: 0, point, armAtMs: 500, restartAfterMs: 130, mode: 'intact' }, onWorld: (x) => (w = x) });
+      const label = w?.nodes[0]?.crashLabels.join(',') ?? '?';
+      labels.add(label);
+      if (!r.safety.ok || r.liveness.maxStallMs > 1_500 || r.liveness.heights < 15) failures.push(`point ${point} (${label}): ${r.liveness.heights} heights, longest stall ${r.liveness.maxStallMs} ms; ${explain(r)}`);
+    }
+    expect(failures).toEqual([]);
+    expect(labels.has('after-signer-persist')).toBe(true);
+  });
+
   it('with a checkpoint and a disk snapshot every 2 heights, node 0 at points 1..60 (torn disk): safe and live', async () => {
     const failures: string[] = [];
     const labels = new Set<string>();
