@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { createSigner, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
@@ -53,6 +53,8 @@ export interface FleetProcsOptions {
   readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
   /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
   readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
+  /** Roles of the operator "ops" in the manifest (the scenario's operator.roles; default operator). */
+  readonly operatorRoles?: readonly ('operator' | 'admin')[];
   /** The devices' router policy per traffic class (the scenario's links.policy). */
   readonly policy?: Readonly<Partial<Record<TrafficClass, ClassPolicy>>>;
   /** Obstacles every simulated vehicle's range ring sees (the scenario's world.hazards). */
@@ -64,6 +66,9 @@ export class FleetProcs {
   readonly devices: RealDevice[] = [];
   readonly fleet: string;
   manifest!: Manifest;
+  private authority!: Signer;
+  private keys: KeyPair[] = [];
+  private epoch = 1;
   operator!: KeyPair & { id: string };
   operatorPassword = '';
   brokerUrl = '';
@@ -94,6 +99,8 @@ export class FleetProcs {
     this.operator = { id: 'ops', ...generateKeyPair() };
     this.operatorPassword = randomBytes(12).toString('hex');
     const authority = createSigner(generateKeyPair());
+    this.authority = authority;
+    this.keys = keys;
     const ids = keys.map((_, i) => FleetProcs.idOf(i, this.o.validators));
     this.manifest = unwrap(
       signManifest(
@@ -103,7 +110,7 @@ export class FleetProcs {
           authority: authority.publicKey,
           validators: ids.slice(0, this.o.validators).map((id, i) => ({ id, publicKey: (keys[i] as KeyPair).publicKey, power: 1 })),
           followers: ids.slice(this.o.validators).map((id, j) => ({ id, publicKey: (keys[this.o.validators + j] as KeyPair).publicKey })),
-          operators: [{ id: 'ops', publicKey: this.operator.publicKey, roles: ['operator'] }],
+          operators: [{ id: 'ops', publicKey: this.operator.publicKey, roles: [...(this.o.operatorRoles ?? ['operator'])] }],
           createdAt: Date.now(),
         },
         authority,
@@ -144,6 +151,31 @@ export class FleetProcs {
       );
       this.devices.push({ index: i, id, config, proc: null, inproc: null, output: '' });
     });
+  }
+
+  /** The authority signs the next epoch's manifest with these sets (device indexes; power 1 each, the
+   *  operator as before): what an admin hands to `fleet.update`. */
+  nextManifest(validators: readonly number[], followers: readonly number[]): Uint8Array {
+    const key = (i: number): KeyPair => {
+      const k = this.keys[i];
+      if (!k) throw new Error(`fleet.update names device ${i}, but the fleet has ${this.keys.length}`);
+      return k;
+    };
+    const id = (i: number): string => FleetProcs.idOf(i, this.o.validators);
+    this.epoch++;
+    const m = unwrap(
+      signManifest(
+        {
+          ...this.manifest.body,
+          epoch: this.epoch,
+          validators: validators.map((i) => ({ id: id(i), publicKey: key(i).publicKey, power: 1 })),
+          followers: followers.map((i) => ({ id: id(i), publicKey: key(i).publicKey })),
+          createdAt: Date.now(),
+        },
+        this.authority,
+      ),
+    );
+    return m.bytes;
   }
 
   /** Where device i stands before take-off: a grid 6 m apart south-west of the origin. */

@@ -22,7 +22,7 @@ import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
+import { epochExpectFailures, hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 
 export interface RealtimeOptions {
@@ -60,6 +60,8 @@ export interface RealtimeReport {
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
    *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
   byzantine: { node: number; behavior: string; honest: number; sent: number }[];
+  /** The newest manifest epoch an honest device reported in force (null before any status). */
+  epoch: number | null;
   /** Hazards the devices committed, matched to the scenario's world.hazards (null without any). */
   hazards: RealtimeHazardReport | null;
   /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
@@ -101,6 +103,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(radio ? { radio } : {}),
     ...(plan.hasLinkFaults ? { forward } : {}),
     obstacles: s.world?.hazards ?? [],
+    ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
     inProcess: (i) => byzantine.has(i),
     hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
@@ -279,7 +282,16 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     for (const w of s.workload) {
       if (w.kind === 'once') actions.push({ at: w.at, run: () => publish(w.command, w.args) });
-      else if (w.kind === 'fleet-update') unsupported.push(`fleet.update at ${w.at} ms (not implemented in real-time mode)`);
+      else if (w.kind === 'fleet-update') {
+        actions.push({
+          at: w.at,
+          run: () => {
+            // The authority signs the next epoch's manifest; the operator (admin role) proposes it.
+            publish('fleet.update', { manifest: fleet.nextManifest(w.validators, w.followers) });
+            o.observer.onEvent({ t: 'log', at: now(), level: 'info', text: `fleet.update sent: validators [${w.validators.join(', ')}], followers [${w.followers.join(', ')}]` });
+          },
+        });
+      }
       else {
         const gap = 1000 / Math.min(w.perSec, o.ratePerSecMax ?? 20);
         for (let t = w.from, k = 0; t < w.to && k < 100_000; t += gap, k++) actions.push({ at: t, run: () => publish(w.command, {}) });
@@ -300,6 +312,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
       });
     };
+    let epoch: number | null = null;
     const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     let minSeparationM: number | null = null;
     let next = 0;
@@ -325,7 +338,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
       collectEvidence(states);
       states.forEach((x, i) => {
-        if (!byzantine.get(i)?.behavior) for (const e of hazards.observe(x.st, now())) o.observer.onEvent(e);
+        if (byzantine.get(i)?.behavior) return;
+        for (const e of hazards.observe(x.st, now())) o.observer.onEvent(e);
+        if (x.st?.epoch !== undefined && (epoch === null || x.st.epoch > epoch)) epoch = x.st.epoch;
       });
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
@@ -361,6 +376,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     if (lastHeight === 0) failed.push('liveness: no height was committed');
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
+    failed.push(...epochExpectFailures(s.expect, epoch));
     const flight = { surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null, minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10 };
     failed.push(...surveyExpectFailures(s.expect, flight.surveyedFraction, flight.minSeparationM));
     return {
@@ -377,6 +393,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
       evidence: [...evidence.values()],
       flight,
+      epoch,
       expect: { met: failed.length === 0, failed },
       unsupported,
       radio: medium ? { ...medium.counters } : null,

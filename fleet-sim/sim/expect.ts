@@ -19,7 +19,7 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} battery failsafes < ${e.failsafesMin}`);
   failed.push(...surveyExpectFailures(e, f?.surveyedFraction ?? null, f?.minSeparationM ?? null));
   failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
-  if (e.epoch !== undefined && r.epoch !== e.epoch) failed.push(`epoch: manifest epoch ${r.epoch} in force at the end, expected ${e.epoch}`);
+  failed.push(...epochExpectFailures(e, r.epoch));
   const relayed = r.radio?.router.relayedDeliveries ?? 0;
   if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
   return failed;
@@ -31,6 +31,11 @@ export function surveyExpectFailures(e: Expect, surveyedFraction: number | null,
   if (e.minSeparationM !== undefined && minSeparationM !== null && minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${minSeparationM} m < ${e.minSeparationM} m`);
   if (e.surveyedFractionMin !== undefined && (surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
   return failed;
+}
+
+/** The validator-set expectation: the manifest epoch in force at the end. */
+export function epochExpectFailures(e: Expect, epoch: number | null): string[] {
+  return e.epoch !== undefined && epoch !== e.epoch ? [`epoch: manifest epoch ${epoch ?? 'unknown'} in force at the end, expected ${e.epoch}`] : [];
 }
 
 /** The hazard expectations alone (real-time mode checks these and the commit ones, not flight's). */

@@ -59,6 +59,9 @@ export interface StatusJson {
   readonly height: number;
   readonly round: number;
   readonly proposer: string;
+  /** The epoch of the fleet manifest in force at the height being decided (changes by fleet.update).
+   *  Absent from devices older than this field. */
+  readonly epoch?: number;
   readonly peers: Readonly<Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'>>;
   readonly batteryPct: number | null;
   readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number } | null;

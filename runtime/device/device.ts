@@ -394,6 +394,7 @@ export class Device {
       height: core.chain.height,
       round: core.round,
       proposer: core.proposer(core.round),
+      epoch: core.chain.manifestAt(core.height).body.epoch,
       peers: this.peerStatuses(),
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
