@@ -2,6 +2,7 @@
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, progressLine } from '../dashboard/live-run.js';
@@ -150,7 +151,9 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
     barShown = false;
   };
   try {
-    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress]), log });
+    const deviceLog = join(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
+    if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
+    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress]), log, ...(o.processes ? {} : { deviceLog }) });
     if (o.progress === 'bar') process.stdout.write(`\r${progressLine(scenario, report.simulatedMs, height, commands)}\n`);
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);

@@ -3,9 +3,9 @@
 // broker, and one `murmur start` child process per device, started, killed and restarted by PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createSigner, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
@@ -53,6 +53,9 @@ export interface FleetProcsOptions {
   readonly hooks?: (i: number, parts: DeviceParts) => DeviceHooks | undefined;
   /** Hardware in the loop: the pty of the flight controller device i drives over MAVLink, if any. */
   readonly hil?: { readonly path: (i: number) => string | undefined; readonly autopilot: string; readonly baud: number };
+  /** Where the devices running in this process write their logs (JSON lines, all devices, info level);
+   *  without it they print warnings and errors on standard output. */
+  readonly deviceLog?: string;
   /** Roles of the operator "ops" in the manifest (the scenario's operator.roles; default operator). */
   readonly operatorRoles?: readonly ('operator' | 'admin')[];
   /** The devices' router policy per traffic class (the scenario's links.policy). */
@@ -117,6 +120,10 @@ export class FleetProcs {
       ),
     );
     writeFileSync(join(this.dir, 'fleet.manifest'), this.manifest.bytes);
+    if (this.o.deviceLog !== undefined) {
+      mkdirSync(dirname(this.o.deviceLog), { recursive: true });
+      writeFileSync(this.o.deviceLog, ''); // this run's lines only
+    }
     this.credentials = [
       ...ids.map((id, i) => ({ id, role: 'device' as const, fleet: this.fleet, passwordHash: hashPassword(passwords[i] as string) })),
       { id: 'ops', role: 'operator' as const, fleet: this.fleet, passwordHash: hashPassword(this.operatorPassword) },
@@ -141,8 +148,8 @@ export class FleetProcs {
           ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
           ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
           'http: { port: 0 }',
-          // In one process the devices' logs would drown the progress output: warnings only.
-          `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
+          // In one process the devices' logs would drown the progress output: to a file, or warnings only.
+          this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(this.o.deviceLog)} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
           hilPath !== undefined
             ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
             : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1}, obstacles: ${JSON.stringify(this.o.obstacles ?? [])} } }`,

@@ -31,6 +31,8 @@ export interface RealtimeOptions {
   readonly processes: boolean;
   readonly observer: RunObserver;
   readonly log?: (line: string) => void;
+  /** Where the devices running in this process log (see FleetProcsOptions.deviceLog). */
+  readonly deviceLog?: string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
 }
@@ -103,6 +105,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(radio ? { radio } : {}),
     ...(plan.hasLinkFaults ? { forward } : {}),
     obstacles: s.world?.hazards ?? [],
+    ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
     inProcess: (i) => byzantine.has(i),

@@ -84,7 +84,8 @@ function deviceConfigSchemaFor(z: Zod) {
         .strict()
         .default({ host: '127.0.0.1', port: 9464 }),
       log: z
-        .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+        // file: append the JSON lines there instead of standard output (systemd's journal reads stdout).
+        .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'), file: z.string().min(1).optional() })
         .strict()
         .default({ level: 'info' }),
       origin: z.object({ latDeg: z.number().min(-90).max(90), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
@@ -212,6 +213,7 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.gnss': 'set `hal.gnss: { driver: nmea, serial: /dev/ttyAMA0, baud: 9600 }` (an NMEA 0183 receiver on a serial port)',
   'hal.led': 'set `hal.led: { driver: sysfs, name: ACT }` (an LED under /sys/class/leds; classDir for another directory)',
   routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',
+  'log.file': 'set it to a file the device may append to (its directory is created), or remove it to log to standard output',
   'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
@@ -278,6 +280,7 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   if (c.membership.minStdDevMs * 2 > c.mqtt.heartbeatMs) return err(`${file}: membership.minStdDevMs: ${c.membership.minStdDevMs} is more than half of mqtt.heartbeatMs (${c.mqtt.heartbeatMs}); ${fixFor('membership.minStdDevMs')}`);
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
   if (c.agents.modelsDir !== undefined) c.agents = { ...c.agents, modelsDir: abs(c.agents.modelsDir) };
+  if (c.log.file !== undefined) c.log = { ...c.log, file: abs(c.log.file) };
   return ok(c);
 }
 

@@ -132,7 +132,7 @@ export class Device {
     const fleet = p.manifest.body.fleet;
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
     this.session = this.nextSession();
-    this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }));
+    this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
     const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
     const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);

@@ -28,9 +28,11 @@ export interface HealthView {
   readonly agents: readonly AgentStatusJson[];
 }
 
-export function createLogger(node: string, level: string, position: () => { height: number; round: number }): PinoLogger {
+export function createLogger(node: string, level: string, position: () => { height: number; round: number }, file?: string): PinoLogger {
   // mixin runs per line, so every entry carries the height and round at the moment it was written.
-  return pino({ level, base: { node }, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => position() });
+  const options = { level, base: { node }, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => position() };
+  // Written synchronously: a device's log is a few lines a second, and nothing is lost at a crash.
+  return file === undefined ? pino(options) : pino(options, pino.destination({ dest: file, append: true, mkdir: true, sync: true }));
 }
 
 export class DeviceMetrics {

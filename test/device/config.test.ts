@@ -26,6 +26,8 @@ describe('device.yaml', () => {
     expect(r.value.agents).toEqual({ enabled: true, engine: 'onnxruntime' });
     const mast = parseDeviceConfig(good + 'hal: { sim: { obstacles: [{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }] } }\n', 'd.yaml');
     expect(mast.ok && mast.value.hal.sim.obstacles).toEqual([{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }]);
+    const logged = parseDeviceConfig(good + 'log: { level: warn, file: logs/d1.log }\n', '/etc/murmur/device.yaml');
+    expect(logged.ok && logged.value.log).toEqual({ level: 'warn', file: '/etc/murmur/logs/d1.log' });
     const firstUp = parseDeviceConfig(good + 'routing: { consensus: first }\n', 'd.yaml');
     expect(firstUp.ok && firstUp.value.routing).toEqual({ consensus: 'first' });
     const lean = parseDeviceConfig(good + 'agents: { engine: pure-ts }\n', 'd.yaml');

@@ -60,6 +60,12 @@ describe('fleet-sim start', () => {
     expect(json.mode).toBe('realtime');
     expect(json.liveness.heights).toBeGreaterThan(3);
     expect(existsSync(join(dir, 'rt-seed6.html'))).toBe(true);
+    // The devices' own logs go to a file beside the reports, not between the progress lines.
+    expect(r.stdout).toContain(`device logs: ${join(dir, 'rt-seed6.devices.log')}`);
+    expect(r.stdout).not.toContain('"level":');
+    const lines = readFileSync(join(dir, 'rt-seed6.devices.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { node: string; msg: string });
+    expect(new Set(lines.map((l) => l.node))).toEqual(new Set(['v00', 'v01', 'v02', 'v03', 'f00']));
+    expect(lines.some((l) => l.msg.includes('ready'))).toBe(true);
   });
 
   it('--realtime without socat on the PATH: a scenario with radios says so and runs deterministically instead', async () => {
