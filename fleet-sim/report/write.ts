@@ -85,8 +85,8 @@ export function formatSummary(r: SummaryFields): string {
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {
     rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
-  } else if (f && ((f.surveyedFraction ?? null) !== null || (f.minSeparationM ?? null) !== null)) {
-    rows.push(['flight', `${f.surveyedFraction === null || f.surveyedFraction === undefined ? 'no survey' : `${Math.round(f.surveyedFraction * 100)}% of the survey area flown over`}, closest approach ${f.minSeparationM ?? '-'} m`]);
+  } else if (f && typeof f.minSeparationM === 'number') {
+    rows.push(['flight', `closest approach ${f.minSeparationM} m`]);
   }
   if (r.validatorSet && r.validatorSet.epoch > 1) rows.push(['validators', `epoch ${r.validatorSet.epoch} since height ${r.validatorSet.sinceHeight}: [${r.validatorSet.validators.join(', ')}]`]);
   const hz = r.hazards;
