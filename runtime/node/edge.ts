@@ -20,6 +20,9 @@ export interface EdgeContext {
   /** The manifest in force at a height (from the committed chain). */
   readonly manifestAt: (height: number) => Manifest;
   readonly currentHeight: () => number;
+  /** Whether this node votes at the current height. A follower decides on a proposal and 2f+1
+   *  precommits; prevotes (half the votes) are dropped before their signature is checked. */
+  readonly votes: () => boolean;
   /** The authority key a manifest update must be signed with. */
   readonly authority: Uint8Array;
 }
@@ -98,6 +101,7 @@ export class EdgeVerifier {
       const tx = this.checkTx(bytes, raw.value);
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
+    if (raw.value.kind === 'prevote' && !this.ctx.votes()) return err('prevote not needed: this node is a follower');
     const e = this.open(raw.value, h);
     if (!e.ok) return e;
     const v = e.value;

@@ -73,6 +73,7 @@ export class NodeShell {
       hash: blake2b,
       manifestAt: (h) => this.core.chain.manifestAt(h),
       currentHeight: () => this.core.height,
+      votes: () => this.core.isValidator(),
       authority: o.genesis.body.authority,
     });
     this.guard = new SignerGuard(o.signer, o.storage, blake2b, (l) => this.fail(l));

@@ -18,7 +18,7 @@ const committed = new Map<string, number>();
 
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }] });
-  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, authority: f.authority.publicKey });
+  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
   ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => committed.get(k) };
 });
 
@@ -65,7 +65,7 @@ describe('command intake', () => {
 
 describe('tx verdict cache at the edge', () => {
   it('verifies a tx once, forgets the oldest past its bound, and keeps no view of the caller\'s buffer', () => {
-    const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, authority: f.authority.publicKey });
+    const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
     const tx = (i: number): Uint8Array => {
       const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).map((_, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : 7)), issuedAt: now - 1_000, expiresAt: now + 60_000, args: {} });
       return sealEnvelope('command', f.fleet, 'op', body, f.signer('op'));

@@ -1,18 +1,20 @@
 // The edge's tx verdict cache is keyed by the end of a tx's signature and confirmed by the whole
 // bytes: a forged tx that shares the signature (and so the key) with a verified one must still be
 // refused, the verified one must still pass after the forgery displaced it, and a caller that changes
-// its buffer afterwards cannot change what was verified.
+// its buffer afterwards cannot change what was verified. And a follower's edge drops prevotes unverified.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hash } from '../../runtime/crypto/sodium.js';
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 let fx: FleetFixture;
 let edge: EdgeVerifier;
 let verifications = 0;
+let voting = true;
 
 beforeAll(async () => {
   fx = await makeFleet({ validators: 4 });
@@ -23,6 +25,7 @@ beforeAll(async () => {
     hash,
     manifestAt: () => fx.manifest,
     currentHeight: () => 1,
+    votes: () => voting,
     authority: fx.authority.publicKey,
   });
 });
@@ -60,5 +63,23 @@ describe('edge tx cache', () => {
     if (first.kind === 'command') expect(Uint8Array.from(first.bytes)).toEqual(Uint8Array.from(good));
     expect(edge.checkTx(buf).kind).toBe('rejected');
     expect(edge.checkTx(good).kind).toBe('command');
+  });
+
+  it('a follower drops prevotes before checking their signature, and still takes precommits', () => {
+    const vote = (kind: 'prevote' | 'precommit'): Uint8Array => sealEnvelope(kind, fx.fleet, 'v1', encodeVoteBody({ height: 1, round: 0, blockHash: new Uint8Array(32).fill(7) }), fx.signer('v1'));
+    voting = false;
+    try {
+      const v = verifications;
+      const pre = edge.toInput(vote('prevote'), 0);
+      expect(pre.ok ? pre.value.type : pre.error).toBe('prevote not needed: this node is a follower');
+      expect(verifications).toBe(v);
+      const commit = edge.toInput(vote('precommit'), 0);
+      expect(commit.ok ? commit.value.type : commit.error).toBe('vote');
+      expect(verifications).toBe(v + 1);
+    } finally {
+      voting = true;
+    }
+    const validator = edge.toInput(vote('prevote'), 0);
+    expect(validator.ok ? validator.value.type : validator.error).toBe('vote');
   });
 });
