@@ -2,7 +2,7 @@
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, progressLine } from '../dashboard/live-run.js';
@@ -151,7 +151,8 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
     barShown = false;
   };
   try {
-    const deviceLog = join(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
+    // Absolute: the devices' configs live in a temporary directory, which a relative path would follow.
+    const deviceLog = resolve(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
     if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
     const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress]), log, ...(o.processes ? {} : { deviceLog }) });
     if (o.progress === 'bar') process.stdout.write(`\r${progressLine(scenario, report.simulatedMs, height, commands)}\n`);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createSigner, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
@@ -149,7 +149,7 @@ export class FleetProcs {
           ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: to a file, or warnings only.
-          this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(this.o.deviceLog)} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
+          this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(resolve(this.o.deviceLog))} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
           hilPath !== undefined
             ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
             : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1}, obstacles: ${JSON.stringify(this.o.obstacles ?? [])} } }`,

@@ -49,21 +49,22 @@ describe('fleet-sim start', () => {
   it('--realtime (what npm start adds) runs the real runtime on the wall clock: progress, summary, reports', async () => {
     const file = join(dir, 'rt.yaml');
     writeFileSync(file, 'name: rt\nseed: 6\nduration: 6s\nvalidators: 4\nfollowers: 1\nworkload:\n  - { from: 500ms, to: 5s, rate: 5/s, command: noop }\nexpect: { safety: true, committedFraction: 0.5 }\n');
-    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', dir], { timeoutMs: 90_000 });
+    // --reports relative to the working directory, as `npm start`'s default "reports" is.
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', 'out'], { timeoutMs: 90_000, cwd: dir });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/fleet-sim dashboard: http:\/\/127\.0\.0\.1:\d+\//);
     expect(r.stdout).toMatch(/all 5 devices ready in/);
     expect(r.stdout).toMatch(/\] +\d+%\s+\d+\/6 s\s+height \d+/); // progress lines (not a terminal: one per tenth)
     expect(r.stdout).toMatch(/safety\s+ok/);
     expect(r.stdout).toMatch(/expect\s+met/);
-    const json = JSON.parse(readFileSync(join(dir, 'rt-seed6.json'), 'utf8')) as { mode: string; liveness: { heights: number } };
+    const json = JSON.parse(readFileSync(join(dir, 'out', 'rt-seed6.json'), 'utf8')) as { mode: string; liveness: { heights: number } };
     expect(json.mode).toBe('realtime');
     expect(json.liveness.heights).toBeGreaterThan(3);
-    expect(existsSync(join(dir, 'rt-seed6.html'))).toBe(true);
+    expect(existsSync(join(dir, 'out', 'rt-seed6.html'))).toBe(true);
     // The devices' own logs go to a file beside the reports, not between the progress lines.
-    expect(r.stdout).toContain(`device logs: ${join(dir, 'rt-seed6.devices.log')}`);
+    expect(r.stdout).toContain(`device logs: ${join(dir, 'out', 'rt-seed6.devices.log')}`);
     expect(r.stdout).not.toContain('"level":');
-    const lines = readFileSync(join(dir, 'rt-seed6.devices.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { node: string; msg: string });
+    const lines = readFileSync(join(dir, 'out', 'rt-seed6.devices.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { node: string; msg: string });
     expect(new Set(lines.map((l) => l.node))).toEqual(new Set(['v00', 'v01', 'v02', 'v03', 'f00']));
     expect(lines.some((l) => l.msg.includes('ready'))).toBe(true);
   });
