@@ -43,7 +43,9 @@ describe('real-time mode: fleet.update', () => {
     // and the former follower 4, 3 of 4: commits after the second crash prove that 4's vote counts.
     const crashAt = events.filter((e) => e.t === 'fault' && e.kind === 'crash').at(1)?.at ?? Infinity;
     const after = events.filter((e) => e.t === 'commit' && e.at > crashAt);
-    expect(after.length, why).toBeGreaterThan(5);
+    // (About one height a second: the new set needs all three of its live members, and the stopped 2
+    // still has its proposer turns, each a propose timeout. The old set would commit nothing here.)
+    expect(after.length, why).toBeGreaterThanOrEqual(3);
     expect(events.some((e) => e.t === 'log' && e.text.startsWith('fleet.update sent')), why).toBe(true);
   }, 90_000);
 });
