@@ -24,6 +24,7 @@ import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import type { Health } from '../wire/heartbeat.js';
 import type { LedPattern, StatusLed } from '../../hal/devices.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
+import { limits } from '../lib/limits.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
 import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
@@ -121,6 +122,8 @@ export class Device {
   private state: StatusJson['state'] = 'starting';
   private readonly session: number;
   private telemetrySeq = 0;
+  /** Telemetry periods since MQTT went down (0 while it is up). */
+  private telemetryTicks = 0;
   private lastCommitMs = Date.now();
 
   constructor(
@@ -363,6 +366,13 @@ export class Device {
   private sendTelemetry(): void {
     const pos = this.missions.positionM();
     if (!pos) return;
+    // On the radio alone (broker down) a whole fleet's signed telemetry, every period, fills blocks
+    // that a narrow radio takes seconds to carry, and consensus stalls behind them (twenty devices at
+    // 57600 baud: 1-2 heights in a 10 s outage, 11 with a tenth of the telemetry). Until MQTT is back
+    // only every radioOnlyTelemetryEvery-th period is signed; positions still travel in heartbeats.
+    const radioOnly = this.radios.length > 0 && this.mqtt !== undefined && !this.mqtt.isUp();
+    this.telemetryTicks = radioOnly ? this.telemetryTicks + 1 : 0;
+    if (radioOnly && this.telemetryTicks % limits.radioOnlyTelemetryEvery !== 1) return;
     const body = {
       node: this.p.config.id,
       session: this.session,

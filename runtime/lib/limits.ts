@@ -32,13 +32,17 @@ export const limits = {
   linkFrameOverheadBytes: 10, // link frame header + CRC-32 around one envelope (memory and MQTT)
   mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
   mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter
-  mqttReconnectMsMax: 15_000,
+  // A device back on the broker seconds after its peers talks past them meanwhile (with consensus
+  // 'first', it sends on MQTT while they still listen on the radio): 15 s left a 20-device fleet stalled
+  // for ~10 s after a 10 s outage. A fleet-sized herd retrying every 3 s is no load for a broker.
+  mqttReconnectMsMax: 3_000,
   mqttTopicCacheMax: 4_096, // parsed topics one MQTT link remembers; cleared when full
   brokerPacketBytesMax: 1_114_112, // one MQTT packet: envelopeBytesMax plus topic and link frame
   brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts
   brokerClientsMax: 512, // connected clients; more are closed
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
+  radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
   simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio
