@@ -33,8 +33,6 @@ export interface HazardReport {
   readonly lies: number;
 }
 
-export { cellCentre };
-
 /** The scenario hazard a committed cell belongs to (index), or -1: its centre lies within the
  *  hazard's radius plus a cell and a half (beams hit the surface; the agent attests the cell behind it). */
 export function hazardSiteOf(hazards: readonly { northM: number; eastM: number; radiusM: number }[], c: readonly [number, number]): number {

@@ -24,6 +24,22 @@ export const coverageCellM = 10;
 const airborneM = 5;
 const separationDronesMax = 300;
 
+/** The smallest distance between two of these positions, metres in three dimensions; null for fewer
+ *  than two, or more than separationDronesMax (the pairs grow with the square). */
+export function closestPairM(ps: readonly { readonly northM: number; readonly eastM: number; readonly upM: number }[]): number | null {
+  if (ps.length > separationDronesMax) return null;
+  let best: number | null = null;
+  for (let a = 0; a < ps.length; a++) {
+    for (let b = a + 1; b < ps.length; b++) {
+      const p = ps[a] as (typeof ps)[number];
+      const q = ps[b] as (typeof ps)[number];
+      const d = Math.hypot(p.northM - q.northM, p.eastM - q.eastM, p.upM - q.upM);
+      if (best === null || d < best) best = d;
+    }
+  }
+  return best;
+}
+
 export interface FlightReport {
   surveyedFraction: number | null;
   geofenceBreaches: number;
@@ -168,16 +184,8 @@ export class WorldFlight {
 
   /** The closest two airborne drones came, in three dimensions, checked every step. */
   private measureSeparation(airborne: readonly number[]): void {
-    if (airborne.length > separationDronesMax) return;
-    const st = airborne.map((i) => (this.layer.drones[i] as SimNodeDrone).sim.state());
-    for (let a = 0; a < st.length; a++) {
-      for (let b = a + 1; b < st.length; b++) {
-        const p = st[a] as ReturnType<SimNodeDrone['sim']['state']>;
-        const q = st[b] as ReturnType<SimNodeDrone['sim']['state']>;
-        const d = Math.hypot(p.northM - q.northM, p.eastM - q.eastM, p.upM - q.upM);
-        if (this.minSeparationM === null || d < this.minSeparationM) this.minSeparationM = d;
-      }
-    }
+    const d = closestPairM(airborne.map((i) => (this.layer.drones[i] as SimNodeDrone).sim.state()));
+    if (d !== null && (this.minSeparationM === null || d < this.minSeparationM)) this.minSeparationM = d;
   }
 
   report(): FlightReport {

@@ -20,8 +20,8 @@ export interface RealtimeHazardReport {
 type Cell = NonNullable<StatusJson['hazards']>[number];
 
 export class RealtimeHazards {
-  /** Committed cells by "n,e", with when this run first saw a device report each. */
-  private readonly cells = new Map<string, { cell: Cell; seenAtMs: number }>();
+  /** Committed cells by "n,e", as a device first reported each. */
+  private readonly cells = new Map<string, Cell>();
   private readonly firstAt: ({ atMs: number; height: number } | null)[];
 
   constructor(
@@ -37,7 +37,7 @@ export class RealtimeHazards {
     for (const c of st?.hazards ?? []) {
       const key = `${c.cell[0]},${c.cell[1]}`;
       if (this.cells.has(key)) continue;
-      this.cells.set(key, { cell: c, seenAtMs: atMs });
+      this.cells.set(key, c);
       const i = hazardSiteOf(this.hazards, c.cell);
       const h = this.hazards[i];
       const by = c.attesters?.map((a) => this.indexOf(a)).find((x) => x !== undefined) ?? null;
@@ -54,7 +54,7 @@ export class RealtimeHazards {
   }
 
   report(): RealtimeHazardReport {
-    const all = [...this.cells.values()].map((x) => x.cell);
+    const all = [...this.cells.values()];
     const sites: HazardSite[] = this.hazards.map((h, i) => {
       const mine = all.filter((c) => hazardSiteOf(this.hazards, c.cell) === i);
       const attesters = new Set<number>();

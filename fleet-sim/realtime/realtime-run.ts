@@ -24,6 +24,7 @@ import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 import { epochExpectFailures, hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
+import { closestPairM } from '../flight/world-flight.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -351,15 +352,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
-      const airborne = nodes.filter((x) => x.u > 5 && x.health === 'alive');
-      for (let a = 0; a < airborne.length; a++) {
-        for (let b = a + 1; b < airborne.length; b++) {
-          const p = airborne[a] as NodeSample;
-          const q = airborne[b] as NodeSample;
-          const d = Math.hypot(p.n - q.n, p.e - q.e, p.u - q.u);
-          if (minSeparationM === null || d < minSeparationM) minSeparationM = d;
-        }
-      }
+      const closest = closestPairM(nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u })));
+      if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });

@@ -4,7 +4,8 @@
 
 import type { World } from '../sim/world.js';
 import { coverageCellM, surveyAreaOf, type WorldFlight } from '../flight/world-flight.js';
-import { cellCentre, hazardSiteOf } from '../flight/hazard-report.js';
+import { hazardSiteOf } from '../flight/hazard-report.js';
+import { cellCentre } from '../../agents/swarm/hazard-commit.js';
 import { hazardCellM } from '../flight/world-agents.js';
 import type { FaultKind, NodeSample, RunEvent, RunObserver } from './events.js';
 

@@ -73,11 +73,6 @@ export class VoteSet {
     return this.roundList;
   }
 
-  /** Rounds above `round` in which any vote arrived, ascending. */
-  roundsWithPowerAbove(round: number): number[] {
-    return this.roundList.filter((r) => r > round);
-  }
-
   /** Power of distinct validators voting in `round`, either kind (Algorithm 1, line 55). */
   powerInRound(round: number): number {
     const seen = new Set<string>();
@@ -93,9 +88,5 @@ export class VoteSet {
       }
     }
     return p;
-  }
-
-  roundCount(): number {
-    return this.prevotes.size + this.precommits.size;
   }
 }

@@ -79,11 +79,7 @@ export class Executor {
         return;
       case 'resume':
         this.paused = false;
-        // The vehicle was told to hold; fly on from the waypoint it was heading to.
-        if (this.current) {
-          this.generation++;
-          void this.fly(this.generation);
-        }
+        this.flyOn();
         void this.simple(command, null);
         return;
       // A drone still disarmed on the ground (its take-off not begun) is already where these end.
@@ -104,7 +100,12 @@ export class Executor {
   /** A local reflex held the vehicle (no quorum contact) and its cause is gone: fly on from the waypoint
    *  it was heading to. A committed hold (paused) or no task leaves it where it is. */
   resumeAfterReflex(): void {
-    if (this.paused || !this.current || this.stopped) return;
+    if (!this.paused) this.flyOn();
+  }
+
+  /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */
+  private flyOn(): void {
+    if (!this.current || this.stopped) return;
     this.generation++;
     void this.fly(this.generation);
   }

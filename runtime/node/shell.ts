@@ -145,8 +145,9 @@ export class NodeShell {
     // The last vote the signer state holds, which a crash may have kept from the WAL and the wire: the
     // restored core is past that step and would never cast it again (a repeat of a vote above is a no-op).
     const last = this.guard.lastSigned();
-    if (last?.vote && last.height === this.core.height) {
-      const envelope = sealEnvelope(last.step, this.fleet, this.o.id, last.vote.body, { publicKey: this.o.signer.publicKey, sign: () => (last.vote as { signature: Uint8Array }).signature });
+    const vote = last?.vote;
+    if (last && vote && last.height === this.core.height) {
+      const envelope = sealEnvelope(last.step, this.fleet, this.o.id, vote.body, { publicKey: this.o.signer.publicKey, sign: () => vote.signature });
       const i = this.edge.toInput(envelope, now);
       if (i.ok) this.queue.push(i.value);
     }
