@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
-import { liveRun, progressLine } from '../dashboard/live-run.js';
+import { liveRun, Progress } from '../dashboard/live-run.js';
 import { formatSummary, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
 import { startDashboardServer } from '../dashboard/server.js';
@@ -125,37 +125,20 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   const hub = new EventHub();
   const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
   if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
-  let height = 0;
-  let commands = 0;
-  let lastDecile = -1;
-  let barShown = false;
-  const progress: RunObserver = {
-    onEvent(e) {
-      if (e.t === 'commit') {
-        height = Math.max(height, e.height);
-        commands += e.commands;
-      } else if (e.t === 'frame') {
-        if (o.progress === 'bar') {
-          process.stdout.write(`\r${progressLine(scenario, e.at, height, commands)}`);
-          barShown = true;
-        } else if (Math.floor((e.at / scenario.durationMs) * 10) !== lastDecile) {
-          lastDecile = Math.floor((e.at / scenario.durationMs) * 10);
-          process.stdout.write(`${progressLine(scenario, e.at, height, commands)}\n`);
-        }
-      }
-    },
-  };
+  const progress = new Progress(scenario, o.progress, (t) => process.stdout.write(t));
+  // Redrawn on every frame the run samples.
+  const frames: RunObserver = { onEvent: (e) => void (e.t === 'frame' && progress.show(e.at)) };
   // A log line while the bar is drawn starts on a line of its own.
   const log = (l: string): void => {
-    process.stdout.write(`${barShown ? '\n' : ''}${l}\n`);
-    barShown = false;
+    process.stdout.write(`${progress.drawn ? '\n' : ''}${l}\n`);
+    progress.drawn = false;
   };
   try {
     // Absolute: the devices' configs live in a temporary directory, which a relative path would follow.
     const deviceLog = resolve(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
     if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
-    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress]), log, ...(o.processes ? {} : { deviceLog }) });
-    if (o.progress === 'bar') process.stdout.write(`\r${progressLine(scenario, report.simulatedMs, height, commands)}\n`);
+    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, ...(o.processes ? {} : { deviceLog }) });
+    progress.finish(report.simulatedMs);
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);
     for (const u of report.unsupported) process.stdout.write(`  not in real-time mode: ${u}\n`);

@@ -40,34 +40,61 @@ export interface LiveRunResult {
   readonly server: DashboardServer | null;
 }
 
-export function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
+function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
   const width = 30;
   const frac = Math.min(1, simMs / s.durationMs);
   const fill = Math.round(frac * width);
   return `[${'█'.repeat(fill)}${'░'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${(simMs / 1000).toFixed(0)}/${(s.durationMs / 1000).toFixed(0)} s  height ${height}  commands ${commands}`;
 }
 
+/** The terminal's progress for either mode: it counts commits as an observer; `show` redraws a bar in
+ *  place (a terminal) or prints a line each tenth of the run, and `finish` ends the bar's line. */
+export class Progress implements RunObserver {
+  private height = 0;
+  private commands = 0;
+  private decile = -1;
+  /** A bar is on the current line (a log line must start a new one). */
+  drawn = false;
+
+  constructor(
+    private readonly s: Scenario,
+    private readonly mode: 'bar' | 'lines' | 'none',
+    private readonly out: (text: string) => void,
+  ) {}
+
+  onEvent(e: RunEvent): void {
+    if (e.t !== 'commit') return;
+    this.height = Math.max(this.height, e.height);
+    this.commands += e.commands;
+  }
+
+  show(simMs: number): void {
+    if (this.mode === 'bar') {
+      this.out(`\r${progressLine(this.s, simMs, this.height, this.commands)}`);
+      this.drawn = true;
+    } else if (this.mode === 'lines' && Math.floor((simMs / this.s.durationMs) * 10) !== this.decile) {
+      this.decile = Math.floor((simMs / this.s.durationMs) * 10);
+      this.out(`${progressLine(this.s, simMs, this.height, this.commands)}\n`);
+    }
+  }
+
+  finish(simMs: number): void {
+    if (this.mode === 'bar') this.out(`\r${progressLine(this.s, simMs, this.height, this.commands)}\n`);
+    this.drawn = false;
+  }
+}
+
 export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunResult> {
   const out = o.out ?? ((t: string) => process.stdout.write(t));
   const hub = new EventHub();
-  let height = 0;
-  let commands = 0;
-  const tally: RunObserver = {
-    onEvent(e: RunEvent) {
-      if (e.t === 'commit') {
-        height = e.height;
-        commands += e.commands;
-      }
-    },
-  };
-  const observer = fanOut([hub, tally, ...(o.observers ?? [])], (e) => out(`dashboard observer failed: ${(e as Error).message}\n`));
+  const progress = new Progress(s, o.progress, out);
+  const observer = fanOut([hub, progress, ...(o.observers ?? [])], (e) => out(`dashboard observer failed: ${(e as Error).message}\n`));
   const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
   if (server) {
     out(`fleet-sim dashboard: ${server.url}\n`);
     await o.onServing?.(server.url);
   }
   const wallStart = performance.now();
-  let lastPrinted = -1;
   let lastYield = wallStart;
   const report = await runScenario(s, o.seed ?? s.seed, {
     ...(o.file !== undefined ? { file: o.file } : {}),
@@ -81,15 +108,10 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
       if (due > 1) await sleep(due);
       else if (performance.now() - lastYield > 40) await new Promise((r) => setImmediate(r)); // let pages and the server breathe
       lastYield = performance.now();
-      if (o.progress === 'bar' && simMs % 250 === 0) out(`\r${progressLine(s, simMs, height, commands)}`);
-      const decile = Math.floor((simMs / s.durationMs) * 10);
-      if (o.progress === 'lines' && decile !== lastPrinted) {
-        lastPrinted = decile;
-        out(`${progressLine(s, simMs, height, commands)}\n`);
-      }
+      if (o.progress !== 'bar' || simMs % 250 === 0) progress.show(simMs);
     },
   });
-  if (o.progress === 'bar') out(`\r${progressLine(s, s.durationMs, height, commands)}\n`);
+  progress.finish(s.durationMs);
   observer.onEvent({ t: 'end', at: report.simulatedMs, report });
   const written = o.reportDir === null ? null : writeReport(o.reportDir, report, hub.recording());
   return { report, written, url: server?.url ?? null, hub, server };
