@@ -17,11 +17,14 @@ import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
 export interface FlightDrone {
   readonly id: string;
   readonly sim: SimMultirotor;
-  /** Waypoints still to fly, metres; null when there is no task. */
-  route: { readonly points: PointNe[]; readonly altM: number; readonly speedMps: number; next: number; sent: number } | null;
+  /** Waypoints still to fly, metres; null when there is no task. The first is reached at `transitAltM`
+   *  and the drone comes down to `altM` there (`descended`), as the device's executor does. */
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; next: number; sent: number; descended: boolean } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
+  /** The last mission whose route this drone finished (its telemetry's `completed`), or ''. */
+  completed: string;
 }
 
 /** The physical world around the fleet (the scenario's `world`). */
@@ -47,6 +50,7 @@ export interface Reflex {
 }
 
 const takeoffAltM = 20;
+const altitudeToleranceM = 1.5;
 const arrivalM = 2.5;
 
 export class FlightLayer {
@@ -85,6 +89,7 @@ export class FlightLayer {
       route: null,
       mode: 'landed',
       offline: false,
+      completed: '',
     }));
   }
 
@@ -125,7 +130,8 @@ export class FlightLayer {
       case 'waypoints': {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
-        d.route = { points, altM: task.altDm / 10, speedMps: task.speedDmps / 10, next, sent: -1 };
+        const altM = task.altDm / 10;
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, next, sent: -1, descended: next > 0 };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
         if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
@@ -237,24 +243,35 @@ export class FlightLayer {
         return;
       }
       if (st.upM < 0.5 && st.mode !== 'takeoff') {
-        d.sim.takeoff(Math.max(takeoffAltM, d.route.altM));
+        d.sim.takeoff(Math.max(takeoffAltM, d.route.descended ? d.route.altM : d.route.transitAltM));
         return;
       }
       if (st.mode === 'takeoff' && !d.sim.atTarget(1.5)) return;
       const wp = d.route.points[d.route.next];
       if (wp === undefined) {
+        d.completed = d.route.mission;
         d.route = null;
         d.sim.returnToLaunch();
         d.mode = 'rtl';
         return;
       }
+      const r = d.route;
       if (Math.hypot(st.northM - wp[0], st.eastM - wp[1]) < arrivalM) {
-        d.route.next++;
+        if (!r.descended && r.transitAltM !== r.altM) {
+          // At the route's first waypoint: down from the transit altitude before flying on.
+          if (r.sent !== -2) {
+            d.sim.goto(wp[0], wp[1], r.altM, r.speedMps);
+            r.sent = -2;
+          }
+          if (Math.abs(st.upM - r.altM) > altitudeToleranceM) return;
+        }
+        r.descended = true;
+        r.next++;
         return;
       }
-      if (d.route.sent !== d.route.next) {
-        d.sim.goto(wp[0], wp[1], d.route.altM, d.route.speedMps);
-        d.route.sent = d.route.next;
+      if (r.sent !== r.next) {
+        d.sim.goto(wp[0], wp[1], r.descended ? r.altM : r.transitAltM, r.speedMps);
+        r.sent = r.next;
       }
       return;
     }

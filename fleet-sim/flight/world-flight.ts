@@ -17,6 +17,8 @@ import { FlightLayer } from './flight-layer.js';
 import { hazardCellM, scenarioHasAgents } from './world-agents.js';
 
 export const flightStepMs = 100;
+/** How often each simulated device signs its position (the device default, telemetry.periodMs). */
+export const telemetryPeriodMs = 1_000;
 /** Camera footprint radius for survey coverage, metres, and the coverage grid's cell. */
 const footprintM = 12;
 export const coverageCellM = 10;

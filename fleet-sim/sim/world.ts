@@ -9,6 +9,8 @@ import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
+import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
 import type { Logger } from '../../runtime/node/ports.js';
@@ -24,7 +26,7 @@ import { memoVerifier } from './memo-verifier.js';
 import { SimApp, type SimAppState } from './sim-app.js';
 import { SimLinks } from './sim-links.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
-import { flightStepMs, scenarioFlies, WorldFlight } from '../flight/world-flight.js';
+import { flightStepMs, scenarioFlies, telemetryPeriodMs, WorldFlight } from '../flight/world-flight.js';
 import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
 
 export class SimCrash extends Error {}
@@ -116,6 +118,10 @@ export class World {
   private readonly netPrng: Prng;
   readonly diskPrng: Prng;
   private readonly workPrng: Prng;
+  /** Next telemetry sequence number per device (sendTelemetry). */
+  private readonly telemetrySeq: number[] = [];
+  /** Per device: which telemetry periods it signs a report in (runtime/device/telemetry-gate.ts). */
+  private readonly telemetryGates: TelemetryGate[] = [];
 
   constructor(
     readonly scenario: Scenario,
@@ -178,9 +184,14 @@ export class World {
   }
 
   private scheduleFlight(from: number): void {
+    let telemetryAt = from;
     const tick = (): void => {
       const f = this.flight as WorldFlight;
       f.step(this.queue.now);
+      if (this.queue.now >= telemetryAt) {
+        telemetryAt += telemetryPeriodMs;
+        this.sendTelemetry(f);
+      }
       for (const e of f.effects.splice(0)) {
         // Every device's mission runner hands the authority-signed manifest to consensus (runtime/device).
         if (e.type === 'fleet-update') for (const n of this.nodes) if (n.shell && this.honest(n)) this.submitTx(n, e.manifest);
@@ -188,6 +199,30 @@ export class World {
       this.queue.at(this.queue.now + flightStepMs, tick);
     };
     this.queue.at(from, tick);
+  }
+
+  /** Every running device signs where its drone is, as runtime/device does each telemetry period: the
+   *  committed positions and batteries are what the mission machine allocates and deconflicts from. */
+  private sendTelemetry(f: WorldFlight): void {
+    const radioOnly = this.scenario.radio !== undefined && this.net.brokerDown;
+    for (const n of this.nodes) {
+      const d = f.layer.drones[n.index];
+      if (!n.shell || !d || d.offline) continue;
+      const st = d.sim.state();
+      const facts = {
+        northDm: Math.round(st.northM * 10),
+        eastDm: Math.round(st.eastM * 10),
+        altDm: Math.round(st.upM * 10),
+        batteryPermille: Math.round(d.sim.remainingFraction() * 1000),
+        completed: d.completed,
+      };
+      const gate = this.telemetryGates[n.index] ?? (this.telemetryGates[n.index] = new TelemetryGate(n.id));
+      if (!gate.due(facts, radioOnly)) continue;
+      const seq = this.telemetrySeq[n.index] ?? 0;
+      this.telemetrySeq[n.index] = seq + 1;
+      const body = encodeTelemetryBody({ node: n.id, session: n.incarnation, seq, ...facts });
+      this.submitTx(n, sealEnvelope('telemetry', this.fleet, n.id, body, n.signer));
+    }
   }
 
   /** The honest live node with the longest chain (whose recent blocks the flight layer reads). */

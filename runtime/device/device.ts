@@ -24,7 +24,7 @@ import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import type { Health } from '../wire/heartbeat.js';
 import type { LedPattern, StatusLed } from '../../hal/devices.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
-import { limits } from '../lib/limits.js';
+import { TelemetryGate } from './telemetry-gate.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
 import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
@@ -123,7 +123,7 @@ export class Device {
   private readonly session: number;
   private telemetrySeq = 0;
   /** Telemetry periods since MQTT went down (0 while it is up). */
-  private telemetryTicks = 0;
+  private readonly telemetryGate: TelemetryGate;
   private lastCommitMs = Date.now();
 
   constructor(
@@ -135,6 +135,7 @@ export class Device {
     const fleet = p.manifest.body.fleet;
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
     this.session = this.nextSession();
+    this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
     const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
@@ -366,25 +367,23 @@ export class Device {
   private sendTelemetry(): void {
     const pos = this.missions.positionM();
     if (!pos) return;
-    // On the radio alone (broker down) a whole fleet's signed telemetry, every period, fills blocks
-    // that a narrow radio takes seconds to carry, and consensus stalls behind them (twenty devices at
-    // 57600 baud: 1-2 heights in a 10 s outage, 11 with a tenth of the telemetry). Until MQTT is back
-    // only every radioOnlyTelemetryEvery-th period is signed; positions still travel in heartbeats.
-    const radioOnly = this.radios.length > 0 && this.mqtt !== undefined && !this.mqtt.isUp();
-    this.telemetryTicks = radioOnly ? this.telemetryTicks + 1 : 0;
-    if (radioOnly && this.telemetryTicks % limits.radioOnlyTelemetryEvery !== 1) return;
-    const body = {
-      node: this.p.config.id,
-      session: this.session,
-      seq: this.telemetrySeq++,
+    const facts = {
       northDm: Math.round(pos.northM * 10),
       eastDm: Math.round(pos.eastM * 10),
       altDm: Math.round(pos.upM * 10),
       batteryPermille: this.missions.batteryPermille(),
       completed: this.missions.completed(),
     };
-    this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.p.signer));
-    this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
+    // Signed only when it says something new, and on the radio alone only every few periods
+    // (telemetry-gate.ts): twenty devices' 1 Hz reports filled blocks a 57600-baud radio took seconds
+    // to carry. Positions still travel in heartbeats.
+    const radioOnly = this.radios.length > 0 && this.mqtt !== undefined && !this.mqtt.isUp();
+    const body = { node: this.p.config.id, session: this.session, seq: this.telemetrySeq, ...facts };
+    if (this.telemetryGate.due(facts, radioOnly)) {
+      this.telemetrySeq++;
+      this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.p.signer));
+    }
+    if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
   }
 
   private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {

@@ -18,6 +18,7 @@ export interface ExecReport {
 
 const pollMs = 50;
 const arriveToleranceM = 3;
+const altitudeToleranceM = 1.5;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
 
@@ -26,7 +27,9 @@ export class Executor {
   completed = '';
   private generation = 0;
   private paused = false;
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number } | null = null;
+  /** `descended`: the drone reached its route's first waypoint at the transit altitude and came down to
+   *  the mission altitude there; from then on it flies at the mission altitude. */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean } | null = null;
   private stopped = false;
 
   constructor(
@@ -69,7 +72,7 @@ export class Executor {
         const next = task.replan && prev && prev.task.mission === task.mission ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
         this.generation++;
         this.paused = false;
-        this.current = { command, task, next };
+        this.current = { command, task, next, descended: next > 0 };
         void this.fly(this.generation);
         return;
       }
@@ -148,30 +151,46 @@ export class Executor {
     };
     this.report({ command, stage: 'started', progress: 0, reason: '' });
     const altM = task.altDm / 10;
+    // The leg to the first waypoint is flown at the transit altitude the planner gave this drone, so its
+    // way there keeps clear of the others'; it comes down to the mission altitude at that waypoint.
+    const transitM = cur.descended || task.transitAltDm === undefined ? altM : task.transitAltDm / 10;
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;
-      const t = await this.act({ type: 'takeoff', relAltM: altM });
+      const t = await this.act({ type: 'takeoff', relAltM: transitM });
       if (t) return fail(t);
-      const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= altM - 1.5), 'take-off');
+      const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
       if (up) return live() ? fail(up) : undefined;
     }
     while (cur.next < task.waypoints.length) {
       if (!live()) return;
       const w = task.waypoints[cur.next] as { n: number; e: number };
-      const geo = localToGeo(this.origin, w.n / 10, w.e / 10);
-      const target: GeoPoint = { latDeg: geo.latDeg, lonDeg: geo.lonDeg, relAltM: altM };
-      const g = await this.act({ type: 'goto', target, speedMps: task.speedDmps / 10 });
+      const legAltM = cur.descended ? altM : transitM;
+      const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
       if (there) return live() ? fail(there) : undefined;
+      if (!cur.descended) {
+        if (legAltM !== altM) {
+          const d = await this.act({ type: 'goto', target: this.target(w, altM), speedMps: task.speedDmps / 10 });
+          if (d) return fail(d);
+          const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
+          if (down) return live() ? fail(down) : undefined;
+        }
+        cur.descended = true;
+      }
       cur.next++;
       this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
     }
     this.completed = task.mission;
     this.report({ command, stage: 'done', progress: 1000, reason: '' });
+  }
+
+  private target(w: { n: number; e: number }, relAltM: number): GeoPoint {
+    const geo = localToGeo(this.origin, w.n / 10, w.e / 10);
+    return { latDeg: geo.latDeg, lonDeg: geo.lonDeg, relAltM };
   }
 
   private near(northM: number, eastM: number): boolean {

@@ -204,7 +204,7 @@ export class MissionRunner {
     if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
     const mine = m.assignments.find((a) => a.node === this.o.id);
     if (!mine) return;
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, speedDmps: m.speedDmps });
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps });
   }
 
   private onExec(r: ExecReport): void {

@@ -59,7 +59,11 @@ function mission(v: unknown, path: string): ActiveMission {
     speedDmps: signed(m.speedDmps, `${path}.speedDmps`),
     assignments: array(m.assignments, `${path}.assignments`, listMax).map((a, i) => {
       const x = map(a, `${path}.assignments[${i}]`);
-      return { node: text(x.node, `${path}.assignments[${i}].node`, textMax), waypoints: points(x.waypoints, `${path}.assignments[${i}].waypoints`) };
+      return {
+        node: text(x.node, `${path}.assignments[${i}].node`, textMax),
+        waypoints: points(x.waypoints, `${path}.assignments[${i}].waypoints`),
+        transitAltDm: signed(x.transitAltDm, `${path}.assignments[${i}].transitAltDm`),
+      };
     }),
     done: texts(m.done, `${path}.done`),
   };

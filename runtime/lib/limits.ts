@@ -43,6 +43,7 @@ export const limits = {
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
   radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
+  telemetryKeepaliveEvery: 30, // periods after which a device that has not moved reports again (telemetry-gate.ts)
   simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio

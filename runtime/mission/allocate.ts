@@ -4,7 +4,7 @@
 
 import { compareIds } from '../lib/ids.js';
 import { dist2, type Lane } from './geometry.js';
-import type { Assignment, DroneState, PointDm } from './types.js';
+import type { DroneState, PointDm, Route } from './types.js';
 
 export const originDm: PointDm = { n: 0, e: 0 };
 
@@ -80,18 +80,18 @@ export function lanesToWaypoints(lanes: readonly Lane[]): PointDm[] {
   return wps;
 }
 
-export function allocateSurvey(lanes: readonly Lane[], drones: readonly DroneState[]): Assignment[] {
+export function allocateSurvey(lanes: readonly Lane[], drones: readonly DroneState[]): Route[] {
   const groups = splitLanes(lanes, drones.length).map(lanesToWaypoints);
   const match = matchNearest(
     groups.map((g) => g[0] as PointDm),
     drones,
   );
-  const out: Assignment[] = groups.map((g, i) => ({ node: (drones[match[i] as number] as DroneState).id, waypoints: g }));
+  const out: Route[] = groups.map((g, i) => ({ node: (drones[match[i] as number] as DroneState).id, waypoints: g }));
   return out.sort((a, b) => compareIds(a.node, b.node));
 }
 
-export function allocateSlots(slots: readonly PointDm[], drones: readonly DroneState[]): Assignment[] {
+export function allocateSlots(slots: readonly PointDm[], drones: readonly DroneState[]): Route[] {
   const match = matchNearest(slots, drones);
-  const out: Assignment[] = slots.map((s, i) => ({ node: (drones[match[i] as number] as DroneState).id, waypoints: [s] }));
+  const out: Route[] = slots.map((s, i) => ({ node: (drones[match[i] as number] as DroneState).id, waypoints: [s] }));
   return out.sort((a, b) => compareIds(a.node, b.node));
 }

@@ -7,7 +7,8 @@ import { runModelCommand } from './models.js';
 import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
-import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Task } from './types.js';
+import { transitAltitudes } from './deconflict.js';
+import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
 
 export const missionLimits = {
   polygonVerticesMax: 64,
@@ -143,7 +144,7 @@ function startMission(
   c: MissionCommand,
   block: MissionBlock,
   kind: MissionKind,
-  plan: (drones: MissionState['drones'][number][]) => Assignment[],
+  plan: (drones: MissionState['drones'][number][]) => Route[],
   only: string[] | null = null,
 ): Outcome {
   const a = c.args;
@@ -155,17 +156,27 @@ function startMission(
   const { ok: drones, excluded } = availableDrones(s.drones, reservePermille(s), chosen);
   if (drones.length === 0) return reject(`no drone is available${excluded.length > 0 ? `: ${excluded.join('; ')}` : ''}`);
   if (s.geofence && altDm > s.geofenceAltDmMax) return reject(`altitude ${altDm / 10} m is above the geofence ceiling of ${s.geofenceAltDmMax / 10} m`);
-  const assignments = plan(drones);
+  const routes = plan(drones);
   if (s.geofence) {
-    for (const asg of assignments) {
+    for (const asg of routes) {
       const out = asg.waypoints.find((w) => !insidePolygon(w, s.geofence as PointDm[]));
       if (out) return reject(`waypoint [${out.n / 10}, ${out.e / 10}] m for ${asg.node} is outside the geofence`);
     }
   }
+  // Each drone's leg to its route gets an altitude that keeps it clear of the others' (deconflict.ts).
+  const ceilingDm = s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max);
+  const from = new Map(s.drones.map((d) => [d.id, d.pos]));
+  const transit = transitAltitudes(
+    routes.map((r) => ({ node: r.node, from: from.get(r.node) ?? null, route: r.waypoints })),
+    altDm,
+    toDm(paramOf(s.params, 'separationM')),
+    ceilingDm,
+  );
+  const assignments: Assignment[] = routes.map((r, i) => ({ ...r, transitAltDm: transit[i] as number }));
   const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
-  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, speedDmps } }));
+  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, transitAltDm: x.transitAltDm, speedDmps } }));
   // Drones of a replaced mission that get no part in the new one stop where they are.
   if (s.mission) {
     for (const old of s.mission.assignments) {

@@ -13,6 +13,7 @@ export const paramSpecs: Readonly<Record<string, ParamSpec>> = {
   speedMps: { min: 1, max: 15, initial: 8, what: 'cruise speed, metres per second' },
   laneSpacingM: { min: 2, max: 200, initial: 20, what: 'distance between survey lanes, metres' },
   formationSpacingM: { min: 3, max: 100, initial: 10, what: 'distance between drones in a formation, metres' },
+  separationM: { min: 2, max: 30, initial: 3, what: 'clearance between drones on their way to a route: horizontal, and between transit altitudes, metres' },
   batteryReservePct: { min: 10, max: 60, initial: 25, what: 'battery below which a drone gets no new task, percent' },
 };
 

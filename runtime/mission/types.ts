@@ -80,20 +80,28 @@ export interface DroneState {
   readonly activity: DroneActivity;
 }
 
-/** What a drone is told to do. Waypoints are flown in order at the mission altitude. */
+/** What a drone is told to do. Waypoints are flown in order at the mission altitude; the first is
+ *  reached at `transitAltDm` (climbing to it first) when that is given. */
 export type Task =
   /** `replan`: the same mission's route changed around a committed hazard; carry on from where the
    *  drone is rather than from the first waypoint. */
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly speedDmps: number; readonly replan?: true }
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly replan?: true }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }
   | { readonly type: 'land' }
   | { readonly type: 'abort' };
 
-export interface Assignment {
+/** A drone's part of a mission as the allocator plans it. */
+export interface Route {
   readonly node: string;
   readonly waypoints: readonly PointDm[];
+}
+
+export interface Assignment extends Route {
+  /** The altitude of the leg to the first waypoint (deconflict.ts): the mission altitude, or a layer
+   *  above it that keeps this drone's leg clear of the others'. */
+  readonly transitAltDm: number;
 }
 
 export type MissionKind = 'survey' | 'goto' | 'formation';

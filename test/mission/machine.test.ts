@@ -180,7 +180,7 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     ]);
     expect(decisions(r.effects).map((d) => d.reason)).toEqual([
       'args.value is 99; it must be from 1 to 15',
-      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, speedMps',
+      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, separationM, speedMps',
       '',
     ]);
     expect(r.state.params.altitudeM).toBe(50);

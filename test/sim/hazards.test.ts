@@ -65,7 +65,7 @@ describe('hazards through consensus (deterministic mode)', () => {
 
   it('one seed decides the agents too: the same seed gives the same report', async () => {
     const { s } = load('hazard-detection');
-    const short = { ...s, durationMs: 24_000 };
+    const short = { ...s, durationMs: 28_000 }; // the first attestations come at about 25 s
     const a = await runScenario(short, 5);
     const b = await runScenario(short, 5);
     expect(a.hazards?.attested ?? 0).toBeGreaterThan(0);

@@ -1,0 +1,48 @@
+// Which telemetry periods a device signs a telemetry transaction in. Every signed report rides in a
+// block and is carried by every link, so a device sends one only when it says something new: it moved
+// a metre or more, its battery changed by a percent, it finished a mission, or telemetryKeepaliveEvery
+// periods passed (a drone parked on its pad reports twice a minute, not every second). On the radio
+// alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
+// own slot of those periods (from its id), so a fleet's reports do not all land in one block: twenty
+// devices' reports every period filled blocks a 57600-baud radio took seconds to carry. Used by runtime/device and by fleet-sim's
+// deterministic world, so both send the same reports.
+
+import { limits } from '../lib/limits.js';
+import type { TelemetryBody } from '../wire/telemetry.js';
+
+export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed'>;
+
+const movedDm = 10;
+const batteryStepPermille = 10;
+
+export class TelemetryGate {
+  private radioPeriods = 0;
+  private readonly slot: number;
+
+  constructor(node: string) {
+    let h = 0;
+    for (let i = 0; i < node.length; i++) h = (h * 31 + node.charCodeAt(i)) >>> 0;
+    this.slot = h % limits.radioOnlyTelemetryEvery;
+  }
+  private last: TelemetryFacts | null = null;
+  private since = 0;
+
+  /** Called once per telemetry period; true when this period's report is to be signed and sent. */
+  due(now: TelemetryFacts, radioOnly: boolean): boolean {
+    this.radioPeriods = radioOnly ? this.radioPeriods + 1 : 0;
+    if (radioOnly && (this.radioPeriods - 1) % limits.radioOnlyTelemetryEvery !== this.slot) return false;
+    this.since++;
+    const l = this.last;
+    const same =
+      l !== null &&
+      Math.abs(l.northDm - now.northDm) < movedDm &&
+      Math.abs(l.eastDm - now.eastDm) < movedDm &&
+      Math.abs(l.altDm - now.altDm) < movedDm &&
+      Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
+      l.completed === now.completed;
+    if (same && this.since < limits.telemetryKeepaliveEvery) return false;
+    this.last = now;
+    this.since = 0;
+    return true;
+  }
+}

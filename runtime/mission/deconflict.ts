@@ -1,0 +1,118 @@
+// Strategic deconfliction: every drone of a mission gets a transit altitude, so that no two drones fly
+// the same airspace on their way to their routes. A drone climbs (from its pad, or from where it hovers)
+// straight up to its transit layer, flies the leg to its route's first waypoint there, descends to the
+// mission altitude and flies its route. Routes are the allocator's business (survey lanes are apart
+// by construction; a group goto shares its waypoints on purpose) and all stay at the mission altitude.
+//
+// Layers are `separation` apart, from the mission altitude (layer 0) up to the ceiling (the
+// geofence's, or the highest mission altitude allowed). Two legs in one layer conflict when they come
+// closer than the separation horizontally, and so does a leg in layer 0 with another drone's route.
+// Drones are placed in id order, each in the lowest layer where its leg conflicts with nothing placed
+// before it; where every layer conflicts, the one with the fewest conflicts (the lowest of those). A
+// drone whose position is not known yet (no committed telemetry) has a leg nobody can draw: it gets a
+// layer of its own, above the others'.
+//
+// Not modelled: time (two legs in one layer may conflict on paper and never meet), and the vertical
+// columns a drone climbs and descends in (another drone's leg may pass over a pad while its drone is
+// still climbing). fleet-sim's reports measure what is left: the closest two airborne drones came.
+//
+// Pure and deterministic: integer inputs, squared distances in IEEE doubles (no Math.sqrt, no
+// transcendental functions), drones in id order.
+
+import { compareIds } from '../lib/ids.js';
+import type { PointDm } from './types.js';
+
+export interface TransitInput {
+  readonly node: string;
+  /** Where the drone is (its committed position), or null when it has reported none. */
+  readonly from: PointDm | null;
+  /** Its route; the first waypoint is where the leg ends. */
+  readonly route: readonly PointDm[];
+}
+
+/** Planning is quadratic in the drones of one mission; larger missions fly at the mission altitude. */
+export const deconflictDronesMax = 128;
+
+interface Seg {
+  readonly a: PointDm;
+  readonly b: PointDm;
+}
+
+/** Squared distance from p to segment s. */
+function pointSeg2(p: PointDm, s: Seg): number {
+  const dn = s.b.n - s.a.n;
+  const de = s.b.e - s.a.e;
+  const pn = p.n - s.a.n;
+  const pe = p.e - s.a.e;
+  const len2 = dn * dn + de * de;
+  const dot = pn * dn + pe * de;
+  if (len2 === 0 || dot <= 0) return pn * pn + pe * pe;
+  if (dot >= len2) {
+    const qn = p.n - s.b.n;
+    const qe = p.e - s.b.e;
+    return qn * qn + qe * qe;
+  }
+  const cross = pn * de - pe * dn;
+  return (cross * cross) / len2;
+}
+
+const orient = (a: PointDm, b: PointDm, c: PointDm): number => Math.sign((b.n - a.n) * (c.e - a.e) - (b.e - a.e) * (c.n - a.n));
+
+/** Squared distance between two segments: zero when they cross. */
+export function segSeg2(s: Seg, t: Seg): number {
+  if (orient(s.a, s.b, t.a) * orient(s.a, s.b, t.b) < 0 && orient(t.a, t.b, s.a) * orient(t.a, t.b, s.b) < 0) return 0;
+  return Math.min(pointSeg2(s.a, t), pointSeg2(s.b, t), pointSeg2(t.a, s), pointSeg2(t.b, s));
+}
+
+function routeSegs(route: readonly PointDm[]): Seg[] {
+  if (route.length === 1) return [{ a: route[0] as PointDm, b: route[0] as PointDm }];
+  const out: Seg[] = [];
+  for (let i = 1; i < route.length; i++) out.push({ a: route[i - 1] as PointDm, b: route[i] as PointDm });
+  return out;
+}
+
+/**
+ * Transit altitude (dm) of each drone, in the order given. `separationDm` is both the horizontal
+ * clearance and the vertical spacing of layers; no layer is above `ceilingDm`.
+ */
+export function transitAltitudes(drones: readonly TransitInput[], altDm: number, separationDm: number, ceilingDm: number): number[] {
+  const layersMax = Math.max(0, Math.floor((ceilingDm - altDm) / separationDm));
+  if (drones.length > deconflictDronesMax || layersMax === 0) return drones.map(() => altDm);
+  const sep2 = separationDm * separationDm;
+  const near = (a: Seg, b: Seg): boolean => segSeg2(a, b) < sep2;
+  const legs = drones.map((d): Seg | null => (d.from && d.route[0] ? { a: d.from, b: d.route[0] } : null));
+  const routes = drones.map((d) => routeSegs(d.route));
+  const byId = drones.map((_, i) => i).sort((a, b) => compareIds((drones[a] as TransitInput).node, (drones[b] as TransitInput).node));
+  const layer = new Array<number>(drones.length).fill(0);
+  const placed: number[] = [];
+  for (const i of byId) {
+    const leg = legs[i];
+    if (!leg) continue;
+    let best = 0;
+    let bestCount = Infinity;
+    for (let k = 0; k <= layersMax && bestCount > 0; k++) {
+      let count = 0;
+      for (const j of placed) {
+        const other = legs[j] as Seg;
+        if (layer[j] === k && near(leg, other)) count++;
+        else if (k === 0 && routes[j]!.some((s) => near(leg, s))) count++;
+      }
+      // Layer 0 also holds the routes of drones not placed yet.
+      if (k === 0) for (let j = 0; j < drones.length; j++) if (j !== i && !placed.includes(j) && routes[j]!.some((s) => near(leg, s))) count++;
+      if (count < bestCount) {
+        best = k;
+        bestCount = count;
+      }
+    }
+    layer[i] = best;
+    placed.push(i);
+  }
+  // Drones with no known position: each a layer of its own above every placed leg, while there are any.
+  let top = placed.reduce((m, j) => Math.max(m, layer[j] as number), 0);
+  for (const i of byId) {
+    if (legs[i] || !drones[i]!.route[0]) continue;
+    top = Math.min(top + 1, layersMax);
+    layer[i] = top;
+  }
+  return layer.map((k) => altDm + k * separationDm);
+}

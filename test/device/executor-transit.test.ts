@@ -1,0 +1,65 @@
+// The executor flies a task's leg at its transit altitude (runtime/mission/deconflict.ts): it takes off
+// to that altitude, reaches the first waypoint there, comes down to the mission altitude at it before
+// flying on, and flies the rest of the route at the mission altitude. On the simulated multirotor, run
+// 20x faster than the wall clock, stepped like a device's tick does.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { createSimDevices } from '../../hal/sim/sim-devices.js';
+import { Prng } from '../../runtime/lib/prng.js';
+
+const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
+const timeScale = 20;
+const timers: NodeJS.Timeout[] = [];
+afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+
+interface Sample {
+  northM: number;
+  eastM: number;
+  upM: number;
+}
+
+async function fly(transitAltDm: number | undefined): Promise<{ track: Sample[]; reports: ExecReport[] }> {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0, { northM: 0, eastM: 0 });
+  const devices = createSimDevices(vehicle);
+  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+  const t0 = Date.now();
+  const track: Sample[] = [];
+  const reports: ExecReport[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  timers.push(
+    setInterval(() => {
+      vehicle.step((Date.now() - t0) * timeScale);
+      const p = ex.position();
+      if (p) track.push(p);
+    }, 10),
+  );
+  // A leg of 80 m north to the route, then the route: 60 m east.
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 800, e: 0 }, { n: 800, e: 600 }], altDm: 200, ...(transitAltDm === undefined ? {} : { transitAltDm }), speedDmps: 80 });
+  for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
+  return { track, reports };
+}
+
+describe('executor transit altitude', () => {
+  it('flies the leg at the transit altitude, descends at the first waypoint, flies the route at the mission altitude', async () => {
+    const { track, reports } = await fly(350);
+    expect(reports.map((r) => r.stage), JSON.stringify(reports.slice(-2))).toContain('done');
+    // Halfway along the leg it is at the transit altitude (35 m), not the mission altitude (20 m).
+    const midLeg = track.filter((p) => p.northM > 30 && p.northM < 50 && p.eastM < 3);
+    expect(midLeg.length).toBeGreaterThan(0);
+    for (const p of midLeg) expect(p.upM).toBeGreaterThan(33);
+    // Along the route (east of the first waypoint) it is at the mission altitude.
+    const route = track.filter((p) => p.eastM > 10);
+    expect(route.length).toBeGreaterThan(0);
+    for (const p of route) expect(Math.abs(p.upM - 20)).toBeLessThan(3.5); // GNSS noise and the climb overshoot
+  }, 30_000);
+
+  it('without a transit altitude the whole task is flown at the mission altitude', async () => {
+    const { track, reports } = await fly(undefined);
+    expect(reports.map((r) => r.stage)).toContain('done');
+    const airborne = track.filter((p) => p.northM > 10);
+    expect(airborne.length).toBeGreaterThan(0);
+    for (const p of airborne) expect(p.upM).toBeLessThan(26); // 20 m plus noise and overshoot: far from 35
+  }, 30_000);
+});
