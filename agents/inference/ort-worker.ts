@@ -13,7 +13,11 @@ let loadError = '';
 try { ort = require(workerData.ortPath); } catch (e) { loadError = e && e.message ? e.message : String(e); }
 const sessions = new Map();
 let nextSession = 1;
-parentPort.on('message', async (m) => {
+// One request at a time, in arrival order: a session is never released (nor the thread ended) while
+// a run on it is still inside onnxruntime.
+let queue = Promise.resolve();
+parentPort.on('message', (m) => { queue = queue.then(() => handle(m)); });
+async function handle(m) {
   try {
     if (!ort) throw new Error('onnxruntime-node did not load: ' + loadError);
     if (m.op === 'load') {
@@ -28,6 +32,12 @@ parentPort.on('message', async (m) => {
       feeds[s.inputNames[0]] = new ort.Tensor('float32', m.input, [m.batch, m.inputSize]);
       const r = await s.run(feeds);
       parentPort.postMessage({ id: m.id, ok: true, output: Float32Array.from(r[s.outputNames[0]].data) });
+    } else if (m.op === 'exit') {
+      // Leave after the requests before it, sessions released: terminating the thread while
+      // onnxruntime is inside a call can abort the whole process.
+      for (const s of sessions.values()) await s.release();
+      sessions.clear();
+      process.exit(0);
     } else if (m.op === 'release') {
       const s = sessions.get(m.session);
       sessions.delete(m.session);
@@ -37,7 +47,7 @@ parentPort.on('message', async (m) => {
   } catch (e) {
     parentPort.postMessage({ id: m.id, ok: false, error: e && e.message ? e.message : String(e) });
   }
-});
+}
 `;
 
 interface Reply {
@@ -149,10 +159,19 @@ export class OrtWorker {
     if (w) await w.terminate();
   }
 
+  /** Stops the worker: it releases its sessions and exits on its own, between native calls; a worker
+   *  that does not exit within closeWaitMs is terminated. */
   async close(): Promise<void> {
     const w = this.worker;
     this.broken = 'inference worker closed';
     this.worker = undefined;
-    if (w) await w.terminate();
+    if (!w) return;
+    const exited = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), OrtWorker.closeWaitMs);
+      w.once('exit', () => (clearTimeout(timer), resolve(true)));
+    });
+    w.postMessage({ op: 'exit', id: 0 });
+    if (!(await exited)) await w.terminate();
   }
+  static readonly closeWaitMs = 2_000;
 }

@@ -14,6 +14,14 @@ import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
 
+/** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
+ *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
+export function padPosition(i: number, n: number, pads?: FlightWorld['pads']): { northM: number; eastM: number } {
+  const square = Math.ceil(Math.sqrt(n));
+  const p = pads ?? { spacingM: 6, columns: square, origin: [-20, -20 - 6 * (square - 1)] as const };
+  return { northM: p.origin[0] - p.spacingM * Math.floor(i / p.columns), eastM: p.origin[1] + p.spacingM * (i % p.columns) };
+}
+
 export interface FlightDrone {
   readonly id: string;
   readonly sim: SimMultirotor;
@@ -75,17 +83,9 @@ export class FlightLayer {
     this.fence = world.geofence ?? null;
     const battery = { ...defaultBattery, ...(world.batteryWh !== undefined ? { capacityWh: world.batteryWh } : {}) };
     this.reserveFraction = battery.lowFraction;
-    // Drones wait on a pad grid: columns go east, rows south, from its first pad (by default 6 m apart,
-    // as square as it gets, south-west of the origin).
-    const square = Math.ceil(Math.sqrt(devices.length));
-    const pads = world.pads ?? { spacingM: 6, columns: square, origin: [-20, -20 - 6 * (square - 1)] as const };
-    const cols = pads.columns;
     this.drones = devices.map((id, i) => ({
       id,
-      sim: new SimMultirotor({ obstacles: this.hazards, battery, range: hazardRangeRing }, prng.split(`drone-${id}`), startMs, {
-        northM: pads.origin[0] - pads.spacingM * Math.floor(i / cols),
-        eastM: pads.origin[1] + pads.spacingM * (i % cols),
-      }),
+      sim: new SimMultirotor({ obstacles: this.hazards, battery, range: hazardRangeRing }, prng.split(`drone-${id}`), startMs, padPosition(i, devices.length, world.pads)),
       route: null,
       mode: 'landed',
       offline: false,

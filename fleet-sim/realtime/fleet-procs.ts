@@ -15,6 +15,7 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import { padPosition, type FlightWorld } from '../flight/flight-layer.js';
 import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
@@ -62,6 +63,10 @@ export interface FleetProcsOptions {
   readonly policy?: Readonly<Partial<Record<TrafficClass, ClassPolicy>>>;
   /** Obstacles every simulated vehicle's range ring sees (the scenario's world.hazards). */
   readonly obstacles?: readonly Obstacle[];
+  /** Each simulated vehicle's pack, Wh (the scenario's world.batteryWh; default the vehicle's 100). */
+  readonly batteryWh?: number;
+  /** Where the drones wait (the scenario's world.pads; default a 6 m grid south-west of the origin). */
+  readonly pads?: FlightWorld['pads'];
 }
 
 export class FleetProcs {
@@ -152,7 +157,7 @@ export class FleetProcs {
           this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(resolve(this.o.deviceLog))} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
           hilPath !== undefined
             ? `hal: { driver: mavlink, mavlink: { serial: "${hilPath}", baud: ${this.o.hil?.baud}, autopilot: ${this.o.hil?.autopilot} } }`
-            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1}, obstacles: ${JSON.stringify(this.o.obstacles ?? [])} } }`,
+            : `hal: { driver: sim, sim: { startNorthM: ${start.northM}, startEastM: ${start.eastM}, timeScale: 1, seed: ${i + 1}, obstacles: ${JSON.stringify(this.o.obstacles ?? [])}${this.o.batteryWh !== undefined ? `, batteryWh: ${this.o.batteryWh}` : ''} } }`,
           '',
         ].join('\n'),
       );
@@ -185,10 +190,9 @@ export class FleetProcs {
     return m.bytes;
   }
 
-  /** Where device i stands before take-off: a grid 6 m apart south-west of the origin. */
+  /** Where device i stands before take-off: its pad (the same grid as deterministic mode's). */
   startPosition(i: number): { northM: number; eastM: number } {
-    const cols = Math.ceil(Math.sqrt(this.o.validators + this.o.followers));
-    return { northM: -20 - 6 * Math.floor(i / cols), eastM: -20 - 6 * (i % cols) };
+    return padPosition(i, this.o.validators + this.o.followers, this.o.pads);
   }
 
   get embedded(): boolean {

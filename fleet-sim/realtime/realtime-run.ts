@@ -25,6 +25,7 @@ import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.
 import { epochExpectFailures, hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { closestPairM } from '../flight/world-flight.js';
+import { insidePolygon } from '../report/coverage.js';
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -53,7 +54,7 @@ export interface RealtimeReport {
   evidence: { kind: string; validator: number; height: number }[];
   /** Measured from the devices' reported positions: the survey area's covered fraction (cells flown over
    *  above 5 m), and the closest two airborne devices came. */
-  flight: { surveyedFraction: number | null; minSeparationM: number | null };
+  flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
   /** The air's counters when the scenario has links.radio. */
@@ -106,6 +107,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(radio ? { radio } : {}),
     ...(plan.hasLinkFaults ? { forward } : {}),
     obstacles: s.world?.hazards ?? [],
+    ...(s.world?.batteryWh !== undefined ? { batteryWh: s.world.batteryWh } : {}),
+    ...(s.world?.pads ? { pads: s.world.pads } : {}),
     ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
@@ -141,6 +144,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   }
   const wallStart = performance.now();
   const unsupported: string[] = [];
+  const fence = s.world?.geofence ?? null;
+  if (fence) unsupported.push('world.geofence: breaches are counted, but the devices do not enforce this fence (in real time a drone keeps to the geofence the swarm committed with geofence.set)');
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
   try {
@@ -230,7 +235,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       mode: 'realtime',
       durationMs: s.durationMs,
       nodes: fleet.devices.map((d) => ({ index: d.index, id: d.id, role: d.index < s.validators ? 'validator' : 'follower', engine: 'ts' })),
-      world: { geofence: null, surveyArea: area, coverageCellM: 10, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
+      world: { geofence: fence, surveyArea: area, coverageCellM: 10, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const signer = createSigner(fleet.operator);
     const publish = (type: string, args: Readonly<Record<string, unknown>>): void => {
@@ -319,6 +324,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let epoch: number | null = null;
     const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     let minSeparationM: number | null = null;
+    // world.geofence: breaches counted from the positions the devices report, as deterministic mode
+    // counts them; a drone counts again only after it came back inside.
+    const outside = new Set<number>();
+    let geofenceBreaches = 0;
+    /** The most failsafes each device's status reported (a restart starts its count again). */
+    const failsafesOf = new Map<number, { last: number; total: number }>();
     let next = 0;
     let lastHeight = 0;
     let lastCommitAt = 0;
@@ -353,6 +364,22 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       const closest = closestPairM(nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u })));
+      for (const x of nodes) {
+        if (!fence || x.u < 1 || x.health !== 'alive') continue;
+        if (insidePolygon(x.n, x.e, fence)) outside.delete(x.i);
+        else if (!outside.has(x.i)) {
+          outside.add(x.i);
+          geofenceBreaches++;
+        }
+      }
+      states.forEach((x, i) => {
+        const n = x.st?.failsafes;
+        if (n === undefined) return;
+        const f = failsafesOf.get(i) ?? { last: 0, total: 0 };
+        f.total += n >= f.last ? n - f.last : n;
+        f.last = n;
+        failsafesOf.set(i, f);
+      });
       if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
@@ -374,8 +401,18 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
     failed.push(...epochExpectFailures(s.expect, epoch));
-    const flight = { surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null, minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10 };
+    const failsafes = [...failsafesOf.values()].reduce((a, f) => a + f.total, 0);
+    const flight = {
+      surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null,
+      geofenceBreaches,
+      failsafes,
+      minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10,
+    };
     failed.push(...surveyExpectFailures(s.expect, flight.surveyedFraction, flight.minSeparationM));
+    if (s.expect.geofenceBreachesMax !== undefined && geofenceBreaches > s.expect.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${geofenceBreaches} breaches > ${s.expect.geofenceBreachesMax}`);
+    if (s.expect.failsafesMin !== undefined && failsafes < s.expect.failsafesMin) failed.push(`failsafesMin: ${failsafes} failsafes < ${s.expect.failsafesMin}`);
+    // Not measured here: the devices' routers do not report which deliveries came through a relay.
+    if (s.expect.relayedDeliveriesMin !== undefined) failed.push('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
     return {
       scenario: s.name,
       seed: s.seed,

@@ -84,7 +84,10 @@ export function formatSummary(r: SummaryFields): string {
   const f = r.flight;
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   if (f && typeof f.failsafes === 'number') {
-    rows.push(['flight', `${f.failsafes} battery failsafes, ${f.geofenceBreaches ?? 0} geofence breaches, ${f.hazardsFound ?? 0} hazards found, closest approach ${f.minSeparationM ?? '-'} m`]);
+    // Real time counts every reflex return or landing the devices report; deterministic mode its battery ones.
+    const parts = [r.mode === 'realtime' ? `${f.failsafes} failsafes (reflex returns and landings)` : `${f.failsafes} battery failsafes`, `${f.geofenceBreaches ?? 0} geofence breaches`];
+    if (typeof f.hazardsFound === 'number') parts.push(`${f.hazardsFound} hazards found`);
+    rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m`]);
   } else if (f && typeof f.minSeparationM === 'number') {
     rows.push(['flight', `closest approach ${f.minSeparationM} m`]);
   }

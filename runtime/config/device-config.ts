@@ -106,6 +106,9 @@ function deviceConfigSchemaFor(z: Zod) {
               startEastM: z.number().min(-100_000).max(100_000).default(0),
               timeScale: z.number().min(0.1).max(100).default(1),
               seed: z.number().int().min(0).default(1),
+              // The simulated pack, Wh (the default quadcopter's is 100): a small one runs the battery
+              // failsafe within a short rehearsal (fleet-sim's real-time mode writes world.batteryWh here).
+              batteryWh: z.number().min(1).max(10_000).optional(),
               // Vertical cylinders (masts, trees) the simulated range ring sees: for rehearsing the
               // hazard agent on a bench (fleet-sim's real-time mode writes the scenario's hazards here).
               obstacles: z
@@ -215,6 +218,7 @@ const fixes: Readonly<Record<string, string>> = {
   routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',
   'log.file': 'set it to a file the device may append to (its directory is created), or remove it to log to standard output',
   'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
+  'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,

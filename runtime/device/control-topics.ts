@@ -73,6 +73,9 @@ export interface StatusJson {
    *  the 5 m grid, its centre in metres from the origin, the height that committed it, and the devices
    *  whose attestations count for it now. */
   readonly hazards?: readonly { readonly cell: readonly [number, number]; readonly northM: number; readonly eastM: number; readonly committedAt: number; readonly attesters?: readonly string[] }[];
+  /** Local reflexes that sent the drone home or down (a battery below its reserve, outside the
+   *  geofence, no quorum contact for long) since the device started. Absent from older devices. */
+  readonly failsafes?: number;
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

@@ -109,6 +109,8 @@ export class Device {
   readonly missions: MissionRunner;
   /** Per agent and action: when the reflex was last logged and how often it fired since. */
   private readonly reflexLog = new Map<string, { atMs: number; fired: number }>();
+  /** Reflexes that sent the drone home or down (battery, geofence, lost link) since this start. */
+  private failsafes = 0;
   private readonly hal: Hal;
   private readonly agents: DeviceAgents | null;
   readonly heartbeats: HeartbeatService;
@@ -191,6 +193,7 @@ export class Device {
           onAction: (action, agent, reason) => {
             // A reflex holding the drone off a mast fires every tick: logged when it starts, then at most
             // once per reflexLogEveryMs with how often it fired since.
+            if (agent === 'mission-reflexes' && (action.type === 'return-to-launch' || action.type === 'land')) this.failsafes++;
             const key = `${agent}/${action.type}`;
             const now = Date.now();
             const seen = this.reflexLog.get(key);
@@ -410,6 +413,7 @@ export class Device {
       mission: this.missions.missionSummary(),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
       hazards: this.missions.committedHazards(statusHazardsMax),
+      failsafes: this.failsafes,
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

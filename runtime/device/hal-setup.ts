@@ -5,6 +5,7 @@
 // source and hal.led adds a status LED from the Linux LED class.
 
 import type { DeviceSet } from '../../hal/devices.js';
+import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { hazardRangeRing } from '../../agents/features/range.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
@@ -95,7 +96,8 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
   }
   const s = c.hal.sim;
   // The range ring the hazard model was trained on, so the agent reads the simulated scans right.
-  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM }, range: hazardRangeRing, obstacles: s.obstacles }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });
+  const battery = s.batteryWh === undefined ? {} : { battery: { ...defaultBattery, capacityWh: s.batteryWh } };
+  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM }, range: hazardRangeRing, obstacles: s.obstacles, ...battery }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });
   const devices = createSimDevices(vehicle);
   const all = [devices.position, devices.attitude, devices.battery, devices.range, devices.flight];
   return {

@@ -26,6 +26,8 @@ describe('device.yaml', () => {
     expect(r.value.agents).toEqual({ enabled: true, engine: 'onnxruntime' });
     const mast = parseDeviceConfig(good + 'hal: { sim: { obstacles: [{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }] } }\n', 'd.yaml');
     expect(mast.ok && mast.value.hal.sim.obstacles).toEqual([{ northM: 50, eastM: 60, radiusM: 10, heightM: 60 }]);
+    const pack = parseDeviceConfig(good + 'hal: { sim: { batteryWh: 3 } }\n', 'd.yaml');
+    expect(pack.ok && pack.value.hal.sim.batteryWh).toBe(3);
     const logged = parseDeviceConfig(good + 'log: { level: warn, file: logs/d1.log }\n', '/etc/murmur/device.yaml');
     expect(logged.ok && logged.value.log).toEqual({ level: 'warn', file: '/etc/murmur/logs/d1.log' });
     const firstUp = parseDeviceConfig(good + 'routing: { consensus: first }\n', 'd.yaml');
@@ -43,6 +45,7 @@ describe('device.yaml', () => {
     [good + 'hal: { driver: mavlink }\n', 'device.yaml: hal.mavlink: missing with hal.driver: mavlink; set `hal.mavlink: { serial: /dev/ttyAMA0'],
     [good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, autopilot: inav } }\n', 'hal.mavlink.autopilot: "inav": invalid option'],
     [good + 'hal: { sim: { obstacles: [{ northM: 5, eastM: 5, radiusM: 2 }] } }\n', 'device.yaml: hal.sim.obstacles.0.heightM: missing; list at most 64 as { northM, eastM, radiusM, heightM }'],
+    [good + 'hal: { sim: { batteryWh: 0 } }\n', 'device.yaml: hal.sim.batteryWh: 0: too small'],
     [good + 'routing: { consensus: radio }\n', 'routing.consensus: "radio": invalid option: expected one of "all"|"first"; use all (every link that is up'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],

@@ -1,0 +1,56 @@
+// Real-time mode applies the scenario's world to the devices and measures the flight section that
+// deterministic mode reports: drones start on the scenario's pads, fly with the scenario's small
+// battery until their own battery reflex (the mission-reflexes agent) sends them home, and the report
+// counts those failsafes from the devices' status, and the geofence breaches from their positions (the
+// devices do not enforce world.geofence, and the report says so). An expectation real time cannot
+// measure fails with its reason instead of passing unchecked. Four devices in this process.
+
+import { describe, expect, it } from 'vitest';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
+import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+
+const scenario: Scenario = {
+  name: 'realtime-flight',
+  seed: 5,
+  durationMs: 30_000,
+  validators: 4,
+  followers: 0,
+  mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
+  faults: [],
+  workload: [{ kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 200], [120, 200], [120, 0]], spacingM: 20, altM: 20, speedMps: 10 } }],
+  // The fence cuts the area at 30 m east: every drone whose lanes run past it breaches it.
+  expect: { safety: true, failsafesMin: 1, geofenceBreachesMax: 0, relayedDeliveriesMin: 1 },
+  consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+  livenessBudgetMs: 5_000,
+  world: { hazards: [], batteryWh: 1.5, geofence: [[-60, -60], [-60, 30], [200, 30], [200, -60]], pads: { spacingM: 10, columns: 2, origin: [-30, -30] } },
+};
+
+describe('real-time mode: world and flight section', () => {
+  it('starts on the pads, counts battery failsafes and geofence breaches, and fails what it cannot measure', async () => {
+    const events: RunEvent[] = [];
+    const logs: string[] = [];
+    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
+    const why = `flight ${JSON.stringify(report.flight)}; expect ${report.expect.failed.join('; ')}; unsupported ${report.unsupported.join('; ')}; log ${logs.slice(-4).join(' | ')}`;
+    expect(report.safety.ok, why).toBe(true);
+    // The pads: 10 m apart in two columns from [-30, -30], rows going south.
+    const first = events.find((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame');
+    const pads = [
+      [-30, -30],
+      [-30, -20],
+      [-40, -30],
+      [-40, -20],
+    ];
+    expect(first?.nodes.length, why).toBe(4);
+    first?.nodes.forEach((x, i) => expect(Math.hypot(x.n - pads[i]![0]!, x.e - pads[i]![1]!), `drone ${i} at [${x.n}, ${x.e}]`).toBeLessThan(2.5)); // GNSS noise
+    // 1.5 Wh lasts seconds at full power: the devices' own reflexes send them home or down.
+    expect(report.flight.failsafes, why).toBeGreaterThanOrEqual(1);
+    expect(report.expect.failed.some((f) => f.startsWith('failsafesMin')), why).toBe(false);
+    // Lanes run to 200 m east and the fence stands at 30 m: breaches counted, the expectation fails.
+    expect(report.flight.geofenceBreaches, why).toBeGreaterThanOrEqual(1);
+    expect(report.expect.failed.some((f) => f.startsWith('geofenceBreachesMax')), why).toBe(true);
+    expect(report.unsupported.some((u) => u.startsWith('world.geofence')), why).toBe(true);
+    expect(report.expect.failed, why).toContain('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
+    expect(report.expect.met).toBe(false);
+  }, 120_000);
+});
