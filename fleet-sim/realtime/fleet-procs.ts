@@ -3,7 +3,7 @@
 // broker, and one `murmur start` child process per device, started, killed and restarted by PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,9 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import { walFile } from '../../runtime/node/shell.js';
+import { signerStateFile } from '../../runtime/node/signer-guard.js';
+import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { padPosition, type FlightWorld } from '../flight/flight-layer.js';
 import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
@@ -268,6 +271,24 @@ export class FleetProcs {
 
   /** With --processes, SIGKILL by PID (like pulling the power); in one process, the device stops
    *  (its shutdown code runs: a gentler crash, which is why --processes exists). */
+  /** Amnesia: the device forgets its consensus memory (its lock, its own votes, the signer's state)
+   *  but keeps its committed blocks and snapshot, as a validator restored from a stale backup would,
+   *  then starts again. The same cut as deterministic mode's (sim/world-faults.ts). */
+  async forget(d: RealDevice): Promise<void> {
+    await this.kill(d);
+    // A stopped in-process device may have one timer turn in flight that touches its files.
+    await new Promise((r) => setTimeout(r, 200));
+    const dir = join(this.dir, 'data', d.id);
+    const walPath = join(dir, walFile);
+    if (existsSync(walPath)) {
+      const wal = readWal(new Uint8Array(readFileSync(walPath)), walFile);
+      const commits = wal.ok ? wal.value.records.filter((r) => r.t === 'commit').map((r) => encodeWalRecord(r)) : [];
+      writeFileSync(walPath, Buffer.concat(commits));
+    }
+    rmSync(join(dir, signerStateFile), { force: true });
+    await this.start(d);
+  }
+
   async kill(d: RealDevice): Promise<void> {
     if (this.runsHere(d.index)) {
       const device = d.inproc;

@@ -93,6 +93,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   // Byzantine nodes run in this process with the simulator's wrappers on their outgoing consensus traffic.
   const ids = Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators));
   const byzantine = new Map<number, ByzantineDevice>();
+  /** Devices an amnesia fault restarted without their consensus memory (byzantine in the report). */
+  const forgot = new Set<number>();
   for (const f of s.faults) {
     if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
   }
@@ -281,6 +283,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           : (['link-loss', [], `loss ${f.loss}`] as const);
         actions.push({ at: f.at, run: () => fault(kind, [...nodes], detail) });
         actions.push({ at: f.until, run: () => fault('heal', [], 'healed') });
+      } else if (f.kind === 'byzantine' && f.behavior === 'amnesia') {
+        actions.push({
+          at: f.at,
+          run: async () => {
+            forgot.add(f.node);
+            await fleet.forget(device(f.node));
+            fault('byzantine', [f.node], 'amnesia: restarted without its lock, votes and signer state (committed blocks kept)');
+          },
+        });
       } else if (f.kind === 'byzantine' && byzantine.has(f.node)) {
         const b = byzantine.get(f.node) as ByzantineDevice;
         actions.push({ at: f.at, run: () => (b.turn(f.behavior), fault('byzantine', [f.node], `${f.behavior} (fleet-sim wrapper around the real runtime)`)) });
@@ -420,7 +431,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       simulatedMs: now(),
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
-      nodes: { validators: s.validators, followers: s.followers, byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i).sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
+      nodes: { validators: s.validators, followers: s.followers, byzantine: [...new Set([...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i), ...forgot])].sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },

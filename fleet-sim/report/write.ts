@@ -83,7 +83,9 @@ export function formatSummary(r: SummaryFields): string {
   else if (a) rows.push(['radio', `${a.packetsSent} packets (${(a.bytesSent / 1000).toFixed(0)} kB, ${a.relays} relays), ${a.dropped.loss} lost, ${a.dropped.queueFull} refused (queue full); first copy of ${a.router.firstByRadio} envelopes, ${a.router.relayedDeliveries} through relays`]);
   const f = r.flight;
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
-  if (f && typeof f.failsafes === 'number') {
+  // A real-time run where no drone took off has nothing to say here.
+  const flew = f && (r.mode !== 'realtime' || typeof f.minSeparationM === 'number' || (f.failsafes ?? 0) > 0 || (f.geofenceBreaches ?? 0) > 0);
+  if (f && flew && typeof f.failsafes === 'number') {
     // Real time counts every reflex return or landing the devices report; deterministic mode its battery ones.
     const parts = [r.mode === 'realtime' ? `${f.failsafes} failsafes (reflex returns and landings)` : `${f.failsafes} battery failsafes`, `${f.geofenceBreaches ?? 0} geofence breaches`];
     if (typeof f.hazardsFound === 'number') parts.push(`${f.hazardsFound} hazards found`);
