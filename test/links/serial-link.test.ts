@@ -182,13 +182,14 @@ describe('a radio that goes away and comes back', () => {
       a.broadcast(Buffer.from('before'), 'consensus');
       await inbox.waitFor(1);
       await pair.kill(); // by PID: both ptys vanish
-      await waitUntil(() => !a.isUp() && !b.isUp(), 3_000, 'ports to close');
+      // Bounded waits, generous: under a full suite's load a closed pty can take seconds to surface.
+      await waitUntil(() => !a.isUp() && !b.isUp(), 10_000, 'ports to close');
       expect(a.broadcast(Buffer.from('while gone'), 'consensus')).toBe(true); // queued, bounded
       await pair.run();
-      await waitUntil(() => a.isUp() && b.isUp(), 5_000, 'ports to reopen');
+      await waitUntil(() => a.isUp() && b.isUp(), 10_000, 'ports to reopen');
       expect(a.reopens + b.reopens).toBeGreaterThanOrEqual(2);
       a.broadcast(Buffer.from('after'), 'consensus');
-      await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'after'), 3_000, 'delivery after reopen');
+      await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'after'), 10_000, 'delivery after reopen');
       // The frame queued while the port was gone is written once the port is back (sent counts it); it
       // reaches b only if b's end reopened first, which a serial line cannot promise, so its arrival is
       // not asserted. Nothing arrives twice or out of order.
