@@ -1,6 +1,9 @@
 // Byzantine behaviours in real time: the node runs the real device runtime in the fleet-sim process
 // and the simulator's wrappers lie on its behalf with its real key. An equivocator is caught (evidence
 // committed and reported); a silent and a forging validator together (f = 2 of 7) cannot stop the rest.
+// Amnesia: a validator is stopped, forgets its consensus memory (its lock, its own votes and its
+// signer state; its committed blocks and snapshot stay, as a validator restored from a stale backup)
+// and starts again; the fleet stays safe and live, and the amnesiac catches up.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -70,5 +73,24 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     // Every vote goes out with two forgeries beside it: a broken signature and one in another's name.
     expect(forge?.sent ?? 0, replay).toBeGreaterThan((forge?.honest ?? 0) + 10);
     expect(heightsBetween(events, 3_000, 13_000, 0), replay).toBeGreaterThan(5);
+  }, 120_000);
+  it('amnesia: the validator restarts without its consensus memory; the fleet stays safe and live and it catches up', async () => {
+    const s: Scenario = { ...base, name: 'realtime-amnesia', seed: 4, durationMs: 14_000, faults: [{ at: 4_000, kind: 'byzantine', node: 3, behavior: 'amnesia' }], workload: [{ kind: 'rate', from: 300, to: 13_000, perSec: 4, command: 'noop' }] };
+    const events: RunEvent[] = [];
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const why = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, nodes: r.nodes, unsupported: r.unsupported, expect: r.expect })}`;
+    expect(r.safety, why).toEqual({ ok: true, violations: [] });
+    expect(r.unsupported, why).toEqual([]);
+    expect(r.nodes.byzantine, why).toEqual([3]);
+    const fault = events.find((e): e is Extract<RunEvent, { t: 'fault' }> => e.t === 'fault' && e.kind === 'byzantine');
+    expect(fault?.nodes, why).toEqual([3]);
+    expect(fault?.detail, why).toContain('amnesia');
+    // The others keep committing after it forgot, and it comes back to their height.
+    const from = (fault?.at ?? 0) + 1_000;
+    expect(heightsBetween(events, from, s.durationMs, 0), why).toBeGreaterThan(5);
+    const last = events.filter((e): e is Frame => e.t === 'frame').at(-1);
+    const h = (i: number): number => last?.nodes.find((n) => n.i === i)?.h ?? 0;
+    expect(h(3), why).toBeGreaterThanOrEqual(h(0) - 3);
+    expect(heightsBetween(events, from, s.durationMs, 3), why).toBeGreaterThan(0);
   }, 120_000);
 });
