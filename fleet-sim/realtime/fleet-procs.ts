@@ -271,6 +271,20 @@ export class FleetProcs {
 
   /** With --processes, SIGKILL by PID (like pulling the power); in one process, the device stops
    *  (its shutdown code runs: a gentler crash, which is why --processes exists). */
+  async kill(d: RealDevice): Promise<void> {
+    if (this.runsHere(d.index)) {
+      const device = d.inproc;
+      d.inproc = null;
+      await device?.stop();
+      return;
+    }
+    const p = d.proc;
+    if (p === null || !this.alive(d) || p.pid === undefined) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    process.kill(p.pid, 'SIGKILL');
+    await exited;
+  }
+
   /** Amnesia: the device forgets its consensus memory (its lock, its own votes, the signer's state)
    *  but keeps its committed blocks and snapshot, as a validator restored from a stale backup would,
    *  then starts again. The same cut as deterministic mode's (sim/world-faults.ts). */
@@ -287,20 +301,6 @@ export class FleetProcs {
     }
     rmSync(join(dir, signerStateFile), { force: true });
     await this.start(d);
-  }
-
-  async kill(d: RealDevice): Promise<void> {
-    if (this.runsHere(d.index)) {
-      const device = d.inproc;
-      d.inproc = null;
-      await device?.stop();
-      return;
-    }
-    const p = d.proc;
-    if (p === null || !this.alive(d) || p.pid === undefined) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    process.kill(p.pid, 'SIGKILL');
-    await exited;
   }
 
   /** SIGTERM every device by PID (SIGKILL after 5 s), stop the broker, remove the directory. */

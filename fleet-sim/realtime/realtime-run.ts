@@ -22,7 +22,7 @@ import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { epochExpectFailures, hazardExpectFailures, surveyExpectFailures } from '../sim/expect.js';
+import { epochExpectFailures, flightExpectFailures, hazardExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { closestPairM } from '../flight/world-flight.js';
 import { insidePolygon } from '../report/coverage.js';
@@ -375,6 +375,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
       const closest = closestPairM(nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u })));
+      if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
       for (const x of nodes) {
         if (!fence || x.u < 1 || x.health !== 'alive') continue;
         if (insidePolygon(x.n, x.e, fence)) outside.delete(x.i);
@@ -391,7 +392,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         f.last = n;
         failsafesOf.set(i, f);
       });
-      if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });
@@ -419,9 +419,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       failsafes,
       minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10,
     };
-    failed.push(...surveyExpectFailures(s.expect, flight.surveyedFraction, flight.minSeparationM));
-    if (s.expect.geofenceBreachesMax !== undefined && geofenceBreaches > s.expect.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${geofenceBreaches} breaches > ${s.expect.geofenceBreachesMax}`);
-    if (s.expect.failsafesMin !== undefined && failsafes < s.expect.failsafesMin) failed.push(`failsafesMin: ${failsafes} failsafes < ${s.expect.failsafesMin}`);
+    failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
     // Not measured here: the devices' routers do not report which deliveries came through a relay.
     if (s.expect.relayedDeliveriesMin !== undefined) failed.push('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
     return {

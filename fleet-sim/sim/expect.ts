@@ -14,10 +14,7 @@ export interface ExpectInputs {
 
 export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   const failed: string[] = [];
-  const f = r.flight;
-  if (e.geofenceBreachesMax !== undefined && (f?.geofenceBreaches ?? 0) > e.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${f?.geofenceBreaches} breaches > ${e.geofenceBreachesMax}`);
-  if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} battery failsafes < ${e.failsafesMin}`);
-  failed.push(...surveyExpectFailures(e, f?.surveyedFraction ?? null, f?.minSeparationM ?? null));
+  failed.push(...flightExpectFailures(e, r.flight));
   failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
   failed.push(...epochExpectFailures(e, r.epoch));
   const relayed = r.radio?.router.relayedDeliveries ?? 0;
@@ -25,9 +22,18 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   return failed;
 }
 
-/** Coverage and separation (real-time mode measures these from the devices' reported positions). */
-export function surveyExpectFailures(e: Expect, surveyedFraction: number | null, minSeparationM: number | null): string[] {
+/** The flight expectations (real-time mode measures these from what the devices report: positions and
+ *  their failsafe counts, which cover every reflex return or landing, not the battery ones alone). */
+export function flightExpectFailures(
+  e: Expect,
+  f: Pick<FlightReport, 'surveyedFraction' | 'geofenceBreaches' | 'failsafes' | 'minSeparationM'> | null,
+  failsafesAre = 'battery failsafes',
+): string[] {
   const failed: string[] = [];
+  const surveyedFraction = f?.surveyedFraction ?? null;
+  const minSeparationM = f?.minSeparationM ?? null;
+  if (e.geofenceBreachesMax !== undefined && (f?.geofenceBreaches ?? 0) > e.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${f?.geofenceBreaches} breaches > ${e.geofenceBreachesMax}`);
+  if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} ${failsafesAre} < ${e.failsafesMin}`);
   if (e.minSeparationM !== undefined && minSeparationM !== null && minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${minSeparationM} m < ${e.minSeparationM} m`);
   if (e.surveyedFractionMin !== undefined && (surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
   return failed;

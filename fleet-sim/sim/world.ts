@@ -118,10 +118,9 @@ export class World {
   private readonly netPrng: Prng;
   readonly diskPrng: Prng;
   private readonly workPrng: Prng;
-  /** Next telemetry sequence number per device (sendTelemetry). */
-  private readonly telemetrySeq: number[] = [];
-  /** Per device: which telemetry periods it signs a report in (runtime/device/telemetry-gate.ts). */
-  private readonly telemetryGates: TelemetryGate[] = [];
+  /** Per device: which telemetry periods it signs a report in (runtime/device/telemetry-gate.ts), and
+   *  the next report's sequence number. */
+  private readonly telemetry: { readonly gate: TelemetryGate; seq: number }[] = [];
 
   constructor(
     readonly scenario: Scenario,
@@ -216,11 +215,9 @@ export class World {
         batteryPermille: Math.round(d.sim.remainingFraction() * 1000),
         completed: d.completed,
       };
-      const gate = this.telemetryGates[n.index] ?? (this.telemetryGates[n.index] = new TelemetryGate(n.id));
-      if (!gate.due(facts, radioOnly)) continue;
-      const seq = this.telemetrySeq[n.index] ?? 0;
-      this.telemetrySeq[n.index] = seq + 1;
-      const body = encodeTelemetryBody({ node: n.id, session: n.incarnation, seq, ...facts });
+      const t = (this.telemetry[n.index] ??= { gate: new TelemetryGate(n.id), seq: 0 });
+      if (!t.gate.due(facts, radioOnly)) continue;
+      const body = encodeTelemetryBody({ node: n.id, session: n.incarnation, seq: t.seq++, ...facts });
       this.submitTx(n, sealEnvelope('telemetry', this.fleet, n.id, body, n.signer));
     }
   }

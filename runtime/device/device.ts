@@ -124,7 +124,7 @@ export class Device {
   private state: StatusJson['state'] = 'starting';
   private readonly session: number;
   private telemetrySeq = 0;
-  /** Telemetry periods since MQTT went down (0 while it is up). */
+  /** Which telemetry periods sign a report (telemetry-gate.ts). */
   private readonly telemetryGate: TelemetryGate;
   private lastCommitMs = Date.now();
 

@@ -4,8 +4,8 @@
 // periods passed (a drone parked on its pad reports twice a minute, not every second). On the radio
 // alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
 // own slot of those periods (from its id), so a fleet's reports do not all land in one block: twenty
-// devices' reports every period filled blocks a 57600-baud radio took seconds to carry. Used by runtime/device and by fleet-sim's
-// deterministic world, so both send the same reports.
+// devices' reports every period filled blocks a 57600-baud radio took seconds to carry. Used by
+// runtime/device and by fleet-sim's deterministic world, so both send the same reports.
 
 import { limits } from '../lib/limits.js';
 import type { TelemetryBody } from '../wire/telemetry.js';
@@ -16,16 +16,16 @@ const movedDm = 10;
 const batteryStepPermille = 10;
 
 export class TelemetryGate {
-  private radioPeriods = 0;
   private readonly slot: number;
+  private radioPeriods = 0;
+  private last: TelemetryFacts | null = null;
+  private since = 0;
 
   constructor(node: string) {
     let h = 0;
     for (let i = 0; i < node.length; i++) h = (h * 31 + node.charCodeAt(i)) >>> 0;
     this.slot = h % limits.radioOnlyTelemetryEvery;
   }
-  private last: TelemetryFacts | null = null;
-  private since = 0;
 
   /** Called once per telemetry period; true when this period's report is to be signed and sent. */
   due(now: TelemetryFacts, radioOnly: boolean): boolean {

@@ -84,31 +84,30 @@ export function transitAltitudes(drones: readonly TransitInput[], altDm: number,
   const routes = drones.map((d) => routeSegs(d.route));
   const byId = drones.map((_, i) => i).sort((a, b) => compareIds((drones[a] as TransitInput).node, (drones[b] as TransitInput).node));
   const layer = new Array<number>(drones.length).fill(0);
-  const placed: number[] = [];
+  const placed = new Array<boolean>(drones.length).fill(false);
   for (const i of byId) {
     const leg = legs[i];
     if (!leg) continue;
     let best = 0;
     let bestCount = Infinity;
     for (let k = 0; k <= layersMax && bestCount > 0; k++) {
+      // Drones whose placed leg in this layer, or whose route (layer 0 holds every route), comes near.
       let count = 0;
-      for (const j of placed) {
-        const other = legs[j] as Seg;
-        if (layer[j] === k && near(leg, other)) count++;
-        else if (k === 0 && routes[j]!.some((s) => near(leg, s))) count++;
+      for (let j = 0; j < drones.length; j++) {
+        if (j === i) continue;
+        const other = legs[j];
+        if ((placed[j] && layer[j] === k && other && near(leg, other)) || (k === 0 && routes[j]!.some((r) => near(leg, r)))) count++;
       }
-      // Layer 0 also holds the routes of drones not placed yet.
-      if (k === 0) for (let j = 0; j < drones.length; j++) if (j !== i && !placed.includes(j) && routes[j]!.some((s) => near(leg, s))) count++;
       if (count < bestCount) {
         best = k;
         bestCount = count;
       }
     }
     layer[i] = best;
-    placed.push(i);
+    placed[i] = true;
   }
   // Drones with no known position: each a layer of its own above every placed leg, while there are any.
-  let top = placed.reduce((m, j) => Math.max(m, layer[j] as number), 0);
+  let top = Math.max(0, ...layer);
   for (const i of byId) {
     if (legs[i] || !drones[i]!.route[0]) continue;
     top = Math.min(top + 1, layersMax);

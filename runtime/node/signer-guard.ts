@@ -68,7 +68,7 @@ export class SignerGuard {
     }
     // Computed before the durable write (it leaves this process only after it), so the file holds it.
     const signature = this.signer.sign(message);
-    const vote = body !== null && step !== 'proposal' ? { body, signature } : null;
+    const vote = body !== null ? { body, signature } : null;
     this.storage.replace(signerStateFile, encodeCbor([height, round, step, digest, vote?.body ?? null, vote?.signature ?? null]));
     this.last = { height, round, step, digest, vote };
     this.failPoint('after-signer-persist');
