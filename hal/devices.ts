@@ -161,6 +161,10 @@ export interface FlightControl extends Device {
   /** Resolves when the vehicle accepted (not completed) the action, or with the reason it did not. */
   execute(action: FlightAction): Promise<Result<void, DeviceError>>;
   state(): Result<FlightState, DeviceError>;
+  /** The altitude (above home) return-to-launch climbs or descends to and flies home at; resolves
+   *  when the vehicle confirmed it (MAVSDK's set_return_to_launch_altitude). Not a FlightAction: it
+   *  configures the vehicle's own return, which its failsafes use too. */
+  setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>>;
 }
 
 export interface RadioCounters {

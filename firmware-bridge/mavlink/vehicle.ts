@@ -12,6 +12,7 @@ import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTa
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
 import { uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
 import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
+import { ParamClient, returnAltitudeParam } from './params.js';
 
 export const mavCmd = {
   navWaypoint: 16,
@@ -69,6 +70,7 @@ export interface VehicleOptions {
 export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
+  readonly params: ParamClient;
   readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, imu: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
@@ -86,6 +88,7 @@ export class MavlinkVehicle {
   ) {
     this.target = options.target ?? { sysid: 1, compid: 1 };
     this.commands = new CommandClient(endpoint, this.target, { timeoutMs: 1000, retries: 3, inProgressTimeoutMs: 15_000, ...options.command });
+    this.params = new ParamClient(endpoint, this.target, { timeoutMs: options.command?.timeoutMs ?? 1000, retries: options.command?.retries ?? 3 });
     this.setpointRateHz = Math.max(2.5, options.setpointRateHz ?? 5);
     endpoint.onMessage(({ msg, frame }) => {
       if (frame.sysid !== this.target.sysid) return;
@@ -211,6 +214,16 @@ export class MavlinkVehicle {
   returnToLaunch(): Promise<Result<CommandAckInfo, DeviceError>> {
     this.stopSetpoints();
     return this.commands.long(mavCmd.navReturnToLaunch, []);
+  }
+
+  /** The altitude return-to-launch flies home at (MAVSDK's set_return_to_launch_altitude): ArduPilot's
+   *  RTL_ALT or PX4's RTL_RETURN_ALT, through the parameter protocol. */
+  async setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
+    const fam = this.family();
+    if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
+    const p = returnAltitudeParam(fam, relAltM);
+    const r = await this.params.set(p.id, p.value, p.type);
+    return r.ok ? ok(undefined) : r;
   }
 
   hold(): Promise<Result<CommandAckInfo, DeviceError>> {

@@ -14,6 +14,7 @@ import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type Au
 import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
 import { MissionReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
+import { returnAltitudeParam } from '../mavlink/params.js';
 import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
@@ -145,6 +146,9 @@ export class SimFlightController {
     if (msg instanceof common.CommandLong || msg instanceof common.CommandInt) {
       if (msg.targetSystem !== this.o.sysid) return;
       this.command(msg, frame.sysid, frame.compid);
+    } else if (msg instanceof common.ParamSet || msg instanceof common.ParamRequestRead) {
+      if (msg.targetSystem !== this.o.sysid) return;
+      this.param(msg);
     } else if (msg instanceof common.SetPositionTargetGlobalInt || msg instanceof common.SetPositionTargetLocalNed) {
       if (msg.targetSystem !== this.o.sysid) return;
       this.lastSetpointMs = this.realMs();
@@ -156,6 +160,30 @@ export class SimFlightController {
         this.vehicle.velocity(msg.vx, msg.vy, msg.vz, this.o.offboardLossMs * this.o.speedFactor);
       }
     }
+  }
+
+  /**
+   * The one parameter this simulation has: the return altitude, under its autopilot's name and unit
+   * (RTL_ALT in centimetres, RTL_RETURN_ALT in metres). PARAM_SET answers with PARAM_VALUE holding the
+   * value now in force (the old one when refused, with a STATUSTEXT saying why); an unknown id gets no
+   * answer, as on a real autopilot.
+   */
+  private param(m: common.ParamSet | common.ParamRequestRead): void {
+    const name = returnAltitudeParam(this.family, 0);
+    const id = m.paramId.replace(/\0+$/, '');
+    if (id !== name.id && !(m instanceof common.ParamRequestRead && m.paramIndex === 0)) return;
+    const scale = this.family === 'ardupilot' ? 100 : 1;
+    if (m instanceof common.ParamSet) {
+      const r = this.vehicle.setReturnAltitude(m.paramValue / scale);
+      if (!r.ok) this.send(statusText(`${id}: ${r.error}`, 4));
+    }
+    const v = new common.ParamValue();
+    v.paramId = name.id;
+    v.paramValue = this.vehicle.returnAltitude() * scale;
+    v.paramType = name.type as unknown as common.MavParamType;
+    v.paramCount = 1;
+    v.paramIndex = 0;
+    this.send(v);
   }
 
   private ack(command: number, res: number, sysid: number, compid: number, progress = 0): void {

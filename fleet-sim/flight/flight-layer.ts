@@ -4,7 +4,7 @@
 // failsafe would. Time is the world's virtual time, so a seed replays the flights exactly.
 
 import type { Prng } from '../../runtime/lib/prng.js';
-import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import { applyBlock, initialMissionState, returnAltitudeDm } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionEffect, MissionState, PointDm, Task } from '../../runtime/mission/types.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
@@ -99,6 +99,7 @@ export class FlightLayer {
     if (block.height !== this.mission.height + 1) return []; // the world only feeds the agreed chain, in order
     const r = applyBlock(this.mission, block);
     this.mission = r.state;
+    this.keepReturnAltitudes();
     for (const e of r.effects) {
       if (e.type === 'decision' && e.decision.type !== 'noop') {
         this.note(`height ${block.height}: ${e.decision.type} ${e.decision.outcome}${e.decision.reason ? ` (${e.decision.reason})` : ''}`);
@@ -111,6 +112,18 @@ export class FlightLayer {
       }
     }
     return r.effects;
+  }
+
+  /** Each vehicle's return-to-launch altitude follows the committed state, as a device keeps its flight
+   *  controller's (runtime/device/executor.ts); recomputed only when what it depends on changed. */
+  private returnAltKey = '';
+  private keepReturnAltitudes(): void {
+    const s = this.mission;
+    const key = `${s.mission?.altDm}|${s.params.altitudeM}|${s.params.separationM}|${s.geofence ? s.geofenceAltDmMax : '-'}|${s.drones.map((d) => d.id).join(',')}`;
+    if (key === this.returnAltKey) return;
+    this.returnAltKey = key;
+    const slot = new Map(s.drones.map((d, i) => [d.id, i]));
+    for (const d of this.drones) d.sim.setReturnAltitude(returnAltitudeDm(s, slot.get(d.id) ?? -1) / 10);
   }
 
   missionState(): MissionState {
@@ -275,10 +288,7 @@ export class FlightLayer {
       }
       return;
     }
-    if (d.mode === 'rtl' && Math.hypot(st.northM, st.eastM) < arrivalM && st.upM > 0.5 && st.mode !== 'land') {
-      d.sim.land();
-      d.mode = 'landing';
-    }
+    // The vehicle's own return-to-launch lands it on its pad (hal/sim/multirotor.ts).
     if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
   }
 

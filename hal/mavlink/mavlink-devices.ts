@@ -114,6 +114,11 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
     if (!r.ok) return Promise.resolve(r);
     return this.vehicle.execute(action);
   }
+  setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
+    const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
+    if (!r.ok) return Promise.resolve(r);
+    return this.vehicle.setReturnAltitude(relAltM);
+  }
   state(): Result<FlightState, DeviceError> {
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return r;

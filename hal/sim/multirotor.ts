@@ -52,6 +52,14 @@ export class SimMultirotor {
   private modeValue: FlightMode = 'hold';
   private armedValue = false;
   private onGroundSinceMs = 0;
+  /** Where return-to-launch goes: the spot the vehicle last armed on (an autopilot sets home at arming),
+   *  or where it was created until then. */
+  private homeNe: { northM: number; eastM: number };
+  /** Return-to-launch flies at exactly this altitude (the autopilot's RTL altitude parameter). */
+  private returnAltM: number;
+  /** Return-to-launch in three phases: straight up or down to the return altitude, across to home at
+   *  it, then down onto home. null outside a return. */
+  private returnPhase: 'vertical' | 'cruise' | 'descend' | null = null;
   private battery: SimBattery;
   private gnssBias = { n: 0, e: 0, u: 0 };
   private lastFix: GnssFix | null = null;
@@ -70,6 +78,8 @@ export class SimMultirotor {
     this.tick = Math.floor(startMs / physicsTickMs);
     this.n = startNe.northM;
     this.e = startNe.eastM;
+    this.homeNe = { ...startNe };
+    this.returnAltM = this.config.limits.returnAltM;
     this.battery = { usedWh: 0, currentA: 0, voltageV: 0, consumedMah: 0 };
     this.nextGnssMs = this.timeMs();
     this.nextRangeMs = this.timeMs();
@@ -112,6 +122,7 @@ export class SimMultirotor {
     if (this.u > 0.2) return err('arming check: not on the ground');
     this.armedValue = true;
     this.onGroundSinceMs = this.timeMs();
+    this.homeNe = { northM: this.n, eastM: this.e };
     return ok(undefined);
   }
 
@@ -161,12 +172,38 @@ export class SimMultirotor {
     return ok(undefined);
   }
 
+  /** Home, in the local frame: where return-to-launch lands. */
+  home(): { northM: number; eastM: number } {
+    return this.homeNe;
+  }
+
+  returnAltitude(): number {
+    return this.returnAltM;
+  }
+
+  /** The RTL altitude parameter; a return already under way climbs or descends to the new one. */
+  setReturnAltitude(relAltM: number): Result<void, string> {
+    if (!(relAltM >= 2 && relAltM <= this.config.limits.altitudeMMax)) return err(`return altitude must be in [2, ${this.config.limits.altitudeMMax}] m`);
+    this.returnAltM = relAltM;
+    if (this.returnPhase === 'vertical' || this.returnPhase === 'cruise') this.returnLeg(this.returnPhase);
+    return ok(undefined);
+  }
+
+  /** Straight up or down to the return altitude where it is, across to home at that altitude, then
+   *  down onto home: two returning vehicles on different return altitudes cross without meeting. */
   returnToLaunch(): Result<void, string> {
     if (!this.armedValue) return err('return refused: not armed');
     this.modeValue = 'return';
-    const up = Math.max(this.u, this.config.limits.returnAltM);
-    this.target = { type: 'position', northM: 0, eastM: 0, upM: up, speedMps: this.config.limits.cruiseMps };
+    this.returnLeg(Math.abs(this.u - this.returnAltM) > 1 ? 'vertical' : 'cruise');
     return ok(undefined);
+  }
+
+  private returnLeg(phase: 'vertical' | 'cruise' | 'descend'): void {
+    this.returnPhase = phase;
+    const speedMps = this.config.limits.cruiseMps;
+    if (phase === 'vertical') this.target = { type: 'position', northM: this.n, eastM: this.e, upM: this.returnAltM, speedMps };
+    else if (phase === 'cruise') this.target = { type: 'position', northM: this.homeNe.northM, eastM: this.homeNe.eastM, upM: this.returnAltM, speedMps };
+    else this.target = { type: 'position', northM: this.homeNe.northM, eastM: this.homeNe.eastM, upM: -1, speedMps };
   }
 
   /** Mode change without a new target (the FC sim uses it for 'mission' and 'manual'). */
@@ -280,9 +317,9 @@ export class SimMultirotor {
     if (this.u <= 0) this.touchdown(now);
     else this.onGroundSinceMs = now;
     if (this.modeValue === 'takeoff' && this.atTarget(0.3)) this.hold();
-    if (this.modeValue === 'return' && t.type === 'position' && t.upM > 0 && Math.hypot(this.n, this.e) < 1) {
-      this.target = { type: 'position', northM: 0, eastM: 0, upM: -1, speedMps: lim.cruiseMps };
-    }
+    if (this.modeValue !== 'return') this.returnPhase = null;
+    else if (this.returnPhase === 'vertical' && Math.abs(this.u - this.returnAltM) < 0.5) this.returnLeg('cruise');
+    else if (this.returnPhase === 'cruise' && Math.hypot(this.n - this.homeNe.northM, this.e - this.homeNe.eastM) < 1) this.returnLeg('descend');
     const p = this.armedValue ? powerW(this.config.battery, Math.hypot(this.vn - wind.n, this.ve - wind.e), this.vu) : 0;
     this.battery = this.config.battery.drain(this.battery, p, dtS);
   }

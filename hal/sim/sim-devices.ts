@@ -14,13 +14,14 @@ import {
   type FlightControl,
   type FlightState,
   type GnssFix,
+  type GeoPoint,
   type ImuSample,
   type PositionSensor,
   type RangeReading,
   type RangeSensor,
 } from '../devices.js';
 import { assertNever } from '../../runtime/lib/assert.js';
-import { geoToLocal } from '../geo.js';
+import { geoToLocal, localToGeo } from '../geo.js';
 import type { SimMultirotor } from './multirotor.js';
 
 abstract class SimDevice {
@@ -127,6 +128,22 @@ export class SimFlight extends SimDevice implements FlightControl {
     return r.ok ? ok(undefined) : err(deviceError('rejected', r.error));
   }
 
+  private home(): GeoPoint {
+    const h = this.vehicle.home();
+    const g = localToGeo(this.vehicle.origin, h.northM, h.eastM);
+    return { latDeg: g.latDeg, lonDeg: g.lonDeg, relAltM: 0 };
+  }
+
+  setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
+    return Promise.resolve(this.setReturnAltitudeNow(relAltM));
+  }
+
+  setReturnAltitudeNow(relAltM: number): Result<void, DeviceError> {
+    if (!this.running) return err(deviceError('stopped', 'flight control is not started'));
+    const r = this.vehicle.setReturnAltitude(relAltM);
+    return r.ok ? ok(undefined) : err(deviceError('rejected', r.error));
+  }
+
   /** A reflex or fleet-sim fault marks a failsafe (cleared by the next accepted action). */
   markFailsafe(): void {
     this.failsafe = true;
@@ -140,7 +157,7 @@ export class SimFlight extends SimDevice implements FlightControl {
         armed: s.armed,
         mode: s.mode,
         landed: s.landed,
-        home: { latDeg: this.vehicle.origin.latDeg, lonDeg: this.vehicle.origin.lonDeg, relAltM: 0 },
+        home: this.home(),
         failsafe: this.failsafe,
       };
     });

@@ -31,12 +31,15 @@ export class Executor {
    *  the mission altitude there; from then on it flies at the mission altitude. */
   private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean } | null = null;
   private stopped = false;
+  /** The return-to-launch altitude the flight controller confirmed; whether a write is under way; why
+   *  the last write failed (logged once per distinct reason). */
+  private returnAlt: { confirmedM: number | null; writing: boolean; failure: string } = { confirmedM: null, writing: false, failure: '' };
 
   constructor(
     private readonly devices: DeviceSet,
     private readonly origin: GeoOrigin,
     private readonly report: (r: ExecReport) => void,
-    private readonly log: (msg: string) => void,
+    private readonly log: (msg: string, level?: 'info' | 'warn') => void,
   ) {}
 
   /** Local position in metres from the fix, or null without one. */
@@ -98,6 +101,27 @@ export class Executor {
         void this.simple(command, this.grounded() ? null : { type: 'land' });
         return;
     }
+  }
+
+  /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
+   *  drone): writes it when it differs from the confirmed value, one write at a time. A failed write is
+   *  tried again on the next call (the next committed block). */
+  keepReturnAltitude(relAltM: number): void {
+    const fc = this.devices.flight;
+    const ra = this.returnAlt;
+    if (!fc || this.stopped || ra.writing || ra.confirmedM === relAltM) return;
+    ra.writing = true;
+    void fc.setReturnAltitude(relAltM).then((r) => {
+      ra.writing = false;
+      if (r.ok) {
+        ra.confirmedM = relAltM;
+        ra.failure = '';
+        this.log(`return altitude set to ${relAltM} m`, 'info');
+      } else if (r.error.message !== ra.failure) {
+        ra.failure = r.error.message;
+        this.log(`return altitude ${relAltM} m not set (tried again at the next block): ${r.error.message}`);
+      }
+    });
   }
 
   /** A local reflex held the vehicle (no quorum contact) and its cause is gone: fly on from the waypoint

@@ -8,7 +8,7 @@ import type { Verifier } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
-import { applyBlock, initialMissionState } from '../mission/machine.js';
+import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
 import type { NodeShell } from '../node/shell.js';
@@ -59,7 +59,7 @@ export class MissionRunner {
   private progress: { command: string; progress: number } | null = null;
 
   constructor(private readonly o: MissionRunnerOptions) {
-    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m) => o.log.warn(m));
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m));
   }
 
   /** True when the command may go on to consensus; otherwise the operator has been told why not. */
@@ -130,6 +130,7 @@ export class MissionRunner {
       logChanged = true;
     }
     if (this.replaying) return;
+    this.executor.keepReturnAltitude(returnAltitudeDm(this.state, this.state.drones.findIndex((d) => d.id === this.o.id)) / 10);
     if (r.effects.some((e) => e.type === 'decision')) this.o.control.proof(cb.bytes, cb.certificate);
     for (const e of r.effects) {
       switch (e.type) {

@@ -115,3 +115,23 @@ export function transitAltitudes(drones: readonly TransitInput[], altDm: number,
   }
   return layer.map((k) => altDm + k * separationDm);
 }
+
+/**
+ * The altitude a drone returns home at (its flight controller's return-to-launch altitude). Returns
+ * are not planned like legs: a reflex may send any drone home at any moment. So each drone of the
+ * fleet has a layer of its own, `separation` apart in the committed (id) order of the fleet, from one
+ * layer above the mission altitude (the active mission's, or the altitudeM parameter when higher) up
+ * to the ceiling, wrapping round when the fleet has more drones than there are layers. A returning
+ * drone climbs or descends to its layer where it is, flies home at it and lands on its own pad, so
+ * two drones returning at once cross each other's paths `separation` apart vertically.
+ *
+ * Not modelled: a drone descending onto its pad passes down through the layers below its own, where
+ * another returning drone may be crossing over that pad.
+ */
+export function returnAltDm(slot: number, fleetSize: number, missionAltDm: number, separationDm: number, ceilingDm: number): number {
+  const base = missionAltDm + separationDm;
+  if (base > ceilingDm) return Math.min(missionAltDm, ceilingDm);
+  const layers = Math.floor((ceilingDm - base) / separationDm) + 1;
+  // A drone not in the committed fleet yet (slot -1) takes the top layer until it is.
+  return base + (slot < 0 || slot >= fleetSize ? layers - 1 : slot % layers) * separationDm;
+}

@@ -6,7 +6,8 @@ import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
 import { runCommand } from './commands.js';
 import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
-import { initialParams } from './params.js';
+import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
+import { returnAltDm } from './deconflict.js';
 import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
 
 /** Which operator roles may send which command types (the manifest gives each operator its roles). */
@@ -125,4 +126,13 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number): M
   const drones = s.drones.slice();
   drones[i] = drone;
   return { ...s, drones, mission };
+}
+
+/** A drone's return-to-launch altitude in decimetres under the committed state (deconflict.ts): the
+ *  device sets its flight controller's to it, the simulator its vehicles'. `slot` is the drone's index
+ *  in `s.drones` (callers with many drones look it up once per fleet change). */
+export function returnAltitudeDm(s: MissionState, slot: number): number {
+  const missionAltDm = Math.max(s.mission?.altDm ?? 0, toDm(paramOf(s.params, 'altitudeM')));
+  const ceilingDm = s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max);
+  return returnAltDm(slot, s.drones.length, missionAltDm, toDm(paramOf(s.params, 'separationM')), ceilingDm);
 }

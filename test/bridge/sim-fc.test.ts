@@ -91,7 +91,24 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     off();
   });
 
-  it('fails safe (returns to launch) when the companion stops sending heartbeats', async () => {
+  it('sets the return altitude with PARAM_SET (PX4: RTL_RETURN_ALT, metres) and answers with PARAM_VALUE', async () => {
+    const values: { id: string; value: number }[] = [];
+    const off = endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.ParamValue) values.push({ id: msg.paramId, value: msg.paramValue });
+    });
+    expect((await vehicle.setReturnAltitude(14)).ok).toBe(true);
+    expect(values.at(-1)).toEqual({ id: 'RTL_RETURN_ALT', value: 14 });
+    const bad = await vehicle.setReturnAltitude(500);
+    expect(!bad.ok && bad.error.message).toBe('PARAM_SET RTL_RETURN_ALT=500: the vehicle holds 14');
+    expect(texts.some((t) => t.includes('return altitude must be in'))).toBe(true);
+    off();
+  });
+
+  it('fails safe (returns to launch) when the companion stops sending heartbeats, at the return altitude it was given', async () => {
+    let highest = 0;
+    const off = endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.GlobalPositionInt && vehicle.mode() === 'return') highest = Math.max(highest, msg.relativeAlt / 1000);
+    });
     endpoint.heartbeatsEnabled = false;
     await waitFor('return mode', () => vehicle.mode() === 'return', 5 * hbMs + 2000);
     expect(texts.some((t) => t.includes('failsafe: companion link lost'))).toBe(true);
@@ -99,6 +116,8 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     endpoint.heartbeatsEnabled = true;
     await waitFor('landed and disarmed at home', () => !vehicle.armed(), 30_000);
     expect(relAlt(vehicle)).toBeLessThan(0.5);
+    off();
+    expect(highest).toBeGreaterThan(13); // it climbed from 10 m to its 14 m return altitude first
   });
 
   it('the companion declares the FC lost after 5 missed heartbeats when the FC process stops', async () => {

@@ -62,4 +62,25 @@ describe('executor transit altitude', () => {
     expect(airborne.length).toBeGreaterThan(0);
     for (const p of airborne) expect(p.upM).toBeLessThan(26); // 20 m plus noise and overshoot: far from 35
   }, 30_000);
+
+  it('keeps the flight controller\'s return altitude at the committed layer, writing only a change and logging a refusal once', async () => {
+    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
+    const devices = createSimDevices(vehicle);
+    await devices.flight.start();
+    const logs: string[] = [];
+    const ex = new Executor(devices, origin, () => undefined, (m) => logs.push(m));
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    ex.keepReturnAltitude(42);
+    await settle();
+    expect(vehicle.returnAltitude()).toBe(42);
+    ex.keepReturnAltitude(42);
+    await settle();
+    expect(logs.filter((l) => l.startsWith('return altitude set'))).toEqual(['return altitude set to 42 m']);
+    for (let i = 0; i < 3; i++) {
+      ex.keepReturnAltitude(900);
+      await settle();
+    }
+    expect(vehicle.returnAltitude()).toBe(42);
+    expect(logs.filter((l) => l.includes('not set'))).toEqual(['return altitude 900 m not set (tried again at the next block): return altitude must be in [2, 120] m']);
+  });
 });

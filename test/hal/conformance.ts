@@ -172,6 +172,26 @@ export function flightConformance(driver: string, make: () => Promise<Harness<Fl
         await h.close();
       }
     });
+    it('sets the return-to-launch altitude and refuses one the vehicle cannot fly, naming the value', async () => {
+      const h = await make();
+      const d = h.device;
+      try {
+        await d.start();
+        await until(h, 'a first state', () => d.state().ok, 5000);
+        const r = await d.setReturnAltitude(12);
+        expect(r.ok, r.ok ? '' : r.error.message).toBe(true);
+        const bad = await d.setReturnAltitude(1000);
+        expect(bad.ok).toBe(false);
+        if (!bad.ok) {
+          expect(bad.error.code).toBe('rejected');
+          expect(bad.error.message).toMatch(/1000|120/);
+        }
+        // The refused write left the last good value in force: setting it again is accepted.
+        expect((await d.setReturnAltitude(12)).ok).toBe(true);
+      } finally {
+        await h.close();
+      }
+    });
   });
 }
 

@@ -85,4 +85,57 @@ describe('SimMultirotor (seeded kinematic model)', () => {
     expect(v.state().armed).toBe(false);
     expect(v.state().landed).toBe('on-ground');
   });
+
+  it('returns to where it armed, straight up or down to its return altitude, across at it, then lands', () => {
+    const pad = { northM: 12, eastM: -6 };
+    const v = new SimMultirotor({}, new Prng(3), 0, pad);
+    v.step(500);
+    expect(v.setReturnAltitude(1).ok).toBe(false);
+    expect(v.setReturnAltitude(500).ok).toBe(false);
+    unwrap(v.setReturnAltitude(40));
+    unwrap(v.arm());
+    expect(v.home()).toEqual(pad);
+    unwrap(v.takeoff(20));
+    v.step(10_000);
+    unwrap(v.goto(80, 60, 20, 10));
+    v.step(25_000);
+    const away = v.state();
+    expect(Math.hypot(away.northM - 80, away.eastM - 60)).toBeLessThan(1);
+    unwrap(v.returnToLaunch());
+    const track: { n: number; e: number; u: number }[] = [];
+    for (let t = 25_100; t <= 90_000 && v.state().armed; t += 100) {
+      v.step(t);
+      const s = v.state();
+      track.push({ n: s.northM, e: s.eastM, u: s.upM });
+    }
+    // It climbed in place before moving toward home: below 39 m it stayed within 2 m of where it was.
+    const climbing = track.filter((p) => p.u < 39 && Math.hypot(p.n - pad.northM, p.e - pad.eastM) > 5);
+    expect(climbing.length).toBeGreaterThan(0);
+    for (const p of climbing) expect(Math.hypot(p.n - away.northM, p.e - away.eastM)).toBeLessThan(2);
+    // Across at the return altitude: halfway home it is at 40 m.
+    const half = track.find((p) => Math.hypot(p.n - pad.northM, p.e - pad.eastM) < 50);
+    expect(half && Math.abs(half.u - 40)).toBeLessThan(1);
+    // Landed and disarmed on its own pad, not at the origin.
+    const end = v.state();
+    expect(end.armed).toBe(false);
+    expect(Math.hypot(end.northM - pad.northM, end.eastM - pad.eastM)).toBeLessThan(1);
+  });
+
+  it('a return altitude changed during a return is flown to', () => {
+    const v = new SimMultirotor({}, new Prng(4), 0);
+    v.step(500);
+    unwrap(v.arm());
+    unwrap(v.takeoff(20));
+    v.step(10_000);
+    unwrap(v.goto(200, 0, 20, 10));
+    v.step(35_000);
+    unwrap(v.returnToLaunch());
+    v.step(42_000);
+    expect(Math.abs(v.state().upM - 30)).toBeLessThan(1); // the default return altitude
+    expect(v.state().northM).toBeGreaterThan(100); // still on its way home
+    unwrap(v.setReturnAltitude(45));
+    v.step(50_000);
+    expect(Math.abs(v.state().upM - 45)).toBeLessThan(1);
+    expect(v.state().mode).toBe('return');
+  });
 });

@@ -2,8 +2,8 @@
 // its route gets. Geometry in decimetres; layers 30 dm apart above a 300 dm mission altitude.
 
 import { describe, expect, it } from 'vitest';
-import { segSeg2, transitAltitudes, type TransitInput } from '../../runtime/mission/deconflict.js';
-import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import { returnAltDm, segSeg2, transitAltitudes, type TransitInput } from '../../runtime/mission/deconflict.js';
+import { applyBlock, initialMissionState, returnAltitudeDm } from '../../runtime/mission/machine.js';
 import type { ApplyResult, MissionTx } from '../../runtime/mission/types.js';
 
 const p = (n: number, e: number) => ({ n, e });
@@ -125,5 +125,27 @@ describe('in the mission machine', () => {
     const wide = run(pads, [cmd('param.set', { key: 'separationM', value: 10 })], [cmd('mission.survey', { area, spacingM: 15, altM: 30 })]).state.mission;
     expect(wide?.assignments.map((a) => a.transitAltDm).every((t) => (t - 300) % 100 === 0)).toBe(true);
     expect(Math.max(...(wide?.assignments.map((a) => a.transitAltDm) ?? []))).toBeGreaterThan(300);
+  });
+
+  it('gives every drone of the fleet its own return altitude above the mission, under the fence ceiling', () => {
+    const idle = run(pads);
+    const alts = [0, 1, 2, 3].map((i) => returnAltitudeDm(idle.state, i));
+    expect(alts).toEqual([330, 360, 390, 420]); // one layer above the 30 m altitude parameter, 3 m apart
+    const high = run(pads, [cmd('mission.survey', { area, spacingM: 15, altM: 50 })]);
+    expect(returnAltitudeDm(high.state, 0)).toBe(530); // above the active mission's altitude
+    const fence = cmd('geofence.set', { polygon: [[-100, -100], [-100, 300], [300, 300], [300, -100]], altMaxM: 36 });
+    const capped = [0, 1, 2, 3].map((i) => returnAltitudeDm(run(pads, [fence]).state, i));
+    expect(capped).toEqual([330, 360, 330, 360]); // two layers fit under 36 m: they wrap
+  });
+});
+
+describe('return altitudes', () => {
+  it('are a layer per slot, wrap at the ceiling, and put a drone outside the fleet on the top layer', () => {
+    expect([0, 1, 2].map((i) => returnAltDm(i, 3, 300, 30, 1_200))).toEqual([330, 360, 390]);
+    expect([0, 29, 30].map((i) => returnAltDm(i, 40, 300, 30, 1_200))).toEqual([330, 1_200, 330]);
+    expect(returnAltDm(-1, 3, 300, 30, 1_200)).toBe(1_200);
+    // No room above the mission altitude: return at it (or the ceiling, when that is lower).
+    expect(returnAltDm(0, 3, 300, 30, 320)).toBe(300);
+    expect(returnAltDm(0, 3, 300, 30, 250)).toBe(250);
   });
 });
