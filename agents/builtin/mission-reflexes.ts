@@ -1,6 +1,6 @@
-// Built-in agent 3: the mission's local reflexes, which never wait for consensus. Geofence (predicted
-// breach: hold; breach: return to launch), battery reserve (not enough to get home: return to launch;
-// critical: land), obstacle avoidance (back away from a close return), and the link-loss failsafe
+// Built-in agent 3: the mission's local reflexes, which never wait for consensus. Geofence, the
+// committed one and the device's own (predicted breach: hold; breach: return to launch), battery
+// reserve (not enough to get home: return to launch; critical: land), obstacle avoidance (back away from a close return), and the link-loss failsafe
 // (no contact with a quorum for T: hold; after T2: return to launch). Rule-based on purpose: these
 // must work when no model can run.
 
@@ -16,6 +16,8 @@ export interface MissionReflexConfig {
   readonly landFraction: number;
   readonly avoidDistanceM: number;
   readonly avoidSpeedMps: number;
+  /** A fence of this device's own (device.yaml `geofence`), kept as well as the committed one. */
+  readonly fence?: readonly Point[];
 }
 
 export const defaultMissionReflexConfig: MissionReflexConfig = {
@@ -101,8 +103,13 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         return rank[now] >= rank[was] || (was === 'hold' && now === 'ok') ? now : was;
       };
       const link = inp.link ? escalate(s.link, linkLevel(inp.nowMs, inp.link.lastQuorumContactMs, c), `no quorum contact for ${inp.nowMs - inp.link.lastQuorumContactMs} ms`) : s.link;
-      const fence = inp.committed?.geofence;
-      const geofence = fence && fence.length >= 3 && inp.position ? escalate(s.geofence, geofenceLevel(inp.position, fence, c), 'geofence') : s.geofence;
+      // The committed fence and this device's own: the worse of the two levels, named by its fence.
+      const committedFence = inp.committed?.geofence;
+      const fenced = [
+        ...(committedFence && committedFence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, committedFence, c), why: 'geofence' }] : []),
+        ...(c.fence && c.fence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, c.fence, c), why: "this device's geofence" }] : []),
+      ].sort((a, b) => rank[b.level] - rank[a.level])[0];
+      const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why) : s.geofence;
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
       const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];

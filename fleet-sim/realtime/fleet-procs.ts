@@ -70,6 +70,8 @@ export interface FleetProcsOptions {
   readonly batteryWh?: number;
   /** Where the drones wait (the scenario's world.pads; default a 6 m grid south-west of the origin). */
   readonly pads?: FlightWorld['pads'];
+  /** The fence every device keeps to on its own (the scenario's world.geofence), [north, east] metres. */
+  readonly geofence?: readonly (readonly [number, number])[];
 }
 
 export class FleetProcs {
@@ -155,6 +157,7 @@ export class FleetProcs {
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
           ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
           ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
+          ...(this.o.geofence ? [`geofence: { polygon: ${JSON.stringify(this.o.geofence)} }`] : []),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: to a file, or warnings only.
           this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(resolve(this.o.deviceLog))} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,

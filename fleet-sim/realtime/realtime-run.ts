@@ -111,6 +111,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     obstacles: s.world?.hazards ?? [],
     ...(s.world?.batteryWh !== undefined ? { batteryWh: s.world.batteryWh } : {}),
     ...(s.world?.pads ? { pads: s.world.pads } : {}),
+    ...(s.world?.geofence ? { geofence: s.world.geofence } : {}),
     ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
@@ -147,7 +148,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const wallStart = performance.now();
   const unsupported: string[] = [];
   const fence = s.world?.geofence ?? null;
-  if (fence) unsupported.push('world.geofence: breaches are counted, but the devices do not enforce this fence (in real time a drone keeps to the geofence the swarm committed with geofence.set)');
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
   try {

@@ -155,6 +155,18 @@ function deviceConfigSchemaFor(z: Zod) {
         .object({ consensus: z.enum(['all', 'first']).optional(), heartbeat: z.enum(['all', 'first']).optional(), telemetry: z.enum(['all', 'first']).optional() })
         .strict()
         .optional(),
+      // A fence this device keeps to on its own, whatever the swarm commits (like an autopilot's fence
+      // parameters): its reflexes hold before it and return home past it, and its executor skips the
+      // waypoints outside it. Metres in the fleet's local frame; the committed geofence applies as well.
+      geofence: z
+        .object({
+          polygon: z
+            .array(z.tuple([z.number().min(-100_000).max(100_000), z.number().min(-100_000).max(100_000)]))
+            .min(3)
+            .max(limits.geofencePointsMax),
+        })
+        .strict()
+        .optional(),
       telemetry: z.object({ periodMs: z.number().int().min(100).max(600_000).default(1_000) }).strict().default({ periodMs: 1_000 }),
       consensus: consensusSchema.default({}),
       snapshots: z
@@ -218,6 +230,8 @@ const fixes: Readonly<Record<string, string>> = {
   routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',
   'log.file': 'set it to a file the device may append to (its directory is created), or remove it to log to standard output',
   'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
+  geofence: 'set `geofence: { polygon: [[north, east], ...] }`: at least 3 points in metres from the origin, or remove it',
+  'geofence.polygon': `list 3 to ${limits.geofencePointsMax} [north, east] points in metres from the origin (each within 100 km)`,
   'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',

@@ -5,7 +5,7 @@
 // `modelsDir/<name>/<version>/` only when the file's sha256 is the committed one.
 
 import type { DeviceSet, FlightAction } from '../../hal/devices.js';
-import type { AgentInputs, CommittedView } from '../../agents/api/agent.js';
+import type { AgentInputs, CommittedView, Point } from '../../agents/api/agent.js';
 import { signedAttestationSink } from '../../agents/api/attest-sink.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
 import { FileStateStore } from '../../agents/api/state-store.js';
@@ -29,12 +29,16 @@ export interface AgentsOptions {
   /** The best engine to try (device.yaml agents.engine): onnxruntime in a worker thread, pure-ts on the
    *  main thread (no onnxruntime loaded: about 40 MB less resident memory), or rules only. */
   readonly engine: 'onnxruntime' | 'pure-ts' | 'rules';
+  /** This device's own fence (device.yaml geofence), which its reflexes keep to. */
+  readonly fence: readonly Point[] | null;
   readonly devices: DeviceSet;
   readonly signer: Signer;
   readonly submit: (envelope: Uint8Array) => void;
   readonly validators: number;
   /** Local position in metres, altitude above home (the executor's reading). */
   readonly position: () => { northM: number; eastM: number; upM: number } | null;
+  /** Where the flight controller returns to, local metres (the pad it armed on), or null before it has one. */
+  readonly home: () => Point | null;
   readonly committed: () => { height: number; mission: MissionState; lastCommitMs: number };
   readonly onAction: (action: FlightAction, agent: string, reason: string) => void;
   /** A hold an agent asked for is over: resume the mission task. */
@@ -99,7 +103,7 @@ export class DeviceAgents {
     const modelDirFor = (ref: CommittedModel): string => committedModelDir(o.modelsDir, ref);
     this.scheduler.add(hazardDetectAgent({ cellM: hazardCellM, modelDirFor, ...inference }));
     this.scheduler.add(telemetryAnomalyAgent({ deviceId: o.id, modelDirFor, ...inference }));
-    this.scheduler.add(missionReflexAgent());
+    this.scheduler.add(missionReflexAgent(this.o.fence ? { fence: this.o.fence } : {}));
   }
 
   start(nowMs: number): Promise<void> {
@@ -147,7 +151,7 @@ export class DeviceAgents {
       hazards: m.hazards?.cells ?? [],
       cellM: hazardCellM,
       geofence: m.geofence ? m.geofence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : null,
-      home: { northM: 0, eastM: 0 },
+      home: this.o.home(),
       models: this.committedModels(m),
     };
     return {

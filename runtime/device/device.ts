@@ -175,7 +175,9 @@ export class Device {
       linksUp: () => new Set(this.link.linkStates().filter((l) => l.up).map((l) => l.name)),
     });
     this.hal = createHal(c, Date.now());
-    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
+    // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
+    const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
+    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
     this.agents = c.agents.enabled
       ? new DeviceAgents({
           id: c.id,
@@ -183,11 +185,13 @@ export class Device {
           dir: join(c.dataDir, 'agents'),
           modelsDir: c.agents.modelsDir ?? join(c.dataDir, 'models'),
           engine: c.agents.engine,
+          fence,
           devices: this.hal.devices,
           signer: p.signer,
           submit: (b) => this.submitTx(b),
           validators: p.manifest.validators.length,
           position: () => this.missions.positionM(),
+          home: () => this.missions.homeM(),
           committed: () => ({ height: this.shell.core.chain.height, mission: this.missions.state, lastCommitMs: this.lastCommitMs }),
           // Local reflexes act at once through the HAL; they never wait for consensus (DESIGN.md).
           onAction: (action, agent, reason) => {

@@ -6,6 +6,8 @@ import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
 import { resumeIndex } from '../mission/hazards.js';
+import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
+import type { Point } from '../../agents/api/agent.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -40,6 +42,8 @@ export class Executor {
     private readonly origin: GeoOrigin,
     private readonly report: (r: ExecReport) => void,
     private readonly log: (msg: string, level?: 'info' | 'warn') => void,
+    /** This device's own fence (device.yaml `geofence`): waypoints outside it are skipped. */
+    private readonly fence: readonly Point[] | null = null,
   ) {}
 
   /** Local position in metres from the fix, or null without one. */
@@ -48,6 +52,13 @@ export class Executor {
     if (!f || !f.ok) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
     return { northM: ne.northM, eastM: ne.eastM, upM: f.value.altMslM - this.homeAltMsl() };
+  }
+
+  /** Where the flight controller returns to, in local metres, or null before it reports a home. */
+  home(): Point | null {
+    const fs = this.devices.flight?.state();
+    if (!fs || !fs.ok || !fs.value.home) return null;
+    return geoToLocal(this.origin, fs.value.home.latDeg, fs.value.home.lonDeg);
   }
 
   private homeAlt: number | null = null;
@@ -191,6 +202,13 @@ export class Executor {
     while (cur.next < task.waypoints.length) {
       if (!live()) return;
       const w = task.waypoints[cur.next] as { n: number; e: number };
+      if (this.fence && !insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence)) {
+        // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
+        this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence: skipped`, 'info');
+        cur.next++;
+        this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+        continue;
+      }
       const legAltM = cur.descended ? altM : transitM;
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);

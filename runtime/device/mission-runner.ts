@@ -16,6 +16,7 @@ import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
 import type { DecisionJson, StatusJson } from './control-topics.js';
 import { Executor, type ExecReport } from './executor.js';
+import type { Point } from '../../agents/api/agent.js';
 import type { Hal } from './hal-setup.js';
 import { intakeCommand } from './intake.js';
 import { missionBlockOf } from './mission-adapter.js';
@@ -33,6 +34,8 @@ export interface MissionRunnerOptions {
   readonly control: ControlPlane;
   readonly hal: Hal;
   readonly origin: GeoOrigin;
+  /** This device's own fence (device.yaml geofence): the executor skips waypoints outside it. */
+  readonly fence: readonly Point[] | null;
   readonly log: PinoLogger;
   readonly metrics: DeviceMetrics;
   /** Hands an envelope to consensus as a transaction (and gossips it). */
@@ -59,7 +62,7 @@ export class MissionRunner {
   private progress: { command: string; progress: number } | null = null;
 
   constructor(private readonly o: MissionRunnerOptions) {
-    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m));
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), o.fence);
   }
 
   /** True when the command may go on to consensus; otherwise the operator has been told why not. */
@@ -228,6 +231,10 @@ export class MissionRunner {
 
   positionM(): { northM: number; eastM: number; upM: number } | null {
     return this.executor.position();
+  }
+
+  homeM(): Point | null {
+    return this.executor.home();
   }
 
   batteryPermille(): number {

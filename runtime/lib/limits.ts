@@ -45,6 +45,7 @@ export const limits = {
   radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
   telemetryKeepaliveEvery: 30, // periods after which a device that has not moved reports again (telemetry-gate.ts)
   simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
+  geofencePointsMax: 64, // device.yaml geofence.polygon: the reflexes test the position against every edge each tick
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio
   radioDedupEntriesMax: 4_096, // (origin, message, fragment) keys remembered; oldest evicted

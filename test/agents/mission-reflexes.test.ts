@@ -11,8 +11,8 @@ const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofe
 const pos = (northM: number, eastM: number, vn = 0, ve = 0): LocalPosition => ({ timeMs: 0, northM, eastM, altM: 30, headingRad: 0, velocityNorthMps: vn, velocityEastMps: ve });
 const battery = (remainingFraction: number, status: BatteryState['status'] = 'ok'): BatteryState => ({ timeMs: 0, voltageV: 15, currentA: 10, remainingFraction, consumedMah: 0, status });
 
-async function run(steps: Partial<AgentInputs>[]): Promise<{ actions: string[][]; state: MissionReflexState; outputs: AgentOutput[][] }> {
-  const a = missionReflexAgent();
+async function run(steps: Partial<AgentInputs>[], cfg: Parameters<typeof missionReflexAgent>[0] = {}): Promise<{ actions: string[][]; state: MissionReflexState; outputs: AgentOutput[][] }> {
+  const a = missionReflexAgent(cfg);
   let state = await a.start({ nowMs: 0, restored: undefined });
   const actions: string[][] = [];
   const outputs: AgentOutput[][] = [];
@@ -31,6 +31,17 @@ describe('mission reflexes', () => {
     expect(r.actions).toEqual([[], ['hold'], ['return-to-launch'], []]);
     expect(insidePolygon({ northM: 99, eastM: 50 }, fence)).toBe(true);
     expect(insidePolygon({ northM: 50, eastM: -1 }, fence)).toBe(false);
+  });
+
+  it("geofence: the device's own fence is kept as well as the committed one, and named", async () => {
+    // Its own fence ends at 60 m north, inside the committed one (100 m).
+    const own = [{ northM: -10, eastM: -10 }, { northM: 60, eastM: -10 }, { northM: 60, eastM: 110 }, { northM: -10, eastM: 110 }];
+    const r = await run([{ position: pos(40, 50, 5, 0) }, { position: pos(55, 50, 5, 0) }, { position: pos(61, 50, 5, 0) }], { fence: own });
+    expect(r.actions).toEqual([[], ['hold'], ['return-to-launch']]);
+    expect(r.state.log.map((l) => l.reason)).toEqual(["this device's geofence", "this device's geofence"]);
+    // With no committed fence at all, its own still holds.
+    const alone = await run([{ position: pos(61, 50), committed: { ...committed, geofence: null } }], { fence: own });
+    expect(alone.actions).toEqual([['return-to-launch']]);
   });
 
   it('battery: reserve grows with distance from home; critical lands', async () => {

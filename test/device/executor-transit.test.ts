@@ -83,4 +83,29 @@ describe('executor transit altitude', () => {
     expect(vehicle.returnAltitude()).toBe(42);
     expect(logs.filter((l) => l.includes('not set'))).toEqual(['return altitude 900 m not set (tried again at the next block): return altitude must be in [2, 120] m']);
   });
+
+  it("skips the waypoints outside this device's own fence and flies on to the next one inside", async () => {
+    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
+    const devices = createSimDevices(vehicle);
+    for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+    const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
+    const logs: string[] = [];
+    const reports: ExecReport[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const t0 = Date.now();
+    let eastMost = -Infinity;
+    timers.push(
+      setInterval(() => {
+        vehicle.step((Date.now() - t0) * timeScale);
+        eastMost = Math.max(eastMost, vehicle.state().eastM);
+      }, 10),
+    );
+    // A lane's far end (60 m east) lies past the fence at 30 m east.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80 });
+    for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
+    expect(reports.map((r) => r.stage), JSON.stringify(reports.slice(-2))).toContain('done');
+    expect(logs).toEqual(["task m1: waypoint 2 [40, 60] is outside this device's geofence: skipped"]);
+    expect(eastMost).toBeLessThan(3);
+    expect(Math.abs(vehicle.state().northM - 80)).toBeLessThan(3.5);
+  }, 30_000);
 });

@@ -1,9 +1,10 @@
 // Real-time mode applies the scenario's world to the devices and measures the flight section that
 // deterministic mode reports: drones start on the scenario's pads, fly with the scenario's small
 // battery until their own battery reflex (the mission-reflexes agent) sends them home, and the report
-// counts those failsafes from the devices' status, and the geofence breaches from their positions (the
-// devices do not enforce world.geofence, and the report says so). An expectation real time cannot
-// measure fails with its reason instead of passing unchecked. Four devices in this process.
+// counts those failsafes from the devices' status, and the geofence breaches from their positions. Each
+// device keeps to world.geofence on its own (device.yaml geofence: its executor skips the waypoints past
+// it, its reflexes hold before it). An expectation real time cannot measure fails with its reason
+// instead of passing unchecked. Four devices in this process.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -19,7 +20,7 @@ const scenario: Scenario = {
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
   faults: [],
   workload: [{ kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 200], [120, 200], [120, 0]], spacingM: 20, altM: 20, speedMps: 10 } }],
-  // The fence cuts the area at 30 m east: every drone whose lanes run past it breaches it.
+  // The fence cuts the area at 30 m east: every lane runs past it, and no drone may.
   expect: { safety: true, failsafesMin: 1, geofenceBreachesMax: 0, relayedDeliveriesMin: 1 },
   consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
   livenessBudgetMs: 5_000,
@@ -27,7 +28,7 @@ const scenario: Scenario = {
 };
 
 describe('real-time mode: world and flight section', () => {
-  it('starts on the pads, counts battery failsafes and geofence breaches, and fails what it cannot measure', async () => {
+  it('starts on the pads, keeps to the fence, counts battery failsafes, and fails what it cannot measure', async () => {
     const events: RunEvent[] = [];
     const logs: string[] = [];
     const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
@@ -46,10 +47,14 @@ describe('real-time mode: world and flight section', () => {
     // 1.5 Wh lasts seconds at full power: the devices' own reflexes send them home or down.
     expect(report.flight.failsafes, why).toBeGreaterThanOrEqual(1);
     expect(report.expect.failed.some((f) => f.startsWith('failsafesMin')), why).toBe(false);
-    // Lanes run to 200 m east and the fence stands at 30 m: breaches counted, the expectation fails.
-    expect(report.flight.geofenceBreaches, why).toBeGreaterThanOrEqual(1);
-    expect(report.expect.failed.some((f) => f.startsWith('geofenceBreachesMax')), why).toBe(true);
-    expect(report.unsupported.some((u) => u.startsWith('world.geofence')), why).toBe(true);
+    // Lanes run to 200 m east and the fence stands at 30 m: the drones flew, and none crossed it.
+    const frames = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame');
+    const eastMost = Math.max(...frames.flatMap((f) => f.nodes.map((x) => x.e)));
+    expect(frames.some((f) => f.nodes.some((x) => x.u > 5)), why).toBe(true);
+    expect(eastMost, why).toBeLessThan(30);
+    expect(report.flight.geofenceBreaches, why).toBe(0);
+    expect(report.expect.failed.some((f) => f.startsWith('geofenceBreachesMax')), why).toBe(false);
+    expect(report.unsupported, why).toEqual([]);
     expect(report.expect.failed, why).toContain('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
     expect(report.expect.met).toBe(false);
   }, 120_000);
