@@ -2,30 +2,60 @@
 // reaches every node, and each node verifies the same (signature, message, key): on real devices those
 // are separate CPUs, in one simulator process they are the same work done n times. Remembering the
 // answer is exact (verification is a pure function of its inputs), so seeds replay identically; it is
-// what lets 1000 devices run faster than real time on one machine. Bounded; cleared when full.
+// what lets large fleets run at all on one machine. Bounded; cleared when full.
+//
+// Looked up by the signature's first 6 bytes (Ed25519's R, pseudo-random per message) as a number, and
+// answered only when the entry's signature, key and message all equal the ones asked about, byte for
+// byte: a colliding or forged triple is verified for real. No hashing, no string keys: a lookup costs
+// a few comparisons of bytes already in memory.
 
-import { hash, type Verifier } from '../../runtime/crypto/sodium.js';
-import { concatBytes, toHex } from '../../runtime/lib/bytes.js';
+import type { Verifier } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
 
+const sigBytes = 64;
+const keyBytes = 32;
+
+/** The signature's first 6 bytes as a number (exact below 2^53). */
+function keyOf(s: Uint8Array): number {
+  return (s[0] as number) + (s[1] as number) * 0x100 + (s[2] as number) * 0x1_0000 + (s[3] as number) * 0x100_0000 + (s[4] as number) * 0x1_0000_0000 + (s[5] as number) * 0x100_0000_0000;
+}
+
+/** An entry is one buffer, [answer (1 byte) | signature (64) | key (32) | message]: a single small
+ *  allocation per distinct triple, compared in place. */
+function matches(e: Buffer, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  return (
+    e.length === 1 + sigBytes + keyBytes + message.length &&
+    e.compare(signature, 0, sigBytes, 1, 1 + sigBytes) === 0 &&
+    e.compare(publicKey, 0, keyBytes, 1 + sigBytes, 1 + sigBytes + keyBytes) === 0 &&
+    e.compare(message, 0, message.length, 1 + sigBytes + keyBytes) === 0
+  );
+}
+
 export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax): Verifier & { hits: number; misses: number } {
-  const seen = new Map<string, boolean>();
+  const seen = new Map<number, Buffer>();
   const v = {
     backend: inner.backend,
     hits: 0,
     misses: 0,
     verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-      // The key binds all three inputs; BLAKE2b of the message costs a small fraction of a verification.
-      const key = toHex(concatBytes(signature, publicKey, hash(message)));
-      const known = seen.get(key);
-      if (known !== undefined) {
+      // Only well-sized triples are remembered, so the entry's layout splits one way only.
+      if (signature.length !== sigBytes || publicKey.length !== keyBytes) return inner.verify(signature, message, publicKey);
+      const key = keyOf(signature);
+      const e = seen.get(key);
+      if (e && matches(e, signature, message, publicKey)) {
         v.hits++;
-        return known;
+        return e[0] === 1;
       }
       v.misses++;
       const ok = inner.verify(signature, message, publicKey);
       if (seen.size >= entriesMax) seen.clear(); // overflow policy: start again (only costs time)
-      seen.set(key, ok);
+      // A copy: callers pass views of buffers they reuse (wire/signing.ts withSigningBytes).
+      const entry = Buffer.allocUnsafe(1 + sigBytes + keyBytes + message.length);
+      entry[0] = ok ? 1 : 0;
+      entry.set(signature, 1);
+      entry.set(publicKey, 1 + sigBytes);
+      entry.set(message, 1 + sigBytes + keyBytes);
+      seen.set(key, entry);
       return ok;
     },
   };

@@ -1,0 +1,47 @@
+// The simulator's remembering verifier (fleet-sim/sim/memo-verifier.ts): it answers a repeated
+// (signature, message, key) from memory and verifies anything else for real, so a forged message under
+// a remembered signature, another key, or a caller reusing its buffer can never borrow an earlier yes.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
+import { memoVerifier } from '../../fleet-sim/sim/memo-verifier.js';
+
+beforeAll(async () => {
+  await initCrypto();
+});
+
+describe('memo verifier', () => {
+  it('remembers a checked triple and verifies every other for real', () => {
+    const a = keyPairFromSeed(new Uint8Array(32).fill(1));
+    const b = keyPairFromSeed(new Uint8Array(32).fill(2));
+    const msg = new TextEncoder().encode('murmur/v1/vote prevote height 7');
+    const sig = createSigner(a).sign(msg);
+    const v = memoVerifier(createVerifier());
+    expect(v.verify(sig, msg, a.publicKey)).toBe(true);
+    expect(v.verify(Uint8Array.from(sig), Uint8Array.from(msg), Uint8Array.from(a.publicKey))).toBe(true);
+    expect([v.hits, v.misses]).toEqual([1, 1]);
+    // The same signature on another message, or under another key: looked at, not borrowed.
+    const forged = Uint8Array.from(msg);
+    forged[0] = (forged[0] as number) ^ 1;
+    expect(v.verify(sig, forged, a.publicKey)).toBe(false);
+    expect(v.verify(sig, msg, b.publicKey)).toBe(false);
+    expect(v.misses).toBe(3);
+    // A caller that reuses its message buffer (wire/signing.ts does) cannot change what was remembered.
+    const scratch = Uint8Array.from(msg);
+    expect(v.verify(sig, scratch, a.publicKey)).toBe(true);
+    scratch.fill(0);
+    expect(v.verify(sig, msg, a.publicKey)).toBe(true);
+    expect(v.verify(sig, scratch, a.publicKey)).toBe(false);
+  });
+
+  it('forgets everything when full and still answers correctly', () => {
+    const k = keyPairFromSeed(new Uint8Array(32).fill(3));
+    const s = createSigner(k);
+    const v = memoVerifier(createVerifier(), 4);
+    const msgs = Array.from({ length: 10 }, (_, i) => new TextEncoder().encode(`m${i}`));
+    for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
+    for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
+    expect(v.hits + v.misses).toBe(20);
+    expect(v.misses).toBeGreaterThan(10); // cleared on the way: some were checked again
+  });
+});
