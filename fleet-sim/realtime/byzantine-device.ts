@@ -10,8 +10,8 @@ import { Prng } from '../../runtime/lib/prng.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from '../sim/byzantine.js';
 import type { Behavior } from '../scenario/scenario.js';
 
-/** The behaviours a wrapper can carry out; twins and amnesia are about identity and disk (amnesia is
- *  FleetProcs.forget; twins is deterministic-only). */
+/** The behaviours a wrapper can carry out; twins and amnesia are about identity and disk (FleetProcs.twin
+ *  and FleetProcs.forget). */
 export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer'];
 
 export interface ByzantineDeviceOptions {

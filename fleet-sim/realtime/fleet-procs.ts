@@ -3,7 +3,7 @@
 // broker, and one `murmur start` child process per device, started, killed and restarted by PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -306,9 +306,43 @@ export class FleetProcs {
     await this.start(d);
   }
 
+  /** Twins started by twin(), stopped at teardown. */
+  private readonly twins: { readonly id: string; readonly device: Device }[] = [];
+
+  /** What each twin has done so far: its id, the height it reached and the consensus messages it sent. */
+  twinStats(): { id: string; height: number; sent: number }[] {
+    return this.twins.map(({ id, device }) => ({ id, height: device.shell.core.chain.height, sent: device.shell.messagesSent }));
+  }
+
+  /**
+   * Twins: a second instance of device d with the same identity and key, started in this process from a
+   * copy of d's data directory taken now (a cloned SD card), under MQTT client ids of its own so the
+   * broker keeps both connected (outside the murmur-* ids the embedded broker reserves to each node). Both run the honest code; whatever the two see differently they sign
+   * differently, and to everyone else that is one validator signing twice. No radio (the pty is d's).
+   */
+  async twin(d: RealDevice): Promise<void> {
+    const dir = `data/${d.id}.twin`;
+    cpSync(join(this.dir, 'data', d.id), join(this.dir, dir), { recursive: true });
+    const config = join(this.dir, `${d.id}.twin.yaml`);
+    const lines = readFileSync(d.config, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('radios:'))
+      .map((l) => (l.startsWith('dataDir:') ? `dataDir: ${dir}` : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: twin-${this.fleet}-${d.id} }`) : l));
+    writeFileSync(config, lines.join('\n'));
+    const cfg = loadDeviceConfig(config);
+    if (!cfg.ok) throw new Error(`${d.id}'s twin: ${cfg.error}`);
+    const parts = await openDevice(cfg.value, config);
+    if (!parts.ok) throw new Error(`${d.id}'s twin: ${parts.error}`);
+    const device = new Device(parts.value, Date.now());
+    await device.start();
+    this.twins.push({ id: d.id, device });
+  }
+
   /** SIGTERM every device by PID (SIGKILL after 5 s), stop the broker, remove the directory. */
   async teardown(): Promise<void> {
-    const inProcess = this.devices.some((d) => d.inproc !== null);
+    const hadTwins = this.twins.length > 0;
+    await Promise.all(this.twins.splice(0).map((t) => t.device.stop()));
+    const inProcess = hadTwins || this.devices.some((d) => d.inproc !== null);
     await Promise.all(this.devices.map((d) => (d.inproc ? this.kill(d) : undefined)));
     // A stopped in-process device may still have one timer turn in flight that touches its data
     // directory; give it a moment before the directory goes.

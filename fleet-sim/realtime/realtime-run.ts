@@ -63,7 +63,8 @@ export interface RealtimeReport {
   linkFaults: { mqttCut: number; mqttLost: number };
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
    *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
-  byzantine: { node: number; behavior: string; honest: number; sent: number }[];
+  /** height: the height a twin reached (twins only: the second instance's chain). */
+  byzantine: { node: number; behavior: string; honest: number; sent: number; height?: number }[];
   /** The newest manifest epoch an honest device reported in force (null before any status). */
   epoch: number | null;
   /** Hazards the devices committed, matched to the scenario's world.hazards (null without any). */
@@ -93,7 +94,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   // Byzantine nodes run in this process with the simulator's wrappers on their outgoing consensus traffic.
   const ids = Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators));
   const byzantine = new Map<number, ByzantineDevice>();
-  /** Devices an amnesia fault restarted without their consensus memory (byzantine in the report). */
+  /** Devices made Byzantine through their disk or identity, not a wrapper (byzantine in the report): an
+   *  amnesia fault restarted them without their consensus memory, a twins fault started a second copy. */
   const forgot = new Set<number>();
   for (const f of s.faults) {
     if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
@@ -292,6 +294,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             fault('byzantine', [f.node], 'amnesia: restarted without its lock, votes and signer state (committed blocks kept)');
           },
         });
+      } else if (f.kind === 'byzantine' && f.behavior === 'twins') {
+        actions.push({
+          at: f.at,
+          run: async () => {
+            forgot.add(f.node);
+            await fleet.twin(device(f.node));
+            fault('byzantine', [f.node], 'twins: a second instance with the same key, from a copy of its data directory');
+          },
+        });
       } else if (f.kind === 'byzantine' && byzantine.has(f.node)) {
         const b = byzantine.get(f.node) as ByzantineDevice;
         actions.push({ at: f.at, run: () => (b.turn(f.behavior), fault('byzantine', [f.node], `${f.behavior} (fleet-sim wrapper around the real runtime)`)) });
@@ -443,7 +454,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       hil: hil?.describe() ?? [],
-      byzantine: [...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
+      byzantine: [
+        ...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
+        // A twin runs the honest code: everything it sent is what its code handed over.
+        ...fleet.twinStats().map((t) => ({ node: indexOfId.get(t.id) ?? -1, behavior: 'twins', honest: t.sent, sent: t.sent, height: t.height })),
+      ],
     };
   } finally {
     log('stopping the fleet');

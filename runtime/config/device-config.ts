@@ -54,6 +54,9 @@ function deviceConfigSchemaFor(z: Zod) {
           username: z.string().optional(),
           password: z.string().optional(),
           caFile: z.string().optional(),
+          // The MQTT client id: the consensus link connects as it, the control plane as <clientId>-ctl
+          // (default murmur-<fleet>-<id> and murmur-ctl-<fleet>-<id>). A broker allows one connection per id.
+          clientId: z.string().regex(/^[A-Za-z0-9_.-]{1,48}$/).optional(),
           heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
         })
         .strict(),
@@ -210,6 +213,7 @@ const fixes: Readonly<Record<string, string>> = {
   dataDir: 'set it to a directory this user may write (the WAL, signer state and snapshots live there)',
   'mqtt': 'add `mqtt: { url: mqtt://127.0.0.1:1883 }`',
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
+  'mqtt.clientId': 'use 1-48 letters, digits, ".", "_" or "-" (the control plane connects as <clientId>-ctl), or remove it for murmur-<fleet>-<id>',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
   'radios.heartbeatMs': 'use milliseconds from 100 up, or leave it out so the interval is sized to the radio\'s airtime (docs/device-config.md, "Heartbeats")',
   'radios.consensusStaleMs': 'use milliseconds from 100 up: how long a consensus envelope may wait for airtime before it is dropped unsent (default 2000; raise it for slow LoRa radios)',

@@ -19,6 +19,8 @@ export interface ControlPlaneOptions {
   readonly url: string;
   readonly fleet: string;
   readonly node: string;
+  /** The MQTT client id (default murmur-ctl-<fleet>-<node>). */
+  readonly clientId?: string;
   readonly signer: Signer;
   readonly username?: string;
   readonly password?: string;
@@ -39,7 +41,7 @@ export class ControlPlane {
   start(): void {
     const o = this.o;
     const client = connectMqtt(o.url, {
-      clientId: `murmur-ctl-${o.fleet}-${o.node}`.slice(0, 64),
+      clientId: (o.clientId ?? `murmur-ctl-${o.fleet}-${o.node}`).slice(0, 64),
       clean: true,
       keepalive: 10,
       reconnectPeriod: 1_000,

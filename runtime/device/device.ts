@@ -146,7 +146,7 @@ export class Device {
       fleet,
       node: c.id,
       peers,
-      mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
+      mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: c.mqtt.clientId } : {}), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
       // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
       radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
       ...(c.routing ? { policy: Object.fromEntries(Object.entries(c.routing).filter(([, v]) => v !== undefined)) } : {}),
@@ -155,7 +155,7 @@ export class Device {
     this.link = links.value.router;
     this.mqtt = links.value.mqtt;
     this.radios = links.value.radios;
-    this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c) });
+    this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
     this.membership = new MembershipView(c.id, membershipConfigOf(c, p.heartbeats));
     // Heartbeats go on each link at that link's interval, beside the router (which drops the copies
     // for everything else); the service hears every copy, so the view knows which links carry a peer.

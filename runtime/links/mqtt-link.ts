@@ -29,6 +29,8 @@ export interface MqttLinkOptions {
   readonly fleet: string;
   readonly node: string;
   readonly name?: string;
+  /** The MQTT client id (default murmur-<fleet>-<node>); the broker allows one connection per id. */
+  readonly clientId?: string;
   readonly username?: string;
   readonly password?: string;
   readonly tls?: MqttTlsOptions;
@@ -111,7 +113,7 @@ export class MqttLink implements Link {
     this.running = true;
     const o = this.opts;
     const options: IClientOptions = {
-      clientId: `murmur-${o.fleet}-${o.node}`.slice(0, 64),
+      clientId: (o.clientId ?? `murmur-${o.fleet}-${o.node}`).slice(0, 64),
       protocolVersion: o.protocolVersion ?? 4,
       clean: true,
       keepalive: o.keepaliveSec ?? 10,

@@ -32,6 +32,8 @@ describe('device.yaml', () => {
     expect(logged.ok && logged.value.log).toEqual({ level: 'warn', file: '/etc/murmur/logs/d1.log' });
     const firstUp = parseDeviceConfig(good + 'routing: { consensus: first }\n', 'd.yaml');
     expect(firstUp.ok && firstUp.value.routing).toEqual({ consensus: 'first' });
+    const named = parseDeviceConfig(good.replace(/mqtt: \{ url: ([^ ]+) \}/, 'mqtt: { url: $1, clientId: drone-1 }'), 'd.yaml');
+    expect(named.ok && named.value.mqtt.clientId, named.ok ? '' : named.error).toBe('drone-1');
     const fenced = parseDeviceConfig(good + 'geofence: { polygon: [[-60, -60], [-60, 30], [200, 30]] }\n', 'd.yaml');
     expect(fenced.ok && fenced.value.geofence).toEqual({ polygon: [[-60, -60], [-60, 30], [200, 30]] });
     const lean = parseDeviceConfig(good + 'agents: { engine: pure-ts }\n', 'd.yaml');
@@ -51,6 +53,7 @@ describe('device.yaml', () => {
     [good + 'routing: { consensus: radio }\n', 'routing.consensus: "radio": invalid option: expected one of "all"|"first"; use all (every link that is up'],
     [good + 'geofence: { polygon: [[0, 0], [0, 10]] }\n', 'device.yaml: geofence.polygon: [[0,0],[0,10]]: too small: expected array to have >=3 items; list 3 to 64 [north, east] points'],
     [good + 'geofence: { polygon: [[0, 0], [0, 10], [north, 5]] }\n', 'device.yaml: geofence.polygon.2.0: is "north", expected a number; list 3 to 64 [north, east] points in metres'],
+    [good.replace('}', ', clientId: "a b" }'), 'device.yaml: mqtt.clientId: "a b" is not valid; use 1-48 letters, digits'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],

@@ -160,6 +160,34 @@ describe('MQTT link sessions', () => {
   });
 });
 
+describe('MQTT client ids', () => {
+  it('two links of one node under client ids of their own both stay connected and both receive', async () => {
+    const broker = await startAedes();
+    // fleet-sim's twins: the same node and credentials, a second client id (device.yaml mqtt.clientId)
+    // outside the murmur-* ids the broker reserves to each node.
+    const a = linkFor(broker.url, 'a');
+    const twin = linkFor(broker.url, 'a', { clientId: 'twin-conf-fleet-a' });
+    const b = linkFor(broker.url, 'b');
+    try {
+      await a.start();
+      await twin.start();
+      await b.start();
+      const inboxes = [new Inbox(a), new Inbox(twin)];
+      await sleep(300);
+      b.broadcast(Buffer.from('to both'), 'consensus');
+      for (const inbox of inboxes) await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'to both'), 3_000, 'delivery to a and its twin');
+      // Neither took the other's session over: both are still up a second later.
+      await sleep(1_000);
+      expect([a.isUp(), twin.isUp()]).toEqual([true, true]);
+    } finally {
+      await a.stop();
+      await twin.stop();
+      await b.stop();
+      await broker.stop();
+    }
+  });
+});
+
 describe('MQTT link started before its broker', () => {
   it('starts down, keeps retrying with backoff, and connects when the broker appears', async () => {
     const { freePort } = await import('./processes.js');

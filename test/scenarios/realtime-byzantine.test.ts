@@ -3,7 +3,8 @@
 // committed and reported); a silent and a forging validator together (f = 2 of 7) cannot stop the rest.
 // Amnesia: a validator is stopped, forgets its consensus memory (its lock, its own votes and its
 // signer state; its committed blocks and snapshot stay, as a validator restored from a stale backup)
-// and starts again; the fleet stays safe and live, and the amnesiac catches up.
+// and starts again; the fleet stays safe and live, and the amnesiac catches up. Twins: a second
+// instance of a validator, same key, from a copy of its data directory, runs beside it; both sign.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -92,5 +93,26 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     const h = (i: number): number => last?.nodes.find((n) => n.i === i)?.h ?? 0;
     expect(h(3), why).toBeGreaterThanOrEqual(h(0) - 3);
     expect(heightsBetween(events, from, s.durationMs, 3), why).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('twins: a second instance of a validator with its key runs beside it; the fleet stays safe and live', async () => {
+    const s: Scenario = { ...base, name: 'realtime-twins', seed: 6, durationMs: 12_000, faults: [{ at: 3_000, kind: 'byzantine', node: 3, behavior: 'twins' }], workload: [{ kind: 'rate', from: 300, to: 11_000, perSec: 4, command: 'noop' }] };
+    const events: RunEvent[] = [];
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const why = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, nodes: r.nodes, byzantine: r.byzantine, evidence: r.evidence.length, unsupported: r.unsupported, expect: r.expect })}`;
+    expect(r.safety, why).toEqual({ ok: true, violations: [] });
+    expect(r.unsupported, why).toEqual([]);
+    expect(r.nodes.byzantine, why).toEqual([3]);
+    const fault = events.find((e): e is Extract<RunEvent, { t: 'fault' }> => e.t === 'fault' && e.kind === 'byzantine');
+    expect(fault?.detail, why).toContain('twins');
+    // The twin took part: it signed and sent consensus messages with validator 3's key.
+    const twin = r.byzantine.find((b) => b.behavior === 'twins');
+    expect(twin?.node, why).toBe(3);
+    expect(twin?.sent ?? 0, why).toBeGreaterThan(10);
+    // ...and followed the chain over the broker (it has no radio): it kept up with the others.
+    const last = events.filter((e): e is Frame => e.t === 'frame').at(-1);
+    const h0 = last?.nodes.find((n) => n.i === 0)?.h ?? 0;
+    expect(twin?.height ?? 0, why).toBeGreaterThanOrEqual(h0 - 3);
+    expect(heightsBetween(events, (fault?.at ?? 0) + 1_000, s.durationMs, 0), why).toBeGreaterThan(5);
   }, 120_000);
 });
