@@ -5,6 +5,7 @@
 // Frame layout: radio-frame.ts and docs/topics.md.
 
 import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 // serialport (its native binding and parsers, ~1 MB of heap) is imported when a radio opens, so a
 // device without radios never loads it.
@@ -105,6 +106,7 @@ export class SerialLink implements Link {
   private waitingDrain = false;
   private pendingRelays = 0;
   private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SerialLinkOptions) {
     assert(opts.paths.length > 0, 'a serial link needs at least one port path');
@@ -143,6 +145,11 @@ export class SerialLink implements Link {
         this.rx.push(new CobsSplitter(limits.radioRxBufferBytesMax));
         this.ports.push(await this.open(i));
       }
+      // A port whose device node is gone (a USB radio unplugged, a pty pair ended) is closed here, so it
+      // is reopened when the node comes back: the driver does not always report the hang-up (seen with
+      // ptys under load: no 'close' within 10 s).
+      this.watchdog = setInterval(() => this.closeVanished(), Math.max(100, Math.min(this.opts.reopenMs ?? 1_000, 1_000)));
+      this.watchdog.unref?.();
     } catch (e) {
       await this.stop();
       throw e;
@@ -152,6 +159,7 @@ export class SerialLink implements Link {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
     this.queue.clear();
@@ -172,6 +180,12 @@ export class SerialLink implements Link {
     port.on('error', () => undefined); // shows as a closed port: isUp() false, then a reopen
     port.on('close', () => this.scheduleReopen(i));
     return port;
+  }
+
+  private closeVanished(): void {
+    this.ports.forEach((port, i) => {
+      if (port.isOpen && !existsSync(this.opts.paths[i] as string)) port.close(() => undefined);
+    });
   }
 
   /** A port that closed while running is retried every reopenMs, with no restart of the link. */
