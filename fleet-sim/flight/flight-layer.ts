@@ -27,7 +27,7 @@ export interface FlightDrone {
   readonly sim: SimMultirotor;
   /** Waypoints still to fly, metres; null when there is no task. The first is reached at `transitAltM`
    *  and the drone comes down to `altM` there (`descended`), as the device's executor does. */
-  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; next: number; sent: number; descended: boolean } | null;
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
@@ -144,7 +144,7 @@ export class FlightLayer {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, next, sent: -1, descended: next > 0 };
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0 };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
         if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
@@ -262,10 +262,13 @@ export class FlightLayer {
       if (st.mode === 'takeoff' && !d.sim.atTarget(1.5)) return;
       const wp = d.route.points[d.route.next];
       if (wp === undefined) {
+        // As the device's executor: a survey's drone goes home, a goto's or formation's holds there.
         d.completed = d.route.mission;
+        const home = d.route.then === 'return';
         d.route = null;
-        d.sim.returnToLaunch();
-        d.mode = 'rtl';
+        if (home) d.sim.returnToLaunch();
+        else d.sim.hold();
+        d.mode = home ? 'rtl' : 'hold';
         return;
       }
       const r = d.route;

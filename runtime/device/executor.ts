@@ -228,6 +228,12 @@ export class Executor {
     }
     this.completed = task.mission;
     this.report({ command, stage: 'done', progress: 1000, reason: '' });
+    // A survey's drone goes home on its flight controller's return (at this drone's return altitude); a
+    // goto's or formation's stays where the task put it.
+    if (task.then === 'return' && live()) {
+      const r = await this.act({ type: 'return-to-launch' });
+      if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
+    }
   }
 
   private target(w: { n: number; e: number }, relAltM: number): GeoPoint {

@@ -11,6 +11,7 @@ import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
+import { thenOf } from '../mission/commands.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
@@ -208,7 +209,7 @@ export class MissionRunner {
     if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
     const mine = m.assignments.find((a) => a.node === this.o.id);
     if (!mine) return;
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps });
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind) });
   }
 
   private onExec(r: ExecReport): void {

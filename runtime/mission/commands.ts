@@ -19,6 +19,9 @@ export const missionLimits = {
 /** A manifest takes effect two heights after the block that commits it (the consensus H+2 rule). */
 export const manifestDelayHeights = 2;
 
+/** After its last waypoint a survey's drone returns home; a goto's or formation's holds there. */
+export const thenOf = (kind: MissionKind): 'return' | 'hold' => (kind === 'survey' ? 'return' : 'hold');
+
 export type Outcome = { readonly ok: true; readonly state: MissionState; readonly effects: MissionEffect[] } | { readonly ok: false; readonly reason: string };
 
 const reject = (reason: string): Outcome => ({ ok: false, reason });
@@ -176,7 +179,7 @@ function startMission(
   const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
-  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, transitAltDm: x.transitAltDm, speedDmps } }));
+  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
   // Drones of a replaced mission that get no part in the new one stop where they are.
   if (s.mission) {
     for (const old of s.mission.assignments) {

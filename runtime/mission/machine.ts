@@ -4,7 +4,7 @@
 
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
-import { runCommand } from './commands.js';
+import { runCommand, thenOf } from './commands.js';
 import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
@@ -87,7 +87,7 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
     const route = avoidKeepOuts(a.waypoints, after);
     if (old.length === route.length && old.every((p, i) => p.n === route[i]?.n && p.e === route[i]?.e)) continue;
     nodes.push(a.node);
-    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, transitAltDm: a.transitAltDm, speedDmps: m.speedDmps, replan: true } });
+    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, transitAltDm: a.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), replan: true } });
   }
   if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
   return { state, effects };

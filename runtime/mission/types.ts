@@ -81,11 +81,13 @@ export interface DroneState {
 }
 
 /** What a drone is told to do. Waypoints are flown in order at the mission altitude; the first is
- *  reached at `transitAltDm` (climbing to it first) when that is given. */
+ *  reached at `transitAltDm` (climbing to it first) when that is given. `then`: what the drone does
+ *  after the last one: a survey's drone returns home (its lanes are flown), a goto's or formation's
+ *  holds where it is (being there is the point). */
 export type Task =
   /** `replan`: the same mission's route changed around a committed hazard; carry on from where the
    *  drone is rather than from the first waypoint. */
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly replan?: true }
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }

@@ -23,7 +23,7 @@ async function rig() {
   const reports: ExecReport[] = [];
   const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
   // Two legs of 120 m at 8 m/s: 15 simulated seconds each, 0.75 s of wall time.
-  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80 });
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
   return { vehicle, devices, ex, reports };
 }
 

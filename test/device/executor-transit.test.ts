@@ -36,7 +36,7 @@ async function fly(transitAltDm: number | undefined): Promise<{ track: Sample[];
     }, 10),
   );
   // A leg of 80 m north to the route, then the route: 60 m east.
-  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 800, e: 0 }, { n: 800, e: 600 }], altDm: 200, ...(transitAltDm === undefined ? {} : { transitAltDm }), speedDmps: 80 });
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 800, e: 0 }, { n: 800, e: 600 }], altDm: 200, ...(transitAltDm === undefined ? {} : { transitAltDm }), speedDmps: 80, then: 'hold' });
   for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
   return { track, reports };
 }
@@ -101,11 +101,37 @@ describe('executor transit altitude', () => {
       }, 10),
     );
     // A lane's far end (60 m east) lies past the fence at 30 m east.
-    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
     expect(reports.map((r) => r.stage), JSON.stringify(reports.slice(-2))).toContain('done');
     expect(logs).toEqual(["task m1: waypoint 2 [40, 60] is outside this device's geofence: skipped"]);
     expect(eastMost).toBeLessThan(3);
     expect(Math.abs(vehicle.state().northM - 80)).toBeLessThan(3.5);
   }, 30_000);
+
+  it("goes home after a survey's last waypoint, and stays after a goto's", async () => {
+    const flyTo = async (then: 'return' | 'hold'): Promise<{ northM: number; eastM: number; upM: number; armed: boolean }> => {
+      const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0, { northM: -6, eastM: 3 });
+      const devices = createSimDevices(vehicle);
+      for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+      const reports: ExecReport[] = [];
+      const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+      const t0 = Date.now();
+      timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+      ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 300, e: 0 }], altDm: 150, speedDmps: 80, then });
+      for (const start = Date.now(); Date.now() - start < 15_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
+      expect(reports.map((r) => r.stage)).toContain('done');
+      // Long enough to come home and land (about 60 simulated seconds), were it going.
+      for (const start = Date.now(); Date.now() - start < 6_000 && vehicle.state().armed; ) await new Promise((r) => setTimeout(r, 50));
+      const s = vehicle.state();
+      return { northM: s.northM, eastM: s.eastM, upM: s.upM, armed: s.armed };
+    };
+    const surveyed = await flyTo('return');
+    expect(surveyed.armed).toBe(false); // landed and disarmed...
+    expect(Math.hypot(surveyed.northM + 6, surveyed.eastM - 3)).toBeLessThan(1.5); // ...on its own pad
+    const went = await flyTo('hold');
+    expect(went.armed).toBe(true);
+    expect(Math.hypot(went.northM - 30, went.eastM)).toBeLessThan(3);
+    expect(went.upM).toBeGreaterThan(10);
+  }, 40_000);
 });

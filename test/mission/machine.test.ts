@@ -68,6 +68,8 @@ describe('mission.survey', () => {
     expect(['d1', 'd2']).toContain(firstLaneOwner?.node);
     expect(r.state.mission?.status).toBe('active');
     expect(r.state.drones.every((d) => d.activity === 'tasked')).toBe(true);
+    // Its lanes flown, a survey's drone goes home.
+    expect(t.every((x) => x.task.type === 'waypoints' && x.task.then === 'return')).toBe(true);
   });
 
   it('leaves out a drone whose committed battery is under the reserve, and says why when none is left', () => {
@@ -190,6 +192,8 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     const r = run(initialMissionState(), atCorners, [cmd('formation', { shape: 'circle', center: [200, 200], spacingM: 50 })]);
     const slots = tasks(r.effects).map((x) => (x.task.type === 'waypoints' ? x.task.waypoints[0] : null));
     expect(new Set(slots.map((p) => `${p?.n},${p?.e}`))).toEqual(new Set(['2500,2000', '2000,2500', '1500,2000', '2000,1500']));
+    // A formation is held once in place.
+    expect(tasks(r.effects).every((x) => x.task.type === 'waypoints' && x.task.then === 'hold')).toBe(true);
   });
 
   it('sends a goto group with an eastward offset per drone, and refuses a drone low on battery', () => {
@@ -198,6 +202,7 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
       { n: 500, e: 500 },
       { n: 500, e: 600 },
     ]);
+    expect(tasks(r.effects).every((x) => x.task.type === 'waypoints' && x.task.then === 'hold')).toBe(true);
     const low = run(initialMissionState(), [telemetry('d3', 0, 0, 120)], [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd3' })]);
     expect(only(low.effects).reason).toBe('d3 battery 12% is below the 25% reserve');
     const unknown = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd9' })]);
