@@ -4,7 +4,7 @@
 
 import { createSigner, createVerifier, hash, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { DedupCache } from '../../runtime/links/dedup-cache.js';
+import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
@@ -39,8 +39,8 @@ export interface SimNode {
   shell: NodeShell | null;
   /** The application of the current incarnation (rebuilt from snapshot and WAL at every boot). */
   app: SimApp | null;
-  /** State sync envelopes this incarnation received recently (only with WorldOptions.stateSyncDedup). */
-  seen: DedupCache | null;
+  /** Envelopes this incarnation received recently (only with WorldOptions.routerDedup). */
+  seen: DedupWindow | null;
   incarnation: number;
   byzantine: Behavior | null;
   byz: ByzantineContext | null;
@@ -68,12 +68,11 @@ export interface WorldOptions {
   /** Overrides of the consensus settings every node uses (e.g. checkpointEveryHeights, syncWindowHeights). */
   readonly consensus?: Partial<ConsensusConfig>;
   /**
-   * Drop a state sync envelope (kinds 14..17) a node received before, as a device's link router drops
-   * any envelope it saw among its last limits.routerDedupEntriesMax (runtime/links/router.ts): a retry
-   * must not be byte-identical. Only these kinds: consensus re-broadcasts identical votes, which the
-   * router's filter defeats for a node that dropped the first copy (reported as open in ARCHITECTURE.md).
+   * Drop an envelope a node received within limits.routerDedupWindowMs of its first copy, as a device's
+   * link router does (runtime/links/router.ts, the same DedupWindow on virtual time): a copy from
+   * another link or a duplicated delivery is dropped, a re-broadcast after the window gets through.
    */
-  readonly stateSyncDedup?: boolean;
+  readonly routerDedup?: boolean;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
   /** Remember verification results across nodes (default true; exact, and much faster). */
@@ -94,6 +93,8 @@ export class World {
   nodeVerifications = 0;
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
+  /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
+  dedupDropped = 0;
   readonly net: SimNetwork;
   /** Each device's router over the broker and, when the scenario has one, the radio. */
   readonly links: SimLinks;
@@ -302,7 +303,7 @@ export class World {
     const inc = n.incarnation;
     const app = new SimApp((st) => this.onAppState(n, st));
     n.app = app;
-    n.seen = this.opts.stateSyncDedup ? new DedupCache(limits.routerDedupEntriesMax) : null;
+    n.seen = this.opts.routerDedup ? new DedupWindow(limits.routerDedupEntriesMax, limits.routerDedupWindowMs) : null;
     const sc = this.scenario.consensus;
     const shell = new NodeShell({
       id: n.id,
@@ -404,11 +405,12 @@ export class World {
 
   private deliver(to: number, bytes: Uint8Array): void {
     const n = this.nodes[to] as SimNode;
-    // Envelopes open [0x86, version 1, kind]: state sync kinds are 14..17.
-    const syncKind = bytes.length > 3 && bytes[0] === 0x86 && bytes[1] === 0x01 && (bytes[2] as number) >= 14 && (bytes[2] as number) <= 17;
-    const key = this.opts.stateSyncDedup && syncKind ? Buffer.from(hash(bytes)).toString('base64') : null;
+    const key = this.opts.routerDedup ? Buffer.from(hash(bytes)).toString('base64') : null;
     for (const target of n.twin ? [n, n.twin] : [n]) {
-      if (key !== null && target.seen && !target.seen.add(key)) continue;
+      if (key !== null && target.seen && !target.seen.add(key, this.now())) {
+        this.dedupDropped++;
+        continue;
+      }
       if (target.byz) rememberReceived(target.byz, bytes);
       const shell = target.shell;
       if (shell)
