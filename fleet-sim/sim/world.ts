@@ -8,7 +8,7 @@ import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
-import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
@@ -403,10 +403,25 @@ export class World {
     else this.transmit(n.index, toIdx, bytes, 'consensus');
   }
 
+  /**
+   * A node and its twin hear different halves of the other validators (the Twins method: Bano et al.,
+   * "Twins: BFT Systems Made Robust", 2022): a message goes to the original when its sender is among the
+   * first half of them (rounded up), to the twin otherwise; anything else (a follower's, an unreadable
+   * one) to both. So the two see different proposals and votes, and sign differently with one key.
+   */
+  private twinTargets(n: SimNode, twin: SimNode, bytes: Uint8Array): SimNode[] {
+    const e = decodeEnvelope(bytes);
+    const from = e.ok ? this.nodes.findIndex((x) => x.id === e.value.sender) : -1;
+    const validators = this.scenario.validators;
+    if (from < 0 || from >= validators) return [n, twin];
+    const rank = from < n.index ? from : from - 1; // its place among the other validators
+    return rank < Math.ceil((validators - 1) / 2) ? [n] : [twin];
+  }
+
   private deliver(to: number, bytes: Uint8Array): void {
     const n = this.nodes[to] as SimNode;
     const key = this.opts.routerDedup ? Buffer.from(hash(bytes)).toString('base64') : null;
-    for (const target of n.twin ? [n, n.twin] : [n]) {
+    for (const target of n.twin ? this.twinTargets(n, n.twin, bytes) : [n]) {
       if (key !== null && target.seen && !target.seen.add(key, this.now())) {
         this.dedupDropped++;
         continue;

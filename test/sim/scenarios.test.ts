@@ -1,7 +1,9 @@
 // Scenario tests written like the situations they test. Each runs the real node shell over the
 // deterministic simulator; a failure prints the seed and the command that replays it.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { runOk, scenario } from './helpers.js';
 
 describe('consensus scenarios (n=4, f=1 unless said)', () => {
@@ -37,6 +39,14 @@ describe('consensus scenarios (n=4, f=1 unless said)', () => {
 
   it('an equivocating validator is caught: evidence is committed in a later block naming it', async () => {
     const r = await runOk(scenario({ name: 'equivocate', faults: [{ at: 1_000, kind: 'byzantine', node: 3, behavior: 'equivocate' }] }));
+    expect(r.evidence.length).toBeGreaterThan(0);
+    expect(new Set(r.evidence.map((e) => e.validator))).toEqual(new Set([3]));
+  });
+
+  it('twins hearing different halves of the validators sign differently with one key: caught as equivocation', async () => {
+    // The shipped scenario: with both twins hearing everyone (before the split) it produced no evidence.
+    const file = 'fleet-sim/scenarios/byzantine-twins.yaml';
+    const r = await runOk(parseScenario(readFileSync(file, 'utf8'), file));
     expect(r.evidence.length).toBeGreaterThan(0);
     expect(new Set(r.evidence.map((e) => e.validator))).toEqual(new Set([3]));
   });
