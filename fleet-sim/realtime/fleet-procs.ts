@@ -49,8 +49,8 @@ export interface FleetProcsOptions {
   readonly fleet?: string;
   /** Each device's serial radio: the scenario's radio model and the pty path device i opens. */
   readonly radio?: { readonly model: RadioModel; readonly path: (i: number) => string };
-  /** The embedded broker asks this for each delivery of device traffic (partitions and loss). */
-  readonly forward?: (from: string, to: string) => boolean;
+  /** The embedded broker asks this for each delivery of device traffic (partitions, loss, twins). */
+  readonly forward?: (from: string, to: string, toClient: string) => boolean;
   /** Devices that run in this process even with `processes` (Byzantine nodes: their hooks live here). */
   readonly inProcess?: (i: number) => boolean;
   /** Hooks for an in-process device (fleet-sim's Byzantine wrappers), given its opened parts. */
@@ -309,6 +309,11 @@ export class FleetProcs {
   /** Twins started by twin(), stopped at teardown. */
   private readonly twins: { readonly id: string; readonly device: Device }[] = [];
 
+  /** The MQTT client id of device id's twin (its control plane adds -ctl). */
+  static twinClientId(fleet: string, id: string): string {
+    return `twin-${fleet}-${id}`;
+  }
+
   /** What each twin has done so far: its id, the height it reached and the consensus messages it sent. */
   twinStats(): { id: string; height: number; sent: number }[] {
     return this.twins.map(({ id, device }) => ({ id, height: device.shell.core.chain.height, sent: device.shell.messagesSent }));
@@ -327,7 +332,7 @@ export class FleetProcs {
     const lines = readFileSync(d.config, 'utf8')
       .split('\n')
       .filter((l) => !l.startsWith('radios:'))
-      .map((l) => (l.startsWith('dataDir:') ? `dataDir: ${dir}` : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: twin-${this.fleet}-${d.id} }`) : l));
+      .map((l) => (l.startsWith('dataDir:') ? `dataDir: ${dir}` : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: ${FleetProcs.twinClientId(this.fleet, d.id)} }`) : l));
     writeFileSync(config, lines.join('\n'));
     const cfg = loadDeviceConfig(config);
     if (!cfg.ok) throw new Error(`${d.id}'s twin: ${cfg.error}`);

@@ -86,10 +86,19 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const now = (): number => Math.round(performance.now() - t0);
   const plan = new FaultPlan(s, now);
   const indexOfId = new Map(Array.from({ length: s.validators + s.followers }, (_, i) => [FleetProcs.idOf(i, s.validators), i]));
-  const forward = (from: string, to: string): boolean => {
+  // Twins (FleetProcs.twin), as in deterministic mode: the original hears the first half of the other
+  // validators (rounded up), its twin the rest; followers' traffic reaches both.
+  const twinned = new Set<number>();
+  const twinHears = (node: number, from: number, twin: boolean): boolean => {
+    if (!twinned.has(node) || from >= s.validators) return true;
+    const rank = from < node ? from : from - 1;
+    return (rank < Math.ceil((s.validators - 1) / 2)) !== twin;
+  };
+  const forward = (from: string, to: string, toClient: string): boolean => {
     const a = indexOfId.get(from);
     const b = indexOfId.get(to);
-    return a === undefined || b === undefined || plan.forward(a, b);
+    if (a === undefined || b === undefined) return true;
+    return plan.forward(a, b) && twinHears(b, a, toClient.startsWith(FleetProcs.twinClientId(fleetName, to)));
   };
   // Byzantine nodes run in this process with the simulator's wrappers on their outgoing consensus traffic.
   const ids = Array.from({ length: s.validators + s.followers }, (_, i) => FleetProcs.idOf(i, s.validators));
@@ -109,7 +118,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     brokerUrl: o.brokerUrl,
     processes: o.processes,
     ...(radio ? { radio } : {}),
-    ...(plan.hasLinkFaults ? { forward } : {}),
+    ...(plan.hasLinkFaults || s.faults.some((f) => f.kind === 'byzantine' && f.behavior === 'twins') ? { forward } : {}),
     obstacles: s.world?.hazards ?? [],
     ...(s.world?.batteryWh !== undefined ? { batteryWh: s.world.batteryWh } : {}),
     ...(s.world?.pads ? { pads: s.world.pads } : {}),
@@ -295,10 +304,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           },
         });
       } else if (f.kind === 'byzantine' && f.behavior === 'twins') {
+        if (!fleet.embedded) unsupported.push(`twins at ${f.at} ms: both instances hear every validator over an external broker (the split of what they hear needs the embedded broker)`);
         actions.push({
           at: f.at,
           run: async () => {
             forgot.add(f.node);
+            twinned.add(f.node);
             await fleet.twin(device(f.node));
             fault('byzantine', [f.node], 'twins: a second instance with the same key, from a copy of its data directory');
           },

@@ -32,10 +32,10 @@ export interface EmbeddedBrokerOptions {
   readonly log?: (r: BrokerRejection) => void;
   /**
    * Asked for every delivery of device traffic (consensus, heartbeat, telemetry, unicast, state) from
-   * device `from` to subscriber `to`; false drops that copy. fleet-sim applies partitions and loss with
-   * it; a gateway leaves it unset.
+   * device `from` to subscriber `to`, connected as MQTT client `toClient`; false drops that copy.
+   * fleet-sim applies partitions, loss and its twins' split with it; a gateway leaves it unset.
    */
-  readonly forward?: (from: string, to: string) => boolean;
+  readonly forward?: (from: string, to: string, toClient: string) => boolean;
 }
 
 const rejectionsKept = 200;
@@ -136,7 +136,7 @@ export class EmbeddedBroker {
         if (!forward || !who) return packet;
         const t = parseTopic(fleetPrefix(who.fleet), packet.topic);
         if (!t || t.type === 'commands' || t.from === who.id) return packet;
-        return forward(t.from, who.id) ? packet : null;
+        return forward(t.from, who.id, client.id) ? packet : null;
       },
     });
     aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
