@@ -54,7 +54,9 @@ export interface RealtimeReport {
   evidence: { kind: string; validator: number; height: number }[];
   /** Measured from the devices' reported positions: the survey area's covered fraction (cells flown over
    *  above 5 m), and the closest two airborne devices came. */
-  flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null };
+  /** separationFrom: the simulated vehicles' true positions (every device in this process on simulated
+   *  hardware), or the GNSS positions the devices reported (child processes, hardware in the loop). */
+  flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports' };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
   /** The air's counters when the scenario has links.radio. */
@@ -357,6 +359,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let epoch: number | null = null;
     const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     let minSeparationM: number | null = null;
+    let separationFrom: 'vehicles' | 'reports' = 'vehicles';
     // world.geofence: breaches counted from the positions the devices report, as deterministic mode
     // counts them; a drone counts again only after it came back inside.
     const outside = new Set<number>();
@@ -396,7 +399,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
         return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
       });
-      const closest = closestPairM(nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u })));
+      // Separation is the world's to measure: the simulated vehicles' true positions when every running
+      // device is in this process on simulated hardware, else what the devices report (GNSS noise).
+      const truth = fleet.devices.map((d) => (fleet.alive(d) ? (d.inproc?.simTruth() ?? null) : null));
+      const fromVehicles = fleet.devices.every((d, i) => !fleet.alive(d) || truth[i] !== null);
+      if (!fromVehicles) separationFrom = 'reports';
+      const airborne = fromVehicles ? truth.filter((t): t is NonNullable<typeof t> => t !== null && t.upM > 5) : nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u }));
+      const closest = closestPairM(airborne);
       if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
       for (const x of nodes) {
         if (!fence || x.u < 1 || x.health !== 'alive') continue;
@@ -440,6 +449,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       geofenceBreaches,
       failsafes,
       minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10,
+      separationFrom,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
     // Not measured here: the devices' routers do not report which deliveries came through a relay.

@@ -13,6 +13,10 @@ export interface WrittenReport {
   readonly html: string;
 }
 
+/** Where a real-time closest approach was measured: the simulated vehicles, or the GNSS positions the
+ *  devices reported (about 1 m of noise between two of them). */
+const from = (s: 'vehicles' | 'reports' | undefined): string => (s === 'reports' ? ' (from reported GNSS positions)' : '');
+
 export function reportBaseName(scenario: string, seed: number): string {
   return `${scenario.replace(/[^A-Za-z0-9._-]/g, '_')}-seed${seed}`;
 }
@@ -42,7 +46,7 @@ interface SummaryFields {
   expect: { met: boolean; failed: readonly string[] };
   /** Real-time mode counts fleet-sim's air; deterministic mode counts the simulated radios and routers. */
   radio?: AirCounters | SimRadioCounters | null;
-  flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; hazardsFound?: number } | null;
+  flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; separationFrom?: 'vehicles' | 'reports'; hazardsFound?: number } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted?: number } | null;
 }
@@ -89,9 +93,9 @@ export function formatSummary(r: SummaryFields): string {
     // Real time counts every reflex return or landing the devices report; deterministic mode its battery ones.
     const parts = [r.mode === 'realtime' ? `${f.failsafes} failsafes (reflex returns and landings)` : `${f.failsafes} battery failsafes`, `${f.geofenceBreaches ?? 0} geofence breaches`];
     if (typeof f.hazardsFound === 'number') parts.push(`${f.hazardsFound} hazards found`);
-    rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m`]);
+    rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m${from(f.separationFrom)}`]);
   } else if (f && typeof f.minSeparationM === 'number') {
-    rows.push(['flight', `closest approach ${f.minSeparationM} m`]);
+    rows.push(['flight', `closest approach ${f.minSeparationM} m${from(f.separationFrom)}`]);
   }
   if (r.validatorSet && r.validatorSet.epoch > 1) rows.push(['validators', `epoch ${r.validatorSet.epoch} since height ${r.validatorSet.sinceHeight}: [${r.validatorSet.validators.join(', ')}]`]);
   const hz = r.hazards;

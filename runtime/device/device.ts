@@ -128,6 +128,11 @@ export class Device {
   private readonly telemetryGate: TelemetryGate;
   private lastCommitMs = Date.now();
 
+  /** The simulated vehicle's true position (hal.driver sim), for fleet-sim's world measurements. */
+  simTruth(): { northM: number; eastM: number; upM: number } | null {
+    return this.hal.truth?.() ?? null;
+  }
+
   constructor(
     private readonly p: DeviceParts,
     private readonly startedAt: number,

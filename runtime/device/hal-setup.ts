@@ -28,6 +28,9 @@ export interface Hal {
   stop(): Promise<void>;
   /** Advances simulated hardware to wall time `nowMs` (no-op for real drivers). */
   step(nowMs: number): void;
+  /** The simulated vehicle's true position in local metres (not what its GNSS reads): what fleet-sim,
+   *  which simulates the world, measures separation with. Absent for real drivers. */
+  readonly truth?: () => { northM: number; eastM: number; upM: number };
 }
 
 /** Home altitude of the simulated vehicle above mean sea level, metres. */
@@ -57,6 +60,7 @@ function withLinuxDevices(c: DeviceConfig, base: Hal): Hal {
       await base.stop();
     },
     step: (now) => base.step(now),
+    ...(base.truth ? { truth: base.truth } : {}),
   };
 }
 
@@ -110,5 +114,9 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
     },
     // Simulated time starts at 0 when the device starts and runs timeScale times faster than the wall.
     step: (now) => vehicle.step(Math.max(0, (now - nowMs) * s.timeScale)),
+    truth: () => {
+      const v = vehicle.state();
+      return { northM: v.northM, eastM: v.eastM, upM: v.upM };
+    },
   };
 }

@@ -53,6 +53,9 @@ describe('real-time mode: world and flight section', () => {
     expect(frames.some((f) => f.nodes.some((x) => x.u > 5)), why).toBe(true);
     expect(eastMost, why).toBeLessThan(30);
     expect(report.flight.geofenceBreaches, why).toBe(0);
+    // Every device runs here on simulated hardware: separation comes from the vehicles, not GNSS.
+    expect(report.flight.separationFrom, why).toBe('vehicles');
+    expect(report.flight.minSeparationM, why).not.toBeNull();
     expect(report.expect.failed.some((f) => f.startsWith('geofenceBreachesMax')), why).toBe(false);
     expect(report.unsupported, why).toEqual([]);
     expect(report.expect.failed, why).toContain('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
