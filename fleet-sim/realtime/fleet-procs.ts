@@ -322,8 +322,10 @@ export class FleetProcs {
   /**
    * Twins: a second instance of device d with the same identity and key, started in this process from a
    * copy of d's data directory taken now (a cloned SD card), under MQTT client ids of its own so the
-   * broker keeps both connected (outside the murmur-* ids the embedded broker reserves to each node). Both run the honest code; whatever the two see differently they sign
-   * differently, and to everyone else that is one validator signing twice. No radio (the pty is d's).
+   * broker keeps both connected (outside the murmur-* ids the embedded broker reserves to each node).
+   * Both run the honest code; whatever the two see differently they sign differently, and to everyone
+   * else that is one validator signing twice. No radio (the pty is d's), and for a hardware-in-the-loop
+   * node no flight controller (it has one companion).
    */
   async twin(d: RealDevice): Promise<void> {
     const dir = `data/${d.id}.twin`;
@@ -332,6 +334,8 @@ export class FleetProcs {
     const lines = readFileSync(d.config, 'utf8')
       .split('\n')
       .filter((l) => !l.startsWith('radios:'))
+      // A flight controller on a pty has one companion: the twin of a hardware-in-the-loop node flies none.
+      .map((l) => (l.startsWith('hal: { driver: mavlink') ? 'hal: { driver: none }' : l))
       .map((l) => (l.startsWith('dataDir:') ? `dataDir: ${dir}` : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: ${FleetProcs.twinClientId(this.fleet, d.id)} }`) : l));
     writeFileSync(config, lines.join('\n'));
     const cfg = loadDeviceConfig(config);
