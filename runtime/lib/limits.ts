@@ -56,6 +56,8 @@ export const limits = {
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   radioMediumBacklogMs: 2_000, // fleet-sim's air: a packet that would wait longer for its transmitter is dropped and counted
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted
+  routerAloneHeardMs: 5_000, // under 'first', a later link also carries traffic while a peer was heard on it, and not on the first, this recently
+  routerHeardPeersMax: 4_096, // peers whose last hearing per link the router keeps; oldest forgotten
   routerDedupWindowMs: 150, // a copy this soon after the first is a duplicate; below the shortest gossip interval, so re-broadcasts pass
   // Membership (runtime/membership)
   membershipPeersMax: 2_048, // peers tracked by one view; heartbeats from more are ignored and counted

@@ -46,6 +46,15 @@ export class Router implements Link {
   private readonly now: () => number;
   private readonly stats = new LinkStats();
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
+  /**
+   * When each peer was last heard on each link, by the link-level sender (untrusted: it only decides
+   * where to send, never what is accepted). Under 'first' a message also goes on a later link that is up
+   * while some peer was heard on that link and not on the first within limits.routerAloneHeardMs: a
+   * peer still off the broker after an outage, or out of the broker's reach, keeps hearing us.
+   */
+  private readonly heard = new Map<string, Map<string, number>>();
+  /** Sends that went on a later link only because some peer was heard there alone. */
+  alsoSent = 0;
   /** Why a link failed to start, by name (it stays down; the others carry on). */
   readonly startErrors = new Map<string, string>();
 
@@ -109,11 +118,14 @@ export class Router implements Link {
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
     this.seen.add(digest(bytes), this.now());
     let sent = false;
+    let first: Link | null = null;
     for (const l of this.links) {
       if (!l.isUp() || bytes.length > l.mtuBytes) continue;
+      if (first !== null && !this.heardOnlyOn(l, first)) continue;
       if (sendOn(l)) {
         sent = true;
-        if (this.policy[cls] === 'first') break;
+        if (first !== null) this.alsoSent++;
+        else if (this.policy[cls] === 'first') first = l;
       }
     }
     if (sent) this.stats.sent(bytes.length);
@@ -121,7 +133,28 @@ export class Router implements Link {
     return sent;
   }
 
+  /** Whether some peer was heard on `later` and not on `first` within limits.routerAloneHeardMs. */
+  private heardOnlyOn(later: Link, first: Link): boolean {
+    const since = this.now() - limits.routerAloneHeardMs;
+    for (const byLink of this.heard.values()) {
+      if ((byLink.get(later.name) ?? -Infinity) >= since && (byLink.get(first.name) ?? -Infinity) < since) return true;
+    }
+    return false;
+  }
+
+  private hear(f: ReceivedFrame): void {
+    if (f.from === undefined) return;
+    let byLink = this.heard.get(f.from);
+    if (!byLink) {
+      if (this.heard.size >= limits.routerHeardPeersMax) this.heard.delete(this.heard.keys().next().value as string);
+      byLink = new Map();
+      this.heard.set(f.from, byLink);
+    }
+    byLink.set(f.link, this.now());
+  }
+
   private receive(f: ReceivedFrame): void {
+    this.hear(f);
     // Within the window a second copy (another link, a relay) is dropped; later it is a deliberate
     // re-send (consensus re-broadcasts the same signed bytes) and must reach the node.
     if (!this.seen.add(digest(f.bytes), this.now())) {

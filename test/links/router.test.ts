@@ -67,6 +67,57 @@ describe('router over in-memory links', () => {
     await rb.stop();
   });
 
+  it("under 'first', also sends on a later link while a peer is heard there alone, and stops once it is heard on the first", async () => {
+    const broker = new MemoryHub();
+    const air = new MemoryHub();
+    let now = 0;
+    const aNet = broker.link('a', fleet, { name: 'mqtt' });
+    const aAir = air.link('a', fleet, { name: 'radio' });
+    const ra = new Router({ links: [aNet, aAir], policy: { consensus: 'first' }, now: () => now });
+    const bAir = air.link('b', fleet, { name: 'radio' }); // b is not back on the broker yet
+    const cNet = broker.link('c', fleet, { name: 'mqtt' });
+    const cAir = air.link('c', fleet, { name: 'radio' });
+    for (const l of [aNet, aAir, bAir, cNet, cAir]) await l.start();
+    await ra.start();
+    const bInbox = new Inbox(bAir);
+    // Only c has been heard, on both links: 'first' keeps consensus on the broker.
+    cNet.broadcast(Buffer.from('c on mqtt'), 'consensus');
+    cAir.broadcast(Buffer.from('c on radio'), 'consensus');
+    await sleep(20);
+    ra.broadcast(Buffer.from('v1'), 'consensus');
+    await sleep(20);
+    expect(aAir.counters().framesSent).toBe(0);
+    expect(ra.alsoSent).toBe(0);
+    // b is heard on the radio alone: a's consensus goes there too, and b gets it.
+    bAir.broadcast(Buffer.from('b on radio'), 'consensus');
+    await sleep(20);
+    const got = (): string[] => bInbox.frames.map((f) => Buffer.from(f.bytes).toString());
+    expect(got()).not.toContain('v1');
+    ra.broadcast(Buffer.from('v2'), 'consensus');
+    await waitUntil(() => got().includes('v2'), 2_000, 'v2 on the radio');
+    expect(ra.alsoSent).toBe(1);
+    // Telemetry stays 'first'... and so does consensus once b is back on the broker.
+    const bNet = broker.link('b', fleet, { name: 'mqtt' });
+    await bNet.start();
+    bNet.broadcast(Buffer.from('b on mqtt'), 'consensus');
+    await sleep(20);
+    ra.broadcast(Buffer.from('v3'), 'consensus');
+    await sleep(20);
+    expect(ra.alsoSent).toBe(1);
+    // Heard on the radio alone but long ago (past limits.routerAloneHeardMs): no longer a reason.
+    now = 1_000;
+    const dAir = air.link('d', fleet, { name: 'radio' });
+    await dAir.start();
+    dAir.broadcast(Buffer.from('d on radio'), 'consensus');
+    await sleep(20);
+    now = 1_000 + limits.routerAloneHeardMs + 1;
+    ra.broadcast(Buffer.from('v4'), 'consensus');
+    await sleep(20);
+    expect(ra.alsoSent).toBe(1);
+    await ra.stop();
+    for (const l of [bAir, bNet, cNet, cAir, dAir]) await l.stop();
+  });
+
   it('passes a byte-identical re-send once the dedup window has passed (consensus re-broadcasts)', async () => {
     const hub1 = new MemoryHub();
     const hub2 = new MemoryHub();
