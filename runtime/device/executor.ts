@@ -21,6 +21,8 @@ export interface ExecReport {
 const pollMs = 50;
 const arriveToleranceM = 3;
 const altitudeToleranceM = 1.5;
+/** The return altitude is written again this often, in case the flight controller rebooted. */
+const returnAltRewriteMs = 30_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
 
@@ -33,9 +35,9 @@ export class Executor {
    *  the mission altitude there; from then on it flies at the mission altitude. */
   private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean } | null = null;
   private stopped = false;
-  /** The return-to-launch altitude the flight controller confirmed; whether a write is under way; why
-   *  the last write failed (logged once per distinct reason). */
-  private returnAlt: { confirmedM: number | null; writing: boolean; failure: string } = { confirmedM: null, writing: false, failure: '' };
+  /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
+   *  way; why the last write failed (logged once per distinct reason). */
+  private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
 
   constructor(
     private readonly devices: DeviceSet,
@@ -115,19 +117,21 @@ export class Executor {
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
-   *  drone): writes it when it differs from the confirmed value, one write at a time. A failed write is
-   *  tried again on the next call (the next committed block). */
+   *  drone): writes it when it differs from the confirmed value, and again every returnAltRewriteMs (a
+   *  flight controller that rebooted may have lost it), one write at a time. A failed write is tried
+   *  again on the next call (the next committed block). */
   keepReturnAltitude(relAltM: number): void {
     const fc = this.devices.flight;
     const ra = this.returnAlt;
-    if (!fc || this.stopped || ra.writing || ra.confirmedM === relAltM) return;
+    if (!fc || this.stopped || ra.writing || (ra.confirmedM === relAltM && Date.now() - ra.atMs < returnAltRewriteMs)) return;
     ra.writing = true;
     void fc.setReturnAltitude(relAltM).then((r) => {
       ra.writing = false;
       if (r.ok) {
+        if (ra.confirmedM !== relAltM) this.log(`return altitude set to ${relAltM} m`, 'info');
         ra.confirmedM = relAltM;
+        ra.atMs = Date.now();
         ra.failure = '';
-        this.log(`return altitude set to ${relAltM} m`, 'info');
       } else if (r.error.message !== ra.failure) {
         ra.failure = r.error.message;
         this.log(`return altitude ${relAltM} m not set (tried again at the next block): ${r.error.message}`);

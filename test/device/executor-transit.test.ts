@@ -3,7 +3,7 @@
 // flying on, and flies the rest of the route at the mission altitude. On the simulated multirotor, run
 // 20x faster than the wall clock, stepped like a device's tick does.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
@@ -82,6 +82,23 @@ describe('executor transit altitude', () => {
     }
     expect(vehicle.returnAltitude()).toBe(42);
     expect(logs.filter((l) => l.includes('not set'))).toEqual(['return altitude 900 m not set (tried again at the next block): return altitude must be in [2, 120] m']);
+    // The flight controller rebooted and lost it: the next write, 30 s on, puts it back (logged once).
+    ex.keepReturnAltitude(42);
+    await settle();
+    vehicle.setReturnAltitude(30);
+    ex.keepReturnAltitude(42);
+    await settle();
+    expect(vehicle.returnAltitude()).toBe(30); // not yet: written less than 30 s ago
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now + 31_000);
+    try {
+      ex.keepReturnAltitude(42);
+      await settle();
+    } finally {
+      clock.mockRestore();
+    }
+    expect(vehicle.returnAltitude()).toBe(42);
+    expect(logs.filter((l) => l.startsWith('return altitude set'))).toEqual(['return altitude set to 42 m']);
   });
 
   it("skips the waypoints outside this device's own fence and flies on to the next one inside", async () => {
