@@ -235,13 +235,18 @@ export class FleetProcs {
   }
 
   private async startInProcess(d: RealDevice): Promise<void> {
-    const cfg = loadDeviceConfig(d.config);
+    d.inproc = await this.launch(d.config, (parts) => this.o.hooks?.(d.index, parts));
+  }
+
+  /** Opens and starts the real device runtime in this process from a device.yaml; errors name the file. */
+  private async launch(config: string, hooks: (parts: DeviceParts) => DeviceHooks | undefined = () => undefined): Promise<Device> {
+    const cfg = loadDeviceConfig(config);
     if (!cfg.ok) throw new Error(cfg.error);
-    const parts = await openDevice(cfg.value, d.config);
+    const parts = await openDevice(cfg.value, config);
     if (!parts.ok) throw new Error(parts.error);
-    const device = new Device(parts.value, Date.now(), this.o.hooks?.(d.index, parts.value) ?? {});
+    const device = new Device(parts.value, Date.now(), hooks(parts.value) ?? {});
     await device.start();
-    d.inproc = device;
+    return device;
   }
 
   private spawn(d: RealDevice): Promise<void> {
@@ -331,20 +336,16 @@ export class FleetProcs {
     const dir = `data/${d.id}.twin`;
     cpSync(join(this.dir, 'data', d.id), join(this.dir, dir), { recursive: true });
     const config = join(this.dir, `${d.id}.twin.yaml`);
-    const lines = readFileSync(d.config, 'utf8')
-      .split('\n')
-      .filter((l) => !l.startsWith('radios:'))
-      // A flight controller on a pty has one companion: the twin of a hardware-in-the-loop node flies none.
-      .map((l) => (l.startsWith('hal: { driver: mavlink') ? 'hal: { driver: none }' : l))
-      .map((l) => (l.startsWith('dataDir:') ? `dataDir: ${dir}` : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: ${FleetProcs.twinClientId(this.fleet, d.id)} }`) : l));
-    writeFileSync(config, lines.join('\n'));
-    const cfg = loadDeviceConfig(config);
-    if (!cfg.ok) throw new Error(`${d.id}'s twin: ${cfg.error}`);
-    const parts = await openDevice(cfg.value, config);
-    if (!parts.ok) throw new Error(`${d.id}'s twin: ${parts.error}`);
-    const device = new Device(parts.value, Date.now());
-    await device.start();
-    this.twins.push({ id: d.id, device });
+    // d's own device.yaml (written above, one field per line) with the twin's data directory and client
+    // ids, without d's radio; a flight controller on a pty has one companion, so a HIL node's twin flies none.
+    const twinLine = (l: string): string | null =>
+      l.startsWith('radios:') ? null
+      : l.startsWith('hal: { driver: mavlink') ? 'hal: { driver: none }'
+      : l.startsWith('dataDir:') ? `dataDir: ${dir}`
+      : l.startsWith('mqtt: {') ? l.replace(/ }$/, `, clientId: ${FleetProcs.twinClientId(this.fleet, d.id)} }`)
+      : l;
+    writeFileSync(config, readFileSync(d.config, 'utf8').split('\n').map(twinLine).filter((l) => l !== null).join('\n'));
+    this.twins.push({ id: d.id, device: await this.launch(config).catch((e: Error) => Promise.reject(new Error(`${d.id}'s twin: ${e.message}`))) });
   }
 
   /** SIGTERM every device by PID (SIGKILL after 5 s), stop the broker, remove the directory. */
