@@ -11,6 +11,7 @@ import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
+import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { cobsPacketOverheadBytes, fragmentBytesMax, radioCrcBytes, radioHeaderBytes, radioUnicastHeaderBytes } from '../../runtime/links/radio-frame.js';
@@ -63,6 +64,8 @@ class Port {
   pumpAt: number | null = null;
   /** The envelope whose fragment went out last: never dropped as stale half-sent. */
   onAir = { origin: -1, msgId: -1 };
+  /** Own envelopes queued and not yet on the air whole: a second send of one is not queued (SerialLink). */
+  readonly waiting = new WaitingEnvelopes();
 
   constructor(
     model: RadioModel,
@@ -79,6 +82,8 @@ class Port {
 export interface RadioCounters {
   /** Envelopes handed to the radio and queued (all their fragments). */
   envelopesQueued: number;
+  /** Sends of an envelope already waiting whole in the sender's queue: not queued a second time. */
+  coalesced: number;
   /** Packets put on the air, relays included, and their bytes. */
   packetsSent: number;
   bytesSent: number;
@@ -93,6 +98,7 @@ export interface RadioCounters {
 
 const emptyRadioCounters = (): RadioCounters => ({
   envelopesQueued: 0,
+  coalesced: 0,
   packetsSent: 0,
   bytesSent: 0,
   relays: 0,
@@ -159,12 +165,17 @@ export class RadioNet {
       this.counters.dropped.oversize++;
       return false;
     }
+    if (port.waiting.has(envelope, to ?? undefined)) {
+      this.counters.coalesced++;
+      return true;
+    }
     // All fragments or none: half an envelope is airtime wasted (SerialLink.enqueue).
     if (port.queue.room(cls) < count) {
       this.counters.dropped.queueFull++;
       return false;
     }
     const msgId = port.msgId;
+    port.waiting.add(envelope, to ?? undefined, `${from}:${msgId}`);
     port.msgId = (port.msgId + 1) >>> 0;
     const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
     for (let index = 0; index < count; index++) {
@@ -195,6 +206,7 @@ export class RadioNet {
       const head = port.queue.peekClass('consensus');
       if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.staleMs) break;
       this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
+      port.waiting.gone(`${head.origin}:${head.msgId}`);
     }
     const next = port.queue.peek();
     if (!next) return;
@@ -203,6 +215,7 @@ export class RadioNet {
     port.budget.spend(next.item.wire, now);
     port.queue.shift();
     port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
+    if (next.item.index === next.item.count - 1) port.waiting.gone(`${next.item.origin}:${next.item.msgId}`);
     const airMs = next.item.wire * this.msPerByte;
     port.busyUntil = now + airMs;
     this.transmit(i, next.item, now + airMs);

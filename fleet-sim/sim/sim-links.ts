@@ -11,7 +11,8 @@ import type { Prng } from '../../runtime/lib/prng.js';
 import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { defaultPolicy, type ClassPolicy } from '../../runtime/links/router.js';
-import type { Scenario } from '../scenario/scenario.js';
+import type { RadioModel, Scenario } from '../scenario/scenario.js';
+import { bytesPerSecond } from '../../runtime/links/airtime.js';
 import type { EventQueue } from './event-queue.js';
 import { operatorIndex, SimNetwork } from './network.js';
 import { RadioNet, type RadioCounters } from './radio-net.js';
@@ -37,6 +38,7 @@ export class SimLinks {
   private readonly seen: (DedupWindow | null)[];
   private readonly digests = new WeakMap<Uint8Array, string>();
   private readonly policy: Readonly<Record<TrafficClass, ClassPolicy>>;
+  private readonly radioModel: RadioModel | undefined;
 
   constructor(
     private readonly queue: EventQueue,
@@ -48,6 +50,7 @@ export class SimLinks {
     private readonly deliver: (to: number, bytes: Uint8Array) => void,
   ) {
     const direct = s.radio === undefined;
+    this.radioModel = s.radio;
     this.policy = { ...defaultPolicy, ...s.linkPolicy };
     this.net = new SimNetwork(queue, netPrng, s.mqtt, () => count, direct ? (to, bytes) => deliver(to, bytes) : (to, bytes) => this.arrive(to, bytes, 'mqtt', false));
     this.seen = new Array<DedupWindow | null>(count).fill(null);
@@ -115,6 +118,13 @@ export class SimLinks {
       if (relayed) this.router.relayedDeliveries++;
     }
     this.deliver(to, bytes);
+  }
+
+  /** Router.blockTxBytesHint: the radio's quarter second of airtime while the broker is down (the
+   *  radio is then the only link up), no limit while it is up. */
+  blockTxBytesHint(): number | undefined {
+    if (!this.radioModel || !this.net.brokerDown) return undefined;
+    return Math.floor((bytesPerSecond({ baud: this.radioModel.baud, burstBytes: this.radioModel.mtuBytes }) * limits.radioBlockAirMs) / 1000);
   }
 
   radioReport(): RadioReport | null {

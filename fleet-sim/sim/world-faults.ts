@@ -33,8 +33,8 @@ export function scheduleFaults(w: World): void {
           w.net.addOneWay(f.from, f.to);
           return w.queue.at(f.until, () => w.net.heal());
         case 'broker-down':
-          w.net.brokerDown = true;
-          return w.queue.at(f.until, () => (w.net.brokerDown = false));
+          w.setBrokerDown(true);
+          return w.queue.at(f.until, () => w.setBrokerDown(false));
         case 'loss':
           w.net.lossOverride = f.loss;
           return w.queue.at(f.until, () => (w.net.lossOverride = null));

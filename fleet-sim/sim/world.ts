@@ -12,6 +12,7 @@ import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
+import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -292,6 +293,14 @@ export class World {
     }
   }
 
+  /** The broker goes down or comes back: each device's router sees its consensus links change, and
+   *  its proposals follow the radio's block budget while the radio alone carries them (Device.tick). */
+  setBrokerDown(down: boolean): void {
+    this.net.brokerDown = down;
+    const budget = this.links.blockTxBytesHint() ?? blockTxBytesMax;
+    for (const n of this.nodes) if (n.shell) n.shell.core.txBytesBudget = budget;
+  }
+
   log(line: string): void {
     if (this.events.length < 2_000) this.events.push(`${this.queue.now}ms ${line}`);
   }
@@ -348,6 +357,7 @@ export class World {
     });
     try {
       shell.boot();
+      shell.core.txBytesBudget = this.links.blockTxBytesHint() ?? blockTxBytesMax;
       n.shell = shell;
       n.fatal = null;
     } catch (e) {

@@ -7,13 +7,13 @@ import { limits } from '../lib/limits.js';
 import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
 import { encodeEvidenceBody, encodeStatusBody, encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
-import { ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
+import { blockTxBytesMax, ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
 import type { CheckedTx, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
-export { applyReplayed, ConsensusState, recordCheckpoint, restoreRound, type Candidate, type CoreParams } from './consensus-state.js';
+export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, type Candidate, type CoreParams } from './consensus-state.js';
 
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
@@ -117,7 +117,9 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
   const txs: Uint8Array[] = [];
   let bytes = 0;
   for (const tx of s.mempool.values()) {
-    if (txs.length >= limits.blockTxCountMax || bytes + tx.bytes.length > limits.blockBytesMax - 65_536) break;
+    if (txs.length >= limits.blockTxCountMax || bytes + tx.bytes.length > blockTxBytesMax) break;
+    // The budget (a slow radio's) never keeps a block's first tx out: a large command still commits.
+    if (txs.length > 0 && bytes + tx.bytes.length > s.txBytesBudget) break;
     if (s.chain.txProblem(tx, timeMs, inBlock) !== null) continue;
     txs.push(tx.bytes);
     bytes += tx.bytes.length;

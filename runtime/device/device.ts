@@ -12,6 +12,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DeviceConfig } from '../config/device-config.js';
 import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
+import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import type { MqttLink } from '../links/mqtt-link.js';
@@ -340,6 +341,8 @@ export class Device {
     this.agents?.tick(now);
     if (this.hal.devices.led && now - this.ledShownMs >= ledRefreshMs) this.showHealth(this.hal.devices.led, now);
     this.metrics.round.set(this.shell.core.round);
+    // While consensus rides only the radio, proposals stay small enough to arrive whole.
+    this.shell.core.txBytesBudget = this.link.blockTxBytesHint ?? blockTxBytesMax;
   }
 
   /** What this device says about itself in each heartbeat. */
@@ -466,6 +469,8 @@ export class Device {
       this.metrics.linkDropped.set({ link: l, reason: 'queue-full' }, lc.droppedQueueFull);
       this.metrics.linkDropped.set({ link: l, reason: 'bad-frame' }, lc.droppedBadFrame);
       if ('droppedStale' in lc) this.metrics.linkDropped.set({ link: l, reason: 'stale' }, (lc as { droppedStale: number }).droppedStale);
+      // Not lost: a copy of the same envelope was still waiting for the air.
+      if ('coalesced' in lc) this.metrics.linkDropped.set({ link: l, reason: 'coalesced' }, (lc as { coalesced: number }).coalesced);
     }
   }
 

@@ -41,6 +41,7 @@ export const limits = {
   brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts
   brokerClientsMax: 512, // connected clients; more are closed
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
+  radioBlockAirMs: 250, // while consensus rides only a radio, a proposer's block txs take at most this much of its airtime
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
   radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
   telemetryKeepaliveEvery: 30, // periods after which a device that has not moved reports again (telemetry-gate.ts)

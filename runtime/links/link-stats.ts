@@ -16,6 +16,7 @@ export class LinkStats {
     droppedDuplicate: 0,
     droppedStale: 0,
     relayed: 0,
+    coalesced: 0,
   };
 
   sent(bytes: number): void {
@@ -53,6 +54,10 @@ export class LinkStats {
 
   relayed(): void {
     this.c.relayed++;
+  }
+
+  coalesced(): void {
+    this.c.coalesced++;
   }
 
   snapshot(): LinkCountersDetail {

@@ -42,6 +42,9 @@ export interface Link {
   onReceive(handler: (frame: ReceivedFrame) => void): void;
   /** True while the link believes it can deliver (connected broker, open port). */
   isUp(): boolean;
+  /** The block transaction bytes this link carries well, for a proposer whose consensus rides only
+   *  this link: a slow radio's limits.radioBlockAirMs of airtime. Absent: no limit of its own. */
+  readonly blockTxBytesHint?: number | undefined;
   counters(): Readonly<LinkCounters>;
 }
 
@@ -59,4 +62,6 @@ export interface LinkCountersDetail extends LinkCounters {
   droppedStale: number;
   /** Frames forwarded for others (radio flood relay). */
   relayed: number;
+  /** Sends of an envelope that still waited whole in the queue: not queued a second time. */
+  coalesced: number;
 }

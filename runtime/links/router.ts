@@ -100,6 +100,20 @@ export class Router implements Link {
     return this.links.some((l) => l.isUp());
   }
 
+  /**
+   * The block budget of the links consensus rides now: none while a link without a limit of its own
+   * (the broker) is up; otherwise the most any up link carries well (a radio's quarter second).
+   */
+  get blockTxBytesHint(): number | undefined {
+    let best: number | undefined;
+    for (const l of this.links) {
+      if (!l.isUp()) continue;
+      if (l.blockTxBytesHint === undefined) return undefined;
+      best = Math.max(best ?? 0, l.blockTxBytesHint);
+    }
+    return best;
+  }
+
   /** Each link's state, for status and metrics. */
   linkStates(): LinkState[] {
     return this.links.map((l) => ({ name: l.name, up: l.isUp(), mtuBytes: l.mtuBytes, counters: l.counters() }));

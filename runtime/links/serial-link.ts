@@ -16,6 +16,7 @@ import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
 import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from './airtime.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { WaitingEnvelopes } from './waiting-envelopes.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
 import { fleetTag as tagOfFleet } from './frame.js';
@@ -100,6 +101,9 @@ export class SerialLink implements Link {
   private readonly staleMs: number;
   /** The envelope whose fragment went out last: its remaining fragments are never dropped as stale. */
   private onAir = '';
+  /** Own envelopes waiting in the queue, so a re-broadcast of one is not queued twice. */
+  private readonly waiting = new WaitingEnvelopes();
+  readonly blockTxBytesHint: number;
   private msgId = randomInt(0, 0xffffffff);
   private running = false;
   private pumping = false;
@@ -118,6 +122,7 @@ export class SerialLink implements Link {
     // Slow radios get longer: at least the airtime of radioStalePackets full packets (E32 at 2.4 kbps: 7.7 s).
     const airBytesPerSec = bytesPerSecond({ baud: opts.baud, burstBytes: opts.packetBytes, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) });
     this.staleMs = opts.consensusStaleMs ?? defaultStaleMs(opts.packetBytes, airBytesPerSec);
+    this.blockTxBytesHint = Math.floor((airBytesPerSec * limits.radioBlockAirMs) / 1000);
     assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
@@ -163,6 +168,7 @@ export class SerialLink implements Link {
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
     this.queue.clear();
+    this.waiting.clear();
     await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p?.isOpen ? p.close(() => r()) : r()))));
     this.ports.length = 0;
     this.rx.length = 0;
@@ -242,12 +248,17 @@ export class SerialLink implements Link {
       this.stats.oversize();
       return false;
     }
+    if (this.waiting.has(bytes, dest)) {
+      this.stats.coalesced();
+      return true;
+    }
     const msgId = this.msgId;
     // Heartbeats: only the newest matters, so whole older heartbeats make room (never half of one).
     while (cls === 'heartbeat' && this.queue.room(cls) < count) {
       const oldest = this.queue.peekClass('heartbeat');
       if (!oldest) break;
       this.queue.removeWhere('heartbeat', (p) => p.key === oldest.key);
+      this.waiting.gone(oldest.key);
       this.stats.queueFull('heartbeat');
     }
     // All fragments or none: half an envelope is airtime wasted.
@@ -256,6 +267,7 @@ export class SerialLink implements Link {
       return false;
     }
     this.msgId = (this.msgId + 1) >>> 0;
+    this.waiting.add(bytes, dest, `${this.selfTag}:${msgId}`);
     const queuedMs = this.now();
     for (let index = 0; index < count; index++) {
       const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
@@ -298,6 +310,7 @@ export class SerialLink implements Link {
         }
         this.queue.shift();
         this.onAir = next.item.key;
+        if (next.item.completes > 0) this.waiting.gone(next.item.key);
         let full = false;
         for (const p of this.ports) if (p.isOpen && !p.write(next.item.wire)) full = true;
         if (next.item.completes > 0) this.stats.sent(next.item.completes);
@@ -332,6 +345,7 @@ export class SerialLink implements Link {
       const head = this.queue.peekClass('consensus');
       if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
       const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
+      this.waiting.gone(head.key);
       this.stats.stale('consensus', gone);
     }
   }

@@ -44,6 +44,20 @@ describe('router over in-memory links', () => {
     await rb.stop();
   });
 
+  it('has no block budget while a link without one is up, and the radio\'s while the radio alone is up', async () => {
+    const hub1 = new MemoryHub();
+    const hub2 = new MemoryHub();
+    const broker = hub1.link('a', fleet, { name: 'mqtt' });
+    const radio = Object.assign(hub2.link('a', fleet, { name: 'radio' }), { blockTxBytesHint: 1_440 });
+    const r = new Router({ links: [broker, radio] });
+    expect(r.blockTxBytesHint).toBeUndefined(); // nothing up yet
+    await r.start();
+    expect(r.blockTxBytesHint).toBeUndefined();
+    await broker.stop();
+    expect(r.blockTxBytesHint).toBe(1_440);
+    await r.stop();
+  });
+
   it('delivers the same bytes again once the dedup window has passed (a stuck peer repeating its status)', async () => {
     const hub = new MemoryHub();
     let clock = 0;

@@ -158,6 +158,24 @@ describe('stale consensus on a saturated radio', () => {
   });
 });
 
+describe('re-broadcasts on a busy radio', () => {
+  it('does not queue an envelope again while a copy waits, and the block budget is a quarter second of airtime', async () => {
+    await onPair({ baud: 9_600 }, {}, async (a, inbox) => {
+      expect(a.blockTxBytesHint).toBe(240); // 960 B/s for 250 ms
+      const proposal = Buffer.alloc(1_500, 9); // 7 fragments, ~1.7 s on the air at 960 B/s
+      for (let i = 0; i < 4; i++) expect(a.broadcast(proposal, 'consensus')).toBe(true);
+      expect(a.counters().coalesced).toBe(3);
+      await inbox.waitFor(1, 5_000);
+      await waitUntil(() => a.queued() === 0, 5_000, 'the queue to empty');
+      // Its last fragment is on the air: the next re-broadcast is a fresh copy.
+      expect(a.broadcast(proposal, 'consensus')).toBe(true);
+      await inbox.waitFor(2, 5_000);
+      expect(inbox.frames.every((f) => Buffer.from(f.bytes).equals(proposal))).toBe(true);
+      expect(a.counters().coalesced).toBe(3);
+    });
+  });
+});
+
 describe('a large envelope on a slow radio', () => {
   it('is sent whole even when its airtime is longer than consensusStaleMs: a half-sent envelope is never cut', async () => {
     await onPair({ baud: 9_600 }, { consensusStaleMs: 300 }, async (a, inbox) => {

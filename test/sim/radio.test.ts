@@ -14,6 +14,7 @@ import { EventQueue } from '../../fleet-sim/sim/event-queue.js';
 import { RadioNet } from '../../fleet-sim/sim/radio-net.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import type { World } from '../../fleet-sim/sim/world.js';
+import { scenario } from './helpers.js';
 
 const sik: RadioModel = { baud: 57_600, mtuBytes: 252, loss: 0, rangeM: 100, hopLimit: 3 };
 
@@ -40,8 +41,7 @@ function line(n: number, spacingM: number, model: RadioModel = sik) {
 describe('RadioNet (the runtime radio link, simulated)', () => {
   it('paces a sender by airtime: 20 one-packet envelopes at 57600 baud take 20 packet times', () => {
     const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
-    const envelope = new Uint8Array(200);
-    for (let k = 0; k < 20; k++) expect(radio.send(0, null, envelope, 'consensus')).toBe(true);
+    for (let k = 0; k < 20; k++) expect(radio.send(0, null, new Uint8Array(200).fill(k), 'consensus')).toBe(true);
     queue.runUntil(60_000, 1e6);
     expect(got.length).toBe(20);
     // 200 bytes + 16 header + 4 CRC + 2 COBS = 222 bytes on the air, 10 bits each at 57600 baud.
@@ -76,13 +76,28 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
 
   it('consensus leaves before telemetry queued ahead of it', () => {
     const { queue, radio, got } = line(2, 10);
-    const tele = new Uint8Array(220).fill(1);
+    const tele = (k: number): Uint8Array => Uint8Array.from({ length: 220 }, (_, i) => (i === 219 ? k : 1));
     const vote = new Uint8Array(100).fill(2);
-    for (let k = 0; k < 5; k++) radio.send(0, null, tele, 'telemetry');
+    for (let k = 0; k < 5; k++) radio.send(0, null, tele(k), 'telemetry');
     radio.send(0, null, vote, 'consensus');
     queue.runUntil(10_000, 1e6);
     // The first telemetry packet was already on the air; the vote goes next.
     expect(got.map((g) => g.bytes[0])).toEqual([1, 2, 1, 1, 1, 1]);
+  });
+
+  it('does not queue an envelope again while a copy of it still waits, and does once that copy is on the air', () => {
+    const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
+    // A 7-fragment proposal re-broadcast every 50 ms: its airtime is ~270 ms, so the copies sent while
+    // it waits are not queued; one sent after its last fragment went out is.
+    const proposal = Uint8Array.from({ length: 7 * fragmentBytesMax(252, false) }, (_, i) => i & 0xff);
+    for (let t = 0; t <= 200; t += 50) queue.at(t, () => expect(radio.send(0, null, proposal, 'consensus')).toBe(true));
+    queue.at(400, () => radio.send(0, null, proposal, 'consensus'));
+    // A unicast of the same bytes is another message (other header, other destination).
+    queue.at(10, () => radio.send(0, 1, proposal, 'consensus'));
+    queue.runUntil(10_000, 1e6);
+    expect(radio.counters.coalesced).toBe(4);
+    expect(radio.counters.envelopesQueued).toBe(3);
+    expect(got.length).toBe(3);
   });
 
   it('loses packets per receiver with the scenario loss, from the seed', () => {
@@ -116,8 +131,8 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     expect(radio.send(0, null, new Uint8Array(65 * fragmentBytesMax(252, false)), 'consensus')).toBe(false);
     expect(radio.counters.dropped.oversize).toBe(1);
     // The telemetry queue holds 256 packets: the 5th 60-fragment envelope does not fit whole.
-    const big = new Uint8Array(60 * fragmentBytesMax(252, false));
-    const accepted = [0, 1, 2, 3, 4].map(() => radio.send(0, null, big, 'telemetry'));
+    const big = (k: number): Uint8Array => new Uint8Array(60 * fragmentBytesMax(252, false)).fill(k);
+    const accepted = [0, 1, 2, 3, 4].map((k) => radio.send(0, null, big(k), 'telemetry'));
     expect(accepted).toEqual([true, true, true, true, false]);
     expect(radio.counters.dropped.queueFull).toBe(1);
   });
@@ -165,6 +180,26 @@ describe('radio in the deterministic world', () => {
     expect(committedWithin(w, outage.at + 500, outage.until), why(r)).toBeGreaterThanOrEqual(3);
     expect(r.radio?.router.firstByRadio ?? 0, why(r)).toBeGreaterThan(1_000);
   }, 240_000);
+
+  it('a proposer keeps to its block budget (the radio\'s while the broker is down), yet a larger command still commits alone', async () => {
+    const noops = Array.from({ length: 20 }, (_, k) => ({ kind: 'once' as const, at: 1_000 + k, command: 'noop', args: {} }));
+    const big = { kind: 'once' as const, at: 1_000, command: 'noop', args: { pad: 'x'.repeat(1_000) } };
+    const s = scenario({ name: 'block-budget', durationMs: 6_000, workload: [big, ...noops] });
+    let world: World | null = null;
+    const r = await runScenario(s, s.seed, {
+      onWorld: (w) => {
+        world = w;
+        // What Device.tick does with Router.blockTxBytesHint when only the radio is up: 600 bytes here.
+        w.queue.at(500, () => w.nodes.forEach((n) => n.shell && (n.shell.core.txBytesBudget = 600)));
+      },
+    });
+    expect(r.safety.ok, why(r)).toBe(true);
+    const blocks = [...(world as unknown as World).checkers.decided.values()].filter((d) => d.commands.length > 0);
+    expect(blocks.flatMap((b) => b.commands).length, why(r)).toBe(21);
+    // A noop is ~150 bytes: at most four fit in 600; the 1 KB one goes alone, as the first of its block.
+    for (const b of blocks) expect(b.commands.length, why(r)).toBeLessThanOrEqual(4);
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+  });
 
   it('lossy-radio: a line of devices reaches its quorum only through relays, and commits', async () => {
     const s = load('lossy-radio');
