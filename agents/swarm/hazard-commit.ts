@@ -1,9 +1,12 @@
 // The hazard-commit rule the consensus application layer applies to committed attestations, block by
-// block. Pure and deterministic (no clock, no floats in the decision): a hazard at a map cell is
-// committed once at least f+1 distinct devices attest it present with confidence >= the threshold,
-// so f lying devices can never commit a fake hazard, and denials (present: false) never subtract, so
+// block. Pure and deterministic (no clock, no floats in the decision). A hazard at a map cell is
+// committed once at least f+1 distinct devices attest it present, with confidence >= the threshold,
+// at that cell or one of its eight neighbours, and at least one of them at that cell itself. So f lying
+// devices can never commit a fake hazard (an honest device saw a hazard within one cell of it), and
+// two drones that see one obstacle from opposite faces, and so name the cells just behind the faces
+// they hit, still add up. Denials (present: false) never subtract from other devices' sightings, so
 // they cannot hide a real one. A committed hazard clears only when f+1 distinct devices attest it
-// absent after the commit and fewer than f+1 still attest it present.
+// absent after the commit and fewer than f+1 still support it.
 
 import { limits } from '../../runtime/lib/limits.js';
 import type { AttestationBody } from '../../runtime/wire/attestation.js';
@@ -67,7 +70,6 @@ function prune(r: Readonly<Record<string, number>>, minHeight: number): Record<s
 export function applyHazardAttestations(state: HazardState, height: number, f: number, attestations: readonly CommittedAttestation[], cfg: HazardRuleConfig = defaultHazardRule): { state: HazardState; events: HazardEvent[] } {
   const quorum = cfg.quorum ?? f + 1;
   const cells: Record<CellKey, CellRecord> = { ...state.cells };
-  const touched = new Set<CellKey>();
   for (const a of attestations) {
     const o = a.body.obs;
     if (o.type !== 'hazard' || o.confidencePerMille < cfg.confidencePerMilleMin) continue;
@@ -85,30 +87,53 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
       delete present[a.sender];
     }
     cells[k] = { ...prev, present, absent, lastHeight: height };
-    touched.add(k);
+  }
+  const minHeight = height - cfg.windowHeights;
+  // Window first, for every cell, so a cell's support below counts only its neighbours' live sightings.
+  for (const k of Object.keys(cells)) {
+    const r = cells[k] as CellRecord;
+    cells[k] = { ...r, present: prune(r.present, minHeight), absent: prune(r.absent, minHeight) };
   }
   const events: HazardEvent[] = [];
-  const minHeight = height - cfg.windowHeights;
   for (const k of Object.keys(cells).sort()) {
     const r = cells[k] as CellRecord;
-    const present = prune(r.present, minHeight);
-    const absent = prune(r.absent, minHeight);
+    const { present, absent } = r;
+    const supporters = support(cells, r);
     let committedAt = r.committedAt;
-    if (committedAt === null && Object.keys(present).length >= quorum) {
+    if (committedAt === null && Object.keys(present).length > 0 && supporters.length >= quorum) {
       committedAt = height;
-      events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: sortedKeys(present) });
+      events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: supporters });
     } else if (committedAt !== null) {
       const deniersAfter = sortedKeys(absent).filter((d) => (absent[d] as number) > (committedAt as number));
-      if (deniersAfter.length >= quorum && Object.keys(present).length < quorum) {
+      if (deniersAfter.length >= quorum && supporters.length < quorum) {
         committedAt = null;
         events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniersAfter });
       }
     }
-    if (committedAt === null && Object.keys(present).length === 0 && Object.keys(absent).length === 0) delete cells[k];
-    else cells[k] = { cell: r.cell, present, absent, committedAt, lastHeight: r.lastHeight };
+    if (committedAt !== r.committedAt) cells[k] = { ...r, committedAt };
+  }
+  // Only now, so a cell emptied this block still counted for its neighbours above.
+  for (const k of Object.keys(cells)) {
+    const r = cells[k] as CellRecord;
+    if (r.committedAt === null && Object.keys(r.present).length === 0 && Object.keys(r.absent).length === 0) delete cells[k];
   }
   evictOverflow(cells);
   return { state: { cells }, events };
+}
+
+/**
+ * The devices that support a hazard at `r`'s cell, sorted: those with a live "present" at it or at one
+ * of its eight neighbours, less those whose latest word about the cell itself is "absent".
+ */
+function support(cells: Readonly<Record<CellKey, CellRecord>>, r: CellRecord): string[] {
+  const out = new Set<string>();
+  for (let dn = -1; dn <= 1; dn++) {
+    for (let de = -1; de <= 1; de++) {
+      const n = cells[cellKey([r.cell[0] + dn, r.cell[1] + de])];
+      if (n) for (const d of Object.keys(n.present)) if (!(d in r.absent)) out.add(d);
+    }
+  }
+  return [...out].sort();
 }
 
 /** Overflow policy: drop uncommitted cells, least recently attested first (ties by key). */

@@ -1,6 +1,6 @@
 // The pure swarm rules consensus applies to committed attestations: hazard commit (f+1 distinct
-// devices) and Byzantine-robust aggregation. Property tests are seeded. (Model rollout is the mission
-// machine's: test/mission/models.test.ts.)
+// devices at a cell or its neighbours) and Byzantine-robust aggregation. Property tests are seeded.
+// (Model rollout is the mission machine's: test/mission/models.test.ts.)
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,51 @@ describe('hazard-commit rule', () => {
         },
       ),
       { seed: fcSeed, numRuns: 200 },
+    );
+  });
+
+  it('neighbouring cells corroborate: two drones on opposite faces of one mast commit the cells they named', () => {
+    // What real-time hazard-detection saw: each drone names the 5 m cells just behind the face its beams
+    // hit, so the two sides share no cell. f = 1 needs two devices.
+    const f = 1;
+    const a = [hz('d1', [6, 7], true), hz('d1', [6, 8], true), hz('d1', [7, 9], true)];
+    const b = [hz('d2', [8, 6], true), hz('d2', [9, 7], true), hz('d2', [8, 9], true)];
+    const r = applyBlocks([a, b], f);
+    // Only [7,9] and [8,9] lie within one cell of a cell the other drone named.
+    expect(r.committed.sort()).toEqual(['7,9', '8,9']);
+    // No cell was named by both, so the old rule (the cell itself only) committed nothing here.
+    const named = (xs: CommittedAttestation[]): string[] => xs.map((x) => (x.body.obs.type === 'hazard' ? `${x.body.obs.cell[0]},${x.body.obs.cell[1]}` : ''));
+    expect(named(a).filter((c) => named(b).includes(c))).toEqual([]);
+    // A cell nobody named itself never commits, however many neighbours see something.
+    const ring = applyBlocks([[hz('d1', [0, 1], true), hz('d2', [1, 0], true), hz('d3', [2, 1], true), hz('d4', [1, 2], true)]], f);
+    expect(ring.committed).not.toContain('1,1');
+    // (the four named cells are diagonal neighbours of each other, so they do)
+    expect(ring.committed.sort()).toEqual(['0,1', '1,0', '1,2', '2,1']);
+  });
+
+  it('a device whose latest word on a cell is "absent" does not support it from a neighbour', () => {
+    const f = 1;
+    const r = applyBlocks([[hz('d1', [4, 4], true), hz('d2', [4, 5], true), hz('d2', [4, 4], false)]], f);
+    expect(r.committed).toEqual(['4,5']);
+  });
+
+  it('property: f liars anywhere, even next to a real hazard, commit only cells within one cell of an honest sighting', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 6, max: 12 }), fc.integer({ min: 6, max: 12 }), fc.boolean()), { maxLength: 8 }), { minLength: 1, maxLength: 20 }),
+        (f, lies) => {
+          const byz = Array.from({ length: f }, (_, i) => `b${i}`);
+          const seen: [number, number] = [9, 9]; // one honest device sees the real hazard here, alone
+          const blocks = lies.map((txs) => [...txs.map(([who, a, b, present]) => hz(byz[who % f] as string, [a, b], present, 1000)), hz('h0', seen, true)]);
+          const r = applyBlocks(blocks, f);
+          for (const c of r.committed) {
+            const [n, e] = c.split(',').map(Number) as [number, number];
+            expect(Math.max(Math.abs(n - seen[0]), Math.abs(e - seen[1]))).toBeLessThanOrEqual(1);
+          }
+        },
+      ),
+      { seed: fcSeed, numRuns: 300 },
     );
   });
 
