@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
+import { Outbox } from '../../runtime/cli/outbox.js';
 import { createSigner } from '../../runtime/crypto/sodium.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
@@ -194,6 +195,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const decidedHash = new Map<number, string>();
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
+    // As `murmurctl send` does: a command with no commit seen goes out again (same bytes) until it expires.
+    const outbox = new Outbox();
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
     t0 = performance.now();
     /** The proposer at the last frame (commit events come in bursts from every device's log). */
@@ -229,6 +232,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           const sent = sentAt.get(d.command);
           if (!committedAt.has(d.command) && sent !== undefined) {
             committedAt.set(d.command, now());
+            outbox.settle(d.command);
             const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0 };
             fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent) });
           }
@@ -257,8 +261,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const nonce = randomBytes(16);
       const t = Date.now();
       const env = sealEnvelope('command', fleet.fleet, 'ops', encodeCommandBody({ type, nonce, issuedAt: t, expiresAt: t + 120_000, args }), signer);
-      sentAt.set(`ops/${toHex(nonce)}`, now()); // the command reference of acks and decision logs
-      client.publish(topics.commands, Buffer.from(encodeFrame(fleetTag(fleet.fleet), 'consensus', env)), { qos: 1 });
+      const ref = `ops/${toHex(nonce)}`; // the command reference of acks and decision logs
+      sentAt.set(ref, now());
+      const frame = Buffer.from(encodeFrame(fleetTag(fleet.fleet), 'consensus', env));
+      client.publish(topics.commands, frame, { qos: 1 });
+      outbox.add(ref, frame, t + 120_000, t);
     };
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
@@ -379,6 +386,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     process.once('SIGTERM', interrupt);
     for (let tick = 0; now() < s.durationMs && tick < 1_000_000 && !interrupted; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
+      if (client.connected) for (const e of outbox.due(Date.now())) client.publish(topics.commands, Buffer.from(e.frame), { qos: 1 });
       const states = fleet.devices.map((d) => stateOf(d.index));
       states.forEach((x, i) => (positions[i] = x.position));
       const height = Math.max(0, ...states.map((x) => x.height));

@@ -1,7 +1,9 @@
 // `murmurctl send`: sign a command with the operator key, publish it, and wait for the swarm. The
 // commit is proven by the block proof devices publish (block + commit certificate), checked here against
 // the operator's own manifest copy: more than 2/3 of the voting power signed the block, and the block
-// holds the command. The outcome is believed when f + 1 devices' signed acks agree on it.
+// holds the command. The outcome is believed when f + 1 devices' signed acks agree on it. While no
+// device has answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
+// down or restarted may have taken the first copy to no one.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
@@ -19,6 +21,7 @@ import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
 import { controlTopics } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
+import { Outbox } from './outbox.js';
 
 export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [options]
        murmurctl send --command '{"type":"mission.survey","args":{...}}' [options]
@@ -30,7 +33,8 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
-  --wait MODE        none | committed (default) | executed
+  --wait MODE        none | committed (default) | executed; while waiting and no device has
+                     answered, the same signed command is published again after 3 s, 9 s, 19 s, ...
   --save FILE        also write the signed command to FILE
 
 ${commonHelp}
@@ -70,7 +74,7 @@ function argValue(v: string): unknown {
   }
 }
 
-async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string }> {
+async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number }> {
   if (a.values.raw !== undefined) {
     let bytes: Uint8Array;
     try {
@@ -83,7 +87,7 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
     const d = decodeCbor(e.value.body, limits.commandBytesMax);
     const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
     if (!b.ok) throw new CliError(`--raw ${a.values.raw}: ${b.error}`, exitCodes.usage);
-    return { envelope: bytes, operator: e.value.sender, nonceHex: toHex(b.value.nonce), type: b.value.type };
+    return { envelope: bytes, operator: e.value.sender, nonceHex: toHex(b.value.nonce), type: b.value.type, expiresAt: b.value.expiresAt };
   }
   let type = a.positionals[0];
   let args: Record<string, unknown> = {};
@@ -117,7 +121,7 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
   const body = encodeCommandBody({ type, nonce, issuedAt: now, expiresAt: now + ttl, args });
   if (body.length > limits.commandArgsBytesMax + 256) throw new CliError(`the command is ${body.length} bytes; at most ${limits.commandArgsBytesMax} bytes of args fit`, exitCodes.usage);
   const envelope = sealEnvelope('command', manifest.body.fleet, idn.value.id, body, createSigner(idn.value));
-  return { envelope, operator: idn.value.id, nonceHex: toHex(nonce), type };
+  return { envelope, operator: idn.value.id, nonceHex: toHex(nonce), type, expiresAt: now + ttl };
 }
 
 function parseSend(argv: string[]) {
@@ -146,14 +150,18 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const timeoutMs = parseDuration(a.values.timeout, 30_000);
   await initCrypto();
   const { manifest, verifier } = loadManifest(a.values.manifest);
-  const { envelope, operator, nonceHex, type } = await buildEnvelope(a, manifest);
+  const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
   if (a.values.save !== undefined) writeFileSync(a.values.save, envelope, { mode: 0o600 });
   const ref = `${operator}/${nonceHex}`;
   const topics = controlTopics(manifest.body.fleet);
   const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));
+  // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again).
+  client.options.reconnectPeriod = 1_000;
   const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
+  const outbox = new Outbox();
+  let resent = false;
   // Proofs by block hash: devices publish one per block (proof/<height>) and it proves itself.
   const proofs = new Map<string, BlockProof>();
   // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
@@ -217,6 +225,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
         if (!o.ok || o.ack.command !== ref) return;
         const ack = o.ack;
         if (ack.stage === 'refused' && r.outcome === 'timeout' && r.height === null) {
+          // Our own copy of a command that was committed meanwhile: the proof is what we wait for.
+          if (resent && ack.reason.startsWith('replayed')) return;
           // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices refuse for the
           // same kind (the text before ':'; the rest may hold device-local detail such as its clock).
           if ([...refusals.values()].some((nodes) => nodes.has(ack.node))) return; // one refusal per device
@@ -244,8 +254,21 @@ export async function sendCommand(argv: string[]): Promise<number> {
         }
       });
     });
-    await client.publishAsync(topics.commands, Buffer.from(encodeFrame(fleetTag(manifest.body.fleet), 'consensus', envelope)), { qos: 1 });
-    await finished;
+    const frame = Buffer.from(encodeFrame(fleetTag(manifest.body.fleet), 'consensus', envelope));
+    await client.publishAsync(topics.commands, frame, { qos: 1 });
+    // No device said anything yet (the broker was down, or came back before the devices subscribed
+    // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
+    if (wait !== 'none') outbox.add(ref, frame, expiresAt, Date.now());
+    const again = setInterval(() => {
+      if (decisions.size > 0 || refusals.size > 0 || Object.keys(r.execution).length > 0) outbox.settle(ref);
+      if (!client.connected) return;
+      for (const e of outbox.due(Date.now())) {
+        resent = true;
+        if (!a.values.json) process.stderr.write(`no device has answered yet: publishing ${ref} again (the same signed bytes)\n`);
+        client.publish(topics.commands, Buffer.from(e.frame), { qos: 1 });
+      }
+    }, 500);
+    await finished.finally(() => clearInterval(again));
   } finally {
     await client.endAsync(false).catch(() => undefined);
   }

@@ -241,6 +241,31 @@ describe('four murmur processes on Mosquitto', () => {
     expect((JSON.parse(after.stdout) as SendJson).outcome).toBe('accepted');
   }, 90_000);
 
+  it('a command published while no device is on the broker (it just restarted) goes out again and commits', async () => {
+    // The devices are frozen (SIGSTOP) while Mosquitto restarts, so none is subscribed when murmurctl
+    // publishes: that first copy reaches no one. They resume once the copy has passed the broker.
+    const ids = [...fleet.devices.keys()].filter((id) => fleet.devices.get(id)?.proc.exitCode === null);
+    for (const id of ids) process.kill(fleet.pid(id) as number, 'SIGSTOP');
+    let spy: mqtt.MqttClient | undefined;
+    try {
+      await fleet.broker.kill();
+      await fleet.broker.run();
+      spy = await mqtt.connectAsync(fleet.broker.url, { clientId: 'e2e-command-spy' });
+      const seen = new Promise<void>((r) => spy?.once('message', () => r()));
+      await spy.subscribeAsync('murmur/v1/e2e/commands', { qos: 1 });
+      const send = fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '40s'], 60_000);
+      await Promise.race([seen, new Promise((r) => setTimeout(r, 20_000))]);
+      for (const id of ids) process.kill(fleet.pid(id) as number, 'SIGCONT');
+      const r = await send;
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/no device has answered yet: publishing ops\/[0-9a-f]{32} again/);
+      expect(r.stdout).toMatch(/^committed noop/);
+    } finally {
+      for (const id of ids) if (fleet.devices.get(id)?.proc.exitCode === null) process.kill(fleet.pid(id) as number, 'SIGCONT');
+      await spy?.endAsync(true);
+    }
+  }, 90_000);
+
   it('a bad config file is refused in one line naming the field and the fix', async () => {
     const bad = join(fleet.dir, 'bad.yaml');
     writeFileSync(bad, 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data/bad\nmqtt: { url: "http://nowhere" }\n');
