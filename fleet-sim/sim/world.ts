@@ -13,6 +13,7 @@ import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
+import { Outbox } from '../../runtime/cli/outbox.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -114,6 +115,11 @@ export class World {
   readonly authority: Signer;
   private readonly watcher: Signer;
   readonly submitted = new Map<string, number>();
+  /** The operator's commands not yet seen committed, published again as murmurctl does (Outbox). */
+  private readonly outbox = new Outbox();
+  private resendAt: number | null = null;
+  /** Copies the operator published again. */
+  resent = 0;
   readonly crashedIds = new Set<number>();
   /** The world's log of notable events (bounded). */
   events: string[] = [];
@@ -460,6 +466,21 @@ export class World {
     const shell = n.shell;
     if (!this.honest(n) || !shell) return;
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
+    for (const k of this.checkers.decided.get(c.block.height)?.commands ?? []) this.outbox.settle(k);
+  }
+
+  /** While some command waits for its commit, the operator looks every 500 ms for copies due. */
+  private scheduleResend(): void {
+    if (this.resendAt !== null) return;
+    this.resendAt = this.queue.now + 500;
+    this.queue.at(this.resendAt, () => {
+      this.resendAt = null;
+      for (const e of this.outbox.due(this.queue.now)) {
+        this.resent++;
+        this.net.send(operatorIndex, null, e.frame);
+      }
+      if (this.outbox.size > 0) this.scheduleResend();
+    });
   }
 
   private onAppState(n: SimNode, st: SimAppState): void {
@@ -495,7 +516,11 @@ export class World {
     const body = encodeCommandBody({ type, nonce, issuedAt: t, expiresAt: t + 600_000, args });
     const env = sealEnvelope('command', this.fleet, as, body, as === 'op' ? this.operator : this.watcher);
     const key = `${as}/${Buffer.from(nonce).toString('hex')}`;
-    if (as === 'op') this.submitted.set(key, this.queue.now);
+    if (as === 'op') {
+      this.submitted.set(key, this.queue.now);
+      this.outbox.add(key, env, t + 600_000, this.queue.now);
+      this.scheduleResend();
+    }
     this.net.send(operatorIndex, null, env);
     return key;
   }

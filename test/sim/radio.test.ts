@@ -164,6 +164,10 @@ describe('radio in the deterministic world', () => {
     const { r, w } = await withWorld(s);
     expect(r.expect.failed, why(r)).toEqual([]);
     expect(committedWithin(w, outage.at + 200, outage.until), why(r)).toBeGreaterThanOrEqual(5);
+    // The commands published while the broker was down reached no one; the operator published them
+    // again (as murmurctl does) and every one committed.
+    expect(w.resent, why(r)).toBeGreaterThan(0);
+    expect(r.liveness.commandsCommitted, why(r)).toBe(r.liveness.commandsSubmitted);
     expect(r.radio?.router.firstByRadio ?? 0, why(r)).toBeGreaterThan(100);
     // Policy first: nothing rides the radio while the broker is up, so every radio byte is outage traffic.
     expect(r.radio?.packetsSent ?? 0, why(r)).toBeGreaterThan(0);
