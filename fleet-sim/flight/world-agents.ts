@@ -14,6 +14,7 @@ import { MemoryStateStore } from '../../agents/api/state-store.js';
 import { cellOf, hazardDetectAgent } from '../../agents/builtin/hazard-detect.js';
 import { committedHazards } from '../../agents/swarm/hazard-commit.js';
 import type { Prng } from '../../runtime/lib/prng.js';
+import type { Signer } from '../../runtime/crypto/sodium.js';
 import { encodeAttestationBody } from '../../runtime/wire/attestation.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { agentBehaviors, type AgentBehavior, type Scenario } from '../scenario/scenario.js';
@@ -38,6 +39,24 @@ interface DeviceAgent {
   readonly node: SimNode;
   readonly scheduler: AgentScheduler;
   readonly outbox: Uint8Array[];
+}
+
+/** The cells fake-hazard liars attest: somewhere near the scenario's first hazard (or 100 m out), where
+ *  a lie would move the whole fleet. Real-time mode draws them the same way. */
+export function fakeHazardCells(s: Scenario, prng: Prng): (readonly [number, number])[] {
+  const area = s.world?.hazards[0] ?? { northM: 100, eastM: 100 };
+  return Array.from({ length: fakeCellsCount }, () => cellOf(area.northM + prng.range(-60, 60), area.eastM + prng.range(-60, 60), hazardCellM));
+}
+
+/** The cells deny-hazard liars deny: every real hazard's, and every one committed so far. */
+export function deniedHazardCells(s: Scenario, committed: readonly (readonly [number, number])[]): (readonly [number, number])[] {
+  return [...(s.world?.hazards ?? []).map((h) => cellOf(h.northM, h.eastM, hazardCellM)), ...committed];
+}
+
+/** One liar's signed attestation: a confident sighting (fake-hazard) or denial (deny-hazard) of `cell`. */
+export function lieAttestation(fleet: string, id: string, signer: Signer, how: AgentBehavior, cell: readonly [number, number], nowMs: number, basis: number): Uint8Array {
+  const body = { agent: 'hazard-detect', observedAt: nowMs, basis, obs: { type: 'hazard' as const, cell: [cell[0], cell[1]] as const, present: how === 'fake-hazard', confidencePerMille: 1000 } };
+  return sealEnvelope('attestation', fleet, id, encodeAttestationBody(body), signer);
 }
 
 export class WorldAgents {
@@ -65,9 +84,7 @@ export class WorldAgents {
       scheduler.add(hazardDetectAgent({ prefer: ['pure-ts', 'rules'], cellM: hazardCellM }));
       return { node, scheduler, outbox };
     });
-    // Fake cells somewhere in the survey area (or near home): where a lie would move the whole fleet.
-    const area = w.scenario.world?.hazards[0] ?? { northM: 100, eastM: 100 };
-    this.fakeCells = Array.from({ length: fakeCellsCount }, () => cellOf(area.northM + prng.range(-60, 60), area.eastM + prng.range(-60, 60), hazardCellM));
+    this.fakeCells = fakeHazardCells(w.scenario, prng);
   }
 
   async start(): Promise<void> {
@@ -128,11 +145,10 @@ export class WorldAgents {
 
   /** A liar signs with its real key: confident sightings of fake cells, or denials of real ones. */
   private lie(n: SimNode, how: AgentBehavior, committed: CommittedView): void {
-    const cells = how === 'fake-hazard' ? this.fakeCells : [...(this.w.scenario.world?.hazards ?? []).map((h) => cellOf(h.northM, h.eastM, hazardCellM)), ...committed.hazards];
+    const cells = how === 'fake-hazard' ? this.fakeCells : deniedHazardCells(this.w.scenario, committed.hazards);
     for (const cell of cells) {
-      const body = { agent: 'hazard-detect', observedAt: this.w.now(), basis: committed.height, obs: { type: 'hazard' as const, cell: [cell[0], cell[1]] as const, present: how === 'fake-hazard', confidencePerMille: 1000 } };
       this.lies++;
-      this.w.submitTx(n, sealEnvelope('attestation', this.w.fleet, n.id, encodeAttestationBody(body), n.signer));
+      this.w.submitTx(n, lieAttestation(this.w.fleet, n.id, n.signer, how, cell, this.w.now(), committed.height));
     }
   }
 

@@ -8,11 +8,16 @@ import type { Signer } from '../../runtime/crypto/sodium.js';
 import type { DeviceHooks } from '../../runtime/device/device.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from '../sim/byzantine.js';
-import type { Behavior } from '../scenario/scenario.js';
+import { agentBehaviors, type AgentBehavior, type Behavior } from '../scenario/scenario.js';
+import { lieAttestation } from '../flight/world-agents.js';
+import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 
 /** The behaviours a wrapper can carry out; twins and amnesia are about identity and disk (FleetProcs.twin
- *  and FleetProcs.forget). */
-export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer'];
+ *  and FleetProcs.forget). The agent behaviours (fake-hazard, deny-hazard) leave consensus honest and
+ *  lie in attestations instead, as in deterministic mode (fleet-sim/flight/world-agents.ts). */
+export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer', ...agentBehaviors];
+
+const isAgentBehavior = (b: Behavior | null): b is AgentBehavior => b !== null && (agentBehaviors as readonly string[]).includes(b);
 
 export interface ByzantineDeviceOptions {
   readonly index: number;
@@ -29,6 +34,11 @@ export class ByzantineDevice {
   /** Consensus messages the honest code handed over since the behaviour began, and what left the node. */
   readonly counts = { honest: 0, sent: 0 };
   private ctx: ByzantineContext | null = null;
+  /** The device's own tx submit and key, once it wired them (agent behaviours lie through them). */
+  private submit: ((envelope: Uint8Array) => void) | null = null;
+  private signer: Signer | null = null;
+  /** Attestations signed as lies. */
+  lies = 0;
   private readonly indexOf: Map<string, number>;
 
   constructor(private readonly o: ByzantineDeviceOptions) {
@@ -63,7 +73,7 @@ export class ByzantineDevice {
         };
         return (to, bytes) => {
           const ctx = this.ctx;
-          if (this.behavior === null || ctx === null) return send(to, bytes);
+          if (this.behavior === null || ctx === null || isAgentBehavior(this.behavior)) return send(to, bytes);
           this.counts.honest++;
           byzantineSend(ctx, to === null ? null : (this.indexOf.get(to) ?? null), bytes);
         };
@@ -71,6 +81,35 @@ export class ByzantineDevice {
       received: (bytes) => {
         if (this.behavior !== null && this.ctx) rememberReceived(this.ctx, bytes);
       },
+      txSubmit: (submit) => {
+        this.submit = submit;
+        this.signer = signer;
+        // A liar's own hazard agent is silenced, as in deterministic mode: only its lies go out.
+        return (envelope) => {
+          if (isAgentBehavior(this.behavior)) {
+            const e = decodeEnvelope(envelope);
+            if (e.ok && e.value.kind === 'attestation') return;
+          }
+          submit(envelope);
+        };
+      },
     };
+  }
+
+  /** One round of lies, signed with the device's real key: sightings of `cells` (fake-hazard) or
+   *  denials (deny-hazard). Nothing before the behaviour is turned on or the device has started. */
+  lie(cells: readonly (readonly [number, number])[], nowMs: number, basis: number): void {
+    const how = this.behavior;
+    if (!isAgentBehavior(how) || this.submit === null || this.signer === null) return;
+    const id = this.o.ids[this.o.index] as string;
+    for (const cell of cells) {
+      this.lies++;
+      this.submit(lieAttestation(this.o.fleet, id, this.signer, how, cell, nowMs, basis));
+    }
+  }
+
+  /** The agent behaviour this device is carrying out, if any. */
+  get agentBehavior(): AgentBehavior | null {
+    return isAgentBehavior(this.behavior) ? this.behavior : null;
   }
 }

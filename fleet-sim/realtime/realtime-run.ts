@@ -26,7 +26,12 @@ import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.
 import { epochExpectFailures, flightExpectFailures, hazardExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { closestPairM } from '../flight/world-flight.js';
+import { deniedHazardCells, fakeHazardCells } from '../flight/world-agents.js';
+import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
+
+/** Agent liars sign a round of lies this often (as world-agents.ts does). */
+const lieEveryMs = 1_000;
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
@@ -67,7 +72,8 @@ export interface RealtimeReport {
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
    *  began, and the messages that actually left it (0 when silent, more when it forges or equivocates). */
   /** height: the height a twin reached (twins only: the second instance's chain). */
-  byzantine: { node: number; behavior: string; honest: number; sent: number; height?: number }[];
+  /** `lies`: attestations an agent liar (fake-hazard, deny-hazard) signed. */
+  byzantine: { node: number; behavior: string; honest: number; sent: number; height?: number; lies?: number }[];
   /** The newest manifest epoch an honest device reported in force (null before any status). */
   epoch: number | null;
   /** Hazards the devices committed, matched to the scenario's world.hazards (null without any). */
@@ -374,6 +380,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     /** The most failsafes each device's status reported (a restart starts its count again). */
     const failsafesOf = new Map<number, { last: number; total: number }>();
     let next = 0;
+    let nextLieAt = 0;
+    const fakeCells = fakeHazardCells(s, new Prng(s.seed).split('fake-hazard-cells'));
     let lastHeight = 0;
     let lastCommitAt = 0;
     let maxStall = 0;
@@ -396,6 +404,16 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         lastHeight = height;
       }
       collectEvidence(states);
+      // Agent liars (fake-hazard, deny-hazard) sign their lies once a second, as in deterministic mode.
+      if (now() >= nextLieAt) {
+        nextLieAt = now() + lieEveryMs;
+        for (const [i, b] of byzantine) {
+          const how = b.agentBehavior;
+          if (how === null || !fleet.alive(device(i))) continue;
+          const committed = states.flatMap((x) => (x.st?.hazards ?? []).map((h) => h.cell));
+          b.lie(how === 'fake-hazard' ? fakeCells : deniedHazardCells(s, committed), Date.now(), states[i]?.height ?? 0);
+        }
+      }
       states.forEach((x, i) => {
         if (byzantine.get(i)?.behavior) return;
         for (const e of hazards.observe(x.st, now())) o.observer.onEvent(e);
@@ -484,7 +502,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       hil: hil?.describe() ?? [],
       byzantine: [
-        ...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts })),
+        ...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts, ...(b.agentBehavior ? { lies: b.lies } : {}) })),
         // A twin runs the honest code: everything it sent is what its code handed over.
         ...fleet.twinStats().map((t) => ({ node: indexOfId.get(t.id) ?? -1, behavior: 'twins', honest: t.sent, sent: t.sent, height: t.height })),
       ],

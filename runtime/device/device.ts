@@ -79,6 +79,9 @@ export interface DeviceHooks {
   readonly consensusSend?: (send: ConsensusSend) => ConsensusSend;
   /** Sees every envelope the links deliver, before the device handles it. */
   readonly received?: (bytes: Uint8Array) => void;
+  /** Wraps the device's own transactions (agents' attestations, telemetry) on their way to the
+   *  mempool and the links; the wrapper is handed the real submit, which it may also call itself. */
+  readonly txSubmit?: (submit: (envelope: Uint8Array) => void) => (envelope: Uint8Array) => void;
 }
 
 export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
@@ -331,9 +334,17 @@ export class Device {
 
   /** Puts a tx into this node's mempool and gossips it, so whoever proposes next can include it. */
   private submitTx(envelope: Uint8Array): void {
-    this.link.broadcast(envelope, 'telemetry');
-    this.shell.receive(envelope);
+    if (this.submitHooked === null) {
+      const direct = (e: Uint8Array): void => {
+        this.link.broadcast(e, 'telemetry');
+        this.shell.receive(e);
+      };
+      this.submitHooked = this.hooks.txSubmit?.(direct) ?? direct;
+    }
+    this.submitHooked(envelope);
   }
+
+  private submitHooked: ((envelope: Uint8Array) => void) | null = null;
 
   private tick(): void {
     const now = Date.now();
