@@ -42,7 +42,7 @@ interface DeviceAgent {
 }
 
 /** The cells fake-hazard liars attest: somewhere near the scenario's first hazard (or 100 m out), where
- *  a lie would move the whole fleet. Real-time mode draws them the same way. */
+ *  a lie would move the whole fleet. Real-time mode draws them the same way, from a stream of its own. */
 export function fakeHazardCells(s: Scenario, prng: Prng): (readonly [number, number])[] {
   const area = s.world?.hazards[0] ?? { northM: 100, eastM: 100 };
   return Array.from({ length: fakeCellsCount }, () => cellOf(area.northM + prng.range(-60, 60), area.eastM + prng.range(-60, 60), hazardCellM));

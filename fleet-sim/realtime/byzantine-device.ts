@@ -54,6 +54,9 @@ export class ByzantineDevice {
   hooks(signer: Signer): DeviceHooks {
     const { index, ids, validators } = this.o;
     const id = ids[index] as string;
+    // A restarted device wires its own submit on its first transaction: until then, no lies.
+    this.submit = null;
+    this.signer = null;
     return {
       consensusSend: (send) => {
         this.ctx = {

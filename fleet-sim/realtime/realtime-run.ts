@@ -410,7 +410,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         for (const [i, b] of byzantine) {
           const how = b.agentBehavior;
           if (how === null || !fleet.alive(device(i))) continue;
-          const committed = states.flatMap((x) => (x.st?.hazards ?? []).map((h) => h.cell));
+          // Each committed cell once, however many devices list it.
+          const committed = [...new Map(states.flatMap((x) => (x.st?.hazards ?? []).map((h) => [`${h.cell[0]},${h.cell[1]}`, h.cell] as const))).values()];
           b.lie(how === 'fake-hazard' ? fakeCells : deniedHazardCells(s, committed), Date.now(), states[i]?.height ?? 0);
         }
       }

@@ -36,6 +36,11 @@ export class SimNetwork {
     for (const f of from) for (const t of to) this.oneWay.add(`${f}>${t}`);
   }
 
+  /** A one-way partition ends; other faults (a broker outage, a symmetric partition) stay. */
+  clearOneWay(): void {
+    this.oneWay.clear();
+  }
+
   heal(): void {
     this.groups = new Map();
     this.oneWay.clear();

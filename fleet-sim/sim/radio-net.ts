@@ -165,7 +165,8 @@ export class RadioNet {
       this.counters.dropped.oversize++;
       return false;
     }
-    if (port.waiting.has(envelope, to ?? undefined)) {
+    const coalescing = cls === 'consensus';
+    if (coalescing && port.waiting.has(envelope, to ?? undefined, this.host.now() - this.staleMs / 2)) {
       this.counters.coalesced++;
       return true;
     }
@@ -175,7 +176,7 @@ export class RadioNet {
       return false;
     }
     const msgId = port.msgId;
-    port.waiting.add(envelope, to ?? undefined, `${from}:${msgId}`);
+    if (coalescing) port.waiting.add(envelope, to ?? undefined, `${from}:${msgId}`, this.host.now());
     port.msgId = (port.msgId + 1) >>> 0;
     const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
     for (let index = 0; index < count; index++) {

@@ -89,7 +89,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   if (!(await w.advance(s.durationMs, limit))) throw new Error(`step budget of ${limit} events ran out before ${s.durationMs} ms`);
   // Liveness phase.
   const healedAt = w.queue.now;
-  w.net.heal();
+  w.heal();
   for (const n of w.nodes) if (n.shell === null && w.honest(n)) w.restart(n);
   const honest = w.nodes.filter((n) => w.honest(n));
   const heightAt = (): number => Math.max(0, ...honest.map((n) => n.shell?.core.chain.height ?? 0));

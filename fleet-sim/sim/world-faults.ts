@@ -31,7 +31,7 @@ export function scheduleFaults(w: World): void {
           return w.queue.at(f.until, () => w.net.setPartition([]));
         case 'one-way':
           w.net.addOneWay(f.from, f.to);
-          return w.queue.at(f.until, () => w.net.heal());
+          return w.queue.at(f.until, () => w.net.clearOneWay());
         case 'broker-down':
           w.setBrokerDown(true);
           return w.queue.at(f.until, () => w.setBrokerDown(false));

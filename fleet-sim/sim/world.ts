@@ -307,6 +307,13 @@ export class World {
     for (const n of this.nodes) if (n.shell) n.shell.core.txBytesBudget = budget;
   }
 
+  /** Every network fault ends (the liveness phase): partitions, loss, and a broker outage with the
+   *  radio block budget it brought. */
+  heal(): void {
+    this.net.heal();
+    this.setBrokerDown(false);
+  }
+
   log(line: string): void {
     if (this.events.length < 2_000) this.events.push(`${this.queue.now}ms ${line}`);
   }
@@ -518,7 +525,7 @@ export class World {
     const key = `${as}/${Buffer.from(nonce).toString('hex')}`;
     if (as === 'op') {
       this.submitted.set(key, this.queue.now);
-      this.outbox.add(key, env, t + 600_000, this.queue.now);
+      this.outbox.add(key, env, this.queue.now + 600_000, this.queue.now); // the outbox runs on queue time
       this.scheduleResend();
     }
     this.net.send(operatorIndex, null, env);

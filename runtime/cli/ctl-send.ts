@@ -33,8 +33,9 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
-  --wait MODE        none | committed (default) | executed; while waiting and no device has
-                     answered, the same signed command is published again after 3 s, 9 s, 19 s, ...
+  --wait MODE        none | committed (default) | executed; while waiting and fewer than f+1
+                     devices have answered, the same signed command is published again after
+                     3 s, 9 s, 19 s, ... (until --timeout)
   --save FILE        also write the signed command to FILE
 
 ${commonHelp}
@@ -162,6 +163,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const rejectedProofs: string[] = [];
   const outbox = new Outbox();
   let resent = false;
+  /** Devices that said, after we published again, that the command was committed already (and at what). */
+  const replayedAfterResend = new Map<string, string>();
   // Proofs by block hash: devices publish one per block (proof/<height>) and it proves itself.
   const proofs = new Map<string, BlockProof>();
   // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
@@ -226,7 +229,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
         const ack = o.ack;
         if (ack.stage === 'refused' && r.outcome === 'timeout' && r.height === null) {
           // Our own copy of a command that was committed meanwhile: the proof is what we wait for.
-          if (resent && ack.reason.startsWith('replayed')) return;
+          if (resent && ack.reason.startsWith('replayed')) {
+            replayedAfterResend.set(ack.node, ack.reason);
+            return;
+          }
           // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices refuse for the
           // same kind (the text before ':'; the rest may hold device-local detail such as its clock).
           if ([...refusals.values()].some((nodes) => nodes.has(ack.node))) return; // one refusal per device
@@ -260,15 +266,23 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
     if (wait !== 'none') outbox.add(ref, frame, expiresAt, Date.now());
     const again = setInterval(() => {
-      if (decisions.size > 0 || refusals.size > 0 || Object.keys(r.execution).length > 0) outbox.settle(ref);
+      // f + 1 distinct devices answered (so one honest device has the command), or the commit is proven.
+      const answered = new Set([...decisions.keys(), ...[...refusals.values()].flatMap((m) => [...m.keys()]), ...Object.keys(r.execution)]);
+      if (r.height !== null || answered.size >= agreeing) outbox.settle(ref);
       if (!client.connected) return;
       for (const e of outbox.due(Date.now())) {
         resent = true;
-        if (!a.values.json) process.stderr.write(`no device has answered yet: publishing ${ref} again (the same signed bytes)\n`);
+        if (!a.values.json) process.stderr.write(`too few devices have answered yet: publishing ${ref} again (the same signed bytes)\n`);
         client.publish(topics.commands, Buffer.from(e.frame), { qos: 1 });
       }
     }, 500);
     await finished.finally(() => clearInterval(again));
+    if (r.outcome === 'timeout' && replayedAfterResend.size >= agreeing) {
+      // Our own copy met a commit we never saw the proof of (we were reconnecting, say): say what f + 1
+      // devices said instead of a bare timeout.
+      const [first] = [...replayedAfterResend.keys()].sort();
+      r.reason = `${replayedAfterResend.get(first ?? '') ?? ''} (said by ${[...replayedAfterResend.keys()].sort().join(', ')}; its proof did not reach us: see murmurctl log)`;
+    }
   } finally {
     await client.endAsync(false).catch(() => undefined);
   }
@@ -294,7 +308,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean)
   }
   const out = (s: string): void => void process.stdout.write(s + '\n');
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
-  else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}`);
+  else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}${r.reason ? `; ${r.reason}` : ''}`);
   else {
     out(`committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`);
     out(`certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`);

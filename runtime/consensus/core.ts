@@ -118,9 +118,10 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
   let bytes = 0;
   for (const tx of s.mempool.values()) {
     if (txs.length >= limits.blockTxCountMax || bytes + tx.bytes.length > blockTxBytesMax) break;
-    // The budget (a slow radio's) never keeps a block's first tx out: a large command still commits.
-    if (txs.length > 0 && bytes + tx.bytes.length > s.txBytesBudget) break;
     if (s.chain.txProblem(tx, timeMs, inBlock) !== null) continue;
+    // The budget (a slow radio's) never keeps a block's first tx out: a large command still commits,
+    // alone, and the next block goes on where this one stopped.
+    if (txs.length > 0 && bytes + tx.bytes.length > s.txBytesBudget) break;
     txs.push(tx.bytes);
     bytes += tx.bytes.length;
   }

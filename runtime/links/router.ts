@@ -101,8 +101,10 @@ export class Router implements Link {
   }
 
   /**
-   * The block budget of the links consensus rides now: none while a link without a limit of its own
-   * (the broker) is up; otherwise the most any up link carries well (a radio's quarter second).
+   * The block budget for this node's proposals: none while a link without a limit of its own (the
+   * broker) is up; otherwise the most any up link carries well (a radio's quarter second). Under
+   * 'first', a proposal also goes on the radio to peers heard only there while the broker is up, and is
+   * not budgeted then (those peers are few, and the broker carries it to the rest).
    */
   get blockTxBytesHint(): number | undefined {
     let best: number | undefined;

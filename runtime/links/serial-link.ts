@@ -248,7 +248,8 @@ export class SerialLink implements Link {
       this.stats.oversize();
       return false;
     }
-    if (this.waiting.has(bytes, dest)) {
+    const coalescing = cls === 'consensus';
+    if (coalescing && this.waiting.has(bytes, dest, this.now() - this.staleMs / 2)) {
       this.stats.coalesced();
       return true;
     }
@@ -258,7 +259,6 @@ export class SerialLink implements Link {
       const oldest = this.queue.peekClass('heartbeat');
       if (!oldest) break;
       this.queue.removeWhere('heartbeat', (p) => p.key === oldest.key);
-      this.waiting.gone(oldest.key);
       this.stats.queueFull('heartbeat');
     }
     // All fragments or none: half an envelope is airtime wasted.
@@ -267,7 +267,7 @@ export class SerialLink implements Link {
       return false;
     }
     this.msgId = (this.msgId + 1) >>> 0;
-    this.waiting.add(bytes, dest, `${this.selfTag}:${msgId}`);
+    if (coalescing) this.waiting.add(bytes, dest, `${this.selfTag}:${msgId}`, this.now());
     const queuedMs = this.now();
     for (let index = 0; index < count; index++) {
       const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));

@@ -40,7 +40,7 @@ function nearReal(cell: readonly [number, number]): boolean {
 }
 
 describe(`hazards with a Byzantine device (n=4, f=1, seed ${seed})`, () => {
-  it('fake hazards are never committed, a denied real hazard is committed anyway and stays, within a stated bound', async () => {
+  it('fake hazards are never committed away from the obstacle, a denied real hazard is committed anyway and stays, within a stated bound', async () => {
     const honest = [lane(-9), lane(12), lane(-14), lane(9, 3), lane(15, 5)];
     const world = new AgentWorld({
       seed,

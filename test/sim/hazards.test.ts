@@ -1,6 +1,6 @@
 // Hazards attested through consensus in the deterministic world: the drones' own hazard agents sign
-// attestations from their range rings, the swarm commits a cell once f+1 distinct devices attested it
-// with confidence >= 0.85, and the committed hazard re-routes the survey. Lying devices (fake sightings,
+// attestations from their range rings, the swarm commits a cell once f+1 distinct devices attested a
+// hazard there or in a neighbouring cell with confidence >= 0.85, and the committed hazard re-routes the survey. Lying devices (fake sightings,
 // denials) sign with their real keys and their lies reach blocks, but never decide anything.
 // A failure prints the seed and the command that replays the scenario.
 
