@@ -166,7 +166,7 @@ export class RadioNet {
       return false;
     }
     const coalescing = cls === 'consensus';
-    if (coalescing && port.waiting.has(envelope, to ?? undefined, this.host.now() - this.staleMs / 2)) {
+    if (coalescing && port.waiting.absorb(envelope, to ?? undefined, this.host.now())) {
       this.counters.coalesced++;
       return true;
     }
@@ -205,7 +205,7 @@ export class RadioNet {
     // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
     for (let k = 0; k < limits.radioFragmentsMax; k++) {
       const head = port.queue.peekClass('consensus');
-      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.staleMs) break;
+      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) break;
       this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
       port.waiting.gone(`${head.origin}:${head.msgId}`);
     }

@@ -249,7 +249,7 @@ export class SerialLink implements Link {
       return false;
     }
     const coalescing = cls === 'consensus';
-    if (coalescing && this.waiting.has(bytes, dest, this.now() - this.staleMs / 2)) {
+    if (coalescing && this.waiting.absorb(bytes, dest, this.now())) {
       this.stats.coalesced();
       return true;
     }
@@ -343,7 +343,8 @@ export class SerialLink implements Link {
     const now = this.now();
     for (let i = 0; i < limits.radioFragmentsMax; i++) {
       const head = this.queue.peekClass('consensus');
-      if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
+      // An own envelope consensus handed over again since it was queued is as fresh as that hand-over.
+      if (!head || head.key === this.onAir || now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
       const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
       this.waiting.gone(head.key);
       this.stats.stale('consensus', gone);

@@ -6,16 +6,17 @@
 // for the same destination is therefore not queued again (the copy waiting will say the same thing);
 // once the last fragment of the waiting copy is on the air, the next send queues a fresh one. Only
 // consensus is tracked: its queue never evicts (it refuses when full), so every copy leaves it through
-// the air, the stale limit or a clear, each of which calls `gone`. A copy that has waited long enough
-// to be near the stale limit does not absorb a new send: the link queues a fresh copy instead.
+// the air, the stale limit or a clear, each of which calls `gone`. A send the waiting copy absorbs
+// counts as wanting it again: the stale limit runs from the last time consensus handed it over
+// (`wantedAt`), so the one copy is not dropped as stale just after consensus asked for it anew.
 
 import { bytesEqual } from '../lib/bytes.js';
 
 interface Waiting {
   readonly bytes: Uint8Array;
   readonly msgKey: string;
-  /** When it was queued (the link's clock). */
-  readonly queuedMs: number;
+  /** When consensus last handed these bytes over (the link's clock). */
+  wantedMs: number;
 }
 
 /** An envelope ends in its 64-byte signature, so its last six bytes and its length make a key that two
@@ -31,20 +32,28 @@ export class WaitingEnvelopes {
   private readonly byContent = new Map<string, Waiting>();
   private readonly byMsg = new Map<string, string>();
 
-  /** Whether identical bytes for the same destination wait in the queue, queued at `since` or later. */
-  has(bytes: Uint8Array, dest: number | undefined, since: number): boolean {
+  /** True when identical bytes for the same destination wait in the queue: they are wanted again at
+   *  `nowMs`, and the send needs no copy of its own. */
+  absorb(bytes: Uint8Array, dest: number | undefined, nowMs: number): boolean {
     const w = this.byContent.get(contentKey(bytes, dest));
-    return w !== undefined && w.queuedMs >= since && bytesEqual(w.bytes, bytes);
+    if (w === undefined || !bytesEqual(w.bytes, bytes)) return false;
+    w.wantedMs = nowMs;
+    return true;
+  }
+
+  /** When message `msgKey` (origin:msgId) was last wanted, if it is an own envelope that waits. */
+  wantedAt(msgKey: string): number | undefined {
+    const k = this.byMsg.get(msgKey);
+    const w = k === undefined ? undefined : this.byContent.get(k);
+    return w?.msgKey === msgKey ? w.wantedMs : undefined;
   }
 
   /** The envelope was queued as message `msgKey` (origin:msgId). A different envelope under the same
    *  key (a chance collision) is simply not remembered: it is only ever queued again, never lost. */
   add(bytes: Uint8Array, dest: number | undefined, msgKey: string, queuedMs: number): void {
     const k = contentKey(bytes, dest);
-    // An older copy still waiting (too old to absorb this send): the newer one is remembered instead.
-    const older = this.byContent.get(k);
-    if (older !== undefined && !bytesEqual(older.bytes, bytes)) return;
-    this.byContent.set(k, { bytes, msgKey, queuedMs });
+    if (this.byContent.has(k)) return;
+    this.byContent.set(k, { bytes, msgKey, wantedMs: queuedMs });
     this.byMsg.set(msgKey, k);
   }
 

@@ -100,24 +100,23 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     expect(got.length).toBe(3);
   });
 
-  it('a copy that has waited half the stale limit no longer absorbs a send: a fresh one is queued', () => {
-    // 9600 baud: 30 envelopes of 200 bytes ahead (~7 s of airtime), stale limit 8.4 s.
-    const { queue, radio } = line(2, 10, { ...sik, baud: 9_600, hopLimit: 1 });
-    for (let k = 0; k < 30; k++) radio.send(0, null, new Uint8Array(200).fill(k + 1), 'consensus');
+  it('a send the waiting copy absorbs wants it again: the stale limit runs from then, so the copy still goes', () => {
+    // 9600 baud: 45 envelopes of 200 bytes ahead of the vote (~10.6 s of airtime), stale limit 8.4 s.
+    const { queue, radio, got } = line(2, 10, { ...sik, baud: 9_600, hopLimit: 1 });
+    for (let k = 0; k < 45; k++) radio.send(0, null, new Uint8Array(200).fill(k + 1), 'consensus');
     const vote = new Uint8Array(120).fill(200);
     radio.send(0, null, vote, 'consensus');
-    queue.at(1_000, () => radio.send(0, null, vote, 'consensus')); // young copy: absorbed
-    queue.at(4_300, () => radio.send(0, null, vote, 'consensus')); // past 4.2 s: queued again
-    queue.runUntil(1_000, 1e6);
+    queue.at(6_000, () => radio.send(0, null, vote, 'consensus')); // consensus re-broadcasts it
+    queue.runUntil(30_000, 1e6);
     expect(radio.counters.coalesced).toBe(1);
-    queue.runUntil(4_300, 1e6);
-    expect(radio.counters.coalesced).toBe(1);
-    expect(radio.counters.envelopesQueued).toBe(32);
+    expect(radio.counters.envelopesQueued).toBe(46);
+    expect(radio.counters.dropped.stale).toBeGreaterThan(0); // the backlog ahead of it did expire
+    expect(got.filter((g) => g.bytes[0] === 200).length).toBe(1);
     // Telemetry is never coalesced (only consensus is tracked).
     const t = new Uint8Array(50).fill(9);
     radio.send(0, null, t, 'telemetry');
     radio.send(0, null, t, 'telemetry');
-    expect(radio.counters.envelopesQueued).toBe(34);
+    expect(radio.counters.envelopesQueued).toBe(48);
   });
 
   it('loses packets per receiver with the scenario loss, from the seed', () => {
