@@ -1,7 +1,7 @@
 // A real hazard in real-time mode: a 60 m mast stands in the survey area, every device's simulated
 // vehicle carries the range ring the hazard model was trained on (hal.sim.obstacles in its device.yaml),
 // the devices' own hazard agents attest what they see, the swarm commits the cells once f+1 devices did,
-// and each device's status lists them; the report also says how much of the area was flown over. Five
+// and each device's status lists them; the report also says how much of the area was flown over. Six
 // devices in this process over the embedded aedes broker, one of them a liar (fake-hazard).
 
 import { describe, expect, it } from 'vitest';
@@ -14,12 +14,13 @@ const scenario: Scenario = {
   seed: 3,
   durationMs: 30_000,
   validators: 4,
-  followers: 1,
+  followers: 2,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
   workload: [{ kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 60], [60, 60], [60, 0]], spacingM: 12, altM: 20, speedMps: 8 } }],
-  // The follower lies from 2 s on: confident sightings of three cells where nothing stands, signed
-  // with its real key. Alone (f + 1 = 2), it must never get one committed.
-  faults: [{ at: 2_000, kind: 'byzantine', node: 4, behavior: 'fake-hazard' }],
+  // The second follower lies from 2 s on: confident sightings of three cells where nothing stands,
+  // signed with its real key (its own hazard agent is silenced). Alone (f + 1 = 2), it must never get
+  // one committed; the five honest devices still see the mast.
+  faults: [{ at: 2_000, kind: 'byzantine', node: 5, behavior: 'fake-hazard' }],
   expect: { safety: true, hazardsCommittedMin: 1, hazardsCommittedMax: 1 },
   consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
   livenessBudgetMs: 5_000,
@@ -41,9 +42,9 @@ describe('real-time mode with a hazard in the world', () => {
     expect(site?.attesters.length ?? 0, why).toBeGreaterThanOrEqual(2);
     expect(report.hazards?.spuriousCells, why).toBe(0);
     // The liar did lie, once a second, and its own hazard agent said nothing true.
-    expect(report.byzantine.map((b) => [b.node, b.behavior]), why).toEqual([[4, 'fake-hazard']]);
+    expect(report.byzantine.map((b) => [b.node, b.behavior]), why).toEqual([[5, 'fake-hazard']]);
     expect(report.byzantine[0]?.lies ?? 0, why).toBeGreaterThanOrEqual(3 * 20);
-    expect(site?.attesters ?? [], why).not.toContain(4);
+    expect(site?.attesters ?? [], why).not.toContain(5);
     const shown = events.filter((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard');
     expect(shown.map((e) => [e.id, e.status]), why).toEqual([['h0', 'committed']]);
     expect(shown[0]?.at, why).toBe(site?.committedAtMs);
