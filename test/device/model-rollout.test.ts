@@ -89,14 +89,28 @@ describe('agent.model through four murmur processes', () => {
     for (const d of ids.filter((x) => x !== tampered)) expect(promoted[d]?.modelRefused).toBeNull();
     expect(fleet.devices.get(tampered)?.output).toMatch(/"agent":"hazard-detect","kind":"model-refused"/);
     // The operator sees the same in `murmurctl status`, /health and the Prometheus metrics.
-    const table = await fleet.ctl(['status']);
-    expect(table.stdout, table.stdout).toMatch(new RegExp(`${canary} .*hazard-detect:[a-z-]+@1\\.1\\.0 `));
-    expect(table.stdout, table.stdout).toMatch(new RegExp(`${tampered} .*hazard-detect:[a-z-]+@1\\.0\\.0 \\(model refused[,)]`)); // on a loaded machine overruns may add a restart note
+    // On a slow machine an agent that overran its CPU budget restarts, and for the moment it is starting
+    // its status carries no refusal yet: the table is read again until it settles (20 s at most).
+    const canaryRow = new RegExp(`${canary} .*hazard-detect:[a-z-]+@1\\.1\\.0 `);
+    const tamperedRow = new RegExp(`${tampered} .*hazard-detect:[a-z-]+@1\\.0\\.0 \\(model refused[,)]`); // overruns may add a restart note
+    let table = await fleet.ctl(['status']);
+    const settleBy = Date.now() + 20_000;
+    while (!(canaryRow.test(table.stdout) && tamperedRow.test(table.stdout)) && Date.now() < settleBy) {
+      await new Promise((r) => setTimeout(r, 500));
+      table = await fleet.ctl(['status']);
+    }
+    expect(table.stdout, table.stdout).toMatch(canaryRow);
+    expect(table.stdout, table.stdout).toMatch(tamperedRow);
     const health = (await fleet.health(tampered)) as unknown as { agents: AgentStatusJson[] };
     expect(health.agents.map((a) => a.name)).toEqual(['hazard-detect', 'mission-reflexes', 'telemetry-anomaly']);
     expect(health.agents[0]).toMatchObject({ model: 'hazard-detect@1.0.0', modelRefused: expect.stringContaining('refused') as unknown });
     const metrics = await (await fetch(`http://127.0.0.1:${fleet.devices.get(tampered)?.httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/murmur_agent_info\{agent="hazard-detect",engine="(onnxruntime|pure-ts)",state="[a-z]+",model="hazard-detect@1\.0\.0"\} 1/);
+    // The model in force is the verified shipped one. The engine is a model engine, except while the
+    // agent waits out a restart (state "backoff"): on a slow machine its CPU budget (wall time) can be
+    // overrun, and it then runs on rules until it restarts (a clean-clone CI run saw exactly that).
+    const info = /murmur_agent_info\{agent="hazard-detect",engine="([a-z-]+)",state="([a-z]+)",model="hazard-detect@1\.0\.0"\} 1/.exec(metrics);
+    expect(info, metrics).not.toBeNull();
+    if (info?.[2] !== 'backoff') expect(info?.[1]).toMatch(/^(onnxruntime|pure-ts)$/);
     expect(metrics).toContain('murmur_agent_model_refused{agent="hazard-detect"} 1');
     expect(metrics).toMatch(/murmur_agent_restarts\{agent="mission-reflexes"\} 0/);
     expect(await send('rollback')).toMatchObject({ outcome: 'accepted' });
