@@ -27,7 +27,8 @@ export const agentPeriodMs = 200;
 /** The map grid the device runtime attests on. */
 export { hazardCellM };
 /** Liars sign every second, as often as a detector re-attests a cell it keeps seeing. */
-const lieEveryMs = 1_000;
+/** Agent liars sign a round of lies this often (real-time mode too). */
+export const lieEveryMs = 1_000;
 const fakeCellsCount = 3;
 
 /** Whether the world runs agents: something to detect, or someone lying about it. */

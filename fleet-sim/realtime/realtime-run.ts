@@ -26,12 +26,9 @@ import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.
 import { epochExpectFailures, flightExpectFailures, hazardExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { closestPairM } from '../flight/world-flight.js';
-import { deniedHazardCells, fakeHazardCells } from '../flight/world-agents.js';
+import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-agents.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
-
-/** Agent liars sign a round of lies this often (as world-agents.ts does). */
-const lieEveryMs = 1_000;
 
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;

@@ -205,7 +205,9 @@ export class RadioNet {
     // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
     for (let k = 0; k < limits.radioFragmentsMax; k++) {
       const head = port.queue.peekClass('consensus');
-      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) break;
+      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.staleMs) break;
+      // Handed over again while it waited (WaitingEnvelopes): as fresh as that hand-over.
+      if (now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) break;
       this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
       port.waiting.gone(`${head.origin}:${head.msgId}`);
     }

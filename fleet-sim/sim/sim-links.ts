@@ -12,7 +12,7 @@ import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { defaultPolicy, type ClassPolicy } from '../../runtime/links/router.js';
 import type { RadioModel, Scenario } from '../scenario/scenario.js';
-import { bytesPerSecond } from '../../runtime/links/airtime.js';
+import { blockTxBytesOnAir, bytesPerSecond } from '../../runtime/links/airtime.js';
 import type { EventQueue } from './event-queue.js';
 import { operatorIndex, SimNetwork } from './network.js';
 import { RadioNet, type RadioCounters } from './radio-net.js';
@@ -124,7 +124,7 @@ export class SimLinks {
    *  radio is then the only link up), no limit while it is up. */
   blockTxBytesHint(): number | undefined {
     if (!this.radioModel || !this.net.brokerDown) return undefined;
-    return Math.floor((bytesPerSecond({ baud: this.radioModel.baud, burstBytes: this.radioModel.mtuBytes }) * limits.radioBlockAirMs) / 1000);
+    return blockTxBytesOnAir(bytesPerSecond({ baud: this.radioModel.baud, burstBytes: this.radioModel.mtuBytes }));
   }
 
   radioReport(): RadioReport | null {

@@ -21,6 +21,11 @@ export function bytesPerSecond(c: AirtimeConfig): number {
   return (bits / 10) * (c.dutyCycle ?? 1);
 }
 
+/** The block transaction bytes a radio carries well: limits.radioBlockAirMs of its airtime (SiK: 1,440). */
+export function blockTxBytesOnAir(airBytesPerSec: number): number {
+  return Math.floor((airBytesPerSec * limits.radioBlockAirMs) / 1000);
+}
+
 export class AirtimeBudget {
   private tokens: number;
   private lastMs: number;

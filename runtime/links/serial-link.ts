@@ -14,7 +14,7 @@ import { assert } from '../lib/assert.js';
 import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
-import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from './airtime.js';
+import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs } from './airtime.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { WaitingEnvelopes } from './waiting-envelopes.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
@@ -122,7 +122,7 @@ export class SerialLink implements Link {
     // Slow radios get longer: at least the airtime of radioStalePackets full packets (E32 at 2.4 kbps: 7.7 s).
     const airBytesPerSec = bytesPerSecond({ baud: opts.baud, burstBytes: opts.packetBytes, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) });
     this.staleMs = opts.consensusStaleMs ?? defaultStaleMs(opts.packetBytes, airBytesPerSec);
-    this.blockTxBytesHint = Math.floor((airBytesPerSec * limits.radioBlockAirMs) / 1000);
+    this.blockTxBytesHint = blockTxBytesOnAir(airBytesPerSec);
     assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
@@ -344,7 +344,8 @@ export class SerialLink implements Link {
     for (let i = 0; i < limits.radioFragmentsMax; i++) {
       const head = this.queue.peekClass('consensus');
       // An own envelope consensus handed over again since it was queued is as fresh as that hand-over.
-      if (!head || head.key === this.onAir || now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
+      if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
+      if (now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
       const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
       this.waiting.gone(head.key);
       this.stats.stale('consensus', gone);
