@@ -83,6 +83,8 @@ export class FleetProcs {
   private keys: KeyPair[] = [];
   private epoch = 1;
   operator!: KeyPair & { id: string };
+  /** An observer in the manifest: it may read, not command (fleet-sim's attacker signs with its key). */
+  observer!: KeyPair & { id: string };
   operatorPassword = '';
   brokerUrl = '';
   private broker: EmbeddedBroker | null = null;
@@ -110,6 +112,7 @@ export class FleetProcs {
       passwords.push(randomBytes(12).toString('hex'));
     }
     this.operator = { id: 'ops', ...generateKeyPair() };
+    this.observer = { id: 'watch', ...generateKeyPair() };
     this.operatorPassword = randomBytes(12).toString('hex');
     const authority = createSigner(generateKeyPair());
     this.authority = authority;
@@ -123,7 +126,10 @@ export class FleetProcs {
           authority: authority.publicKey,
           validators: ids.slice(0, this.o.validators).map((id, i) => ({ id, publicKey: (keys[i] as KeyPair).publicKey, power: 1 })),
           followers: ids.slice(this.o.validators).map((id, j) => ({ id, publicKey: (keys[this.o.validators + j] as KeyPair).publicKey })),
-          operators: [{ id: 'ops', publicKey: this.operator.publicKey, roles: [...(this.o.operatorRoles ?? ['operator'])] }],
+          operators: [
+            { id: 'ops', publicKey: this.operator.publicKey, roles: [...(this.o.operatorRoles ?? ['operator'])] },
+            { id: this.observer.id, publicKey: this.observer.publicKey, roles: ['observer'] },
+          ],
           createdAt: Date.now(),
         },
         authority,

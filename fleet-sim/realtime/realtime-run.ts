@@ -25,6 +25,8 @@ import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 import { epochExpectFailures, flightExpectFailures, hazardExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
+import { RealtimeForgery } from './realtime-forgery.js';
+import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
 import { closestPairM } from '../flight/world-flight.js';
 import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-agents.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -75,6 +77,8 @@ export interface RealtimeReport {
   epoch: number | null;
   /** Hazards the devices committed, matched to the scenario's world.hazards (null without any). */
   hazards: RealtimeHazardReport | null;
+  /** What an attacker's forged commands met (the scenario's forgedCommands faults); null without one. */
+  forgedCommands: ForgedCommandsReport | null;
   /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
   hil: { node: number; fcPid: number; autopilot: string }[];
 }
@@ -200,6 +204,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const sentAt = new Map<string, number>();
     // As `murmurctl send` does: a command with no commit seen goes out again (same bytes) until it expires.
     const outbox = new Outbox();
+    /** The attacker of the scenario's forgedCommands faults (set up with the timeline below). */
+    let forgery: RealtimeForgery | null = null;
+    /** Every command a decision log named, with its height: one command at two heights is a violation. */
+    const commandHeight = new Map<string, number>();
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
     t0 = performance.now();
     /** The proposer at the last frame (commit events come in bursts from every device's log). */
@@ -225,6 +233,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         const prev = status.get(st.node);
         status.set(st.node, { ...(prev ?? { height: 0, round: 0, proposer: '', position: null, batteryPct: null, mission: null }), ...st } as StatusJson);
       }
+      else if (topic.endsWith('/ack')) forgery?.onAck(doc as Record<string, unknown>);
+      else if (topic.endsWith('/refused')) forgery?.onRefused(doc as Record<string, unknown>);
       else if (topic.endsWith('/log')) {
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
         const fresh = new Map<number, { commands: number; latencyMs: number }>();
@@ -232,10 +242,19 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           const before = decidedHash.get(d.height);
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
           decidedHash.set(d.height, d.blockHash);
+          const firstHeight = commandHeight.get(d.command);
+          if (firstHeight === undefined) {
+            commandHeight.set(d.command, d.height);
+            if (forgery?.ledger.isForged(d.command)) {
+              forgery.ledger.onCommitted();
+              violations.push({ property: 'validity', atMs: now(), detail: `${node} committed forged command ${d.command} at height ${d.height}` });
+            }
+          } else if (firstHeight !== d.height) violations.push({ property: 'validity', atMs: now(), detail: `${node} committed command ${d.command} at height ${d.height}, and it was committed at height ${firstHeight}` });
           const sent = sentAt.get(d.command);
           if (!committedAt.has(d.command) && sent !== undefined) {
             committedAt.set(d.command, now());
             outbox.settle(d.command);
+            forgery?.onCommitted(d.command);
             const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0 };
             fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent) });
           }
@@ -246,7 +265,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
       }
     });
-    await client.subscribeAsync([topics.statusAll, topics.logAll], { qos: 1 });
+    const forging = s.faults.some((f) => f.kind === 'forged-commands');
+    // An operator reads refusals on these; a run with an attacker checks that each forgery got one.
+    await client.subscribeAsync([topics.statusAll, topics.logAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
     const area = surveyAreaOf(s);
     const coverage = area ? new CoverageGrid(area, 10) : null;
     o.observer.onEvent({
@@ -269,13 +290,16 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const frame = Buffer.from(encodeFrame(fleetTag(fleet.fleet), 'consensus', env));
       client.publish(topics.commands, frame, { qos: 1 });
       outbox.add(ref, frame, t + 120_000, t);
+      forgery?.onSubmitted(ref, env);
     };
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     let lastCrashed = 0;
+    if (forging) forgery = new RealtimeForgery(fleet, now, (payload) => client.publish(topics.commands, payload, { qos: 1 }), (detail) => fault('forged-command', [], detail));
     for (const f of s.faults) {
-      if (f.kind === 'crash') {
+      if (f.kind === 'forged-commands' && forgery) actions.push(...forgery.actions(f));
+      else if (f.kind === 'crash') {
         actions.push({
           at: f.at,
           run: async () => {
@@ -478,6 +502,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
     // Not measured here: the devices' routers do not report which deliveries came through a relay.
     if (s.expect.relayedDeliveriesMin !== undefined) failed.push('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
+    const forgedCommands = forgery?.report() ?? null;
+    if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
     return {
       scenario: s.name,
       seed: s.seed,
@@ -498,6 +524,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       radio: medium ? { ...medium.counters } : null,
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
+      forgedCommands,
       hil: hil?.describe() ?? [],
       byzantine: [
         ...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([node, b]) => ({ node, behavior: b.behavior as string, ...b.counts, ...(b.agentBehavior ? { lies: b.lies } : {}) })),

@@ -25,6 +25,8 @@ export class WorldObserver {
   private readonly wasByzantine = new Set<number>();
   private evidenceSent = 0;
   private faultsSent = new Set<number>();
+  /** Forgeries of the world's attacker already on the timeline. */
+  private forgeriesSent = 0;
   private lastCommitAt = 0;
   private commitsSent = 0;
   private readonly lastHeight: number[] = [];
@@ -110,7 +112,7 @@ export class WorldObserver {
     }
     // Network faults are scheduled: report each as its start and end pass.
     this.w.scenario.faults.forEach((f, i) => {
-      if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'broker-down' && f.kind !== 'loss') return;
+      if (f.kind !== 'partition' && f.kind !== 'one-way' && f.kind !== 'broker-down' && f.kind !== 'loss') return; // the others show as they happen
       if (now >= f.at && !this.faultsSent.has(2 * i)) {
         this.faultsSent.add(2 * i);
         if (f.kind === 'broker-down') this.fault('broker-down', [], `until ${f.until / 1000} s`);
@@ -123,6 +125,8 @@ export class WorldObserver {
         this.fault(f.kind === 'broker-down' ? 'broker-up' : 'heal', [], 'healed');
       }
     });
+    const forged = this.w.forgery?.published ?? [];
+    for (; this.forgeriesSent < forged.length; this.forgeriesSent++) this.fault('forged-command', [], (forged[this.forgeriesSent] as { detail: string }).detail);
     const evidence = this.w.honestChainNode()?.shell?.core.chain.evidence ?? [];
     for (; this.evidenceSent < evidence.length; this.evidenceSent++) {
       const e = evidence[this.evidenceSent];

@@ -78,7 +78,7 @@ const count = (v: unknown, field: string): number => int(v, field, 0, 1_000_000_
 /** expect: { safety: true, committedFraction: 0.99, maxStall: 5s, geofenceBreachesMax: 0, ... }. */
 export function expectations(v: unknown): Expect {
   const ex = obj(v ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin'], 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused'], 'expect');
   const e: Expect = {
     safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
     ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
@@ -91,6 +91,7 @@ export function expectations(v: unknown): Expect {
     ...(ex.surveyedFractionMin !== undefined ? { surveyedFractionMin: fraction(ex.surveyedFractionMin, 'expect.surveyedFractionMin') } : {}),
     ...(ex.epoch !== undefined ? { epoch: int(ex.epoch, 'expect.epoch', 1, 1_000_000) } : {}),
     ...(ex.relayedDeliveriesMin !== undefined ? { relayedDeliveriesMin: count(ex.relayedDeliveriesMin, 'expect.relayedDeliveriesMin') } : {}),
+    ...(ex.forgedRefused !== undefined ? { forgedRefused: ex.forgedRefused === true ? true : fail('expect.forgedRefused', 'must be true (or left out)') } : {}),
   };
   if (e.hazardsCommittedMin !== undefined && e.hazardsCommittedMax !== undefined && e.hazardsCommittedMin > e.hazardsCommittedMax) fail('expect.hazardsCommittedMin', `is ${e.hazardsCommittedMin}, more than expect.hazardsCommittedMax (${e.hazardsCommittedMax})`);
   return e;

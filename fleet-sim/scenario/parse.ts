@@ -6,6 +6,7 @@ import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
 import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
+import { forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
 import { agentBehaviors, behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export { ScenarioError } from './parse-fields.js';
@@ -84,11 +85,17 @@ function fault(v: unknown, i: number, count: number): Fault {
     if (o.broker !== 'down') fail(`${f}.broker`, 'must be "down"');
     return { at, kind: 'broker-down', until: until() };
   }
+  if ('forgedCommands' in o) {
+    only(o, ['at', 'forgedCommands', 'until', 'kinds'], f);
+    const kinds = o.kinds === undefined ? [...forgeryKinds] : Array.isArray(o.kinds) && o.kinds.length > 0 ? (o.kinds as unknown[]) : fail(`${f}.kinds`, `must be a non-empty list of ${forgeryKinds.join(', ')}`);
+    kinds.forEach((k, j) => (forgeryKinds as readonly unknown[]).includes(k) || fail(`${f}.kinds[${j}]`, `must be one of ${forgeryKinds.join(', ')}`));
+    return { at, kind: 'forged-commands', perSec: rate(o.forgedCommands, `${f}.forgedCommands`, 50), until: until(), kinds: kinds as ForgeryKind[] };
+  }
   if ('loss' in o) {
     only(o, ['at', 'loss', 'until'], f);
     return { at, kind: 'loss', loss: fraction(o.loss, `${f}.loss`), until: until() };
   }
-  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss');
+  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands');
 }
 
 /** { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } }: the next epoch's
@@ -105,14 +112,19 @@ function fleetUpdate(co: Record<string, unknown>, f: string, at: number, count: 
   return { kind: 'fleet-update', at, validators, followers };
 }
 
+/** "20/s" or a bare number per second, more than 0 and at most `max`. */
+function rate(v: unknown, field: string, max: number): number {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)\/s$/.exec(v) : null;
+  const perSec = typeof v === 'number' ? v : m ? Number(m[1]) : fail(field, 'must look like 20/s');
+  return perSec > 0 && perSec <= max ? perSec : fail(field, `must be between 0 and ${max} per second`);
+}
+
 function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
   if ('rate' in o) {
     only(o, ['from', 'to', 'rate', 'command'], f);
-    const m = typeof o.rate === 'string' ? /^(\d+(?:\.\d+)?)\/s$/.exec(o.rate) : null;
-    const perSec = typeof o.rate === 'number' ? o.rate : m ? Number(m[1]) : fail(`${f}.rate`, 'must look like 20/s');
-    if (!(perSec > 0 && perSec <= 10_000)) fail(`${f}.rate`, 'must be between 0 and 10000 per second');
+    const perSec = rate(o.rate, `${f}.rate`, 10_000);
     if (typeof o.command !== 'string') fail(`${f}.command`, 'must be a command type such as noop');
     return { kind: 'rate', from: duration(o.from, `${f}.from`), to: duration(o.to, `${f}.to`), perSec, command: o.command as string };
   }
@@ -155,6 +167,9 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   if (o.workload !== undefined && !Array.isArray(o.workload)) fail('workload', 'must be a list');
   const roles = o.operator === undefined ? undefined : operatorRoles(o.operator);
   const work = ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i, count));
+  const faults = ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count));
+  const expect = expectations(o.expect);
+  if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {
@@ -168,9 +183,9 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     ...(links.policy !== undefined ? { linkPolicy: linkPolicy(links.policy) } : {}),
     ...(roles !== undefined ? { operatorRoles: roles } : {}),
     ...(o.hil !== undefined ? { hil: hil(o.hil, count) } : {}),
-    faults: ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count)),
+    faults,
     workload: work,
-    expect: expectations(o.expect),
+    expect,
     consensus: {
       proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
       commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),

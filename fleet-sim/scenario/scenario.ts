@@ -1,5 +1,7 @@
 // The fleet-sim scenario (DESIGN.md "fleet-sim scenario"), after parsing: times in ms, nodes by index.
 
+import type { ForgeryKind } from '../sim/forged-commands.js';
+
 /** Byzantine behaviours in consensus traffic (random worlds draw from these). */
 export const behaviors = ['equivocate', 'twins', 'forge', 'replay', 'silent', 'amnesia', 'flood', 'invalid-block', 'wrong-proposer', 'forge-snapshot'] as const;
 /** Byzantine behaviours of a device's agents: it signs hazard attestations that lie (its consensus
@@ -19,7 +21,10 @@ export type Fault =
   | { readonly at: number; readonly kind: 'partition'; readonly groups: readonly (readonly number[])[]; readonly until: number }
   | { readonly at: number; readonly kind: 'one-way'; readonly from: readonly number[]; readonly to: readonly number[]; readonly until: number }
   | { readonly at: number; readonly kind: 'broker-down'; readonly until: number }
-  | { readonly at: number; readonly kind: 'loss'; readonly loss: number; readonly until: number };
+  | { readonly at: number; readonly kind: 'loss'; readonly loss: number; readonly until: number }
+  /** An attacker on the broker publishes forged commands at this rate, cycling through `kinds`
+   *  (fleet-sim/sim/forged-commands.ts). */
+  | { readonly at: number; readonly kind: 'forged-commands'; readonly perSec: number; readonly until: number; readonly kinds: readonly ForgeryKind[] };
 
 export type Workload =
   | { readonly kind: 'rate'; readonly from: number; readonly to: number; readonly perSec: number; readonly command: string }
@@ -70,6 +75,8 @@ export interface Expect {
   readonly epoch?: number;
   /** Envelopes some device received first through a radio relay (multi-hop carried traffic). */
   readonly relayedDeliveriesMin?: number;
+  /** Every forged command was refused with the reason it deserves, and none was committed. */
+  readonly forgedRefused?: boolean;
 }
 
 export interface Scenario {

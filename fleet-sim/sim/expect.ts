@@ -3,6 +3,7 @@
 
 import type { FlightReport } from '../flight/world-flight.js';
 import type { Expect } from '../scenario/scenario.js';
+import { forgedExpectFailures, type ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 
 export interface ExpectInputs {
@@ -10,6 +11,7 @@ export interface ExpectInputs {
   readonly radio: RadioReport | null;
   readonly epoch: number;
   readonly hazardsCommitted: number;
+  readonly forged: ForgedCommandsReport | null;
 }
 
 export function expectFailures(e: Expect, r: ExpectInputs): string[] {
@@ -19,6 +21,7 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   failed.push(...epochExpectFailures(e, r.epoch));
   const relayed = r.radio?.router.relayedDeliveries ?? 0;
   if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
+  if (e.forgedRefused) failed.push(...forgedExpectFailures(r.forged));
   return failed;
 }
 

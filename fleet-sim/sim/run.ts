@@ -8,6 +8,7 @@ import { hazardReport, type HazardReport } from '../flight/hazard-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Violation } from './checkers.js';
 import { expectFailures } from './expect.js';
+import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
 
@@ -33,6 +34,8 @@ export interface Report {
   flight: FlightReport | null;
   /** Hazards sighted, attested and committed through consensus; null when the scenario has no agents. */
   hazards: HazardReport | null;
+  /** What an attacker's forged commands met (the scenario's forgedCommands faults); null without one. */
+  forgedCommands: ForgedCommandsReport | null;
   /** The manifest in force on the honest chain at the end. */
   validatorSet: { epoch: number; validators: number[]; followers: number[]; sinceHeight: number };
   expect: { met: boolean; failed: string[] };
@@ -145,8 +148,9 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   const radio = w.links.radioReport();
   const validatorSet = setInForce(w);
   const hazards = hazardReport(w);
+  const forgedCommands = w.forgery?.ledger.report() ?? null;
   await w.finish();
-  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0 }));
+  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands }));
   const r: Report = {
     scenario: s.name,
     seed,
@@ -173,6 +177,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
     evidence,
     flight,
     hazards,
+    forgedCommands,
     validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed),

@@ -38,6 +38,8 @@ export function scheduleFaults(w: World): void {
         case 'loss':
           w.net.lossOverride = f.loss;
           return w.queue.at(f.until, () => (w.net.lossOverride = null));
+        case 'forged-commands':
+          return w.forgery?.schedule(f);
       }
     });
   }

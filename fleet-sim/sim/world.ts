@@ -30,6 +30,7 @@ import { SimLinks } from './sim-links.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { flightStepMs, scenarioFlies, telemetryPeriodMs, WorldFlight } from '../flight/world-flight.js';
 import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
+import { WorldForgery } from './world-forgery.js';
 
 export class SimCrash extends Error {}
 
@@ -120,6 +121,8 @@ export class World {
   private resendAt: number | null = null;
   /** Copies the operator published again. */
   resent = 0;
+  /** The attacker of the scenario's forgedCommands faults; null without one. */
+  readonly forgery: WorldForgery | null = null;
   readonly crashedIds = new Set<number>();
   /** The world's log of notable events (bounded). */
   events: string[] = [];
@@ -150,6 +153,18 @@ export class World {
     this.authority = authority;
     this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    if (scenario.faults.some((f) => f.kind === 'forged-commands')) {
+      const forgeryPrng = this.prng.split('forgery');
+      this.forgery = new WorldForgery({
+        fleet: this.fleet,
+        now: () => this.now(),
+        at: (t, fire) => this.queue.at(t, fire),
+        publish: (bytes) => this.net.send(operatorIndex, null, bytes),
+        operator: this.operator,
+        observer: this.watcher,
+        prng: forgeryPrng,
+      });
+    }
     const n = scenario.validators + scenario.followers;
     const signers: Signer[] = [];
     for (let i = 0; i < n; i++) signers.push(createSigner(keyPairFromSeed(keyPrng.bytes(32))));
@@ -451,6 +466,7 @@ export class World {
       }
       if (target.byz) rememberReceived(target.byz, bytes);
       const shell = target.shell;
+      if (this.forgery && shell && this.honest(target)) this.forgery.onDelivered(bytes, target.id, shell);
       if (shell)
         this.guarded(target, target.incarnation, () => {
           const why = shell.receive(bytes);
@@ -472,8 +488,11 @@ export class World {
   private onCommit(n: SimNode, c: CommittedBlock): void {
     const shell = n.shell;
     if (!this.honest(n) || !shell) return;
+    const first = !this.checkers.decided.has(c.block.height);
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
-    for (const k of this.checkers.decided.get(c.block.height)?.commands ?? []) this.outbox.settle(k);
+    const decided = this.checkers.decided.get(c.block.height);
+    for (const k of decided?.commands ?? []) this.outbox.settle(k);
+    if (first && decided) this.forgery?.onCommitted(decided.commands);
   }
 
   /** While some command waits for its commit, the operator looks every 500 ms for copies due. */
@@ -527,6 +546,7 @@ export class World {
       this.submitted.set(key, this.queue.now);
       this.outbox.add(key, env, this.queue.now + 600_000, this.queue.now); // the outbox runs on queue time
       this.scheduleResend();
+      this.forgery?.onSubmitted(key, env);
     }
     this.net.send(operatorIndex, null, env);
     return key;

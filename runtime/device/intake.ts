@@ -30,7 +30,10 @@ export interface IntakeContext {
 
 export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   const raw = decodeEnvelope(bytes);
-  if (!raw.ok) return { verdict: 'unreadable', kind: 'unsigned', reason: `unsigned: not a signed Murmur envelope (${raw.error.message})` };
+  if (!raw.ok) {
+    const why = looksLikeJson(bytes) ? 'bare JSON; sign commands with `murmurctl send`' : raw.error.message;
+    return { verdict: 'unreadable', kind: 'unsigned', reason: `unsigned: not a signed Murmur envelope (${why})` };
+  }
   const e = raw.value;
   if (e.kind === 'manifest') return { verdict: 'pass' };
   if (e.kind !== 'command') return { verdict: 'unreadable', kind: 'invalid', reason: `invalid: a ${e.kind} message was published on the commands topic` };
@@ -54,4 +57,16 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   if (now >= b.expiresAt) return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again`);
   if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms in the future; check the operator's clock`);
   return { verdict: 'pass' };
+}
+
+/** Whether bytes parse as a JSON object or list (someone typed a command into mosquitto_pub). */
+function looksLikeJson(bytes: Uint8Array): boolean {
+  const first = bytes[0];
+  if (first !== 0x7b && first !== 0x5b) return false; // { or [
+  try {
+    JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
 }

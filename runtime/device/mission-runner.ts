@@ -46,7 +46,10 @@ export interface MissionRunnerOptions {
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
 const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones are in the chain
 const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
-const explainAgainMs = 2_000; // a resend after this long is explained again
+/** A refusal with the same key (a command, or one reason for payloads that name none) is explained at
+ *  most this often per device: a resend after this long is explained again, and a flood of garbage
+ *  does not make every device flood replies. */
+export const explainAgainMs = 2_000;
 
 export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */

@@ -34,7 +34,10 @@ describe('command intake', () => {
 
   it('says unsigned for bytes that are not an envelope', () => {
     const r = intakeCommand(new TextEncoder().encode('{"type":"noop"}'), ctx);
-    expect(r).toMatchObject({ verdict: 'unreadable', kind: 'unsigned' });
+    expect(r).toMatchObject({ verdict: 'unreadable', kind: 'unsigned', reason: 'unsigned: not a signed Murmur envelope (bare JSON; sign commands with `murmurctl send`)' });
+    const junk = intakeCommand(new Uint8Array([0x82, 0x01]), ctx);
+    expect(junk).toMatchObject({ verdict: 'unreadable', kind: 'unsigned' });
+    if (junk.verdict !== 'pass') expect(junk.reason).toMatch(/^unsigned: not a signed Murmur envelope \(envelope: /);
   });
 
   it('says forged when the signature is not the sender key', () => {

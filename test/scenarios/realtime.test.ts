@@ -1,13 +1,15 @@
 // Real-time mode against a real Mosquitto (started on a free loopback port, stopped by PID): five real
 // `murmur start` processes, an operator survey and noop commands signed and published like murmurctl,
-// and a SIGKILL of the proposer mid-run. The swarm keeps committing, every device's committed decisions
-// agree, and the run's event stream carries what the dashboard needs.
+// and a SIGKILL of the proposer mid-run, while an attacker with a broker login publishes forged
+// commands. The swarm keeps committing, every device's committed decisions agree, each forgery is
+// refused with its reason, and the run's event stream carries what the dashboard needs.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun, type RealtimeReport } from '../../fleet-sim/realtime/realtime-run.js';
 import { Mosquitto } from '../links/processes.js';
+import { forgeryKinds } from '../../fleet-sim/sim/forged-commands.js';
 
 const scenario: Scenario = {
   name: 'realtime-proposer-crash',
@@ -20,12 +22,13 @@ const scenario: Scenario = {
     { at: 4_000, kind: 'crash', node: 'proposer' },
     // Mosquitto cannot drop deliveries per pair: the run must say so at start and in the report.
     { at: 9_000, kind: 'partition', groups: [[0], [1, 2, 3, 4]], until: 10_000 },
+    { at: 5_000, kind: 'forged-commands', perSec: 3, until: 12_000, kinds: [...forgeryKinds] },
   ],
   workload: [
     { kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 100], [80, 100], [80, 0]] } },
     { kind: 'rate', from: 300, to: 13_000, perSec: 5, command: 'noop' },
   ],
-  expect: { safety: true, committedFraction: 0.5 },
+  expect: { safety: true, committedFraction: 0.5, forgedRefused: true },
   consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
   livenessBudgetMs: 5_000,
 };
@@ -56,6 +59,16 @@ describe('real-time mode over Mosquitto', () => {
     expect(after.length, `commits after the crash at ${crashAt} ms: ${after.join(', ')}`).toBeGreaterThan(3);
     const commands = events.reduce((n, e) => n + (e.t === 'commit' ? e.commands : 0), 0);
     expect(commands).toBe(report.liveness.commandsCommitted);
+  });
+
+  it('refuses every forged command with its reason, through the real devices and broker, and commits none', () => {
+    const f = report.forgedCommands;
+    for (const k of forgeryKinds) expect(f?.sent[k], k).toBeGreaterThan(0);
+    expect(f?.refused).toEqual(f?.sent);
+    expect(f?.wrong).toEqual([]);
+    expect(f?.committed).toBe(0);
+    const published = events.filter((e) => e.t === 'fault' && e.kind === 'forged-command');
+    expect(published.length).toBe(Object.values(f?.sent ?? {}).reduce((a, n) => a + n, 0));
   });
 
   it('reports the run as the dashboard reads it: every device in every frame', () => {

@@ -26,9 +26,10 @@ describe('scenario fields: radio, world, operator, expect', () => {
         '  - { at: 1s, byzantine: 3, behavior: fake-hazard }',
         '  - { at: 2s, crash: proposer }',
         '  - { at: 3s, restart: crashed }',
+        '  - { at: 4s, forgedCommands: 2/s, until: 6s, kinds: [expired, replayed] }',
         'workload:',
         '  - { at: 2s, command: { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } } }',
-        'expect: { geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10 }',
+        'expect: { geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10, forgedRefused: true }',
       ].join('\n'),
     );
     expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 3 });
@@ -37,8 +38,9 @@ describe('scenario fields: radio, world, operator, expect', () => {
     expect(s.world?.pads).toEqual({ spacingM: 150, columns: 6, origin: [0, 0] });
     expect(s.faults).toContainEqual({ at: 1_000, kind: 'byzantine', node: 3, behavior: 'fake-hazard' });
     expect(s.faults).toContainEqual({ at: 3_000, kind: 'restart', node: 'crashed', wal: 'intact' });
+    expect(s.faults).toContainEqual({ at: 4_000, kind: 'forged-commands', perSec: 2, until: 6_000, kinds: ['expired', 'replayed'] });
     expect(s.workload[0]).toEqual({ kind: 'fleet-update', at: 2_000, validators: [0, 1, 2, 4], followers: [3, 5] });
-    expect(s.expect).toEqual({ safety: true, geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10 });
+    expect(s.expect).toEqual({ safety: true, geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10, forgedRefused: true });
   });
 
   const bad: [string, RegExp][] = [
@@ -57,6 +59,10 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['operator: { roles: [admin] }\nworkload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 0] } } }\n', /"workload\[0\]\.command\.manifest": node 0 is listed twice/],
     ['operator: { roles: [admin] }\nworkload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 7] } } }\n', /"workload\[0\]\.command\.manifest\.validators\[1\]": must be an integer in 0\.\.3/],
     ['faults:\n  - { at: 1s, restart: last }\n', /"faults\[0\]\.restart": must be an integer in 0\.\.3/],
+    ['faults:\n  - { at: 1s, forgedCommands: 2/s }\n', /"faults\[0\]\.until": must be a duration/],
+    ['faults:\n  - { at: 1s, forgedCommands: 90/s, until: 2s }\n', /"faults\[0\]\.forgedCommands": must be between 0 and 50 per second/],
+    ['faults:\n  - { at: 1s, forgedCommands: 2/s, until: 2s, kinds: [stolen] }\n', /"faults\[0\]\.kinds\[0\]": must be one of unsigned, bad-signature, unknown-key, no-role, expired, replayed/],
+    ['expect: { forgedRefused: true }\n', /"expect\.forgedRefused": needs a fault that publishes them/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 

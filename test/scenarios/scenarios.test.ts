@@ -44,7 +44,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('
 
 describe('shipped scenarios', () => {
   it('the library holds the scenarios the documentation promises', () => {
-    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'lossy-radio', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'survey-mission', 'fleet-1000', 'hazard-detection', 'byzantine-fake-hazard', 'validator-set-change']) {
+    for (const name of ['default', 'leader-crash', 'partition-heal', 'broker-outage', 'lossy-links', 'lossy-radio', 'byzantine-equivocate', 'byzantine-twins', 'byzantine-forge', 'byzantine-replay', 'forged-commands', 'survey-mission', 'fleet-1000', 'hazard-detection', 'byzantine-fake-hazard', 'validator-set-change']) {
       expect(files).toContain(`${name}.yaml`);
     }
   });

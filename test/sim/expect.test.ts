@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { expectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
 
 const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, hazardsFound: 1, replans: 2 };
-const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1 };
+const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null };
 
 describe('flight and hazard expectations', () => {
   it('met expectations give no failures', () => {
@@ -24,5 +24,22 @@ describe('flight and hazard expectations', () => {
       'relayedDeliveriesMin: 0 envelopes first delivered through a radio relay < 1',
     ]);
     expect(expectFailures({ safety: true, hazardsCommittedMax: 0 }, base)).toEqual(['hazardsCommittedMax: 1 hazards committed > 0']);
+  });
+});
+
+describe('forgedRefused', () => {
+  const forged = { sent: { 'bad-signature': 3, expired: 2, unsigned: 2 }, refused: { 'bad-signature': 3, expired: 1, unsigned: 2 }, wrong: [], committed: 0 };
+
+  it('names each kind not refused as expected, a wrong answer and a commit', () => {
+    expect(expectFailures({ safety: true, forgedRefused: true }, { ...base, forged })).toEqual(['forgedRefused: 1 of 2 expired commands were not refused as expired']);
+    const worse = { ...forged, refused: { ...forged.refused, expired: 2 }, wrong: ['v01 answered unauthorized to bad-signature op/00, expected forged', 'x'], committed: 1 };
+    expect(expectFailures({ safety: true, forgedRefused: true }, { ...base, forged: worse })).toEqual([
+      'forgedRefused: v01 answered unauthorized to bad-signature op/00, expected forged (and 1 more)',
+      'forgedRefused: 1 forged commands were committed',
+    ]);
+  });
+
+  it('fails a run that published no forgeries', () => {
+    expect(expectFailures({ safety: true, forgedRefused: true }, base)).toEqual(['forgedRefused: the scenario published no forged commands (add a forgedCommands fault)']);
   });
 });
