@@ -89,6 +89,9 @@ export interface TickResult<S> {
 export interface StartContext<S> {
   readonly nowMs: number;
   readonly restored: S | undefined;
+  /** The committed view of the scheduler's latest tick (undefined before the first): a restarted
+   *  agent loads the model the rollout assigns at once, not the shipped one until its next tick. */
+  readonly committed?: CommittedView;
 }
 
 /**

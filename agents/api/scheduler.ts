@@ -11,6 +11,7 @@ import type { AttestationBody } from '../../runtime/wire/attestation.js';
 import type { EngineKind } from '../inference/engine.js';
 import { actionPriority, type Agent, type AgentInputs, type AgentOutput } from './agent.js';
 import type { StateStore } from './state-store.js';
+import { metered, type TickMeter } from './tick-meter.js';
 
 export type AgentStatusName = 'starting' | 'running' | 'backoff' | 'stopped';
 
@@ -48,7 +49,8 @@ export interface SchedulerPorts {
   readonly release?: (agent: string, reason: string) => void;
   /** Signs and proposes an attestation (see attest-sink.ts). */
   readonly attest: (body: AttestationBody) => void;
-  /** A monotonic clock for measuring CPU time (performance.now on a device; scripted in tests). */
+  /** A monotonic clock for a tick's work (performance.now on a device, less the waiting the tick
+   *  meter subtracts, see tick-meter.ts; scripted in tests and the simulators). */
   readonly cpuClock: () => number;
   readonly onReport?: (r: AgentReport) => void;
   /**
@@ -85,7 +87,9 @@ interface Slot {
   lastTickMs: number;
   lastError: string | null;
   restartAtMs: number | null;
-  /** The model in use and the refusal last reported, so each change is reported once. */
+  /** The engine, model and refusal last seen, so each change is reported once, and status shows them
+   *  while the agent waits to restart (a stopped agent has released its model). */
+  lastEngine: EngineKind | 'none';
   lastModel: string | null;
   lastRefusal: string | null;
   /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
@@ -107,6 +111,8 @@ export class AgentScheduler {
   /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared. */
   private latched: FlightAction | null = null;
   private basis = 0;
+  /** The committed view of the latest tick, handed to an agent that (re)starts. */
+  private committed: AgentInputs['committed'];
 
   constructor(
     private readonly ports: SchedulerPorts,
@@ -121,7 +127,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastEngine: 'none', lastModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -146,7 +152,7 @@ export class AgentScheduler {
       restored = undefined;
     }
     try {
-      s.state = await s.agent.start({ nowMs, restored });
+      s.state = await s.agent.start({ nowMs, restored, ...(this.committed ? { committed: this.committed } : {}) });
       s.status = 'running';
       s.restartAtMs = null;
       s.nextTickMs = nowMs;
@@ -185,7 +191,10 @@ export class AgentScheduler {
   /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed. */
   async tick(inputs: AgentInputs): Promise<void> {
     const now = inputs.nowMs;
-    if (inputs.committed) this.basis = inputs.committed.height;
+    if (inputs.committed) {
+      this.basis = inputs.committed.height;
+      this.committed = inputs.committed;
+    }
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
@@ -197,15 +206,17 @@ export class AgentScheduler {
       if (s.status !== 'running' || now < s.nextTickMs) continue;
       s.nextTickMs = Math.max(s.nextTickMs + s.agent.periodMs, now); // no catch-up bursts after a stall
       const view = this.inputsFor(s, inputs);
+      const meter: TickMeter = { waitedMs: 0 };
       const t0 = this.ports.cpuClock();
       let result;
       try {
-        result = await this.withTimeout(s.agent.tick(s.state, view), s.agent.name);
+        result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name);
       } catch (e) {
         this.fail(s, now, 'crashed', message(e));
         continue;
       }
-      const took = this.ports.cpuClock() - t0;
+      // The tick's own work: what it awaited from shared resources (the inference worker's queue) is not.
+      const took = Math.max(0, this.ports.cpuClock() - t0 - meter.waitedMs);
       s.lastTickMs = took;
       s.ticks++;
       if (!result || typeof result !== 'object' || !('state' in result)) {
@@ -236,6 +247,7 @@ export class AgentScheduler {
     if (refusal !== null && refusal !== s.lastRefusal) this.report(now, s.agent.name, 'model-refused', `${refusal}; still running ${model ?? 'the rules'}`);
     s.lastModel = model ?? s.lastModel;
     s.lastRefusal = refusal;
+    s.lastEngine = s.agent.engine?.() ?? 'none';
   }
 
   private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
@@ -355,12 +367,16 @@ export class AgentScheduler {
   }
 
   status(): AgentStatus[] {
-    return this.slots.map((s) => ({
+    return this.slots.map((s) => {
+      // A running agent says what it runs now; one out of service, what it ran last.
+      const live = s.status === 'running';
+      const m = s.agent.model?.();
+      return {
       name: s.agent.name,
       status: s.status,
-      engine: s.agent.engine?.() ?? 'none',
-      model: ((m) => (m ? `${m.name}@${m.version}` : null))(s.agent.model?.()),
-      modelRefused: s.agent.modelRefusal?.() ?? null,
+      engine: live ? (s.agent.engine?.() ?? 'none') : s.lastEngine,
+      model: live ? (m ? `${m.name}@${m.version}` : null) : s.lastModel,
+      modelRefused: live ? (s.agent.modelRefusal?.() ?? null) : s.lastRefusal,
       engineReasons: s.agent.engineReasons?.() ?? [],
       ticks: s.ticks,
       restarts: s.restarts,
@@ -368,7 +384,8 @@ export class AgentScheduler {
       lastTickMs: s.lastTickMs,
       lastError: s.lastError,
       restartAtMs: s.restartAtMs,
-    }));
+      };
+    });
   }
 
   recentReports(): readonly AgentReport[] {

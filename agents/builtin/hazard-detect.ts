@@ -54,7 +54,7 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       previous = undefined;
       pending.clear();
       await slot.release(); // a restart reloads the model: the old session may be what failed
-      await slot.ensure(null, ctx.nowMs);
+      await slot.ensure(ctx.committed?.models['hazard-detect'], ctx.nowMs);
       return ctx.restored ?? { attested: {} };
     },
     async tick(s: HazardDetectState, inp: AgentInputs): Promise<TickResult<HazardDetectState>> {

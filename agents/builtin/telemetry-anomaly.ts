@@ -70,7 +70,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       imu = [];
       battery = [];
       await slot.release(); // a restart reloads the model: the old session may be what failed
-      await slot.ensure(null, ctx.nowMs);
+      await slot.ensure(ctx.committed?.models['telemetry-anomaly'], ctx.nowMs);
       return ctx.restored ?? initial;
     },
     async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {

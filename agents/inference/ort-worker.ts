@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { limits } from '../../runtime/lib/limits.js';
+import { startWait } from '../api/tick-meter.js';
 
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -30,8 +31,9 @@ async function handle(m) {
       if (!s) throw new Error('unknown session ' + m.session);
       const feeds = {};
       feeds[s.inputNames[0]] = new ort.Tensor('float32', m.input, [m.batch, m.inputSize]);
+      const t0 = performance.now();
       const r = await s.run(feeds);
-      parentPort.postMessage({ id: m.id, ok: true, output: Float32Array.from(r[s.outputNames[0]].data) });
+      parentPort.postMessage({ id: m.id, ok: true, output: Float32Array.from(r[s.outputNames[0]].data), busyMs: performance.now() - t0 });
     } else if (m.op === 'exit') {
       // Leave after the requests before it, sessions released: terminating the thread while
       // onnxruntime is inside a call can abort the whole process.
@@ -57,6 +59,8 @@ interface Reply {
   session?: number;
   output?: Float32Array;
   version?: string;
+  /** A run's time inside onnxruntime (the worker's clock). */
+  busyMs?: number;
 }
 
 export function resolveOrtPath(): string | undefined {
@@ -133,7 +137,9 @@ export class OrtWorker {
 
   /** Creates a session; resolves with its handle, or rejects with why onnxruntime-node cannot run it. */
   async load(modelBytes: Uint8Array): Promise<number> {
-    const r = await this.request({ op: 'load', bytes: Uint8Array.from(modelBytes) });
+    // A load is set-up, not a tick's work: all of it is charged to the awaiting tick as waiting.
+    const done = startWait();
+    const r = await this.request({ op: 'load', bytes: Uint8Array.from(modelBytes) }).finally(() => done(0));
     const handle = this.nextHandle++;
     this.live.set(handle, r.session as number);
     return handle;
@@ -142,8 +148,16 @@ export class OrtWorker {
   async run(session: number, input: Float32Array, batch: number, inputSize: number): Promise<Float32Array> {
     const remote = this.live.get(session);
     if (remote === undefined) throw new Error(`inference session ${session} was lost when the worker stopped; load the model again`);
-    const r = await this.request({ op: 'run', session: remote, input: Float32Array.from(input), batch, inputSize });
-    return r.output as Float32Array;
+    // The tick that awaits this run is charged the run's time in onnxruntime, not its turn in the queue.
+    const done = startWait();
+    let busyMs = 0;
+    try {
+      const r = await this.request({ op: 'run', session: remote, input: Float32Array.from(input), batch, inputSize });
+      busyMs = r.busyMs ?? 0;
+      return r.output as Float32Array;
+    } finally {
+      done(busyMs);
+    }
   }
 
   async release(session: number): Promise<void> {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Agent, AgentInputs } from '../../agents/api/agent.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
+import { startWait } from '../../agents/api/tick-meter.js';
 import { FileStateStore, MemoryStateStore, type StateStore } from '../../agents/api/state-store.js';
 import type { FlightAction } from '../../hal/devices.js';
 import type { AttestationBody } from '../../runtime/wire/attestation.js';
@@ -70,6 +71,63 @@ describe('AgentScheduler', () => {
     expect(st.overruns).toBe(3);
     expect(st.status).toBe('backoff');
     expect(h.reports.filter((r) => r.kind === 'overrun').length).toBe(4); // three per-tick reports + the restart
+  });
+
+  it('does not charge a tick for waiting on a shared resource (the inference queue), only for its work', async () => {
+    const cpu = { now: 0 };
+    // A shared worker: each request waits 40 ms for its turn, then works 4 ms.
+    const worker = async (metered: boolean): Promise<void> => {
+      const done = metered ? startWait(() => cpu.now) : () => undefined;
+      cpu.now += 44;
+      await Promise.resolve();
+      done(4);
+    };
+    for (const metered of [true, false]) {
+      const h = harness(cpu);
+      h.s.add(counter('infer', { tick: async (st) => (await worker(metered), (cpu.now += 3), { state: { n: st.n + 1 } }) }));
+      await h.s.start(0);
+      for (let t = 0; t <= 300; t += 100) await h.s.tick({ nowMs: t });
+      const st = h.s.status()[0]!;
+      if (metered) {
+        expect(st).toMatchObject({ overruns: 0, status: 'running', lastTickMs: 7 });
+      } else {
+        // The same ticks, with the wait not handed to the meter: three overruns, a restart.
+        expect(st).toMatchObject({ overruns: 3, status: 'backoff', lastTickMs: 47 });
+      }
+    }
+  });
+
+  it('a restarting agent starts with the latest committed view, and its status keeps engine, model and refusal', async () => {
+    const h = harness();
+    const starts: (string | undefined)[] = [];
+    let refusal: string | null = null;
+    let loaded = false;
+    let fail = false;
+    h.s.add(
+      counter('model', {
+        start: (ctx) => ((starts.push(ctx.committed?.models['model']?.version), (loaded = true)), { n: 0 }),
+        tick: (st) => {
+          if (fail) throw new Error('worker crashed');
+          refusal = 'hash mismatch for model@2';
+          return { state: { n: st.n + 1 } };
+        },
+        stop: () => void (loaded = false),
+        engine: () => (loaded ? 'onnxruntime' : 'rules'),
+        model: () => (loaded ? { name: 'model', version: '1', hash: new Uint8Array(32) } : undefined),
+        modelRefusal: () => (loaded ? refusal : null),
+      }),
+    );
+    await h.s.start(0);
+    const committed = { height: 9, hazards: [], geofence: null, models: { model: { version: '2', hashHex: '00' } } } as unknown as NonNullable<AgentInputs['committed']>;
+    await h.s.tick({ nowMs: 0, committed });
+    expect(h.s.status()[0]).toMatchObject({ status: 'running', engine: 'onnxruntime', model: 'model@1', modelRefused: 'hash mismatch for model@2' });
+    fail = true;
+    await h.s.tick({ nowMs: 100 });
+    // Out of service (its model released), it still shows what it ran and why the rollout was refused.
+    expect(h.s.status()[0]).toMatchObject({ status: 'backoff', engine: 'onnxruntime', model: 'model@1', modelRefused: 'hash mismatch for model@2' });
+    fail = false;
+    await h.s.tick({ nowMs: 700 });
+    expect(starts).toEqual([undefined, '2']);
   });
 
   it('an agent whose start() throws is retried, and a stop() that throws is contained', async () => {
