@@ -23,7 +23,7 @@ import { FaultPlan } from './fault-plan.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { epochExpectFailures, flightExpectFailures, hazardExpectFailures } from '../sim/expect.js';
+import { epochExpectFailures, flightExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { RealtimeForgery } from './realtime-forgery.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
@@ -64,8 +64,8 @@ export interface RealtimeReport {
   flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports' };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
-  /** The air's counters when the scenario has links.radio. */
-  radio: RadioCounters | null;
+  /** The air fleet-sim simulates, and the envelopes the devices received first through a relay. */
+  radio: (RadioCounters & { relayedFirst: number }) | null;
   /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
   linkFaults: { mqttCut: number; mqttLost: number };
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
@@ -400,6 +400,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let geofenceBreaches = 0;
     /** The most failsafes each device's status reported (a restart starts its count again). */
     const failsafesOf = new Map<number, { last: number; total: number }>();
+    /** The same for envelopes each device received first through a radio relay. */
+    const relayedOf = new Map<number, { last: number; total: number }>();
+    const accumulate = (of: Map<number, { last: number; total: number }>, i: number, n: number | undefined): void => {
+      if (n === undefined) return;
+      const f = of.get(i) ?? { last: 0, total: 0 };
+      f.total += n >= f.last ? n - f.last : n;
+      f.last = n;
+      of.set(i, f);
+    };
     let next = 0;
     let nextLieAt = 0;
     const fakeCells = fakeHazardCells(s, new Prng(s.seed).split('fake-hazard-cells'));
@@ -464,12 +473,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
       }
       states.forEach((x, i) => {
-        const n = x.st?.failsafes;
-        if (n === undefined) return;
-        const f = failsafesOf.get(i) ?? { last: 0, total: 0 };
-        f.total += n >= f.last ? n - f.last : n;
-        f.last = n;
-        failsafesOf.set(i, f);
+        accumulate(failsafesOf, i, x.st?.failsafes);
+        accumulate(relayedOf, i, x.st?.relayedFirst);
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
@@ -500,8 +505,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       separationFrom,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
-    // Not measured here: the devices' routers do not report which deliveries came through a relay.
-    if (s.expect.relayedDeliveriesMin !== undefined) failed.push('relayedDeliveriesMin: not measured in real-time mode (run the scenario in deterministic mode)');
+    const relayedFirst = [...relayedOf.values()].reduce((a, f) => a + f.total, 0);
+    failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
     return {
@@ -521,7 +526,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       epoch,
       expect: { met: failed.length === 0, failed },
       unsupported,
-      radio: medium ? { ...medium.counters } : null,
+      radio: medium ? { ...medium.counters, relayedFirst } : null,
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       forgedCommands,

@@ -19,8 +19,7 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   failed.push(...flightExpectFailures(e, r.flight));
   failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
   failed.push(...epochExpectFailures(e, r.epoch));
-  const relayed = r.radio?.router.relayedDeliveries ?? 0;
-  if (e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin) failed.push(`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`);
+  failed.push(...relayExpectFailures(e, r.radio?.router.relayedDeliveries ?? 0));
   if (e.forgedRefused) failed.push(...forgedExpectFailures(r.forged));
   return failed;
 }
@@ -40,6 +39,12 @@ export function flightExpectFailures(
   if (e.minSeparationM !== undefined && minSeparationM !== null && minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${minSeparationM} m < ${e.minSeparationM} m`);
   if (e.surveyedFractionMin !== undefined && (surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
   return failed;
+}
+
+/** The multi-hop expectation: envelopes some device received first through a radio relay (real-time
+ *  mode sums what the devices' routers count, StatusJson.relayedFirst). */
+export function relayExpectFailures(e: Expect, relayed: number): string[] {
+  return e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin ? [`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`] : [];
 }
 
 /** The validator-set expectation: the manifest epoch in force at the end. */

@@ -76,6 +76,9 @@ export interface StatusJson {
   /** Local reflexes that sent the drone home or down (a battery below its reserve, outside the
    *  geofence, no quorum contact for long) since the device started. Absent from older devices. */
   readonly failsafes?: number;
+  /** Envelopes whose first copy reached this device through a radio flood relay since it started
+   *  (present when it has a radio). */
+  readonly relayedFirst?: number;
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

@@ -437,6 +437,7 @@ export class Device {
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
       hazards: this.missions.committedHazards(statusHazardsMax),
       failsafes: this.failsafes,
+      ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

@@ -27,6 +27,9 @@ export interface ReceivedFrame {
   /** The link-level sender when the link knows it (a topic or a radio header); never trusted. */
   readonly from: string | undefined;
   readonly link: string;
+  /** A radio envelope whose last fragment reached us through a flood relay, not from its origin (hops
+   *  left below this device's hop limit; a fleet shares one). */
+  readonly relayed?: boolean;
 }
 
 export interface Link {

@@ -57,6 +57,8 @@ export class Router implements Link {
   alsoSent = 0;
   /** Why a link failed to start, by name (it stays down; the others carry on). */
   readonly startErrors = new Map<string, string>();
+  /** Envelopes whose first copy here came through a radio relay: multi-hop carried them. */
+  relayedFirst = 0;
 
   constructor(opts: RouterOptions) {
     if (opts.links.length === 0) throw new Error('the router needs at least one link');
@@ -178,6 +180,7 @@ export class Router implements Link {
       return;
     }
     this.stats.received(f.bytes.length);
+    if (f.relayed === true) this.relayedFirst++;
     for (const h of this.handlers) h(f);
   }
 }

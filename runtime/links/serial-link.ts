@@ -416,7 +416,7 @@ export class SerialLink implements Link {
   private deliver(f: RadioFrame, envelope: Uint8Array): void {
     this.stats.received(envelope.length);
     const from = this.peerByTag.get(f.origin) ?? `radio:${f.origin.toString(16).padStart(8, '0')}`;
-    const frame: ReceivedFrame = { bytes: envelope, from, link: this.name };
+    const frame: ReceivedFrame = { bytes: envelope, from, link: this.name, ...(f.hopsLeft < this.hopLimit ? { relayed: true } : {}) };
     for (const h of this.handlers) h(frame);
   }
 }

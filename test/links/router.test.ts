@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../runtime/links/memory-link.js';
 import { MqttLink } from '../../runtime/links/mqtt-link.js';
 import { Router } from '../../runtime/links/router.js';
+import type { Link, ReceivedFrame } from '../../runtime/links/link.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { Inbox, sleep, waitUntil } from './conformance.js';
 import { Mosquitto, PtyPair } from './processes.js';
@@ -158,6 +159,33 @@ describe('router over in-memory links', () => {
     expect(rb.counters().droppedDuplicate).toBe(4);
     await ra.stop();
     await rb.stop();
+  });
+
+  it('counts the envelopes whose first copy came through a radio relay, not the later copies', async () => {
+    const handlers = new Map<string, (f: ReceivedFrame) => void>();
+    const stub = (name: string): Link => ({
+      name,
+      mtuBytes: 1_000,
+      start: async () => undefined,
+      stop: async () => undefined,
+      broadcast: () => true,
+      unicast: () => true,
+      onReceive: (h) => void handlers.set(name, h),
+      isUp: () => true,
+      counters: () => ({ framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, droppedQueueFull: 0, droppedBadFrame: 0 }),
+    });
+    const r = new Router({ links: [stub('mqtt'), stub('radio')] });
+    await r.start();
+    const inbox = new Inbox(r);
+    const hear = (link: string, text: string, relayed?: boolean): void => handlers.get(link)?.({ bytes: Buffer.from(text), from: 'v1', link, ...(relayed ? { relayed } : {}) });
+    hear('radio', 'vote 1', true); // first through a relay
+    hear('mqtt', 'vote 1');
+    hear('mqtt', 'vote 2'); // first from the broker: the relayed copy after it is a duplicate
+    hear('radio', 'vote 2', true);
+    hear('radio', 'vote 3'); // straight from its origin's radio
+    expect(inbox.frames.map((f) => Buffer.from(f.bytes).toString())).toEqual(['vote 1', 'vote 2', 'vote 3']);
+    expect(r.relayedFirst).toBe(1);
+    await r.stop();
   });
 
   it('refuses duplicate link names and an empty link list', () => {

@@ -98,6 +98,9 @@ describe('three radios in a chain (a - b - c)', () => {
     await inB.waitFor(1);
     expect(inC.frames.map((f) => [hex(f.bytes), f.from])).toEqual([[hex(big), 'a']]);
     expect(inB.frames.length).toBe(1);
+    // c heard it through b's relay; b heard it from a itself.
+    expect(inC.frames[0]?.relayed).toBe(true);
+    expect(inB.frames[0]?.relayed).toBeUndefined();
     expect(b.counters().relayed).toBeGreaterThanOrEqual(14);
     const note = Buffer.from('for c only');
     expect(a.unicast('c', note, 'consensus')).toBe(true);
