@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createSigner, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
@@ -24,6 +24,7 @@ import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import type { RadioModel } from '../scenario/scenario.js';
+import { memoVerifier } from '../sim/memo-verifier.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 // Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
@@ -74,6 +75,9 @@ export interface FleetProcsOptions {
   readonly geofence?: readonly (readonly [number, number])[];
 }
 
+/** Signature checks the in-process devices remember together; cleared when full (only costs time). */
+const verifyMemoEntriesMax = 50_000;
+
 export class FleetProcs {
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-fleet-sim-'));
   readonly devices: RealDevice[] = [];
@@ -90,6 +94,8 @@ export class FleetProcs {
   private broker: EmbeddedBroker | null = null;
   private credentials: BrokerCredential[] = [];
   private brokerPort = 0;
+  /** Shared by the devices running in this process (see launch). */
+  private verifier: Verifier | undefined;
 
   constructor(private readonly o: FleetProcsOptions) {
     this.fleet = o.fleet ?? 'fleetsim';
@@ -248,9 +254,15 @@ export class FleetProcs {
   private async launch(config: string, hooks: (parts: DeviceParts) => DeviceHooks | undefined = () => undefined): Promise<Device> {
     const cfg = loadDeviceConfig(config);
     if (!cfg.ok) throw new Error(cfg.error);
-    const parts = await openDevice(cfg.value, config);
-    if (!parts.ok) throw new Error(parts.error);
-    const device = new Device(parts.value, Date.now(), hooks(parts.value) ?? {});
+    const opened = await openDevice(cfg.value, config);
+    if (!opened.ok) throw new Error(opened.error);
+    // The devices of this process share one signature memo, as deterministic mode's do (memo-verifier.ts):
+    // every broadcast reaches every device, and twenty checks of one (signature, message, key) on one
+    // event loop are the same work done twenty times. Exact: a triple that differs in any byte is
+    // checked for real.
+    this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax);
+    const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
+    const device = new Device(parts, Date.now(), hooks(parts) ?? {});
     await device.start();
     return device;
   }
