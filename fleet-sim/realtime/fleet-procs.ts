@@ -95,7 +95,12 @@ export class FleetProcs {
   private credentials: BrokerCredential[] = [];
   private brokerPort = 0;
   /** Shared by the devices running in this process (see launch). */
-  private verifier: Verifier | undefined;
+  private verifier: (Verifier & { hits: number; misses: number }) | undefined;
+
+  /** Signature checks of the in-process devices: done for real, and answered from the shared memo. */
+  verifyCounts(): { checked: number; remembered: number } | null {
+    return this.verifier ? { checked: this.verifier.misses, remembered: this.verifier.hits } : null;
+  }
 
   constructor(private readonly o: FleetProcsOptions) {
     this.fleet = o.fleet ?? 'fleetsim';

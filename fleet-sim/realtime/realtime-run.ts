@@ -66,6 +66,9 @@ export interface RealtimeReport {
   unsupported: string[];
   /** The air fleet-sim simulates, and the envelopes the devices received first through a relay. */
   radio: (RadioCounters & { relayedFirst: number }) | null;
+  /** The in-process devices' signature checks: done for real, and answered from their shared memo
+   *  (null when every device runs in its own process). */
+  signatures: { checked: number; remembered: number } | null;
   /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
   linkFaults: { mqttCut: number; mqttLost: number };
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
@@ -527,6 +530,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       expect: { met: failed.length === 0, failed },
       unsupported,
       radio: medium ? { ...medium.counters, relayedFirst } : null,
+      signatures: fleet.verifyCounts(),
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       forgedCommands,

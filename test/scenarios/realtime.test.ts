@@ -44,6 +44,10 @@ describe('real-time mode over Mosquitto', () => {
     report = await realtimeRun(scenario, { brokerUrl: broker.url, processes: true, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
   }, 90_000);
 
+  it('has no shared signature memo when every device is its own process', () => {
+    expect(report.signatures).toBeNull();
+  });
+
   afterAll(async () => {
     await broker?.stop();
   });
@@ -103,6 +107,8 @@ describe('real-time mode in one process over the embedded aedes broker', () => {
     const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
     expect(r.safety.ok).toBe(true);
     expect(r.broker).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    // The five devices share one signature memo: most checks are another device's, answered from it.
+    expect(r.signatures?.remembered, JSON.stringify(r.signatures)).toBeGreaterThan(r.signatures?.checked ?? Infinity);
     expect(r.liveness.commandsCommitted).toBeGreaterThan(10);
     expect(events.filter((e) => e.t === 'fault').map((e) => (e.t === 'fault' ? e.kind : ''))).toEqual(['crash', 'broker-down', 'broker-up']);
     const up = events.find((e) => e.t === 'fault' && e.kind === 'broker-up')?.at ?? Infinity;
