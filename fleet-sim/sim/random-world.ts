@@ -4,6 +4,7 @@
 
 import { Prng } from '../../runtime/lib/prng.js';
 import { behaviors, type Behavior, type Fault, type Scenario } from '../scenario/scenario.js';
+import { forgeryKinds } from './forged-commands.js';
 
 export function randomScenario(seed: number, durationMs = 8_000): Scenario {
   const p = new Prng(seed).split('scenario');
@@ -31,6 +32,13 @@ export function randomScenario(seed: number, durationMs = 8_000): Scenario {
     else if (kind === 1) faults.push({ at, kind: 'one-way', from: shuffled.slice(0, cut), to: shuffled.slice(cut), until });
     else if (kind === 2) faults.push({ at, kind: 'broker-down', until });
     else faults.push({ at, kind: 'loss', loss: p.pick([0.3, 0.5, 0.9]), until });
+  }
+  // A third of the worlds also have an attacker publishing forged commands (safety: none commits). Its
+  // own stream of draws, so the rest of each world is what it was before attackers were added.
+  const a = new Prng(seed).split('attacker');
+  if (a.chance(1 / 3)) {
+    const at = a.range(200, durationMs - 2_000);
+    faults.push({ at, kind: 'forged-commands', perSec: a.pick([2, 5, 10]), until: at + a.range(500, 1_500), kinds: [...forgeryKinds] });
   }
   return {
     name: `random-${seed}`,
