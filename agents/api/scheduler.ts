@@ -91,6 +91,8 @@ interface Slot {
    *  while the agent waits to restart (a stopped agent has released its model). */
   lastEngine: EngineKind | 'none';
   lastModel: string | null;
+  /** The model of the last tick as status shows it (null on the rules), unlike lastModel. */
+  shownModel: string | null;
   lastRefusal: string | null;
   /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
   pendingImu: NonNullable<AgentInputs['imu']>[number][];
@@ -127,7 +129,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastEngine: 'none', lastModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastEngine: 'none', lastModel: null, shownModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -246,6 +248,7 @@ export class AgentScheduler {
     if (model !== s.lastModel && s.lastModel !== null && model !== null) this.report(now, s.agent.name, 'model-loaded', `now running ${model} (was ${s.lastModel}), engine ${s.agent.engine?.() ?? 'none'}`);
     if (refusal !== null && refusal !== s.lastRefusal) this.report(now, s.agent.name, 'model-refused', `${refusal}; still running ${model ?? 'the rules'}`);
     s.lastModel = model ?? s.lastModel;
+    s.shownModel = model;
     s.lastRefusal = refusal;
     s.lastEngine = s.agent.engine?.() ?? 'none';
   }
@@ -375,7 +378,7 @@ export class AgentScheduler {
       name: s.agent.name,
       status: s.status,
       engine: live ? (s.agent.engine?.() ?? 'none') : s.lastEngine,
-      model: live ? (m ? `${m.name}@${m.version}` : null) : s.lastModel,
+      model: live ? (m ? `${m.name}@${m.version}` : null) : s.shownModel,
       modelRefused: live ? (s.agent.modelRefusal?.() ?? null) : s.lastRefusal,
       engineReasons: s.agent.engineReasons?.() ?? [],
       ticks: s.ticks,

@@ -14,6 +14,12 @@ export interface TickMeter {
 
 const meters = new AsyncLocalStorage<TickMeter>();
 
+/** Runs `fn` outside any tick's meter: for resources created lazily inside a tick (a worker thread)
+ *  whose callbacks must not keep that tick's context for their whole life. */
+export function outsideTicks<T>(fn: () => T): T {
+  return meters.exit(fn);
+}
+
 /** Runs `fn` (an agent's tick) with `meter` as the meter of everything it awaits. */
 export function metered<T>(meter: TickMeter, fn: () => T): T {
   return meters.run(meter, fn);

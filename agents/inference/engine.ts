@@ -49,7 +49,7 @@ export async function loadInference(o: InferenceOptions): Promise<Inference> {
         const ort = o.ort;
         const session = await ort.load(o.modelBytes);
         // One probe run checks the model's shapes before the agent relies on it.
-        await ort.run(session, new Float32Array(o.inputSize), 1, o.inputSize);
+        await ort.run(session, new Float32Array(o.inputSize), 1, o.inputSize, true);
         return { ...base, engine: 'onnxruntime', reasons, run: (x, n) => ort.run(session, x, n, o.inputSize), release: () => ort.release(session).catch(() => undefined) };
       } catch (e) {
         reasons.push(`onnxruntime: ${e instanceof Error ? e.message : String(e)}`);

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { limits } from '../../runtime/lib/limits.js';
-import { startWait } from '../api/tick-meter.js';
+import { outsideTicks, startWait } from '../api/tick-meter.js';
 
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -91,7 +91,9 @@ export class OrtWorker {
     if (this.broken) throw new Error(this.broken);
     if (this.worker) return this.worker;
     if (!this.ortPath) throw new Error('onnxruntime-node is not installed');
-    const w = new Worker(workerSource, { eval: true, workerData: { ortPath: this.ortPath } });
+    const ortPath = this.ortPath;
+    // Created outside any agent tick's meter (the first load may come from inside one).
+    const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData: { ortPath } }));
     w.unref(); // an idle inference worker must never keep a process alive
     w.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
@@ -145,7 +147,8 @@ export class OrtWorker {
     return handle;
   }
 
-  async run(session: number, input: Float32Array, batch: number, inputSize: number): Promise<Float32Array> {
+  /** `setup`: a probe run while loading, charged to the awaiting tick as waiting, as the load is. */
+  async run(session: number, input: Float32Array, batch: number, inputSize: number, setup = false): Promise<Float32Array> {
     const remote = this.live.get(session);
     if (remote === undefined) throw new Error(`inference session ${session} was lost when the worker stopped; load the model again`);
     // The tick that awaits this run is charged the run's time in onnxruntime, not its turn in the queue.
@@ -153,7 +156,7 @@ export class OrtWorker {
     let busyMs = 0;
     try {
       const r = await this.request({ op: 'run', session: remote, input: Float32Array.from(input), batch, inputSize });
-      busyMs = r.busyMs ?? 0;
+      busyMs = setup ? 0 : (r.busyMs ?? 0);
       return r.output as Float32Array;
     } finally {
       done(busyMs);

@@ -75,8 +75,10 @@ export interface FleetProcsOptions {
   readonly geofence?: readonly (readonly [number, number])[];
 }
 
-/** Signature checks the in-process devices remember together; cleared when full (only costs time). */
+/** Signature checks the in-process devices remember together, and the bytes they may hold (a Byzantine
+ *  device sending large blocks must not grow it without bound); cleared when full (only costs time). */
 const verifyMemoEntriesMax = 50_000;
+const verifyMemoBytesMax = 32 * 1024 * 1024;
 
 export class FleetProcs {
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-fleet-sim-'));
@@ -265,7 +267,7 @@ export class FleetProcs {
     // every broadcast reaches every device, and twenty checks of one (signature, message, key) on one
     // event loop are the same work done twenty times. Exact: a triple that differs in any byte is
     // checked for real.
-    this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax);
+    this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
     const device = new Device(parts, Date.now(), hooks(parts) ?? {});
     await device.start();

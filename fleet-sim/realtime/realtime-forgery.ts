@@ -8,18 +8,17 @@ import { createSigner, generateKeyPair } from '../../runtime/crypto/sodium.js';
 import { explainAgainMs } from '../../runtime/device/mission-runner.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import type { Fault } from '../scenario/scenario.js';
-import { forgeCommand, ForgedCommandsLedger, refusalKindOf, type ForgeContext, type ForgeryKind } from '../sim/forged-commands.js';
+import { CommittedCopies, forgeCommand, ForgedCommandsLedger, forgerySchedule, refusalKindOf, type ForgeContext, type ForgedCommandsReport, type ForgeryKind } from '../sim/forged-commands.js';
 import type { FleetProcs } from './fleet-procs.js';
 
 type ForgeFault = Extract<Fault, { kind: 'forged-commands' }>;
 
-const copiesKept = 64;
+/** How long after an unsigned payload a refusal of one still answers it (delivery and a loaded loop). */
+const unsignedAnswerMs = 5_000;
 
 export class RealtimeForgery {
   readonly ledger = new ForgedCommandsLedger();
-  /** The operator's envelopes by command reference until committed; then the newest committed ones. */
-  private readonly sentByRef = new Map<string, Uint8Array>();
-  private readonly committed: Uint8Array[] = [];
+  private readonly copies = new CommittedCopies(explainAgainMs + 1_000);
   private readonly ctx: ForgeContext;
   private readonly tag: number;
 
@@ -39,24 +38,18 @@ export class RealtimeForgery {
       attacker: createSigner(generateKeyPair()),
       nonce: () => randomBytes(16),
       now: () => Date.now(),
-      committedCopy: () => (this.committed.length === 0 ? null : (this.committed[Math.floor(Math.random() * this.committed.length)] as Uint8Array)),
+      committedCopy: () => this.copies.pick(this.now(), (xs) => xs[Math.floor(Math.random() * xs.length)] as (typeof xs)[number]),
     };
   }
 
-  /** The run's timeline entries for one fault: a publish every 1/rate seconds, cycling the kinds. */
+  /** The run's timeline entries for one fault. */
   actions(f: ForgeFault): { at: number; run: () => void }[] {
-    const out: { at: number; run: () => void }[] = [];
-    const gap = 1000 / f.perSec;
-    for (let t = f.at, k = 0; t < f.until && k < 10_000; t += gap, k++) {
-      const kind = f.kinds[k % f.kinds.length] as ForgeryKind;
-      out.push({ at: t, run: () => this.publish(kind) });
-    }
-    return out;
+    return forgerySchedule(f).map((x) => ({ at: x.at, run: () => this.publish(x.kind) }));
   }
 
   private publish(kind: ForgeryKind): void {
     const f = forgeCommand(kind, this.ctx);
-    if (f === null) return; // a replay before anything committed
+    if (f === null) return; // a replay with nothing (not recently replayed) committed yet
     this.ledger.onSent(f, this.now());
     // Envelopes go in link frames as murmurctl sends them; the unsigned JSON goes as it is.
     this.send(Buffer.from(kind === 'unsigned' ? f.bytes : encodeFrame(this.tag, 'consensus', f.bytes)));
@@ -65,32 +58,27 @@ export class RealtimeForgery {
 
   /** The operator published this command envelope. */
   onSubmitted(ref: string, envelope: Uint8Array): void {
-    if (this.sentByRef.size >= 4_096) this.sentByRef.delete(this.sentByRef.keys().next().value as string);
-    this.sentByRef.set(ref, envelope);
+    this.copies.onSubmitted(ref, envelope);
   }
 
-  /** A device's decision log named this command as committed (first time seen). */
+  /** A device's decision log named this command as committed (the first time it is seen). */
   onCommitted(ref: string): void {
-    const env = this.sentByRef.get(ref);
-    if (env === undefined) return;
-    this.sentByRef.delete(ref);
-    this.committed.push(env);
-    if (this.committed.length > copiesKept) this.committed.shift();
+    this.copies.onCommitted(ref);
   }
 
   /** A JSON ack from a device ({command, node, stage, reason}). */
   onAck(a: { command?: unknown; node?: unknown; stage?: unknown; reason?: unknown }): void {
     if (a.stage !== 'refused' || typeof a.command !== 'string' || typeof a.reason !== 'string') return;
-    this.ledger.onRefusalOf(a.command, refusalKindOf(a.reason), String(a.node));
+    this.ledger.onRefusalOf(a.command, refusalKindOf(a.reason), String(a.node), this.now());
   }
 
   /** A JSON refusal of a payload that names no command ({node, reason}). */
-  onRefused(r: { node?: unknown; reason?: unknown }): void {
-    if (typeof r.reason === 'string' && refusalKindOf(r.reason) === 'unsigned') this.ledger.onUnsignedRefused(String(r.node), this.now());
+  onRefused(r: { reason?: unknown }): void {
+    if (typeof r.reason === 'string' && refusalKindOf(r.reason) === 'unsigned') this.ledger.onUnsignedRefused(this.now());
   }
 
-  report(): ReturnType<ForgedCommandsLedger['report']> {
-    this.ledger.settleQuietUnsigned(explainAgainMs);
+  report(): ForgedCommandsReport {
+    this.ledger.settleUnsigned(explainAgainMs, unsignedAnswerMs);
     return this.ledger.report();
   }
 }

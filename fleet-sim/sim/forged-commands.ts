@@ -108,12 +108,69 @@ export function refusalKindOf(reason: string): string {
   return /^([a-z]+):/.exec(reason)?.[1] ?? 'unknown';
 }
 
+/** When each forgery of one fault goes out (ms on the run's clock) and of which kind: every 1/rate
+ *  seconds from `at` until `until`, cycling through the kinds. */
+export function forgerySchedule(f: { readonly at: number; readonly until: number; readonly perSec: number; readonly kinds: readonly ForgeryKind[] }): { at: number; kind: ForgeryKind }[] {
+  const out: { at: number; kind: ForgeryKind }[] = [];
+  const gap = 1000 / f.perSec;
+  for (let t = f.at, k = 0; t < f.until && k < forgeriesPerFaultMax; t += gap, k++) out.push({ at: t, kind: f.kinds[k % f.kinds.length] as ForgeryKind });
+  return out;
+}
+
+/** A fault publishes at most this many (50/s for 2,000 s); the parser caps the rate at 50/s. */
+export const forgeriesPerFaultMax = 100_000;
+
+/**
+ * What the attacker has seen go by on the broker: the operator's command envelopes, and which of them
+ * the swarm committed (the material of replays). A command replayed recently is not picked again for
+ * `quietMs`: a device explains one command's refusal at most once per explainAgainMs, so a second
+ * replay of it that soon would go unanswered by design.
+ */
+export class CommittedCopies {
+  private readonly sentByRef = new Map<string, Uint8Array>();
+  private readonly committed: { ref: string; envelope: Uint8Array }[] = [];
+  private readonly replayedAt = new Map<string, number>();
+
+  constructor(
+    private readonly quietMs: number,
+    private readonly keep = 64,
+  ) {}
+
+  /** The operator published this command envelope. */
+  onSubmitted(ref: string, envelope: Uint8Array): void {
+    if (this.sentByRef.size >= 4_096) this.sentByRef.delete(this.sentByRef.keys().next().value as string);
+    this.sentByRef.set(ref, envelope);
+  }
+
+  /** The swarm committed this command (the first time it is seen committed). */
+  onCommitted(ref: string): void {
+    const envelope = this.sentByRef.get(ref);
+    if (envelope === undefined) return;
+    this.sentByRef.delete(ref);
+    this.committed.push({ ref, envelope });
+    if (this.committed.length > this.keep) this.committed.shift();
+  }
+
+  /** A committed envelope not replayed within quietMs of `now`, chosen with `pick`; null when none is. */
+  pick(now: number, pick: <T>(xs: readonly T[]) => T): Uint8Array | null {
+    const ready = this.committed.filter((c) => now - (this.replayedAt.get(c.ref) ?? -Infinity) >= this.quietMs);
+    if (ready.length === 0) return null;
+    const c = pick(ready);
+    this.replayedAt.set(c.ref, now);
+    if (this.replayedAt.size > 4 * this.keep) this.replayedAt.delete(this.replayedAt.keys().next().value as string);
+    return c.envelope;
+  }
+}
+
 /** The report's `forgedCommands` section. */
 export interface ForgedCommandsReport {
   /** Forgeries published, by kind. */
   readonly sent: Partial<Record<ForgeryKind, number>>;
+  /** Of those, how many reached at least one honest device (deterministic mode only: a forgery
+   *  published while the broker is down reaches nobody, and so is refused by nobody). */
+  readonly reached?: Partial<Record<ForgeryKind, number>>;
   /** Of those, how many some device refused with the expected refusal. Unsigned payloads name no
-   *  command: in real-time mode they count as refused when a device refused an unsigned payload after. */
+   *  command: in real-time mode they are matched to refusals by time (ForgedCommandsLedger.settleUnsigned). */
   readonly refused: Partial<Record<ForgeryKind, number>>;
   /** Refusals of a forgery with another reason, or a forgery a device let through to consensus. */
   readonly wrong: readonly string[];
@@ -126,10 +183,14 @@ const wrongKept = 20;
 /** The tally of one run. */
 export class ForgedCommandsLedger {
   private readonly sent = new Map<ForgeryKind, number>();
-  /** Forgeries not yet refused as expected, by the id onSent gave them, with when they went out. */
+  /** Forgeries not yet refused as expected, by the id onSent gave them, and when each went out. */
   private readonly pending = new Map<number, Forgery>();
   private readonly sentAt = new Map<number, number>();
-  private lastUnsignedRefusalAt: number | null = null;
+  /** Forgeries some honest device received (deterministic mode sees each delivery). */
+  private readonly reachedIds = new Set<number>();
+  private readonly reached = new Map<ForgeryKind, number>();
+  /** When devices refused unsigned payloads (real-time mode), newest last, bounded. */
+  private readonly unsignedRefusals: number[] = [];
   private readonly refused = new Map<ForgeryKind, number>();
   private readonly wrong: string[] = [];
   /** Commands that exist only as forgeries (replays name a real, committed command). */
@@ -146,6 +207,13 @@ export class ForgedCommandsLedger {
     return this.nextId++;
   }
 
+  /** An honest device received forgery `id` (counted once per forgery). */
+  onReached(id: number, f: Forgery): void {
+    if (this.reachedIds.has(id)) return;
+    this.reachedIds.add(id);
+    this.reached.set(f.kind, (this.reached.get(f.kind) ?? 0) + 1);
+  }
+
   /**
    * A device's verdict on one forgery: the intake's refusal kind, or 'passed' when it let the bytes
    * through to consensus. A replay may pass at a device that has not committed the original yet
@@ -160,25 +228,31 @@ export class ForgedCommandsLedger {
     }
   }
 
-  /** A device's refusal ack naming `ref` (real-time mode): it answers every pending forgery of that command. */
-  onRefusalOf(ref: string, refusal: string, device: string): void {
-    for (const [id, f] of [...this.pending]) if (f.ref === ref) this.onVerdict(id, f, refusal, device);
+  /** A device's refusal ack naming `ref`, received at `at` (real-time mode): it answers the pending
+   *  forgeries of that command published before it arrived. */
+  onRefusalOf(ref: string, refusal: string, device: string, at: number): void {
+    for (const [id, f] of [...this.pending]) if (f.ref === ref && (this.sentAt.get(id) ?? Infinity) <= at) this.onVerdict(id, f, refusal, device);
   }
 
-  /** A device refused an unsigned payload at `at` (real-time mode; such refusals name no command):
-   *  every unsigned forgery published by then is answered. */
-  onUnsignedRefused(device: string, at: number): void {
-    this.lastUnsignedRefusalAt = at;
-    for (const [id, f] of [...this.pending]) if (f.kind === 'unsigned' && (this.sentAt.get(id) ?? 0) <= at) this.onVerdict(id, f, 'unsigned', device);
+  /** A device refused an unsigned payload at `at` (real-time mode; such refusals name no command, so
+   *  settleUnsigned matches them to the payloads by time). */
+  onUnsignedRefused(at: number): void {
+    this.unsignedRefusals.push(at);
+    if (this.unsignedRefusals.length > 10_000) this.unsignedRefusals.shift();
   }
 
-  /** At the end of a real-time run: a device explains unsigned payloads at most once per `quietMs`
-   *  (runtime/device/mission-runner.ts), so those published within that long after its last such
-   *  refusal were answered by it. */
-  settleQuietUnsigned(quietMs: number): void {
-    const last = this.lastUnsignedRefusalAt;
-    if (last === null) return;
-    for (const [id, f] of [...this.pending]) if (f.kind === 'unsigned' && (this.sentAt.get(id) ?? Infinity) < last + quietMs) this.onVerdict(id, f, 'unsigned', 'the devices');
+  /**
+   * At the end of a real-time run: an unsigned payload published at s was answered when some device
+   * refused an unsigned payload within `answerMs` after s, or within `quietMs` before it (a device
+   * explains payloads that name no command at most once per quietMs, runtime/device/mission-runner.ts,
+   * so the devices that had just refused one stay silent about this one by design).
+   */
+  settleUnsigned(quietMs: number, answerMs: number): void {
+    for (const [id, f] of [...this.pending]) {
+      if (f.kind !== 'unsigned') continue;
+      const s = this.sentAt.get(id) ?? Infinity;
+      if (this.unsignedRefusals.some((t) => t > s - quietMs && t <= s + answerMs)) this.onVerdict(id, f, 'unsigned', 'a device');
+    }
   }
 
   /** Whether a command reference is one of the forgeries (a decision naming it is a violation). */
@@ -186,6 +260,7 @@ export class ForgedCommandsLedger {
     return this.forgedRefs.has(ref);
   }
 
+  /** A forgery was committed: a forged command, or a replayed one a second time. */
   onCommitted(): void {
     this.committed++;
   }
@@ -195,7 +270,13 @@ export class ForgedCommandsLedger {
   }
 
   report(): ForgedCommandsReport {
-    return { sent: Object.fromEntries(this.sent), refused: Object.fromEntries(this.refused), wrong: [...this.wrong], committed: this.committed };
+    return {
+      sent: Object.fromEntries(this.sent),
+      ...(this.reachedIds.size > 0 ? { reached: Object.fromEntries(this.reached) } : {}),
+      refused: Object.fromEntries(this.refused),
+      wrong: [...this.wrong],
+      committed: this.committed,
+    };
   }
 }
 

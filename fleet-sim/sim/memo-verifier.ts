@@ -31,8 +31,10 @@ function matches(e: Buffer, signature: Uint8Array, message: Uint8Array, publicKe
   );
 }
 
-export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax): Verifier & { hits: number; misses: number } {
+/** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time). */
+export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): Verifier & { hits: number; misses: number } {
   const seen = new Map<number, Buffer>();
+  let bytes = 0;
   const v = {
     backend: inner.backend,
     hits: 0,
@@ -48,13 +50,17 @@ export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVer
       }
       v.misses++;
       const ok = inner.verify(signature, message, publicKey);
-      if (seen.size >= entriesMax) seen.clear(); // overflow policy: start again (only costs time)
+      if (seen.size >= entriesMax || bytes + 97 + message.length > bytesMax) {
+        seen.clear(); // overflow policy: start again (only costs time)
+        bytes = 0;
+      }
       // A copy: callers pass views of buffers they reuse (wire/signing.ts withSigningBytes).
       const entry = Buffer.allocUnsafe(1 + sigBytes + keyBytes + message.length);
       entry[0] = ok ? 1 : 0;
       entry.set(signature, 1);
       entry.set(publicKey, 1 + sigBytes);
       entry.set(message, 1 + sigBytes + keyBytes);
+      bytes += entry.length - (seen.get(key)?.length ?? 0);
       seen.set(key, entry);
       return ok;
     },

@@ -154,11 +154,13 @@ export class World {
     this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     if (scenario.faults.some((f) => f.kind === 'forged-commands')) {
-      const forgeryPrng = this.prng.split('forgery');
+      // A stream of its own, so a world with an attacker draws everything else as it would without.
+      const forgeryPrng = new Prng(seed).split('forgery');
       this.forgery = new WorldForgery({
         fleet: this.fleet,
         now: () => this.now(),
         at: (t, fire) => this.queue.at(t, fire),
+        after: (ms, fire) => this.queue.at(this.queue.now + ms, fire),
         publish: (bytes) => this.net.send(operatorIndex, null, bytes),
         operator: this.operator,
         observer: this.watcher,
@@ -492,7 +494,7 @@ export class World {
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);
-    if (first && decided) this.forgery?.onCommitted(decided.commands);
+    if (first) this.forgery?.onCommitted(c.block.txs);
   }
 
   /** While some command waits for its commit, the operator looks every 500 ms for copies due. */

@@ -1,7 +1,8 @@
 // The attacker of the forgedCommands fault: each forgery it makes gets, from the real intake and edge
 // verifier, the refusal it is meant to get; the ledger counts a forgery refused only with that
 // refusal, keeps wrong answers, and (real-time mode) ties refusals of unsigned payloads to the ones
-// published before them or within a device's quiet window.
+// published near them in time, a replay is not repeated within a device's quiet window, and the
+// deterministic world counts any forgery that reaches a block.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hash } from '../../runtime/crypto/sodium.js';
@@ -9,7 +10,9 @@ import { intakeCommand, type IntakeContext } from '../../runtime/device/intake.j
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
-import { commandRef, expectedRefusal, forgeCommand, ForgedCommandsLedger, forgeryKinds, type ForgeContext, type Forgery } from '../../fleet-sim/sim/forged-commands.js';
+import { commandRef, CommittedCopies, expectedRefusal, forgeCommand, ForgedCommandsLedger, forgeryKinds, type ForgeContext, type Forgery } from '../../fleet-sim/sim/forged-commands.js';
+import { WorldForgery } from '../../fleet-sim/sim/world-forgery.js';
+import { Prng } from '../../runtime/lib/prng.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 let f: FleetFixture;
@@ -67,7 +70,7 @@ describe('forged commands', () => {
     const bad = forgeCommand('bad-signature', forge) as Forgery;
     const old = forgeCommand('expired', forge) as Forgery;
     const again = forgeCommand('replayed', forge) as Forgery;
-    const [a, b, c] = [l.onSent(bad, 0), l.onSent(old, 0), l.onSent(again, 0)];
+    const [a, b, c] = [l.onSent(bad, 0), l.onSent(old, 0), l.onSent(again, 100)];
     l.onVerdict(a, bad, 'unauthorized', 'v01');
     l.onVerdict(b, old, 'passed', 'v01');
     l.onVerdict(c, again, 'passed', 'v02'); // a device that has not committed the original yet
@@ -81,20 +84,43 @@ describe('forged commands', () => {
     });
     expect(l.isForged(bad.ref as string)).toBe(true);
     expect(l.isForged(again.ref as string)).toBe(false); // the real command, committed once before
-    l.onRefusalOf(again.ref as string, 'replayed', 'v03');
+    l.onRefusalOf(again.ref as string, 'replayed', 'v03', 50); // an ack that arrived before the replay went out
+    expect(l.report().refused).toEqual({ 'bad-signature': 1 });
+    l.onRefusalOf(again.ref as string, 'replayed', 'v03', 150);
     expect(l.report().refused).toEqual({ 'bad-signature': 1, replayed: 1 });
   });
 
-  it('real-time mode: an unsigned refusal answers those sent before it, and the quiet window after it', () => {
+  it('real-time mode: an unsigned payload is answered by a refusal soon after it, or one just before it (the quiet window)', () => {
     const l = new ForgedCommandsLedger();
     const u = (): Forgery => forgeCommand('unsigned', forge) as Forgery;
-    l.onSent(u(), 1_000);
-    l.onSent(u(), 2_000);
-    l.onUnsignedRefused('v00', 1_500);
-    expect(l.report().refused).toEqual({ unsigned: 1 });
-    l.onSent(u(), 9_000); // long after the last refusal: nobody answered it
-    l.settleQuietUnsigned(2_000);
-    expect(l.report().refused).toEqual({ unsigned: 2 });
-    expect(l.report().sent).toEqual({ unsigned: 3 });
+    l.onSent(u(), 1_000); // answered at 1,500
+    l.onSent(u(), 2_000); // within the 2 s quiet window after the refusal at 1,500
+    l.onSent(u(), 9_000); // long after the last refusal and none after it: nobody answered
+    l.onSent(u(), 20_000); // answered at 24,000 (within 5 s)
+    l.onUnsignedRefused(1_500);
+    l.onUnsignedRefused(24_000);
+    l.settleUnsigned(2_000, 5_000);
+    expect(l.report()).toMatchObject({ sent: { unsigned: 4 }, refused: { unsigned: 3 } });
+  });
+
+  it('a command replayed is not picked again within the quiet window, and only once committed', () => {
+    const copies = new CommittedCopies(3_000);
+    const first = <T>(xs: readonly T[]): T => xs[0] as T;
+    copies.onSubmitted('op/aa', Uint8Array.of(1));
+    expect(copies.pick(0, first)).toBeNull(); // published, not committed yet
+    copies.onCommitted('op/aa');
+    expect(copies.pick(1_000, first)).toEqual(Uint8Array.of(1));
+    expect(copies.pick(2_000, first)).toBeNull();
+    expect(copies.pick(4_000, first)).toEqual(Uint8Array.of(1));
+  });
+
+  it('the deterministic world counts a committed forgery, unverified, and a command committed twice', () => {
+    const w = new WorldForgery({ fleet: f.fleet, now: () => now, at: () => undefined, after: () => undefined, publish: () => undefined, operator: f.signer('op'), observer: f.signer('viewer'), prng: new Prng(1) });
+    const forged = forgeCommand('bad-signature', forge) as Forgery;
+    w.ledger.onSent(forged, now);
+    w.onCommitted([real]);
+    expect(w.ledger.report().committed).toBe(0);
+    w.onCommitted([forged.bytes, real]); // the forgery, and the real command a second time
+    expect(w.ledger.report().committed).toBe(2);
   });
 });

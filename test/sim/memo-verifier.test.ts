@@ -34,6 +34,21 @@ describe('memo verifier', () => {
     expect(v.verify(sig, scratch, a.publicKey)).toBe(false);
   });
 
+  it('holds at most bytesMax of messages: a large one makes it start again', () => {
+    const k = keyPairFromSeed(new Uint8Array(32).fill(4));
+    const s = createSigner(k);
+    const small = new Uint8Array(100).fill(1);
+    const big = new Uint8Array(2_000).fill(2);
+    const v = memoVerifier(createVerifier(), 1_000, 1_500);
+    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
+    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
+    expect([v.hits, v.misses]).toEqual([1, 1]);
+    // 2,000 bytes would pass 1,500: the memo starts again, so the small one is checked for real again.
+    expect(v.verify(s.sign(big), big, k.publicKey)).toBe(true);
+    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
+    expect([v.hits, v.misses]).toEqual([1, 3]);
+  });
+
   it('forgets everything when full and still answers correctly', () => {
     const k = keyPairFromSeed(new Uint8Array(32).fill(3));
     const s = createSigner(k);
