@@ -15,7 +15,7 @@ import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 /** The behaviours a wrapper can carry out; twins and amnesia are about identity and disk (FleetProcs.twin
  *  and FleetProcs.forget). The agent behaviours (fake-hazard, deny-hazard) leave consensus honest and
  *  lie in attestations instead, as in deterministic mode (fleet-sim/flight/world-agents.ts). */
-export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer', ...agentBehaviors];
+export const realtimeBehaviors: readonly Behavior[] = ['equivocate', 'silent', 'forge', 'replay', 'flood', 'invalid-block', 'wrong-proposer', 'forge-snapshot', ...agentBehaviors];
 
 const isAgentBehavior = (b: Behavior | null): b is AgentBehavior => b !== null && (agentBehaviors as readonly string[]).includes(b);
 

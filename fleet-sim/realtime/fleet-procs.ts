@@ -71,6 +71,10 @@ export interface FleetProcsOptions {
   readonly batteryWh?: number;
   /** Where the drones wait (the scenario's world.pads; default a 6 m grid south-west of the origin). */
   readonly pads?: FlightWorld['pads'];
+  /** The scenario's checkpoint interval, block-sync window and disk-snapshot interval (heights), when it
+   *  sets them (device.yaml consensus.checkpointEveryHeights, consensus.syncWindowHeights,
+   *  snapshots.everyHeights); the devices' defaults otherwise. */
+  readonly checkpoints?: { readonly everyHeights?: number; readonly syncWindowHeights?: number; readonly snapshotEveryHeights?: number };
   /** The fence every device keeps to on its own (the scenario's world.geofence), [north, east] metres. */
   readonly geofence?: readonly (readonly [number, number])[];
 }
@@ -177,6 +181,7 @@ export class FleetProcs {
           ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
           ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
           ...(this.o.geofence ? [`geofence: { polygon: ${JSON.stringify(this.o.geofence)} }`] : []),
+          ...this.checkpointLines(),
           'http: { port: 0 }',
           // In one process the devices' logs would drown the progress output: to a file, or warnings only.
           this.runsHere(i) && this.o.deviceLog !== undefined ? `log: { level: info, file: ${JSON.stringify(resolve(this.o.deviceLog))} }` : `log: { level: ${this.runsHere(i) ? 'warn' : 'info'} }`,
@@ -188,6 +193,13 @@ export class FleetProcs {
       );
       this.devices.push({ index: i, id, config, proc: null, inproc: null, output: '' });
     });
+  }
+
+  /** device.yaml lines for the scenario's checkpoint settings (none when it sets none). */
+  private checkpointLines(): string[] {
+    const c = this.o.checkpoints;
+    const consensus = { ...(c?.everyHeights !== undefined ? { checkpointEveryHeights: c.everyHeights } : {}), ...(c?.syncWindowHeights !== undefined ? { syncWindowHeights: c.syncWindowHeights } : {}) };
+    return [...(Object.keys(consensus).length > 0 ? [`consensus: ${JSON.stringify(consensus)}`] : []), ...(c?.snapshotEveryHeights !== undefined ? [`snapshots: { everyHeights: ${c.snapshotEveryHeights} }`] : [])];
   }
 
   /** The authority signs the next epoch's manifest with these sets (device indexes; power 1 each, the

@@ -69,6 +69,8 @@ export interface RealtimeReport {
   /** The in-process devices' signature checks: done for real, and answered from their shared memo
    *  (null when every device runs in its own process). */
   signatures: { checked: number; remembered: number } | null;
+  /** Snapshots honest devices installed by state sync, and offers or chunks they refused (from their status). */
+  stateSync: { installs: number; refused: number };
   /** MQTT deliveries between devices the embedded broker dropped for a partition or for loss. */
   linkFaults: { mqttCut: number; mqttLost: number };
   /** Per Byzantine node: its behaviour, the consensus messages its honest code sent after the behaviour
@@ -139,6 +141,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
+    checkpoints: {
+      ...(s.consensus.checkpointEveryHeights !== undefined ? { everyHeights: s.consensus.checkpointEveryHeights } : {}),
+      ...(s.consensus.syncWindowHeights !== undefined ? { syncWindowHeights: s.consensus.syncWindowHeights } : {}),
+      ...(s.consensus.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: s.consensus.snapshotEveryHeights } : {}),
+    },
     inProcess: (i) => byzantine.has(i),
     hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
   });
@@ -405,6 +412,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const failsafesOf = new Map<number, { last: number; total: number }>();
     /** The same for envelopes each device received first through a radio relay. */
     const relayedOf = new Map<number, { last: number; total: number }>();
+    /** And for snapshots installed by state sync, and offers or chunks refused (honest devices). */
+    const installsOf = new Map<number, { last: number; total: number }>();
+    const syncRefusedOf = new Map<number, { last: number; total: number }>();
     const accumulate = (of: Map<number, { last: number; total: number }>, i: number, n: number | undefined): void => {
       if (n === undefined) return;
       const f = of.get(i) ?? { last: 0, total: 0 };
@@ -478,6 +488,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       states.forEach((x, i) => {
         accumulate(failsafesOf, i, x.st?.failsafes);
         accumulate(relayedOf, i, x.st?.relayedFirst);
+        if (byzantine.get(i)?.behavior) return;
+        accumulate(installsOf, i, x.st?.stateSync?.installs);
+        accumulate(syncRefusedOf, i, x.st?.stateSync?.refused);
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
@@ -508,7 +521,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       separationFrom,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
-    const relayedFirst = [...relayedOf.values()].reduce((a, f) => a + f.total, 0);
+    const sumOf = (of: Map<number, { total: number }>): number => [...of.values()].reduce((a, f) => a + f.total, 0);
+    const relayedFirst = sumOf(relayedOf);
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
@@ -531,6 +545,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       unsupported,
       radio: medium ? { ...medium.counters, relayedFirst } : null,
       signatures: fleet.verifyCounts(),
+      stateSync: { installs: sumOf(installsOf), refused: sumOf(syncRefusedOf) },
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       forgedCommands,

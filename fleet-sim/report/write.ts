@@ -48,6 +48,8 @@ interface SummaryFields {
   radio?: AirCounters | SimRadioCounters | null;
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; separationFrom?: 'vehicles' | 'reports'; hazardsFound?: number } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
+  stateSync?: { installs: number; refused: number };
+  forgedCommands?: { sent: Partial<Record<string, number>>; refused: Partial<Record<string, number>>; committed: number } | null;
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted?: number } | null;
 }
 
@@ -96,6 +98,12 @@ export function formatSummary(r: SummaryFields): string {
     rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m${from(f.separationFrom)}`]);
   } else if (f && typeof f.minSeparationM === 'number') {
     rows.push(['flight', `closest approach ${f.minSeparationM} m${from(f.separationFrom)}`]);
+  }
+  if (r.stateSync && r.stateSync.installs + r.stateSync.refused > 0) rows.push(['state sync', `${r.stateSync.installs} snapshots installed, ${r.stateSync.refused} offers or chunks refused`]);
+  const fc = r.forgedCommands;
+  if (fc) {
+    const total = (x: Partial<Record<string, number>>): number => Object.values(x).reduce<number>((a, n) => a + (n ?? 0), 0);
+    rows.push(['forged', `${total(fc.sent)} forged commands published, ${total(fc.refused)} refused as expected, ${fc.committed} committed`]);
   }
   if (r.validatorSet && r.validatorSet.epoch > 1) rows.push(['validators', `epoch ${r.validatorSet.epoch} since height ${r.validatorSet.sinceHeight}: [${r.validatorSet.validators.join(', ')}]`]);
   const hz = r.hazards;

@@ -79,6 +79,8 @@ export interface StatusJson {
   /** Envelopes whose first copy reached this device through a radio flood relay since it started
    *  (present when it has a radio). */
   readonly relayedFirst?: number;
+  /** Snapshots installed by state sync since the device started, and offers or chunks it refused. */
+  readonly stateSync?: { readonly installs: number; readonly refused: number };
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

@@ -438,6 +438,7 @@ export class Device {
       hazards: this.missions.committedHazards(statusHazardsMax),
       failsafes: this.failsafes,
       ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
+      stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

@@ -6,6 +6,8 @@
 // and starts again; the fleet stays safe and live, and the amnesiac catches up. Twins: a second
 // instance of a validator, same key, from a copy of its data directory, runs beside it; the broker
 // gives each half of the other validators' traffic, so they sign differently and are caught.
+// Forge-snapshot: a validator back from far behind hears only a forger serving bad snapshots; it
+// refuses them, and installs an honest snapshot once the partition heals.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
@@ -94,6 +96,33 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     const h = (i: number): number => last?.nodes.find((n) => n.i === i)?.h ?? 0;
     expect(h(3), why).toBeGreaterThanOrEqual(h(0) - 3);
     expect(heightsBetween(events, from, s.durationMs, 3), why).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('forge-snapshot: a validator far behind refuses the forger\'s snapshots and installs an honest one after the heal', async () => {
+    // Checkpoints every 2 heights and a 4-height block-sync window, so 5 s away is far past block sync.
+    const s: Scenario = {
+      ...base,
+      name: 'realtime-forge-snapshot',
+      seed: 13,
+      durationMs: 15_000,
+      faults: [
+        { at: 500, kind: 'byzantine', node: 3, behavior: 'forge-snapshot' },
+        { at: 1_000, kind: 'crash', node: 2 },
+        { at: 5_500, kind: 'partition', groups: [[2, 3], [0, 1, 4]], until: 9_000 },
+        { at: 6_000, kind: 'restart', node: 2, wal: 'intact' },
+      ],
+      consensus: { ...base.consensus, checkpointEveryHeights: 2, syncWindowHeights: 4, snapshotEveryHeights: 2 },
+    };
+    const events: RunEvent[] = [];
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const why = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, stateSync: r.stateSync, unsupported: r.unsupported, expect: r.expect })}`;
+    expect(r.safety, why).toEqual({ ok: true, violations: [] });
+    expect(r.unsupported, why).toEqual([]);
+    expect(r.stateSync.refused, why).toBeGreaterThan(0);
+    expect(r.stateSync.installs, why).toBeGreaterThan(0);
+    const last = events.filter((e): e is Frame => e.t === 'frame').at(-1);
+    const h = (i: number): number => last?.nodes.find((n) => n.i === i)?.h ?? 0;
+    expect(h(2), why).toBeGreaterThanOrEqual(h(0) - 3);
   }, 120_000);
 
   it('twins: a second instance of a validator with its key runs beside it; the fleet stays safe and live', async () => {
