@@ -214,6 +214,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const sentAt = new Map<string, number>();
     // As `murmurctl send` does: a command with no commit seen goes out again (same bytes) until it expires.
     const outbox = new Outbox();
+    // Back on a restarted broker: what waits goes out again within 3 s, as murmurctl does.
+    client.on('connect', () => outbox.reconnected(Date.now()));
     /** The attacker of the scenario's forgedCommands faults (set up with the timeline below). */
     let forgery: RealtimeForgery | null = null;
     /** Every command a decision log named, with its height: one command at two heights is a violation. */

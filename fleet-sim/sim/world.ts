@@ -319,6 +319,11 @@ export class World {
   /** The broker goes down or comes back: each device's router sees its consensus links change, and
    *  its proposals follow the radio's block budget while the radio alone carries them (Device.tick). */
   setBrokerDown(down: boolean): void {
+    // The operator is back on the broker: what waits goes out again within 3 s (Outbox.reconnected).
+    if (!down && this.net.brokerDown) {
+      this.outbox.reconnected(this.queue.now);
+      if (this.outbox.size > 0) this.scheduleResend();
+    }
     this.net.brokerDown = down;
     const budget = this.links.blockTxBytesHint() ?? blockTxBytesMax;
     for (const n of this.nodes) if (n.shell) n.shell.core.txBytesBudget = budget;

@@ -156,12 +156,14 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const ref = `${operator}/${nonceHex}`;
   const topics = controlTopics(manifest.body.fleet);
   const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));
-  // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again).
+  // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
+  // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
   const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
   const outbox = new Outbox();
+  client.on('connect', () => outbox.reconnected(Date.now()));
   let resent = false;
   /** Devices that said, after we published again, that the command was committed already (and at what). */
   const replayedAfterResend = new Map<string, string>();

@@ -49,6 +49,18 @@ export class Outbox {
   }
 
   /**
+   * The broker is reachable again at `now` (a reconnect, or a broker back from an outage): every
+   * command waiting goes out again `firstMs` from now at the latest (time for the devices to
+   * reconnect and subscribe again), not after the long wait its backoff reached during the outage.
+   */
+  reconnected(now: number): void {
+    for (const e of this.entries.values()) {
+      e.backoffMs = this.o.firstMs;
+      e.dueAt = Math.min(e.dueAt, now + this.o.firstMs);
+    }
+  }
+
+  /**
    * The commands to publish again at `now`, at most `max` of them, oldest first; each is scheduled for
    * its next copy. Expired ones are dropped: no device would take them.
    */

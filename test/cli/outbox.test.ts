@@ -39,4 +39,21 @@ describe('Outbox', () => {
     expect(o.due(1, 2).map((e) => e.ref)).toEqual(['ops/2', 'ops/3']); // the oldest two were given up
     expect(o.due(1, 2).map((e) => e.ref)).toEqual(['ops/4']);
   });
+
+  it('back on the broker, what waits goes out again within 3 s, then backs off from the start', () => {
+    const o = new Outbox();
+    o.add('ops/a', frame(1), 120_000, 0);
+    const at = (t: number): string[] => o.due(t).map((e) => e.ref);
+    expect(at(3_000)).toEqual(['ops/a']);
+    expect(at(9_000)).toEqual(['ops/a']); // next due at 19 s
+    o.reconnected(10_000);
+    expect(at(12_999)).toEqual([]);
+    expect(at(13_000)).toEqual(['ops/a']); // not 19 s
+    expect(at(18_999)).toEqual([]);
+    expect(at(19_000)).toEqual(['ops/a']); // 6 s later: the backoff started again
+    o.add('ops/b', frame(2), 120_000, 20_000); // due at 23 s already: a reconnect does not delay it
+    o.reconnected(21_000);
+    expect(at(23_000)).toEqual(['ops/b']);
+  });
 });
+
