@@ -87,13 +87,11 @@ interface Slot {
   lastTickMs: number;
   lastError: string | null;
   restartAtMs: number | null;
-  /** The engine, model and refusal last seen, so each change is reported once, and status shows them
-   *  while the agent waits to restart (a stopped agent has released its model). */
-  lastEngine: EngineKind | 'none';
+  /** The last model that ran (kept across the rules), so each switch is reported once. */
   lastModel: string | null;
-  /** The model of the last tick as status shows it (null on the rules), unlike lastModel. */
-  shownModel: string | null;
-  lastRefusal: string | null;
+  /** Engine, model and refusal as last seen: each new refusal is reported once, and status shows
+   *  them while the agent waits to restart (a stopped agent has released its model). */
+  seen: ModelView;
   /** IMU samples that arrived since the agent's last tick; bounded, oldest dropped. */
   pendingImu: NonNullable<AgentInputs['imu']>[number][];
   /** The state last written to the store and when; a newer one waiting for its turn (see persist). */
@@ -103,6 +101,14 @@ interface Slot {
 }
 
 const streamBacklogMax = 1_024;
+
+type ModelView = Pick<AgentStatus, 'engine' | 'model' | 'modelRefused'>;
+
+/** What an agent runs right now, as status shows it. */
+function modelView(agent: Agent): ModelView {
+  const m = agent.model?.();
+  return { engine: agent.engine?.() ?? 'none', model: m ? `${m.name}@${m.version}` : null, modelRefused: agent.modelRefusal?.() ?? null };
+}
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -129,7 +135,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastEngine: 'none', lastModel: null, shownModel: null, lastRefusal: null, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -242,15 +248,12 @@ export class AgentScheduler {
 
   /** Reports a model switch or a refused model file once per change (status shows the current one). */
   private noteModel(s: Slot, now: number): void {
-    const m = s.agent.model?.();
-    const model = m ? `${m.name}@${m.version}` : null;
-    const refusal = s.agent.modelRefusal?.() ?? null;
-    if (model !== s.lastModel && s.lastModel !== null && model !== null) this.report(now, s.agent.name, 'model-loaded', `now running ${model} (was ${s.lastModel}), engine ${s.agent.engine?.() ?? 'none'}`);
-    if (refusal !== null && refusal !== s.lastRefusal) this.report(now, s.agent.name, 'model-refused', `${refusal}; still running ${model ?? 'the rules'}`);
+    const v = modelView(s.agent);
+    const { model, modelRefused: refusal } = v;
+    if (model !== s.lastModel && s.lastModel !== null && model !== null) this.report(now, s.agent.name, 'model-loaded', `now running ${model} (was ${s.lastModel}), engine ${v.engine}`);
+    if (refusal !== null && refusal !== s.seen.modelRefused) this.report(now, s.agent.name, 'model-refused', `${refusal}; still running ${model ?? 'the rules'}`);
     s.lastModel = model ?? s.lastModel;
-    s.shownModel = model;
-    s.lastRefusal = refusal;
-    s.lastEngine = s.agent.engine?.() ?? 'none';
+    s.seen = v;
   }
 
   private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
@@ -370,16 +373,11 @@ export class AgentScheduler {
   }
 
   status(): AgentStatus[] {
-    return this.slots.map((s) => {
-      // A running agent says what it runs now; one out of service, what it ran last.
-      const live = s.status === 'running';
-      const m = s.agent.model?.();
-      return {
+    return this.slots.map((s) => ({
       name: s.agent.name,
       status: s.status,
-      engine: live ? (s.agent.engine?.() ?? 'none') : s.lastEngine,
-      model: live ? (m ? `${m.name}@${m.version}` : null) : s.shownModel,
-      modelRefused: live ? (s.agent.modelRefusal?.() ?? null) : s.lastRefusal,
+      // A running agent says what it runs now; one out of service, what it ran last.
+      ...(s.status === 'running' ? modelView(s.agent) : s.seen),
       engineReasons: s.agent.engineReasons?.() ?? [],
       ticks: s.ticks,
       restarts: s.restarts,
@@ -387,8 +385,7 @@ export class AgentScheduler {
       lastTickMs: s.lastTickMs,
       lastError: s.lastError,
       restartAtMs: s.restartAtMs,
-      };
-    });
+    }));
   }
 
   recentReports(): readonly AgentReport[] {
