@@ -32,6 +32,26 @@ import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
 
+/** A count each device reports since it started (failsafes, relayed deliveries, ...), summed over the
+ *  fleet: a count lower than the last one means the device restarted and counts again from zero. */
+class CountsSinceStart {
+  private readonly of = new Map<number, { last: number; total: number }>();
+
+  observe(device: number, n: number | undefined): void {
+    if (n === undefined) return;
+    const f = this.of.get(device) ?? { last: 0, total: 0 };
+    f.total += n >= f.last ? n - f.last : n;
+    f.last = n;
+    this.of.set(device, f);
+  }
+
+  total(): number {
+    let sum = 0;
+    for (const f of this.of.values()) sum += f.total;
+    return sum;
+  }
+}
+
 export interface RealtimeOptions {
   readonly brokerUrl: string | null;
   /** One `murmur start` child process per device; otherwise all devices run in this process. */
@@ -410,20 +430,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // counts them; a drone counts again only after it came back inside.
     const outside = new Set<number>();
     let geofenceBreaches = 0;
-    /** The most failsafes each device's status reported (a restart starts its count again). */
-    const failsafesOf = new Map<number, { last: number; total: number }>();
-    /** The same for envelopes each device received first through a radio relay. */
-    const relayedOf = new Map<number, { last: number; total: number }>();
-    /** And for snapshots installed by state sync, and offers or chunks refused (honest devices). */
-    const installsOf = new Map<number, { last: number; total: number }>();
-    const syncRefusedOf = new Map<number, { last: number; total: number }>();
-    const accumulate = (of: Map<number, { last: number; total: number }>, i: number, n: number | undefined): void => {
-      if (n === undefined) return;
-      const f = of.get(i) ?? { last: 0, total: 0 };
-      f.total += n >= f.last ? n - f.last : n;
-      f.last = n;
-      of.set(i, f);
-    };
+    // Counts the devices report in their status since they started, summed over restarts.
+    const failsafesOf = new CountsSinceStart();
+    const relayedOf = new CountsSinceStart();
+    /** Snapshots honest devices installed by state sync, and offers or chunks they refused. */
+    const installsOf = new CountsSinceStart();
+    const syncRefusedOf = new CountsSinceStart();
     let next = 0;
     let nextLieAt = 0;
     const fakeCells = fakeHazardCells(s, new Prng(s.seed).split('fake-hazard-cells'));
@@ -488,11 +500,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         }
       }
       states.forEach((x, i) => {
-        accumulate(failsafesOf, i, x.st?.failsafes);
-        accumulate(relayedOf, i, x.st?.relayedFirst);
+        failsafesOf.observe(i, x.st?.failsafes);
+        relayedOf.observe(i, x.st?.relayedFirst);
         if (byzantine.get(i)?.behavior) return;
-        accumulate(installsOf, i, x.st?.stateSync?.installs);
-        accumulate(syncRefusedOf, i, x.st?.stateSync?.refused);
+        installsOf.observe(i, x.st?.stateSync?.installs);
+        syncRefusedOf.observe(i, x.st?.stateSync?.refused);
       });
       if (coverage && fresh.length > 0) o.observer.onEvent({ t: 'coverage', at: now(), cells: fresh, fraction: Math.round(coverage.fraction() * 1000) / 1000 });
       lastProposer = proposerIndex();
@@ -514,7 +526,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
     failed.push(...epochExpectFailures(s.expect, epoch));
-    const failsafes = [...failsafesOf.values()].reduce((a, f) => a + f.total, 0);
+    const failsafes = failsafesOf.total();
     const flight = {
       surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null,
       geofenceBreaches,
@@ -523,8 +535,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       separationFrom,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
-    const sumOf = (of: Map<number, { total: number }>): number => [...of.values()].reduce((a, f) => a + f.total, 0);
-    const relayedFirst = sumOf(relayedOf);
+    const relayedFirst = relayedOf.total();
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
@@ -547,7 +558,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       unsupported,
       radio: medium ? { ...medium.counters, relayedFirst } : null,
       signatures: fleet.verifyCounts(),
-      stateSync: { installs: sumOf(installsOf), refused: sumOf(syncRefusedOf) },
+      stateSync: { installs: installsOf.total(), refused: syncRefusedOf.total() },
       linkFaults: { mqttCut: plan.dropped.cut, mqttLost: plan.dropped.lost },
       hazards: (s.world?.hazards.length ?? 0) > 0 || hz.committed > 0 ? hz : null,
       forgedCommands,
