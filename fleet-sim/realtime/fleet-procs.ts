@@ -73,8 +73,9 @@ export interface FleetProcsOptions {
   readonly pads?: FlightWorld['pads'];
   /** The scenario's checkpoint interval, block-sync window and disk-snapshot interval (heights), when it
    *  sets them (device.yaml consensus.checkpointEveryHeights, consensus.syncWindowHeights,
-   *  snapshots.everyHeights); the devices' defaults otherwise. */
-  readonly checkpoints?: { readonly everyHeights?: number; readonly syncWindowHeights?: number; readonly snapshotEveryHeights?: number };
+   *  snapshots.everyHeights), and how many validators a follower takes blocks from
+   *  (consensus.followerSources); the devices' defaults otherwise. */
+  readonly checkpoints?: { readonly everyHeights?: number; readonly syncWindowHeights?: number; readonly snapshotEveryHeights?: number; readonly followerSources?: number };
   /** The fence every device keeps to on its own (the scenario's world.geofence), [north, east] metres. */
   readonly geofence?: readonly (readonly [number, number])[];
 }
@@ -198,7 +199,7 @@ export class FleetProcs {
   /** device.yaml lines for the scenario's checkpoint settings (none when it sets none). */
   private checkpointLines(): string[] {
     const c = this.o.checkpoints;
-    const consensus = { ...(c?.everyHeights !== undefined ? { checkpointEveryHeights: c.everyHeights } : {}), ...(c?.syncWindowHeights !== undefined ? { syncWindowHeights: c.syncWindowHeights } : {}) };
+    const consensus = { ...(c?.everyHeights !== undefined ? { checkpointEveryHeights: c.everyHeights } : {}), ...(c?.syncWindowHeights !== undefined ? { syncWindowHeights: c.syncWindowHeights } : {}), ...(c?.followerSources !== undefined ? { followerSources: c.followerSources } : {}) };
     return [...(Object.keys(consensus).length > 0 ? [`consensus: ${JSON.stringify(consensus)}`] : []), ...(c?.snapshotEveryHeights !== undefined ? [`snapshots: { everyHeights: ${c.snapshotEveryHeights} }`] : [])];
   }
 

@@ -165,6 +165,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       ...(s.consensus.checkpointEveryHeights !== undefined ? { everyHeights: s.consensus.checkpointEveryHeights } : {}),
       ...(s.consensus.syncWindowHeights !== undefined ? { syncWindowHeights: s.consensus.syncWindowHeights } : {}),
       ...(s.consensus.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: s.consensus.snapshotEveryHeights } : {}),
+      ...(s.consensus.followerSources !== undefined ? { followerSources: s.consensus.followerSources } : {}),
     },
     inProcess: (i) => byzantine.has(i),
     hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),

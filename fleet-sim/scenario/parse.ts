@@ -155,7 +155,8 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const links = obj(o.links ?? {}, 'links');
   only(links, ['mqtt', 'radio', 'policy'], 'links');
   const cons = obj(o.consensus ?? {}, 'consensus');
-  only(cons, ['proposeTimeout', 'commitWait', 'gossip', 'checkpointEvery', 'syncWindow', 'snapshotEvery'], 'consensus');
+  only(cons, ['proposeTimeout', 'commitWait', 'gossip', 'checkpointEvery', 'syncWindow', 'snapshotEvery', 'followerSources'], 'consensus');
+  const followerSources = cons.followerSources === undefined ? undefined : int(cons.followerSources, 'consensus.followerSources', 0, limits.validatorsMax);
   const checkpointEvery = cons.checkpointEvery === undefined ? undefined : int(cons.checkpointEvery, 'consensus.checkpointEvery', 1, 100_000);
   const syncWindow = cons.syncWindow === undefined ? undefined : int(cons.syncWindow, 'consensus.syncWindow', 1, limits.recentBlocksMax);
   const snapshotEvery = cons.snapshotEvery === undefined ? undefined : int(cons.snapshotEvery, 'consensus.snapshotEvery', 1, 1_000_000);
@@ -193,6 +194,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
       ...(checkpointEvery !== undefined ? { checkpointEveryHeights: checkpointEvery } : {}),
       ...(syncWindow !== undefined ? { syncWindowHeights: syncWindow } : {}),
       ...(snapshotEvery !== undefined ? { snapshotEveryHeights: snapshotEvery } : {}),
+      ...(followerSources !== undefined ? { followerSources } : {}),
     },
     livenessBudgetMs: live.budget === undefined ? 20_000 : duration(live.budget, 'liveness.budget'),
     ...(o.world !== undefined ? { world: world(o.world) } : {}),

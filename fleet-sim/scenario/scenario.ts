@@ -110,6 +110,8 @@ export interface Scenario {
     readonly syncWindowHeights?: number;
     /** Every node writes its checkpoint snapshot to disk and empties its WAL this often (default: never). */
     readonly snapshotEveryHeights?: number;
+    /** Validators each follower takes committed blocks from (default 2); 0: followers hear every vote. */
+    readonly followerSources?: number;
   };
   /** Simulated time after `duration`, with the network healed, in which progress is required. */
   readonly livenessBudgetMs: number;

@@ -1,6 +1,8 @@
 // The packet simulator: every message goes through the (simulated) broker to each addressee with
 // latency + jitter, independent loss and duplication (which also reorders), symmetric and one-way
-// partitions, and broker outages. All draws come from the world's seeded PRNG.
+// partitions, and broker outages. All draws come from the world's seeded PRNG. The broker delivers
+// what a device subscribes to (docs/topics.md): a light follower hears no consensus broadcast, only
+// the announcements of the validators it follows (runtime/consensus/light-follower.ts).
 
 import type { Prng } from '../../runtime/lib/prng.js';
 import type { LinkModel } from '../scenario/scenario.js';
@@ -15,6 +17,11 @@ export class SimNetwork {
   /** Node index -> partition group; nodes not listed reach everyone. */
   private groups = new Map<number, number>();
   private oneWay = new Set<string>();
+  /** Node index -> the validators whose announcements it takes, for light followers; absent: it hears
+   *  every consensus broadcast. */
+  private following = new Map<number, readonly number[]>();
+  /** Validator index -> the light followers that take its announcements (the broker's subscriptions). */
+  private followers = new Map<number, Set<number>>();
   delivered = 0;
   dropped = 0;
   bytes = 0;
@@ -57,12 +64,36 @@ export class SimNetwork {
     return this.oneWay.has(`${from}>${to}`);
   }
 
-  /** `to` null: every other node (a broker fan-out). */
-  send(from: number, to: number | null, bytes: Uint8Array): void {
+  /** `to` null: every other node (a broker fan-out); a consensus broadcast skips light followers. */
+  send(from: number, to: number | null, bytes: Uint8Array, consensus = false): void {
     this.bytes += bytes.length;
     const n = this.nodeCount();
     if (to !== null) return this.one(from, to, bytes);
-    for (let i = 0; i < n; i++) if (i !== from) this.one(from, i, bytes);
+    const skipLight = consensus && this.following.size > 0;
+    for (let i = 0; i < n; i++) if (i !== from && !(skipLight && this.following.has(i))) this.one(from, i, bytes);
+  }
+
+  /** A validator's certified block, to the light followers that take blocks from it. */
+  announce(from: number, bytes: Uint8Array): void {
+    const subs = this.followers.get(from);
+    if (!subs) return;
+    this.bytes += bytes.length;
+    for (const i of subs) this.one(from, i, bytes);
+  }
+
+  /** Node `i`'s subscriptions: null, every consensus broadcast; else these validators' announcements. */
+  follow(i: number, sources: readonly number[] | null): void {
+    for (const v of this.following.get(i) ?? []) this.followers.get(v)?.delete(i);
+    if (sources === null) {
+      this.following.delete(i);
+      return;
+    }
+    this.following.set(i, sources);
+    for (const v of sources) {
+      let subs = this.followers.get(v);
+      if (!subs) this.followers.set(v, (subs = new Set()));
+      subs.add(i);
+    }
   }
 
   private one(from: number, to: number, bytes: Uint8Array): void {

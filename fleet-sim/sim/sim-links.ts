@@ -87,12 +87,20 @@ export class SimLinks {
   /** Router.send: MQTT first, then the radio; a class whose policy is 'first' goes on the radio only
    *  while the broker is down ('all', the consensus default, uses every link that is up). */
   send(from: number, to: number | null, bytes: Uint8Array, cls: TrafficClass): void {
-    if (!this.radio || from === operatorIndex) return this.net.send(from, to, bytes);
+    const consensus = cls === 'consensus';
+    if (!this.radio || from === operatorIndex) return this.net.send(from, to, bytes, consensus);
     this.seen[from]?.add(this.digest(bytes), this.queue.now);
     const mqttUp = !this.net.brokerDown;
-    if (mqttUp) this.net.send(from, to, bytes);
+    if (mqttUp) this.net.send(from, to, bytes, consensus);
     if (mqttUp && this.policy[cls] === 'first') return;
     this.radio.send(from, to, bytes, cls);
+  }
+
+  /** A validator's certified block, on the broker only (a serial radio carries votes to everyone, light
+   *  followers included, and no announcements). */
+  announce(from: number, bytes: Uint8Array): void {
+    this.seen[from]?.add(this.digest(bytes), this.queue.now);
+    this.net.announce(from, bytes);
   }
 
   /** 16 bytes of SHA-256, as the router keys envelopes; computed once per envelope object. */

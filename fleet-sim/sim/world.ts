@@ -108,6 +108,7 @@ export class World {
   private agentsReady = false;
   private readonly flightPrng: Prng;
   private started = false;
+  private indexById: Map<string, number> | null = null;
   readonly checkers: Checkers;
   readonly manifest: Manifest;
   readonly fleet = 'sim';
@@ -361,6 +362,7 @@ export class World {
         precommitMs: sc.proposeMs / 2,
         ...(sc.checkpointEveryHeights !== undefined ? { checkpointEveryHeights: sc.checkpointEveryHeights } : {}),
         ...(sc.syncWindowHeights !== undefined ? { syncWindowHeights: sc.syncWindowHeights } : {}),
+        ...(sc.followerSources !== undefined ? { followerSources: sc.followerSources } : {}),
         ...this.opts.consensus,
       },
       clock: { now: () => this.now() },
@@ -368,6 +370,12 @@ export class World {
       storage: n.storage,
       ...((this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights) !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights } : {}),
       send: (to, bytes) => this.send(n, to, bytes),
+      announce: (bytes) => {
+        if (n.byz?.behavior !== 'silent') this.links.announce(n.index, bytes);
+      },
+      follow: (sources) => {
+        if (this.nodes[n.index] === n) this.links.net.follow(n.index, sources === null ? null : sources.map((id) => this.indexOf(id)).filter((i) => i >= 0));
+      },
       signer: n.signer,
       verifier: this.nodeVerifier,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
@@ -441,8 +449,15 @@ export class World {
     this.boot(n);
   }
 
+  /** A node's index by id, or -1. */
+  private indexOf(id: string): number {
+    let m = this.indexById;
+    if (m === null || m.size !== this.nodes.length) this.indexById = m = new Map(this.nodes.map((x, i) => [x.id, i]));
+    return m.get(id) ?? -1;
+  }
+
   private send(n: SimNode, to: string | null, bytes: Uint8Array): void {
-    const toIdx = to === null ? null : this.nodes.findIndex((x) => x.id === to);
+    const toIdx = to === null ? null : this.indexOf(to);
     if (toIdx === -1) return;
     if (n.byz) byzantineSend(n.byz, toIdx, bytes);
     else this.transmit(n.index, toIdx, bytes, 'consensus');

@@ -37,6 +37,7 @@ function deviceConfigSchemaFor(z: Zod) {
       // Fleet-wide: blocks carry the commitment of the latest checkpoint, so every device must agree.
       checkpointEveryHeights: z.number().int().min(2).max(4_096),
       syncWindowHeights: z.number().int().min(4).max(limits.recentBlocksMax),
+      followerSources: z.number().int().min(0).max(limits.validatorsMax),
     })
     .strict()
     .partial();
@@ -241,6 +242,7 @@ const fixes: Readonly<Record<string, string>> = {
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
   'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
+  'consensus.followerSources': `use a whole number from 0 to ${limits.validatorsMax}: the validators a follower takes committed blocks from (default ${defaultConsensusConfig.followerSources}; 0: hear every vote)`,
   'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
   'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (the main thread, no onnxruntime: about 40 MB less memory) or rules',
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',

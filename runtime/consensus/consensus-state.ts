@@ -6,6 +6,7 @@ import { limits } from '../lib/limits.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { ChainState } from './chain-state.js';
+import { LightFollowing } from './light-follower.js';
 import { Mempool } from './mempool.js';
 import { proposerOf } from './proposer.js';
 import { chunkHashesOf, commitmentOf } from './snapshot.js';
@@ -70,6 +71,8 @@ export class ConsensusState {
   /** The height a follower worked on at its last gossip tick: no progress for a whole interval while a
    *  peer is ahead means the votes are not reaching it, and it asks for blocks. */
   heightAtGossip = -1;
+  /** Where a light follower takes its blocks from (light-follower.ts). */
+  readonly light = new LightFollowing();
 
   constructor(readonly p: CoreParams) {
     this.chain = new ChainState(p.genesis, p.fleet, p.deps, p.config);

@@ -9,8 +9,9 @@ import type { CertificateSignature } from '../wire/certificate.js';
 import { encodeEvidenceBody, encodeStatusBody, encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
 import { blockTxBytesMax, ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
+import { announce, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
-import type { CheckedTx, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
+import type { CheckedTx, CommittedBlock, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
 export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, type Candidate, type CoreParams } from './consensus-state.js';
@@ -46,6 +47,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       const restored = s.step;
       startRound(s, s.round, input.now, fx);
       if (restored !== 'propose') s.step = restored;
+      follow(s, fx);
       return;
     }
     case 'timeout':
@@ -165,7 +167,7 @@ function vote(s: ConsensusState, kind: 'prevote' | 'precommit', value: Candidate
 function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: number, now: number, fx: Effect[]): void {
   const c = s.p.config;
   if (timer === 'gossip') {
-    gossip(s, fx);
+    gossip(s, now, fx);
     syncTick(s, now, fx);
     schedule(s, fx, 'gossip', s.height, 0, now + c.gossipMs);
     return;
@@ -188,12 +190,12 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
   else if (timer === 'precommit') startRound(s, s.round + 1, now, fx); // line 65
 }
 
-function gossip(s: ConsensusState, fx: Effect[]): void {
+function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   // A follower never votes: its round matters to no one and its height only to a peer ahead of it. So
   // rather than a status to the whole fleet every interval (quadratic in the fleet size: 1000 devices
   // would exchange a million statuses), it says nothing while it keeps up and asks for blocks when it
   // falls behind. Validators' statuses, which it still hears, tell it who is ahead.
-  if (!s.isValidator()) return askAhead(s, fx);
+  if (!s.isValidator()) return askAhead(s, now, fx);
   fx.push({ type: 'send', to: null, kind: 'status', body: encodeStatusBody({ height: s.height, round: s.round }) });
   // Our own messages from the lowest round a validator at our height reports on: one that lost our
   // votes of an earlier round than ours may need them to reach 2f+1 there and move on.
@@ -207,10 +209,12 @@ function gossip(s: ConsensusState, fx: Effect[]): void {
 
 /** A follower that made no progress for a whole gossip interval while a peer is ahead asks everyone for
  *  the blocks from its height on (every peer ahead answers, once per interval each, as a status would
- *  make it); a follower keeping up sends nothing. */
-function askAhead(s: ConsensusState, fx: Effect[]): void {
+ *  make it); a follower keeping up sends nothing. A light follower, which hears no statuses, also asks
+ *  after a longer stall (light-follower.ts). */
+function askAhead(s: ConsensusState, now: number, fx: Effect[]): void {
   const stuck = s.heightAtGossip === s.height;
   s.heightAtGossip = s.height;
+  if (isLight(s)) return lightGossip(s, stuck, now, fx);
   if (!stuck || ![...s.peers.values()].some((p) => p.height > s.height)) return;
   fx.push({ type: 'send', to: null, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
 }
@@ -275,6 +279,7 @@ function keepOwn(s: ConsensusState, round: number, envelope: Uint8Array): void {
 
 function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, fx: Effect[]): void {
   const { block, certificate } = input;
+  noteBlockFrom(s, input.from, block.block.height, input.now);
   if (block.block.height !== s.chain.height + 1 || certificate.height !== block.block.height) return;
   const problem = s.chain.verifyCert(certificate, block.hash);
   if (problem) {
@@ -286,7 +291,7 @@ function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-r
   decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, input.now, fx);
 }
 
-function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[]): void {
+function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[]): CommittedBlock {
   const certificate = { height: s.height, round, blockHash: c.block.hash, signatures };
   const txs = c.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
   fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate } });
@@ -300,6 +305,8 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   s.enterNextHeight();
   s.waiting = true;
   schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
+  follow(s, fx); // the block may have changed this node's role or the validator set
+  return committed;
 }
 
 function buildSignatures(s: ConsensusState, round: number, value: string): CertificateSignature[] {
@@ -351,7 +358,9 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
     for (const r of s.votes.rounds()) {
       const t = s.votes.tally('precommit', r);
       if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, now, fx)) {
-        decide(s, cand, r, buildSignatures(s, r, value), now, fx);
+        const voter = s.isValidator();
+        const committed = decide(s, cand, r, buildSignatures(s, r, value), now, fx);
+        if (voter) announce(s, committed, fx);
         return;
       }
     }

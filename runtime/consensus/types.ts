@@ -117,7 +117,13 @@ export type Effect =
   | { readonly type: 'checkpoint'; readonly height: number }
   /** The core has restored its chain from a verified snapshot: the shell persists it and imports the app part. */
   | { readonly type: 'install-snapshot'; readonly snapshot: VerifiedSnapshot }
-  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
+  /** A block this validator decided by votes, with its certificate (a sync-response body), for the
+   *  followers that take their blocks from it (light-follower.ts). */
+  | { readonly type: 'announce'; readonly body: Uint8Array }
+  /** Where this node hears consensus from: null, every peer (a validator); else the validators whose
+   *  announced blocks it takes (a light follower). */
+  | { readonly type: 'follow'; readonly sources: readonly string[] | null };
 
 export type SendKind = 'status' | 'sync-request' | 'sync-response' | 'evidence' | 'snapshot-request' | 'snapshot-offer' | 'chunk-request' | 'snapshot-chunk';
 
@@ -144,6 +150,13 @@ export interface ConsensusConfig {
    * sees peers further ahead than this asks for a snapshot instead (state sync).
    */
   readonly syncWindowHeights: number;
+  /**
+   * How many validators a follower takes committed blocks from (light-follower.ts) instead of hearing
+   * every vote; 0: followers hear every vote, as validators do. More than f of them and no f faulty
+   * validators can slow a follower down; fewer, and a follower whose sources fail falls back on block
+   * sync after lightStallGossips gossip intervals.
+   */
+  readonly followerSources: number;
 }
 
 export const defaultConsensusConfig: ConsensusConfig = {
@@ -157,6 +170,7 @@ export const defaultConsensusConfig: ConsensusConfig = {
   gossipMs: 500,
   checkpointEveryHeights: 32,
   syncWindowHeights: 256,
+  followerSources: 2,
 };
 
 /** Pure helpers the core is handed (hashing and signature checks are deterministic functions). */

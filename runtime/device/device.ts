@@ -232,6 +232,8 @@ export class Device {
       scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
       storage: this.storage,
       send: hooks.consensusSend ? hooks.consensusSend(send) : send,
+      announce: (env) => void this.link.announce?.(env),
+      follow: (sources) => this.link.follow?.(sources),
       signer: p.signer,
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },

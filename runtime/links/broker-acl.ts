@@ -47,7 +47,7 @@ export function publishRefusal(who: Identity, topic: string): string | undefined
   const p = fleetPrefix(who.fleet);
   if (hasWildcard(topic)) return `topic "${topic}" contains a wildcard`;
   if (who.role === 'device') {
-    if (topic === `${p}/consensus/${who.id}` || topic.startsWith(`${p}/node/${who.id}/`)) return undefined;
+    if (topic === `${p}/consensus/${who.id}` || topic === `${p}/blocks/${who.id}` || topic.startsWith(`${p}/node/${who.id}/`)) return undefined;
     // Control plane (runtime/device/control-topics.ts): readable JSON under the device's own id, and
     // signed acks addressed to an operator (ack/<operator>/<nonce>; the operator verifies the signature),
     // and block proofs (proof/<height>; a proof is checked against the manifest by whoever reads it).
@@ -55,7 +55,7 @@ export function publishRefusal(who: Identity, topic: string): string | undefined
     if (/^\d{1,15}$/.test(topic.startsWith(`${p}/proof/`) ? topic.slice(p.length + 7) : '')) return undefined;
     if (/^[^/]+\/[^/]+$/.test(topic.startsWith(`${p}/ack/`) ? topic.slice(p.length + 5) : '')) return undefined;
     if (topic === `${p}/commands`) return `device "${who.id}" may not publish commands (operators only)`;
-    return `device "${who.id}" may publish only under ${p}/node/${who.id}/, ${p}/json/${who.id}/, ${p}/ack/, ${p}/proof/ and ${p}/consensus/${who.id}, not "${topic}"`;
+    return `device "${who.id}" may publish only under ${p}/node/${who.id}/, ${p}/json/${who.id}/, ${p}/ack/, ${p}/proof/, ${p}/consensus/${who.id} and ${p}/blocks/${who.id}, not "${topic}"`;
   }
   if (topic === `${p}/commands` || topic.startsWith(`${p}/operator/${who.id}/`)) return undefined;
   return `operator "${who.id}" may publish only ${p}/commands and under ${p}/operator/${who.id}/, not "${topic}"`;

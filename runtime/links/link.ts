@@ -49,6 +49,12 @@ export interface Link {
    *  this link: a slow radio's limits.radioBlockAirMs of airtime. Absent: no limit of its own. */
   readonly blockTxBytesHint?: number | undefined;
   counters(): Readonly<LinkCounters>;
+  /** Queues a validator's certified block for the light followers that take blocks from it (MQTT: its
+   *  blocks topic). Absent on links that carry every vote to everyone anyway (a serial radio). */
+  announce?(bytes: Uint8Array): boolean;
+  /** Which consensus traffic to hear: null, every peer's; else only these validators' announced blocks
+   *  (runtime/consensus/light-follower.ts). Absent on links that cannot choose (a serial radio). */
+  follow?(sources: readonly string[] | null): void;
 }
 
 /** Counters with the detail every Murmur link keeps (a LinkCounters, so callers may ignore the rest). */

@@ -84,6 +84,10 @@ export class MqttLink implements Link {
   private draining = false;
   private readonly ownTopics: Record<TrafficClass, string>;
   private readonly parsedTopics = new Map<string, ParsedTopic | null>();
+  /** The validators whose blocks a light follower takes (follow()); null: every peer's consensus. */
+  private sources: readonly string[] | null = null;
+  /** What the current connection subscribed to. */
+  private subscribed = new Set<string>();
   /** Connections made so far (the first plus reconnects), for tests and status. */
   connects = 0;
 
@@ -185,6 +189,17 @@ export class MqttLink implements Link {
     return this.enqueue(this.topics.unicast(this.opts.node, to), bytes, cls);
   }
 
+  announce(bytes: Uint8Array): boolean {
+    return this.enqueue(this.topics.blocks(this.opts.node), bytes, 'consensus');
+  }
+
+  /** Changes the subscriptions of the current connection (and of every later one) to the new plan. */
+  follow(sources: readonly string[] | null): void {
+    this.sources = sources === null ? null : [...sources];
+    const c = this.client;
+    if (c && this.connected) this.subscribe(c);
+  }
+
   onReceive(handler: (frame: ReceivedFrame) => void): void {
     this.handlers.push(handler);
   }
@@ -220,15 +235,31 @@ export class MqttLink implements Link {
     this.inflight = 0;
     // mqtt.js leaves Nagle on; with delayed ACKs every QoS 1 round trip costs ~40-80 ms (baseline.md §4).
     (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
-    const nl = this.opts.protocolVersion === 5;
-    const subs = Object.fromEntries(this.topics.subscriptions(this.opts.node, this.opts.peers).map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }]));
-    c.subscribe(subs, (e) => {
-      if (e) this.log('subscribe-failed', { reason: e.message });
-    });
+    this.subscribed = new Set();
+    this.subscribe(c);
     c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'online', session: this.session }), { qos: 1, retain: true });
     this.connected = true;
     this.log('connected', { url: this.opts.url, session: this.session });
     this.drain();
+  }
+
+  /** Subscribes what the plan adds and unsubscribes what it drops (on a new connection: everything). */
+  private subscribe(c: MqttClient): void {
+    const want = new Set(this.topics.subscriptions(this.opts.node, this.opts.peers, this.sources));
+    const nl = this.opts.protocolVersion === 5;
+    const added = [...want].filter((t) => !this.subscribed.has(t));
+    const dropped = [...this.subscribed].filter((t) => !want.has(t));
+    this.subscribed = want;
+    if (added.length > 0) {
+      c.subscribe(Object.fromEntries(added.map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }])), (e) => {
+        if (e) this.log('subscribe-failed', { reason: e.message });
+      });
+    }
+    if (dropped.length > 0) {
+      c.unsubscribe(dropped, (e?: Error) => {
+        if (e) this.log('unsubscribe-failed', { reason: e.message });
+      });
+    }
   }
 
   private onClose(): void {

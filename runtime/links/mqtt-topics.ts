@@ -12,6 +12,9 @@ export interface FleetTopics {
   readonly prefix: string;
   /** Consensus broadcast by `node`: murmur/v1/<fleet>/consensus/<node>. */
   consensus(node: string): string;
+  /** Validator `node`'s committed blocks with their certificates, for light followers:
+   *  murmur/v1/<fleet>/blocks/<node>. */
+  blocks(node: string): string;
   /** Per-node class topics: murmur/v1/<fleet>/node/<node>/heartbeat | telemetry. */
   heartbeat(node: string): string;
   telemetry(node: string): string;
@@ -24,8 +27,9 @@ export interface FleetTopics {
   /**
    * What `node` subscribes to. With the fleet's `peers` known, one subscription per peer: MQTT 3.1.1
    * has no no-local option, and a wildcard would echo every own message back (half the throughput).
+   * A light follower (`sources` given) takes those validators' blocks instead of anyone's consensus.
    */
-  subscriptions(node: string, peers?: readonly string[]): string[];
+  subscriptions(node: string, peers?: readonly string[], sources?: readonly string[] | null): string[];
 }
 
 export function fleetTopics(fleet: string): FleetTopics {
@@ -33,22 +37,26 @@ export function fleetTopics(fleet: string): FleetTopics {
   return {
     prefix: p,
     consensus: (node) => `${p}/consensus/${node}`,
+    blocks: (node) => `${p}/blocks/${node}`,
     heartbeat: (node) => `${p}/node/${node}/heartbeat`,
     telemetry: (node) => `${p}/node/${node}/telemetry`,
     unicast: (from, to) => `${p}/node/${from}/to/${to}`,
     state: (node) => `${p}/node/${node}/state`,
     commands: `${p}/commands`,
-    subscriptions: (node, peers) => {
+    subscriptions: (node, peers, sources) => {
       const common = [`${p}/node/+/to/${node}`, `${p}/node/+/state`, `${p}/commands`];
-      if (!peers) return [`${p}/consensus/+`, `${p}/node/+/heartbeat`, `${p}/node/+/telemetry`, ...common];
+      const light = sources === undefined || sources === null ? null : [...new Set(sources)].filter((x) => x !== node).sort();
+      const blocks = light === null ? [] : light.map((x) => `${p}/blocks/${x}`);
+      if (!peers) return [...(light === null ? [`${p}/consensus/+`] : blocks), `${p}/node/+/heartbeat`, `${p}/node/+/telemetry`, ...common];
       const others = [...new Set(peers)].filter((x) => x !== node).sort();
-      return [...others.flatMap((x) => [`${p}/consensus/${x}`, `${p}/node/${x}/heartbeat`, `${p}/node/${x}/telemetry`]), ...common];
+      const perPeer = others.flatMap((x) => [...(light === null ? [`${p}/consensus/${x}`] : []), `${p}/node/${x}/heartbeat`, `${p}/node/${x}/telemetry`]);
+      return [...perPeer, ...blocks, ...common];
     },
   };
 }
 
 export type ParsedTopic =
-  | { readonly type: 'consensus' | 'heartbeat' | 'telemetry' | 'unicast' | 'state'; readonly from: string; readonly to?: string }
+  | { readonly type: 'consensus' | 'blocks' | 'heartbeat' | 'telemetry' | 'unicast' | 'state'; readonly from: string; readonly to?: string }
   | { readonly type: 'commands' };
 
 /** Reads a topic under `prefix`; undefined for anything outside the scheme. */
@@ -56,7 +64,7 @@ export function parseTopic(prefix: string, topic: string): ParsedTopic | undefin
   if (!topic.startsWith(prefix) || topic.charCodeAt(prefix.length) !== 47 /* / */) return undefined;
   const parts = topic.slice(prefix.length + 1).split('/');
   if (parts.length === 1 && parts[0] === 'commands') return { type: 'commands' };
-  if (parts.length === 2 && parts[0] === 'consensus' && parts[1]) return { type: 'consensus', from: parts[1] };
+  if (parts.length === 2 && (parts[0] === 'consensus' || parts[0] === 'blocks') && parts[1]) return { type: parts[0], from: parts[1] };
   if (parts[0] !== 'node' || !parts[1]) return undefined;
   const from = parts[1];
   if (parts.length === 3 && (parts[2] === 'heartbeat' || parts[2] === 'telemetry' || parts[2] === 'state')) return { type: parts[2], from };

@@ -98,6 +98,18 @@ export class Router implements Link {
     this.handlers.push(handler);
   }
 
+  /** On every link that is up and carries announcements (the broker). */
+  announce(bytes: Uint8Array): boolean {
+    let sent = false;
+    for (const l of this.links) if (l.announce && l.isUp() && l.announce(bytes)) sent = true;
+    if (sent) this.stats.sent(bytes.length);
+    return sent;
+  }
+
+  follow(sources: readonly string[] | null): void {
+    for (const l of this.links) l.follow?.(sources);
+  }
+
   isUp(): boolean {
     return this.links.some((l) => l.isUp());
   }

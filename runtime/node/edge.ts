@@ -118,6 +118,9 @@ export class EdgeVerifier {
       case 'sync-request':
         return ok({ type: 'sync-request', now, from: v.sender, height: v.parsed.height });
       case 'sync-response': {
+        // A block this node has (a second source's announcement, a late sync answer): dropped before
+        // its transactions are decoded.
+        if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
         const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
         if (!blk.ok) return blk;
         return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate });

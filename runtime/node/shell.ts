@@ -31,6 +31,12 @@ export interface NodeShellOptions {
   readonly scheduler: Scheduler;
   readonly storage: Storage;
   readonly send: SendPort;
+  /** Publishes a certified block for the followers that take blocks from this validator (a link's
+   *  `announce`). Absent: announcements are dropped, and followers fall back on block sync. */
+  readonly announce?: (envelope: Uint8Array) => void;
+  /** Where to hear consensus from (a link's `follow`): null, every peer; else these validators'
+   *  announcements only. Absent: the links keep hearing everyone. */
+  readonly follow?: (sources: readonly string[] | null) => void;
   readonly signer: Signer;
   readonly verifier: Verifier;
   readonly logger: Logger;
@@ -229,6 +235,17 @@ export class NodeShell {
       }
       case 'relay':
         for (const env of e.envelopes) this.sendOut(e.to, env);
+        return;
+      case 'announce': {
+        this.fail('send');
+        const env = sealEnvelope('sync-response', this.fleet, this.o.id, e.body, this.o.signer);
+        this.bytesSent += env.length;
+        this.messagesSent++;
+        this.o.announce?.(env);
+        return;
+      }
+      case 'follow':
+        this.o.follow?.(e.sources);
         return;
       case 'schedule': {
         const { timer, height, round, atMs } = e;

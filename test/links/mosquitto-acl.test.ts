@@ -12,7 +12,7 @@ import { Mosquitto } from './processes.js';
 const fleet = 'acl-fleet';
 const p = `murmur/v1/${fleet}`;
 // The ACL docs/topics.md recommends for Mosquitto.
-const acl = [`pattern read ${p}/#`, `pattern write ${p}/consensus/%u`, `pattern write ${p}/node/%u/#`, '', 'user op', `topic write ${p}/commands`, ''].join('\n');
+const acl = [`pattern read ${p}/#`, `pattern write ${p}/consensus/%u`, `pattern write ${p}/blocks/%u`, `pattern write ${p}/node/%u/#`, '', 'user op', `topic write ${p}/commands`, ''].join('\n');
 
 describe('Mosquitto with the documented ACL', () => {
   it('delivers a device broadcast and an operator command, and drops a command from a device', async () => {

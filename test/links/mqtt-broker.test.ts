@@ -21,6 +21,8 @@ describe('broker ACL rules', () => {
     expect(publishRefusal(dev, t.heartbeat('a'))).toBeUndefined();
     expect(publishRefusal(dev, t.unicast('a', 'b'))).toBeUndefined();
     expect(publishRefusal(dev, t.consensus('b'))).toMatch(/may publish only under/);
+    expect(publishRefusal(dev, t.blocks('a'))).toBeUndefined();
+    expect(publishRefusal(dev, t.blocks('b'))).toMatch(/may publish only under/);
     expect(publishRefusal(dev, t.heartbeat('b'))).toMatch(/may publish only under/);
     expect(publishRefusal(dev, t.commands)).toMatch(/may not publish commands/);
     expect(publishRefusal(dev, 'murmur/v1/other-fleet/consensus/a')).toMatch(/may publish only/);

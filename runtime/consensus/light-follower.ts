@@ -1,0 +1,131 @@
+// Light followers. A follower never votes, so it needs no vote: only each committed block and the
+// certificate that proves it (more than 2/3 of the power signed it). Every validator announces that
+// pair once per height on a topic of its own; a follower takes it from a few validators (its
+// sources, config.followerSources) and hears none of the proposals, prevotes, precommits and
+// statuses of the rest. At 16 validators that is 2 messages a height instead of about 40, which is
+// what makes a fleet of a thousand devices cheap to run (README, bench:sim).
+//
+// The sources are this follower's first validators in rendezvous order (a hash of both ids), so a
+// fleet's followers spread over the validators and a validator-set change moves few of them. Safety
+// rests on the certificate alone, never on the source. Liveness without trusting them: a follower
+// that commits nothing for lightStallGossips gossip intervals asks every peer for blocks (block sync,
+// which any validator ahead answers), and when its sources said nothing in that time it moves on to
+// the next validators in its order. With followerSources > f no fault of at most f validators can
+// make it wait for that.
+//
+// Pure, like the rest of the core: the shell turns `follow` into link subscriptions and `announce`
+// into one publish.
+
+import { limits } from '../lib/limits.js';
+import { encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import type { ConsensusState } from './consensus-state.js';
+import type { CommittedBlock, Effect } from './types.js';
+
+/** Gossip intervals with no commit before a light follower asks everyone for blocks. */
+export const lightStallGossips = 2;
+/** The longest wait between a stalled light follower's requests, in gossip intervals. */
+export const lightStallGossipsMax = 16;
+
+/** A light follower's state: where it takes blocks from, and whether they still come. */
+export class LightFollowing {
+  /** The plan last handed to the shell ('' = hear every vote), or undefined before the first. */
+  plan: string | undefined = undefined;
+  sources: readonly string[] = [];
+  /** How many times the sources moved on to the next validators in this follower's order. */
+  rotations = 0;
+  /** When a source last announced a block this follower did not have yet. */
+  heardAtMs = 0;
+  /** Gossip intervals without a commit since the last request (or the last commit). */
+  stuckGossips = 0;
+  /** Intervals to wait before the next request while the stall lasts (doubles, from lightStallGossips). */
+  waitGossips = lightStallGossips;
+  private ranked: { readonly key: unknown; readonly ids: readonly string[] } | null = null;
+
+  /** The validators of `key`'s set in this follower's rendezvous order (computed once per set). */
+  rankedFor(key: unknown, rank: () => readonly string[]): readonly string[] {
+    if (this.ranked === null || this.ranked.key !== key) this.ranked = { key, ids: rank() };
+    return this.ranked.ids;
+  }
+}
+
+/** Whether this node takes announced blocks instead of votes at its current height. */
+export function isLight(s: ConsensusState): boolean {
+  return s.p.config.followerSources > 0 && !s.isValidator();
+}
+
+const encoder = new TextEncoder();
+
+/** Validators ordered by a hash of (follower, validator): highest rendezvous weight first. */
+function rendezvous(s: ConsensusState, ids: readonly string[]): string[] {
+  const weight = (v: string): number => {
+    const h = s.p.deps.hash(encoder.encode(`${s.p.id}/${v}`));
+    return (((h[0] as number) << 24) | ((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number)) >>> 0;
+  };
+  const scored = ids.map((id) => ({ id, w: weight(id) }));
+  scored.sort((a, b) => b.w - a.w || (a.id < b.id ? -1 : 1));
+  return scored.map((x) => x.id);
+}
+
+/** The sources for the current height and rotation: followerSources validators, wrapping around. */
+function sourcesOf(s: ConsensusState): readonly string[] {
+  const m = s.chain.manifestAt(s.height);
+  const ranked = s.light.rankedFor(m, () => rendezvous(s, m.validators.map((v) => v.id)));
+  const k = Math.min(s.p.config.followerSources, ranked.length);
+  const out: string[] = [];
+  for (let i = 0; i < k; i++) out.push(ranked[(s.light.rotations * k + i) % ranked.length] as string);
+  return out;
+}
+
+/** Tells the shell where to listen whenever that changes: at start, after a commit that changed this
+ *  node's role or the validator set, and after a rotation. */
+export function follow(s: ConsensusState, fx: Effect[]): void {
+  const sources = isLight(s) ? sourcesOf(s) : null;
+  const plan = sources === null ? '' : sources.join(',');
+  if (plan === s.light.plan) return;
+  s.light.plan = plan;
+  s.light.sources = sources ?? [];
+  fx.push({ type: 'follow', sources });
+}
+
+/** A validator's announcement of a block it decided by votes, for the followers that take blocks from
+ *  it; none in a fleet without followers. */
+export function announce(s: ConsensusState, c: CommittedBlock, fx: Effect[]): void {
+  if (s.p.config.followerSources <= 0 || s.chain.manifestAt(c.block.height).body.followers.length === 0) return;
+  fx.push({ type: 'announce', body: encodeSyncResponseBody({ blockBytes: c.bytes, certificate: c.certificate }) });
+}
+
+/** A block from a peer (announced or a sync answer) at `height`: that peer works on height + 1. Only a
+ *  light follower learns heights this way; everyone else hears statuses. */
+export function noteBlockFrom(s: ConsensusState, from: string, height: number, now: number): void {
+  if (!isLight(s)) return;
+  if (height > s.chain.height && s.light.sources.includes(from)) s.light.heardAtMs = now;
+  const known = s.peers.get(from);
+  if (known !== undefined && known.height > height) return;
+  if (s.peers.size < limits.validatorsMax * 2 || known !== undefined) s.peers.set(from, { height: height + 1, round: 0 });
+}
+
+/** A light follower's gossip tick: nothing while blocks come. Stuck while a peer is known to be ahead,
+ *  it asks for blocks at once, as any follower does. Stuck with no news at all, it asks everyone after
+ *  lightStallGossips intervals, then after twice as long each time (to lightStallGossipsMax) while the
+ *  stall lasts, so a fleet-wide stall (a crashed proposer, a radio-only outage) does not fill the links
+ *  with requests nobody can answer; and it takes new sources when its own said nothing meanwhile. */
+export function lightGossip(s: ConsensusState, stuck: boolean, now: number, fx: Effect[]): void {
+  const l = s.light;
+  if (!stuck) {
+    l.stuckGossips = 0;
+    l.waitGossips = lightStallGossips;
+    return;
+  }
+  const ahead = [...s.peers.values()].some((p) => p.height > s.height);
+  if (!ahead && ++l.stuckGossips < l.waitGossips) return;
+  if (!ahead) {
+    l.stuckGossips = 0;
+    l.waitGossips = Math.min(2 * l.waitGossips, lightStallGossipsMax);
+  }
+  fx.push({ type: 'send', to: null, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
+  if (now - l.heardAtMs > lightStallGossips * s.p.config.gossipMs) {
+    l.rotations++;
+    l.heardAtMs = now; // the new sources get as long to speak
+    follow(s, fx);
+  }
+}
