@@ -1,15 +1,17 @@
 // npm run bench:sim: how fast the deterministic simulator runs whole fleets, as a ratio of simulated to
 // wall time, and the memory each simulated follower costs. Runs the real node code (consensus shells,
 // signatures, WALs) over the simulated network; no dashboard, no flights.
-//   npx tsx fleet-sim/bench/bench-sim.ts [--only 7|1000] [--seconds S]
+//   npx tsx fleet-sim/bench/bench-sim.ts [--only 7|1000] [--seconds S] [--followers N] [--full]
+// --full also runs the big fleet with followers that hear every vote (followerSources 0), in the same
+// process, and prints the speedup light followers give.
 
 import { parseArgs } from 'node:util';
 import { runScenario } from '../sim/run.js';
 import type { Scenario } from '../scenario/scenario.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, seconds: { type: 'string' }, followers: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, seconds: { type: 'string' }, followers: { type: 'string' }, full: { type: 'boolean' } } });
 
-function fleet(name: string, validators: number, followers: number, seconds: number, rate: number): Scenario {
+function fleet(name: string, validators: number, followers: number, seconds: number, rate: number, followerSources?: number): Scenario {
   return {
     name,
     seed: 1,
@@ -20,7 +22,7 @@ function fleet(name: string, validators: number, followers: number, seconds: num
     faults: [],
     workload: [{ kind: 'rate', from: 500, to: seconds * 1000 - 500, perSec: rate, command: 'noop' }],
     expect: { safety: true },
-    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200, ...(followerSources !== undefined ? { followerSources } : {}) },
     livenessBudgetMs: 10_000,
   };
 }
@@ -66,5 +68,9 @@ if (values.only === undefined || values.only === '1000') {
   const perFollowerKb = ((big.heapMb - small.heapMb) * 1024) / Math.max(1, followers);
   rows.push(`${16 + followers} devices (16 validators + ${followers} followers), ${bigSeconds} s simulated: ${big.heights} heights in ${(big.wallMs / 1000).toFixed(1)} s wall = ${big.ratio.toFixed(3)}x real time (target >= 1x)`);
   rows.push(`memory: heap kept (after a full collection) ${big.heapMb.toFixed(0)} MB with ${followers} followers vs ${small.heapMb.toFixed(0)} MB without: ${perFollowerKb.toFixed(0)} KB per simulated follower (rss ${big.rssMb.toFixed(0)} MB)`);
+  if (values.full === true) {
+    const full = await measure(fleet('bench-fleet-full', 16, followers, bigSeconds, 20, 0));
+    rows.push(`the same fleet with followers hearing every vote (followerSources 0): ${full.heights} heights in ${(full.wallMs / 1000).toFixed(1)} s wall = ${full.ratio.toFixed(3)}x real time; light followers are ${(big.ratio / full.ratio).toFixed(1)}x faster`);
+  }
 }
 process.stdout.write(rows.join('\n') + '\n');
