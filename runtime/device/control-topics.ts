@@ -81,6 +81,9 @@ export interface StatusJson {
   readonly relayedFirst?: number;
   /** Snapshots installed by state sync since the device started, and offers or chunks it refused. */
   readonly stateSync?: { readonly installs: number; readonly refused: number };
+  /** A light follower's sources: the validators it takes committed blocks from; null while it hears
+   *  every vote (a validator, or consensus.followerSources 0). Absent from older devices. */
+  readonly blockSources?: readonly string[] | null;
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

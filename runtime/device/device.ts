@@ -13,6 +13,7 @@ import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/
 import type { DeviceConfig } from '../config/device-config.js';
 import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
 import { blockTxBytesMax } from '../consensus/consensus-state.js';
+import { isLight } from '../consensus/light-follower.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import type { MqttLink } from '../links/mqtt-link.js';
@@ -441,6 +442,7 @@ export class Device {
       failsafes: this.failsafes,
       ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
+      blockSources: isLight(core) ? [...core.light.sources] : null,
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

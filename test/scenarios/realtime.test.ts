@@ -65,6 +65,13 @@ describe('real-time mode over Mosquitto', () => {
     expect(commands).toBe(report.liveness.commandsCommitted);
   });
 
+  it('keeps the light follower (node 4, blocks from two validators on Mosquitto) on the chain', () => {
+    const last = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame').at(-1);
+    const follower = last?.nodes.find((n) => n.i === 4)?.h ?? -1;
+    const top = Math.max(...(last?.nodes.map((n) => n.h) ?? []));
+    expect(follower, `heights in the last frame: ${last?.nodes.map((n) => `${n.i}@${n.h}`).join(' ')}`).toBeGreaterThanOrEqual(top - 3);
+  });
+
   it('refuses every forged command with its reason, through the real devices and broker, and commits none', () => {
     const f = report.forgedCommands;
     for (const k of forgeryKinds) expect(f?.sent[k], k).toBeGreaterThan(0);
