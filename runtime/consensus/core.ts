@@ -6,10 +6,10 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
-import { encodeEvidenceBody, encodeStatusBody, encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
 import { blockTxBytesMax, ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
-import { announce, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
+import { announce, askForBlocks, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
 import type { CheckedTx, CommittedBlock, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
@@ -207,16 +207,15 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
 }
 
-/** A follower that made no progress for a whole gossip interval while a peer is ahead asks everyone for
- *  the blocks from its height on (every peer ahead answers, once per interval each, as a status would
- *  make it); a follower keeping up sends nothing. A light follower, which hears no statuses, also asks
+/** A follower that made no progress for a whole gossip interval while a peer is ahead asks one peer ahead
+ *  for the blocks from its height on (askForBlocks); a follower keeping up sends nothing. A light follower, which hears no statuses, also asks
  *  after a longer stall (light-follower.ts). */
 function askAhead(s: ConsensusState, now: number, fx: Effect[]): void {
   const stuck = s.heightAtGossip === s.height;
   s.heightAtGossip = s.height;
   if (isLight(s)) return lightGossip(s, stuck, now, fx);
   if (!stuck || ![...s.peers.values()].some((p) => p.height > s.height)) return;
-  fx.push({ type: 'send', to: null, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
+  askForBlocks(s, fx);
 }
 
 function serveSync(s: ConsensusState, to: string, height: number, now: number, fx: Effect[]): void {

@@ -35,6 +35,8 @@ export class LightFollowing {
   rotations = 0;
   /** When a source last announced a block this follower did not have yet. */
   heardAtMs = 0;
+  /** Block requests sent (askForBlocks turns through the peers ahead with it). */
+  asks = 0;
   /** Gossip intervals without a commit since the last request (or the last commit). */
   stuckGossips = 0;
   /** Intervals to wait before the next request while the stall lasts (doubles, from lightStallGossips). */
@@ -104,6 +106,21 @@ export function noteBlockFrom(s: ConsensusState, from: string, height: number, n
   if (s.peers.size < limits.validatorsMax * 2 || known !== undefined) s.peers.set(from, { height: height + 1, round: 0 });
 }
 
+/**
+ * A follower's request for the blocks from its height on. To one peer known to be ahead, a different
+ * one each time (in id order), so one peer answers with up to limits.syncBlocksPerAnswerMax blocks
+ * instead of every peer ahead (on a slow radio, seven validators' answers were 56 blocks of airtime for
+ * one lagging device); one that does not answer is passed over at the next request. To everyone when
+ * it knows of no peer ahead.
+ */
+export function askForBlocks(s: ConsensusState, fx: Effect[]): void {
+  const ahead: string[] = [];
+  for (const [id, p] of s.peers) if (p.height > s.height) ahead.push(id);
+  ahead.sort();
+  const to = ahead.length === 0 ? null : (ahead[s.light.asks++ % ahead.length] as string);
+  fx.push({ type: 'send', to, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
+}
+
 /** A light follower's gossip tick: nothing while blocks come. Stuck while a peer is known to be ahead,
  *  it asks for blocks at once, as any follower does. Stuck with no news at all, it asks everyone after
  *  lightStallGossips intervals, then after twice as long each time (to lightStallGossipsMax) while the
@@ -122,7 +139,7 @@ export function lightGossip(s: ConsensusState, stuck: boolean, now: number, fx: 
     l.stuckGossips = 0;
     l.waitGossips = Math.min(2 * l.waitGossips, lightStallGossipsMax);
   }
-  fx.push({ type: 'send', to: null, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
+  askForBlocks(s, fx);
   if (now - l.heardAtMs > lightStallGossips * s.p.config.gossipMs) {
     l.rotations++;
     l.heardAtMs = now; // the new sources get as long to speak

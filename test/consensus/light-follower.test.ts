@@ -5,7 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../fleet-sim/scenario/scenario.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
-import type { World, WorldOptions } from '../../fleet-sim/sim/world.js';
+import { World, type WorldOptions } from '../../fleet-sim/sim/world.js';
+import { createConsensus, step, type ConsensusState } from '../../runtime/consensus/core.js';
+import { askForBlocks, lightStallGossips } from '../../runtime/consensus/light-follower.js';
+import { defaultConsensusConfig, type Effect } from '../../runtime/consensus/types.js';
+import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { explain, scenario } from '../sim/helpers.js';
 
 async function run(over: Parameters<typeof scenario>[0], opts: WorldOptions = {}): Promise<{ r: Report; w: World }> {
@@ -74,5 +78,51 @@ describe('light followers', () => {
     expect(w.nodes[follower]?.shell?.core.light.sources, why).not.toContain(ids[source]);
     const top = Math.max(...w.nodes.map((_, i) => (i === source ? -1 : chainHeight(w, i))));
     expect(chainHeight(w, follower), why).toBeGreaterThanOrEqual(top - 1);
+  });
+});
+
+describe('a follower\'s core, step by step', () => {
+  async function followerCore(): Promise<{ core: ConsensusState; validators: string[] }> {
+    await initCrypto();
+    const w = new World(scenario({ name: 'core', followers: 1 }), 1);
+    const core = createConsensus({ id: 'f00', fleet: w.fleet, genesis: w.manifest, config: defaultConsensusConfig, deps: { hash, verify: (sig, msg, pk) => w.verifier.verify(sig, msg, pk) } });
+    return { core, validators: w.manifest.validators.map((v) => v.id) };
+  }
+  const requests = (fx: readonly Effect[]): (string | null)[] => fx.flatMap((e) => (e.type === 'send' && e.kind === 'sync-request' ? [e.to] : []));
+  const follows = (fx: readonly Effect[]): (readonly string[] | null)[] => fx.flatMap((e) => (e.type === 'follow' ? [e.sources] : []));
+
+  it('asks one peer ahead at a time, in turn, and everyone only when it knows of none', async () => {
+    const { core } = await followerCore();
+    const fx: Effect[] = [];
+    askForBlocks(core, fx);
+    core.peers.set('v02', { height: 9, round: 0 });
+    core.peers.set('v00', { height: 1, round: 0 }); // not ahead of height 1
+    core.peers.set('v01', { height: 7, round: 0 });
+    for (let i = 0; i < 3; i++) askForBlocks(core, fx);
+    expect(requests(fx)).toEqual([null, 'v01', 'v02', 'v01']);
+  });
+
+  it('says where to listen at start; stalled, asks after 2, 4, 8 ... gossip intervals and moves to new sources', async () => {
+    const { core, validators } = await followerCore();
+    const gossipMs = defaultConsensusConfig.gossipMs;
+    let now = 1_000_000;
+    const start = step(core, { type: 'start', now }).effects;
+    const first = follows(start);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toHaveLength(2);
+    for (const v of first[0] ?? []) expect(validators).toContain(v);
+    // No block ever arrives: the requests come at growing intervals, each with new sources.
+    const askedAt: number[] = [];
+    const sources: (readonly string[] | null)[] = [];
+    for (let tick = 1; tick <= 50; tick++) {
+      now += gossipMs;
+      const fx = step(core, { type: 'timeout', now, timer: 'gossip', height: core.height, round: 0 }).effects;
+      if (requests(fx).length > 0) askedAt.push(tick);
+      sources.push(...follows(fx));
+    }
+    expect(askedAt).toEqual([lightStallGossips + 1, 3 + 4, 7 + 8, 15 + 16, 31 + 16]); // then every 16 (lightStallGossipsMax)
+    expect(sources).toHaveLength(askedAt.length);
+    expect(sources[0], 'the next two validators in its order').not.toEqual(first[0]);
+    expect(core.light.rotations).toBe(askedAt.length);
   });
 });
