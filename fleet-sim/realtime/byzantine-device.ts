@@ -81,6 +81,8 @@ export class ByzantineDevice {
           byzantineSend(ctx, to === null ? null : (this.indexOf.get(to) ?? null), bytes);
         };
       },
+      // A silent validator withholds its announced blocks too, as in deterministic mode.
+      announce: (announce) => (envelope) => (this.behavior === 'silent' ? false : announce(envelope)),
       received: (bytes) => {
         if (this.behavior !== null && this.ctx) rememberReceived(this.ctx, bytes);
       },

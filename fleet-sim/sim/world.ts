@@ -371,7 +371,9 @@ export class World {
       ...((this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights) !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights } : {}),
       send: (to, bytes) => this.send(n, to, bytes),
       announce: (bytes) => {
-        if (n.byz?.behavior !== 'silent') this.links.announce(n.index, bytes);
+        if (n.byz?.behavior === 'silent') return false;
+        this.links.announce(n.index, bytes);
+        return true;
       },
       follow: (sources) => {
         if (this.nodes[n.index] === n) this.links.net.follow(n.index, sources === null ? null : sources.map((id) => this.indexOf(id)).filter((i) => i >= 0));

@@ -71,6 +71,10 @@ export class ConsensusState {
   /** The height a follower worked on at its last gossip tick: no progress for a whole interval while a
    *  peer is ahead means the votes are not reaching it, and it asks for blocks. */
   heightAtGossip = -1;
+  /** Block-sync answers and announcements for heights after the next one, by height (they arrived out
+   *  of order: one answer is several messages, and jitter or a radio reorders them). Unverified; applied
+   *  in turn, each checked like any other. At most limits.syncAheadBlocksMax. */
+  readonly syncAhead = new Map<number, Extract<Input, { type: 'sync-response' }>>();
   /** Where a light follower takes its blocks from (light-follower.ts). */
   readonly light = new LightFollowing();
 

@@ -47,7 +47,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       const restored = s.step;
       startRound(s, s.round, input.now, fx);
       if (restored !== 'propose') s.step = restored;
-      follow(s, fx);
+      follow(s, input.now, fx);
       return;
     }
     case 'timeout':
@@ -172,6 +172,12 @@ function onTimeout(s: ConsensusState, timer: TimerKind, height: number, round: n
     schedule(s, fx, 'gossip', s.height, 0, now + c.gossipMs);
     return;
   }
+  if (timer === 'next-height' && s.syncAhead.size > 0) {
+    // Blocks kept past a checkpoint height: their turn has come (decide set a new next-height timer).
+    const before = s.chain.height;
+    drainSyncAhead(s, now, fx);
+    if (s.chain.height !== before) return;
+  }
   if (height !== s.height) return;
   if (timer === 'next-height') {
     if (s.waiting) {
@@ -278,16 +284,43 @@ function keepOwn(s: ConsensusState, round: number, envelope: Uint8Array): void {
 
 function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, fx: Effect[]): void {
   const { block, certificate } = input;
-  noteBlockFrom(s, input.from, block.block.height, input.now);
-  if (block.block.height !== s.chain.height + 1 || certificate.height !== block.block.height) return;
+  const h = block.block.height;
+  if (certificate.height !== h || h <= s.chain.height) return;
+  if (h > s.chain.height + 1) {
+    // Out of order: kept for its turn when it is close (the first copy of a height wins).
+    noteBlockFrom(s, input.from, h, false, input.now);
+    if (h <= s.chain.height + 1 + limits.syncAheadBlocksMax && !s.syncAhead.has(h)) {
+      for (const k of s.syncAhead.keys()) if (k <= s.chain.height) s.syncAhead.delete(k);
+      if (s.syncAhead.size < limits.syncAheadBlocksMax) s.syncAhead.set(h, input);
+    }
+    return;
+  }
+  if (applySynced(s, input, input.now, fx)) drainSyncAhead(s, input.now, fx);
+}
+
+/** Applies kept blocks while the next height's is there. It stops at a checkpoint height (the shell
+ *  records the checkpoint once this step's effects have run); the next-height timer the last commit set
+ *  goes on from there. */
+function drainSyncAhead(s: ConsensusState, now: number, fx: Effect[]): void {
+  for (let next = s.syncAhead.get(s.chain.height + 1); next !== undefined && s.chain.checkpointDue === null; next = s.syncAhead.get(s.chain.height + 1)) {
+    s.syncAhead.delete(next.block.block.height);
+    applySynced(s, next, now, fx); // refused: deleted, and the chain did not move, so the loop ends
+  }
+}
+
+/** Applies the certified block for the next height; false (logged) when its certificate does not hold. */
+function applySynced(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, now: number, fx: Effect[]): boolean {
+  const { block, certificate } = input;
   const problem = s.chain.verifyCert(certificate, block.hash);
   if (problem) {
     fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: sync block ${block.block.height} from ${input.from} refused: ${problem}` });
-    return;
+    return false;
   }
   // More than 2/3 of the power vouches for this block; txs our edge refused are logged, not applied.
   const txs = input.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
-  decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, input.now, fx);
+  decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, now, fx);
+  noteBlockFrom(s, input.from, block.block.height, true, now);
+  return true;
 }
 
 function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[]): CommittedBlock {
@@ -304,7 +337,7 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   s.enterNextHeight();
   s.waiting = true;
   schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
-  follow(s, fx); // the block may have changed this node's role or the validator set
+  follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;
 }
 

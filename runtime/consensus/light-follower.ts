@@ -8,8 +8,8 @@
 // The sources are this follower's first validators in rendezvous order (a hash of both ids), so a
 // fleet's followers spread over the validators and a validator-set change moves few of them. Safety
 // rests on the certificate alone, never on the source. Liveness without trusting them: a follower
-// that commits nothing for lightStallGossips gossip intervals asks every peer for blocks (block sync,
-// which any validator ahead answers), and when its sources said nothing in that time it moves on to
+// that commits nothing for lightStallGossips gossip intervals asks for blocks (block sync: one peer
+// known to be ahead, or everyone), and when its sources gave it no block in that time it moves on to
 // the next validators in its order. With followerSources > f no fault of at most f validators can
 // make it wait for that.
 //
@@ -33,7 +33,7 @@ export class LightFollowing {
   sources: readonly string[] = [];
   /** How many times the sources moved on to the next validators in this follower's order. */
   rotations = 0;
-  /** When a source last announced a block this follower did not have yet. */
+  /** When a block from a source was last applied, or the sources last changed. */
   heardAtMs = 0;
   /** Block requests sent (askForBlocks turns through the peers ahead with it). */
   asks = 0;
@@ -78,32 +78,40 @@ function sourcesOf(s: ConsensusState): readonly string[] {
   return out;
 }
 
-/** Tells the shell where to listen whenever that changes: at start, after a commit that changed this
- *  node's role or the validator set, and after a rotation. */
-export function follow(s: ConsensusState, fx: Effect[]): void {
+/** Tells the shell where to listen whenever that changes: at start, after a commit or a snapshot that
+ *  changed this node's role or the validator set, and after a rotation. New sources get a stall's time
+ *  to deliver before they are judged. */
+export function follow(s: ConsensusState, now: number, fx: Effect[]): void {
   const sources = isLight(s) ? sourcesOf(s) : null;
   const plan = sources === null ? '' : sources.join(',');
   if (plan === s.light.plan) return;
   s.light.plan = plan;
   s.light.sources = sources ?? [];
+  s.light.heardAtMs = now;
   fx.push({ type: 'follow', sources });
 }
 
 /** A validator's announcement of a block it decided by votes, for the followers that take blocks from
- *  it; none in a fleet without followers. */
+ *  it (whatever this validator's own followerSources); none in a fleet without followers. */
 export function announce(s: ConsensusState, c: CommittedBlock, fx: Effect[]): void {
-  if (s.p.config.followerSources <= 0 || s.chain.manifestAt(c.block.height).body.followers.length === 0) return;
+  if (s.chain.manifestAt(c.block.height).body.followers.length === 0) return;
   fx.push({ type: 'announce', body: encodeSyncResponseBody({ blockBytes: c.bytes, certificate: c.certificate }) });
 }
 
-/** A block from a peer (announced or a sync answer) at `height`: that peer works on height + 1. Only a
- *  light follower learns heights this way; everyone else hears statuses. */
-export function noteBlockFrom(s: ConsensusState, from: string, height: number, now: number): void {
+/**
+ * A block from a peer (announced or a sync answer) at `height`: that peer works on height + 1. Only a
+ * light follower learns heights this way; everyone else hears statuses. `verified`: the block was just
+ * applied under its certificate. An unverified one (out of order, kept for later) counts only a few
+ * heights ahead, so a peer sending bogus far heights cannot make the follower think it is far behind
+ * (a snapshot request every interval), and it never counts as a source delivering.
+ */
+export function noteBlockFrom(s: ConsensusState, from: string, height: number, verified: boolean, now: number): void {
   if (!isLight(s)) return;
-  if (height > s.chain.height && s.light.sources.includes(from)) s.light.heardAtMs = now;
+  if (verified && s.light.sources.includes(from)) s.light.heardAtMs = now;
+  const works = verified ? height + 1 : Math.min(height + 1, s.chain.height + 2 + limits.syncAheadBlocksMax);
   const known = s.peers.get(from);
-  if (known !== undefined && known.height > height) return;
-  if (s.peers.size < limits.validatorsMax * 2 || known !== undefined) s.peers.set(from, { height: height + 1, round: 0 });
+  if (known !== undefined && known.height >= works) return;
+  if (s.peers.size < limits.validatorsMax * 2 || known !== undefined) s.peers.set(from, { height: works, round: 0 });
 }
 
 /**
@@ -111,13 +119,15 @@ export function noteBlockFrom(s: ConsensusState, from: string, height: number, n
  * one each time (in id order), so one peer answers with up to limits.syncBlocksPerAnswerMax blocks
  * instead of every peer ahead (on a slow radio, seven validators' answers were 56 blocks of airtime for
  * one lagging device); one that does not answer is passed over at the next request. To everyone when
- * it knows of no peer ahead.
+ * it knows of no peer ahead, and every third time: the heights it knows are claims, and peers that only
+ * claim to be ahead must not be all it ever asks.
  */
 export function askForBlocks(s: ConsensusState, fx: Effect[]): void {
   const ahead: string[] = [];
   for (const [id, p] of s.peers) if (p.height > s.height) ahead.push(id);
   ahead.sort();
-  const to = ahead.length === 0 ? null : (ahead[s.light.asks++ % ahead.length] as string);
+  const n = s.light.asks++;
+  const to = ahead.length === 0 || n % 3 === 2 ? null : (ahead[n % ahead.length] as string);
   fx.push({ type: 'send', to, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
 }
 
@@ -142,7 +152,6 @@ export function lightGossip(s: ConsensusState, stuck: boolean, now: number, fx: 
   askForBlocks(s, fx);
   if (now - l.heardAtMs > lightStallGossips * s.p.config.gossipMs) {
     l.rotations++;
-    l.heardAtMs = now; // the new sources get as long to speak
-    follow(s, fx);
+    follow(s, now, fx);
   }
 }

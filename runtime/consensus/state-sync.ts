@@ -12,6 +12,7 @@ import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import { encodeChunkRequestBody, encodeSnapshotChunkBody, encodeSnapshotOfferBody, encodeSnapshotRequestBody } from '../wire/state-sync.js';
 import type { ConsensusState } from './consensus-state.js';
+import { follow } from './light-follower.js';
 import { txKey } from './mempool.js';
 import { chunkHashesOf, chunkOf, commitmentOf, decodeStateSnapshot, type StateSnapshot } from './snapshot.js';
 import type { CommittedBlock, Effect, SnapshotOffer, VerifiedSnapshot } from './types.js';
@@ -331,4 +332,5 @@ export function installSnapshot(
   fx.push({ type: 'install-snapshot', snapshot: v });
   s.waiting = true;
   fx.push({ type: 'schedule', timer: 'next-height', height: s.height, round: 0, atMs: now + s.p.config.commitWaitMs });
+  follow(s, now, fx); // the snapshot may cross a validator-set change that promoted or demoted this node
 }

@@ -78,6 +78,8 @@ const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 export interface DeviceHooks {
   /** Wraps the consensus shell's outgoing messages, after signing and before the links. */
   readonly consensusSend?: (send: ConsensusSend) => ConsensusSend;
+  /** Wraps the validator's announcements of committed blocks (light followers), before the links. */
+  readonly announce?: (announce: (envelope: Uint8Array) => boolean) => (envelope: Uint8Array) => boolean;
   /** Sees every envelope the links deliver, before the device handles it. */
   readonly received?: (bytes: Uint8Array) => void;
   /** Wraps the device's own transactions (agents' attestations, telemetry) on their way to the
@@ -233,7 +235,7 @@ export class Device {
       scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
       storage: this.storage,
       send: hooks.consensusSend ? hooks.consensusSend(send) : send,
-      announce: (env) => void this.link.announce?.(env),
+      announce: hooks.announce ? hooks.announce((env) => this.link.announce(env)) : (env) => this.link.announce(env),
       follow: (sources) => this.link.follow?.(sources),
       signer: p.signer,
       verifier: p.verifier,

@@ -74,6 +74,7 @@ export const limits = {
   recentBlocksMax: 256, // committed blocks kept in memory to serve block sync (the most a node's syncWindowHeights may be); a peer further behind state-syncs
   seenNoncesMax: 1_000_000, // committed (operator, nonce) pairs kept until they expire; overflow: assertion
   syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
+  syncAheadBlocksMax: 8, // certified blocks kept for the heights just after the next one (they came out of order); further ones and overflow: dropped
   verifiedTxCacheMax: 2_048, // tx verdicts remembered (~700 B each), 4 full blocks' worth; overflow: the oldest is forgotten and re-verified if seen again
   walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
   // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts). A chunk's envelope (always

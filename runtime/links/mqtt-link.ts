@@ -251,8 +251,13 @@ export class MqttLink implements Link {
     const dropped = [...this.subscribed].filter((t) => !want.has(t));
     this.subscribed = want;
     if (added.length > 0) {
-      c.subscribe(Object.fromEntries(added.map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }])), (e) => {
-        if (e) this.log('subscribe-failed', { reason: e.message });
+      const gen = this.generation;
+      c.subscribe(Object.fromEntries(added.map((t) => [t, { qos: this.qos.consensus, ...(nl ? { nl: true } : {}) }])), (e, granted) => {
+        // A refused topic is forgotten, so the next follow() (or connection) asks for it again.
+        const failed = e ? added : (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (failed.length === 0) return;
+        if (gen === this.generation) for (const t of failed) this.subscribed.delete(t);
+        this.log('subscribe-failed', { reason: e ? e.message : 'refused by the broker', topics: failed });
       });
     }
     if (dropped.length > 0) {

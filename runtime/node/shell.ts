@@ -32,8 +32,9 @@ export interface NodeShellOptions {
   readonly storage: Storage;
   readonly send: SendPort;
   /** Publishes a certified block for the followers that take blocks from this validator (a link's
-   *  `announce`). Absent: announcements are dropped, and followers fall back on block sync. */
-  readonly announce?: (envelope: Uint8Array) => void;
+   *  `announce`); false when no link took it. Absent: announcements are dropped, and followers fall
+   *  back on block sync. */
+  readonly announce?: (envelope: Uint8Array) => boolean;
   /** Where to hear consensus from (a link's `follow`): null, every peer; else these validators'
    *  announcements only. Absent: the links keep hearing everyone. */
   readonly follow?: (sources: readonly string[] | null) => void;
@@ -238,10 +239,11 @@ export class NodeShell {
         return;
       case 'announce': {
         this.fail('send');
+        if (!this.o.announce) return;
         const env = sealEnvelope('sync-response', this.fleet, this.o.id, e.body, this.o.signer);
+        if (!this.o.announce(env)) return;
         this.bytesSent += env.length;
         this.messagesSent++;
-        this.o.announce?.(env);
         return;
       }
       case 'follow':

@@ -7,7 +7,8 @@ import type { Fault } from '../../fleet-sim/scenario/scenario.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import { World, type WorldOptions } from '../../fleet-sim/sim/world.js';
 import { createConsensus, step, type ConsensusState } from '../../runtime/consensus/core.js';
-import { askForBlocks, lightStallGossips } from '../../runtime/consensus/light-follower.js';
+import { askForBlocks, lightStallGossips, noteBlockFrom } from '../../runtime/consensus/light-follower.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { defaultConsensusConfig, type Effect } from '../../runtime/consensus/types.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { explain, scenario } from '../sim/helpers.js';
@@ -36,6 +37,8 @@ describe('light followers', () => {
       expect(sourcesOf(full.w, i), 'followerSources 0 makes full followers').toHaveLength(0);
     }
     expect(light.r.liveness.commandsCommitted, why).toBe(light.r.liveness.commandsSubmitted);
+    // The announcements kept them up, not the fallback: no follower stalled, asked or changed sources.
+    for (let i = 4; i < 10; i++) expect(light.w.nodes[i]?.shell?.core.light, `follower ${i}: ${why}`).toMatchObject({ rotations: 0, asks: 0 });
     // Six of ten devices hear two announcements a height instead of ~4 proposals/votes per validator.
     expect(light.w.net.delivered, why).toBeLessThan(0.6 * full.w.net.delivered);
   });
@@ -91,15 +94,28 @@ describe('a follower\'s core, step by step', () => {
   const requests = (fx: readonly Effect[]): (string | null)[] => fx.flatMap((e) => (e.type === 'send' && e.kind === 'sync-request' ? [e.to] : []));
   const follows = (fx: readonly Effect[]): (readonly string[] | null)[] => fx.flatMap((e) => (e.type === 'follow' ? [e.sources] : []));
 
-  it('asks one peer ahead at a time, in turn, and everyone only when it knows of none', async () => {
+  it('asks one peer ahead at a time, in turn, and everyone every third time or when it knows of none', async () => {
     const { core } = await followerCore();
-    const fx: Effect[] = [];
-    askForBlocks(core, fx);
+    const none: Effect[] = [];
+    askForBlocks(core, none);
+    expect(requests(none)).toEqual([null]);
+    core.light.asks = 0;
     core.peers.set('v02', { height: 9, round: 0 });
     core.peers.set('v00', { height: 1, round: 0 }); // not ahead of height 1
     core.peers.set('v01', { height: 7, round: 0 });
-    for (let i = 0; i < 3; i++) askForBlocks(core, fx);
-    expect(requests(fx)).toEqual([null, 'v01', 'v02', 'v01']);
+    const fx: Effect[] = [];
+    for (let i = 0; i < 6; i++) askForBlocks(core, fx);
+    expect(requests(fx)).toEqual(['v01', 'v02', null, 'v02', 'v01', null]);
+  });
+
+  it('takes an unverified far height as a claim a few heights ahead, and not as its source delivering', async () => {
+    const { core } = await followerCore();
+    step(core, { type: 'start', now: 1_000 });
+    const source = core.light.sources[0] as string;
+    const heard = core.light.heardAtMs;
+    noteBlockFrom(core, source, 1_000_000, false, 5_000);
+    expect(core.peers.get(source)?.height).toBe(core.chain.height + 2 + limits.syncAheadBlocksMax);
+    expect(core.light.heardAtMs).toBe(heard);
   });
 
   it('says where to listen at start; stalled, asks after 2, 4, 8 ... gossip intervals and moves to new sources', async () => {

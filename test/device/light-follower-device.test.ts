@@ -40,6 +40,8 @@ describe('light followers on real devices', () => {
     const followers = devices.slice(4);
     await reach(devices, 3);
     const before = devices.map(received);
+    const fallback = (d: Device): string => JSON.stringify({ rotations: d.shell.core.light.rotations, asks: d.shell.core.light.asks });
+    const fallbackBefore = followers.map(fallback);
     const h0 = Math.max(...devices.map((d) => d.status().height));
     await reach(devices, h0 + 20);
     const ids = validators.map((v) => v.status().node);
@@ -49,6 +51,9 @@ describe('light followers on real devices', () => {
       expect(s.blockSources, s.node).toHaveLength(2);
       for (const src of s.blockSources ?? []) expect(ids).toContain(src);
     }
+    // Over those 20 heights the announcements kept them up, not block sync after a stall (a follower
+    // that starts before the validators may stall once at start).
+    expect(followers.map(fallback)).toEqual(fallbackBefore);
     const perDevice = devices.map((d, i) => received(d) - (before[i] as number));
     const validatorMin = Math.min(...perDevice.slice(0, 4));
     const followerMax = Math.max(...perDevice.slice(4));
