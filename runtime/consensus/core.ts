@@ -200,7 +200,8 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   // A follower never votes: its round matters to no one and its height only to a peer ahead of it. So
   // rather than a status to the whole fleet every interval (quadratic in the fleet size: 1000 devices
   // would exchange a million statuses), it says nothing while it keeps up and asks for blocks when it
-  // falls behind. Validators' statuses, which it still hears, tell it who is ahead.
+  // falls behind. Validators' statuses tell it who is ahead (a light follower hears none: the blocks
+  // it receives do, light-follower.ts).
   if (!s.isValidator()) return askAhead(s, now, fx);
   fx.push({ type: 'send', to: null, kind: 'status', body: encodeStatusBody({ height: s.height, round: s.round }) });
   // Our own messages from the lowest round a validator at our height reports on: one that lost our
@@ -213,9 +214,9 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
 }
 
-/** A follower that made no progress for a whole gossip interval while a peer is ahead asks one peer ahead
- *  for the blocks from its height on (askForBlocks); a follower keeping up sends nothing. A light follower, which hears no statuses, also asks
- *  after a longer stall (light-follower.ts). */
+/** A follower that made no progress for a whole gossip interval while a peer is ahead asks one peer
+ *  ahead for the blocks from its height on (askForBlocks); a follower keeping up sends nothing. A light
+ *  follower, which hears no statuses, also asks after a longer stall (light-follower.ts). */
 function askAhead(s: ConsensusState, now: number, fx: Effect[]): void {
   const stuck = s.heightAtGossip === s.height;
   s.heightAtGossip = s.height;
