@@ -93,7 +93,8 @@ export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
 const statusEvidenceMax = 8;
 const statusHazardsMax = 32;
 const reflexLogEveryMs = 5_000;
-const statusMs = 1_000;
+/** How often a device publishes its JSON status (and so how stale a status height may be). */
+export const statusMs = 1_000;
 /** How often the status LED is brought in line with the device's health. */
 const ledRefreshMs = 1_000;
 
