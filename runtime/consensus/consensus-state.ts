@@ -41,6 +41,12 @@ export class ConsensusState {
   step: Step = 'propose';
   /** Between a commit and the start of the next height (commitWaitMs). */
   waiting = false;
+  /** Whether the last committed block held an operator command. When it held none, the swarm was idle
+   *  for operators: a command that arrives starts the next height at once instead of after the commit
+   *  wait (which is there to gather commands under load, and would only delay a lone one). */
+  commandInLastBlock = false;
+  /** This commit wait already has a next-height timer for now (set by a command's arrival). */
+  startingEarly = false;
   lockedRound = -1;
   lockedValue: Candidate | null = null;
   validRound = -1;
@@ -98,6 +104,7 @@ export class ConsensusState {
     this.validity.clear();
     this.timersSet.clear();
     this.line36Done.clear();
+    this.startingEarly = false;
     this.ownEnvelopes = [];
   }
 

@@ -67,7 +67,11 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
     case 'sync-response':
       return onSyncResponse(s, input, fx);
     case 'tx':
-      if (s.chain.txProblem(input.tx, input.now, null) === null) s.mempool.add(input.tx);
+      if (s.chain.txProblem(input.tx, input.now, null) !== null || s.mempool.add(input.tx) !== null) return;
+      if (input.tx.kind === 'command' && s.waiting && !s.commandInLastBlock && !s.startingEarly) {
+        s.startingEarly = true;
+        schedule(s, fx, 'next-height', s.height, 0, input.now);
+      }
       return;
     case 'snapshot-request':
       return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
@@ -337,9 +341,18 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   if (s.chain.checkpointDue !== null) fx.push({ type: 'checkpoint', height: s.chain.checkpointDue });
   s.enterNextHeight();
   s.waiting = true;
-  schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
+  // A command that arrived while an operator-idle block was voted on goes in the next block at once.
+  s.commandInLastBlock = txs.some((t) => t.kind === 'command');
+  s.startingEarly = !s.commandInLastBlock && commandWaiting(s, now);
+  schedule(s, fx, 'next-height', s.height, 0, s.startingEarly ? now : now + s.p.config.commitWaitMs);
   follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;
+}
+
+/** Whether the mempool holds an operator command a block could take now. */
+function commandWaiting(s: ConsensusState, now: number): boolean {
+  for (const tx of s.mempool.values()) if (tx.kind === 'command' && s.chain.txProblem(tx, now, null) === null) return true;
+  return false;
 }
 
 function buildSignatures(s: ConsensusState, round: number, value: string): CertificateSignature[] {

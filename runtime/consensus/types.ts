@@ -135,7 +135,9 @@ export interface ConsensusConfig {
   readonly prevoteDeltaMs: number;
   readonly precommitMs: number;
   readonly precommitDeltaMs: number;
-  /** Pause after a commit before the next height starts, so commands can gather into one block. */
+  /** Pause after a commit before the next height starts, so commands can gather into one block. Not
+   *  taken when the last block held no operator command and one is waiting or arrives: a command sent
+   *  to an idle swarm is proposed at once (its latency is the vote rounds, not the block cadence). */
   readonly commitWaitMs: number;
   /** How often latest votes and status are re-broadcast (links may drop anything). */
   readonly gossipMs: number;

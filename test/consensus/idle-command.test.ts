@@ -1,0 +1,73 @@
+// A command sent to a swarm with no other operator commands in flight is proposed at once, not after the
+// commit wait: in the deterministic simulator with a fixed one-way delay d it commits 4d after it is
+// sent (to the nodes, then proposal, prevotes, precommits). Under a steady stream of commands the
+// commit wait still gathers them: blocks come no faster than one per commitWait.
+
+import { describe, expect, it } from 'vitest';
+import { initCrypto } from '../../runtime/crypto/sodium.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { World } from '../../fleet-sim/sim/world.js';
+
+const d = 20;
+const commitWaitMs = 100;
+
+function scenario(n: number, workload: Scenario['workload']): Scenario {
+  return {
+    name: `idle-command-n${n}`,
+    seed: 1,
+    durationMs: 6_000,
+    validators: n,
+    followers: 1,
+    mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 },
+    faults: [],
+    workload,
+    expect: { safety: true },
+    consensus: { proposeMs: 300, commitWaitMs, gossipMs: 1_000 },
+    livenessBudgetMs: 10_000,
+  };
+}
+
+describe('a command to an operator-idle swarm', () => {
+  for (const n of [4, 7]) {
+    it(`n=${n}: each of twelve lone commands, sent at different phases of the block cadence, commits within 4d, or 7d when a block was being voted on`, async () => {
+      await initCrypto();
+      // Phases spread over a whole block interval (commitWait + 3d = 160 ms): a command lands in the
+      // commit wait (proposed at once: 4d) or while a block holding no command is voted on (proposed
+      // when that block commits, at most 3d later).
+      const gaps = [373, 451, 290, 517, 333, 410, 297, 488, 351, 429, 305, 466];
+      const times = gaps.map((_, k) => 700 + gaps.slice(0, k + 1).reduce((a, b) => a + b, 0));
+      const w = new World(scenario(n, times.map((at) => ({ kind: 'once' as const, at, command: 'noop', args: {} }))), 1, {});
+      w.start();
+      w.queue.runUntil(6_000, 1e8);
+      const committedAt = new Map<string, number>();
+      for (const b of w.checkers.decided.values()) for (const c of b.commands) committedAt.set(c, b.atMs);
+      const latencies = [...w.submitted].map(([key, at]) => (committedAt.get(key) ?? Infinity) - at);
+      const show = latencies.join(', ');
+      expect(w.checkers.violations).toEqual([]);
+      expect(latencies).toHaveLength(times.length);
+      // Exact in the simulator (no processing time). Without the early start a command in the commit
+      // wait would wait it out: up to commitWait + 3d + 4d = 240 ms.
+      for (const l of latencies) expect(l, show).toBeLessThanOrEqual(7 * d);
+      expect(latencies.filter((l) => l === 4 * d).length, show).toBeGreaterThanOrEqual(2);
+    });
+  }
+
+  it('under a steady stream of commands, blocks holding commands are still at least a commit wait apart', async () => {
+    await initCrypto();
+    const w = new World(scenario(4, [{ kind: 'rate', from: 0, to: 6_000, perSec: 50, command: 'noop' }]), 1, {});
+    w.start();
+    w.queue.runUntil(5_000, 1e8);
+    const decided = [...w.checkers.decided.entries()].sort((a, b) => a[0] - b[0]).filter(([h]) => h > 2);
+    expect(decided.length).toBeGreaterThan(10);
+    let withCommands = 0;
+    for (let i = 1; i < decided.length; i++) {
+      const [h, b] = decided[i] as (typeof decided)[number];
+      const [, a] = decided[i - 1] as (typeof decided)[number];
+      if (a.commands.length > 0) {
+        withCommands++;
+        expect(b.atMs - a.atMs, `height ${h} after a block with ${a.commands.length} commands`).toBeGreaterThanOrEqual(commitWaitMs);
+      }
+    }
+    expect(withCommands).toBeGreaterThan(10);
+  });
+});
