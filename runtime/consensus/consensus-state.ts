@@ -41,12 +41,16 @@ export class ConsensusState {
   step: Step = 'propose';
   /** Between a commit and the start of the next height (commitWaitMs). */
   waiting = false;
-  /** Whether the last committed block held an operator command. When it held none, the swarm was idle
-   *  for operators: a command that arrives starts the next height at once instead of after the commit
-   *  wait (which is there to gather commands under load, and would only delay a lone one). */
-  commandInLastBlock = false;
+  /** Operator commands were already waiting when the last block committed: they arrived while it was
+   *  voted on, so commands are coming faster than heights and the commit wait gathers them into one
+   *  block. Without such a backlog a command that arrives during the wait starts the next height at once
+   *  (the wait would only delay a lone command). See decide in core.ts. */
+  commandBacklog = false;
   /** This commit wait already has a next-height timer for now (set by a command's arrival). */
   startingEarly = false;
+  /** When this node last committed a block (its clock): a peer's status one height behind that block
+   *  is served only once the peer had a gossip interval to hear the votes itself. */
+  committedAtMs = -Infinity;
   lockedRound = -1;
   lockedValue: Candidate | null = null;
   validRound = -1;

@@ -59,7 +59,10 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return onVote(s, input.msg, input, fx);
     case 'status':
       if (s.peers.size < limits.validatorsMax * 2 || s.peers.has(input.from)) s.peers.set(input.from, { height: input.height, round: input.round });
-      serveSync(s, input.from, input.height, input.now, fx);
+      // A peer working on the height this node committed just now is most likely hearing its votes
+      // too (its status left before they arrived); on a slow radio sending it the block costs airtime
+      // the next height needs. Two heights behind, or still one a gossip interval on, it gets blocks.
+      if (input.height < s.chain.height || input.now - s.committedAtMs >= s.p.config.gossipMs) serveSync(s, input.from, input.height, input.now, fx);
       return;
     case 'sync-request':
       serveSync(s, input.from, input.height, input.now, fx);
@@ -68,7 +71,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return onSyncResponse(s, input, fx);
     case 'tx':
       if (s.chain.txProblem(input.tx, input.now, null) !== null || s.mempool.add(input.tx) !== null) return;
-      if (input.tx.kind === 'command' && s.waiting && !s.commandInLastBlock && !s.startingEarly) {
+      if (input.tx.kind === 'command' && s.waiting && !s.commandBacklog && !s.startingEarly) {
         s.startingEarly = true;
         schedule(s, fx, 'next-height', s.height, 0, input.now);
       }
@@ -341,9 +344,13 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   if (s.chain.checkpointDue !== null) fx.push({ type: 'checkpoint', height: s.chain.checkpointDue });
   s.enterNextHeight();
   s.waiting = true;
-  // A command that arrived while an operator-idle block was voted on goes in the next block at once.
-  s.commandInLastBlock = txs.some((t) => t.kind === 'command');
-  s.startingEarly = !s.commandInLastBlock && commandWaiting(s, now);
+  s.committedAtMs = now;
+  // When the next height starts: commands waiting now arrived while this block was voted on. After a
+  // block with commands that is a backlog, gathered for commitWaitMs; after one without, it is the first
+  // command after a quiet spell and goes at once. With none waiting, the first to arrive starts it.
+  const waitingCommand = commandWaiting(s, now);
+  s.commandBacklog = waitingCommand && txs.some((t) => t.kind === 'command');
+  s.startingEarly = waitingCommand && !s.commandBacklog;
   schedule(s, fx, 'next-height', s.height, 0, s.startingEarly ? now : now + s.p.config.commitWaitMs);
   follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;

@@ -9,8 +9,9 @@
 // fleet's followers spread over the validators and a validator-set change moves few of them. Safety
 // rests on the certificate alone, never on the source. Liveness without trusting them: a follower
 // that commits nothing for lightStallGossips gossip intervals asks for blocks (block sync: one peer
-// known to be ahead, or everyone), and when its sources gave it no block in that time it moves on to
-// the next validators in its order. With followerSources > f no fault of at most f validators can
+// known to be ahead, or everyone), and when its sources gave it no block in that time while another
+// peer did (the chain went on without them; a fleet-wide stall, such as a crashed proposer's round, is
+// no reason to leave them) it moves on to the next validators in its order. With followerSources > f no fault of at most f validators can
 // make it wait for that.
 //
 // Pure, like the rest of the core: the shell turns `follow` into link subscriptions and `announce`
@@ -35,6 +36,8 @@ export class LightFollowing {
   rotations = 0;
   /** When a block from a source was last applied, or the sources last changed. */
   heardAtMs = 0;
+  /** When a block from a peer that is not a source was last applied (block sync). */
+  othersAtMs = 0;
   /** Block requests sent (askForBlocks turns through the peers ahead with it). */
   asks = 0;
   /** Gossip intervals without a commit since the last request (or the last commit). */
@@ -108,6 +111,7 @@ export function announce(s: ConsensusState, c: CommittedBlock, fx: Effect[]): vo
 export function noteBlockFrom(s: ConsensusState, from: string, height: number, verified: boolean, now: number): void {
   if (!isLight(s)) return;
   if (verified && s.light.sources.includes(from)) s.light.heardAtMs = now;
+  else if (verified) s.light.othersAtMs = now;
   const works = verified ? height + 1 : Math.min(height + 1, s.chain.height + 2 + limits.syncAheadBlocksMax);
   const known = s.peers.get(from);
   if (known !== undefined && known.height >= works) return;
@@ -135,13 +139,18 @@ export function askForBlocks(s: ConsensusState, fx: Effect[]): void {
  *  it asks for blocks at once, as any follower does. Stuck with no news at all, it asks everyone after
  *  lightStallGossips intervals, then after twice as long each time (to lightStallGossipsMax) while the
  *  stall lasts, so a fleet-wide stall (a crashed proposer, a radio-only outage) does not fill the links
- *  with requests nobody can answer; and it takes new sources when its own said nothing meanwhile. */
+ *  with requests nobody can answer; and it takes new sources when its own said nothing meanwhile and
+ *  another peer's blocks came since theirs (block sync answered what they did not send). */
 export function lightGossip(s: ConsensusState, stuck: boolean, now: number, fx: Effect[]): void {
   const l = s.light;
   if (!stuck) {
     l.stuckGossips = 0;
     l.waitGossips = lightStallGossips;
     return;
+  }
+  if (now - l.heardAtMs > lightStallGossips * s.p.config.gossipMs && l.othersAtMs > l.heardAtMs) {
+    l.rotations++;
+    follow(s, now, fx);
   }
   const ahead = [...s.peers.values()].some((p) => p.height > s.height);
   if (!ahead && ++l.stuckGossips < l.waitGossips) return;
@@ -150,8 +159,4 @@ export function lightGossip(s: ConsensusState, stuck: boolean, now: number, fx: 
     l.waitGossips = Math.min(2 * l.waitGossips, lightStallGossipsMax);
   }
   askForBlocks(s, fx);
-  if (now - l.heardAtMs > lightStallGossips * s.p.config.gossipMs) {
-    l.rotations++;
-    follow(s, now, fx);
-  }
 }

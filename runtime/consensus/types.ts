@@ -135,9 +135,10 @@ export interface ConsensusConfig {
   readonly prevoteDeltaMs: number;
   readonly precommitMs: number;
   readonly precommitDeltaMs: number;
-  /** Pause after a commit before the next height starts, so commands can gather into one block. Not
-   *  taken when the last block held no operator command and one is waiting or arrives: a command sent
-   *  to an idle swarm is proposed at once (its latency is the vote rounds, not the block cadence). */
+  /** Pause after a commit before the next height starts, so commands can gather into one block. Taken
+   *  in full only under a backlog (operator commands were waiting when a block holding commands
+   *  committed); otherwise the first command to arrive starts the next height at once, so a command to
+   *  a swarm not busy with others costs the vote rounds, not the block cadence. */
   readonly commitWaitMs: number;
   /** How often latest votes and status are re-broadcast (links may drop anything). */
   readonly gossipMs: number;

@@ -1,7 +1,7 @@
 // A command sent to a swarm with no other operator commands in flight is proposed at once, not after the
 // commit wait: in the deterministic simulator with a fixed one-way delay d it commits 4d after it is
-// sent (to the nodes, then proposal, prevotes, precommits). Under a steady stream of commands the
-// commit wait still gathers them: blocks come no faster than one per commitWait.
+// sent (to the nodes, then proposal, prevotes, precommits). When commands come faster than heights
+// (some are already waiting when a block holding commands commits) the commit wait still gathers them.
 
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
@@ -52,7 +52,24 @@ describe('a command to an operator-idle swarm', () => {
     });
   }
 
-  it('under a steady stream of commands, blocks holding commands are still at least a commit wait apart', async () => {
+  it('n=4: an operator sending each command 10 ms after the last one committed gets each committed 4d after sending', async () => {
+    await initCrypto();
+    // 7d + 10 ms apart: the previous command has committed (within 7d) when the next is sent, so each
+    // lands in the commit wait after a block holding a command, with nothing waiting: no backlog.
+    const times = Array.from({ length: 20 }, (_, k) => 1_000 + k * (7 * d + 10));
+    const w = new World(scenario(4, times.map((at) => ({ kind: 'once' as const, at, command: 'noop', args: {} }))), 1, {});
+    w.start();
+    w.queue.runUntil(5_000, 1e8);
+    const committedAt = new Map<string, number>();
+    for (const b of w.checkers.decided.values()) for (const c of b.commands) committedAt.set(c, b.atMs);
+    const latencies = [...w.submitted].map(([key, at]) => (committedAt.get(key) ?? Infinity) - at);
+    expect(latencies).toHaveLength(times.length);
+    // The first may land while a block is voted on; every later one arrives in a commit wait.
+    expect(latencies[0]).toBeLessThanOrEqual(7 * d);
+    expect(latencies.slice(1), latencies.join(', ')).toEqual(latencies.slice(1).map(() => 4 * d));
+  });
+
+  it('under a stream of 50 commands/s (faster than heights), blocks holding commands are still a commit wait apart', async () => {
     await initCrypto();
     const w = new World(scenario(4, [{ kind: 'rate', from: 0, to: 6_000, perSec: 50, command: 'noop' }]), 1, {});
     w.start();
