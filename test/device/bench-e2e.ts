@@ -2,7 +2,9 @@
 // run: the MQTT round trip (QoS 1 publish to own subscription), operator-to-commit latency at n = 4 and
 // n = 7 (publish of a signed command to a verified commit certificate in a device's ack, the same proof
 // murmurctl checks) as a ratio to that round trip, resident memory per device at n = 7, and
-// start-to-ready of one device joining a running fleet.
+// start-to-ready of one device joining a running fleet. A sniffer on the consensus topics splits each
+// command's latency into stages: until its block is proposed, the prevote and precommit quorums (as the
+// broker delivers them), and from the precommit quorum to the verified ack.
 
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
@@ -10,12 +12,15 @@ import { createSigner, initCrypto, keyPairFromSeed, randomBytes } from '../../ru
 import { readKeyFile } from '../../runtime/crypto/key-file.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { decodeFrame, encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { openAck } from '../../runtime/cli/ctl-common.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
 import { decodeProof, verifyProof } from '../../runtime/wire/proof.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
-import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { kinds } from '../../runtime/wire/kinds.js';
+import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { createVerifier } from '../../runtime/crypto/sodium.js';
 import { DeviceFleet } from './device-fleet.js';
 
@@ -47,7 +52,59 @@ async function mqttRoundTrip(url: string, samples: number): Promise<number[]> {
   return out;
 }
 
-async function commitLatencies(fleet: DeviceFleet, count: number): Promise<number[]> {
+/** When the broker delivered each height's proposal and each validator's first prevote and precommit. */
+interface HeightSeen {
+  proposal: number | null;
+  prevote: Map<string, number>;
+  precommit: Map<string, number>;
+}
+
+/** Subscribes to every device's consensus topic and timestamps proposals and votes by height. */
+async function sniffConsensus(url: string): Promise<{ seen: Map<number, HeightSeen>; end: () => Promise<void> }> {
+  const seen = new Map<number, HeightSeen>();
+  const c = mqtt.connect(url, { clientId: `bench-sniff-${process.pid}` });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  c.on('message', (_topic, p: Buffer) => {
+    const at = performance.now();
+    const f = decodeFrame(new Uint8Array(p), fleetTag('e2e'), limits.envelopeBytesMax);
+    if (!f.ok) return;
+    const e = decodeEnvelope(f.value.envelope);
+    if (!e.ok || (e.value.kind !== 'proposal' && e.value.kind !== 'prevote' && e.value.kind !== 'precommit')) return;
+    const raw = decodeCbor(e.value.body, limits.envelopeBytesMax);
+    if (!raw.ok) return;
+    const { height } = kinds[e.value.kind].parse(raw.value) as { height: number };
+    const h = seen.get(height) ?? { proposal: null, prevote: new Map(), precommit: new Map() };
+    seen.set(height, h);
+    if (e.value.kind === 'proposal') h.proposal ??= at;
+    else if (!h[e.value.kind].has(e.value.sender)) h[e.value.kind].set(e.value.sender, at);
+  });
+  await c.subscribeAsync('murmur/v1/e2e/consensus/+', { qos: 0 });
+  return { seen, end: () => c.endAsync() };
+}
+
+/** One command's latency split at its block's proposal and vote quorums (null: a stage not seen). */
+interface Stages {
+  toProposal: number | null;
+  prevoteQuorum: number | null;
+  precommitQuorum: number | null;
+  toAck: number | null;
+}
+
+function stagesOf(h: HeightSeen | undefined, t0: number, done: number, quorum: number): Stages {
+  const nth = (m: Map<string, number> | undefined): number | null => (m && m.size >= quorum ? ([...m.values()].sort((a, b) => a - b)[quorum - 1] as number) : null);
+  const p = h?.proposal ?? null;
+  const pv = nth(h?.prevote);
+  const pc = nth(h?.precommit);
+  return {
+    toProposal: p === null ? null : p - t0,
+    prevoteQuorum: p === null || pv === null ? null : pv - p,
+    precommitQuorum: pv === null || pc === null ? null : pc - pv,
+    toAck: pc === null ? null : done - pc,
+  };
+}
+
+async function commitLatencies(fleet: DeviceFleet, count: number, stages: Stages[] = []): Promise<number[]> {
   const verifier = createVerifier();
   const idn = unwrap(await readKeyFile(fleet.keyFile('ops')));
   const signer = createSigner(keyPairFromSeed(idn.seed));
@@ -56,6 +113,9 @@ async function commitLatencies(fleet: DeviceFleet, count: number): Promise<numbe
   await new Promise<void>((r) => c.once('connect', () => r()));
   (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
   await c.subscribeAsync({ [topics.acksOf('ops')]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
+  const sniffer = await sniffConsensus(fleet.broker.url);
+  const n = fleet.manifest.validators.length;
+  const quorum = Math.floor((2 * n) / 3) + 1;
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const nonce = randomBytes(16);
@@ -66,17 +126,20 @@ async function commitLatencies(fleet: DeviceFleet, count: number): Promise<numbe
     const got = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), 15_000);
       let hashHex: string | null = null;
-      const proven = new Set<string>(); // blocks whose proof verified against the manifest
+      const proven = new Map<string, number>(); // blocks whose proof verified against the manifest: height
       const finish = (): void => {
-        if (hashHex === null || !proven.has(hashHex)) return;
+        const height = hashHex === null ? undefined : proven.get(hashHex);
+        if (height === undefined) return;
         clearTimeout(timer);
         c.off('message', onMsg);
-        resolve(performance.now() - t0);
+        const done = performance.now();
+        stages.push(stagesOf(sniffer.seen.get(height), t0, done, quorum));
+        resolve(done - t0);
       };
       const onMsg = (topic: string, p: Buffer): void => {
         if (topics.isProof(topic)) {
           const d = decodeProof(new Uint8Array(p));
-          if (d.ok && verifyProof(d.value, 'e2e', fleet.manifest.validators, verifier).ok) proven.add(toHex(d.value.block.hash));
+          if (d.ok && verifyProof(d.value, 'e2e', fleet.manifest.validators, verifier).ok) proven.set(toHex(d.value.block.hash), d.value.certificate.height);
           return finish();
         }
         const o = openAck(new Uint8Array(p), fleet.manifest, verifier);
@@ -93,6 +156,7 @@ async function commitLatencies(fleet: DeviceFleet, count: number): Promise<numbe
     await sleep(37 + (i % 7) * 11);
   }
   await c.endAsync();
+  await sniffer.end();
   return out;
 }
 
@@ -102,7 +166,7 @@ function rssMb(pid: number | undefined): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function run(n: number): Promise<{ rtt: number[]; commit: number[]; rss: number[]; readyMs: number[]; joinReadyMs: number | null }> {
+async function run(n: number): Promise<{ rtt: number[]; commit: number[]; stages: Stages[]; rss: number[]; readyMs: number[]; joinReadyMs: number | null }> {
   const fleet = new DeviceFleet({ validators: n, logLevel: 'info', consensus: { commitWaitMs } });
   await fleet.setup();
   try {
@@ -110,7 +174,8 @@ async function run(n: number): Promise<{ rtt: number[]; commit: number[]; rss: n
     await sleep(3_000); // let every device connect, sync and settle
     await commitLatencies(fleet, 5); // warm-up (JIT, first subscriptions)
     const rtt = await mqttRoundTrip(fleet.broker.url, 300);
-    const commit = await commitLatencies(fleet, commandsPerRun);
+    const stages: Stages[] = [];
+    const commit = await commitLatencies(fleet, commandsPerRun, stages);
     const rttAfter = await mqttRoundTrip(fleet.broker.url, 300);
     let rss: number[] = [];
     let joinReadyMs: number | null = null;
@@ -122,10 +187,18 @@ async function run(n: number): Promise<{ rtt: number[]; commit: number[]; rss: n
       const d = fleet.start('d7');
       joinReadyMs = await d.ready;
     }
-    return { rtt: [...rtt, ...rttAfter], commit, rss, readyMs, joinReadyMs };
+    return { rtt: [...rtt, ...rttAfter], commit, stages, rss, readyMs, joinReadyMs };
   } finally {
     await fleet.teardown();
   }
+}
+
+function stageMedians(xs: Stages[]): Record<keyof Stages, number | null> {
+  const med = (k: keyof Stages): number | null => {
+    const v = xs.map((x) => x[k]).filter((x): x is number => x !== null);
+    return v.length === 0 ? null : r2(pct(v, 50));
+  };
+  return { toProposal: med('toProposal'), prevoteQuorum: med('prevoteQuorum'), precommitQuorum: med('precommitQuorum'), toAck: med('toAck') };
 }
 
 async function main(): Promise<void> {
@@ -142,10 +215,13 @@ async function main(): Promise<void> {
       commitMsP99: r2(c99),
       ratioP50: r2(c50 / rtt50),
       ratioP99: r2(c99 / rtt50),
+      stagesMsP50: stageMedians(r.stages),
       startAllReadyMs: r.readyMs,
       ...(n === 7 ? { rssMb: r.rss.map((x) => Math.round(x)), rssMbMax: Math.round(Math.max(...r.rss)), joinReadyMs: r.joinReadyMs } : {}),
     };
     console.log(`n=${n}: MQTT RTT p50 ${r2(rtt50)} ms; operator-to-commit p50 ${r2(c50)} ms (ratio ${r2(c50 / rtt50)}), p99 ${r2(c99)} ms (ratio ${r2(c99 / rtt50)})`);
+    const st = stageMedians(r.stages);
+    console.log(`n=${n}: stages p50: to the proposal ${st.toProposal} ms, prevote quorum ${st.prevoteQuorum} ms, precommit quorum ${st.precommitQuorum} ms, to the verified ack ${st.toAck} ms`);
     if (n === 7) console.log(`n=7: resident memory per device ${r.rss.map((x) => Math.round(x)).join(', ')} MB; start-to-ready of a joining device ${r.joinReadyMs} ms`);
   }
   console.log(JSON.stringify(report));
