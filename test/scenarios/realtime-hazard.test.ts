@@ -32,7 +32,10 @@ describe('real-time mode with a hazard in the world', () => {
     const events: RunEvent[] = [];
     const logs: string[] = [];
     const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
-    const why = `report hazards ${JSON.stringify(report.hazards)}; expect ${report.expect.failed.join('; ')}; log ${logs.slice(-5).join(' | ')}`;
+    // On failure, enough to tell a mission that never committed from drones that never passed the mast
+    // from attestations that never met: liveness, flight, and the run's own log lines.
+    const runLog = events.filter((e): e is Extract<RunEvent, { t: 'log' }> => e.t === 'log').map((e) => `${Math.round(e.at)} ${e.text}`);
+    const why = `report hazards ${JSON.stringify(report.hazards)}; expect ${report.expect.failed.join('; ')}; liveness ${JSON.stringify(report.liveness)}; flight ${JSON.stringify(report.flight)}; run log ${runLog.slice(-12).join(' | ')}; log ${logs.slice(-5).join(' | ')}`;
     expect(report.safety.ok, why).toBe(true);
     expect(report.expect.failed, why).toEqual([]);
     const site = report.hazards?.sites[0];
