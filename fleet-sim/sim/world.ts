@@ -94,6 +94,9 @@ export class World {
   /** Used by the nodes; counts verifications for the benchmark. */
   readonly nodeVerifier: Verifier;
   nodeVerifications = 0;
+  /** Signatures checked for real (the memo's misses: nodes and checkers), and made (nodes, the
+   *  operator, the watcher): the benchmark's floor of crypto work. */
+  readonly crypto = { verified: 0, signed: 0 };
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
@@ -147,13 +150,15 @@ export class World {
     this.flightPrng = this.prng.split('flight');
     const radioPrng = scenario.radio ? this.prng.split('radio') : null;
     // One check per signature, not one per receiving node; the benchmark turns this off to count real work.
-    const real = opts.memoVerify === false ? createVerifier() : memoVerifier(createVerifier());
+    const inner = createVerifier();
+    const counted: Verifier = { backend: inner.backend, verify: (sig, msg, pk) => (this.crypto.verified++, inner.verify(sig, msg, pk)) };
+    const real = opts.memoVerify === false ? counted : memoVerifier(counted);
     this.verifier = real;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.authority = authority;
-    this.operator = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
-    this.watcher = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
+    this.operator = this.countSigns(createSigner(keyPairFromSeed(keyPrng.bytes(32))));
+    this.watcher = this.countSigns(createSigner(keyPairFromSeed(keyPrng.bytes(32))));
     if (scenario.faults.some((f) => f.kind === 'forged-commands')) {
       // A stream of its own, so a world with an attacker draws everything else as it would without.
       const forgeryPrng = new Prng(seed).split('forgery');
@@ -170,7 +175,7 @@ export class World {
     }
     const n = scenario.validators + scenario.followers;
     const signers: Signer[] = [];
-    for (let i = 0; i < n; i++) signers.push(createSigner(keyPairFromSeed(keyPrng.bytes(32))));
+    for (let i = 0; i < n; i++) signers.push(this.countSigns(createSigner(keyPairFromSeed(keyPrng.bytes(32)))));
     const id = (i: number): string => (i < scenario.validators ? `v${String(i).padStart(2, '0')}` : `f${String(i - scenario.validators).padStart(2, '0')}`);
     this.manifest = unwrap(
       signManifest(
@@ -557,6 +562,10 @@ export class World {
         for (let t = w.from, k = 0; t < w.to && k < 1_000_000; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
       }
     }
+  }
+
+  private countSigns(s: Signer): Signer {
+    return { publicKey: s.publicKey, sign: (m) => (this.crypto.signed++, s.sign(m)) };
   }
 
   /** The operator signs a command and publishes it to every validator through the broker. */

@@ -152,8 +152,10 @@ async function commitLatencies(fleet: DeviceFleet, count: number, stages: Stages
     });
     if (got === null) throw new Error(`command ${i} was not committed within 15 s`);
     out.push(got);
-    // Spread the sends over the block cycle so they do not all land at the same phase.
-    await sleep(37 + (i % 7) * 11);
+    // One command at a time, as an operator sends them: the next at least a commit wait after this
+    // one, so each is a lone command (faster ones are gathered, up to a commit wait each, by design:
+    // ARCHITECTURE.md, Timeouts), at a spread of phases of the idle block cycle.
+    await sleep(commitWaitMs + (i % 7) * 11);
   }
   await c.endAsync();
   await sniffer.end();

@@ -5,6 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { memoVerifier } from '../../fleet-sim/sim/memo-verifier.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { World } from '../../fleet-sim/sim/world.js';
 
 beforeAll(async () => {
   await initCrypto();
@@ -58,5 +60,41 @@ describe('memo verifier', () => {
     for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
     expect(v.hits + v.misses).toBe(20);
     expect(v.misses).toBeGreaterThan(10); // cleared on the way: some were checked again
+  });
+});
+
+describe('the world counts its signature work (bench:sim prints the floor it sets)', () => {
+  const scenario: Scenario = {
+    name: 'crypto-count',
+    seed: 5,
+    durationMs: 2_000,
+    validators: 4,
+    followers: 0,
+    mqtt: { latencyMs: 2, jitterMs: 1, loss: 0, duplicate: 0 },
+    faults: [],
+    workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }],
+    expect: { safety: true },
+    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+    livenessBudgetMs: 5_000,
+  };
+  const run = (memoVerify: boolean): World['crypto'] => {
+    const w = new World(scenario, scenario.seed, { memoVerify });
+    w.start();
+    w.queue.runUntil(scenario.durationMs, 1e7);
+    expect(w.checkers.violations).toEqual([]);
+    return { ...w.crypto };
+  };
+
+  it('with the memo each signature made is checked once; without it every receiver checks it', () => {
+    const memo = run(true);
+    const every = run(false);
+    // The same seed makes the same messages either way.
+    expect(every.signed).toBe(memo.signed);
+    expect(memo.signed).toBeGreaterThan(100);
+    // Nodes and checkers never see a signature nobody made here; each is checked for real once.
+    expect(memo.verified).toBeLessThanOrEqual(memo.signed);
+    expect(memo.verified).toBeGreaterThan(memo.signed * 0.9);
+    // Each of 4 validators hears the other 3 (and the checkers look too).
+    expect(every.verified).toBeGreaterThan(memo.signed * 3);
   });
 });
