@@ -3,7 +3,7 @@
 // firmware over a socat pty. Prints one JSON object; `-- --json FILE` also writes it to FILE.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { common } from 'node-mavlink';
@@ -56,6 +56,7 @@ async function firmwareRoundTrip(requests: number): Promise<Record<string, numbe
     await port.close();
     if (fw.pid) process.kill(fw.pid, 'SIGTERM');
     await pty.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -2,7 +2,7 @@
 // pairs and the simulated flight controller, each started here and stopped by its PID.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -51,10 +51,17 @@ export async function startPtyPair(): Promise<PtyPair> {
   let failed: Error | null = null;
   child.once('error', (e: NodeJS.ErrnoException) => (failed = e.code === 'ENOENT' ? new Error(socatMissing) : e));
   child.stderr?.resume();
+  // Stops socat, then removes the directory that held its pty links.
+  const stop = async (): Promise<void> => {
+    await stopper(child)();
+    rmSync(dir, { recursive: true, force: true });
+  };
   for (let i = 0; i < 200 && failed === null && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 10));
-  if (failed) throw failed;
-  if (!existsSync(a) || !existsSync(b)) throw new Error('socat did not create the pty pair within 2 s');
-  return { pid: child.pid as number, a, b, stop: stopper(child) };
+  if (failed || !existsSync(a) || !existsSync(b)) {
+    await stop();
+    throw failed ?? new Error('socat did not create the pty pair within 2 s');
+  }
+  return { pid: child.pid as number, a, b, stop };
 }
 
 export interface SimFcProcess extends Started {

@@ -2,21 +2,24 @@
 // -Wextra -Werror) and runs it on a tty as its own process.
 
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot, type Started } from '../../firmware-bridge/tools/processes.js';
 
 export const firmwareDir = join(repoRoot, 'firmware-bridge', 'c');
 export const cflags = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O2'];
 
-/** Compiles the firmware; `extra` adds flags (the fuzz test adds AddressSanitizer and UBSan). */
+/** Compiles the firmware into a temporary directory of its own (the caller removes `dirname(binary)`);
+ *  `extra` adds flags (the fuzz test adds AddressSanitizer and UBSan). */
 export function compileFirmware(extra: string[] = []): Promise<{ binary: string; stderr: string }> {
   const binary = join(mkdtempSync(join(tmpdir(), 'murmur-mcu-')), 'murmur-mcu');
   return new Promise((resolve, reject) => {
     execFile('cc', [...cflags, ...extra, '-o', binary, join(firmwareDir, 'main_posix.c'), join(firmwareDir, 'murmur_mcu.c')], { timeout: 60_000 }, (e, _out, stderr) => {
-      if (e) reject(new Error(`cc failed: ${stderr}`));
-      else resolve({ binary, stderr });
+      if (e) {
+        rmSync(dirname(binary), { recursive: true, force: true });
+        reject(new Error(`cc failed: ${stderr}`));
+      } else resolve({ binary, stderr });
     });
   });
 }

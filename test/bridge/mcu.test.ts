@@ -3,8 +3,8 @@
 // relay that corrupts bytes: every corrupt frame is dropped and retried, and none is applied.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { Prng } from '../../runtime/lib/prng.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -41,6 +41,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
 
   beforeAll(async () => {
     binary = (await compileFirmware()).binary;
+    cleanup.push(async () => rmSync(dirname(binary), { recursive: true, force: true }));
   });
 
   afterAll(async () => {
@@ -120,6 +121,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     // An out-of-bounds access to a stack or global buffer (not one inside the context struct), or
     // undefined behaviour, aborts the sanitized process, and the echo then fails.
     const sanitized = (await compileFirmware(['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'])).binary;
+    cleanup.push(async () => rmSync(dirname(sanitized), { recursive: true, force: true }));
     const { client, port } = await connect(0, sanitized);
     expect((await client.handshake()).ok).toBe(true);
     const prng = new Prng(seed + 1);

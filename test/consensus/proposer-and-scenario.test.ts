@@ -1,10 +1,10 @@
 // Weighted round-robin proposer rotation, and scenario files: errors name the field, the CLI exits 2.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { proposerOf, proposerSchedule } from '../../runtime/consensus/proposer.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 
@@ -64,6 +64,7 @@ describe('scenario files', () => {
 
   it('fleet-sim run exits 2 with the field named for a bad scenario, and 0 with a JSON report for a good one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-scn-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'name: x\nvalidators: many\n');
     let code = 0;

@@ -3,11 +3,11 @@
 // BLAKE2b is a function, so a fleet may mix devices on either backend.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadNativeBackend, loadWasmBackend, wasmBackendLoaded, type SodiumBackend } from '../../runtime/crypto/backends.js';
 import { createSigner, createVerifier, cryptoBackend, generateKeyPair, hash, initCrypto, keyPairFromSeed, nativeLoadError } from '../../runtime/crypto/sodium.js';
 import { fromHex, toHex, utf8 } from '../../runtime/lib/bytes.js';
@@ -140,6 +140,7 @@ describe('a process where sodium-native cannot load', () => {
 
   it('signs and hashes on libsodium-wrappers to the bytes sodium-native makes here', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-fallback-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const probe = join(dir, 'probe.mts');
     const sodiumTs = pathToFileURL(join(repoRoot, 'runtime/crypto/sodium.ts')).href;
     const bytesTs = pathToFileURL(join(repoRoot, 'runtime/lib/bytes.ts')).href;
@@ -167,6 +168,7 @@ describe('a process where sodium-native cannot load', () => {
 
   it('murmur signs a fleet manifest that murmur with sodium-native verifies', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-fallback-cli-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const p = (f: string): string => join(dir, f);
     const murmur = join(repoRoot, 'bin', 'murmur.js');
     const keys = await Promise.all(['authority', 'v0'].map((id) => run([murmur, 'keygen', '--id', id, '--out', p(`${id}.key`)], dir)));

@@ -1,15 +1,16 @@
 // Identity key files: written 0600, refused when readable by others, refused when damaged.
 
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKeyFile, writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { loadWasmBackend } from '../../runtime/crypto/backends.js';
 import { createSigner, createVerifier, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
 import { utf8 } from '../../runtime/lib/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-keys-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(() => initCrypto());
 
 describe('key files', () => {

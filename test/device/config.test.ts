@@ -1,10 +1,10 @@
 // device.yaml validation: defaults fill in, and every error is one line naming the field and the fix.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device-config.js';
 
 const good = 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
@@ -79,6 +79,7 @@ describe('device.yaml', () => {
 
   it('checks that the key and manifest files can be read before anything starts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-cfg-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'device.yaml');
     writeFileSync(file, good);
     const r = loadDeviceConfig(file);

@@ -2,8 +2,8 @@
 // the receiver, writing sentences built from the spec), and the LED class through sysfs-shaped files.
 // Plus the NMEA parser itself: checksums, GGA/RMC fields, and refusals.
 
-import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSerial } from '../../firmware-bridge/transport.js';
@@ -89,9 +89,10 @@ describe('NMEA GPS driver on a pty', () => {
   });
 });
 
-/** A directory shaped like /sys/class/leds/NAME with the files the kernel provides. */
+/** A directory shaped like /sys/class/leds/NAME with the files the kernel provides, removed when the test ends. */
 function fakeLedClass(): string {
   const root = mkdtempSync(join(tmpdir(), 'murmur-leds-'));
+  onTestFinished(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(join(root, 'status'));
   writeFileSync(join(root, 'status', 'brightness'), '0\n');
   writeFileSync(join(root, 'status', 'max_brightness'), '255\n');

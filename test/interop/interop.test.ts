@@ -2,10 +2,10 @@
 // which import only under /usr/bin/python3). Python signs, Murmur verifies; Murmur signs, Python verifies.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hash, keyPairFromSeed, createSigner } from '../../runtime/crypto/sodium.js';
 import { fromHex, toHex, utf8 } from '../../runtime/lib/bytes.js';
 import { signManifest, keyLookup } from '../../runtime/manifest/manifest.js';
@@ -28,6 +28,7 @@ const py = (...args: string[]) => execFileSync(python, [script, ...args], { enco
 const operatorSeed = 'c0ffee01'.repeat(8); // 32 bytes
 let fx: FleetFixture;
 const dir = mkdtempSync(join(tmpdir(), 'murmur-interop-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   const base = await makeFleet({ validators: 4, powers: [2, 1, 1, 1], operators: [] });

@@ -3,10 +3,10 @@
 // CLI exits 2 with that message.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 
 describe('scenario fields: radio, world, operator, expect', () => {
@@ -68,6 +68,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
 
   it('fleet-sim run exits 2 naming a bad expect field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-expect-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'bad-expect.yaml');
     writeFileSync(file, 'name: x\nexpect: { failsafesMin: 1.5 }\n');
     let code = 0;

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-start-'));
@@ -73,6 +73,7 @@ describe('fleet-sim start', () => {
     const file = join(dir, 'radio.yaml');
     writeFileSync(file, 'name: radio-nosocat\nseed: 7\nduration: 3s\nvalidators: 4\nlinks:\n  radio: { baud: 57600, mtu: 252, rangeM: 500 }\nworkload:\n  - { from: 200ms, to: 2800ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
     const empty = mkdtempSync(join(tmpdir(), 'murmur-nopath-'));
+    onTestFinished(() => rmSync(empty, { recursive: true, force: true }));
     const r = await runCli('fleet-sim', ['start', file, '--realtime', '--speed', '0', '--no-dashboard', '--exit', '--reports', dir], { timeoutMs: 60_000, env: { PATH: empty } });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stderr).toContain('socat is not installed (Debian: apt-get install socat)');
