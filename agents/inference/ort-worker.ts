@@ -63,6 +63,19 @@ interface Reply {
   busyMs?: number;
 }
 
+/**
+ * onnxruntime-node's Linux library carries Microsoft's telemetry SDK (1.30 here): unless
+ * ORT_DISABLE_TELEMETRY is set it keeps an event database and a device id under
+ * ~/.cache/Microsoft/DeveloperTools/.onnxruntime, writes $TMPDIR/.ses and a mat-debug-<pid>.log per
+ * process, and queues events for mobile.events.data.microsoft.com. A device infers locally and must
+ * not phone home or write its SD card for it, so it is off unless the environment says otherwise.
+ * The library reads the real process environment, which only the main thread's process.env sets (a
+ * worker's is a copy), so this runs here, before the worker loads it.
+ */
+export function disableOrtTelemetry(): void {
+  if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
+}
+
 export function resolveOrtPath(): string | undefined {
   try {
     return createRequire(import.meta.url).resolve('onnxruntime-node');
@@ -92,6 +105,7 @@ export class OrtWorker {
     if (this.worker) return this.worker;
     if (!this.ortPath) throw new Error('onnxruntime-node is not installed');
     const ortPath = this.ortPath;
+    disableOrtTelemetry();
     // Created outside any agent tick's meter (the first load may come from inside one).
     const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData: { ortPath } }));
     w.unref(); // an idle inference worker must never keep a process alive
