@@ -37,7 +37,7 @@ describe('onnxruntime telemetry', () => {
     const tmp = join(dir, 'tmp');
     mkdirSync(home);
     mkdirSync(tmp);
-    const env = { ...process.env, HOME: home, TMPDIR: tmp };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: tmp };
     delete env.ORT_DISABLE_TELEMETRY;
     const script = join(dir, 'run-model.mts');
     writeFileSync(script, child);
