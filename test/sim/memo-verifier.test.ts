@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { memoVerifier } from '../../fleet-sim/sim/memo-verifier.js';
-import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { scenario } from './helpers.js';
 import { World } from '../../fleet-sim/sim/world.js';
 
 beforeAll(async () => {
@@ -64,24 +64,12 @@ describe('memo verifier', () => {
 });
 
 describe('the world counts its signature work (bench:sim prints the floor it sets)', () => {
-  const scenario: Scenario = {
-    name: 'crypto-count',
-    seed: 5,
-    durationMs: 2_000,
-    validators: 4,
-    followers: 0,
-    mqtt: { latencyMs: 2, jitterMs: 1, loss: 0, duplicate: 0 },
-    faults: [],
-    workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }],
-    expect: { safety: true },
-    consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
-    livenessBudgetMs: 5_000,
-  };
+  const s = scenario({ name: 'crypto-count', seed: 5, durationMs: 2_000, followers: 0, workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }] });
   const run = (memoVerify: boolean): World['crypto'] => {
-    const w = new World(scenario, scenario.seed, { memoVerify });
+    const w = new World(s, s.seed, { memoVerify });
     w.start();
-    w.queue.runUntil(scenario.durationMs, 1e7);
-    expect(w.checkers.violations).toEqual([]);
+    w.queue.runUntil(s.durationMs, 1e7);
+    expect(w.checkers.violations, `seed ${s.seed}`).toEqual([]);
     return { ...w.crypto };
   };
 
