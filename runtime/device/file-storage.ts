@@ -1,5 +1,6 @@
-// The Storage port on a device's disk: files in the data directory, appended and fsynced (the WAL), or
-// replaced atomically (write temp, fsync, rename, fsync the directory) for the signer state.
+// The Storage port on a device's disk: files in the data directory, appended and fsynced (the WAL and
+// the signer state's log; a file's first sync also fsyncs the directory that now lists it), or replaced
+// atomically (write temp, fsync, rename, fsync the directory).
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ const namePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export class FileStorage implements Storage {
   private readonly fds = new Map<string, number>();
+  /** Files created by an append whose directory entry has not been fsynced yet. */
+  private readonly created = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -33,7 +36,14 @@ export class FileStorage implements Storage {
   private fd(name: string): number {
     let fd = this.fds.get(name);
     if (fd === undefined) {
-      fd = openSync(this.path(name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+      const flags = constants.O_WRONLY | constants.O_APPEND;
+      try {
+        fd = openSync(this.path(name), flags | constants.O_CREAT | constants.O_EXCL, 0o600);
+        this.created.add(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        fd = openSync(this.path(name), flags);
+      }
       this.fds.set(name, fd);
     }
     return fd;
@@ -46,6 +56,8 @@ export class FileStorage implements Storage {
 
   sync(name: string): void {
     this.timed(() => fsyncSync(this.fd(name)));
+    // A file this created is durable only once its directory entry is.
+    if (this.created.delete(name)) this.syncDir();
   }
 
   replace(name: string, bytes: Uint8Array): void {
@@ -63,7 +75,12 @@ export class FileStorage implements Storage {
       closeSync(fd);
     }
     renameSync(tmp, this.path(name));
+    this.created.delete(name);
     // The rename is durable only once the directory entry is.
+    this.syncDir();
+  }
+
+  private syncDir(): void {
     const dfd = openSync(this.dir, constants.O_RDONLY);
     try {
       this.timed(() => fsyncSync(dfd));

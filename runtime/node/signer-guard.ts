@@ -1,13 +1,21 @@
 // Double-sign protection (CometBFT privval, tendermint spec consensus/signing.md). The guard keeps the
-// last signed (height, round, step, hash of sign-bytes) in a file it replaces durably BEFORE it returns
-// a signature, and refuses anything that would move backwards or conflict at the same position. For a
-// vote it also keeps the body and signature, so a node that crashed between this write and sending the
-// vote can send that same vote after its restart (the core, restored to that step, will not vote again).
+// last signed (height, round, step, hash of sign-bytes) on disk, durably BEFORE it returns a signature,
+// and refuses anything that would move backwards or conflict at the same position. For a vote it also
+// keeps the body and signature, so a node that crashed between this write and sending the vote can send
+// that same vote after its restart (the core, restored to that step, will not vote again).
+//
+// The file is a framed log (framed-log.ts): each new signature appends one record and fsyncs once; the
+// last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
+// directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
+// a write whose fsync never returned, so its signature never existed and the record before it holds.
+// The log is rewritten as its last record every compactAfterRecords records; a file from before the
+// log (one bare CBOR array, rewritten in place) is still read, and rewritten as a log.
 
 import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
+import { frame, readFrames } from './framed-log.js';
 import type { Storage } from './ports.js';
 
 export type SignStep = 'proposal' | 'prevote' | 'precommit';
@@ -25,8 +33,14 @@ export interface LastSigned {
 
 export const signerStateFile = 'signer-state';
 
+/** Records the log holds before it is rewritten as its last one (~180 bytes each). */
+export const compactAfterRecords = 1024;
+const recordBytesMax = 1024;
+
 export class SignerGuard {
   private last: LastSigned | null;
+  /** Records in the file now (the next append makes one more). */
+  private records: number;
 
   constructor(
     private readonly signer: Signer,
@@ -35,19 +49,54 @@ export class SignerGuard {
     /** Called between the durable write and the signature: fleet-sim crashes a node here. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    this.last = SignerGuard.load(storage);
+    const { last, records, rewrite } = SignerGuard.readFile(storage);
+    this.last = last;
+    this.records = records;
+    // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
+    if (rewrite) this.rewrite();
   }
 
   static load(storage: Storage): LastSigned | null {
+    return SignerGuard.readFile(storage).last;
+  }
+
+  private static readFile(storage: Storage): { last: LastSigned | null; records: number; rewrite: boolean } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return null;
-    const d = decodeCbor(b, 1024);
+    if (!b || b.length === 0) return { last: null, records: 0, rewrite: false };
+    // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
+    if (b[0] !== 0) return { last: SignerGuard.parse(b), records: 1, rewrite: true };
+    const f = readFrames(b, signerStateFile, recordBytesMax);
+    if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
+    const lastFrame = f.value.payloads.at(-1);
+    return { last: lastFrame ? SignerGuard.parse(lastFrame.bytes) : null, records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
+  }
+
+  private static parse(b: Uint8Array): LastSigned {
+    const d = decodeCbor(b, recordBytesMax);
     if (!d.ok || !Array.isArray(d.value)) throw new Error(`${signerStateFile} is unreadable; refusing to sign until an operator checks it`);
     // Four fields in files written before votes were kept.
     const [height, round, step, digest, body, signature] = d.value as [number, number, SignStep, Uint8Array, Uint8Array | null | undefined, Uint8Array | null | undefined];
     return { height, round, step, digest, vote: body instanceof Uint8Array && signature instanceof Uint8Array ? { body, signature } : null };
   }
 
+  private static record(l: LastSigned): Uint8Array {
+    return frame(encodeCbor([l.height, l.round, l.step, l.digest, l.vote?.body ?? null, l.vote?.signature ?? null]));
+  }
+
+  /** Replaces the file with the last record alone (or nothing), atomically. */
+  private rewrite(): void {
+    this.storage.replace(signerStateFile, this.last ? SignerGuard.record(this.last) : new Uint8Array(0));
+    this.records = this.last ? 1 : 0;
+  }
+
+  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when the log is full. */
+  private save(l: LastSigned): void {
+    this.last = l;
+    if (this.records >= compactAfterRecords) return this.rewrite();
+    this.storage.append(signerStateFile, SignerGuard.record(l));
+    this.storage.sync(signerStateFile);
+    this.records++;
+  }
   lastSigned(): LastSigned | null {
     return this.last;
   }
@@ -69,8 +118,7 @@ export class SignerGuard {
     // Computed before the durable write (it leaves this process only after it), so the file holds it.
     const signature = this.signer.sign(message);
     const vote = body !== null ? { body, signature } : null;
-    this.storage.replace(signerStateFile, encodeCbor([height, round, step, digest, vote?.body ?? null, vote?.signature ?? null]));
-    this.last = { height, round, step, digest, vote };
+    this.save({ height, round, step, digest, vote });
     this.failPoint('after-signer-persist');
     return ok(signature);
   }

@@ -1,11 +1,17 @@
 // The save-before-acting pieces on their own: WAL framing (torn tail tolerated, mid-log corruption
-// refused with file and offset) and the signer guard (refuses conflicting or backward signatures,
-// even after a restart from its state file).
+// refused with file and offset), the signer guard (refuses conflicting or backward signatures, even
+// after a restart from its state file, kept as a log of one fsynced record per signature) and the
+// device's file storage (a file created by an append has its directory fsynced on its first sync).
 
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, hash, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
-import { SignerGuard } from '../../runtime/node/signer-guard.js';
+import { compactAfterRecords, SignerGuard, signerStateFile } from '../../runtime/node/signer-guard.js';
+import { FileStorage } from '../../runtime/device/file-storage.js';
+import { encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -82,5 +88,120 @@ describe('signer guard', () => {
     expect(again.sign(5, 0, 'precommit', msg('E')).ok).toBe(false);
     expect(again.sign(5, 0, 'prevote', msg('A')).ok).toBe(false);
     expect(again.sign(5, 1, 'proposal', msg('F')).ok).toBe(true);
+  });
+});
+
+describe('signer state log', () => {
+  const signer = () => createSigner(keyPairFromSeed(new Uint8Array(32).fill(7)));
+  const msg = (s: string) => new TextEncoder().encode(s);
+  const file = (st: SimStorage): Uint8Array => st.read(signerStateFile) ?? new Uint8Array(0);
+
+  it('a new signature costs one append and one sync (no temp file, no rename); a repeat costs nothing', () => {
+    const calls: string[] = [];
+    const storage = new (class extends SimStorage {
+      override append(name: string, b: Uint8Array): void {
+        calls.push(`append ${name}`);
+        super.append(name, b);
+      }
+      override sync(name: string): void {
+        calls.push(`sync ${name}`);
+        super.sync(name);
+      }
+      override replace(name: string, b: Uint8Array): void {
+        calls.push(`replace ${name}`);
+        super.replace(name, b);
+      }
+    })();
+    const g = new SignerGuard(signer(), storage, hash);
+    expect(g.sign(1, 0, 'prevote', msg('A')).ok).toBe(true);
+    expect(g.sign(1, 0, 'precommit', msg('B')).ok).toBe(true);
+    expect(g.sign(1, 0, 'precommit', msg('B')).ok).toBe(true);
+    expect(calls).toEqual(['append signer-state', 'sync signer-state', 'append signer-state', 'sync signer-state']);
+    expect(file(storage)[0]).toBe(0); // a framed record: its length's high byte
+  });
+
+  it('a torn final record, cut at every byte, leaves the state before it; signing goes on and the file stays readable', () => {
+    const full = new SimStorage();
+    const g = new SignerGuard(signer(), full, hash);
+    g.sign(2, 0, 'prevote', msg('A'));
+    const one = file(full).length;
+    g.sign(2, 0, 'precommit', msg('B'));
+    const both = file(full);
+    for (let cut = one + 1; cut < both.length; cut++) {
+      const storage = new SimStorage();
+      storage.replace(signerStateFile, both.subarray(0, cut));
+      const again = new SignerGuard(signer(), storage, hash);
+      expect(again.lastSigned()?.step, `cut ${cut}`).toBe('prevote');
+      // The torn write never returned a signature, so a different precommit is allowed...
+      expect(again.sign(2, 0, 'precommit', msg('C')).ok, `cut ${cut}`).toBe(true);
+      // ...and the log behind it is intact: the torn bytes were dropped before the append.
+      const third = new SignerGuard(signer(), storage, hash);
+      expect(third.sign(2, 0, 'precommit', msg('B')).ok, `cut ${cut}`).toBe(false);
+    }
+  });
+
+  it('refuses a log damaged before its last record, naming the file and the offset', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(3, 0, 'prevote', msg('A'));
+    g.sign(3, 0, 'precommit', msg('B'));
+    const bytes = new Uint8Array(file(storage));
+    bytes[12] = (bytes[12] as number) ^ 0xff;
+    storage.replace(signerStateFile, bytes);
+    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch in a record followed by \d+ more bytes; refusing to sign until an operator checks it$/);
+  });
+
+  it('reads a state file from before the log (one bare CBOR array) and rewrites it as a log', () => {
+    const storage = new SimStorage();
+    storage.replace(signerStateFile, encodeCbor([7, 1, 'precommit', hash(msg('X')), null, null]));
+    const g = new SignerGuard(signer(), storage, hash);
+    expect(g.lastSigned()).toMatchObject({ height: 7, round: 1, step: 'precommit' });
+    expect(file(storage)[0]).toBe(0);
+    expect(g.sign(7, 1, 'prevote', msg('Y')).ok).toBe(false);
+    expect(new SignerGuard(signer(), storage, hash).sign(7, 2, 'proposal', msg('Z')).ok).toBe(true);
+  });
+
+  it(`rewrites itself as its last record after ${compactAfterRecords} records`, () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(1, 0, 'prevote', msg('first'));
+    const one = file(storage).length;
+    for (let h = 2; h <= compactAfterRecords + 3; h++) expect(g.sign(h, 0, 'prevote', msg(`v${h}`)).ok).toBe(true);
+    // Record 1025 was the rewrite (one record), then two more appends.
+    expect(file(storage).length).toBeLessThanOrEqual(3 * (one + 8));
+    const again = new SignerGuard(signer(), storage, hash);
+    expect(again.lastSigned()?.height).toBe(compactAfterRecords + 3);
+    expect(again.sign(compactAfterRecords + 2, 0, 'precommit', msg('back')).ok).toBe(false);
+  });
+});
+
+describe('device file storage', () => {
+  it('fsyncs the directory on the first sync of a file an append created, and after a replace; not on later syncs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-storage-'));
+    try {
+      let fsyncs = 0;
+      const st = new FileStorage(dir, () => fsyncs++);
+      st.append('log', Uint8Array.of(1));
+      st.sync('log');
+      expect(fsyncs).toBe(2); // the file, then its directory
+      st.append('log', Uint8Array.of(2));
+      st.sync('log');
+      expect(fsyncs).toBe(3);
+      st.replace('log', Uint8Array.of(9)); // temp file, then the directory after the rename
+      expect(fsyncs).toBe(5);
+      st.append('log', Uint8Array.of(3));
+      st.sync('log');
+      expect(fsyncs).toBe(6);
+      st.close();
+      // A second storage on the same directory finds the file there: no directory fsync.
+      const again = new FileStorage(dir, () => fsyncs++);
+      again.append('log', Uint8Array.of(4));
+      again.sync('log');
+      expect(fsyncs).toBe(7);
+      again.close();
+      expect([...readFileSync(join(dir, 'log'))]).toEqual([9, 3, 4]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
