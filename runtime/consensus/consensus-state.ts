@@ -56,6 +56,10 @@ export class ConsensusState {
   validRound = -1;
   validValue: Candidate | null = null;
   votes: VoteSet;
+  /** The vote sets of the last few heights left (limits.lateVoteHeightsMax, oldest first): a vote for a
+   *  height decided here already can still be the second half of an equivocation (a twin that lags, a
+   *  liar whose other vote was slower), and is checked against them. */
+  readonly pastVotes: { readonly height: number; readonly votes: VoteSet }[] = [];
   proposals = new Map<number, VerifiedProposal>();
   candidates = new Map<string, Candidate>();
   validity = new Map<string, string | null>();
@@ -95,6 +99,7 @@ export class ConsensusState {
 
   /** Resets the per-height state for the height after the chain's last block (Algorithm 1, line 54). */
   enterNextHeight(): void {
+    const left = this.height;
     this.height = this.chain.height + 1;
     this.round = 0;
     this.step = 'propose';
@@ -102,6 +107,8 @@ export class ConsensusState {
     this.lockedValue = null;
     this.validRound = -1;
     this.validValue = null;
+    this.pastVotes.push({ height: left, votes: this.votes });
+    if (this.pastVotes.length > limits.lateVoteHeightsMax) this.pastVotes.shift();
     this.votes = this.newVoteSet();
     this.proposals.clear();
     this.candidates.clear();

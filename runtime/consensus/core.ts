@@ -270,19 +270,33 @@ function onProposal(s: ConsensusState, p: VerifiedProposal, input: Input, fx: Ef
 }
 
 function onVote(s: ConsensusState, v: VerifiedVote, input: Input, fx: Effect[]): void {
+  if (v.height < s.height) return onLateVote(s, v, fx);
   if (!accepts(s, v.height, v.round, input)) return;
   if (s.chain.powerOf(v.height, v.from) === 0) return;
   const r = s.votes.add(v);
-  if (r.status === 'conflict') {
-    const key = `${v.from}/${v.height}/${v.round}/${v.kind}`;
-    if (!s.evidenceSent.has(key) && s.isValidator() && s.evidenceSent.size < 1_024) {
-      s.evidenceSent.add(key);
-      fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: ${v.from} equivocated: two ${v.kind}s at height ${v.height} round ${v.round}` });
-      fx.push({ type: 'send', to: null, kind: 'evidence', body: encodeEvidenceBody({ first: r.earlier.envelope, second: v.envelope }) });
-    }
-    return;
-  }
+  if (r.status === 'conflict') return reportEquivocation(s, r.earlier, v, fx);
   if (r.status === 'added' && v.from === s.p.id) keepOwn(s, v.round, v.envelope);
+}
+
+/**
+ * A vote for a height this node has left: it counts for nothing now, but checked against the votes of
+ * that height it can prove an equivocation whose two halves arrived on either side of the decision. It
+ * joins only tallies that exist already (one per validator and position at most), so late votes for
+ * made-up rounds cannot grow memory.
+ */
+function onLateVote(s: ConsensusState, v: VerifiedVote, fx: Effect[]): void {
+  const past = s.pastVotes.find((p) => p.height === v.height);
+  if (!past || !past.votes.tally(v.kind, v.round) || s.chain.powerOf(v.height, v.from) === 0) return;
+  const r = past.votes.add(v);
+  if (r.status === 'conflict') reportEquivocation(s, r.earlier, v, fx);
+}
+
+function reportEquivocation(s: ConsensusState, first: VerifiedVote, second: VerifiedVote, fx: Effect[]): void {
+  const key = `${second.from}/${second.height}/${second.round}/${second.kind}`;
+  if (s.evidenceSent.has(key) || !s.isValidator() || s.evidenceSent.size >= 1_024) return;
+  s.evidenceSent.add(key);
+  fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: ${second.from} equivocated: two ${second.kind}s at height ${second.height} round ${second.round}` });
+  fx.push({ type: 'send', to: null, kind: 'evidence', body: encodeEvidenceBody({ first: first.envelope, second: second.envelope }) });
 }
 
 function keepOwn(s: ConsensusState, round: number, envelope: Uint8Array): void {
