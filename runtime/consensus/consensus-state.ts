@@ -41,11 +41,10 @@ export class ConsensusState {
   step: Step = 'propose';
   /** Between a commit and the start of the next height (commitWaitMs). */
   waiting = false;
-  /** Operator commands were already waiting when the last block committed: they arrived while it was
-   *  voted on, so commands are coming faster than heights and the commit wait gathers them into one
-   *  block. Without such a backlog a command that arrives during the wait starts the next height at once
-   *  (the wait would only delay a lone command). See decide in core.ts. */
-  commandBacklog = false;
+  /** When the latest height brought forward for an operator command started (this node's clock). The
+   *  next one starts no sooner than commitWaitMs after it, so a lone command is proposed at once and a
+   *  stream of them gathers into blocks at most one per commit wait. See decide in core.ts. */
+  commandStartAtMs = -Infinity;
   /** This commit wait already has a next-height timer for now (set by a command's arrival). */
   startingEarly = false;
   /** When this node last committed a block (its clock): a peer's status one height behind that block

@@ -71,10 +71,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return onSyncResponse(s, input, fx);
     case 'tx':
       if (s.chain.txProblem(input.tx, input.now, null) !== null || s.mempool.add(input.tx) !== null) return;
-      if (input.tx.kind === 'command' && s.waiting && !s.commandBacklog && !s.startingEarly) {
-        s.startingEarly = true;
-        schedule(s, fx, 'next-height', s.height, 0, input.now);
-      }
+      if (input.tx.kind === 'command' && s.waiting && !s.startingEarly) startEarly(s, input.now, fx);
       return;
     case 'snapshot-request':
       return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
@@ -359,15 +356,24 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   s.enterNextHeight();
   s.waiting = true;
   s.committedAtMs = now;
-  // When the next height starts: commands waiting now arrived while this block was voted on. After a
-  // block with commands that is a backlog, gathered for commitWaitMs; after one without, it is the first
-  // command after a quiet spell and goes at once. With none waiting, the first to arrive starts it.
-  const waitingCommand = commandWaiting(s, now);
-  s.commandBacklog = waitingCommand && txs.some((t) => t.kind === 'command');
-  s.startingEarly = waitingCommand && !s.commandBacklog;
-  schedule(s, fx, 'next-height', s.height, 0, s.startingEarly ? now : now + s.p.config.commitWaitMs);
+  // The next height starts after the commit wait, or sooner for an operator command: one waiting now
+  // (it arrived while this block was voted on) or the first to arrive during the wait.
+  schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
+  if (commandWaiting(s, now)) startEarly(s, now, fx);
   follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;
+}
+
+/**
+ * Brings the next height forward for an operator command: at once, unless a height was brought forward
+ * less than a commit wait ago, then when that wait is over. A lone command is proposed as it arrives;
+ * commands coming faster than one per commit wait gather into one block per commit wait, as they would
+ * without this. Starting a height early is always safe: only liveness reads the clock.
+ */
+function startEarly(s: ConsensusState, now: number, fx: Effect[]): void {
+  s.startingEarly = true;
+  s.commandStartAtMs = Math.max(now, s.commandStartAtMs + s.p.config.commitWaitMs);
+  schedule(s, fx, 'next-height', s.height, 0, s.commandStartAtMs);
 }
 
 /** Whether the mempool holds an operator command a block could take now. */

@@ -135,10 +135,10 @@ export interface ConsensusConfig {
   readonly prevoteDeltaMs: number;
   readonly precommitMs: number;
   readonly precommitDeltaMs: number;
-  /** Pause after a commit before the next height starts, so commands can gather into one block. Taken
-   *  in full only under a backlog (operator commands were waiting when a block holding commands
-   *  committed); otherwise the first command to arrive starts the next height at once, so a command to
-   *  a swarm not busy with others costs the vote rounds, not the block cadence. */
+  /** Pause after a commit before the next height starts, so commands can gather into one block. An
+   *  operator command cuts it short: the next height starts when the command is there, but no sooner
+   *  than this long after the last height so started. A lone command costs the vote rounds, not the
+   *  block cadence; a stream of commands still gathers into blocks at most one per commit wait. */
   readonly commitWaitMs: number;
   /** How often latest votes and status are re-broadcast (links may drop anything). */
   readonly gossipMs: number;

@@ -1,7 +1,7 @@
 // A command sent to a swarm with no other operator commands in flight is proposed at once, not after the
 // commit wait: in the deterministic simulator with a fixed one-way delay d it commits 4d after it is
-// sent (to the nodes, then proposal, prevotes, precommits). When commands come faster than heights
-// (some are already waiting when a block holding commands commits) the commit wait still gathers them.
+// sent (to the nodes, then proposal, prevotes, precommits). Heights brought forward so start at least a
+// commit wait apart, so commands coming faster than that still gather into one block per commit wait.
 
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
@@ -11,14 +11,14 @@ import { World } from '../../fleet-sim/sim/world.js';
 const d = 20;
 const commitWaitMs = 100;
 
-function scenario(n: number, workload: Scenario['workload']): Scenario {
+function scenario(n: number, workload: Scenario['workload'], delay = d): Scenario {
   return {
     name: `idle-command-n${n}`,
     seed: 1,
     durationMs: 6_000,
     validators: n,
     followers: 1,
-    mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 },
+    mqtt: { latencyMs: delay, jitterMs: 0, loss: 0, duplicate: 0 },
     faults: [],
     workload,
     expect: { safety: true },
@@ -86,5 +86,27 @@ describe('a command to an operator-idle swarm', () => {
       }
     }
     expect(withCommands).toBeGreaterThan(10);
+  });
+
+  it('when heights are much faster than the stream (d = 2 ms, 50 commands/s), commands still gather: at most one block holding commands per commit wait, none waiting longer than commitWait + 4d', async () => {
+    await initCrypto();
+    // Each command alone would start a height at once (one height per command, 50 heights/s); a command
+    // coming less than a commit wait after the last height brought forward waits for that wait to end.
+    const fast = 2;
+    const w = new World(scenario(4, [{ kind: 'rate', from: 1_000, to: 5_000, perSec: 50, command: 'noop' }], fast), 1, {});
+    w.start();
+    w.queue.runUntil(6_000, 1e8);
+    const decided = [...w.checkers.decided.entries()].sort((a, b) => a[0] - b[0]);
+    const withCommands = decided.filter(([, b]) => b.commands.length > 0);
+    const gaps = withCommands.slice(1).map(([, b], i) => b.atMs - (withCommands[i] as (typeof withCommands)[number])[1].atMs);
+    expect(withCommands.length).toBeGreaterThan(20);
+    // About 4 s / 100 ms blocks holding commands, not 200 (one per command).
+    expect(withCommands.length, `${withCommands.length} blocks with commands`).toBeLessThanOrEqual(4_000 / commitWaitMs + 2);
+    for (const g of gaps) expect(g, gaps.join(', ')).toBeGreaterThanOrEqual(commitWaitMs);
+    const committedAt = new Map<string, number>();
+    for (const [, b] of decided) for (const c of b.commands) committedAt.set(c, b.atMs);
+    const latencies = [...w.submitted].map(([key, at]) => (committedAt.get(key) ?? Infinity) - at);
+    expect(latencies.length).toBeGreaterThan(150);
+    expect(Math.max(...latencies)).toBeLessThanOrEqual(commitWaitMs + 4 * fast);
   });
 });
