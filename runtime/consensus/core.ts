@@ -290,7 +290,12 @@ function onLateVote(s: ConsensusState, v: VerifiedVote, fx: Effect[]): void {
 
 function reportEquivocation(s: ConsensusState, first: VerifiedVote, second: VerifiedVote, fx: Effect[]): void {
   const key = `${second.from}/${second.height}/${second.round}/${second.kind}`;
-  if (s.evidenceSent.has(key) || !s.isValidator() || s.evidenceSent.size >= 1_024) return;
+  if (s.evidenceSent.has(key) || s.chain.evidenceSeen(key) || !s.isValidator()) return;
+  // Bounded: keys of heights no vote can reach any more go first (one liar per round must not use it up).
+  if (s.evidenceSent.size >= limits.evidenceSentMax) {
+    for (const k of s.evidenceSent) if (Number(k.split('/')[1]) < s.height - limits.lateVoteHeightsMax) s.evidenceSent.delete(k);
+    if (s.evidenceSent.size >= limits.evidenceSentMax) return;
+  }
   s.evidenceSent.add(key);
   fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: ${second.from} equivocated: two ${second.kind}s at height ${second.height} round ${second.round}` });
   fx.push({ type: 'send', to: null, kind: 'evidence', body: encodeEvidenceBody({ first: first.envelope, second: second.envelope }) });
@@ -372,7 +377,9 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
  */
 function startEarly(s: ConsensusState, now: number, fx: Effect[]): void {
   s.startingEarly = true;
-  s.commandStartAtMs = Math.max(now, s.commandStartAtMs + s.p.config.commitWaitMs);
+  const wait = s.p.config.commitWaitMs;
+  // Never more than a commit wait ahead: commits by block sync, each starting early, must not push it on.
+  s.commandStartAtMs = Math.min(now + wait, Math.max(now, s.commandStartAtMs + wait));
   schedule(s, fx, 'next-height', s.height, 0, s.commandStartAtMs);
 }
 

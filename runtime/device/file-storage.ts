@@ -1,5 +1,5 @@
 // The Storage port on a device's disk: files in the data directory, appended and fsynced (the WAL and
-// the signer state's log; a file's first sync also fsyncs the directory that now lists it), or replaced
+// the signer state's log; a file's first sync in a process also fsyncs the directory that lists it), or replaced
 // atomically (write temp, fsync, rename, fsync the directory).
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, constants } from 'node:fs';
@@ -10,8 +10,8 @@ const namePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export class FileStorage implements Storage {
   private readonly fds = new Map<string, number>();
-  /** Files created by an append whose directory entry has not been fsynced yet. */
-  private readonly created = new Set<string>();
+  /** Files whose directory entry this process has fsynced (after their first sync or a replace). */
+  private readonly dirSynced = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -36,14 +36,7 @@ export class FileStorage implements Storage {
   private fd(name: string): number {
     let fd = this.fds.get(name);
     if (fd === undefined) {
-      const flags = constants.O_WRONLY | constants.O_APPEND;
-      try {
-        fd = openSync(this.path(name), flags | constants.O_CREAT | constants.O_EXCL, 0o600);
-        this.created.add(name);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        fd = openSync(this.path(name), flags);
-      }
+      fd = openSync(this.path(name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
       this.fds.set(name, fd);
     }
     return fd;
@@ -56,8 +49,12 @@ export class FileStorage implements Storage {
 
   sync(name: string): void {
     this.timed(() => fsyncSync(this.fd(name)));
-    // A file this created is durable only once its directory entry is.
-    if (this.created.delete(name)) this.syncDir();
+    // A file is durable only once its directory entry is: this process may have created it, or a
+    // process that crashed before its directory fsync. Once per file per process.
+    if (!this.dirSynced.has(name)) {
+      this.syncDir();
+      this.dirSynced.add(name);
+    }
   }
 
   replace(name: string, bytes: Uint8Array): void {
@@ -75,9 +72,9 @@ export class FileStorage implements Storage {
       closeSync(fd);
     }
     renameSync(tmp, this.path(name));
-    this.created.delete(name);
     // The rename is durable only once the directory entry is.
     this.syncDir();
+    this.dirSynced.add(name);
   }
 
   private syncDir(): void {

@@ -34,16 +34,27 @@ export interface Frames {
   readonly validBytes: number;
 }
 
-/** The records of a framed log; an error names the file, the offset and what is wrong there. */
-export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: number): Result<Frames> {
+export interface ReadOptions {
+  /** Whether a final record of full length that fails its checksum counts as torn (default true, the
+   *  WAL's choice) or as damage (the signer state's: it may be a signature that was returned). */
+  readonly fullLengthTailIsTorn?: boolean;
+}
+
+const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+
+/** The records of a framed log; an error names the file, the offset and what is wrong there. A tail of
+ *  zero bytes (a file system that extended the file but never wrote its data) is torn; writers never
+ *  write a record of length 0. */
+export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: number, o: ReadOptions = {}): Result<Frames> {
   const payloads: Frames['payloads'] = [];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let off = 0;
   while (off < bytes.length) {
     const remaining = bytes.length - off;
     const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off });
-    if (remaining < frameHeaderBytes) return torn();
+    if (remaining < frameHeaderBytes || allZero(bytes.subarray(off))) return torn();
     const len = dv.getUint32(off);
+    if (len === 0) return err(`${fileName} is corrupt at offset ${off}: a record of length 0`);
     const sum = dv.getUint32(off + 4);
     if (len > recordBytesMax) {
       return err(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);
@@ -52,7 +63,8 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
     const payload = bytes.subarray(off + frameHeaderBytes, off + frameHeaderBytes + len);
     const last = off + frameHeaderBytes + len === bytes.length;
     if (crc32(payload) !== sum) {
-      if (last) return torn();
+      if (last && (o.fullLengthTailIsTorn ?? true)) return torn();
+      if (last) return err(`${fileName} is corrupt at offset ${off}: its last record fails its checksum`);
       return err(`${fileName} is corrupt at offset ${off}: checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
     }
     payloads.push({ offset: off, bytes: payload });

@@ -53,11 +53,11 @@ export class SignerGuard {
     this.last = last;
     this.records = records;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
-    if (rewrite) this.rewrite();
-  }
-
-  static load(storage: Storage): LastSigned | null {
-    return SignerGuard.readFile(storage).last;
+    if (rewrite) this.rewrite(last);
+    // After a process crash (no reboot) the file may hold a record whose fsync never finished: read
+    // from the page cache, it is the state now (its vote may be sent again), so it is made durable
+    // before anything acts on it.
+    else if (records > 0) storage.sync(signerStateFile);
   }
 
   private static readFile(storage: Storage): { last: LastSigned | null; records: number; rewrite: boolean } {
@@ -65,7 +65,9 @@ export class SignerGuard {
     if (!b || b.length === 0) return { last: null, records: 0, rewrite: false };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
     if (b[0] !== 0) return { last: SignerGuard.parse(b), records: 1, rewrite: true };
-    const f = readFrames(b, signerStateFile, recordBytesMax);
+    // A final record of full length that fails its checksum is not taken for a torn write: it may be a
+    // signature that left this device (bit rot, a bad card), and rolling back past it could sign twice.
+    const f = readFrames(b, signerStateFile, recordBytesMax, { fullLengthTailIsTorn: false });
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
     const lastFrame = f.value.payloads.at(-1);
     return { last: lastFrame ? SignerGuard.parse(lastFrame.bytes) : null, records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
@@ -83,19 +85,22 @@ export class SignerGuard {
     return frame(encodeCbor([l.height, l.round, l.step, l.digest, l.vote?.body ?? null, l.vote?.signature ?? null]));
   }
 
-  /** Replaces the file with the last record alone (or nothing), atomically. */
-  private rewrite(): void {
-    this.storage.replace(signerStateFile, this.last ? SignerGuard.record(this.last) : new Uint8Array(0));
-    this.records = this.last ? 1 : 0;
+  /** Replaces the file with `l` alone (or nothing), atomically. */
+  private rewrite(l: LastSigned | null): void {
+    this.storage.replace(signerStateFile, l ? SignerGuard.record(l) : new Uint8Array(0));
+    this.records = l ? 1 : 0;
   }
 
-  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when the log is full. */
+  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when the log is full. Only
+   *  then is it the state here: a write that throws leaves the guard where the disk is. */
   private save(l: LastSigned): void {
+    if (this.records >= compactAfterRecords) this.rewrite(l);
+    else {
+      this.storage.append(signerStateFile, SignerGuard.record(l));
+      this.storage.sync(signerStateFile);
+      this.records++;
+    }
     this.last = l;
-    if (this.records >= compactAfterRecords) return this.rewrite();
-    this.storage.append(signerStateFile, SignerGuard.record(l));
-    this.storage.sync(signerStateFile);
-    this.records++;
   }
   lastSigned(): LastSigned | null {
     return this.last;

@@ -151,6 +151,61 @@ describe('signer state log', () => {
     expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch in a record followed by \d+ more bytes; refusing to sign until an operator checks it$/);
   });
 
+  it('refuses a last record of full length that fails its checksum: it may be a signature that was returned', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(3, 0, 'prevote', msg('A'));
+    g.sign(3, 0, 'precommit', msg('B'));
+    const bytes = new Uint8Array(file(storage));
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
+    storage.replace(signerStateFile, bytes);
+    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset \d+: its last record fails its checksum; refusing to sign until an operator checks it$/);
+  });
+
+  it('takes a tail of zero bytes (the file grew, its data never reached the disk) for a torn write', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(4, 0, 'prevote', msg('A'));
+    for (const zeros of [3, 8, 200]) {
+      const st = new SimStorage();
+      st.replace(signerStateFile, concatBytes(file(storage), new Uint8Array(zeros)));
+      const again = new SignerGuard(signer(), st, hash);
+      expect(again.lastSigned()?.step, `${zeros} zero bytes`).toBe('prevote');
+      expect(file(st).length, 'the zeros are cut off before the next append').toBe(file(storage).length);
+    }
+  });
+
+  it('a write that fails leaves the guard where the disk is: asked again, it writes again before it signs', () => {
+    let failNext = false;
+    const calls: string[] = [];
+    const storage = new (class extends SimStorage {
+      override sync(name: string): void {
+        calls.push(`sync ${name}`);
+        if (failNext) {
+          failNext = false;
+          throw new Error('EIO');
+        }
+        super.sync(name);
+      }
+    })();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(5, 0, 'prevote', msg('A'));
+    failNext = true;
+    expect(() => g.sign(5, 0, 'precommit', msg('B'))).toThrow('EIO');
+    expect(g.lastSigned()?.step).toBe('prevote');
+    calls.length = 0;
+    expect(g.sign(5, 0, 'precommit', msg('B')).ok).toBe(true);
+    expect(calls).toEqual(['sync signer-state']);
+  });
+
+  it('makes a log it finds at start durable before acting on it (a crash may have left its last write in the page cache only)', () => {
+    const storage = new SimStorage();
+    new SignerGuard(signer(), storage, hash).sign(6, 0, 'prevote', msg('A'));
+    const syncs = storage.syncs;
+    new SignerGuard(signer(), storage, hash);
+    expect(storage.syncs).toBe(syncs + 1);
+  });
+
   it('reads a state file from before the log (one bare CBOR array) and rewrites it as a log', () => {
     const storage = new SimStorage();
     storage.replace(signerStateFile, encodeCbor([7, 1, 'precommit', hash(msg('X')), null, null]));
@@ -176,7 +231,7 @@ describe('signer state log', () => {
 });
 
 describe('device file storage', () => {
-  it('fsyncs the directory on the first sync of a file an append created, and after a replace; not on later syncs', () => {
+  it('fsyncs the directory on the first sync of a file in a process, and after a replace; not on later syncs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-storage-'));
     try {
       let fsyncs = 0;
@@ -193,11 +248,14 @@ describe('device file storage', () => {
       st.sync('log');
       expect(fsyncs).toBe(6);
       st.close();
-      // A second storage on the same directory finds the file there: no directory fsync.
+      // A second process finds the file there, perhaps left by a crash before its directory fsync:
+      // its first sync fsyncs the directory too, the next ones do not.
       const again = new FileStorage(dir, () => fsyncs++);
       again.append('log', Uint8Array.of(4));
       again.sync('log');
-      expect(fsyncs).toBe(7);
+      expect(fsyncs).toBe(8);
+      again.sync('log');
+      expect(fsyncs).toBe(9);
       again.close();
       expect([...readFileSync(join(dir, 'log'))]).toEqual([9, 3, 4]);
     } finally {
