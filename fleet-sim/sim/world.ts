@@ -15,6 +15,7 @@ import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } fro
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { Outbox } from '../../runtime/cli/outbox.js';
 import { NodeShell, walFile } from '../../runtime/node/shell.js';
+import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import type { Behavior, Scenario } from '../scenario/scenario.js';
@@ -446,7 +447,11 @@ export class World {
     this.crashedIds.add(n.index);
     if (this.nodes[n.index] === n) this.links.down(n.index);
     n.storage.crash(mode, this.diskPrng);
-    if (mode === 'torn') n.storage.tearTail(walFile, this.diskPrng);
+    if (mode === 'torn') {
+      // Both append-only files: the WAL and the signer state's log (a write cut short in each).
+      n.storage.tearTail(walFile, this.diskPrng);
+      n.storage.tearTail(signerStateFile, this.diskPrng);
+    }
     this.log(`${n.id} crashed (${mode})`);
   }
 

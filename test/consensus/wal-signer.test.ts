@@ -230,6 +230,39 @@ describe('signer state log', () => {
   });
 });
 
+describe('signer state log in the simulator', () => {
+  it('a torn-disk crash tears the signer log too; the node restarts on the record before it', async () => {
+    const { World } = await import('../../fleet-sim/sim/world.js');
+    const { scenario } = await import('../sim/helpers.js');
+    const w = new World(scenario({ name: 'torn-signer', durationMs: 2_000 }), 3);
+    w.start();
+    w.queue.runUntil(1_500, 1e7);
+    const n = w.nodes[2];
+    if (!n?.shell) throw new Error('no node 2');
+    const before = n.storage.read(signerStateFile) ?? new Uint8Array(0);
+    w.crash(n, 'torn');
+    const torn = n.storage.read(signerStateFile) ?? new Uint8Array(0);
+    expect(torn.length, 'a partial record after the durable ones').toBeGreaterThan(before.length);
+    expect([...torn.subarray(0, before.length)]).toEqual([...before]);
+    w.restart(n);
+    expect(n.fatal).toBe(null);
+    expect(n.shell).not.toBe(null);
+    expect([...(n.storage.read(signerStateFile) ?? [])], 'rewritten as its last intact record').toEqual([...before.subarray(before.length - (before.length > 0 ? lastRecordBytes(before) : 0))]);
+  });
+});
+
+/** The length of the last framed record of a signer log (records are [len u32][crc u32][payload]). */
+function lastRecordBytes(log: Uint8Array): number {
+  const dv = new DataView(log.buffer, log.byteOffset, log.byteLength);
+  let off = 0;
+  let last = 0;
+  while (off < log.length) {
+    last = 8 + dv.getUint32(off);
+    off += last;
+  }
+  return last;
+}
+
 describe('device file storage', () => {
   it('fsyncs the directory on the first sync of a file in a process, and after a replace; not on later syncs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-storage-'));
