@@ -57,6 +57,11 @@ export class SimStorage implements Storage {
     return all;
   }
 
+  /** Whether `name` has appended bytes not synced yet (a crash now tears them). */
+  hasPending(name: string): boolean {
+    return (this.pending.get(name)?.length ?? 0) > 0;
+  }
+
   /** Power loss: unsynced bytes vanish, or a torn prefix of them survives (at most one partial record). */
   crash(mode: CrashMode, prng: Prng): void {
     for (const [name, p] of this.pending) {

@@ -446,12 +446,11 @@ export class World {
     n.crashes++;
     this.crashedIds.add(n.index);
     if (this.nodes[n.index] === n) this.links.down(n.index);
+    // Both append-only files (the WAL and the signer state's log) end in a write cut short: the one in
+    // flight, whose unsynced bytes the crash tears, or else one that never finished.
+    const inFlight = [walFile, signerStateFile].filter((f) => n.storage.hasPending(f));
     n.storage.crash(mode, this.diskPrng);
-    if (mode === 'torn') {
-      // Both append-only files: the WAL and the signer state's log (a write cut short in each).
-      n.storage.tearTail(walFile, this.diskPrng);
-      n.storage.tearTail(signerStateFile, this.diskPrng);
-    }
+    if (mode === 'torn') for (const f of [walFile, signerStateFile]) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng);
     this.log(`${n.id} crashed (${mode})`);
   }
 

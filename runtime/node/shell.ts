@@ -158,6 +158,24 @@ export class NodeShell {
       const i = this.edge.toInput(envelope, now);
       if (i.ok) this.queue.push(i.value);
     }
+    if (lastRound) this.castLostVote(lastRound);
+  }
+
+  /**
+   * The vote of the step the WAL restored, when the signer state is below it: the crash came after the
+   * round record and before the signer's write was durable, so no signature for that position left this
+   * node, and the restored core, past that step, would never cast it (with one validator down that
+   * stalled the fleet). Cast now: nil for a prevote (the proposal may be gone), and for a precommit the
+   * block locked in this very round, else nil (what the core decided at line 36 or 44). The signer guard
+   * still stands behind it.
+   */
+  private castLostVote(r: Extract<WalRecord, { t: 'round' }>): void {
+    if (r.height !== this.core.height || (r.step !== 'prevote' && r.step !== 'precommit') || !this.core.isValidator()) return;
+    const l = this.guard.lastSigned();
+    const rank = { proposal: 1, prevote: 2, precommit: 3 } as const;
+    if (l && (l.height - r.height || l.round - r.round || rank[l.step] - rank[r.step]) >= 0) return;
+    const locked = r.step === 'precommit' && this.core.lockedRound === r.round ? this.core.lockedValue : null;
+    this.signAndSend(r.step, r.height, r.round, encodeVoteBody({ height: r.height, round: r.round, blockHash: locked ? locked.block.hash : null }));
   }
 
   private candidate(bytes: Uint8Array): Candidate | null {

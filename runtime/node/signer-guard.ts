@@ -46,7 +46,8 @@ export class SignerGuard {
     private readonly signer: Signer,
     private readonly storage: Storage,
     private readonly hash: (b: Uint8Array) => Uint8Array,
-    /** Called between the durable write and the signature: fleet-sim crashes a node here. */
+    /** Called between the append and its fsync, and between the durable write and the signature:
+     *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
     const { last, records, rewrite } = SignerGuard.readFile(storage);
@@ -97,6 +98,7 @@ export class SignerGuard {
     if (this.records >= compactAfterRecords) this.rewrite(l);
     else {
       this.storage.append(signerStateFile, SignerGuard.record(l));
+      this.failPoint('signer-append'); // appended, not durable yet
       this.storage.sync(signerStateFile);
       this.records++;
     }

@@ -28,6 +28,8 @@ describe('crash at every persist and send point', () => {
     // Every vote of node 0 is needed for a quorum. Before the signer state kept the vote itself, a crash
     // after its durable write and before the WAL's `own` record or the send lost the vote for good: the
     // restored core had passed that step, and nothing committed until the liveness phase restarted node 3.
+    // The same after a crash between the signer log's append and its fsync (signer-append): the vote never
+    // reached the signer state, so the shell casts it at boot (NodeShell.castLostVote).
     const down = scenario({ name: 'lost-vote', durationMs: 3_000, faults: [{ at: 300, kind: 'crash', node: 3 }], workload: [{ kind: 'rate', from: 100, to: 2_800, perSec: 20, command: 'noop' }] });
     const failures: string[] = [];
     const labels = new Set<string>();
@@ -40,6 +42,7 @@ describe('crash at every persist and send point', () => {
     }
     expect(failures).toEqual([]);
     expect(labels.has('after-signer-persist')).toBe(true);
+    expect(labels.has('signer-append')).toBe(true);
   });
 
   it('with a checkpoint and a disk snapshot every 2 heights, node 0 at points 1..60 (torn disk): safe and live', async () => {
