@@ -448,9 +448,10 @@ export class World {
     if (this.nodes[n.index] === n) this.links.down(n.index);
     // Both append-only files (the WAL and the signer state's log) end in a write cut short: the one in
     // flight, whose unsynced bytes the crash tears, or else one that never finished.
-    const inFlight = [walFile, signerStateFile].filter((f) => n.storage.hasPending(f));
+    const logs = [walFile, signerStateFile];
+    const inFlight = logs.filter((f) => n.storage.hasPending(f));
     n.storage.crash(mode, this.diskPrng);
-    if (mode === 'torn') for (const f of [walFile, signerStateFile]) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng);
+    if (mode === 'torn') for (const f of logs) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng);
     this.log(`${n.id} crashed (${mode})`);
   }
 

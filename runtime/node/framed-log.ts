@@ -52,9 +52,9 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
   while (off < bytes.length) {
     const remaining = bytes.length - off;
     const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off });
-    if (remaining < frameHeaderBytes || allZero(bytes.subarray(off))) return torn();
+    if (remaining < frameHeaderBytes) return torn();
     const len = dv.getUint32(off);
-    if (len === 0) return err(`${fileName} is corrupt at offset ${off}: a record of length 0`);
+    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : err(`${fileName} is corrupt at offset ${off}: a record of length 0`);
     const sum = dv.getUint32(off + 4);
     if (len > recordBytesMax) {
       return err(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);

@@ -171,9 +171,7 @@ export class NodeShell {
    */
   private castLostVote(r: Extract<WalRecord, { t: 'round' }>): void {
     if (r.height !== this.core.height || (r.step !== 'prevote' && r.step !== 'precommit') || !this.core.isValidator()) return;
-    const l = this.guard.lastSigned();
-    const rank = { proposal: 1, prevote: 2, precommit: 3 } as const;
-    if (l && (l.height - r.height || l.round - r.round || rank[l.step] - rank[r.step]) >= 0) return;
+    if (!this.guard.isAfterLastSigned(r.height, r.round, r.step)) return;
     const locked = r.step === 'precommit' && this.core.lockedRound === r.round ? this.core.lockedValue : null;
     this.signAndSend(r.step, r.height, r.round, encodeVoteBody({ height: r.height, round: r.round, blockHash: locked ? locked.block.hash : null }));
   }

@@ -108,13 +108,24 @@ export class SignerGuard {
     return this.last;
   }
 
+  /** Where (height, round, step) lies from the last signed position: < 0 before it, 0 at it, > 0 after. */
+  private from(height: number, round: number, step: SignStep): number {
+    const l = this.last;
+    return l ? height - l.height || round - l.round || stepRank[step] - stepRank[l.step] : 1;
+  }
+
+  /** Whether nothing has been signed at (height, round, step) or after it. */
+  isAfterLastSigned(height: number, round: number, step: SignStep): boolean {
+    return this.from(height, round, step) > 0;
+  }
+
   /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote
    *  passes its `body` too, kept with the signature (see lastSigned). */
   sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {
     const digest = this.hash(message);
     const l = this.last;
     if (l) {
-      const cmp = height - l.height || round - l.round || stepRank[step] - stepRank[l.step];
+      const cmp = this.from(height, round, step);
       if (cmp < 0) return err(`refusing to sign ${step} at ${height}/${round}: already signed ${l.step} at ${l.height}/${l.round}`);
       if (cmp === 0 && !bytesEqual(digest, l.digest)) return err(`refusing to sign a different ${step} at ${height}/${round}: one was signed before`);
     }

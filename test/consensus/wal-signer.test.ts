@@ -13,12 +13,25 @@ import { compactAfterRecords, SignerGuard, signerStateFile } from '../../runtime
 import { FileStorage } from '../../runtime/device/file-storage.js';
 import { encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
+import { frameHeaderBytes, readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
 beforeAll(async () => {
   await initCrypto();
 });
+
+/** A seeded world (seed 3) run to 1.5 s, and its node 2 (a validator), for crash and restart tests. */
+async function worldNode2(name: string) {
+  const { World } = await import('../../fleet-sim/sim/world.js');
+  const { scenario } = await import('../sim/helpers.js');
+  const w = new World(scenario({ name, durationMs: 2_000 }), 3);
+  w.start();
+  w.queue.runUntil(1_500, 1e7);
+  const n = w.nodes[2];
+  if (!n?.shell) throw new Error('no node 2');
+  return { w, n };
+}
 
 const rec = (round: number): NodeWalRecord => ({ t: 'round', height: 3, round, step: 'prevote', lockedRound: -1, lockedBlock: null, validRound: -1, validBlock: null });
 
@@ -54,13 +67,7 @@ describe('WAL', () => {
   });
 
   it('a node whose WAL is corrupt in the middle refuses to start', async () => {
-    const { World } = await import('../../fleet-sim/sim/world.js');
-    const { scenario } = await import('../sim/helpers.js');
-    const w = new World(scenario({ name: 'corrupt', durationMs: 2_000 }), 3);
-    w.start();
-    w.queue.runUntil(1_500, 1e7);
-    const n = w.nodes[2];
-    if (!n) throw new Error('no node 2');
+    const { w, n } = await worldNode2('corrupt');
     w.crash(n, 'intact');
     n.storage.corrupt('consensus.wal', 20);
     w.restart(n);
@@ -232,13 +239,7 @@ describe('signer state log', () => {
 
 describe('signer state log in the simulator', () => {
   it('a torn-disk crash tears the signer log too; the node restarts on the record before it', async () => {
-    const { World } = await import('../../fleet-sim/sim/world.js');
-    const { scenario } = await import('../sim/helpers.js');
-    const w = new World(scenario({ name: 'torn-signer', durationMs: 2_000 }), 3);
-    w.start();
-    w.queue.runUntil(1_500, 1e7);
-    const n = w.nodes[2];
-    if (!n?.shell) throw new Error('no node 2');
+    const { w, n } = await worldNode2('torn-signer');
     const before = n.storage.read(signerStateFile) ?? new Uint8Array(0);
     w.crash(n, 'torn');
     const torn = n.storage.read(signerStateFile) ?? new Uint8Array(0);
@@ -247,20 +248,16 @@ describe('signer state log in the simulator', () => {
     w.restart(n);
     expect(n.fatal).toBe(null);
     expect(n.shell).not.toBe(null);
-    expect([...(n.storage.read(signerStateFile) ?? [])], 'rewritten as its last intact record').toEqual([...before.subarray(before.length - (before.length > 0 ? lastRecordBytes(before) : 0))]);
+    expect([...(n.storage.read(signerStateFile) ?? [])], 'rewritten as its last intact record').toEqual([...lastRecord(before)]);
   });
 });
 
-/** The length of the last framed record of a signer log (records are [len u32][crc u32][payload]). */
-function lastRecordBytes(log: Uint8Array): number {
-  const dv = new DataView(log.buffer, log.byteOffset, log.byteLength);
-  let off = 0;
-  let last = 0;
-  while (off < log.length) {
-    last = 8 + dv.getUint32(off);
-    off += last;
-  }
-  return last;
+/** The last framed record of a signer log, header included (readFrames, framed-log.ts). */
+function lastRecord(log: Uint8Array): Uint8Array {
+  const f = readFrames(log, signerStateFile, 1024);
+  if (!f.ok) throw new Error(f.error);
+  const p = f.value.payloads.at(-1);
+  return p ? log.subarray(p.offset, p.offset + frameHeaderBytes + p.bytes.length) : new Uint8Array(0);
 }
 
 describe('device file storage', () => {
