@@ -1,7 +1,8 @@
 // npm run bench:sim: how fast the deterministic simulator runs whole fleets, as a ratio of simulated to
 // wall time, and the memory each simulated follower costs. Runs the real node code (consensus shells,
 // signatures, WALs) over the simulated network; no dashboard, no flights.
-//   npx tsx fleet-sim/bench/bench-sim.ts [--only 7|1000] [--seconds S] [--followers N] [--full]
+//   npx tsx fleet-sim/bench/bench-sim.ts [--only 7|1000] [--seconds S] [--followers N] [--rate R] [--full]
+// --rate: operator commands per second for the 7-validator fleet (default 50).
 // --full also runs the big fleet with followers that hear every vote (followerSources 0), in the same
 // process, and prints the speedup light followers give.
 
@@ -11,7 +12,7 @@ import type { World } from '../sim/world.js';
 import { runScenario } from '../sim/run.js';
 import type { Scenario } from '../scenario/scenario.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, seconds: { type: 'string' }, followers: { type: 'string' }, full: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, seconds: { type: 'string' }, followers: { type: 'string' }, full: { type: 'boolean' }, rate: { type: 'string' } } });
 
 function fleet(name: string, validators: number, followers: number, seconds: number, rate: number, followerSources?: number): Scenario {
   return {
@@ -89,7 +90,7 @@ async function measure(s: Scenario): Promise<Measured> {
 const seconds = Number(values.seconds ?? '20');
 const rows: string[] = [];
 if (values.only === undefined || values.only === '7') {
-  const s = fleet('bench-7', 7, 0, seconds, 50);
+  const s = fleet('bench-7', 7, 0, seconds, Number(values.rate ?? '50'));
   const m = await measure(s);
   rows.push(`7 validators, ${seconds} s simulated: ${m.heights} heights in ${(m.wallMs / 1000).toFixed(1)} s wall = ${m.ratio.toFixed(1)}x real time (target >= 100x)`);
   rows.push(cryptoLine(s, m, await cryptoRates()));

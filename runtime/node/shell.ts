@@ -143,19 +143,17 @@ export class NodeShell {
       else own.push(r.envelope);
     }
     if (lastRound) restoreRound(this.core, lastRound, (b) => this.candidate(b));
-    // Own signed messages of the current height go back in, so they count and get re-broadcast.
+    // Own signed messages of the current height go back in, so they count and get re-broadcast (a crash
+    // may have kept any of them from the wire): those the signer state holds (each was durable there
+    // before it was sent), and the 'own' records of a WAL written before the signer state kept them.
+    // The restored core is past those steps and would never make them again (a repeat is a no-op).
     const now = this.o.clock.now();
+    for (const l of this.guard.signedAt(this.core.height)) {
+      const signed = l.signed;
+      if (signed) own.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
+    }
     for (const e of own) {
       const i = this.edge.toInput(e, now);
-      if (i.ok) this.queue.push(i.value);
-    }
-    // The last vote the signer state holds, which a crash may have kept from the WAL and the wire: the
-    // restored core is past that step and would never cast it again (a repeat of a vote above is a no-op).
-    const last = this.guard.lastSigned();
-    const vote = last?.vote;
-    if (last && vote && last.height === this.core.height) {
-      const envelope = sealEnvelope(last.step, this.fleet, this.o.id, vote.body, { publicKey: this.o.signer.publicKey, sign: () => vote.signature });
-      const i = this.edge.toInput(envelope, now);
       if (i.ok) this.queue.push(i.value);
     }
     if (lastRound) this.castLostVote(lastRound);
@@ -222,15 +220,15 @@ export class NodeShell {
   }
 
   private signAndSend(kind: 'proposal' | 'prevote' | 'precommit', height: number, round: number, body: Uint8Array): void {
-    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), kind === 'proposal' ? null : body);
+    // The guard's durable write keeps the message too (a restart sends it again): nothing else is
+    // written between signing and sending.
+    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), body);
     if (!signed.ok) {
       this.o.logger.warn(`${this.o.id}: ${signed.error}`);
       return;
     }
     const envelope = sealEnvelope(kind, this.fleet, this.o.id, body, { publicKey: this.o.signer.publicKey, sign: () => signed.value });
     this.o.onSigned?.(envelope);
-    // Recorded so a restart can re-send it; the signer state, not this record, prevents double signs.
-    this.persist({ t: 'own', envelope });
     this.sendOut(null, envelope);
     const i = this.edge.toInput(envelope, this.o.clock.now());
     if (i.ok) this.queue.push(i.value);

@@ -11,9 +11,9 @@ import { createSigner, hash, initCrypto, keyPairFromSeed } from '../../runtime/c
 import { concatBytes } from '../../runtime/lib/bytes.js';
 import { compactAfterRecords, SignerGuard, signerStateFile } from '../../runtime/node/signer-guard.js';
 import { FileStorage } from '../../runtime/device/file-storage.js';
-import { encodeCbor } from '../../runtime/wire/cbor.js';
+import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
-import { frameHeaderBytes, readFrames } from '../../runtime/node/framed-log.js';
+import { readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
@@ -83,18 +83,18 @@ describe('signer guard', () => {
   it('signs forward, re-signs identical bytes, refuses conflicts and going back, across restarts', () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
-    expect(g.sign(5, 0, 'prevote', msg('A')).ok).toBe(true);
-    expect(g.sign(5, 0, 'prevote', msg('A')).ok).toBe(true);
-    expect(g.sign(5, 0, 'prevote', msg('B')).ok).toBe(false);
-    expect(g.sign(4, 9, 'precommit', msg('C')).ok).toBe(false);
-    expect(g.sign(5, 0, 'precommit', msg('D')).ok).toBe(true);
+    expect(g.sign(5, 0, 'prevote', msg('A'), msg('A')).ok).toBe(true);
+    expect(g.sign(5, 0, 'prevote', msg('A'), msg('A')).ok).toBe(true);
+    expect(g.sign(5, 0, 'prevote', msg('B'), msg('B')).ok).toBe(false);
+    expect(g.sign(4, 9, 'precommit', msg('C'), msg('C')).ok).toBe(false);
+    expect(g.sign(5, 0, 'precommit', msg('D'), msg('D')).ok).toBe(true);
     // Power loss right after: the state file was replaced durably before the signature existed.
     storage.crash('torn', new Prng(1));
     const again = new SignerGuard(signer(), storage, hash);
     expect(again.lastSigned()?.step).toBe('precommit');
-    expect(again.sign(5, 0, 'precommit', msg('E')).ok).toBe(false);
-    expect(again.sign(5, 0, 'prevote', msg('A')).ok).toBe(false);
-    expect(again.sign(5, 1, 'proposal', msg('F')).ok).toBe(true);
+    expect(again.sign(5, 0, 'precommit', msg('E'), msg('E')).ok).toBe(false);
+    expect(again.sign(5, 0, 'prevote', msg('A'), msg('A')).ok).toBe(false);
+    expect(again.sign(5, 1, 'proposal', msg('F'), msg('F')).ok).toBe(true);
   });
 });
 
@@ -120,9 +120,9 @@ describe('signer state log', () => {
       }
     })();
     const g = new SignerGuard(signer(), storage, hash);
-    expect(g.sign(1, 0, 'prevote', msg('A')).ok).toBe(true);
-    expect(g.sign(1, 0, 'precommit', msg('B')).ok).toBe(true);
-    expect(g.sign(1, 0, 'precommit', msg('B')).ok).toBe(true);
+    expect(g.sign(1, 0, 'prevote', msg('A'), msg('A')).ok).toBe(true);
+    expect(g.sign(1, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
+    expect(g.sign(1, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
     expect(calls).toEqual(['append signer-state', 'sync signer-state', 'append signer-state', 'sync signer-state']);
     expect(file(storage)[0]).toBe(0); // a framed record: its length's high byte
   });
@@ -130,9 +130,9 @@ describe('signer state log', () => {
   it('a torn final record, cut at every byte, leaves the state before it; signing goes on and the file stays readable', () => {
     const full = new SimStorage();
     const g = new SignerGuard(signer(), full, hash);
-    g.sign(2, 0, 'prevote', msg('A'));
+    g.sign(2, 0, 'prevote', msg('A'), msg('A'));
     const one = file(full).length;
-    g.sign(2, 0, 'precommit', msg('B'));
+    g.sign(2, 0, 'precommit', msg('B'), msg('B'));
     const both = file(full);
     for (let cut = one + 1; cut < both.length; cut++) {
       const storage = new SimStorage();
@@ -140,18 +140,18 @@ describe('signer state log', () => {
       const again = new SignerGuard(signer(), storage, hash);
       expect(again.lastSigned()?.step, `cut ${cut}`).toBe('prevote');
       // The torn write never returned a signature, so a different precommit is allowed...
-      expect(again.sign(2, 0, 'precommit', msg('C')).ok, `cut ${cut}`).toBe(true);
+      expect(again.sign(2, 0, 'precommit', msg('C'), msg('C')).ok, `cut ${cut}`).toBe(true);
       // ...and the log behind it is intact: the torn bytes were dropped before the append.
       const third = new SignerGuard(signer(), storage, hash);
-      expect(third.sign(2, 0, 'precommit', msg('B')).ok, `cut ${cut}`).toBe(false);
+      expect(third.sign(2, 0, 'precommit', msg('B'), msg('B')).ok, `cut ${cut}`).toBe(false);
     }
   });
 
   it('refuses a log damaged before its last record, naming the file and the offset', () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
-    g.sign(3, 0, 'prevote', msg('A'));
-    g.sign(3, 0, 'precommit', msg('B'));
+    g.sign(3, 0, 'prevote', msg('A'), msg('A'));
+    g.sign(3, 0, 'precommit', msg('B'), msg('B'));
     const bytes = new Uint8Array(file(storage));
     bytes[12] = (bytes[12] as number) ^ 0xff;
     storage.replace(signerStateFile, bytes);
@@ -161,8 +161,8 @@ describe('signer state log', () => {
   it('refuses a last record of full length that fails its checksum: it may be a signature that was returned', () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
-    g.sign(3, 0, 'prevote', msg('A'));
-    g.sign(3, 0, 'precommit', msg('B'));
+    g.sign(3, 0, 'prevote', msg('A'), msg('A'));
+    g.sign(3, 0, 'precommit', msg('B'), msg('B'));
     const bytes = new Uint8Array(file(storage));
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
     storage.replace(signerStateFile, bytes);
@@ -172,7 +172,7 @@ describe('signer state log', () => {
   it('takes a tail of zero bytes (the file grew, its data never reached the disk) for a torn write', () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
-    g.sign(4, 0, 'prevote', msg('A'));
+    g.sign(4, 0, 'prevote', msg('A'), msg('A'));
     for (const zeros of [3, 8, 200]) {
       const st = new SimStorage();
       st.replace(signerStateFile, concatBytes(file(storage), new Uint8Array(zeros)));
@@ -196,18 +196,18 @@ describe('signer state log', () => {
       }
     })();
     const g = new SignerGuard(signer(), storage, hash);
-    g.sign(5, 0, 'prevote', msg('A'));
+    g.sign(5, 0, 'prevote', msg('A'), msg('A'));
     failNext = true;
-    expect(() => g.sign(5, 0, 'precommit', msg('B'))).toThrow('EIO');
+    expect(() => g.sign(5, 0, 'precommit', msg('B'), msg('B'))).toThrow('EIO');
     expect(g.lastSigned()?.step).toBe('prevote');
     calls.length = 0;
-    expect(g.sign(5, 0, 'precommit', msg('B')).ok).toBe(true);
+    expect(g.sign(5, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
     expect(calls).toEqual(['sync signer-state']);
   });
 
   it('makes a log it finds at start durable before acting on it (a crash may have left its last write in the page cache only)', () => {
     const storage = new SimStorage();
-    new SignerGuard(signer(), storage, hash).sign(6, 0, 'prevote', msg('A'));
+    new SignerGuard(signer(), storage, hash).sign(6, 0, 'prevote', msg('A'), msg('A'));
     const syncs = storage.syncs;
     new SignerGuard(signer(), storage, hash);
     expect(storage.syncs).toBe(syncs + 1);
@@ -219,26 +219,59 @@ describe('signer state log', () => {
     const g = new SignerGuard(signer(), storage, hash);
     expect(g.lastSigned()).toMatchObject({ height: 7, round: 1, step: 'precommit' });
     expect(file(storage)[0]).toBe(0);
-    expect(g.sign(7, 1, 'prevote', msg('Y')).ok).toBe(false);
-    expect(new SignerGuard(signer(), storage, hash).sign(7, 2, 'proposal', msg('Z')).ok).toBe(true);
+    expect(g.sign(7, 1, 'prevote', msg('Y'), msg('Y')).ok).toBe(false);
+    expect(new SignerGuard(signer(), storage, hash).sign(7, 2, 'proposal', msg('Z'), msg('Z')).ok).toBe(true);
   });
 
   it(`rewrites itself as its last record after ${compactAfterRecords} records`, () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
-    g.sign(1, 0, 'prevote', msg('first'));
+    g.sign(1, 0, 'prevote', msg('first'), msg('first'));
     const one = file(storage).length;
-    for (let h = 2; h <= compactAfterRecords + 3; h++) expect(g.sign(h, 0, 'prevote', msg(`v${h}`)).ok).toBe(true);
+    for (let h = 2; h <= compactAfterRecords + 3; h++) expect(g.sign(h, 0, 'prevote', msg(`v${h}`), msg(`v${h}`)).ok).toBe(true);
     // Record 1025 was the rewrite (one record), then two more appends.
     expect(file(storage).length).toBeLessThanOrEqual(3 * (one + 8));
     const again = new SignerGuard(signer(), storage, hash);
     expect(again.lastSigned()?.height).toBe(compactAfterRecords + 3);
-    expect(again.sign(compactAfterRecords + 2, 0, 'precommit', msg('back')).ok).toBe(false);
+    expect(again.sign(compactAfterRecords + 2, 0, 'precommit', msg('back'), msg('back')).ok).toBe(false);
+  });
+});
+
+describe('own messages in the signer state', () => {
+  const signer = () => createSigner(keyPairFromSeed(new Uint8Array(32).fill(7)));
+  const msg = (s: string) => new TextEncoder().encode(s);
+  const bodies = (g: SignerGuard, h: number) => g.signedAt(h).map((l) => `${l.step}:${new TextDecoder().decode(l.signed?.body)}`);
+
+  it("keeps every message of the last height with its body and signature; a restart finds them, a torn last one is gone", () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(8, 0, 'precommit', msg('old'), msg('old'));
+    const p = g.sign(9, 0, 'proposal', msg('sign-P'), msg('P'));
+    g.sign(9, 0, 'prevote', msg('sign-V'), msg('V'));
+    g.sign(9, 0, 'precommit', msg('sign-C'), msg('C'));
+    expect(bodies(g, 9)).toEqual(['proposal:P', 'prevote:V', 'precommit:C']);
+    expect(g.signedAt(8)).toEqual([]);
+    const again = new SignerGuard(signer(), storage, hash);
+    expect(bodies(again, 9)).toEqual(['proposal:P', 'prevote:V', 'precommit:C']);
+    expect(p.ok && [...(again.signedAt(9)[0]?.signed?.signature ?? [])]).toEqual(p.ok && [...p.value]);
+    // The precommit's write torn: its signature never left, the two before it are still there.
+    const whole = storage.read(signerStateFile) ?? new Uint8Array(0);
+    const torn = new SimStorage();
+    torn.replace(signerStateFile, whole.subarray(0, whole.length - 3));
+    expect(bodies(new SignerGuard(signer(), torn, hash), 9)).toEqual(['proposal:P', 'prevote:V']);
+    expect(bodies(new SignerGuard(signer(), torn, hash), 9), 'and the file was rewritten with them').toEqual(['proposal:P', 'prevote:V']);
+  });
+
+  it('a node writes no own-message records to its WAL: the fsync per step is the signer state\'s', async () => {
+    const { n } = await worldNode2('no-own-records');
+    const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+    expect(wal.ok && wal.value.records.filter((r) => r.t === 'round').length).toBeGreaterThan(0);
+    expect(wal.ok && wal.value.records.filter((r) => r.t === 'own').length).toBe(0);
   });
 });
 
 describe('signer state log in the simulator', () => {
-  it('a torn-disk crash tears the signer log too; the node restarts on the record before it', async () => {
+  it('a torn-disk crash tears the signer log too; the node restarts on the records before it', async () => {
     const { w, n } = await worldNode2('torn-signer');
     const before = n.storage.read(signerStateFile) ?? new Uint8Array(0);
     w.crash(n, 'torn');
@@ -248,16 +281,23 @@ describe('signer state log in the simulator', () => {
     w.restart(n);
     expect(n.fatal).toBe(null);
     expect(n.shell).not.toBe(null);
-    expect([...(n.storage.read(signerStateFile) ?? [])], 'rewritten as its last intact record').toEqual([...lastRecord(before)]);
+    expect([...(n.storage.read(signerStateFile) ?? [])], "rewritten as its last height's intact records").toEqual([...lastHeightRecords(before)]);
   });
 });
 
-/** The last framed record of a signer log, header included (readFrames, framed-log.ts). */
-function lastRecord(log: Uint8Array): Uint8Array {
-  const f = readFrames(log, signerStateFile, 1024);
+/** The framed records of a signer log's last height, headers included (readFrames, framed-log.ts). */
+function lastHeightRecords(log: Uint8Array): Uint8Array {
+  const f = readFrames(log, signerStateFile, 1_048_576);
   if (!f.ok) throw new Error(f.error);
-  const p = f.value.payloads.at(-1);
-  return p ? log.subarray(p.offset, p.offset + frameHeaderBytes + p.bytes.length) : new Uint8Array(0);
+  const heightOf = (b: Uint8Array): unknown => (decodeCbor(b, b.length) as { ok: true; value: unknown[] }).value[0];
+  const last = f.value.payloads.at(-1);
+  if (!last) return new Uint8Array(0);
+  let first = last;
+  for (const p of f.value.payloads) if (heightOf(p.bytes) === heightOf(last.bytes)) {
+    first = p;
+    break;
+  }
+  return log.subarray(first.offset);
 }
 
 describe('device file storage', () => {
