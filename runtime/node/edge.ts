@@ -11,6 +11,7 @@ import type { DecodedBlock } from '../wire/block.js';
 import { decodeBlockBytes } from '../wire/block.js';
 import { decodeEnvelope, openEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
+import { voteHeightOf } from '../wire/vote.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
 export interface EdgeContext {
@@ -92,6 +93,18 @@ export class EdgeVerifier {
     return r.ok ? r : err(r.error.message);
   }
 
+  /**
+   * The height whose validator set checks a vote: the vote's own when it is at most `back` heights
+   * below the current one, else the current height's. A late vote can still complete an equivocation
+   * (core.ts onLateVote), and evidence names a height of its own: a validator dropped since must not
+   * get away with it because its key is no longer in the set.
+   */
+  private setHeightFor(raw: RawEnvelope, h: number, back: number): number {
+    if (raw.kind !== 'prevote' && raw.kind !== 'precommit') return h;
+    const vh = voteHeightOf(raw.body);
+    return vh !== null && vh < h && vh >= h - back ? vh : h;
+  }
+
   /** Turns a received envelope into a core input, or a reason it was dropped. */
   toInput(bytes: Uint8Array, now: number): Result<Input, string> {
     const h = this.ctx.currentHeight();
@@ -102,7 +115,7 @@ export class EdgeVerifier {
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
     if (raw.value.kind === 'prevote' && !this.ctx.votes()) return err('prevote not needed: this node is a follower');
-    const e = this.open(raw.value, h);
+    const e = this.open(raw.value, this.setHeightFor(raw.value, h, limits.lateVoteHeightsMax));
     if (!e.ok) return e;
     const v = e.value;
     switch (v.kind) {
@@ -189,8 +202,14 @@ export class EdgeVerifier {
         return { kind: 'command', bytes, operator: v.sender, nonceKey: nonceKeyOf(v.sender, v.parsed.nonce), issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
       }
       case 'evidence': {
-        const a = this.open(v.parsed.first, h);
-        const b = this.open(v.parsed.second, h);
+        // Each vote against the validator set of the height it names (a committed height's set is the
+        // same on every node, so is this verdict).
+        const openVote = (bytes: Uint8Array): Result<VerifiedEnvelope, string> => {
+          const r = decodeEnvelope(bytes);
+          return r.ok ? this.open(r.value, this.setHeightFor(r.value, h, h)) : err(r.error.message);
+        };
+        const a = openVote(v.parsed.first);
+        const b = openVote(v.parsed.second);
         if (!a.ok || !b.ok) return rejected(`evidence holds a vote that does not verify: ${!a.ok ? a.error : !b.ok ? b.error : ''}`);
         const x = a.value;
         const y = b.value;

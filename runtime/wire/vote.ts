@@ -30,6 +30,21 @@ export function encodeVoteBody(v: VoteBody): Uint8Array {
   return concatBytes(Uint8Array.of(0x83), cborUintHead(0, v.height), cborUintHead(0, v.round), hash);
 }
 
+/** The height of a vote body, read from its first bytes without decoding the rest; null when they are not
+ *  what encodeVoteBody writes (the full parse then says what is wrong). */
+export function voteHeightOf(body: Uint8Array): number | null {
+  if (body[0] !== 0x83 || body.length < 2) return null;
+  const head = body[1] as number;
+  if (head >> 5 !== 0) return null;
+  const info = head & 0x1f;
+  if (info < 24) return info;
+  const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  if (n === 0 || body.length < 2 + n) return null;
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (body[2 + i] as number);
+  return Number.isSafeInteger(v) ? v : null;
+}
+
 export function parseVoteBody(v: unknown): VoteBody {
   const a = array(v, 'vote', 3, 3);
   return {

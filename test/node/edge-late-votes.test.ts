@@ -1,0 +1,81 @@
+// The edge checks a vote against the validator set of the height it names when that height is a few
+// behind (a late vote can still complete an equivocation, core.ts onLateVote), and evidence against the
+// set of its votes' height: a validator that a set change dropped since must not get away with an
+// equivocation because its key is no longer in the current set.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, hash } from '../../runtime/crypto/sodium.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
+import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { encodeEvidenceBody } from '../../runtime/wire/consensus-aux.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeVoteBody, voteHeightOf } from '../../runtime/wire/vote.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+// v3 is a validator up to height 9; from height 10 on the set is v0..v2.
+const changeAt = 10;
+const current = 12;
+let fx: FleetFixture;
+let later: Manifest;
+let edge: EdgeVerifier;
+
+beforeAll(async () => {
+  fx = await makeFleet({ validators: 4 });
+  const b = fx.manifest.body;
+  later = unwrap(signManifest({ ...b, epoch: 2, validators: b.validators.filter((v) => v.id !== 'v3') }, createSigner(fx.authority)));
+  edge = new EdgeVerifier({
+    fleet: fx.fleet,
+    verifier: createVerifier(),
+    hash,
+    manifestAt: (h) => (h < changeAt ? fx.manifest : later),
+    currentHeight: () => current,
+    votes: () => true,
+    authority: fx.authority.publicKey,
+  });
+});
+
+const vote = (from: string, height: number, fill: number | null, kind: 'prevote' | 'precommit' = 'prevote'): Uint8Array =>
+  sealEnvelope(kind, fx.fleet, from, encodeVoteBody({ height, round: 0, blockHash: fill === null ? null : new Uint8Array(32).fill(fill) }), fx.signer(from));
+
+describe('late votes and evidence of a dropped validator', () => {
+  it('takes a vote of a validator dropped since, for a height within the late-vote window, and no older', () => {
+    const late = edge.toInput(vote('v3', changeAt - 1, 1), 0);
+    expect(late.ok ? late.value.type : late.error).toBe('vote');
+    const tooOld = current - limits.lateVoteHeightsMax - 1;
+    expect(tooOld).toBeLessThan(changeAt);
+    const old = edge.toInput(vote('v3', tooOld, 1), 0);
+    expect(old.ok).toBe(false);
+    // At the current height the current set rules: v3 is no validator there.
+    const now = edge.toInput(vote('v3', current, 1), 0);
+    expect(now.ok).toBe(false);
+  });
+
+  it('accepts evidence of an equivocation by a validator dropped since, checked against its height\'s set', () => {
+    const body = encodeEvidenceBody({ first: vote('v3', 3, 1, 'precommit'), second: vote('v3', 3, null, 'precommit') });
+    const tx = edge.checkTx(sealEnvelope('evidence', fx.fleet, 'v0', body, fx.signer('v0')));
+    expect(tx.kind === 'rejected' ? tx.reason : tx.kind).toBe('evidence');
+    if (tx.kind === 'evidence') expect(tx.key).toBe('v3/3/0/precommit');
+  });
+
+  it('still refuses evidence whose votes do not verify against that set', () => {
+    // v3 signs as if it were v2 (the key is v2's in every set): the signature is not v2's.
+    const forged = (fill: number | null) => sealEnvelope('precommit', fx.fleet, 'v2', encodeVoteBody({ height: 3, round: 0, blockHash: fill === null ? null : new Uint8Array(32).fill(fill) }), fx.signer('v3'));
+    const body = encodeEvidenceBody({ first: forged(1), second: forged(null) });
+    const tx = edge.checkTx(sealEnvelope('evidence', fx.fleet, 'v0', body, fx.signer('v0')));
+    expect(tx.kind === 'rejected' ? tx.reason : tx.kind).toMatch(/does not verify/);
+  });
+});
+
+describe('voteHeightOf', () => {
+  it('reads the height of every integer width encodeVoteBody writes, and nothing else', () => {
+    for (const h of [0, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      expect(voteHeightOf(encodeVoteBody({ height: h, round: 3, blockHash: null })), `height ${h}`).toBe(h);
+    }
+    expect(voteHeightOf(Uint8Array.of(0x82, 0x01, 0x00))).toBe(null); // not a 3-array
+    expect(voteHeightOf(Uint8Array.of(0x83, 0x20))).toBe(null); // a negative integer
+    expect(voteHeightOf(Uint8Array.of(0x83, 0x19, 0x01))).toBe(null); // cut short
+    expect(voteHeightOf(Uint8Array.of(0x83, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))).toBe(null); // past 2^53
+  });
+});
