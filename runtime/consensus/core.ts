@@ -479,13 +479,15 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   // Line 36.
   if (p && cand && prevotes && stepOrder[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, now, fx)) {
     s.line36Done.add(r);
+    // The valid value first (Algorithm 1 sets it after the precommit; the rule is one atomic step), so
+    // the round state persisted with the precommit holds it as well as the lock.
+    s.validValue = cand;
+    s.validRound = r;
     if (s.step === 'prevote') {
       s.lockedValue = cand;
       s.lockedRound = r;
       vote(s, 'precommit', cand, fx);
     }
-    s.validValue = cand;
-    s.validRound = r;
   }
   // Line 44.
   if (s.step === 'prevote' && prevotes && over23(prevotes.byValue.get('nil') ?? 0, total)) vote(s, 'precommit', null, fx);

@@ -18,7 +18,7 @@ import { toHex } from '../lib/bytes.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
-import { SignerGuard } from './signer-guard.js';
+import { lastHeightRecordsMax, SignerGuard } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 
 export const walFile = 'consensus.wal';
@@ -144,15 +144,19 @@ export class NodeShell {
     }
     if (lastRound) restoreRound(this.core, lastRound, (b) => this.candidate(b));
     // Own signed messages of the current height go back in, so they count and get re-broadcast (a crash
-    // may have kept any of them from the wire): those the signer state holds (each was durable there
-    // before it was sent), and the 'own' records of a WAL written before the signer state kept them.
-    // The restored core is past those steps and would never make them again (a repeat is a no-op).
+    // may have kept any of them from the wire): proposals from the WAL's 'own' records (votes too, in a
+    // WAL written before the signer state kept them), votes from the signer state (each was durable
+    // there before it was sent). The restored core is past those steps and would never make them again
+    // (a repeat is a no-op).
+    // The newest few of each (the signer state keeps no more): the core re-sends no more of its own,
+    // and a height of many rounds must not queue more at boot than one input may cause.
     const now = this.o.clock.now();
+    const mine = own.slice(-lastHeightRecordsMax);
     for (const l of this.guard.signedAt(this.core.height)) {
       const signed = l.signed;
-      if (signed) own.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
+      if (signed) mine.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
     }
-    for (const e of own) {
+    for (const e of mine) {
       const i = this.edge.toInput(e, now);
       if (i.ok) this.queue.push(i.value);
     }
@@ -220,15 +224,16 @@ export class NodeShell {
   }
 
   private signAndSend(kind: 'proposal' | 'prevote' | 'precommit', height: number, round: number, body: Uint8Array): void {
-    // The guard's durable write keeps the message too (a restart sends it again): nothing else is
-    // written between signing and sending.
-    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), body);
+    // The guard's durable write keeps a vote too (a restart sends it again); a proposal, whose block
+    // can be large, goes to the WAL after it (below).
+    const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), kind === 'proposal' ? null : body);
     if (!signed.ok) {
       this.o.logger.warn(`${this.o.id}: ${signed.error}`);
       return;
     }
     const envelope = sealEnvelope(kind, this.fleet, this.o.id, body, { publicKey: this.o.signer.publicKey, sign: () => signed.value });
     this.o.onSigned?.(envelope);
+    if (kind === 'proposal') this.persist({ t: 'own', envelope });
     this.sendOut(null, envelope);
     const i = this.edge.toInput(envelope, this.o.clock.now());
     if (i.ok) this.queue.push(i.value);

@@ -2,26 +2,26 @@
 // last signed (height, round, step, hash of sign-bytes) on disk, durably BEFORE it returns a signature,
 // and refuses anything that would move backwards or conflict at the same position.
 //
-// It is also where a node's own signed messages are kept: each record holds the signed body and the
-// signature, so a node restarted in the middle of a height sends its proposal and votes of that height
-// again (the core, restored past those steps, will not make them again). CometBFT writes its own
-// messages to the WAL with an fsync of their own; here the fsync that makes the signature safe makes
-// the message durable too: one fsync per step fewer on the way to the wire.
+// It also keeps a vote's body with its signature, so a node restarted in the middle of a height sends
+// its votes of that height again (the core, restored past those steps, will not cast them again). The
+// fsync that makes the signature safe makes the vote durable too: CometBFT writes its own messages to
+// the WAL with an fsync of their own, one more per step. A proposal's body is not kept here (its block
+// can be large, and the previous release reads records of at most 1024 bytes: a rollback must still
+// read this file); the shell writes its own proposals to the WAL.
 //
 // The file is a framed log (framed-log.ts): each new signature appends one record and fsyncs once; the
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
 // a write whose fsync never returned, so its signature never existed and the record before it holds.
-// The log is rewritten as the records of its last height once it holds compactAfterRecords records or
-// compactAfterBytes bytes; a file from before the log (one bare CBOR array, rewritten in place) is
-// still read, and rewritten as a log.
+// The log is rewritten as its last height's newest records once compactAfterRecords older records pile
+// up, and after a write that failed; a file from before the log (one bare CBOR array, rewritten in
+// place) is still read, and rewritten as a log.
 
 import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { frame, readFrames } from './framed-log.js';
-import { limits } from '../lib/limits.js';
 import type { Storage } from './ports.js';
 
 export type SignStep = 'proposal' | 'prevote' | 'precommit';
@@ -33,28 +33,31 @@ export interface LastSigned {
   readonly step: SignStep;
   /** BLAKE2b of the exact bytes signed, so an identical request can be signed again (same signature). */
   readonly digest: Uint8Array;
-  /** The signed body and its signature; null only in files written before they were kept (and, in
-   *  files from before proposals were kept, for a proposal). */
+  /** A vote's body and signature (null for a proposal, and in files written before votes were kept). */
   readonly signed: { readonly body: Uint8Array; readonly signature: Uint8Array } | null;
 }
 
 export const signerStateFile = 'signer-state';
 
-/** Records the log holds before it is rewritten as its last height's (~180 bytes for a vote). */
+/** Records of older heights the log holds before it is rewritten (~180 bytes each). */
 export const compactAfterRecords = 1024;
-/** Bytes the log holds before it is rewritten (proposals carry their block). */
-export const compactAfterBytes = 4 * 1_048_576;
-/** One record: a proposal with the largest block, and its position, digest and signature. */
-const recordBytesMax = limits.blockBytesMax + 1024;
+/** The newest records of the last height kept (and sent again after a restart): the core re-sends at
+ *  most 9 of its own messages (core.ts ownEnvelopesMax), a vote step being one per round. */
+export const lastHeightRecordsMax = 9;
+/** The previous release's limit too: a rollback reads this file. */
+const recordBytesMax = 1024;
 
 export class SignerGuard {
   private last: LastSigned | null;
-  /** The records of the last signed height, oldest first (what a restart sends again). */
+  /** The newest records of the last signed height, oldest first, one per position (what a restart
+   *  sends again); at most lastHeightRecordsMax. */
   private lastHeight: LastSigned[];
-  /** Records and bytes in the file now, and the bytes of lastHeight's records among them. */
+  /** Records in the file now, and how many of them are of older heights. */
   private records: number;
-  private bytes: number;
-  private lastHeightBytes: number;
+  private olderRecords: number;
+  /** A write failed: the file may hold a record that is not the state here, so the next save rewrites
+   *  it from memory instead of appending. */
+  private damaged = false;
 
   constructor(
     private readonly signer: Signer,
@@ -64,12 +67,11 @@ export class SignerGuard {
      *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    const { lastHeight, records, bytes, lastHeightBytes, rewrite } = SignerGuard.readFile(storage);
+    const { lastHeight, records, olderRecords, rewrite } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
     this.last = lastHeight.at(-1) ?? null;
     this.records = records;
-    this.bytes = bytes;
-    this.lastHeightBytes = lastHeightBytes;
+    this.olderRecords = olderRecords;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
     if (rewrite) this.rewrite();
     // After a process crash (no reboot) the file may hold a record whose fsync never finished: read
@@ -78,27 +80,28 @@ export class SignerGuard {
     else if (records > 0) storage.sync(signerStateFile);
   }
 
-  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; bytes: number; lastHeightBytes: number; rewrite: boolean } {
+  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; olderRecords: number; rewrite: boolean } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return { lastHeight: [], records: 0, bytes: 0, lastHeightBytes: 0, rewrite: false };
+    if (!b || b.length === 0) return { lastHeight: [], records: 0, olderRecords: 0, rewrite: false };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
-    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, bytes: b.length, lastHeightBytes: b.length, rewrite: true };
+    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, olderRecords: 0, rewrite: true };
     // A final record of full length that fails its checksum is not taken for a torn write: it may be a
     // signature that left this device (bit rot, a bad card), and rolling back past it could sign twice.
     const f = readFrames(b, signerStateFile, recordBytesMax, { fullLengthTailIsTorn: false });
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before.
-    const lastHeight: LastSigned[] = [];
-    let lastHeightFrom = f.value.validBytes;
+    const newestFirst: LastSigned[] = [];
+    let ofLastHeight = 0;
     for (let i = f.value.payloads.length - 1; i >= 0; i--) {
-      const p = f.value.payloads[i] as { offset: number; bytes: Uint8Array };
-      const l = SignerGuard.parse(p.bytes);
-      if (lastHeight.length > 0 && l.height !== lastHeight[0]?.height) break;
-      lastHeight.unshift(l);
-      lastHeightFrom = p.offset;
+      const l = SignerGuard.parse((f.value.payloads[i] as { bytes: Uint8Array }).bytes);
+      if (newestFirst.length > 0 && l.height !== newestFirst[0]?.height) break;
+      ofLastHeight++;
+      // One record per position, the newest: an older one at the same position is a write that failed
+      // (its signature never left), and sending both would be an equivocation.
+      if (newestFirst.length < lastHeightRecordsMax && !newestFirst.some((x) => x.round === l.round && x.step === l.step)) newestFirst.push(l);
     }
-    const bytes = f.value.validBytes;
-    return { lastHeight, records: f.value.payloads.length, bytes, lastHeightBytes: bytes - lastHeightFrom, rewrite: f.value.tornTailBytes > 0 };
+    const records = f.value.payloads.length;
+    return { lastHeight: newestFirst.reverse(), records, olderRecords: records - ofLastHeight, rewrite: f.value.tornTailBytes > 0 };
   }
 
   private static parse(b: Uint8Array): LastSigned {
@@ -106,7 +109,8 @@ export class SignerGuard {
     if (!d.ok || !Array.isArray(d.value)) throw new Error(`${signerStateFile} is unreadable; refusing to sign until an operator checks it`);
     // Four fields in files written before votes were kept.
     const [height, round, step, digest, body, signature] = d.value as [number, number, SignStep, Uint8Array, Uint8Array | null | undefined, Uint8Array | null | undefined];
-    return { height, round, step, digest, signed: body instanceof Uint8Array && signature instanceof Uint8Array ? { body, signature } : null };
+    // Copies: views would keep the whole file's buffer alive.
+    return { height, round, step, digest: digest.slice(), signed: body instanceof Uint8Array && signature instanceof Uint8Array ? { body: body.slice(), signature: signature.slice() } : null };
   }
 
   private static record(l: LastSigned): Uint8Array {
@@ -124,36 +128,36 @@ export class SignerGuard {
     }
     this.storage.replace(signerStateFile, all);
     this.records = frames.length;
-    this.bytes = all.length;
-    this.lastHeightBytes = all.length;
+    this.olderRecords = 0;
+    this.damaged = false;
   }
 
-  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when the records of older
-   *  heights fill the log. Only then is it the state here: a write that throws leaves the guard where
-   *  the disk is. */
+  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when older heights fill the
+   *  log or a write failed before. Only then is it the state here: a write that throws leaves the guard
+   *  where it was, and the next save rewrites the file from that. */
   private save(l: LastSigned): void {
     const before = this.lastHeight;
     const sameHeight = before[0]?.height === l.height;
-    const lastHeight = sameHeight ? [...before, l] : [l];
-    const olderRecords = this.records - (sameHeight ? before.length : 0);
-    const olderBytes = this.bytes - (sameHeight ? this.lastHeightBytes : 0);
-    if (olderRecords >= compactAfterRecords || olderBytes >= compactAfterBytes) {
-      this.lastHeight = lastHeight;
-      try {
+    // One record per position (a repeat at the same position only follows a failed write).
+    const kept = sameHeight ? before.filter((x) => x.round !== l.round || x.step !== l.step) : [];
+    const lastHeight = [...kept, l].slice(-lastHeightRecordsMax);
+    const olderRecords = sameHeight ? this.olderRecords : this.records;
+    try {
+      if (this.damaged || olderRecords >= compactAfterRecords) {
+        this.lastHeight = lastHeight;
         this.rewrite();
-      } catch (e) {
-        this.lastHeight = before;
-        throw e;
+      } else {
+        this.storage.append(signerStateFile, SignerGuard.record(l));
+        this.failPoint('signer-append'); // appended, not durable yet
+        this.storage.sync(signerStateFile);
+        this.records++;
+        this.olderRecords = olderRecords;
+        this.lastHeight = lastHeight;
       }
-    } else {
-      const r = SignerGuard.record(l);
-      this.storage.append(signerStateFile, r);
-      this.failPoint('signer-append'); // appended, not durable yet
-      this.storage.sync(signerStateFile);
-      this.records++;
-      this.bytes += r.length;
-      this.lastHeightBytes = (sameHeight ? this.lastHeightBytes : 0) + r.length;
-      this.lastHeight = lastHeight;
+    } catch (e) {
+      this.lastHeight = before;
+      this.damaged = true;
+      throw e;
     }
     this.last = l;
   }
@@ -163,8 +167,8 @@ export class SignerGuard {
     return this.last;
   }
 
-  /** What this node signed at `height`, in order, if that is the last height it signed at: the messages
-   *  a restart sends again. */
+  /** The newest of what this node signed at `height` (one per position, oldest first), if that is the
+   *  last height it signed at: what a restart sends again (votes; proposals have no body here). */
   signedAt(height: number): readonly LastSigned[] {
     return this.lastHeight[0]?.height === height ? this.lastHeight : [];
   }
@@ -180,9 +184,9 @@ export class SignerGuard {
     return this.from(height, round, step) > 0;
   }
 
-  /** Signs `message` for position (height, round, step), or says why that would be a double sign. The
-   *  `body` it was built from is kept with the signature (see signedAt). */
-  sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array): Result<Uint8Array> {
+  /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote
+   *  passes its `body` too, kept with the signature (see signedAt). */
+  sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {
     const digest = this.hash(message);
     const l = this.last;
     if (l) {
@@ -196,7 +200,7 @@ export class SignerGuard {
     }
     // Computed before the durable write (it leaves this process only after it), so the file holds it.
     const signature = this.signer.sign(message);
-    this.save({ height, round, step, digest, signed: { body, signature } });
+    this.save({ height, round, step, digest, signed: body === null ? null : { body, signature } });
     this.failPoint('after-signer-persist');
     return ok(signature);
   }

@@ -10,8 +10,8 @@ import type { Step, WalRecord } from '../consensus/types.js';
 import { frameHeaderBytes, readFrames, sealFrame } from './framed-log.js';
 import { CborWriter } from '../wire/cbor-writer.js';
 
-/** Core records, and the node's own signed envelopes in WALs from before the signer state kept them
- *  (signer-guard.ts): still read and re-sent after a restart, no longer written. */
+/** Core records plus the node's own signed proposals (so a restarted node can re-send them; its votes
+ *  are kept by the signer state, signer-guard.ts, and WALs from before that hold them here too). */
 export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: Uint8Array };
 
 export function encodeWalRecord(r: NodeWalRecord): Uint8Array {

@@ -15,6 +15,7 @@ import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
 import { readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
+import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
 beforeAll(async () => {
@@ -186,6 +187,10 @@ describe('signer state log', () => {
     let failNext = false;
     const calls: string[] = [];
     const storage = new (class extends SimStorage {
+      override replace(name: string, b: Uint8Array): void {
+        calls.push(`replace ${name}`);
+        super.replace(name, b);
+      }
       override sync(name: string): void {
         calls.push(`sync ${name}`);
         if (failNext) {
@@ -202,7 +207,8 @@ describe('signer state log', () => {
     expect(g.lastSigned()?.step).toBe('prevote');
     calls.length = 0;
     expect(g.sign(5, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
-    expect(calls).toEqual(['sync signer-state']);
+    // The failed record may still be in the file: the file is rewritten from what is known durable.
+    expect(calls).toEqual(['replace signer-state']);
   });
 
   it('makes a log it finds at start durable before acting on it (a crash may have left its last write in the page cache only)', () => {
@@ -237,36 +243,111 @@ describe('signer state log', () => {
   });
 });
 
-describe('own messages in the signer state', () => {
+describe('own votes in the signer state', () => {
   const signer = () => createSigner(keyPairFromSeed(new Uint8Array(32).fill(7)));
   const msg = (s: string) => new TextEncoder().encode(s);
-  const bodies = (g: SignerGuard, h: number) => g.signedAt(h).map((l) => `${l.step}:${new TextDecoder().decode(l.signed?.body)}`);
+  const bodies = (g: SignerGuard, h: number) => g.signedAt(h).map((l) => `${l.step}:${l.signed ? new TextDecoder().decode(l.signed.body) : '-'}`);
 
-  it("keeps every message of the last height with its body and signature; a restart finds them, a torn last one is gone", () => {
+  it("keeps the last height's votes with body and signature (a proposal without its block); a restart finds them, a torn last one is gone", () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
     g.sign(8, 0, 'precommit', msg('old'), msg('old'));
-    const p = g.sign(9, 0, 'proposal', msg('sign-P'), msg('P'));
-    g.sign(9, 0, 'prevote', msg('sign-V'), msg('V'));
+    g.sign(9, 0, 'proposal', msg('sign-P'));
+    const v = g.sign(9, 0, 'prevote', msg('sign-V'), msg('V'));
     g.sign(9, 0, 'precommit', msg('sign-C'), msg('C'));
-    expect(bodies(g, 9)).toEqual(['proposal:P', 'prevote:V', 'precommit:C']);
+    expect(bodies(g, 9)).toEqual(['proposal:-', 'prevote:V', 'precommit:C']);
     expect(g.signedAt(8)).toEqual([]);
     const again = new SignerGuard(signer(), storage, hash);
-    expect(bodies(again, 9)).toEqual(['proposal:P', 'prevote:V', 'precommit:C']);
-    expect(p.ok && [...(again.signedAt(9)[0]?.signed?.signature ?? [])]).toEqual(p.ok && [...p.value]);
+    expect(bodies(again, 9)).toEqual(['proposal:-', 'prevote:V', 'precommit:C']);
+    expect(v.ok && [...(again.signedAt(9)[1]?.signed?.signature ?? [])]).toEqual(v.ok && [...v.value]);
     // The precommit's write torn: its signature never left, the two before it are still there.
     const whole = storage.read(signerStateFile) ?? new Uint8Array(0);
     const torn = new SimStorage();
     torn.replace(signerStateFile, whole.subarray(0, whole.length - 3));
-    expect(bodies(new SignerGuard(signer(), torn, hash), 9)).toEqual(['proposal:P', 'prevote:V']);
-    expect(bodies(new SignerGuard(signer(), torn, hash), 9), 'and the file was rewritten with them').toEqual(['proposal:P', 'prevote:V']);
+    expect(bodies(new SignerGuard(signer(), torn, hash), 9)).toEqual(['proposal:-', 'prevote:V']);
+    expect(bodies(new SignerGuard(signer(), torn, hash), 9), 'and the file was rewritten with them').toEqual(['proposal:-', 'prevote:V']);
+    // Every record fits the previous release's reader (records of at most 1024 bytes).
+    expect(readFrames(whole, signerStateFile, 1024).ok).toBe(true);
   });
 
-  it('a node writes no own-message records to its WAL: the fsync per step is the signer state\'s', async () => {
-    const { n } = await worldNode2('no-own-records');
+  it('after a write that failed, a different vote at that position replaces it: a restart never finds both', () => {
+    let failNext = false;
+    const storage = new (class extends SimStorage {
+      override sync(name: string): void {
+        if (failNext) {
+          failNext = false;
+          throw new Error('EIO');
+        }
+        super.sync(name);
+      }
+    })();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(5, 0, 'prevote', msg('A'), msg('A'));
+    failNext = true;
+    expect(() => g.sign(5, 0, 'precommit', msg('B'), msg('B'))).toThrow('EIO');
+    expect(g.sign(5, 0, 'precommit', msg('C'), msg('C')).ok).toBe(true);
+    expect(bodies(g, 5)).toEqual(['prevote:A', 'precommit:C']);
+    // The failed append stayed in the page cache: the next save rewrote the file instead of appending.
+    storage.crash('intact', new Prng(1));
+    expect(bodies(new SignerGuard(signer(), storage, hash), 5)).toEqual(['prevote:A', 'precommit:C']);
+    // And a file holding both (a process that went on appending after the failure) yields the newest.
+    const log = (...signs: [number, 'prevote' | 'precommit', string][]): Uint8Array => {
+      const st = new SimStorage();
+      const guard = new SignerGuard(signer(), st, hash);
+      for (const [h, step, m] of signs) guard.sign(h, 0, step, msg(m), msg(m));
+      return st.read(signerStateFile) ?? new Uint8Array(0);
+    };
+    const mixed = new SimStorage();
+    mixed.replace(signerStateFile, concatBytes(log([6, 'prevote', 'A']), log([6, 'precommit', 'B']), log([6, 'precommit', 'C'])));
+    expect(bodies(new SignerGuard(signer(), mixed, hash), 6)).toEqual(['prevote:A', 'precommit:C']);
+  });
+
+  it('keeps at most the newest 9 of a long height (what the core re-sends), in memory and after a restart', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    for (let r = 0; r < 2_000; r++) expect(g.sign(7, r, 'prevote', msg(`v${r}`), msg(`v${r}`)).ok).toBe(true);
+    expect(g.signedAt(7).map((l) => l.round)).toEqual([1991, 1992, 1993, 1994, 1995, 1996, 1997, 1998, 1999]);
+    expect(new SignerGuard(signer(), storage, hash).signedAt(7).map((l) => l.round)).toEqual([1991, 1992, 1993, 1994, 1995, 1996, 1997, 1998, 1999]);
+  });
+
+  it("a node's WAL holds its own proposals only; its votes are in the signer state", async () => {
+    const { n } = await worldNode2('own-records');
     const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
-    expect(wal.ok && wal.value.records.filter((r) => r.t === 'round').length).toBeGreaterThan(0);
-    expect(wal.ok && wal.value.records.filter((r) => r.t === 'own').length).toBe(0);
+    if (!wal.ok) throw new Error(wal.error);
+    const own = wal.value.records.flatMap((r) => (r.t === 'own' ? [r.envelope] : []));
+    expect(own.length, 'node 2 proposed').toBeGreaterThan(0);
+    expect(own.map((e) => (decodeEnvelope(e) as { ok: true; value: { kind: string } }).value.kind).filter((k) => k !== 'proposal')).toEqual([]);
+  });
+
+  it('a validator restarted mid-height has its own prevote and precommit of that height back (both, from the signer state)', async () => {
+    const { w, n } = await worldNode2('refeed');
+    const core = n.shell?.core;
+    if (!core) throw new Error('no core');
+    const id = 'v02';
+    const mine = (c: typeof core, kind: 'prevote' | 'precommit') => c.votes.tally(kind, c.round)?.votes.has(id) ?? false;
+    // On to a moment it has prevoted and precommitted and the height is not decided yet (1 ms steps).
+    for (let t = 1_501; t < 2_000 && !(mine(core, 'prevote') && mine(core, 'precommit')); t++) w.queue.runUntil(t, 1e6);
+    expect(mine(core, 'prevote') && mine(core, 'precommit')).toBe(true);
+    const at = { height: core.height, round: core.round };
+    w.crash(n, 'intact');
+    w.restart(n);
+    w.queue.runUntil(w.queue.now, 1e6); // its start, at the same moment
+    const back = n.shell?.core;
+    if (!back) throw new Error(`not restarted: ${n.fatal}`);
+    expect({ height: back.height, round: back.round }).toEqual(at);
+    expect(mine(back, 'prevote'), 'its prevote').toBe(true);
+    expect(mine(back, 'precommit'), 'its precommit').toBe(true);
+  });
+});
+
+describe('round records', () => {
+  it('the round state persisted with a precommit for a block holds the valid value as well as the lock', async () => {
+    const { n } = await worldNode2('valid-with-lock');
+    const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+    if (!wal.ok) throw new Error(wal.error);
+    const locked = wal.value.records.flatMap((r) => (r.t === 'round' && r.step === 'precommit' && r.lockedRound >= 0 ? [r] : []));
+    expect(locked.length).toBeGreaterThan(0);
+    for (const r of locked) expect({ validRound: r.validRound, validBlock: r.validBlock?.length }).toEqual({ validRound: r.lockedRound, validBlock: r.lockedBlock?.length });
   });
 });
 
