@@ -19,7 +19,6 @@ export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, resto
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
 /** Own proposals and votes kept for re-broadcast: three rounds of proposal, prevote and precommit. */
-const ownEnvelopesMax = 9;
 
 export function createConsensus(p: CoreParams): ConsensusState {
   return new ConsensusState(p);
@@ -213,7 +212,7 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   let from = s.round;
   for (const peer of s.peers.values()) if (peer.height === s.height && peer.round < from) from = peer.round;
   const mine = s.ownEnvelopes.filter((e) => e.round >= from).map((e) => e.envelope);
-  if (mine.length > 0) fx.push({ type: 'relay', to: null, envelopes: mine.slice(-ownEnvelopesMax) });
+  if (mine.length > 0) fx.push({ type: 'relay', to: null, envelopes: mine.slice(-limits.ownMessagesMax) });
   const p = s.proposals.get(s.round);
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
 }
@@ -303,7 +302,7 @@ function reportEquivocation(s: ConsensusState, first: VerifiedVote, second: Veri
 
 function keepOwn(s: ConsensusState, round: number, envelope: Uint8Array): void {
   s.ownEnvelopes.push({ round, envelope });
-  if (s.ownEnvelopes.length > ownEnvelopesMax) s.ownEnvelopes.shift();
+  if (s.ownEnvelopes.length > limits.ownMessagesMax) s.ownEnvelopes.shift();
 }
 
 function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, fx: Effect[]): void {

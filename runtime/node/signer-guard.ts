@@ -13,8 +13,8 @@
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
 // a write whose fsync never returned, so its signature never existed and the record before it holds.
-// The log is rewritten as its last height's newest records once compactAfterRecords older records pile
-// up, and after a write that failed; a file from before the log (one bare CBOR array, rewritten in
+// The log is rewritten as its last height's newest records once it holds compactAfterRecords records,
+// and after a write that failed; a file from before the log (one bare CBOR array, rewritten in
 // place) is still read, and rewritten as a log.
 
 import type { Signer } from '../crypto/sodium.js';
@@ -22,6 +22,7 @@ import { bytesEqual } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { frame, readFrames } from './framed-log.js';
+import { limits } from '../lib/limits.js';
 import type { Storage } from './ports.js';
 
 export type SignStep = 'proposal' | 'prevote' | 'precommit';
@@ -39,11 +40,11 @@ export interface LastSigned {
 
 export const signerStateFile = 'signer-state';
 
-/** Records of older heights the log holds before it is rewritten (~180 bytes each). */
+/** Records the log holds before it is rewritten (~180 bytes each). */
 export const compactAfterRecords = 1024;
-/** The newest records of the last height kept (and sent again after a restart): the core re-sends at
- *  most 9 of its own messages (core.ts ownEnvelopesMax), a vote step being one per round. */
-export const lastHeightRecordsMax = 9;
+/** The newest records of the last height kept (and sent again after a restart): no more than the core
+ *  re-sends of its own. */
+export const lastHeightRecordsMax = limits.ownMessagesMax;
 /** The previous release's limit too: a rollback reads this file. */
 const recordBytesMax = 1024;
 
@@ -52,9 +53,8 @@ export class SignerGuard {
   /** The newest records of the last signed height, oldest first, one per position (what a restart
    *  sends again); at most lastHeightRecordsMax. */
   private lastHeight: LastSigned[];
-  /** Records in the file now, and how many of them are of older heights. */
+  /** Records in the file now. */
   private records: number;
-  private olderRecords: number;
   /** A write failed: the file may hold a record that is not the state here, so the next save rewrites
    *  it from memory instead of appending. */
   private damaged = false;
@@ -67,11 +67,10 @@ export class SignerGuard {
      *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    const { lastHeight, records, olderRecords, rewrite } = SignerGuard.readFile(storage);
+    const { lastHeight, records, rewrite } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
     this.last = lastHeight.at(-1) ?? null;
     this.records = records;
-    this.olderRecords = olderRecords;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
     if (rewrite) this.rewrite();
     // After a process crash (no reboot) the file may hold a record whose fsync never finished: read
@@ -80,28 +79,25 @@ export class SignerGuard {
     else if (records > 0) storage.sync(signerStateFile);
   }
 
-  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; olderRecords: number; rewrite: boolean } {
+  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return { lastHeight: [], records: 0, olderRecords: 0, rewrite: false };
+    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
-    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, olderRecords: 0, rewrite: true };
+    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true };
     // A final record of full length that fails its checksum is not taken for a torn write: it may be a
     // signature that left this device (bit rot, a bad card), and rolling back past it could sign twice.
     const f = readFrames(b, signerStateFile, recordBytesMax, { fullLengthTailIsTorn: false });
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before.
     const newestFirst: LastSigned[] = [];
-    let ofLastHeight = 0;
     for (let i = f.value.payloads.length - 1; i >= 0; i--) {
       const l = SignerGuard.parse((f.value.payloads[i] as { bytes: Uint8Array }).bytes);
       if (newestFirst.length > 0 && l.height !== newestFirst[0]?.height) break;
-      ofLastHeight++;
       // One record per position, the newest: an older one at the same position is a write that failed
       // (its signature never left), and sending both would be an equivocation.
       if (newestFirst.length < lastHeightRecordsMax && !newestFirst.some((x) => x.round === l.round && x.step === l.step)) newestFirst.push(l);
     }
-    const records = f.value.payloads.length;
-    return { lastHeight: newestFirst.reverse(), records, olderRecords: records - ofLastHeight, rewrite: f.value.tornTailBytes > 0 };
+    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
   }
 
   private static parse(b: Uint8Array): LastSigned {
@@ -109,6 +105,9 @@ export class SignerGuard {
     if (!d.ok || !Array.isArray(d.value)) throw new Error(`${signerStateFile} is unreadable; refusing to sign until an operator checks it`);
     // Four fields in files written before votes were kept.
     const [height, round, step, digest, body, signature] = d.value as [number, number, SignStep, Uint8Array, Uint8Array | null | undefined, Uint8Array | null | undefined];
+    if (!Number.isSafeInteger(height) || !Number.isSafeInteger(round) || !(step in stepRank) || !(digest instanceof Uint8Array)) {
+      throw new Error(`${signerStateFile} holds a record that is not a signing position; refusing to sign until an operator checks it`);
+    }
     // Copies: views would keep the whole file's buffer alive.
     return { height, round, step, digest: digest.slice(), signed: body instanceof Uint8Array && signature instanceof Uint8Array ? { body: body.slice(), signature: signature.slice() } : null };
   }
@@ -128,22 +127,18 @@ export class SignerGuard {
     }
     this.storage.replace(signerStateFile, all);
     this.records = frames.length;
-    this.olderRecords = 0;
     this.damaged = false;
   }
 
-  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when older heights fill the
-   *  log or a write failed before. Only then is it the state here: a write that throws leaves the guard
+  /** Makes `l` the durable state: one more record, fsynced; or a fresh file when the log is full or a
+   *  write failed before. Only then is it the state here: a write that throws leaves the guard
    *  where it was, and the next save rewrites the file from that. */
   private save(l: LastSigned): void {
     const before = this.lastHeight;
-    const sameHeight = before[0]?.height === l.height;
-    // One record per position (a repeat at the same position only follows a failed write).
-    const kept = sameHeight ? before.filter((x) => x.round !== l.round || x.step !== l.step) : [];
-    const lastHeight = [...kept, l].slice(-lastHeightRecordsMax);
-    const olderRecords = sameHeight ? this.olderRecords : this.records;
+    // `l` is past every record here (sign refuses anything else), so positions stay one record each.
+    const lastHeight = [...(before[0]?.height === l.height ? before : []), l].slice(-lastHeightRecordsMax);
     try {
-      if (this.damaged || olderRecords >= compactAfterRecords) {
+      if (this.damaged || this.records >= compactAfterRecords) {
         this.lastHeight = lastHeight;
         this.rewrite();
       } else {
@@ -151,7 +146,6 @@ export class SignerGuard {
         this.failPoint('signer-append'); // appended, not durable yet
         this.storage.sync(signerStateFile);
         this.records++;
-        this.olderRecords = olderRecords;
         this.lastHeight = lastHeight;
       }
     } catch (e) {

@@ -229,7 +229,7 @@ describe('signer state log', () => {
     expect(new SignerGuard(signer(), storage, hash).sign(7, 2, 'proposal', msg('Z'), msg('Z')).ok).toBe(true);
   });
 
-  it(`rewrites itself as its last record after ${compactAfterRecords} records`, () => {
+  it(`rewrites itself as its last height's records after ${compactAfterRecords} records`, () => {
     const storage = new SimStorage();
     const g = new SignerGuard(signer(), storage, hash);
     g.sign(1, 0, 'prevote', msg('first'), msg('first'));
@@ -300,6 +300,41 @@ describe('own votes in the signer state', () => {
     const mixed = new SimStorage();
     mixed.replace(signerStateFile, concatBytes(log([6, 'prevote', 'A']), log([6, 'precommit', 'B']), log([6, 'precommit', 'C'])));
     expect(bodies(new SignerGuard(signer(), mixed, hash), 6)).toEqual(['prevote:A', 'precommit:C']);
+  });
+
+  it('a write cut short (a full disk) leaves the guard as it was, and the next signature rewrites the file: it stays readable', () => {
+    let cutNext = false;
+    const storage = new (class extends SimStorage {
+      override append(name: string, b: Uint8Array): void {
+        if (!cutNext) return super.append(name, b);
+        cutNext = false;
+        super.append(name, b.subarray(0, 20));
+        throw new Error('ENOSPC');
+      }
+    })();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(5, 0, 'prevote', msg('A'), msg('A'));
+    cutNext = true;
+    expect(() => g.sign(5, 0, 'precommit', msg('B'), msg('B'))).toThrow('ENOSPC');
+    expect(bodies(g, 5)).toEqual(['prevote:A']);
+    expect(g.lastSigned()?.step).toBe('prevote');
+    expect(g.sign(5, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
+    expect(g.sign(5, 1, 'prevote', msg('C'), msg('C')).ok).toBe(true);
+    // Appending after the 20 stray bytes would have left them mid-log: a file the next start refuses.
+    const again = new SignerGuard(signer(), storage, hash);
+    expect(bodies(again, 5)).toEqual(['prevote:A', 'precommit:B', 'prevote:C']);
+  });
+
+  it(`stays bounded within one long height too: rewritten once it holds ${compactAfterRecords} records`, () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    let largest = 0;
+    for (let r = 0; r < 3_000; r++) {
+      g.sign(7, r, 'prevote', msg(`v${r}`), msg(`v${r}`));
+      largest = Math.max(largest, (storage.read(signerStateFile) ?? new Uint8Array(0)).length);
+    }
+    expect(largest).toBeLessThan(compactAfterRecords * 200);
+    expect(new SignerGuard(signer(), storage, hash).lastSigned()?.round).toBe(2_999);
   });
 
   it('keeps at most the newest 9 of a long height (what the core re-sends), in memory and after a restart', () => {
