@@ -327,7 +327,8 @@ function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-r
 function drainSyncAhead(s: ConsensusState, now: number, fx: Effect[]): void {
   for (let next = s.syncAhead.get(s.chain.height + 1); next !== undefined && s.chain.checkpointDue === null; next = s.syncAhead.get(s.chain.height + 1)) {
     s.syncAhead.delete(next.block.block.height);
-    applySynced(s, next, now, fx); // refused: deleted, and the chain did not move, so the loop ends
+    const txs = s.p.deps.checkTxs?.(next.block) ?? next.txs;
+    applySynced(s, { ...next, txs }, now, fx); // refused: deleted, and the chain did not move, so the loop ends
   }
 }
 

@@ -180,4 +180,9 @@ export const defaultConsensusConfig: ConsensusConfig = {
 export interface CoreDeps {
   readonly hash: (bytes: Uint8Array) => Uint8Array;
   readonly verify: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+  /** The edge's verdicts on a block's txs against the chain as it is now (the shell's EdgeVerifier).
+   *  A block kept ahead of the chain is checked again with it when its turn comes: checked on arrival,
+   *  a tx of a height past what the chain knew may have met the wrong validator set. Absent: the
+   *  verdicts of arrival stand. */
+  readonly checkTxs?: (block: DecodedBlock) => readonly (CheckedTx | RejectedTx)[];
 }

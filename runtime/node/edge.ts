@@ -32,6 +32,8 @@ interface TxCacheEntry {
   readonly key: number;
   readonly bytes: Uint8Array;
   readonly verdict: CheckedTx | RejectedTx;
+  /** The validator set the verdict was reached with: a hit needs the same one. */
+  readonly manifest: Manifest;
 }
 
 const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
@@ -158,23 +160,30 @@ export class EdgeVerifier {
     }
   }
 
+  /** A block's txs, each against the validator set of the block's height: every honest node reaches
+   *  the same verdicts on a block, whatever its own height when it checks (a node applies a certified
+   *  block's accepted txs only, so they must). */
   checkTxs(block: DecodedBlock): (CheckedTx | RejectedTx)[] {
-    return block.block.txs.map((t) => this.checkTx(t));
+    return block.block.txs.map((t) => this.checkTx(t, undefined, block.block.height));
   }
 
   /**
-   * Signature, role and fleet of one tx envelope; the core checks nonce, expiry and duplicates. A
-   * caller that has decoded the envelope already hands `raw` over, so it is not decoded twice.
+   * Signature, role and fleet of one tx envelope, against the validator set in force at `height` (by
+   * default the current one); the core checks nonce, expiry and duplicates. A caller that has decoded
+   * the envelope already hands `raw` over, so it is not decoded twice.
    */
-  checkTx(bytes: Uint8Array, raw?: RawEnvelope): CheckedTx | RejectedTx {
+  checkTx(bytes: Uint8Array, raw?: RawEnvelope, height: number = this.ctx.currentHeight()): CheckedTx | RejectedTx {
     const key = txCacheKey(bytes);
+    const manifest = this.ctx.manifestAt(height);
     const hit = this.txCache.get(key);
-    if (hit && bytesEqual(hit.bytes, bytes)) return hit.verdict;
+    if (hit && hit.manifest === manifest && bytesEqual(hit.bytes, bytes)) return hit.verdict;
     // Cache and verdict hold their own copy of the tx, not a view that pins the proposal it came in.
     // Buffer.from copies a tx under 4 KiB into Node's shared 8 KiB pool, many times cheaper than a new
     // ArrayBuffer; a remembered tx keeps at most its pool slab alive.
     const own = Buffer.from(bytes);
-    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw) };
+    // Evidence is checked against the set of the height its votes name too; below `height` that is a
+    // committed height's set, as fixed as this one.
+    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw, height), manifest };
     const evicted = this.txCacheRing[this.txCacheNext];
     // A newer tx with the same key may have replaced the evicted one in the map: that one stays.
     if (evicted !== undefined && this.txCache.get(evicted.key) === evicted) this.txCache.delete(evicted.key);
@@ -184,14 +193,13 @@ export class EdgeVerifier {
     return entry.verdict;
   }
 
-  private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined): CheckedTx | RejectedTx {
+  private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined, h: number): CheckedTx | RejectedTx {
     const raw = decoded === undefined ? decodeEnvelope(bytes) : ok(decoded);
     if (!raw.ok) return rejected(raw.error.message);
     if (raw.value.kind === 'manifest') {
       const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
       return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key: signatureKey(bytes) } : rejected(m.error);
     }
-    const h = this.ctx.currentHeight();
     const e = this.open(raw.value, h);
     if (!e.ok) return rejected(e.error);
     const v = e.value;

@@ -13,7 +13,7 @@ import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, step, t
 import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
 import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
-import { decodeBlockBytes } from '../wire/block.js';
+import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
 import { toHex } from '../lib/bytes.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
@@ -72,7 +72,7 @@ export class NodeShell {
     const c = o.config.checkpointEveryHeights;
     if (k !== undefined && (!Number.isInteger(k) || k < c || k % c !== 0)) throw new Error(`snapshotEveryHeights is ${k}; it must be a multiple of checkpointEveryHeights (${c})`);
     this.fleet = o.genesis.body.fleet;
-    const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk) };
+    const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk), checkTxs: (b: DecodedBlock) => this.edge.checkTxs(b) };
     this.core = createConsensus({ id: o.id, fleet: this.fleet, genesis: o.genesis, config: o.config, deps });
     this.edge = new EdgeVerifier({
       fleet: this.fleet,

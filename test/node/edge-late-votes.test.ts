@@ -1,7 +1,9 @@
 // The edge checks a vote against the validator set of the height it names when that height is a few
 // behind (a late vote can still complete an equivocation, core.ts onLateVote), and evidence against the
 // set of its votes' height: a validator that a set change dropped since must not get away with an
-// equivocation because its key is no longer in the current set.
+// equivocation because its key is no longer in the current set. A block's txs are checked against the
+// set of the block's height, whatever the checking node's height, so every honest node reaches the
+// same verdicts on a certified block; the verdict cache never answers across a set change.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, hash } from '../../runtime/crypto/sodium.js';
@@ -10,6 +12,8 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeEvidenceBody } from '../../runtime/wire/consensus-aux.js';
+import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody, voteHeightOf } from '../../runtime/wire/vote.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -24,7 +28,8 @@ let edge: EdgeVerifier;
 beforeAll(async () => {
   fx = await makeFleet({ validators: 4 });
   const b = fx.manifest.body;
-  later = unwrap(signManifest({ ...b, epoch: 2, validators: b.validators.filter((v) => v.id !== 'v3') }, createSigner(fx.authority)));
+  // From height 10 on, v3 is no validator and the operator 'op' is gone.
+  later = unwrap(signManifest({ ...b, epoch: 2, validators: b.validators.filter((v) => v.id !== 'v3'), operators: [] }, createSigner(fx.authority)));
   edge = new EdgeVerifier({
     fleet: fx.fleet,
     verifier: createVerifier(),
@@ -65,6 +70,26 @@ describe('late votes and evidence of a dropped validator', () => {
     const body = encodeEvidenceBody({ first: forged(1), second: forged(null) });
     const tx = edge.checkTx(sealEnvelope('evidence', fx.fleet, 'v0', body, fx.signer('v0')));
     expect(tx.kind === 'rejected' ? tx.reason : tx.kind).toMatch(/does not verify/);
+  });
+});
+
+describe("a block's txs against its own height's set", () => {
+  const command = (): Uint8Array => {
+    const t = 1_700_000_000_000;
+    const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(9), issuedAt: t, expiresAt: t + 60_000, args: {} });
+    return sealEnvelope('command', fx.fleet, 'op', body, fx.signer('op'));
+  };
+  const blockAt = (height: number, txs: Uint8Array[]) =>
+    decodeBlockBytes(encodeBlock({ height, parent: new Uint8Array(32), timeMs: 1, proposer: 'v0', txs, lastCommit: null, manifestHash: new Uint8Array(32), appHash: new Uint8Array(32) }));
+
+  it("takes a command of an operator removed since in a block of a height when it was one, refuses it in a later block, and the cache never mixes the two", () => {
+    const tx = command();
+    // The node is at height 12 (op removed at 10): as a tx of its own height, refused.
+    expect(edge.checkTx(tx).kind).toBe('rejected');
+    expect(edge.checkTxs(blockAt(9, [tx]))[0]?.kind).toBe('command');
+    expect(edge.checkTxs(blockAt(11, [tx]))[0]?.kind).toBe('rejected');
+    expect(edge.checkTxs(blockAt(9, [tx]))[0]?.kind).toBe('command');
+    expect(edge.checkTx(tx).kind).toBe('rejected');
   });
 });
 
