@@ -34,6 +34,33 @@ async function worldNode2(name: string) {
   return { w, n };
 }
 
+/** A simulated disk whose next sync fails (EIO) once armed; it records syncs and replaces. */
+function flakyDisk(): { storage: SimStorage; calls: string[]; failNextSync: () => void } {
+  const calls: string[] = [];
+  let failNext = false;
+  const storage = new (class extends SimStorage {
+    override replace(name: string, b: Uint8Array): void {
+      calls.push(`replace ${name}`);
+      super.replace(name, b);
+    }
+    override sync(name: string): void {
+      calls.push(`sync ${name}`);
+      if (failNext) {
+        failNext = false;
+        throw new Error('EIO');
+      }
+      super.sync(name);
+    }
+  })();
+  return {
+    storage,
+    calls,
+    failNextSync: () => {
+      failNext = true;
+    },
+  };
+}
+
 const rec = (round: number): NodeWalRecord => ({ t: 'round', height: 3, round, step: 'prevote', lockedRound: -1, lockedBlock: null, validRound: -1, validBlock: null });
 
 describe('WAL', () => {
@@ -184,25 +211,10 @@ describe('signer state log', () => {
   });
 
   it('a write that fails leaves the guard where the disk is: asked again, it writes again before it signs', () => {
-    let failNext = false;
-    const calls: string[] = [];
-    const storage = new (class extends SimStorage {
-      override replace(name: string, b: Uint8Array): void {
-        calls.push(`replace ${name}`);
-        super.replace(name, b);
-      }
-      override sync(name: string): void {
-        calls.push(`sync ${name}`);
-        if (failNext) {
-          failNext = false;
-          throw new Error('EIO');
-        }
-        super.sync(name);
-      }
-    })();
+    const { storage, calls, failNextSync } = flakyDisk();
     const g = new SignerGuard(signer(), storage, hash);
     g.sign(5, 0, 'prevote', msg('A'), msg('A'));
-    failNext = true;
+    failNextSync();
     expect(() => g.sign(5, 0, 'precommit', msg('B'), msg('B'))).toThrow('EIO');
     expect(g.lastSigned()?.step).toBe('prevote');
     calls.length = 0;
@@ -271,19 +283,10 @@ describe('own votes in the signer state', () => {
   });
 
   it('after a write that failed, a different vote at that position replaces it: a restart never finds both', () => {
-    let failNext = false;
-    const storage = new (class extends SimStorage {
-      override sync(name: string): void {
-        if (failNext) {
-          failNext = false;
-          throw new Error('EIO');
-        }
-        super.sync(name);
-      }
-    })();
+    const { storage, failNextSync } = flakyDisk();
     const g = new SignerGuard(signer(), storage, hash);
     g.sign(5, 0, 'prevote', msg('A'), msg('A'));
-    failNext = true;
+    failNextSync();
     expect(() => g.sign(5, 0, 'precommit', msg('B'), msg('B'))).toThrow('EIO');
     expect(g.sign(5, 0, 'precommit', msg('C'), msg('C')).ok).toBe(true);
     expect(bodies(g, 5)).toEqual(['prevote:A', 'precommit:C']);
