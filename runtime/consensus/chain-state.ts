@@ -63,9 +63,12 @@ export class ChainState {
   }
 
   manifestAt(height: number): Manifest {
-    let m = (this.manifests[0] as { manifest: Manifest }).manifest;
-    for (const e of this.manifests) if (e.fromHeight <= height) m = e.manifest;
-    return m;
+    // The newest first: a lookup at a recent height (every tx a node checks) stops at once.
+    for (let i = this.manifests.length - 1; i > 0; i--) {
+      const e = this.manifests[i] as { fromHeight: number; manifest: Manifest };
+      if (e.fromHeight <= height) return e.manifest;
+    }
+    return (this.manifests[0] as { manifest: Manifest }).manifest;
   }
 
   latestEpoch(): number {

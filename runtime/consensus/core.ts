@@ -120,9 +120,14 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
   const timeMs = Math.max(Math.floor(now), s.chain.lastTimeMs + 1);
   const inBlock = new Set<string>();
   const txs: Uint8Array[] = [];
+  const stale: string[] = [];
   let bytes = 0;
   for (const tx of s.mempool.values()) {
     if (txs.length >= limits.blockTxCountMax || bytes + tx.bytes.length > blockTxBytesMax) break;
+    if (s.p.deps.checkTx?.(tx.bytes, s.height).kind === 'rejected') {
+      stale.push(txKey(tx));
+      continue;
+    }
     if (s.chain.txProblem(tx, timeMs, inBlock) !== null) continue;
     // The budget (a slow radio's) never keeps a block's first tx out: a large command still commits,
     // alone, and the next block goes on where this one stopped.
@@ -130,6 +135,7 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
     txs.push(tx.bytes);
     bytes += tx.bytes.length;
   }
+  for (const key of stale) s.mempool.remove(key);
   return encodeBlock({
     height: s.height,
     parent: s.chain.lastHash,
@@ -327,13 +333,14 @@ function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-r
 function drainSyncAhead(s: ConsensusState, now: number, fx: Effect[]): void {
   for (let next = s.syncAhead.get(s.chain.height + 1); next !== undefined && s.chain.checkpointDue === null; next = s.syncAhead.get(s.chain.height + 1)) {
     s.syncAhead.delete(next.block.block.height);
-    const txs = s.p.deps.checkTxs?.(next.block) ?? next.txs;
-    applySynced(s, { ...next, txs }, now, fx); // refused: deleted, and the chain did not move, so the loop ends
+    applySynced(s, next, now, fx, true); // refused: deleted, and the chain did not move, so the loop ends
   }
 }
 
-/** Applies the certified block for the next height; false (logged) when its certificate does not hold. */
-function applySynced(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, now: number, fx: Effect[]): boolean {
+/** Applies the certified block for the next height; false (logged) when its certificate does not hold.
+ *  `recheck`: a block kept ahead of the chain, whose txs were checked on arrival against what the node
+ *  knew then (a set change before it may not have been applied): checked again now (CoreDeps.checkTxs). */
+function applySynced(s: ConsensusState, input: Extract<Input, { type: 'sync-response' }>, now: number, fx: Effect[], recheck = false): boolean {
   const { block, certificate } = input;
   const problem = s.chain.verifyCert(certificate, block.hash);
   if (problem) {
@@ -341,7 +348,8 @@ function applySynced(s: ConsensusState, input: Extract<Input, { type: 'sync-resp
     return false;
   }
   // More than 2/3 of the power vouches for this block; txs our edge refused are logged, not applied.
-  const txs = input.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
+  const verdicts = recheck ? (s.p.deps.checkTxs?.(block) ?? input.txs) : input.txs;
+  const txs = verdicts.filter((t): t is CheckedTx => t.kind !== 'rejected');
   decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, now, fx);
   noteBlockFrom(s, input.from, block.block.height, true, now);
   return true;

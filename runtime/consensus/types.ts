@@ -185,4 +185,9 @@ export interface CoreDeps {
    *  a tx of a height past what the chain knew may have met the wrong validator set. Absent: the
    *  verdicts of arrival stand. */
   readonly checkTxs?: (block: DecodedBlock) => readonly (CheckedTx | RejectedTx)[];
+  /** The edge's verdict on one tx against the validator set of `height`. A proposer asks it for each
+   *  mempool tx it puts in a block: a tx admitted under a set that a change has since replaced (from an
+   *  operator or device the new set dropped) would make every node refuse the block, round after
+   *  round, and is dropped instead. Absent: the verdict of admission stands. */
+  readonly checkTx?: (bytes: Uint8Array, height: number) => CheckedTx | RejectedTx;
 }

@@ -72,7 +72,7 @@ export class NodeShell {
     const c = o.config.checkpointEveryHeights;
     if (k !== undefined && (!Number.isInteger(k) || k < c || k % c !== 0)) throw new Error(`snapshotEveryHeights is ${k}; it must be a multiple of checkpointEveryHeights (${c})`);
     this.fleet = o.genesis.body.fleet;
-    const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk), checkTxs: (b: DecodedBlock) => this.edge.checkTxs(b) };
+    const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk), checkTxs: (b: DecodedBlock) => this.edge.checkTxs(b), checkTx: (tx: Uint8Array, h: number) => this.edge.checkTx(tx, undefined, h) };
     this.core = createConsensus({ id: o.id, fleet: this.fleet, genesis: o.genesis, config: o.config, deps });
     this.edge = new EdgeVerifier({
       fleet: this.fleet,

@@ -53,6 +53,39 @@ describe('validator-set change through the manifest', () => {
     for (const n of w.nodes.slice(0, 3).concat(w.nodes.slice(4))) expect(n.shell?.core.chain.height ?? 0).toBeGreaterThan(changedAt + 5);
   });
 
+  it("a command admitted just before its operator was removed does not stall the fleet: proposers drop it from their mempools", async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'stale-mempool', durationMs: 8_000 }), 21);
+    w.start();
+    w.queue.runUntil(1_500, 1e8);
+    w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+    w.queue.runUntil(3_000, 1e8);
+    const chainOf = (i: number) => {
+      const c = w.nodes[i]?.shell?.core.chain;
+      if (!c) throw new Error(`node ${i} down`);
+      return c;
+    };
+    let changedAt = 0;
+    for (let h = 1; h <= chainOf(0).height && changedAt === 0; h++) if (chainOf(0).manifestAt(h).body.epoch === 2) changedAt = h;
+    expect(changedAt, 'the set without the operator is in force').toBeGreaterThan(0);
+    // What the race leaves: 'op' signed a command, every node admitted it under the old set (its
+    // verdict at the height before the change), and it sits in every mempool.
+    const t = w.now();
+    const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(5), issuedAt: t, expiresAt: t + 600_000, args: {} });
+    const env = sealEnvelope('command', w.fleet, 'op', body, w.operatorSigner());
+    for (const n of w.nodes) {
+      const shell = n.shell;
+      if (!shell) continue;
+      const tx = shell.edge.checkTx(env, undefined, changedAt - 1);
+      if (tx.kind !== 'command') throw new Error(`admitted before the change: ${tx.kind === 'rejected' ? tx.reason : tx.kind}`);
+      shell.input({ type: 'tx', now: w.now(), tx });
+    }
+    const before = chainOf(0).height;
+    w.queue.runUntil(5_000, 1e8);
+    expect(w.checkers.violations).toEqual([]);
+    expect(chainOf(0).height, 'heights go on').toBeGreaterThan(before + 5);
+  });
+
   it('a manifest signed by anyone but the authority never enters a block', async () => {
     await initCrypto();
     const w = new World(scenario({ name: 'rogue-manifest', durationMs: 3_000 }), 22);
