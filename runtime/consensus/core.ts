@@ -18,7 +18,6 @@ export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, resto
 
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
-/** Own proposals and votes kept for re-broadcast: three rounds of proposal, prevote and precommit. */
 
 export function createConsensus(p: CoreParams): ConsensusState {
   return new ConsensusState(p);

@@ -71,7 +71,7 @@ export const limits = {
   mempoolPerOperatorMax: 500, // one operator cannot fill the pool; overflow: refused
   consensusRoundsAheadMax: 8, // votes for rounds further ahead are dropped (a flood cannot grow the vote set)
   evidenceSentMax: 1_024, // equivocations a validator remembers reporting (older heights forgotten first)
-  ownMessagesMax: 9, // own signed messages of a height a node re-sends (gossip) and keeps to send again after a restart
+  ownMessagesMax: 9, // own signed messages of a height (three rounds of proposal, prevote, precommit) a node re-sends (gossip) and keeps to send again after a restart
   lateVoteHeightsMax: 4, // vote sets of heights already left, kept to catch an equivocation that arrives late
   futureHeightMessagesMax: 512, // messages for height+1 buffered during the commit wait; overflow: dropped
   recentBlocksMax: 256, // committed blocks kept in memory to serve block sync (the most a node's syncWindowHeights may be); a peer further behind state-syncs

@@ -15,10 +15,11 @@ import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
 import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
 import { toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
-import { lastHeightRecordsMax, SignerGuard } from './signer-guard.js';
+import { SignerGuard } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 
 export const walFile = 'consensus.wal';
@@ -147,11 +148,10 @@ export class NodeShell {
     // may have kept any of them from the wire): proposals from the WAL's 'own' records (votes too, in a
     // WAL written before the signer state kept them), votes from the signer state (each was durable
     // there before it was sent). The restored core is past those steps and would never make them again
-    // (a repeat is a no-op).
-    // The newest few of each (the signer state keeps no more): the core re-sends no more of its own,
-    // and a height of many rounds must not queue more at boot than one input may cause.
+    // (a repeat is a no-op). The newest few of each, as many as the core re-sends of its own: a height
+    // of many rounds must not queue more at boot than one input may cause.
     const now = this.o.clock.now();
-    const mine = own.slice(-lastHeightRecordsMax);
+    const mine = own.slice(-limits.ownMessagesMax);
     for (const l of this.guard.signedAt(this.core.height)) {
       const signed = l.signed;
       if (signed) mine.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));

@@ -18,7 +18,7 @@
 // place) is still read, and rewritten as a log.
 
 import type { Signer } from '../crypto/sodium.js';
-import { bytesEqual } from '../lib/bytes.js';
+import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { frame, readFrames } from './framed-log.js';
@@ -42,16 +42,13 @@ export const signerStateFile = 'signer-state';
 
 /** Records the log holds before it is rewritten (~180 bytes each). */
 export const compactAfterRecords = 1024;
-/** The newest records of the last height kept (and sent again after a restart): no more than the core
- *  re-sends of its own. */
-export const lastHeightRecordsMax = limits.ownMessagesMax;
 /** The previous release's limit too: a rollback reads this file. */
 const recordBytesMax = 1024;
 
 export class SignerGuard {
-  private last: LastSigned | null;
   /** The newest records of the last signed height, oldest first, one per position (what a restart
-   *  sends again); at most lastHeightRecordsMax. */
+   *  sends again, no more than the core re-sends of its own: limits.ownMessagesMax). The last one is
+   *  the state. */
   private lastHeight: LastSigned[];
   /** Records in the file now. */
   private records: number;
@@ -69,7 +66,6 @@ export class SignerGuard {
   ) {
     const { lastHeight, records, rewrite } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
-    this.last = lastHeight.at(-1) ?? null;
     this.records = records;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
     if (rewrite) this.rewrite();
@@ -90,12 +86,12 @@ export class SignerGuard {
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before.
     const newestFirst: LastSigned[] = [];
-    for (let i = f.value.payloads.length - 1; i >= 0; i--) {
+    for (let i = f.value.payloads.length - 1; i >= 0 && newestFirst.length < limits.ownMessagesMax; i--) {
       const l = SignerGuard.parse((f.value.payloads[i] as { bytes: Uint8Array }).bytes);
       if (newestFirst.length > 0 && l.height !== newestFirst[0]?.height) break;
       // One record per position, the newest: an older one at the same position is a write that failed
       // (its signature never left), and sending both would be an equivocation.
-      if (newestFirst.length < lastHeightRecordsMax && !newestFirst.some((x) => x.round === l.round && x.step === l.step)) newestFirst.push(l);
+      if (!newestFirst.some((x) => x.round === l.round && x.step === l.step)) newestFirst.push(l);
     }
     return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
   }
@@ -118,15 +114,8 @@ export class SignerGuard {
 
   /** Replaces the file with the last height's records (or nothing), atomically. */
   private rewrite(): void {
-    const frames = this.lastHeight.map((l) => SignerGuard.record(l));
-    const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let off = 0;
-    for (const f of frames) {
-      all.set(f, off);
-      off += f.length;
-    }
-    this.storage.replace(signerStateFile, all);
-    this.records = frames.length;
+    this.storage.replace(signerStateFile, concatBytes(...this.lastHeight.map((l) => SignerGuard.record(l))));
+    this.records = this.lastHeight.length;
     this.damaged = false;
   }
 
@@ -136,7 +125,7 @@ export class SignerGuard {
   private save(l: LastSigned): void {
     const before = this.lastHeight;
     // `l` is past every record here (sign refuses anything else), so positions stay one record each.
-    const lastHeight = [...(before[0]?.height === l.height ? before : []), l].slice(-lastHeightRecordsMax);
+    const lastHeight = [...(before[0]?.height === l.height ? before : []), l].slice(-limits.ownMessagesMax);
     try {
       if (this.damaged || this.records >= compactAfterRecords) {
         this.lastHeight = lastHeight;
@@ -153,12 +142,11 @@ export class SignerGuard {
       this.damaged = true;
       throw e;
     }
-    this.last = l;
   }
 
   /** The last signed position, with its message. */
   lastSigned(): LastSigned | null {
-    return this.last;
+    return this.lastHeight.at(-1) ?? null;
   }
 
   /** The newest of what this node signed at `height` (one per position, oldest first), if that is the
@@ -169,7 +157,7 @@ export class SignerGuard {
 
   /** Where (height, round, step) lies from the last signed position: < 0 before it, 0 at it, > 0 after. */
   private from(height: number, round: number, step: SignStep): number {
-    const l = this.last;
+    const l = this.lastSigned();
     return l ? height - l.height || round - l.round || stepRank[step] - stepRank[l.step] : 1;
   }
 
@@ -182,7 +170,7 @@ export class SignerGuard {
    *  passes its `body` too, kept with the signature (see signedAt). */
   sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {
     const digest = this.hash(message);
-    const l = this.last;
+    const l = this.lastSigned();
     if (l) {
       const cmp = this.from(height, round, step);
       if (cmp < 0) return err(`refusing to sign ${step} at ${height}/${round}: already signed ${l.step} at ${l.height}/${l.round}`);

@@ -34,11 +34,15 @@ async function worldNode2(name: string) {
   return { w, n };
 }
 
-/** A simulated disk whose next sync fails (EIO) once armed; it records syncs and replaces. */
+/** A simulated disk that records its appends, syncs and replaces; once armed, its next sync fails (EIO). */
 function flakyDisk(): { storage: SimStorage; calls: string[]; failNextSync: () => void } {
   const calls: string[] = [];
   let failNext = false;
   const storage = new (class extends SimStorage {
+    override append(name: string, b: Uint8Array): void {
+      calls.push(`append ${name}`);
+      super.append(name, b);
+    }
     override replace(name: string, b: Uint8Array): void {
       calls.push(`replace ${name}`);
       super.replace(name, b);
@@ -132,21 +136,7 @@ describe('signer state log', () => {
   const file = (st: SimStorage): Uint8Array => st.read(signerStateFile) ?? new Uint8Array(0);
 
   it('a new signature costs one append and one sync (no temp file, no rename); a repeat costs nothing', () => {
-    const calls: string[] = [];
-    const storage = new (class extends SimStorage {
-      override append(name: string, b: Uint8Array): void {
-        calls.push(`append ${name}`);
-        super.append(name, b);
-      }
-      override sync(name: string): void {
-        calls.push(`sync ${name}`);
-        super.sync(name);
-      }
-      override replace(name: string, b: Uint8Array): void {
-        calls.push(`replace ${name}`);
-        super.replace(name, b);
-      }
-    })();
+    const { storage, calls } = flakyDisk();
     const g = new SignerGuard(signer(), storage, hash);
     expect(g.sign(1, 0, 'prevote', msg('A'), msg('A')).ok).toBe(true);
     expect(g.sign(1, 0, 'precommit', msg('B'), msg('B')).ok).toBe(true);
