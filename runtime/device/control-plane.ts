@@ -3,7 +3,7 @@
 // topics of control-topics.ts. Publishing is best effort: the chain, not MQTT, is the record.
 
 import type { MqttClient } from 'mqtt';
-import { connectMqtt } from '../links/mqtt-connect.js';
+import { connectMqtt, flushNow } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import type { Signer } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
@@ -90,6 +90,7 @@ export class ControlPlane {
     if (!c) return;
     this.published++;
     c.publish(topic, payload, { qos, retain });
+    flushNow(c); // an ack is published mid-commit: on the wire now, not after the rest of that work
   }
 
   /** Signs and publishes an ack, and its JSON form for people. */

@@ -4,7 +4,7 @@
 // Anything else (ws:// and wss://, credentials or a query in the URL, a SOCKS proxy) goes through
 // mqtt.connect() unchanged.
 
-import { connect as netConnect, isIP } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 
@@ -52,4 +52,17 @@ function tlsStream(client: MqttClient, host: string, port: number, o: IClientOpt
     else socket.removeListener('error', onHandshakeError);
   });
   return socket;
+}
+
+/**
+ * Writes what mqtt.js queued on the socket now. mqtt-packet corks the socket for each packet and uncorks
+ * it on the next tick, so a packet published in the middle of synchronous work leaves only when that
+ * work is done: a validator's vote sat in the socket while the node fsynced the steps its own vote
+ * caused, ~1-3 ms a hop. Every write of a packet is made before publish returns, so uncorking here
+ * still sends each packet whole; the pending next-tick uncorks then find nothing corked.
+ */
+export function flushNow(c: MqttClient): void {
+  const s = c.stream as unknown as Partial<Socket> | undefined;
+  if (!s || typeof s.uncork !== 'function') return;
+  for (let i = 0; i < 1_024 && (s.writableCorked ?? 0) > 0; i++) s.uncork();
 }

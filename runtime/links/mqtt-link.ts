@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import { connectMqtt } from './mqtt-connect.js';
+import { connectMqtt, flushNow } from './mqtt-connect.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
@@ -314,12 +314,14 @@ export class MqttLink implements Link {
     this.draining = true;
     const gen = this.generation;
     const inflightMax = this.opts.inflightMax ?? limits.mqttInflightMax;
+    let published = false;
     try {
       while (this.inflight < inflightMax && this.connected) {
         const q = this.queue.shift();
         if (!q) break;
         this.inflight++;
         this.stats.sent(q.item.envelopeBytes);
+        published = true;
         c.publish(q.item.topic, q.item.payload, this.pubOpts[q.cls], () => {
           if (gen !== this.generation) return;
           this.inflight--;
@@ -329,6 +331,7 @@ export class MqttLink implements Link {
     } finally {
       this.draining = false;
     }
+    if (published) flushNow(c);
   }
 
   private receive(topic: string, payload: Buffer): void {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
-import { connectMqtt } from '../../runtime/links/mqtt-connect.js';
+import { connectMqtt, flushNow } from '../../runtime/links/mqtt-connect.js';
 import { Mosquitto } from './processes.js';
 
 const fleet = 'tls-fleet';
@@ -33,6 +33,33 @@ describe('connectMqtt', () => {
       expect(await got).toBe('hello');
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules\/(ws|socks|ip-address)\//.test(k));
       expect(loaded).toEqual([]);
+    } finally {
+      await c.endAsync();
+      await broker.stop();
+    }
+  });
+
+  it('flushNow hands a published packet to the kernel before the caller returns, whole and in order', async () => {
+    const broker = await Mosquitto.start();
+    const c = connectMqtt(broker.url, { clientId: 'flush-test', reconnectPeriod: 0 });
+    try {
+      expect(await outcome(c)).toBe('connect');
+      await c.subscribeAsync('t/flush', { qos: 1 });
+      const got: string[] = [];
+      const both = new Promise<void>((resolve) => c.on('message', (_t, p: Buffer) => got.push(p.toString()) === 2 && resolve()));
+      const s = c.stream as unknown as { writableCorked: number; writableLength: number };
+      c.publish('t/flush', 'first', { qos: 1 });
+      // mqtt-packet corked the socket until the next tick: the packet is still in Node's buffer.
+      expect(s.writableCorked).toBe(1);
+      expect(s.writableLength).toBeGreaterThan(0);
+      flushNow(c);
+      expect(s.writableCorked).toBe(0);
+      expect(s.writableLength).toBe(0);
+      c.publish('t/flush', 'second', { qos: 1 });
+      flushNow(c);
+      expect(s.writableLength).toBe(0);
+      await both;
+      expect(got).toEqual(['first', 'second']);
     } finally {
       await c.endAsync();
       await broker.stop();
