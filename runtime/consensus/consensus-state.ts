@@ -11,7 +11,7 @@ import { Mempool } from './mempool.js';
 import { proposerOf } from './proposer.js';
 import { chunkHashesOf, commitmentOf } from './snapshot.js';
 import { addServed, noteCommitted, StateSync } from './state-sync.js';
-import type { CheckedTx, CommittedBlock, ConsensusConfig, CoreDeps, Input, RejectedTx, Step, VerifiedProposal, WalRecord } from './types.js';
+import type { CheckedTx, CommittedBlock, ConsensusConfig, CoreDeps, Input, RejectedTx, SignedPosition, Step, VerifiedProposal, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
 /** Transaction bytes in one block at most: the block limit less room for the header and last commit. */
@@ -154,6 +154,39 @@ export function recordCheckpoint(s: ConsensusState, height: number, bytes: Uint8
   s.chain.recordCheckpoint(height, commitment);
   addServed(s, { height, bytes, chunkHashes, commitment, proof: null });
   return commitment;
+}
+
+const stepRank: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
+
+/**
+ * Brings the restored round state up to what the node signed at this height (its signer state, oldest
+ * first). Round records are written ahead of each signature without an fsync of their own, so after a
+ * crash the last durable one may be older than the last signature. Safety needs two things of it, and
+ * the signatures carry both: the node is at least at the position it last signed (the signer guard
+ * refuses anything before it anyway), and a precommit for a block in round r is a lock on that block
+ * in r, and a valid value (line 36 sets all three in the step that precommits). The block itself may be
+ * unknown here (a node that did not propose it keeps it only in round records): the lock then holds
+ * with no value (lockedValue null), which refuses every other value, and its own too unless a proposal
+ * brings a proof of lock change from round r or later (line 28). Safe; and live, since the proposer
+ * re-proposes a valid value with its valid round.
+ */
+export function restoreSigned(s: ConsensusState, signed: readonly SignedPosition[]): void {
+  for (const p of signed) {
+    if (p.round > s.round || (p.round === s.round && stepRank[p.step] > stepRank[s.step])) {
+      s.round = p.round;
+      s.step = p.step;
+    }
+    if (p.step !== 'precommit' || p.blockHash === null) continue;
+    const value = s.candidates.get(p.blockHash) ?? null;
+    if (p.round > s.lockedRound) {
+      s.lockedRound = p.round;
+      s.lockedValue = value;
+    }
+    if (p.round > s.validRound) {
+      s.validRound = p.round;
+      s.validValue = value;
+    }
+  }
 }
 
 /** Restores the round state a node had persisted before a crash (the shell reads it from the WAL). */

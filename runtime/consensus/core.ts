@@ -14,7 +14,7 @@ import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syn
 import type { CheckedTx, CommittedBlock, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
-export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, type Candidate, type CoreParams } from './consensus-state.js';
+export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, type Candidate, type CoreParams } from './consensus-state.js';
 
 const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;

@@ -8,6 +8,13 @@ import type { Manifest } from '../manifest/manifest.js';
 
 export type VoteKind = 'prevote' | 'precommit';
 export type Step = 'propose' | 'prevote' | 'precommit';
+/** A position this node signed at the current height, as its signer state recorded it (restoreSigned):
+ *  a proposal is step 'propose'; blockHash is the hex hash a vote was for, null for nil or a proposal. */
+export interface SignedPosition {
+  readonly round: number;
+  readonly step: Step;
+  readonly blockHash: string | null;
+}
 export type TimerKind = 'propose' | 'prevote' | 'precommit' | 'gossip' | 'next-height';
 
 /** A transaction inside a block after the shell checked its envelope (signature, role, fleet). */

@@ -9,6 +9,11 @@
 // can be large, and the previous release reads records of at most 1024 bytes: a rollback must still
 // read this file); the shell writes its own proposals to the WAL.
 //
+// A restart takes its position and its lock from here too: the WAL's round records are written ahead
+// of each signature without an fsync of their own (the shell's persist), so the last durable one may
+// be older than the last signature. A precommit for a block is the lock on it, so the height's newest
+// such record is kept even when newer ones fill the newest few (kept, below).
+//
 // The file is a framed log (framed-log.ts): each new signature appends one record and fsyncs once; the
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
@@ -23,6 +28,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { frame, readFrames } from './framed-log.js';
 import { limits } from '../lib/limits.js';
+import { parseVoteBody, type VoteBody } from '../wire/vote.js';
 import type { Storage } from './ports.js';
 
 export type SignStep = 'proposal' | 'prevote' | 'precommit';
@@ -47,8 +53,9 @@ const recordBytesMax = 1024;
 
 export class SignerGuard {
   /** The newest records of the last signed height, oldest first, one per position (what a restart
-   *  sends again, no more than the core re-sends of its own: limits.ownMessagesMax). The last one is
-   *  the state. */
+   *  sends again, no more than the core re-sends of its own: limits.ownMessagesMax), and the height's
+   *  newest precommit for a block if it is older than those (the lock a restart takes from here, see
+   *  kept). The last one is the state. */
   private lastHeight: LastSigned[];
   /** Records in the file now. */
   private records: number;
@@ -84,14 +91,18 @@ export class SignerGuard {
     // signature that left this device (bit rot, a bad card), and rolling back past it could sign twice.
     const f = readFrames(b, signerStateFile, recordBytesMax, { fullLengthTailIsTorn: false });
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
-    // Only the last height's records are decoded: the newest first, back to the height before.
+    // Only the last height's records are decoded: the newest first, back to the height before, and
+    // past the newest few only as far as its lock (see kept).
     const newestFirst: LastSigned[] = [];
-    for (let i = f.value.payloads.length - 1; i >= 0 && newestFirst.length < limits.ownMessagesMax; i--) {
+    for (let i = f.value.payloads.length - 1; i >= 0; i--) {
       const l = SignerGuard.parse((f.value.payloads[i] as { bytes: Uint8Array }).bytes);
       if (newestFirst.length > 0 && l.height !== newestFirst[0]?.height) break;
       // One record per position, the newest: an older one at the same position is a write that failed
       // (its signature never left), and sending both would be an equivocation.
-      if (!newestFirst.some((x) => x.round === l.round && x.step === l.step)) newestFirst.push(l);
+      if (newestFirst.some((x) => x.round === l.round && x.step === l.step)) continue;
+      const full = newestFirst.length >= limits.ownMessagesMax;
+      if (full && newestFirst.some(isLock)) break;
+      if (!full || isLock(l)) newestFirst.push(l);
     }
     return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
   }
@@ -125,7 +136,7 @@ export class SignerGuard {
   private save(l: LastSigned): void {
     const before = this.lastHeight;
     // `l` is past every record here (sign refuses anything else), so positions stay one record each.
-    const lastHeight = [...(before[0]?.height === l.height ? before : []), l].slice(-limits.ownMessagesMax);
+    const lastHeight = kept([...(before[0]?.height === l.height ? before : []), l]);
     try {
       if (this.damaged || this.records >= compactAfterRecords) {
         this.lastHeight = lastHeight;
@@ -186,4 +197,34 @@ export class SignerGuard {
     this.failPoint('after-signer-persist');
     return ok(signature);
   }
+}
+
+/** The vote a kept body holds; null when the bytes are not a vote body. */
+export function voteOf(body: Uint8Array): VoteBody | null {
+  const d = decodeCbor(body, recordBytesMax);
+  if (!d.ok) return null;
+  try {
+    return parseVoteBody(d.value);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `l` is a precommit for a block (not nil): the node locked on that block in that round. */
+export function isLock(l: LastSigned): boolean {
+  return l.step === 'precommit' && l.signed !== null && (voteOf(l.signed.body)?.blockHash ?? null) !== null;
+}
+
+/**
+ * What the guard keeps of one height's records (oldest first, one per position): the newest
+ * limits.ownMessagesMax, and the newest precommit for a block before them if none of them is one. The
+ * round state the WAL holds beside it is written ahead of each signature without an fsync of its own,
+ * so after a crash this file is where a restart learns its lock (NodeShell.replay): a long height of nil
+ * rounds after it must not push it out.
+ */
+function kept(records: readonly LastSigned[]): LastSigned[] {
+  const newest = records.slice(-limits.ownMessagesMax);
+  if (newest.some(isLock)) return newest;
+  const lock = records.slice(0, -limits.ownMessagesMax).findLast(isLock);
+  return lock ? [lock, ...newest] : newest;
 }

@@ -16,6 +16,7 @@ import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node
 import { readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
 beforeAll(async () => {
@@ -338,6 +339,33 @@ describe('own votes in the signer state', () => {
     expect(new SignerGuard(signer(), storage, hash).signedAt(7).map((l) => l.round)).toEqual([1991, 1992, 1993, 1994, 1995, 1996, 1997, 1998, 1999]);
   });
 
+  it('keeps the height\'s newest precommit for a block past the newest 9 (the lock a restart takes), across restarts and a rewrite', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    const vote = (round: number, block: number | null) => encodeVoteBody({ height: 7, round, blockHash: block === null ? null : new Uint8Array(32).fill(block) });
+    const sign = (guard: SignerGuard, round: number, step: 'prevote' | 'precommit', block: number | null) => expect(guard.sign(7, round, step, msg(`${step}${round}`), vote(round, block)).ok).toBe(true);
+    sign(g, 0, 'prevote', 1);
+    sign(g, 0, 'precommit', 1); // locked on block 1 in round 0
+    sign(g, 1, 'prevote', 2);
+    sign(g, 1, 'precommit', 2); // then on block 2 in round 1
+    for (let r = 2; r < 12; r++) {
+      sign(g, r, 'prevote', null);
+      sign(g, r, 'precommit', null);
+    }
+    const expected = ['1/precommit', ...[7, 8, 9, 10, 11].flatMap((r) => [`${r}/prevote`, `${r}/precommit`]).slice(1)];
+    const positions = (guard: SignerGuard) => guard.signedAt(7).map((l) => `${l.round}/${l.step}`);
+    expect(positions(g)).toEqual(expected);
+    expect(positions(new SignerGuard(signer(), storage, hash)), 'after a restart').toEqual(expected);
+    // A nil vote is no lock: with the lock among the newest 9, nothing older is kept.
+    sign(g, 12, 'prevote', 3);
+    sign(g, 12, 'precommit', 3);
+    expect(positions(g)[0]).toBe('8/precommit');
+    // Rewritten (a failed write marks the file damaged): the records written are the ones kept.
+    const torn = new SimStorage();
+    torn.replace(signerStateFile, concatBytes(storage.read(signerStateFile) ?? new Uint8Array(0), Uint8Array.of(0, 0, 0)));
+    expect(positions(new SignerGuard(signer(), torn, hash))).toEqual(positions(g));
+  });
+
   it("a node's WAL holds its own proposals only; its votes are in the signer state", async () => {
     const { n } = await worldNode2('own-records');
     const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
@@ -365,6 +393,36 @@ describe('own votes in the signer state', () => {
     expect({ height: back.height, round: back.round }).toEqual(at);
     expect(mine(back, 'prevote'), 'its prevote').toBe(true);
     expect(mine(back, 'precommit'), 'its precommit').toBe(true);
+  });
+
+  it('round records are written ahead without an fsync: a validator that crashed right after precommitting a block restarts locked on it, from its signer state', async () => {
+    const { w, n } = await worldNode2('lock-from-signer');
+    const core = n.shell?.core;
+    if (!core) throw new Error('no core');
+    const id = 'v02';
+    const precommitted = (c: typeof core) => {
+      const v = c.votes.tally('precommit', c.round)?.votes.get(id);
+      return v !== undefined && v.blockHash !== null;
+    };
+    // On to a moment it has precommitted a block and the height is not decided yet (1 ms steps).
+    for (let t = 1_501; t < 2_000 && !precommitted(core); t++) w.queue.runUntil(t, 1e6);
+    expect(precommitted(core)).toBe(true);
+    const at = { height: core.height, round: core.round, lockedRound: core.lockedRound, validRound: core.validRound, locked: core.lockedValue?.value };
+    expect(at.lockedRound).toBe(at.round);
+    // Its round record with the lock is written, not durable: the crash loses it.
+    expect(n.storage.hasPending('consensus.wal')).toBe(true);
+    w.crash(n, 'intact');
+    const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+    if (!wal.ok) throw new Error(wal.error);
+    const durableLock = wal.value.records.some((r) => r.t === 'round' && r.height === at.height && r.lockedRound === at.round);
+    expect(durableLock, 'the WAL on disk does not hold the lock').toBe(false);
+    w.restart(n);
+    w.queue.runUntil(w.queue.now, 1e6);
+    const back = n.shell?.core;
+    if (!back) throw new Error(`not restarted: ${n.fatal}`);
+    expect({ height: back.height, round: back.round, lockedRound: back.lockedRound, validRound: back.validRound }).toEqual({ height: at.height, round: at.round, lockedRound: at.lockedRound, validRound: at.validRound });
+    // The block itself went with the round record (the proposer has it); the lock holds without it.
+    expect(back.lockedValue === null || back.lockedValue.value === at.locked).toBe(true);
   });
 });
 
