@@ -160,15 +160,15 @@ const stepRank: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 
 /**
  * Brings the restored round state up to what the node signed at this height (its signer state, oldest
- * first). Round records are written ahead of each signature without an fsync of their own, so after a
- * crash the last durable one may be older than the last signature. Safety needs two things of it, and
- * the signatures carry both: the node is at least at the position it last signed (the signer guard
- * refuses anything before it anyway), and a precommit for a block in round r is a lock on that block
- * in r, and a valid value (line 36 sets all three in the step that precommits). The block itself may be
- * unknown here (a node that did not propose it keeps it only in round records): the lock then holds
- * with no value (lockedValue null), which refuses every other value, and its own too unless a proposal
- * brings a proof of lock change from round r or later (line 28). Safe; and live, since the proposer
- * re-proposes a valid value with its valid round.
+ * first). Most round records are written ahead of each signature without an fsync of their own
+ * (NodeShell.persist), so after a crash the last durable one may be older than the last signature: the
+ * node is put at the position it last signed (the signer guard refuses anything before it anyway). A
+ * precommit for a block in round r is a lock on that block in r and a valid value (line 36 sets all
+ * three in the step that precommits). The round record that set them was fsynced with the block before
+ * that precommit was signed, so the WAL normally restores them with the block; the signer state is a
+ * second source of the lock for a WAL that lost it. Without the block the lock holds with no value
+ * (lockedValue null): it refuses every other value, and its own too unless a proposal brings a proof of
+ * lock change from round r or later (line 28).
  */
 export function restoreSigned(s: ConsensusState, signed: readonly SignedPosition[]): void {
   for (const p of signed) {

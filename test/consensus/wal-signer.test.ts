@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, hash, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
-import { compactAfterRecords, SignerGuard, signerStateFile } from '../../runtime/node/signer-guard.js';
+import { compactAfterRecords, SignerGuard, signerStateFile, voteOf } from '../../runtime/node/signer-guard.js';
 import { FileStorage } from '../../runtime/device/file-storage.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
@@ -68,6 +68,16 @@ function flakyDisk(): { storage: SimStorage; calls: string[]; failNextSync: () =
 
 const rec = (round: number): NodeWalRecord => ({ t: 'round', height: 3, round, step: 'prevote', lockedRound: -1, lockedBlock: null, validRound: -1, validBlock: null });
 
+/** A commit record from a simulated node's WAL (a real block and certificate). */
+async function aCommitRecord(): Promise<NodeWalRecord> {
+  const { n } = await worldNode2('a-commit');
+  const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+  if (!wal.ok) throw new Error(wal.error);
+  const commit = wal.value.records.find((r) => r.t === 'commit');
+  if (!commit) throw new Error('no commit record');
+  return commit;
+}
+
 describe('WAL', () => {
   it('reads back what was written', () => {
     const bytes = concatBytes(encodeWalRecord(rec(0)), encodeWalRecord(rec(1)), encodeWalRecord({ t: 'own', envelope: Uint8Array.of(1, 2, 3) }));
@@ -88,15 +98,37 @@ describe('WAL', () => {
     }
   });
 
-  it('refuses a corrupt record in the middle, naming the file and the offset', () => {
+  it('refuses a corrupt record with a commit (always fsynced) after it, naming the file and the offset', async () => {
     const a = encodeWalRecord(rec(0));
     const b = encodeWalRecord(rec(1));
     const c = encodeWalRecord(rec(2));
-    const bytes = concatBytes(a, b, c);
+    const bytes = concatBytes(a, b, c, encodeWalRecord(await aCommitRecord()));
     bytes[a.length + 12] = (bytes[a.length + 12] as number) ^ 0xff;
     const r = readWal(bytes, 'consensus.wal');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toMatch(new RegExp(`consensus\\.wal is corrupt at offset ${a.length}: checksum mismatch`));
+  });
+
+  it('takes damage with no commit after it for a torn tail: the records written ahead since the last fsync, with a hole a power loss left anywhere in them', async () => {
+    const commit = encodeWalRecord(await aCommitRecord());
+    const a = encodeWalRecord(rec(0));
+    const own = encodeWalRecord({ t: 'own', envelope: new Uint8Array(3_000).fill(7) });
+    const c = encodeWalRecord(rec(2));
+    for (const [from, to] of [[20, 60], [0, 4_096], [500, 2_000]] as const) {
+      const bytes = concatBytes(commit, a, own, c);
+      bytes.fill(0, commit.length + a.length + from, Math.min(bytes.length - c.length, commit.length + a.length + to));
+      const r = readWal(bytes, 'consensus.wal');
+      if (!r.ok) throw new Error(r.error);
+      expect(r.value.records.map((x) => x.t), `hole ${from}-${to}`).toEqual(['commit', 'round']);
+      expect(r.value.validBytes).toBe(commit.length + a.length);
+      expect(r.value.tornTailBytes).toBe(bytes.length - commit.length - a.length);
+    }
+    // A hole before a commit is not a torn tail: that commit was fsynced, so the hole is corruption.
+    const bytes = concatBytes(commit, a, own, c, commit);
+    bytes.fill(0, commit.length + a.length + 100, commit.length + a.length + 200);
+    const r = readWal(bytes, 'consensus.wal');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(new RegExp(`consensus\\.wal is corrupt at offset ${commit.length + a.length}`));
   });
 
   it('a node whose WAL is corrupt in the middle refuses to start', async () => {
@@ -395,34 +427,72 @@ describe('own votes in the signer state', () => {
     expect(mine(back, 'precommit'), 'its precommit').toBe(true);
   });
 
-  it('round records are written ahead without an fsync: a validator that crashed right after precommitting a block restarts locked on it, from its signer state', async () => {
-    const { w, n } = await worldNode2('lock-from-signer');
+  it('a prevote\'s round record is written ahead without an fsync: a validator crashed right after its prevote restarts at the position it signed; the round record of a lock is fsynced', async () => {
+    const { w, n } = await worldNode2('position-from-signer');
     const core = n.shell?.core;
     if (!core) throw new Error('no core');
     const id = 'v02';
-    const precommitted = (c: typeof core) => {
-      const v = c.votes.tally('precommit', c.round)?.votes.get(id);
-      return v !== undefined && v.blockHash !== null;
-    };
-    // On to a moment it has precommitted a block and the height is not decided yet (1 ms steps).
-    for (let t = 1_501; t < 2_000 && !precommitted(core); t++) w.queue.runUntil(t, 1e6);
-    expect(precommitted(core)).toBe(true);
-    const at = { height: core.height, round: core.round, lockedRound: core.lockedRound, validRound: core.validRound, locked: core.lockedValue?.value };
-    expect(at.lockedRound).toBe(at.round);
-    // Its round record with the lock is written, not durable: the crash loses it.
+    const mine = (c: typeof core, kind: 'prevote' | 'precommit') => c.votes.tally(kind, c.round)?.votes.get(id);
+    // On to a moment it has prevoted and not precommitted yet (0.05 ms steps).
+    for (let t = 1_501; t < 2_000 && !(mine(core, 'prevote') && !mine(core, 'precommit') && !core.waiting); t += 0.05) w.queue.runUntil(t, 1e6);
+    expect(mine(core, 'prevote') !== undefined && mine(core, 'precommit') === undefined).toBe(true);
+    const at = { height: core.height, round: core.round, step: core.step };
+    expect(at.step).toBe('prevote');
+    // Its round record for the prevote is written, not durable: the crash loses it.
     expect(n.storage.hasPending('consensus.wal')).toBe(true);
     w.crash(n, 'intact');
     const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
     if (!wal.ok) throw new Error(wal.error);
-    const durableLock = wal.value.records.some((r) => r.t === 'round' && r.height === at.height && r.lockedRound === at.round);
-    expect(durableLock, 'the WAL on disk does not hold the lock').toBe(false);
+    expect(wal.value.records.some((r) => r.t === 'round' && r.height === at.height && r.round === at.round && r.step === 'prevote'), 'the WAL on disk does not hold the prevote step').toBe(false);
     w.restart(n);
-    w.queue.runUntil(w.queue.now, 1e6);
     const back = n.shell?.core;
     if (!back) throw new Error(`not restarted: ${n.fatal}`);
-    expect({ height: back.height, round: back.round, lockedRound: back.lockedRound, validRound: back.validRound }).toEqual({ height: at.height, round: at.round, lockedRound: at.lockedRound, validRound: at.validRound });
-    // The block itself went with the round record (the proposer has it); the lock holds without it.
-    expect(back.lockedValue === null || back.lockedValue.value === at.locked).toBe(true);
+    expect({ height: back.height, round: back.round, step: back.step }).toEqual(at);
+    // On to its precommit for a block: the round record with the lock (and the block) was fsynced before it.
+    const until = w.queue.now + 500;
+    for (let t = w.queue.now + 0.05; t < until && !(back.lockedRound >= 0 && mine(back, 'precommit')); t += 0.05) w.queue.runUntil(t, 1e6);
+    expect(back.lockedRound).toBeGreaterThanOrEqual(0);
+    expect(n.storage.hasPending('consensus.wal'), 'nothing of the lock waits for an fsync').toBe(false);
+  });
+});
+
+describe('a fleet-wide power loss', () => {
+  it('every validator loses power the moment it has precommitted a block (seed 3): they restart locked on it, with it, and the height commits', async () => {
+    const { World } = await import('../../fleet-sim/sim/world.js');
+    const { scenario } = await import('../sim/helpers.js');
+    const seed = 3;
+    const w = new World(scenario({ name: 'lost-block', durationMs: 20_000, followers: 0 }), seed);
+    w.start();
+    w.queue.runUntil(1_500, 1e7);
+    const vals = w.nodes.slice(0, 4);
+    type Peek = { guard: SignerGuard; core: { height: number; waiting: boolean } };
+    const precommittedBlock = (n: (typeof vals)[number]): boolean => {
+      const sh = n.shell as unknown as Peek | null;
+      const l = sh?.guard.lastSigned();
+      return !!sh && !!l && l.height === sh.core.height && l.step === 'precommit' && l.signed !== null && (voteOf(l.signed.body)?.blockHash ?? null) !== null && !sh.core.waiting;
+    };
+    // 0.05 ms steps: each validator crashes (unsynced writes lost) as soon as it has signed its
+    // precommit for the height's block, before any of them decides it.
+    let height = -1;
+    for (let t = 1_500; t < 4_000 && vals.some((n) => n.shell); t += 0.05) {
+      w.queue.runUntil(t, 1e6);
+      for (const n of vals) {
+        if (!n.shell || !precommittedBlock(n)) continue;
+        if (height === -1) height = n.shell.core.height;
+        if (n.shell.core.height === height) w.crash(n, 'intact');
+      }
+      if (height !== -1 && vals.some((n) => n.shell && n.shell.core.height > height)) break;
+    }
+    expect(vals.every((n) => !n.shell), `seed ${seed}: every validator down before one decided height ${height}`).toBe(true);
+    for (const n of vals) w.restart(n);
+    for (const n of vals) {
+      const c = n.shell?.core;
+      expect(c?.lockedRound, `${n.id} locked`).toBeGreaterThanOrEqual(0);
+      expect(c?.lockedValue, `${n.id} has the block it is locked on`).not.toBe(null);
+    }
+    w.queue.runUntil(w.queue.now + 3_000, 1e7);
+    const heights = vals.map((n) => n.shell?.core.height ?? -1);
+    expect(Math.min(...heights), `seed ${seed}: crashed at height ${height}, 3 s after the restart at ${heights}`).toBeGreaterThan(height + 5);
   });
 });
 
