@@ -86,6 +86,32 @@ describe('validator-set change through the manifest', () => {
     expect(chainOf(0).height, 'heights go on').toBeGreaterThan(before + 5);
   });
 
+  it('a set change empties a follower\'s mempool too of the txs the new set refuses (it never builds a block)', async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'stale-follower-mempool', durationMs: 5_000 }), 21);
+    w.start();
+    w.queue.runUntil(1_500, 1e8);
+    w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+    // While the old set is in force: a command of 'op' that only the follower holds (it reached no
+    // validator, so no block takes it before the change).
+    const t = w.now();
+    const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(6), issuedAt: t, expiresAt: t + 600_000, args: {} });
+    const env = sealEnvelope('command', w.fleet, 'op', body, w.operatorSigner());
+    const holders = () => w.nodes.filter((n) => n.shell && [...n.shell.core.mempool.values()].some((tx) => tx.kind === 'command' && tx.operator === 'op')).map((n) => n.id);
+    const follower = w.nodes.find((n) => n.shell && !n.shell.core.isValidator());
+    const shell = follower?.shell;
+    if (!follower || !shell) throw new Error('no follower');
+    const tx = shell.edge.checkTx(env, undefined, shell.core.height);
+    if (tx.kind !== 'command') throw new Error(`admitted before the change: ${tx.kind === 'rejected' ? tx.reason : tx.kind}`);
+    expect(shell.core.mempool.add(tx)).toBe(null);
+    expect(holders()).toEqual([follower.id]);
+    w.queue.runUntil(3_000, 1e8);
+    const c = follower.shell?.core.chain;
+    expect(c && c.manifestAt(c.height + 1).body.epoch, 'the new set is in force').toBe(2);
+    expect(holders(), 'no mempool holds it').toEqual([]);
+    expect(w.checkers.violations).toEqual([]);
+  });
+
   it('a manifest signed by anyone but the authority never enters a block', async () => {
     await initCrypto();
     const w = new World(scenario({ name: 'rogue-manifest', durationMs: 3_000 }), 22);
