@@ -7,7 +7,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { ChainState } from './chain-state.js';
 import { LightFollowing } from './light-follower.js';
-import { Mempool } from './mempool.js';
+import { Mempool, txKey } from './mempool.js';
 import { proposerOf } from './proposer.js';
 import { chunkHashesOf, commitmentOf } from './snapshot.js';
 import { addServed, noteCommitted, StateSync } from './state-sync.js';
@@ -94,6 +94,19 @@ export class ConsensusState {
   constructor(readonly p: CoreParams) {
     this.chain = new ChainState(p.genesis, p.fleet, p.deps, p.config);
     this.votes = this.newVoteSet();
+  }
+
+  /**
+   * Drops the mempool txs the validator set of the current height refuses (a command of an operator it
+   * removed, telemetry of a device it dropped), when a new set comes into force or a snapshot was
+   * installed. Every block holding one is refused, so a proposer drops them when it builds one
+   * (buildBlock); a follower never builds one, and kept them until they expired (telemetry: never).
+   */
+  dropRefused(): void {
+    const check = this.p.deps.checkTx;
+    if (!check) return;
+    const refused = [...this.mempool.values()].filter((tx) => check(tx.bytes, this.height).kind === 'rejected');
+    for (const tx of refused) this.mempool.remove(txKey(tx));
   }
 
   /** Resets the per-height state for the height after the chain's last block (Algorithm 1, line 54). */

@@ -147,19 +147,6 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
   });
 }
 
-/**
- * A new validator set is in force from this height: the mempool loses the txs it refuses (a command of
- * an operator it removed, telemetry of a device it dropped). Every block holding one is refused, so a
- * proposer drops them when it builds one (buildBlock); a follower never builds one, and kept them
- * until they expired (telemetry: never), each taking a place in a bounded mempool.
- */
-function dropRefused(s: ConsensusState): void {
-  const check = s.p.deps.checkTx;
-  if (!check) return;
-  const refused = [...s.mempool.values()].filter((tx) => check(tx.bytes, s.height).kind === 'rejected');
-  for (const tx of refused) s.mempool.remove(txKey(tx));
-}
-
 function relayPolka(s: ConsensusState, round: number, value: string, to: string | null, fx: Effect[]): void {
   const t = s.votes.tally('prevote', round);
   if (!t) return;
@@ -379,7 +366,7 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   // The shell answers at once with recordCheckpoint: no block is built or judged before it has.
   if (s.chain.checkpointDue !== null) fx.push({ type: 'checkpoint', height: s.chain.checkpointDue });
   s.enterNextHeight();
-  if (s.chain.manifestAt(s.height) !== s.chain.manifestAt(s.height - 1)) dropRefused(s);
+  if (s.chain.manifestAt(s.height) !== s.chain.manifestAt(s.height - 1)) s.dropRefused();
   s.waiting = true;
   s.committedAtMs = now;
   // The next height starts after the commit wait, or sooner for an operator command: one waiting now

@@ -326,6 +326,7 @@ export function installSnapshot(
   // Txs the snapshot shows committed (or now expired) can never enter a block: drop them.
   for (const tx of [...s.mempool.values()]) if (s.chain.txProblem(tx, s.chain.lastTimeMs, null) !== null) s.mempool.remove(txKey(tx));
   s.enterNextHeight();
+  s.dropRefused(); // the snapshot may cross a validator-set change
   s.future = [];
   if (fx === null) return;
   // Persist (and hand the app its part) before anything else runs, then wait out the commit pause.

@@ -2,8 +2,7 @@
 // the signer state keep them. A damaged or short record at the very end is a torn write from a crash
 // (the writer never finished its fsync, so nothing acted on it) and is dropped; a damaged record with
 // more data after it is corruption, and the reader refuses, naming the file and the offset
-// (tendermint#573: silently skipping it would replay a hole), unless the writer fsyncs only some
-// records and none of those follows the damage (ReadOptions.isSynced).
+// (tendermint#573: silently skipping it would replay a hole).
 
 import { err, ok, type Result } from '../lib/result.js';
 import { crc32 } from './crc32.js';
@@ -39,14 +38,6 @@ export interface ReadOptions {
   /** Whether a final record of full length that fails its checksum counts as torn (default true, the
    *  WAL's choice) or as damage (the signer state's: it may be a signature that was returned). */
   readonly fullLengthTailIsTorn?: boolean;
-  /**
-   * For a log whose writer fsyncs only some records (the WAL: commits), the records it fsyncs. Damage
-   * with none of them intact after it lies in data written since the last fsync, which a power loss
-   * may leave with holes anywhere (pages reach the disk in any order), so it is a torn tail: the log
-   * ends where the damage starts. Damage before such a record is corruption. Unset: only damage at the
-   * very end is torn (a writer that fsyncs every record).
-   */
-  readonly isSynced?: (payload: Uint8Array) => boolean;
 }
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
@@ -61,38 +52,23 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
   while (off < bytes.length) {
     const remaining = bytes.length - off;
     const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off });
-    const damaged = (why: string): Result<Frames> => (o.isSynced && !syncedAfter(bytes, off + 1, recordBytesMax, o.isSynced) ? torn() : err(`${fileName} is corrupt at offset ${off}: ${why}`));
     if (remaining < frameHeaderBytes) return torn();
     const len = dv.getUint32(off);
-    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : damaged('a record of length 0');
+    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : err(`${fileName} is corrupt at offset ${off}: a record of length 0`);
     const sum = dv.getUint32(off + 4);
-    if (len > recordBytesMax) return damaged(`record length ${len} exceeds ${recordBytesMax}`);
+    if (len > recordBytesMax) {
+      return err(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);
+    }
     if (remaining < frameHeaderBytes + len) return torn();
     const payload = bytes.subarray(off + frameHeaderBytes, off + frameHeaderBytes + len);
     const last = off + frameHeaderBytes + len === bytes.length;
     if (crc32(payload) !== sum) {
       if (last && (o.fullLengthTailIsTorn ?? true)) return torn();
       if (last) return err(`${fileName} is corrupt at offset ${off}: its last record fails its checksum`);
-      return damaged(`checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
+      return err(`${fileName} is corrupt at offset ${off}: checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
     }
     payloads.push({ offset: off, bytes: payload });
     off += frameHeaderBytes + len;
   }
   return ok({ payloads, tornTailBytes: 0, validBytes: off });
-}
-
-/**
- * Whether an intact record that `isSynced` picks starts at or after `from`. Past damage the framing is
- * lost, so every offset is tried: a header whose length fits and whose checksum matches its payload
- * (a length read from random bytes rarely fits, and a stray match needs 32 bits of luck).
- */
-function syncedAfter(bytes: Uint8Array, from: number, recordBytesMax: number, isSynced: (payload: Uint8Array) => boolean): boolean {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = from; at + frameHeaderBytes <= bytes.length; at++) {
-    const len = dv.getUint32(at);
-    if (len === 0 || len > recordBytesMax || at + frameHeaderBytes + len > bytes.length) continue;
-    const payload = bytes.subarray(at + frameHeaderBytes, at + frameHeaderBytes + len);
-    if (crc32(payload) === dv.getUint32(at + 4) && isSynced(payload)) return true;
-  }
-  return false;
 }

@@ -57,9 +57,7 @@ export interface WalReadout {
 }
 
 export function readWal(bytes: Uint8Array, fileName: string): Result<WalReadout> {
-  // The shell fsyncs every commit record, and some round records; the rest is written ahead (shell.ts,
-  // persist), so damage with no commit after it is a torn tail, however far from the end it starts.
-  const f = readFrames(bytes, fileName, limits.walRecordBytesMax, { isSynced: isCommitRecord });
+  const f = readFrames(bytes, fileName, limits.walRecordBytesMax);
   if (!f.ok) return err(`${f.error}; refusing to start (move the file aside to resync from peers)`);
   const records: NodeWalRecord[] = [];
   for (const p of f.value.payloads) {
@@ -69,9 +67,4 @@ export function readWal(bytes: Uint8Array, fileName: string): Result<WalReadout>
     records.push(rec.value);
   }
   return ok({ records, tornTailBytes: f.value.tornTailBytes, validBytes: f.value.validBytes });
-}
-
-/** Whether a WAL payload is a commit record: a CBOR array of 3 whose first item is the text "commit". */
-function isCommitRecord(p: Uint8Array): boolean {
-  return p.length > 8 && p[0] === 0x83 && p[1] === 0x66 && new TextDecoder().decode(p.subarray(2, 8)) === 'commit';
 }
