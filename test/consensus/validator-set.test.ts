@@ -14,6 +14,16 @@ import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 import { scenario } from '../sim/helpers.js';
 
+/** A seeded world (seed 21) whose authority, at 1.5 s, publishes a manifest with no operators. */
+async function removingOperators(name: string, durationMs: number): Promise<World> {
+  await initCrypto();
+  const w = new World(scenario({ name, durationMs }), 21);
+  w.start();
+  w.queue.runUntil(1_500, 1e8);
+  w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+  return w;
+}
+
 describe('validator-set change through the manifest', () => {
   it('v03 becomes a follower two heights after the manifest commits; the fleet stays live and safe', async () => {
     await initCrypto();
@@ -54,11 +64,7 @@ describe('validator-set change through the manifest', () => {
   });
 
   it("a command admitted just before its operator was removed does not stall the fleet: proposers drop it from their mempools", async () => {
-    await initCrypto();
-    const w = new World(scenario({ name: 'stale-mempool', durationMs: 8_000 }), 21);
-    w.start();
-    w.queue.runUntil(1_500, 1e8);
-    w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+    const w = await removingOperators('stale-mempool', 8_000);
     w.queue.runUntil(3_000, 1e8);
     const chainOf = (i: number) => {
       const c = w.nodes[i]?.shell?.core.chain;
@@ -87,11 +93,7 @@ describe('validator-set change through the manifest', () => {
   });
 
   it('a set change empties a follower\'s mempool too of the txs the new set refuses (it never builds a block)', async () => {
-    await initCrypto();
-    const w = new World(scenario({ name: 'stale-follower-mempool', durationMs: 5_000 }), 21);
-    w.start();
-    w.queue.runUntil(1_500, 1e8);
-    w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+    const w = await removingOperators('stale-follower-mempool', 5_000);
     // While the old set is in force: a command of 'op' that only the follower holds (it reached no
     // validator, so no block takes it before the change).
     const t = w.now();
