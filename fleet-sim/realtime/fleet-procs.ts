@@ -15,7 +15,7 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
-import { walFile } from '../../runtime/node/shell.js';
+import { aheadFile, walFile } from '../../runtime/node/shell.js';
 import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { padPosition, type FlightWorld } from '../flight/flight-layer.js';
@@ -346,6 +346,7 @@ export class FleetProcs {
       writeFileSync(walPath, Buffer.concat(commits));
     }
     rmSync(join(dir, signerStateFile), { force: true });
+    rmSync(join(dir, aheadFile), { force: true });
     await this.start(d);
   }
 

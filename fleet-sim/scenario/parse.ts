@@ -60,9 +60,9 @@ function fault(v: unknown, i: number, count: number): Fault {
   if ('restart' in o) {
     only(o, ['at', 'restart', 'wal'], f);
     const wal = o.wal ?? 'intact';
-    if (wal !== 'torn' && wal !== 'intact') fail(`${f}.wal`, 'must be torn or intact');
+    if (wal !== 'torn' && wal !== 'intact' && wal !== 'holes') fail(`${f}.wal`, 'must be intact, torn or holes');
     const which = o.restart === 'crashed' ? 'crashed' : (node(o.restart, `${f}.restart`, count, false) as number);
-    return { at, kind: 'restart', node: which, wal: wal as 'torn' | 'intact' };
+    return { at, kind: 'restart', node: which, wal: wal as 'intact' | 'torn' | 'holes' };
   }
   if ('byzantine' in o) {
     only(o, ['at', 'byzantine', 'behavior'], f);

@@ -16,7 +16,7 @@ export type NodeRef = number | 'proposer';
 export type Fault =
   | { readonly at: number; readonly kind: 'crash'; readonly node: NodeRef }
   /** `crashed`: the node the latest crash fault took down (a crashed `proposer` is only known then). */
-  | { readonly at: number; readonly kind: 'restart'; readonly node: number | 'crashed'; readonly wal: 'torn' | 'intact' }
+  | { readonly at: number; readonly kind: 'restart'; readonly node: number | 'crashed'; readonly wal: 'intact' | 'torn' | 'holes' }
   | { readonly at: number; readonly kind: 'byzantine'; readonly node: number; readonly behavior: Behavior }
   | { readonly at: number; readonly kind: 'partition'; readonly groups: readonly (readonly number[])[]; readonly until: number }
   | { readonly at: number; readonly kind: 'one-way'; readonly from: readonly number[]; readonly to: readonly number[]; readonly until: number }

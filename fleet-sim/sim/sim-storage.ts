@@ -1,11 +1,15 @@
 // Simulated disk for one node: appended bytes sit in a volatile buffer until sync; a crash loses them,
-// or (torn mode) keeps a random prefix of them, as a real disk can after power loss.
+// or (torn mode) keeps a random prefix of them, or (holes mode) a random prefix in which some sectors
+// never reached the disk and read as zeros, as a real disk can after power loss.
 
 import type { Prng } from '../../runtime/lib/prng.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
 import type { Storage } from '../../runtime/node/ports.js';
 
-export type CrashMode = 'intact' | 'torn';
+export type CrashMode = 'intact' | 'torn' | 'holes';
+
+/** The unit a disk writes whole: a power loss keeps or loses each one on its own. */
+const sectorBytes = 512;
 
 export class SimStorage implements Storage {
   /**
@@ -62,11 +66,23 @@ export class SimStorage implements Storage {
     return (this.pending.get(name)?.length ?? 0) > 0;
   }
 
-  /** Power loss: unsynced bytes vanish, or a torn prefix of them survives (at most one partial record). */
+  /** Power loss: unsynced bytes vanish, or a torn prefix of them survives, or (holes) a prefix of them
+   *  with each sector kept or lost (zeros) on its own: later pages written and an earlier one not. */
   crash(mode: CrashMode, prng: Prng): void {
     for (const [name, p] of this.pending) {
       const all = concatBytes(...p);
-      if (mode === 'torn' && all.length > 1) this.durable.set(name, [...(this.durable.get(name) ?? []), all.slice(0, prng.int(all.length))]);
+      if (mode === 'intact' || all.length <= 1) continue;
+      const kept = all.slice(0, prng.int(all.length));
+      if (mode === 'holes') {
+        const base = this.durable.has(name) ? this.flat(name).length : 0;
+        // Sectors are aligned to the file's offsets, not to where the unsynced bytes start.
+        for (let at = 0; at < kept.length; ) {
+          const end = Math.min(kept.length, (Math.floor((base + at) / sectorBytes) + 1) * sectorBytes - base);
+          if (prng.chance(0.5)) kept.fill(0, at, end);
+          at = end;
+        }
+      }
+      this.durable.set(name, [...(this.durable.get(name) ?? []), kept]);
     }
     this.pending.clear();
   }

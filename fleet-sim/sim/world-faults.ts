@@ -2,7 +2,7 @@
 // Byzantine behaviours, partitions, broker outages and loss. Twins and amnesia are set up here because
 // they are about identity and disk; the other behaviours wrap a node's outgoing traffic (byzantine.ts).
 
-import { walFile } from '../../runtime/node/shell.js';
+import { aheadFile, walFile } from '../../runtime/node/shell.js';
 import { snapshotFile } from '../../runtime/node/snapshot-file.js';
 import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import type { Behavior } from '../scenario/scenario.js';
@@ -20,7 +20,7 @@ export function scheduleFaults(w: World): void {
           return w.crash(w.nodes[lastCrashed] as SimNode, 'intact');
         case 'restart': {
           const n = w.nodes[f.node === 'crashed' ? lastCrashed : f.node] as SimNode;
-          if (n.shell && f.wal === 'torn') w.crash(n, 'torn');
+          if (n.shell && f.wal !== 'intact') w.crash(n, f.wal);
           else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, w.diskPrng);
           return w.restart(n);
         }
@@ -74,7 +74,7 @@ export function makeByzantine(w: World, n: SimNode, behavior: Behavior): void {
     w.boot(n);
   } else if (behavior === 'twins') {
     const twin: SimNode = { ...n, storage: new SimStorage(), shell: null, incarnation: 0, twin: null, byz: { ...n.byz, prng: w.prng.split(`twin-${n.index}`) } };
-    for (const name of [walFile, snapshotFile]) {
+    for (const name of [walFile, aheadFile, snapshotFile]) {
       const b = n.storage.rawDurable(name);
       if (b) twin.storage.setDurable(name, Uint8Array.from(b));
     }

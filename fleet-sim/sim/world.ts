@@ -14,7 +14,7 @@ import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { Outbox } from '../../runtime/cli/outbox.js';
-import { NodeShell, walFile } from '../../runtime/node/shell.js';
+import { aheadFile, NodeShell, walFile } from '../../runtime/node/shell.js';
 import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -446,9 +446,9 @@ export class World {
     n.crashes++;
     this.crashedIds.add(n.index);
     if (this.nodes[n.index] === n) this.links.down(n.index);
-    // Both append-only files (the WAL and the signer state's log) end in a write cut short: the one in
-    // flight, whose unsynced bytes the crash tears, or else one that never finished.
-    const logs = [walFile, signerStateFile];
+    // The append-only files (the WAL, the ahead log and the signer state's log) end in a write cut short:
+    // the one in flight, whose unsynced bytes the crash tears, or else one that never finished.
+    const logs = [walFile, aheadFile, signerStateFile];
     const inFlight = logs.filter((f) => n.storage.hasPending(f));
     n.storage.crash(mode, this.diskPrng);
     if (mode === 'torn') for (const f of logs) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng);

@@ -16,7 +16,7 @@ import { VoteSet } from './vote-set.js';
 
 export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, type Candidate, type CoreParams } from './consensus-state.js';
 
-const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
+export const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
 
 export function createConsensus(p: CoreParams): ConsensusState {

@@ -1,6 +1,6 @@
 // The Storage port on a device's disk: files in the data directory, appended and fsynced (the WAL and
-// the signer state's log; a file's first sync in a process also fsyncs the directory that lists it), or replaced
-// atomically (write temp, fsync, rename, fsync the directory).
+// the signer state's log; a file's first sync in a process also fsyncs the directory that lists it),
+// appended only (the ahead log), or replaced atomically (write temp, fsync, rename, fsync the directory).
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';

@@ -38,6 +38,10 @@ export interface ReadOptions {
   /** Whether a final record of full length that fails its checksum counts as torn (default true, the
    *  WAL's choice) or as damage (the signer state's: it may be a signature that was returned). */
   readonly fullLengthTailIsTorn?: boolean;
+  /** Whether damage anywhere ends the log instead of stopping the reader: the records before it are the
+   *  log, and the rest counts as torn (default false). For a file that is never fsynced (the ahead log,
+   *  shell.ts): a power loss may leave a hole anywhere in it, and nothing in it is a promise. */
+  readonly damageEndsLog?: boolean;
 }
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
@@ -52,20 +56,21 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
   while (off < bytes.length) {
     const remaining = bytes.length - off;
     const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off });
+    const damaged = (why: string): Result<Frames> => (o.damageEndsLog === true ? torn() : err(why));
     if (remaining < frameHeaderBytes) return torn();
     const len = dv.getUint32(off);
-    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : err(`${fileName} is corrupt at offset ${off}: a record of length 0`);
+    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : damaged(`${fileName} is corrupt at offset ${off}: a record of length 0`);
     const sum = dv.getUint32(off + 4);
     if (len > recordBytesMax) {
-      return err(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);
+      return damaged(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);
     }
     if (remaining < frameHeaderBytes + len) return torn();
     const payload = bytes.subarray(off + frameHeaderBytes, off + frameHeaderBytes + len);
     const last = off + frameHeaderBytes + len === bytes.length;
     if (crc32(payload) !== sum) {
       if (last && (o.fullLengthTailIsTorn ?? true)) return torn();
-      if (last) return err(`${fileName} is corrupt at offset ${off}: its last record fails its checksum`);
-      return err(`${fileName} is corrupt at offset ${off}: checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
+      if (last) return damaged(`${fileName} is corrupt at offset ${off}: its last record fails its checksum`);
+      return damaged(`${fileName} is corrupt at offset ${off}: checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
     }
     payloads.push({ offset: off, bytes: payload });
     off += frameHeaderBytes + len;

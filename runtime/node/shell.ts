@@ -9,7 +9,7 @@ import { encodeProposalBody } from '../wire/block.js';
 import { sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
 import { signingBytes } from '../wire/signing.js';
-import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, type Candidate, type ConsensusState } from '../consensus/core.js';
+import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepOrder, type Candidate, type ConsensusState } from '../consensus/core.js';
 import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
 import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
@@ -22,7 +22,12 @@ import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from '.
 import { SignerGuard, voteOf, type LastSigned } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 
+/** The write-ahead log: commits and the round records that bring a lock or a valid value, each fsynced
+ *  before anything acts on it. */
 export const walFile = 'consensus.wal';
+/** The ahead log: round records that bring nothing new to keep and own proposals, written without an
+ *  fsync (persist, below). A restart takes what is intact of it, up to the first damage. */
+export const aheadFile = 'consensus.ahead';
 
 export interface NodeShellOptions {
   readonly id: string;
@@ -91,21 +96,31 @@ export class NodeShell {
     this.o.failPoint?.(label);
   }
 
-  /** Recovers from the snapshot file and the WAL after it (throws naming file and offset on damage), then starts the core. */
+  /** Recovers from the snapshot file, the WAL after it (throws naming file and offset on damage) and the
+   *  ahead log, then starts the core. */
   boot(): void {
     const snap = this.o.storage.read(snapshotFile);
     if (snap && snap.length > 0) this.restoreFile(snap);
-    const bytes = this.o.storage.read(walFile);
-    if (bytes && bytes.length > 0) {
-      const w = readWal(bytes, walFile);
-      if (!w.ok) throw new Error(w.error);
-      if (w.value.tornTailBytes > 0) {
-        this.o.logger.warn(`${this.o.id}: ${walFile}: dropped a torn final record of ${w.value.tornTailBytes} bytes`);
-        this.o.storage.replace(walFile, bytes.subarray(0, w.value.validBytes));
-      }
-      this.replay(w.value.records);
-    }
+    const wal = this.readLog(walFile, false);
+    const ahead = this.readLog(aheadFile, true);
+    this.aheadBytes = ahead.bytes;
+    this.replay(wal.records, ahead.records);
     this.o.scheduler.at(this.o.clock.now(), () => this.input({ type: 'start', now: this.o.clock.now() }));
+  }
+
+  /** One log's intact records; a torn tail (for the ahead log: anything from its first damage on) is cut
+   *  off the file, so appends go after intact records. */
+  private readLog(name: string, damageEndsLog: boolean): { readonly records: NodeWalRecord[]; readonly bytes: number } {
+    const bytes = this.o.storage.read(name);
+    if (!bytes || bytes.length === 0) return { records: [], bytes: 0 };
+    const w = readWal(bytes, name, { damageEndsLog });
+    if (!w.ok) throw new Error(w.error);
+    if (w.value.tornTailBytes > 0) {
+      const what = damageEndsLog ? `the ${w.value.tornTailBytes} bytes from the first damaged record on (written ahead, never promised)` : `a torn final record of ${w.value.tornTailBytes} bytes`;
+      this.o.logger.warn(`${this.o.id}: ${name}: dropped ${what}`);
+      this.o.storage.replace(name, bytes.subarray(0, w.value.validBytes));
+    }
+    return { records: w.value.records, bytes: w.value.validBytes };
   }
 
   private restoreFile(file: Uint8Array): void {
@@ -126,7 +141,9 @@ export class NodeShell {
     installSnapshot(this.core, v, d.value, manifests, chunkHashesOf(f.value.state, blake2b), null, this.o.clock.now(), null);
   }
 
-  private replay(records: readonly NodeWalRecord[]): void {
+  /** The WAL's blocks, then the newest round record of the height they reach from either log, and the
+   *  own messages of that height. A WAL written before the ahead log existed holds all three kinds. */
+  private replay(records: readonly NodeWalRecord[], ahead: readonly NodeWalRecord[]): void {
     let lastRound: Extract<WalRecord, { t: 'round' }> | null = null;
     const own: Uint8Array[] = [];
     for (const r of records) {
@@ -143,24 +160,37 @@ export class NodeShell {
       } else if (r.t === 'round') lastRound = r;
       else own.push(r.envelope);
     }
+    // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
+    // current height's records count. Records are written in the order of the positions they hold, so
+    // the newest position carries the newest lock: a lock reaches the WAL before anything after it.
+    const newer = (a: Extract<WalRecord, { t: 'round' }>, b: Extract<WalRecord, { t: 'round' }> | null): boolean =>
+      b === null || a.height > b.height || (a.height === b.height && (a.round > b.round || (a.round === b.round && stepOrder[a.step] > stepOrder[b.step])));
+    for (const r of ahead) {
+      if (r.t === 'round' && r.height === this.core.height && newer(r, lastRound)) lastRound = r;
+      else if (r.t === 'own') own.push(r.envelope);
+    }
+    if (lastRound && lastRound.height !== this.core.height) lastRound = null;
     if (lastRound) restoreRound(this.core, lastRound, (b) => this.candidate(b));
     // The last round record may be older than the last signature (it is written ahead, not fsynced):
     // the signer state has the position and the lock.
     restoreSigned(this.core, this.guard.signedAt(this.core.height).map(positionOf));
     // Own signed messages of the current height go back in, so they count and get re-broadcast (a crash
-    // may have kept any of them from the wire): proposals from the WAL's 'own' records (votes too, in a
-    // WAL written before the signer state kept them), votes from the signer state (each was durable
+    // may have kept any of them from the wire): proposals from the ahead log's 'own' records (and the
+    // WAL's, votes too, in a WAL written before those existed), votes from the signer state (each was durable
     // there before it was sent). The restored core is past those steps and would never make them again
     // (a repeat is a no-op). The newest few of each, as many as the core re-sends of its own: a height
     // of many rounds must not queue more at boot than one input may cause.
     const now = this.o.clock.now();
-    const mine = own.slice(-limits.ownMessagesMax);
+    const ownInputs: Input[] = [];
+    for (const e of own) {
+      const i = this.edge.toInput(e, now);
+      if (i.ok && (i.value.type !== 'proposal' || i.value.msg.height === this.core.height)) ownInputs.push(i.value);
+    }
+    this.queue.push(...ownInputs.slice(-limits.ownMessagesMax));
     for (const l of this.guard.signedAt(this.core.height)) {
       const signed = l.signed;
-      if (signed) mine.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
-    }
-    for (const e of mine) {
-      const i = this.edge.toInput(e, now);
+      if (!signed) continue;
+      const i = this.edge.toInput(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }), now);
       if (i.ok) this.queue.push(i.value);
     }
     if (lastRound) this.castLostVote(lastRound);
@@ -214,28 +244,45 @@ export class NodeShell {
   }
 
   /**
-   * Writes a WAL record. A commit is fsynced before the block is applied, and so is a round record that
-   * brings a lock or a valid value the WAL does not hold durably yet: a precommit for a block is durable
-   * in the signer state, and the block must be too, or a fleet that loses power after precommitting it
-   * comes back locked on a block nobody has (test/consensus/wal-signer.test.ts). The other round records
-   * and own proposals are written ahead without an fsync of their own (the next one makes them durable):
-   * what safety needs of them is in the signer state, whose fsync every signature waits for anyway (the
-   * position signed, the lock: replay). A proposal and a prevote cost one fsync each instead of three
-   * and two; a precommit for a block still two.
+   * Writes a consensus record. A commit goes to the WAL, fsynced before the block is applied, and so does
+   * a round record that brings a lock or a valid value the WAL does not hold durably yet: a precommit for
+   * a block is durable in the signer state, and the block must be too, or a fleet that loses power after
+   * precommitting it comes back locked on a block nobody has (test/consensus/wal-signer.test.ts). The
+   * other round records and own proposals go to the ahead log without an fsync: what safety needs of them
+   * is in the signer state, whose fsync every signature waits for anyway (the position signed, the lock:
+   * replay). A proposal and a prevote cost one fsync each instead of three and two; a precommit for a
+   * block still two. Every WAL record is fsynced as it is written, so a power loss can damage only its
+   * last record (a torn tail); the ahead log may lose any part of what it holds, holes included, and a
+   * restart takes its records up to the first damage.
    */
   private persist(r: NodeWalRecord): void {
     this.fail(`persist-${r.t}`);
-    this.o.storage.append(walFile, encodeWalRecord(r));
-    if (r.t === 'commit') return this.o.storage.sync(walFile);
-    if (r.t !== 'round' || (r.lockedBlock === null && r.validBlock === null)) return;
-    const values = `${r.height}/${r.lockedRound}/${r.validRound}`;
-    if (values === this.durableValues) return;
+    const record = encodeWalRecord(r);
+    if (r.t === 'commit') return this.commit(record);
+    const values = r.t === 'round' && (r.lockedBlock !== null || r.validBlock !== null) ? `${r.height}/${r.lockedRound}/${r.validRound}` : null;
+    if (values === null || values === this.durableValues) {
+      this.o.storage.append(aheadFile, record);
+      this.aheadBytes += record.length;
+      return;
+    }
+    this.o.storage.append(walFile, record);
     this.o.storage.sync(walFile);
     this.durableValues = values;
   }
 
   /** The height, locked round and valid round of the last round record fsynced with its blocks. */
   private durableValues = '';
+  /** Bytes in the ahead log, bounded by emptying it at a commit (whatever it holds is of this height or
+   *  earlier ones, none of which a restart reads once the commit is durable). */
+  private aheadBytes = 0;
+
+  private commit(record: Uint8Array): void {
+    this.o.storage.append(walFile, record);
+    this.o.storage.sync(walFile);
+    if (this.aheadBytes <= limits.aheadLogBytesMax) return;
+    this.o.storage.replace(aheadFile, new Uint8Array(0));
+    this.aheadBytes = 0;
+  }
 
   private sendOut(to: string | null, bytes: Uint8Array): void {
     this.fail('send');
@@ -323,7 +370,13 @@ export class NodeShell {
     this.fail('snapshot');
     this.o.storage.replace(snapshotFile, encodeSnapshotFile({ state, lastCertificate: this.core.chain.lastCertificate }));
     this.fail('snapshot-wal');
+    this.emptyLogs();
+  }
+
+  private emptyLogs(): void {
     this.o.storage.replace(walFile, new Uint8Array(0));
+    this.o.storage.replace(aheadFile, new Uint8Array(0));
+    this.aheadBytes = 0;
   }
 
   /** A snapshot state sync verified: durable first (snapshot, then an empty WAL), then the application's part. */
@@ -331,7 +384,7 @@ export class NodeShell {
     this.fail('install-snapshot');
     this.o.storage.replace(snapshotFile, encodeSnapshotFile({ state: v.bytes, lastCertificate: v.lastCertificate }));
     this.fail('install-wal');
-    this.o.storage.replace(walFile, new Uint8Array(0));
+    this.emptyLogs();
     const r = this.o.app.importState(v.app);
     // More than 2/3 of the power vouched for these bytes: an application that cannot read them is broken.
     assert(r.ok, `${this.o.id}: the application cannot import certified snapshot ${v.height}: ${r.ok ? '' : r.error}`);

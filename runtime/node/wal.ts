@@ -56,13 +56,19 @@ export interface WalReadout {
   readonly validBytes: number;
 }
 
-export function readWal(bytes: Uint8Array, fileName: string): Result<WalReadout> {
-  const f = readFrames(bytes, fileName, limits.walRecordBytesMax);
+/**
+ * The records of a WAL file. `damageEndsLog` (the ahead log, which is never fsynced): damage anywhere,
+ * a record that does not parse included, ends the log there instead of failing, and what follows counts
+ * as a torn tail.
+ */
+export function readWal(bytes: Uint8Array, fileName: string, o: { readonly damageEndsLog?: boolean } = {}): Result<WalReadout> {
+  const f = readFrames(bytes, fileName, limits.walRecordBytesMax, { damageEndsLog: o.damageEndsLog ?? false });
   if (!f.ok) return err(`${f.error}; refusing to start (move the file aside to resync from peers)`);
   const records: NodeWalRecord[] = [];
   for (const p of f.value.payloads) {
     const d = decodeCbor(p.bytes, limits.walRecordBytesMax);
     const rec = d.ok ? parseWith('wal record', d.value, parseRecord) : d;
+    if (!rec.ok && o.damageEndsLog === true) return ok({ records, tornTailBytes: bytes.length - p.offset, validBytes: p.offset });
     if (!rec.ok) return err(`${fileName} is corrupt at offset ${p.offset}: ${rec.error}`);
     records.push(rec.value);
   }

@@ -376,11 +376,14 @@ describe('own votes in the signer state', () => {
     expect(positions(new SignerGuard(signer(), torn, hash))).toEqual(positions(g));
   });
 
-  it("a node's WAL holds its own proposals only; its votes are in the signer state", async () => {
+  it("a node's ahead log holds its own proposals only; its votes are in the signer state", async () => {
     const { n } = await worldNode2('own-records');
     const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+    const ahead = readWal(n.storage.read('consensus.ahead') ?? new Uint8Array(0), 'consensus.ahead');
     if (!wal.ok) throw new Error(wal.error);
-    const own = wal.value.records.flatMap((r) => (r.t === 'own' ? [r.envelope] : []));
+    if (!ahead.ok) throw new Error(ahead.error);
+    expect(wal.value.records.filter((r) => r.t === 'own'), 'the WAL holds no own message').toEqual([]);
+    const own = ahead.value.records.flatMap((r) => (r.t === 'own' ? [r.envelope] : []));
     expect(own.length, 'node 2 proposed').toBeGreaterThan(0);
     expect(own.map((e) => (decodeEnvelope(e) as { ok: true; value: { kind: string } }).value.kind).filter((k) => k !== 'proposal')).toEqual([]);
   });
@@ -405,7 +408,7 @@ describe('own votes in the signer state', () => {
     expect(mine(back, 'precommit'), 'its precommit').toBe(true);
   });
 
-  it('a prevote\'s round record is written ahead without an fsync: a validator crashed right after its prevote restarts at the position it signed; the round record of a lock is fsynced', async () => {
+  it('a prevote\'s round record goes to the ahead log without an fsync: a validator crashed right after its prevote restarts at the position it signed; the round record of a lock is fsynced in the WAL', async () => {
     const { w, n } = await worldNode2('position-from-signer');
     const core = n.shell?.core;
     if (!core) throw new Error('no core');
@@ -417,11 +420,14 @@ describe('own votes in the signer state', () => {
     const at = { height: core.height, round: core.round, step: core.step };
     expect(at.step).toBe('prevote');
     // Its round record for the prevote is written, not durable: the crash loses it.
-    expect(n.storage.hasPending('consensus.wal')).toBe(true);
+    expect(n.storage.hasPending('consensus.ahead')).toBe(true);
+    expect(n.storage.hasPending('consensus.wal'), 'everything in the WAL is fsynced').toBe(false);
     w.crash(n, 'intact');
-    const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
-    if (!wal.ok) throw new Error(wal.error);
-    expect(wal.value.records.some((r) => r.t === 'round' && r.height === at.height && r.round === at.round && r.step === 'prevote'), 'the WAL on disk does not hold the prevote step').toBe(false);
+    for (const file of ['consensus.wal', 'consensus.ahead']) {
+      const log = readWal(n.storage.read(file) ?? new Uint8Array(0), file);
+      if (!log.ok) throw new Error(log.error);
+      expect(log.value.records.some((r) => r.t === 'round' && r.height === at.height && r.round === at.round && r.step === 'prevote'), `${file} on disk does not hold the prevote step`).toBe(false);
+    }
     w.restart(n);
     const back = n.shell?.core;
     if (!back) throw new Error(`not restarted: ${n.fatal}`);
