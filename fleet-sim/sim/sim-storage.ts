@@ -1,12 +1,13 @@
-// Simulated disk for one node: appended bytes sit in a volatile buffer until sync; a crash loses them,
-// or (torn mode) keeps a random prefix of them, or (holes mode) a random prefix in which some sectors
-// never reached the disk and read as zeros, as a real disk can after power loss.
+// Simulated disk for one node: appended bytes sit in a volatile buffer until sync; a power loss loses
+// them, or (torn mode) keeps a random prefix of them, or (holes mode) a random prefix in which some
+// sectors never reached the disk and read as zeros, as a real disk can. A process crash (process mode:
+// kill -9, a panic) keeps them all: the kernel has them.
 
 import type { Prng } from '../../runtime/lib/prng.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
 import type { Storage } from '../../runtime/node/ports.js';
 
-export type CrashMode = 'intact' | 'torn' | 'holes';
+export type CrashMode = 'intact' | 'torn' | 'holes' | 'process';
 
 /** The unit a disk writes whole: a power loss keeps or loses each one on its own. */
 const sectorBytes = 512;
@@ -67,10 +68,15 @@ export class SimStorage implements Storage {
   }
 
   /** Power loss: unsynced bytes vanish, or a torn prefix of them survives, or (holes) a prefix of them
-   *  with each sector kept or lost (zeros) on its own: later pages written and an earlier one not. */
+   *  with each sector kept or lost (zeros) on its own: later pages written and an earlier one not. A
+   *  process crash: they all stay. */
   crash(mode: CrashMode, prng: Prng): void {
     for (const [name, p] of this.pending) {
       const all = concatBytes(...p);
+      if (mode === 'process') {
+        this.durable.set(name, [...(this.durable.get(name) ?? []), all]);
+        continue;
+      }
       if (mode === 'intact' || all.length <= 1) continue;
       const kept = all.slice(0, prng.int(all.length));
       if (mode === 'holes') {

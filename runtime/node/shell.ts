@@ -5,8 +5,10 @@
 import { hash as blake2b, type Signer, type Verifier } from '../crypto/sodium.js';
 import { assert, assertNever } from '../lib/assert.js';
 import type { Manifest } from '../manifest/manifest.js';
-import { encodeProposalBody } from '../wire/block.js';
-import { sealEnvelope } from '../wire/envelope.js';
+import { encodeProposalBody, parseProposalBody } from '../wire/block.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { parseWith } from '../wire/fields.js';
+import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
 import { signingBytes } from '../wire/signing.js';
 import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepOrder, type Candidate, type ConsensusState } from '../consensus/core.js';
@@ -141,10 +143,11 @@ export class NodeShell {
     installSnapshot(this.core, v, d.value, manifests, chunkHashesOf(f.value.state, blake2b), null, this.o.clock.now(), null);
   }
 
-  /** The WAL's blocks, then the newest round record of the height they reach from either log, and the
-   *  own messages of that height. A WAL written before the ahead log existed holds all three kinds. */
+  /** The WAL's blocks, then the round state of the height they reach from the round records of both
+   *  logs, and the own messages of that height. A WAL written before the ahead log existed holds all
+   *  three kinds. */
   private replay(records: readonly NodeWalRecord[], ahead: readonly NodeWalRecord[]): void {
-    let lastRound: Extract<WalRecord, { t: 'round' }> | null = null;
+    let rounds: RoundRecord[] = [];
     const own: Uint8Array[] = [];
     for (const r of records) {
       if (r.t === 'commit') {
@@ -155,24 +158,21 @@ export class NodeShell {
         applyReplayed(this.core, committed, this.o.clock.now());
         this.o.app.commit(committed);
         if (this.core.chain.checkpointDue !== null) this.checkpoint(this.core.chain.checkpointDue, true);
-        lastRound = null;
+        rounds = [];
         own.length = 0;
-      } else if (r.t === 'round') lastRound = r;
+      } else if (r.t === 'round') rounds.push(r);
       else own.push(r.envelope);
     }
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
-    // current height's records count. Records are written in the order of the positions they hold, so
-    // the newest position carries the newest lock: a lock reaches the WAL before anything after it.
-    const newer = (a: Extract<WalRecord, { t: 'round' }>, b: Extract<WalRecord, { t: 'round' }> | null): boolean =>
-      b === null || a.height > b.height || (a.height === b.height && (a.round > b.round || (a.round === b.round && stepOrder[a.step] > stepOrder[b.step])));
+    // current height's records count.
     for (const r of ahead) {
-      if (r.t === 'round' && r.height === this.core.height && newer(r, lastRound)) lastRound = r;
-      else if (r.t === 'own') own.push(r.envelope);
+      if (r.t === 'round') rounds.push(r);
+      else if (r.t === 'own' && this.ownHeight(r.envelope) === this.core.height) own.push(r.envelope);
     }
-    if (lastRound && lastRound.height !== this.core.height) lastRound = null;
-    if (lastRound) restoreRound(this.core, lastRound, (b) => this.candidate(b));
-    // The last round record may be older than the last signature (it is written ahead, not fsynced):
-    // the signer state has the position and the lock.
+    const last = roundStateOf(rounds.filter((r) => r.height === this.core.height));
+    if (last) restoreRound(this.core, last, (b) => this.candidate(b));
+    // The round records may be older than the last signature (the ahead log is not fsynced): the
+    // signer state has the position and the lock.
     restoreSigned(this.core, this.guard.signedAt(this.core.height).map(positionOf));
     // Own signed messages of the current height go back in, so they count and get re-broadcast (a crash
     // may have kept any of them from the wire): proposals from the ahead log's 'own' records (and the
@@ -181,19 +181,26 @@ export class NodeShell {
     // (a repeat is a no-op). The newest few of each, as many as the core re-sends of its own: a height
     // of many rounds must not queue more at boot than one input may cause.
     const now = this.o.clock.now();
-    const ownInputs: Input[] = [];
-    for (const e of own) {
-      const i = this.edge.toInput(e, now);
-      if (i.ok && (i.value.type !== 'proposal' || i.value.msg.height === this.core.height)) ownInputs.push(i.value);
-    }
-    this.queue.push(...ownInputs.slice(-limits.ownMessagesMax));
+    const mine = own.slice(-limits.ownMessagesMax);
     for (const l of this.guard.signedAt(this.core.height)) {
       const signed = l.signed;
-      if (!signed) continue;
-      const i = this.edge.toInput(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }), now);
+      if (signed) mine.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
+    }
+    for (const e of mine) {
+      const i = this.edge.toInput(e, now);
       if (i.ok) this.queue.push(i.value);
     }
-    if (lastRound) this.castLostVote(lastRound);
+    if (last) this.castLostVote(last);
+  }
+
+  /** The height of an own proposal, read without checking its signature or its txs (those are checked
+   *  when it goes back in); null when it is not one. */
+  private ownHeight(envelope: Uint8Array): number | null {
+    const raw = decodeEnvelope(envelope);
+    if (!raw.ok || raw.value.kind !== 'proposal') return null;
+    const body = decodeCbor(raw.value.body, limits.envelopeBytesMax);
+    const p = body.ok ? parseWith('proposal', body.value, parseProposalBody) : body;
+    return p.ok ? p.value.height : null;
   }
 
   /**
@@ -204,7 +211,7 @@ export class NodeShell {
    * block locked in this very round, else nil (what the core decided at line 36 or 44). The signer guard
    * still stands behind it.
    */
-  private castLostVote(r: Extract<WalRecord, { t: 'round' }>): void {
+  private castLostVote(r: RoundRecord): void {
     if (r.height !== this.core.height || (r.step !== 'prevote' && r.step !== 'precommit') || !this.core.isValidator()) return;
     if (!this.guard.isAfterLastSigned(r.height, r.round, r.step)) return;
     const locked = r.step === 'precommit' && this.core.lockedRound === r.round ? this.core.lockedValue : null;
@@ -398,4 +405,22 @@ function positionOf(l: LastSigned): SignedPosition {
   const hash = l.step !== 'proposal' && l.signed ? (voteOf(l.signed.body)?.blockHash ?? null) : null;
   const blockHash = hash ? toHex(hash) : null;
   return { round: l.round, step: l.step === 'proposal' ? 'propose' : l.step, blockHash };
+}
+
+type RoundRecord = Extract<WalRecord, { t: 'round' }>;
+
+/**
+ * One height's round state from its round records, in whatever order the two logs held them: the
+ * position of the newest, the lock of the highest locked round and the valid value of the highest valid
+ * round (both only grow within a height; one with its block before one without). Not simply the newest
+ * record: after a rollback to a release that ignores the ahead log and a roll forward, an ahead record
+ * can be newer than a lock that release took.
+ */
+export function roundStateOf(rs: readonly RoundRecord[]): RoundRecord | null {
+  if (rs.length === 0) return null;
+  const by = (key: (r: RoundRecord) => number) => rs.reduce((a, b) => (key(b) > key(a) ? b : a));
+  const at = by((r) => r.round * 3 + stepOrder[r.step]);
+  const lock = by((r) => 2 * r.lockedRound + (r.lockedBlock ? 1 : 0));
+  const valid = by((r) => 2 * r.validRound + (r.validBlock ? 1 : 0));
+  return { ...at, lockedRound: lock.lockedRound, lockedBlock: lock.lockedBlock, validRound: valid.validRound, validBlock: valid.validBlock };
 }

@@ -5,21 +5,32 @@
 // corruption. These tests check the reader's rule for the ahead log, the simulated disk's holes, and
 // whole fleets losing power with holes in every validator's ahead log.
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { frame } from '../../runtime/node/framed-log.js';
-import { aheadFile, walFile } from '../../runtime/node/shell.js';
+import { aheadFile, roundStateOf, walFile } from '../../runtime/node/shell.js';
+import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
-import { encodeCbor } from '../../runtime/wire/cbor.js';
+import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { scenario } from '../sim/helpers.js';
 
 beforeAll(async () => {
   await initCrypto();
 });
+
+/** The height in an own proposal's body (its first key). */
+function ownHeightOf(envelope: Uint8Array): number {
+  const d = decodeEnvelope(envelope);
+  if (!d.ok) throw new Error(d.error.message);
+  const body = decodeCbor(d.value.body, 1 << 20);
+  if (!body.ok) throw new Error(body.error);
+  return (body.value as { height: number }).height;
+}
 
 const round = (r: number): NodeWalRecord => ({ t: 'round', height: 3, round: r, step: 'prevote', lockedRound: -1, lockedBlock: null, validRound: -1, validBlock: null });
 
@@ -112,6 +123,87 @@ describe('a fleet-wide power loss that leaves holes in the ahead logs', () => {
   });
 });
 
+describe('the round state a restart takes from both logs', () => {
+  const block = (b: number) => Uint8Array.of(b, b, b);
+  const at = (r: number, step: 'propose' | 'prevote' | 'precommit', lockedRound = -1, lockedBlock: Uint8Array | null = null, validRound = lockedRound, validBlock = lockedBlock) =>
+    ({ t: 'round', height: 7, round: r, step, lockedRound, lockedBlock, validRound, validBlock }) as const;
+
+  it('the position of the newest record, the lock of the highest locked round and the valid value of the highest valid round, in any order', () => {
+    const lock0 = at(0, 'precommit', 0, block(1));
+    const later = at(2, 'prevote'); // a record without the lock: after a rollback and a roll forward
+    const valid1 = at(1, 'precommit', 0, block(1), 1, block(2));
+    for (const order of [[lock0, later, valid1], [later, valid1, lock0], [valid1, lock0, later]]) {
+      expect(roundStateOf(order)).toEqual({ ...later, lockedRound: 0, lockedBlock: block(1), validRound: 1, validBlock: block(2) });
+    }
+    expect(roundStateOf([]), 'no records').toBe(null);
+  });
+
+  it('a lock with its block wins over the same lock round without it', () => {
+    const withBlock = at(1, 'precommit', 1, block(3));
+    const without = at(2, 'prevote', 1, null, -1, null);
+    expect(roundStateOf([without, withBlock])).toMatchObject({ round: 2, step: 'prevote', lockedRound: 1, lockedBlock: block(3) });
+  });
+
+  it('a validator rolled back to a release that ignores the ahead log and forward again keeps its lock and its block (seed 3)', async () => {
+    const { World } = await import('../../fleet-sim/sim/world.js');
+    const w = new World(scenario({ name: 'stale-ahead', durationMs: 5_000 }), 3);
+    w.start();
+    const n = w.nodes[1];
+    if (!n?.shell) throw new Error('no node 1');
+    let height = -1;
+    for (let t = 1_000; t < 5_000 && height < 0; t += 0.05) {
+      w.queue.runUntil(t, 1e6);
+      const c = n.shell.core;
+      if (c.step === 'precommit' && c.round === 0 && c.lockedRound === 0) height = c.height;
+    }
+    expect(height, 'seed 3: node 1 locked in round 0').toBeGreaterThan(0);
+    w.crash(n, 'intact');
+    // Left by this release before the rollback: a record at a later position than the earlier
+    // release's lock, holding no lock (written before that lock was taken, in an earlier life).
+    const stale = encodeWalRecord({ t: 'round', height, round: 1, step: 'prevote', lockedRound: -1, lockedBlock: null, validRound: -1, validBlock: null });
+    n.storage.replace(aheadFile, concatBytes(n.storage.read(aheadFile) ?? new Uint8Array(0), stale));
+    w.restart(n);
+    const c = n.shell?.core;
+    if (!c) throw new Error(`not restarted: ${n.fatal}`);
+    expect({ height: c.height, round: c.round, step: c.step }).toEqual({ height, round: 1, step: 'prevote' });
+    expect({ lockedRound: c.lockedRound, validRound: c.validRound }).toEqual({ lockedRound: 0, validRound: 0 });
+    expect(c.lockedValue, 'the locked block').not.toBe(null);
+    expect(c.validValue, 'the valid block').not.toBe(null);
+  });
+});
+
+describe('which log a record goes to', () => {
+  it('a round record that brings a lock or valid value the WAL does not hold yet goes to the WAL, fsynced; one that only carries them again, or none, goes to the ahead log', async () => {
+    const { World } = await import('../../fleet-sim/sim/world.js');
+    const w = new World(scenario({ name: 'which-log', durationMs: 2_000 }), 3);
+    w.start();
+    w.queue.runUntil(500, 1e7);
+    const n = w.nodes[2];
+    if (!n?.shell) throw new Error('no node 2');
+    const shell = n.shell as unknown as { persist(r: NodeWalRecord): void };
+    const h = n.shell.core.height + 100; // records of a height the node is not at: only the files matter here
+    const b = Uint8Array.of(1, 2, 3);
+    const rec = (round: number, step: 'propose' | 'prevote' | 'precommit', lockedRound: number, validRound: number, height = h): NodeWalRecord =>
+      ({ t: 'round', height, round, step, lockedRound, lockedBlock: lockedRound < 0 ? null : b, validRound, validBlock: validRound < 0 ? null : b });
+    const size = (f: string) => n.storage.read(f)?.length ?? 0;
+    const placed = (r: NodeWalRecord): string => {
+      const [wal, ahead] = [size(walFile), size(aheadFile)];
+      shell.persist(r);
+      expect(n.storage.hasPending(walFile), 'nothing in the WAL waits for an fsync').toBe(false);
+      return size(walFile) > wal ? 'wal' : size(aheadFile) > ahead ? 'ahead' : 'nowhere';
+    };
+    expect([
+      placed(rec(0, 'prevote', -1, -1)), // no lock
+      placed(rec(0, 'precommit', 0, 0)), // the lock of round 0
+      placed(rec(1, 'propose', 0, 0)), // carried again
+      placed(rec(1, 'precommit', 1, 1)), // a new lock in round 1
+      placed(rec(2, 'propose', 1, 2)), // a newer valid value
+      placed(rec(2, 'prevote', 1, 2)), // carried again
+      placed(rec(0, 'precommit', 0, 0, h + 1)), // the next height's first lock, with the same round numbers
+    ]).toEqual(['ahead', 'wal', 'ahead', 'wal', 'wal', 'ahead', 'wal']);
+  });
+});
+
 describe('the ahead log on a restart', () => {
   it('a proposer restarted after its ahead log reached the disk has its own proposal back from it; not when the log was lost; and from a WAL of the earlier layout, which held those records itself', async () => {
     const { World } = await import('../../fleet-sim/sim/world.js');
@@ -131,12 +223,33 @@ describe('the ahead log on a restart', () => {
       if (disk !== 'lost') n.storage.sync(aheadFile);
       w.crash(n, 'intact');
       if (disk === 'one file') {
-        // The earlier layout: every record in consensus.wal, in the order written (here: the ahead
-        // log's records after the WAL's, so the newest round record is last, as it was then).
-        n.storage.replace(walFile, concatBytes(n.storage.read(walFile) ?? new Uint8Array(0), n.storage.read(aheadFile) ?? new Uint8Array(0)));
+        // The earlier layout: every record in consensus.wal, in the order written. Here the WAL ends with
+        // the last commit (the height's lock comes later), so that is the WAL and then the ahead log's
+        // records of this height.
+        const ahead = readWal(n.storage.read(aheadFile) ?? new Uint8Array(0), aheadFile);
+        if (!ahead.ok) throw new Error(ahead.error);
+        const current = ahead.value.records.filter((r) => (r.t === 'round' ? r.height === mine.height : r.t === 'own' && ownHeightOf(r.envelope) === mine.height));
+        const wal = readWal(n.storage.read(walFile) ?? new Uint8Array(0), walFile);
+        if (!wal.ok) throw new Error(wal.error);
+        expect(wal.value.records.at(-1)?.t, 'the WAL ends with a commit').toBe('commit');
+        n.storage.replace(walFile, concatBytes(n.storage.read(walFile) ?? new Uint8Array(0), ...current.map(encodeWalRecord)));
         n.storage.replace(aheadFile, new Uint8Array(0));
       }
+      const ownProposals = (file: string) => {
+        const log = readWal(n.storage.read(file) ?? new Uint8Array(0), file);
+        return log.ok ? log.value.records.filter((r) => r.t === 'own').length : -1;
+      };
+      const kept = ownProposals(disk === 'one file' ? walFile : aheadFile);
+      // Boot checks (signature, every tx) only the own proposals of the height it resumes.
+      const opened = vi.spyOn(EdgeVerifier.prototype, 'toInput');
       w.restart(n);
+      const fed = opened.mock.calls.filter(([e]) => {
+        const d = decodeEnvelope(e);
+        return d.ok && d.value.kind === 'proposal' && d.value.sender === n.id;
+      }).length;
+      opened.mockRestore();
+      if (disk === 'written') expect(kept, 'the ahead log holds proposals of earlier heights too').toBeGreaterThan(1);
+      expect(fed, `${disk}: own proposals checked at boot`).toBe(disk === 'lost' ? 0 : 1);
       const back = n.shell?.core;
       if (!back) throw new Error(`${disk}: not restarted: ${n.fatal}`);
       w.queue.runUntil(w.queue.now + 0.01, 1e6); // its start; no peer's message arrives this soon
