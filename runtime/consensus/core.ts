@@ -9,7 +9,7 @@ import type { CertificateSignature } from '../wire/certificate.js';
 import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
 import { blockTxBytesMax, ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
-import { announce, askForBlocks, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
+import { announce, askForBlocks, askForGap, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
 import type { CheckedTx, CommittedBlock, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
@@ -321,6 +321,7 @@ function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-r
       for (const k of s.syncAhead.keys()) if (k <= s.chain.height) s.syncAhead.delete(k);
       if (s.syncAhead.size < limits.syncAheadBlocksMax) s.syncAhead.set(h, input);
     }
+    askForGap(s, input.from, input.now, fx);
     return;
   }
   if (applySynced(s, input, input.now, fx)) drainSyncAhead(s, input.now, fx);

@@ -44,6 +44,8 @@ export class LightFollowing {
   stuckGossips = 0;
   /** Intervals to wait before the next request while the stall lasts (doubles, from lightStallGossips). */
   waitGossips = lightStallGossips;
+  /** When this follower last asked for the heights missing below a block that arrived ahead (askForGap). */
+  gapAskAtMs = -Infinity;
   private ranked: { readonly key: unknown; readonly ids: readonly string[] } | null = null;
 
   /** The validators of `key`'s set in this follower's rendezvous order (computed once per set). */
@@ -133,6 +135,19 @@ export function askForBlocks(s: ConsensusState, fx: Effect[]): void {
   const n = s.light.asks++;
   const to = ahead.length === 0 || n % 3 === 2 ? null : (ahead[n % ahead.length] as string);
   fx.push({ type: 'send', to, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
+}
+
+/**
+ * A block from `from` arrived ahead of this follower's chain (it missed the heights between: it started
+ * or caught up while they were announced): it asks that peer, which has them, for the blocks from its
+ * height on at once, instead of waiting out the stall rule's two gossip intervals. At most once per
+ * gossip interval, as often as a peer answers one peer (serveSync), so bogus far heights cannot make it
+ * flood; a gap wider than one answer takes one interval per answer.
+ */
+export function askForGap(s: ConsensusState, from: string, now: number, fx: Effect[]): void {
+  if (!isLight(s) || now - s.light.gapAskAtMs < s.p.config.gossipMs) return;
+  s.light.gapAskAtMs = now;
+  fx.push({ type: 'send', to: from, kind: 'sync-request', body: encodeSyncRequestBody({ height: s.height }) });
 }
 
 /** A light follower's gossip tick: nothing while blocks come. Stuck while a peer is known to be ahead,

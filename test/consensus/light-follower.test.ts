@@ -9,7 +9,7 @@ import { World, type WorldOptions } from '../../fleet-sim/sim/world.js';
 import { createConsensus, step, type ConsensusState } from '../../runtime/consensus/core.js';
 import { askForBlocks, lightStallGossips, noteBlockFrom } from '../../runtime/consensus/light-follower.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { defaultConsensusConfig, type Effect } from '../../runtime/consensus/types.js';
+import { defaultConsensusConfig, type Effect, type Input } from '../../runtime/consensus/types.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { explain, scenario } from '../sim/helpers.js';
 
@@ -74,6 +74,23 @@ describe('light followers', () => {
     expect(chainHeight(w, follower), why).toBeGreaterThanOrEqual(top - 1);
   });
 
+  it('catch up after a restart 20 heights behind in one gossip interval per answer, not after the stall rule (seeds 1-5)', async () => {
+    await initCrypto();
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const w = new World(scenario({ name: 'restart-behind', durationMs: 10_000, followers: 1, faults: [{ at: 2_000, kind: 'crash', node: 4 }, { at: 4_000, kind: 'restart', node: 4, wal: 'intact' }] }), seed);
+      w.start();
+      w.queue.runUntil(4_000, 1e7);
+      const target = chainHeight(w, 0);
+      const behind = target - chainHeight(w, 4); // restarted from its WAL, at the height it crashed at
+      let t = 4_000;
+      for (; t < 8_000 && chainHeight(w, 4) < target; t += 5) w.queue.runUntil(t, 1e7);
+      // The gap is three answers of limits.syncBlocksPerAnswerMax blocks, one gossip interval (200 ms)
+      // apart. Waiting for the stall rule first took 1,205-1,210 ms.
+      expect(behind, `seed ${seed}: more than two answers behind`).toBeGreaterThan(limits.syncBlocksPerAnswerMax * 2);
+      expect(t - 4_000, `seed ${seed}: follower back at height ${target}`).toBeLessThanOrEqual(600);
+    }
+  });
+
   it('keep up with one source that goes silent (Byzantine: withholds its blocks and votes)', async () => {
     const base = { name: 'source-silent', seed: 9, validators: 4, followers: 2, durationMs: 10_000, consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200, followerSources: 1 } };
     const first = await run(base);
@@ -111,6 +128,18 @@ describe('a follower\'s core, step by step', () => {
     const fx: Effect[] = [];
     for (let i = 0; i < 6; i++) askForBlocks(core, fx);
     expect(requests(fx)).toEqual(['v01', 'v02', null, 'v02', 'v01', null]);
+  });
+
+  it('asks the sender of a block that arrived ahead of its chain for the heights between, at most once per gossip interval', async () => {
+    const { core } = await followerCore();
+    step(core, { type: 'start', now: 1_000 });
+    // Only the heights matter before a block ahead is kept: its certificate is checked when its turn comes.
+    const ahead = (from: string, height: number, now: number): Effect[] =>
+      step(core, { type: 'sync-response', now, from, block: { block: { height }, bytes: new Uint8Array(0), hash: new Uint8Array(32) }, txs: [], certificate: { height, round: 0, blockHash: new Uint8Array(32), signatures: [] } } as unknown as Input).effects;
+    const gossipMs = defaultConsensusConfig.gossipMs;
+    expect(requests(ahead('v01', 5, 2_000))).toEqual(['v01']);
+    expect(requests(ahead('v02', 6, 2_000 + gossipMs - 1)), 'within the interval').toEqual([]);
+    expect(requests(ahead('v02', 7, 2_000 + gossipMs))).toEqual(['v02']);
   });
 
   it('takes an unverified far height as a claim a few heights ahead, and not as its source delivering', async () => {
