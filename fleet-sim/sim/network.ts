@@ -31,7 +31,7 @@ export class SimNetwork {
     private readonly prng: Prng,
     private readonly model: LinkModel,
     private readonly nodeCount: () => number,
-    private readonly deliver: (to: number, bytes: Uint8Array, from: number) => void,
+    private readonly deliver: (to: number, bytes: Uint8Array, from: number, announced: boolean) => void,
   ) {}
 
   setPartition(groups: readonly (readonly number[])[]): void {
@@ -78,7 +78,7 @@ export class SimNetwork {
     const subs = this.followers.get(from);
     if (!subs) return;
     this.bytes += bytes.length;
-    for (const i of subs) this.one(from, i, bytes);
+    for (const i of subs) this.one(from, i, bytes, true);
   }
 
   /** Node `i`'s subscriptions: null, every consensus broadcast; else these validators' announcements. */
@@ -96,7 +96,7 @@ export class SimNetwork {
     }
   }
 
-  private one(from: number, to: number, bytes: Uint8Array): void {
+  private one(from: number, to: number, bytes: Uint8Array, announced = false): void {
     const loss = this.lossOverride ?? this.model.loss;
     if (this.brokerDown || this.blocked(from, to) || this.prng.chance(loss)) {
       this.dropped++;
@@ -106,7 +106,7 @@ export class SimNetwork {
     for (let c = 0; c < copies; c++) {
       const delay = this.model.latencyMs + this.prng.next() * this.model.jitterMs * (c + 1);
       this.delivered++;
-      this.queue.at(this.queue.now + delay, () => this.deliver(to, bytes, from));
+      this.queue.at(this.queue.now + delay, () => this.deliver(to, bytes, from, announced));
     }
   }
 }

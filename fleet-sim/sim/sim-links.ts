@@ -47,12 +47,12 @@ export class SimLinks {
     s: Scenario,
     count: number,
     position: (i: number) => { readonly northM: number; readonly eastM: number } | null,
-    private readonly deliver: (to: number, bytes: Uint8Array) => void,
+    private readonly deliver: (to: number, bytes: Uint8Array, announced: boolean) => void,
   ) {
     const direct = s.radio === undefined;
     this.radioModel = s.radio;
     this.policy = { ...defaultPolicy, ...s.linkPolicy };
-    this.net = new SimNetwork(queue, netPrng, s.mqtt, () => count, direct ? (to, bytes) => deliver(to, bytes) : (to, bytes) => this.arrive(to, bytes, 'mqtt', false));
+    this.net = new SimNetwork(queue, netPrng, s.mqtt, () => count, direct ? (to, bytes, _from, announced) => deliver(to, bytes, announced) : (to, bytes, _from, announced) => this.arrive(to, bytes, 'mqtt', false, announced));
     this.seen = new Array<DedupWindow | null>(count).fill(null);
     this.radio =
       s.radio && radioPrng
@@ -113,7 +113,7 @@ export class SimLinks {
     return d;
   }
 
-  private arrive(to: number, bytes: Uint8Array, link: 'mqtt' | 'radio', relayed: boolean): void {
+  private arrive(to: number, bytes: Uint8Array, link: 'mqtt' | 'radio', relayed: boolean, announced = false): void {
     const seen = this.seen[to];
     if (!seen) return; // the node's process is down
     if (!seen.add(this.digest(bytes), this.queue.now)) {
@@ -125,7 +125,7 @@ export class SimLinks {
       this.router.firstByRadio++;
       if (relayed) this.router.relayedDeliveries++;
     }
-    this.deliver(to, bytes);
+    this.deliver(to, bytes, announced);
   }
 
   /** Router.blockTxBytesHint: the radio's quarter second of airtime while the broker is down (the

@@ -196,7 +196,7 @@ export class World {
       ),
     );
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
-    this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes) => this.deliver(to, bytes));
+    this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes, announced) => this.deliver(to, bytes, announced));
     this.net = this.links.net;
     for (let i = 0; i < n; i++) {
       this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
@@ -490,7 +490,7 @@ export class World {
     return rank < Math.ceil((validators - 1) / 2) ? [n] : [twin];
   }
 
-  private deliver(to: number, bytes: Uint8Array): void {
+  private deliver(to: number, bytes: Uint8Array, announced = false): void {
     const n = this.nodes[to] as SimNode;
     const key = this.opts.routerDedup ? Buffer.from(hash(bytes)).toString('base64') : null;
     for (const target of n.twin ? this.twinTargets(n, n.twin, bytes) : [n]) {
@@ -503,7 +503,7 @@ export class World {
       if (this.forgery && shell && this.honest(target)) this.forgery.onDelivered(bytes, target.id, shell);
       if (shell)
         this.guarded(target, target.incarnation, () => {
-          const why = shell.receive(bytes);
+          const why = shell.receive(bytes, announced);
           if (why !== null && this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
         });
     }

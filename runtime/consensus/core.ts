@@ -321,7 +321,7 @@ function onSyncResponse(s: ConsensusState, input: Extract<Input, { type: 'sync-r
       for (const k of s.syncAhead.keys()) if (k <= s.chain.height) s.syncAhead.delete(k);
       if (s.syncAhead.size < limits.syncAheadBlocksMax) s.syncAhead.set(h, input);
     }
-    askForGap(s, input.from, input.now, fx);
+    if (input.announced === true) askForGap(s, input.from, input.now, fx);
     return;
   }
   if (applySynced(s, input, input.now, fx)) drainSyncAhead(s, input.now, fx);

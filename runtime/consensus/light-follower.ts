@@ -138,11 +138,13 @@ export function askForBlocks(s: ConsensusState, fx: Effect[]): void {
 }
 
 /**
- * A block from `from` arrived ahead of this follower's chain (it missed the heights between: it started
- * or caught up while they were announced): it asks that peer, which has them, for the blocks from its
- * height on at once, instead of waiting out the stall rule's two gossip intervals. At most once per
- * gossip interval, as often as a peer answers one peer (serveSync), so bogus far heights cannot make it
- * flood; a gap wider than one answer takes one interval per answer.
+ * An announcement from `from` arrived ahead of this follower's chain (it missed the heights between: it
+ * started or caught up while they were announced): it asks that peer, which has them, for the blocks
+ * from its height on at once, instead of waiting out the stall rule's two gossip intervals. At most once
+ * per gossip interval, as often as a peer answers one peer (serveSync), so bogus far heights cannot make
+ * it flood; a gap wider than one answer takes one interval per answer. Announcements only: a block-sync
+ * answer that arrives ahead lost an earlier block of the same answer, and its sender will not answer
+ * again within the interval (on a radio, two thirds of such requests were refused: airtime for nothing).
  */
 export function askForGap(s: ConsensusState, from: string, now: number, fx: Effect[]): void {
   if (!isLight(s) || now - s.light.gapAskAtMs < s.p.config.gossipMs) return;

@@ -70,7 +70,7 @@ export type Input =
   | { readonly type: 'vote'; readonly now: number; readonly msg: VerifiedVote }
   | { readonly type: 'status'; readonly now: number; readonly from: string; readonly height: number; readonly round: number }
   | { readonly type: 'sync-request'; readonly now: number; readonly from: string; readonly height: number }
-  | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate }
+  | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate; readonly announced?: boolean }
   /** A command, evidence or manifest update for the mempool (checked at the edge). */
   | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx }
   // State sync (state-sync.ts): a peer asks for a snapshot above its height, offers one, asks for

@@ -312,7 +312,7 @@ export class Device {
     this.link.onReceive((f) => {
       if (this.state === 'stopping') return;
       this.hooks.received?.(f.bytes);
-      this.guarded(() => this.onFrame(f.bytes));
+      this.guarded(() => this.onFrame(f.bytes, f.announced === true));
     });
     await this.hal.start();
     const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
@@ -332,7 +332,7 @@ export class Device {
     this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, heartbeats: describePlan(this.p.heartbeats), height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
   }
 
-  private onFrame(bytes: Uint8Array): void {
+  private onFrame(bytes: Uint8Array, announced: boolean): void {
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return;
     switch (raw.value.kind) {
@@ -344,7 +344,7 @@ export class Device {
       case 'ack':
         return;
       default: {
-        const why = this.shell.receive(bytes);
+        const why = this.shell.receive(bytes, announced);
         if (why) this.log.debug({ event: 'dropped', kind: raw.value.kind, from: raw.value.sender, reason: why }, 'dropped a message');
       }
     }

@@ -30,6 +30,9 @@ export interface ReceivedFrame {
   /** A radio envelope whose last fragment reached us through a flood relay, not from its origin (hops
    *  left below this device's hop limit; a fleet shares one). */
   readonly relayed?: boolean;
+  /** A validator's announcement of a block it committed (MQTT: its blocks/<node> topic, which a light
+   *  follower chose to hear), not an answer to anyone's request. */
+  readonly announced?: boolean;
 }
 
 export interface Link {

@@ -363,7 +363,7 @@ export class MqttLink implements Link {
     // A copy of exactly the envelope: what consensus keeps from it (signatures in certificates, blocks
     // in the recent-block window) would otherwise pin the whole socket chunk or 8 KB Buffer pool slab
     // that mqtt.js parsed the packet from.
-    const frame: ReceivedFrame = { bytes: new Uint8Array(f.value.envelope), from, link: this.name };
+    const frame: ReceivedFrame = { bytes: new Uint8Array(f.value.envelope), from, link: this.name, ...(t.type === 'blocks' ? { announced: true } : {}) };
     for (const h of this.handlers) h(frame);
   }
 

@@ -107,8 +107,10 @@ export class EdgeVerifier {
     return vh !== null && vh < h && vh >= h - back ? vh : h;
   }
 
-  /** Turns a received envelope into a core input, or a reason it was dropped. */
-  toInput(bytes: Uint8Array, now: number): Result<Input, string> {
+  /** Turns a received envelope into a core input, or a reason it was dropped. `announced`: it came on a
+   *  validator's announcement topic (a hint the link gives, unverified: it only decides whether a
+   *  light follower asks for the heights below a block that arrived ahead). */
+  toInput(bytes: Uint8Array, now: number, announced = false): Result<Input, string> {
     const h = this.ctx.currentHeight();
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return err(raw.error.message);
@@ -138,7 +140,7 @@ export class EdgeVerifier {
         if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
         const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
         if (!blk.ok) return blk;
-        return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate });
+        return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate, announced });
       }
       case 'snapshot-request':
         return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height, nonce: v.parsed.nonce });

@@ -227,9 +227,10 @@ export class NodeShell {
     }
   }
 
-  /** Bytes from a link. Anything that fails the edge checks is dropped here, never reaching the core. */
-  receive(bytes: Uint8Array): string | null {
-    const i = this.edge.toInput(bytes, this.o.clock.now());
+  /** Bytes from a link (`announced`: on a validator's announcement topic). Anything that fails the edge
+   *  checks is dropped here, never reaching the core. */
+  receive(bytes: Uint8Array, announced = false): string | null {
+    const i = this.edge.toInput(bytes, this.o.clock.now(), announced);
     if (!i.ok) return i.error;
     this.input(i.value);
     return null;

@@ -11,6 +11,7 @@ import { askForBlocks, lightStallGossips, noteBlockFrom } from '../../runtime/co
 import { limits } from '../../runtime/lib/limits.js';
 import { defaultConsensusConfig, type Effect, type Input } from '../../runtime/consensus/types.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
+import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { explain, scenario } from '../sim/helpers.js';
 
 async function run(over: Parameters<typeof scenario>[0], opts: WorldOptions = {}): Promise<{ r: Report; w: World }> {
@@ -130,16 +131,18 @@ describe('a follower\'s core, step by step', () => {
     expect(requests(fx)).toEqual(['v01', 'v02', null, 'v02', 'v01', null]);
   });
 
-  it('asks the sender of a block that arrived ahead of its chain for the heights between, at most once per gossip interval', async () => {
+  it('asks the sender of an announcement that arrived ahead of its chain for the heights between, at most once per gossip interval; not for a block-sync answer', async () => {
     const { core } = await followerCore();
     step(core, { type: 'start', now: 1_000 });
     // Only the heights matter before a block ahead is kept: its certificate is checked when its turn comes.
-    const ahead = (from: string, height: number, now: number): Effect[] =>
-      step(core, { type: 'sync-response', now, from, block: { block: { height }, bytes: new Uint8Array(0), hash: new Uint8Array(32) }, txs: [], certificate: { height, round: 0, blockHash: new Uint8Array(32), signatures: [] } } as unknown as Input).effects;
+    const ahead = (from: string, height: number, now: number, announced = true): Effect[] =>
+      step(core, { type: 'sync-response', now, from, block: { block: { height }, bytes: new Uint8Array(0), hash: new Uint8Array(32) }, txs: [], certificate: { height, round: 0, blockHash: new Uint8Array(32), signatures: [] }, announced } as unknown as Input).effects;
     const gossipMs = defaultConsensusConfig.gossipMs;
-    expect(requests(ahead('v01', 5, 2_000))).toEqual(['v01']);
-    expect(requests(ahead('v02', 6, 2_000 + gossipMs - 1)), 'within the interval').toEqual([]);
-    expect(requests(ahead('v02', 7, 2_000 + gossipMs))).toEqual(['v02']);
+    const asked = (fx: readonly Effect[]) => fx.flatMap((e) => (e.type === 'send' && e.kind === 'sync-request' ? [`${e.to} from ${(decodeCbor(e.body, 64) as { ok: true; value: [number] }).value[0]}`] : []));
+    expect(asked(ahead('v01', 5, 2_000, false)), 'an answer of block sync').toEqual([]);
+    expect(asked(ahead('v01', 5, 2_000))).toEqual([`v01 from ${core.height}`]);
+    expect(asked(ahead('v02', 6, 2_000 + gossipMs - 1)), 'within the interval').toEqual([]);
+    expect(asked(ahead('v02', 7, 2_000 + gossipMs))).toEqual([`v02 from ${core.height}`]);
   });
 
   it('takes an unverified far height as a claim a few heights ahead, and not as its source delivering', async () => {

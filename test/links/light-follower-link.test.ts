@@ -66,6 +66,10 @@ describe.each(Object.keys(brokers))('light follower subscriptions on %s', (name)
     expect(seen('vote v1'), 'a vote reached a light follower').toBe(false);
     expect(seen('block v3'), 'a block from a validator it does not follow').toBe(false);
     expect(inbox.frames.find((f) => text(f.bytes) === 'block v2')?.from).toBe('v2');
+    // An announcement is marked as one (a light follower asks for a gap it shows at once); an answer is not.
+    expect(inbox.frames.find((f) => text(f.bytes) === 'block v2')?.announced, 'an announcement').toBe(true);
+    expect(inbox.frames.find((f) => text(f.bytes) === 'sync answer v3')?.announced, 'a unicast answer').toBeUndefined();
+    expect(inbox.frames.find((f) => text(f.bytes) === 'vote v3 #0')?.announced, 'a consensus broadcast').toBeUndefined();
 
     // Rotation: v3 only.
     get('f').follow(['v3']);
