@@ -131,7 +131,7 @@ describe('a follower\'s core, step by step', () => {
     expect(requests(fx)).toEqual(['v01', 'v02', null, 'v02', 'v01', null]);
   });
 
-  it('asks the sender of an announcement that arrived ahead of its chain for the heights between, at most once per gossip interval; not for a block-sync answer', async () => {
+  it('asks the sender of an announcement that arrived ahead of its chain for the heights between, at most once per gossip interval; not for a block-sync answer, and never a validator', async () => {
     const { core } = await followerCore();
     step(core, { type: 'start', now: 1_000 });
     // Only the heights matter before a block ahead is kept: its certificate is checked when its turn comes.
@@ -143,6 +143,13 @@ describe('a follower\'s core, step by step', () => {
     expect(asked(ahead('v01', 5, 2_000))).toEqual([`v01 from ${core.height}`]);
     expect(asked(ahead('v02', 6, 2_000 + gossipMs - 1)), 'within the interval').toEqual([]);
     expect(asked(ahead('v02', 7, 2_000 + gossipMs))).toEqual([`v02 from ${core.height}`]);
+    // A validator (or a follower hearing every vote) learns heights from statuses instead: it never asks so.
+    const w = new World(scenario({ name: 'core', followers: 1 }), 1);
+    const validator = createConsensus({ id: 'v01', fleet: w.fleet, genesis: w.manifest, config: defaultConsensusConfig, deps: { hash, verify: (sig, msg, pk) => w.verifier.verify(sig, msg, pk) } });
+    step(validator, { type: 'start', now: 1_000 });
+    const block = { block: { height: 5 }, bytes: new Uint8Array(0), hash: new Uint8Array(32) };
+    const fx = step(validator, { type: 'sync-response', now: 2_000, from: 'v02', block, txs: [], certificate: { height: 5, round: 0, blockHash: new Uint8Array(32), signatures: [] }, announced: true } as unknown as Input).effects;
+    expect(asked(fx), 'a validator').toEqual([]);
   });
 
   it('takes an unverified far height as a claim a few heights ahead, and not as its source delivering', async () => {
