@@ -169,7 +169,8 @@ export function recordCheckpoint(s: ConsensusState, height: number, bytes: Uint8
   return commitment;
 }
 
-const stepRank: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
+/** The order of the steps within a round. */
+export const stepRank: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 
 /**
  * Brings the restored round state up to what the node signed at this height (its signer state, oldest

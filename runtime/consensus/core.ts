@@ -7,16 +7,15 @@ import { limits } from '../lib/limits.js';
 import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
 import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
-import { blockTxBytesMax, ConsensusState, type Candidate, type CoreParams } from './consensus-state.js';
+import { blockTxBytesMax, ConsensusState, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
 import { announce, askForBlocks, askForGap, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
-import type { CheckedTx, CommittedBlock, Effect, Input, Step, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
+import type { CheckedTx, CommittedBlock, Effect, Input, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
-export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, type Candidate, type CoreParams } from './consensus-state.js';
+export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
 
-export const stepOrder: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2 };
 const evaluationPassesMax = 16;
 
 export function createConsensus(p: CoreParams): ConsensusState {
@@ -486,7 +485,7 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
     schedule(s, fx, 'prevote', s.height, r, now + c.prevoteMs + r * c.prevoteDeltaMs);
   }
   // Line 36.
-  if (p && cand && prevotes && stepOrder[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, now, fx)) {
+  if (p && cand && prevotes && stepRank[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, now, fx)) {
     s.line36Done.add(r);
     // The valid value first (Algorithm 1 sets it after the precommit; the rule is one atomic step), so
     // the round state persisted with the precommit holds it as well as the lock.

@@ -11,7 +11,7 @@ import { parseWith } from '../wire/fields.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
 import { signingBytes } from '../wire/signing.js';
-import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepOrder, type Candidate, type ConsensusState } from '../consensus/core.js';
+import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepRank, type Candidate, type ConsensusState } from '../consensus/core.js';
 import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
 import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
@@ -420,7 +420,7 @@ type RoundRecord = Extract<WalRecord, { t: 'round' }>;
 export function roundStateOf(rs: readonly RoundRecord[]): RoundRecord | null {
   if (rs.length === 0) return null;
   const by = (key: (r: RoundRecord) => number) => rs.reduce((a, b) => (key(b) > key(a) ? b : a));
-  const at = by((r) => r.round * 3 + stepOrder[r.step]);
+  const at = by((r) => r.round * 3 + stepRank[r.step]);
   const lock = by((r) => 2 * r.lockedRound + (r.lockedBlock ? 1 : 0));
   const valid = by((r) => 2 * r.validRound + (r.validBlock ? 1 : 0));
   return { ...at, lockedRound: lock.lockedRound, lockedBlock: lock.lockedBlock, validRound: valid.validRound, validBlock: valid.validBlock };
