@@ -1,8 +1,8 @@
 // Append-only files of framed records, [length u32 BE][crc32 u32 BE][payload], as the consensus WAL and
-// the signer state keep them. A damaged or short record at the very end is a torn write from a crash
-// (the writer never finished its fsync, so nothing acted on it) and is dropped; a damaged record with
-// more data after it is corruption, and the reader refuses, naming the file and the offset
-// (tendermint#573: silently skipping it would replay a hole).
+// the signer state keep them. A damaged or short record with no intact record after it is a write a
+// crash cut (the writer never finished its fsync) and is dropped; a damaged record with an intact one
+// after it is corruption, and the reader refuses, naming the file and the offset (tendermint#573:
+// silently skipping it would replay a hole).
 
 import { err, ok, type Result } from '../lib/result.js';
 import { crc32 } from './crc32.js';
@@ -32,12 +32,16 @@ export interface Frames {
   readonly tornTailBytes: number;
   /** Length of the valid prefix: a writer truncates to here before appending again. */
   readonly validBytes: number;
+  /**
+   * Whether that final record was damaged (a bad checksum, a length field that cannot be one) rather
+   * than cut short. Nothing intact follows it, so it is the record whose fsync a power loss
+   * interrupted, holes and all; but it may also be a record that was durable and then went bad on the
+   * card, and a reader that made promises from it (the signer state) must act as if it had been kept.
+   */
+  readonly damagedTail: boolean;
 }
 
 export interface ReadOptions {
-  /** Whether a final record of full length that fails its checksum counts as torn (default true, the
-   *  WAL's choice) or as damage (the signer state's: it may be a signature that was returned). */
-  readonly fullLengthTailIsTorn?: boolean;
   /** Whether damage anywhere ends the log instead of stopping the reader: the records before it are the
    *  log, and the rest counts as torn (default false). For a file that is never fsynced (the ahead log,
    *  shell.ts): a power loss may leave a hole anywhere in it, and nothing in it is a promise. */
@@ -46,34 +50,69 @@ export interface ReadOptions {
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
-/** The records of a framed log; an error names the file, the offset and what is wrong there. A tail of
- *  zero bytes (a file system that extended the file but never wrote its data) is torn; writers never
- *  write a record of length 0. */
+/** Checksum bytes the search for an intact record after damage may cost (intactRecordAfter). */
+export const damageScanBytesMax = 64 * 1_048_576;
+
+/**
+ * Where the first intact record after `from` starts (its length in bounds, its checksum right, and
+ * where it ends the file's end, zeros to the end, or a plausible next header), null when there is none,
+ * or 'undecided' when finding out would cost more than `budget` checksum bytes. Every offset is a
+ * candidate (a damaged length says nothing about where the next record starts); the end test keeps
+ * the checksums to candidates that fit the records around them, so structured payloads cost little.
+ */
+export function intactRecordAfter(bytes: Uint8Array, from: number, recordBytesMax: number, budget = damageScanBytesMax): number | null | 'undecided' {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const plausible = (at: number): boolean => {
+    if (at === bytes.length) return true;
+    if (at + frameHeaderBytes > bytes.length) return false;
+    const len = dv.getUint32(at);
+    return len === 0 ? allZero(bytes.subarray(at)) : len <= recordBytesMax;
+  };
+  for (let at = from; at + frameHeaderBytes < bytes.length; at++) {
+    const len = dv.getUint32(at);
+    const end = at + frameHeaderBytes + len;
+    if (len === 0 || len > recordBytesMax || end > bytes.length || !plausible(end)) continue;
+    budget -= len;
+    if (budget < 0) return 'undecided';
+    if (crc32(bytes.subarray(at + frameHeaderBytes, end)) === dv.getUint32(at + 4)) return at;
+  }
+  return null;
+}
+
+/**
+ * The records of a framed log; an error names the file, the offset and what is wrong there. The log
+ * ends at its first record that is short, damaged or all zeros (a file system that extended the file
+ * but never wrote its data; writers never write a record of length 0) when no intact record follows
+ * it: that is a write whose fsync never returned, which a power loss may leave torn or holed anywhere
+ * (later sectors written, an earlier one not). An intact record after it means the damage is in bytes
+ * that were durable: corruption, and the reader refuses (tendermint#573: skipping it would replay a
+ * hole).
+ */
 export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: number, o: ReadOptions = {}): Result<Frames> {
   const payloads: Frames['payloads'] = [];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let off = 0;
   while (off < bytes.length) {
     const remaining = bytes.length - off;
-    const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off });
-    const damaged = (why: string): Result<Frames> => (o.damageEndsLog === true ? torn() : err(why));
-    if (remaining < frameHeaderBytes) return torn();
+    const tail = (damagedTail: boolean, why: string): Result<Frames> => {
+      const torn = ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail });
+      if (o.damageEndsLog === true) return torn;
+      const after = intactRecordAfter(bytes, off + 1, recordBytesMax);
+      if (after === null) return torn;
+      const at = `${fileName} is corrupt at offset ${off}: ${why}`;
+      if (after === 'undecided') return err(`${at}, and whether intact records follow it could not be told within ${damageScanBytesMax / 1_048_576} MiB of checks`);
+      return err(`${at}, and an intact record follows at offset ${after}`);
+    };
+    if (remaining < frameHeaderBytes) return tail(false, 'a record header cut short');
     const len = dv.getUint32(off);
-    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : damaged(`${fileName} is corrupt at offset ${off}: a record of length 0`);
+    if (len === 0) return allZero(bytes.subarray(off)) ? ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail: false }) : tail(true, 'a record of length 0');
     const sum = dv.getUint32(off + 4);
-    if (len > recordBytesMax) {
-      return damaged(`${fileName} is corrupt at offset ${off}: record length ${len} exceeds ${recordBytesMax}`);
-    }
-    if (remaining < frameHeaderBytes + len) return torn();
+    if (len > recordBytesMax) return tail(true, `record length ${len} exceeds ${recordBytesMax}`);
+    if (remaining < frameHeaderBytes + len) return tail(false, `a record of ${len} bytes cut short at ${remaining - frameHeaderBytes}`);
     const payload = bytes.subarray(off + frameHeaderBytes, off + frameHeaderBytes + len);
-    const last = off + frameHeaderBytes + len === bytes.length;
-    if (crc32(payload) !== sum) {
-      if (last && (o.fullLengthTailIsTorn ?? true)) return torn();
-      if (last) return damaged(`${fileName} is corrupt at offset ${off}: its last record fails its checksum`);
-      return damaged(`${fileName} is corrupt at offset ${off}: checksum mismatch in a record followed by ${bytes.length - off - frameHeaderBytes - len} more bytes`);
-    }
+    if (crc32(payload) !== sum) return tail(true, 'checksum mismatch');
     payloads.push({ offset: off, bytes: payload });
     off += frameHeaderBytes + len;
   }
-  return ok({ payloads, tornTailBytes: 0, validBytes: off });
+  return ok({ payloads, tornTailBytes: 0, validBytes: off, damagedTail: false });
 }

@@ -98,8 +98,8 @@ export class NodeShell {
     this.o.failPoint?.(label);
   }
 
-  /** Recovers from the snapshot file, the WAL after it (throws naming file and offset on damage) and the
-   *  ahead log, then starts the core. */
+  /** Recovers from the snapshot file, the WAL after it (throws naming file and offset on corruption) and
+   *  the ahead log, then starts the core. */
   boot(): void {
     const snap = this.o.storage.read(snapshotFile);
     if (snap && snap.length > 0) this.restoreFile(snap);
@@ -118,7 +118,9 @@ export class NodeShell {
     const w = readWal(bytes, name, { damageEndsLog });
     if (!w.ok) throw new Error(w.error);
     if (w.value.tornTailBytes > 0) {
-      const what = damageEndsLog ? `the ${w.value.tornTailBytes} bytes from the first damaged record on (written ahead, never promised)` : `a torn final record of ${w.value.tornTailBytes} bytes`;
+      const what = damageEndsLog
+        ? `the ${w.value.tornTailBytes} bytes from the first damaged record on (written ahead, never promised)`
+        : `a ${w.value.damagedTail ? 'damaged' : 'torn'} final record of ${w.value.tornTailBytes} bytes at offset ${w.value.validBytes} (a write a crash cut; nothing intact follows it)`;
       this.o.logger.warn(`${this.o.id}: ${name}: dropped ${what}`);
       this.o.storage.replace(name, bytes.subarray(0, w.value.validBytes));
     }
@@ -163,6 +165,10 @@ export class NodeShell {
       } else if (r.t === 'round') rounds.push(r);
       else own.push(r.envelope);
     }
+    // A damaged signer-state record dropped at boot may have been a signature of this height: none is made
+    // at it (the node catches up from its peers), durably so before the record goes.
+    const fenced = this.guard.fenceDamage(this.core.chain.height);
+    if (fenced !== null) this.o.logger.warn(`${this.o.id}: ${fenced}`);
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
     // current height's records count.
     for (const r of ahead) {
@@ -260,8 +266,8 @@ export class NodeShell {
    * is in the signer state, whose fsync every signature waits for anyway (the position signed, the lock:
    * replay). A proposal and a prevote cost one fsync each instead of three and two; a precommit for a
    * block still two. Every WAL record is fsynced as it is written, so a power loss can damage only its
-   * last record (a torn tail); the ahead log may lose any part of what it holds, holes included, and a
-   * restart takes its records up to the first damage.
+   * last record (torn or holed: a restart drops it, framed-log.ts); the ahead log may lose any part of
+   * what it holds, holes included, and a restart takes its records up to the first damage.
    */
   private persist(r: NodeWalRecord): void {
     this.fail(`persist-${r.t}`);
@@ -274,6 +280,7 @@ export class NodeShell {
       return;
     }
     this.o.storage.append(walFile, record);
+    this.fail('wal-append'); // appended, not durable yet
     this.o.storage.sync(walFile);
     this.durableValues = values;
   }
@@ -286,6 +293,7 @@ export class NodeShell {
 
   private commit(record: Uint8Array): void {
     this.o.storage.append(walFile, record);
+    this.fail('wal-append'); // appended, not durable yet
     this.o.storage.sync(walFile);
     if (this.aheadBytes <= limits.aheadLogBytesMax) return;
     this.o.storage.replace(aheadFile, new Uint8Array(0));

@@ -18,6 +18,10 @@
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
 // a write whose fsync never returned, so its signature never existed and the record before it holds.
+// A damaged final record (a power loss during its fsync may leave holes in it, its head included) is
+// the same write, or a durable record the card lost later: its signature may have left. The guard
+// then fences (fenceDamage): it signs nothing at any height that record could be of, the node sits
+// those out and catches up from its peers, and the fence is durable before the record is dropped.
 // The log is rewritten as its last height's newest records once it holds compactAfterRecords records,
 // and after a write that failed; a file from before the log (one bare CBOR array, rewritten in
 // place) is still read, and rewritten as a log.
@@ -45,6 +49,8 @@ export interface LastSigned {
 }
 
 export const signerStateFile = 'signer-state';
+/** The height through which the guard signs nothing after it dropped a damaged record (fenceDamage). */
+export const signerFenceFile = 'signer-fence';
 
 /** Records the log holds before it is rewritten (~180 bytes each). */
 export const compactAfterRecords = 1024;
@@ -62,6 +68,10 @@ export class SignerGuard {
   /** A write failed: the file may hold a record that is not the state here, so the next save rewrites
    *  it from memory instead of appending. */
   private damaged = false;
+  /** Nothing is signed at this height or below (fenceDamage); 0 without a fence. */
+  private fence = 0;
+  /** Offset of a damaged final record read at boot and not fenced yet (fenceDamage drops it). */
+  private damagedTailAt: number | null = null;
 
   constructor(
     private readonly signer: Signer,
@@ -71,9 +81,13 @@ export class SignerGuard {
      *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    const { lastHeight, records, rewrite } = SignerGuard.readFile(storage);
+    const { lastHeight, records, rewrite, damagedTailAt } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
     this.records = records;
+    this.fence = SignerGuard.readFence(storage);
+    this.damagedTailAt = damagedTailAt;
+    // A damaged tail stays until it is fenced (fenceDamage): a crash before that reads it again.
+    if (damagedTailAt !== null) return;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
     if (rewrite) this.rewrite();
     // After a process crash (no reboot) the file may hold a record whose fsync never finished: read
@@ -82,14 +96,12 @@ export class SignerGuard {
     else if (records > 0) storage.sync(signerStateFile);
   }
 
-  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean } {
+  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean; damagedTailAt: number | null } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false };
+    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false, damagedTailAt: null };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
-    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true };
-    // A final record of full length that fails its checksum is not taken for a torn write: it may be a
-    // signature that left this device (bit rot, a bad card), and rolling back past it could sign twice.
-    const f = readFrames(b, signerStateFile, recordBytesMax, { fullLengthTailIsTorn: false });
+    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true, damagedTailAt: null };
+    const f = readFrames(b, signerStateFile, recordBytesMax);
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before, and
     // past the newest few only as far as its lock (see kept).
@@ -104,7 +116,38 @@ export class SignerGuard {
       if (full && newestFirst.some(isLock)) break;
       if (!full || isLock(l)) newestFirst.push(l);
     }
-    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 };
+    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0, damagedTailAt: f.value.damagedTail ? f.value.validBytes : null };
+  }
+
+  private static readFence(storage: Storage): number {
+    const b = storage.read(signerFenceFile);
+    if (!b || b.length === 0) return 0;
+    const d = decodeCbor(b, 64);
+    if (!d.ok || !Number.isSafeInteger(d.value) || (d.value as number) < 0) throw new Error(`${signerFenceFile} is unreadable; refusing to sign until an operator checks it`);
+    return d.value as number;
+  }
+
+  /**
+   * After a boot that read a damaged final record (readFrames' damagedTail): that record may have been
+   * a signature that left this node, at the height of the records before it or any later one it
+   * reached, and `height` is the last the node committed (snapshot and WAL, durable before it signed
+   * at the next). The guard signs nothing through the later of that height + 1 and its last signed
+   * height, writes that fence durably, and only then drops the record. Returns what it did, for the
+   * log; null when there was nothing to fence.
+   */
+  fenceDamage(height: number): string | null {
+    const at = this.damagedTailAt;
+    if (at === null) return null;
+    this.fence = Math.max(this.fence, height + 1, this.lastSigned()?.height ?? 0);
+    this.storage.replace(signerFenceFile, encodeCbor(this.fence));
+    this.damagedTailAt = null;
+    this.rewrite();
+    return `${signerStateFile}: dropped a damaged final record at offset ${at} (a write a power loss cut, or a record the card lost); signing nothing through height ${this.fence}`;
+  }
+
+  /** The height through which this guard signs nothing (0: none). */
+  fencedThrough(): number {
+    return this.fence;
   }
 
   private static parse(b: Uint8Array): LastSigned {
@@ -180,6 +223,8 @@ export class SignerGuard {
   /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote
    *  passes its `body` too, kept with the signature (see signedAt). */
   sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {
+    if (this.damagedTailAt !== null) return err(`refusing to sign ${step} at ${height}/${round}: ${signerStateFile} has a damaged final record not fenced yet`);
+    if (height <= this.fence) return err(`refusing to sign ${step} at ${height}/${round}: a damaged ${signerStateFile} record was dropped, and nothing is signed through height ${this.fence}`);
     const digest = this.hash(message);
     const l = this.lastSigned();
     if (l) {

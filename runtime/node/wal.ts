@@ -1,5 +1,6 @@
-// The consensus write-ahead log: CBOR records in a framed log (framed-log.ts: a torn final record is
-// dropped, a damaged one with more after it is corruption and the node refuses to start).
+// The consensus write-ahead log: CBOR records in a framed log (framed-log.ts: a torn or damaged final
+// record is dropped, a damaged one with an intact record after it is corruption and the node refuses
+// to start).
 
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
@@ -54,6 +55,8 @@ export interface WalReadout {
   readonly tornTailBytes: number;
   /** Length of the valid prefix: a writer truncates to here before appending again. */
   readonly validBytes: number;
+  /** Whether that final record was damaged rather than cut short (framed-log.ts Frames.damagedTail). */
+  readonly damagedTail: boolean;
 }
 
 /**
@@ -68,9 +71,9 @@ export function readWal(bytes: Uint8Array, fileName: string, o: { readonly damag
   for (const p of f.value.payloads) {
     const d = decodeCbor(p.bytes, limits.walRecordBytesMax);
     const rec = d.ok ? parseWith('wal record', d.value, parseRecord) : d;
-    if (!rec.ok && o.damageEndsLog === true) return ok({ records, tornTailBytes: bytes.length - p.offset, validBytes: p.offset });
+    if (!rec.ok && o.damageEndsLog === true) return ok({ records, tornTailBytes: bytes.length - p.offset, validBytes: p.offset, damagedTail: true });
     if (!rec.ok) return err(`${fileName} is corrupt at offset ${p.offset}: ${rec.error}`);
     records.push(rec.value);
   }
-  return ok({ records, tornTailBytes: f.value.tornTailBytes, validBytes: f.value.validBytes });
+  return ok({ records, tornTailBytes: f.value.tornTailBytes, validBytes: f.value.validBytes, damagedTail: f.value.damagedTail });
 }

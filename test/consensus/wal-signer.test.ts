@@ -13,7 +13,7 @@ import { compactAfterRecords, SignerGuard, signerStateFile, voteOf } from '../..
 import { FileStorage } from '../../runtime/device/file-storage.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
-import { readFrames } from '../../runtime/node/framed-log.js';
+import { intactRecordAfter, readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
@@ -109,6 +109,33 @@ describe('WAL', () => {
     if (!r.ok) expect(r.error).toMatch(new RegExp(`consensus\\.wal is corrupt at offset ${a.length}: checksum mismatch`));
   });
 
+  it('drops a final record holed at its head (zeros over its first bytes, the rest kept) when nothing intact follows; refuses when a record does', () => {
+    const a = encodeWalRecord(rec(0));
+    const b = encodeWalRecord(rec(1));
+    const holed = concatBytes(a, b);
+    holed.fill(0, a.length, a.length + 16);
+    const r = readWal(holed, 'consensus.wal');
+    expect(r.ok && { n: r.value.records.length, validBytes: r.value.validBytes, damaged: r.value.damagedTail }).toEqual({ n: 1, validBytes: a.length, damaged: true });
+    // A torn (short) tail is not damage.
+    const short = readWal(concatBytes(a, b.subarray(0, b.length - 3)), 'consensus.wal');
+    expect(short.ok && short.value.damagedTail).toBe(false);
+    // The same hole with an intact record after it: durable bytes went bad, and the reader refuses.
+    const c = encodeWalRecord(rec(2));
+    const mid = concatBytes(holed, c);
+    const m = readWal(mid, 'consensus.wal');
+    expect(m.ok ? 'read' : m.error).toBe(`consensus.wal is corrupt at offset ${a.length}: a record of length 0, and an intact record follows at offset ${a.length + b.length}; refusing to start (move the file aside to resync from peers)`);
+  });
+
+  it('the search for an intact record after damage is bounded: past its budget it says it cannot tell', () => {
+    const records = [0, 1, 2, 3].map((i) => encodeWalRecord(rec(i)));
+    const bytes = concatBytes(...records);
+    const first = records[0]?.length ?? 0;
+    expect(intactRecordAfter(bytes, 1, 1 << 20)).toBe(first);
+    expect(intactRecordAfter(bytes, first + 1, 1 << 20)).toBe(first + (records[1]?.length ?? 0));
+    expect(intactRecordAfter(bytes, 1, 1 << 20, 4)).toBe('undecided');
+    expect(intactRecordAfter(bytes.subarray(0, first + 5), 1, 1 << 20)).toBe(null);
+  });
+
   it('a node whose WAL is corrupt in the middle refuses to start', async () => {
     const { w, n } = await worldNode2('corrupt');
     w.crash(n, 'intact');
@@ -184,19 +211,53 @@ describe('signer state log', () => {
     const bytes = new Uint8Array(file(storage));
     bytes[12] = (bytes[12] as number) ^ 0xff;
     storage.replace(signerStateFile, bytes);
-    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch in a record followed by \d+ more bytes; refusing to sign until an operator checks it$/);
+    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch, and an intact record follows at offset \d+; refusing to sign until an operator checks it$/);
   });
 
-  it('refuses a last record of full length that fails its checksum: it may be a signature that was returned', () => {
-    const storage = new SimStorage();
-    const g = new SignerGuard(signer(), storage, hash);
-    g.sign(3, 0, 'prevote', msg('A'), msg('A'));
-    g.sign(3, 0, 'precommit', msg('B'), msg('B'));
-    const bytes = new Uint8Array(file(storage));
-    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
-    storage.replace(signerStateFile, bytes);
-    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset \d+: its last record fails its checksum; refusing to sign until an operator checks it$/);
-  });
+  // A last record that fails its checksum is the write a power loss cut (holes may take its head), or a
+  // durable record the card lost later, whose signature may have left: the guard drops it behind a
+  // fence and signs nothing at any height it could be of.
+  for (const [damage, hurt] of [
+    ['fails its checksum at full length', (b: Uint8Array, at: number) => void (b[b.length - 1] = (b[b.length - 1] as number) ^ 0x01, at)],
+    ['has its head holed (its first bytes zeros, the rest kept)', (b: Uint8Array, at: number) => void b.fill(0, at, at + 12)],
+  ] as const) {
+    it(`a last record that ${damage} is dropped behind a fence: nothing is signed through the next height, durably`, () => {
+      const storage = new SimStorage();
+      const g = new SignerGuard(signer(), storage, hash);
+      g.sign(3, 0, 'prevote', msg('A'), msg('A'));
+      const at = file(storage).length;
+      g.sign(3, 0, 'precommit', msg('B'), msg('B'));
+      const bytes = new Uint8Array(file(storage));
+      hurt(bytes, at);
+      storage.replace(signerStateFile, bytes);
+      const again = new SignerGuard(signer(), storage, hash);
+      expect(again.lastSigned()?.step).toBe('prevote');
+      // Nothing is signed before the boot fences the damage (the shell does so once the WAL is read).
+      expect(again.sign(9, 0, 'prevote', msg('X'), msg('X'))).toEqual({ ok: false, error: 'refusing to sign prevote at 9/0: signer-state has a damaged final record not fenced yet' });
+      // The node's chain ends at height 2: the dropped record may be of height 3 (its last signed), so
+      // the fence is 3; a precommit different from the dropped one is refused, as is anything at 3.
+      expect(again.fenceDamage(2)).toBe(`signer-state: dropped a damaged final record at offset ${at} (a write a power loss cut, or a record the card lost); signing nothing through height 3`);
+      expect(again.fenceDamage(2)).toBe(null);
+      expect(again.sign(3, 0, 'precommit', msg('C'), msg('C'))).toEqual({ ok: false, error: 'refusing to sign precommit at 3/0: a damaged signer-state record was dropped, and nothing is signed through height 3' });
+      expect(again.sign(3, 5, 'prevote', msg('D'), msg('D')).ok).toBe(false);
+      // The damaged bytes are gone and the fence is on disk: a restart now reads a clean log and the fence.
+      expect(file(storage).length).toBe(at);
+      const third = new SignerGuard(signer(), storage, hash);
+      expect(third.fencedThrough()).toBe(3);
+      expect(third.sign(3, 1, 'precommit', msg('C'), msg('C')).ok).toBe(false);
+      expect(third.sign(4, 0, 'prevote', msg('E'), msg('E')).ok).toBe(true);
+      // A node whose chain is ahead of its last signature fences through its next height instead.
+      const ahead = new SimStorage();
+      const h = new SignerGuard(signer(), ahead, hash);
+      h.sign(3, 0, 'prevote', msg('A'), msg('A'));
+      h.sign(3, 0, 'precommit', msg('B'), msg('B'));
+      ahead.replace(signerStateFile, bytes);
+      const behind = new SignerGuard(signer(), ahead, hash);
+      behind.fenceDamage(7);
+      expect(behind.sign(8, 0, 'prevote', msg('F'), msg('F')).ok).toBe(false);
+      expect(behind.sign(9, 0, 'prevote', msg('F'), msg('F')).ok).toBe(true);
+    });
+  }
 
   it('takes a tail of zero bytes (the file grew, its data never reached the disk) for a torn write', () => {
     const storage = new SimStorage();
