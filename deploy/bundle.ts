@@ -10,6 +10,7 @@ import { build, BuildError, type BuildInfo } from './build.js';
 import { formatManifest, listFiles, manifestName, sizeByGroup } from './bundle-manifest.js';
 import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
 import { runProcess } from './run-process.js';
+import { dataFormat } from '../runtime/device/data-format.js';
 import { isTargetName, targets, type Target } from './targets.js';
 
 export interface BundleOptions {
@@ -84,7 +85,7 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
     chmodSync(join(top, 'install.sh'), 0o755);
     chmodSync(join(release, 'deploy', 'install.sh'), 0o755);
-    const bundleInfo = { name: 'murmur', version, target: target.name, machine: target.unameMachine, node: '>=20', commit: distInfo.commit, dirty: distInfo.dirty, builtAt: distInfo.builtAt };
+    const bundleInfo = { name: 'murmur', version, target: target.name, machine: target.unameMachine, node: '>=20', dataFormat, commit: distInfo.commit, dirty: distInfo.dirty, builtAt: distInfo.builtAt };
     writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
     writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
     phase('copy');

@@ -97,6 +97,19 @@ fi
 current_release() { if [ -L "$base/current" ]; then basename "$(readlink "$base/current")"; fi; }
 previous_release() { if [ -L "$base/previous" ]; then basename "$(readlink "$base/previous")"; fi; }
 
+# Data formats (runtime/device/data-format.ts): the newest format a release reads is "dataFormat" in its
+# RELEASE.json (1 for releases from before the field); the data directory's is the number in its
+# data-format file (0: none yet). A release is never made current on a directory it cannot read.
+reads_format() { # RELEASE.json or BUNDLE.json
+  "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.stdout.write(String(Number.isSafeInteger(b.dataFormat) ? b.dataFormat : 1));' "$1" 2>/dev/null || echo 1
+}
+data_format() {
+  f=''
+  if [ -f "$data/data-format" ]; then f=$(head -c 16 "$data/data-format" | tr -dc 0-9); fi
+  echo "${f:-0}"
+}
+can_read_data() { [ "$(data_format)" -le "$(reads_format "$1")" ]; } # RELEASE.json
+
 # Switches a link atomically: a new link beside it, then rename(2) over the old one (mv -T).
 switch_link() { # name release
   ln -sfn "releases/$2" "$base/.$1.new"
@@ -112,6 +125,8 @@ restart_service() {
 if [ $mode = rollback ]; then
   cur=$(current_release); prev=$(previous_release)
   { [ -n "$prev" ] && [ -d "$base/releases/$prev" ]; } || die 3 "no previous release to roll back to under $base"
+  can_read_data "$base/releases/$prev/RELEASE.json" \
+    || die 3 "cannot roll back to $prev: $data holds data format $(data_format) and $prev reads formats up to $(reads_format "$base/releases/$prev/RELEASE.json"); $cur stays current (install a release that reads format $(data_format))"
   switch_link current "$prev"
   [ -n "$cur" ] && switch_link previous "$cur"
   restart_service
@@ -201,6 +216,8 @@ fi
 
 target_dir=$base/releases/$version
 cur=$(current_release)
+can_read_data "$bundle/BUNDLE.json" \
+  || die 3 "release $version reads data formats up to $(reads_format "$bundle/BUNDLE.json"), but $data holds format $(data_format) (written by a newer release): install a release that reads it"
 release_new=1
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
@@ -313,6 +330,8 @@ if [ $skip_health = 0 ]; then
     printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
     [ $release_new = 1 ] || die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
     if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
+      can_read_data "$base/releases/$cur/RELEASE.json" \
+        || die 1 "$version fails its health check, but it moved $data to data format $(data_format), which $cur cannot read: $version stays current (journalctl -u murmur says why)"
       switch_link current "$cur"
       rm -f "$base/previous"
       touch "$target_dir/.failed-health-check"

@@ -29,6 +29,7 @@ import { encodeTelemetryBody } from '../wire/telemetry.js';
 import { TelemetryGate } from './telemetry-gate.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
+import { checkDataFormat, markDataFormat } from './data-format.js';
 import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
@@ -45,6 +46,8 @@ export interface DeviceParts {
   readonly role: 'validator' | 'follower';
   /** Heartbeat interval per link, sized and checked against the fleet (heartbeats-setup.ts). */
   readonly heartbeats: HeartbeatPlan;
+  /** The data directory's format when it was checked (0: no `data-format` file yet; data-format.ts). */
+  readonly dataFormatFound: number;
 }
 
 /** Loads and checks identity and manifest; a problem is a one-line reason naming the file and fix. */
@@ -68,7 +71,9 @@ export async function openDevice(config: DeviceConfig, configFile: string): Prom
   if (toHexKey(signer.publicKey) !== toHexKey(member.publicKey)) return err(`${configFile}: key ${config.key} is not the key the manifest lists for "${config.id}"`);
   const heartbeats = planDeviceHeartbeats(config, m.value);
   if (!heartbeats.ok) return err(`${configFile}: ${heartbeats.error}`);
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value });
+  const format = checkDataFormat(config.dataDir);
+  if (!format.ok) return err(`${configFile}: dataDir: ${format.error}`);
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -305,6 +310,7 @@ export class Device {
 
   async start(): Promise<void> {
     const c = this.p.config;
+    markDataFormat(this.storage, this.p.dataFormatFound);
     // Recover first: replaying the WAL rebuilds the chain and the mission state before any I/O.
     this.missions.replaying = true;
     this.shell.boot();

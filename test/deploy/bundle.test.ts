@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../deploy/build.js';
 import { makeBundle, type BundleResult } from '../../deploy/bundle.js';
+import { dataFormat } from '../../runtime/device/data-format.js';
 import { parseManifest } from '../../deploy/bundle-manifest.js';
 import { findNativeFiles } from '../../deploy/elf.js';
 import { targets } from '../../deploy/targets.js';
@@ -118,6 +119,11 @@ describe('the x64 bundle, installed by install.sh and run on this machine', () =
       await exited;
     }
     await broker?.stop();
+  });
+
+  it('declares in RELEASE.json the data format its runtime reads (install.sh checks it before making the release current)', () => {
+    const info = JSON.parse(readFileSync(join(current, 'RELEASE.json'), 'utf8')) as { dataFormat?: unknown };
+    expect(info.dataFormat).toBe(dataFormat);
   });
 
   it('installs only x86-64 native binaries', () => {

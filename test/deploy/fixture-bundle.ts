@@ -14,9 +14,11 @@ export type Health = 'real' | 'pass' | 'fail';
  * Writes bundle directory dir for version; `health` picks the release's deploy/health-check.mjs. With
  * `runsRepo` the release's bin/murmur.js runs this repository's CLI, so the installed unit's ExecStart
  * starts a real device; `repoPath` is where that repository is seen from where the release runs (default:
- * here).
+ * here). `dataFormat`: the data format the release declares it reads (none: a release from before the
+ * field); `healthScript`: JavaScript the fixture health check runs first (as a release's first start would
+ * act on the data directory).
  */
-export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean; repoPath?: string } = {}): string {
+export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean; repoPath?: string; dataFormat?: number; healthScript?: string } = {}): string {
   const top = join(dir, `murmur-${version}-fixture`);
   const release = join(top, 'release');
   mkdirSync(join(release, 'deploy'), { recursive: true });
@@ -29,12 +31,13 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
     // The real check reads device.yaml with the release's yaml package: a link stands in for node_modules.
     symlinkSync(join(repoRoot, 'node_modules'), join(release, 'node_modules'));
   }
-  else writeFileSync(join(release, 'deploy', 'health-check.mjs'), health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n");
+  else writeFileSync(join(release, 'deploy', 'health-check.mjs'), (opts.healthScript ?? '') + (health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n"));
   if (opts.runsRepo === true) {
     writeFileSync(join(release, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\n// murmur ${version}: runs the repository's CLI\nawait import(${JSON.stringify(pathToFileURL(join(opts.repoPath ?? repoRoot, 'bin', 'murmur.js')).href)});\n`);
   } else writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
-  const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
+  // dataFormat left out: a release from before the field (install.sh reads it as 1).
+  const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', ...(opts.dataFormat !== undefined ? { dataFormat: opts.dataFormat } : {}), commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
   writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');
   writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(info, null, 2) + '\n');
   writeFileSync(join(top, manifestName), formatManifest(listFiles(top)));

@@ -4,7 +4,7 @@
 // without the proposer; unknown keys and replays are refused with their reasons; bad config is one line.
 
 import mqtt from 'mqtt';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from '../../runtime/crypto/sodium.js';
@@ -273,6 +273,19 @@ describe('four murmur processes on Mosquitto', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('mqtt.url: "http://nowhere" is not valid; use a broker URL like mqtt://127.0.0.1:1883');
+  }, 30_000);
+
+  it('a data directory in a data format newer than this release reads is refused in one line; a running device records its own', async () => {
+    expect(readFileSync(join(fleet.dataDir('d1'), 'data-format'), 'utf8')).toBe('1\n');
+    const dir = join(fleet.dir, 'data', 'newer');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'data-format'), '2\n');
+    const cfg = join(fleet.dir, 'newer.yaml');
+    writeFileSync(cfg, 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data/newer\nmqtt: { url: "mqtt://127.0.0.1:1" }\n');
+    const r = await runCli('murmur', ['start', '--config', cfg], { cwd: fleet.dir, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`dataDir: ${dir} holds data format 2, written by a newer release; this release reads formats up to 1: install a release that reads format 2`);
   }, 30_000);
 
   it('stops cleanly on SIGTERM', async () => {
