@@ -16,7 +16,7 @@ import { EmbeddedBroker } from '../../runtime/links/broker.js';
 import { hashPassword, type BrokerCredential } from '../../runtime/links/broker-acl.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
 import { aheadFile, walFile } from '../../runtime/node/shell.js';
-import { signerFenceFile, signerStateFile } from '../../runtime/node/signer-guard.js';
+import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { encodeWalRecord, readWal } from '../../runtime/node/wal.js';
 import { padPosition, type FlightWorld } from '../flight/flight-layer.js';
 import type { ClassPolicy } from '../../runtime/links/router.js';
@@ -346,7 +346,6 @@ export class FleetProcs {
       writeFileSync(walPath, Buffer.concat(commits));
     }
     rmSync(join(dir, signerStateFile), { force: true });
-    rmSync(join(dir, signerFenceFile), { force: true });
     rmSync(join(dir, aheadFile), { force: true });
     await this.start(d);
   }

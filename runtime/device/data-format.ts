@@ -7,7 +7,7 @@
 // backwards, ARCHITECTURE.md "Deploy"), so an older release must not run on files it would misread.
 // A release bumps `dataFormat` only when the release before it cannot read what it writes safely;
 // additions an older release can ignore keep the number (format 1: the WAL, the ahead log, the signer
-// state and its fence, snapshots). A directory without the file was written by a release from before
+// state, snapshots). A directory without the file was written by a release from before
 // it, which wrote format 1.
 
 import { readFileSync } from 'node:fs';

@@ -50,43 +50,52 @@ export interface ReadOptions {
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
-/** Checksum bytes the search for an intact record after damage may cost (intactRecordAfter). */
-export const damageScanBytesMax = 64 * 1_048_576;
+/** Checksum bytes the search for intact records after damage may cost (intactRecordAfter). */
+export const damageScanBytesMax = 256 * 1_048_576;
 
 /**
- * Where the first intact record after `from` starts (its length in bounds, its checksum right, and
- * where it ends the file's end, zeros to the end, or a plausible next header), null when there is none,
- * or 'undecided' when finding out would cost more than `budget` checksum bytes. Every offset is a
- * candidate (a damaged length says nothing about where the next record starts); the end test keeps
- * the checksums to candidates that fit the records around them, so structured payloads cost little.
+ * Where the first record after `from` starts that begins an intact chain of records running to the
+ * file's end (each length in bounds, each checksum right; zeros may end the file): null when there is
+ * none, or 'undecided' when finding out would cost more than `budget` checksum bytes. Every offset is
+ * a candidate (a damaged length says nothing about where the next record starts). Worked backwards from
+ * the end, a candidate's checksum is computed only when a verified chain starts where it ends, so bytes
+ * that merely look like headers (a block's small integers) cost nothing. Records after a damaged one
+ * whose chain is cut short again before the end (a second fault) are not found.
  */
 export function intactRecordAfter(bytes: Uint8Array, from: number, recordBytesMax: number, budget = damageScanBytesMax): number | null | 'undecided' {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const plausible = (at: number): boolean => {
-    if (at === bytes.length) return true;
-    if (at + frameHeaderBytes > bytes.length) return false;
-    const len = dv.getUint32(at);
-    return len === 0 ? allZero(bytes.subarray(at)) : len <= recordBytesMax;
-  };
-  for (let at = from; at + frameHeaderBytes < bytes.length; at++) {
+  let lastNonZero = bytes.length - 1;
+  while (lastNonZero >= 0 && bytes[lastNonZero] === 0) lastNonZero--;
+  // chained[o] = 1: a chain of intact records (or nothing but zeros) runs from o to the end.
+  const chained = new Uint8Array(bytes.length + 1);
+  chained[bytes.length] = 1;
+  let first: number | null = null;
+  for (let at = bytes.length - 1; at >= from; at--) {
+    if (at > lastNonZero) {
+      chained[at] = 1;
+      continue;
+    }
+    if (at + frameHeaderBytes > bytes.length) continue;
     const len = dv.getUint32(at);
     const end = at + frameHeaderBytes + len;
-    if (len === 0 || len > recordBytesMax || end > bytes.length || !plausible(end)) continue;
+    if (len === 0 || len > recordBytesMax || end > bytes.length || chained[end] !== 1) continue;
     budget -= len;
     if (budget < 0) return 'undecided';
-    if (crc32(bytes.subarray(at + frameHeaderBytes, end)) === dv.getUint32(at + 4)) return at;
+    if (crc32(bytes.subarray(at + frameHeaderBytes, end)) !== dv.getUint32(at + 4)) continue;
+    chained[at] = 1;
+    first = at;
   }
-  return null;
+  return first;
 }
 
 /**
  * The records of a framed log; an error names the file, the offset and what is wrong there. The log
  * ends at its first record that is short, damaged or all zeros (a file system that extended the file
- * but never wrote its data; writers never write a record of length 0) when no intact record follows
- * it: that is a write whose fsync never returned, which a power loss may leave torn or holed anywhere
- * (later sectors written, an earlier one not). An intact record after it means the damage is in bytes
- * that were durable: corruption, and the reader refuses (tendermint#573: skipping it would replay a
- * hole).
+ * but never wrote its data; writers never write a record of length 0) when no chain of intact records
+ * after it runs to the end: that is a write whose fsync never returned, which a power loss may leave
+ * torn or holed anywhere (later sectors written, an earlier one not). Intact records after it to the end
+ * mean the damage is in bytes that were durable: corruption, and the reader refuses (tendermint#573:
+ * skipping it would replay a hole).
  */
 export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: number, o: ReadOptions = {}): Result<Frames> {
   const payloads: Frames['payloads'] = [];
@@ -101,7 +110,7 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
       if (after === null) return torn;
       const at = `${fileName} is corrupt at offset ${off}: ${why}`;
       if (after === 'undecided') return err(`${at}, and whether intact records follow it could not be told within ${damageScanBytesMax / 1_048_576} MiB of checks`);
-      return err(`${at}, and an intact record follows at offset ${after}`);
+      return err(`${at}, and intact records follow from offset ${after} to the end`);
     };
     if (remaining < frameHeaderBytes) return tail(false, 'a record header cut short');
     const len = dv.getUint32(off);

@@ -165,10 +165,6 @@ export class NodeShell {
       } else if (r.t === 'round') rounds.push(r);
       else own.push(r.envelope);
     }
-    // A damaged signer-state record dropped at boot may have been a signature of this height: none is made
-    // at it (the node catches up from its peers), durably so before the record goes.
-    const fenced = this.guard.fenceDamage(this.core.chain.height);
-    if (fenced !== null) this.o.logger.warn(`${this.o.id}: ${fenced}`);
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
     // current height's records count.
     for (const r of ahead) {

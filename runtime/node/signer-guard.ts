@@ -18,10 +18,11 @@
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
 // a write whose fsync never returned, so its signature never existed and the record before it holds.
-// A damaged final record (a power loss during its fsync may leave holes in it, its head included) is
-// the same write, or a durable record the card lost later: its signature may have left. The guard
-// then fences (fenceDamage): it signs nothing at any height that record could be of, the node sits
-// those out and catches up from its peers, and the fence is durable before the record is dropped.
+// Each record starts at a sector boundary and is padded to fill its sector (sectorBytes, padded): a
+// disk writes a sector whole, so a power loss leaves the record in flight whole, absent (zeros) or cut
+// short, never holed with a later part kept (which would read as damage). PostgreSQL keeps pg_control
+// within one sector for the same reason. A last record that fails its checksum is then bytes that went
+// bad after they were durable: it may be a signature that left, and the guard refuses to sign.
 // The log is rewritten as its last height's newest records once it holds compactAfterRecords records,
 // and after a write that failed; a file from before the log (one bare CBOR array, rewritten in
 // place) is still read, and rewritten as a log.
@@ -30,7 +31,7 @@ import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
-import { frame, readFrames } from './framed-log.js';
+import { frame, frameHeaderBytes, readFrames } from './framed-log.js';
 import { limits } from '../lib/limits.js';
 import { parseVoteBody, type VoteBody } from '../wire/vote.js';
 import type { Storage } from './ports.js';
@@ -49,13 +50,13 @@ export interface LastSigned {
 }
 
 export const signerStateFile = 'signer-state';
-/** The height through which the guard signs nothing after it dropped a damaged record (fenceDamage). */
-export const signerFenceFile = 'signer-fence';
 
-/** Records the log holds before it is rewritten (~180 bytes each). */
+/** Records the log holds before it is rewritten (a sector, 512 bytes, each: at most 512 KiB). */
 export const compactAfterRecords = 1024;
 /** The previous release's limit too: a rollback reads this file. */
 const recordBytesMax = 1024;
+/** The unit a disk writes whole; every record fills whole sectors from a sector boundary. */
+export const sectorBytes = 512;
 
 export class SignerGuard {
   /** The newest records of the last signed height, oldest first, one per position (what a restart
@@ -68,10 +69,6 @@ export class SignerGuard {
   /** A write failed: the file may hold a record that is not the state here, so the next save rewrites
    *  it from memory instead of appending. */
   private damaged = false;
-  /** Nothing is signed at this height or below (fenceDamage); 0 without a fence. */
-  private fence = 0;
-  /** Offset of a damaged final record read at boot and not fenced yet (fenceDamage drops it). */
-  private damagedTailAt: number | null = null;
 
   constructor(
     private readonly signer: Signer,
@@ -81,14 +78,11 @@ export class SignerGuard {
      *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    const { lastHeight, records, rewrite, damagedTailAt } = SignerGuard.readFile(storage);
+    const { lastHeight, records, rewrite } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
     this.records = records;
-    this.fence = SignerGuard.readFence(storage);
-    this.damagedTailAt = damagedTailAt;
-    // A damaged tail stays until it is fenced (fenceDamage): a crash before that reads it again.
-    if (damagedTailAt !== null) return;
-    // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log.
+    // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log, and
+    // a log from before sector-aligned records becomes an aligned one.
     if (rewrite) this.rewrite();
     // After a process crash (no reboot) the file may hold a record whose fsync never finished: read
     // from the page cache, it is the state now (its message may be sent again), so it is made durable
@@ -96,13 +90,17 @@ export class SignerGuard {
     else if (records > 0) storage.sync(signerStateFile);
   }
 
-  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean; damagedTailAt: number | null } {
+  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false, damagedTailAt: null };
+    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
-    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true, damagedTailAt: null };
+    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true };
+    // A damaged final record (not merely short or zeros) is not taken for a torn write: records fill
+    // whole sectors, so a power loss cannot hole one; it went bad after it was durable (bit rot, a bad
+    // card) and may be a signature that left this device: rolling back past it could sign twice.
     const f = readFrames(b, signerStateFile, recordBytesMax);
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
+    if (f.value.damagedTail) throw new Error(`${signerStateFile} is corrupt at offset ${f.value.validBytes}: its last record is damaged (it may be a signature that left this device); refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before, and
     // past the newest few only as far as its lock (see kept).
     const newestFirst: LastSigned[] = [];
@@ -116,38 +114,7 @@ export class SignerGuard {
       if (full && newestFirst.some(isLock)) break;
       if (!full || isLock(l)) newestFirst.push(l);
     }
-    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0, damagedTailAt: f.value.damagedTail ? f.value.validBytes : null };
-  }
-
-  private static readFence(storage: Storage): number {
-    const b = storage.read(signerFenceFile);
-    if (!b || b.length === 0) return 0;
-    const d = decodeCbor(b, 64);
-    if (!d.ok || !Number.isSafeInteger(d.value) || (d.value as number) < 0) throw new Error(`${signerFenceFile} is unreadable; refusing to sign until an operator checks it`);
-    return d.value as number;
-  }
-
-  /**
-   * After a boot that read a damaged final record (readFrames' damagedTail): that record may have been
-   * a signature that left this node, at the height of the records before it or any later one it
-   * reached, and `height` is the last the node committed (snapshot and WAL, durable before it signed
-   * at the next). The guard signs nothing through the later of that height + 1 and its last signed
-   * height, writes that fence durably, and only then drops the record. Returns what it did, for the
-   * log; null when there was nothing to fence.
-   */
-  fenceDamage(height: number): string | null {
-    const at = this.damagedTailAt;
-    if (at === null) return null;
-    this.fence = Math.max(this.fence, height + 1, this.lastSigned()?.height ?? 0);
-    this.storage.replace(signerFenceFile, encodeCbor(this.fence));
-    this.damagedTailAt = null;
-    this.rewrite();
-    return `${signerStateFile}: dropped a damaged final record at offset ${at} (a write a power loss cut, or a record the card lost); signing nothing through height ${this.fence}`;
-  }
-
-  /** The height through which this guard signs nothing (0: none). */
-  fencedThrough(): number {
-    return this.fence;
+    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 || f.value.validBytes % sectorBytes !== 0 };
   }
 
   private static parse(b: Uint8Array): LastSigned {
@@ -162,8 +129,22 @@ export class SignerGuard {
     return { height, round, step, digest: digest.slice(), signed: body instanceof Uint8Array && signature instanceof Uint8Array ? { body: body.slice(), signature: signature.slice() } : null };
   }
 
+  /** One record, filling whole sectors: the position's six fields, then padding the reader ignores (a
+   *  byte string, and a null when a byte string cannot fill the gap exactly: its header grows from one
+   *  byte to two at 24 bytes and to three at 256). Within the previous release's 1024 bytes. */
   private static record(l: LastSigned): Uint8Array {
-    return frame(encodeCbor([l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null]));
+    const fields = [l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null];
+    // The array's head stays one byte with a seventh and eighth element.
+    const bare = encodeCbor(fields).length;
+    const size = Math.ceil((frameHeaderBytes + bare + 1) / sectorBytes) * sectorBytes;
+    const gap = size - frameHeaderBytes - bare;
+    const padBytes = (n: number): number => n + (n < 24 ? 1 : n < 256 ? 2 : 3);
+    let n = gap - 1;
+    while (n > 0 && padBytes(n) > gap) n--;
+    const padded = padBytes(n) === gap ? [...fields, new Uint8Array(n)] : [...fields, new Uint8Array(n), null];
+    const out = frame(encodeCbor(padded));
+    if (out.length !== size) throw new Error(`${signerStateFile}: a record of ${out.length} bytes does not fill ${size}`);
+    return out;
   }
 
   /** Replaces the file with the last height's records (or nothing), atomically. */
@@ -223,8 +204,6 @@ export class SignerGuard {
   /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote
    *  passes its `body` too, kept with the signature (see signedAt). */
   sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {
-    if (this.damagedTailAt !== null) return err(`refusing to sign ${step} at ${height}/${round}: ${signerStateFile} has a damaged final record not fenced yet`);
-    if (height <= this.fence) return err(`refusing to sign ${step} at ${height}/${round}: a damaged ${signerStateFile} record was dropped, and nothing is signed through height ${this.fence}`);
     const digest = this.hash(message);
     const l = this.lastSigned();
     if (l) {

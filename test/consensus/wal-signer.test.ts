@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, hash, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
-import { compactAfterRecords, SignerGuard, signerStateFile, voteOf } from '../../runtime/node/signer-guard.js';
+import { compactAfterRecords, sectorBytes, SignerGuard, signerStateFile, voteOf } from '../../runtime/node/signer-guard.js';
 import { FileStorage } from '../../runtime/device/file-storage.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
-import { intactRecordAfter, readFrames } from '../../runtime/node/framed-log.js';
+import { frame, intactRecordAfter, readFrames } from '../../runtime/node/framed-log.js';
 import { SimStorage } from '../../fleet-sim/sim/sim-storage.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
@@ -123,10 +123,10 @@ describe('WAL', () => {
     const c = encodeWalRecord(rec(2));
     const mid = concatBytes(holed, c);
     const m = readWal(mid, 'consensus.wal');
-    expect(m.ok ? 'read' : m.error).toBe(`consensus.wal is corrupt at offset ${a.length}: a record of length 0, and an intact record follows at offset ${a.length + b.length}; refusing to start (move the file aside to resync from peers)`);
+    expect(m.ok ? 'read' : m.error).toBe(`consensus.wal is corrupt at offset ${a.length}: a record of length 0, and intact records follow from offset ${a.length + b.length} to the end; refusing to start (move the file aside to resync from peers)`);
   });
 
-  it('the search for an intact record after damage is bounded: past its budget it says it cannot tell', () => {
+  it('the search for intact records after damage finds a chain of them to the end, and is bounded: past its budget it says it cannot tell', () => {
     const records = [0, 1, 2, 3].map((i) => encodeWalRecord(rec(i)));
     const bytes = concatBytes(...records);
     const first = records[0]?.length ?? 0;
@@ -211,17 +211,17 @@ describe('signer state log', () => {
     const bytes = new Uint8Array(file(storage));
     bytes[12] = (bytes[12] as number) ^ 0xff;
     storage.replace(signerStateFile, bytes);
-    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch, and an intact record follows at offset \d+; refusing to sign until an operator checks it$/);
+    expect(() => new SignerGuard(signer(), storage, hash)).toThrow(/^signer-state is corrupt at offset 0: checksum mismatch, and intact records follow from offset \d+ to the end; refusing to sign until an operator checks it$/);
   });
 
-  // A last record that fails its checksum is the write a power loss cut (holes may take its head), or a
-  // durable record the card lost later, whose signature may have left: the guard drops it behind a
-  // fence and signs nothing at any height it could be of.
+  // Records fill whole sectors, so a power loss leaves the one in flight whole, zeros or cut short; a
+  // last record that fails its checksum (at full length, or with its head gone and the rest there) went
+  // bad after it was durable, and may be a signature that left.
   for (const [damage, hurt] of [
     ['fails its checksum at full length', (b: Uint8Array, at: number) => void (b[b.length - 1] = (b[b.length - 1] as number) ^ 0x01, at)],
-    ['has its head holed (its first bytes zeros, the rest kept)', (b: Uint8Array, at: number) => void b.fill(0, at, at + 12)],
+    ['has lost its head (zeros, the rest there)', (b: Uint8Array, at: number) => void b.fill(0, at, at + 12)],
   ] as const) {
-    it(`a last record that ${damage} is dropped behind a fence: nothing is signed through the next height, durably`, () => {
+    it(`refuses a last record that ${damage}: it may be a signature that was returned`, () => {
       const storage = new SimStorage();
       const g = new SignerGuard(signer(), storage, hash);
       g.sign(3, 0, 'prevote', msg('A'), msg('A'));
@@ -230,34 +230,37 @@ describe('signer state log', () => {
       const bytes = new Uint8Array(file(storage));
       hurt(bytes, at);
       storage.replace(signerStateFile, bytes);
-      const again = new SignerGuard(signer(), storage, hash);
-      expect(again.lastSigned()?.step).toBe('prevote');
-      // Nothing is signed before the boot fences the damage (the shell does so once the WAL is read).
-      expect(again.sign(9, 0, 'prevote', msg('X'), msg('X'))).toEqual({ ok: false, error: 'refusing to sign prevote at 9/0: signer-state has a damaged final record not fenced yet' });
-      // The node's chain ends at height 2: the dropped record may be of height 3 (its last signed), so
-      // the fence is 3; a precommit different from the dropped one is refused, as is anything at 3.
-      expect(again.fenceDamage(2)).toBe(`signer-state: dropped a damaged final record at offset ${at} (a write a power loss cut, or a record the card lost); signing nothing through height 3`);
-      expect(again.fenceDamage(2)).toBe(null);
-      expect(again.sign(3, 0, 'precommit', msg('C'), msg('C'))).toEqual({ ok: false, error: 'refusing to sign precommit at 3/0: a damaged signer-state record was dropped, and nothing is signed through height 3' });
-      expect(again.sign(3, 5, 'prevote', msg('D'), msg('D')).ok).toBe(false);
-      // The damaged bytes are gone and the fence is on disk: a restart now reads a clean log and the fence.
-      expect(file(storage).length).toBe(at);
-      const third = new SignerGuard(signer(), storage, hash);
-      expect(third.fencedThrough()).toBe(3);
-      expect(third.sign(3, 1, 'precommit', msg('C'), msg('C')).ok).toBe(false);
-      expect(third.sign(4, 0, 'prevote', msg('E'), msg('E')).ok).toBe(true);
-      // A node whose chain is ahead of its last signature fences through its next height instead.
-      const ahead = new SimStorage();
-      const h = new SignerGuard(signer(), ahead, hash);
-      h.sign(3, 0, 'prevote', msg('A'), msg('A'));
-      h.sign(3, 0, 'precommit', msg('B'), msg('B'));
-      ahead.replace(signerStateFile, bytes);
-      const behind = new SignerGuard(signer(), ahead, hash);
-      behind.fenceDamage(7);
-      expect(behind.sign(8, 0, 'prevote', msg('F'), msg('F')).ok).toBe(false);
-      expect(behind.sign(9, 0, 'prevote', msg('F'), msg('F')).ok).toBe(true);
+      expect(() => new SignerGuard(signer(), storage, hash)).toThrow(`signer-state is corrupt at offset ${at}: its last record is damaged (it may be a signature that left this device); refusing to sign until an operator checks it`);
     });
   }
+
+  it(`puts every record at a sector boundary, filling whole ${sectorBytes}-byte sectors (a power loss cannot hole one), within the previous release's 1024 bytes; a log from before is rewritten so`, () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    const sizes: number[] = [];
+    for (let h = 1; h <= 40; h++) {
+      // Bodies of every size a vote's could have, and none (a proposal), so the padding meets every CBOR head size.
+      const body = new Uint8Array(h * 7);
+      const before = file(storage).length;
+      expect(g.sign(h, 0, h % 3 === 0 ? 'proposal' : 'prevote', msg(`m${h}`), h % 3 === 0 ? null : body).ok).toBe(true);
+      sizes.push(file(storage).length - before);
+    }
+    expect(sizes.every((n) => n === sectorBytes || n === 2 * sectorBytes)).toBe(true);
+    const f = readFrames(file(storage), signerStateFile, 1024);
+    expect(f.ok && f.value.payloads.map((p) => p.offset % sectorBytes)).toEqual(Array.from({ length: 40 }, () => 0));
+    // Each record is the position's six fields then padding (what the previous release reads: the six).
+    const last = f.ok ? decodeCbor(f.value.payloads.at(-1)?.bytes ?? new Uint8Array(0), 1024) : null;
+    expect(last?.ok && Array.isArray(last.value) && last.value.slice(0, 3)).toEqual([40, 0, 'prevote']);
+    // A log written before records were aligned (unpadded records) is read, and rewritten aligned at start.
+    const old = new SimStorage();
+    old.replace(signerStateFile, concatBytes(frame(encodeCbor([7, 0, 'prevote', hash(msg('A')), msg('A'), new Uint8Array(64)])), frame(encodeCbor([7, 0, 'precommit', hash(msg('B')), msg('B'), new Uint8Array(64)]))));
+    const again = new SignerGuard(signer(), old, hash);
+    expect(again.lastSigned()?.step).toBe('precommit');
+    expect(file(old).length % sectorBytes).toBe(0);
+    expect(again.sign(7, 0, 'precommit', msg('C'), msg('C')).ok).toBe(false);
+    expect(again.sign(8, 0, 'prevote', msg('D'), msg('D')).ok).toBe(true);
+    expect(file(old).length % sectorBytes).toBe(0);
+  });
 
   it('takes a tail of zero bytes (the file grew, its data never reached the disk) for a torn write', () => {
     const storage = new SimStorage();
@@ -398,7 +401,7 @@ describe('own votes in the signer state', () => {
       g.sign(7, r, 'prevote', msg(`v${r}`), msg(`v${r}`));
       largest = Math.max(largest, (storage.read(signerStateFile) ?? new Uint8Array(0)).length);
     }
-    expect(largest).toBeLessThan(compactAfterRecords * 200);
+    expect(largest).toBeLessThanOrEqual(compactAfterRecords * sectorBytes);
     expect(new SignerGuard(signer(), storage, hash).lastSigned()?.round).toBe(2_999);
   });
 
