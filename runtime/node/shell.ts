@@ -111,7 +111,7 @@ export class NodeShell {
   }
 
   /** One log's intact records; a torn tail (for the ahead log: anything from its first damage on) is cut
-   *  off the file, so appends go after intact records. */
+   *  off the file, so appends go after intact records, and the WAL is fsynced before it is acted on. */
   private readLog(name: string, damageEndsLog: boolean): { readonly records: NodeWalRecord[]; readonly bytes: number } {
     const bytes = this.o.storage.read(name);
     if (!bytes || bytes.length === 0) return { records: [], bytes: 0 };
@@ -123,6 +123,11 @@ export class NodeShell {
         : `a ${w.value.damagedTail ? 'damaged' : 'torn'} final record of ${w.value.tornTailBytes} bytes at offset ${w.value.validBytes} (a write a crash cut; nothing intact follows it)`;
       this.o.logger.warn(`${this.o.id}: ${name}: dropped ${what}`);
       this.o.storage.replace(name, bytes.subarray(0, w.value.validBytes));
+    } else if (!damageEndsLog) {
+      // After a process crash the WAL may end in a record whose fsync never finished, read back from the
+      // page cache: the node acts on it now (a commit applied, a lock), so it is made durable first, as
+      // the signer guard does its log.
+      this.o.storage.sync(name);
     }
     return { records: w.value.records, bytes: w.value.validBytes };
   }

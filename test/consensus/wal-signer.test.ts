@@ -136,6 +136,21 @@ describe('WAL', () => {
     expect(intactRecordAfter(bytes.subarray(0, first + 5), 1, 1 << 20)).toBe(null);
   });
 
+  it('a restarted node fsyncs the WAL it found before it signs (a kill -9 may have left its last record in the page cache only)', async () => {
+    const { w, n } = await worldNode2('wal-sync-at-boot');
+    w.crash(n, 'process');
+    const calls: string[] = [];
+    const st = n.storage;
+    const [sync, append] = [st.sync.bind(st), st.append.bind(st)];
+    st.sync = (name: string) => (calls.push(`sync ${name}`), sync(name));
+    st.append = (name: string, b: Uint8Array) => (calls.push(`append ${name}`), append(name, b));
+    w.restart(n);
+    w.queue.runUntil(w.queue.now + 500, 1e7);
+    const signed = calls.indexOf('append signer-state');
+    expect(signed, calls.join(', ')).toBeGreaterThan(-1);
+    expect(calls.slice(0, signed)).toContain('sync consensus.wal');
+  });
+
   it('a node whose WAL is corrupt in the middle refuses to start', async () => {
     const { w, n } = await worldNode2('corrupt');
     w.crash(n, 'intact');
