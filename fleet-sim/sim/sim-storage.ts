@@ -93,12 +93,15 @@ export class SimStorage implements Storage {
     this.pending.clear();
   }
 
-  /** Appends the first part of a record (a header promising more bytes than follow), as a crash mid-write leaves. */
-  tearTail(name: string, prng: Prng): void {
+  /** Appends the first part of a record (a header promising more bytes than follow), as a crash mid-write
+   *  leaves; `recordLen`: the payload length every record of this file has (the signer state's fill a
+   *  sector), else one longer than what follows. */
+  tearTail(name: string, prng: Prng, recordLen?: number): void {
     const d = this.durable.has(name) ? this.flat(name) : new Uint8Array(0);
     const partial = prng.bytes(prng.int(40));
     const header = new Uint8Array(8);
-    new DataView(header.buffer).setUint32(0, partial.length + 1 + prng.int(200));
+    const claimed = partial.length + 1 + prng.int(200); // drawn either way: seeds replay as before
+    new DataView(header.buffer).setUint32(0, recordLen ?? claimed);
     new DataView(header.buffer).setUint32(4, prng.nextU32());
     this.durable.set(name, [concatBytes(d, header.subarray(0, 1 + prng.int(8)), partial.length > 0 && prng.chance(0.5) ? new Uint8Array(0) : new Uint8Array(0))]);
     if (prng.chance(0.5)) this.durable.set(name, [concatBytes(d, header, partial)]);

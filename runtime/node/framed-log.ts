@@ -50,52 +50,55 @@ export interface ReadOptions {
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
-/** Checksum bytes the search for intact records after damage may cost (intactRecordAfter). */
+/** The unit a disk writes whole: a power loss keeps or loses each on its own (an assumption: SD cards
+ *  and eMMC promise less, and may damage neighbouring durable data, which readers then refuse). */
+export const diskSectorBytes = 512;
+
+/** Checksum bytes the search for intact records after damage may cost beyond twice the file's size
+ *  (intactRecordAfter): what a chain of real records costs, plus room for bytes that only look like one. */
 export const damageScanBytesMax = 256 * 1_048_576;
 
 /**
  * Where the first record after `from` starts that begins an intact chain of records running to the
- * file's end (each length in bounds, each checksum right; zeros may end the file): null when there is
- * none, or 'undecided' when finding out would cost more than `budget` checksum bytes. Every offset is
+ * file's end (each length in bounds, each checksum right): null when there is none, or 'undecided' when
+ * finding out would cost more than `budget` checksum bytes. A chain may also end where zeros run to the
+ * end of the file, if that is in the sector of the last byte that is not zero or at a sector boundary (a
+ * file system extends a file in blocks; zeros anywhere else are a record's own bytes). Every offset is
  * a candidate (a damaged length says nothing about where the next record starts). Worked backwards from
  * the end, a candidate's checksum is computed only when a verified chain starts where it ends, so bytes
- * that merely look like headers (a block's small integers) cost nothing. Records after a damaged one
- * whose chain is cut short again before the end (a second fault) are not found.
+ * that merely look like headers (a block's small integers) cost next to nothing. Memory: one entry per
+ * verified record. Records after damage whose chain ends in a torn write are not found.
  */
-export function intactRecordAfter(bytes: Uint8Array, from: number, recordBytesMax: number, budget = damageScanBytesMax): number | null | 'undecided' {
+export function intactRecordAfter(bytes: Uint8Array, from: number, recordBytesMax: number, budget = damageScanBytesMax + 2 * bytes.length): number | null | 'undecided' {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let lastNonZero = bytes.length - 1;
   while (lastNonZero >= 0 && bytes[lastNonZero] === 0) lastNonZero--;
-  // chained[o] = 1: a chain of intact records (or nothing but zeros) runs from o to the end.
-  const chained = new Uint8Array(bytes.length + 1);
-  chained[bytes.length] = 1;
+  const zerosFrom = (Math.floor(lastNonZero / diskSectorBytes) + 1) * diskSectorBytes;
+  const starts = new Set<number>();
+  const chainAt = (at: number): boolean => at === bytes.length || (at > lastNonZero && (at <= zerosFrom || at % diskSectorBytes === 0)) || starts.has(at);
   let first: number | null = null;
-  for (let at = bytes.length - 1; at >= from; at--) {
-    if (at > lastNonZero) {
-      chained[at] = 1;
-      continue;
-    }
-    if (at + frameHeaderBytes > bytes.length) continue;
+  for (let at = Math.min(lastNonZero, bytes.length - frameHeaderBytes); at >= from; at--) {
     const len = dv.getUint32(at);
     const end = at + frameHeaderBytes + len;
-    if (len === 0 || len > recordBytesMax || end > bytes.length || chained[end] !== 1) continue;
+    if (len === 0 || len > recordBytesMax || end > bytes.length || !chainAt(end)) continue;
     budget -= len;
     if (budget < 0) return 'undecided';
     if (crc32(bytes.subarray(at + frameHeaderBytes, end)) !== dv.getUint32(at + 4)) continue;
-    chained[at] = 1;
+    starts.add(at);
     first = at;
   }
   return first;
 }
 
 /**
- * The records of a framed log; an error names the file, the offset and what is wrong there. The log
- * ends at its first record that is short, damaged or all zeros (a file system that extended the file
- * but never wrote its data; writers never write a record of length 0) when no chain of intact records
- * after it runs to the end: that is a write whose fsync never returned, which a power loss may leave
- * torn or holed anywhere (later sectors written, an earlier one not). Intact records after it to the end
- * mean the damage is in bytes that were durable: corruption, and the reader refuses (tendermint#573:
- * skipping it would replay a hole).
+ * The records of a framed log; an error names the file, the offset and what is wrong there. A final
+ * record that is cut short, or zeros to the end (a file system that extended the file but never wrote
+ * its data; writers never write a record of length 0), is a write whose fsync never returned: the log
+ * ends before it. A damaged record (a bad length, a checksum mismatch) ends the log too when no chain of
+ * intact records runs from after it to the end: a power loss may hole the write in flight anywhere,
+ * its head included (a later sector written, an earlier one not). Such a chain means the damage is in
+ * bytes that were durable: corruption, and the reader refuses (tendermint#573: skipping it would
+ * replay a hole).
  */
 export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: number, o: ReadOptions = {}): Result<Frames> {
   const payloads: Frames['payloads'] = [];
@@ -103,23 +106,24 @@ export function readFrames(bytes: Uint8Array, fileName: string, recordBytesMax: 
   let off = 0;
   while (off < bytes.length) {
     const remaining = bytes.length - off;
-    const tail = (damagedTail: boolean, why: string): Result<Frames> => {
-      const torn = ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail });
-      if (o.damageEndsLog === true) return torn;
+    const damaged = (why: string): Result<Frames> => {
+      const dropped = ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail: true });
+      if (o.damageEndsLog === true) return dropped;
       const after = intactRecordAfter(bytes, off + 1, recordBytesMax);
-      if (after === null) return torn;
+      if (after === null) return dropped;
       const at = `${fileName} is corrupt at offset ${off}: ${why}`;
-      if (after === 'undecided') return err(`${at}, and whether intact records follow it could not be told within ${damageScanBytesMax / 1_048_576} MiB of checks`);
+      if (after === 'undecided') return err(`${at}, and whether intact records follow it could not be told within the checks allowed (${damageScanBytesMax / 1_048_576} MiB beyond twice the file)`);
       return err(`${at}, and intact records follow from offset ${after} to the end`);
     };
-    if (remaining < frameHeaderBytes) return tail(false, 'a record header cut short');
+    const torn = (): Result<Frames> => ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail: false });
+    if (remaining < frameHeaderBytes) return torn();
     const len = dv.getUint32(off);
-    if (len === 0) return allZero(bytes.subarray(off)) ? ok({ payloads, tornTailBytes: remaining, validBytes: off, damagedTail: false }) : tail(true, 'a record of length 0');
+    if (len === 0) return allZero(bytes.subarray(off)) ? torn() : damaged('a record of length 0');
     const sum = dv.getUint32(off + 4);
-    if (len > recordBytesMax) return tail(true, `record length ${len} exceeds ${recordBytesMax}`);
-    if (remaining < frameHeaderBytes + len) return tail(false, `a record of ${len} bytes cut short at ${remaining - frameHeaderBytes}`);
+    if (len > recordBytesMax) return damaged(`record length ${len} exceeds ${recordBytesMax}`);
+    if (remaining < frameHeaderBytes + len) return torn();
     const payload = bytes.subarray(off + frameHeaderBytes, off + frameHeaderBytes + len);
-    if (crc32(payload) !== sum) return tail(true, 'checksum mismatch');
+    if (crc32(payload) !== sum) return damaged('checksum mismatch');
     payloads.push({ offset: off, bytes: payload });
     off += frameHeaderBytes + len;
   }

@@ -120,7 +120,9 @@ export class NodeShell {
     if (w.value.tornTailBytes > 0) {
       const what = damageEndsLog
         ? `the ${w.value.tornTailBytes} bytes from the first damaged record on (written ahead, never promised)`
-        : `a ${w.value.damagedTail ? 'damaged' : 'torn'} final record of ${w.value.tornTailBytes} bytes at offset ${w.value.validBytes} (a write a crash cut; nothing intact follows it)`;
+        : w.value.damagedTail
+          ? `the ${w.value.tornTailBytes} bytes from a damaged record at offset ${w.value.validBytes} on (no chain of intact records runs from it to the end: a write a crash cut)`
+          : `a torn final record of ${w.value.tornTailBytes} bytes at offset ${w.value.validBytes} (a write a crash cut)`;
       this.o.logger.warn(`${this.o.id}: ${name}: dropped ${what}`);
       this.o.storage.replace(name, bytes.subarray(0, w.value.validBytes));
     } else if (!damageEndsLog) {

@@ -31,7 +31,7 @@ import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
-import { frame, frameHeaderBytes, readFrames } from './framed-log.js';
+import { diskSectorBytes, frame, frameHeaderBytes, readFrames, type Frames } from './framed-log.js';
 import { limits } from '../lib/limits.js';
 import { parseVoteBody, type VoteBody } from '../wire/vote.js';
 import type { Storage } from './ports.js';
@@ -56,7 +56,7 @@ export const compactAfterRecords = 1024;
 /** The previous release's limit too: a rollback reads this file. */
 const recordBytesMax = 1024;
 /** The unit a disk writes whole; every record fills whole sectors from a sector boundary. */
-export const sectorBytes = 512;
+export const sectorBytes = diskSectorBytes;
 
 export class SignerGuard {
   /** The newest records of the last signed height, oldest first, one per position (what a restart
@@ -100,7 +100,7 @@ export class SignerGuard {
     // card) and may be a signature that left this device: rolling back past it could sign twice.
     const f = readFrames(b, signerStateFile, recordBytesMax);
     if (!f.ok) throw new Error(`${f.error}; refusing to sign until an operator checks it`);
-    if (f.value.damagedTail) throw new Error(`${signerStateFile} is corrupt at offset ${f.value.validBytes}: its last record is damaged (it may be a signature that left this device); refusing to sign until an operator checks it`);
+    if (f.value.damagedTail || lengthDecayed(b, f.value)) throw new Error(`${signerStateFile} is corrupt at offset ${f.value.validBytes}: its last record is damaged (it may be a signature that left this device); refusing to sign until an operator checks it`);
     // Only the last height's records are decoded: the newest first, back to the height before, and
     // past the newest few only as far as its lock (see kept).
     const newestFirst: LastSigned[] = [];
@@ -143,7 +143,8 @@ export class SignerGuard {
     while (n > 0 && padBytes(n) > gap) n--;
     const padded = padBytes(n) === gap ? [...fields, new Uint8Array(n)] : [...fields, new Uint8Array(n), null];
     const out = frame(encodeCbor(padded));
-    if (out.length !== size) throw new Error(`${signerStateFile}: a record of ${out.length} bytes does not fill ${size}`);
+    // Checked before the signature can leave (save runs before sign returns it).
+    if (out.length !== size || out.length - frameHeaderBytes > recordBytesMax) throw new Error(`${signerStateFile}: a record of ${out.length} bytes (${size} expected, payload at most ${recordBytesMax}); refusing to sign`);
     return out;
   }
 
@@ -232,6 +233,22 @@ export function voteOf(body: Uint8Array): VoteBody | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether a final record that reads as cut short is one whose length went bad instead: in a log of
+ * sector-filling records (every intact one a whole number of sectors), a record at a sector boundary
+ * claims a whole number of sectors, and a power loss that cuts it leaves less than a sector of it (the
+ * file grows by whole sectors per append; a write cut mid-sector, a full disk, leaves the rest). A
+ * claim of another size, or one whose whole sectors are there and still too short, is decay. Not
+ * judged in a log from before sector-filling records, nor without an intact record to tell by.
+ */
+function lengthDecayed(b: Uint8Array, f: Frames): boolean {
+  if (f.tornTailBytes < frameHeaderBytes || f.damagedTail || f.payloads.length === 0) return false;
+  if (!f.payloads.every((p) => (frameHeaderBytes + p.bytes.length) % sectorBytes === 0)) return false;
+  const len = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(f.validBytes);
+  if (len === 0) return false; // zeros: the sector never reached the disk
+  return (frameHeaderBytes + len) % sectorBytes !== 0 || f.tornTailBytes % sectorBytes === 0;
 }
 
 /** Whether `l` is a precommit for a block (not nil): the node locked on that block in that round. */

@@ -18,7 +18,7 @@ describe('crash at every persist and send point', () => {
     it(`node 0, points 1..${points}, ${mode} disk: no double sign, no fork, progress after restart`, async () => {
       const failures: string[] = [];
       const dropped = new Set<string>();
-      const log = { info: () => {}, error: () => {}, warn: (m: string) => void (/dropped a damaged final record/.test(m) && dropped.add(m.replace(/^v\d+: /, '').split(':')[0] as string)) };
+      const log = { info: () => {}, error: () => {}, warn: (m: string) => void (/from a damaged record at offset/.test(m) && dropped.add(m.replace(/^v\d+: /, '').split(':')[0] as string)) };
       for (let point = 1; point <= points; point++) {
         const r = await runScenario(s, 100 + point, { crashPoint: { node: 0, point, restartAfterMs: 50 + (point % 7) * 40, mode }, log });
         if (!r.nodes.crashed.includes(0)) failures.push(`point ${point}: node 0 never reached this point`);

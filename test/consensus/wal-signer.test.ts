@@ -151,6 +151,28 @@ describe('WAL', () => {
     expect(calls.slice(0, signed)).toContain('sync consensus.wal');
   });
 
+  it('a torn write is dropped without a search, even when its bytes hold records of their own (a tx carrying them)', () => {
+    const a = encodeWalRecord(rec(0));
+    const tiny = frame(Uint8Array.of(0x41));
+    const inflight = encodeWalRecord({ t: 'own', envelope: concatBytes(new Uint8Array(300).fill(0x61), ...Array.from({ length: 50 }, () => tiny)) });
+    const whole = concatBytes(a, inflight);
+    const refused: number[] = [];
+    for (let cut = a.length + 1; cut < whole.length; cut++) if (!readWal(whole.subarray(0, cut), 'consensus.wal').ok) refused.push(cut);
+    expect(refused).toEqual([]);
+  });
+
+  it('a record of small integers whose last sectors never reached the disk (zeros) is dropped at once, not left undecided', () => {
+    const prng = new Prng(5);
+    const block = new Uint8Array(512 * 1024).map(() => prng.int(24));
+    const a = encodeWalRecord(rec(0));
+    const file = concatBytes(a, encodeWalRecord({ t: 'round', height: 3, round: 1, step: 'precommit', lockedRound: 1, lockedBlock: block, validRound: 1, validBlock: null }));
+    file.fill(0, Math.floor((file.length - 256 * 1024) / 512) * 512);
+    const r = readWal(file, 'consensus.wal');
+    expect(r.ok && { n: r.value.records.length, validBytes: r.value.validBytes }).toEqual({ n: 1, validBytes: a.length });
+    // Every candidate that merely looked like a header landing in the zeros is skipped without a checksum.
+    expect(intactRecordAfter(file, a.length + 1, 1 << 21, 1 << 20)).toBe(null);
+  });
+
   it('a node whose WAL is corrupt in the middle refuses to start', async () => {
     const { w, n } = await worldNode2('corrupt');
     w.crash(n, 'intact');
@@ -248,6 +270,34 @@ describe('signer state log', () => {
       expect(() => new SignerGuard(signer(), storage, hash)).toThrow(`signer-state is corrupt at offset ${at}: its last record is damaged (it may be a signature that left this device); refusing to sign until an operator checks it`);
     });
   }
+
+  it('refuses a last record whose length field went bad (it reads as cut short, but a power loss leaves less than a sector of a record); a real cut, or zeros, is dropped', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    g.sign(3, 0, 'prevote', msg('A'), msg('A'));
+    const at = file(storage).length;
+    g.sign(3, 0, 'precommit', msg('B'), msg('B'));
+    const whole = file(storage);
+    for (const [byte, bit] of [[3, 1], [3, 2], [3, 4], [2, 2]] as const) {
+      const bytes = new Uint8Array(whole);
+      bytes[at + byte] = (bytes[at + byte] as number) ^ bit;
+      const st = new SimStorage();
+      st.replace(signerStateFile, bytes);
+      expect(() => new SignerGuard(signer(), st, hash), `byte ${byte} ^ ${bit}`).toThrow(`signer-state is corrupt at offset ${at}: its last record is damaged`);
+    }
+    for (const tail of [whole.subarray(0, at + 300), concatBytes(whole.subarray(0, at), new Uint8Array(sectorBytes))]) {
+      const st = new SimStorage();
+      st.replace(signerStateFile, tail);
+      expect(new SignerGuard(signer(), st, hash).lastSigned()?.step).toBe('prevote');
+    }
+  });
+
+  it('refuses to sign what would make a record longer than the previous release reads, before the signature leaves', () => {
+    const storage = new SimStorage();
+    const g = new SignerGuard(signer(), storage, hash);
+    expect(() => g.sign(5, 0, 'prevote', msg('A'), new Uint8Array(1_200))).toThrow(/signer-state: a record of 1536 bytes .* refusing to sign/);
+    expect(file(storage).length).toBe(0);
+  });
 
   it(`puts every record at a sector boundary, filling whole ${sectorBytes}-byte sectors (a power loss cannot hole one), within the previous release's 1024 bytes; a log from before is rewritten so`, () => {
     const storage = new SimStorage();

@@ -131,7 +131,7 @@ describe('state sync between real processes', () => {
     writeFileSync(path, Buffer.concat([bytes.subarray(0, at), new Uint8Array(12), bytes.subarray(at + 12, at + frameHeaderBytes + (last?.bytes.length ?? 0))]));
     fleet.start('d3');
     await fleet.devices.get('d3')?.ready;
-    expect(fleet.devices.get('d3')?.output).toMatch(new RegExp(`consensus\\.wal: dropped a damaged final record of \\d+ bytes at offset ${at}`));
+    expect(fleet.devices.get('d3')?.output).toMatch(new RegExp(`consensus\\.wal: dropped the \\d+ bytes from a damaged record at offset ${at} on`));
     // With d2 down, every commit needs d3's votes: commands committing prove it signs again.
     await fleet.kill9('d2');
     const noop = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '20s', '--json']);
