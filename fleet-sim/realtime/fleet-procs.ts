@@ -283,7 +283,12 @@ export class FleetProcs {
     this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
     const device = new Device(parts, Date.now(), hooks(parts) ?? {});
-    await device.start();
+    try {
+      await device.start();
+    } catch (e) {
+      await device.stop().catch(() => undefined); // frees its data directory for a later start
+      throw e;
+    }
     return device;
   }
 

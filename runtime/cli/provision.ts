@@ -189,7 +189,8 @@ async function checkStaged(staging: string, outConfig: string): Promise<void> {
   const at = (p: string): string => (p.startsWith(`${onDevice.dir}/`) ? join(staging, p.slice(onDevice.dir.length + 1)) : p);
   const files = checkConfigFiles(c.value, outConfig, at);
   if (!files.ok) throw new CliError(files.error, exitCodes.usage);
-  const parts = await openDevice({ ...c.value, key: at(c.value.key), manifest: at(c.value.manifest) }, outConfig);
+  // Checked here, not run: the data directory is the device's, not this machine's.
+  const parts = await openDevice({ ...c.value, key: at(c.value.key), manifest: at(c.value.manifest) }, outConfig, { lock: false });
   if (!parts.ok) throw new CliError(parts.error, exitCodes.usage);
 }
 

@@ -30,6 +30,7 @@ import { TelemetryGate } from './telemetry-gate.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
+import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
@@ -48,10 +49,14 @@ export interface DeviceParts {
   readonly heartbeats: HeartbeatPlan;
   /** The data directory's format when it was checked (0: no `data-format` file yet; data-format.ts). */
   readonly dataFormatFound: number;
+  /** This process's hold on the data directory (data-lock.ts), released when the device stops; null
+   *  when opened only to check (murmur provision). */
+  readonly lock: DataLock | null;
 }
 
-/** Loads and checks identity and manifest; a problem is a one-line reason naming the file and fix. */
-export async function openDevice(config: DeviceConfig, configFile: string): Promise<Result<DeviceParts>> {
+/** Loads and checks identity and manifest, and (`lock`, the default) takes the data directory for this
+ *  process; a problem is a one-line reason naming the file and fix. */
+export async function openDevice(config: DeviceConfig, configFile: string, o: { readonly lock: boolean } = { lock: true }): Promise<Result<DeviceParts>> {
   const idn = await readKeyFile(config.key);
   if (!idn.ok) return err(`${configFile}: key: ${idn.error}`);
   if (idn.value.id !== config.id) return err(`${configFile}: id is "${config.id}" but key file ${config.key} belongs to "${idn.value.id}"; use that device's key file`);
@@ -73,7 +78,11 @@ export async function openDevice(config: DeviceConfig, configFile: string): Prom
   if (!heartbeats.ok) return err(`${configFile}: ${heartbeats.error}`);
   const format = checkDataFormat(config.dataDir);
   if (!format.ok) return err(`${configFile}: dataDir: ${format.error}`);
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value });
+  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: null });
+  // Last: every check passed, and nothing writes to the directory before it is this process's.
+  const lock = await lockDataDir(config.dataDir);
+  if (!lock.ok) return err(`${configFile}: dataDir: ${lock.error}`);
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -530,6 +539,7 @@ export class Device {
     await this.hal.stop();
     await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
     this.storage.close();
+    await this.p.lock?.release();
     this.log.info({ event: 'stopped' }, 'stopped');
   }
 }

@@ -4,7 +4,7 @@
 // without the proposer; unknown keys and replays are refused with their reasons; bad config is one line.
 
 import mqtt from 'mqtt';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from '../../runtime/crypto/sodium.js';
@@ -286,6 +286,16 @@ describe('four murmur processes on Mosquitto', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`dataDir: ${dir} holds data format 2, written by a newer release; this release reads formats up to 1: install a release that reads format 2`);
+  }, 30_000);
+
+  it('a second murmur start on a running device\'s data directory is refused in one line naming the holder, and the running device is untouched', async () => {
+    const before = await fleet.health('d2');
+    const r = await runCli('murmur', ['start', '--config', join(fleet.dir, 'd2.yaml')], { cwd: fleet.dir, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`dataDir: ${realpathSync(fleet.dataDir('d2'))} is in use by another murmur process (pid ${fleet.pid('d2')}); stop it first: two processes on one signer state could sign twice`);
+    const after = await fleet.health('d2');
+    expect(after.height).toBeGreaterThanOrEqual(before.height);
   }, 30_000);
 
   it('stops cleanly on SIGTERM', async () => {
