@@ -103,17 +103,28 @@ previous_release() { if [ -L "$base/previous" ]; then basename "$(readlink "$bas
 reads_format() { # RELEASE.json or BUNDLE.json
   "$node" -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.stdout.write(String(Number.isSafeInteger(b.dataFormat) ? b.dataFormat : 1));' "$1" 2>/dev/null || echo 1
 }
-data_format() {
-  f=''
-  if [ -f "$data/data-format" ]; then f=$(head -c 16 "$data/data-format" | tr -dc 0-9); fi
-  echo "${f:-0}"
+data_format() { # a number, 0 without the file, "unreadable" when it holds anything else
+  if [ ! -e "$data/data-format" ]; then echo 0; return; fi
+  f=$(head -c 16 "$data/data-format" 2>/dev/null | tr -d '\n')
+  case $f in ''|*[!0-9]*) echo unreadable ;; *) if [ ${#f} -le 6 ]; then echo "$f"; else echo unreadable; fi ;; esac
 }
-can_read_data() { [ "$(data_format)" -le "$(reads_format "$1")" ]; } # RELEASE.json
+format_held() { # what the data directory holds, for messages
+  have=$(data_format)
+  if [ "$have" = unreadable ]; then echo "a data-format file with no format number in it (restore it: the release that wrote the directory knows its format)"; else echo "data format $have"; fi
+}
+can_read_data() { # RELEASE.json
+  have=$(data_format)
+  [ "$have" != unreadable ] && [ "$have" -le "$(reads_format "$1")" ]
+}
 
 # Switches a link atomically: a new link beside it, then rename(2) over the old one (mv -T).
 switch_link() { # name release
   ln -sfn "releases/$2" "$base/.$1.new"
   mv -Tf "$base/.$1.new" "$base/$1"
+}
+
+stop_service() {
+  if [ $systemd_up = 1 ]; then "$systemctl" stop murmur.service || note "systemctl stop murmur failed (see journalctl -u murmur)"; fi
 }
 
 restart_service() {
@@ -126,7 +137,7 @@ if [ $mode = rollback ]; then
   cur=$(current_release); prev=$(previous_release)
   { [ -n "$prev" ] && [ -d "$base/releases/$prev" ]; } || die 3 "no previous release to roll back to under $base"
   can_read_data "$base/releases/$prev/RELEASE.json" \
-    || die 3 "cannot roll back to $prev: $data holds data format $(data_format) and $prev reads formats up to $(reads_format "$base/releases/$prev/RELEASE.json"); $cur stays current (install a release that reads format $(data_format))"
+    || die 3 "cannot roll back to $prev: $data holds $(format_held), and $prev reads formats up to $(reads_format "$base/releases/$prev/RELEASE.json"); $cur stays current"
   switch_link current "$prev"
   [ -n "$cur" ] && switch_link previous "$cur"
   restart_service
@@ -217,7 +228,7 @@ fi
 target_dir=$base/releases/$version
 cur=$(current_release)
 can_read_data "$bundle/BUNDLE.json" \
-  || die 3 "release $version reads data formats up to $(reads_format "$bundle/BUNDLE.json"), but $data holds format $(data_format) (written by a newer release): install a release that reads it"
+  || die 3 "release $version reads data formats up to $(reads_format "$bundle/BUNDLE.json"), but $data holds $(format_held): install a release that reads it"
 release_new=1
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
@@ -330,8 +341,11 @@ if [ $skip_health = 0 ]; then
     printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
     [ $release_new = 1 ] || die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
     if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
+      # Stopped first: a failing release that systemd keeps restarting could move the data directory
+      # to its format after the check.
+      stop_service
       can_read_data "$base/releases/$cur/RELEASE.json" \
-        || die 1 "$version fails its health check, but it moved $data to data format $(data_format), which $cur cannot read: $version stays current (journalctl -u murmur says why)"
+        || { restart_service; die 1 "$version fails its health check, and $data now holds $(format_held), which $cur cannot read: $version stays current (journalctl -u murmur says why)"; }
       switch_link current "$cur"
       rm -f "$base/previous"
       touch "$target_dir/.failed-health-check"

@@ -282,11 +282,17 @@ export class FleetProcs {
     // checked for real.
     this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
-    const device = new Device(parts, Date.now(), hooks(parts) ?? {});
+    let device: Device;
+    try {
+      device = new Device(parts, Date.now(), hooks(parts) ?? {});
+    } catch (e) {
+      await parts.lock?.release(); // its data directory is free for a later start
+      throw e;
+    }
     try {
       await device.start();
     } catch (e) {
-      await device.stop().catch(() => undefined); // frees its data directory for a later start
+      await device.stop().catch(() => undefined); // releases the lock whatever else fails
       throw e;
     }
     return device;

@@ -2,13 +2,18 @@
 // by hand, a copied unit) would each keep their own guard in memory and could sign two different votes
 // at one position: an equivocation the fleet names in evidence. The lock is a listening UNIX socket
 // named after the directory: on Linux in the abstract namespace, which the kernel frees when the
-// process dies however it dies (kill -9 included), so there is no stale lock to clean up; elsewhere a
-// socket file in the directory, taken over when nothing answers on it. A second start asks the holder
-// for its pid and names it.
+// process dies however it dies (kill -9 included), so there is no stale lock to clean up; elsewhere
+// (fleet-sim on a laptop) a socket file in the temporary directory, taken over when nothing answers on
+// it. A second start asks the holder for its pid and names it.
+//
+// Limits: abstract names are per network namespace and have no permissions, so another local user
+// listening on the name blocks a start (it cannot make two devices run); on the socket-file form two
+// starts racing to take over a stale file can both succeed. Linux (the devices) has neither race.
 
 import { createHash } from 'node:crypto';
 import { realpathSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../lib/result.js';
 
@@ -21,8 +26,9 @@ const askMs = 1_000;
 
 /** The socket path that stands for `dir` (its real path, so two spellings of one directory agree). */
 function lockPath(real: string, abstract: boolean): string {
-  if (abstract) return `\0murmur-data-${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
-  return join(real, '.murmur.lock');
+  const name = `murmur-data-${createHash('sha256').update(real).digest('hex').slice(0, 24)}`;
+  // The socket file lives outside the directory, which is copied whole at times (fleet-sim's twins).
+  return abstract ? `\0${name}` : join(tmpdir(), `${name}.sock`);
 }
 
 function listen(server: Server, path: string): Promise<NodeJS.ErrnoException | null> {

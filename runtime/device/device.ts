@@ -76,12 +76,17 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   if (toHexKey(signer.publicKey) !== toHexKey(member.publicKey)) return err(`${configFile}: key ${config.key} is not the key the manifest lists for "${config.id}"`);
   const heartbeats = planDeviceHeartbeats(config, m.value);
   if (!heartbeats.ok) return err(`${configFile}: ${heartbeats.error}`);
-  const format = checkDataFormat(config.dataDir);
-  if (!format.ok) return err(`${configFile}: dataDir: ${format.error}`);
-  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: null });
-  // Last: every check passed, and nothing writes to the directory before it is this process's.
+  // Checking staged files only (murmur provision): the data directory is the device's, not this machine's.
+  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null });
+  // Every other check passed: the directory becomes this process's, then its format is read (no other
+  // process can mark it between the two), and nothing is written to it before either.
   const lock = await lockDataDir(config.dataDir);
   if (!lock.ok) return err(`${configFile}: dataDir: ${lock.error}`);
+  const format = checkDataFormat(config.dataDir);
+  if (!format.ok) {
+    await lock.value.release();
+    return err(`${configFile}: dataDir: ${format.error}`);
+  }
   return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value });
 }
 
@@ -164,6 +169,8 @@ export class Device {
     const c = p.config;
     const fleet = p.manifest.body.fleet;
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
+    // The first write to the directory: its format, so no older release takes what follows for its own.
+    markDataFormat(this.storage, p.dataFormatFound);
     this.session = this.nextSession();
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
@@ -319,7 +326,6 @@ export class Device {
 
   async start(): Promise<void> {
     const c = this.p.config;
-    markDataFormat(this.storage, this.p.dataFormatFound);
     // Recover first: replaying the WAL rebuilds the chain and the mission state before any I/O.
     this.missions.replaying = true;
     this.shell.boot();
@@ -536,10 +542,14 @@ export class Device {
     for (const cancel of this.pending) cancel();
     this.pending.clear();
     this.hal.devices.led?.set({ type: 'off' });
-    await this.hal.stop();
-    await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
-    this.storage.close();
-    await this.p.lock?.release();
+    try {
+      await this.hal.stop();
+      await new Promise<void>((r) => (this.httpServer ? this.httpServer.close(() => r()) : r()));
+      this.storage.close();
+    } finally {
+      // Whatever failed above, the directory is free for the next start.
+      await this.p.lock?.release();
+    }
     this.log.info({ event: 'stopped' }, 'stopped');
   }
 }

@@ -188,10 +188,17 @@ describe('upgrades gated by the health check', () => {
     // 2.0.0 ran and wrote its format; 1.0.0 (from before the field: format 1) must not run on it.
     writeFileSync(join(data, 'data-format'), '2\n');
     const back = await runInstall(join(bundles, 'murmur-2.0.0-fixture/install.sh'), ['--prefix', prefix, '--rollback']);
-    expect({ code: back.code, stderr: back.stderr }).toEqual({ code: 3, stderr: `install: cannot roll back to 1.0.0: ${data} holds data format 2 and 1.0.0 reads formats up to 1; 2.0.0 stays current (install a release that reads format 2)\n` });
+    expect({ code: back.code, stderr: back.stderr }).toEqual({ code: 3, stderr: `install: cannot roll back to 1.0.0: ${data} holds data format 2, and 1.0.0 reads formats up to 1; 2.0.0 stays current\n` });
     expect(link(prefix, 'current')).toBe('releases/2.0.0');
+    // A data-format file that holds no format number is one no release can be sure of reading.
+    for (const garbage of ['two\n', '', '00000000000000002\n']) {
+      writeFileSync(join(data, 'data-format'), garbage);
+      const r = await runInstall(join(bundles, 'murmur-2.0.0-fixture/install.sh'), ['--prefix', prefix, '--rollback']);
+      expect({ garbage, code: r.code, stderr: r.stderr }).toEqual({ garbage, code: 3, stderr: `install: cannot roll back to 1.0.0: ${data} holds a data-format file with no format number in it (restore it: the release that wrote the directory knows its format), and 1.0.0 reads formats up to 1; 2.0.0 stays current\n` });
+    }
+    writeFileSync(join(data, 'data-format'), '2\n');
     const old = await runInstall(join(makeFixtureBundle(bundles, '1.5.0', 'pass', { dataFormat: 1 }), 'install.sh'), ['--prefix', prefix]);
-    expect({ code: old.code, stderr: old.stderr }).toEqual({ code: 3, stderr: `install: release 1.5.0 reads data formats up to 1, but ${data} holds format 2 (written by a newer release): install a release that reads it\n` });
+    expect({ code: old.code, stderr: old.stderr }).toEqual({ code: 3, stderr: `install: release 1.5.0 reads data formats up to 1, but ${data} holds data format 2: install a release that reads it\n` });
     expect(existsSync(join(prefix, 'opt/murmur/releases/1.5.0'))).toBe(false);
     // A release that reads format 2 may still go back to one that reads it too.
     expect((await runInstall(join(makeFixtureBundle(bundles, '2.1.0', 'pass', { dataFormat: 2 }), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
@@ -205,7 +212,7 @@ describe('upgrades gated by the health check', () => {
     const bump = `(await import('node:fs')).writeFileSync(process.env.MURMUR_DATA + '/data-format', '3\\n');\n`;
     const r = await runInstall(join(makeFixtureBundle(gate.bundles, '3.0.0', 'fail', { dataFormat: 3, healthScript: bump }), 'install.sh'), ['--prefix', gate.prefix, '--health-timeout', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`install: 3.0.0 fails its health check, but it moved ${gateData} to data format 3, which 1.0.0 cannot read: 3.0.0 stays current (journalctl -u murmur says why)`);
+    expect(r.stderr).toContain(`install: 3.0.0 fails its health check, and ${gateData} now holds data format 3, which 1.0.0 cannot read: 3.0.0 stays current (journalctl -u murmur says why)`);
     expect(link(gate.prefix, 'current')).toBe('releases/3.0.0');
   });
 

@@ -5,6 +5,7 @@
 
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lockDataDir } from '../../runtime/device/data-lock.js';
@@ -34,7 +35,7 @@ describe('data directory lock', () => {
   it('socket file: one nothing answers on (left by a process that died) is taken over', async () => {
     const dir = join(work, 'stale');
     mkdirSync(dir);
-    writeFileSync(join(dir, '.murmur.lock'), '');
+    writeFileSync(join(tmpdir(), `murmur-data-${createHash('sha256').update(realpathSync(dir)).digest('hex').slice(0, 24)}.sock`), '');
     const l = await lockDataDir(dir, { abstract: false });
     expect(l.ok ? 'taken' : l.error).toBe('taken');
     if (l.ok) await l.value.release();
