@@ -6,11 +6,10 @@
 import type { Prng } from '../../runtime/lib/prng.js';
 import { concatBytes } from '../../runtime/lib/bytes.js';
 import type { Storage } from '../../runtime/node/ports.js';
+import { diskSectorBytes } from '../../runtime/node/framed-log.js';
 
 export type CrashMode = 'intact' | 'torn' | 'holes' | 'process';
 
-/** The unit a disk writes whole: a power loss keeps or loses each one on its own. */
-const sectorBytes = 512;
 
 export class SimStorage implements Storage {
   /**
@@ -83,7 +82,7 @@ export class SimStorage implements Storage {
         const base = this.durable.has(name) ? this.flat(name).length : 0;
         // Sectors are aligned to the file's offsets, not to where the unsynced bytes start.
         for (let at = 0; at < kept.length; ) {
-          const end = Math.min(kept.length, (Math.floor((base + at) / sectorBytes) + 1) * sectorBytes - base);
+          const end = Math.min(kept.length, (Math.floor((base + at) / diskSectorBytes) + 1) * diskSectorBytes - base);
           if (prng.chance(0.5)) kept.fill(0, at, end);
           at = end;
         }

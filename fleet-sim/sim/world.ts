@@ -15,8 +15,8 @@ import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } fro
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { Outbox } from '../../runtime/cli/outbox.js';
 import { aheadFile, NodeShell, walFile } from '../../runtime/node/shell.js';
-import { sectorBytes, signerStateFile } from '../../runtime/node/signer-guard.js';
-import { frameHeaderBytes } from '../../runtime/node/framed-log.js';
+import { signerStateFile } from '../../runtime/node/signer-guard.js';
+import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import type { Behavior, Scenario } from '../scenario/scenario.js';
@@ -452,7 +452,7 @@ export class World {
     const logs = [walFile, aheadFile, signerStateFile];
     const inFlight = logs.filter((f) => n.storage.hasPending(f));
     n.storage.crash(mode, this.diskPrng);
-    if (mode === 'torn') for (const f of logs) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng, f === signerStateFile ? sectorBytes - frameHeaderBytes : undefined);
+    if (mode === 'torn') for (const f of logs) if (!inFlight.includes(f)) n.storage.tearTail(f, this.diskPrng, f === signerStateFile ? diskSectorBytes - frameHeaderBytes : undefined);
     this.log(`${n.id} crashed (${mode})`);
   }
 

@@ -19,7 +19,7 @@ export const dataFormat = 1;
 export const dataFormatFile = 'data-format';
 
 /** The format a data directory holds: 0 when it has no `data-format` file. */
-export function readDataFormat(dir: string): Result<number> {
+function readDataFormat(dir: string): Result<number> {
   let text: string;
   try {
     text = readFileSync(join(dir, dataFormatFile), 'utf8');

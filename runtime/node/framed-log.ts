@@ -1,8 +1,8 @@
 // Append-only files of framed records, [length u32 BE][crc32 u32 BE][payload], as the consensus WAL and
-// the signer state keep them. A damaged or short record with no intact record after it is a write a
-// crash cut (the writer never finished its fsync) and is dropped; a damaged record with an intact one
-// after it is corruption, and the reader refuses, naming the file and the offset (tendermint#573:
-// silently skipping it would replay a hole).
+// the signer state keep them. A final record cut short is a write a crash cut (the writer never finished
+// its fsync) and is dropped, and so is a damaged one with no chain of intact records after it to the
+// end; damage with such a chain after it is corruption, and the reader refuses, naming the file and the
+// offsets (tendermint#573: silently skipping it would replay a hole).
 
 import { err, ok, type Result } from '../lib/result.js';
 import { crc32 } from './crc32.js';

@@ -18,7 +18,7 @@
 // last intact record is the state. CometBFT rewrites its state file instead (temp file, fsync, rename,
 // directory fsync: two fsyncs per signature); on an SD card every fsync counts. A torn final record is
 // a write whose fsync never returned, so its signature never existed and the record before it holds.
-// Each record starts at a sector boundary and is padded to fill its sector (sectorBytes, padded): a
+// Each record starts at a sector boundary and is padded to fill its sector (diskSectorBytes, padded): a
 // disk writes a sector whole, so a power loss leaves the record in flight whole, absent (zeros) or cut
 // short, never holed with a later part kept (which would read as damage). PostgreSQL keeps pg_control
 // within one sector for the same reason. A last record that fails its checksum is then bytes that went
@@ -55,8 +55,6 @@ export const signerStateFile = 'signer-state';
 export const compactAfterRecords = 1024;
 /** The previous release's limit too: a rollback reads this file. */
 const recordBytesMax = 1024;
-/** The unit a disk writes whole; every record fills whole sectors from a sector boundary. */
-export const sectorBytes = diskSectorBytes;
 
 export class SignerGuard {
   /** The newest records of the last signed height, oldest first, one per position (what a restart
@@ -114,7 +112,7 @@ export class SignerGuard {
       if (full && newestFirst.some(isLock)) break;
       if (!full || isLock(l)) newestFirst.push(l);
     }
-    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 || f.value.validBytes % sectorBytes !== 0 };
+    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 || f.value.validBytes % diskSectorBytes !== 0 };
   }
 
   private static parse(b: Uint8Array): LastSigned {
@@ -136,7 +134,7 @@ export class SignerGuard {
     const fields = [l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null];
     // The array's head stays one byte with a seventh and eighth element.
     const bare = encodeCbor(fields).length;
-    const size = Math.ceil((frameHeaderBytes + bare + 1) / sectorBytes) * sectorBytes;
+    const size = Math.ceil((frameHeaderBytes + bare + 1) / diskSectorBytes) * diskSectorBytes;
     const gap = size - frameHeaderBytes - bare;
     const padBytes = (n: number): number => n + (n < 24 ? 1 : n < 256 ? 2 : 3);
     let n = gap - 1;
@@ -245,10 +243,10 @@ export function voteOf(body: Uint8Array): VoteBody | null {
  */
 function lengthDecayed(b: Uint8Array, f: Frames): boolean {
   if (f.tornTailBytes < frameHeaderBytes || f.damagedTail || f.payloads.length === 0) return false;
-  if (!f.payloads.every((p) => (frameHeaderBytes + p.bytes.length) % sectorBytes === 0)) return false;
+  if (!f.payloads.every((p) => (frameHeaderBytes + p.bytes.length) % diskSectorBytes === 0)) return false;
   const len = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(f.validBytes);
   if (len === 0) return false; // zeros: the sector never reached the disk
-  return (frameHeaderBytes + len) % sectorBytes !== 0 || f.tornTailBytes % sectorBytes === 0;
+  return (frameHeaderBytes + len) % diskSectorBytes !== 0 || f.tornTailBytes % diskSectorBytes === 0;
 }
 
 /** Whether `l` is a precommit for a block (not nil): the node locked on that block in that round. */

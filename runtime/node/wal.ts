@@ -1,6 +1,6 @@
 // The consensus write-ahead log: CBOR records in a framed log (framed-log.ts: a torn or damaged final
-// record is dropped, a damaged one with an intact record after it is corruption and the node refuses
-// to start).
+// record is dropped, a damaged one with intact records after it to the end is corruption and the node
+// refuses to start).
 
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
