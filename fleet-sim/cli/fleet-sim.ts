@@ -7,6 +7,7 @@ import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { randomScenario } from '../sim/random-world.js';
 import { runScenario, type Report } from '../sim/run.js';
+import { shardProblem } from '../sim/shards.js';
 import { startCommand } from './start.js';
 
 export const defaultScenarioFile = 'fleet-sim/scenarios/leader-crash.yaml';
@@ -14,7 +15,10 @@ export const defaultScenarioFile = 'fleet-sim/scenarios/leader-crash.yaml';
 const usage = `Usage: fleet-sim <command> [options]
 
 Commands:
-  run [SCENARIO] [--seed N] [--json FILE|-]   run one scenario (default ${defaultScenarioFile})
+  run [SCENARIO] [--seed N] [--threads T] [--json FILE|-]
+                                              run one scenario (default ${defaultScenarioFile});
+                                              --threads splits its followers over T threads (a
+                                              seed replays with the same T)
   start [SCENARIO] [--speed X] [--port P]     run it with the live dashboard and reports (npm start)
   seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
   replay --seed S [--json FILE|-]             replay random world S exactly
@@ -55,8 +59,17 @@ function summary(r: Report): string {
   return `${r.scenario} seed ${r.seed}: ${r.expect.met ? 'ok' : 'FAILED'} (heights ${r.liveness.heights}, commands ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted}, p50 ${r.latencyMs.commitP50?.toFixed(1) ?? '-'} ms, max stall ${r.liveness.maxStallMs} ms, ${r.wallMs} ms wall)${v ? `\n  ${v.property}: ${v.detail}` : ''}`;
 }
 
-async function runOne(s: Scenario, seed: number, file: string, json: string | undefined): Promise<number> {
-  const r = await runScenario(s, seed, { file });
+/** --threads: a whole number the scenario can be split into (shards.ts says why not). */
+function threadsFor(s: Scenario, file: string, v: string | undefined): number {
+  if (v === undefined) return 1;
+  if (!/^\d{1,2}$/.test(v)) throw new CliError(`--threads must be a whole number from 1 to 16, got "${v}"`, exitCodes.usage);
+  const problem = shardProblem(s, Number(v), {});
+  if (problem !== null) throw new CliError(`--threads ${v}: ${file}: ${problem}`, exitCodes.usage);
+  return Number(v);
+}
+
+async function runOne(s: Scenario, seed: number, file: string, json: string | undefined, threads = 1): Promise<number> {
+  const r = await runScenario(s, seed, { file, threads });
   output(r, json);
   if (json !== '-') process.stdout.write(summary(r) + '\n');
   if (!r.expect.met) process.stderr.write(`fleet-sim: seed ${seed} failed (${r.expect.failed.join(', ')}); replay with:\n  ${r.replay}\n`);
@@ -88,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // `start` (npm start) has its own options: fleet-sim/cli/start.ts, the dashboard helper's part.
   if (command === 'start') return startCommand(rest);
-  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' } }, usage);
+  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' }, threads: { type: 'string' } }, usage);
   if (values.help) {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
@@ -97,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const file = positionals[0] ?? defaultScenarioFile;
       const s = loadScenario(file);
-      return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json);
+      return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, threadsFor(s, file, values.threads));
     }
     case 'seeds': {
       const count = seedOf(values.count, 'count');
@@ -115,10 +128,11 @@ async function main(argv: string[]): Promise<number> {
       } catch (e) {
         throw new CliError(`cannot read report ${reportFile}: ${(e as Error).message}`, exitCodes.usage);
       }
-      const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)|replay --seed (\d+)/.exec(rep.replay) : null;
+      const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
-      if (m[3]) return runOne(randomScenario(Number(m[3])), Number(m[3]), '--random', values.json);
-      return runOne(loadScenario(m[1] as string), Number(m[2]), m[1] as string, values.json);
+      if (m[4]) return runOne(randomScenario(Number(m[4])), Number(m[4]), '--random', values.json);
+      const s = loadScenario(m[1] as string);
+      return runOne(s, Number(m[2]), m[1] as string, values.json, threadsFor(s, m[1] as string, m[3]));
     }
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);

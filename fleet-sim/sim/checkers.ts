@@ -23,6 +23,8 @@ export class Checkers {
   private readonly appStates = new Map<number, { node: string; state: string }>();
   private readonly signed = new Map<string, string>();
   private readonly committedNonces = new Set<string>();
+  /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
+  private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();
 
   constructor(
     private readonly fleet: string,
@@ -31,7 +33,28 @@ export class Checkers {
   ) {}
 
   private violate(property: Violation['property'], detail: string): void {
-    if (this.violations.length < 100) this.violations.push({ property, atMs: this.now(), detail });
+    this.addViolation({ property, atMs: this.now(), detail });
+  }
+
+  /** Records a violation (one another thread's checkers found, in a run split over threads). */
+  addViolation(v: Violation): void {
+    if (this.violations.length < 100) this.violations.push(v);
+  }
+
+  /**
+   * Agreement with a commit made on another thread of a split run (shards.ts), whose checkers checked
+   * its certificate and validity already: its hash against the first commit of that height here, or
+   * held until a node here commits the height.
+   */
+  onRemoteCommit(node: string, height: number, hash: string): void {
+    const first = this.decided.get(height);
+    if (first === undefined) {
+      const early = this.remoteEarly.get(height) ?? [];
+      early.push([node, hash]);
+      this.remoteEarly.set(height, early);
+      return;
+    }
+    if (first.hash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${height}, others committed ${first.hash.slice(0, 12)}`);
   }
 
   /** No honest node signs two different messages at one (height, round, kind). */
@@ -80,6 +103,11 @@ export class Checkers {
       commands.push(nonce);
     }
     this.decided.set(h, { hash, atMs: this.now(), commands });
+    const early = this.remoteEarly.get(h);
+    if (early !== undefined) {
+      this.remoteEarly.delete(h);
+      for (const [other, otherHash] of early) this.onRemoteCommit(other, h, otherHash);
+    }
   }
 
   /**

@@ -18,6 +18,11 @@ export class EventQueue {
     return this.heap.size();
   }
 
+  /** When the next event is due; Infinity when none is. */
+  nextAt(): number {
+    return this.heap.peek()?.at ?? Infinity;
+  }
+
   at(at: number, fire: () => void): void {
     this.heap.push({ at: Math.max(at, this.now), seq: this.seq++, fire });
   }

@@ -25,6 +25,9 @@ export class SimNetwork {
   delivered = 0;
   dropped = 0;
   bytes = 0;
+  /** In a run split over threads (shards.ts): takes a delivery due at `at` to a node another thread
+   *  runs, and says so; such a delivery is not scheduled here. */
+  elsewhere: ((to: number, at: number, from: number, bytes: Uint8Array, announced: boolean) => boolean) | null = null;
 
   constructor(
     private readonly queue: EventQueue,
@@ -104,9 +107,10 @@ export class SimNetwork {
     }
     const copies = this.prng.chance(this.model.duplicate) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      const delay = this.model.latencyMs + this.prng.next() * this.model.jitterMs * (c + 1);
+      const at = this.queue.now + this.model.latencyMs + this.prng.next() * this.model.jitterMs * (c + 1);
       this.delivered++;
-      this.queue.at(this.queue.now + delay, () => this.deliver(to, bytes, from, announced));
+      if (this.elsewhere?.(to, at, from, bytes, announced)) continue;
+      this.queue.at(at, () => this.deliver(to, bytes, from, announced));
     }
   }
 }

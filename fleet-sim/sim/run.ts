@@ -16,6 +16,8 @@ export interface Report {
   scenario: string;
   seed: number;
   mode: 'deterministic';
+  /** Threads the run was split over (fleet-sim/sim/shards.ts); a seed replays with the same count. */
+  threads: number;
   simulatedMs: number;
   wallMs: number;
   nodes: { validators: number; followers: number; byzantine: number[]; crashed: number[] };
@@ -50,9 +52,9 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-export function replayCommand(file: string | undefined, seed: number): string {
+export function replayCommand(file: string | undefined, seed: number, threads = 1): string {
   if (file === '--random') return `npx fleet-sim replay --seed ${seed}`;
-  return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed} --json -`;
+  return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed}${threads > 1 ? ` --threads ${threads}` : ''} --json -`;
 }
 
 /** The manifest in force at the end of the honest chain, by node index, and the height it took over. */
@@ -80,8 +82,18 @@ export interface RunHooks {
 export async function runScenario(s: Scenario, seed: number = s.seed, opts: WorldOptions & { file?: string } & RunHooks = {}): Promise<Report> {
   await initCrypto();
   const wallStart = performance.now();
+  const threads = opts.threads ?? 1;
   const w = new World(s, seed, opts);
   opts.onWorld?.(w);
+  try {
+    return await runWorld(w, s, seed, opts, threads, wallStart);
+  } catch (e) {
+    await w.abort(); // a run split over threads ends its workers
+    throw e;
+  }
+}
+
+async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions & { file?: string } & RunHooks, threads: number, wallStart: number): Promise<Report> {
   w.start();
   const limit = opts.stepsMax ?? stepsMax;
   for (let t = 0; opts.pace && t < s.durationMs; ) {
@@ -93,21 +105,21 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   // Liveness phase.
   const healedAt = w.queue.now;
   w.heal();
-  for (const n of w.nodes) if (n.shell === null && w.honest(n)) w.restart(n);
+  for (const n of w.nodes) if (n.shell === null && w.honest(n) && w.owns(n.index)) w.restart(n);
   const honest = w.nodes.filter((n) => w.honest(n));
-  const heightAt = (): number => Math.max(0, ...honest.map((n) => n.shell?.core.chain.height ?? 0));
+  const heightAt = (): number => Math.max(0, ...honest.map((n) => w.heightOf(n) ?? 0));
   const target = heightAt() + 1;
   let progressAt: number | null = null;
   for (let t = healedAt; t < healedAt + s.livenessBudgetMs; ) {
     t += 250;
     if (!(await w.advance(t, limit))) break;
-    if (honest.every((n) => n.shell !== null && n.shell.core.chain.height >= target)) {
+    if (honest.every((n) => (w.heightOf(n) ?? -1) >= target)) {
       progressAt = w.queue.now;
       break;
     }
   }
   if (progressAt === null) {
-    const hs = honest.map((n) => `${n.id}:${n.shell ? n.shell.core.chain.height : n.fatal ? 'refused to start' : 'down'}`).join(' ');
+    const hs = honest.map((n) => `${n.id}:${w.heightOf(n) ?? (n.fatal ? 'refused to start' : 'down')}`).join(' ');
     w.checkers.livenessFailure(`no progress to height ${target} within ${s.livenessBudgetMs} ms after healing (${hs})`);
   }
   // Statistics from the honest commits.
@@ -150,11 +162,17 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   const hazards = hazardReport(w);
   const forgedCommands = w.forgery?.ledger.report() ?? null;
   await w.finish();
+  // A run split over threads: the workers' followers count too (shards.ts).
+  const workers = w.workerTotals();
+  const sum = (f: (t: (typeof workers)[number]) => number): number => workers.reduce((a, t) => a + f(t), 0);
+  const delivered = w.net.delivered + sum((t) => t.delivered);
+  const bytesSent = w.net.bytes + sum((t) => t.bytes);
   failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands }));
   const r: Report = {
     scenario: s.name,
     seed,
     mode: 'deterministic',
+    threads,
     simulatedMs: w.queue.now,
     wallMs: Math.round(performance.now() - wallStart),
     nodes: {
@@ -167,10 +185,10 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
     liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
     latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
-    network: { messagesDelivered: w.net.delivered, messagesDropped: w.net.dropped, bytesSent: w.net.bytes, bytesPerHeight: heights > 0 ? Math.round(w.net.bytes / heights) : null },
+    network: { messagesDelivered: delivered, messagesDropped: w.net.dropped + sum((t) => t.dropped), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
     stateSync: {
-      installs: honest.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
-      refused: honest.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
+      installs: honest.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0) + sum((t) => t.installs),
+      refused: honest.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0) + sum((t) => t.refused),
     },
     radio,
     detection: null,
@@ -180,7 +198,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
     forgedCommands,
     validatorSet,
     expect: { met: failed.length === 0, failed },
-    replay: replayCommand(opts.file, seed),
+    replay: replayCommand(opts.file, seed, threads),
     log: w.events.slice(0, 50),
   };
   return r;

@@ -13,6 +13,10 @@ export function scheduleFaults(w: World): void {
   // The node the latest crash fault took down (a scenario may restart `crashed`).
   let lastCrashed = 0;
   for (const f of w.scenario.faults) {
+    // In a run split over threads (shards.ts) node faults are the main thread's (they hit validators
+    // only); every thread applies the network's, at the same virtual times.
+    const nodeFault = f.kind === 'crash' || f.kind === 'restart' || f.kind === 'byzantine' || f.kind === 'forged-commands';
+    if (nodeFault && !w.owns(0)) continue;
     w.queue.at(f.at, () => {
       switch (f.kind) {
         case 'crash':

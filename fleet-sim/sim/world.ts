@@ -33,6 +33,8 @@ import type { TrafficClass } from '../../runtime/links/link.js';
 import { flightStepMs, scenarioFlies, telemetryPeriodMs, WorldFlight } from '../flight/world-flight.js';
 import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
 import { WorldForgery } from './world-forgery.js';
+import { ShardCoordinator, ShardState, shardProblem, type FollowChange, type Order, type WindowReport, type MainHost } from './shards.js';
+import type { Violation } from './checkers.js';
 
 export class SimCrash extends Error {}
 
@@ -83,11 +85,16 @@ export interface WorldOptions {
   /** Remember verification results across nodes (default true; exact, and much faster). */
   readonly memoVerify?: boolean;
   readonly log?: Logger;
+  /** Run on this many threads (fleet-sim/sim/shards.ts): the followers split over worker threads.
+   *  Deterministic for one seed and one thread count; another count draws the network differently. */
+  readonly threads?: number;
+  /** Set by shards.ts in a worker thread: this world is thread `index` of `threads`. */
+  readonly shard?: { readonly index: number; readonly threads: number };
 }
 
 export const simEpochMs = 1_700_000_000_000; // virtual time 0 is this Unix time, so expiry checks are realistic
 
-export class World {
+export class World implements MainHost {
   readonly queue = new EventQueue();
   readonly prng: Prng;
   readonly nodes: SimNode[] = [];
@@ -138,6 +145,10 @@ export class World {
   /** Per device: which telemetry periods it signs a report in (runtime/device/telemetry-gate.ts), and
    *  the next report's sequence number. */
   private readonly telemetry: { readonly gate: TelemetryGate; seq: number }[] = [];
+  /** This thread's part of a run split over threads (shards.ts); null on one thread. */
+  readonly shard: ShardState | null = null;
+  /** On the main thread of a split run: the workers. */
+  private coordinator: ShardCoordinator | null = null;
 
   constructor(
     readonly scenario: Scenario,
@@ -199,6 +210,14 @@ export class World {
     this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
     this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes, announced) => this.deliver(to, bytes, announced));
     this.net = this.links.net;
+    const threads = opts.shard?.threads ?? opts.threads ?? 1;
+    const problem = shardProblem(scenario, threads, opts);
+    if (problem !== null) throw new Error(problem);
+    if (threads > 1) {
+      const shard = new ShardState(opts.shard?.index ?? 0, threads, scenario);
+      this.shard = shard;
+      this.net.elsewhere = (to, at, from, bytes, announced) => shard.elsewhere(to, at, from, bytes, announced);
+    }
     for (let i = 0; i < n; i++) {
       this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
     }
@@ -283,6 +302,7 @@ export class World {
   /** Runs the world's events up to `untilMs` (inclusive); false when the step budget ran out. With
    *  agents it stops at every agent period and awaits their ticks (a barrier at a fixed virtual time). */
   async advance(untilMs: number, stepsMax: number): Promise<boolean> {
+    if (this.coordinator) return this.coordinator.advance(untilMs, stepsMax);
     const agents = this.agents;
     if (agents) {
       if (!this.agentsReady) {
@@ -300,6 +320,97 @@ export class World {
   /** Stops what runs beside the nodes (the agents' schedulers). */
   async finish(): Promise<void> {
     if (this.agents && this.agentsReady) await this.agents.stop();
+    await this.coordinator?.finish();
+  }
+
+  /** Ends a split run's workers at once (a run that failed). */
+  async abort(): Promise<void> {
+    await this.coordinator?.abort();
+  }
+
+  /** Whether this thread runs node `i` (always, on one thread). */
+  owns(i: number): boolean {
+    return this.shard === null || this.shard.owns(i);
+  }
+
+  /** Node `n`'s committed height wherever it runs; null while it is down. */
+  heightOf(n: SimNode): number | null {
+    if (!this.owns(n.index)) {
+      const h = this.shard?.remoteHeights.get(n.index) ?? 0;
+      return h < 0 ? null : h;
+    }
+    return n.shell ? n.shell.core.chain.height : null;
+  }
+
+  // The shards.ts side of a World: what a window needs, and what the main thread's checkers take in.
+  runUntil(end: number, stepsMax: number): boolean {
+    return this.queue.runUntil(end, stepsMax);
+  }
+
+  /** Every network fault ends: partitions, loss, and a broker outage with the radio block budget it brought. */
+  healNetwork(): void {
+    this.net.heal();
+    this.setBrokerDown(false);
+  }
+
+  applyFollow(node: number, sources: readonly number[] | null): void {
+    this.links.net.follow(node, sources);
+  }
+
+  deliverAt(at: number, to: number, _from: number, bytes: Uint8Array, announced: boolean): void {
+    this.queue.at(at, () => this.deliver(to, bytes, announced));
+  }
+
+  nextEventAt(): number {
+    return this.queue.nextAt();
+  }
+
+  ownHeights(): [number, number][] {
+    const out: [number, number][] = [];
+    for (const n of this.nodes) if (this.owns(n.index)) out.push([n.index, n.shell ? n.shell.core.chain.height : -1]);
+    return out;
+  }
+
+  remoteCommit(node: string, height: number, hash: string): void {
+    this.checkers.onRemoteCommit(node, height, hash);
+  }
+
+  remoteAppState(node: string, height: number, state: string): void {
+    this.checkers.onAppState(node, height, state);
+  }
+
+  remoteViolation(v: Violation): void {
+    this.checkers.addViolation(v);
+  }
+
+  get violations(): readonly Violation[] {
+    return this.checkers.violations;
+  }
+
+  /** A worker thread runs one window (shards.ts). */
+  runWindow(o: Extract<Order, { type: 'window' }>): WindowReport {
+    if (this.shard === null) throw new Error('runWindow is for a world that is one thread of a split run');
+    return this.shard.runWindow(this, o, this.checkers.violations);
+  }
+
+  /** A worker thread's totals at the end of the run (shards.ts). */
+  ownTotals(): { delivered: number; dropped: number; bytes: number; installs: number; refused: number; verified: number; signed: number; events: string[] } {
+    const own = this.nodes.filter((n) => this.owns(n.index) && this.honest(n));
+    return {
+      delivered: this.net.delivered,
+      dropped: this.net.dropped,
+      bytes: this.net.bytes,
+      installs: own.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
+      refused: own.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
+      verified: this.crypto.verified,
+      signed: this.crypto.signed,
+      events: this.events,
+    };
+  }
+
+  /** The worker threads' totals, once finish() has run (empty on one thread). */
+  workerTotals(): readonly import('./shards.js').WorkerTotals[] {
+    return this.coordinator?.totals ?? [];
   }
 
   honest(n: SimNode): boolean {
@@ -308,10 +419,12 @@ export class World {
 
   start(): void {
     this.started = true;
-    for (const n of this.nodes) this.boot(n);
+    for (const n of this.nodes) if (this.owns(n.index)) this.boot(n);
     if (this.flight) this.scheduleFlight(0);
     scheduleFaults(this);
-    this.scheduleWorkload();
+    // The operator and the workload live on the main thread only.
+    if (this.shard === null || this.shard.index === 0) this.scheduleWorkload();
+    if (this.shard !== null && this.shard.index === 0) this.coordinator = new ShardCoordinator(this, this.shard, this.scenario, this.seed, this.opts);
     const cp = this.opts.crashPoint;
     if (cp) {
       const n = this.nodes[cp.node] as SimNode;
@@ -340,8 +453,8 @@ export class World {
   /** Every network fault ends (the liveness phase): partitions, loss, and a broker outage with the
    *  radio block budget it brought. */
   heal(): void {
-    this.net.heal();
-    this.setBrokerDown(false);
+    if (this.coordinator) this.coordinator.heal();
+    else this.healNetwork();
   }
 
   log(line: string): void {
@@ -349,6 +462,7 @@ export class World {
   }
 
   boot(n: SimNode): void {
+    if (!this.owns(n.index)) throw new Error(`${n.id} runs on another thread`);
     n.incarnation++;
     n.points = 0;
     if (this.nodes[n.index] === n) this.links.boot(n.index); // a twin shares its original's radio
@@ -383,7 +497,10 @@ export class World {
         return true;
       },
       follow: (sources) => {
-        if (this.nodes[n.index] === n) this.links.net.follow(n.index, sources === null ? null : sources.map((id) => this.indexOf(id)).filter((i) => i >= 0));
+        if (this.nodes[n.index] !== n) return;
+        const change: FollowChange = [n.index, sources === null ? null : sources.map((id) => this.indexOf(id)).filter((i) => i >= 0)];
+        this.links.net.follow(...change);
+        this.shard?.follows.push(change); // the other threads' brokers hear of it at the end of the window
       },
       signer: n.signer,
       verifier: this.nodeVerifier,
@@ -525,6 +642,7 @@ export class World {
     if (!this.honest(n) || !shell) return;
     const first = !this.checkers.decided.has(c.block.height);
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
+    if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, Buffer.from(c.hash).toString('hex')]);
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);
     if (first) this.forgery?.onCommitted(c.block.txs);
@@ -545,7 +663,10 @@ export class World {
   }
 
   private onAppState(n: SimNode, st: SimAppState): void {
-    if (this.honest(n) && n.app !== null) this.offNodeClock(() => this.checkers.onAppState(n.id, st.height, `${st.commands}/${Buffer.from(st.digest).toString('hex')}`));
+    if (!this.honest(n) || n.app === null) return;
+    const state = `${st.commands}/${Buffer.from(st.digest).toString('hex')}`;
+    this.offNodeClock(() => this.checkers.onAppState(n.id, st.height, state));
+    if (this.shard !== null && this.shard.index > 0) this.shard.apps.push([n.id, st.height, state]);
   }
 
   currentProposer(): number {

@@ -1,0 +1,112 @@
+// A deterministic run split over threads (fleet-sim/sim/shards.ts): the followers run in worker threads
+// in lockstep windows shorter than the broker's latency. It must commit what one thread commits, be a
+// function of the seed and the thread count, check agreement across threads, and refuse what it
+// cannot split with a reason. Seeds are in every failure message.
+
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
+import { shardOwners, shardProblem } from '../../fleet-sim/sim/shards.js';
+import type { World } from '../../fleet-sim/sim/world.js';
+import { explain, runOk, scenario } from './helpers.js';
+
+/** A report without what may differ between two runs of one world (wall time) or two thread counts. */
+function outcome(r: Report): unknown {
+  const { wallMs: _w, threads: _t, replay: _r, ...rest } = r;
+  return rest;
+}
+
+describe('a deterministic run split over threads', () => {
+  it('commits on two threads what it commits on one, followers included', async () => {
+    const s = scenario({ name: 'split-clean', seed: 4, validators: 4, followers: 14, durationMs: 3_000, workload: [{ kind: 'rate', from: 300, to: 2_700, perSec: 20, command: 'noop' }] });
+    const one = await runOk(s, s.seed);
+    const two = await runOk(s, s.seed, { threads: 2 });
+    expect(two.threads).toBe(2);
+    expect(two.replay, 'the replay command names the thread count').toContain('--threads 2');
+    expect(one.liveness.commandsCommitted, explain(one)).toBe(one.liveness.commandsSubmitted);
+    // The followers send nothing here, so the network's draws fall as on one thread: the same run.
+    expect(outcome(two), explain(two)).toEqual(outcome(one));
+  });
+
+  it('is the same run again for one seed and thread count, with a crashed proposer, a partition and a lossy broker', async () => {
+    const s = scenario({
+      name: 'split-faults',
+      seed: 9,
+      validators: 4,
+      followers: 12,
+      durationMs: 4_000,
+      mqtt: { latencyMs: 3, jitterMs: 2, loss: 0.05, duplicate: 0.02 },
+      faults: [
+        { at: 1_000, kind: 'crash', node: 'proposer' },
+        { at: 1_500, kind: 'partition', groups: [[0, 1, 4, 5, 6], [2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15]], until: 2_500 },
+        { at: 3_000, kind: 'restart', node: 'crashed', wal: 'torn' },
+      ],
+      workload: [{ kind: 'rate', from: 300, to: 3_500, perSec: 20, command: 'noop' }],
+    });
+    const a = await runOk(s, s.seed, { threads: 3 });
+    const b = await runOk(s, s.seed, { threads: 3 });
+    expect(outcome(b), explain(b)).toEqual(outcome(a));
+    expect(a.nodes.crashed, explain(a)).toHaveLength(1);
+    expect(a.liveness.commandsCommitted, explain(a)).toBeGreaterThan(0.9 * a.liveness.commandsSubmitted);
+    // Every honest node, the workers' followers too, reached the height the liveness phase asks for.
+    expect(a.liveness.progressAfterHealMs, explain(a)).not.toBeNull();
+  });
+
+  it("catches a follower on another thread that committed a different block at a height", async () => {
+    let world: World | null = null;
+    const s = scenario({ name: 'split-check', seed: 2, validators: 4, followers: 6, durationMs: 1_500, workload: [{ kind: 'rate', from: 200, to: 1_200, perSec: 10, command: 'noop' }] });
+    const r = await runScenario(s, s.seed, { threads: 2, onWorld: (w) => (world = w) });
+    expect(r.safety.ok, explain(r)).toBe(true);
+    const w = world as unknown as World;
+    const decided = w.checkers.decided.get(3);
+    expect(decided, 'height 3 committed').toBeDefined();
+    w.remoteCommit('f05', 3, (decided?.hash ?? '').replace(/^./, (c) => (c === '0' ? '1' : '0')));
+    w.remoteCommit('f05', 9_999, 'ab'.repeat(32)); // no node here has that height: held, not judged
+    expect(w.checkers.violations).toHaveLength(1);
+    expect(w.checkers.violations[0]).toMatchObject({ property: 'agreement' });
+    expect(w.checkers.violations[0]?.detail).toContain('f05 committed');
+  });
+
+  it('gives the main thread fewer followers, for its validators, and every follower one thread', () => {
+    const s = scenario({ validators: 16, followers: 984 });
+    const owners = shardOwners(s, 2);
+    const count = (t: number): number => owners.filter((o) => o === t).length;
+    expect(owners.slice(0, 16).every((o) => o === 0)).toBe(true);
+    expect(count(0) + count(1)).toBe(1000);
+    expect(count(0)).toBeLessThan(count(1) + 16);
+    expect(count(0)).toBeGreaterThan(400);
+    const three = shardOwners(s, 3);
+    expect([0, 1, 2].map((t) => three.filter((o) => o === t).length).every((c) => c > 250)).toBe(true);
+  });
+
+  it('refuses, with the reason, a scenario it cannot split', async () => {
+    const base = scenario({ followers: 4 });
+    expect(shardProblem(base, 2, {})).toBeNull();
+    expect(shardProblem(base, 1.5, {})).toMatch(/threads must be an integer/);
+    expect(shardProblem(scenario({ followers: 1 }), 2, {})).toMatch(/at least 2 followers/);
+    expect(shardProblem({ ...base, faults: [{ at: 1_000, kind: 'crash', node: 6 }] }, 2, {})).toMatch(/aimed at follower 6/);
+    expect(shardProblem({ ...base, mqtt: { ...base.mqtt, latencyMs: 0 } }, 2, {})).toMatch(/latency/);
+    expect(shardProblem({ ...base, workload: [{ kind: 'fleet-update', at: 1_000, validators: [0, 1, 2, 3], followers: [4] }] }, 2, {})).toMatch(/validator set/);
+    expect(shardProblem(base, 2, { crashPoint: { node: 5, point: 3, restartAfterMs: 10, mode: 'intact' } })).toMatch(/crash point on a follower/);
+    await expect(runScenario(scenario({ followers: 1 }), 1, { threads: 2 })).rejects.toThrow(/at least 2 followers/);
+  });
+
+  it('fleet-sim run --threads: a bad count or a scenario that cannot split exits 2 naming why', () => {
+    const run = (args: string[]): { status: number; stderr: string } => {
+      try {
+        execFileSync('node', ['bin/fleet-sim.js', 'run', ...args], { encoding: 'utf8', stdio: 'pipe' });
+        return { status: 0, stderr: '' };
+      } catch (e) {
+        const x = e as { status: number; stderr: string };
+        return { status: x.status, stderr: x.stderr };
+      }
+    };
+    const bad = run(['fleet-sim/scenarios/fleet-1000.yaml', '--threads', 'two']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--threads must be a whole number from 1 to 16, got "two"');
+    const radio = run(['fleet-sim/scenarios/lossy-radio.yaml', '--threads', '2']);
+    expect(radio.status).toBe(2);
+    expect(radio.stderr).toContain('lossy-radio.yaml: a scenario with a radio runs on one thread');
+    expect(radio.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
