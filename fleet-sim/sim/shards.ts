@@ -258,6 +258,9 @@ export class ShardCoordinator {
   /** The earliest next event of any thread's queue after the last window (0 before the first). */
   private nextAt = 0;
   totals: WorkerTotals[] = [];
+  private readonly createdAt = performance.now();
+  /** From creating the workers to all of them ready (module loading, building their worlds). */
+  startMs = 0;
 
   constructor(
     private readonly host: MainHost,
@@ -315,6 +318,7 @@ export class ShardCoordinator {
     if (!this.started) {
       this.started = true;
       await Promise.all(this.links.map((l) => this.reply(l))); // each worker says it is ready
+      this.startMs = performance.now() - this.createdAt;
     }
     let ok = true;
     while (this.reached < untilMs && ok) {

@@ -408,6 +408,11 @@ export class World implements MainHost {
     };
   }
 
+  /** How long the worker threads took to start (module loading, building their worlds); 0 on one thread. */
+  get workerStartMs(): number {
+    return this.coordinator?.startMs ?? 0;
+  }
+
   /** The worker threads' totals, once finish() has run (empty on one thread). */
   workerTotals(): readonly import('./shards.js').WorkerTotals[] {
     return this.coordinator?.totals ?? [];
