@@ -7,6 +7,8 @@ import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/man
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
 import { decodeEnvelope, openEnvelope } from '../../runtime/wire/envelope.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import type { CommitCertificate } from '../../runtime/wire/certificate.js';
+import { bytesEqual } from '../../runtime/lib/bytes.js';
 import type { ChainState } from '../../runtime/consensus/chain-state.js';
 
 export interface Violation {
@@ -23,6 +25,9 @@ export class Checkers {
   private readonly appStates = new Map<number, { node: string; state: string }>();
   private readonly signed = new Map<string, string>();
   private readonly committedNonces = new Set<string>();
+  /** Per height, the certificates already found to verify: an identical one (same signatures, byte for
+   *  byte) needs no second check, and in a big fleet most nodes commit a height with the same one. */
+  private readonly goodCerts = new Map<number, CommitCertificate[]>();
   /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
   private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();
 
@@ -78,8 +83,7 @@ export class Checkers {
     const h = c.block.height;
     const hash = toHex(c.hash);
     const m: Manifest = chain.manifestAt(h);
-    const cert = verifyCertificate(c.certificate, this.fleet, m.validators, this.verifier, c.hash);
-    if (!cert.ok) this.violate('certificate', `${node} committed height ${h} with a certificate that does not verify: ${cert.error}`);
+    this.checkCertificate(node, c, m);
     const first = this.decided.get(h);
     if (first) {
       if (first.hash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${h}, others committed ${first.hash.slice(0, 12)}`);
@@ -110,6 +114,17 @@ export class Checkers {
     }
   }
 
+  private checkCertificate(node: string, c: CommittedBlock, m: Manifest): void {
+    const h = c.block.height;
+    const good = this.goodCerts.get(h) ?? [];
+    if (good.some((g) => sameCertificate(g, c.certificate))) return;
+    const cert = verifyCertificate(c.certificate, this.fleet, m.validators, this.verifier, c.hash);
+    if (!cert.ok) return this.violate('certificate', `${node} committed height ${h} with a certificate that does not verify: ${cert.error}`);
+    good.push(c.certificate);
+    this.goodCerts.set(h, good);
+    if (this.goodCerts.size > 64) this.goodCerts.delete(this.goodCerts.keys().next().value as number);
+  }
+
   /**
    * Application agreement: every honest node's application state after height h is the same, whether
    * it applied every block or restored a snapshot (its own or fetched by state sync) on the way.
@@ -123,4 +138,13 @@ export class Checkers {
   livenessFailure(detail: string): void {
     this.violate('liveness', detail);
   }
+}
+
+function sameCertificate(a: CommitCertificate, b: CommitCertificate): boolean {
+  if (a === b) return true;
+  if (a.height !== b.height || a.round !== b.round || !bytesEqual(a.blockHash, b.blockHash) || a.signatures.length !== b.signatures.length) return false;
+  return a.signatures.every((s, i) => {
+    const t = b.signatures[i];
+    return t !== undefined && s.validator === t.validator && bytesEqual(s.signature, t.signature);
+  });
 }

@@ -13,17 +13,24 @@ export interface ScanLimits {
 
 const maxSafeHigh = 0x1fffff; // high 32 bits of Number.MAX_SAFE_INTEGER
 
+/** The open collections' counts, reused by every scan (one at a time: the scan never yields), so a
+ *  scan of every message allocates nothing. Grown if a caller's depthMax is ever larger. */
+let stack = new Float64Array(32);
+
 export function scanCbor(bytes: Uint8Array, lim: ScanLimits): Result<void> {
   const n = bytes.length;
   if (n === 0) return err('empty input: expected one CBOR item');
   let pos = 0;
   let items = 0;
-  // remaining[i] = data items still expected in the open collection at depth i
-  const remaining: number[] = [1];
-  while (remaining.length > 0) {
-    const top = remaining.length - 1;
+  // remaining[i] = data items still expected in the open collection at depth i (i < depth)
+  if (stack.length < lim.depthMax + 1) stack = new Float64Array(lim.depthMax + 1);
+  const remaining = stack;
+  remaining[0] = 1;
+  let depth = 1;
+  while (depth > 0) {
+    const top = depth - 1;
     if (remaining[top] === 0) {
-      remaining.pop();
+      depth--;
       continue;
     }
     remaining[top] = (remaining[top] as number) - 1;
@@ -76,8 +83,8 @@ export function scanCbor(bytes: Uint8Array, lim: ScanLimits): Result<void> {
         const count = major === 5 ? arg * 2 : arg;
         if (arg > lim.collectionLengthMax) return err(`CBOR ${major === 4 ? 'array' : 'map'} at byte ${at} has ${arg} entries (limit ${lim.collectionLengthMax})`);
         if (count > n - pos) return err(`CBOR ${major === 4 ? 'array' : 'map'} at byte ${at} claims ${arg} entries but only ${n - pos} bytes remain`);
-        if (remaining.length >= lim.depthMax) return err(`CBOR nesting deeper than ${lim.depthMax} at byte ${at}`);
-        remaining.push(count);
+        if (depth >= lim.depthMax) return err(`CBOR nesting deeper than ${lim.depthMax} at byte ${at}`);
+        remaining[depth++] = count;
         break;
       }
       case 6:

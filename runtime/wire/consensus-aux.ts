@@ -6,6 +6,7 @@ import { limits } from '../lib/limits.js';
 import { encodeCbor } from './cbor.js';
 import { certificateToCbor, parseCertificate, type CommitCertificate } from './certificate.js';
 import { array, bytes, int, uint } from './fields.js';
+import { cborHeadAt } from './vote.js';
 
 /** (height, round) a node is working on; receivers answer with what the sender lacks. */
 export interface StatusBody {
@@ -37,6 +38,19 @@ export const encodeSyncResponseBody = (s: SyncResponseBody): Uint8Array => encod
 export function parseSyncResponseBody(v: unknown): SyncResponseBody {
   const a = array(v, 'syncResponse', 2, 2);
   return { blockBytes: bytes(a[0], 'syncResponse.block', undefined, limits.blockBytesMax), certificate: parseCertificate(a[1]) };
+}
+
+/** The certificate's height in a sync-response body, read from its first bytes without decoding the
+ *  rest; null when they are not what encodeSyncResponseBody writes (the full parse then says what is
+ *  wrong). A block a node has already committed is dropped on it before its signature is checked. */
+export function syncResponseHeightOf(body: Uint8Array): number | null {
+  if (body[0] !== 0x82) return null;
+  const block = cborHeadAt(body, 1);
+  if (block === null || block.major !== 2) return null;
+  const cert = cborHeadAt(body, block.next + block.value);
+  if (cert === null || cert.major !== 4 || cert.value !== 4) return null;
+  const height = cborHeadAt(body, cert.next);
+  return height !== null && height.major === 0 ? height.value : null;
 }
 
 /** Two signed vote envelopes of one validator at one (height, round, step) for different values. */

@@ -23,6 +23,24 @@ export function fail(message: string): never {
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
+/**
+ * Each element of `list` through `parse`, whose paths start with '#': a failure names the element
+ * (`path[i]...`). No path string is built unless one fails, for lists read on every message (a
+ * certificate's signatures).
+ */
+export function eachOf<T>(list: readonly unknown[], path: string, parse: (v: unknown) => T): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out.push(parse(list[i]));
+    } catch (e) {
+      if (e instanceof FieldError) fail(e.message.replace('#', `${path}[${i}]`));
+      throw e;
+    }
+  }
+  return out;
+}
+
 export function map(v: unknown, path: string): Record<string, unknown> {
   if (!isPlainObject(v)) fail(`${path} must be a map`);
   return v;

@@ -30,19 +30,26 @@ export function encodeVoteBody(v: VoteBody): Uint8Array {
   return concatBytes(Uint8Array.of(0x83), cborUintHead(0, v.height), cborUintHead(0, v.round), hash);
 }
 
+/** One CBOR head at `at`: its major type, its argument and where the item's content starts; null when
+ *  the bytes end first or the head is not a definite one. Reads a field without decoding the rest. */
+export function cborHeadAt(b: Uint8Array, at: number): { readonly major: number; readonly value: number; readonly next: number } | null {
+  if (at >= b.length) return null;
+  const head = b[at] as number;
+  const info = head & 0x1f;
+  if (info < 24) return { major: head >> 5, value: info, next: at + 1 };
+  const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  if (n === 0 || b.length < at + 1 + n) return null;
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (b[at + 1 + i] as number);
+  return Number.isSafeInteger(v) ? { major: head >> 5, value: v, next: at + 1 + n } : null;
+}
+
 /** The height of a vote body, read from its first bytes without decoding the rest; null when they are not
  *  what encodeVoteBody writes (the full parse then says what is wrong). */
 export function voteHeightOf(body: Uint8Array): number | null {
-  if (body[0] !== 0x83 || body.length < 2) return null;
-  const head = body[1] as number;
-  if (head >> 5 !== 0) return null;
-  const info = head & 0x1f;
-  if (info < 24) return info;
-  const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
-  if (n === 0 || body.length < 2 + n) return null;
-  let v = 0;
-  for (let i = 0; i < n; i++) v = v * 256 + (body[2 + i] as number);
-  return Number.isSafeInteger(v) ? v : null;
+  if (body[0] !== 0x83) return null;
+  const h = cborHeadAt(body, 1);
+  return h !== null && h.major === 0 ? h.value : null;
 }
 
 export function parseVoteBody(v: unknown): VoteBody {

@@ -16,6 +16,7 @@ import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody, voteHeightOf } from '../../runtime/wire/vote.js';
+import { encodeSyncResponseBody, syncResponseHeightOf } from '../../runtime/wire/consensus-aux.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 // v3 is a validator up to height 9; from height 10 on the set is v0..v2.
@@ -102,5 +103,30 @@ describe('voteHeightOf', () => {
     expect(voteHeightOf(Uint8Array.of(0x83, 0x20))).toBe(null); // a negative integer
     expect(voteHeightOf(Uint8Array.of(0x83, 0x19, 0x01))).toBe(null); // cut short
     expect(voteHeightOf(Uint8Array.of(0x83, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))).toBe(null); // past 2^53
+  });
+});
+
+describe('a sync response for a block this node has', () => {
+  const cert = (height: number) => ({ height, round: 0, blockHash: new Uint8Array(32).fill(4), signatures: [{ validator: 'v0', signature: new Uint8Array(64).fill(5) }] });
+
+  it('syncResponseHeightOf reads the certificate height past blocks of every length-head width, and nothing else', () => {
+    for (const blockLen of [0, 23, 24, 255, 256, 70_000]) {
+      for (const h of [0, 23, 24, 65_536, 2 ** 32]) {
+        expect(syncResponseHeightOf(encodeSyncResponseBody({ blockBytes: new Uint8Array(blockLen).fill(1), certificate: cert(h) })), `block ${blockLen} bytes, height ${h}`).toBe(h);
+      }
+    }
+    expect(syncResponseHeightOf(Uint8Array.of(0x83, 0x40, 0x84, 0x01))).toBe(null); // not a 2-array
+    expect(syncResponseHeightOf(Uint8Array.of(0x82, 0x01, 0x84, 0x01))).toBe(null); // block not a byte string
+    expect(syncResponseHeightOf(Uint8Array.of(0x82, 0x42, 0x00, 0x00, 0x83, 0x01))).toBe(null); // certificate not a 4-array
+    expect(syncResponseHeightOf(Uint8Array.of(0x82, 0x45, 0x00))).toBe(null); // cut short
+    expect(syncResponseHeightOf(Uint8Array.of(0x82, 0x40, 0x84, 0x20))).toBe(null); // a negative height
+  });
+
+  it('is dropped on the height its body names before its signature is checked; one for the current height still is', () => {
+    const forged = (height: number): Uint8Array => sealEnvelope('sync-response', fx.fleet, 'v1', encodeSyncResponseBody({ blockBytes: new Uint8Array(8), certificate: cert(height) }), fx.signer('v2'));
+    const old = edge.toInput(forged(current - 1), 0);
+    expect(old.ok ? old.value.type : old.error).toBe(`block ${current - 1} is already committed here`);
+    const now = edge.toInput(forged(current), 0);
+    expect(now.ok ? now.value.type : now.error).toMatch(/signature/);
   });
 });

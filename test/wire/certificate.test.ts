@@ -72,4 +72,13 @@ describe('commit certificates (validator powers 1, 1, 1, 3; total 6)', () => {
     const p2 = d2.ok ? parseWith('certificate', d2.value, parseCertificate) : d2;
     expect(!p2.ok && p2.error).toContain('sorted by validator id with no repeats');
   });
+  it('names the signature entry that is malformed, and its field', () => {
+    const c = certBy(['v0', 'v1', 'v3']);
+    const parse = (cbor: unknown) => parseWith('certificate', cbor, parseCertificate);
+    const short = certificateToCbor({ ...c, signatures: c.signatures.map((s, i) => (i === 1 ? { ...s, signature: s.signature.subarray(0, 10) } : s)) });
+    expect(parse(short)).toEqual({ ok: false, error: 'bad field in certificate: certificate.signatures[1].signature must be 64 bytes, is 10' });
+    const badId = certificateToCbor({ ...c, signatures: c.signatures.map((s, i) => (i === 2 ? { ...s, validator: 'V#3' } : s)) });
+    expect(parse(badId)).toMatchObject({ ok: false, error: expect.stringContaining('certificate.signatures[2].validator must be an id') });
+    expect(parse([12, 1, blockHash, [['v0']]])).toMatchObject({ ok: false, error: expect.stringContaining('certificate.signatures[0] must have 2 elements, has 1') });
+  });
 });
