@@ -616,20 +616,23 @@ export class World implements MainHost {
   private deliver(to: number, bytes: Uint8Array, announced = false): void {
     const n = this.nodes[to] as SimNode;
     const key = this.opts.routerDedup ? Buffer.from(hash(bytes)).toString('base64') : null;
-    for (const target of n.twin ? this.twinTargets(n, n.twin, bytes) : [n]) {
-      if (key !== null && target.seen && !target.seen.add(key, this.now())) {
-        this.dedupDropped++;
-        continue;
-      }
-      if (target.byz) rememberReceived(target.byz, bytes);
-      const shell = target.shell;
-      if (this.forgery && shell && this.honest(target)) this.forgery.onDelivered(bytes, target.id, shell);
-      if (shell)
-        this.guarded(target, target.incarnation, () => {
-          const why = shell.receive(bytes, announced);
-          if (why !== null && this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
-        });
+    if (n.twin) for (const target of this.twinTargets(n, n.twin, bytes)) this.deliverTo(target, bytes, announced, key);
+    else this.deliverTo(n, bytes, announced, key);
+  }
+
+  private deliverTo(target: SimNode, bytes: Uint8Array, announced: boolean, key: string | null): void {
+    if (key !== null && target.seen && !target.seen.add(key, this.now())) {
+      this.dedupDropped++;
+      return;
     }
+    if (target.byz) rememberReceived(target.byz, bytes);
+    const shell = target.shell;
+    if (this.forgery && shell && this.honest(target)) this.forgery.onDelivered(bytes, target.id, shell);
+    if (shell)
+      this.guarded(target, target.incarnation, () => {
+        const why = shell.receive(bytes, announced);
+        if (why !== null && this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
+      });
   }
 
   /** The checkers run inside a node's event but are not the node's work: their CPU is not charged. */
