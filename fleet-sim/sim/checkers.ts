@@ -27,7 +27,7 @@ export class Checkers {
   private readonly committedNonces = new Set<string>();
   /** Per height, the certificates already found to verify: an identical one (same signatures, byte for
    *  byte) needs no second check, and in a big fleet most nodes commit a height with the same one. */
-  private readonly goodCerts = new Map<number, CommitCertificate[]>();
+  private readonly goodCerts = new Map<number, { readonly cert: CommitCertificate; readonly hash: Uint8Array; readonly validators: Manifest['validators'] }[]>();
   /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
   private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();
 
@@ -54,7 +54,10 @@ export class Checkers {
   onRemoteCommit(node: string, height: number, hash: string): void {
     const first = this.decided.get(height);
     if (first === undefined) {
+      // Held until a node here commits the height; meanwhile the held ones must agree among themselves.
       const early = this.remoteEarly.get(height) ?? [];
+      const other = early.find(([, h]) => h !== hash);
+      if (other) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${height}, ${other[0]} committed ${other[1].slice(0, 12)}`);
       early.push([node, hash]);
       this.remoteEarly.set(height, early);
       return;
@@ -117,10 +120,11 @@ export class Checkers {
   private checkCertificate(node: string, c: CommittedBlock, m: Manifest): void {
     const h = c.block.height;
     const good = this.goodCerts.get(h) ?? [];
-    if (good.some((g) => sameCertificate(g, c.certificate))) return;
+    // The same verdict only for the same question: these signatures, for this block, under this set.
+    if (good.some((g) => g.validators === m.validators && bytesEqual(g.hash, c.hash) && sameCertificate(g.cert, c.certificate))) return;
     const cert = verifyCertificate(c.certificate, this.fleet, m.validators, this.verifier, c.hash);
     if (!cert.ok) return this.violate('certificate', `${node} committed height ${h} with a certificate that does not verify: ${cert.error}`);
-    good.push(c.certificate);
+    good.push({ cert: c.certificate, hash: c.hash, validators: m.validators });
     this.goodCerts.set(h, good);
     if (this.goodCerts.size > 64) this.goodCerts.delete(this.goodCerts.keys().next().value as number);
   }

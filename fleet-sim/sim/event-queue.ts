@@ -13,6 +13,8 @@ export class EventQueue {
   private readonly heap = new MinHeap<Event>(less);
   private seq = 0;
   now = 0;
+  /** Events run so far (a split run's step budget counts them across windows). */
+  steps = 0;
 
   size(): number {
     return this.heap.size();
@@ -36,6 +38,7 @@ export class EventQueue {
         return true;
       }
       this.heap.pop();
+      this.steps++;
       this.now = top.at;
       top.fire();
       afterEach?.();

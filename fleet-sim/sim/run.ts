@@ -47,6 +47,12 @@ export interface Report {
 
 const stepsMax = 50_000_000;
 
+/** The world's log lines of every thread of a split run, in time order (each starts `<ms>ms`). */
+function mergeLogs(logs: readonly (readonly string[])[]): string[] {
+  const at = (line: string): number => Number.parseFloat(line);
+  return logs.flat().sort((a, b) => at(a) - at(b));
+}
+
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -119,7 +125,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     }
   }
   if (progressAt === null) {
-    const hs = honest.map((n) => `${n.id}:${w.heightOf(n) ?? (n.fatal ? 'refused to start' : 'down')}`).join(' ');
+    const hs = honest.map((n) => `${n.id}:${w.heightOf(n) ?? (w.refusedToStart(n) ? 'refused to start' : 'down')}`).join(' ');
     w.checkers.livenessFailure(`no progress to height ${target} within ${s.livenessBudgetMs} ms after healing (${hs})`);
   }
   // Statistics from the honest commits.
@@ -199,7 +205,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed, threads),
-    log: w.events.slice(0, 50),
+    log: workers.length === 0 ? w.events.slice(0, 50) : mergeLogs([w.events, ...workers.map((t) => t.events)]).slice(0, 50),
   };
   return r;
 }

@@ -127,10 +127,12 @@ export interface WindowReport {
   readonly commits: [node: string, height: number, hash: string][];
   readonly apps: [node: string, height: number, state: string][];
   readonly violations: Violation[];
-  /** The chain height of each node this thread runs (by index; -1: not running). */
+  /** The chain height of each node this thread runs (by index; -1: down, -2: refused to start). */
   readonly heights: [node: number, height: number][];
   /** When this thread's next event is due (Infinity: none); the next window starts no earlier. */
   readonly next: number;
+  /** Events this thread ran in the window (the step budget counts them). */
+  readonly steps: number;
 }
 
 /** What the main thread tells a worker to do next. */
@@ -154,10 +156,12 @@ export interface WorkerTotals {
 /** The part of a World a window needs (world.ts implements it). */
 export interface ShardHost {
   runUntil(end: number, stepsMax: number): boolean;
+  /** Events run so far on this thread. */
+  stepsRun(): number;
   healNetwork(): void;
   applyFollow(node: number, sources: readonly number[] | null): void;
   deliverAt(at: number, to: number, from: number, bytes: Uint8Array, announced: boolean): void;
-  /** Heights of this thread's nodes (-1: down). */
+  /** Heights of this thread's nodes (-1: down, -2: refused to start). */
   ownHeights(): [number, number][];
   /** When the next event of this thread is due (Infinity: none). */
   nextEventAt(): number;
@@ -187,6 +191,11 @@ export class ShardState {
     return this.owner[node] === this.index;
   }
 
+  /** Whether deliveries for other threads wait to be traded (sent between windows, e.g. by a restart). */
+  hasOutbound(): boolean {
+    return this.outbound.some((b) => b.size > 0);
+  }
+
   /** The network's hook: a delivery due at `at` to a node of another thread is kept for the trade. */
   elsewhere(to: number, at: number, from: number, bytes: Uint8Array, announced: boolean): boolean {
     const t = this.owner[to] as number;
@@ -204,10 +213,11 @@ export class ShardState {
       const blobs = Array.from({ length: b.offsets.length - 1 }, (_, k) => b.data.slice(b.offsets[k], b.offsets[k + 1]));
       for (let i = 0; i < b.at.length; i++) host.deliverAt(b.at[i] as number, b.to[i] as number, b.from[i] as number, blobs[b.blob[i] as number] as Uint8Array, b.announced[i] === 1);
     }
+    const steps0 = host.stepsRun();
     const ok = host.runUntil(o.end, o.stepsMax);
     const out = this.outbound.map((b) => (b.size === 0 ? null : b.build()));
     this.outbound = Array.from({ length: this.threads }, () => new BatchBuilder());
-    const report: WindowReport = { ok, out, follows: this.follows, commits: this.commits, apps: this.apps, violations: violations.slice(this.violationsSent), heights: host.ownHeights(), next: host.nextEventAt() };
+    const report: WindowReport = { ok, out, follows: this.follows, commits: this.commits, apps: this.apps, violations: violations.slice(this.violationsSent), heights: host.ownHeights(), next: host.nextEventAt(), steps: host.stepsRun() - steps0 };
     this.violationsSent = violations.length;
     this.follows = [];
     this.commits = [];
@@ -226,6 +236,8 @@ export interface MainHost extends ShardHost {
 
 interface WorkerLink {
   readonly worker: Worker;
+  /** Set before the main thread ends the worker itself: its exit is then no failure. */
+  ending: boolean;
   /** Resolves with the next message from the worker (one order in flight at a time). */
   next: ((m: unknown) => void) | null;
   failed: Error | null;
@@ -281,7 +293,7 @@ export class ShardCoordinator {
     };
     for (let k = 1; k < shard.threads; k++) {
       const worker = startWorker({ scenario: s, seed, opts: plain, index: k, threads: shard.threads });
-      const link: WorkerLink = { worker, next: null, failed: null };
+      const link: WorkerLink = { worker, ending: false, next: null, failed: null };
       worker.on('message', (m) => {
         const r = link.next;
         link.next = null;
@@ -295,7 +307,7 @@ export class ShardCoordinator {
       };
       worker.on('error', fail);
       worker.on('exit', (code) => {
-        if (link.failed === null && code !== 0) fail(new Error(`simulation thread ${k} exited with status ${code}`));
+        if (!link.ending && link.failed === null && code !== 0) fail(new Error(`simulation thread ${k} exited with status ${code}`));
       });
       this.links.push(link);
     }
@@ -321,28 +333,35 @@ export class ShardCoordinator {
       this.startMs = performance.now() - this.createdAt;
     }
     let ok = true;
+    let used = 0; // events run by all threads in this call: the step budget is the whole run's, as on one thread
     while (this.reached < untilMs && ok) {
-      // Nothing happens anywhere before the earliest next event (its thread's queue, or a delivery on
-      // its way to a thread), so a window may start there: quiet stretches cost one trade, not many.
-      let next = this.nextAt;
+      // Nothing happens anywhere before the earliest next event (a thread's queue, the main thread's
+      // included, which may have acted between windows: a restart, a heal; or a delivery on its way to
+      // a thread), so a window may start there: quiet stretches cost one trade, not many. Deliveries
+      // the main thread sent between windows leave with this window: it must start where they were sent.
+      let next = Math.min(this.nextAt, this.host.nextEventAt());
+      if (this.shard.hasOutbound()) next = this.reached;
       for (const perDest of this.pending) for (const b of perDest) if (b) for (const at of b.at) next = Math.min(next, at);
       const end = Math.min(untilMs, Math.max(this.reached, next) + this.windowMs);
       const owner = this.shard.owner;
+      const budget = stepsMax - used;
       // Every thread hears of the others' subscription changes of the last window, in thread order.
       const followsFor = (k: number): FollowChange[] => this.pendingFollows.filter(([node]) => owner[node] !== k);
       const inboundFor = (k: number): Batch[] => this.pending.map((perDest) => perDest[k]).filter((b): b is Batch => b !== null && b !== undefined);
-      const replies = this.links.map((l) => this.reply(l));
+      const replies = Promise.all(this.links.map((l) => this.reply(l)));
+      replies.catch(() => undefined); // awaited below; a failure of the main thread's own window comes first
       this.links.forEach((l, i) => {
         const inbound = inboundFor(i + 1);
-        const order: Order = { type: 'window', end, stepsMax, heal: this.healNext, follows: followsFor(i + 1), inbound };
+        const order: Order = { type: 'window', end, stepsMax: budget, heal: this.healNext, follows: followsFor(i + 1), inbound };
         l.worker.postMessage(order, transferables(inbound));
       });
       this.healNext = false;
-      const own = this.shard.runWindow(this.host, { end, stepsMax, heal: false, follows: followsFor(0), inbound: inboundFor(0) }, this.host.violations);
-      const reports = (await Promise.all(replies)) as (WindowReport | null)[];
+      const own = this.shard.runWindow(this.host, { end, stepsMax: budget, heal: false, follows: followsFor(0), inbound: inboundFor(0) }, this.host.violations);
+      const reports = (await replies) as (WindowReport | null)[];
       this.pending = [own.out];
       this.pendingFollows = [...own.follows];
       this.nextAt = own.next;
+      used += own.steps;
       for (const r of reports) {
         if (r === null) throw new Error('a simulation thread stopped');
         this.pending.push(r.out);
@@ -352,9 +371,10 @@ export class ShardCoordinator {
         for (const v of r.violations) this.host.remoteViolation(v);
         for (const [node, h] of r.heights) this.shard.remoteHeights.set(node, h);
         this.nextAt = Math.min(this.nextAt, r.next);
+        used += r.steps;
         ok &&= r.ok;
       }
-      ok &&= own.ok;
+      ok &&= own.ok && used < stepsMax;
       this.reached = end;
     }
     return ok;
@@ -365,11 +385,12 @@ export class ShardCoordinator {
     const replies = this.links.map((l) => this.reply(l));
     for (const l of this.links) l.worker.postMessage({ type: 'finish' } satisfies Order);
     this.totals = (await Promise.all(replies)) as WorkerTotals[];
-    await Promise.all(this.links.map((l) => l.worker.terminate()));
+    await this.abort();
   }
 
   /** Stops the workers without waiting for anything (a run that failed). */
   async abort(): Promise<void> {
+    for (const l of this.links) l.ending = true;
     await Promise.all(this.links.map((l) => l.worker.terminate()));
   }
 }

@@ -157,7 +157,8 @@ export class World implements MainHost {
   ) {
     this.prng = new Prng(seed);
     const keyPrng = this.prng.split('keys');
-    this.netPrng = this.prng.split('network');
+    // Each thread of a split run draws its own senders' network fates (shards.ts); thread 0 as one thread does.
+    this.netPrng = this.prng.split(opts.shard !== undefined && opts.shard.index > 0 ? `network-${opts.shard.index}` : 'network');
     this.diskPrng = this.prng.split('disk');
     this.workPrng = this.prng.split('workload');
     this.flightPrng = this.prng.split('flight');
@@ -342,6 +343,11 @@ export class World implements MainHost {
     return n.shell ? n.shell.core.chain.height : null;
   }
 
+  /** Whether node `n`, wherever it runs, refused to start (its data, e.g. a damaged signer state). */
+  refusedToStart(n: SimNode): boolean {
+    return this.owns(n.index) ? n.fatal !== null : this.shard?.remoteHeights.get(n.index) === -2;
+  }
+
   // The shards.ts side of a World: what a window needs, and what the main thread's checkers take in.
   runUntil(end: number, stepsMax: number): boolean {
     return this.queue.runUntil(end, stepsMax);
@@ -357,8 +363,14 @@ export class World implements MainHost {
     this.links.net.follow(node, sources);
   }
 
-  deliverAt(at: number, to: number, _from: number, bytes: Uint8Array, announced: boolean): void {
+  deliverAt(at: number, to: number, from: number, bytes: Uint8Array, announced: boolean): void {
+    // A delivery due before this thread's clock broke the windows' lookahead: a bug, never rounded away.
+    if (at < this.queue.now) throw new Error(`a delivery from node ${from} to node ${to} due at ${at} ms reached its thread at ${this.queue.now} ms`);
     this.queue.at(at, () => this.deliver(to, bytes, announced));
+  }
+
+  stepsRun(): number {
+    return this.queue.steps;
   }
 
   nextEventAt(): number {
@@ -367,7 +379,7 @@ export class World implements MainHost {
 
   ownHeights(): [number, number][] {
     const out: [number, number][] = [];
-    for (const n of this.nodes) if (this.owns(n.index)) out.push([n.index, n.shell ? n.shell.core.chain.height : -1]);
+    for (const n of this.nodes) if (this.owns(n.index)) out.push([n.index, n.shell ? n.shell.core.chain.height : n.fatal !== null ? -2 : -1]);
     return out;
   }
 

@@ -5,9 +5,18 @@
 
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { utf8 } from '../../runtime/lib/bytes.js';
+import type { Manifest } from '../../runtime/manifest/manifest.js';
+import type { ChainState } from '../../runtime/consensus/chain-state.js';
+import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { Checkers } from '../../fleet-sim/sim/checkers.js';
+import { createVerifier, makeFleet } from '../support/fleet-fixture.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import { shardOwners, shardProblem } from '../../fleet-sim/sim/shards.js';
-import type { World } from '../../fleet-sim/sim/world.js';
+import { World } from '../../fleet-sim/sim/world.js';
 import { explain, runOk, scenario } from './helpers.js';
 
 /** A report without what may differ between two runs of one world (wall time) or two thread counts. */
@@ -50,6 +59,52 @@ describe('a deterministic run split over threads', () => {
     expect(a.liveness.commandsCommitted, explain(a)).toBeGreaterThan(0.9 * a.liveness.commandsSubmitted);
     // Every honest node, the workers' followers too, reached the height the liveness phase asks for.
     expect(a.liveness.progressAfterHealMs, explain(a)).not.toBeNull();
+  });
+
+  it('delivers on time what a validator restarted between windows sends (the liveness phase restarts a crashed one)', async () => {
+    // A delivery due before its thread's clock throws (World.deliverAt): this run would fail on one.
+    for (const seed of [1, 2, 3]) {
+      const s = scenario({
+        name: 'split-restart',
+        seed,
+        validators: 4,
+        followers: 12,
+        durationMs: 3_000,
+        mqtt: { latencyMs: 3, jitterMs: 4, loss: 0, duplicate: 0 },
+        faults: [{ at: 1_000, kind: 'crash', node: 'proposer' }], // no restart fault: run.ts restarts it
+        workload: [{ kind: 'rate', from: 300, to: 2_700, perSec: 20, command: 'noop' }],
+        consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200, followerSources: 0 },
+      });
+      const r = await runOk(s, seed, { threads: 2 });
+      expect(r.nodes.crashed, explain(r)).toHaveLength(1);
+    }
+  });
+
+  it('spends one step budget over all threads, and a failure of the main thread ends the workers', async () => {
+    const s = scenario({ name: 'split-budget', seed: 3, validators: 4, followers: 8, durationMs: 3_000 });
+    await expect(runScenario(s, s.seed, { threads: 2, stepsMax: 2_000 })).rejects.toThrow(/step budget of 2000 events ran out/);
+    const failing = runScenario(s, s.seed, {
+      threads: 2,
+      onWorld: (w) => {
+        const run = w.runUntil.bind(w);
+        w.runUntil = (end, steps) => {
+          if (end > 500) throw new Error('boom in the main thread');
+          return run(end, steps);
+        };
+      },
+    });
+    await expect(failing).rejects.toThrow('boom in the main thread');
+  });
+
+  it('draws each thread its own network fates', () => {
+    const s = scenario({ followers: 4, mqtt: { latencyMs: 2, jitterMs: 1, loss: 0.2, duplicate: 0 } });
+    const draws = (index: number): number[] => {
+      const w = new World(s, 1, { shard: { index, threads: 2 } });
+      const prng = (w.net as unknown as { prng: { next(): number } }).prng;
+      return [prng.next(), prng.next(), prng.next()];
+    };
+    expect(draws(1)).not.toEqual(draws(0));
+    expect(draws(1)).toEqual(draws(1));
   });
 
   it("catches a follower on another thread that committed a different block at a height", async () => {
@@ -108,5 +163,27 @@ describe('a deterministic run split over threads', () => {
     expect(radio.status).toBe(2);
     expect(radio.stderr).toContain('lossy-radio.yaml: a scenario with a radio runs on one thread');
     expect(radio.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it("the checkers' certificate memo answers only the same question: these signatures, this block, this validator set", async () => {
+    const fx = await makeFleet({ validators: 4 });
+    const other = await makeFleet({ validators: 4, seed: 99 });
+    const hA = hash(utf8('block A'));
+    const hB = hash(utf8('block B'));
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 5, round: 0, blockHash: hA }));
+    const cert = { height: 5, round: 0, blockHash: hA, signatures: ['v0', 'v1', 'v2'].map((id) => ({ validator: id, signature: fx.signer(id).sign(msg) })) };
+    const commit = (h: Uint8Array): CommittedBlock => ({ block: { height: 5, txs: [], timeMs: 0 }, hash: h, certificate: cert }) as unknown as CommittedBlock;
+    const chainOf = (m: Manifest): ChainState => ({ manifestAt: () => m }) as unknown as ChainState;
+    for (const order of [['A', 'B'], ['B', 'A']]) {
+      const ck = new Checkers(fx.fleet, createVerifier(), () => 0);
+      for (const x of order) ck.onCommit(`n${x}`, commit(x === 'A' ? hA : hB), chainOf(fx.manifest));
+      expect(ck.violations.map((v) => v.property).sort(), `order ${order.join(',')}`).toEqual(['agreement', 'certificate']);
+    }
+    const ck = new Checkers(fx.fleet, createVerifier(), () => 0);
+    ck.onCommit('n1', commit(hA), chainOf(fx.manifest));
+    ck.onCommit('n2', commit(hA), chainOf(fx.manifest)); // the same question: not asked again, no violation
+    expect(ck.violations).toEqual([]);
+    ck.onCommit('n3', commit(hA), chainOf(other.manifest)); // another validator set: checked, and fails
+    expect(ck.violations.map((v) => v.detail)).toEqual([expect.stringContaining('n3 committed height 5 with a certificate that does not verify')]);
   });
 });
