@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { shardProblem } from '../../fleet-sim/sim/shards.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import type { Fault, Scenario, Workload } from '../../fleet-sim/scenario/scenario.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
@@ -61,4 +62,16 @@ describe('shipped scenarios', () => {
       expect(r.liveness.heights, why).toBeGreaterThan(0);
     });
   }
+
+  it('those that can be split over threads meet their expect on two as well (fleet-sim run --threads 2)', async () => {
+    const split = files.map((file) => ({ file, s: shorten(parseScenario(readFileSync(join(dir, file), 'utf8'), file)) })).filter(({ s }) => shardProblem(s, 2, {}) === null);
+    expect(split.map(({ file }) => file)).toEqual(expect.arrayContaining(['fleet-1000.yaml', 'partition-heal.yaml']));
+    for (const { file, s } of split) {
+      const r = await runScenario(s, s.seed, { file: join(dir, file), threads: 2 });
+      const why = `${file} seed ${s.seed} on 2 threads (shortened to ${s.durationMs} ms, ${s.validators}+${s.followers} devices): ${r.expect.failed.join('; ')} ${r.safety.violations[0]?.detail ?? ''}\n  replay: ${r.replay}`;
+      expect(r.safety.ok, why).toBe(true);
+      expect(r.expect.failed, why).toEqual([]);
+      expect(r.threads, why).toBe(2);
+    }
+  });
 });
