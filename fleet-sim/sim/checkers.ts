@@ -62,7 +62,11 @@ export class Checkers {
       this.remoteEarly.set(height, early);
       return;
     }
-    if (first.hash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${height}, others committed ${first.hash.slice(0, 12)}`);
+    this.agree(node, height, hash, first.hash);
+  }
+
+  private agree(node: string, height: number, hash: string, firstHash: string): void {
+    if (firstHash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${height}, others committed ${firstHash.slice(0, 12)}`);
   }
 
   /** No honest node signs two different messages at one (height, round, kind). */
@@ -88,10 +92,7 @@ export class Checkers {
     const m: Manifest = chain.manifestAt(h);
     this.checkCertificate(node, c, m);
     const first = this.decided.get(h);
-    if (first) {
-      if (first.hash !== hash) this.violate('agreement', `${node} committed ${hash.slice(0, 12)} at height ${h}, others committed ${first.hash.slice(0, 12)}`);
-      return;
-    }
+    if (first) return this.agree(node, h, hash, first.hash);
     const commands: string[] = [];
     for (const tx of c.block.txs) {
       const raw = decodeEnvelope(tx);

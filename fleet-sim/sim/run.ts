@@ -11,6 +11,7 @@ import { expectFailures } from './expect.js';
 import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
+import type { ThreadTotals } from './shards.js';
 
 export interface Report {
   scenario: string;
@@ -168,11 +169,10 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
   const hazards = hazardReport(w);
   const forgedCommands = w.forgery?.ledger.report() ?? null;
   await w.finish();
-  // A run split over threads: the workers' followers count too (shards.ts).
-  const workers = w.workerTotals();
-  const sum = (f: (t: (typeof workers)[number]) => number): number => workers.reduce((a, t) => a + f(t), 0);
-  const delivered = w.net.delivered + sum((t) => t.delivered);
-  const bytesSent = w.net.bytes + sum((t) => t.bytes);
+  // Every thread's nodes and sends (one thread, or a split run's main thread and workers: shards.ts).
+  const threadTotals = [w.ownTotals(), ...w.workerTotals()];
+  const sum = (f: (t: ThreadTotals) => number): number => threadTotals.reduce((a, t) => a + f(t), 0);
+  const bytesSent = sum((t) => t.bytes);
   failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands }));
   const r: Report = {
     scenario: s.name,
@@ -191,11 +191,8 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
     latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
-    network: { messagesDelivered: delivered, messagesDropped: w.net.dropped + sum((t) => t.dropped), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
-    stateSync: {
-      installs: honest.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0) + sum((t) => t.installs),
-      refused: honest.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0) + sum((t) => t.refused),
-    },
+    network: { messagesDelivered: sum((t) => t.delivered), messagesDropped: sum((t) => t.dropped), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
+    stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) },
     radio,
     detection: null,
     evidence,
@@ -205,7 +202,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed, threads),
-    log: workers.length === 0 ? w.events.slice(0, 50) : mergeLogs([w.events, ...workers.map((t) => t.events)]).slice(0, 50),
+    log: mergeLogs(threadTotals.map((t) => t.events)).slice(0, 50),
   };
   return r;
 }

@@ -2,10 +2,9 @@
 // runs only the followers it owns, one window at a time as the main thread orders.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { getHeapStatistics } from 'node:v8';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { transferables, type Batch, type Order, type WorkerTotals } from './shards.js';
+import { transferables, type Batch, type Order } from './shards.js';
 import { World, type WorldOptions } from './world.js';
 
 interface Data {
@@ -28,7 +27,6 @@ port.on('message', (o: Order) => {
     port.postMessage(r, transferables(r.out.filter((b): b is Batch => b !== null)));
     return;
   }
-  const totals: WorkerTotals = { ...w.ownTotals(), heapBytes: getHeapStatistics().used_heap_size };
-  port.postMessage(totals);
+  port.postMessage(w.ownTotals());
 });
 port.postMessage({ type: 'ready' });

@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import type { Scenario } from '../scenario/scenario.js';
 import { scenarioFlies } from '../flight/world-flight.js';
 import { scenarioHasAgents } from '../flight/world-agents.js';
-import type { Violation } from './checkers.js';
+import type { Checkers, Violation } from './checkers.js';
 import type { WorldOptions } from './world.js';
 
 /** How many followers' work one validator counts for when the followers are split. A validator of the
@@ -140,8 +140,8 @@ export type Order =
   | { readonly type: 'window'; readonly end: number; readonly stepsMax: number; readonly heal: boolean; readonly follows: FollowChange[]; readonly inbound: Batch[] }
   | { readonly type: 'finish' };
 
-/** A worker's totals at the end, for the report and the benchmark. */
-export interface WorkerTotals {
+/** One thread's totals at the end (its own nodes and network sends), for the report and the benchmark. */
+export interface ThreadTotals {
   readonly delivered: number;
   readonly dropped: number;
   readonly bytes: number;
@@ -149,7 +149,6 @@ export interface WorkerTotals {
   readonly refused: number;
   readonly verified: number;
   readonly signed: number;
-  readonly heapBytes: number;
   readonly events: string[];
 }
 
@@ -175,7 +174,7 @@ export class ShardState {
   commits: [string, number, string][] = [];
   apps: [string, number, string][] = [];
   private violationsSent = 0;
-  /** Heights of the nodes other threads run, as of the last window (-1: down). */
+  /** Heights of the nodes other threads run, as of the last window (-1: down, -2: refused to start). */
   readonly remoteHeights = new Map<number, number>();
 
   constructor(
@@ -226,12 +225,9 @@ export class ShardState {
   }
 }
 
-/** The main thread's checkers take a worker's reports (world.ts). */
+/** The main thread's world: its checkers take the workers' reports. */
 export interface MainHost extends ShardHost {
-  remoteCommit(node: string, height: number, hash: string): void;
-  remoteAppState(node: string, height: number, state: string): void;
-  remoteViolation(v: Violation): void;
-  readonly violations: readonly Violation[];
+  readonly checkers: Checkers;
 }
 
 interface WorkerLink {
@@ -253,7 +249,7 @@ function startWorker(workerData: unknown): Worker {
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
   const tsx = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']?.import.default ?? 'dist/esm/api/index.mjs')).href;
   const entry = new URL('./shard-worker.ts', here).href;
-  const boot = `(async () => { const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
+  const boot = `(async () => { const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(entry)}); })();`;
   return new Worker(boot, { eval: true, workerData });
 }
 
@@ -269,7 +265,7 @@ export class ShardCoordinator {
   private pendingFollows: FollowChange[] = [];
   /** The earliest next event of any thread's queue after the last window (0 before the first). */
   private nextAt = 0;
-  totals: WorkerTotals[] = [];
+  totals: ThreadTotals[] = [];
   private readonly createdAt = performance.now();
   /** From creating the workers to all of them ready (module loading, building their worlds). */
   startMs = 0;
@@ -356,7 +352,7 @@ export class ShardCoordinator {
         l.worker.postMessage(order, transferables(inbound));
       });
       this.healNext = false;
-      const own = this.shard.runWindow(this.host, { end, stepsMax: budget, heal: false, follows: followsFor(0), inbound: inboundFor(0) }, this.host.violations);
+      const own = this.shard.runWindow(this.host, { end, stepsMax: budget, heal: false, follows: followsFor(0), inbound: inboundFor(0) }, this.host.checkers.violations);
       const reports = (await replies) as (WindowReport | null)[];
       this.pending = [own.out];
       this.pendingFollows = [...own.follows];
@@ -366,9 +362,9 @@ export class ShardCoordinator {
         if (r === null) throw new Error('a simulation thread stopped');
         this.pending.push(r.out);
         this.pendingFollows.push(...r.follows);
-        for (const [node, h, hash] of r.commits) this.host.remoteCommit(node, h, hash);
-        for (const [node, h, state] of r.apps) this.host.remoteAppState(node, h, state);
-        for (const v of r.violations) this.host.remoteViolation(v);
+        for (const [node, h, hash] of r.commits) this.host.checkers.onRemoteCommit(node, h, hash);
+        for (const [node, h, state] of r.apps) this.host.checkers.onAppState(node, h, state);
+        for (const v of r.violations) this.host.checkers.addViolation(v);
         for (const [node, h] of r.heights) this.shard.remoteHeights.set(node, h);
         this.nextAt = Math.min(this.nextAt, r.next);
         used += r.steps;
@@ -384,7 +380,7 @@ export class ShardCoordinator {
   async finish(): Promise<void> {
     const replies = this.links.map((l) => this.reply(l));
     for (const l of this.links) l.worker.postMessage({ type: 'finish' } satisfies Order);
-    this.totals = (await Promise.all(replies)) as WorkerTotals[];
+    this.totals = (await Promise.all(replies)) as ThreadTotals[];
     await this.abort();
   }
 

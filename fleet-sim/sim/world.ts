@@ -33,8 +33,7 @@ import type { TrafficClass } from '../../runtime/links/link.js';
 import { flightStepMs, scenarioFlies, telemetryPeriodMs, WorldFlight } from '../flight/world-flight.js';
 import { scenarioHasAgents, WorldAgents } from '../flight/world-agents.js';
 import { WorldForgery } from './world-forgery.js';
-import { ShardCoordinator, ShardState, shardProblem, type FollowChange, type Order, type WindowReport, type MainHost } from './shards.js';
-import type { Violation } from './checkers.js';
+import { ShardCoordinator, ShardState, shardProblem, type FollowChange, type MainHost, type Order, type ThreadTotals, type WindowReport } from './shards.js';
 
 export class SimCrash extends Error {}
 
@@ -383,30 +382,15 @@ export class World implements MainHost {
     return out;
   }
 
-  remoteCommit(node: string, height: number, hash: string): void {
-    this.checkers.onRemoteCommit(node, height, hash);
-  }
-
-  remoteAppState(node: string, height: number, state: string): void {
-    this.checkers.onAppState(node, height, state);
-  }
-
-  remoteViolation(v: Violation): void {
-    this.checkers.addViolation(v);
-  }
-
-  get violations(): readonly Violation[] {
-    return this.checkers.violations;
-  }
-
   /** A worker thread runs one window (shards.ts). */
   runWindow(o: Extract<Order, { type: 'window' }>): WindowReport {
     if (this.shard === null) throw new Error('runWindow is for a world that is one thread of a split run');
     return this.shard.runWindow(this, o, this.checkers.violations);
   }
 
-  /** A worker thread's totals at the end of the run (shards.ts). */
-  ownTotals(): { delivered: number; dropped: number; bytes: number; installs: number; refused: number; verified: number; signed: number; events: string[] } {
+  /** This thread's totals: its honest nodes' state syncs, its network sends, its log (run.ts adds up
+   *  every thread's). */
+  ownTotals(): ThreadTotals {
     const own = this.nodes.filter((n) => this.owns(n.index) && this.honest(n));
     return {
       delivered: this.net.delivered,
@@ -426,7 +410,7 @@ export class World implements MainHost {
   }
 
   /** The worker threads' totals, once finish() has run (empty on one thread). */
-  workerTotals(): readonly import('./shards.js').WorkerTotals[] {
+  workerTotals(): readonly ThreadTotals[] {
     return this.coordinator?.totals ?? [];
   }
 

@@ -115,8 +115,8 @@ describe('a deterministic run split over threads', () => {
     const w = world as unknown as World;
     const decided = w.checkers.decided.get(3);
     expect(decided, 'height 3 committed').toBeDefined();
-    w.remoteCommit('f05', 3, (decided?.hash ?? '').replace(/^./, (c) => (c === '0' ? '1' : '0')));
-    w.remoteCommit('f05', 9_999, 'ab'.repeat(32)); // no node here has that height: held, not judged
+    w.checkers.onRemoteCommit('f05', 3, (decided?.hash ?? '').replace(/^./, (c) => (c === '0' ? '1' : '0')));
+    w.checkers.onRemoteCommit('f05', 9_999, 'ab'.repeat(32)); // no node here has that height: held, not judged
     expect(w.checkers.violations).toHaveLength(1);
     expect(w.checkers.violations[0]).toMatchObject({ property: 'agreement' });
     expect(w.checkers.violations[0]?.detail).toContain('f05 committed');
