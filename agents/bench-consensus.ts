@@ -136,7 +136,7 @@ async function pacedRun(s: Scenario, ort: OrtWorker | null): Promise<Half> {
       // Attestations that reached a committed block (node 0 is an honest validator).
       const chain = w.nodes[0]?.shell?.core.chain;
       for (; chain && counted < chain.height; counted++) {
-        for (const tx of chain.recentBlock(counted + 1)?.block.txs ?? []) {
+        for (const tx of w.committedBlock(counted + 1)?.block.txs ?? []) {
           const e = decodeEnvelope(tx);
           if (e.ok && e.value.kind === 'attestation') committedAttestations++;
         }

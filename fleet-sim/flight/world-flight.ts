@@ -117,7 +117,7 @@ export class WorldFlight {
     return this.fresh.splice(0);
   }
 
-  /** The agreed chain so far, in height order, from an honest node's recent blocks. */
+  /** The agreed chain so far, in height order (World.committedBlock; manifests from an honest node's chain). */
   private feedCommits(): void {
     const holder = this.w.honestChainNode();
     const chain = holder?.shell?.core.chain;
@@ -125,8 +125,8 @@ export class WorldFlight {
     const decided = this.w.checkers.decided;
     const ctx = { manifestAt: (h: number) => chain.manifestAt(h), verifier: this.w.verifier, authority: this.w.manifest.body.authority };
     for (let h = this.fedHeight + 1; decided.has(h); h++) {
-      const c = chain.recentBlock(h);
-      if (!c) break; // not in this holder's window: stop feeding rather than skip
+      const c = this.w.committedBlock(h);
+      if (!c) break; // no longer kept: stop feeding rather than skip
       let block = missionBlockOf(c, ctx, this.w.fleet);
       if (this.agentsOn && this.applyAgents(h, c.txs.map((t) => agentTxOf(t.bytes)).filter((t): t is AgentTx => t !== null), chain.manifestAt(h).body, decided.get(h)?.atMs ?? this.w.queue.now)) {
         // The same block first through the agents' hazard rule, then (with what it committed) the mission.

@@ -70,12 +70,11 @@ export class WorldObserver {
 
   /** Commits of the agreed chain since the last sample, in height order. */
   private feedCommits(): void {
-    const holder = this.w.honestChainNode();
     const decided = this.w.checkers.decided;
     for (let h = this.commitsSent + 1; decided.has(h); h++) {
       const d = decided.get(h);
-      const c = holder?.shell?.core.chain.recentBlock(h);
-      if (!d || !c) break; // the block fell out of every window: stop rather than skip
+      const c = this.w.committedBlock(h);
+      if (!d || !c) break; // the block is no longer kept: stop rather than skip
       let oldest = d.atMs - this.lastCommitAt;
       for (const key of d.commands) {
         const at = this.w.submitted.get(key);

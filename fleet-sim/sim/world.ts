@@ -275,6 +275,15 @@ export class World implements MainHost {
   }
 
   /** The honest live node with the longest chain (whose recent blocks the flight layer reads). */
+  /** Committed block `height` as the first honest node to commit it here decoded it (the checkers hold
+   *  every other to the same block), while it is among the last limits.recentBlocksMax: what the
+   *  dashboard, flights and agents read. A node's own window keeps only the proofs. */
+  committedBlock(height: number): CommittedBlock | undefined {
+    return this.committedBlocks.get(height);
+  }
+
+  private readonly committedBlocks = new Map<number, CommittedBlock>();
+
   honestChainNode(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes) {
@@ -646,6 +655,11 @@ export class World implements MainHost {
     if (!this.honest(n) || !shell) return;
     const first = !this.checkers.decided.has(c.block.height);
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
+    if (!this.committedBlocks.has(c.block.height)) {
+      this.committedBlocks.set(c.block.height, c);
+      // Heights arrive in order here but for state sync's jumps: the oldest entered is dropped.
+      if (this.committedBlocks.size > limits.recentBlocksMax) this.committedBlocks.delete(this.committedBlocks.keys().next().value as number);
+    }
     if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, Buffer.from(c.hash).toString('hex')]);
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);

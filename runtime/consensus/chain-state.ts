@@ -43,7 +43,11 @@ export class ChainState {
   /** The same nonces ordered by expiry, so a block forgets the expired ones without scanning the rest. */
   private readonly expiries = new ExpiryHeap();
   private readonly evidenceKeys = new Set<string>();
-  private readonly recent: CommittedBlock[] = [];
+  /** Proofs of the last syncWindowHeights committed blocks, oldest first (the first at `recentFrom`):
+   *  what block sync serves. Bytes rather than the decoded blocks: 256 of them per device, where a
+   *  decoded block and its certificates are some 40 objects and views into the messages they came in. */
+  private readonly recent: Uint8Array[] = [];
+  private recentFrom = 0;
 
   constructor(
     genesis: Manifest,
@@ -92,10 +96,9 @@ export class ChainState {
     return this.evidenceKeys.has(key);
   }
 
-  recentBlock(height: number): CommittedBlock | undefined {
-    const first = this.recent[0];
-    if (!first) return undefined;
-    return this.recent[height - first.block.height];
+  /** The proof (wire/proof.ts) of committed block `height`, while it is in the window. */
+  recentProof(height: number): Uint8Array | undefined {
+    return height >= this.recentFrom ? this.recent[height - this.recentFrom] : undefined;
   }
 
   verifyCert(cert: CommitCertificate, blockHash: Uint8Array): string | null {
@@ -181,8 +184,12 @@ export class ChainState {
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
     this.lastCertificate = c.certificate;
-    this.recent.push(c);
-    if (this.recent.length > this.window.syncWindowHeights) this.recent.shift();
+    if (this.recent.length === 0) this.recentFrom = c.block.height;
+    this.recent.push(c.proof);
+    if (this.recent.length > this.window.syncWindowHeights) {
+      this.recent.shift();
+      this.recentFrom++;
+    }
     if (this.isCheckpoint(c.block.height)) this.checkpointDue = c.block.height;
   }
 

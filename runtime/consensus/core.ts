@@ -6,7 +6,8 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { encodeBlock } from '../wire/block.js';
 import type { CertificateSignature } from '../wire/certificate.js';
-import { encodeEvidenceBody, encodeStatusBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import { encodeEvidenceBody, encodeStatusBody } from '../wire/consensus-aux.js';
+import { encodeProof } from '../wire/proof.js';
 import { blockTxBytesMax, ConsensusState, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
 import { txKey } from './mempool.js';
 import { announce, askForBlocks, askForGap, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
@@ -241,9 +242,8 @@ function serveSync(s: ConsensusState, to: string, height: number, now: number, f
   if (s.servedAt.size >= limits.validatorsMax * 4) s.servedAt.clear();
   s.servedAt.set(to, now);
   for (let h = height; h <= s.chain.height && h < height + limits.syncBlocksPerAnswerMax; h++) {
-    const b = s.chain.recentBlock(h);
-    if (!b) continue;
-    fx.push({ type: 'send', to, kind: 'sync-response', body: encodeSyncResponseBody({ blockBytes: b.bytes, certificate: b.certificate }) });
+    const proof = s.chain.recentProof(h);
+    if (proof) fx.push({ type: 'send', to, kind: 'sync-response', body: proof }); // a sync-response body is a block proof
   }
 }
 
@@ -349,16 +349,18 @@ function applySynced(s: ConsensusState, input: Extract<Input, { type: 'sync-resp
   // More than 2/3 of the power vouches for this block; txs our edge refused are logged, not applied.
   const verdicts = recheck ? (s.p.deps.checkTxs?.(block) ?? input.txs) : input.txs;
   const txs = verdicts.filter((t): t is CheckedTx => t.kind !== 'rejected');
-  decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, now, fx);
+  decide(s, { block, value: toHex(block.hash), txs }, certificate.round, certificate.signatures, now, fx, input.proof);
   noteBlockFrom(s, input.from, block.block.height, true, now);
   return true;
 }
 
-function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[]): CommittedBlock {
+/** `proof`: the block and certificate as received (a sync answer), else encoded here. */
+function decide(s: ConsensusState, c: Candidate, round: number, signatures: readonly CertificateSignature[], now: number, fx: Effect[], proof?: Uint8Array): CommittedBlock {
   const certificate = { height: s.height, round, blockHash: c.block.hash, signatures };
   const txs = c.txs.filter((t): t is CheckedTx => t.kind !== 'rejected');
-  fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate } });
-  const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs };
+  const p = proof ?? encodeProof(c.block.bytes, certificate);
+  fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate, proof: p } });
+  const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
   s.chain.apply(committed);
   noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));

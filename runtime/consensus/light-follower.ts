@@ -18,7 +18,7 @@
 // into one publish.
 
 import { limits } from '../lib/limits.js';
-import { encodeSyncRequestBody, encodeSyncResponseBody } from '../wire/consensus-aux.js';
+import { encodeSyncRequestBody } from '../wire/consensus-aux.js';
 import type { ConsensusState } from './consensus-state.js';
 import type { CommittedBlock, Effect } from './types.js';
 
@@ -100,7 +100,7 @@ export function follow(s: ConsensusState, now: number, fx: Effect[]): void {
  *  it (whatever this validator's own followerSources); none in a fleet without followers. */
 export function announce(s: ConsensusState, c: CommittedBlock, fx: Effect[]): void {
   if (s.chain.manifestAt(c.block.height).body.followers.length === 0) return;
-  fx.push({ type: 'announce', body: encodeSyncResponseBody({ blockBytes: c.bytes, certificate: c.certificate }) });
+  fx.push({ type: 'announce', body: c.proof }); // a sync-response body is a block proof
 }
 
 /**

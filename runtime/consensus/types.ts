@@ -61,6 +61,9 @@ export interface CommittedBlock {
   readonly hash: Uint8Array;
   readonly certificate: CommitCertificate;
   readonly txs: readonly CheckedTx[];
+  /** CBOR [block bytes, certificate] (wire/proof.ts), made once per block: what the WAL's commit record
+   *  holds, block sync serves, an announcement carries and the proof topic publishes. */
+  readonly proof: Uint8Array;
 }
 
 export type Input =
@@ -70,7 +73,9 @@ export type Input =
   | { readonly type: 'vote'; readonly now: number; readonly msg: VerifiedVote }
   | { readonly type: 'status'; readonly now: number; readonly from: string; readonly height: number; readonly round: number }
   | { readonly type: 'sync-request'; readonly now: number; readonly from: string; readonly height: number }
-  | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate; readonly announced?: boolean }
+  /** `proof`: the body as received when it is a block proof as encodeProof writes it (the certificate's
+   *  bytes are then kept as they came instead of encoded again); absent, the proof is encoded at commit. */
+  | { readonly type: 'sync-response'; readonly now: number; readonly from: string; readonly block: DecodedBlock; readonly txs: readonly (CheckedTx | RejectedTx)[]; readonly certificate: CommitCertificate; readonly announced?: boolean; readonly proof?: Uint8Array }
   /** A command, evidence or manifest update for the mempool (checked at the edge). */
   | { readonly type: 'tx'; readonly now: number; readonly tx: CheckedTx }
   // State sync (state-sync.ts): a peer asks for a snapshot above its height, offers one, asks for
@@ -104,7 +109,8 @@ export interface VerifiedSnapshot {
 
 /** The write-ahead log records the core asks the shell to make durable before it acts. */
 export type WalRecord =
-  | { readonly t: 'commit'; readonly blockBytes: Uint8Array; readonly certificate: CommitCertificate }
+  /** `proof`: the block and certificate as one CBOR array (CommittedBlock.proof); the record holds its two items. */
+  | { readonly t: 'commit'; readonly blockBytes: Uint8Array; readonly certificate: CommitCertificate; readonly proof: Uint8Array }
   | { readonly t: 'round'; readonly height: number; readonly round: number; readonly step: Step; readonly lockedRound: number; readonly lockedBlock: Uint8Array | null; readonly validRound: number; readonly validBlock: Uint8Array | null };
 
 export type Effect =

@@ -10,9 +10,7 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { decodeFrame, fleetTag } from '../links/frame.js';
 import { encodeAckBody, type AckBody } from '../wire/ack.js';
-import type { CommitCertificate } from '../wire/certificate.js';
 import { sealEnvelope } from '../wire/envelope.js';
-import { encodeProof } from '../wire/proof.js';
 import { controlTopics, type ControlTopics, type DecisionJson, type StatusJson } from './control-topics.js';
 
 export interface ControlPlaneOptions {
@@ -108,8 +106,8 @@ export class ControlPlane {
    * Publishes a committed block and its certificate once per block (not once per command ack): the
    * proof is self-certifying, so it needs no device signature, and acks stay small however big the block.
    */
-  proof(block: Uint8Array, certificate: CommitCertificate): void {
-    this.publish(this.topics.proof(certificate.height), Buffer.from(encodeProof(block, certificate)), false, 1);
+  proof(height: number, proof: Uint8Array): void {
+    this.publish(this.topics.proof(height), Buffer.from(proof), false, 1);
   }
 
   status(s: StatusJson): void {

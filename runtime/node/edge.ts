@@ -13,6 +13,7 @@ import { decodeEnvelope, openEnvelope, verifyEnvelope, type OpenContext, type Ra
 import { parseWith } from '../wire/fields.js';
 import { voteHeightOf } from '../wire/vote.js';
 import { syncResponseHeightOf } from '../wire/consensus-aux.js';
+import { hasProofHead } from '../wire/proof.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
 export interface EdgeContext {
@@ -147,7 +148,10 @@ export class EdgeVerifier {
         if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
         const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
         if (!blk.ok) return blk;
-        return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate, announced });
+        // The body is the block's proof; kept as it came (its bytes only when they are as encodeProof
+        // writes them: another encoding of the same values is encoded again at commit).
+        const proof = hasProofHead(v.body) ? { proof: v.body } : {};
+        return ok({ type: 'sync-response', now, from: v.sender, block: blk.value, txs: this.checkTxs(blk.value), certificate: v.parsed.certificate, announced, ...proof });
       }
       case 'snapshot-request':
         return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height, nonce: v.parsed.nonce });

@@ -163,7 +163,7 @@ export class NodeShell {
         const block = decodeBlockBytes(r.blockBytes);
         if (block.block.height !== this.core.chain.height + 1) continue;
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
-        const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs } as CommittedBlock;
+        const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
         applyReplayed(this.core, committed, this.o.clock.now());
         this.o.app.commit(committed);
         if (this.core.chain.checkpointDue !== null) this.checkpoint(this.core.chain.checkpointDue, true);

@@ -4,8 +4,9 @@
 
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
-import { decodeCbor, encodeCbor } from '../wire/cbor.js';
-import { certificateToCbor, parseCertificate } from '../wire/certificate.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { parseCertificate } from '../wire/certificate.js';
+import { encodeProof, proofItems } from '../wire/proof.js';
 import { fail, parseWith } from '../wire/fields.js';
 import type { Step, WalRecord } from '../consensus/types.js';
 import { frameHeaderBytes, readFrames, sealFrame } from './framed-log.js';
@@ -18,7 +19,8 @@ export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: 
 export function encodeWalRecord(r: NodeWalRecord): Uint8Array {
   // The CBOR array is written straight after the header, so a block in the record is copied once.
   const w = new CborWriter(frameHeaderBytes + 64 + walBlockBytes(r), frameHeaderBytes);
-  if (r.t === 'commit') w.array(3).text('commit').bytes(r.blockBytes).raw(encodeCbor(certificateToCbor(r.certificate)));
+  // ['commit', block bytes, certificate]: the proof's two items as they are, the certificate not encoded again.
+  if (r.t === 'commit') w.array(3).text('commit').raw(proofItems(r.proof));
   else if (r.t === 'own') w.array(2).text('own').bytes(r.envelope);
   else {
     w.array(8).text('round').int(r.height).int(r.round).text(r.step).int(r.lockedRound);
@@ -32,7 +34,7 @@ export function encodeWalRecord(r: NodeWalRecord): Uint8Array {
 }
 
 function walBlockBytes(r: NodeWalRecord): number {
-  if (r.t === 'commit') return r.blockBytes.length + 64 * r.certificate.signatures.length + 64;
+  if (r.t === 'commit') return r.proof.length;
   if (r.t === 'own') return r.envelope.length;
   return (r.lockedBlock?.length ?? 0) + (r.validBlock?.length ?? 0);
 }
@@ -40,7 +42,11 @@ function walBlockBytes(r: NodeWalRecord): number {
 function parseRecord(v: unknown): NodeWalRecord {
   if (!Array.isArray(v)) fail('record is not an array');
   const [t] = v as unknown[];
-  if (t === 'commit') return { t: 'commit', blockBytes: v[1] as Uint8Array, certificate: parseCertificate(v[2]) };
+  if (t === 'commit') {
+    const blockBytes = v[1] as Uint8Array;
+    const certificate = parseCertificate(v[2]);
+    return { t: 'commit', blockBytes, certificate, proof: encodeProof(blockBytes, certificate) };
+  }
   if (t === 'own') return { t: 'own', envelope: v[1] as Uint8Array };
   if (t === 'round') {
     const [, height, round, step, lockedRound, lockedBlock, validRound, validBlock] = v as [unknown, number, number, Step, number, Uint8Array | null, number, Uint8Array | null];

@@ -4,7 +4,8 @@
 
 import { limits } from '../lib/limits.js';
 import { encodeCbor } from './cbor.js';
-import { certificateToCbor, parseCertificate, type CommitCertificate } from './certificate.js';
+import { parseCertificate, type CommitCertificate } from './certificate.js';
+import { encodeProof } from './proof.js';
 import { array, bytes, int, uint } from './fields.js';
 import { cborHeadAt } from './vote.js';
 
@@ -34,7 +35,8 @@ export interface SyncResponseBody {
   readonly blockBytes: Uint8Array;
   readonly certificate: CommitCertificate;
 }
-export const encodeSyncResponseBody = (s: SyncResponseBody): Uint8Array => encodeCbor([s.blockBytes, certificateToCbor(s.certificate)]);
+/** A sync-response body is a block proof (wire/proof.ts): a node serves and announces the proof it kept. */
+export const encodeSyncResponseBody = (s: SyncResponseBody): Uint8Array => encodeProof(s.blockBytes, s.certificate);
 export function parseSyncResponseBody(v: unknown): SyncResponseBody {
   const a = array(v, 'syncResponse', 2, 2);
   return { blockBytes: bytes(a[0], 'syncResponse.block', undefined, limits.blockBytesMax), certificate: parseCertificate(a[1]) };

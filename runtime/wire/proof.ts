@@ -19,6 +19,19 @@ export function encodeProof(blockBytes: Uint8Array, certificate: CommitCertifica
   return encodeCbor([blockBytes, certificateToCbor(certificate)]);
 }
 
+/** Whether `bytes`, which decoded as a CBOR array of two items, start with the one-byte head
+ *  encodeProof writes: then everything after that byte is the two items (proofItems). */
+export function hasProofHead(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x82;
+}
+
+/** A proof's two items (block bytes, certificate) without the array head, for a record that holds them
+ *  among its own items (the WAL's commit record) without encoding the certificate again. */
+export function proofItems(proof: Uint8Array): Uint8Array {
+  if (!hasProofHead(proof)) throw new Error('not a block proof as encodeProof writes it');
+  return proof.subarray(1);
+}
+
 /** Decodes a proof; never throws on input. The error names what is wrong. */
 export function decodeProof(input: Uint8Array): Result<BlockProof> {
   if (input.length > limits.proofBytesMax) return err(`too-large: proof of ${input.length} bytes exceeds ${limits.proofBytesMax}`);

@@ -59,8 +59,8 @@ describe(`hazards committed through Tendermint in fleet-sim (n=4, f=1, seed ${se
       const chain = w.nodes[0]!.shell!.core.chain; // an honest validator's committed chain
       while (applied < chain.height) {
         applied++;
-        const block = chain.recentBlock(applied);
-        expect(block, `seed ${seed}: block ${applied} left the recent window before it was applied`).toBeDefined();
+        const block = w.committedBlock(applied);
+        expect(block, `seed ${seed}: block ${applied} was no longer kept when it was applied`).toBeDefined();
         const atts: CommittedAttestation[] = [];
         for (const tx of block!.txs) {
           const t = agentTxOf(tx.bytes);

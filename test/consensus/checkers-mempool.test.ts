@@ -8,6 +8,7 @@ import type { CheckedTx, CommittedBlock } from '../../runtime/consensus/types.js
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { encodeBlock, zeroHash } from '../../runtime/wire/block.js';
+import { encodeProof } from '../../runtime/wire/proof.js';
 import { Checkers } from '../../fleet-sim/sim/checkers.js';
 import { World } from '../../fleet-sim/sim/world.js';
 import { scenario } from '../sim/helpers.js';
@@ -35,7 +36,8 @@ describe('checkers', () => {
     const block = (t: number): CommittedBlock => {
       const b = { height: 1, parent: zeroHash, timeMs: t, proposer: 'v00', txs: [], lastCommit: null, manifestHash: w.manifest.hash, appHash: zeroHash };
       const bytes = encodeBlock(b);
-      return { block: b, bytes, hash: hash(bytes), certificate: { height: 1, round: 0, blockHash: hash(bytes), signatures: [] }, txs: [] };
+      const certificate = { height: 1, round: 0, blockHash: hash(bytes), signatures: [] };
+      return { block: b, bytes, hash: hash(bytes), certificate, txs: [], proof: encodeProof(bytes, certificate) };
     };
     w.checkers.onCommit('v00', block(1), shell.core.chain);
     w.checkers.onCommit('v01', block(2), shell.core.chain);

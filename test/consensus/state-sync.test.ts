@@ -187,7 +187,7 @@ describe('state sync', () => {
     for (let i = 0; i < last; i++) onChunk(fresh, 'v00', snap.height, i, chunkOf(snap.bytes, i), 1, fx);
     // Block sync brings the same blocks (and one more) before the last chunk arrives.
     for (let h = 1; h <= snap.height + 1; h++) {
-      applyReplayed(fresh, server.chain.recentBlock(h) as CommittedBlock, 2);
+      applyReplayed(fresh, w.committedBlock(h) as CommittedBlock, 2);
       if (fresh.chain.checkpointDue !== null) recordCheckpoint(fresh, fresh.chain.checkpointDue, new Uint8Array([h]));
     }
     onChunk(fresh, 'v00', snap.height, last, chunkOf(snap.bytes, last), 3, fx);

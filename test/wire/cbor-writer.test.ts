@@ -10,6 +10,7 @@ import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node
 import { encodeCbor } from '../../runtime/wire/cbor.js';
 import { CborWriter } from '../../runtime/wire/cbor-writer.js';
 import { certificateToCbor } from '../../runtime/wire/certificate.js';
+import { encodeProof } from '../../runtime/wire/proof.js';
 
 const bin = (b: Uint8Array): number[] => Array.from(b);
 // Lengths around every head boundary, plus random ones.
@@ -62,7 +63,7 @@ const certArb = fc.record({
     .map((a) => a.sort((x, y) => (x.validator < y.validator ? -1 : 1))),
 });
 const recordArb: fc.Arbitrary<NodeWalRecord> = fc.oneof(
-  fc.record({ t: fc.constant('commit' as const), blockBytes: bytesArb, certificate: certArb }),
+  fc.record({ t: fc.constant('commit' as const), blockBytes: bytesArb, certificate: certArb }).map((r) => ({ ...r, proof: encodeProof(r.blockBytes, r.certificate) })),
   fc.record({ t: fc.constant('own' as const), envelope: bytesArb }),
   fc.record({
     t: fc.constant('round' as const),
@@ -90,6 +91,9 @@ describe('WAL records', () => {
         expect(bin(bytes)).toEqual(bin(framed(value)));
         const back = readWal(bytes, 'consensus.wal');
         expect(back.ok && back.value.records.length).toBe(1);
+        // A commit record read back gives the proof it was written from (a replayed block serves it).
+        const read = back.ok ? back.value.records[0] : undefined;
+        if (r.t === 'commit') expect(read?.t === 'commit' && bin(read.proof)).toEqual(bin(r.proof));
       }),
       { numRuns: 150 },
     );
