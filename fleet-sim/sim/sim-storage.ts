@@ -31,7 +31,7 @@ export class SimStorage implements Storage {
   append(name: string, bytes: Uint8Array): void {
     this.writes++;
     const p = this.pending.get(name) ?? [];
-    p.push(Buffer.from(bytes)); // a copy (pooled when small): the caller may reuse its buffer, as a real write(2) allows
+    p.push(bytes); // handed over (Storage.append): kept as it is
     this.pending.set(name, p);
   }
 

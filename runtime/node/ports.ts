@@ -20,7 +20,8 @@ export interface Scheduler {
  */
 export interface Storage {
   read(name: string): Uint8Array | undefined;
-  /** Appends bytes; they may be lost at a crash until `sync` returns. */
+  /** Appends bytes; they may be lost at a crash until `sync` returns. The caller hands `bytes` over (a
+   *  record it encoded for this write and does not touch again): a storage may keep them, not a copy. */
   append(name: string, bytes: Uint8Array): void;
   /** fsync: everything appended before is durable when this returns. */
   sync(name: string): void;
