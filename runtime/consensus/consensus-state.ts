@@ -162,7 +162,7 @@ export function applyReplayed(s: ConsensusState, c: CommittedBlock, now: number)
  * snapshot is kept to serve state sync once the next block proves it.
  */
 export function recordCheckpoint(s: ConsensusState, height: number, bytes: Uint8Array): Uint8Array {
-  const chunkHashes = chunkHashesOf(bytes, s.p.deps.hash);
+  const chunkHashes = chunkHashesOf(bytes, s.p.deps.hash, s.sync.served[s.sync.served.length - 1]);
   const commitment = commitmentOf(chunkHashes, s.p.deps.hash);
   s.chain.recordCheckpoint(height, commitment);
   addServed(s, { height, bytes, chunkHashes, commitment, proof: null });

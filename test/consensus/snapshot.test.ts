@@ -3,7 +3,11 @@
 // a damaged snapshot stops it loudly.
 
 import { describe, expect, it } from 'vitest';
-import { initCrypto } from '../../runtime/crypto/sodium.js';
+import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
+import { chunkHashesOf } from '../../runtime/consensus/snapshot.js';
+import { bytesEqual, toHex } from '../../runtime/lib/bytes.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { Prng } from '../../runtime/lib/prng.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 import { readWal } from '../../runtime/node/wal.js';
 import { World } from '../../fleet-sim/sim/world.js';
@@ -71,5 +75,35 @@ describe('snapshots every K heights', () => {
     w.restart(n);
     expect(n.shell).toBe(null);
     expect(n.fatal).toMatch(/consensus\.snapshot fails its checksum/);
+  });
+});
+
+describe('chunk hashes', () => {
+  it('reuse the hash of a chunk equal to the one at its index in the previous snapshot, and give what hashing every chunk gives', async () => {
+    await initCrypto();
+    const size = limits.snapshotChunkBytes;
+    let calls = 0;
+    const counted = (x: Uint8Array): Uint8Array => {
+      calls++;
+      return hash(x);
+    };
+    const prng = new Prng(7);
+    const bytesOf = (n: number): Uint8Array => prng.bytes(n);
+    for (let run = 0; run < 40; run++) {
+      const old = bytesOf(prng.int(6 * size) + 1);
+      // The next state: the same bytes with a few changed, and a different length half of the time.
+      const next = new Uint8Array(prng.int(2) === 0 ? old.length : prng.int(6 * size) + 1);
+      next.set(old.subarray(0, next.length));
+      if (next.length > old.length) next.set(bytesOf(next.length - old.length), old.length);
+      for (let k = prng.int(3); k > 0; k--) next[prng.int(next.length)] ^= 0x5a;
+      const previous = { bytes: old, chunkHashes: chunkHashesOf(old, hash) };
+      calls = 0;
+      const reused = chunkHashesOf(next, counted, previous);
+      expect(reused.map(toHex), `run ${run}`).toEqual(chunkHashesOf(next, hash).map(toHex));
+      // Only the chunks that differ (or were not there) are hashed.
+      let differing = 0;
+      for (let i = 0; i * size < next.length || i === 0; i++) if (!bytesEqual(next.subarray(i * size, (i + 1) * size), old.subarray(i * size, (i + 1) * size))) differing++;
+      expect(calls, `run ${run}`).toBe(differing);
+    }
   });
 });
