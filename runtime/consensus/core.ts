@@ -69,7 +69,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
       return onSyncResponse(s, input, fx);
     case 'tx':
       if (s.chain.txProblem(input.tx, input.now, null) !== null || s.mempool.add(input.tx) !== null) return;
-      if (input.tx.kind === 'command' && s.waiting && !s.startingEarly) startEarly(s, input.now, fx);
+      if (input.tx.kind === 'command' && s.waiting && !s.startingEarly && !isLight(s)) startEarly(s, input.now, fx);
       return;
     case 'snapshot-request':
       return onSnapshotRequest(s, input.from, input.height, input.nonce, input.now, fx);
@@ -112,7 +112,9 @@ function startRound(s: ConsensusState, round: number, now: number, fx: Effect[])
     // A POLC travels with a re-proposed value so others can accept it (line 28) even if they missed it.
     if (s.validValue) relayPolka(s, s.validRound, s.validValue.value, null, fx);
   }
-  schedule(s, fx, 'propose', s.height, round, now + c.proposeMs + round * c.proposeDeltaMs);
+  // A light follower votes in no round: a round timer would only move its step. It leaves the height
+  // when the next certified block comes (light-follower.ts).
+  if (!isLight(s)) schedule(s, fx, 'propose', s.height, round, now + c.proposeMs + round * c.proposeDeltaMs);
 }
 
 function buildBlock(s: ConsensusState, now: number): Uint8Array {
@@ -374,7 +376,8 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   // The next height starts after the commit wait, or sooner for an operator command: one waiting now
   // (it arrived while this block was voted on) or the first to arrive during the wait.
   schedule(s, fx, 'next-height', s.height, 0, now + s.p.config.commitWaitMs);
-  if (commandWaiting(s, now)) startEarly(s, now, fx);
+  // Starting early brings a waiting command's block sooner; a light follower proposes none.
+  if (!isLight(s) && commandWaiting(s, now)) startEarly(s, now, fx);
   follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;
 }

@@ -152,6 +152,33 @@ describe('a follower\'s core, step by step', () => {
     expect(asked(fx), 'a validator').toEqual([]);
   });
 
+  it('run no round timers and start no height early for a command: they vote in no round and propose nothing', async () => {
+    const { core } = await followerCore();
+    const timers = (fx: readonly Effect[]) => fx.flatMap((e) => (e.type === 'schedule' ? [e.timer] : []));
+    expect(timers(step(core, { type: 'start', now: 1_000 }).effects)).toEqual(['gossip']);
+    // In a running fleet: the timers that reach each follower, a height at a time, while commands arrive.
+    const w = new World(scenario({ name: 'quiet', seed: 5, validators: 4, followers: 3, durationMs: 3_000, workload: [{ kind: 'rate', from: 100, to: 2_900, perSec: 20, command: 'noop' }] }), 5);
+    w.start();
+    const fired = new Map<string, number>();
+    for (const n of w.nodes.slice(4)) {
+      const shell = n.shell;
+      if (!shell) throw new Error(`${n.id} down`);
+      const input = shell.input.bind(shell);
+      shell.input = (i: Input) => {
+        if (i.type === 'timeout') fired.set(i.timer, (fired.get(i.timer) ?? 0) + 1);
+        input(i);
+      };
+    }
+    expect(w.queue.runUntil(3_000, 1e8)).toBe(true);
+    const heights = chainHeight(w, 4);
+    expect(heights).toBeGreaterThan(15);
+    expect(w.checkers.violations).toEqual([]);
+    expect(fired.get('propose') ?? 0).toBe(0);
+    // One next-height timer per commit (its commit wait), none more for the commands that came meanwhile.
+    expect(fired.get('next-height') ?? 0).toBeLessThanOrEqual(3 * (heights + 2));
+    expect(fired.get('gossip') ?? 0).toBeGreaterThan(0);
+  });
+
   it('takes an unverified far height as a claim a few heights ahead, and not as its source delivering', async () => {
     const { core } = await followerCore();
     step(core, { type: 'start', now: 1_000 });
