@@ -36,6 +36,8 @@ interface TxCacheEntry {
   readonly verdict: CheckedTx | RejectedTx;
   /** The validator set the verdict was reached with: a hit needs the same one. */
   readonly manifest: Manifest;
+  /** Its place in the ring (txCacheRing). */
+  readonly slot: number;
 }
 
 const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
@@ -196,7 +198,7 @@ export class EdgeVerifier {
     const own = Buffer.from(bytes);
     // Evidence is checked against the set of the height its votes name too; below `height` that is a
     // committed height's set, as fixed as this one.
-    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw, height), manifest };
+    const entry = { key, bytes: own, verdict: this.checkTxUncached(own, raw, height), manifest, slot: this.txCacheNext };
     const evicted = this.txCacheRing[this.txCacheNext];
     // A newer tx with the same key may have replaced the evicted one in the map: that one stays.
     if (evicted !== undefined && this.txCache.get(evicted.key) === evicted) this.txCache.delete(evicted.key);
@@ -204,6 +206,21 @@ export class EdgeVerifier {
     this.txCacheNext = (this.txCacheNext + 1) % limits.verifiedTxCacheMax;
     this.txCache.set(key, entry);
     return entry.verdict;
+  }
+
+  /**
+   * Forgets the verdicts on the txs of a committed block. The cache is for txs on their way into a
+   * block (intake, each proposal that carries them); a committed one is refused if it comes again (its
+   * nonce or key is spent) and is then checked again. Kept, they would fill the ring: on a follower,
+   * the last limits.verifiedTxCacheMax commands of the fleet, some 1.4 MB.
+   */
+  forgetCommitted(txs: readonly { readonly bytes: Uint8Array }[]): void {
+    for (const tx of txs) {
+      const e = this.txCache.get(txCacheKey(tx.bytes));
+      if (e === undefined || !bytesEqual(e.bytes, tx.bytes)) continue;
+      this.txCache.delete(e.key);
+      if (this.txCacheRing[e.slot] === e) this.txCacheRing[e.slot] = undefined;
+    }
   }
 
   private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined, h: number): CheckedTx | RejectedTx {

@@ -361,6 +361,7 @@ export class NodeShell {
         return;
       }
       case 'commit':
+        this.edge.forgetCommitted(e.committed.txs);
         return this.o.app.commit(e.committed);
       case 'checkpoint':
         return this.checkpoint(e.height, false);

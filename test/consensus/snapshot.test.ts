@@ -95,7 +95,10 @@ describe('chunk hashes', () => {
       const next = new Uint8Array(prng.int(2) === 0 ? old.length : prng.int(6 * size) + 1);
       next.set(old.subarray(0, next.length));
       if (next.length > old.length) next.set(bytesOf(next.length - old.length), old.length);
-      for (let k = prng.int(3); k > 0; k--) next[prng.int(next.length)] ^= 0x5a;
+      for (let k = prng.int(3); k > 0; k--) {
+        const at = prng.int(next.length);
+        next[at] = (next[at] as number) ^ 0x5a;
+      }
       const previous = { bytes: old, chunkHashes: chunkHashesOf(old, hash) };
       calls = 0;
       const reused = chunkHashesOf(next, counted, previous);

@@ -54,6 +54,28 @@ describe('edge tx cache', () => {
     expect(edge.checkTx(forged).kind).toBe('rejected');
   });
 
+  it("forgets a committed block's txs, and only them: one that comes again is checked again", () => {
+    const committed = command(5);
+    const pending = command(6);
+    expect(edge.checkTx(committed).kind).toBe('command');
+    expect(edge.checkTx(pending).kind).toBe('command');
+    // A tx sharing the committed one's key (its last bytes) but not its bytes is not what is forgotten.
+    const lookalike = Uint8Array.from(committed);
+    lookalike[lookalike.indexOf(5, 20)] = 7;
+    edge.forgetCommitted([{ bytes: lookalike }]);
+    let v = verifications;
+    expect(edge.checkTx(committed).kind).toBe('command');
+    expect(verifications, 'still cached').toBe(v);
+    edge.forgetCommitted([{ bytes: committed }]);
+    v = verifications;
+    expect(edge.checkTx(pending).kind).toBe('command');
+    expect(verifications, 'the pending tx is still cached').toBe(v);
+    expect(edge.checkTx(committed).kind).toBe('command');
+    expect(verifications, 'the committed tx is verified again').toBe(v + 1);
+    expect(edge.checkTx(committed).kind).toBe('command');
+    expect(verifications, 'and cached again').toBe(v + 1);
+  });
+
   it('keeps its own copy of a verified tx', () => {
     const good = command(3);
     const buf = Uint8Array.from(good);
