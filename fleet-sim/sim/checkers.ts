@@ -2,13 +2,11 @@
 // and every block any honest node commits, as it happens, and record each violated property.
 
 import type { Verifier } from '../../runtime/crypto/sodium.js';
-import { toHex } from '../../runtime/lib/bytes.js';
+import { sameBytes, toHex } from '../../runtime/lib/bytes.js';
 import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
 import { decodeEnvelope, openEnvelope } from '../../runtime/wire/envelope.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
-import type { CommitCertificate } from '../../runtime/wire/certificate.js';
-import { bytesEqual } from '../../runtime/lib/bytes.js';
 import type { ChainState } from '../../runtime/consensus/chain-state.js';
 
 export interface Violation {
@@ -27,7 +25,9 @@ export class Checkers {
   private readonly committedNonces = new Set<string>();
   /** Per height, the certificates already found to verify: an identical one (same signatures, byte for
    *  byte) needs no second check, and in a big fleet most nodes commit a height with the same one. */
-  private readonly goodCerts = new Map<number, { readonly cert: CommitCertificate; readonly hash: Uint8Array; readonly validators: Manifest['validators'] }[]>();
+  /** Certificates checked good, per height: each with the proof it came in (CommittedBlock.proof) and
+   *  the validator set it was checked against. */
+  private readonly goodCerts = new Map<number, { readonly proof: Uint8Array; readonly validators: Manifest['validators'] }[]>();
   /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
   private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();
 
@@ -122,10 +122,12 @@ export class Checkers {
     const h = c.block.height;
     const good = this.goodCerts.get(h) ?? [];
     // The same verdict only for the same question: these signatures, for this block, under this set.
-    if (good.some((g) => g.validators === m.validators && bytesEqual(g.hash, c.hash) && sameCertificate(g.cert, c.certificate))) return;
+    // The proof holds both, as bytes: equal proofs, the same block and certificate (a node's source
+    // decides which of the validators' certificates it holds, so a height has a few).
+    if (good.some((g) => g.validators === m.validators && sameBytes(g.proof, c.proof))) return;
     const cert = verifyCertificate(c.certificate, this.fleet, m.validators, this.verifier, c.hash);
     if (!cert.ok) return this.violate('certificate', `${node} committed height ${h} with a certificate that does not verify: ${cert.error}`);
-    good.push({ cert: c.certificate, hash: c.hash, validators: m.validators });
+    good.push({ proof: c.proof, validators: m.validators });
     this.goodCerts.set(h, good);
     if (this.goodCerts.size > 64) this.goodCerts.delete(this.goodCerts.keys().next().value as number);
   }
@@ -143,13 +145,4 @@ export class Checkers {
   livenessFailure(detail: string): void {
     this.violate('liveness', detail);
   }
-}
-
-function sameCertificate(a: CommitCertificate, b: CommitCertificate): boolean {
-  if (a === b) return true;
-  if (a.height !== b.height || a.round !== b.round || !bytesEqual(a.blockHash, b.blockHash) || a.signatures.length !== b.signatures.length) return false;
-  return a.signatures.every((s, i) => {
-    const t = b.signatures[i];
-    return t !== undefined && s.validator === t.validator && bytesEqual(s.signature, t.signature);
-  });
 }

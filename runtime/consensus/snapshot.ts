@@ -3,7 +3,7 @@
 // bytes, in one canonical encoding. Every node takes one at each checkpoint height; equal histories
 // give equal bytes, so the commitment (the hash of the chunk hashes) can ride in blocks as appHash.
 
-import { bytesEqual, concatBytes } from '../lib/bytes.js';
+import { concatBytes, sameBytes } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
@@ -94,7 +94,7 @@ export function chunkHashesOf(b: Uint8Array, hash: (x: Uint8Array) => Uint8Array
   for (let off = 0, i = 0; off === 0 || off < b.length; off += size, i++) {
     const chunk = b.subarray(off, off + size);
     const known = previous?.chunkHashes[i];
-    out.push(known !== undefined && bytesEqual(chunk, (previous as { bytes: Uint8Array }).bytes.subarray(off, off + size)) ? known : hash(chunk));
+    out.push(known !== undefined && sameBytes(chunk, (previous as { bytes: Uint8Array }).bytes.subarray(off, off + size)) ? known : hash(chunk));
   }
   return out;
 }

@@ -12,6 +12,12 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Equal bytes, compared natively (memcmp: it stops at the first difference, so not for secrets). For
+ *  the long public runs compared on hot paths: snapshot chunks, block proofs. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;

@@ -5,6 +5,7 @@ import { BoundedQueue } from '../../runtime/lib/bounded-queue.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { AssertionError, assert } from '../../runtime/lib/assert.js';
 import { err, ok, unwrap } from '../../runtime/lib/result.js';
+import { bytesEqual, sameBytes } from '../../runtime/lib/bytes.js';
 
 describe('BoundedQueue', () => {
   it('rejects when full under the reject policy and counts the drop', () => {
@@ -81,5 +82,22 @@ describe('assert and Result', () => {
   it('unwrap returns the value or throws the reason', () => {
     expect(unwrap(ok(3))).toBe(3);
     expect(() => unwrap(err('disk full'), 'persist')).toThrow('persist: disk full');
+  });
+});
+
+describe('sameBytes', () => {
+  it('agrees with bytesEqual on equal, differing and unequal-length arrays, views included', () => {
+    const prng = new Prng(11);
+    for (let run = 0; run < 200; run++) {
+      const a = prng.bytes(prng.int(64));
+      const b = Uint8Array.from(a);
+      if (b.length > 0 && prng.chance(0.5)) b[prng.int(b.length)] = ((b[0] as number) + 1) & 255;
+      const c = prng.chance(0.2) ? b.subarray(0, Math.max(0, b.length - 1)) : b;
+      // A view into a larger buffer compares its own bytes only.
+      const host = new Uint8Array(c.length + 8);
+      host.set(c, 4);
+      const view = host.subarray(4, 4 + c.length);
+      expect(sameBytes(a, view), `run ${run}`).toBe(bytesEqual(a, c));
+    }
   });
 });

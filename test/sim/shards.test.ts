@@ -12,6 +12,7 @@ import type { ChainState } from '../../runtime/consensus/chain-state.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeProof } from '../../runtime/wire/proof.js';
 import { Checkers } from '../../fleet-sim/sim/checkers.js';
 import { createVerifier, makeFleet } from '../support/fleet-fixture.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
@@ -172,7 +173,8 @@ describe('a deterministic run split over threads', () => {
     const hB = hash(utf8('block B'));
     const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 5, round: 0, blockHash: hA }));
     const cert = { height: 5, round: 0, blockHash: hA, signatures: ['v0', 'v1', 'v2'].map((id) => ({ validator: id, signature: fx.signer(id).sign(msg) })) };
-    const commit = (h: Uint8Array): CommittedBlock => ({ block: { height: 5, txs: [], timeMs: 0 }, hash: h, certificate: cert }) as unknown as CommittedBlock;
+    // The proof is what the memo compares: the block's bytes (here the text the hash is of) and the certificate.
+    const commit = (h: Uint8Array): CommittedBlock => ({ block: { height: 5, txs: [], timeMs: 0 }, hash: h, certificate: cert, proof: encodeProof(utf8(h === hA ? 'block A' : 'block B'), cert) }) as unknown as CommittedBlock;
     const chainOf = (m: Manifest): ChainState => ({ manifestAt: () => m }) as unknown as ChainState;
     for (const order of [['A', 'B'], ['B', 'A']]) {
       const ck = new Checkers(fx.fleet, createVerifier(), () => 0);
