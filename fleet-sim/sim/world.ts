@@ -11,7 +11,7 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
-import { defaultConsensusConfig, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
+import { defaultConsensusConfig, defaultSnapshotCheckpoints, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { Outbox } from '../../runtime/cli/outbox.js';
 import { aheadFile, NodeShell, walFile } from '../../runtime/node/shell.js';
@@ -499,7 +499,8 @@ export class World implements MainHost {
       clock: { now: () => this.now() },
       scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
       storage: n.storage,
-      ...((this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights) !== undefined ? { snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights } : {}),
+      // As a device does: its WAL emptied at a disk snapshot every 16th checkpoint unless told otherwise.
+      snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights ?? defaultSnapshotCheckpoints * (this.opts.consensus?.checkpointEveryHeights ?? sc.checkpointEveryHeights ?? defaultConsensusConfig.checkpointEveryHeights),
       send: (to, bytes) => this.send(n, to, bytes),
       announce: (bytes) => {
         if (n.byz?.behavior === 'silent') return false;

@@ -8,15 +8,13 @@ import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
 import { withReleasedPackages } from '../lib/released-require.js';
 import { limits } from '../lib/limits.js';
-import { defaultConsensusConfig } from '../consensus/types.js';
+import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
 
 type Zod = typeof z;
 
-/** Disk snapshots are checkpoints: by default every 16th one (512 heights at the default interval). */
-const snapshotCheckpoints = 16;
 const checkpointOf = (c: { consensus: { checkpointEveryHeights?: number | undefined } }): number => c.consensus.checkpointEveryHeights ?? defaultConsensusConfig.checkpointEveryHeights;
 
 /**
@@ -200,7 +198,7 @@ function deviceConfigSchemaFor(z: Zod) {
       const w = c.consensus.syncWindowHeights ?? defaultConsensusConfig.syncWindowHeights;
       if (w < 2 * cp) ctx.addIssue({ code: 'custom', path: ['consensus', 'syncWindowHeights'], message: `must be at least twice the checkpoint interval (${2 * cp})` });
     })
-    .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? snapshotCheckpoints * checkpointOf(c) } }));
+    .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? defaultSnapshotCheckpoints * checkpointOf(c) } }));
 }
 
 export type DeviceConfig = z.infer<ReturnType<typeof deviceConfigSchemaFor>>;

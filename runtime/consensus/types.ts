@@ -175,6 +175,10 @@ export interface ConsensusConfig {
   readonly followerSources: number;
 }
 
+/** A device writes its checkpoint to disk and empties its WAL every this many checkpoints by default
+ *  (512 heights at the default interval): bounded disk. fleet-sim's nodes do the same. */
+export const defaultSnapshotCheckpoints = 16;
+
 export const defaultConsensusConfig: ConsensusConfig = {
   proposeMs: 1_000,
   proposeDeltaMs: 500,

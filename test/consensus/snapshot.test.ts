@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { chunkHashesOf } from '../../runtime/consensus/snapshot.js';
+import { defaultSnapshotCheckpoints } from '../../runtime/consensus/types.js';
 import { bytesEqual, toHex } from '../../runtime/lib/bytes.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -45,6 +46,25 @@ describe('snapshots every K heights', () => {
     expect(heights, 'dozens of snapshots were taken').toBeGreaterThan(20 * k);
     expect(commitsMax).toBeLessThanOrEqual(k);
     expect(peaks[2], `WAL peaks by third of the run: ${peaks.join(', ')} bytes`).toBeLessThanOrEqual(1.5 * (peaks[0] as number));
+    expect(w.checkers.violations).toEqual([]);
+  });
+
+  it("without a setting, every 16th checkpoint, as a device's default: a simulated node's WAL does not grow with the run", async () => {
+    await initCrypto();
+    const every = 2; // checkpoints every 2 heights: a disk snapshot every 32
+    const w = new World(scenario({ name: 'default-snapshots', durationMs: 8_000, workload: [{ kind: 'rate', from: 100, to: 8_000, perSec: 20, command: 'noop' }] }), 41, { consensus: { checkpointEveryHeights: every } });
+    w.start();
+    let commitsMax = 0;
+    for (let t = 250; t <= 8_000; t += 250) {
+      w.queue.runUntil(t, 1e8);
+      for (const n of w.nodes) {
+        const wal = readWal(n.storage.read('consensus.wal') ?? new Uint8Array(0), 'consensus.wal');
+        if (wal.ok) commitsMax = Math.max(commitsMax, wal.value.records.filter((r) => r.t === 'commit').length);
+      }
+    }
+    expect(w.nodes[0]?.shell?.core.chain.height ?? 0, 'several snapshots were due').toBeGreaterThan(2 * defaultSnapshotCheckpoints * every);
+    expect(commitsMax).toBeLessThanOrEqual(defaultSnapshotCheckpoints * every);
+    expect(w.nodes.every((n) => n.storage.read('consensus.snapshot') !== undefined)).toBe(true);
     expect(w.checkers.violations).toEqual([]);
   });
 
