@@ -9,7 +9,8 @@ import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { decodeBlockBytes } from '../wire/block.js';
-import { decodeEnvelope, openEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, openEnvelope, peekEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope } from '../wire/envelope.js';
+import { kinds } from '../wire/kinds.js';
 import { parseWith } from '../wire/fields.js';
 import { voteHeightOf } from '../wire/vote.js';
 import { syncResponseHeightOf } from '../wire/consensus-aux.js';
@@ -41,6 +42,7 @@ interface TxCacheEntry {
 }
 
 const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
+const syncResponseCode = kinds['sync-response'].code;
 
 /**
  * The tx cache's key: 30 bits from the envelope's last four bytes (the end of its signature). Two txs
@@ -116,6 +118,15 @@ export class EdgeVerifier {
    *  light follower asks for the heights below a block that arrived ahead). */
   toInput(bytes: Uint8Array, now: number, announced = false): Result<Input, string> {
     const h = this.ctx.currentHeight();
+    // A block this node has (a second source's announcement, a late sync answer) is dropped on the
+    // height its body names, before the envelope is decoded or its signature checked: unchecked, but
+    // all it can do is have this one message dropped, which a check would do anyway. A message not laid
+    // out as sealEnvelope and encodeProof write it is read in full (and its height checked after).
+    const peek = peekEnvelope(bytes);
+    if (peek !== null && peek.code === syncResponseCode) {
+      const ch = syncResponseHeightOf(peek.body);
+      if (ch !== null && ch < h) return err(`block ${ch} is already committed here`);
+    }
     const raw = decodeEnvelope(bytes);
     if (!raw.ok) return err(raw.error.message);
     if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
@@ -123,13 +134,6 @@ export class EdgeVerifier {
       return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
     }
     if (raw.value.kind === 'prevote' && !this.ctx.votes()) return err('prevote not needed: this node is a follower');
-    // A block this node has (a second source's announcement, a late sync answer) is dropped on the
-    // height its body names, before the signature is checked or anything else decoded: unchecked, but
-    // all it can do is have this one message dropped, which a check would do anyway.
-    if (raw.value.kind === 'sync-response') {
-      const ch = syncResponseHeightOf(raw.value.body);
-      if (ch !== null && ch < h) return err(`block ${ch} is already committed here`);
-    }
     const e = this.open(raw.value, this.setHeightFor(raw.value, h, limits.lateVoteHeightsMax));
     if (!e.ok) return e;
     const v = e.value;
@@ -146,7 +150,7 @@ export class EdgeVerifier {
       case 'sync-request':
         return ok({ type: 'sync-request', now, from: v.sender, height: v.parsed.height });
       case 'sync-response': {
-        // A body not written as encodeSyncResponseBody writes it was not read above.
+        // An envelope or body not laid out as sealEnvelope and encodeProof write them was not read above.
         if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
         const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
         if (!blk.ok) return blk;

@@ -11,6 +11,7 @@ import { decodeCbor, encodeCbor } from './cbor.js';
 import { parseWith } from './fields.js';
 import { kindByCode, kinds, type BodyOf, type KindName } from './kinds.js';
 import { signingBytes, withSigningBytes } from './signing.js';
+import { cborHeadAt } from './vote.js';
 
 export const protocolVersion = 1;
 
@@ -53,6 +54,27 @@ export type VerifiedEnvelope<K extends KindName = KindName> = {
 export function sealEnvelope(kind: KindName, fleet: string, sender: string, body: Uint8Array, signer: Signer): Uint8Array {
   const signature = signer.sign(signingBytes(kind, fleet, body));
   return encodeCbor([protocolVersion, kinds[kind].code, fleet, sender, asBuffer(body), asBuffer(signature)]);
+}
+
+/**
+ * The kind code and body of an envelope, read from its heads without decoding it; null when its bytes
+ * are not laid out as sealEnvelope writes them (decodeEnvelope then reads them, or says what is
+ * wrong). Nothing in it is checked, not even the fleet: for dropping a message on what it claims
+ * (NodeShell's edge drops an announcement of a height it has), never for using it.
+ */
+export function peekEnvelope(bytes: Uint8Array): { readonly code: number; readonly body: Uint8Array } | null {
+  if (bytes[0] !== 0x86) return null;
+  const version = cborHeadAt(bytes, 1);
+  if (version === null || version.major !== 0) return null;
+  const code = cborHeadAt(bytes, version.next);
+  if (code === null || code.major !== 0) return null;
+  const fleet = cborHeadAt(bytes, code.next);
+  if (fleet === null || fleet.major !== 3) return null;
+  const sender = cborHeadAt(bytes, fleet.next + fleet.value);
+  if (sender === null || sender.major !== 3) return null;
+  const body = cborHeadAt(bytes, sender.next + sender.value);
+  if (body === null || body.major !== 2 || body.next + body.value > bytes.length) return null;
+  return { code: code.value, body: bytes.subarray(body.next, body.next + body.value) };
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Result<RawEnvelope, WireError> {

@@ -14,7 +14,8 @@ import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeEvidenceBody } from '../../runtime/wire/consensus-aux.js';
 import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
-import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { peekEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { kinds } from '../../runtime/wire/kinds.js';
 import { encodeVoteBody, voteHeightOf } from '../../runtime/wire/vote.js';
 import { encodeSyncResponseBody, syncResponseHeightOf } from '../../runtime/wire/consensus-aux.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -128,6 +129,24 @@ describe('a sync response for a block this node has', () => {
     expect(old.ok ? old.value.type : old.error).toBe(`block ${current - 1} is already committed here`);
     const now = edge.toInput(forged(current), 0);
     expect(now.ok ? now.value.type : now.error).toMatch(/signature/);
+    // Before the envelope is decoded, too: a signature field of the wrong length would be refused there.
+    const env = forged(current - 1);
+    const cut = Uint8Array.from([...env.subarray(0, env.length - 66), 0x58, 63, ...env.subarray(env.length - 63)]);
+    expect(edge.toInput(cut, 0)).toEqual({ ok: false, error: `block ${current - 1} is already committed here` });
+    const cutNow = forged(current);
+    const cutNowBytes = Uint8Array.from([...cutNow.subarray(0, cutNow.length - 66), 0x58, 63, ...cutNow.subarray(cutNow.length - 63)]);
+    expect(edge.toInput(cutNowBytes, 0)).toEqual({ ok: false, error: 'envelope signature must be 64 bytes' });
+  });
+
+  it('peekEnvelope reads the kind and body of what sealEnvelope writes, and of nothing else', () => {
+    const body = encodeSyncResponseBody({ blockBytes: new Uint8Array(300).fill(1), certificate: cert(9) });
+    const env = sealEnvelope('sync-response', fx.fleet, 'v1', body, fx.signer('v1'));
+    const p = peekEnvelope(env);
+    expect(p?.code).toBe(kinds['sync-response'].code);
+    expect(Array.from(p?.body ?? [])).toEqual(Array.from(body));
+    expect(peekEnvelope(env.subarray(0, 40)), 'cut inside the body').toBe(null);
+    expect(peekEnvelope(Uint8Array.of(0x85, 0x01)), 'not a 6-array').toBe(null);
+    expect(peekEnvelope(Uint8Array.of(0x86, 0x01, 0x0a, 0x41, 0x61)), 'fleet not a text string').toBe(null);
   });
 
   it('hands its body on as the block proof the node keeps, when the body is written as encodeProof writes it', () => {
