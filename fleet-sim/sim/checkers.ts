@@ -23,10 +23,9 @@ export class Checkers {
   private readonly appStates = new Map<number, { node: string; state: string }>();
   private readonly signed = new Map<string, string>();
   private readonly committedNonces = new Set<string>();
-  /** Per height, the certificates already found to verify: an identical one (same signatures, byte for
-   *  byte) needs no second check, and in a big fleet most nodes commit a height with the same one. */
-  /** Certificates checked good, per height: each with the proof it came in (CommittedBlock.proof) and
-   *  the validator set it was checked against. */
+  /** Per height, the certificates already found to verify, each with the proof it came in
+   *  (CommittedBlock.proof) and the validator set it was checked against: an identical proof under the
+   *  same set needs no second check, and in a big fleet most nodes commit a height with one of a few. */
   private readonly goodCerts = new Map<number, { readonly proof: Uint8Array; readonly validators: Manifest['validators'] }[]>();
   /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
   private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();

@@ -4,6 +4,7 @@
 
 import { createSigner, createVerifier, hash, keyPairFromSeed, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
+import { toHex } from '../../runtime/lib/bytes.js';
 import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
@@ -274,7 +275,6 @@ export class World implements MainHost {
     }
   }
 
-  /** The honest live node with the longest chain (whose recent blocks the flight layer reads). */
   /** Committed block `height` as the first honest node to commit it here decoded it (the checkers hold
    *  every other to the same block), while it is among the last limits.recentBlocksMax: what the
    *  dashboard, flights and agents read. A node's own window keeps only the proofs. */
@@ -284,6 +284,7 @@ export class World implements MainHost {
 
   private readonly committedBlocks = new Map<number, CommittedBlock>();
 
+  /** The honest live node with the longest chain (the flight layer reads its manifests). */
   honestChainNode(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes) {
@@ -661,7 +662,7 @@ export class World implements MainHost {
       // Heights arrive in order here but for state sync's jumps: the oldest entered is dropped.
       if (this.committedBlocks.size > limits.recentBlocksMax) this.committedBlocks.delete(this.committedBlocks.keys().next().value as number);
     }
-    if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, Buffer.from(c.hash).toString('hex')]);
+    if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, toHex(c.hash)]);
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);
     if (first) this.forgery?.onCommitted(c.block.txs);

@@ -5,7 +5,7 @@
 import { limits } from '../lib/limits.js';
 import { encodeCbor } from './cbor.js';
 import { parseCertificate, type CommitCertificate } from './certificate.js';
-import { encodeProof } from './proof.js';
+import { encodeProof, hasProofHead } from './proof.js';
 import { array, bytes, int, uint } from './fields.js';
 import { cborHeadAt } from './vote.js';
 
@@ -46,7 +46,7 @@ export function parseSyncResponseBody(v: unknown): SyncResponseBody {
  *  rest; null when they are not what encodeSyncResponseBody writes (the full parse then says what is
  *  wrong). A block a node has already committed is dropped on it before its signature is checked. */
 export function syncResponseHeightOf(body: Uint8Array): number | null {
-  if (body[0] !== 0x82) return null;
+  if (!hasProofHead(body)) return null;
   const block = cborHeadAt(body, 1);
   if (block === null || block.major !== 2) return null;
   const cert = cborHeadAt(body, block.next + block.value);
