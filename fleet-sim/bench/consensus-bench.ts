@@ -52,7 +52,7 @@ function measureVerifyPerSec(): number {
 }
 
 function run(n: number, over: Partial<Scenario> = {}) {
-  const w = new World(scenario(n, over), 1, { memoVerify: false, measureNodeCpu: true });
+  const w = new World(scenario(n, over), 1, { memo: false, measureNodeCpu: true });
   const cpu0 = process.cpuUsage();
   w.start();
   w.queue.runUntil(simMs, 1e9);
@@ -70,7 +70,7 @@ function run(n: number, over: Partial<Scenario> = {}) {
 
 /** Runs to 3 s, crashes the validator that will propose height h+2 (round 0), measures h+1 -> h+2. */
 function crashNextProposer(n: number, over: Partial<Scenario>) {
-  const w = new World(scenario(n, over), 1, { memoVerify: false, measureNodeCpu: true });
+  const w = new World(scenario(n, over), 1, { memo: false, measureNodeCpu: true });
   w.start();
   w.queue.runUntil(3_000, 1e9);
   const any = w.nodes[0]?.shell?.core;

@@ -285,7 +285,7 @@ export class ShardCoordinator {
       ...(opts.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: opts.snapshotEveryHeights } : {}),
       ...(opts.consensus ? { consensus: opts.consensus } : {}),
       ...(opts.routerDedup !== undefined ? { routerDedup: opts.routerDedup } : {}),
-      ...(opts.memoVerify !== undefined ? { memoVerify: opts.memoVerify } : {}),
+      ...(opts.memo !== undefined ? { memo: opts.memo } : {}),
     };
     for (let k = 1; k < shard.threads; k++) {
       const worker = startWorker({ scenario: s, seed, opts: plain, index: k, threads: shard.threads });

@@ -31,13 +31,17 @@ export class SimApp implements Application {
   commands = 0;
   digest: Uint8Array = new Uint8Array(32);
 
-  /** Told after every applied block (the world's checkers compare the states of all nodes). */
-  constructor(private readonly onApplied: (s: SimAppState) => void = () => {}) {}
+  /** `hashOf`: BLAKE2b-256 (the world's, which remembers answers across nodes). `onApplied`: told after
+   *  every applied block (the world's checkers compare the states of all nodes). */
+  constructor(
+    private readonly hashOf: (bytes: Uint8Array) => Uint8Array = hash,
+    private readonly onApplied: (s: SimAppState) => void = () => {},
+  ) {}
 
   commit(c: CommittedBlock): void {
     for (const tx of c.txs) {
       if (tx.kind !== 'command') continue;
-      this.digest = hash(chainInput(this.digest, tx.nonceKey));
+      this.digest = this.hashOf(chainInput(this.digest, tx.nonceKey));
       this.commands++;
     }
     this.height = c.block.height;

@@ -28,6 +28,7 @@ import { EventQueue } from './event-queue.js';
 import { operatorIndex, type SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
 import { memoVerifier } from './memo-verifier.js';
+import { memoHash } from './memo-hash.js';
 import { SimApp, type SimAppState } from './sim-app.js';
 import { SimLinks } from './sim-links.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
@@ -82,8 +83,8 @@ export interface WorldOptions {
   readonly routerDedup?: boolean;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
-  /** Remember verification results across nodes (default true; exact, and much faster). */
-  readonly memoVerify?: boolean;
+  /** Remember signature checks and hashes across nodes (default true; exact, and much faster). */
+  readonly memo?: boolean;
   readonly log?: Logger;
   /** Run on this many threads (fleet-sim/sim/shards.ts): the followers split over worker threads.
    *  Deterministic for one seed and one thread count; another count draws the network differently. */
@@ -100,6 +101,8 @@ export class World implements MainHost {
   readonly nodes: SimNode[] = [];
   /** Used by the checkers only. */
   readonly verifier: Verifier;
+  /** BLAKE2b-256 for the nodes' and applications' hashing: remembered across nodes unless opts.memo is false. */
+  private readonly hash: (bytes: Uint8Array) => Uint8Array;
   /** Used by the nodes; counts verifications for the benchmark. */
   readonly nodeVerifier: Verifier;
   nodeVerifications = 0;
@@ -163,10 +166,12 @@ export class World implements MainHost {
     this.workPrng = this.prng.split('workload');
     this.flightPrng = this.prng.split('flight');
     const radioPrng = scenario.radio ? this.prng.split('radio') : null;
-    // One check per signature, not one per receiving node; the benchmark turns this off to count real work.
+    // One check per signature and one hash per input, not one per node; the benchmark turns this off to
+    // count real work.
     const inner = createVerifier();
     const counted: Verifier = { backend: inner.backend, verify: (sig, msg, pk) => (this.crypto.verified++, inner.verify(sig, msg, pk)) };
-    const real = opts.memoVerify === false ? counted : memoVerifier(counted);
+    const real = opts.memo === false ? counted : memoVerifier(counted);
+    this.hash = opts.memo === false ? hash : memoHash(hash);
     this.verifier = real;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
@@ -478,7 +483,7 @@ export class World implements MainHost {
     n.points = 0;
     if (this.nodes[n.index] === n) this.links.boot(n.index); // a twin shares its original's radio
     const inc = n.incarnation;
-    const app = new SimApp((st) => this.onAppState(n, st));
+    const app = new SimApp(this.hash, (st) => this.onAppState(n, st));
     n.app = app;
     n.seen = this.opts.routerDedup ? new DedupWindow(limits.routerDedupEntriesMax, limits.routerDedupWindowMs) : null;
     const sc = this.scenario.consensus;
@@ -516,6 +521,7 @@ export class World implements MainHost {
       },
       signer: n.signer,
       verifier: this.nodeVerifier,
+      hash: this.hash,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
       app: {
         commit: (c) => {

@@ -118,6 +118,8 @@ export const limits = {
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
   simVerifyCacheMax: 200_000, // remembered signature checks in one simulated world; cleared when full
+  simHashCacheMax: 65_536, // remembered hashes in one simulated world (per thread); cleared when full
+  simHashCacheBytesMax: 16_777_216, // bytes of hashed input those keep; cleared when past it
 } as const;
 
 export type Limits = typeof limits;

@@ -152,7 +152,7 @@ export class EdgeVerifier {
       case 'sync-response': {
         // An envelope or body not laid out as sealEnvelope and encodeProof write them was not read above.
         if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
-        const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array));
+        const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array, this.ctx.hash));
         if (!blk.ok) return blk;
         // The body is the block's proof; kept as it came (its bytes only when they are as encodeProof
         // writes them: another encoding of the same values is encoded again at commit).
@@ -163,7 +163,7 @@ export class EdgeVerifier {
         return ok({ type: 'snapshot-request', now, from: v.sender, height: v.parsed.height, nonce: v.parsed.nonce });
       case 'snapshot-offer': {
         const o = v.parsed;
-        const blk = parseWith('snapshot proof block', o.proofBlock, (x) => decodeBlockBytes(x as Uint8Array));
+        const blk = parseWith('snapshot proof block', o.proofBlock, (x) => decodeBlockBytes(x as Uint8Array, this.ctx.hash));
         if (!blk.ok) return blk;
         // A manifest that fails here is still handed on, so the core counts the peer that sent it.
         const m = verifyManifest(o.manifest, this.ctx.verifier, this.ctx.authority);

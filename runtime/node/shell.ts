@@ -48,6 +48,9 @@ export interface NodeShellOptions {
   readonly follow?: (sources: readonly string[] | null) => void;
   readonly signer: Signer;
   readonly verifier: Verifier;
+  /** BLAKE2b-256 (crypto/sodium.ts's hash, the default): block ids, checkpoint chunks, the signer
+   *  state. fleet-sim passes one that remembers its answers across the nodes of a world. */
+  readonly hash?: (bytes: Uint8Array) => Uint8Array;
   readonly logger: Logger;
   /** Applies each block once it is durable, and exports and imports its state for snapshots. */
   readonly app: Application;
@@ -70,6 +73,7 @@ export class NodeShell {
   readonly edge: EdgeVerifier;
   private readonly guard: SignerGuard;
   private readonly fleet: string;
+  private readonly hash: (bytes: Uint8Array) => Uint8Array;
   private readonly queue: Input[] = [];
   private running = false;
   bytesSent = 0;
@@ -80,18 +84,19 @@ export class NodeShell {
     const c = o.config.checkpointEveryHeights;
     if (k !== undefined && (!Number.isInteger(k) || k < c || k % c !== 0)) throw new Error(`snapshotEveryHeights is ${k}; it must be a multiple of checkpointEveryHeights (${c})`);
     this.fleet = o.genesis.body.fleet;
-    const deps = { hash: blake2b, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk), checkTxs: (b: DecodedBlock) => this.edge.checkTxs(b), checkTx: (tx: Uint8Array, h: number) => this.edge.checkTx(tx, undefined, h) };
+    this.hash = o.hash ?? blake2b;
+    const deps = { hash: this.hash, verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => o.verifier.verify(sig, msg, pk), checkTxs: (b: DecodedBlock) => this.edge.checkTxs(b), checkTx: (tx: Uint8Array, h: number) => this.edge.checkTx(tx, undefined, h) };
     this.core = createConsensus({ id: o.id, fleet: this.fleet, genesis: o.genesis, config: o.config, deps });
     this.edge = new EdgeVerifier({
       fleet: this.fleet,
       verifier: o.verifier,
-      hash: blake2b,
+      hash: this.hash,
       manifestAt: (h) => this.core.chain.manifestAt(h),
       currentHeight: () => this.core.height,
       votes: () => this.core.isValidator(),
       authority: o.genesis.body.authority,
     });
-    this.guard = new SignerGuard(o.signer, o.storage, blake2b, (l) => this.fail(l));
+    this.guard = new SignerGuard(o.signer, o.storage, this.hash, (l) => this.fail(l));
   }
 
   private fail(label: string): void {
@@ -149,7 +154,7 @@ export class NodeShell {
     if (!a.ok) return refuse(`application state: ${a.error}`);
     const v: VerifiedSnapshot = { height: d.value.height, bytes: f.value.state, app: d.value.app, lastCertificate: f.value.lastCertificate };
     // Not proven yet: the WAL's first commit (the block after it) is its proof, attached on replay.
-    installSnapshot(this.core, v, d.value, manifests, chunkHashesOf(f.value.state, blake2b), null, this.o.clock.now(), null);
+    installSnapshot(this.core, v, d.value, manifests, chunkHashesOf(f.value.state, this.hash), null, this.o.clock.now(), null);
   }
 
   /** The WAL's blocks, then the round state of the height they reach from the round records of both
@@ -160,7 +165,7 @@ export class NodeShell {
     const own: Uint8Array[] = [];
     for (const r of records) {
       if (r.t === 'commit') {
-        const block = decodeBlockBytes(r.blockBytes);
+        const block = decodeBlockBytes(r.blockBytes, this.hash);
         if (block.block.height !== this.core.chain.height + 1) continue;
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
@@ -229,7 +234,7 @@ export class NodeShell {
 
   private candidate(bytes: Uint8Array): Candidate | null {
     try {
-      const block = decodeBlockBytes(bytes);
+      const block = decodeBlockBytes(bytes, this.hash);
       return { block, value: toHex(block.hash), txs: this.edge.checkTxs(block) };
     } catch {
       return null;

@@ -65,8 +65,8 @@ describe('memo verifier', () => {
 
 describe('the world counts its signature work (bench:sim prints the floor it sets)', () => {
   const s = scenario({ name: 'crypto-count', seed: 5, durationMs: 2_000, followers: 0, workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }] });
-  const run = (memoVerify: boolean): World['crypto'] => {
-    const w = new World(s, s.seed, { memoVerify });
+  const run = (memo: boolean): World['crypto'] => {
+    const w = new World(s, s.seed, { memo });
     w.start();
     w.queue.runUntil(s.durationMs, 1e7);
     expect(w.checkers.violations, `seed ${s.seed}`).toEqual([]);
