@@ -28,6 +28,11 @@ describe('memo verifier', () => {
     expect(v.verify(sig, forged, a.publicKey)).toBe(false);
     expect(v.verify(sig, msg, b.publicKey)).toBe(false);
     expect(v.misses).toBe(3);
+    // A signature that differs past the bytes it is looked up by (same slot): checked for real.
+    const bent = Uint8Array.from(sig);
+    bent[63] = (bent[63] as number) ^ 1;
+    expect(v.verify(bent, msg, a.publicKey)).toBe(false);
+    expect(v.misses).toBe(4);
     // A caller that reuses its message buffer (wire/signing.ts does) cannot change what was remembered.
     const scratch = Uint8Array.from(msg);
     expect(v.verify(sig, scratch, a.publicKey)).toBe(true);
