@@ -1,8 +1,11 @@
 // npm run bench:sim: how fast the deterministic simulator runs whole fleets, as a ratio of simulated to
 // wall time, and the memory each simulated follower costs. Runs the real node code (consensus shells,
-// signatures, WALs) over the simulated network; no dashboard, no flights.
+// signatures, WALs) over the simulated network; no dashboard, no flights. The 1000-device fleet twice:
+// the shipped fleet-1000 scenario as users run it (a commit about every 190 ms, a proposer crash), and
+// the benchmark's own fleet of the same devices committing twice as often (commit wait 100 ms).
 //   npx tsx fleet-sim/bench/bench-sim.ts [--only 7|1000] [--seconds S] [--followers N] [--rate R] [--threads T] [--full]
-// --seconds: simulated time of both fleets (default 20 s for the 7 validators, 10 s for the 1000 devices).
+// --seconds: simulated time of the 7 validators (default 20 s) and of the benchmark's 1000-device fleet
+// (default 10 s); with --seconds or --followers the shipped scenario is not run.
 // --rate: operator commands per second for the 7-validator fleet (default 50).
 // --threads: the big fleet also runs split over T threads (fleet-sim/sim/shards.ts; default 2, 1: not).
 // --full also runs the big fleet with followers that hear every vote (followerSources 0), in the same
@@ -10,10 +13,12 @@
 
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import type { World } from '../sim/world.js';
 import { runScenario } from '../sim/run.js';
+import { parseScenario } from '../scenario/parse.js';
 import type { Scenario } from '../scenario/scenario.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, seconds: { type: 'string' }, followers: { type: 'string' }, full: { type: 'boolean' }, rate: { type: 'string' }, threads: { type: 'string' }, child: { type: 'string' } } });
@@ -100,19 +105,33 @@ async function measure(s: Scenario, threads = 1): Promise<Measured> {
   return { ratio: r.simulatedMs / wallMs, heights: r.liveness.heights, wallMs, heapMb: peakHeap - before, rssMb: process.memoryUsage().rss / 1_048_576, verified, signed, cpuMs: (cpu.user + cpu.system) / 1000, startMs: w?.workerStartMs ?? 0, simMs: r.simulatedMs, scenarioRatio: s.durationMs / wallMs };
 }
 
+/** The shipped 1000-device scenario (fleet-sim/scenarios/fleet-1000.yaml), as `fleet-sim run` reads it. */
+function shippedFleet(): Scenario {
+  const file = fileURLToPath(new URL('../scenarios/fleet-1000.yaml', import.meta.url));
+  return parseScenario(readFileSync(file, 'utf8'), 'fleet-1000.yaml');
+}
+
+/** What a child process measures: the shipped scenario, or the benchmark's own fleet. */
+type BigFleet = { readonly kind: 'shipped' } | { readonly kind: 'bench'; readonly followers: number; readonly seconds: number };
+
 /**
- * The big fleet's speed, measured in a fresh process each time: a worker thread starts with cold
+ * A big fleet's speed, measured in a fresh process each time: a worker thread starts with cold
  * compiled code while this process's main thread would be warm from the runs before, so only
  * fresh-against-fresh compares one thread with several fairly.
  */
-function measureFresh(followers: number, seconds: number, threads: number): Measured {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', `${followers},${seconds},${threads}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+function measureFresh(f: BigFleet, threads: number): Measured {
+  const spec = f.kind === 'shipped' ? `shipped,${threads}` : `${f.followers},${f.seconds},${threads}`;
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', spec], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out) as Measured;
 }
 
 if (values.child !== undefined) {
-  const [followers, secs, threads] = values.child.split(',').map(Number) as [number, number, number];
-  process.stdout.write(JSON.stringify(await measure(fleet('bench-fleet', 16, followers, secs, 20), threads)) + '\n');
+  const parts = values.child.split(',');
+  const m =
+    parts[0] === 'shipped'
+      ? await measure(shippedFleet(), Number(parts[1]))
+      : await measure(fleet('bench-fleet', 16, Number(parts[0]), Number(parts[1]), 20), Number(parts[2]));
+  process.stdout.write(JSON.stringify(m) + '\n');
   process.exit(0);
 }
 
@@ -129,16 +148,26 @@ if (values.only === undefined || values.only === '1000') {
   // 10 s by default: over 3 s, starting the worker thread and compiling the code are a third of the wall time.
   const bigSeconds = Number(values.seconds ?? '10');
   const threads = Number(values.threads ?? '2');
-  const line = (m: Measured, t: number): string =>
-    `${16 + followers} devices (16 validators + ${followers} followers), ${bigSeconds} s simulated (${m.heights} heights), ${t === 1 ? 'one thread' : `${t} threads`}, a fresh process: ${(m.wallMs / 1000).toFixed(1)} s wall${t > 1 ? `, ${(m.startMs / 1000).toFixed(1)} s of it starting the workers` : ''} = ${m.ratio.toFixed(3)}x real time for ${(m.simMs / 1000).toFixed(2)} s simulated with the liveness phase (${m.scenarioRatio.toFixed(3)}x counting the scenario's ${bigSeconds} s alone; target >= 1x on 2 cores); process CPU ${(m.cpuMs / 1000).toFixed(1)} s (${(m.cpuMs / m.wallMs).toFixed(2)} cores: V8's own collector threads included)`;
-  const one = measureFresh(followers, bigSeconds, 1);
-  rows.push(line(one, 1));
-  rows.push(cryptoLine(one, await cryptoRates()));
-  if (threads > 1) {
-    const split = measureFresh(followers, bigSeconds, threads);
-    rows.push(line(split, threads));
-    rows.push(`  ${threads} threads against one: ${(split.ratio / one.ratio).toFixed(2)}x as fast`);
+  const speed = (m: Measured, t: number, seconds: number): string =>
+    `${t === 1 ? 'one thread' : `${t} threads`}, a fresh process: ${(m.wallMs / 1000).toFixed(1)} s wall${t > 1 ? `, ${(m.startMs / 1000).toFixed(1)} s of it starting the workers` : ''} = ${m.ratio.toFixed(3)}x real time for ${(m.simMs / 1000).toFixed(2)} s simulated with the liveness phase (${m.scenarioRatio.toFixed(3)}x counting the scenario's ${seconds} s alone; target >= 1x on 2 cores); process CPU ${(m.cpuMs / 1000).toFixed(1)} s (${(m.cpuMs / m.wallMs).toFixed(2)} cores: V8's own collector threads included)`;
+  const both = (f: BigFleet, title: (m: Measured) => string, seconds: number): Measured => {
+    const one = measureFresh(f, 1);
+    rows.push(`${title(one)}, ${speed(one, 1, seconds)}`);
+    if (threads > 1) {
+      const split = measureFresh(f, threads);
+      rows.push(`${title(split)}, ${speed(split, threads, seconds)}`);
+      rows.push(`  ${threads} threads against one: ${(split.ratio / one.ratio).toFixed(2)}x as fast`);
+    }
+    return one;
+  };
+  // The shipped scenario, as users run it: a commit about every 190 ms, the proposer crashed at 8 s.
+  if (values.followers === undefined && values.seconds === undefined) {
+    const shipped = shippedFleet();
+    both({ kind: 'shipped' }, (m) => `fleet-1000 (the shipped scenario: 16 validators + 984 followers, commit wait ${shipped.consensus.commitWaitMs} ms, a proposer crash), ${shipped.durationMs / 1000} s simulated (${m.heights} heights)`, shipped.durationMs / 1000);
   }
+  // The benchmark's own fleet: the same devices committing twice as often (commit wait 100 ms).
+  const one = both({ kind: 'bench', followers, seconds: bigSeconds }, (m) => `${16 + followers} devices (16 validators + ${followers} followers, commit wait 100 ms), ${bigSeconds} s simulated (${m.heights} heights)`, bigSeconds);
+  rows.push(cryptoLine(one, await cryptoRates()));
   // Memory per follower: the same 16 validators with and without the followers, in this process.
   const small = await measure(fleet('bench-16', 16, 0, bigSeconds, 20));
   const big = await measure(fleet('bench-fleet', 16, followers, bigSeconds, 20));
