@@ -43,8 +43,9 @@ export function memoHash(inner: Hash, entriesMax: number = limits.simHashCacheMa
         seen.clear(); // overflow policy: start again (only costs time)
         bytes = 0;
       }
-      // A copy: callers hash views of buffers they reuse (sim-app.ts's chain input).
-      bytes += input.length - (e?.input.length ?? 0);
+      // A copy: callers hash views of buffers they reuse (sim-app.ts's chain input). The slot's entry is
+      // read again: the clear above may have emptied it.
+      bytes += input.length - (seen.get(key)?.input.length ?? 0);
       seen.set(key, { input: Buffer.from(input), digest });
       return digest;
     },

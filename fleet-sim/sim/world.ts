@@ -103,6 +103,8 @@ export class World implements MainHost {
   readonly verifier: Verifier;
   /** BLAKE2b-256 for the nodes' and applications' hashing: remembered across nodes unless opts.memo is false. */
   private readonly hash: (bytes: Uint8Array) => Uint8Array;
+  /** The memo behind `hash` (its hits and misses), or null without one. */
+  readonly hashMemo: { readonly hits: number; readonly misses: number } | null;
   /** Used by the nodes; counts verifications for the benchmark. */
   readonly nodeVerifier: Verifier;
   nodeVerifications = 0;
@@ -171,7 +173,9 @@ export class World implements MainHost {
     const inner = createVerifier();
     const counted: Verifier = { backend: inner.backend, verify: (sig, msg, pk) => (this.crypto.verified++, inner.verify(sig, msg, pk)) };
     const real = opts.memo === false ? counted : memoVerifier(counted);
-    this.hash = opts.memo === false ? hash : memoHash(hash);
+    const memo = opts.memo === false ? null : memoHash(hash);
+    this.hashMemo = memo;
+    this.hash = memo ?? hash;
     this.verifier = real;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));

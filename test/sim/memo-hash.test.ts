@@ -48,7 +48,8 @@ describe('memoHash', () => {
 
   it('starts again past its bounds, still answering right', () => {
     const h = memoHash(hash, 4, 1_000);
-    const inputs = Array.from({ length: 10 }, (_, i) => new TextEncoder().encode(`input number ${i} of ten`));
+    // Ten inputs in ten slots (their middle bytes differ): only the entry bound clears the memo.
+    const inputs = Array.from({ length: 10 }, (_, i) => new TextEncoder().encode(`in ${i}${i}${i}${i} put`));
     for (const x of inputs) h(x);
     for (const x of inputs) expect(toHex(h(x))).toBe(toHex(hash(x)));
     expect(h.hits + h.misses).toBe(20);
@@ -61,6 +62,20 @@ describe('memoHash', () => {
     expect(toHex(big(x))).toBe(toHex(hash(x)));
     expect(big.misses).toBe(3);
   });
+
+  it('counts the bytes it keeps right when a clear empties the slot being replaced', () => {
+    const h = memoHash(hash, 100, 1_000);
+    const a = new Uint8Array(600).fill(1);
+    const b = new Uint8Array(600).fill(1);
+    b[0] = 2; // same slot as a (same length, same middle bytes)
+    const c = new Uint8Array(600).fill(3);
+    h(a);
+    h(b); // 1200 bytes would pass 1000: cleared, then b kept (600 bytes)
+    h(c); // 1200 again: cleared, then c kept
+    expect(toHex(h(c))).toBe(toHex(hash(c)));
+    expect(toHex(h(b))).toBe(toHex(hash(b)));
+    expect([h.hits, h.misses]).toEqual([1, 4]); // b was forgotten at c's clear: never more than 1000 bytes kept
+  });
 });
 
 describe('a world with the hash memo decides as one without', () => {
@@ -70,6 +85,9 @@ describe('a world with the hash memo decides as one without', () => {
     w.start();
     w.queue.runUntil(s.durationMs, 1e7);
     expect(w.checkers.violations, `seed ${s.seed}`).toEqual([]);
+    // With the memo most hashes are answered from memory (ten nodes hash the same bytes); without, none is.
+    if (memo) expect(w.hashMemo?.hits ?? 0).toBeGreaterThan(w.hashMemo?.misses ?? Infinity);
+    else expect(w.hashMemo).toBe(null);
     const decided = [...w.checkers.decided].map(([h, d]): [number, string] => [h, d.hash]);
     return { decided, apps: w.nodes.map((n) => `${n.app?.height}:${n.app?.commands}:${toHex(n.app?.digest ?? new Uint8Array(0))}`) };
   };

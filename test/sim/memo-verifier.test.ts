@@ -28,11 +28,17 @@ describe('memo verifier', () => {
     expect(v.verify(sig, forged, a.publicKey)).toBe(false);
     expect(v.verify(sig, msg, b.publicKey)).toBe(false);
     expect(v.misses).toBe(3);
-    // A signature that differs past the bytes it is looked up by (same slot): checked for real.
+    // With (sig, msg, a) remembered again: a signature that differs only past the bytes it is looked up
+    // by, and a key alone that differs, are each checked for real.
+    expect(v.verify(sig, msg, a.publicKey)).toBe(true);
+    expect(v.misses).toBe(4);
     const bent = Uint8Array.from(sig);
     bent[63] = (bent[63] as number) ^ 1;
     expect(v.verify(bent, msg, a.publicKey)).toBe(false);
-    expect(v.misses).toBe(4);
+    expect(v.misses).toBe(5);
+    expect(v.verify(sig, msg, a.publicKey)).toBe(true);
+    expect(v.verify(sig, msg, b.publicKey)).toBe(false);
+    expect(v.misses).toBe(7);
     // A caller that reuses its message buffer (wire/signing.ts does) cannot change what was remembered.
     const scratch = Uint8Array.from(msg);
     expect(v.verify(sig, scratch, a.publicKey)).toBe(true);
