@@ -63,7 +63,7 @@ async function cryptoRates(): Promise<{ verifyPerSec: number; signPerSec: number
   return { verifyPerSec, signPerSec };
 }
 
-interface Measured { ratio: number; heights: number; wallMs: number; heapMb: number; rssMb: number; verified: number; signed: number; cpuMs: number; startMs: number; simMs: number; scenarioRatio: number }
+interface Measured { ratio: number; heights: number; wallMs: number; heapMb: number; rssMb: number; verified: number; signed: number; cpuMs: number; startMs: number; simMs: number; scenarioRatio: number; expect: string }
 
 /** The ceiling the signatures alone put on the ratio: the run's distinct checks and signatures at the
  *  rates this process has now, as if nothing else took any time. */
@@ -102,7 +102,7 @@ async function measure(s: Scenario, threads = 1): Promise<Measured> {
   const signed = c.signed + workers.reduce((a, t) => a + t.signed, 0);
   // The simulated time is the scenario's plus the liveness phase after it (at least 250 ms), which the
   // wall time covers too; scenarioRatio is the scenario's duration alone over it (the older measure).
-  return { ratio: r.simulatedMs / wallMs, heights: r.liveness.heights, wallMs, heapMb: peakHeap - before, rssMb: process.memoryUsage().rss / 1_048_576, verified, signed, cpuMs: (cpu.user + cpu.system) / 1000, startMs: w?.workerStartMs ?? 0, simMs: r.simulatedMs, scenarioRatio: s.durationMs / wallMs };
+  return { ratio: r.simulatedMs / wallMs, heights: r.liveness.heights, wallMs, heapMb: peakHeap - before, rssMb: process.memoryUsage().rss / 1_048_576, verified, signed, cpuMs: (cpu.user + cpu.system) / 1000, startMs: w?.workerStartMs ?? 0, simMs: r.simulatedMs, scenarioRatio: s.durationMs / wallMs, expect: r.expect.met ? 'met' : `missed (${r.expect.failed.join('; ')})` };
 }
 
 /** The shipped 1000-device scenario (fleet-sim/scenarios/fleet-1000.yaml), as `fleet-sim run` reads it. */
@@ -126,11 +126,15 @@ function measureFresh(f: BigFleet, threads: number): Measured {
 }
 
 if (values.child !== undefined) {
+  // `shipped,<threads>` or `<followers>,<seconds>,<threads>` (measureFresh writes them).
   const parts = values.child.split(',');
-  const m =
-    parts[0] === 'shipped'
-      ? await measure(shippedFleet(), Number(parts[1]))
-      : await measure(fleet('bench-fleet', 16, Number(parts[0]), Number(parts[1]), 20), Number(parts[2]));
+  const n = parts.map(Number);
+  const valid = parts[0] === 'shipped' ? parts.length === 2 && Number.isInteger(n[1]) : parts.length === 3 && n.every((x) => Number.isInteger(x) && x > 0);
+  if (!valid) {
+    process.stderr.write(`bench-sim: --child takes shipped,<threads> or <followers>,<seconds>,<threads>, got "${values.child}"\n`);
+    process.exit(2);
+  }
+  const m = parts[0] === 'shipped' ? await measure(shippedFleet(), n[1] as number) : await measure(fleet('bench-fleet', 16, n[0] as number, n[1] as number, 20), n[2] as number);
   process.stdout.write(JSON.stringify(m) + '\n');
   process.exit(0);
 }
@@ -163,11 +167,12 @@ if (values.only === undefined || values.only === '1000') {
   // The shipped scenario, as users run it: a commit about every 190 ms, the proposer crashed at 8 s.
   if (values.followers === undefined && values.seconds === undefined) {
     const shipped = shippedFleet();
-    both({ kind: 'shipped' }, (m) => `fleet-1000 (the shipped scenario: 16 validators + 984 followers, commit wait ${shipped.consensus.commitWaitMs} ms, a proposer crash), ${shipped.durationMs / 1000} s simulated (${m.heights} heights)`, shipped.durationMs / 1000);
+    const faults = shipped.faults.map((f) => `${f.kind} at ${f.at / 1000} s`).join(', ') || 'no faults';
+    both({ kind: 'shipped' }, (m) => `fleet-1000 (the shipped scenario: ${shipped.validators} validators + ${shipped.followers} followers, commit wait ${shipped.consensus.commitWaitMs} ms, ${faults}; expect ${m.expect}), ${shipped.durationMs / 1000} s simulated (${m.heights} heights)`, shipped.durationMs / 1000);
   }
   // The benchmark's own fleet: the same devices committing twice as often (commit wait 100 ms).
   const one = both({ kind: 'bench', followers, seconds: bigSeconds }, (m) => `${16 + followers} devices (16 validators + ${followers} followers, commit wait 100 ms), ${bigSeconds} s simulated (${m.heights} heights)`, bigSeconds);
-  rows.push(cryptoLine(one, await cryptoRates()));
+  rows.push(cryptoLine(one, await cryptoRates()).replace('  signatures:', "  signatures (the benchmark's fleet, one thread):"));
   // Memory per follower: the same 16 validators with and without the followers, in this process.
   const small = await measure(fleet('bench-16', 16, 0, bigSeconds, 20));
   const big = await measure(fleet('bench-fleet', 16, followers, bigSeconds, 20));
