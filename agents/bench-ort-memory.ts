@@ -1,8 +1,9 @@
 // `npm run bench:ort-memory`: what onnxruntime-node adds to a process's resident memory, and whether
 // its session options change that. Each variant runs in a fresh child process that loads the shipped
 // models into onnxruntime in a worker thread (as agents/inference/ort-worker.ts does), runs each once,
-// waits, and reads /proc/self/smaps: the onnxruntime library's resident code pages, anonymous memory,
-// and VmRSS against the same process before the worker started.
+// waits, and reads /proc/self/smaps: VmRSS, the resident pages of onnxruntime's shared libraries, and
+// anonymous memory (smaps' Anonymous: fields), against the same process before the worker started. A
+// first variant starts the same worker without onnxruntime: what the thread alone costs.
 //   npm run bench:ort-memory
 
 import { execFileSync } from 'node:child_process';
@@ -13,7 +14,8 @@ import { resolveOrtPath } from './inference/ort-worker.js';
 import { loadVerifiedModel, shippedModelsDir } from './models/registry.js';
 import { unwrap } from '../runtime/lib/result.js';
 
-const variants: Record<string, { session: Record<string, unknown>; limits?: { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number } }> = {
+const variants: Record<string, { session: Record<string, unknown> | null; limits?: { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number } }> = {
+  'the worker thread alone, no onnxruntime': { session: null },
   'as shipped (ort-worker.ts)': { session: { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' } },
   'no CPU arena, no memory pattern': { session: { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableCpuMemArena: false, enableMemPattern: false } },
   'graph optimization disabled': { session: { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' } },
@@ -22,9 +24,9 @@ const variants: Record<string, { session: Record<string, unknown>; limits?: { ma
 
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ortPath);
+const ort = workerData.session === null ? null : require(workerData.ortPath);
 parentPort.once('message', async (models) => {
-  for (const m of models) {
+  for (const m of ort === null ? [] : models) {
     const s = await ort.InferenceSession.create(m.bytes, workerData.session);
     const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', new Float32Array(m.inputSize), [1, m.inputSize]) };
     await s.run(feeds);
@@ -34,23 +36,22 @@ parentPort.once('message', async (models) => {
 
 interface Sample {
   rssMb: number;
-  ortCodeMb: number;
+  /** Resident pages of libonnxruntime.so and its Node binding (code and data). */
+  ortLibMb: number;
+  /** Every mapping's Anonymous: field: the heaps, stacks and private copies. */
   anonMb: number;
 }
 
 function sample(): Sample {
   let region = '';
-  let ortKb = 0;
+  let libKb = 0;
   let anonKb = 0;
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) region = line.trim().split(/\s+/).slice(5).join(' ');
-    else if (line.startsWith('Rss:')) {
-      const kb = Number(line.split(/\s+/)[1]);
-      if (region.includes('libonnxruntime')) ortKb += kb;
-      else if (region === '' || region === '[heap]') anonKb += kb;
-    }
+    else if (line.startsWith('Rss:') && region.includes('onnxruntime')) libKb += Number(line.split(/\s+/)[1]);
+    else if (line.startsWith('Anonymous:')) anonKb += Number(line.split(/\s+/)[1]);
   }
-  return { rssMb: process.memoryUsage().rss / 1_048_576, ortCodeMb: ortKb / 1024, anonMb: anonKb / 1024 };
+  return { rssMb: process.memoryUsage().rss / 1_048_576, ortLibMb: libKb / 1024, anonMb: anonKb / 1024 };
 }
 
 async function child(name: string): Promise<void> {
@@ -82,6 +83,6 @@ else {
   for (const name of Object.keys(variants)) {
     const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], { encoding: 'utf8' });
     const { before, after } = JSON.parse(out) as { before: Sample; after: Sample };
-    console.log(`  ${name.padEnd(36)} VmRSS ${before.rssMb.toFixed(0)} -> ${after.rssMb.toFixed(0)} (+${(after.rssMb - before.rssMb).toFixed(1)}); libonnxruntime code ${after.ortCodeMb.toFixed(1)}; anonymous +${(after.anonMb - before.anonMb).toFixed(1)}`);
+    console.log(`  ${name.padEnd(40)} VmRSS ${before.rssMb.toFixed(0)} -> ${after.rssMb.toFixed(0)} (+${(after.rssMb - before.rssMb).toFixed(1)}); onnxruntime's libraries ${after.ortLibMb.toFixed(1)}; anonymous +${(after.anonMb - before.anonMb).toFixed(1)}`);
   }
 }
