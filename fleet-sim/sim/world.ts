@@ -293,6 +293,18 @@ export class World implements MainHost {
 
   private readonly committedBlocks = new Map<number, CommittedBlock>();
 
+  /** Keeps the first honest commit of each height among the newest limits.recentBlocksMax. Heights come
+   *  in order but for a node catching up below them, whose old heights are not taken back in. */
+  private keepCommitted(c: CommittedBlock): void {
+    const h = c.block.height;
+    if (this.committedBlocks.has(h)) return;
+    const full = this.committedBlocks.size >= limits.recentBlocksMax;
+    const oldest = this.committedBlocks.keys().next().value;
+    if (full && oldest !== undefined && h < oldest) return;
+    this.committedBlocks.set(h, c);
+    if (full && oldest !== undefined) this.committedBlocks.delete(oldest);
+  }
+
   /** The honest live node with the longest chain (the flight layer reads its manifests). */
   honestChainNode(): SimNode | undefined {
     let best: SimNode | undefined;
@@ -667,11 +679,7 @@ export class World implements MainHost {
     if (!this.honest(n) || !shell) return;
     const first = !this.checkers.decided.has(c.block.height);
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
-    if (!this.committedBlocks.has(c.block.height)) {
-      this.committedBlocks.set(c.block.height, c);
-      // Heights arrive in order here but for state sync's jumps: the oldest entered is dropped.
-      if (this.committedBlocks.size > limits.recentBlocksMax) this.committedBlocks.delete(this.committedBlocks.keys().next().value as number);
-    }
+    this.keepCommitted(c);
     if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, toHex(c.hash)]);
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);

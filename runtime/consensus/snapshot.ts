@@ -94,7 +94,8 @@ export function chunkHashesOf(b: Uint8Array, hash: (x: Uint8Array) => Uint8Array
   for (let off = 0, i = 0; off === 0 || off < b.length; off += size, i++) {
     const chunk = b.subarray(off, off + size);
     const known = previous?.chunkHashes[i];
-    out.push(known !== undefined && sameBytes(chunk, (previous as { bytes: Uint8Array }).bytes.subarray(off, off + size)) ? known : hash(chunk));
+    const before = previous?.bytes.subarray(off, off + size);
+    out.push(known !== undefined && before !== undefined && sameBytes(chunk, before) ? known : hash(chunk));
   }
   return out;
 }
