@@ -30,10 +30,28 @@ function matches(e: Buffer, signature: Uint8Array, message: Uint8Array, publicKe
   return e.compare(message, 0, message.length, 1 + sigBytes + keyBytes) === 0;
 }
 
-/** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time). */
-export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): Verifier & { hits: number; misses: number } {
+/** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time).
+ *  `remember` records a triple known good without checking it: the world calls it with each signature
+ *  its own signers make (Ed25519 signing is correct by construction), so a broadcast vote or command is
+ *  never checked for real at all. A triple differing in any byte from one remembered is still checked. */
+export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): Verifier & { hits: number; misses: number; remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void } {
   const seen = new Map<number, Buffer>();
   let bytes = 0;
+  const store = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, ok: boolean): void => {
+    const key = keyOf(signature);
+    if (seen.size >= entriesMax || bytes + 97 + message.length > bytesMax) {
+      seen.clear(); // overflow policy: start again (only costs time)
+      bytes = 0;
+    }
+    // A copy: callers pass views of buffers they reuse (wire/signing.ts withSigningBytes).
+    const entry = Buffer.allocUnsafe(1 + sigBytes + keyBytes + message.length);
+    entry[0] = ok ? 1 : 0;
+    entry.set(signature, 1);
+    entry.set(publicKey, 1 + sigBytes);
+    entry.set(message, 1 + sigBytes + keyBytes);
+    bytes += entry.length - (seen.get(key)?.length ?? 0);
+    seen.set(key, entry);
+  };
   const v = {
     backend: inner.backend,
     hits: 0,
@@ -41,27 +59,18 @@ export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVer
     verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
       // Only well-sized triples are remembered, so the entry's layout splits one way only.
       if (signature.length !== sigBytes || publicKey.length !== keyBytes) return inner.verify(signature, message, publicKey);
-      const key = keyOf(signature);
-      const e = seen.get(key);
+      const e = seen.get(keyOf(signature));
       if (e && matches(e, signature, message, publicKey)) {
         v.hits++;
         return e[0] === 1;
       }
       v.misses++;
       const ok = inner.verify(signature, message, publicKey);
-      if (seen.size >= entriesMax || bytes + 97 + message.length > bytesMax) {
-        seen.clear(); // overflow policy: start again (only costs time)
-        bytes = 0;
-      }
-      // A copy: callers pass views of buffers they reuse (wire/signing.ts withSigningBytes).
-      const entry = Buffer.allocUnsafe(1 + sigBytes + keyBytes + message.length);
-      entry[0] = ok ? 1 : 0;
-      entry.set(signature, 1);
-      entry.set(publicKey, 1 + sigBytes);
-      entry.set(message, 1 + sigBytes + keyBytes);
-      bytes += entry.length - (seen.get(key)?.length ?? 0);
-      seen.set(key, entry);
+      store(signature, message, publicKey, ok);
       return ok;
+    },
+    remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void {
+      if (signature.length === sigBytes && publicKey.length === keyBytes) store(signature, message, publicKey, true);
     },
   };
   return v;

@@ -111,6 +111,8 @@ export class World implements MainHost {
   /** Signatures checked for real (the memo's misses: nodes and checkers), and made (nodes, the
    *  operator, the watcher): the benchmark's floor of crypto work. */
   readonly crypto = { verified: 0, signed: 0 };
+  /** With the memo, what the world's signers sign is remembered as good (countSigns). */
+  private readonly rememberSigned: ((signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => void) | null;
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
@@ -172,11 +174,13 @@ export class World implements MainHost {
     // count real work.
     const inner = createVerifier();
     const counted: Verifier = { backend: inner.backend, verify: (sig, msg, pk) => (this.crypto.verified++, inner.verify(sig, msg, pk)) };
-    const real = opts.memo === false ? counted : memoVerifier(counted);
+    const memoV = opts.memo === false ? null : memoVerifier(counted);
+    const real = memoV ?? counted;
     const memo = opts.memo === false ? null : memoHash(hash);
     this.hashMemo = memo;
     this.hash = memo ?? hash;
     this.verifier = real;
+    this.rememberSigned = memoV === null ? null : memoV.remember;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.authority = authority;
@@ -729,8 +733,19 @@ export class World implements MainHost {
     }
   }
 
+  /** Counts signatures and, with the memo, remembers each as good: what the world's own signers make
+   *  is never checked for real (memo-verifier.ts). */
   private countSigns(s: Signer): Signer {
-    return { publicKey: s.publicKey, sign: (m) => (this.crypto.signed++, s.sign(m)) };
+    const remember = this.rememberSigned;
+    return {
+      publicKey: s.publicKey,
+      sign: (m) => {
+        this.crypto.signed++;
+        const sig = s.sign(m);
+        remember?.(sig, m, s.publicKey);
+        return sig;
+      },
+    };
   }
 
   /** The operator signs a command and publishes it to every validator through the broker. */
