@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair, type Signer, type Verifier } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
@@ -24,7 +24,7 @@ import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import type { RadioModel } from '../scenario/scenario.js';
-import { memoVerifier } from '../sim/memo-verifier.js';
+import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 // Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
@@ -102,7 +102,7 @@ export class FleetProcs {
   private credentials: BrokerCredential[] = [];
   private brokerPort = 0;
   /** Shared by the devices running in this process (see launch). */
-  private verifier: (Verifier & { hits: number; misses: number }) | undefined;
+  private verifier: MemoVerifier | undefined;
 
   /** Signature checks of the in-process devices: done for real, and answered from the shared memo. */
   verifyCounts(): { checked: number; remembered: number } | null {
@@ -276,10 +276,10 @@ export class FleetProcs {
     if (!cfg.ok) throw new Error(cfg.error);
     const opened = await openDevice(cfg.value, config);
     if (!opened.ok) throw new Error(opened.error);
-    // The devices of this process share one signature memo, as deterministic mode's do (memo-verifier.ts):
-    // every broadcast reaches every device, and twenty checks of one (signature, message, key) on one
-    // event loop are the same work done twenty times. Exact: a triple that differs in any byte is
-    // checked for real.
+    // The devices of this process share one signature memo, as deterministic mode's do
+    // (runtime/crypto/memo-verifier.ts), instead of one each: every broadcast reaches every device, and
+    // twenty checks of one (signature, message, key) on one event loop are the same work done twenty
+    // times. Each device's signer seeds it. Exact: a triple that differs in any byte is checked for real.
     this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
     let device: Device;

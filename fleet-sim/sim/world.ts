@@ -27,7 +27,7 @@ import { Checkers } from './checkers.js';
 import { EventQueue } from './event-queue.js';
 import { operatorIndex, type SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
-import { memoVerifier } from './memo-verifier.js';
+import { memoVerifier, rememberingSigner, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 import { memoHash } from './memo-hash.js';
 import { SimApp, type SimAppState } from './sim-app.js';
 import { SimLinks } from './sim-links.js';
@@ -83,7 +83,8 @@ export interface WorldOptions {
   readonly routerDedup?: boolean;
   /** Measure CPU time spent inside node code (the benchmark; costs a getrusage per event). */
   readonly measureNodeCpu?: boolean;
-  /** Remember signature checks and hashes across nodes (default true; exact, and much faster). */
+  /** Remember signature checks and hashes across nodes (default true; exact, and much faster). Off,
+   *  each node remembers only what a device does (its own signatures, its recent checks). */
   readonly memo?: boolean;
   readonly log?: Logger;
   /** Run on this many threads (fleet-sim/sim/shards.ts): the followers split over worker threads.
@@ -112,7 +113,7 @@ export class World implements MainHost {
    *  operator, the watcher): the benchmark's floor of crypto work. */
   readonly crypto = { verified: 0, signed: 0 };
   /** With the memo, what the world's signers sign is remembered as good (countSigns). */
-  private readonly rememberSigned: ((signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => void) | null;
+  private readonly memoV: MemoVerifier | null;
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
@@ -180,7 +181,7 @@ export class World implements MainHost {
     this.hashMemo = memo;
     this.hash = memo ?? hash;
     this.verifier = real;
-    this.rememberSigned = memoV === null ? null : memoV.remember;
+    this.memoV = memoV;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
     const authority = createSigner(keyPairFromSeed(keyPrng.bytes(32)));
     this.authority = authority;
@@ -507,6 +508,9 @@ export class World implements MainHost {
     n.app = app;
     n.seen = this.opts.routerDedup ? new DedupWindow(limits.routerDedupEntriesMax, limits.routerDedupWindowMs) : null;
     const sc = this.scenario.consensus;
+    // Without the world's memo, each node remembers what a device remembers (runtime/device/device.ts):
+    // its own signatures and the checks it made lately, in a memo of a device's size, fresh per start.
+    const own = this.opts.memo === false ? memoVerifier(this.nodeVerifier, limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax) : null;
     const shell = new NodeShell({
       id: n.id,
       genesis: this.manifest,
@@ -539,8 +543,8 @@ export class World implements MainHost {
         this.links.net.follow(...change);
         this.shard?.follows.push(change); // the other threads' brokers hear of it at the end of the window
       },
-      signer: n.signer,
-      verifier: this.nodeVerifier,
+      signer: own === null ? n.signer : rememberingSigner(n.signer, own),
+      verifier: own ?? this.nodeVerifier,
       hash: this.hash,
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
       app: {
@@ -734,18 +738,10 @@ export class World implements MainHost {
   }
 
   /** Counts signatures and, with the memo, remembers each as good: what the world's own signers make
-   *  is never checked for real (memo-verifier.ts). */
+   *  is never checked for real (runtime/crypto/memo-verifier.ts). */
   private countSigns(s: Signer): Signer {
-    const remember = this.rememberSigned;
-    return {
-      publicKey: s.publicKey,
-      sign: (m) => {
-        this.crypto.signed++;
-        const sig = s.sign(m);
-        remember?.(sig, m, s.publicKey);
-        return sig;
-      },
-    };
+    const signer = this.memoV === null ? s : rememberingSigner(s, this.memoV);
+    return { publicKey: s.publicKey, sign: (m) => (this.crypto.signed++, signer.sign(m)) };
   }
 
   /** The operator signs a command and publishes it to every validator through the broker. */

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { readKeyFile } from '../crypto/key-file.js';
-import { createSigner, createVerifier, nativeLoadError, type Signer, type Verifier } from '../crypto/sodium.js';
+import { createSigner, createVerifier, nativeLoadError, type Signer } from '../crypto/sodium.js';
+import { limits } from '../lib/limits.js';
+import { memoVerifier, rememberingSigner, type MemoVerifier } from '../crypto/memo-verifier.js';
 import { fromHex, toHex } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
@@ -43,7 +45,8 @@ export interface DeviceParts {
   readonly config: DeviceConfig;
   readonly manifest: Manifest;
   readonly signer: Signer;
-  readonly verifier: Verifier;
+  /** Remembers its answers (runtime/crypto/memo-verifier.ts); the device's signer seeds it. */
+  readonly verifier: MemoVerifier;
   readonly role: 'validator' | 'follower';
   /** Heartbeat interval per link, sized and checked against the fleet (heartbeats-setup.ts). */
   readonly heartbeats: HeartbeatPlan;
@@ -66,7 +69,9 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   } catch (e) {
     return err(`${configFile}: manifest: cannot read ${config.manifest}: ${(e as Error).message}`);
   }
-  const verifier = createVerifier();
+  // The same triple comes back: the shell checks each own proposal and vote as a received one, and each
+  // precommit comes again in the next block's certificate. Exact, and small (limits.deviceVerifyMemoMax).
+  const verifier = memoVerifier(createVerifier(), limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax);
   const pinned = config.authority !== undefined ? fromHex(config.authority) : undefined;
   const m = verifyManifest(bytes, verifier, pinned);
   if (!m.ok) return err(`${configFile}: manifest ${config.manifest}: ${m.error}`);
@@ -126,6 +131,8 @@ export class Device {
   readonly metrics = new DeviceMetrics();
   readonly log: PinoLogger;
   readonly storage: FileStorage;
+  /** The device's key (DeviceParts.signer), remembering what it signs in the device's verifier. */
+  private readonly signer: Signer;
   /** Every link behind one router: MQTT and any serial radios (consensus goes out on all of them). */
   readonly link: Router;
   readonly mqtt: MqttLink | undefined;
@@ -168,6 +175,7 @@ export class Device {
   ) {
     const c = p.config;
     const fleet = p.manifest.body.fleet;
+    this.signer = rememberingSigner(p.signer, p.verifier);
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
     // The first write to the directory: its format, so no older release takes what follows for its own.
     markDataFormat(this.storage, p.dataFormatFound);
@@ -190,7 +198,7 @@ export class Device {
     this.link = links.value.router;
     this.mqtt = links.value.mqtt;
     this.radios = links.value.radios;
-    this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: p.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
+    this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: this.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
     this.membership = new MembershipView(c.id, membershipConfigOf(c, p.heartbeats));
     // Heartbeats go on each link at that link's interval, beside the router (which drops the copies
     // for everything else); the service hears every copy, so the view knows which links carry a peer.
@@ -199,7 +207,7 @@ export class Device {
       fleet,
       node: c.id,
       session: this.session,
-      signer: p.signer,
+      signer: this.signer,
       verifier: p.verifier,
       keyOf: (sender, kind) => keyLookup(this.shell.core.chain.manifestAt(this.shell.core.height))(sender, kind),
       links: beatLinks.map((link) => ({ link, intervalMs: p.heartbeats.intervalsMs[link.name] as number })),
@@ -222,7 +230,7 @@ export class Device {
           engine: c.agents.engine,
           fence,
           devices: this.hal.devices,
-          signer: p.signer,
+          signer: this.signer,
           submit: (b) => this.submitTx(b),
           validators: p.manifest.validators.length,
           position: () => this.missions.positionM(),
@@ -260,7 +268,7 @@ export class Device {
       send: hooks.consensusSend ? hooks.consensusSend(send) : send,
       announce: hooks.announce ? hooks.announce((env) => this.link.announce(env)) : (env) => this.link.announce(env),
       follow: (sources) => this.link.follow?.(sources),
-      signer: p.signer,
+      signer: this.signer,
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
       snapshotEveryHeights: c.snapshots.everyHeights,
@@ -446,7 +454,7 @@ export class Device {
     const body = { node: this.p.config.id, session: this.session, seq: this.telemetrySeq, ...facts };
     if (this.telemetryGate.due(facts, radioOnly)) {
       this.telemetrySeq++;
-      this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.p.signer));
+      this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.signer));
     }
     if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
   }
@@ -514,6 +522,8 @@ export class Device {
     this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);
     this.metrics.stateSync.set({ outcome: 'refused' }, h.stateSync.refused);
     this.metrics.setAgents(h.agents);
+    this.metrics.signatureChecks.set({ outcome: 'verified' }, this.p.verifier.misses);
+    this.metrics.signatureChecks.set({ outcome: 'remembered' }, this.p.verifier.hits);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

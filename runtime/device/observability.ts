@@ -51,6 +51,7 @@ export class DeviceMetrics {
   readonly linkBytes = new Gauge({ name: 'murmur_link_bytes', help: 'Bytes per link and direction', labelNames: ['link', 'direction'] as const, registers: [this.registry] });
   readonly linkDropped = new Gauge({ name: 'murmur_link_dropped', help: 'Frames dropped per link and reason', labelNames: ['link', 'reason'] as const, registers: [this.registry] });
   readonly walFsync = new Histogram({ name: 'murmur_wal_fsync_seconds', help: 'Duration of each fsync of the data directory files', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
+  readonly signatureChecks = new Gauge({ name: 'murmur_signature_checks', help: 'Signature checks: verified for real, or answered from memory (the same signature, message and key seen before, own signatures included; counter values)', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly commands = new Counter({ name: 'murmur_commands_total', help: 'Operator commands by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
   readonly checkpointHeight = new Gauge({ name: 'murmur_checkpoint_height', help: 'Height of the newest state checkpoint this device holds', registers: [this.registry] });

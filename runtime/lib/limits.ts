@@ -117,6 +117,8 @@ export const limits = {
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
+  deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)
+  deviceVerifyMemoBytesMax: 131_072, // bytes of signed messages those keep; cleared when past either bound
   simVerifyCacheMax: 200_000, // remembered signature checks in one simulated world; cleared when full
   simHashCacheMax: 65_536, // remembered hashes in one simulated world (per thread); cleared when full
   simHashCacheBytesMax: 16_777_216, // bytes of hashed input those keep; cleared when past it

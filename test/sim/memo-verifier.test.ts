@@ -1,10 +1,11 @@
-// The simulator's remembering verifier (fleet-sim/sim/memo-verifier.ts): it answers a repeated
-// (signature, message, key) from memory and verifies anything else for real, so a forged message under
-// a remembered signature, another key, or a caller reusing its buffer can never borrow an earlier yes.
+// The remembering verifier (runtime/crypto/memo-verifier.ts; the simulated world's, and each device's):
+// it answers a repeated (signature, message, key) from memory and verifies anything else for real, so a
+// forged message under a remembered signature, another key, or a caller reusing its buffer can never
+// borrow an earlier yes; a remembering signer seeds it with what it signs.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
-import { memoVerifier } from '../../fleet-sim/sim/memo-verifier.js';
+import { memoVerifier, rememberingSigner } from '../../runtime/crypto/memo-verifier.js';
 import { scenario } from './helpers.js';
 import { World } from '../../fleet-sim/sim/world.js';
 
@@ -86,6 +87,22 @@ describe('memo verifier', () => {
     expect(checked).toBe(3);
   });
 
+  it('a remembering signer seeds it with each signature it makes, under its own key only', () => {
+    const k = keyPairFromSeed(new Uint8Array(32).fill(7));
+    const inner = createVerifier();
+    let checked = 0;
+    const v = memoVerifier({ backend: inner.backend, verify: (sig, m, pk) => (checked++, inner.verify(sig, m, pk)) });
+    const signer = rememberingSigner(createSigner(k), v);
+    expect(signer.publicKey).toEqual(k.publicKey);
+    const msg = new TextEncoder().encode('murmur/v1/proposal height 3');
+    const sig = signer.sign(msg);
+    expect(sig).toEqual(createSigner(k).sign(msg));
+    expect(v.verify(sig, msg, k.publicKey)).toBe(true);
+    expect(checked).toBe(0);
+    expect(v.verify(sig, msg, keyPairFromSeed(new Uint8Array(32).fill(8)).publicKey)).toBe(false);
+    expect(checked).toBe(1);
+  });
+
   it('forgets everything when full and still answers correctly', () => {
     const k = keyPairFromSeed(new Uint8Array(32).fill(3));
     const s = createSigner(k);
@@ -100,12 +117,12 @@ describe('memo verifier', () => {
 
 describe('the world counts its signature work (bench:sim prints the floor it sets)', () => {
   const s = scenario({ name: 'crypto-count', seed: 5, durationMs: 2_000, followers: 0, workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }] });
-  const run = (memo: boolean): World['crypto'] => {
+  const run = (memo: boolean): World['crypto'] & { byNodes: number } => {
     const w = new World(s, s.seed, { memo });
     w.start();
     w.queue.runUntil(s.durationMs, 1e7);
     expect(w.checkers.violations, `seed ${s.seed}`).toEqual([]);
-    return { ...w.crypto };
+    return { ...w.crypto, byNodes: w.nodeVerifications };
   };
 
   it('with the memo no signature the world made is checked for real; without it every receiver checks it', () => {
@@ -118,5 +135,10 @@ describe('the world counts its signature work (bench:sim prints the floor it set
     expect(memo.verified).toBe(0);
     // Each of 4 validators hears the other 3 (and the checkers look too).
     expect(every.verified).toBeGreaterThan(memo.signed * 3);
+    // Without the world's memo a node remembers what a device does: it checks none of its own
+    // signatures and no precommit again in the next block's certificate, so at most the other three
+    // validators check each signature (the operator's commands by all four): 3.1 checks per signature
+    // here, 4.7 when nodes remembered nothing.
+    expect(every.byNodes).toBeLessThan(every.signed * 3.5);
   });
 });

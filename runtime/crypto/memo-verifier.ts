@@ -1,16 +1,22 @@
-// A signature verifier for the simulated world that remembers its answers. In a fleet every broadcast
-// reaches every node, and each node verifies the same (signature, message, key): on real devices those
-// are separate CPUs, in one simulator process they are the same work done n times. Remembering the
-// answer is exact (verification is a pure function of its inputs), so seeds replay identically; it is
-// what lets large fleets run at all on one machine. Bounded; cleared when full.
+// A signature verifier that remembers its answers, and a signer that tells it what it signed. One
+// verification is a pure function of (signature, message, key), so remembering it is exact: a triple
+// that differs in any byte is checked for real, and a seed replays the same with or without it.
+//
+// Where the same triple is checked more than once:
+// - a device checks its own signatures (the shell feeds each signed proposal and vote back through the
+//   edge, as any received one) and each precommit again, in the next block's last-commit certificate;
+//   the device keeps a small one (limits.deviceVerifyMemoMax), which its signer seeds;
+// - in one simulator process every node checks every broadcast, the same work done n times on one CPU:
+//   the world keeps a large one (limits.simVerifyCacheMax), which all its signers seed, so a signature
+//   made in the world is never checked for real. That is what lets large fleets run on one machine.
 //
 // Looked up by the signature's first 6 bytes (Ed25519's R, pseudo-random per message) as a number, and
 // answered only when the entry's signature, key and message all equal the ones asked about, byte for
 // byte: a colliding or forged triple is verified for real. No hashing, no string keys: a lookup costs
-// a few comparisons of bytes already in memory.
+// a few comparisons of bytes already in memory. Bounded; cleared when full.
 
-import type { Verifier } from '../../runtime/crypto/sodium.js';
-import { limits } from '../../runtime/lib/limits.js';
+import type { Signer, Verifier } from './sodium.js';
+import { limits } from '../lib/limits.js';
 
 const sigBytes = 64;
 const keyBytes = 32;
@@ -30,11 +36,27 @@ function matches(e: Buffer, signature: Uint8Array, message: Uint8Array, publicKe
   return e.compare(message, 0, message.length, 1 + sigBytes + keyBytes) === 0;
 }
 
-/** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time).
- *  `remember` records a triple known good without checking it: the world calls it with each signature
- *  its own signers make (Ed25519 signing is correct by construction), so a broadcast vote or command is
- *  never checked for real at all. A triple differing in any byte from one remembered is still checked. */
-export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): Verifier & { hits: number; misses: number; remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void } {
+export interface MemoVerifier extends Verifier {
+  hits: number;
+  misses: number;
+  /** Records a triple as good without checking it: for the signatures a signer of this process made. */
+  remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void;
+}
+
+/** `signer`, remembering in `memo` each signature it makes (Ed25519 signing is correct by construction). */
+export function rememberingSigner(signer: Signer, memo: MemoVerifier): Signer {
+  return {
+    publicKey: signer.publicKey,
+    sign: (message) => {
+      const signature = signer.sign(message);
+      memo.remember(signature, message, signer.publicKey);
+      return signature;
+    },
+  };
+}
+
+/** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time). */
+export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): MemoVerifier {
   const seen = new Map<number, Buffer>();
   let bytes = 0;
   const store = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, ok: boolean): void => {
