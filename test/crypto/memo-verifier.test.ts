@@ -6,8 +6,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { memoVerifier, rememberingSigner } from '../../runtime/crypto/memo-verifier.js';
-import { scenario } from './helpers.js';
-import { World } from '../../fleet-sim/sim/world.js';
 
 beforeAll(async () => {
   await initCrypto();
@@ -112,33 +110,5 @@ describe('memo verifier', () => {
     for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
     expect(v.hits + v.misses).toBe(20);
     expect(v.misses).toBeGreaterThan(10); // cleared on the way: some were checked again
-  });
-});
-
-describe('the world counts its signature work (bench:sim prints the floor it sets)', () => {
-  const s = scenario({ name: 'crypto-count', seed: 5, durationMs: 2_000, followers: 0, workload: [{ kind: 'rate', from: 200, to: 1_800, perSec: 20, command: 'noop' }] });
-  const run = (memo: boolean): World['crypto'] & { byNodes: number } => {
-    const w = new World(s, s.seed, { memo });
-    w.start();
-    w.queue.runUntil(s.durationMs, 1e7);
-    expect(w.checkers.violations, `seed ${s.seed}`).toEqual([]);
-    return { ...w.crypto, byNodes: w.nodeVerifications };
-  };
-
-  it('with the memo no signature the world made is checked for real; without it every receiver checks it', () => {
-    const memo = run(true);
-    const every = run(false);
-    // The same seed makes the same messages either way.
-    expect(every.signed).toBe(memo.signed);
-    expect(memo.signed).toBeGreaterThan(100);
-    // Each signature is remembered as its signer makes it, so none is checked for real.
-    expect(memo.verified).toBe(0);
-    // Each of 4 validators hears the other 3 (and the checkers look too).
-    expect(every.verified).toBeGreaterThan(memo.signed * 3);
-    // Without the world's memo a node remembers what a device does: it checks none of its own
-    // signatures and no precommit again in the next block's certificate, so at most the other three
-    // validators check each signature (the operator's commands by all four): 3.1 checks per signature
-    // here, 4.7 when nodes remembered nothing.
-    expect(every.byNodes).toBeLessThan(every.signed * 3.5);
   });
 });
