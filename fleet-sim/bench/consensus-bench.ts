@@ -1,8 +1,9 @@
 // `npm run bench:consensus`: consensus in the deterministic simulator at n = 4, 7, 10, 16, 31.
 // Reports heights/s and commands/s (simulated time), CPU time per height, bytes per height, and the
-// throughput as a ratio to the signature-verify bound measured in the same run; then the latency
-// bounds: commit within 3d after the proposal, and after a proposer crash within timeoutPropose + 3d
-// (the next round's proposer proposes when its propose timer runs out: core.ts, skipToNextProposal).
+// throughput as a ratio to the signature-verify bound measured in the same run; then the latency of
+// lone commands from publication to commit: 4d (to the proposer, then three message delays), and
+// after the proposer of a command's height crashed within timeoutPropose + 4d (the next round's
+// proposer proposes when its propose timer runs out: core.ts, skipToNextProposal).
 
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
@@ -130,5 +131,6 @@ for (const n of [4, 7]) {
   const all = [...commandLatencies(r.w).values()].flat();
   console.log(`n=${n} d=${d} ms, one command every 250 ms: published to committed p50 ${ms(all, 0.5)}, max ${ms(all, 1)} over ${all.length} commands (4d = ${4 * d} ms plus processing for one that arrives in the commit wait: to the proposer, the proposal, the prevotes, the precommits; one that arrives while an empty height is decided waits up to 3d more)`);
   const c = crashNextProposer(n, base);
+  if (c.latencies.length === 0) throw new Error(`n=${n}: height ${c.height}, whose proposer crashed, committed no command: nothing to time`);
   console.log(`n=${n} the proposer of height ${c.height} crashed before proposing: that height's ${c.latencies.length} command(s) committed ${ms(c.latencies, 1)} after publication at most (bound 4d + timeoutPropose ${propose} = ${4 * d + propose} ms plus processing)`);
 }

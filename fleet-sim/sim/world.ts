@@ -175,7 +175,7 @@ export class World implements MainHost {
     // count real work.
     const inner = createVerifier();
     const counted: Verifier = { backend: inner.backend, verify: (sig, msg, pk) => (this.crypto.verified++, inner.verify(sig, msg, pk)) };
-    const memoV = opts.memo === false ? null : memoVerifier(counted);
+    const memoV = opts.memo === false ? null : memoVerifier(counted, limits.simVerifyCacheMax, limits.simVerifyCacheBytesMax);
     const real = memoV ?? counted;
     const memo = opts.memo === false ? null : memoHash(hash);
     this.hashMemo = memo;

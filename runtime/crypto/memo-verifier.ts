@@ -20,6 +20,7 @@ import { limits } from '../lib/limits.js';
 
 const sigBytes = 64;
 const keyBytes = 32;
+const chunkBytes = 65_536;
 
 /** The signature's first 6 bytes as a number (exact below 2^53). */
 function keyOf(s: Uint8Array): number {
@@ -58,21 +59,36 @@ export function rememberingSigner(signer: Signer, memo: MemoVerifier): Signer {
 /** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time). */
 export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): MemoVerifier {
   const seen = new Map<number, Buffer>();
+  // Entries are carved from chunks of the memo's own, dropped together when it starts again: an entry
+  // from Node's shared 8 KiB pool would keep that whole slab alive for as long as it is remembered.
+  // `bytes` counts what was carved since the last start, replaced entries included.
+  let chunk: Buffer | null = null;
+  let used = 0;
   let bytes = 0;
+  const carve = (n: number): Buffer => {
+    if (chunk === null || used + n > chunk.length) {
+      chunk = Buffer.allocUnsafeSlow(Math.max(chunkBytes, n));
+      used = 0;
+    }
+    used += n;
+    return chunk.subarray(used - n, used);
+  };
   const store = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, ok: boolean): void => {
-    const key = keyOf(signature);
-    if (seen.size >= entriesMax || bytes + 97 + message.length > bytesMax) {
+    const size = 1 + sigBytes + keyBytes + message.length;
+    if (size > bytesMax) return; // never remembered: checked each time
+    if (seen.size >= entriesMax || bytes + size > bytesMax) {
       seen.clear(); // overflow policy: start again (only costs time)
+      chunk = null;
       bytes = 0;
     }
     // A copy: callers pass views of buffers they reuse (wire/signing.ts withSigningBytes).
-    const entry = Buffer.allocUnsafe(1 + sigBytes + keyBytes + message.length);
+    const entry = carve(size);
     entry[0] = ok ? 1 : 0;
     entry.set(signature, 1);
     entry.set(publicKey, 1 + sigBytes);
     entry.set(message, 1 + sigBytes + keyBytes);
-    bytes += entry.length - (seen.get(key)?.length ?? 0);
-    seen.set(key, entry);
+    bytes += size;
+    seen.set(keyOf(signature), entry);
   };
   const v = {
     backend: inner.backend,
@@ -92,7 +108,10 @@ export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVer
       return ok;
     },
     remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void {
-      if (signature.length === sigBytes && publicKey.length === keyBytes) store(signature, message, publicKey, true);
+      if (signature.length !== sigBytes || publicKey.length !== keyBytes) return;
+      const e = seen.get(keyOf(signature));
+      if (e && e[0] === 1 && matches(e, signature, message, publicKey)) return; // signed again: the same bytes
+      store(signature, message, publicKey, true);
     },
   };
   return v;

@@ -91,11 +91,14 @@ export interface Verifier {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
-/** A Signer on `on` (default: the backend initCrypto chose). */
+/** A Signer on `on` (default: the backend initCrypto chose). Its public key is the one its seed makes,
+ *  whatever `kp.publicKey` says: a memo that remembers what a signer signed under its public key
+ *  (memo-verifier.ts) must never be told a key the signatures do not verify under. */
 export function createSigner(kp: KeyPair, on: SodiumBackend = backend()): Signer {
-  const secretKey = on.seedKeyPair(kp.seed).secretKey;
+  const pair = on.seedKeyPair(kp.seed);
+  const secretKey = pair.secretKey;
   return {
-    publicKey: kp.publicKey,
+    publicKey: pair.publicKey,
     sign: (message) => on.signDetached(message, secretKey),
   };
 }

@@ -120,6 +120,7 @@ export const limits = {
   deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)
   deviceVerifyMemoBytesMax: 131_072, // bytes of signed messages those keep; cleared when past either bound
   simVerifyCacheMax: 200_000, // remembered signature checks in one simulated world; cleared when full
+  simVerifyCacheBytesMax: 67_108_864, // bytes those keep (entries carved since the last start); cleared when past it
   simHashCacheMax: 65_536, // remembered hashes in one simulated world (per thread); cleared when full
   simHashCacheBytesMax: 16_777_216, // bytes of hashed input those keep; cleared when past it
 } as const;

@@ -46,19 +46,22 @@ describe('memo verifier', () => {
     expect(v.verify(sig, scratch, a.publicKey)).toBe(false);
   });
 
-  it('holds at most bytesMax of messages: a large one makes it start again', () => {
+  it('holds at most bytesMax: past it it starts again; an entry larger than that is never remembered', () => {
     const k = keyPairFromSeed(new Uint8Array(32).fill(4));
     const s = createSigner(k);
-    const small = new Uint8Array(100).fill(1);
-    const big = new Uint8Array(2_000).fill(2);
+    const msgs = [1, 2, 3].map((b) => new Uint8Array(500).fill(b)); // 597-byte entries
+    const big = new Uint8Array(2_000).fill(9);
     const v = memoVerifier(createVerifier(), 1_000, 1_500);
-    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
-    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
-    expect([v.hits, v.misses]).toEqual([1, 1]);
-    // 2,000 bytes would pass 1,500: the memo starts again, so the small one is checked for real again.
-    expect(v.verify(s.sign(big), big, k.publicKey)).toBe(true);
-    expect(v.verify(s.sign(small), small, k.publicKey)).toBe(true);
-    expect([v.hits, v.misses]).toEqual([1, 3]);
+    const check = (m: Uint8Array): boolean => v.verify(s.sign(m), m, k.publicKey);
+    expect(check(msgs[0] as Uint8Array) && check(msgs[1] as Uint8Array) && check(msgs[0] as Uint8Array)).toBe(true);
+    expect([v.hits, v.misses]).toEqual([1, 2]);
+    // Larger than the whole bound: checked each time, and what is remembered stays.
+    expect(check(big) && check(big)).toBe(true);
+    expect(check(msgs[1] as Uint8Array)).toBe(true);
+    expect([v.hits, v.misses]).toEqual([2, 4]);
+    // A third 597-byte entry would pass 1,500: the memo starts again, so the first is checked again.
+    expect(check(msgs[2] as Uint8Array) && check(msgs[0] as Uint8Array)).toBe(true);
+    expect([v.hits, v.misses]).toEqual([2, 6]);
   });
 
   it('answers a triple its signer remembered without checking it; anything else is checked', () => {
@@ -79,9 +82,11 @@ describe('memo verifier', () => {
     expect(v.verify(sig, forged, k.publicKey)).toBe(false);
     expect(v.verify(sig, msg, other.publicKey)).toBe(false);
     expect(checked).toBe(2);
-    // Wrong sizes are never remembered.
-    v.remember(sig.subarray(0, 63), msg, k.publicKey);
-    expect(v.verify(sig.subarray(0, 63), msg, k.publicKey)).toBe(false);
+    // A key of the wrong size is never remembered: stored, its 33rd byte would read as the message's
+    // first, and a triple nobody checked would match it.
+    const long = Uint8Array.from([...k.publicKey, 0x2a]);
+    v.remember(sig, msg, long);
+    expect(v.verify(sig, Uint8Array.from([0x2a, ...msg]), k.publicKey)).toBe(false);
     expect(checked).toBe(3);
   });
 

@@ -87,12 +87,13 @@ describe('four murmur processes on Mosquitto', () => {
       expect((await fleet.health(id)).height).toBeGreaterThanOrEqual(out.height as number);
       expect(fleet.devices.get(id)?.output).toMatch(/"agent":"mission-reflexes","kind":"started"/);
     }
-    // A device answers its own signatures (each signed vote and proposal goes back through its checks)
-    // and the precommits it sees again in the next block's certificate from memory: at least two a height.
+    // A device answers from memory the precommits it sees again in the next block's certificate (about
+    // three a height at n = 4) and, because its signer seeds the memo, its own votes and proposals as
+    // they come back through its checks (two or more a height): over 4.5 a height only with both.
     const metrics = await (await fetch(`http://127.0.0.1:${fleet.devices.get('d1')?.httpPort}/metrics`)).text();
     const checks = (outcome: string): number => Number(new RegExp(`murmur_signature_checks\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? -1);
     const h1 = (await fleet.health('d1')).height;
-    expect(checks('remembered'), metrics).toBeGreaterThan(h1 / 2);
+    expect(checks('remembered'), metrics).toBeGreaterThan(4.5 * h1);
     expect(checks('verified')).toBeGreaterThan(h1 / 2);
   }, 70_000);
 
