@@ -192,7 +192,7 @@ export class World implements MainHost {
       const forgeryPrng = new Prng(seed).split('forgery');
       this.forgery = new WorldForgery({
         fleet: this.fleet,
-        now: () => this.now(),
+        now: () => Math.floor(this.now()), // whole ms, as submit's
         at: (t, fire) => this.queue.at(t, fire),
         after: (ms, fire) => this.queue.at(this.queue.now + ms, fire),
         publish: (bytes) => this.net.send(operatorIndex, null, bytes),
@@ -747,7 +747,9 @@ export class World implements MainHost {
   /** The operator signs a command and publishes it to every validator through the broker. */
   submit(type: string, args: Readonly<Record<string, unknown>>, as: 'op' | 'watcher' = 'op'): string {
     const nonce = this.workPrng.bytes(16);
-    const t = this.now();
+    // Whole milliseconds, as an operator's clock gives them: a workload rate whose gap is not a whole
+    // number of ms (3/s) puts commands at fractional times, and a fractional issuedAt is refused.
+    const t = Math.floor(this.now());
     const body = encodeCommandBody({ type, nonce, issuedAt: t, expiresAt: t + 600_000, args });
     const env = sealEnvelope('command', this.fleet, as, body, as === 'op' ? this.operator : this.watcher);
     const key = `${as}/${Buffer.from(nonce).toString('hex')}`;
