@@ -45,6 +45,10 @@ export class ConsensusState {
    *  next one starts no sooner than commitWaitMs after it, so a lone command is proposed at once and a
    *  stream of them gathers into blocks at most one per commit wait. See decide in core.ts. */
   commandStartAtMs = -Infinity;
+  /** The height that start brought forward, and commandStartAtMs before it: restored when that height's
+   *  block carried no command (decide in core.ts). */
+  commandStartHeight = -1;
+  commandStartBeforeMs = -Infinity;
   /** This commit wait already has a next-height timer for now (set by a command's arrival). */
   startingEarly = false;
   /** When this node last committed a block (its clock): a peer's status one height behind that block

@@ -363,6 +363,10 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   const p = proof ?? encodeProof(c.block.bytes, certificate);
   fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate, proof: p } });
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
+  // A height brought forward for a command whose block carried none (its proposer had proposed before
+  // the command reached it, on its own timer) brought no command's block forward: it does not count
+  // against the next early start, or a lone command would wait a whole commit wait for it.
+  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command')) s.commandStartAtMs = s.commandStartBeforeMs;
   s.chain.apply(committed);
   noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));
@@ -392,6 +396,8 @@ function startEarly(s: ConsensusState, now: number, fx: Effect[]): void {
   s.startingEarly = true;
   const wait = s.p.config.commitWaitMs;
   // Never more than a commit wait ahead: commits by block sync, each starting early, must not push it on.
+  s.commandStartBeforeMs = s.commandStartAtMs;
+  s.commandStartHeight = s.height;
   s.commandStartAtMs = Math.min(now + wait, Math.max(now, s.commandStartAtMs + wait));
   schedule(s, fx, 'next-height', s.height, 0, s.commandStartAtMs);
 }
