@@ -49,6 +49,8 @@ export class ConsensusState {
    *  block carried no command (decide in core.ts). */
   commandStartHeight = -1;
   commandStartBeforeMs = -Infinity;
+  /** When that was last restored: at most once per commit wait. */
+  commandRestoredAtMs = -Infinity;
   /** This commit wait already has a next-height timer for now (set by a command's arrival). */
   startingEarly = false;
   /** When this node last committed a block (its clock): a peer's status one height behind that block

@@ -365,8 +365,13 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
   // A height brought forward for a command whose block carried none (its proposer had proposed before
   // the command reached it, on its own timer) brought no command's block forward: it does not count
-  // against the next early start, or a lone command would wait a whole commit wait for it.
-  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command')) s.commandStartAtMs = s.commandStartBeforeMs;
+  // against the next early start, or a lone command would wait a whole commit wait for it. Once per
+  // commit wait at most: blocks filled by other txs ahead of a waiting command would otherwise follow
+  // each other with no wait at all until the backlog drained.
+  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command') && now - s.commandRestoredAtMs >= s.p.config.commitWaitMs) {
+    s.commandStartAtMs = s.commandStartBeforeMs;
+    s.commandRestoredAtMs = now;
+  }
   s.chain.apply(committed);
   noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));
