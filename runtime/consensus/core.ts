@@ -400,9 +400,9 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
 function startEarly(s: ConsensusState, now: number, fx: Effect[]): void {
   s.startingEarly = true;
   const wait = s.p.config.commitWaitMs;
-  // Never more than a commit wait ahead: commits by block sync, each starting early, must not push it on.
-  s.commandStartBeforeMs = s.commandStartAtMs;
+  s.commandStartBeforeMs = s.commandStartAtMs; // restored if this height's block carries no command (decide)
   s.commandStartHeight = s.height;
+  // Never more than a commit wait ahead: commits by block sync, each starting early, must not push it on.
   s.commandStartAtMs = Math.min(now + wait, Math.max(now, s.commandStartAtMs + wait));
   schedule(s, fx, 'next-height', s.height, 0, s.commandStartAtMs);
 }

@@ -16,7 +16,6 @@
 // a few comparisons of bytes already in memory. Bounded; cleared when full.
 
 import type { Signer, Verifier } from './sodium.js';
-import { limits } from '../lib/limits.js';
 
 const sigBytes = 64;
 const keyBytes = 32;
@@ -57,7 +56,7 @@ export function rememberingSigner(signer: Signer, memo: MemoVerifier): Signer {
 }
 
 /** `entriesMax` and `bytesMax` bound what it remembers; past either it starts again (only costs time). */
-export function memoVerifier(inner: Verifier, entriesMax: number = limits.simVerifyCacheMax, bytesMax = Infinity): MemoVerifier {
+export function memoVerifier(inner: Verifier, entriesMax: number, bytesMax: number): MemoVerifier {
   const seen = new Map<number, Buffer>();
   // Entries are carved from chunks of the memo's own, dropped together when it starts again: an entry
   // from Node's shared 8 KiB pool would keep that whole slab alive for as long as it is remembered.

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
 import { memoVerifier, rememberingSigner } from '../../runtime/crypto/memo-verifier.js';
+import { limits } from '../../runtime/lib/limits.js';
 
 beforeAll(async () => {
   await initCrypto();
@@ -17,7 +18,7 @@ describe('memo verifier', () => {
     const b = keyPairFromSeed(new Uint8Array(32).fill(2));
     const msg = new TextEncoder().encode('murmur/v1/vote prevote height 7');
     const sig = createSigner(a).sign(msg);
-    const v = memoVerifier(createVerifier());
+    const v = memoVerifier(createVerifier(), limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax);
     expect(v.verify(sig, msg, a.publicKey)).toBe(true);
     expect(v.verify(Uint8Array.from(sig), Uint8Array.from(msg), Uint8Array.from(a.publicKey))).toBe(true);
     expect([v.hits, v.misses]).toEqual([1, 1]);
@@ -69,7 +70,7 @@ describe('memo verifier', () => {
     const other = keyPairFromSeed(new Uint8Array(32).fill(6));
     const inner = createVerifier();
     let checked = 0;
-    const v = memoVerifier({ backend: inner.backend, verify: (sig, m, pk) => (checked++, inner.verify(sig, m, pk)) });
+    const v = memoVerifier({ backend: inner.backend, verify: (sig, m, pk) => (checked++, inner.verify(sig, m, pk)) }, limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax);
     const msg = new TextEncoder().encode('murmur/v1/vote precommit height 9');
     const sig = createSigner(k).sign(msg);
     const scratch = Uint8Array.from(msg);
@@ -94,7 +95,7 @@ describe('memo verifier', () => {
     const k = keyPairFromSeed(new Uint8Array(32).fill(7));
     const inner = createVerifier();
     let checked = 0;
-    const v = memoVerifier({ backend: inner.backend, verify: (sig, m, pk) => (checked++, inner.verify(sig, m, pk)) });
+    const v = memoVerifier({ backend: inner.backend, verify: (sig, m, pk) => (checked++, inner.verify(sig, m, pk)) }, limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax);
     const signer = rememberingSigner(createSigner(k), v);
     expect(signer.publicKey).toEqual(k.publicKey);
     const msg = new TextEncoder().encode('murmur/v1/proposal height 3');
@@ -109,7 +110,7 @@ describe('memo verifier', () => {
   it('forgets everything when full and still answers correctly', () => {
     const k = keyPairFromSeed(new Uint8Array(32).fill(3));
     const s = createSigner(k);
-    const v = memoVerifier(createVerifier(), 4);
+    const v = memoVerifier(createVerifier(), 4, limits.deviceVerifyMemoBytesMax);
     const msgs = Array.from({ length: 10 }, (_, i) => new TextEncoder().encode(`m${i}`));
     for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
     for (const m of msgs) expect(v.verify(s.sign(m), m, k.publicKey)).toBe(true);
