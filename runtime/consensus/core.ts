@@ -365,10 +365,11 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
   // A height brought forward for a command whose block carried none (its proposer had proposed before
   // the command reached it, on its own timer) brought no command's block forward: it does not count
-  // against the next early start, or a lone command would wait a whole commit wait for it. Once per
-  // commit wait at most: blocks filled by other txs ahead of a waiting command would otherwise follow
-  // each other with no wait at all until the backlog drained.
-  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command') && now - s.commandRestoredAtMs >= s.p.config.commitWaitMs) {
+  // against the next early start, or a lone command would wait a whole commit wait for it. Not when the
+  // block was full: then other txs that came first took the room (the pool is first come, first
+  // served), and forgiven, the blocks of that backlog would follow each other with no wait at all until
+  // the command's turn. And once per commit wait at most, whatever else leaves a block without it.
+  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command') && !blockFull(s, c.block.block.txs) && now - s.commandRestoredAtMs >= s.p.config.commitWaitMs) {
     s.commandStartAtMs = s.commandStartBeforeMs;
     s.commandRestoredAtMs = now;
   }
@@ -389,6 +390,13 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   if (!isLight(s) && commandWaiting(s, now)) startEarly(s, now, fx);
   follow(s, now, fx); // the block may have changed this node's role or the validator set
   return committed;
+}
+
+/** Whether a block's txs left no room for one more command (by count, or bytes: buildBlock's limits). */
+function blockFull(s: ConsensusState, txs: readonly Uint8Array[]): boolean {
+  let bytes = 0;
+  for (const t of txs) bytes += t.length;
+  return txs.length >= limits.blockTxCountMax || bytes + limits.commandBytesMax > Math.min(blockTxBytesMax, s.txBytesBudget);
 }
 
 /**

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import { World } from '../../fleet-sim/sim/world.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 
 const d = 20;
 const commitWaitMs = 100;
@@ -108,6 +111,44 @@ describe('a command to an operator-idle swarm', () => {
     const latencies = [...w.submitted].map(([key, at]) => (committedAt.get(key) ?? Infinity) - at);
     expect(latencies.length).toBeGreaterThan(150);
     expect(Math.max(...latencies)).toBeLessThanOrEqual(commitWaitMs + 4 * fast);
+  });
+
+  it('a command behind a backlog of other transactions (four full blocks of telemetry) does not make the blocks ahead of it come back to back: each a commit wait apart', async () => {
+    await initCrypto();
+    // The command starts a height early, but the block takes the telemetry that came first (the pool is
+    // first come, first served). A height brought forward whose block carried no command is forgiven so a
+    // lone command does not wait a commit wait for it; forgiven at every such block, the backlog's blocks
+    // would follow each other with no wait at all until the command's turn (gaps of 3d). A full block is
+    // not forgiven. (Forgiving at most once per commit wait alone gave gaps of 60, 60, 100, 60, 100 ms.)
+    const s: Scenario = { ...scenario(4, []), followers: 0, mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 } };
+    const w = new World(s, 1, {});
+    w.start();
+    // Into a commit wait: 10 ms after a height commits (the heights are idle here: one per commitWait + 3d).
+    w.queue.runUntil(1_000, 1e8);
+    const heightsBefore = w.checkers.decided.size;
+    for (let t = 1_001; t < 1_500 && w.checkers.decided.size === heightsBefore; t++) w.queue.runUntil(t, 1e8);
+    w.queue.runUntil(w.queue.now + 10, 1e8);
+    const backlog = 4 * limits.blockTxCountMax;
+    const v0 = w.nodes[0]!;
+    for (let seq = 0; seq < backlog; seq++) {
+      const body = encodeTelemetryBody({ node: v0.id, session: v0.incarnation, seq, northDm: seq, eastDm: 0, altDm: 0, batteryPermille: 900, completed: '' });
+      w.submitTx(v0, sealEnvelope('telemetry', w.fleet, v0.id, body, v0.signer));
+    }
+    const key = w.submit('noop', {});
+    const sent = w.queue.now;
+    w.queue.runUntil(sent + 2_000, 1e8);
+    expect(w.checkers.violations).toEqual([]);
+    const blocks = [...w.checkers.decided.entries()].sort((a, b) => a[0] - b[0]).filter(([, b]) => b.atMs > sent);
+    const upTo = blocks.findIndex(([, b]) => b.commands.includes(key));
+    expect(upTo, 'the command committed').toBeGreaterThanOrEqual(0);
+    // Four blocks of telemetry ahead of it, then the command's (which takes what is left, if anything).
+    expect(upTo, blocks.map(([h, b]) => `${h}@${b.atMs}`).join(' ')).toBeGreaterThanOrEqual(4);
+    const gaps = blocks.slice(1, upTo + 1).map(([, b], i) => b.atMs - (blocks[i] as (typeof blocks)[number])[1].atMs);
+    const show = `seed 1; gaps between the blocks after the command was sent: ${gaps.join(', ')} ms; txs ${blocks.map(([h]) => w.committedBlock(h)?.block.txs.length).join(', ')}`;
+    for (const g of gaps) expect(g, show).toBeGreaterThanOrEqual(commitWaitMs);
+    // And no slower than that: the first block at once (3d), one more each commit wait.
+    const waited = (blocks[upTo] as (typeof blocks)[number])[1].atMs - sent;
+    expect(waited, show).toBeLessThanOrEqual(3 * d + upTo * (commitWaitMs + 3 * d));
   });
 
   it('a lone command that reaches a node just as the block after a commit wait begins elsewhere is not held back by that block (1 s commit wait, 40 commands)', async () => {
