@@ -10,7 +10,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
-import { ExpiryHeap } from './expiry-heap.js';
+import { NonceTable } from './nonce-table.js';
 import type { ChainExport } from './snapshot.js';
 
 export interface CommittedEvidence {
@@ -39,9 +39,7 @@ export class ChainState {
   checkpointDue: number | null = null;
   readonly evidence: CommittedEvidence[] = [];
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
-  private readonly nonces = new Map<string, number>();
-  /** The same nonces ordered by expiry, so a block forgets the expired ones without scanning the rest. */
-  private readonly expiries = new ExpiryHeap();
+  private readonly nonces = new NonceTable();
   private readonly evidenceKeys = new Set<string>();
   /** Proofs of the last syncWindowHeights committed blocks, oldest first (the first at `recentFrom`):
    *  what block sync serves. Bytes rather than the decoded blocks: 256 of them per device, where a
@@ -164,9 +162,7 @@ export class ChainState {
     assert(this.checkpointDue === null, `applying block ${c.block.height} before the checkpoint of height ${this.checkpointDue} was recorded`);
     for (const tx of c.txs) {
       if (tx.kind === 'command') {
-        assert(this.nonces.size < limits.seenNoncesMax, 'seen-nonce table is full');
-        this.nonces.set(tx.nonceKey, tx.expiresAt);
-        this.expiries.push(tx.expiresAt, tx.nonceKey);
+        this.nonces.add(tx.nonceKey, tx.expiresAt);
       } else if (tx.kind === 'evidence') {
         this.evidenceKeys.add(tx.key);
         this.evidence.push({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height });
@@ -175,11 +171,7 @@ export class ChainState {
       }
     }
     // An expired command can never enter a block again, so its nonce need not be remembered.
-    for (let e = this.expiries.peek(); e !== undefined && e.expiresAt + limits.clockSkewMsMax < c.block.timeMs; e = this.expiries.peek()) {
-      this.expiries.pop();
-      // A key set again later has a later expiry of its own in the heap: only the current one counts.
-      if (this.nonces.get(e.key) === e.expiresAt) this.nonces.delete(e.key);
-    }
+    this.nonces.forgetBefore(c.block.timeMs - limits.clockSkewMsMax);
     this.height = c.block.height;
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
@@ -206,7 +198,7 @@ export class ChainState {
       lastHash: this.lastHash,
       lastTimeMs: this.lastTimeMs,
       manifests: this.manifests.map((m) => ({ fromHeight: m.fromHeight, bytes: m.manifest.bytes })),
-      nonces: [...this.nonces.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      nonces: this.nonces.export(),
       evidence: [...this.evidence],
     };
   }
@@ -228,12 +220,7 @@ export class ChainState {
     this.recent.length = 0;
     this.manifests.length = 0;
     this.manifests.push(...manifests);
-    this.nonces.clear();
-    this.expiries.clear();
-    for (const [k, v] of s.nonces) {
-      this.nonces.set(k, v);
-      this.expiries.push(v, k);
-    }
+    this.nonces.load(s.nonces);
     this.evidence.length = 0;
     this.evidenceKeys.clear();
     for (const e of s.evidence) {
