@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
+import { brokerUrlProblem } from '../links/broker-url.js';
 import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
@@ -26,7 +27,9 @@ export const commonHelp = `Common options:
 
 export function brokerUrl(v: string | undefined): string {
   const url = v ?? process.env.MURMUR_BROKER ?? 'mqtt://127.0.0.1:1883';
-  if (!/^(mqtts?|wss?):\/\/\S+$/.test(url)) throw new CliError(`--broker "${url}" is not a broker URL like mqtt://127.0.0.1:1883`, exitCodes.usage);
+  const problem = brokerUrlProblem(url);
+  const from = v === undefined && process.env.MURMUR_BROKER !== undefined ? ' (from MURMUR_BROKER)' : '';
+  if (problem !== null) throw new CliError(`--broker "${url}"${from}: ${problem}; give a broker URL like mqtt://127.0.0.1:1883`, exitCodes.usage);
   return url;
 }
 

@@ -6,6 +6,7 @@ import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
+import { brokerUrlProblem } from '../links/broker-url.js';
 import { withReleasedPackages } from '../lib/released-require.js';
 import { limits } from '../lib/limits.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
@@ -192,6 +193,8 @@ function deviceConfigSchemaFor(z: Zod) {
     })
     .strict()
     .superRefine((c, ctx) => {
+      const bad = brokerUrlProblem(c.mqtt.url);
+      if (bad !== null) ctx.addIssue({ code: 'custom', path: ['mqtt', 'url'], message: bad });
       const cp = checkpointOf(c);
       if (c.snapshots.everyHeights !== undefined && c.snapshots.everyHeights % cp !== 0) ctx.addIssue({ code: 'custom', path: ['snapshots', 'everyHeights'], message: `must be a multiple of the checkpoint interval (${cp})` });
       // Two checkpoints deep at least, so the snapshot a peer serves is always within block sync's reach.

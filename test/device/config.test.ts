@@ -55,6 +55,10 @@ describe('device.yaml', () => {
     [good + 'geofence: { polygon: [[0, 0], [0, 10], [north, 5]] }\n', 'device.yaml: geofence.polygon.2.0: is "north", expected a number; list 3 to 64 [north, east] points in metres'],
     [good.replace('}', ', clientId: "a b" }'), 'device.yaml: mqtt.clientId: "a b" is not valid; use 1-48 letters, digits'],
     [good + 'colour: red\n', 'device.yaml: colour: unknown field; remove it or check its spelling'],
+    // mqtt.js would connect to port 1883 instead, without a word.
+    [good.replace('1883', '1883x'), 'device.yaml: mqtt.url: "mqtt://127.0.0.1:1883x": its port "1883x" is not a number; use a broker URL like mqtt://127.0.0.1:1883'],
+    [good.replace('1883', '99999'), 'mqtt.url: "mqtt://127.0.0.1:99999": its port 99999 is past 65535'],
+    [good.replace('mqtt://', 'http://'), 'device.yaml: mqtt.url: "http://127.0.0.1:1883" is not valid; use a broker URL'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],
     [good + 'snapshots: { everyHeights: 0 }\n', 'snapshots.everyHeights: 0: too small'],

@@ -26,7 +26,7 @@ describe('fleet-sim start', () => {
     expect(a.stderr).toContain('--broker needs --realtime');
     const b = await runCli('fleet-sim', ['start', '--realtime', '--broker', 'localhost', '--exit']);
     expect(b.code).toBe(2);
-    expect(b.stderr).toContain('--broker must look like mqtt://host:port');
+    expect(b.stderr).toContain('give one like mqtt://127.0.0.1:1883');
   });
 
   it('runs a short scenario flat out: dashboard address, progress, summary, JSON and HTML reports', async () => {
