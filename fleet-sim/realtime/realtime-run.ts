@@ -20,6 +20,7 @@ import type { FaultKind, NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
 import { FleetProcs, type RealDevice } from './fleet-procs.js';
 import { FaultPlan } from './fault-plan.js';
+import { proposerCrashWaitMs } from '../sim/world-faults.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
@@ -336,7 +337,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         actions.push({
           at: f.at,
           run: async () => {
-            const i = f.node === 'proposer' ? proposerIndex() : f.node;
+            let i = f.node === 'proposer' ? proposerIndex() : f.node;
+            // The proposer in office, unless it is Byzantine (crashing the liar tests nothing): then the
+            // first honest one after it, as in the deterministic world (world-faults.ts).
+            const until = Date.now() + proposerCrashWaitMs;
+            const liar = (n: number): boolean => s.faults.some((b) => b.kind === 'byzantine' && b.node === n && b.at <= f.at);
+            while (f.node === 'proposer' && liar(i) && Date.now() < until) {
+              await sleep(10);
+              i = proposerIndex();
+            }
             lastCrashed = i;
             crashed.add(i);
             await fleet.kill(device(i));

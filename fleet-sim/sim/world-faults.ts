@@ -9,6 +9,9 @@ import type { Behavior } from '../scenario/scenario.js';
 import { SimStorage } from './sim-storage.js';
 import type { SimNode, World } from './world.js';
 
+/** How long `crash: proposer` waits for an honest proposer when the one in office is Byzantine. */
+export const proposerCrashWaitMs = 2_000;
+
 export function scheduleFaults(w: World): void {
   // The node the latest crash fault took down (a scenario may restart `crashed`).
   let lastCrashed = 0;
@@ -19,9 +22,22 @@ export function scheduleFaults(w: World): void {
     if (nodeFault && !w.owns(0)) continue;
     w.queue.at(f.at, () => {
       switch (f.kind) {
-        case 'crash':
-          lastCrashed = f.node === 'proposer' ? w.currentProposer() : f.node;
-          return w.crash(w.nodes[lastCrashed] as SimNode, 'intact');
+        case 'crash': {
+          if (f.node !== 'proposer') {
+            lastCrashed = f.node;
+            return w.crash(w.nodes[f.node] as SimNode, 'intact');
+          }
+          // The proposer at that moment, unless it is Byzantine (crashing the liar tests nothing): then
+          // the first honest one after it, looked for every 10 ms for up to proposerCrashWaitMs.
+          const until = f.at + proposerCrashWaitMs;
+          const crashProposer = (): void => {
+            const p = w.currentProposer();
+            if ((w.nodes[p] as SimNode).byzantine !== null && w.queue.now + 10 <= until) return void w.queue.at(w.queue.now + 10, crashProposer);
+            lastCrashed = p;
+            w.crash(w.nodes[p] as SimNode, 'intact');
+          };
+          return crashProposer();
+        }
         case 'restart': {
           const n = w.nodes[f.node === 'crashed' ? lastCrashed : f.node] as SimNode;
           if (n.shell && f.wal !== 'intact') w.crash(n, f.wal);
