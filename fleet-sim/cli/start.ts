@@ -129,7 +129,7 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   const hub = new EventHub();
   const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
   if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
-  const progress = new Progress(scenario, o.progress, (t) => process.stdout.write(t));
+  const progress = new Progress(scenario, o.progress, (t) => process.stdout.write(t), true);
   // Redrawn on every frame the run samples.
   const frames: RunObserver = { onEvent: (e) => void (e.t === 'frame' && progress.show(e.at)) };
   // A log line while the bar is drawn starts on a line of its own.

@@ -40,11 +40,14 @@ export interface LiveRunResult {
   readonly server: DashboardServer | null;
 }
 
-function progressLine(s: Scenario, simMs: number, height: number, commands: number): string {
+function progressLine(s: Scenario, simMs: number, height: number, commands: number, viaBroker: boolean): string {
   const width = 30;
   const frac = Math.min(1, simMs / s.durationMs);
   const fill = Math.round(frac * width);
-  return `[${'█'.repeat(fill)}${'░'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${(simMs / 1000).toFixed(0)}/${(s.durationMs / 1000).toFixed(0)} s  height ${height}  commands ${commands}`;
+  // A real-time run hears the devices through the broker, as an operator does: while it is down the
+  // height stands still here though the fleet goes on over its radios, and catches up when it is back.
+  const deaf = viaBroker && s.faults.some((f) => f.kind === 'broker-down' && simMs >= f.at && simMs < f.until);
+  return `[${'█'.repeat(fill)}${'░'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${(simMs / 1000).toFixed(0)}/${(s.durationMs / 1000).toFixed(0)} s  height ${height}  commands ${commands}${deaf ? '  (broker down: heard again when it is back)' : ''}`;
 }
 
 /** The terminal's progress for either mode: it counts commits as an observer; `show` redraws a bar in
@@ -56,10 +59,12 @@ export class Progress implements RunObserver {
   /** A bar is on the current line (a log line must start a new one). */
   drawn = false;
 
+  /** `viaBroker`: the run hears commits through the broker (real time), not from the world itself. */
   constructor(
     private readonly s: Scenario,
     private readonly mode: 'bar' | 'lines' | 'none',
     private readonly out: (text: string) => void,
+    private readonly viaBroker = false,
   ) {}
 
   onEvent(e: RunEvent): void {
@@ -70,16 +75,16 @@ export class Progress implements RunObserver {
 
   show(simMs: number): void {
     if (this.mode === 'bar') {
-      this.out(`\r${progressLine(this.s, simMs, this.height, this.commands)}`);
+      this.out(`\r${progressLine(this.s, simMs, this.height, this.commands, this.viaBroker)}\x1b[K`);
       this.drawn = true;
     } else if (this.mode === 'lines' && Math.floor((simMs / this.s.durationMs) * 10) !== this.decile) {
       this.decile = Math.floor((simMs / this.s.durationMs) * 10);
-      this.out(`${progressLine(this.s, simMs, this.height, this.commands)}\n`);
+      this.out(`${progressLine(this.s, simMs, this.height, this.commands, this.viaBroker)}\n`);
     }
   }
 
   finish(simMs: number): void {
-    if (this.mode === 'bar') this.out(`\r${progressLine(this.s, simMs, this.height, this.commands)}\n`);
+    if (this.mode === 'bar') this.out(`\r${progressLine(this.s, simMs, this.height, this.commands, this.viaBroker)}\x1b[K\n`);
     this.drawn = false;
   }
 }
