@@ -15,7 +15,7 @@ describe('progress line', () => {
     expect(outage).toBeDefined();
     const lines: string[] = [];
     const p = new Progress(s, 'bar', (t) => lines.push(t), true);
-    p.onEvent({ t: 'commit', at: 1_000, height: 12, round: 0, proposer: 'v0', latencyMs: 5, txs: 3, commands: 3 });
+    p.onEvent({ t: 'commit', at: 1_000, height: 12, round: 0, proposer: 0, latencyMs: 5, txs: 3, commands: 3 });
     p.show((outage?.at ?? 0) - 1_000);
     p.show((outage?.at ?? 0) + 1_000);
     p.finish(s.durationMs);
