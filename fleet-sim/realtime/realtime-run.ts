@@ -145,6 +145,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   for (const f of s.faults) {
     if (f.kind === 'byzantine' && realtimeBehaviors.includes(f.behavior) && !byzantine.has(f.node)) byzantine.set(f.node, new ByzantineDevice({ index: f.node, fleet: fleetName, ids, validators: s.validators, seed: s.seed }));
   }
+  /** Nodes a twins fault will copy (twinned: those copied so far). */
+  const twinTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'twins' ? [f.node] : [])));
   const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
   const fleet = new FleetProcs({
     ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
@@ -168,8 +170,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       ...(s.consensus.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: s.consensus.snapshotEveryHeights } : {}),
       ...(s.consensus.followerSources !== undefined ? { followerSources: s.consensus.followerSources } : {}),
     },
-    inProcess: (i) => byzantine.has(i),
-    hooks: (i, parts) => byzantine.get(i)?.hooks(parts.signer),
+    inProcess: (i) => byzantine.has(i) || twinTargets.has(i),
+    // A twinned node is Byzantine by design: its copies do not stop when they hear each other's births
+    // (runtime/device/identity-guard.ts), as an honest device with a copied key would.
+    hooks: (i, parts) => ({ ...byzantine.get(i)?.hooks(parts.signer), ...(twinTargets.has(i) ? { identityConflict: () => undefined } : {}) }),
   });
   const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
   const status = new Map<string, StatusJson>();

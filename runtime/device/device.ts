@@ -18,6 +18,7 @@ import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
+import { IdentityGuard, type IdentityConflict } from './identity-guard.js';
 import type { MqttLink } from '../links/mqtt-link.js';
 import type { Router } from '../links/router.js';
 import type { SerialLink } from '../links/serial-link.js';
@@ -109,6 +110,9 @@ export interface DeviceHooks {
   /** Wraps the device's own transactions (agents' attestations, telemetry) on their way to the
    *  mempool and the links; the wrapper is handed the real submit, which it may also call itself. */
   readonly txSubmit?: (submit: (envelope: Uint8Array) => void) => (envelope: Uint8Array) => void;
+  /** Replaces what the device does when another process holds its key (identity-guard.ts; default:
+   *  log it and stop). fleet-sim's twins are Byzantine by design: both copies go on. */
+  readonly identityConflict?: (c: IdentityConflict) => void;
 }
 
 export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
@@ -158,6 +162,8 @@ export class Device {
   httpPort = 0;
   private state: StatusJson['state'] = 'starting';
   private readonly session: number;
+  /** One identity, one process: the proof in each birth, and the check of others' (identity-guard.ts). */
+  private readonly identity: IdentityGuard;
   private telemetrySeq = 0;
   /** Which telemetry periods sign a report (telemetry-gate.ts). */
   private readonly telemetryGate: TelemetryGate;
@@ -183,13 +189,14 @@ export class Device {
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
     const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
+    this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, startedAtMs: startedAt, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
     const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);
     const links = createLinks({
       fleet,
       node: c.id,
       peers,
-      mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: c.mqtt.clientId } : {}), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
+      mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, birth: () => this.identity.birth(), ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: c.mqtt.clientId } : {}), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
       // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
       radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
       ...(c.routing ? { policy: Object.fromEntries(Object.entries(c.routing).filter(([, v]) => v !== undefined)) } : {}),
@@ -197,6 +204,10 @@ export class Device {
     if (!links.ok) throw new Error(links.error);
     this.link = links.value.router;
     this.mqtt = links.value.mqtt;
+    this.mqtt?.onNodeState((st) => {
+      const k = this.identity.check(st);
+      if (k !== null) (hooks.identityConflict ?? ((x: IdentityConflict) => this.identityConflict(x)))(k);
+    });
     this.radios = links.value.radios;
     this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: this.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
     this.membership = new MembershipView(c.id, membershipConfigOf(c, p.heartbeats));
@@ -316,6 +327,19 @@ export class Device {
       cancel = () => clearTimeout(t);
     }
     this.pending.add(cancel);
+  }
+
+  /**
+   * Another process holds this device's key and connected just now (identity-guard.ts). Whichever of
+   * the two this is, going on would sign votes the other does not know of: evidence against this
+   * device, or worse. It stops at once (no more input is taken from here on) and exits 1; the other
+   * stops too when it hears this one's next birth.
+   */
+  private identityConflict(k: IdentityConflict): void {
+    if (this.state === 'stopping') return;
+    const at = new Date(k.since).toISOString();
+    this.log.fatal({ event: 'identity-conflict', instance: k.instance, since: at }, `another process holds the key of ${this.p.config.id} and connected to the broker at ${at} (instance ${k.instance}); stopping before signing anything more, so the two never sign conflicting votes: run each device identity in one place only (a copied key, device.yaml or disk image does this)`);
+    void this.stop().finally(() => process.exit(1));
   }
 
   /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). */

@@ -51,6 +51,9 @@ export interface MqttLinkOptions {
   readonly startWaitMs?: number;
   /** Where connection events go (connected, disconnected with the reason); default: nowhere. */
   readonly log?: (event: string, detail: Record<string, unknown>) => void;
+  /** Fields added to each birth (the online state published at every connection) and to the Last Will
+   *  set for that connection: the device's proof of who connected (runtime/device/identity-guard.ts). */
+  readonly birth?: () => Pick<NodeState, 'instance' | 'since' | 'sig'>;
 }
 
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
@@ -72,6 +75,8 @@ export class MqttLink implements Link {
   private readonly pubOpts: Record<TrafficClass, IClientPublishOptions>;
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   private readonly stateHandlers: ((s: NodeState) => void)[] = [];
+  /** The current connection's proof of who connected (opts.birth), in its Will, birth and goodbye. */
+  private proof: Pick<NodeState, 'instance' | 'since' | 'sig'> = {};
   private client: MqttClient | undefined;
   private connected = false;
   private running = false;
@@ -175,7 +180,7 @@ export class MqttLink implements Link {
     // Bounded: a broker that stopped answering must not hang the shutdown.
     const within = (p: Promise<unknown>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
     if (c.connected) {
-      await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), { qos: 1, retain: true }, () => r())), 1_000);
+      await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), { qos: 1, retain: true }, () => r())), 1_000);
     }
     await within(c.endAsync(false).catch(() => undefined), 2_000);
     if (!c.disconnected) c.end(true);
@@ -204,7 +209,7 @@ export class MqttLink implements Link {
     this.handlers.push(handler);
   }
 
-  /** Birth and death announcements of other nodes (retained state topic). */
+  /** Birth and death announcements (retained state topic) of every node, this one's included. */
   onNodeState(handler: (s: NodeState) => void): void {
     this.stateHandlers.push(handler);
   }
@@ -222,8 +227,11 @@ export class MqttLink implements Link {
     return this.session;
   }
 
+  /** The Will of the next connection; its proof (opts.birth) goes into that connection's birth and
+   *  goodbye too, so all three say the same connection. */
   private will(): NonNullable<IClientOptions['will']> {
-    return { topic: this.topics.state(this.opts.node), payload: encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session }), qos: 1, retain: true };
+    this.proof = this.opts.birth?.() ?? {};
+    return { topic: this.topics.state(this.opts.node), payload: encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), qos: 1, retain: true };
   }
 
   private onConnect(): void {
@@ -237,7 +245,7 @@ export class MqttLink implements Link {
     (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
     this.subscribed = new Set();
     this.subscribe(c);
-    c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'online', session: this.session }), { qos: 1, retain: true });
+    c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'online', session: this.session, ...this.proof }), { qos: 1, retain: true });
     this.connected = true;
     this.log('connected', { url: this.opts.url, session: this.session });
     this.drain();

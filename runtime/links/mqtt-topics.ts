@@ -83,6 +83,11 @@ export interface NodeState {
   readonly state: 'online' | 'offline';
   /** Sparkplug bdSeq: the death that matches a birth carries the same session number. */
   readonly session: number;
+  /** A birth's proof of who connected (runtime/device/identity-guard.ts): the process's random
+   *  instance id, when it connected (its clock, ms) and its signature over both, hex. */
+  readonly instance?: string;
+  readonly since?: number;
+  readonly sig?: string;
 }
 
 export function encodeNodeState(s: NodeState): Buffer {
@@ -90,11 +95,12 @@ export function encodeNodeState(s: NodeState): Buffer {
 }
 
 export function parseNodeState(b: Uint8Array): NodeState | undefined {
-  if (b.length > 256) return undefined;
+  if (b.length > 512) return undefined;
   try {
     const v = JSON.parse(Buffer.from(b).toString('utf8')) as Partial<NodeState>;
     if (typeof v.node !== 'string' || (v.state !== 'online' && v.state !== 'offline') || typeof v.session !== 'number') return undefined;
-    return { node: v.node, state: v.state, session: v.session };
+    const proof = typeof v.instance === 'string' && typeof v.since === 'number' && typeof v.sig === 'string' ? { instance: v.instance, since: v.since, sig: v.sig } : {};
+    return { node: v.node, state: v.state, session: v.session, ...proof };
   } catch {
     return undefined;
   }

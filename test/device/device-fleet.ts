@@ -3,7 +3,7 @@
 // by PID, and the operator CLI run as a process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
@@ -110,6 +110,20 @@ export class DeviceFleet {
       );
       this.devices.set(id, { id, config, httpPort, output: '', proc: undefined as unknown as ChildProcess, ready: Promise.resolve(0) });
     }
+  }
+
+  /** Registers `as`: device `id`'s config with a data directory and HTTP port of its own (a second
+   *  process with the same key, as a copied device.yaml makes). Start it with start(as). */
+  async copy(id: string, as: string): Promise<DeviceProc> {
+    const d = this.devices.get(id);
+    if (!d) throw new Error(`no device ${id}`);
+    const httpPort = await freePort();
+    const config = join(this.dir, `${as}.yaml`);
+    const text = readFileSync(d.config, 'utf8').replace(`dataDir: data/${id}`, `dataDir: data/${as}`).replace(/http: \{ port: \d+ \}/, `http: { port: ${httpPort} }`);
+    writeFileSync(config, text);
+    const c: DeviceProc = { id: as, config, httpPort, output: '', proc: undefined as unknown as ChildProcess, ready: Promise.resolve(0) };
+    this.devices.set(as, c);
+    return c;
   }
 
   /** Starts (or restarts) one device; `ready` resolves with the ms the process took to be ready. */
