@@ -332,14 +332,14 @@ export class Device {
   /**
    * Another process holds this device's key and connected just now (identity-guard.ts). Whichever of
    * the two this is, going on would sign votes the other does not know of: evidence against this
-   * device, or worse. It stops at once (no more input is taken from here on) and exits 1; the other
-   * stops too when it hears this one's next birth.
+   * device, or worse. It stops at once (no more input is taken from here on) and exits 3 (refused: the
+   * systemd unit does not restart it); the other stops too when it hears this one's birth or Will.
    */
   private identityConflict(k: IdentityConflict): void {
     if (this.state === 'stopping') return;
     const at = new Date(k.since).toISOString();
     this.log.fatal({ event: 'identity-conflict', instance: k.instance, since: at }, `another process holds the key of ${this.p.config.id} and connected to the broker at ${at} (instance ${k.instance}); stopping before signing anything more, so the two never sign conflicting votes: run each device identity in one place only (a copied key, device.yaml or disk image does this)`);
-    void this.stop().finally(() => process.exit(1));
+    void this.stop().finally(() => process.exit(3)); // murmur's "refused" (runtime/cli/kit.ts exitCodes)
   }
 
   /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). */

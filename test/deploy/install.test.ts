@@ -50,7 +50,7 @@ describe('install.sh into a temporary prefix', () => {
     expect(r.stdout).toMatch(/not creating the system user murmur \(in group dialout\): --prefix is not \//);
     expect(r.stdout).toMatch(/health check skipped: .*not provisioned/);
     const unit = readFileSync(join(prefix, 'etc/systemd/system/murmur.service'), 'utf8');
-    for (const line of ['Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/murmur', 'User=murmur', 'SupplementaryGroups=dialout']) {
+    for (const line of ['Restart=on-failure', 'RestartPreventExitStatus=3', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/murmur', 'User=murmur', 'SupplementaryGroups=dialout']) {
       expect(unit.split('\n')).toContain(line);
     }
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/var/lib/murmur']);
