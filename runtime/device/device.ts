@@ -189,7 +189,7 @@ export class Device {
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
     const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
-    this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, startedAtMs: startedAt, now: () => Date.now() });
+    this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
     const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);
     const links = createLinks({
@@ -204,8 +204,8 @@ export class Device {
     if (!links.ok) throw new Error(links.error);
     this.link = links.value.router;
     this.mqtt = links.value.mqtt;
-    this.mqtt?.onNodeState((st) => {
-      const k = this.identity.check(st);
+    this.mqtt?.onNodeState((st, retained) => {
+      const k = this.identity.check(st, retained);
       if (k !== null) (hooks.identityConflict ?? ((x: IdentityConflict) => this.identityConflict(x)))(k);
     });
     this.radios = links.value.radios;

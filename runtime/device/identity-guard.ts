@@ -5,15 +5,21 @@
 // liars. They also share the MQTT client id, so the broker drops one whenever the other connects.
 //
 // Each process announces itself in every birth (the retained online state it publishes at each
-// connection) and in the Last Will it leaves with the broker for that connection: a random instance
-// id, when it connected (its clock) and its signature over both. The two processes are never connected
-// at once (one client id: the broker drops the older connection, whose Will then replaces the birth),
-// but each finds the other's birth or Will retained when it connects again. A process that hears a
-// state of its own id, signed with its own key, by another instance, for a connection made after it
-// started, knows another process holds its key and is connecting now: what an earlier run of this
-// device left retained is older than this process. It stops before it signs anything more.
-// Unsigned or wrongly signed births are ignored (the state topic is open to any client the broker
-// lets publish there): only the key's holder can stop a device this way.
+// connection), in the Last Will it leaves with the broker for that connection and in its goodbye: a
+// random instance id, when the connection was made (its clock) and its signature over both. Another
+// instance's state, signed with this device's key, shows another process holds the key; it shows that
+// the process is running now when
+// - it comes as published, not retained: that process is connected at this moment (a second process
+//   with a client id of its own); or
+// - the same instance is heard for two connections (two `since`): it connected again while this one
+//   ran. Two processes with one client id are never connected at once (the broker drops the older
+//   connection, whose Will then stands retained), but each finds the other's newer birth or Will
+//   retained when it connects again.
+// What an earlier run of this device left retained is one connection, heard once: never a conflict,
+// whatever either clock says (a Raspberry Pi without a clock battery boots with an old time). Unsigned
+// or wrongly signed states are ignored: anyone the broker lets publish there could write one, and only
+// the key's holder can stop a device this way. A device that finds a conflict stops before it signs
+// anything more.
 
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8 } from '../lib/bytes.js';
@@ -27,9 +33,14 @@ export interface IdentityConflict {
   readonly since: number;
 }
 
+/** Other instances remembered (an earlier run or two of this device, and at most a few impostors). */
+const heardMax = 16;
+
 export class IdentityGuard {
   readonly instance = randomBytes(8).toString('hex');
   private conflict: IdentityConflict | null = null;
+  /** Other instances heard so far, each with the connection time it was first heard with (bounded). */
+  private readonly heard = new Map<string, number>();
 
   constructor(
     private readonly o: {
@@ -37,8 +48,6 @@ export class IdentityGuard {
       readonly node: string;
       readonly signer: Signer;
       readonly verifier: Verifier;
-      /** When this process started (wall clock, ms): births from before it may be an earlier run's. */
-      readonly startedAtMs: number;
       readonly now: () => number;
     },
   ) {}
@@ -53,13 +62,19 @@ export class IdentityGuard {
     return { instance: this.instance, since, sig: toHex(this.o.signer.sign(this.message(this.instance, since))) };
   }
 
-  /** A birth or Will heard on the state topic: the conflict it shows, the first time one does, else null. */
-  check(s: NodeState): IdentityConflict | null {
+  /** A birth, Will or goodbye heard on the state topic (`retained`: sent as retained, on subscribing):
+   *  the conflict it shows, the first time one does, else null. */
+  check(s: NodeState, retained: boolean): IdentityConflict | null {
     if (this.conflict !== null || s.node !== this.o.node) return null;
     if (s.instance === undefined || s.since === undefined || s.sig === undefined || s.instance === this.instance) return null;
-    if (s.since < this.o.startedAtMs || !/^[0-9a-f]{128}$/.test(s.sig) || s.instance.length > 64) return null;
+    if (!/^[0-9a-f]{128}$/.test(s.sig) || s.instance.length > 64) return null;
     const sig = fromHex(s.sig);
     if (sig === undefined || !this.o.verifier.verify(sig, this.message(s.instance, s.since), this.o.signer.publicKey)) return null;
+    const before = this.heard.get(s.instance);
+    if (retained && (before === undefined || before === s.since)) {
+      if (before === undefined && this.heard.size < heardMax) this.heard.set(s.instance, s.since);
+      return null;
+    }
     this.conflict = { instance: s.instance, since: s.since };
     return this.conflict;
   }

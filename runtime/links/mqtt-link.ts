@@ -74,7 +74,7 @@ export class MqttLink implements Link {
   private readonly qos: Record<TrafficClass, QoS>;
   private readonly pubOpts: Record<TrafficClass, IClientPublishOptions>;
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
-  private readonly stateHandlers: ((s: NodeState) => void)[] = [];
+  private readonly stateHandlers: ((s: NodeState, retained: boolean) => void)[] = [];
   /** The current connection's proof of who connected (opts.birth), in its Will, birth and goodbye. */
   private proof: Pick<NodeState, 'instance' | 'since' | 'sig'> = {};
   private client: MqttClient | undefined;
@@ -142,7 +142,7 @@ export class MqttLink implements Link {
     };
     const client = connectMqtt(o.url, options);
     this.client = client;
-    client.on('message', (topic, payload) => this.receive(topic, payload));
+    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
     client.on('close', () => this.onClose());
     client.on('error', (e) => this.log('error', { reason: e.message }));
     client.on('connect', () => this.onConnect());
@@ -210,7 +210,7 @@ export class MqttLink implements Link {
   }
 
   /** Birth and death announcements (retained state topic) of every node, this one's included. */
-  onNodeState(handler: (s: NodeState) => void): void {
+  onNodeState(handler: (s: NodeState, retained: boolean) => void): void {
     this.stateHandlers.push(handler);
   }
 
@@ -342,7 +342,8 @@ export class MqttLink implements Link {
     if (published) flushNow(c);
   }
 
-  private receive(topic: string, payload: Buffer): void {
+  /** `retained`: the broker sent it as a retained message (on subscribing), not as it was published. */
+  private receive(topic: string, payload: Buffer, retained = false): void {
     // A fleet uses a few topics per peer: cache their parse (bounded; cleared when full).
     let t = this.parsedTopics.get(topic);
     if (t === undefined) {
@@ -356,7 +357,7 @@ export class MqttLink implements Link {
     }
     if (t.type === 'state') {
       const s = parseNodeState(payload);
-      if (s && s.node === t.from) for (const h of this.stateHandlers) h(s);
+      if (s && s.node === t.from) for (const h of this.stateHandlers) h(s, retained);
       return;
     }
     if (t.type === 'unicast' && t.to !== this.opts.node) return; // someone else's inbox (a wide subscription)

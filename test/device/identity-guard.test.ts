@@ -1,51 +1,61 @@
-// One identity, one process (runtime/device/identity-guard.ts): a birth or Will of this device's id,
-// signed with its key, by another instance, for a connection made after this process started, is a
-// conflict; anything else is not (this process's own, an earlier run's, unsigned, signed with another key).
+// One identity, one process (runtime/device/identity-guard.ts). Another instance's state, signed with
+// this device's key, is a conflict when it comes as published (that process is connected now) or when
+// that instance is heard for a second connection (it connected again while this one ran). What an
+// earlier run left retained is one connection heard once: never a conflict, whatever the clocks say.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSigner, createVerifier, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
 import { IdentityGuard } from '../../runtime/device/identity-guard.js';
-import { parseNodeState, encodeNodeState } from '../../runtime/links/mqtt-topics.js';
+import { encodeNodeState, parseNodeState, type NodeState } from '../../runtime/links/mqtt-topics.js';
 
 beforeAll(async () => {
   await initCrypto();
 });
 
+let clock = 1_000_000;
+const guard = (key: KeyPair) => new IdentityGuard({ fleet: 'f', node: 'd2', signer: createSigner(key), verifier: createVerifier(), now: () => clock });
+/** A state of d2 as it travels: JSON on the retained state topic. */
+const stateOf = (g: IdentityGuard, state: 'online' | 'offline' = 'online'): NodeState => parseNodeState(encodeNodeState({ node: 'd2', state, session: 3, ...g.birth() })) as NodeState;
+
 describe('IdentityGuard', () => {
-  it('a signed birth of another instance after this one started is a conflict, once', () => {
+  it('another process connecting again while this one runs (one client id: each finds the other retained): a conflict, reported once', () => {
     const key = generateKeyPair();
-    let clock = 1_000_000;
-    const mk = (startedAtMs: number) => new IdentityGuard({ fleet: 'f', node: 'd2', signer: createSigner(key), verifier: createVerifier(), startedAtMs, now: () => clock });
-    const me = mk(1_000_000);
-    const other = mk(999_000);
-    clock = 1_000_500;
-    // As it travels: JSON on the retained state topic.
-    const heard = parseNodeState(encodeNodeState({ node: 'd2', state: 'online', session: 3, ...other.birth() }));
-    expect(heard?.instance).toBe(other.instance);
-    expect(me.check(heard!)).toEqual({ instance: other.instance, since: 1_000_500 });
-    expect(me.check(heard!), 'reported once').toBeNull();
+    const me = guard(key);
+    const other = guard(key);
+    clock += 100;
+    const first = stateOf(other, 'offline'); // its Will, retained after the broker dropped it for us
+    expect(me.check(first, true), 'one connection heard once: it may be an earlier run').toBeNull();
+    expect(me.check(first, true), 'the same connection heard again').toBeNull();
+    clock += 300;
+    const again = stateOf(other); // it connected again
+    expect(me.check(again, true)).toEqual({ instance: other.instance, since: again.since });
+    expect(me.check(stateOf(other), false), 'reported once').toBeNull();
   });
 
-  it('is not fooled: its own birth, an earlier run, another key, a forged or missing signature, another node', () => {
+  it('another process connected right now (a client id of its own): its birth arrives as published, a conflict at once', () => {
     const key = generateKeyPair();
-    let clock = 2_000_000;
-    const guard = (k = key, startedAtMs = 2_000_000) => new IdentityGuard({ fleet: 'f', node: 'd2', signer: createSigner(k), verifier: createVerifier(), startedAtMs, now: () => clock });
-    const me = guard();
-    const birth = (g: IdentityGuard, over: Record<string, unknown> = {}) => ({ node: 'd2', state: 'online' as const, session: 1, ...g.birth(), ...over });
-    clock = 2_000_100;
-    expect(me.check(birth(me)), 'its own').toBeNull();
-    clock = 1_999_000;
-    expect(me.check(birth(guard(key, 1_990_000))), 'made before this process started: an earlier run').toBeNull();
-    clock = 2_000_200;
-    expect(me.check(birth(guard(generateKeyPair()))), 'signed with another key (anyone may publish on the topic)').toBeNull();
-    const real = birth(guard());
-    expect(me.check({ ...real, since: real.since! + 1 }), 'since changed after signing').toBeNull();
+    const me = guard(key);
+    const other = guard(key);
+    expect(me.check(stateOf(other), false)).toEqual({ instance: other.instance, since: expect.any(Number) });
+  });
+
+  it('is not fooled: its own state, an earlier run (even one with a later clock), another key, a changed or missing signature, another node', () => {
+    const key = generateKeyPair();
+    const me = guard(key);
+    expect(me.check(stateOf(me), false), 'its own birth').toBeNull();
+    clock += 86_400_000; // an earlier run whose clock was ahead of this one's (a Pi booting with an old time)
+    const earlier = stateOf(guard(key), 'offline');
+    clock -= 86_400_000;
+    expect(me.check(earlier, true), 'an earlier run, retained').toBeNull();
+    const stranger = guard(generateKeyPair());
+    expect(me.check(stateOf(stranger), false), 'signed with another key (anyone may publish on the topic)').toBeNull();
+    const real = stateOf(guard(key));
+    expect(me.check({ ...real, since: (real.since as number) + 1 }, false), 'since changed after signing').toBeNull();
     const { sig: _sig, ...unsigned } = real;
-    expect(me.check(unsigned), 'unsigned').toBeNull();
-    expect(me.check({ ...real, sig: 'zz' }), 'not hex').toBeNull();
-    expect(me.check({ ...real, node: 'd3' }), 'another node').toBeNull();
-    // ...and the genuine one still counts after all of those, as its Will (what the broker publishes
-    // when it drops that connection for the next one with the same client id) does.
-    expect(me.check({ ...real, state: 'offline' })).not.toBeNull();
+    expect(me.check(unsigned, false), 'unsigned').toBeNull();
+    expect(me.check({ ...real, sig: 'zz' }, false), 'not hex').toBeNull();
+    expect(me.check({ ...real, node: 'd3' }, false), 'another node').toBeNull();
+    // ...and the genuine one still counts after all of those.
+    expect(me.check(real, false)).not.toBeNull();
   });
 });
