@@ -5,7 +5,7 @@
 // device has answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
 // down or restarted may have taken the first copy to no one.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
 import { readKeyFile } from '../crypto/key-file.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
@@ -22,6 +22,7 @@ import { controlTopics } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { Outbox } from './outbox.js';
+import { writeOutputFile } from './output-file.js';
 
 export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [options]
        murmurctl send --command '{"type":"mission.survey","args":{...}}' [options]
@@ -152,7 +153,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   await initCrypto();
   const { manifest, verifier } = loadManifest(a.values.manifest);
   const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
-  if (a.values.save !== undefined) writeFileSync(a.values.save, envelope, { mode: 0o600 });
+  if (a.values.save !== undefined) writeOutputFile(a.values.save, envelope, { flag: '--save', mode: 0o600, example: 'command.cmd' });
   const ref = `${operator}/${nonceHex}`;
   const topics = controlTopics(manifest.body.fleet);
   const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));

@@ -9,6 +9,7 @@ import { signManifest, verifyManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
+import { writeOutputFile } from './output-file.js';
 
 export const fleetUsage = `Usage: murmur fleet <verb> [options]
 
@@ -42,7 +43,7 @@ async function readDraft(path: string): Promise<DraftJson> {
 async function writeDraft(path: string, d: DraftJson): Promise<void> {
   const check = draftToBody(d, 0);
   if (!check.ok) throw new CliError(check.error, exitCodes.usage);
-  await fs.writeFile(path, JSON.stringify(d, null, 2) + '\n');
+  writeOutputFile(path, JSON.stringify(d, null, 2) + '\n', { flag: 'DRAFT' });
 }
 
 async function readManifestFile(path: string, pinned?: Uint8Array) {
@@ -91,11 +92,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const authority = await loadIdentity(need(v.authority, 'authority'));
       const out = need(v.out, 'out');
       const d: DraftJson = { format: 'murmur-fleet-draft/1', fleet, epoch: 1, authority: toHex(authority.publicKey), validators: [], followers: [], operators: [] };
-      try {
-        await fs.writeFile(out, JSON.stringify(d, null, 2) + '\n', { flag: v.force ? 'w' : 'wx' });
-      } catch {
-        throw new CliError(`${out} already exists (pass --force to replace it)`, exitCodes.refused);
-      }
+      writeOutputFile(out, JSON.stringify(d, null, 2) + '\n', { flag: '--out', exclusive: v.force !== true, example: 'draft.json' });
       process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
       return exitCodes.ok;
     }
@@ -159,7 +156,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const m = signManifest(body.value, createSigner(authority));
       if (!m.ok) throw new CliError(m.error, exitCodes.refused);
       const out = need(v.out, 'out');
-      await fs.writeFile(out, m.value.bytes);
+      writeOutputFile(out, m.value.bytes, { flag: '--out', example: 'fleet.manifest' });
       process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
       return exitCodes.ok;
     }

@@ -14,6 +14,7 @@ import { toHex } from '../lib/bytes.js';
 import { memberOf, verifyManifest } from '../manifest/manifest.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
+import { prepareOutputDir } from './output-file.js';
 
 /** Where deploy/install.sh puts each file on the device; deploy/murmur.service reads the config from here
  * and may write only the data directory. */
@@ -148,7 +149,7 @@ export async function provisionCommand(argv: string[]): Promise<number> {
   if (!parsed.ok) throw new CliError(parsed.error, exitCodes.usage);
 
   // Stage beside the bundle, check the staged bytes as the device will read them, then rename into place.
-  await fs.mkdir(out, { recursive: true, mode: 0o700 });
+  prepareOutputDir(out, '--out', 0o700);
   const staging = await fs.mkdtemp(join(out, '.provision-'));
   try {
     const written = await writeKeyFile(join(staging, bundleFiles.key), identity);

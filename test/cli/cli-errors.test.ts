@@ -1,0 +1,67 @@
+// Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
+// with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const p = (f: string): string => join(dir, f);
+const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
+const murmurctl = (...args: string[]): Promise<CliRun> => runCli('murmurctl', args, { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_KEY: p('keys/ops.key'), MURMUR_BROKER: 'mqtt://127.0.0.1:1' } });
+
+/** One line on stderr, no internal error and no stack trace, and the exit code given. */
+function oneLine(r: CliRun, code: number, text: string): void {
+  expect(r.stderr, r.stderr).toContain(text);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toContain('internal error');
+  expect(r.code, r.stderr).toBe(code);
+}
+
+beforeAll(async () => {
+  const keys = await Promise.all([murmur('keygen', '--id', 'authority', '--out', p('keys/authority.key')), murmur('keygen', '--id', 'd1', '--out', p('keys/d1.key')), murmurctl('keygen', '--id', 'ops', '--out', p('keys/ops.key'))]);
+  for (const r of keys) expect(r.code, r.stderr).toBe(0);
+  expect((await murmur('fleet', 'init', '--fleet', 'demo', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
+  expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'))).code).toBe(0);
+  expect((await murmur('fleet', 'add', p('draft.json'), '--operator', '--key', p('keys/ops.key.pub'))).code).toBe(0);
+  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
+  expect(signed.code, signed.stderr).toBe(0);
+  writeFileSync(p('a-file'), 'not a directory\n');
+}, 60_000);
+
+describe('output paths', () => {
+  it('a path under a file, or a directory, is one line naming the path (exit 2); a missing directory is created', async () => {
+    const [save, saveDir, sign, keygen] = await Promise.all([
+      murmurctl('send', 'noop', '--save', p('a-file/x.cmd'), '--wait', 'none'),
+      murmurctl('send', 'noop', '--save', p('keys'), '--wait', 'none'),
+      murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('a-file/m')),
+      murmur('keygen', '--id', 'x', '--out', p('a-file/x.key')),
+    ]);
+    const [keygenDir, init] = await Promise.all([murmur('keygen', '--id', 'x', '--out', p('keys')), murmur('fleet', 'init', '--fleet', 'demo', '--authority', p('keys/authority.key'), '--out', p('a-file/d.json'))]);
+    oneLine(save, 2, `--save ${p('a-file/x.cmd')}: cannot create the directory ${p('a-file')}: a part of the path is a file, not a directory`);
+    oneLine(saveDir, 2, `--save ${p('keys')} is a directory; give a file path, like ${p('keys/command.cmd')}`);
+    oneLine(sign, 2, `--out ${p('a-file/m')}: cannot create the directory`);
+    oneLine(keygen, 2, `--out ${p('a-file/x.key')}: cannot create the directory`);
+    oneLine(keygenDir, 2, `--out ${p('keys')} is a directory; give a file path, like ${p('keys/x.key')}`);
+    oneLine(init, 2, `--out ${p('a-file/d.json')}: cannot create the directory`);
+
+    // As keygen always did, a missing parent directory is made.
+    const [made, saved] = await Promise.all([
+      murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('new/dir/fleet.manifest')),
+      murmurctl('send', 'noop', '--save', p('saved/dir/noop.cmd'), '--wait', 'none'),
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(readFileSync(p('new/dir/fleet.manifest')).length).toBeGreaterThan(100);
+    oneLine(saved, 5, 'cannot reach the broker'); // saved before connecting; nothing listens on port 1
+    expect(readFileSync(p('saved/dir/noop.cmd')).length).toBeGreaterThan(64);
+  });
+
+  it('fleet-sim checks --json FILE before it runs', async () => {
+    const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
+    oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
+    expect(r.stdout).toBe(''); // refused before the run, not after it
+  });
+});
