@@ -4,12 +4,13 @@ import { promises as fs } from 'node:fs';
 import { createVerifier, createSigner } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
-import { bodyToDraft, describeManifest, draftToBody, type DraftJson } from '../manifest/draft.js';
+import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, type DraftJson } from '../manifest/draft.js';
+import { decodeEnvelope } from '../wire/envelope.js';
 import { signManifest, verifyManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
-import { writeOutputFile } from './output-file.js';
+import { fsReason, writeOutputFile } from './output-file.js';
 
 export const fleetUsage = `Usage: murmur fleet <verb> [options]
 
@@ -20,24 +21,32 @@ export const fleetUsage = `Usage: murmur fleet <verb> [options]
   remove DRAFT.json --id ID
   sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST]
          sign the draft; with --previous the epoch must be higher than the old one
-  show   FILE [--json]                 print a draft or a signed manifest
+  show   FILE [--json] [--draft]       print a draft or a signed manifest; --draft prints a signed
+                                       manifest as a draft to edit (> draft.json)
   verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
          check the signature (and, with --authority-key, that the pinned authority signed it)`;
 
 async function readDraft(path: string): Promise<DraftJson> {
-  let text: string;
+  let raw: Buffer;
   try {
-    text = await fs.readFile(path, 'utf8');
-  } catch {
-    throw new CliError(`cannot read draft ${path}`, exitCodes.usage);
+    raw = await fs.readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read draft ${path}: ${fsReason(e)}`, exitCodes.usage);
   }
+  let j: unknown;
   try {
-    const d = JSON.parse(text) as DraftJson;
-    if (d.format !== 'murmur-fleet-draft/1') throw new Error();
-    return d;
+    j = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new CliError(`${path} is not a manifest draft (JSON with "format": "murmur-fleet-draft/1"); signed manifests are edited by exporting with "murmur fleet show FILE --draft"`, exitCodes.usage);
+    const env = decodeEnvelope(new Uint8Array(raw));
+    if (env.ok && env.value.kind === 'manifest') throw new CliError(`${path} is a signed manifest, not a draft; to edit it, export it first: murmur fleet show ${path} --draft > draft.json`, exitCodes.usage);
+    throw new CliError(`${path} is not a fleet draft (JSON with "format": "${draftFormat}", from murmur fleet init)`, exitCodes.usage);
   }
+  const format = typeof j === 'object' && j !== null ? (j as { format?: unknown }).format : undefined;
+  if (format === 'murmur-ed25519-key/1' || format === 'murmur-ed25519-public/1') throw new CliError(`${path} is a key file, not a fleet draft; give the draft from murmur fleet init (or a signed manifest to show)`, exitCodes.usage);
+  if (format !== draftFormat) throw new CliError(`${path} is not a fleet draft (JSON with "format": "${draftFormat}", from murmur fleet init)`, exitCodes.usage);
+  const d = parseDraft(j);
+  if (!d.ok) throw new CliError(`${path}: ${d.error}; fix it by hand, or start again with murmur fleet init`, exitCodes.usage);
+  return d.value;
 }
 
 async function writeDraft(path: string, d: DraftJson): Promise<void> {

@@ -65,3 +65,27 @@ describe('output paths', () => {
     expect(r.stdout).toBe(''); // refused before the run, not after it
   });
 });
+
+describe('fleet drafts edited by hand', () => {
+  it('a draft missing a field, or with a bad one, names the field (exit 2) in add, remove, sign and show', async () => {
+    writeFileSync(p('bare.json'), '{"format":"murmur-fleet-draft/1"}\n');
+    const good = JSON.parse(readFileSync(p('draft.json'), 'utf8')) as { validators: { power: unknown }[] };
+    (good.validators[0] as { power: unknown }).power = 'lots';
+    writeFileSync(p('badpower.json'), JSON.stringify(good));
+    const [add, sign, remove, show] = await Promise.all([
+      murmur('fleet', 'add', p('bare.json'), '--validator', '--key', p('keys/d1.key.pub'), '--id', 'd9'),
+      murmur('fleet', 'sign', p('bare.json'), '--authority', p('keys/authority.key'), '--out', p('bare.manifest')),
+      murmur('fleet', 'remove', p('badpower.json'), '--id', 'd1'),
+      murmur('fleet', 'show', p('bare.json')),
+    ]);
+    for (const r of [add, sign, show]) oneLine(r, 2, `${p('bare.json')}: bad field in fleet draft: fleet is missing; fix it by hand, or start again with murmur fleet init`);
+    oneLine(remove, 2, 'bad field in fleet draft: validators[0].power must be an unsigned integer');
+  });
+
+  it('a key file or a signed manifest given as the draft says what it is; show --draft is in the help', async () => {
+    const [key, signed, help] = await Promise.all([murmur('fleet', 'show', p('keys/d1.key')), murmur('fleet', 'add', p('fleet.manifest'), '--follower', '--key', p('keys/d1.key.pub')), murmur('fleet', '--help')]);
+    oneLine(key, 2, `${p('keys/d1.key')} is a key file, not a fleet draft`);
+    oneLine(signed, 2, `${p('fleet.manifest')} is a signed manifest, not a draft; to edit it, export it first: murmur fleet show ${p('fleet.manifest')} --draft > draft.json`);
+    expect(help.stdout).toContain('show   FILE [--json] [--draft]');
+  });
+});
