@@ -89,3 +89,17 @@ describe('fleet drafts edited by hand', () => {
     expect(help.stdout).toContain('show   FILE [--json] [--draft]');
   });
 });
+
+describe('key files where a secret key belongs', () => {
+  it('a public key file or a directory is named as such (exit 2), not "readable by other users"', async () => {
+    const [pub, keyDir, sendPub] = await Promise.all([
+      murmur('fleet', 'init', '--fleet', 'x', '--authority', p('keys/authority.key.pub'), '--out', p('x.json')),
+      murmur('fleet', 'init', '--fleet', 'x', '--authority', p('keys'), '--out', p('x.json')),
+      murmurctl('send', 'noop', '--key', p('keys/ops.key.pub')),
+    ]);
+    oneLine(pub, 2, `${p('keys/authority.key.pub')} is a public key file; give the secret key file written by keygen (${p('keys/authority.key')}?)`);
+    oneLine(keyDir, 2, `${p('keys')} is a directory; give the secret key file written by keygen`);
+    oneLine(sendPub, 2, `--key: ${p('keys/ops.key.pub')} is a public key file`);
+    for (const r of [pub, keyDir, sendPub]) expect(r.stderr).not.toContain('chmod');
+  });
+});
