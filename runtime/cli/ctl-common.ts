@@ -22,7 +22,7 @@ export const commonOptions = {
 export const commonHelp = `Common options:
   --broker URL       MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE    the signed fleet manifest (default $MURMUR_MANIFEST); used to verify devices
-  --timeout DURATION how long to wait, like 30s or 500ms
+  --timeout DURATION how long to wait, like 30s, 500ms, 2m or 1h
   --json             machine-readable output`;
 
 export function brokerUrl(v: string | undefined): string {
@@ -33,12 +33,15 @@ export function brokerUrl(v: string | undefined): string {
   return url;
 }
 
+/** A duration flag: a positive number with ms, s (the default), m or h. Zero or less is a usage error. */
 export function parseDuration(v: string | undefined, fallbackMs: number, flag = 'timeout'): number {
   if (v === undefined) return fallbackMs;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms or 2m`, exitCodes.usage);
+  const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms, 2m or 1h`, exitCodes.usage);
   const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+  const ms = Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n * 1000);
+  if (ms <= 0) throw new CliError(`--${flag} ${v} must be more than 0 ms, like 30s, 500ms, 2m or 1h`, exitCodes.usage);
+  return ms;
 }
 
 export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier } {

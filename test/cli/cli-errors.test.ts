@@ -103,3 +103,18 @@ describe('key files where a secret key belongs', () => {
     for (const r of [pub, keyDir, sendPub]) expect(r.stderr).not.toContain('chmod');
   });
 });
+
+describe('durations', () => {
+  it('--ttl 1h is taken (as send --help says: at most 1h); --timeout 0 or below is a usage error naming --timeout', async () => {
+    const [hour, tooLong, zero, negative] = await Promise.all([
+      murmurctl('send', 'noop', '--ttl', '1h', '--wait', 'none'),
+      murmurctl('send', 'noop', '--ttl', '1.5h', '--wait', 'none'),
+      murmurctl('send', 'noop', '--timeout', '0'),
+      murmurctl('status', '--timeout=-5s'),
+    ]);
+    oneLine(hour, 5, 'cannot reach the broker at mqtt://127.0.0.1:1'); // the ttl passed; nothing listens on port 1
+    oneLine(tooLong, 2, '--ttl must be more than 0 and at most 60 minutes');
+    oneLine(zero, 2, '--timeout 0 must be more than 0 ms, like 30s, 500ms, 2m or 1h');
+    oneLine(negative, 2, '--timeout -5s must be more than 0 ms');
+  });
+});
