@@ -118,3 +118,12 @@ describe('durations', () => {
     oneLine(negative, 2, '--timeout -5s must be more than 0 ms');
   });
 });
+
+describe('negative numbers as option values', () => {
+  it('are one line naming the option and the value (exit 2), not parseArgs\' three lines and the usage', async () => {
+    const [power, timeout] = await Promise.all([murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'), '--power', '-1'), murmurctl('send', 'noop', '--timeout', '-5s')]);
+    oneLine(power, 2, '--power "-1": negative numbers are not taken here, and a value starting with "-" reads as an option; give a positive value');
+    oneLine(timeout, 2, '--timeout "-5s": negative numbers are not taken here');
+    expect(power.stdout + power.stderr).not.toContain('Usage:');
+  });
+});
