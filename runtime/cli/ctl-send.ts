@@ -13,6 +13,8 @@ import { limits } from '../lib/limits.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../wire/command.js';
+import { commandRoles } from '../mission/machine.js';
+import { closestName } from '../lib/closest.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import { encodeFrame, fleetTag } from '../links/frame.js';
@@ -24,12 +26,31 @@ import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 
+/** The command types the mission state machine runs, in its order; anything else is refused before signing. */
+const knownTypes = Object.keys(commandRoles);
+const adminTypes = knownTypes.filter((t) => !commandRoles[t]?.includes('operator'));
+
+/** `words` joined by ", " in lines of at most `width` characters, each after `indent`. */
+function wrapList(words: readonly string[], indent: string, width = 98): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, w] of words.entries()) {
+    const item = i < words.length - 1 ? `${w},` : w;
+    if (line !== '' && indent.length + line.length + 1 + item.length > width) {
+      lines.push(line);
+      line = item;
+    } else line = line === '' ? item : `${line} ${item}`;
+  }
+  lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
 export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [options]
        murmurctl send --command '{"type":"mission.survey","args":{...}}' [options]
        murmurctl send --raw FILE [options]         publish a saved signed command as it is
 
-  TYPE               mission.survey, mission.goto, formation, hold, resume, rtl, land, abort,
-                     geofence.set, param.set, fleet.update, agent.model, noop
+  TYPE               ${wrapList(knownTypes, '                     ')}
+                     (${wrapList(adminTypes, '                     ')} need the admin role)
   --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text;
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
   --key FILE         operator key file (default $MURMUR_KEY)
@@ -106,7 +127,10 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
     args = (j.args ?? {}) as Record<string, unknown>;
   }
   if (type === undefined) throw new CliError(`missing the command TYPE\n\n${sendUsage}`, exitCodes.usage);
-  if (!commandTypePattern.test(type)) throw new CliError(`"${type}" is not a command type (like mission.survey or hold)`, exitCodes.usage);
+  if (!commandTypePattern.test(type) || !knownTypes.includes(type)) {
+    const near = closestName(type, knownTypes);
+    throw new CliError(`"${type}" is not a command type${near !== null ? `; did you mean ${near}?` : ''} (known: ${knownTypes.join(', ')})`, exitCodes.usage);
+  }
   for (const kv of a.values.arg ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new CliError(`--arg "${kv}" must be NAME=VALUE`, exitCodes.usage);

@@ -127,3 +127,15 @@ describe('negative numbers as option values', () => {
     expect(power.stdout + power.stderr).not.toContain('Usage:');
   });
 });
+
+describe('command types', () => {
+  it('a mistyped type is refused before signing (exit 2), naming the closest and the known types', async () => {
+    const [typo, nothingClose, help] = await Promise.all([murmurctl('send', 'mission.surveyy', '--arg', 'spacingM=15'), murmurctl('send', '--command', '{"type":"teleport"}'), murmurctl('send', '--help')]);
+    oneLine(typo, 2, '"mission.surveyy" is not a command type; did you mean mission.survey? (known: noop, mission.survey, mission.goto,');
+    oneLine(nothingClose, 2, '"teleport" is not a command type (known: noop, mission.survey');
+    expect(nothingClose.stderr).not.toContain('did you mean');
+    expect(typo.stderr).not.toContain('cannot reach the broker'); // refused before anything was signed or sent
+    expect(help.stdout).toMatch(/TYPE\s+noop, mission\.survey, mission\.goto, formation, hold, resume, rtl, land,\s+abort, geofence\.set, param\.set, fleet\.update, agent\.model/);
+    expect(help.stdout).toContain('(geofence.set, param.set, fleet.update, agent.model need the admin role)');
+  });
+});
