@@ -1,16 +1,16 @@
 // Shared pieces of the murmurctl verbs: the broker connection, the operator's manifest (its own copy:
 // it trusts no device and no broker), duration parsing, and verifying signed acks from devices.
 
-import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { brokerUrlProblem } from '../links/broker-url.js';
 import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
-import { keyLookup, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import { keyLookup, type Manifest } from '../manifest/manifest.js';
 import { parseAckBody, type AckBody } from '../wire/ack.js';
 import { openEnvelope } from '../wire/envelope.js';
 import { CliError, exitCodes } from './kit.js';
+import { readManifestFile } from './manifest-file.js';
 
 export const commonOptions = {
   broker: { type: 'string' },
@@ -47,16 +47,8 @@ export function parseDuration(v: string | undefined, fallbackMs: number, flag = 
 export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier } {
   const path = v ?? process.env.MURMUR_MANIFEST;
   if (!path) throw new CliError('missing --manifest FILE (the signed fleet manifest; or set MURMUR_MANIFEST)', exitCodes.usage);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, exitCodes.usage);
-  }
   const verifier = createVerifier();
-  const m = verifyManifest(bytes, verifier);
-  if (!m.ok) throw new CliError(`manifest ${path}: ${m.error}`, exitCodes.usage);
-  return { manifest: m.value, verifier };
+  return { manifest: readManifestFile(path, { verifier, code: exitCodes.usage }), verifier };
 }
 
 /** Connects or fails with exit code 5 (unavailable) within `waitMs`. */

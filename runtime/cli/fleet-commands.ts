@@ -1,16 +1,17 @@
 // `murmur fleet init|add|remove|sign|show|verify`: the fleet authority's manifest workflow.
 
 import { promises as fs } from 'node:fs';
-import { createVerifier, createSigner } from '../crypto/sodium.js';
+import { createSigner } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
 import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, type DraftJson } from '../manifest/draft.js';
 import { decodeEnvelope } from '../wire/envelope.js';
-import { signManifest, verifyManifest } from '../manifest/manifest.js';
+import { signManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
 import { fsReason, writeOutputFile } from './output-file.js';
+import { readManifestFile } from './manifest-file.js';
 
 export const fleetUsage = `Usage: murmur fleet <verb> [options]
 
@@ -53,18 +54,6 @@ async function writeDraft(path: string, d: DraftJson): Promise<void> {
   const check = draftToBody(d, 0);
   if (!check.ok) throw new CliError(check.error, exitCodes.usage);
   writeOutputFile(path, JSON.stringify(d, null, 2) + '\n', { flag: 'DRAFT' });
-}
-
-async function readManifestFile(path: string, pinned?: Uint8Array) {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fs.readFile(path));
-  } catch {
-    throw new CliError(`cannot read manifest ${path}`, exitCodes.usage);
-  }
-  const m = verifyManifest(bytes, createVerifier(), pinned);
-  if (!m.ok) throw new CliError(`${path}: ${m.error}`, exitCodes.failed);
-  return m.value;
 }
 
 export async function fleetCommand(argv: string[]): Promise<number> {
@@ -155,7 +144,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       }
       const authority = await loadIdentity(need(v.authority, 'authority'));
       if (v.previous) {
-        const prev = await readManifestFile(v.previous, authority.publicKey);
+        const prev = readManifestFile(v.previous, { pin: { key: authority.publicKey, from: `--authority ${v.authority ?? ''}` }, code: exitCodes.refused, what: '--previous' });
         if (d.epoch <= prev.body.epoch) throw new CliError(`epoch ${d.epoch} must be higher than the previous manifest's epoch ${prev.body.epoch} (pass --epoch ${prev.body.epoch + 1})`, exitCodes.refused);
         if (prev.body.fleet !== d.fleet) throw new CliError(`the previous manifest is for fleet "${prev.body.fleet}", the draft for "${d.fleet}"`, exitCodes.refused);
       }
@@ -179,7 +168,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
         const d = await readDraft(path);
         out = { signed: false, ...d };
       } else {
-        const m = await readManifestFile(path);
+        const m = readManifestFile(path);
         out = v.draft ? { ...bodyToDraft(m.body) } : { signed: true, ...describeManifest(m.body, m.hash) };
       }
       if (v.json || v.draft) printJson(out);
@@ -189,7 +178,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     case 'verify': {
       const path = need(file, 'MANIFEST (first argument)');
       const pinned = v['authority-key'] ? (await readPublicKey(v['authority-key'])).publicKey : undefined;
-      const m = await readManifestFile(path, pinned);
+      const m = readManifestFile(path, pinned ? { pin: { key: pinned, from: `--authority-key ${v['authority-key']}` } } : {});
       const b = m.body;
       if (v.json) printJson({ ok: true, fleet: b.fleet, epoch: b.epoch, hash: toHex(m.hash), validators: b.validators.length, followers: b.followers.length, operators: b.operators.length });
       else process.stdout.write(`ok: ${path} is a valid manifest for fleet "${b.fleet}" epoch ${b.epoch} signed by authority ${toHex(b.authority).slice(0, 16)}… (${b.validators.length} validators, ${b.followers.length} followers, ${b.operators.length} operators)\n`);

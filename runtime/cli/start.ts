@@ -3,7 +3,9 @@
 
 import { loadDeviceConfig } from '../config/device-config.js';
 import { Device, openDevice } from '../device/device.js';
+import { readFile } from 'node:fs/promises';
 import { CliError, exitCodes, need, parse } from './kit.js';
+import { textManifestProblem } from './manifest-file.js';
 
 export const startUsage = `Usage: murmur start --config FILE
 
@@ -18,6 +20,11 @@ export async function startCommand(argv: string[]): Promise<number> {
   const file = need(a.values.config, 'config');
   const cfg = loadDeviceConfig(file);
   if (!cfg.ok) throw new CliError(cfg.error, exitCodes.usage);
+  // A draft (or other text) where the signed manifest belongs is named for what it is; openDevice says
+  // the rest (unreadable, bad signature, not a member).
+  const manifestBytes = await readFile(cfg.value.manifest).catch(() => null);
+  const text = manifestBytes === null ? null : textManifestProblem(new Uint8Array(manifestBytes), cfg.value.manifest);
+  if (text !== null) throw new CliError(`${file}: manifest: ${text}`, exitCodes.usage);
   const parts = await openDevice(cfg.value, file);
   if (!parts.ok) throw new CliError(parts.error, exitCodes.usage);
   let device: Device;

@@ -139,3 +139,22 @@ describe('command types', () => {
     expect(help.stdout).toContain('(geofence.set, param.set, fleet.update, agent.model need the admin role)');
   });
 });
+
+describe('signed manifests', () => {
+  it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
+    const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
+    const draft = `${p('draft.json')} is an unsigned fleet draft, not a signed manifest; sign it with \`murmur fleet sign ${p('draft.json')} --authority KEYFILE --out fleet.manifest\``;
+    oneLine(verify, 2, draft);
+    oneLine(ctl, 2, draft);
+    oneLine(text, 2, `${p('a-file')} is a text file, not a signed manifest`);
+    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('draft.json')}\ndataDir: ${p('data/d1')}\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
+    oneLine(await murmur('start', '--config', p('d1.yaml')), 2, `${p('d1.yaml')}: manifest: ${draft}`);
+  });
+
+  it('verify --authority-key with another key names that key, not "this device"', async () => {
+    const r = await murmur('fleet', 'verify', p('fleet.manifest'), '--authority-key', p('keys/d1.key.pub'));
+    oneLine(r, 1, `${p('fleet.manifest')} is signed by authority`);
+    expect(r.stderr).toContain(`not by --authority-key ${p('keys/d1.key.pub')} (`);
+    expect(r.stderr).not.toContain('this device');
+  });
+});
