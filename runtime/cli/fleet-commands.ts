@@ -13,7 +13,7 @@ import { loadIdentity, readPublicKey } from './keys.js';
 import { fsReason, writeOutputFile } from './output-file.js';
 import { readManifestFile } from './manifest-file.js';
 
-export const fleetUsage = `Usage: murmur fleet <verb> [options]
+export const fleetUsage = `Usage: murmur fleet <verb> [options] [--json]
 
   init   --fleet ID --authority KEYFILE --out DRAFT.json [--force]
          start an unsigned manifest draft owned by the authority key
@@ -25,7 +25,9 @@ export const fleetUsage = `Usage: murmur fleet <verb> [options]
   show   FILE [--json] [--draft]       print a draft or a signed manifest; --draft prints a signed
                                        manifest as a draft to edit (> draft.json)
   verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
-         check the signature (and, with --authority-key, that the pinned authority signed it)`;
+         check the signature (and, with --authority-key, that the pinned authority signed it)
+
+  --json   every verb prints one JSON object saying what it did (show: the draft or manifest)`;
 
 async function readDraft(path: string): Promise<DraftJson> {
   let raw: Buffer;
@@ -91,7 +93,8 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const out = need(v.out, 'out');
       const d: DraftJson = { format: 'murmur-fleet-draft/1', fleet, epoch: 1, authority: toHex(authority.publicKey), validators: [], followers: [], operators: [] };
       writeOutputFile(out, JSON.stringify(d, null, 2) + '\n', { flag: '--out', exclusive: v.force !== true, example: 'draft.json' });
-      process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
+      if (v.json) printJson({ ok: true, verb: 'init', draft: out, fleet, epoch: d.epoch, authority: d.authority });
+      else process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
       return exitCodes.ok;
     }
     case 'add': {
@@ -118,7 +121,10 @@ export async function fleetCommand(argv: string[]): Promise<number> {
         d.operators.push({ id, publicKey, roles: list });
       }
       await writeDraft(path, d);
-      process.stdout.write(`added ${v.validator ? 'validator' : v.follower ? 'follower' : 'operator'} "${id}" to ${path}\n`);
+      const role = v.validator ? 'validator' : v.follower ? 'follower' : 'operator';
+      const added = [...d.validators, ...d.followers, ...d.operators].find((m) => m.id === id);
+      if (v.json) printJson({ ok: true, verb: 'add', draft: path, role, ...added });
+      else process.stdout.write(`added ${role} "${id}" to ${path}\n`);
       return exitCodes.ok;
     }
     case 'remove': {
@@ -131,7 +137,8 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       d.operators = d.operators.filter((m) => m.id !== id);
       if (d.validators.length + d.followers.length + d.operators.length === before) throw new CliError(`"${id}" is not in ${path}`, exitCodes.failed);
       await writeDraft(path, d);
-      process.stdout.write(`removed "${id}" from ${path}\n`);
+      if (v.json) printJson({ ok: true, verb: 'remove', draft: path, id });
+      else process.stdout.write(`removed "${id}" from ${path}\n`);
       return exitCodes.ok;
     }
     case 'sign': {
@@ -155,7 +162,8 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       if (!m.ok) throw new CliError(m.error, exitCodes.refused);
       const out = need(v.out, 'out');
       writeOutputFile(out, m.value.bytes, { flag: '--out', example: 'fleet.manifest' });
-      process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
+      if (v.json) printJson({ ok: true, verb: 'sign', draft: path, manifest: out, fleet: d.fleet, epoch: d.epoch, hash: toHex(m.value.hash), validators: d.validators.length, followers: d.followers.length, operators: d.operators.length });
+      else process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
       return exitCodes.ok;
     }
     case 'show': {

@@ -11,7 +11,8 @@ export const startUsage = `Usage: murmur start --config FILE
 
 Runs this device: consensus over MQTT, the mission state machine, HAL drivers, metrics on
 http://127.0.0.1:<http.port>/metrics and /health. SIGTERM or SIGINT stops it cleanly; after a crash
-the next start recovers from dataDir. The config fields are in docs/device-config.md.`;
+the next start recovers from dataDir. The config fields are in docs/device-config.md. It logs JSON
+lines (pino) to stdout or log.file, so it takes no --json.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;

@@ -158,3 +158,21 @@ describe('signed manifests', () => {
     expect(r.stderr).not.toContain('this device');
   });
 });
+
+describe('--json', () => {
+  it('fleet init, add, remove and sign print one JSON object saying what they did', async () => {
+    const draft = p('json/draft.json');
+    const init = await murmur('fleet', 'init', '--fleet', 'j', '--authority', p('keys/authority.key'), '--out', draft, '--json');
+    expect(init.code, init.stderr).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ ok: true, verb: 'init', draft, fleet: 'j', epoch: 1 });
+    const add = await murmur('fleet', 'add', draft, '--validator', '--key', p('keys/d1.key.pub'), '--power', '3', '--json');
+    expect(JSON.parse(add.stdout)).toMatchObject({ ok: true, verb: 'add', draft, role: 'validator', id: 'd1', power: 3 });
+    const op = await murmur('fleet', 'add', draft, '--operator', '--key', p('keys/ops.key.pub'), '--roles', 'admin', '--json');
+    expect(JSON.parse(op.stdout)).toMatchObject({ ok: true, verb: 'add', role: 'operator', id: 'ops', roles: ['admin'] });
+    const remove = await murmur('fleet', 'remove', draft, '--id', 'ops', '--json');
+    const sign = await murmur('fleet', 'sign', draft, '--authority', p('keys/authority.key'), '--out', p('json/fleet.manifest'), '--json');
+    expect(JSON.parse(remove.stdout)).toEqual({ ok: true, verb: 'remove', draft, id: 'ops' });
+    expect(JSON.parse(sign.stdout)).toMatchObject({ ok: true, verb: 'sign', manifest: p('json/fleet.manifest'), fleet: 'j', epoch: 1, validators: 1, followers: 0, operators: 0 });
+    expect(JSON.parse(sign.stdout).hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
