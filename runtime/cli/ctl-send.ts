@@ -56,8 +56,8 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
   --wait MODE        none | committed (default) | executed; while waiting and fewer than f+1
-                     devices have answered, the same signed command is published again after
-                     3 s, 9 s, 19 s, ... (until --timeout)
+                     devices have answered, the same signed command is published again 3 s, 9 s
+                     and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
 
 ${commonHelp}
