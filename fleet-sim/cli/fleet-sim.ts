@@ -1,8 +1,9 @@
 // `fleet-sim`: runs whole fleets on one machine. Deterministic mode: one seed decides the world; any
 // failure prints the seed and the one command that replays it.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CliError, exitCodes, parse, runMain } from '../../runtime/cli/kit.js';
+import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { randomScenario } from '../sim/random-world.js';
@@ -51,7 +52,7 @@ function output(value: unknown, json: string | undefined): void {
   if (json === undefined) return;
   const text = JSON.stringify(value, null, 2) + '\n';
   if (json === '-') process.stdout.write(text);
-  else writeFileSync(json, text);
+  else writeOutputFile(json, text, { flag: '--json', example: 'report.json' });
 }
 
 function summary(r: Report): string {
@@ -106,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
   }
+  // Checked before the run, not after it: a long run should not end in a file it cannot write.
+  if (values.json !== undefined && values.json !== '-') prepareOutputFile(values.json, '--json', 'report.json');
   switch (command) {
     case 'run': {
       const file = positionals[0] ?? defaultScenarioFile;

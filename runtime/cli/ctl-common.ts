@@ -1,16 +1,16 @@
 // Shared pieces of the murmurctl verbs: the broker connection, the operator's manifest (its own copy:
 // it trusts no device and no broker), duration parsing, and verifying signed acks from devices.
 
-import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { brokerUrlProblem } from '../links/broker-url.js';
 import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
-import { keyLookup, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import { keyLookup, type Manifest } from '../manifest/manifest.js';
 import { parseAckBody, type AckBody } from '../wire/ack.js';
 import { openEnvelope } from '../wire/envelope.js';
 import { CliError, exitCodes } from './kit.js';
+import { readManifestFile } from './manifest-file.js';
 
 export const commonOptions = {
   broker: { type: 'string' },
@@ -22,7 +22,7 @@ export const commonOptions = {
 export const commonHelp = `Common options:
   --broker URL       MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE    the signed fleet manifest (default $MURMUR_MANIFEST); used to verify devices
-  --timeout DURATION how long to wait, like 30s or 500ms
+  --timeout DURATION how long to wait, like 30s, 500ms, 2m or 1h
   --json             machine-readable output`;
 
 export function brokerUrl(v: string | undefined): string {
@@ -33,27 +33,22 @@ export function brokerUrl(v: string | undefined): string {
   return url;
 }
 
+/** A duration flag: a positive number with ms, s (the default), m or h. Zero or less is a usage error. */
 export function parseDuration(v: string | undefined, fallbackMs: number, flag = 'timeout'): number {
   if (v === undefined) return fallbackMs;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms or 2m`, exitCodes.usage);
+  const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms, 2m or 1h`, exitCodes.usage);
   const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+  const ms = Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n * 1000);
+  if (ms <= 0) throw new CliError(`--${flag} ${v} must be more than 0 ms, like 30s, 500ms, 2m or 1h`, exitCodes.usage);
+  return ms;
 }
 
 export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier } {
   const path = v ?? process.env.MURMUR_MANIFEST;
   if (!path) throw new CliError('missing --manifest FILE (the signed fleet manifest; or set MURMUR_MANIFEST)', exitCodes.usage);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, exitCodes.usage);
-  }
   const verifier = createVerifier();
-  const m = verifyManifest(bytes, verifier);
-  if (!m.ok) throw new CliError(`manifest ${path}: ${m.error}`, exitCodes.usage);
-  return { manifest: m.value, verifier };
+  return { manifest: readManifestFile(path, { verifier, code: exitCodes.usage }), verifier };
 }
 
 /** Connects or fails with exit code 5 (unavailable) within `waitMs`. */

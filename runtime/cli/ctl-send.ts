@@ -5,7 +5,7 @@
 // device has answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
 // down or restarted may have taken the first copy to no one.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
 import { readKeyFile } from '../crypto/key-file.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
@@ -13,6 +13,8 @@ import { limits } from '../lib/limits.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../wire/command.js';
+import { commandRoles } from '../mission/machine.js';
+import { closestName } from '../lib/closest.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import { encodeFrame, fleetTag } from '../links/frame.js';
@@ -22,20 +24,40 @@ import { controlTopics } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { Outbox } from './outbox.js';
+import { writeOutputFile } from './output-file.js';
+
+/** The command types the mission state machine runs, in its order; anything else is refused before signing. */
+const knownTypes = Object.keys(commandRoles);
+const adminTypes = knownTypes.filter((t) => !commandRoles[t]?.includes('operator'));
+
+/** `words` joined by ", " in lines of at most `width` characters, each after `indent`. */
+function wrapList(words: readonly string[], indent: string, width = 98): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, w] of words.entries()) {
+    const item = i < words.length - 1 ? `${w},` : w;
+    if (line !== '' && indent.length + line.length + 1 + item.length > width) {
+      lines.push(line);
+      line = item;
+    } else line = line === '' ? item : `${line} ${item}`;
+  }
+  lines.push(line);
+  return lines.join(`\n${indent}`);
+}
 
 export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [options]
        murmurctl send --command '{"type":"mission.survey","args":{...}}' [options]
        murmurctl send --raw FILE [options]         publish a saved signed command as it is
 
-  TYPE               mission.survey, mission.goto, formation, hold, resume, rtl, land, abort,
-                     geofence.set, param.set, fleet.update, agent.model, noop
+  TYPE               ${wrapList(knownTypes, '                     ')}
+                     (${wrapList(adminTypes, '                     ')} need the admin role)
   --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text;
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
   --wait MODE        none | committed (default) | executed; while waiting and fewer than f+1
-                     devices have answered, the same signed command is published again after
-                     3 s, 9 s, 19 s, ... (until --timeout)
+                     devices have answered, the same signed command is published again 3 s, 9 s
+                     and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
 
 ${commonHelp}
@@ -105,7 +127,10 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
     args = (j.args ?? {}) as Record<string, unknown>;
   }
   if (type === undefined) throw new CliError(`missing the command TYPE\n\n${sendUsage}`, exitCodes.usage);
-  if (!commandTypePattern.test(type)) throw new CliError(`"${type}" is not a command type (like mission.survey or hold)`, exitCodes.usage);
+  if (!commandTypePattern.test(type) || !knownTypes.includes(type)) {
+    const near = closestName(type, knownTypes);
+    throw new CliError(`"${type}" is not a command type${near !== null ? `; did you mean ${near}?` : ''} (known: ${knownTypes.join(', ')})`, exitCodes.usage);
+  }
   for (const kv of a.values.arg ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new CliError(`--arg "${kv}" must be NAME=VALUE`, exitCodes.usage);
@@ -152,7 +177,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   await initCrypto();
   const { manifest, verifier } = loadManifest(a.values.manifest);
   const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
-  if (a.values.save !== undefined) writeFileSync(a.values.save, envelope, { mode: 0o600 });
+  if (a.values.save !== undefined) writeOutputFile(a.values.save, envelope, { flag: '--save', mode: 0o600, example: 'command.cmd' });
   const ref = `${operator}/${nonceHex}`;
   const topics = controlTopics(manifest.body.fleet);
   const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));

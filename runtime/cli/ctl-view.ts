@@ -11,9 +11,22 @@ export const viewUsage = `Usage: murmurctl status [options]     one row per devi
        murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
        murmurctl log [--node ID] [options]     committed commands, rejected ones included
 
+status LIVENESS: alive, suspect, dead or recovered as most of the other devices' failure detectors
+see it; offline (the device said so, or the broker did for it); dead (its status is older than 5 s
+and no device sees it alive); self-only (only its own status, no other device's view); unknown
+(never heard from: no status and no device has seen it).
+
 ${commonHelp}
 
 Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.`;
+
+const inWords = (ms: number): string => (ms < 1_000 ? `${ms} ms` : `${ms / 1_000} s`);
+
+/** The one line on stderr when nothing came: what was waited for, and what to check. */
+function silence(what: string, ms: number, url: string, fleet: string): number {
+  process.stderr.write(`murmurctl: ${what} within ${inWords(ms)} on ${url} (fleet "${fleet}"): are the devices running and connected to this broker? (a longer --timeout waits more)\n`);
+  return exitCodes.timeout;
+}
 
 /** Collects retained messages on `topic` for `ms` (retained ones arrive right after subscribing). */
 async function collect(url: string, topic: string, ms: number): Promise<Map<string, string>> {
@@ -42,11 +55,15 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   const url = brokerUrl(a.values.broker);
   const topics = controlTopics(manifest.body.fleet);
   const json = a.values.json === true;
-  if (verb === 'watch') return watch(url, manifest.body.fleet, a.values.count, parseDuration(a.values.timeout, 0), json);
+  const fleet = manifest.body.fleet;
+  const devices = [...manifest.validators.map((v) => ({ id: v.id, role: 'validator' })), ...manifest.body.followers.map((f) => ({ id: f.id, role: 'follower' }))];
+  if (a.values.node !== undefined && !devices.some((d) => d.id === a.values.node)) {
+    throw new CliError(`--node "${a.values.node}" is not a device of fleet "${fleet}"; its devices: ${devices.map((d) => d.id).join(', ')}`, exitCodes.usage);
+  }
+  if (verb === 'watch') return watch(url, fleet, a.values.count, a.values.timeout === undefined ? 0 : parseDuration(a.values.timeout, 0), json);
   const waitMs = parseDuration(a.values.timeout, 800);
   if (verb === 'status') {
     const got = await collect(url, topics.statusAll, waitMs);
-    const devices = [...manifest.validators.map((v) => ({ id: v.id, role: 'validator' })), ...manifest.body.followers.map((f) => ({ id: f.id, role: 'follower' }))];
     const byNode = new Map<string, Partial<StatusJson> & { state?: string }>();
     for (const [t, text] of got) {
       try {
@@ -63,7 +80,9 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       const views = [...byNode.values()].map((o) => o.peers?.[d.id]).filter((x): x is NonNullable<typeof x> => x !== undefined);
       const seen = views.length > 0 ? mostCommon(views) : s === undefined ? 'unknown' : 'self-only';
       const stale = s?.timeMs === undefined || now - s.timeMs > 5_000;
-      const liveness = s?.state === 'offline' || s?.state === 'stopping' ? 'offline' : stale && seen !== 'alive' ? 'dead' : seen;
+      // Never heard of (no status of its own, and no device has seen it) is unknown, not dead: a device
+      // that never started, or one on another broker.
+      const liveness = s?.state === 'offline' || s?.state === 'stopping' ? 'offline' : seen === 'unknown' ? 'unknown' : stale && seen !== 'alive' ? 'dead' : seen;
       return { node: d.id, role: d.role, liveness, status: s ?? null };
     });
     if (json) printJson(rows);
@@ -77,7 +96,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       });
       process.stdout.write(table([head, ...body]) + '\n');
     }
-    return byNode.size === 0 ? exitCodes.timeout : exitCodes.ok;
+    return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
   const got = await collect(url, a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll, waitMs);
   const merged = new Map<string, DecisionJson & { reportedBy: string[] }>();
@@ -97,11 +116,12 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   }
   const list = [...merged.values()].sort((x, y) => x.height - y.height || x.index - y.index);
   if (json) printJson(list);
+  else if (got.size === 0) return silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet);
   else {
     const head = ['HEIGHT', 'TX', 'COMMAND', 'TYPE', 'OUTCOME', 'REASON'];
     process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason])]) + '\n');
   }
-  return got.size === 0 ? exitCodes.timeout : exitCodes.ok;
+  return got.size === 0 ? silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet) : exitCodes.ok;
 }
 
 /**
@@ -145,7 +165,7 @@ async function watch(url: string, fleet: string, count: string | undefined, time
     void client.subscribeAsync(`${prefix}#`, { qos: 0 });
   });
   await client.endAsync(false).catch(() => undefined);
-  return seen === 0 && timeoutMs > 0 ? exitCodes.timeout : exitCodes.ok;
+  return seen === 0 && timeoutMs > 0 ? silence(`nothing was published on ${prefix}#`, timeoutMs, url, fleet) : exitCodes.ok;
 }
 
 function safeJson(text: string): unknown {

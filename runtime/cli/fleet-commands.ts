@@ -1,16 +1,19 @@
 // `murmur fleet init|add|remove|sign|show|verify`: the fleet authority's manifest workflow.
 
 import { promises as fs } from 'node:fs';
-import { createVerifier, createSigner } from '../crypto/sodium.js';
+import { createSigner } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
-import { bodyToDraft, describeManifest, draftToBody, type DraftJson } from '../manifest/draft.js';
-import { signManifest, verifyManifest } from '../manifest/manifest.js';
+import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, type DraftJson } from '../manifest/draft.js';
+import { decodeEnvelope } from '../wire/envelope.js';
+import { signManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
+import { fsReason, writeOutputFile } from './output-file.js';
+import { readManifestFile } from './manifest-file.js';
 
-export const fleetUsage = `Usage: murmur fleet <verb> [options]
+export const fleetUsage = `Usage: murmur fleet <verb> [options] [--json]
 
   init   --fleet ID --authority KEYFILE --out DRAFT.json [--force]
          start an unsigned manifest draft owned by the authority key
@@ -19,42 +22,40 @@ export const fleetUsage = `Usage: murmur fleet <verb> [options]
   remove DRAFT.json --id ID
   sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST]
          sign the draft; with --previous the epoch must be higher than the old one
-  show   FILE [--json]                 print a draft or a signed manifest
+  show   FILE [--json] [--draft]       print a draft or a signed manifest; --draft prints a signed
+                                       manifest as a draft to edit (> draft.json)
   verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
-         check the signature (and, with --authority-key, that the pinned authority signed it)`;
+         check the signature (and, with --authority-key, that the pinned authority signed it)
+
+  --json   every verb prints one JSON object saying what it did (show: the draft or manifest)`;
 
 async function readDraft(path: string): Promise<DraftJson> {
-  let text: string;
+  let raw: Buffer;
   try {
-    text = await fs.readFile(path, 'utf8');
-  } catch {
-    throw new CliError(`cannot read draft ${path}`, exitCodes.usage);
+    raw = await fs.readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read draft ${path}: ${fsReason(e)}`, exitCodes.usage);
   }
+  let j: unknown;
   try {
-    const d = JSON.parse(text) as DraftJson;
-    if (d.format !== 'murmur-fleet-draft/1') throw new Error();
-    return d;
+    j = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new CliError(`${path} is not a manifest draft (JSON with "format": "murmur-fleet-draft/1"); signed manifests are edited by exporting with "murmur fleet show FILE --draft"`, exitCodes.usage);
+    const env = decodeEnvelope(new Uint8Array(raw));
+    if (env.ok && env.value.kind === 'manifest') throw new CliError(`${path} is a signed manifest, not a draft; to edit it, export it first: murmur fleet show ${path} --draft > draft.json`, exitCodes.usage);
+    throw new CliError(`${path} is not a fleet draft (JSON with "format": "${draftFormat}", from murmur fleet init)`, exitCodes.usage);
   }
+  const format = typeof j === 'object' && j !== null ? (j as { format?: unknown }).format : undefined;
+  if (format === 'murmur-ed25519-key/1' || format === 'murmur-ed25519-public/1') throw new CliError(`${path} is a key file, not a fleet draft; give the draft from murmur fleet init (or a signed manifest to show)`, exitCodes.usage);
+  if (format !== draftFormat) throw new CliError(`${path} is not a fleet draft (JSON with "format": "${draftFormat}", from murmur fleet init)`, exitCodes.usage);
+  const d = parseDraft(j);
+  if (!d.ok) throw new CliError(`${path}: ${d.error}; fix it by hand, or start again with murmur fleet init`, exitCodes.usage);
+  return d.value;
 }
 
 async function writeDraft(path: string, d: DraftJson): Promise<void> {
   const check = draftToBody(d, 0);
   if (!check.ok) throw new CliError(check.error, exitCodes.usage);
-  await fs.writeFile(path, JSON.stringify(d, null, 2) + '\n');
-}
-
-async function readManifestFile(path: string, pinned?: Uint8Array) {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fs.readFile(path));
-  } catch {
-    throw new CliError(`cannot read manifest ${path}`, exitCodes.usage);
-  }
-  const m = verifyManifest(bytes, createVerifier(), pinned);
-  if (!m.ok) throw new CliError(`${path}: ${m.error}`, exitCodes.failed);
-  return m.value;
+  writeOutputFile(path, JSON.stringify(d, null, 2) + '\n', { flag: 'DRAFT' });
 }
 
 export async function fleetCommand(argv: string[]): Promise<number> {
@@ -91,12 +92,9 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const authority = await loadIdentity(need(v.authority, 'authority'));
       const out = need(v.out, 'out');
       const d: DraftJson = { format: 'murmur-fleet-draft/1', fleet, epoch: 1, authority: toHex(authority.publicKey), validators: [], followers: [], operators: [] };
-      try {
-        await fs.writeFile(out, JSON.stringify(d, null, 2) + '\n', { flag: v.force ? 'w' : 'wx' });
-      } catch {
-        throw new CliError(`${out} already exists (pass --force to replace it)`, exitCodes.refused);
-      }
-      process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
+      writeOutputFile(out, JSON.stringify(d, null, 2) + '\n', { flag: '--out', exclusive: v.force !== true, example: 'draft.json' });
+      if (v.json) printJson({ ok: true, verb: 'init', draft: out, fleet, epoch: d.epoch, authority: d.authority });
+      else process.stdout.write(`wrote draft ${out} for fleet "${fleet}"\n`);
       return exitCodes.ok;
     }
     case 'add': {
@@ -123,7 +121,10 @@ export async function fleetCommand(argv: string[]): Promise<number> {
         d.operators.push({ id, publicKey, roles: list });
       }
       await writeDraft(path, d);
-      process.stdout.write(`added ${v.validator ? 'validator' : v.follower ? 'follower' : 'operator'} "${id}" to ${path}\n`);
+      const role = v.validator ? 'validator' : v.follower ? 'follower' : 'operator';
+      const added = [...d.validators, ...d.followers, ...d.operators].find((m) => m.id === id);
+      if (v.json) printJson({ ok: true, verb: 'add', draft: path, role, ...added });
+      else process.stdout.write(`added ${role} "${id}" to ${path}\n`);
       return exitCodes.ok;
     }
     case 'remove': {
@@ -136,7 +137,8 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       d.operators = d.operators.filter((m) => m.id !== id);
       if (d.validators.length + d.followers.length + d.operators.length === before) throw new CliError(`"${id}" is not in ${path}`, exitCodes.failed);
       await writeDraft(path, d);
-      process.stdout.write(`removed "${id}" from ${path}\n`);
+      if (v.json) printJson({ ok: true, verb: 'remove', draft: path, id });
+      else process.stdout.write(`removed "${id}" from ${path}\n`);
       return exitCodes.ok;
     }
     case 'sign': {
@@ -149,7 +151,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       }
       const authority = await loadIdentity(need(v.authority, 'authority'));
       if (v.previous) {
-        const prev = await readManifestFile(v.previous, authority.publicKey);
+        const prev = readManifestFile(v.previous, { pin: { key: authority.publicKey, from: `--authority ${v.authority ?? ''}` }, code: exitCodes.refused, what: '--previous' });
         if (d.epoch <= prev.body.epoch) throw new CliError(`epoch ${d.epoch} must be higher than the previous manifest's epoch ${prev.body.epoch} (pass --epoch ${prev.body.epoch + 1})`, exitCodes.refused);
         if (prev.body.fleet !== d.fleet) throw new CliError(`the previous manifest is for fleet "${prev.body.fleet}", the draft for "${d.fleet}"`, exitCodes.refused);
       }
@@ -159,8 +161,9 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const m = signManifest(body.value, createSigner(authority));
       if (!m.ok) throw new CliError(m.error, exitCodes.refused);
       const out = need(v.out, 'out');
-      await fs.writeFile(out, m.value.bytes);
-      process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
+      writeOutputFile(out, m.value.bytes, { flag: '--out', example: 'fleet.manifest' });
+      if (v.json) printJson({ ok: true, verb: 'sign', draft: path, manifest: out, fleet: d.fleet, epoch: d.epoch, hash: toHex(m.value.hash), validators: d.validators.length, followers: d.followers.length, operators: d.operators.length });
+      else process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
       return exitCodes.ok;
     }
     case 'show': {
@@ -173,7 +176,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
         const d = await readDraft(path);
         out = { signed: false, ...d };
       } else {
-        const m = await readManifestFile(path);
+        const m = readManifestFile(path);
         out = v.draft ? { ...bodyToDraft(m.body) } : { signed: true, ...describeManifest(m.body, m.hash) };
       }
       if (v.json || v.draft) printJson(out);
@@ -183,7 +186,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     case 'verify': {
       const path = need(file, 'MANIFEST (first argument)');
       const pinned = v['authority-key'] ? (await readPublicKey(v['authority-key'])).publicKey : undefined;
-      const m = await readManifestFile(path, pinned);
+      const m = readManifestFile(path, pinned ? { pin: { key: pinned, from: `--authority-key ${v['authority-key']}` } } : {});
       const b = m.body;
       if (v.json) printJson({ ok: true, fleet: b.fleet, epoch: b.epoch, hash: toHex(m.hash), validators: b.validators.length, followers: b.followers.length, operators: b.operators.length });
       else process.stdout.write(`ok: ${path} is a valid manifest for fleet "${b.fleet}" epoch ${b.epoch} signed by authority ${toHex(b.authority).slice(0, 16)}… (${b.validators.length} validators, ${b.followers.length} followers, ${b.operators.length} operators)\n`);

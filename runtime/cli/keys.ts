@@ -7,6 +7,7 @@ import { isValidId } from '../lib/ids.js';
 import { generateKeyPair, publicKeyBytes } from '../crypto/sodium.js';
 import { readKeyFile, writeKeyFile, type Identity } from '../crypto/key-file.js';
 import { CliError, exitCodes } from './kit.js';
+import { prepareOutputFile, writeOutputFile } from './output-file.js';
 
 export interface PublicKeyFile {
   format: 'murmur-ed25519-public/1';
@@ -17,11 +18,13 @@ export interface PublicKeyFile {
 /** Writes PATH (secret, 0600) and PATH.pub (public, shareable). */
 export async function keygen(id: string, out: string, force: boolean): Promise<PublicKeyFile> {
   if (!isValidId(id)) throw new CliError(`--id "${id}" must match [a-z0-9][a-z0-9._-]{0,63}`, exitCodes.usage);
+  // A directory, or a parent that cannot be made, is the operator's path to fix (exit 2), not a refusal.
+  prepareOutputFile(out, '--out', `${id}.key`);
   const kp = generateKeyPair();
   const w = await writeKeyFile(out, { id, ...kp }, { force });
   if (!w.ok) throw new CliError(w.error, exitCodes.refused);
   const pub: PublicKeyFile = { format: 'murmur-ed25519-public/1', id, publicKey: toHex(kp.publicKey) };
-  await fs.writeFile(`${out}.pub`, JSON.stringify(pub, null, 2) + '\n', { mode: 0o644 });
+  writeOutputFile(`${out}.pub`, JSON.stringify(pub, null, 2) + '\n', { flag: '--out', mode: 0o644 });
   return pub;
 }
 

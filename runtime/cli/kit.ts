@@ -29,8 +29,24 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
+    const ambiguous = ambiguousValue(argv, (e as Error).message);
+    if (ambiguous !== null) throw new CliError(ambiguous, exitCodes.usage);
     throw new CliError(`${(e as Error).message}\n\n${usage}`, exitCodes.usage);
   }
+}
+
+/**
+ * parseArgs refuses `--power -1` (a value that looks like an option) in three lines of its own; say it
+ * in one. No option of these CLIs takes a negative number; a name that starts with a dash can still be
+ * given in the `=` form.
+ */
+function ambiguousValue(argv: readonly string[], message: string): string | null {
+  const m = /^Option '([^']+)' argument is ambiguous/.exec(message);
+  if (!m) return null;
+  const flag = m[1] as string;
+  const at = argv.findIndex((a, i) => a === flag && argv[i + 1]?.startsWith('-'));
+  const value = at >= 0 ? (argv[at + 1] as string) : '-…';
+  return `${flag} "${value}": negative numbers are not taken here, and a value starting with "-" reads as an option; give a positive value (a name that starts with "-" goes as ${flag}=${value})`;
 }
 
 export function need(value: string | undefined, flag: string): string {

@@ -18,7 +18,7 @@ Commands:
   start --config FILE                   run this device (murmur start --help for details)
 
 Options:
-  --json      machine-readable output
+  --json      machine-readable output (keygen, fleet, provision; start logs JSON lines instead)
   -h, --help  this help
 
 Exit codes: 0 ok, 1 failed, 2 usage or bad file, 3 refused, 70 internal error.`;

@@ -7,13 +7,14 @@ import { existsSync, promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
 import { checkConfigFiles, parseDeviceConfig } from '../config/device-config.js';
-import { createVerifier } from '../crypto/sodium.js';
 import { writeKeyFile } from '../crypto/key-file.js';
 import { openDevice } from '../device/device.js';
 import { toHex } from '../lib/bytes.js';
-import { memberOf, verifyManifest } from '../manifest/manifest.js';
+import { memberOf } from '../manifest/manifest.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
+import { prepareOutputDir } from './output-file.js';
+import { readManifestFile } from './manifest-file.js';
 
 /** Where deploy/install.sh puts each file on the device; deploy/murmur.service reads the config from here
  * and may write only the data directory. */
@@ -111,14 +112,11 @@ export async function provisionCommand(argv: string[]): Promise<number> {
 
   // The identity and the manifest: the device is in the signed manifest with exactly this key.
   const identity = await loadIdentity(keyFile);
-  const manifestBytes = await fs.readFile(manifestFile).catch(() => {
-    throw new CliError(`cannot read manifest ${manifestFile}`, exitCodes.usage);
-  });
   const pinned = v['authority-key'] !== undefined ? (await readPublicKey(v['authority-key'])).publicKey : undefined;
-  const m = verifyManifest(new Uint8Array(manifestBytes), createVerifier(), pinned);
-  if (!m.ok) throw new CliError(`${manifestFile}: ${m.error}`, exitCodes.failed);
-  const { fleet, epoch } = m.value.body;
-  const member = memberOf(m.value, identity.id);
+  const manifest = readManifestFile(manifestFile, pinned ? { pin: { key: pinned, from: `--authority-key ${v['authority-key']}` } } : {});
+  const manifestBytes = manifest.bytes;
+  const { fleet, epoch } = manifest.body;
+  const member = memberOf(manifest, identity.id);
   if (member === undefined || member.role === 'operator') {
     throw new CliError(`device "${identity.id}" (key ${keyFile}) is not a validator or follower in ${manifestFile} (fleet "${fleet}" epoch ${epoch}); add it with "murmur fleet add DRAFT --validator --key ${keyFile}.pub", sign the manifest again, then provision`, exitCodes.refused);
   }
@@ -134,7 +132,7 @@ export async function provisionCommand(argv: string[]): Promise<number> {
     id: identity.id,
     key: `${onDevice.dir}/${bundleFiles.key}`,
     manifest: `${onDevice.dir}/${bundleFiles.manifest}`,
-    authority: toHex(m.value.body.authority),
+    authority: toHex(manifest.body.authority),
     dataDir: onDevice.dataDir,
     mqtt: { url: mqttUrl, ...(password !== undefined ? { username: v['mqtt-username'], password } : {}), ...(ca ? { caFile: `${onDevice.dir}/${bundleFiles.ca}` } : {}) },
     ...(v.radio ? { radios: v.radio.map(parseRadioSpec) } : {}),
@@ -148,7 +146,7 @@ export async function provisionCommand(argv: string[]): Promise<number> {
   if (!parsed.ok) throw new CliError(parsed.error, exitCodes.usage);
 
   // Stage beside the bundle, check the staged bytes as the device will read them, then rename into place.
-  await fs.mkdir(out, { recursive: true, mode: 0o700 });
+  prepareOutputDir(out, '--out', 0o700);
   const staging = await fs.mkdtemp(join(out, '.provision-'));
   try {
     const written = await writeKeyFile(join(staging, bundleFiles.key), identity);
@@ -159,7 +157,7 @@ export async function provisionCommand(argv: string[]): Promise<number> {
     await fs.writeFile(join(staging, bundleFiles.config), yamlText, { mode: 0o600 });
     await checkStaged(staging, outConfig);
     const payload = [bundleFiles.key, bundleFiles.manifest, ...(ca ? [bundleFiles.ca] : []), bundleFiles.config];
-    const info = { format: 'murmur-provision/1', id: identity.id, role: member.role, fleet, epoch, manifestHash: toHex(m.value.hash), files: payload, createdAt: new Date().toISOString() };
+    const info = { format: 'murmur-provision/1', id: identity.id, role: member.role, fleet, epoch, manifestHash: toHex(manifest.hash), files: payload, createdAt: new Date().toISOString() };
     await fs.writeFile(join(staging, bundleFiles.info), JSON.stringify(info, null, 2) + '\n', { mode: 0o644 });
     const sums = await Promise.all([...payload, bundleFiles.info].map(async (f) => `${sha256(await fs.readFile(join(staging, f)))}  ${f}\n`));
     await fs.writeFile(join(staging, bundleFiles.sums), sums.join(''), { mode: 0o644 });

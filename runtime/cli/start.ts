@@ -3,13 +3,16 @@
 
 import { loadDeviceConfig } from '../config/device-config.js';
 import { Device, openDevice } from '../device/device.js';
+import { readFile } from 'node:fs/promises';
 import { CliError, exitCodes, need, parse } from './kit.js';
+import { textManifestProblem } from './manifest-file.js';
 
 export const startUsage = `Usage: murmur start --config FILE
 
 Runs this device: consensus over MQTT, the mission state machine, HAL drivers, metrics on
 http://127.0.0.1:<http.port>/metrics and /health. SIGTERM or SIGINT stops it cleanly; after a crash
-the next start recovers from dataDir. The config fields are in docs/device-config.md.`;
+the next start recovers from dataDir. The config fields are in docs/device-config.md. It logs JSON
+lines (pino) to stdout or log.file, so it takes no --json.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;
@@ -18,6 +21,11 @@ export async function startCommand(argv: string[]): Promise<number> {
   const file = need(a.values.config, 'config');
   const cfg = loadDeviceConfig(file);
   if (!cfg.ok) throw new CliError(cfg.error, exitCodes.usage);
+  // A draft (or other text) where the signed manifest belongs is named for what it is; openDevice says
+  // the rest (unreadable, bad signature, not a member).
+  const manifestBytes = await readFile(cfg.value.manifest).catch(() => null);
+  const text = manifestBytes === null ? null : textManifestProblem(new Uint8Array(manifestBytes), cfg.value.manifest);
+  if (text !== null) throw new CliError(`${file}: manifest: ${text}`, exitCodes.usage);
   const parts = await openDevice(cfg.value, file);
   if (!parts.ok) throw new CliError(parts.error, exitCodes.usage);
   let device: Device;

@@ -46,6 +46,10 @@ export async function writeKeyFile(path: string, identity: Identity, opts: { for
   return ok(undefined);
 }
 
+/**
+ * Reads a secret key file, checking in the order an operator can fix things: it exists, it is a file
+ * (not a directory), it is a secret key file (not the .pub beside it), then its mode, then its fields.
+ */
 export async function readKeyFile(path: string): Promise<Result<Identity>> {
   let st;
   try {
@@ -53,18 +57,30 @@ export async function readKeyFile(path: string): Promise<Result<Identity>> {
   } catch (e) {
     return err(`cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
+  if (st.isDirectory()) return err(`${path} is a directory; give the secret key file written by keygen (like ${path.replace(/\/+$/, '')}/NAME.key)`);
+  if (!st.isFile()) return err(`${path} is not a regular file; give the secret key file written by keygen`);
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (e) {
+    return err(`cannot read key file ${path}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return err(`key file ${path} is not valid JSON`);
+  }
+  const j = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { [K in keyof KeyFileJson]?: unknown };
+  if (j.format === 'murmur-ed25519-public/1') {
+    const secret = path.endsWith('.pub') ? ` (${path.slice(0, -'.pub'.length)}?)` : '';
+    return err(`${path} is a public key file; give the secret key file written by keygen${secret}`);
+  }
+  if (j.format !== 'murmur-ed25519-key/1') return err(`key file ${path}: field "format" must be "murmur-ed25519-key/1"`);
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     return err(`key file ${path} is readable by other users (mode ${mode}); refusing to use it. Fix with: chmod 600 ${path}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await fs.readFile(path, 'utf8'));
-  } catch {
-    return err(`key file ${path} is not valid JSON`);
-  }
-  const j = parsed as Partial<KeyFileJson>;
-  if (j.format !== 'murmur-ed25519-key/1') return err(`key file ${path}: field "format" must be "murmur-ed25519-key/1"`);
   if (!isValidId(j.id)) return err(`key file ${path}: field "id" must match [a-z0-9][a-z0-9._-]{0,63}`);
   const seed = typeof j.seed === 'string' ? fromHex(j.seed) : undefined;
   if (!seed || seed.length !== secretSeedBytes) return err(`key file ${path}: field "seed" must be ${secretSeedBytes} bytes of hex`);

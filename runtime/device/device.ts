@@ -34,7 +34,7 @@ import { ControlPlane } from './control-plane.js';
 import { FileStorage } from './file-storage.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
-import { createLogger, DeviceMetrics, startHttp, type HealthView } from './observability.js';
+import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, type Hal } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
@@ -188,7 +188,7 @@ export class Device {
     this.session = this.nextSession();
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
-    const linkLog = (event: string, detail: Record<string, unknown>): void => this.log.info({ event, ...detail }, `link ${event}`);
+    const linkLog = linkLogger(this.log, c.mqtt.url);
     this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
     const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);

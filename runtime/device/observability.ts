@@ -35,6 +35,46 @@ export function createLogger(node: string, level: string, position: () => { heig
   return file === undefined ? pino(options) : pino(options, pino.destination({ dest: file, append: true, mkdir: true, sync: true }));
 }
 
+/** A connection event of the MQTT link or the control plane (`detail.link` names the link; none: the control plane). */
+export type LinkLog = (event: string, detail: Record<string, unknown>) => void;
+
+/**
+ * Where the links' and the control plane's connection events go. A broker that cannot be reached is a
+ * warning once per outage of each connection (the first failed attempt, at start or after a connection
+ * was lost), not once per retry (the retries go to debug); the connection that ends such an outage is a
+ * warning too, so an operator at log.level warn sees both ends. Everything else stays at info.
+ */
+export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number = Date.now): LinkLog {
+  const url = withoutPassword(brokerUrl);
+  const downSince = new Map<string, number>(); // connection -> when its outage was reported
+  return (event, detail) => {
+    const conn = typeof detail.link === 'string' ? `${detail.link} link` : 'control plane';
+    if (event === 'error' || event === 'control-plane-error') {
+      if (downSince.has(conn)) return log.debug({ event, ...detail }, `link ${event}`);
+      downSince.set(conn, now());
+      return log.warn({ event, ...detail }, `cannot reach the broker at ${url} (${conn}): ${String(detail.reason ?? 'no reason given')}; retrying until it answers`);
+    }
+    const since = downSince.get(conn);
+    if ((event === 'connected' || event === 'control-plane-connected') && since !== undefined) {
+      downSince.delete(conn);
+      return log.warn({ event, ...detail, downMs: now() - since }, `broker at ${url} reached again (${conn}) after ${((now() - since) / 1000).toFixed(1)} s`);
+    }
+    log.info({ event, ...detail }, `link ${event}`);
+  };
+}
+
+/** A broker URL fit for a log line: a password in it is replaced by ***. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 export class DeviceMetrics {
   readonly registry = new Registry();
   readonly height = new Gauge({ name: 'murmur_height', help: 'Height of the last committed block', registers: [this.registry] });

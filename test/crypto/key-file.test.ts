@@ -38,6 +38,16 @@ describe('key files', () => {
     expect(!r.ok && r.error).toContain('readable by other users (mode 0644)');
     expect(!r.ok && r.error).toContain(`chmod 600 ${path}`);
   });
+  it('a directory or a public key file is named as such before any mode check', async () => {
+    const path = join(dir, 'e.key');
+    await writeKeyFile(path, { id: 'e', ...generateKeyPair() });
+    writeFileSync(`${path}.pub`, JSON.stringify({ format: 'murmur-ed25519-public/1', id: 'e', publicKey: 'ab'.repeat(32) }), { mode: 0o644 });
+    chmodSync(`${path}.pub`, 0o644);
+    const pub = await readKeyFile(`${path}.pub`);
+    expect(!pub.ok && pub.error).toBe(`${path}.pub is a public key file; give the secret key file written by keygen (${path}?)`);
+    const d = await readKeyFile(dir);
+    expect(!d.ok && d.error).toBe(`${dir} is a directory; give the secret key file written by keygen (like ${dir}/NAME.key)`);
+  });
   it('a public key that does not match the seed is refused as damaged', async () => {
     const path = join(dir, 'd.key');
     await writeKeyFile(path, { id: 'd', ...generateKeyPair() });

@@ -1,0 +1,178 @@
+// Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
+// with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const p = (f: string): string => join(dir, f);
+const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
+const murmurctl = (...args: string[]): Promise<CliRun> => runCli('murmurctl', args, { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_KEY: p('keys/ops.key'), MURMUR_BROKER: 'mqtt://127.0.0.1:1' } });
+
+/** One line on stderr, no internal error and no stack trace, and the exit code given. */
+function oneLine(r: CliRun, code: number, text: string): void {
+  expect(r.stderr, r.stderr).toContain(text);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toContain('internal error');
+  expect(r.code, r.stderr).toBe(code);
+}
+
+beforeAll(async () => {
+  const keys = await Promise.all([murmur('keygen', '--id', 'authority', '--out', p('keys/authority.key')), murmur('keygen', '--id', 'd1', '--out', p('keys/d1.key')), murmurctl('keygen', '--id', 'ops', '--out', p('keys/ops.key'))]);
+  for (const r of keys) expect(r.code, r.stderr).toBe(0);
+  expect((await murmur('fleet', 'init', '--fleet', 'demo', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
+  expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'))).code).toBe(0);
+  expect((await murmur('fleet', 'add', p('draft.json'), '--operator', '--key', p('keys/ops.key.pub'))).code).toBe(0);
+  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
+  expect(signed.code, signed.stderr).toBe(0);
+  writeFileSync(p('a-file'), 'not a directory\n');
+}, 60_000);
+
+describe('output paths', () => {
+  it('a path under a file, or a directory, is one line naming the path (exit 2); a missing directory is created', async () => {
+    const [save, saveDir, sign, keygen] = await Promise.all([
+      murmurctl('send', 'noop', '--save', p('a-file/x.cmd'), '--wait', 'none'),
+      murmurctl('send', 'noop', '--save', p('keys'), '--wait', 'none'),
+      murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('a-file/m')),
+      murmur('keygen', '--id', 'x', '--out', p('a-file/x.key')),
+    ]);
+    const [keygenDir, init] = await Promise.all([murmur('keygen', '--id', 'x', '--out', p('keys')), murmur('fleet', 'init', '--fleet', 'demo', '--authority', p('keys/authority.key'), '--out', p('a-file/d.json'))]);
+    oneLine(save, 2, `--save ${p('a-file/x.cmd')}: cannot create the directory ${p('a-file')}: a part of the path is a file, not a directory`);
+    oneLine(saveDir, 2, `--save ${p('keys')} is a directory; give a file path, like ${p('keys/command.cmd')}`);
+    oneLine(sign, 2, `--out ${p('a-file/m')}: cannot create the directory`);
+    oneLine(keygen, 2, `--out ${p('a-file/x.key')}: cannot create the directory`);
+    oneLine(keygenDir, 2, `--out ${p('keys')} is a directory; give a file path, like ${p('keys/x.key')}`);
+    oneLine(init, 2, `--out ${p('a-file/d.json')}: cannot create the directory`);
+
+    // As keygen always did, a missing parent directory is made.
+    const [made, saved] = await Promise.all([
+      murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('new/dir/fleet.manifest')),
+      murmurctl('send', 'noop', '--save', p('saved/dir/noop.cmd'), '--wait', 'none'),
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(readFileSync(p('new/dir/fleet.manifest')).length).toBeGreaterThan(100);
+    oneLine(saved, 5, 'cannot reach the broker'); // saved before connecting; nothing listens on port 1
+    expect(readFileSync(p('saved/dir/noop.cmd')).length).toBeGreaterThan(64);
+  });
+
+  it('fleet-sim checks --json FILE before it runs', async () => {
+    const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
+    oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
+    expect(r.stdout).toBe(''); // refused before the run, not after it
+  });
+});
+
+describe('fleet drafts edited by hand', () => {
+  it('a draft missing a field, or with a bad one, names the field (exit 2) in add, remove, sign and show', async () => {
+    writeFileSync(p('bare.json'), '{"format":"murmur-fleet-draft/1"}\n');
+    const good = JSON.parse(readFileSync(p('draft.json'), 'utf8')) as { validators: { power: unknown }[] };
+    (good.validators[0] as { power: unknown }).power = 'lots';
+    writeFileSync(p('badpower.json'), JSON.stringify(good));
+    const [add, sign, remove, show] = await Promise.all([
+      murmur('fleet', 'add', p('bare.json'), '--validator', '--key', p('keys/d1.key.pub'), '--id', 'd9'),
+      murmur('fleet', 'sign', p('bare.json'), '--authority', p('keys/authority.key'), '--out', p('bare.manifest')),
+      murmur('fleet', 'remove', p('badpower.json'), '--id', 'd1'),
+      murmur('fleet', 'show', p('bare.json')),
+    ]);
+    for (const r of [add, sign, show]) oneLine(r, 2, `${p('bare.json')}: bad field in fleet draft: fleet is missing; fix it by hand, or start again with murmur fleet init`);
+    oneLine(remove, 2, 'bad field in fleet draft: validators[0].power must be an unsigned integer');
+  });
+
+  it('a key file or a signed manifest given as the draft says what it is; show --draft is in the help', async () => {
+    const [key, signed, help] = await Promise.all([murmur('fleet', 'show', p('keys/d1.key')), murmur('fleet', 'add', p('fleet.manifest'), '--follower', '--key', p('keys/d1.key.pub')), murmur('fleet', '--help')]);
+    oneLine(key, 2, `${p('keys/d1.key')} is a key file, not a fleet draft`);
+    oneLine(signed, 2, `${p('fleet.manifest')} is a signed manifest, not a draft; to edit it, export it first: murmur fleet show ${p('fleet.manifest')} --draft > draft.json`);
+    expect(help.stdout).toContain('show   FILE [--json] [--draft]');
+  });
+});
+
+describe('key files where a secret key belongs', () => {
+  it('a public key file or a directory is named as such (exit 2), not "readable by other users"', async () => {
+    const [pub, keyDir, sendPub] = await Promise.all([
+      murmur('fleet', 'init', '--fleet', 'x', '--authority', p('keys/authority.key.pub'), '--out', p('x.json')),
+      murmur('fleet', 'init', '--fleet', 'x', '--authority', p('keys'), '--out', p('x.json')),
+      murmurctl('send', 'noop', '--key', p('keys/ops.key.pub')),
+    ]);
+    oneLine(pub, 2, `${p('keys/authority.key.pub')} is a public key file; give the secret key file written by keygen (${p('keys/authority.key')}?)`);
+    oneLine(keyDir, 2, `${p('keys')} is a directory; give the secret key file written by keygen`);
+    oneLine(sendPub, 2, `--key: ${p('keys/ops.key.pub')} is a public key file`);
+    for (const r of [pub, keyDir, sendPub]) expect(r.stderr).not.toContain('chmod');
+  });
+});
+
+describe('durations', () => {
+  it('--ttl 1h is taken (as send --help says: at most 1h); --timeout 0 or below is a usage error naming --timeout', async () => {
+    const [hour, tooLong, zero, negative] = await Promise.all([
+      murmurctl('send', 'noop', '--ttl', '1h', '--wait', 'none'),
+      murmurctl('send', 'noop', '--ttl', '1.5h', '--wait', 'none'),
+      murmurctl('send', 'noop', '--timeout', '0'),
+      murmurctl('status', '--timeout=-5s'),
+    ]);
+    oneLine(hour, 5, 'cannot reach the broker at mqtt://127.0.0.1:1'); // the ttl passed; nothing listens on port 1
+    oneLine(tooLong, 2, '--ttl must be more than 0 and at most 60 minutes');
+    oneLine(zero, 2, '--timeout 0 must be more than 0 ms, like 30s, 500ms, 2m or 1h');
+    oneLine(negative, 2, '--timeout -5s must be more than 0 ms');
+  });
+});
+
+describe('negative numbers as option values', () => {
+  it('are one line naming the option and the value (exit 2), not parseArgs\' three lines and the usage', async () => {
+    const [power, timeout] = await Promise.all([murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'), '--power', '-1'), murmurctl('send', 'noop', '--timeout', '-5s')]);
+    oneLine(power, 2, '--power "-1": negative numbers are not taken here, and a value starting with "-" reads as an option; give a positive value');
+    oneLine(timeout, 2, '--timeout "-5s": negative numbers are not taken here');
+    expect(power.stdout + power.stderr).not.toContain('Usage:');
+  });
+});
+
+describe('command types', () => {
+  it('a mistyped type is refused before signing (exit 2), naming the closest and the known types', async () => {
+    const [typo, nothingClose, help] = await Promise.all([murmurctl('send', 'mission.surveyy', '--arg', 'spacingM=15'), murmurctl('send', '--command', '{"type":"teleport"}'), murmurctl('send', '--help')]);
+    oneLine(typo, 2, '"mission.surveyy" is not a command type; did you mean mission.survey? (known: noop, mission.survey, mission.goto,');
+    oneLine(nothingClose, 2, '"teleport" is not a command type (known: noop, mission.survey');
+    expect(nothingClose.stderr).not.toContain('did you mean');
+    expect(typo.stderr).not.toContain('cannot reach the broker'); // refused before anything was signed or sent
+    expect(help.stdout).toMatch(/TYPE\s+noop, mission\.survey, mission\.goto, formation, hold, resume, rtl, land,\s+abort, geofence\.set, param\.set, fleet\.update, agent\.model/);
+    expect(help.stdout).toContain('(geofence.set, param.set, fleet.update, agent.model need the admin role)');
+  });
+});
+
+describe('signed manifests', () => {
+  it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
+    const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
+    const draft = `${p('draft.json')} is an unsigned fleet draft, not a signed manifest; sign it with \`murmur fleet sign ${p('draft.json')} --authority KEYFILE --out fleet.manifest\``;
+    oneLine(verify, 2, draft);
+    oneLine(ctl, 2, draft);
+    oneLine(text, 2, `${p('a-file')} is a text file, not a signed manifest`);
+    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('draft.json')}\ndataDir: ${p('data/d1')}\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
+    oneLine(await murmur('start', '--config', p('d1.yaml')), 2, `${p('d1.yaml')}: manifest: ${draft}`);
+  });
+
+  it('verify --authority-key with another key names that key, not "this device"', async () => {
+    const r = await murmur('fleet', 'verify', p('fleet.manifest'), '--authority-key', p('keys/d1.key.pub'));
+    oneLine(r, 1, `${p('fleet.manifest')} is signed by authority`);
+    expect(r.stderr).toContain(`not by --authority-key ${p('keys/d1.key.pub')} (`);
+    expect(r.stderr).not.toContain('this device');
+  });
+});
+
+describe('--json', () => {
+  it('fleet init, add, remove and sign print one JSON object saying what they did', async () => {
+    const draft = p('json/draft.json');
+    const init = await murmur('fleet', 'init', '--fleet', 'j', '--authority', p('keys/authority.key'), '--out', draft, '--json');
+    expect(init.code, init.stderr).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ ok: true, verb: 'init', draft, fleet: 'j', epoch: 1 });
+    const add = await murmur('fleet', 'add', draft, '--validator', '--key', p('keys/d1.key.pub'), '--power', '3', '--json');
+    expect(JSON.parse(add.stdout)).toMatchObject({ ok: true, verb: 'add', draft, role: 'validator', id: 'd1', power: 3 });
+    const op = await murmur('fleet', 'add', draft, '--operator', '--key', p('keys/ops.key.pub'), '--roles', 'admin', '--json');
+    expect(JSON.parse(op.stdout)).toMatchObject({ ok: true, verb: 'add', role: 'operator', id: 'ops', roles: ['admin'] });
+    const remove = await murmur('fleet', 'remove', draft, '--id', 'ops', '--json');
+    const sign = await murmur('fleet', 'sign', draft, '--authority', p('keys/authority.key'), '--out', p('json/fleet.manifest'), '--json');
+    expect(JSON.parse(remove.stdout)).toEqual({ ok: true, verb: 'remove', draft, id: 'ops' });
+    expect(JSON.parse(sign.stdout)).toMatchObject({ ok: true, verb: 'sign', manifest: p('json/fleet.manifest'), fleet: 'j', epoch: 1, validators: 1, followers: 0, operators: 0 });
+    expect(JSON.parse(sign.stdout).hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -1,0 +1,92 @@
+// murmurctl status, log and watch against a real broker with no device on it, then with one device's
+// retained status: silence is one line on stderr with exit 4, a device never heard of is "unknown"
+// (not "dead"), and `log --node` with an id outside the manifest is a usage error naming the ids.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectMqtt } from '../../runtime/links/mqtt-connect.js';
+import { controlTopics } from '../../runtime/device/control-topics.js';
+import { Mosquitto } from '../links/processes.js';
+import { runCli, type CliRun } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-ctl-views-'));
+const p = (f: string): string => join(dir, f);
+let broker: Mosquitto;
+const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
+const ctl = (...args: string[]): Promise<CliRun> => runCli('murmurctl', args, { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_BROKER: broker.url } });
+
+/** A free loopback port in 22000-22999 (the range these tests may use). */
+async function portInRange(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 22_000 + Math.floor(Math.random() * 1_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 22000-22999');
+}
+
+beforeAll(async () => {
+  broker = await Mosquitto.start(await portInRange());
+  const ids = ['authority', 'd1', 'd2', 'd3'];
+  for (const r of await Promise.all(ids.map((id) => murmur('keygen', '--id', id, '--out', p(`keys/${id}.key`))))) expect(r.code, r.stderr).toBe(0);
+  expect((await murmur('fleet', 'init', '--fleet', 'views', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
+  for (const id of ['d1', 'd2', 'd3']) expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p(`keys/${id}.key.pub`))).code).toBe(0);
+  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
+  expect(signed.code, signed.stderr).toBe(0);
+}, 60_000);
+afterAll(async () => {
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function oneLine(r: CliRun, code: number, text: string): void {
+  expect(r.stderr, r.stderr).toContain(text);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.code, r.stderr).toBe(code);
+}
+
+describe('murmurctl views with no device on the broker', () => {
+  it('status, log and watch say that nothing answered and what to check (exit 4); status shows every device as unknown', async () => {
+    const [status, log, watch] = await Promise.all([ctl('status', '--timeout', '300ms'), ctl('log', '--timeout', '300ms'), ctl('watch', '--timeout', '300ms')]);
+    oneLine(status, 4, `no device published its status within 300 ms on ${broker.url} (fleet "views"): are the devices running and connected to this broker?`);
+    const rows = status.stdout.trim().split('\n').slice(1);
+    expect(rows.map((r) => r.split(/\s+/).slice(0, 3).join(' '))).toEqual(['d1 validator unknown', 'd2 validator unknown', 'd3 validator unknown']);
+    oneLine(log, 4, `no device published its log within 300 ms on ${broker.url}`);
+    expect(log.stdout).toBe(''); // no empty table
+    oneLine(watch, 4, `nothing was published on murmur/v1/views/json/# within 300 ms on ${broker.url}`);
+  });
+
+  it('log --node with an id outside the manifest is a usage error naming the devices (exit 2)', async () => {
+    oneLine(await ctl('log', '--node', 'nobody'), 2, '--node "nobody" is not a device of fleet "views"; its devices: d1, d2, d3');
+  });
+});
+
+describe('murmurctl status with one device heard', () => {
+  it('shows the device heard, a device it saw die as dead, and a device never heard of as unknown', async () => {
+    const topics = controlTopics('views');
+    const c = connectMqtt(broker.url, { clientId: 'views-test', clean: true, reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    const status = { node: 'd1', role: 'validator', state: 'ready', height: 7, round: 0, proposer: 'd2', peers: { d2: 'dead' }, batteryPct: 90, position: null, mission: null, agents: [], timeMs: Date.now() };
+    await c.publishAsync(topics.status('d1'), JSON.stringify(status), { qos: 1, retain: true });
+    await c.endAsync();
+    const r = await ctl('status', '--json', '--timeout', '500ms');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const rows = JSON.parse(r.stdout) as { node: string; liveness: string }[];
+    expect(rows.map((x) => [x.node, x.liveness])).toEqual([
+      ['d1', 'self-only'],
+      ['d2', 'dead'],
+      ['d3', 'unknown'],
+    ]);
+  });
+});

@@ -1,0 +1,108 @@
+// A device that cannot reach its broker says so at warn, once per outage and connection (not per retry),
+// so an operator at log.level warn sees it; and says so again when the broker answers. First the logger
+// alone, then a real `murmur start` with no broker at log.level warn.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { linkLogger } from '../../runtime/device/observability.js';
+import { repoRoot, runCli } from '../support/run-cli.js';
+
+function capture(level: string): { log: pino.Logger; lines: () => { level: number; msg: string; event?: string }[] } {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  return { log: pino({ level }, sink), lines: () => text.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string; event?: string }) };
+}
+
+describe('linkLogger', () => {
+  it('warns once per outage of each connection, retries at debug, and warns when the broker is back', () => {
+    const { log, lines } = capture('warn');
+    let t = 0;
+    const linkLog = linkLogger(log, 'mqtt://user:secret@127.0.0.1:1883', () => t);
+    for (let i = 0; i < 5; i++) {
+      linkLog('error', { link: 'mqtt', reason: 'connect ECONNREFUSED 127.0.0.1:1883' });
+      linkLog('control-plane-error', { reason: 'connect ECONNREFUSED 127.0.0.1:1883' });
+      t += 1_000;
+    }
+    linkLog('connected', { link: 'mqtt', url: 'mqtt://127.0.0.1:1883' });
+    linkLog('error', { link: 'mqtt', reason: 'connect ECONNREFUSED 127.0.0.1:1883' }); // a new outage
+    const got = lines();
+    expect(got.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'cannot reach the broker at mqtt://user:***@127.0.0.1:1883 (mqtt link): connect ECONNREFUSED 127.0.0.1:1883; retrying until it answers'],
+      [40, 'cannot reach the broker at mqtt://user:***@127.0.0.1:1883 (control plane): connect ECONNREFUSED 127.0.0.1:1883; retrying until it answers'],
+      [40, 'broker at mqtt://user:***@127.0.0.1:1883 reached again (mqtt link) after 5.0 s'],
+      [40, 'cannot reach the broker at mqtt://user:***@127.0.0.1:1883 (mqtt link): connect ECONNREFUSED 127.0.0.1:1883; retrying until it answers'],
+    ]);
+    expect(got.map((l) => l.msg).join('\n')).not.toContain('secret');
+  });
+
+  it('keeps a connection without an outage at info', () => {
+    const { log, lines } = capture('info');
+    linkLogger(log, 'mqtt://127.0.0.1:1883')('connected', { link: 'mqtt' });
+    expect(lines().map((l) => [l.level, l.msg])).toEqual([[30, 'link connected']]);
+  });
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-outage-log-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePortInRange(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 22_000 + Math.floor(Math.random() * 1_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 22000-22999');
+}
+
+describe('murmur start at log.level warn with no broker', () => {
+  it('logs the unreachable broker once per connection while the device runs and retries', async () => {
+    const p = (f: string): string => join(dir, f);
+    for (const id of ['authority', 'd1']) expect((await runCli('murmur', ['keygen', '--id', id, '--out', p(`${id}.key`)])).code).toBe(0);
+    expect((await runCli('murmur', ['fleet', 'init', '--fleet', 'outage', '--authority', p('authority.key'), '--out', p('draft.json')])).code).toBe(0);
+    expect((await runCli('murmur', ['fleet', 'add', p('draft.json'), '--validator', '--key', p('d1.key.pub')])).code).toBe(0);
+    expect((await runCli('murmur', ['fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest')])).code).toBe(0);
+    const [brokerPort, httpPort] = [await freePortInRange(), await freePortInRange()];
+    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data')}\nmqtt: { url: "mqtt://127.0.0.1:${brokerPort}" }\nhttp: { port: ${httpPort} }\nlog: { level: warn }\nagents: { enabled: false }\n`);
+    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p('d1.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    try {
+      // Ready (health answers), then long enough for several retries of both connections.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const ready = await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.json() as Promise<{ ready?: boolean }>, () => null);
+        if (ready?.ready === true) break;
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`device not ready:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      if (proc.exitCode === null && proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
+      const kill = setTimeout(() => proc.exitCode === null && proc.pid !== undefined && process.kill(proc.pid, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    const lines = out.split('\n').filter((l) => l.includes('cannot reach the broker'));
+    expect(lines, out).toHaveLength(2); // the MQTT link and the control plane, each once
+    for (const l of lines) expect((JSON.parse(l) as { level: number }).level).toBe(40);
+    expect(lines.join('\n')).toContain('(mqtt link)');
+    expect(lines.join('\n')).toContain('(control plane)');
+  }, 60_000);
+});
