@@ -1,4 +1,5 @@
-// npm run bench:wire: encode, decode, sign and verify rates for a vote and a 100-command proposal.
+// npm run bench:wire: encode, decode, sign and verify rates for a vote and a 100-command proposal, and
+// the order of a checkpoint's nonces (consensus/nonce-table.ts) against sorting every key as before.
 // Prints a table and, with --json, one JSON object.
 
 import { loadWasmBackend } from '../crypto/backends.js';
@@ -11,6 +12,7 @@ import { encodeCommandBody } from './command.js';
 import { decodeEnvelope, openEnvelope, sealEnvelope } from './envelope.js';
 import { signingBytes } from './signing.js';
 import { encodeVoteBody } from './vote.js';
+import { NonceTable } from '../consensus/nonce-table.js';
 
 await initCrypto();
 const fleet = 'bench';
@@ -41,7 +43,35 @@ const wasmBackend = await loadWasmBackend();
 const wasm = createVerifier(wasmBackend);
 const wasmSigner = createSigner(v0, wasmBackend);
 
+// A checkpoint's nonces: 160 commands committed and 160 expired since the last one (50 commands/s,
+// 32 heights of 100 ms), a table of `live` nonces throughout; keys as command references are.
+const nonceKey = (i: number): string => `op/${((i * 2_654_435_761) >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}`;
+function nonceCheckpoint(live: number): { merged: () => unknown; sortedAll: () => unknown } {
+  const t = new NonceTable();
+  const all = new Map<string, number>();
+  let seq = 0;
+  for (; seq < live; seq++) {
+    t.add(nonceKey(seq), seq);
+    all.set(nonceKey(seq), seq);
+  }
+  t.export();
+  return {
+    merged: () => {
+      for (let k = 0; k < 160; k++, seq++) t.add(nonceKey(seq), seq);
+      t.forgetBefore(seq - live);
+      return t.export();
+    },
+    sortedAll: () => [...all.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+  };
+}
+const n3k = nonceCheckpoint(3_000);
+const n30k = nonceCheckpoint(30_000);
+
 const rates: Rate[] = [
+  measure('checkpoint nonces, 3,000 live, 160 new: order kept and merged', n3k.merged),
+  measure('checkpoint nonces, 3,000 live: every key sorted (before)', n3k.sortedAll),
+  measure('checkpoint nonces, 30,000 live, 160 new: order kept and merged', n30k.merged),
+  measure('checkpoint nonces, 30,000 live: every key sorted (before)', n30k.sortedAll),
   measure('vote: encode body + seal (sign)', () => sealEnvelope('prevote', fleet, 'v0', encodeVoteBody(voteBody), v0Signer)),
   measure('vote: encode body only', () => encodeVoteBody(voteBody)),
   measure('vote: decode envelope (no verify)', () => decodeEnvelope(vote)),
