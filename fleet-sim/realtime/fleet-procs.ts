@@ -282,9 +282,17 @@ export class FleetProcs {
     // times. Each device's signer seeds it. Exact: a triple that differs in any byte is checked for real.
     this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
-    let device: Device;
+    let device: Device | undefined;
+    // Another process holding a device's key stops that device, not this whole process (the Device's
+    // own answer is to exit 3); twins, Byzantine by design, pass a hook of their own that goes on.
+    const stopOnConflict: DeviceHooks = {
+      identityConflict: (k) => {
+        device?.log.error({ event: 'identity-conflict', instance: k.instance }, 'another process holds this device\'s key; stopping this device');
+        void device?.stop();
+      },
+    };
     try {
-      device = new Device(parts, Date.now(), hooks(parts) ?? {});
+      device = new Device(parts, Date.now(), { ...stopOnConflict, ...hooks(parts) });
     } catch (e) {
       await parts.lock?.release(); // its data directory is free for a later start
       throw e;

@@ -189,7 +189,7 @@ export class Device {
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
     const linkLog = linkLogger(this.log, c.mqtt.url);
-    this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, now: () => Date.now() });
+    this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, startedAtMs: startedAt, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
     const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);
     const links = createLinks({
@@ -339,6 +339,8 @@ export class Device {
     if (this.state === 'stopping') return;
     const at = new Date(k.since).toISOString();
     this.log.fatal({ event: 'identity-conflict', instance: k.instance, since: at }, `another process holds the key of ${this.p.config.id} and connected to the broker at ${at} (instance ${k.instance}); stopping before signing anything more, so the two never sign conflicting votes: run each device identity in one place only (a copied key, device.yaml or disk image does this)`);
+    // The goodbye first: under a client id of its own the other process hears nothing else from here.
+    void this.mqtt?.stop();
     void this.stop().finally(() => process.exit(3)); // murmur's "refused" (runtime/cli/kit.ts exitCodes)
   }
 
@@ -376,6 +378,8 @@ export class Device {
     this.control.start();
     this.missions.resumeOwnTask();
     await this.link.start();
+    // Stopped while the links came up (another process holds this key: identityConflict): nothing more.
+    if ((this.state as string) === 'stopping') return;
     this.heartbeats.start();
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());

@@ -7,19 +7,23 @@
 // Each process announces itself in every birth (the retained online state it publishes at each
 // connection), in the Last Will it leaves with the broker for that connection and in its goodbye: a
 // random instance id, when the connection was made (its clock) and its signature over both. Another
-// instance's state, signed with this device's key, shows another process holds the key; it shows that
-// the process is running now when
+// instance's state, signed with this device's key, for a connection made since this process started,
+// shows another process holds the key and is running now when
 // - it comes as published, not retained: that process is connected at this moment (a second process
 //   with a client id of its own); or
-// - the same instance is heard for two connections (two `since`): it connected again while this one
+// - the same instance is heard for a newer connection than before: it connected again while this one
 //   ran. Two processes with one client id are never connected at once (the broker drops the older
 //   connection, whose Will then stands retained), but each finds the other's newer birth or Will
 //   retained when it connects again.
-// What an earlier run of this device left retained is one connection, heard once: never a conflict,
-// whatever either clock says (a Raspberry Pi without a clock battery boots with an old time). Unsigned
-// or wrongly signed states are ignored: anyone the broker lets publish there could write one, and only
-// the key's holder can stop a device this way. A device that finds a conflict stops before it signs
-// anything more.
+// What an earlier run of this device left is older than this process, and retained it is heard once;
+// a broker restarted from an older save hands back an older state, never a newer one. Unsigned or
+// wrongly signed states are ignored (anyone the broker lets publish there could write one). A genuine
+// state is public, so whoever can publish on an open broker can replay one; a replayed state is older
+// than this process (unless its clock started far behind) and is not counted. A device that finds a
+// conflict stops before it signs anything more.
+//
+// What it does not see: a copy that never shares the broker with it (radio only, another broker), and
+// the first few hundred ms of the dance, while each is connected once before it hears the other.
 
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8 } from '../lib/bytes.js';
@@ -48,6 +52,8 @@ export class IdentityGuard {
       readonly node: string;
       readonly signer: Signer;
       readonly verifier: Verifier;
+      /** When this process started (ms, its clock): states of connections made before are not counted. */
+      readonly startedAtMs: number;
       readonly now: () => number;
     },
   ) {}
@@ -70,8 +76,14 @@ export class IdentityGuard {
     if (!/^[0-9a-f]{128}$/.test(s.sig) || s.instance.length > 64) return null;
     const sig = fromHex(s.sig);
     if (sig === undefined || !this.o.verifier.verify(sig, this.message(s.instance, s.since), this.o.signer.publicKey)) return null;
+    // Fresh: a connection made since this process started. A genuine old state published again (by a
+    // bridge catching up, a broker cluster, anyone who kept a copy) is older than that; only a clock
+    // set far back at this start could let one through, and then it must still pass the rules below.
+    if (s.since < this.o.startedAtMs) return null;
     const before = this.heard.get(s.instance);
-    if (retained && (before === undefined || before === s.since)) {
+    // Retained, its first connection heard, or one no newer than heard before (a broker restarted from
+    // an older save hands back an older state): not proof that the other is running now.
+    if (retained && (before === undefined || s.since <= before)) {
       if (before === undefined && this.heard.size < heardMax) this.heard.set(s.instance, s.since);
       return null;
     }

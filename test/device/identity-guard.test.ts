@@ -1,7 +1,8 @@
 // One identity, one process (runtime/device/identity-guard.ts). Another instance's state, signed with
-// this device's key, is a conflict when it comes as published (that process is connected now) or when
-// that instance is heard for a second connection (it connected again while this one ran). What an
-// earlier run left retained is one connection heard once: never a conflict, whatever the clocks say.
+// this device's key, for a connection made since this process started, is a conflict when it comes as
+// published (that process is connected now) or for a newer connection of that instance than heard
+// before (it connected again while this one ran). What an earlier run left, a broker's older save and
+// a replayed genuine state are not.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
@@ -13,7 +14,7 @@ beforeAll(async () => {
 });
 
 let clock = 1_000_000;
-const guard = (key: KeyPair) => new IdentityGuard({ fleet: 'f', node: 'd2', signer: createSigner(key), verifier: createVerifier(), now: () => clock });
+const guard = (key: KeyPair) => new IdentityGuard({ fleet: 'f', node: 'd2', signer: createSigner(key), verifier: createVerifier(), startedAtMs: clock, now: () => clock });
 /** A state of d2 as it travels: JSON on the retained state topic. */
 const stateOf = (g: IdentityGuard, state: 'online' | 'offline' = 'online'): NodeState => parseNodeState(encodeNodeState({ node: 'd2', state, session: 3, ...g.birth() })) as NodeState;
 
@@ -39,14 +40,24 @@ describe('IdentityGuard', () => {
     expect(me.check(stateOf(other), false)).toEqual({ instance: other.instance, since: expect.any(Number) });
   });
 
-  it('is not fooled: its own state, an earlier run (even one with a later clock), another key, a changed or missing signature, another node', () => {
+  it('is not fooled: its own state, an earlier run (even one whose clock was ahead), a broker handing back an older save, a replayed state, another key, a changed or missing signature, another node', () => {
     const key = generateKeyPair();
+    const earlierRun = guard(key);
+    clock += 50;
+    const replayable = stateOf(earlierRun); // public on the broker: anyone may keep a copy
+    clock += 1_000;
     const me = guard(key);
     expect(me.check(stateOf(me), false), 'its own birth').toBeNull();
+    expect(me.check(replayable, false), 'a genuine state from before this process, published again').toBeNull();
+    expect(me.check(replayable, true)).toBeNull();
     clock += 86_400_000; // an earlier run whose clock was ahead of this one's (a Pi booting with an old time)
-    const earlier = stateOf(guard(key), 'offline');
-    clock -= 86_400_000;
-    expect(me.check(earlier, true), 'an earlier run, retained').toBeNull();
+    const ahead = guard(key);
+    const newer = stateOf(ahead, 'offline');
+    clock -= 1_000;
+    const older = stateOf(ahead, 'offline');
+    clock -= 86_400_000 - 1_000;
+    expect(me.check(newer, true), 'an earlier run, retained').toBeNull();
+    expect(me.check(older, true), 'the same run, older: a broker restarted from an earlier save').toBeNull();
     const stranger = guard(generateKeyPair());
     expect(me.check(stateOf(stranger), false), 'signed with another key (anyone may publish on the topic)').toBeNull();
     const real = stateOf(guard(key));
