@@ -363,19 +363,21 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   const p = proof ?? encodeProof(c.block.bytes, certificate);
   fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate, proof: p } });
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
-  // A height brought forward for a command whose block carried none (its proposer had proposed before
-  // the command reached it, on its own timer) brought no command's block forward: it does not count
-  // against the next early start, or a lone command would wait a whole commit wait for it. Not when the
-  // block was full: then other txs that came first took the room (the pool is first come, first
-  // served), and forgiven, the blocks of that backlog would follow each other with no wait at all until
-  // the command's turn. And once per commit wait at most, whatever else leaves a block without it.
-  if (s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command') && !blockFull(s, c.block.block.txs) && now - s.commandRestoredAtMs >= s.p.config.commitWaitMs) {
-    s.commandStartAtMs = s.commandStartBeforeMs;
-    s.commandRestoredAtMs = now;
-  }
+  const forNothing = s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command');
   s.chain.apply(committed);
   noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));
+  // A height brought forward for a command whose block carried none (its proposer had proposed before
+  // the command reached it, on its own timer) brought no command's block forward: it does not count
+  // against the next early start, or a lone command would wait a whole commit wait for it. Not when txs
+  // that came before the command are still waiting (the pool is first come, first served): the block
+  // had no room for them, let alone for it, and forgiven, the blocks of that backlog would follow each
+  // other with no wait at all until the command's turn. Whatever the block's size, on a radio's budget
+  // or a broker's. And once per commit wait at most.
+  if (forNothing && commandIsNext(s, now) && now - s.commandRestoredAtMs >= s.p.config.commitWaitMs) {
+    s.commandStartAtMs = s.commandStartBeforeMs;
+    s.commandRestoredAtMs = now;
+  }
   fx.push({ type: 'commit', committed });
   // The shell answers at once with recordCheckpoint: no block is built or judged before it has.
   if (s.chain.checkpointDue !== null) fx.push({ type: 'checkpoint', height: s.chain.checkpointDue });
@@ -392,11 +394,10 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   return committed;
 }
 
-/** Whether a block's txs left no room for one more command (by count, or bytes: buildBlock's limits). */
-function blockFull(s: ConsensusState, txs: readonly Uint8Array[]): boolean {
-  let bytes = 0;
-  for (const t of txs) bytes += t.length;
-  return txs.length >= limits.blockTxCountMax || bytes + limits.commandBytesMax > Math.min(blockTxBytesMax, s.txBytesBudget);
+/** Whether the oldest tx in the pool a block could still take is an operator command. */
+function commandIsNext(s: ConsensusState, now: number): boolean {
+  for (const tx of s.mempool.values()) if (s.chain.txProblem(tx, now, null) === null) return tx.kind === 'command';
+  return false;
 }
 
 /**
