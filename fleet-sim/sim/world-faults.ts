@@ -15,6 +15,8 @@ export const proposerCrashWaitMs = 2_000;
 export function scheduleFaults(w: World): void {
   // The node the latest crash fault took down (a scenario may restart `crashed`).
   let lastCrashed = 0;
+  /** A `crash: proposer` is waiting for an honest proposer (proposerCrashWaitMs at most). */
+  let crashPending = false;
   for (const f of w.scenario.faults) {
     // In a run split over threads (shards.ts) node faults are the main thread's (they hit validators
     // only); every thread applies the network's, at the same virtual times.
@@ -30,19 +32,27 @@ export function scheduleFaults(w: World): void {
           // The proposer at that moment, unless it is Byzantine (crashing the liar tests nothing): then
           // the first honest one after it, looked for every 10 ms for up to proposerCrashWaitMs.
           const until = f.at + proposerCrashWaitMs;
+          crashPending = true;
           const crashProposer = (): void => {
             const p = w.currentProposer();
             if ((w.nodes[p] as SimNode).byzantine !== null && w.queue.now + 10 <= until) return void w.queue.at(w.queue.now + 10, crashProposer);
             lastCrashed = p;
+            crashPending = false;
             w.crash(w.nodes[p] as SimNode, 'intact');
           };
           return crashProposer();
         }
         case 'restart': {
-          const n = w.nodes[f.node === 'crashed' ? lastCrashed : f.node] as SimNode;
-          if (n.shell && f.wal !== 'intact') w.crash(n, f.wal);
-          else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, w.diskPrng);
-          return w.restart(n);
+          // `crashed` is the node that crash took down: while it is still looking for an honest
+          // proposer, the restart waits for it.
+          const restart = (): void => {
+            if (f.node === 'crashed' && crashPending) return void w.queue.at(w.queue.now + 10, restart);
+            const n = w.nodes[f.node === 'crashed' ? lastCrashed : f.node] as SimNode;
+            if (n.shell && f.wal !== 'intact') w.crash(n, f.wal);
+            else if (n.shell === null && f.wal === 'torn') n.storage.tearTail(walFile, w.diskPrng);
+            w.restart(n);
+          };
+          return restart();
         }
         case 'byzantine':
           return w.makeByzantine(w.nodes[f.node] as SimNode, f.behavior);
