@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
-import { brokerUrlProblem } from '../../runtime/links/broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, Progress } from '../dashboard/live-run.js';
 import { formatSummary, writeReport } from '../report/write.js';
@@ -80,7 +80,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (values.broker !== undefined && !values.realtime) throw new CliError('--broker needs --realtime (the deterministic simulator has its own network)', exitCodes.usage);
   if (values.broker !== undefined) {
     const problem = /^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker) ? brokerUrlProblem(values.broker) : 'it is not mqtt://host:port';
-    if (problem !== null) throw new CliError(`--broker "${values.broker}": ${problem}; give one like mqtt://127.0.0.1:1883`, exitCodes.usage);
+    if (problem !== null) throw new CliError(`--broker "${redactBrokerUrl(values.broker)}": ${problem}; give one like mqtt://127.0.0.1:1883`, exitCodes.usage);
   }
   const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);

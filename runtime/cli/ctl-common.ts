@@ -2,7 +2,7 @@
 // it trusts no device and no broker), duration parsing, and verifying signed acks from devices.
 
 import type { MqttClient } from 'mqtt';
-import { brokerUrlProblem } from '../links/broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
 import { connectMqtt } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
@@ -29,7 +29,7 @@ export function brokerUrl(v: string | undefined): string {
   const url = v ?? process.env.MURMUR_BROKER ?? 'mqtt://127.0.0.1:1883';
   const problem = brokerUrlProblem(url);
   const from = v === undefined && process.env.MURMUR_BROKER !== undefined ? ' (from MURMUR_BROKER)' : '';
-  if (problem !== null) throw new CliError(`--broker "${url}"${from}: ${problem}; give a broker URL like mqtt://127.0.0.1:1883`, exitCodes.usage);
+  if (problem !== null) throw new CliError(`--broker "${redactBrokerUrl(url)}"${from}: ${problem}; give a broker URL like mqtt://127.0.0.1:1883`, exitCodes.usage);
   return url;
 }
 
@@ -68,7 +68,7 @@ export async function connect(url: string, clientPrefix: string, waitMs: number)
     });
   } catch (e) {
     client.end(true);
-    throw new CliError(`cannot reach the broker at ${url}: ${(e as Error).message}`, exitCodes.unavailable);
+    throw new CliError(`cannot reach the broker at ${redactBrokerUrl(url)}: ${(e as Error).message}`, exitCodes.unavailable);
   }
   (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
   return client;

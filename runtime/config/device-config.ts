@@ -6,7 +6,7 @@ import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
-import { brokerUrlProblem } from '../links/broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
 import { withReleasedPackages } from '../lib/released-require.js';
 import { limits } from '../lib/limits.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
@@ -271,7 +271,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return issue.keys.map((k) => `${where}${k}: unknown field; remove it or check its spelling (fields: docs/device-config.md)`).join('; ');
   }
   const value = valueAt(raw, issue.path);
-  const shown = JSON.stringify(value) ?? 'nothing';
+  // A broker URL may carry a password: shown without it.
+  const shown = JSON.stringify(path === 'mqtt.url' && typeof value === 'string' ? redactBrokerUrl(value) : value) ?? 'nothing';
   const got =
     value === undefined ? 'missing'
     : issue.code === 'invalid_type' ? `is ${shown}, expected a ${issue.expected}`

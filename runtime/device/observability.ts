@@ -2,6 +2,7 @@
 // metrics (prom-client, a registry per device); and a loopback HTTP endpoint serving /metrics and
 // /health. Nothing here decides anything; it only reports.
 
+import { redactBrokerUrl } from '../links/broker-url.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger as PinoLogger } from 'pino';
@@ -45,7 +46,7 @@ export type LinkLog = (event: string, detail: Record<string, unknown>) => void;
  * warning too, so an operator at log.level warn sees both ends. Everything else stays at info.
  */
 export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number = Date.now): LinkLog {
-  const url = withoutPassword(brokerUrl);
+  const url = redactBrokerUrl(brokerUrl);
   const downSince = new Map<string, number>(); // connection -> when its outage was reported
   return (event, detail) => {
     const conn = typeof detail.link === 'string' ? `${detail.link} link` : 'control plane';
@@ -63,17 +64,6 @@ export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number
   };
 }
 
-/** A broker URL fit for a log line: a password in it is replaced by ***. */
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 export class DeviceMetrics {
   readonly registry = new Registry();

@@ -7,11 +7,11 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
-import { brokerUrlProblem } from './broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
 
 export function connectMqtt(url: string, options: IClientOptions): MqttClient {
   const problem = brokerUrlProblem(url);
-  if (problem !== null) throw new Error(`broker URL "${url}": ${problem}`);
+  if (problem !== null) throw new Error(`broker URL "${redactBrokerUrl(url)}": ${problem}`);
   const u = new URL(url);
   const tcpOrTls = u.protocol === 'mqtt:' || u.protocol === 'mqtts:';
   const needsMqttJs = u.username !== '' || u.password !== '' || u.search !== '' || options.socksProxy !== undefined || (process.env.MQTTJS_SOCKS_PROXY ?? '') !== '';

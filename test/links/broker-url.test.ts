@@ -2,7 +2,7 @@
 // the port) falls back to port 1883 and joins whatever broker runs there.
 
 import { describe, expect, it } from 'vitest';
-import { brokerUrlProblem } from '../../runtime/links/broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { connectMqtt } from '../../runtime/links/mqtt-connect.js';
 
 describe('brokerUrlProblem', () => {
@@ -18,6 +18,16 @@ describe('brokerUrlProblem', () => {
     expect(brokerUrlProblem('127.0.0.1:1883')).toBe('it is not a URL');
     expect(brokerUrlProblem('localhost')).toBe('it is not a URL');
     expect(brokerUrlProblem('mqtt://')).toBe('it names no host');
+    expect(brokerUrlProblem('mqtt://ho st:1883')).toBe('it is not a URL');
+    expect(brokerUrlProblem('mqtt://[::1]:1883x')).toBe('its port "1883x" is not a number');
+  });
+
+  it('never repeats a password: the reason names the port alone, and the URL is shown without it', () => {
+    const reason = brokerUrlProblem('mqtt://user:s3cret@host:1883x');
+    expect(reason).toBe('its port "1883x" is not a number');
+    expect(redactBrokerUrl('mqtt://user:s3cret@host:1883x')).toBe('mqtt://user:***@host:1883x');
+    expect(redactBrokerUrl('mqtts://host:8883')).toBe('mqtts://host:8883');
+    expect(() => connectMqtt('mqtt://user:s3cret@127.0.0.1:1883x', { reconnectPeriod: 0 })).toThrow('broker URL "mqtt://user:***@127.0.0.1:1883x": its port "1883x" is not a number');
   });
 
   it('connectMqtt refuses a URL that does not parse instead of connecting to port 1883', () => {
