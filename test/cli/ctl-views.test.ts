@@ -3,7 +3,6 @@
 // (not "dead"), and `log --node` with an id outside the manifest is a usage error naming the ids.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,22 +17,8 @@ let broker: Mosquitto;
 const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
 const ctl = (...args: string[]): Promise<CliRun> => runCli('murmurctl', args, { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_BROKER: broker.url } });
 
-/** A free loopback port in 22000-22999 (the range these tests may use). */
-async function portInRange(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 22_000 + Math.floor(Math.random() * 1_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 22000-22999');
-}
-
 beforeAll(async () => {
-  broker = await Mosquitto.start(await portInRange());
+  broker = await Mosquitto.start();
   const ids = ['authority', 'd1', 'd2', 'd3'];
   for (const r of await Promise.all(ids.map((id) => murmur('keygen', '--id', id, '--out', p(`keys/${id}.key`))))) expect(r.code, r.stderr).toBe(0);
   expect((await murmur('fleet', 'init', '--fleet', 'views', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);

@@ -4,13 +4,13 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { linkLogger } from '../../runtime/device/observability.js';
+import { freePort } from '../links/processes.js';
 import { repoRoot, runCli } from '../support/run-cli.js';
 
 function capture(level: string): { log: pino.Logger; lines: () => { level: number; msg: string; event?: string }[] } {
@@ -56,19 +56,6 @@ describe('linkLogger', () => {
 const dir = mkdtempSync(join(tmpdir(), 'murmur-outage-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function freePortInRange(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 22_000 + Math.floor(Math.random() * 1_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 22000-22999');
-}
-
 describe('murmur start at log.level warn with no broker', () => {
   it('logs the unreachable broker once per connection while the device runs and retries', async () => {
     const p = (f: string): string => join(dir, f);
@@ -76,7 +63,7 @@ describe('murmur start at log.level warn with no broker', () => {
     expect((await runCli('murmur', ['fleet', 'init', '--fleet', 'outage', '--authority', p('authority.key'), '--out', p('draft.json')])).code).toBe(0);
     expect((await runCli('murmur', ['fleet', 'add', p('draft.json'), '--validator', '--key', p('d1.key.pub')])).code).toBe(0);
     expect((await runCli('murmur', ['fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest')])).code).toBe(0);
-    const [brokerPort, httpPort] = [await freePortInRange(), await freePortInRange()];
+    const [brokerPort, httpPort] = [await freePort(), await freePort()];
     writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data')}\nmqtt: { url: "mqtt://127.0.0.1:${brokerPort}" }\nhttp: { port: ${httpPort} }\nlog: { level: warn }\nagents: { enabled: false }\n`);
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p('d1.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
