@@ -63,7 +63,8 @@ export class ControlPlane {
       // Not a link frame: hand over the raw bytes, so the refusal can say what they are not.
       this.commandHandler(f.ok ? f.value.envelope : new Uint8Array(payload));
     });
-    client.on('error', (e) => o.log('control-plane-error', { reason: e.message }));
+    // After stop() (this.client cleared) an error is the goodbye's, not a broker lost.
+    client.on('error', (e) => this.client === client && o.log('control-plane-error', { reason: e.message }));
     this.client = client;
   }
 

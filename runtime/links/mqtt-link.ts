@@ -144,7 +144,8 @@ export class MqttLink implements Link {
     this.client = client;
     client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
     client.on('close', () => this.onClose());
-    client.on('error', (e) => this.log('error', { reason: e.message }));
+    // After stop() a publish still in flight fails with 'write after end': that is the goodbye, not a broker lost.
+    client.on('error', (e) => this.running && this.log('error', { reason: e.message }));
     client.on('connect', () => this.onConnect());
     // Wait for the first connection, but a broker that is down is not a startup error: the link
     // stays down and keeps retrying. Refused credentials are a configuration error, so they throw.
