@@ -334,32 +334,39 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
     let lastCrashed = 0;
+    /** The latest crash, still looking for an honest proposer or done. */
+    let crashDone: Promise<void> = Promise.resolve();
     if (forging) forgery = new RealtimeForgery(fleet, now, (payload) => client.publish(topics.commands, payload, { qos: 1 }), (detail) => fault('forged-command', [], detail));
     for (const f of s.faults) {
       if (f.kind === 'forged-commands' && forgery) actions.push(...forgery.actions(f));
       else if (f.kind === 'crash') {
         actions.push({
           at: f.at,
-          run: async () => {
-            let i = f.node === 'proposer' ? proposerIndex() : f.node;
-            // The proposer in office, unless it is Byzantine (crashing the liar tests nothing): then the
-            // first honest one after it, as in the deterministic world (world-faults.ts).
-            const until = Date.now() + proposerCrashWaitMs;
-            const liar = (n: number): boolean => s.faults.some((b) => b.kind === 'byzantine' && b.node === n && b.at <= f.at);
-            while (f.node === 'proposer' && liar(i) && Date.now() < until) {
-              await sleep(10);
-              i = proposerIndex();
-            }
-            lastCrashed = i;
-            crashed.add(i);
-            await fleet.kill(device(i));
-            fault('crash', [i], fleet.runsHere(i) ? 'stopped' : 'SIGKILL');
+          // Not awaited by the timeline: looking for an honest proposer must not hold back the actions
+          // after it (commands, broker faults); a restart of `crashed` waits for it (crashDone).
+          run: () => {
+            crashDone = (async () => {
+              let i = f.node === 'proposer' ? proposerIndex() : f.node;
+              // The proposer in office, unless it is Byzantine (crashing the liar tests nothing): then
+              // the first honest one after it, as in the deterministic world (world-faults.ts).
+              const until = Date.now() + proposerCrashWaitMs;
+              const liar = (n: number): boolean => s.faults.some((b) => b.kind === 'byzantine' && b.node === n && b.at <= f.at);
+              while (f.node === 'proposer' && liar(i) && Date.now() < until) {
+                await sleep(10);
+                i = proposerIndex();
+              }
+              lastCrashed = i;
+              crashed.add(i);
+              await fleet.kill(device(i));
+              fault('crash', [i], fleet.runsHere(i) ? 'stopped' : 'SIGKILL');
+            })().catch((e: Error) => log(`crash: ${e.message}`));
           },
         });
       } else if (f.kind === 'restart') {
         actions.push({
           at: f.at,
           run: async () => {
+            await crashDone;
             const i = f.node === 'crashed' ? lastCrashed : f.node;
             await fleet.kill(device(i));
             fleet.start(device(i)).then(() => fault('restart', [i], 'recovered from its data directory'), (e: Error) => log(e.message));
