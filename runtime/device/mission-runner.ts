@@ -96,7 +96,11 @@ export class MissionRunner {
     this.explained.delete(key);
     this.explained.set(key, now);
     this.o.metrics.commands.inc({ outcome: 'refused' });
-    this.o.log.warn({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
+    // A command already committed comes again whenever an operator's outbox resends what it did not
+    // hear committed (every device, for every command committed while the broker was down): the ack
+    // tells the operator, and at warn it buried the refusals that matter. Those stay warnings.
+    const level = r.verdict === 'refused' && r.kind === 'replayed' ? 'info' : 'warn';
+    this.o.log[level]({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
     if (r.verdict === 'unreadable') this.o.control.refused(r.reason);
     else this.ack({ command: `${r.operator}/${r.nonceHex}`, stage: 'refused', height: 0, reason: r.reason });
     return false;

@@ -163,6 +163,12 @@ describe('four murmur processes on Mosquitto', () => {
     const f = await fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '10s']);
     expect(f.code).toBe(3);
     expect(f.stdout).toMatch(/^refused: forged: the signature does not verify against ops's key/);
+    // In the devices' logs a forgery is a warning; a resend of a committed command (what an operator's
+    // outbox does after every outage, on every device) is not.
+    const refusals = (fleet.devices.get('d1')?.output ?? '').split('\n').filter((l) => l.includes('"event":"command-refused"'));
+    const levelOf = (kind: string): string | undefined => /"level":(\d+)/.exec(refusals.find((l) => l.includes(`"kind":"${kind}"`)) ?? '')?.[1];
+    expect(levelOf('forged'), refusals.join('\n')).toBe('40');
+    expect(levelOf('replayed'), refusals.join('\n')).toBe('30');
     const expired = await fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '10s']);
     expect(expired.code).toBe(3);
     expect(expired.stdout).toMatch(/^refused: expired: the command expired at /);
