@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8 } from '../lib/bytes.js';
 import type { Signer, Verifier } from '../crypto/sodium.js';
-import type { NodeState } from '../links/mqtt-topics.js';
+import type { ConnectionProof, NodeState } from '../links/mqtt-topics.js';
 import { signingBytes } from '../wire/signing.js';
 
 export interface IdentityConflict {
@@ -63,7 +63,7 @@ export class IdentityGuard {
   }
 
   /** The fields of this process's birth, signed now. */
-  birth(): Pick<NodeState, 'instance' | 'since' | 'sig'> {
+  birth(): ConnectionProof {
     const since = Math.floor(this.o.now());
     return { instance: this.instance, since, sig: toHex(this.o.signer.sign(this.message(this.instance, since))) };
   }

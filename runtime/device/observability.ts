@@ -64,7 +64,6 @@ export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number
   };
 }
 
-
 export class DeviceMetrics {
   readonly registry = new Registry();
   readonly height = new Gauge({ name: 'murmur_height', help: 'Height of the last committed block', registers: [this.registry] });

@@ -10,7 +10,7 @@ import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-que
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
-import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type FleetTopics, type NodeState, type ParsedTopic } from './mqtt-topics.js';
+import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type ConnectionProof, type FleetTopics, type NodeState, type ParsedTopic } from './mqtt-topics.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -53,7 +53,7 @@ export interface MqttLinkOptions {
   readonly log?: (event: string, detail: Record<string, unknown>) => void;
   /** Fields added to each birth (the online state published at every connection) and to the Last Will
    *  set for that connection: the device's proof of who connected (runtime/device/identity-guard.ts). */
-  readonly birth?: () => Pick<NodeState, 'instance' | 'since' | 'sig'>;
+  readonly birth?: () => ConnectionProof;
 }
 
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
@@ -76,7 +76,7 @@ export class MqttLink implements Link {
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   private readonly stateHandlers: ((s: NodeState, retained: boolean) => void)[] = [];
   /** The current connection's proof of who connected (opts.birth), in its Will, birth and goodbye. */
-  private proof: Pick<NodeState, 'instance' | 'since' | 'sig'> = {};
+  private proof: ConnectionProof = {};
   private client: MqttClient | undefined;
   private connected = false;
   private running = false;

@@ -90,6 +90,9 @@ export interface NodeState {
   readonly sig?: string;
 }
 
+/** The proof fields of a NodeState, as one connection carries them in its birth, Will and goodbye. */
+export type ConnectionProof = Pick<NodeState, 'instance' | 'since' | 'sig'>;
+
 export function encodeNodeState(s: NodeState): Buffer {
   return Buffer.from(JSON.stringify(s));
 }
