@@ -4,7 +4,9 @@
 // murmurctl checks) as a ratio to that round trip, resident memory per device at n = 7, and
 // start-to-ready of one device joining a running fleet. A sniffer on the consensus topics splits each
 // command's latency into stages: until its block is proposed, the prevote and precommit quorums (as the
-// broker delivers them), and from the precommit quorum to the verified ack.
+// broker delivers them), and from the precommit quorum to the verified ack. Before each fleet, the
+// floor (bench-floor.ts): n bare relay processes passing one height's signed messages over their own
+// Mosquitto, the same pattern with nothing else, as a ratio to the round trip measured beside them.
 
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
@@ -23,6 +25,7 @@ import { kinds } from '../../runtime/wire/kinds.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { createVerifier } from '../../runtime/crypto/sodium.js';
 import { DeviceFleet } from './device-fleet.js';
+import { floorLatencies } from './bench-floor.js';
 
 const commandsPerRun = Number(process.env.BENCH_COMMANDS ?? 40);
 const commitWaitMs = Number(process.env.BENCH_COMMIT_WAIT_MS ?? 100);
@@ -217,6 +220,9 @@ async function main(): Promise<void> {
   await initCrypto();
   const report: Record<string, unknown> = { commitWaitMs, commandsPerRun, entry: process.env.MURMUR_E2E_ENTRY ?? 'bin/murmur.js (tsx)', nodeFlags: process.env.MURMUR_E2E_NODE_FLAGS ?? '' };
   for (const n of [4, 7]) {
+    const floor = await floorLatencies(n, commandsPerRun, commitWaitMs);
+    const floorRtt50 = pct(floor.rtt, 50);
+    const floor50 = pct(floor.height, 50);
     const r = await run(n);
     const rtt50 = pct(r.rtt, 50);
     const c50 = pct(r.commit, 50);
@@ -228,10 +234,13 @@ async function main(): Promise<void> {
       ratioP50: r2(c50 / rtt50),
       ratioP99: r2(c99 / rtt50),
       stagesMsP50: stageMedians(r.stages),
+      floor: { mqttRttMsP50: r2(floorRtt50), heightMsP50: r2(floor50), heightMsP99: r2(pct(floor.height, 99)), ratioP50: r2(floor50 / floorRtt50) },
+      devicesOverFloorP50: r2(c50 / floor50),
       startAllReadyMs: r.readyMs,
       ...(n === 7 ? { rssMb: r.rss.map((x) => Math.round(x)), rssMbMax: Math.round(Math.max(...r.rss)), joinReadyMs: r.joinReadyMs } : {}),
     };
     console.log(`n=${n}: MQTT RTT p50 ${r2(rtt50)} ms; operator-to-commit p50 ${r2(c50)} ms (ratio ${r2(c50 / rtt50)}), p99 ${r2(c99)} ms (ratio ${r2(c99 / rtt50)})`);
+    console.log(`n=${n}: floor (${n} bare relay processes, one height's signed messages, nothing else): p50 ${r2(floor50)} ms over a ${r2(floorRtt50)} ms round trip (ratio ${r2(floor50 / floorRtt50)}), p99 ${r2(pct(floor.height, 99))} ms; the devices take ${r2(c50 / floor50)}x the floor`);
     const st = stageMedians(r.stages);
     console.log(`n=${n}: stages p50: to the proposal ${st.toProposal} ms, prevote quorum ${st.prevoteQuorum} ms, precommit quorum ${st.precommitQuorum} ms, to the verified ack ${st.toAck} ms`);
     if (n === 7) console.log(`n=7: resident memory per device ${r.rss.map((x) => Math.round(x)).join(', ')} MB; start-to-ready of a joining device ${r.joinReadyMs} ms`);
