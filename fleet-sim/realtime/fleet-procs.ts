@@ -23,6 +23,7 @@ import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
+import { describeConflict } from '../../runtime/device/identity-guard.js';
 import type { RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 
@@ -287,7 +288,7 @@ export class FleetProcs {
     // own answer is to exit 3); twins, Byzantine by design, pass a hook of their own that goes on.
     const stopOnConflict: DeviceHooks = {
       identityConflict: (k) => {
-        device?.log.error({ event: 'identity-conflict', instance: k.instance }, 'another process holds this device\'s key; stopping this device');
+        device?.log.error({ event: 'identity-conflict', ...k }, `${describeConflict(parts.config.id, k)}; stopping this device`);
         void device?.stop();
       },
     };

@@ -147,6 +147,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   }
   /** Nodes a twins fault will copy (twinned: those copied so far). */
   const twinTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'twins' ? [f.node] : [])));
+  /** Nodes an amnesia fault will restart without their signer state. */
+  const amnesiaTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'amnesia' ? [f.node] : [])));
   const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
   const fleet = new FleetProcs({
     ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
@@ -170,10 +172,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       ...(s.consensus.snapshotEveryHeights !== undefined ? { snapshotEveryHeights: s.consensus.snapshotEveryHeights } : {}),
       ...(s.consensus.followerSources !== undefined ? { followerSources: s.consensus.followerSources } : {}),
     },
-    inProcess: (i) => byzantine.has(i) || twinTargets.has(i),
-    // A twinned node is Byzantine by design: its copies do not stop when they hear each other's births
-    // (runtime/device/identity-guard.ts), as an honest device with a copied key would.
-    hooks: (i, parts) => ({ ...byzantine.get(i)?.hooks(parts.signer), ...(twinTargets.has(i) ? { identityConflict: () => undefined } : {}) }),
+    inProcess: (i) => byzantine.has(i) || twinTargets.has(i) || amnesiaTargets.has(i),
+    // Twinned and amnesiac nodes are Byzantine by design: twins do not stop when they hear each other's
+    // births or votes, nor an amnesiac node when it hears a vote it signed before it forgot
+    // (runtime/device/identity-guard.ts), as an honest device with a copied key or a replaced data
+    // directory would.
+    hooks: (i, parts) => ({ ...byzantine.get(i)?.hooks(parts.signer), ...(twinTargets.has(i) || amnesiaTargets.has(i) ? { identityConflict: () => undefined } : {}) }),
   });
   const device = (i: number): RealDevice => fleet.devices[i] as RealDevice;
   const status = new Map<string, StatusJson>();

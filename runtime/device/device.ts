@@ -18,7 +18,7 @@ import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
-import { IdentityGuard, type IdentityConflict } from './identity-guard.js';
+import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
 import type { MqttLink } from '../links/mqtt-link.js';
 import type { Router } from '../links/router.js';
 import type { SerialLink } from '../links/serial-link.js';
@@ -206,7 +206,7 @@ export class Device {
     this.mqtt = links.value.mqtt;
     this.mqtt?.onNodeState((st, retained) => {
       const k = this.identity.check(st, retained);
-      if (k !== null) (hooks.identityConflict ?? ((x: IdentityConflict) => this.identityConflict(x)))(k);
+      if (k !== null) this.onIdentityConflict(k);
     });
     this.radios = links.value.radios;
     this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: this.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
@@ -283,6 +283,7 @@ export class Device {
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
       snapshotEveryHeights: c.snapshots.everyHeights,
+      onForeignSignature: (m) => this.onIdentityConflict({ seen: 'signature', ...m }),
       app: {
         commit: (cb) => {
           const now = Date.now();
@@ -329,16 +330,21 @@ export class Device {
     this.pending.add(cancel);
   }
 
+  /** Another process holds this device's key (identity-guard.ts): the hook's answer, else stop. */
+  private onIdentityConflict(k: IdentityConflict): void {
+    (this.hooks.identityConflict ?? ((x: IdentityConflict) => this.identityConflict(x)))(k);
+  }
+
   /**
-   * Another process holds this device's key and connected just now (identity-guard.ts). Whichever of
-   * the two this is, going on would sign votes the other does not know of: evidence against this
-   * device, or worse. It stops at once (no more input is taken from here on) and exits 3 (refused: the
-   * systemd unit does not restart it); the other stops too when it hears this one's birth or Will.
+   * Another process holds this device's key: it connected just now, or signed a message this one did
+   * not (identity-guard.ts). Whichever of the two this is, going on would sign votes the other does
+   * not know of: evidence against this device, or worse. It stops at once (no more input is taken from
+   * here on) and exits 3 (refused: the systemd unit does not restart it); the other stops too when it
+   * hears this one's birth or Will, or a vote of this one's it did not sign.
    */
   private identityConflict(k: IdentityConflict): void {
     if (this.state === 'stopping') return;
-    const at = new Date(k.since).toISOString();
-    this.log.fatal({ event: 'identity-conflict', instance: k.instance, since: at }, `another process holds the key of ${this.p.config.id} and connected to the broker at ${at} (instance ${k.instance}); stopping before signing anything more, so the two never sign conflicting votes: run each device identity in one place only (a copied key, device.yaml or disk image does this)`);
+    this.log.fatal({ event: 'identity-conflict', ...k }, `${describeConflict(this.p.config.id, k)}; stopping before signing anything more, so the two never sign conflicting votes: run each device identity in one place only (a copied key, device.yaml or disk image does this)`);
     // The goodbye first: under a client id of its own the other process hears nothing else from here.
     void this.mqtt?.stop();
     void this.stop().finally(() => process.exit(3)); // murmur's "refused" (runtime/cli/kit.ts exitCodes)

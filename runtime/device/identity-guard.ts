@@ -22,8 +22,14 @@
 // than this process (unless its clock started far behind) and is not counted. A device that finds a
 // conflict stops before it signs anything more.
 //
-// What it does not see: a copy that never shares the broker with it (radio only, another broker), and
-// the first few hundred ms of the dance, while each is connected once before it hears the other.
+// The consensus path sees what the broker cannot: a proposal or vote signed with this device's key
+// that its signer state proves it never signed (a position past its last signature, or another
+// signature at a position it signed: runtime/node/shell.ts, onForeignSignature), however it came
+// (a radio, another broker). So a copy that never shares the broker is caught at the first message
+// it signs that this one did not; a copy that signs exactly what this one signs (the same vote, the
+// same bytes) is indistinguishable from an echo and harms nothing until the two differ.
+// What neither sees: the first few hundred ms of the dance on one broker, while each is connected once
+// before it hears the other, as long as the two sign the same votes.
 
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8 } from '../lib/bytes.js';
@@ -31,10 +37,17 @@ import type { Signer, Verifier } from '../crypto/sodium.js';
 import type { ConnectionProof, NodeState } from '../links/mqtt-topics.js';
 import { signingBytes } from '../wire/signing.js';
 
-export interface IdentityConflict {
-  /** The other process's instance id, and when it connected by its own clock. */
-  readonly instance: string;
-  readonly since: number;
+/** How another process holding this device's key showed itself. */
+export type IdentityConflict =
+  /** Its birth, Will or goodbye: its instance id, and when it connected by its own clock. */
+  | { readonly seen: 'birth'; readonly instance: string; readonly since: number }
+  /** A proposal or vote signed with the key that this process never signed. */
+  | { readonly seen: 'signature'; readonly kind: 'proposal' | 'prevote' | 'precommit'; readonly height: number; readonly round: number };
+
+/** One line for the log: what was seen, and what it means. */
+export function describeConflict(node: string, k: IdentityConflict): string {
+  if (k.seen === 'birth') return `another process holds the key of ${node} and connected to the broker at ${new Date(k.since).toISOString()} (instance ${k.instance})`;
+  return `a ${k.kind} for height ${k.height} round ${k.round} signed with the key of ${node} arrived that this process never signed: another process holds the key (or this data directory was replaced while the device's votes were in flight)`;
 }
 
 /** Other instances remembered (an earlier run or two of this device, and at most a few impostors). */
@@ -87,7 +100,7 @@ export class IdentityGuard {
       if (before === undefined && this.heard.size < heardMax) this.heard.set(s.instance, s.since);
       return null;
     }
-    this.conflict = { instance: s.instance, since: s.since };
+    this.conflict = { seen: 'birth', instance: s.instance, since: s.since };
     return this.conflict;
   }
 }

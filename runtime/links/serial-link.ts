@@ -271,6 +271,8 @@ export class SerialLink implements Link {
     const queuedMs = this.now();
     for (let index = 0; index < count; index++) {
       const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
+      // Remembered as sent, so a neighbour's relay of it back here is a duplicate (onPacket).
+      this.dedup.add(`${this.selfTag}:${msgId}:${index}`);
       const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
       this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, queuedMs });
     }
@@ -367,9 +369,13 @@ export class SerialLink implements Link {
     const d = decodeRadioFrame(raw, this.fleetTag, this.fragmentsMax);
     if (!d.ok) return this.stats.badFrame(d.error);
     const f = d.value;
-    if (f.origin === this.selfTag || !this.dedup.add(`${f.origin}:${f.msgId}:${f.index}`)) return this.stats.duplicate();
+    if (!this.dedup.add(`${f.origin}:${f.msgId}:${f.index}`)) return this.stats.duplicate();
+    // A frame from this node's own id that it did not send (what it sent is remembered above): another
+    // radio with this id, a copy of this device. Delivered, so consensus can prove the copy from what
+    // it signs (NodeShell's onForeignSignature), and not relayed by this node.
+    const fromSelf = f.origin === this.selfTag;
     const forMe = f.dest === undefined || f.dest === this.selfTag;
-    if (f.hopsLeft > 1 && f.dest !== this.selfTag && this.running) {
+    if (f.hopsLeft > 1 && f.dest !== this.selfTag && !fromSelf && this.running) {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
       const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, queuedMs: this.now() };
       const jitter = this.opts.relayJitterMs ?? 0;
@@ -415,7 +421,7 @@ export class SerialLink implements Link {
 
   private deliver(f: RadioFrame, envelope: Uint8Array): void {
     this.stats.received(envelope.length);
-    const from = this.peerByTag.get(f.origin) ?? `radio:${f.origin.toString(16).padStart(8, '0')}`;
+    const from = f.origin === this.selfTag ? this.opts.node : (this.peerByTag.get(f.origin) ?? `radio:${f.origin.toString(16).padStart(8, '0')}`);
     const frame: ReceivedFrame = { bytes: envelope, from, link: this.name, ...(f.hopsLeft < this.hopLimit ? { relayed: true } : {}) };
     for (const h of this.handlers) h(frame);
   }

@@ -64,6 +64,20 @@ export interface NodeShellOptions {
   readonly snapshotEveryHeights?: number;
   /** Called with every envelope this node signs (fleet-sim's double-sign checker listens here). */
   readonly onSigned?: (envelope: Uint8Array) => void;
+  /**
+   * Called when a proposal or vote arrives signed with this node's key that this node never signed
+   * (SignerGuard.notSignedHere), at the height it is at or a later one: another process holds its key.
+   * The message is dropped either way (counted as this node's own, it could make a quorum with a vote
+   * never cast here). Absent: not checked (fleet-sim's deterministic twins share a key by design).
+   */
+  readonly onForeignSignature?: (m: ForeignSignature) => void;
+}
+
+/** A proposal or vote signed with a node's own key that the node did not sign (onForeignSignature). */
+export interface ForeignSignature {
+  readonly kind: 'proposal' | 'prevote' | 'precommit';
+  readonly height: number;
+  readonly round: number;
 }
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
@@ -246,8 +260,23 @@ export class NodeShell {
   receive(bytes: Uint8Array, announced = false): string | null {
     const i = this.edge.toInput(bytes, this.o.clock.now(), announced);
     if (!i.ok) return i.error;
+    const foreign = this.foreignSignature(i.value);
+    if (foreign !== null) {
+      this.o.onForeignSignature?.(foreign);
+      return `a ${foreign.kind} at ${foreign.height}/${foreign.round} signed with this node's key that this node never signed`;
+    }
     this.input(i.value);
     return null;
+  }
+
+  /** A proposal or vote from this node's own key, at its height or later, that its signer guard proves
+   *  it never signed; null for anything else (and when nobody asked: onForeignSignature absent). Older
+   *  heights are left alone: a node whose data directory was replaced hears its earlier votes there. */
+  private foreignSignature(i: Input): ForeignSignature | null {
+    if (this.o.onForeignSignature === undefined || (i.type !== 'vote' && i.type !== 'proposal') || i.msg.from !== this.o.id) return null;
+    if (i.msg.height < this.core.height) return null;
+    const m = i.type === 'vote' ? { kind: i.msg.kind, signature: i.msg.signature } : { kind: 'proposal' as const, signature: null };
+    return this.guard.notSignedHere(i.msg.height, i.msg.round, m.kind, m.signature) ? { kind: m.kind, height: i.msg.height, round: i.msg.round } : null;
   }
 
   input(i: Input): void {

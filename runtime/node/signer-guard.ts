@@ -200,6 +200,21 @@ export class SignerGuard {
     return this.from(height, round, step) > 0;
   }
 
+  /**
+   * Whether a message signed with this node's key, at (height, round, step) and with `signature`, is
+   * proof that something else signs with the key: its position is past the last one signed here (each
+   * position is durable in this file before its signature leaves, so nothing this node sent can be
+   * ahead of it), or a vote kept here at that very position carries another signature (Ed25519 is
+   * deterministic: one message under one key has one signature; proposals are not kept, so for one
+   * only its position counts: pass null). Anything else (an echo of a message sent from here, an older position
+   * no longer kept) proves nothing.
+   */
+  notSignedHere(height: number, round: number, step: SignStep, signature: Uint8Array | null): boolean {
+    if (this.from(height, round, step) > 0) return true;
+    const at = this.signedAt(height).find((l) => l.round === round && l.step === step);
+    return signature !== null && at !== undefined && at.signed !== null && !bytesEqual(at.signed.signature, signature);
+  }
+
   /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote
    *  passes its `body` too, kept with the signature (see signedAt). */
   sign(height: number, round: number, step: SignStep, message: Uint8Array, body: Uint8Array | null = null): Result<Uint8Array> {

@@ -29,7 +29,7 @@ describe('IdentityGuard', () => {
     expect(me.check(first, true), 'the same connection heard again').toBeNull();
     clock += 300;
     const again = stateOf(other); // it connected again
-    expect(me.check(again, true)).toEqual({ instance: other.instance, since: again.since });
+    expect(me.check(again, true)).toEqual({ seen: 'birth', instance: other.instance, since: again.since });
     expect(me.check(stateOf(other), false), 'reported once').toBeNull();
   });
 
@@ -37,7 +37,7 @@ describe('IdentityGuard', () => {
     const key = generateKeyPair();
     const me = guard(key);
     const other = guard(key);
-    expect(me.check(stateOf(other), false)).toEqual({ instance: other.instance, since: expect.any(Number) });
+    expect(me.check(stateOf(other), false)).toEqual({ seen: 'birth', instance: other.instance, since: expect.any(Number) });
   });
 
   it('is not fooled: its own state, an earlier run (even one whose clock was ahead), a broker handing back an older save, a replayed state, another key, a changed or missing signature, another node', () => {

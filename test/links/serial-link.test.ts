@@ -112,6 +112,33 @@ describe('three radios in a chain (a - b - c)', () => {
     for (const l of links) await l.stop();
   });
 
+  it("delivers a frame from its own id that it did not send (a copy of the device: consensus proves it from the signature), never relays one, and still drops its own frames relayed back", async () => {
+    // a - b - a': the third radio has a's id, as a copied device would.
+    links = [serialLink('a', [p1.a]), serialLink('b', [p1.b, p2.a]), serialLink('a', [p2.b])];
+    for (const l of links) await l.start();
+    const [a, b, copy] = links as [SerialLink, SerialLink, SerialLink];
+    try {
+      const inA = new Inbox(a);
+      const inCopy = new Inbox(copy);
+      const inB = new Inbox(b);
+      expect(a.broadcast(Buffer.from('from a'), 'consensus')).toBe(true);
+      await inCopy.waitFor(1);
+      expect(inCopy.frames.map((f) => [Buffer.from(f.bytes).toString(), f.from])).toEqual([['from a', 'a']]);
+      expect(copy.broadcast(Buffer.from("from a's copy"), 'consensus')).toBe(true);
+      await inA.waitFor(1);
+      expect(inA.frames.map((f) => [Buffer.from(f.bytes).toString(), f.from, f.relayed])).toEqual([["from a's copy", 'a', true]]);
+      await sleep(200);
+      // Each end heard the other once and never its own broadcast, which b relayed back to it.
+      expect(inA.frames.length).toBe(1);
+      expect(inCopy.frames.length).toBe(1);
+      expect(inB.frames.length).toBe(2);
+      expect(a.counters().droppedDuplicate).toBeGreaterThan(0);
+      expect(a.counters().relayed + copy.counters().relayed).toBe(0);
+    } finally {
+      for (const l of links) await l.stop();
+    }
+  });
+
   it('stops at the hop limit: with one hop, c never hears a', async () => {
     const [a, , c] = await start(1);
     const inC = new Inbox(c);
