@@ -283,7 +283,10 @@ export class Device {
       verifier: p.verifier,
       logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
       snapshotEveryHeights: c.snapshots.everyHeights,
-      onForeignSignature: (m) => this.onIdentityConflict({ seen: 'signature', ...m }),
+      onForeignSignature: (m) => {
+        this.onIdentityConflict({ seen: 'signature', ...m });
+        return this.state === 'stopping';
+      },
       app: {
         commit: (cb) => {
           const now = Date.now();

@@ -24,10 +24,12 @@
 //
 // The consensus path sees what the broker cannot: a proposal or vote signed with this device's key
 // that its signer state proves it never signed (a position past its last signature, or another
-// signature at a position it signed: runtime/node/shell.ts, onForeignSignature), however it came
-// (a radio, another broker). So a copy that never shares the broker is caught at the first message
-// it signs that this one did not; a copy that signs exactly what this one signs (the same vote, the
-// same bytes) is indistinguishable from an echo and harms nothing until the two differ.
+// signature at a position it signed: runtime/node/shell.ts, onForeignSignature), received at the
+// height it signs at however it came (a radio, a bridged broker), or in the certificates of the last
+// blocks as it is about to sign after catching up. So a copy that never shares the broker stops
+// before its first vote once the original's precommits are in the blocks it caught up with, or at
+// the first message one of the two signs that the other did not; a copy that signs exactly what this
+// one signs (the same bytes) is indistinguishable from an echo and harms nothing until the two differ.
 // What neither sees: the first few hundred ms of the dance on one broker, while each is connected once
 // before it hears the other, as long as the two sign the same votes.
 
@@ -41,13 +43,14 @@ import { signingBytes } from '../wire/signing.js';
 export type IdentityConflict =
   /** Its birth, Will or goodbye: its instance id, and when it connected by its own clock. */
   | { readonly seen: 'birth'; readonly instance: string; readonly since: number }
-  /** A proposal or vote signed with the key that this process never signed. */
+  /** A proposal or vote signed with the key that this process never signed (received, or in a recent
+   *  block's certificate). */
   | { readonly seen: 'signature'; readonly kind: 'proposal' | 'prevote' | 'precommit'; readonly height: number; readonly round: number };
 
 /** One line for the log: what was seen, and what it means. */
 export function describeConflict(node: string, k: IdentityConflict): string {
   if (k.seen === 'birth') return `another process holds the key of ${node} and connected to the broker at ${new Date(k.since).toISOString()} (instance ${k.instance})`;
-  return `a ${k.kind} for height ${k.height} round ${k.round} signed with the key of ${node} arrived that this process never signed: another process holds the key (or this data directory was replaced while the device's votes were in flight)`;
+  return `a ${k.kind} for height ${k.height} round ${k.round} signed with the key of ${node} arrived that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed`;
 }
 
 /** Other instances remembered (an earlier run or two of this device, and at most a few impostors). */

@@ -16,6 +16,7 @@ import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesM
 import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
 import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
+import { decodeProof } from '../wire/proof.js';
 import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { EdgeVerifier } from './edge.js';
@@ -65,12 +66,15 @@ export interface NodeShellOptions {
   /** Called with every envelope this node signs (fleet-sim's double-sign checker listens here). */
   readonly onSigned?: (envelope: Uint8Array) => void;
   /**
-   * Called when a proposal or vote arrives signed with this node's key that this node never signed
-   * (SignerGuard.notSignedHere), at the height it is at or a later one: another process holds its key.
-   * The message is dropped either way (counted as this node's own, it could make a quorum with a vote
-   * never cast here). Absent: not checked (fleet-sim's deterministic twins share a key by design).
+   * Called when a proposal or vote signed with this node's key turns up that this node never signed
+   * (SignerGuard.notSignedHere): received at the height it is signing at, or in the certificates of the
+   * last few blocks as it is about to sign its first vote after catching up. Another process holds its
+   * key. True: this node stops (it signs nothing more); false: it goes on (fleet-sim's twins and
+   * amnesiac nodes, Byzantine by design). A received one is dropped either way (counted as this node's
+   * own, it could complete a quorum with a vote never cast here). Absent: nothing is checked (the
+   * deterministic simulator's twins share a key by design).
    */
-  readonly onForeignSignature?: (m: ForeignSignature) => void;
+  readonly onForeignSignature?: (m: ForeignSignature) => boolean;
 }
 
 /** A proposal or vote signed with a node's own key that the node did not sign (onForeignSignature). */
@@ -79,6 +83,10 @@ export interface ForeignSignature {
   readonly height: number;
   readonly round: number;
 }
+
+/** How many committed blocks back a node about to sign its first vote after catching up looks for
+ *  precommits with its key that it never signed (their certificates hold a quorum, not every vote). */
+const joinCheckHeights = 4;
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
@@ -262,19 +270,57 @@ export class NodeShell {
     if (!i.ok) return i.error;
     const foreign = this.foreignSignature(i.value);
     if (foreign !== null) {
-      this.o.onForeignSignature?.(foreign);
+      this.reportForeign(foreign);
       return `a ${foreign.kind} at ${foreign.height}/${foreign.round} signed with this node's key that this node never signed`;
     }
     this.input(i.value);
     return null;
   }
 
-  /** A proposal or vote from this node's own key, at its height or later, that its signer guard proves
-   *  it never signed; null for anything else (and when nobody asked: onForeignSignature absent). Older
-   *  heights are left alone: a node whose data directory was replaced hears its earlier votes there. */
+  /**
+   * A proposal or vote from this node's own key that its signer guard proves it never signed, at the
+   * height this node is at and has signed at (or the next one): null for anything else, and when nobody
+   * asked (onForeignSignature absent). A node that has signed nothing yet, or is catching up past the
+   * last height it signed at, is sent votes of the heights it passes through, its own earlier ones
+   * among them when its data directory was replaced: those prove nothing. A copy running now signs
+   * where this node signs, once it has caught up.
+   */
+  /** Tells onForeignSignature; true (and from then on) when this node is to sign nothing more. */
+  private reportForeign(m: ForeignSignature): boolean {
+    if (this.o.onForeignSignature?.(m) === true) this.keyHeldElsewhere = true;
+    return this.keyHeldElsewhere;
+  }
+
+  /** onForeignSignature said stop: this node signs nothing more. */
+  private keyHeldElsewhere = false;
+
+  /**
+   * Before its first signature at a height more than one past the last it signed at (it has just caught
+   * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
+   * committed blocks for precommits with its key that it never signed: another process signing with its
+   * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
+   * blocks this node already holds). A device restored without its signer state shortly after it
+   * last signed is stopped too, rightly: it cannot know what it signed.
+   */
+  private joinsOverForeignSignature(height: number): boolean {
+    if (this.o.onForeignSignature === undefined) return false;
+    const last = this.guard.lastSigned();
+    if (last !== null && last.height >= height - 1) return false;
+    for (let h = height - 1; h >= Math.max(1, height - joinCheckHeights); h--) {
+      const bytes = this.core.chain.recentProof(h);
+      const p = bytes === undefined ? null : decodeProof(bytes);
+      if (p === null || !p.ok) continue;
+      const cert = p.value.certificate;
+      const mine = cert.signatures.find((x) => x.validator === this.o.id);
+      if (mine !== undefined && this.guard.notSignedHere(cert.height, cert.round, 'precommit', mine.signature)) return this.reportForeign({ kind: 'precommit', height: cert.height, round: cert.round });
+    }
+    return false;
+  }
+
   private foreignSignature(i: Input): ForeignSignature | null {
     if (this.o.onForeignSignature === undefined || (i.type !== 'vote' && i.type !== 'proposal') || i.msg.from !== this.o.id) return null;
-    if (i.msg.height < this.core.height) return null;
+    const last = this.guard.lastSigned();
+    if (last === null || i.msg.height < this.core.height || i.msg.height > last.height + 1) return null;
     const m = i.type === 'vote' ? { kind: i.msg.kind, signature: i.msg.signature } : { kind: 'proposal' as const, signature: null };
     return this.guard.notSignedHere(i.msg.height, i.msg.round, m.kind, m.signature) ? { kind: m.kind, height: i.msg.height, round: i.msg.round } : null;
   }
@@ -345,6 +391,7 @@ export class NodeShell {
   }
 
   private signAndSend(kind: 'proposal' | 'prevote' | 'precommit', height: number, round: number, body: Uint8Array): void {
+    if (this.keyHeldElsewhere || this.joinsOverForeignSignature(height)) return;
     // The guard's durable write keeps a vote too (a restart sends it again); a proposal, whose block
     // can be large, goes to the WAL after it (below).
     const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), kind === 'proposal' ? null : body);

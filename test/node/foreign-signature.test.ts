@@ -2,7 +2,9 @@
 // holds the key (a copied device: identity-guard.ts). The signer guard is the proof: each position is
 // durable there before its signature leaves, so a position past its last one, or another signature at
 // a position it kept, was signed elsewhere; an echo of its own message, or an older position, proves
-// nothing. The shell reports such a message through onForeignSignature and drops it.
+// nothing. The shell reports such a message through onForeignSignature and drops it, at the height it
+// is at and has signed at (or the next): a node with nothing signed yet, or catching up, is sent votes
+// of heights it passes through, its own earlier ones among them after its data directory was replaced.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hash } from '../../runtime/crypto/sodium.js';
@@ -53,7 +55,7 @@ describe('SignerGuard.notSignedHere', () => {
 });
 
 /** Validator v1's shell, its timers fired by hand; what it signs and what it reports. */
-function shellOfV1(onForeign: ((m: ForeignSignature) => void) | undefined) {
+function shellOfV1(onForeign: ((m: ForeignSignature) => boolean) | undefined) {
   let now = 1_000_000;
   const timers: { at: number; fire: () => void }[] = [];
   const signed: Uint8Array[] = [];
@@ -92,11 +94,12 @@ function shellOfV1(onForeign: ((m: ForeignSignature) => void) | undefined) {
 describe('NodeShell onForeignSignature', () => {
   it('reports and drops a vote of its own key it never signed, at a position past its last or another signature at one it signed; takes its own echo', () => {
     const seen: ForeignSignature[] = [];
-    const { shell, untilPrevote } = shellOfV1((m) => seen.push(m));
+    const { shell, untilPrevote } = shellOfV1((m) => seen.push(m) < 0); // reported, goes on
     const h = shell.core.height;
-    // Before v1 signed anything at this height, a prevote with its key: signed elsewhere.
-    expect(shell.receive(vote('v1', 'prevote', h, 0, 9))).toMatch(/prevote at .* signed with this node's key that this node never signed/);
-    expect(seen).toEqual([{ kind: 'prevote', height: h, round: 0 }]);
+    // Nothing signed yet (a fresh data directory, catching up): its key's votes prove nothing, and go on
+    // to the core as any vote does.
+    expect(shell.receive(vote('v1', 'prevote', h, 5, 9))).toBeNull();
+    expect(seen).toEqual([]);
     const own = untilPrevote();
     const mine = decodeEnvelope(own);
     if (!mine.ok) throw new Error(mine.error.message);
@@ -104,18 +107,22 @@ describe('NodeShell onForeignSignature', () => {
     expect(myVote.height).toBe(h);
     // Its own prevote coming back (a broker, a radio relay) is no proof, and goes on to the core as before.
     expect(shell.receive(own)).toBeNull();
-    // A different prevote at the position it signed, and a precommit it has not signed: both proof.
+    // A different prevote at the position it signed, a precommit it has not signed, a prevote of the
+    // next height: all proof.
     const other = vote('v1', 'prevote', h, myVote.round, myVote.blockHash === null ? 5 : null);
-    expect(shell.receive(other)).not.toBeNull();
+    expect(shell.receive(other)).toMatch(/prevote at .* signed with this node's key that this node never signed/);
     expect(shell.receive(vote('v1', 'precommit', h, myVote.round + 3, 5))).not.toBeNull();
-    expect(seen.slice(1)).toEqual([
+    expect(shell.receive(vote('v1', 'prevote', h + 1, 0, 5))).not.toBeNull();
+    expect(seen).toEqual([
       { kind: 'prevote', height: h, round: myVote.round },
       { kind: 'precommit', height: h, round: myVote.round + 3 },
+      { kind: 'prevote', height: h + 1, round: 0 },
     ]);
-    // Another validator's votes are not its business.
-    const before = seen.length;
+    // Two heights past the last it signed at (it is behind): not its business yet.
+    expect(shell.receive(vote('v1', 'prevote', h + 2, 0, 5))).toBeNull();
+    // Another validator's votes are not its business either.
     shell.receive(vote('v2', 'prevote', h, 0, 9));
-    expect(seen.length).toBe(before);
+    expect(seen.length).toBe(3);
   });
 
   it('without the hook (fleet-sim\'s twins share a key by design) nothing is checked and the vote goes on to the core', () => {
