@@ -85,8 +85,12 @@ export interface ForeignSignature {
 }
 
 /** How many committed blocks back a node about to sign its first vote after catching up looks for
- *  precommits with its key that it never signed (their certificates hold a quorum, not every vote). */
+ *  precommits with its key that it never signed (their certificates hold a quorum, not every vote),
+ *  among blocks proposed at most joinCheckMs before its clock: an older block's precommits tell of a
+ *  signer that was running then, not now (a device restarted without its signer state, as it was
+ *  before). */
 const joinCheckHeights = 4;
+const joinCheckMs = 10_000;
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
@@ -299,8 +303,9 @@ export class NodeShell {
    * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
    * committed blocks for precommits with its key that it never signed: another process signing with its
    * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
-   * blocks this node already holds). A device restored without its signer state shortly after it
-   * last signed is stopped too, rightly: it cannot know what it signed.
+   * blocks this node already holds). A device restarted without its signer state within seconds of
+   * its last signature is stopped too, rightly: it cannot know what it signed; started again once its
+   * last precommits are older than joinCheckMs, it runs.
    */
   private joinsOverForeignSignature(height: number): boolean {
     if (this.o.onForeignSignature === undefined) return false;
@@ -310,6 +315,7 @@ export class NodeShell {
       const bytes = this.core.chain.recentProof(h);
       const p = bytes === undefined ? null : decodeProof(bytes);
       if (p === null || !p.ok) continue;
+      if (p.value.block.block.timeMs < this.o.clock.now() - joinCheckMs) break;
       const cert = p.value.certificate;
       const mine = cert.signatures.find((x) => x.validator === this.o.id);
       if (mine !== undefined && this.guard.notSignedHere(cert.height, cert.round, 'precommit', mine.signature)) return this.reportForeign({ kind: 'precommit', height: cert.height, round: cert.round });

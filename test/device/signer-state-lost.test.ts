@@ -1,0 +1,62 @@
+// A validator whose data directory comes back without its signer state (restored from a backup, a disk
+// image with the chain copied in) cannot know what it signed last. Four `murmur start` validators on a
+// real Mosquitto at about one height a second; d2 is stopped, its signer state deleted, and started
+// again at once: catching up, it finds its own precommits in the last blocks' certificates, which its
+// signer state never signed, and stops before its first vote (exit 3, one line) instead of risking a
+// vote that contradicts one it cast a moment ago. Started again once those blocks are ten seconds old,
+// it runs.
+
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signerStateFile } from '../../runtime/node/signer-guard.js';
+import { DeviceFleet } from './device-fleet.js';
+
+const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 1_000 } });
+
+beforeAll(async () => {
+  await fleet.setup();
+  await fleet.startAll();
+}, 60_000);
+afterAll(() => fleet.teardown(), 30_000);
+
+/** Exit code of a device process, or null if it is still running after `ms`. */
+function exitWithin(id: string, ms: number): Promise<number | null> {
+  const p = fleet.devices.get(id)!.proc;
+  if (p.exitCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(null), ms);
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+describe('a validator restarted without its signer state', () => {
+  it('stops before its first vote while its last precommits are in blocks of the last seconds, and runs once they are older', async () => {
+    // Let d2 sign a few heights.
+    for (let i = 0; i < 40 && ((await fleet.health('d2')).height ?? 0) < 4; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(await fleet.stop('d2')).toBe(0);
+    const stoppedAt = Date.now();
+    rmSync(join(fleet.dataDir('d2'), signerStateFile));
+    fleet.start('d2');
+    const code = await exitWithin('d2', 30_000);
+    const out = fleet.devices.get('d2')!.output;
+    const why = `d2 exit ${code}\n${out.slice(-3_000)}`;
+    expect(code, why).toBe(3);
+    const line = out.split('\n').find((l) => l.includes('"event":"identity-conflict"'));
+    expect(line, why).toContain('a precommit for height');
+    expect(line, why).toContain("signed with the key of d2 arrived that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed");
+    expect(out, why).not.toMatch(/\n\s+at /); // no stack trace
+    expect(out, why).not.toContain('"event":"signed"');
+    // Ten seconds after its last precommit (shell.ts, joinCheckMs) it starts and votes again.
+    await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + 10_500 - Date.now())));
+    const d = fleet.start('d2');
+    await d.ready;
+    const h1 = (await fleet.health('d2')).height;
+    for (let i = 0; i < 60 && (await fleet.health('d2')).height < h1 + 3; i++) await new Promise((r) => setTimeout(r, 250));
+    expect((await fleet.health('d2')).height, fleet.devices.get('d2')!.output.slice(-3_000)).toBeGreaterThanOrEqual(h1 + 3);
+    expect(await exitWithin('d2', 1)).toBeNull();
+  }, 120_000);
+});
