@@ -232,6 +232,13 @@ static void handle_hello(struct mcu_ctx *c, uint32_t seq, struct cbor_r *r) {
     return;
   }
   c->version = (uint8_t)MCU_PROTOCOL_VERSION;
+  /* A HELLO starts a session: a host that restarted numbers its requests from 1 again, and the old
+   * session's cached answers and newest sequence number would otherwise refuse them as too old or,
+   * worse, answer them from the cache without applying them. Frames arrive in order, so no request
+   * of the new session can precede its HELLO (a retried HELLO only resets an empty session again). */
+  memset(c->slots, 0, sizeof c->slots);
+  c->any_seen = 0;
+  c->max_seq_seen = 0;
   begin(c, &w, buf, sizeof buf, MCU_HELLO_ACK, seq, 0);
   w_head(&w, 4, 2);
   w_head(&w, 0, MCU_PROTOCOL_VERSION);

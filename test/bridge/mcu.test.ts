@@ -135,6 +135,36 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(applied).toBe(0); // no random frame passed as an ADD
   });
 
+  it('a host that restarts while the board keeps running has its new requests applied, not answered from the old session', async () => {
+    // The companion process restarts (a crash, an update) and its new client numbers requests from 1
+    // again; the board, still powered, remembers the old session's sequence numbers.
+    const { client: first, port } = await connect(0);
+    expect((await first.handshake()).ok).toBe(true);
+    for (let i = 0; i < 80; i++) expect((await first.request(mcuMethod.add, 1)).ok).toBe(true);
+    first.close();
+    const second = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    expect((await second.handshake()).ok).toBe(true);
+    const add = await second.request(mcuMethod.add, 1000);
+    // Before the fix: refused as "sequence too old" here; with fewer old requests than the board's
+    // dedup memory, the old session's cached answer came back and the ADD was silently not applied.
+    expect(add.ok && add.value).toEqual([1080, 81]);
+    const after = await second.request(mcuMethod.add, 5);
+    expect(after.ok && after.value).toEqual([1085, 82]);
+    second.close();
+  });
+
+  it('a restarted host with fewer requests than the board remembers does not get the old session\'s answers', async () => {
+    const { client: first, port } = await connect(0);
+    expect((await first.handshake()).ok).toBe(true);
+    for (let i = 0; i < 10; i++) expect((await first.request(mcuMethod.add, 1)).ok).toBe(true);
+    first.close();
+    const second = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    expect((await second.handshake()).ok).toBe(true);
+    const add = await second.request(mcuMethod.add, 1000);
+    expect(add.ok && add.value).toEqual([1010, 11]);
+    second.close();
+  });
+
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
     const { client, relay } = await connect(0.004);
     const hello = await client.handshake();
