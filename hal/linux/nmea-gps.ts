@@ -13,6 +13,8 @@ export interface NmeaGpsOptions {
   readonly nowMs?: () => number;
   /** A fix older than this reads as 'stale'. */
   readonly staleMs?: number;
+  /** Why the port is down (a receiver unplugged), named in 'no-data' and 'stale' errors. */
+  readonly linkProblem?: () => string | null;
 }
 
 export interface NmeaCounters {
@@ -88,12 +90,17 @@ export class NmeaGps implements PositionSensor {
     else this.rmc = { ...r.value, atMs: this.now() };
   }
 
+  private why(message: string): string {
+    const p = this.o.linkProblem?.() ?? null;
+    return p === null ? message : `${message}: ${p}`;
+  }
+
   fix(): Result<GnssFix, DeviceError> {
     if (!this.port) return err(deviceError('stopped', 'NMEA GPS is not started'));
     const g = this.gga;
-    if (g === null) return err(deviceError('no-data', 'no GGA sentence yet'));
+    if (g === null) return err(deviceError('no-data', this.why('no GGA sentence yet')));
     const age = this.now() - g.atMs;
-    if (age > this.staleMs) return err(deviceError('stale', `newest GGA is ${age} ms old`));
+    if (age > this.staleMs) return err(deviceError('stale', this.why(`newest GGA is ${age} ms old`)));
     const rmc = this.rmc && this.now() - this.rmc.atMs <= this.staleMs && this.rmc.valid ? this.rmc : null;
     const noFix = g.quality === 0 || g.latDeg === null || g.lonDeg === null;
     return ok({

@@ -23,10 +23,16 @@ import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 /** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
 export const mavlinkStaleMs = 3000;
 
+/** Why the link to the FC is down below MAVLink (a serial port that went away), or null. */
+export type LinkProblem = () => string | null;
+
 abstract class MavlinkDevice {
   readonly driver = 'mavlink';
   private running = false;
-  constructor(protected readonly vehicle: MavlinkVehicle) {}
+  constructor(
+    protected readonly vehicle: MavlinkVehicle,
+    private readonly linkProblem: LinkProblem = () => null,
+  ) {}
   start(): Promise<void> {
     this.running = true;
     return Promise.resolve();
@@ -38,9 +44,13 @@ abstract class MavlinkDevice {
   protected fresh<T>(name: string, value: T | null): Result<{ value: T; timeMs: number }, DeviceError> {
     if (!this.running) return err(deviceError('stopped', `${this.constructor.name} is not started`));
     const at = this.vehicle.telemetry.receivedAtMs[name];
-    if (value === null || at === undefined) return err(deviceError('no-data', `no ${name} from the flight controller yet`));
-    if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', `newest ${name} is ${Date.now() - at} ms old`));
+    if (value === null || at === undefined) return err(deviceError('no-data', this.why(`no ${name} from the flight controller yet`)));
+    if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', this.why(`newest ${name} is ${Date.now() - at} ms old`)));
     return ok({ value, timeMs: at });
+  }
+  private why(message: string): string {
+    const p = this.linkProblem();
+    return p === null ? message : `${message}: ${p}`;
   }
 }
 
@@ -126,6 +136,6 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   }
 }
 
-export function createMavlinkDevices(vehicle: MavlinkVehicle): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
-  return { position: new MavlinkPosition(vehicle), attitude: new MavlinkAttitude(vehicle), battery: new MavlinkBattery(vehicle), flight: new MavlinkFlight(vehicle) };
+export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
+  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem), flight: new MavlinkFlight(vehicle, linkProblem) };
 }
