@@ -16,6 +16,11 @@ import {
   type SigningKey,
 } from './codec.js';
 
+/** Signed streams remembered for replay protection; a further new stream is refused. */
+const signingStreamsMax = 256;
+/** How far behind our timestamp a new signed stream may start: one minute, in 10 µs units. */
+const newStreamLag10us = 6_000_000;
+
 export interface HeartbeatContent {
   readonly type: number; // MAV_TYPE
   readonly autopilot: number; // MAV_AUTOPILOT
@@ -109,7 +114,7 @@ export class MavlinkEndpoint {
     let frame: Buffer;
     if (signing) {
       // Timestamps must strictly increase per link (spec: message signing, timestamp).
-      const ts = Math.max(this.lastOwnTs + 1, Math.floor((this.now() - signingEpochMs) * 100));
+      const ts = Math.max(this.lastOwnTs + 1, this.ownTimestamp());
       this.lastOwnTs = ts;
       frame = encodeFrame(msg, { sysid: this.sysid, compid: this.compid, seq: this.seq, signing: { ...signing, timestamp10us: ts } });
     } else {
@@ -142,6 +147,11 @@ export class MavlinkEndpoint {
 
   counters(): Readonly<EndpointCounters> {
     return { ...this.stats, badCrc: this.splitter.counters.badCrc };
+  }
+
+  /** Our signing clock: 10 µs units since the signing epoch, never behind what we last sent. */
+  private ownTimestamp(): number {
+    return Math.max(this.lastOwnTs, Math.floor((this.now() - signingEpochMs) * 100));
   }
 
   private sendHeartbeat(): void {
@@ -191,15 +201,18 @@ export class MavlinkEndpoint {
       this.stats.rejectedSignature++;
       return false;
     }
-    // Replay protection: per (sysid, compid, linkId) the timestamp must increase.
+    // Replay protection: per (sysid, compid, linkId) the timestamp must increase. A stream we have not
+    // heard yet (all of them after we restart) must be no more than a minute behind our own timestamp,
+    // else a recorded session could be replayed in order; and a stream we cannot remember is refused
+    // (mavlink.io message signing, "Accepting Signed Packets"; the C library's mavlink_signature_check).
     const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
     const ts = signatureTimestamp(frame);
-    const last = this.lastSignTs.get(stream) ?? -1;
-    if (ts <= last) {
+    const last = this.lastSignTs.get(stream);
+    if (last === undefined ? this.lastSignTs.size >= signingStreamsMax || ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
       this.stats.rejectedReplay++;
       return false;
     }
-    if (this.lastSignTs.size < 256 || this.lastSignTs.has(stream)) this.lastSignTs.set(stream, ts);
+    this.lastSignTs.set(stream, ts);
     return true;
   }
 
