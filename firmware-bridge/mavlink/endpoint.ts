@@ -56,7 +56,10 @@ export type LinkEvent = { readonly type: 'up' | 'lost'; readonly sysid: number }
 export interface EndpointCounters {
   framesSent: number;
   framesReceived: number;
+  bytesReceived: number;
   badCrc: number;
+  /** MAVLink 1 frames heard (and ignored). */
+  v1Frames: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
   rejectedReplay: number;
@@ -82,7 +85,7 @@ export class MavlinkEndpoint {
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, badCrc: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -146,7 +149,17 @@ export class MavlinkEndpoint {
   }
 
   counters(): Readonly<EndpointCounters> {
-    return { ...this.stats, badCrc: this.splitter.counters.badCrc };
+    return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames };
+  }
+
+  /** The transport's name (serial:PATH, udp:PORT), for messages. */
+  get transportName(): string {
+    return this.o.transport.name;
+  }
+
+  /** System ids whose HEARTBEAT we have heard, ascending. */
+  heardSystems(): number[] {
+    return [...this.peers.keys()].sort((a, b) => a - b);
   }
 
   /** Our signing clock: 10 µs units since the signing epoch, never behind what we last sent. */
@@ -178,6 +191,7 @@ export class MavlinkEndpoint {
   }
 
   private receive(chunk: Uint8Array): void {
+    this.stats.bytesReceived += chunk.length;
     for (const frame of this.splitter.push(chunk)) {
       if (frame.sysid === this.sysid && frame.compid === this.compid) continue; // our own echo
       if (!this.accept(frame)) continue;

@@ -44,12 +44,13 @@ abstract class MavlinkDevice {
   protected fresh<T>(name: string, value: T | null): Result<{ value: T; timeMs: number }, DeviceError> {
     if (!this.running) return err(deviceError('stopped', `${this.constructor.name} is not started`));
     const at = this.vehicle.telemetry.receivedAtMs[name];
-    if (value === null || at === undefined) return err(deviceError('no-data', this.why(`no ${name} from the flight controller yet`)));
+    if (value === null || at === undefined) return err(deviceError('no-data', this.why(`no ${name} from the flight controller yet`, this.vehicle.silence())));
     if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', this.why(`newest ${name} is ${Date.now() - at} ms old`)));
     return ok({ value, timeMs: at });
   }
-  private why(message: string): string {
-    const p = this.linkProblem();
+  /** The message with why the link is down (a port gone) or, failing that, `detail`. */
+  private why(message: string, detail: string | null = null): string {
+    const p = this.linkProblem() ?? detail;
     return p === null ? message : `${message}: ${p}`;
   }
 }
