@@ -54,7 +54,7 @@ describe('hal.driver: mavlink, the flight controller unplugged and plugged back 
     expect(arm).toEqual({ ok: true, value: undefined });
   }, 60_000);
 
-  it('a port that never opens fails start with the path and the reason, and leaves nothing running', async () => {
+  it('a port that never opens fails start with the path and the reason', async () => {
     const h = hal('hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
     await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');
   });
