@@ -152,6 +152,11 @@ export class MavlinkEndpoint {
     return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames };
   }
 
+  /** How long a peer's silence takes to count as lost. */
+  get lostAfterMs(): number {
+    return this.missedMax * this.intervalMs;
+  }
+
   /** The transport's name (serial:PATH, udp:PORT), for messages. */
   get transportName(): string {
     return this.o.transport.name;

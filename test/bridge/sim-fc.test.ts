@@ -131,3 +131,62 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(vehicle.connected()).toBe(false);
   });
 });
+
+describe('a flight controller that goes silent while a command is in progress', () => {
+  it('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8']);
+    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
+    const { endpoint, vehicle } = companion(port, hbMs);
+    try {
+      await waitFor('FC heartbeat and home', () => vehicle.connected() && vehicle.telemetry.home !== null, 5000);
+      expect((await vehicle.arm()).ok).toBe(true);
+      const homeAmslM = (vehicle.telemetry.home?.altitude ?? 0) / 1000;
+      let stoppedAt = 0;
+      // A slow climb to 40 m: IN_PROGRESS for many seconds; the FC process dies at the first one.
+      const takeoff = vehicle.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, homeAmslM + 40], {
+        onProgress: () => {
+          if (stoppedAt === 0) {
+            stoppedAt = Date.now();
+            void fc.stop();
+          }
+        },
+      });
+      const r = await takeoff;
+      const elapsed = Date.now() - stoppedAt;
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(!r.ok && r.error.message).toMatch(/NAV_TAKEOFF: the flight controller was lost \(no HEARTBEAT for \d+ ms\)/);
+      expect(elapsed).toBeLessThan(5 * hbMs + 2000); // the link-loss time, not the 15 s progress timeout
+    } finally {
+      vehicle.close();
+      endpoint.stop();
+      await port.close();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
+
+  it('fails a mission upload and a parameter write when the link is declared lost, naming the loss', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9']);
+    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
+    const { endpoint, vehicle } = companion(port, hbMs);
+    try {
+      await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
+      await fc.stop();
+      const stoppedAt = Date.now();
+      // Both would otherwise resend into the silence: 5 x 1.5 s for the upload, 4 x 1 s for the write.
+      const [up, param] = await Promise.all([vehicle.upload([{ command: mavCmd.navWaypoint, latDeg: 47.3978, lonDeg: 8.5456, relAltM: 10 }]), vehicle.params.set('RTL_RETURN_ALT', 20, 9)]);
+      const elapsed = Date.now() - stoppedAt;
+      expect(!up.ok && up.error.message).toMatch(/^mission upload: the flight controller was lost/);
+      expect(!param.ok && param.error.message).toMatch(/^PARAM_SET RTL_RETURN_ALT: the flight controller was lost/);
+      expect(elapsed).toBeLessThan(5 * hbMs + 2000);
+    } finally {
+      vehicle.close();
+      endpoint.stop();
+      await port.close();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
+});
