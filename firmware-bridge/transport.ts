@@ -8,9 +8,18 @@ import { SerialPort } from 'serialport';
 export interface ByteTransport {
   readonly name: string;
   write(bytes: Uint8Array): void;
-  /** Registers the reader; chunk boundaries carry no meaning. */
-  onData(handler: (chunk: Uint8Array) => void): void;
+  /** Registers a reader (chunk boundaries carry no meaning); returns what unregisters it. */
+  onData(handler: (chunk: Uint8Array) => void): () => void;
   close(): Promise<void>;
+}
+
+/** Adds a handler to a list; the returned function removes it again. */
+function subscribe<T>(list: T[], h: T): () => void {
+  list.push(h);
+  return () => {
+    const i = list.indexOf(h);
+    if (i >= 0) list.splice(i, 1);
+  };
 }
 
 export interface SerialOptions {
@@ -52,9 +61,7 @@ export function openSerial(o: SerialOptions): Promise<SerialTransport> {
         write: (b) => {
           if (port.isOpen) port.write(Buffer.from(b));
         },
-        onData: (h) => {
-          handlers.push(h);
-        },
+        onData: (h) => subscribe(handlers, h),
         onClose: (h) => {
           closeHandlers.push(h);
         },
@@ -108,9 +115,7 @@ export function openUdp(o: UdpOptions): Promise<UdpTransport> {
         write: (b) => {
           if (peer) sock.send(b, peer.port, peer.host);
         },
-        onData: (h) => {
-          handlers.push(h);
-        },
+        onData: (h) => subscribe(handlers, h),
         close: () => new Promise<void>((res) => sock.close(() => res())),
       });
     });
@@ -188,9 +193,7 @@ export function deferredSerial(o: DeferredSerialOptions): DeferredTransport {
   return {
     name: `serial:${o.path}`,
     write: (b) => port?.write(b),
-    onData: (h) => {
-      handlers.push(h);
-    },
+    onData: (h) => subscribe(handlers, h),
     open: async () => {
       if (running) return;
       attach(await openSerial(o));

@@ -60,12 +60,14 @@ export class McuClient {
   private readonly telemetryHandlers = new Set<(stream: number, body: unknown) => void>();
   private readonly stats: McuClientCounters = { requests: 0, responses: 0, retries: 0, errors: 0, lateResponses: 0, telemetry: 0 };
   private version = 0;
+  private closed = false;
+  private readonly offData: () => void;
 
   constructor(
     private readonly transport: ByteTransport,
     private readonly o: McuClientOptions = defaultMcuClientOptions,
   ) {
-    transport.onData((chunk) => {
+    this.offData = transport.onData((chunk) => {
       for (const m of this.reader.push(chunk)) this.receive(m);
     });
   }
@@ -97,7 +99,11 @@ export class McuClient {
     return { ...this.stats, reader: { ...this.reader.counters } };
   }
 
+  /** Ends every waiting request, stops reading the transport (which stays open: the caller's), and
+   *  refuses requests from then on. */
   close(): void {
+    this.closed = true;
+    this.offData();
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
       p.resolve(err(deviceError('stopped', 'MCU client closed')));
@@ -120,6 +126,7 @@ export class McuClient {
   }
 
   private send(type: number, method: number, body: unknown, onSeq?: (seq: number) => void): Promise<Result<unknown, DeviceError>> {
+    if (this.closed) return Promise.resolve(err(deviceError('stopped', 'MCU client closed')));
     if (this.pending.size + this.waiting.length >= limits.mcuRequestsPendingMax) {
       return Promise.resolve(err(deviceError('rejected', `more than ${limits.mcuRequestsPendingMax} MCU requests in flight`)));
     }

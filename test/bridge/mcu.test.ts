@@ -135,6 +135,24 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(applied).toBe(0); // no random frame passed as an ADD
   });
 
+  it('a closed client stops reading the port and refuses new requests without sending them', async () => {
+    const { client, port } = await connect(0);
+    expect((await client.handshake()).ok).toBe(true);
+    expect((await client.request(mcuMethod.telemetryRate, 20)).ok).toBe(true);
+    await waitFor('telemetry', () => client.counters().telemetry >= 3, 3000);
+    client.close();
+    const framesAtClose = client.counters().reader.frames;
+    const sent: number[] = [];
+    const spy = new McuFrameReader();
+    port.onData((c) => sent.push(...spy.push(c).map((m) => m.type))); // what still arrives from the board
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent.filter((t) => t === mcuType.telemetry).length).toBeGreaterThan(5); // the board still streams
+    expect(client.counters().reader.frames).toBe(framesAtClose); // ...and the closed client no longer reads it
+    const late = await client.request(mcuMethod.echo, 1);
+    expect(!late.ok && late.error).toEqual({ code: 'stopped', message: 'MCU client closed' });
+    expect(client.counters().requests).toBe(2); // hello and telemetry rate; nothing sent after close
+  });
+
   it('a host that restarts while the board keeps running has its new requests applied, not answered from the old session', async () => {
     // The companion process restarts (a crash, an update) and its new client numbers requests from 1
     // again; the board, still powered, remembers the old session's sequence numbers.

@@ -68,7 +68,10 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
   it('our endpoint rejects frames signed with another key and unsigned ones, and replays', () => {
     const fed: Array<(b: Uint8Array) => void> = [];
     const ep = new MavlinkEndpoint({
-      transport: { name: 'mem', write: () => undefined, onData: (h) => fed.push(h), close: () => Promise.resolve() },
+      transport: { name: 'mem', write: () => undefined, onData: (h) => {
+        fed.push(h);
+        return () => undefined;
+      }, close: () => Promise.resolve() },
       sysid: 9,
       compid: 1,
       heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
@@ -93,7 +96,10 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
     const fed: Array<(b: Uint8Array) => void> = [];
     const nowMs = Date.UTC(2026, 0, 1);
     const ep = new MavlinkEndpoint({
-      transport: { name: 'mem', write: () => undefined, onData: (h) => fed.push(h), close: () => Promise.resolve() },
+      transport: { name: 'mem', write: () => undefined, onData: (h) => {
+        fed.push(h);
+        return () => undefined;
+      }, close: () => Promise.resolve() },
       sysid: 9,
       compid: 1,
       heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
