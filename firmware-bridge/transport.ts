@@ -101,7 +101,11 @@ export function openUdp(o: UdpOptions): Promise<UdpTransport> {
     const sock: Socket = createSocket('udp4');
     let peer: { port: number; host: string } | null = o.remotePort !== undefined ? { port: o.remotePort, host: o.remoteHost ?? '127.0.0.1' } : null;
     const handlers: Array<(c: Uint8Array) => void> = [];
-    sock.once('error', (e) => reject(new Error(`cannot bind UDP ${o.localHost ?? '127.0.0.1'}:${o.localPort}: ${e.message}`)));
+    let closed = false;
+    sock.once('error', (e) => {
+      sock.close(); // the failed socket would otherwise stay open for the life of the process
+      reject(new Error(`cannot bind UDP ${o.localHost ?? '127.0.0.1'}:${o.localPort}: ${e.message}`));
+    });
     sock.on('message', (msg, rinfo) => {
       if (o.remotePort === undefined) peer = { port: rinfo.port, host: rinfo.address };
       for (const h of handlers) h(msg);
@@ -116,7 +120,11 @@ export function openUdp(o: UdpOptions): Promise<UdpTransport> {
           if (peer) sock.send(b, peer.port, peer.host);
         },
         onData: (h) => subscribe(handlers, h),
-        close: () => new Promise<void>((res) => sock.close(() => res())),
+        close: () => {
+          if (closed) return Promise.resolve();
+          closed = true;
+          return new Promise<void>((res) => sock.close(() => res()));
+        },
       });
     });
   });

@@ -29,6 +29,25 @@ describe('flight modes', () => {
   });
 });
 
+describe('UDP transport', () => {
+  const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+
+  it('a port already in use rejects naming it, and leaves no socket behind', async () => {
+    const taken = await openUdp({ localPort: 0 });
+    const open = udpSockets();
+    await expect(openUdp({ localPort: taken.localPort })).rejects.toThrow(`cannot bind UDP 127.0.0.1:${taken.localPort}: bind EADDRINUSE`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(udpSockets()).toBe(open);
+    await taken.close();
+  });
+
+  it('close() twice resolves both times, as a serial port\'s does', async () => {
+    const u = await openUdp({ localPort: 0 });
+    await u.close();
+    await expect(u.close()).resolves.toBeUndefined();
+  });
+});
+
 describe('signed MAVLink 2 over UDP with the simulated FC', () => {
   const key = randomBytes(32);
   let fc: SimFcProcess;
