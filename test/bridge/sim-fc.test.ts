@@ -9,8 +9,11 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import { repoRoot, startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
+import { PtyPair as ReplugPtyPair } from '../links/processes.js';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 
 const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5
 // The FC simulates 4 s per second (like PX4 SITL's speed factor) to keep the flight short.
@@ -130,6 +133,29 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(elapsed).toBeGreaterThanOrEqual(4 * hbMs); // not before ~5 intervals of silence
     expect(vehicle.connected()).toBe(false);
   });
+});
+
+describe('the simulated FC process when its serial port goes away', () => {
+  it('exits with code 5 and says which port went away, instead of running on deaf', async () => {
+    const pty = await ReplugPtyPair.start();
+    const fc = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), '--serial', pty.b, '--autopilot', 'px4'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let errText = '';
+    fc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    fc.stderr.on('data', (d: Buffer) => (errText += d.toString()));
+    const exited = new Promise<number | null>((r) => fc.once('exit', (code) => r(code)));
+    try {
+      await waitFor('sim-fc ready', () => out.includes('"ready":true'), 20_000);
+      await pty.kill(); // the pty pair ends: the FC's port is gone
+      const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 5000))]);
+      expect(code).toBe(5);
+      expect(errText).toContain(`sim-fc: serial port ${pty.b} went away`);
+    } finally {
+      if (fc.exitCode === null && fc.pid !== undefined) process.kill(fc.pid, 'SIGTERM');
+      await exited;
+      await pty.stop();
+    }
+  }, 40_000);
 });
 
 describe('a flight controller that goes silent while a command is in progress', () => {
