@@ -19,6 +19,7 @@ import {
   type PositionSensor,
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { checkFlightAction } from '../flight-action.js';
 
 /** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
 export const mavlinkStaleMs = 3000;
@@ -121,6 +122,8 @@ export class MavlinkBattery extends MavlinkDevice implements Battery {
 export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   readonly kind = 'flight';
   execute(action: FlightAction): Promise<Result<void, DeviceError>> {
+    const bad = checkFlightAction(action);
+    if (!bad.ok) return Promise.resolve(bad);
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return Promise.resolve(r);
     return this.vehicle.execute(action);
