@@ -148,7 +148,8 @@ export class MavlinkVehicle {
     const e = this.endpoint;
     const c = e.counters();
     const on = e.transportName;
-    const others = e.heardSystems().filter((s) => s !== this.target.sysid);
+    // Other components of our own system (a camera, a second companion process) are not candidates.
+    const others = e.heardSystems().filter((s) => s !== this.target.sysid && s !== e.sysid);
     if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}`;
     if (c.v1Frames > 0) return `the flight controller sends MAVLink 1 (${c.v1Frames} frames on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;
     if (c.rejectedUnsigned > 0) return `${c.rejectedUnsigned} unsigned frames refused on ${on}: a signing key is set here but the flight controller does not sign`;
