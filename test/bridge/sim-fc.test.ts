@@ -182,7 +182,7 @@ describe('a flight controller that goes silent while a command is in progress', 
       const elapsed = Date.now() - stoppedAt;
       expect(stoppedAt).toBeGreaterThan(0);
       expect(!r.ok && r.error.message).toMatch(/NAV_TAKEOFF: the flight controller was lost \(no HEARTBEAT for \d+ ms\)/);
-      expect(elapsed).toBeLessThan(5 * hbMs + 2000); // the link-loss time, not the 15 s progress timeout
+      expect(elapsed).toBeLessThan(10_000); // about the link-loss time (1 s here), not the 15 s progress timeout
     } finally {
       vehicle.close();
       endpoint.stop();
@@ -206,7 +206,7 @@ describe('a flight controller that goes silent while a command is in progress', 
       const elapsed = Date.now() - stoppedAt;
       expect(!up.ok && up.error.message).toMatch(/^mission upload: the flight controller was lost/);
       expect(!param.ok && param.error.message).toMatch(/^PARAM_SET RTL_RETURN_ALT: the flight controller was lost/);
-      expect(elapsed).toBeLessThan(5 * hbMs + 2000);
+      expect(elapsed).toBeLessThan(6_000); // about the link-loss time, not the upload's 5 x 1.5 s of resends
     } finally {
       vehicle.close();
       endpoint.stop();
