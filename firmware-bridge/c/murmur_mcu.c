@@ -255,8 +255,10 @@ static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, str
     send_error(c, seq, method, MCU_E_NO_HANDSHAKE);
     return;
   }
-  /* Too old to tell whether it was applied: refuse rather than risk applying it twice. */
-  if (c->any_seen && seq + MCU_DEDUP_SLOTS <= c->max_seq_seen) {
+  /* Too old to tell whether it was applied: refuse rather than risk applying it twice. Sequence
+   * numbers wrap at 2^32 (the host skips 0), so "behind" is modular (RFC 1982 serial arithmetic):
+   * up to half the space behind the newest counts as older. */
+  if (c->any_seen && c->max_seq_seen - seq >= MCU_DEDUP_SLOTS && c->max_seq_seen - seq < 0x80000000u) {
     send_error(c, seq, method, MCU_E_TOO_OLD);
     return;
   }
@@ -319,7 +321,7 @@ static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, str
     send_error(c, seq, method, MCU_E_TOO_LARGE);
     return;
   }
-  if (!c->any_seen || seq > c->max_seq_seen) c->max_seq_seen = seq;
+  if (!c->any_seen || (seq - c->max_seq_seen != 0u && seq - c->max_seq_seen < 0x80000000u)) c->max_seq_seen = seq;
   c->any_seen = 1;
   if (w.n <= MCU_RESPONSE_MAX) {
     slot->used = 1;

@@ -14,6 +14,8 @@ import { encodeMcuFrame, McuFrameReader, mcuErrorNames, mcuProtocolVersion, mcuT
 export interface McuClientOptions {
   readonly timeoutMs: number;
   readonly retries: number;
+  /** The first sequence number (default 1; tests start near the 32-bit wrap). */
+  readonly firstSeq?: number;
 }
 
 export const defaultMcuClientOptions: McuClientOptions = { timeoutMs: 50, retries: 40 };
@@ -67,6 +69,7 @@ export class McuClient {
     private readonly transport: ByteTransport,
     private readonly o: McuClientOptions = defaultMcuClientOptions,
   ) {
+    this.nextSeq = (o.firstSeq ?? 1) >>> 0 || 1;
     this.offData = transport.onData((chunk) => {
       for (const m of this.reader.push(chunk)) this.receive(m);
     });
@@ -112,10 +115,11 @@ export class McuClient {
     for (const w of this.waiting.splice(0)) w.resolve(err(deviceError('stopped', 'MCU client closed')));
   }
 
+  /** Sequence numbers wrap at 2^32 (0 is skipped), so distances are modular. */
   private windowOpen(): boolean {
-    let oldest = this.nextSeq;
-    for (const seq of this.pending.keys()) if (seq < oldest) oldest = seq;
-    return this.nextSeq - oldest < mcuSeqWindow;
+    let behind = 0;
+    for (const seq of this.pending.keys()) behind = Math.max(behind, (this.nextSeq - seq) >>> 0);
+    return behind < mcuSeqWindow;
   }
 
   private drain(): void {

@@ -153,6 +153,26 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(client.counters().requests).toBe(2); // hello and telemetry rate; nothing sent after close
   });
 
+  it('requests keep being applied across the 32-bit sequence wrap (a long-running host)', async () => {
+    // 2^32 requests take days at full rate; the client starts just below the wrap instead.
+    const { port } = await connect(0);
+    const client = new McuClient(port, { timeoutMs: 15, retries: 400, firstSeq: 0xffff_ffe0 });
+    cleanup.push(async () => client.close());
+    expect((await client.handshake()).ok).toBe(true);
+    const seqs: number[] = [];
+    const failures: string[] = [];
+    // 8 at a time, so the sequence window (32) is exercised across the wrap too.
+    for (let batch = 0; batch < 100; batch += 8) {
+      const rs = await Promise.all(Array.from({ length: Math.min(8, 100 - batch) }, () => client.request(mcuMethod.add, 1, (seq) => seqs.push(seq))));
+      for (const r of rs) if (!r.ok) failures.push(r.error.message);
+    }
+    expect(failures.slice(0, 3)).toEqual([]);
+    expect(Math.min(...seqs)).toBe(1); // it did wrap (0 is skipped)
+    const stats = await client.request(mcuMethod.stats, 0);
+    const [, , , , , applied, , acc] = (stats.ok ? stats.value : []) as number[];
+    expect([applied, acc]).toEqual([100, 100]);
+  });
+
   it('a host that restarts while the board keeps running has its new requests applied, not answered from the old session', async () => {
     // The companion process restarts (a crash, an update) and its new client numbers requests from 1
     // again; the board, still powered, remembers the old session's sequence numbers.
