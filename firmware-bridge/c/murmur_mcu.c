@@ -232,6 +232,13 @@ static void handle_hello(struct mcu_ctx *c, uint32_t seq, struct cbor_r *r) {
     return;
   }
   c->version = (uint8_t)MCU_PROTOCOL_VERSION;
+  /* A HELLO starts a session: a host that restarted numbers its requests from 1 again, and the old
+   * session's cached answers and newest sequence number would otherwise refuse them as too old or,
+   * worse, answer them from the cache without applying them. Frames arrive in order, so no request
+   * of the new session can precede its HELLO (a retried HELLO only resets an empty session again). */
+  memset(c->slots, 0, sizeof c->slots);
+  c->any_seen = 0;
+  c->max_seq_seen = 0;
   begin(c, &w, buf, sizeof buf, MCU_HELLO_ACK, seq, 0);
   w_head(&w, 4, 2);
   w_head(&w, 0, MCU_PROTOCOL_VERSION);
@@ -248,8 +255,10 @@ static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, str
     send_error(c, seq, method, MCU_E_NO_HANDSHAKE);
     return;
   }
-  /* Too old to tell whether it was applied: refuse rather than risk applying it twice. */
-  if (c->any_seen && seq + MCU_DEDUP_SLOTS <= c->max_seq_seen) {
+  /* Too old to tell whether it was applied: refuse rather than risk applying it twice. Sequence
+   * numbers wrap at 2^32 (the host skips 0), so "behind" is modular (RFC 1982 serial arithmetic):
+   * up to half the space behind the newest counts as older. */
+  if (c->any_seen && c->max_seq_seen - seq >= MCU_DEDUP_SLOTS && c->max_seq_seen - seq < 0x80000000u) {
     send_error(c, seq, method, MCU_E_TOO_OLD);
     return;
   }
@@ -312,7 +321,7 @@ static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, str
     send_error(c, seq, method, MCU_E_TOO_LARGE);
     return;
   }
-  if (!c->any_seen || seq > c->max_seq_seen) c->max_seq_seen = seq;
+  if (!c->any_seen || (seq - c->max_seq_seen != 0u && seq - c->max_seq_seen < 0x80000000u)) c->max_seq_seen = seq;
   c->any_seen = 1;
   if (w.n <= MCU_RESPONSE_MAX) {
     slot->used = 1;

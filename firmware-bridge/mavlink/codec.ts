@@ -6,6 +6,10 @@ import { createHash } from 'node:crypto';
 import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, common, minimal, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
 
 export const mavlinkMagicV2 = 0xfd;
+/** MAVLink 1: 0xFE, len, seq, sysid, compid, msgid (1 byte), payload, CRC. Recognised to be counted
+ *  (a flight controller left on MAVLink 1 is then named as such), never decoded. */
+export const mavlinkMagicV1 = 0xfe;
+export const headerBytesV1 = 6;
 export const headerBytes = 10;
 export const checksumBytes = 2;
 export const signatureBytes = 13;
@@ -109,23 +113,25 @@ export interface SplitterCounters {
   badCrc: number;
   unknownId: number;
   bytesDiscarded: number;
+  /** Complete MAVLink 1 frames with a valid CRC, skipped whole. */
+  v1Frames: number;
 }
 
 /**
  * Splits a byte stream into checked MAVLink 2 frames. Its buffer never exceeds two frames; on a bad
  * CRC it skips one byte and rescans, so a corrupted length cannot swallow the frames behind it.
- * MAVLink 1 frames are ignored (we speak only v2).
+ * MAVLink 1 frames are counted and skipped whole (we speak only v2).
  */
 export class FrameSplitter {
   private buf: Buffer = Buffer.alloc(0);
-  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownId: 0, bytesDiscarded: 0 };
+  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0 };
 
   push(chunk: Uint8Array): MavFrame[] {
     const out: MavFrame[] = [];
     let data = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
     // Every pass consumes at least one byte or stops, so the byte count bounds the loop.
     for (let guard = data.length + 1; guard > 0; guard--) {
-      const start = data.indexOf(mavlinkMagicV2);
+      const start = firstMagic(data);
       if (start < 0) {
         this.counters.bytesDiscarded += data.length;
         data = Buffer.alloc(0);
@@ -134,6 +140,20 @@ export class FrameSplitter {
       if (start > 0) {
         this.counters.bytesDiscarded += start;
         data = data.subarray(start);
+      }
+      if (data[0] === mavlinkMagicV1) {
+        if (data.length < 2) break;
+        const totalV1 = headerBytesV1 + (data[1] as number) + checksumBytes;
+        if (data.length < totalV1) break;
+        const extraV1 = magic[data[5] as number];
+        const frameV1 = data.subarray(0, totalV1);
+        if (extraV1 !== undefined && x25crc(frameV1, 1, checksumBytes, extraV1) === frameV1.readUInt16LE(totalV1 - checksumBytes)) {
+          this.counters.v1Frames++;
+          data = data.subarray(totalV1);
+        } else {
+          data = data.subarray(1);
+        }
+        continue;
       }
       if (data.length < headerBytes) break;
       const len = data[1] as number;
@@ -180,6 +200,15 @@ export class FrameSplitter {
     this.buf = Buffer.from(data);
     return out;
   }
+}
+
+/** Index of the first byte that can start a frame (MAVLink 2 or 1), or -1. One pass over the bytes. */
+function firstMagic(data: Buffer): number {
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    if (b === mavlinkMagicV2 || b === mavlinkMagicV1) return i;
+  }
+  return -1;
 }
 
 /** The CRC covers header and payload only: trim the checksum and, when present, the signature. */

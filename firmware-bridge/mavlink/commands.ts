@@ -44,6 +44,12 @@ export interface CommandIntParams {
 interface Pending {
   readonly resolve: (r: Result<CommandAckInfo, DeviceError>) => void;
   readonly onAck: (ack: common.CommandAck) => void;
+  readonly name: string;
+}
+
+/** Why a request to the vehicle ended when its link was declared lost. */
+export function lostMessage(what: string, endpoint: MavlinkEndpoint): string {
+  return `${what}: the flight controller was lost (no HEARTBEAT for ${endpoint.lostAfterMs} ms)`;
 }
 
 export function resultName(result: number): string {
@@ -63,6 +69,12 @@ export class CommandClient {
     private readonly defaults: CommandOptions = defaultCommandOptions,
   ) {
     endpoint.onMessage((m) => this.onMessage(m));
+    // A vehicle that went silent answers nothing more: end what waits on it now, not after the
+    // retries or the progress timeout (up to inProgressTimeoutMs) run out.
+    endpoint.onLink((e) => {
+      if (e.type !== 'lost' || e.sysid !== target.sysid) return;
+      for (const p of [...this.pending.values()]) p.resolve(err(deviceError('timeout', lostMessage(p.name, endpoint))));
+    });
   }
 
   long(command: number, params: readonly number[], options: Partial<CommandOptions> = {}): Promise<Result<CommandAckInfo, DeviceError>> {
@@ -120,6 +132,7 @@ export class CommandClient {
         timer = setTimeout(sendAttempt, o.timeoutMs);
       };
       this.pending.set(command, {
+        name,
         resolve: finish,
         onAck: (ack) => {
           if (timer) clearTimeout(timer);

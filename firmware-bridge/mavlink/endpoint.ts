@@ -16,6 +16,11 @@ import {
   type SigningKey,
 } from './codec.js';
 
+/** Signed streams remembered for replay protection; a further new stream is refused. */
+const signingStreamsMax = 256;
+/** How far behind our timestamp a new signed stream may start: one minute, in 10 µs units. */
+const newStreamLag10us = 6_000_000;
+
 export interface HeartbeatContent {
   readonly type: number; // MAV_TYPE
   readonly autopilot: number; // MAV_AUTOPILOT
@@ -51,7 +56,10 @@ export type LinkEvent = { readonly type: 'up' | 'lost'; readonly sysid: number }
 export interface EndpointCounters {
   framesSent: number;
   framesReceived: number;
+  bytesReceived: number;
   badCrc: number;
+  /** MAVLink 1 frames heard (and ignored). */
+  v1Frames: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
   rejectedReplay: number;
@@ -77,7 +85,7 @@ export class MavlinkEndpoint {
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, badCrc: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -109,7 +117,7 @@ export class MavlinkEndpoint {
     let frame: Buffer;
     if (signing) {
       // Timestamps must strictly increase per link (spec: message signing, timestamp).
-      const ts = Math.max(this.lastOwnTs + 1, Math.floor((this.now() - signingEpochMs) * 100));
+      const ts = Math.max(this.lastOwnTs + 1, this.ownTimestamp());
       this.lastOwnTs = ts;
       frame = encodeFrame(msg, { sysid: this.sysid, compid: this.compid, seq: this.seq, signing: { ...signing, timestamp10us: ts } });
     } else {
@@ -141,7 +149,27 @@ export class MavlinkEndpoint {
   }
 
   counters(): Readonly<EndpointCounters> {
-    return { ...this.stats, badCrc: this.splitter.counters.badCrc };
+    return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames };
+  }
+
+  /** How long a peer's silence takes to count as lost. */
+  get lostAfterMs(): number {
+    return this.missedMax * this.intervalMs;
+  }
+
+  /** The transport's name (serial:PATH, udp:PORT), for messages. */
+  get transportName(): string {
+    return this.o.transport.name;
+  }
+
+  /** System ids whose HEARTBEAT we have heard, ascending. */
+  heardSystems(): number[] {
+    return [...this.peers.keys()].sort((a, b) => a - b);
+  }
+
+  /** Our signing clock: 10 µs units since the signing epoch, never behind what we last sent. */
+  private ownTimestamp(): number {
+    return Math.max(this.lastOwnTs, Math.floor((this.now() - signingEpochMs) * 100));
   }
 
   private sendHeartbeat(): void {
@@ -168,6 +196,7 @@ export class MavlinkEndpoint {
   }
 
   private receive(chunk: Uint8Array): void {
+    this.stats.bytesReceived += chunk.length;
     for (const frame of this.splitter.push(chunk)) {
       if (frame.sysid === this.sysid && frame.compid === this.compid) continue; // our own echo
       if (!this.accept(frame)) continue;
@@ -191,15 +220,18 @@ export class MavlinkEndpoint {
       this.stats.rejectedSignature++;
       return false;
     }
-    // Replay protection: per (sysid, compid, linkId) the timestamp must increase.
+    // Replay protection: per (sysid, compid, linkId) the timestamp must increase. A stream we have not
+    // heard yet (all of them after we restart) must be no more than a minute behind our own timestamp,
+    // else a recorded session could be replayed in order; and a stream we cannot remember is refused
+    // (mavlink.io message signing, "Accepting Signed Packets"; the C library's mavlink_signature_check).
     const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
     const ts = signatureTimestamp(frame);
-    const last = this.lastSignTs.get(stream) ?? -1;
-    if (ts <= last) {
+    const last = this.lastSignTs.get(stream);
+    if (last === undefined ? this.lastSignTs.size >= signingStreamsMax || ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
       this.stats.rejectedReplay++;
       return false;
     }
-    if (this.lastSignTs.size < 256 || this.lastSignTs.has(stream)) this.lastSignTs.set(stream, ts);
+    this.lastSignTs.set(stream, ts);
     return true;
   }
 

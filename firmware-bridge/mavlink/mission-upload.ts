@@ -7,7 +7,7 @@ import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
 import type { MavlinkEndpoint } from './endpoint.js';
-import type { CommandTarget } from './commands.js';
+import { lostMessage, type CommandTarget } from './commands.js';
 import { missionTypeMission, toMissionItemInt, type MissionItem } from './mission-item.js';
 
 export interface UploadOptions {
@@ -77,9 +77,13 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
         else done(err(deviceError('rejected', `mission upload: MISSION_ACK ${(common.MavMissionResult as unknown as Record<number, string>)[msg.type] ?? msg.type}`)));
       }
     });
+    const offLink = endpoint.onLink((e) => {
+      if (e.type === 'lost' && e.sysid === target.sysid) done(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
+    });
     const done = (r: Result<UploadReport, DeviceError>): void => {
       if (timer) clearTimeout(timer);
       off();
+      offLink();
       resolve(r);
     };
     sendMsg(count);

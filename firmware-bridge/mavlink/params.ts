@@ -7,7 +7,7 @@ import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
 import type { MavlinkEndpoint, ReceivedMessage } from './endpoint.js';
-import type { CommandTarget } from './commands.js';
+import { lostMessage, type CommandTarget } from './commands.js';
 
 /** MAV_PARAM_TYPE values used here. ArduPilot encodes integers by C cast into the float field (its
  *  PARAM_ENCODE_C_CAST capability); PX4's float parameters need no encoding. */
@@ -27,7 +27,7 @@ export function returnAltitudeParam(family: 'px4' | 'ardupilot', relAltM: number
 
 export class ParamClient {
   /** One write in flight per parameter id; a second write of the same id waits for none and is refused. */
-  private readonly pending = new Map<string, (m: common.ParamValue) => void>();
+  private readonly pending = new Map<string, { readonly onValue: (m: common.ParamValue) => void; readonly fail: (why: string) => void }>();
 
   constructor(
     private readonly endpoint: MavlinkEndpoint,
@@ -35,6 +35,10 @@ export class ParamClient {
     private readonly options: ParamOptions = { timeoutMs: 1000, retries: 3 },
   ) {
     endpoint.onMessage((m) => this.onMessage(m));
+    endpoint.onLink((e) => {
+      if (e.type !== 'lost' || e.sysid !== target.sysid) return;
+      for (const [id, p] of [...this.pending.entries()]) p.fail(lostMessage(`PARAM_SET ${id}`, endpoint));
+    });
   }
 
   /** Sets `id` to `value`; resolves with the value the vehicle confirmed, or why it was not set. */
@@ -61,10 +65,13 @@ export class ParamClient {
         attempts++;
         timer = setTimeout(send, this.options.timeoutMs);
       };
-      this.pending.set(id, (v) => {
-        // Float32 on the wire: compare at its precision.
-        if (Math.fround(v.paramValue) === Math.fround(value)) finish(ok(v.paramValue));
-        else finish(err(deviceError('rejected', `PARAM_SET ${id}=${value}: the vehicle holds ${v.paramValue}`)));
+      this.pending.set(id, {
+        onValue: (v) => {
+          // Float32 on the wire: compare at its precision.
+          if (Math.fround(v.paramValue) === Math.fround(value)) finish(ok(v.paramValue));
+          else finish(err(deviceError('rejected', `PARAM_SET ${id}=${value}: the vehicle holds ${v.paramValue}`)));
+        },
+        fail: (why) => finish(err(deviceError('timeout', why))),
       });
       send();
     });
@@ -72,6 +79,6 @@ export class ParamClient {
 
   private onMessage({ msg, frame }: ReceivedMessage): void {
     if (!(msg instanceof common.ParamValue) || frame.sysid !== this.target.sysid) return;
-    this.pending.get(msg.paramId.replace(/\0+$/, ''))?.(msg);
+    this.pending.get(msg.paramId.replace(/\0+$/, ''))?.onValue(msg);
   }
 }

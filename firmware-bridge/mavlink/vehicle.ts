@@ -138,6 +138,27 @@ export class MavlinkVehicle {
     return hb ? familyOf(hb.autopilot) : null;
   }
 
+  /**
+   * Until the first HEARTBEAT from the flight controller, what the link did carry and what that points
+   * to (the usual set-up mistakes: wrong system id, MAVLink 1, signing on one side only, wrong baud
+   * rate, no data at all); null once a HEARTBEAT has come.
+   */
+  silence(): string | null {
+    if (this.telemetry.heartbeat !== null) return null;
+    const e = this.endpoint;
+    const c = e.counters();
+    const on = e.transportName;
+    // Other components of our own system (a camera, a second companion process) are not candidates.
+    const others = e.heardSystems().filter((s) => s !== this.target.sysid && s !== e.sysid);
+    if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}`;
+    if (c.v1Frames > 0) return `the flight controller sends MAVLink 1 (${c.v1Frames} frames on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;
+    if (c.rejectedUnsigned > 0) return `${c.rejectedUnsigned} unsigned frames refused on ${on}: a signing key is set here but the flight controller does not sign`;
+    if (c.rejectedSignature > 0) return `${c.rejectedSignature} frames with a wrong signature refused on ${on}: the signing keys differ`;
+    if (c.bytesReceived > 0 && c.framesReceived === 0) return `${c.bytesReceived} bytes received on ${on} but no valid MAVLink 2 frame (${c.badCrc} failed the CRC check): check that the baud rate matches the flight controller's`;
+    if (c.bytesReceived === 0) return `nothing received on ${on}: check the wiring (TX to RX) and that the flight controller runs MAVLink on that port`;
+    return null;
+  }
+
   connected(): boolean {
     return this.endpoint.isPeerUp(this.target.sysid);
   }

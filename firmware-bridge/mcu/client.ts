@@ -14,6 +14,8 @@ import { encodeMcuFrame, McuFrameReader, mcuErrorNames, mcuProtocolVersion, mcuT
 export interface McuClientOptions {
   readonly timeoutMs: number;
   readonly retries: number;
+  /** The first sequence number (default 1; tests start near the 32-bit wrap). */
+  readonly firstSeq?: number;
 }
 
 export const defaultMcuClientOptions: McuClientOptions = { timeoutMs: 50, retries: 40 };
@@ -60,12 +62,15 @@ export class McuClient {
   private readonly telemetryHandlers = new Set<(stream: number, body: unknown) => void>();
   private readonly stats: McuClientCounters = { requests: 0, responses: 0, retries: 0, errors: 0, lateResponses: 0, telemetry: 0 };
   private version = 0;
+  private closed = false;
+  private readonly offData: () => void;
 
   constructor(
     private readonly transport: ByteTransport,
     private readonly o: McuClientOptions = defaultMcuClientOptions,
   ) {
-    transport.onData((chunk) => {
+    this.nextSeq = (o.firstSeq ?? 1) >>> 0 || 1;
+    this.offData = transport.onData((chunk) => {
       for (const m of this.reader.push(chunk)) this.receive(m);
     });
   }
@@ -97,7 +102,11 @@ export class McuClient {
     return { ...this.stats, reader: { ...this.reader.counters } };
   }
 
+  /** Ends every waiting request, stops reading the transport (which stays open: the caller's), and
+   *  refuses requests from then on. */
   close(): void {
+    this.closed = true;
+    this.offData();
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
       p.resolve(err(deviceError('stopped', 'MCU client closed')));
@@ -106,10 +115,11 @@ export class McuClient {
     for (const w of this.waiting.splice(0)) w.resolve(err(deviceError('stopped', 'MCU client closed')));
   }
 
+  /** Sequence numbers wrap at 2^32 (0 is skipped), so distances are modular. */
   private windowOpen(): boolean {
-    let oldest = this.nextSeq;
-    for (const seq of this.pending.keys()) if (seq < oldest) oldest = seq;
-    return this.nextSeq - oldest < mcuSeqWindow;
+    let behind = 0;
+    for (const seq of this.pending.keys()) behind = Math.max(behind, (this.nextSeq - seq) >>> 0);
+    return behind < mcuSeqWindow;
   }
 
   private drain(): void {
@@ -120,6 +130,7 @@ export class McuClient {
   }
 
   private send(type: number, method: number, body: unknown, onSeq?: (seq: number) => void): Promise<Result<unknown, DeviceError>> {
+    if (this.closed) return Promise.resolve(err(deviceError('stopped', 'MCU client closed')));
     if (this.pending.size + this.waiting.length >= limits.mcuRequestsPendingMax) {
       return Promise.resolve(err(deviceError('rejected', `more than ${limits.mcuRequestsPendingMax} MCU requests in flight`)));
     }

@@ -4,7 +4,7 @@
 
 import { CliError, exitCodes, need, parse, runMain } from '../../runtime/cli/kit.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
-import { openSerial, openUdp, udpPortCompanion, type ByteTransport } from '../transport.js';
+import { openSerial, openUdp, udpPortCompanion, type ByteTransport, type SerialTransport } from '../transport.js';
 import { SimFlightController, type FailsafeAction } from './sim-fc.js';
 
 const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp-remote PORT])
@@ -53,9 +53,11 @@ runMain('sim-fc', async (argv) => {
     signing = { key, linkId: 0 };
   }
   let transport: ByteTransport;
+  let serial: SerialTransport | null = null;
   try {
     if (values.serial !== undefined) {
-      transport = await openSerial({ path: values.serial, baudRate: int(values.baud, 'baud', 1200, 4_000_000, 921_600) });
+      serial = await openSerial({ path: values.serial, baudRate: int(values.baud, 'baud', 1200, 4_000_000, 921_600) });
+      transport = serial;
     } else {
       const local = int(need(values['udp-local'], 'udp-local (or --serial)'), 'udp-local', 0, 65_535, 0);
       const remote = values['udp-remote'] === undefined ? udpPortCompanion : int(values['udp-remote'], 'udp-remote', 1, 65_535, udpPortCompanion);
@@ -77,12 +79,20 @@ runMain('sim-fc', async (argv) => {
   });
   fc.start();
   process.stdout.write(JSON.stringify({ ready: true, transport: transport.name, autopilot: family, pid: process.pid }) + '\n');
+  // A port that goes away (a pty pair ended, a USB adapter unplugged) ends the process, as the
+  // firmware's does: running on with a dead port would leave a flight controller nobody can reach.
+  let gone: string | null = null;
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    serial?.onClose((reason) => {
+      gone = reason;
+      resolve();
+    });
   });
   fc.stop();
   await transport.close();
+  if (gone !== null) throw new CliError(`serial port ${values.serial} went away (${gone})`, exitCodes.unavailable);
   return 0;
 });

@@ -13,6 +13,8 @@ export interface NmeaGpsOptions {
   readonly nowMs?: () => number;
   /** A fix older than this reads as 'stale'. */
   readonly staleMs?: number;
+  /** Why the port is down (a receiver unplugged), named in 'no-data' and 'stale' errors. */
+  readonly linkProblem?: () => string | null;
 }
 
 export interface NmeaCounters {
@@ -36,6 +38,7 @@ export class NmeaGps implements PositionSensor {
   private port: ByteTransport | null = null;
   private line = '';
   private overlong = false;
+  private bytesReceived = 0;
   private gga: (GgaSentence & { atMs: number }) | null = null;
   private rmc: (RmcSentence & { atMs: number }) | null = null;
   private readonly now: () => number;
@@ -50,7 +53,10 @@ export class NmeaGps implements PositionSensor {
   async start(): Promise<void> {
     if (this.port) return;
     this.port = await this.o.open();
-    this.port.onData((chunk) => this.feed(Buffer.from(chunk).toString('latin1')));
+    this.port.onData((chunk) => {
+      this.bytesReceived += chunk.length;
+      this.feed(Buffer.from(chunk).toString('latin1'));
+    });
   }
 
   async stop(): Promise<void> {
@@ -88,12 +94,29 @@ export class NmeaGps implements PositionSensor {
     else this.rmc = { ...r.value, atMs: this.now() };
   }
 
+  /** The message with why the port is down (unplugged) or, failing that, `detail`. */
+  private why(message: string, detail: string | null = null): string {
+    const p = this.o.linkProblem?.() ?? detail;
+    return p === null ? message : `${message}: ${p}`;
+  }
+
+  /** Until the first GGA, what the port did carry and what that points to (the usual set-up mistakes). */
+  private silence(): string {
+    const c = this.counters;
+    const on = this.port?.name ?? 'the port';
+    if (this.bytesReceived === 0) return `nothing received on ${on}: check the wiring (the receiver's TX to our RX) and its power`;
+    if (c.sentences + c.unsupported > 0) return `no GGA among ${c.sentences + c.unsupported} sentences received on ${on}: enable GGA output on the receiver`;
+    if (c.overlong > 0) return `${c.overlong} lines longer than ${limits.nmeaSentenceBytesMax} characters dropped on ${on} (NMEA 0183's limit): turn off the receiver's high-precision or extended NMEA output`;
+    if (c.badChecksum > 0) return `${c.badChecksum} sentences with a bad checksum on ${on}: a noisy line, or a baud rate (hal.gnss.baud) that does not match the receiver's`;
+    return `${this.bytesReceived} bytes received on ${on} but no NMEA sentence: check that the baud rate (hal.gnss.baud) matches the receiver's`;
+  }
+
   fix(): Result<GnssFix, DeviceError> {
     if (!this.port) return err(deviceError('stopped', 'NMEA GPS is not started'));
     const g = this.gga;
-    if (g === null) return err(deviceError('no-data', 'no GGA sentence yet'));
+    if (g === null) return err(deviceError('no-data', this.why('no GGA sentence yet', this.silence())));
     const age = this.now() - g.atMs;
-    if (age > this.staleMs) return err(deviceError('stale', `newest GGA is ${age} ms old`));
+    if (age > this.staleMs) return err(deviceError('stale', this.why(`newest GGA is ${age} ms old`)));
     const rmc = this.rmc && this.now() - this.rmc.atMs <= this.staleMs && this.rmc.valid ? this.rmc : null;
     const noFix = g.quality === 0 || g.latDeg === null || g.lonDeg === null;
     return ok({

@@ -19,14 +19,21 @@ import {
   type PositionSensor,
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { checkFlightAction } from '../flight-action.js';
 
 /** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
 export const mavlinkStaleMs = 3000;
 
+/** Why the link to the FC is down below MAVLink (a serial port that went away), or null. */
+export type LinkProblem = () => string | null;
+
 abstract class MavlinkDevice {
   readonly driver = 'mavlink';
   private running = false;
-  constructor(protected readonly vehicle: MavlinkVehicle) {}
+  constructor(
+    protected readonly vehicle: MavlinkVehicle,
+    private readonly linkProblem: LinkProblem = () => null,
+  ) {}
   start(): Promise<void> {
     this.running = true;
     return Promise.resolve();
@@ -38,9 +45,14 @@ abstract class MavlinkDevice {
   protected fresh<T>(name: string, value: T | null): Result<{ value: T; timeMs: number }, DeviceError> {
     if (!this.running) return err(deviceError('stopped', `${this.constructor.name} is not started`));
     const at = this.vehicle.telemetry.receivedAtMs[name];
-    if (value === null || at === undefined) return err(deviceError('no-data', `no ${name} from the flight controller yet`));
-    if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', `newest ${name} is ${Date.now() - at} ms old`));
+    if (value === null || at === undefined) return err(deviceError('no-data', this.why(`no ${name} from the flight controller yet`, this.vehicle.silence())));
+    if (Date.now() - at > mavlinkStaleMs) return err(deviceError('stale', this.why(`newest ${name} is ${Date.now() - at} ms old`)));
     return ok({ value, timeMs: at });
+  }
+  /** The message with why the link is down (a port gone) or, failing that, `detail`. */
+  private why(message: string, detail: string | null = null): string {
+    const p = this.linkProblem() ?? detail;
+    return p === null ? message : `${message}: ${p}`;
   }
 }
 
@@ -110,6 +122,8 @@ export class MavlinkBattery extends MavlinkDevice implements Battery {
 export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   readonly kind = 'flight';
   execute(action: FlightAction): Promise<Result<void, DeviceError>> {
+    const bad = checkFlightAction(action);
+    if (!bad.ok) return Promise.resolve(bad);
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return Promise.resolve(r);
     return this.vehicle.execute(action);
@@ -126,6 +140,6 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   }
 }
 
-export function createMavlinkDevices(vehicle: MavlinkVehicle): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
-  return { position: new MavlinkPosition(vehicle), attitude: new MavlinkAttitude(vehicle), battery: new MavlinkBattery(vehicle), flight: new MavlinkFlight(vehicle) };
+export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
+  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem), flight: new MavlinkFlight(vehicle, linkProblem) };
 }

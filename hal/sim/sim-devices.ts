@@ -21,6 +21,7 @@ import {
   type RangeSensor,
 } from '../devices.js';
 import { assertNever } from '../../runtime/lib/assert.js';
+import { checkFlightAction } from '../flight-action.js';
 import { geoToLocal, localToGeo } from '../geo.js';
 import type { SimMultirotor } from './multirotor.js';
 
@@ -92,6 +93,8 @@ export class SimFlight extends SimDevice implements FlightControl {
   /** The synchronous form for fleet-sim's deterministic loop. */
   executeNow(action: FlightAction): Result<void, DeviceError> {
     if (!this.running) return err(deviceError('stopped', 'flight control is not started'));
+    const bad = checkFlightAction(action);
+    if (!bad.ok) return bad;
     const v = this.vehicle;
     let r: Result<void, string>;
     switch (action.type) {

@@ -301,6 +301,15 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   if (d.hal.driver === 'mavlink' && d.hal.mavlink === undefined) return err(`${file}: hal.mavlink: missing with hal.driver: mavlink; ${fixFor('hal.mavlink')}`);
+  // A flight controller described but not driven: the device would fly its simulated vehicle (the
+  // default driver) or none, and the flight controller would sit unused.
+  if (d.hal.driver !== 'mavlink' && d.hal.mavlink !== undefined) {
+    const what = d.hal.driver === 'sim' ? 'sim (the default: a simulated vehicle)' : 'none';
+    return err(`${file}: hal.mavlink: set, but hal.driver is ${what}; add \`driver: mavlink\` to fly the flight controller on ${d.hal.mavlink.serial}, or remove hal.mavlink`);
+  }
+  if (d.hal.driver === 'mavlink' && d.hal.gnss !== undefined && d.hal.gnss.serial === d.hal.mavlink?.serial) {
+    return err(`${file}: hal.gnss.serial: ${d.hal.gnss.serial} is also hal.mavlink.serial; a port carries one of them: give the receiver its own port, or remove hal.gnss to use the flight controller's position`);
+  }
   const c: DeviceConfig = { ...d, key: abs(d.key), manifest: abs(d.manifest), dataDir: abs(d.dataDir) };
   // A floor on the spread as large as the interval would hide every late heartbeat.
   if (c.membership.minStdDevMs * 2 > c.mqtt.heartbeatMs) return err(`${file}: membership.minStdDevMs: ${c.membership.minStdDevMs} is more than half of mqtt.heartbeatMs (${c.mqtt.heartbeatMs}); ${fixFor('membership.minStdDevMs')}`);

@@ -11,7 +11,7 @@ import { hazardRangeRing } from '../../agents/features/range.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../lib/prng.js';
 import type { DeviceConfig } from '../config/device-config.js';
-import { deferredSerial, openSerial } from '../../firmware-bridge/transport.js';
+import { deferredSerial, type DeferredTransport } from '../../firmware-bridge/transport.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
@@ -44,8 +44,22 @@ export function createHal(c: DeviceConfig, nowMs: number): Hal {
 function withLinuxDevices(c: DeviceConfig, base: Hal): Hal {
   const { gnss, led } = c.hal;
   if (!gnss && !led) return base;
+  // The receiver's port is reopened if it goes away (unplugged), like the flight controller's.
+  let gnssPort: DeferredTransport | null = null;
   const extra = {
-    ...(gnss ? { position: new NmeaGps({ open: () => openSerial({ path: gnss.serial, baudRate: gnss.baud }) }) } : {}),
+    ...(gnss
+      ? {
+          position: new NmeaGps({
+            open: async () => {
+              const t = deferredSerial({ path: gnss.serial, baudRate: gnss.baud });
+              await t.open();
+              gnssPort = t;
+              return t;
+            },
+            linkProblem: () => gnssPort?.problem() ?? null,
+          }),
+        }
+      : {}),
     ...(led ? { led: new SysfsLed({ name: led.name, ...(led.classDir !== undefined ? { classDir: led.classDir } : {}) }) } : {}),
   };
   const own = Object.values(extra);
@@ -80,7 +94,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
       heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
     });
     const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
-    const devices = createMavlinkDevices(vehicle);
+    const devices = createMavlinkDevices(vehicle, () => port.problem());
     const all = [devices.position, devices.attitude, devices.battery, devices.flight];
     return {
       devices,

@@ -14,7 +14,10 @@ function pair(): [ByteTransport, ByteTransport] {
   const end = (me: number): ByteTransport => ({
     name: `mem${me}`,
     write: (b) => setImmediate(() => handlers[1 - me]?.forEach((h) => h(b))),
-    onData: (h) => handlers[me]?.push(h),
+    onData: (h) => {
+      handlers[me]?.push(h);
+      return () => undefined;
+    },
     close: () => Promise.resolve(),
   });
   return [end(0), end(1)];

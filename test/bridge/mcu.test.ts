@@ -135,6 +135,74 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(applied).toBe(0); // no random frame passed as an ADD
   });
 
+  it('a closed client stops reading the port and refuses new requests without sending them', async () => {
+    const { client, port } = await connect(0);
+    expect((await client.handshake()).ok).toBe(true);
+    expect((await client.request(mcuMethod.telemetryRate, 20)).ok).toBe(true);
+    await waitFor('telemetry', () => client.counters().telemetry >= 3, 3000);
+    client.close();
+    const framesAtClose = client.counters().reader.frames;
+    const sent: number[] = [];
+    const spy = new McuFrameReader();
+    port.onData((c) => sent.push(...spy.push(c).map((m) => m.type))); // what still arrives from the board
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent.filter((t) => t === mcuType.telemetry).length).toBeGreaterThan(5); // the board still streams
+    expect(client.counters().reader.frames).toBe(framesAtClose); // ...and the closed client no longer reads it
+    const late = await client.request(mcuMethod.echo, 1);
+    expect(!late.ok && late.error).toEqual({ code: 'stopped', message: 'MCU client closed' });
+    expect(client.counters().requests).toBe(2); // hello and telemetry rate; nothing sent after close
+  });
+
+  it('requests keep being applied across the 32-bit sequence wrap (a long-running host)', async () => {
+    // 2^32 requests take days at full rate; the client starts just below the wrap instead.
+    const { port } = await connect(0);
+    const client = new McuClient(port, { timeoutMs: 15, retries: 400, firstSeq: 0xffff_ffe0 });
+    cleanup.push(async () => client.close());
+    expect((await client.handshake()).ok).toBe(true);
+    const seqs: number[] = [];
+    const failures: string[] = [];
+    // 8 at a time, so the sequence window (32) is exercised across the wrap too.
+    for (let batch = 0; batch < 100; batch += 8) {
+      const rs = await Promise.all(Array.from({ length: Math.min(8, 100 - batch) }, () => client.request(mcuMethod.add, 1, (seq) => seqs.push(seq))));
+      for (const r of rs) if (!r.ok) failures.push(r.error.message);
+    }
+    expect(failures.slice(0, 3)).toEqual([]);
+    expect(Math.min(...seqs)).toBe(1); // it did wrap (0 is skipped)
+    const stats = await client.request(mcuMethod.stats, 0);
+    const [, , , , , applied, , acc] = (stats.ok ? stats.value : []) as number[];
+    expect([applied, acc]).toEqual([100, 100]);
+  });
+
+  it('a host that restarts while the board keeps running has its new requests applied, not answered from the old session', async () => {
+    // The companion process restarts (a crash, an update) and its new client numbers requests from 1
+    // again; the board, still powered, remembers the old session's sequence numbers.
+    const { client: first, port } = await connect(0);
+    expect((await first.handshake()).ok).toBe(true);
+    for (let i = 0; i < 80; i++) expect((await first.request(mcuMethod.add, 1)).ok).toBe(true);
+    first.close();
+    const second = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    expect((await second.handshake()).ok).toBe(true);
+    const add = await second.request(mcuMethod.add, 1000);
+    // Before the fix: refused as "sequence too old" here; with fewer old requests than the board's
+    // dedup memory, the old session's cached answer came back and the ADD was silently not applied.
+    expect(add.ok && add.value).toEqual([1080, 81]);
+    const after = await second.request(mcuMethod.add, 5);
+    expect(after.ok && after.value).toEqual([1085, 82]);
+    second.close();
+  });
+
+  it('a restarted host with fewer requests than the board remembers does not get the old session\'s answers', async () => {
+    const { client: first, port } = await connect(0);
+    expect((await first.handshake()).ok).toBe(true);
+    for (let i = 0; i < 10; i++) expect((await first.request(mcuMethod.add, 1)).ok).toBe(true);
+    first.close();
+    const second = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    expect((await second.handshake()).ok).toBe(true);
+    const add = await second.request(mcuMethod.add, 1000);
+    expect(add.ok && add.value).toEqual([1010, 11]);
+    second.close();
+  });
+
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
     const { client, relay } = await connect(0.004);
     const hello = await client.handshake();

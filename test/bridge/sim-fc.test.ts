@@ -9,8 +9,11 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import { repoRoot, startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
+import { PtyPair as ReplugPtyPair } from '../links/processes.js';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 
 const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5
 // The FC simulates 4 s per second (like PX4 SITL's speed factor) to keep the flight short.
@@ -130,4 +133,86 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(elapsed).toBeGreaterThanOrEqual(4 * hbMs); // not before ~5 intervals of silence
     expect(vehicle.connected()).toBe(false);
   });
+});
+
+describe('the simulated FC process when its serial port goes away', () => {
+  it('exits with code 5 and says which port went away, instead of running on deaf', async () => {
+    const pty = await ReplugPtyPair.start();
+    const fc = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), '--serial', pty.b, '--autopilot', 'px4'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let errText = '';
+    fc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    fc.stderr.on('data', (d: Buffer) => (errText += d.toString()));
+    const exited = new Promise<number | null>((r) => fc.once('exit', (code) => r(code)));
+    try {
+      await waitFor('sim-fc ready', () => out.includes('"ready":true'), 20_000);
+      await pty.kill(); // the pty pair ends: the FC's port is gone
+      const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 5000))]);
+      expect(code).toBe(5);
+      expect(errText).toContain(`sim-fc: serial port ${pty.b} went away`);
+    } finally {
+      if (fc.exitCode === null && fc.pid !== undefined) process.kill(fc.pid, 'SIGTERM');
+      await exited;
+      await pty.stop();
+    }
+  }, 40_000);
+});
+
+describe('a flight controller that goes silent while a command is in progress', () => {
+  it('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8']);
+    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
+    const { endpoint, vehicle } = companion(port, hbMs);
+    try {
+      await waitFor('FC heartbeat and home', () => vehicle.connected() && vehicle.telemetry.home !== null, 5000);
+      expect((await vehicle.arm()).ok).toBe(true);
+      const homeAmslM = (vehicle.telemetry.home?.altitude ?? 0) / 1000;
+      let stoppedAt = 0;
+      // A slow climb to 40 m: IN_PROGRESS for many seconds; the FC process dies at the first one.
+      const takeoff = vehicle.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, homeAmslM + 40], {
+        onProgress: () => {
+          if (stoppedAt === 0) {
+            stoppedAt = Date.now();
+            void fc.stop();
+          }
+        },
+      });
+      const r = await takeoff;
+      const elapsed = Date.now() - stoppedAt;
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(!r.ok && r.error.message).toMatch(/NAV_TAKEOFF: the flight controller was lost \(no HEARTBEAT for \d+ ms\)/);
+      expect(elapsed).toBeLessThan(10_000); // about the link-loss time (1 s here), not the 15 s progress timeout
+    } finally {
+      vehicle.close();
+      endpoint.stop();
+      await port.close();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
+
+  it('fails a mission upload and a parameter write when the link is declared lost, naming the loss', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9']);
+    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
+    const { endpoint, vehicle } = companion(port, hbMs);
+    try {
+      await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
+      await fc.stop();
+      const stoppedAt = Date.now();
+      // Both would otherwise resend into the silence: 5 x 1.5 s for the upload, 4 x 1 s for the write.
+      const [up, param] = await Promise.all([vehicle.upload([{ command: mavCmd.navWaypoint, latDeg: 47.3978, lonDeg: 8.5456, relAltM: 10 }]), vehicle.params.set('RTL_RETURN_ALT', 20, 9)]);
+      const elapsed = Date.now() - stoppedAt;
+      expect(!up.ok && up.error.message).toMatch(/^mission upload: the flight controller was lost/);
+      expect(!param.ok && param.error.message).toMatch(/^PARAM_SET RTL_RETURN_ALT: the flight controller was lost/);
+      expect(elapsed).toBeLessThan(6_000); // about the link-loss time, not the upload's 5 x 1.5 s of resends
+    } finally {
+      vehicle.close();
+      endpoint.stop();
+      await port.close();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
 });

@@ -4,8 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { minimal } from 'node-mavlink';
-import { encodeFrame } from '../../firmware-bridge/mavlink/codec.js';
+import { common, minimal } from 'node-mavlink';
+import { encodeFrame, signingEpochMs } from '../../firmware-bridge/mavlink/codec.js';
 import { openUdp, type UdpTransport } from '../../firmware-bridge/transport.js';
 import { decodeMode, encodeMode } from '../../firmware-bridge/mavlink/modes.js';
 import type { FlightMode } from '../../hal/devices.js';
@@ -26,6 +26,25 @@ describe('flight modes', () => {
     expect(encodeMode('px4', 'guided')?.customMode).toBe(6 << 16); // OFFBOARD
     expect(encodeMode('ardupilot', 'return')?.customMode).toBe(6); // RTL
     expect(encodeMode('ardupilot', 'hold')?.customMode).toBe(5); // LOITER
+  });
+});
+
+describe('UDP transport', () => {
+  const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+
+  it('a port already in use rejects naming it, and leaves no socket behind', async () => {
+    const taken = await openUdp({ localPort: 0 });
+    const open = udpSockets();
+    await expect(openUdp({ localPort: taken.localPort })).rejects.toThrow(`cannot bind UDP 127.0.0.1:${taken.localPort}: bind EADDRINUSE`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(udpSockets()).toBe(open);
+    await taken.close();
+  });
+
+  it('close() twice resolves both times, as a serial port\'s does', async () => {
+    const u = await openUdp({ localPort: 0 });
+    await u.close();
+    await expect(u.close()).resolves.toBeUndefined();
   });
 });
 
@@ -68,11 +87,15 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
   it('our endpoint rejects frames signed with another key and unsigned ones, and replays', () => {
     const fed: Array<(b: Uint8Array) => void> = [];
     const ep = new MavlinkEndpoint({
-      transport: { name: 'mem', write: () => undefined, onData: (h) => fed.push(h), close: () => Promise.resolve() },
+      transport: { name: 'mem', write: () => undefined, onData: (h) => {
+        fed.push(h);
+        return () => undefined;
+      }, close: () => Promise.resolve() },
       sysid: 9,
       compid: 1,
       heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
       signing: { key, linkId: 0 },
+      nowMs: () => signingEpochMs, // our clock at the signing epoch, so the timestamps below are current
     });
     let seen = 0;
     ep.onMessage(() => seen++);
@@ -86,6 +109,56 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
     push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 3, signing: { key, linkId: 0, timestamp10us: 3000 } }));
     expect(seen).toBe(2);
     expect(ep.counters()).toMatchObject({ rejectedReplay: 1, rejectedUnsigned: 1, rejectedSignature: 1 });
+  });
+
+  it('our endpoint refuses a new stream whose timestamp is more than a minute behind its clock (a recorded session replayed after a restart)', () => {
+    const fed: Array<(b: Uint8Array) => void> = [];
+    const nowMs = Date.UTC(2026, 0, 1);
+    const ep = new MavlinkEndpoint({
+      transport: { name: 'mem', write: () => undefined, onData: (h) => {
+        fed.push(h);
+        return () => undefined;
+      }, close: () => Promise.resolve() },
+      sysid: 9,
+      compid: 1,
+      heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
+      signing: { key, linkId: 0 },
+      nowMs: () => nowMs,
+    });
+    let seen = 0;
+    ep.onMessage(() => seen++);
+    const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
+    const ts = (ms: number): number => (ms - signingEpochMs) * 100;
+    const push = (b: Uint8Array): void => fed.forEach((h) => h(b));
+    // Recorded two minutes ago, in order: each is newer than the last, so only the age can refuse them.
+    push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 120_000) } }));
+    push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 1, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 119_000) } }));
+    expect(seen).toBe(0);
+    // 30 s behind (clocks a little apart) is a live sender; its stream then only moves forward.
+    push(encodeFrame(hb, { sysid: 2, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 30_000) } }));
+    expect(seen).toBe(1);
+    expect(ep.counters()).toMatchObject({ rejectedReplay: 2 });
+  });
+
+  it('the simulated FC ignores a signed command recorded more than a minute ago, and obeys a current one', async () => {
+    // The command is signed with the right key, from a stream the FC has not heard (as after its
+    // restart); the FC acknowledges to its companion port, addressed to the sender's system id.
+    const intruderSysid = 200;
+    const acks: number[] = [];
+    const main = endpoints[0] as MavlinkEndpoint;
+    const off = main.onMessage(({ msg }) => {
+      if (msg instanceof common.CommandAck && msg.targetSystem === intruderSysid) acks.push(msg.command);
+    });
+    const sock = await openUdp({ localPort: 0, remotePort: fcPort });
+    sockets.push(sock);
+    const cmd = Object.assign(new common.CommandLong(), { targetSystem: 1, targetComponent: 1, command: 520, confirmation: 0, _param1: 0, _param2: 0, _param3: 0, _param4: 0, _param5: 0, _param6: 0, _param7: 0 });
+    const tsAgo = (ms: number): number => Math.floor((Date.now() - ms - signingEpochMs) * 100);
+    sock.write(encodeFrame(cmd, { sysid: intruderSysid, compid: 1, seq: 0, signing: { key, linkId: 3, timestamp10us: tsAgo(600_000) } }));
+    await new Promise((r) => setTimeout(r, 800));
+    expect(acks).toEqual([]);
+    sock.write(encodeFrame(cmd, { sysid: intruderSysid, compid: 1, seq: 1, signing: { key, linkId: 3, timestamp10us: tsAgo(0) } }));
+    await waitFor('the FC to acknowledge the current command', () => acks.length > 0, 3000);
+    off();
   });
 
   it('the companion with the key hears signed heartbeats and its signed commands are obeyed', async () => {

@@ -2,7 +2,7 @@
 // A harness hands over the device and a way to let time pass (stepping a simulation, or waiting).
 
 import { describe, expect, it } from 'vitest';
-import type { Attitude, AttitudeSensor, Battery, Device, FlightControl, PositionSensor, Radio, RangeSensor, StatusLed } from '../../hal/devices.js';
+import type { Attitude, AttitudeSensor, Battery, Device, FlightAction, FlightControl, PositionSensor, Radio, RangeSensor, StatusLed } from '../../hal/devices.js';
 
 export interface Harness<T extends Device> {
   readonly device: T;
@@ -168,6 +168,30 @@ export function flightConformance(driver: string, make: () => Promise<Harness<Fl
         await until(h, 'hold mode', () => d.state().ok && (d.state() as { value: { mode: string } }).value.mode === 'hold', 3000);
         expect((await d.execute({ type: 'land' })).ok).toBe(true);
         await until(h, 'landed and disarmed', () => d.state().ok && !(d.state() as { value: { armed: boolean } }).value.armed, 20_000);
+      } finally {
+        await h.close();
+      }
+    });
+    it('refuses actions with numbers that are not finite or a target off the globe, naming the field, before acting', async () => {
+      const h = await make();
+      const d = h.device;
+      try {
+        await d.start();
+        await until(h, 'a first state', () => d.state().ok, 5000);
+        const at = { latDeg: 47.3978, lonDeg: 8.5456, relAltM: 10 };
+        const bad: Array<[FlightAction, string]> = [
+          [{ type: 'takeoff', relAltM: Number.NaN }, 'takeoff: relAltM must be a finite number, got NaN'],
+          [{ type: 'goto', target: { ...at, latDeg: Number.NaN } }, 'goto: target.latDeg must be a finite number, got NaN'],
+          [{ type: 'goto', target: { ...at, latDeg: 91 } }, 'goto: target.latDeg must be within -90..90, got 91'],
+          [{ type: 'goto', target: { ...at, lonDeg: Number.POSITIVE_INFINITY } }, 'goto: target.lonDeg must be a finite number, got Infinity'],
+          [{ type: 'goto', target: { ...at, relAltM: Number.NaN } }, 'goto: target.relAltM must be a finite number, got NaN'],
+          [{ type: 'goto', target: at, speedMps: 0 }, 'goto: speedMps must be above 0, got 0'],
+          [{ type: 'velocity', northMps: Number.NaN, eastMps: 0, downMps: 0 }, 'velocity: northMps must be a finite number, got NaN'],
+          [{ type: 'velocity', northMps: 0, eastMps: 0, downMps: 0, yawRateRadps: Number.NEGATIVE_INFINITY }, 'velocity: yawRateRadps must be a finite number, got -Infinity'],
+        ];
+        for (const [action, message] of bad) expect(await d.execute(action)).toEqual({ ok: false, error: { code: 'rejected', message } });
+        const s = d.state();
+        expect(s.ok && s.value.armed).toBe(false);
       } finally {
         await h.close();
       }

@@ -13,6 +13,7 @@ import { SysfsLed } from '../../hal/linux/sysfs-led.js';
 import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
 import { ledConformance, positionConformance, type Harness } from './conformance.js';
 import { gga, rmc } from '../support/nmea.js';
+import { Prng } from '../../runtime/lib/prng.js';
 
 
 describe('NMEA 0183 parser', () => {
@@ -86,6 +87,51 @@ describe('NMEA GPS driver on a pty', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('NMEA GPS driver on a pty: a receiver that is there but gives no fix', () => {
+  /** The driver on one end of a pty; `feed` plays the receiver on the other every 100 ms for 1.2 s. */
+  async function noFix(feed: (() => string | Buffer) | null): Promise<string> {
+    const pty = await startPtyPair();
+    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+    try {
+      await gps.start();
+      for (let i = 0; i < 12; i++) {
+        const chunk = feed?.();
+        if (chunk !== undefined) receiver.write(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const f = gps.fix();
+      if (f.ok) throw new Error('expected no fix');
+      expect(f.error.code).toBe('no-data');
+      return f.error.message;
+    } finally {
+      await gps.stop();
+      await receiver.close();
+      await pty.stop();
+    }
+  }
+
+  it('says nothing arrived on a silent port', async () => {
+    expect(await noFix(null)).toMatch(/^no GGA sentence yet: nothing received on serial:/);
+  });
+
+  it('points at the baud rate when bytes arrive but no sentence (a receiver at 38400 read at 9600)', async () => {
+    const prng = new Prng(3);
+    // What a UART at the wrong rate reads: bytes without the $...*hh shape, with line ends among them.
+    expect(await noFix(() => Buffer.from(prng.bytes(120).map((b) => (b % 16 === 0 ? 10 : b))))).toMatch(/bytes received on serial:.* but no NMEA sentence: check that the baud rate \(hal\.gnss\.baud\) matches/);
+  });
+
+  it('names lines longer than NMEA 0183 allows (a receiver in high-precision mode)', async () => {
+    const long = nmeaSentence('GNGGA,123519.00,4723.86520001,N,00832.73640001,E,1,09,0.9,500.123,M,47.000,M,0000.0,0000,EXTRA');
+    expect(long.length).toBeGreaterThan(84);
+    expect(await noFix(() => long)).toMatch(/lines longer than 82 characters dropped/);
+  });
+
+  it('names a receiver that sends other sentences but no GGA', async () => {
+    expect(await noFix(() => rmc(47.3977, 8.5456, 4, 15))).toMatch(/no GGA among \d+ sentences.*enable GGA/);
   });
 });
 

@@ -1,0 +1,90 @@
+// A serial device that goes away and comes back, through the HAL device.yaml builds (createHal): the
+// flight controller's USB cable pulled and plugged back in, and the same for an NMEA receiver. The
+// ports are socat ptys whose pair is ended (both device nodes vanish) and then made again at the same
+// paths, as a USB device re-enumerates; the FC is the simulated one, as its own process.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseDeviceConfig } from '../../runtime/config/device-config.js';
+import { createHal, type Hal } from '../../runtime/device/hal-setup.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
+import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import { PtyPair } from '../links/processes.js';
+import { gga } from '../support/nmea.js';
+import { waitFor } from '../bridge/companion.js';
+
+const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function hal(yaml: string): Hal {
+  const h = createHal(unwrap(parseDeviceConfig(base + yaml, '/tmp/device.yaml')), Date.now());
+  cleanup.push(() => h.stop());
+  return h;
+}
+
+describe('hal.driver: mavlink, the flight controller unplugged and plugged back in', () => {
+  it('reports the closed port while it is gone, reopens it when it is back, and flies on', async () => {
+    const pty = await PtyPair.start();
+    cleanup.push(() => pty.stop());
+    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '5']);
+    cleanup.push(() => fc.stop());
+    const h = hal(`hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: px4 } }\n`);
+    await h.start();
+    const flight = h.devices.flight;
+    if (!flight) throw new Error('no flight device');
+    await waitFor('the FC heartbeat', () => flight.state().ok, 10_000);
+
+    await fc.stop();
+    await pty.kill(); // the cable is pulled: both device nodes vanish
+    await waitFor('the flight state to name the closed port', () => {
+      const s = flight.state();
+      return !s.ok && s.error.message.includes(`serial port ${pty.a}`);
+    }, 10_000);
+    const gone = flight.state();
+    expect(!gone.ok && gone.error.code).toBe('stale');
+
+    await pty.run(); // plugged back in at the same path; the FC boots again
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '6']);
+    await waitFor('the FC heartbeat after the port came back', () => flight.state().ok, 15_000);
+    const arm = await flight.execute({ type: 'arm' });
+    expect(arm).toEqual({ ok: true, value: undefined });
+  }, 60_000);
+
+  it('a port that never opens fails start with the path and the reason', async () => {
+    const h = hal('hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
+    await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');
+  });
+});
+
+describe('hal.gnss, the NMEA receiver unplugged and plugged back in', () => {
+  it('reads fixes again once the receiver is back', async () => {
+    const pty = await PtyPair.start();
+    cleanup.push(() => pty.stop());
+    let receiver: ByteTransport = await openSerial({ path: pty.b, baudRate: 9_600 });
+    const timer = setInterval(() => receiver.write(Buffer.from(gga(47.3986, 8.5456, 500), 'latin1')), 100);
+    cleanup.push(async () => {
+      clearInterval(timer);
+      await receiver.close();
+    });
+    const h = hal(`hal: { driver: none, gnss: { driver: nmea, serial: "${pty.a}", baud: 9600 } }\n`);
+    await h.start();
+    const position = h.devices.position;
+    if (!position) throw new Error('no position device');
+    await waitFor('a fix', () => position.fix().ok, 5_000);
+
+    await receiver.close();
+    await pty.kill();
+    await waitFor('the fix to name the closed port', () => {
+      const f = position.fix();
+      return !f.ok && f.error.message.includes(`serial port ${pty.a}`);
+    }, 10_000);
+
+    await pty.run();
+    receiver = await openSerial({ path: pty.b, baudRate: 9_600 });
+    await waitFor('a fix after the receiver came back', () => position.fix().ok, 10_000);
+  }, 40_000);
+});
