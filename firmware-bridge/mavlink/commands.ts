@@ -110,6 +110,8 @@ export class CommandClient {
   private run(command: number, options: Partial<CommandOptions>, build: (confirmation: number) => common.CommandLong | common.CommandInt): Promise<Result<CommandAckInfo, DeviceError>> {
     const o = { ...this.defaults, ...options };
     const name = commandName(command);
+    // Lost already: its loss will not be announced again to end the wait below.
+    if (this.endpoint.isPeerLost(this.target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage(name, this.endpoint))));
     if (this.pending.has(command)) return Promise.resolve(err(deviceError('rejected', `${name} is already awaiting an ACK`)));
     if (this.pending.size >= limits.mavlinkCommandsPendingMax) return Promise.resolve(err(deviceError('rejected', 'too many commands awaiting an ACK')));
     return new Promise((resolve) => {

@@ -148,6 +148,11 @@ export class MavlinkEndpoint {
     return this.peers.get(sysid)?.up ?? false;
   }
 
+  /** Whether a peer that was heard has since been declared lost (and not heard again). */
+  isPeerLost(sysid: number): boolean {
+    return this.peers.get(sysid)?.up === false;
+  }
+
   counters(): Readonly<EndpointCounters> {
     return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames };
   }

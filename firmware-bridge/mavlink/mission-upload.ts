@@ -28,6 +28,8 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
   if (items.length === 0 || items.length > limits.missionItemsMax) {
     return Promise.resolve(err(deviceError('rejected', `a mission needs 1..${limits.missionItemsMax} items, got ${items.length}`)));
   }
+  // Lost already: its loss will not be announced again to end the resends below.
+  if (endpoint.isPeerLost(target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
   const started = Date.now();
   return new Promise((resolve) => {
     let resends = 0;

@@ -44,6 +44,7 @@ export class ParamClient {
   /** Sets `id` to `value`; resolves with the value the vehicle confirmed, or why it was not set. */
   set(id: string, value: number, type: MavParamTypeUsed): Promise<Result<number, DeviceError>> {
     if (id.length === 0 || id.length > 16) return Promise.resolve(err(deviceError('rejected', `parameter id "${id}" must be 1-16 characters`)));
+    if (this.endpoint.isPeerLost(this.target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage(`PARAM_SET ${id}`, this.endpoint))));
     if (this.pending.has(id)) return Promise.resolve(err(deviceError('rejected', `parameter ${id} is already being set`)));
     return new Promise((resolve) => {
       let attempts = 0;

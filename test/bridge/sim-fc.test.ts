@@ -207,6 +207,14 @@ describe('a flight controller that goes silent while a command is in progress', 
       expect(!up.ok && up.error.message).toMatch(/^mission upload: the flight controller was lost/);
       expect(!param.ok && param.error.message).toMatch(/^PARAM_SET RTL_RETURN_ALT: the flight controller was lost/);
       expect(elapsed).toBeLessThan(6_000); // about the link-loss time, not the upload's 5 x 1.5 s of resends
+      // Asked once the loss is known (on a loaded machine the loss may come before the first ask too):
+      // refused at once, since no later loss event would end the wait.
+      const askedAt = Date.now();
+      const [up2, param2, cmd2] = await Promise.all([vehicle.upload([{ command: mavCmd.navWaypoint, latDeg: 47.3978, lonDeg: 8.5456, relAltM: 10 }]), vehicle.params.set('RTL_RETURN_ALT', 20, 9), vehicle.arm()]);
+      expect(!up2.ok && up2.error.message).toMatch(/^mission upload: the flight controller was lost/);
+      expect(!param2.ok && param2.error.message).toMatch(/^PARAM_SET RTL_RETURN_ALT: the flight controller was lost/);
+      expect(!cmd2.ok && cmd2.error.message).toMatch(/the flight controller was lost/);
+      expect(Date.now() - askedAt).toBeLessThan(1_000); // not one of their resend timeouts
     } finally {
       vehicle.close();
       endpoint.stop();
