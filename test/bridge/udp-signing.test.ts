@@ -14,6 +14,29 @@ import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
 
+
+/** Our endpoint with signing required, on an in-memory transport: `push` feeds it bytes as received. */
+function signedEndpoint(key: Uint8Array, nowMs: number): { ep: MavlinkEndpoint; push: (b: Uint8Array) => void } {
+  const fed: Array<(b: Uint8Array) => void> = [];
+  const ep = new MavlinkEndpoint({
+    transport: {
+      name: 'mem',
+      write: () => undefined,
+      onData: (h) => {
+        fed.push(h);
+        return () => undefined;
+      },
+      close: () => Promise.resolve(),
+    },
+    sysid: 9,
+    compid: 1,
+    heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
+    signing: { key, linkId: 0 },
+    nowMs: () => nowMs,
+  });
+  return { ep, push: (b) => fed.forEach((h) => h(b)) };
+}
+
 describe('flight modes', () => {
   it('round-trip through PX4 custom_mode (main << 16 | sub << 24) and ArduCopter mode numbers', () => {
     const modes: FlightMode[] = ['manual', 'hold', 'takeoff', 'guided', 'mission', 'land', 'return'];
@@ -85,23 +108,12 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
   });
 
   it('our endpoint rejects frames signed with another key and unsigned ones, and replays', () => {
-    const fed: Array<(b: Uint8Array) => void> = [];
-    const ep = new MavlinkEndpoint({
-      transport: { name: 'mem', write: () => undefined, onData: (h) => {
-        fed.push(h);
-        return () => undefined;
-      }, close: () => Promise.resolve() },
-      sysid: 9,
-      compid: 1,
-      heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
-      signing: { key, linkId: 0 },
-      nowMs: () => signingEpochMs, // our clock at the signing epoch, so the timestamps below are current
-    });
+    // Our clock at the signing epoch, so the timestamps below are current.
+    const { ep, push } = signedEndpoint(key, signingEpochMs);
     let seen = 0;
     ep.onMessage(() => seen++);
     const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
     const good = encodeFrame(hb, { sysid: 1, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: 1000 } });
-    const push = (b: Uint8Array): void => fed.forEach((h) => h(b));
     push(good);
     push(good); // replay: same timestamp
     push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 1 }));
@@ -112,24 +124,12 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
   });
 
   it('our endpoint refuses a new stream whose timestamp is more than a minute behind its clock (a recorded session replayed after a restart)', () => {
-    const fed: Array<(b: Uint8Array) => void> = [];
     const nowMs = Date.UTC(2026, 0, 1);
-    const ep = new MavlinkEndpoint({
-      transport: { name: 'mem', write: () => undefined, onData: (h) => {
-        fed.push(h);
-        return () => undefined;
-      }, close: () => Promise.resolve() },
-      sysid: 9,
-      compid: 1,
-      heartbeat: () => ({ type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }),
-      signing: { key, linkId: 0 },
-      nowMs: () => nowMs,
-    });
+    const { ep, push } = signedEndpoint(key, nowMs);
     let seen = 0;
     ep.onMessage(() => seen++);
     const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
     const ts = (ms: number): number => (ms - signingEpochMs) * 100;
-    const push = (b: Uint8Array): void => fed.forEach((h) => h(b));
     // Recorded two minutes ago, in order: each is newer than the last, so only the age can refuse them.
     push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 120_000) } }));
     push(encodeFrame(hb, { sysid: 1, compid: 1, seq: 1, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 119_000) } }));

@@ -6,11 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import type { HealthView } from '../../runtime/device/observability.js';
+import { controlTopics } from '../../runtime/device/control-topics.js';
 import { Mosquitto, freePort } from '../links/processes.js';
 import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
@@ -176,6 +178,31 @@ export class DeviceFleet {
     const code = await exited;
     clearTimeout(t);
     return code;
+  }
+
+  /** Exit code of a device process, or null if it is still running after `ms`. */
+  exitWithin(id: string, ms: number): Promise<number | null> {
+    const p = (this.devices.get(id) as DeviceProc).proc;
+    if (p.exitCode !== null) return Promise.resolve(p.exitCode);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(null), ms);
+      p.once('exit', (code) => {
+        clearTimeout(t);
+        resolve(code);
+      });
+    });
+  }
+
+  /** A device's retained JSON status (height and committed evidence among its fields), from the broker. */
+  async retainedStatus(id: string): Promise<{ height: number; evidence: { culprit: string }[] }> {
+    const c = await mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0 });
+    try {
+      const got = new Promise<{ height: number; evidence: { culprit: string }[] }>((resolve) => c.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')))));
+      await c.subscribeAsync(controlTopics('e2e').status(id));
+      return await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no status from ${id}`)), 5_000))]);
+    } finally {
+      await c.endAsync();
+    }
   }
 
   async health(id: string): Promise<HealthView> {

@@ -4,9 +4,7 @@
 // and the fleet committed equivocation evidence against the honest device. Now each hears the other's
 // signed birth, says so in one line and exits 3 (refused: systemd does not restart it) before signing anything more; the other three go on.
 
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlTopics } from '../../runtime/device/control-topics.js';
 import { DeviceFleet } from './device-fleet.js';
 
 const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 100 } });
@@ -17,37 +15,12 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => fleet.teardown(), 30_000);
 
-/** Exit code of a device process, or null if it is still running after `ms`. */
-function exitWithin(id: string, ms: number): Promise<number | null> {
-  const p = fleet.devices.get(id)!.proc;
-  if (p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(null), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
-
-/** d1's retained JSON status (height and committed evidence). */
-async function statusOf(id: string): Promise<{ height: number; evidence: { culprit: string }[] }> {
-  const c = await mqtt.connectAsync(fleet.broker.url, { reconnectPeriod: 0 });
-  try {
-    const got = new Promise<{ height: number; evidence: { culprit: string }[] }>((resolve) => c.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')))));
-    await c.subscribeAsync(controlTopics('e2e').status(id));
-    return await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no status from ${id}`)), 5_000))]);
-  } finally {
-    await c.endAsync();
-  }
-}
-
 describe('one identity, one process', () => {
   it('a second process with d2\'s key and its own data directory: both stop with a one-line reason, no evidence against d2, the rest commit on', async () => {
-    const before = await statusOf('d1');
+    const before = await fleet.retainedStatus('d1');
     await fleet.copy('d2', 'd2-copy');
     fleet.start('d2-copy');
-    const [copy, original] = await Promise.all([exitWithin('d2-copy', 30_000), exitWithin('d2', 30_000)]);
+    const [copy, original] = await Promise.all([fleet.exitWithin('d2-copy', 30_000), fleet.exitWithin('d2', 30_000)]);
     const out = (id: string) => fleet.devices.get(id)!.output;
     const why = `copy exit ${copy}, d2 exit ${original}\n--- d2-copy:\n${out('d2-copy').slice(-3_000)}\n--- d2:\n${out('d2').slice(-3_000)}`;
     expect(copy, why).toBe(3);
@@ -61,10 +34,10 @@ describe('one identity, one process', () => {
     }
     // The other three (3 of 4 votes) commit on; nothing was committed against d2.
     const t0 = Date.now();
-    let after = await statusOf('d1');
+    let after = await fleet.retainedStatus('d1');
     while (after.height < before.height + 10 && Date.now() - t0 < 20_000) {
       await new Promise((r) => setTimeout(r, 500));
-      after = await statusOf('d1');
+      after = await fleet.retainedStatus('d1');
     }
     expect(after.height, why).toBeGreaterThanOrEqual(before.height + 10);
     expect(after.evidence.filter((e) => e.culprit === 'd2'), why).toEqual([]);

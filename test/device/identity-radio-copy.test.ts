@@ -7,9 +7,7 @@
 // each other at all. The other three commit on and nothing is committed against d2.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlTopics } from '../../runtime/device/control-topics.js';
 import { RadioMedium } from '../../fleet-sim/realtime/radio-medium.js';
 import { Mosquitto } from '../links/processes.js';
 import { DeviceFleet } from './device-fleet.js';
@@ -46,49 +44,24 @@ afterAll(async () => {
   await otherBroker.stop();
 }, 30_000);
 
-/** Exit code of a device process, or null if it is still running after `ms`. */
-function exitWithin(id: string, ms: number): Promise<number | null> {
-  const p = fleet.devices.get(id)!.proc;
-  if (p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(null), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
-
-/** A device's retained JSON status (height and committed evidence). */
-async function statusOf(id: string): Promise<{ height: number; evidence: { culprit: string }[] }> {
-  const c = await mqtt.connectAsync(fleet.broker.url, { reconnectPeriod: 0 });
-  try {
-    const got = new Promise<{ height: number; evidence: { culprit: string }[] }>((resolve) => c.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')))));
-    await c.subscribeAsync(controlTopics('e2e').status(id));
-    return await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no status from ${id}`)), 5_000))]);
-  } finally {
-    await c.endAsync();
-  }
-}
-
 describe('one identity, one process: a copy on the radio only', () => {
   it("a process with d2's key on another broker and the same air: the one that hears a vote it never signed stops with a one-line reason; no evidence against d2; the rest commit on", async () => {
     // Well into the chain, so the copy catches up first: on the way it is sent d2's votes of heights
     // the fleet has passed, which prove nothing (a device whose data directory was replaced hears its
     // earlier votes the same way); what stops one of the two is a vote at the fleet's front.
-    let before = await statusOf('d1');
+    let before = await fleet.retainedStatus('d1');
     for (let i = 0; i < 60 && before.height < 15; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      before = await statusOf('d1');
+      before = await fleet.retainedStatus('d1');
     }
     expect(before.height).toBeGreaterThanOrEqual(15);
     const copy = await fleet.copy('d2', 'd2-copy');
     writeFileSync(copy.config, readFileSync(copy.config, 'utf8').replace(fleet.broker.url, otherBroker.url).replace(air.devicePath(1), air.devicePath(4)));
     fleet.start('d2-copy');
     const exits = await Promise.race([
-      Promise.all([exitWithin('d2-copy', 45_000), exitWithin('d2', 45_000)]),
+      Promise.all([fleet.exitWithin('d2-copy', 45_000), fleet.exitWithin('d2', 45_000)]),
       // Whichever stops first; then the other gets a moment to stop too (it may not: see below).
-      Promise.any([exitWithin('d2-copy', 45_000), exitWithin('d2', 45_000)].map((p) => p.then((c) => (c === null ? Promise.reject(new Error('still running')) : c)))).then(async () => Promise.all([exitWithin('d2-copy', 3_000), exitWithin('d2', 3_000)])),
+      Promise.any([fleet.exitWithin('d2-copy', 45_000), fleet.exitWithin('d2', 45_000)].map((p) => p.then((c) => (c === null ? Promise.reject(new Error('still running')) : c)))).then(async () => Promise.all([fleet.exitWithin('d2-copy', 3_000), fleet.exitWithin('d2', 3_000)])),
     ]).catch(() => [null, null] as const);
     const out = (id: string) => fleet.devices.get(id)!.output;
     const why = `exits (d2-copy, d2): ${exits.join(', ')}\n--- d2-copy:\n${out('d2-copy').slice(-3_000)}\n--- d2:\n${out('d2').slice(-3_000)}`;
@@ -105,10 +78,10 @@ describe('one identity, one process: a copy on the radio only', () => {
     if (exits[0] === null) await fleet.stop('d2-copy'); // the copy must not outlive the test either way
     // The fleet (three or four of four votes) commits on; nothing was committed against d2.
     const t0 = Date.now();
-    let after = await statusOf('d1');
+    let after = await fleet.retainedStatus('d1');
     while (after.height < before.height + 10 && Date.now() - t0 < 20_000) {
       await new Promise((r) => setTimeout(r, 500));
-      after = await statusOf('d1');
+      after = await fleet.retainedStatus('d1');
     }
     expect(after.height, why).toBeGreaterThanOrEqual(before.height + 10);
     expect(after.evidence.filter((e) => e.culprit === 'd2'), why).toEqual([]);

@@ -20,19 +20,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => fleet.teardown(), 30_000);
 
-/** Exit code of a device process, or null if it is still running after `ms`. */
-function exitWithin(id: string, ms: number): Promise<number | null> {
-  const p = fleet.devices.get(id)!.proc;
-  if (p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(null), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
-
 describe('a validator restarted without its signer state', () => {
   it('stops before its first vote while its last precommits are in blocks of the last seconds, and runs once they are older', async () => {
     // Let d2 sign a few heights.
@@ -41,7 +28,7 @@ describe('a validator restarted without its signer state', () => {
     const stoppedAt = Date.now();
     rmSync(join(fleet.dataDir('d2'), signerStateFile));
     fleet.start('d2');
-    const code = await exitWithin('d2', 30_000);
+    const code = await fleet.exitWithin('d2', 30_000);
     const out = fleet.devices.get('d2')!.output;
     const why = `d2 exit ${code}\n${out.slice(-3_000)}`;
     expect(code, why).toBe(3);
@@ -57,6 +44,6 @@ describe('a validator restarted without its signer state', () => {
     const h1 = (await fleet.health('d2')).height;
     for (let i = 0; i < 60 && (await fleet.health('d2')).height < h1 + 3; i++) await new Promise((r) => setTimeout(r, 250));
     expect((await fleet.health('d2')).height, fleet.devices.get('d2')!.output.slice(-3_000)).toBeGreaterThanOrEqual(h1 + 3);
-    expect(await exitWithin('d2', 1)).toBeNull();
+    expect(await fleet.exitWithin('d2', 1)).toBeNull();
   }, 120_000);
 });
