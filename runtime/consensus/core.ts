@@ -56,6 +56,7 @@ function handle(s: ConsensusState, input: Input, fx: Effect[]): void {
     case 'vote':
       return onVote(s, input.msg, input, fx);
     case 'status':
+      if (input.from === s.p.id) return; // its own id: a copy of this device (NodeShell), not a peer
       if (s.peers.size < limits.validatorsMax * 2 || s.peers.has(input.from)) s.peers.set(input.from, { height: input.height, round: input.round });
       // A peer working on the height this node committed just now is most likely hearing its votes
       // too (its status left before they arrived); on a slow radio sending it the block costs airtime

@@ -50,7 +50,7 @@ export type IdentityConflict =
 /** One line for the log: what was seen, and what it means. */
 export function describeConflict(node: string, k: IdentityConflict): string {
   if (k.seen === 'birth') return `another process holds the key of ${node} and connected to the broker at ${new Date(k.since).toISOString()} (instance ${k.instance})`;
-  return `a ${k.kind} for height ${k.height} round ${k.round} signed with the key of ${node} arrived that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed`;
+  return `a ${k.kind} for height ${k.height} round ${k.round} signed with the key of ${node} turned up that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed`;
 }
 
 /** Other instances remembered (an earlier run or two of this device, and at most a few impostors). */

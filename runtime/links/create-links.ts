@@ -70,5 +70,5 @@ export function createLinks(c: LinksConfig): Result<DeviceLinks> {
   const names = links.map((l) => l.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) return err(`links: two links are named "${dup}"; give each radio its own name`);
-  return ok({ router: new Router({ links, ...(c.policy ? { policy: c.policy } : {}) }), mqtt, radios });
+  return ok({ router: new Router({ links, self: c.node, ...(c.policy ? { policy: c.policy } : {}) }), mqtt, radios });
 }

@@ -21,6 +21,8 @@ export interface RouterOptions {
   /** Copies of one envelope within this long of the first are duplicates (default limits.routerDedupWindowMs). */
   readonly dedupWindowMs?: number;
   readonly now?: () => number;
+  /** This node's id: a frame from it (a copy of this device on a radio) says nothing about the peers. */
+  readonly self?: string;
 }
 
 export const defaultPolicy: Readonly<Record<TrafficClass, ClassPolicy>> = { consensus: 'all', heartbeat: 'all', telemetry: 'first' };
@@ -59,6 +61,7 @@ export class Router implements Link {
   readonly startErrors = new Map<string, string>();
   /** Envelopes whose first copy here came through a radio relay: multi-hop carried them. */
   relayedFirst = 0;
+  private readonly self: string | undefined;
 
   constructor(opts: RouterOptions) {
     if (opts.links.length === 0) throw new Error('the router needs at least one link');
@@ -69,6 +72,7 @@ export class Router implements Link {
     this.policy = { ...defaultPolicy, ...opts.policy };
     this.seen = new DedupWindow(opts.dedupEntries ?? limits.routerDedupEntriesMax, opts.dedupWindowMs ?? limits.routerDedupWindowMs);
     this.now = opts.now ?? (() => performance.now());
+    this.self = opts.self;
     this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
     for (const l of opts.links) l.onReceive((f) => this.receive(f));
   }
@@ -173,7 +177,7 @@ export class Router implements Link {
   }
 
   private hear(f: ReceivedFrame): void {
-    if (f.from === undefined) return;
+    if (f.from === undefined || f.from === this.self) return;
     let byLink = this.heard.get(f.from);
     if (!byLink) {
       if (this.heard.size >= limits.routerHeardPeersMax) this.heard.delete(this.heard.keys().next().value as string);

@@ -17,7 +17,7 @@ import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
 import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
 import { decodeProof } from '../wire/proof.js';
-import { toHex } from '../lib/bytes.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
@@ -67,12 +67,13 @@ export interface NodeShellOptions {
   readonly onSigned?: (envelope: Uint8Array) => void;
   /**
    * Called when a proposal or vote signed with this node's key turns up that this node never signed
-   * (SignerGuard.notSignedHere): received at the height it is signing at, or in the certificates of the
+   * (SignerGuard.notSignedHere): received at the height it signs at (or the next), kept from a height it
+   * had not signed at yet and checked before its first signature there, or in the certificates of the
    * last few blocks as it is about to sign its first vote after catching up. Another process holds its
    * key. True: this node stops (it signs nothing more); false: it goes on (fleet-sim's twins and
-   * amnesiac nodes, Byzantine by design). A received one is dropped either way (counted as this node's
-   * own, it could complete a quorum with a vote never cast here). Absent: nothing is checked (the
-   * deterministic simulator's twins share a key by design).
+   * amnesiac nodes, Byzantine by design). A received one its signer state does not hold never reaches
+   * the core, reported or not (ownKeyMessage). Absent: nothing is checked (the deterministic
+   * simulator's twins share a key by design).
    */
   readonly onForeignSignature?: (m: ForeignSignature) => boolean;
 }
@@ -83,6 +84,14 @@ export interface ForeignSignature {
   readonly height: number;
   readonly round: number;
 }
+
+/** A proposal or vote with a node's own key, and the signer guard's hash of its signed bytes. */
+interface OwnKeyMessage extends ForeignSignature {
+  readonly digest: Uint8Array;
+}
+
+/** Own-key messages kept for the check before a node's first signature at their height. */
+const unvouchedMax = 16;
 
 /** How many committed blocks back a node about to sign its first vote after catching up looks for
  *  precommits with its key that it never signed (their certificates hold a quorum, not every vote),
@@ -268,44 +277,76 @@ export class NodeShell {
   }
 
   /** Bytes from a link (`announced`: on a validator's announcement topic). Anything that fails the edge
-   *  checks is dropped here, never reaching the core. */
+   *  checks is dropped here, never reaching the core; so is a proposal or vote with this node's own key
+   *  that its signer state does not hold (ownKeyMessage). */
   receive(bytes: Uint8Array, announced = false): string | null {
     const i = this.edge.toInput(bytes, this.o.clock.now(), announced);
     if (!i.ok) return i.error;
-    const foreign = this.foreignSignature(i.value);
-    if (foreign !== null) {
-      this.reportForeign(foreign);
-      return `a ${foreign.kind} at ${foreign.height}/${foreign.round} signed with this node's key that this node never signed`;
-    }
+    const own = this.ownKeyMessage(i.value);
+    if (own !== null) return own;
     this.input(i.value);
     return null;
   }
 
   /**
-   * A proposal or vote from this node's own key that its signer guard proves it never signed, at the
-   * height this node is at and has signed at (or the next one): null for anything else, and when nobody
-   * asked (onForeignSignature absent). A node that has signed nothing yet, or is catching up past the
-   * last height it signed at, is sent votes of the heights it passes through, its own earlier ones
-   * among them when its data directory was replaced: those prove nothing. A copy running now signs
-   * where this node signs, once it has caught up.
+   * A proposal or vote with this node's own key at its height or later that its signer state does not
+   * hold (not an echo of its own): why it is dropped, else null. Counted as this node's own it could
+   * complete a quorum with a vote never cast here, and once this node signed at that position its core
+   * would take its own vote for the second of an equivocating pair. At the height it signs at (or the
+   * next) the signer state proves it signed elsewhere (SignerGuard.notSignedHere): onForeignSignature.
+   * Past that (this node is behind, or has signed nothing yet) it is kept for the check before this
+   * node's first signature at its height (unvouchedAt). Older heights go on to the core as before: a
+   * node passing through them is sent its own earlier votes, from before its data directory was
+   * replaced too, and they can no longer make a quorum here. Not checked without onForeignSignature
+   * (the deterministic simulator's twins share a key by design).
    */
+  private ownKeyMessage(i: Input): string | null {
+    if (this.o.onForeignSignature === undefined || (i.type !== 'vote' && i.type !== 'proposal') || i.msg.from !== this.o.id || i.msg.height < this.core.height) return null;
+    const kind = i.type === 'vote' ? i.msg.kind : 'proposal';
+    const env = decodeEnvelope(i.msg.envelope);
+    if (!env.ok) return null; // the edge has opened it already
+    const m: OwnKeyMessage = { kind, height: i.msg.height, round: i.msg.round, digest: this.guard.digestOf(signingBytes(kind, this.fleet, env.value.body)) };
+    if (this.guard.holds(m.height, m.round, m.kind, m.digest)) return null;
+    const last = this.guard.lastSigned();
+    if (last !== null && m.height <= last.height + 1 && this.guard.notSignedHere(m.height, m.round, m.kind, m.digest)) {
+      this.reportForeign(m);
+      return `a ${kind} at ${m.height}/${m.round} signed with this node's key that this node never signed`;
+    }
+    while (this.unvouched.length > 0 && (this.unvouched.length >= unvouchedMax || (this.unvouched[0]?.height ?? 0) < this.core.height)) this.unvouched.shift();
+    this.unvouched.push(m);
+    return `a ${kind} at ${m.height}/${m.round} signed with this node's key that its signer state does not hold: not counted as its own`;
+  }
+
+  /** Own-key proposals and votes at heights this node had not signed at yet (ownKeyMessage), oldest first. */
+  private readonly unvouched: OwnKeyMessage[] = [];
+
   /** Tells onForeignSignature; true (and from then on) when this node is to sign nothing more. */
-  private reportForeign(m: ForeignSignature): boolean {
-    if (this.o.onForeignSignature?.(m) === true) this.keyHeldElsewhere = true;
+  private reportForeign(m: OwnKeyMessage): boolean {
+    if (this.o.onForeignSignature?.({ kind: m.kind, height: m.height, round: m.round }) === true) this.keyHeldElsewhere = true;
     return this.keyHeldElsewhere;
   }
 
   /** onForeignSignature said stop: this node signs nothing more. */
   private keyHeldElsewhere = false;
 
+  /** Before a signature at `height`: an own-key message kept by ownKeyMessage there or at the height
+   *  before, which the signer state proves it never signed, is another process signing now. */
+  private unvouchedAt(height: number): boolean {
+    const m = this.unvouched.find((x) => x.height >= height - 1 && this.guard.notSignedHere(x.height, x.round, x.kind, x.digest));
+    return m !== undefined && this.reportForeign(m);
+  }
+
   /**
    * Before its first signature at a height more than one past the last it signed at (it has just caught
    * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
    * committed blocks for precommits with its key that it never signed: another process signing with its
    * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
-   * blocks this node already holds). A device restarted without its signer state within seconds of
-   * its last signature is stopped too, rightly: it cannot know what it signed; started again once its
-   * last precommits are older than joinCheckMs, it runs.
+   * blocks this node already holds). Only blocks proposed at most joinCheckMs before this node's clock
+   * count (by the proposer's clock: a node whose clock runs that far ahead of the proposers' checks
+   * nothing), so a device restarted without its signer state is stopped while the blocks before the
+   * height it resumes at are that recent, and runs when started later; a fleet that stalled longer
+   * than that since its last block gives this check nothing to find. Precommits of a key the manifest no
+   * longer gives this id (the device was re-keyed) are not its own.
    */
   private joinsOverForeignSignature(height: number): boolean {
     if (this.o.onForeignSignature === undefined) return false;
@@ -318,17 +359,12 @@ export class NodeShell {
       if (p.value.block.block.timeMs < this.o.clock.now() - joinCheckMs) break;
       const cert = p.value.certificate;
       const mine = cert.signatures.find((x) => x.validator === this.o.id);
-      if (mine !== undefined && this.guard.notSignedHere(cert.height, cert.round, 'precommit', mine.signature)) return this.reportForeign({ kind: 'precommit', height: cert.height, round: cert.round });
+      const key = this.core.chain.manifestAt(cert.height).body.validators.find((v) => v.id === this.o.id)?.publicKey;
+      if (mine === undefined || key === undefined || !bytesEqual(key, this.o.signer.publicKey)) continue;
+      const m: OwnKeyMessage = { kind: 'precommit', height: cert.height, round: cert.round, digest: this.guard.digestOf(signingBytes('precommit', this.fleet, encodeVoteBody({ height: cert.height, round: cert.round, blockHash: cert.blockHash }))) };
+      if (this.guard.notSignedHere(m.height, m.round, m.kind, m.digest)) return this.reportForeign(m);
     }
     return false;
-  }
-
-  private foreignSignature(i: Input): ForeignSignature | null {
-    if (this.o.onForeignSignature === undefined || (i.type !== 'vote' && i.type !== 'proposal') || i.msg.from !== this.o.id) return null;
-    const last = this.guard.lastSigned();
-    if (last === null || i.msg.height < this.core.height || i.msg.height > last.height + 1) return null;
-    const m = i.type === 'vote' ? { kind: i.msg.kind, signature: i.msg.signature } : { kind: 'proposal' as const, signature: null };
-    return this.guard.notSignedHere(i.msg.height, i.msg.round, m.kind, m.signature) ? { kind: m.kind, height: i.msg.height, round: i.msg.round } : null;
   }
 
   input(i: Input): void {
@@ -397,7 +433,7 @@ export class NodeShell {
   }
 
   private signAndSend(kind: 'proposal' | 'prevote' | 'precommit', height: number, round: number, body: Uint8Array): void {
-    if (this.keyHeldElsewhere || this.joinsOverForeignSignature(height)) return;
+    if (this.keyHeldElsewhere || this.unvouchedAt(height) || this.joinsOverForeignSignature(height)) return;
     // The guard's durable write keeps a vote too (a restart sends it again); a proposal, whose block
     // can be large, goes to the WAL after it (below).
     const signed = this.guard.sign(height, round, kind, signingBytes(kind, this.fleet, body), kind === 'proposal' ? null : body);

@@ -201,18 +201,32 @@ export class SignerGuard {
   }
 
   /**
-   * Whether a message signed with this node's key, at (height, round, step) and with `signature`, is
-   * proof that something else signs with the key: its position is past the last one signed here (each
-   * position is durable in this file before its signature leaves, so nothing this node sent can be
-   * ahead of it), or a vote kept here at that very position carries another signature (Ed25519 is
-   * deterministic: one message under one key has one signature; proposals are not kept, so for one
-   * only its position counts: pass null). Anything else (an echo of a message sent from here, an older position
+   * Whether a message signed with this node's key, at (height, round, step), whose signed bytes hash to
+   * `digest` (this guard's hash of what it signs), is proof that something else signs with the key: its
+   * position is past the last one signed here (each position is durable in this file before its
+   * signature leaves, so nothing this node sent can be ahead of it), or a record kept here at that very
+   * position holds other bytes. Anything else (an echo of a message sent from here, an older position
    * no longer kept) proves nothing.
    */
-  notSignedHere(height: number, round: number, step: SignStep, signature: Uint8Array | null): boolean {
+  notSignedHere(height: number, round: number, step: SignStep, digest: Uint8Array): boolean {
     if (this.from(height, round, step) > 0) return true;
-    const at = this.signedAt(height).find((l) => l.round === round && l.step === step);
-    return signature !== null && at !== undefined && at.signed !== null && !bytesEqual(at.signed.signature, signature);
+    const at = this.keptAt(height, round, step);
+    return at !== undefined && !bytesEqual(at.digest, digest);
+  }
+
+  /** Whether this guard holds a signature of exactly these bytes at that position (an echo of its own). */
+  holds(height: number, round: number, step: SignStep, digest: Uint8Array): boolean {
+    const at = this.keptAt(height, round, step);
+    return at !== undefined && bytesEqual(at.digest, digest);
+  }
+
+  /** The hash this guard keeps of what it signs, for notSignedHere and holds. */
+  digestOf(message: Uint8Array): Uint8Array {
+    return this.hash(message);
+  }
+
+  private keptAt(height: number, round: number, step: SignStep): LastSigned | undefined {
+    return this.signedAt(height).find((l) => l.round === round && l.step === step);
   }
 
   /** Signs `message` for position (height, round, step), or says why that would be a double sign. A vote

@@ -29,7 +29,7 @@ describe('one identity, one process', () => {
       const line = out(id).split('\n').find((l) => l.includes('"event":"identity-conflict"'));
       expect(line, why).toBeDefined();
       // Its birth on the broker, or (the copy, catching up) d2's precommits in the newest blocks.
-      expect(line, why).toMatch(/another process holds the key of d2 and connected|signed with the key of d2 arrived that this process never signed: another process holds the key/);
+      expect(line, why).toMatch(/another process holds the key of d2 and connected|signed with the key of d2 turned up that this process never signed: another process holds the key/);
       expect(out(id), why).not.toMatch(/\n\s+at /); // no stack trace
     }
     // The other three (3 of 4 votes) commit on; nothing was committed against d2.

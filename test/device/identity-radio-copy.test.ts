@@ -72,7 +72,7 @@ describe('one identity, one process: a copy on the radio only', () => {
     for (const id of stopped) {
       expect(exits[id === 'd2-copy' ? 0 : 1], why).toBe(3);
       const line = out(id).split('\n').find((l) => l.includes('"event":"identity-conflict"'));
-      expect(line, why).toContain('signed with the key of d2 arrived that this process never signed');
+      expect(line, why).toContain('signed with the key of d2 turned up that this process never signed');
       expect(out(id), why).not.toMatch(/\n\s+at /); // no stack trace
     }
     if (exits[0] === null) await fleet.stop('d2-copy'); // the copy must not outlive the test either way

@@ -34,7 +34,7 @@ describe('a validator restarted without its signer state', () => {
     expect(code, why).toBe(3);
     const line = out.split('\n').find((l) => l.includes('"event":"identity-conflict"'));
     expect(line, why).toContain('a precommit for height');
-    expect(line, why).toContain("signed with the key of d2 arrived that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed");
+    expect(line, why).toContain("signed with the key of d2 turned up that this process never signed: another process holds the key, or this device's data directory was replaced since it last signed");
     expect(out, why).not.toMatch(/\n\s+at /); // no stack trace
     expect(out, why).not.toContain('"event":"signed"');
     // Ten seconds after its last precommit (shell.ts, joinCheckMs) it starts and votes again.

@@ -28,29 +28,34 @@ beforeAll(async () => {
 const voteBody = (height: number, round: number, fill: number | null): Uint8Array => encodeVoteBody({ height, round, blockHash: fill === null ? null : new Uint8Array(32).fill(fill) });
 const vote = (from: string, kind: 'prevote' | 'precommit', height: number, round: number, fill: number | null): Uint8Array => sealEnvelope(kind, fx.fleet, from, voteBody(height, round, fill), fx.signer(from));
 
-describe('SignerGuard.notSignedHere', () => {
-  it('a position past the last signed is proof; at a kept position only another signature is; older positions and echoes are not', () => {
+describe('SignerGuard.notSignedHere and holds', () => {
+  it('a position past the last signed is proof; at a kept position only other bytes are; older positions and echoes are not', () => {
     const signer = fx.signer('v1');
     const guard = new SignerGuard(signer, new SimStorage(), hash);
-    const sigOf = (kind: 'prevote' | 'precommit', h: number, r: number, fill: number | null): Uint8Array => signer.sign(signingBytes(kind, fx.fleet, voteBody(h, r, fill)));
+    const digestOf = (kind: 'prevote' | 'precommit', h: number, r: number, fill: number | null): Uint8Array => guard.digestOf(signingBytes(kind, fx.fleet, voteBody(h, r, fill)));
     // Nothing signed yet: any position is past the last.
-    expect(guard.notSignedHere(5, 0, 'prevote', sigOf('prevote', 5, 0, 7))).toBe(true);
+    expect(guard.notSignedHere(5, 0, 'prevote', digestOf('prevote', 5, 0, 7))).toBe(true);
     const body = voteBody(5, 0, 7);
-    const mine = guard.sign(5, 0, 'prevote', signingBytes('prevote', fx.fleet, body), body);
-    expect(mine.ok).toBe(true);
-    if (!mine.ok) return;
-    expect(guard.notSignedHere(5, 0, 'prevote', mine.value)).toBe(false); // its own, echoed
-    expect(guard.notSignedHere(5, 0, 'prevote', sigOf('prevote', 5, 0, null))).toBe(true); // nil where it voted for a block
-    expect(guard.notSignedHere(5, 0, 'precommit', sigOf('precommit', 5, 0, 7))).toBe(true); // a step it has not reached
-    expect(guard.notSignedHere(5, 1, 'prevote', sigOf('prevote', 5, 1, 7))).toBe(true); // a round it has not reached
-    expect(guard.notSignedHere(6, 0, 'prevote', sigOf('prevote', 6, 0, 7))).toBe(true); // a height it has not reached
-    expect(guard.notSignedHere(4, 0, 'precommit', sigOf('precommit', 4, 0, 1))).toBe(false); // older, not kept: unknown
-    expect(guard.notSignedHere(5, 0, 'proposal', null)).toBe(false); // before its last position: a proposal it may have sent
-    expect(guard.notSignedHere(5, 2, 'proposal', null)).toBe(true);
+    expect(guard.sign(5, 0, 'prevote', signingBytes('prevote', fx.fleet, body), body).ok).toBe(true);
+    const mine = digestOf('prevote', 5, 0, 7);
+    expect(guard.notSignedHere(5, 0, 'prevote', mine)).toBe(false); // its own, echoed
+    expect(guard.holds(5, 0, 'prevote', mine)).toBe(true);
+    expect(guard.notSignedHere(5, 0, 'prevote', digestOf('prevote', 5, 0, null))).toBe(true); // nil where it voted for a block
+    expect(guard.holds(5, 0, 'prevote', digestOf('prevote', 5, 0, null))).toBe(false);
+    expect(guard.notSignedHere(5, 0, 'precommit', digestOf('precommit', 5, 0, 7))).toBe(true); // a step it has not reached
+    expect(guard.notSignedHere(5, 1, 'prevote', digestOf('prevote', 5, 1, 7))).toBe(true); // a round it has not reached
+    expect(guard.notSignedHere(6, 0, 'prevote', digestOf('prevote', 6, 0, 7))).toBe(true); // a height it has not reached
+    expect(guard.notSignedHere(4, 0, 'precommit', digestOf('precommit', 4, 0, 1))).toBe(false); // older, not kept: unknown
+    expect(guard.holds(4, 0, 'precommit', digestOf('precommit', 4, 0, 1))).toBe(false);
+    // A proposal kept at its position: another proposal there is proof too.
+    const proposal = new Uint8Array([1, 2, 3]);
+    expect(guard.sign(5, 2, 'proposal', proposal).ok).toBe(true);
+    expect(guard.holds(5, 2, 'proposal', guard.digestOf(proposal))).toBe(true);
+    expect(guard.notSignedHere(5, 2, 'proposal', guard.digestOf(new Uint8Array([1, 2, 4])))).toBe(true);
     // After a restart from its state file the proof stands.
     const again = new SignerGuard(signer, (guard as unknown as { storage: SimStorage }).storage, hash);
-    expect(again.notSignedHere(5, 0, 'prevote', mine.value)).toBe(false);
-    expect(again.notSignedHere(5, 0, 'prevote', sigOf('prevote', 5, 0, null))).toBe(true);
+    expect(again.notSignedHere(5, 0, 'prevote', mine)).toBe(false);
+    expect(again.notSignedHere(5, 0, 'prevote', digestOf('prevote', 5, 0, null))).toBe(true);
   });
 });
 
@@ -59,6 +64,7 @@ function shellOfV1(onForeign: ((m: ForeignSignature) => boolean) | undefined) {
   let now = 1_000_000;
   const timers: { at: number; fire: () => void }[] = [];
   const signed: Uint8Array[] = [];
+  const sent: string[] = [];
   const shell = new NodeShell({
     id: 'v1',
     genesis: fx.manifest,
@@ -66,7 +72,10 @@ function shellOfV1(onForeign: ((m: ForeignSignature) => boolean) | undefined) {
     clock: { now: () => now },
     scheduler: { at: (at, fire) => void timers.push({ at, fire }) },
     storage: new SimStorage(),
-    send: () => {},
+    send: (_to, b) => {
+      const d = decodeEnvelope(b);
+      if (d.ok) sent.push(`${d.value.kind}:${d.value.sender}`);
+    },
     signer: fx.signer('v1'),
     verifier: createVerifier(),
     logger: silentLogger,
@@ -75,8 +84,9 @@ function shellOfV1(onForeign: ((m: ForeignSignature) => boolean) | undefined) {
     ...(onForeign ? { onForeignSignature: onForeign } : {}),
   });
   shell.boot();
-  /** Fires timers in time order until v1 has signed a prevote (its propose timeout: nil), at most 20. */
-  const untilPrevote = (): Uint8Array => {
+  /** Fires timers in time order until v1 has signed a prevote (its propose timeout: nil), at most 20;
+   *  undefined if it signed none. */
+  const runToPrevote = (): Uint8Array | undefined => {
     for (let i = 0; i < 20; i++) {
       const p = signed.find((e) => decodeEnvelope(e).ok && (decodeEnvelope(e) as { value: { kind: string } }).value.kind === 'prevote');
       if (p) return p;
@@ -86,20 +96,41 @@ function shellOfV1(onForeign: ((m: ForeignSignature) => boolean) | undefined) {
       now = Math.max(now, t.at);
       t.fire();
     }
-    throw new Error('v1 signed no prevote');
+    return undefined;
   };
-  return { shell, untilPrevote };
+  const untilPrevote = (): Uint8Array => {
+    const p = runToPrevote();
+    if (!p) throw new Error('v1 signed no prevote');
+    return p;
+  };
+  return { shell, untilPrevote, runToPrevote, signed, sent };
 }
 
 describe('NodeShell onForeignSignature', () => {
+  it("a copy's vote before this node signed anything is not counted as its own, and stops it before its first signature at that height (no vote, no evidence against itself)", () => {
+    const seen: ForeignSignature[] = [];
+    const { shell, runToPrevote, signed, sent } = shellOfV1((m) => {
+      seen.push(m);
+      return true; // as a device: stop
+    });
+    const h = shell.core.height;
+    expect(shell.receive(vote('v1', 'prevote', h, 0, 9))).toMatch(/signed with this node's key that its signer state does not hold: not counted as its own/);
+    expect(shell.core.votes.tally('prevote', 0)?.votes.get('v1')).toBeUndefined();
+    expect(seen).toEqual([]);
+    // Its propose timer runs out: it would prevote nil at (h, 0), against the copy's prevote there.
+    expect(runToPrevote()).toBeUndefined();
+    expect(seen).toEqual([{ kind: 'prevote', height: h, round: 0 }]);
+    expect(signed).toEqual([]);
+    expect(sent.filter((k) => k.startsWith('evidence'))).toEqual([]);
+  });
+
   it('reports and drops a vote of its own key it never signed, at a position past its last or another signature at one it signed; takes its own echo', () => {
     const seen: ForeignSignature[] = [];
-    const { shell, untilPrevote } = shellOfV1((m) => seen.push(m) < 0); // reported, goes on
+    const { shell, untilPrevote } = shellOfV1((m) => {
+      seen.push(m);
+      return false; // reported, goes on (fleet-sim's twins)
+    });
     const h = shell.core.height;
-    // Nothing signed yet (a fresh data directory, catching up): its key's votes prove nothing, and go on
-    // to the core as any vote does.
-    expect(shell.receive(vote('v1', 'prevote', h, 5, 9))).toBeNull();
-    expect(seen).toEqual([]);
     const own = untilPrevote();
     const mine = decodeEnvelope(own);
     if (!mine.ok) throw new Error(mine.error.message);
@@ -118,10 +149,10 @@ describe('NodeShell onForeignSignature', () => {
       { kind: 'precommit', height: h, round: myVote.round + 3 },
       { kind: 'prevote', height: h + 1, round: 0 },
     ]);
-    // Two heights past the last it signed at (it is behind): not its business yet.
-    expect(shell.receive(vote('v1', 'prevote', h + 2, 0, 5))).toBeNull();
-    // Another validator's votes are not its business either.
-    shell.receive(vote('v2', 'prevote', h, 0, 9));
+    // Two heights past the last it signed at (it is behind): not counted, kept for later, not reported yet.
+    expect(shell.receive(vote('v1', 'prevote', h + 2, 0, 5))).toMatch(/does not hold/);
+    // Another validator's votes are not its business.
+    expect(shell.receive(vote('v2', 'prevote', h, 0, 9))).toBeNull();
     expect(seen.length).toBe(3);
   });
 
