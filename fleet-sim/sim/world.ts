@@ -15,7 +15,7 @@ import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
 import { blockTxBytesMax } from '../../runtime/consensus/consensus-state.js';
 import { Outbox } from '../../runtime/cli/outbox.js';
-import { aheadFile, NodeShell, walFile } from '../../runtime/node/shell.js';
+import { aheadFile, NodeShell, walFile, type ForeignSignature } from '../../runtime/node/shell.js';
 import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
@@ -454,6 +454,13 @@ export class World implements MainHost {
     return n.byzantine === null;
   }
 
+  /** Indexes of the nodes a Byzantine fault of the scenario names. */
+  private byzantineNodes(): ReadonlySet<number> {
+    this.byzantineIndexes ??= new Set(this.scenario.faults.flatMap((f) => (f.kind === 'byzantine' ? [f.node] : [])));
+    return this.byzantineIndexes;
+  }
+  private byzantineIndexes: Set<number> | undefined;
+
   start(): void {
     this.started = true;
     for (const n of this.nodes) if (this.owns(n.index)) this.boot(n);
@@ -565,6 +572,18 @@ export class World implements MainHost {
       onSigned: (env) => {
         if (this.honest(n)) this.offNodeClock(() => this.checkers.onSigned(n.id, env));
       },
+      // A node no Byzantine fault names checks for signatures with its key that it never signed, as a
+      // device does (runtime/node/shell.ts): it never has cause to, so a report is a false positive the
+      // device would have stopped on, and fails the run. Nodes a fault names (twins, amnesia, an
+      // equivocator) share or forget their key by design and run without the check, as before.
+      ...(this.byzantineNodes().has(n.index)
+        ? {}
+        : {
+            onForeignSignature: (m: ForeignSignature): boolean => {
+              this.checkers.addViolation({ property: 'double-sign', atMs: this.now(), detail: `${n.id}, honest, found a ${m.kind} at ${m.height}/${m.round} signed with its key that it never signed (it would have stopped)` });
+              return false;
+            },
+          }),
     });
     try {
       shell.boot();
