@@ -31,6 +31,8 @@ export interface McuClientCounters {
   /** Responses for requests already answered (a retry crossed the first answer). */
   lateResponses: number;
   telemetry: number;
+  /** Handshakes made again because the board answered "no handshake" (it reset since the last). */
+  rehandshakes: number;
 }
 
 interface Waiting {
@@ -53,6 +55,9 @@ export interface McuHello {
   readonly firmware: string;
 }
 
+/** The firmware's ERROR code for a request before the version handshake (frame.ts mcuErrorNames). */
+const noHandshakeCode = 3;
+
 export class McuClient {
   private nextSeq = 1;
   private readonly pending = new Map<number, Pending>();
@@ -60,7 +65,7 @@ export class McuClient {
   private readonly waiting: Waiting[] = [];
   private readonly reader = new McuFrameReader();
   private readonly telemetryHandlers = new Set<(stream: number, body: unknown) => void>();
-  private readonly stats: McuClientCounters = { requests: 0, responses: 0, retries: 0, errors: 0, lateResponses: 0, telemetry: 0 };
+  private readonly stats: McuClientCounters = { requests: 0, responses: 0, retries: 0, errors: 0, lateResponses: 0, telemetry: 0, rehandshakes: 0 };
   private version = 0;
   private closed = false;
   private readonly offData: () => void;
@@ -87,9 +92,18 @@ export class McuClient {
     return ok({ version: this.version, firmware: body[1] as string });
   }
 
-  /** onSeq learns the sequence number the request travels with (tests use it to predict digests). */
-  request(method: number, body: unknown, onSeq?: (seq: number) => void): Promise<Result<unknown, DeviceError>> {
-    if (this.version === 0) return Promise.resolve(err(deviceError('stopped', 'MCU request before the version handshake')));
+  /**
+   * onSeq learns the sequence number the request travels with (tests use it to predict digests). A
+   * board that reset since the handshake (power, watchdog, a new flash) answers "no handshake" and has
+   * applied nothing: the client shakes hands again and sends the request once more.
+   */
+  async request(method: number, body: unknown, onSeq?: (seq: number) => void): Promise<Result<unknown, DeviceError>> {
+    if (this.version === 0) return err(deviceError('stopped', 'MCU request before the version handshake'));
+    const r = await this.send(mcuType.request, method, body, onSeq);
+    if (r.ok || !r.error.message.startsWith(`MCU error ${noHandshakeCode} `)) return r;
+    this.stats.rehandshakes++;
+    const h = await this.handshake();
+    if (!h.ok) return err(deviceError(h.error.code, `the board reset (it answered "no handshake"), and the handshake again failed: ${h.error.message}`));
     return this.send(mcuType.request, method, body, onSeq);
   }
 

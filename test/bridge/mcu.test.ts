@@ -203,6 +203,31 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     second.close();
   });
 
+  it('a board that resets mid-session (its firmware restarted on the same port) gets the handshake again and the request, applied once', async () => {
+    const pair = await startPtyPair();
+    cleanup.push(() => pair.stop());
+    let fw: Started = await startFirmware(binary, pair.b);
+    cleanup.push(() => fw.stop());
+    const port = await openSerial({ path: pair.a, baudRate: 921_600 });
+    const client = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    try {
+      expect((await client.handshake()).ok).toBe(true);
+      const before = await client.request(mcuMethod.add, 5);
+      expect(before.ok && before.value).toEqual([5, 1]);
+      await fw.stop();
+      fw = await startFirmware(binary, pair.b); // a reset: no session, its sum back at 0
+      const add = await client.request(mcuMethod.add, 7);
+      // Before: "MCU error 3 (no handshake)" for this and every later request.
+      expect(add.ok && add.value).toEqual([7, 1]);
+      expect(client.counters().rehandshakes).toBe(1);
+      const next = await client.request(mcuMethod.add, 1);
+      expect(next.ok && next.value).toEqual([8, 2]);
+    } finally {
+      client.close();
+      await port.close();
+    }
+  });
+
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
     const { client, relay } = await connect(0.004);
     const hello = await client.handshake();
