@@ -205,6 +205,17 @@ export class DeviceFleet {
     }
   }
 
+  /** `id`'s retained status once it is `heights` past `from`, or the last one seen after `ms`. */
+  async retainedStatusPast(id: string, from: number, heights: number, ms: number): Promise<{ height: number; evidence: { culprit: string }[] }> {
+    const t0 = Date.now();
+    let s = await this.retainedStatus(id);
+    while (s.height < from + heights && Date.now() - t0 < ms) {
+      await new Promise((r) => setTimeout(r, 500));
+      s = await this.retainedStatus(id);
+    }
+    return s;
+  }
+
   async health(id: string): Promise<HealthView> {
     const d = this.devices.get(id) as DeviceProc;
     const r = await fetch(`http://127.0.0.1:${d.httpPort}/health`);

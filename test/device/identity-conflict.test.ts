@@ -33,12 +33,7 @@ describe('one identity, one process', () => {
       expect(out(id), why).not.toMatch(/\n\s+at /); // no stack trace
     }
     // The other three (3 of 4 votes) commit on; nothing was committed against d2.
-    const t0 = Date.now();
-    let after = await fleet.retainedStatus('d1');
-    while (after.height < before.height + 10 && Date.now() - t0 < 20_000) {
-      await new Promise((r) => setTimeout(r, 500));
-      after = await fleet.retainedStatus('d1');
-    }
+    const after = await fleet.retainedStatusPast('d1', before.height, 10, 20_000);
     expect(after.height, why).toBeGreaterThanOrEqual(before.height + 10);
     expect(after.evidence.filter((e) => e.culprit === 'd2'), why).toEqual([]);
   }, 90_000);
