@@ -180,7 +180,7 @@ export class FleetProcs {
           'manifest: fleet.manifest',
           `dataDir: data/${id}`,
           `mqtt: { url: "${this.brokerUrl}"${creds} }`,
-          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit} }]`] : []),
+          ...(r ? [`radios: [{ paths: ["${r.path(i)}"], baud: ${r.model.baud}, packetBytes: ${r.model.mtuBytes}, hopLimit: ${r.model.hopLimit}${r.model.relaySuppress !== undefined ? `, relaySuppress: ${r.model.relaySuppress}` : ''}${r.model.relayJitterMs !== undefined ? `, relayJitterMs: ${r.model.relayJitterMs}` : ''} }]`] : []),
           ...(this.o.policy ? [`routing: ${JSON.stringify(this.o.policy)}`] : []),
           ...(this.o.geofence ? [`geofence: { polygon: ${JSON.stringify(this.o.geofence)} }`] : []),
           ...this.checkpointLines(),

@@ -2,14 +2,15 @@
 // in (hazards, battery, geofence, pads), and `expect`. Errors name the field (parse-fields.ts).
 
 import { limits } from '../../runtime/lib/limits.js';
+import { relaySuppressMax } from '../../runtime/links/serial-link.js';
 import { duration, fail, fraction, int, metres, obj, only, pointNe } from './parse-fields.js';
 import type { Expect, RadioModel, Scenario } from './scenario.js';
 
-/** links.radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, hopLimit: 3 } (DESIGN.md). */
+/** links.radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, hopLimit: 3, relaySuppress: 3 } (DESIGN.md). */
 export function radio(v: unknown): RadioModel {
   const f = 'links.radio';
   const o = obj(v, f);
-  only(o, ['baud', 'mtu', 'loss', 'rangeM', 'hopLimit'], f);
+  only(o, ['baud', 'mtu', 'loss', 'rangeM', 'hopLimit', 'relaySuppress', 'relayJitter'], f);
   if (o.baud === undefined) fail(`${f}.baud`, 'is required (SiK radios run at 57600)');
   if (o.mtu === undefined) fail(`${f}.mtu`, 'is required: bytes per radio packet (SiK 252, E32 58)');
   if (o.rangeM === undefined) fail(`${f}.rangeM`, 'is required: metres within which two radios hear each other');
@@ -20,7 +21,22 @@ export function radio(v: unknown): RadioModel {
     loss: o.loss === undefined ? 0 : fraction(o.loss, `${f}.loss`),
     rangeM: metres(o.rangeM, `${f}.rangeM`, 1, 100_000),
     hopLimit: o.hopLimit === undefined ? 3 : int(o.hopLimit, `${f}.hopLimit`, 1, limits.radioHopLimitMax),
+    // Left out unless set: the runtime's defaults (SerialLink) apply, in the simulator and on devices alike.
+    ...(o.relaySuppress === undefined ? {} : { relaySuppress: relaySuppress(o.relaySuppress, `${f}.relaySuppress`) }),
+    ...(o.relayJitter === undefined ? {} : { relayJitterMs: relayJitter(o.relayJitter, `${f}.relayJitter`) }),
   };
+}
+
+/** 0 (relay every new packet) or 2..relaySuppressMax copies heard before a queued relay is cancelled. */
+function relaySuppress(v: unknown, field: string): number {
+  const n = int(v, field, 0, relaySuppressMax);
+  return n === 1 ? fail(field, `is 1, which would cancel every relay: 0 (never cancel) or 2..${relaySuppressMax} copies heard`) : n;
+}
+
+/** A duration from 0 to limits.radioRelayJitterMsMax. */
+function relayJitter(v: unknown, field: string): number {
+  const ms = duration(v, field);
+  return ms > limits.radioRelayJitterMsMax ? fail(field, `is ${ms} ms; at most ${limits.radioRelayJitterMsMax / 1000}s`) : ms;
 }
 
 /** links.policy: { consensus: first }: the router's policy per traffic class (runtime/links/router.ts). */

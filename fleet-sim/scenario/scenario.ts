@@ -52,6 +52,12 @@ export interface RadioModel {
   readonly rangeM: number;
   /** Flood relay hops (the runtime's default is 3). */
   readonly hopLimit: number;
+  /** A queued relay is cancelled once its packet was heard this many times; 0: never (default: the
+   *  runtime's defaultRelaySuppress, 3). */
+  readonly relaySuppress?: number;
+  /** A relay waits a random 0..relayJitterMs first (default: the runtime's defaultRelayJitterMs, four
+   *  packets' airtime; 0: at once). */
+  readonly relayJitterMs?: number;
 }
 
 /** Hardware in the loop: these nodes fly a simulated flight controller over MAVLink 2 on a pty. */

@@ -13,6 +13,7 @@ import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
+import { defaultRelayJitterMs, defaultRelaySuppress } from '../../runtime/links/serial-link.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { cobsPacketOverheadBytes, fragmentBytesMax, radioCrcBytes, radioHeaderBytes, radioUnicastHeaderBytes } from '../../runtime/links/radio-frame.js';
 import type { RadioModel } from '../scenario/scenario.js';
@@ -66,6 +67,11 @@ class Port {
   onAir = { origin: -1, msgId: -1 };
   /** Own envelopes queued and not yet on the air whole: a second send of one is not queued (SerialLink). */
   readonly waiting = new WaitingEnvelopes();
+  /** Relays queued and not yet on the air, by fragment: the relay and the copies of it heard so far
+   *  (SerialLink's relay suppression). */
+  readonly relaysQueued = new Map<string, { readonly packet: Packet; heard: number; queued: boolean }>();
+  /** Relays waiting out their random delay (SerialLink's pendingRelays). */
+  pendingRelays = 0;
 
   constructor(
     model: RadioModel,
@@ -89,6 +95,8 @@ export interface RadioCounters {
   bytesSent: number;
   /** Packets sent again by a node that heard them (flood relay). */
   relays: number;
+  /** Relays cancelled before they went out: their packet was heard `relaySuppress` times. */
+  relaysSuppressed: number;
   /** Packets heard (one per receiver) and whole envelopes reassembled at a receiver. */
   packetsHeard: number;
   envelopesReceived: number;
@@ -102,6 +110,7 @@ const emptyRadioCounters = (): RadioCounters => ({
   packetsSent: 0,
   bytesSent: 0,
   relays: 0,
+  relaysSuppressed: 0,
   packetsHeard: 0,
   envelopesReceived: 0,
   duplicates: 0,
@@ -116,6 +125,10 @@ export class RadioNet {
   private readonly msPerByte: number;
   /** Consensus older than this in a queue goes unsent (SerialLink's default for this radio). */
   private readonly staleMs: number;
+  /** Copies heard that cancel a queued relay (SerialLink's relaySuppress); 0: never. */
+  private readonly relaySuppress: number;
+  /** A relay's random wait before it is queued (SerialLink's relayJitterMs). */
+  private readonly relayJitterMs: number;
   /** Sender/receiver pairs that carried a packet since the last takeLinks() (the dashboard's map). */
   private links: Set<number> | null = null;
 
@@ -129,6 +142,8 @@ export class RadioNet {
     this.rangeSq = model.rangeM * model.rangeM;
     this.msPerByte = 10_000 / model.baud;
     this.staleMs = defaultStaleMs(model.mtuBytes, model.baud / 10);
+    this.relaySuppress = model.relaySuppress ?? defaultRelaySuppress;
+    this.relayJitterMs = model.relayJitterMs ?? defaultRelayJitterMs(model.mtuBytes, model.baud);
   }
 
   /** A node's process (and with it its serial link) starts: a fresh queue and message id. */
@@ -209,6 +224,7 @@ export class RadioNet {
       // Handed over again while it waited (WaitingEnvelopes): as fresh as that hand-over.
       if (now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) break;
       this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
+      for (let f = 0; f < head.count; f++) if (port.relaysQueued.get(`${head.origin}:${head.msgId}:${f}`)?.queued === true) port.relaysQueued.delete(`${head.origin}:${head.msgId}:${f}`);
       port.waiting.gone(`${head.origin}:${head.msgId}`);
     }
     const next = port.queue.peek();
@@ -217,6 +233,7 @@ export class RadioNet {
     if (wait > 0) return this.schedule(i, port, now + wait);
     port.budget.spend(next.item.wire, now);
     port.queue.shift();
+    if (next.item.relay) port.relaysQueued.delete(`${next.item.origin}:${next.item.msgId}:${next.item.index}`);
     port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
     if (next.item.index === next.item.count - 1) port.waiting.gone(`${next.item.origin}:${next.item.msgId}`);
     const airMs = next.item.wire * this.msPerByte;
@@ -264,15 +281,50 @@ export class RadioNet {
     if (!port) return;
     this.counters.packetsHeard++;
     if (this.links) this.links.add(Math.min(from, j) * 65_536 + Math.max(from, j));
-    if (p.origin === j || !port.dedup.add(`${p.origin}:${p.msgId}:${p.index}`)) {
+    const key = `${p.origin}:${p.msgId}:${p.index}`;
+    if (p.origin === j || !port.dedup.add(key)) {
       this.counters.duplicates++;
+      if (p.origin !== j) this.heardAgain(port, key);
       return;
     }
-    if (p.hopsLeft > 1 && p.dest !== j) {
-      // One copy per fragment, one hop fewer; class order and the airtime budget still apply.
-      if (port.queue.push(p.cls, { ...p, hopsLeft: p.hopsLeft - 1, relay: true, queuedMs: this.host.now() })) this.pump(j, port);
-    }
+    if (p.hopsLeft > 1 && p.dest !== j) this.relay(j, port, key, p);
     if (p.dest === -1 || p.dest === j) this.assemble(j, port, p);
+  }
+
+  /**
+   * SerialLink's flood relay: one copy per fragment, one hop fewer, after a random wait (relayJitterMs,
+   * at most limits.radioPendingRelaysMax waiting); class order and the airtime budget still apply. Until
+   * it goes out it is remembered with the copies heard (relaysQueued), so enough copies from neighbours
+   * cancel it (heardAgain). The entry goes when the relay goes out, is cancelled or is dropped as
+   * stale, so there are never more than the queue and the waits hold.
+   */
+  private relay(j: number, port: Port, key: string, p: Packet): void {
+    const queuedMs = this.host.now();
+    const entry = { packet: { ...p, hopsLeft: p.hopsLeft - 1, relay: true, queuedMs }, heard: 1, queued: false };
+    if (this.relaySuppress > 0) port.relaysQueued.set(key, entry);
+    const enqueue = (): void => {
+      entry.queued = true;
+      if (port.queue.push(p.cls, entry.packet)) this.pump(j, port);
+      else port.relaysQueued.delete(key);
+    };
+    if (this.relayJitterMs <= 0 || port.pendingRelays >= limits.radioPendingRelaysMax) return enqueue();
+    port.pendingRelays++;
+    this.host.at(queuedMs + this.prng.next() * this.relayJitterMs, () => {
+      port.pendingRelays--;
+      if (this.ports[j] !== port) return; // the node went down meanwhile
+      if (this.relaySuppress > 0 && port.relaysQueued.get(key) !== entry) return; // cancelled
+      enqueue();
+    });
+  }
+
+  /** Another copy of a packet this port heard before: a relay of it still queued is cancelled once the
+   *  copies reach relaySuppress (SerialLink.heardAgain). */
+  private heardAgain(port: Port, key: string): void {
+    const r = port.relaysQueued.get(key);
+    if (!r || ++r.heard < this.relaySuppress) return;
+    port.relaysQueued.delete(key);
+    // Still waiting out its delay: the wait finds its entry gone. Queued: taken out of the queue.
+    if (!r.queued || port.queue.removeWhere(r.packet.cls, (q) => q === r.packet) > 0) this.counters.relaysSuppressed++;
   }
 
   private assemble(j: number, port: Port, p: Packet): void {

@@ -40,7 +40,8 @@ never edits the manifest. Install it on the device with the release: sudo sh ins
   --mqtt-password-file FILE
   --mqtt-ca FILE            CA certificate for mqtts://, installed as ${onDevice.dir}/${bundleFiles.ca}
   --radio SPEC              a serial radio (repeatable): PATH[+PATH][,preset=sik|e32][,baud=N]
-                            [,packetBytes=N][,dutyCycle=X][,hopLimit=N][,name=NAME]
+                            [,packetBytes=N][,dutyCycle=X][,hopLimit=N][,relaySuppress=N]
+                            [,relayJitterMs=N][,name=NAME]
   --http-port N             health and metrics port (default 9464; fixed: the installer's health check reads it)
   --hal sim|none            the HAL driver (default: sim)
   --log-level LEVEL         trace, debug, info (default), warn, error, fatal, silent
@@ -50,7 +51,7 @@ never edits the manifest. Install it on the device with the release: sudo sh ins
 Exit codes: 0 ok, 1 the manifest does not verify, 2 usage or bad file, 3 refused (not in the manifest,
 an identity already in DIR).`;
 
-const radioNumbers = ['baud', 'packetBytes', 'dutyCycle', 'hopLimit'] as const;
+const radioNumbers = ['baud', 'packetBytes', 'dutyCycle', 'hopLimit', 'relaySuppress', 'relayJitterMs'] as const;
 const radioStrings = ['preset', 'name'] as const;
 
 /** `/dev/ttyUSB0+/dev/ttyUSB1,preset=sik,hopLimit=2` -> a `radios` entry; the schema checks the values. */

@@ -9,6 +9,7 @@ import { idPattern } from '../lib/ids.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
 import { withReleasedPackages } from '../lib/released-require.js';
 import { limits } from '../lib/limits.js';
+import { relaySuppressMax } from '../links/serial-link.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
 
@@ -71,6 +72,15 @@ function deviceConfigSchemaFor(z: Zod) {
               packetBytes: z.number().int().min(32).max(256).optional(),
               dutyCycle: z.number().gt(0).max(1).optional(),
               hopLimit: z.number().int().min(1).max(7).optional(),
+              // 0 (never cancel a relay) or 2..relaySuppressMax copies heard (runtime/links/serial-link.ts).
+              relaySuppress: z
+                .number()
+                .int()
+                .min(0)
+                .max(relaySuppressMax)
+                .refine((n) => n !== 1, { message: `would cancel every relay; use 0 (never cancel) or 2..${relaySuppressMax} copies heard` })
+                .optional(),
+              relayJitterMs: z.number().int().min(0).max(limits.radioRelayJitterMsMax).optional(),
               heartbeatMs: z.number().int().min(100).max(86_400_000).optional(),
               heartbeatShare: z.number().gt(0).max(0.5).default(0.1),
               consensusStaleMs: z.number().int().min(100).max(600_000).optional(),

@@ -571,6 +571,8 @@ export class Device {
       if ('droppedStale' in lc) this.metrics.linkDropped.set({ link: l, reason: 'stale' }, (lc as { droppedStale: number }).droppedStale);
       // Not lost: a copy of the same envelope was still waiting for the air.
       if ('coalesced' in lc) this.metrics.linkDropped.set({ link: l, reason: 'coalesced' }, (lc as { coalesced: number }).coalesced);
+      // Not lost either: a radio's relay cancelled because enough neighbours had sent the packet.
+      if ('relaysSuppressed' in lc) this.metrics.linkDropped.set({ link: l, reason: 'relay-suppressed' }, (lc as { relaysSuppressed: number }).relaysSuppressed);
     }
   }
 

@@ -54,6 +54,7 @@ export const limits = {
   radioReassemblyMs: 15_000, // an incomplete envelope is abandoned after this
   radioRxBufferBytesMax: 2_048, // bytes without a COBS delimiter before the buffer is discarded
   radioHopLimitMax: 7, // flood relay hops (Meshtastic's maximum)
+  radioRelayJitterMsMax: 10_000, // a relay's random wait before it is queued (serial-link.ts)
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   radioMediumBacklogMs: 2_000, // fleet-sim's air: a packet that would wait longer for its transmitter is dropped and counted
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted

@@ -16,6 +16,7 @@ export class LinkStats {
     droppedDuplicate: 0,
     droppedStale: 0,
     relayed: 0,
+    relaysSuppressed: 0,
     coalesced: 0,
   };
 
@@ -54,6 +55,10 @@ export class LinkStats {
 
   relayed(): void {
     this.c.relayed++;
+  }
+
+  relaySuppressed(): void {
+    this.c.relaysSuppressed++;
   }
 
   coalesced(): void {

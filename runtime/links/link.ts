@@ -74,6 +74,8 @@ export interface LinkCountersDetail extends LinkCounters {
   droppedStale: number;
   /** Frames forwarded for others (radio flood relay). */
   relayed: number;
+  /** Relays cancelled before they went out: enough copies of their packet were heard (radio). */
+  relaysSuppressed: number;
   /** Sends of an envelope that still waited whole in the queue: not queued a second time. */
   coalesced: number;
 }

@@ -24,6 +24,30 @@ import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './li
 import { LinkStats } from './link-stats.js';
 import { decodeRadioFrame, encodeRadioFrame, fragmentBytesMax, type RadioFrame } from './radio-frame.js';
 
+/**
+ * Counter-based relay suppression (Ni, Tseng et al., "The broadcast storm problem in a mobile ad hoc
+ * network", MobiCom 1999): a relay still queued (or waiting out its jitter) is cancelled once its packet
+ * was heard this many times, the first copy included: enough neighbours sent it already that one more
+ * copy would mostly reach radios that have it. 3 keeps lines and sparse meshes as they were (a radio in
+ * a line hears at most two copies before its own relay) and cuts a dense mesh's relays to a few per
+ * packet. 0 turns it off (every new packet relayed while hops are left).
+ */
+export const defaultRelaySuppress = 3;
+export const relaySuppressMax = 16;
+
+/**
+ * The default relay wait: up to four packets' airtime at the radio's own rate (SiK at 57600 baud with
+ * 252-byte packets: 0-175 ms, 88 ms a hop on average; E32 at 2.4 kbps with 58: 0-967 ms), duty cycle
+ * aside. Without a wait every neighbour that heard a packet relays it at once, before any can hear
+ * another's copy, so suppression never acts (and radios without their own medium access, LoRa
+ * transparent mode, collide). In the simulator (fleet-sim/sim/radio-net.ts), ten radios in range of
+ * each other relay a packet 9 times without suppression; with 3 copies and waits of up to 2, 4 and 8
+ * packets, 5.8, 4.0 and 3.1 times; twenty radios: 19, then 9.7, 5.6 and 3.6.
+ */
+export function defaultRelayJitterMs(packetBytes: number, baud: number, airBitsPerSec?: number): number {
+  return Math.ceil((4 * packetBytes * 1000) / (Math.min(baud, airBitsPerSec ?? baud) / 10));
+}
+
 /** Radio presets from edge-anchors.md §3 (SiK: 252-byte packets; E32: 58-byte packets, 2.4 kbps air). */
 export const radioPresets = {
   sik: { baud: 57_600, packetBytes: 252 },
@@ -50,8 +74,14 @@ export interface SerialLinkOptions {
   readonly queueSizes?: ClassQueueSizes;
   readonly fragmentsMax?: number;
   readonly now?: () => number;
-  /** Relays wait a random 0..relayJitterMs first (default 0; a few packet times for LoRa). */
+  /** Relays wait a random 0..relayJitterMs first (default defaultRelayJitterMs: four packets' airtime;
+   *  0: relay at once). */
   readonly relayJitterMs?: number;
+  /** The draw in [0, 1) for a relay's wait (default Math.random; tests fix it). */
+  readonly random?: () => number;
+  /** Copies of a packet heard that cancel this radio's relay of it, if not yet sent (default
+   *  defaultRelaySuppress; 0: never cancel; otherwise 2..relaySuppressMax). */
+  readonly relaySuppress?: number;
   /** Retry interval for a port that went away (default 1 s). */
   readonly reopenMs?: number;
   /** A consensus envelope still queued this long after it was queued is dropped unsent (default
@@ -67,6 +97,8 @@ interface Packet {
   readonly relay: boolean;
   /** origin:msgId, so a whole envelope (own or relayed) can be evicted at once. */
   readonly key: string;
+  /** A relay's origin:msgId:index (its entry in relaysQueued); '' for own packets. */
+  readonly frag: string;
   /** When it was queued (the link's clock), for consensusStaleMs. */
   readonly queuedMs: number;
 }
@@ -109,6 +141,12 @@ export class SerialLink implements Link {
   private pumping = false;
   private waitingDrain = false;
   private pendingRelays = 0;
+  private readonly relaySuppress: number;
+  private readonly relayJitterMs: number;
+  /** Relays not yet on the air (queued, or waiting out their jitter), by fragment, with the copies of
+   *  their packet heard so far. An entry goes when its relay goes out, is cancelled or is dropped as
+   *  stale, so there are never more than the queue and the jitter timers hold. */
+  private readonly relaysQueued = new Map<string, { readonly packet: Packet; readonly cls: TrafficClass; heard: number; queued: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -125,6 +163,10 @@ export class SerialLink implements Link {
     this.blockTxBytesHint = blockTxBytesOnAir(airBytesPerSec);
     assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
+    this.relaySuppress = opts.relaySuppress ?? defaultRelaySuppress;
+    this.relayJitterMs = opts.relayJitterMs ?? defaultRelayJitterMs(opts.packetBytes, opts.baud, opts.airBitsPerSec);
+    assert(this.relayJitterMs >= 0 && this.relayJitterMs <= limits.radioRelayJitterMsMax, `relayJitterMs must be 0..${limits.radioRelayJitterMsMax}, is ${this.relayJitterMs}`);
+    assert(Number.isInteger(this.relaySuppress) && (this.relaySuppress === 0 || (this.relaySuppress >= 2 && this.relaySuppress <= relaySuppressMax)), `relaySuppress must be 0 or 2..${relaySuppressMax}, is ${this.relaySuppress}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
     this.fleetTag = tagOfFleet(opts.fleet);
     this.selfTag = nodeTag(opts.node);
@@ -274,7 +316,7 @@ export class SerialLink implements Link {
       // Remembered as sent, so a neighbour's relay of it back here is a duplicate (onPacket).
       this.dedup.add(`${this.selfTag}:${msgId}:${index}`);
       const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
-      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, queuedMs });
+      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, frag: '', queuedMs });
     }
     this.pump();
     return true;
@@ -311,6 +353,7 @@ export class SerialLink implements Link {
           this.budget.spend(next.item.wire.length, this.now());
         }
         this.queue.shift();
+        if (next.item.relay) this.relaysQueued.delete(next.item.frag);
         this.onAir = next.item.key;
         if (next.item.completes > 0) this.waiting.gone(next.item.key);
         let full = false;
@@ -348,7 +391,11 @@ export class SerialLink implements Link {
       // An own envelope consensus handed over again since it was queued is as fresh as that hand-over.
       if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
       if (now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
-      const gone = this.queue.removeWhere('consensus', (p) => p.key === head.key);
+      const gone = this.queue.removeWhere('consensus', (p) => {
+        if (p.key !== head.key) return false;
+        if (p.relay) this.relaysQueued.delete(p.frag);
+        return true;
+      });
       this.waiting.gone(head.key);
       this.stats.stale('consensus', gone);
     }
@@ -369,7 +416,11 @@ export class SerialLink implements Link {
     const d = decodeRadioFrame(raw, this.fleetTag, this.fragmentsMax);
     if (!d.ok) return this.stats.badFrame(d.error);
     const f = d.value;
-    if (!this.dedup.add(`${f.origin}:${f.msgId}:${f.index}`)) return this.stats.duplicate();
+    const frag = `${f.origin}:${f.msgId}:${f.index}`;
+    if (!this.dedup.add(frag)) {
+      this.stats.duplicate();
+      return this.heardAgain(frag);
+    }
     // A frame from this node's own id that it did not send (what it sent is remembered above): another
     // radio with this id, a copy of this device. Delivered, so consensus can prove the copy from what
     // it signs (NodeShell's onForeignSignature), and not relayed by this node.
@@ -377,19 +428,39 @@ export class SerialLink implements Link {
     const forMe = f.dest === undefined || f.dest === this.selfTag;
     if (f.hopsLeft > 1 && f.dest !== this.selfTag && !fromSelf && this.running) {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
-      const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, queuedMs: this.now() };
-      const jitter = this.opts.relayJitterMs ?? 0;
+      const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, frag, queuedMs: this.now() };
+      const entry = { packet: relayed, cls: f.cls, heard: 1, queued: false };
+      if (this.relaySuppress > 0) this.relaysQueued.set(frag, entry);
+      const jitter = this.relayJitterMs;
       if (jitter > 0 && this.pendingRelays < limits.radioPendingRelaysMax) {
         // Neighbours that heard the same packet would otherwise all relay it at once and collide on
         // radios without their own medium access (LoRa transparent mode); SiK's TDM does not need it.
+        // The wait is also when copies from neighbours can cancel this relay (heardAgain).
         this.pendingRelays++;
         setTimeout(() => {
           this.pendingRelays--;
+          if (this.relaySuppress > 0 && this.relaysQueued.get(frag) !== entry) return; // cancelled
+          entry.queued = true;
           if (this.running && this.queue.push(f.cls, relayed)) this.pump();
-        }, Math.random() * jitter).unref();
-      } else if (this.queue.push(f.cls, relayed)) this.pump();
+          else this.relaysQueued.delete(frag);
+        }, (this.opts.random ?? Math.random)() * jitter).unref();
+      } else {
+        entry.queued = true;
+        if (this.queue.push(f.cls, relayed)) this.pump();
+        else this.relaysQueued.delete(frag);
+      }
     }
     if (forMe) this.assemble(f);
+  }
+
+  /** Another copy of a fragment heard before: a relay of it not yet on the air is cancelled once the
+   *  copies reach relaySuppress (defaultRelaySuppress). */
+  private heardAgain(frag: string): void {
+    const r = this.relaysQueued.get(frag);
+    if (!r || ++r.heard < this.relaySuppress) return;
+    this.relaysQueued.delete(frag);
+    // Still in its jitter wait: the timer finds its entry gone. Queued: taken out of the queue.
+    if (!r.queued || this.queue.removeWhere(r.cls, (p) => p === r.packet) > 0) this.stats.relaySuppressed();
   }
 
   private assemble(f: RadioFrame): void {

@@ -68,6 +68,8 @@ describe('device.yaml', () => {
     [good + 'agents: { engine: tflite }\n', 'agents.engine: "tflite": invalid option: expected one of "onnxruntime"|"pure-ts"|"rules"; use onnxruntime (a worker thread, the default), pure-ts'],
     [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: lora }]\n', 'radios.0.preset: "lora": invalid option'],
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relaySuppress: 1 }]\n', 'radios.0.relaySuppress: 1: would cancel every relay; use 0 (never cancel) or 2..16 copies heard'],
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relayJitterMs: 20000 }]\n', 'radios.0.relayJitterMs: 20000'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
     ['id: [unclosed\n', 'device.yaml: not valid YAML'],
   ];

@@ -149,6 +149,51 @@ describe('three radios in a chain (a - b - c)', () => {
   });
 });
 
+describe('relay suppression: a relay not yet sent is cancelled once its packet was heard relaySuppress times', () => {
+  // a reaches x, b and c; b and c each reach a and x. x heard a's packet first and waits out its relay
+  // jitter (fixed at its longest); b and c relay at once, so x hears two more copies meanwhile.
+  const run = async (xOptions: Partial<SerialLinkOptions>): Promise<{ x: SerialLink; got: number }> => {
+    const pairs = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start(), PtyPair.start(), PtyPair.start()]);
+    const [ax, ab, ac, bx, cx] = pairs as [PtyPair, PtyPair, PtyPair, PtyPair, PtyPair];
+    const a = serialLink('a', [ax.a, ab.a, ac.a]);
+    const b = serialLink('b', [ab.b, bx.a], { relayJitterMs: 0 });
+    const c = serialLink('c', [ac.b, cx.a], { relayJitterMs: 0 });
+    const x = serialLink('x', [ax.b, bx.b, cx.b], { relayJitterMs: 800, random: () => 0.999, ...xOptions });
+    const all = [a, b, c, x];
+    try {
+      for (const l of all) await l.start();
+      const inX = new Inbox(x);
+      expect(a.broadcast(new Prng(8).bytes(600), 'consensus')).toBe(true); // 3 fragments at 252-byte packets
+      await inX.waitFor(1);
+      await sleep(1_100); // past x's wait
+      return { x, got: inX.frames.length };
+    } finally {
+      for (const l of all) await l.stop();
+      for (const p of pairs) await p.stop();
+    }
+  };
+
+  it('x hears a, then b and c relay: with the default (3 copies) x cancels its relay of each fragment', async () => {
+    const { x, got } = await run({});
+    expect(got).toBe(1);
+    expect(x.counters().relaysSuppressed).toBe(3);
+    expect(x.counters().relayed).toBe(0);
+    expect(x.counters().droppedDuplicate).toBeGreaterThanOrEqual(6);
+  });
+
+  it('with relaySuppress 0 x relays every fragment after its wait', async () => {
+    const { x, got } = await run({ relaySuppress: 0 });
+    expect(got).toBe(1);
+    expect(x.counters().relaysSuppressed).toBe(0);
+    expect(x.counters().relayed).toBe(3);
+  });
+
+  it('refuses relaySuppress 1 (it would cancel every relay) and a relay wait past the limit', () => {
+    expect(() => serialLink('x', ['/dev/null'], { relaySuppress: 1 })).toThrow(/relaySuppress must be 0 or 2\.\.16, is 1/);
+    expect(() => serialLink('x', ['/dev/null'], { relayJitterMs: 60_000 })).toThrow(/relayJitterMs must be 0\.\.10000/);
+  });
+});
+
 describe('priorities under the airtime budget', () => {
   it('sends consensus before queued telemetry at 57600 baud', async () => {
     await onPair({ baud: 57_600 }, {}, async (a, inbox) => {

@@ -17,7 +17,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
         'validators: 4',
         'followers: 2',
         'links:',
-        '  radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800 }',
+        '  radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, relaySuppress: 4, relayJitter: 100ms }',
         '  policy: { consensus: first }',
         'operator: { roles: [operator, admin] }',
         'world:',
@@ -32,7 +32,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
         'expect: { geofenceBreachesMax: 0, failsafesMin: 2, hazardsCommittedMin: 1, hazardsCommittedMax: 3, minSeparationM: 3.5, surveyedFractionMin: 0.5, epoch: 2, relayedDeliveriesMin: 10, forgedRefused: true }',
       ].join('\n'),
     );
-    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 3 });
+    expect(s.radio).toEqual({ baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 3, relaySuppress: 4, relayJitterMs: 100 });
     expect(s.linkPolicy).toEqual({ consensus: 'first' });
     expect(s.operatorRoles).toEqual(['admin', 'operator']);
     expect(s.world?.pads).toEqual({ spacingM: 150, columns: 6, origin: [0, 0] });
@@ -47,6 +47,8 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['links:\n  radio: { baud: 57600, mtu: 300, rangeM: 800 }\n', /"links\.radio\.mtu": must be an integer in 32\.\.256/],
     ['links:\n  radio: { baud: 57600, mtu: 252 }\n', /"links\.radio\.rangeM": is required/],
     ['links:\n  radio: { baud: 57600, mtu: 252, rangeM: 800, hopLimit: 9 }\n', /"links\.radio\.hopLimit": must be an integer in 1\.\.7/],
+    ['links:\n  radio: { baud: 57600, mtu: 252, rangeM: 800, relaySuppress: 1 }\n', /"links\.radio\.relaySuppress": is 1, which would cancel every relay: 0 \(never cancel\) or 2\.\.16/],
+    ['links:\n  radio: { baud: 57600, mtu: 252, rangeM: 800, relayJitter: 30s }\n', /"links\.radio\.relayJitter": is 30000 ms; at most 10s/],
     ['links:\n  policy: { consensus: radio }\n', /"links\.policy\.consensus": must be all .* or first/],
     ['expect: { geofenceBreachesMax: -1 }\n', /"expect\.geofenceBreachesMax": must be an integer in 0\.\./],
     ['expect: { failsafesMin: many }\n', /"expect\.failsafesMin": must be an integer/],

@@ -72,6 +72,32 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     // Nodes 1 and 2 relay (hops 3 -> 2 -> 1); node 3 hears hops 1 and does not relay.
     expect(radio.counters.relays).toBe(2);
     expect(radio.counters.duplicates).toBeGreaterThan(0); // node 0 hears its own packet relayed back
+    // On a line a radio hears at most two copies before its own relay: suppression never cuts one.
+    expect(radio.counters.relaysSuppressed).toBe(0);
+  });
+
+  it('in a dense mesh cancels relays once a packet was heard relaySuppress times, and every radio still gets everything', () => {
+    // Ten radios 1 m apart, all in range, hop limit 3: every hearer of a packet would relay it.
+    const run = (model: RadioModel) => {
+      const { queue, radio, got } = line(10, 1, model);
+      for (let k = 0; k < 20; k++) {
+        queue.at(k * 200, () => radio.send(0, null, new Uint8Array(400).fill(k), 'consensus')); // 2 fragments each
+        queue.runUntil(k * 200, 1e6);
+      }
+      queue.runUntil(60_000, 1e6);
+      return { c: radio.counters, got };
+    };
+    const off = run({ ...sik, relaySuppress: 0, relayJitterMs: 0 });
+    const on = run(sik); // the runtime's defaults: 3 copies, a wait of up to four packets' airtime
+    for (const r of [off, on]) {
+      expect(r.got.length).toBe(9 * 20); // each of the nine others received each envelope once
+      expect(r.c.envelopesQueued).toBe(20);
+    }
+    expect(off.c.relays).toBe(9 * 40); // every hearer relayed both fragments of every envelope
+    expect(off.c.relaysSuppressed).toBe(0);
+    expect(on.c.relaysSuppressed).toBeGreaterThan(0);
+    expect(on.c.relays + on.c.relaysSuppressed).toBe(9 * 40); // each relay either went out or was cancelled
+    expect(on.c.relays).toBeLessThan(off.c.relays / 2);
   });
 
   it('consensus leaves before telemetry queued ahead of it', () => {
