@@ -80,6 +80,8 @@ interface SendResult {
   assigned: string[];
   execution: Record<string, { stage: string; progress: number; reason: string }>;
   latencyMs: { committed: number | null; executed: number | null };
+  /** Said on stderr too: a proof checked against a manifest copy that is not the one its block names. */
+  warnings: string[];
 }
 
 function argValue(v: string): unknown {
@@ -161,9 +163,20 @@ function parseSend(argv: string[]) {
 /** Why a verified proof does not prove that `envelope` was committed, or null when it does. */
 function proofProblem(p: BlockProof, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
   const cert = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
-  if (!cert.ok) return cert.error;
+  if (!cert.ok) return otherManifest(p, manifest) ? `${cert.error}; ${otherManifestNote(p, manifest)}` : cert.error;
   if (!p.block.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
   return null;
+}
+
+/** Whether the certified block was decided under another fleet manifest than the operator's copy. */
+function otherManifest(p: BlockProof, manifest: Manifest): boolean {
+  return !bytesEqual(p.block.block.manifestHash, manifest.hash);
+}
+
+/** What to tell an operator whose manifest copy is not the one a block names (the fleet ran a
+ *  fleet.update since): the certificate was checked against a validator set that may no longer be in force. */
+function otherManifestNote(p: BlockProof, manifest: Manifest): string {
+  return `the block at height ${p.block.block.height} names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not the --manifest copy (epoch ${manifest.body.epoch}, ${toHex(manifest.hash).slice(0, 16)}): the fleet has changed its manifest since; its certificate was checked against the validators of your copy, so get the current manifest`;
 }
 
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
@@ -184,7 +197,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
-  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
+  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null }, warnings: [] };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
   const outbox = new Outbox();
@@ -239,6 +252,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
     r.blockHash = toHex(p.certificate.blockHash);
     if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
     r.assigned = [...d.assigned];
+    if (otherManifest(p, manifest)) {
+      r.warnings.push(otherManifestNote(p, manifest));
+      if (!a.values.json) process.stderr.write(`murmurctl: warning: ${otherManifestNote(p, manifest)}\n`);
+    }
     r.latencyMs.committed = Math.round(performance.now() - t0);
     return wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
   };
@@ -340,7 +357,8 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean)
     : wait === 'executed' && r.assigned.length > 0 && r.latencyMs.executed === null ? exitCodes.timeout
     : exitCodes.ok;
   if (json) {
-    printJson({ ...r, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}) });
+    const { warnings, ...rest } = r;
+    printJson({ ...rest, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
     return code;
   }
   const out = (s: string): void => void process.stdout.write(s + '\n');

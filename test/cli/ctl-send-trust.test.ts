@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hash, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { createSigner, hash, keyPairFromSeed, type KeyPair } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -143,4 +143,41 @@ describe('murmurctl send believes a refusal or a decision only from validators t
     const out = JSON.parse(r.stdout) as { outcome: string; height: number; signers: string[] };
     expect(out).toMatchObject({ outcome: 'accepted', height: 7, signers: ['v0', 'v1', 'v2'] });
   }, 30_000);
+});
+
+describe('murmurctl send with a manifest copy that is not the one the block names', () => {
+  /** A block at height 9 holding `envelope`, naming `manifestHash`, certified by `signers`. */
+  function proofOf(fx: FleetFixture, envelope: Uint8Array, manifestHash: Uint8Array, signers: { id: string; sign: (m: Uint8Array) => Uint8Array }[]): { proof: Uint8Array; blockHash: Uint8Array } {
+    const block = encodeBlock({ height: 9, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash, appHash: zeroHash });
+    const blockHash = hash(block);
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 9, round: 0, blockHash }));
+    const signatures = [...signers].sort((x, y) => (x.id < y.id ? -1 : 1)).map((s) => ({ validator: s.id, signature: s.sign(msg) }));
+    return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
+  }
+
+  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async () => {
+    const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
+    // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
+    // and a validator v4 the copy does not know signs.
+    const newer = hash(new TextEncoder().encode('epoch 2'));
+    const v4 = keyPairFromSeed(new Uint8Array(32).fill(4));
+    const unknown = await send(fx, 'd1', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, [{ id: 'v0', sign: (m) => fx.signer('v0').sign(m) }, { id: 'v1', sign: (m) => fx.signer('v1').sign(m) }, { id: 'v4', sign: (m) => createSigner(v4).sign(m) }]);
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
+    const u = JSON.parse(unknown.stdout) as { unprovenAcks?: string[] };
+    expect(u.unprovenAcks?.join('\n')).toMatch(/certificate signer "v4" is not a validator at height 9; the block at height 9 names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, [0-9a-f]{16}\)/);
+
+    const taken = await send(fx, 'd2', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
+    const t = JSON.parse(taken.stdout) as { outcome: string; warnings?: string[] };
+    expect(t.outcome).toBe('accepted');
+    expect(t.warnings?.join('\n')).toMatch(/names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, .*get the current manifest/);
+  }, 40_000);
 });
