@@ -1,8 +1,8 @@
 // `murmurctl send`: sign a command with the operator key, publish it, and wait for the swarm. The
 // commit is proven by the block proof devices publish (block + commit certificate), checked here against
 // the operator's own manifest copy: more than 2/3 of the voting power signed the block, and the block
-// holds the command. The outcome is believed when f + 1 devices' signed acks agree on it. While no
-// device has answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
+// holds the command. The outcome is believed when f + 1 validators' signed acks agree on it (by voting
+// power: more than the faulty validators may hold; followers do not count). While too few have answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
 // down or restarted may have taken the first copy to no one.
 
 import { readFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
   --wait MODE        none | committed (default) | executed; while waiting and fewer than f+1
-                     devices have answered, the same signed command is published again 3 s, 9 s
+                     validators have answered, the same signed command is published again 3 s, 9 s
                      and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
 
@@ -80,6 +80,8 @@ interface SendResult {
   assigned: string[];
   execution: Record<string, { stage: string; progress: number; reason: string }>;
   latencyMs: { committed: number | null; executed: number | null };
+  /** Said on stderr too: a proof checked against a manifest copy that is not the one its block names. */
+  warnings: string[];
 }
 
 function argValue(v: string): unknown {
@@ -161,9 +163,20 @@ function parseSend(argv: string[]) {
 /** Why a verified proof does not prove that `envelope` was committed, or null when it does. */
 function proofProblem(p: BlockProof, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
   const cert = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
-  if (!cert.ok) return cert.error;
+  if (!cert.ok) return otherManifest(p, manifest) ? `${cert.error}; ${otherManifestNote(p, manifest)}` : cert.error;
   if (!p.block.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
   return null;
+}
+
+/** Whether the certified block was decided under another fleet manifest than the operator's copy. */
+function otherManifest(p: BlockProof, manifest: Manifest): boolean {
+  return !bytesEqual(p.block.block.manifestHash, manifest.hash);
+}
+
+/** What to tell an operator whose manifest copy is not the one a block names (the fleet ran a
+ *  fleet.update since): the certificate was checked against a validator set that may no longer be in force. */
+function otherManifestNote(p: BlockProof, manifest: Manifest): string {
+  return `the block at height ${p.block.block.height} names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not the --manifest copy (epoch ${manifest.body.epoch}, ${toHex(manifest.hash).slice(0, 16)}): the fleet has changed its manifest since; its certificate was checked against the validators of your copy, so get the current manifest`;
 }
 
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
@@ -184,7 +197,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
-  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
+  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null }, warnings: [] };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
   const outbox = new Outbox();
@@ -195,17 +208,26 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // Proofs by block hash: devices publish one per block (proof/<height>) and it proves itself.
   const proofs = new Map<string, BlockProof>();
   // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
-  // believed once f + 1 distinct devices say the same, so at least one honest device does.
+  // believed once validators holding more voting power than the faulty ones may hold (less than a third)
+  // say the same, so at least one honest validator does. Only validators count: the fault assumption
+  // bounds them, not followers (any number of which may lie), and it bounds their power, not their number.
   const decisions = new Map<string, AckBody>();
   const refusals = new Map<string, Map<string, string>>(); // refusal kind -> device -> reason; one per device, so bounded by the manifest
-  const agreeing = Math.floor((manifest.validators.length - 1) / 3) + 1;
+  const powerOf = new Map(manifest.validators.map((v) => [v.id, v.power]));
+  const faultyPowerMax = Math.floor((manifest.totalPower - 1) / 3);
+  /** Whether `nodes` include validators whose power exceeds what the faulty ones may hold. */
+  const vouched = (nodes: Iterable<string>): boolean => {
+    let power = 0;
+    for (const n of new Set(nodes)) power += powerOf.get(n) ?? 0;
+    return power > faultyPowerMax;
+  };
   const agreedDecision = (): AckBody | null => {
-    const tally = new Map<string, number>();
+    const tally = new Map<string, string[]>();
     for (const d of decisions.values()) {
       const k = JSON.stringify([d.height, toHex(d.blockHash ?? new Uint8Array(0)), d.stage, d.reason, d.assigned]);
-      const n = (tally.get(k) ?? 0) + 1;
-      if (n >= agreeing) return d;
-      tally.set(k, n);
+      const nodes = [...(tally.get(k) ?? []), d.node];
+      if (vouched(nodes)) return d;
+      tally.set(k, nodes);
     }
     return null;
   };
@@ -230,6 +252,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
     r.blockHash = toHex(p.certificate.blockHash);
     if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
     r.assigned = [...d.assigned];
+    if (otherManifest(p, manifest)) {
+      r.warnings.push(otherManifestNote(p, manifest));
+      if (!a.values.json) process.stderr.write(`murmurctl: warning: ${otherManifestNote(p, manifest)}\n`);
+    }
     r.latencyMs.committed = Math.round(performance.now() - t0);
     return wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
   };
@@ -260,14 +286,15 @@ export async function sendCommand(argv: string[]): Promise<number> {
             replayedAfterResend.set(ack.node, ack.reason);
             return;
           }
-          // One device may lag (an old manifest) or lie: a refusal stands once f + 1 devices refuse for the
-          // same kind (the text before ':'; the rest may hold device-local detail such as its clock).
+          // One device may lag (an old manifest) or lie: a refusal stands once f + 1 validators (by power)
+          // refuse for the same kind (the text before ':'; the rest may hold device-local detail such as its clock).
           if ([...refusals.values()].some((nodes) => nodes.has(ack.node))) return; // one refusal per device
           const kind = ack.reason.split(':')[0] ?? '';
           const said = refusals.get(kind) ?? new Map<string, string>();
           said.set(ack.node, ack.reason);
           refusals.set(kind, said);
-          if (said.size < agreeing) return;
+          if (!vouched(said.keys())) return;
+          said.forEach((_, n) => powerOf.has(n) || said.delete(n)); // what followers said is not evidence
           const [first] = [...said.keys()].sort();
           r.outcome = 'refused';
           r.reason = `${said.get(first ?? '') ?? ack.reason} (said by ${[...said.keys()].sort().join(', ')})`;
@@ -293,9 +320,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
     if (wait !== 'none') outbox.add(ref, frame, expiresAt, Date.now());
     const again = setInterval(() => {
-      // f + 1 distinct devices answered (so one honest device has the command), or the commit is proven.
-      const answered = new Set([...decisions.keys(), ...[...refusals.values()].flatMap((m) => [...m.keys()]), ...Object.keys(r.execution)]);
-      if (r.height !== null || answered.size >= agreeing) outbox.settle(ref);
+      // f + 1 validators (by power) answered, so one honest validator has the command; or the commit is proven.
+      const answered = [...decisions.keys(), ...[...refusals.values()].flatMap((m) => [...m.keys()]), ...Object.keys(r.execution)];
+      if (r.height !== null || vouched(answered)) outbox.settle(ref);
       if (!client.connected) return;
       for (const e of outbox.due(Date.now())) {
         resent = true;
@@ -304,9 +331,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
       }
     }, 500);
     await finished.finally(() => clearInterval(again));
-    if (r.outcome === 'timeout' && replayedAfterResend.size >= agreeing) {
+    if (r.outcome === 'timeout' && vouched(replayedAfterResend.keys())) {
       // Our own copy met a commit we never saw the proof of (we were reconnecting, say): say what f + 1
-      // devices said instead of a bare timeout.
+      // validators said instead of a bare timeout.
       const [first] = [...replayedAfterResend.keys()].sort();
       r.reason = `${replayedAfterResend.get(first ?? '') ?? ''} (said by ${[...replayedAfterResend.keys()].sort().join(', ')}; its proof did not reach us: see murmurctl log)`;
     }
@@ -330,7 +357,8 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean)
     : wait === 'executed' && r.assigned.length > 0 && r.latencyMs.executed === null ? exitCodes.timeout
     : exitCodes.ok;
   if (json) {
-    printJson({ ...r, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}) });
+    const { warnings, ...rest } = r;
+    printJson({ ...rest, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
     return code;
   }
   const out = (s: string): void => void process.stdout.write(s + '\n');

@@ -1,0 +1,183 @@
+// Whose word `murmurctl send` takes for a refusal or a decision: a real murmurctl process on a real
+// Mosquitto, with the test playing the devices (some of them lying). The certificate proves a commit on
+// its own; a refusal, or whether a committed command was accepted or rejected, is what devices say, and
+// it must be said by validators holding more voting power than the faulty ones may hold, so at least one
+// honest validator says it. Followers are not bounded by the fault assumption (any number may lie), and
+// validators' weights are what that assumption counts.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, hash, keyPairFromSeed, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { controlTopics } from '../../runtime/device/control-topics.js';
+import { decodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { encodeAckBody, type AckBody } from '../../runtime/wire/ack.js';
+import { encodeBlock, zeroHash } from '../../runtime/wire/block.js';
+import { decodeCbor } from '../../runtime/wire/cbor.js';
+import { parseCommandBody } from '../../runtime/wire/command.js';
+import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeProof } from '../../runtime/wire/proof.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { Mosquitto } from '../links/processes.js';
+import { makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+import { repoRoot, type CliRun } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-ctl-trust-'));
+let broker: Mosquitto;
+let device: mqtt.MqttClient;
+
+beforeAll(async () => {
+  broker = await Mosquitto.start();
+  device = await mqtt.connectAsync(broker.url, { clientId: 'test-devices', clean: true });
+}, 30_000);
+
+afterAll(async () => {
+  await device?.endAsync(true);
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes the fleet's manifest and operator key under `name`/ in the temp dir. */
+async function files(fx: FleetFixture, name: string): Promise<{ manifest: string; key: string }> {
+  const manifest = join(dir, `${name}.manifest`);
+  writeFileSync(manifest, fx.manifest.bytes);
+  const key = join(dir, `${name}-op.key`);
+  unwrap(await writeKeyFile(key, { id: 'op', ...(fx.keys.get('op') as KeyPair) }));
+  return { manifest, key };
+}
+
+/** Runs `murmurctl send noop`; `onCommand` gets the signed envelope it publishes (the devices' part). */
+async function send(fx: FleetFixture, name: string, onCommand: (envelope: Uint8Array, ref: string) => Promise<void>): Promise<CliRun> {
+  const f = await files(fx, name);
+  const topics = controlTopics(fx.fleet);
+  await device.subscribeAsync(topics.commands, { qos: 1 });
+  let seen = false;
+  const handled = new Promise<void>((resolve, reject) => {
+    const onMessage = (topic: string, payload: Buffer): void => {
+      if (topic !== topics.commands || seen) return;
+      const frame = decodeFrame(new Uint8Array(payload), fleetTag(fx.fleet), limits.envelopeBytesMax);
+      if (!frame.ok) return;
+      const e = unwrap(decodeEnvelope(frame.value.envelope));
+      const body = parseCommandBody(unwrap(decodeCbor(e.body, limits.commandBytesMax)));
+      seen = true;
+      device.off('message', onMessage);
+      onCommand(frame.value.envelope, `${e.sender}/${toHex(body.nonce)}`).then(resolve, reject);
+    };
+    device.on('message', onMessage);
+  });
+  const run = new Promise<CliRun>((resolve) => {
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', 'noop', '--json', '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+  const r = await run;
+  await handled;
+  await device.unsubscribeAsync(topics.commands);
+  return r;
+}
+
+function ack(fx: FleetFixture, node: string, a: Omit<AckBody, 'node' | 'progress' | 'assigned' | 'height'> & Partial<AckBody>): Promise<unknown> {
+  const body: AckBody = { node, progress: 0, assigned: [], height: 0, ...a };
+  const [operator, nonceHex] = a.command.split('/') as [string, string];
+  return device.publishAsync(controlTopics(fx.fleet).ack(operator, nonceHex), Buffer.from(sealEnvelope('ack', fx.fleet, node, encodeAckBody(body), fx.signer(node))), { qos: 1 });
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('murmurctl send believes a refusal or a decision only from validators that outweigh the faulty ones', () => {
+  it('a refusal said by one validator and a follower (n = 4, f = 1) is not believed; with a second validator it is', async () => {
+    const fx = await makeFleet({ fleet: 'trust-a', validators: 4, followers: 1, seed: 11 });
+    const r = await send(fx, 'a', async (_, command) => {
+      // v3 (the one faulty validator n = 4 tolerates) and the follower f0 make up the same refusal.
+      await ack(fx, 'v3', { command, stage: 'refused', reason: 'expired: made up by v3', blockHash: null });
+      await ack(fx, 'f0', { command, stage: 'refused', reason: 'expired: made up by f0', blockHash: null });
+      await pause(1_500);
+      await ack(fx, 'v0', { command, stage: 'refused', reason: 'expired: said by v0', blockHash: null });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out.outcome).toBe('refused');
+    expect(out.reason).toMatch(/\(said by v0, v3\)$/);
+  }, 30_000);
+
+  it('a refusal said by three validators of power 1 of 16 is not believed; with the validator of power 10 it is', async () => {
+    // Seven validators, six of power 1 and one of 10: total 16, so validators holding up to 5 may be
+    // faulty, though by count f + 1 = 3.
+    const fx = await makeFleet({ fleet: 'trust-b', validators: 7, powers: [1, 1, 1, 1, 1, 1, 10], seed: 12 });
+    const r = await send(fx, 'b', async (_, command) => {
+      for (const v of ['v0', 'v1', 'v2']) await ack(fx, v, { command, stage: 'refused', reason: `unauthorized: made up by ${v}`, blockHash: null });
+      await pause(1_500);
+      await ack(fx, 'v6', { command, stage: 'refused', reason: 'unauthorized: said by v6', blockHash: null });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out.outcome).toBe('refused');
+    expect(out.reason).toMatch(/\(said by v0, v1, v2, v6\)$/);
+  }, 30_000);
+
+  it('a committed command that one validator and a follower call rejected is reported as the honest validators decided it', async () => {
+    const fx = await makeFleet({ fleet: 'trust-c', validators: 4, followers: 1, seed: 13 });
+    const r = await send(fx, 'c', async (envelope, command) => {
+      // A real commit: a block holding the command, certified by v0, v1 and v2.
+      const block = encodeBlock({ height: 7, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+      const blockHash = hash(block);
+      const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 7, round: 0, blockHash }));
+      const certificate = { height: 7, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+      await device.publishAsync(controlTopics(fx.fleet).proof(7), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+      for (const liar of ['v3', 'f0']) await ack(fx, liar, { command, stage: 'rejected', height: 7, reason: 'made up: geofence', blockHash });
+      await pause(1_500);
+      for (const honest of ['v0', 'v1']) await ack(fx, honest, { command, stage: 'accepted', height: 7, reason: '', blockHash });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { outcome: string; height: number; signers: string[] };
+    expect(out).toMatchObject({ outcome: 'accepted', height: 7, signers: ['v0', 'v1', 'v2'] });
+  }, 30_000);
+});
+
+describe('murmurctl send with a manifest copy that is not the one the block names', () => {
+  /** A block at height 9 holding `envelope`, naming `manifestHash`, certified by `signers`. */
+  function proofOf(fx: FleetFixture, envelope: Uint8Array, manifestHash: Uint8Array, signers: { id: string; sign: (m: Uint8Array) => Uint8Array }[]): { proof: Uint8Array; blockHash: Uint8Array } {
+    const block = encodeBlock({ height: 9, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash, appHash: zeroHash });
+    const blockHash = hash(block);
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 9, round: 0, blockHash }));
+    const signatures = [...signers].sort((x, y) => (x.id < y.id ? -1 : 1)).map((s) => ({ validator: s.id, signature: s.sign(msg) }));
+    return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
+  }
+
+  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async () => {
+    const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
+    // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
+    // and a validator v4 the copy does not know signs.
+    const newer = hash(new TextEncoder().encode('epoch 2'));
+    const v4 = keyPairFromSeed(new Uint8Array(32).fill(4));
+    const unknown = await send(fx, 'd1', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, [{ id: 'v0', sign: (m) => fx.signer('v0').sign(m) }, { id: 'v1', sign: (m) => fx.signer('v1').sign(m) }, { id: 'v4', sign: (m) => createSigner(v4).sign(m) }]);
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
+    const u = JSON.parse(unknown.stdout) as { unprovenAcks?: string[] };
+    expect(u.unprovenAcks?.join('\n')).toMatch(/certificate signer "v4" is not a validator at height 9; the block at height 9 names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, [0-9a-f]{16}\)/);
+
+    const taken = await send(fx, 'd2', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
+    const t = JSON.parse(taken.stdout) as { outcome: string; warnings?: string[] };
+    expect(t.outcome).toBe('accepted');
+    expect(t.warnings?.join('\n')).toMatch(/names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, .*get the current manifest/);
+  }, 40_000);
+});
