@@ -1,5 +1,6 @@
 // The command protocol on an in-memory link: resends with confirmation + 1 after a timeout, waits
-// through IN_PROGRESS, gives up with a 'timeout' error, and refuses a second command of the same id.
+// through IN_PROGRESS, gives up with a 'timeout' error, refuses a second command of the same id, and
+// takes only the ACK meant for it.
 
 import { describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
@@ -60,6 +61,27 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     const r = await client.long(22, [], { onProgress: (p) => progress.push(p) });
     expect(r.ok && r.value.sawInProgress).toBe(true);
     expect(progress).toEqual([10, 60]);
+  });
+
+  it('completes a command only with the ACK for its command id from the commanded component, addressed to us', async () => {
+    const [a, b] = pair();
+    const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+    const camera = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 100, heartbeat: hb }); // another component of the vehicle
+    const ack = (from: MavlinkEndpoint, command: number, result: number, targetSystem: number, targetComponent: number): void =>
+      from.send(Object.assign(new common.CommandAck(), { command, result, progress: 0, resultParam2: 0, targetSystem, targetComponent }));
+    fc.onMessage(({ msg }) => {
+      if (!(msg instanceof common.CommandLong)) return;
+      // Denials that are not ours come first: the same command id for another component of our
+      // system, the same id from the camera (no target fields, as older firmware sends), another id.
+      ack(fc, msg.command, common.MavResult.DENIED, 245, 192);
+      ack(camera, msg.command, common.MavResult.DENIED, 0, 0);
+      ack(fc, mavCmd.navLand, common.MavResult.DENIED, 245, 191);
+      setTimeout(() => ack(fc, msg.command, common.MavResult.ACCEPTED, 245, 191), 20);
+    });
+    const client = new CommandClient(gcs, { sysid: 1, compid: 1 }, { timeoutMs: 500, retries: 0, inProgressTimeoutMs: 1000 });
+    const r = await client.long(mavCmd.componentArmDisarm, [1]);
+    expect(r.ok ? r.value : r.error).toEqual({ command: mavCmd.componentArmDisarm, result: common.MavResult.ACCEPTED, attempts: 1, sawInProgress: false });
   });
 
   it('reports a denial by name, a timeout after the retries, and refuses a duplicate in flight', async () => {
