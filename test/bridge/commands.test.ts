@@ -7,22 +7,7 @@ import { common } from 'node-mavlink';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { CommandClient } from '../../firmware-bridge/mavlink/commands.js';
 import { MavlinkVehicle, mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
-
-/** Two transports joined back to back, delivering on the next tick. */
-function pair(): [ByteTransport, ByteTransport] {
-  const handlers: Array<Array<(b: Uint8Array) => void>> = [[], []];
-  const end = (me: number): ByteTransport => ({
-    name: `mem${me}`,
-    write: (b) => setImmediate(() => handlers[1 - me]?.forEach((h) => h(b))),
-    onData: (h) => {
-      handlers[me]?.push(h);
-      return () => undefined;
-    },
-    close: () => Promise.resolve(),
-  });
-  return [end(0), end(1)];
-}
+import { memoryPair as pair } from './memory-pair.js';
 
 const hb = () => ({ type: 2, autopilot: 12, baseMode: 0, customMode: 0, systemStatus: 3 });
 
