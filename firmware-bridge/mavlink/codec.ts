@@ -110,7 +110,10 @@ export function decodeMessage(frame: MavFrame): MavLinkData | null {
 
 export interface SplitterCounters {
   frames: number;
+  /** Candidate frames whose X.25 checksum (with CRC_EXTRA) did not match. */
   badCrc: number;
+  /** Candidate frames with an incompatibility flag we do not know (the spec: drop them). */
+  unknownFlags: number;
   unknownId: number;
   bytesDiscarded: number;
   /** Complete MAVLink 1 frames with a valid CRC, skipped whole. */
@@ -124,7 +127,7 @@ export interface SplitterCounters {
  */
 export class FrameSplitter {
   private buf: Buffer = Buffer.alloc(0);
-  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0 };
+  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownFlags: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0 };
 
   push(chunk: Uint8Array): MavFrame[] {
     const out: MavFrame[] = [];
@@ -160,7 +163,7 @@ export class FrameSplitter {
       const incompat = data[2] as number;
       if ((incompat & ~incompatSigned) !== 0) {
         // Unknown incompatibility flag: the spec says drop the frame; we resync one byte on.
-        this.counters.badCrc++;
+        this.counters.unknownFlags++;
         data = data.subarray(1);
         continue;
       }

@@ -62,7 +62,11 @@ export interface EndpointCounters {
   v1Frames: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
+  /** Signed frames not newer than the last of their stream, or opening a stream more than a minute
+   *  behind our timestamp (a recording replayed). */
   rejectedReplay: number;
+  /** Signed frames opening a new stream while signingStreamsMax streams are remembered already. */
+  rejectedStreamsFull: number;
 }
 
 interface PeerState {
@@ -85,7 +89,7 @@ export class MavlinkEndpoint {
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -232,7 +236,11 @@ export class MavlinkEndpoint {
     const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
     const ts = signatureTimestamp(frame);
     const last = this.lastSignTs.get(stream);
-    if (last === undefined ? this.lastSignTs.size >= signingStreamsMax || ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
+    if (last === undefined && this.lastSignTs.size >= signingStreamsMax) {
+      this.stats.rejectedStreamsFull++;
+      return false;
+    }
+    if (last === undefined ? ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
       this.stats.rejectedReplay++;
       return false;
     }

@@ -140,6 +140,19 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
     expect(ep.counters()).toMatchObject({ rejectedReplay: 2 });
   });
 
+  it('counts a new stream refused because 256 are remembered already apart from replays', () => {
+    const nowMs = Date.UTC(2026, 0, 1);
+    const { ep, push } = signedEndpoint(key, nowMs);
+    let seen = 0;
+    ep.onMessage(() => seen++);
+    const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
+    const ts = (nowMs - signingEpochMs) * 100;
+    // 257 current streams (systems 100-199, components 1-3): the last one finds the table full.
+    for (let i = 0; i < 257; i++) push(encodeFrame(hb, { sysid: 100 + (i % 100), compid: 1 + Math.floor(i / 100), seq: 0, signing: { key, linkId: 0, timestamp10us: ts + i } }));
+    expect(seen).toBe(256);
+    expect(ep.counters()).toMatchObject({ rejectedStreamsFull: 1, rejectedReplay: 0 });
+  });
+
   it('the simulated FC ignores a signed command recorded more than a minute ago, and obeys a current one', async () => {
     // The command is signed with the right key, from a stream the FC has not heard (as after its
     // restart); the FC acknowledges to its companion port, addressed to the sender's system id.
