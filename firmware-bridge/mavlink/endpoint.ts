@@ -20,6 +20,10 @@ import {
 const signingStreamsMax = 256;
 /** How far behind our timestamp a new signed stream may start: one minute, in 10 µs units. */
 const newStreamLag10us = 6_000_000;
+/** A partial frame held this long with no byte arriving is given up and its bytes rescanned (a stray
+ *  STX must not hold the frames behind it until its length fills). A flight controller writes a frame
+ *  in one go; the gaps inside one, even across a radio's air packets, are far shorter. */
+export const partialFrameIdleMsDefault = 250;
 
 export interface HeartbeatContent {
   readonly type: number; // MAV_TYPE
@@ -44,6 +48,8 @@ export interface EndpointOptions {
   readonly heartbeatsMissedMax?: number;
   readonly signing?: SigningPolicy;
   readonly nowMs?: () => number;
+  /** Quiet time after which a partial frame is given up and rescanned (default partialFrameIdleMsDefault). */
+  readonly partialFrameIdleMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -86,6 +92,7 @@ export class MavlinkEndpoint {
   private readonly lastSignTs = new Map<string, number>();
   private lastOwnTs = 0;
   private timer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
@@ -114,6 +121,8 @@ export class MavlinkEndpoint {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   send(msg: MavLinkData): void {
@@ -206,7 +215,29 @@ export class MavlinkEndpoint {
 
   private receive(chunk: Uint8Array): void {
     this.stats.bytesReceived += chunk.length;
-    for (const frame of this.splitter.push(chunk)) {
+    this.deliver(this.splitter.push(chunk));
+    this.watchPartialFrame();
+  }
+
+  /** While the splitter holds a partial frame, a quiet spell of partialFrameIdleMs gives it up. */
+  private watchPartialFrame(): void {
+    if (this.splitter.heldBytes === 0) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    } else if (this.idleTimer) {
+      this.idleTimer.refresh();
+    } else {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        this.deliver(this.splitter.flush());
+        this.watchPartialFrame();
+      }, this.o.partialFrameIdleMs ?? partialFrameIdleMsDefault);
+      this.idleTimer.unref();
+    }
+  }
+
+  private deliver(frames: readonly MavFrame[]): void {
+    for (const frame of frames) {
       if (frame.sysid === this.sysid && frame.compid === this.compid) continue; // our own echo
       if (!this.accept(frame)) continue;
       const msg = decodeMessage(frame);
