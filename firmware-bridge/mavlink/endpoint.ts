@@ -90,6 +90,7 @@ export class MavlinkEndpoint {
   private readonly linkHandlers = new Set<(e: LinkEvent) => void>();
   private readonly peers = new Map<number, PeerState>();
   private readonly lastSignTs = new Map<string, number>();
+  /** Our signing timestamp: the newest we sent, or accepted in a correctly signed frame. */
   private lastOwnTs = 0;
   private timer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -262,8 +263,9 @@ export class MavlinkEndpoint {
     }
     // Replay protection: per (sysid, compid, linkId) the timestamp must increase. A stream we have not
     // heard yet (all of them after we restart) must be no more than a minute behind our own timestamp,
-    // else a recorded session could be replayed in order; and a stream we cannot remember is refused
-    // (mavlink.io message signing, "Accepting Signed Packets"; the C library's mavlink_signature_check).
+    // else a recorded session could be replayed in order (one consistent with itself, as a recording
+    // is); and a stream we cannot remember is refused (mavlink.io message signing, "Accepting Signed
+    // Packets"; the C library's mavlink_signature_check).
     const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
     const ts = signatureTimestamp(frame);
     const last = this.lastSignTs.get(stream);
@@ -276,6 +278,10 @@ export class MavlinkEndpoint {
       return false;
     }
     this.lastSignTs.set(stream, ts);
+    // The spec's timestamp rule: a correctly signed frame that is ahead of us moves our timestamp up
+    // to its own. So a peer whose clock is more than a minute ahead accepts our frames once we have
+    // heard it, and one that is behind catches up once it accepts one of ours (as the C library does).
+    if (ts > this.lastOwnTs) this.lastOwnTs = ts;
     return true;
   }
 
