@@ -11,6 +11,13 @@ export function checkFlightAction(a: FlightAction): Result<void, DeviceError> {
   return why === null ? ok(undefined) : err(deviceError('rejected', `${a.type}: ${why}`));
 }
 
+/** The return altitude (FlightControl.setReturnAltitude), checked like an action's numbers: a NaN
+ *  would reach ArduPilot's RTL_ALT or PX4's RTL_RETURN_ALT as NaN, and no vehicle returns below home. */
+export function checkReturnAltitude(relAltM: number): Result<void, DeviceError> {
+  const why = finite('relAltM', relAltM) ?? (relAltM < 0 ? `relAltM must be 0 or more (metres above home), got ${relAltM}` : null);
+  return why === null ? ok(undefined) : err(deviceError('rejected', `setReturnAltitude: ${why}`));
+}
+
 function finite(name: string, v: number): string | null {
   return Number.isFinite(v) ? null : `${name} must be a finite number, got ${v}`;
 }

@@ -110,21 +110,50 @@ export function decodeMessage(frame: MavFrame): MavLinkData | null {
 
 export interface SplitterCounters {
   frames: number;
+  /** Candidate frames whose X.25 checksum (with CRC_EXTRA) did not match. */
   badCrc: number;
+  /** Candidate frames with an incompatibility flag we do not know (the spec: drop them). */
+  unknownFlags: number;
   unknownId: number;
   bytesDiscarded: number;
   /** Complete MAVLink 1 frames with a valid CRC, skipped whole. */
   v1Frames: number;
+  /** Partial frames given up because the stream went quiet (flush()). */
+  idleRescans: number;
 }
 
 /**
- * Splits a byte stream into checked MAVLink 2 frames. Its buffer never exceeds two frames; on a bad
- * CRC it skips one byte and rescans, so a corrupted length cannot swallow the frames behind it.
+ * Splits a byte stream into checked MAVLink 2 frames. It carries over at most one frame's bytes; on a
+ * bad CRC it skips one byte and rescans, so a corrupted length cannot swallow the frames behind it.
+ * A header is judged as soon as it is complete (unknown incompatibility flag or message id: skip one
+ * byte), before waiting for the length it names. A stray STX whose header passes (a known id; the
+ * length cannot be judged: a newer dialect's extensions make a payload longer than ours) holds the
+ * frames behind it until that many bytes came or flush() gives it up, which the endpoint calls when
+ * the stream goes quiet (pymavlink and the C library wait for the length too, with no rescan at all).
  * MAVLink 1 frames are counted and skipped whole (we speak only v2).
  */
 export class FrameSplitter {
   private buf: Buffer = Buffer.alloc(0);
-  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0 };
+  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownFlags: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0, idleRescans: 0 };
+
+  /** Bytes held for a frame not complete yet. */
+  get heldBytes(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * The stream went quiet with a partial frame held: gives up that candidate (skips its first byte)
+   * and rescans the rest, so the frames behind a stray STX come out without waiting for the bytes its
+   * length asks for. A genuine frame paused that long mid-way is lost, as to a bad CRC.
+   */
+  flush(): MavFrame[] {
+    if (this.buf.length === 0) return [];
+    this.counters.idleRescans++;
+    this.counters.bytesDiscarded++;
+    const rest = this.buf.subarray(1);
+    this.buf = Buffer.alloc(0);
+    return this.push(rest);
+  }
 
   push(chunk: Uint8Array): MavFrame[] {
     const out: MavFrame[] = [];
@@ -142,12 +171,16 @@ export class FrameSplitter {
         data = data.subarray(start);
       }
       if (data[0] === mavlinkMagicV1) {
-        if (data.length < 2) break;
+        if (data.length < headerBytesV1) break;
+        const extraV1 = magic[data[5] as number];
+        if (extraV1 === undefined) {
+          data = data.subarray(1);
+          continue;
+        }
         const totalV1 = headerBytesV1 + (data[1] as number) + checksumBytes;
         if (data.length < totalV1) break;
-        const extraV1 = magic[data[5] as number];
         const frameV1 = data.subarray(0, totalV1);
-        if (extraV1 !== undefined && x25crc(frameV1, 1, checksumBytes, extraV1) === frameV1.readUInt16LE(totalV1 - checksumBytes)) {
+        if (x25crc(frameV1, 1, checksumBytes, extraV1) === frameV1.readUInt16LE(totalV1 - checksumBytes)) {
           this.counters.v1Frames++;
           data = data.subarray(totalV1);
         } else {
@@ -160,12 +193,10 @@ export class FrameSplitter {
       const incompat = data[2] as number;
       if ((incompat & ~incompatSigned) !== 0) {
         // Unknown incompatibility flag: the spec says drop the frame; we resync one byte on.
-        this.counters.badCrc++;
+        this.counters.unknownFlags++;
         data = data.subarray(1);
         continue;
       }
-      const total = headerBytes + len + checksumBytes + (incompat & incompatSigned ? signatureBytes : 0);
-      if (data.length < total) break;
       const msgid = data.readUIntLE(7, 3);
       const extra = magic[msgid];
       if (extra === undefined) {
@@ -173,6 +204,8 @@ export class FrameSplitter {
         data = data.subarray(1);
         continue;
       }
+      const total = headerBytes + len + checksumBytes + (incompat & incompatSigned ? signatureBytes : 0);
+      if (data.length < total) break;
       const frame = data.subarray(0, total);
       if (x25crc(frame, 1, checksumBytes + signatureTrim(incompat), extra) !== frame.readUInt16LE(headerBytes + len)) {
         this.counters.badCrc++;

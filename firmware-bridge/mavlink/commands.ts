@@ -162,10 +162,18 @@ export class CommandClient {
     });
   }
 
+  /**
+   * An ACK completes the request for its command id only when it comes from the component we
+   * commanded (any, when we addressed component 0) and is addressed to us: MAVLink 2's target_system
+   * and target_component extensions, 0 when a sender leaves them out (older firmware). Another
+   * component of our system (a second companion process) or of the vehicle's (a camera, a gimbal)
+   * may be answering the same command id to someone else on a shared link.
+   */
   private onMessage({ msg, frame }: ReceivedMessage): void {
     if (!(msg instanceof common.CommandAck) || frame.sysid !== this.target.sysid) return;
-    // Acks addressed to someone else on a shared link are not ours (0 = broadcast, older firmware).
+    if (this.target.compid !== 0 && frame.compid !== this.target.compid) return;
     if (msg.targetSystem !== 0 && msg.targetSystem !== this.endpoint.sysid) return;
+    if (msg.targetComponent !== 0 && msg.targetComponent !== this.endpoint.compid) return;
     this.pending.get(msg.command)?.onAck(msg);
   }
 }

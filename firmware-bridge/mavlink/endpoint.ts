@@ -20,6 +20,10 @@ import {
 const signingStreamsMax = 256;
 /** How far behind our timestamp a new signed stream may start: one minute, in 10 µs units. */
 const newStreamLag10us = 6_000_000;
+/** A partial frame held this long with no byte arriving is given up and its bytes rescanned (a stray
+ *  STX must not hold the frames behind it until its length fills). A flight controller writes a frame
+ *  in one go; the gaps inside one, even across a radio's air packets, are far shorter. */
+export const partialFrameIdleMsDefault = 250;
 
 export interface HeartbeatContent {
   readonly type: number; // MAV_TYPE
@@ -44,6 +48,8 @@ export interface EndpointOptions {
   readonly heartbeatsMissedMax?: number;
   readonly signing?: SigningPolicy;
   readonly nowMs?: () => number;
+  /** Quiet time after which a partial frame is given up and rescanned (default partialFrameIdleMsDefault). */
+  readonly partialFrameIdleMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -62,7 +68,11 @@ export interface EndpointCounters {
   v1Frames: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
+  /** Signed frames not newer than the last of their stream, or opening a stream more than a minute
+   *  behind our timestamp (a recording replayed). */
   rejectedReplay: number;
+  /** Signed frames opening a new stream while signingStreamsMax streams are remembered already. */
+  rejectedStreamsFull: number;
 }
 
 interface PeerState {
@@ -80,12 +90,14 @@ export class MavlinkEndpoint {
   private readonly linkHandlers = new Set<(e: LinkEvent) => void>();
   private readonly peers = new Map<number, PeerState>();
   private readonly lastSignTs = new Map<string, number>();
+  /** Our signing timestamp: the newest we sent, or accepted in a correctly signed frame. */
   private lastOwnTs = 0;
   private timer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -110,6 +122,8 @@ export class MavlinkEndpoint {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   send(msg: MavLinkData): void {
@@ -202,7 +216,29 @@ export class MavlinkEndpoint {
 
   private receive(chunk: Uint8Array): void {
     this.stats.bytesReceived += chunk.length;
-    for (const frame of this.splitter.push(chunk)) {
+    this.deliver(this.splitter.push(chunk));
+    this.watchPartialFrame();
+  }
+
+  /** While the splitter holds a partial frame, a quiet spell of partialFrameIdleMs gives it up. */
+  private watchPartialFrame(): void {
+    if (this.splitter.heldBytes === 0) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    } else if (this.idleTimer) {
+      this.idleTimer.refresh();
+    } else {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        this.deliver(this.splitter.flush());
+        this.watchPartialFrame();
+      }, this.o.partialFrameIdleMs ?? partialFrameIdleMsDefault);
+      this.idleTimer.unref();
+    }
+  }
+
+  private deliver(frames: readonly MavFrame[]): void {
+    for (const frame of frames) {
       if (frame.sysid === this.sysid && frame.compid === this.compid) continue; // our own echo
       if (!this.accept(frame)) continue;
       const msg = decodeMessage(frame);
@@ -227,16 +263,25 @@ export class MavlinkEndpoint {
     }
     // Replay protection: per (sysid, compid, linkId) the timestamp must increase. A stream we have not
     // heard yet (all of them after we restart) must be no more than a minute behind our own timestamp,
-    // else a recorded session could be replayed in order; and a stream we cannot remember is refused
-    // (mavlink.io message signing, "Accepting Signed Packets"; the C library's mavlink_signature_check).
+    // else a recorded session could be replayed in order (one consistent with itself, as a recording
+    // is); and a stream we cannot remember is refused (mavlink.io message signing, "Accepting Signed
+    // Packets"; the C library's mavlink_signature_check).
     const stream = `${frame.sysid}/${frame.compid}/${signatureLinkId(frame)}`;
     const ts = signatureTimestamp(frame);
     const last = this.lastSignTs.get(stream);
-    if (last === undefined ? this.lastSignTs.size >= signingStreamsMax || ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
+    if (last === undefined && this.lastSignTs.size >= signingStreamsMax) {
+      this.stats.rejectedStreamsFull++;
+      return false;
+    }
+    if (last === undefined ? ts + newStreamLag10us < this.ownTimestamp() : ts <= last) {
       this.stats.rejectedReplay++;
       return false;
     }
     this.lastSignTs.set(stream, ts);
+    // The spec's timestamp rule: a correctly signed frame that is ahead of us moves our timestamp up
+    // to its own. So a peer whose clock is more than a minute ahead accepts our frames once we have
+    // heard it, and one that is behind catches up once it accepts one of ours (as the C library does).
+    if (ts > this.lastOwnTs) this.lastOwnTs = ts;
     return true;
   }
 

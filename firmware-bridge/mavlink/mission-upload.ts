@@ -1,6 +1,10 @@
 // Mission upload, the sender's side (mavlink.io/en/services/mission.html#uploading_mission):
 // MISSION_COUNT, then the vehicle pulls each MISSION_ITEM_INT with MISSION_REQUEST_INT(seq), then
 // MISSION_ACK. A silence longer than itemTimeoutMs resends our last message, up to `retries` times.
+// Only the commanded component's requests and ACKs addressed to us count (another GCS on the link may
+// be uploading too). A request for an item the mission does not have is an error: answered with
+// MISSION_ACK INVALID_SEQUENCE, which cancels the operation on both ends (the spec's "Errors"); any
+// item the mission has is sent when asked, in whatever order (out of sequence is not an error).
 
 import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
@@ -62,19 +66,26 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
       arm();
     };
     const off = endpoint.onMessage(({ msg, frame }) => {
-      if (frame.sysid !== target.sysid) return;
+      if (frame.sysid !== target.sysid || (target.compid !== 0 && frame.compid !== target.compid)) return;
       if (msg instanceof common.MissionRequestInt || msg instanceof common.MissionRequest) {
-        if (msg.missionType !== missionTypeMission) return;
+        if (msg.missionType !== missionTypeMission || !addressedTo(endpoint, msg)) return;
         const item = items[msg.seq];
         if (item === undefined) {
-          done(err(deviceError('rejected', `mission upload: vehicle asked for item ${msg.seq} of ${items.length}`)));
+          const ack = new common.MissionAck();
+          ack.targetSystem = frame.sysid;
+          ack.targetComponent = frame.compid;
+          ack.type = common.MavMissionResult.INVALID_SEQUENCE;
+          ack.missionType = missionTypeMission;
+          ack.opaqueId = 0;
+          endpoint.send(ack);
+          done(err(deviceError('rejected', `mission upload: the vehicle asked for item ${msg.seq}, but the mission has items 0-${items.length - 1}; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload`)));
           return;
         }
         silentRetries = 0;
         if (last instanceof common.MissionItemInt && last.seq === msg.seq) resends++; // re-request: our item was lost
         sendMsg(toMissionItemInt(item, msg.seq, target));
       } else if (msg instanceof common.MissionAck) {
-        if (msg.missionType !== missionTypeMission) return;
+        if (msg.missionType !== missionTypeMission || !addressedTo(endpoint, msg)) return;
         if (msg.type === common.MavMissionResult.ACCEPTED) done(ok({ items: items.length, resends, elapsedMs: Date.now() - started }));
         else done(err(deviceError('rejected', `mission upload: MISSION_ACK ${(common.MavMissionResult as unknown as Record<number, string>)[msg.type] ?? msg.type}`)));
       }
@@ -90,4 +101,9 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
     };
     sendMsg(count);
   });
+}
+
+/** Whether a message's target fields name this endpoint (0: any system or component). */
+function addressedTo(endpoint: MavlinkEndpoint, m: { readonly targetSystem: number; readonly targetComponent: number }): boolean {
+  return (m.targetSystem === 0 || m.targetSystem === endpoint.sysid) && (m.targetComponent === 0 || m.targetComponent === endpoint.compid);
 }

@@ -13,6 +13,7 @@ import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.
 import { uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
 import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
 import { ParamClient, returnAltitudeParam } from './params.js';
+import { checkReturnAltitude } from '../../hal/flight-action.js';
 
 export const mavCmd = {
   navWaypoint: 16,
@@ -240,6 +241,8 @@ export class MavlinkVehicle {
   /** The altitude return-to-launch flies home at (MAVSDK's set_return_to_launch_altitude): ArduPilot's
    *  RTL_ALT or PX4's RTL_RETURN_ALT, through the parameter protocol. */
   async setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
+    const bad = checkReturnAltitude(relAltM);
+    if (!bad.ok) return bad;
     const fam = this.family();
     if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
     const p = returnAltitudeParam(fam, relAltM);

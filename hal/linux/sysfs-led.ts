@@ -2,7 +2,7 @@
 // Blink and heartbeat use the kernel's "timer" and "heartbeat" triggers when the LED offers them,
 // and a software timer otherwise. (The GPIO character device needs ioctl(), i.e. native code.)
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { deviceError, type DeviceError, type LedPattern, type StatusLed } from '../devices.js';
@@ -25,13 +25,19 @@ export class SysfsLed implements StatusLed {
   private softTimer: NodeJS.Timeout | null = null;
   private readonly t0 = Date.now();
 
-  constructor(o: SysfsLedOptions) {
+  constructor(private readonly o: SysfsLedOptions) {
     if (!/^[A-Za-z0-9_:.-]+$/.test(o.name)) throw new Error(`LED name "${o.name}" is not a valid sysfs name`);
     this.dir = join(o.classDir ?? '/sys/class/leds', o.name);
   }
 
   start(): Promise<void> {
     if (!existsSync(join(this.dir, 'brightness'))) return Promise.reject(new Error(`no LED at ${this.dir} (brightness file missing)`));
+    // Both are written on every set(): a device that may not write them fails here, at start, saying
+    // why, rather than at its first health change. (Opening for writing changes nothing.)
+    for (const file of ['brightness', ...(existsSync(join(this.dir, 'trigger')) ? ['trigger'] : [])]) {
+      const why = this.notWritable(join(this.dir, file));
+      if (why !== null) return Promise.reject(new Error(why));
+    }
     this.max = Number(readFileSync(join(this.dir, 'max_brightness'), 'utf8').trim()) || 1;
     // The trigger file lists every trigger, the active one in brackets: "none [mmc0] timer heartbeat".
     this.triggers = existsSync(join(this.dir, 'trigger')) ? readFileSync(join(this.dir, 'trigger'), 'utf8').replace(/[[\]]/g, '').trim().split(/\s+/) : [];
@@ -87,6 +93,22 @@ export class SysfsLed implements StatusLed {
       return Number(readFileSync(join(this.dir, 'brightness'), 'utf8').trim()) > 0;
     } catch {
       return false;
+    }
+  }
+
+  /** Why this process may not write `path`, with the fix, or null when it may. */
+  private notWritable(path: string): string | null {
+    try {
+      closeSync(openSync(path, constants.O_WRONLY));
+      return null;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      if (code === 'EROFS') return `cannot write ${path} (EROFS): it is read-only to this service (systemd's ProtectSystem): add ReadWritePaths=${this.dir} in a drop-in (systemctl edit murmur)`;
+      if (code === 'EACCES' || code === 'EPERM') {
+        const files = '/sys%p/brightness /sys%p/trigger';
+        return `cannot write ${path} (${code}): give this user write access to the LED, e.g. the udev rule ACTION=="add", SUBSYSTEM=="leds", KERNEL=="${this.o.name}", RUN+="/bin/chgrp murmur ${files}", RUN+="/bin/chmod g+w ${files}"`;
+      }
+      return `cannot write ${path}: ${(e as Error).message}`;
     }
   }
 

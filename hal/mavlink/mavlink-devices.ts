@@ -19,7 +19,7 @@ import {
   type PositionSensor,
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
-import { checkFlightAction } from '../flight-action.js';
+import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 
 /** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
 export const mavlinkStaleMs = 3000;
@@ -129,6 +129,8 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
     return this.vehicle.execute(action);
   }
   setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
+    const bad = checkReturnAltitude(relAltM);
+    if (!bad.ok) return Promise.resolve(bad);
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return Promise.resolve(r);
     return this.vehicle.setReturnAltitude(relAltM);

@@ -21,7 +21,7 @@ import {
   type RangeSensor,
 } from '../devices.js';
 import { assertNever } from '../../runtime/lib/assert.js';
-import { checkFlightAction } from '../flight-action.js';
+import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 import { geoToLocal, localToGeo } from '../geo.js';
 import type { SimMultirotor } from './multirotor.js';
 
@@ -143,6 +143,8 @@ export class SimFlight extends SimDevice implements FlightControl {
 
   setReturnAltitudeNow(relAltM: number): Result<void, DeviceError> {
     if (!this.running) return err(deviceError('stopped', 'flight control is not started'));
+    const bad = checkReturnAltitude(relAltM);
+    if (!bad.ok) return bad;
     const r = this.vehicle.setReturnAltitude(relAltM);
     return r.ok ? ok(undefined) : err(deviceError('rejected', r.error));
   }

@@ -110,6 +110,8 @@ function deviceConfigSchemaFor(z: Zod) {
               serial: z.string().min(1),
               baud: z.number().int().min(1_200).max(4_000_000).default(921_600),
               autopilot: z.enum(['px4', 'ardupilot']).default('px4'),
+              // The MAVLink system id this device speaks as (its component is 191, onboard computer).
+              systemId: z.number().int().min(1).max(255).default(245),
             })
             .strict()
             .optional(),
@@ -241,6 +243,7 @@ const fixes: Readonly<Record<string, string>> = {
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',
   'hal.driver': 'use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none" (no flight hardware)',
   'hal.mavlink': 'set `hal.mavlink: { serial: /dev/ttyAMA0, baud: 921600, autopilot: px4 }` (autopilot px4 or ardupilot)',
+  'hal.mavlink.systemId': 'use a whole number from 1 to 255: the MAVLink system id this device speaks as (default 245; the flight controller\'s own, usually 1, makes the device a component of the vehicle)',
   'hal.gnss': 'set `hal.gnss: { driver: nmea, serial: /dev/ttyAMA0, baud: 9600 }` (an NMEA 0183 receiver on a serial port)',
   'hal.led': 'set `hal.led: { driver: sysfs, name: ACT }` (an LED under /sys/class/leds; classDir for another directory)',
   routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',

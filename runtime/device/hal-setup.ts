@@ -18,8 +18,8 @@ import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { NmeaGps } from '../../hal/linux/nmea-gps.js';
 import { SysfsLed } from '../../hal/linux/sysfs-led.js';
 
-/** The companion computer's MAVLink identity: MAV_COMP_ID_ONBOARD_COMPUTER on a GCS-range system id. */
-const companionSysid = 245;
+/** The companion computer's MAVLink component: MAV_COMP_ID_ONBOARD_COMPUTER (its system id is
+ *  hal.mavlink.systemId, 245 by default). */
 const companionCompid = 191;
 
 export interface Hal {
@@ -88,7 +88,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
     const port = deferredSerial({ path: m.serial, baudRate: m.baud });
     const endpoint = new MavlinkEndpoint({
       transport: port,
-      sysid: companionSysid,
+      sysid: m.systemId,
       compid: companionCompid,
       heartbeatIntervalMs: 1000,
       heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID

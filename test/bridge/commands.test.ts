@@ -1,27 +1,13 @@
 // The command protocol on an in-memory link: resends with confirmation + 1 after a timeout, waits
-// through IN_PROGRESS, gives up with a 'timeout' error, and refuses a second command of the same id.
+// through IN_PROGRESS, gives up with a 'timeout' error, refuses a second command of the same id, and
+// takes only the ACK meant for it.
 
 import { describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { CommandClient } from '../../firmware-bridge/mavlink/commands.js';
 import { MavlinkVehicle, mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
-
-/** Two transports joined back to back, delivering on the next tick. */
-function pair(): [ByteTransport, ByteTransport] {
-  const handlers: Array<Array<(b: Uint8Array) => void>> = [[], []];
-  const end = (me: number): ByteTransport => ({
-    name: `mem${me}`,
-    write: (b) => setImmediate(() => handlers[1 - me]?.forEach((h) => h(b))),
-    onData: (h) => {
-      handlers[me]?.push(h);
-      return () => undefined;
-    },
-    close: () => Promise.resolve(),
-  });
-  return [end(0), end(1)];
-}
+import { memoryPair as pair } from './memory-pair.js';
 
 const hb = () => ({ type: 2, autopilot: 12, baseMode: 0, customMode: 0, systemStatus: 3 });
 
@@ -60,6 +46,27 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     const r = await client.long(22, [], { onProgress: (p) => progress.push(p) });
     expect(r.ok && r.value.sawInProgress).toBe(true);
     expect(progress).toEqual([10, 60]);
+  });
+
+  it('completes a command only with the ACK for its command id from the commanded component, addressed to us', async () => {
+    const [a, b] = pair();
+    const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+    const camera = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 100, heartbeat: hb }); // another component of the vehicle
+    const ack = (from: MavlinkEndpoint, command: number, result: number, targetSystem: number, targetComponent: number): void =>
+      from.send(Object.assign(new common.CommandAck(), { command, result, progress: 0, resultParam2: 0, targetSystem, targetComponent }));
+    fc.onMessage(({ msg }) => {
+      if (!(msg instanceof common.CommandLong)) return;
+      // Denials that are not ours come first: the same command id for another component of our
+      // system, the same id from the camera (no target fields, as older firmware sends), another id.
+      ack(fc, msg.command, common.MavResult.DENIED, 245, 192);
+      ack(camera, msg.command, common.MavResult.DENIED, 0, 0);
+      ack(fc, mavCmd.navLand, common.MavResult.DENIED, 245, 191);
+      setTimeout(() => ack(fc, msg.command, common.MavResult.ACCEPTED, 245, 191), 20);
+    });
+    const client = new CommandClient(gcs, { sysid: 1, compid: 1 }, { timeoutMs: 500, retries: 0, inProgressTimeoutMs: 1000 });
+    const r = await client.long(mavCmd.componentArmDisarm, [1]);
+    expect(r.ok ? r.value : r.error).toEqual({ command: mavCmd.componentArmDisarm, result: common.MavResult.ACCEPTED, attempts: 1, sawInProgress: false });
   });
 
   it('reports a denial by name, a timeout after the retries, and refuses a duplicate in flight', async () => {

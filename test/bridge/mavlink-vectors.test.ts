@@ -117,6 +117,17 @@ describe('MAVLink 2 against the specification', () => {
     }
   });
 
+  it('counts a frame with an incompatibility flag it does not know as such, apart from checksum failures', () => {
+    const good = encodeFrame(position(), hdr);
+    const flagged = Buffer.from(good);
+    flagged[2] = 0x02; // a flag after "signed" (0x01): the spec says drop the frame
+    const corrupt = Buffer.from(good);
+    corrupt[good.length - 1]! ^= 0xff; // the checksum's high byte
+    const s = new FrameSplitter();
+    expect(s.push(Buffer.concat([flagged, corrupt, good])).map((f) => f.bytes)).toEqual([good]);
+    expect(s.counters).toMatchObject({ frames: 1, unknownFlags: 1, badCrc: 1 });
+  });
+
   it('splits every frame of one large read (5,000 frames in one chunk)', () => {
     const frames = Array.from({ length: 5000 }, (_, i) => encodeFrame(position(), { ...hdr, seq: i }));
     const out = new FrameSplitter().push(Buffer.concat(frames));

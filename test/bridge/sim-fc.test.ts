@@ -104,6 +104,11 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     const bad = await vehicle.setReturnAltitude(500);
     expect(!bad.ok && bad.error.message).toBe('PARAM_SET RTL_RETURN_ALT=500: the vehicle holds 14');
     expect(texts.some((t) => t.includes('return altitude must be in'))).toBe(true);
+    // Not a number is refused before any PARAM_SET goes out (sent, PX4 would store RTL_RETURN_ALT = NaN).
+    const answers = values.length;
+    expect(await vehicle.setReturnAltitude(Number.NaN)).toEqual({ ok: false, error: { code: 'rejected', message: 'setReturnAltitude: relAltM must be a finite number, got NaN' } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(values.length).toBe(answers);
     off();
   });
 

@@ -2,7 +2,7 @@
 // the simulated FC (its own process) and the companion share a key; a sender without the key, or
 // with a wrong one, is ignored by the FC. Also: mode encodings for PX4 and ArduPilot.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { common, minimal } from 'node-mavlink';
 import { encodeFrame, signingEpochMs } from '../../firmware-bridge/mavlink/codec.js';
@@ -13,6 +13,7 @@ import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
+import { memoryPair } from './memory-pair.js';
 
 
 /** Our endpoint with signing required, on an in-memory transport: `push` feeds it bytes as received. */
@@ -36,6 +37,42 @@ function signedEndpoint(key: Uint8Array, nowMs: number): { ep: MavlinkEndpoint; 
   });
   return { ep, push: (b) => fed.forEach((h) => h(b)) };
 }
+
+describe('signed streams whose clocks are more than a minute apart', () => {
+  /** Two signed endpoints on an in-memory link, each on its own clock: the FC's `fcAheadMs` ahead. */
+  function clocksApart(fcAheadMs: number): { host: MavlinkEndpoint; fc: MavlinkEndpoint } {
+    const [a, b] = memoryPair();
+    const key = randomBytes(32);
+    const hb = () => ({ type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3 });
+    const host = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb, heartbeatIntervalMs: 50, signing: { key, linkId: 1 } });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb, heartbeatIntervalMs: 50, signing: { key, linkId: 0 }, nowMs: () => Date.now() + fcAheadMs });
+    onTestFinished(() => {
+      host.stop();
+      fc.stop();
+    });
+    return { host, fc };
+  }
+
+  it('a flight controller 10 minutes behind is refused, then heard once it has taken our timestamp from our frames', async () => {
+    const { host, fc } = clocksApart(-600_000);
+    fc.start(); // its first frames are refused: a new stream that far behind may be a recording
+    await new Promise((r) => setTimeout(r, 120));
+    expect(host.isPeerUp(1)).toBe(false);
+    expect(host.counters().rejectedReplay).toBeGreaterThan(0);
+    host.start();
+    await waitFor('the FC heard by the host', () => host.isPeerUp(1), 2000);
+  });
+
+  it('a flight controller 10 minutes ahead accepts our frames once we have taken its timestamp from its frames', async () => {
+    const { host, fc } = clocksApart(600_000);
+    host.start();
+    await new Promise((r) => setTimeout(r, 120));
+    expect(fc.isPeerUp(245)).toBe(false);
+    expect(fc.counters().rejectedReplay).toBeGreaterThan(0);
+    fc.start();
+    await waitFor('the host heard by the FC', () => fc.isPeerUp(245), 2000);
+  });
+});
 
 describe('flight modes', () => {
   it('round-trip through PX4 custom_mode (main << 16 | sub << 24) and ArduCopter mode numbers', () => {
@@ -138,6 +175,19 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
     push(encodeFrame(hb, { sysid: 2, compid: 1, seq: 0, signing: { key, linkId: 0, timestamp10us: ts(nowMs - 30_000) } }));
     expect(seen).toBe(1);
     expect(ep.counters()).toMatchObject({ rejectedReplay: 2 });
+  });
+
+  it('counts a new stream refused because 256 are remembered already apart from replays', () => {
+    const nowMs = Date.UTC(2026, 0, 1);
+    const { ep, push } = signedEndpoint(key, nowMs);
+    let seen = 0;
+    ep.onMessage(() => seen++);
+    const hb = Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 });
+    const ts = (nowMs - signingEpochMs) * 100;
+    // 257 current streams (systems 100-199, components 1-3): the last one finds the table full.
+    for (let i = 0; i < 257; i++) push(encodeFrame(hb, { sysid: 100 + (i % 100), compid: 1 + Math.floor(i / 100), seq: 0, signing: { key, linkId: 0, timestamp10us: ts + i } }));
+    expect(seen).toBe(256);
+    expect(ep.counters()).toMatchObject({ rejectedStreamsFull: 1, rejectedReplay: 0 });
   });
 
   it('the simulated FC ignores a signed command recorded more than a minute ago, and obeys a current one', async () => {

@@ -196,12 +196,20 @@ export function flightConformance(driver: string, make: () => Promise<Harness<Fl
         await h.close();
       }
     });
-    it('sets the return-to-launch altitude and refuses one the vehicle cannot fly, naming the value', async () => {
+    it('refuses a return altitude that is not finite or below home, sets one, and refuses one the vehicle cannot fly, naming the value', async () => {
       const h = await make();
       const d = h.device;
       try {
         await d.start();
         await until(h, 'a first state', () => d.state().ok, 5000);
+        // Refused at the HAL's edge, naming the value, as an action's numbers are: NaN would reach the
+        // autopilot's RTL_ALT or RTL_RETURN_ALT as NaN.
+        const refused: Array<[number, string]> = [
+          [Number.NaN, 'setReturnAltitude: relAltM must be a finite number, got NaN'],
+          [Number.POSITIVE_INFINITY, 'setReturnAltitude: relAltM must be a finite number, got Infinity'],
+          [-5, 'setReturnAltitude: relAltM must be 0 or more (metres above home), got -5'],
+        ];
+        for (const [altM, message] of refused) expect(await d.setReturnAltitude(altM)).toEqual({ ok: false, error: { code: 'rejected', message } });
         const r = await d.setReturnAltitude(12);
         expect(r.ok, r.ok ? '' : r.error.message).toBe(true);
         const bad = await d.setReturnAltitude(1000);

@@ -3,6 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
+import { createHal } from '../../runtime/device/hal-setup.js';
+import { FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
+import { openSerial } from '../../firmware-bridge/transport.js';
+import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
+import { waitFor } from '../bridge/companion.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 const parse = (hal: string) => parseDeviceConfig(`${base}${hal}\n`, 'device.yaml');
@@ -24,6 +29,38 @@ describe('device.yaml hal section', () => {
   it('refuses one serial port for both the flight controller and the GNSS receiver', () => {
     const r = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0 }, gnss: { driver: nmea, serial: /dev/ttyAMA0 } }');
     expect(r.ok ? 'accepted' : r.error).toBe('device.yaml: hal.gnss.serial: /dev/ttyAMA0 is also hal.mavlink.serial; a port carries one of them: give the receiver its own port, or remove hal.gnss to use the flight controller\'s position');
+  });
+
+  it('refuses a MAVLink system id outside 1-255, naming hal.mavlink.systemId and the range', () => {
+    const fix = 'use a whole number from 1 to 255: the MAVLink system id this device speaks as (default 245; the flight controller\'s own, usually 1, makes the device a component of the vehicle)';
+    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['2.5', 'is 2.5, expected a int']]) {
+      const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: ${value} } }`);
+      expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.systemId: ${got}; ${fix}`);
+    }
+    const dflt = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0 } }');
+    expect(dflt.ok && dflt.value.hal.mavlink?.systemId).toBe(245); // what the device always spoke as
+    const one = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: 1 } }');
+    expect(one.ok && one.value.hal.mavlink?.systemId).toBe(1);
+  });
+
+  it('the device speaks to its flight controller as hal.mavlink.systemId (read off a pty)', async () => {
+    const pty = await startPtyPair();
+    const fcSide = await openSerial({ path: pty.b, baudRate: 921_600 });
+    const heard: Array<{ sysid: number; compid: number }> = [];
+    const splitter = new FrameSplitter();
+    fcSide.onData((c) => heard.push(...splitter.push(c).map((f) => ({ sysid: f.sysid, compid: f.compid }))));
+    const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, systemId: 7 } }`);
+    const hal = c.ok ? createHal(c.value, Date.now()) : null;
+    try {
+      if (hal === null) throw new Error(c.ok ? '' : c.error);
+      await hal.start();
+      await waitFor('the device\'s first HEARTBEAT', () => heard.length > 0, 3000);
+      expect(heard[0]).toEqual({ sysid: 7, compid: 191 });
+    } finally {
+      await hal?.stop();
+      await fcSide.close();
+      await pty.stop();
+    }
   });
 
   it('still accepts the documented combinations', () => {

@@ -3,7 +3,7 @@
 // Plus the NMEA parser itself: checksums, GGA/RMC fields, and refusals.
 
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSerial } from '../../firmware-bridge/transport.js';
@@ -135,6 +135,20 @@ describe('NMEA GPS driver on a pty: a receiver that is there but gives no fix', 
   });
 });
 
+/** Runs `f` as a user the file modes apply to: root may write any file, so as root (this machine's
+ *  tests) with the effective user and group `nobody` (65534), restored afterwards. */
+async function asUnprivileged<T>(f: () => Promise<T>): Promise<T> {
+  if (process.getuid?.() !== 0) return f();
+  process.setegid?.(65534);
+  process.seteuid?.(65534);
+  try {
+    return await f();
+  } finally {
+    process.seteuid?.(0);
+    process.setegid?.(0);
+  }
+}
+
 /** A directory shaped like /sys/class/leds/NAME with the files the kernel provides, removed when the test ends. */
 function fakeLedClass(): string {
   const root = mkdtempSync(join(tmpdir(), 'murmur-leds-'));
@@ -167,5 +181,18 @@ describe('sysfs LED driver', () => {
   it('refuses to start on a missing LED with a message naming the path', async () => {
     const led = new SysfsLed({ name: 'nope', classDir: fakeLedClass() });
     await expect(led.start()).rejects.toThrow(/no LED at .*nope/);
+  });
+
+  it('refuses to start on an LED whose brightness or trigger file this user may not write, naming the file and the fix', async () => {
+    const rule = (file: string): string =>
+      `cannot write ${file} (EACCES): give this user write access to the LED, e.g. the udev rule ACTION=="add", SUBSYSTEM=="leds", KERNEL=="status", RUN+="/bin/chgrp murmur /sys%p/brightness /sys%p/trigger", RUN+="/bin/chmod g+w /sys%p/brightness /sys%p/trigger"`;
+    for (const [readOnly, writable] of [['brightness', 'trigger'], ['trigger', 'brightness']] as const) {
+      const root = fakeLedClass();
+      for (const d of [root, join(root, 'status')]) chmodSync(d, 0o755);
+      chmodSync(join(root, 'status', readOnly), 0o444);
+      chmodSync(join(root, 'status', writable), 0o666);
+      const started = await asUnprivileged(() => new SysfsLed({ name: 'status', classDir: root }).start().then(() => 'started', (e: Error) => e.message));
+      expect(started).toBe(rule(join(root, 'status', readOnly)));
+    }
   });
 });

@@ -1,0 +1,92 @@
+// Mission upload against a flight controller scripted on an in-memory link, for what the simulated FC
+// never does: ask for an item the mission does not have (answered per the mission protocol with
+// MISSION_ACK INVALID_SEQUENCE, cancelling both ends), ask out of order, or share the link with
+// another ground station's transfer (requests and ACKs addressed to it are not ours).
+
+import { describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { uploadMission } from '../../firmware-bridge/mavlink/mission-upload.js';
+import { missionTypeMission, type MissionItem } from '../../firmware-bridge/mavlink/mission-item.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { memoryPair } from './memory-pair.js';
+
+const hb = () => ({ type: 2, autopilot: 12, baseMode: 0, customMode: 0, systemStatus: 3 });
+const gcs = { sysid: 245, compid: 191 };
+const items: MissionItem[] = [0, 1, 2].map((i) => ({ command: mavCmd.navWaypoint, latDeg: 47.3978 + i * 1e-4, lonDeg: 8.5456, relAltM: 10 }));
+
+/** Our endpoint and a flight controller (system 1, component 1) whose answers the test scripts. */
+function link(): { ours: MavlinkEndpoint; fc: MavlinkEndpoint; fromUs: Array<common.MissionItemInt | common.MissionAck> } {
+  const [a, b] = memoryPair();
+  const ours = new MavlinkEndpoint({ transport: a, ...gcs, heartbeat: hb });
+  const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+  const fromUs: Array<common.MissionItemInt | common.MissionAck> = [];
+  fc.onMessage(({ msg }) => {
+    if (msg instanceof common.MissionItemInt || msg instanceof common.MissionAck) fromUs.push(msg);
+  });
+  return { ours, fc, fromUs };
+}
+
+function request(fc: MavlinkEndpoint, seq: number, to: { sysid: number; compid: number } = gcs): void {
+  fc.send(Object.assign(new common.MissionRequestInt(), { targetSystem: to.sysid, targetComponent: to.compid, seq, missionType: missionTypeMission }));
+}
+
+function ack(fc: MavlinkEndpoint, type: common.MavMissionResult, to: { sysid: number; compid: number } = gcs): void {
+  fc.send(Object.assign(new common.MissionAck(), { targetSystem: to.sysid, targetComponent: to.compid, type, missionType: missionTypeMission, opaqueId: 0 }));
+}
+
+describe('mission upload: what the vehicle asks for', () => {
+  it('answers a request for an item the mission does not have with MISSION_ACK INVALID_SEQUENCE and ends the upload naming it', async () => {
+    const { ours, fc, fromUs } = link();
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount) request(fc, 0);
+      else if (msg instanceof common.MissionItemInt && msg.seq === 0) request(fc, 3); // a 3-item mission has 0-2
+    });
+    const r = await uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 2000, retries: 1 });
+    expect(r.ok ? 'accepted' : r.error).toEqual({
+      code: 'rejected',
+      message: 'mission upload: the vehicle asked for item 3, but the mission has items 0-2; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload',
+    });
+    await new Promise((res) => setTimeout(res, 20));
+    const acks = fromUs.filter((m) => m instanceof common.MissionAck);
+    expect(acks.map((m) => ({ type: m.type, missionType: m.missionType, targetSystem: m.targetSystem, targetComponent: m.targetComponent }))).toEqual([
+      { type: common.MavMissionResult.INVALID_SEQUENCE, missionType: missionTypeMission, targetSystem: 1, targetComponent: 1 },
+    ]);
+    expect(fromUs.filter((m) => m instanceof common.MissionItemInt).map((m) => m.seq)).toEqual([0]); // and nothing made up for item 3
+  });
+
+  it('sends any item the mission has when asked, in any order (out of sequence is not an error), and completes on ACCEPTED', async () => {
+    const { ours, fc, fromUs } = link();
+    const order = [0, 2, 1, 1, 2];
+    let next = 0;
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount || msg instanceof common.MissionItemInt) {
+        if (next < order.length) request(fc, order[next++] as number);
+        else ack(fc, common.MavMissionResult.ACCEPTED);
+      }
+    });
+    const r = await uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 2000, retries: 1 });
+    expect(r.ok && r.value.items).toBe(3);
+    expect(fromUs.filter((m) => m instanceof common.MissionItemInt).map((m) => m.seq)).toEqual(order);
+    expect(fromUs.filter((m) => m instanceof common.MissionAck)).toEqual([]);
+  });
+
+  it('ignores requests and ACKs addressed to another ground station on the same link', async () => {
+    const { ours, fc, fromUs } = link();
+    const other = { sysid: 255, compid: 190 };
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount) {
+        // The vehicle is also talking to another GCS: an item our mission does not have, and a refusal.
+        request(fc, 7, other);
+        ack(fc, common.MavMissionResult.DENIED, other);
+        request(fc, 0);
+      } else if (msg instanceof common.MissionItemInt) {
+        if (msg.seq < 2) request(fc, msg.seq + 1);
+        else ack(fc, common.MavMissionResult.ACCEPTED);
+      }
+    });
+    const r = await uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 2000, retries: 1 });
+    expect(r.ok ? r.value.items : r.error.message).toBe(3);
+    expect(fromUs.filter((m) => m instanceof common.MissionAck)).toEqual([]);
+  });
+});
