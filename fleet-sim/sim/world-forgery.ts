@@ -99,6 +99,7 @@ export class WorldForgery {
       now: this.host.now,
       checkTx: (b) => shell.edge.checkTx(b),
       committedAt: (k) => (chain.nonceSeen(k) ? chain.height : undefined),
+      liveCommands: () => chain.liveCommands,
     });
     this.ledger.onVerdict(hit.id, hit.f, r.verdict === 'pass' ? 'passed' : r.kind, device);
   }

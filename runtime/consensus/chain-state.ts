@@ -21,6 +21,11 @@ export interface CommittedEvidence {
   readonly committedAt: number;
 }
 
+/** Why a command is refused while the fleet keeps limits.seenNoncesMax live commands (block rule and intake). */
+export function commandsFullReason(live: number): string {
+  return `the fleet keeps ${live} commands within their lifetime, the most it holds (${limits.seenNoncesMax}); send it again once some expire, and give commands a shorter --ttl`;
+}
+
 /** A manifest takes effect two heights after the block that commits it (CometBFT's H+2 rule). */
 export const manifestDelayHeights = 2;
 
@@ -90,6 +95,11 @@ export class ChainState {
     return this.nonces.has(key);
   }
 
+  /** Commands committed and not yet expired (their nonces kept). */
+  get liveCommands(): number {
+    return this.nonces.size;
+  }
+
   evidenceSeen(key: string): boolean {
     return this.evidenceKeys.has(key);
   }
@@ -114,6 +124,9 @@ export class ChainState {
         if (this.nonces.has(tx.nonceKey) || inBlock?.has(tx.nonceKey)) return `command ${tx.nonceKey} was seen before`;
         if (timeMs >= tx.expiresAt) return `command ${tx.nonceKey} expired at ${tx.expiresAt}`;
         if (tx.issuedAt > timeMs + limits.clockSkewMsMax) return `command ${tx.nonceKey} is issued in the future`;
+        // The table keeps every command until it expires; a full one takes no more (the block's other
+        // keys count too: a few hundred at most against the bound, and the rule stays one comparison).
+        if (this.nonces.size + (inBlock?.size ?? 0) >= limits.seenNoncesMax) return commandsFullReason(this.nonces.size);
         inBlock?.add(tx.nonceKey);
         return null;
       case 'evidence':

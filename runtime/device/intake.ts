@@ -1,9 +1,10 @@
 // Command intake at the edge: before a command reaches the mempool, decide whether it is unsigned,
-// forged, unauthorized, expired or replayed, so the operator hears which and why (in a signed
+// forged, unauthorized, expired, replayed, invalid or one more than the fleet keeps (full), so the operator hears which and why (in a signed
 // "refused" ack) instead of a silent drop. Consensus re-checks everything itself; this only explains.
 
 import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
+import { commandsFullReason } from '../consensus/chain-state.js';
 import type { RejectedTx, CheckedTx } from '../consensus/types.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { parseCommandBody } from '../wire/command.js';
@@ -11,7 +12,7 @@ import { decodeEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import { kinds } from '../wire/kinds.js';
 
-export type RefusalKind = 'unsigned' | 'forged' | 'unauthorized' | 'expired' | 'replayed' | 'invalid';
+export type RefusalKind = 'unsigned' | 'forged' | 'unauthorized' | 'expired' | 'replayed' | 'invalid' | 'full';
 
 export type Intake =
   | { readonly verdict: 'pass' }
@@ -26,6 +27,8 @@ export interface IntakeContext {
   readonly checkTx: (bytes: Uint8Array) => CheckedTx | RejectedTx;
   /** Height at which (operator/nonce) was committed, if it was. */
   readonly committedAt: (nonceKey: string) => number | undefined;
+  /** Commands committed and not yet expired; at limits.seenNoncesMax no block takes another. */
+  readonly liveCommands: () => number;
 }
 
 export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
@@ -56,6 +59,8 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   if (at !== undefined) return refused('replayed', `command ${key} was already committed at height ${at}; sign a new command instead of resending this one`);
   if (now >= b.expiresAt) return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again`);
   if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms in the future; check the operator's clock`);
+  const live = ctx.liveCommands();
+  if (live >= limits.seenNoncesMax) return refused('full', commandsFullReason(live));
   return { verdict: 'pass' };
 }
 

@@ -85,6 +85,7 @@ export class MissionRunner {
       now: () => Date.now(),
       checkTx: (b) => shell.edge.checkTx(b),
       committedAt: (k) => this.committed.get(k) ?? (shell.core.chain.nonceSeen(k) ? shell.core.chain.height : undefined),
+      liveCommands: () => shell.core.chain.liveCommands,
     });
     if (r.verdict === 'pass') return true;
     // The same bytes usually arrive on both paths (link and control plane): explain them once.

@@ -76,7 +76,11 @@ export const limits = {
   lateVoteHeightsMax: 4, // vote sets of heights already left, kept to catch an equivocation that arrives late
   futureHeightMessagesMax: 512, // messages for height+1 buffered during the commit wait; overflow: dropped
   recentBlocksMax: 256, // committed blocks kept in memory to serve block sync (the most a node's syncWindowHeights may be); a peer further behind state-syncs
-  seenNoncesMax: 1_000_000, // committed (operator, nonce) pairs kept until they expire; overflow: assertion
+  // Committed (operator, nonce) pairs kept until they expire. A block rule refuses a command that would
+  // exceed it (chain-state.ts txProblem), so no input reaches the table's assertion; 64,000 of the
+  // longest keys (a 32-character operator id) take ~5 MB of a state snapshot, which must fit its 6 MiB
+  // (snapshotChunksMax). At the longest lifetime (1 h) that is ~17 commands/s sustained for an hour.
+  seenNoncesMax: 64_000,
   syncBlocksPerAnswerMax: 8, // blocks sent in answer to one status of a peer that is behind
   syncAheadBlocksMax: 8, // certified blocks kept for the heights just after the next one (they came out of order); further ones and overflow: dropped
   verifiedTxCacheMax: 2_048, // tx verdicts remembered (~700 B each), 4 full blocks' worth; overflow: the oldest is forgotten and re-verified if seen again

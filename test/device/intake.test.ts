@@ -15,11 +15,12 @@ let f: FleetFixture;
 const now = 1_800_000_000_000;
 let ctx: IntakeContext;
 const committed = new Map<string, number>();
+let live = 0;
 
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }] });
   const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
-  ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => committed.get(k) };
+  ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => committed.get(k), liveCommands: () => live };
 });
 
 function command(sender: string, opts: { nonce?: number; expiresAt?: number; signAs?: string } = {}): Uint8Array {
@@ -63,6 +64,16 @@ describe('command intake', () => {
     const r = intakeCommand(c, ctx);
     expect(r).toMatchObject({ verdict: 'refused', kind: 'replayed', nonceHex: '03'.repeat(16) });
     if (r.verdict === 'refused') expect(r.reason).toContain('already committed at height 42');
+  });
+
+  it('says full while the fleet keeps the most live commands it holds, and passes again below', () => {
+    live = limits.seenNoncesMax;
+    const r = intakeCommand(command('op', { nonce: 4 }), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'full' });
+    if (r.verdict === 'refused') expect(r.reason).toBe(`full: the fleet keeps ${limits.seenNoncesMax} commands within their lifetime, the most it holds (${limits.seenNoncesMax}); send it again once some expire, and give commands a shorter --ttl`);
+    live = limits.seenNoncesMax - 1;
+    expect(intakeCommand(command('op', { nonce: 4 }), ctx)).toEqual({ verdict: 'pass' });
+    live = 0;
   });
 });
 
