@@ -8,7 +8,7 @@ import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
-import type { MavlinkEndpoint, ReceivedMessage } from './endpoint.js';
+import { isAbout, type MavlinkEndpoint, type ReceivedMessage } from './endpoint.js';
 
 export interface CommandTarget {
   readonly sysid: number;
@@ -72,7 +72,7 @@ export class CommandClient {
     // A vehicle that went silent answers nothing more: end what waits on it now, not after the
     // retries or the progress timeout (up to inProgressTimeoutMs) run out.
     endpoint.onLink((e) => {
-      if (e.type !== 'lost' || e.sysid !== target.sysid) return;
+      if (e.type !== 'lost' || !isAbout(e, target)) return;
       for (const p of [...this.pending.values()]) p.resolve(err(deviceError('timeout', lostMessage(p.name, endpoint))));
     });
   }
@@ -111,7 +111,7 @@ export class CommandClient {
     const o = { ...this.defaults, ...options };
     const name = commandName(command);
     // Lost already: its loss will not be announced again to end the wait below.
-    if (this.endpoint.isPeerLost(this.target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage(name, this.endpoint))));
+    if (this.endpoint.isPeerLost(this.target.sysid, this.target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage(name, this.endpoint))));
     if (this.pending.has(command)) return Promise.resolve(err(deviceError('rejected', `${name} is already awaiting an ACK`)));
     if (this.pending.size >= limits.mavlinkCommandsPendingMax) return Promise.resolve(err(deviceError('rejected', 'too many commands awaiting an ACK')));
     return new Promise((resolve) => {

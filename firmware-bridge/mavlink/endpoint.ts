@@ -57,7 +57,15 @@ export interface ReceivedMessage {
   readonly frame: MavFrame;
 }
 
-export type LinkEvent = { readonly type: 'up' | 'lost'; readonly sysid: number };
+/** A component of a system came up or was lost: MAVLink's connection protocol tracks components by
+ *  (system, component) id, so a gimbal or camera heartbeating on the flight controller's system id
+ *  neither keeps the autopilot "up" nor stands in for it. */
+export type LinkEvent = { readonly type: 'up' | 'lost'; readonly sysid: number; readonly compid: number };
+
+/** Whether an event is about `target` (compid 0: any component of its system). */
+export function isAbout(e: LinkEvent, target: { readonly sysid: number; readonly compid: number }): boolean {
+  return e.sysid === target.sysid && (target.compid === 0 || e.compid === target.compid);
+}
 
 export interface EndpointCounters {
   framesSent: number;
@@ -76,10 +84,15 @@ export interface EndpointCounters {
 }
 
 interface PeerState {
+  readonly sysid: number;
+  readonly compid: number;
   lastHeartbeatMs: number;
   up: boolean;
   heartbeat: minimal.Heartbeat;
 }
+
+/** Peers are keyed by system and component id. */
+const peerKey = (sysid: number, compid: number): number => sysid * 256 + compid;
 
 export class MavlinkEndpoint {
   readonly sysid: number;
@@ -152,19 +165,40 @@ export class MavlinkEndpoint {
     return () => this.linkHandlers.delete(handler);
   }
 
-  /** The newest heartbeat of a peer that is currently up, or null. */
-  peer(sysid: number): minimal.Heartbeat | null {
-    const p = this.peers.get(sysid);
-    return p && p.up ? p.heartbeat : null;
+  /** The components heard of `sysid` (all of them, or just `compid` unless it is 0 or left out). */
+  private componentsOf(sysid: number, compid = 0): PeerState[] {
+    if (compid !== 0) {
+      const p = this.peers.get(peerKey(sysid, compid));
+      return p ? [p] : [];
+    }
+    return [...this.peers.values()].filter((p) => p.sysid === sysid);
   }
 
-  isPeerUp(sysid: number): boolean {
-    return this.peers.get(sysid)?.up ?? false;
+  /** The newest heartbeat of a component that is currently up (compid 0 or left out: any of the
+   *  system's, lowest component id first), or null. */
+  peer(sysid: number, compid = 0): minimal.Heartbeat | null {
+    const up = this.componentsOf(sysid, compid).filter((p) => p.up);
+    up.sort((a, b) => a.compid - b.compid);
+    return up[0]?.heartbeat ?? null;
   }
 
-  /** Whether a peer that was heard has since been declared lost (and not heard again). */
-  isPeerLost(sysid: number): boolean {
-    return this.peers.get(sysid)?.up === false;
+  /** Whether the component (compid 0 or left out: any component of the system) is up. */
+  isPeerUp(sysid: number, compid = 0): boolean {
+    return this.componentsOf(sysid, compid).some((p) => p.up);
+  }
+
+  /** Whether the component was heard and has since been declared lost (and not heard again); for a
+   *  whole system (compid 0 or left out), whether some component was heard and none is up. */
+  isPeerLost(sysid: number, compid = 0): boolean {
+    const c = this.componentsOf(sysid, compid);
+    return c.length > 0 && c.every((p) => !p.up);
+  }
+
+  /** Component ids of `sysid` whose HEARTBEAT we have heard, ascending. */
+  heardComponents(sysid: number): number[] {
+    return this.componentsOf(sysid)
+      .map((p) => p.compid)
+      .sort((a, b) => a - b);
   }
 
   counters(): Readonly<EndpointCounters> {
@@ -183,7 +217,7 @@ export class MavlinkEndpoint {
 
   /** System ids whose HEARTBEAT we have heard, ascending. */
   heardSystems(): number[] {
-    return [...this.peers.keys()].sort((a, b) => a - b);
+    return [...new Set([...this.peers.values()].map((p) => p.sysid))].sort((a, b) => a - b);
   }
 
   /** Our signing clock: 10 µs units since the signing epoch, never behind what we last sent. */
@@ -206,10 +240,10 @@ export class MavlinkEndpoint {
 
   private checkPeers(): void {
     const now = this.now();
-    for (const [sysid, p] of [...this.peers.entries()].sort((a, b) => a[0] - b[0])) {
+    for (const [, p] of [...this.peers.entries()].sort((a, b) => a[0] - b[0])) {
       if (p.up && now - p.lastHeartbeatMs > this.missedMax * this.intervalMs) {
         p.up = false;
-        for (const h of this.linkHandlers) h({ type: 'lost', sysid });
+        for (const h of this.linkHandlers) h({ type: 'lost', sysid: p.sysid, compid: p.compid });
       }
     }
   }
@@ -244,7 +278,7 @@ export class MavlinkEndpoint {
       const msg = decodeMessage(frame);
       if (msg === null) continue;
       this.stats.framesReceived++;
-      if (msg instanceof minimal.Heartbeat) this.noteHeartbeat(frame.sysid, msg);
+      if (msg instanceof minimal.Heartbeat) this.noteHeartbeat(frame.sysid, frame.compid, msg);
       for (const h of this.handlers) h({ msg, frame });
     }
   }
@@ -285,19 +319,19 @@ export class MavlinkEndpoint {
     return true;
   }
 
-  private noteHeartbeat(sysid: number, hb: minimal.Heartbeat): void {
-    const p = this.peers.get(sysid);
+  private noteHeartbeat(sysid: number, compid: number, hb: minimal.Heartbeat): void {
+    const p = this.peers.get(peerKey(sysid, compid));
     const now = this.now();
     if (p) {
       p.lastHeartbeatMs = now;
       p.heartbeat = hb;
       if (!p.up) {
         p.up = true;
-        for (const h of this.linkHandlers) h({ type: 'up', sysid });
+        for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
       }
     } else if (this.peers.size < 64) {
-      this.peers.set(sysid, { lastHeartbeatMs: now, up: true, heartbeat: hb });
-      for (const h of this.linkHandlers) h({ type: 'up', sysid });
+      this.peers.set(peerKey(sysid, compid), { sysid, compid, lastHeartbeatMs: now, up: true, heartbeat: hb });
+      for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
     }
   }
 }

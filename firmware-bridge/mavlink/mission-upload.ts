@@ -10,7 +10,7 @@ import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
-import type { MavlinkEndpoint } from './endpoint.js';
+import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { lostMessage, type CommandTarget } from './commands.js';
 import { missionTypeMission, toMissionItemInt, type MissionItem } from './mission-item.js';
 
@@ -33,7 +33,7 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
     return Promise.resolve(err(deviceError('rejected', `a mission needs 1..${limits.missionItemsMax} items, got ${items.length}`)));
   }
   // Lost already: its loss will not be announced again to end the resends below.
-  if (endpoint.isPeerLost(target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
+  if (endpoint.isPeerLost(target.sysid, target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
   const started = Date.now();
   return new Promise((resolve) => {
     let resends = 0;
@@ -91,7 +91,7 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
       }
     });
     const offLink = endpoint.onLink((e) => {
-      if (e.type === 'lost' && e.sysid === target.sysid) done(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
+      if (e.type === 'lost' && isAbout(e, target)) done(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
     });
     const done = (r: Result<UploadReport, DeviceError>): void => {
       if (timer) clearTimeout(timer);

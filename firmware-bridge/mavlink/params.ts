@@ -6,7 +6,7 @@
 import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { deviceError, type DeviceError } from '../../hal/devices.js';
-import type { MavlinkEndpoint, ReceivedMessage } from './endpoint.js';
+import { isAbout, type MavlinkEndpoint, type ReceivedMessage } from './endpoint.js';
 import { lostMessage, type CommandTarget } from './commands.js';
 
 /** MAV_PARAM_TYPE values used here. ArduPilot encodes integers by C cast into the float field (its
@@ -36,7 +36,7 @@ export class ParamClient {
   ) {
     endpoint.onMessage((m) => this.onMessage(m));
     endpoint.onLink((e) => {
-      if (e.type !== 'lost' || e.sysid !== target.sysid) return;
+      if (e.type !== 'lost' || !isAbout(e, target)) return;
       for (const [id, p] of [...this.pending.entries()]) p.fail(lostMessage(`PARAM_SET ${id}`, endpoint));
     });
   }
@@ -44,7 +44,7 @@ export class ParamClient {
   /** Sets `id` to `value`; resolves with the value the vehicle confirmed, or why it was not set. */
   set(id: string, value: number, type: MavParamTypeUsed): Promise<Result<number, DeviceError>> {
     if (id.length === 0 || id.length > 16) return Promise.resolve(err(deviceError('rejected', `parameter id "${id}" must be 1-16 characters`)));
-    if (this.endpoint.isPeerLost(this.target.sysid)) return Promise.resolve(err(deviceError('timeout', lostMessage(`PARAM_SET ${id}`, this.endpoint))));
+    if (this.endpoint.isPeerLost(this.target.sysid, this.target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage(`PARAM_SET ${id}`, this.endpoint))));
     if (this.pending.has(id)) return Promise.resolve(err(deviceError('rejected', `parameter ${id} is already being set`)));
     return new Promise((resolve) => {
       let attempts = 0;

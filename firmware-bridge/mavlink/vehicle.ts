@@ -7,7 +7,7 @@ import { common, minimal } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { assertNever } from '../../runtime/lib/assert.js';
 import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type LandedState, type Vec3 } from '../../hal/devices.js';
-import type { MavlinkEndpoint } from './endpoint.js';
+import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
 import { uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
@@ -92,7 +92,9 @@ export class MavlinkVehicle {
     this.params = new ParamClient(endpoint, this.target, { timeoutMs: options.command?.timeoutMs ?? 1000, retries: options.command?.retries ?? 3 });
     this.setpointRateHz = Math.max(2.5, options.setpointRateHz ?? 5);
     endpoint.onMessage(({ msg, frame }) => {
-      if (frame.sysid !== this.target.sysid) return;
+      // The flight controller's own messages only: a gimbal, camera or companion computer on its system
+      // id sends HEARTBEATs (and may send ATTITUDE) of its own, which must not stand for the autopilot's.
+      if (frame.sysid !== this.target.sysid || (this.target.compid !== 0 && frame.compid !== this.target.compid)) return;
       const t = this.telemetry;
       if (msg instanceof common.GlobalPositionInt) t.position = msg;
       else if (msg instanceof common.GpsRawInt) t.gpsRaw = msg;
@@ -113,7 +115,7 @@ export class MavlinkVehicle {
       t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name] = Date.now();
     });
     endpoint.onLink((e) => {
-      if (e.type === 'lost' && e.sysid === this.target.sysid) this.imuAsked = false; // a rebooted FC forgets
+      if (e.type === 'lost' && isAbout(e, this.target)) this.imuAsked = false; // a rebooted FC forgets
     });
   }
 
@@ -152,6 +154,8 @@ export class MavlinkVehicle {
     // Other components of our own system (a camera, a second companion process) are not candidates.
     const others = e.heardSystems().filter((s) => s !== this.target.sysid && s !== e.sysid);
     if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}`;
+    const components = e.heardComponents(this.target.sysid);
+    if (components.length > 0) return `HEARTBEATs arrive on ${on} from system ${this.target.sysid} component ${components.join(', ')} only, but the flight controller is expected as component ${this.target.compid} (an autopilot is component 1; a gimbal, camera or companion computer is not one)`;
     if (c.v1Frames > 0) return `the flight controller sends MAVLink 1 (${c.v1Frames} frames on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;
     if (c.rejectedUnsigned > 0) return `${c.rejectedUnsigned} unsigned frames refused on ${on}: a signing key is set here but the flight controller does not sign`;
     if (c.rejectedSignature > 0) return `${c.rejectedSignature} frames with a wrong signature refused on ${on}: the signing keys differ`;
@@ -161,7 +165,7 @@ export class MavlinkVehicle {
   }
 
   connected(): boolean {
-    return this.endpoint.isPeerUp(this.target.sysid);
+    return this.endpoint.isPeerUp(this.target.sysid, this.target.compid);
   }
 
   armed(): boolean {
