@@ -98,7 +98,7 @@ export class WorldForgery {
       fleet: this.host.fleet,
       now: this.host.now,
       checkTx: (b) => shell.edge.checkTx(b),
-      committedAt: (k) => (chain.nonceSeen(k) ? chain.height : undefined),
+      committedAt: (k) => (chain.nonceSeen(k) ? { height: chain.height, exact: false } : undefined),
       liveCommands: () => chain.liveCommands,
     });
     this.ledger.onVerdict(hit.id, hit.f, r.verdict === 'pass' ? 'passed' : r.kind, device);

@@ -50,6 +50,9 @@ function table(rows: string[][]): string {
 export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string[]): Promise<number> {
   const a = parse(argv, { ...commonOptions, count: { type: 'string' }, node: { type: 'string' } }, viewUsage);
   if (a.values.help) return void process.stdout.write(viewUsage + '\n'), exitCodes.ok;
+  // Each verb takes only its own options: one it would ignore is a mistake worth saying.
+  if (a.values.count !== undefined && verb !== 'watch') throw new CliError(`--count is an option of watch, not of ${verb}`, exitCodes.usage);
+  if (a.values.node !== undefined && verb !== 'log') throw new CliError(`--node is an option of log, not of ${verb}`, exitCodes.usage);
   await initCrypto();
   const { manifest } = loadManifest(a.values.manifest);
   const url = brokerUrl(a.values.broker);
@@ -147,7 +150,7 @@ function mostCommon(xs: readonly string[]): string {
 
 async function watch(url: string, fleet: string, count: string | undefined, timeoutMs: number, json: boolean): Promise<number> {
   const max = count === undefined ? Infinity : Number(count);
-  if (!(max > 0)) throw new CliError('--count must be a positive number', exitCodes.usage);
+  if (!(Number.isInteger(max) && max > 0) && max !== Infinity) throw new CliError(`--count must be a whole number of messages, at least 1, is "${count}"`, exitCodes.usage);
   const client = await connect(url, 'murmurctl-watch', 5_000);
   const prefix = `${fleetPrefix(fleet)}/json/`;
   let seen = 0;

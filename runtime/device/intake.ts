@@ -25,8 +25,9 @@ export interface IntakeContext {
   readonly fleet: string;
   readonly now: () => number;
   readonly checkTx: (bytes: Uint8Array) => CheckedTx | RejectedTx;
-  /** Height at which (operator/nonce) was committed, if it was. */
-  readonly committedAt: (nonceKey: string) => number | undefined;
+  /** Where (operator/nonce) was committed, if it was: its height, or (exact false) only a height by
+   *  which it was (the chain's nonces, after a restore or once the exact record was forgotten). */
+  readonly committedAt: (nonceKey: string) => { readonly height: number; readonly exact: boolean } | undefined;
   /** Commands committed and not yet expired; at limits.seenNoncesMax no block takes another. */
   readonly liveCommands: () => number;
 }
@@ -56,8 +57,13 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   const now = ctx.now();
   const key = `${e.sender}/${nonceHex}`;
   const at = ctx.committedAt(key);
-  if (at !== undefined) return refused('replayed', `command ${key} was already committed at height ${at}; sign a new command instead of resending this one`);
-  if (now >= b.expiresAt) return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again`);
+  if (at !== undefined) return refused('replayed', `command ${key} was already committed ${at.exact ? 'at' : 'by'} height ${at.height}; sign a new command instead of resending this one`);
+  if (now >= b.expiresAt) {
+    // A copy that waited (a broker's queue, a replay) and a command signed a moment ago on a clock
+    // behind this one look alike here: say both.
+    const ttlS = Math.round((b.expiresAt - b.issuedAt) / 1000);
+    return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again (if a command signed just now is refused so, the operator's clock is behind this device's by more than its ${ttlS} s lifetime: it was signed at ${new Date(b.issuedAt).toISOString()} by the operator's clock)`);
+  }
   if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms in the future; check the operator's clock`);
   const live = ctx.liveCommands();
   if (live >= limits.seenNoncesMax) return refused('full', commandsFullReason(live));

@@ -84,7 +84,11 @@ export class MissionRunner {
       fleet: this.o.fleet,
       now: () => Date.now(),
       checkTx: (b) => shell.edge.checkTx(b),
-      committedAt: (k) => this.committed.get(k) ?? (shell.core.chain.nonceSeen(k) ? shell.core.chain.height : undefined),
+      committedAt: (k) => {
+        const at = this.committed.get(k);
+        if (at !== undefined) return { height: at, exact: true };
+        return shell.core.chain.nonceSeen(k) ? { height: shell.core.chain.height, exact: false } : undefined;
+      },
       liveCommands: () => shell.core.chain.liveCommands,
     });
     if (r.verdict === 'pass') return true;

@@ -119,6 +119,15 @@ describe('durations', () => {
   });
 });
 
+describe('view options', () => {
+  it('watch --count takes whole numbers only; status and log refuse an option of another verb (exit 2)', async () => {
+    const [fraction, statusCount, watchNode] = await Promise.all([murmurctl('watch', '--count', '1.5'), murmurctl('status', '--count', '3'), murmurctl('watch', '--node', 'd1')]);
+    oneLine(fraction, 2, '--count must be a whole number of messages, at least 1, is "1.5"');
+    oneLine(statusCount, 2, '--count is an option of watch, not of status');
+    oneLine(watchNode, 2, '--node is an option of log, not of watch');
+  });
+});
+
 describe('negative numbers as option values', () => {
   it('are one line naming the option and the value (exit 2), not parseArgs\' three lines and the usage', async () => {
     const [power, timeout] = await Promise.all([murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'), '--power', '-1'), murmurctl('send', 'noop', '--timeout', '-5s')]);

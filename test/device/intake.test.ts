@@ -20,7 +20,7 @@ let live = 0;
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }] });
   const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
-  ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => committed.get(k), liveCommands: () => live };
+  ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => (committed.has(k) ? { height: committed.get(k) ?? 0, exact: true } : undefined), liveCommands: () => live };
 });
 
 function command(sender: string, opts: { nonce?: number; expiresAt?: number; signAs?: string } = {}): Uint8Array {
@@ -56,6 +56,8 @@ describe('command intake', () => {
     const r = intakeCommand(command('op', { nonce: 2, expiresAt: now - 5 }), ctx);
     expect(r).toMatchObject({ verdict: 'refused', kind: 'expired' });
     if (r.verdict === 'refused') expect(r.reason).toContain('5 ms ago');
+    // The same refusal is what an operator whose clock is behind sees for every new command: it says so.
+    if (r.verdict === 'refused') expect(r.reason).toContain(`the operator's clock is behind this device's by more than its 1 s lifetime: it was signed at ${new Date(now - 1_000).toISOString()} by the operator's clock`);
   });
 
   it('says replayed, with the height it was committed at', () => {
@@ -64,6 +66,10 @@ describe('command intake', () => {
     const r = intakeCommand(c, ctx);
     expect(r).toMatchObject({ verdict: 'refused', kind: 'replayed', nonceHex: '03'.repeat(16) });
     if (r.verdict === 'refused') expect(r.reason).toContain('already committed at height 42');
+    // Known only from the chain's nonces (after a restore): a height by which it was committed.
+    const byChain = intakeCommand(c, { ...ctx, committedAt: () => ({ height: 900, exact: false }) });
+    if (byChain.verdict === 'refused') expect(byChain.reason).toContain('already committed by height 900');
+    expect(byChain.verdict).toBe('refused');
   });
 
   it('says full while the fleet keeps the most live commands it holds, and passes again below', () => {
