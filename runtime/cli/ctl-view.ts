@@ -111,18 +111,29 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       continue;
     }
     for (const d of doc.decisions ?? []) {
-      const k = `${d.height}/${d.index}`;
+      // One row per version of a decision: devices that report the same height and tx differently
+      // (a faulty or lying one; the log is unsigned JSON for people) are shown apart, not merged.
+      const k = JSON.stringify([d.height, d.index, d.command, d.operator, d.type, d.outcome, d.reason, d.blockHash]);
       const e = merged.get(k) ?? { ...d, reportedBy: [] };
       e.reportedBy.push(doc.node ?? '?');
       merged.set(k, e);
     }
   }
-  const list = [...merged.values()].sort((x, y) => x.height - y.height || x.index - y.index);
+  const list = [...merged.values()].sort((x, y) => x.height - y.height || x.index - y.index || y.reportedBy.length - x.reportedBy.length);
+  for (const e of list) e.reportedBy.sort();
+  const versions = new Map<string, number>();
+  for (const d of list) versions.set(`${d.height}/${d.index}`, (versions.get(`${d.height}/${d.index}`) ?? 0) + 1);
+  for (const [at, n] of versions) {
+    if (n < 2) continue;
+    const [h, i] = at.split('/');
+    const says = list.filter((d) => `${d.height}/${d.index}` === at).map((d) => `${d.reportedBy.join(',')}: ${d.command} ${d.outcome}${d.reason ? ` (${d.reason})` : ''}`);
+    process.stderr.write(`devices disagree on height ${h} tx ${i}: ${says.join('; ')}; \`murmurctl send\` checks a commit's certificate, this log does not\n`);
+  }
   if (json) printJson(list);
   else if (got.size === 0) return silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet);
   else {
-    const head = ['HEIGHT', 'TX', 'COMMAND', 'TYPE', 'OUTCOME', 'REASON'];
-    process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason])]) + '\n');
+    const head = ['HEIGHT', 'TX', 'COMMAND', 'TYPE', 'OUTCOME', 'REASON', 'DEVICES'];
+    process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason, String(d.reportedBy.length)])]) + '\n');
   }
   return got.size === 0 ? silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet) : exitCodes.ok;
 }

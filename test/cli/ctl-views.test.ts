@@ -75,3 +75,33 @@ describe('murmurctl status with one device heard', () => {
     ]);
   });
 });
+
+describe('murmurctl log with devices that disagree', () => {
+  it('shows each version of a decision with the devices that reported it, and says on stderr where they disagree', async () => {
+    const topics = controlTopics('views');
+    const c = connectMqtt(broker.url, { clientId: 'views-log-test', clean: true, reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    const decision = { height: 12, index: 0, command: `ops/${'ab'.repeat(16)}`, operator: 'ops', type: 'mission.survey', outcome: 'accepted', reason: '', blockHash: 'cd'.repeat(32) };
+    const agreed = { height: 13, index: 0, command: `ops/${'ef'.repeat(16)}`, operator: 'ops', type: 'noop', outcome: 'accepted', reason: '', blockHash: '12'.repeat(32) };
+    const logOf = (node: string, d: object) => JSON.stringify({ node, decisions: [d, agreed] });
+    await c.publishAsync(topics.log('d1'), logOf('d1', decision), { qos: 1, retain: true });
+    await c.publishAsync(topics.log('d2'), logOf('d2', decision), { qos: 1, retain: true });
+    // d3 lies about height 12 (or is faulty): before, its version was merged into the first one read.
+    await c.publishAsync(topics.log('d3'), logOf('d3', { ...decision, outcome: 'rejected', reason: 'battery below reserve' }), { qos: 1, retain: true });
+    await c.endAsync();
+    const r = await ctl('log', '--json', '--timeout', '500ms');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { height: number; outcome: string; reportedBy: string[] }[];
+    expect(rows.map((x) => [x.height, x.outcome, x.reportedBy])).toEqual([
+      [12, 'accepted', ['d1', 'd2']],
+      [12, 'rejected', ['d3']],
+      [13, 'accepted', ['d1', 'd2', 'd3']],
+    ]);
+    expect(r.stderr).toBe(`devices disagree on height 12 tx 0: d1,d2: ops/${'ab'.repeat(16)} accepted; d3: ops/${'ab'.repeat(16)} rejected (battery below reserve); \`murmurctl send\` checks a commit's certificate, this log does not\n`);
+    const table = await ctl('log', '--timeout', '500ms');
+    expect(table.stdout).toMatch(/\n12 +0 +ops\/(ab){16} +mission\.survey +accepted +2\n12 +0 +ops\/(ab){16} +mission\.survey +rejected +battery below reserve +1\n13 +0 +ops\/(ef){16} +noop +accepted +3\n/);
+  });
+});
