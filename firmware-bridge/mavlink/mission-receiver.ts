@@ -1,6 +1,7 @@
 // Mission upload, the vehicle's side: answers MISSION_COUNT by pulling every item with
 // MISSION_REQUEST_INT, re-requests on silence, and ACKs. A repeated last item (our ACK was lost)
-// gets the ACK again. Used by the simulated flight controller.
+// gets the ACK again; a MISSION_ACK from the sender mid-transfer cancels it. Used by the simulated
+// flight controller.
 
 import { common } from 'node-mavlink';
 import { limits } from '../../runtime/lib/limits.js';
@@ -48,6 +49,14 @@ export class MissionReceiver {
       // A new (or repeated) MISSION_COUNT restarts the transfer (spec: the count may be resent).
       this.transfer = { peer: { sysid: frame.sysid, compid: frame.compid }, items: [], count: msg.count, retries: 0 };
       this.request();
+    } else if (msg instanceof common.MissionAck) {
+      // The sender cancels the transfer (an error on its side, e.g. an item it does not have): the
+      // mission protocol ends the operation on both ends, so stop requesting at once (as autopilots do).
+      const t = this.transfer;
+      if (t === null || frame.sysid !== t.peer.sysid || frame.compid !== t.peer.compid || msg.missionType !== missionTypeMission) return;
+      if (msg.targetSystem !== 0 && msg.targetSystem !== this.endpoint.sysid) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.transfer = null;
     } else if (msg instanceof common.MissionItemInt) {
       if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== missionTypeMission) return;
       const t = this.transfer;

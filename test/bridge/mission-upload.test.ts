@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { uploadMission } from '../../firmware-bridge/mavlink/mission-upload.js';
+import { MissionReceiver } from '../../firmware-bridge/mavlink/mission-receiver.js';
 import { missionTypeMission, type MissionItem } from '../../firmware-bridge/mavlink/mission-item.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { memoryPair } from './memory-pair.js';
@@ -88,5 +89,23 @@ describe('mission upload: what the vehicle asks for', () => {
     const r = await uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 2000, retries: 1 });
     expect(r.ok ? r.value.items : r.error.message).toBe(3);
     expect(fromUs.filter((m) => m instanceof common.MissionAck)).toEqual([]);
+  });
+});
+
+describe('mission upload: the vehicle side (the simulated flight controller\'s MissionReceiver)', () => {
+  it('stops requesting items once the sender cancels with a MISSION_ACK, as autopilots do', async () => {
+    const { ours, fc } = link();
+    const got: number[] = [];
+    new MissionReceiver(fc, () => got.push(-1), 50, 8);
+    const requests: number[] = [];
+    ours.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionRequestInt) requests.push(msg.seq);
+    });
+    ours.send(Object.assign(new common.MissionCount(), { targetSystem: 1, targetComponent: 1, count: 3, missionType: missionTypeMission, opaqueId: 0 }));
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    ack(ours, common.MavMissionResult.OPERATION_CANCELLED, { sysid: 1, compid: 1 });
+    await new Promise((r) => setTimeout(r, 400)); // eight item timeouts
+    expect(requests).toEqual([0]); // before: re-requested item 0 every 50 ms until its retries ran out
+    expect(got).toEqual([]);
   });
 });
