@@ -38,6 +38,7 @@ function deviceConfigSchemaFor(z: Zod) {
       checkpointEveryHeights: z.number().int().min(2).max(4_096),
       syncWindowHeights: z.number().int().min(4).max(limits.recentBlocksMax),
       followerSources: z.number().int().min(0).max(limits.validatorsMax),
+      ownVotesWindowMs: z.number().int().min(0).max(3_600_000),
     })
     .strict()
     .partial();

@@ -173,6 +173,15 @@ export interface ConsensusConfig {
    * sync after lightStallGossips gossip intervals.
    */
   readonly followerSources: number;
+  /**
+   * A node about to sign its first vote after a gap (just caught up, or a fresh data directory) looks
+   * in the certificates of the last committed blocks proposed within this many ms of its clock for
+   * precommits with its key that it never signed, and stops if it finds one (runtime/node/shell.ts):
+   * another process holds its key, or it lost its signer state while those votes are recent. Longer
+   * catches copies that start later, and keeps a validator restored without its signer state stopped
+   * longer; 0 turns the check off. Read by the node shell, not the core.
+   */
+  readonly ownVotesWindowMs: number;
 }
 
 /** A device writes its checkpoint to disk and empties its WAL every this many checkpoints by default
@@ -191,6 +200,7 @@ export const defaultConsensusConfig: ConsensusConfig = {
   checkpointEveryHeights: 32,
   syncWindowHeights: 256,
   followerSources: 2,
+  ownVotesWindowMs: 10_000,
 };
 
 /** Pure helpers the core is handed (hashing and signature checks are deterministic functions). */

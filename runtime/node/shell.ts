@@ -95,11 +95,10 @@ const unvouchedMax = 16;
 
 /** How many committed blocks back a node about to sign its first vote after catching up looks for
  *  precommits with its key that it never signed (their certificates hold a quorum, not every vote),
- *  among blocks proposed at most joinCheckMs before its clock: an older block's precommits tell of a
- *  signer that was running then, not now (a device restarted without its signer state, as it was
- *  before). */
+ *  among blocks proposed at most config.ownVotesWindowMs (10 s) before its clock: an older block's
+ *  precommits tell of a signer that was running then, not now (a device restarted without its signer
+ *  state, as it was before). */
 const joinCheckHeights = 4;
-const joinCheckMs = 10_000;
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
@@ -341,7 +340,7 @@ export class NodeShell {
    * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
    * committed blocks for precommits with its key that it never signed: another process signing with its
    * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
-   * blocks this node already holds). Only blocks proposed at most joinCheckMs before this node's clock
+   * blocks this node already holds). Only blocks proposed at most ownVotesWindowMs before this node's clock
    * count (by the proposer's clock: a node whose clock runs that far ahead of the proposers' checks
    * nothing), so a device restarted without its signer state is stopped while the blocks before the
    * height it resumes at are that recent, and runs when started later; a fleet that stalled longer
@@ -349,14 +348,14 @@ export class NodeShell {
    * longer gives this id (the device was re-keyed) are not its own.
    */
   private joinsOverForeignSignature(height: number): boolean {
-    if (this.o.onForeignSignature === undefined) return false;
+    if (this.o.onForeignSignature === undefined || this.o.config.ownVotesWindowMs <= 0) return false;
     const last = this.guard.lastSigned();
     if (last !== null && last.height >= height - 1) return false;
     for (let h = height - 1; h >= Math.max(1, height - joinCheckHeights); h--) {
       const bytes = this.core.chain.recentProof(h);
       const p = bytes === undefined ? null : decodeProof(bytes);
       if (p === null || !p.ok) continue;
-      if (p.value.block.block.timeMs < this.o.clock.now() - joinCheckMs) break;
+      if (p.value.block.block.timeMs < this.o.clock.now() - this.o.config.ownVotesWindowMs) break;
       const cert = p.value.certificate;
       const mine = cert.signatures.find((x) => x.validator === this.o.id);
       const key = this.core.chain.manifestAt(cert.height).body.validators.find((v) => v.id === this.o.id)?.publicKey;
