@@ -4,13 +4,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
-import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { repoRoot, startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion, waitFor } from './companion.js';
+import { repoRoot, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import { simFcRig, waitFor, type SimFcRig } from './companion.js';
 import { PtyPair as ReplugPtyPair } from '../links/processes.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -21,30 +20,21 @@ const origin = defaultSimConfig.origin;
 const relAlt = (v: MavlinkVehicle): number => (v.telemetry.position?.relativeAlt ?? 0) / 1000;
 
 describe('simulated flight controller over a pty (PX4 modes)', () => {
-  let pty: PtyPair;
+  let rig: SimFcRig;
   let fc: SimFcProcess;
-  let port: ByteTransport;
   let endpoint: MavlinkEndpoint;
   let vehicle: MavlinkVehicle;
   const texts: string[] = [];
 
   beforeAll(async () => {
-    pty = await startPtyPair();
-    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '5', '--speed', '4']);
-    port = await openSerial({ path: pty.a, baudRate: 921_600 });
-    ({ endpoint, vehicle } = companion(port, hbMs));
+    rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '5', '--speed', '4'], hbMs);
+    ({ fc, endpoint, vehicle } = rig);
     endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.StatusText) texts.push(msg.text);
     });
   });
 
-  afterAll(async () => {
-    vehicle?.close();
-    endpoint?.stop();
-    await port?.close();
-    await fc?.stop();
-    await pty?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   it('exchanges heartbeats and streams every telemetry message', async () => {
     await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
@@ -165,10 +155,8 @@ describe('the simulated FC process when its serial port goes away', () => {
 
 describe('a flight controller that goes silent while a command is in progress', () => {
   it('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
-    const pty = await startPtyPair();
-    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8']);
-    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
-    const { endpoint, vehicle } = companion(port, hbMs);
+    const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8'], hbMs);
+    const { fc, vehicle } = rig;
     try {
       await waitFor('FC heartbeat and home', () => vehicle.connected() && vehicle.telemetry.home !== null, 5000);
       expect((await vehicle.arm()).ok).toBe(true);
@@ -189,19 +177,13 @@ describe('a flight controller that goes silent while a command is in progress', 
       expect(!r.ok && r.error.message).toMatch(/NAV_TAKEOFF: the flight controller was lost \(no HEARTBEAT for \d+ ms\)/);
       expect(elapsed).toBeLessThan(10_000); // about the link-loss time (1 s here), not the 15 s progress timeout
     } finally {
-      vehicle.close();
-      endpoint.stop();
-      await port.close();
-      await fc.stop();
-      await pty.stop();
+      await rig.stop();
     }
   }, 30_000);
 
   it('fails a mission upload and a parameter write when the link is declared lost, naming the loss', async () => {
-    const pty = await startPtyPair();
-    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9']);
-    const port = await openSerial({ path: pty.a, baudRate: 921_600 });
-    const { endpoint, vehicle } = companion(port, hbMs);
+    const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9'], hbMs);
+    const { fc, vehicle } = rig;
     try {
       await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
       await fc.stop();
@@ -221,11 +203,7 @@ describe('a flight controller that goes silent while a command is in progress', 
       expect(!cmd2.ok && cmd2.error.message).toMatch(/the flight controller was lost/);
       expect(Date.now() - askedAt).toBeLessThan(1_000); // not one of their resend timeouts
     } finally {
-      vehicle.close();
-      endpoint.stop();
-      await port.close();
-      await fc.stop();
-      await pty.stop();
+      await rig.stop();
     }
   }, 30_000);
 });

@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minimal } from 'node-mavlink';
 import { encodeFrame, FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
-import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
+import type { ByteTransport } from '../../firmware-bridge/transport.js';
 import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion, waitFor } from './companion.js';
+import { simFcRig, waitFor, type SimFcRig } from './companion.js';
 
 const heartbeat = encodeFrame(Object.assign(new minimal.Heartbeat(), { type: 2, autopilot: 12, baseMode: 0, customMode: 0, systemStatus: 3, mavlinkVersion: 3 }), { sysid: 1, compid: 1, seq: 0 });
 /** STX, length 200, no flags, seq, system 245, component 191, message id 0 (HEARTBEAT: known, and a
@@ -46,26 +45,17 @@ describe('the frame splitter after a stray STX', () => {
 });
 
 describe('a stray STX on the line to the simulated flight controller', () => {
-  let pty: PtyPair;
-  let fc: SimFcProcess;
+  let rig: SimFcRig;
   let port: ByteTransport;
   let endpoint: MavlinkEndpoint;
   let vehicle: MavlinkVehicle;
 
   beforeAll(async () => {
-    pty = await startPtyPair();
-    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '9']);
-    port = await openSerial({ path: pty.a, baudRate: 921_600 });
-    ({ endpoint, vehicle } = companion(port, 1000, undefined, { imuRateHz: 0 }));
+    rig = await simFcRig(['--autopilot', 'px4', '--seed', '9'], 1000, { imuRateHz: 0 });
+    ({ port, endpoint, vehicle } = rig);
   });
 
-  afterAll(async () => {
-    vehicle?.close();
-    endpoint?.stop();
-    await port?.close();
-    await fc?.stop();
-    await pty?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   it('obeys a command sent right after it, on a line that then stays quiet, at the first attempt', async () => {
     await waitFor('FC heartbeat', () => vehicle.connected(), 5000);

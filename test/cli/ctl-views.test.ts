@@ -31,6 +31,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const topics = controlTopics('views');
+
+/** Publishes retained messages as devices would, on a connection of the test's own. */
+async function retain(messages: readonly [string, string][]): Promise<void> {
+  const c = connectMqtt(broker.url, { clientId: 'views-test', clean: true, reconnectPeriod: 0 });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
+  for (const [topic, text] of messages) await c.publishAsync(topic, text, { qos: 1, retain: true });
+  await c.endAsync();
+}
+
 function oneLine(r: CliRun, code: number, text: string): void {
   expect(r.stderr, r.stderr).toContain(text);
   expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
@@ -55,15 +68,8 @@ describe('murmurctl views with no device on the broker', () => {
 
 describe('murmurctl status with one device heard', () => {
   it('shows the device heard, a device it saw die as dead, and a device never heard of as unknown', async () => {
-    const topics = controlTopics('views');
-    const c = connectMqtt(broker.url, { clientId: 'views-test', clean: true, reconnectPeriod: 0 });
-    await new Promise<void>((resolve, reject) => {
-      c.once('connect', () => resolve());
-      c.once('error', reject);
-    });
     const status = { node: 'd1', role: 'validator', state: 'ready', height: 7, round: 0, proposer: 'd2', peers: { d2: 'dead' }, batteryPct: 90, position: null, mission: null, agents: [], timeMs: Date.now() };
-    await c.publishAsync(topics.status('d1'), JSON.stringify(status), { qos: 1, retain: true });
-    await c.endAsync();
+    await retain([[topics.status('d1'), JSON.stringify(status)]]);
     const r = await ctl('status', '--json', '--timeout', '500ms');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
@@ -78,20 +84,15 @@ describe('murmurctl status with one device heard', () => {
 
 describe('murmurctl log with devices that disagree', () => {
   it('shows each version of a decision with the devices that reported it, and says on stderr where they disagree', async () => {
-    const topics = controlTopics('views');
-    const c = connectMqtt(broker.url, { clientId: 'views-log-test', clean: true, reconnectPeriod: 0 });
-    await new Promise<void>((resolve, reject) => {
-      c.once('connect', () => resolve());
-      c.once('error', reject);
-    });
     const decision = { height: 12, index: 0, command: `ops/${'ab'.repeat(16)}`, operator: 'ops', type: 'mission.survey', outcome: 'accepted', reason: '', blockHash: 'cd'.repeat(32) };
     const agreed = { height: 13, index: 0, command: `ops/${'ef'.repeat(16)}`, operator: 'ops', type: 'noop', outcome: 'accepted', reason: '', blockHash: '12'.repeat(32) };
     const logOf = (node: string, d: object) => JSON.stringify({ node, decisions: [d, agreed] });
-    await c.publishAsync(topics.log('d1'), logOf('d1', decision), { qos: 1, retain: true });
-    await c.publishAsync(topics.log('d2'), logOf('d2', decision), { qos: 1, retain: true });
-    // d3 lies about height 12 (or is faulty): before, its version was merged into the first one read.
-    await c.publishAsync(topics.log('d3'), logOf('d3', { ...decision, outcome: 'rejected', reason: 'battery below reserve' }), { qos: 1, retain: true });
-    await c.endAsync();
+    await retain([
+      [topics.log('d1'), logOf('d1', decision)],
+      [topics.log('d2'), logOf('d2', decision)],
+      // d3 lies about height 12 (or is faulty): before, its version was merged into the first one read.
+      [topics.log('d3'), logOf('d3', { ...decision, outcome: 'rejected', reason: 'battery below reserve' })],
+    ]);
     const r = await ctl('log', '--json', '--timeout', '500ms');
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { height: number; outcome: string; reportedBy: string[] }[];

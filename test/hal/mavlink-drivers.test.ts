@@ -6,13 +6,10 @@
 // which runs its model on it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { Device } from '../../hal/devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
-import type { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion, waitFor } from '../bridge/companion.js';
+import { simFcRig, waitFor, type SimFcRig } from '../bridge/companion.js';
 import { HalInputReader } from '../../agents/api/hal-io.js';
 import { AgentScheduler } from '../../agents/api/scheduler.js';
 import { MemoryStateStore } from '../../agents/api/state-store.js';
@@ -21,26 +18,15 @@ import type { AttestationBody } from '../../runtime/wire/attestation.js';
 import { startHilVehicle, type HilVehicle } from '../../firmware-bridge/sim-fc/hil.js';
 import { attitudeConformance, batteryConformance, flightConformance, positionConformance, type Harness } from './conformance.js';
 
-let pty: PtyPair;
-let fc: SimFcProcess;
-let port: ByteTransport;
-let endpoint: MavlinkEndpoint;
+let rig: SimFcRig;
 let vehicle: MavlinkVehicle;
 
 beforeAll(async () => {
-  pty = await startPtyPair();
-  fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--speed', '4', '--seed', '3']);
-  port = await openSerial({ path: pty.a, baudRate: 921_600 });
-  ({ endpoint, vehicle } = companion(port, 1000));
+  rig = await simFcRig(['--autopilot', 'px4', '--speed', '4', '--seed', '3']);
+  ({ vehicle } = rig);
 });
 
-afterAll(async () => {
-  vehicle?.close();
-  endpoint?.stop();
-  await port?.close();
-  await fc?.stop();
-  await pty?.stop();
-});
+afterAll(() => rig?.stop());
 
 function mavHarness<T extends Device>(pick: (d: ReturnType<typeof createMavlinkDevices>) => T): () => Promise<Harness<T>> {
   return () =>
