@@ -9,7 +9,8 @@
 import { startPtyPair, type PtyPair } from '../../firmware-bridge/tools/processes.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { CobsSplitter, cobsDecode } from '../../runtime/links/cobs.js';
-import { decodeRadioFrame } from '../../runtime/links/radio-frame.js';
+import { decodeRadioFrame, type RadioFrame } from '../../runtime/links/radio-frame.js';
+import { nodeTag } from '../../runtime/links/serial-link.js';
 import { fleetTag as tagOfFleet } from '../../runtime/links/frame.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -47,6 +48,8 @@ export interface RadioCounters {
   copiesOutOfRange: number;
   /** Packets dropped because the transmitter's backlog passed radioMediumBacklogMs. */
   packetsOverflowed: number;
+  /** Packets on the air whose origin is another device: flood relays. */
+  relays: number;
 }
 
 /** What the medium heard in a device's latest heartbeat. */
@@ -67,19 +70,22 @@ interface Port {
 }
 
 export class RadioMedium {
-  readonly counters: RadioCounters = { packetsSent: 0, copiesDelivered: 0, copiesLost: 0, copiesCut: 0, copiesOutOfRange: 0, packetsOverflowed: 0 };
+  readonly counters: RadioCounters = { packetsSent: 0, copiesDelivered: 0, copiesLost: 0, copiesCut: 0, copiesOutOfRange: 0, packetsOverflowed: 0, relays: 0 };
   readonly heard = new Map<number, HeardHeartbeat>();
   private readonly ports: Port[] = [];
   private readonly prng: Prng;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly fleetTag: number;
   private readonly indexById: Map<string, number>;
+  /** Each device's origin tag, to tell its own packets from its relays. */
+  private readonly tags: readonly number[];
   private running = false;
 
   constructor(private readonly o: RadioMediumOptions) {
     this.prng = new Prng(o.seed ^ 0x5ad10);
     this.fleetTag = tagOfFleet(o.fleet);
     this.indexById = new Map(o.ids.map((id, i) => [id, i]));
+    this.tags = o.ids.map((id) => nodeTag(id));
   }
 
   /** One socat pty pair per device; resolves when the medium holds every far end. */
@@ -145,7 +151,8 @@ export class RadioMedium {
     const port = this.ports[from];
     if (!port || !this.running) return;
     this.counters.packetsSent++;
-    this.snoop(packet);
+    const origin = this.snoop(packet);
+    if (origin !== -1 && origin !== this.tags[from]) this.counters.relays++;
     const now = performance.now();
     // 10 bits per byte on a UART (start, 8 data, stop), the delimiter included.
     const airMs = ((packet.length + 1) * 10 * 1000) / this.o.radio.baud;
@@ -186,13 +193,20 @@ export class RadioMedium {
     }
   }
 
-  /** Heartbeats fit one radio packet; read them (unverified: fleet-sim only watches) for the live view. */
-  private snoop(packet: Uint8Array): void {
+  /** Heartbeats fit one radio packet; read them (unverified: fleet-sim only watches) for the live view.
+   *  Returns the packet's origin tag (-1 if it does not decode), so a relay can be told from its origin. */
+  private snoop(packet: Uint8Array): number {
     const raw = cobsDecode(packet);
-    if (!raw) return;
+    if (!raw) return -1;
     const f = decodeRadioFrame(raw, this.fleetTag, limits.radioFragmentsMax);
-    if (!f.ok || f.value.cls !== 'heartbeat' || f.value.count !== 1) return;
-    const env = decodeEnvelope(f.value.fragment);
+    if (!f.ok) return -1;
+    this.heartbeatOf(f.value);
+    return f.value.origin;
+  }
+
+  private heartbeatOf(f: RadioFrame): void {
+    if (f.cls !== 'heartbeat' || f.count !== 1) return;
+    const env = decodeEnvelope(f.fragment);
     if (!env.ok || env.value.kind !== 'heartbeat') return;
     const i = this.indexById.get(env.value.sender);
     const body = decodeCbor(env.value.body, 256);

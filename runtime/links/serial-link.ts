@@ -110,7 +110,8 @@ interface Reassembly {
   readonly dest: number | undefined;
 }
 
-const nodeTag = (id: string): number => crc32(utf8(id)) >>> 0;
+/** A node's origin tag in radio frames (radio-frame.ts). */
+export const nodeTag = (id: string): number => crc32(utf8(id)) >>> 0;
 
 export class SerialLink implements Link {
   readonly name: string;

@@ -8,6 +8,7 @@ import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/
 import { cobsEncode } from '../../runtime/links/cobs.js';
 import { fleetTag } from '../../runtime/links/frame.js';
 import { encodeRadioFrame } from '../../runtime/links/radio-frame.js';
+import { nodeTag } from '../../runtime/links/serial-link.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeHeartbeatBody } from '../../runtime/wire/heartbeat.js';
 
@@ -56,7 +57,7 @@ describe('radio medium', () => {
     ends[0]?.write(packet);
     await new Promise((r) => setTimeout(r, 600));
     expect(got[1]?.reduce((n, x) => n + x.bytes, 0)).toBe(240);
-    expect(medium.counters).toMatchObject({ packetsSent: 2, copiesDelivered: 1, copiesCut: 1, copiesOutOfRange: 2 });
+    expect(medium.counters).toMatchObject({ packetsSent: 2, copiesDelivered: 1, copiesCut: 1, copiesOutOfRange: 2, relays: 0 }); // not a frame: no origin to judge
   }, 20_000);
 
   it('reads the heartbeats it carries (height, position, battery), so a run is followed without the broker', async () => {
@@ -75,9 +76,13 @@ describe('radio medium', () => {
     ends.push(end);
     const body = encodeHeartbeatBody({ node: 'b', seq: 1, session: 1, height: 42, round: 1, health: 'ok', position: [10, -5, 30], batteryPct: 77 });
     const env = sealEnvelope('heartbeat', 'air', 'b', body, createSigner(generateKeyPair()));
-    const frame = encodeRadioFrame({ cls: 'heartbeat', fleetTag: fleetTag('air'), origin: 7, msgId: 1, hopsLeft: 1, index: 0, count: 1, dest: undefined, fragment: env });
-    end.write(Buffer.concat([Buffer.from(cobsEncode(frame)), Buffer.of(0)]));
+    const frame = (origin: number) => encodeRadioFrame({ cls: 'heartbeat', fleetTag: fleetTag('air'), origin, msgId: 1, hopsLeft: 1, index: 0, count: 1, dest: undefined, fragment: env });
+    end.write(Buffer.concat([Buffer.from(cobsEncode(frame(nodeTag('a')))), Buffer.of(0)])); // b relays a's packet
     for (let k = 0; k < 50 && !medium.heard.has(1); k++) await new Promise((r) => setTimeout(r, 20));
     expect(medium.heard.get(1)).toMatchObject({ height: 42, round: 1, position: [10, -5, 30], batteryPct: 77 });
+    end.write(Buffer.concat([Buffer.from(cobsEncode(frame(nodeTag('b')))), Buffer.of(0)])); // b's own
+    for (let k = 0; k < 50 && medium.counters.packetsSent < 2; k++) await new Promise((r) => setTimeout(r, 20));
+    // Relays are told from a transmitter's own packets by the origin in the frame.
+    expect(medium.counters).toMatchObject({ packetsSent: 2, relays: 1 });
   }, 20_000);
 });
