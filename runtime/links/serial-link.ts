@@ -212,6 +212,7 @@ export class SerialLink implements Link {
     this.reopenTimers.clear();
     this.queue.clear();
     this.waiting.clear();
+    this.relaysQueued.clear();
     await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p?.isOpen ? p.close(() => r()) : r()))));
     this.ports.length = 0;
     this.rx.length = 0;
@@ -301,7 +302,11 @@ export class SerialLink implements Link {
     while (cls === 'heartbeat' && this.queue.room(cls) < count) {
       const oldest = this.queue.peekClass('heartbeat');
       if (!oldest) break;
-      this.queue.removeWhere('heartbeat', (p) => p.key === oldest.key);
+      this.queue.removeWhere('heartbeat', (p) => {
+        if (p.key !== oldest.key) return false;
+        if (p.relay) this.relaysQueued.delete(p.frag);
+        return true;
+      });
       this.stats.queueFull('heartbeat');
     }
     // All fragments or none: half an envelope is airtime wasted.
