@@ -72,6 +72,8 @@ class Port {
   readonly relaysQueued = new Map<string, { readonly packet: Packet; heard: number; queued: boolean }>();
   /** Relays waiting out their random delay (SerialLink's pendingRelays). */
   pendingRelays = 0;
+  /** Entries of relaysQueued kept at most (SerialLink's relaysTrackedMax). */
+  readonly relaysTrackedMax: number;
 
   constructor(
     model: RadioModel,
@@ -81,6 +83,7 @@ class Port {
   ) {
     const atLeast = (n: number): number => Math.max(n, limits.radioFragmentsMax);
     this.queue = new ClassQueue<Packet>({ consensus: atLeast(defaultQueueSizes.consensus), heartbeat: atLeast(defaultQueueSizes.heartbeat), telemetry: atLeast(defaultQueueSizes.telemetry) }, onFull);
+    this.relaysTrackedMax = atLeast(defaultQueueSizes.consensus) + atLeast(defaultQueueSizes.heartbeat) + atLeast(defaultQueueSizes.telemetry) + limits.radioPendingRelaysMax;
     this.budget = new AirtimeBudget({ baud: model.baud, burstBytes: model.mtuBytes * 2 }, nowMs);
   }
 }
@@ -184,6 +187,18 @@ export class RadioNet {
     if (coalescing && port.waiting.absorb(envelope, to ?? undefined, this.host.now())) {
       this.counters.coalesced++;
       return true;
+    }
+    // Heartbeats: only the newest matters, so whole older heartbeats make room, never half of one
+    // (SerialLink.enqueue); a relay among them goes with its suppression entry.
+    while (cls === 'heartbeat' && port.queue.room(cls) < count) {
+      const oldest = port.queue.peekClass('heartbeat');
+      if (!oldest) break;
+      port.queue.removeWhere('heartbeat', (p) => {
+        if (p.origin !== oldest.origin || p.msgId !== oldest.msgId) return false;
+        if (p.relay) port.relaysQueued.delete(`${p.origin}:${p.msgId}:${p.index}`);
+        return true;
+      });
+      this.counters.dropped.queueFull++;
     }
     // All fragments or none: half an envelope is airtime wasted (SerialLink.enqueue).
     if (port.queue.room(cls) < count) {
@@ -301,7 +316,11 @@ export class RadioNet {
   private relay(j: number, port: Port, key: string, p: Packet): void {
     const queuedMs = this.host.now();
     const entry = { packet: { ...p, hopsLeft: p.hopsLeft - 1, relay: true, queuedMs }, heard: 1, queued: false };
-    if (this.relaySuppress > 0) port.relaysQueued.set(key, entry);
+    if (this.relaySuppress > 0) {
+      // Bounded as SerialLink's: the heartbeat queue drops its oldest item when full, relays included.
+      if (port.relaysQueued.size >= port.relaysTrackedMax) port.relaysQueued.delete(port.relaysQueued.keys().next().value as string);
+      port.relaysQueued.set(key, entry);
+    }
     const enqueue = (): void => {
       entry.queued = true;
       if (port.queue.push(p.cls, entry.packet)) this.pump(j, port);

@@ -145,8 +145,10 @@ export class SerialLink implements Link {
   private readonly relaySuppress: number;
   private readonly relayJitterMs: number;
   /** Relays not yet on the air (queued, or waiting out their jitter), by fragment, with the copies of
-   *  their packet heard so far. An entry goes when its relay goes out, is cancelled or is dropped as
-   *  stale, so there are never more than the queue and the jitter timers hold. */
+   *  their packet heard so far. An entry goes when its relay goes out, is cancelled, is dropped as
+   *  stale or evicted, or when the link stops; at most relaysTrackedMax (what the queue and the jitter
+   *  waits hold), the oldest forgotten first. */
+  private readonly relaysTrackedMax: number;
   private readonly relaysQueued = new Map<string, { readonly packet: Packet; readonly cls: TrafficClass; heard: number; queued: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -176,6 +178,7 @@ export class SerialLink implements Link {
     const sizes = opts.queueSizes ?? defaultQueueSizes;
     const atLeast = (n: number) => Math.max(n, this.fragmentsMax);
     this.queue = new ClassQueue<Packet>({ consensus: atLeast(sizes.consensus), heartbeat: atLeast(sizes.heartbeat), telemetry: atLeast(sizes.telemetry) }, (cls) => this.stats.queueFull(cls));
+    this.relaysTrackedMax = atLeast(sizes.consensus) + atLeast(sizes.heartbeat) + atLeast(sizes.telemetry) + limits.radioPendingRelaysMax;
     if (opts.throttle !== false) {
       this.budget = new AirtimeBudget(
         { baud: opts.baud, burstBytes: opts.packetBytes * 2, ...(opts.airBitsPerSec !== undefined ? { airBitsPerSec: opts.airBitsPerSec } : {}), ...(opts.dutyCycle !== undefined ? { dutyCycle: opts.dutyCycle } : {}) },
@@ -436,7 +439,13 @@ export class SerialLink implements Link {
       // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
       const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, frag, queuedMs: this.now() };
       const entry = { packet: relayed, cls: f.cls, heard: 1, queued: false };
-      if (this.relaySuppress > 0) this.relaysQueued.set(frag, entry);
+      if (this.relaySuppress > 0) {
+        // The heartbeat queue drops its oldest item when full, relays included, without a word: so the
+        // entries are bounded by what the queue and the waits can hold, the oldest forgotten first
+        // (forgetting one only means that relay can no longer be cancelled).
+        if (this.relaysQueued.size >= this.relaysTrackedMax) this.relaysQueued.delete(this.relaysQueued.keys().next().value as string);
+        this.relaysQueued.set(frag, entry);
+      }
       const jitter = this.relayJitterMs;
       if (jitter > 0 && this.pendingRelays < limits.radioPendingRelaysMax) {
         // Neighbours that heard the same packet would otherwise all relay it at once and collide on

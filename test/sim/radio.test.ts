@@ -100,6 +100,23 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     expect(on.c.relays).toBeLessThan(off.c.relays / 2);
   });
 
+  it('a heartbeat always finds room (older whole heartbeats make way, as SerialLink does), and what relays are remembered stays bounded', () => {
+    // Ten radios in range, each sending a heartbeat every 5 ms: far more than 57600 baud carries.
+    const { queue, radio } = line(10, 1);
+    let refused = 0;
+    for (let k = 0; k < 400; k++) {
+      queue.at(k * 5, () => {
+        for (let i = 0; i < 10; i++) if (!radio.send(i, null, new Uint8Array(120).fill(k & 0xff), 'heartbeat')) refused++;
+      });
+    }
+    queue.runUntil(2_000, 1e7);
+    expect(refused).toBe(0);
+    expect(radio.counters.dropped.queueFull).toBeGreaterThan(0); // older heartbeats made way
+    const ports = (radio as unknown as { ports: ({ relaysQueued: Map<string, unknown>; relaysTrackedMax: number } | null)[] }).ports;
+    for (const p of ports) expect(p?.relaysQueued.size ?? 0).toBeLessThanOrEqual(p?.relaysTrackedMax ?? 0);
+    queue.runUntil(60_000, 1e7);
+  });
+
   it('consensus leaves before telemetry queued ahead of it', () => {
     const { queue, radio, got } = line(2, 10);
     const tele = (k: number): Uint8Array => Uint8Array.from({ length: 220 }, (_, i) => (i === 219 ? k : 1));
