@@ -88,7 +88,6 @@ interface PeerState {
   readonly compid: number;
   lastHeartbeatMs: number;
   up: boolean;
-  heartbeat: minimal.Heartbeat;
 }
 
 /** Peers are keyed by system and component id. */
@@ -172,14 +171,6 @@ export class MavlinkEndpoint {
       return p ? [p] : [];
     }
     return [...this.peers.values()].filter((p) => p.sysid === sysid);
-  }
-
-  /** The newest heartbeat of a component that is currently up (compid 0 or left out: any of the
-   *  system's, lowest component id first), or null. */
-  peer(sysid: number, compid = 0): minimal.Heartbeat | null {
-    const up = this.componentsOf(sysid, compid).filter((p) => p.up);
-    up.sort((a, b) => a.compid - b.compid);
-    return up[0]?.heartbeat ?? null;
   }
 
   /** Whether the component (compid 0 or left out: any component of the system) is up. */
@@ -278,7 +269,7 @@ export class MavlinkEndpoint {
       const msg = decodeMessage(frame);
       if (msg === null) continue;
       this.stats.framesReceived++;
-      if (msg instanceof minimal.Heartbeat) this.noteHeartbeat(frame.sysid, frame.compid, msg);
+      if (msg instanceof minimal.Heartbeat) this.noteHeartbeat(frame.sysid, frame.compid);
       for (const h of this.handlers) h({ msg, frame });
     }
   }
@@ -319,18 +310,17 @@ export class MavlinkEndpoint {
     return true;
   }
 
-  private noteHeartbeat(sysid: number, compid: number, hb: minimal.Heartbeat): void {
+  private noteHeartbeat(sysid: number, compid: number): void {
     const p = this.peers.get(peerKey(sysid, compid));
     const now = this.now();
     if (p) {
       p.lastHeartbeatMs = now;
-      p.heartbeat = hb;
       if (!p.up) {
         p.up = true;
         for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
       }
     } else if (this.peers.size < 64) {
-      this.peers.set(peerKey(sysid, compid), { sysid, compid, lastHeartbeatMs: now, up: true, heartbeat: hb });
+      this.peers.set(peerKey(sysid, compid), { sysid, compid, lastHeartbeatMs: now, up: true });
       for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
     }
   }
