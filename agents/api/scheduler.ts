@@ -118,6 +118,8 @@ export class AgentScheduler {
   private readonly opts: SchedulerOptions;
   /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared. */
   private latched: FlightAction | null = null;
+  /** Set by stop(): a tick in flight that fails from then on fails because the device is stopping. */
+  private stopping = false;
   private basis = 0;
   /** The committed view of the latest tick, handed to an agent that (re)starts. */
   private committed: AgentInputs['committed'];
@@ -148,6 +150,7 @@ export class AgentScheduler {
   }
 
   async start(nowMs: number): Promise<void> {
+    this.stopping = false;
     for (const s of this.slots) await this.startSlot(s, nowMs);
   }
 
@@ -199,12 +202,14 @@ export class AgentScheduler {
   /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed. */
   async tick(inputs: AgentInputs): Promise<void> {
     const now = inputs.nowMs;
+    if (this.stopping) return;
     if (inputs.committed) {
       this.basis = inputs.committed.height;
       this.committed = inputs.committed;
     }
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
+      if (this.stopping) return;
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
       if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
@@ -220,6 +225,9 @@ export class AgentScheduler {
       try {
         result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name);
       } catch (e) {
+        // Stopping the agents (the shared inference worker first) fails requests still in flight: that is
+        // the shutdown, not a crash to report and restart from.
+        if (this.stopping) return;
         this.fail(s, now, 'crashed', message(e));
         continue;
       }
@@ -358,6 +366,7 @@ export class AgentScheduler {
   }
 
   async stop(nowMs: number): Promise<void> {
+    this.stopping = true;
     for (const s of this.slots) {
       if (s.status === 'running') {
         try {

@@ -188,6 +188,27 @@ describe('AgentScheduler', () => {
     expect(store.load('ok')).toEqual({ n: 1 });
   });
 
+  it('a tick that fails because the device is stopping is not a crash: no restart is scheduled, and ticks after stop do nothing', async () => {
+    const h = harness();
+    // Two agents share an inference worker; stopping the first stops the worker, which fails the second's
+    // request in flight (what a device's shutdown does to telemetry-anomaly while hazard-detect stops).
+    let failInFlight: ((e: Error) => void) | null = null;
+    let ticksOfB = 0;
+    h.s.add(counter('a', { stop: () => failInFlight?.(new Error('inference session 6 was lost when the worker stopped')) }));
+    h.s.add(counter('b', { tick: () => (ticksOfB++, new Promise((_, reject) => (failInFlight = reject))) }));
+    await h.s.start(0);
+    const ticking = h.s.tick({ nowMs: 0 });
+    for (let i = 0; i < 100 && failInFlight === null; i++) await new Promise((r) => setImmediate(r));
+    expect(failInFlight).not.toBeNull(); // b's request is in flight
+    await h.s.stop(10);
+    await ticking;
+    await h.s.tick({ nowMs: 10_000 });
+    const kinds = h.reports.filter((r) => r.atMs >= 0 && r.kind !== 'started').map((r) => `${r.agent}:${r.kind}`);
+    expect(kinds).toEqual(['a:stopped', 'b:stopped']);
+    expect(h.s.status().map((x) => x.status)).toEqual(['stopped', 'stopped']);
+    expect(ticksOfB).toBe(1);
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
