@@ -10,7 +10,7 @@
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
-import { ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
+import { bulkEnvelope, ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import { defaultRelayJitterMs, defaultRelaySuppress } from '../../runtime/links/serial-link.js';
@@ -65,6 +65,8 @@ class Port {
   pumpAt: number | null = null;
   /** The envelope whose fragment went out last: never dropped as stale half-sent. */
   onAir = { origin: -1, msgId: -1 };
+  /** The same for consensus's bulk lane, whose envelopes the live height's messages may interrupt. */
+  onAirBulk = { origin: -1, msgId: -1 };
   /** Own envelopes queued and not yet on the air whole: a second send of one is not queued (SerialLink). */
   readonly waiting = new WaitingEnvelopes();
   /** Relays queued and not yet on the air, by fragment: the relay and the copies of it heard so far
@@ -200,8 +202,10 @@ export class RadioNet {
       });
       this.counters.dropped.queueFull++;
     }
+    // Behind the live height's messages, as SerialLink.enqueue queues it (class-queue.ts).
+    const bulk = coalescing && bulkEnvelope(envelope);
     // All fragments or none: half an envelope is airtime wasted (SerialLink.enqueue).
-    if (port.queue.room(cls) < count) {
+    if (port.queue.room(cls, bulk) < count) {
       this.counters.dropped.queueFull++;
       return false;
     }
@@ -211,7 +215,7 @@ export class RadioNet {
     const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
     for (let index = 0; index < count; index++) {
       const size = Math.min(chunk, envelope.length - index * chunk);
-      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false, queuedMs: this.host.now() });
+      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false, queuedMs: this.host.now() }, bulk);
     }
     this.counters.envelopesQueued++;
     this.pump(from, port);
@@ -233,15 +237,7 @@ export class RadioNet {
     const now = this.host.now();
     if (now < port.busyUntil) return this.schedule(i, port, port.busyUntil);
     // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
-    for (let k = 0; k < limits.radioFragmentsMax; k++) {
-      const head = port.queue.peekClass('consensus');
-      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.staleMs) break;
-      // Handed over again while it waited (WaitingEnvelopes): as fresh as that hand-over.
-      if (now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) break;
-      this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
-      for (let f = 0; f < head.count; f++) if (port.relaysQueued.get(`${head.origin}:${head.msgId}:${f}`)?.queued === true) port.relaysQueued.delete(`${head.origin}:${head.msgId}:${f}`);
-      port.waiting.gone(`${head.origin}:${head.msgId}`);
-    }
+    for (const bulk of [false, true]) this.dropStale(port, now, bulk);
     const next = port.queue.peek();
     if (!next) return;
     const wait = port.budget.waitMs(next.item.wire, now);
@@ -249,12 +245,27 @@ export class RadioNet {
     port.budget.spend(next.item.wire, now);
     port.queue.shift();
     if (next.item.relay) port.relaysQueued.delete(`${next.item.origin}:${next.item.msgId}:${next.item.index}`);
-    port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
+    if (next.bulk) port.onAirBulk = { origin: next.item.origin, msgId: next.item.msgId };
+    else port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
     if (next.item.index === next.item.count - 1) port.waiting.gone(`${next.item.origin}:${next.item.msgId}`);
     const airMs = next.item.wire * this.msPerByte;
     port.busyUntil = now + airMs;
     this.transmit(i, next.item, now + airMs);
     if (port.queue.length > 0) this.schedule(i, port, port.busyUntil);
+  }
+
+  /** From the head of one consensus lane: whole envelopes, never the rest of one already partly on the air. */
+  private dropStale(port: Port, now: number, bulk: boolean): void {
+    const onAir = bulk ? port.onAirBulk : port.onAir;
+    for (let k = 0; k < limits.radioFragmentsMax; k++) {
+      const head = port.queue.peekClass('consensus', bulk);
+      if (!head || (head.origin === onAir.origin && head.msgId === onAir.msgId) || now - head.queuedMs <= this.staleMs) return;
+      // Handed over again while it waited (WaitingEnvelopes): as fresh as that hand-over.
+      if (now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) return;
+      this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
+      for (let f = 0; f < head.count; f++) if (port.relaysQueued.get(`${head.origin}:${head.msgId}:${f}`)?.queued === true) port.relaysQueued.delete(`${head.origin}:${head.msgId}:${f}`);
+      port.waiting.gone(`${head.origin}:${head.msgId}`);
+    }
   }
 
   /** Who hears the packet is decided when it goes out (positions, partitions, loss); they have it

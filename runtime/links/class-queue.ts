@@ -1,10 +1,19 @@
 // The outbound queue of a link: one bounded queue per traffic class, drained highest class first so
 // consensus is never stuck behind telemetry. Overflow (limits.ts): consensus and telemetry refuse the
 // new item; heartbeats drop the oldest, since only the newest heartbeat says anything.
+//
+// Consensus has a second lane for bulk: block-sync answers and state-sync offers and chunks
+// (bulkEnvelope), drained after heartbeats and before telemetry. On a radio a block-sync answer is
+// tens of packets, over a second of airtime at 57600 baud; in one lane with the votes, a validator
+// answering a lagging peer held its own prevotes and precommits behind it for that long, and the
+// height's rounds timed out (fleet-sim's default scenario, when the broker goes down). On the wire a
+// bulk envelope is still consensus; only the order in which this device sends differs.
 
 import { BoundedQueue } from '../lib/bounded-queue.js';
 import { limits } from '../lib/limits.js';
-import { trafficClasses, type TrafficClass } from './link.js';
+import { peekEnvelope } from '../wire/envelope.js';
+import { kinds } from '../wire/kinds.js';
+import type { TrafficClass } from './link.js';
 
 export interface ClassQueueSizes {
   readonly consensus: number;
@@ -21,10 +30,24 @@ export const defaultQueueSizes: ClassQueueSizes = {
 export interface Queued<T> {
   readonly cls: TrafficClass;
   readonly item: T;
+  /** Queued in consensus's bulk lane. */
+  readonly bulk: boolean;
 }
 
+const bulkCodes: ReadonlySet<number> = new Set([kinds['sync-response'].code, kinds['snapshot-offer'].code, kinds['snapshot-chunk'].code]);
+
+/** A consensus envelope that carries blocks or state for a peer catching up, not a step of the live height. */
+export function bulkEnvelope(envelope: Uint8Array): boolean {
+  const code = peekEnvelope(envelope)?.code;
+  return code !== undefined && bulkCodes.has(code);
+}
+
+type Lane = TrafficClass | 'bulk';
+/** The order lanes are drained in. */
+const lanes: readonly Lane[] = ['consensus', 'heartbeat', 'bulk', 'telemetry'];
+
 export class ClassQueue<T> {
-  private readonly queues: Record<TrafficClass, BoundedQueue<T>>;
+  private readonly queues: Record<Lane, BoundedQueue<T>>;
 
   constructor(
     sizes: ClassQueueSizes = defaultQueueSizes,
@@ -34,64 +57,79 @@ export class ClassQueue<T> {
     this.queues = {
       consensus: new BoundedQueue<T>(sizes.consensus, 'reject'),
       heartbeat: new BoundedQueue<T>(sizes.heartbeat, 'drop-oldest'),
+      bulk: new BoundedQueue<T>(sizes.consensus, 'reject'),
       telemetry: new BoundedQueue<T>(sizes.telemetry, 'reject'),
     };
   }
 
-  /** False when the item was refused; a heartbeat is always accepted (an older one may be dropped). */
-  push(cls: TrafficClass, item: T): boolean {
-    const q = this.queues[cls];
+  /** False when the item was refused; a heartbeat is always accepted (an older one may be dropped).
+   *  `bulk` puts a consensus item in the bulk lane (see above). */
+  push(cls: TrafficClass, item: T, bulk = false): boolean {
+    const q = this.queues[laneOf(cls, bulk)];
     const full = q.isFull();
     const accepted = q.push(item);
     if (full) this.onDrop(cls);
     return accepted;
   }
 
-  /** The oldest item of the highest class that has one. */
+  /** The oldest item of the first lane that has one. */
   shift(): Queued<T> | undefined {
-    for (const cls of trafficClasses) {
-      const item = this.queues[cls].shift();
-      if (item !== undefined) return { cls, item };
+    for (const lane of lanes) {
+      const item = this.queues[lane].shift();
+      if (item !== undefined) return queued(lane, item);
     }
     return undefined;
   }
 
   peek(): Queued<T> | undefined {
-    for (const cls of trafficClasses) {
-      const item = this.queues[cls].peek();
-      if (item !== undefined) return { cls, item };
+    for (const lane of lanes) {
+      const item = this.queues[lane].peek();
+      if (item !== undefined) return queued(lane, item);
     }
     return undefined;
   }
 
-  /** Free places in the queue of `cls` (a fragmented envelope is queued only if all of it fits). */
-  room(cls: TrafficClass): number {
-    const q = this.queues[cls];
+  /** Free places in the lane of `cls` (a fragmented envelope is queued only if all of it fits). */
+  room(cls: TrafficClass, bulk = false): number {
+    const q = this.queues[laneOf(cls, bulk)];
     return q.capacity - q.length;
   }
 
-  /** Removes every queued item of `cls` that matches; returns how many went. */
+  /** Removes every queued item of `cls` (for consensus, of both its lanes) that matches; returns how many went. */
   removeWhere(cls: TrafficClass, match: (item: T) => boolean): number {
-    const q = this.queues[cls];
-    const keep = [...q].filter((x) => !match(x));
-    const removed = q.length - keep.length;
-    if (removed > 0) {
+    let removed = 0;
+    for (const lane of cls === 'consensus' ? (['consensus', 'bulk'] as const) : [cls]) {
+      const q = this.queues[lane];
+      const keep = [...q].filter((x) => !match(x));
+      const gone = q.length - keep.length;
+      if (gone === 0) continue;
+      removed += gone;
       q.clear();
       for (const x of keep) q.push(x);
     }
     return removed;
   }
 
-  /** The oldest queued item of `cls`. */
-  peekClass(cls: TrafficClass): T | undefined {
-    return this.queues[cls].peek();
+  /** The oldest queued item of `cls` (of consensus's bulk lane with `bulk`). */
+  peekClass(cls: TrafficClass, bulk = false): T | undefined {
+    return this.queues[laneOf(cls, bulk)].peek();
   }
 
   get length(): number {
-    return this.queues.consensus.length + this.queues.heartbeat.length + this.queues.telemetry.length;
+    let n = 0;
+    for (const lane of lanes) n += this.queues[lane].length;
+    return n;
   }
 
   clear(): void {
-    for (const cls of trafficClasses) this.queues[cls].clear();
+    for (const lane of lanes) this.queues[lane].clear();
   }
+}
+
+function laneOf(cls: TrafficClass, bulk: boolean): Lane {
+  return bulk && cls === 'consensus' ? 'bulk' : cls;
+}
+
+function queued<T>(lane: Lane, item: T): Queued<T> {
+  return lane === 'bulk' ? { cls: 'consensus', item, bulk: true } : { cls: lane, item, bulk: false };
 }

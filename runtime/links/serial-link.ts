@@ -15,7 +15,7 @@ import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
 import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs } from './airtime.js';
-import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { bulkEnvelope, ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { WaitingEnvelopes } from './waiting-envelopes.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
@@ -134,6 +134,8 @@ export class SerialLink implements Link {
   private readonly staleMs: number;
   /** The envelope whose fragment went out last: its remaining fragments are never dropped as stale. */
   private onAir = '';
+  /** The same for consensus's bulk lane, whose envelopes the live height's messages may interrupt. */
+  private onAirBulk = '';
   /** Own envelopes waiting in the queue, so a re-broadcast of one is not queued twice. */
   private readonly waiting = new WaitingEnvelopes();
   readonly blockTxBytesHint: number;
@@ -312,8 +314,11 @@ export class SerialLink implements Link {
       });
       this.stats.queueFull('heartbeat');
     }
+    // Block-sync answers and state-sync offers and chunks wait behind the live height's messages
+    // (class-queue.ts).
+    const bulk = coalescing && bulkEnvelope(bytes);
     // All fragments or none: half an envelope is airtime wasted.
-    if (this.queue.room(cls) < count) {
+    if (this.queue.room(cls, bulk) < count) {
       this.stats.queueFull(cls);
       return false;
     }
@@ -325,7 +330,7 @@ export class SerialLink implements Link {
       // Remembered as sent, so a neighbour's relay of it back here is a duplicate (onPacket).
       this.dedup.add(`${this.selfTag}:${msgId}:${index}`);
       const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
-      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, frag: '', queuedMs });
+      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, frag: '', queuedMs }, bulk);
     }
     this.pump();
     return true;
@@ -363,7 +368,8 @@ export class SerialLink implements Link {
         }
         this.queue.shift();
         if (next.item.relay) this.relaysQueued.delete(next.item.frag);
-        this.onAir = next.item.key;
+        if (next.bulk) this.onAirBulk = next.item.key;
+        else this.onAir = next.item.key;
         if (next.item.completes > 0) this.waiting.gone(next.item.key);
         let full = false;
         for (const p of this.ports) if (p.isOpen && !p.write(next.item.wire)) full = true;
@@ -391,14 +397,19 @@ export class SerialLink implements Link {
     }
   }
 
-  /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only the head);
-   *  never the rest of one already partly on the air. */
+  /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only from the
+   *  head of each lane); never the rest of one already partly on the air. */
   private dropStale(): void {
     const now = this.now();
+    for (const bulk of [false, true]) this.dropStaleLane(now, bulk);
+  }
+
+  private dropStaleLane(now: number, bulk: boolean): void {
+    const onAir = bulk ? this.onAirBulk : this.onAir;
     for (let i = 0; i < limits.radioFragmentsMax; i++) {
-      const head = this.queue.peekClass('consensus');
+      const head = this.queue.peekClass('consensus', bulk);
       // An own envelope consensus handed over again since it was queued is as fresh as that hand-over.
-      if (!head || head.key === this.onAir || now - head.queuedMs <= this.staleMs) return;
+      if (!head || head.key === onAir || now - head.queuedMs <= this.staleMs) return;
       if (now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
       const gone = this.queue.removeWhere('consensus', (p) => {
         if (p.key !== head.key) return false;

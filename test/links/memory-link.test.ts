@@ -1,7 +1,9 @@
 // The Link conformance suite on the in-memory hub, plus its queue behaviour.
 
 import { describe, expect, it } from 'vitest';
-import { ClassQueue } from '../../runtime/links/class-queue.js';
+import { bulkEnvelope, ClassQueue } from '../../runtime/links/class-queue.js';
+import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { MemoryHub } from '../../runtime/links/memory-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -46,6 +48,33 @@ describe('class queue', () => {
     expect(q.push('consensus', 6)).toBe(true);
     expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()]).toEqual([6, 4, 5, 1, undefined]);
     expect(drops).toEqual(['telemetry', 'heartbeat']);
+  });
+
+  it("consensus's bulk lane (block and state sync for a peer catching up) drains after heartbeats, before telemetry", async () => {
+    const q = new ClassQueue<string>({ consensus: 2, heartbeat: 2, telemetry: 2 });
+    expect(q.push('telemetry', 'telemetry')).toBe(true);
+    expect(q.push('consensus', 'sync 1', true)).toBe(true);
+    expect(q.push('consensus', 'sync 2', true)).toBe(true);
+    expect(q.room('consensus', true)).toBe(0);
+    expect(q.room('consensus')).toBe(2); // the live height's lane is not filled by bulk
+    expect(q.push('consensus', 'sync 3', true)).toBe(false);
+    expect(q.push('heartbeat', 'heartbeat')).toBe(true);
+    expect(q.push('consensus', 'vote')).toBe(true);
+    expect(q.peekClass('consensus')).toBe('vote');
+    expect(q.peekClass('consensus', true)).toBe('sync 1');
+    expect(q.length).toBe(5);
+    expect(q.shift()).toEqual({ cls: 'consensus', item: 'vote', bulk: false });
+    expect(q.shift()).toEqual({ cls: 'heartbeat', item: 'heartbeat', bulk: false });
+    expect(q.removeWhere('consensus', (x) => x === 'sync 1')).toBe(1); // consensus covers both lanes
+    expect(q.shift()).toEqual({ cls: 'consensus', item: 'sync 2', bulk: true });
+    expect(q.shift()?.item).toBe('telemetry');
+    // Which envelopes are bulk: by kind, from the envelope's header.
+    await initCrypto();
+    const signer = createSigner(generateKeyPair());
+    const seal = (kind: Parameters<typeof sealEnvelope>[0]) => sealEnvelope(kind, fleet, 'n1', new Uint8Array(8), signer);
+    expect(['sync-response', 'snapshot-offer', 'snapshot-chunk'].map((k) => bulkEnvelope(seal(k as 'sync-response')))).toEqual([true, true, true]);
+    expect(['proposal', 'prevote', 'precommit', 'status', 'sync-request', 'evidence', 'heartbeat'].map((k) => bulkEnvelope(seal(k as 'prevote')))).toEqual([false, false, false, false, false, false, false]);
+    expect(bulkEnvelope(new Uint8Array([1, 2, 3]))).toBe(false);
   });
 
   it('a link whose queue is full refuses and counts the drop by class', async () => {

@@ -9,6 +9,8 @@ import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
 import { serialHarness, serialLink } from './serial-harness.js';
+import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -206,6 +208,25 @@ describe('priorities under the airtime budget', () => {
       // Eleven packets (~2300 bytes) at 5760 B/s after a 504-byte burst: at least ~300 ms, so the budget paces.
       expect(performance.now() - t0).toBeGreaterThan(250);
       expect(a.queued()).toBe(0);
+    });
+  });
+});
+
+describe('block sync behind the live height', () => {
+  it("a vote queued after a block-sync answer goes on the air before the answer's remaining fragments, and the answer still arrives whole", async () => {
+    await initCrypto();
+    const signer = createSigner(generateKeyPair());
+    // 9600 baud (960 B/s): the 1,500-byte answer is 7 fragments, ~1.7 s on the air; the stale limit
+    // (300 ms) is far shorter, and an answer partly on the air is still never cut.
+    const answer = sealEnvelope('sync-response', 'fleet', 'a', new Uint8Array(1_500).fill(7), signer);
+    const vote = sealEnvelope('prevote', 'fleet', 'a', new Uint8Array(40).fill(4), signer);
+    await onPair({ baud: 9_600 }, { consensusStaleMs: 300 }, async (a, inbox) => {
+      expect(a.broadcast(answer, 'consensus')).toBe(true);
+      await sleep(100); // its first fragments are on the air
+      expect(a.broadcast(vote, 'consensus')).toBe(true);
+      await inbox.waitFor(2, 5_000);
+      expect(inbox.frames.map((f) => (Buffer.from(f.bytes).equals(vote) ? 'vote' : Buffer.from(f.bytes).equals(answer) ? 'answer' : 'other'))).toEqual(['vote', 'answer']);
+      expect(a.counters().droppedStale).toBe(0);
     });
   });
 });

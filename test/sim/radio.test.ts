@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../runtime/lib/prng.js';
+import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { defaultStaleMs } from '../../runtime/links/airtime.js';
 import { fragmentBytesMax } from '../../runtime/links/radio-frame.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
@@ -126,6 +128,20 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     queue.runUntil(10_000, 1e6);
     // The first telemetry packet was already on the air; the vote goes next.
     expect(got.map((g) => g.bytes[0])).toEqual([1, 2, 1, 1, 1, 1]);
+  });
+
+  it("a vote goes on the air before the rest of a block-sync answer queued ahead of it (SerialLink's bulk lane)", async () => {
+    await initCrypto();
+    const signer = createSigner(generateKeyPair());
+    const answer = sealEnvelope('sync-response', 'sim', 'v0', new Uint8Array(1_500).fill(7), signer); // 7 packets, ~300 ms
+    const vote = sealEnvelope('prevote', 'sim', 'v0', new Uint8Array(40).fill(4), signer);
+    const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
+    radio.send(0, null, answer, 'consensus');
+    queue.runUntil(50, 1e6); // its first packet is on the air
+    radio.send(0, null, vote, 'consensus');
+    queue.runUntil(10_000, 1e6);
+    expect(got.map((g) => (g.bytes === vote ? 'vote' : g.bytes === answer ? 'answer' : 'other'))).toEqual(['vote', 'answer']);
+    expect(radio.counters.dropped.stale).toBe(0);
   });
 
   it('does not queue an envelope again while a copy of it still waits, and does once that copy is on the air', () => {
