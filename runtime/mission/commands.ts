@@ -115,7 +115,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'param.set': {
       noExtraArgs(a, ['key', 'value']);
       const key = str(a, 'key', 64);
-      const spec: ParamSpec | undefined = paramSpecs[key];
+      const spec: ParamSpec | undefined = Object.hasOwn(paramSpecs, key) ? paramSpecs[key] : undefined;
       if (!spec) return reject(`args.key "${key}" is not a parameter; known: ${paramNames.join(', ')}`);
       const value = num(a, 'value', spec.min, spec.max);
       return { ok: true, state: { ...s, params: { ...s.params, [key]: value } }, effects: [{ type: 'param', key, value }] };

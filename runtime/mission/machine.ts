@@ -97,7 +97,8 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
 function authorize(c: MissionCommand, block: MissionBlock): string | null {
   const op = block.members.operators.find((o) => o.id === c.operator);
   if (!op) return `operator "${c.operator}" is not in the fleet manifest (epoch ${block.members.epoch})`;
-  const allowed = commandRoles[c.type];
+  // Own keys only: a type like "constructor" passes the wire's pattern and must not find Object.prototype's.
+  const allowed = Object.hasOwn(commandRoles, c.type) ? commandRoles[c.type] : undefined;
   if (!allowed) return `unknown command type "${c.type}"; known: ${commandTypes.join(', ')}`;
   if (!op.roles.some((r) => allowed.includes(r))) return `operator "${c.operator}" has role ${op.roles.join('+') || 'none'}; ${c.type} needs ${allowed.join(' or ')}`;
   if (block.timeMs >= c.expiresAt) return `command expired at ${c.expiresAt}, before block time ${block.timeMs}`;

@@ -134,6 +134,17 @@ describe('roles, expiry and the audit log', () => {
     expect(r.state.rejected).toBe(5);
     expect(r.state.accepted).toBe(1);
   });
+
+  it('rejects a command type or parameter key that names an Object.prototype member, instead of throwing', () => {
+    // "constructor" passes the wire's type pattern; a throw here would halt every device on the block.
+    const r = run(initialMissionState(), [cmd('constructor', {}, 'ops'), cmd('param.set', { key: 'constructor', value: 1 }, 'boss'), cmd('param.set', { key: 'toString', value: 1 }, 'boss')]);
+    expect(decisions(r.effects).map((d) => [d.outcome, d.reason])).toEqual([
+      ['rejected', expect.stringMatching(/^unknown command type "constructor"; known: abort,/)],
+      ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
+      ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
+    ]);
+    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'separationM', 'speedMps']);
+  });
 });
 
 describe('hold, resume, rtl, land, abort', () => {
