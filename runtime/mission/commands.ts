@@ -94,8 +94,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       noExtraArgs(a, ['nodes']);
       const nodes = nodesArg(a, 'nodes', block.members.devices) ?? s.drones.map((d) => d.id);
       const task: Task = c.type === 'rtl' ? { type: 'rtl' } : { type: 'land' };
-      const remaining = s.mission ? s.mission.assignments.filter((x) => !nodes.includes(x.node)) : [];
-      const mission = s.mission && remaining.length > 0 ? { ...s.mission, assignments: remaining } : null;
+      const mission = s.mission ? withoutNodes(s.mission, nodes) : null;
       return withMission(s, mission, nodes, c.type === 'rtl' ? 'returning' : 'landing', task, c.id);
     }
     case 'abort': {
@@ -189,6 +188,14 @@ function startMission(
   const tasked = new Set(assignments.map((x) => x.node));
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
   return { ok: true, state: { ...s, mission, drones: drones2 }, effects };
+}
+
+/** The mission without these drones' parts, or null when every part left has been flown (no drone is
+ *  left to finish it, so nothing would ever end it). */
+export function withoutNodes(m: ActiveMission, nodes: readonly string[]): ActiveMission | null {
+  const assignments = m.assignments.filter((x) => !nodes.includes(x.node));
+  const done = m.done.filter((id) => !nodes.includes(id));
+  return done.length === assignments.length ? null : { ...m, assignments, done };
 }
 
 function withMission(s: MissionState, mission: ActiveMission | null, nodes: readonly string[], activity: DroneActivity, task: Task, command: string): Outcome {

@@ -173,6 +173,20 @@ describe('hold, resume, rtl, land, abort', () => {
     expect(abort.state.mission).toBeNull();
     expect(tasks(abort.effects).map((x) => x.task.type)).toEqual(['abort', 'abort', 'abort', 'abort']);
   });
+  it('rtl or land of drones that finished, or of all that had not, still lets the mission end', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.goto', { waypoints: [[50, 50]], nodes: ['d1', 'd2', 'd3'] })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 5, 5, 800, id)]);
+    // d1 finished and hovers there; the operator brings it home. d2 and d3 finishing ends the mission.
+    const r3 = run(r2.state, [cmd('rtl', { nodes: ['d1'] })]);
+    expect(r3.state.mission?.assignments.map((a) => a.node)).toEqual(['d2', 'd3']);
+    const r4 = run(r3.state, [telemetry('d2', 5, 6, 800, id), telemetry('d3', 5, 7, 800, id)]);
+    expect(r4.state.mission).toBeNull();
+    // Landing the only drone that had not finished leaves nothing to wait for: the mission is over.
+    const r5 = run(r2.state, [telemetry('d2', 5, 6, 800, id)], [cmd('land', { nodes: ['d3'] })]);
+    expect(r5.state.mission).toBeNull();
+    expect(only(run(r5.state, [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd1' })]).effects).outcome).toBe('accepted');
+  });
 });
 
 describe('geofence, params, formation, goto, models, fleet.update', () => {
