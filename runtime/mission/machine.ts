@@ -4,7 +4,7 @@
 
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
-import { runCommand, thenOf } from './commands.js';
+import { runCommand, thenOf, withoutNodes } from './commands.js';
 import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
@@ -38,6 +38,11 @@ const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, battery
 export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult {
   assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
   let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
+  // A drone the manifest in force no longer names (fleet.update) leaves the mission: its telemetry is
+  // ignored from now on, so its part could never be reported finished. Its part is not flown by another.
+  const members = new Set(block.members.devices);
+  const gone = s.mission ? s.mission.assignments.filter((a) => !members.has(a.node)).map((a) => a.node) : [];
+  if (s.mission && gone.length > 0) s = { ...s, mission: withoutNodes(s.mission, gone) };
   const effects: MissionEffect[] = [];
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {

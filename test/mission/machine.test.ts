@@ -187,6 +187,17 @@ describe('hold, resume, rtl, land, abort', () => {
     expect(r5.state.mission).toBeNull();
     expect(only(run(r5.state, [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd1' })]).effects).outcome).toBe('accepted');
   });
+  it('a drone the manifest in force no longer names leaves the mission, which the others can then end', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    // A fleet.update took d4 out: its telemetry is ignored from now on, so it can never finish its part.
+    const without = { ...members, epoch: 2, devices: ['d1', 'd2', 'd3'] };
+    const r2 = applyBlock(r1.state, { height: r1.state.height + 1, timeMs: 20_000, members: without, txs: [] });
+    expect(r2.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2', 'd3']);
+    const finished = ['d1', 'd2', 'd3', 'd4'].map((d) => telemetry(d, 1, 1, 800, id));
+    const r3 = applyBlock(r2.state, { height: r2.state.height + 1, timeMs: 20_001, members: without, txs: finished });
+    expect(r3.state.mission).toBeNull();
+  });
 });
 
 describe('geofence, params, formation, goto, models, fleet.update', () => {
