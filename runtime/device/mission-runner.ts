@@ -12,6 +12,7 @@ import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/ma
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
 import { thenOf } from '../mission/commands.js';
+import { avoidKeepOuts, keepOuts } from '../mission/hazards.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
@@ -221,7 +222,10 @@ export class MissionRunner {
     if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
     const mine = m.assignments.find((a) => a.node === this.o.id);
     if (!mine) return;
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind) });
+    // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
+    // the task the committing block gave it did (startMission, replan).
+    const waypoints = avoidKeepOuts(mine.waypoints, keepOuts(this.state.hazards));
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind) });
   }
 
   private onExec(r: ExecReport): void {

@@ -1,0 +1,40 @@
+// After a restart the device flies on with its part of the mission still active in the committed
+// state (MissionRunner.resumeOwnTask): the route it is given is the one the committed blocks gave it,
+// round the committed hazards, not the allocator's plan straight through them.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Executor } from '../../runtime/device/executor.js';
+import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { MissionBlock, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
+
+function runner(state: MissionState): MissionRunner {
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const o = { id: 'd1', fleet: 'f', hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control: { ack: () => undefined } } as unknown as MissionRunnerOptions;
+  const r = new MissionRunner(o);
+  r.state = state;
+  return r;
+}
+
+describe('resuming this device\'s part after a restart', () => {
+  it('flies the committed route round the committed hazards', () => {
+    const telemetry: MissionTx = { kind: 'telemetry', node: 'd1', pos: { n: 0, e: 0 }, altDm: 0, batteryPermille: 900, completed: null };
+    // A 10 m hazard cell 105 m east of the origin, committed before the mission.
+    const b1: MissionBlock = { height: 1, timeMs: 10_000, members, txs: [telemetry], hazards: { cellDm: 100, cells: [[0, 10]] } };
+    const goto: MissionTx = { kind: 'command', id: 'ops/01', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const s1 = applyBlock(initialMissionState(), b1);
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [goto] });
+    const committed = s2.effects.flatMap((e) => (e.type === 'task' && e.node === 'd1' && e.task.type === 'waypoints' ? [e.task.waypoints] : []));
+    expect(committed).toHaveLength(1);
+    expect(committed[0]!.length).toBeGreaterThan(2); // the detour round the hazard
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    runner(s2.state).resumeOwnTask();
+    expect(given).toHaveLength(1);
+    expect(given[0]!.type === 'waypoints' ? given[0]!.waypoints : null).toEqual(committed[0]);
+  });
+});
