@@ -147,7 +147,16 @@ export class Executor {
 
   /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */
   private flyOn(): void {
-    if (!this.current || this.stopped) return;
+    const cur = this.current;
+    if (!cur || this.stopped) return;
+    if (cur.next >= cur.task.waypoints.length) {
+      // Its part is flown (and reported done): a hold of the mission, or a reflex, may have stopped it
+      // on its way home, but it is not sent round its route again (a landed drone would take off).
+      if (cur.task.then === 'return' && !this.grounded()) {
+        void this.act({ type: 'return-to-launch' }).then((r) => r && this.log(`task ${cur.command}: done, but the return home was refused: ${r}`));
+      }
+      return;
+    }
     this.generation++;
     void this.fly(this.generation);
   }

@@ -1,0 +1,53 @@
+// A drone that has flown its part of a mission is not sent round it again: a committed hold and resume
+// of the mission (sent to every assigned drone) or a reflex release find its task finished, and a
+// finished survey drone that has landed at home stays on the ground. The simulated multirotor runs 20x
+// faster than the wall clock, stepped like a device's tick does.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { createSimDevices } from '../../hal/sim/sim-devices.js';
+import { Prng } from '../../runtime/lib/prng.js';
+
+const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
+const timeScale = 20;
+const timers: NodeJS.Timeout[] = [];
+afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+
+const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
+  return cond();
+};
+
+describe('executor and a finished task', () => {
+  it('a hold and resume after the drone finished and landed do not make it take off again', async () => {
+    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
+    const devices = createSimDevices(vehicle);
+    for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+    const t0 = Date.now();
+    timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+    const reports: ExecReport[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+    await devices.flight.setReturnAltitude(10);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }], altDm: 100, speedDmps: 80, then: 'return' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);
+    const landed = () => {
+      const s = devices.flight.state();
+      return s.ok && s.value.landed === 'on-ground' && !s.value.armed;
+    };
+    expect(await until(landed, 20_000), 'home and landed').toBe(true);
+    const after = reports.length;
+    // The mission is still active for the other drones; the operator holds it, then resumes it.
+    ex.run('h1', { type: 'hold', mission: 'm1' });
+    ex.run('r1', { type: 'resume', mission: 'm1' });
+    ex.resumeAfterReflex();
+    let highestM = 0;
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20)); // 20 simulated seconds in all
+      highestM = Math.max(highestM, vehicle.state().upM);
+    }
+    expect(reports.slice(after).filter((r) => r.command === 'm1'), `highest ${highestM} m`).toEqual([]);
+    expect(highestM).toBeLessThan(0.5);
+    expect(landed()).toBe(true);
+  }, 40_000);
+});
