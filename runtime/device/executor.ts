@@ -85,10 +85,14 @@ export class Executor {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const prev = this.current;
-        const next = task.replan && prev && prev.task.mission === task.mission ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        const replan = task.replan === true && prev !== null && prev.task.mission === task.mission;
+        const next = replan ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
         this.generation++;
-        this.paused = false;
         this.current = { command, task, next, descended: next > 0 };
+        // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
+        // holding and flies the new route on resume.
+        if (replan && this.paused) return;
+        this.paused = false;
         void this.fly(this.generation);
         return;
       }

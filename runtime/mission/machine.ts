@@ -76,12 +76,13 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   return { state: s, effects };
 }
 
-/** A changed committed hazard set re-routes every unfinished part of an active mission around it
- *  (from each assignment's planned waypoints, so successive re-plans never stack detours). */
+/** A changed committed hazard set re-routes every unfinished part of the mission around it, active or
+ *  held (a held drone keeps holding and flies the new route on resume: a hold must not keep the old
+ *  one), from each assignment's planned waypoints, so successive re-plans never stack detours. */
 function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']>, height: number): { state: MissionState; effects: MissionEffect[] } {
   const state = { ...prev, hazards };
   const m = prev.mission;
-  if (!m || m.status !== 'active') return { state, effects: [] };
+  if (!m) return { state, effects: [] };
   const before = keepOuts(prev.hazards);
   const after = keepOuts(hazards);
   const effects: MissionEffect[] = [];
