@@ -78,6 +78,11 @@ export class Executor {
     return Math.round(b.value.remainingFraction * 1000);
   }
 
+  /** Whether this executor holds a route of that mission (flying, held or flown); false after a restart. */
+  hasTask(mission: string): boolean {
+    return this.current !== null && this.current.task.mission === mission;
+  }
+
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();

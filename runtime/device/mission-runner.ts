@@ -160,7 +160,11 @@ export class MissionRunner {
           break;
         }
         case 'task':
-          if (e.node === this.o.id) this.runTask(e.command, e.task);
+          if (e.node !== this.o.id) break;
+          this.runTask(e.command, e.task);
+          // Restarted while the mission was held, the executor has no route to fly on: it takes its
+          // part from the committed state, as after a restart during an active mission.
+          if (e.task.type === 'resume' && !this.executor.hasTask(e.task.mission)) this.resumeOwnTask();
           break;
         case 'fleet-update':
           this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');

@@ -3,10 +3,16 @@
 // round the committed hazards, not the allocator's plan straight through them.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CommittedBlock } from '../../runtime/consensus/types.js';
 import { Executor } from '../../runtime/device/executor.js';
 import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
+import type { NodeShell } from '../../runtime/node/shell.js';
+
+// The committed block as the mission machine sees it, without signing envelopes for it.
+const next = vi.hoisted(() => ({ block: null as unknown }));
+vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -14,7 +20,9 @@ const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', role
 
 function runner(state: MissionState): MissionRunner {
   const quiet = { info: () => undefined, warn: () => undefined };
-  const o = { id: 'd1', fleet: 'f', hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control: { ack: () => undefined } } as unknown as MissionRunnerOptions;
+  const control = { ack: () => undefined, proof: () => undefined, log: () => undefined };
+  const metrics = { commands: { inc: () => undefined } };
+  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
   const r = new MissionRunner(o);
   r.state = state;
   return r;
@@ -36,5 +44,25 @@ describe('resuming this device\'s part after a restart', () => {
     runner(s2.state).resumeOwnTask();
     expect(given).toHaveLength(1);
     expect(given[0]!.type === 'waypoints' ? given[0]!.waypoints : null).toEqual(committed[0]);
+  });
+
+  it('a device that restarted while the mission was held flies its part when the mission is resumed', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/02', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const hold: MissionTx = { ...goto, id: 'ops/03', type: 'hold', args: {} };
+    const resume: MissionTx = { ...goto, id: 'ops/04', type: 'resume', args: {} };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [hold] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    // Restarted with the held state (WAL replay or a snapshot): nothing to fly while it is held.
+    const r = runner(s2.state);
+    r.resumeOwnTask();
+    expect(given).toEqual([]);
+    next.block = { height: 3, timeMs: 10_002, members, txs: [resume] } satisfies MissionBlock;
+    const cb = { block: { height: 3 }, hash: new Uint8Array(32), certificate: { height: 3, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock;
+    r.onCommit(cb, { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell);
+    expect(r.state.mission?.status).toBe('active');
+    expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
+    expect(given[1]).toMatchObject({ type: 'waypoints', mission: 'ops/02', waypoints: [{ n: 0, e: 1_000 }] });
   });
 });
