@@ -4,7 +4,7 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
+import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
@@ -74,7 +74,12 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       if (a.center === undefined) return reject('args.center must be [north, east] in metres');
       const center = pointArg(a.center, 'args.center');
       const spacing = toDm(num(a, 'spacingM', paramSpecs.formationSpacingM!.min, paramSpecs.formationSpacingM!.max, paramOf(s.params, 'formationSpacingM')));
-      return startMission(s, c, block, 'formation', (drones) => allocateSlots(formationSlots(shape, center, drones.length, spacing), drones));
+      return startMission(s, c, block, 'formation', (drones) => {
+        if (shape === 'circle' && drones.length > circleSlotsMax) {
+          throw new ArgError(`args.shape circle places at most ${circleSlotsMax} drones (one per whole degree), and ${drones.length} are available; use grid, or name the drones in args.drones`);
+        }
+        return allocateSlots(formationSlots(shape, center, drones.length, spacing), drones);
+      });
     }
     case 'hold': {
       noExtraArgs(a, []);

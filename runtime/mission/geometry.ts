@@ -1,6 +1,7 @@
 // Integer geometry for mission planning: point-in-polygon, lawnmower lanes, formation slots. Inputs
 // and outputs are integer decimetres; divisions are floored so every device gets identical results.
 
+import { isqrt } from './hazards.js';
 import type { PointDm } from './types.js';
 
 /** sin(d degrees) * 1e6 for d = 0..90, rounded: a fixed table, since Math.sin may differ by platform. */
@@ -105,9 +106,28 @@ export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lane
 
 export type FormationShape = 'line' | 'grid' | 'circle';
 
+/** The most drones a circle formation places: one slot per whole degree. */
+export const circleSlotsMax = 360;
+
+/**
+ * The radius of a circle of `count` slots at whole degrees: `spacingDm`, or more when that would put
+ * two neighbouring slots closer than `spacingDm` (more than six drones). The closest two slots are
+ * g = floor(360 / count) degrees apart, a chord of r * sqrt(2 (1 - cos g)): the smallest integer r
+ * with r^2 * 2 (1e6 - cosMicro(g)) >= spacing^2 * 1e6, exactly in integers.
+ */
+export function circleRadiusDm(count: number, spacingDm: number): number {
+  if (count <= 1 || count > circleSlotsMax) return spacingDm;
+  const k = 2 * (1_000_000 - cosMicro(Math.floor(360 / count)));
+  const need = spacingDm * spacingDm * 1_000_000;
+  let r = isqrt(Math.floor(need / k));
+  while (r * r * k < need) r++;
+  return Math.max(spacingDm, r);
+}
+
 /**
  * Slot positions for `count` drones around `center`: a line along east, a square-ish grid, or a
- * circle of radius `spacingDm` (slots at whole degrees, from north clockwise).
+ * circle (slots at whole degrees, from north clockwise) whose neighbouring slots are `spacingDm`
+ * apart or more (circleRadiusDm); at most circleSlotsMax drones on a circle.
  */
 export function formationSlots(shape: FormationShape, center: PointDm, count: number, spacingDm: number): PointDm[] {
   const slots: PointDm[] = [];
@@ -122,9 +142,10 @@ export function formationSlots(shape: FormationShape, center: PointDm, count: nu
     const e0 = -Math.floor(((cols - 1) * spacingDm) / 2);
     for (let i = 0; i < count; i++) slots.push({ n: center.n + n0 + Math.floor(i / cols) * spacingDm, e: center.e + e0 + (i % cols) * spacingDm });
   } else {
+    const r = circleRadiusDm(count, spacingDm);
     for (let i = 0; i < count; i++) {
       const deg = Math.floor((i * 360) / count);
-      slots.push({ n: center.n + Math.floor((spacingDm * cosMicro(deg)) / 1_000_000), e: center.e + Math.floor((spacingDm * sinMicro(deg)) / 1_000_000) });
+      slots.push({ n: center.n + Math.floor((r * cosMicro(deg)) / 1_000_000), e: center.e + Math.floor((r * sinMicro(deg)) / 1_000_000) });
     }
   }
   return slots;

@@ -232,6 +232,21 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(tasks(r.effects).every((x) => x.task.type === 'waypoints' && x.task.then === 'hold')).toBe(true);
   });
 
+  it('keeps every two drones of a circle formation at least the formation spacing apart, however many fly', () => {
+    const fleet = (n: number) => ({ ...members, devices: Array.from({ length: n }, (_, i) => `x${String(i).padStart(3, '0')}`) });
+    for (const n of [7, 12, 40, 360]) {
+      const r = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members: fleet(n), txs: [cmd('formation', { shape: 'circle', center: [0, 0], spacingM: 10 })] });
+      expect(only(r.effects).outcome).toBe('accepted');
+      const slots = tasks(r.effects).flatMap((x) => (x.task.type === 'waypoints' ? [x.task.waypoints[0] as { n: number; e: number }] : []));
+      expect(slots).toHaveLength(n);
+      let closest = Infinity;
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) closest = Math.min(closest, Math.hypot(slots[i]!.n - slots[j]!.n, slots[i]!.e - slots[j]!.e));
+      expect(closest, `${n} drones`).toBeGreaterThanOrEqual(100 - 3); // 10 m, less the floor of each coordinate
+    }
+    const r = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members: fleet(361), txs: [cmd('formation', { shape: 'circle', center: [0, 0], spacingM: 10 })] });
+    expect(only(r.effects).reason).toBe('args.shape circle places at most 360 drones (one per whole degree), and 361 are available; use grid, or name the drones in args.drones');
+  });
+
   it('sends a goto group with an eastward offset per drone, and refuses a drone low on battery', () => {
     const r = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[50, 50]], nodes: ['d2', 'd1'] })]);
     expect(tasks(r.effects).map((x) => (x.task.type === 'waypoints' ? x.task.waypoints[0] : null))).toEqual([
