@@ -4,7 +4,7 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
+import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, selfCrossing, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
@@ -44,6 +44,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'mission.survey': {
       noExtraArgs(a, ['area', 'spacingM', 'altM', 'speedMps', 'drones', 'replace']);
       const area = pointsArg(a, 'area', 3, missionLimits.polygonVerticesMax);
+      const crossing = crossingProblem(area, 'args.area');
+      if (crossing) return reject(crossing);
       if (doubleArea(area) === 0) return reject('args.area encloses no area (its points are on one line)');
       const spacing = toDm(num(a, 'spacingM', paramSpecs.laneSpacingM!.min, paramSpecs.laneSpacingM!.max, paramOf(s.params, 'laneSpacingM')));
       const lanes = lawnmowerLanes(area, spacing, missionLimits.surveyLanesMax);
@@ -109,6 +111,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'geofence.set': {
       noExtraArgs(a, ['polygon', 'altMaxM']);
       const poly = pointsArg(a, 'polygon', 3, missionLimits.polygonVerticesMax);
+      const crossing = crossingProblem(poly, 'args.polygon');
+      if (crossing) return reject(crossing);
       if (doubleArea(poly) === 0) return reject('args.polygon encloses no area (its points are on one line)');
       const altDmMax = toDm(num(a, 'altMaxM', 5, 500, 120));
       for (const d of s.drones) {
@@ -141,6 +145,15 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     default:
       return reject(`unknown command type "${c.type}"`);
   }
+}
+
+/** A polygon that crosses itself bounds two areas where the operator drew one (and its inside would
+ *  be decided by the even-odd rule): refused, naming the two edges by their points, counted from 1. */
+function crossingProblem(poly: readonly PointDm[], what: string): string | null {
+  const x = selfCrossing(poly);
+  if (!x) return null;
+  const edge = (i: number): string => `point ${i + 1} to point ${((i + 1) % poly.length) + 1}`;
+  return `${what} crosses itself: the edge from ${edge(x[0])} crosses the edge from ${edge(x[1])}`;
 }
 
 const reservePermille = (s: MissionState): number => Math.round(paramOf(s.params, 'batteryReservePct') * 10);

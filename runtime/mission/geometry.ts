@@ -54,6 +54,29 @@ function onSegment(p: PointDm, a: PointDm, b: PointDm): boolean {
   return Math.min(a.n, b.n) <= p.n && p.n <= Math.max(a.n, b.n) && Math.min(a.e, b.e) <= p.e && p.e <= Math.max(a.e, b.e);
 }
 
+const orient = (a: PointDm, b: PointDm, c: PointDm): number => Math.sign((b.n - a.n) * (c.e - a.e) - (b.e - a.e) * (c.n - a.n));
+
+/**
+ * The first two edges of the polygon that cross each other (each edge i runs from point i to point
+ * i + 1, the last back to point 0), as indices, or null. Only proper crossings count: a vertex on an
+ * edge, or a ring closed by repeating its first point, is not one. Exact integer orientation tests;
+ * at most 64 points, so the pairwise check is cheap.
+ */
+export function selfCrossing(poly: readonly PointDm[]): readonly [number, number] | null {
+  const n = poly.length;
+  for (let i = 0; i < n; i++) {
+    const a = poly[i] as PointDm;
+    const b = poly[(i + 1) % n] as PointDm;
+    for (let j = i + 2; j < n; j++) {
+      if (i === 0 && j === n - 1) continue; // they share point 0
+      const c = poly[j] as PointDm;
+      const d = poly[(j + 1) % n] as PointDm;
+      if (orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0) return [i, j];
+    }
+  }
+  return null;
+}
+
 /** Twice the signed area; zero means the polygon is degenerate. */
 export function doubleArea(poly: readonly PointDm[]): number {
   let s = 0;

@@ -102,6 +102,20 @@ describe('mission.survey', () => {
     expect(only(extra.effects).reason).toMatch(/^args\.color is not an argument of this command/);
   });
 
+  it('rejects a self-intersecting area or geofence, naming the edges that cross', () => {
+    const bowtie = [[0, 0], [0, 100], [100, 0], [150, 150]]; // edge 2-3 crosses edge 4-1
+    const survey = run(initialMissionState(), [cmd('mission.survey', { area: bowtie })]);
+    expect(only(survey.effects).reason).toBe('args.area crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: bowtie }, 'boss')]);
+    expect(only(fence.effects).reason).toBe('args.polygon crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    // A symmetric one encloses zero signed area, but its points are not on one line: the reason says what is wrong.
+    const symmetric = run(initialMissionState(), [cmd('mission.survey', { area: [[0, 0], [0, 100], [100, 0], [100, 100]] })]);
+    expect(only(symmetric.effects).reason).toBe('args.area crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    // Closing the ring by repeating the first point, or a vertex touching an edge, is not a crossing.
+    const closed = run(initialMissionState(), [cmd('mission.survey', { area: [...square, [0, 0]] })]);
+    expect(only(closed.effects).outcome).toBe('accepted');
+  });
+
   it('ends the mission when every assigned drone has committed that it finished', () => {
     const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
     const id = r1.state.mission?.id ?? '';
