@@ -118,6 +118,18 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       for (const d of s.drones) {
         if (d.pos && !insidePolygon(d.pos, poly)) return reject(`the new geofence would leave ${d.id} outside it at [${d.pos.n / 10}, ${d.pos.e / 10}] m; move it first`);
       }
+      // Nor may the parts of the active mission still to be flown leave it: each drone's own fence
+      // reflex would stop it at the edge, and the mission could never end.
+      const m = s.mission;
+      if (m) {
+        const high = Math.max(m.altDm, ...m.assignments.filter((x) => !m.done.includes(x.node)).map((x) => x.transitAltDm));
+        if (high > altDmMax) return reject(`mission ${m.id} flies up to ${high / 10} m (its legs to their routes included), above the new ceiling of ${altDmMax / 10} m; abort or replace the mission first`);
+        for (const x of m.assignments) {
+          if (m.done.includes(x.node)) continue;
+          const w = x.waypoints.find((p) => !insidePolygon(p, poly));
+          if (w) return reject(`waypoint [${w.n / 10}, ${w.e / 10}] m of mission ${m.id} for ${x.node} is outside the new geofence; abort or replace the mission first`);
+        }
+      }
       return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
     }
     case 'param.set': {

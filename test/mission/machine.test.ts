@@ -224,6 +224,19 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(high.effects).reason).toBe('altitude 60 m is above the geofence ceiling of 50 m');
   });
 
+  it('refuses a geofence that the active mission\'s unflown parts would leave, or whose ceiling is below it', () => {
+    const r1 = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[100, 100], [300, 100]], node: 'd1', altM: 40 })]);
+    const small = [[-10, -10], [-10, 200], [200, 200], [200, -10]];
+    const out = run(r1.state, [cmd('geofence.set', { polygon: small, altMaxM: 120 }, 'boss')]);
+    expect(only(out.effects).reason).toBe(`waypoint [300, 100] m of mission ${r1.state.mission?.id} for d1 is outside the new geofence; abort or replace the mission first`);
+    const low = run(r1.state, [cmd('geofence.set', { polygon: [[-10, -10], [-10, 400], [400, 400], [400, -10]], altMaxM: 30 }, 'boss')]);
+    expect(only(low.effects).reason).toBe(`mission ${r1.state.mission?.id} flies up to 43 m (its legs to their routes included), above the new ceiling of 30 m; abort or replace the mission first`);
+    // Once d1 has flown its part (and the mission is over), the fence no longer concerns it.
+    const id = r1.state.mission?.id ?? '';
+    const flown = run(r1.state, [telemetry('d1', 100, 100, 800, id), cmd('geofence.set', { polygon: [[-10, -10], [-10, 400], [400, 400], [400, -10]], altMaxM: 30 }, 'boss')]);
+    expect(only(flown.effects).outcome).toBe('accepted');
+  });
+
   it('checks param names and ranges', () => {
     const r = run(initialMissionState(), [
       cmd('param.set', { key: 'speedMps', value: 99 }, 'boss'),
