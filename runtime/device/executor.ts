@@ -26,6 +26,10 @@ const returnAltRewriteMs = 30_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
 
+/** Waypoints flown of all, 0..1000 for the ack (an empty route, every waypoint inside a committed
+ *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
+const permilleOf = (flown: number, all: number): number => (all === 0 ? 0 : Math.floor((flown * 1000) / all));
+
 export class Executor {
   /** Mission id whose waypoints were all flown; reported in telemetry so the fleet can close it. */
   completed = '';
@@ -204,7 +208,7 @@ export class Executor {
     const live = (): boolean => gen === this.generation && !this.stopped;
     const fail = (reason: string): void => {
       this.log(`task ${command} failed: ${reason}`);
-      this.report({ command, stage: 'failed', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason });
+      this.report({ command, stage: 'failed', progress: permilleOf(cur.next, task.waypoints.length), reason });
     };
     this.report({ command, stage: 'started', progress: 0, reason: '' });
     const altM = task.altDm / 10;
@@ -228,7 +232,7 @@ export class Executor {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
         this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence: skipped`, 'info');
         cur.next++;
-        this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+        this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
       }
       const legAltM = cur.descended ? altM : transitM;
@@ -246,7 +250,7 @@ export class Executor {
         cur.descended = true;
       }
       cur.next++;
-      this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+      this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
     }
     this.completed = task.mission;
     this.report({ command, stage: 'done', progress: 1000, reason: '' });

@@ -50,4 +50,15 @@ describe('executor and a finished task', () => {
     expect(highestM).toBeLessThan(0.5);
     expect(landed()).toBe(true);
   }, 40_000);
+
+  it('a task left with no waypoints (all inside committed hazards) that fails reports a readable progress', () => {
+    const reports: ExecReport[] = [];
+    const ex = new Executor({}, origin, (r) => reports.push(r), () => undefined);
+    ex.run('m2', { type: 'waypoints', mission: 'm2', waypoints: [], altDm: 100, speedDmps: 80, then: 'hold' });
+    // No flight controller: it fails at once. The ack's progress must be an integer 0..1000 (wire/ack.ts).
+    expect(reports.map((r) => [r.stage, r.progress])).toEqual([
+      ['started', 0],
+      ['failed', 0],
+    ]);
+  });
 });
