@@ -124,9 +124,10 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       if (m) {
         const high = Math.max(m.altDm, ...m.assignments.filter((x) => !m.done.includes(x.node)).map((x) => x.transitAltDm));
         if (high > altDmMax) return reject(`mission ${m.id} flies up to ${high / 10} m (its legs to their routes included), above the new ceiling of ${altDmMax / 10} m; abort or replace the mission first`);
+        const zones = keepOuts(s.hazards);
         for (const x of m.assignments) {
           if (m.done.includes(x.node)) continue;
-          const w = x.waypoints.find((p) => !insidePolygon(p, poly));
+          const w = avoidKeepOuts(x.waypoints, zones).find((p) => !insidePolygon(p, poly));
           if (w) return reject(`waypoint [${w.n / 10}, ${w.e / 10}] m of mission ${m.id} for ${x.node} is outside the new geofence; abort or replace the mission first`);
         }
       }
@@ -208,7 +209,15 @@ function startMission(
   const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
-  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
+  const flown = assignments.map((x) => avoidKeepOuts(x.waypoints, zones));
+  if (s.geofence && zones.length > 0) {
+    // A detour goes round a hazard on the side away from its centre, which may be past the fence.
+    for (let i = 0; i < flown.length; i++) {
+      const out = (flown[i] as PointDm[]).find((w) => !insidePolygon(w, s.geofence as PointDm[]));
+      if (out) return reject(`waypoint [${out.n / 10}, ${out.e / 10}] m for ${(assignments[i] as Assignment).node} is outside the geofence (on its way round a committed hazard)`);
+    }
+  }
+  const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
   // Drones of a replaced mission that get no part in the new one stop where they are.
   if (s.mission) {
     for (const old of s.mission.assignments) {

@@ -237,6 +237,14 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(flown.effects).outcome).toBe('accepted');
   });
 
+  it('rejects a mission whose route round a committed hazard would leave the geofence', () => {
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-5, -5], [-5, 300], [300, 300], [300, -5]] }, 'boss')]);
+    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the detour goes south, past the fence.
+    const hazard = applyBlock(fence.state, { height: fence.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+    const r = applyBlock(hazard.state, { height: hazard.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
+    expect(only(r.effects).reason).toBe('waypoint [-9.2, 90.8] m for d1 is outside the geofence (on its way round a committed hazard)');
+  });
+
   it('checks param names and ranges', () => {
     const r = run(initialMissionState(), [
       cmd('param.set', { key: 'speedMps', value: 99 }, 'boss'),
