@@ -98,7 +98,8 @@ export interface Lane {
 /**
  * Lawnmower coverage: east-west lanes `spacingDm` apart, the first half a spacing inside the
  * southern edge. A lane crossing a concave polygon several times yields one lane per inside span.
- * Directions alternate (boustrophedon) by lane index. Returns null past `lanesMax`.
+ * Directions alternate (boustrophedon) by row, and a row's spans come in its direction. Returns null
+ * past `lanesMax`.
  */
 export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lanesMax: number): Lane[] | null {
   let minN = Infinity;
@@ -117,7 +118,10 @@ export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lane
       if (a.n > n !== b.n > n) xs.push(a.e + Math.floor(((n - a.n) * (b.e - a.e)) / (b.n - a.n)));
     }
     xs.sort((x, y) => x - y);
-    for (let k = 0; k + 1 < xs.length; k += 2) {
+    // A row's spans in the row's direction: west to east on even rows, east to west on odd ones.
+    const spans = xs.length >> 1;
+    for (let s = 0; s < spans; s++) {
+      const k = 2 * (row % 2 === 0 ? s : spans - 1 - s);
       const w = xs[k] as number;
       const east = xs[k + 1] as number;
       lanes.push(row % 2 === 0 ? { n, from: w, to: east } : { n, from: east, to: w });

@@ -116,6 +116,18 @@ describe('mission.survey', () => {
     expect(only(closed.effects).outcome).toBe('accepted');
   });
 
+  it('flies the spans of a concave row in the row\'s direction, so no span is flown twice', () => {
+    // A U open to the north: rows above 100 m cross it twice (two arms, 100 m to 300 m east apart).
+    const u = [[0, 0], [0, 400], [300, 400], [300, 300], [100, 300], [100, 100], [300, 100], [300, 0]];
+    const r = run(initialMissionState(), [telemetry('d1', 0, 0)], [cmd('mission.survey', { area: u, spacingM: 20, drones: ['d1'] })]);
+    const t = tasks(r.effects)[0]?.task;
+    const wps = t?.type === 'waypoints' ? t.waypoints : [];
+    let flownDm = 0;
+    for (let i = 1; i < wps.length; i++) if (wps[i]!.n === wps[i - 1]!.n) flownDm += Math.abs(wps[i]!.e - wps[i - 1]!.e);
+    // Along the rows: 5 full rows of 400 m, 10 split rows of two 100 m arms and the 200 m gap between, once.
+    expect(flownDm).toBe(5 * 4_000 + 10 * 4_000);
+  });
+
   it('ends the mission when every assigned drone has committed that it finished', () => {
     const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
     const id = r1.state.mission?.id ?? '';
