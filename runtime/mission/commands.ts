@@ -4,7 +4,7 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, selfCrossing, type FormationShape } from './geometry.js';
+import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, selfCrossing, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
@@ -127,8 +127,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
         const zones = keepOuts(s.hazards);
         for (const x of m.assignments) {
           if (m.done.includes(x.node)) continue;
-          const w = avoidKeepOuts(x.waypoints, zones).find((p) => !insidePolygon(p, poly));
-          if (w) return reject(`waypoint [${w.n / 10}, ${w.e / 10}] m of mission ${m.id} for ${x.node} is outside the new geofence; abort or replace the mission first`);
+          const out = routeOutside(avoidKeepOuts(x.waypoints, zones), poly);
+          if (out) return reject(`${out} of mission ${m.id} for ${x.node} ${out.startsWith('the leg') ? 'leaves' : 'is outside'} the new geofence; abort or replace the mission first`);
         }
       }
       return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
@@ -158,6 +158,21 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     default:
       return reject(`unknown command type "${c.type}"`);
   }
+}
+
+const at = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
+
+/** The first waypoint of the route outside the fence ("waypoint [n, e] m"), or the first leg between
+ *  two of them that crosses its edge ("the leg from [..] m to [..] m"), or null when it keeps inside. */
+function routeOutside(route: readonly PointDm[], fence: readonly PointDm[]): string | null {
+  const w = route.find((p) => !insidePolygon(p, fence));
+  if (w) return `waypoint ${at(w)}`;
+  for (let k = 1; k < route.length; k++) {
+    const a = route[k - 1] as PointDm;
+    const b = route[k] as PointDm;
+    if (legCrossing(a, b, fence) >= 0) return `the leg from ${at(a)} to ${at(b)}`;
+  }
+  return null;
 }
 
 /** A polygon that crosses itself bounds two areas where the operator drew one (and its inside would
@@ -210,11 +225,14 @@ function startMission(
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
   const flown = assignments.map((x) => avoidKeepOuts(x.waypoints, zones));
-  if (s.geofence && zones.length > 0) {
-    // A detour goes round a hazard on the side away from its centre, which may be past the fence.
+  if (s.geofence) {
+    // A detour goes round a hazard on the side away from its centre, which may be past the fence; and
+    // a leg between two waypoints inside a concave fence may leave it.
     for (let i = 0; i < flown.length; i++) {
-      const out = (flown[i] as PointDm[]).find((w) => !insidePolygon(w, s.geofence as PointDm[]));
-      if (out) return reject(`waypoint [${out.n / 10}, ${out.e / 10}] m for ${(assignments[i] as Assignment).node} is outside the geofence (on its way round a committed hazard)`);
+      const out = routeOutside(flown[i] as PointDm[], s.geofence);
+      const node = (assignments[i] as Assignment).node;
+      if (out?.startsWith('the leg')) return reject(`${out} for ${node} leaves the geofence`);
+      if (out) return reject(`${out} for ${node} is outside the geofence (on its way round a committed hazard)`);
     }
   }
   const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));

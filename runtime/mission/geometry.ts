@@ -77,6 +77,18 @@ export function selfCrossing(poly: readonly PointDm[]): readonly [number, number
   return null;
 }
 
+/** The first edge of the polygon that the segment a-b properly crosses, as an index, or -1. A leg
+ *  between two points inside a concave polygon that crosses an edge leaves it on the way. (A leg that
+ *  only grazes a vertex is not caught.) */
+export function legCrossing(a: PointDm, b: PointDm, poly: readonly PointDm[]): number {
+  for (let i = 0; i < poly.length; i++) {
+    const c = poly[i] as PointDm;
+    const d = poly[(i + 1) % poly.length] as PointDm;
+    if (orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0) return i;
+  }
+  return -1;
+}
+
 /** Twice the signed area; zero means the polygon is degenerate. */
 export function doubleArea(poly: readonly PointDm[]): number {
   let s = 0;

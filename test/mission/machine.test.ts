@@ -257,6 +257,21 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(r.effects).reason).toBe('waypoint [-9.2, 90.8] m for d1 is outside the geofence (on its way round a committed hazard)');
   });
 
+  it('rejects a mission with a leg that leaves a concave geofence between two waypoints inside it', () => {
+    // A U open to the north: the two arms are inside, the notch between them is not.
+    const u = [[0, 0], [0, 400], [300, 400], [300, 300], [100, 300], [100, 100], [300, 100], [300, 0]];
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: u }, 'boss')]);
+    expect(only(fence.effects).outcome).toBe('accepted');
+    const r = run(fence.state, [cmd('mission.goto', { waypoints: [[200, 50], [200, 350]], node: 'd1' })]);
+    expect(only(r.effects).reason).toBe('the leg from [200, 50] m to [200, 350] m for d1 leaves the geofence');
+    const round = run(fence.state, [cmd('mission.goto', { waypoints: [[200, 50], [50, 50], [50, 350], [200, 350]], node: 'd1' })]);
+    expect(only(round.effects).outcome).toBe('accepted');
+    // Nor may a new fence cut a leg of the active mission still to be flown.
+    const box = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[200, 50], [200, 350]], node: 'd1' })]);
+    const cut = run(box.state, [cmd('geofence.set', { polygon: u }, 'boss')]);
+    expect(only(cut.effects).reason).toBe(`the leg from [200, 50] m to [200, 350] m of mission ${box.state.mission?.id} for d1 leaves the new geofence; abort or replace the mission first`);
+  });
+
   it('checks param names and ranges', () => {
     const r = run(initialMissionState(), [
       cmd('param.set', { key: 'speedMps', value: 99 }, 'boss'),
