@@ -56,6 +56,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'mission.goto': {
       noExtraArgs(a, ['waypoints', 'node', 'nodes', 'altM', 'speedMps', 'replace']);
       const wps = pointsArg(a, 'waypoints', 1, missionLimits.waypointsArgMax);
+      if (a.node !== undefined && a.nodes !== undefined) return reject('give args.node or args.nodes, not both');
       const nodes = nodesArg(a, a.node !== undefined ? 'node' : 'nodes', block.members.devices);
       if (nodes === null) return reject('args.node or args.nodes must name the drone or drones to send');
       for (const id of nodes) {

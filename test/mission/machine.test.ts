@@ -320,6 +320,9 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(low.effects).reason).toBe('d3 battery 12% is below the 25% reserve');
     const unknown = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd9' })]);
     expect(only(unknown.effects).reason).toBe('args.node names "d9", which is not a device in the fleet manifest');
+    // Both given: which drones go must not be a guess (args.nodes was silently ignored).
+    const both = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd1', nodes: ['d2', 'd3'] })]);
+    expect(only(both.effects).reason).toBe('give args.node or args.nodes, not both');
   });
 
   it('accepts fleet.update only from an admin with a newer, edge-checked manifest, effective two heights on', () => {
