@@ -229,7 +229,9 @@ export class MissionRunner {
     // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
     // the task the committing block gave it did (startMission, replan).
     const waypoints = avoidKeepOuts(mine.waypoints, keepOuts(this.state.hazards));
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind) });
+    // A state sync while the executor flies this mission: carry on from where it is (as a re-plan does).
+    const carryOn = this.executor.hasTask(m.id) ? { replan: true as const } : {};
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn });
   }
 
   private onExec(r: ExecReport): void {

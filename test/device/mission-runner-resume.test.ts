@@ -1,6 +1,6 @@
-// After a restart the device flies on with its part of the mission still active in the committed
-// state (MissionRunner.resumeOwnTask): the route it is given is the one the committed blocks gave it,
-// round the committed hazards, not the allocator's plan straight through them.
+// After a restart, a resume or a state sync the device flies on with its part of the mission in the
+// committed state (MissionRunner.resumeOwnTask): the route it is given is the one the committed blocks
+// gave it, round the committed hazards, and it carries on from where it is when it was flying it.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
@@ -64,5 +64,17 @@ describe('resuming this device\'s part after a restart', () => {
     expect(r.state.mission?.status).toBe('active');
     expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
     expect(given[1]).toMatchObject({ type: 'waypoints', mission: 'ops/02', waypoints: [{ n: 0, e: 1_000 }] });
+  });
+
+  it('a state sync while it flies its part carries on from where it is, not from the first waypoint', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/05', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100], [100, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    // The executor is already flying this mission (importState while running calls resumeOwnTask).
+    vi.spyOn(Executor.prototype, 'hasTask').mockReturnValue(true);
+    runner(s1.state).resumeOwnTask();
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/05', replan: true });
   });
 });
