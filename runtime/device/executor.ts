@@ -217,6 +217,17 @@ export class Executor {
     const transitM = cur.descended || task.transitAltDm === undefined ? altM : task.transitAltDm / 10;
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
+    if (cur.next >= task.waypoints.length) {
+      // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a
+      // continuation (re-plan, state sync) of one flown to its end. No take-off for it.
+      this.completed = task.mission;
+      this.report({ command, stage: 'done', progress: 1000, reason: '' });
+      if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
+        const r = await this.act({ type: 'return-to-launch' });
+        if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
+      }
+      return;
+    }
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;

@@ -19,36 +19,59 @@ const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
   return cond();
 };
 
+const survey = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }], altDm: 100, speedDmps: 80, then: 'return' } as const;
+
+/** A drone that flew its survey part (one waypoint 20 m north), went home and landed. */
+async function flownAndLanded() {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
+  const devices = createSimDevices(vehicle);
+  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+  const t0 = Date.now();
+  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+  const reports: ExecReport[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  await devices.flight.setReturnAltitude(10);
+  ex.run('m1', survey);
+  expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);
+  const landed = () => {
+    const s = devices.flight.state();
+    return s.ok && s.value.landed === 'on-ground' && !s.value.armed;
+  };
+  expect(await until(landed, 20_000), 'home and landed').toBe(true);
+  /** The highest the vehicle climbs in the next 20 simulated seconds. */
+  const highest = async (): Promise<number> => {
+    let m = 0;
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      m = Math.max(m, vehicle.state().upM);
+    }
+    return m;
+  };
+  return { ex, reports, landed, highest };
+}
+
 describe('executor and a finished task', () => {
   it('a hold and resume after the drone finished and landed do not make it take off again', async () => {
-    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
-    const devices = createSimDevices(vehicle);
-    for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-    const t0 = Date.now();
-    timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
-    const reports: ExecReport[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
-    await devices.flight.setReturnAltitude(10);
-    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }], altDm: 100, speedDmps: 80, then: 'return' });
-    expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);
-    const landed = () => {
-      const s = devices.flight.state();
-      return s.ok && s.value.landed === 'on-ground' && !s.value.armed;
-    };
-    expect(await until(landed, 20_000), 'home and landed').toBe(true);
+    const { ex, reports, landed, highest } = await flownAndLanded();
     const after = reports.length;
     // The mission is still active for the other drones; the operator holds it, then resumes it.
     ex.run('h1', { type: 'hold', mission: 'm1' });
     ex.run('r1', { type: 'resume', mission: 'm1' });
     ex.resumeAfterReflex();
-    let highestM = 0;
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 20)); // 20 simulated seconds in all
-      highestM = Math.max(highestM, vehicle.state().upM);
-    }
+    const highestM = await highest();
     expect(reports.slice(after).filter((r) => r.command === 'm1'), `highest ${highestM} m`).toEqual([]);
     expect(highestM).toBeLessThan(0.5);
     expect(landed()).toBe(true);
+  }, 40_000);
+
+  it('the same route again as a continuation (a re-plan, a state sync) with nothing left to fly does not take off', async () => {
+    const { ex, reports, landed, highest } = await flownAndLanded();
+    const after = reports.length;
+    ex.run('m1', { ...survey, replan: true });
+    const highestM = await highest();
+    expect(highestM, JSON.stringify(reports.slice(after))).toBeLessThan(0.5);
+    expect(landed()).toBe(true);
+    expect(reports.slice(after).map((r) => r.stage)).toEqual(['started', 'done']);
   }, 40_000);
 
   it('a task left with no waypoints (all inside committed hazards) that fails reports a readable progress', () => {
