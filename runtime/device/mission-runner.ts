@@ -161,6 +161,9 @@ export class MissionRunner {
         }
         case 'task':
           if (e.node !== this.o.id) break;
+          // A re-plan of a held mission goes to the route the executor holds; one that holds none
+          // (restarted while held) must not start flying: the resume gives it its part.
+          if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission && this.state.mission.status === 'held' && !this.executor.hasTask(e.task.mission)) break;
           this.runTask(e.command, e.task);
           // Restarted while the mission was held, the executor has no route to fly on: it takes its
           // part from the committed state, as after a restart during an active mission.

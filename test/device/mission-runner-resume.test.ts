@@ -77,4 +77,27 @@ describe('resuming this device\'s part after a restart', () => {
     expect(given).toHaveLength(1);
     expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/05', replan: true });
   });
+
+  it('restarted while the mission is held, a re-plan of it does not start the drone flying', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/06', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const hold: MissionTx = { ...goto, id: 'ops/07', type: 'hold', args: {} };
+    const resume: MissionTx = { ...goto, id: 'ops/08', type: 'resume', args: {} };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [hold] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    const r = runner(s2.state);
+    r.resumeOwnTask();
+    const commit = (height: number): CommittedBlock => ({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) }) as unknown as CommittedBlock;
+    const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+    // A hazard committed on the route while held: the held mission is re-planned, and it stays held.
+    next.block = { height: 3, timeMs: 10_002, members, txs: [], hazards: { cellDm: 100, cells: [[0, 10]] } } satisfies MissionBlock;
+    r.onCommit(commit(3), shell);
+    expect(r.state.mission?.status).toBe('held');
+    expect(given).toEqual([]);
+    next.block = { height: 4, timeMs: 10_003, members, txs: [resume] } satisfies MissionBlock;
+    r.onCommit(commit(4), shell);
+    expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
+    expect(given[1]!.type === 'waypoints' && given[1]!.waypoints.length).toBe(4); // round the hazard
+  });
 });
