@@ -88,13 +88,13 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       noExtraArgs(a, []);
       const m = s.mission;
       if (!m || m.status !== 'active') return reject(m ? `mission ${m.id} is already held` : 'no mission is active, so there is nothing to hold');
-      return withMission(s, { ...m, status: 'held' }, m.assignments.map((x) => x.node), 'holding', { type: 'hold', mission: m.id }, c.id);
+      return withMission(s, { ...m, status: 'held' }, unfinished(m), 'holding', { type: 'hold', mission: m.id }, c.id);
     }
     case 'resume': {
       noExtraArgs(a, []);
       const m = s.mission;
       if (!m || m.status !== 'held') return reject(m ? `mission ${m.id} is not held, so there is nothing to resume` : 'no mission is held, so there is nothing to resume');
-      return withMission(s, { ...m, status: 'active' }, m.assignments.map((x) => x.node), 'tasked', { type: 'resume', mission: m.id }, c.id);
+      return withMission(s, { ...m, status: 'active' }, unfinished(m), 'tasked', { type: 'resume', mission: m.id }, c.id);
     }
     case 'rtl':
     case 'land': {
@@ -247,6 +247,10 @@ function startMission(
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
   return { ok: true, state: { ...s, mission, drones: drones2 }, effects };
 }
+
+/** The drones of the mission that have not finished their part: those a hold or resume concerns (one
+ *  that has is on its way home or hovering where its part ended, and stays so). */
+const unfinished = (m: ActiveMission): string[] => m.assignments.filter((x) => !m.done.includes(x.node)).map((x) => x.node);
 
 /** The mission without these drones' parts, or null when every part left has been flown (no drone is
  *  left to finish it, so nothing would ever end it). */

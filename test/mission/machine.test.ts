@@ -188,6 +188,17 @@ describe('hold, resume, rtl, land, abort', () => {
     expect(tasks(resumed.effects)).toHaveLength(4);
   });
 
+  it('hold and resume leave a drone that has finished its part alone (a survey drone flies on home)', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 1, 1, 800, id)]);
+    const held = run(r2.state, [cmd('hold')]);
+    expect(tasks(held.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:hold', 'd3:hold', 'd4:hold']);
+    const resumed = run(held.state, [cmd('resume')]);
+    expect(tasks(resumed.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:resume', 'd3:resume', 'd4:resume']);
+    expect(resumed.state.drones.map((d) => d.activity)).toEqual(['idle', 'tasked', 'tasked', 'tasked']);
+  });
+
   it('rtl and land never depend on state; abort clears the mission', () => {
     const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
     const rtl = run(r1.state, [cmd('rtl', { nodes: ['d2'] })]);
