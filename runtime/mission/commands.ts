@@ -237,10 +237,11 @@ function startMission(
     }
   }
   const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
-  // Drones of a replaced mission that get no part in the new one stop where they are.
+  // Drones of a replaced mission that get no part in the new one stop where they are (those that had
+  // finished their part carry on: home, or hovering where it ended).
   if (s.mission) {
-    for (const old of s.mission.assignments) {
-      if (!assignments.some((x) => x.node === old.node)) effects.push({ type: 'task', node: old.node, command: c.id, task: { type: 'hold', mission: null } });
+    for (const node of unfinished(s.mission)) {
+      if (!assignments.some((x) => x.node === node)) effects.push({ type: 'task', node, command: c.id, task: { type: 'hold', mission: null } });
     }
   }
   const tasked = new Set(assignments.map((x) => x.node));

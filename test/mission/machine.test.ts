@@ -93,6 +93,14 @@ describe('mission.survey', () => {
     expect(tasks(r3.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d1:waypoints', 'd2:hold', 'd3:hold', 'd4:hold']);
   });
 
+  it('a replacing mission stops the replaced one\'s unfinished drones only (a finished one flies on home)', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 1, 1, 800, id)], [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd2', replace: true })]);
+    expect(only(r2.effects).outcome).toBe('accepted');
+    expect(tasks(r2.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:waypoints', 'd3:hold', 'd4:hold']);
+  });
+
   it('rejects bad areas with the argument named', () => {
     const line = run(initialMissionState(), [cmd('mission.survey', { area: [[0, 0], [0, 10], [0, 20]] })]);
     expect(only(line.effects).reason).toBe('args.area encloses no area (its points are on one line)');
