@@ -210,7 +210,8 @@ export class Executor {
       this.log(`task ${command} failed: ${reason}`);
       this.report({ command, stage: 'failed', progress: permilleOf(cur.next, task.waypoints.length), reason });
     };
-    this.report({ command, stage: 'started', progress: 0, reason: '' });
+    // A route carried on from its middle (re-plan, resume, state sync) starts with the progress made.
+    this.report({ command, stage: 'started', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
     const altM = task.altDm / 10;
     // The leg to the first waypoint is flown at the transit altitude the planner gave this drone, so its
     // way there keeps clear of the others'; it comes down to the mission altitude at that waypoint.

@@ -8,6 +8,8 @@ import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { localToGeo } from '../../hal/geo.js';
+import type { DeviceSet } from '../../hal/devices.js';
 
 const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
 const timeScale = 20;
@@ -83,5 +85,31 @@ describe('executor and a finished task', () => {
       ['started', 0],
       ['failed', 0],
     ]);
+  });
+
+  it('a route carried on from its middle (re-plan, resume) acks started with the progress made, not 0', async () => {
+    // A vehicle that is at once wherever it is sent, except that it never reaches the third waypoint.
+    let at = { latDeg: origin.latDeg, lonDeg: origin.lonDeg };
+    const third = { n: 300, e: 0 };
+    const devices = {
+      position: { fix: () => ({ ok: true, value: { ...at, altMslM: 500 } }) },
+      flight: {
+        state: () => ({ ok: true, value: { timeMs: 0, armed: true, mode: 'guided', landed: 'in-air', home: null, failsafe: false } }),
+        execute: async (a: { type: string; target?: { latDeg: number; lonDeg: number } }) => {
+          const stuck = a.target && Math.abs(a.target.latDeg - localToGeo(origin, third.n / 10, third.e / 10).latDeg) < 1e-9;
+          if (a.type === 'goto' && a.target && !stuck) at = { latDeg: a.target.latDeg, lonDeg: a.target.lonDeg };
+          return { ok: true, value: undefined };
+        },
+      },
+    } as unknown as DeviceSet;
+    const reports: ExecReport[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+    const route = { type: 'waypoints', mission: 'm3', waypoints: [{ n: 100, e: 0 }, { n: 200, e: 0 }, third, { n: 400, e: 0 }], altDm: 0, speedDmps: 80, then: 'hold' } as const;
+    ex.run('m3', route);
+    expect(await until(() => reports.some((r) => r.stage === 'progress' && r.progress === 500), 5_000), JSON.stringify(reports)).toBe(true);
+    const after = reports.length;
+    ex.run('m3', { ...route, replan: true });
+    expect(reports.slice(after)[0]).toEqual({ command: 'm3', stage: 'started', progress: 500, reason: '' });
+    ex.stop();
   });
 });
