@@ -26,6 +26,10 @@ const returnAltRewriteMs = 30_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
 
+/** Waypoints flown of all, 0..1000 for the ack (an empty route, every waypoint inside a committed
+ *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
+const permilleOf = (flown: number, all: number): number => (all === 0 ? 0 : Math.floor((flown * 1000) / all));
+
 export class Executor {
   /** Mission id whose waypoints were all flown; reported in telemetry so the fleet can close it. */
   completed = '';
@@ -78,6 +82,11 @@ export class Executor {
     return Math.round(b.value.remainingFraction * 1000);
   }
 
+  /** Whether this executor holds a route of that mission (flying, held or flown); false after a restart. */
+  hasTask(mission: string): boolean {
+    return this.current !== null && this.current.task.mission === mission;
+  }
+
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();
@@ -85,10 +94,14 @@ export class Executor {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const prev = this.current;
-        const next = task.replan && prev && prev.task.mission === task.mission ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        const replan = task.replan === true && prev !== null && prev.task.mission === task.mission;
+        const next = replan ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
         this.generation++;
-        this.paused = false;
         this.current = { command, task, next, descended: next > 0 };
+        // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
+        // holding and flies the new route on resume.
+        if (replan && this.paused) return;
+        this.paused = false;
         void this.fly(this.generation);
         return;
       }
@@ -147,7 +160,16 @@ export class Executor {
 
   /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */
   private flyOn(): void {
-    if (!this.current || this.stopped) return;
+    const cur = this.current;
+    if (!cur || this.stopped) return;
+    if (cur.next >= cur.task.waypoints.length) {
+      // Its part is flown (and reported done): a hold of the mission, or a reflex, may have stopped it
+      // on its way home, but it is not sent round its route again (a landed drone would take off).
+      if (cur.task.then === 'return' && !this.grounded()) {
+        void this.act({ type: 'return-to-launch' }).then((r) => r && this.log(`task ${cur.command}: done, but the return home was refused: ${r}`));
+      }
+      return;
+    }
     this.generation++;
     void this.fly(this.generation);
   }
@@ -186,15 +208,27 @@ export class Executor {
     const live = (): boolean => gen === this.generation && !this.stopped;
     const fail = (reason: string): void => {
       this.log(`task ${command} failed: ${reason}`);
-      this.report({ command, stage: 'failed', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason });
+      this.report({ command, stage: 'failed', progress: permilleOf(cur.next, task.waypoints.length), reason });
     };
-    this.report({ command, stage: 'started', progress: 0, reason: '' });
+    // A route carried on from its middle (re-plan, resume, state sync) starts with the progress made.
+    this.report({ command, stage: 'started', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
     const altM = task.altDm / 10;
     // The leg to the first waypoint is flown at the transit altitude the planner gave this drone, so its
     // way there keeps clear of the others'; it comes down to the mission altitude at that waypoint.
     const transitM = cur.descended || task.transitAltDm === undefined ? altM : task.transitAltDm / 10;
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
+    if (cur.next >= task.waypoints.length) {
+      // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a
+      // continuation (re-plan, state sync) of one flown to its end. No take-off for it.
+      this.completed = task.mission;
+      this.report({ command, stage: 'done', progress: 1000, reason: '' });
+      if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
+        const r = await this.act({ type: 'return-to-launch' });
+        if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
+      }
+      return;
+    }
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;
@@ -210,7 +244,7 @@ export class Executor {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
         this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence: skipped`, 'info');
         cur.next++;
-        this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+        this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
       }
       const legAltM = cur.descended ? altM : transitM;
@@ -228,7 +262,7 @@ export class Executor {
         cur.descended = true;
       }
       cur.next++;
-      this.report({ command, stage: 'progress', progress: Math.floor((cur.next * 1000) / task.waypoints.length), reason: '' });
+      this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
     }
     this.completed = task.mission;
     this.report({ command, stage: 'done', progress: 1000, reason: '' });

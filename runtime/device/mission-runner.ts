@@ -12,6 +12,7 @@ import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/ma
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
 import { thenOf } from '../mission/commands.js';
+import { avoidKeepOuts, keepOuts } from '../mission/hazards.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
@@ -159,7 +160,14 @@ export class MissionRunner {
           break;
         }
         case 'task':
-          if (e.node === this.o.id) this.runTask(e.command, e.task);
+          if (e.node !== this.o.id) break;
+          // A re-plan of a held mission goes to the route the executor holds; one that holds none
+          // (restarted while held) must not start flying: the resume gives it its part.
+          if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission && this.state.mission.status === 'held' && !this.executor.hasTask(e.task.mission)) break;
+          this.runTask(e.command, e.task);
+          // Restarted while the mission was held, the executor has no route to fly on: it takes its
+          // part from the committed state, as after a restart during an active mission.
+          if (e.task.type === 'resume' && !this.executor.hasTask(e.task.mission)) this.resumeOwnTask();
           break;
         case 'fleet-update':
           this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');
@@ -221,7 +229,12 @@ export class MissionRunner {
     if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
     const mine = m.assignments.find((a) => a.node === this.o.id);
     if (!mine) return;
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints: mine.waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind) });
+    // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
+    // the task the committing block gave it did (startMission, replan).
+    const waypoints = avoidKeepOuts(mine.waypoints, keepOuts(this.state.hazards));
+    // A state sync while the executor flies this mission: carry on from where it is (as a re-plan does).
+    const carryOn = this.executor.hasTask(m.id) ? { replan: true as const } : {};
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn });
   }
 
   private onExec(r: ExecReport): void {

@@ -4,7 +4,7 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { doubleArea, formationSlots, insidePolygon, lawnmowerLanes, type FormationShape } from './geometry.js';
+import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, selfCrossing, type FormationShape } from './geometry.js';
 import { avoidKeepOuts, keepOuts } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
@@ -44,6 +44,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'mission.survey': {
       noExtraArgs(a, ['area', 'spacingM', 'altM', 'speedMps', 'drones', 'replace']);
       const area = pointsArg(a, 'area', 3, missionLimits.polygonVerticesMax);
+      const crossing = crossingProblem(area, 'args.area');
+      if (crossing) return reject(crossing);
       if (doubleArea(area) === 0) return reject('args.area encloses no area (its points are on one line)');
       const spacing = toDm(num(a, 'spacingM', paramSpecs.laneSpacingM!.min, paramSpecs.laneSpacingM!.max, paramOf(s.params, 'laneSpacingM')));
       const lanes = lawnmowerLanes(area, spacing, missionLimits.surveyLanesMax);
@@ -54,6 +56,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'mission.goto': {
       noExtraArgs(a, ['waypoints', 'node', 'nodes', 'altM', 'speedMps', 'replace']);
       const wps = pointsArg(a, 'waypoints', 1, missionLimits.waypointsArgMax);
+      if (a.node !== undefined && a.nodes !== undefined) return reject('give args.node or args.nodes, not both');
       const nodes = nodesArg(a, a.node !== undefined ? 'node' : 'nodes', block.members.devices);
       if (nodes === null) return reject('args.node or args.nodes must name the drone or drones to send');
       for (const id of nodes) {
@@ -74,19 +77,24 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       if (a.center === undefined) return reject('args.center must be [north, east] in metres');
       const center = pointArg(a.center, 'args.center');
       const spacing = toDm(num(a, 'spacingM', paramSpecs.formationSpacingM!.min, paramSpecs.formationSpacingM!.max, paramOf(s.params, 'formationSpacingM')));
-      return startMission(s, c, block, 'formation', (drones) => allocateSlots(formationSlots(shape, center, drones.length, spacing), drones));
+      return startMission(s, c, block, 'formation', (drones) => {
+        if (shape === 'circle' && drones.length > circleSlotsMax) {
+          throw new ArgError(`args.shape circle places at most ${circleSlotsMax} drones (one per whole degree), and ${drones.length} are available; use grid, or name the drones in args.drones`);
+        }
+        return allocateSlots(formationSlots(shape, center, drones.length, spacing), drones);
+      });
     }
     case 'hold': {
       noExtraArgs(a, []);
       const m = s.mission;
       if (!m || m.status !== 'active') return reject(m ? `mission ${m.id} is already held` : 'no mission is active, so there is nothing to hold');
-      return withMission(s, { ...m, status: 'held' }, m.assignments.map((x) => x.node), 'holding', { type: 'hold', mission: m.id }, c.id);
+      return withMission(s, { ...m, status: 'held' }, unfinished(m), 'holding', { type: 'hold', mission: m.id }, c.id);
     }
     case 'resume': {
       noExtraArgs(a, []);
       const m = s.mission;
       if (!m || m.status !== 'held') return reject(m ? `mission ${m.id} is not held, so there is nothing to resume` : 'no mission is held, so there is nothing to resume');
-      return withMission(s, { ...m, status: 'active' }, m.assignments.map((x) => x.node), 'tasked', { type: 'resume', mission: m.id }, c.id);
+      return withMission(s, { ...m, status: 'active' }, unfinished(m), 'tasked', { type: 'resume', mission: m.id }, c.id);
     }
     case 'rtl':
     case 'land': {
@@ -94,8 +102,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       noExtraArgs(a, ['nodes']);
       const nodes = nodesArg(a, 'nodes', block.members.devices) ?? s.drones.map((d) => d.id);
       const task: Task = c.type === 'rtl' ? { type: 'rtl' } : { type: 'land' };
-      const remaining = s.mission ? s.mission.assignments.filter((x) => !nodes.includes(x.node)) : [];
-      const mission = s.mission && remaining.length > 0 ? { ...s.mission, assignments: remaining } : null;
+      const mission = s.mission ? withoutNodes(s.mission, nodes) : null;
       return withMission(s, mission, nodes, c.type === 'rtl' ? 'returning' : 'landing', task, c.id);
     }
     case 'abort': {
@@ -105,17 +112,32 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     case 'geofence.set': {
       noExtraArgs(a, ['polygon', 'altMaxM']);
       const poly = pointsArg(a, 'polygon', 3, missionLimits.polygonVerticesMax);
+      const crossing = crossingProblem(poly, 'args.polygon');
+      if (crossing) return reject(crossing);
       if (doubleArea(poly) === 0) return reject('args.polygon encloses no area (its points are on one line)');
       const altDmMax = toDm(num(a, 'altMaxM', 5, 500, 120));
       for (const d of s.drones) {
         if (d.pos && !insidePolygon(d.pos, poly)) return reject(`the new geofence would leave ${d.id} outside it at [${d.pos.n / 10}, ${d.pos.e / 10}] m; move it first`);
+      }
+      // Nor may the parts of the active mission still to be flown leave it: each drone's own fence
+      // reflex would stop it at the edge, and the mission could never end.
+      const m = s.mission;
+      if (m) {
+        const high = Math.max(m.altDm, ...m.assignments.filter((x) => !m.done.includes(x.node)).map((x) => x.transitAltDm));
+        if (high > altDmMax) return reject(`mission ${m.id} flies up to ${high / 10} m (its legs to their routes included), above the new ceiling of ${altDmMax / 10} m; abort or replace the mission first`);
+        const zones = keepOuts(s.hazards);
+        for (const x of m.assignments) {
+          if (m.done.includes(x.node)) continue;
+          const out = routeOutside(avoidKeepOuts(x.waypoints, zones), poly);
+          if (out) return reject(`${out} of mission ${m.id} for ${x.node} ${out.startsWith('the leg') ? 'leaves' : 'is outside'} the new geofence; abort or replace the mission first`);
+        }
       }
       return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
     }
     case 'param.set': {
       noExtraArgs(a, ['key', 'value']);
       const key = str(a, 'key', 64);
-      const spec: ParamSpec | undefined = paramSpecs[key];
+      const spec: ParamSpec | undefined = Object.hasOwn(paramSpecs, key) ? paramSpecs[key] : undefined;
       if (!spec) return reject(`args.key "${key}" is not a parameter; known: ${paramNames.join(', ')}`);
       const value = num(a, 'value', spec.min, spec.max);
       return { ok: true, state: { ...s, params: { ...s.params, [key]: value } }, effects: [{ type: 'param', key, value }] };
@@ -137,6 +159,30 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
     default:
       return reject(`unknown command type "${c.type}"`);
   }
+}
+
+const at = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
+
+/** The first waypoint of the route outside the fence ("waypoint [n, e] m"), or the first leg between
+ *  two of them that crosses its edge ("the leg from [..] m to [..] m"), or null when it keeps inside. */
+function routeOutside(route: readonly PointDm[], fence: readonly PointDm[]): string | null {
+  const w = route.find((p) => !insidePolygon(p, fence));
+  if (w) return `waypoint ${at(w)}`;
+  for (let k = 1; k < route.length; k++) {
+    const a = route[k - 1] as PointDm;
+    const b = route[k] as PointDm;
+    if (legCrossing(a, b, fence) >= 0) return `the leg from ${at(a)} to ${at(b)}`;
+  }
+  return null;
+}
+
+/** A polygon that crosses itself bounds two areas where the operator drew one (and its inside would
+ *  be decided by the even-odd rule): refused, naming the two edges by their points, counted from 1. */
+function crossingProblem(poly: readonly PointDm[], what: string): string | null {
+  const x = selfCrossing(poly);
+  if (!x) return null;
+  const edge = (i: number): string => `point ${i + 1} to point ${((i + 1) % poly.length) + 1}`;
+  return `${what} crosses itself: the edge from ${edge(x[0])} crosses the edge from ${edge(x[1])}`;
 }
 
 const reservePermille = (s: MissionState): number => Math.round(paramOf(s.params, 'batteryReservePct') * 10);
@@ -179,16 +225,40 @@ function startMission(
   const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
-  const effects: MissionEffect[] = assignments.map((x) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: avoidKeepOuts(x.waypoints, zones), altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
-  // Drones of a replaced mission that get no part in the new one stop where they are.
+  const flown = assignments.map((x) => avoidKeepOuts(x.waypoints, zones));
+  if (s.geofence) {
+    // A detour goes round a hazard on the side away from its centre, which may be past the fence; and
+    // a leg between two waypoints inside a concave fence may leave it.
+    for (let i = 0; i < flown.length; i++) {
+      const out = routeOutside(flown[i] as PointDm[], s.geofence);
+      const node = (assignments[i] as Assignment).node;
+      if (out?.startsWith('the leg')) return reject(`${out} for ${node} leaves the geofence`);
+      if (out) return reject(`${out} for ${node} is outside the geofence (on its way round a committed hazard)`);
+    }
+  }
+  const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
+  // Drones of a replaced mission that get no part in the new one stop where they are (those that had
+  // finished their part carry on: home, or hovering where it ended).
   if (s.mission) {
-    for (const old of s.mission.assignments) {
-      if (!assignments.some((x) => x.node === old.node)) effects.push({ type: 'task', node: old.node, command: c.id, task: { type: 'hold', mission: null } });
+    for (const node of unfinished(s.mission)) {
+      if (!assignments.some((x) => x.node === node)) effects.push({ type: 'task', node, command: c.id, task: { type: 'hold', mission: null } });
     }
   }
   const tasked = new Set(assignments.map((x) => x.node));
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
   return { ok: true, state: { ...s, mission, drones: drones2 }, effects };
+}
+
+/** The drones of the mission that have not finished their part: those a hold or resume concerns (one
+ *  that has is on its way home or hovering where its part ended, and stays so). */
+const unfinished = (m: ActiveMission): string[] => m.assignments.filter((x) => !m.done.includes(x.node)).map((x) => x.node);
+
+/** The mission without these drones' parts, or null when every part left has been flown (no drone is
+ *  left to finish it, so nothing would ever end it). */
+export function withoutNodes(m: ActiveMission, nodes: readonly string[]): ActiveMission | null {
+  const assignments = m.assignments.filter((x) => !nodes.includes(x.node));
+  const done = m.done.filter((id) => !nodes.includes(id));
+  return done.length === assignments.length ? null : { ...m, assignments, done };
 }
 
 function withMission(s: MissionState, mission: ActiveMission | null, nodes: readonly string[], activity: DroneActivity, task: Task, command: string): Outcome {

@@ -1,6 +1,7 @@
 // Integer geometry for mission planning: point-in-polygon, lawnmower lanes, formation slots. Inputs
 // and outputs are integer decimetres; divisions are floored so every device gets identical results.
 
+import { isqrt } from './hazards.js';
 import type { PointDm } from './types.js';
 
 /** sin(d degrees) * 1e6 for d = 0..90, rounded: a fixed table, since Math.sin may differ by platform. */
@@ -53,6 +54,41 @@ function onSegment(p: PointDm, a: PointDm, b: PointDm): boolean {
   return Math.min(a.n, b.n) <= p.n && p.n <= Math.max(a.n, b.n) && Math.min(a.e, b.e) <= p.e && p.e <= Math.max(a.e, b.e);
 }
 
+const orient = (a: PointDm, b: PointDm, c: PointDm): number => Math.sign((b.n - a.n) * (c.e - a.e) - (b.e - a.e) * (c.n - a.n));
+
+/**
+ * The first two edges of the polygon that cross each other (each edge i runs from point i to point
+ * i + 1, the last back to point 0), as indices, or null. Only proper crossings count: a vertex on an
+ * edge, or a ring closed by repeating its first point, is not one. Exact integer orientation tests;
+ * at most 64 points, so the pairwise check is cheap.
+ */
+export function selfCrossing(poly: readonly PointDm[]): readonly [number, number] | null {
+  const n = poly.length;
+  for (let i = 0; i < n; i++) {
+    const a = poly[i] as PointDm;
+    const b = poly[(i + 1) % n] as PointDm;
+    for (let j = i + 2; j < n; j++) {
+      if (i === 0 && j === n - 1) continue; // they share point 0
+      const c = poly[j] as PointDm;
+      const d = poly[(j + 1) % n] as PointDm;
+      if (orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0) return [i, j];
+    }
+  }
+  return null;
+}
+
+/** The first edge of the polygon that the segment a-b properly crosses, as an index, or -1. A leg
+ *  between two points inside a concave polygon that crosses an edge leaves it on the way. (A leg that
+ *  only grazes a vertex is not caught.) */
+export function legCrossing(a: PointDm, b: PointDm, poly: readonly PointDm[]): number {
+  for (let i = 0; i < poly.length; i++) {
+    const c = poly[i] as PointDm;
+    const d = poly[(i + 1) % poly.length] as PointDm;
+    if (orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0) return i;
+  }
+  return -1;
+}
+
 /** Twice the signed area; zero means the polygon is degenerate. */
 export function doubleArea(poly: readonly PointDm[]): number {
   let s = 0;
@@ -74,7 +110,8 @@ export interface Lane {
 /**
  * Lawnmower coverage: east-west lanes `spacingDm` apart, the first half a spacing inside the
  * southern edge. A lane crossing a concave polygon several times yields one lane per inside span.
- * Directions alternate (boustrophedon) by lane index. Returns null past `lanesMax`.
+ * Directions alternate (boustrophedon) by row, and a row's spans come in its direction. Returns null
+ * past `lanesMax`.
  */
 export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lanesMax: number): Lane[] | null {
   let minN = Infinity;
@@ -93,7 +130,10 @@ export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lane
       if (a.n > n !== b.n > n) xs.push(a.e + Math.floor(((n - a.n) * (b.e - a.e)) / (b.n - a.n)));
     }
     xs.sort((x, y) => x - y);
-    for (let k = 0; k + 1 < xs.length; k += 2) {
+    // A row's spans in the row's direction: west to east on even rows, east to west on odd ones.
+    const spans = xs.length >> 1;
+    for (let s = 0; s < spans; s++) {
+      const k = 2 * (row % 2 === 0 ? s : spans - 1 - s);
       const w = xs[k] as number;
       const east = xs[k + 1] as number;
       lanes.push(row % 2 === 0 ? { n, from: w, to: east } : { n, from: east, to: w });
@@ -105,9 +145,28 @@ export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lane
 
 export type FormationShape = 'line' | 'grid' | 'circle';
 
+/** The most drones a circle formation places: one slot per whole degree. */
+export const circleSlotsMax = 360;
+
+/**
+ * The radius of a circle of `count` slots at whole degrees: `spacingDm`, or more when that would put
+ * two neighbouring slots closer than `spacingDm` (more than six drones). The closest two slots are
+ * g = floor(360 / count) degrees apart, a chord of r * sqrt(2 (1 - cos g)): the smallest integer r
+ * with r^2 * 2 (1e6 - cosMicro(g)) >= spacing^2 * 1e6, exactly in integers.
+ */
+export function circleRadiusDm(count: number, spacingDm: number): number {
+  if (count <= 1 || count > circleSlotsMax) return spacingDm;
+  const k = 2 * (1_000_000 - cosMicro(Math.floor(360 / count)));
+  const need = spacingDm * spacingDm * 1_000_000;
+  let r = isqrt(Math.floor(need / k));
+  while (r * r * k < need) r++;
+  return Math.max(spacingDm, r);
+}
+
 /**
  * Slot positions for `count` drones around `center`: a line along east, a square-ish grid, or a
- * circle of radius `spacingDm` (slots at whole degrees, from north clockwise).
+ * circle (slots at whole degrees, from north clockwise) whose neighbouring slots are `spacingDm`
+ * apart or more (circleRadiusDm); at most circleSlotsMax drones on a circle.
  */
 export function formationSlots(shape: FormationShape, center: PointDm, count: number, spacingDm: number): PointDm[] {
   const slots: PointDm[] = [];
@@ -122,9 +181,10 @@ export function formationSlots(shape: FormationShape, center: PointDm, count: nu
     const e0 = -Math.floor(((cols - 1) * spacingDm) / 2);
     for (let i = 0; i < count; i++) slots.push({ n: center.n + n0 + Math.floor(i / cols) * spacingDm, e: center.e + e0 + (i % cols) * spacingDm });
   } else {
+    const r = circleRadiusDm(count, spacingDm);
     for (let i = 0; i < count; i++) {
       const deg = Math.floor((i * 360) / count);
-      slots.push({ n: center.n + Math.floor((spacingDm * cosMicro(deg)) / 1_000_000), e: center.e + Math.floor((spacingDm * sinMicro(deg)) / 1_000_000) });
+      slots.push({ n: center.n + Math.floor((r * cosMicro(deg)) / 1_000_000), e: center.e + Math.floor((r * sinMicro(deg)) / 1_000_000) });
     }
   }
   return slots;

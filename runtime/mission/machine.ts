@@ -4,7 +4,7 @@
 
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
-import { runCommand, thenOf } from './commands.js';
+import { runCommand, thenOf, withoutNodes } from './commands.js';
 import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
@@ -38,6 +38,11 @@ const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, battery
 export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult {
   assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
   let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
+  // A drone the manifest in force no longer names (fleet.update) leaves the mission: its telemetry is
+  // ignored from now on, so its part could never be reported finished. Its part is not flown by another.
+  const members = new Set(block.members.devices);
+  const gone = s.mission ? s.mission.assignments.filter((a) => !members.has(a.node)).map((a) => a.node) : [];
+  if (s.mission && gone.length > 0) s = { ...s, mission: withoutNodes(s.mission, gone) };
   const effects: MissionEffect[] = [];
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
@@ -71,12 +76,13 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   return { state: s, effects };
 }
 
-/** A changed committed hazard set re-routes every unfinished part of an active mission around it
- *  (from each assignment's planned waypoints, so successive re-plans never stack detours). */
+/** A changed committed hazard set re-routes every unfinished part of the mission around it, active or
+ *  held (a held drone keeps holding and flies the new route on resume: a hold must not keep the old
+ *  one), from each assignment's planned waypoints, so successive re-plans never stack detours. */
 function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']>, height: number): { state: MissionState; effects: MissionEffect[] } {
   const state = { ...prev, hazards };
   const m = prev.mission;
-  if (!m || m.status !== 'active') return { state, effects: [] };
+  if (!m) return { state, effects: [] };
   const before = keepOuts(prev.hazards);
   const after = keepOuts(hazards);
   const effects: MissionEffect[] = [];
@@ -97,7 +103,8 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
 function authorize(c: MissionCommand, block: MissionBlock): string | null {
   const op = block.members.operators.find((o) => o.id === c.operator);
   if (!op) return `operator "${c.operator}" is not in the fleet manifest (epoch ${block.members.epoch})`;
-  const allowed = commandRoles[c.type];
+  // Own keys only: a type like "constructor" passes the wire's pattern and must not find Object.prototype's.
+  const allowed = Object.hasOwn(commandRoles, c.type) ? commandRoles[c.type] : undefined;
   if (!allowed) return `unknown command type "${c.type}"; known: ${commandTypes.join(', ')}`;
   if (!op.roles.some((r) => allowed.includes(r))) return `operator "${c.operator}" has role ${op.roles.join('+') || 'none'}; ${c.type} needs ${allowed.join(' or ')}`;
   if (block.timeMs >= c.expiresAt) return `command expired at ${c.expiresAt}, before block time ${block.timeMs}`;

@@ -95,7 +95,10 @@ export function applyModelCommand(cur: ModelRollout | null, c: ModelCommand, dev
     case 'rollback':
       // A running canary is ended; a version already promoted is replaced by the one before it.
       if (same(r.canary, c)) return { ok: true, rollout: { ...r, canary: null } };
-      if (!r.canary && same(r.stable, c)) return { ok: true, rollout: { ...r, stable: r.previous, previous: null } };
+      if (same(r.stable, c)) {
+        if (r.canary) return fail(`a canary of ${c.model} ${r.canary.version} is running; roll it back first, then the promoted ${c.version}`);
+        return { ok: true, rollout: { ...r, stable: r.previous, previous: null } };
+      }
       return fail(`${c.model} ${c.version} is neither the running canary nor the promoted version; nothing to roll back`);
   }
 }

@@ -189,7 +189,8 @@ export type MissionEffect =
   | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly fromHeight: number }
   /** An accepted `agent.model` command and the model's rollout after it. */
   | { readonly type: 'model-rollout'; readonly action: 'canary' | 'promote' | 'rollback'; readonly rollout: ModelRollout }
-  /** Committed hazards changed the active mission's routes for these drones (their tasks follow). */
+  /** Committed hazards changed the mission's routes for these drones (their tasks follow); a held
+   *  mission is re-planned too and stays held. */
   | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number };
 
 export interface ApplyResult {

@@ -19,7 +19,7 @@ export interface AckBody {
   readonly height: number;
   /** Why it was refused, rejected or failed; "" otherwise. */
   readonly reason: string;
-  /** Execution progress 0..1000 (started 0, done 1000). */
+  /** Execution progress 0..1000 (started: 0, or the progress made when a route is carried on from its middle; done 1000). */
   readonly progress: number;
   /** Devices that were given a part of the command (accepted acks); empty otherwise. */
   readonly assigned: readonly string[];

@@ -59,4 +59,24 @@ describe('executor and a reflex hold', () => {
     expect(Math.abs((ex.position()?.northM ?? 0) - heldAt)).toBeLessThan(3);
     expect(reports.filter((r) => r.command === 'm1' && r.stage === 'done')).toEqual([]);
   }, 30_000);
+
+  it('a route re-planned under a committed hold keeps the drone holding; resume flies the new route', async () => {
+    const { ex, reports } = await rig();
+    expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000)).toBe(true);
+    ex.run('h1', { type: 'hold', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 300));
+    const heldAt = ex.position()?.northM ?? 0;
+    // A hazard committed while held: the same mission's route now goes round it, by 180 m north.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_800, e: 600 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(Math.abs((ex.position()?.northM ?? 0) - heldAt), 'still held').toBeLessThan(3);
+    let northMax = 0;
+    ex.run('r1', { type: 'resume', mission: 'm1' });
+    const done = await until(() => {
+      northMax = Math.max(northMax, ex.position()?.northM ?? 0);
+      return reports.some((r) => r.command === 'm1' && r.stage === 'done');
+    }, 20_000);
+    expect(done, JSON.stringify(reports.slice(-3))).toBe(true);
+    expect(northMax).toBeGreaterThan(170);
+  }, 40_000);
 });

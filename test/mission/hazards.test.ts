@@ -104,6 +104,26 @@ describe('the mission machine re-plans around committed hazards', () => {
     }
   });
 
+  it('a held survey: a hazard committed while it is held re-plans it, so a resume flies round it', () => {
+    const hold: MissionTx = { ...survey, id: 'h1', type: 'hold', args: {} };
+    const resume: MissionTx = { ...survey, id: 'r1', type: 'resume', args: {} };
+    const start = applyBlock(initialMissionState(), block(initialMissionState(), [survey]));
+    const held = applyBlock(start.state, block(start.state, [hold]));
+    const hazard = applyBlock(held.state, block(held.state, [], mast));
+    const resumed = applyBlock(hazard.state, block(hazard.state, [resume]));
+    // Each drone flies the last route it was given: none may still cross the committed hazard.
+    const last = new Map<string, PointDm[]>();
+    for (const fx of [start.effects, held.effects, hazard.effects, resumed.effects]) {
+      for (const { node, task } of taskOf(fx)) if (task.type === 'waypoints') last.set(node, [...task.waypoints]);
+    }
+    expect([...last.keys()].sort()).toEqual(devices);
+    const zone = keepOuts(mast)[0] as KeepOut;
+    for (const [node, route] of last) {
+      for (let i = 1; i < route.length; i++) expect(crosses(route[i - 1] as PointDm, route[i] as PointDm, zone), `${node} leg ${i}`).toBe(false);
+    }
+    expect(resumed.state.mission?.status).toBe('active');
+  });
+
   it('the flight layer carries on after the last waypoint it passed, detour first', () => {
     const old = [[0, 0], [0, 100], [20, 100], [20, 0]] as const;
     const route = [[0, 0], [5, 40], [5, 60], [0, 100], [20, 100], [20, 0]] as const;

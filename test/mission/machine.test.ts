@@ -93,6 +93,14 @@ describe('mission.survey', () => {
     expect(tasks(r3.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d1:waypoints', 'd2:hold', 'd3:hold', 'd4:hold']);
   });
 
+  it('a replacing mission stops the replaced one\'s unfinished drones only (a finished one flies on home)', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 1, 1, 800, id)], [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd2', replace: true })]);
+    expect(only(r2.effects).outcome).toBe('accepted');
+    expect(tasks(r2.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:waypoints', 'd3:hold', 'd4:hold']);
+  });
+
   it('rejects bad areas with the argument named', () => {
     const line = run(initialMissionState(), [cmd('mission.survey', { area: [[0, 0], [0, 10], [0, 20]] })]);
     expect(only(line.effects).reason).toBe('args.area encloses no area (its points are on one line)');
@@ -100,6 +108,32 @@ describe('mission.survey', () => {
     expect(only(missing.effects).reason).toBe('args.area must be a list of 3 to 64 [north, east] points in metres');
     const extra = run(initialMissionState(), [cmd('mission.survey', { area: square, color: 'red' })]);
     expect(only(extra.effects).reason).toMatch(/^args\.color is not an argument of this command/);
+  });
+
+  it('rejects a self-intersecting area or geofence, naming the edges that cross', () => {
+    const bowtie = [[0, 0], [0, 100], [100, 0], [150, 150]]; // edge 2-3 crosses edge 4-1
+    const survey = run(initialMissionState(), [cmd('mission.survey', { area: bowtie })]);
+    expect(only(survey.effects).reason).toBe('args.area crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: bowtie }, 'boss')]);
+    expect(only(fence.effects).reason).toBe('args.polygon crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    // A symmetric one encloses zero signed area, but its points are not on one line: the reason says what is wrong.
+    const symmetric = run(initialMissionState(), [cmd('mission.survey', { area: [[0, 0], [0, 100], [100, 0], [100, 100]] })]);
+    expect(only(symmetric.effects).reason).toBe('args.area crosses itself: the edge from point 2 to point 3 crosses the edge from point 4 to point 1');
+    // Closing the ring by repeating the first point, or a vertex touching an edge, is not a crossing.
+    const closed = run(initialMissionState(), [cmd('mission.survey', { area: [...square, [0, 0]] })]);
+    expect(only(closed.effects).outcome).toBe('accepted');
+  });
+
+  it('flies the spans of a concave row in the row\'s direction, so no span is flown twice', () => {
+    // A U open to the north: rows above 100 m cross it twice (two arms, 100 m to 300 m east apart).
+    const u = [[0, 0], [0, 400], [300, 400], [300, 300], [100, 300], [100, 100], [300, 100], [300, 0]];
+    const r = run(initialMissionState(), [telemetry('d1', 0, 0)], [cmd('mission.survey', { area: u, spacingM: 20, drones: ['d1'] })]);
+    const t = tasks(r.effects)[0]?.task;
+    const wps = t?.type === 'waypoints' ? t.waypoints : [];
+    let flownDm = 0;
+    for (let i = 1; i < wps.length; i++) if (wps[i]!.n === wps[i - 1]!.n) flownDm += Math.abs(wps[i]!.e - wps[i - 1]!.e);
+    // Along the rows: 5 full rows of 400 m, 10 split rows of two 100 m arms and the 200 m gap between, once.
+    expect(flownDm).toBe(5 * 4_000 + 10 * 4_000);
   });
 
   it('ends the mission when every assigned drone has committed that it finished', () => {
@@ -134,6 +168,17 @@ describe('roles, expiry and the audit log', () => {
     expect(r.state.rejected).toBe(5);
     expect(r.state.accepted).toBe(1);
   });
+
+  it('rejects a command type or parameter key that names an Object.prototype member, instead of throwing', () => {
+    // "constructor" passes the wire's type pattern; a throw here would halt every device on the block.
+    const r = run(initialMissionState(), [cmd('constructor', {}, 'ops'), cmd('param.set', { key: 'constructor', value: 1 }, 'boss'), cmd('param.set', { key: 'toString', value: 1 }, 'boss')]);
+    expect(decisions(r.effects).map((d) => [d.outcome, d.reason])).toEqual([
+      ['rejected', expect.stringMatching(/^unknown command type "constructor"; known: abort,/)],
+      ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
+      ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
+    ]);
+    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'separationM', 'speedMps']);
+  });
 });
 
 describe('hold, resume, rtl, land, abort', () => {
@@ -151,6 +196,17 @@ describe('hold, resume, rtl, land, abort', () => {
     expect(tasks(resumed.effects)).toHaveLength(4);
   });
 
+  it('hold and resume leave a drone that has finished its part alone (a survey drone flies on home)', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 1, 1, 800, id)]);
+    const held = run(r2.state, [cmd('hold')]);
+    expect(tasks(held.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:hold', 'd3:hold', 'd4:hold']);
+    const resumed = run(held.state, [cmd('resume')]);
+    expect(tasks(resumed.effects).map((x) => `${x.node}:${x.task.type}`)).toEqual(['d2:resume', 'd3:resume', 'd4:resume']);
+    expect(resumed.state.drones.map((d) => d.activity)).toEqual(['idle', 'tasked', 'tasked', 'tasked']);
+  });
+
   it('rtl and land never depend on state; abort clears the mission', () => {
     const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
     const rtl = run(r1.state, [cmd('rtl', { nodes: ['d2'] })]);
@@ -162,6 +218,31 @@ describe('hold, resume, rtl, land, abort', () => {
     expect(abort.state.mission).toBeNull();
     expect(tasks(abort.effects).map((x) => x.task.type)).toEqual(['abort', 'abort', 'abort', 'abort']);
   });
+  it('rtl or land of drones that finished, or of all that had not, still lets the mission end', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.goto', { waypoints: [[50, 50]], nodes: ['d1', 'd2', 'd3'] })]);
+    const id = r1.state.mission?.id ?? '';
+    const r2 = run(r1.state, [telemetry('d1', 5, 5, 800, id)]);
+    // d1 finished and hovers there; the operator brings it home. d2 and d3 finishing ends the mission.
+    const r3 = run(r2.state, [cmd('rtl', { nodes: ['d1'] })]);
+    expect(r3.state.mission?.assignments.map((a) => a.node)).toEqual(['d2', 'd3']);
+    const r4 = run(r3.state, [telemetry('d2', 5, 6, 800, id), telemetry('d3', 5, 7, 800, id)]);
+    expect(r4.state.mission).toBeNull();
+    // Landing the only drone that had not finished leaves nothing to wait for: the mission is over.
+    const r5 = run(r2.state, [telemetry('d2', 5, 6, 800, id)], [cmd('land', { nodes: ['d3'] })]);
+    expect(r5.state.mission).toBeNull();
+    expect(only(run(r5.state, [cmd('mission.goto', { waypoints: [[10, 10]], node: 'd1' })]).effects).outcome).toBe('accepted');
+  });
+  it('a drone the manifest in force no longer names leaves the mission, which the others can then end', () => {
+    const r1 = run(initialMissionState(), atCorners, [cmd('mission.survey', { area: square })]);
+    const id = r1.state.mission?.id ?? '';
+    // A fleet.update took d4 out: its telemetry is ignored from now on, so it can never finish its part.
+    const without = { ...members, epoch: 2, devices: ['d1', 'd2', 'd3'] };
+    const r2 = applyBlock(r1.state, { height: r1.state.height + 1, timeMs: 20_000, members: without, txs: [] });
+    expect(r2.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2', 'd3']);
+    const finished = ['d1', 'd2', 'd3', 'd4'].map((d) => telemetry(d, 1, 1, 800, id));
+    const r3 = applyBlock(r2.state, { height: r2.state.height + 1, timeMs: 20_001, members: without, txs: finished });
+    expect(r3.state.mission).toBeNull();
+  });
 });
 
 describe('geofence, params, formation, goto, models, fleet.update', () => {
@@ -172,6 +253,42 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(r.effects).reason).toBe('waypoint [300, 100] m for d1 is outside the geofence');
     const high = run(fence.state, [cmd('mission.goto', { waypoints: [[100, 100]], node: 'd1', altM: 60 })]);
     expect(only(high.effects).reason).toBe('altitude 60 m is above the geofence ceiling of 50 m');
+  });
+
+  it('refuses a geofence that the active mission\'s unflown parts would leave, or whose ceiling is below it', () => {
+    const r1 = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[100, 100], [300, 100]], node: 'd1', altM: 40 })]);
+    const small = [[-10, -10], [-10, 200], [200, 200], [200, -10]];
+    const out = run(r1.state, [cmd('geofence.set', { polygon: small, altMaxM: 120 }, 'boss')]);
+    expect(only(out.effects).reason).toBe(`waypoint [300, 100] m of mission ${r1.state.mission?.id} for d1 is outside the new geofence; abort or replace the mission first`);
+    const low = run(r1.state, [cmd('geofence.set', { polygon: [[-10, -10], [-10, 400], [400, 400], [400, -10]], altMaxM: 30 }, 'boss')]);
+    expect(only(low.effects).reason).toBe(`mission ${r1.state.mission?.id} flies up to 43 m (its legs to their routes included), above the new ceiling of 30 m; abort or replace the mission first`);
+    // Once d1 has flown its part (and the mission is over), the fence no longer concerns it.
+    const id = r1.state.mission?.id ?? '';
+    const flown = run(r1.state, [telemetry('d1', 100, 100, 800, id), cmd('geofence.set', { polygon: [[-10, -10], [-10, 400], [400, 400], [400, -10]], altMaxM: 30 }, 'boss')]);
+    expect(only(flown.effects).outcome).toBe('accepted');
+  });
+
+  it('rejects a mission whose route round a committed hazard would leave the geofence', () => {
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-5, -5], [-5, 300], [300, 300], [300, -5]] }, 'boss')]);
+    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the detour goes south, past the fence.
+    const hazard = applyBlock(fence.state, { height: fence.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+    const r = applyBlock(hazard.state, { height: hazard.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
+    expect(only(r.effects).reason).toBe('waypoint [-9.2, 90.8] m for d1 is outside the geofence (on its way round a committed hazard)');
+  });
+
+  it('rejects a mission with a leg that leaves a concave geofence between two waypoints inside it', () => {
+    // A U open to the north: the two arms are inside, the notch between them is not.
+    const u = [[0, 0], [0, 400], [300, 400], [300, 300], [100, 300], [100, 100], [300, 100], [300, 0]];
+    const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: u }, 'boss')]);
+    expect(only(fence.effects).outcome).toBe('accepted');
+    const r = run(fence.state, [cmd('mission.goto', { waypoints: [[200, 50], [200, 350]], node: 'd1' })]);
+    expect(only(r.effects).reason).toBe('the leg from [200, 50] m to [200, 350] m for d1 leaves the geofence');
+    const round = run(fence.state, [cmd('mission.goto', { waypoints: [[200, 50], [50, 50], [50, 350], [200, 350]], node: 'd1' })]);
+    expect(only(round.effects).outcome).toBe('accepted');
+    // Nor may a new fence cut a leg of the active mission still to be flown.
+    const box = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[200, 50], [200, 350]], node: 'd1' })]);
+    const cut = run(box.state, [cmd('geofence.set', { polygon: u }, 'boss')]);
+    expect(only(cut.effects).reason).toBe(`the leg from [200, 50] m to [200, 350] m of mission ${box.state.mission?.id} for d1 leaves the new geofence; abort or replace the mission first`);
   });
 
   it('checks param names and ranges', () => {
@@ -196,6 +313,21 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(tasks(r.effects).every((x) => x.task.type === 'waypoints' && x.task.then === 'hold')).toBe(true);
   });
 
+  it('keeps every two drones of a circle formation at least the formation spacing apart, however many fly', () => {
+    const fleet = (n: number) => ({ ...members, devices: Array.from({ length: n }, (_, i) => `x${String(i).padStart(3, '0')}`) });
+    for (const n of [7, 12, 40, 360]) {
+      const r = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members: fleet(n), txs: [cmd('formation', { shape: 'circle', center: [0, 0], spacingM: 10 })] });
+      expect(only(r.effects).outcome).toBe('accepted');
+      const slots = tasks(r.effects).flatMap((x) => (x.task.type === 'waypoints' ? [x.task.waypoints[0] as { n: number; e: number }] : []));
+      expect(slots).toHaveLength(n);
+      let closest = Infinity;
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) closest = Math.min(closest, Math.hypot(slots[i]!.n - slots[j]!.n, slots[i]!.e - slots[j]!.e));
+      expect(closest, `${n} drones`).toBeGreaterThanOrEqual(100 - 3); // 10 m, less the floor of each coordinate
+    }
+    const r = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members: fleet(361), txs: [cmd('formation', { shape: 'circle', center: [0, 0], spacingM: 10 })] });
+    expect(only(r.effects).reason).toBe('args.shape circle places at most 360 drones (one per whole degree), and 361 are available; use grid, or name the drones in args.drones');
+  });
+
   it('sends a goto group with an eastward offset per drone, and refuses a drone low on battery', () => {
     const r = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[50, 50]], nodes: ['d2', 'd1'] })]);
     expect(tasks(r.effects).map((x) => (x.task.type === 'waypoints' ? x.task.waypoints[0] : null))).toEqual([
@@ -207,6 +339,9 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(low.effects).reason).toBe('d3 battery 12% is below the 25% reserve');
     const unknown = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd9' })]);
     expect(only(unknown.effects).reason).toBe('args.node names "d9", which is not a device in the fleet manifest');
+    // Both given: which drones go must not be a guess (args.nodes was silently ignored).
+    const both = run(initialMissionState(), [cmd('mission.goto', { waypoints: [[5, 5]], node: 'd1', nodes: ['d2', 'd3'] })]);
+    expect(only(both.effects).reason).toBe('give args.node or args.nodes, not both');
   });
 
   it('accepts fleet.update only from an admin with a newer, edge-checked manifest, effective two heights on', () => {

@@ -79,6 +79,10 @@ describe('agent.model rollout', () => {
     ]);
     const promoted = run(r1.state, model({ action: 'promote', version: '1.1.0' }));
     expect(decision(run(promoted.state, model({ action: 'canary', version: '1.1.0', sha256: sha }))).reason).toBe('hazard-detect 1.1.0 with that sha256 is already the stable version');
+    // Rolling back the promoted version while a newer canary runs: the reason says what is in the way
+    // (it said 1.1.0 was neither the canary nor the promoted version, and it is the promoted one).
+    const withCanary = run(promoted.state, model({ action: 'canary', version: '1.2.0', sha256: sha2 }));
+    expect(decision(run(withCanary.state, model({ action: 'rollback', version: '1.1.0' }))).reason).toBe('a canary of hazard-detect 1.2.0 is running; roll it back first, then the promoted 1.1.0');
   });
 
   it('names the bad argument', () => {

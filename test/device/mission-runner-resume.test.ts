@@ -1,0 +1,103 @@
+// After a restart, a resume or a state sync the device flies on with its part of the mission in the
+// committed state (MissionRunner.resumeOwnTask): the route it is given is the one the committed blocks
+// gave it, round the committed hazards, and it carries on from where it is when it was flying it.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import { Executor } from '../../runtime/device/executor.js';
+import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { MissionBlock, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
+import type { NodeShell } from '../../runtime/node/shell.js';
+
+// The committed block as the mission machine sees it, without signing envelopes for it.
+const next = vi.hoisted(() => ({ block: null as unknown }));
+vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
+
+afterEach(() => vi.restoreAllMocks());
+
+const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
+
+function runner(state: MissionState): MissionRunner {
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const control = { ack: () => undefined, proof: () => undefined, log: () => undefined };
+  const metrics = { commands: { inc: () => undefined } };
+  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
+  const r = new MissionRunner(o);
+  r.state = state;
+  return r;
+}
+
+describe('resuming this device\'s part after a restart', () => {
+  it('flies the committed route round the committed hazards', () => {
+    const telemetry: MissionTx = { kind: 'telemetry', node: 'd1', pos: { n: 0, e: 0 }, altDm: 0, batteryPermille: 900, completed: null };
+    // A 10 m hazard cell 105 m east of the origin, committed before the mission.
+    const b1: MissionBlock = { height: 1, timeMs: 10_000, members, txs: [telemetry], hazards: { cellDm: 100, cells: [[0, 10]] } };
+    const goto: MissionTx = { kind: 'command', id: 'ops/01', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const s1 = applyBlock(initialMissionState(), b1);
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [goto] });
+    const committed = s2.effects.flatMap((e) => (e.type === 'task' && e.node === 'd1' && e.task.type === 'waypoints' ? [e.task.waypoints] : []));
+    expect(committed).toHaveLength(1);
+    expect(committed[0]!.length).toBeGreaterThan(2); // the detour round the hazard
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    runner(s2.state).resumeOwnTask();
+    expect(given).toHaveLength(1);
+    expect(given[0]!.type === 'waypoints' ? given[0]!.waypoints : null).toEqual(committed[0]);
+  });
+
+  it('a device that restarted while the mission was held flies its part when the mission is resumed', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/02', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const hold: MissionTx = { ...goto, id: 'ops/03', type: 'hold', args: {} };
+    const resume: MissionTx = { ...goto, id: 'ops/04', type: 'resume', args: {} };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [hold] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    // Restarted with the held state (WAL replay or a snapshot): nothing to fly while it is held.
+    const r = runner(s2.state);
+    r.resumeOwnTask();
+    expect(given).toEqual([]);
+    next.block = { height: 3, timeMs: 10_002, members, txs: [resume] } satisfies MissionBlock;
+    const cb = { block: { height: 3 }, hash: new Uint8Array(32), certificate: { height: 3, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock;
+    r.onCommit(cb, { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell);
+    expect(r.state.mission?.status).toBe('active');
+    expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
+    expect(given[1]).toMatchObject({ type: 'waypoints', mission: 'ops/02', waypoints: [{ n: 0, e: 1_000 }] });
+  });
+
+  it('a state sync while it flies its part carries on from where it is, not from the first waypoint', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/05', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100], [100, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    // The executor is already flying this mission (importState while running calls resumeOwnTask).
+    vi.spyOn(Executor.prototype, 'hasTask').mockReturnValue(true);
+    runner(s1.state).resumeOwnTask();
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/05', replan: true });
+  });
+
+  it('restarted while the mission is held, a re-plan of it does not start the drone flying', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/06', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const hold: MissionTx = { ...goto, id: 'ops/07', type: 'hold', args: {} };
+    const resume: MissionTx = { ...goto, id: 'ops/08', type: 'resume', args: {} };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [hold] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    const r = runner(s2.state);
+    r.resumeOwnTask();
+    const commit = (height: number): CommittedBlock => ({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) }) as unknown as CommittedBlock;
+    const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+    // A hazard committed on the route while held: the held mission is re-planned, and it stays held.
+    next.block = { height: 3, timeMs: 10_002, members, txs: [], hazards: { cellDm: 100, cells: [[0, 10]] } } satisfies MissionBlock;
+    r.onCommit(commit(3), shell);
+    expect(r.state.mission?.status).toBe('held');
+    expect(given).toEqual([]);
+    next.block = { height: 4, timeMs: 10_003, members, txs: [resume] } satisfies MissionBlock;
+    r.onCommit(commit(4), shell);
+    expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
+    expect(given[1]!.type === 'waypoints' && given[1]!.waypoints.length).toBe(4); // round the hazard
+  });
+});
