@@ -54,8 +54,9 @@ export interface SchedulerPorts {
   readonly cpuClock: () => number;
   readonly onReport?: (r: AgentReport) => void;
   /**
-   * On a device: an asynchronous tick that has not settled after this many ms counts as a crash, so a
-   * hung await cannot stall the other agents. Unset in the simulator, where ticks settle at once.
+   * On a device: an asynchronous tick that has not settled after this many ms counts as a crash, and a
+   * start() as a failed start (a stop() is given up on), so a hung await cannot stall the other
+   * agents. Unset in the simulator, where ticks settle at once.
    */
   readonly tickTimeoutMs?: number;
 }
@@ -160,7 +161,9 @@ export class AgentScheduler {
       restored = undefined;
     }
     try {
-      s.state = await s.agent.start({ nowMs, restored, ...(this.committed ? { committed: this.committed } : {}) });
+      // Bounded like a tick: a restart awaits what may have hung the tick (the inference worker
+      // releasing the old session), and the scheduler, reflexes included, must not wait on it.
+      s.state = await this.withTimeout(s.agent.start({ nowMs, restored, ...(this.committed ? { committed: this.committed } : {}) }), s.agent.name, 'start');
       s.status = 'running';
       s.restartAtMs = null;
       s.nextTickMs = nowMs;
@@ -218,7 +221,7 @@ export class AgentScheduler {
       const t0 = this.ports.cpuClock();
       let result;
       try {
-        result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name);
+        result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name, 'tick');
       } catch (e) {
         this.fail(s, now, 'crashed', message(e));
         continue;
@@ -256,12 +259,12 @@ export class AgentScheduler {
     s.seen = v;
   }
 
-  private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
+  private withTimeout<T>(v: T | Promise<T>, name: string, what: 'tick' | 'start' | 'stop'): T | Promise<T> {
     const ms = this.ports.tickTimeoutMs;
     if (ms === undefined || !(v instanceof Promise)) return v;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name}: tick did not finish within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new Error(`${name}: ${what} did not finish within ${ms} ms`)), ms);
     });
     return Promise.race([v, timeout]).finally(() => clearTimeout(timer));
   }
@@ -361,7 +364,7 @@ export class AgentScheduler {
     for (const s of this.slots) {
       if (s.status === 'running') {
         try {
-          await s.agent.stop?.();
+          await this.withTimeout(s.agent.stop?.(), s.agent.name, 'stop');
         } catch (e) {
           this.report(nowMs, s.agent.name, 'stopped', `stop() threw: ${message(e)}`);
         }

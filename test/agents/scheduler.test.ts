@@ -188,6 +188,24 @@ describe('AgentScheduler', () => {
     expect(store.load('ok')).toEqual({ n: 1 });
   });
 
+  it('a restart whose start() never settles fails after tickTimeoutMs; the scheduler and the other agents go on', async () => {
+    // The onnxruntime worker hung: the tick times out, and the restart's start() awaits the same worker
+    // to release the old session. Unbounded, that await held the scheduler (and every reflex) for good.
+    const reports: AgentReport[] = [];
+    const store = new MemoryStateStore();
+    const s = new AgentScheduler({ store, act: () => undefined, attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r), tickTimeoutMs: 50 });
+    let starts = 0;
+    s.add(counter('hang', { start: () => (++starts === 1 ? { n: 0 } : new Promise<never>(() => undefined)), tick: () => new Promise<never>(() => undefined) }));
+    s.add(counter('ok'));
+    await s.start(0);
+    await s.tick({ nowMs: 0 }); // hang's tick times out: restart at 500
+    const settled = (p: Promise<void>): Promise<boolean> => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1_000))]);
+    expect(await settled(s.tick({ nowMs: 600 }))).toBe(true);
+    expect(reports.find((r) => r.kind === 'start-failed')?.message).toBe('hang: start did not finish within 50 ms');
+    expect(await settled(s.tick({ nowMs: 700 }))).toBe(true);
+    expect(s.status().find((x) => x.name === 'ok')!.ticks).toBe(3);
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
