@@ -32,7 +32,7 @@ export interface AgentStatus {
   readonly restartAtMs: number | null;
 }
 
-export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'stopped';
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'stopped';
 
 export interface AgentReport {
   readonly atMs: number;
@@ -99,6 +99,8 @@ interface Slot {
   savedJson: string | null;
   savedAtMs: number;
   unsavedJson: string | null;
+  /** Why the store last failed to write this agent's state (reported once per new reason), or null. */
+  saveError: string | null;
 }
 
 const streamBacklogMax = 1_024;
@@ -136,7 +138,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null, saveError: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -194,7 +196,8 @@ export class AgentScheduler {
     if (s.unsavedJson !== null) this.write(s, s.unsavedJson, nowMs);
     if (s.failures >= this.opts.failuresToResetState) {
       s.savedJson = null;
-      this.ports.store.remove(s.agent.name);
+      s.unsavedJson = null;
+      this.storeOp(s, nowMs, () => this.ports.store.remove(s.agent.name));
       this.report(nowMs, s.agent.name, 'state-reset', `persisted state discarded after ${s.failures} consecutive failures`);
     }
   }
@@ -307,10 +310,28 @@ export class AgentScheduler {
   }
 
   private write(s: Slot, json: string, now: number): void {
-    this.ports.store.save(s.agent.name, json);
+    s.savedAtMs = now; // a failed write is tried again no sooner than a good one would be
+    if (!this.storeOp(s, now, () => this.ports.store.save(s.agent.name, json))) {
+      s.unsavedJson = json;
+      return;
+    }
     s.savedJson = json;
-    s.savedAtMs = now;
     s.unsavedJson = null;
+  }
+
+  /** A store that fails (disk full, read-only card) costs the state, never the pass: a throw here would
+   *  end the scheduler's pass and, on a device, the process. Reported once per new reason. */
+  private storeOp(s: Slot, now: number, op: () => void): boolean {
+    try {
+      op();
+      s.saveError = null;
+      return true;
+    } catch (e) {
+      const why = message(e);
+      if (why !== s.saveError) this.report(now, s.agent.name, 'state-not-saved', `state store failed: ${why}`);
+      s.saveError = why;
+      return false;
+    }
   }
 
   private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: { action: FlightAction; agent: string; reason: string }[]): void {

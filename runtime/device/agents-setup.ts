@@ -114,9 +114,13 @@ export class DeviceAgents {
   tick(nowMs: number): void {
     if (this.busy) return;
     this.busy = true;
-    this.scheduler.tick(this.inputs(nowMs)).finally(() => {
-      this.busy = false;
-    });
+    this.scheduler
+      .tick(this.inputs(nowMs))
+      // Not awaited: a rejection here would be unhandled, which ends the process (Node 20).
+      .catch((e: unknown) => this.o.onReport({ atMs: nowMs, agent: 'scheduler', kind: 'crashed', message: e instanceof Error ? e.message : String(e) }))
+      .finally(() => {
+        this.busy = false;
+      });
   }
 
   private inputs(nowMs: number): AgentInputs {

@@ -206,6 +206,20 @@ describe('AgentScheduler', () => {
     expect(s.status().find((x) => x.name === 'ok')!.ticks).toBe(3);
   });
 
+  it('a state store that fails (disk full) is reported; the pass still ends and the reflex still acts', async () => {
+    // On a device DeviceAgents.tick does not await the pass: a rejection there is unhandled and ends the process.
+    const full: StateStore = { load: () => undefined, save: () => { throw new Error('ENOSPC: no space left on device'); }, remove: () => { throw new Error('ENOSPC: no space left on device'); } };
+    const h = harness({ now: 0 }, full);
+    h.s.add(counter('reflex', { tick: (st) => ({ state: { n: st.n + 1 }, outputs: [{ type: 'action', action: { type: 'hold' }, reason: 'test' }] }) }));
+    h.s.add(counter('boom', { tick: () => { throw new Error('bad'); } }));
+    await h.s.start(0);
+    for (let t = 0; t <= 3_000; t += 100) await h.s.tick({ nowMs: t });
+    await h.s.stop(3_000);
+    expect(h.acts.map((a) => a.action.type)).toContain('hold');
+    expect(h.s.status().find((x) => x.name === 'reflex')!.ticks).toBe(31);
+    expect(h.reports.some((r) => r.kind === 'state-not-saved' && r.message.includes('ENOSPC'))).toBe(true);
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
