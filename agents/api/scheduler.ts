@@ -213,6 +213,10 @@ export class AgentScheduler {
     for (const s of this.slots) {
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
       if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+      // The node clock stepped back (NTP, an RTC that was ahead): what was due at the old time is due
+      // now. Left alone, every agent, reflexes included, would wait until the clock caught up.
+      if (s.nextTickMs - now > s.agent.periodMs) s.nextTickMs = now;
+      if (s.restartAtMs !== null && s.restartAtMs - now > this.opts.backoffMaxMs) s.restartAtMs = now;
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
         s.restarts++;
         await this.startSlot(s, now);
@@ -302,7 +306,7 @@ export class AgentScheduler {
       s.unsavedJson = null;
       return;
     }
-    if (now - s.savedAtMs < limits.agentStateSaveEveryMs) {
+    if (now - s.savedAtMs < limits.agentStateSaveEveryMs && now >= s.savedAtMs) {
       s.unsavedJson = json;
       return;
     }

@@ -220,6 +220,20 @@ describe('AgentScheduler', () => {
     expect(h.reports.some((r) => r.kind === 'state-not-saved' && r.message.includes('ENOSPC'))).toBe(true);
   });
 
+  it('a node clock that steps back (NTP, an RTC set ahead) does not stop the agents until it catches up', async () => {
+    const h = harness();
+    h.s.add(counter('a'));
+    let thrown = false;
+    h.s.add(counter('boom', { tick: (st) => { if (st.n === 1 && !thrown) { thrown = true; throw new Error('once'); } return { state: { n: st.n + 1 } }; } }));
+    await h.s.start(100_000);
+    await h.s.tick({ nowMs: 100_000 });
+    await h.s.tick({ nowMs: 100_100 }); // boom crashes: restart due at 100_600
+    for (let t = 40_000; t <= 41_000; t += 100) await h.s.tick({ nowMs: t }); // the clock stepped back 60 s
+    const st = h.s.status();
+    expect(st.find((x) => x.name === 'a')!.ticks).toBe(13);
+    expect(st.find((x) => x.name === 'boom')!.status).toBe('running');
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
