@@ -32,7 +32,7 @@ export interface AgentStatus {
   readonly restartAtMs: number | null;
 }
 
-export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'stopped';
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'latch-cleared' | 'stopped';
 
 export interface AgentReport {
   readonly atMs: number;
@@ -209,6 +209,12 @@ export class AgentScheduler {
       this.basis = inputs.committed.height;
       this.committed = inputs.committed;
     }
+    // A disarmed vehicle has ended its flight: the latched landing or return ran its course (or an
+    // operator disarmed it), and the next flight must not start with its reflexes suppressed.
+    if (this.latched && inputs.flight && !inputs.flight.armed) {
+      this.report(now, 'scheduler', 'latch-cleared', `${this.latched.type} no longer latched: the vehicle is disarmed`);
+      this.latched = null;
+    }
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
       // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
@@ -376,7 +382,7 @@ export class AgentScheduler {
     }
   }
 
-  /** The latched failsafe, if any; an operator command (through the mission) clears it. */
+  /** The latched failsafe, if any; it ends when the vehicle reports itself disarmed. */
   latchedAction(): FlightAction | null {
     return this.latched;
   }

@@ -2,7 +2,7 @@
 // committed one and the device's own (predicted breach: hold; breach: return to launch), battery
 // reserve (not enough to get home: return to launch; critical: land), obstacle avoidance (back away from a close return), and the link-loss failsafe
 // (no contact with a quorum for T: hold; after T2: return to launch). Rule-based on purpose: these
-// must work when no model can run.
+// must work when no model can run. Levels escalate within a flight; a disarmed vehicle resets them.
 
 import type { Agent, AgentInputs, AgentOutput, LocalPosition, Point, StartContext, TickResult } from '../api/agent.js';
 
@@ -89,6 +89,14 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
     budgetMs: 5,
     start: (ctx: StartContext<MissionReflexState>) => ctx.restored ?? initial,
     tick(s: MissionReflexState, inp: AgentInputs): TickResult<MissionReflexState> {
+      // Levels escalate within one flight and are persisted. A disarmed vehicle has ended its flight
+      // (a failsafe landing disarms it) and cannot fly a reflex: none fires, and the next flight, after
+      // the vehicle arms, starts with every reflex ready again. Kept instead, one battery or link-loss
+      // return left those reflexes silent on every later flight, across reboots too.
+      if (inp.flight && !inp.flight.armed) {
+        closeTicks = 0;
+        return { state: s.link === 'ok' && s.geofence === 'ok' && s.battery === 'ok' ? s : { ...s, link: 'ok', geofence: 'ok', battery: 'ok' } };
+      }
       const outputs: AgentOutput[] = [];
       const log = [...s.log];
       const escalate = (was: Level, now: Level, why: string): Level => {

@@ -1,7 +1,8 @@
 // Built-in agent 1: telemetry anomaly detection. Classifies a sliding window of IMU and battery samples
 // (what every flight controller reports; motor faults show in them as vibration, body-rate oscillation
 // and current) as normal, degraded or severe. A severe anomaly triggers a local land (or return to
-// launch) at once, before any consensus, and the agent attests that this device is degraded.
+// launch) at once, before any consensus (once per flight: the vehicle arming again starts a new one),
+// and the agent attests that this device is degraded.
 
 import type { BatteryState, ImuSample } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
@@ -49,6 +50,8 @@ export interface TelemetryAnomalyState {
   readonly severeStreak: number;
   readonly lastAttestMs: number | null;
   readonly acted: boolean;
+  /** Whether the vehicle was armed at the last tick that said (absent: not known yet). */
+  readonly armed?: boolean;
 }
 
 const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, lastAttestMs: null, acted: false };
@@ -62,7 +65,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
-    inputs: ['imu', 'battery', 'committed'],
+    inputs: ['imu', 'battery', 'committed', 'flight'],
     // 10 Hz, the rate the model was trained on: each tick adds one battery sample to the window.
     periodMs: 100,
     budgetMs: 20,
@@ -73,7 +76,12 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       await slot.ensure(ctx.committed?.models['telemetry-anomaly'], ctx.nowMs);
       return ctx.restored ?? initial;
     },
-    async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
+    async tick(prev: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
+      // Severity escalates within one flight, and the state is persisted. The vehicle arming again
+      // starts a new flight: kept, one severe anomaly left the agent silent (acted) on every later
+      // flight, across reboots too. A disarmed vehicle has nothing to land; it is still assessed.
+      const armed = inp.flight?.armed ?? prev.armed;
+      const s: TelemetryAnomalyState = armed === true && prev.armed === false ? { ...initial, armed } : armed === undefined ? prev : { ...prev, armed };
       await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
       imu = keep(imu, inp.imu);
       battery = keep(battery, inp.battery ? [inp.battery] : undefined);
@@ -93,7 +101,8 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       const model = slot.model();
       // Severity only escalates within a flight: once severe, the device stays out of the mission.
       const effective = s.condition === 'severe' ? 'severe' : condition;
-      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
+      const canAct = armed !== false;
+      if (effective === 'severe' && !s.acted && canAct) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
       const changed = effective !== s.condition;
       const due = effective !== 'normal' && (s.lastAttestMs === null || inp.nowMs - s.lastAttestMs >= c.reattestMs);
       let lastAttestMs = s.lastAttestMs;
@@ -101,7 +110,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
         outputs.push({ type: 'attest', obs: { type: 'degraded', device: c.deviceId, severity: effective === 'severe' ? 'severe' : 'minor', reason: `telemetry anomaly score ${Math.max(severe, degraded).toFixed(2)}` }, ...(model ? { model } : {}) });
         lastAttestMs = inp.nowMs;
       }
-      return { state: { condition: effective, severeStreak, lastAttestMs, acted: s.acted || effective === 'severe' }, outputs };
+      return { state: { condition: effective, severeStreak, lastAttestMs, acted: s.acted || (effective === 'severe' && canAct), ...(armed === undefined ? {} : { armed }) }, outputs };
     },
     async stop() {
       await slot.release();

@@ -1,14 +1,16 @@
 // The mission reflexes one by one: geofence, battery reserve, obstacle back-off, link loss. They act on
-// local data alone, at once, and only escalate (a returned link ends a hold; nothing ends an RTL).
+// local data alone, at once, and only escalate within a flight (a returned link ends a hold; nothing
+// but the vehicle disarming ends an RTL).
 
 import { describe, expect, it } from 'vitest';
 import type { AgentInputs, AgentOutput, CommittedView, LocalPosition } from '../../agents/api/agent.js';
 import { insidePolygon, missionReflexAgent, type MissionReflexState } from '../../agents/builtin/mission-reflexes.js';
-import type { BatteryState, RangeReading } from '../../hal/devices.js';
+import type { BatteryState, FlightState, RangeReading } from '../../hal/devices.js';
 
 const fence = [{ northM: 0, eastM: 0 }, { northM: 100, eastM: 0 }, { northM: 100, eastM: 100 }, { northM: 0, eastM: 100 }];
 const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofence: fence, home: { northM: 0, eastM: 0 }, models: {} };
 const pos = (northM: number, eastM: number, vn = 0, ve = 0): LocalPosition => ({ timeMs: 0, northM, eastM, altM: 30, headingRad: 0, velocityNorthMps: vn, velocityEastMps: ve });
+const flight = (armed: boolean): FlightState => ({ timeMs: 0, armed, mode: armed ? 'mission' : 'manual', landed: armed ? 'in-air' : 'on-ground', home: null, failsafe: false });
 const battery = (remainingFraction: number, status: BatteryState['status'] = 'ok'): BatteryState => ({ timeMs: 0, voltageV: 15, currentA: 10, remainingFraction, consumedMah: 0, status });
 
 async function run(steps: Partial<AgentInputs>[], cfg: Parameters<typeof missionReflexAgent>[0] = {}): Promise<{ actions: string[][]; state: MissionReflexState; outputs: AgentOutput[][] }> {
@@ -63,6 +65,27 @@ describe('mission reflexes', () => {
     const v = r.outputs[3]![0]!;
     if (v.type !== 'action' || v.action.type !== 'velocity') throw new Error('expected a velocity action');
     expect(v.action.northMps).toBeCloseTo(-1.5, 5); // straight back from an obstacle dead ahead
+  });
+
+  it('a new flight (the vehicle disarmed, then armed again) starts with every reflex armed again', async () => {
+    // Levels only escalate within a flight, and they are persisted: kept across flights, a battery or
+    // link-loss return on one flight left those reflexes silent on every flight after, even after a reboot.
+    const a = missionReflexAgent();
+    let s = await a.start({ nowMs: 0, restored: undefined });
+    const at = async (nowMs: number, inp: Partial<AgentInputs>): Promise<string[]> => {
+      const r = await a.tick(s, { nowMs, committed, link: { lastQuorumContactMs: nowMs }, position: pos(10, 10), ...inp });
+      s = r.state;
+      return (r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : o.type));
+    };
+    expect(await at(0, { flight: flight(true), battery: battery(0.1) })).toEqual(['return-to-launch']);
+    expect(await at(40_000, { flight: flight(true), battery: battery(0.1), link: { lastQuorumContactMs: 0 } })).toEqual(['return-to-launch']);
+    expect(s).toMatchObject({ battery: 'return-to-launch', link: 'return-to-launch' });
+    // Landed and disarmed: nothing to do for a vehicle that cannot fly, and the next flight starts clean.
+    expect(await at(60_000, { flight: flight(false), battery: battery(0.1), link: { lastQuorumContactMs: 0 } })).toEqual([]);
+    s = JSON.parse(JSON.stringify(s)) as MissionReflexState; // persisted and restored (a reboot between flights)
+    expect(await at(70_000, { flight: flight(true), battery: battery(0.9) })).toEqual([]);
+    expect(await at(80_000, { flight: flight(true), battery: battery(0.1) })).toEqual(['return-to-launch']);
+    expect(await at(86_000, { flight: flight(true), battery: battery(0.1), link: { lastQuorumContactMs: 80_000 } })).toEqual(['hold']);
   });
 
   it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {

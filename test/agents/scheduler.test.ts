@@ -161,6 +161,28 @@ describe('AgentScheduler', () => {
     expect(h.s.latchedAction()?.type).toBe('land');
   });
 
+  it('a latched failsafe ends when the vehicle is disarmed (it ran its course); the next flight has none', async () => {
+    // Nothing cleared the latch: after one failsafe landing, every later flight's hold, back-off and
+    // release were suppressed, a later return-to-launch was taken as "already doing it", and the
+    // device's health read "failsafe latched" until the process restarted.
+    const h = harness();
+    const script: Record<number, FlightAction['type']> = { 0: 'land', 100: 'return-to-launch', 300: 'hold', 400: 'return-to-launch' };
+    h.s.add(counter('x', { inputs: ['flight'], tick: (st, inp) => {
+      const type = script[inp.nowMs];
+      return { state: st, outputs: type ? [{ type: 'action' as const, action: { type } as FlightAction, reason: 'test' }] : [] };
+    } }));
+    const flight = (armed: boolean) => ({ timeMs: 0, armed, mode: 'mission' as const, landed: armed ? ('in-air' as const) : ('on-ground' as const), home: null, failsafe: false });
+    await h.s.start(0);
+    await h.s.tick({ nowMs: 0, flight: flight(true) });
+    await h.s.tick({ nowMs: 100, flight: flight(true) }); // suppressed: land is latched
+    expect(h.s.latchedAction()?.type).toBe('land');
+    await h.s.tick({ nowMs: 200, flight: flight(false) }); // landed, disarmed
+    expect(h.s.latchedAction()).toBeNull();
+    await h.s.tick({ nowMs: 300, flight: flight(true) }); // the next flight
+    await h.s.tick({ nowMs: 400, flight: flight(true) });
+    expect(h.acts.map((a) => a.action.type)).toEqual(['land', 'hold', 'return-to-launch']);
+  });
+
   it('passes a release (a hold is over) to the device, but never past a latched failsafe', async () => {
     const released: string[] = [];
     const reports: AgentReport[] = [];
