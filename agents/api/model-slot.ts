@@ -51,8 +51,16 @@ export class ModelSlot {
       if (!this.inference) this.inference = await loadInference({ ...this.base(), modelBytes: undefined });
       return;
     }
-    this.refusal = null;
     const next = await loadInference({ ...this.base(), modelBytes: v.value.bytes });
+    // The hash proves which file this is, not that it runs here: a file that no engine can run
+    // (truncated, corrupt, the wrong shape) is refused like a bad hash, and what ran before keeps running.
+    if (next.engine === 'rules' && (this.o.prefer ?? ['onnxruntime']).some((k) => k !== 'rules')) {
+      this.refusal = `model ${this.o.name} ${v.value.meta.version} refused: no engine here can run it (${next.reasons.join('; ')})`;
+      if (this.inference) {
+        await next.release();
+        return;
+      }
+    } else this.refusal = null;
     await this.inference?.release();
     this.inference = next;
     this.ref = next.engine === 'rules' ? undefined : { name: v.value.meta.name, version: v.value.meta.version, hash: fromHex(v.value.meta.hash.hex) as Uint8Array };
