@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import type { ModelRef } from '../../runtime/wire/attestation.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
+import { err } from '../../runtime/lib/result.js';
 import { loadInference, type EngineKind, type Inference } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
-import { loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
+import { isPlainModelVersion, loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
 
 export interface ModelSlotOptions {
   readonly name: string;
@@ -45,7 +46,9 @@ export class ModelSlot {
     this.key = key;
     this.triedAtMs = nowMs;
     const shipped = this.o.shippedDir ?? shippedModelsDir;
-    const v = committed ? loadModelFrom(this.o.modelDirFor?.(committed) ?? join(shipped, this.o.name), this.o.name, committed) : loadVerifiedModel(shipped, this.o.name);
+    const v = committed && !isPlainModelVersion(committed.version)
+      ? err(`model ${this.o.name} refused: the committed version ${JSON.stringify(committed.version)} is not a plain version name (letters, digits, . _ + -)`)
+      : committed ? loadModelFrom(this.o.modelDirFor?.(committed) ?? join(shipped, this.o.name), this.o.name, committed) : loadVerifiedModel(shipped, this.o.name);
     if (!v.ok) {
       this.refusal = v.error;
       if (!this.inference) this.inference = await loadInference({ ...this.base(), modelBytes: undefined });

@@ -11,7 +11,7 @@ import { telemetryFeatureCount, telemetryRules } from '../../agents/features/tel
 import { loadInference } from '../../agents/inference/engine.js';
 import { decodeOnnx, encodeOnnx } from '../../agents/inference/onnx-proto.js';
 import { OrtWorker } from '../../agents/inference/ort-worker.js';
-import { sha256Hex, shippedModelsDir, type CommittedModel } from '../../agents/models/registry.js';
+import { committedModelDir, sha256Hex, shippedModelsDir, type CommittedModel } from '../../agents/models/registry.js';
 import { telemetryDataset } from '../../agents/training/datasets.js';
 import { mlpToOnnx, trainMlp } from '../../agents/training/mlp.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -85,4 +85,26 @@ describe('models that hash right but cannot run', () => {
       }
     });
   }
+});
+
+describe('a committed version is a name, never a path', () => {
+  it('a version like "../../x" from a committed command does not reach outside the models directory', async () => {
+    // parseModelArgs takes any text up to 32 characters as the version; the device joined it onto its
+    // models directory, so "../../evil" loaded whatever model and metadata lay there.
+    const modelsDir = join(dir, 'models');
+    const bytes = shippedBytes;
+    const d = join(dir, 'evil');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'model.onnx'), bytes);
+    const meta = JSON.parse(readFileSync(join(shippedModelsDir, 'telemetry-anomaly', 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(d, 'metadata.json'), JSON.stringify({ ...meta, version: '../../evil' }));
+    const ref: CommittedModel = { name: 'telemetry-anomaly', version: '../../evil', hashHex: sha256Hex(bytes) };
+    expect(committedModelDir(modelsDir, ref).startsWith(d)).toBe(false);
+    const slot = new ModelSlot({ name: 'telemetry-anomaly', ...common, prefer: ['pure-ts', 'rules'], modelDirFor: (r) => committedModelDir(modelsDir, r) });
+    await slot.ensure(null, 0);
+    await slot.ensure(ref, 100);
+    expect(slot.model()?.version).not.toBe('../../evil');
+    expect(slot.refused()).toBe('model telemetry-anomaly refused: the committed version "../../evil" is not a plain version name (letters, digits, . _ + -)');
+    await slot.release();
+  });
 });
