@@ -1,0 +1,13 @@
+// A stand-in for onnxruntime-node whose sessions load but never finish a run: what the main thread
+// sees of a worker stuck inside the native library (test/agents/ort-hang.test.ts).
+exports.env = { versions: { node: 'hung' } };
+exports.Tensor = class Tensor {
+  constructor(type, data, dims) {
+    this.type = type;
+    this.data = data;
+    this.dims = dims;
+  }
+};
+exports.InferenceSession = {
+  create: async () => ({ inputNames: ['features'], outputNames: ['scores'], run: () => new Promise(() => undefined), release: async () => undefined }),
+};
