@@ -81,7 +81,8 @@ const rank: Record<Level, number> = { ok: 0, hold: 1, 'return-to-launch': 2, lan
 
 export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agent<MissionReflexState> {
   const c: MissionReflexConfig = { ...defaultMissionReflexConfig, ...cfg };
-  let closeTicks = 0; // consecutive ticks with a close return: one-off spurious returns do not swerve
+  let closeTicks = 0; // consecutive scans with a close return: one-off spurious returns do not swerve
+  let lastScanMs: number | null = null; // a scan read again on a later tick is not a second look
   return {
     name: 'mission-reflexes',
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
@@ -95,6 +96,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       // return left those reflexes silent on every later flight, across reboots too.
       if (inp.flight && !inp.flight.armed) {
         closeTicks = 0;
+        lastScanMs = null;
         return { state: s.link === 'ok' && s.geofence === 'ok' && s.battery === 'ok' ? s : { ...s, link: 'ok', geofence: 'ok', battery: 'ok' } };
       }
       const outputs: AgentOutput[] = [];
@@ -121,7 +123,9 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
       const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
-      closeTicks = close ? closeTicks + 1 : 0;
+      const scanMs = inp.range && inp.range.length > 0 ? Math.max(...inp.range.map((r) => r.timeMs)) : null;
+      if (scanMs === null || scanMs !== lastScanMs) closeTicks = close ? closeTicks + 1 : 0;
+      lastScanMs = scanMs;
       if (close && closeTicks >= 2 && inp.position) {
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });

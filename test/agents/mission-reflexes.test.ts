@@ -57,10 +57,10 @@ describe('mission reflexes', () => {
   });
 
   it('obstacle: backs away from a return closer than 3 m seen on two ticks, ignoring a one-off', async () => {
-    const beam = (d: number, bearingRad: number): RangeReading => ({ timeMs: 0, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
-    const clear = [beam(20, 0), beam(20, Math.PI / 2)];
-    const close = [beam(2, 0), beam(20, Math.PI / 2)];
-    const r = await run([{ position: pos(50, 50), range: close }, { position: pos(50, 50), range: clear }, { position: pos(50, 50), range: close }, { position: pos(50, 50), range: close }]);
+    const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const clear = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 20, Math.PI / 2)];
+    const close = (t: number): RangeReading[] => [beam(t, 2, 0), beam(t, 20, Math.PI / 2)];
+    const r = await run([{ position: pos(50, 50), range: close(0) }, { position: pos(50, 50), range: clear(100) }, { position: pos(50, 50), range: close(200) }, { position: pos(50, 50), range: close(300) }]);
     expect(r.actions).toEqual([[], [], [], ['velocity']]);
     const v = r.outputs[3]![0]!;
     if (v.type !== 'action' || v.action.type !== 'velocity') throw new Error('expected a velocity action');
@@ -86,6 +86,21 @@ describe('mission reflexes', () => {
     expect(await at(70_000, { flight: flight(true), battery: battery(0.9) })).toEqual([]);
     expect(await at(80_000, { flight: flight(true), battery: battery(0.1) })).toEqual(['return-to-launch']);
     expect(await at(86_000, { flight: flight(true), battery: battery(0.1), link: { lastQuorumContactMs: 80_000 } })).toEqual(['hold']);
+  });
+
+  it('obstacle: one close return is a one-off however many ticks its scan is read again', async () => {
+    // A range sensor at or below the reflexes' 10 Hz hands the same scan to two ticks or more: counted
+    // per tick, a one-off spurious return was "seen on two ticks" and sent a back-off.
+    const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const spurious = [beam(100, 2, 0), beam(100, 20, Math.PI / 2)];
+    const clear = [beam(300, 20, 0), beam(300, 20, Math.PI / 2)];
+    const r = await run([{ position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: clear }]);
+    expect(r.actions).toEqual([[], [], [], []]);
+    // Confirmed by a second scan, the back-off is streamed every tick while it lasts, repeated scans included.
+    const held = [beam(400, 2, 0), beam(400, 20, Math.PI / 2)];
+    const again = [beam(500, 2, 0), beam(500, 20, Math.PI / 2)];
+    const c = await run([{ position: pos(50, 50), range: held }, { position: pos(50, 50), range: again }, { position: pos(50, 50), range: again }]);
+    expect(c.actions).toEqual([[], ['velocity'], ['velocity']]);
   });
 
   it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {
