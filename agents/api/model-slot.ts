@@ -42,7 +42,8 @@ export class ModelSlot {
    */
   async ensure(committed: CommittedModel | null | undefined, nowMs: number): Promise<void> {
     const key = committed ? `${committed.version}:${committed.hashHex}` : 'shipped';
-    if (key === this.key && this.inference && (this.refusal === null || nowMs - this.triedAtMs < modelRetryMs)) return;
+    // (nowMs before the last try: the node clock stepped back, and waiting for it to catch up could take hours.)
+    if (key === this.key && this.inference && (this.refusal === null || (nowMs - this.triedAtMs < modelRetryMs && nowMs >= this.triedAtMs))) return;
     this.key = key;
     this.triedAtMs = nowMs;
     const shipped = this.o.shippedDir ?? shippedModelsDir;

@@ -108,3 +108,20 @@ describe('a committed version is a name, never a path', () => {
     await slot.release();
   });
 });
+
+describe('retrying a refused model', () => {
+  it('a node clock that steps back does not put off the next check of a refused file', async () => {
+    const good = install('9.99.0', shippedBytes); // what the swarm committed
+    writeFileSync(join(dir, '9.99.0', 'model.onnx'), shippedBytes.subarray(0, 100)); // the file on this device is cut short
+    const slot = new ModelSlot({ name: 'telemetry-anomaly', ...common, prefer: ['pure-ts', 'rules'], modelDirFor: (r) => join(dir, r.version) });
+    await slot.ensure(good, 100_000);
+    expect(slot.refused()).toMatch(/refused/);
+    writeFileSync(join(dir, '9.99.0', 'model.onnx'), shippedBytes); // the operator installs it again
+    await slot.ensure(good, 103_000); // within modelRetryMs: not checked yet
+    expect(slot.refused()).toMatch(/refused/);
+    await slot.ensure(good, 100_000 - 3_600_000); // the clock stepped back an hour: checked now, not in an hour
+    expect(slot.refused()).toBeNull();
+    expect(slot.model()?.version).toBe('9.99.0');
+    await slot.release();
+  });
+});
