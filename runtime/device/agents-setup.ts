@@ -5,7 +5,7 @@
 // `modelsDir/<name>/<version>/` only when the file's sha256 is the committed one.
 
 import type { DeviceSet, FlightAction } from '../../hal/devices.js';
-import type { AgentInputs, CommittedView, Point } from '../../agents/api/agent.js';
+import type { AgentInputs, CommittedView, LinkState, Point } from '../../agents/api/agent.js';
 import { signedAttestationSink } from '../../agents/api/attest-sink.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
 import { FileStateStore } from '../../agents/api/state-store.js';
@@ -44,6 +44,8 @@ export interface AgentsOptions {
   /** A hold an agent asked for is over: resume the mission task. */
   readonly onRelease: (agent: string, reason: string) => void;
   readonly onReport: (r: AgentReport) => void;
+  /** A monotonic clock, ms (performance.now by default): quorum silence is measured on it. */
+  readonly monoClock?: () => number;
 }
 
 /** An own degraded attestation counts for this long: twice the anomaly agent's re-attest period. */
@@ -81,9 +83,13 @@ export class DeviceAgents {
   private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
+  /** The last commit time seen (node clock) and the monotonic time it was seen at, less the silence then. */
+  private commitSeen: { wallMs: number; monoMs: number } | null = null;
+  private readonly mono: () => number;
 
   constructor(private readonly o: AgentsOptions) {
     this.ort = o.engine === 'onnxruntime' ? acquireOrt() : null;
+    this.mono = o.monoClock ?? (() => performance.now());
     const engines = { onnxruntime: ['onnxruntime', 'pure-ts', 'rules'], 'pure-ts': ['pure-ts', 'rules'], rules: ['rules'] } as const;
     const inference = { prefer: engines[o.engine], ...(this.ort ? { ort: this.ort } : {}) };
     const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
@@ -110,11 +116,12 @@ export class DeviceAgents {
     return this.scheduler.start(nowMs);
   }
 
-  /** One scheduler pass; skipped while the previous one is still running (no pile-up). */
-  tick(nowMs: number): void {
-    if (this.busy) return;
+  /** One scheduler pass; skipped while the previous one is still running (no pile-up). The device does
+   *  not wait for it; the promise (it never rejects) is for tests. */
+  tick(nowMs: number): Promise<void> {
+    if (this.busy) return Promise.resolve();
     this.busy = true;
-    this.scheduler
+    return this.scheduler
       .tick(this.inputs(nowMs))
       // Not awaited: a rejection here would be unhandled, which ends the process (Node 20).
       .catch((e: unknown) => this.o.onReport({ atMs: nowMs, agent: 'scheduler', kind: 'crashed', message: e instanceof Error ? e.message : String(e) }))
@@ -165,9 +172,21 @@ export class DeviceAgents {
       ...(range?.ok ? { range: range.value } : {}),
       ...(position ? { position } : {}),
       ...(flight?.ok ? { flight: flight.value } : {}),
-      link: { lastQuorumContactMs: c.lastCommitMs },
+      link: this.link(nowMs, c.lastCommitMs),
       committed,
     };
+  }
+
+  /**
+   * Quorum contact for the link-loss reflex, on the agents' clock (nowMs) but measured on a monotonic
+   * one. nowMs and the commit time are the node's wall clock, which NTP steps: stepped back, the silence
+   * came out negative and no link loss was seen until the clock caught up (an hour behind: an hour
+   * without the failsafe); stepped ahead, a link just heard from looked lost for that long (an RTL).
+   */
+  private link(nowMs: number, lastCommitMs: number): LinkState {
+    const mono = this.mono();
+    if (this.commitSeen === null || this.commitSeen.wallMs !== lastCommitMs) this.commitSeen = { wallMs: lastCommitMs, monoMs: mono - Math.max(0, nowMs - lastCommitMs) };
+    return { lastQuorumContactMs: nowMs - (mono - this.commitSeen.monoMs) };
   }
 
   /** This device's latest degraded attestation about itself, while it is recent. */
