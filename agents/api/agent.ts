@@ -13,7 +13,8 @@ export interface LocalPosition {
   readonly northM: number;
   readonly eastM: number;
   readonly altM: number;
-  /** Radians clockwise from north. */
+  /** Radians clockwise from north; NaN when unknown (no attitude reading): course over ground is not
+   *  a heading (a hovering drone has none), and guessing north turns every bearing wrong. */
   readonly headingRad: number;
   readonly velocityNorthMps: number;
   readonly velocityEastMps: number;

@@ -24,7 +24,7 @@ export class HalInputReader {
     if (fix?.ok && fix.value.fix !== 'none') {
       const ne = geoToLocal(this.origin, fix.value.latDeg, fix.value.lonDeg);
       const course = (fix.value.courseDeg * Math.PI) / 180;
-      const heading = att?.ok ? att.value.yawRad : course;
+      const heading = att?.ok ? att.value.yawRad : Number.NaN; // unknown: a course is not a heading (see LocalPosition)
       out.position = {
         timeMs: fix.value.timeMs,
         northM: ne.northM,

@@ -68,6 +68,11 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       // the same scan again; scored against itself as "the scan before", one spurious return looked
       // persistent, and three ticks of it were three sightings: an attested hazard from one return.
       if (previous && newestMs(scan) === newestMs(previous)) return { state: s }; // not <=: a clock stepped back must not blind it
+      if (!Number.isFinite(pos.headingRad)) {
+        // Without a heading no beam can be placed on the map (a guessed one names the wrong cells).
+        previous = scan;
+        return { state: s };
+      }
       const scores = await slot.run(rangeFeatures(scan, previous));
       previous = scan;
       const outputs: AgentOutput[] = [];

@@ -126,7 +126,11 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       const scanMs = inp.range && inp.range.length > 0 ? Math.max(...inp.range.map((r) => r.timeMs)) : null;
       if (scanMs === null || scanMs !== lastScanMs) closeTicks = close ? closeTicks + 1 : 0;
       lastScanMs = scanMs;
-      if (close && closeTicks >= 2 && inp.position) {
+      if (close && closeTicks >= 2 && inp.position && !Number.isFinite(inp.position.headingRad)) {
+        // Without a heading the beam's bearing says nothing about where the obstacle is: backing away
+        // on a guess may fly into it. Stop instead (held until a command moves the drone on).
+        outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle at ${close.distanceM.toFixed(1)} m, heading unknown` });
+      } else if (close && closeTicks >= 2 && inp.position) {
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
       }

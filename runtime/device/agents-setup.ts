@@ -150,7 +150,7 @@ export class DeviceAgents {
         northM: local.northM,
         eastM: local.eastM,
         altM: local.upM,
-        headingRad: att?.ok ? att.value.yawRad : 0,
+        headingRad: att?.ok ? att.value.yawRad : Number.NaN, // unknown, not north (see LocalPosition)
         velocityNorthMps: fix.value.groundSpeedMps * Math.cos(course),
         velocityEastMps: fix.value.groundSpeedMps * Math.sin(course),
       };

@@ -5,15 +5,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { agentTxOf } from '../../agents/swarm/swarm-state.js';
+import { hazardRangeRing } from '../../agents/features/range.js';
+import { deviceError, type DeviceSet, type RangeReading } from '../../hal/devices.js';
 import type { Signer } from '../../runtime/crypto/sodium.js';
 import { DeviceAgents } from '../../runtime/device/agents-setup.js';
+import { err, ok } from '../../runtime/lib/result.js';
 import { initialMissionState } from '../../runtime/mission/machine.js';
+import type { AttestationBody } from '../../runtime/wire/attestation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-device-agents-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function device(name: string, clocks: { mono: number; lastCommitMs: number }) {
+function device(name: string, clocks: { mono: number; lastCommitMs: number }, devices: DeviceSet = {}, position: { northM: number; eastM: number; upM: number } | null = null) {
   const actions: string[] = [];
+  const attested: AttestationBody[] = [];
   const agents = new DeviceAgents({
     id: 'd1',
     fleet: 'f',
@@ -21,11 +27,14 @@ function device(name: string, clocks: { mono: number; lastCommitMs: number }) {
     modelsDir: join(dir, name, 'models'),
     engine: 'rules',
     fence: null,
-    devices: {},
-    signer: {} as Signer, // nothing is attested here
-    submit: () => undefined,
+    devices,
+    signer: { publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) } satisfies Signer,
+    submit: (env) => {
+      const tx = agentTxOf(env);
+      if (tx) attested.push(tx.body);
+    },
     validators: 4,
-    position: () => null,
+    position: () => position,
     home: () => null,
     committed: () => ({ height: 1, mission: initialMissionState(), lastCommitMs: clocks.lastCommitMs }),
     onAction: (action, agent) => void actions.push(`${agent}: ${action.type}`),
@@ -33,7 +42,7 @@ function device(name: string, clocks: { mono: number; lastCommitMs: number }) {
     onReport: () => undefined,
     monoClock: () => clocks.mono,
   });
-  return { agents, actions };
+  return { agents, actions, attested };
 }
 
 describe('DeviceAgents', () => {
@@ -63,5 +72,35 @@ describe('DeviceAgents', () => {
     }
     expect(actions).toEqual([]);
     await agents.stop(0);
+  });
+});
+
+describe('DeviceAgents without an attitude reading', () => {
+  it('the heading is unknown, not north: no back-off flown on a guessed bearing, no hazard placed on one', async () => {
+    // Heading 0 was assumed when the attitude read failed (stale, unsupported): a close return dead
+    // ahead of a drone facing east sent it backing away south-west of where it should, perhaps into the
+    // obstacle, and its hazard attestations named cells on the wrong side.
+    const now = { ms: 1_000_000 };
+    const stale = () => err(deviceError('stale', 'newest ATTITUDE is 3000 ms old'));
+    const life = { start: () => Promise.resolve(), stop: () => Promise.resolve() };
+    const scan = (): RangeReading[] => hazardRangeRing.beamsRad.map((bearingRad, i) => ({ timeMs: now.ms, distanceM: i === 0 ? 2 : 20, minM: 0.1, maxM: 20, bearingRad }));
+    const devices: DeviceSet = {
+      position: { kind: 'position', driver: 'test', ...life, fix: () => ok({ timeMs: now.ms, fix: '3d', latDeg: 47, lonDeg: 8, altMslM: 500, satellites: 12, hdop: 0.8, groundSpeedMps: 0, courseDeg: 0 }) },
+      attitude: { kind: 'attitude', driver: 'test', ...life, attitude: stale, imu: stale },
+      range: { kind: 'range', driver: 'test', ...life, readings: () => ok(scan()) },
+    };
+    const clocks = { mono: 0, lastCommitMs: now.ms };
+    const { agents, actions, attested } = device('heading', clocks, devices, { northM: 10, eastM: 10, upM: 20 });
+    await agents.start(now.ms);
+    for (let k = 0; k < 20; k++) {
+      now.ms = 1_000_000 + k * 100;
+      clocks.mono = k * 100;
+      clocks.lastCommitMs = now.ms;
+      await agents.tick(now.ms);
+    }
+    expect(actions.filter((a) => a.includes('velocity'))).toEqual([]);
+    expect(actions).toContain('mission-reflexes: hold'); // something is 2 m away and we cannot tell where: stop
+    expect(attested).toEqual([]);
+    await agents.stop(now.ms);
   });
 });
