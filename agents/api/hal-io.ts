@@ -36,7 +36,7 @@ export class HalInputReader {
       };
     }
     const imu = d.attitude?.imu();
-    if (imu?.ok && imu.value.timeMs > this.lastImuMs) {
+    if (imu?.ok && imu.value.timeMs !== this.lastImuMs) { // another time, not a later one: the clock may step back
       this.lastImuMs = imu.value.timeMs;
       out.imu = [imu.value as ImuSample];
     }

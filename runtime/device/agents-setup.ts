@@ -139,7 +139,9 @@ export class DeviceAgents {
     const range = d.range?.readings();
     const flight = d.flight?.state();
     const read = d.attitude?.imu();
-    const imu = read?.ok && read.value.timeMs > this.lastImuMs ? read : undefined;
+    // A new sample is one with another time, not a later one: MAVLink stamps samples with the wall
+    // clock, and after it stepped back "later only" held every sample back until it caught up.
+    const imu = read?.ok && read.value.timeMs !== this.lastImuMs ? read : undefined;
     if (imu) this.lastImuMs = imu.value.timeMs;
     let position: AgentInputs['position'];
     const local = this.o.position();
