@@ -12,6 +12,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 let ort;
 let loadError = '';
 try { ort = require(workerData.ortPath); } catch (e) { loadError = e && e.message ? e.message : String(e); }
+// Loading the native library can take seconds on a slow card: the main thread's hang watchdog allows
+// for that until this says the worker is ready.
+parentPort.postMessage({ id: 0, ok: true, ready: true });
 const sessions = new Map();
 let nextSession = 1;
 // One request at a time, in arrival order: a session is never released (nor the thread ended) while
@@ -61,6 +64,8 @@ interface Reply {
   version?: string;
   /** A run's time inside onnxruntime (the worker's clock). */
   busyMs?: number;
+  /** The worker has loaded (or failed to load) the library and takes requests. */
+  ready?: boolean;
 }
 
 /**
@@ -99,16 +104,22 @@ export class OrtWorker {
   private heardAtMs = 0;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private readonly hangMs: number;
+  private readonly startupMs: number;
+  /** The current worker has said it is ready (loading the library is allowed startupMs, not hangMs). */
+  private ready = false;
   static readonly crashesMax = 3;
   /** A worker with requests outstanding that answers none of them for this long is taken as hung. */
   static readonly hangMsDefault = 3_000;
+  /** The same, before the worker has loaded the native library (seconds on a slow card). */
+  static readonly startupMsDefault = 30_000;
 
   /** `ortPath` overrides the module to load (tests point it at a missing file to exercise fallback). */
   constructor(
     private readonly ortPath: string | undefined = resolveOrtPath(),
-    opts: { readonly hangMs?: number } = {},
+    opts: { readonly hangMs?: number; readonly startupMs?: number } = {},
   ) {
     this.hangMs = opts.hangMs ?? OrtWorker.hangMsDefault;
+    this.startupMs = opts.startupMs ?? OrtWorker.startupMsDefault;
   }
 
   private ensure(): Worker {
@@ -121,7 +132,10 @@ export class OrtWorker {
     const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData: { ortPath } }));
     w.unref(); // an idle inference worker must never keep a process alive
     w.on('message', (r: Reply) => {
-      if (this.worker === w) this.heardAtMs = performance.now(); // a hung worker that came back does not speak for the new one
+      if (this.worker === w) {
+        this.heardAtMs = performance.now(); // a hung worker that came back does not speak for the new one
+        if (r.ready) this.ready = true;
+      }
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
@@ -150,6 +164,7 @@ export class OrtWorker {
       w.unref();
     };
     this.worker = w;
+    this.ready = false;
     return w;
   }
 
@@ -172,8 +187,9 @@ export class OrtWorker {
     this.watchdog = undefined;
     if (this.pending.size === 0 || !this.worker) return;
     const silentMs = performance.now() - this.heardAtMs;
-    if (silentMs >= this.hangMs) this.hung(`inference worker hung: no reply for ${Math.round(silentMs)} ms`);
-    else this.armWatchdog(this.hangMs - silentMs);
+    const limitMs = this.ready ? this.hangMs : this.startupMs;
+    if (silentMs >= limitMs) this.hung(`inference worker hung: no reply for ${Math.round(silentMs)} ms${this.ready ? '' : ' (loading onnxruntime)'}`);
+    else this.armWatchdog(limitMs - silentMs);
   };
 
   private disarmWatchdog(): void {

@@ -19,7 +19,7 @@ const within = <T>(p: Promise<T>, ms: number): Promise<T | 'unsettled'> => Promi
 
 describe('a hung inference worker', () => {
   it('fails its requests after hangMs, and the agent falls back to the pure-TypeScript engine, saying why', async () => {
-    const w = new OrtWorker(hungOrt, { hangMs: 150 });
+    const w = new OrtWorker(hungOrt, { hangMs: 400 });
     try {
       const h = await w.load(bytes);
       const run = w.run(h, new Float32Array(telemetryFeatureCount), 1, telemetryFeatureCount).then(
