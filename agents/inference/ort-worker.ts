@@ -189,7 +189,7 @@ export class OrtWorker {
     const silentMs = performance.now() - this.heardAtMs;
     const limitMs = this.ready ? this.hangMs : this.startupMs;
     if (silentMs >= limitMs) this.hung(`inference worker hung: no reply for ${Math.round(silentMs)} ms${this.ready ? '' : ' (loading onnxruntime)'}`);
-    else this.armWatchdog(limitMs - silentMs);
+    else this.armWatchdog(Math.min(this.hangMs, limitMs - silentMs)); // soon enough for a worker that becomes ready meanwhile
   };
 
   private disarmWatchdog(): void {

@@ -46,4 +46,22 @@ describe('a hung inference worker', () => {
       await w.close();
     }
   });
+
+  it('loading the library slowly is not a hang (startupMs), and a run that hangs afterwards still is', async () => {
+    process.env.MURMUR_TEST_ORT_START_MS = '900'; // read by the stand-in when the worker starts
+    const w = new OrtWorker(hungOrt, { hangMs: 300 });
+    try {
+      const h = await within(w.load(bytes), 5_000);
+      delete process.env.MURMUR_TEST_ORT_START_MS;
+      if (h === 'unsettled') throw new Error('load never settled');
+      const run = w.run(h, new Float32Array(telemetryFeatureCount), 1, telemetryFeatureCount).then(
+        () => 'answered',
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      expect(await within(run, 2_000)).toMatch(/^inference worker hung: no reply for \d+ ms$/);
+    } finally {
+      delete process.env.MURMUR_TEST_ORT_START_MS;
+      await w.close();
+    }
+  });
 });
