@@ -106,6 +106,9 @@ export interface Agent<S = unknown> {
   readonly periodMs: number;
   /** CPU budget for one tick, ms; repeated overruns restart the agent. */
   readonly budgetMs: number;
+  /** A reflex: rules only, its tick synchronous. Reflexes tick first in every pass and their actions
+   *  go out before the other agents' ticks (which await inference) are waited for; see scheduler.ts. */
+  readonly reflex?: boolean;
   start(ctx: StartContext<S>): S | Promise<S>;
   tick(state: S, inputs: AgentInputs): TickResult<S> | Promise<TickResult<S>>;
   stop?(): void | Promise<void>;

@@ -1,8 +1,9 @@
 // Runs a device's agents: each on its period, with only its declared inputs, within its CPU budget.
 // An agent that throws, fails to start or keeps overrunning is stopped, reported and restarted with
 // exponential backoff from its last good state; nothing an agent does can stop the node.
-// Local actions go straight to the HAL (highest priority wins within a tick; land and return-to-launch
-// latch); attestations go to the sink that signs and proposes them.
+// Local actions go straight to the HAL, the reflexes' before the other agents are awaited (highest
+// priority wins within a pass; land and return-to-launch latch); attestations go to the sink that
+// signs and proposes them.
 
 import type { FlightAction } from '../../hal/devices.js';
 import { assert } from '../../runtime/lib/assert.js';
@@ -105,6 +106,13 @@ interface Slot {
 
 const streamBacklogMax = 1_024;
 
+/** What one pass has sent to the HAL so far (its reflex half first). */
+interface Sent {
+  priority: number;
+  from?: string;
+  type?: FlightAction['type'];
+}
+
 type ModelView = Pick<AgentStatus, 'engine' | 'model' | 'modelRefused'>;
 
 /** What an agent runs right now, as status shows it. */
@@ -202,8 +210,23 @@ export class AgentScheduler {
     }
   }
 
-  /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed. */
+  /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed: the
+   *  reflex agents first, their actions sent at once, then the others. */
   async tick(inputs: AgentInputs): Promise<void> {
+    const p = this.pass(inputs, true);
+    await p.reflexes;
+    await p.others;
+  }
+
+  /**
+   * One pass in two halves. The reflex agents (`reflex: true`: rules only, synchronous) tick first and
+   * their actions go to the HAL at once; the other agents, whose ticks await inference, tick after
+   * them, and only when `others` is true. A device passes false while the previous pass's other half
+   * is still running (inference slow or stuck), so its reflexes keep running and acting meanwhile: a
+   * pass used to be skipped whole, and a reflex's action waited for every agent of its pass.
+   * `others` settles after `reflexes`; neither rejects on an agent's account.
+   */
+  pass(inputs: AgentInputs, others: boolean): { reflexes: Promise<void>; others: Promise<void> } {
     const now = inputs.nowMs;
     if (inputs.committed) {
       this.basis = inputs.committed.height;
@@ -215,10 +238,19 @@ export class AgentScheduler {
       this.report(now, 'scheduler', 'latch-cleared', `${this.latched.type} no longer latched: the vehicle is disarmed`);
       this.latched = null;
     }
+    // Streams accumulate between an agent's ticks, so a slow agent (or one whose half of the pass was
+    // not run) still sees every sample.
+    for (const s of this.slots) if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+    const sent: Sent = { priority: -1 };
+    const reflexes = this.half(inputs, true, sent);
+    return { reflexes, others: others ? reflexes.then(() => this.half(inputs, false, sent)) : reflexes };
+  }
+
+  private async half(inputs: AgentInputs, reflexes: boolean, sent: Sent): Promise<void> {
+    const now = inputs.nowMs;
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
-      // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
-      if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+      if ((s.agent.reflex === true) !== reflexes) continue;
       // The node clock stepped back (NTP, an RTC that was ahead): what was due at the old time is due
       // now. Left alone, every agent, reflexes included, would wait until the clock caught up.
       if (s.nextTickMs - now > s.agent.periodMs) s.nextTickMs = now;
@@ -259,7 +291,7 @@ export class AgentScheduler {
       this.collect(s, now, result.outputs ?? [], actions);
       if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
     }
-    await this.dispatch(now, actions);
+    await this.dispatch(now, actions, sent);
   }
 
   /** Reports a model switch or a refused model file once per change (status shows the current one). */
@@ -363,12 +395,22 @@ export class AgentScheduler {
     }
   }
 
-  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[]): Promise<void> {
+  /** Sends the best of a half-pass's actions; `sent` is what the pass sent already (its reflex half). */
+  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[], sent: Sent): Promise<void> {
     if (actions.length === 0) return;
     // Highest priority first; ties keep agent-name order (the slots are sorted), so the choice is deterministic.
     const ranked = actions.map((a, i) => ({ ...a, i })).sort((a, b) => actionPriority[b.action.type] - actionPriority[a.action.type] || a.i - b.i);
     const best = ranked[0] as (typeof ranked)[number];
     for (const r of ranked.slice(1)) if (r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
+    // One pass, one winner: the other half does not undo what the reflex half sent with something lesser.
+    if (actionPriority[best.action.type] < sent.priority) {
+      this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) yielded to ${sent.type} from ${sent.from}`);
+      return;
+    }
+    if (actionPriority[best.action.type] === sent.priority && best.action.type === sent.type) return; // already sent this pass
+    sent.priority = actionPriority[best.action.type];
+    sent.from = best.agent;
+    sent.type = best.action.type;
     if (this.latched && actionPriority[best.action.type] < actionPriority[this.latched.type]) {
       this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
       return;

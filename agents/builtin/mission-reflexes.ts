@@ -88,6 +88,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
     periodMs: 100,
     budgetMs: 5,
+    reflex: true,
     start: (ctx: StartContext<MissionReflexState>) => ctx.restored ?? initial,
     tick(s: MissionReflexState, inp: AgentInputs): TickResult<MissionReflexState> {
       // Levels escalate within one flight and are persisted. A disarmed vehicle has ended its flight

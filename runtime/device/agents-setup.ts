@@ -79,7 +79,10 @@ export class DeviceAgents {
   /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's
    *  thread; null when agents.engine chose not to load it. */
   private readonly ort: OrtWorker | null;
+  /** The model agents' half of a pass is running (it awaits inference): the next passes run only the reflexes. */
   private busy = false;
+  private reflexesBusy = false;
+  private othersDone: Promise<void> = Promise.resolve();
   private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
@@ -116,18 +119,34 @@ export class DeviceAgents {
     return this.scheduler.start(nowMs);
   }
 
-  /** One scheduler pass; skipped while the previous one is still running (no pile-up). The device does
-   *  not wait for it; the promise (it never rejects) is for tests. */
+  /**
+   * One scheduler pass: the reflexes always, the model agents unless their half of an earlier pass is
+   * still running (no pile-up; inference slow or stuck must not hold the reflexes back). The device
+   * does not wait; the promise (the reflexes' half; it never rejects) and idle() are for tests.
+   */
   tick(nowMs: number): Promise<void> {
-    if (this.busy) return Promise.resolve();
-    this.busy = true;
-    return this.scheduler
-      .tick(this.inputs(nowMs))
-      // Not awaited: a rejection here would be unhandled, which ends the process (Node 20).
-      .catch((e: unknown) => this.o.onReport({ atMs: nowMs, agent: 'scheduler', kind: 'crashed', message: e instanceof Error ? e.message : String(e) }))
-      .finally(() => {
+    if (this.reflexesBusy) return Promise.resolve();
+    const inputs = this.inputs(nowMs);
+    // Not awaited by the device: a rejection would be unhandled, which ends the process (Node 20).
+    const report = (e: unknown): void => this.o.onReport({ atMs: nowMs, agent: 'scheduler', kind: 'crashed', message: e instanceof Error ? e.message : String(e) });
+    const others = !this.busy;
+    const p = this.scheduler.pass(inputs, others);
+    this.reflexesBusy = true;
+    const reflexes = p.reflexes.catch(report).finally(() => {
+      this.reflexesBusy = false;
+    });
+    if (others) {
+      this.busy = true;
+      this.othersDone = p.others.catch(() => undefined).finally(() => {
         this.busy = false;
       });
+    }
+    return reflexes;
+  }
+
+  /** Resolves when the model agents' half of the latest pass has ended (tests). */
+  idle(): Promise<void> {
+    return this.othersDone;
   }
 
   private inputs(nowMs: number): AgentInputs {

@@ -54,6 +54,7 @@ describe('DeviceAgents', () => {
     for (let k = 0; k <= 60; k++) {
       clocks.mono = k * 100;
       await agents.tick(k === 0 ? 1_000_000 : 1_000_000 - 3_600_000 + k * 100);
+      await agents.idle();
     }
     expect(actions).toEqual(['mission-reflexes: hold']);
     await agents.stop(0);
@@ -69,6 +70,7 @@ describe('DeviceAgents', () => {
       clocks.mono = k * 100;
       if (k % 5 === 0) clocks.lastCommitMs = wall(k);
       await agents.tick(wall(k));
+      await agents.idle();
     }
     expect(actions).toEqual([]);
     await agents.stop(0);
@@ -97,6 +99,7 @@ describe('DeviceAgents without an attitude reading', () => {
       clocks.mono = k * 100;
       clocks.lastCommitMs = now.ms;
       await agents.tick(now.ms);
+      await agents.idle();
     }
     expect(actions.filter((a) => a.includes('velocity'))).toEqual([]);
     expect(actions).toContain('mission-reflexes: hold'); // something is 2 m away and we cannot tell where: stop
@@ -131,9 +134,29 @@ describe('DeviceAgents IMU stream', () => {
       clocks.mono = k * 100;
       clocks.lastCommitMs = now.ms;
       await agents.tick(now.ms);
+      await agents.idle();
       await agents.tick(now.ms); // read twice: the same sample is not handed over twice
+      await agents.idle();
     }
     expect(seen.length).toBe(10);
     await agents.stop(now.ms);
+  });
+});
+
+describe('DeviceAgents while inference hangs', () => {
+  it('the reflexes keep running and acting while a pass of the model agents is stuck', async () => {
+    // A pass was skipped whole while the previous one ran, and model agents' ticks await inference:
+    // with the inference worker stuck, no reflex ran until the tick timeout (1 s per agent) ended it.
+    const clocks = { mono: 0, lastCommitMs: 1_000_000 };
+    const { agents, actions } = device('hang', clocks);
+    agents.scheduler.add({ name: 'a-hang', inputs: [], periodMs: 100, budgetMs: 1_000, start: () => null, tick: () => new Promise<never>(() => undefined) });
+    await agents.start(1_000_000);
+    for (let k = 0; k <= 60; k++) {
+      clocks.mono = k * 100;
+      await agents.tick(1_000_000 + k * 100); // no commit: quorum contact lost at 1_000_000
+    }
+    expect(actions).toEqual(['mission-reflexes: hold']);
+    await agents.idle(); // the stuck pass ends at the tick timeout
+    await agents.stop(1_006_000);
   });
 });

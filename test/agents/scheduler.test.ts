@@ -256,6 +256,23 @@ describe('AgentScheduler', () => {
     expect(st.find((x) => x.name === 'boom')!.status).toBe('running');
   });
 
+  it("a reflex agent's action is sent before the other agents' inference is awaited", async () => {
+    // Actions were sent once every agent of the pass had ticked, and model agents await their inference:
+    // a reflex's return-to-launch waited for them (on a device up to tickTimeoutMs each when inference hangs).
+    const h = harness();
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    h.s.add(counter('a-infer', { tick: async (st) => (await gate, { state: st }) }));
+    h.s.add(counter('reflexes', { reflex: true, tick: (st) => ({ state: st, outputs: [{ type: 'action', action: { type: 'return-to-launch' }, reason: 'battery' }] }) }));
+    await h.s.start(0);
+    const pass = h.s.tick({ nowMs: 0 });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(h.acts.map((a) => a.action.type)).toEqual(['return-to-launch']);
+    release();
+    await pass;
+    expect(h.s.status().map((x) => x.ticks)).toEqual([1, 1]);
+  });
+
   it('stamps attestations with the agent, time and committed basis', async () => {
     const h = harness();
     h.s.add(counter('w', { inputs: ['committed'], tick: (st) => ({ state: st, outputs: [{ type: 'attest', obs: { type: 'estimate', quantity: 'wind.speed-mps', value: 3.5 } }] }) }));
