@@ -102,7 +102,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       }
       const outputs: AgentOutput[] = [];
       const log = [...s.log];
-      const escalate = (was: Level, now: Level, why: string): Level => {
+      const escalate = (was: Level, now: Level, why: string, releases = true): Level => {
         // Reflexes only escalate on their own; a link that returns ends the hold (the mission resumes).
         if (rank[now] > rank[was] && now !== 'ok') {
           outputs.push({ type: 'action', action: { type: now }, reason: why });
@@ -110,7 +110,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         }
         // The hold told the vehicle to stop where it is; without a word that it is over the drone would
         // hover there until the next committed command.
-        if (was === 'hold' && now === 'ok') outputs.push({ type: 'release', reason: `${why.replace(/ for \d+ ms$/, '')} over` });
+        if (was === 'hold' && now === 'ok' && releases) outputs.push({ type: 'release', reason: `${why.replace(/ for \d+ ms$/, '')} over` });
         return rank[now] >= rank[was] || (was === 'hold' && now === 'ok') ? now : was;
       };
       const link = inp.link ? escalate(s.link, linkLevel(inp.nowMs, inp.link.lastQuorumContactMs, c), `no quorum contact for ${inp.nowMs - inp.link.lastQuorumContactMs} ms`) : s.link;
@@ -120,7 +120,10 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         ...(committedFence && committedFence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, committedFence, c), why: 'geofence' }] : []),
         ...(c.fence && c.fence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, c.fence, c), why: "this device's geofence" }] : []),
       ].sort((a, b) => rank[b.level] - rank[a.level])[0];
-      const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why) : s.geofence;
+      // A predicted-breach hold is not released here: holding is what removed the prediction (the drone
+      // stopped), so a release flew it on towards the fence and held it again, over and over. It stays
+      // held until a command moves it on; the level is back to ok, so the next approach holds again.
+      const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why, false) : s.geofence;
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
       const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];

@@ -35,6 +35,17 @@ describe('mission reflexes', () => {
     expect(insidePolygon({ northM: 50, eastM: -1 }, fence)).toBe(false);
   });
 
+  it('geofence: a predicted-breach hold is not released by the reflex (that made it flap at the fence)', async () => {
+    // Held, the drone stops, so the breach is no longer predicted: the reflex released the hold, the
+    // mission flew on toward its waypoint near the fence, the breach was predicted again: hold, release,
+    // hold, release, for as long as the waypoint stayed within the lookahead of the fence.
+    const r = await run([{ position: pos(92, 50, 5, 0) }, { position: pos(94, 50) }, { position: pos(94, 50) }]);
+    expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([['action'], [], []]);
+    expect(r.state.geofence).toBe('ok'); // ready to hold again if something moves it towards the fence
+    const again = await run([{ position: pos(92, 50, 5, 0) }, { position: pos(94, 50) }, { position: pos(94, 50, 5, 0) }]);
+    expect(again.actions).toEqual([['hold'], [], ['hold']]);
+  });
+
   it("geofence: the device's own fence is kept as well as the committed one, and named", async () => {
     // Its own fence ends at 60 m north, inside the committed one (100 m).
     const own = [{ northM: -10, eastM: -10 }, { northM: 60, eastM: -10 }, { northM: 60, eastM: 110 }, { northM: -10, eastM: 110 }];
