@@ -62,6 +62,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let spacingNote: string | null = null;
+  let voltageNote: string | null = null;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
@@ -84,15 +85,21 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       const s: TelemetryAnomalyState = armed === true && prev.armed === false ? { ...initial, armed } : armed === undefined ? prev : { ...prev, armed };
       await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
       imu = keep(imu, inp.imu);
-      battery = keep(battery, inp.battery ? [inp.battery] : undefined);
-      if (imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      // A sample without a voltage is no sample: NaN features make every score NaN, which compares as
+      // "normal" however the vehicle is doing.
+      const b = inp.battery;
+      voltageNote = b && !Number.isFinite(b.voltageV) ? 'battery voltage unknown: no decision' : b ? null : voltageNote;
+      battery = keep(battery, b && Number.isFinite(b.voltageV) ? [b] : undefined);
+      if (voltageNote !== null || imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      // Per cell by the pack's own count when the driver knows it (a 3S pack is not a 4S one run flat).
+      const cells = battery[battery.length - 1]?.cells ?? c.cells;
       const spacing = medianSpacingMs(imu);
       spacingNote = spacing > c.imuSpacingMsMax ? `IMU samples ${Math.round(spacing)} ms apart (the model needs about 100 ms): no decision` : null;
       if (spacingNote !== null) return { state: s };
       // The whole window, and its newer half: a fault that began a second ago still dominates the half.
       const half = Math.floor(c.windowSamples / 2);
-      const full = await slot.run(telemetryFeatures({ imu, battery, cells: c.cells }));
-      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells: c.cells })) : full;
+      const full = await slot.run(telemetryFeatures({ imu, battery, cells }));
+      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells })) : full;
       const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
       const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
       const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
@@ -118,7 +125,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => (spacingNote === null ? slot.reasons() : [...slot.reasons(), spacingNote]),
+    engineReasons: () => [...slot.reasons(), ...(spacingNote === null ? [] : [spacingNote]), ...(voltageNote === null ? [] : [voltageNote])],
   };
 }
 

@@ -32,4 +32,25 @@ describe('telemetry-anomaly agent', () => {
     expect(actions.slice(1).map((x) => x.action)).toEqual(['land']);
     await a.stop?.();
   });
+
+  it("judges cell voltage by the pack's own cell count, and makes no decision on an unknown voltage", async () => {
+    // The count was the agent's default (4) whatever the pack: a full 3S pack (12.3 V) read as 3.1 V a
+    // cell, an empty one, and the drone was landed.
+    const a = telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['rules'] });
+    let s = await a.start({ nowMs: 0, restored: undefined });
+    const actions: string[] = [];
+    const fly = async (t0: number, t1: number, b: (t: number) => BatteryState): Promise<void> => {
+      for (let t = t0; t < t1; t += 100) {
+        const r = await a.tick(s, { nowMs: t, imu: [imu(t)], battery: b(t), flight: flight(true) });
+        s = r.state;
+        for (const o of r.outputs ?? []) if (o.type === 'action') actions.push(o.action.type);
+      }
+    };
+    await fly(0, 3_000, (t) => ({ ...flat(t), voltageV: 12.3, cells: 3 }));
+    expect(actions).toEqual([]);
+    await fly(3_000, 6_000, (t) => ({ ...flat(t), voltageV: Number.NaN }));
+    expect(actions).toEqual([]);
+    expect(a.engineReasons?.().join(' ')).toContain('battery voltage unknown: no decision');
+    await a.stop?.();
+  });
 });
