@@ -98,7 +98,10 @@ export type BatteryStatus = 'ok' | 'low' | 'critical' | 'unknown';
 
 export interface BatteryState {
   readonly timeMs: number;
+  /** The pack's voltage, or NaN when the driver does not know it (never 0 for "unknown"). */
   readonly voltageV: number;
+  /** Series cells in the pack, when the driver knows (per-cell voltages, a configured model). */
+  readonly cells?: number;
   /** Positive while discharging. */
   readonly currentA: number;
   /** 0..1, or NaN when the driver cannot estimate it. */

@@ -13,7 +13,8 @@ export interface LocalPosition {
   readonly northM: number;
   readonly eastM: number;
   readonly altM: number;
-  /** Radians clockwise from north. */
+  /** Radians clockwise from north; NaN when unknown (no attitude reading): course over ground is not
+   *  a heading (a hovering drone has none), and guessing north turns every bearing wrong. */
   readonly headingRad: number;
   readonly velocityNorthMps: number;
   readonly velocityEastMps: number;
@@ -105,6 +106,9 @@ export interface Agent<S = unknown> {
   readonly periodMs: number;
   /** CPU budget for one tick, ms; repeated overruns restart the agent. */
   readonly budgetMs: number;
+  /** A reflex: rules only, its tick synchronous. Reflexes tick first in every pass and their actions
+   *  go out before the other agents' ticks (which await inference) are waited for; see scheduler.ts. */
+  readonly reflex?: boolean;
   start(ctx: StartContext<S>): S | Promise<S>;
   tick(state: S, inputs: AgentInputs): TickResult<S> | Promise<TickResult<S>>;
   stop?(): void | Promise<void>;

@@ -24,7 +24,7 @@ export class HalInputReader {
     if (fix?.ok && fix.value.fix !== 'none') {
       const ne = geoToLocal(this.origin, fix.value.latDeg, fix.value.lonDeg);
       const course = (fix.value.courseDeg * Math.PI) / 180;
-      const heading = att?.ok ? att.value.yawRad : course;
+      const heading = att?.ok ? att.value.yawRad : Number.NaN; // unknown: a course is not a heading (see LocalPosition)
       out.position = {
         timeMs: fix.value.timeMs,
         northM: ne.northM,
@@ -36,7 +36,7 @@ export class HalInputReader {
       };
     }
     const imu = d.attitude?.imu();
-    if (imu?.ok && imu.value.timeMs > this.lastImuMs) {
+    if (imu?.ok && imu.value.timeMs !== this.lastImuMs) { // another time, not a later one: the clock may step back
       this.lastImuMs = imu.value.timeMs;
       out.imu = [imu.value as ImuSample];
     }

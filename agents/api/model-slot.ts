@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import type { ModelRef } from '../../runtime/wire/attestation.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
+import { err } from '../../runtime/lib/result.js';
 import { loadInference, type EngineKind, type Inference } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
-import { loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
+import { isPlainModelVersion, loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
 
 export interface ModelSlotOptions {
   readonly name: string;
@@ -41,18 +42,29 @@ export class ModelSlot {
    */
   async ensure(committed: CommittedModel | null | undefined, nowMs: number): Promise<void> {
     const key = committed ? `${committed.version}:${committed.hashHex}` : 'shipped';
-    if (key === this.key && this.inference && (this.refusal === null || nowMs - this.triedAtMs < modelRetryMs)) return;
+    // (nowMs before the last try: the node clock stepped back, and waiting for it to catch up could take hours.)
+    if (key === this.key && this.inference && (this.refusal === null || (nowMs - this.triedAtMs < modelRetryMs && nowMs >= this.triedAtMs))) return;
     this.key = key;
     this.triedAtMs = nowMs;
     const shipped = this.o.shippedDir ?? shippedModelsDir;
-    const v = committed ? loadModelFrom(this.o.modelDirFor?.(committed) ?? join(shipped, this.o.name), this.o.name, committed) : loadVerifiedModel(shipped, this.o.name);
+    const v = committed && !isPlainModelVersion(committed.version)
+      ? err(`model ${this.o.name} refused: the committed version ${JSON.stringify(committed.version)} is not a plain version name (letters, digits, . _ + -)`)
+      : committed ? loadModelFrom(this.o.modelDirFor?.(committed) ?? join(shipped, this.o.name), this.o.name, committed) : loadVerifiedModel(shipped, this.o.name);
     if (!v.ok) {
       this.refusal = v.error;
       if (!this.inference) this.inference = await loadInference({ ...this.base(), modelBytes: undefined });
       return;
     }
-    this.refusal = null;
     const next = await loadInference({ ...this.base(), modelBytes: v.value.bytes });
+    // The hash proves which file this is, not that it runs here: a file that no engine can run
+    // (truncated, corrupt, the wrong shape) is refused like a bad hash, and what ran before keeps running.
+    if (next.engine === 'rules' && (this.o.prefer ?? ['onnxruntime']).some((k) => k !== 'rules')) {
+      this.refusal = `model ${this.o.name} ${v.value.meta.version} refused: no engine here can run it (${next.reasons.join('; ')})`;
+      if (this.inference) {
+        await next.release();
+        return;
+      }
+    } else this.refusal = null;
     await this.inference?.release();
     this.inference = next;
     this.ref = next.engine === 'rules' ? undefined : { name: v.value.meta.name, version: v.value.meta.version, hash: fromHex(v.value.meta.hash.hex) as Uint8Array };

@@ -1,8 +1,9 @@
 // Runs a device's agents: each on its period, with only its declared inputs, within its CPU budget.
 // An agent that throws, fails to start or keeps overrunning is stopped, reported and restarted with
 // exponential backoff from its last good state; nothing an agent does can stop the node.
-// Local actions go straight to the HAL (highest priority wins within a tick; land and return-to-launch
-// latch); attestations go to the sink that signs and proposes them.
+// Local actions go straight to the HAL, the reflexes' before the other agents are awaited (highest
+// priority wins within a pass; land and return-to-launch latch); attestations go to the sink that
+// signs and proposes them.
 
 import type { FlightAction } from '../../hal/devices.js';
 import { assert } from '../../runtime/lib/assert.js';
@@ -32,7 +33,7 @@ export interface AgentStatus {
   readonly restartAtMs: number | null;
 }
 
-export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'stopped';
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'latch-cleared' | 'stopped';
 
 export interface AgentReport {
   readonly atMs: number;
@@ -54,8 +55,9 @@ export interface SchedulerPorts {
   readonly cpuClock: () => number;
   readonly onReport?: (r: AgentReport) => void;
   /**
-   * On a device: an asynchronous tick that has not settled after this many ms counts as a crash, so a
-   * hung await cannot stall the other agents. Unset in the simulator, where ticks settle at once.
+   * On a device: an asynchronous tick that has not settled after this many ms counts as a crash, and a
+   * start() as a failed start (a stop() is given up on), so a hung await cannot stall the other
+   * agents. Unset in the simulator, where ticks settle at once.
    */
   readonly tickTimeoutMs?: number;
 }
@@ -98,9 +100,18 @@ interface Slot {
   savedJson: string | null;
   savedAtMs: number;
   unsavedJson: string | null;
+  /** Why the store last failed to write this agent's state (reported once per new reason), or null. */
+  saveError: string | null;
 }
 
 const streamBacklogMax = 1_024;
+
+/** What one pass has sent to the HAL so far (its reflex half first). */
+interface Sent {
+  priority: number;
+  from?: string;
+  type?: FlightAction['type'];
+}
 
 type ModelView = Pick<AgentStatus, 'engine' | 'model' | 'modelRefused'>;
 
@@ -137,7 +148,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null, saveError: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -163,7 +174,9 @@ export class AgentScheduler {
       restored = undefined;
     }
     try {
-      s.state = await s.agent.start({ nowMs, restored, ...(this.committed ? { committed: this.committed } : {}) });
+      // Bounded like a tick: a restart awaits what may have hung the tick (the inference worker
+      // releasing the old session), and the scheduler, reflexes included, must not wait on it.
+      s.state = await this.withTimeout(s.agent.start({ nowMs, restored, ...(this.committed ? { committed: this.committed } : {}) }), s.agent.name, 'start');
       s.status = 'running';
       s.restartAtMs = null;
       s.nextTickMs = nowMs;
@@ -194,24 +207,59 @@ export class AgentScheduler {
     if (s.unsavedJson !== null) this.write(s, s.unsavedJson, nowMs);
     if (s.failures >= this.opts.failuresToResetState) {
       s.savedJson = null;
-      this.ports.store.remove(s.agent.name);
+      s.unsavedJson = null;
+      this.storeOp(s, nowMs, () => this.ports.store.remove(s.agent.name));
       this.report(nowMs, s.agent.name, 'state-reset', `persisted state discarded after ${s.failures} consecutive failures`);
     }
   }
 
-  /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed. */
+  /** Runs every agent that is due at `inputs.nowMs`, restarts those whose backoff has passed: the
+   *  reflex agents first, their actions sent at once, then the others. */
   async tick(inputs: AgentInputs): Promise<void> {
+    const p = this.pass(inputs, true);
+    await p.reflexes;
+    await p.others;
+  }
+
+  /**
+   * One pass in two halves. The reflex agents (`reflex: true`: rules only, synchronous) tick first and
+   * their actions go to the HAL at once; the other agents, whose ticks await inference, tick after
+   * them, and only when `others` is true. A device passes false while the previous pass's other half
+   * is still running (inference slow or stuck), so its reflexes keep running and acting meanwhile: a
+   * pass used to be skipped whole, and a reflex's action waited for every agent of its pass.
+   * `others` settles after `reflexes`; neither rejects on an agent's account.
+   */
+  pass(inputs: AgentInputs, others: boolean): { reflexes: Promise<void>; others: Promise<void> } {
     const now = inputs.nowMs;
-    if (this.stopping) return;
+    if (this.stopping) return { reflexes: Promise.resolve(), others: Promise.resolve() };
     if (inputs.committed) {
       this.basis = inputs.committed.height;
       this.committed = inputs.committed;
     }
+    // A disarmed vehicle has ended its flight: the latched landing or return ran its course (or an
+    // operator disarmed it), and the next flight must not start with its reflexes suppressed.
+    if (this.latched && inputs.flight && !inputs.flight.armed) {
+      this.report(now, 'scheduler', 'latch-cleared', `${this.latched.type} no longer latched: the vehicle is disarmed`);
+      this.latched = null;
+    }
+    // Streams accumulate between an agent's ticks, so a slow agent (or one whose half of the pass was
+    // not run) still sees every sample.
+    for (const s of this.slots) if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+    const sent: Sent = { priority: -1 };
+    const reflexes = this.half(inputs, true, sent);
+    return { reflexes, others: others ? reflexes.then(() => this.half(inputs, false, sent)) : reflexes };
+  }
+
+  private async half(inputs: AgentInputs, reflexes: boolean, sent: Sent): Promise<void> {
+    const now = inputs.nowMs;
     const actions: { action: FlightAction; agent: string; reason: string }[] = [];
     for (const s of this.slots) {
       if (this.stopping) return;
-      // Streams accumulate between an agent's ticks, so a slow agent still sees every sample.
-      if (inputs.imu && s.agent.inputs.includes('imu')) s.pendingImu = [...s.pendingImu, ...inputs.imu].slice(-streamBacklogMax);
+      if ((s.agent.reflex === true) !== reflexes) continue;
+      // The node clock stepped back (NTP, an RTC that was ahead): what was due at the old time is due
+      // now. Left alone, every agent, reflexes included, would wait until the clock caught up.
+      if (s.nextTickMs - now > s.agent.periodMs) s.nextTickMs = now;
+      if (s.restartAtMs !== null && s.restartAtMs - now > this.opts.backoffMaxMs) s.restartAtMs = now;
       if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
         s.restarts++;
         await this.startSlot(s, now);
@@ -223,7 +271,7 @@ export class AgentScheduler {
       const t0 = this.ports.cpuClock();
       let result;
       try {
-        result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name);
+        result = await this.withTimeout(metered(meter, () => s.agent.tick(s.state, view)), s.agent.name, 'tick');
       } catch (e) {
         // Stopping the agents (the shared inference worker first) fails requests still in flight: that is
         // the shutdown, not a crash to report and restart from.
@@ -251,7 +299,7 @@ export class AgentScheduler {
       this.collect(s, now, result.outputs ?? [], actions);
       if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
     }
-    await this.dispatch(now, actions);
+    await this.dispatch(now, actions, sent);
   }
 
   /** Reports a model switch or a refused model file once per change (status shows the current one). */
@@ -264,12 +312,12 @@ export class AgentScheduler {
     s.seen = v;
   }
 
-  private withTimeout<T>(v: T | Promise<T>, name: string): T | Promise<T> {
+  private withTimeout<T>(v: T | Promise<T>, name: string, what: 'tick' | 'start' | 'stop'): T | Promise<T> {
     const ms = this.ports.tickTimeoutMs;
     if (ms === undefined || !(v instanceof Promise)) return v;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name}: tick did not finish within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new Error(`${name}: ${what} did not finish within ${ms} ms`)), ms);
     });
     return Promise.race([v, timeout]).finally(() => clearTimeout(timer));
   }
@@ -304,7 +352,7 @@ export class AgentScheduler {
       s.unsavedJson = null;
       return;
     }
-    if (now - s.savedAtMs < limits.agentStateSaveEveryMs) {
+    if (now - s.savedAtMs < limits.agentStateSaveEveryMs && now >= s.savedAtMs) {
       s.unsavedJson = json;
       return;
     }
@@ -312,10 +360,28 @@ export class AgentScheduler {
   }
 
   private write(s: Slot, json: string, now: number): void {
-    this.ports.store.save(s.agent.name, json);
+    s.savedAtMs = now; // a failed write is tried again no sooner than a good one would be
+    if (!this.storeOp(s, now, () => this.ports.store.save(s.agent.name, json))) {
+      s.unsavedJson = json;
+      return;
+    }
     s.savedJson = json;
-    s.savedAtMs = now;
     s.unsavedJson = null;
+  }
+
+  /** A store that fails (disk full, read-only card) costs the state, never the pass: a throw here would
+   *  end the scheduler's pass and, on a device, the process. Reported once per new reason. */
+  private storeOp(s: Slot, now: number, op: () => void): boolean {
+    try {
+      op();
+      s.saveError = null;
+      return true;
+    } catch (e) {
+      const why = message(e);
+      if (why !== s.saveError) this.report(now, s.agent.name, 'state-not-saved', `state store failed: ${why}`);
+      s.saveError = why;
+      return false;
+    }
   }
 
   private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: { action: FlightAction; agent: string; reason: string }[]): void {
@@ -337,12 +403,22 @@ export class AgentScheduler {
     }
   }
 
-  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[]): Promise<void> {
+  /** Sends the best of a half-pass's actions; `sent` is what the pass sent already (its reflex half). */
+  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[], sent: Sent): Promise<void> {
     if (actions.length === 0) return;
     // Highest priority first; ties keep agent-name order (the slots are sorted), so the choice is deterministic.
     const ranked = actions.map((a, i) => ({ ...a, i })).sort((a, b) => actionPriority[b.action.type] - actionPriority[a.action.type] || a.i - b.i);
     const best = ranked[0] as (typeof ranked)[number];
     for (const r of ranked.slice(1)) if (r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
+    // One pass, one winner: the other half does not undo what the reflex half sent with something lesser.
+    if (actionPriority[best.action.type] < sent.priority) {
+      this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) yielded to ${sent.type} from ${sent.from}`);
+      return;
+    }
+    if (actionPriority[best.action.type] === sent.priority && best.action.type === sent.type) return; // already sent this pass
+    sent.priority = actionPriority[best.action.type];
+    sent.from = best.agent;
+    sent.type = best.action.type;
     if (this.latched && actionPriority[best.action.type] < actionPriority[this.latched.type]) {
       this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
       return;
@@ -356,7 +432,7 @@ export class AgentScheduler {
     }
   }
 
-  /** The latched failsafe, if any; an operator command (through the mission) clears it. */
+  /** The latched failsafe, if any; it ends when the vehicle reports itself disarmed. */
   latchedAction(): FlightAction | null {
     return this.latched;
   }
@@ -370,7 +446,7 @@ export class AgentScheduler {
     for (const s of this.slots) {
       if (s.status === 'running') {
         try {
-          await s.agent.stop?.();
+          await this.withTimeout(s.agent.stop?.(), s.agent.name, 'stop');
         } catch (e) {
           this.report(nowMs, s.agent.name, 'stopped', `stop() threw: ${message(e)}`);
         }

@@ -36,6 +36,8 @@ export interface HazardDetectState {
   readonly attested: Readonly<Record<string, number>>;
 }
 
+const newestMs = (scan: readonly RangeReading[]): number => scan.reduce((m, r) => Math.max(m, r.timeMs), -Infinity);
+
 export function cellOf(northM: number, eastM: number, cellM: number): [number, number] {
   return [Math.floor(northM / cellM), Math.floor(eastM / cellM)];
 }
@@ -62,6 +64,15 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       const scan = inp.range;
       const pos = inp.position;
       if (!scan || scan.length < rangeBeams || !pos) return { state: s };
+      // Only a new scan is a new look. A sensor slower than this agent, or one that froze, hands over
+      // the same scan again; scored against itself as "the scan before", one spurious return looked
+      // persistent, and three ticks of it were three sightings: an attested hazard from one return.
+      if (previous && newestMs(scan) === newestMs(previous)) return { state: s }; // not <=: a clock stepped back must not blind it
+      if (!Number.isFinite(pos.headingRad)) {
+        // Without a heading no beam can be placed on the map (a guessed one names the wrong cells).
+        previous = scan;
+        return { state: s };
+      }
       const scores = await slot.run(rangeFeatures(scan, previous));
       previous = scan;
       const outputs: AgentOutput[] = [];

@@ -2,7 +2,7 @@
 // committed one and the device's own (predicted breach: hold; breach: return to launch), battery
 // reserve (not enough to get home: return to launch; critical: land), obstacle avoidance (back away from a close return), and the link-loss failsafe
 // (no contact with a quorum for T: hold; after T2: return to launch). Rule-based on purpose: these
-// must work when no model can run.
+// must work when no model can run. Levels escalate within a flight; a disarmed vehicle resets them.
 
 import type { Agent, AgentInputs, AgentOutput, LocalPosition, Point, StartContext, TickResult } from '../api/agent.js';
 
@@ -81,17 +81,28 @@ const rank: Record<Level, number> = { ok: 0, hold: 1, 'return-to-launch': 2, lan
 
 export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agent<MissionReflexState> {
   const c: MissionReflexConfig = { ...defaultMissionReflexConfig, ...cfg };
-  let closeTicks = 0; // consecutive ticks with a close return: one-off spurious returns do not swerve
+  let closeTicks = 0; // consecutive scans with a close return: one-off spurious returns do not swerve
+  let lastScanMs: number | null = null; // a scan read again on a later tick is not a second look
   return {
     name: 'mission-reflexes',
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
     periodMs: 100,
     budgetMs: 5,
+    reflex: true,
     start: (ctx: StartContext<MissionReflexState>) => ctx.restored ?? initial,
     tick(s: MissionReflexState, inp: AgentInputs): TickResult<MissionReflexState> {
+      // Levels escalate within one flight and are persisted. A disarmed vehicle has ended its flight
+      // (a failsafe landing disarms it) and cannot fly a reflex: none fires, and the next flight, after
+      // the vehicle arms, starts with every reflex ready again. Kept instead, one battery or link-loss
+      // return left those reflexes silent on every later flight, across reboots too.
+      if (inp.flight && !inp.flight.armed) {
+        closeTicks = 0;
+        lastScanMs = null;
+        return { state: s.link === 'ok' && s.geofence === 'ok' && s.battery === 'ok' ? s : { ...s, link: 'ok', geofence: 'ok', battery: 'ok' } };
+      }
       const outputs: AgentOutput[] = [];
       const log = [...s.log];
-      const escalate = (was: Level, now: Level, why: string): Level => {
+      const escalate = (was: Level, now: Level, why: string, releases = true): Level => {
         // Reflexes only escalate on their own; a link that returns ends the hold (the mission resumes).
         if (rank[now] > rank[was] && now !== 'ok') {
           outputs.push({ type: 'action', action: { type: now }, reason: why });
@@ -99,7 +110,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         }
         // The hold told the vehicle to stop where it is; without a word that it is over the drone would
         // hover there until the next committed command.
-        if (was === 'hold' && now === 'ok') outputs.push({ type: 'release', reason: `${why.replace(/ for \d+ ms$/, '')} over` });
+        if (was === 'hold' && now === 'ok' && releases) outputs.push({ type: 'release', reason: `${why.replace(/ for \d+ ms$/, '')} over` });
         return rank[now] >= rank[was] || (was === 'hold' && now === 'ok') ? now : was;
       };
       const link = inp.link ? escalate(s.link, linkLevel(inp.nowMs, inp.link.lastQuorumContactMs, c), `no quorum contact for ${inp.nowMs - inp.link.lastQuorumContactMs} ms`) : s.link;
@@ -109,12 +120,21 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         ...(committedFence && committedFence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, committedFence, c), why: 'geofence' }] : []),
         ...(c.fence && c.fence.length >= 3 && inp.position ? [{ level: geofenceLevel(inp.position, c.fence, c), why: "this device's geofence" }] : []),
       ].sort((a, b) => rank[b.level] - rank[a.level])[0];
-      const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why) : s.geofence;
+      // A predicted-breach hold is not released here: holding is what removed the prediction (the drone
+      // stopped), so a release flew it on towards the fence and held it again, over and over. It stays
+      // held until a command moves it on; the level is back to ok, so the next approach holds again.
+      const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why, false) : s.geofence;
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
       const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
-      closeTicks = close ? closeTicks + 1 : 0;
-      if (close && closeTicks >= 2 && inp.position) {
+      const scanMs = inp.range && inp.range.length > 0 ? Math.max(...inp.range.map((r) => r.timeMs)) : null;
+      if (scanMs === null || scanMs !== lastScanMs) closeTicks = close ? closeTicks + 1 : 0;
+      lastScanMs = scanMs;
+      if (close && closeTicks >= 2 && inp.position && !Number.isFinite(inp.position.headingRad)) {
+        // Without a heading the beam's bearing says nothing about where the obstacle is: backing away
+        // on a guess may fly into it. Stop instead (held until a command moves the drone on).
+        outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle at ${close.distanceM.toFixed(1)} m, heading unknown` });
+      } else if (close && closeTicks >= 2 && inp.position) {
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
       }

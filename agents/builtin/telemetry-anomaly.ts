@@ -1,7 +1,8 @@
 // Built-in agent 1: telemetry anomaly detection. Classifies a sliding window of IMU and battery samples
 // (what every flight controller reports; motor faults show in them as vibration, body-rate oscillation
 // and current) as normal, degraded or severe. A severe anomaly triggers a local land (or return to
-// launch) at once, before any consensus, and the agent attests that this device is degraded.
+// launch) at once, before any consensus (once per flight: the vehicle arming again starts a new one),
+// and the agent attests that this device is degraded.
 
 import type { BatteryState, ImuSample } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
@@ -49,6 +50,8 @@ export interface TelemetryAnomalyState {
   readonly severeStreak: number;
   readonly lastAttestMs: number | null;
   readonly acted: boolean;
+  /** Whether the vehicle was armed at the last tick that said (absent: not known yet). */
+  readonly armed?: boolean;
 }
 
 const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, lastAttestMs: null, acted: false };
@@ -59,10 +62,11 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let spacingNote: string | null = null;
+  let voltageNote: string | null = null;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
-    inputs: ['imu', 'battery', 'committed'],
+    inputs: ['imu', 'battery', 'committed', 'flight'],
     // 10 Hz, the rate the model was trained on: each tick adds one battery sample to the window.
     periodMs: 100,
     budgetMs: 20,
@@ -73,18 +77,29 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       await slot.ensure(ctx.committed?.models['telemetry-anomaly'], ctx.nowMs);
       return ctx.restored ?? initial;
     },
-    async tick(s: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
+    async tick(prev: TelemetryAnomalyState, inp: AgentInputs): Promise<TickResult<TelemetryAnomalyState>> {
+      // Severity escalates within one flight, and the state is persisted. The vehicle arming again
+      // starts a new flight: kept, one severe anomaly left the agent silent (acted) on every later
+      // flight, across reboots too. A disarmed vehicle has nothing to land; it is still assessed.
+      const armed = inp.flight?.armed ?? prev.armed;
+      const s: TelemetryAnomalyState = armed === true && prev.armed === false ? { ...initial, armed } : armed === undefined ? prev : { ...prev, armed };
       await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
       imu = keep(imu, inp.imu);
-      battery = keep(battery, inp.battery ? [inp.battery] : undefined);
-      if (imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      // A sample without a voltage is no sample: NaN features make every score NaN, which compares as
+      // "normal" however the vehicle is doing.
+      const b = inp.battery;
+      voltageNote = b && !Number.isFinite(b.voltageV) ? 'battery voltage unknown: no decision' : b ? null : voltageNote;
+      battery = keep(battery, b && Number.isFinite(b.voltageV) ? [b] : undefined);
+      if (voltageNote !== null || imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
+      // Per cell by the pack's own count when the driver knows it (a 3S pack is not a 4S one run flat).
+      const cells = battery[battery.length - 1]?.cells ?? c.cells;
       const spacing = medianSpacingMs(imu);
       spacingNote = spacing > c.imuSpacingMsMax ? `IMU samples ${Math.round(spacing)} ms apart (the model needs about 100 ms): no decision` : null;
       if (spacingNote !== null) return { state: s };
       // The whole window, and its newer half: a fault that began a second ago still dominates the half.
       const half = Math.floor(c.windowSamples / 2);
-      const full = await slot.run(telemetryFeatures({ imu, battery, cells: c.cells }));
-      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells: c.cells })) : full;
+      const full = await slot.run(telemetryFeatures({ imu, battery, cells }));
+      const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells })) : full;
       const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
       const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
       const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
@@ -93,7 +108,8 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       const model = slot.model();
       // Severity only escalates within a flight: once severe, the device stays out of the mission.
       const effective = s.condition === 'severe' ? 'severe' : condition;
-      if (effective === 'severe' && !s.acted) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
+      const canAct = armed !== false;
+      if (effective === 'severe' && !s.acted && canAct) outputs.push({ type: 'action', action: { type: c.severeAction }, reason: `severe telemetry anomaly (score ${severe.toFixed(2)}, engine ${slot.engine()})` });
       const changed = effective !== s.condition;
       const due = effective !== 'normal' && (s.lastAttestMs === null || inp.nowMs - s.lastAttestMs >= c.reattestMs);
       let lastAttestMs = s.lastAttestMs;
@@ -101,7 +117,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
         outputs.push({ type: 'attest', obs: { type: 'degraded', device: c.deviceId, severity: effective === 'severe' ? 'severe' : 'minor', reason: `telemetry anomaly score ${Math.max(severe, degraded).toFixed(2)}` }, ...(model ? { model } : {}) });
         lastAttestMs = inp.nowMs;
       }
-      return { state: { condition: effective, severeStreak, lastAttestMs, acted: s.acted || effective === 'severe' }, outputs };
+      return { state: { condition: effective, severeStreak, lastAttestMs, acted: s.acted || (effective === 'severe' && canAct), ...(armed === undefined ? {} : { armed }) }, outputs };
     },
     async stop() {
       await slot.release();
@@ -109,7 +125,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => (spacingNote === null ? slot.reasons() : [...slot.reasons(), spacingNote]),
+    engineReasons: () => [...slot.reasons(), ...(spacingNote === null ? [] : [spacingNote]), ...(voltageNote === null ? [] : [voltageNote])],
   };
 }
 

@@ -30,6 +30,13 @@ export interface InferenceOptions {
   readonly prefer?: readonly EngineKind[];
 }
 
+/** Why one probe row's output cannot be what the agent reads, or null when it can. */
+function probeProblem(out: Float32Array, outputSize: number): string | null {
+  if (out.length !== outputSize) return `the model gives ${out.length} outputs, the agent reads ${outputSize}`;
+  if (!out.every(Number.isFinite)) return 'the model gives non-finite outputs (NaN or infinite weights?)';
+  return null;
+}
+
 export async function loadInference(o: InferenceOptions): Promise<Inference> {
   const reasons: string[] = [];
   const prefer = o.prefer ?? ['onnxruntime', 'pure-ts', 'rules'];
@@ -48,8 +55,13 @@ export async function loadInference(o: InferenceOptions): Promise<Inference> {
       try {
         const ort = o.ort;
         const session = await ort.load(o.modelBytes);
-        // One probe run checks the model's shapes before the agent relies on it.
-        await ort.run(session, new Float32Array(o.inputSize), 1, o.inputSize, true);
+        // One probe run checks the model's shapes before the agent relies on it: onnxruntime runs a
+        // model whose output is not the size the agent reads, and the agent would read zeros past it.
+        const problem = probeProblem(await ort.run(session, new Float32Array(o.inputSize), 1, o.inputSize, true), o.outputSize);
+        if (problem !== null) {
+          await ort.release(session).catch(() => undefined);
+          throw new Error(problem);
+        }
         return { ...base, engine: 'onnxruntime', reasons, run: (x, n) => ort.run(session, x, n, o.inputSize), release: () => ort.release(session).catch(() => undefined) };
       } catch (e) {
         reasons.push(`onnxruntime: ${e instanceof Error ? e.message : String(e)}`);
@@ -66,6 +78,17 @@ export async function loadInference(o: InferenceOptions): Promise<Inference> {
         continue;
       }
       const session = s.value;
+      // The same probe as onnxruntime's: weights whose shapes do not chain fail here, not on every tick.
+      let problem: string | null;
+      try {
+        problem = probeProblem(session.run(new Float32Array(o.inputSize), 1), o.outputSize);
+      } catch (e) {
+        problem = e instanceof Error ? e.message : String(e);
+      }
+      if (problem !== null) {
+        reasons.push(`pure-ts: ${problem}`);
+        continue;
+      }
       return { ...base, engine: 'pure-ts', reasons, run: (x, n) => Promise.resolve(session.run(x, n)), release: () => Promise.resolve() };
     }
   }

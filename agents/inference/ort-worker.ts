@@ -12,6 +12,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 let ort;
 let loadError = '';
 try { ort = require(workerData.ortPath); } catch (e) { loadError = e && e.message ? e.message : String(e); }
+// Loading the native library can take seconds on a slow card: the main thread's hang watchdog allows
+// for that until this says the worker is ready.
+parentPort.postMessage({ id: 0, ok: true, ready: true });
 const sessions = new Map();
 let nextSession = 1;
 // One request at a time, in arrival order: a session is never released (nor the thread ended) while
@@ -61,6 +64,8 @@ interface Reply {
   version?: string;
   /** A run's time inside onnxruntime (the worker's clock). */
   busyMs?: number;
+  /** The worker has loaded (or failed to load) the library and takes requests. */
+  ready?: boolean;
 }
 
 /**
@@ -95,10 +100,27 @@ export class OrtWorker {
    *  crash can never reach a new worker's session for another model. */
   private readonly live = new Map<number, number>();
   private nextHandle = 1;
+  /** When the worker last answered anything (or was given work while idle), performance.now(). */
+  private heardAtMs = 0;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private readonly hangMs: number;
+  private readonly startupMs: number;
+  /** The current worker has said it is ready (loading the library is allowed startupMs, not hangMs). */
+  private ready = false;
   static readonly crashesMax = 3;
+  /** A worker with requests outstanding that answers none of them for this long is taken as hung. */
+  static readonly hangMsDefault = 3_000;
+  /** The same, before the worker has loaded the native library (seconds on a slow card). */
+  static readonly startupMsDefault = 30_000;
 
   /** `ortPath` overrides the module to load (tests point it at a missing file to exercise fallback). */
-  constructor(private readonly ortPath: string | undefined = resolveOrtPath()) {}
+  constructor(
+    private readonly ortPath: string | undefined = resolveOrtPath(),
+    opts: { readonly hangMs?: number; readonly startupMs?: number } = {},
+  ) {
+    this.hangMs = opts.hangMs ?? OrtWorker.hangMsDefault;
+    this.startupMs = opts.startupMs ?? OrtWorker.startupMsDefault;
+  }
 
   private ensure(): Worker {
     if (this.broken) throw new Error(this.broken);
@@ -110,6 +132,10 @@ export class OrtWorker {
     const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData: { ortPath } }));
     w.unref(); // an idle inference worker must never keep a process alive
     w.on('message', (r: Reply) => {
+      if (this.worker === w) {
+        this.heardAtMs = performance.now(); // a hung worker that came back does not speak for the new one
+        if (r.ready) this.ready = true;
+      }
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
@@ -119,6 +145,7 @@ export class OrtWorker {
     const die = (why: string): void => {
       if (this.worker !== w) return; // already handled (error then exit)
       this.worker = undefined;
+      this.disarmWatchdog();
       this.crashes++;
       // A crashed worker is replaced on the next request (sessions must be loaded again); after
       // crashesMax the native engine is given up for good and agents stay on the pure-TypeScript one.
@@ -129,8 +156,45 @@ export class OrtWorker {
     };
     w.on('error', (e) => die(`inference worker crashed: ${e.message}`));
     w.on('exit', (code) => die(`inference worker exited (code ${code})`));
+    this.hung = (why) => {
+      die(why);
+      // Not terminated: that can abort the process while onnxruntime is inside a call. It is asked to
+      // leave when (if) it comes back, and holds nothing alive meanwhile.
+      w.postMessage({ op: 'exit', id: 0 });
+      w.unref();
+    };
     this.worker = w;
+    this.ready = false;
     return w;
+  }
+
+  /** Declares the current worker hung (set per worker by ensure). */
+  private hung: (why: string) => void = () => undefined;
+
+  /**
+   * A worker stuck inside the native library answers nothing: its requests would wait for ever, and
+   * every model on it with them. While requests are outstanding, a worker silent for hangMs is treated
+   * as crashed (requests rejected with the reason, a fresh worker for the next one, counted towards
+   * crashesMax, after which agents stay on the pure-TypeScript engine).
+   */
+  private armWatchdog(ms = this.hangMs): void {
+    if (this.watchdog !== undefined) return;
+    this.watchdog = setTimeout(this.checkWatchdog, Math.max(1, ms));
+    this.watchdog.unref();
+  }
+
+  private readonly checkWatchdog = (): void => {
+    this.watchdog = undefined;
+    if (this.pending.size === 0 || !this.worker) return;
+    const silentMs = performance.now() - this.heardAtMs;
+    const limitMs = this.ready ? this.hangMs : this.startupMs;
+    if (silentMs >= limitMs) this.hung(`inference worker hung: no reply for ${Math.round(silentMs)} ms${this.ready ? '' : ' (loading onnxruntime)'}`);
+    else this.armWatchdog(Math.min(this.hangMs, limitMs - silentMs)); // soon enough for a worker that becomes ready meanwhile
+  };
+
+  private disarmWatchdog(): void {
+    if (this.watchdog !== undefined) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
   }
 
   private request(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
@@ -142,8 +206,11 @@ export class OrtWorker {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     const id = this.nextId++;
+    // Silence counts from the later of its last answer and the moment it was given work while idle.
+    if (this.pending.size === 0) this.heardAtMs = performance.now();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      this.armWatchdog();
       w.ref(); // keep the process alive while a request is outstanding
       w.postMessage({ ...msg, id }, transfer);
     }).finally(() => {
@@ -196,6 +263,7 @@ export class OrtWorker {
     const w = this.worker;
     this.broken = 'inference worker closed';
     this.worker = undefined;
+    this.disarmWatchdog();
     if (!w) return;
     const exited = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), OrtWorker.closeWaitMs);

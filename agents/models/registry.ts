@@ -68,13 +68,20 @@ export function readModelMetadata(modelDir: string): Result<ModelMetadata> {
   }
 }
 
+/** A model name and version are directory names on the device: one path segment each, never "." or
+ *  "..", whatever text a committed command carried (parseModelArgs bounds a version's length only). */
+export const isPlainModelName = (s: string): boolean => /^[a-z0-9][a-z0-9-]{0,63}$/.test(s);
+export const isPlainModelVersion = (s: string): boolean => /^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$/.test(s);
+
 /**
  * Where a device keeps a committed version: `<modelsDir>/<name>/<version>/` (model.onnx and
  * metadata.json, installed by the operator beside the rollout), else the shipped `agents/models/<name>/`,
  * which serves when the committed version is the one the device shipped with.
  */
 export function committedModelDir(modelsDir: string | undefined, ref: CommittedModel, shippedDir = shippedModelsDir): string {
-  const installed = modelsDir === undefined ? undefined : join(modelsDir, ref.name, ref.version);
+  // A version that is not a plain name never becomes a path (its load is refused: see ModelSlot).
+  if (!isPlainModelName(ref.name)) return shippedDir;
+  const installed = modelsDir === undefined || !isPlainModelVersion(ref.version) ? undefined : join(modelsDir, ref.name, ref.version);
   return installed !== undefined && existsSync(join(installed, 'metadata.json')) ? installed : join(shippedDir, ref.name);
 }
 

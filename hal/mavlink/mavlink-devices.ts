@@ -110,12 +110,18 @@ export class MavlinkBattery extends MavlinkDevice implements Battery {
     const r = this.fresh('BATTERY_STATUS', this.vehicle.telemetry.battery);
     if (!r.ok) return r;
     const b = r.value.value;
-    const cells = b.voltages.filter((v) => v !== 65535 && v > 0);
-    const voltageV = cells.reduce((s, v) => s + v, 0) / 1000;
+    // common.xml BATTERY_STATUS: voltages[] holds cells 1-10, UINT16_MAX past the pack's count or when
+    // unknown; a pack known only as a whole is in cell 0 (above 65.534 V: 65534 there, the rest in
+    // cell 1); voltages_ext holds cells 11-14, 0 for none. No voltage at all is NaN: read as 0 V, the
+    // telemetry model saw an empty pack and landed the drone.
+    const valid = b.voltages.filter((v) => v !== 65535);
+    const ext = (b.voltagesExt ?? []).filter((v) => v > 0);
+    const voltageV = valid.length === 0 ? Number.NaN : [...valid, ...ext].reduce((s, v) => s + v, 0) / 1000;
+    const perCell = valid.length >= 2 && valid[0] !== 65534;
     const remaining = b.batteryRemaining < 0 ? Number.NaN : b.batteryRemaining / 100;
     // MAV_BATTERY_CHARGE_STATE: 1 ok, 2 low, 3 critical, 4 emergency.
     const status = b.chargeState === 1 ? 'ok' : b.chargeState === 2 ? 'low' : b.chargeState >= 3 && b.chargeState <= 5 ? 'critical' : 'unknown';
-    return ok({ timeMs: r.value.timeMs, voltageV, currentA: b.currentBattery < 0 ? Number.NaN : b.currentBattery / 100, remainingFraction: remaining, consumedMah: Math.max(0, b.currentConsumed), status });
+    return ok({ timeMs: r.value.timeMs, voltageV, ...(perCell ? { cells: valid.length + ext.length } : {}), currentA: b.currentBattery < 0 ? Number.NaN : b.currentBattery / 100, remainingFraction: remaining, consumedMah: Math.max(0, b.currentConsumed), status });
   }
 }
 

@@ -55,5 +55,5 @@ export function batteryStateAt(model: BatteryModel, b: SimBattery, timeMs: numbe
   const remaining = Math.max(0, 1 - b.usedWh / model.capacityWh);
   const voltageV = b.voltageV > 0 ? b.voltageV : openCircuitV(model, remaining);
   const status = remaining <= model.criticalFraction ? 'critical' : remaining <= model.lowFraction ? 'low' : 'ok';
-  return { timeMs, voltageV, currentA: b.currentA, remainingFraction: remaining, consumedMah: b.consumedMah, status };
+  return { timeMs, voltageV, cells: model.cells, currentA: b.currentA, remainingFraction: remaining, consumedMah: b.consumedMah, status };
 }

@@ -5,7 +5,7 @@
 // `modelsDir/<name>/<version>/` only when the file's sha256 is the committed one.
 
 import type { DeviceSet, FlightAction } from '../../hal/devices.js';
-import type { AgentInputs, CommittedView, Point } from '../../agents/api/agent.js';
+import type { AgentInputs, CommittedView, LinkState, Point } from '../../agents/api/agent.js';
 import { signedAttestationSink } from '../../agents/api/attest-sink.js';
 import { AgentScheduler, type AgentReport } from '../../agents/api/scheduler.js';
 import { FileStateStore } from '../../agents/api/state-store.js';
@@ -44,6 +44,8 @@ export interface AgentsOptions {
   /** A hold an agent asked for is over: resume the mission task. */
   readonly onRelease: (agent: string, reason: string) => void;
   readonly onReport: (r: AgentReport) => void;
+  /** A monotonic clock, ms (performance.now by default): quorum silence is measured on it. */
+  readonly monoClock?: () => number;
 }
 
 /** An own degraded attestation counts for this long: twice the anomaly agent's re-attest period. */
@@ -77,13 +79,20 @@ export class DeviceAgents {
   /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's
    *  thread; null when agents.engine chose not to load it. */
   private readonly ort: OrtWorker | null;
+  /** The model agents' half of a pass is running (it awaits inference): the next passes run only the reflexes. */
   private busy = false;
+  private reflexesBusy = false;
+  private othersDone: Promise<void> = Promise.resolve();
   private ownDegraded: { severity: 'minor' | 'severe'; reason: string; atMs: number } | null = null;
   /** Time of the last IMU sample handed to the agents: the HAL repeats its newest one until a new one comes. */
   private lastImuMs = -Infinity;
+  /** The last commit time seen (node clock) and the monotonic time it was seen at, less the silence then. */
+  private commitSeen: { wallMs: number; monoMs: number } | null = null;
+  private readonly mono: () => number;
 
   constructor(private readonly o: AgentsOptions) {
     this.ort = o.engine === 'onnxruntime' ? acquireOrt() : null;
+    this.mono = o.monoClock ?? (() => performance.now());
     const engines = { onnxruntime: ['onnxruntime', 'pure-ts', 'rules'], 'pure-ts': ['pure-ts', 'rules'], rules: ['rules'] } as const;
     const inference = { prefer: engines[o.engine], ...(this.ort ? { ort: this.ort } : {}) };
     const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
@@ -110,13 +119,34 @@ export class DeviceAgents {
     return this.scheduler.start(nowMs);
   }
 
-  /** One scheduler pass; skipped while the previous one is still running (no pile-up). */
-  tick(nowMs: number): void {
-    if (this.busy) return;
-    this.busy = true;
-    this.scheduler.tick(this.inputs(nowMs)).finally(() => {
-      this.busy = false;
+  /**
+   * One scheduler pass: the reflexes always, the model agents unless their half of an earlier pass is
+   * still running (no pile-up; inference slow or stuck must not hold the reflexes back). The device
+   * does not wait; the promise (the reflexes' half; it never rejects) and idle() are for tests.
+   */
+  tick(nowMs: number): Promise<void> {
+    if (this.reflexesBusy) return Promise.resolve();
+    const inputs = this.inputs(nowMs);
+    // Not awaited by the device: a rejection would be unhandled, which ends the process (Node 20).
+    const report = (e: unknown): void => this.o.onReport({ atMs: nowMs, agent: 'scheduler', kind: 'crashed', message: e instanceof Error ? e.message : String(e) });
+    const others = !this.busy;
+    const p = this.scheduler.pass(inputs, others);
+    this.reflexesBusy = true;
+    const reflexes = p.reflexes.catch(report).finally(() => {
+      this.reflexesBusy = false;
     });
+    if (others) {
+      this.busy = true;
+      this.othersDone = p.others.catch(() => undefined).finally(() => {
+        this.busy = false;
+      });
+    }
+    return reflexes;
+  }
+
+  /** Resolves when the model agents' half of the latest pass has ended (tests). */
+  idle(): Promise<void> {
+    return this.othersDone;
   }
 
   private inputs(nowMs: number): AgentInputs {
@@ -128,7 +158,9 @@ export class DeviceAgents {
     const range = d.range?.readings();
     const flight = d.flight?.state();
     const read = d.attitude?.imu();
-    const imu = read?.ok && read.value.timeMs > this.lastImuMs ? read : undefined;
+    // A new sample is one with another time, not a later one: MAVLink stamps samples with the wall
+    // clock, and after it stepped back "later only" held every sample back until it caught up.
+    const imu = read?.ok && read.value.timeMs !== this.lastImuMs ? read : undefined;
     if (imu) this.lastImuMs = imu.value.timeMs;
     let position: AgentInputs['position'];
     const local = this.o.position();
@@ -139,7 +171,7 @@ export class DeviceAgents {
         northM: local.northM,
         eastM: local.eastM,
         altM: local.upM,
-        headingRad: att?.ok ? att.value.yawRad : 0,
+        headingRad: att?.ok ? att.value.yawRad : Number.NaN, // unknown, not north (see LocalPosition)
         velocityNorthMps: fix.value.groundSpeedMps * Math.cos(course),
         velocityEastMps: fix.value.groundSpeedMps * Math.sin(course),
       };
@@ -161,9 +193,21 @@ export class DeviceAgents {
       ...(range?.ok ? { range: range.value } : {}),
       ...(position ? { position } : {}),
       ...(flight?.ok ? { flight: flight.value } : {}),
-      link: { lastQuorumContactMs: c.lastCommitMs },
+      link: this.link(nowMs, c.lastCommitMs),
       committed,
     };
+  }
+
+  /**
+   * Quorum contact for the link-loss reflex, on the agents' clock (nowMs) but measured on a monotonic
+   * one. nowMs and the commit time are the node's wall clock, which NTP steps: stepped back, the silence
+   * came out negative and no link loss was seen until the clock caught up (an hour behind: an hour
+   * without the failsafe); stepped ahead, a link just heard from looked lost for that long (an RTL).
+   */
+  private link(nowMs: number, lastCommitMs: number): LinkState {
+    const mono = this.mono();
+    if (this.commitSeen === null || this.commitSeen.wallMs !== lastCommitMs) this.commitSeen = { wallMs: lastCommitMs, monoMs: mono - Math.max(0, nowMs - lastCommitMs) };
+    return { lastQuorumContactMs: nowMs - (mono - this.commitSeen.monoMs) };
   }
 
   /** This device's latest degraded attestation about itself, while it is recent. */

@@ -1,14 +1,16 @@
 // The mission reflexes one by one: geofence, battery reserve, obstacle back-off, link loss. They act on
-// local data alone, at once, and only escalate (a returned link ends a hold; nothing ends an RTL).
+// local data alone, at once, and only escalate within a flight (a returned link ends a hold; nothing
+// but the vehicle disarming ends an RTL).
 
 import { describe, expect, it } from 'vitest';
 import type { AgentInputs, AgentOutput, CommittedView, LocalPosition } from '../../agents/api/agent.js';
 import { insidePolygon, missionReflexAgent, type MissionReflexState } from '../../agents/builtin/mission-reflexes.js';
-import type { BatteryState, RangeReading } from '../../hal/devices.js';
+import type { BatteryState, FlightState, RangeReading } from '../../hal/devices.js';
 
 const fence = [{ northM: 0, eastM: 0 }, { northM: 100, eastM: 0 }, { northM: 100, eastM: 100 }, { northM: 0, eastM: 100 }];
 const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofence: fence, home: { northM: 0, eastM: 0 }, models: {} };
 const pos = (northM: number, eastM: number, vn = 0, ve = 0): LocalPosition => ({ timeMs: 0, northM, eastM, altM: 30, headingRad: 0, velocityNorthMps: vn, velocityEastMps: ve });
+const flight = (armed: boolean): FlightState => ({ timeMs: 0, armed, mode: armed ? 'mission' : 'manual', landed: armed ? 'in-air' : 'on-ground', home: null, failsafe: false });
 const battery = (remainingFraction: number, status: BatteryState['status'] = 'ok'): BatteryState => ({ timeMs: 0, voltageV: 15, currentA: 10, remainingFraction, consumedMah: 0, status });
 
 async function run(steps: Partial<AgentInputs>[], cfg: Parameters<typeof missionReflexAgent>[0] = {}): Promise<{ actions: string[][]; state: MissionReflexState; outputs: AgentOutput[][] }> {
@@ -33,6 +35,17 @@ describe('mission reflexes', () => {
     expect(insidePolygon({ northM: 50, eastM: -1 }, fence)).toBe(false);
   });
 
+  it('geofence: a predicted-breach hold is not released by the reflex (that made it flap at the fence)', async () => {
+    // Held, the drone stops, so the breach is no longer predicted: the reflex released the hold, the
+    // mission flew on toward its waypoint near the fence, the breach was predicted again: hold, release,
+    // hold, release, for as long as the waypoint stayed within the lookahead of the fence.
+    const r = await run([{ position: pos(92, 50, 5, 0) }, { position: pos(94, 50) }, { position: pos(94, 50) }]);
+    expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([['action'], [], []]);
+    expect(r.state.geofence).toBe('ok'); // ready to hold again if something moves it towards the fence
+    const again = await run([{ position: pos(92, 50, 5, 0) }, { position: pos(94, 50) }, { position: pos(94, 50, 5, 0) }]);
+    expect(again.actions).toEqual([['hold'], [], ['hold']]);
+  });
+
   it("geofence: the device's own fence is kept as well as the committed one, and named", async () => {
     // Its own fence ends at 60 m north, inside the committed one (100 m).
     const own = [{ northM: -10, eastM: -10 }, { northM: 60, eastM: -10 }, { northM: 60, eastM: 110 }, { northM: -10, eastM: 110 }];
@@ -55,14 +68,50 @@ describe('mission reflexes', () => {
   });
 
   it('obstacle: backs away from a return closer than 3 m seen on two ticks, ignoring a one-off', async () => {
-    const beam = (d: number, bearingRad: number): RangeReading => ({ timeMs: 0, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
-    const clear = [beam(20, 0), beam(20, Math.PI / 2)];
-    const close = [beam(2, 0), beam(20, Math.PI / 2)];
-    const r = await run([{ position: pos(50, 50), range: close }, { position: pos(50, 50), range: clear }, { position: pos(50, 50), range: close }, { position: pos(50, 50), range: close }]);
+    const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const clear = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 20, Math.PI / 2)];
+    const close = (t: number): RangeReading[] => [beam(t, 2, 0), beam(t, 20, Math.PI / 2)];
+    const r = await run([{ position: pos(50, 50), range: close(0) }, { position: pos(50, 50), range: clear(100) }, { position: pos(50, 50), range: close(200) }, { position: pos(50, 50), range: close(300) }]);
     expect(r.actions).toEqual([[], [], [], ['velocity']]);
     const v = r.outputs[3]![0]!;
     if (v.type !== 'action' || v.action.type !== 'velocity') throw new Error('expected a velocity action');
     expect(v.action.northMps).toBeCloseTo(-1.5, 5); // straight back from an obstacle dead ahead
+  });
+
+  it('a new flight (the vehicle disarmed, then armed again) starts with every reflex armed again', async () => {
+    // Levels only escalate within a flight, and they are persisted: kept across flights, a battery or
+    // link-loss return on one flight left those reflexes silent on every flight after, even after a reboot.
+    const a = missionReflexAgent();
+    let s = await a.start({ nowMs: 0, restored: undefined });
+    const at = async (nowMs: number, inp: Partial<AgentInputs>): Promise<string[]> => {
+      const r = await a.tick(s, { nowMs, committed, link: { lastQuorumContactMs: nowMs }, position: pos(10, 10), ...inp });
+      s = r.state;
+      return (r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : o.type));
+    };
+    expect(await at(0, { flight: flight(true), battery: battery(0.1) })).toEqual(['return-to-launch']);
+    expect(await at(40_000, { flight: flight(true), battery: battery(0.1), link: { lastQuorumContactMs: 0 } })).toEqual(['return-to-launch']);
+    expect(s).toMatchObject({ battery: 'return-to-launch', link: 'return-to-launch' });
+    // Landed and disarmed: nothing to do for a vehicle that cannot fly, and the next flight starts clean.
+    expect(await at(60_000, { flight: flight(false), battery: battery(0.1), link: { lastQuorumContactMs: 0 } })).toEqual([]);
+    s = JSON.parse(JSON.stringify(s)) as MissionReflexState; // persisted and restored (a reboot between flights)
+    expect(await at(70_000, { flight: flight(true), battery: battery(0.9) })).toEqual([]);
+    expect(await at(80_000, { flight: flight(true), battery: battery(0.1) })).toEqual(['return-to-launch']);
+    expect(await at(86_000, { flight: flight(true), battery: battery(0.1), link: { lastQuorumContactMs: 80_000 } })).toEqual(['hold']);
+  });
+
+  it('obstacle: one close return is a one-off however many ticks its scan is read again', async () => {
+    // A range sensor at or below the reflexes' 10 Hz hands the same scan to two ticks or more: counted
+    // per tick, a one-off spurious return was "seen on two ticks" and sent a back-off.
+    const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const spurious = [beam(100, 2, 0), beam(100, 20, Math.PI / 2)];
+    const clear = [beam(300, 20, 0), beam(300, 20, Math.PI / 2)];
+    const r = await run([{ position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: spurious }, { position: pos(50, 50), range: clear }]);
+    expect(r.actions).toEqual([[], [], [], []]);
+    // Confirmed by a second scan, the back-off is streamed every tick while it lasts, repeated scans included.
+    const held = [beam(400, 2, 0), beam(400, 20, Math.PI / 2)];
+    const again = [beam(500, 2, 0), beam(500, 20, Math.PI / 2)];
+    const c = await run([{ position: pos(50, 50), range: held }, { position: pos(50, 50), range: again }, { position: pos(50, 50), range: again }]);
+    expect(c.actions).toEqual([[], ['velocity'], ['velocity']]);
   });
 
   it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {

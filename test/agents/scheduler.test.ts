@@ -161,6 +161,28 @@ describe('AgentScheduler', () => {
     expect(h.s.latchedAction()?.type).toBe('land');
   });
 
+  it('a latched failsafe ends when the vehicle is disarmed (it ran its course); the next flight has none', async () => {
+    // Nothing cleared the latch: after one failsafe landing, every later flight's hold, back-off and
+    // release were suppressed, a later return-to-launch was taken as "already doing it", and the
+    // device's health read "failsafe latched" until the process restarted.
+    const h = harness();
+    const script: Record<number, FlightAction['type']> = { 0: 'land', 100: 'return-to-launch', 300: 'hold', 400: 'return-to-launch' };
+    h.s.add(counter('x', { inputs: ['flight'], tick: (st, inp) => {
+      const type = script[inp.nowMs];
+      return { state: st, outputs: type ? [{ type: 'action' as const, action: { type } as FlightAction, reason: 'test' }] : [] };
+    } }));
+    const flight = (armed: boolean) => ({ timeMs: 0, armed, mode: 'mission' as const, landed: armed ? ('in-air' as const) : ('on-ground' as const), home: null, failsafe: false });
+    await h.s.start(0);
+    await h.s.tick({ nowMs: 0, flight: flight(true) });
+    await h.s.tick({ nowMs: 100, flight: flight(true) }); // suppressed: land is latched
+    expect(h.s.latchedAction()?.type).toBe('land');
+    await h.s.tick({ nowMs: 200, flight: flight(false) }); // landed, disarmed
+    expect(h.s.latchedAction()).toBeNull();
+    await h.s.tick({ nowMs: 300, flight: flight(true) }); // the next flight
+    await h.s.tick({ nowMs: 400, flight: flight(true) });
+    expect(h.acts.map((a) => a.action.type)).toEqual(['land', 'hold', 'return-to-launch']);
+  });
+
   it('passes a release (a hold is over) to the device, but never past a latched failsafe', async () => {
     const released: string[] = [];
     const reports: AgentReport[] = [];
@@ -207,6 +229,69 @@ describe('AgentScheduler', () => {
     expect(kinds).toEqual(['a:stopped', 'b:stopped']);
     expect(h.s.status().map((x) => x.status)).toEqual(['stopped', 'stopped']);
     expect(ticksOfB).toBe(1);
+  });
+
+  it('a restart whose start() never settles fails after tickTimeoutMs; the scheduler and the other agents go on', async () => {
+    // The onnxruntime worker hung: the tick times out, and the restart's start() awaits the same worker
+    // to release the old session. Unbounded, that await held the scheduler (and every reflex) for good.
+    const reports: AgentReport[] = [];
+    const store = new MemoryStateStore();
+    const s = new AgentScheduler({ store, act: () => undefined, attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r), tickTimeoutMs: 50 });
+    let starts = 0;
+    s.add(counter('hang', { start: () => (++starts === 1 ? { n: 0 } : new Promise<never>(() => undefined)), tick: () => new Promise<never>(() => undefined) }));
+    s.add(counter('ok'));
+    await s.start(0);
+    await s.tick({ nowMs: 0 }); // hang's tick times out: restart at 500
+    const settled = (p: Promise<void>): Promise<boolean> => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1_000))]);
+    expect(await settled(s.tick({ nowMs: 600 }))).toBe(true);
+    expect(reports.find((r) => r.kind === 'start-failed')?.message).toBe('hang: start did not finish within 50 ms');
+    expect(await settled(s.tick({ nowMs: 700 }))).toBe(true);
+    expect(s.status().find((x) => x.name === 'ok')!.ticks).toBe(3);
+  });
+
+  it('a state store that fails (disk full) is reported; the pass still ends and the reflex still acts', async () => {
+    // On a device DeviceAgents.tick does not await the pass: a rejection there is unhandled and ends the process.
+    const full: StateStore = { load: () => undefined, save: () => { throw new Error('ENOSPC: no space left on device'); }, remove: () => { throw new Error('ENOSPC: no space left on device'); } };
+    const h = harness({ now: 0 }, full);
+    h.s.add(counter('reflex', { tick: (st) => ({ state: { n: st.n + 1 }, outputs: [{ type: 'action', action: { type: 'hold' }, reason: 'test' }] }) }));
+    h.s.add(counter('boom', { tick: () => { throw new Error('bad'); } }));
+    await h.s.start(0);
+    for (let t = 0; t <= 3_000; t += 100) await h.s.tick({ nowMs: t });
+    await h.s.stop(3_000);
+    expect(h.acts.map((a) => a.action.type)).toContain('hold');
+    expect(h.s.status().find((x) => x.name === 'reflex')!.ticks).toBe(31);
+    expect(h.reports.some((r) => r.kind === 'state-not-saved' && r.message.includes('ENOSPC'))).toBe(true);
+  });
+
+  it('a node clock that steps back (NTP, an RTC set ahead) does not stop the agents until it catches up', async () => {
+    const h = harness();
+    h.s.add(counter('a'));
+    let thrown = false;
+    h.s.add(counter('boom', { tick: (st) => { if (st.n === 1 && !thrown) { thrown = true; throw new Error('once'); } return { state: { n: st.n + 1 } }; } }));
+    await h.s.start(100_000);
+    await h.s.tick({ nowMs: 100_000 });
+    await h.s.tick({ nowMs: 100_100 }); // boom crashes: restart due at 100_600
+    for (let t = 40_000; t <= 41_000; t += 100) await h.s.tick({ nowMs: t }); // the clock stepped back 60 s
+    const st = h.s.status();
+    expect(st.find((x) => x.name === 'a')!.ticks).toBe(13);
+    expect(st.find((x) => x.name === 'boom')!.status).toBe('running');
+  });
+
+  it("a reflex agent's action is sent before the other agents' inference is awaited", async () => {
+    // Actions were sent once every agent of the pass had ticked, and model agents await their inference:
+    // a reflex's return-to-launch waited for them (on a device up to tickTimeoutMs each when inference hangs).
+    const h = harness();
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    h.s.add(counter('a-infer', { tick: async (st) => (await gate, { state: st }) }));
+    h.s.add(counter('reflexes', { reflex: true, tick: (st) => ({ state: st, outputs: [{ type: 'action', action: { type: 'return-to-launch' }, reason: 'battery' }] }) }));
+    await h.s.start(0);
+    const pass = h.s.tick({ nowMs: 0 });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(h.acts.map((a) => a.action.type)).toEqual(['return-to-launch']);
+    release();
+    await pass;
+    expect(h.s.status().map((x) => x.ticks)).toEqual([1, 1]);
   });
 
   it('stamps attestations with the agent, time and committed basis', async () => {
