@@ -52,7 +52,8 @@ function deviceConfigSchemaFor(z: Zod) {
       dataDir: z.string().min(1),
       mqtt: z
         .object({
-          url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/),
+          // Checked below (brokerUrlProblem: scheme, host, port; no white space), in one issue.
+          url: z.string(),
           username: z.string().optional(),
           password: z.string().optional(),
           caFile: z.string().optional(),
@@ -206,7 +207,7 @@ function deviceConfigSchemaFor(z: Zod) {
     })
     .strict()
     .superRefine((c, ctx) => {
-      const bad = brokerUrlProblem(c.mqtt.url);
+      const bad = brokerUrlProblem(c.mqtt.url) ?? (/\s/.test(c.mqtt.url) ? 'it contains white space' : null);
       if (bad !== null) ctx.addIssue({ code: 'custom', path: ['mqtt', 'url'], message: bad });
       const cp = checkpointOf(c);
       if (c.snapshots.everyHeights !== undefined && c.snapshots.everyHeights % cp !== 0) ctx.addIssue({ code: 'custom', path: ['snapshots', 'everyHeights'], message: `must be a multiple of the checkpoint interval (${cp})` });
@@ -291,7 +292,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     value === undefined ? 'missing'
     : issue.code === 'invalid_type' ? `is ${shown}, expected a ${issue.expected}`
     : issue.code === 'invalid_format' ? `${shown} is not valid`
-    : `${shown}: ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}`;
+    : `${shown}: ${issue.message.replace(/^Invalid input: /, '').replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())}`;
   return `${path}: ${got}; ${fixFor(path)}`;
 }
 

@@ -58,7 +58,8 @@ describe('device.yaml', () => {
     // mqtt.js would connect to port 1883 instead, without a word.
     [good.replace('1883', '1883x'), 'device.yaml: mqtt.url: "mqtt://127.0.0.1:1883x": its port "1883x" is not a number; use a broker URL like mqtt://127.0.0.1:1883'],
     [good.replace('1883', '99999'), 'mqtt.url: "mqtt://127.0.0.1:99999": its port 99999 is past 65535'],
-    [good.replace('mqtt://', 'http://'), 'device.yaml: mqtt.url: "http://127.0.0.1:1883" is not valid; use a broker URL'],
+    [good.replace('1883', '1883/ x'), 'device.yaml: mqtt.url: "mqtt://127.0.0.1:1883/ x": it contains white space; use a broker URL'],
+    [good.replace('mqtt://', 'http://'), 'device.yaml: mqtt.url: "http://127.0.0.1:1883": its scheme is http, not mqtt, mqtts, ws or wss; use a broker URL'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],
     [good + 'snapshots: { everyHeights: 0 }\n', 'snapshots.everyHeights: 0: too small'],
@@ -80,6 +81,9 @@ describe('device.yaml', () => {
       if (r.ok) return;
       expect(r.error).toContain(message);
       expect(r.error.split('\n')).toHaveLength(1);
+      // One problem with a field is said once, not once per check that caught it.
+      const field = /^device\.yaml: ([^:]+):/.exec(r.error)?.[1];
+      if (field !== undefined) expect(r.error.split(`; ${field}: `).length, r.error).toBe(1);
     });
   }
 
