@@ -257,9 +257,9 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
-  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
+  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default ${defaultConsensusConfig.syncWindowHeights})`,
   'consensus.followerSources': `use a whole number from 0 to ${limits.validatorsMax}: the validators a follower takes committed blocks from (default ${defaultConsensusConfig.followerSources}; 0: hear every vote)`,
-  'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
+  'snapshots.everyHeights': `use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default ${defaultConsensusConfig.checkpointEveryHeights}), e.g. ${defaultSnapshotCheckpoints * defaultConsensusConfig.checkpointEveryHeights}`,
   'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (the main thread, no onnxruntime: about 40 MB less memory) or rules',
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };

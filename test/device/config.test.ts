@@ -64,7 +64,7 @@ describe('device.yaml', () => {
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],
     [good + 'snapshots: { everyHeights: 0 }\n', 'snapshots.everyHeights: 0: too small'],
     [good + 'consensus: { syncWindowHeights: 1000 }\n', 'consensus.syncWindowHeights: 1000: too big: expected number to be <=256; use a whole number up to 256'],
-    [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256'],
+    [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256, at least twice consensus.checkpointEveryHeights (default 256)'],
     [good + 'consensus: { checkpointEveryHeights: 1 }\n', 'consensus.checkpointEveryHeights: 1: too small: expected number to be >=2; use the same whole number from 2 to 4096 on every device'],
     [good + 'agents: { engine: tflite }\n', 'agents.engine: "tflite": invalid option: expected one of "onnxruntime"|"pure-ts"|"rules"; use onnxruntime (a worker thread, the default), pure-ts'],
     [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
