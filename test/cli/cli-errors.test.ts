@@ -66,6 +66,14 @@ describe('output paths', () => {
   });
 });
 
+describe('fleet-sim start --realtime', () => {
+  it('refuses --speed, which only the deterministic simulator has (it ran on the wall clock without a word)', async () => {
+    const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--speed', '4', '--no-dashboard', '--exit', '--reports', p('reports')]);
+    oneLine(r, 2, '--speed 4: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed');
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('fleet drafts edited by hand', () => {
   it('a draft missing a field, or with a bad one, names the field (exit 2) in add, remove, sign and show', async () => {
     writeFileSync(p('bare.json'), '{"format":"murmur-fleet-draft/1"}\n');
