@@ -232,7 +232,7 @@ const fixes: Readonly<Record<string, string>> = {
   'mqtt.clientId': 'use 1-48 letters, digits, ".", "_" or "-" (the control plane connects as <clientId>-ctl), or remove it for murmur-<fleet>-<id>',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
   'radios.heartbeatMs': 'use milliseconds from 100 up, or leave it out so the interval is sized to the radio\'s airtime (docs/device-config.md, "Heartbeats")',
-  'radios.consensusStaleMs': 'use milliseconds from 100 up: how long a consensus envelope may wait for airtime before it is dropped unsent (default 2000; raise it for slow LoRa radios)',
+  'radios.consensusStaleMs': 'use milliseconds from 100 to 600000: how long a consensus envelope may wait for airtime before it is dropped unsent, or leave it out for 2000 (longer on a slow radio: the airtime of 32 full packets, 7734 on an E32)',
   'radios.heartbeatShare': 'use a fraction above 0 and at most 0.5 of the radio\'s airtime (default 0.1)',
   'membership.threshold': 'use a phi from 1 to 100 (default 8, as Akka and Cassandra): lower suspects sooner and more often wrongly',
   'membership.deadThreshold': 'use a phi from 1 to 100 (default 8): how unlikely the silence must be before a suspect peer is dead',
