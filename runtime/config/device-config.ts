@@ -240,7 +240,7 @@ const fixes: Readonly<Record<string, string>> = {
   'membership.acceptablePauseMs': 'use milliseconds from 0 to 600000, or leave it out to use one mqtt.heartbeatMs (what the benchmark measured)',
   'membership.recoveredBeats': 'use a count from 1 to 100 (default 3)',
   radios: 'list serial radios like `radios: [{ paths: [/dev/ttyUSB0], preset: sik }]` (preset sik or e32, or baud and packetBytes)',
-  'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1',
+  'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1, ::1 or localhost',
   'http.port': 'use a TCP port from 1 to 65535 (0 picks a free one)',
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',
   'hal.driver': 'use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none" (no flight hardware)',

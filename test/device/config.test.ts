@@ -44,7 +44,7 @@ describe('device.yaml', () => {
     [good.replace('id: d1', 'id: D 1'), 'device.yaml: id: "D 1" is not valid; set it to this device\'s id in the fleet manifest'],
     [good.replace('id: d1\n', ''), 'device.yaml: id: missing; set it to this device\'s id'],
     [good + 'http: { port: 70000 }\n', 'device.yaml: http.port: 70000: too big'],
-    [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option'],
+    [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option: expected one of "127.0.0.1"|"::1"|"localhost"; the metrics endpoint listens on loopback only: use 127.0.0.1, ::1 or localhost'],
     [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"mavlink"|"none"; use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none"'],
     [good + 'hal: { driver: mavlink }\n', 'device.yaml: hal.mavlink: missing with hal.driver: mavlink; set `hal.mavlink: { serial: /dev/ttyAMA0'],
     [good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, autopilot: inav } }\n', 'hal.mavlink.autopilot: "inav": invalid option'],
