@@ -84,6 +84,8 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
+  if (values.speed !== undefined && values.realtime) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
+  const seed = Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed));
   const realtimeWanted = values.realtime === true;
   const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
   if (realtimeWanted && needsPtys && !socatAvailable()) {
@@ -91,10 +93,10 @@ export async function startCommand(argv: string[]): Promise<number> {
     // in the deterministic simulator, paced to the wall clock) rather than stop.
     process.stderr.write(`fleet-sim: ${socatMissing}; ${file} has ${scenario.radio ? 'radios' : 'hardware in the loop'}, so it runs in the deterministic simulator, paced to the wall clock, instead of in real time\n`);
   } else if (realtimeWanted) {
-    return realtime(scenario, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
+    return realtime({ ...scenario, seed }, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
   const result = await liveRun(scenario, {
-    seed: Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed)),
+    seed,
     file,
     speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
     port,

@@ -546,7 +546,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     if (violations.length > 0) failed.push('safety');
     const fraction = sentAt.size === 0 ? 1 : committedAt.size / sentAt.size;
     if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
-    if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${maxStall} ms > ${s.expect.maxStallMs} ms`);
+    if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${Math.round(maxStall)} ms > ${s.expect.maxStallMs} ms`);
     if (lastHeight === 0) failed.push('liveness: no height was committed');
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));

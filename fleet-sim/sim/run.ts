@@ -162,7 +162,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
   const submittedBeforeEnd = [...w.submitted.values()].length;
   const fraction = submittedBeforeEnd === 0 ? 1 : committed / submittedBeforeEnd;
   if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
-  if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${maxStall} ms > ${s.expect.maxStallMs} ms`);
+  if (s.expect.maxStallMs !== undefined && maxStall > s.expect.maxStallMs) failed.push(`maxStall ${Math.round(maxStall)} ms > ${s.expect.maxStallMs} ms`);
   const flight = scenarioFlies(s) ? (w.flight?.report() ?? null) : null;
   const radio = w.links.radioReport();
   const validatorSet = setInForce(w);

@@ -240,7 +240,8 @@ export class World implements MainHost {
     if (scenarioHasAgents(scenario)) this.agents = new WorldAgents(this, this.ensureFlight(), this.prng.split('agents'));
   }
 
-  /** Makes the drones part of the world (the dashboard calls it for scenarios that do not fly). */
+  /** Makes the drones part of the world (the dashboard calls it for scenarios that do not fly: their
+   *  drones are shown on their pads and sign no telemetry, so watching a run does not change it). */
   ensureFlight(): WorldFlight {
     if (this.flight) return this.flight;
     const f = new WorldFlight(this, this.flightPrng, scenarioHasAgents(this.scenario));
@@ -251,10 +252,11 @@ export class World implements MainHost {
 
   private scheduleFlight(from: number): void {
     let telemetryAt = from;
+    const signsTelemetry = scenarioFlies(this.scenario);
     const tick = (): void => {
       const f = this.flight as WorldFlight;
       f.step(this.queue.now);
-      if (this.queue.now >= telemetryAt) {
+      if (signsTelemetry && this.queue.now >= telemetryAt) {
         telemetryAt += telemetryPeriodMs;
         this.sendTelemetry(f);
       }

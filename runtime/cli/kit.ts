@@ -31,7 +31,10 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   } catch (e) {
     const ambiguous = ambiguousValue(argv, (e as Error).message);
     if (ambiguous !== null) throw new CliError(ambiguous, exitCodes.usage);
-    throw new CliError(`${(e as Error).message}\n\n${usage}`, exitCodes.usage);
+    // parseArgs' own line for a mistyped option advises putting it after `--` as a positional.
+    const unknown = /^Unknown option '([^']+)'/.exec((e as Error).message);
+    const line = unknown ? `unknown option ${unknown[1]}` : (e as Error).message;
+    throw new CliError(`${line}\n\n${usage}`, exitCodes.usage);
   }
 }
 

@@ -21,7 +21,8 @@ Options:
   --json      machine-readable output (keygen, fleet, provision; start logs JSON lines instead)
   -h, --help  this help
 
-Exit codes: 0 ok, 1 failed, 2 usage or bad file, 3 refused, 70 internal error.`;
+Exit codes: 0 ok, 1 failed, 2 usage or bad file, 3 refused, 5 unavailable (start: e.g. http.port in use),
+70 internal error.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

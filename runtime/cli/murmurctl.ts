@@ -11,7 +11,7 @@ const usage = `Usage: murmurctl <command> [options]
 Commands:
   keygen --id OPERATOR_ID --out FILE [--force]   make an operator identity (FILE 0600, FILE.pub);
                                                  the fleet authority adds FILE.pub to the manifest
-  send TYPE [--arg NAME=VALUE ...] [--wait committed|executed] [--timeout 30s]
+  send TYPE [--arg NAME=VALUE ...] [--wait none|committed|executed] [--timeout 30s]
                                                  sign and publish a command; verify its commit
                                                  certificate against the manifest (send --help)
   status                                         one row per device: liveness, height, battery, ...

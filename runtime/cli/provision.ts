@@ -110,6 +110,11 @@ export async function provisionCommand(argv: string[]): Promise<number> {
   const port = v['http-port'] === undefined ? 9464 : Number(v['http-port']);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new CliError(`--http-port must be a TCP port from 1 to 65535 (a fixed one: the installer's health check reads it), is "${v['http-port']}"`, exitCodes.usage);
   if ((v['mqtt-username'] === undefined) !== (v['mqtt-password-file'] === undefined)) throw new CliError('give --mqtt-username and --mqtt-password-file together', exitCodes.usage);
+  // A flight controller (hal.driver: mavlink) needs hal.mavlink's port, which no flag here writes.
+  if (v.hal !== undefined && v.hal !== 'sim' && v.hal !== 'none') {
+    const fc = v.hal === 'mavlink' ? '; a flight controller also needs its serial port (hal.mavlink), which provision does not write: set `hal: { driver: mavlink, mavlink: { serial: PORT } }` in /etc/murmur/device.yaml on the device' : '';
+    throw new CliError(`--hal ${v.hal}: use sim or none${fc}`, exitCodes.usage);
+  }
 
   // The identity and the manifest: the device is in the signed manifest with exactly this key.
   const identity = await loadIdentity(keyFile);

@@ -2,7 +2,7 @@
 // SIGINT, then shut down cleanly. A bad config or identity is one line on stderr and exit code 2.
 
 import { loadDeviceConfig } from '../config/device-config.js';
-import { Device, openDevice } from '../device/device.js';
+import { DataDirectoryError, Device, openDevice } from '../device/device.js';
 import { readFile } from 'node:fs/promises';
 import { CliError, exitCodes, need, parse } from './kit.js';
 import { textManifestProblem } from './manifest-file.js';
@@ -37,8 +37,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   try {
     await device.start();
   } catch (e) {
-    const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${cfg.value.http.port} is in use; pick another port in ${file}` : (e as Error).message;
     await device.stop().catch(() => undefined);
+    if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}`, exitCodes.usage);
+    const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${cfg.value.http.port} is in use; pick another port in ${file}` : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }
   await new Promise<void>((resolve) => {

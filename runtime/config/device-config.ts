@@ -52,7 +52,8 @@ function deviceConfigSchemaFor(z: Zod) {
       dataDir: z.string().min(1),
       mqtt: z
         .object({
-          url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/),
+          // Checked below (brokerUrlProblem: scheme, host, port; no white space), in one issue.
+          url: z.string(),
           username: z.string().optional(),
           password: z.string().optional(),
           caFile: z.string().optional(),
@@ -206,7 +207,7 @@ function deviceConfigSchemaFor(z: Zod) {
     })
     .strict()
     .superRefine((c, ctx) => {
-      const bad = brokerUrlProblem(c.mqtt.url);
+      const bad = brokerUrlProblem(c.mqtt.url) ?? (/\s/.test(c.mqtt.url) ? 'it contains white space' : null);
       if (bad !== null) ctx.addIssue({ code: 'custom', path: ['mqtt', 'url'], message: bad });
       const cp = checkpointOf(c);
       if (c.snapshots.everyHeights !== undefined && c.snapshots.everyHeights % cp !== 0) ctx.addIssue({ code: 'custom', path: ['snapshots', 'everyHeights'], message: `must be a multiple of the checkpoint interval (${cp})` });
@@ -231,7 +232,7 @@ const fixes: Readonly<Record<string, string>> = {
   'mqtt.clientId': 'use 1-48 letters, digits, ".", "_" or "-" (the control plane connects as <clientId>-ctl), or remove it for murmur-<fleet>-<id>',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
   'radios.heartbeatMs': 'use milliseconds from 100 up, or leave it out so the interval is sized to the radio\'s airtime (docs/device-config.md, "Heartbeats")',
-  'radios.consensusStaleMs': 'use milliseconds from 100 up: how long a consensus envelope may wait for airtime before it is dropped unsent (default 2000; raise it for slow LoRa radios)',
+  'radios.consensusStaleMs': 'use milliseconds from 100 to 600000: how long a consensus envelope may wait for airtime before it is dropped unsent, or leave it out for 2000 (longer on a slow radio: the airtime of 32 full packets, 7734 on an E32)',
   'radios.heartbeatShare': 'use a fraction above 0 and at most 0.5 of the radio\'s airtime (default 0.1)',
   'membership.threshold': 'use a phi from 1 to 100 (default 8, as Akka and Cassandra): lower suspects sooner and more often wrongly',
   'membership.deadThreshold': 'use a phi from 1 to 100 (default 8): how unlikely the silence must be before a suspect peer is dead',
@@ -239,7 +240,7 @@ const fixes: Readonly<Record<string, string>> = {
   'membership.acceptablePauseMs': 'use milliseconds from 0 to 600000, or leave it out to use one mqtt.heartbeatMs (what the benchmark measured)',
   'membership.recoveredBeats': 'use a count from 1 to 100 (default 3)',
   radios: 'list serial radios like `radios: [{ paths: [/dev/ttyUSB0], preset: sik }]` (preset sik or e32, or baud and packetBytes)',
-  'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1',
+  'http.host': 'the metrics endpoint listens on loopback only: use 127.0.0.1, ::1 or localhost',
   'http.port': 'use a TCP port from 1 to 65535 (0 picks a free one)',
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent',
   'hal.driver': 'use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none" (no flight hardware)',
@@ -256,9 +257,9 @@ const fixes: Readonly<Record<string, string>> = {
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,
-  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default 32)`,
+  'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default ${defaultConsensusConfig.syncWindowHeights})`,
   'consensus.followerSources': `use a whole number from 0 to ${limits.validatorsMax}: the validators a follower takes committed blocks from (default ${defaultConsensusConfig.followerSources}; 0: hear every vote)`,
-  'snapshots.everyHeights': 'use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32), e.g. 512',
+  'snapshots.everyHeights': `use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default ${defaultConsensusConfig.checkpointEveryHeights}), e.g. ${defaultSnapshotCheckpoints * defaultConsensusConfig.checkpointEveryHeights}`,
   'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (the main thread, no onnxruntime: about 40 MB less memory) or rules',
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
@@ -291,7 +292,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     value === undefined ? 'missing'
     : issue.code === 'invalid_type' ? `is ${shown}, expected a ${issue.expected}`
     : issue.code === 'invalid_format' ? `${shown} is not valid`
-    : `${shown}: ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}`;
+    : `${shown}: ${issue.message.replace(/^Invalid input: /, '').replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())}`;
   return `${path}: ${got}; ${fixFor(path)}`;
 }
 

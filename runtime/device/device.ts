@@ -131,6 +131,10 @@ function ledPatternOf(health: Health): LedPattern {
   return { type: 'blink', periodMs: health === 'degraded' ? 1_000 : 250 };
 }
 
+/** The data directory's contents (snapshot, WAL, signer state) cannot be recovered from: a bad file for
+ *  the operator to look at (`murmur start` exits 2), not an unavailable broker or port. */
+export class DataDirectoryError extends Error {}
+
 export class Device {
   readonly metrics = new DeviceMetrics();
   readonly log: PinoLogger;
@@ -371,8 +375,13 @@ export class Device {
     const c = this.p.config;
     // Recover first: replaying the WAL rebuilds the chain and the mission state before any I/O.
     this.missions.replaying = true;
-    this.shell.boot();
-    this.missions.replaying = false;
+    try {
+      this.shell.boot();
+    } catch (e) {
+      throw new DataDirectoryError((e as Error).message);
+    } finally {
+      this.missions.replaying = false;
+    }
     this.link.onReceive((f) => {
       if (this.state === 'stopping') return;
       this.hooks.received?.(f.bytes);

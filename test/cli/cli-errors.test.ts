@@ -1,7 +1,7 @@
 // Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,14 @@ describe('output paths', () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
     expect(r.stdout).toBe(''); // refused before the run, not after it
+  });
+});
+
+describe('fleet-sim start --realtime', () => {
+  it('refuses --speed, which only the deterministic simulator has (it ran on the wall clock without a word)', async () => {
+    const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--speed', '4', '--no-dashboard', '--exit', '--reports', p('reports')]);
+    oneLine(r, 2, '--speed 4: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed');
+    expect(r.stdout).toBe('');
   });
 });
 
@@ -165,6 +173,15 @@ describe('signed manifests', () => {
     oneLine(r, 1, `${p('fleet.manifest')} is signed by authority`);
     expect(r.stderr).toContain(`not by --authority-key ${p('keys/d1.key.pub')} (`);
     expect(r.stderr).not.toContain('this device');
+  });
+});
+
+describe('murmur start on a damaged data directory', () => {
+  it('a snapshot that fails its checksum is one line naming the directory and the file (exit 2, a bad file), not 5 (unavailable)', async () => {
+    mkdirSync(p('data/damaged'), { recursive: true });
+    writeFileSync(p('data/damaged/consensus.snapshot'), 'not a snapshot\n');
+    writeFileSync(p('damaged.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data/damaged')}\nmqtt: { url: "mqtt://127.0.0.1:1" }\nhttp: { port: 0 }\nagents: { enabled: false }\n`);
+    oneLine(await murmur('start', '--config', p('damaged.yaml')), 2, `${p('damaged.yaml')}: dataDir: ${p('data/damaged')}: consensus.snapshot fails its checksum; refusing to start (move it aside to resync from peers)`);
   });
 });
 

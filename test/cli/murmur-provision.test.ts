@@ -100,8 +100,12 @@ describe('murmur provision', () => {
     expect(radio.stderr).toContain('radios.0.preset: "lora": invalid option');
     const url = await runCli('murmur', ['provision', '--key', p('keys/v1.key'), '--manifest', p('fleet.manifest'), '--mqtt-url', 'http://nowhere', '--out', p('bundles/bad')]);
     expect(url.code).toBe(2);
-    expect(url.stderr).toContain('mqtt.url: "http://nowhere" is not valid');
-    for (const r of [port0, radio, url]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(url.stderr).toContain('mqtt.url: "http://nowhere": its scheme is http, not mqtt, mqtts, ws or wss');
+    // --hal takes sim or none (its help): a flight controller needs hal.mavlink, which provision does not write.
+    const hal = await runCli('murmur', ['provision', '--key', p('keys/v1.key'), '--manifest', p('fleet.manifest'), '--mqtt-url', 'mqtt://b:1883', '--hal', 'mavlink', '--out', p('bundles/bad')]);
+    expect(hal.code).toBe(2);
+    expect(hal.stderr).toContain('--hal mavlink: use sim or none');
+    for (const r of [port0, radio, url, hal]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(p('bundles/bad/device.key'))).toBe(false);
   });
 

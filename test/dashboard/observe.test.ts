@@ -40,6 +40,20 @@ describe('observing a deterministic run', () => {
   }, 240_000);
 });
 
+describe('observing a scenario whose drones do not fly', () => {
+  it('gives the report fleet-sim run gives (the dashboard shows the drones on their pads, and they sign no telemetry)', async () => {
+    const path = 'fleet-sim/scenarios/leader-crash.yaml';
+    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const plain = await runScenario(s, s.seed);
+    const observed = await runScenario(s, s.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: () => undefined }), sliceMs: 50, pace: async () => undefined });
+    const why = `seed ${s.seed}; npx fleet-sim run ${path} against npx fleet-sim start ${path} --speed 0`;
+    expect(observed.simulatedMs, why).toBe(plain.simulatedMs);
+    expect(observed.liveness, why).toEqual(plain.liveness);
+    expect(observed.latencyMs, why).toEqual(plain.latencyMs);
+    expect(observed.network, why).toEqual(plain.network);
+  }, 120_000);
+});
+
 async function observe(name: string): Promise<{ events: RunEvent[]; flight: NonNullable<Report['flight']> }> {
   const path = `fleet-sim/scenarios/${name}.yaml`;
   const s = parseScenario(readFileSync(path, 'utf8'), path);

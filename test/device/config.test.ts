@@ -44,7 +44,7 @@ describe('device.yaml', () => {
     [good.replace('id: d1', 'id: D 1'), 'device.yaml: id: "D 1" is not valid; set it to this device\'s id in the fleet manifest'],
     [good.replace('id: d1\n', ''), 'device.yaml: id: missing; set it to this device\'s id'],
     [good + 'http: { port: 70000 }\n', 'device.yaml: http.port: 70000: too big'],
-    [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option'],
+    [good + 'http: { host: 0.0.0.0 }\n', 'http.host: "0.0.0.0": invalid option: expected one of "127.0.0.1"|"::1"|"localhost"; the metrics endpoint listens on loopback only: use 127.0.0.1, ::1 or localhost'],
     [good + 'hal: { driver: px4 }\n', 'hal.driver: "px4": invalid option: expected one of "sim"|"mavlink"|"none"; use "sim" (simulated vehicle), "mavlink" (a flight controller on a serial port) or "none"'],
     [good + 'hal: { driver: mavlink }\n', 'device.yaml: hal.mavlink: missing with hal.driver: mavlink; set `hal.mavlink: { serial: /dev/ttyAMA0'],
     [good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, autopilot: inav } }\n', 'hal.mavlink.autopilot: "inav": invalid option'],
@@ -58,12 +58,13 @@ describe('device.yaml', () => {
     // mqtt.js would connect to port 1883 instead, without a word.
     [good.replace('1883', '1883x'), 'device.yaml: mqtt.url: "mqtt://127.0.0.1:1883x": its port "1883x" is not a number; use a broker URL like mqtt://127.0.0.1:1883'],
     [good.replace('1883', '99999'), 'mqtt.url: "mqtt://127.0.0.1:99999": its port 99999 is past 65535'],
-    [good.replace('mqtt://', 'http://'), 'device.yaml: mqtt.url: "http://127.0.0.1:1883" is not valid; use a broker URL'],
+    [good.replace('1883', '1883/ x'), 'device.yaml: mqtt.url: "mqtt://127.0.0.1:1883/ x": it contains white space; use a broker URL'],
+    [good.replace('mqtt://', 'http://'), 'device.yaml: mqtt.url: "http://127.0.0.1:1883": its scheme is http, not mqtt, mqtts, ws or wss; use a broker URL'],
     [good + 'consensus: { proposeMs: 5 }\n', 'consensus.proposeMs: 5: too small'],
     [good + 'snapshots: { everyHeights: 100 }\n', 'device.yaml: snapshots.everyHeights: 100: must be a multiple of the checkpoint interval (32); use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default 32)'],
     [good + 'snapshots: { everyHeights: 0 }\n', 'snapshots.everyHeights: 0: too small'],
     [good + 'consensus: { syncWindowHeights: 1000 }\n', 'consensus.syncWindowHeights: 1000: too big: expected number to be <=256; use a whole number up to 256'],
-    [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256'],
+    [good + 'consensus: { syncWindowHeights: 40 }\n', 'consensus.syncWindowHeights: 40: must be at least twice the checkpoint interval (64); use a whole number up to 256, at least twice consensus.checkpointEveryHeights (default 256)'],
     [good + 'consensus: { checkpointEveryHeights: 1 }\n', 'consensus.checkpointEveryHeights: 1: too small: expected number to be >=2; use the same whole number from 2 to 4096 on every device'],
     [good + 'agents: { engine: tflite }\n', 'agents.engine: "tflite": invalid option: expected one of "onnxruntime"|"pure-ts"|"rules"; use onnxruntime (a worker thread, the default), pure-ts'],
     [good + 'radios: [{ preset: sik }]\n', 'radios.0.paths: missing; list serial radios like'],
@@ -80,6 +81,9 @@ describe('device.yaml', () => {
       if (r.ok) return;
       expect(r.error).toContain(message);
       expect(r.error.split('\n')).toHaveLength(1);
+      // One problem with a field is said once, not once per check that caught it.
+      const field = /^device\.yaml: ([^:]+):/.exec(r.error)?.[1];
+      if (field !== undefined) expect(r.error.split(`; ${field}: `).length, r.error).toBe(1);
     });
   }
 

@@ -286,7 +286,7 @@ describe('four murmur processes on Mosquitto', () => {
     const r = await runCli('murmur', ['start', '--config', bad], { cwd: fleet.dir, timeoutMs: 20_000 });
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('mqtt.url: "http://nowhere" is not valid; use a broker URL like mqtt://127.0.0.1:1883');
+    expect(r.stderr).toContain('mqtt.url: "http://nowhere": its scheme is http, not mqtt, mqtts, ws or wss; use a broker URL like mqtt://127.0.0.1:1883');
   }, 30_000);
 
   it('a data directory in a data format newer than this release reads is refused in one line; a running device records its own', async () => {

@@ -43,3 +43,15 @@ describe('forgedRefused', () => {
     expect(expectFailures({ safety: true, forgedRefused: true }, base)).toEqual(['forgedRefused: the scenario published no forged commands (add a forgedCommands fault)']);
   });
 });
+
+describe('maxStall', () => {
+  it('an unmet maxStall names the stall in whole milliseconds, as the report does (not 408.21188502712175)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
+    const { runScenario } = await import('../../fleet-sim/sim/run.js');
+    const path = 'fleet-sim/scenarios/leader-crash.yaml';
+    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const r = await runScenario({ ...s, durationMs: 12_000, expect: { ...s.expect, maxStallMs: 10 } }, s.seed);
+    expect(r.expect.failed).toEqual([`maxStall ${r.liveness.maxStallMs} ms > 10 ms`]);
+  }, 60_000);
+});
