@@ -224,7 +224,7 @@ export class Device {
       links: beatLinks.map((link) => ({ link, intervalMs: p.heartbeats.intervalsMs[link.name] as number })),
       view: this.membership,
       localState: () => this.localState(),
-      now: () => Date.now(),
+      // Its default clock is monotonic: a wall-clock step must not stop heartbeats or convict peers.
       onChange: (ch) => this.onMembershipChange(ch),
       linksUp: () => new Set(this.link.linkStates().filter((l) => l.up).map((l) => l.name)),
     });
@@ -498,7 +498,7 @@ export class Device {
 
   private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {
     const out: Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> = {};
-    for (const v of this.membership.snapshot(Date.now())) out[v.id] = v.status;
+    for (const v of this.membership.snapshot(this.heartbeats.now())) out[v.id] = v.status;
     return out;
   }
 

@@ -22,7 +22,12 @@ export interface HeartbeatServiceOptions {
   readonly links: readonly { readonly link: Link; readonly intervalMs: number }[];
   readonly view: MembershipView;
   readonly localState: () => LocalState;
-  readonly now: () => number;
+  /**
+   * Milliseconds, for the schedule and the view. Default `monotonicMs`: a wall clock (Date.now) steps
+   * when NTP or GPS time arrives on a drone without a real-time clock, and a step back would stop this
+   * node's heartbeats for its length while a step forward convicted every peer at once.
+   */
+  readonly now?: () => number;
   /** Status changes, for the log, metrics and consensus hints. */
   readonly onChange?: (c: StatusChange) => void;
   /**
@@ -31,6 +36,9 @@ export interface HeartbeatServiceOptions {
    */
   readonly linksUp?: () => ReadonlySet<string>;
 }
+
+/** A monotonic clock on the wall clock's scale (ms since 1970 at process start, then never stepped). */
+export const monotonicMs = (): number => performance.timeOrigin + performance.now();
 
 export interface HeartbeatServiceCounters {
   sent: number;
@@ -46,9 +54,12 @@ export class HeartbeatService {
   readonly counters: HeartbeatServiceCounters = { sent: 0, refused: 0, received: 0, rejected: 0 };
   /** The last reason a received heartbeat was refused (bad signature, stale, ...). */
   lastRejection = '';
+  /** The clock the schedule and the view run on: read the view (snapshot, tick) with this one. */
+  readonly now: () => number;
 
   constructor(private readonly opts: HeartbeatServiceOptions) {
-    this.schedule = new HeartbeatSchedule(opts.node, opts.session, Object.fromEntries(opts.links.map((l) => [l.link.name, l.intervalMs])), opts.now());
+    this.now = opts.now ?? monotonicMs;
+    this.schedule = new HeartbeatSchedule(opts.node, opts.session, Object.fromEntries(opts.links.map((l) => [l.link.name, l.intervalMs])), this.now());
     // A link may carry other kinds too; only heartbeats are taken here.
     for (const { link } of opts.links) link.onReceive((f) => this.receive(f));
   }
@@ -66,7 +77,7 @@ export class HeartbeatService {
   /** Sends what is due, re-evaluates the view and sets the timer for the next due time. */
   tick(): void {
     if (!this.running) return;
-    const now = this.opts.now();
+    const now = this.now();
     const due = this.schedule.due(now);
     if (due.length > 0) {
       // One body, one signature, for every link due now: the router drops the copies on receive.
@@ -92,7 +103,7 @@ export class HeartbeatService {
     const env = openEnvelope(f.bytes, { fleet: this.opts.fleet, keyOf: this.opts.keyOf, verifier: this.opts.verifier });
     if (!env.ok) return this.reject(env.error.message);
     if (env.value.kind !== 'heartbeat') return;
-    const v = this.opts.view.onHeartbeat(env.value.sender, env.value.parsed, this.opts.now(), f.link);
+    const v = this.opts.view.onHeartbeat(env.value.sender, env.value.parsed, this.now(), f.link);
     if (v.accepted) this.counters.received++;
     else if (!v.duplicate) this.reject(v.reason);
   }
