@@ -152,6 +152,8 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
   const count = validators + followers;
+  const durationMs = duration(o.duration ?? '30s', 'duration');
+  if (durationMs === 0) fail('duration', 'must be more than 0');
   const links = obj(o.links ?? {}, 'links');
   only(links, ['mqtt', 'radio', 'policy'], 'links');
   const cons = obj(o.consensus ?? {}, 'consensus');
@@ -176,7 +178,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   return {
     name: o.name as string,
     seed: int(o.seed ?? 1, 'seed', 0, Number.MAX_SAFE_INTEGER),
-    durationMs: duration(o.duration ?? '30s', 'duration'),
+    durationMs,
     validators,
     followers,
     mqtt: link(links.mqtt, 'links.mqtt'),

@@ -65,8 +65,34 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['faults:\n  - { at: 1s, forgedCommands: 90/s, until: 2s }\n', /"faults\[0\]\.forgedCommands": must be between 0 and 50 per second/],
     ['faults:\n  - { at: 1s, forgedCommands: 2/s, until: 2s, kinds: [stolen] }\n', /"faults\[0\]\.kinds\[0\]": must be one of unsigned, bad-signature, unknown-key, no-role, expired, replayed/],
     ['expect: { forgedRefused: true }\n', /"expect\.forgedRefused": needs a fault that publishes them/],
+    // Durations are bounded: 1e300 ms or 10^13 minutes would run for ever.
+    ['duration: 1e300\n', /"duration": must be at most 86400s \(one day\), is 1e\+300 ms/],
+    ['duration: 99999999999999m\n', /"duration": must be at most 86400s \(one day\)/],
+    ['duration: 0\n', /"duration": must be more than 0/],
+    ['liveness: { budget: 1e15 }\n', /"liveness\.budget": must be at most 86400s/],
+    ['links: { mqtt: { latency: 1e300 } }\n', /"links\.mqtt\.latency": must be at most 86400s/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('fleet-sim run exits 2 naming a duration too long to run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-duration-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'endless.yaml');
+    writeFileSync(file, 'name: x\nduration: 1e300\n');
+    let code = 0;
+    let stderr = '';
+    try {
+      // Bounded: before the bound this ran for ever.
+      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
+    } catch (e) {
+      const x = e as { status: number | null; stderr: string };
+      code = x.status ?? -1;
+      stderr = x.stderr;
+    }
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/"duration": must be at most 86400s/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 
   it('fleet-sim run exits 2 naming a bad expect field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-expect-'));
