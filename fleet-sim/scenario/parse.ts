@@ -119,6 +119,13 @@ function rate(v: unknown, field: string, max: number): number {
   return perSec > 0 && perSec <= max ? perSec : fail(field, `must be between 0 and ${max} per second`);
 }
 
+/** A consensus timeout within device.yaml's bounds (runtime/config/device-config.ts): a gossip period
+ *  of 0 re-armed itself at the same virtual time and the run never ended. */
+function timeout(v: unknown, field: string, minMs: number): number {
+  const ms = duration(v, field);
+  return ms >= minMs && ms <= 60_000 ? ms : fail(field, `is ${ms} ms; must be in ${minMs}..60000 ms (as in device.yaml)`);
+}
+
 function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
@@ -190,9 +197,9 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     workload: work,
     expect,
     consensus: {
-      proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
-      commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),
-      gossipMs: cons.gossip === undefined ? 200 : duration(cons.gossip, 'consensus.gossip'),
+      proposeMs: cons.proposeTimeout === undefined ? 300 : timeout(cons.proposeTimeout, 'consensus.proposeTimeout', 50),
+      commitWaitMs: cons.commitWait === undefined ? 100 : timeout(cons.commitWait, 'consensus.commitWait', 0),
+      gossipMs: cons.gossip === undefined ? 200 : timeout(cons.gossip, 'consensus.gossip', 20),
       ...(checkpointEvery !== undefined ? { checkpointEveryHeights: checkpointEvery } : {}),
       ...(syncWindow !== undefined ? { syncWindowHeights: syncWindow } : {}),
       ...(snapshotEvery !== undefined ? { snapshotEveryHeights: snapshotEvery } : {}),

@@ -71,6 +71,10 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['duration: 0\n', /"duration": must be more than 0/],
     ['liveness: { budget: 1e15 }\n', /"liveness\.budget": must be at most 86400s/],
     ['links: { mqtt: { latency: 1e300 } }\n', /"links\.mqtt\.latency": must be at most 86400s/],
+    // A gossip period of 0 re-armed itself at the same virtual time for ever; device.yaml's bounds apply.
+    ['consensus: { gossip: 0 }\n', /"consensus\.gossip": is 0 ms; must be in 20\.\.60000 ms \(as in device\.yaml\)/],
+    ['consensus: { proposeTimeout: 0 }\n', /"consensus\.proposeTimeout": is 0 ms; must be in 50\.\.60000 ms/],
+    ['consensus: { commitWait: 2m }\n', /"consensus\.commitWait": is 120000 ms; must be in 0\.\.60000 ms/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 
