@@ -133,7 +133,10 @@ function workload(v: unknown, i: number, count: number): Workload {
     only(o, ['from', 'to', 'rate', 'command'], f);
     const perSec = rate(o.rate, `${f}.rate`, 10_000);
     if (typeof o.command !== 'string') fail(`${f}.command`, 'must be a command type such as noop');
-    return { kind: 'rate', from: duration(o.from, `${f}.from`), to: duration(o.to, `${f}.to`), perSec, command: o.command as string };
+    const from = duration(o.from, `${f}.from`);
+    const to = duration(o.to, `${f}.to`);
+    if (to <= from) fail(`${f}.to`, 'must be after "from"');
+    return { kind: 'rate', from, to, perSec, command: o.command as string };
   }
   only(o, ['at', 'command'], f);
   const c = o.command;
@@ -178,6 +181,10 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const roles = o.operator === undefined ? undefined : operatorRoles(o.operator);
   const work = ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i, count));
   const faults = ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count));
+  // A fault or command after the end never happens: the run would pass without the story it tells.
+  const late = (at: number, field: string): void => void (at > durationMs && fail(field, `is ${at} ms, after the end of the scenario (duration ${durationMs} ms)`));
+  faults.forEach((x, i) => late(x.at, `faults[${i}].at`));
+  work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');

@@ -75,6 +75,11 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['consensus: { gossip: 0 }\n', /"consensus\.gossip": is 0 ms; must be in 20\.\.60000 ms \(as in device\.yaml\)/],
     ['consensus: { proposeTimeout: 0 }\n', /"consensus\.proposeTimeout": is 0 ms; must be in 50\.\.60000 ms/],
     ['consensus: { commitWait: 2m }\n', /"consensus\.commitWait": is 120000 ms; must be in 0\.\.60000 ms/],
+    // Times the run never reaches, or a window that ends before it starts, ran a scenario without its story.
+    ['duration: 5s\nfaults:\n  - { at: 50s, crash: 0 }\n', /"faults\[0\]\.at": is 50000 ms, after the end of the scenario \(duration 5000 ms\)/],
+    ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, after the end of the scenario/],
+    ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, after the end of the scenario/],
+    ['workload:\n  - { from: 4s, to: 1s, rate: 5/s, command: noop }\n', /"workload\[0\]\.to": must be after "from"/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 
