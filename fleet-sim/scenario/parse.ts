@@ -184,6 +184,12 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   // A fault or command after the end never happens: the run would pass without the story it tells.
   const late = (at: number, field: string): void => void (at > durationMs && fail(field, `is ${at} ms, after the end of the scenario (duration ${durationMs} ms)`));
   faults.forEach((x, i) => late(x.at, `faults[${i}].at`));
+  // `restart: crashed` restarts the node the latest crash took down; with none before it, it restarted
+  // node 0, which was running (world-faults.ts).
+  faults.forEach((x, i) => {
+    const crashBefore = faults.some((c, j) => c.kind === 'crash' && (c.at < x.at || (c.at === x.at && j < i)));
+    if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
+  });
   work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');

@@ -80,6 +80,9 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, after the end of the scenario/],
     ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, after the end of the scenario/],
     ['workload:\n  - { from: 4s, to: 1s, rate: 5/s, command: noop }\n', /"workload\[0\]\.to": must be after "from"/],
+    // With no crash before it, `restart: crashed` restarted node 0, which was running.
+    ['faults:\n  - { at: 1s, restart: crashed }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
+    ['faults:\n  - { at: 3s, restart: crashed }\n  - { at: 5s, crash: 1 }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 
