@@ -71,13 +71,18 @@ function fault(v: unknown, i: number, count: number): Fault {
   }
   if ('partition' in o) {
     only(o, ['at', 'partition', 'until'], f);
+    // Each set names someone, and a node is in one group only (the network keeps the last it is given).
+    const some = (xs: number[], field: string): number[] => (xs.length > 0 ? xs : fail(field, 'must name at least one node'));
     if (isObj(o.partition)) {
       const p = o.partition;
       only(p, ['from', 'to'], `${f}.partition`);
-      return { at, kind: 'one-way', from: nodeList(p.from, `${f}.partition.from`, count), to: nodeList(p.to, `${f}.partition.to`, count), until: until() };
+      return { at, kind: 'one-way', from: some(nodeList(p.from, `${f}.partition.from`, count), `${f}.partition.from`), to: some(nodeList(p.to, `${f}.partition.to`, count), `${f}.partition.to`), until: until() };
     }
     if (!Array.isArray(o.partition)) fail(`${f}.partition`, 'must be a list of groups or {from, to}');
-    const groups = (o.partition as unknown[]).map((g, j) => nodeList(g, `${f}.partition[${j}]`, count));
+    if ((o.partition as unknown[]).length === 0) fail(`${f}.partition`, 'must name at least one group');
+    const groups = (o.partition as unknown[]).map((g, j) => some(nodeList(g, `${f}.partition[${j}]`, count), `${f}.partition[${j}]`));
+    const seen = new Set<number>();
+    groups.forEach((g, j) => g.forEach((x, k) => (seen.has(x) ? fail(`${f}.partition[${j}][${k}]`, `node ${x} is listed twice (a node is in one group)`) : seen.add(x))));
     return { at, kind: 'partition', groups, until: until() };
   }
   if ('broker' in o) {

@@ -83,6 +83,11 @@ describe('scenario fields: radio, world, operator, expect', () => {
     // With no crash before it, `restart: crashed` restarted node 0, which was running.
     ['faults:\n  - { at: 1s, restart: crashed }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
     ['faults:\n  - { at: 3s, restart: crashed }\n  - { at: 5s, crash: 1 }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
+    // A node in two groups silently joined the last one; no groups at all partitioned nothing.
+    ['faults:\n  - { at: 1s, partition: [[0, 1], [1, 2]], until: 2s }\n', /"faults\[0\]\.partition\[1\]\[0\]": node 1 is listed twice \(a node is in one group\)/],
+    ['faults:\n  - { at: 1s, partition: [], until: 2s }\n', /"faults\[0\]\.partition": must name at least one group/],
+    ['faults:\n  - { at: 1s, partition: [[0], []], until: 2s }\n', /"faults\[0\]\.partition\[1\]": must name at least one node/],
+    ['faults:\n  - { at: 1s, partition: { from: [0], to: [] }, until: 2s }\n', /"faults\[0\]\.partition\.to": must name at least one node/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 
