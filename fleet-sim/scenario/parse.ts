@@ -6,8 +6,8 @@ import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
 import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
-import { forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
-import { agentBehaviors, behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+import { forgeriesPerFaultMax, forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
+import { agentBehaviors, behaviors, rateCommandsMax, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export { ScenarioError } from './parse-fields.js';
 
@@ -94,7 +94,10 @@ function fault(v: unknown, i: number, count: number): Fault {
     only(o, ['at', 'forgedCommands', 'until', 'kinds'], f);
     const kinds = o.kinds === undefined ? [...forgeryKinds] : Array.isArray(o.kinds) && o.kinds.length > 0 ? (o.kinds as unknown[]) : fail(`${f}.kinds`, `must be a non-empty list of ${forgeryKinds.join(', ')}`);
     kinds.forEach((k, j) => (forgeryKinds as readonly unknown[]).includes(k) || fail(`${f}.kinds[${j}]`, `must be one of ${forgeryKinds.join(', ')}`));
-    return { at, kind: 'forged-commands', perSec: rate(o.forgedCommands, `${f}.forgedCommands`, 50), until: until(), kinds: kinds as ForgeryKind[] };
+    const perSec = rate(o.forgedCommands, `${f}.forgedCommands`, 50);
+    const end = until();
+    atMostCount(perSec, end - at, forgeriesPerFaultMax, 'forgeries', `${f}.forgedCommands`);
+    return { at, kind: 'forged-commands', perSec, until: end, kinds: kinds as ForgeryKind[] };
   }
   if ('loss' in o) {
     only(o, ['at', 'loss', 'until'], f);
@@ -131,6 +134,12 @@ function timeout(v: unknown, field: string, minMs: number): number {
   return ms >= minMs && ms <= 60_000 ? ms : fail(field, `is ${ms} ms; must be in ${minMs}..60000 ms (as in device.yaml)`);
 }
 
+/** The simulator stops a rate at `max` sends (world.ts, forged-commands.ts): more would be cut off unsaid. */
+function atMostCount(perSec: number, windowMs: number, max: number, what: string, field: string): void {
+  const n = Math.ceil((perSec * windowMs) / 1000);
+  if (n > max) fail(field, `${perSec}/s for ${windowMs} ms is ${n} ${what}; at most ${max}`);
+}
+
 function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
@@ -141,6 +150,7 @@ function workload(v: unknown, i: number, count: number): Workload {
     const from = duration(o.from, `${f}.from`);
     const to = duration(o.to, `${f}.to`);
     if (to <= from) fail(`${f}.to`, 'must be after "from"');
+    atMostCount(perSec, to - from, rateCommandsMax, 'commands', `${f}.rate`);
     return { kind: 'rate', from, to, perSec, command: o.command as string };
   }
   only(o, ['at', 'command'], f);

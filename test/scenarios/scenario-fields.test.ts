@@ -88,6 +88,9 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['faults:\n  - { at: 1s, partition: [], until: 2s }\n', /"faults\[0\]\.partition": must name at least one group/],
     ['faults:\n  - { at: 1s, partition: [[0], []], until: 2s }\n', /"faults\[0\]\.partition\[1\]": must name at least one node/],
     ['faults:\n  - { at: 1s, partition: { from: [0], to: [] }, until: 2s }\n', /"faults\[0\]\.partition\.to": must name at least one node/],
+    // The simulator stops a rate at 1,000,000 commands and a forgery fault at 100,000: more was cut off unsaid.
+    ['duration: 200s\nworkload:\n  - { from: 0s, to: 200s, rate: 10000/s, command: noop }\n', /"workload\[0\]\.rate": 10000\/s for 200000 ms is 2000000 commands; at most 1000000/],
+    ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
 
