@@ -227,6 +227,8 @@ export class Device {
       // Its default clock is monotonic: a wall-clock step must not stop heartbeats or convict peers.
       onChange: (ch) => this.onMembershipChange(ch),
       linksUp: () => new Set(this.link.linkStates().filter((l) => l.up).map((l) => l.name)),
+      // A member a new epoch removes stops counting in the view (its heartbeats are refused by keyOf).
+      members: () => this.memberIds(),
     });
     this.hal = createHal(c, Date.now());
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
@@ -301,6 +303,15 @@ export class Device {
         importState: (bytes) => this.missions.importState(bytes),
       },
     });
+  }
+
+  private memberIdsOf: { manifest: Manifest; ids: ReadonlySet<string> } | null = null;
+
+  /** The ids of the manifest in force, the same set while it stays in force. */
+  private memberIds(): ReadonlySet<string> {
+    const m = this.shell.core.chain.manifestAt(this.shell.core.height);
+    if (this.memberIdsOf?.manifest !== m) this.memberIdsOf = { manifest: m, ids: new Set([...m.body.validators, ...m.body.followers].map((x) => x.id)) };
+    return this.memberIdsOf.ids;
   }
 
   /** A session counter that grows on every start (heartbeats and link birth/death use it). */

@@ -35,6 +35,11 @@ export interface HeartbeatServiceOptions {
    * here hears nobody, so the view does not hold its silence against peers (MembershipView.tick).
    */
   readonly linksUp?: () => ReadonlySet<string>;
+  /**
+   * The ids of the manifest in force (the same set while it stays in force): when it changes, the
+   * view forgets the peers it no longer lists (MembershipView.retain).
+   */
+  readonly members?: () => ReadonlySet<string>;
 }
 
 /** A monotonic clock on the wall clock's scale (ms since 1970 at process start, then never stepped). */
@@ -51,6 +56,7 @@ export class HeartbeatService {
   private readonly schedule: HeartbeatSchedule;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private members: ReadonlySet<string> | undefined;
   readonly counters: HeartbeatServiceCounters = { sent: 0, refused: 0, received: 0, rejected: 0 };
   /** The last reason a received heartbeat was refused (bad signature, stale, ...). */
   lastRejection = '';
@@ -87,6 +93,11 @@ export class HeartbeatService {
         if (l?.isUp() && l.broadcast(bytes, 'heartbeat')) this.counters.sent++;
         else this.counters.refused++;
       }
+    }
+    const members = this.opts.members?.();
+    if (members !== undefined && members !== this.members) {
+      this.members = members;
+      this.opts.view.retain(members);
     }
     for (const c of this.opts.view.tick(now, this.opts.linksUp?.())) this.opts.onChange?.(c);
     const minInterval = Math.min(...this.opts.links.map((l) => l.intervalMs));

@@ -227,6 +227,20 @@ export class MembershipView {
     return this.drainChanges();
   }
 
+  /**
+   * Keeps only the peers in `members` (the manifest in force) and returns the ids forgotten, sorted: a
+   * member a new epoch removed stops counting at once, instead of going suspect, then dead, and
+   * staying in status and hints for good.
+   */
+  retain(members: ReadonlySet<string>): string[] {
+    const gone = this.sortedIds().filter((id) => !members.has(id));
+    for (const id of gone) this.peers.delete(id);
+    // Changes not yet drained about them are dropped too: nothing is reported about a non-member.
+    const kept = this.changes.filter((c) => members.has(c.id));
+    this.changes.splice(0, this.changes.length, ...kept);
+    return gone;
+  }
+
   /** Status changes since the last call, in the order they happened. */
   drainChanges(): StatusChange[] {
     return this.changes.splice(0, this.changes.length);

@@ -128,3 +128,51 @@ describe('heartbeat service clock', () => {
     }
   });
 });
+
+describe('heartbeat service and the manifest', () => {
+  it('a member the manifest removes stops counting: gone from the view, never reported dead', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'Date', 'performance'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const f = await makeFleet({ validators: 3 });
+    const hub = new MemoryHub({ schedule: (fn) => queueMicrotask(fn) });
+    const phi = { ...akkaClusterDefaults, expectedIntervalMs: 50, minStdDevMs: 10, acceptablePauseMs: 100 };
+    const changes: StatusChange[] = [];
+    // The manifest in force at v0, as its device reads it: v2 is removed by a new epoch.
+    let members: ReadonlySet<string> = new Set(['v0', 'v1', 'v2']);
+    const nodes = ['v0', 'v1', 'v2'].map((id) => {
+      const link = hub.link(id, f.fleet, { name: 'mqtt' });
+      const view = new MembershipView(id, { ...defaultMembershipConfig, phi });
+      const svc = new HeartbeatService({
+        fleet: f.fleet,
+        node: id,
+        session: 1,
+        signer: f.signer(id),
+        verifier: createVerifier(),
+        keyOf: (sender, kind) => (members.has(sender) ? keyLookup(f.manifest)(sender, kind) : `sender "${sender}" is not in the fleet manifest`),
+        links: [{ link, intervalMs: 50 }],
+        view,
+        localState: () => ({ height: 1, round: 0, health: 'ok', position: null, batteryPct: null }),
+        ...(id === 'v0' ? { onChange: (c: StatusChange) => changes.push(c), members: () => members } : {}),
+      });
+      return { link, view, svc };
+    });
+    const [n0] = nodes as [(typeof nodes)[number]];
+    for (const n of nodes) await n.link.start();
+    for (const n of nodes) n.svc.start();
+    try {
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(n0.view.hints().alive).toEqual(['v1', 'v2']);
+      // v2 leaves the fleet (and stops, or keeps beating: its heartbeats are refused either way).
+      members = new Set(['v0', 'v1']);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(n0.view.snapshot(performance.now()).map((p) => p.id)).toEqual(['v1']);
+      expect(n0.view.countsByStatus()).toEqual({ alive: 1, suspect: 0, dead: 0, recovered: 0 });
+      expect(changes.filter((c) => c.id === 'v2').map((c) => c.to)).toEqual(['alive']);
+    } finally {
+      for (const n of nodes) {
+        n.svc.stop();
+        await n.link.stop();
+      }
+    }
+  });
+});

@@ -81,6 +81,20 @@ describe('membership view', () => {
   });
 });
 
+describe('membership view and the manifest', () => {
+  it('retain forgets the peers a new manifest removed, and only those', () => {
+    const v = new MembershipView('n0');
+    for (const id of ['n1', 'n2', 'n3']) v.onHeartbeat(id, beat(id, 0), 0);
+    expect(v.retain(new Set(['n0', 'n1', 'n3']))).toEqual(['n2']);
+    expect(v.status('n2')).toBeUndefined();
+    expect(v.hints().alive).toEqual(['n1', 'n3']);
+    // Silence afterwards convicts only members.
+    const seen = [];
+    for (let t = 0; t <= 30_000; t += 250) seen.push(...v.tick(t));
+    expect(new Set(seen.map((c) => c.id))).toEqual(new Set(['n1', 'n3']));
+  });
+});
+
 describe('heartbeat schedule', () => {
   it('sends per link at its own interval and skips beats missed during a stall', () => {
     const s = new HeartbeatSchedule('n0', 7, { mqtt: 1000, radio: 2000 }, 0);
