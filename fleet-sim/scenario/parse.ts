@@ -4,6 +4,8 @@
 import { parse as parseYaml } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
+import { encodeCbor } from '../../runtime/wire/cbor.js';
+import { commandTypePattern } from '../../runtime/wire/command.js';
 import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
 import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
 import { forgeriesPerFaultMax, forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
@@ -140,28 +142,36 @@ function atMostCount(perSec: number, windowMs: number, max: number, what: string
   if (n > max) fail(field, `${perSec}/s for ${windowMs} ms is ${n} ${what}; at most ${max}`);
 }
 
+/** A command type every validator takes (runtime/wire/command.ts): others were submitted, refused by
+ *  every node, and the run passed without them. */
+function commandType(v: unknown, field: string): string {
+  return typeof v === 'string' && v.length <= 64 && commandTypePattern.test(v) ? v : fail(field, 'must be a command type such as noop or mission.survey (lowercase words joined by dots, at most 64 characters)');
+}
+
 function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
   if ('rate' in o) {
     only(o, ['from', 'to', 'rate', 'command'], f);
     const perSec = rate(o.rate, `${f}.rate`, 10_000);
-    if (typeof o.command !== 'string') fail(`${f}.command`, 'must be a command type such as noop');
+    const command = commandType(o.command, `${f}.command`);
     const from = duration(o.from, `${f}.from`);
     const to = duration(o.to, `${f}.to`);
     if (to <= from) fail(`${f}.to`, 'must be after "from"');
     atMostCount(perSec, to - from, rateCommandsMax, 'commands', `${f}.rate`);
-    return { kind: 'rate', from, to, perSec, command: o.command as string };
+    return { kind: 'rate', from, to, perSec, command };
   }
   only(o, ['at', 'command'], f);
   const c = o.command;
   const at = duration(o.at, `${f}.at`);
-  if (typeof c === 'string') return { kind: 'once', at, command: c, args: {} };
+  if (typeof c === 'string') return { kind: 'once', at, command: commandType(c, `${f}.command`), args: {} };
   const co = obj(c, `${f}.command`);
-  if (typeof co.type !== 'string') fail(`${f}.command.type`, 'must be a command type');
-  if (co.type === 'fleet.update') return fleetUpdate(co, `${f}.command`, at, count);
-  const { type, ...args } = co;
-  return { kind: 'once', at, command: type as string, args };
+  const type = commandType(co.type, `${f}.command.type`);
+  if (type === 'fleet.update') return fleetUpdate(co, `${f}.command`, at, count);
+  const { type: _type, ...args } = co;
+  const argsBytes = encodeCbor(args).length;
+  if (argsBytes > limits.commandArgsBytesMax) fail(`${f}.command`, `its arguments are ${argsBytes} bytes encoded; at most ${limits.commandArgsBytesMax}`);
+  return { kind: 'once', at, command: type, args };
 }
 
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {

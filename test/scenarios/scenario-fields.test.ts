@@ -88,11 +88,19 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['faults:\n  - { at: 1s, partition: [], until: 2s }\n', /"faults\[0\]\.partition": must name at least one group/],
     ['faults:\n  - { at: 1s, partition: [[0], []], until: 2s }\n', /"faults\[0\]\.partition\[1\]": must name at least one node/],
     ['faults:\n  - { at: 1s, partition: { from: [0], to: [] }, until: 2s }\n', /"faults\[0\]\.partition\.to": must name at least one node/],
+    // Commands no validator will take (the wire refuses them) were submitted, never committed, and the run passed.
+    ['workload:\n  - { at: 1s, command: "" }\n', /"workload\[0\]\.command": must be a command type such as noop or mission\.survey/],
+    ['workload:\n  - { from: 1s, to: 2s, rate: 5/s, command: Noop }\n', /"workload\[0\]\.command": must be a command type such as noop/],
     // The simulator stops a rate at 1,000,000 commands and a forgery fault at 100,000: more was cut off unsaid.
     ['duration: 200s\nworkload:\n  - { from: 0s, to: 200s, rate: 10000/s, command: noop }\n', /"workload\[0\]\.rate": 10000\/s for 200000 ms is 2000000 commands; at most 1000000/],
     ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('refuses a command type too long and arguments too big for a command', () => {
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: ${'a'.repeat(65)} } }\n`)).toThrow(/"workload\[0\]\.command\.type": must be a command type such as noop .*at most 64 characters/);
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, blob: ${'b'.repeat(4_000)} } }\n`)).toThrow(/"workload\[0\]\.command": its arguments are 400\d bytes encoded; at most 3072/);
+  });
 
   it('fleet-sim run exits 2 naming a duration too long to run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-duration-'));
