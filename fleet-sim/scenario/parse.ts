@@ -216,6 +216,15 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
   });
   work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
+  // n validators tolerate f = floor((n - 1) / 3) Byzantine ones; with more, the safety every scenario
+  // expects would hold by luck (followers do not vote; a node counts once whatever it does).
+  const tolerated = Math.floor((validators - 1) / 3);
+  const liars = new Set<number>();
+  faults.forEach((x, i) => {
+    if (x.kind !== 'byzantine' || x.node >= validators || liars.has(x.node)) return;
+    liars.add(x.node);
+    if (liars.size > tolerated) fail(`faults[${i}].byzantine`, `node ${x.node} makes ${liars.size} Byzantine validators; ${validators} validators tolerate at most ${tolerated}`);
+  });
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');

@@ -91,6 +91,8 @@ describe('scenario fields: radio, world, operator, expect', () => {
     // Commands no validator will take (the wire refuses them) were submitted, never committed, and the run passed.
     ['workload:\n  - { at: 1s, command: "" }\n', /"workload\[0\]\.command": must be a command type such as noop or mission\.survey/],
     ['workload:\n  - { from: 1s, to: 2s, rate: 5/s, command: Noop }\n', /"workload\[0\]\.command": must be a command type such as noop/],
+    // 4 validators tolerate one Byzantine one: with two, safety (which every scenario expects) is luck.
+    ['faults:\n  - { at: 1s, byzantine: 0, behavior: twins }\n  - { at: 1s, byzantine: 1, behavior: equivocate }\n', /"faults\[1\]\.byzantine": node 1 makes 2 Byzantine validators; 4 validators tolerate at most 1/],
     // The simulator stops a rate at 1,000,000 commands and a forgery fault at 100,000: more was cut off unsaid.
     ['duration: 200s\nworkload:\n  - { from: 0s, to: 200s, rate: 10000/s, command: noop }\n', /"workload\[0\]\.rate": 10000\/s for 200000 ms is 2000000 commands; at most 1000000/],
     ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
