@@ -215,6 +215,9 @@ export class MembershipView {
     const { threshold, deadThreshold } = this.config.phi;
     for (const id of this.sortedIds()) {
       const peer = this.peers.get(id) as Peer;
+      // Nothing below moves a dead peer (only a heartbeat does): skip its detectors, which for a peer
+      // silent for hours are the costliest to ask.
+      if (peer.status === 'dead') continue;
       const heard = [...peer.tracks].filter(([name, t]) => t.detector.lastHeardMs() !== undefined && (linksUp === undefined || linksUp.has(name))).map(([, t]) => t.detector);
       if (heard.length === 0) continue; // nothing here can hear this peer: no evidence either way
       const working = heard.filter((d) => d.silencePhi(nowMs) < deadThreshold);

@@ -1,6 +1,6 @@
 // Phi-accrual detector and membership view: states, replays, restarts, and the seeded detection sim.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { summarizeDetection } from '../../runtime/membership/detection-sim.js';
 import { HeartbeatSchedule } from '../../runtime/membership/heartbeat-schedule.js';
 import { defaultMembershipConfig, MembershipView } from '../../runtime/membership/membership-view.js';
@@ -92,6 +92,32 @@ describe('membership view and the manifest', () => {
     const seen = [];
     for (let t = 0; t <= 30_000; t += 250) seen.push(...v.tick(t));
     expect(new Set(seen.map((c) => c.id))).toEqual(new Set(['n1', 'n3']));
+  });
+});
+
+describe('the cost of long-dead peers', () => {
+  // Drones that landed and powered off stay in the manifest for hours. Each tick summed up to 10,000
+  // terms per link of every such peer: 200 of them, 3 h silent, took about half a second per tick, and
+  // the device ticks four times per interval. The work is counted by Math.log10 calls (one per term).
+  it('silencePhi stops summing once it reaches its ceiling, with the same value', () => {
+    const d = new PhiAccrualDetector(akkaClusterDefaults);
+    for (let i = 0; i < 30; i++) d.heartbeat(i * 1000, i);
+    const log10 = vi.spyOn(Math, 'log10');
+    onTestFinished(() => log10.mockRestore());
+    expect(d.silencePhi(3 * 3_600_000)).toBe(1000);
+    expect(log10.mock.calls.length).toBeLessThan(1_000);
+  });
+
+  it('tick does no detector work for a peer already dead', () => {
+    const v = new MembershipView('n0');
+    for (let p = 1; p <= 20; p++) for (let i = 0; i < 30; i++) v.onHeartbeat(`n${p}`, beat(`n${p}`, i), i * 1000, 'mqtt');
+    for (let t = 30_000; t <= 120_000; t += 250) v.tick(t);
+    expect(v.countsByStatus().dead).toBe(20);
+    const log10 = vi.spyOn(Math, 'log10');
+    onTestFinished(() => log10.mockRestore());
+    for (let k = 0; k < 4; k++) v.tick(3 * 3_600_000 + k * 250);
+    expect(log10.mock.calls.length).toBe(0);
+    expect(v.countsByStatus().dead).toBe(20);
   });
 });
 
