@@ -4,8 +4,9 @@
 import { parse as parseYaml } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { encodeCbor } from '../../runtime/wire/cbor.js';
-import { commandTypePattern } from '../../runtime/wire/command.js';
+import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
+import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../../runtime/wire/command.js';
+import { kinds } from '../../runtime/wire/kinds.js';
 import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
 import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
 import { forgeriesPerFaultMax, forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
@@ -171,6 +172,14 @@ function workload(v: unknown, i: number, count: number): Workload {
   const { type: _type, ...args } = co;
   const argsBytes = encodeCbor(args).length;
   if (argsBytes > limits.commandArgsBytesMax) fail(`${f}.command`, `its arguments are ${argsBytes} bytes encoded; at most ${limits.commandArgsBytesMax}`);
+  // What every validator does with it (runtime/wire/envelope.ts): the CBOR scan (nesting, sizes), then the parse.
+  const body = decodeCbor(encodeCommandBody({ type, nonce: new Uint8Array(limits.nonceBytes), issuedAt: 1, expiresAt: 2, args }), kinds.command.bodyBytesMax);
+  if (!body.ok) return fail(`${f}.command`, `the wire would refuse it: ${body.error}`);
+  try {
+    parseCommandBody(body.value);
+  } catch (e) {
+    fail(`${f}.command`, `the wire would refuse it: ${(e as Error).message}`);
+  }
   return { kind: 'once', at, command: type, args };
 }
 

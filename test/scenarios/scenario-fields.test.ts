@@ -102,6 +102,8 @@ describe('scenario fields: radio, world, operator, expect', () => {
   it('refuses a command type too long and arguments too big for a command', () => {
     expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: ${'a'.repeat(65)} } }\n`)).toThrow(/"workload\[0\]\.command\.type": must be a command type such as noop .*at most 64 characters/);
     expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, blob: ${'b'.repeat(4_000)} } }\n`)).toThrow(/"workload\[0\]\.command": its arguments are 400\d bytes encoded; at most 3072/);
+    // Nested deeper than the wire's CBOR scan allows: every validator refused it (commands 0/1) and the run passed.
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, a: ${'['.repeat(30)}${']'.repeat(30)} } }\n`)).toThrow(/"workload\[0\]\.command": the wire would refuse it: .*deep/);
   });
 
   it('fleet-sim run exits 2 naming a duration too long to run', () => {
