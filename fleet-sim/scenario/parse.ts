@@ -192,7 +192,10 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   }
   const o = obj(doc, '(top level)');
   only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'operator', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
-  if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
+  const name = typeof o.name === 'string' && o.name !== '' ? o.name : fail('name', 'must be a non-empty string');
+  // It names the report files (reports/<name>-seed<N>.json) and the real-time device log.
+  if (name.length > 100) fail('name', `must be at most 100 characters, is ${name.length}`);
+  if (/[/\\\u0000-\u001f\u007f]/.test(name)) fail('name', 'must not contain /, \\ or control characters (it names the report files)');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
   const count = validators + followers;
@@ -239,7 +242,7 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {
-    name: o.name as string,
+    name,
     seed: int(o.seed ?? 1, 'seed', 0, Number.MAX_SAFE_INTEGER),
     durationMs,
     validators,

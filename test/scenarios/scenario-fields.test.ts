@@ -106,6 +106,14 @@ describe('scenario fields: radio, world, operator, expect', () => {
     expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, a: ${'['.repeat(30)}${']'.repeat(30)} } }\n`)).toThrow(/"workload\[0\]\.command": the wire would refuse it: .*deep/);
   });
 
+  it('refuses a name that cannot be part of a report file name', () => {
+    // The name makes reports/<name>-seed<N>.json and the real-time device log: 300 characters ended a
+    // finished run in ENAMETOOLONG, a slash pointed the log into another directory.
+    expect(() => parseScenario(`name: ${'n'.repeat(101)}\n`)).toThrow(/"name": must be at most 100 characters/);
+    expect(() => parseScenario('name: ../up\n')).toThrow(/"name": must not contain \/, \\ or control characters/);
+    expect(parseScenario('name: lossy links 2.0_b\n').name).toBe('lossy links 2.0_b');
+  });
+
   it('fleet-sim run exits 2 naming a duration too long to run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-duration-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
