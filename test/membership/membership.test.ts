@@ -150,6 +150,21 @@ describe('detection simulation (seeded)', () => {
   });
 });
 
+describe('detection simulation: a crash of a peer already suspected', () => {
+  it('counts the crash as detected when the peer goes dead without a fresh suspicion', async () => {
+    const { runDetectionSim } = await import('../../runtime/membership/detection-sim.js');
+    // 20% loss: observers suspect live peers often, so some are suspect already when the crash
+    // comes and go straight to dead. Seed 4's trials had 2 such crashes counted as undetected.
+    const base = { nodes: 4, intervalMs: 1000, loss: 0.2, jitter: 0.3, baseDelayMs: 5, paths: 1, membership: { ...defaultMembershipConfig, phi: { ...akkaClusterDefaults, acceptablePauseMs: 1000 } } };
+    const s = summarizeDetection(base, 4, 30);
+    expect(s.undetected, JSON.stringify(s)).toBe(0);
+    // Every observer still declares the crashed peer dead in each trial (what "detected" must mean).
+    const r = runDetectionSim({ ...base, seed: 9, durationMs: 40_000, crash: { node: 1, atMs: 12_000 } });
+    expect(r.deadAfterMs.every((d) => d !== undefined)).toBe(true);
+    expect(r.suspectAfterMs.every((d, i) => d !== undefined && d <= (r.deadAfterMs[i] as number))).toBe(true);
+  });
+});
+
 describe('detection report', () => {
   it('counts the first suspicion after a crash as its detection and deaths of live nodes as false positives', async () => {
     const { DetectionRecorder } = await import('../../runtime/membership/detection-report.js');
