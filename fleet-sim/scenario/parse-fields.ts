@@ -18,14 +18,22 @@ export function only(o: Obj, keys: readonly string[], field: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) fail(field ? `${field}.${k}` : k, `unknown key (expected one of: ${keys.join(', ')})`);
 }
 
-/** "10s", "250ms", "2m" or a bare number of milliseconds. */
+/** The longest duration any field may hold: a day of simulated time is already a long run. */
+export const durationMsMax = 86_400_000;
+
+/** "10s", "250ms", "2m" or a bare number of milliseconds, at most durationMsMax. */
 export function duration(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
-  if (!m) return fail(field, `"${v}" is not a duration such as 10s or 250ms`);
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+  let ms: number;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) ms = v;
+  else {
+    if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
+    if (!m) return fail(field, `"${v}" is not a duration such as 10s or 250ms`);
+    const n = Number(m[1]);
+    ms = Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+  }
+  // 1e300 ms, or 10^13 minutes, would make a run that never ends.
+  return ms <= durationMsMax ? ms : fail(field, `must be at most ${durationMsMax / 1000}s (one day), is ${ms} ms`);
 }
 
 export function int(v: unknown, field: string, min: number, max: number): number {

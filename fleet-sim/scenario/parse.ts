@@ -4,10 +4,13 @@
 import { parse as parseYaml } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
+import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
+import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../../runtime/wire/command.js';
+import { kinds } from '../../runtime/wire/kinds.js';
 import { duration, fail, fraction, int, isObj, obj, only, ScenarioError } from './parse-fields.js';
 import { expectations, linkPolicy, operatorRoles, radio, world } from './parse-world.js';
-import { forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
-import { agentBehaviors, behaviors, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
+import { forgeriesPerFaultMax, forgeryKinds, type ForgeryKind } from '../sim/forged-commands.js';
+import { agentBehaviors, behaviors, rateCommandsMax, type Behavior, type Fault, type HilModel, type LinkModel, type NodeRef, type Scenario, type Workload } from './scenario.js';
 
 export { ScenarioError } from './parse-fields.js';
 
@@ -71,13 +74,18 @@ function fault(v: unknown, i: number, count: number): Fault {
   }
   if ('partition' in o) {
     only(o, ['at', 'partition', 'until'], f);
+    // Each set names someone, and a node is in one group only (the network keeps the last it is given).
+    const some = (xs: number[], field: string): number[] => (xs.length > 0 ? xs : fail(field, 'must name at least one node'));
     if (isObj(o.partition)) {
       const p = o.partition;
       only(p, ['from', 'to'], `${f}.partition`);
-      return { at, kind: 'one-way', from: nodeList(p.from, `${f}.partition.from`, count), to: nodeList(p.to, `${f}.partition.to`, count), until: until() };
+      return { at, kind: 'one-way', from: some(nodeList(p.from, `${f}.partition.from`, count), `${f}.partition.from`), to: some(nodeList(p.to, `${f}.partition.to`, count), `${f}.partition.to`), until: until() };
     }
     if (!Array.isArray(o.partition)) fail(`${f}.partition`, 'must be a list of groups or {from, to}');
-    const groups = (o.partition as unknown[]).map((g, j) => nodeList(g, `${f}.partition[${j}]`, count));
+    if ((o.partition as unknown[]).length === 0) fail(`${f}.partition`, 'must name at least one group');
+    const groups = (o.partition as unknown[]).map((g, j) => some(nodeList(g, `${f}.partition[${j}]`, count), `${f}.partition[${j}]`));
+    const seen = new Set<number>();
+    groups.forEach((g, j) => g.forEach((x, k) => (seen.has(x) ? fail(`${f}.partition[${j}][${k}]`, `node ${x} is listed twice (a node is in one group)`) : seen.add(x))));
     return { at, kind: 'partition', groups, until: until() };
   }
   if ('broker' in o) {
@@ -89,7 +97,10 @@ function fault(v: unknown, i: number, count: number): Fault {
     only(o, ['at', 'forgedCommands', 'until', 'kinds'], f);
     const kinds = o.kinds === undefined ? [...forgeryKinds] : Array.isArray(o.kinds) && o.kinds.length > 0 ? (o.kinds as unknown[]) : fail(`${f}.kinds`, `must be a non-empty list of ${forgeryKinds.join(', ')}`);
     kinds.forEach((k, j) => (forgeryKinds as readonly unknown[]).includes(k) || fail(`${f}.kinds[${j}]`, `must be one of ${forgeryKinds.join(', ')}`));
-    return { at, kind: 'forged-commands', perSec: rate(o.forgedCommands, `${f}.forgedCommands`, 50), until: until(), kinds: kinds as ForgeryKind[] };
+    const perSec = rate(o.forgedCommands, `${f}.forgedCommands`, 50);
+    const end = until();
+    atMostCount(perSec, end - at, forgeriesPerFaultMax, 'forgeries', `${f}.forgedCommands`);
+    return { at, kind: 'forged-commands', perSec, until: end, kinds: kinds as ForgeryKind[] };
   }
   if ('loss' in o) {
     only(o, ['at', 'loss', 'until'], f);
@@ -119,24 +130,57 @@ function rate(v: unknown, field: string, max: number): number {
   return perSec > 0 && perSec <= max ? perSec : fail(field, `must be between 0 and ${max} per second`);
 }
 
+/** A consensus timeout within device.yaml's bounds (runtime/config/device-config.ts): a gossip period
+ *  of 0 re-armed itself at the same virtual time and the run never ended. */
+function timeout(v: unknown, field: string, minMs: number): number {
+  const ms = duration(v, field);
+  return ms >= minMs && ms <= 60_000 ? ms : fail(field, `is ${ms} ms; must be in ${minMs}..60000 ms (as in device.yaml)`);
+}
+
+/** The simulator stops a rate at `max` sends (world.ts, forged-commands.ts): more would be cut off unsaid. */
+function atMostCount(perSec: number, windowMs: number, max: number, what: string, field: string): void {
+  const n = Math.ceil((perSec * windowMs) / 1000);
+  if (n > max) fail(field, `${perSec}/s for ${windowMs} ms is ${n} ${what}; at most ${max}`);
+}
+
+/** A command type every validator takes (runtime/wire/command.ts): others were submitted, refused by
+ *  every node, and the run passed without them. */
+function commandType(v: unknown, field: string): string {
+  return typeof v === 'string' && v.length <= 64 && commandTypePattern.test(v) ? v : fail(field, 'must be a command type such as noop or mission.survey (lowercase words joined by dots, at most 64 characters)');
+}
+
 function workload(v: unknown, i: number, count: number): Workload {
   const f = `workload[${i}]`;
   const o = obj(v, f);
   if ('rate' in o) {
     only(o, ['from', 'to', 'rate', 'command'], f);
     const perSec = rate(o.rate, `${f}.rate`, 10_000);
-    if (typeof o.command !== 'string') fail(`${f}.command`, 'must be a command type such as noop');
-    return { kind: 'rate', from: duration(o.from, `${f}.from`), to: duration(o.to, `${f}.to`), perSec, command: o.command as string };
+    const command = commandType(o.command, `${f}.command`);
+    const from = duration(o.from, `${f}.from`);
+    const to = duration(o.to, `${f}.to`);
+    if (to <= from) fail(`${f}.to`, 'must be after "from"');
+    atMostCount(perSec, to - from, rateCommandsMax, 'commands', `${f}.rate`);
+    return { kind: 'rate', from, to, perSec, command };
   }
   only(o, ['at', 'command'], f);
   const c = o.command;
   const at = duration(o.at, `${f}.at`);
-  if (typeof c === 'string') return { kind: 'once', at, command: c, args: {} };
+  if (typeof c === 'string') return { kind: 'once', at, command: commandType(c, `${f}.command`), args: {} };
   const co = obj(c, `${f}.command`);
-  if (typeof co.type !== 'string') fail(`${f}.command.type`, 'must be a command type');
-  if (co.type === 'fleet.update') return fleetUpdate(co, `${f}.command`, at, count);
-  const { type, ...args } = co;
-  return { kind: 'once', at, command: type as string, args };
+  const type = commandType(co.type, `${f}.command.type`);
+  if (type === 'fleet.update') return fleetUpdate(co, `${f}.command`, at, count);
+  const { type: _type, ...args } = co;
+  const argsBytes = encodeCbor(args).length;
+  if (argsBytes > limits.commandArgsBytesMax) fail(`${f}.command`, `its arguments are ${argsBytes} bytes encoded; at most ${limits.commandArgsBytesMax}`);
+  // What every validator does with it (runtime/wire/envelope.ts): the CBOR scan (nesting, sizes), then the parse.
+  const body = decodeCbor(encodeCommandBody({ type, nonce: new Uint8Array(limits.nonceBytes), issuedAt: 1, expiresAt: 2, args }), kinds.command.bodyBytesMax);
+  if (!body.ok) return fail(`${f}.command`, `the wire would refuse it: ${body.error}`);
+  try {
+    parseCommandBody(body.value);
+  } catch (e) {
+    fail(`${f}.command`, `the wire would refuse it: ${(e as Error).message}`);
+  }
+  return { kind: 'once', at, command: type, args };
 }
 
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {
@@ -148,10 +192,15 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   }
   const o = obj(doc, '(top level)');
   only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'operator', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
-  if (typeof o.name !== 'string' || o.name === '') fail('name', 'must be a non-empty string');
+  const name = typeof o.name === 'string' && o.name !== '' ? o.name : fail('name', 'must be a non-empty string');
+  // It names the report files (reports/<name>-seed<N>.json) and the real-time device log.
+  if (name.length > 100) fail('name', `must be at most 100 characters, is ${name.length}`);
+  if (/[/\\\u0000-\u001f\u007f]/.test(name)) fail('name', 'must not contain /, \\ or control characters (it names the report files)');
   const validators = int(o.validators ?? 4, 'validators', 1, 64);
   const followers = int(o.followers ?? 0, 'followers', 0, 1_000);
   const count = validators + followers;
+  const durationMs = duration(o.duration ?? '30s', 'duration');
+  if (durationMs === 0) fail('duration', 'must be more than 0');
   const links = obj(o.links ?? {}, 'links');
   only(links, ['mqtt', 'radio', 'policy'], 'links');
   const cons = obj(o.consensus ?? {}, 'consensus');
@@ -169,14 +218,33 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const roles = o.operator === undefined ? undefined : operatorRoles(o.operator);
   const work = ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i, count));
   const faults = ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count));
+  // A fault or command after the end never happens: the run would pass without the story it tells.
+  const late = (at: number, field: string): void => void (at > durationMs && fail(field, `is ${at} ms, after the end of the scenario (duration ${durationMs} ms)`));
+  faults.forEach((x, i) => late(x.at, `faults[${i}].at`));
+  // `restart: crashed` restarts the node the latest crash took down; with none before it, it restarted
+  // node 0, which was running (world-faults.ts).
+  faults.forEach((x, i) => {
+    const crashBefore = faults.some((c, j) => c.kind === 'crash' && (c.at < x.at || (c.at === x.at && j < i)));
+    if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
+  });
+  work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
+  // n validators tolerate f = floor((n - 1) / 3) Byzantine ones; with more, the safety every scenario
+  // expects would hold by luck (followers do not vote; a node counts once whatever it does).
+  const tolerated = Math.floor((validators - 1) / 3);
+  const liars = new Set<number>();
+  faults.forEach((x, i) => {
+    if (x.kind !== 'byzantine' || x.node >= validators || liars.has(x.node)) return;
+    liars.add(x.node);
+    if (liars.size > tolerated) fail(`faults[${i}].byzantine`, `node ${x.node} makes ${liars.size} Byzantine validators; ${validators} validators tolerate at most ${tolerated}`);
+  });
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {
-    name: o.name as string,
+    name,
     seed: int(o.seed ?? 1, 'seed', 0, Number.MAX_SAFE_INTEGER),
-    durationMs: duration(o.duration ?? '30s', 'duration'),
+    durationMs,
     validators,
     followers,
     mqtt: link(links.mqtt, 'links.mqtt'),
@@ -188,9 +256,9 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
     workload: work,
     expect,
     consensus: {
-      proposeMs: cons.proposeTimeout === undefined ? 300 : duration(cons.proposeTimeout, 'consensus.proposeTimeout'),
-      commitWaitMs: cons.commitWait === undefined ? 100 : duration(cons.commitWait, 'consensus.commitWait'),
-      gossipMs: cons.gossip === undefined ? 200 : duration(cons.gossip, 'consensus.gossip'),
+      proposeMs: cons.proposeTimeout === undefined ? 300 : timeout(cons.proposeTimeout, 'consensus.proposeTimeout', 50),
+      commitWaitMs: cons.commitWait === undefined ? 100 : timeout(cons.commitWait, 'consensus.commitWait', 0),
+      gossipMs: cons.gossip === undefined ? 200 : timeout(cons.gossip, 'consensus.gossip', 20),
       ...(checkpointEvery !== undefined ? { checkpointEveryHeights: checkpointEvery } : {}),
       ...(syncWindow !== undefined ? { syncWindowHeights: syncWindow } : {}),
       ...(snapshotEvery !== undefined ? { snapshotEveryHeights: snapshotEvery } : {}),

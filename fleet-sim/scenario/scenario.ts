@@ -26,6 +26,9 @@ export type Fault =
    *  (fleet-sim/sim/forged-commands.ts). */
   | { readonly at: number; readonly kind: 'forged-commands'; readonly perSec: number; readonly until: number; readonly kinds: readonly ForgeryKind[] };
 
+/** Commands one rate workload submits at most (fleet-sim/sim/world.ts); the parser refuses more. */
+export const rateCommandsMax = 1_000_000;
+
 export type Workload =
   | { readonly kind: 'rate'; readonly from: number; readonly to: number; readonly perSec: number; readonly command: string }
   | { readonly kind: 'once'; readonly at: number; readonly command: string; readonly args: Readonly<Record<string, unknown>> }

@@ -20,7 +20,7 @@ import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import type { Behavior, Scenario } from '../scenario/scenario.js';
+import { rateCommandsMax, type Behavior, type Scenario } from '../scenario/scenario.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
 import { makeByzantine, scheduleFaults } from './world-faults.js';
 import { Checkers } from './checkers.js';
@@ -753,7 +753,7 @@ export class World implements MainHost {
       else if (w.kind === 'fleet-update') this.queue.at(w.at, () => this.submit('fleet.update', { manifest: this.nextManifest(w.validators, w.followers) }));
       else {
         const gap = 1000 / w.perSec;
-        for (let t = w.from, k = 0; t < w.to && k < 1_000_000; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
+        for (let t = w.from, k = 0; t < w.to && k < rateCommandsMax; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
       }
     }
   }

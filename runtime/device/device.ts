@@ -228,9 +228,11 @@ export class Device {
       links: beatLinks.map((link) => ({ link, intervalMs: p.heartbeats.intervalsMs[link.name] as number })),
       view: this.membership,
       localState: () => this.localState(),
-      now: () => Date.now(),
+      // Its default clock is monotonic: a wall-clock step must not stop heartbeats or convict peers.
       onChange: (ch) => this.onMembershipChange(ch),
       linksUp: () => new Set(this.link.linkStates().filter((l) => l.up).map((l) => l.name)),
+      // A member a new epoch removes stops counting in the view (its heartbeats are refused by keyOf).
+      members: () => this.memberIds(),
     });
     this.hal = createHal(c, Date.now());
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
@@ -305,6 +307,15 @@ export class Device {
         importState: (bytes) => this.missions.importState(bytes),
       },
     });
+  }
+
+  private memberIdsOf: { manifest: Manifest; ids: ReadonlySet<string> } | null = null;
+
+  /** The ids of the manifest in force, the same set while it stays in force. */
+  private memberIds(): ReadonlySet<string> {
+    const m = this.shell.core.chain.manifestAt(this.shell.core.height);
+    if (this.memberIdsOf?.manifest !== m) this.memberIdsOf = { manifest: m, ids: new Set([...m.body.validators, ...m.body.followers].map((x) => x.id)) };
+    return this.memberIdsOf.ids;
   }
 
   /** A session counter that grows on every start (heartbeats and link birth/death use it). */
@@ -507,7 +518,7 @@ export class Device {
 
   private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {
     const out: Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> = {};
-    for (const v of this.membership.snapshot(Date.now())) out[v.id] = v.status;
+    for (const v of this.membership.snapshot(this.heartbeats.now())) out[v.id] = v.status;
     return out;
   }
 

@@ -93,7 +93,9 @@ export function runDetectionSim(c: DetectionSimConfig): DetectionSimResult {
       for (const ch of (views[o] as MembershipView).tick(now, linksUp)) {
         const crashed = c.crash !== undefined && ch.id === ids[c.crash.node] && ch.atMs >= c.crash.atMs;
         if (crashed && c.crash) {
-          if (ch.to === 'suspect' && suspectAt[o] === undefined) suspectAt[o] = ch.atMs - c.crash.atMs;
+          // A peer already suspect when it crashed goes straight to dead: that is its detection (as in
+          // DetectionRecorder), not a crash missed.
+          if ((ch.to === 'suspect' || ch.to === 'dead') && suspectAt[o] === undefined) suspectAt[o] = ch.atMs - c.crash.atMs;
           if (ch.to === 'dead' && deadAt[o] === undefined) deadAt[o] = ch.atMs - c.crash.atMs;
         } else if (ch.to === 'suspect') falseSuspicions++;
         else if (ch.to === 'dead') falseDeaths++;

@@ -22,7 +22,12 @@ export interface HeartbeatServiceOptions {
   readonly links: readonly { readonly link: Link; readonly intervalMs: number }[];
   readonly view: MembershipView;
   readonly localState: () => LocalState;
-  readonly now: () => number;
+  /**
+   * Milliseconds, for the schedule and the view. Default `monotonicMs`: a wall clock (Date.now) steps
+   * when NTP or GPS time arrives on a drone without a real-time clock, and a step back would stop this
+   * node's heartbeats for its length while a step forward convicted every peer at once.
+   */
+  readonly now?: () => number;
   /** Status changes, for the log, metrics and consensus hints. */
   readonly onChange?: (c: StatusChange) => void;
   /**
@@ -30,7 +35,15 @@ export interface HeartbeatServiceOptions {
    * here hears nobody, so the view does not hold its silence against peers (MembershipView.tick).
    */
   readonly linksUp?: () => ReadonlySet<string>;
+  /**
+   * The ids of the manifest in force (the same set while it stays in force): when it changes, the
+   * view forgets the peers it no longer lists (MembershipView.retain).
+   */
+  readonly members?: () => ReadonlySet<string>;
 }
+
+/** A monotonic clock on the wall clock's scale (ms since 1970 at process start, then never stepped). */
+export const monotonicMs = (): number => performance.timeOrigin + performance.now();
 
 export interface HeartbeatServiceCounters {
   sent: number;
@@ -43,12 +56,16 @@ export class HeartbeatService {
   private readonly schedule: HeartbeatSchedule;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private members: ReadonlySet<string> | undefined;
   readonly counters: HeartbeatServiceCounters = { sent: 0, refused: 0, received: 0, rejected: 0 };
   /** The last reason a received heartbeat was refused (bad signature, stale, ...). */
   lastRejection = '';
+  /** The clock the schedule and the view run on: read the view (snapshot, tick) with this one. */
+  readonly now: () => number;
 
   constructor(private readonly opts: HeartbeatServiceOptions) {
-    this.schedule = new HeartbeatSchedule(opts.node, opts.session, Object.fromEntries(opts.links.map((l) => [l.link.name, l.intervalMs])), opts.now());
+    this.now = opts.now ?? monotonicMs;
+    this.schedule = new HeartbeatSchedule(opts.node, opts.session, Object.fromEntries(opts.links.map((l) => [l.link.name, l.intervalMs])), this.now());
     // A link may carry other kinds too; only heartbeats are taken here.
     for (const { link } of opts.links) link.onReceive((f) => this.receive(f));
   }
@@ -66,7 +83,7 @@ export class HeartbeatService {
   /** Sends what is due, re-evaluates the view and sets the timer for the next due time. */
   tick(): void {
     if (!this.running) return;
-    const now = this.opts.now();
+    const now = this.now();
     const due = this.schedule.due(now);
     if (due.length > 0) {
       // One body, one signature, for every link due now: the router drops the copies on receive.
@@ -76,6 +93,11 @@ export class HeartbeatService {
         if (l?.isUp() && l.broadcast(bytes, 'heartbeat')) this.counters.sent++;
         else this.counters.refused++;
       }
+    }
+    const members = this.opts.members?.();
+    if (members !== undefined && members !== this.members) {
+      this.members = members;
+      this.opts.view.retain(members);
     }
     for (const c of this.opts.view.tick(now, this.opts.linksUp?.())) this.opts.onChange?.(c);
     const minInterval = Math.min(...this.opts.links.map((l) => l.intervalMs));
@@ -92,7 +114,7 @@ export class HeartbeatService {
     const env = openEnvelope(f.bytes, { fleet: this.opts.fleet, keyOf: this.opts.keyOf, verifier: this.opts.verifier });
     if (!env.ok) return this.reject(env.error.message);
     if (env.value.kind !== 'heartbeat') return;
-    const v = this.opts.view.onHeartbeat(env.value.sender, env.value.parsed, this.opts.now(), f.link);
+    const v = this.opts.view.onHeartbeat(env.value.sender, env.value.parsed, this.now(), f.link);
     if (v.accepted) this.counters.received++;
     else if (!v.duplicate) this.reject(v.reason);
   }

@@ -80,6 +80,8 @@ interface Peer {
   status: PeerStatus;
   beatsSinceRecovery: number;
   last: HeartbeatBody;
+  /** When `last` (the newest beat) arrived: how old a copy of an earlier beat is, see `freshCopy`. */
+  lastAtMs: number;
   links: Record<string, number>;
 }
 
@@ -120,7 +122,7 @@ export class MembershipView {
         this.counters.overCapacity++;
         return { accepted: false, reason: `membership view is full (${this.config.peersMax} peers)` };
       }
-      peer = { tracks: new Map(), status: 'alive', beatsSinceRecovery: 0, last: { ...hb, seq: -1 }, links: {} };
+      peer = { tracks: new Map(), status: 'alive', beatsSinceRecovery: 0, last: { ...hb, seq: -1 }, lastAtMs: nowMs, links: {} };
       this.peers.set(sender, peer);
       this.changes.push({ id: sender, from: 'unknown', to: 'alive', atMs: nowMs });
     } else if (hb.session < peer.last.session) {
@@ -145,6 +147,12 @@ export class MembershipView {
       this.counters.stale++;
       return { accepted: false, reason: `stale heartbeat from "${sender}" (session ${hb.session} seq ${hb.seq})` };
     }
+    if (hb.seq <= peer.last.seq && !this.freshCopy(peer, hb.seq, link, nowMs)) {
+      // Heard on another link long ago: a replay (or a copy too late to say anything about now). Taken
+      // as this link's liveness, replayed old beats would keep a crashed peer from ever dying.
+      this.counters.stale++;
+      return { accepted: false, reason: `stale heartbeat from "${sender}" (session ${hb.session} seq ${hb.seq}: heard long ago on another link)` };
+    }
     this.feed(track, hb.seq, nowMs);
     peer.links[link] = nowMs;
     if (hb.seq <= peer.last.seq) {
@@ -156,6 +164,7 @@ export class MembershipView {
     else if (peer.status === 'suspect') this.setStatus(sender, peer, 'alive', nowMs);
     if (peer.status === 'recovered' && ++peer.beatsSinceRecovery >= this.config.recoveredBeats) this.setStatus(sender, peer, 'alive', nowMs);
     peer.last = hb;
+    peer.lastAtMs = nowMs;
     this.counters.heartbeats++;
     return { accepted: true };
   }
@@ -167,6 +176,17 @@ export class MembershipView {
       peer.tracks.set(link, t);
     }
     return t;
+  }
+
+  /**
+   * Whether a copy of beat `seq`, already heard on another link, is recent enough to show that `link`
+   * works. Its age: the time since the newest beat arrived plus the beats sent since `seq`, one per
+   * fastest interval. A copy may be one of `link`'s intervals and acceptable pauses late (a slow radio).
+   */
+  private freshCopy(peer: Peer, seq: number, link: string, nowMs: number): boolean {
+    const phi = this.linkPhi(link);
+    const ageMs = nowMs - peer.lastAtMs + (peer.last.seq - seq) * this.config.phi.expectedIntervalMs;
+    return ageMs <= phi.expectedIntervalMs + phi.acceptablePauseMs;
   }
 
   private linkPhi(link: string): PhiConfig {
@@ -195,6 +215,9 @@ export class MembershipView {
     const { threshold, deadThreshold } = this.config.phi;
     for (const id of this.sortedIds()) {
       const peer = this.peers.get(id) as Peer;
+      // Nothing below moves a dead peer (only a heartbeat does): skip its detectors, which for a peer
+      // silent for hours are the costliest to ask.
+      if (peer.status === 'dead') continue;
       const heard = [...peer.tracks].filter(([name, t]) => t.detector.lastHeardMs() !== undefined && (linksUp === undefined || linksUp.has(name))).map(([, t]) => t.detector);
       if (heard.length === 0) continue; // nothing here can hear this peer: no evidence either way
       const working = heard.filter((d) => d.silencePhi(nowMs) < deadThreshold);
@@ -205,6 +228,20 @@ export class MembershipView {
       if (peer.status === 'suspect' && working.length === 0) this.setStatus(id, peer, 'dead', nowMs);
     }
     return this.drainChanges();
+  }
+
+  /**
+   * Keeps only the peers in `members` (the manifest in force) and returns the ids forgotten, sorted: a
+   * member a new epoch removed stops counting at once, instead of going suspect, then dead, and
+   * staying in status and hints for good.
+   */
+  retain(members: ReadonlySet<string>): string[] {
+    const gone = this.sortedIds().filter((id) => !members.has(id));
+    for (const id of gone) this.peers.delete(id);
+    // Changes not yet drained about them are dropped too: nothing is reported about a non-member.
+    const kept = this.changes.filter((c) => members.has(c.id));
+    this.changes.splice(0, this.changes.length, ...kept);
+    return gone;
   }
 
   /** Status changes since the last call, in the order they happened. */

@@ -1,7 +1,7 @@
 // Signed heartbeats end to end over the router and in-memory links: the view sees peers alive, a
 // stopped peer suspect then dead, forged and replayed heartbeats refused.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createVerifier } from '../../runtime/crypto/sodium.js';
 import { MemoryHub } from '../../runtime/links/memory-link.js';
 import { Router } from '../../runtime/links/router.js';
@@ -68,6 +68,110 @@ describe('heartbeat service', () => {
       for (const n of nodes) {
         n.svc.stop();
         await n.router.stop();
+      }
+    }
+  });
+});
+
+describe('heartbeat service clock', () => {
+  it('keeps beating and judging peers through wall-clock steps (its default clock is monotonic)', async () => {
+    // A drone without a real-time clock steps its wall clock when NTP or GPS time arrives, by hours
+    // either way. Heartbeats and failure detection must not notice: fake timers move Date.now() here
+    // while performance.now() runs on.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'Date', 'performance'], now: Date.UTC(2026, 0, 1) });
+    onTestFinished(() => void vi.useRealTimers());
+    const f = await makeFleet({ validators: 2 });
+    const hub = new MemoryHub({ schedule: (fn) => queueMicrotask(fn) });
+    const phi = { ...akkaClusterDefaults, expectedIntervalMs: 50, minStdDevMs: 10, acceptablePauseMs: 100 };
+    const changes: StatusChange[] = [];
+    const nodes = ['v0', 'v1'].map((id) => {
+      const link = hub.link(id, f.fleet, { name: 'mqtt' });
+      const view = new MembershipView(id, { ...defaultMembershipConfig, phi });
+      const svc = new HeartbeatService({
+        fleet: f.fleet,
+        node: id,
+        session: 1,
+        signer: f.signer(id),
+        verifier: createVerifier(),
+        keyOf: keyLookup(f.manifest),
+        links: [{ link, intervalMs: 50 }],
+        view,
+        localState: () => ({ height: 1, round: 0, health: 'ok', position: null, batteryPct: null }),
+        ...(id === 'v0' ? { onChange: (c: StatusChange) => changes.push(c) } : {}),
+      });
+      return { link, view, svc };
+    });
+    const [n0, n1] = nodes as [(typeof nodes)[number], (typeof nodes)[number]];
+    for (const n of nodes) await n.link.start();
+    for (const n of nodes) n.svc.start();
+    try {
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(n0.view.status('v1')).toBe('alive');
+      // The wall clock steps back an hour: v1 still beats every 50 ms and v0 still hears it.
+      const sent = n1.svc.counters.sent;
+      vi.setSystemTime(Date.now() - 3_600_000);
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(n1.svc.counters.sent - sent).toBeGreaterThanOrEqual(35);
+      // Then forward two hours: nobody is suspected for it.
+      vi.setSystemTime(Date.now() + 7_200_000);
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(changes.map((c) => `${c.id} ${c.to}`)).toEqual(['v1 alive']);
+      // A crash after the steps is still detected.
+      n1.svc.stop();
+      await vi.advanceTimersByTimeAsync(3_000);
+      expect(n0.view.status('v1')).toBe('dead');
+    } finally {
+      for (const n of nodes) {
+        n.svc.stop();
+        await n.link.stop();
+      }
+    }
+  });
+});
+
+describe('heartbeat service and the manifest', () => {
+  it('a member the manifest removes stops counting: gone from the view, never reported dead', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'Date', 'performance'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const f = await makeFleet({ validators: 3 });
+    const hub = new MemoryHub({ schedule: (fn) => queueMicrotask(fn) });
+    const phi = { ...akkaClusterDefaults, expectedIntervalMs: 50, minStdDevMs: 10, acceptablePauseMs: 100 };
+    const changes: StatusChange[] = [];
+    // The manifest in force at v0, as its device reads it: v2 is removed by a new epoch.
+    let members: ReadonlySet<string> = new Set(['v0', 'v1', 'v2']);
+    const nodes = ['v0', 'v1', 'v2'].map((id) => {
+      const link = hub.link(id, f.fleet, { name: 'mqtt' });
+      const view = new MembershipView(id, { ...defaultMembershipConfig, phi });
+      const svc = new HeartbeatService({
+        fleet: f.fleet,
+        node: id,
+        session: 1,
+        signer: f.signer(id),
+        verifier: createVerifier(),
+        keyOf: (sender, kind) => (members.has(sender) ? keyLookup(f.manifest)(sender, kind) : `sender "${sender}" is not in the fleet manifest`),
+        links: [{ link, intervalMs: 50 }],
+        view,
+        localState: () => ({ height: 1, round: 0, health: 'ok', position: null, batteryPct: null }),
+        ...(id === 'v0' ? { onChange: (c: StatusChange) => changes.push(c), members: () => members } : {}),
+      });
+      return { link, view, svc };
+    });
+    const [n0] = nodes as [(typeof nodes)[number]];
+    for (const n of nodes) await n.link.start();
+    for (const n of nodes) n.svc.start();
+    try {
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(n0.view.hints().alive).toEqual(['v1', 'v2']);
+      // v2 leaves the fleet (and stops, or keeps beating: its heartbeats are refused either way).
+      members = new Set(['v0', 'v1']);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(n0.view.snapshot(performance.now()).map((p) => p.id)).toEqual(['v1']);
+      expect(n0.view.countsByStatus()).toEqual({ alive: 1, suspect: 0, dead: 0, recovered: 0 });
+      expect(changes.filter((c) => c.id === 'v2').map((c) => c.to)).toEqual(['alive']);
+    } finally {
+      for (const n of nodes) {
+        n.svc.stop();
+        await n.link.stop();
       }
     }
   });

@@ -73,6 +73,34 @@ describe('one detector per link', () => {
   });
 });
 
+describe('replayed copies', () => {
+  it('old beats replayed on another link after a crash do not keep the peer from dying', () => {
+    // n1 beats on MQTT only (its radio is out of range), then crashes at 60 s. Someone on the radio
+    // captured its MQTT beats and replays one every 5 s: each is newer than anything the radio heard
+    // from n1, but the view has heard all of them long ago.
+    const v = new MembershipView('n0', config);
+    const seen: string[] = [];
+    for (let t = 0; t <= 300_000; t += 250) {
+      if (t % 1_000 === 0 && t <= 60_000) v.onHeartbeat('n1', beat(t / 1_000), t, 'mqtt');
+      if (t > 60_000 && t % 5_000 === 0) expect(v.onHeartbeat('n1', beat((t - 60_000) / 5_000), t, 'radio').accepted).toBe(false);
+      for (const c of v.tick(t)) seen.push(`${c.to}@${c.atMs}`);
+    }
+    expect(v.status('n1')).toBe('dead');
+    expect(v.snapshot(300_000)[0]?.links).toEqual({ mqtt: 60_000 });
+    expect(v.counters.stale).toBe(48);
+  });
+
+  it('a radio copy a little late is still link liveness, one from long ago is not', () => {
+    const v = new MembershipView('n0', config);
+    for (let s = 0; s <= 20; s++) v.onHeartbeat('n1', beat(s), s * 1_000, 'mqtt');
+    // Beat 18 was sent about 2 s before beat 20; arriving 1.5 s after beat 20 it is 3.5 s old: a slow radio.
+    expect(v.onHeartbeat('n1', beat(18), 21_500, 'radio')).toEqual({ accepted: false, reason: 'duplicate', duplicate: true });
+    // Beat 19 on another radio, 30 s after beat 20: sent more than the radio's interval and pause ago.
+    expect(v.onHeartbeat('n1', beat(19), 50_000, 'radio2').accepted).toBe(false);
+    expect(Object.keys(v.snapshot(50_000)[0]?.links ?? {})).toEqual(['mqtt', 'radio']);
+  });
+});
+
 describe('heartbeat schedule alignment', () => {
   it('a radio due within half an MQTT interval goes along with the MQTT beat', () => {
     const s = new HeartbeatSchedule('n0', 1, { mqtt: 1_000, radio: 4_500 }, 0);

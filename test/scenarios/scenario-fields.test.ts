@@ -65,8 +65,74 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['faults:\n  - { at: 1s, forgedCommands: 90/s, until: 2s }\n', /"faults\[0\]\.forgedCommands": must be between 0 and 50 per second/],
     ['faults:\n  - { at: 1s, forgedCommands: 2/s, until: 2s, kinds: [stolen] }\n', /"faults\[0\]\.kinds\[0\]": must be one of unsigned, bad-signature, unknown-key, no-role, expired, replayed/],
     ['expect: { forgedRefused: true }\n', /"expect\.forgedRefused": needs a fault that publishes them/],
+    // Durations are bounded: 1e300 ms or 10^13 minutes would run for ever.
+    ['duration: 1e300\n', /"duration": must be at most 86400s \(one day\), is 1e\+300 ms/],
+    ['duration: 99999999999999m\n', /"duration": must be at most 86400s \(one day\)/],
+    ['duration: 0\n', /"duration": must be more than 0/],
+    ['liveness: { budget: 1e15 }\n', /"liveness\.budget": must be at most 86400s/],
+    ['links: { mqtt: { latency: 1e300 } }\n', /"links\.mqtt\.latency": must be at most 86400s/],
+    // A gossip period of 0 re-armed itself at the same virtual time for ever; device.yaml's bounds apply.
+    ['consensus: { gossip: 0 }\n', /"consensus\.gossip": is 0 ms; must be in 20\.\.60000 ms \(as in device\.yaml\)/],
+    ['consensus: { proposeTimeout: 0 }\n', /"consensus\.proposeTimeout": is 0 ms; must be in 50\.\.60000 ms/],
+    ['consensus: { commitWait: 2m }\n', /"consensus\.commitWait": is 120000 ms; must be in 0\.\.60000 ms/],
+    // Times the run never reaches, or a window that ends before it starts, ran a scenario without its story.
+    ['duration: 5s\nfaults:\n  - { at: 50s, crash: 0 }\n', /"faults\[0\]\.at": is 50000 ms, after the end of the scenario \(duration 5000 ms\)/],
+    ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, after the end of the scenario/],
+    ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, after the end of the scenario/],
+    ['workload:\n  - { from: 4s, to: 1s, rate: 5/s, command: noop }\n', /"workload\[0\]\.to": must be after "from"/],
+    // With no crash before it, `restart: crashed` restarted node 0, which was running.
+    ['faults:\n  - { at: 1s, restart: crashed }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
+    ['faults:\n  - { at: 3s, restart: crashed }\n  - { at: 5s, crash: 1 }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
+    // A node in two groups silently joined the last one; no groups at all partitioned nothing.
+    ['faults:\n  - { at: 1s, partition: [[0, 1], [1, 2]], until: 2s }\n', /"faults\[0\]\.partition\[1\]\[0\]": node 1 is listed twice \(a node is in one group\)/],
+    ['faults:\n  - { at: 1s, partition: [], until: 2s }\n', /"faults\[0\]\.partition": must name at least one group/],
+    ['faults:\n  - { at: 1s, partition: [[0], []], until: 2s }\n', /"faults\[0\]\.partition\[1\]": must name at least one node/],
+    ['faults:\n  - { at: 1s, partition: { from: [0], to: [] }, until: 2s }\n', /"faults\[0\]\.partition\.to": must name at least one node/],
+    // Commands no validator will take (the wire refuses them) were submitted, never committed, and the run passed.
+    ['workload:\n  - { at: 1s, command: "" }\n', /"workload\[0\]\.command": must be a command type such as noop or mission\.survey/],
+    ['workload:\n  - { from: 1s, to: 2s, rate: 5/s, command: Noop }\n', /"workload\[0\]\.command": must be a command type such as noop/],
+    // 4 validators tolerate one Byzantine one: with two, safety (which every scenario expects) is luck.
+    ['faults:\n  - { at: 1s, byzantine: 0, behavior: twins }\n  - { at: 1s, byzantine: 1, behavior: equivocate }\n', /"faults\[1\]\.byzantine": node 1 makes 2 Byzantine validators; 4 validators tolerate at most 1/],
+    // The simulator stops a rate at 1,000,000 commands and a forgery fault at 100,000: more was cut off unsaid.
+    ['duration: 200s\nworkload:\n  - { from: 0s, to: 200s, rate: 10000/s, command: noop }\n', /"workload\[0\]\.rate": 10000\/s for 200000 ms is 2000000 commands; at most 1000000/],
+    ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('refuses a command type too long and arguments too big for a command', () => {
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: ${'a'.repeat(65)} } }\n`)).toThrow(/"workload\[0\]\.command\.type": must be a command type such as noop .*at most 64 characters/);
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, blob: ${'b'.repeat(4_000)} } }\n`)).toThrow(/"workload\[0\]\.command": its arguments are 400\d bytes encoded; at most 3072/);
+    // Nested deeper than the wire's CBOR scan allows: every validator refused it (commands 0/1) and the run passed.
+    expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: noop, a: ${'['.repeat(30)}${']'.repeat(30)} } }\n`)).toThrow(/"workload\[0\]\.command": the wire would refuse it: .*deep/);
+  });
+
+  it('refuses a name that cannot be part of a report file name', () => {
+    // The name makes reports/<name>-seed<N>.json and the real-time device log: 300 characters ended a
+    // finished run in ENAMETOOLONG, a slash pointed the log into another directory.
+    expect(() => parseScenario(`name: ${'n'.repeat(101)}\n`)).toThrow(/"name": must be at most 100 characters/);
+    expect(() => parseScenario('name: ../up\n')).toThrow(/"name": must not contain \/, \\ or control characters/);
+    expect(parseScenario('name: lossy links 2.0_b\n').name).toBe('lossy links 2.0_b');
+  });
+
+  it('fleet-sim run exits 2 naming a duration too long to run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-duration-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'endless.yaml');
+    writeFileSync(file, 'name: x\nduration: 1e300\n');
+    let code = 0;
+    let stderr = '';
+    try {
+      // Bounded: before the bound this ran for ever.
+      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
+    } catch (e) {
+      const x = e as { status: number | null; stderr: string };
+      code = x.status ?? -1;
+      stderr = x.stderr;
+    }
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/"duration": must be at most 86400s/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 
   it('fleet-sim run exits 2 naming a bad expect field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-expect-'));
