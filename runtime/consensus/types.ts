@@ -22,7 +22,8 @@ export type CheckedTx =
   | { readonly kind: 'command'; readonly bytes: Uint8Array; readonly operator: string; readonly nonceKey: string; readonly issuedAt: number; readonly expiresAt: number }
   | { readonly kind: 'evidence'; readonly bytes: Uint8Array; readonly culprit: string; readonly height: number; readonly round: number; readonly vote: VoteKind; readonly key: string }
   | { readonly kind: 'manifest'; readonly bytes: Uint8Array; readonly manifest: Manifest; readonly key: string }
-  | { readonly kind: 'other'; readonly bytes: Uint8Array; readonly key: string };
+  /** An attestation or device telemetry; `sender`: the device its signature proves (mempool caps per device). */
+  | { readonly kind: 'other'; readonly bytes: Uint8Array; readonly key: string; readonly sender?: string };
 
 /** A tx that failed the edge checks; a block holding one is invalid. */
 export interface RejectedTx {

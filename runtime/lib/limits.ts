@@ -70,6 +70,8 @@ export const limits = {
   // Consensus (runtime/consensus, runtime/node)
   mempoolTxsMax: 5_000, // overflow: new txs are refused until a block drains the pool
   mempoolPerOperatorMax: 500, // one operator cannot fill the pool; overflow: refused
+  mempoolPerDeviceMax: 64, // attestations and telemetry one device may have waiting; overflow: refused
+  mempoolDeviceTxsMax: 4_000, // all devices' attestations and telemetry: the rest of the pool is kept for commands, evidence and manifests
   consensusRoundsAheadMax: 8, // votes for rounds further ahead are dropped (a flood cannot grow the vote set)
   evidenceSentMax: 1_024, // equivocations a validator remembers reporting (older heights forgotten first)
   ownMessagesMax: 9, // own signed messages of a height (three rounds of proposal, prevote, precommit) a node re-sends (gossip) and keeps to send again after a restart

@@ -267,7 +267,7 @@ export class EdgeVerifier {
       }
       case 'attestation':
       case 'telemetry': // device telemetry (kind 13) rides in blocks for mission allocation
-        return { kind: 'other', bytes, key: signatureKey(bytes) };
+        return { kind: 'other', bytes, key: signatureKey(bytes), sender: v.sender };
       default:
         return rejected(`a ${v.kind} cannot be a block transaction`);
     }

@@ -51,7 +51,7 @@ describe('mempool', () => {
   const cmd = (operator: string, i: number): CheckedTx => ({ kind: 'command', bytes: Uint8Array.of(i), operator, nonceKey: `${operator}/${i}`, issuedAt: 0, expiresAt: 1 });
 
   it('refuses duplicates, caps each operator, and caps the whole pool', () => {
-    const m = new Mempool(10, 4);
+    const m = new Mempool({ txsMax: 10, perOperatorMax: 4 });
     expect(m.add(cmd('a', 1))).toBe(null);
     expect(m.add(cmd('a', 1))).toBe('duplicate');
     for (let i = 2; i <= 4; i++) expect(m.add(cmd('a', i))).toBe(null);
@@ -61,5 +61,22 @@ describe('mempool', () => {
     m.remove('a/1');
     expect(m.add(cmd('a', 5))).toBe(null);
     expect(m.size()).toBe(10);
+  });
+
+  it("caps each device's attestations and telemetry, and all devices' together below the pool, so commands still get in", () => {
+    const m = new Mempool({ txsMax: 10, perOperatorMax: 4, perDeviceMax: 3, deviceTxsMax: 6 });
+    const att = (sender: string, i: number): CheckedTx => ({ kind: 'other', bytes: Uint8Array.of(i), key: `${sender}#${i}`, sender });
+    // One faulty device signing attestations as fast as it can gets three places.
+    for (let i = 0; i < 3; i++) expect(m.add(att('liar', i))).toBe(null);
+    expect(m.add(att('liar', 3))).toBe('device liar has 3 attestations and telemetry waiting (limit 3)');
+    for (let i = 0; i < 3; i++) expect(m.add(att(`d${i}`, i))).toBe(null);
+    expect(m.add(att('d9', 9))).toMatch(/^devices have 6 attestations and telemetry waiting \(limit 6/);
+    // The rest of the pool is the operators'.
+    for (let i = 0; i < 4; i++) expect(m.add(cmd('op', i))).toBe(null);
+    expect(m.size()).toBe(10);
+    m.remove('liar#0');
+    expect(m.add(att('liar', 4))).toBe(null); // a place freed by a block is the device's again
+    m.remove('op/0');
+    expect(m.add(att('liar', 5))).toMatch(/device liar has 3/);
   });
 });

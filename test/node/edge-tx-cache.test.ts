@@ -8,6 +8,7 @@ import { hash } from '../../runtime/crypto/sodium.js';
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
@@ -52,6 +53,13 @@ describe('edge tx cache', () => {
     if (f.kind === 'rejected') expect(f.reason).toMatch(/does not verify/);
     expect(edge.checkTx(good).kind).toBe('command');
     expect(edge.checkTx(forged).kind).toBe('rejected');
+  });
+
+  it("names the device a telemetry or attestation tx is from, as its signature proves (the mempool's per-device cap)", () => {
+    const body = encodeTelemetryBody({ node: 'v2', session: 1, seq: 1, northDm: 0, eastDm: 0, altDm: 0, batteryPermille: 900, completed: '' });
+    const tx = edge.checkTx(sealEnvelope('telemetry', fx.fleet, 'v2', body, fx.signer('v2')));
+    expect(tx.kind).toBe('other');
+    if (tx.kind === 'other') expect(tx.sender).toBe('v2');
   });
 
   it("forgets a committed block's txs, and only them: one that comes again is checked again", () => {
