@@ -84,7 +84,6 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
-  if (values.speed !== undefined && values.realtime) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
   const seed = Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed));
   const realtimeWanted = values.realtime === true;
   const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
@@ -93,6 +92,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     // in the deterministic simulator, paced to the wall clock) rather than stop.
     process.stderr.write(`fleet-sim: ${socatMissing}; ${file} has ${scenario.radio ? 'radios' : 'hardware in the loop'}, so it runs in the deterministic simulator, paced to the wall clock, instead of in real time\n`);
   } else if (realtimeWanted) {
+    // (Without socat it falls back to the deterministic simulator above, where --speed applies.)
+    if (values.speed !== undefined) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
     return realtime({ ...scenario, seed }, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
   const result = await liveRun(scenario, {
