@@ -121,7 +121,8 @@ describe('a command to an operator-idle swarm', () => {
     // would follow each other with no wait at all until the command's turn (gaps of 3d). Not forgiven
     // while txs older than the command wait. (Forgiving at most once per commit wait alone gave gaps of
     // 60, 60, 100, 60, 100 ms.)
-    const s: Scenario = { ...scenario(4, []), followers: 0, mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 } };
+    // Followers to sign the backlog: a device has at most limits.mempoolPerDeviceMax txs waiting.
+    const s: Scenario = { ...scenario(4, []), followers: 28, mqtt: { latencyMs: d, jitterMs: 0, loss: 0, duplicate: 0 } };
     const w = new World(s, 1, {});
     w.start();
     // Into a commit wait: 10 ms after a height commits (the heights are idle here: one per commitWait + 3d).
@@ -130,10 +131,11 @@ describe('a command to an operator-idle swarm', () => {
     for (let t = 1_001; t < 1_500 && w.checkers.decided.size === heightsBefore; t++) w.queue.runUntil(t, 1e8);
     w.queue.runUntil(w.queue.now + 10, 1e8);
     const backlog = 4 * limits.blockTxCountMax;
-    const v0 = w.nodes[0]!;
+    expect(w.nodes.length * limits.mempoolPerDeviceMax).toBeGreaterThanOrEqual(backlog);
     for (let seq = 0; seq < backlog; seq++) {
-      const body = encodeTelemetryBody({ node: v0.id, session: v0.incarnation, seq, northDm: seq, eastDm: 0, altDm: 0, batteryPermille: 900, completed: '' });
-      w.submitTx(v0, sealEnvelope('telemetry', w.fleet, v0.id, body, v0.signer));
+      const n = w.nodes[seq % w.nodes.length]!;
+      const body = encodeTelemetryBody({ node: n.id, session: n.incarnation, seq, northDm: seq, eastDm: 0, altDm: 0, batteryPermille: 900, completed: '' });
+      w.submitTx(n, sealEnvelope('telemetry', w.fleet, n.id, body, n.signer));
     }
     const key = w.submit('noop', {});
     const sent = w.queue.now;
