@@ -24,8 +24,14 @@ describe('one identity, one process', () => {
     const out = (id: string) => fleet.devices.get(id)!.output;
     const why = `copy exit ${copy}, d2 exit ${original}\n--- d2-copy:\n${out('d2-copy').slice(-3_000)}\n--- d2:\n${out('d2').slice(-3_000)}`;
     expect(copy, why).toBe(3);
-    expect(original, why).toBe(3);
-    for (const id of ['d2', 'd2-copy']) {
+    // The original hears the copy's birth and stops too, unless the copy stopped first in the dance on
+    // the broker (it connects, the original is dropped; the original reconnects, the copy is dropped) and
+    // the original heard only retained states and Wills, which are no proof (identity-guard.ts: "what
+    // neither sees"). Seen once in a clean-clone CI run on a loaded machine: the copy, catching up, found
+    // d2's precommits in the blocks within 300 ms and stopped before the original was back. Then the
+    // original runs on alone, which is what the guard is for: one process with the key.
+    expect(original === 3 || original === null, why).toBe(true);
+    for (const id of original === 3 ? ['d2', 'd2-copy'] : ['d2-copy']) {
       const line = out(id).split('\n').find((l) => l.includes('"event":"identity-conflict"'));
       expect(line, why).toBeDefined();
       // Its birth on the broker, or (the copy, catching up) d2's precommits in the newest blocks.
