@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => fleet.teardown(), 30_000);
 
 describe('one identity, one process', () => {
-  it('a second process with d2\'s key and its own data directory: both stop with a one-line reason, no evidence against d2, the rest commit on', async () => {
+  it('a second process with d2\'s key and its own data directory: the copy stops with a one-line reason (the original too once it heard the copy), no evidence against d2, the rest commit on', async () => {
     const before = await fleet.retainedStatus('d1');
     await fleet.copy('d2', 'd2-copy');
     fleet.start('d2-copy');
