@@ -606,7 +606,9 @@ export class Device {
     this.missions.stop();
     await this.agents?.stop(Date.now());
     // A broker that died with us would leave a QoS 1 goodbye waiting forever: bound each step.
-    await withinMs(this.control.stop({ ...this.status(), state: 'stopping' }), stopStepMs);
+    // The last status stays retained: it says the device went offline (as its Will does after an
+    // unclean loss), with what it last knew, not "stopping" for as long as the device stays off.
+    await withinMs(this.control.stop({ ...this.status(), state: 'offline' }), stopStepMs);
     await withinMs(this.link.stop(), stopStepMs);
     for (const cancel of this.pending) cancel();
     this.pending.clear();

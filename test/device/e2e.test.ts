@@ -312,8 +312,11 @@ describe('four murmur processes on Mosquitto', () => {
     expect(after.height).toBeGreaterThanOrEqual(before.height);
   }, 30_000);
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM, leaving its last status retained as offline', async () => {
     expect(await fleet.stop('d4')).toBe(0);
     expect(fleet.devices.get('d4')?.output).toContain('"event":"stopped"');
+    const last = (await fleet.retainedStatus('d4')) as unknown as { state: string; height: number };
+    expect(last.state).toBe('offline');
+    expect(last.height).toBeGreaterThan(1); // what it last knew, not the bare Will
   }, 20_000);
 });
