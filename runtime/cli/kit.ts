@@ -72,9 +72,14 @@ export function runMain(program: string, main: (argv: string[]) => Promise<numbe
         else process.stderr.write('(set MURMUR_DEBUG=1 to see where)\n');
         process.exitCode = exitCodes.internal;
       }
+      // What the command had opened before it failed (a dashboard server, a broker connection, a
+      // worker) would keep the process running with nothing left to do: leave within a second.
+      setTimeout(() => process.exit(), exitAfterErrorMs).unref();
     },
   );
 }
+
+const exitAfterErrorMs = 1_000;
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
