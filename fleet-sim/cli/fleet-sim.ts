@@ -23,7 +23,7 @@ Commands:
   start [SCENARIO] [--speed X] [--port P]     run it with the live dashboard and reports (npm start)
   seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
   replay --seed S [--json FILE|-]             replay random world S exactly
-  replay REPORT.json                          replay the scenario and seed a report names
+  replay REPORT.json                          replay the scenario and seed a deterministic run's report names
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage.`;
 
@@ -125,11 +125,15 @@ async function main(argv: string[]): Promise<number> {
       if (seed !== undefined) return runOne(randomScenario(seed), seed, `--random`, values.json);
       const reportFile = positionals[0];
       if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
-      let rep: { replay?: unknown; seed?: unknown };
+      let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown };
       try {
         rep = JSON.parse(readFileSync(reportFile, 'utf8')) as typeof rep;
       } catch (e) {
         throw new CliError(`cannot read report ${reportFile}: ${(e as Error).message}`, exitCodes.usage);
+      }
+      if (rep.mode === 'realtime') {
+        const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
+        throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run SCENARIO.yaml --seed ${seed}`, exitCodes.usage);
       }
       const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);

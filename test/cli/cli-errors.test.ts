@@ -59,6 +59,12 @@ describe('output paths', () => {
     expect(readFileSync(p('saved/dir/noop.cmd')).length).toBeGreaterThan(64);
   });
 
+  it('fleet-sim replay of a real-time report says why it cannot and what to run instead', async () => {
+    writeFileSync(p('rt.json'), JSON.stringify({ scenario: 'default', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
+    const r = await runCli('fleet-sim', ['replay', p('rt.json')], { cwd: dir });
+    oneLine(r, 2, 'rt.json is a real-time run\'s report (scenario "default", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed 2026');
+  });
+
   it('fleet-sim checks --json FILE before it runs', async () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
