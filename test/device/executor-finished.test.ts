@@ -5,33 +5,17 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { SimMultirotor } from '../../hal/sim/multirotor.js';
-import { createSimDevices } from '../../hal/sim/sim-devices.js';
-import { Prng } from '../../runtime/lib/prng.js';
 import { localToGeo } from '../../hal/geo.js';
 import type { DeviceSet } from '../../hal/devices.js';
+import { executorRig, origin, stopRigs, until } from './executor-rig.js';
 
-const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
-const timeScale = 20;
-const timers: NodeJS.Timeout[] = [];
-afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
-
-const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
-  return cond();
-};
+afterEach(stopRigs);
 
 const survey = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }], altDm: 100, speedDmps: 80, then: 'return' } as const;
 
 /** A drone that flew its survey part (one waypoint 20 m north), went home and landed. */
 async function flownAndLanded() {
-  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
-  const devices = createSimDevices(vehicle);
-  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  const t0 = Date.now();
-  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
-  const reports: ExecReport[] = [];
-  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  const { vehicle, devices, ex, reports } = await executorRig();
   await devices.flight.setReturnAltitude(10);
   ex.run('m1', survey);
   expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);

@@ -4,33 +4,16 @@
 // The simulated multirotor runs 20x faster than the wall clock, stepped like a device's tick does.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { SimMultirotor } from '../../hal/sim/multirotor.js';
-import { createSimDevices } from '../../hal/sim/sim-devices.js';
-import { Prng } from '../../runtime/lib/prng.js';
+import { executorRig, stopRigs, until } from './executor-rig.js';
 
-const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
-const timeScale = 20;
-const timers: NodeJS.Timeout[] = [];
-afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+afterEach(stopRigs);
 
 async function rig() {
-  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
-  const devices = createSimDevices(vehicle);
-  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  const t0 = Date.now();
-  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
-  const reports: ExecReport[] = [];
-  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  const r = await executorRig();
   // Two legs of 120 m at 8 m/s: 15 simulated seconds each, 0.75 s of wall time.
-  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
-  return { vehicle, devices, ex, reports };
+  r.ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
+  return r;
 }
-
-const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
-  return cond();
-};
 
 describe('executor and a reflex hold', () => {
   it('a released reflex hold flies on to the waypoint it was heading to and finishes the route', async () => {

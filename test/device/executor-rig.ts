@@ -1,0 +1,34 @@
+// A device's executor on the simulated multirotor, running 20x faster than the wall clock and stepped
+// as a device's tick does: the rig the executor tests share. Call stop() after each test.
+
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import { createSimDevices } from '../../hal/sim/sim-devices.js';
+import { Prng } from '../../runtime/lib/prng.js';
+
+export const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
+export const timeScale = 20;
+
+const timers: NodeJS.Timeout[] = [];
+
+export async function executorRig() {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
+  const devices = createSimDevices(vehicle);
+  for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
+  const t0 = Date.now();
+  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+  const reports: ExecReport[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+  return { vehicle, devices, ex, reports };
+}
+
+/** Stops every rig's vehicle clock. */
+export function stopRigs(): void {
+  timers.splice(0).forEach((t) => clearInterval(t));
+}
+
+/** Polls `cond` every 20 ms for up to `ms`; its last answer. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
+  return cond();
+}
