@@ -109,7 +109,7 @@ export const limits = {
   agentStateBytesMax: 65_536, // persisted JSON state of one agent
   agentStateSaveEveryMs: 1_000, // an agent's changed state is written at most this often (and at stop)
   inferencePendingMax: 64, // runs queued to the inference worker; more are refused
-  hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; oldest evicted
+  hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; past it the device with the most words loses its oldest
   hazardAttestersPerCellMax: 128, // distinct devices remembered per cell
   estimateSamplesMax: 1_024, // attested values kept per quantity; oldest dropped
   // Firmware bridge (firmware-bridge/): MAVLink and the MCU framed protocol.

@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
-import { applyHazardAttestations, committedHazards, emptyHazardState, type CommittedAttestation, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { applyHazardAttestations, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
 const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
@@ -112,6 +113,126 @@ describe('hazard-commit rule', () => {
     // v1 still sees it (1 < f+1) and three devices deny it after the commit: cleared
     expect(r.events.map((e) => e.type)).toEqual(['hazard-cleared']);
     expect(committedHazards(r.state)).toEqual([]);
+  });
+
+  it('a device flooding sightings of fake cells past the cell limit loses its own, not the honest sighting of a real hazard', () => {
+    // f = 1, n = 4. h0 sees the mast at height 1; the liar's 64 fresh cells a block (what the mempool
+    // lets one device have waiting) fill the 4,096 tracked cells by height 65; h1 sees the mast at 90,
+    // inside the 120-height window of h0's sighting. Least-recently-attested-first eviction dropped h0's
+    // cell at height 66, so h1 alone was one short of f + 1 and the mast was never committed.
+    const f = 1;
+    const mast: [number, number] = [500, 500];
+    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('h0', mast, true)]).state;
+    let cell = 0;
+    for (let h = 2; h < 90; h++) {
+      const lies = Array.from({ length: 64 }, () => hz('b0', [Math.floor(cell / 100), cell++ % 100], true));
+      state = applyHazardAttestations(state, h, f, lies).state;
+      expect(Object.keys(state.cells).length).toBeLessThanOrEqual(limits.hazardCellsMax);
+    }
+    expect(Object.keys(state.cells).length).toBe(limits.hazardCellsMax);
+    expect(state.cells['500,500']?.present).toEqual({ h0: 1 });
+    const r = applyHazardAttestations(state, 90, f, [hz('h1', mast, true)]);
+    expect(r.events).toEqual([{ type: 'hazard-committed', cell: mast, height: 90, attesters: ['h0', 'h1'] }]);
+    // The liar kept its newest cells: what it lost was its oldest.
+    expect(state.cells['0,0']).toBeUndefined();
+    expect(state.cells[`${Math.floor((cell - 1) / 100)},${(cell - 1) % 100}`]?.present).toEqual({ b0: 89 });
+  });
+
+  it('past the cell limit, the device with the most entries loses its oldest, whoever else is honest', () => {
+    // Two honest devices sharing a cell with the flooder keep their word there; only the flooder's
+    // entries go, oldest first, and a cell goes only once no device's word is left in it (f = 2, so
+    // two devices do not commit the shared cell, which would keep it for good).
+    const f = 2;
+    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('h0', [-1, -1], true), hz('b0', [-1, -1], true)]).state;
+    let cell = 0;
+    for (let h = 2; h <= 70; h++) state = applyHazardAttestations(state, h, f, Array.from({ length: 64 }, () => hz('b0', [Math.floor(cell / 100), cell++ % 100], true))).state;
+    expect(Object.keys(state.cells).length).toBe(limits.hazardCellsMax);
+    expect(state.cells['-1,-1']?.present).toEqual({ h0: 1 });
+  });
+
+  it('property: judging only changed neighbourhoods decides as judging every cell each block does (f changes, restored snapshots)', () => {
+    // The reference is the rule as first written: prune and judge every cell at every block. Cells on
+    // a 6 x 6 grid so neighbourhoods overlap; a window of 4 heights so words expire; f moves between
+    // blocks (a validator set change); some blocks start from a deep copy (a state restored from a
+    // snapshot, which the fast path must judge in full).
+    const cfg = { confidencePerMilleMin: 850, windowHeights: 4 };
+    const reference = (state: HazardState, height: number, f: number, txs: readonly CommittedAttestation[]): { state: HazardState; events: unknown[] } => {
+      const cells: Record<string, CellRecord> = structuredClone({ ...state.cells });
+      for (const a of txs) {
+        const o = a.body.obs;
+        if (o.type !== 'hazard' || o.confidencePerMille < cfg.confidencePerMilleMin) continue;
+        const k = `${o.cell[0]},${o.cell[1]}`;
+        const prev = cells[k] ?? { cell: [o.cell[0], o.cell[1]] as const, present: {}, absent: {}, committedAt: null, lastHeight: height };
+        const present = { ...prev.present };
+        const absent = { ...prev.absent };
+        const [to, from] = o.present ? [present, absent] : [absent, present];
+        to[a.sender] = height;
+        delete from[a.sender];
+        cells[k] = { ...prev, present, absent, lastHeight: height };
+      }
+      const live = (r: Readonly<Record<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([, h]) => h >= height - cfg.windowHeights));
+      for (const k of Object.keys(cells)) cells[k] = { ...(cells[k] as CellRecord), present: live((cells[k] as CellRecord).present), absent: live((cells[k] as CellRecord).absent) };
+      const support = (r: CellRecord): string[] => {
+        const out = new Set<string>();
+        for (let dn = -1; dn <= 1; dn++) for (let de = -1; de <= 1; de++) for (const d of Object.keys(cells[`${r.cell[0] + dn},${r.cell[1] + de}`]?.present ?? {})) if (!(d in r.absent)) out.add(d);
+        return [...out].sort();
+      };
+      const events: unknown[] = [];
+      for (const k of Object.keys(cells).sort()) {
+        const r = cells[k] as CellRecord;
+        let committedAt = r.committedAt;
+        const sup = support(r);
+        if (committedAt === null && Object.keys(r.present).length > 0 && sup.length >= f + 1) {
+          committedAt = height;
+          events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: sup });
+        } else if (committedAt !== null) {
+          const deniers = Object.keys(r.absent).sort().filter((d) => (r.absent[d] as number) > (committedAt as number));
+          if (deniers.length >= f + 1 && sup.length < f + 1) {
+            committedAt = null;
+            events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniers });
+          }
+        }
+        cells[k] = { ...r, committedAt };
+      }
+      for (const k of Object.keys(cells)) {
+        const r = cells[k] as CellRecord;
+        if (r.committedAt === null && Object.keys(r.present).length === 0 && Object.keys(r.absent).length === 0) delete cells[k];
+      }
+      return { state: { cells }, events };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            f: fc.integer({ min: 1, max: 3 }),
+            restored: fc.boolean(),
+            txs: fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.boolean()), { maxLength: 6 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (blocks) => {
+          let fast: HazardState = emptyHazardState;
+          let slow: HazardState = emptyHazardState;
+          blocks.forEach((b, i) => {
+            const txs = b.txs.map(([who, n, e, present]) => hz(`d${who}`, [n, e], present));
+            const want = reference(slow, i + 1, b.f, txs);
+            const got = applyHazardAttestations(b.restored && i % 5 === 0 ? structuredClone(fast) : fast, i + 1, b.f, txs, cfg);
+            expect(got.events, `block ${i + 1} (seed ${fcSeed})`).toEqual(want.events);
+            expect(got.state.cells, `block ${i + 1} (seed ${fcSeed})`).toEqual(want.state.cells);
+            fast = got.state;
+            slow = want.state;
+          });
+        },
+      ),
+      { seed: fcSeed, numRuns: 400 },
+    );
+  });
+
+  it('a state handed to the next block cannot be applied again', () => {
+    const s1 = applyHazardAttestations(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
+    applyHazardAttestations(s1, 2, 1, [hz('v1', [3, 3], true)]);
+    expect(() => applyHazardAttestations(s1, 2, 1, [])).toThrow(/applied twice/);
+    expect(emptyHazardState.cells).toEqual({}); // the shared empty state is copied, never written
   });
 
   it('attestations expire after the window, so stale sightings do not add up', () => {
