@@ -41,6 +41,7 @@ import type { StatusJson } from './control-topics.js';
 import { DeviceAgents } from './agents-setup.js';
 import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
+import { nextSessionNumber, parseStoredSession } from './session-number.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
@@ -318,12 +319,12 @@ export class Device {
     return this.memberIdsOf.ids;
   }
 
-  /** A session counter that grows on every start (heartbeats and link birth/death use it). */
+  /** A session number that grows on every start, even after the data directory was wiped
+   *  (session-number.ts; heartbeats and link birth/death use it). */
   private nextSession(): number {
-    const b = this.storage.read('session');
-    const prev = b ? Number(Buffer.from(b).toString('utf8')) || 0 : 0;
-    this.storage.replace('session', Buffer.from(String(prev + 1)));
-    return prev + 1;
+    const session = nextSessionNumber(parseStoredSession(this.storage.read('session')), Date.now());
+    this.storage.replace('session', Buffer.from(String(session)));
+    return session;
   }
 
   private at(atMs: number, fire: () => void): void {
