@@ -1,10 +1,12 @@
 // A GNSS receiver on a serial port speaking NMEA 0183: the Linux position driver. Lines are split,
-// checked (length, checksum) and merged: GGA gives the fix, RMC the speed and course.
+// checked (length, checksum) and merged: GGA gives the fix, RMC the speed and course (without RMC, the
+// last second of GGA fixes gives them).
 
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { deviceError, type DeviceError, type FixType, type GnssFix, type PositionSensor } from '../devices.js';
 import type { ByteTransport } from '../../firmware-bridge/transport.js';
+import { geoToLocal } from '../geo.js';
 import { parseNmea, type GgaSentence, type RmcSentence } from './nmea.js';
 
 export interface NmeaGpsOptions {
@@ -32,6 +34,11 @@ function fixType(quality: number): FixType {
   return '3d';
 }
 
+/** How much of the recent fixes velocityFromFixes looks back over, and the shortest span it uses. */
+const trackSpanMs = 1_000;
+const trackFixesMax = 64;
+const minSpanSec = 0.2;
+
 export class NmeaGps implements PositionSensor {
   readonly kind = 'position';
   readonly driver = 'nmea';
@@ -41,6 +48,9 @@ export class NmeaGps implements PositionSensor {
   private bytesReceived = 0;
   private gga: (GgaSentence & { atMs: number }) | null = null;
   private rmc: (RmcSentence & { atMs: number }) | null = null;
+  /** Recent fixes (oldest first, at most trackSpanMs of arrival time), for the velocity when the
+   *  receiver sends no RMC. */
+  private readonly track: { readonly latDeg: number; readonly lonDeg: number; readonly utcSec: number | null; readonly atMs: number }[] = [];
   private readonly now: () => number;
   private readonly staleMs: number;
   readonly counters: NmeaCounters = { sentences: 0, badChecksum: 0, malformed: 0, unsupported: 0, overlong: 0 };
@@ -90,8 +100,16 @@ export class NmeaGps implements PositionSensor {
       return;
     }
     this.counters.sentences++;
-    if (r.value.kind === 'GGA') this.gga = { ...r.value, atMs: this.now() };
-    else this.rmc = { ...r.value, atMs: this.now() };
+    const atMs = this.now();
+    if (r.value.kind === 'RMC') {
+      this.rmc = { ...r.value, atMs };
+      return;
+    }
+    const g = r.value;
+    this.gga = { ...g, atMs };
+    if (g.quality === 0 || g.latDeg === null || g.lonDeg === null) return;
+    this.track.push({ latDeg: g.latDeg, lonDeg: g.lonDeg, utcSec: g.utcSec, atMs });
+    while (this.track.length > trackFixesMax || atMs - (this.track[0]?.atMs ?? atMs) > trackSpanMs) this.track.shift();
   }
 
   /** The message with why the port is down (unplugged) or, failing that, `detail`. */
@@ -119,6 +137,7 @@ export class NmeaGps implements PositionSensor {
     if (age > this.staleMs) return err(deviceError('stale', this.why(`newest GGA is ${age} ms old`)));
     const rmc = this.rmc && this.now() - this.rmc.atMs <= this.staleMs && this.rmc.valid ? this.rmc : null;
     const noFix = g.quality === 0 || g.latDeg === null || g.lonDeg === null;
+    const moved = rmc === null && !noFix ? this.velocityFromFixes() : null;
     return ok({
       timeMs: g.atMs,
       fix: noFix ? 'none' : fixType(g.quality),
@@ -127,8 +146,27 @@ export class NmeaGps implements PositionSensor {
       altMslM: g.altMslM ?? Number.NaN,
       satellites: g.satellites,
       hdop: g.hdop,
-      groundSpeedMps: rmc?.speedMps ?? 0,
-      courseDeg: rmc?.courseDeg ?? 0,
+      groundSpeedMps: rmc?.speedMps ?? moved?.speedMps ?? 0,
+      courseDeg: rmc?.courseDeg ?? moved?.courseDeg ?? 0,
     });
+  }
+
+  /**
+   * Speed and course from the fixes of the last second, for a receiver set to send GGA without RMC:
+   * reported as 0 m/s, the predictive geofence hold saw a drone standing still and held only at the
+   * fence. Over the longest span kept (at least minSpanSec), so position steps of a few decimetres
+   * (4-decimal minutes) do not swing the speed; the time between fixes is the receiver's own (GGA's UTC
+   * field) when it gives one, the arrival time otherwise. Null with too short a span.
+   */
+  private velocityFromFixes(): { speedMps: number; courseDeg: number } | null {
+    const a = this.track[0];
+    const b = this.track[this.track.length - 1];
+    if (a === undefined || b === undefined || a === b) return null;
+    const utcDt = a.utcSec !== null && b.utcSec !== null ? (b.utcSec - a.utcSec + 86_400) % 86_400 : null;
+    const dt = utcDt !== null && utcDt > 0 && utcDt * 1000 <= trackSpanMs * 2 ? utcDt : (b.atMs - a.atMs) / 1000;
+    if (!(dt >= minSpanSec)) return null;
+    const d = geoToLocal(a, b.latDeg, b.lonDeg);
+    const courseDeg = ((Math.atan2(d.eastM, d.northM) * 180) / Math.PI + 360) % 360;
+    return { speedMps: Math.hypot(d.northM, d.eastM) / dt, courseDeg };
   }
 }

@@ -14,6 +14,8 @@ export interface GgaSentence {
   readonly satellites: number;
   readonly hdop: number;
   readonly altMslM: number | null;
+  /** The fix's UTC time of day in seconds (hhmmss.ss), null when the field is empty or malformed. */
+  readonly utcSec: number | null;
 }
 
 export interface RmcSentence {
@@ -53,6 +55,14 @@ function coordinate(value: string, hemi: string, degDigits: 2 | 3): number | nul
   return hemi === 'S' || hemi === 'W' ? -v : v;
 }
 
+/** hhmmss or hhmmss.ss as seconds since midnight; null for anything else (empty before a fix). */
+function timeOfDay(v: string): number | null {
+  const m = /^(\d{2})(\d{2})(\d{2}(?:\.\d+)?)$/.exec(v);
+  if (!m) return null;
+  const [h, min, sec] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return h < 24 && min < 60 && sec < 61 ? h * 3600 + min * 60 + sec : null;
+}
+
 function num(s: string | undefined, dflt: number): number {
   if (s === undefined || s === '') return dflt;
   const n = Number(s);
@@ -80,7 +90,7 @@ export function parseNmea(line: string): Result<NmeaSentence, string> {
     const hdop = num(f[8], 99.99);
     const alt = f[9] === '' || f[9] === undefined ? null : num(f[9], Number.NaN);
     if ([quality, sats, hdop].some(Number.isNaN) || (alt !== null && Number.isNaN(alt))) return err('GGA: bad number');
-    return ok({ kind: 'GGA', talker, latDeg: lat, lonDeg: lon, quality, satellites: sats, hdop, altMslM: alt });
+    return ok({ kind: 'GGA', talker, latDeg: lat, lonDeg: lon, quality, satellites: sats, hdop, altMslM: alt, utcSec: timeOfDay(f[1] ?? '') });
   }
   if (type === 'RMC') {
     const lat = coordinate(f[3] ?? '', f[4] ?? '', 2);

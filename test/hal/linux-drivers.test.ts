@@ -12,8 +12,10 @@ import { nmeaChecksum, nmeaSentence, parseNmea } from '../../hal/linux/nmea.js';
 import { SysfsLed } from '../../hal/linux/sysfs-led.js';
 import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
 import { ledConformance, positionConformance, type Harness } from './conformance.js';
-import { gga, rmc } from '../support/nmea.js';
+import { gga, nmeaTime, rmc } from '../support/nmea.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { localToGeo } from '../../hal/geo.js';
+import type { GnssFix } from '../../hal/devices.js';
 
 
 describe('NMEA 0183 parser', () => {
@@ -87,6 +89,43 @@ describe('NMEA GPS driver on a pty', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('NMEA GPS driver on a pty: a receiver that sends GGA without RMC', () => {
+  /** Plays a receiver at 10 Hz for 1.5 s moving at `northMps`/`eastMps`, GGA only, with its own UTC
+   *  time (starting just before midnight, so the day wraps), and returns the driver's fix. */
+  async function moving(northMps: number, eastMps: number, withTime: boolean): Promise<GnssFix> {
+    const pty = await startPtyPair();
+    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+    const origin = { latDeg: 47.3977, lonDeg: 8.5456 };
+    try {
+      await gps.start();
+      for (let i = 0; i < 15; i++) {
+        const p = localToGeo(origin, northMps * i * 0.1, eastMps * i * 0.1);
+        receiver.write(Buffer.from(gga(p.latDeg, p.lonDeg, 500, withTime ? nmeaTime(86_399 + i * 0.1) : undefined), 'latin1'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const f = gps.fix();
+      if (!f.ok) throw new Error(f.error.message);
+      return f.value;
+    } finally {
+      await gps.stop();
+      await receiver.close();
+      await pty.stop();
+    }
+  }
+
+  it('derives speed and course from the last second of fixes (it said 0 m/s, so the predictive fence hold saw a drone standing still)', async () => {
+    const north = await moving(5, 0, true);
+    expect(north.groundSpeedMps).toBeGreaterThan(4.5);
+    expect(north.groundSpeedMps).toBeLessThan(5.5);
+    expect(Math.min(north.courseDeg, 360 - north.courseDeg)).toBeLessThan(5);
+    const east = await moving(0, 8, false); // no time field: arrival times
+    expect(east.groundSpeedMps).toBeGreaterThan(6.5);
+    expect(east.groundSpeedMps).toBeLessThan(9.5);
+    expect(Math.abs(east.courseDeg - 90)).toBeLessThan(5);
   });
 });
 
