@@ -63,6 +63,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   let battery: BatteryState[] = [];
   let spacingNote: string | null = null;
   let voltageNote: string | null = null;
+  let cellsNote: string | null = null;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
@@ -92,7 +93,11 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       battery = keep(battery, b && Number.isFinite(b.voltageV) ? [b] : undefined);
       if (voltageNote !== null || imu.length < c.windowSamples / 2 || battery.length < 2) return { state: s };
       // Per cell by the pack's own count when the driver knows it (a 3S pack is not a 4S one run flat).
-      const cells = battery[battery.length - 1]?.cells ?? c.cells;
+      // A flight controller that reports the pack only as a whole gives none: then c.cells, said in the
+      // agent's reasons, since a 6S pack taken for 4S is never seen run flat and a 3S one always is.
+      const known = battery[battery.length - 1]?.cells;
+      const cells = known ?? c.cells;
+      cellsNote = known === undefined ? `battery cell count unknown (the flight controller reports only the pack's total voltage): taken as ${c.cells}S; set hal.mavlink.batteryCells` : null;
       const spacing = medianSpacingMs(imu);
       spacingNote = spacing > c.imuSpacingMsMax ? `IMU samples ${Math.round(spacing)} ms apart (the model needs about 100 ms): no decision` : null;
       if (spacingNote !== null) return { state: s };
@@ -125,7 +130,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => [...slot.reasons(), ...(spacingNote === null ? [] : [spacingNote]), ...(voltageNote === null ? [] : [voltageNote])],
+    engineReasons: () => [...slot.reasons(), ...[spacingNote, voltageNote, cellsNote].filter((n): n is string => n !== null)],
   };
 }
 

@@ -106,6 +106,16 @@ export class MavlinkAttitude extends MavlinkDevice implements AttitudeSensor {
 
 export class MavlinkBattery extends MavlinkDevice implements Battery {
   readonly kind = 'battery';
+  /** `cells`: the pack's series cells as configured (hal.mavlink.batteryCells), for a flight controller
+   *  that reports the pack's voltage only as a whole (ArduPilot without cell monitoring does). */
+  constructor(
+    vehicle: MavlinkVehicle,
+    linkProblem?: LinkProblem,
+    private readonly cells?: number,
+  ) {
+    super(vehicle, linkProblem);
+  }
+
   state(): Result<BatteryState, DeviceError> {
     const r = this.fresh('BATTERY_STATUS', this.vehicle.telemetry.battery);
     if (!r.ok) return r;
@@ -121,7 +131,8 @@ export class MavlinkBattery extends MavlinkDevice implements Battery {
     const remaining = b.batteryRemaining < 0 ? Number.NaN : b.batteryRemaining / 100;
     // MAV_BATTERY_CHARGE_STATE: 1 ok, 2 low, 3 critical, 4 emergency.
     const status = b.chargeState === 1 ? 'ok' : b.chargeState === 2 ? 'low' : b.chargeState >= 3 && b.chargeState <= 5 ? 'critical' : 'unknown';
-    return ok({ timeMs: r.value.timeMs, voltageV, ...(perCell ? { cells: valid.length + ext.length } : {}), currentA: b.currentBattery < 0 ? Number.NaN : b.currentBattery / 100, remainingFraction: remaining, consumedMah: Math.max(0, b.currentConsumed), status });
+    const cells = perCell ? valid.length + ext.length : this.cells;
+    return ok({ timeMs: r.value.timeMs, voltageV, ...(cells !== undefined ? { cells } : {}), currentA: b.currentBattery < 0 ? Number.NaN : b.currentBattery / 100, remainingFraction: remaining, consumedMah: Math.max(0, b.currentConsumed), status });
   }
 }
 
@@ -148,6 +159,6 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   }
 }
 
-export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
-  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem), flight: new MavlinkFlight(vehicle, linkProblem) };
+export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem, batteryCells?: number): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
+  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem, batteryCells), flight: new MavlinkFlight(vehicle, linkProblem) };
 }

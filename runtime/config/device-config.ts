@@ -114,6 +114,9 @@ function deviceConfigSchemaFor(z: Zod) {
               autopilot: z.enum(['px4', 'ardupilot']).default('px4'),
               // The MAVLink system id this device speaks as (its component is 191, onboard computer).
               systemId: z.number().int().min(1).max(255).default(245),
+              // The pack's series cells, for a flight controller that reports only the pack's total
+              // voltage (ArduPilot without cell monitoring): the telemetry agent judges volts per cell.
+              batteryCells: z.number().int().min(1).max(14).optional(),
             })
             .strict()
             .optional(),
@@ -254,6 +257,7 @@ const fixes: Readonly<Record<string, string>> = {
   geofence: 'set `geofence: { polygon: [[north, east], ...] }`: at least 3 points in metres from the origin, or remove it',
   'geofence.polygon': `list 3 to ${limits.geofencePointsMax} [north, east] points in metres from the origin (each within 100 km)`,
   'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',
+  'hal.mavlink.batteryCells': 'use a whole number of series cells from 1 to 14 (a 4S pack: 4)',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,

@@ -94,7 +94,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
       heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
     });
     const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
-    const devices = createMavlinkDevices(vehicle, () => port.problem());
+    const devices = createMavlinkDevices(vehicle, () => port.problem(), m.batteryCells);
     const all = [devices.position, devices.attitude, devices.battery, devices.flight];
     return {
       devices,

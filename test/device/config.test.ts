@@ -10,6 +10,17 @@ import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device
 const good = 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
 describe('device.yaml', () => {
+  it('hal.mavlink.batteryCells: a whole number of series cells from 1 to 14', () => {
+    const with_ = (cells: string): string => `${good}hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, batteryCells: ${cells} } }\n`;
+    const six = parseDeviceConfig(with_('6'), 'd.yaml');
+    expect(six.ok && six.value.hal.mavlink?.batteryCells, six.ok ? '' : six.error).toBe(6);
+    for (const bad of ['0', '15', '4.5']) {
+      const r = parseDeviceConfig(with_(bad), 'd.yaml');
+      expect(r.ok ? 'accepted' : r.error, bad).toContain('hal.mavlink.batteryCells');
+      expect(r.ok ? '' : r.error, bad).toContain('use a whole number of series cells from 1 to 14');
+    }
+  });
+
   it('fills defaults and resolves paths against the config file', () => {
     const r = parseDeviceConfig(good, '/etc/murmur/device.yaml');
     expect(r.ok).toBe(true);

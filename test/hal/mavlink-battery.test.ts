@@ -5,12 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { MavlinkBattery } from '../../hal/mavlink/mavlink-devices.js';
+import { telemetryAnomalyAgent } from '../../agents/builtin/telemetry-anomaly.js';
 
 const none = 65535;
-function battery(voltages: number[], voltagesExt: number[] = []): MavlinkBattery {
+function battery(voltages: number[], voltagesExt: number[] = [], cells?: number): MavlinkBattery {
   const status = { voltages: [...voltages, ...Array<number>(10 - voltages.length).fill(none)], voltagesExt, batteryRemaining: 80, currentBattery: 1000, currentConsumed: 0, chargeState: 1 };
   const vehicle = { telemetry: { battery: status, receivedAtMs: { BATTERY_STATUS: Date.now() } }, silence: () => null } as unknown as MavlinkVehicle;
-  return new MavlinkBattery(vehicle);
+  return new MavlinkBattery(vehicle, undefined, cells);
 }
 
 async function read(b: MavlinkBattery) {
@@ -40,5 +41,37 @@ describe('MavlinkBattery', () => {
     const big = await read(battery([65_534, 10_000])); // above 65.534 V: the rest in cell 1
     expect(big.voltageV).toBeCloseTo(75.534, 6);
     expect(big.cells).toBeUndefined();
+  });
+
+  it('a pack known only as a whole takes its cell count from hal.mavlink.batteryCells, and the telemetry agent judges volts per cell by it', async () => {
+    // A 6S pack run down to 19.2 V (3.2 V a cell, below the rules' severe 3.3 V) behind ArduPilot
+    // without cell monitoring: taken for the agent's default 4S, it read 4.8 V a cell and was never
+    // landed. Configured, the driver gives 6 cells and the agent lands the drone; without the setting
+    // the agent says what it assumed and which setting fixes it.
+    const judge = async (cells?: number): Promise<{ actions: string[]; reasons: string }> => {
+      const b = battery([19_200], [], cells);
+      await b.start();
+      const a = telemetryAnomalyAgent({ deviceId: 'v0', prefer: ['rules'] });
+      let s = await a.start({ nowMs: 0, restored: undefined });
+      const actions: string[] = [];
+      for (let t = 0; t < 3_000; t += 100) {
+        const r = b.state();
+        if (!r.ok) throw new Error(r.error.message);
+        const out = await a.tick(s, { nowMs: t, imu: [{ timeMs: t, accelMps2: { x: 0, y: 0, z: -9.81 }, gyroRadps: { x: 0, y: 0, z: 0 } }], battery: { ...r.value, timeMs: t }, flight: { timeMs: t, armed: true, mode: 'mission', landed: 'in-air', home: null, failsafe: false } });
+        s = out.state;
+        for (const o of out.outputs ?? []) if (o.type === 'action') actions.push(o.action.type);
+      }
+      const reasons = a.engineReasons?.().join(' ') ?? '';
+      await a.stop?.();
+      return { actions, reasons };
+    };
+    const configured = await judge(6);
+    expect(configured.actions).toEqual(['land']);
+    expect(configured.reasons).not.toContain('cell count unknown');
+    const unknown = await judge();
+    expect(unknown.actions).toEqual([]);
+    expect(unknown.reasons).toContain("battery cell count unknown (the flight controller reports only the pack's total voltage): taken as 4S; set hal.mavlink.batteryCells");
+    // Per-cell voltages from the FC win over the setting.
+    expect((await read(battery([3200, 3200, 3200], [], 6))).cells).toBe(3);
   });
 });
