@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { limits } from '../../runtime/lib/limits.js';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { isPlainModelVersion } from '../../runtime/mission/models.js';
 
 export const shippedModelsDir = dirname(fileURLToPath(import.meta.url));
 export const modelFormat = 'murmur-model/1';
@@ -71,7 +72,7 @@ export function readModelMetadata(modelDir: string): Result<ModelMetadata> {
 /** A model name and version are directory names on the device: one path segment each, never "." or
  *  "..", whatever text a committed command carried (parseModelArgs bounds a version's length only). */
 export const isPlainModelName = (s: string): boolean => /^[a-z0-9][a-z0-9-]{0,63}$/.test(s);
-export const isPlainModelVersion = (s: string): boolean => /^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$/.test(s);
+export { isPlainModelVersion };
 
 /**
  * Where a device keeps a committed version: `<modelsDir>/<name>/<version>/` (model.onnx and

@@ -16,6 +16,16 @@ export const modelsTrackedMax = 16;
 
 const sha256Pattern = /^[0-9a-f]{64}$/;
 
+/** The models an agent runs, the only ones a rollout can name (agents/builtin: hazard-detect and
+ *  telemetry-anomaly; mission-reflexes runs none). A name outside the list committed and changed
+ *  nothing anywhere, while the operator was told it was accepted. */
+export const rolloutModelNames: readonly string[] = ['hazard-detect', 'telemetry-anomaly'];
+
+/** A model version names a directory on the device (`<modelsDir>/<model>/<version>/`): one path segment,
+ *  never "." or "..". Checked at commit, so a version no device could install is refused there, with
+ *  the reason, instead of committed and then refused by every device as it loads it. */
+export const isPlainModelVersion = (s: string): boolean => /^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$/.test(s);
+
 export interface ModelCommand {
   readonly action: ModelAction;
   readonly model: string;
@@ -31,9 +41,10 @@ export function parseModelArgs(a: Readonly<Record<string, unknown>>): ModelComma
   if (typeof action !== 'string' || !(modelActions as readonly string[]).includes(action)) throw new ArgError(`args.action must be one of ${modelActions.join(', ')}`);
   noExtraArgs(a, action === 'canary' ? ['action', 'model', 'version', 'sha256', 'canaryFraction'] : ['action', 'model', 'version', 'sha256']);
   const model = str(a, 'model', 64);
-  if (!isValidId(model)) throw new ArgError('args.model must be a model name like "hazard-detect" (lowercase letters, digits, . _ -)');
+  if (!isValidId(model) || !rolloutModelNames.includes(model)) throw new ArgError(`args.model must name a model an agent runs: ${rolloutModelNames.join(' or ')}`);
   if (typeof a.version !== 'string') throw new ArgError('args.version must be a version text like "1.1.0" (quote a bare number: version=\'"2"\')');
   const version = str(a, 'version', 32);
+  if (!isPlainModelVersion(version)) throw new ArgError('args.version must be 1 to 32 letters, digits and . _ + -, starting with a letter or digit, like "1.1.0" (it names the directory the model is installed in)');
   const sha = a.sha256;
   if (sha === undefined && action === 'canary') throw new ArgError('args.sha256 must be the model file\'s sha256 (64 lowercase hex digits, as `sha256sum model.onnx` prints)');
   if (sha !== undefined && (typeof sha !== 'string' || !sha256Pattern.test(sha))) throw new ArgError('args.sha256 must be 64 lowercase hex digits (the model file\'s sha256)');

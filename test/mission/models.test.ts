@@ -93,7 +93,17 @@ describe('agent.model rollout', () => {
     expect(reason({ action: 'canary', version: 2, sha256: sha })).toContain('args.version must be a version text like "1.1.0"');
     expect(reason({ action: 'canary', version: '1', sha256: sha, canaryFraction: 0 })).toBe('args.canaryFraction must be a number above 0 and at most 1 (0.05 = 5%)');
     expect(reason({ action: 'promote', version: '1', canaryFraction: 0.5 })).toBe('args.canaryFraction is not an argument of this command (allowed: action, model, version, sha256)');
-    expect(reason({ action: 'canary', version: '1', sha256: sha, model: 'Bad Name' })).toContain('args.model must be a model name');
+    expect(reason({ action: 'canary', version: '1', sha256: sha, model: 'Bad Name' })).toBe('args.model must name a model an agent runs: hazard-detect or telemetry-anomaly');
+  });
+
+  it('refuses at commit a model no agent runs and a version no device can install (they committed, and nothing changed anywhere)', () => {
+    // "hazard-detct" was accepted and rolled out to no agent; "1.1 beta" and "../1.0" were accepted, and
+    // every device then refused to load them (a version names a directory on the device).
+    const reason = (args: Record<string, unknown>): string => decision(run(initialMissionState(), model(args))).reason;
+    expect(decision(run(initialMissionState(), model({ action: 'canary', version: '1.1.0', sha256: sha, model: 'hazard-detct' }))).outcome).toBe('rejected');
+    expect(reason({ action: 'canary', version: '1.1.0', sha256: sha, model: 'hazard-detct' })).toBe('args.model must name a model an agent runs: hazard-detect or telemetry-anomaly');
+    for (const version of ['1.1 beta', '../1.0', '.hidden', 'a/b']) expect(reason({ action: 'canary', version, sha256: sha }), version).toContain('args.version must be 1 to 32 letters, digits and . _ + -');
+    expect(decision(run(initialMissionState(), model({ action: 'canary', version: '2.0.0-rc.1+b7', sha256: sha, model: 'telemetry-anomaly' }))).outcome).toBe('accepted');
   });
 
   it('chooses the same canary whatever order the devices are listed in, at least one device, ceil(n x fraction)', () => {
