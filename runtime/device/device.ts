@@ -42,6 +42,7 @@ import { DeviceAgents } from './agents-setup.js';
 import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
+import { SteadyClock } from './steady-clock.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
@@ -173,6 +174,10 @@ export class Device {
   /** Which telemetry periods sign a report (telemetry-gate.ts). */
   private readonly telemetryGate: TelemetryGate;
   private lastCommitMs = Date.now();
+  /** Consensus's clock: Unix time that never goes back (steady-clock.ts). */
+  private readonly clock = new SteadyClock(Date.now, () => performance.now(), (stepMs, aheadMs) =>
+    this.log.warn({ event: 'clock-step', stepMs: Math.round(stepMs), aheadMs: Math.round(aheadMs) }, `the wall clock went back ${(stepMs / 1000).toFixed(1)} s; consensus keeps counting on from before (now ${(aheadMs / 1000).toFixed(1)} s ahead of the wall clock) until the device restarts`),
+  );
 
   /** The simulated vehicle's true position (hal.driver sim), for fleet-sim's world measurements. */
   simTruth(): { northM: number; eastM: number; upM: number } | null {
@@ -280,7 +285,7 @@ export class Device {
       id: c.id,
       genesis: p.manifest,
       config: { ...defaultConsensusConfig, ...(Object.fromEntries(Object.entries(c.consensus).filter(([, v]) => v !== undefined)) as Partial<ConsensusConfig>) },
-      clock: { now: () => Date.now() },
+      clock: { now: () => this.clock.now() },
       scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
       storage: this.storage,
       send: hooks.consensusSend ? hooks.consensusSend(send) : send,
@@ -337,7 +342,7 @@ export class Device {
     };
     // Due now (a command starting the next height early): right after this turn's I/O rather than
     // through a timer, whose 1 ms floor and loop granularity cost 1-2 ms on the commit path.
-    const delay = atMs - Date.now();
+    const delay = atMs - this.clock.now();
     let cancel: () => void;
     if (delay <= 0) {
       const i = setImmediate(run);
