@@ -30,7 +30,8 @@ export class SteadyClock {
   now(): number {
     const wall = this.wall();
     const mono = this.mono();
-    const steady = this.wallAt + (mono - this.monoAt);
+    // Whole milliseconds, as Date.now(): consensus puts its clock into what it signs (block times).
+    const steady = Math.floor(this.wallAt + (mono - this.monoAt));
     if (wall >= steady) {
       // Forward (or level): follow the wall clock.
       this.wallAt = wall;

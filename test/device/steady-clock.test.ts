@@ -23,6 +23,11 @@ describe('steady clock', () => {
     const clock = new SteadyClock(c.wall, c.mono, (stepMs, aheadMs) => steps.push([stepMs, aheadMs]));
     const t0 = clock.now();
     expect(t0).toBe(c.wall());
+    const sub = clocks();
+    const fine = new SteadyClock(sub.wall, sub.mono);
+    sub.stepWall(-1); // the wall clock read a millisecond back; the monotonic clock moves on 0.6 ms
+    sub.pass(0.6);
+    expect(fine.now()).toBe(sub.wall() + 0.4); // whole milliseconds, as Date.now() gives them
     c.pass(1_000);
     expect(clock.now()).toBe(t0 + 1_000);
     c.stepWall(-60_000); // NTP pulls the wall clock back a minute
