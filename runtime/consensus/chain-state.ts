@@ -153,7 +153,9 @@ export class ChainState {
     if (block.height !== h) return `block height ${block.height}, expected ${h}`;
     if (!bytesEqual(block.parent, this.lastHash)) return 'block parent is not the last committed block';
     if (!bytesEqual(block.manifestHash, this.manifestAt(h).hash)) return 'block names a manifest not in force at its height';
-    if (!bytesEqual(block.appHash, this.appHash)) return 'block appHash differs from the commitment of the latest checkpoint';
+    // Either the proposer's state differs from ours, or the fleet takes checkpoints at other heights:
+    // the interval is set per device, and a device set otherwise refuses every block after one.
+    if (!bytesEqual(block.appHash, this.appHash)) return `block appHash differs from the commitment of the latest checkpoint (this device takes one every ${this.window.checkpointEveryHeights} heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet)`;
     if (block.timeMs <= this.lastTimeMs) return 'block time does not increase';
     if (block.timeMs > nowMs + limits.clockSkewMsMax) return 'block time is too far in the future';
     if (h > 1) {
