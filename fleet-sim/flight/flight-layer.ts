@@ -13,6 +13,7 @@ import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
+import { plannedPassed } from '../../runtime/mission/progress.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -293,6 +294,19 @@ export class FlightLayer {
     }
     // The vehicle's own return-to-launch lands it on its pad (hal/sim/multirotor.ts).
     if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
+  }
+
+  /** How far the drone has flown its part of the committed mission, as a device reports it in its
+   *  telemetry (runtime/device/mission-runner.ts missionProgress); null when it flies none or has
+   *  flown it all. Its route is always its whole part here (the world keeps a route across a device's
+   *  restart: the flight controller holds, the task goes on). */
+  progressOf(d: FlightDrone): { mission: string; flown: number } | null {
+    const m = this.mission.mission;
+    const r = d.route;
+    if (!m || !r || r.mission !== m.id || r.next >= r.points.length) return null;
+    const mine = m.assignments.find((a) => a.node === d.id);
+    if (!mine) return null;
+    return { mission: m.id, flown: plannedPassed(mine.waypoints, r.points.map((p) => ({ n: Math.round(p[0] * 10), e: Math.round(p[1] * 10) })), r.next) };
   }
 
   /** What the dashboard prints for the drone's activity. */

@@ -87,6 +87,13 @@ export class Executor {
     return this.current !== null && this.current.task.mission === mission;
   }
 
+  /** The route of the task it holds (flying, held or flown) and the index of the waypoint it is
+   *  heading to (the length once flown), or null without one. */
+  route(): { readonly mission: string; readonly waypoints: readonly { n: number; e: number }[]; readonly next: number } | null {
+    const cur = this.current;
+    return cur ? { mission: cur.task.mission, waypoints: cur.task.waypoints, next: cur.next } : null;
+  }
+
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();

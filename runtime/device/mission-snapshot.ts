@@ -63,6 +63,8 @@ function mission(v: unknown, path: string): ActiveMission {
         node: text(x.node, `${path}.assignments[${i}].node`, textMax),
         waypoints: points(x.waypoints, `${path}.assignments[${i}].waypoints`),
         transitAltDm: signed(x.transitAltDm, `${path}.assignments[${i}].transitAltDm`),
+        // Absent in snapshots written before committed progress, and while none is committed.
+        ...(x.flown === undefined ? {} : { flown: uint(x.flown, `${path}.assignments[${i}].flown`) }),
       };
     }),
     done: texts(m.done, `${path}.done`),

@@ -1,6 +1,7 @@
 // Which telemetry periods a device signs a telemetry transaction in. Every signed report rides in a
 // block and is carried by every link, so a device sends one only when it says something new: it moved
-// a metre or more, its battery changed by a percent, it finished a mission, or telemetryKeepaliveEvery
+// a metre or more, its battery changed by a percent, it passed a waypoint of its part of a mission or
+// finished it, or telemetryKeepaliveEvery
 // periods passed (a drone parked on its pad reports twice a minute, not every second). On the radio
 // alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
 // own slot of those periods (from its id), so a fleet's reports do not all land in one block: twenty
@@ -10,7 +11,7 @@
 import { limits } from '../lib/limits.js';
 import type { TelemetryBody } from '../wire/telemetry.js';
 
-export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed'>;
+export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress'>;
 
 const movedDm = 10;
 const batteryStepPermille = 10;
@@ -39,7 +40,9 @@ export class TelemetryGate {
       Math.abs(l.eastDm - now.eastDm) < movedDm &&
       Math.abs(l.altDm - now.altDm) < movedDm &&
       Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
-      l.completed === now.completed;
+      l.completed === now.completed &&
+      l.progress?.mission === now.progress?.mission &&
+      l.progress?.flown === now.progress?.flown;
     if (same && this.since < limits.telemetryKeepaliveEvery) return false;
     this.last = now;
     this.since = 0;

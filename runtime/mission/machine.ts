@@ -129,6 +129,20 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number): M
     // Every assigned drone finished: the mission is over and the fleet may take a new one.
     mission = done.length === mission.assignments.length ? null : { ...mission, done };
   }
+  // Progress only grows (a report signed before a later one may be committed after it), and only
+  // counts for the mission it names, for this drone's part of it, up to its length.
+  const p = t.progress;
+  if (mission && p && p.mission === mission.id && !mission.done.includes(t.node)) {
+    const m = mission;
+    const at = m.assignments.findIndex((x) => x.node === t.node);
+    const a = m.assignments[at];
+    const flown = a ? Math.min(p.flown, a.waypoints.length) : 0;
+    if (a && flown > (a.flown ?? 0)) {
+      const assignments = m.assignments.slice();
+      assignments[at] = { ...a, flown };
+      mission = { ...m, assignments };
+    }
+  }
   const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, activity };
   const drones = s.drones.slice();
   drones[i] = drone;

@@ -45,6 +45,14 @@ export interface MissionTelemetry {
   readonly batteryPermille: number;
   /** The id of the mission whose waypoints this device has finished flying, if any. */
   readonly completed: string | null;
+  /** How far it has flown its part of a mission: how many of its assignment's planned waypoints it
+   *  has passed (runtime/mission/progress.ts); null when it is flying none. */
+  readonly progress?: MissionProgress | null;
+}
+
+export interface MissionProgress {
+  readonly mission: string;
+  readonly flown: number;
 }
 
 export type MissionTx = MissionCommand | MissionTelemetry;
@@ -104,6 +112,9 @@ export interface Assignment extends Route {
   /** The altitude of the leg to the first waypoint (deconflict.ts): the mission altitude, or a layer
    *  above it that keeps this drone's leg clear of the others'. */
   readonly transitAltDm: number;
+  /** How many of `waypoints` the drone's committed telemetry says it has passed (absent: none). A
+   *  device restarted mid-mission resumes from it (progress.ts resumeStart). */
+  readonly flown?: number;
 }
 
 export type MissionKind = 'survey' | 'goto' | 'formation';

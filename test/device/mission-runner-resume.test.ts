@@ -101,3 +101,54 @@ describe('resuming this device\'s part after a restart', () => {
     expect(given[1]!.type === 'waypoints' && given[1]!.waypoints.length).toBe(4); // round the hazard
   });
 });
+
+describe('restarted mid-mission, it resumes from its committed progress', () => {
+  // d1's part: four waypoints 50 m apart going east (a goto: one drone, one path).
+  const goto: MissionTx = { kind: 'command', id: 'ops/10', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 50], [0, 100], [0, 150], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+  const at = (e: number, flown: number | null): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e }, altDm: 300, batteryPermille: 900, completed: null, progress: flown === null ? null : { mission: 'ops/10', flown } });
+  const restarted = (flown: number, pos: { northM: number; eastM: number; upM: number } | null): Task[] => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    // Its last committed report: it had passed `flown` of its waypoints, at 1,200 dm east.
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, flown)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue(pos);
+    runner(s2.state).resumeOwnTask();
+    return given;
+  };
+
+  it('on the ground after a reboot it flies the interrupted leg again, not the route from waypoint 0', () => {
+    // Passed waypoints 1 and 2, on its way to 3 when the device rebooted (the drone landed).
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/10', waypoints: [{ n: 0, e: 1_000 }, { n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+    // The way to the resume point is a transit leg: flown at its transit altitude, not skimmed at the mission's.
+    expect(given[0]!.type === 'waypoints' && given[0]!.replan).toBeFalsy();
+  });
+
+  it('still in the air on the interrupted leg it carries on to the next waypoint', () => {
+    const given = restarted(2, { northM: 0.5, eastM: 120, upM: 30 });
+    expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [{ n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+  });
+
+  it('with every waypoint passed it flies none of them again', () => {
+    const given = restarted(4, { northM: 0, eastM: 200, upM: 30 });
+    expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [] });
+  });
+
+  it('reports its progress in the planned waypoints of its whole part, flying the resumed route', () => {
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    const route = given[0]!.type === 'waypoints' ? given[0]!.waypoints : [];
+    // Resumed at waypoint 2 (index 1): having passed the first two of its route it passed 3 of its part.
+    vi.spyOn(Executor.prototype, 'route').mockReturnValue({ mission: 'ops/10', waypoints: route, next: 2 });
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const r = runner(applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] }).state);
+    r.resumeOwnTask();
+    expect(r.missionProgress()).toEqual({ mission: 'ops/10', flown: 3 });
+  });
+
+  it('with no progress committed it flies its part from the first waypoint', () => {
+    const given = restarted(0, { northM: 0, eastM: 0, upM: 0 });
+    expect(given[0]!.type === 'waypoints' && given[0]!.waypoints).toHaveLength(4);
+  });
+});

@@ -16,6 +16,11 @@ describe('telemetry gate', () => {
     expect(g.due(at(10, 890), false)).toBe(true);
     expect(g.due(at(10, 890, 'ops/1'), false)).toBe(true);
     expect(g.due(at(10, 890, 'ops/1'), false)).toBe(false);
+    // Passing a waypoint of its part is news too (what a restart resumes from).
+    const flying = (flown: number) => ({ ...at(10, 890), progress: { mission: 'ops/2', flown } });
+    expect(g.due(flying(1), false)).toBe(true);
+    expect(g.due(flying(1), false)).toBe(false);
+    expect(g.due(flying(2), false)).toBe(true);
   });
 
   it('a device that does not move reports again after telemetryKeepaliveEvery periods', () => {

@@ -147,6 +147,21 @@ describe('mission.survey', () => {
   });
 });
 
+describe('committed progress', () => {
+  it('keeps the highest count of planned waypoints each drone reports passing on its own part, up to its length', () => {
+    const r = run(initialMissionState(), atCorners, [cmd('mission.goto', { waypoints: [[0, 50], [0, 100], [0, 150]], node: 'd1' })]);
+    const id = r.state.mission!.id;
+    const report = (node: string, mission: string, flown: number): MissionTx => ({ ...(telemetry(node, 0, 0) as Extract<MissionTx, { kind: 'telemetry' }>), progress: { mission, flown } });
+    const flown = (s: MissionState): number | undefined => s.mission?.assignments.find((a) => a.node === 'd1')?.flown;
+    const r2 = run(r.state, [report('d1', id, 2)]);
+    expect(flown(r2.state)).toBe(2);
+    // An older report committed later does not take it back; another mission's, or another drone's, do nothing.
+    expect(flown(run(r2.state, [report('d1', id, 1), report('d1', 'other', 3)]).state)).toBe(2);
+    expect(run(r2.state, [report('d2', id, 3)]).state.mission!.assignments.map((a) => a.node)).toEqual(['d1']);
+    expect(flown(run(r2.state, [report('d1', id, 99)]).state)).toBe(3);
+  });
+});
+
 describe('roles, expiry and the audit log', () => {
   it('commits unauthorized, unknown and expired commands as rejected, each with its reason', () => {
     const r = run(initialMissionState(), [
