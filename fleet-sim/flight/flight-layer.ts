@@ -28,7 +28,7 @@ export interface FlightDrone {
   readonly sim: SimMultirotor;
   /** Waypoints still to fly, metres; null when there is no task. The first is reached at `transitAltM`
    *  and the drone comes down to `altM` there (`descended`), as the device's executor does. */
-  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean } | null;
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; readonly blocked: readonly { readonly to: number; readonly reason: string }[] } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
@@ -145,7 +145,7 @@ export class FlightLayer {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0 };
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, blocked: task.blocked ?? [] };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
         if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
@@ -252,6 +252,15 @@ export class FlightLayer {
   private pilot(d: FlightDrone): void {
     const st = d.sim.state();
     if (d.mode === 'tasked' && d.route) {
+      // A leg with no way round the committed hazards inside the fence is never flown: the drone holds
+      // before it (on the ground it stays there), as the device's executor does.
+      const blocked = d.route.blocked.find((b) => b.to === d.route?.next);
+      if (blocked) {
+        if (st.upM > 0.5) d.sim.hold();
+        d.mode = 'hold (blocked leg)';
+        this.note(`${d.id}: ${blocked.reason}: holding before that leg`);
+        return;
+      }
       if (!st.armed) {
         d.sim.arm();
         return;

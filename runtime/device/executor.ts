@@ -236,6 +236,21 @@ export class Executor {
       }
       return;
     }
+    // A leg with no way round the committed hazards inside the geofence (the task's `blocked`) is never
+    // flown: the drone holds before it (on the ground it stays there) and the task fails with the reason.
+    const blocked = (): string | null => {
+      const b = task.blocked?.find((x) => x.to === cur.next);
+      return b ? `${b.reason}: holding before that leg (waypoint ${cur.next + 1} of ${task.waypoints.length})` : null;
+    };
+    const holdBefore = async (reason: string): Promise<void> => {
+      if (!this.grounded()) {
+        const h = await this.act({ type: 'hold' });
+        if (h) return fail(`${reason}; and the hold was refused: ${h}`);
+      }
+      fail(reason);
+    };
+    const first = blocked();
+    if (first && fs.value.landed !== 'in-air') return fail(first);
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;
@@ -246,6 +261,8 @@ export class Executor {
     }
     while (cur.next < task.waypoints.length) {
       if (!live()) return;
+      const stop = blocked();
+      if (stop) return holdBefore(stop);
       const w = task.waypoints[cur.next] as { n: number; e: number };
       if (this.fence && !insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence)) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).

@@ -12,7 +12,7 @@ import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/ma
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
 import { thenOf } from '../mission/commands.js';
-import { avoidKeepOuts, keepOuts } from '../mission/hazards.js';
+import { keepOuts, routeAround } from '../mission/hazards.js';
 import { plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
@@ -246,9 +246,9 @@ export class MissionRunner {
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
     // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
     // the task the committing block gave it did (startMission, replan).
-    const waypoints = avoidKeepOuts(mine.waypoints.slice(start), keepOuts(this.state.hazards));
+    const { route: waypoints, blocked } = routeAround(mine.waypoints.slice(start), keepOuts(this.state.hazards), this.state.geofence);
     const carryOn = carrying ? { replan: true as const } : {};
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn }, start);
+    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn, ...(blocked.length > 0 ? { blocked } : {}) }, start);
   }
 
   /** This device's progress on its part of the committed mission, for its telemetry: how many of the

@@ -5,7 +5,7 @@
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
 import { runCommand, thenOf, withoutNodes } from './commands.js';
-import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
+import { keepOuts, routeAround, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
 import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
@@ -89,11 +89,13 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
   const nodes: string[] = [];
   for (const a of m.assignments) {
     if (m.done.includes(a.node)) continue;
-    const old = avoidKeepOuts(a.waypoints, before);
-    const route = avoidKeepOuts(a.waypoints, after);
-    if (old.length === route.length && old.every((p, i) => p.n === route[i]?.n && p.e === route[i]?.e)) continue;
+    // Round the keep-outs inside the fence, or, where no way round keeps inside it, the drone holds
+    // before that leg with the reason (routeAround): it never flies out of the fence.
+    const old = routeAround(a.waypoints, before, prev.geofence);
+    const { route, blocked } = routeAround(a.waypoints, after, prev.geofence);
+    if (JSON.stringify(old) === JSON.stringify({ route, blocked })) continue;
     nodes.push(a.node);
-    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, transitAltDm: a.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), replan: true } });
+    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, transitAltDm: a.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), replan: true, ...(blocked.length > 0 ? { blocked } : {}) } });
   }
   if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
   return { state, effects };

@@ -95,7 +95,10 @@ export interface DroneState {
 export type Task =
   /** `replan`: the same mission's route changed around a committed hazard; carry on from where the
    *  drone is rather than from the first waypoint. */
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true }
+  /** `blocked`: legs with no way round the committed hazards inside the geofence (hazards.ts
+   *  routeAround), each the index of the waypoint it leads to, in order: the drone holds when the
+   *  next waypoint is one and reports the task failed with the reason, never flying that leg. */
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true; readonly blocked?: readonly { readonly to: number; readonly reason: string }[] }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }

@@ -283,12 +283,19 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(flown.effects).outcome).toBe('accepted');
   });
 
-  it('rejects a mission whose route round a committed hazard would leave the geofence', () => {
+  it('plans a route round a committed hazard on the side inside the geofence, and rejects one with no way round inside it', () => {
     const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-5, -5], [-5, 300], [300, 300], [300, -5]] }, 'boss')]);
-    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the detour goes south, past the fence.
+    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the side away from it (south) is past the fence.
     const hazard = applyBlock(fence.state, { height: fence.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
     const r = applyBlock(hazard.state, { height: hazard.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
-    expect(only(r.effects).reason).toBe('waypoint [-9.2, 90.8] m for d1 is outside the geofence (on its way round a committed hazard)');
+    expect(only(r.effects).outcome).toBe('accepted');
+    const route = tasks(r.effects)[0]?.task;
+    expect(route?.type === 'waypoints' && route.waypoints.every((p) => p.n >= -50 && p.n > 0 === (p.e > 0 && p.e < 2_000))).toBe(true); // round it to the north
+    // In a corridor 12 m wide the keep-out spans it: no way round.
+    const corridor = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-6, -5], [-6, 300], [6, 300], [6, -5]] }, 'boss')]);
+    const h2 = applyBlock(corridor.state, { height: corridor.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+    const r2 = applyBlock(h2.state, { height: h2.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
+    expect(only(r2.effects).reason).toBe('no way round the committed hazards from [0, 0] m to [0, 200] m keeps inside the geofence and outside every keep-out (for d1)');
   });
 
   it('rejects a mission with a leg that leaves a concave geofence between two waypoints inside it', () => {
