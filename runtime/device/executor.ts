@@ -271,7 +271,18 @@ export class Executor {
         this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
       }
-      const legAltM = cur.descended ? altM : transitM;
+      // A part taken over from a lost drone and the way to it (the task's joins) are flown at their own
+      // altitude, above a lost drone that may still hover on its lane.
+      const join = cur.descended ? task.joins?.find((j) => cur.next >= j.from && cur.next <= j.to) : undefined;
+      const legAltM = !cur.descended ? transitM : join ? join.altDm / 10 : altM;
+      const here = this.position();
+      if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
+        // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
+        const c = await this.act({ type: 'goto', target: this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), speedMps: task.speedDmps / 10 });
+        if (c) return fail(c);
+        const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
+        if (up) return live() ? fail(up) : undefined;
+      }
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);

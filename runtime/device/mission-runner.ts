@@ -11,8 +11,7 @@ import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
-import { thenOf } from '../mission/commands.js';
-import { keepOuts, routeAround } from '../mission/hazards.js';
+import { assignmentTask } from '../mission/reassign.js';
 import { plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
@@ -187,6 +186,9 @@ export class MissionRunner {
           // The new routes arrive as task effects of the same block (this device flies its own above).
           this.o.log.info({ event: 'replan', mission: e.mission, nodes: e.nodes, keepOuts: e.keepOuts }, `committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zones`);
           break;
+        case 'reassign':
+          this.o.log.warn({ event: 'reassign', mission: e.mission, from: e.from, cause: e.cause, to: e.to, waypoints: e.waypoints }, `${e.reason}: ${e.from} leaves mission ${e.mission}; ${e.to ? `${e.to} flies its ${e.waypoints} unflown waypoints` : `its ${e.waypoints} unflown waypoints are dropped`}`);
+          break;
         case 'param':
         case 'geofence':
           this.o.log.info({ event: e.type, detail: e }, `${e.type} committed`);
@@ -244,11 +246,9 @@ export class MissionRunner {
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
     const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
-    // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
-    // the task the committing block gave it did (startMission, replan).
-    const { route: waypoints, blocked } = routeAround(mine.waypoints.slice(start), keepOuts(this.state.hazards), this.state.geofence);
-    const carryOn = carrying ? { replan: true as const } : {};
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn, ...(blocked.length > 0 ? { blocked } : {}) }, start);
+    // The assignment keeps the allocator's plan (and parts taken over from lost drones); the route flown
+    // goes round the committed hazards inside the fence, as the committed tasks did (reassign.ts).
+    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start);
   }
 
   /** This device's progress on its part of the committed mission, for its telemetry: how many of the

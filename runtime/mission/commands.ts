@@ -226,7 +226,7 @@ function startMission(
     ceilingDm,
   );
   const assignments: Assignment[] = routes.map((r, i) => ({ ...r, transitAltDm: transit[i] as number }));
-  const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
+  const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, startMs: block.timeMs, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
   const planned = assignments.map((x) => routeAround(x.waypoints, zones, s.geofence));

@@ -149,12 +149,19 @@ function clearDetour(a: PointDm, b: PointDm, zones: readonly KeepOut[], fence: r
  * every keep-out and inside the fence (the side away from the centre first, else the other). A leg
  * with no such detour stays in the route as it is, listed in `blocked`: the drone holds before it
  * (its task's `blocked`), it never flies it. What the machine plans and re-plans, and what a
- * restarted device resumes.
+ * restarted device resumes. `index`: where each given waypoint is in the route, -1 when dropped.
  */
-export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[], fence: readonly PointDm[] | null): { route: PointDm[]; blocked: BlockedLeg[] } {
-  const kept = zones.length === 0 ? [...route] : route.filter((p) => !zones.some((z) => inside(p, z)));
+export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[], fence: readonly PointDm[] | null): { route: PointDm[]; blocked: BlockedLeg[]; index: number[] } {
+  const index = route.map(() => -1);
+  const kept: PointDm[] = [];
+  route.forEach((p, i) => {
+    if (zones.some((z) => inside(p, z))) return;
+    index[i] = kept.length;
+    kept.push(p);
+  });
   const out: PointDm[] = [];
   const blocked: BlockedLeg[] = [];
+  const at: number[] = [];
   kept.forEach((p, i) => {
     const prev = kept[i - 1];
     if (prev) {
@@ -162,9 +169,10 @@ export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[]
       if (way) out.push(...way);
       else blocked.push({ to: out.length, reason: `no way round the committed hazards from ${atM(prev)} to ${atM(p)} keeps ${fence ? 'inside the geofence and ' : ''}outside every keep-out` });
     }
+    at.push(out.length);
     out.push(p);
   });
-  return { route: out, blocked };
+  return { route: out, blocked, index: index.map((k) => (k < 0 ? -1 : (at[k] as number))) };
 }
 
 /** Where a re-planned route continues: just after the last waypoint of the old route that the drone
