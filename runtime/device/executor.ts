@@ -136,6 +136,16 @@ export class Executor {
     }
   }
 
+  /** A committed rtl or land of this drone whose task never reached this executor (a state sync
+   *  installed a state past it): carry it out, with no ack (the command's were due at its commit).
+   *  A drone on the ground stays there. */
+  carryOut(action: 'rtl' | 'land'): void {
+    this.generation++;
+    this.current = null;
+    if (this.grounded()) return;
+    void this.act(action === 'rtl' ? { type: 'return-to-launch' } : { type: 'land' }).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+  }
+
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
    *  drone): writes it when it differs from the confirmed value, and again every returnAltRewriteMs (a
    *  flight controller that rebooted may have lost it), one write at a time. A failed write is tried

@@ -234,9 +234,16 @@ export class MissionRunner {
   /** After a restart, fly on with this device's part of a mission still active in the committed state. */
   resumeOwnTask(): void {
     const m = this.state.mission;
-    if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
-    const mine = m.assignments.find((a) => a.node === this.o.id);
-    if (!mine) return;
+    const mine = m?.assignments.find((a) => a.node === this.o.id);
+    if (!m || !mine) {
+      // Not in the mission, and the committed state says it was told to return or land (an rtl, land
+      // or abort, or lost from the mission, at a height a state sync skipped): it does so now, rather
+      // than hover where its flight controller held it while the device was behind.
+      const me = this.state.drones.find((d) => d.id === this.o.id);
+      if (me && (me.activity === 'returning' || me.activity === 'landing')) this.executor.carryOut(me.activity === 'returning' ? 'rtl' : 'land');
+      return;
+    }
+    if (m.status !== 'active' || m.done.includes(this.o.id)) return;
     // A state sync while the executor flies this mission: carry on from where it is (as a re-plan
     // does). Otherwise (restarted) from its committed progress, not from the first waypoint: the leg
     // it was on is flown again from its start unless it is still airborne on it (progress.ts). The

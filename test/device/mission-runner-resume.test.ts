@@ -9,6 +9,7 @@ import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/m
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
 import type { NodeShell } from '../../runtime/node/shell.js';
+import { executorRig, stopRigs, until } from './executor-rig.js';
 
 // The committed block as the mission machine sees it, without signing envelopes for it.
 const next = vi.hoisted(() => ({ block: null as unknown }));
@@ -18,11 +19,11 @@ afterEach(() => vi.restoreAllMocks());
 
 const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
 
-function runner(state: MissionState): MissionRunner {
+function runner(state: MissionState, devices: object = {}): MissionRunner {
   const quiet = { info: () => undefined, warn: () => undefined };
   const control = { ack: () => undefined, proof: () => undefined, log: () => undefined };
   const metrics = { commands: { inc: () => undefined } };
-  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
+  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
   const r = new MissionRunner(o);
   r.state = state;
   return r;
@@ -151,4 +152,26 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     const given = restarted(0, { northM: 0, eastM: 0, upM: 0 });
     expect(given[0]!.type === 'waypoints' && given[0]!.waypoints).toHaveLength(4);
   });
+});
+
+describe('a state sync past a committed rtl or land of this drone', () => {
+  afterEach(stopRigs);
+
+  it('carries it out: the drone that was told to return while its device was behind returns', async () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/20', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const rtl: MissionTx = { ...goto, id: 'ops/21', type: 'rtl', args: { nodes: ['d1'] } };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [rtl] });
+    expect(s2.state.drones.find((d) => d.id === 'd1')?.activity).toBe('returning');
+    // Its drone hovers where its flight controller held it while the device was down.
+    const { vehicle, devices } = await executorRig();
+    await devices.flight.execute({ type: 'arm' });
+    await devices.flight.execute({ type: 'takeoff', relAltM: 10 });
+    expect(await until(() => vehicle.state().upM > 8, 10_000)).toBe(true);
+    // The snapshot it installs already holds the rtl; that block's task never went through this device.
+    const r = runner(s2.state, devices);
+    r.resumeOwnTask();
+    expect(await until(() => vehicle.state().mode === 'return', 2_000), vehicle.state().mode).toBe(true);
+    r.stop();
+  }, 30_000);
 });
