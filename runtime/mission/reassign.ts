@@ -36,13 +36,15 @@ export interface Lost {
 /** The mission's unfinished drones that are lost at block time `timeMs` (in id order). */
 export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlySet<string>, timeMs: number, reservePermille: number, lostAfterMs: number): Lost[] {
   const out: Lost[] = [];
+  const byId = new Map(s.drones.map((d) => [d.id, d]));
+  const done = new Set(m.done);
   for (const a of m.assignments) {
-    if (m.done.includes(a.node)) continue;
+    if (done.has(a.node)) continue;
     if (!members.has(a.node)) {
       out.push({ node: a.node, cause: 'removed', reason: `${a.node} is not in the manifest in force` });
       continue;
     }
-    const d = s.drones.find((x) => x.id === a.node);
+    const d = byId.get(a.node);
     if (!d) continue;
     const low = batteryProblem(d, reservePermille);
     if (low) {
