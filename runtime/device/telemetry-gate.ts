@@ -2,7 +2,8 @@
 // block and is carried by every link, so a device sends one only when it says something new: it moved
 // a metre or more, its battery changed by a percent, it passed a waypoint of its part of a mission or
 // finished it, or telemetryKeepaliveEvery
-// periods passed (a drone parked on its pad reports twice a minute, not every second). On the radio
+// periods passed (a drone parked on its pad reports twice a minute, not every second; one holding a
+// part of a mission every telemetryMissionKeepaliveEvery). On the radio
 // alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
 // own slot of those periods (from its id), so a fleet's reports do not all land in one block: twenty
 // devices' reports every period filled blocks a 57600-baud radio took seconds to carry. Used by
@@ -43,7 +44,9 @@ export class TelemetryGate {
       l.completed === now.completed &&
       l.progress?.mission === now.progress?.mission &&
       l.progress?.flown === now.progress?.flown;
-    if (same && this.since < limits.telemetryKeepaliveEvery) return false;
+    // A drone with a part of a mission (flying it or holding) reports more often when still: the
+    // mission machine takes a drone silent for lostAfterS as lost (runtime/mission/reassign.ts).
+    if (same && this.since < (now.progress ? limits.telemetryMissionKeepaliveEvery : limits.telemetryKeepaliveEvery)) return false;
     this.last = now;
     this.since = 0;
     return true;

@@ -30,6 +30,15 @@ describe('telemetry gate', () => {
     expect(sent).toEqual([0, limits.telemetryKeepaliveEvery, 2 * limits.telemetryKeepaliveEvery]);
   });
 
+  it('a device holding a part of a mission reports again after telemetryMissionKeepaliveEvery periods, so it is not taken for lost', () => {
+    const g = new TelemetryGate('d1');
+    const holding = { ...at(0), progress: { mission: 'ops/3', flown: 2 } };
+    const sent: number[] = [];
+    for (let i = 0; i < 2 * limits.telemetryMissionKeepaliveEvery + 1; i++) if (g.due(holding, false)) sent.push(i);
+    expect(sent).toEqual([0, limits.telemetryMissionKeepaliveEvery, 2 * limits.telemetryMissionKeepaliveEvery]);
+    expect(limits.telemetryMissionKeepaliveEvery).toBeLessThan(limits.telemetryKeepaliveEvery);
+  });
+
   it('on the radio alone a moving device reports in one period of every radioOnlyTelemetryEvery, and devices use different ones', () => {
     const every = limits.radioOnlyTelemetryEvery;
     const slots = new Set<number>();
