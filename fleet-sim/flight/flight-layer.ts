@@ -13,6 +13,7 @@ import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
+import { plannedPassed } from '../../runtime/mission/progress.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -27,7 +28,7 @@ export interface FlightDrone {
   readonly sim: SimMultirotor;
   /** Waypoints still to fly, metres; null when there is no task. The first is reached at `transitAltM`
    *  and the drone comes down to `altM` there (`descended`), as the device's executor does. */
-  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean } | null;
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; readonly blocked: readonly { readonly to: number; readonly reason: string }[]; readonly joins: readonly { readonly from: number; readonly to: number; readonly altM: number }[] } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
@@ -106,6 +107,8 @@ export class FlightLayer {
       } else if (e.type === 'replan') {
         this.replans++;
         this.note(`height ${e.height}: committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zone${e.keepOuts === 1 ? '' : 's'}`);
+      } else if (e.type === 'reassign') {
+        this.note(`height ${e.height}: ${e.reason}: ${e.from} leaves the mission; ${e.to ? `${e.to} flies its ${e.waypoints} unflown waypoints` : `its ${e.waypoints} unflown waypoints are dropped`}`);
       } else if (e.type === 'task') {
         const d = this.drones.find((x) => x.id === e.node);
         if (d) this.assign(d, e.task);
@@ -144,7 +147,7 @@ export class FlightLayer {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0 };
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
         if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
         return;
@@ -251,6 +254,15 @@ export class FlightLayer {
   private pilot(d: FlightDrone): void {
     const st = d.sim.state();
     if (d.mode === 'tasked' && d.route) {
+      // A leg with no way round the committed hazards inside the fence is never flown: the drone holds
+      // before it (on the ground it stays there), as the device's executor does.
+      const blocked = d.route.blocked.find((b) => b.to === d.route?.next);
+      if (blocked) {
+        if (st.upM > 0.5) d.sim.hold();
+        d.mode = 'hold (blocked leg)';
+        this.note(`${d.id}: ${blocked.reason}: holding before that leg`);
+        return;
+      }
       if (!st.armed) {
         d.sim.arm();
         return;
@@ -272,8 +284,12 @@ export class FlightLayer {
         return;
       }
       const r = d.route;
+      // A part taken over from a lost drone and the way to it (joins) are flown at their own altitude,
+      // as the device's executor does: up to it where the drone is first.
+      const join = r.descended ? r.joins.find((j) => r.next >= j.from && r.next <= j.to) : undefined;
+      const legAltM = !r.descended ? r.transitAltM : join ? join.altM : r.altM;
       if (Math.hypot(st.northM - wp[0], st.eastM - wp[1]) < arrivalM) {
-        if (!r.descended && r.transitAltM !== r.altM) {
+        if (!r.descended && legAltM !== r.altM) {
           // At the route's first waypoint: down from the transit altitude before flying on.
           if (r.sent !== -2) {
             d.sim.goto(wp[0], wp[1], r.altM, r.speedMps);
@@ -285,14 +301,35 @@ export class FlightLayer {
         r.next++;
         return;
       }
+      if (join && r.next === join.from && r.sent !== r.next && r.sent !== -3 && Math.abs(st.upM - legAltM) > altitudeToleranceM) {
+        d.sim.goto(st.northM, st.eastM, legAltM, r.speedMps);
+        r.sent = -3;
+      }
+      if (r.sent === -3) {
+        if (Math.abs(st.upM - legAltM) > altitudeToleranceM) return;
+        r.sent = -1;
+      }
       if (r.sent !== r.next) {
-        d.sim.goto(wp[0], wp[1], r.descended ? r.altM : r.transitAltM, r.speedMps);
+        d.sim.goto(wp[0], wp[1], legAltM, r.speedMps);
         r.sent = r.next;
       }
       return;
     }
     // The vehicle's own return-to-launch lands it on its pad (hal/sim/multirotor.ts).
     if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
+  }
+
+  /** How far the drone has flown its part of the committed mission, as a device reports it in its
+   *  telemetry (runtime/device/mission-runner.ts missionProgress); null when it flies none or has
+   *  flown it all. Its route is always its whole part here (the world keeps a route across a device's
+   *  restart: the flight controller holds, the task goes on). */
+  progressOf(d: FlightDrone): { mission: string; flown: number } | null {
+    const m = this.mission.mission;
+    const r = d.route;
+    if (!m || !r || r.mission !== m.id || r.next >= r.points.length) return null;
+    const mine = m.assignments.find((a) => a.node === d.id);
+    if (!mine) return null;
+    return { mission: m.id, flown: plannedPassed(mine.waypoints, r.points.map((p) => ({ n: Math.round(p[0] * 10), e: Math.round(p[1] * 10) })), r.next) };
   }
 
   /** What the dashboard prints for the drone's activity. */

@@ -277,12 +277,13 @@ export class World implements MainHost {
       const d = f.layer.drones[n.index];
       if (!n.shell || !d || d.offline) continue;
       const st = d.sim.state();
+      const progress = f.layer.progressOf(d);
       const facts = {
         northDm: Math.round(st.northM * 10),
         eastDm: Math.round(st.eastM * 10),
         altDm: Math.round(st.upM * 10),
         batteryPermille: Math.round(d.sim.remainingFraction() * 1000),
-        completed: d.completed,
+        ...(progress ? { completed: '', progress } : { completed: d.completed }),
       };
       const t = (this.telemetry[n.index] ??= { gate: new TelemetryGate(n.id), seq: 0 });
       if (!t.gate.due(facts, radioOnly)) continue;

@@ -87,6 +87,13 @@ export class Executor {
     return this.current !== null && this.current.task.mission === mission;
   }
 
+  /** The route of the task it holds (flying, held or flown) and the index of the waypoint it is
+   *  heading to (the length once flown), or null without one. */
+  route(): { readonly mission: string; readonly waypoints: readonly { n: number; e: number }[]; readonly next: number } | null {
+    const cur = this.current;
+    return cur ? { mission: cur.task.mission, waypoints: cur.task.waypoints, next: cur.next } : null;
+  }
+
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();
@@ -127,6 +134,16 @@ export class Executor {
         void this.simple(command, this.grounded() ? null : { type: 'land' });
         return;
     }
+  }
+
+  /** A committed rtl or land of this drone whose task never reached this executor (a state sync
+   *  installed a state past it): carry it out, with no ack (the command's were due at its commit).
+   *  A drone on the ground stays there. */
+  carryOut(action: 'rtl' | 'land'): void {
+    this.generation++;
+    this.current = null;
+    if (this.grounded()) return;
+    void this.act(action === 'rtl' ? { type: 'return-to-launch' } : { type: 'land' }).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
@@ -229,6 +246,21 @@ export class Executor {
       }
       return;
     }
+    // A leg with no way round the committed hazards inside the geofence (the task's `blocked`) is never
+    // flown: the drone holds before it (on the ground it stays there) and the task fails with the reason.
+    const blocked = (): string | null => {
+      const b = task.blocked?.find((x) => x.to === cur.next);
+      return b ? `${b.reason}: holding before that leg (waypoint ${cur.next + 1} of ${task.waypoints.length})` : null;
+    };
+    const holdBefore = async (reason: string): Promise<void> => {
+      if (!this.grounded()) {
+        const h = await this.act({ type: 'hold' });
+        if (h) return fail(`${reason}; and the hold was refused: ${h}`);
+      }
+      fail(reason);
+    };
+    const first = blocked();
+    if (first && fs.value.landed !== 'in-air') return fail(first);
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;
@@ -239,6 +271,8 @@ export class Executor {
     }
     while (cur.next < task.waypoints.length) {
       if (!live()) return;
+      const stop = blocked();
+      if (stop) return holdBefore(stop);
       const w = task.waypoints[cur.next] as { n: number; e: number };
       if (this.fence && !insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence)) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
@@ -247,7 +281,18 @@ export class Executor {
         this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
       }
-      const legAltM = cur.descended ? altM : transitM;
+      // A part taken over from a lost drone and the way to it (the task's joins) are flown at their own
+      // altitude, above a lost drone that may still hover on its lane.
+      const join = cur.descended ? task.joins?.find((j) => cur.next >= j.from && cur.next <= j.to) : undefined;
+      const legAltM = !cur.descended ? transitM : join ? join.altDm / 10 : altM;
+      const here = this.position();
+      if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
+        // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
+        const c = await this.act({ type: 'goto', target: this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), speedMps: task.speedDmps / 10 });
+        if (c) return fail(c);
+        const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
+        if (up) return live() ? fail(up) : undefined;
+      }
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);

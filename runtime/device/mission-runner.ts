@@ -11,8 +11,8 @@ import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
 import type { MissionState, Task } from '../mission/types.js';
-import { thenOf } from '../mission/commands.js';
-import { avoidKeepOuts, keepOuts } from '../mission/hazards.js';
+import { assignmentTask } from '../mission/reassign.js';
+import { plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
@@ -65,6 +65,8 @@ export class MissionRunner {
   /** Refusal key -> when it was last explained. */
   private readonly explained = new Map<string, number>();
   private progress: { command: string; progress: number } | null = null;
+  /** The planned waypoint the executor's route starts at (runTask). */
+  private routeBase = 0;
 
   constructor(private readonly o: MissionRunnerOptions) {
     this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), o.fence);
@@ -184,6 +186,9 @@ export class MissionRunner {
           // The new routes arrive as task effects of the same block (this device flies its own above).
           this.o.log.info({ event: 'replan', mission: e.mission, nodes: e.nodes, keepOuts: e.keepOuts }, `committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zones`);
           break;
+        case 'reassign':
+          this.o.log.warn({ event: 'reassign', mission: e.mission, from: e.from, cause: e.cause, to: e.to, waypoints: e.waypoints }, `${e.reason}: ${e.from} leaves mission ${e.mission}; ${e.to ? `${e.to} flies its ${e.waypoints} unflown waypoints` : `its ${e.waypoints} unflown waypoints are dropped`}`);
+          break;
         case 'param':
         case 'geofence':
           this.o.log.info({ event: e.type, detail: e }, `${e.type} committed`);
@@ -218,23 +223,50 @@ export class MissionRunner {
     return ok(undefined);
   }
 
-  private runTask(command: string, task: Task): void {
+  /** `base`: the planned waypoint a waypoints task's route starts at (resumeOwnTask), 0 for a task
+   *  from the committed effects (its whole part). */
+  private runTask(command: string, task: Task, base = 0): void {
     this.o.log.info({ event: 'task', command, task: task.type }, `executing ${task.type}`);
+    if (task.type === 'waypoints') this.routeBase = base;
     this.executor.run(command, task);
   }
 
   /** After a restart, fly on with this device's part of a mission still active in the committed state. */
   resumeOwnTask(): void {
     const m = this.state.mission;
-    if (!m || m.status !== 'active' || m.done.includes(this.o.id)) return;
+    const mine = m?.assignments.find((a) => a.node === this.o.id);
+    if (!m || !mine) {
+      // Not in the mission, and the committed state says it was told to return or land (an rtl, land
+      // or abort, or lost from the mission, at a height a state sync skipped): it does so now, rather
+      // than hover where its flight controller held it while the device was behind.
+      const me = this.state.drones.find((d) => d.id === this.o.id);
+      if (me && (me.activity === 'returning' || me.activity === 'landing')) this.executor.carryOut(me.activity === 'returning' ? 'rtl' : 'land');
+      return;
+    }
+    if (m.status !== 'active' || m.done.includes(this.o.id)) return;
+    // A state sync while the executor flies this mission: carry on from where it is (as a re-plan
+    // does). Otherwise (restarted) from its committed progress, not from the first waypoint: the leg
+    // it was on is flown again from its start unless it is still airborne on it (progress.ts). The
+    // way to that point is a transit leg (take off or climb to the transit altitude, come down there).
+    const carrying = this.executor.hasTask(m.id);
+    const here = this.executor.position();
+    const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
+    const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
+    if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
+    // The assignment keeps the allocator's plan (and parts taken over from lost drones); the route flown
+    // goes round the committed hazards inside the fence, as the committed tasks did (reassign.ts).
+    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start);
+  }
+
+  /** This device's progress on its part of the committed mission, for its telemetry: how many of the
+   *  assignment's planned waypoints it has passed; null when it flies none, or has flown it all. */
+  missionProgress(): { mission: string; flown: number } | null {
+    const m = this.state.mission;
+    const r = this.executor.route();
+    if (!m || !r || r.mission !== m.id || r.next >= r.waypoints.length) return null;
     const mine = m.assignments.find((a) => a.node === this.o.id);
-    if (!mine) return;
-    // The assignment keeps the allocator's plan; the route flown goes round the committed hazards, as
-    // the task the committing block gave it did (startMission, replan).
-    const waypoints = avoidKeepOuts(mine.waypoints, keepOuts(this.state.hazards));
-    // A state sync while the executor flies this mission: carry on from where it is (as a re-plan does).
-    const carryOn = this.executor.hasTask(m.id) ? { replan: true as const } : {};
-    this.runTask(m.id, { type: 'waypoints', mission: m.id, waypoints, altDm: m.altDm, transitAltDm: mine.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), ...carryOn });
+    if (!mine) return null;
+    return { mission: m.id, flown: this.routeBase + plannedPassed(mine.waypoints.slice(this.routeBase), r.waypoints, r.next) };
   }
 
   private onExec(r: ExecReport): void {

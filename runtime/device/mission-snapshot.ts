@@ -43,6 +43,8 @@ function drone(v: unknown, path: string): DroneState {
     altDm: signed(m.altDm, `${path}.altDm`),
     batteryPermille: signed(m.batteryPermille, `${path}.batteryPermille`),
     telemetryHeight: uint(m.telemetryHeight, `${path}.telemetryHeight`),
+    // Absent in snapshots written before lost drones were told from their silence.
+    telemetryMs: m.telemetryMs === undefined ? 0 : uint(m.telemetryMs, `${path}.telemetryMs`),
     activity: oneOf(m.activity, `${path}.activity`, ['idle', 'tasked', 'holding', 'returning', 'landing'] as const),
   };
 }
@@ -54,6 +56,7 @@ function mission(v: unknown, path: string): ActiveMission {
     kind: oneOf(m.kind, `${path}.kind`, ['survey', 'goto', 'formation'] as const),
     operator: text(m.operator, `${path}.operator`, textMax),
     height: uint(m.height, `${path}.height`),
+    startMs: m.startMs === undefined ? 0 : uint(m.startMs, `${path}.startMs`),
     status: oneOf(m.status, `${path}.status`, ['active', 'held'] as const),
     altDm: signed(m.altDm, `${path}.altDm`),
     speedDmps: signed(m.speedDmps, `${path}.speedDmps`),
@@ -63,6 +66,16 @@ function mission(v: unknown, path: string): ActiveMission {
         node: text(x.node, `${path}.assignments[${i}].node`, textMax),
         waypoints: points(x.waypoints, `${path}.assignments[${i}].waypoints`),
         transitAltDm: signed(x.transitAltDm, `${path}.assignments[${i}].transitAltDm`),
+        // Absent in snapshots written before committed progress, and while none is committed.
+        ...(x.flown === undefined ? {} : { flown: uint(x.flown, `${path}.assignments[${i}].flown`) }),
+        ...(x.joins === undefined
+          ? {}
+          : {
+              joins: array(x.joins, `${path}.assignments[${i}].joins`, listMax).map((j, k) => {
+                const jm = map(j, `${path}.assignments[${i}].joins[${k}]`);
+                return { at: uint(jm.at, `${path}.assignments[${i}].joins[${k}].at`), altDm: signed(jm.altDm, `${path}.assignments[${i}].joins[${k}].altDm`) };
+              }),
+            }),
       };
     }),
     done: texts(m.done, `${path}.done`),

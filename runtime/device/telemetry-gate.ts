@@ -1,7 +1,9 @@
 // Which telemetry periods a device signs a telemetry transaction in. Every signed report rides in a
 // block and is carried by every link, so a device sends one only when it says something new: it moved
-// a metre or more, its battery changed by a percent, it finished a mission, or telemetryKeepaliveEvery
-// periods passed (a drone parked on its pad reports twice a minute, not every second). On the radio
+// a metre or more, its battery changed by a percent, it passed a waypoint of its part of a mission or
+// finished it, or telemetryKeepaliveEvery
+// periods passed (a drone parked on its pad reports twice a minute, not every second; one holding a
+// part of a mission every telemetryMissionKeepaliveEvery). On the radio
 // alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
 // own slot of those periods (from its id), so a fleet's reports do not all land in one block: twenty
 // devices' reports every period filled blocks a 57600-baud radio took seconds to carry. Used by
@@ -10,7 +12,7 @@
 import { limits } from '../lib/limits.js';
 import type { TelemetryBody } from '../wire/telemetry.js';
 
-export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed'>;
+export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress'>;
 
 const movedDm = 10;
 const batteryStepPermille = 10;
@@ -39,8 +41,12 @@ export class TelemetryGate {
       Math.abs(l.eastDm - now.eastDm) < movedDm &&
       Math.abs(l.altDm - now.altDm) < movedDm &&
       Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
-      l.completed === now.completed;
-    if (same && this.since < limits.telemetryKeepaliveEvery) return false;
+      l.completed === now.completed &&
+      l.progress?.mission === now.progress?.mission &&
+      l.progress?.flown === now.progress?.flown;
+    // A drone with a part of a mission (flying it or holding) reports more often when still: the
+    // mission machine takes a drone silent for lostAfterS as lost (runtime/mission/reassign.ts).
+    if (same && this.since < (now.progress ? limits.telemetryMissionKeepaliveEvery : limits.telemetryKeepaliveEvery)) return false;
     this.last = now;
     this.since = 0;
     return true;

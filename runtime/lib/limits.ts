@@ -45,6 +45,7 @@ export const limits = {
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
   radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
   telemetryKeepaliveEvery: 30, // periods after which a device that has not moved reports again (telemetry-gate.ts)
+  telemetryMissionKeepaliveEvery: 10, // the same for a device flying (or holding) a part of a mission: its silence makes it lost (lostAfterS)
   simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
   geofencePointsMax: 64, // device.yaml geofence.polygon: the reflexes test the position against every edge each tick
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air

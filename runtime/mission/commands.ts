@@ -5,7 +5,7 @@ import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from '
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
 import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, selfCrossing, type FormationShape } from './geometry.js';
-import { avoidKeepOuts, keepOuts } from './hazards.js';
+import { keepOuts, routeAround } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
 import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
@@ -128,7 +128,9 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
         const zones = keepOuts(s.hazards);
         for (const x of m.assignments) {
           if (m.done.includes(x.node)) continue;
-          const out = routeOutside(avoidKeepOuts(x.waypoints, zones), poly);
+          // The route it flies now (planned under the fence in force); a blocked leg it never flies.
+          const { route, blocked } = routeAround(x.waypoints, zones, s.geofence);
+          const out = routeOutside(route, poly, blocked.map((b) => b.to));
           if (out) return reject(`${out} of mission ${m.id} for ${x.node} ${out.startsWith('the leg') ? 'leaves' : 'is outside'} the new geofence; abort or replace the mission first`);
         }
       }
@@ -164,11 +166,13 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
 const at = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
 
 /** The first waypoint of the route outside the fence ("waypoint [n, e] m"), or the first leg between
- *  two of them that crosses its edge ("the leg from [..] m to [..] m"), or null when it keeps inside. */
-function routeOutside(route: readonly PointDm[], fence: readonly PointDm[]): string | null {
+ *  two of them that crosses its edge ("the leg from [..] m to [..] m"), or null when it keeps inside.
+ *  `skipLegsTo`: legs (by the index of the waypoint they lead to) the drone never flies. */
+function routeOutside(route: readonly PointDm[], fence: readonly PointDm[], skipLegsTo: readonly number[] = []): string | null {
   const w = route.find((p) => !insidePolygon(p, fence));
   if (w) return `waypoint ${at(w)}`;
   for (let k = 1; k < route.length; k++) {
+    if (skipLegsTo.includes(k)) continue;
     const a = route[k - 1] as PointDm;
     const b = route[k] as PointDm;
     if (legCrossing(a, b, fence) >= 0) return `the leg from ${at(a)} to ${at(b)}`;
@@ -222,19 +226,20 @@ function startMission(
     ceilingDm,
   );
   const assignments: Assignment[] = routes.map((r, i) => ({ ...r, transitAltDm: transit[i] as number }));
-  const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, status: 'active', altDm, speedDmps, assignments, done: [] };
+  const mission: ActiveMission = { id: c.id, kind, operator: c.operator, height: block.height, startMs: block.timeMs, status: 'active', altDm, speedDmps, assignments, done: [] };
   // Routes keep clear of committed hazards; the assignment keeps the plan, so a re-plan starts from it.
   const zones = keepOuts(s.hazards);
-  const flown = assignments.map((x) => avoidKeepOuts(x.waypoints, zones));
-  if (s.geofence) {
-    // A detour goes round a hazard on the side away from its centre, which may be past the fence; and
-    // a leg between two waypoints inside a concave fence may leave it.
-    for (let i = 0; i < flown.length; i++) {
-      const out = routeOutside(flown[i] as PointDm[], s.geofence);
-      const node = (assignments[i] as Assignment).node;
-      if (out?.startsWith('the leg')) return reject(`${out} for ${node} leaves the geofence`);
-      if (out) return reject(`${out} for ${node} is outside the geofence (on its way round a committed hazard)`);
-    }
+  const planned = assignments.map((x) => routeAround(x.waypoints, zones, s.geofence));
+  const flown = planned.map((p) => p.route);
+  for (let i = 0; i < planned.length; i++) {
+    const node = (assignments[i] as Assignment).node;
+    // A leg between two waypoints inside a concave fence may leave it.
+    const out = s.geofence ? routeOutside(flown[i] as PointDm[], s.geofence) : null;
+    if (out?.startsWith('the leg')) return reject(`${out} for ${node} leaves the geofence`);
+    if (out) return reject(`${out} for ${node} is outside the geofence (on its way round a committed hazard)`);
+    // Round a hazard on either side, inside the fence; a leg with no way round is not started.
+    const blocked = (planned[i] as (typeof planned)[number]).blocked[0];
+    if (blocked) return reject(`${blocked.reason} (for ${node})`);
   }
   const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
   // Drones of a replaced mission that get no part in the new one stop where they are (those that had

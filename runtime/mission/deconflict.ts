@@ -39,7 +39,7 @@ interface Seg {
 }
 
 /** Squared distance from p to segment s. */
-function pointSeg2(p: PointDm, s: Seg): number {
+export function pointSeg2(p: PointDm, s: Seg): number {
   const dn = s.b.n - s.a.n;
   const de = s.b.e - s.a.e;
   const pn = p.n - s.a.n;

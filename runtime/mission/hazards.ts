@@ -2,9 +2,11 @@
 // f+1 distinct devices); the mission machine turns the committed set into keep-out circles, one per
 // cluster of nearby cells, and routes every waypoint list around them: waypoints inside a circle are
 // dropped and a leg that crosses one goes round it by two corner points on the side away from its
-// centre. Integer decimetres and an integer square root throughout, so every device plans the same
+// centre, or on the other side when that one would leave the geofence or enter another keep-out; a leg
+// with no such way round is blocked (the drone holds before it). Integer decimetres and an integer square root throughout, so every device plans the same
 // detour bit for bit (STYLE.md §8).
 
+import { insidePolygon, legCrossing } from './geometry.js';
 import type { HazardSet, PointDm } from './types.js';
 
 /** A circle no route may cross: centre and radius in decimetres. */
@@ -18,7 +20,7 @@ export interface KeepOut {
 export const hazardMarginDm = 80;
 /** Cells this many cells apart (Chebyshev) or closer belong to one hazard. */
 const clusterGapCells = 2;
-/** Detours nest at most this deep for one leg; past it the leg is left as it is. */
+/** Detours nest at most this deep for one leg; past it the leg has no way round (routeAround). */
 const detourDepthMax = 4;
 
 /** floor(sqrt(n)) for an integer 0 <= n < 2^53, exactly. */
@@ -96,34 +98,81 @@ function firstCrossing(a: PointDm, b: PointDm, zones: readonly KeepOut[]): { z: 
   return best;
 }
 
-/** Points to fly between a and b so the path stays outside every circle (as far as depth allows). */
-function detour(a: PointDm, b: PointDm, zones: readonly KeepOut[], depth: number): PointDm[] {
-  const hit = depth < detourDepthMax ? firstCrossing(a, b, zones) : null;
-  if (!hit) return [];
+/** The two corner points round the circle the leg a -> b crosses: on the side away from its centre
+ *  (`flip` 0), or on the other (1). */
+function corners(a: PointDm, b: PointDm, hit: { z: KeepOut; cross: number; len: number }, flip: 0 | 1): [PointDm, PointDm] {
   const { z, cross, len } = hit;
   const dn = b.n - a.n;
   const de = b.e - a.e;
   const r = z.r + 1;
   // Unit vectors scaled to r: u along the leg, v across it; go round on the side away from the centre.
-  const side = cross > 0 ? -1 : 1;
+  const side = (cross > 0 ? -1 : 1) * (flip === 0 ? 1 : -1);
   const u = { n: idiv(dn * r, len), e: idiv(de * r, len) };
   const v = { n: side * idiv(-de * r, len), e: side * idiv(dn * r, len) };
-  const d1 = { n: z.n + v.n - u.n, e: z.e + v.e - u.e };
-  const d2 = { n: z.n + v.n + u.n, e: z.e + v.e + u.e };
-  return [...detour(a, d1, zones, depth + 1), d1, ...detour(d1, d2, zones, depth + 1), d2, ...detour(d2, b, zones, depth + 1)];
+  return [
+    { n: z.n + v.n - u.n, e: z.e + v.e - u.e },
+    { n: z.n + v.n + u.n, e: z.e + v.e + u.e },
+  ];
 }
 
-/** The route with waypoints inside a keep-out dropped and every crossing leg routed round it. */
-export function avoidKeepOuts(route: readonly PointDm[], zones: readonly KeepOut[]): PointDm[] {
-  if (zones.length === 0) return [...route];
-  const kept = route.filter((p) => !zones.some((z) => inside(p, z)));
+/** A leg of a route that cannot be flown: the one into route point `to`, and why. */
+export interface BlockedLeg {
+  readonly to: number;
+  readonly reason: string;
+}
+
+const atM = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
+
+/**
+ * A way from a to b outside every circle and, with a fence, inside it (no point outside, no leg
+ * across its edge): the detour points between them, or null when there is none within
+ * detourDepthMax. Each circle is tried on the side away from its centre first, then on the other.
+ */
+function clearDetour(a: PointDm, b: PointDm, zones: readonly KeepOut[], fence: readonly PointDm[] | null, depth: number): PointDm[] | null {
+  const hit = firstCrossing(a, b, zones);
+  if (!hit) return fence && legCrossing(a, b, fence) >= 0 ? null : [];
+  if (depth >= detourDepthMax) return null;
+  for (const flip of [0, 1] as const) {
+    const [d1, d2] = corners(a, b, hit, flip);
+    if ([d1, d2].some((p) => zones.some((z) => inside(p, z)) || (fence !== null && !insidePolygon(p, fence)))) continue;
+    const p1 = clearDetour(a, d1, zones, fence, depth + 1);
+    const p2 = p1 && clearDetour(d1, d2, zones, fence, depth + 1);
+    const p3 = p2 && clearDetour(d2, b, zones, fence, depth + 1);
+    if (p1 && p2 && p3) return [...p1, d1, ...p2, d2, ...p3];
+  }
+  return null;
+}
+
+/**
+ * The route a drone flies round the committed keep-outs, inside the fence when there is one: waypoints
+ * inside a keep-out dropped, and each leg that crosses one replaced by a detour that keeps outside
+ * every keep-out and inside the fence (the side away from the centre first, else the other). A leg
+ * with no such detour stays in the route as it is, listed in `blocked`: the drone holds before it
+ * (its task's `blocked`), it never flies it. What the machine plans and re-plans, and what a
+ * restarted device resumes. `index`: where each given waypoint is in the route, -1 when dropped.
+ */
+export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[], fence: readonly PointDm[] | null): { route: PointDm[]; blocked: BlockedLeg[]; index: number[] } {
+  const index = route.map(() => -1);
+  const kept: PointDm[] = [];
+  route.forEach((p, i) => {
+    if (zones.some((z) => inside(p, z))) return;
+    index[i] = kept.length;
+    kept.push(p);
+  });
   const out: PointDm[] = [];
+  const blocked: BlockedLeg[] = [];
+  const at: number[] = [];
   kept.forEach((p, i) => {
     const prev = kept[i - 1];
-    if (prev) out.push(...detour(prev, p, zones, 0));
+    if (prev) {
+      const way = clearDetour(prev, p, zones, fence, 0);
+      if (way) out.push(...way);
+      else blocked.push({ to: out.length, reason: `no way round the committed hazards from ${atM(prev)} to ${atM(p)} keeps ${fence ? 'inside the geofence and ' : ''}outside every keep-out` });
+    }
+    at.push(out.length);
     out.push(p);
   });
-  return out;
+  return { route: out, blocked, index: index.map((k) => (k < 0 ? -1 : (at[k] as number))) };
 }
 
 /** Where a re-planned route continues: just after the last waypoint of the old route that the drone

@@ -4,8 +4,9 @@
 
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
-import { runCommand, thenOf, withoutNodes } from './commands.js';
-import { avoidKeepOuts, keepOuts, sameHazards } from './hazards.js';
+import { runCommand } from './commands.js';
+import { assignmentTask, lostDrones, reassign } from './reassign.js';
+import { keepOuts, routeAround, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
 import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
@@ -33,20 +34,15 @@ export function initialMissionState(): MissionState {
   return { height: 0, timeMs: 0, drones: [], mission: null, geofence: null, geofenceAltDmMax: 1200, params: initialParams(), models: [], hazards: null, accepted: 0, rejected: 0 };
 }
 
-const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, batteryPermille: -1, telemetryHeight: 0, activity: 'idle' });
+const newDrone = (id: string): DroneState => ({ id, pos: null, altDm: 0, batteryPermille: -1, telemetryHeight: 0, telemetryMs: 0, activity: 'idle' });
 
 export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult {
   assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
   let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
-  // A drone the manifest in force no longer names (fleet.update) leaves the mission: its telemetry is
-  // ignored from now on, so its part could never be reported finished. Its part is not flown by another.
-  const members = new Set(block.members.devices);
-  const gone = s.mission ? s.mission.assignments.filter((a) => !members.has(a.node)).map((a) => a.node) : [];
-  if (s.mission && gone.length > 0) s = { ...s, mission: withoutNodes(s.mission, gone) };
   const effects: MissionEffect[] = [];
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
-      s = applyTelemetry(s, tx, block.height);
+      s = applyTelemetry(s, tx, block.height, block.timeMs);
       return;
     }
     const problem = authorize(tx, block);
@@ -73,7 +69,36 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
     s = r.state;
     effects.push(...r.effects);
   }
+  const r = loseDrones(s, block);
+  s = r.state;
+  effects.push(...r.effects);
   return { state: s, effects };
+}
+
+/**
+ * The mission's lost drones (removed by the manifest in force, battery below the reserve, silent for
+ * lostAfterS: reassign.ts) leave it, those still in the fleet told to return home, and a survey's
+ * unflown part of each goes to the nearest drone still flying the mission, re-tasked with its longer
+ * route (carrying on from where it is). From committed inputs only, after the block's transactions.
+ */
+function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState; effects: MissionEffect[] } {
+  const m = s.mission;
+  if (!m) return { state: s, effects: [] };
+  const reserve = Math.round(paramOf(s.params, 'batteryReservePct') * 10);
+  const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000);
+  if (lost.length === 0) return { state: s, effects: [] };
+  const slot = new Map(s.drones.map((d, i) => [d.id, i]));
+  const r = reassign(m, lost, s.drones, reserve, block.height, (node) => returnAltitudeDm(s, slot.get(node) ?? -1));
+  const effects: MissionEffect[] = [...r.effects];
+  const state0: MissionState = { ...s, mission: r.mission };
+  for (const node of r.grown) {
+    const a = r.mission?.assignments.find((x) => x.node === node);
+    if (r.mission && a) effects.push({ type: 'task', node, command: m.id, task: assignmentTask(state0, r.mission, a, 0, true) });
+  }
+  const home = new Set(lost.filter((l) => l.cause !== 'removed').map((l) => l.node));
+  for (const node of [...home].sort(compareIds)) effects.push({ type: 'task', node, command: m.id, task: { type: 'rtl' } });
+  const drones = s.drones.map((d) => (home.has(d.id) ? { ...d, activity: 'returning' as const } : d));
+  return { state: { ...state0, drones }, effects };
 }
 
 /** A changed committed hazard set re-routes every unfinished part of the mission around it, active or
@@ -89,11 +114,13 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
   const nodes: string[] = [];
   for (const a of m.assignments) {
     if (m.done.includes(a.node)) continue;
-    const old = avoidKeepOuts(a.waypoints, before);
-    const route = avoidKeepOuts(a.waypoints, after);
-    if (old.length === route.length && old.every((p, i) => p.n === route[i]?.n && p.e === route[i]?.e)) continue;
+    // Round the keep-outs inside the fence, or, where no way round keeps inside it, the drone holds
+    // before that leg with the reason (routeAround): it never flies out of the fence.
+    const old = routeAround(a.waypoints, before, prev.geofence);
+    const { route, blocked } = routeAround(a.waypoints, after, prev.geofence);
+    if (JSON.stringify({ route: old.route, blocked: old.blocked }) === JSON.stringify({ route, blocked })) continue;
     nodes.push(a.node);
-    effects.push({ type: 'task', node: a.node, command: m.id, task: { type: 'waypoints', mission: m.id, waypoints: route, altDm: m.altDm, transitAltDm: a.transitAltDm, speedDmps: m.speedDmps, then: thenOf(m.kind), replan: true } });
+    effects.push({ type: 'task', node: a.node, command: m.id, task: assignmentTask(state, m, a, 0, true) });
   }
   if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
   return { state, effects };
@@ -117,7 +144,7 @@ function syncDrones(drones: readonly DroneState[], devices: readonly string[]): 
   return [...devices].sort(compareIds).map((id) => byId.get(id) ?? newDrone(id));
 }
 
-function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number): MissionState {
+function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number, timeMs: number): MissionState {
   const i = s.drones.findIndex((d) => d.id === t.node);
   if (i < 0) return s; // not a device under the manifest in force: ignored
   const old = s.drones[i] as DroneState;
@@ -129,7 +156,21 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number): M
     // Every assigned drone finished: the mission is over and the fleet may take a new one.
     mission = done.length === mission.assignments.length ? null : { ...mission, done };
   }
-  const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, activity };
+  // Progress only grows (a report signed before a later one may be committed after it), and only
+  // counts for the mission it names, for this drone's part of it, up to its length.
+  const p = t.progress;
+  if (mission && p && p.mission === mission.id && !mission.done.includes(t.node)) {
+    const m = mission;
+    const at = m.assignments.findIndex((x) => x.node === t.node);
+    const a = m.assignments[at];
+    const flown = a ? Math.min(p.flown, a.waypoints.length) : 0;
+    if (a && flown > (a.flown ?? 0)) {
+      const assignments = m.assignments.slice();
+      assignments[at] = { ...a, flown };
+      mission = { ...m, assignments };
+    }
+  }
+  const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, telemetryMs: timeMs, activity };
   const drones = s.drones.slice();
   drones[i] = drone;
   return { ...s, drones, mission };

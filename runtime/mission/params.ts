@@ -14,7 +14,8 @@ export const paramSpecs: Readonly<Record<string, ParamSpec>> = {
   laneSpacingM: { min: 2, max: 200, initial: 20, what: 'distance between survey lanes, metres' },
   formationSpacingM: { min: 3, max: 100, initial: 10, what: 'distance between drones in a formation, metres' },
   separationM: { min: 2, max: 30, initial: 3, what: 'clearance between drones on their way to a route: horizontal, and between transit altitudes, metres' },
-  batteryReservePct: { min: 10, max: 60, initial: 25, what: 'battery below which a drone gets no new task, percent' },
+  batteryReservePct: { min: 10, max: 60, initial: 25, what: 'battery below which a drone gets no new task, and leaves the mission it flies (its unflown lanes go to another), percent' },
+  lostAfterS: { min: 30, max: 3600, initial: 120, what: 'block time without committed telemetry after which a drone of the mission is lost (its unflown lanes go to another), seconds' },
 };
 
 export const paramNames = Object.keys(paramSpecs).sort();

@@ -45,6 +45,14 @@ export interface MissionTelemetry {
   readonly batteryPermille: number;
   /** The id of the mission whose waypoints this device has finished flying, if any. */
   readonly completed: string | null;
+  /** How far it has flown its part of a mission: how many of its assignment's planned waypoints it
+   *  has passed (runtime/mission/progress.ts); null when it is flying none. */
+  readonly progress?: MissionProgress | null;
+}
+
+export interface MissionProgress {
+  readonly mission: string;
+  readonly flown: number;
 }
 
 export type MissionTx = MissionCommand | MissionTelemetry;
@@ -77,6 +85,8 @@ export interface DroneState {
   readonly altDm: number;
   readonly batteryPermille: number;
   readonly telemetryHeight: number;
+  /** Block time of the block that committed its last telemetry (0: none yet). */
+  readonly telemetryMs: number;
   readonly activity: DroneActivity;
 }
 
@@ -87,7 +97,12 @@ export interface DroneState {
 export type Task =
   /** `replan`: the same mission's route changed around a committed hazard; carry on from where the
    *  drone is rather than from the first waypoint. */
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true }
+  /** `blocked`: legs with no way round the committed hazards inside the geofence (hazards.ts
+   *  routeAround), each the index of the waypoint it leads to, in order: the drone holds when the
+   *  next waypoint is one and reports the task failed with the reason, never flying that leg.
+   *  `joins`: the waypoints from `from` to `to` are flown at `altDm` (a part taken over from a lost
+   *  drone and the way to it: reassign.ts), climbing to it first where the drone is. */
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true; readonly blocked?: readonly { readonly to: number; readonly reason: string }[]; readonly joins?: readonly { readonly from: number; readonly to: number; readonly altDm: number }[] }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }
@@ -104,6 +119,12 @@ export interface Assignment extends Route {
   /** The altitude of the leg to the first waypoint (deconflict.ts): the mission altitude, or a layer
    *  above it that keeps this drone's leg clear of the others'. */
   readonly transitAltDm: number;
+  /** How many of `waypoints` the drone's committed telemetry says it has passed (absent: none). A
+   *  device restarted mid-mission resumes from it (progress.ts resumeStart). */
+  readonly flown?: number;
+  /** Parts taken over from lost drones (reassign.ts), each from planned waypoint `at` to the next
+   *  part or the end: flown, with the way to it, at `altDm` (this drone's return altitude). */
+  readonly joins?: readonly { readonly at: number; readonly altDm: number }[];
 }
 
 export type MissionKind = 'survey' | 'goto' | 'formation';
@@ -113,6 +134,8 @@ export interface ActiveMission {
   readonly kind: MissionKind;
   readonly operator: string;
   readonly height: number;
+  /** Block time of the block that started it. */
+  readonly startMs: number;
   readonly status: 'active' | 'held';
   readonly altDm: number;
   readonly speedDmps: number;
@@ -191,7 +214,10 @@ export type MissionEffect =
   | { readonly type: 'model-rollout'; readonly action: 'canary' | 'promote' | 'rollback'; readonly rollout: ModelRollout }
   /** Committed hazards changed the mission's routes for these drones (their tasks follow); a held
    *  mission is re-planned too and stays held. */
-  | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number };
+  | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number }
+  /** A drone was lost from the mission (reassign.ts): why, and who flies the `waypoints` planned
+   *  waypoints of its part it had not flown (null: nobody, they are dropped). */
+  | { readonly type: 'reassign'; readonly height: number; readonly mission: string; readonly from: string; readonly cause: 'removed' | 'battery' | 'silent'; readonly reason: string; readonly to: string | null; readonly waypoints: number };
 
 export interface ApplyResult {
   readonly state: MissionState;

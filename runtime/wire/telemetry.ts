@@ -3,7 +3,7 @@
 // the fleet's local frame (decimetres), so the committed values need no float handling.
 
 import { encodeCbor } from './cbor.js';
-import { array, id, int, text, uint } from './fields.js';
+import { array, fail, id, int, text, uint } from './fields.js';
 
 export interface TelemetryBody {
   readonly node: string;
@@ -17,12 +17,18 @@ export interface TelemetryBody {
   readonly batteryPermille: number;
   /** Mission id (command ref) whose waypoints this device finished, or "". */
   readonly completed: string;
+  /** The mission it is flying and how many of its part's planned waypoints it has passed
+   *  (runtime/mission/progress.ts), or absent. A ninth element, left out when absent, so a report
+   *  without it has the bytes it always had. */
+  readonly progress?: { readonly mission: string; readonly flown: number } | undefined;
 }
 
 const coordDmMax = 10_000_000; // 1000 km from the fleet origin
 
 export function parseTelemetryBody(v: unknown): TelemetryBody {
-  const a = array(v, 'telemetry', 8, 8);
+  const a = array(v, 'telemetry', 9);
+  if (a.length < 8) fail(`telemetry must have 8 or 9 elements, has ${a.length}`);
+  const p = a[8] === undefined ? undefined : array(a[8], 'telemetry.progress', 2, 2);
   return {
     node: id(a[0], 'telemetry.node'),
     session: uint(a[1], 'telemetry.session', 0xffffffff),
@@ -32,10 +38,12 @@ export function parseTelemetryBody(v: unknown): TelemetryBody {
     altDm: int(a[5], 'telemetry.altDm', -coordDmMax, coordDmMax),
     batteryPermille: int(a[6], 'telemetry.batteryPermille', -1, 1_000),
     completed: text(a[7], 'telemetry.completed', 100),
+    ...(p ? { progress: { mission: text(p[0], 'telemetry.progress.mission', 100), flown: uint(p[1], 'telemetry.progress.flown', 0xffff) } } : {}),
   };
 }
 
-/** [node, session, seq, northDm, eastDm, altDm, batteryPermille, completed] */
+/** [node, session, seq, northDm, eastDm, altDm, batteryPermille, completed, [mission, flown]?] */
 export function encodeTelemetryBody(t: TelemetryBody): Uint8Array {
-  return encodeCbor([t.node, t.session, t.seq, t.northDm, t.eastDm, t.altDm, t.batteryPermille, t.completed]);
+  const base = [t.node, t.session, t.seq, t.northDm, t.eastDm, t.altDm, t.batteryPermille, t.completed];
+  return encodeCbor(t.progress ? [...base, [t.progress.mission, t.progress.flown]] : base);
 }

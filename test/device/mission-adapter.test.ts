@@ -8,7 +8,8 @@ import { signManifest } from '../../runtime/manifest/manifest.js';
 import { membersOf, missionTxOf } from '../../runtime/device/mission-adapter.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
-import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
+import { encodeTelemetryBody, parseTelemetryBody } from '../../runtime/wire/telemetry.js';
+import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 let f: FleetFixture;
@@ -32,8 +33,20 @@ describe('mission adapter', () => {
     expect(membersOf(f.manifest)).toEqual({ epoch: 1, devices: ['v0', 'v1', 'v2', 'v3'], operators: [{ id: 'boss', roles: ['admin'] }] });
   });
 
+  it('reads the progress a telemetry report may carry as its ninth element, and an eight-element report as before', () => {
+    const body = { node: 'v1', session: 1, seq: 8, northDm: 1, eastDm: 2, altDm: 300, batteryPermille: 800, completed: '' };
+    const withProgress = encodeTelemetryBody({ ...body, progress: { mission: 'ops/ab', flown: 5 } });
+    expect(parseTelemetryBody(unwrap(decodeCbor(withProgress, 256)))).toEqual({ ...body, progress: { mission: 'ops/ab', flown: 5 } });
+    expect(parseTelemetryBody(unwrap(decodeCbor(encodeTelemetryBody(body), 256)))).toEqual(body);
+    expect(encodeTelemetryBody(body)).toEqual(encodeCbor(['v1', 1, 8, 1, 2, 300, 800, '']));
+    const tx = missionTxOf(sealEnvelope('telemetry', f.fleet, 'v1', withProgress, f.signer('v1')), ctx, f.fleet);
+    expect(tx).toMatchObject({ kind: 'telemetry', node: 'v1', progress: { mission: 'ops/ab', flown: 5 } });
+    expect(() => parseTelemetryBody(['v1', 1, 8, 1, 2, 300, 800])).toThrow(/8 or 9 elements/);
+    expect(() => parseTelemetryBody(['v1', 1, 8, 1, 2, 300, 800, '', ['ops/ab', -1]])).toThrow(/flown/);
+  });
+
   it('turns a device telemetry envelope into integer telemetry, and ignores one naming another device', () => {
-    expect(missionTxOf(telemetry('v1', 'v1'), ctx, f.fleet)).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 123, e: -45 }, altDm: 100, batteryPermille: 870, completed: null });
+    expect(missionTxOf(telemetry('v1', 'v1'), ctx, f.fleet)).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 123, e: -45 }, altDm: 100, batteryPermille: 870, completed: null, progress: null });
     expect(missionTxOf(telemetry('v1', 'v2'), ctx, f.fleet)).toBeNull();
   });
 

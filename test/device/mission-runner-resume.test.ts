@@ -9,6 +9,7 @@ import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/m
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionState, MissionTx, Task } from '../../runtime/mission/types.js';
 import type { NodeShell } from '../../runtime/node/shell.js';
+import { executorRig, stopRigs, until } from './executor-rig.js';
 
 // The committed block as the mission machine sees it, without signing envelopes for it.
 const next = vi.hoisted(() => ({ block: null as unknown }));
@@ -18,11 +19,11 @@ afterEach(() => vi.restoreAllMocks());
 
 const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
 
-function runner(state: MissionState): MissionRunner {
+function runner(state: MissionState, devices: object = {}): MissionRunner {
   const quiet = { info: () => undefined, warn: () => undefined };
   const control = { ack: () => undefined, proof: () => undefined, log: () => undefined };
   const metrics = { commands: { inc: () => undefined } };
-  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices: {} }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
+  const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
   const r = new MissionRunner(o);
   r.state = state;
   return r;
@@ -100,4 +101,77 @@ describe('resuming this device\'s part after a restart', () => {
     expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
     expect(given[1]!.type === 'waypoints' && given[1]!.waypoints.length).toBe(4); // round the hazard
   });
+});
+
+describe('restarted mid-mission, it resumes from its committed progress', () => {
+  // d1's part: four waypoints 50 m apart going east (a goto: one drone, one path).
+  const goto: MissionTx = { kind: 'command', id: 'ops/10', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 50], [0, 100], [0, 150], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+  const at = (e: number, flown: number | null): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e }, altDm: 300, batteryPermille: 900, completed: null, progress: flown === null ? null : { mission: 'ops/10', flown } });
+  const restarted = (flown: number, pos: { northM: number; eastM: number; upM: number } | null): Task[] => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    // Its last committed report: it had passed `flown` of its waypoints, at 1,200 dm east.
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, flown)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue(pos);
+    runner(s2.state).resumeOwnTask();
+    return given;
+  };
+
+  it('on the ground after a reboot it flies the interrupted leg again, not the route from waypoint 0', () => {
+    // Passed waypoints 1 and 2, on its way to 3 when the device rebooted (the drone landed).
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/10', waypoints: [{ n: 0, e: 1_000 }, { n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+    // The way to the resume point is a transit leg: flown at its transit altitude, not skimmed at the mission's.
+    expect(given[0]!.type === 'waypoints' && given[0]!.replan).toBeFalsy();
+  });
+
+  it('still in the air on the interrupted leg it carries on to the next waypoint', () => {
+    const given = restarted(2, { northM: 0.5, eastM: 120, upM: 30 });
+    expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [{ n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+  });
+
+  it('with every waypoint passed it flies none of them again', () => {
+    const given = restarted(4, { northM: 0, eastM: 200, upM: 30 });
+    expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [] });
+  });
+
+  it('reports its progress in the planned waypoints of its whole part, flying the resumed route', () => {
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    const route = given[0]!.type === 'waypoints' ? given[0]!.waypoints : [];
+    // Resumed at waypoint 2 (index 1): having passed the first two of its route it passed 3 of its part.
+    vi.spyOn(Executor.prototype, 'route').mockReturnValue({ mission: 'ops/10', waypoints: route, next: 2 });
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const r = runner(applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] }).state);
+    r.resumeOwnTask();
+    expect(r.missionProgress()).toEqual({ mission: 'ops/10', flown: 3 });
+  });
+
+  it('with no progress committed it flies its part from the first waypoint', () => {
+    const given = restarted(0, { northM: 0, eastM: 0, upM: 0 });
+    expect(given[0]!.type === 'waypoints' && given[0]!.waypoints).toHaveLength(4);
+  });
+});
+
+describe('a state sync past a committed rtl or land of this drone', () => {
+  afterEach(stopRigs);
+
+  it('carries it out: the drone that was told to return while its device was behind returns', async () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/20', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const rtl: MissionTx = { ...goto, id: 'ops/21', type: 'rtl', args: { nodes: ['d1'] } };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [rtl] });
+    expect(s2.state.drones.find((d) => d.id === 'd1')?.activity).toBe('returning');
+    // Its drone hovers where its flight controller held it while the device was down.
+    const { vehicle, devices } = await executorRig();
+    await devices.flight.execute({ type: 'arm' });
+    await devices.flight.execute({ type: 'takeoff', relAltM: 10 });
+    expect(await until(() => vehicle.state().upM > 8, 10_000)).toBe(true);
+    // The snapshot it installs already holds the rtl; that block's task never went through this device.
+    const r = runner(s2.state, devices);
+    r.resumeOwnTask();
+    expect(await until(() => vehicle.state().mode === 'return', 2_000), vehicle.state().mode).toBe(true);
+    r.stop();
+  }, 30_000);
 });

@@ -16,6 +16,11 @@ describe('telemetry gate', () => {
     expect(g.due(at(10, 890), false)).toBe(true);
     expect(g.due(at(10, 890, 'ops/1'), false)).toBe(true);
     expect(g.due(at(10, 890, 'ops/1'), false)).toBe(false);
+    // Passing a waypoint of its part is news too (what a restart resumes from).
+    const flying = (flown: number) => ({ ...at(10, 890), progress: { mission: 'ops/2', flown } });
+    expect(g.due(flying(1), false)).toBe(true);
+    expect(g.due(flying(1), false)).toBe(false);
+    expect(g.due(flying(2), false)).toBe(true);
   });
 
   it('a device that does not move reports again after telemetryKeepaliveEvery periods', () => {
@@ -23,6 +28,15 @@ describe('telemetry gate', () => {
     const sent: number[] = [];
     for (let i = 0; i < 2 * limits.telemetryKeepaliveEvery + 1; i++) if (g.due(at(0), false)) sent.push(i);
     expect(sent).toEqual([0, limits.telemetryKeepaliveEvery, 2 * limits.telemetryKeepaliveEvery]);
+  });
+
+  it('a device holding a part of a mission reports again after telemetryMissionKeepaliveEvery periods, so it is not taken for lost', () => {
+    const g = new TelemetryGate('d1');
+    const holding = { ...at(0), progress: { mission: 'ops/3', flown: 2 } };
+    const sent: number[] = [];
+    for (let i = 0; i < 2 * limits.telemetryMissionKeepaliveEvery + 1; i++) if (g.due(holding, false)) sent.push(i);
+    expect(sent).toEqual([0, limits.telemetryMissionKeepaliveEvery, 2 * limits.telemetryMissionKeepaliveEvery]);
+    expect(limits.telemetryMissionKeepaliveEvery).toBeLessThan(limits.telemetryKeepaliveEvery);
   });
 
   it('on the radio alone a moving device reports in one period of every radioOnlyTelemetryEvery, and devices use different ones', () => {

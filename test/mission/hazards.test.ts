@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { avoidKeepOuts, hazardMarginDm, isqrt, keepOuts, type KeepOut } from '../../runtime/mission/hazards.js';
+import { hazardMarginDm, isqrt, keepOuts, routeAround, type KeepOut } from '../../runtime/mission/hazards.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { HazardSet, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 import { resumeIndex } from '../../fleet-sim/flight/flight-layer.js';
@@ -39,7 +39,8 @@ describe('hazard geometry (integer)', () => {
   it('routes a lane through a hazard round it, and drops a waypoint inside it', () => {
     const zone: KeepOut = { n: 1000, e: 1500, r: 150 };
     const lane = [{ n: 1000, e: 0 }, { n: 1000, e: 1500 }, { n: 1000, e: 3000 }];
-    const route = avoidKeepOuts(lane, [zone]);
+    const { route, blocked } = routeAround(lane, [zone], null);
+    expect(blocked).toEqual([]);
     expect(route[0]).toEqual({ n: 1000, e: 0 });
     expect(route.at(-1)).toEqual({ n: 1000, e: 3000 });
     expect(route.some((p) => p.e === 1500 && p.n === 1000)).toBe(false); // the waypoint inside went
@@ -47,13 +48,22 @@ describe('hazard geometry (integer)', () => {
     expect(route.every((p) => Number.isInteger(p.n) && Number.isInteger(p.e))).toBe(true);
   });
 
-  it('never leaves a leg through any keep-out, for random lanes and hazards', () => {
+  it('never flies a leg through any keep-out or out of the fence, for random lanes, hazards and fences', () => {
     const pt = fc.record({ n: fc.integer({ min: -5_000, max: 5_000 }), e: fc.integer({ min: -5_000, max: 5_000 }) });
+    const zone = fc.record({ n: fc.integer({ min: -5_000, max: 5_000 }), e: fc.integer({ min: -5_000, max: 5_000 }), r: fc.integer({ min: 50, max: 400 }) });
+    // A rectangle round every lane point, from tight to roomy (or none).
+    const margin = fc.option(fc.integer({ min: 0, max: 800 }), { nil: null });
     fc.assert(
-      fc.property(fc.array(pt, { minLength: 2, maxLength: 6 }), pt, fc.integer({ min: 50, max: 400 }), (lane, c, r) => {
-        const z = { ...c, r };
-        const route = avoidKeepOuts(lane, [z]);
-        for (let i = 1; i < route.length; i++) if (crosses(route[i - 1] as PointDm, route[i] as PointDm, z)) return false;
+      fc.property(fc.array(pt, { minLength: 2, maxLength: 6 }), fc.array(zone, { minLength: 1, maxLength: 3 }), margin, (lane, zones, m) => {
+        const ns = lane.map((p) => p.n);
+        const es = lane.map((p) => p.e);
+        const fence = m === null ? null : [{ n: Math.min(...ns) - m, e: Math.min(...es) - m }, { n: Math.min(...ns) - m, e: Math.max(...es) + m }, { n: Math.max(...ns) + m, e: Math.max(...es) + m }, { n: Math.max(...ns) + m, e: Math.min(...es) - m }];
+        const { route, blocked } = routeAround(lane, zones, fence);
+        for (let i = 1; i < route.length; i++) {
+          if (blocked.some((b) => b.to === i)) continue;
+          if (zones.some((z) => crosses(route[i - 1] as PointDm, route[i] as PointDm, z))) return false;
+        }
+        if (fence) for (const p of route) if (p.n < fence[0]!.n || p.n > fence[2]!.n || p.e < fence[0]!.e || p.e > fence[2]!.e) return false;
         return true;
       }),
     );
@@ -135,5 +145,48 @@ describe('the mission machine re-plans around committed hazards', () => {
     const sameDm = (a: PointDm, b: PointDm): boolean => a.n === b.n && a.e === b.e;
     expect(resumeOnDevice(old.map(dm), 3, route.map(dm), sameDm)).toBe(5);
     expect(resumeOnDevice(old.map(dm), 1, route.map(dm), sameDm)).toBe(1);
+  });
+});
+
+describe('a re-plan round a committed hazard keeps inside the geofence', () => {
+  const fenceCmd = (polygon: number[][]): MissionTx => ({ kind: 'command', id: 'f1', operator: 'boss', type: 'geofence.set', args: { polygon }, issuedAt: 0, expiresAt: 1e12 });
+  const goto: MissionTx = { kind: 'command', id: 'g1', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 0, expiresAt: 1e12 };
+  const withBoss = { ...members, operators: [...members.operators, { id: 'boss', roles: ['admin' as const] }] };
+  const at = (s: MissionState, txs: MissionTx[], hazards?: HazardSet) => applyBlock(s, { ...block(s, txs, hazards), members: withBoss });
+  const inside = (p: PointDm, fence: number[][]): boolean => {
+    const ns = fence.map((q) => q[0]! * 10);
+    const es = fence.map((q) => q[1]! * 10);
+    return p.n >= Math.min(...ns) && p.n <= Math.max(...ns) && p.e >= Math.min(...es) && p.e <= Math.max(...es);
+  };
+
+  it('goes round on the side inside the fence when the side away from the centre is past it', () => {
+    // The drone flies east along n = 0, 5 m inside the fence's south edge; a 5 m hazard cell just north of its line.
+    const fence = [[-5, -5], [-5, 300], [300, 300], [300, -5]];
+    const s1 = at(initialMissionState(), [fenceCmd(fence), goto]);
+    expect(s1.effects.filter((e) => e.type === 'decision').map((e) => e.type === 'decision' && e.decision.outcome)).toEqual(['accepted', 'accepted']);
+    const hazard: HazardSet = { cellDm: 50, cells: [[0, 20]] };
+    const r = at(s1.state, [], hazard);
+    const task = taskOf(r.effects).find((t) => t.node === 'd1')?.task;
+    expect(task?.type).toBe('waypoints');
+    const route = task?.type === 'waypoints' ? task.waypoints : [];
+    expect(route.length).toBeGreaterThan(2);
+    for (const p of route) expect(inside(p, fence), `[${p.n}, ${p.e}]`).toBe(true);
+    const zone = keepOuts(hazard)[0] as KeepOut;
+    for (let i = 1; i < route.length; i++) expect(crosses(route[i - 1] as PointDm, route[i] as PointDm, zone)).toBe(false);
+    expect(task?.type === 'waypoints' && task.blocked).toBeFalsy();
+  });
+
+  it('with no way round inside the fence, the drone holds before that leg and its task says why', () => {
+    // A corridor 12 m wide; the hazard's keep-out spans it.
+    const fence = [[-6, -5], [-6, 300], [6, 300], [6, -5]];
+    const s1 = at(initialMissionState(), [fenceCmd(fence), goto]);
+    const r = at(s1.state, [], { cellDm: 50, cells: [[0, 20]] });
+    const task = taskOf(r.effects).find((t) => t.node === 'd1')?.task;
+    expect(task?.type).toBe('waypoints');
+    if (task?.type !== 'waypoints') return;
+    // Nothing it is told to fly leaves the fence.
+    const flyable = task.waypoints.slice(0, task.blocked?.[0]?.to ?? task.waypoints.length);
+    for (const p of flyable) expect(inside(p, fence), `[${p.n}, ${p.e}]`).toBe(true);
+    expect(task.blocked).toEqual([{ to: 1, reason: 'no way round the committed hazards from [0, 0] m to [0, 200] m keeps inside the geofence and outside every keep-out' }]);
   });
 });

@@ -147,6 +147,21 @@ describe('mission.survey', () => {
   });
 });
 
+describe('committed progress', () => {
+  it('keeps the highest count of planned waypoints each drone reports passing on its own part, up to its length', () => {
+    const r = run(initialMissionState(), atCorners, [cmd('mission.goto', { waypoints: [[0, 50], [0, 100], [0, 150]], node: 'd1' })]);
+    const id = r.state.mission!.id;
+    const report = (node: string, mission: string, flown: number): MissionTx => ({ ...(telemetry(node, 0, 0) as Extract<MissionTx, { kind: 'telemetry' }>), progress: { mission, flown } });
+    const flown = (s: MissionState): number | undefined => s.mission?.assignments.find((a) => a.node === 'd1')?.flown;
+    const r2 = run(r.state, [report('d1', id, 2)]);
+    expect(flown(r2.state)).toBe(2);
+    // An older report committed later does not take it back; another mission's, or another drone's, do nothing.
+    expect(flown(run(r2.state, [report('d1', id, 1), report('d1', 'other', 3)]).state)).toBe(2);
+    expect(run(r2.state, [report('d2', id, 3)]).state.mission!.assignments.map((a) => a.node)).toEqual(['d1']);
+    expect(flown(run(r2.state, [report('d1', id, 99)]).state)).toBe(3);
+  });
+});
+
 describe('roles, expiry and the audit log', () => {
   it('commits unauthorized, unknown and expired commands as rejected, each with its reason', () => {
     const r = run(initialMissionState(), [
@@ -177,7 +192,7 @@ describe('roles, expiry and the audit log', () => {
       ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
       ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
     ]);
-    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'separationM', 'speedMps']);
+    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'separationM', 'speedMps']);
   });
 });
 
@@ -268,12 +283,19 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(flown.effects).outcome).toBe('accepted');
   });
 
-  it('rejects a mission whose route round a committed hazard would leave the geofence', () => {
+  it('plans a route round a committed hazard on the side inside the geofence, and rejects one with no way round inside it', () => {
     const fence = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-5, -5], [-5, 300], [300, 300], [300, -5]] }, 'boss')]);
-    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the detour goes south, past the fence.
+    // A 5 m hazard cell 2.5 m north of the line the drone is sent along: the side away from it (south) is past the fence.
     const hazard = applyBlock(fence.state, { height: fence.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
     const r = applyBlock(hazard.state, { height: hazard.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
-    expect(only(r.effects).reason).toBe('waypoint [-9.2, 90.8] m for d1 is outside the geofence (on its way round a committed hazard)');
+    expect(only(r.effects).outcome).toBe('accepted');
+    const route = tasks(r.effects)[0]?.task;
+    expect(route?.type === 'waypoints' && route.waypoints.every((p) => p.n >= -50 && p.n > 0 === (p.e > 0 && p.e < 2_000))).toBe(true); // round it to the north
+    // In a corridor 12 m wide the keep-out spans it: no way round.
+    const corridor = run(initialMissionState(), [cmd('geofence.set', { polygon: [[-6, -5], [-6, 300], [6, 300], [6, -5]] }, 'boss')]);
+    const h2 = applyBlock(corridor.state, { height: corridor.state.height + 1, timeMs: 20_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+    const r2 = applyBlock(h2.state, { height: h2.state.height + 1, timeMs: 20_001, members, txs: [cmd('mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
+    expect(only(r2.effects).reason).toBe('no way round the committed hazards from [0, 0] m to [0, 200] m keeps inside the geofence and outside every keep-out (for d1)');
   });
 
   it('rejects a mission with a leg that leaves a concave geofence between two waypoints inside it', () => {
@@ -299,7 +321,7 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     ]);
     expect(decisions(r.effects).map((d) => d.reason)).toEqual([
       'args.value is 99; it must be from 1 to 15',
-      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, separationM, speedMps',
+      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, lostAfterS, separationM, speedMps',
       '',
     ]);
     expect(r.state.params.altitudeM).toBe(50);

@@ -1,0 +1,139 @@
+// A drone lost from a mission, and who flies the rest of its part. Decided by the mission machine from
+// committed inputs only (block time, committed telemetry, the manifest in force, parameters): every
+// device reaches the same verdict and the same new routes at the same height.
+//
+// A drone assigned to the mission that has not finished its part is lost when
+//   - the manifest in force no longer names it (fleet.update removed it),
+//   - its committed battery is below the reserve (batteryReservePct; its battery reflex sends it home
+//     or soon will), or
+//   - no telemetry of it was committed for lostAfterS of block time since the mission started (it
+//     crashed, or its device is down or cut off: a device reports at least every 30 s, hovering).
+// A lost drone leaves the mission and, unless the manifest removed it, is told to return home (so a
+// drone only cut off does not fly the part it lost when it hears the chain again). A survey's lost
+// part goes on: the planned waypoints it has not flown (from the start of the leg it was on, as a
+// restart resumes: progress.ts) are appended to the route of the unfinished, not lost drone with
+// enough battery nearest to their first waypoint (ties to the smaller id), which climbs where it is to
+// its own return altitude (a layer of its own, above the mission altitude) and flies the way there and
+// the taken part at it: a lost drone may still hover on its lane at the mission altitude (a crashed
+// device's flight controller holds). A goto's or formation's part
+// is its drone's own place: it is dropped. No drone left to take it: dropped too, and the effect says so.
+
+import { compareIds } from '../lib/ids.js';
+import { batteryProblem, believedPos } from './allocate.js';
+import { thenOf } from './commands.js';
+import { dist2 } from './geometry.js';
+import { keepOuts, routeAround } from './hazards.js';
+import type { ActiveMission, Assignment, DroneState, MissionEffect, MissionState, PointDm, Task } from './types.js';
+
+export type LostCause = 'removed' | 'battery' | 'silent';
+
+export interface Lost {
+  readonly node: string;
+  readonly cause: LostCause;
+  readonly reason: string;
+}
+
+/** The mission's unfinished drones that are lost at block time `timeMs` (in id order). */
+export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlySet<string>, timeMs: number, reservePermille: number, lostAfterMs: number): Lost[] {
+  const out: Lost[] = [];
+  const byId = new Map(s.drones.map((d) => [d.id, d]));
+  const done = new Set(m.done);
+  for (const a of m.assignments) {
+    if (done.has(a.node)) continue;
+    if (!members.has(a.node)) {
+      out.push({ node: a.node, cause: 'removed', reason: `${a.node} is not in the manifest in force` });
+      continue;
+    }
+    const d = byId.get(a.node);
+    if (!d) continue;
+    const low = batteryProblem(d, reservePermille);
+    if (low) {
+      out.push({ node: a.node, cause: 'battery', reason: low });
+      continue;
+    }
+    // (0: restored from a snapshot older than these times: not judged until it reports.)
+    const heard = Math.max(d.telemetryMs, m.startMs);
+    if (heard > 0 && timeMs - heard > lostAfterMs) out.push({ node: a.node, cause: 'silent', reason: `no telemetry of ${a.node} committed for ${Math.floor((timeMs - heard) / 1000)} s (lostAfterS ${lostAfterMs / 1000})` });
+  }
+  return out.sort((x, y) => compareIds(x.node, y.node));
+}
+
+/** What the machine does about lost drones: the mission after (null when nothing is left to fly), the
+ *  drones whose routes grew (to re-task) and the effects naming each decision. */
+export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readonly DroneState[], reservePermille: number, height: number, joinAltDm: (node: string) => number): { mission: ActiveMission | null; grown: string[]; effects: MissionEffect[] } {
+  const effects: MissionEffect[] = [];
+  const lostIds = new Set(lost.map((l) => l.node));
+  let assignments = m.assignments.slice();
+  const grown = new Set<string>();
+  for (const l of lost) {
+    const a = assignments.find((x) => x.node === l.node);
+    if (!a) continue;
+    const flown = Math.min(a.flown ?? 0, a.waypoints.length);
+    // Flown to its end: nothing left but its report. Else from the start of the leg it was on.
+    const rest = flown >= a.waypoints.length ? [] : a.waypoints.slice(Math.max(0, flown - 1));
+    let to: string | null = null;
+    if (m.kind === 'survey' && rest.length > 0) {
+      const first = rest[0] as PointDm;
+      let best = Infinity;
+      for (const x of assignments) {
+        if (lostIds.has(x.node) || m.done.includes(x.node)) continue;
+        const d = drones.find((y) => y.id === x.node);
+        if (!d || batteryProblem(d, reservePermille)) continue;
+        const d2 = dist2(believedPos(d), first);
+        if (d2 < best || (d2 === best && to !== null && compareIds(x.node, to) < 0)) {
+          best = d2;
+          to = x.node;
+        }
+      }
+    }
+    assignments = assignments.filter((x) => x.node !== l.node);
+    if (to !== null) {
+      const taker = to;
+      // The way to the taken part and the part itself are flown at its return altitude.
+      assignments = assignments.map((x) => (x.node === taker ? { ...x, waypoints: [...x.waypoints, ...rest], joins: [...(x.joins ?? []), { at: x.waypoints.length, altDm: joinAltDm(taker) }] } : x));
+      grown.add(taker);
+    }
+    effects.push({ type: 'reassign', height, mission: m.id, from: l.node, cause: l.cause, reason: l.reason, to, waypoints: rest.length });
+  }
+  const done = m.done.filter((id) => !lostIds.has(id));
+  const mission = done.length === assignments.length ? null : { ...m, assignments, done };
+  return { mission, grown: [...grown].sort(compareIds), effects };
+}
+
+/**
+ * The waypoints task for an assignment's part from planned waypoint `start` on (0: all of it), round
+ * the committed keep-outs inside the fence (hazards.ts routeAround), with its blocked legs and its join
+ * legs (the way to a part taken from a lost drone, flown at the altitude the assignment gives it) in
+ * the route's indices. What the machine re-tasks a drone with, and what a restarted device resumes
+ * (from planned waypoint `start`: a taken part it is inside of is still flown at its altitude).
+ */
+export function assignmentTask(s: MissionState, m: ActiveMission, a: Assignment, start: number, replan: boolean): Extract<Task, { type: 'waypoints' }> {
+  const planned = a.waypoints.slice(start);
+  const { route, blocked, index } = routeAround(planned, keepOuts(s.hazards), s.geofence);
+  const joins: { from: number; to: number; altDm: number }[] = [];
+  const parts = a.joins ?? [];
+  parts.forEach((j, i) => {
+    // The taken part runs from its first planned waypoint to the one before the next taken part.
+    const first = Math.max(0, j.at - start);
+    const last = (parts[i + 1]?.at ?? a.waypoints.length) - 1 - start;
+    if (last < 0) return;
+    // In the route: from just after the last kept planned waypoint before it (the way there included)
+    // to its last kept one.
+    const to = index.slice(first, last + 1).filter((k) => k >= 0).at(-1);
+    if (to === undefined) return;
+    const before = index.slice(0, first).filter((k) => k >= 0).at(-1) ?? -1;
+    joins.push({ from: before + 1, to, altDm: j.altDm });
+  });
+  return {
+    type: 'waypoints',
+    mission: m.id,
+    waypoints: route,
+    altDm: m.altDm,
+    transitAltDm: a.transitAltDm,
+    speedDmps: m.speedDmps,
+    then: thenOf(m.kind),
+    ...(replan ? { replan: true as const } : {}),
+    ...(blocked.length > 0 ? { blocked } : {}),
+    ...(joins.length > 0 ? { joins } : {}),
+  };
+}

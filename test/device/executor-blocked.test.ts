@@ -1,0 +1,40 @@
+// A leg with no way round the committed hazards inside the geofence (the task's `blocked`,
+// runtime/mission/hazards.ts routeAround) is never flown: the executor flies up to it, holds there and
+// reports the task failed with the reason; a drone still on the ground does not take off for it.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { executorRig, stopRigs, until } from './executor-rig.js';
+
+afterEach(stopRigs);
+
+const reason = 'no way round the committed hazards from [20, 0] m to [20, 60] m keeps inside the geofence and outside every keep-out';
+
+describe('executor and a blocked leg', () => {
+  it('flies to the waypoint before the blocked leg, holds there and reports why, without flying the leg', async () => {
+    const { vehicle, ex, reports } = await executorRig();
+    let eastMost = -Infinity;
+    const watch = setInterval(() => (eastMost = Math.max(eastMost, vehicle.state().eastM)), 10);
+    try {
+      ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }, { n: 200, e: 600 }], altDm: 150, speedDmps: 80, then: 'return', blocked: [{ to: 1, reason }] });
+      expect(await until(() => reports.some((r) => r.stage === 'failed' || r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);
+      expect(reports.at(-1)).toMatchObject({ stage: 'failed', reason: `${reason}: holding before that leg (waypoint 2 of 2)`, progress: 500 });
+      // It stays over the last waypoint it may reach, in the air, and does not go on east.
+      await new Promise((r) => setTimeout(r, 500));
+      const st = vehicle.state();
+      expect(Math.hypot(st.northM - 20, st.eastM)).toBeLessThan(4);
+      expect(st.upM).toBeGreaterThan(10);
+      expect(eastMost).toBeLessThan(4);
+      expect(ex.completed).toBe('');
+    } finally {
+      clearInterval(watch);
+    }
+  }, 30_000);
+
+  it('on the ground with the blocked leg next, it does not take off', async () => {
+    const { vehicle, ex, reports } = await executorRig();
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 600 }], altDm: 150, speedDmps: 80, then: 'return', blocked: [{ to: 0, reason }] });
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000), JSON.stringify(reports)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(vehicle.state().upM).toBeLessThan(0.5);
+  }, 30_000);
+});

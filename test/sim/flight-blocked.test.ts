@@ -1,0 +1,37 @@
+// fleet-sim's flight layer flies what the device's executor flies: a leg the mission machine found no
+// way round the committed hazards inside the geofence for (the task's `blocked`) is never flown; the
+// drone holds before it, inside the fence.
+
+import { describe, expect, it } from 'vitest';
+import { FlightLayer } from '../../fleet-sim/flight/flight-layer.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import type { MissionBlock, MissionTx } from '../../runtime/mission/types.js';
+
+const members = { epoch: 1, devices: ['d1'], operators: [{ id: 'ops', roles: ['operator' as const] }, { id: 'boss', roles: ['admin' as const] }] };
+const cmd = (id: string, operator: string, type: string, args: Record<string, unknown>): MissionTx => ({ kind: 'command', id, operator, type, args, issuedAt: 0, expiresAt: 1e12 });
+
+describe('flight layer and a blocked leg', () => {
+  it('holds before a leg whose keep-out spans the corridor the fence leaves, and never leaves the fence', () => {
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] } });
+    const b1: MissionBlock = { height: 1, timeMs: 1_000, members, txs: [cmd('f', 'boss', 'geofence.set', { polygon: [[-6, -5], [-6, 300], [6, 300], [6, -5]] }), cmd('g', 'ops', 'mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] };
+    layer.applyCommitted(b1);
+    const d = layer.drones[0]!;
+    let eastMost = -Infinity;
+    let t = 1_000;
+    const fly = (ms: number): void => {
+      for (const end = t + ms; t < end; t += 100) {
+        layer.step(t);
+        eastMost = Math.max(eastMost, d.sim.state().eastM);
+      }
+    };
+    fly(5_000); // airborne, on its way east
+    expect(d.sim.state().upM).toBeGreaterThan(1);
+    // A 5 m hazard cell on its line at 100 m east: its keep-out (11.6 m) spans the 12 m corridor.
+    layer.applyCommitted({ height: 2, timeMs: 6_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+    fly(60_000);
+    expect(d.mode).toBe('hold (blocked leg)');
+    expect(eastMost).toBeLessThan(85); // short of the keep-out's west edge (102.5 - 11.6 m), never through it
+    expect(layer.geofenceBreaches).toBe(0);
+    expect(layer.notes.some((n) => n.includes('no way round the committed hazards from [0, 0] m to [0, 200] m'))).toBe(true);
+  });
+});
