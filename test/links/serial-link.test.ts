@@ -44,6 +44,15 @@ describe('COBS and the airtime budget', () => {
     expect(cobsDecode(Uint8Array.of(5, 1, 2))).toBeUndefined();
   });
 
+  it('encodes 254 bytes without a zero in 255 (a full block ends the packet: no empty block after it)', () => {
+    const x = new Uint8Array(254).fill(7);
+    const e = cobsEncode(x);
+    expect(e.length).toBe(255);
+    expect(hex(cobsDecode(e) ?? new Uint8Array())).toBe(hex(x));
+    // What earlier releases sent (a trailing empty block) still decodes.
+    expect(hex(cobsDecode(Uint8Array.of(0xff, ...x, 1)) ?? new Uint8Array())).toBe(hex(x));
+  });
+
   it('gives slow radios a longer stale-consensus limit: at least 32 full packets of airtime', () => {
     expect(defaultStaleMs(252, bytesPerSecond({ baud: 57_600, burstBytes: 504 }))).toBe(2_000);
     expect(defaultStaleMs(58, bytesPerSecond({ baud: 9_600, airBitsPerSec: 2_400, burstBytes: 116 }))).toBe(7_734);
@@ -193,6 +202,20 @@ describe('relay suppression: a relay not yet sent is cancelled once its packet w
   it('refuses relaySuppress 1 (it would cancel every relay) and a relay wait past the limit', () => {
     expect(() => serialLink('x', ['/dev/null'], { relaySuppress: 1 })).toThrow(/relaySuppress must be 0 or 2\.\.16, is 1/);
     expect(() => serialLink('x', ['/dev/null'], { relayJitterMs: 60_000 })).toThrow(/relayJitterMs must be 0\.\.10000/);
+  });
+});
+
+describe('the largest radio packet the configuration allows (256 bytes)', () => {
+  it('carries fragments that fill the packet and hold no zero byte', async () => {
+    // 1,000 bytes without a zero: 5 fragments of up to 234 bytes, each raw packet 254 bytes; the
+    // ones with no zero anywhere (index, message id and CRC included) are 255 bytes once COBS-encoded.
+    await onPair({ packetBytes: 256 }, {}, async (a, inbox) => {
+      const sent = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1_000, i + 1));
+      for (const m of sent) expect(a.broadcast(m, 'consensus')).toBe(true);
+      await inbox.waitFor(sent.length, 5_000);
+      const b = inbox.frames.map((f) => (f.bytes[0] as number) - 1);
+      expect(b).toEqual(sent.map((_, i) => i));
+    });
   });
 });
 
