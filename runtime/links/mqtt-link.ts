@@ -84,7 +84,10 @@ export class MqttLink implements Link {
   /** Bumped on every connection so callbacks from an old connection are ignored. */
   private generation = 0;
   private session: number;
+  /** Reconnect attempts since the last connection that lasted (scheduleReconnect). */
   private failures = 0;
+  /** When the current connection was made (performance.now()). */
+  private connectedAtMs = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private readonly ownTopics: Record<TrafficClass, string>;
@@ -240,7 +243,7 @@ export class MqttLink implements Link {
     if (!c) return;
     this.generation++;
     this.connects++;
-    this.failures = 0;
+    this.connectedAtMs = performance.now();
     this.inflight = 0;
     // mqtt.js leaves Nagle on; with delayed ACKs every QoS 1 round trip costs ~40-80 ms (baseline.md §4).
     (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
@@ -279,6 +282,10 @@ export class MqttLink implements Link {
   private onClose(): void {
     const wasConnected = this.connected;
     this.connected = false;
+    // Only a connection that lasted the longest delay starts the backoff again. A broker that drops
+    // each connection at once (a second client with this id, which MQTT has take over; a broker that
+    // refuses after CONNACK) was otherwise retried every 100-200 ms for as long as it did so.
+    if (wasConnected && performance.now() - this.connectedAtMs >= (this.opts.reconnectMsMax ?? limits.mqttReconnectMsMax)) this.failures = 0;
     if (wasConnected) this.log('disconnected', { url: this.opts.url, session: this.session });
     if (!this.running) return;
     this.scheduleReconnect();
