@@ -188,6 +188,10 @@ export class MqttLink implements Link {
     }
     await within(c.endAsync(false).catch(() => undefined), 2_000);
     if (!c.disconnected) c.end(true);
+    // mqtt.js's end() leaves the socket open when the broker never sent CONNACK (until its connect
+    // timeout) or stopped reading (the DISCONNECT is never written; until the keepalive gives up), and a
+    // second end() is a no-op: the socket kept the process up, and the broker's side open, for 5-15 s.
+    (c.stream as Partial<Socket> | undefined)?.destroy?.();
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {

@@ -251,3 +251,72 @@ describe('MQTT reconnect backoff', () => {
     }
   });
 });
+
+describe('MQTT link stop against a broker that does not answer', () => {
+  /** A TCP server in front of Mosquitto that forwards until frozen, then swallows everything both ways
+   *  (a broker host that hung, a partition); with no upstream it never answers at all. */
+  async function silentProxy(upstreamPort: number | undefined) {
+    const net = await import('node:net');
+    let frozen = false;
+    const open = new Set<import('node:net').Socket>();
+    const server = net.createServer((client) => {
+      open.add(client);
+      client.on('close', () => open.delete(client));
+      client.on('error', () => undefined);
+      if (upstreamPort === undefined) return void client.on('data', () => undefined);
+      const up = net.connect(upstreamPort, '127.0.0.1');
+      up.on('error', () => undefined);
+      client.on('data', (d) => frozen || up.write(d));
+      up.on('data', (d) => frozen || client.write(d));
+      client.on('close', () => up.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    return {
+      url: `mqtt://127.0.0.1:${port}`,
+      open: () => open.size,
+      freeze: () => void (frozen = true),
+      close: async () => {
+        for (const s of open) s.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  it('closes its socket when the broker never sent CONNACK', async () => {
+    const proxy = await silentProxy(undefined);
+    const a = linkFor(proxy.url, 'a', { startWaitMs: 200 });
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(false);
+      expect(proxy.open()).toBe(1);
+      await a.stop();
+      // mqtt.js's own connect timeout (5 s) was what closed it, and kept the process up until then.
+      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+    } finally {
+      await a.stop();
+      await proxy.close();
+    }
+  });
+
+  it('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const proxy = await silentProxy(mosq.port);
+    const a = linkFor(proxy.url, 'a');
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(true);
+      proxy.freeze();
+      const t0 = Date.now();
+      await a.stop(); // the goodbye is never acknowledged, nor the DISCONNECT written through
+      expect(Date.now() - t0).toBeLessThan(3_500);
+      // Before: the socket stayed open until the keepalive gave up (10-15 s).
+      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+    } finally {
+      await a.stop();
+      await proxy.close();
+      await mosq.stop();
+    }
+  });
+});
