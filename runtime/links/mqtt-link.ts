@@ -186,7 +186,9 @@ export class MqttLink implements Link {
     if (c.connected) {
       await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), { qos: 1, retain: true }, () => r())), 1_000);
     }
-    await within(c.endAsync(false).catch(() => undefined), 2_000);
+    // Not connected: no DISCONNECT to send, and a graceful end() would wait for every publish the lost
+    // connection left unacknowledged, which no broker will acknowledge now (up to the 2 s bound).
+    await within(c.endAsync(!c.connected).catch(() => undefined), 2_000);
     if (!c.disconnected) c.end(true);
     // mqtt.js's end() leaves the socket open when the broker never sent CONNACK (until its connect
     // timeout) or stopped reading (the DISCONNECT is never written; until the keepalive gives up), and a

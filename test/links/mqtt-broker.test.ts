@@ -299,6 +299,27 @@ describe('MQTT link stop against a broker that does not answer', () => {
     }
   });
 
+  it('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const proxy = await silentProxy(mosq.port);
+    const a = linkFor(proxy.url, 'a');
+    try {
+      await a.start();
+      proxy.freeze();
+      expect(a.broadcast(Buffer.from('never acknowledged'), 'consensus')).toBe(true); // QoS 1
+      await proxy.close(); // the connection is lost: nothing to say goodbye on
+      await waitUntil(() => !a.isUp(), 3_000, 'the link to go down');
+      const t0 = Date.now();
+      await a.stop();
+      // Before: end() waited for the unacknowledged publish until stop's 2 s bound.
+      expect(Date.now() - t0).toBeLessThan(500);
+    } finally {
+      await a.stop();
+      await mosq.stop();
+    }
+  });
+
   it('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
     const { Mosquitto } = await import('./processes.js');
     const mosq = await Mosquitto.start();
