@@ -435,7 +435,10 @@ export class SerialLink implements Link {
     if (!raw) return this.stats.badFrame('bad-cobs');
     const d = decodeRadioFrame(raw, this.fleetTag, this.fragmentsMax);
     if (!d.ok) return this.stats.badFrame(d.error);
-    const f = d.value;
+    // More hops left than this fleet's limit (a radio that is not one of ours, or a corrupt header that
+    // passed the CRC) count as the limit: relayed with 254 hops left, a frame crossed any mesh end to
+    // end and came back round a loop once the dedup caches had forgotten it.
+    const f = d.value.hopsLeft > this.hopLimit ? { ...d.value, hopsLeft: this.hopLimit } : d.value;
     const frag = `${f.origin}:${f.msgId}:${f.index}`;
     if (!this.dedup.add(frag)) {
       this.stats.duplicate();

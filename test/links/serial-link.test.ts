@@ -8,7 +8,7 @@ import type { SerialLink, SerialLinkOptions } from '../../runtime/links/serial-l
 import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
-import { serialHarness, serialLink } from './serial-harness.js';
+import { radioWire, serialHarness, serialLink, writeRaw } from './serial-harness.js';
 import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 
@@ -157,6 +157,35 @@ describe('three radios in a chain (a - b - c)', () => {
     await sleep(300);
     expect(inC.frames.length).toBe(0);
     for (const l of links) await l.stop();
+  });
+});
+
+describe('a frame that claims more hops than the fleet allows', () => {
+  it('is relayed as if it had the hop limit, so it goes no further than a frame of this fleet would', async () => {
+    // A radio that is not a Murmur node writes into b; b - c - d is a chain, every hop limit 2: b hears
+    // the frame first-hand, so one relay (b's) is left and d, two hops from b, must not hear it.
+    const pairs = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
+    const [p1, p2, p3] = pairs as [PtyPair, PtyPair, PtyPair];
+    const o = { hopLimit: 2, relayJitterMs: 0 };
+    const b = serialLink('b', [p1.b, p2.a], o);
+    const c = serialLink('c', [p2.b, p3.a], o);
+    const d = serialLink('d', [p3.b], o);
+    const all = [b, c, d];
+    try {
+      for (const l of all) await l.start();
+      const [inB, inC, inD] = all.map((l) => new Inbox(l)) as [Inbox, Inbox, Inbox];
+      writeRaw(p1.a, radioWire(Buffer.from('two hundred and fifty-five hops'), { hopsLeft: 255 }));
+      await inC.waitFor(1, 3_000);
+      await sleep(300);
+      expect(inB.frames.length).toBe(1);
+      expect(inC.frames.map((f) => f.relayed)).toEqual([true]);
+      // Before: b relayed it with 254 hops left, c again with 253, and so on down any chain.
+      expect(inD.frames.length).toBe(0);
+      expect(c.counters().relayed).toBe(0);
+    } finally {
+      for (const l of all) await l.stop();
+      for (const p of pairs) await p.stop();
+    }
   });
 });
 
