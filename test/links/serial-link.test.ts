@@ -336,6 +336,22 @@ describe('a large envelope on a slow radio', () => {
   });
 });
 
+describe('a radio stopped and started again', () => {
+  it('sends after the restart although it was waiting for airtime when it stopped', async () => {
+    await onPair({ baud: 9_600 }, {}, async (a, inbox) => {
+      for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry'); // ~2 s of airtime
+      await sleep(50);
+      await a.stop(); // its pump was waiting for airtime
+      await a.start();
+      const before = inbox.frames.length;
+      expect(a.broadcast(Buffer.from('after restart'), 'consensus')).toBe(true);
+      // Before: the cleared timer was still set, so the pump never ran again.
+      await waitUntil(() => inbox.frames.length > before, 3_000, 'a send after the restart');
+      expect(Buffer.from(inbox.frames.at(-1)?.bytes ?? []).toString()).toBe('after restart');
+    });
+  });
+});
+
 describe('a radio that goes away and comes back', () => {
   it('is down while its port is gone and carries traffic again after it reappears, with no restart', async () => {
     const pair = await PtyPair.start();
