@@ -145,11 +145,13 @@ export class MqttLink implements Link {
     };
     const client = connectMqtt(o.url, options);
     this.client = client;
-    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
-    client.on('close', () => this.onClose());
+    // A client that stop() ended may still report; after a restart only the new one counts.
+    const current = (): boolean => this.client === client;
+    client.on('message', (topic, payload, packet) => current() && this.receive(topic, payload, packet.retain));
+    client.on('close', () => current() && this.onClose());
     // After stop() a publish still in flight fails with 'write after end': that is the goodbye, not a broker lost.
-    client.on('error', (e) => this.running && this.log('error', { reason: e.message }));
-    client.on('connect', () => this.onConnect());
+    client.on('error', (e) => this.running && current() && this.log('error', { reason: e.message }));
+    client.on('connect', () => current() && this.onConnect());
     // Wait for the first connection, but a broker that is down is not a startup error: the link
     // stays down and keeps retrying. Refused credentials are a configuration error, so they throw.
     const waitMs = o.startWaitMs ?? 5_000;
@@ -175,7 +177,11 @@ export class MqttLink implements Link {
   async stop(): Promise<void> {
     this.running = false;
     this.connected = false;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    // Cleared and forgotten: a timer left set kept scheduleReconnect() from ever running after a restart.
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.failures = 0;
+    this.generation++; // the old connection's publish callbacks no longer count against inflight
     this.queue.clear();
     const c = this.client;
     this.client = undefined;

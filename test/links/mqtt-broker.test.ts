@@ -341,3 +341,26 @@ describe('MQTT link stop against a broker that does not answer', () => {
     }
   });
 });
+
+describe('MQTT link stopped and started again', () => {
+  it('reconnects when its broker comes back, though a reconnect was pending when it stopped', async () => {
+    let broker = await startAedes(['a']);
+    const port = broker.port;
+    const a = linkFor(broker.url, 'a', { startWaitMs: 300, reconnectMsMin: 1_000, reconnectMsMax: 1_000 });
+    try {
+      await a.start();
+      await broker.stop();
+      await waitUntil(() => !a.isUp(), 3_000, 'the link to go down');
+      await a.stop(); // a reconnect was scheduled
+      await a.start(); // the broker is still down: starts down
+      expect(a.isUp()).toBe(false);
+      broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
+      await broker.start();
+      // Before: the cleared reconnect timer was still set, so no reconnect was ever scheduled again.
+      await waitUntil(() => a.isUp(), 5_000, 'the restarted link to connect');
+    } finally {
+      await a.stop();
+      await broker.stop();
+    }
+  });
+});
