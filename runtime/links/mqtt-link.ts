@@ -381,6 +381,12 @@ export class MqttLink implements Link {
       return;
     }
     if (t.type === 'unicast' && t.to !== this.opts.node) return; // someone else's inbox (a wide subscription)
+    // No link frame is ever published retained (docs/topics.md), so a retained one is old bytes the
+    // broker hands every new subscriber on every connection: a vote or heartbeat from long ago.
+    if (retained) {
+      this.stats.badFrame('retained');
+      return;
+    }
     const from = t.type === 'commands' ? undefined : t.from;
     if (from === this.opts.node) return; // our own broadcast, echoed by the broker
     const f = decodeFrame(payload, this.tag, this.mtuBytes);

@@ -364,3 +364,31 @@ describe('MQTT link stopped and started again', () => {
     }
   });
 });
+
+describe('a retained link frame', () => {
+  it('is dropped and counted, never delivered: Murmur never retains one, so it is old bytes replayed to each new subscriber', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const b = linkFor(mosq.url, 'b', { peers: ['a', 'b'] });
+    const other = await mqtt.connectAsync(mosq.url, { clientId: 'someone', reconnectPeriod: 0 });
+    try {
+      const frame = (text: string) => Buffer.from(encodeFrame(fleetTag(fleet), 'consensus', Buffer.from(text)));
+      // Left retained on a's consensus topic long ago (a broker's old save, a client that set the flag).
+      await other.publishAsync(t.consensus('a'), frame('a vote from long ago'), { qos: 1, retain: true });
+      await other.publishAsync(t.heartbeat('a'), frame('a heartbeat from long ago'), { qos: 1, retain: true });
+      const inbox = new Inbox(b);
+      await b.start();
+      await waitUntil(() => (b.counters().badFrameReasons.retained ?? 0) === 2, 3_000, 'the retained frames to be counted');
+      await other.publishAsync(t.consensus('a'), frame('a live vote'), { qos: 1 });
+      await inbox.waitFor(1, 3_000);
+      await sleep(100);
+      // Before: both old frames were delivered to the node as if just sent, on every connection.
+      expect(inbox.frames.map((f) => Buffer.from(f.bytes).toString())).toEqual(['a live vote']);
+    } finally {
+      await other.publishAsync(t.consensus('a'), Buffer.alloc(0), { qos: 1, retain: true });
+      await other.endAsync();
+      await b.stop();
+      await mosq.stop();
+    }
+  });
+});
