@@ -56,6 +56,11 @@ export interface MqttLinkOptions {
   readonly birth?: () => ConnectionProof;
 }
 
+/** CONNACK codes that no retry changes (MQTT 3.1.1: protocol version, identifier, credentials, not
+ *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
+ *  broker unavailable or busy) are retried. */
+const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
+
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
 
 interface Outbound {
@@ -119,7 +124,8 @@ export class MqttLink implements Link {
     this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls) => this.stats.queueFull(cls));
   }
 
-  /** Connects (waiting up to startWaitMs); rejects only when the broker refuses the credentials. */
+  /** Connects (waiting up to startWaitMs); rejects only when the broker refuses this client for good
+   *  (its credentials, client id or protocol version: configRefusals). */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -162,7 +168,7 @@ export class MqttLink implements Link {
         resolve(undefined);
       });
       client.on('error', (e: Error & { code?: unknown }) => {
-        if (e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
+        if (typeof e.code === 'number' && configRefusals.has(e.code)) {
           clearTimeout(timer);
           resolve(e);
         }

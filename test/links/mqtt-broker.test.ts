@@ -62,6 +62,13 @@ describe('embedded broker enforcement', () => {
       // A device cannot take over another node's session by borrowing its client id.
       await expect(mqtt.connectAsync(broker.url, { username: 'a', password, clientId: 'murmur-conf-fleet-b', reconnectPeriod: 0 })).rejects.toThrow();
       expect(broker.rejections().some((r) => /client id "murmur-conf-fleet-b" belongs to another node/.test(r.reason))).toBe(true);
+      // A link configured with such an id is a configuration error, as refused credentials are: before,
+      // start() returned with the link down and it retried for good, every attempt refused.
+      const borrowed = linkFor(broker.url, 'a', { clientId: 'murmur-conf-fleet-b', startWaitMs: 3_000 });
+      const t0 = Date.now();
+      await expect(borrowed.start()).rejects.toThrow(/refused node "a": .*[Ii]dentifier rejected/);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(borrowed.isUp()).toBe(false);
     } finally {
       await broker.stop();
     }
