@@ -1,7 +1,8 @@
 // The embedded MQTT broker (aedes) for a gateway device or a laptop fleet: per-device credentials,
 // topic ACLs (broker-acl.ts), a maximum packet size enforced before the packet is buffered, a
-// connection rate limit, a client cap, TCP_NODELAY, and drainTimeout so one frozen subscriber cannot
-// stall delivery to everyone. Every rejection is logged with its reason.
+// connection rate limit and a client cap (on the TCP connection, before a TLS handshake), TCP_NODELAY,
+// and drainTimeout so one frozen subscriber cannot stall delivery to everyone. Every rejection is
+// logged with its reason.
 
 import net, { type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
@@ -42,6 +43,8 @@ export interface EmbeddedBrokerOptions {
 }
 
 const rejectionsKept = 200;
+/** A TLS client that has not finished its handshake by then is cut (Node's default: 120 s). */
+const tlsHandshakeMs = 10_000;
 const closeWaitMs = 2_000;
 
 export class EmbeddedBroker {
@@ -104,12 +107,20 @@ export class EmbeddedBroker {
     });
     aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
     this.aedes = aedes;
-    const handle = (socket: Socket) => this.accept(socket);
     const t = this.opts.tls;
-    this.server = t
-      ? tls.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.requestCert ?? false, rejectUnauthorized: false }, handle)
-      : net.createServer({ noDelay: true }, handle);
-    const server = this.server;
+    const server = t
+      ? tls.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.requestCert ?? false, rejectUnauthorized: false, handshakeTimeout: tlsHandshakeMs })
+      : net.createServer({ noDelay: true });
+    this.server = server;
+    // The rate and client limits apply to the TCP connection, before any TLS handshake: applied after
+    // it, a socket that never finished one held a file descriptor for Node's 120 s handshake timeout,
+    // uncounted, so a few thousand of them took every descriptor the broker had.
+    if (t) {
+      server.on('connection', (raw: Socket) => void this.admitConnection(raw));
+      server.on('secureConnection', (socket: Socket) => this.accept(socket));
+    } else {
+      server.on('connection', (socket: Socket) => this.admitConnection(socket) && this.accept(socket));
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
@@ -152,10 +163,11 @@ export class EmbeddedBroker {
     return this.opts.connectsPerSecMax ?? limits.brokerConnectsPerSecMax;
   }
 
-  private accept(socket: Socket): void {
+  /** Applies the connection rate and client limits to a new TCP connection; false: it was closed. */
+  private admitConnection(socket: Socket): boolean {
     if (!this.server) {
       socket.destroy(); // accepted as stop() began
-      return;
+      return false;
     }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const now = Date.now();
@@ -164,18 +176,28 @@ export class EmbeddedBroker {
     if (this.tokens < 1) {
       this.reject({ event: 'rate-limit', reason: `more than ${this.rate()} connections per second`, remote });
       socket.destroy();
-      return;
+      return false;
     }
     this.tokens -= 1;
     const clientsMax = this.opts.clientsMax ?? limits.brokerClientsMax;
     if (this.sockets.size >= clientsMax) {
       this.reject({ event: 'clients-max', reason: `${clientsMax} clients already connected`, remote });
       socket.destroy();
-      return;
+      return false;
     }
-    socket.setNoDelay(true); // TLS sockets too (net.createServer's noDelay covers plain TCP)
+    socket.setNoDelay(true); // under TLS too (net.createServer's noDelay covers plain TCP)
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
+    return true;
+  }
+
+  /** Hands an admitted connection (under TLS: once its handshake is done) to aedes. */
+  private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy(); // accepted as stop() began
+      return;
+    }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const guard = new PacketSizeGuard(this.opts.packetBytesMax ?? limits.brokerPacketBytesMax);
     // A second 'data' listener sees the same chunks as aedes' parser; it cuts the connection as
     // soon as a header announces an oversized packet, before the body is buffered.

@@ -399,3 +399,27 @@ describe('a retained link frame', () => {
     }
   });
 });
+
+describe('embedded broker over TLS', () => {
+  it('limits the connection rate and the clients before the TLS handshake, so sockets that never finish one are cut', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), connectsPerSecMax: 3, clientsMax: 2, tls: { key: pem('server.key'), cert: pem('server.crt') } });
+    await broker.start();
+    const net = await import('node:net');
+    // Plain TCP connections that never start a handshake: each held a socket (and a file descriptor)
+    // for Node's 120 s handshake timeout, unlimited by the broker's rate and client limits.
+    const socks = Array.from({ length: 8 }, () => net.connect(broker.port, '127.0.0.1').on('error', () => undefined));
+    const closed = socks.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+    let cut = 0;
+    for (const c of closed) void c.then(() => cut++);
+    try {
+      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 2_000, 'rate-limit rejections');
+      await waitUntil(() => cut >= 5, 2_000, 'the broker to close the sockets over its limits');
+      expect(broker.rejections().some((r) => r.event === 'rate-limit' || r.event === 'clients-max')).toBe(true);
+    } finally {
+      for (const s of socks) s.destroy();
+      await broker.stop();
+    }
+  });
+});
