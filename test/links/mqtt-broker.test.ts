@@ -422,4 +422,21 @@ describe('embedded broker over TLS', () => {
       await broker.stop();
     }
   });
+
+  it('stops at once with a connection that never started its handshake', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), tls: { key: pem('server.key'), cert: pem('server.crt') } });
+    await broker.start();
+    const net = await import('node:net');
+    const idle = net.connect(broker.port, '127.0.0.1').on('error', () => undefined);
+    await new Promise<void>((r) => idle.once('connect', () => r()));
+    await sleep(50);
+    const t0 = Date.now();
+    // Before: the socket was not the broker's to cut until its handshake, so server.close() waited for
+    // it (Node's 120 s handshake timeout), and so did stop().
+    await Promise.race([broker.stop(), sleep(5_000)]);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    idle.destroy();
+  });
 });
