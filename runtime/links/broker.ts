@@ -1,7 +1,8 @@
 // The embedded MQTT broker (aedes) for a gateway device or a laptop fleet: per-device credentials,
 // topic ACLs (broker-acl.ts), a maximum packet size enforced before the packet is buffered, a
-// connection rate limit, a client cap, TCP_NODELAY, and drainTimeout so one frozen subscriber cannot
-// stall delivery to everyone. Every rejection is logged with its reason.
+// connection rate limit and a client cap (on the TCP connection, before a TLS handshake), TCP_NODELAY,
+// and drainTimeout so one frozen subscriber cannot stall delivery to everyone. Every rejection is
+// logged with its reason.
 
 import net, { type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
@@ -9,6 +10,9 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { limits } from '../lib/limits.js';
 import { checkPasswordAsync, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
 import { fleetPrefix, parseTopic } from './mqtt-topics.js';
+import { PacketSizeGuard } from './packet-size-guard.js';
+
+export { PacketSizeGuard };
 
 export interface BrokerRejection {
   readonly event: 'auth' | 'publish' | 'subscribe' | 'packet-size' | 'rate-limit' | 'clients-max' | 'protocol';
@@ -39,47 +43,9 @@ export interface EmbeddedBrokerOptions {
 }
 
 const rejectionsKept = 200;
+/** A TLS client that has not finished its handshake by then is cut (Node's default: 120 s). */
+const tlsHandshakeMs = 10_000;
 const closeWaitMs = 2_000;
-
-/** Reads MQTT fixed headers off the raw byte stream and reports a packet larger than the limit. */
-export class PacketSizeGuard {
-  private stage: 'type' | 'length' | 'body' = 'type';
-  private length = 0;
-  private multiplier = 1;
-  private remaining = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  /** Returns the size of an oversized packet, or undefined while every packet is within bounds. */
-  feed(chunk: Buffer): number | undefined {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.stage === 'body') {
-        const skip = Math.min(this.remaining, chunk.length - i);
-        i += skip;
-        this.remaining -= skip;
-        if (this.remaining === 0) this.stage = 'type';
-        continue;
-      }
-      const b = chunk[i++] as number;
-      if (this.stage === 'type') {
-        this.stage = 'length';
-        this.length = 0;
-        this.multiplier = 1;
-        continue;
-      }
-      this.length += (b & 0x7f) * this.multiplier;
-      this.multiplier *= 128;
-      if (this.multiplier > 128 ** 4) return Number.POSITIVE_INFINITY; // malformed: more than 4 length bytes
-      if ((b & 0x80) === 0) {
-        if (this.length > this.maxBytes) return this.length;
-        this.remaining = this.length;
-        this.stage = this.length === 0 ? 'type' : 'body';
-      }
-    }
-    return undefined;
-  }
-}
 
 export class EmbeddedBroker {
   private aedes: Aedes | undefined;
@@ -141,12 +107,20 @@ export class EmbeddedBroker {
     });
     aedes.on('clientError', (client, e) => this.reject({ event: 'protocol', reason: e.message, client: client.id }));
     this.aedes = aedes;
-    const handle = (socket: Socket) => this.accept(socket);
     const t = this.opts.tls;
-    this.server = t
-      ? tls.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.requestCert ?? false, rejectUnauthorized: false }, handle)
-      : net.createServer({ noDelay: true }, handle);
-    const server = this.server;
+    const server = t
+      ? tls.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), requestCert: t.requestCert ?? false, rejectUnauthorized: false, handshakeTimeout: tlsHandshakeMs })
+      : net.createServer({ noDelay: true });
+    this.server = server;
+    // The rate and client limits apply to the TCP connection, before any TLS handshake: applied after
+    // it, a socket that never finished one held a file descriptor for Node's 120 s handshake timeout,
+    // uncounted, so a few thousand of them took every descriptor the broker had.
+    if (t) {
+      server.on('connection', (raw: Socket) => void this.admitConnection(raw));
+      server.on('secureConnection', (socket: Socket) => this.accept(socket));
+    } else {
+      server.on('connection', (socket: Socket) => this.admitConnection(socket) && this.accept(socket));
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
@@ -189,10 +163,11 @@ export class EmbeddedBroker {
     return this.opts.connectsPerSecMax ?? limits.brokerConnectsPerSecMax;
   }
 
-  private accept(socket: Socket): void {
+  /** Applies the connection rate and client limits to a new TCP connection; false: it was closed. */
+  private admitConnection(socket: Socket): boolean {
     if (!this.server) {
       socket.destroy(); // accepted as stop() began
-      return;
+      return false;
     }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const now = Date.now();
@@ -201,18 +176,28 @@ export class EmbeddedBroker {
     if (this.tokens < 1) {
       this.reject({ event: 'rate-limit', reason: `more than ${this.rate()} connections per second`, remote });
       socket.destroy();
-      return;
+      return false;
     }
     this.tokens -= 1;
     const clientsMax = this.opts.clientsMax ?? limits.brokerClientsMax;
     if (this.sockets.size >= clientsMax) {
       this.reject({ event: 'clients-max', reason: `${clientsMax} clients already connected`, remote });
       socket.destroy();
-      return;
+      return false;
     }
-    socket.setNoDelay(true); // TLS sockets too (net.createServer's noDelay covers plain TCP)
+    socket.setNoDelay(true); // under TLS too (net.createServer's noDelay covers plain TCP)
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
+    return true;
+  }
+
+  /** Hands an admitted connection (under TLS: once its handshake is done) to aedes. */
+  private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy(); // accepted as stop() began
+      return;
+    }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const guard = new PacketSizeGuard(this.opts.packetBytesMax ?? limits.brokerPacketBytesMax);
     // A second 'data' listener sees the same chunks as aedes' parser; it cuts the connection as
     // soon as a header announces an oversized packet, before the body is buffered.

@@ -1,6 +1,6 @@
 // Consistent Overhead Byte Stuffing (Cheshire and Baker, 1999): removes every 0x00 from a frame so
-// 0x00 can delimit frames on a byte stream. Overhead: one byte per 254, plus the delimiter. A receiver
-// that joins mid-stream or loses bytes resynchronises at the next 0x00.
+// 0x00 can delimit frames on a byte stream. Overhead: one byte per 254 started, plus the delimiter.
+// A receiver that joins mid-stream or loses bytes resynchronises at the next 0x00.
 
 export function cobsEncode(input: Uint8Array): Uint8Array {
   const out = new Uint8Array(input.length + Math.ceil(input.length / 254) + 1);
@@ -19,6 +19,9 @@ export function cobsEncode(input: Uint8Array): Uint8Array {
     code++;
     if (code === 0xff) {
       out[codeAt] = code;
+      // A full block that ends the input needs no empty block after it (0xff implies no zero): with
+      // one, 254 bytes without a zero took 256, a byte past a 256-byte radio packet.
+      if (i === input.length - 1) return out.subarray(0, o);
       codeAt = o++;
       code = 1;
     }

@@ -5,27 +5,59 @@
 // mqtt.connect() unchanged.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
+import { limits } from '../lib/limits.js';
 import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
+import { PacketSizeGuard } from './packet-size-guard.js';
 
-export function connectMqtt(url: string, options: IClientOptions): MqttClient {
+/**
+ * `packetBytesMax`: a packet from the broker announced larger than this (default
+ * limits.brokerPacketBytesMax, the most any Murmur client publishes) closes the connection from its
+ * header, with an 'error' naming its size. mqtt-packet has no limit of its own under MQTT 3.1.1: it
+ * buffered whatever a broker announced, up to 256 MB, before the link could refuse it.
+ */
+export function connectMqtt(url: string, options: IClientOptions, packetBytesMax: number = limits.brokerPacketBytesMax): MqttClient {
   const problem = brokerUrlProblem(url);
   if (problem !== null) throw new Error(`broker URL "${redactBrokerUrl(url)}": ${problem}`);
   const u = new URL(url);
   const tcpOrTls = u.protocol === 'mqtt:' || u.protocol === 'mqtts:';
   const needsMqttJs = u.username !== '' || u.password !== '' || u.search !== '' || options.socksProxy !== undefined || (process.env.MQTTJS_SOCKS_PROXY ?? '') !== '';
-  if (!tcpOrTls || needsMqttJs) return mqtt.connect(url, options);
+  if (!tcpOrTls || needsMqttJs) {
+    // mqtt.js builds the stream: connect once its builder is wrapped.
+    const c = mqtt.connect(url, { ...options, manualConnect: true });
+    // streamBuilder is private in mqtt.js's types; connect() calls it for every (re)connection.
+    const own = c as unknown as { streamBuilder: (client: MqttClient) => Duplex };
+    const build = own.streamBuilder.bind(c);
+    own.streamBuilder = (client) => guardPackets(client, build(client), packetBytesMax);
+    if (options.manualConnect === undefined) delete c.options.manualConnect;
+    else c.options.manualConnect = options.manualConnect;
+    return options.manualConnect === true ? c : c.connect();
+  }
   // mqtt.js upgrades mqtt:// to TLS when a client certificate and key are given; so does this.
   const tls = u.protocol === 'mqtts:' || (options.cert !== undefined && options.key !== undefined);
   const host = u.hostname === '' ? 'localhost' : u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = u.port !== '' ? Number(u.port) : tls ? 8883 : 1883;
   const client = new MqttClient(
-    (c) => (tls ? tlsStream(c, host, port, options) : netConnect({ host, port })),
+    (c) => guardPackets(c, tls ? tlsStream(c, host, port, options) : netConnect({ host, port }), packetBytesMax),
     { ...options, protocol: tls ? 'mqtts' : 'mqtt', host, hostname: host, port },
   );
   client.on('error', () => undefined); // as mqtt.connect(): callers add their own handlers
   return client;
+}
+
+/** Watches the packet headers the broker sends (as the embedded broker watches its clients'). */
+function guardPackets<S extends Duplex>(client: MqttClient, stream: S, max: number): S {
+  const guard = new PacketSizeGuard(max);
+  stream.on('data', (chunk: Buffer) => {
+    const over = guard.feed(chunk);
+    if (over === undefined || stream.destroyed) return;
+    const what = Number.isFinite(over) ? `a packet of ${over} bytes, more than ${max}` : 'a packet with a malformed length';
+    stream.destroy();
+    client.emit('error', new Error(`broker sent ${what}: connection closed`));
+  });
+  return stream;
 }
 
 /** mqtt.js's TLS stream builder (lib/connect/tls.js) for the TLS options Murmur sets: ca, cert, key, rejectUnauthorized, servername. */

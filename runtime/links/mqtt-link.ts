@@ -56,6 +56,11 @@ export interface MqttLinkOptions {
   readonly birth?: () => ConnectionProof;
 }
 
+/** CONNACK codes that no retry changes (MQTT 3.1.1: protocol version, identifier, credentials, not
+ *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
+ *  broker unavailable or busy) are retried. */
+const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
+
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
 
 interface Outbound {
@@ -84,7 +89,10 @@ export class MqttLink implements Link {
   /** Bumped on every connection so callbacks from an old connection are ignored. */
   private generation = 0;
   private session: number;
+  /** Reconnect attempts since the last connection that lasted (scheduleReconnect). */
   private failures = 0;
+  /** When the current connection was made (performance.now()). */
+  private connectedAtMs = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private readonly ownTopics: Record<TrafficClass, string>;
@@ -116,7 +124,8 @@ export class MqttLink implements Link {
     this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls) => this.stats.queueFull(cls));
   }
 
-  /** Connects (waiting up to startWaitMs); rejects only when the broker refuses the credentials. */
+  /** Connects (waiting up to startWaitMs); rejects only when the broker refuses this client for good
+   *  (its credentials, client id or protocol version: configRefusals). */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -142,11 +151,13 @@ export class MqttLink implements Link {
     };
     const client = connectMqtt(o.url, options);
     this.client = client;
-    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
-    client.on('close', () => this.onClose());
+    // A client that stop() ended may still report; after a restart only the new one counts.
+    const current = (): boolean => this.client === client;
+    client.on('message', (topic, payload, packet) => current() && this.receive(topic, payload, packet.retain));
+    client.on('close', () => current() && this.onClose());
     // After stop() a publish still in flight fails with 'write after end': that is the goodbye, not a broker lost.
-    client.on('error', (e) => this.running && this.log('error', { reason: e.message }));
-    client.on('connect', () => this.onConnect());
+    client.on('error', (e) => this.running && current() && this.log('error', { reason: e.message }));
+    client.on('connect', () => current() && this.onConnect());
     // Wait for the first connection, but a broker that is down is not a startup error: the link
     // stays down and keeps retrying. Refused credentials are a configuration error, so they throw.
     const waitMs = o.startWaitMs ?? 5_000;
@@ -157,7 +168,7 @@ export class MqttLink implements Link {
         resolve(undefined);
       });
       client.on('error', (e: Error & { code?: unknown }) => {
-        if (e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
+        if (typeof e.code === 'number' && configRefusals.has(e.code)) {
           clearTimeout(timer);
           resolve(e);
         }
@@ -172,7 +183,11 @@ export class MqttLink implements Link {
   async stop(): Promise<void> {
     this.running = false;
     this.connected = false;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    // Cleared and forgotten: a timer left set kept scheduleReconnect() from ever running after a restart.
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.failures = 0;
+    this.generation++; // the old connection's publish callbacks no longer count against inflight
     this.queue.clear();
     const c = this.client;
     this.client = undefined;
@@ -183,8 +198,14 @@ export class MqttLink implements Link {
     if (c.connected) {
       await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), { qos: 1, retain: true }, () => r())), 1_000);
     }
-    await within(c.endAsync(false).catch(() => undefined), 2_000);
+    // Not connected: no DISCONNECT to send, and a graceful end() would wait for every publish the lost
+    // connection left unacknowledged, which no broker will acknowledge now (up to the 2 s bound).
+    await within(c.endAsync(!c.connected).catch(() => undefined), 2_000);
     if (!c.disconnected) c.end(true);
+    // mqtt.js's end() leaves the socket open when the broker never sent CONNACK (until its connect
+    // timeout) or stopped reading (the DISCONNECT is never written; until the keepalive gives up), and a
+    // second end() is a no-op: the socket kept the process up, and the broker's side open, for 5-15 s.
+    (c.stream as Partial<Socket> | undefined)?.destroy?.();
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
@@ -240,7 +261,7 @@ export class MqttLink implements Link {
     if (!c) return;
     this.generation++;
     this.connects++;
-    this.failures = 0;
+    this.connectedAtMs = performance.now();
     this.inflight = 0;
     // mqtt.js leaves Nagle on; with delayed ACKs every QoS 1 round trip costs ~40-80 ms (baseline.md §4).
     (c.stream as unknown as Partial<Socket>).setNoDelay?.(true);
@@ -279,6 +300,10 @@ export class MqttLink implements Link {
   private onClose(): void {
     const wasConnected = this.connected;
     this.connected = false;
+    // Only a connection that lasted the longest delay starts the backoff again. A broker that drops
+    // each connection at once (a second client with this id, which MQTT has take over; a broker that
+    // refuses after CONNACK) was otherwise retried every 100-200 ms for as long as it did so.
+    if (wasConnected && performance.now() - this.connectedAtMs >= (this.opts.reconnectMsMax ?? limits.mqttReconnectMsMax)) this.failures = 0;
     if (wasConnected) this.log('disconnected', { url: this.opts.url, session: this.session });
     if (!this.running) return;
     this.scheduleReconnect();
@@ -362,6 +387,12 @@ export class MqttLink implements Link {
       return;
     }
     if (t.type === 'unicast' && t.to !== this.opts.node) return; // someone else's inbox (a wide subscription)
+    // No link frame is ever published retained (docs/topics.md), so a retained one is old bytes the
+    // broker hands every new subscriber on every connection: a vote or heartbeat from long ago.
+    if (retained) {
+      this.stats.badFrame('retained');
+      return;
+    }
     const from = t.type === 'commands' ? undefined : t.from;
     if (from === this.opts.node) return; // our own broadcast, echoed by the broker
     const f = decodeFrame(payload, this.tag, this.mtuBytes);

@@ -152,9 +152,14 @@ export class Router implements Link {
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
     this.seen.add(digest(bytes), this.now());
     let sent = false;
+    let tooLarge = false;
     let first: Link | null = null;
     for (const l of this.links) {
-      if (!l.isUp() || bytes.length > l.mtuBytes) continue;
+      if (!l.isUp()) continue;
+      if (bytes.length > l.mtuBytes) {
+        tooLarge = true;
+        continue;
+      }
       if (first !== null && !this.heardOnlyOn(l, first)) continue;
       if (sendOn(l)) {
         sent = true;
@@ -163,6 +168,8 @@ export class Router implements Link {
       }
     }
     if (sent) this.stats.sent(bytes.length);
+    // Larger than every link that is up (the broker gone, a radio's smaller MTU): not a full queue.
+    else if (tooLarge && !this.links.some((l) => l.isUp() && bytes.length <= l.mtuBytes)) this.stats.oversize();
     else this.stats.queueFull(cls);
     return sent;
   }

@@ -211,8 +211,15 @@ export class SerialLink implements Link {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.runs++;
+    // Cleared and forgotten: a timer left set kept pump() from ever running after a restart.
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    this.waitingDrain = false;
+    this.onAir = '';
+    this.onAirBulk = '';
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
     this.queue.clear();
@@ -225,6 +232,8 @@ export class SerialLink implements Link {
 
   /** Times a port was reopened after it went away (a radio unplugged and plugged back). */
   reopens = 0;
+  /** Bumped by stop(), so a reopen that was under way then does not put its port into a later run. */
+  private runs = 0;
 
   private async open(i: number): Promise<SerialPort> {
     const path = this.opts.paths[i] as string;
@@ -246,18 +255,19 @@ export class SerialLink implements Link {
   /** A port that closed while running is retried every reopenMs, with no restart of the link. */
   private scheduleReopen(i: number): void {
     if (!this.running || this.reopenTimers.has(i)) return;
+    const run = this.runs;
     const t = setTimeout(() => {
       this.reopenTimers.delete(i);
       if (!this.running) return;
       this.open(i).then(
         (port) => {
-          if (!this.running) return void port.close();
+          if (!this.running || run !== this.runs) return void port.close();
           this.ports[i] = port;
           this.rx[i] = new CobsSplitter(limits.radioRxBufferBytesMax);
           this.reopens++;
           this.pump();
         },
-        () => this.scheduleReopen(i),
+        () => run === this.runs && this.scheduleReopen(i),
       );
     }, this.opts.reopenMs ?? 1_000);
     t.unref?.();
@@ -435,7 +445,10 @@ export class SerialLink implements Link {
     if (!raw) return this.stats.badFrame('bad-cobs');
     const d = decodeRadioFrame(raw, this.fleetTag, this.fragmentsMax);
     if (!d.ok) return this.stats.badFrame(d.error);
-    const f = d.value;
+    // More hops left than this fleet's limit (a radio that is not one of ours, or a corrupt header that
+    // passed the CRC) count as the limit: relayed with 254 hops left, a frame crossed any mesh end to
+    // end and came back round a loop once the dedup caches had forgotten it.
+    const f = d.value.hopsLeft > this.hopLimit ? { ...d.value, hopsLeft: this.hopLimit } : d.value;
     const frag = `${f.origin}:${f.msgId}:${f.index}`;
     if (!this.dedup.add(frag)) {
       this.stats.duplicate();

@@ -62,6 +62,13 @@ describe('embedded broker enforcement', () => {
       // A device cannot take over another node's session by borrowing its client id.
       await expect(mqtt.connectAsync(broker.url, { username: 'a', password, clientId: 'murmur-conf-fleet-b', reconnectPeriod: 0 })).rejects.toThrow();
       expect(broker.rejections().some((r) => /client id "murmur-conf-fleet-b" belongs to another node/.test(r.reason))).toBe(true);
+      // A link configured with such an id is a configuration error, as refused credentials are: before,
+      // start() returned with the link down and it retried for good, every attempt refused.
+      const borrowed = linkFor(broker.url, 'a', { clientId: 'murmur-conf-fleet-b', startWaitMs: 3_000 });
+      const t0 = Date.now();
+      await expect(borrowed.start()).rejects.toThrow(/refused node "a": .*[Ii]dentifier rejected/);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(borrowed.isUp()).toBe(false);
     } finally {
       await broker.stop();
     }
@@ -213,5 +220,223 @@ describe('MQTT link started before its broker', () => {
       await a.stop();
       await broker.stop();
     }
+  });
+});
+
+describe('MQTT reconnect backoff', () => {
+  it('backs off against a broker that drops every connection at once (two clients with one id), and starts again from the shortest delay after a connection that lasted', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    // Mosquitto, as MQTT says, drops the older connection when a client id connects again: the two take
+    // turns, each connection lasting only until the other's next attempt.
+    const opts = { reconnectMsMin: 200, reconnectMsMax: 2_400 };
+    const a = linkFor(mosq.url, 'a', opts);
+    const b = linkFor(mosq.url, 'a', opts);
+    try {
+      await a.start();
+      await b.start();
+      const t0 = Date.now();
+      await sleep(4_000);
+      // Each connection drops the other; with the delay back at 100-200 ms after every connection that
+      // was soon dropped, 4 s made 20 or more. Doubling to 2.4 s: at most about 11 (with 2 starts).
+      const storm = a.connects + b.connects;
+      expect(storm, `${storm} connections in ${Date.now() - t0} ms`).toBeLessThanOrEqual(13);
+      await b.stop();
+      await waitUntil(() => a.isUp(), 5_000, 'a alone on the broker');
+      await sleep(2_600); // a connection that lasts past the longest delay
+      expect(a.isUp()).toBe(true);
+      const before = a.connects;
+      const aClient = (a as unknown as { client: { stream: { destroy(): void } } }).client;
+      const lost = Date.now();
+      aClient.stream.destroy();
+      await waitUntil(() => a.connects > before && a.isUp(), 5_000, 'a back');
+      expect(Date.now() - lost).toBeLessThan(1_100); // 100-200 ms, not the 1,200-2,400 its storm reached
+    } finally {
+      await a.stop();
+      await b.stop();
+      await mosq.stop();
+    }
+  });
+});
+
+describe('MQTT link stop against a broker that does not answer', () => {
+  /** A TCP server in front of Mosquitto that forwards until frozen, then swallows everything both ways
+   *  (a broker host that hung, a partition); with no upstream it never answers at all. */
+  async function silentProxy(upstreamPort: number | undefined) {
+    const net = await import('node:net');
+    let frozen = false;
+    const open = new Set<import('node:net').Socket>();
+    const server = net.createServer((client) => {
+      open.add(client);
+      client.on('close', () => open.delete(client));
+      client.on('error', () => undefined);
+      if (upstreamPort === undefined) return void client.on('data', () => undefined);
+      const up = net.connect(upstreamPort, '127.0.0.1');
+      up.on('error', () => undefined);
+      client.on('data', (d) => frozen || up.write(d));
+      up.on('data', (d) => frozen || client.write(d));
+      client.on('close', () => up.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    return {
+      url: `mqtt://127.0.0.1:${port}`,
+      open: () => open.size,
+      freeze: () => void (frozen = true),
+      close: async () => {
+        for (const s of open) s.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  it('closes its socket when the broker never sent CONNACK', async () => {
+    const proxy = await silentProxy(undefined);
+    const a = linkFor(proxy.url, 'a', { startWaitMs: 200 });
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(false);
+      expect(proxy.open()).toBe(1);
+      await a.stop();
+      // mqtt.js's own connect timeout (5 s) was what closed it, and kept the process up until then.
+      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+    } finally {
+      await a.stop();
+      await proxy.close();
+    }
+  });
+
+  it('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const proxy = await silentProxy(mosq.port);
+    const a = linkFor(proxy.url, 'a');
+    try {
+      await a.start();
+      proxy.freeze();
+      expect(a.broadcast(Buffer.from('never acknowledged'), 'consensus')).toBe(true); // QoS 1
+      await proxy.close(); // the connection is lost: nothing to say goodbye on
+      await waitUntil(() => !a.isUp(), 3_000, 'the link to go down');
+      const t0 = Date.now();
+      await a.stop();
+      // Before: end() waited for the unacknowledged publish until stop's 2 s bound.
+      expect(Date.now() - t0).toBeLessThan(500);
+    } finally {
+      await a.stop();
+      await mosq.stop();
+    }
+  });
+
+  it('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const proxy = await silentProxy(mosq.port);
+    const a = linkFor(proxy.url, 'a');
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(true);
+      proxy.freeze();
+      const t0 = Date.now();
+      await a.stop(); // the goodbye is never acknowledged, nor the DISCONNECT written through
+      expect(Date.now() - t0).toBeLessThan(3_500);
+      // Before: the socket stayed open until the keepalive gave up (10-15 s).
+      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+    } finally {
+      await a.stop();
+      await proxy.close();
+      await mosq.stop();
+    }
+  });
+});
+
+describe('MQTT link stopped and started again', () => {
+  it('reconnects when its broker comes back, though a reconnect was pending when it stopped', async () => {
+    let broker = await startAedes(['a']);
+    const port = broker.port;
+    const a = linkFor(broker.url, 'a', { startWaitMs: 300, reconnectMsMin: 1_000, reconnectMsMax: 1_000 });
+    try {
+      await a.start();
+      await broker.stop();
+      await waitUntil(() => !a.isUp(), 3_000, 'the link to go down');
+      await a.stop(); // a reconnect was scheduled
+      await a.start(); // the broker is still down: starts down
+      expect(a.isUp()).toBe(false);
+      broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
+      await broker.start();
+      // Before: the cleared reconnect timer was still set, so no reconnect was ever scheduled again.
+      await waitUntil(() => a.isUp(), 5_000, 'the restarted link to connect');
+    } finally {
+      await a.stop();
+      await broker.stop();
+    }
+  });
+});
+
+describe('a retained link frame', () => {
+  it('is dropped and counted, never delivered: Murmur never retains one, so it is old bytes replayed to each new subscriber', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    const b = linkFor(mosq.url, 'b', { peers: ['a', 'b'] });
+    const other = await mqtt.connectAsync(mosq.url, { clientId: 'someone', reconnectPeriod: 0 });
+    try {
+      const frame = (text: string) => Buffer.from(encodeFrame(fleetTag(fleet), 'consensus', Buffer.from(text)));
+      // Left retained on a's consensus topic long ago (a broker's old save, a client that set the flag).
+      await other.publishAsync(t.consensus('a'), frame('a vote from long ago'), { qos: 1, retain: true });
+      await other.publishAsync(t.heartbeat('a'), frame('a heartbeat from long ago'), { qos: 1, retain: true });
+      const inbox = new Inbox(b);
+      await b.start();
+      await waitUntil(() => (b.counters().badFrameReasons.retained ?? 0) === 2, 3_000, 'the retained frames to be counted');
+      await other.publishAsync(t.consensus('a'), frame('a live vote'), { qos: 1 });
+      await inbox.waitFor(1, 3_000);
+      await sleep(100);
+      // Before: both old frames were delivered to the node as if just sent, on every connection.
+      expect(inbox.frames.map((f) => Buffer.from(f.bytes).toString())).toEqual(['a live vote']);
+    } finally {
+      await other.publishAsync(t.consensus('a'), Buffer.alloc(0), { qos: 1, retain: true });
+      await other.endAsync();
+      await b.stop();
+      await mosq.stop();
+    }
+  });
+});
+
+describe('embedded broker over TLS', () => {
+  it('limits the connection rate and the clients before the TLS handshake, so sockets that never finish one are cut', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), connectsPerSecMax: 3, clientsMax: 2, tls: { key: pem('server.key'), cert: pem('server.crt') } });
+    await broker.start();
+    const net = await import('node:net');
+    // Plain TCP connections that never start a handshake: each held a socket (and a file descriptor)
+    // for Node's 120 s handshake timeout, unlimited by the broker's rate and client limits.
+    const socks = Array.from({ length: 8 }, () => net.connect(broker.port, '127.0.0.1').on('error', () => undefined));
+    const closed = socks.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+    let cut = 0;
+    for (const c of closed) void c.then(() => cut++);
+    try {
+      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 2_000, 'rate-limit rejections');
+      await waitUntil(() => cut >= 5, 2_000, 'the broker to close the sockets over its limits');
+      expect(broker.rejections().some((r) => r.event === 'rate-limit' || r.event === 'clients-max')).toBe(true);
+    } finally {
+      for (const s of socks) s.destroy();
+      await broker.stop();
+    }
+  });
+
+  it('stops at once with a connection that never started its handshake', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
+    const broker = new EmbeddedBroker({ credentials: credentials(['a']), tls: { key: pem('server.key'), cert: pem('server.crt') } });
+    await broker.start();
+    const net = await import('node:net');
+    const idle = net.connect(broker.port, '127.0.0.1').on('error', () => undefined);
+    await new Promise<void>((r) => idle.once('connect', () => r()));
+    await sleep(50);
+    const t0 = Date.now();
+    // Before: the socket was not the broker's to cut until its handshake, so server.close() waited for
+    // it (Node's 120 s handshake timeout), and so did stop().
+    await Promise.race([broker.stop(), sleep(5_000)]);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    idle.destroy();
   });
 });

@@ -86,3 +86,58 @@ describe('connectMqtt', () => {
     }
   });
 });
+
+describe('a broker that sends a packet larger than any Murmur packet', () => {
+  // Credentials in the URL take mqtt.js's own stream builder (connectMqtt's other path).
+  it.each([['our TCP stream', ''], ["mqtt.js's stream", 'user:pw@']])('is cut off at the packet header, before the client buffers the body, with the reason logged (%s)', async (_path, auth) => {
+    const net = await import('node:net');
+    const { MqttLink } = await import('../../runtime/links/mqtt-link.js');
+    const { limits } = await import('../../runtime/lib/limits.js');
+    // A hostile broker: CONNACK, then a PUBLISH announcing 200 MB, fed as fast as the client reads.
+    let sent = 0;
+    let closedAtBytes: number | undefined;
+    const conns = new Set<import('node:net').Socket>();
+    const server = net.createServer((s) => {
+      conns.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (closedAtBytes ??= sent));
+      s.once('data', () => {
+        s.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+        const n = 200_000_000;
+        const len: number[] = [];
+        for (let x = n; ; ) {
+          const b = x % 128;
+          x = Math.floor(x / 128);
+          len.push(x > 0 ? b | 0x80 : b);
+          if (x === 0) break;
+        }
+        s.write(Buffer.from([0x30, ...len, 0x00, 0x03, 0x61, 0x2f, 0x62]));
+        const chunk = Buffer.alloc(65_536, 1);
+        const pump = (): void => {
+          while (!s.destroyed && sent < 16_000_000) {
+            sent += chunk.length;
+            if (!s.write(chunk)) return void s.once('drain', pump);
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const events: string[] = [];
+    const link = new MqttLink({ url: `mqtt://${auth}127.0.0.1:${port}`, fleet, node: 'a', startWaitMs: 1_000, reconnectMsMin: 60_000, log: (e, d) => events.push(`${e} ${String(d.reason ?? '')}`) });
+    try {
+      await link.start();
+      const deadline = Date.now() + 3_000;
+      while (closedAtBytes === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // Before: the client read all 16 MB into mqtt-packet's buffer (200 MB if the broker kept going).
+      expect(closedAtBytes, `the client was still reading after ${sent} bytes`).toBeDefined();
+      expect(closedAtBytes).toBeLessThan(12_000_000); // what the kernel's socket buffers may hold, at most
+      expect(events.some((e) => e.includes(`broker sent a packet of 200000000 bytes, more than ${limits.brokerPacketBytesMax}`)), events.join('\n')).toBe(true);
+    } finally {
+      await link.stop();
+      for (const s of conns) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

@@ -188,6 +188,20 @@ describe('router over in-memory links', () => {
     await r.stop();
   });
 
+  it('counts an envelope too large for every link that is up as oversize, not as a full queue', async () => {
+    const broker = new MemoryHub().link('a', fleet, { name: 'mqtt' });
+    const radio = new MemoryHub({ mtuBytes: 1_000 }).link('a', fleet, { name: 'radio' });
+    const r = new Router({ links: [broker, radio] });
+    await r.start();
+    await broker.stop(); // the broker is gone: the radio, with its smaller MTU, is all that is up
+    expect(r.broadcast(new Uint8Array(2_000), 'consensus')).toBe(false);
+    // Before: counted as droppedQueueFull (consensus), which sends an operator looking at a queue.
+    expect(r.counters().refusedOversize).toBe(1);
+    expect(r.counters().droppedQueueFull).toBe(0);
+    expect(r.broadcast(new Uint8Array(500), 'consensus')).toBe(true);
+    await r.stop();
+  });
+
   it('refuses duplicate link names and an empty link list', () => {
     const hub = new MemoryHub();
     expect(() => new Router({ links: [] })).toThrow(/at least one link/);

@@ -8,7 +8,7 @@ import type { SerialLink, SerialLinkOptions } from '../../runtime/links/serial-l
 import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
-import { serialHarness, serialLink } from './serial-harness.js';
+import { radioWire, serialHarness, serialLink, writeRaw } from './serial-harness.js';
 import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 
@@ -42,6 +42,15 @@ describe('COBS and the airtime budget', () => {
       expect(hex(cobsDecode(e) ?? new Uint8Array([1]))).toBe(hex(x));
     }
     expect(cobsDecode(Uint8Array.of(5, 1, 2))).toBeUndefined();
+  });
+
+  it('encodes 254 bytes without a zero in 255 (a full block ends the packet: no empty block after it)', () => {
+    const x = new Uint8Array(254).fill(7);
+    const e = cobsEncode(x);
+    expect(e.length).toBe(255);
+    expect(hex(cobsDecode(e) ?? new Uint8Array())).toBe(hex(x));
+    // What earlier releases sent (a trailing empty block) still decodes.
+    expect(hex(cobsDecode(Uint8Array.of(0xff, ...x, 1)) ?? new Uint8Array())).toBe(hex(x));
   });
 
   it('gives slow radios a longer stale-consensus limit: at least 32 full packets of airtime', () => {
@@ -151,6 +160,35 @@ describe('three radios in a chain (a - b - c)', () => {
   });
 });
 
+describe('a frame that claims more hops than the fleet allows', () => {
+  it('is relayed as if it had the hop limit, so it goes no further than a frame of this fleet would', async () => {
+    // A radio that is not a Murmur node writes into b; b - c - d is a chain, every hop limit 2: b hears
+    // the frame first-hand, so one relay (b's) is left and d, two hops from b, must not hear it.
+    const pairs = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
+    const [p1, p2, p3] = pairs as [PtyPair, PtyPair, PtyPair];
+    const o = { hopLimit: 2, relayJitterMs: 0 };
+    const b = serialLink('b', [p1.b, p2.a], o);
+    const c = serialLink('c', [p2.b, p3.a], o);
+    const d = serialLink('d', [p3.b], o);
+    const all = [b, c, d];
+    try {
+      for (const l of all) await l.start();
+      const [inB, inC, inD] = all.map((l) => new Inbox(l)) as [Inbox, Inbox, Inbox];
+      writeRaw(p1.a, radioWire(Buffer.from('two hundred and fifty-five hops'), { hopsLeft: 255 }));
+      await inC.waitFor(1, 3_000);
+      await sleep(300);
+      expect(inB.frames.length).toBe(1);
+      expect(inC.frames.map((f) => f.relayed)).toEqual([true]);
+      // Before: b relayed it with 254 hops left, c again with 253, and so on down any chain.
+      expect(inD.frames.length).toBe(0);
+      expect(c.counters().relayed).toBe(0);
+    } finally {
+      for (const l of all) await l.stop();
+      for (const p of pairs) await p.stop();
+    }
+  });
+});
+
 describe('relay suppression: a relay not yet sent is cancelled once its packet was heard relaySuppress times', () => {
   // a reaches x, b and c; b and c each reach a and x. x heard a's packet first and waits out its relay
   // jitter (fixed at its longest); b and c relay at once, so x hears two more copies meanwhile.
@@ -193,6 +231,20 @@ describe('relay suppression: a relay not yet sent is cancelled once its packet w
   it('refuses relaySuppress 1 (it would cancel every relay) and a relay wait past the limit', () => {
     expect(() => serialLink('x', ['/dev/null'], { relaySuppress: 1 })).toThrow(/relaySuppress must be 0 or 2\.\.16, is 1/);
     expect(() => serialLink('x', ['/dev/null'], { relayJitterMs: 60_000 })).toThrow(/relayJitterMs must be 0\.\.10000/);
+  });
+});
+
+describe('the largest radio packet the configuration allows (256 bytes)', () => {
+  it('carries fragments that fill the packet and hold no zero byte', async () => {
+    // 1,000 bytes without a zero: 5 fragments of up to 234 bytes, each raw packet 254 bytes; the
+    // ones with no zero anywhere (index, message id and CRC included) are 255 bytes once COBS-encoded.
+    await onPair({ packetBytes: 256 }, {}, async (a, inbox) => {
+      const sent = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1_000, i + 1));
+      for (const m of sent) expect(a.broadcast(m, 'consensus')).toBe(true);
+      await inbox.waitFor(sent.length, 5_000);
+      const b = inbox.frames.map((f) => (f.bytes[0] as number) - 1);
+      expect(b).toEqual(sent.map((_, i) => i));
+    });
   });
 });
 
@@ -280,6 +332,22 @@ describe('a large envelope on a slow radio', () => {
       await inbox.waitFor(1, 5_000);
       expect(Buffer.from(inbox.frames[0]?.bytes ?? []).equals(big)).toBe(true);
       expect(a.counters().droppedStale).toBe(0);
+    });
+  });
+});
+
+describe('a radio stopped and started again', () => {
+  it('sends after the restart although it was waiting for airtime when it stopped', async () => {
+    await onPair({ baud: 9_600 }, {}, async (a, inbox) => {
+      for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry'); // ~2 s of airtime
+      await sleep(50);
+      await a.stop(); // its pump was waiting for airtime
+      await a.start();
+      const before = inbox.frames.length;
+      expect(a.broadcast(Buffer.from('after restart'), 'consensus')).toBe(true);
+      // Before: the cleared timer was still set, so the pump never ran again.
+      await waitUntil(() => inbox.frames.length > before, 3_000, 'a send after the restart');
+      expect(Buffer.from(inbox.frames.at(-1)?.bytes ?? []).toString()).toBe('after restart');
     });
   });
 });
