@@ -415,6 +415,10 @@ export class Device {
     await this.link.start();
     // Stopped while the links came up (another process holds this key: identityConflict): nothing more.
     if ((this.state as string) === 'stopping') return;
+    // One link of several failed to start (a radio whose port is not there at boot): the device runs on
+    // the others, and says which one it runs without and why (a port failing at start is a configuration
+    // error, not retried; before, this was silent while MQTT came up).
+    for (const [link, reason] of this.link.startErrors) this.log.error({ event: 'link-start-failed', link, reason }, `link ${link} did not start: ${reason}; this device runs without it until restarted`);
     this.heartbeats.start();
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
