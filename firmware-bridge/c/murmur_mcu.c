@@ -18,6 +18,8 @@ size_t mcu_cobs_encode(const uint8_t *in, size_t len, uint8_t *out) {
       out[o++] = in[i];
       if (++code == 0xff) {
         out[code_at] = code;
+        /* A full block that ends the input needs no empty block after it (0xff implies no zero). */
+        if (i == len - 1) return o;
         code_at = o++;
         code = 1;
       }

@@ -1,28 +1,9 @@
 // COBS (Consistent Overhead Byte Stuffing, Cheshire & Baker 1999): a frame contains no 0x00, so 0x00
 // delimits frames and a receiver resynchronises at the next delimiter after any corruption.
 
-export function cobsEncode(input: Uint8Array): Uint8Array {
-  const out = new Uint8Array(input.length + Math.ceil(input.length / 254) + 1);
-  let codeAt = 0;
-  let o = 1;
-  let code = 1;
-  for (const b of input) {
-    if (b === 0) {
-      out[codeAt] = code;
-      codeAt = o++;
-      code = 1;
-    } else {
-      out[o++] = b;
-      if (++code === 0xff) {
-        out[codeAt] = code;
-        codeAt = o++;
-        code = 1;
-      }
-    }
-  }
-  out[codeAt] = code;
-  return out.subarray(0, o);
-}
+// One encoder for radio packets and MCU frames. It ends on a full block, as COBS defines: the copy
+// that was here added an empty block after one, a byte more than the frame needed.
+export { cobsEncode } from '../../runtime/links/cobs.js';
 
 /** Decodes one frame (without its delimiter); null when malformed or longer than maxBytes. */
 export function cobsDecode(input: Uint8Array, maxBytes: number): Uint8Array | null {

@@ -30,6 +30,14 @@ describe('COBS and CRC-32 (host side)', () => {
     );
   });
 
+  it('COBS ends on a full block: 254 bytes without a zero take 255, not 256 (as the radio encoder, one shared encoder now)', () => {
+    const run = new Uint8Array(254).fill(7);
+    expect(cobsEncode(run).length).toBe(255);
+    expect(cobsDecode(cobsEncode(run), 1000)).toEqual(run);
+    expect(cobsEncode(new Uint8Array(508).fill(7)).length).toBe(510);
+    expect(cobsDecode(Uint8Array.of(0xff, ...run, 0x01), 1000)).toEqual(run); // the old form still decodes
+  });
+
   it('CRC-32 gives the catalogue check value 0xCBF43926 for "123456789"', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
   });
