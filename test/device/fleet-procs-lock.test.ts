@@ -4,19 +4,13 @@
 // device is refused naming this very process.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetProcs } from '../../fleet-sim/realtime/fleet-procs.js';
+import { describe, expect, it } from 'vitest';
+import { fleetForFile } from '../support/fleet-procs.js';
 
 // The amnesiac validator goes on as fleet-sim's amnesia fault lets it (realtime-run.ts): without the
 // hook it would find its own earlier precommits in the last blocks' certificates, which its emptied
 // signer state never signed, and stop (runtime/node/shell.ts, joinsOverForeignSignature).
-const fleet = new FleetProcs({ validators: 1, followers: 1, brokerUrl: null, processes: false, fleet: 'lock', hooks: () => ({ identityConflict: () => undefined }) });
-beforeAll(async () => {
-  await fleet.setup();
-}, 30_000);
-afterAll(async () => {
-  await fleet.teardown();
-}, 30_000);
+const fleet = fleetForFile({ validators: 1, followers: 1, brokerUrl: null, processes: false, fleet: 'lock', hooks: () => ({ identityConflict: () => undefined }) });
 
 describe('in-process devices and their data-directory locks', () => {
   it('a device whose construction fails frees its directory: the fixed config starts', async () => {

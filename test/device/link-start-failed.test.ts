@@ -3,16 +3,10 @@
 // router dropped the radio silently (Router.startErrors was never read).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetProcs } from '../../fleet-sim/realtime/fleet-procs.js';
+import { describe, expect, it } from 'vitest';
+import { fleetForFile } from '../support/fleet-procs.js';
 
-const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'radio-missing' });
-beforeAll(async () => {
-  await fleet.setup();
-}, 30_000);
-afterAll(async () => {
-  await fleet.teardown();
-}, 30_000);
+const fleet = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'radio-missing' });
 
 describe('a link that does not start', () => {
   it('is named in one log line with its reason, and the device runs on the others', async () => {

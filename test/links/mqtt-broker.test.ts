@@ -306,13 +306,24 @@ describe('MQTT link stop against a broker that does not answer', () => {
     }
   });
 
-  it('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
+  /** A link to a real Mosquitto through silentProxy, started; everything stopped after `run`. */
+  async function behindProxy(run: (a: ReturnType<typeof linkFor>, proxy: Awaited<ReturnType<typeof silentProxy>>) => Promise<void>): Promise<void> {
     const { Mosquitto } = await import('./processes.js');
     const mosq = await Mosquitto.start();
     const proxy = await silentProxy(mosq.port);
     const a = linkFor(proxy.url, 'a');
     try {
       await a.start();
+      await run(a, proxy);
+    } finally {
+      await a.stop();
+      await proxy.close();
+      await mosq.stop();
+    }
+  }
+
+  it('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
+    await behindProxy(async (a, proxy) => {
       proxy.freeze();
       expect(a.broadcast(Buffer.from('never acknowledged'), 'consensus')).toBe(true); // QoS 1
       await proxy.close(); // the connection is lost: nothing to say goodbye on
@@ -321,19 +332,11 @@ describe('MQTT link stop against a broker that does not answer', () => {
       await a.stop();
       // Before: end() waited for the unacknowledged publish until stop's 2 s bound.
       expect(Date.now() - t0).toBeLessThan(500);
-    } finally {
-      await a.stop();
-      await mosq.stop();
-    }
+    });
   });
 
   it('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
-    const { Mosquitto } = await import('./processes.js');
-    const mosq = await Mosquitto.start();
-    const proxy = await silentProxy(mosq.port);
-    const a = linkFor(proxy.url, 'a');
-    try {
-      await a.start();
+    await behindProxy(async (a, proxy) => {
       expect(a.isUp()).toBe(true);
       proxy.freeze();
       const t0 = Date.now();
@@ -341,11 +344,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
       expect(Date.now() - t0).toBeLessThan(3_500);
       // Before: the socket stayed open until the keepalive gave up (10-15 s).
       await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
-    } finally {
-      await a.stop();
-      await proxy.close();
-      await mosq.stop();
-    }
+    });
   });
 });
 
