@@ -9,7 +9,7 @@ import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, Progress } from '../dashboard/live-run.js';
 import { formatSummary, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
-import { startDashboardServer } from '../dashboard/server.js';
+import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
 import { realtimeRun } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import { fanOut, type RunObserver } from '../report/events.js';
@@ -43,6 +43,16 @@ function numberOpt(v: string | undefined, flag: string, min: number, max: number
 }
 
 export async function startCommand(argv: string[]): Promise<number> {
+  try {
+    return await start(argv);
+  } catch (e) {
+    // Checked when the server starts, before the run: the user picks another port.
+    if (e instanceof DashboardPortError) throw new CliError(`--port ${e.port}: ${e.message}; give another port, or --port 0 for a free one`, exitCodes.usage);
+    throw e;
+  }
+}
+
+async function start(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {

@@ -28,6 +28,16 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
+/** The port cannot be had (another process holds it, or it needs privileges): a user's fix, not a bug. */
+export class DashboardPortError extends Error {
+  constructor(
+    readonly port: number,
+    why: string,
+  ) {
+    super(`127.0.0.1:${port} ${why}`);
+  }
+}
+
 export interface DashboardOptions {
   /** 0 picks a free port. */
   readonly port?: number;
@@ -105,9 +115,15 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException): void => {
+      const port = options.port ?? 0;
+      if (e.code === 'EADDRINUSE') reject(new DashboardPortError(port, 'is in use (another fleet-sim dashboard?)'));
+      else if (e.code === 'EACCES') reject(new DashboardPortError(port, 'needs privileges this process does not have'));
+      else reject(e);
+    };
+    server.once('error', failed);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../support/run-cli.js';
 
@@ -81,5 +82,18 @@ describe('fleet-sim start', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const json = JSON.parse(readFileSync(join(dir, 'radio-nosocat-seed7.json'), 'utf8')) as { mode: string };
     expect(json.mode).toBe('deterministic');
+  });
+
+  it('a dashboard port already taken is one line naming the port and the fix (exit 2), in both modes, before any run', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = String((taken.address() as AddressInfo).port);
+    for (const extra of [['--speed', '0'], ['--realtime']]) {
+      const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--port', port, '--exit', '--reports', dir, ...extra], { timeoutMs: 60_000 });
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toEqual([`fleet-sim: --port ${port}: 127.0.0.1:${port} is in use (another fleet-sim dashboard?); give another port, or --port 0 for a free one`]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).not.toContain('%'); // refused before the run, not after it
+    }
   });
 });
