@@ -9,7 +9,7 @@ import type { Scenario } from '../scenario/scenario.js';
 import { randomScenario } from '../sim/random-world.js';
 import { runScenario, type Report } from '../sim/run.js';
 import { shardProblem } from '../sim/shards.js';
-import { startCommand } from './start.js';
+import { shippedScenario, startCommand } from './start.js';
 
 export const defaultScenarioFile = 'fleet-sim/scenarios/leader-crash.yaml';
 
@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.json !== undefined && values.json !== '-') prepareOutputFile(values.json, '--json', 'report.json');
   switch (command) {
     case 'run': {
-      const file = positionals[0] ?? defaultScenarioFile;
+      const file = positionals[0] ?? shippedScenario('leader-crash.yaml');
       const s = loadScenario(file);
       return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, threadsFor(s, file, values.threads));
     }

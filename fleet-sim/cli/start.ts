@@ -2,7 +2,8 @@
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
@@ -14,6 +15,14 @@ import { realtimeRun } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import { fanOut, type RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
+
+/** A scenario shipped in fleet-sim/scenarios, found from any working directory: relative to the
+ *  working directory inside the clone (as help and replay lines show it), else absolute. */
+export function shippedScenario(name: string): string {
+  const file = fileURLToPath(new URL(`../scenarios/${name}`, import.meta.url));
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
 
@@ -72,7 +81,7 @@ async function start(argv: string[]): Promise<number> {
     process.stdout.write(startUsage + '\n');
     return exitCodes.ok;
   }
-  const file = positionals[0] ?? startScenarioFile;
+  const file = positionals[0] ?? shippedScenario('default.yaml');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -84,6 +84,18 @@ describe('fleet-sim start', () => {
     expect(json.mode).toBe('deterministic');
   });
 
+  it('finds its default scenarios from any working directory, not only the clone', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
+    onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
+    const run = await runCli('fleet-sim', ['run', '--json', '-'], { cwd: elsewhere, timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { scenario: string }).scenario).toBe('leader-crash');
+    // start reads fleet-sim/scenarios/default.yaml first, then checks its options against it.
+    const start = await runCli('fleet-sim', ['start', '--seed', 'x', '--no-dashboard', '--exit'], { cwd: elsewhere });
+    expect(start.stderr.trim(), start.stderr).toBe('fleet-sim: --seed must be a number in 0..9007199254740991, got "x"');
+    expect(start.code).toBe(2);
+  });
+
   it('a dashboard port already taken is one line naming the port and the fix (exit 2), in both modes, before any run', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
