@@ -279,7 +279,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       else if (topic.endsWith('/refused')) forgery?.onRefused(doc as Record<string, unknown>);
       else if (topic.endsWith('/log')) {
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
-        const fresh = new Map<number, { commands: number; latencyMs: number }>();
+        const fresh = new Map<number, { commands: number; latencyMs: number; each: number[] }>();
         for (const d of decisions ?? []) {
           const before = decidedHash.get(d.height);
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
@@ -297,13 +297,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             committedAt.set(d.command, now());
             outbox.settle(d.command);
             forgery?.onCommitted(d.command);
-            const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0 };
-            fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent) });
+            const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0, each: [] };
+            f.each.push(now() - sent);
+            fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent), each: f.each });
           }
         }
         // Commits as the dashboard charts them: the first device to log a height's commands reports them.
         for (const [height, f] of [...fresh.entries()].sort((a, b) => a[0] - b[0])) {
-          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
+          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, commandLatencyMs: f.each, txs: f.commands, commands: f.commands });
         }
       }
     });

@@ -49,8 +49,7 @@
       status.className = 'pill ' + (scrubbing ? 'neutral' : 'live');
     }
     const height = state.samples.reduce((m, s) => (s && s.h > m ? s.h : m), 0);
-    const lat = state.commits.map((c) => c.latencyMs);
-    const p50 = ns.percentile(lat, 50);
+    const p50 = ns.commandP50(state);
     $('stat-height').textContent = String(height);
     $('stat-commands').textContent = String(state.commandsTotal);
     $('stat-p50').textContent = p50 === null ? '–' : p50.toFixed(p50 < 10 ? 1 : 0) + ' ms';
