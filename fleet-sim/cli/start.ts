@@ -11,7 +11,7 @@ import { liveRun, Progress } from '../dashboard/live-run.js';
 import { formatSummary, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
 import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
-import { realtimeRun } from '../realtime/realtime-run.js';
+import { realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import { fanOut, type RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
@@ -175,6 +175,11 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
     return report.expect.met ? exitCodes.ok : exitCodes.failed;
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    if (progress.drawn) process.stdout.write('\n');
+    process.stderr.write(`fleet-sim: ${e.message}; the fleet is stopped, no report written\n`);
+    return 130; // as a shell reports a command ended by SIGINT
   } finally {
     await server?.close();
     hub.close();
