@@ -103,15 +103,28 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
     streams.add(res);
-    const unsubscribe = hub.subscribe((event) => {
+    let unsubscribe: (() => void) | null = null;
+    /** Unsent bytes once the recording so far is queued: a page that reads drains below it. */
+    let joinedWith = Infinity;
+    const drop = (): void => {
+      unsubscribe?.();
+      unsubscribe = null;
+      streams.delete(res);
+    };
+    unsubscribe = hub.subscribe((event) => {
       // A page that cannot keep up misses frames, never commits, faults or the end of the run.
       if (event.t === 'frame' && res.writableLength > limits.dashboardClientBufferBytesMax) return;
+      // One that stopped reading (a sleeping laptop, a stalled tab) is cut rather than queued for without
+      // end; if it wakes, its EventSource reconnects and gets the recording afresh.
+      if (res.writableLength > joinedWith + limits.dashboardClientBacklogBytesMax) {
+        drop();
+        res.destroy();
+        return;
+      }
       res.write(`data: ${JSON.stringify(event)}\n\n`);
     });
-    req.on('close', () => {
-      unsubscribe();
-      streams.delete(res);
-    });
+    joinedWith = res.writableLength;
+    req.on('close', drop);
   }
 
   await new Promise<void>((resolve, reject) => {
