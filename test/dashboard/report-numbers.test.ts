@@ -1,14 +1,17 @@
 // The page's numbers and the report's agree: the HTML report of a finished run, opened from disk in
 // headless Chromium, shows in its header stats the height, commands, commit p50 and evidence count
-// the JSON report (and the summary box under them) gives, not a number of its own under the same name.
+// the JSON report (and the summary box under them) gives, not a number of its own under the same name;
+// and the report of a run that broke safety says what broke and how to replay it.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveRun, type LiveRunResult } from '../../fleet-sim/dashboard/live-run.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import { renderReportHtml } from '../../fleet-sim/report/html.js';
+import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { launchChromium, type HeadlessChromium } from './chromium.js';
 
 const file = 'fleet-sim/scenarios/byzantine-equivocate.yaml';
@@ -47,6 +50,30 @@ describe('the HTML report of a run, against its JSON report', () => {
     });
     // The summary box under the stats shows the report's own p50 / p99.
     expect(await stat('summary')).toContain(`commit p50 / p99${p50.toFixed(p50 < 10 ? 1 : 0)} / `);
+    await page.close();
+  });
+
+  it('of a run that broke safety says which property, what happened and how to replay it', async () => {
+    const violations = [
+      { property: 'agreement', atMs: 5_100, detail: 'v01 committed 3f2a at height 5, others 9c1d <img src=x onerror="document.title=1">' },
+      { property: 'validity', atMs: 6_000, detail: 'v02 committed forged command 77' },
+    ];
+    const report = { scenario: 'broken', seed: 3, safety: { ok: false, violations }, liveness: { heights: 9, commandsSubmitted: 10, commandsCommitted: 9, maxStallMs: 300 }, latencyMs: { commitP50: 50, commitP99: 90 }, expect: { met: false, failed: ['safety'] }, replay: 'npx fleet-sim run broken.yaml --seed 3 --json -' };
+    const events: RunEvent[] = [
+      { t: 'run', at: 0, scenario: 'broken', seed: 3, mode: 'deterministic', durationMs: 10_000, nodes: [0, 1, 2, 3].map((i) => ({ index: i, id: `v0${i}`, role: 'validator', engine: 'none' })), world: { geofence: null, surveyArea: null, coverageCellM: 10, radioRangeM: null, home: [0, 0] } },
+      { t: 'end', at: 10_000, report },
+    ];
+    const html = join(dir, 'broken-seed3.html');
+    writeFileSync(html, renderReportHtml({ version: 1, events, dropped: 0, framePeriodMs: 250 }, 'broken seed 3'));
+    const page = await chromium.context.newPage();
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(`document.getElementById('summary').hidden === false`, undefined, { timeout: 10_000 });
+    const summary = (await page.locator('#summary').textContent()) ?? '';
+    expect(summary).toContain(`agreement at 0:05: ${violations[0]?.detail as string} (and 1 more)`);
+    expect(summary).toContain('npx fleet-sim run broken.yaml --seed 3 --json -');
+    expect(await page.locator('#summary img').count()).toBe(0);
+    expect(await page.locator('#summary').getAttribute('class')).toBe('summary bad');
+    expect(await page.title()).toBe('broken seed 3 · Murmur fleet-sim report');
     await page.close();
   });
 });

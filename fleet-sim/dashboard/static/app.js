@@ -83,6 +83,14 @@
     return typeof v === 'number' ? v.toFixed(v < 10 ? 1 : 0) : '–';
   }
 
+  /** What broke, as the terminal's summary says it: the first violation, and how many more. */
+  function violated(list) {
+    const v = list[0];
+    if (!v) return 'VIOLATED';
+    const at = typeof v.atMs === 'number' ? ' at ' + ns.formatMs(v.atMs) : '';
+    return 'VIOLATED: ' + v.property + at + ': ' + v.detail + (list.length > 1 ? ' (and ' + (list.length - 1) + ' more)' : '');
+  }
+
   function renderSummary() {
     const box = $('summary');
     const r = state.end;
@@ -92,7 +100,7 @@
     }
     box.hidden = false;
     const rows = [
-      ['safety', r.safety ? (r.safety.ok ? 'ok' : 'VIOLATED (' + r.safety.violations.length + ')') : '–'],
+      ['safety', r.safety ? (r.safety.ok ? 'ok' : violated(r.safety.violations || [])) : '–'],
       ['heights', r.liveness ? r.liveness.heights : '–'],
       ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted : '–'],
       ['max stall', r.liveness ? r.liveness.maxStallMs + ' ms' : '–'],
@@ -100,7 +108,10 @@
       ['surveyed', r.flight && typeof r.flight.surveyedFraction === 'number' ? (r.flight.surveyedFraction * 100).toFixed(0) + '%' : '–'],
       ['expectations', r.expect ? (r.expect.met ? 'met' : 'failed: ' + r.expect.failed.join('; ')) : '–'],
     ];
+    // A failed deterministic run: the one command that replays it, as the terminal prints it.
+    if (r.expect && !r.expect.met && typeof r.replay === 'string') rows.push(['replay', r.replay]);
     box.textContent = '';
+    box.classList.toggle('bad', !(r.safety && r.safety.ok && (!r.expect || r.expect.met)));
     for (const [k, v] of rows) {
       const dt = doc.createElement('dt');
       dt.textContent = k;
