@@ -94,6 +94,38 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
   return failed.length === 0 ? exitCodes.ok : exitCodes.failed;
 }
 
+/** What each command reads; an option of another command would be parsed and silently ignored. */
+const takes: Record<string, { options: readonly string[]; files: number }> = {
+  run: { options: ['seed', 'threads', 'json'], files: 1 },
+  seeds: { options: ['count', 'from', 'json'], files: 0 },
+  replay: { options: ['seed', 'json'], files: 1 },
+};
+
+/** Where the option belongs, or what to give instead (v: the value given). */
+const elsewhere: Record<string, (v: string) => string> = {
+  'seeds --seed': (v) => `seeds runs --from S to S+N-1: give --from ${v}`,
+  'seeds --threads': () => 'run takes it',
+  'run --count': () => 'seeds takes it',
+  'run --from': () => 'seeds takes it',
+  'replay --threads': () => "a random world runs on one thread; a report's replay line carries its own",
+  'replay --count': () => 'seeds takes it',
+  'replay --from': () => 'seeds takes it',
+};
+
+function refuseForeign(command: string, values: Record<string, unknown>, positionals: readonly string[]): void {
+  const t = takes[command];
+  if (t === undefined) return; // an unknown command is refused below
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || k === 'help' || t.options.includes(k)) continue;
+    const hint = elsewhere[`${command} --${k}`]?.(String(v));
+    throw new CliError(`fleet-sim ${command} does not take --${k}${hint ? ` (${hint})` : ''}`, exitCodes.usage);
+  }
+  if (command === 'replay' && values.seed !== undefined && positionals.length > 0) throw new CliError('fleet-sim replay takes --seed S or a report file, not both', exitCodes.usage);
+  if (positionals.length > t.files) {
+    throw new CliError(t.files === 0 ? `fleet-sim ${command} takes no file, got ${positionals.join(' ')}` : `fleet-sim ${command} takes one ${command === 'run' ? 'scenario' : 'report'} file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
@@ -107,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
   }
+  refuseForeign(command, values, positionals);
   // Checked before the run, not after it: a long run should not end in a file it cannot write.
   if (values.json !== undefined && values.json !== '-') prepareOutputFile(values.json, '--json', 'report.json');
   switch (command) {

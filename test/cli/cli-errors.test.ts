@@ -65,6 +65,24 @@ describe('output paths', () => {
     oneLine(r, 2, 'rt.json is a real-time run\'s report (scenario "default", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed 2026');
   });
 
+  it('fleet-sim refuses an option or argument its command does not take (each ran and ignored it)', async () => {
+    const cases: [string[], string][] = [
+      [['seeds', '--count', '1', '--seed', '9'], 'fleet-sim seeds does not take --seed (seeds runs --from S to S+N-1: give --from 9)'],
+      [['seeds', '--count', '1', '--threads', '2'], 'fleet-sim seeds does not take --threads (run takes it)'],
+      [['run', '--count', '3'], 'fleet-sim run does not take --count (seeds takes it)'],
+      [['run', '--from', '3'], 'fleet-sim run does not take --from (seeds takes it)'],
+      [['replay', '--seed', '5', '--threads', '2'], 'fleet-sim replay does not take --threads (a random world runs on one thread; a report\'s replay line carries its own)'],
+      [['replay', p('rt.json'), '--seed', '5'], 'fleet-sim replay takes --seed S or a report file, not both'],
+      [['run', 'fleet-sim/scenarios/leader-crash.yaml', 'fleet-sim/scenarios/geofence.yaml'], 'fleet-sim run takes one scenario file, got 2: fleet-sim/scenarios/leader-crash.yaml fleet-sim/scenarios/geofence.yaml'],
+      [['seeds', '--count', '1', 'extra'], 'fleet-sim seeds takes no file, got extra'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli('fleet-sim', args)));
+    runs.forEach((r, i) => {
+      oneLine(r, 2, (cases[i] as [string[], string])[1]);
+      expect(r.stdout, r.stdout).toBe(''); // nothing ran
+    });
+  });
+
   it('fleet-sim checks --json FILE before it runs', async () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
