@@ -44,6 +44,13 @@ Options:
   --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
   --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
 
+/** A whole number, as written (no fraction, exponent or hex to round or read differently). */
+function wholeOpt(v: string | undefined, flag: string, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,16}$/.test(v) || Number(v) > max) throw new CliError(`--${flag} must be a whole number in 0..${max}, got "${v}"`, exitCodes.usage);
+  return Number(v);
+}
+
 function numberOpt(v: string | undefined, flag: string, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -81,6 +88,8 @@ async function start(argv: string[]): Promise<number> {
     process.stdout.write(startUsage + '\n');
     return exitCodes.ok;
   }
+  if (positionals.length > 1) throw new CliError(`start takes one scenario file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
+  if (values['no-dashboard'] && values.port !== undefined) throw new CliError(`--port ${values.port} and --no-dashboard: give one of them`, exitCodes.usage);
   const file = positionals[0] ?? shippedScenario('default.yaml');
   let text: string;
   try {
@@ -101,9 +110,9 @@ async function start(argv: string[]): Promise<number> {
     const problem = /^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker) ? brokerUrlProblem(values.broker) : 'it is not mqtt://host:port';
     if (problem !== null) throw new CliError(`--broker "${redactBrokerUrl(values.broker)}": ${problem}; give one like mqtt://127.0.0.1:1883`, exitCodes.usage);
   }
-  const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
+  const port = values['no-dashboard'] ? null : wholeOpt(values.port, 'port', 65_535, 8377);
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
-  const seed = Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed));
+  const seed = wholeOpt(values.seed, 'seed', Number.MAX_SAFE_INTEGER, scenario.seed);
   const realtimeWanted = values.realtime === true;
   const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
   if (realtimeWanted && needsPtys && !socatAvailable()) {

@@ -84,6 +84,22 @@ describe('fleet-sim start', () => {
     expect(json.mode).toBe('deterministic');
   });
 
+  it('refuses what it would ignore or round: a second scenario, a fractional seed or port, --port with --no-dashboard', async () => {
+    const lc = 'fleet-sim/scenarios/leader-crash.yaml';
+    const cases: [string[], string][] = [
+      [[lc, 'fleet-sim/scenarios/geofence.yaml'], `fleet-sim: start takes one scenario file, got 2: ${lc} fleet-sim/scenarios/geofence.yaml`],
+      [[lc, '--seed', '1.5'], 'fleet-sim: --seed must be a whole number in 0..9007199254740991, got "1.5"'],
+      [[lc, '--port', '80.5'], 'fleet-sim: --port must be a whole number in 0..65535, got "80.5"'],
+      [[lc, '--no-dashboard', '--port', '9000'], 'fleet-sim: --port 9000 and --no-dashboard: give one of them'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli('fleet-sim', ['start', ...args, '--speed', '0', '--exit', '--reports', dir])));
+    runs.forEach((r, i) => {
+      expect(r.stderr.trim(), r.stdout).toBe((cases[i] as [string[], string])[1]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe(''); // nothing ran
+    });
+  });
+
   it('finds its default scenarios from any working directory, not only the clone', async () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
     onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
@@ -92,7 +108,7 @@ describe('fleet-sim start', () => {
     expect((JSON.parse(run.stdout) as { scenario: string }).scenario).toBe('leader-crash');
     // start reads fleet-sim/scenarios/default.yaml first, then checks its options against it.
     const start = await runCli('fleet-sim', ['start', '--seed', 'x', '--no-dashboard', '--exit'], { cwd: elsewhere });
-    expect(start.stderr.trim(), start.stderr).toBe('fleet-sim: --seed must be a number in 0..9007199254740991, got "x"');
+    expect(start.stderr.trim(), start.stderr).toBe('fleet-sim: --seed must be a whole number in 0..9007199254740991, got "x"');
     expect(start.code).toBe(2);
   });
 
