@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveRun, type LiveRunResult } from '../../fleet-sim/dashboard/live-run.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { renderReportHtml } from '../../fleet-sim/report/html.js';
+import { EventHub } from '../../fleet-sim/dashboard/hub.js';
+import { startDashboardServer } from '../../fleet-sim/dashboard/server.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { launchChromium, type HeadlessChromium } from './chromium.js';
 
@@ -75,5 +77,32 @@ describe('the HTML report of a run, against its JSON report', () => {
     expect(await page.locator('#summary').getAttribute('class')).toBe('summary bad');
     expect(await page.title()).toBe('broken seed 3 · Murmur fleet-sim report');
     await page.close();
+  });
+
+  it('the live page\'s "open recording" says what a file is when it is not a recording, and opens one that is', async () => {
+    const hub = new EventHub();
+    const server = await startDashboardServer(hub);
+    const page = await chromium.context.newPage();
+    try {
+      await page.goto(server.url);
+      // The JSON report is the file a run leaves beside the HTML: the natural one to pick. It has no events.
+      const json = result.written?.json as string;
+      await page.setInputFiles('#open', json);
+      await page.waitForFunction(`document.getElementById('open-error')?.hidden === false`, undefined, { timeout: 5_000 });
+      expect(await page.locator('#open-error').textContent()).toBe(`${json.split('/').pop() as string} is a run's report, not a recording: open the .html report written beside it, or save /recording.json from the live dashboard`);
+      const junk = join(dir, 'junk.json');
+      writeFileSync(junk, '{"events": [tru');
+      await page.setInputFiles('#open', junk);
+      await page.waitForFunction(`(document.getElementById('open-error')?.textContent || '').startsWith('junk.json is not JSON')`, undefined, { timeout: 5_000 });
+      const rec = join(dir, 'recording.json');
+      writeFileSync(rec, JSON.stringify(result.hub.recording()));
+      await page.setInputFiles('#open', rec);
+      await page.waitForFunction(`document.getElementById('scenario').textContent === 'byzantine-equivocate'`, undefined, { timeout: 5_000 });
+      expect(await page.locator('#open-error').isHidden()).toBe(true);
+    } finally {
+      await page.close();
+      await server.close();
+      hub.close();
+    }
   });
 });

@@ -178,13 +178,38 @@
     seek(Number($('scrub').value));
   });
   $('play').addEventListener('click', () => (playing ? stopReplay() : startReplay(Number($('scrub').value) >= Number($('scrub').max))));
+  let source = null; // the live stream, closed when a recording is opened instead
+  /** Opens a recording (/recording.json saved from a live page); anything else is named, not ignored. */
+  function openFile(name, text) {
+    const problem = $('open-error');
+    const say = (msg) => {
+      problem.textContent = msg;
+      problem.hidden = msg === '';
+    };
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      say(name + ' is not JSON (' + err.message + ')');
+      return;
+    }
+    const list = !parsed || typeof parsed !== 'object' ? null : Array.isArray(parsed) ? parsed : parsed.events || (parsed.recording && parsed.recording.events);
+    if (!Array.isArray(list) || !list.some((ev) => ev && ev.t === 'run')) {
+      const report = parsed && typeof parsed === 'object' && parsed.safety && parsed.liveness;
+      say(report ? name + " is a run's report, not a recording: open the .html report written beside it, or save /recording.json from the live dashboard" : name + ' is not a fleet-sim recording (no run in it)');
+      return;
+    }
+    say('');
+    if (source) source.close();
+    source = null;
+    loadRecording(list);
+  }
   $('open').addEventListener('change', (e) => {
     const file = e.target.files && e.target.files[0];
     if (!file) return;
-    file.text().then((text) => {
-      const parsed = JSON.parse(text);
-      const list = Array.isArray(parsed) ? parsed : parsed.events || (parsed.recording && parsed.recording.events);
-      if (Array.isArray(list)) loadRecording(list);
+    file.text().then((text) => openFile(file.name, text), (err) => {
+      $('open-error').textContent = 'cannot read ' + file.name + ': ' + err.message;
+      $('open-error').hidden = false;
     });
   });
 
@@ -201,15 +226,16 @@
     doc.body.classList.add('report');
   } else if (root.EventSource) {
     setScrubber(false);
-    const source = new root.EventSource('/events');
-    source.onopen = () => {
+    const live = new root.EventSource('/events');
+    source = live;
+    live.onopen = () => {
       if (!state.run) $('status').textContent = 'connected';
     };
-    source.onmessage = (m) => receive(JSON.parse(m.data));
-    source.addEventListener('close', () => source.close());
-    source.onerror = () => {
+    live.onmessage = (m) => receive(JSON.parse(m.data));
+    live.addEventListener('close', () => live.close());
+    live.onerror = () => {
       // The server ends the stream when the run is over and the process exits; stop reconnecting.
-      if (state.end) source.close();
+      if (state.end) live.close();
       $('status').textContent = state.end ? $('status').textContent : 'disconnected';
     };
   }
