@@ -6,6 +6,10 @@
   const ns = root.MurmurDash;
   const doc = root.document;
   const eventsKeptMax = 400000;
+  // Frames kept for scrubbing, thinned as the recorder thins them (fleet-sim/report/recorder.ts,
+  // limits.recordingFrameSamplesMax): live frames come ten a second for as long as the run lasts.
+  const frameSamplesMax = 400000;
+  const keep = { periodMs: 200, lastAt: -Infinity, last: null, lastKept: true };
 
   const $ = (id) => doc.getElementById(id);
   let state = ns.emptyState();
@@ -16,9 +20,31 @@
   const map = ns.createMap($('map'));
   const panels = ns.createPanels($('nodes'));
 
-  function receive(ev) {
-    if (ev.t === 'run') events = [];
+  function remember(ev) {
     if (events.length < eventsKeptMax) events.push(ev);
+  }
+
+  function receive(ev) {
+    if (ev.t === 'run') {
+      events = [];
+      const samples = Math.max(1, ev.nodes.length) * Math.max(1, ev.durationMs);
+      keep.periodMs = Math.max(200, Math.ceil(samples / frameSamplesMax / 50) * 50);
+      keep.lastAt = -Infinity;
+      keep.last = null;
+      keep.lastKept = true;
+    }
+    if (ev.t === 'frame') {
+      keep.last = ev;
+      keep.lastKept = ev.at - keep.lastAt >= keep.periodMs;
+      if (keep.lastKept) {
+        keep.lastAt = ev.at;
+        remember(ev);
+      }
+    } else {
+      // The final state is kept whatever was thinned before it.
+      if (ev.t === 'end' && keep.last && !keep.lastKept) remember(keep.last);
+      remember(ev);
+    }
     if (!scrubbing) {
       ns.apply(state, ev);
       dirty = true;
