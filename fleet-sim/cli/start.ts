@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
+import { prepareOutputDir } from '../../runtime/cli/output-file.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, Progress } from '../dashboard/live-run.js';
@@ -113,6 +114,8 @@ async function start(argv: string[]): Promise<number> {
   const port = values['no-dashboard'] ? null : wholeOpt(values.port, 'port', 65_535, 8377);
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
   const seed = wholeOpt(values.seed, 'seed', Number.MAX_SAFE_INTEGER, scenario.seed);
+  // Checked before the run, not after it: a long run should not end in reports it cannot write.
+  prepareOutputDir(values.reports ?? 'reports', '--reports');
   const realtimeWanted = values.realtime === true;
   const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
   if (realtimeWanted && needsPtys && !socatAvailable()) {

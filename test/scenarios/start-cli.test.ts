@@ -100,6 +100,17 @@ describe('fleet-sim start', () => {
     });
   });
 
+  it('checks --reports DIR before the run, in both modes: a file there is one line, exit 2, not an internal error at the end', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    for (const mode of [['--speed', '0'], ['--realtime']]) {
+      const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', ...mode, '--no-dashboard', '--exit', '--reports', file], { timeoutMs: 60_000 });
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toEqual([`fleet-sim: --reports ${file}: cannot create the directory: a part of the path is a file, not a directory; give a path you can write`]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe(''); // refused before the run, not after it
+    }
+  });
+
   it('finds its default scenarios from any working directory, not only the clone', async () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
     onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
