@@ -105,4 +105,20 @@ describe('the HTML report of a run, against its JSON report', () => {
       hub.close();
     }
   });
+
+  it('of a run whose recording filled up says how many events it left out', async () => {
+    const events: RunEvent[] = [
+      { t: 'run', at: 0, scenario: 'full', seed: 4, mode: 'deterministic', durationMs: 10_000, nodes: [{ index: 0, id: 'v00', role: 'validator', engine: 'none' }], world: { geofence: null, surveyArea: null, coverageCellM: 10, radioRangeM: null, home: [0, 0] } },
+      { t: 'commit', at: 500, height: 1, round: 0, proposer: 0, latencyMs: 40, commandLatencyMs: [40], txs: 1, commands: 1 },
+      { t: 'end', at: 10_000, report: { scenario: 'full', safety: { ok: true, violations: [] }, liveness: { heights: 900, commandsSubmitted: 1500, commandsCommitted: 1500, maxStallMs: 300 }, expect: { met: true, failed: [] } } },
+    ];
+    const html = join(dir, 'full-seed4.html');
+    writeFileSync(html, renderReportHtml({ version: 1, events, dropped: 1234, framePeriodMs: 250 }, 'full seed 4'));
+    const page = await chromium.context.newPage();
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(`document.getElementById('summary').hidden === false`, undefined, { timeout: 10_000 });
+    expect(await page.locator('#notice').textContent()).toBe('the recording filled up: 1234 later events are not in it, so the map, charts and counts stop short; the summary is the whole run');
+    expect(await page.locator('#notice').isVisible()).toBe(true);
+    await page.close();
+  });
 });

@@ -205,6 +205,13 @@
   });
   $('play').addEventListener('click', () => (playing ? stopReplay() : startReplay(Number($('scrub').value) >= Number($('scrub').max))));
   let source = null; // the live stream, closed when a recording is opened instead
+
+  /** A recording that filled up (recorder.ts keeps the earliest events) stops short of the report. */
+  function noteDropped(dropped) {
+    const n = $('notice');
+    n.hidden = !(dropped > 0);
+    n.textContent = dropped > 0 ? 'the recording filled up: ' + dropped + ' later events are not in it, so the map, charts and counts stop short; the summary is the whole run' : '';
+  }
   /** Opens a recording (/recording.json saved from a live page); anything else is named, not ignored. */
   function openFile(name, text) {
     const problem = $('open-error');
@@ -229,6 +236,7 @@
     if (source) source.close();
     source = null;
     loadRecording(list);
+    noteDropped(Array.isArray(parsed) ? 0 : parsed.dropped || (parsed.recording && parsed.recording.dropped) || 0);
   }
   $('open').addEventListener('change', (e) => {
     const file = e.target.files && e.target.files[0];
@@ -249,6 +257,7 @@
   if (embedded) {
     const rec = JSON.parse(embedded.textContent || '{"events":[]}');
     loadRecording(rec.events || []);
+    noteDropped(rec.dropped || 0);
     doc.body.classList.add('report');
   } else if (root.EventSource) {
     setScrubber(false);
