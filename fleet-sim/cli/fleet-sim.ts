@@ -179,4 +179,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (fleet-sim seeds | head -1) ends the output, not the work: a real-time run
+// still stops its devices and writes its reports. Node's default was a stack trace on stderr.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+});
+
 runMain('fleet-sim', main);

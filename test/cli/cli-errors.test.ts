@@ -1,11 +1,12 @@
 // Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliRun } from '../support/run-cli.js';
+import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +82,18 @@ describe('output paths', () => {
       oneLine(r, 2, (cases[i] as [string[], string])[1]);
       expect(r.stdout, r.stdout).toBe(''); // nothing ran
     });
+  });
+
+  it('fleet-sim piped into a reader that stops early (seeds | head -1) ends its output quietly, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'fleet-sim.js'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // head -1 read its line and left
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('fleet-sim checks --json FILE before it runs', async () => {
