@@ -168,11 +168,14 @@ async function main(argv: string[]): Promise<number> {
         const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
         throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run SCENARIO.yaml --seed ${seed}`, exitCodes.usage);
       }
-      const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
+      // The scenario is one shell word (run.ts shellWord): plain, or single-quoted with '\'' for a quote.
+      const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
       if (m[4]) return runOne(randomScenario(Number(m[4])), Number(m[4]), '--random', values.json);
-      const s = loadScenario(m[1] as string);
-      return runOne(s, Number(m[2]), m[1] as string, values.json, threadsFor(s, m[1] as string, m[3]));
+      const word = m[1] as string;
+      const file = word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
+      const s = loadScenario(file);
+      return runOne(s, Number(m[2]), file, values.json, threadsFor(s, file, m[3]));
     }
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);

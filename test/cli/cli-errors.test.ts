@@ -96,6 +96,21 @@ describe('output paths', () => {
     expect(code).toBe(0);
   });
 
+  it('fleet-sim: a scenario path with a space or a quote gives a replay line a shell runs, and replay of its report runs it', async () => {
+    const sub = p("my scenarios/it's");
+    mkdirSync(sub, { recursive: true });
+    const file = join(sub, 'lc.yaml');
+    writeFileSync(file, readFileSync(join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml'), 'utf8'));
+    const first = await runCli('fleet-sim', ['run', file, '--json', p('spaced.json')], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(p('spaced.json'), 'utf8')) as { replay: string };
+    expect(report.replay).toBe(`npx fleet-sim run '${dir}/my scenarios/it'\\''s/lc.yaml' --seed 7 --json -`);
+    const again = await runCli('fleet-sim', ['replay', p('spaced.json')], { cwd: dir });
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(/^leader-crash seed 7: ok/);
+    expect(again.code).toBe(0);
+  });
+
   it('fleet-sim checks --json FILE before it runs', async () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
