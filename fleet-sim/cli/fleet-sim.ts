@@ -20,12 +20,16 @@ Commands:
                                               run one scenario (default ${defaultScenarioFile});
                                               --threads splits its followers over T threads (a
                                               seed replays with the same T)
-  start [SCENARIO] [--speed X] [--port P]     run it with the live dashboard and reports (npm start)
+  start [SCENARIO] [--speed X] [--port P] [--realtime] ...
+                                              run one (default fleet-sim/scenarios/default.yaml) with
+                                              the live dashboard and reports (npm start adds
+                                              --realtime); fleet-sim start --help for every option
   seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
   replay --seed S [--json FILE|-]             replay random world S exactly
   replay REPORT.json                          replay the scenario and seed a deterministic run's report names
 
-Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage.`;
+Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
+(start: 130 when Ctrl-C stopped a real-time fleet before the scenario began).`;
 
 function loadScenario(file: string): Scenario {
   let text: string;

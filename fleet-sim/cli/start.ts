@@ -43,7 +43,10 @@ Options:
                   and without it runs in the deterministic simulator paced to the wall clock)
   --processes     with --realtime: one \`murmur start\` child process per device (crash = SIGKILL)
   --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
-  --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
+  --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)
+
+Exit status: 0 safety held and every expectation was met, 1 otherwise (a real-time run Ctrl-C cut
+short too), 2 bad scenario or usage, 130 Ctrl-C while the real-time fleet was still starting.`;
 
 /** A whole number, as written (no fraction, exponent or hex to round or read differently). */
 function wholeOpt(v: string | undefined, flag: string, max: number, fallback: number): number {

@@ -111,6 +111,14 @@ describe('fleet-sim start', () => {
     }
   });
 
+  it('help names the scenario start runs by default, as start --help does (it said start ran run\'s default)', async () => {
+    const [main, start] = await Promise.all([runCli('fleet-sim', ['--help']), runCli('fleet-sim', ['start', '--help'])]);
+    expect(start.stdout).toContain('Runs a scenario (default fleet-sim/scenarios/default.yaml)');
+    const entry = main.stdout.slice(main.stdout.indexOf('  start '), main.stdout.indexOf('  seeds '));
+    expect(entry.replace(/\s+/g, ' ')).toContain('run one (default fleet-sim/scenarios/default.yaml) with the live dashboard');
+    expect(main.stdout).toContain('fleet-sim start --help');
+  });
+
   it('finds its default scenarios from any working directory, not only the clone', async () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
     onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
