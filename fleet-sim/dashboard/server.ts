@@ -101,6 +101,11 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    // HEAD (curl -I, a health check) gets the headers only: a stream it never reads would hold a slot.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write('retry: 2000\n\n');
     streams.add(res);
     let unsubscribe: (() => void) | null = null;

@@ -123,6 +123,15 @@ describe('dashboard server', () => {
     hub.close();
   });
 
+  it('answers HEAD /events with the stream\'s headers and ends, holding no page slot (a curl -I hung and held one)', async () => {
+    const hub = new EventHub();
+    server = await startDashboardServer(hub);
+    const head = await get(`${server.url}events`, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(hub.subscriberCount).toBe(0);
+    hub.close();
+  }, 10_000);
+
   it('cuts a page that stopped reading once its backlog passes the bound; pages that read, or just joined, stay', async () => {
     const hub = new EventHub();
     server = await startDashboardServer(hub);
