@@ -9,7 +9,7 @@ import { prepareOutputDir } from '../../runtime/cli/output-file.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, Progress } from '../dashboard/live-run.js';
-import { formatSummary, writeReport } from '../report/write.js';
+import { formatSummary, reportBaseName, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
 import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
 import { realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
@@ -176,7 +176,7 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   };
   try {
     // Absolute: the devices' configs live in a temporary directory, which a relative path would follow.
-    const deviceLog = resolve(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
+    const deviceLog = resolve(o.reportDir, `${reportBaseName(scenario.name, scenario.seed)}.devices.log`);
     if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
     const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, ...(o.processes ? {} : { deviceLog }) });
     progress.finish(report.simulatedMs);

@@ -70,6 +70,16 @@ describe('fleet-sim start', () => {
     expect(lines.some((l) => l.msg.includes('ready'))).toBe(true);
   });
 
+  it('--realtime: the device log of a scenario whose name has a space is named as its reports are', async () => {
+    const file = join(dir, 'spaced.yaml');
+    writeFileSync(file, 'name: my run\nseed: 8\nduration: 3s\nvalidators: 4\nworkload:\n  - { from: 500ms, to: 2500ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--no-dashboard', '--exit', '--reports', join(dir, 'spaced')], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(existsSync(join(dir, 'spaced', 'my_run-seed8.json'))).toBe(true);
+    expect(r.stdout).toContain(`device logs: ${join(dir, 'spaced', 'my_run-seed8.devices.log')}`);
+    expect(existsSync(join(dir, 'spaced', 'my_run-seed8.devices.log'))).toBe(true);
+  });
+
   it('--realtime without socat on the PATH: a scenario with radios says so and runs deterministically instead', async () => {
     const file = join(dir, 'radio.yaml');
     writeFileSync(file, 'name: radio-nosocat\nseed: 7\nduration: 3s\nvalidators: 4\nlinks:\n  radio: { baud: 57600, mtu: 252, rangeM: 500 }\nworkload:\n  - { from: 200ms, to: 2800ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
