@@ -132,6 +132,32 @@ describe('dashboard server', () => {
     hub.close();
   }, 10_000);
 
+  it('a page past the limit of live pages says so, not just "disconnected"', async () => {
+    const { launchChromium } = await import('./chromium.js');
+    const hub = new EventHub();
+    server = await startDashboardServer(hub);
+    hub.onEvent(run(5));
+    const held: Socket[] = [];
+    const chromium = await launchChromium();
+    try {
+      for (let i = 0; i < 16; i++) {
+        const s = connect(server.port, '127.0.0.1', () => s.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+        s.on('error', () => {});
+        held.push(s);
+      }
+      for (let i = 0; i < 300 && hub.subscriberCount < 16; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(hub.subscriberCount).toBe(16);
+      const page = await chromium.context.newPage();
+      await page.goto(server.url);
+      await page.waitForFunction(`(document.getElementById('status')?.textContent || '') !== 'connecting' && document.getElementById('status')?.textContent !== 'disconnected'`, undefined, { timeout: 10_000 }).catch(() => undefined);
+      expect(await page.locator('#status').textContent()).toBe('refused: too many dashboard pages open; close one and reload');
+    } finally {
+      for (const s of held) s.destroy();
+      await chromium.close();
+      hub.close();
+    }
+  }, 60_000);
+
   it('cuts a page that stopped reading once its backlog passes the bound; pages that read, or just joined, stay', async () => {
     const hub = new EventHub();
     server = await startDashboardServer(hub);

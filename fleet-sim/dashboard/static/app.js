@@ -272,6 +272,14 @@
       // The server ends the stream when the run is over and the process exits; stop reconnecting.
       if (state.end) live.close();
       $('status').textContent = state.end ? $('status').textContent : 'disconnected';
+      // Closed for good (not retrying): the server answered with an error. 503 is its page limit.
+      if (live.readyState === 2 && !state.end && root.fetch) {
+        root.fetch('/events', { method: 'HEAD' }).then((r) => {
+          if (r.status !== 503 || source !== live) return;
+          $('status').textContent = 'refused: too many dashboard pages open; close one and reload';
+          $('status').className = 'pill bad';
+        }, () => {});
+      }
     };
   }
   ns.debug = { state: () => state, events: () => events };
