@@ -29,7 +29,8 @@ Commands:
   replay REPORT.json                          replay the scenario and seed a deterministic run's report names
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
-(start: 130 when Ctrl-C stopped a real-time fleet before the scenario began).`;
+(start: 5 when its --broker did not take the connection, 130 when Ctrl-C stopped a real-time fleet
+before the scenario began).`;
 
 function loadScenario(file: string): Scenario {
   let text: string;

@@ -12,7 +12,7 @@ import { liveRun, Progress } from '../dashboard/live-run.js';
 import { formatSummary, reportBaseName, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
 import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
-import { realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
+import { BrokerUnreachable, realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import { fanOut, type RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
@@ -46,7 +46,8 @@ Options:
   --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise (a real-time run Ctrl-C cut
-short too), 2 bad scenario or usage, 130 Ctrl-C while the real-time fleet was still starting.`;
+short too), 2 bad scenario or usage, 5 the --broker did not take the connection, 130 Ctrl-C while
+the real-time fleet was still starting.`;
 
 /** A whole number, as written (no fraction, exponent or hex to round or read differently). */
 function wholeOpt(v: string | undefined, flag: string, max: number, fallback: number): number {
@@ -191,6 +192,7 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
     }
     return report.expect.met ? exitCodes.ok : exitCodes.failed;
   } catch (e) {
+    if (e instanceof BrokerUnreachable && o.brokerUrl !== null) throw new CliError(`--broker ${redactBrokerUrl(o.brokerUrl)}: cannot connect (${e.message}); start the broker, or leave out --broker for the embedded one`, exitCodes.unavailable);
     if (!(e instanceof RunInterrupted)) throw e;
     if (progress.drawn) process.stdout.write('\n');
     process.stderr.write(`fleet-sim: ${e.message}; the fleet is stopped, no report written\n`);

@@ -116,6 +116,9 @@ const startBatch = 4;
  *  there is no run to report. */
 export class RunInterrupted extends Error {}
 
+/** The external broker (--broker) did not take fleet-sim's connection: the message is the client's. */
+export class BrokerUnreachable extends Error {}
+
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
 export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<RealtimeReport> {
@@ -242,12 +245,16 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     // Connect before the devices start: with twenty of them running, a loaded broker can take longer
     // than a CONNACK timeout to answer one more client.
-    const client = await mqtt.connectAsync(fleet.brokerUrl, {
-      clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
-      reconnectPeriod: 500,
-      connectTimeout: 60_000,
-      ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
-    });
+    const client = await mqtt
+      .connectAsync(fleet.brokerUrl, {
+        clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
+        reconnectPeriod: 500,
+        connectTimeout: 60_000,
+        ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
+      })
+      .catch((e: unknown) => {
+        throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e));
+      });
     // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
     try {
       for (let k = 0; k < fleet.devices.length; k += startBatch) {

@@ -129,6 +129,17 @@ describe('fleet-sim start', () => {
     expect(main.stdout).toContain('fleet-sim start --help');
   });
 
+  it('--realtime --broker with nothing listening there is one line naming the broker, exit 5 (unavailable), not an internal error', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--broker', `mqtt://127.0.0.1:${port}`, '--no-dashboard', '--exit', '--reports', dir], { timeoutMs: 90_000 });
+    const errs = r.stderr.trimEnd().split('\n');
+    expect(errs, r.stderr).toEqual([`fleet-sim: --broker mqtt://127.0.0.1:${port}: cannot connect (connect ECONNREFUSED 127.0.0.1:${port}); start the broker, or leave out --broker for the embedded one`]);
+    expect(r.code).toBe(5);
+  });
+
   it('finds its default scenarios from any working directory, not only the clone', async () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
     onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
