@@ -587,18 +587,20 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
+    const endedMs = now();
     return {
       scenario: s.name,
       seed: s.seed,
       mode: 'realtime',
-      simulatedMs: now(),
+      simulatedMs: endedMs,
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
       nodes: { validators: s.validators, followers: s.followers, byzantine: [...new Set([...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i), ...forgot])].sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
-      throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
+      // Over the time it ran: a run Ctrl-C cut short did not have the whole duration.
+      throughput: { commandsPerSec: Math.round((committedAt.size / (Math.max(1, Math.min(endedMs, s.durationMs)) / 1000)) * 100) / 100 },
       evidence: [...evidence.values()],
       flight,
       epoch,

@@ -82,8 +82,11 @@ describe('fleet-sim start --realtime --processes, interrupted', () => {
     expect(r.devices.length).toBe(5);
     expect(r.devices.filter((d) => alive(d.pid)).map((d) => d.pid), 'device processes left behind').toEqual([]);
     expect(existsSync(r.devices[0]?.fleetDir as string)).toBe(false);
-    const report = JSON.parse(readFileSync(join(dir, 'running', 'leader-crash-seed7.json'), 'utf8')) as { simulatedMs: number; expect: { met: boolean; failed: string[] } };
+    const report = JSON.parse(readFileSync(join(dir, 'running', 'leader-crash-seed7.json'), 'utf8')) as { simulatedMs: number; liveness: { commandsCommitted: number }; throughput: { commandsPerSec: number }; expect: { met: boolean; failed: string[] } };
     expect(report.simulatedMs).toBeLessThan(20_000);
+    // The rate over the time it ran, not over the 20 s it was meant to run.
+    expect(report.liveness.commandsCommitted).toBeGreaterThan(0);
+    expect(report.throughput.commandsPerSec).toBeCloseTo(report.liveness.commandsCommitted / (report.simulatedMs / 1000), 1);
     expect(report.expect.met).toBe(false);
     expect(report.expect.failed.join('; ')).toMatch(/^interrupted at \d+\.\d s of 20 s/);
     expect(r.stdout).toMatch(/expect\s+FAILED: interrupted at/);
