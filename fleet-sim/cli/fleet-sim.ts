@@ -9,7 +9,7 @@ import type { Scenario } from '../scenario/scenario.js';
 import { randomScenario } from '../sim/random-world.js';
 import { runScenario, type Report } from '../sim/run.js';
 import { shardProblem } from '../sim/shards.js';
-import { startCommand } from './start.js';
+import { shippedScenario, startCommand } from './start.js';
 
 export const defaultScenarioFile = 'fleet-sim/scenarios/leader-crash.yaml';
 
@@ -20,12 +20,17 @@ Commands:
                                               run one scenario (default ${defaultScenarioFile});
                                               --threads splits its followers over T threads (a
                                               seed replays with the same T)
-  start [SCENARIO] [--speed X] [--port P]     run it with the live dashboard and reports (npm start)
+  start [SCENARIO] [--speed X] [--port P] [--realtime] ...
+                                              run one (default fleet-sim/scenarios/default.yaml) with
+                                              the live dashboard and reports (npm start adds
+                                              --realtime); fleet-sim start --help for every option
   seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
   replay --seed S [--json FILE|-]             replay random world S exactly
   replay REPORT.json                          replay the scenario and seed a deterministic run's report names
 
-Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage.`;
+Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
+(start: 5 when its --broker did not take the connection, 130 when Ctrl-C stopped a real-time fleet
+before the scenario began).`;
 
 function loadScenario(file: string): Scenario {
   let text: string;
@@ -94,6 +99,38 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
   return failed.length === 0 ? exitCodes.ok : exitCodes.failed;
 }
 
+/** What each command reads; an option of another command would be parsed and silently ignored. */
+const takes: Record<string, { options: readonly string[]; files: number }> = {
+  run: { options: ['seed', 'threads', 'json'], files: 1 },
+  seeds: { options: ['count', 'from', 'json'], files: 0 },
+  replay: { options: ['seed', 'json'], files: 1 },
+};
+
+/** Where the option belongs, or what to give instead (v: the value given). */
+const elsewhere: Record<string, (v: string) => string> = {
+  'seeds --seed': (v) => `seeds runs --from S to S+N-1: give --from ${v}`,
+  'seeds --threads': () => 'run takes it',
+  'run --count': () => 'seeds takes it',
+  'run --from': () => 'seeds takes it',
+  'replay --threads': () => "a random world runs on one thread; a report's replay line carries its own",
+  'replay --count': () => 'seeds takes it',
+  'replay --from': () => 'seeds takes it',
+};
+
+function refuseForeign(command: string, values: Record<string, unknown>, positionals: readonly string[]): void {
+  const t = takes[command];
+  if (t === undefined) return; // an unknown command is refused below
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || k === 'help' || t.options.includes(k)) continue;
+    const hint = elsewhere[`${command} --${k}`]?.(String(v));
+    throw new CliError(`fleet-sim ${command} does not take --${k}${hint ? ` (${hint})` : ''}`, exitCodes.usage);
+  }
+  if (command === 'replay' && values.seed !== undefined && positionals.length > 0) throw new CliError('fleet-sim replay takes --seed S or a report file, not both', exitCodes.usage);
+  if (positionals.length > t.files) {
+    throw new CliError(t.files === 0 ? `fleet-sim ${command} takes no file, got ${positionals.join(' ')}` : `fleet-sim ${command} takes one ${command === 'run' ? 'scenario' : 'report'} file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
@@ -107,11 +144,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
   }
+  refuseForeign(command, values, positionals);
   // Checked before the run, not after it: a long run should not end in a file it cannot write.
   if (values.json !== undefined && values.json !== '-') prepareOutputFile(values.json, '--json', 'report.json');
   switch (command) {
     case 'run': {
-      const file = positionals[0] ?? defaultScenarioFile;
+      const file = positionals[0] ?? shippedScenario('leader-crash.yaml');
       const s = loadScenario(file);
       return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, threadsFor(s, file, values.threads));
     }
@@ -135,15 +173,24 @@ async function main(argv: string[]): Promise<number> {
         const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
         throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run SCENARIO.yaml --seed ${seed}`, exitCodes.usage);
       }
-      const m = typeof rep.replay === 'string' ? /run (\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
+      // The scenario is one shell word (run.ts shellWord): plain, or single-quoted with '\'' for a quote.
+      const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
       if (m[4]) return runOne(randomScenario(Number(m[4])), Number(m[4]), '--random', values.json);
-      const s = loadScenario(m[1] as string);
-      return runOne(s, Number(m[2]), m[1] as string, values.json, threadsFor(s, m[1] as string, m[3]));
+      const word = m[1] as string;
+      const file = word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
+      const s = loadScenario(file);
+      return runOne(s, Number(m[2]), file, values.json, threadsFor(s, file, m[3]));
     }
     default:
       throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
   }
 }
+
+// A reader that went away (fleet-sim seeds | head -1) ends the output, not the work: a real-time run
+// still stops its devices and writes its reports. Node's default was a stack trace on stderr.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+});
 
 runMain('fleet-sim', main);

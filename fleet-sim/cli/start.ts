@@ -2,18 +2,28 @@
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
+import { prepareOutputDir } from '../../runtime/cli/output-file.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { parseScenario, ScenarioError } from '../scenario/parse.js';
 import { liveRun, Progress } from '../dashboard/live-run.js';
-import { formatSummary, writeReport } from '../report/write.js';
+import { formatSummary, reportBaseName, writeReport } from '../report/write.js';
 import { EventHub } from '../dashboard/hub.js';
-import { startDashboardServer } from '../dashboard/server.js';
-import { realtimeRun } from '../realtime/realtime-run.js';
+import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
+import { BrokerUnreachable, realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import { fanOut, type RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
+
+/** A scenario shipped in fleet-sim/scenarios, found from any working directory: relative to the
+ *  working directory inside the clone (as help and replay lines show it), else absolute. */
+export function shippedScenario(name: string): string {
+  const file = fileURLToPath(new URL(`../scenarios/${name}`, import.meta.url));
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
 
@@ -33,7 +43,18 @@ Options:
                   and without it runs in the deterministic simulator paced to the wall clock)
   --processes     with --realtime: one \`murmur start\` child process per device (crash = SIGKILL)
   --broker URL    with --realtime: an external broker instead, e.g. mqtt://127.0.0.1:1883 (Mosquitto)
-  --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)`;
+  --exit          exit when the run ends (default on a terminal: keep the dashboard up until Ctrl-C)
+
+Exit status: 0 safety held and every expectation was met, 1 otherwise (a real-time run Ctrl-C cut
+short too), 2 bad scenario or usage, 5 the --broker did not take the connection, 130 Ctrl-C while
+the real-time fleet was still starting.`;
+
+/** A whole number, as written (no fraction, exponent or hex to round or read differently). */
+function wholeOpt(v: string | undefined, flag: string, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,16}$/.test(v) || Number(v) > max) throw new CliError(`--${flag} must be a whole number in 0..${max}, got "${v}"`, exitCodes.usage);
+  return Number(v);
+}
 
 function numberOpt(v: string | undefined, flag: string, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
@@ -43,6 +64,16 @@ function numberOpt(v: string | undefined, flag: string, min: number, max: number
 }
 
 export async function startCommand(argv: string[]): Promise<number> {
+  try {
+    return await start(argv);
+  } catch (e) {
+    // Checked when the server starts, before the run: the user picks another port.
+    if (e instanceof DashboardPortError) throw new CliError(`--port ${e.port}: ${e.message}; give another port, or --port 0 for a free one`, exitCodes.usage);
+    throw e;
+  }
+}
+
+async function start(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {
@@ -62,7 +93,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.stdout.write(startUsage + '\n');
     return exitCodes.ok;
   }
-  const file = positionals[0] ?? startScenarioFile;
+  if (positionals.length > 1) throw new CliError(`start takes one scenario file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
+  if (values['no-dashboard'] && values.port !== undefined) throw new CliError(`--port ${values.port} and --no-dashboard: give one of them`, exitCodes.usage);
+  const file = positionals[0] ?? shippedScenario('default.yaml');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -82,9 +115,11 @@ export async function startCommand(argv: string[]): Promise<number> {
     const problem = /^mqtts?:\/\/[^\s/]+:\d+$/.test(values.broker) ? brokerUrlProblem(values.broker) : 'it is not mqtt://host:port';
     if (problem !== null) throw new CliError(`--broker "${redactBrokerUrl(values.broker)}": ${problem}; give one like mqtt://127.0.0.1:1883`, exitCodes.usage);
   }
-  const port = values['no-dashboard'] ? null : Math.floor(numberOpt(values.port, 'port', 0, 65_535, 8377));
+  const port = values['no-dashboard'] ? null : wholeOpt(values.port, 'port', 65_535, 8377);
   if (values.processes && !values.realtime) throw new CliError('--processes needs --realtime', exitCodes.usage);
-  const seed = Math.floor(numberOpt(values.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, scenario.seed));
+  const seed = wholeOpt(values.seed, 'seed', Number.MAX_SAFE_INTEGER, scenario.seed);
+  // Checked before the run, not after it: a long run should not end in reports it cannot write.
+  prepareOutputDir(values.reports ?? 'reports', '--reports');
   const realtimeWanted = values.realtime === true;
   const needsPtys = scenario.radio !== undefined || scenario.hil !== undefined;
   if (realtimeWanted && needsPtys && !socatAvailable()) {
@@ -142,7 +177,7 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   };
   try {
     // Absolute: the devices' configs live in a temporary directory, which a relative path would follow.
-    const deviceLog = resolve(o.reportDir, `${scenario.name}-seed${scenario.seed}.devices.log`);
+    const deviceLog = resolve(o.reportDir, `${reportBaseName(scenario.name, scenario.seed)}.devices.log`);
     if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
     const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, ...(o.processes ? {} : { deviceLog }) });
     progress.finish(report.simulatedMs);
@@ -156,6 +191,12 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
     return report.expect.met ? exitCodes.ok : exitCodes.failed;
+  } catch (e) {
+    if (e instanceof BrokerUnreachable && o.brokerUrl !== null) throw new CliError(`--broker ${redactBrokerUrl(o.brokerUrl)}: cannot connect (${e.message}); start the broker, or leave out --broker for the embedded one`, exitCodes.unavailable);
+    if (!(e instanceof RunInterrupted)) throw e;
+    if (progress.drawn) process.stdout.write('\n');
+    process.stderr.write(`fleet-sim: ${e.message}; the fleet is stopped, no report written\n`);
+    return 130; // as a shell reports a command ended by SIGINT
   } finally {
     await server?.close();
     hub.close();

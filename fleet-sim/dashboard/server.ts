@@ -28,6 +28,16 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
+/** The port cannot be had (another process holds it, or it needs privileges): a user's fix, not a bug. */
+export class DashboardPortError extends Error {
+  constructor(
+    readonly port: number,
+    why: string,
+  ) {
+    super(`127.0.0.1:${port} ${why}`);
+  }
+}
+
 export interface DashboardOptions {
   /** 0 picks a free port. */
   readonly port?: number;
@@ -91,23 +101,47 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    // HEAD (curl -I, a health check) gets the headers only: a stream it never reads would hold a slot.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write('retry: 2000\n\n');
     streams.add(res);
-    const unsubscribe = hub.subscribe((event) => {
+    let unsubscribe: (() => void) | null = null;
+    /** Unsent bytes once the recording so far is queued: a page that reads drains below it. */
+    let joinedWith = Infinity;
+    const drop = (): void => {
+      unsubscribe?.();
+      unsubscribe = null;
+      streams.delete(res);
+    };
+    unsubscribe = hub.subscribe((event) => {
       // A page that cannot keep up misses frames, never commits, faults or the end of the run.
       if (event.t === 'frame' && res.writableLength > limits.dashboardClientBufferBytesMax) return;
+      // One that stopped reading (a sleeping laptop, a stalled tab) is cut rather than queued for without
+      // end; if it wakes, its EventSource reconnects and gets the recording afresh.
+      if (res.writableLength > joinedWith + limits.dashboardClientBacklogBytesMax) {
+        drop();
+        res.destroy();
+        return;
+      }
       res.write(`data: ${JSON.stringify(event)}\n\n`);
     });
-    req.on('close', () => {
-      unsubscribe();
-      streams.delete(res);
-    });
+    joinedWith = res.writableLength;
+    req.on('close', drop);
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException): void => {
+      const port = options.port ?? 0;
+      if (e.code === 'EADDRINUSE') reject(new DashboardPortError(port, 'is in use (another fleet-sim dashboard?)'));
+      else if (e.code === 'EACCES') reject(new DashboardPortError(port, 'needs privileges this process does not have'));
+      else reject(e);
+    };
+    server.once('error', failed);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -112,6 +112,13 @@ export interface RealtimeReport {
 const fleetName = 'fleetsim';
 const startBatch = 4;
 
+/** Ctrl-C or SIGTERM came before the scenario started: the devices started so far are stopped and
+ *  there is no run to report. */
+export class RunInterrupted extends Error {}
+
+/** The external broker (--broker) did not take fleet-sim's connection: the message is the client's. */
+export class BrokerUnreachable extends Error {}
+
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
 export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<RealtimeReport> {
@@ -211,10 +218,24 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const fence = s.world?.geofence ?? null;
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
+  // Ctrl-C or SIGTERM, from the moment the fleet's directory exists: before the scenario starts it stops
+  // the start-up, during the run it ends the run early; either way the finally below stops every device,
+  // FC and pty by PID and removes the directory. Held until then, so a second Ctrl-C does not cut that short.
+  let interrupted = false;
+  const interrupt = (): void => {
+    if (interrupted) log('stopping the fleet; fleet-sim exits once every device has stopped');
+    interrupted = true;
+  };
+  const stopIfInterrupted = (): void => {
+    if (interrupted) throw new RunInterrupted('interrupted before the scenario started');
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   try {
     await medium?.start();
     await hil?.start();
     await fleet.setup();
+    stopIfInterrupted();
     log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
     if (!fleet.embedded && plan.hasLinkFaults) {
       // Only the embedded broker can decide per delivery; say at once what this run will not do.
@@ -224,15 +245,23 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     }
     // Connect before the devices start: with twenty of them running, a loaded broker can take longer
     // than a CONNACK timeout to answer one more client.
-    const client = await mqtt.connectAsync(fleet.brokerUrl, {
-      clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
-      reconnectPeriod: 500,
-      connectTimeout: 60_000,
-      ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
-    });
+    const client = await mqtt
+      .connectAsync(fleet.brokerUrl, {
+        clientId: `fleet-sim-${randomBytes(4).toString('hex')}`,
+        reconnectPeriod: 500,
+        connectTimeout: 60_000,
+        ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
+      })
+      .catch((e: unknown) => {
+        throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e));
+      });
     // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
     try {
-      for (let k = 0; k < fleet.devices.length; k += startBatch) await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+      for (let k = 0; k < fleet.devices.length; k += startBatch) {
+        stopIfInterrupted();
+        await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+      }
+      stopIfInterrupted();
     } catch (e) {
       await client.endAsync(true);
       throw e;
@@ -279,7 +308,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       else if (topic.endsWith('/refused')) forgery?.onRefused(doc as Record<string, unknown>);
       else if (topic.endsWith('/log')) {
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
-        const fresh = new Map<number, { commands: number; latencyMs: number }>();
+        const fresh = new Map<number, { commands: number; latencyMs: number; each: number[] }>();
         for (const d of decisions ?? []) {
           const before = decidedHash.get(d.height);
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
@@ -297,13 +326,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
             committedAt.set(d.command, now());
             outbox.settle(d.command);
             forgery?.onCommitted(d.command);
-            const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0 };
-            fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent) });
+            const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0, each: [] };
+            f.each.push(now() - sent);
+            fresh.set(d.height, { commands: f.commands + 1, latencyMs: Math.max(f.latencyMs, now() - sent), each: f.each });
           }
         }
         // Commits as the dashboard charts them: the first device to log a height's commands reports them.
         for (const [height, f] of [...fresh.entries()].sort((a, b) => a[0] - b[0])) {
-          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, txs: f.commands, commands: f.commands });
+          o.observer.onEvent({ t: 'commit', at: now(), height, round: 0, proposer: lastProposer, latencyMs: f.latencyMs, commandLatencyMs: f.each, txs: f.commands, commands: f.commands });
         }
       }
     });
@@ -467,13 +497,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let lastHeight = 0;
     let lastCommitAt = 0;
     let maxStall = 0;
-    // Ctrl-C or SIGTERM ends the run early; the finally below still stops every device, FC and pty by PID.
-    let interrupted = false;
-    const interrupt = (): void => {
-      interrupted = true;
-    };
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
     for (let tick = 0; now() < s.durationMs && tick < 1_000_000 && !interrupted; tick++) {
       while (next < actions.length && (actions[next] as { at: number }).at <= now()) await (actions[next++] as { run: () => Promise<void> | void }).run();
       if (client.connected) for (const e of outbox.due(Date.now())) client.publish(topics.commands, Buffer.from(e.frame), { qos: 1 });
@@ -536,13 +559,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       o.observer.onEvent({ t: 'frame', at: now(), nodes, proposer: lastProposer, radio: medium?.links() ?? [], broker: (fleet.embedded ? fleet.brokerRunning : client.connected) ? 'up' : 'down' });
       await sleep(250);
     }
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    if (interrupted) log(`interrupted at ${(now() / 1000).toFixed(1)} s; stopping the fleet`);
+    const cutShort = interrupted ? `interrupted at ${(now() / 1000).toFixed(1)} s of ${(s.durationMs / 1000).toFixed(0)} s` : null;
+    if (cutShort) log(`${cutShort}; stopping the fleet`);
     maxStall = Math.max(maxStall, now() - lastCommitAt);
     const latencies = [...committedAt.entries()].map(([k, at]) => at - (sentAt.get(k) as number)).sort((a, b) => a - b);
     await client.endAsync();
-    const failed: string[] = [];
+    // A run cut short checked its expectations over part of the scenario: it does not pass.
+    const failed: string[] = cutShort ? [cutShort] : [];
     if (violations.length > 0) failed.push('safety');
     const fraction = sentAt.size === 0 ? 1 : committedAt.size / sentAt.size;
     if (s.expect.committedFraction !== undefined && fraction < s.expect.committedFraction) failed.push(`committedFraction ${fraction.toFixed(3)} < ${s.expect.committedFraction}`);
@@ -564,18 +587,20 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
+    const endedMs = now();
     return {
       scenario: s.name,
       seed: s.seed,
       mode: 'realtime',
-      simulatedMs: now(),
+      simulatedMs: endedMs,
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
       nodes: { validators: s.validators, followers: s.followers, byzantine: [...new Set([...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i), ...forgot])].sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
-      throughput: { commandsPerSec: Math.round((committedAt.size / (s.durationMs / 1000)) * 100) / 100 },
+      // Over the time it ran: a run Ctrl-C cut short did not have the whole duration.
+      throughput: { commandsPerSec: Math.round((committedAt.size / (Math.max(1, Math.min(endedMs, s.durationMs)) / 1000)) * 100) / 100 },
       evidence: [...evidence.values()],
       flight,
       epoch,
@@ -599,5 +624,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     await fleet.teardown();
     await medium?.stop();
     await hil?.stop();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
   }
 }

@@ -1,5 +1,5 @@
 // The run event stream: what a run (deterministic or real time) tells its observers. The live
-// dashboard, the recorder and the HTML report all consume this one closed vocabulary; docs/fleet-sim.md
+// dashboard, the recorder and the HTML report all consume this one closed vocabulary; this file
 // documents it for other tools. Times (`at`) are simulated milliseconds since the run started.
 
 /** Nodes are named by index as in scenario files: validators 0..n-1, then followers. */
@@ -89,6 +89,9 @@ export type RunEvent =
       readonly proposer: NodeIndex;
       /** From the first submission of the oldest command in the block (or the height's start) to commit. */
       readonly latencyMs: number;
+      /** Each operator command this commit settled, from its first submission to the commit: the values
+       *  whose percentiles are the report's latencyMs.commitP50 and commitP99 (the page's commit p50). */
+      readonly commandLatencyMs?: readonly number[];
       readonly txs: number;
       readonly commands: number;
     }

@@ -76,12 +76,15 @@ export class WorldObserver {
       const c = this.w.committedBlock(h);
       if (!d || !c) break; // the block is no longer kept: stop rather than skip
       let oldest = d.atMs - this.lastCommitAt;
+      const commandLatencyMs: number[] = [];
       for (const key of d.commands) {
         const at = this.w.submitted.get(key);
-        if (at !== undefined) oldest = Math.max(oldest, d.atMs - at);
+        if (at === undefined) continue;
+        oldest = Math.max(oldest, d.atMs - at);
+        commandLatencyMs.push(round1(d.atMs - at));
       }
       const proposer = this.w.nodes.findIndex((n) => n.id === c.block.proposer);
-      this.emit({ t: 'commit', at: d.atMs, height: h, round: c.certificate.round, proposer, latencyMs: round1(oldest), txs: c.block.txs.length, commands: d.commands.length });
+      this.emit({ t: 'commit', at: d.atMs, height: h, round: c.certificate.round, proposer, latencyMs: round1(oldest), commandLatencyMs, txs: c.block.txs.length, commands: d.commands.length });
       this.lastCommitAt = d.atMs;
       this.commitsSent = h;
     }

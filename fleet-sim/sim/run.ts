@@ -59,9 +59,14 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
 export function replayCommand(file: string | undefined, seed: number, threads = 1): string {
   if (file === '--random') return `npx fleet-sim replay --seed ${seed}`;
-  return `npx fleet-sim run ${file ?? '<scenario>'} --seed ${seed}${threads > 1 ? ` --threads ${threads}` : ''} --json -`;
+  return `npx fleet-sim run ${file === undefined ? '<scenario>' : shellWord(file)} --seed ${seed}${threads > 1 ? ` --threads ${threads}` : ''} --json -`;
 }
 
 /** The manifest in force at the end of the honest chain, by node index, and the height it took over. */

@@ -124,6 +124,7 @@ export const limits = {
   recordingEventsMax: 200_000, // events in one recording; later ones are dropped and counted
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
+  dashboardClientBacklogBytesMax: 16_777_216, // unsent live bytes past what it joined with; the stream is cut (the page reconnects)
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
   deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)
   deviceVerifyMemoBytesMax: 131_072, // bytes of signed messages those keep; cleared when past either bound

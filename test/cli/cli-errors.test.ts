@@ -1,11 +1,12 @@
 // Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliRun } from '../support/run-cli.js';
+import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,6 +64,51 @@ describe('output paths', () => {
     writeFileSync(p('rt.json'), JSON.stringify({ scenario: 'default', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
     const r = await runCli('fleet-sim', ['replay', p('rt.json')], { cwd: dir });
     oneLine(r, 2, 'rt.json is a real-time run\'s report (scenario "default", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed 2026');
+  });
+
+  it('fleet-sim refuses an option or argument its command does not take (each ran and ignored it)', async () => {
+    const cases: [string[], string][] = [
+      [['seeds', '--count', '1', '--seed', '9'], 'fleet-sim seeds does not take --seed (seeds runs --from S to S+N-1: give --from 9)'],
+      [['seeds', '--count', '1', '--threads', '2'], 'fleet-sim seeds does not take --threads (run takes it)'],
+      [['run', '--count', '3'], 'fleet-sim run does not take --count (seeds takes it)'],
+      [['run', '--from', '3'], 'fleet-sim run does not take --from (seeds takes it)'],
+      [['replay', '--seed', '5', '--threads', '2'], 'fleet-sim replay does not take --threads (a random world runs on one thread; a report\'s replay line carries its own)'],
+      [['replay', p('rt.json'), '--seed', '5'], 'fleet-sim replay takes --seed S or a report file, not both'],
+      [['run', 'fleet-sim/scenarios/leader-crash.yaml', 'fleet-sim/scenarios/geofence.yaml'], 'fleet-sim run takes one scenario file, got 2: fleet-sim/scenarios/leader-crash.yaml fleet-sim/scenarios/geofence.yaml'],
+      [['seeds', '--count', '1', 'extra'], 'fleet-sim seeds takes no file, got extra'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli('fleet-sim', args)));
+    runs.forEach((r, i) => {
+      oneLine(r, 2, (cases[i] as [string[], string])[1]);
+      expect(r.stdout, r.stdout).toBe(''); // nothing ran
+    });
+  });
+
+  it('fleet-sim piped into a reader that stops early (seeds | head -1) ends its output quietly, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'fleet-sim.js'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // head -1 read its line and left
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('fleet-sim: a scenario path with a space or a quote gives a replay line a shell runs, and replay of its report runs it', async () => {
+    const sub = p("my scenarios/it's");
+    mkdirSync(sub, { recursive: true });
+    const file = join(sub, 'lc.yaml');
+    writeFileSync(file, readFileSync(join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml'), 'utf8'));
+    const first = await runCli('fleet-sim', ['run', file, '--json', p('spaced.json')], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(p('spaced.json'), 'utf8')) as { replay: string };
+    expect(report.replay).toBe(`npx fleet-sim run '${dir}/my scenarios/it'\\''s/lc.yaml' --seed 7 --json -`);
+    const again = await runCli('fleet-sim', ['replay', p('spaced.json')], { cwd: dir });
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(/^leader-crash seed 7: ok/);
+    expect(again.code).toBe(0);
   });
 
   it('fleet-sim checks --json FILE before it runs', async () => {

@@ -2,6 +2,7 @@
 // node: static/state.js is a plain script that registers globalThis.MurmurDash).
 
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventHub } from '../../fleet-sim/dashboard/hub.js';
 import { startDashboardServer, type DashboardServer } from '../../fleet-sim/dashboard/server.js';
@@ -121,6 +122,87 @@ describe('dashboard server', () => {
     expect(rec.events.map((e) => e.t)).toEqual(['run', 'frame', 'commit', 'end']);
     hub.close();
   });
+
+  it('answers HEAD /events with the stream\'s headers and ends, holding no page slot (a curl -I hung and held one)', async () => {
+    const hub = new EventHub();
+    server = await startDashboardServer(hub);
+    const head = await get(`${server.url}events`, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(hub.subscriberCount).toBe(0);
+    hub.close();
+  }, 10_000);
+
+  it('a page past the limit of live pages says so, not just "disconnected"', async () => {
+    const { launchChromium } = await import('./chromium.js');
+    const hub = new EventHub();
+    server = await startDashboardServer(hub);
+    hub.onEvent(run(5));
+    const held: Socket[] = [];
+    const chromium = await launchChromium();
+    try {
+      for (let i = 0; i < 16; i++) {
+        const s = connect(server.port, '127.0.0.1', () => s.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+        s.on('error', () => {});
+        held.push(s);
+      }
+      for (let i = 0; i < 300 && hub.subscriberCount < 16; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(hub.subscriberCount).toBe(16);
+      const page = await chromium.context.newPage();
+      await page.goto(server.url);
+      await page.waitForFunction(`(document.getElementById('status')?.textContent || '') !== 'connecting' && document.getElementById('status')?.textContent !== 'disconnected'`, undefined, { timeout: 10_000 }).catch(() => undefined);
+      expect(await page.locator('#status').textContent()).toBe('refused: too many dashboard pages open; close one and reload');
+    } finally {
+      for (const s of held) s.destroy();
+      await chromium.close();
+      hub.close();
+    }
+  }, 60_000);
+
+  it('cuts a page that stopped reading once its backlog passes the bound; pages that read, or just joined, stay', async () => {
+    const hub = new EventHub();
+    server = await startDashboardServer(hub);
+    hub.onEvent(run(5));
+    const port = server.port;
+    const sockets: Socket[] = [];
+    const open = (): Promise<Socket> =>
+      new Promise((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+          resolve(s);
+        });
+        s.on('error', () => {});
+        sockets.push(s);
+      });
+    try {
+      const stalled = await open();
+      stalled.pause(); // a laptop asleep with the tab open: the connection stays, nothing is read
+      const reader = await open();
+      let read = 0;
+      reader.on('data', (b: Buffer) => (read += b.length));
+      const until = async (what: string, ok: () => boolean): Promise<void> => {
+        for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(ok(), what).toBe(true);
+      };
+      await until('both pages subscribed', () => hub.subscriberCount === 2);
+      // 64 MB of timeline text, in batches with turns of the event loop between them, as a run sends it.
+      const text = 'x'.repeat(4000);
+      for (let batch = 0; batch < 64; batch++) {
+        for (let i = 0; i < 256; i++) hub.onEvent({ t: 'log', at: batch, level: 'info', text });
+        await new Promise((r) => setImmediate(r));
+      }
+      await until('the stalled page is cut, the reading one stays', () => hub.subscriberCount === 1);
+      await until('the reader has read everything', () => read > 64 * 256 * 4000);
+      // A page that joins now gets the 64 MB recording at once: that backlog is not held against it.
+      const late = await open();
+      await until('the late page subscribed', () => hub.subscriberCount === 2);
+      hub.onEvent({ t: 'log', at: 100, level: 'info', text: 'one more' });
+      expect(hub.subscriberCount).toBe(2);
+      late.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      hub.close();
+    }
+  }, 60_000);
 });
 
 describe('recorder', () => {

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../support/run-cli.js';
 
@@ -69,6 +70,16 @@ describe('fleet-sim start', () => {
     expect(lines.some((l) => l.msg.includes('ready'))).toBe(true);
   });
 
+  it('--realtime: the device log of a scenario whose name has a space is named as its reports are', async () => {
+    const file = join(dir, 'spaced.yaml');
+    writeFileSync(file, 'name: my run\nseed: 8\nduration: 3s\nvalidators: 4\nworkload:\n  - { from: 500ms, to: 2500ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--no-dashboard', '--exit', '--reports', join(dir, 'spaced')], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(existsSync(join(dir, 'spaced', 'my_run-seed8.json'))).toBe(true);
+    expect(r.stdout).toContain(`device logs: ${join(dir, 'spaced', 'my_run-seed8.devices.log')}`);
+    expect(existsSync(join(dir, 'spaced', 'my_run-seed8.devices.log'))).toBe(true);
+  });
+
   it('--realtime without socat on the PATH: a scenario with radios says so and runs deterministically instead', async () => {
     const file = join(dir, 'radio.yaml');
     writeFileSync(file, 'name: radio-nosocat\nseed: 7\nduration: 3s\nvalidators: 4\nlinks:\n  radio: { baud: 57600, mtu: 252, rangeM: 500 }\nworkload:\n  - { from: 200ms, to: 2800ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
@@ -81,5 +92,76 @@ describe('fleet-sim start', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const json = JSON.parse(readFileSync(join(dir, 'radio-nosocat-seed7.json'), 'utf8')) as { mode: string };
     expect(json.mode).toBe('deterministic');
+  });
+
+  it('refuses what it would ignore or round: a second scenario, a fractional seed or port, --port with --no-dashboard', async () => {
+    const lc = 'fleet-sim/scenarios/leader-crash.yaml';
+    const cases: [string[], string][] = [
+      [[lc, 'fleet-sim/scenarios/geofence.yaml'], `fleet-sim: start takes one scenario file, got 2: ${lc} fleet-sim/scenarios/geofence.yaml`],
+      [[lc, '--seed', '1.5'], 'fleet-sim: --seed must be a whole number in 0..9007199254740991, got "1.5"'],
+      [[lc, '--port', '80.5'], 'fleet-sim: --port must be a whole number in 0..65535, got "80.5"'],
+      [[lc, '--no-dashboard', '--port', '9000'], 'fleet-sim: --port 9000 and --no-dashboard: give one of them'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli('fleet-sim', ['start', ...args, '--speed', '0', '--exit', '--reports', dir])));
+    runs.forEach((r, i) => {
+      expect(r.stderr.trim(), r.stdout).toBe((cases[i] as [string[], string])[1]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe(''); // nothing ran
+    });
+  });
+
+  it('checks --reports DIR before the run, in both modes: a file there is one line, exit 2, not an internal error at the end', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    for (const mode of [['--speed', '0'], ['--realtime']]) {
+      const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', ...mode, '--no-dashboard', '--exit', '--reports', file], { timeoutMs: 60_000 });
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toEqual([`fleet-sim: --reports ${file}: cannot create the directory: a part of the path is a file, not a directory; give a path you can write`]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe(''); // refused before the run, not after it
+    }
+  });
+
+  it('help names the scenario start runs by default, as start --help does (it said start ran run\'s default)', async () => {
+    const [main, start] = await Promise.all([runCli('fleet-sim', ['--help']), runCli('fleet-sim', ['start', '--help'])]);
+    expect(start.stdout).toContain('Runs a scenario (default fleet-sim/scenarios/default.yaml)');
+    const entry = main.stdout.slice(main.stdout.indexOf('  start '), main.stdout.indexOf('  seeds '));
+    expect(entry.replace(/\s+/g, ' ')).toContain('run one (default fleet-sim/scenarios/default.yaml) with the live dashboard');
+    expect(main.stdout).toContain('fleet-sim start --help');
+  });
+
+  it('--realtime --broker with nothing listening there is one line naming the broker, exit 5 (unavailable), not an internal error', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--broker', `mqtt://127.0.0.1:${port}`, '--no-dashboard', '--exit', '--reports', dir], { timeoutMs: 90_000 });
+    const errs = r.stderr.trimEnd().split('\n');
+    expect(errs, r.stderr).toEqual([`fleet-sim: --broker mqtt://127.0.0.1:${port}: cannot connect (connect ECONNREFUSED 127.0.0.1:${port}); start the broker, or leave out --broker for the embedded one`]);
+    expect(r.code).toBe(5);
+  });
+
+  it('finds its default scenarios from any working directory, not only the clone', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'murmur-elsewhere-'));
+    onTestFinished(() => rmSync(elsewhere, { recursive: true, force: true }));
+    const run = await runCli('fleet-sim', ['run', '--json', '-'], { cwd: elsewhere, timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { scenario: string }).scenario).toBe('leader-crash');
+    // start reads fleet-sim/scenarios/default.yaml first, then checks its options against it.
+    const start = await runCli('fleet-sim', ['start', '--seed', 'x', '--no-dashboard', '--exit'], { cwd: elsewhere });
+    expect(start.stderr.trim(), start.stderr).toBe('fleet-sim: --seed must be a whole number in 0..9007199254740991, got "x"');
+    expect(start.code).toBe(2);
+  });
+
+  it('a dashboard port already taken is one line naming the port and the fix (exit 2), in both modes, before any run', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = String((taken.address() as AddressInfo).port);
+    for (const extra of [['--speed', '0'], ['--realtime']]) {
+      const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--port', port, '--exit', '--reports', dir, ...extra], { timeoutMs: 60_000 });
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toEqual([`fleet-sim: --port ${port}: 127.0.0.1:${port} is in use (another fleet-sim dashboard?); give another port, or --port 0 for a free one`]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).not.toContain('%'); // refused before the run, not after it
+    }
   });
 });

@@ -6,6 +6,10 @@
   const ns = root.MurmurDash;
   const doc = root.document;
   const eventsKeptMax = 400000;
+  // Frames kept for scrubbing, thinned as the recorder thins them (fleet-sim/report/recorder.ts,
+  // limits.recordingFrameSamplesMax): live frames come ten a second for as long as the run lasts.
+  const frameSamplesMax = 400000;
+  const keep = { periodMs: 200, lastAt: -Infinity, last: null, lastKept: true };
 
   const $ = (id) => doc.getElementById(id);
   let state = ns.emptyState();
@@ -16,9 +20,31 @@
   const map = ns.createMap($('map'));
   const panels = ns.createPanels($('nodes'));
 
-  function receive(ev) {
-    if (ev.t === 'run') events = [];
+  function remember(ev) {
     if (events.length < eventsKeptMax) events.push(ev);
+  }
+
+  function receive(ev) {
+    if (ev.t === 'run') {
+      events = [];
+      const samples = Math.max(1, ev.nodes.length) * Math.max(1, ev.durationMs);
+      keep.periodMs = Math.max(200, Math.ceil(samples / frameSamplesMax / 50) * 50);
+      keep.lastAt = -Infinity;
+      keep.last = null;
+      keep.lastKept = true;
+    }
+    if (ev.t === 'frame') {
+      keep.last = ev;
+      keep.lastKept = ev.at - keep.lastAt >= keep.periodMs;
+      if (keep.lastKept) {
+        keep.lastAt = ev.at;
+        remember(ev);
+      }
+    } else {
+      // The final state is kept whatever was thinned before it.
+      if (ev.t === 'end' && keep.last && !keep.lastKept) remember(keep.last);
+      remember(ev);
+    }
     if (!scrubbing) {
       ns.apply(state, ev);
       dirty = true;
@@ -49,8 +75,7 @@
       status.className = 'pill ' + (scrubbing ? 'neutral' : 'live');
     }
     const height = state.samples.reduce((m, s) => (s && s.h > m ? s.h : m), 0);
-    const lat = state.commits.map((c) => c.latencyMs);
-    const p50 = ns.percentile(lat, 50);
+    const p50 = ns.commandP50(state);
     $('stat-height').textContent = String(height);
     $('stat-commands').textContent = String(state.commandsTotal);
     $('stat-p50').textContent = p50 === null ? '–' : p50.toFixed(p50 < 10 ? 1 : 0) + ' ms';
@@ -84,6 +109,14 @@
     return typeof v === 'number' ? v.toFixed(v < 10 ? 1 : 0) : '–';
   }
 
+  /** What broke, as the terminal's summary says it: the first violation, and how many more. */
+  function violated(list) {
+    const v = list[0];
+    if (!v) return 'VIOLATED';
+    const at = typeof v.atMs === 'number' ? ' at ' + ns.formatMs(v.atMs) : '';
+    return 'VIOLATED: ' + v.property + at + ': ' + v.detail + (list.length > 1 ? ' (and ' + (list.length - 1) + ' more)' : '');
+  }
+
   function renderSummary() {
     const box = $('summary');
     const r = state.end;
@@ -93,7 +126,7 @@
     }
     box.hidden = false;
     const rows = [
-      ['safety', r.safety ? (r.safety.ok ? 'ok' : 'VIOLATED (' + r.safety.violations.length + ')') : '–'],
+      ['safety', r.safety ? (r.safety.ok ? 'ok' : violated(r.safety.violations || [])) : '–'],
       ['heights', r.liveness ? r.liveness.heights : '–'],
       ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted : '–'],
       ['max stall', r.liveness ? r.liveness.maxStallMs + ' ms' : '–'],
@@ -101,7 +134,10 @@
       ['surveyed', r.flight && typeof r.flight.surveyedFraction === 'number' ? (r.flight.surveyedFraction * 100).toFixed(0) + '%' : '–'],
       ['expectations', r.expect ? (r.expect.met ? 'met' : 'failed: ' + r.expect.failed.join('; ')) : '–'],
     ];
+    // A failed deterministic run: the one command that replays it, as the terminal prints it.
+    if (r.expect && !r.expect.met && typeof r.replay === 'string') rows.push(['replay', r.replay]);
     box.textContent = '';
+    box.classList.toggle('bad', !(r.safety && r.safety.ok && (!r.expect || r.expect.met)));
     for (const [k, v] of rows) {
       const dt = doc.createElement('dt');
       dt.textContent = k;
@@ -168,13 +204,46 @@
     seek(Number($('scrub').value));
   });
   $('play').addEventListener('click', () => (playing ? stopReplay() : startReplay(Number($('scrub').value) >= Number($('scrub').max))));
+  let source = null; // the live stream, closed when a recording is opened instead
+
+  /** A recording that filled up (recorder.ts keeps the earliest events) stops short of the report. */
+  function noteDropped(dropped) {
+    const n = $('notice');
+    n.hidden = !(dropped > 0);
+    n.textContent = dropped > 0 ? 'the recording filled up: ' + dropped + ' later events are not in it, so the map, charts and counts stop short; the summary is the whole run' : '';
+  }
+  /** Opens a recording (/recording.json saved from a live page); anything else is named, not ignored. */
+  function openFile(name, text) {
+    const problem = $('open-error');
+    const say = (msg) => {
+      problem.textContent = msg;
+      problem.hidden = msg === '';
+    };
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      say(name + ' is not JSON (' + err.message + ')');
+      return;
+    }
+    const list = !parsed || typeof parsed !== 'object' ? null : Array.isArray(parsed) ? parsed : parsed.events || (parsed.recording && parsed.recording.events);
+    if (!Array.isArray(list) || !list.some((ev) => ev && ev.t === 'run')) {
+      const report = parsed && typeof parsed === 'object' && parsed.safety && parsed.liveness;
+      say(report ? name + " is a run's report, not a recording: open the .html report written beside it, or save /recording.json from the live dashboard" : name + ' is not a fleet-sim recording (no run in it)');
+      return;
+    }
+    say('');
+    if (source) source.close();
+    source = null;
+    loadRecording(list);
+    noteDropped(Array.isArray(parsed) ? 0 : parsed.dropped || (parsed.recording && parsed.recording.dropped) || 0);
+  }
   $('open').addEventListener('change', (e) => {
     const file = e.target.files && e.target.files[0];
     if (!file) return;
-    file.text().then((text) => {
-      const parsed = JSON.parse(text);
-      const list = Array.isArray(parsed) ? parsed : parsed.events || (parsed.recording && parsed.recording.events);
-      if (Array.isArray(list)) loadRecording(list);
+    file.text().then((text) => openFile(file.name, text), (err) => {
+      $('open-error').textContent = 'cannot read ' + file.name + ': ' + err.message;
+      $('open-error').hidden = false;
     });
   });
 
@@ -188,19 +257,29 @@
   if (embedded) {
     const rec = JSON.parse(embedded.textContent || '{"events":[]}');
     loadRecording(rec.events || []);
+    noteDropped(rec.dropped || 0);
     doc.body.classList.add('report');
   } else if (root.EventSource) {
     setScrubber(false);
-    const source = new root.EventSource('/events');
-    source.onopen = () => {
+    const live = new root.EventSource('/events');
+    source = live;
+    live.onopen = () => {
       if (!state.run) $('status').textContent = 'connected';
     };
-    source.onmessage = (m) => receive(JSON.parse(m.data));
-    source.addEventListener('close', () => source.close());
-    source.onerror = () => {
+    live.onmessage = (m) => receive(JSON.parse(m.data));
+    live.addEventListener('close', () => live.close());
+    live.onerror = () => {
       // The server ends the stream when the run is over and the process exits; stop reconnecting.
-      if (state.end) source.close();
+      if (state.end) live.close();
       $('status').textContent = state.end ? $('status').textContent : 'disconnected';
+      // Closed for good (not retrying): the server answered with an error. 503 is its page limit.
+      if (live.readyState === 2 && !state.end && root.fetch) {
+        root.fetch('/events', { method: 'HEAD' }).then((r) => {
+          if (r.status !== 503 || source !== live) return;
+          $('status').textContent = 'refused: too many dashboard pages open; close one and reload';
+          $('status').className = 'pill bad';
+        }, () => {});
+      }
     };
   }
   ns.debug = { state: () => state, events: () => events };

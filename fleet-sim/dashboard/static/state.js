@@ -6,7 +6,7 @@
   const ns = (root.MurmurDash = root.MurmurDash || {});
 
   /** Bounds that keep a long run's page responsive. */
-  const limits = { trailPoints: 90, logEntries: 400, chartPoints: 4000 };
+  const limits = { trailPoints: 90, logEntries: 400, chartPoints: 4000, commandLatencies: 1000000 };
   ns.limits = limits;
 
   function emptyState() {
@@ -23,6 +23,8 @@
       commits: [], // commit events (bounded by limits.chartPoints, oldest dropped)
       commitsTotal: 0,
       commandsTotal: 0,
+      commandLatencies: [], // each committed command's latency, as the report's commitP50 counts them
+      commandP50: { n: -1, v: null }, // cached: sorting every animation frame is too slow for a long run
       faults: [],
       evidence: [],
       evidenceLog: new Map(),
@@ -82,6 +84,9 @@
         state.commitsTotal++;
         state.commandsTotal += ev.commands;
         pushBounded(state.commits, ev, limits.chartPoints);
+        if (Array.isArray(ev.commandLatencyMs)) {
+          for (const v of ev.commandLatencyMs) if (state.commandLatencies.length < limits.commandLatencies) state.commandLatencies.push(v);
+        }
         break;
       case 'fault':
         state.faults.push(ev);
@@ -142,6 +147,19 @@
     return sorted[rank];
   }
   ns.percentile = percentile;
+
+  /** The commit p50 the report gives: over every committed command (not per block); null before one. */
+  function commandP50(state) {
+    const c = state.commandP50;
+    if (c.n !== state.commandLatencies.length) {
+      c.n = state.commandLatencies.length;
+      // The report's rank (fleet-sim/sim/run.ts): the value at floor(p * n), the upper of two middles.
+      const sorted = state.commandLatencies.slice().sort((a, b) => a - b);
+      c.v = sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(0.5 * sorted.length))];
+    }
+    return c.v;
+  }
+  ns.commandP50 = commandP50;
 
   /** Commands per second in fixed buckets of bucketMs, from 0 to state.now. */
   function throughputSeries(state, bucketMs) {

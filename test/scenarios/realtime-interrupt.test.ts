@@ -1,0 +1,95 @@
+// Ctrl-C (SIGINT to fleet-sim's PID) during a real-time run with --processes: whether it comes while
+// the devices are still starting or while the scenario runs, every `murmur start` child is stopped and
+// the fleet's temporary directory (keys, configs, data) removed before fleet-sim exits; a run cut short
+// says so in its report and fails its expectations, rather than reporting a partial run as met.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { repoRoot } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-interrupt-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `murmur start` processes whose parent is `pid`, with the fleet directory their config lies in. */
+function deviceChildren(pid: number): { pid: number; fleetDir: string }[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n');
+  return rows.flatMap((r) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+.*bin\/murmur\.js start --config (\S+)\/[^/\s]+\.yaml/.exec(r);
+    return m && Number(m[2]) === pid ? [{ pid: Number(m[1]), fleetDir: m[3] as string }] : [];
+  });
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && !ok(); i++) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts leader-crash in real time with --processes, interrupts it once `ready` holds, and returns
+ *  what it printed, its exit code and the device processes it had. */
+async function interruptWhen(name: string, ready: (stdout: string, children: number) => boolean): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; devices: { pid: number; fleetDir: string }[] }> {
+  const reports = join(dir, name);
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'fleet-sim.js'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--processes', '--port', '0', '--exit', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid as number;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const seen = new Map<number, { pid: number; fleetDir: string }>();
+  onTestFinished(() => {
+    // Whatever the outcome, nothing this test started outlives it: by PID only.
+    for (const p of [pid, ...seen.keys()]) if (alive(p)) process.kill(p, 'SIGKILL');
+    for (const d of seen.values()) rmSync(d.fleetDir, { recursive: true, force: true });
+  });
+  await until(`${name}: the moment to interrupt (stdout so far: ${JSON.stringify(stdout)})`, () => {
+    for (const d of deviceChildren(pid)) seen.set(d.pid, d);
+    return ready(stdout, seen.size);
+  }, 90_000);
+  process.kill(pid, 'SIGINT');
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name}: fleet-sim still running 30 s after SIGINT`)), 30_000).unref());
+  const end = await Promise.race([exited, timeout]);
+  return { ...end, stdout, stderr, devices: [...seen.values()] };
+}
+
+describe('fleet-sim start --realtime --processes, interrupted', () => {
+  it('during the devices\' start-up: stops the devices started so far, removes their directory, exits 130', async () => {
+    const r = await interruptWhen('startup', (out, children) => children >= 1 && !out.includes('the scenario starts'), );
+    expect(r.devices.length).toBeGreaterThan(0);
+    expect(r.devices.filter((d) => alive(d.pid)).map((d) => d.pid), 'device processes left behind').toEqual([]);
+    expect(existsSync(r.devices[0]?.fleetDir as string), 'the fleet directory with its keys is left behind').toBe(false);
+    expect(r.stderr).toContain('fleet-sim: interrupted before the scenario started; the fleet is stopped, no report written');
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.code).toBe(130);
+  }, 150_000);
+
+  it('while the scenario runs: stops every device, and the report says the run was cut short (exit 1)', async () => {
+    const r = await interruptWhen('running', (out) => /\]\s+\d+%\s+[1-9]\d*\/20 s/.test(out));
+    expect(r.devices.length).toBe(5);
+    expect(r.devices.filter((d) => alive(d.pid)).map((d) => d.pid), 'device processes left behind').toEqual([]);
+    expect(existsSync(r.devices[0]?.fleetDir as string)).toBe(false);
+    const report = JSON.parse(readFileSync(join(dir, 'running', 'leader-crash-seed7.json'), 'utf8')) as { simulatedMs: number; liveness: { commandsCommitted: number }; throughput: { commandsPerSec: number }; expect: { met: boolean; failed: string[] } };
+    expect(report.simulatedMs).toBeLessThan(20_000);
+    // The rate over the time it ran, not over the 20 s it was meant to run.
+    expect(report.liveness.commandsCommitted).toBeGreaterThan(0);
+    expect(report.throughput.commandsPerSec).toBeCloseTo(report.liveness.commandsCommitted / (report.simulatedMs / 1000), 1);
+    expect(report.expect.met).toBe(false);
+    expect(report.expect.failed.join('; ')).toMatch(/^interrupted at \d+\.\d s of 20 s/);
+    expect(r.stdout).toMatch(/expect\s+FAILED: interrupted at/);
+    expect(r.code).toBe(1);
+  }, 150_000);
+});
