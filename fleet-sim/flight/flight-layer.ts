@@ -162,6 +162,9 @@ export class FlightLayer {
         return;
       case 'rtl':
         d.route = null;
+        // Already going home on its battery failsafe (the swarm's rtl for a drone lost below the reserve
+        // comes after it): it stays that, or the reflex, seeing 'rtl', fired and counted a second time.
+        if (d.mode === 'failsafe rtl') return;
         d.sim.returnToLaunch();
         d.mode = 'rtl';
         return;
