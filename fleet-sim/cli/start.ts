@@ -2,28 +2,15 @@
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
 import { prepareOutputDir } from '../../runtime/cli/output-file.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
-import { parseScenario, ScenarioError } from '../scenario/parse.js';
-import { liveRun, Progress } from '../dashboard/live-run.js';
-import { formatSummary, reportBaseName, writeReport } from '../report/write.js';
-import { EventHub } from '../dashboard/hub.js';
-import { DashboardPortError, startDashboardServer } from '../dashboard/server.js';
-import { BrokerUnreachable, realtimeRun, RunInterrupted } from '../realtime/realtime-run.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
-import { fanOut, type RunObserver } from '../report/events.js';
+import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
+import { shippedScenario } from '../scenario/shipped.js';
 
-/** A scenario shipped in fleet-sim/scenarios, found from any working directory: relative to the
- *  working directory inside the clone (as help and replay lines show it), else absolute. */
-export function shippedScenario(name: string): string {
-  const file = fileURLToPath(new URL(`../scenarios/${name}`, import.meta.url));
-  const rel = relative(process.cwd(), file);
-  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
-}
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
 
@@ -68,6 +55,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     return await start(argv);
   } catch (e) {
     // Checked when the server starts, before the run: the user picks another port.
+    const { DashboardPortError } = await import('../dashboard/server.js');
     if (e instanceof DashboardPortError) throw new CliError(`--port ${e.port}: ${e.message}; give another port, or --port 0 for a free one`, exitCodes.usage);
     throw e;
   }
@@ -102,6 +90,9 @@ async function start(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError(`cannot read scenario ${file}: ${(e as Error).message}`, exitCodes.usage);
   }
+  // The parser, the simulator, the dashboard and the real-time fleet load only now: help and usage
+  // errors answer without them.
+  const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
   let scenario;
   try {
     scenario = parseScenario(text, file);
@@ -131,6 +122,7 @@ async function start(argv: string[]): Promise<number> {
     if (values.speed !== undefined) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
     return realtime({ ...scenario, seed }, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
+  const [{ liveRun }, { formatSummary }] = await Promise.all([import('../dashboard/live-run.js'), import('../report/write.js')]);
   const result = await liveRun(scenario, {
     seed,
     file,
@@ -164,6 +156,14 @@ interface RealtimeStart {
 /** Real-time mode: the dashboard follows the real runtime; progress as the run goes, then the summary
  *  and reports. */
 async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
+  const [{ EventHub }, { startDashboardServer }, { Progress }, { BrokerUnreachable, realtimeRun, RunInterrupted }, { fanOut }, { formatSummary, reportBaseName, writeReport }] = await Promise.all([
+    import('../dashboard/hub.js'),
+    import('../dashboard/server.js'),
+    import('../dashboard/live-run.js'),
+    import('../realtime/realtime-run.js'),
+    import('../report/events.js'),
+    import('../report/write.js'),
+  ]);
   const hub = new EventHub();
   const server = o.port === null ? null : await startDashboardServer(hub, { port: o.port });
   if (server) process.stdout.write(`fleet-sim dashboard: ${server.url}\n`);
