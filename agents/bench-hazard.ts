@@ -7,8 +7,8 @@
 //   npm run bench:hazard [-- --blocks N]   (default 300 blocks)
 
 import { parseArgs } from 'node:util';
-import { applyHazardAttestations, emptyHazardState, type CommittedAttestation, type HazardState } from './hazard-commit.js';
-import { limits } from '../../runtime/lib/limits.js';
+import { applyHazardAttestations, emptyHazardState, type CommittedAttestation, type HazardState } from './swarm/hazard-commit.js';
+import { limits } from '../runtime/lib/limits.js';
 
 const { values } = parseArgs({ options: { blocks: { type: 'string' } } });
 const blocks = Number(values.blocks ?? 300);
