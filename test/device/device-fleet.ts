@@ -13,7 +13,7 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import type { HealthView } from '../../runtime/device/observability.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
-import { Mosquitto, freePort } from '../links/processes.js';
+import { Mosquitto } from '../links/processes.js';
 import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 export interface DeviceProc {
@@ -92,7 +92,7 @@ export class DeviceFleet {
     this.manifest = unwrap(signManifest(body, createSigner(authority)));
     writeFileSync(this.manifestFile, this.manifest.bytes);
     for (const [i, id] of ids.entries()) {
-      const httpPort = await freePort();
+      const httpPort = 0; // the OS picks it; read back from the ready line (a port probed free could be taken by then)
       const config = join(this.dir, `${id}.yaml`);
       writeFileSync(
         config,
@@ -119,7 +119,7 @@ export class DeviceFleet {
   async copy(id: string, as: string): Promise<DeviceProc> {
     const d = this.devices.get(id);
     if (!d) throw new Error(`no device ${id}`);
-    const httpPort = await freePort();
+    const httpPort = 0; // the OS picks it; read back from the ready line (a port probed free could be taken by then)
     const config = join(this.dir, `${as}.yaml`);
     const text = readFileSync(d.config, 'utf8').replace(`dataDir: data/${id}`, `dataDir: data/${as}`).replace(/http: \{ port: \d+ \}/, `http: { port: ${httpPort} }`);
     writeFileSync(config, text);
@@ -145,7 +145,11 @@ export class DeviceFleet {
       const onData = (b: Buffer): void => {
         d.output += b.toString('utf8');
         if (d.output.length > 2_000_000) d.output = d.output.slice(-1_000_000);
-        if (d.output.includes('"event":"ready"')) resolve(Date.now() - t0);
+        const ready = /"event":"ready"[^\n]*"http":"http:\/\/[^":]+:(\d+)"/.exec(d.output.slice(Math.max(0, d.output.lastIndexOf('"event":"ready"'))));
+        if (ready) {
+          d.httpPort = Number(ready[1]);
+          resolve(Date.now() - t0);
+        }
       };
       proc.stdout?.on('data', onData);
       proc.stderr?.on('data', onData);
