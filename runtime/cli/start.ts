@@ -3,6 +3,7 @@
 
 import { loadDeviceConfig } from '../config/device-config.js';
 import { DataDirectoryError, Device, openDevice } from '../device/device.js';
+import { StorageError, storageFix } from '../device/file-storage.js';
 import { readFile } from 'node:fs/promises';
 import { CliError, exitCodes, need, parse } from './kit.js';
 import { textManifestProblem } from './manifest-file.js';
@@ -39,6 +40,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   } catch (e) {
     await device.stop().catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}`, exitCodes.usage);
+    if (e instanceof StorageError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}: ${storageFix(e.code)}`, exitCodes.storage);
     const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${cfg.value.http.port} is in use; pick another port in ${file}` : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }

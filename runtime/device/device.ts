@@ -31,7 +31,7 @@ import type { LedPattern, StatusLed } from '../../hal/devices.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
 import { TelemetryGate } from './telemetry-gate.js';
 import { ControlPlane } from './control-plane.js';
-import { FileStorage } from './file-storage.js';
+import { FileStorage, StorageError, storageFix } from './file-storage.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
@@ -374,11 +374,18 @@ export class Device {
     void this.stop().finally(() => process.exit(3)); // murmur's "refused" (runtime/cli/kit.ts exitCodes)
   }
 
-  /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). */
+  /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). A
+   *  data-directory write that failed stops it too, saying which file and what to fix: nothing it
+   *  could not record first (a vote's signer state, a block in the WAL) may go out, and an fsync that
+   *  failed leaves the file's state unknown (the page cache may have dropped the write). */
   private guarded(f: () => void): void {
     try {
       f();
     } catch (e) {
+      if (e instanceof StorageError) {
+        this.log.fatal({ event: 'storage-failed', code: e.code, file: e.file }, `data directory ${this.p.config.dataDir}: ${e.message}; stopping before sending anything it could not record first: ${storageFix(e.code)}, then start again (the WAL recovers what was written; a cut last record is dropped)`);
+        process.exit(74); // murmur's "storage" (runtime/cli/kit.ts exitCodes): systemd restarts it
+      }
       this.log.fatal({ err: (e as Error).message }, 'invariant broken; stopping so a restart recovers from the WAL');
       process.exit(70);
     }
@@ -395,6 +402,7 @@ export class Device {
     try {
       this.shell.boot();
     } catch (e) {
+      if (e instanceof StorageError) throw e; // a write that failed, not a directory that is wrong
       throw new DataDirectoryError((e as Error).message);
     } finally {
       this.missions.replaying = false;

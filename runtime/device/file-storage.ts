@@ -1,12 +1,59 @@
 // The Storage port on a device's disk: files in the data directory, appended and fsynced (the WAL and
 // the signer state's log; a file's first sync in a process also fsyncs the directory that lists it),
 // appended only (the ahead log), or replaced atomically (write temp, fsync, rename, fsync the directory).
+// A write that fails (disk full, a file-size limit, an I/O error, a directory gone read-only) throws a
+// StorageError naming the file and the operation, so the device can say what to fix (device.ts).
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Storage } from '../node/ports.js';
 
 const namePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A data-directory write, sync or rename that failed: `code` is the system's (ENOSPC, EIO, EROFS...). */
+export class StorageError extends Error {
+  constructor(
+    readonly op: string,
+    readonly file: string,
+    readonly code: string,
+    cause: Error,
+  ) {
+    super(`${op} ${file}: ${cause.message}`);
+  }
+}
+
+/** What an operator does about a failed write, by its system error code. */
+export function storageFix(code: string): string {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'free space on that file system (or raise the quota)';
+    case 'EFBIG':
+      return 'raise the file-size limit this process runs under (ulimit -f, LimitFSIZE= in its systemd unit)';
+    case 'EROFS':
+      return 'the file system went read-only (often after disk errors): check the disk and remount it read-write';
+    case 'EIO':
+      return 'the disk reported an I/O error: check it (dmesg) and replace it if it keeps failing';
+    case 'EACCES':
+    case 'EPERM':
+      return "give this process's user write access to the data directory";
+    case 'ENOENT':
+      return 'the data directory or a file in it was removed while the device ran: restore it or start afresh with an empty one';
+    default:
+      return 'fix the data directory';
+  }
+}
+
+/** Runs `f`, turning a system error into a StorageError that names the file and what was being done. */
+function io<T>(op: string, file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new StorageError(op, file, code, e as Error);
+    throw e;
+  }
+}
 
 export class FileStorage implements Storage {
   private readonly fds = new Map<string, number>();
@@ -36,7 +83,8 @@ export class FileStorage implements Storage {
   private fd(name: string): number {
     let fd = this.fds.get(name);
     if (fd === undefined) {
-      fd = openSync(this.path(name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+      const path = this.path(name);
+      fd = io('opening', path, () => openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600));
       this.fds.set(name, fd);
     }
     return fd;
@@ -44,11 +92,14 @@ export class FileStorage implements Storage {
 
   append(name: string, bytes: Uint8Array): void {
     const fd = this.fd(name);
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    io('writing', this.path(name), () => {
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    });
   }
 
   sync(name: string): void {
-    this.timed(() => fsyncSync(this.fd(name)));
+    const fd = this.fd(name);
+    io('syncing', this.path(name), () => this.timed(() => fsyncSync(fd)));
     // A file is durable only once its directory entry is: this process may have created it, or a
     // process that crashed before its directory fsync. Once per file per process.
     if (!this.dirSynced.has(name)) {
@@ -64,23 +115,25 @@ export class FileStorage implements Storage {
       this.fds.delete(name);
     }
     const tmp = `${this.path(name)}.tmp`;
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const fd = io('creating', tmp, () => openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600));
     try {
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-      this.timed(() => fsyncSync(fd));
+      io('writing', tmp, () => {
+        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+        this.timed(() => fsyncSync(fd));
+      });
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, this.path(name));
+    io('renaming', tmp, () => renameSync(tmp, this.path(name)));
     // The rename is durable only once the directory entry is.
     this.syncDir();
     this.dirSynced.add(name);
   }
 
   private syncDir(): void {
-    const dfd = openSync(this.dir, constants.O_RDONLY);
+    const dfd = io('opening', this.dir, () => openSync(this.dir, constants.O_RDONLY));
     try {
-      this.timed(() => fsyncSync(dfd));
+      io('syncing', this.dir, () => this.timed(() => fsyncSync(dfd)));
     } finally {
       closeSync(dfd);
     }
