@@ -106,7 +106,15 @@ function fault(v: unknown, i: number, count: number): Fault {
     only(o, ['at', 'loss', 'until'], f);
     return { at, kind: 'loss', loss: fraction(o.loss, `${f}.loss`), until: until() };
   }
-  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands');
+  if ('clock' in o) {
+    only(o, ['at', 'clock', 'offset'], f);
+    // A signed duration: "-2m" is two minutes behind true time, "30s" thirty seconds ahead.
+    const neg = typeof o.offset === 'string' && o.offset.trim().startsWith('-');
+    const size = duration(neg ? (o.offset as string).trim().slice(1) : typeof o.offset === 'number' ? Math.abs(o.offset) : o.offset, `${f}.offset`);
+    const offsetMs = neg || (typeof o.offset === 'number' && o.offset < 0) ? -size : size;
+    return { at, kind: 'clock', node: node(o.clock, `${f}.clock`, count, false) as number, offsetMs };
+  }
+  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands, clock');
 }
 
 /** { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } }: the next epoch's

@@ -22,6 +22,10 @@ export type Fault =
   | { readonly at: number; readonly kind: 'one-way'; readonly from: readonly number[]; readonly to: readonly number[]; readonly until: number }
   | { readonly at: number; readonly kind: 'broker-down'; readonly until: number }
   | { readonly at: number; readonly kind: 'loss'; readonly loss: number; readonly until: number }
+  /** From `at` the node's board clock reads `offsetMs` off true time (a board without a real-time clock
+   *  booted with an old time, a bad GNSS fix). Its consensus clock never goes back (SteadyClock): a step
+   *  forward is taken at once, a step back at the node's next start. Deterministic mode only. */
+  | { readonly at: number; readonly kind: 'clock'; readonly node: number; readonly offsetMs: number }
   /** An attacker on the broker publishes forged commands at this rate, cycling through `kinds`
    *  (fleet-sim/sim/forged-commands.ts). */
   | { readonly at: number; readonly kind: 'forged-commands'; readonly perSec: number; readonly until: number; readonly kinds: readonly ForgeryKind[] };

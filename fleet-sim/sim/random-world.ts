@@ -1,6 +1,6 @@
 // A random world from one seed, for `fleet-sim seeds`: fleet size, link quality, and a fault mix
 // that stays within the model (at most f Byzantine or crashed validators, so safety AND liveness
-// must hold). The same seed always yields the same scenario.
+// must hold; a validator whose clock is off by more than a block may be ahead counts among them). The same seed always yields the same scenario.
 
 import { Prng } from '../../runtime/lib/prng.js';
 import { behaviors, type Behavior, type Fault, type Scenario } from '../scenario/scenario.js';
@@ -39,6 +39,15 @@ export function randomScenario(seed: number, durationMs = 8_000): Scenario {
   if (a.chance(1 / 3)) {
     const at = a.range(200, durationMs - 2_000);
     faults.push({ at, kind: 'forged-commands', perSec: a.pick([2, 5, 10]), until: at + a.range(500, 1_500), kinds: [...forgeryKinds] });
+  }
+  // Clocks, from a stream of their own as well. Half the worlds have every node's clock a few seconds
+  // off true time, within what a block may be ahead (no node's vote is lost to that); and a validator
+  // restarted after a crash may come back with its clock minutes slow or fast (a board without a
+  // real-time clock): it was one of the f faulty ones already, so liveness must still hold.
+  const c = new Prng(seed).split('clocks');
+  if (c.chance(0.5)) for (const node of all) faults.push({ at: 0, kind: 'clock', node, offsetMs: c.range(-10_000, 10_000) });
+  for (const r of faults.filter((x): x is Extract<Fault, { kind: 'restart' }> => x.kind === 'restart')) {
+    if (typeof r.node === 'number' && c.chance(0.3)) faults.push({ at: r.at - 1, kind: 'clock', node: r.node, offsetMs: c.pick([-1, 1]) * c.range(40_000, 300_000) });
   }
   return {
     name: `random-${seed}`,

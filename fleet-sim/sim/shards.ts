@@ -44,7 +44,7 @@ export function shardProblem(s: Scenario, threads: number, opts: WorldOptions): 
   if (scenarioFlies(s) || scenarioHasAgents(s)) return 'a scenario whose drones fly runs on one thread';
   for (const f of s.faults) {
     if (f.kind === 'forged-commands') return 'a scenario with forged commands runs on one thread';
-    if ((f.kind === 'crash' || f.kind === 'restart' || f.kind === 'byzantine') && typeof f.node === 'number' && f.node >= s.validators) return `a fault at ${f.at} ms is aimed at follower ${f.node}: faults on followers run on one thread`;
+    if ((f.kind === 'crash' || f.kind === 'restart' || f.kind === 'byzantine' || f.kind === 'clock') && typeof f.node === 'number' && f.node >= s.validators) return `a fault at ${f.at} ms is aimed at follower ${f.node}: faults on followers run on one thread`;
   }
   if (opts.crashPoint && opts.crashPoint.node >= s.validators) return 'a crash point on a follower runs on one thread';
   return null;

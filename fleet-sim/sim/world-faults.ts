@@ -20,7 +20,7 @@ export function scheduleFaults(w: World): void {
   for (const f of w.scenario.faults) {
     // In a run split over threads (shards.ts) node faults are the main thread's (they hit validators
     // only); every thread applies the network's, at the same virtual times.
-    const nodeFault = f.kind === 'crash' || f.kind === 'restart' || f.kind === 'byzantine' || f.kind === 'forged-commands';
+    const nodeFault = f.kind === 'crash' || f.kind === 'restart' || f.kind === 'byzantine' || f.kind === 'forged-commands' || f.kind === 'clock';
     if (nodeFault && !w.owns(0)) continue;
     w.queue.at(f.at, () => {
       switch (f.kind) {
@@ -70,6 +70,8 @@ export function scheduleFaults(w: World): void {
           return w.queue.at(f.until, () => (w.net.lossOverride = null));
         case 'forged-commands':
           return w.forgery?.schedule(f);
+        case 'clock':
+          return w.setClock(w.nodes[f.node] as SimNode, f.offsetMs);
       }
     });
   }

@@ -62,6 +62,10 @@ export interface SimNode {
   earlierSync: { installs: number; refused: number };
   crashes: number;
   fatal: string | null;
+  /** Its board clock's offset from true time (clock faults); 0 for most. */
+  clockOffsetMs: number;
+  /** Its consensus clock's offset: the board's, taken at boot or when it steps forward (SteadyClock). */
+  steadyOffsetMs: number;
 }
 
 export interface WorldOptions {
@@ -100,6 +104,8 @@ export class World implements MainHost {
   readonly queue = new EventQueue();
   readonly prng: Prng;
   readonly nodes: SimNode[] = [];
+  /** Nodes a clock fault sets off true time (they read and schedule on their own clock). */
+  private readonly clockFaulted = new Set<number>();
   /** Used by the checkers only. */
   readonly verifier: Verifier;
   /** BLAKE2b-256 for the nodes' and applications' hashing: remembered across nodes unless opts.memo is false. */
@@ -234,7 +240,13 @@ export class World implements MainHost {
       this.net.elsewhere = (to, at, from, bytes, announced) => shard.elsewhere(to, at, from, bytes, announced);
     }
     for (let i = 0; i < n; i++) {
-      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null });
+      this.nodes.push({ index: i, id: id(i), signer: signers[i] as Signer, storage: new SimStorage(), shell: null, app: null, seen: null, incarnation: 0, byzantine: null, byz: null, twin: null, crashAtPoint: null, points: 0, crashLabels: [], earlierSync: { installs: 0, refused: 0 }, crashes: 0, fatal: null, clockOffsetMs: 0, steadyOffsetMs: 0 });
+    }
+    for (const f of scenario.faults) {
+      if (f.kind !== 'clock') continue;
+      this.clockFaulted.add(f.node);
+      // Set from the start: the board booted with that time.
+      if (f.at === 0) (this.nodes[f.node] as SimNode).clockOffsetMs = f.offsetMs;
     }
     if (scenarioFlies(scenario)) this.ensureFlight();
     if (scenarioHasAgents(scenario)) this.agents = new WorldAgents(this, this.ensureFlight(), this.prng.split('agents'));
@@ -508,8 +520,17 @@ export class World implements MainHost {
     if (this.events.length < 2_000) this.events.push(`${this.queue.now}ms ${line}`);
   }
 
+  /** A clock fault: node n's board clock now reads offsetMs off true time. As on a device, whose
+   *  consensus runs on a SteadyClock, a step forward is taken at once and a step back at its next boot. */
+  setClock(n: SimNode, offsetMs: number): void {
+    n.clockOffsetMs = offsetMs;
+    if (offsetMs > n.steadyOffsetMs) n.steadyOffsetMs = offsetMs;
+    this.log(`${n.id}'s clock reads ${offsetMs} ms off true time`);
+  }
+
   boot(n: SimNode): void {
     if (!this.owns(n.index)) throw new Error(`${n.id} runs on another thread`);
+    n.steadyOffsetMs = n.clockOffsetMs;
     n.incarnation++;
     n.points = 0;
     if (this.nodes[n.index] === n) this.links.boot(n.index); // a twin shares its original's radio
@@ -536,8 +557,10 @@ export class World implements MainHost {
         ...(sc.followerSources !== undefined ? { followerSources: sc.followerSources } : {}),
         ...this.opts.consensus,
       },
-      clock: { now: () => this.now() },
-      scheduler: { at: (atMs, fire) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) },
+      // A node whose clock a scenario sets off true time reads and schedules on its own clock.
+      ...(!this.clockFaulted.has(n.index)
+        ? { clock: { now: () => this.now() }, scheduler: { at: (atMs: number, fire: () => void) => this.queue.at(atMs - simEpochMs, () => this.guarded(n, inc, fire)) } }
+        : { clock: { now: () => this.now() + n.steadyOffsetMs }, scheduler: { at: (atMs: number, fire: () => void) => this.queue.at(atMs - simEpochMs - n.steadyOffsetMs, () => this.guarded(n, inc, fire)) } }),
       storage: n.storage,
       // As a device does: its WAL emptied at a disk snapshot every 16th checkpoint unless told otherwise.
       snapshotEveryHeights: this.opts.snapshotEveryHeights ?? sc.snapshotEveryHeights ?? defaultSnapshotCheckpoints * (this.opts.consensus?.checkpointEveryHeights ?? sc.checkpointEveryHeights ?? defaultConsensusConfig.checkpointEveryHeights),

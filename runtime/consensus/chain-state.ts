@@ -146,8 +146,10 @@ export class ChainState {
     }
   }
 
-  /** valid(v): returns why a block may not be committed at the next height, or null. */
-  blockProblem(block: Block, txs: readonly (CheckedTx | RejectedTx)[], nowMs: number): string | null {
+  /** valid(v): returns why a block may not be committed at the next height, or null. A function of the
+   *  chain and the block only, so every correct node judges a block alike; how its time compares with
+   *  this node's clock is timeProblem's, asked only before prevoting a new proposal. */
+  blockProblem(block: Block, txs: readonly (CheckedTx | RejectedTx)[]): string | null {
     assert(this.checkpointDue === null, `block rules asked before the checkpoint of height ${this.checkpointDue} was recorded`);
     const h = this.height + 1;
     if (block.height !== h) return `block height ${block.height}, expected ${h}`;
@@ -157,7 +159,6 @@ export class ChainState {
     // the interval is set per device, and a device set otherwise refuses every block after one.
     if (!bytesEqual(block.appHash, this.appHash)) return `block appHash differs from the commitment of the latest checkpoint (this device takes one every ${this.window.checkpointEveryHeights} heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet)`;
     if (block.timeMs <= this.lastTimeMs) return 'block time does not increase';
-    if (block.timeMs > nowMs + limits.clockSkewMsMax) return 'block time is too far in the future';
     if (h > 1) {
       if (block.lastCommit === null || block.lastCommit.height !== h - 1) return 'block lacks the certificate of its parent';
       const p = this.verifyCert(block.lastCommit, this.lastHash);
@@ -170,6 +171,18 @@ export class ChainState {
       if (p) return p;
     }
     return null;
+  }
+
+  /**
+   * Whether a proposed block's time is timely for this node: at most limits.clockSkewMsMax ahead of its
+   * clock (so a proposer whose clock runs ahead cannot carry block time, and command expiry with it,
+   * into the future). Asked before prevoting a new proposal only: a block that 2f+1 of the power
+   * prevoted (a polka) or precommitted was found timely by at least f+1 correct nodes, and a node whose
+   * own clock is slow must still lock on it and decide it, or it would fall out of consensus.
+   */
+  timeProblem(block: Block, nowMs: number): string | null {
+    const ahead = block.timeMs - nowMs;
+    return ahead > limits.clockSkewMsMax ? `block time is too far in the future: ${ahead} ms ahead of this node's clock (at most ${limits.clockSkewMsMax} ms; is this node's clock slow, or the proposer's fast?)` : null;
   }
 
   apply(c: CommittedBlock): void {

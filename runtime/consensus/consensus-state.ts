@@ -68,6 +68,12 @@ export class ConsensusState {
   proposals = new Map<number, VerifiedProposal>();
   candidates = new Map<string, Candidate>();
   validity = new Map<string, string | null>();
+  /** How far each of the last few blocks decided live (on precommits, not caught up by block sync) was
+   *  ahead of this node's clock at its decision, oldest first (clockSamplesMax): the median says whether
+   *  this node's clock is off the fleet's (core.ts clockAheadOfNode). */
+  readonly clockSamples: number[] = [];
+  /** When an untimely proposal was last logged (core.ts validAndTimely). */
+  untimelyLoggedAtMs = -Infinity;
   timersSet = new Set<string>();
   line36Done = new Set<number>();
   /** This node's own signed proposals and votes of the current height (newest last, a few rounds' worth),

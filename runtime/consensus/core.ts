@@ -157,16 +157,48 @@ function relayPolka(s: ConsensusState, round: number, value: string, to: string 
   if (envelopes.length > 0) fx.push({ type: 'relay', to, envelopes });
 }
 
-function valid(s: ConsensusState, c: Candidate, now: number, fx: Effect[]): boolean {
+function valid(s: ConsensusState, c: Candidate, fx: Effect[]): boolean {
   let r = s.validity.get(c.value);
   if (r === undefined) {
-    r = s.chain.blockProblem(c.block.block, c.txs, now);
+    r = s.chain.blockProblem(c.block.block, c.txs);
     s.validity.set(c.value, r);
     // Logged once per value: the validity cache remembers the verdict for the height.
     if (r !== null) fx.push({ type: 'log', level: 'warn', message: `${s.p.id} h${s.height}: invalid block from ${c.block.block.proposer}: ${r}` });
   }
   return r === null;
 }
+
+/** Blocks decided live that clockAheadOfNode takes the median of. */
+const clockSamplesMax = 15;
+
+/**
+ * How far the fleet's block times run ahead of this node's clock (negative: behind it), the median over
+ * the last blocks it decided live, or null before it has decided any. A block's time is its proposer's
+ * clock when it proposed, so with clocks in step this is minus the time from proposal to decision (a few
+ * ms to a few s); a node whose clock is slow by more than limits.clockSkewMsMax prevotes nil on every
+ * block (its vote is lost to the fleet), one fast by as much has every proposal of its own refused. The
+ * median keeps one Byzantine proposer's odd block times from moving it.
+ */
+export function clockAheadOfNode(s: ConsensusState): number | null {
+  if (s.clockSamples.length === 0) return null;
+  const sorted = [...s.clockSamples].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Valid, and timely on this node's clock (chain-state.ts timeProblem): what a new proposal needs for
+ *  this node's prevote. Untimely ones are logged once a minute at most: a node whose clock is off finds
+ *  every block so (its health says so for as long as it lasts). */
+function validAndTimely(s: ConsensusState, c: Candidate, now: number, fx: Effect[]): boolean {
+  if (!valid(s, c, fx)) return false;
+  const r = s.chain.timeProblem(c.block.block, now);
+  if (r !== null && !(now - s.untimelyLoggedAtMs < untimelyLogEveryMs)) {
+    s.untimelyLoggedAtMs = now;
+    fx.push({ type: 'log', level: 'warn', message: `${s.p.id} h${s.height}: prevotes nil on the block from ${c.block.block.proposer}: ${r}` });
+  }
+  return r === null;
+}
+
+const untimelyLogEveryMs = 60_000;
 
 function vote(s: ConsensusState, kind: 'prevote' | 'precommit', value: Candidate | null, fx: Effect[]): void {
   s.step = kind;
@@ -471,8 +503,10 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   for (const [value, cand] of s.candidates) {
     for (const r of s.votes.rounds()) {
       const t = s.votes.tally('precommit', r);
-      if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, now, fx)) {
+      if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, fx)) {
         const voter = s.isValidator();
+        s.clockSamples.push(cand.block.block.timeMs - now);
+        if (s.clockSamples.length > clockSamplesMax) s.clockSamples.shift();
         const committed = decide(s, cand, r, buildSignatures(s, r, value), now, fx);
         if (voter) announce(s, committed, fx);
         return;
@@ -496,11 +530,11 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
   if (s.step === 'propose' && p && cand) {
     if (p.validRound === -1) {
       // Line 22.
-      const ok = valid(s, cand, now, fx) && (s.lockedRound === -1 || s.lockedValue?.value === p.value);
+      const ok = validAndTimely(s, cand, now, fx) && (s.lockedRound === -1 || s.lockedValue?.value === p.value);
       vote(s, 'prevote', ok ? cand : null, fx);
     } else if (p.validRound < r && over23(s.votes.tally('prevote', p.validRound)?.byValue.get(p.value) ?? 0, total)) {
       // Line 28.
-      const ok = valid(s, cand, now, fx) && (s.lockedRound <= p.validRound || s.lockedValue?.value === p.value);
+      const ok = valid(s, cand, fx) && (s.lockedRound <= p.validRound || s.lockedValue?.value === p.value);
       vote(s, 'prevote', ok ? cand : null, fx);
     }
   }
@@ -511,7 +545,7 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
     schedule(s, fx, 'prevote', s.height, r, now + c.prevoteMs + r * c.prevoteDeltaMs);
   }
   // Line 36.
-  if (p && cand && prevotes && stepRank[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, now, fx)) {
+  if (p && cand && prevotes && stepRank[s.step] >= 1 && !s.line36Done.has(r) && over23(prevotes.byValue.get(p.value) ?? 0, total) && valid(s, cand, fx)) {
     s.line36Done.add(r);
     // The valid value first (Algorithm 1 sets it after the precommit; the rule is one atomic step), so
     // the round state persisted with the precommit holds it as well as the lock.

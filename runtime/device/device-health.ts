@@ -7,6 +7,7 @@ import type { AgentStatusName } from '../../agents/api/scheduler.js';
 import type { LinkState } from '../links/router.js';
 import type { DeviceAgents } from './agents-setup.js';
 import type { Health } from '../wire/heartbeat.js';
+import { limits } from '../lib/limits.js';
 
 export interface HealthFacts {
   readonly links: readonly { readonly name: string; readonly up: boolean }[];
@@ -19,6 +20,9 @@ export interface HealthFacts {
   /** The last read of each configured HAL device; `error` null when it answered. */
   readonly hal: readonly { readonly kind: DeviceKind; readonly error: DeviceError | null }[];
   readonly battery: BatteryStatus | null;
+  /** A validator's: how far the fleet's block times run ahead of its clock (core.ts clockAheadOfNode);
+   *  absent or null for a follower, or before it decided a block. */
+  readonly clockAheadMs?: number | null;
 }
 
 export interface HealthAssessment {
@@ -47,9 +51,18 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
     // Without its flight controller a vehicle cannot follow the mission at all.
     (h.kind === 'flight' ? failing : degraded).push(`${h.kind}: ${h.error.code} (${h.error.message})`);
   }
+  // A validator whose clock is off by more than a block may be ahead of it still follows the fleet, but
+  // its vote is lost (it prevotes nil on every block) or its proposals are (everyone refuses them).
+  const ahead = f.clockAheadMs ?? null;
+  if (ahead !== null && ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times (a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)`);
+  else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time)`);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
   const reasons = [...failing, ...degraded];
   return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
 }
 
 /** Reads every configured HAL device once: the `hal` and `battery` facts. */
@@ -69,8 +82,9 @@ export function halFacts(d: DeviceSet): Pick<HealthFacts, 'hal' | 'battery'> {
 }
 
 /** Everything the running device knows about itself, as facts for assessHealth. */
-export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number): HealthFacts {
+export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number, clockAheadMs: number | null = null): HealthFacts {
   return {
+    clockAheadMs,
     links: links.map((l) => ({ name: l.name, up: l.up })),
     agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
     failsafe: agents?.scheduler.latchedAction()?.type ?? null,

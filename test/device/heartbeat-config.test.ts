@@ -100,4 +100,16 @@ describe("the device's own health", () => {
     const both = assessHealth({ ...fine, battery: 'low', failsafe: 'return-to-launch' });
     expect(both).toEqual({ health: 'failing', reasons: ['failsafe return-to-launch latched', 'battery low'] });
   });
+
+  it('names a validator clock off the fleet\'s block times by more than a block may be ahead (30 s)', () => {
+    // In step: blocks are decided a moment after they were proposed, so they run slightly behind.
+    expect(assessHealth({ ...fine, clockAheadMs: -350 })).toEqual({ health: 'ok', reasons: [] });
+    expect(assessHealth({ ...fine, clockAheadMs: 29_000 }).health).toBe('ok');
+    const slow = assessHealth({ ...fine, clockAheadMs: 120_400 });
+    expect(slow.health).toBe('degraded');
+    expect(slow.reasons).toEqual(["clock 120 s behind the fleet's block times (a block may be at most 30 s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)"]);
+    const fast = assessHealth({ ...fine, clockAheadMs: -95_000 });
+    expect(fast.reasons).toEqual(["clock 95 s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time)"]);
+    expect(assessHealth({ ...fine, clockAheadMs: null }).health).toBe('ok');
+  });
 });
