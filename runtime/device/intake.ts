@@ -64,7 +64,7 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
     const ttlS = Math.round((b.expiresAt - b.issuedAt) / 1000);
     return refused('expired', `the command expired at ${new Date(b.expiresAt).toISOString()}, ${now - b.expiresAt} ms ago; sign it again (if a command signed just now is refused so, the operator's clock is behind this device's by more than its ${ttlS} s lifetime: it was signed at ${new Date(b.issuedAt).toISOString()} by the operator's clock)`);
   }
-  if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms in the future; check the operator's clock`);
+  if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms ahead of this device's clock; check the operator's clock, or this device's (its health names a clock off the fleet's block times)`);
   const live = ctx.liveCommands();
   if (live >= limits.seenNoncesMax) return refused('full', commandsFullReason(live));
   return { verdict: 'pass' };

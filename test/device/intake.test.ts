@@ -23,8 +23,8 @@ beforeAll(async () => {
   ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => (committed.has(k) ? { height: committed.get(k) ?? 0, exact: true } : undefined), liveCommands: () => live };
 });
 
-function command(sender: string, opts: { nonce?: number; expiresAt?: number; signAs?: string } = {}): Uint8Array {
-  const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(opts.nonce ?? 1), issuedAt: now - 1_000, expiresAt: opts.expiresAt ?? now + 60_000, args: {} });
+function command(sender: string, opts: { nonce?: number; expiresAt?: number; signAs?: string; issuedAt?: number } = {}): Uint8Array {
+  const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(opts.nonce ?? 1), issuedAt: opts.issuedAt ?? now - 1_000, expiresAt: opts.expiresAt ?? now + 60_000, args: {} });
   return sealEnvelope('command', f.fleet, sender, body, f.signer(opts.signAs ?? sender));
 }
 
@@ -50,6 +50,11 @@ describe('command intake', () => {
   it('says unauthorized for an observer', () => {
     const r = intakeCommand(command('viewer'), ctx);
     expect(r).toMatchObject({ verdict: 'refused', kind: 'unauthorized', reason: 'unauthorized: "viewer" may not issue commands (needs role operator)' });
+  });
+
+  it('says issued in the future, naming both clocks that may be off', () => {
+    const r = intakeCommand(command('op', { nonce: 3, issuedAt: now + 90_000, expiresAt: now + 120_000 }), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'invalid', reason: "invalid: the command is issued 90000 ms ahead of this device's clock; check the operator's clock, or this device's (its health names a clock off the fleet's block times)" });
   });
 
   it('says expired, with when', () => {
