@@ -55,7 +55,7 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
   // its vote is lost (it prevotes nil on every block) or its proposals are (everyone refuses them).
   const ahead = f.clockAheadMs ?? null;
   if (ahead !== null && ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times (a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)`);
-  else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time)`);
+  else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)`);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
   const reasons = [...failing, ...degraded];
   return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };

@@ -109,7 +109,7 @@ describe("the device's own health", () => {
     expect(slow.health).toBe('degraded');
     expect(slow.reasons).toEqual(["clock 120 s behind the fleet's block times (a block may be at most 30 s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)"]);
     const fast = assessHealth({ ...fine, clockAheadMs: -95_000 });
-    expect(fast.reasons).toEqual(["clock 95 s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time)"]);
+    expect(fast.reasons).toEqual(["clock 95 s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)"]);
     expect(assessHealth({ ...fine, clockAheadMs: null }).health).toBe('ok');
   });
 });
