@@ -539,6 +539,7 @@ export class Device {
     const core = this.shell.core;
     const pos = this.missions.positionM();
     const batt = this.missions.batteryPermille();
+    const fcFence = this.hal.devices.flight?.fenceStatus?.() ?? null;
     return {
       node: this.p.config.id,
       role: this.p.role,
@@ -557,6 +558,7 @@ export class Device {
       ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       blockSources: isLight(core) ? [...core.light.sources] : null,
+      ...(fcFence ? { fcFence } : {}),
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };
