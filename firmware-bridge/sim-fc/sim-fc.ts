@@ -155,6 +155,12 @@ export class SimFlightController {
     this.checkFence();
   }
 
+  private outsideFence(): boolean {
+    const s = this.vehicle.state();
+    const geo = localToGeo(this.vehicle.origin, s.northM, s.eastM);
+    return this.fence.outside(Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7));
+  }
+
   /** The FC's own fence check (ArduPilot runs it at 10 Hz, here every tick): a new breach while armed
    *  and flying runs the fence action and is announced with a critical STATUSTEXT. */
   private checkFence(): void {
@@ -317,7 +323,10 @@ export class SimFlightController {
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     switch (m.command) {
       case mavCmd.componentArmDisarm:
-        if (m._param1 === 1) reply(v.arm());
+        // The fence's arming check (ArduPilot "PreArm: vehicle outside fence"; PX4 the same with
+        // GF_ACTION set): no arming outside an enabled fence, where it would breach at take-off.
+        if (m._param1 === 1 && this.outsideFence()) reply({ ok: false, error: 'PreArm: vehicle outside fence' });
+        else if (m._param1 === 1) reply(v.arm());
         else reply(v.disarm(m._param2 === 21196)); // 21196: force (MAV_CMD_COMPONENT_ARM_DISARM param2)
         return;
       case mavCmd.navTakeoff: {

@@ -84,7 +84,7 @@ export class SimFence {
    */
   check(flying: boolean, latE7: number, lonE7: number, upM: number, nowMs: number): BreachType | null {
     if (!this.enabled || !flying) return null;
-    const outside = (this.types & 4) !== 0 && this.polygonE7.length >= 3 && !insideFence(latE7, lonE7, this.polygonE7);
+    const outside = this.outside(latE7, lonE7);
     const above = (this.types & 1) !== 0 && this.altMaxM !== null && this.altMaxM > 0 && upM > this.altMaxM;
     const now: BreachType | null = outside ? 'boundary' : above ? 'ceiling' : null;
     if (now === null) {
@@ -96,6 +96,11 @@ export class SimFence {
     this.breachCount++;
     this.breachTimeMs = nowMs;
     return now;
+  }
+
+  /** Whether an enabled polygon fence leaves this point (degE7) outside: the arming check. */
+  outside(latE7: number, lonE7: number): boolean {
+    return this.enabled && (this.types & 4) !== 0 && this.polygonE7.length >= 3 && !insideFence(latE7, lonE7, this.polygonE7);
   }
 
   status(): FenceStatus {

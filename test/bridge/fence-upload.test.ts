@@ -67,6 +67,16 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
     expect((vehicle.telemetry.sysStatus?.onboardControlSensorsHealth ?? 0) & geofence).toBe(geofence);
   });
 
+  it('refuses to arm outside its fence (PreArm: the drone would breach it at take-off)', async () => {
+    const away: Fence = { polygon: ring(4, 20, null).polygon.map((v) => ({ latDeg: v.latDeg + 0.001, lonDeg: v.lonDeg })), altMaxM: 25 }; // ~110 m north
+    expect((await vehicle.uploadFence(away)).ok).toBe(true);
+    const arm = await vehicle.arm();
+    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle outside fence'), 2000);
+    const back = await vehicle.uploadFence(fence);
+    expect(back.ok ? back.value.items : back.error.message).toBe(6);
+  });
+
   it('flown outside the fence, the FC switches to RTL on its own, says so, and reports the breach', async () => {
     expect((await vehicle.arm()).ok).toBe(true);
     const t = await vehicle.takeoff(8);
