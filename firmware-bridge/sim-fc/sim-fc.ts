@@ -15,8 +15,8 @@ import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type Au
 import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
 import { MissionReceiver, PlanReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
-import { mavParamType, returnAltitudeParam } from '../mavlink/params.js';
-import { cmdDoFenceEnable, fenceAltitudeParam, missionTypeFence } from '../mavlink/fence.js';
+import { cmdDoFenceEnable, missionTypeFence } from '../mavlink/fence.js';
+import { answerParam, simParams } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
 import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
@@ -214,78 +214,10 @@ export class SimFlightController {
     }
   }
 
-  /**
-   * The parameters this simulation has, under its autopilot's names and units: the return altitude
-   * (RTL_ALT in centimetres, RTL_RETURN_ALT in metres), the fence ceiling (FENCE_ALT_MAX,
-   * GF_MAX_VER_DIST; metres, 0 off) and on ArduPilot FENCE_ENABLE (0/1). PARAM_SET answers with
-   * PARAM_VALUE holding the value now in force (the old one when refused, with a STATUSTEXT saying
-   * why); an unknown id gets no answer, as on a real autopilot.
-   */
+  /** PARAM_SET / PARAM_REQUEST_READ of the parameters sim-params.ts simulates. */
   private param(m: common.ParamSet | common.ParamRequestRead): void {
-    const ret = returnAltitudeParam(this.family, 0);
-    const fenceAlt = fenceAltitudeParam(this.family, 0);
-    const table = [
-      {
-        id: ret.id,
-        type: ret.type,
-        get: () => this.vehicle.returnAltitude() * (this.family === 'ardupilot' ? 100 : 1),
-        set: (v: number) => {
-          const r = this.vehicle.setReturnAltitude(v / (this.family === 'ardupilot' ? 100 : 1));
-          return r.ok ? null : r.error;
-        },
-      },
-      {
-        id: fenceAlt.id,
-        type: fenceAlt.type,
-        get: () => this.fence.altMax() ?? 0,
-        set: (v: number) => {
-          if (!Number.isFinite(v) || v < 0 || v > 10_000) return `${v} is not in 0..10000 m`;
-          this.fence.setAltMax(v === 0 ? null : v);
-          this.fenceChanged();
-          return null;
-        },
-      },
-      ...(this.family === 'ardupilot'
-        ? [
-            {
-              id: 'FENCE_ENABLE',
-              type: mavParamType.int32,
-              get: () => (this.fence.status().enabled ? 1 : 0),
-              set: (v: number) => {
-                if (v !== 0 && v !== 1) return `${v} is not 0 or 1`;
-                this.fence.setEnabled(v === 1);
-                this.fenceChanged();
-                return null;
-              },
-            },
-            {
-              id: 'FENCE_TYPE',
-              type: mavParamType.int32,
-              get: () => this.fence.typesBits(),
-              set: (v: number) => {
-                if (!Number.isInteger(v) || v < 0 || v > 15) return `${v} is not a bitmask of 0..15`;
-                this.fence.setTypes(v);
-                return null;
-              },
-            },
-          ]
-        : []),
-    ];
-    const id = m.paramId.replace(/\0+$/, '');
-    const index = m instanceof common.ParamRequestRead && m.paramIndex >= 0 ? m.paramIndex : table.findIndex((p) => p.id === id);
-    const p = table[index];
-    if (p === undefined) return;
-    if (m instanceof common.ParamSet) {
-      const why = p.set(m.paramValue);
-      if (why !== null) this.send(statusText(`${p.id}: ${why}`, 4));
-    }
-    const v = new common.ParamValue();
-    v.paramId = p.id;
-    v.paramValue = p.get();
-    v.paramType = p.type as unknown as common.MavParamType;
-    v.paramCount = table.length;
-    v.paramIndex = index;
-    this.send(v);
+    const table = simParams(this.family, this.vehicle, this.fence, () => this.fenceChanged());
+    answerParam(table, m, (msg) => this.send(msg));
   }
 
   private ack(command: number, res: number, sysid: number, compid: number, progress = 0): void {
