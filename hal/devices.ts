@@ -159,6 +159,26 @@ export interface FlightState {
   readonly failsafe: boolean;
 }
 
+/** A geofence in WGS84 for the flight controller to keep on its own (an inclusion polygon and an
+ *  optional ceiling, metres above home). */
+export interface GeoFence {
+  readonly polygon: readonly { readonly latDeg: number; readonly lonDeg: number }[];
+  readonly altMaxM: number | null;
+}
+
+/** Where the fence the device asked the flight controller to keep stands. */
+export interface FenceKeeperStatus {
+  /** uploading: being sent (or waiting for the FC to come up); on-fc: the FC confirmed it (null:
+   *  cleared); failed: the last upload failed (`reason`), another is scheduled. */
+  readonly state: 'uploading' | 'on-fc' | 'failed';
+  readonly vertices: number;
+  readonly altMaxM: number | null;
+  /** Completed uploads and failed attempts since the driver started. */
+  readonly uploads: number;
+  readonly failures: number;
+  readonly reason: string | null;
+}
+
 export interface FlightControl extends Device {
   readonly kind: 'flight';
   /** Resolves when the vehicle accepted (not completed) the action, or with the reason it did not. */
@@ -168,6 +188,13 @@ export interface FlightControl extends Device {
    *  when the vehicle confirmed it (MAVSDK's set_return_to_launch_altitude). Not a FlightAction: it
    *  configures the vehicle's own return, which its failsafes use too. */
   setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>>;
+  /** Drivers with a flight controller that can hold a fence of its own (MAVLink): keep `fence` on it
+   *  (null: none), uploading it now and again after the FC comes back, retrying failures in the
+   *  background. Returns at once; `onReport` hears each attempt's outcome (on-fc or failed). Absent: the driver's vehicle
+   *  has no fence of its own (the simulated multirotor, kept by the agents and flight layer only). */
+  keepFence?(fence: GeoFence | null, onReport?: (s: FenceKeeperStatus) => void): void;
+  /** The kept fence's status; null before keepFence was called. */
+  fenceStatus?(): FenceKeeperStatus | null;
 }
 
 export interface RadioCounters {

@@ -1,7 +1,8 @@
 // Mission upload, the vehicle's side: answers MISSION_COUNT by pulling every item with
 // MISSION_REQUEST_INT, re-requests on silence, and ACKs. A repeated last item (our ACK was lost)
-// gets the ACK again; a MISSION_ACK from the sender mid-transfer cancels it. Used by the simulated
-// flight controller.
+// gets the ACK again; a MISSION_ACK from the sender mid-transfer cancels it. One receiver per
+// mission_type (missions, fences: the same protocol, mavlink.io/en/services/geofence.html); the
+// owner may refuse a complete plan with a MAV_MISSION_RESULT. Used by the simulated flight controller.
 
 import { common } from 'node-mavlink';
 import { limits } from '../../runtime/lib/limits.js';
@@ -10,22 +11,37 @@ import { fromMissionItemInt, missionTypeMission, type MissionItem } from './miss
 
 interface Transfer {
   readonly peer: { sysid: number; compid: number };
-  readonly items: MissionItem[];
+  readonly items: common.MissionItemInt[];
   readonly count: number;
   retries: number;
 }
 
-export class MissionReceiver {
+export interface PlanReceiverOptions {
+  readonly missionType: number;
+  /** A longer plan is answered MAV_MISSION_NO_SPACE at its MISSION_COUNT. */
+  readonly itemsMax: number;
+  /** Takes a complete plan (empty: cleared); returns the MAV_MISSION_RESULT to ACK with. */
+  readonly accept: (items: common.MissionItemInt[]) => number;
+  readonly itemTimeoutMs?: number;
+  readonly retriesMax?: number;
+}
+
+/** The receiver of one mission_type's uploads. */
+export class PlanReceiver {
   private transfer: Transfer | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastAccepted: { peer: number; count: number } | null = null;
+  private readonly missionType: number;
+  private readonly itemTimeoutMs: number;
+  private readonly retriesMax: number;
 
   constructor(
     private readonly endpoint: MavlinkEndpoint,
-    private readonly onMission: (items: MissionItem[]) => void,
-    private readonly itemTimeoutMs = 500,
-    private readonly retriesMax = 8,
+    private readonly o: PlanReceiverOptions,
   ) {
+    this.missionType = o.missionType;
+    this.itemTimeoutMs = o.itemTimeoutMs ?? 500;
+    this.retriesMax = o.retriesMax ?? 8;
     endpoint.onMessage((m) => this.handle(m));
   }
 
@@ -36,14 +52,13 @@ export class MissionReceiver {
 
   private handle({ msg, frame }: ReceivedMessage): void {
     if (msg instanceof common.MissionCount) {
-      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== missionTypeMission) return;
-      if (msg.count > limits.missionItemsMax) {
+      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== this.missionType) return;
+      if (msg.count > this.o.itemsMax) {
         this.ack(frame, common.MavMissionResult.NO_SPACE);
         return;
       }
       if (msg.count === 0) {
-        this.onMission([]);
-        this.ack(frame, common.MavMissionResult.ACCEPTED);
+        this.ack(frame, this.o.accept([]));
         return;
       }
       // A new (or repeated) MISSION_COUNT restarts the transfer (spec: the count may be resent).
@@ -53,12 +68,12 @@ export class MissionReceiver {
       // The sender cancels the transfer (an error on its side, e.g. an item it does not have): the
       // mission protocol ends the operation on both ends, so stop requesting at once (as autopilots do).
       const t = this.transfer;
-      if (t === null || frame.sysid !== t.peer.sysid || frame.compid !== t.peer.compid || msg.missionType !== missionTypeMission) return;
+      if (t === null || frame.sysid !== t.peer.sysid || frame.compid !== t.peer.compid || msg.missionType !== this.missionType) return;
       if (msg.targetSystem !== 0 && msg.targetSystem !== this.endpoint.sysid) return;
       if (this.timer) clearTimeout(this.timer);
       this.transfer = null;
     } else if (msg instanceof common.MissionItemInt) {
-      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== missionTypeMission) return;
+      if (msg.targetSystem !== this.endpoint.sysid || msg.missionType !== this.missionType) return;
       const t = this.transfer;
       if (t === null) {
         // The sender resends its last item when our ACK was lost: ACK again.
@@ -66,14 +81,15 @@ export class MissionReceiver {
         return;
       }
       if (frame.sysid !== t.peer.sysid || msg.seq !== t.items.length) return; // out of order: the timer re-requests
-      t.items.push(fromMissionItemInt(msg));
+      t.items.push(msg);
       t.retries = 0;
       if (t.items.length === t.count) {
         if (this.timer) clearTimeout(this.timer);
         this.transfer = null;
-        this.lastAccepted = { peer: frame.sysid, count: t.count };
-        this.onMission(t.items);
-        this.ack(frame, common.MavMissionResult.ACCEPTED);
+        const result = this.o.accept(t.items);
+        // Only an accepted plan's last item is answered again when it is resent (our ACK was lost).
+        this.lastAccepted = result === common.MavMissionResult.ACCEPTED ? { peer: frame.sysid, count: t.count } : null;
+        this.ack(frame, result);
       } else {
         this.request();
       }
@@ -87,7 +103,7 @@ export class MissionReceiver {
     r.targetSystem = t.peer.sysid;
     r.targetComponent = t.peer.compid;
     r.seq = t.items.length;
-    r.missionType = missionTypeMission;
+    r.missionType = this.missionType;
     this.endpoint.send(r);
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -105,8 +121,24 @@ export class MissionReceiver {
     a.targetSystem = frame.sysid;
     a.targetComponent = frame.compid;
     a.type = type;
-    a.missionType = missionTypeMission;
+    a.missionType = this.missionType;
     a.opaqueId = 0;
     this.endpoint.send(a);
+  }
+}
+
+/** The receiver of mission plans (mission_type MISSION): every plan up to missionItemsMax is accepted. */
+export class MissionReceiver extends PlanReceiver {
+  constructor(endpoint: MavlinkEndpoint, onMission: (items: MissionItem[]) => void, itemTimeoutMs = 500, retriesMax = 8) {
+    super(endpoint, {
+      missionType: missionTypeMission,
+      itemsMax: limits.missionItemsMax,
+      itemTimeoutMs,
+      retriesMax,
+      accept: (items) => {
+        onMission(items.map(fromMissionItemInt));
+        return common.MavMissionResult.ACCEPTED;
+      },
+    });
   }
 }

@@ -1,4 +1,5 @@
-// Mission upload, the sender's side (mavlink.io/en/services/mission.html#uploading_mission):
+// Mission and fence upload, the sender's side (mavlink.io/en/services/mission.html#uploading_mission;
+// a fence is the same protocol with mission_type MAV_MISSION_TYPE_FENCE, mavlink.io/en/services/geofence.html):
 // MISSION_COUNT, then the vehicle pulls each MISSION_ITEM_INT with MISSION_REQUEST_INT(seq), then
 // MISSION_ACK. A silence longer than itemTimeoutMs resends our last message, up to `retries` times.
 // Only the commanded component's requests and ACKs addressed to us count (another GCS on the link may
@@ -13,6 +14,7 @@ import { deviceError, type DeviceError } from '../../hal/devices.js';
 import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { lostMessage, type CommandTarget } from './commands.js';
 import { missionTypeMission, toMissionItemInt, type MissionItem } from './mission-item.js';
+import { fenceProblem, missionTypeFence, toFenceItemInt, type Fence } from './fence.js';
 
 export interface UploadOptions {
   readonly itemTimeoutMs: number;
@@ -28,12 +30,40 @@ export interface UploadReport {
 export const defaultUploadOptions: UploadOptions = { itemTimeoutMs: 1500, retries: 5 };
 
 export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, items: readonly MissionItem[], options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
-  const o = { ...defaultUploadOptions, ...options };
   if (items.length === 0 || items.length > limits.missionItemsMax) {
     return Promise.resolve(err(deviceError('rejected', `a mission needs 1..${limits.missionItemsMax} items, got ${items.length}`)));
   }
+  return uploadPlan(endpoint, target, { what: 'mission upload', noun: 'mission', missionType: missionTypeMission, count: items.length, item: (seq) => toMissionItemInt(items[seq] as MissionItem, seq, target) }, options);
+}
+
+/**
+ * Uploads a fence (one inclusion polygon) with mission_type FENCE, replacing the vehicle's; null
+ * uploads an empty fence (count 0), which clears it. A polygon the protocol cannot carry (fenceProblem)
+ * is refused before anything is sent.
+ */
+export function uploadFence(endpoint: MavlinkEndpoint, target: CommandTarget, fence: Fence | null, options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
+  if (fence !== null) {
+    const why = fenceProblem(fence);
+    if (why !== null) return Promise.resolve(err(deviceError('rejected', `fence upload: ${why}`)));
+  }
+  const count = fence?.polygon.length ?? 0;
+  return uploadPlan(endpoint, target, { what: 'fence upload', noun: 'fence', missionType: missionTypeFence, count, item: (seq) => toFenceItemInt(fence as Fence, seq, target) }, options);
+}
+
+interface Plan {
+  /** For messages: "mission upload", "fence upload"; and what is uploaded: "mission", "fence". */
+  readonly what: string;
+  readonly noun: string;
+  readonly missionType: number;
+  readonly count: number;
+  readonly item: (seq: number) => common.MissionItemInt;
+}
+
+function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan, options: Partial<UploadOptions>): Promise<Result<UploadReport, DeviceError>> {
+  const o = { ...defaultUploadOptions, ...options };
+  const { what, missionType } = plan;
   // Lost already: its loss will not be announced again to end the resends below.
-  if (endpoint.isPeerLost(target.sysid, target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
+  if (endpoint.isPeerLost(target.sysid, target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage(what, endpoint))));
   const started = Date.now();
   return new Promise((resolve) => {
     let resends = 0;
@@ -43,15 +73,15 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
     const count = new common.MissionCount();
     count.targetSystem = target.sysid;
     count.targetComponent = target.compid;
-    count.count = items.length;
-    count.missionType = missionTypeMission;
+    count.count = plan.count;
+    count.missionType = missionType;
     count.opaqueId = 0;
 
     const arm = (): void => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
         if (silentRetries >= o.retries) {
-          done(err(deviceError('timeout', `mission upload: no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`)));
+          done(err(deviceError('timeout', `${what}: no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`)));
           return;
         }
         silentRetries++;
@@ -68,30 +98,30 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
     const off = endpoint.onMessage(({ msg, frame }) => {
       if (frame.sysid !== target.sysid || (target.compid !== 0 && frame.compid !== target.compid)) return;
       if (msg instanceof common.MissionRequestInt || msg instanceof common.MissionRequest) {
-        if (msg.missionType !== missionTypeMission || !addressedTo(endpoint, msg)) return;
-        const item = items[msg.seq];
-        if (item === undefined) {
+        if (msg.missionType !== missionType || !addressedTo(endpoint, msg)) return;
+        if (msg.seq >= plan.count) {
           const ack = new common.MissionAck();
           ack.targetSystem = frame.sysid;
           ack.targetComponent = frame.compid;
           ack.type = common.MavMissionResult.INVALID_SEQUENCE;
-          ack.missionType = missionTypeMission;
+          ack.missionType = missionType;
           ack.opaqueId = 0;
           endpoint.send(ack);
-          done(err(deviceError('rejected', `mission upload: the vehicle asked for item ${msg.seq}, but the mission has items 0-${items.length - 1}; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload`)));
+          const has = plan.count === 0 ? `the ${plan.noun} is empty` : `the ${plan.noun} has items 0-${plan.count - 1}`;
+          done(err(deviceError('rejected', `${what}: the vehicle asked for item ${msg.seq}, but ${has}; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload`)));
           return;
         }
         silentRetries = 0;
         if (last instanceof common.MissionItemInt && last.seq === msg.seq) resends++; // re-request: our item was lost
-        sendMsg(toMissionItemInt(item, msg.seq, target));
+        sendMsg(plan.item(msg.seq));
       } else if (msg instanceof common.MissionAck) {
-        if (msg.missionType !== missionTypeMission || !addressedTo(endpoint, msg)) return;
-        if (msg.type === common.MavMissionResult.ACCEPTED) done(ok({ items: items.length, resends, elapsedMs: Date.now() - started }));
-        else done(err(deviceError('rejected', `mission upload: MISSION_ACK ${(common.MavMissionResult as unknown as Record<number, string>)[msg.type] ?? msg.type}`)));
+        if (msg.missionType !== missionType || !addressedTo(endpoint, msg)) return;
+        if (msg.type === common.MavMissionResult.ACCEPTED) done(ok({ items: plan.count, resends, elapsedMs: Date.now() - started }));
+        else done(err(deviceError('rejected', `${what}: MISSION_ACK ${missionResultName(msg.type)}`)));
       }
     });
     const offLink = endpoint.onLink((e) => {
-      if (e.type === 'lost' && isAbout(e, target)) done(err(deviceError('timeout', lostMessage('mission upload', endpoint))));
+      if (e.type === 'lost' && isAbout(e, target)) done(err(deviceError('timeout', lostMessage(what, endpoint))));
     });
     const done = (r: Result<UploadReport, DeviceError>): void => {
       if (timer) clearTimeout(timer);
@@ -101,6 +131,11 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
     };
     sendMsg(count);
   });
+}
+
+/** MAV_MISSION_RESULT by name ("NO_SPACE"), or its number. */
+export function missionResultName(type: number): string {
+  return (common.MavMissionResult as unknown as Record<number, string>)[type] ?? String(type);
 }
 
 /** Whether a message's target fields name this endpoint (0: any system or component). */

@@ -1,6 +1,6 @@
 // The companion computer's view of one flight controller (what MAVSDK's telemetry, action, offboard
 // and mission plugins do): cached telemetry, commands with ACKs, mode changes for PX4 and ArduPilot,
-// streamed guided/offboard setpoints, mission upload, and the IMU stream the anomaly agent needs
+// streamed guided/offboard setpoints, mission and geofence upload, and the IMU stream the anomaly agent needs
 // (asked for with SET_MESSAGE_INTERVAL, since neither autopilot streams it to a companion by default).
 
 import { common, minimal } from 'node-mavlink';
@@ -10,9 +10,10 @@ import { deviceError, type DeviceError, type FlightAction, type FlightMode, type
 import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
-import { uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
+import { uploadFence, uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
+import { cmdDoFenceEnable, fenceAltitudeParam, fenceProblem, type Fence } from './fence.js';
 import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
-import { ParamClient, returnAltitudeParam } from './params.js';
+import { mavParamType, ParamClient, returnAltitudeParam } from './params.js';
 import { checkReturnAltitude } from '../../hal/flight-action.js';
 
 export const mavCmd = {
@@ -47,6 +48,8 @@ export interface Telemetry {
   extendedState: common.ExtendedSysState | null;
   home: common.HomePosition | null;
   heartbeat: minimal.Heartbeat | null;
+  /** FENCE_STATUS, streamed by the FC while its fence is enabled (ArduPilot; PX4 does not send it). */
+  fenceStatus: common.FenceStatus | null;
   /** The newest IMU sample in SI units, from HIGHRES_IMU or SCALED_IMU (body frame, z down). */
   imu: { readonly accelMps2: Vec3; readonly gyroRadps: Vec3 } | null;
   /** Local receive time (ms) of each message name (both IMU messages as "IMU"), for staleness checks. */
@@ -72,7 +75,7 @@ export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
   readonly params: ParamClient;
-  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, imu: null, receivedAtMs: {} };
+  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, fenceStatus: null, imu: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
   private readonly startMs = Date.now();
@@ -103,6 +106,7 @@ export class MavlinkVehicle {
       else if (msg instanceof common.BatteryStatus) t.battery = msg;
       else if (msg instanceof common.ExtendedSysState) t.extendedState = msg;
       else if (msg instanceof common.HomePosition) t.home = msg;
+      else if (msg instanceof common.FenceStatus) t.fenceStatus = msg;
       else if (msg instanceof common.HighresImu) t.imu = { accelMps2: { x: msg.xacc, y: msg.yacc, z: msg.zacc }, gyroRadps: { x: msg.xgyro, y: msg.ygyro, z: msg.zgyro } };
       else if (msg instanceof common.ScaledImu) t.imu = { accelMps2: { x: (msg.xacc * gravityMps2) / 1000, y: (msg.yacc * gravityMps2) / 1000, z: (msg.zacc * gravityMps2) / 1000 }, gyroRadps: { x: msg.xgyro / 1000, y: msg.ygyro / 1000, z: msg.zgyro / 1000 } };
       else if (msg instanceof minimal.Heartbeat) {
@@ -288,6 +292,47 @@ export class MavlinkVehicle {
 
   upload(items: readonly MissionItem[], options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
     return uploadMission(this.endpoint, this.target, items, options);
+  }
+
+  /**
+   * Puts `fence` on the flight controller as its own failsafe (MAVSDK's geofence plugin, plus the
+   * ceiling and the switch): the polygon with mission_type FENCE, the ceiling parameter (ArduPilot
+   * FENCE_ALT_MAX, PX4 GF_MAX_VER_DIST), ArduPilot's FENCE_TYPE (polygon, and the ceiling when given:
+   * not its default circle, which would fence the vehicle 300 m round home), then
+   * MAV_CMD_DO_FENCE_ENABLE. null disables the fence and clears the polygon. Stops at the first step
+   * that fails, naming it. PX4 applies an uploaded fence without the command (GF_ACTION decides);
+   * an UNSUPPORTED answer to it there is not a failure.
+   */
+  async uploadFence(fence: Fence | null, options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
+    const why = fence === null ? null : fenceProblem(fence);
+    if (why !== null) return err(deviceError('rejected', `fence upload: ${why}`));
+    const fam = this.family();
+    if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
+    const enable = async (on: boolean): Promise<Result<void, DeviceError>> => {
+      const r = await this.commands.long(cmdDoFenceEnable, [on ? 1 : 0, 0]);
+      if (r.ok || (fam === 'px4' && r.error.message.endsWith('UNSUPPORTED'))) return ok(undefined);
+      return err(deviceError(r.error.code, `fence ${on ? 'enable' : 'disable'}: ${r.error.message}`));
+    };
+    if (fence === null) {
+      const off = await enable(false);
+      if (!off.ok) return off;
+      return uploadFence(this.endpoint, this.target, null, options);
+    }
+    const up = await uploadFence(this.endpoint, this.target, fence, options);
+    if (!up.ok) return up;
+    // PX4's GF_MAX_VER_DIST 0 is "no ceiling"; ArduPilot's ceiling is switched by FENCE_TYPE instead.
+    const alt = fence.altMaxM ?? (fam === 'px4' ? 0 : null);
+    if (alt !== null) {
+      const p = fenceAltitudeParam(fam, alt);
+      const r = await this.params.set(p.id, p.value, p.type);
+      if (!r.ok) return err(deviceError(r.error.code, `fence ceiling: ${r.error.message}`));
+    }
+    if (fam === 'ardupilot') {
+      const r = await this.params.set('FENCE_TYPE', 4 | (fence.altMaxM !== null ? 1 : 0), mavParamType.int32);
+      if (!r.ok) return err(deviceError(r.error.code, `fence types: ${r.error.message}`));
+    }
+    const on = await enable(true);
+    return on.ok ? up : on;
   }
 
   startMission(): Promise<Result<CommandAckInfo, DeviceError>> {

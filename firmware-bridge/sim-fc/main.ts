@@ -1,16 +1,20 @@
 // The simulated flight controller as its own process, for tests and fleet-sim's hardware-in-the-loop
 // mode: `npm run sim-fc -- --serial /dev/pts/7` or `--udp-local 14580 --udp-remote 14540`.
-// Prints one JSON line {"ready":true,...} on stdout once it listens; SIGTERM stops it.
+// Prints one JSON line {"ready":true,...} on stdout once it listens, then one {"fence":{...}} line
+// whenever its geofence changes (uploaded, enabled, breached); SIGTERM stops it.
 
 import { CliError, exitCodes, need, parse, runMain } from '../../runtime/cli/kit.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { openSerial, openUdp, udpPortCompanion, type ByteTransport, type SerialTransport } from '../transport.js';
 import { SimFlightController, type FailsafeAction } from './sim-fc.js';
+import type { FenceAction } from './sim-fence.js';
 
 const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp-remote PORT])
               [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
-              [--speed N]   (simulated seconds per real second, 1..20)`;
+              [--speed N]   (simulated seconds per real second, 1..20)
+              [--fence-action return|land|hold|report] [--fence-max N]   (fence vertices it stores)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -35,6 +39,8 @@ runMain('sim-fc', async (argv) => {
       failsafe: { type: 'string' },
       'sign-key': { type: 'string' },
       speed: { type: 'string' },
+      'fence-action': { type: 'string' },
+      'fence-max': { type: 'string' },
     },
     usage,
   );
@@ -46,6 +52,9 @@ runMain('sim-fc', async (argv) => {
   if (family !== 'px4' && family !== 'ardupilot') throw new CliError(`--autopilot must be px4 or ardupilot, got "${family}"`, exitCodes.usage);
   const failsafe = values.failsafe ?? 'return';
   if (failsafe !== 'return' && failsafe !== 'land' && failsafe !== 'hold') throw new CliError(`--failsafe must be return, land or hold, got "${failsafe}"`, exitCodes.usage);
+  const fenceAction = values['fence-action'] ?? 'return';
+  if (fenceAction !== 'return' && fenceAction !== 'land' && fenceAction !== 'hold' && fenceAction !== 'report') throw new CliError(`--fence-action must be return, land, hold or report, got "${fenceAction}"`, exitCodes.usage);
+  const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceVerticesMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {
     const key = /^[0-9a-fA-F]{64}$/.test(values['sign-key']) ? fromHex(values['sign-key']) : undefined;
@@ -75,6 +84,9 @@ runMain('sim-fc', async (argv) => {
     telemetryHz: int(values['telemetry-hz'], 'telemetry-hz', 1, 100, 10),
     failsafeAction: failsafe as FailsafeAction,
     speedFactor: int(values.speed, 'speed', 1, 20, 1),
+    fenceAction: fenceAction as FenceAction,
+    fenceVerticesMax: fenceMax,
+    onFence: (f) => process.stdout.write(JSON.stringify({ fence: f }) + '\n'),
     ...(signing ? { signing } : {}),
   });
   fc.start();

@@ -1,20 +1,24 @@
 // A simulated flight controller speaking Murmur's MAVLink 2 subset over any byte transport: PX4 or
 // ArduPilot modes, arming checks, commands with ACKs (IN_PROGRESS for takeoff), mission upload and
 // execution, telemetry streams (the IMU on request, MAV_CMD_SET_MESSAGE_INTERVAL, as PX4 and ArduPilot
-// do for a companion), offboard-loss hold, and a failsafe when the companion's heartbeats stop.
+// do for a companion), offboard-loss hold, a failsafe when the companion's heartbeats stop, and a
+// geofence of its own (uploaded with mission_type FENCE, sim-fence.ts) whose breach runs the fence action.
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
 import type { FlightMode } from '../../hal/devices.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
-import { geoToLocal } from '../../hal/geo.js';
+import { geoToLocal, localToGeo } from '../../hal/geo.js';
 import type { ByteTransport } from '../transport.js';
 import { MavlinkEndpoint, type ReceivedMessage, type SigningPolicy } from '../mavlink/endpoint.js';
 import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type AutopilotFamily } from '../mavlink/modes.js';
 import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
-import { MissionReceiver } from '../mavlink/mission-receiver.js';
+import { MissionReceiver, PlanReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
-import { returnAltitudeParam } from '../mavlink/params.js';
+import { cmdDoFenceEnable, missionTypeFence } from '../mavlink/fence.js';
+import { answerParam, simParams } from './sim-params.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
 import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
@@ -32,6 +36,12 @@ export interface SimFcOptions {
   readonly signing?: SigningPolicy;
   /** Simulated seconds per wall-clock second (PX4 SITL's speed factor); protocol timing stays real. */
   readonly speedFactor?: number;
+  /** What a fence breach does (ArduPilot FENCE_ACTION, PX4 GF_ACTION); default return. */
+  readonly fenceAction?: FenceAction;
+  /** Fence vertices the FC can store; a longer upload is answered MAV_MISSION_NO_SPACE. */
+  readonly fenceVerticesMax?: number;
+  /** Called whenever the fence (polygon, ceiling, enable, breach) changes: main.ts prints it. */
+  readonly onFence?: (status: FenceStatus) => void;
 }
 
 const result = common.MavResult;
@@ -54,11 +64,13 @@ export class SimFlightController {
   private companionSeen = false;
   /** Why the vehicle is in failsafe, or null. */
   failsafeReason: string | null = null;
-  private readonly o: Required<Omit<SimFcOptions, 'signing'>> & { signing?: SigningPolicy };
+  readonly fence: SimFence;
+  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence'>> & Pick<SimFcOptions, 'signing' | 'onFence'>;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceVerticesMax: limits.fenceVerticesMax, ...options };
     this.family = options.family;
+    this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
     this.vehicle = new SimMultirotor({}, new Prng(options.seed), 0);
     this.endpoint = new MavlinkEndpoint({
       transport: options.transport,
@@ -77,6 +89,20 @@ export class SimFlightController {
       this.mission = items;
       this.missionIndex = -1;
     });
+    new PlanReceiver(this.endpoint, {
+      missionType: missionTypeFence,
+      itemsMax: this.o.fenceVerticesMax,
+      accept: (items) => {
+        const r = this.fence.accept(items);
+        if (r === common.MavMissionResult.ACCEPTED) this.fenceChanged();
+        else this.send(statusText(`fence upload refused: ${(common.MavMissionResult as unknown as Record<number, string>)[r] ?? r}`, 4));
+        return r;
+      },
+    });
+  }
+
+  private fenceChanged(): void {
+    this.o.onFence?.(this.fence.status());
   }
 
   start(): void {
@@ -126,6 +152,32 @@ export class SimFlightController {
       this.send(statusText('offboard setpoints lost: holding'));
     }
     if (this.missionActive) this.advanceMission();
+    this.checkFence();
+  }
+
+  private outsideFence(): boolean {
+    const s = this.vehicle.state();
+    const geo = localToGeo(this.vehicle.origin, s.northM, s.eastM);
+    return this.fence.outside(Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7));
+  }
+
+  /** The FC's own fence check (ArduPilot runs it at 10 Hz, here every tick): a new breach while armed
+   *  and flying runs the fence action and is announced with a critical STATUSTEXT. */
+  private checkFence(): void {
+    const s = this.vehicle.state();
+    const geo = localToGeo(this.vehicle.origin, s.northM, s.eastM);
+    const before = this.fence.status().breached;
+    const breach = this.fence.check(s.armed && s.upM > 0.5, Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7), s.upM, this.nowMs());
+    if (breach !== null) {
+      this.missionActive = false;
+      const a = this.o.fenceAction;
+      if (a !== 'report') this.failsafeReason = 'fence breach';
+      if (a === 'return') this.vehicle.returnToLaunch();
+      else if (a === 'land') this.vehicle.land();
+      else if (a === 'hold') this.vehicle.hold();
+      this.send(statusText(`failsafe: fence breached (${breach}), action ${a}`, 2));
+    }
+    if (this.fence.status().breached !== before) this.fenceChanged();
   }
 
   private onCompanionLost(): void {
@@ -162,28 +214,10 @@ export class SimFlightController {
     }
   }
 
-  /**
-   * The one parameter this simulation has: the return altitude, under its autopilot's name and unit
-   * (RTL_ALT in centimetres, RTL_RETURN_ALT in metres). PARAM_SET answers with PARAM_VALUE holding the
-   * value now in force (the old one when refused, with a STATUSTEXT saying why); an unknown id gets no
-   * answer, as on a real autopilot.
-   */
+  /** PARAM_SET / PARAM_REQUEST_READ of the parameters sim-params.ts simulates. */
   private param(m: common.ParamSet | common.ParamRequestRead): void {
-    const name = returnAltitudeParam(this.family, 0);
-    const id = m.paramId.replace(/\0+$/, '');
-    if (id !== name.id && !(m instanceof common.ParamRequestRead && m.paramIndex === 0)) return;
-    const scale = this.family === 'ardupilot' ? 100 : 1;
-    if (m instanceof common.ParamSet) {
-      const r = this.vehicle.setReturnAltitude(m.paramValue / scale);
-      if (!r.ok) this.send(statusText(`${id}: ${r.error}`, 4));
-    }
-    const v = new common.ParamValue();
-    v.paramId = name.id;
-    v.paramValue = this.vehicle.returnAltitude() * scale;
-    v.paramType = name.type as unknown as common.MavParamType;
-    v.paramCount = 1;
-    v.paramIndex = 0;
-    this.send(v);
+    const table = simParams(this.family, this.vehicle, this.fence, () => this.fenceChanged());
+    answerParam(table, m, (msg) => this.send(msg));
   }
 
   private ack(command: number, res: number, sysid: number, compid: number, progress = 0): void {
@@ -210,10 +244,21 @@ export class SimFlightController {
       reply(this.setInterval(m._param1, m._param2));
       return;
     }
+    if (m.command === cmdDoFenceEnable) {
+      // param1: 0 disable, 1 enable, 2 disable the floor only (no floor here: nothing to do).
+      const p1 = m._param1;
+      if (p1 !== 0 && p1 !== 1 && p1 !== 2) return reply({ ok: false, error: `DO_FENCE_ENABLE param1 ${p1} is not 0, 1 or 2` });
+      if (p1 !== 2) this.fence.setEnabled(p1 === 1);
+      this.fenceChanged();
+      return reply({ ok: true });
+    }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     switch (m.command) {
       case mavCmd.componentArmDisarm:
-        if (m._param1 === 1) reply(v.arm());
+        // The fence's arming check (ArduPilot "PreArm: vehicle outside fence"; PX4 the same with
+        // GF_ACTION set): no arming outside an enabled fence, where it would breach at take-off.
+        if (m._param1 === 1 && this.outsideFence()) reply({ ok: false, error: 'PreArm: vehicle outside fence' });
+        else if (m._param1 === 1) reply(v.arm());
         else reply(v.disarm(m._param2 === 21196)); // 21196: force (MAV_CMD_COMPONENT_ARM_DISARM param2)
         return;
       case mavCmd.navTakeoff: {

@@ -1,6 +1,7 @@
 // The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT, ATTITUDE and GPS_RAW_INT
 // (the raw, noisy receiver) at the fast rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE,
-// HOME_POSITION and MISSION_CURRENT at 1 Hz; HIGHRES_IMU or SCALED_IMU when a companion asks for them.
+// HOME_POSITION, MISSION_CURRENT and (while a fence is enabled) FENCE_STATUS at 1 Hz; HIGHRES_IMU or
+// SCALED_IMU when a companion asks for them.
 
 import { common } from 'node-mavlink';
 import { localToGeo } from '../../hal/geo.js';
@@ -67,10 +68,14 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   const b = v.batteryState();
   const pct = Math.round(b.remainingFraction * 100);
   const sys = new common.SysStatus();
-  const sensors = 0 as common.MavSysStatusSensor; // no sensor bitmaps in the simulation
-  sys.onboardControlSensorsPresent = sensors;
-  sys.onboardControlSensorsEnabled = sensors;
-  sys.onboardControlSensorsHealth = sensors;
+  // The only sensor bit simulated: MAV_SYS_STATUS_GEOFENCE, present once a fence is held, enabled
+  // while it is on, unhealthy while it is breached (as ArduPilot reports it).
+  const fence = fc.fence.status();
+  const geofenceBit = common.MavSysStatusSensor.GEOFENCE;
+  const present = fence.vertices > 0 || fence.altMaxM !== null ? geofenceBit : 0;
+  sys.onboardControlSensorsPresent = present as common.MavSysStatusSensor;
+  sys.onboardControlSensorsEnabled = (fence.enabled ? present : 0) as common.MavSysStatusSensor;
+  sys.onboardControlSensorsHealth = (fence.breached === null ? present : 0) as common.MavSysStatusSensor;
   sys.load = 200;
   sys.voltageBattery = Math.round(b.voltageV * 1000);
   sys.currentBattery = Math.round(b.currentA * 100);
@@ -110,6 +115,7 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   home.approachX = home.approachY = home.approachZ = 0;
   home.timeUsec = BigInt(fc.nowMs()) * 1000n;
   fc.send(home);
+  if (fence.enabled) fc.send(fc.fence.message());
   const ms = fc.missionState();
   if (ms.items > 0) {
     const cur = new common.MissionCurrent();

@@ -68,6 +68,8 @@ export interface SimFcProcess extends Started {
   readonly stderr: () => string;
   /** The ready line: {"ready":true,"transport":"udp:PORT"|"serial:PATH",...}. */
   readonly ready: { transport: string };
+  /** The JSON lines it printed after the ready line (e.g. {"fence":{...}}), parsed, oldest first. */
+  readonly lines: () => unknown[];
 }
 
 /** Starts `bin/sim-fc.js` and waits for its ready line. */
@@ -83,7 +85,18 @@ export function startSimFc(args: string[]): Promise<SimFcProcess> {
       const line = out.split('\n').find((l) => l.includes('"ready":true'));
       if (line !== undefined && out.includes('\n')) {
         clearTimeout(timer);
-        resolve({ pid: child.pid as number, stop: stopper(child), stderr: () => err, ready: JSON.parse(line) as { transport: string } });
+        const lines = (): unknown[] =>
+          out
+            .split('\n')
+            .slice(out.split('\n').indexOf(line) + 1, -1)
+            .flatMap((l) => {
+              try {
+                return [JSON.parse(l) as unknown];
+              } catch {
+                return [];
+              }
+            });
+        resolve({ pid: child.pid as number, stop: stopper(child), stderr: () => err, ready: JSON.parse(line) as { transport: string }, lines });
       }
     });
     child.once('exit', (code) => {

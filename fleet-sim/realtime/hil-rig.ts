@@ -9,6 +9,23 @@ import type { HilModel } from '../scenario/scenario.js';
 /** The FC side runs at a UART rate a companion link uses (MAVLink over a Pi's serial port). */
 export const hilBaud = 921_600;
 
+/** The fence a simulated FC reports holding (firmware-bridge/sim-fc/sim-fence.ts FenceStatus). */
+export interface HilFence {
+  readonly vertices: number;
+  readonly polygonE7: readonly (readonly [number, number])[];
+  readonly altMaxM: number | null;
+  readonly enabled: boolean;
+  readonly breached: string | null;
+  readonly breachCount: number;
+}
+
+export interface HilReport {
+  readonly node: number;
+  readonly fcPid: number;
+  readonly autopilot: string;
+  readonly fence: HilFence | null;
+}
+
 export interface HilNode {
   readonly node: number;
   readonly pty: PtyPair;
@@ -45,9 +62,16 @@ export class HilRig {
     return this.nodes.get(i)?.pty.a;
   }
 
-  /** Each FC process and its pid, for the report. */
-  describe(): { node: number; fcPid: number; autopilot: string }[] {
-    return [...this.nodes.values()].map((n) => ({ node: n.node, fcPid: n.fc.pid, autopilot: this.model.autopilot }));
+  /** Each FC process and its pid, for the report, with the fence the FC holds (its newest {"fence"}
+   *  line: what the device's MAVLink driver uploaded), or null when it holds none. */
+  describe(): HilReport[] {
+    return [...this.nodes.values()].map((n) => {
+      const fence = n.fc
+        .lines()
+        .filter((l): l is { fence: HilFence } => typeof l === 'object' && l !== null && 'fence' in l)
+        .at(-1)?.fence;
+      return { node: n.node, fcPid: n.fc.pid, autopilot: this.model.autopilot, fence: fence ?? null };
+    });
   }
 
   async stop(): Promise<void> {

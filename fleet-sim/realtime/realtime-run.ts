@@ -22,7 +22,7 @@ import { FleetProcs, type RealDevice } from './fleet-procs.js';
 import { FaultPlan } from './fault-plan.js';
 import { proposerCrashWaitMs } from '../sim/world-faults.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
-import { HilRig, hilBaud } from './hil-rig.js';
+import { HilRig, hilBaud, type HilReport } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
 import { epochExpectFailures, flightExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
@@ -106,7 +106,7 @@ export interface RealtimeReport {
   /** What an attacker's forged commands met (the scenario's forgedCommands faults); null without one. */
   forgedCommands: ForgedCommandsReport | null;
   /** Nodes that flew the simulated flight controller over MAVLink on a pty (scenario `hil`). */
-  hil: { node: number; fcPid: number; autopilot: string }[];
+  hil: HilReport[];
 }
 
 const fleetName = 'fleetsim';

@@ -1,7 +1,8 @@
 // HAL drivers over a MAVLink flight controller (firmware-bridge/mavlink/vehicle.ts): position,
 // attitude, battery and flight control from the FC's telemetry and commands. Position comes from the
 // receiver's GPS_RAW_INT when the FC streams it, else from its fused GLOBAL_POSITION_INT. The IMU comes
-// from HIGHRES_IMU (PX4) or SCALED_IMU (ArduPilot), which the vehicle asks the FC to stream.
+// from HIGHRES_IMU (PX4) or SCALED_IMU (ArduPilot), which the vehicle asks the FC to stream. The
+// flight driver keeps the device's geofence on the FC as its own failsafe (fence-keeper.ts).
 
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import {
@@ -11,8 +12,10 @@ import {
   type Battery,
   type BatteryState,
   type DeviceError,
+  type FenceKeeperStatus,
   type FlightAction,
   type FlightControl,
+  type GeoFence,
   type FlightState,
   type GnssFix,
   type ImuSample,
@@ -20,6 +23,7 @@ import {
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
+import { FenceKeeper, type FenceKeeperOptions } from './fence-keeper.js';
 
 /** Telemetry older than this reads as 'stale' (the FC streams at 1-10 Hz). */
 export const mavlinkStaleMs = 3000;
@@ -138,6 +142,26 @@ export class MavlinkBattery extends MavlinkDevice implements Battery {
 
 export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   readonly kind = 'flight';
+  private keeper: FenceKeeper | null = null;
+  constructor(
+    vehicle: MavlinkVehicle,
+    linkProblem?: LinkProblem,
+    private readonly fenceOptions?: FenceKeeperOptions,
+  ) {
+    super(vehicle, linkProblem);
+  }
+  keepFence(fence: GeoFence | null, onReport?: (s: FenceKeeperStatus) => void): void {
+    this.keeper ??= new FenceKeeper(this.vehicle, this.fenceOptions);
+    this.keeper.keep(fence, onReport);
+  }
+  fenceStatus(): FenceKeeperStatus | null {
+    return this.keeper?.current() ?? null;
+  }
+  override stop(): Promise<void> {
+    this.keeper?.stop();
+    this.keeper = null;
+    return super.stop();
+  }
   execute(action: FlightAction): Promise<Result<void, DeviceError>> {
     const bad = checkFlightAction(action);
     if (!bad.ok) return Promise.resolve(bad);
@@ -159,6 +183,6 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   }
 }
 
-export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem, batteryCells?: number): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
-  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem, batteryCells), flight: new MavlinkFlight(vehicle, linkProblem) };
+export function createMavlinkDevices(vehicle: MavlinkVehicle, linkProblem?: LinkProblem, batteryCells?: number, fenceOptions?: FenceKeeperOptions): { position: MavlinkPosition; attitude: MavlinkAttitude; battery: MavlinkBattery; flight: MavlinkFlight } {
+  return { position: new MavlinkPosition(vehicle, linkProblem), attitude: new MavlinkAttitude(vehicle, linkProblem), battery: new MavlinkBattery(vehicle, linkProblem, batteryCells), flight: new MavlinkFlight(vehicle, linkProblem, fenceOptions) };
 }

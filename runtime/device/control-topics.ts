@@ -2,6 +2,7 @@
 // acks per command, and JSON status, telemetry, acks and the decision log that a person can read
 // with mosquitto_sub. Commands go the other way on the links' commands topic.
 
+import type { FenceKeeperStatus } from '../../hal/devices.js';
 import { fleetPrefix } from '../links/mqtt-topics.js';
 
 export interface ControlTopics {
@@ -84,6 +85,10 @@ export interface StatusJson {
   /** A light follower's sources: the validators it takes committed blocks from; null while it hears
    *  every vote (a validator, or consensus.followerSources 0). Absent from older devices. */
   readonly blockSources?: readonly string[] | null;
+  /** The geofence kept on the flight controller as its own failsafe (hal.driver mavlink, once the
+   *  device has a fence): uploading, on-fc or failed (with the reason; retried in the background),
+   *  and the upload and failure counts since start. Absent otherwise. */
+  readonly fcFence?: FenceKeeperStatus;
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
   readonly timeMs: number;

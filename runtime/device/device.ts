@@ -549,6 +549,7 @@ export class Device {
     const core = this.shell.core;
     const pos = this.missions.positionM();
     const batt = this.missions.batteryPermille();
+    const fcFence = this.hal.devices.flight?.fenceStatus?.() ?? null;
     return {
       node: this.p.config.id,
       role: this.p.role,
@@ -567,6 +568,7 @@ export class Device {
       ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       blockSources: isLight(core) ? [...core.light.sources] : null,
+      ...(fcFence ? { fcFence } : {}),
       agents: this.agents?.status() ?? [],
       timeMs: Date.now(),
     };

@@ -42,6 +42,8 @@ export class Executor {
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
+  /** The last fence outcome logged (keepFence), so a retry failing the same way is not logged again. */
+  private fenceReport = '';
 
   constructor(
     private readonly devices: DeviceSet,
@@ -166,6 +168,29 @@ export class Executor {
         ra.failure = r.error.message;
         this.log(`return altitude ${relAltM} m not set (tried again at the next block): ${r.error.message}`);
       }
+    });
+  }
+
+  /**
+   * Keeps the fence on the flight controller as its own failsafe (a driver whose FC holds one: MAVLink):
+   * the committed geofence (`geofence.set`, decimetres from the origin, with its ceiling) or, with none
+   * committed, this device's own (device.yaml `geofence`, no ceiling); with neither, nothing. The driver uploads in the
+   * background and again after the FC comes back; the same fence again is a no-op. Each outcome is
+   * logged when it differs from the last, with the reason of a failure.
+   */
+  keepFence(committed: readonly { n: number; e: number }[] | null, altDmMax: number): void {
+    const fc = this.devices.flight;
+    if (!fc?.keepFence || this.stopped) return;
+    const local = committed ? committed.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : this.fence;
+    // No fence at all: a fence set on the FC by other means (a ground station) is left alone.
+    if (!local) return;
+    const fence = { polygon: local.map((p) => localToGeo(this.origin, p.northM, p.eastM)), altMaxM: committed ? altDmMax / 10 : null };
+    fc.keepFence(fence, (s) => {
+      const what = `${s.vertices} vertices${s.altMaxM !== null ? `, ceiling ${s.altMaxM} m` : ''}`;
+      const line = s.state === 'on-fc' ? (s.vertices === 0 ? 'fence cleared on the flight controller' : `fence on the flight controller: ${what}`) : `fence (${what}) not on the flight controller yet, retrying: ${s.reason ?? 'unknown reason'}`;
+      if (line === this.fenceReport) return;
+      this.fenceReport = line;
+      this.log(line, s.state === 'on-fc' ? 'info' : 'warn');
     });
   }
 

@@ -150,6 +150,7 @@ export class MissionRunner {
     }
     if (this.replaying) return;
     this.executor.keepReturnAltitude(returnAltitudeDm(this.state, this.state.drones.findIndex((d) => d.id === this.o.id)) / 10);
+    this.executor.keepFence(this.state.geofence, this.state.geofenceAltDmMax);
     if (r.effects.some((e) => e.type === 'decision')) this.o.control.proof(cb.certificate.height, cb.proof);
     for (const e of r.effects) {
       switch (e.type) {

@@ -54,6 +54,32 @@ describe('hal.driver: mavlink, the flight controller unplugged and plugged back 
     expect(arm).toEqual({ ok: true, value: undefined });
   }, 60_000);
 
+  it('the geofence kept on the FC is uploaded again to the FC that boots after the cable comes back', async () => {
+    const pty = await PtyPair.start();
+    cleanup.push(() => pty.stop());
+    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '5']);
+    cleanup.push(() => fc.stop());
+    const h = hal(`hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: ardupilot } }\n`);
+    await h.start();
+    const flight = h.devices.flight;
+    if (!flight?.keepFence || !flight.fenceStatus) throw new Error('no flight device keeping a fence');
+    const fence = { polygon: [{ latDeg: 47.397, lonDeg: 8.545 }, { latDeg: 47.399, lonDeg: 8.545 }, { latDeg: 47.398, lonDeg: 8.547 }], altMaxM: 45 };
+    const onFc = (p: SimFcProcess): boolean => {
+      const last = JSON.stringify(p.lines().at(-1) ?? null);
+      return last.includes('"vertices":3') && last.includes('"altMaxM":45') && last.includes('"enabled":true');
+    };
+    flight.keepFence(fence);
+    await waitFor('the fence on the FC', () => onFc(fc), 10_000);
+    await fc.stop();
+    await pty.kill(); // the cable is pulled
+    await waitFor('the FC declared lost', () => flight.fenceStatus?.()?.state === 'uploading', 10_000);
+    await pty.run(); // plugged back in; the FC boots again, with no fence
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '6']);
+    await waitFor('the fence on the rebooted FC, unasked', () => onFc(fc), 20_000);
+    await waitFor('its status', () => flight.fenceStatus?.()?.state === 'on-fc', 5_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', vertices: 3, altMaxM: 45, uploads: 2 });
+  }, 60_000);
+
   it('a port that never opens fails start with the path and the reason', async () => {
     const h = hal('hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
     await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');

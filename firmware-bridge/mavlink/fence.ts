@@ -1,0 +1,102 @@
+// A geofence as the flight controller stores it (mavlink.io/en/services/geofence.html): one inclusion
+// polygon uploaded with the mission protocol as mission_type MAV_MISSION_TYPE_FENCE, each vertex a
+// MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION item (param1 = the polygon's vertex count) in
+// MAV_FRAME_GLOBAL with lat/lon as degE7 integers; the ceiling is a parameter (fence.ts: fenceAltitudeParam).
+
+import { common } from 'node-mavlink';
+import { err, ok, type Result } from '../../runtime/lib/result.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { doubleArea, insidePolygon, selfCrossing } from '../../runtime/mission/geometry.js';
+import type { PointDm } from '../../runtime/mission/types.js';
+import type { GeoFence } from '../../hal/devices.js';
+import type { MavParamTypeUsed } from './params.js';
+import { mavParamType } from './params.js';
+
+export const missionTypeFence = 1;
+export const frameGlobal = 0; // MAV_FRAME_GLOBAL (the vertices' altitude is unused)
+export const cmdFenceVertexInclusion = 5001; // MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
+export const cmdDoFenceEnable = 207; // MAV_CMD_DO_FENCE_ENABLE: param1 0 disable, 1 enable
+
+export interface FenceVertex {
+  readonly latDeg: number;
+  readonly lonDeg: number;
+}
+
+/** What the flight controller is to keep the vehicle inside: a polygon and, optionally, a ceiling (metres above home). */
+export type Fence = GeoFence;
+
+/** The polygon as the FC will hold it: degE7 integers (what MISSION_ITEM_INT carries). */
+export function fenceVerticesE7(polygon: readonly FenceVertex[]): PointDm[] {
+  return polygon.map((v) => ({ n: Math.round(v.latDeg * 1e7), e: Math.round(v.lonDeg * 1e7) }));
+}
+
+/** The fence's span limit: beyond a few hundred kilometres the flat point-in-polygon test of a flight
+ *  controller (and of ours, in exact integers below 2^53) no longer means what the polygon drew. */
+export const fenceSpanDegMax = 5;
+
+/**
+ * Why the protocol or its limits cannot carry this fence, or null: 3..fenceVerticesMax vertices (the
+ * spec's minimum; autopilots store a bounded number), finite coordinates in range, no two consecutive
+ * vertices equal at degE7, no self-crossing edges (the spec: "must not be self-intersecting"), a
+ * non-zero area, a span of at most fenceSpanDegMax, and a ceiling of 1..10 000 m when given.
+ */
+export function fenceProblem(f: Fence): string | null {
+  const n = f.polygon.length;
+  if (n < 3 || n > limits.fenceVerticesMax) return `a fence polygon needs 3..${limits.fenceVerticesMax} vertices, got ${n}`;
+  for (const [i, v] of f.polygon.entries()) {
+    if (!Number.isFinite(v.latDeg) || Math.abs(v.latDeg) > 90) return `fence vertex ${i}: latitude ${v.latDeg} is not in -90..90`;
+    if (!Number.isFinite(v.lonDeg) || Math.abs(v.lonDeg) > 180) return `fence vertex ${i}: longitude ${v.lonDeg} is not in -180..180`;
+  }
+  const e7 = fenceVerticesE7(f.polygon);
+  const lats = e7.map((p) => p.n);
+  const lons = e7.map((p) => p.e);
+  if (Math.max(...lats) - Math.min(...lats) > fenceSpanDegMax * 1e7 || Math.max(...lons) - Math.min(...lons) > fenceSpanDegMax * 1e7) return `the fence spans more than ${fenceSpanDegMax} degrees of latitude or longitude`;
+  for (let i = 0; i < n; i++) {
+    const a = e7[i] as PointDm;
+    const b = e7[(i + 1) % n] as PointDm;
+    if (a.n === b.n && a.e === b.e) return `fence vertices ${i} and ${(i + 1) % n} are the same point at 1e-7 degrees`;
+  }
+  const crossing = selfCrossing(e7);
+  if (crossing) return `fence edges ${crossing[0]} and ${crossing[1]} cross (the protocol needs a polygon that does not intersect itself)`;
+  if (doubleArea(e7) === 0) return 'the fence polygon encloses no area (its vertices are on one line)';
+  if (f.altMaxM !== null && (!Number.isFinite(f.altMaxM) || f.altMaxM < 1 || f.altMaxM > 10_000)) return `fence ceiling ${f.altMaxM} m is not in 1..10000 m`;
+  return null;
+}
+
+export function checkFence(f: Fence): Result<void, string> {
+  const p = fenceProblem(f);
+  return p === null ? ok(undefined) : err(p);
+}
+
+/** Vertex `seq` of the polygon as the MISSION_ITEM_INT the vehicle asks for. */
+export function toFenceItemInt(f: Fence, seq: number, target: { sysid: number; compid: number }): common.MissionItemInt {
+  const v = f.polygon[seq] as FenceVertex;
+  const m = new common.MissionItemInt();
+  m.targetSystem = target.sysid;
+  m.targetComponent = target.compid;
+  m.seq = seq;
+  m.frame = frameGlobal;
+  m.command = cmdFenceVertexInclusion;
+  m.current = 0;
+  m.autocontinue = 0;
+  m.param1 = f.polygon.length; // vertex count of this polygon
+  m.param2 = 0; // inclusion group (ArduPilot); one polygon here
+  m.param3 = 0;
+  m.param4 = 0;
+  m.x = Math.round(v.latDeg * 1e7);
+  m.y = Math.round(v.lonDeg * 1e7);
+  m.z = 0;
+  m.missionType = missionTypeFence;
+  return m;
+}
+
+/** Whether a point (degE7) is inside a polygon (degE7), edges counting as inside, as the FC tests it. */
+export function insideFence(latE7: number, lonE7: number, polygonE7: readonly PointDm[]): boolean {
+  return insidePolygon({ n: latE7, e: lonE7 }, polygonE7);
+}
+
+/** The parameter that sets the fence's ceiling, per autopilot: ArduPilot's FENCE_ALT_MAX (metres above
+ *  home, FLOAT), PX4's GF_MAX_VER_DIST (metres above home, FLOAT; 0 disables it). */
+export function fenceAltitudeParam(family: 'px4' | 'ardupilot', altMaxM: number): { id: string; value: number; type: MavParamTypeUsed } {
+  return { id: family === 'ardupilot' ? 'FENCE_ALT_MAX' : 'GF_MAX_VER_DIST', value: altMaxM, type: mavParamType.real32 };
+}

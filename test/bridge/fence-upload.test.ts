@@ -1,0 +1,240 @@
+// Geofence upload (mission protocol, mission_type FENCE) to the simulated flight controller, its own
+// process on a socat pty: the polygon arrives whole and in order with its ceiling and the switch on;
+// a fence longer than the FC stores is refused with MISSION_ACK NO_SPACE; one the protocol cannot
+// carry is refused before a byte is sent; lost requests are retried (scripted in memory, and through a
+// relay losing 10 % of bytes); and the FC, flown outside the fence, returns to launch on its own.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { localToGeo } from '../../hal/geo.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { uploadFence } from '../../firmware-bridge/mavlink/mission-upload.js';
+import { cmdFenceVertexInclusion, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
+import { SimFence } from '../../firmware-bridge/sim-fc/sim-fence.js';
+import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
+import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { companion, simFcRig, waitFor, type SimFcRig } from './companion.js';
+import { startRelay, type Relay } from './lossy-relay.js';
+import { memoryPair } from './memory-pair.js';
+
+const origin = defaultSimConfig.origin;
+/** A fence of `n` vertices on a circle of `radiusM` round the origin, counter-clockwise from north. */
+function ring(n: number, radiusM: number, altMaxM: number | null): Fence {
+  const polygon = Array.from({ length: n }, (_, i) => localToGeo(origin, radiusM * Math.cos((2 * Math.PI * i) / n), radiusM * Math.sin((2 * Math.PI * i) / n)));
+  return { polygon, altMaxM };
+}
+const e7 = (f: Fence): [number, number][] => f.polygon.map((v) => [Math.round(v.latDeg * 1e7), Math.round(v.lonDeg * 1e7)]);
+
+interface FenceLine {
+  readonly fence: { vertices: number; polygonE7: [number, number][]; altMaxM: number | null; enabled: boolean; breached: string | null; breachCount: number };
+}
+/** The newest fence state the FC process printed. */
+function fcFence(fc: SimFcProcess): FenceLine['fence'] | null {
+  const lines = fc.lines().filter((l): l is FenceLine => typeof l === 'object' && l !== null && 'fence' in l);
+  return lines.at(-1)?.fence ?? null;
+}
+
+describe('fence upload to the simulated FC over a pty (ArduPilot), and its enforcement', () => {
+  let rig: SimFcRig;
+  let vehicle: MavlinkVehicle;
+  const texts: string[] = [];
+  let fenceStatus: common.FenceStatus | null = null;
+  const fence = ring(6, 40, 25);
+
+  beforeAll(async () => {
+    rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--seed', '7', '--speed', '4'], 200);
+    ({ vehicle } = rig);
+    rig.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+      if (msg instanceof common.FenceStatus) fenceStatus = msg;
+    });
+    await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
+  }, 30_000);
+
+  afterAll(() => rig?.stop());
+
+  it('uploads a 6-vertex polygon with a 25 m ceiling: the FC holds the vertices in order, the ceiling, and the fence switched on', async () => {
+    const r = await vehicle.uploadFence(fence);
+    expect(r.ok ? r.value.items : r.error.message).toBe(6);
+    await waitFor('the FC to print its fence', () => fcFence(rig.fc)?.enabled === true, 3000);
+    expect(fcFence(rig.fc)).toMatchObject({ vertices: 6, polygonE7: e7(fence), altMaxM: 25, enabled: true, breached: null, breachCount: 0 });
+    // ArduPilot streams FENCE_STATUS while its fence is on, and SYS_STATUS names the geofence healthy.
+    await waitFor('FENCE_STATUS', () => fenceStatus !== null, 3000);
+    const geofence = common.MavSysStatusSensor.GEOFENCE;
+    await waitFor('SYS_STATUS with the geofence enabled', () => ((vehicle.telemetry.sysStatus?.onboardControlSensorsEnabled ?? 0) & geofence) !== 0, 3000);
+    expect((vehicle.telemetry.sysStatus?.onboardControlSensorsHealth ?? 0) & geofence).toBe(geofence);
+  });
+
+  it('refuses to arm outside its fence (PreArm: the drone would breach it at take-off)', async () => {
+    const away: Fence = { polygon: ring(4, 20, null).polygon.map((v) => ({ latDeg: v.latDeg + 0.001, lonDeg: v.lonDeg })), altMaxM: 25 }; // ~110 m north
+    expect((await vehicle.uploadFence(away)).ok).toBe(true);
+    const arm = await vehicle.arm();
+    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle outside fence'), 2000);
+    const back = await vehicle.uploadFence(fence);
+    expect(back.ok ? back.value.items : back.error.message).toBe(6);
+  });
+
+  it('flown outside the fence, the FC switches to RTL on its own, says so, and reports the breach', async () => {
+    expect((await vehicle.arm()).ok).toBe(true);
+    const t = await vehicle.takeoff(8);
+    expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
+    await waitFor('takeoff altitude', () => (vehicle.telemetry.position?.relativeAlt ?? 0) > 7000, 10_000);
+    // 70 m north: past the 40 m ring, streamed as guided setpoints. The FC's fence overrides them.
+    const out = localToGeo(origin, 70, 0);
+    const g = await vehicle.streamPosition({ ...out, relAltM: 8 });
+    expect(g.ok, g.ok ? '' : g.error.message).toBe(true);
+    const diag = (): string => JSON.stringify({ mode: vehicle.mode(), texts, fence: fcFence(rig.fc), pos: vehicle.telemetry.position && [vehicle.telemetry.position.lat, vehicle.telemetry.position.lon, vehicle.telemetry.position.relativeAlt] });
+    await waitFor('RTL after the breach', () => vehicle.mode() === 'return', 15_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${diag()}`);
+    });
+    expect(texts).toContain('failsafe: fence breached (boundary), action return');
+    expect(vehicle.failsafe()).toBe(true);
+    await waitFor('FENCE_STATUS breach', () => fenceStatus?.breachStatus === 1, 3000);
+    expect(fenceStatus).toMatchObject({ breachStatus: 1, breachCount: 1, breachType: common.FenceBreach.BOUNDARY });
+    // It turned back well short of the 70 m it was sent to.
+    const northM = (((vehicle.telemetry.position?.lat ?? 0) / 1e7 - origin.latDeg) * Math.PI * 6_371_000) / 180;
+    expect(northM).toBeLessThan(55);
+    await waitFor('back inside: the breach clears', () => fcFence(rig.fc)?.breached === null && fcFence(rig.fc)?.breachCount === 1, 15_000);
+  }, 40_000);
+});
+
+describe('a fence the FC cannot store, or the protocol cannot carry', () => {
+  let rig: SimFcRig;
+
+  beforeAll(async () => {
+    rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', '200', '--fence-max', '5'], 200);
+    await waitFor('FC heartbeat', () => rig.vehicle.connected(), 5000);
+  }, 30_000);
+
+  afterAll(() => rig?.stop());
+
+  it('a fence of more vertices than the FC stores: its MISSION_ACK NO_SPACE is reported, and it keeps no fence', async () => {
+    const r = await rig.vehicle.uploadFence(ring(6, 40, null));
+    expect(r.ok ? 'accepted' : r.error).toEqual({ code: 'rejected', message: 'fence upload: MISSION_ACK NO_SPACE' });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(fcFence(rig.fc)).toBeNull();
+    const five = await rig.vehicle.uploadFence(ring(5, 40, null));
+    expect(five.ok ? five.value.items : five.error.message).toBe(5);
+  });
+
+  it('refuses, before sending anything, a polygon the protocol cannot carry, naming what is wrong', async () => {
+    const before = rig.endpoint.counters().framesSent;
+    const bowtie: Fence = { polygon: [localToGeo(origin, 0, 0), localToGeo(origin, 20, 20), localToGeo(origin, 20, 0), localToGeo(origin, 0, 20)], altMaxM: null };
+    const cases: [Fence, string][] = [
+      [{ polygon: bowtie.polygon.slice(0, 2), altMaxM: null }, 'fence upload: a fence polygon needs 3..64 vertices, got 2'],
+      [ring(65, 100, null), 'fence upload: a fence polygon needs 3..64 vertices, got 65'],
+      [bowtie, 'fence upload: fence edges 0 and 2 cross (the protocol needs a polygon that does not intersect itself)'],
+      [{ polygon: [localToGeo(origin, 0, 0), localToGeo(origin, 10, 0), localToGeo(origin, 20, 0)], altMaxM: null }, 'fence upload: the fence polygon encloses no area (its vertices are on one line)'],
+      [{ polygon: [{ latDeg: 91, lonDeg: 8 }, ...ring(3, 10, null).polygon], altMaxM: null }, 'fence upload: fence vertex 0: latitude 91 is not in -90..90'],
+      [{ ...ring(4, 10, null), altMaxM: Number.NaN }, 'fence upload: fence ceiling NaN m is not in 1..10000 m'],
+    ];
+    for (const [f, message] of cases) {
+      const r = await rig.vehicle.uploadFence(f);
+      expect(r.ok ? 'accepted' : r.error).toEqual({ code: 'rejected', message });
+    }
+    // Only heartbeats went out meanwhile (none of it reached the wire as MISSION_COUNT).
+    expect(rig.endpoint.counters().framesSent - before).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('fence upload when the vehicle\'s requests are lost (scripted FC in memory)', () => {
+  it('resends the last item after a silence, and the FC gets every vertex once in order', async () => {
+    const [a, b] = memoryPair();
+    const hb = () => ({ type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3 });
+    const ours = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+    const got: number[] = [];
+    let dropped = 0;
+    const request = (seq: number): void => fc.send(Object.assign(new common.MissionRequestInt(), { targetSystem: 245, targetComponent: 191, seq, missionType: missionTypeFence }));
+    const stored: common.MissionItemInt[] = [];
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount && msg.missionType === missionTypeFence) request(0);
+      else if (msg instanceof common.MissionItemInt) {
+        got.push(msg.seq);
+        if (msg.seq === stored.length) stored.push(msg);
+        // The request for item 2 is "lost" the first time: the sender hears nothing and resends item 1.
+        if (stored.length === 2 && dropped === 0) {
+          dropped++;
+          return;
+        }
+        if (stored.length < 4) request(stored.length);
+        else fc.send(Object.assign(new common.MissionAck(), { targetSystem: 245, targetComponent: 191, type: common.MavMissionResult.ACCEPTED, missionType: missionTypeFence, opaqueId: 0 }));
+      }
+    });
+    const f = ring(4, 30, null);
+    const r = await uploadFence(ours, { sysid: 1, compid: 1 }, f, { itemTimeoutMs: 100, retries: 3 });
+    expect(r.ok ? { items: r.value.items, resends: r.value.resends } : r.error.message).toEqual({ items: 4, resends: 1 });
+    expect(got).toEqual([0, 1, 1, 2, 3]);
+    expect(stored.map((m) => [m.command, m.frame, m.param1, m.x, m.y, m.missionType])).toEqual(e7(f).map(([x, y]) => [cmdFenceVertexInclusion, 0, 4, x, y, missionTypeFence]));
+  });
+});
+
+describe('fence upload through a relay losing 10 % of bytes in bursts (seed 12)', () => {
+  let near: PtyPair;
+  let far: PtyPair;
+  let relay: Relay;
+  let fc: SimFcProcess;
+  let port: ByteTransport;
+  let c: ReturnType<typeof companion>;
+
+  beforeAll(async () => {
+    near = await startPtyPair();
+    far = await startPtyPair();
+    fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4']);
+    relay = await startRelay(near.b, far.a, { lossFraction: 0.1, meanBurstBytes: 32, corruptProbability: 0 }, 12);
+    port = await openSerial({ path: near.a, baudRate: 921_600 });
+    c = companion(port, 200, undefined, { command: { timeoutMs: 700, retries: 8 } });
+  }, 30_000);
+
+  afterAll(async () => {
+    c?.vehicle.close();
+    c?.endpoint.stop();
+    await port?.close();
+    await relay?.close();
+    await fc?.stop();
+    await far?.stop();
+    await near?.stop();
+  });
+
+  it('a 40-vertex fence arrives whole and in order, and the switch goes on', async () => {
+    await waitFor('FC heartbeat through the lossy relay', () => c.vehicle.connected(), 10_000);
+    const f = ring(40, 60, 50);
+    const r = await c.vehicle.uploadFence(f, { itemTimeoutMs: 300, retries: 15 });
+    expect(r.ok ? r.value.items : r.error.message).toBe(40);
+    await waitFor('the FC to print its fence', () => fcFence(fc)?.enabled === true, 5000);
+    expect(fcFence(fc)).toMatchObject({ vertices: 40, polygonE7: e7(f), altMaxM: 50, enabled: true });
+    const lost = relay.forward.counters.bytesDropped + relay.backward.counters.bytesDropped;
+    const bytes = relay.forward.counters.bytesIn + relay.backward.counters.bytesIn;
+    expect(lost / bytes).toBeGreaterThan(0.05);
+    console.log(`lossy fence upload: ${lost}/${bytes} bytes dropped (${((100 * lost) / bytes).toFixed(1)} %), ${r.ok ? `${r.value.elapsedMs} ms, ${r.value.resends} resends` : 'failed'}`);
+  }, 60_000);
+});
+
+describe('the simulated FC\'s fence check', () => {
+  it('a ceiling breach while flying inside the polygon; none on the ground or with the fence off; one per excursion', () => {
+    const f = new SimFence(null);
+    const poly = e7(ring(4, 50, null));
+    expect(f.accept(poly.map(([x, y]) => Object.assign(new common.MissionItemInt(), { command: cmdFenceVertexInclusion, frame: 0, param1: 4, x, y })))).toBe(common.MavMissionResult.ACCEPTED);
+    f.setAltMax(20);
+    const at = [Math.round(origin.latDeg * 1e7), Math.round(origin.lonDeg * 1e7)] as const;
+    expect(f.check(true, at[0], at[1], 30, 0)).toBeNull(); // not enabled yet
+    f.setEnabled(true);
+    expect(f.check(false, at[0], at[1], 30, 0)).toBeNull(); // not flying
+    expect(f.check(true, at[0], at[1], 30, 100)).toBe('ceiling');
+    expect(f.check(true, at[0], at[1], 31, 200)).toBeNull(); // the same excursion
+    expect(f.check(true, at[0], at[1], 10, 300)).toBeNull(); // back inside
+    expect(f.check(true, at[0], at[1], 25, 400)).toBe('ceiling');
+    expect(f.status().breachCount).toBe(2);
+  });
+
+  it('refuses an upload that is not one inclusion polygon with its vertex count in param1', () => {
+    const f = new SimFence(null);
+    const item = (param1: number, command = cmdFenceVertexInclusion) => Object.assign(new common.MissionItemInt(), { command, frame: 0, param1, x: 1, y: 2 });
+    expect(f.accept([item(4), item(4), item(4)])).toBe(common.MavMissionResult.INVALID_PARAM1);
+    expect(f.accept([item(3), item(3), item(3, 5002)])).toBe(common.MavMissionResult.UNSUPPORTED);
+    expect(f.status().vertices).toBe(0);
+  });
+});
