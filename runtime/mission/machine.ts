@@ -88,7 +88,12 @@ function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState
   const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000);
   if (lost.length === 0) return { state: s, effects: [] };
   const slot = new Map(s.drones.map((d, i) => [d.id, i]));
-  const r = reassign(m, lost, s.drones, reserve, block.height, (node) => returnAltitudeDm(s, slot.get(node) ?? -1));
+  const layers = {
+    separationDm: toDm(paramOf(s.params, 'separationM')),
+    ceilingDm: s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max),
+    returnAltDm: (node: string) => returnAltitudeDm(s, slot.get(node) ?? -1),
+  };
+  const r = reassign(m, lost, s.drones, reserve, block.height, layers);
   const effects: MissionEffect[] = [...r.effects];
   const state0: MissionState = { ...s, mission: r.mission };
   for (const node of r.grown) {
