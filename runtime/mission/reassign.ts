@@ -54,7 +54,7 @@ export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlyS
       out.push({ node: a.node, cause: 'battery', reason: low });
       continue;
     }
-    // (0: restored from a snapshot older than these times: not judged until it reports.)
+    // (A snapshot older than these times restores startMs as its own block time: mission-snapshot.ts.)
     const heard = Math.max(d.telemetryMs, m.startMs);
     if (heard > 0 && timeMs - heard > lostAfterMs) out.push({ node: a.node, cause: 'silent', reason: `no telemetry of ${a.node} committed for ${Math.floor((timeMs - heard) / 1000)} s (lostAfterS ${lostAfterMs / 1000})` });
   }
