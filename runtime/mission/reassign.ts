@@ -61,7 +61,7 @@ export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlyS
   return out.sort((x, y) => compareIds(x.node, y.node));
 }
 
-/** The layers a taken part may go in: the mission's altitude, their spacing (separationM), the
+/** The layers a taken part may go in, above the mission's altitude: their spacing (separationM), the
  *  ceiling, and each drone's return altitude (machine.ts returnAltitudeDm). */
 export interface JoinLayers {
   readonly separationDm: number;
@@ -73,11 +73,12 @@ export interface JoinLayers {
  *  their routes of drones not on them yet (no committed progress), other taken parts not flown yet,
  *  and drones on their way home (lost now, told to return, or done with their survey part), whose
  *  path home the machine does not know, so all of their return layer. From committed state only. */
-function layerUses(m: ActiveMission, assignments: readonly Assignment[], drones: readonly DroneState[], lostHome: ReadonlySet<string>, taker: string, layers: JoinLayers): LayerUse[] {
+function layerUses(m: ActiveMission, assignments: readonly Assignment[], drones: readonly DroneState[], lost: ReadonlySet<string>, lostHome: ReadonlySet<string>, taker: string, layers: JoinLayers): LayerUse[] {
   const uses: LayerUse[] = [];
   const byId = new Map(drones.map((d) => [d.id, d]));
   for (const x of assignments) {
-    if (x.node === taker || m.done.includes(x.node)) continue;
+    // A lost drone flies no more of its plan (one going home is counted below).
+    if (x.node === taker || m.done.includes(x.node) || lost.has(x.node)) continue;
     const pos = byId.get(x.node)?.pos ?? null;
     const first = x.waypoints[0];
     if ((x.flown ?? 0) === 0 && first) uses.push({ altDm: x.transitAltDm, path: pos ? [pos, first] : null });
@@ -131,7 +132,7 @@ export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readon
       // The way to the taken part (from its own last waypoint) and the part itself are flown in a layer
       // above the mission altitude that keeps clear of the other drones' paths there.
       const path = [...own.waypoints.slice(-1), ...rest];
-      const altDm = joinAltitude(path, layers.returnAltDm(taker), layerUses(m, assignments, drones, lostHome, taker, layers), m.altDm, layers.separationDm, layers.ceilingDm);
+      const altDm = joinAltitude(path, layers.returnAltDm(taker), layerUses(m, assignments, drones, lostIds, lostHome, taker, layers), m.altDm, layers.separationDm, layers.ceilingDm);
       assignments = assignments.map((x) => (x.node === taker ? { ...x, waypoints: [...x.waypoints, ...rest], joins: [...(x.joins ?? []), { at: x.waypoints.length, altDm }] } : x));
       grown.add(taker);
     }
