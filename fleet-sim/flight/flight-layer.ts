@@ -148,8 +148,12 @@ export class FlightLayer {
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         const altM = task.altDm / 10;
         d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
-        // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays so).
-        if (!task.replan || d.mode === 'tasked') d.mode = 'tasked';
+        // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
+        // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
+        // as the device's executor does.
+        const unblocked = d.mode === 'hold (blocked leg)' && !(task.blocked ?? []).some((b) => b.to === next);
+        if (unblocked) this.note(`${d.id}: resumed: the re-planned route has a way for the leg it held before`);
+        if (!task.replan || d.mode === 'tasked' || unblocked) d.mode = 'tasked';
         return;
       }
       case 'hold':

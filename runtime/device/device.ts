@@ -30,7 +30,8 @@ import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import type { Health } from '../wire/heartbeat.js';
 import type { LedPattern, StatusLed } from '../../hal/devices.js';
 import { encodeTelemetryBody } from '../wire/telemetry.js';
-import { TelemetryGate } from './telemetry-gate.js';
+import { lostAfterRadioProblem, TelemetryGate } from './telemetry-gate.js';
+import { paramOf } from '../mission/params.js';
 import { ControlPlane } from './control-plane.js';
 import { FileStorage, StorageError, storageFix } from './file-storage.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
@@ -174,6 +175,8 @@ export class Device {
   private telemetrySeq = 0;
   /** Which telemetry periods sign a report (telemetry-gate.ts). */
   private readonly telemetryGate: TelemetryGate;
+  /** The committed lostAfterS last checked against this device's radio-only cadence (warned once per value). */
+  private lostAfterChecked = -1;
   private lastCommitMs = Date.now();
   /** Consensus's clock: Unix time that never goes back (steady-clock.ts). */
   private readonly clock = new SteadyClock(Date.now, () => performance.now(), (stepMs, aheadMs) =>
@@ -515,6 +518,7 @@ export class Device {
   }
 
   private sendTelemetry(): void {
+    this.checkLostAfter();
     const pos = this.missions.positionM();
     if (!pos) return;
     const progress = this.missions.missionProgress();
@@ -537,6 +541,17 @@ export class Device {
       this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.signer));
     }
     if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
+  }
+
+  /** A device with a radio may have to report on it alone (broker down), at a slower cadence than the
+   *  committed lostAfterS may allow for: it says so, once per committed value (telemetry-gate.ts). */
+  private checkLostAfter(): void {
+    if (this.radios.length === 0) return;
+    const lostAfterS = paramOf(this.missions.state.params, 'lostAfterS');
+    if (lostAfterS === this.lostAfterChecked) return;
+    this.lostAfterChecked = lostAfterS;
+    const problem = lostAfterRadioProblem(lostAfterS, this.p.config.telemetry.periodMs);
+    if (problem) this.log.warn({ event: 'lost-after-short', lostAfterS, periodMs: this.p.config.telemetry.periodMs }, problem);
   }
 
   private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {

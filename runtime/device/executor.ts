@@ -37,7 +37,9 @@ export class Executor {
   private paused = false;
   /** `descended`: the drone reached its route's first waypoint at the transit altitude and came down to
    *  the mission altitude there; from then on it flies at the mission altitude. */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean } | null = null;
+  /** `heldBlocked`: it stopped before a blocked leg (its task failed so); `resumed`: the started ack's
+   *  reason when a re-plan gave that leg its way. */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string } | null = null;
   private stopped = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
@@ -105,8 +107,10 @@ export class Executor {
         const prev = this.current;
         const replan = task.replan === true && prev !== null && prev.task.mission === task.mission;
         const next = replan ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
+        const resumed = replan && prev.heldBlocked && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
-        this.current = { command, task, next, descended: next > 0 };
+        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
         if (replan && this.paused) return;
@@ -253,7 +257,7 @@ export class Executor {
       this.report({ command, stage: 'failed', progress: permilleOf(cur.next, task.waypoints.length), reason });
     };
     // A route carried on from its middle (re-plan, resume, state sync) starts with the progress made.
-    this.report({ command, stage: 'started', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
+    this.report({ command, stage: 'started', progress: permilleOf(cur.next, task.waypoints.length), reason: cur.resumed });
     const altM = task.altDm / 10;
     // The leg to the first waypoint is flown at the transit altitude the planner gave this drone, so its
     // way there keeps clear of the others'; it comes down to the mission altitude at that waypoint.
@@ -278,6 +282,7 @@ export class Executor {
       return b ? `${b.reason}: holding before that leg (waypoint ${cur.next + 1} of ${task.waypoints.length})` : null;
     };
     const holdBefore = async (reason: string): Promise<void> => {
+      cur.heldBlocked = true;
       if (!this.grounded()) {
         const h = await this.act({ type: 'hold' });
         if (h) return fail(`${reason}; and the hold was refused: ${h}`);
@@ -285,7 +290,10 @@ export class Executor {
       fail(reason);
     };
     const first = blocked();
-    if (first && fs.value.landed !== 'in-air') return fail(first);
+    if (first && fs.value.landed !== 'in-air') {
+      cur.heldBlocked = true;
+      return fail(first);
+    }
     if (fs.value.landed !== 'in-air') {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;

@@ -49,14 +49,21 @@ function drone(v: unknown, path: string): DroneState {
   };
 }
 
-function mission(v: unknown, path: string): ActiveMission {
+/** `snapshotMs`: the snapshot's block time, the start a mission written before ActiveMission.startMs
+ *  existed is given (below). */
+function mission(v: unknown, path: string, snapshotMs: number): ActiveMission {
   const m = map(v, path);
   return {
     id: text(m.id, `${path}.id`, textMax),
     kind: oneOf(m.kind, `${path}.kind`, ['survey', 'goto', 'formation'] as const),
     operator: text(m.operator, `${path}.operator`, textMax),
     height: uint(m.height, `${path}.height`),
-    startMs: m.startMs === undefined ? 0 : uint(m.startMs, `${path}.startMs`),
+    // Absent in snapshots written before lost drones were judged (with DroneState.telemetryMs): the
+    // snapshot's block time, the same on every device restoring it. A drone of the mission is then
+    // judged from it, not from a silence no one measured: one that reports is judged from its report,
+    // one silent since (crashed before the upgrade) is lost lostAfterS after it, never at once. (0
+    // would leave such a drone unjudged, and its lanes unflown, for good.)
+    startMs: m.startMs === undefined ? snapshotMs : uint(m.startMs, `${path}.startMs`),
     status: oneOf(m.status, `${path}.status`, ['active', 'held'] as const),
     altDm: signed(m.altDm, `${path}.altDm`),
     speedDmps: signed(m.speedDmps, `${path}.speedDmps`),
@@ -164,7 +171,7 @@ function parse(v: unknown): MissionSnapshot {
       height: uint(s.height, 'app.mission.height'),
       timeMs: uint(s.timeMs, 'app.mission.timeMs'),
       drones: array(s.drones, 'app.mission.drones', limits.manifestMembersMax).map((d, i) => drone(d, `app.mission.drones[${i}]`)),
-      mission: s.mission === null ? null : mission(s.mission, 'app.mission.mission'),
+      mission: s.mission === null ? null : mission(s.mission, 'app.mission.mission', uint(s.timeMs, 'app.mission.timeMs')),
       geofence: s.geofence === null ? null : points(s.geofence, 'app.mission.geofence'),
       geofenceAltDmMax: signed(s.geofenceAltDmMax, 'app.mission.geofenceAltDmMax'),
       params: p,

@@ -52,3 +52,25 @@ export class TelemetryGate {
     return true;
   }
 }
+
+/** The longest a device holding still on a part of a mission goes between reports on the radio
+ *  alone: it considers one period in radioOnlyTelemetryEvery and reports again, unchanged, after
+ *  telemetryMissionKeepaliveEvery of those (measured on the gate: telemetry-gate.test.ts). */
+export function radioOnlyMissionGapMs(periodMs: number): number {
+  return periodMs * limits.radioOnlyTelemetryEvery * limits.telemetryMissionKeepaliveEvery;
+}
+
+/**
+ * Why the committed `lostAfterS` would take a drone for lost on the radio alone, or null. The mission
+ * machine takes a drone of a mission with no report committed for lostAfterS as lost
+ * (runtime/mission/reassign.ts); on the radio alone a still one reports every radioOnlyMissionGapMs,
+ * so lostAfterS must cover two gaps (one report lost on the air) and one radio cycle of its slot for
+ * the report to commit. Devices with a radio warn with this (device.ts); the parameter itself is the
+ * fleet's, so an MQTT-only fleet may keep a shorter one.
+ */
+export function lostAfterRadioProblem(lostAfterS: number, periodMs: number): string | null {
+  const gapMs = radioOnlyMissionGapMs(periodMs);
+  const neededS = Math.ceil((2 * gapMs + periodMs * limits.radioOnlyTelemetryEvery) / 1_000);
+  if (lostAfterS >= neededS) return null;
+  return `lostAfterS ${lostAfterS} s is too short for a fleet that may fly on the radio alone: with the broker down a device holding still on a part of a mission reports only every ${gapMs / 1_000} s (telemetry.periodMs ${periodMs} x radioOnlyTelemetryEvery ${limits.radioOnlyTelemetryEvery} x telemetryMissionKeepaliveEvery ${limits.telemetryMissionKeepaliveEvery}), so one lost report, or a report committed late, makes it lost and its lanes go to another drone; set lostAfterS to at least ${neededS} (param.set)`;
+}

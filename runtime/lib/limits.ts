@@ -15,6 +15,7 @@ export const limits = {
   attestationBytesMax: 2_048,
   heartbeatBytesMax: 512,
   telemetryBytesMax: 256, // one telemetry body (kind 13)
+  trailingElementsMax: 8, // elements a positional body (telemetry, heartbeat) may carry past those this version reads, ignored (ARCHITECTURE.md, wire format evolution)
   voteBytesMax: 256,
   blockTxCountMax: 500, // transactions (commands, attestations, evidence) in one block
   blockBytesMax: 524_288,

@@ -135,3 +135,53 @@ export function returnAltDm(slot: number, fleetSize: number, missionAltDm: numbe
   // A drone not in the committed fleet yet (slot -1) takes the top layer until it is.
   return base + (slot < 0 || slot >= fleetSize ? layers - 1 : slot % layers) * separationDm;
 }
+
+/** The most segment pairs joinAltitude weighs (about 0.1 s of work); past it the part is flown at the
+ *  taker's return altitude. */
+export const joinSegmentPairsMax = 1_000_000;
+
+/** Another drone's use of a layer a taken part might go in: a path flown at `altDm`, or, when its
+ *  path is not known (a drone on its way home: the machine does not know its pad), all of the layer. */
+export interface LayerUse {
+  readonly altDm: number;
+  readonly path: readonly PointDm[] | null;
+}
+
+/**
+ * The altitude of a part taken over from a lost drone and of the way to it (reassign.ts), kept as
+ * legs are: in a layer above the mission altitude (a lost drone may still hover on its lane there)
+ * where the path keeps `separation` clear horizontally of every other drone's path in that layer, a
+ * layer whose user's path is unknown counting as taken. The layer with the fewest conflicts wins;
+ * among equals the taker's own return layer (`ownDm`: no other drone returns at it while the fleet
+ * has no more drones than layers), then the lowest. With no layer above the mission altitude, or
+ * more uses than deconflictDronesMax or segment pairs than joinSegmentPairsMax to weigh (each pair is
+ * weighed once or twice), it is `ownDm`.
+ */
+export function joinAltitude(path: readonly PointDm[], ownDm: number, others: readonly LayerUse[], altDm: number, separationDm: number, ceilingDm: number): number {
+  const layersMax = Math.max(0, Math.floor((ceilingDm - altDm) / separationDm));
+  if (layersMax === 0 || others.length > deconflictDronesMax || path.length === 0) return ownDm;
+  const sep2 = separationDm * separationDm;
+  const mine = routeSegs(path);
+  const theirs = others.map((o) => (o.path && o.path.length > 0 ? routeSegs(o.path) : null));
+  if (mine.length * theirs.reduce((n, t) => n + (t?.length ?? 0), 0) > joinSegmentPairsMax) return ownDm;
+  const conflicts = (dm: number): number => {
+    let n = 0;
+    others.forEach((o, i) => {
+      if (o.altDm !== dm) return;
+      const segs = theirs[i];
+      if (!segs || segs.some((t) => mine.some((s) => segSeg2(s, t) < sep2))) n++;
+    });
+    return n;
+  };
+  let best = ownDm;
+  let bestCount = ownDm > altDm && ownDm <= ceilingDm ? conflicts(ownDm) : Infinity;
+  for (let k = 1; k <= layersMax && bestCount > 0; k++) {
+    const dm = altDm + k * separationDm;
+    const count = conflicts(dm);
+    if (count < bestCount) {
+      best = dm;
+      bestCount = count;
+    }
+  }
+  return best;
+}

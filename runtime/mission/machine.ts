@@ -58,14 +58,21 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
     };
     effects.push({ type: 'decision', decision });
     if (outcome.ok) {
+      const before = s;
       s = { ...outcome.state, accepted: s.accepted + 1 };
       effects.push(...outcome.effects);
+      // A new fence may give a blocked leg its way round (or change which side a detour takes).
+      if (tx.type === 'geofence.set') {
+        const r = replan(before, s, block.height);
+        s = r.state;
+        effects.push(...r.effects);
+      }
     } else {
       s = { ...s, rejected: s.rejected + 1 };
     }
   });
   if (block.hazards && !sameHazards(s.hazards, block.hazards)) {
-    const r = replan(s, block.hazards, block.height);
+    const r = replan(s, { ...s, hazards: block.hazards }, block.height);
     s = r.state;
     effects.push(...r.effects);
   }
@@ -88,7 +95,12 @@ function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState
   const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000);
   if (lost.length === 0) return { state: s, effects: [] };
   const slot = new Map(s.drones.map((d, i) => [d.id, i]));
-  const r = reassign(m, lost, s.drones, reserve, block.height, (node) => returnAltitudeDm(s, slot.get(node) ?? -1));
+  const layers = {
+    separationDm: toDm(paramOf(s.params, 'separationM')),
+    ceilingDm: s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max),
+    returnAltDm: (node: string) => returnAltitudeDm(s, slot.get(node) ?? -1),
+  };
+  const r = reassign(m, lost, s.drones, reserve, block.height, layers);
   const effects: MissionEffect[] = [...r.effects];
   const state0: MissionState = { ...s, mission: r.mission };
   for (const node of r.grown) {
@@ -101,15 +113,17 @@ function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState
   return { state: { ...state0, drones }, effects };
 }
 
-/** A changed committed hazard set re-routes every unfinished part of the mission around it, active or
+/** A changed committed hazard set or geofence re-routes every unfinished part of the mission, active or
  *  held (a held drone keeps holding and flies the new route on resume: a hold must not keep the old
- *  one), from each assignment's planned waypoints, so successive re-plans never stack detours. */
-function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']>, height: number): { state: MissionState; effects: MissionEffect[] } {
-  const state = { ...prev, hazards };
-  const m = prev.mission;
+ *  one), from each assignment's planned waypoints, so successive re-plans never stack detours. A leg
+ *  blocked before (no way round inside the fence) that now has one is re-planned so, with no operator:
+ *  the drone holding before it flies on (its ack says it resumed). `state` is `prev` with the new set
+ *  or fence. */
+function replan(prev: MissionState, state: MissionState, height: number): { state: MissionState; effects: MissionEffect[] } {
+  const m = state.mission;
   if (!m) return { state, effects: [] };
   const before = keepOuts(prev.hazards);
-  const after = keepOuts(hazards);
+  const after = keepOuts(state.hazards);
   const effects: MissionEffect[] = [];
   const nodes: string[] = [];
   for (const a of m.assignments) {
@@ -117,7 +131,7 @@ function replan(prev: MissionState, hazards: NonNullable<MissionBlock['hazards']
     // Round the keep-outs inside the fence, or, where no way round keeps inside it, the drone holds
     // before that leg with the reason (routeAround): it never flies out of the fence.
     const old = routeAround(a.waypoints, before, prev.geofence);
-    const { route, blocked } = routeAround(a.waypoints, after, prev.geofence);
+    const { route, blocked } = routeAround(a.waypoints, after, state.geofence);
     if (JSON.stringify({ route: old.route, blocked: old.blocked }) === JSON.stringify({ route, blocked })) continue;
     nodes.push(a.node);
     effects.push({ type: 'task', node: a.node, command: m.id, task: assignmentTask(state, m, a, 0, true) });

@@ -13,14 +13,17 @@
 // part goes on: the planned waypoints it has not flown (from the start of the leg it was on, as a
 // restart resumes: progress.ts) are appended to the route of the unfinished, not lost drone with
 // enough battery nearest to their first waypoint (ties to the smaller id), which climbs where it is to
-// its own return altitude (a layer of its own, above the mission altitude) and flies the way there and
-// the taken part at it: a lost drone may still hover on its lane at the mission altitude (a crashed
-// device's flight controller holds). A goto's or formation's part
+// a layer above the mission altitude and flies the way there and the taken part at it: a lost drone
+// may still hover on its lane at the mission altitude (a crashed device's flight controller holds).
+// The layer keeps the planner's separation (deconflict.ts joinAltitude): clear of the legs to their
+// routes other drones have still to fly, of other taken parts and of the return layers of drones on
+// their way home, its own return layer first among equals. A goto's or formation's part
 // is its drone's own place: it is dropped. No drone left to take it: dropped too, and the effect says so.
 
 import { compareIds } from '../lib/ids.js';
 import { batteryProblem, believedPos } from './allocate.js';
 import { thenOf } from './commands.js';
+import { joinAltitude, type LayerUse } from './deconflict.js';
 import { dist2 } from './geometry.js';
 import { keepOuts, routeAround } from './hazards.js';
 import type { ActiveMission, Assignment, DroneState, MissionEffect, MissionState, PointDm, Task } from './types.js';
@@ -51,18 +54,54 @@ export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlyS
       out.push({ node: a.node, cause: 'battery', reason: low });
       continue;
     }
-    // (0: restored from a snapshot older than these times: not judged until it reports.)
+    // (A snapshot older than these times restores startMs as its own block time: mission-snapshot.ts.)
     const heard = Math.max(d.telemetryMs, m.startMs);
     if (heard > 0 && timeMs - heard > lostAfterMs) out.push({ node: a.node, cause: 'silent', reason: `no telemetry of ${a.node} committed for ${Math.floor((timeMs - heard) / 1000)} s (lostAfterS ${lostAfterMs / 1000})` });
   }
   return out.sort((x, y) => compareIds(x.node, y.node));
 }
 
+/** The layers a taken part may go in, above the mission's altitude: their spacing (separationM), the
+ *  ceiling, and each drone's return altitude (machine.ts returnAltitudeDm). */
+export interface JoinLayers {
+  readonly separationDm: number;
+  readonly ceilingDm: number;
+  readonly returnAltDm: (node: string) => number;
+}
+
+/** Who else uses the layers above the mission altitude while `taker` flies a taken part: the legs to
+ *  their routes of drones not on them yet (no committed progress), other taken parts not flown yet,
+ *  and drones on their way home (lost now, told to return, or done with their survey part), whose
+ *  path home the machine does not know, so all of their return layer. From committed state only. */
+function layerUses(m: ActiveMission, assignments: readonly Assignment[], drones: readonly DroneState[], lost: ReadonlySet<string>, lostHome: ReadonlySet<string>, taker: string, layers: JoinLayers): LayerUse[] {
+  const uses: LayerUse[] = [];
+  const byId = new Map(drones.map((d) => [d.id, d]));
+  for (const x of assignments) {
+    // A lost drone flies no more of its plan (one going home is counted below).
+    if (x.node === taker || m.done.includes(x.node) || lost.has(x.node)) continue;
+    const pos = byId.get(x.node)?.pos ?? null;
+    const first = x.waypoints[0];
+    if ((x.flown ?? 0) === 0 && first) uses.push({ altDm: x.transitAltDm, path: pos ? [pos, first] : null });
+    const parts = x.joins ?? [];
+    parts.forEach((j, k) => {
+      const end = parts[k + 1]?.at ?? x.waypoints.length;
+      if ((x.flown ?? 0) < end) uses.push({ altDm: j.altDm, path: x.waypoints.slice(Math.max(0, j.at - 1), end) });
+    });
+  }
+  for (const d of drones) {
+    if (d.id === taker) continue;
+    const home = d.activity === 'returning' || lostHome.has(d.id) || (m.kind === 'survey' && m.done.includes(d.id));
+    if (home) uses.push({ altDm: layers.returnAltDm(d.id), path: null });
+  }
+  return uses;
+}
+
 /** What the machine does about lost drones: the mission after (null when nothing is left to fly), the
  *  drones whose routes grew (to re-task) and the effects naming each decision. */
-export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readonly DroneState[], reservePermille: number, height: number, joinAltDm: (node: string) => number): { mission: ActiveMission | null; grown: string[]; effects: MissionEffect[] } {
+export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readonly DroneState[], reservePermille: number, height: number, layers: JoinLayers): { mission: ActiveMission | null; grown: string[]; effects: MissionEffect[] } {
   const effects: MissionEffect[] = [];
   const lostIds = new Set(lost.map((l) => l.node));
+  const lostHome = new Set(lost.filter((l) => l.cause !== 'removed').map((l) => l.node));
   let assignments = m.assignments.slice();
   const grown = new Set<string>();
   for (const l of lost) {
@@ -89,8 +128,12 @@ export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readon
     assignments = assignments.filter((x) => x.node !== l.node);
     if (to !== null) {
       const taker = to;
-      // The way to the taken part and the part itself are flown at its return altitude.
-      assignments = assignments.map((x) => (x.node === taker ? { ...x, waypoints: [...x.waypoints, ...rest], joins: [...(x.joins ?? []), { at: x.waypoints.length, altDm: joinAltDm(taker) }] } : x));
+      const own = assignments.find((x) => x.node === taker) as Assignment;
+      // The way to the taken part (from its own last waypoint) and the part itself are flown in a layer
+      // above the mission altitude that keeps clear of the other drones' paths there.
+      const path = [...own.waypoints.slice(-1), ...rest];
+      const altDm = joinAltitude(path, layers.returnAltDm(taker), layerUses(m, assignments, drones, lostIds, lostHome, taker, layers), m.altDm, layers.separationDm, layers.ceilingDm);
+      assignments = assignments.map((x) => (x.node === taker ? { ...x, waypoints: [...x.waypoints, ...rest], joins: [...(x.joins ?? []), { at: x.waypoints.length, altDm }] } : x));
       grown.add(taker);
     }
     effects.push({ type: 'reassign', height, mission: m.id, from: l.node, cause: l.cause, reason: l.reason, to, waypoints: rest.length });

@@ -123,7 +123,8 @@ export interface Assignment extends Route {
    *  device restarted mid-mission resumes from it (progress.ts resumeStart). */
   readonly flown?: number;
   /** Parts taken over from lost drones (reassign.ts), each from planned waypoint `at` to the next
-   *  part or the end: flown, with the way to it, at `altDm` (this drone's return altitude). */
+   *  part or the end: flown, with the way to it, at `altDm` (a layer above the mission altitude
+   *  clear of the other drones' paths there: deconflict.ts joinAltitude). */
   readonly joins?: readonly { readonly at: number; readonly altDm: number }[];
 }
 

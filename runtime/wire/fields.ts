@@ -3,6 +3,7 @@
 // reads like its schema.
 
 import { isValidId } from '../lib/ids.js';
+import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
 
 class FieldError extends Error {}
@@ -56,6 +57,18 @@ export function array(v: unknown, path: string, maxLength: number, exactLength?:
   if (exactLength !== undefined && v.length !== exactLength) fail(`${path} must have ${exactLength} elements, has ${v.length}`);
   if (v.length > maxLength) fail(`${path} has ${v.length} elements (limit ${maxLength})`);
   return v;
+}
+
+/**
+ * A positional body that may grow at the end (ARCHITECTURE.md, wire format evolution): at least `min`
+ * elements; the `known` ones this version reads, and up to limits.trailingElementsMax more, written by
+ * a newer version, which the caller ignores. The body's byte limit and the CBOR scan limits were
+ * checked before this.
+ */
+export function positional(v: unknown, path: string, min: number, known: number): unknown[] {
+  const a = array(v, path, known + limits.trailingElementsMax);
+  if (a.length < min) fail(`${path} must have at least ${min} elements, has ${a.length}`);
+  return a;
 }
 
 export function uint(v: unknown, path: string, max = Number.MAX_SAFE_INTEGER): number {

@@ -3,7 +3,7 @@
 // CBOR array because it crosses 58-byte LoRa packets: every byte counts.
 
 import { encodeCbor } from './cbor.js';
-import { array, fail, id, int, num, oneOf, uint } from './fields.js';
+import { array, fail, id, int, num, oneOf, positional, uint } from './fields.js';
 
 export const healthStates = ['ok', 'degraded', 'failing'] as const;
 export type Health = (typeof healthStates)[number];
@@ -29,7 +29,8 @@ export interface HeartbeatBody {
 const positionAbsMax = 1_000_000; // metres: 1000 km from the fleet origin is already absurd
 
 export function parseHeartbeatBody(v: unknown): HeartbeatBody {
-  const a = array(v, 'heartbeat', 8, 8);
+  // Eight elements; more from a newer version are ignored (ARCHITECTURE.md, wire format evolution).
+  const a = positional(v, 'heartbeat', 8, 8);
   const p = a[6];
   let position: Position | null = null;
   if (p !== null) {

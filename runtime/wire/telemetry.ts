@@ -3,7 +3,7 @@
 // the fleet's local frame (decimetres), so the committed values need no float handling.
 
 import { encodeCbor } from './cbor.js';
-import { array, fail, id, int, text, uint } from './fields.js';
+import { array, id, int, positional, text, uint } from './fields.js';
 
 export interface TelemetryBody {
   readonly node: string;
@@ -19,16 +19,17 @@ export interface TelemetryBody {
   readonly completed: string;
   /** The mission it is flying and how many of its part's planned waypoints it has passed
    *  (runtime/mission/progress.ts), or absent. A ninth element, left out when absent, so a report
-   *  without it has the bytes it always had. */
+   *  without it has the bytes it always had (null there also reads as absent: a later element needs
+   *  something in its place). */
   readonly progress?: { readonly mission: string; readonly flown: number } | undefined;
 }
 
 const coordDmMax = 10_000_000; // 1000 km from the fleet origin
 
 export function parseTelemetryBody(v: unknown): TelemetryBody {
-  const a = array(v, 'telemetry', 9);
-  if (a.length < 8) fail(`telemetry must have 8 or 9 elements, has ${a.length}`);
-  const p = a[8] === undefined ? undefined : array(a[8], 'telemetry.progress', 2, 2);
+  // Eight elements, a ninth when it flies a mission; more from a newer version are ignored.
+  const a = positional(v, 'telemetry', 8, 9);
+  const p = a[8] === undefined || a[8] === null ? undefined : array(a[8], 'telemetry.progress', 2, 2);
   return {
     node: id(a[0], 'telemetry.node'),
     session: uint(a[1], 'telemetry.session', 0xffffffff),

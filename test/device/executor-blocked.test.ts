@@ -30,6 +30,32 @@ describe('executor and a blocked leg', () => {
     }
   }, 30_000);
 
+  it('held before a blocked leg, it flies on when a re-plan gives the leg a way, and its ack says it resumed', async () => {
+    const { vehicle, ex, reports } = await executorRig();
+    const route = [{ n: 200, e: 0 }, { n: 200, e: 600 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason }] });
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 15_000), JSON.stringify(reports)).toBe(true);
+    const held = reports.length;
+    // The hazard left the committed set (or a new fence left room): the machine re-tasks it, not blocked.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', replan: true });
+    expect(await until(() => reports.slice(held).some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000), JSON.stringify(reports)).toBe(true);
+    expect(reports[held]).toMatchObject({ command: 'm1', stage: 'started', progress: 500, reason: 'resumed: the re-planned route has a way for the leg it held before (waypoint 2 of 2)' });
+    expect(reports.at(-1)).toMatchObject({ stage: 'done', progress: 1000 });
+    const st = vehicle.state();
+    expect(Math.hypot(st.northM - 20, st.eastM - 60)).toBeLessThan(4);
+  }, 40_000);
+
+  it('a re-plan that still blocks the leg it holds before does not say it resumed', async () => {
+    const { ex, reports } = await executorRig();
+    const route = [{ n: 200, e: 0 }, { n: 200, e: 600 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason }] });
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 15_000), JSON.stringify(reports)).toBe(true);
+    const held = reports.length;
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', replan: true, blocked: [{ to: 1, reason }] });
+    expect(await until(() => reports.slice(held).some((r) => r.stage === 'failed'), 15_000), JSON.stringify(reports)).toBe(true);
+    expect(reports.slice(held).map((r) => [r.stage, r.reason])).toEqual([['started', ''], ['failed', `${reason}: holding before that leg (waypoint 2 of 2)`]]);
+  }, 40_000);
+
   it('on the ground with the blocked leg next, it does not take off', async () => {
     const { vehicle, ex, reports } = await executorRig();
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 600 }], altDm: 150, speedDmps: 80, then: 'return', blocked: [{ to: 0, reason }] });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from '../../runtime/device/mission-snapshot.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionState, MissionTx } from '../../runtime/mission/types.js';
-import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
+import { decodeCbor, encodeCanonicalCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { emptyHazardState, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const members = { epoch: 1, devices: ['d1', 'd2', 'd3'], operators: [{ id: 'ops', roles: ['operator' as const] }, { id: 'boss', roles: ['admin' as const] }] };
@@ -75,5 +75,44 @@ describe('mission snapshot', () => {
     const e = decodeMissionSnapshot(encodeCbor(w));
     expect(e.ok || e.error).toMatch(/app\.hazardRule\.cells\.0,0: the key does not name its cell/);
     expect(decodeMissionSnapshot(new Uint8Array([0xff])).ok).toBe(false);
+  });
+
+  // Snapshots written before lost drones were judged (6181216) have no DroneState.telemetryMs and no
+  // ActiveMission.startMs. Every device restoring one must reach the same state, and none may declare
+  // the mission's drones lost at once for a silence it cannot measure; yet a drone that stays silent
+  // (crashed before the upgrade) must still be found lost, or its lanes are never flown.
+  it('restores a snapshot of the format before the lost-drone times: the same on every device, drones judged from the snapshot time', () => {
+    const s = busyState();
+    const m = s.mission;
+    if (!m) throw new Error('busyState has no mission');
+    expect(m.assignments.map((a) => a.node)).toEqual(['d1', 'd2', 'd3']);
+    const oldFormat = {
+      mission: { ...s, drones: s.drones.map(({ telemetryMs: _t, ...d }) => d), mission: (({ startMs: _s, ...x }) => x)(m) },
+      decisions,
+      hazardRule,
+    };
+    const bytes = encodeCanonicalCbor(oldFormat);
+    expect(Buffer.from(bytes).includes(Buffer.from('telemetryMs'))).toBe(false);
+    expect(Buffer.from(bytes).includes(Buffer.from('startMs'))).toBe(false);
+    // Three devices restore the same bytes: the same state, written back to the same bytes.
+    const restored = [0, 1, 2].map(() => decodeMissionSnapshot(bytes));
+    const states = restored.map((d) => (d.ok ? d.value.mission : d.error));
+    expect(states[1]).toEqual(states[0]);
+    expect(states[2]).toEqual(states[0]);
+    const again = restored.map((d) => (d.ok ? Buffer.from(encodeMissionSnapshot(d.value)).toString('hex') : d.error));
+    expect(new Set(again).size).toBe(1);
+    const r0 = states[0] as MissionState;
+    const t0 = r0.timeMs;
+    // The next blocks: d1 and d3 report, d2 (crashed before the upgrade) stays silent.
+    const next = (st: MissionState, timeMs: number) => applyBlock(st, { height: st.height + 1, timeMs, members, txs: [at('d1', 0, 0), at('d3', 1000, 0)] });
+    const first = next(r0, t0 + 1_000);
+    expect(first.effects.filter((e) => e.type === 'reassign')).toEqual([]);
+    const inTime = next(first.state, t0 + 120_000);
+    expect(inTime.effects.filter((e) => e.type === 'reassign')).toEqual([]);
+    // lostAfterS (120 s) after the snapshot's block time, with no report of it since: d2 alone is lost.
+    const late = next(inTime.state, t0 + 120_001);
+    expect(late.effects.filter((e) => e.type === 'reassign').map((e) => e.type === 'reassign' && [e.from, e.cause])).toEqual([['d2', 'silent']]);
+    // Every device, from its own copy, decides the same.
+    for (const st of states.slice(1) as MissionState[]) expect(next(next(next(st, t0 + 1_000).state, t0 + 120_000).state, t0 + 120_001)).toEqual(late);
   });
 });

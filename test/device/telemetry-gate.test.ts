@@ -1,7 +1,7 @@
 // Which telemetry periods a device signs a report in (runtime/device/telemetry-gate.ts).
 
 import { describe, expect, it } from 'vitest';
-import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
+import { lostAfterRadioProblem, radioOnlyMissionGapMs, TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { limits } from '../../runtime/lib/limits.js';
 
 const at = (northDm: number, batteryPermille = 900, completed = '') => ({ northDm, eastDm: 0, altDm: 0, batteryPermille, completed });
@@ -55,5 +55,30 @@ describe('telemetry gate', () => {
     const g = new TelemetryGate('v00');
     for (let i = 0; i < every; i++) g.due(at(i * 100), true);
     expect(g.due(at(99_999), false)).toBe(true);
+  });
+});
+
+describe('lostAfterS against the radio-only cadence (lostAfterRadioProblem)', () => {
+  it('the gate, on the radio alone, leaves a still drone holding a part of a mission silent for radioOnlyMissionGapMs', () => {
+    // Measured on the gate itself: one period is periodMs.
+    for (const node of ['d1', 'v07', 'f12']) {
+      const g = new TelemetryGate(node);
+      const holding = { ...at(0), progress: { mission: 'ops/3', flown: 2 } };
+      const sent: number[] = [];
+      for (let i = 0; i < 1_000; i++) if (g.due(holding, true)) sent.push(i);
+      const gaps = sent.slice(1).map((t, k) => t - (sent[k] as number));
+      expect(Math.max(...gaps) * 1_000, node).toBe(radioOnlyMissionGapMs(1_000));
+    }
+    expect(radioOnlyMissionGapMs(1_000)).toBe(100_000);
+  });
+
+  it('says why a lostAfterS below two gaps and a radio cycle would take a holding drone for lost, and is quiet at or above it', () => {
+    expect(lostAfterRadioProblem(120, 1_000)).toBe(
+      'lostAfterS 120 s is too short for a fleet that may fly on the radio alone: with the broker down a device holding still on a part of a mission reports only every 100 s (telemetry.periodMs 1000 x radioOnlyTelemetryEvery 10 x telemetryMissionKeepaliveEvery 10), so one lost report, or a report committed late, makes it lost and its lanes go to another drone; set lostAfterS to at least 210 (param.set)',
+    );
+    expect(lostAfterRadioProblem(209, 1_000)).toMatch(/at least 210/);
+    expect(lostAfterRadioProblem(210, 1_000)).toBeNull();
+    expect(lostAfterRadioProblem(30, 100)).toBeNull(); // 10 Hz telemetry: 10 s gaps, 21 s needed
+    expect(lostAfterRadioProblem(120, 2_000)).toMatch(/every 200 s .* at least 420/);
   });
 });

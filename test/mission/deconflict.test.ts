@@ -2,7 +2,7 @@
 // its route gets. Geometry in decimetres; layers 30 dm apart above a 300 dm mission altitude.
 
 import { describe, expect, it } from 'vitest';
-import { returnAltDm, segSeg2, transitAltitudes, type TransitInput } from '../../runtime/mission/deconflict.js';
+import { joinAltitude, joinSegmentPairsMax, returnAltDm, segSeg2, transitAltitudes, type TransitInput } from '../../runtime/mission/deconflict.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../../runtime/mission/machine.js';
 import type { ApplyResult, MissionTx } from '../../runtime/mission/types.js';
 
@@ -147,5 +147,42 @@ describe('return altitudes', () => {
     // No room above the mission altitude: return at it (or the ceiling, when that is lower).
     expect(returnAltDm(0, 3, 300, 30, 320)).toBe(300);
     expect(returnAltDm(0, 3, 300, 30, 250)).toBe(250);
+  });
+});
+
+describe('the altitude of a part taken over from a lost drone (joinAltitude)', () => {
+  // The taker's path: from its last waypoint (0, 0) east to (0, 1000) and on north to (500, 1000).
+  const path = [p(0, 0), p(0, 1_000), p(500, 1_000)];
+  const across = [p(-300, 500), p(300, 500)]; // another drone's leg to its route, crossing the path
+  const apart = [p(-300, 3_000), p(300, 3_000)];
+
+  it('keeps its own return layer when nothing else flies there', () => {
+    expect(joinAltitude(path, 360, [{ altDm: 330, path: across }], 300, 30, 1_200)).toBe(360);
+    expect(joinAltitude(path, 360, [{ altDm: 360, path: apart }], 300, 30, 1_200)).toBe(360);
+  });
+
+  it("leaves its return layer for the lowest clear one when another drone's leg there comes within the separation", () => {
+    expect(joinAltitude(path, 330, [{ altDm: 330, path: across }], 300, 30, 1_200)).toBe(360);
+    // 2.9 m beside the path is too close; 3 m is clear.
+    expect(joinAltitude(path, 330, [{ altDm: 330, path: [p(-29, 200), p(-29, 800)] }], 300, 30, 1_200)).toBe(360);
+    expect(joinAltitude(path, 330, [{ altDm: 330, path: [p(-30, 200), p(-30, 800)] }], 300, 30, 1_200)).toBe(330);
+    // 360 has a taken part across it and 390 a drone on its way home (its path unknown): 420.
+    expect(joinAltitude(path, 330, [{ altDm: 330, path: across }, { altDm: 360, path: [p(250, -500), p(250, 1_500)] }, { altDm: 390, path: null }], 300, 30, 1_200)).toBe(420);
+  });
+
+  it('never goes to the mission altitude (a lost drone may hover there) nor above the ceiling; with every layer taken, the fewest conflicts', () => {
+    const uses = [{ altDm: 330, path: across }, { altDm: 330, path: null }, { altDm: 360, path: across }];
+    expect(joinAltitude(path, 330, uses, 300, 30, 360)).toBe(360);
+    expect(joinAltitude(path, 360, [{ altDm: 330, path: across }, { altDm: 360, path: across }], 300, 30, 360)).toBe(360); // equal: its own
+    // No layer above the mission altitude under the ceiling: its return altitude, as before.
+    expect(joinAltitude(path, 300, [{ altDm: 300, path: across }], 300, 30, 320)).toBe(300);
+  });
+
+  it('past the work bound it flies at its return altitude without weighing', () => {
+    const long = Array.from({ length: 1_001 }, (_, i) => p(i % 2 === 0 ? -300 : 300, i));
+    const longPath = Array.from({ length: 1_001 }, (_, i) => p(0, i));
+    expect((longPath.length - 1) * (long.length - 1)).toBeGreaterThan(joinSegmentPairsMax / 2);
+    expect(joinAltitude(longPath, 330, [{ altDm: 330, path: long }, { altDm: 330, path: long }], 300, 30, 1_200)).toBe(330);
+    expect(joinAltitude(longPath.slice(0, 400), 330, [{ altDm: 330, path: long }], 300, 30, 1_200)).toBe(360);
   });
 });

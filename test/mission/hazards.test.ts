@@ -149,7 +149,7 @@ describe('the mission machine re-plans around committed hazards', () => {
 });
 
 describe('a re-plan round a committed hazard keeps inside the geofence', () => {
-  const fenceCmd = (polygon: number[][]): MissionTx => ({ kind: 'command', id: 'f1', operator: 'boss', type: 'geofence.set', args: { polygon }, issuedAt: 0, expiresAt: 1e12 });
+  const fenceCmd = (polygon: number[][], id = 'f1'): MissionTx => ({ kind: 'command', id, operator: 'boss', type: 'geofence.set', args: { polygon }, issuedAt: 0, expiresAt: 1e12 });
   const goto: MissionTx = { kind: 'command', id: 'g1', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 0, expiresAt: 1e12 };
   const withBoss = { ...members, operators: [...members.operators, { id: 'boss', roles: ['admin' as const] }] };
   const at = (s: MissionState, txs: MissionTx[], hazards?: HazardSet) => applyBlock(s, { ...block(s, txs, hazards), members: withBoss });
@@ -188,5 +188,46 @@ describe('a re-plan round a committed hazard keeps inside the geofence', () => {
     const flyable = task.waypoints.slice(0, task.blocked?.[0]?.to ?? task.waypoints.length);
     for (const p of flyable) expect(inside(p, fence), `[${p.n}, ${p.e}]`).toBe(true);
     expect(task.blocked).toEqual([{ to: 1, reason: 'no way round the committed hazards from [0, 0] m to [0, 200] m keeps inside the geofence and outside every keep-out' }]);
+  });
+
+  // The blocked leg is re-planned, with no operator, when a committed change gives it a way: the hazard
+  // cleared from the committed set, or a new fence with room to go round.
+  const blockedIn = (fence: number[][]): MissionState => {
+    const s1 = at(initialMissionState(), [fenceCmd(fence), goto]);
+    const r = at(s1.state, [], { cellDm: 50, cells: [[0, 20]] });
+    const t = taskOf(r.effects).find((x) => x.node === 'd1')?.task;
+    expect(t?.type === 'waypoints' && t.blocked?.length).toBe(1);
+    return r.state;
+  };
+  const corridor = [[-6, -5], [-6, 300], [6, 300], [6, -5]];
+
+  it('a blocked leg is re-planned when the hazard leaves the committed set: the same route, not blocked', () => {
+    const r = at(blockedIn(corridor), [], { cellDm: 50, cells: [] });
+    expect(r.effects.find((e) => e.type === 'replan')).toMatchObject({ mission: 'g1', nodes: ['d1'], keepOuts: 0 });
+    const task = taskOf(r.effects).find((t) => t.node === 'd1')?.task;
+    expect(task).toMatchObject({ type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 0 }, { n: 0, e: 2_000 }], replan: true });
+    expect(task?.type === 'waypoints' && task.blocked).toBeUndefined();
+  });
+
+  it('a blocked leg is re-planned when a new geofence leaves room round the hazard: a detour inside it, not blocked', () => {
+    const wide = [[-40, -5], [-40, 300], [6, 300], [6, -5]];
+    const s = blockedIn(corridor);
+    const fenceWide = fenceCmd(wide, 'f2');
+    const r = at(s, [fenceWide]);
+    expect(r.effects.filter((e) => e.type === 'decision').map((e) => e.type === 'decision' && e.decision.outcome)).toEqual(['accepted']);
+    expect(r.effects.map((e) => e.type)).toEqual(['decision', 'geofence', 'replan', 'task']);
+    const task = taskOf(r.effects).find((t) => t.node === 'd1')?.task;
+    expect(task).toMatchObject({ type: 'waypoints', mission: 'g1', replan: true });
+    if (task?.type !== 'waypoints') return;
+    expect(task.blocked).toBeUndefined();
+    expect(task.waypoints.length).toBeGreaterThan(2);
+    for (const p of task.waypoints) expect(inside(p, wide), `[${p.n}, ${p.e}]`).toBe(true);
+    const zone = keepOuts(r.state.hazards)[0] as KeepOut;
+    for (let i = 1; i < task.waypoints.length; i++) expect(crosses(task.waypoints[i - 1] as PointDm, task.waypoints[i] as PointDm, zone)).toBe(false);
+    // Every device applies the same block to the same state: the same re-plan.
+    expect(at(s, [fenceWide])).toEqual(r);
+    // A new fence that changes no route re-tasks nobody.
+    const same = at(r.state, [fenceCmd(wide, 'f3')]);
+    expect(same.effects.map((e) => e.type)).toEqual(['decision', 'geofence']);
   });
 });

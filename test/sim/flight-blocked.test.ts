@@ -34,4 +34,30 @@ describe('flight layer and a blocked leg', () => {
     expect(layer.geofenceBreaches).toBe(0);
     expect(layer.notes.some((n) => n.includes('no way round the committed hazards from [0, 0] m to [0, 200] m'))).toBe(true);
   });
+
+  // Held before the blocked leg, the drone flies on by itself when a committed change gives it a way.
+  for (const change of ['the hazard leaves the committed set', 'a new geofence leaves room round it'] as const) {
+    it(`flies on round or through when ${change}`, () => {
+      const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] } });
+      layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('f', 'boss', 'geofence.set', { polygon: [[-6, -5], [-6, 300], [6, 300], [6, -5]] }), cmd('g', 'ops', 'mission.goto', { waypoints: [[0, 0], [0, 200]], node: 'd1' })] });
+      const d = layer.drones[0]!;
+      let t = 1_000;
+      const fly = (ms: number): void => {
+        for (const end = t + ms; t < end; t += 100) layer.step(t);
+      };
+      fly(5_000);
+      layer.applyCommitted({ height: 2, timeMs: 6_000, members, txs: [], hazards: { cellDm: 50, cells: [[0, 20]] } });
+      fly(40_000);
+      expect(d.mode).toBe('hold (blocked leg)');
+      if (change === 'the hazard leaves the committed set') layer.applyCommitted({ height: 3, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [] } });
+      else layer.applyCommitted({ height: 3, timeMs: t, members, txs: [cmd('f2', 'boss', 'geofence.set', { polygon: [[-40, -5], [-40, 300], [6, 300], [6, -5]] })] });
+      fly(60_000);
+      const st = d.sim.state();
+      expect(d.mode, layer.notes.join(' | ')).toBe('hold');
+      expect(d.completed).toBe('g');
+      expect(Math.hypot(st.northM, st.eastM - 200)).toBeLessThan(3);
+      expect(layer.geofenceBreaches).toBe(0);
+      expect(layer.notes.some((n) => n.startsWith('d1: resumed'))).toBe(true);
+    });
+  }
 });

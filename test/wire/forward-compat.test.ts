@@ -1,0 +1,64 @@
+// Wire format evolution (ARCHITECTURE.md): a positional body (telemetry, heartbeat) may grow at the end.
+// A decoder reads the elements it knows and ignores up to limits.trailingElementsMax more, so a fleet
+// mid-upgrade, where newer devices sign reports with an element older ones do not know, does not
+// split: an older validator that refused such a report refused every block holding it ("block holds a
+// bad tx"). The body's byte limit and the CBOR scan limits still apply, and past the bound it is refused.
+
+import { describe, expect, it } from 'vitest';
+import { keyLookup } from '../../runtime/manifest/manifest.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { missionTxOf } from '../../runtime/device/mission-adapter.js';
+import { encodeCbor } from '../../runtime/wire/cbor.js';
+import { openEnvelope, sealEnvelope, type OpenContext } from '../../runtime/wire/envelope.js';
+import { encodeHeartbeatBody } from '../../runtime/wire/heartbeat.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
+import { createVerifier, makeFleet } from '../support/fleet-fixture.js';
+
+const f = await makeFleet({ validators: 4 });
+const members = keyLookup(f.manifest);
+const ctx: OpenContext = { fleet: f.fleet, keyOf: (sender, kind) => members(sender, kind), verifier: createVerifier() };
+const adapter = { manifestAt: () => f.manifest, verifier: createVerifier(), authority: f.authority.publicKey };
+
+const report = { node: 'v1', session: 3, seq: 9, northDm: 120, eastDm: -40, altDm: 300, batteryPermille: 810, completed: '', progress: { mission: 'ops/ab', flown: 4 } };
+const known = ['v1', 3, 9, 120, -40, 300, 810, '', ['ops/ab', 4]];
+const seal = (kind: 'telemetry' | 'heartbeat', body: unknown[]): Uint8Array => sealEnvelope(kind, f.fleet, 'v1', encodeCbor(body), f.signer('v1'));
+
+describe('a record from a newer version, with elements this one does not know', () => {
+  it('a telemetry report with two more elements opens as the report it knows, and the mission machine gets the same input', () => {
+    expect(encodeCbor(known)).toEqual(encodeTelemetryBody(report));
+    const newer = seal('telemetry', [...known, 17, { wind: [3, 4] }]);
+    const opened = openEnvelope(newer, ctx);
+    expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(report);
+    const plain = missionTxOf(seal('telemetry', known), adapter, f.fleet);
+    expect(plain).not.toBeNull();
+    expect(missionTxOf(newer, adapter, f.fleet)).toEqual(plain);
+    // An eight-element report (no progress) with more after it: the ninth keeps its meaning, so a
+    // newer device sends null there (no progress) rather than leaving it out.
+    const noProgress = seal('telemetry', [...known.slice(0, 8), null, 'later']);
+    const o2 = openEnvelope(noProgress, ctx);
+    expect(o2.ok ? o2.value.parsed : o2.error.message).toEqual({ ...report, progress: undefined });
+  });
+
+  it('a heartbeat with one more element opens as the heartbeat it knows', () => {
+    const hb = { node: 'v1', seq: 5, session: 2, height: 40, round: 0, health: 'ok' as const, position: [1, 2, 3] as const, batteryPct: 77 };
+    const base = ['v1', 5, 2, 40, 0, 'ok', [1, 2, 3], 77];
+    expect(encodeCbor(base)).toEqual(encodeHeartbeatBody(hb));
+    const opened = openEnvelope(seal('heartbeat', [...base, 'link-quality']), ctx);
+    expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(hb);
+  });
+
+  it('is bounded: past trailingElementsMax extra elements, or past the body size limit, the record is refused with the reason', () => {
+    const extra = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+    const atBound = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax)]), ctx);
+    expect(atBound.ok).toBe(true);
+    const past = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax + 1)]), ctx);
+    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${9 + limits.trailingElementsMax + 1} elements \\(limit ${9 + limits.trailingElementsMax}\\)`));
+    const big = openEnvelope(seal('telemetry', [...known, 'x'.repeat(limits.telemetryBytesMax)]), ctx);
+    expect(big.ok ? 'opened' : big.error.message).toMatch(new RegExp(`telemetry body is \\d+ bytes \\(limit ${limits.telemetryBytesMax}\\)`));
+    // What it knows is still checked: a short report, or a bad element, is refused.
+    const short = openEnvelope(seal('telemetry', known.slice(0, 7)), ctx);
+    expect(short.ok ? 'opened' : short.error.message).toMatch(/telemetry must have at least 8 elements, has 7/);
+    const hbShort = openEnvelope(seal('heartbeat', ['v1', 5, 2, 40, 0, 'ok', null]), ctx);
+    expect(hbShort.ok ? 'opened' : hbShort.error.message).toMatch(/heartbeat must have at least 8 elements, has 7/);
+  });
+});
