@@ -122,6 +122,7 @@ export const limits = {
   // fleet-sim dashboard and reports (fleet-sim/dashboard, fleet-sim/report).
   recordingFrameSamplesMax: 400_000, // node samples in one recording; frames are thinned to fit
   recordingEventsMax: 200_000, // events in one recording; later ones are dropped and counted
+  fleetSimDeviceLogBytesMax: 8_388_608, // one --processes device's log in the report directory; past it the file moves to .1 and a new one starts
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardClientBacklogBytesMax: 16_777_216, // unsent live bytes past what it joined with; the stream is cut (the page reconnects)
