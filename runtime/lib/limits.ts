@@ -28,7 +28,7 @@ export const limits = {
   // Links (runtime/links). Outbound queues refuse or drop per traffic class; caches evict the oldest.
   linkConsensusQueueMax: 1_024, // queued consensus frames per link; a new one is refused when full
   linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
-  linkTelemetryQueueMax: 256, // queued telemetry frames per link; a new one is refused when full
+  linkTelemetryQueueMax: 256, // queued telemetry frames per link; the oldest is dropped (only the newest position matters)
   linkFrameOverheadBytes: 10, // link frame header + CRC-32 around one envelope (memory and MQTT)
   mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
   mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter

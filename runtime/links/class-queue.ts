@@ -1,6 +1,8 @@
 // The outbound queue of a link: one bounded queue per traffic class, drained highest class first so
-// consensus is never stuck behind telemetry. Overflow (limits.ts): consensus and telemetry refuse the
-// new item; heartbeats drop the oldest, since only the newest heartbeat says anything.
+// consensus is never stuck behind telemetry. Overflow (limits.ts): consensus refuses the new item;
+// heartbeats and telemetry drop the oldest, since only the newest heartbeat, and the newest position
+// report, says anything (a queue that kept the oldest sent positions minutes stale and refused the
+// current one).
 //
 // Consensus has a second lane for bulk: block-sync answers and state-sync offers and chunks
 // (bulkEnvelope), drained after heartbeats and before telemetry. On a radio a block-sync answer is
@@ -58,11 +60,12 @@ export class ClassQueue<T> {
       consensus: new BoundedQueue<T>(sizes.consensus, 'reject'),
       heartbeat: new BoundedQueue<T>(sizes.heartbeat, 'drop-oldest'),
       bulk: new BoundedQueue<T>(sizes.consensus, 'reject'),
-      telemetry: new BoundedQueue<T>(sizes.telemetry, 'reject'),
+      telemetry: new BoundedQueue<T>(sizes.telemetry, 'drop-oldest'),
     };
   }
 
-  /** False when the item was refused; a heartbeat is always accepted (an older one may be dropped).
+  /** False when the item was refused; a heartbeat or telemetry is always accepted (an older one may be
+   *  dropped).
    *  `bulk` puts a consensus item in the bulk lane (see above). */
   push(cls: TrafficClass, item: T, bulk = false): boolean {
     const q = this.queues[laneOf(cls, bulk)];
