@@ -50,7 +50,41 @@ describe('broker ACL rules', () => {
   });
 });
 
+/** One MQTT login against url: 0 when admitted (then closed), else the CONNACK return code. */
+async function loginCode(url: string, o: { username?: string; password?: string }): Promise<number> {
+  try {
+    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...o });
+    await c.endAsync(true);
+    return 0;
+  } catch (e) {
+    return Number((e as { code?: unknown }).code);
+  }
+}
+
 describe('embedded broker enforcement', () => {
+  it('checks every password login by scrypt, an unknown user too: the answer does not tell which user names exist', async () => {
+    const broker = await startAedes();
+    try {
+      // Before, an unknown user (or a login without a password) was refused at once and only a known
+      // user's wrong password cost a scrypt: a client could time the answer to learn the user names.
+      // The same code path for all: one scrypt check each, and the same return code.
+      const checks: number[] = [];
+      for (const o of [{ username: 'zed', password: 'guess' }, { username: 'a', password: 'wrong' }, { username: 'a' }, { username: 'zed' }]) {
+        const before = broker.passwordChecks;
+        expect(await loginCode(broker.url, o), JSON.stringify(o)).toBe(4);
+        checks.push(broker.passwordChecks - before);
+      }
+      expect(checks).toEqual([1, 1, 1, 1]);
+      const before = broker.passwordChecks;
+      expect(await loginCode(broker.url, { username: 'a', password })).toBe(0);
+      expect(broker.passwordChecks - before).toBe(1);
+      // The broker's own log still tells them apart.
+      expect(broker.rejections().filter((r) => r.event === 'auth').map((r) => r.reason)).toEqual(['unknown user "zed"', 'bad password for "a"', 'bad password for "a"', 'unknown user "zed"']);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('refuses bad credentials with a clear error and logs the reason', async () => {
     const broker = await startAedes();
     try {
