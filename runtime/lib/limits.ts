@@ -29,6 +29,12 @@ export const limits = {
   linkConsensusQueueMax: 1_024, // queued consensus frames per link; a new one is refused when full
   linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
   linkTelemetryQueueMax: 256, // queued telemetry frames per link; the oldest is dropped (only the newest position matters)
+  // The same queues by bytes (a lane holds at least one largest frame, envelopeBytesMax + overhead), for
+  // links whose frames are whole envelopes (MQTT): twenty 1 MB blocks queued while the broker is away
+  // were 20 MB. Consensus lanes (live and bulk, each) refuse past it; heartbeats and telemetry drop the oldest.
+  linkConsensusQueueBytesMax: 8_388_608,
+  linkHeartbeatQueueBytesMax: 2_097_152,
+  linkTelemetryQueueBytesMax: 2_097_152,
   linkFrameOverheadBytes: 10, // link frame header + CRC-32 around one envelope (memory and MQTT)
   mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
   mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter

@@ -52,6 +52,27 @@ describe('class queue', () => {
     expect(drops).toEqual(['telemetry', 'heartbeat', 'consensus']);
   });
 
+  it('bounds each lane by bytes too: consensus refuses past it, telemetry and heartbeats shed their oldest, and says which bound', () => {
+    const drops: string[] = [];
+    const q = new ClassQueue<string>({ consensus: 100, heartbeat: 100, telemetry: 100 }, (cls, bound) => drops.push(`${cls} ${bound}`), { max: { consensus: 10, heartbeat: 10, telemetry: 10 }, of: (s) => s.length });
+    expect(q.push('consensus', 'aaaa')).toBe(true);
+    expect(q.push('consensus', 'bbbb')).toBe(true);
+    expect(q.push('consensus', 'ccc')).toBe(false); // 11 bytes: refused, though 98 places are free
+    expect(q.push('consensus', 'dd')).toBe(true); // 10 bytes exactly
+    expect(q.push('consensus', 'sync 1234', true)).toBe(true); // the bulk lane has a budget of its own
+    expect(q.push('telemetry', 'p1-----')).toBe(true);
+    expect(q.push('telemetry', 'p2--')).toBe(true); // 11 bytes: p1 goes, the newest stays
+    expect(q.push('telemetry', 'p3---')).toBe(true);
+    expect(q.push('telemetry', 'far too long')).toBe(false); // larger than the whole lane: refused
+    expect(q.bytes).toBe(10 + 9 + 9);
+    expect(drops).toEqual(['consensus bytes', 'telemetry bytes', 'telemetry bytes']);
+    expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item]).toEqual(['aaaa', 'bbbb', 'dd', 'sync 1234', 'p2--', 'p3---']);
+    expect(q.bytes).toBe(0);
+    expect(q.push('consensus', 'eeeeeeeeee')).toBe(true); // what was sent no longer counts
+    expect(q.removeWhere('consensus', () => true)).toBe(1);
+    expect(q.bytes).toBe(0);
+  });
+
   it("consensus's bulk lane (block and state sync for a peer catching up) drains after heartbeats, before telemetry", async () => {
     const q = new ClassQueue<string>({ consensus: 2, heartbeat: 2, telemetry: 2 });
     expect(q.push('telemetry', 'telemetry')).toBe(true);

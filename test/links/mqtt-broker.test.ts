@@ -8,6 +8,7 @@ import { EmbeddedBroker, PacketSizeGuard } from '../../runtime/links/broker.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import type { NodeState } from '../../runtime/links/mqtt-topics.js';
 import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { Inbox, sleep, waitUntil } from './conformance.js';
 import { credentials, fleet, linkFor, password, startAedes } from './mqtt-harness.js';
 
@@ -255,6 +256,38 @@ describe('MQTT link started before its broker', () => {
       await broker.stop();
     }
   });
+});
+
+describe('MQTT outbound queues bounded by bytes', () => {
+  it('a link that is down holds at most linkConsensusQueueBytesMax of consensus, refuses the rest, counts it, and sends what it held', async () => {
+    const { freePort } = await import('./processes.js');
+    const port = await freePort();
+    const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300, mtuBytes: limits.envelopeBytesMax });
+    const broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(false);
+      // Twenty 1 MB blocks while the broker is away: 1,024 places, but 8 MB (limits.ts) hold 7 of them.
+      const block = Buffer.alloc(1_048_576, 7);
+      const accepted = Array.from({ length: 20 }, () => a.broadcast(block, 'consensus')).filter(Boolean).length;
+      const fit = Math.floor(limits.linkConsensusQueueBytesMax / (block.length + limits.linkFrameOverheadBytes));
+      expect(accepted).toBe(fit);
+      // Telemetry sheds its oldest by bytes as by count: all accepted, the newest kept.
+      const report = Buffer.alloc(262_144, 1);
+      for (let i = 0; i < 10; i++) expect(a.broadcast(report, 'telemetry')).toBe(true);
+      const keptTelemetry = Math.floor(limits.linkTelemetryQueueBytesMax / (report.length + limits.linkFrameOverheadBytes));
+      const c = a.counters();
+      expect(c.droppedQueueBytesByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+      expect(c.droppedQueueFullByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+      await broker.start();
+      await waitUntil(() => a.isUp(), 5_000, 'connection once the broker is up');
+      await waitUntil(() => a.counters().framesSent === fit + keptTelemetry, 10_000, 'the held frames sent');
+      expect(a.counters().bytesSent).toBe(fit * block.length + keptTelemetry * report.length);
+    } finally {
+      await a.stop();
+      await broker.stop();
+    }
+  }, 30_000);
 });
 
 describe('MQTT reconnect backoff', () => {
