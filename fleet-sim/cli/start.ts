@@ -177,15 +177,20 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
   };
   try {
     // Absolute: the devices' configs live in a temporary directory, which a relative path would follow.
-    const deviceLog = resolve(o.reportDir, `${reportBaseName(scenario.name, scenario.seed)}.devices.log`);
-    if (!o.processes) process.stdout.write(`device logs: ${deviceLog}\n`);
-    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, ...(o.processes ? {} : { deviceLog }) });
+    const base = resolve(o.reportDir, reportBaseName(scenario.name, scenario.seed));
+    const deviceLog = `${base}.devices.log`;
+    // With --processes each device keeps its own log there too (the in-process ones, Byzantine
+    // wrappers, share deviceLog): the fleet's temporary directory is gone after the run.
+    const processLogs = (id: string): string => `${base}.${id}.log`;
+    process.stdout.write(o.processes ? `device logs: ${processLogs('<id>')} (one per device process)\n` : `device logs: ${deviceLog}\n`);
+    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, deviceLog, ...(o.processes ? { processLogs } : {}) });
     progress.finish(report.simulatedMs);
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);
     for (const u of report.unsupported) process.stdout.write(`  not in real-time mode: ${u}\n`);
     const written = writeReport(o.reportDir, report, hub.recording());
     process.stdout.write(`\nreport: ${written.json}\n        ${written.html} (open it in a browser: the same map, charts and a replay)\n`);
+    if (o.processes && report.deviceLogs.length > 0) process.stdout.write(`device logs: ${report.deviceLogs.join('\n             ')}\n`);
     if (server && o.stay) {
       process.stdout.write(`\nThe dashboard stays up at ${server.url} (scrub the timeline to replay); Ctrl-C to exit.\n`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

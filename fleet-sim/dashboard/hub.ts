@@ -1,5 +1,6 @@
 // The live side of the dashboard: records the run and fans events out to connected pages. A page that
-// joins late first gets the recording so far. Frames go out at most every dashboardLiveFrameMsMin of
+// joins late first gets the recording so far, which its reader takes in turns (join(): the server sends
+// it in bounded chunks between which the run goes on), then live events. Frames go out at most every dashboardLiveFrameMsMin of
 // wall time (a skipped frame is superseded by the next, and the newest is flushed before any other
 // event), so a run at 100x real time never floods a browser.
 
@@ -13,6 +14,19 @@ interface Subscriber {
   readonly send: Send;
   lastFrameWallMs: number;
   pendingFrame: RunEvent | null;
+  /** Still reading the recording (join()): live events reach it through the recording, not send. */
+  catchingUp: boolean;
+  /** The next recorded event it reads, of the recording of this generation. */
+  cursor: number;
+  generation: number;
+}
+
+/** A page that joined: the recording so far, one event per next(), then live events through its send. */
+export interface Joined {
+  /** The next event of the recording, or undefined once it has them all: from then on every event goes
+   *  to send as it happens. Events that happen meanwhile are read here, in order, as they are recorded. */
+  next(): RunEvent | undefined;
+  unsubscribe(): void;
 }
 
 export class EventHub implements RunObserver {
@@ -26,6 +40,7 @@ export class EventHub implements RunObserver {
     this.recorder.onEvent(event);
     const now = this.wallNow();
     for (const s of this.subscribers) {
+      if (s.catchingUp) continue;
       if (event.t === 'frame') {
         if (now - s.lastFrameWallMs >= limits.dashboardLiveFrameMsMin) {
           s.lastFrameWallMs = now;
@@ -42,13 +57,40 @@ export class EventHub implements RunObserver {
     }
   }
 
-  /** A new page: the recording so far, then live events. Returns the unsubscribe function. */
+  /** A new page: the recording so far, all at once, then live events. Returns the unsubscribe function.
+   *  For callers whose send is cheap; the server uses join(). */
   subscribe(send: Send): () => void {
-    for (const e of this.recorder.recording().events) send(e);
-    const sub: Subscriber = { send, lastFrameWallMs: this.wallNow(), pendingFrame: null };
+    const j = this.join(send);
+    for (let e = j.next(); e !== undefined; e = j.next()) send(e);
+    return () => j.unsubscribe();
+  }
+
+  /** A new page that reads the recording so far at its own pace (next()), then gets live events. A page
+   *  joining an hour into a big run has tens of MB to take: sent in one go, it stalled the event loop
+   *  the run and the devices share for seconds. */
+  join(send: Send): Joined {
+    const sub: Subscriber = { send, lastFrameWallMs: this.wallNow(), pendingFrame: null, catchingUp: true, cursor: 0, generation: this.recorder.generation };
     this.subscribers.add(sub);
-    return () => {
-      this.subscribers.delete(sub);
+    return {
+      next: () => {
+        if (!sub.catchingUp) return undefined;
+        // A new run started while the page read the old one: it reads the new one from its start.
+        if (sub.generation !== this.recorder.generation) {
+          sub.generation = this.recorder.generation;
+          sub.cursor = 0;
+        }
+        const e = this.recorder.eventAt(sub.cursor);
+        if (e !== undefined) {
+          sub.cursor++;
+          return e;
+        }
+        sub.catchingUp = false;
+        sub.lastFrameWallMs = this.wallNow();
+        return undefined;
+      },
+      unsubscribe: () => {
+        this.subscribers.delete(sub);
+      },
     };
   }
 

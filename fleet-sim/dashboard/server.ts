@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { limits } from '../../runtime/lib/limits.js';
-import type { EventHub } from './hub.js';
+import type { EventHub, Joined } from './hub.js';
 
 export const staticDir = fileURLToPath(new URL('./static/', import.meta.url));
 
@@ -108,15 +108,15 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
     }
     res.write('retry: 2000\n\n');
     streams.add(res);
-    let unsubscribe: (() => void) | null = null;
-    /** Unsent bytes once the recording so far is queued: a page that reads drains below it. */
+    let joined: Joined | null = null;
+    /** Unsent bytes once the recording so far is sent: a page that reads drains below it. */
     let joinedWith = Infinity;
     const drop = (): void => {
-      unsubscribe?.();
-      unsubscribe = null;
+      joined?.unsubscribe();
+      joined = null;
       streams.delete(res);
     };
-    unsubscribe = hub.subscribe((event) => {
+    joined = hub.join((event) => {
       // A page that cannot keep up misses frames, never commits, faults or the end of the run.
       if (event.t === 'frame' && res.writableLength > limits.dashboardClientBufferBytesMax) return;
       // One that stopped reading (a sleeping laptop, a stalled tab) is cut rather than queued for without
@@ -128,8 +128,58 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
       }
       res.write(`data: ${JSON.stringify(event)}\n\n`);
     });
-    joinedWith = res.writableLength;
     req.on('close', drop);
+    void sendRecording(res, joined).then((caughtUp) => {
+      if (caughtUp) joinedWith = res.writableLength;
+      else if (streams.has(res)) {
+        drop();
+        res.destroy();
+      }
+    });
+  }
+
+  /** The recording so far, in chunks of at most dashboardBacklogChunkBytesMax with a turn of the event
+   *  loop between them, each written once the page has taken the one before (backpressure): the run, the
+   *  devices in this process and other pages go on meanwhile. True once the page is live; false when it
+   *  went away, or read nothing for dashboardClientStallMs. Bounded: the recording is, and so is the
+   *  wait for each chunk. */
+  async function sendRecording(res: ServerResponse, j: Joined): Promise<boolean> {
+    for (;;) {
+      if (!streams.has(res) || res.destroyed) return false;
+      let chunk = '';
+      let done = false;
+      while (chunk.length < limits.dashboardBacklogChunkBytesMax) {
+        const e = j.next();
+        if (e === undefined) {
+          done = true;
+          break;
+        }
+        chunk += `data: ${JSON.stringify(e)}\n\n`;
+      }
+      // Written in the same turn as the last next(): no live event can come between them.
+      const roomy = chunk === '' || res.write(chunk);
+      if (done) return true;
+      if (!roomy ? !(await drained(res, limits.dashboardClientStallMs)) : !(await turn())) return false;
+    }
+  }
+
+  const turn = (): Promise<boolean> => new Promise((resolve) => setImmediate(() => resolve(true)));
+
+  /** Resolves true once res has drained, false if it closed or did not drain within ms. */
+  function drained(res: ServerResponse, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = (): void => finish(true);
+      const onClose = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), ms);
+      res.on('drain', onDrain);
+      res.on('close', onClose);
+    });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,8 @@ import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../ru
 import { describeConflict } from '../../runtime/device/identity-guard.js';
 import type { RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { DeviceLogFile } from './device-log-file.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 // Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
@@ -62,6 +64,10 @@ export interface FleetProcsOptions {
   /** Where the devices running in this process write their logs (JSON lines, all devices, info level);
    *  without it they print warnings and errors on standard output. */
   readonly deviceLog?: string;
+  /** Where a device that runs as its own process keeps its output (device-log-file.ts; at most
+   *  2 x limits.fleetSimDeviceLogBytesMax each): the report directory, so a failure can be read after
+   *  the run, when the fleet's temporary directory is gone. Absent: only the last 100-200 kB in memory. */
+  readonly processLogs?: (id: string) => string;
   /** Roles of the operator "ops" in the manifest (the scenario's operator.roles; default operator). */
   readonly operatorRoles?: readonly ('operator' | 'admin')[];
   /** The devices' router policy per traffic class (the scenario's links.policy). */
@@ -102,6 +108,8 @@ export class FleetProcs {
   private broker: EmbeddedBroker | null = null;
   private credentials: BrokerCredential[] = [];
   private brokerPort = 0;
+  /** The log files of devices run as their own processes (processLogs), by id. */
+  private readonly logFiles = new Map<string, DeviceLogFile>();
   /** Shared by the devices running in this process (see launch). */
   private verifier: MemoVerifier | undefined;
 
@@ -155,7 +163,7 @@ export class FleetProcs {
       ),
     );
     writeFileSync(join(this.dir, 'fleet.manifest'), this.manifest.bytes);
-    if (this.o.deviceLog !== undefined) {
+    if (this.o.deviceLog !== undefined && ids.some((_, i) => this.runsHere(i))) {
       mkdirSync(dirname(this.o.deviceLog), { recursive: true });
       writeFileSync(this.o.deviceLog, ''); // this run's lines only
     }
@@ -307,13 +315,32 @@ export class FleetProcs {
     return device;
   }
 
+  /** The files holding the output of the devices run as their own processes, oldest first per device. */
+  processLogFiles(): string[] {
+    return [...this.logFiles.values()].flatMap((f) => f.files());
+  }
+
+  private logFileOf(d: RealDevice): DeviceLogFile | undefined {
+    const path = this.o.processLogs?.(d.id);
+    if (path === undefined) return undefined;
+    let f = this.logFiles.get(d.id);
+    if (!f) {
+      mkdirSync(dirname(path), { recursive: true });
+      f = new DeviceLogFile(path, limits.fleetSimDeviceLogBytesMax);
+      this.logFiles.set(d.id, f);
+    }
+    return f;
+  }
+
   private spawn(d: RealDevice): Promise<void> {
     d.output = '';
+    const logFile = this.logFileOf(d);
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${d.id} was not ready within ${readyTimeoutMs} ms:\n${d.output.slice(-1_500)}`)), readyTimeoutMs);
       const onData = (b: Buffer): void => {
+        logFile?.write(b);
         d.output += b.toString('utf8');
         if (d.output.length > 200_000) d.output = d.output.slice(-100_000);
         if (d.output.includes('"event":"ready"')) {
@@ -430,6 +457,8 @@ export class FleetProcs {
       }),
     );
     await this.stopBroker();
+    // The devices have exited: what they printed last is in their files.
+    for (const f of this.logFiles.values()) f.close();
     if (process.env.MURMUR_KEEP_FLEET) {
       for (const d of this.devices) writeFileSync(join(this.dir, `${d.id}.out`), d.output);
       return;

@@ -61,6 +61,8 @@ export interface RealtimeOptions {
   readonly log?: (line: string) => void;
   /** Where the devices running in this process log (see FleetProcsOptions.deviceLog). */
   readonly deviceLog?: string;
+  /** Where each device run as its own process keeps its log (see FleetProcsOptions.processLogs). */
+  readonly processLogs?: (id: string) => string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
 }
@@ -85,6 +87,9 @@ export interface RealtimeReport {
   flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports' };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
+  /** The devices' log files: the one the devices in this process share, and one per device run as its
+   *  own process (with a .1 before it once it passed its bound). */
+  deviceLogs: string[];
   /** The air fleet-sim simulates, and the envelopes the devices received first through a relay. */
   radio: (RadioCounters & { relayedFirst: number }) | null;
   /** The in-process devices' signature checks: done for real, and answered from their shared memo
@@ -171,6 +176,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(s.world?.pads ? { pads: s.world.pads } : {}),
     ...(s.world?.geofence ? { geofence: s.world.geofence } : {}),
     ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
+    ...(o.processLogs !== undefined ? { processLogs: o.processLogs } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
     checkpoints: {
@@ -606,6 +612,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       epoch,
       expect: { met: failed.length === 0, failed },
       unsupported,
+      deviceLogs: [...(o.deviceLog !== undefined && fleet.devices.some((d) => fleet.runsHere(d.index)) ? [o.deviceLog] : []), ...fleet.processLogFiles()],
       radio: medium ? { ...medium.counters, relayedFirst } : null,
       signatures: fleet.verifyCounts(),
       stateSync: { installs: installsOf.total(), refused: syncRefusedOf.total() },

@@ -30,6 +30,8 @@ export class RunRecorder implements RunObserver {
   private lastFrame: FrameEvent | null = null;
   private lastFrameKept = true;
   private endReport: unknown = null;
+  /** Bumped by every 'run' event, which starts a new recording: a reader of the old one starts over. */
+  private generationCount = 0;
   private readonly frameSamplesMax: number;
   private readonly eventsMax: number;
 
@@ -42,6 +44,7 @@ export class RunRecorder implements RunObserver {
     switch (event.t) {
       case 'run': {
         this.events = [];
+        this.generationCount++;
         this.dropped = 0;
         this.lastFrameAt = -Infinity;
         this.lastFrame = null;
@@ -81,6 +84,16 @@ export class RunRecorder implements RunObserver {
     }
     this.events.push(event);
     return true;
+  }
+
+  /** Which recording is being kept (see generationCount). */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** The index-th event kept so far, without copying the recording (a late page reads it in turns). */
+  eventAt(index: number): RunEvent | undefined {
+    return this.events[index];
   }
 
   recording(): Recording {

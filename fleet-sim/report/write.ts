@@ -1,8 +1,10 @@
 // Writes a finished run's report: the JSON of DESIGN.md (plus what the flight layer measured) and the
 // self-contained HTML page, side by side, and formats the summary a terminal shows at the end.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CliError, exitCodes } from '../../runtime/cli/kit.js';
+import { writeFilesAtomic } from './atomic-file.js';
 import { renderReportHtml } from './html.js';
 import type { Recording } from './recorder.js';
 /** The real-time air's counters (fleet-sim/realtime/radio-medium.ts). */
@@ -21,13 +23,22 @@ export function reportBaseName(scenario: string, seed: number): string {
   return `${scenario.replace(/[^A-Za-z0-9._-]/g, '_')}-seed${seed}`;
 }
 
+/** Writes both files whole or leaves the old ones (atomic-file.ts); a failure (a full disk, a directory
+ *  that cannot be written) is a one-line CliError naming the directory. */
 export function writeReport(dir: string, report: { scenario: string; seed: number }, recording: Recording): WrittenReport {
-  mkdirSync(dir, { recursive: true });
   const base = join(dir, reportBaseName(report.scenario, report.seed));
   const json = `${base}.json`;
   const html = `${base}.html`;
-  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(html, renderReportHtml(recording, `${report.scenario} seed ${report.seed}`));
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFilesAtomic([
+      { path: json, data: JSON.stringify(report, null, 2) + '\n' },
+      { path: html, data: renderReportHtml(recording, `${report.scenario} seed ${report.seed}`) },
+    ]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(`cannot write the report to ${dir}: ${err.code ?? ''}${err.code ? ' ' : ''}${err.message.replace(/^[A-Z]+: /, '')}; reports already there are left as they were`, exitCodes.failed);
+  }
   return { json, html };
 }
 

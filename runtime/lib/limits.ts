@@ -29,7 +29,13 @@ export const limits = {
   // Links (runtime/links). Outbound queues refuse or drop per traffic class; caches evict the oldest.
   linkConsensusQueueMax: 1_024, // queued consensus frames per link; a new one is refused when full
   linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
-  linkTelemetryQueueMax: 256, // queued telemetry frames per link; a new one is refused when full
+  linkTelemetryQueueMax: 256, // queued telemetry frames per link; the oldest is dropped (only the newest position matters)
+  // The same queues by bytes (a lane holds at least one largest frame, envelopeBytesMax + overhead), for
+  // links whose frames are whole envelopes (MQTT): twenty 1 MB blocks queued while the broker is away
+  // were 20 MB. Consensus lanes (live and bulk, each) refuse past it; heartbeats and telemetry drop the oldest.
+  linkConsensusQueueBytesMax: 8_388_608,
+  linkHeartbeatQueueBytesMax: 2_097_152,
+  linkTelemetryQueueBytesMax: 2_097_152,
   linkFrameOverheadBytes: 10, // link frame header + CRC-32 around one envelope (memory and MQTT)
   mqttInflightMax: 512, // publishes handed to mqtt.js and not yet written; the rest wait in the class queues
   mqttReconnectMsMin: 200, // first reconnect delay; doubles per failure with jitter
@@ -124,9 +130,12 @@ export const limits = {
   // fleet-sim dashboard and reports (fleet-sim/dashboard, fleet-sim/report).
   recordingFrameSamplesMax: 400_000, // node samples in one recording; frames are thinned to fit
   recordingEventsMax: 200_000, // events in one recording; later ones are dropped and counted
+  fleetSimDeviceLogBytesMax: 8_388_608, // one --processes device's log in the report directory; past it the file moves to .1 and a new one starts
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardClientBacklogBytesMax: 16_777_216, // unsent live bytes past what it joined with; the stream is cut (the page reconnects)
+  dashboardBacklogChunkBytesMax: 262_144, // a late page's recording goes out in chunks of about this many bytes, a turn of the event loop between them
+  dashboardClientStallMs: 60_000, // a page that takes nothing of the recording it joined with for this long is cut
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
   deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)
   deviceVerifyMemoBytesMax: 131_072, // bytes of signed messages those keep; cleared when past either bound

@@ -40,6 +40,13 @@ export function checkPasswordAsync(password: string | Buffer, stored: string): P
   });
 }
 
+/** A stored hash no password matches, the shape of hashPassword's (a random salt and key of the same
+ *  lengths): checking a password against it costs one scrypt with the same parameters, as a real one
+ *  does. For logins that name no user with a password, so they take as long as a wrong password. */
+export function unmatchableHash(): string {
+  return `scrypt$${randomBytes(16).toString('hex')}$${randomBytes(32).toString('hex')}`;
+}
+
 const hasWildcard = (t: string): boolean => t.includes('+') || t.includes('#');
 
 /** undefined when allowed, else the reason (logged by the broker). */

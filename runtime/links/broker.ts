@@ -8,7 +8,7 @@ import net, { type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { limits } from '../lib/limits.js';
-import { checkPasswordAsync, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
+import { checkPasswordAsync, unmatchableHash, publishRefusal, subscribeRefusal, type BrokerCredential, type Identity } from './broker-acl.js';
 import { fleetPrefix, parseTopic } from './mqtt-topics.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 
@@ -57,6 +57,10 @@ export class EmbeddedBroker {
   private tokens: number;
   private lastRefillMs = Date.now();
   private readonly sockets = new Set<Socket>();
+  /** Checked against when a login names no user with a password (see authenticate). */
+  private readonly unmatchable = unmatchableHash();
+  /** scrypt password checks run so far: one per password login, whether or not its user exists. */
+  passwordChecks = 0;
   port = 0;
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {
@@ -227,10 +231,17 @@ export class EmbeddedBroker {
       cred = id === undefined ? undefined : this.byId.get(id);
       if (!cred || cred.passwordHash !== undefined) return fail(`no verified client certificate for a certificate login (CN ${String(cn)})`, 4);
     } else {
-      if (!cred || id === undefined) return fail(`unknown user "${String(username)}"`, 4);
-      if (cred.passwordHash === undefined || password === undefined) return fail(`bad password for "${id}"`, 4);
-      const known = cred;
-      void checkPasswordAsync(password, cred.passwordHash).then((ok) => (ok ? this.admit(client, known, fail, done) : fail(`bad password for "${id}"`, 4)));
+      // Every password login costs one scrypt, whoever it names: an unknown user (or one without a
+      // password, or a login without one) is checked against a hash nothing matches, so the answer
+      // comes as late as a wrong password's. Answering those at once told a client which user names
+      // exist (a timing oracle), the reason code being the same 4 either way.
+      const known = cred !== undefined && cred.passwordHash !== undefined && password !== undefined ? cred : undefined;
+      this.passwordChecks++;
+      void checkPasswordAsync(password ?? Buffer.alloc(0), known?.passwordHash ?? this.unmatchable).then((ok) => {
+        if (!cred || id === undefined) return fail(`unknown user "${String(username)}"`, 4);
+        if (!known || !ok) return fail(`bad password for "${id}"`, 4);
+        this.admit(client, known, fail, done);
+      });
       return;
     }
     this.admit(client, cred, fail, done);

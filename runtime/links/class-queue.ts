@@ -1,6 +1,8 @@
 // The outbound queue of a link: one bounded queue per traffic class, drained highest class first so
-// consensus is never stuck behind telemetry. Overflow (limits.ts): consensus and telemetry refuse the
-// new item; heartbeats drop the oldest, since only the newest heartbeat says anything.
+// consensus is never stuck behind telemetry. Overflow (limits.ts): consensus refuses the new item;
+// heartbeats and telemetry drop the oldest, since only the newest heartbeat, and the newest position
+// report, says anything (a queue that kept the oldest sent positions minutes stale and refused the
+// current one).
 //
 // Consensus has a second lane for bulk: block-sync answers and state-sync offers and chunks
 // (bulkEnvelope), drained after heartbeats and before telemetry. On a radio a block-sync answer is
@@ -27,6 +29,22 @@ export const defaultQueueSizes: ClassQueueSizes = {
   telemetry: limits.linkTelemetryQueueMax,
 };
 
+/** Bytes each lane may hold (consensus's bulk lane has the consensus budget again, its own). */
+export const defaultQueueBytes: ClassQueueSizes = {
+  consensus: limits.linkConsensusQueueBytesMax,
+  heartbeat: limits.linkHeartbeatQueueBytesMax,
+  telemetry: limits.linkTelemetryQueueBytesMax,
+};
+
+/** Which bound an item was dropped or refused for. */
+export type QueueBound = 'count' | 'bytes';
+
+/** A byte bound per lane, and how many bytes an item holds. */
+export interface QueueBytes<T> {
+  readonly max: ClassQueueSizes;
+  readonly of: (item: T) => number;
+}
+
 export interface Queued<T> {
   readonly cls: TrafficClass;
   readonly item: T;
@@ -48,35 +66,66 @@ const lanes: readonly Lane[] = ['consensus', 'heartbeat', 'bulk', 'telemetry'];
 
 export class ClassQueue<T> {
   private readonly queues: Record<Lane, BoundedQueue<T>>;
+  /** Bytes held per lane (with a byte bound). */
+  private readonly held: Record<Lane, number> = { consensus: 0, heartbeat: 0, bulk: 0, telemetry: 0 };
 
   constructor(
     sizes: ClassQueueSizes = defaultQueueSizes,
-    /** Called once per item dropped or refused, with its class. */
-    private readonly onDrop: (cls: TrafficClass) => void = () => {},
+    /** Called once per item dropped or refused, with its class and the bound it hit. */
+    private readonly onDrop: (cls: TrafficClass, bound: QueueBound) => void = () => {},
+    /** Without it only the counts bound the lanes (radio packets: a few hundred bytes each). */
+    private readonly byteBound?: QueueBytes<T>,
   ) {
     this.queues = {
       consensus: new BoundedQueue<T>(sizes.consensus, 'reject'),
       heartbeat: new BoundedQueue<T>(sizes.heartbeat, 'drop-oldest'),
       bulk: new BoundedQueue<T>(sizes.consensus, 'reject'),
-      telemetry: new BoundedQueue<T>(sizes.telemetry, 'reject'),
+      telemetry: new BoundedQueue<T>(sizes.telemetry, 'drop-oldest'),
     };
   }
 
-  /** False when the item was refused; a heartbeat is always accepted (an older one may be dropped).
+  /** False when the item was refused; a heartbeat or telemetry is always accepted (an older one may be
+   *  dropped).
    *  `bulk` puts a consensus item in the bulk lane (see above). */
   push(cls: TrafficClass, item: T, bulk = false): boolean {
-    const q = this.queues[laneOf(cls, bulk)];
+    const lane = laneOf(cls, bulk);
+    const q = this.queues[lane];
+    const b = this.byteBound;
+    const size = b ? b.of(item) : 0;
+    if (b) {
+      // By bytes as by count: consensus refuses, the others drop their oldest until the new one fits.
+      const max = b.max[cls];
+      if (size > max || (q.policy !== 'drop-oldest' && this.held[lane] + size > max)) {
+        this.onDrop(cls, 'bytes');
+        return false;
+      }
+      while (this.held[lane] + size > max) {
+        this.held[lane] -= b.of(q.shift() as T);
+        this.onDrop(cls, 'bytes');
+      }
+    }
     const full = q.isFull();
+    const oldest = full && b && q.policy === 'drop-oldest' ? q.peek() : undefined;
     const accepted = q.push(item);
-    if (full) this.onDrop(cls);
+    if (full) this.onDrop(cls, 'count');
+    if (b && accepted) this.held[lane] += size - (oldest === undefined ? 0 : b.of(oldest));
     return accepted;
+  }
+
+  /** Bytes held in all lanes (0 without a byte bound). */
+  get bytes(): number {
+    let n = 0;
+    for (const lane of lanes) n += this.held[lane];
+    return n;
   }
 
   /** The oldest item of the first lane that has one. */
   shift(): Queued<T> | undefined {
     for (const lane of lanes) {
       const item = this.queues[lane].shift();
-      if (item !== undefined) return queued(lane, item);
+      if (item === undefined) continue;
+      if (this.byteBound) this.held[lane] -= this.byteBound.of(item);
+      return queued(lane, item);
     }
     return undefined;
   }
@@ -106,6 +155,8 @@ export class ClassQueue<T> {
       removed += gone;
       q.clear();
       for (const x of keep) q.push(x);
+      const b = this.byteBound;
+      if (b) this.held[lane] = keep.reduce((n, x) => n + b.of(x), 0);
     }
     return removed;
   }
@@ -122,7 +173,10 @@ export class ClassQueue<T> {
   }
 
   clear(): void {
-    for (const lane of lanes) this.queues[lane].clear();
+    for (const lane of lanes) {
+      this.queues[lane].clear();
+      this.held[lane] = 0;
+    }
   }
 }
 

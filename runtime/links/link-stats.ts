@@ -11,6 +11,7 @@ export class LinkStats {
     droppedQueueFull: 0,
     droppedBadFrame: 0,
     droppedQueueFullByClass: { consensus: 0, heartbeat: 0, telemetry: 0 },
+    droppedQueueBytesByClass: { consensus: 0, heartbeat: 0, telemetry: 0 },
     badFrameReasons: {},
     refusedOversize: 0,
     droppedDuplicate: 0,
@@ -30,9 +31,11 @@ export class LinkStats {
     this.c.bytesReceived += bytes;
   }
 
-  queueFull(cls: TrafficClass, n = 1): void {
+  /** An item dropped or refused because its queue was full; `bound` 'bytes' when its byte bound was. */
+  queueFull(cls: TrafficClass, n = 1, bound: 'count' | 'bytes' = 'count'): void {
     this.c.droppedQueueFull += n;
     this.c.droppedQueueFullByClass[cls] += n;
+    if (bound === 'bytes') this.c.droppedQueueBytesByClass[cls] += n;
   }
 
   badFrame(reason: string): void {
@@ -68,6 +71,6 @@ export class LinkStats {
   snapshot(): LinkCountersDetail {
     const byClass = { ...this.c.droppedQueueFullByClass };
     for (const cls of trafficClasses) byClass[cls] ??= 0;
-    return { ...this.c, droppedQueueFullByClass: byClass, badFrameReasons: { ...this.c.badFrameReasons } };
+    return { ...this.c, droppedQueueFullByClass: byClass, droppedQueueBytesByClass: { ...this.c.droppedQueueBytesByClass }, badFrameReasons: { ...this.c.badFrameReasons } };
   }
 }

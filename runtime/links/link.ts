@@ -64,6 +64,9 @@ export interface Link {
 export interface LinkCountersDetail extends LinkCounters {
   /** droppedQueueFull split by class: telemetry is shed long before consensus. */
   droppedQueueFullByClass: Record<TrafficClass, number>;
+  /** Of those, the ones dropped or refused for the queue's byte bound (limits.link*QueueBytesMax),
+   *  not its count: large envelopes (blocks, snapshot chunks) queued while the link was down or slow. */
+  droppedQueueBytesByClass: Record<TrafficClass, number>;
   /** droppedBadFrame split by reason (bad-crc, truncated, wrong-fleet, oversized, ...). */
   badFrameReasons: Record<string, number>;
   /** Sends refused because the envelope is larger than mtuBytes. */

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { connectMqtt, flushNow } from './mqtt-connect.js';
 import { limits } from '../lib/limits.js';
-import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
@@ -41,6 +41,8 @@ export interface MqttLinkOptions {
   readonly session?: number;
   readonly keepaliveSec?: number;
   readonly queueSizes?: ClassQueueSizes;
+  /** Bytes of link frames each class may hold queued (default limits.link*QueueBytesMax). */
+  readonly queueBytes?: ClassQueueSizes;
   readonly inflightMax?: number;
   readonly reconnectMsMin?: number;
   readonly reconnectMsMax?: number;
@@ -121,7 +123,8 @@ export class MqttLink implements Link {
       heartbeat: broadcastTopic(this.topics, opts.node, 'heartbeat'),
       telemetry: broadcastTopic(this.topics, opts.node, 'telemetry'),
     };
-    this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls) => this.stats.queueFull(cls));
+    // By count and by bytes: a few blocks or snapshot chunks queued while the broker is away are MBs.
+    this.queue = new ClassQueue<Outbound>(opts.queueSizes ?? defaultQueueSizes, (cls, bound) => this.stats.queueFull(cls, 1, bound), { max: opts.queueBytes ?? defaultQueueBytes, of: (o) => o.payload.length });
   }
 
   /** Connects (waiting up to startWaitMs); rejects only when the broker refuses this client for good

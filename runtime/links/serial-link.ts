@@ -313,16 +313,17 @@ export class SerialLink implements Link {
       return true;
     }
     const msgId = this.msgId;
-    // Heartbeats: only the newest matters, so whole older heartbeats make room (never half of one).
-    while (cls === 'heartbeat' && this.queue.room(cls) < count) {
-      const oldest = this.queue.peekClass('heartbeat');
+    // Heartbeats and telemetry: only the newest matters, so whole older envelopes make room (never half
+    // of one: its other fragments would be airtime for nothing).
+    while ((cls === 'heartbeat' || cls === 'telemetry') && this.queue.room(cls) < count) {
+      const oldest = this.queue.peekClass(cls);
       if (!oldest) break;
-      this.queue.removeWhere('heartbeat', (p) => {
+      this.queue.removeWhere(cls, (p) => {
         if (p.key !== oldest.key) return false;
         if (p.relay) this.relaysQueued.delete(p.frag);
         return true;
       });
-      this.stats.queueFull('heartbeat');
+      this.stats.queueFull(cls);
     }
     // Block-sync answers and state-sync offers and chunks wait behind the live height's messages
     // (class-queue.ts).
@@ -464,7 +465,7 @@ export class SerialLink implements Link {
       const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, frag, queuedMs: this.now() };
       const entry = { packet: relayed, cls: f.cls, heard: 1, queued: false };
       if (this.relaySuppress > 0) {
-        // The heartbeat queue drops its oldest item when full, relays included, without a word: so the
+        // The heartbeat and telemetry queues drop their oldest item when full, relays included: so the
         // entries are bounded by what the queue and the waits can hold, the oldest forgotten first
         // (forgetting one only means that relay can no longer be cancelled).
         if (this.relaysQueued.size >= this.relaysTrackedMax) this.relaysQueued.delete(this.relaysQueued.keys().next().value as string);

@@ -37,17 +37,40 @@ describe('in-memory link: conformance', () => {
 });
 
 describe('class queue', () => {
-  it('drains consensus first, sheds old heartbeats, refuses telemetry when full, and counts by class', () => {
+  it('drains consensus first, sheds old heartbeats and old telemetry, refuses consensus when full, and counts by class', () => {
     const drops: string[] = [];
-    const q = new ClassQueue<number>({ consensus: 2, heartbeat: 2, telemetry: 1 }, (cls) => drops.push(cls));
+    const q = new ClassQueue<number>({ consensus: 1, heartbeat: 2, telemetry: 1 }, (cls) => drops.push(cls));
     expect(q.push('telemetry', 1)).toBe(true);
-    expect(q.push('telemetry', 2)).toBe(false);
+    // Only the newest position says anything: the older report goes, the newer stays.
+    expect(q.push('telemetry', 2)).toBe(true);
     expect(q.push('heartbeat', 3)).toBe(true);
     expect(q.push('heartbeat', 4)).toBe(true);
     expect(q.push('heartbeat', 5)).toBe(true);
     expect(q.push('consensus', 6)).toBe(true);
-    expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()]).toEqual([6, 4, 5, 1, undefined]);
-    expect(drops).toEqual(['telemetry', 'heartbeat']);
+    expect(q.push('consensus', 7)).toBe(false); // a vote is never dropped for a newer one
+    expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()]).toEqual([6, 4, 5, 2, undefined]);
+    expect(drops).toEqual(['telemetry', 'heartbeat', 'consensus']);
+  });
+
+  it('bounds each lane by bytes too: consensus refuses past it, telemetry and heartbeats shed their oldest, and says which bound', () => {
+    const drops: string[] = [];
+    const q = new ClassQueue<string>({ consensus: 100, heartbeat: 100, telemetry: 100 }, (cls, bound) => drops.push(`${cls} ${bound}`), { max: { consensus: 10, heartbeat: 10, telemetry: 10 }, of: (s) => s.length });
+    expect(q.push('consensus', 'aaaa')).toBe(true);
+    expect(q.push('consensus', 'bbbb')).toBe(true);
+    expect(q.push('consensus', 'ccc')).toBe(false); // 11 bytes: refused, though 98 places are free
+    expect(q.push('consensus', 'dd')).toBe(true); // 10 bytes exactly
+    expect(q.push('consensus', 'sync 1234', true)).toBe(true); // the bulk lane has a budget of its own
+    expect(q.push('telemetry', 'p1-----')).toBe(true);
+    expect(q.push('telemetry', 'p2--')).toBe(true); // 11 bytes: p1 goes, the newest stays
+    expect(q.push('telemetry', 'p3---')).toBe(true);
+    expect(q.push('telemetry', 'far too long')).toBe(false); // larger than the whole lane: refused
+    expect(q.bytes).toBe(10 + 9 + 9);
+    expect(drops).toEqual(['consensus bytes', 'telemetry bytes', 'telemetry bytes']);
+    expect([q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item, q.shift()?.item]).toEqual(['aaaa', 'bbbb', 'dd', 'sync 1234', 'p2--', 'p3---']);
+    expect(q.bytes).toBe(0);
+    expect(q.push('consensus', 'eeeeeeeeee')).toBe(true); // what was sent no longer counts
+    expect(q.removeWhere('consensus', () => true)).toBe(1);
+    expect(q.bytes).toBe(0);
   });
 
   it("consensus's bulk lane (block and state sync for a peer catching up) drains after heartbeats, before telemetry", async () => {
@@ -77,15 +100,15 @@ describe('class queue', () => {
     expect(bulkEnvelope(new Uint8Array([1, 2, 3]))).toBe(false);
   });
 
-  it('a link whose queue is full refuses and counts the drop by class', async () => {
+  it('a link whose queue is full refuses consensus, sheds its oldest telemetry, and counts the drops by class', async () => {
     const hub = new MemoryHub({ schedule: () => {} }); // never drains
     const a = hub.link('a', fleet, { queueSizes: { consensus: 3, heartbeat: 1, telemetry: 2 } });
     await a.start();
     const p = new Prng(1).bytes(10);
-    const results = Array.from({ length: 5 }, () => a.broadcast(p, 'telemetry'));
-    expect(results).toEqual([true, true, false, false, false]);
-    expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 0, heartbeat: 0, telemetry: 3 });
-    expect(a.counters().droppedQueueFull).toBe(3);
+    expect(Array.from({ length: 5 }, () => a.broadcast(p, 'telemetry'))).toEqual([true, true, true, true, true]);
+    expect(Array.from({ length: 4 }, () => a.broadcast(p, 'consensus'))).toEqual([true, true, true, false]);
+    expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 1, heartbeat: 0, telemetry: 3 });
+    expect(a.counters().droppedQueueFull).toBe(4);
   });
 });
 

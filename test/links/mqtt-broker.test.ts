@@ -8,6 +8,7 @@ import { EmbeddedBroker, PacketSizeGuard } from '../../runtime/links/broker.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import type { NodeState } from '../../runtime/links/mqtt-topics.js';
 import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { Inbox, sleep, waitUntil } from './conformance.js';
 import { credentials, fleet, linkFor, password, startAedes } from './mqtt-harness.js';
 
@@ -50,7 +51,41 @@ describe('broker ACL rules', () => {
   });
 });
 
+/** One MQTT login against url: 0 when admitted (then closed), else the CONNACK return code. */
+async function loginCode(url: string, o: { username?: string; password?: string }): Promise<number> {
+  try {
+    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...o });
+    await c.endAsync(true);
+    return 0;
+  } catch (e) {
+    return Number((e as { code?: unknown }).code);
+  }
+}
+
 describe('embedded broker enforcement', () => {
+  it('checks every password login by scrypt, an unknown user too: the answer does not tell which user names exist', async () => {
+    const broker = await startAedes();
+    try {
+      // Before, an unknown user (or a login without a password) was refused at once and only a known
+      // user's wrong password cost a scrypt: a client could time the answer to learn the user names.
+      // The same code path for all: one scrypt check each, and the same return code.
+      const checks: number[] = [];
+      for (const o of [{ username: 'zed', password: 'guess' }, { username: 'a', password: 'wrong' }, { username: 'a' }, { username: 'zed' }]) {
+        const before = broker.passwordChecks;
+        expect(await loginCode(broker.url, o), JSON.stringify(o)).toBe(4);
+        checks.push(broker.passwordChecks - before);
+      }
+      expect(checks).toEqual([1, 1, 1, 1]);
+      const before = broker.passwordChecks;
+      expect(await loginCode(broker.url, { username: 'a', password })).toBe(0);
+      expect(broker.passwordChecks - before).toBe(1);
+      // The broker's own log still tells them apart.
+      expect(broker.rejections().filter((r) => r.event === 'auth').map((r) => r.reason)).toEqual(['unknown user "zed"', 'bad password for "a"', 'bad password for "a"', 'unknown user "zed"']);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('refuses bad credentials with a clear error and logs the reason', async () => {
     const broker = await startAedes();
     try {
@@ -207,9 +242,9 @@ describe('MQTT link started before its broker', () => {
       await a.start(); // returns after startWaitMs with the link down
       expect(a.isUp()).toBe(false);
       expect(a.broadcast(Buffer.from('queued early'), 'consensus')).toBe(true);
-      // While down, the bounded queues fill: telemetry refuses the 4th, heartbeats keep the newest 2.
+      // While down, the bounded queues fill: telemetry and heartbeats keep their newest (3 and 2).
       const t = Array.from({ length: 10 }, (_, i) => a.broadcast(Buffer.from(`t${i}`), 'telemetry'));
-      expect(t.filter(Boolean).length).toBe(3);
+      expect(t.filter(Boolean).length).toBe(10);
       for (let i = 0; i < 5; i++) expect(a.broadcast(Buffer.from(`hb${i}`), 'heartbeat')).toBe(true);
       expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 0, heartbeat: 3, telemetry: 7 });
       await sleep(300);
@@ -221,6 +256,38 @@ describe('MQTT link started before its broker', () => {
       await broker.stop();
     }
   });
+});
+
+describe('MQTT outbound queues bounded by bytes', () => {
+  it('a link that is down holds at most linkConsensusQueueBytesMax of consensus, refuses the rest, counts it, and sends what it held', async () => {
+    const { freePort } = await import('./processes.js');
+    const port = await freePort();
+    const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300, mtuBytes: limits.envelopeBytesMax });
+    const broker = new EmbeddedBroker({ port, credentials: credentials(['a']) });
+    try {
+      await a.start();
+      expect(a.isUp()).toBe(false);
+      // Twenty 1 MB blocks while the broker is away: 1,024 places, but 8 MB (limits.ts) hold 7 of them.
+      const block = Buffer.alloc(1_048_576, 7);
+      const accepted = Array.from({ length: 20 }, () => a.broadcast(block, 'consensus')).filter(Boolean).length;
+      const fit = Math.floor(limits.linkConsensusQueueBytesMax / (block.length + limits.linkFrameOverheadBytes));
+      expect(accepted).toBe(fit);
+      // Telemetry sheds its oldest by bytes as by count: all accepted, the newest kept.
+      const report = Buffer.alloc(262_144, 1);
+      for (let i = 0; i < 10; i++) expect(a.broadcast(report, 'telemetry')).toBe(true);
+      const keptTelemetry = Math.floor(limits.linkTelemetryQueueBytesMax / (report.length + limits.linkFrameOverheadBytes));
+      const c = a.counters();
+      expect(c.droppedQueueBytesByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+      expect(c.droppedQueueFullByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+      await broker.start();
+      await waitUntil(() => a.isUp(), 5_000, 'connection once the broker is up');
+      await waitUntil(() => a.counters().framesSent === fit + keptTelemetry, 10_000, 'the held frames sent');
+      expect(a.counters().bytesSent).toBe(fit * block.length + keptTelemetry * report.length);
+    } finally {
+      await a.stop();
+      await broker.stop();
+    }
+  }, 30_000);
 });
 
 describe('MQTT reconnect backoff', () => {

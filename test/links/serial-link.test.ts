@@ -264,6 +264,24 @@ describe('priorities under the airtime budget', () => {
   });
 });
 
+describe('telemetry on a full radio queue', () => {
+  it('keeps the newest reports and sheds the oldest, whole envelopes at a time (E32 packets: several fragments each)', async () => {
+    await onPair({ baud: 9_600, packetBytes: 58 }, { fragmentsMax: 4, queueSizes: { consensus: 64, heartbeat: 8, telemetry: 8 } }, async (a, inbox) => {
+      // Twenty position reports of 80 bytes (several packets each) queued at once into an 8-packet queue
+      // on a 960 B/s radio: it holds a few reports, the rest are shed, and those heard are the newest.
+      const sent = Array.from({ length: 20 }, (_, i) => Buffer.alloc(80, i + 1));
+      for (const t of sent) expect(a.broadcast(t, 'telemetry')).toBe(true);
+      await waitUntil(() => a.queued() === 0, 10_000, 'the queue drained');
+      await sleep(300);
+      const heard = inbox.frames.map((f) => f.bytes[0] as number);
+      expect(heard.length).toBeGreaterThanOrEqual(2);
+      expect(heard).toEqual(Array.from({ length: heard.length }, (_, i) => 21 - heard.length + i));
+      for (const f of inbox.frames) expect(f.bytes.length).toBe(80); // no half envelope on the air
+      expect(a.counters().droppedQueueFullByClass.telemetry).toBe(20 - heard.length);
+    });
+  }, 20_000);
+});
+
 describe('block sync behind the live height', () => {
   it("a vote queued after a block-sync answer goes on the air before the answer's remaining fragments, and the answer still arrives whole", async () => {
     await initCrypto();

@@ -6,7 +6,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { repoRoot } from '../support/run-cli.js';
 
@@ -90,6 +90,14 @@ describe('fleet-sim start --realtime --processes, interrupted', () => {
     expect(report.expect.met).toBe(false);
     expect(report.expect.failed.join('; ')).toMatch(/^interrupted at \d+\.\d s of 20 s/);
     expect(r.stdout).toMatch(/expect\s+FAILED: interrupted at/);
+    // Each device process's log stays beside the report (the fleet's directory is gone), named in the
+    // report and at the end of the output, with the device's own lines up to its SIGTERM.
+    const logs = (JSON.parse(readFileSync(join(dir, 'running', 'leader-crash-seed7.json'), 'utf8')) as { deviceLogs: string[] }).deviceLogs;
+    expect(logs.map((l) => basename(l)).sort()).toEqual(['f00', 'v00', 'v01', 'v02', 'v03'].map((id) => `leader-crash-seed7.${id}.log`));
+    for (const l of logs) {
+      expect(readFileSync(l, 'utf8'), l).toContain('"event":"ready"');
+      expect(r.stdout).toContain(l);
+    }
     expect(r.code).toBe(1);
   }, 150_000);
 });
