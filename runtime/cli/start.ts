@@ -33,6 +33,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   try {
     device = new Device(parts.value, processStart);
   } catch (e) {
+    // Building the device writes the data format and the session number: a write that fails is the
+    // data directory's storage failure, not a bad file.
+    if (e instanceof StorageError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}: ${storageFix(e.code)}`, exitCodes.storage);
     throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
   }
   try {

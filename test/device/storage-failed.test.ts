@@ -11,6 +11,7 @@ import { fleetForFile } from '../support/fleet-procs.js';
 import { join } from 'node:path';
 
 const fleet = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed' });
+const fresh = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed-start' });
 
 /** Runs `murmur start` for `config` with files limited to `kib` KiB (bash's ulimit -f), to its exit. */
 function startLimited(config: string, kib: number, cwd: string): Promise<{ code: number | null; output: string }> {
@@ -67,4 +68,16 @@ describe('a data directory that stops taking writes', () => {
     expect(height, d.output.slice(-2_000)).toBeGreaterThan(heightAtStop);
     await fleet.kill(d);
   }, 90_000);
+
+  // The first writes of a start (the data format, the session number) are made while the device is
+  // built, before start(): a full disk there was taken for a bad device.yaml (exit 2, no fix named).
+  it('a first write at start that fails is the same storage failure, exit 74', async () => {
+    const d = fresh.devices[0];
+    if (!d) throw new Error('no device');
+    const r = await startLimited(d.config, 0, fresh.dir);
+    const why = r.output.slice(-2_000);
+    expect(r.code, why).toBe(74);
+    expect(r.output, why).toMatch(/EFBIG[^\n]*raise the file-size limit/);
+    expect(r.output).not.toMatch(/\n\s+at /);
+  }, 30_000);
 });
