@@ -19,19 +19,30 @@ export class DeviceLogFile {
     this.fd = openSync(path, 'w');
   }
 
+  /** Called once with a one-line reason when the file cannot be written (a full disk): from then on
+   *  this device's output is no longer kept, and the run goes on. */
+  onError: ((reason: string) => void) | undefined;
+
+  /** Never throws: it runs in the device's output listener, where a throw ended fleet-sim mid-run. */
   write(chunk: Buffer): void {
     if (this.fd < 0) return;
-    if (this.bytes > 0 && this.bytes + chunk.length > this.capBytes) {
-      closeSync(this.fd);
-      renameSync(this.path, `${this.path}.1`);
-      this.fd = openSync(this.path, 'w');
-      this.bytes = 0;
-      this.rotated = true;
+    try {
+      if (this.bytes > 0 && this.bytes + chunk.length > this.capBytes) {
+        closeSync(this.fd);
+        this.fd = -1;
+        renameSync(this.path, `${this.path}.1`);
+        this.fd = openSync(this.path, 'w');
+        this.bytes = 0;
+        this.rotated = true;
+      }
+      // A chunk larger than the cap on its own keeps its newest capBytes.
+      const tail = chunk.length > this.capBytes ? chunk.subarray(chunk.length - this.capBytes) : chunk;
+      for (let off = 0; off < tail.length; ) off += writeSync(this.fd, tail, off, tail.length - off);
+      this.bytes += tail.length;
+    } catch (e) {
+      this.close();
+      this.onError?.(`cannot write ${this.path}: ${(e as Error).message}; this device's output is no longer kept there`);
     }
-    // A chunk larger than the cap on its own keeps its newest capBytes.
-    const tail = chunk.length > this.capBytes ? chunk.subarray(chunk.length - this.capBytes) : chunk;
-    for (let off = 0; off < tail.length; ) off += writeSync(this.fd, tail, off, tail.length - off);
-    this.bytes += tail.length;
   }
 
   /** The files that hold this device's lines, oldest first. */
@@ -41,7 +52,12 @@ export class DeviceLogFile {
 
   close(): void {
     if (this.fd < 0) return;
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch {
+      // closing fails only on a descriptor already gone: nothing more to keep
+    }
   }
 }

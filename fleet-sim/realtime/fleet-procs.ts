@@ -327,6 +327,7 @@ export class FleetProcs {
     if (!f) {
       mkdirSync(dirname(path), { recursive: true });
       f = new DeviceLogFile(path, limits.fleetSimDeviceLogBytesMax);
+      f.onError = (reason) => process.stderr.write(`fleet-sim: ${d.id}: ${reason}\n`);
       this.logFiles.set(d.id, f);
     }
     return f;

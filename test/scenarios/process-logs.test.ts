@@ -56,4 +56,36 @@ describe('fleet-sim --processes: a device process', () => {
     expect(lines.filter((l) => l.includes('"event":"ready"')).length).toBe(2);
     for (const l of lines) expect(() => JSON.parse(l) as unknown, l).not.toThrow();
   }, 90_000);
+
+  // A report directory on a disk that fills during the run: /dev/full fails every write with ENOSPC, as
+  // a full file system does. The write happened in the device's stdout 'data' listener, so it threw out
+  // of it: fleet-sim died with a stack trace, leaving its murmur processes and fleet directory behind.
+  it('keeps running when its log file cannot be written, and says so once', async () => {
+    const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'process-logs-full', processLogs: () => '/dev/full' });
+    const uncaught: Error[] = [];
+    const onUncaught = (e: Error): void => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    const warned: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      warned.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      await fleet.setup();
+      const d = fleet.devices[0];
+      if (!d) throw new Error('no device');
+      await fleet.start(d);
+      expect(d.output).toContain('"event":"ready"');
+    } finally {
+      process.stderr.write = write;
+      process.off('uncaughtException', onUncaught);
+      await fleet.teardown();
+    }
+    expect(uncaught.map((e) => e.message)).toEqual([]);
+    expect(existsSync(fleet.dir)).toBe(false);
+    const lines = warned.filter((l) => l.includes('/dev/full'));
+    expect(lines.length, warned.join('')).toBe(1);
+    expect(lines[0]).toMatch(/ENOSPC/);
+  }, 60_000);
 });
