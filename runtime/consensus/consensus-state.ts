@@ -72,6 +72,12 @@ export class ConsensusState {
    *  ahead of this node's clock at its decision, oldest first (clockSamplesMax): the median says whether
    *  this node's clock is off the fleet's (core.ts clockAheadOfNode). */
   readonly clockSamples: number[] = [];
+  /** For each of clockSamples, the proposer whose clock set that block's time (timeSetBy then). */
+  readonly clockSetters: (string | null)[] = [];
+  /** The proposer of the latest decided block whose time its proposer's clock set, not the time
+   *  carried on from the block before (lastTimeMs + 1, a proposer whose clock was behind it); null
+   *  before one was decided here. A clock running ahead of the others drags block time with it. */
+  timeSetBy: string | null = null;
   /** When an untimely proposal was last logged (core.ts validAndTimely). */
   untimelyLoggedAtMs = -Infinity;
   timersSet = new Set<string>();

@@ -185,6 +185,22 @@ export function clockAheadOfNode(s: ConsensusState): number | null {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
+/**
+ * The validator whose clock the fleet's block times followed in most of the blocks clockAheadOfNode
+ * takes the median of, or null when no one's did (as when every proposer's clock sets its own blocks'
+ * times). A block's time must be later than its parent's, so after a proposer whose clock runs ahead
+ * the others' blocks carry its time on (parent + 1 ms) until their clocks catch up: proposing every few
+ * heights, one clock up to limits.clockSkewMsMax fast keeps every block that far ahead, and a validator
+ * whose own clock is a little slow then finds every block too far ahead of it. Its health names this
+ * validator rather than only its own clock.
+ */
+export function clockSetter(s: ConsensusState): string | null {
+  const counts = new Map<string, number>();
+  for (const id of s.clockSetters) if (id !== null) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const [id, n] of counts) if (n * 2 > s.clockSetters.length) return id;
+  return null;
+}
+
 /** Valid, and timely on this node's clock (chain-state.ts timeProblem): what a new proposal needs for
  *  this node's prevote. Untimely ones are logged once a minute at most: a node whose clock is off finds
  *  every block so (its health says so for as long as it lasts). */
@@ -397,6 +413,7 @@ function decide(s: ConsensusState, c: Candidate, round: number, signatures: read
   fx.push({ type: 'persist', record: { t: 'commit', blockBytes: c.block.bytes, certificate, proof: p } });
   const committed = { block: c.block.block, bytes: c.block.bytes, hash: c.block.hash, certificate, txs, proof: p };
   const forNothing = s.commandStartHeight === s.height && !txs.some((t) => t.kind === 'command');
+  if (c.block.block.timeMs > s.chain.lastTimeMs + 1) s.timeSetBy = c.block.block.proposer;
   s.chain.apply(committed);
   noteCommitted(s, committed, now);
   for (const tx of txs) s.mempool.remove(txKey(tx));
@@ -505,9 +522,13 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
       const t = s.votes.tally('precommit', r);
       if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, fx)) {
         const voter = s.isValidator();
-        s.clockSamples.push(cand.block.block.timeMs - now);
-        if (s.clockSamples.length > clockSamplesMax) s.clockSamples.shift();
         const committed = decide(s, cand, r, buildSignatures(s, r, value), now, fx);
+        s.clockSamples.push(cand.block.block.timeMs - now);
+        s.clockSetters.push(s.timeSetBy);
+        if (s.clockSamples.length > clockSamplesMax) {
+          s.clockSamples.shift();
+          s.clockSetters.shift();
+        }
         if (voter) announce(s, committed, fx);
         return;
       }

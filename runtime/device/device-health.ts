@@ -23,6 +23,8 @@ export interface HealthFacts {
   /** A validator's: how far the fleet's block times run ahead of its clock (core.ts clockAheadOfNode);
    *  absent or null for a follower, or before it decided a block. */
   readonly clockAheadMs?: number | null;
+  /** The validator whose clock those block times followed (core.ts clockSetter), or null. */
+  readonly clockSetBy?: string | null;
 }
 
 export interface HealthAssessment {
@@ -54,7 +56,9 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
   // A validator whose clock is off by more than a block may be ahead of it still follows the fleet, but
   // its vote is lost (it prevotes nil on every block) or its proposals are (everyone refuses them).
   const ahead = f.clockAheadMs ?? null;
-  if (ahead !== null && ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times (a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)`);
+  const setBy = f.clockSetBy ?? null;
+  if (ahead !== null && ahead > limits.clockSkewMsMax && setBy !== null) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times, which follow ${setBy}'s clock (a block must be later than the one before, so a clock ahead of the others carries its time on; a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; check ${setBy}'s clock, likely fast, then this one's (NTP, GNSS time)`);
+  else if (ahead !== null && ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times (a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)`);
   else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)`);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
   const reasons = [...failing, ...degraded];
@@ -82,9 +86,10 @@ export function halFacts(d: DeviceSet): Pick<HealthFacts, 'hal' | 'battery'> {
 }
 
 /** Everything the running device knows about itself, as facts for assessHealth. */
-export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number, clockAheadMs: number | null = null): HealthFacts {
+export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | null, hal: DeviceSet, nowMs: number, clockAheadMs: number | null = null, clockSetBy: string | null = null): HealthFacts {
   return {
     clockAheadMs,
+    clockSetBy,
     links: links.map((l) => ({ name: l.name, up: l.up })),
     agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
     failsafe: agents?.scheduler.latchedAction()?.type ?? null,

@@ -16,7 +16,7 @@ import type { DeviceConfig } from '../config/device-config.js';
 import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
 import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
-import { clockAheadOfNode } from '../consensus/core.js';
+import { clockAheadOfNode, clockSetter } from '../consensus/core.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
@@ -509,7 +509,7 @@ export class Device {
   /** The device's own health from its links, agents, failsafes and HAL (device-health.ts). */
   selfHealth(): HealthAssessment {
     const core = this.shell.core;
-    return assessHealth(deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now(), core.isValidator() ? clockAheadOfNode(core) : null));
+    return assessHealth(deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now(), core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null));
   }
 
   private onMembershipChange(ch: StatusChange): void {

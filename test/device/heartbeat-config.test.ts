@@ -111,5 +111,10 @@ describe("the device's own health", () => {
     const fast = assessHealth({ ...fine, clockAheadMs: -95_000 });
     expect(fast.reasons).toEqual(["clock 95 s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)"]);
     expect(assessHealth({ ...fine, clockAheadMs: null }).health).toBe('ok');
+    // Block times dragged ahead by another validator's fast clock (carried on from its blocks): that
+    // one is named, not only this clock (test/sim/clock-offset.test.ts measures the case).
+    const dragged = assessHealth({ ...fine, clockAheadMs: 34_900, clockSetBy: 'v01' });
+    expect(dragged.health).toBe('degraded');
+    expect(dragged.reasons).toEqual(["clock 35 s behind the fleet's block times, which follow v01's clock (a block must be later than the one before, so a clock ahead of the others carries its time on; a block may be at most 30 s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; check v01's clock, likely fast, then this one's (NTP, GNSS time)"]);
   });
 });

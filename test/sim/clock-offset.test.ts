@@ -13,7 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import type { World } from '../../fleet-sim/sim/world.js';
-import { clockAheadOfNode } from '../../runtime/consensus/core.js';
+import { clockAheadOfNode, clockSetter } from '../../runtime/consensus/core.js';
+import { assessHealth } from '../../runtime/device/device-health.js';
 
 const scenario = (faults: string): string => `
 name: clock-offset
@@ -26,7 +27,7 @@ workload:
 expect: { safety: true, committedFraction: 0.95 }
 `;
 
-async function run(faults: string, seed: number): Promise<{ r: Report; heights: number[]; ahead: (number | null)[]; log: string[] }> {
+async function run(faults: string, seed: number): Promise<{ r: Report; heights: number[]; ahead: (number | null)[]; log: string[]; health: string[][] }> {
   const s = parseScenario(scenario(faults), 'clock-offset.test.ts');
   let world: World | null = null;
   const log: string[] = [];
@@ -34,7 +35,9 @@ async function run(faults: string, seed: number): Promise<{ r: Report; heights: 
   const w = world as World | null;
   const heights = (w?.nodes ?? []).map((n) => n.shell?.core.chain.height ?? -1);
   const ahead = (w?.nodes ?? []).map((n) => (n.shell ? clockAheadOfNode(n.shell.core) : null));
-  return { r, heights, ahead, log };
+  // Each validator's health reasons as its device computes them (device.ts health()).
+  const health = (w?.nodes ?? []).map((n) => (n.shell ? assessHealth({ links: [], agents: null, failsafe: null, selfDegraded: null, hal: [], battery: null, clockAheadMs: clockAheadOfNode(n.shell.core), clockSetBy: clockSetter(n.shell.core) }).reasons.slice() : []));
+  return { r, heights, ahead, log, health };
 }
 
 const why = (r: Report, heights: number[], ahead: (number | null)[], log: string[]): string => `seed ${r.seed}: failed=${r.expect.failed.join('; ')} heights=${heights.join(',')} ahead=${ahead.join(',')} safety=${JSON.stringify(r.safety)}\n  log: ${log.slice(-3).join(' | ')}\n  replay: ${r.replay}`;
@@ -59,6 +62,28 @@ describe('validators whose clocks are off true time (deterministic mode)', () =>
       for (const i of [0, 1, 2]) expect(Math.abs(ahead[i] ?? Infinity), w).toBeLessThan(2_000);
     });
   }
+
+  // One validator 25 s fast (within the 30 s a block may be ahead: nothing refuses its blocks) and one
+  // 10 s slow. Each block must be later than its parent, so after each of the fast one's blocks the
+  // others' carry its time on: the fleet's block times stay ~25 s ahead of true time, 35 s ahead of the
+  // slow one, which prevotes nil on them all. Its health said 'set its clock' as if its clock were the
+  // one 35 s off; the fast one, whose clock the blocks follow, looked healthy. Now the slow one's health
+  // names the fast one (clockSetter); and with a lone slow clock (above) no one is named.
+  for (const seed of [7, 8]) {
+    it(`seed ${seed}: block times dragged ahead by one fast clock name that validator in the slow one's health`, async () => {
+      const { r, heights, ahead, log, health } = await run('[{ at: 0s, clock: 1, offset: 25s }, { at: 0s, clock: 3, offset: -10s }]', seed);
+      const w = `${why(r, heights, ahead, log)}\n  health: ${JSON.stringify(health)}`;
+      expect(r.safety.ok, w).toBe(true);
+      expect(ahead[3] ?? 0, w).toBeGreaterThan(30_000); // dragged: 35 s ahead of a clock 10 s slow
+      expect(health[3]?.find((x) => x.startsWith('clock')), w).toMatch(/follow v01's clock.*check v01's clock/);
+      expect(health[1], w).toEqual([]); // the fast one's own blocks are in step with its clock
+    });
+  }
+
+  it('a lone slow clock names no other validator', async () => {
+    const { r, heights, ahead, log, health } = await run('[{ at: 0s, clock: 3, offset: -2m }]', 7);
+    expect(health[3]?.find((x) => x.startsWith('clock')), `${why(r, heights, ahead, log)}\n  health: ${JSON.stringify(health)}`).toMatch(/^clock 1[12]\d s behind the fleet's block times \(a block may be at most 30 s ahead\).*set its clock/);
+  });
 
   it('a validator 2 minutes fast: its proposals are refused as too far in the future, the fleet commits on', async () => {
     const { r, heights, ahead, log } = await run('[{ at: 0s, clock: 1, offset: 2m }]', 9);
