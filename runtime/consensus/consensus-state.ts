@@ -72,7 +72,8 @@ export class ConsensusState {
    *  ahead of this node's clock at its decision, oldest first (clockSamplesMax): the median says whether
    *  this node's clock is off the fleet's (core.ts clockAheadOfNode). */
   readonly clockSamples: number[] = [];
-  /** For each of clockSamples, the proposer whose clock set that block's time (timeSetBy then). */
+  /** For each of clockSamples whose block's time was carried on from its parent's, the proposer whose
+   *  clock set it (timeSetBy then); null for a block whose time was its own proposer's clock. */
   readonly clockSetters: (string | null)[] = [];
   /** The proposer of the latest decided block whose time its proposer's clock set, not the time
    *  carried on from the block before (lastTimeMs + 1, a proposer whose clock was behind it); null

@@ -187,8 +187,8 @@ export function clockAheadOfNode(s: ConsensusState): number | null {
 
 /**
  * The validator whose clock the fleet's block times followed in most of the blocks clockAheadOfNode
- * takes the median of, or null when no one's did (as when every proposer's clock sets its own blocks'
- * times). A block's time must be later than its parent's, so after a proposer whose clock runs ahead
+ * takes the median of, their times carried on from its block, or null when no one's did (as when each
+ * proposer's clock sets its own blocks' times, however the proposers take turns). A block's time must be later than its parent's, so after a proposer whose clock runs ahead
  * the others' blocks carry its time on (parent + 1 ms) until their clocks catch up: proposing every few
  * heights, one clock up to limits.clockSkewMsMax fast keeps every block that far ahead, and a validator
  * whose own clock is a little slow then finds every block too far ahead of it. Its health names this
@@ -522,9 +522,11 @@ function rules(s: ConsensusState, now: number, fx: Effect[]): void {
       const t = s.votes.tally('precommit', r);
       if (t && over23(t.byValue.get(value) ?? 0, total) && valid(s, cand, fx)) {
         const voter = s.isValidator();
+        // Carried: its time is its parent's + 1 ms, not its proposer's clock, which was behind that.
+        const carried = cand.block.block.timeMs === s.chain.lastTimeMs + 1;
         const committed = decide(s, cand, r, buildSignatures(s, r, value), now, fx);
         s.clockSamples.push(cand.block.block.timeMs - now);
-        s.clockSetters.push(s.timeSetBy);
+        s.clockSetters.push(carried ? s.timeSetBy : null);
         if (s.clockSamples.length > clockSamplesMax) {
           s.clockSamples.shift();
           s.clockSetters.shift();
