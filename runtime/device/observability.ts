@@ -33,7 +33,36 @@ export function createLogger(node: string, level: string, position: () => { heig
   // mixin runs per line, so every entry carries the height and round at the moment it was written.
   const options = { level, base: { node }, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => position() };
   // Written synchronously: a device's log is a few lines a second, and nothing is lost at a crash.
-  return file === undefined ? pino(options) : pino(options, pino.destination({ dest: file, append: true, mkdir: true, sync: true }));
+  return file === undefined ? pino(options) : pino(options, logFileStream(file));
+}
+
+/**
+ * The log file, written synchronously, falling back to stderr for good when a write fails (a full
+ * disk, often the data directory's too): said once, naming the file and the error. Unguarded, the
+ * failed write threw out of whatever was logging, and the device died with a stack trace; a storage
+ * failure's own fatal line (device.ts guarded) was lost the same way.
+ */
+function logFileStream(file: string): { write(line: string): void } {
+  let dest: ReturnType<typeof pino.destination> | null = pino.destination({ dest: file, append: true, mkdir: true, sync: true });
+  // The destination reports a failed write as an 'error' event, at once (sync: true); with no listener
+  // that event threw.
+  let failed: Error | null = null;
+  dest.on('error', (e: Error) => void (failed ??= e));
+  return {
+    write(line: string): void {
+      if (dest !== null) {
+        try {
+          dest.write(line);
+        } catch (e) {
+          failed ??= e as Error;
+        }
+        if (failed === null) return;
+        dest = null;
+        process.stderr.write(`murmur: cannot write the log file ${file}: ${(failed as Error).message}; logging to stderr from here on\n`);
+      }
+      process.stderr.write(line);
+    },
+  };
 }
 
 /** A connection event of the MQTT link or the control plane (`detail.link` names the link; none: the control plane). */

@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/run-cli.js';
 import { fleetForFile } from '../support/fleet-procs.js';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const fleet = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed' });
+const logged = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed-log' });
 const fresh = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed-start' });
 
 /** Runs `murmur start` for `config` with files limited to `kib` KiB (bash's ulimit -f), to its exit. */
@@ -80,4 +82,24 @@ describe('a data directory that stops taking writes', () => {
     expect(r.output, why).toMatch(/EFBIG[^\n]*raise the file-size limit/);
     expect(r.output).not.toMatch(/\n\s+at /);
   }, 30_000);
+
+  // Its log file on a full file system too (device.yaml log.file; here /dev/full, which fails every
+  // write with ENOSPC). A log write that failed threw out of whatever was logging: the device died on
+  // its first line with a stack trace (exit 1), and the storage failure's own fatal line would have
+  // thrown the same way. Now its lines go to stderr, said once, and the storage failure is exit 74.
+  it('a log file that cannot be written: lines on stderr, and the storage failure still exit 74', async () => {
+    const d = logged.devices[0];
+    if (!d) throw new Error('no device');
+    const text = readFileSync(d.config, 'utf8');
+    const config = `${d.config}.logged.yaml`;
+    writeFileSync(config, text.replace(/log: \{ level: info \}/, 'log: { level: info, file: /dev/full }'));
+    expect(readFileSync(config, 'utf8')).toContain('/dev/full');
+    const r = await startLimited(config, 96, logged.dir);
+    const why = r.output.slice(-3_000);
+    expect(r.code, why).toBe(74);
+    expect(r.output, why).toMatch(/cannot write the log file \/dev\/full[^\n]*ENOSPC/);
+    expect(r.output, why).toContain('"event":"ready"');
+    expect(r.output, why).toMatch(/storage-failed[^\n]*EFBIG[^\n]*raise the file-size limit/);
+    expect(r.output).not.toMatch(/\n\s+at /);
+  }, 90_000);
 });
