@@ -80,6 +80,9 @@ export class FenceKeeper {
   /** Starts an upload now (fresh: a new fence or a returned FC, so the backoff starts over). */
   private kick(fresh: boolean): void {
     if (this.stopped || this.wanted === undefined) return;
+    // A fence the protocol cannot carry was reported once by keep(); an FC coming up, or an upload in
+    // flight ending, must not send it (the vehicle would refuse it, and the retries would never end).
+    if (this.wanted !== null && fenceProblem(this.wanted) !== null) return;
     if (fresh) this.retryMs = this.o.retryFirstMs;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;

@@ -102,12 +102,20 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     ]);
   }, 30_000);
 
-  it('a fence the protocol cannot carry is reported once, with the reason, and never sent', async () => {
-    const { flight } = await companionOnPty();
+  it('a fence the protocol cannot carry is reported once, with the reason, and never sent, even when an FC comes up', async () => {
+    const { pty, flight } = await companionOnPty();
     const reports: FenceKeeperStatus[] = [];
     flight.keepFence({ polygon: square(50, null).polygon.slice(0, 2), altMaxM: null }, (s) => reports.push(s));
-    expect(flight.fenceStatus()).toMatchObject({ state: 'failed', reason: 'fence upload: a fence polygon needs 3..64 vertices, got 2', failures: 1 });
+    const refused = { state: 'failed', reason: 'fence upload: a fence polygon needs 3..64 vertices, got 2', failures: 1 };
+    expect(flight.fenceStatus()).toMatchObject(refused);
     await new Promise((r) => setTimeout(r, 600));
     expect(reports.length).toBe(1);
-  });
+    // An FC coming up starts no upload of it (before, it was sent, refused, and retried for good).
+    const fc = await fcOn(pty);
+    await waitFor('the FC up', () => flight.state().ok, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(flight.fenceStatus()).toMatchObject(refused);
+    expect(reports.length).toBe(1);
+    expect(fcFence(fc)).toBeNull();
+  }, 30_000);
 });
