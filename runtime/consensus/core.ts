@@ -170,6 +170,9 @@ function valid(s: ConsensusState, c: Candidate, fx: Effect[]): boolean {
 
 /** Blocks decided live that clockAheadOfNode takes the median of. */
 const clockSamplesMax = 15;
+/** Fewer live decisions than this say nothing yet: the first after a restart or a fleet-wide stall may
+ *  be a block re-proposed with the time of an earlier round, seconds or minutes old. */
+const clockSamplesMin = 5;
 
 /**
  * How far the fleet's block times run ahead of this node's clock (negative: behind it), the median over
@@ -177,10 +180,12 @@ const clockSamplesMax = 15;
  * clock when it proposed, so with clocks in step this is minus the time from proposal to decision (a few
  * ms to a few s); a node whose clock is slow by more than limits.clockSkewMsMax prevotes nil on every
  * block (its vote is lost to the fleet), one fast by as much has every proposal of its own refused. The
- * median keeps one Byzantine proposer's odd block times from moving it.
+ * median keeps a few odd blocks (one re-proposed with an old round's time) from moving it, but not a
+ * proposer whose clock runs fast: the blocks after its own carry its time on (clockSetter). Null until
+ * clockSamplesMin blocks were decided live.
  */
-export function clockAheadOfNode(s: ConsensusState): number | null {
-  if (s.clockSamples.length === 0) return null;
+export function clockAheadOfNode(s: Pick<ConsensusState, 'clockSamples'>): number | null {
+  if (s.clockSamples.length < clockSamplesMin) return null;
   const sorted = [...s.clockSamples].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
 }

@@ -95,4 +95,10 @@ describe('validators whose clocks are off true time (deterministic mode)', () =>
     expect(log.some((l) => l.includes('prevotes nil on the block from v01') && l.includes('too far in the future')), w).toBe(true);
     expect(ahead[1] ?? 0, w).toBeLessThan(-118_000);
   });
+
+  it('says nothing from fewer than 5 live decisions: the first after a stall may carry an old round\'s time', () => {
+    expect(clockAheadOfNode({ clockSamples: [-90_000] })).toBeNull();
+    expect(clockAheadOfNode({ clockSamples: [-90_000, -20, -25, -30] })).toBeNull();
+    expect(clockAheadOfNode({ clockSamples: [-90_000, -20, -25, -30, -22] })).toBe(-25);
+  });
 });
