@@ -71,6 +71,9 @@ export interface VehicleOptions {
   readonly imuRateHz?: number;
 }
 
+/** How far the FC's time since boot may go back before it reads as a reboot (vehicle.noteBootTime). */
+const rebootSlackMs = 1_000;
+
 export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
@@ -85,6 +88,9 @@ export class MavlinkVehicle {
   private imuAsked = false;
   /** Why the FC refused to stream its IMU, or null. */
   imuRefusal: string | null = null;
+  /** The FC's time since boot in its latest position or attitude message (null: none since the link came up). */
+  private fcBootMs: number | null = null;
+  private readonly rebootHandlers = new Set<() => void>();
 
   constructor(
     readonly endpoint: MavlinkEndpoint,
@@ -99,6 +105,7 @@ export class MavlinkVehicle {
       // id sends HEARTBEATs (and may send ATTITUDE) of its own, which must not stand for the autopilot's.
       if (frame.sysid !== this.target.sysid || (this.target.compid !== 0 && frame.compid !== this.target.compid)) return;
       const t = this.telemetry;
+      if (msg instanceof common.GlobalPositionInt || msg instanceof common.Attitude) this.noteBootTime(msg.timeBootMs);
       if (msg instanceof common.GlobalPositionInt) t.position = msg;
       else if (msg instanceof common.GpsRawInt) t.gpsRaw = msg;
       else if (msg instanceof common.Attitude) t.attitude = msg;
@@ -119,8 +126,30 @@ export class MavlinkVehicle {
       t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name] = Date.now();
     });
     endpoint.onLink((e) => {
-      if (e.type === 'lost' && isAbout(e, this.target)) this.imuAsked = false; // a rebooted FC forgets
+      if (e.type !== 'lost' || !isAbout(e, this.target)) return;
+      this.imuAsked = false; // a rebooted FC forgets
+      this.fcBootMs = null;
     });
+  }
+
+  /**
+   * Handlers told when the FC rebooted without the link being declared lost: its time since boot went
+   * back (a brownout or a reboot shorter than the missed heartbeats that declare it lost). A rebooted
+   * FC has forgotten what it was asked (an IMU stream, a fence switched on). Returns the unsubscribe.
+   */
+  onReboot(handler: () => void): () => void {
+    this.rebootHandlers.add(handler);
+    return () => this.rebootHandlers.delete(handler);
+  }
+
+  private noteBootTime(bootMs: number): void {
+    const last = this.fcBootMs;
+    this.fcBootMs = bootMs;
+    // A second of slack for streams of one clock arriving out of order; time_boot_ms wraps after 49.7
+    // days, which reads as a reboot too (what follows is only asking again).
+    if (last === null || bootMs + rebootSlackMs >= last) return;
+    this.imuAsked = false;
+    for (const h of this.rebootHandlers) h();
   }
 
   /**

@@ -33,6 +33,7 @@ export class FenceKeeper {
   private stopped = false;
   private onReport: ((s: FenceKeeperStatus) => void) | undefined;
   private readonly offLink: () => void;
+  private readonly offReboot: () => void;
 
   constructor(
     private readonly vehicle: MavlinkVehicle,
@@ -45,6 +46,12 @@ export class FenceKeeper {
       // autopilot family from it): start on the next turn.
       if (e.type === 'up') setImmediate(() => this.kick(true));
       else this.set('uploading', null); // lost: whatever it held may be gone when it returns
+    });
+    // A reboot too short to be declared lost (a brownout): the FC came back without the fence.
+    this.offReboot = vehicle.onReboot(() => {
+      if (this.wanted === undefined) return;
+      this.set('uploading', null);
+      this.kick(true);
     });
   }
 
@@ -73,6 +80,7 @@ export class FenceKeeper {
   stop(): void {
     this.stopped = true;
     this.offLink();
+    this.offReboot();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }

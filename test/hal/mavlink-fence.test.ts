@@ -30,11 +30,11 @@ afterEach(async () => {
 });
 
 /** A companion on one end of a pty pair, with the MAVLink flight driver started; the FC comes later. */
-async function companionOnPty(): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight'] }> {
+async function companionOnPty(heartbeatMs = 200): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight'] }> {
   const pty = await startPtyPair();
   cleanup.push(() => pty.stop());
   const port = await openSerial({ path: pty.a, baudRate: 921_600 });
-  const c = companion(port, 200);
+  const c = companion(port, heartbeatMs);
   cleanup.push(async () => {
     c.vehicle.close();
     c.endpoint.stop();
@@ -74,6 +74,23 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
     await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
     expect(reports.map((r) => [r.state, r.reason])).toEqual([['on-fc', null], ['on-fc', null]]);
+  }, 40_000);
+
+  it('an FC that reboots faster than it is declared lost (a brownout) gets the fence again', async () => {
+    // The companion declares the FC lost after 5 of its own 2 s heartbeat intervals: 10 s.
+    const { pty, flight } = await companionOnPty(2_000);
+    const first = await fcOn(pty);
+    flight.keepFence(square(50, 30));
+    await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // up a few seconds: its time since boot then goes back clearly
+    const t0 = performance.now();
+    await first.stop();
+    const second = await fcOn(pty);
+    // Its time since boot went back: before, nothing noticed (no lost, no up) and it flew without it.
+    await waitFor('the fence on the rebooted FC', () => fcFence(second)?.enabled === true, 8_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(flight.fenceStatus())} fc: ${JSON.stringify(second.lines().slice(-3))}`); });
+    expect(performance.now() - t0).toBeLessThan(10_000); // before the link could have been declared lost
+    expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
+    await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
   }, 40_000);
 
   it('a new fence replaces the one on the FC', async () => {
