@@ -4,12 +4,12 @@
 // decides each block on the fleet's precommits, keeps up, and its health names its clock. Before, it
 // found every block invalid, decided none on precommits, and its health said ok.
 
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fleetForFile } from '../support/fleet-procs.js';
 import { repoRoot } from '../support/run-cli.js';
+import { startDeviceProcess } from '../support/device-process.js';
 
 const fleet = fleetForFile({ validators: 4, followers: 0, brokerUrl: null, processes: true, fleet: 'clock-slow' });
 
@@ -22,6 +22,12 @@ function libfaketime(): string {
 
 interface Health { height: number; health: string; healthReasons: string[] }
 
+/** The HTTP port a device's ready log line names (0 without one). */
+function readyPort(output: string): number {
+  const ready = output.split('\n').find((l) => l.includes('"event":"ready"')) ?? '';
+  return Number(/"http":"http:\/\/[^":]+:(\d+)"/.exec(ready)?.[1] ?? 0);
+}
+
 async function health(port: number): Promise<Health> {
   return (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Health;
 }
@@ -33,41 +39,31 @@ describe('a validator whose clock is two minutes slow', () => {
     for (const d of [a, b, c]) await fleet.start(d);
     // libfaketime preloaded into node itself (the faketime wrapper forks, and its PID is not node's);
     // the monotonic clock left alone, as a wrong wall clock leaves it.
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', slow.config], { cwd: fleet.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LD_PRELOAD: libfaketime(), FAKETIME: '-120s', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
-    let out = '';
-    proc.stdout.on('data', (x: Buffer) => (out = (out + x.toString('utf8')).slice(-200_000)));
-    proc.stderr.on('data', (x: Buffer) => (out = (out + x.toString('utf8')).slice(-200_000)));
+    const dev = startDeviceProcess(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', slow.config], { cwd: fleet.dir, env: { LD_PRELOAD: libfaketime(), FAKETIME: '-120s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }, readyMs: 20_000 });
     try {
-      let port = 0;
-      for (let i = 0; i < 100 && port === 0; i++) {
-        const ready = out.split('\n').find((l) => l.includes('"event":"ready"'));
-        if (ready) port = Number(/"http":"http:\/\/[^":]+:(\d+)"/.exec(ready)?.[1] ?? 0);
-        else await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(port, out.slice(-2_000)).toBeGreaterThan(0);
+      await dev.ready;
+      const port = readyPort(dev.output());
+      expect(port, dev.output().slice(-2_000)).toBeGreaterThan(0);
       const readyAt = (await health(port)).height;
       let h: Health = await health(port);
       for (let i = 0; i < 60 && !(h.healthReasons.some((r) => r.startsWith('clock')) && h.height > readyAt + 20); i++) {
         await new Promise((r) => setTimeout(r, 250));
         h = await health(port);
       }
-      const why = `${JSON.stringify(h)}\n${out.slice(-1_500)}`;
+      const why = `${JSON.stringify(h)}\n${dev.output().slice(-1_500)}`;
       expect(h.health, why).toBe('degraded');
       expect(h.healthReasons.find((r) => r.startsWith('clock')), why).toMatch(/^clock 1[12]\d s behind the fleet's block times \(a block may be at most 30 s ahead\): this validator prevotes nil on every block/);
       expect(h.height, why).toBeGreaterThan(readyAt + 20);
       // It decides as the others do: at most a height or two behind one of them, read just after.
-      const other = (await health(Number(/"http":"http:\/\/[^":]+:(\d+)"/.exec(a.output.split('\n').find((l) => l.includes('"event":"ready"')) ?? '')?.[1]))).height;
+      const other = (await health(readyPort(a.output))).height;
       expect(other - h.height, why).toBeLessThanOrEqual(3);
       // It says why it prevotes nil (once a minute at most), and nothing worse.
+      const out = dev.output();
       expect(out, why).toMatch(/prevotes nil on the block from v0\d: block time is too far in the future: 1[12]\d{4} ms ahead of this node's clock/);
       expect(out).not.toContain('"level":50');
       expect(out).not.toMatch(/\n\s+at /);
     } finally {
-      if (proc.pid !== undefined && proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        process.kill(proc.pid, 'SIGKILL');
-        await exited;
-      }
+      await dev.stop();
     }
   }, 90_000);
 });

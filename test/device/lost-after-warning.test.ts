@@ -4,13 +4,13 @@
 // and no broker says so once at warn, with the numbers and the value to set; one without a radio says
 // nothing (an MQTT-only fleet may keep the shorter default).
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, PtyPair } from '../links/processes.js';
 import { repoRoot, runCli } from '../support/run-cli.js';
+import { startDeviceProcess } from '../support/device-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-lost-after-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,25 +19,14 @@ const p = (f: string): string => join(dir, f);
 /** Runs `murmur start` on `yaml` until its ready line and 3 s more; its output. */
 async function runDevice(name: string, yaml: string): Promise<string> {
   writeFileSync(p(`${name}.yaml`), yaml);
-  const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p(`${name}.yaml`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-  proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const d = startDeviceProcess(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p(`${name}.yaml`)], { readyMs: 30_000 });
   try {
-    const deadline = Date.now() + 30_000;
-    while (!out.includes('"event":"ready"')) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`device did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await d.ready;
     await new Promise((r) => setTimeout(r, 3_000));
   } finally {
-    if (proc.exitCode === null && proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
-    const kill = setTimeout(() => proc.exitCode === null && proc.pid !== undefined && process.kill(proc.pid, 'SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(kill);
+    await d.stop();
   }
-  return out;
+  return d.output();
 }
 
 describe('murmur start and the committed lostAfterS against the radio-only cadence', () => {

@@ -12,9 +12,9 @@ export interface DeviceProcess {
   stop(): Promise<number | null>;
 }
 
-export function startDeviceProcess(command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; readyMs?: number } = {}): DeviceProcess {
+export function startDeviceProcess(command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; readyMs?: number; cwd?: string } = {}): DeviceProcess {
   const t0 = Date.now();
-  const proc = spawn(command, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
   let output = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const ready = new Promise<number>((resolve, reject) => {
