@@ -59,6 +59,8 @@ export class SimFlightController {
   private missionActive = false;
   private lastSetpointMs = -Infinity;
   private takeoffAckTimer: NodeJS.Timeout | null = null;
+  /** Commands that may change what the vehicle does, counted: a take-off interrupted by one fails. */
+  private flightCommands = 0;
   /** The final result of the last long-running command, re-sent when a retry of it arrives. */
   private lastFinal: { command: number; result: number; atMs: number } | null = null;
   private companionSeen = false;
@@ -253,6 +255,7 @@ export class SimFlightController {
       return reply({ ok: true });
     }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
+    this.flightCommands++;
     switch (m.command) {
       case mavCmd.componentArmDisarm:
         // The fence's arming check (ArduPilot "PreArm: vehicle outside fence"; PX4 the same with
@@ -286,9 +289,15 @@ export class SimFlightController {
         clearFailsafe();
         // Long-running: IN_PROGRESS now, the final ACK once the motors have spooled up.
         this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0);
+        // The final ACK says FAILED only if something ended the take-off: a disarm, a failsafe, or
+        // another command. A climb already over (hold at the altitude) is a take-off done; it is what
+        // a fast --speed shows, or a loaded machine that runs this timer late.
+        const commandsAtTakeoff = this.flightCommands;
         this.takeoffAckTimer = setTimeout(() => {
           this.takeoffAckTimer = null;
-          const final = v.state().mode === 'takeoff' ? result.ACCEPTED : result.FAILED;
+          const s = v.state();
+          const interrupted = !s.armed || this.failsafeReason !== null || this.flightCommands !== commandsAtTakeoff || (s.mode !== 'takeoff' && s.mode !== 'hold');
+          const final = interrupted ? result.FAILED : result.ACCEPTED;
           this.lastFinal = { command: m.command, result: final, atMs: this.realMs() };
           this.ack(m.command, final, sysid, compid, 100);
         }, 300);
