@@ -60,11 +60,11 @@ describe('ParamClient.get when the FC is lost', () => {
       // An unknown id: only the loss can end it before its 4 x 1 s of resends.
       const r = await rig.vehicle.params.get('NO_SUCH_PARAM');
       expect(!r.ok && r.error.message).toMatch(/^PARAM_REQUEST_READ NO_SUCH_PARAM: the flight controller was lost \(no HEARTBEAT for \d+ ms\)$/);
-      expect(Date.now() - stoppedAt).toBeLessThan(3_500);
+      expect(Date.now() - stoppedAt).toBeLessThan(4_000); // before its resends could have run out
       const askedAt = Date.now();
       const again = await rig.vehicle.params.get('RTL_RETURN_ALT');
       expect(!again.ok && again.error.message).toMatch(/^PARAM_REQUEST_READ RTL_RETURN_ALT: the flight controller was lost/);
-      expect(Date.now() - askedAt).toBeLessThan(100);
+      expect(Date.now() - askedAt).toBeLessThan(1_000); // not one resend timeout
     } finally {
       await rig.stop();
     }

@@ -231,7 +231,7 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     } };
     const fc = new SimFlightController({ transport: b, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, fenceAction: 'report' });
     fc.start();
-    const c = companion(lossy, 200, undefined, { command: { timeoutMs: 150, retries: 1 } });
+    const c = companion(lossy, 200, undefined, { command: { timeoutMs: 300, retries: 1 } });
     const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction }).flight;
     await flight.start();
     cleanup.push(async () => {
@@ -248,7 +248,7 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     const flight = await rig('leave', (r) => lose && r.msgid === 20 && r.id === 'FENCE_ACTION');
     flight.keepFence(square(50, 30));
     await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
-    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: null, warning: null, reason: 'fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 2 attempts of 150 ms' });
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: null, warning: null, reason: 'fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 2 attempts of 300 ms' });
     lose = false;
     await waitFor('the action read again', () => flight.fenceStatus()?.breachAction !== null, 5_000);
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: 'report', warning: reportOnly('FENCE_ACTION', 0, 'report only'), reason: null });
@@ -260,7 +260,7 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     const reports: FenceKeeperStatus[] = [];
     flight.keepFence(square(50, 30), (s) => reports.push(s));
     await waitFor('a failed attempt', () => flight.fenceStatus()?.state === 'failed', 10_000);
-    expect(flight.fenceStatus()).toMatchObject({ state: 'failed', breachAction: null, reason: 'fence breach action: PARAM_SET FENCE_ACTION: no PARAM_VALUE after 2 attempts of 150 ms' });
+    expect(flight.fenceStatus()).toMatchObject({ state: 'failed', breachAction: null, reason: 'fence breach action: PARAM_SET FENCE_ACTION: no PARAM_VALUE after 2 attempts of 300 ms' });
     lose = false;
     await waitFor('on-fc', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'land', warning: null, reason: null });
