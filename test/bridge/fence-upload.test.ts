@@ -12,7 +12,7 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { uploadFence } from '../../firmware-bridge/mavlink/mission-upload.js';
-import { cmdFenceVertexInclusion, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
+import { cmdFenceVertexInclusion, describeFenceAction, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
 import { mavParamType } from '../../firmware-bridge/mavlink/params.js';
 import { SimFence } from '../../firmware-bridge/sim-fc/sim-fence.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -329,4 +329,13 @@ describe('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float
       }
     }
   }, 40_000);
+});
+
+describe('breach action values the simulated FC does not fly', () => {
+  it('PX4 flight termination is named terminate, a deliberate choice: no warning; a value not listed is unknown N', () => {
+    expect(describeFenceAction('px4', 4)).toEqual({ name: 'terminate', param: 'GF_ACTION', value: 4, warning: null });
+    expect(describeFenceAction('ardupilot', 6)).toEqual({ name: 'unknown 6', param: 'FENCE_ACTION', value: 6, warning: null });
+    expect(describeFenceAction('ardupilot', 5).name).toBe('return'); // SmartRTL or land
+    expect(describeFenceAction('ardupilot', 4).name).toBe('hold'); // brake or land
+  });
 });
