@@ -176,7 +176,15 @@ export interface FenceKeeperStatus {
   /** Completed uploads and failed attempts since the driver started. */
   readonly uploads: number;
   readonly failures: number;
+  /** Why the last attempt failed; with on-fc, why the breach action is not known (its read failed). */
   readonly reason: string | null;
+  /** What the FC does on a breach (ArduPilot FENCE_ACTION, PX4 GF_ACTION), as set after the upload or,
+   *  left to the vehicle, read: return, land, hold, report, none, terminate, or "unknown N". null: not
+   *  known (no fence, not on the FC yet, or the read or set failed: `reason`). */
+  readonly breachAction: string | null;
+  /** When that action does nothing on a breach (report only, none, warning only): the parameter, its
+   *  value and the fix, in one line; else null. */
+  readonly warning: string | null;
 }
 
 export interface FlightControl extends Device {

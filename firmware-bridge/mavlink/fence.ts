@@ -100,3 +100,49 @@ export function insideFence(latE7: number, lonE7: number, polygonE7: readonly Po
 export function fenceAltitudeParam(family: 'px4' | 'ardupilot', altMaxM: number): { id: string; value: number; type: MavParamTypeUsed } {
   return { id: family === 'ardupilot' ? 'FENCE_ALT_MAX' : 'GF_MAX_VER_DIST', value: altMaxM, type: mavParamType.real32 };
 }
+
+/** What a flight controller does on a fence breach, by name (FenceBreachAction values are what
+ *  FENCE_ACTION / GF_ACTION mean; 'report' and 'none' do nothing to the flight). */
+export type FenceBreachAction = 'return' | 'land' | 'hold' | 'report' | 'none' | 'terminate';
+/** The breach actions Murmur sets (device.yaml hal.mavlink.fenceAction, 'leave' aside). */
+export type FenceActionWanted = 'return' | 'land' | 'hold';
+
+/** The breach action's parameter per autopilot: ArduPilot Copter FENCE_ACTION (INT8), PX4 GF_ACTION (INT32). */
+export function fenceActionParam(family: 'px4' | 'ardupilot'): { id: string; type: MavParamTypeUsed } {
+  return family === 'ardupilot' ? { id: 'FENCE_ACTION', type: mavParamType.int8 } : { id: 'GF_ACTION', type: mavParamType.int32 };
+}
+
+// Their values (ArduPilot Copter's FENCE_ACTION and PX4's GF_ACTION parameter references): the
+// action's name here and the autopilot's own words for it. SmartRTL retraces the path home: a return.
+const fenceActionValues: Readonly<Record<'px4' | 'ardupilot', Readonly<Record<number, readonly [FenceBreachAction, string]>>>> = {
+  ardupilot: { 0: ['report', 'report only'], 1: ['return', 'RTL or land'], 2: ['land', 'always land'], 3: ['return', 'SmartRTL or RTL or land'], 4: ['hold', 'brake or land'], 5: ['return', 'SmartRTL or land'] },
+  px4: { 0: ['none', 'none'], 1: ['report', 'warning only'], 2: ['hold', 'hold mode'], 3: ['return', 'return mode'], 4: ['terminate', 'flight termination'], 5: ['land', 'land mode'] },
+};
+
+/** The value that sets `action` (ArduPilot 1/2/4, PX4 3/5/2; 'report' and 'none' for the simulated FC). */
+export function fenceActionValue(family: 'px4' | 'ardupilot', action: FenceBreachAction): number | null {
+  // ArduPilot's "report only" is its only action that does nothing: it stands for 'none' too.
+  const want = family === 'ardupilot' && action === 'none' ? 'report' : action;
+  for (const [v, [name]] of Object.entries(fenceActionValues[family])) if (name === want) return Number(v);
+  return null;
+}
+
+/** What a flight controller's breach action is, as the status reports it. */
+export interface FenceActionReport {
+  /** 'return', 'land', 'hold', 'report', 'none', 'terminate', or 'unknown N' for a value not listed. */
+  readonly name: string;
+  readonly param: string;
+  readonly value: number;
+  /** Set when a breach does nothing to the flight there (ArduPilot 0, PX4 0 or 1): what to do about it. */
+  readonly warning: string | null;
+}
+
+/** Names `value` of the family's breach-action parameter, with a warning when a breach does nothing. */
+export function describeFenceAction(family: 'px4' | 'ardupilot', value: number): FenceActionReport {
+  const { id } = fenceActionParam(family);
+  const known = Number.isInteger(value) ? fenceActionValues[family][value] : undefined;
+  const name = known ? known[0] : `unknown ${value}`;
+  const inert = name === 'report' || name === 'none';
+  const warning = inert && known ? `the flight controller holds the fence but ${id} is ${value} (${known[1]}): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or ${id} on the vehicle` : null;
+  return { name, param: id, value, warning };
+}

@@ -11,9 +11,9 @@ import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
 import { uploadFence, uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
-import { cmdDoFenceEnable, fenceAltitudeParam, fenceProblem, type Fence } from './fence.js';
+import { cmdDoFenceEnable, describeFenceAction, fenceActionParam, fenceActionValue, fenceAltitudeParam, fenceProblem, type Fence, type FenceActionReport, type FenceActionWanted } from './fence.js';
 import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
-import { mavParamType, ParamClient, returnAltitudeParam } from './params.js';
+import { mavParamType, paramEncoding, ParamClient, returnAltitudeParam } from './params.js';
 import { checkReturnAltitude } from '../../hal/flight-action.js';
 
 export const mavCmd = {
@@ -362,6 +362,29 @@ export class MavlinkVehicle {
     }
     const on = await enable(true);
     return on.ok ? up : on;
+  }
+
+  /**
+   * Sets what the FC does when its fence is breached (ArduPilot FENCE_ACTION 1/2/4, PX4 GF_ACTION
+   * 3/5/2 for return/land/hold). A parameter: the FC stores it in its EEPROM/flash, so it outlives
+   * the flight and reboots. Resolves with the action the FC confirmed.
+   */
+  async setFenceAction(action: FenceActionWanted): Promise<Result<FenceActionReport, DeviceError>> {
+    const fam = this.family();
+    if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
+    const p = fenceActionParam(fam);
+    const value = fenceActionValue(fam, action) as number; // return, land and hold exist on both
+    const r = await this.params.set(p.id, value, p.type, paramEncoding(fam));
+    return r.ok ? ok(describeFenceAction(fam, r.value)) : r;
+  }
+
+  /** Reads what the FC does when its fence is breached (FENCE_ACTION / GF_ACTION), named, with a
+   *  warning when that is nothing. */
+  async readFenceAction(): Promise<Result<FenceActionReport, DeviceError>> {
+    const fam = this.family();
+    if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
+    const r = await this.params.get(fenceActionParam(fam).id, paramEncoding(fam));
+    return r.ok ? ok(describeFenceAction(fam, r.value.value)) : r;
   }
 
   startMission(): Promise<Result<CommandAckInfo, DeviceError>> {

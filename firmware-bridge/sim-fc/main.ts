@@ -14,7 +14,7 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
               [--speed N]   (simulated seconds per real second, 1..20)
-              [--fence-action return|land|hold|report] [--fence-max N]   (fence vertices it stores)`;
+              [--fence-action return|land|hold|report|none] [--fence-max N]   (fence vertices it stores)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -53,7 +53,8 @@ runMain('sim-fc', async (argv) => {
   const failsafe = values.failsafe ?? 'return';
   if (failsafe !== 'return' && failsafe !== 'land' && failsafe !== 'hold') throw new CliError(`--failsafe must be return, land or hold, got "${failsafe}"`, exitCodes.usage);
   const fenceAction = values['fence-action'] ?? 'return';
-  if (fenceAction !== 'return' && fenceAction !== 'land' && fenceAction !== 'hold' && fenceAction !== 'report') throw new CliError(`--fence-action must be return, land, hold or report, got "${fenceAction}"`, exitCodes.usage);
+  // report and none: a breach does nothing to the flight (ArduPilot FENCE_ACTION 0, PX4 GF_ACTION 1 and 0).
+  if (fenceAction !== 'return' && fenceAction !== 'land' && fenceAction !== 'hold' && fenceAction !== 'report' && fenceAction !== 'none') throw new CliError(`--fence-action must be return, land, hold, report or none, got "${fenceAction}"`, exitCodes.usage);
   const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceVerticesMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {

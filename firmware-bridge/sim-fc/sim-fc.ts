@@ -15,8 +15,8 @@ import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type Au
 import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
 import { MissionReceiver, PlanReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
-import { cmdDoFenceEnable, missionTypeFence } from '../mavlink/fence.js';
-import { answerParam, simParams } from './sim-params.js';
+import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFence } from '../mavlink/fence.js';
+import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
 import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
@@ -36,7 +36,7 @@ export interface SimFcOptions {
   readonly signing?: SigningPolicy;
   /** Simulated seconds per wall-clock second (PX4 SITL's speed factor); protocol timing stays real. */
   readonly speedFactor?: number;
-  /** What a fence breach does (ArduPilot FENCE_ACTION, PX4 GF_ACTION); default return. */
+  /** What a fence breach does at start (ArduPilot FENCE_ACTION, PX4 GF_ACTION, which set it later); default return. */
   readonly fenceAction?: FenceAction;
   /** Fence vertices the FC can store; a longer upload is answered MAV_MISSION_NO_SPACE. */
   readonly fenceVerticesMax?: number;
@@ -67,11 +67,14 @@ export class SimFlightController {
   /** Why the vehicle is in failsafe, or null. */
   failsafeReason: string | null = null;
   readonly fence: SimFence;
+  /** FENCE_ACTION / GF_ACTION as the parameter holds it (fence.ts: its values per autopilot). */
+  private fenceActionValue: number;
   private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence'>> & Pick<SimFcOptions, 'signing' | 'onFence'>;
 
   constructor(options: SimFcOptions) {
     this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceVerticesMax: limits.fenceVerticesMax, ...options };
     this.family = options.family;
+    this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
     this.vehicle = new SimMultirotor({}, new Prng(options.seed), 0);
     this.endpoint = new MavlinkEndpoint({
@@ -172,8 +175,8 @@ export class SimFlightController {
     const breach = this.fence.check(s.armed && s.upM > 0.5, Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7), s.upM, this.nowMs());
     if (breach !== null) {
       this.missionActive = false;
-      const a = this.o.fenceAction;
-      if (a !== 'report') this.failsafeReason = 'fence breach';
+      const a = describeFenceAction(this.family, this.fenceActionValue).name;
+      if (a !== 'report' && a !== 'none') this.failsafeReason = 'fence breach';
       if (a === 'return') this.vehicle.returnToLaunch();
       else if (a === 'land') this.vehicle.land();
       else if (a === 'hold') this.vehicle.hold();
@@ -218,9 +221,23 @@ export class SimFlightController {
 
   /** PARAM_SET / PARAM_REQUEST_READ of the parameters sim-params.ts simulates. */
   private param(m: common.ParamSet | common.ParamRequestRead): void {
-    const table = simParams(this.family, this.vehicle, this.fence, () => this.fenceChanged());
-    answerParam(table, m, (msg) => this.send(msg));
+    const table = simParams(this.family, this.vehicle, this.fence, () => this.fenceChanged(), this.breachActionParam);
+    answerParam(this.family, table, m, (msg) => this.send(msg));
   }
+
+  /** The fence action's parameter: the autopilot's values that this simulation flies (SmartRTL as
+   *  RTL); PX4's flight termination is refused, not simulated. */
+  private readonly breachActionParam: SimValue = {
+    get: () => this.fenceActionValue,
+    set: (v) => {
+      const name = describeFenceAction(this.family, v).name;
+      // Short: the reason goes out as a STATUSTEXT of at most 50 characters.
+      if (name.startsWith('unknown')) return `${v} is not a fence action (0..5)`;
+      if (name === 'terminate') return `${v} (terminate) is not simulated`;
+      this.fenceActionValue = v;
+      return null;
+    },
+  };
 
   private ack(command: number, res: number, sysid: number, compid: number, progress = 0): void {
     const a = new common.CommandAck();

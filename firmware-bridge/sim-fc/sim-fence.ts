@@ -9,7 +9,8 @@ import { common } from 'node-mavlink';
 import type { PointDm } from '../../runtime/mission/types.js';
 import { cmdFenceVertexInclusion, frameGlobal, insideFence } from '../mavlink/fence.js';
 
-export type FenceAction = 'return' | 'land' | 'hold' | 'report';
+/** What a breach does, as --fence-action names it ('report' and 'none': nothing to the flight). */
+export type FenceAction = 'return' | 'land' | 'hold' | 'report' | 'none';
 export type BreachType = 'boundary' | 'ceiling';
 
 export interface FenceStatus {

@@ -2,21 +2,28 @@
 // wants (MavlinkVehicle.uploadFence) in the background, again whenever the FC comes back up (a
 // rebooted autopilot may have lost it, and flight stacks reset the fence switch to their defaults on
 // reboot: common.xml MAV_CMD_DO_FENCE_ENABLE), and retries a failed upload with a bounded backoff.
-// One upload at a time; a newer fence asked for during one is uploaded right after it.
+// One upload at a time; a newer fence asked for during one is uploaded right after it. After each
+// upload the FC's breach action (ArduPilot FENCE_ACTION, PX4 GF_ACTION) is set, when device.yaml's
+// hal.mavlink.fenceAction names one, or read, when it is `leave`: a fence whose breach does nothing
+// is reported with a warning. A failed set fails the attempt (the fence would not do what was asked:
+// retried from the upload); a failed read does not (the fence is on the FC: on-fc, the action null
+// with the reason, the read retried alone with the same backoff).
 
 import type { FenceKeeperStatus, GeoFence } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { isAbout } from '../../firmware-bridge/mavlink/endpoint.js';
-import { fenceProblem } from '../../firmware-bridge/mavlink/fence.js';
+import { fenceProblem, type FenceActionReport, type FenceActionWanted } from '../../firmware-bridge/mavlink/fence.js';
 
 /** Backoff between failed attempts: doubles from retryFirstMs up to retryMaxMs (retrying for as long
- *  as the fence is wanted: the FC must end up holding it). */
+ *  as the fence is wanted: the FC must end up holding it). `breachAction`: set on the FC after each
+ *  upload, or `leave` (the default) the FC's own, read and reported. */
 export interface FenceKeeperOptions {
   readonly retryFirstMs: number;
   readonly retryMaxMs: number;
+  readonly breachAction?: FenceActionWanted | 'leave';
 }
 
-export const defaultFenceKeeperOptions: FenceKeeperOptions = { retryFirstMs: 1_000, retryMaxMs: 30_000 };
+export const defaultFenceKeeperOptions: FenceKeeperOptions = { retryFirstMs: 1_000, retryMaxMs: 30_000, breachAction: 'leave' };
 
 export class FenceKeeper {
   /** undefined: never asked (the FC's own fence is left alone). */
@@ -30,6 +37,8 @@ export class FenceKeeper {
   private retryMs: number;
   private uploads = 0;
   private failures = 0;
+  /** The FC's breach action as last set or read; null: not known. */
+  private action: FenceActionReport | null = null;
   private stopped = false;
   private onReport: ((s: FenceKeeperStatus) => void) | undefined;
   private readonly offLink: () => void;
@@ -104,29 +113,61 @@ export class FenceKeeper {
     // Not up yet (no HEARTBEAT, or lost): the 'up' event starts it.
     if (!this.vehicle.connected() || this.vehicle.family() === null) return;
     this.uploading = true;
-    void this.vehicle.uploadFence(fence).then((r) => {
-      this.uploading = false;
-      if (this.stopped) return;
-      if (this.again || key !== this.wantedKey) {
-        this.again = false;
-        this.kick(true);
-        return;
-      }
-      if (r.ok) {
-        this.uploads++;
-        this.set('on-fc', null);
-      } else {
-        this.failures++;
-        this.set('failed', r.error.message);
-        this.retryTimer = setTimeout(() => this.kick(false), this.retryMs);
-        this.retryMs = Math.min(this.o.retryMaxMs, this.retryMs * 2);
-      }
-      this.onReport?.(this.status as FenceKeeperStatus);
-    });
+    void this.attempt(fence, key, 'upload');
+  }
+
+  /**
+   * One attempt: the upload (skipped when only a failed read of the breach action is retried), then the
+   * breach action set or read. Reports the outcome, and schedules the retry of what failed.
+   */
+  private async attempt(fence: GeoFence | null, key: string, from: 'upload' | 'read'): Promise<void> {
+    let failed: string | null = null; // the attempt failed: retried from the upload
+    let unread: string | null = null; // the fence is on the FC, its breach action not known: read again
+    let uploaded = false;
+    if (from === 'upload') {
+      const r = await this.vehicle.uploadFence(fence);
+      if (r.ok) uploaded = true;
+      else failed = r.error.message;
+    }
+    const want = this.o.breachAction ?? 'leave';
+    if (failed === null && fence !== null) {
+      const a = want === 'leave' ? await this.vehicle.readFenceAction() : await this.vehicle.setFenceAction(want);
+      if (a.ok) this.action = a.value;
+      else if (want === 'leave') unread = `fence breach action not read: ${a.error.message}`;
+      else failed = `fence breach action: ${a.error.message}`;
+    }
+    this.uploading = false;
+    if (this.stopped) return;
+    if (this.again || key !== this.wantedKey) {
+      this.again = false;
+      this.kick(true);
+      return;
+    }
+    if (uploaded) this.uploads++;
+    if (failed !== null || unread !== null) {
+      this.failures++;
+      this.retryTimer = setTimeout(() => (failed !== null ? this.kick(false) : this.readAgain()), this.retryMs);
+      this.retryMs = Math.min(this.o.retryMaxMs, this.retryMs * 2);
+    }
+    if (failed !== null) this.set('failed', failed);
+    else this.set('on-fc', unread);
+    this.onReport?.(this.status as FenceKeeperStatus);
+  }
+
+  /** The breach action's read failed after an upload that did not: read it again, alone. */
+  private readAgain(): void {
+    this.retryTimer = null;
+    // Being uploaded, or the FC gone (its return uploads again): that attempt reads it.
+    if (this.stopped || this.uploading || this.wanted === undefined || !this.vehicle.connected()) return;
+    this.uploading = true;
+    void this.attempt(this.wanted, this.wantedKey, 'read');
   }
 
   private set(state: FenceKeeperStatus['state'], reason: string | null): void {
     const f = this.wanted ?? null;
-    this.status = { state, vertices: f?.polygon.length ?? 0, altMaxM: f?.altMaxM ?? null, uploads: this.uploads, failures: this.failures, reason };
+    // Known only for the fence on the FC now: one being sent, or refused, or cleared, has none yet.
+    if (state !== 'on-fc' || f === null) this.action = null;
+    const a = this.action;
+    this.status = { state, vertices: f?.polygon.length ?? 0, altMaxM: f?.altMaxM ?? null, uploads: this.uploads, failures: this.failures, reason, breachAction: a?.name ?? null, warning: a?.warning ?? null };
   }
 }

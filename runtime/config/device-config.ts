@@ -117,6 +117,10 @@ function deviceConfigSchemaFor(z: Zod) {
               // The pack's series cells, for a flight controller that reports only the pack's total
               // voltage (ArduPilot without cell monitoring): the telemetry agent judges volts per cell.
               batteryCells: z.number().int().min(1).max(14).optional(),
+              // What the flight controller does when it breaches the fence Murmur keeps on it: set after
+              // each fence upload (ArduPilot FENCE_ACTION, PX4 GF_ACTION: a parameter the FC keeps across
+              // reboots), or `leave` the vehicle's own, read and reported (with a warning if it does nothing).
+              fenceAction: z.enum(['return', 'land', 'hold', 'leave']).default('leave'),
             })
             .strict()
             .optional(),
@@ -258,6 +262,7 @@ const fixes: Readonly<Record<string, string>> = {
   'geofence.polygon': `list 3 to ${limits.geofencePointsMax} [north, east] points in metres from the origin (each within 100 km)`,
   'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',
   'hal.mavlink.batteryCells': 'use a whole number of series cells from 1 to 14 (a 4S pack: 4)',
+  'hal.mavlink.fenceAction': 'use return, land or hold (set on the flight controller after each fence upload: ArduPilot FENCE_ACTION, PX4 GF_ACTION), or leave (the default) to keep the vehicle\'s own and report it',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',
   'telemetry.periodMs': 'use milliseconds from 100 to 600000',
   'consensus.checkpointEveryHeights': `use the same whole number from 2 to 4096 on every device of the fleet (default ${defaultConsensusConfig.checkpointEveryHeights})`,

@@ -46,6 +46,8 @@ export class Executor {
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
   /** The last fence outcome logged (keepFence), so a retry failing the same way is not logged again. */
   private fenceReport = '';
+  /** The last warning about the FC's breach action logged (null: none), logged again only when it changes. */
+  private fenceWarning: string | null = null;
 
   constructor(
     private readonly devices: DeviceSet,
@@ -180,7 +182,8 @@ export class Executor {
    * the committed geofence (`geofence.set`, decimetres from the origin, with its ceiling) or, with none
    * committed, this device's own (device.yaml `geofence`, no ceiling); with neither, nothing. The driver uploads in the
    * background and again after the FC comes back; the same fence again is a no-op. Each outcome is
-   * logged when it differs from the last, with the reason of a failure.
+   * logged when it differs from the last, with the reason of a failure and the FC's breach action; a
+   * warning that the breach action does nothing is logged once per change of it.
    */
   keepFence(committed: readonly { n: number; e: number }[] | null, altDmMax: number): void {
     const fc = this.devices.flight;
@@ -191,10 +194,16 @@ export class Executor {
     const fence = { polygon: local.map((p) => localToGeo(this.origin, p.northM, p.eastM)), altMaxM: committed ? altDmMax / 10 : null };
     fc.keepFence(fence, (s) => {
       const what = `${s.vertices} vertices${s.altMaxM !== null ? `, ceiling ${s.altMaxM} m` : ''}`;
-      const line = s.state === 'on-fc' ? (s.vertices === 0 ? 'fence cleared on the flight controller' : `fence on the flight controller: ${what}`) : `fence (${what}) not on the flight controller yet, retrying: ${s.reason ?? 'unknown reason'}`;
+      const action = `${s.breachAction !== null ? `, breach action ${s.breachAction}` : ''}${s.reason !== null ? `; ${s.reason}` : ''}`;
+      const line = s.state === 'on-fc' ? (s.vertices === 0 ? 'fence cleared on the flight controller' : `fence on the flight controller: ${what}${action}`) : `fence (${what}) not on the flight controller yet, retrying: ${s.reason ?? 'unknown reason'}`;
+      // A breach action not known (a failed attempt, a failed read) leaves the last warning standing.
+      if (s.breachAction !== null && s.warning !== this.fenceWarning) {
+        this.fenceWarning = s.warning;
+        if (s.warning !== null) this.log(s.warning, 'warn');
+      }
       if (line === this.fenceReport) return;
       this.fenceReport = line;
-      this.log(line, s.state === 'on-fc' ? 'info' : 'warn');
+      this.log(line, s.state === 'on-fc' && s.reason === null ? 'info' : 'warn');
     });
   }
 

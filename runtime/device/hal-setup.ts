@@ -15,6 +15,7 @@ import { deferredSerial, type DeferredTransport } from '../../firmware-bridge/tr
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { defaultFenceKeeperOptions } from '../../hal/mavlink/fence-keeper.js';
 import { NmeaGps } from '../../hal/linux/nmea-gps.js';
 import { SysfsLed } from '../../hal/linux/sysfs-led.js';
 
@@ -94,7 +95,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
       heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
     });
     const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
-    const devices = createMavlinkDevices(vehicle, () => port.problem(), m.batteryCells);
+    const devices = createMavlinkDevices(vehicle, () => port.problem(), m.batteryCells, { ...defaultFenceKeeperOptions, breachAction: m.fenceAction });
     const all = [devices.position, devices.attitude, devices.battery, devices.flight];
     return {
       devices,

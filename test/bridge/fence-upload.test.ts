@@ -2,7 +2,9 @@
 // process on a socat pty: the polygon arrives whole and in order with its ceiling and the switch on;
 // a fence longer than the FC stores is refused with MISSION_ACK NO_SPACE; one the protocol cannot
 // carry is refused before a byte is sent; lost requests are retried (scripted in memory, and through a
-// relay losing 10 % of bytes); and the FC, flown outside the fence, returns to launch on its own.
+// relay losing 10 % of bytes); and the FC, flown outside the fence, returns to launch on its own. Its
+// breach action is a parameter (ArduPilot FENCE_ACTION, PX4 GF_ACTION) read and set per autopilot; an
+// FC whose action is "report only" flies on through its fence.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
@@ -10,7 +12,8 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { uploadFence } from '../../firmware-bridge/mavlink/mission-upload.js';
-import { cmdFenceVertexInclusion, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
+import { cmdFenceVertexInclusion, describeFenceAction, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
+import { mavParamType } from '../../firmware-bridge/mavlink/params.js';
 import { SimFence } from '../../firmware-bridge/sim-fc/sim-fence.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
@@ -236,5 +239,103 @@ describe('the simulated FC\'s fence check', () => {
     expect(f.accept([item(4), item(4), item(4)])).toBe(common.MavMissionResult.INVALID_PARAM1);
     expect(f.accept([item(3), item(3), item(3, 5002)])).toBe(common.MavMissionResult.UNSUPPORTED);
     expect(f.status().vertices).toBe(0);
+  });
+});
+
+/** North of the origin, metres, from the FC's GLOBAL_POSITION_INT. */
+const northOf = (v: MavlinkVehicle): number => (((v.telemetry.position?.lat ?? 0) / 1e7 - origin.latDeg) * Math.PI * 6_371_000) / 180;
+
+describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into the float)', () => {
+  let rig: SimFcRig;
+  const texts: string[] = [];
+  const values: { id: string; raw: number; type: number }[] = [];
+
+  beforeAll(async () => {
+    rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--seed', '3', '--speed', '4', '--fence-action', 'report'], 200);
+    rig.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+      if (msg instanceof common.ParamValue) values.push({ id: msg.paramId, raw: msg.paramValue, type: msg.paramType });
+    });
+    await waitFor('FC heartbeat', () => rig.vehicle.connected(), 5000);
+  }, 30_000);
+
+  afterAll(() => rig?.stop());
+
+  it('reads "report only" as report, with the warning naming the parameter, its value and the fix', async () => {
+    const r = await rig.vehicle.readFenceAction();
+    expect(r.ok ? r.value : r.error).toEqual({
+      name: 'report',
+      param: 'FENCE_ACTION',
+      value: 0,
+      warning: 'the flight controller holds the fence but FENCE_ACTION is 0 (report only): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or FENCE_ACTION on the vehicle',
+    });
+    expect(values.at(-1)).toEqual({ id: 'FENCE_ACTION', raw: 0, type: mavParamType.int8 });
+  });
+
+  it('flown outside its fence with "report only", it says so and flies on', async () => {
+    expect((await rig.vehicle.uploadFence(ring(6, 40, 25))).ok).toBe(true);
+    expect((await rig.vehicle.arm()).ok).toBe(true);
+    expect((await rig.vehicle.takeoff(8)).ok).toBe(true);
+    await waitFor('takeoff altitude', () => (rig.vehicle.telemetry.position?.relativeAlt ?? 0) > 7000, 10_000);
+    expect((await rig.vehicle.streamPosition({ ...localToGeo(origin, 70, 0), relAltM: 8 })).ok).toBe(true);
+    await waitFor('60 m north, past the 40 m fence', () => northOf(rig.vehicle) > 60, 15_000);
+    expect(texts).toContain('failsafe: fence breached (boundary), action report');
+    expect(rig.vehicle.mode()).toBe('guided');
+    expect(fcFence(rig.fc)?.breached).toBe('boundary');
+    expect((await rig.vehicle.land()).ok).toBe(true);
+  }, 40_000);
+
+  it('return, land and hold set FENCE_ACTION 1, 2 and 4 as C-cast integers; a value it does not know is refused', async () => {
+    for (const [action, value] of [['land', 2], ['hold', 4], ['return', 1]] as const) {
+      const r = await rig.vehicle.setFenceAction(action);
+      expect(r.ok ? r.value : r.error).toEqual({ name: action, param: 'FENCE_ACTION', value, warning: null });
+      expect(values.at(-1)).toEqual({ id: 'FENCE_ACTION', raw: value, type: mavParamType.int8 });
+      const back = await rig.vehicle.readFenceAction();
+      expect(back.ok && back.value.value).toBe(value);
+    }
+    const bad = await rig.vehicle.params.set('FENCE_ACTION', 9, mavParamType.int8);
+    expect(bad.ok ? bad.value : bad.error).toEqual({ code: 'rejected', message: 'PARAM_SET FENCE_ACTION=9: the vehicle holds 1' });
+    await waitFor('the refusal', () => texts.includes('FENCE_ACTION: 9 is not a fence action (0..5)'), 2000);
+  });
+});
+
+describe('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float)', () => {
+  it('reads none (0) and warning only (1) with the warning; sets return, land and hold as 3, 5 and 2; refuses termination (not simulated)', async () => {
+    for (const [start, value, meaning] of [['none', 0, 'none'], ['report', 1, 'warning only']] as const) {
+      const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', '200', '--fence-action', start], 200);
+      try {
+        const raws: number[] = [];
+        const texts: string[] = [];
+        rig.endpoint.onMessage(({ msg }) => {
+          if (msg instanceof common.StatusText) texts.push(msg.text);
+          if (msg instanceof common.ParamValue && msg.paramId === 'GF_ACTION') raws.push(msg.paramValue);
+        });
+        await waitFor('FC heartbeat', () => rig.vehicle.connected(), 5000);
+        const r = await rig.vehicle.readFenceAction();
+        expect(r.ok ? r.value : r.error).toEqual({ name: start, param: 'GF_ACTION', value, warning: `the flight controller holds the fence but GF_ACTION is ${value} (${meaning}): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or GF_ACTION on the vehicle` });
+        if (start === 'none') continue;
+        for (const [action, v] of [['return', 3], ['land', 5], ['hold', 2]] as const) {
+          const s = await rig.vehicle.setFenceAction(action);
+          expect(s.ok ? s.value : s.error).toEqual({ name: action, param: 'GF_ACTION', value: v, warning: null });
+          // On the wire, the float whose bits are the integer (PX4's bytewise encoding), not v.0.
+          expect(raws.at(-1)).toBeGreaterThan(0);
+          expect(raws.at(-1)).toBeLessThan(1e-40);
+        }
+        const term = await rig.vehicle.params.set('GF_ACTION', 4, mavParamType.int32, 'bytewise');
+        expect(term.ok ? term.value : term.error).toEqual({ code: 'rejected', message: 'PARAM_SET GF_ACTION=4: the vehicle holds 2' });
+        await waitFor('the refusal', () => texts.includes('GF_ACTION: 4 (terminate) is not simulated'), 2000);
+      } finally {
+        await rig.stop();
+      }
+    }
+  }, 40_000);
+});
+
+describe('breach action values the simulated FC does not fly', () => {
+  it('PX4 flight termination is named terminate, a deliberate choice: no warning; a value not listed is unknown N', () => {
+    expect(describeFenceAction('px4', 4)).toEqual({ name: 'terminate', param: 'GF_ACTION', value: 4, warning: null });
+    expect(describeFenceAction('ardupilot', 6)).toEqual({ name: 'unknown 6', param: 'FENCE_ACTION', value: 6, warning: null });
+    expect(describeFenceAction('ardupilot', 5).name).toBe('return'); // SmartRTL or land
+    expect(describeFenceAction('ardupilot', 4).name).toBe('hold'); // brake or land
   });
 });

@@ -21,6 +21,22 @@ describe('device.yaml', () => {
     }
   });
 
+  it('hal.mavlink.fenceAction: return, land, hold or leave (the default); anything else names the field, the values and the fix', () => {
+    const with_ = (action: string): string => `${good}hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0${action === '' ? '' : `, fenceAction: ${action}`} } }\n`;
+    const dflt = parseDeviceConfig(with_(''), 'd.yaml');
+    expect(dflt.ok && dflt.value.hal.mavlink?.fenceAction, dflt.ok ? '' : dflt.error).toBe('leave');
+    for (const a of ['return', 'land', 'hold', 'leave']) {
+      const r = parseDeviceConfig(with_(a), 'd.yaml');
+      expect(r.ok && r.value.hal.mavlink?.fenceAction, r.ok ? '' : r.error).toBe(a);
+    }
+    const rtl = parseDeviceConfig(with_('rtl'), 'd.yaml');
+    expect(rtl.ok ? 'accepted' : rtl.error).toBe(
+      'd.yaml: hal.mavlink.fenceAction: "rtl": invalid option: expected one of "return"|"land"|"hold"|"leave"; use return, land or hold (set on the flight controller after each fence upload: ArduPilot FENCE_ACTION, PX4 GF_ACTION), or leave (the default) to keep the vehicle\'s own and report it',
+    );
+    const num = parseDeviceConfig(with_('1'), 'd.yaml');
+    expect(num.ok ? 'accepted' : num.error).toContain('hal.mavlink.fenceAction: 1: invalid option');
+  });
+
   it('fills defaults and resolves paths against the config file', () => {
     const r = parseDeviceConfig(good, '/etc/murmur/device.yaml');
     expect(r.ok).toBe(true);
@@ -29,7 +45,7 @@ describe('device.yaml', () => {
     expect(r.value.http).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(r.value.hal.driver).toBe('sim');
     const m = parseDeviceConfig(good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0 } }\n', 'device.yaml');
-    expect(m.ok && m.value.hal.mavlink).toEqual({ serial: '/dev/ttyAMA0', baud: 921_600, autopilot: 'px4', systemId: 245 });
+    expect(m.ok && m.value.hal.mavlink).toEqual({ serial: '/dev/ttyAMA0', baud: 921_600, autopilot: 'px4', systemId: 245, fenceAction: 'leave' });
     expect(r.value.telemetry.periodMs).toBe(1_000);
     expect(r.value.snapshots.everyHeights).toBe(512);
     const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');

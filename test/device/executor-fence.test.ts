@@ -28,7 +28,7 @@ function recordingFlight(): { flight: FlightControl; kept: (GeoFence | null)[]; 
   return { flight, kept, report: (s) => onReport?.(s) };
 }
 
-const status = (state: FenceKeeperStatus['state'], reason: string | null): FenceKeeperStatus => ({ state, vertices: 3, altMaxM: 40, uploads: 0, failures: 0, reason });
+const status = (state: FenceKeeperStatus['state'], reason: string | null, breachAction: string | null = null, warning: string | null = null): FenceKeeperStatus => ({ state, vertices: 3, altMaxM: 40, uploads: 0, failures: 0, reason, breachAction, warning });
 
 describe('executor: the fence kept on the flight controller', () => {
   it('the committed geofence, with its ceiling, converted from decimetres to WGS84 round the origin', () => {
@@ -41,6 +41,31 @@ describe('executor: the fence kept on the flight controller', () => {
     report(status('failed', 'fence upload: MISSION_ACK NO_SPACE')); // the same failure again: not logged again
     report(status('on-fc', null));
     expect(logs).toEqual(['warn: fence (3 vertices, ceiling 40 m) not on the flight controller yet, retrying: fence upload: MISSION_ACK NO_SPACE', 'info: fence on the flight controller: 3 vertices, ceiling 40 m']);
+  });
+
+  it('logs the breach action with the fence, and the warning that it does nothing once per change', () => {
+    const { flight, report } = recordingFlight();
+    const logs: string[] = [];
+    const ex = new Executor({ flight } as DeviceSet, origin, () => undefined, (m, level = 'warn') => logs.push(`${level}: ${m}`));
+    ex.keepFence([{ n: 0, e: 0 }, { n: 1000, e: 0 }, { n: 0, e: 500 }], 400);
+    const inert = 'the flight controller holds the fence but FENCE_ACTION is 0 (report only): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or FENCE_ACTION on the vehicle';
+    report(status('on-fc', null, 'report', inert));
+    report(status('on-fc', null, 'report', inert)); // uploaded again (the FC rebooted): the same warning, not again
+    report(status('failed', 'fence upload: MISSION_ACK NO_SPACE')); // the action not known: the warning stands
+    report(status('on-fc', null, 'report', inert));
+    report(status('on-fc', 'fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 4 attempts of 1000 ms'));
+    report(status('on-fc', null, 'return')); // set on the vehicle: the warning is gone, and would be told again
+    report(status('on-fc', null, 'report', inert));
+    expect(logs).toEqual([
+      `warn: ${inert}`,
+      'info: fence on the flight controller: 3 vertices, ceiling 40 m, breach action report',
+      'warn: fence (3 vertices, ceiling 40 m) not on the flight controller yet, retrying: fence upload: MISSION_ACK NO_SPACE',
+      'info: fence on the flight controller: 3 vertices, ceiling 40 m, breach action report',
+      'warn: fence on the flight controller: 3 vertices, ceiling 40 m; fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 4 attempts of 1000 ms',
+      'info: fence on the flight controller: 3 vertices, ceiling 40 m, breach action return',
+      `warn: ${inert}`,
+      'info: fence on the flight controller: 3 vertices, ceiling 40 m, breach action report',
+    ]);
   });
 
   it('with none committed, the device\'s own fence without a ceiling; with neither, nothing', () => {

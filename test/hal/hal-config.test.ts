@@ -6,7 +6,7 @@ import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { createHal } from '../../runtime/device/hal-setup.js';
 import { FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
-import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
+import { startPtyPair, startSimFc } from '../../firmware-bridge/tools/processes.js';
 import { waitFor } from '../bridge/companion.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
@@ -62,6 +62,27 @@ describe('device.yaml hal section', () => {
       await pty.stop();
     }
   });
+
+  it('hal.mavlink.fenceAction reaches the flight controller: land is set with the fence kept there (the simulated FC process on a pty)', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--fence-action', 'report']);
+    const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, autopilot: ardupilot, fenceAction: land } }`);
+    const hal = c.ok ? createHal(c.value, Date.now()) : null;
+    try {
+      if (hal === null) throw new Error(c.ok ? '' : c.error);
+      await hal.start();
+      const flight = hal.devices.flight;
+      if (!flight?.keepFence || !flight.fenceStatus) throw new Error('no flight device keeping a fence');
+      flight.keepFence({ polygon: [{ latDeg: 47.397, lonDeg: 8.545 }, { latDeg: 47.399, lonDeg: 8.545 }, { latDeg: 47.398, lonDeg: 8.547 }], altMaxM: null });
+      await waitFor('the fence on the FC', () => flight.fenceStatus?.()?.state === 'on-fc', 15_000);
+      // land: FENCE_ACTION 2, confirmed by the FC's PARAM_VALUE (the default, leave, would read report).
+      expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'land', warning: null });
+    } finally {
+      await hal?.stop();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
 
   it('still accepts the documented combinations', () => {
     expect(parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0 }, gnss: { driver: nmea, serial: /dev/ttyAMA0 } }').ok).toBe(true);

@@ -2,16 +2,23 @@
 // fence-keeper.ts), against the simulated FC as its own process on a socat pty: asked before the FC
 // is there, it uploads once the FC comes up; a replaced FC (process restarted, fence gone) gets it
 // again without being asked; a refusal is reported with the FC's reason and retried in the background;
-// keepFence itself never waits on the link.
+// keepFence itself never waits on the link. The FC's breach action (FENCE_ACTION / GF_ACTION) is read
+// and reported after each upload, with a warning when it does nothing, or set when the device is
+// configured to (hal.mavlink.fenceAction), and a breach then does what was set.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import type { FenceKeeperOptions } from '../../hal/mavlink/fence-keeper.js';
 import type { FenceKeeperStatus, GeoFence } from '../../hal/devices.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { openSerial, type SerialTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from '../bridge/companion.js';
+import { memoryPair } from '../bridge/memory-pair.js';
+import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import type { ByteTransport } from '../../firmware-bridge/transport.js';
 
 const origin = defaultSimConfig.origin;
 const square = (halfM: number, altMaxM: number | null): GeoFence => ({
@@ -30,7 +37,7 @@ afterEach(async () => {
 });
 
 /** A companion on one end of a pty pair, with the MAVLink flight driver started; the FC comes later. */
-async function companionOnPty(heartbeatMs = 200): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight'] }> {
+async function companionOnPty(heartbeatMs = 200, breachAction: NonNullable<FenceKeeperOptions['breachAction']> = 'leave'): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight']; c: ReturnType<typeof companion> }> {
   const pty = await startPtyPair();
   cleanup.push(() => pty.stop());
   const port = await openSerial({ path: pty.a, baudRate: 921_600 });
@@ -40,14 +47,14 @@ async function companionOnPty(heartbeatMs = 200): Promise<{ pty: PtyPair; port: 
     c.endpoint.stop();
     await port.close();
   });
-  const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400 }).flight;
+  const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction }).flight;
   await flight.start();
   cleanup.push(() => flight.stop());
-  return { pty, port, flight };
+  return { pty, port, flight, c };
 }
 
-async function fcOn(pty: PtyPair, extra: string[] = []): Promise<SimFcProcess> {
-  const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', ...extra]);
+async function fcOn(pty: PtyPair, extra: string[] = [], autopilot: 'ardupilot' | 'px4' = 'ardupilot'): Promise<SimFcProcess> {
+  const fc = await startSimFc(['--serial', pty.b, '--autopilot', autopilot, '--heartbeat-ms', '200', ...extra]);
   cleanup.push(() => fc.stop());
   return fc;
 }
@@ -135,4 +142,129 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     expect(reports.length).toBe(1);
     expect(fcFence(fc)).toBeNull();
   }, 30_000);
+});
+
+const reportOnly = (param: string, value: number, meaning: string): string => `the flight controller holds the fence but ${param} is ${value} (${meaning}): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or ${param} on the vehicle`;
+
+describe('MAVLink flight driver: the FC\'s breach action with the fence', () => {
+  it('left to the vehicle (the default), read after the upload: report only is reported with the warning (ArduPilot), and so are PX4\'s none and warning only', async () => {
+    const ap = await companionOnPty();
+    await fcOn(ap.pty, ['--fence-action', 'report']);
+    const reports: FenceKeeperStatus[] = [];
+    ap.flight.keepFence(square(50, 30), (s) => reports.push(s));
+    await waitFor('the fence on the FC', () => ap.flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(ap.flight.fenceStatus()).toMatchObject({ state: 'on-fc', reason: null, breachAction: 'report', warning: reportOnly('FENCE_ACTION', 0, 'report only') });
+    expect(reports.map((r) => [r.state, r.breachAction])).toEqual([['on-fc', 'report']]);
+    for (const [start, value, meaning] of [['none', 0, 'none'], ['report', 1, 'warning only']] as const) {
+      const px4 = await companionOnPty();
+      await fcOn(px4.pty, ['--fence-action', start], 'px4');
+      px4.flight.keepFence(square(50, 30));
+      await waitFor('the fence on the PX4 FC', () => px4.flight.fenceStatus()?.state === 'on-fc', 10_000);
+      expect(px4.flight.fenceStatus()).toMatchObject({ state: 'on-fc', reason: null, breachAction: start, warning: reportOnly('GF_ACTION', value, meaning) });
+    }
+    // An FC whose action does something: no warning.
+    const rtl = await companionOnPty();
+    await fcOn(rtl.pty, [], 'px4');
+    rtl.flight.keepFence(square(50, 30));
+    await waitFor('the fence on the PX4 FC', () => rtl.flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(rtl.flight.fenceStatus()).toMatchObject({ breachAction: 'return', warning: null });
+  }, 40_000);
+
+  it('fenceAction: return on a PX4 FC with warning only: GF_ACTION is set to 3 after the upload, no warning', async () => {
+    const { pty, flight, c } = await companionOnPty(200, 'return');
+    await fcOn(pty, ['--fence-action', 'report'], 'px4');
+    flight.keepFence(square(50, 30));
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'return', warning: null, reason: null });
+    expect(await c.vehicle.params.get('GF_ACTION', 'bytewise')).toEqual({ ok: true, value: { value: 3, type: 6 } });
+  }, 30_000);
+
+  it('fenceAction: return on an ArduPilot FC with report only: FENCE_ACTION is set to 1, and flown past the fence it returns; a rebooted FC gets it again', async () => {
+    const { pty, flight, c } = await companionOnPty(200, 'return');
+    const fc = await fcOn(pty, ['--fence-action', 'report', '--speed', '4', '--seed', '4']);
+    const texts: string[] = [];
+    c.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+    });
+    flight.keepFence(square(40, 30));
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'return', warning: null, reason: null, uploads: 1 });
+    expect(await c.vehicle.params.get('FENCE_ACTION')).toEqual({ ok: true, value: { value: 1, type: 2 } });
+    const v = c.vehicle;
+    expect((await v.arm()).ok).toBe(true);
+    expect((await v.takeoff(8)).ok).toBe(true);
+    await waitFor('takeoff altitude', () => (v.telemetry.position?.relativeAlt ?? 0) > 7000, 10_000);
+    expect((await v.streamPosition({ ...localToGeo(origin, 70, 0), relAltM: 8 })).ok).toBe(true);
+    await waitFor('RTL after the breach', () => v.mode() === 'return', 15_000).catch((e: Error) => {
+      throw new Error(`${e.message}: mode ${v.mode()}, texts ${JSON.stringify(texts)}`);
+    });
+    expect(texts).toContain('failsafe: fence breached (boundary), action return');
+    // The FC process restarts with report only again (a replaced FC): set again with the upload.
+    await fc.stop();
+    await waitFor('the FC declared lost', () => flight.fenceStatus()?.state === 'uploading', 5_000);
+    expect(flight.fenceStatus()?.breachAction).toBeNull();
+    await fcOn(pty, ['--fence-action', 'report']);
+    await waitFor('the fence on the new FC', () => flight.fenceStatus()?.uploads === 2, 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'return', warning: null });
+    expect(await c.vehicle.params.get('FENCE_ACTION')).toEqual({ ok: true, value: { value: 1, type: 2 } });
+  }, 60_000);
+});
+
+/** The parameter id of a MAVLink 2 PARAM_REQUEST_READ (20) or PARAM_SET (23) frame, else null. */
+function paramRequestId(frame: Uint8Array): { msgid: number; id: string } | null {
+  if (frame[0] !== 0xfd) return null;
+  const msgid = (frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16);
+  const at = msgid === 20 ? 4 : msgid === 23 ? 6 : -1; // payload offset of param_id (fields ordered by size)
+  if (at < 0) return null;
+  const len = frame[1] ?? 0;
+  const payload = frame.subarray(10, 10 + len);
+  return { msgid, id: Buffer.from(payload.subarray(at, at + 16)).toString('latin1').replace(/\0+$/, '') };
+}
+
+describe('MAVLink flight driver: a breach action read or set that gets no answer (the simulated FC in this process, requests dropped)', () => {
+  /** The companion and FC joined in memory; `drop` decides which of the companion's parameter requests are lost. */
+  async function rig(breachAction: NonNullable<FenceKeeperOptions['breachAction']>, drop: (r: { msgid: number; id: string }) => boolean): Promise<ReturnType<typeof createMavlinkDevices>['flight']> {
+    const [a, b] = memoryPair();
+    const lossy: ByteTransport = { ...a, write: (bytes) => {
+      const r = paramRequestId(bytes);
+      if (r === null || !drop(r)) a.write(bytes);
+    } };
+    const fc = new SimFlightController({ transport: b, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, fenceAction: 'report' });
+    fc.start();
+    const c = companion(lossy, 200, undefined, { command: { timeoutMs: 300, retries: 1 } });
+    const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction }).flight;
+    await flight.start();
+    cleanup.push(async () => {
+      await flight.stop();
+      c.vehicle.close();
+      c.endpoint.stop();
+      fc.stop();
+    });
+    return flight;
+  }
+
+  it('a read that fails leaves the fence on-fc, the action null with the reason; the read alone is retried', async () => {
+    let lose = true;
+    const flight = await rig('leave', (r) => lose && r.msgid === 20 && r.id === 'FENCE_ACTION');
+    flight.keepFence(square(50, 30));
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: null, warning: null, reason: 'fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 2 attempts of 300 ms' });
+    lose = false;
+    await waitFor('the action read again', () => flight.fenceStatus()?.breachAction !== null, 5_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: 'report', warning: reportOnly('FENCE_ACTION', 0, 'report only'), reason: null });
+  }, 20_000);
+
+  it('a set that fails fails the attempt (the fence would not do what was asked), retried from the upload with the backoff', async () => {
+    let lose = true;
+    const flight = await rig('land', (r) => lose && r.msgid === 23 && r.id === 'FENCE_ACTION');
+    const reports: FenceKeeperStatus[] = [];
+    flight.keepFence(square(50, 30), (s) => reports.push(s));
+    await waitFor('a failed attempt', () => flight.fenceStatus()?.state === 'failed', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'failed', breachAction: null, reason: 'fence breach action: PARAM_SET FENCE_ACTION: no PARAM_VALUE after 2 attempts of 300 ms' });
+    lose = false;
+    await waitFor('on-fc', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'land', warning: null, reason: null });
+    expect(reports.filter((r) => r.state === 'on-fc').length).toBe(1);
+    expect(reports[0]?.state).toBe('failed');
+  }, 20_000);
 });
