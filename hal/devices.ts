@@ -161,9 +161,19 @@ export interface FlightState {
 
 /** A geofence in WGS84 for the flight controller to keep on its own (an inclusion polygon and an
  *  optional ceiling, metres above home). */
+/** A circle the vehicle must stay out of: its centre (WGS84) and radius, metres. */
+export interface GeoCircle {
+  readonly latDeg: number;
+  readonly lonDeg: number;
+  readonly radiusM: number;
+}
+
 export interface GeoFence {
   readonly polygon: readonly { readonly latDeg: number; readonly lonDeg: number }[];
   readonly altMaxM: number | null;
+  /** Circles to keep out of (the committed hazards' keep-outs), uploaded after the polygon's vertices
+   *  as MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION items; absent: none. */
+  readonly keepOuts?: readonly GeoCircle[];
 }
 
 /** Where the fence the device asked the flight controller to keep stands. */
