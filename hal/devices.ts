@@ -183,6 +183,13 @@ export interface FenceKeeperStatus {
   readonly state: 'uploading' | 'on-fc' | 'failed';
   readonly vertices: number;
   readonly altMaxM: number | null;
+  /** Keep-out circles in the fence being uploaded or on the FC. */
+  readonly keepOuts: number;
+  /** Keep-outs wanted but not in it, and why in one line (null when none are left out): one round the
+   *  drone's position (it would breach at once) goes up once the drone is out; past the FC's item
+   *  budget, the nearest to the drone go up. */
+  readonly keepOutsLeftOut: number;
+  readonly leftOutReason: string | null;
   /** Completed uploads and failed attempts since the driver started. */
   readonly uploads: number;
   readonly failures: number;
