@@ -161,9 +161,19 @@ export interface FlightState {
 
 /** A geofence in WGS84 for the flight controller to keep on its own (an inclusion polygon and an
  *  optional ceiling, metres above home). */
+/** A circle the vehicle must stay out of: its centre (WGS84) and radius, metres. */
+export interface GeoCircle {
+  readonly latDeg: number;
+  readonly lonDeg: number;
+  readonly radiusM: number;
+}
+
 export interface GeoFence {
   readonly polygon: readonly { readonly latDeg: number; readonly lonDeg: number }[];
   readonly altMaxM: number | null;
+  /** Circles to keep out of (the committed hazards' keep-outs), uploaded after the polygon's vertices
+   *  as MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION items; absent: none. */
+  readonly keepOuts?: readonly GeoCircle[];
 }
 
 /** Where the fence the device asked the flight controller to keep stands. */
@@ -173,6 +183,13 @@ export interface FenceKeeperStatus {
   readonly state: 'uploading' | 'on-fc' | 'failed';
   readonly vertices: number;
   readonly altMaxM: number | null;
+  /** Keep-out circles in the fence being uploaded or on the FC. */
+  readonly keepOuts: number;
+  /** Keep-outs wanted but not in it, and why in one line (null when none are left out): one round the
+   *  drone's position (it would breach at once) goes up once the drone is out; past the FC's item
+   *  budget, the nearest to the drone go up. */
+  readonly keepOutsLeftOut: number;
+  readonly leftOutReason: string | null;
   /** Completed uploads and failed attempts since the driver started. */
   readonly uploads: number;
   readonly failures: number;

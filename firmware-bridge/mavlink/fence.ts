@@ -1,20 +1,26 @@
 // A geofence as the flight controller stores it (mavlink.io/en/services/geofence.html): one inclusion
 // polygon uploaded with the mission protocol as mission_type MAV_MISSION_TYPE_FENCE, each vertex a
 // MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION item (param1 = the polygon's vertex count) in
-// MAV_FRAME_GLOBAL with lat/lon as degE7 integers; the ceiling is a parameter (fence.ts: fenceAltitudeParam).
+// MAV_FRAME_GLOBAL with lat/lon as degE7 integers, then the keep-out circles, each a
+// MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION item (common.xml: param1 radius in metres, x/y the centre); the
+// ceiling is a parameter (fence.ts: fenceAltitudeParam).
 
 import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { doubleArea, insidePolygon, selfCrossing } from '../../runtime/mission/geometry.js';
 import type { PointDm } from '../../runtime/mission/types.js';
-import type { GeoFence } from '../../hal/devices.js';
+import type { GeoCircle, GeoFence } from '../../hal/devices.js';
 import type { MavParamTypeUsed } from './params.js';
 import { mavParamType } from './params.js';
 
 export const missionTypeFence = 1;
 export const frameGlobal = 0; // MAV_FRAME_GLOBAL (the vertices' altitude is unused)
 export const cmdFenceVertexInclusion = 5001; // MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
+export const cmdFenceCircleExclusion = 5004; // MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
+/** A keep-out circle's radius limits, metres (a committed keep-out is a few metres to a few hundred). */
+export const fenceCircleRadiusMinM = 0.1;
+export const fenceCircleRadiusMaxM = 10_000;
 export const cmdDoFenceEnable = 207; // MAV_CMD_DO_FENCE_ENABLE: param1 0 disable, 1 enable
 
 export interface FenceVertex {
@@ -22,8 +28,14 @@ export interface FenceVertex {
   readonly lonDeg: number;
 }
 
-/** What the flight controller is to keep the vehicle inside: a polygon and, optionally, a ceiling (metres above home). */
+/** What the flight controller is to keep the vehicle inside (a polygon and, optionally, a ceiling in
+ *  metres above home) and out of (keep-out circles). */
 export type Fence = GeoFence;
+
+/** The items the fence takes on the FC: the polygon's vertices, then one per keep-out circle. */
+export function fenceItems(f: Fence): number {
+  return f.polygon.length + (f.keepOuts?.length ?? 0);
+}
 
 /** The polygon as the FC will hold it: degE7 integers (what MISSION_ITEM_INT carries). */
 export function fenceVerticesE7(polygon: readonly FenceVertex[]): PointDm[] {
@@ -35,14 +47,16 @@ export function fenceVerticesE7(polygon: readonly FenceVertex[]): PointDm[] {
 export const fenceSpanDegMax = 5;
 
 /**
- * Why the protocol or its limits cannot carry this fence, or null: 3..fenceVerticesMax vertices (the
+ * Why the protocol or its limits cannot carry this fence, or null: 3..fenceItemsMax vertices (the
  * spec's minimum; autopilots store a bounded number), finite coordinates in range, no two consecutive
  * vertices equal at degE7, no self-crossing edges (the spec: "must not be self-intersecting"), a
- * non-zero area, a span of at most fenceSpanDegMax, and a ceiling of 1..10 000 m when given.
+ * non-zero area, a span of at most fenceSpanDegMax, a ceiling of 1..10 000 m when given, keep-out
+ * circles with centres in range and a radius of fenceCircleRadiusMinM..MaxM, and at most `itemsMax`
+ * items in all (Infinity: the shape alone, for a fence whose circles are yet to be trimmed to fit).
  */
-export function fenceProblem(f: Fence): string | null {
+export function fenceProblem(f: Fence, itemsMax: number = limits.fenceItemsMax): string | null {
   const n = f.polygon.length;
-  if (n < 3 || n > limits.fenceVerticesMax) return `a fence polygon needs 3..${limits.fenceVerticesMax} vertices, got ${n}`;
+  if (n < 3 || n > limits.fenceItemsMax) return `a fence polygon needs 3..${limits.fenceItemsMax} vertices, got ${n}`;
   for (const [i, v] of f.polygon.entries()) {
     if (!Number.isFinite(v.latDeg) || Math.abs(v.latDeg) > 90) return `fence vertex ${i}: latitude ${v.latDeg} is not in -90..90`;
     if (!Number.isFinite(v.lonDeg) || Math.abs(v.lonDeg) > 180) return `fence vertex ${i}: longitude ${v.lonDeg} is not in -180..180`;
@@ -60,6 +74,13 @@ export function fenceProblem(f: Fence): string | null {
   if (crossing) return `fence edges ${crossing[0]} and ${crossing[1]} cross (the protocol needs a polygon that does not intersect itself)`;
   if (doubleArea(e7) === 0) return 'the fence polygon encloses no area (its vertices are on one line)';
   if (f.altMaxM !== null && (!Number.isFinite(f.altMaxM) || f.altMaxM < 1 || f.altMaxM > 10_000)) return `fence ceiling ${f.altMaxM} m is not in 1..10000 m`;
+  for (const [i, c] of (f.keepOuts ?? []).entries()) {
+    if (!Number.isFinite(c.latDeg) || Math.abs(c.latDeg) > 90) return `keep-out circle ${i}: latitude ${c.latDeg} is not in -90..90`;
+    if (!Number.isFinite(c.lonDeg) || Math.abs(c.lonDeg) > 180) return `keep-out circle ${i}: longitude ${c.lonDeg} is not in -180..180`;
+    if (!Number.isFinite(c.radiusM) || c.radiusM < fenceCircleRadiusMinM || c.radiusM > fenceCircleRadiusMaxM) return `keep-out circle ${i}: radius ${c.radiusM} m is not in ${fenceCircleRadiusMinM}..${fenceCircleRadiusMaxM} m`;
+  }
+  const items = fenceItems(f);
+  if (items > itemsMax) return `a fence of ${items} items (${n} vertices + ${items - n} keep-out circles) is more than the ${itemsMax} the flight controller is given`;
   return null;
 }
 
@@ -68,19 +89,22 @@ export function checkFence(f: Fence): Result<void, string> {
   return p === null ? ok(undefined) : err(p);
 }
 
-/** Vertex `seq` of the polygon as the MISSION_ITEM_INT the vehicle asks for. */
+/** Item `seq` of the fence as the MISSION_ITEM_INT the vehicle asks for: a vertex of the polygon, or
+ *  past them a keep-out circle. */
 export function toFenceItemInt(f: Fence, seq: number, target: { sysid: number; compid: number }): common.MissionItemInt {
-  const v = f.polygon[seq] as FenceVertex;
+  const vertex = seq < f.polygon.length;
+  const v = vertex ? (f.polygon[seq] as FenceVertex) : (f.keepOuts?.[seq - f.polygon.length] as GeoCircle);
   const m = new common.MissionItemInt();
   m.targetSystem = target.sysid;
   m.targetComponent = target.compid;
   m.seq = seq;
   m.frame = frameGlobal;
-  m.command = cmdFenceVertexInclusion;
+  m.command = vertex ? cmdFenceVertexInclusion : cmdFenceCircleExclusion;
   m.current = 0;
   m.autocontinue = 0;
-  m.param1 = f.polygon.length; // vertex count of this polygon
-  m.param2 = 0; // inclusion group (ArduPilot); one polygon here
+  // A vertex: the polygon's vertex count; a circle: its radius, metres.
+  m.param1 = vertex ? f.polygon.length : (v as GeoCircle).radiusM;
+  m.param2 = 0; // inclusion group (ArduPilot) for a vertex, one polygon here; reserved for a circle exclusion
   m.param3 = 0;
   m.param4 = 0;
   m.x = Math.round(v.latDeg * 1e7);

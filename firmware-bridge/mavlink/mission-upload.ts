@@ -14,7 +14,7 @@ import { deviceError, type DeviceError } from '../../hal/devices.js';
 import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { lostMessage, type CommandTarget } from './commands.js';
 import { missionTypeMission, toMissionItemInt, type MissionItem } from './mission-item.js';
-import { fenceProblem, missionTypeFence, toFenceItemInt, type Fence } from './fence.js';
+import { fenceItems, fenceProblem, missionTypeFence, toFenceItemInt, type Fence } from './fence.js';
 
 export interface UploadOptions {
   readonly itemTimeoutMs: number;
@@ -37,16 +37,16 @@ export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, 
 }
 
 /**
- * Uploads a fence (one inclusion polygon) with mission_type FENCE, replacing the vehicle's; null
- * uploads an empty fence (count 0), which clears it. A polygon the protocol cannot carry (fenceProblem)
- * is refused before anything is sent.
+ * Uploads a fence (one inclusion polygon, then its keep-out circles) with mission_type FENCE, replacing
+ * the vehicle's; null uploads an empty fence (count 0), which clears it. A fence the protocol or the
+ * item budget cannot carry (fenceProblem) is refused before anything is sent.
  */
 export function uploadFence(endpoint: MavlinkEndpoint, target: CommandTarget, fence: Fence | null, options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
   if (fence !== null) {
     const why = fenceProblem(fence);
     if (why !== null) return Promise.resolve(err(deviceError('rejected', `fence upload: ${why}`)));
   }
-  const count = fence?.polygon.length ?? 0;
+  const count = fence === null ? 0 : fenceItems(fence);
   return uploadPlan(endpoint, target, { what: 'fence upload', noun: 'fence', missionType: missionTypeFence, count, item: (seq) => toFenceItemInt(fence as Fence, seq, target) }, options);
 }
 

@@ -325,9 +325,10 @@ export class MavlinkVehicle {
 
   /**
    * Puts `fence` on the flight controller as its own failsafe (MAVSDK's geofence plugin, plus the
-   * ceiling and the switch): the polygon with mission_type FENCE, the ceiling parameter (ArduPilot
-   * FENCE_ALT_MAX, PX4 GF_MAX_VER_DIST), ArduPilot's FENCE_TYPE (polygon, and the ceiling when given:
-   * not its default circle, which would fence the vehicle 300 m round home), then
+   * ceiling and the switch): the polygon and its keep-out circles with mission_type FENCE, the ceiling
+   * parameter (ArduPilot FENCE_ALT_MAX, PX4 GF_MAX_VER_DIST), ArduPilot's FENCE_TYPE (polygon, and the
+   * ceiling when given: not its default circle, which would fence the vehicle 300 m round home; its
+   * polygon bit covers the uploaded inclusion and exclusion polygons and circles alike, AC_Fence), then
    * MAV_CMD_DO_FENCE_ENABLE. null disables the fence and clears the polygon. Stops at the first step
    * that fails, naming it. PX4 applies an uploaded fence without the command (GF_ACTION decides);
    * an UNSUPPORTED answer to it there is not a failure.

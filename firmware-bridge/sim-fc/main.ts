@@ -14,7 +14,7 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
               [--speed N]   (simulated seconds per real second, 1..20)
-              [--fence-action return|land|hold|report|none] [--fence-max N]   (fence vertices it stores)`;
+              [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -55,7 +55,7 @@ runMain('sim-fc', async (argv) => {
   const fenceAction = values['fence-action'] ?? 'return';
   // report and none: a breach does nothing to the flight (ArduPilot FENCE_ACTION 0, PX4 GF_ACTION 1 and 0).
   if (fenceAction !== 'return' && fenceAction !== 'land' && fenceAction !== 'hold' && fenceAction !== 'report' && fenceAction !== 'none') throw new CliError(`--fence-action must be return, land, hold, report or none, got "${fenceAction}"`, exitCodes.usage);
-  const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceVerticesMax);
+  const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceItemsMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {
     const key = /^[0-9a-fA-F]{64}$/.test(values['sign-key']) ? fromHex(values['sign-key']) : undefined;
@@ -86,7 +86,7 @@ runMain('sim-fc', async (argv) => {
     failsafeAction: failsafe as FailsafeAction,
     speedFactor: int(values.speed, 'speed', 1, 20, 1),
     fenceAction: fenceAction as FenceAction,
-    fenceVerticesMax: fenceMax,
+    fenceItemsMax: fenceMax,
     onFence: (f) => process.stdout.write(JSON.stringify({ fence: f }) + '\n'),
     ...(signing ? { signing } : {}),
   });

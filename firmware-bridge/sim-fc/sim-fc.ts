@@ -2,7 +2,8 @@
 // ArduPilot modes, arming checks, commands with ACKs (IN_PROGRESS for takeoff), mission upload and
 // execution, telemetry streams (the IMU on request, MAV_CMD_SET_MESSAGE_INTERVAL, as PX4 and ArduPilot
 // do for a companion), offboard-loss hold, a failsafe when the companion's heartbeats stop, and a
-// geofence of its own (uploaded with mission_type FENCE, sim-fence.ts) whose breach runs the fence action.
+// geofence of its own (a polygon and keep-out circles uploaded with mission_type FENCE, sim-fence.ts)
+// whose breach runs the fence action.
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -38,8 +39,8 @@ export interface SimFcOptions {
   readonly speedFactor?: number;
   /** What a fence breach does at start (ArduPilot FENCE_ACTION, PX4 GF_ACTION, which set it later); default return. */
   readonly fenceAction?: FenceAction;
-  /** Fence vertices the FC can store; a longer upload is answered MAV_MISSION_NO_SPACE. */
-  readonly fenceVerticesMax?: number;
+  /** Fence items (vertices and circles) the FC can store; a longer upload is answered MAV_MISSION_NO_SPACE. */
+  readonly fenceItemsMax?: number;
   /** Called whenever the fence (polygon, ceiling, enable, breach) changes: main.ts prints it. */
   readonly onFence?: (status: FenceStatus) => void;
 }
@@ -72,7 +73,7 @@ export class SimFlightController {
   private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence'>> & Pick<SimFcOptions, 'signing' | 'onFence'>;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceVerticesMax: limits.fenceVerticesMax, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, ...options };
     this.family = options.family;
     this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
@@ -96,7 +97,7 @@ export class SimFlightController {
     });
     new PlanReceiver(this.endpoint, {
       missionType: missionTypeFence,
-      itemsMax: this.o.fenceVerticesMax,
+      itemsMax: this.o.fenceItemsMax,
       accept: (items) => {
         const r = this.fence.accept(items);
         if (r === common.MavMissionResult.ACCEPTED) this.fenceChanged();
@@ -160,10 +161,11 @@ export class SimFlightController {
     this.checkFence();
   }
 
-  private outsideFence(): boolean {
+  /** Why the fence refuses arming where the vehicle stands, or null. */
+  private fenceArmingProblem(): string | null {
     const s = this.vehicle.state();
     const geo = localToGeo(this.vehicle.origin, s.northM, s.eastM);
-    return this.fence.outside(Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7));
+    return this.fence.armingProblem(Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7));
   }
 
   /** The FC's own fence check (ArduPilot runs it at 10 Hz, here every tick): a new breach while armed
@@ -274,13 +276,16 @@ export class SimFlightController {
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     this.flightCommands++;
     switch (m.command) {
-      case mavCmd.componentArmDisarm:
+      case mavCmd.componentArmDisarm: {
         // The fence's arming check (ArduPilot "PreArm: vehicle outside fence"; PX4 the same with
-        // GF_ACTION set): no arming outside an enabled fence, where it would breach at take-off.
-        if (m._param1 === 1 && this.outsideFence()) reply({ ok: false, error: 'PreArm: vehicle outside fence' });
+        // GF_ACTION set): no arming outside an enabled fence, or inside a keep-out circle of it, where
+        // it would breach at take-off.
+        const fenceRefuses = m._param1 === 1 ? this.fenceArmingProblem() : null;
+        if (fenceRefuses !== null) reply({ ok: false, error: fenceRefuses });
         else if (m._param1 === 1) reply(v.arm());
         else reply(v.disarm(m._param2 === 21196)); // 21196: force (MAV_CMD_COMPONENT_ARM_DISARM param2)
         return;
+      }
       case mavCmd.navTakeoff: {
         if (this.takeoffAckTimer) {
           this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0); // a retry of the takeoff in progress

@@ -13,6 +13,8 @@ export const hilBaud = 921_600;
 export interface HilFence {
   readonly vertices: number;
   readonly polygonE7: readonly (readonly [number, number])[];
+  /** The keep-out circles it holds, [latE7, lonE7, radiusM] each. */
+  readonly circles: readonly (readonly [number, number, number])[];
   readonly altMaxM: number | null;
   readonly enabled: boolean;
   readonly breached: string | null;

@@ -7,28 +7,41 @@
 // hal.mavlink.fenceAction names one, or read, when it is `leave`: a fence whose breach does nothing
 // is reported with a warning. A failed set fails the attempt (the fence would not do what was asked:
 // retried from the upload); a failed read does not (the fence is on the FC: on-fc, the action null
-// with the reason, the read retried alone with the same backoff).
+// with the reason, the read retried alone with the same backoff). The fence's keep-out circles go up
+// with it as fence-keep-outs.ts decides each upload: one the drone is inside (or with its position not
+// known) is left out and checked again every keepOutCheckMs, and uploaded once the drone is out; past
+// the FC's item budget the nearest go up. Each left out is counted and explained in the status.
 
 import type { FenceKeeperStatus, GeoFence } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { isAbout } from '../../firmware-bridge/mavlink/endpoint.js';
 import { fenceProblem, type FenceActionReport, type FenceActionWanted } from '../../firmware-bridge/mavlink/fence.js';
+import { circleKey, edgeDistanceM, planKeepOuts, type KeepOutPlan } from './fence-keep-outs.js';
 
 /** Backoff between failed attempts: doubles from retryFirstMs up to retryMaxMs (retrying for as long
  *  as the fence is wanted: the FC must end up holding it). `breachAction`: set on the FC after each
- *  upload, or `leave` (the default) the FC's own, read and reported. */
+ *  upload, or `leave` (the default) the FC's own, read and reported. `keepOutCheckMs`: how often a
+ *  keep-out left out because the drone is inside it is checked again (default 1 s). */
 export interface FenceKeeperOptions {
   readonly retryFirstMs: number;
   readonly retryMaxMs: number;
   readonly breachAction?: FenceActionWanted | 'leave';
+  readonly keepOutCheckMs?: number;
 }
 
-export const defaultFenceKeeperOptions: FenceKeeperOptions = { retryFirstMs: 1_000, retryMaxMs: 30_000, breachAction: 'leave' };
+export const defaultFenceKeeperOptions: FenceKeeperOptions = { retryFirstMs: 1_000, retryMaxMs: 30_000, breachAction: 'leave', keepOutCheckMs: 1_000 };
 
 export class FenceKeeper {
   /** undefined: never asked (the FC's own fence is left alone). */
   private wanted: GeoFence | null | undefined = undefined;
   private wantedKey = '';
+  /** What goes up of the wanted fence (its keep-outs chosen), and its key; null: none (cleared, or refused). */
+  private plan: KeepOutPlan | null = null;
+  private planKey = '';
+  /** The keep-outs (circleKey) of the fence the FC confirmed; cleared when it may have lost them. */
+  private held = new Set<string>();
+  /** Checks keep-outs left out while the drone is inside them; runs only while there are some. */
+  private waitTimer: NodeJS.Timeout | null = null;
   private status: FenceKeeperStatus | null = null;
   private uploading = false;
   /** The wanted fence changed, or the FC came back, during an upload: upload again when it ends. */
@@ -54,26 +67,35 @@ export class FenceKeeper {
       // The endpoint announces the FC before its HEARTBEAT reaches the vehicle (which learns the
       // autopilot family from it): start on the next turn.
       if (e.type === 'up') setImmediate(() => this.kick(true));
-      else this.set('uploading', null); // lost: whatever it held may be gone when it returns
+      else {
+        // Lost: whatever it held may be gone when it returns.
+        this.held.clear();
+        this.set('uploading', null);
+      }
     });
     // A reboot too short to be declared lost (a brownout): the FC came back without the fence.
     this.offReboot = vehicle.onReboot(() => {
       if (this.wanted === undefined) return;
+      this.held.clear();
       this.set('uploading', null);
       this.kick(true);
     });
   }
 
-  /** Wants `fence` on the FC. The same fence again is a no-op (called on every committed block). */
+  /** Wants `fence` on the FC. The same fence again (its polygon, ceiling and keep-outs) is a no-op
+   *  (called on every committed block). */
   keep(fence: GeoFence | null, onReport?: (s: FenceKeeperStatus) => void): void {
     if (onReport) this.onReport = onReport;
     const key = JSON.stringify(fence);
     if (this.wanted !== undefined && key === this.wantedKey) return;
     this.wanted = fence;
     this.wantedKey = key;
-    const why = fence === null ? null : fenceProblem(fence);
+    // Its shape: the keep-outs past the item budget are trimmed, not refused.
+    const why = fence === null ? null : fenceProblem(fence, Infinity);
     if (why !== null) {
       // Nothing to retry: this fence can never be carried. Reported once, as a failure.
+      this.plan = null;
+      this.stopWaiting();
       this.failures++;
       this.set('failed', `fence upload: ${why}`);
       this.onReport?.(this.status as FenceKeeperStatus);
@@ -92,6 +114,7 @@ export class FenceKeeper {
     this.offReboot();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.stopWaiting();
   }
 
   /** Starts an upload now (fresh: a new fence or a returned FC, so the backoff starts over). */
@@ -99,7 +122,7 @@ export class FenceKeeper {
     if (this.stopped || this.wanted === undefined) return;
     // A fence the protocol cannot carry was reported once by keep(); an FC coming up, or an upload in
     // flight ending, must not send it (the vehicle would refuse it, and the retries would never end).
-    if (this.wanted !== null && fenceProblem(this.wanted) !== null) return;
+    if (this.wanted !== null && fenceProblem(this.wanted, Infinity) !== null) return;
     if (fresh) this.retryMs = this.o.retryFirstMs;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -107,8 +130,9 @@ export class FenceKeeper {
       this.again = true;
       return;
     }
-    const fence = this.wanted;
-    const key = this.wantedKey;
+    this.replan();
+    const fence = this.plan?.fence ?? null;
+    const key = this.planKey;
     this.set('uploading', null);
     // Not up yet (no HEARTBEAT, or lost): the 'up' event starts it.
     if (!this.vehicle.connected() || this.vehicle.family() === null) return;
@@ -126,8 +150,10 @@ export class FenceKeeper {
     let uploaded = false;
     if (from === 'upload') {
       const r = await this.vehicle.uploadFence(fence);
-      if (r.ok) uploaded = true;
-      else failed = r.error.message;
+      if (r.ok) {
+        uploaded = true;
+        this.held = new Set((fence?.keepOuts ?? []).map(circleKey));
+      } else failed = r.error.message;
     }
     const want = this.o.breachAction ?? 'leave';
     if (failed === null && fence !== null) {
@@ -138,7 +164,7 @@ export class FenceKeeper {
     }
     this.uploading = false;
     if (this.stopped) return;
-    if (this.again || key !== this.wantedKey) {
+    if (this.again || key !== this.planKey) {
       this.again = false;
       this.kick(true);
       return;
@@ -160,7 +186,37 @@ export class FenceKeeper {
     // Being uploaded, or the FC gone (its return uploads again): that attempt reads it.
     if (this.stopped || this.uploading || this.wanted === undefined || !this.vehicle.connected()) return;
     this.uploading = true;
-    void this.attempt(this.wanted, this.wantedKey, 'read');
+    void this.attempt(this.plan?.fence ?? null, this.planKey, 'read');
+  }
+
+  /** Chooses the keep-outs that go up now (fence-keep-outs.ts), from where the drone is; while some
+   *  wait for the drone to leave them, checks again every keepOutCheckMs. */
+  private replan(): void {
+    const w = this.wanted;
+    this.plan = w === undefined || w === null ? null : planKeepOuts(w, this.position(), this.held);
+    this.planKey = JSON.stringify(this.plan?.fence ?? null);
+    if (!this.plan || this.plan.waiting.length === 0) {
+      this.stopWaiting();
+      return;
+    }
+    this.waitTimer ??= setInterval(() => {
+      const at = this.position();
+      const waiting = this.plan?.waiting ?? [];
+      // Out of one now (or its position known): upload again, the keep-outs chosen afresh.
+      if (at !== null && waiting.some((c) => edgeDistanceM(c, at) >= 0)) this.kick(true);
+    }, this.o.keepOutCheckMs ?? 1_000);
+  }
+
+  private stopWaiting(): void {
+    if (this.waitTimer) clearInterval(this.waitTimer);
+    this.waitTimer = null;
+  }
+
+  /** The drone's position from the FC's GLOBAL_POSITION_INT, or null before one (0, 0: no estimate). */
+  private position(): { latDeg: number; lonDeg: number } | null {
+    const p = this.vehicle.telemetry.position;
+    if (p === null || (p.lat === 0 && p.lon === 0)) return null;
+    return { latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7 };
   }
 
   private set(state: FenceKeeperStatus['state'], reason: string | null): void {
@@ -168,6 +224,19 @@ export class FenceKeeper {
     // Known only for the fence on the FC now: one being sent, or refused, or cleared, has none yet.
     if (state !== 'on-fc' || f === null) this.action = null;
     const a = this.action;
-    this.status = { state, vertices: f?.polygon.length ?? 0, altMaxM: f?.altMaxM ?? null, uploads: this.uploads, failures: this.failures, reason, breachAction: a?.name ?? null, warning: a?.warning ?? null };
+    const p = this.plan;
+    this.status = {
+      state,
+      vertices: f?.polygon.length ?? 0,
+      altMaxM: f?.altMaxM ?? null,
+      keepOuts: p?.fence.keepOuts?.length ?? 0,
+      keepOutsLeftOut: p ? p.waiting.length + p.overBudget : 0,
+      leftOutReason: p?.reason ?? null,
+      uploads: this.uploads,
+      failures: this.failures,
+      reason,
+      breachAction: a?.name ?? null,
+      warning: a?.warning ?? null,
+    };
   }
 }

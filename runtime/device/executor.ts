@@ -5,7 +5,7 @@
 import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
-import { resumeIndex } from '../mission/hazards.js';
+import { resumeIndex, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 
@@ -48,6 +48,8 @@ export class Executor {
   private fenceReport = '';
   /** The last warning about the FC's breach action logged (null: none), logged again only when it changes. */
   private fenceWarning: string | null = null;
+  /** What keepFence was last asked to keep, by reference. */
+  private fenceAsked: { committed: readonly { n: number; e: number }[] | null; altDmMax: number; zones: readonly KeepOut[] } | null = null;
 
   constructor(
     private readonly devices: DeviceSet,
@@ -180,21 +182,31 @@ export class Executor {
   /**
    * Keeps the fence on the flight controller as its own failsafe (a driver whose FC holds one: MAVLink):
    * the committed geofence (`geofence.set`, decimetres from the origin, with its ceiling) or, with none
-   * committed, this device's own (device.yaml `geofence`, no ceiling); with neither, nothing. The driver uploads in the
+   * committed, this device's own (device.yaml `geofence`, no ceiling); with neither, nothing. With the
+   * polygon go the committed hazards' keep-out circles (`zones`: hazards.ts keepOuts, the very circles
+   * every route goes round, margin included), as circle exclusions; the driver leaves out one the drone
+   * is inside until it is out, and those past the FC's item budget. The driver uploads in the
    * background and again after the FC comes back; the same fence again is a no-op. Each outcome is
-   * logged when it differs from the last, with the reason of a failure and the FC's breach action; a
-   * warning that the breach action does nothing is logged once per change of it.
+   * logged when it differs from the last, with the reason of a failure or of keep-outs left out and the
+   * FC's breach action; a warning that the breach action does nothing is logged once per change of it.
    */
-  keepFence(committed: readonly { n: number; e: number }[] | null, altDmMax: number): void {
+  keepFence(committed: readonly { n: number; e: number }[] | null, altDmMax: number, zones: readonly KeepOut[] = []): void {
     const fc = this.devices.flight;
     if (!fc?.keepFence || this.stopped) return;
+    // The same committed fence and keep-outs as on the last block (the state keeps them by reference):
+    // nothing to convert and compare again (the driver would find the same key).
+    const last = this.fenceAsked;
+    if (last && last.committed === committed && last.altDmMax === altDmMax && last.zones === zones) return;
+    this.fenceAsked = { committed, altDmMax, zones };
     const local = committed ? committed.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : this.fence;
     // No fence at all: a fence set on the FC by other means (a ground station) is left alone.
     if (!local) return;
-    const fence = { polygon: local.map((p) => localToGeo(this.origin, p.northM, p.eastM)), altMaxM: committed ? altDmMax / 10 : null };
+    const keepOuts = zones.map((z) => ({ ...localToGeo(this.origin, z.n / 10, z.e / 10), radiusM: z.r / 10 }));
+    const fence = { polygon: local.map((p) => localToGeo(this.origin, p.northM, p.eastM)), altMaxM: committed ? altDmMax / 10 : null, ...(keepOuts.length > 0 ? { keepOuts } : {}) };
     fc.keepFence(fence, (s) => {
-      const what = `${s.vertices} vertices${s.altMaxM !== null ? `, ceiling ${s.altMaxM} m` : ''}`;
-      const action = `${s.breachAction !== null ? `, breach action ${s.breachAction}` : ''}${s.reason !== null ? `; ${s.reason}` : ''}`;
+      const circles = s.keepOuts > 0 ? `, ${s.keepOuts} keep-out${s.keepOuts === 1 ? '' : 's'}` : '';
+      const what = `${s.vertices} vertices${circles}${s.altMaxM !== null ? `, ceiling ${s.altMaxM} m` : ''}`;
+      const action = `${s.breachAction !== null ? `, breach action ${s.breachAction}` : ''}${s.reason !== null ? `; ${s.reason}` : ''}${s.leftOutReason !== null ? `; ${s.leftOutReason}` : ''}`;
       const line = s.state === 'on-fc' ? (s.vertices === 0 ? 'fence cleared on the flight controller' : `fence on the flight controller: ${what}${action}`) : `fence (${what}) not on the flight controller yet, retrying: ${s.reason ?? 'unknown reason'}`;
       // A breach action not known (a failed attempt, a failed read) leaves the last warning standing.
       if (s.breachAction !== null && s.warning !== this.fenceWarning) {

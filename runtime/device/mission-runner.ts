@@ -10,7 +10,8 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
-import type { MissionState, Task } from '../mission/types.js';
+import type { HazardSet, MissionState, Task } from '../mission/types.js';
+import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask } from '../mission/reassign.js';
 import { plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
@@ -59,6 +60,9 @@ export class MissionRunner {
   /** The hazard rule's state (attestations counted per cell, agents/swarm/hazard-commit.ts): every
    *  device derives it from the same committed attestations, so it is part of the snapshot. */
   hazardState: HazardState = emptyHazardState;
+  /** The keep-out circles of the committed hazard set `zonesOf` (hazards.ts keepOuts), kept on the FC with the fence. */
+  private zones: KeepOut[] = [];
+  private zonesOf: HazardSet | null = null;
   private readonly executor: Executor;
   private readonly committed = new Map<string, number>();
   private readonly decisions: DecisionJson[] = [];
@@ -150,7 +154,12 @@ export class MissionRunner {
     }
     if (this.replaying) return;
     this.executor.keepReturnAltitude(returnAltitudeDm(this.state, this.state.drones.findIndex((d) => d.id === this.o.id)) / 10);
-    this.executor.keepFence(this.state.geofence, this.state.geofenceAltDmMax);
+    // The committed hazards' keep-outs go with the fence: worked out again only when the set changed.
+    if (this.state.hazards !== this.zonesOf) {
+      this.zonesOf = this.state.hazards;
+      this.zones = keepOuts(this.state.hazards);
+    }
+    this.executor.keepFence(this.state.geofence, this.state.geofenceAltDmMax, this.zones);
     if (r.effects.some((e) => e.type === 'decision')) this.o.control.proof(cb.certificate.height, cb.proof);
     for (const e of r.effects) {
       switch (e.type) {

@@ -123,7 +123,7 @@ export const limits = {
   // Firmware bridge (firmware-bridge/): MAVLink and the MCU framed protocol.
   mavlinkCommandsPendingMax: 16, // commands awaiting COMMAND_ACK; a further command is refused
   missionItemsMax: 1_000, // items in one uploaded mission; a longer plan is refused before sending
-  fenceVerticesMax: 64, // vertices of the fence polygon uploaded to the flight controller (as many as a committed geofence has)
+  fenceItemsMax: 64, // items of the fence uploaded to the flight controller: the polygon's vertices (as many as a committed geofence has), then keep-out circles as room allows
   mcuFrameBytesMax: 256, // one decoded MCU frame (CBOR payload + CRC); longer frames are dropped
   mcuRequestsPendingMax: 32, // MCU requests awaiting a response; a further request is refused
   nmeaSentenceBytesMax: 82, // NMEA 0183: 79 characters + "$" + CRLF; longer lines are dropped

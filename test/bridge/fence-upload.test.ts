@@ -4,7 +4,9 @@
 // carry is refused before a byte is sent; lost requests are retried (scripted in memory, and through a
 // relay losing 10 % of bytes); and the FC, flown outside the fence, returns to launch on its own. Its
 // breach action is a parameter (ArduPilot FENCE_ACTION, PX4 GF_ACTION) read and set per autopilot; an
-// FC whose action is "report only" flies on through its fence.
+// FC whose action is "report only" flies on through its fence. Keep-out circles (the committed hazards)
+// go up after the polygon as MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION: the FC holds them, refuses to arm
+// inside one, and flown into one it breaches and returns.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
@@ -12,7 +14,7 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { uploadFence } from '../../firmware-bridge/mavlink/mission-upload.js';
-import { cmdFenceVertexInclusion, describeFenceAction, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
+import { cmdFenceCircleExclusion, cmdFenceVertexInclusion, describeFenceAction, missionTypeFence, type Fence } from '../../firmware-bridge/mavlink/fence.js';
 import { mavParamType } from '../../firmware-bridge/mavlink/params.js';
 import { SimFence } from '../../firmware-bridge/sim-fc/sim-fence.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -31,8 +33,11 @@ function ring(n: number, radiusM: number, altMaxM: number | null): Fence {
 const e7 = (f: Fence): [number, number][] => f.polygon.map((v) => [Math.round(v.latDeg * 1e7), Math.round(v.lonDeg * 1e7)]);
 
 interface FenceLine {
-  readonly fence: { vertices: number; polygonE7: [number, number][]; altMaxM: number | null; enabled: boolean; breached: string | null; breachCount: number };
+  readonly fence: { vertices: number; polygonE7: [number, number][]; circles: [number, number, number][]; altMaxM: number | null; enabled: boolean; breached: string | null; breachCount: number };
 }
+/** A keep-out circle `radiusM` round the point `northM`, `eastM` from the origin. */
+const keepOut = (northM: number, eastM: number, radiusM: number) => ({ ...localToGeo(origin, northM, eastM), radiusM });
+const circlesE7 = (f: Fence): [number, number, number][] => (f.keepOuts ?? []).map((c) => [Math.round(c.latDeg * 1e7), Math.round(c.lonDeg * 1e7), c.radiusM]);
 /** The newest fence state the FC process printed. */
 function fcFence(fc: SimFcProcess): FenceLine['fence'] | null {
   const lines = fc.lines().filter((l): l is FenceLine => typeof l === 'object' && l !== null && 'fence' in l);
@@ -104,6 +109,70 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
   }, 40_000);
 });
 
+describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION after the polygon', () => {
+  let rig: SimFcRig;
+  const texts: string[] = [];
+  let fenceStatus: common.FenceStatus | null = null;
+  // A 60 m hexagon with two keep-outs: 10 m round 30 m north, 8 m round 30 m south.
+  const fence: Fence = { ...ring(6, 60, 25), keepOuts: [keepOut(30, 0, 10), keepOut(-30, 0, 8)] };
+
+  beforeAll(async () => {
+    rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--seed', '9', '--speed', '4'], 200);
+    rig.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+      if (msg instanceof common.FenceStatus) fenceStatus = msg;
+    });
+    await waitFor('FC heartbeat', () => rig.vehicle.connected(), 5000);
+  }, 30_000);
+
+  afterAll(() => rig?.stop());
+
+  it('the upload carries the 6 vertices and then the 2 circles; the FC holds both, in order, with their radii', async () => {
+    const r = await rig.vehicle.uploadFence(fence);
+    expect(r.ok ? r.value.items : r.error.message).toBe(8);
+    await waitFor('the FC to print its fence', () => fcFence(rig.fc)?.enabled === true, 3000);
+    expect(fcFence(rig.fc)).toMatchObject({ vertices: 6, polygonE7: e7(fence), circles: circlesE7(fence), altMaxM: 25, enabled: true, breached: null });
+  });
+
+  it('refuses to arm inside a keep-out (the drone would breach it at take-off)', async () => {
+    const around: Fence = { ...fence, keepOuts: [keepOut(0, 0, 5)] };
+    expect((await rig.vehicle.uploadFence(around)).ok).toBe(true);
+    const arm = await rig.vehicle.arm();
+    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle inside a keep-out'), 2000);
+    const back = await rig.vehicle.uploadFence(fence);
+    expect(back.ok ? back.value.items : back.error.message).toBe(8);
+  });
+
+  it('flown through a keep-out, the FC breaches (boundary), returns on its own, and never gets through it', async () => {
+    const v = rig.vehicle;
+    expect((await v.arm()).ok).toBe(true);
+    expect((await v.takeoff(8)).ok).toBe(true);
+    await waitFor('takeoff altitude', () => (v.telemetry.position?.relativeAlt ?? 0) > 7000, 10_000);
+    // To 45 m north, through the north keep-out (20..40 m north) and inside the polygon all the way.
+    expect((await v.streamPosition({ ...localToGeo(origin, 45, 0), relAltM: 8 })).ok).toBe(true);
+    let northMax = 0;
+    /** North now, metres, the farthest north kept. */
+    const track = (): number => {
+      const n = northOf(v);
+      northMax = Math.max(northMax, n);
+      return n;
+    };
+    await waitFor('RTL after the breach', () => track() >= 0 && v.mode() === 'return', 15_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify({ mode: v.mode(), texts, fence: fcFence(rig.fc) })}`);
+    });
+    expect(texts).toContain('failsafe: fence breached (boundary), action return');
+    await waitFor('FENCE_STATUS breach', () => fenceStatus?.breachStatus === 1, 3000);
+    expect(fenceStatus).toMatchObject({ breachType: common.FenceBreach.BOUNDARY });
+    await waitFor('heading home', () => track() < northMax - 3, 10_000);
+    console.log(`keep-out breach: farthest north ${northMax.toFixed(1)} m (the circle spans 20..40 m north)`);
+    // It entered the circle (the breach) and turned back before its far edge at 40 m.
+    expect(northMax).toBeGreaterThan(20);
+    expect(northMax).toBeLessThan(38);
+    await waitFor('out of it again: the breach clears', () => fcFence(rig.fc)?.breached === null, 15_000);
+  }, 40_000);
+});
+
 describe('a fence the FC cannot store, or the protocol cannot carry', () => {
   let rig: SimFcRig;
 
@@ -133,6 +202,9 @@ describe('a fence the FC cannot store, or the protocol cannot carry', () => {
       [{ polygon: [localToGeo(origin, 0, 0), localToGeo(origin, 10, 0), localToGeo(origin, 20, 0)], altMaxM: null }, 'fence upload: the fence polygon encloses no area (its vertices are on one line)'],
       [{ polygon: [{ latDeg: 91, lonDeg: 8 }, ...ring(3, 10, null).polygon], altMaxM: null }, 'fence upload: fence vertex 0: latitude 91 is not in -90..90'],
       [{ ...ring(4, 10, null), altMaxM: Number.NaN }, 'fence upload: fence ceiling NaN m is not in 1..10000 m'],
+      [{ ...ring(60, 100, null), keepOuts: [1, 2, 3, 4, 5].map((k) => keepOut(10 * k, 0, 3)) }, 'fence upload: a fence of 65 items (60 vertices + 5 keep-out circles) is more than the 64 the flight controller is given'],
+      [{ ...ring(4, 10, null), keepOuts: [keepOut(0, 0, 0)] }, 'fence upload: keep-out circle 0: radius 0 m is not in 0.1..10000 m'],
+      [{ ...ring(4, 10, null), keepOuts: [{ latDeg: 47, lonDeg: 200, radiusM: 5 }] }, 'fence upload: keep-out circle 0: longitude 200 is not in -180..180'],
     ];
     for (const [f, message] of cases) {
       const r = await rig.vehicle.uploadFence(f);
@@ -231,6 +303,29 @@ describe('the simulated FC\'s fence check', () => {
     expect(f.check(true, at[0], at[1], 10, 300)).toBeNull(); // back inside
     expect(f.check(true, at[0], at[1], 25, 400)).toBe('ceiling');
     expect(f.status().breachCount).toBe(2);
+  });
+
+  it('a keep-out circle: entering it while flying is a boundary breach, once per excursion; the arming check names it', () => {
+    const f = new SimFence(null);
+    const poly = e7(ring(4, 50, null));
+    const c = localToGeo(origin, 20, 0);
+    const items = [...poly.map(([x, y]) => Object.assign(new common.MissionItemInt(), { command: cmdFenceVertexInclusion, frame: 0, param1: 4, x, y })), Object.assign(new common.MissionItemInt(), { command: cmdFenceCircleExclusion, frame: 0, param1: 10, x: Math.round(c.latDeg * 1e7), y: Math.round(c.lonDeg * 1e7) })];
+    expect(f.accept(items)).toBe(common.MavMissionResult.ACCEPTED);
+    f.setEnabled(true);
+    const at = (northM: number) => {
+      const g = localToGeo(origin, northM, 0);
+      return [Math.round(g.latDeg * 1e7), Math.round(g.lonDeg * 1e7)] as const;
+    };
+    expect(f.check(true, ...at(5), 10, 0)).toBeNull(); // 15 m from its centre
+    expect(f.check(true, ...at(12), 10, 100)).toBe('boundary'); // 8 m from it
+    expect(f.check(true, ...at(20), 10, 200)).toBeNull(); // the same excursion
+    expect(f.check(true, ...at(0), 10, 300)).toBeNull();
+    expect(f.armingProblem(...at(20))).toBe('PreArm: vehicle inside a keep-out');
+    expect(f.armingProblem(...at(0))).toBeNull();
+    expect(f.status()).toMatchObject({ vertices: 4, circles: [[Math.round(c.latDeg * 1e7), Math.round(c.lonDeg * 1e7), 10]], breachCount: 1 });
+    // A circle without a positive radius is refused, and so is a polygon split by a circle.
+    expect(f.accept([...items.slice(0, 4), Object.assign(new common.MissionItemInt(), { command: cmdFenceCircleExclusion, frame: 0, param1: 0, x: 1, y: 2 })])).toBe(common.MavMissionResult.INVALID_PARAM1);
+    expect(f.accept([items[0], items[4], items[1], items[2], items[3]] as common.MissionItemInt[])).toBe(common.MavMissionResult.INVALID_PARAM1);
   });
 
   it('refuses an upload that is not one inclusion polygon with its vertex count in param1', () => {

@@ -4,7 +4,9 @@
 // again without being asked; a refusal is reported with the FC's reason and retried in the background;
 // keepFence itself never waits on the link. The FC's breach action (FENCE_ACTION / GF_ACTION) is read
 // and reported after each upload, with a warning when it does nothing, or set when the device is
-// configured to (hal.mavlink.fenceAction), and a breach then does what was set.
+// configured to (hal.mavlink.fenceAction), and a breach then does what was set. Keep-out circles go up
+// with the polygon, except one the drone is inside (uploaded once it is out) and those past the FC's
+// item budget (the nearest kept), each reported in the status.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
@@ -26,9 +28,12 @@ const square = (halfM: number, altMaxM: number | null): GeoFence => ({
   altMaxM,
 });
 
-type FenceLine = { fence: { vertices: number; polygonE7: [number, number][]; altMaxM: number | null; enabled: boolean } };
+type FenceLine = { fence: { vertices: number; polygonE7: [number, number][]; circles: [number, number, number][]; altMaxM: number | null; enabled: boolean } };
 const fcFence = (fc: SimFcProcess): FenceLine['fence'] | null =>
   fc.lines().filter((l): l is FenceLine => typeof l === 'object' && l !== null && 'fence' in l).at(-1)?.fence ?? null;
+
+const keepOut = (northM: number, eastM: number, radiusM: number) => ({ ...localToGeo(origin, northM, eastM), radiusM });
+const circleE7 = (c: { latDeg: number; lonDeg: number; radiusM: number }): [number, number, number] => [Math.round(c.latDeg * 1e7), Math.round(c.lonDeg * 1e7), c.radiusM];
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -267,4 +272,51 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     expect(reports.filter((r) => r.state === 'on-fc').length).toBe(1);
     expect(reports[0]?.state).toBe('failed');
   }, 20_000);
+});
+
+describe('MAVLink flight driver: the committed keep-outs on the flight controller', () => {
+  it('a keep-out round the drone is left out (it would breach at once) and goes up once the drone has flown out of it; the same fence again uploads nothing', async () => {
+    const { pty, flight, c } = await companionOnPty();
+    const fc = await fcOn(pty, ['--speed', '4', '--seed', '5']);
+    const v = c.vehicle;
+    await waitFor('the FC\'s position', () => v.telemetry.position !== null, 10_000);
+    const around = keepOut(0, 0, 15); // the drone stands at the origin
+    const ahead = keepOut(40, 40, 10);
+    const fence: GeoFence = { ...square(80, 30), keepOuts: [around, ahead] };
+    const reports: FenceKeeperStatus[] = [];
+    flight.keepFence(fence, (s) => reports.push(s));
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    const inside = '1 keep-out left out: the drone is inside it (uploaded once it is out)';
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', vertices: 4, keepOuts: 1, keepOutsLeftOut: 1, leftOutReason: inside, uploads: 1 });
+    await waitFor('the FC to print its fence', () => fcFence(fc)?.enabled === true, 3_000);
+    expect(fcFence(fc)?.circles).toEqual([circleE7(ahead)]);
+    // It arms and flies (a circle round it on the FC would have refused the arming, or breached at once).
+    expect((await v.arm()).ok).toBe(true);
+    expect((await v.takeoff(8)).ok).toBe(true);
+    await waitFor('takeoff altitude', () => (v.telemetry.position?.relativeAlt ?? 0) > 7000, 10_000);
+    flight.keepFence({ ...fence, keepOuts: [...fence.keepOuts!] }); // the next block, the same fence: nothing
+    expect(flight.fenceStatus()?.uploads).toBe(1);
+    expect((await v.streamPosition({ ...localToGeo(origin, -40, 0), relAltM: 8 })).ok).toBe(true);
+    await waitFor('both keep-outs on the FC', () => flight.fenceStatus()?.keepOuts === 2 && flight.fenceStatus()?.state === 'on-fc', 20_000);
+    expect(flight.fenceStatus()).toMatchObject({ keepOuts: 2, keepOutsLeftOut: 0, leftOutReason: null, uploads: 2, failures: 0 });
+    expect(v.mode()).toBe('guided'); // out of it before it went up: no breach
+    expect(fcFence(fc)?.circles).toEqual([circleE7(around), circleE7(ahead)]);
+    expect(reports.map((r) => [r.keepOuts, r.keepOutsLeftOut])).toEqual([[1, 1], [2, 0]]);
+    expect((await v.land()).ok).toBe(true);
+  }, 40_000);
+
+  it('more keep-outs than the FC\'s 64 items leave room for: the polygon and the nearest ones go up, the rest are reported left out', async () => {
+    const { pty, flight, c } = await companionOnPty();
+    const fc = await fcOn(pty);
+    await waitFor('the FC\'s position', () => c.vehicle.telemetry.position !== null, 10_000);
+    // 60 vertices leave room for 4 of the 6 keep-outs, given farthest first: the 4 nearest the drone go up.
+    const polygon = Array.from({ length: 60 }, (_, i) => localToGeo(origin, 200 * Math.cos((2 * Math.PI * i) / 60), 200 * Math.sin((2 * Math.PI * i) / 60)));
+    const circles = [120, 100, 20, 80, 40, 60].map((n) => keepOut(n, 0, 5));
+    flight.keepFence({ polygon, altMaxM: 40, keepOuts: circles }, () => undefined);
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 15_000);
+    expect(flight.fenceStatus()).toMatchObject({ vertices: 60, keepOuts: 4, keepOutsLeftOut: 2, leftOutReason: '2 keep-outs left out: the flight controller is given 64 fence items and the polygon takes 60 (the 4 nearest the drone kept)' });
+    await waitFor('the FC to print its fence', () => fcFence(fc)?.enabled === true, 3_000);
+    // In the order given, the two farthest (120 m and 100 m north) left out.
+    expect(fcFence(fc)).toMatchObject({ vertices: 60, circles: [circles[2], circles[3], circles[4], circles[5]].map((x) => circleE7(x!)) });
+  }, 30_000);
 });
