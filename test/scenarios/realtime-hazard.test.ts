@@ -2,21 +2,34 @@
 // vehicle carries the range ring the hazard model was trained on (hal.sim.obstacles in its device.yaml),
 // the devices' own hazard agents attest what they see, the swarm commits the cells once f+1 devices did,
 // and each device's status lists them; the report also says how much of the area was flown over. Six
-// devices in this process over the embedded aedes broker, one of them a liar (fake-hazard).
+// devices in this process over the embedded aedes broker, one of them a liar (fake-hazard). Node 0 flies
+// the simulated flight controller (its own process) over MAVLink 2 on a socat pty: its MAVLink driver
+// keeps the committed geofence on the FC and with it the hazard's keep-out circle, the one every route
+// goes round, as a circle exclusion; the FC holds it and was never breached.
 
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+import { geoToLocal } from '../../hal/geo.js';
+
+const origin = { latDeg: 47.397742, lonDeg: 8.545594 }; // the devices' default origin (device.yaml)
+const mast = { northM: 30, eastM: 30 };
 
 const scenario: Scenario = {
   name: 'realtime-hazard',
   seed: 3,
-  durationMs: 30_000,
+  // The hazard is committed about 21 s in (two devices must pass the mast): 36 s leave room under load.
+  durationMs: 36_000,
   validators: 4,
   followers: 2,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
-  workload: [{ kind: 'once', at: 500, command: 'mission.survey', args: { area: [[0, 0], [0, 60], [60, 60], [60, 0]], spacingM: 12, altM: 20, speedMps: 8 } }],
+  hil: { nodes: [0], autopilot: 'ardupilot' },
+  operatorRoles: ['operator', 'admin'], // geofence.set is an admin's
+  workload: [
+    { kind: 'once', at: 300, command: 'geofence.set', args: { polygon: [[-80, -80], [-80, 120], [100, 120], [100, -80]], altMaxM: 60 } },
+    { kind: 'once', at: 800, command: 'mission.survey', args: { area: [[0, 0], [0, 60], [60, 60], [60, 0]], spacingM: 12, altM: 20, speedMps: 8 } },
+  ],
   // The second follower lies from 2 s on: confident sightings of three cells where nothing stands,
   // signed with its real key (its own hazard agent is silenced). Alone (f + 1 = 2), it must never get
   // one committed; the five honest devices still see the mast.
@@ -24,7 +37,7 @@ const scenario: Scenario = {
   expect: { safety: true, hazardsCommittedMin: 1, hazardsCommittedMax: 1 },
   consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
   livenessBudgetMs: 5_000,
-  world: { hazards: [{ northM: 30, eastM: 30, radiusM: 4, heightM: 60 }] },
+  world: { hazards: [{ ...mast, radiusM: 4, heightM: 60 }] },
 };
 
 describe('real-time mode with a hazard in the world', () => {
@@ -54,5 +67,17 @@ describe('real-time mode with a hazard in the world', () => {
     // Flown, as the devices reported their positions: part of the area covered, the closest pair measured.
     expect(report.flight.surveyedFraction ?? 0, why).toBeGreaterThan(0.1);
     expect(report.flight.minSeparationM, why).not.toBeNull();
-  }, 120_000);
+    // Node 0's flight controller holds the committed keep-out: one cluster of cells, one circle, centred
+    // within a cell or two of the mast, its radius the cells' spread plus the 8 m margin routes keep.
+    const fc = report.hil[0]?.fence ?? null;
+    const hil = `${why}; hil ${JSON.stringify(report.hil)}`;
+    expect(fc?.vertices, hil).toBe(4);
+    expect(fc?.circles.length, hil).toBe(1);
+    const [latE7, lonE7, radiusM] = fc?.circles[0] ?? [0, 0, 0];
+    const c = geoToLocal(origin, latE7 / 1e7, lonE7 / 1e7);
+    expect(Math.hypot(c.northM - mast.northM, c.eastM - mast.eastM), hil).toBeLessThan(8);
+    expect(radiusM, hil).toBeGreaterThan(8);
+    expect(radiusM, hil).toBeLessThan(40);
+    expect(fc?.breachCount, hil).toBe(0);
+  }, 150_000);
 });
