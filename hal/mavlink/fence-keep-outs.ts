@@ -5,7 +5,8 @@
 // (a circle the FC holds is never taken off because the drone is in it: that is the breach it is there
 // for). The swarm's own routing takes the drone out (hazards.ts drops the waypoints inside a keep-out),
 // and the keeper checks again until it is out. Past the FC's item budget (limits.fenceItemsMax, shared
-// with the polygon's vertices) the circles nearest the drone go up: those it could reach first.
+// with the polygon's vertices) the circles nearest the drone go up: those it could reach first. A real
+// FC may store fewer: one that answers NO_SPACE gets half the keep-outs next (fence-keeper.ts).
 
 import type { GeoCircle, GeoFence } from '../devices.js';
 import { geoToLocal } from '../geo.js';
@@ -38,7 +39,14 @@ const plural = (n: number): string => `${n} keep-out${n === 1 ? '' : 's'}`;
  * the FC holds already (`held`, circleKey), at most the room the polygon leaves, the nearest first;
  * kept in the order given, so the same set is the same upload.
  */
-export function planKeepOuts(wanted: GeoFence, at: { latDeg: number; lonDeg: number } | null, held: ReadonlySet<string>, itemsMax: number = limits.fenceItemsMax): KeepOutPlan {
+export function planKeepOuts(
+  wanted: GeoFence,
+  at: { latDeg: number; lonDeg: number } | null,
+  held: ReadonlySet<string>,
+  itemsMax: number = limits.fenceItemsMax,
+  /** The item count this FC answered NO_SPACE to, which made `itemsMax` smaller; null: none. */
+  refusedItems: number | null = null,
+): KeepOutPlan {
   const all = wanted.keepOuts ?? [];
   if (all.length === 0) return { fence: wanted, waiting: [], overBudget: 0, reason: null };
   const waiting = all.filter((c) => !held.has(circleKey(c)) && (at === null || edgeDistanceM(c, at) < 0));
@@ -50,6 +58,7 @@ export function planKeepOuts(wanted: GeoFence, at: { latDeg: number; lonDeg: num
   const overBudget = ready.length - kept.length;
   const why: string[] = [];
   if (waiting.length > 0) why.push(at === null ? `${plural(waiting.length)} left out: the drone's position is not known yet (uploaded once it is, outside them)` : `${plural(waiting.length)} left out: the drone is inside ${waiting.length === 1 ? 'it' : 'them'} (uploaded once it is out)`);
-  if (overBudget > 0) why.push(`${plural(overBudget)} left out: the flight controller is given ${itemsMax} fence items and the polygon takes ${wanted.polygon.length} (the ${kept.length} ${at === null ? 'first given' : 'nearest the drone'} kept)`);
+  const given = refusedItems === null ? `the flight controller is given ${itemsMax} fence items` : `the flight controller answered NO_SPACE to ${refusedItems} fence items, so it is given ${itemsMax}`;
+  if (overBudget > 0) why.push(`${plural(overBudget)} left out: ${given} and the polygon takes ${wanted.polygon.length} (the ${kept.length} ${at === null ? 'first given' : 'nearest the drone'} kept)`);
   return { fence: { ...wanted, keepOuts: kept }, waiting, overBudget, reason: why.length > 0 ? why.join('; ') : null };
 }

@@ -16,6 +16,7 @@ import type { FenceKeeperStatus, GeoFence } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { isAbout } from '../../firmware-bridge/mavlink/endpoint.js';
 import { fenceProblem, type FenceActionReport, type FenceActionWanted } from '../../firmware-bridge/mavlink/fence.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { circleKey, edgeDistanceM, planKeepOuts, type KeepOutPlan } from './fence-keep-outs.js';
 
 /** Backoff between failed attempts: doubles from retryFirstMs up to retryMaxMs (retrying for as long
@@ -40,6 +41,10 @@ export class FenceKeeper {
   private planKey = '';
   /** The keep-outs (circleKey) of the fence the FC confirmed; cleared when it may have lost them. */
   private held = new Set<string>();
+  /** The fence items this FC has room for, learnt from its NO_SPACE (null: limits.fenceItemsMax), and
+   *  the count it refused; forgotten when the FC is lost. */
+  private fcItemsMax: number | null = null;
+  private fcRefusedItems: number | null = null;
   /** Checks keep-outs left out while the drone is inside them; runs only while there are some. */
   private waitTimer: NodeJS.Timeout | null = null;
   private status: FenceKeeperStatus | null = null;
@@ -68,8 +73,11 @@ export class FenceKeeper {
       // autopilot family from it): start on the next turn.
       if (e.type === 'up') setImmediate(() => this.kick(true));
       else {
-        // Lost: whatever it held may be gone when it returns.
+        // Lost: whatever it held may be gone when it returns, and another FC, with room for more
+        // fence items, may come in its place.
         this.held.clear();
+        this.fcItemsMax = null;
+        this.fcRefusedItems = null;
         this.set('uploading', null);
       }
     });
@@ -148,12 +156,23 @@ export class FenceKeeper {
     let failed: string | null = null; // the attempt failed: retried from the upload
     let unread: string | null = null; // the fence is on the FC, its breach action not known: read again
     let uploaded = false;
+    let shrunk = false; // NO_SPACE with keep-outs in the fence: retried at once with half of them
     if (from === 'upload') {
       const r = await this.vehicle.uploadFence(fence);
       if (r.ok) {
         uploaded = true;
         this.held = new Set((fence?.keepOuts ?? []).map(circleKey));
-      } else failed = r.error.message;
+      } else {
+        failed = r.error.message;
+        const circles = fence?.keepOuts?.length ?? 0;
+        if (fence !== null && circles > 0 && r.error.message.endsWith('NO_SPACE')) {
+          // This FC stores fewer items than limits.fenceItemsMax: learn its size from the refusal (kept
+          // until the FC is lost) rather than retry the same upload forever.
+          this.fcRefusedItems = fence.polygon.length + circles;
+          this.fcItemsMax = fence.polygon.length + Math.floor(circles / 2);
+          shrunk = true;
+        }
+      }
     }
     const want = this.o.breachAction ?? 'leave';
     if (failed === null && fence !== null) {
@@ -170,7 +189,10 @@ export class FenceKeeper {
       return;
     }
     if (uploaded) this.uploads++;
-    if (failed !== null || unread !== null) {
+    if (shrunk) {
+      this.failures++;
+      this.retryTimer = setTimeout(() => this.kick(false), 0);
+    } else if (failed !== null || unread !== null) {
       this.failures++;
       this.retryTimer = setTimeout(() => (failed !== null ? this.kick(false) : this.readAgain()), this.retryMs);
       this.retryMs = Math.min(this.o.retryMaxMs, this.retryMs * 2);
@@ -193,7 +215,7 @@ export class FenceKeeper {
    *  wait for the drone to leave them, checks again every keepOutCheckMs. */
   private replan(): void {
     const w = this.wanted;
-    this.plan = w === undefined || w === null ? null : planKeepOuts(w, this.position(), this.held);
+    this.plan = w === undefined || w === null ? null : planKeepOuts(w, this.position(), this.held, this.fcItemsMax ?? limits.fenceItemsMax, this.fcRefusedItems);
     this.planKey = JSON.stringify(this.plan?.fence ?? null);
     if (!this.plan || this.plan.waiting.length === 0) {
       this.stopWaiting();

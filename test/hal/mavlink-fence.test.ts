@@ -319,4 +319,28 @@ describe('MAVLink flight driver: the committed keep-outs on the flight controlle
     // In the order given, the two farthest (120 m and 100 m north) left out.
     expect(fcFence(fc)).toMatchObject({ vertices: 60, circles: [circles[2], circles[3], circles[4], circles[5]].map((x) => circleE7(x!)) });
   }, 30_000);
+
+  it('an FC that stores fewer fence items answers NO_SPACE: the keep-outs are halved until the fence fits, and the count it took is kept while the FC stays up', async () => {
+    const { pty, flight, c } = await companionOnPty();
+    const fc = await fcOn(pty, ['--fence-max', '8']);
+    await waitFor('the FC\'s position', () => c.vehicle.telemetry.position !== null, 10_000);
+    // 4 vertices + 6 keep-outs = 10 items: NO_SPACE; 4 + 3 = 7 fit. The 3 nearest the drone go up.
+    const circles = [120, 100, 20, 80, 40, 60].map((n) => keepOut(n, 0, 5));
+    flight.keepFence({ ...square(200, 40), keepOuts: circles }, () => undefined);
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 15_000);
+    expect(flight.fenceStatus()).toMatchObject({
+      vertices: 4,
+      keepOuts: 3,
+      keepOutsLeftOut: 3,
+      uploads: 1,
+      failures: 1,
+      leftOutReason: '3 keep-outs left out: the flight controller answered NO_SPACE to 10 fence items, so it is given 7 and the polygon takes 4 (the 3 nearest the drone kept)',
+    });
+    await waitFor('the FC to print its fence', () => fcFence(fc)?.enabled === true, 3_000);
+    expect(fcFence(fc)).toMatchObject({ vertices: 4, circles: [circles[2], circles[4], circles[5]].map((x) => circleE7(x!)) });
+    // A new fence with the same count of items goes up at the size learned: no second NO_SPACE.
+    flight.keepFence({ ...square(210, 40), keepOuts: circles }, () => undefined);
+    await waitFor('the new fence on the FC', () => flight.fenceStatus()?.state === 'on-fc' && flight.fenceStatus()?.uploads === 2, 15_000);
+    expect(flight.fenceStatus()).toMatchObject({ keepOuts: 3, failures: 1 });
+  }, 30_000);
 });
