@@ -2,7 +2,7 @@
 // vehicle carries the range ring the hazard model was trained on (hal.sim.obstacles in its device.yaml),
 // the devices' own hazard agents attest what they see, the swarm commits the cells once f+1 devices did,
 // and each device's status lists them; the report also says how much of the area was flown over. Six
-// devices in this process over the embedded aedes broker, one of them a liar (fake-hazard). Node 0 flies
+// devices in this process over the embedded aedes broker, one of them a liar (fake-hazard). The liar flies
 // the simulated flight controller (its own process) over MAVLink 2 on a socat pty: its MAVLink driver
 // keeps the committed geofence on the FC and with it the hazard's keep-out circle, the one every route
 // goes round, as a circle exclusion; the FC holds it and was never breached.
@@ -24,7 +24,10 @@ const scenario: Scenario = {
   validators: 4,
   followers: 2,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
-  hil: { nodes: [0], autopilot: 'ardupilot' },
+  // The liar flies the simulated FC: a device on MAVLink has no simulated range ring, and its own hazard
+  // agent is silenced anyway, so every honest device still sees the mast (on node 0 the two lanes past
+  // the mast could both go to a blind drone, and nothing was committed).
+  hil: { nodes: [5], autopilot: 'ardupilot' },
   operatorRoles: ['operator', 'admin'], // geofence.set is an admin's
   workload: [
     { kind: 'once', at: 300, command: 'geofence.set', args: { polygon: [[-80, -80], [-80, 120], [100, 120], [100, -80]], altMaxM: 60 } },
@@ -67,7 +70,7 @@ describe('real-time mode with a hazard in the world', () => {
     // Flown, as the devices reported their positions: part of the area covered, the closest pair measured.
     expect(report.flight.surveyedFraction ?? 0, why).toBeGreaterThan(0.1);
     expect(report.flight.minSeparationM, why).not.toBeNull();
-    // Node 0's flight controller holds the committed keep-out: one cluster of cells, one circle, centred
+    // Node 5's flight controller holds the committed keep-out: one cluster of cells, one circle, centred
     // within a cell or two of the mast, its radius the cells' spread plus the 8 m margin routes keep.
     const fc = report.hil[0]?.fence ?? null;
     const hil = `${why}; hil ${JSON.stringify(report.hil)}`;
