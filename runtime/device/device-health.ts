@@ -57,9 +57,13 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
   // its vote is lost (it prevotes nil on every block) or its proposals are (everyone refuses them).
   const ahead = f.clockAheadMs ?? null;
   const setBy = f.clockSetBy ?? null;
-  if (ahead !== null && ahead > limits.clockSkewMsMax && setBy !== null) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times, which follow ${setBy}'s clock (a block must be later than the one before, so a clock ahead of the others carries its time on; a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; check ${setBy}'s clock, likely fast, then this one's (NTP, GNSS time)`);
-  else if (ahead !== null && ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times (a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead): this validator prevotes nil on every block, so its vote is lost to the fleet; set its clock (NTP, GNSS time)`);
-  else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)`);
+  const bound = `a block may be at most ${seconds(limits.clockSkewMsMax)} s ahead`;
+  if (ahead !== null && ahead > limits.clockSkewMsMax) {
+    // When one validator's fast clock set the block times, it is the one to look at first.
+    const follows = setBy === null ? ` (${bound})` : `, which follow ${setBy}'s clock (a block must be later than the one before, so a clock ahead of the others carries its time on; ${bound})`;
+    const fix = setBy === null ? 'set its clock (NTP, GNSS time)' : `check ${setBy}'s clock, likely fast, then this one's (NTP, GNSS time)`;
+    degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times${follows}: this validator prevotes nil on every block, so its vote is lost to the fleet; ${fix}`);
+  } else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)`);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
   const reasons = [...failing, ...degraded];
   return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };
