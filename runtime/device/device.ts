@@ -175,8 +175,9 @@ export class Device {
   private telemetrySeq = 0;
   /** Which telemetry periods sign a report (telemetry-gate.ts). */
   private readonly telemetryGate: TelemetryGate;
-  /** The committed lostAfterS last checked against this device's radio-only cadence (warned once per value). */
-  private lostAfterChecked = -1;
+  /** The committed mission and lostAfterS last checked against this device's radio-only cadence
+   *  ("<mission> <lostAfterS>"; warned once per pair). */
+  private lostAfterChecked = '';
   private lastCommitMs = Date.now();
   /** Consensus's clock: Unix time that never goes back (steady-clock.ts). */
   private readonly clock = new SteadyClock(Date.now, () => performance.now(), (stepMs, aheadMs) =>
@@ -544,14 +545,22 @@ export class Device {
   }
 
   /** A device with a radio may have to report on it alone (broker down), at a slower cadence than the
-   *  committed lostAfterS may allow for: it says so, once per committed value (telemetry-gate.ts). */
+   *  committed lostAfterS may allow for (telemetry-gate.ts). lostAfterS takes only a drone with an
+   *  unfinished part of the committed mission for lost (reassign.ts), so it says so while it has one,
+   *  once per mission and value: at start, and on a fleet that sets the value before its missions, it
+   *  warned every time about a mission that might never come. */
   private checkLostAfter(): void {
     if (this.radios.length === 0) return;
-    const lostAfterS = paramOf(this.missions.state.params, 'lostAfterS');
-    if (lostAfterS === this.lostAfterChecked) return;
-    this.lostAfterChecked = lostAfterS;
+    const s = this.missions.state;
+    const m = s.mission;
+    const id = this.p.config.id;
+    if (!m || m.done.includes(id) || !m.assignments.some((a) => a.node === id)) return;
+    const lostAfterS = paramOf(s.params, 'lostAfterS');
+    const key = `${m.id} ${lostAfterS}`;
+    if (key === this.lostAfterChecked) return;
+    this.lostAfterChecked = key;
     const problem = lostAfterRadioProblem(lostAfterS, this.p.config.telemetry.periodMs);
-    if (problem) this.log.warn({ event: 'lost-after-short', lostAfterS, periodMs: this.p.config.telemetry.periodMs }, problem);
+    if (problem) this.log.warn({ event: 'lost-after-short', mission: m.id, lostAfterS, periodMs: this.p.config.telemetry.periodMs }, problem);
   }
 
   private peerStatuses(): Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'> {

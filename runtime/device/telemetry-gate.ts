@@ -65,8 +65,9 @@ export function radioOnlyMissionGapMs(periodMs: number): number {
  * machine takes a drone of a mission with no report committed for lostAfterS as lost
  * (runtime/mission/reassign.ts); on the radio alone a still one reports every radioOnlyMissionGapMs,
  * so lostAfterS must cover two gaps (one report lost on the air) and one radio cycle of its slot for
- * the report to commit. Devices with a radio warn with this (device.ts); the parameter itself is the
- * fleet's, so an MQTT-only fleet may keep a shorter one.
+ * the report to commit. A device with a radio warns with this while it has a part of the committed
+ * mission (device.ts checkLostAfter); the parameter itself is the fleet's, so an MQTT-only fleet may
+ * keep a shorter one.
  */
 export function lostAfterRadioProblem(lostAfterS: number, periodMs: number): string | null {
   const gapMs = radioOnlyMissionGapMs(periodMs);

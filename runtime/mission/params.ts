@@ -15,7 +15,7 @@ export const paramSpecs: Readonly<Record<string, ParamSpec>> = {
   formationSpacingM: { min: 3, max: 100, initial: 10, what: 'distance between drones in a formation, metres' },
   separationM: { min: 2, max: 30, initial: 3, what: 'clearance between drones on their way to a route: horizontal, and between transit altitudes, metres' },
   batteryReservePct: { min: 10, max: 60, initial: 25, what: 'battery below which a drone gets no new task, and leaves the mission it flies (its unflown lanes go to another), percent' },
-  lostAfterS: { min: 30, max: 3600, initial: 120, what: 'block time without committed telemetry after which a drone of the mission is lost (its unflown lanes go to another), seconds; a fleet that may fly on the radio alone needs at least 210 at the 1 s telemetry period (devices with a radio warn: runtime/device/telemetry-gate.ts)' },
+  lostAfterS: { min: 30, max: 3600, initial: 120, what: 'block time without committed telemetry after which a drone of the mission is lost (its unflown lanes go to another), seconds; a fleet that may fly on the radio alone needs at least 210 at the 1 s telemetry period (a device with a radio and a part of a mission warns: runtime/device/telemetry-gate.ts)' },
 };
 
 export const paramNames = Object.keys(paramSpecs).sort();
