@@ -6,7 +6,7 @@
 
 import { limits } from '../../runtime/lib/limits.js';
 import type { RunEvent, RunObserver } from '../report/events.js';
-import { RunRecorder, type Recording } from '../report/recorder.js';
+import { RunRecorder, type Recording, type RecordingSnapshot } from '../report/recorder.js';
 
 export type Send = (event: RunEvent) => void;
 
@@ -100,6 +100,11 @@ export class EventHub implements RunObserver {
 
   recording(): Recording {
     return this.recorder.recording();
+  }
+
+  /** The recording now, without copying it: /recording.json streams it from this. */
+  recordingSnapshot(): RecordingSnapshot {
+    return this.recorder.snapshot();
   }
 
   report(): unknown {
