@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { limits } from '../../runtime/lib/limits.js';
 import type { EventHub, Joined } from './hub.js';
 import { recordingJson } from '../report/recorder.js';
+import { writeInTurns } from './write-in-turns.js';
 
 export const staticDir = fileURLToPath(new URL('./static/', import.meta.url));
 
@@ -104,18 +105,8 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
       res.end();
       return;
     }
-    for (const piece of recordingJson(snapshot, limits.dashboardBacklogChunkBytesMax)) {
-      if (res.destroyed) return;
-      // Checked, written and waited on in one turn: a close meanwhile is seen by drained().
-      if (!res.write(piece) && !(await drained(res, limits.dashboardClientStallMs))) {
-        res.destroy();
-        return;
-      }
-      // A turn of the event loop even after 'drain': a socket that takes each piece at once emits it on
-      // process.nextTick, and without this the whole recording went out without letting a timer run.
-      await turn();
-    }
-    res.end();
+    if (await writeInTurns(res, recordingJson(snapshot, limits.dashboardBacklogChunkBytesMax), limits.dashboardClientStallMs)) res.end();
+    else res.destroy();
   }
 
   function notFound(res: ServerResponse, text = 'not found\n'): void {
@@ -170,43 +161,26 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
    *  devices in this process and other pages go on meanwhile. True once the page is live; false when it
    *  went away, or read nothing for dashboardClientStallMs. Bounded: the recording is, and so is the
    *  wait for each chunk. */
-  async function sendRecording(res: ServerResponse, j: Joined): Promise<boolean> {
+  function sendRecording(res: ServerResponse, j: Joined): Promise<boolean> {
+    return writeInTurns(res, backlogPieces(j), limits.dashboardClientStallMs, () => streams.has(res));
+  }
+
+  /** The recording so far as server-sent events, about dashboardBacklogChunkBytesMax at a time. The last
+   *  piece is yielded in the turn of the next() that found the end, and writeInTurns writes it at once:
+   *  no live event can come between them. */
+  function* backlogPieces(j: Joined): Generator<string, void, undefined> {
     for (;;) {
-      if (!streams.has(res) || res.destroyed) return false;
       let chunk = '';
-      let done = false;
       while (chunk.length < limits.dashboardBacklogChunkBytesMax) {
         const e = j.next();
         if (e === undefined) {
-          done = true;
-          break;
+          yield chunk;
+          return;
         }
         chunk += `data: ${JSON.stringify(e)}\n\n`;
       }
-      // Written in the same turn as the last next(): no live event can come between them.
-      const roomy = chunk === '' || res.write(chunk);
-      if (done) return true;
-      if (!roomy ? !(await drained(res, limits.dashboardClientStallMs)) : !(await turn())) return false;
+      yield chunk;
     }
-  }
-
-  const turn = (): Promise<boolean> => new Promise((resolve) => setImmediate(() => resolve(true)));
-
-  /** Resolves true once res has drained, false if it closed or did not drain within ms. */
-  function drained(res: ServerResponse, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        res.off('drain', onDrain);
-        res.off('close', onClose);
-        resolve(ok);
-      };
-      const onDrain = (): void => finish(true);
-      const onClose = (): void => finish(false);
-      const timer = setTimeout(() => finish(false), ms);
-      res.on('drain', onDrain);
-      res.on('close', onClose);
-    });
   }
 
   await new Promise<void>((resolve, reject) => {
