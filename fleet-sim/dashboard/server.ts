@@ -177,7 +177,8 @@ export async function startDashboardServer(hub: EventHub, options: DashboardOpti
           yield chunk;
           return;
         }
-        chunk += `data: ${JSON.stringify(e)}\n\n`;
+        // The notice is a named event: a page's onmessage gets run events only.
+        chunk += e.t === 'dropped' ? `event: dropped\ndata: ${JSON.stringify({ count: e.count })}\n\n` : `data: ${JSON.stringify(e)}\n\n`;
       }
       yield chunk;
     }

@@ -54,6 +54,8 @@ export function* recordingJson(r: RecordingSnapshot, chunkChars: number): Genera
 export class RunRecorder implements RunObserver {
   private events: RunEvent[] = [];
   private dropped = 0;
+  /** Where the dropped events belong in the list (its length when the first was dropped), or null. */
+  private droppedFrom: number | null = null;
   private framePeriodMs = 250;
   private lastFrameAt = -Infinity;
   private lastFrame: FrameEvent | null = null;
@@ -75,6 +77,7 @@ export class RunRecorder implements RunObserver {
         this.events = [];
         this.generationCount++;
         this.dropped = 0;
+        this.droppedFrom = null;
         this.lastFrameAt = -Infinity;
         this.lastFrame = null;
         this.lastFrameKept = true;
@@ -108,6 +111,7 @@ export class RunRecorder implements RunObserver {
 
   private push(event: RunEvent): boolean {
     if (this.events.length >= this.eventsMax) {
+      this.droppedFrom ??= this.events.length;
       this.dropped++;
       return false;
     }
@@ -118,6 +122,16 @@ export class RunRecorder implements RunObserver {
   /** Which recording is being kept (see generationCount). */
   get generation(): number {
     return this.generationCount;
+  }
+
+  /** Events dropped so far, and the index in the kept list they would have followed (null: none yet).
+   *  Only the final frame and 'end' are kept past that index, once the run is over. */
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  get droppedAt(): number | null {
+    return this.droppedFrom;
   }
 
   /** The index-th event kept so far, without copying the recording (a late page reads it in turns). */
