@@ -2,13 +2,21 @@
 // joins late first gets the recording so far, which its reader takes in turns (join(): the server sends
 // it in bounded chunks between which the run goes on), then live events. Frames go out at most every dashboardLiveFrameMsMin of
 // wall time (a skipped frame is superseded by the next, and the newest is flushed before any other
-// event), so a run at 100x real time never floods a browser.
+// event), so a run at 100x real time never floods a browser. A page that joins after the recorder
+// filled up (it keeps the earliest events) is told how many it will not see, where they belong.
 
 import { limits } from '../../runtime/lib/limits.js';
 import type { RunEvent, RunObserver } from '../report/events.js';
-import { RunRecorder, type Recording } from '../report/recorder.js';
+import { RunRecorder, type Recording, type RecorderOptions, type RecordingSnapshot } from '../report/recorder.js';
 
 export type Send = (event: RunEvent) => void;
+
+/** Where the recording's kept events stop: `count` events of the run that a page which joined late
+ *  will never get (the recorder dropped them, and they happened before the page went live). */
+export interface DroppedNotice {
+  readonly t: 'dropped';
+  readonly count: number;
+}
 
 interface Subscriber {
   readonly send: Send;
@@ -19,22 +27,31 @@ interface Subscriber {
   /** The next recorded event it reads, of the recording of this generation. */
   cursor: number;
   generation: number;
+  /** The DroppedNotice of this generation went out. */
+  toldDropped: boolean;
 }
 
 /** A page that joined: the recording so far, one event per next(), then live events through its send. */
 export interface Joined {
   /** The next event of the recording, or undefined once it has them all: from then on every event goes
-   *  to send as it happens. Events that happen meanwhile are read here, in order, as they are recorded. */
-  next(): RunEvent | undefined;
+   *  to send as it happens. Events that happen meanwhile are read here, in order, as they are recorded.
+   *  Where the recorder dropped events, a DroppedNotice counting them. */
+  next(): RunEvent | DroppedNotice | undefined;
   unsubscribe(): void;
 }
 
 export class EventHub implements RunObserver {
-  private readonly recorder = new RunRecorder();
+  private readonly recorder: RunRecorder;
   private readonly subscribers = new Set<Subscriber>();
   private flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly wallNow: () => number = () => performance.now()) {}
+  /** recorderOptions: smaller bounds than limits.ts's, for tests that fill the recording. */
+  constructor(
+    private readonly wallNow: () => number = () => performance.now(),
+    recorderOptions: RecorderOptions = {},
+  ) {
+    this.recorder = new RunRecorder(recorderOptions);
+  }
 
   onEvent(event: RunEvent): void {
     this.recorder.onEvent(event);
@@ -57,20 +74,16 @@ export class EventHub implements RunObserver {
     }
   }
 
-  /** A new page: the recording so far, all at once, then live events. Returns the unsubscribe function.
-   *  For callers whose send is cheap; the server uses join(). */
-  subscribe(send: Send): () => void {
-    const j = this.join(send);
-    for (let e = j.next(); e !== undefined; e = j.next()) send(e);
-    return () => j.unsubscribe();
-  }
-
   /** A new page that reads the recording so far at its own pace (next()), then gets live events. A page
    *  joining an hour into a big run has tens of MB to take: sent in one go, it stalled the event loop
    *  the run and the devices share for seconds. */
   join(send: Send): Joined {
-    const sub: Subscriber = { send, lastFrameWallMs: this.wallNow(), pendingFrame: null, catchingUp: true, cursor: 0, generation: this.recorder.generation };
+    const sub: Subscriber = { send, lastFrameWallMs: this.wallNow(), pendingFrame: null, catchingUp: true, cursor: 0, generation: this.recorder.generation, toldDropped: false };
     this.subscribers.add(sub);
+    const goLive = (): void => {
+      sub.catchingUp = false;
+      sub.lastFrameWallMs = this.wallNow();
+    };
     return {
       next: () => {
         if (!sub.catchingUp) return undefined;
@@ -78,14 +91,23 @@ export class EventHub implements RunObserver {
         if (sub.generation !== this.recorder.generation) {
           sub.generation = this.recorder.generation;
           sub.cursor = 0;
+          sub.toldDropped = false;
+        }
+        if (sub.cursor === this.recorder.droppedAt && !sub.toldDropped) {
+          sub.toldDropped = true;
+          // The run goes on and nothing is kept past this point: the page goes live in this same call,
+          // so the count covers every event between the kept ones and its first live one, those the
+          // recorder dropped while the page read the recording included (they reach no page that is
+          // still reading). Once the run is over only its final frame and end follow, and no more drops.
+          if (this.recorder.eventAt(sub.cursor) === undefined) goLive();
+          return { t: 'dropped', count: this.recorder.droppedCount };
         }
         const e = this.recorder.eventAt(sub.cursor);
         if (e !== undefined) {
           sub.cursor++;
           return e;
         }
-        sub.catchingUp = false;
-        sub.lastFrameWallMs = this.wallNow();
+        goLive();
         return undefined;
       },
       unsubscribe: () => {
@@ -100,6 +122,11 @@ export class EventHub implements RunObserver {
 
   recording(): Recording {
     return this.recorder.recording();
+  }
+
+  /** The recording now, without copying it: /recording.json streams it from this. */
+  recordingSnapshot(): RecordingSnapshot {
+    return this.recorder.snapshot();
   }
 
   report(): unknown {

@@ -22,9 +22,40 @@ export interface RecorderOptions {
 
 type FrameEvent = Extract<RunEvent, { t: 'frame' }>;
 
+/** The recording as it was at one moment, without a copy of its events: a reader takes them one by one
+ *  (recordingJson) while the run goes on. Events are only ever appended, and a new run starts a new
+ *  list, so the first `count` of the list it holds stay as they were. */
+export interface RecordingSnapshot {
+  readonly version: 1;
+  readonly count: number;
+  eventAt(index: number): RunEvent | undefined;
+  readonly dropped: number;
+  readonly framePeriodMs: number;
+}
+
+/** A recording's JSON, the same bytes as JSON.stringify(recording()) at the snapshot's moment, in pieces
+ *  of about chunkChars characters: one piece is stringified at a time, never the whole recording (an
+ *  hour of 1,000 drones is 50 MB). */
+export function* recordingJson(r: RecordingSnapshot, chunkChars: number): Generator<string, void, undefined> {
+  // The envelope with an empty list, in Recording's key order; the events go between its brackets.
+  const shell = JSON.stringify({ version: r.version, events: [], dropped: r.dropped, framePeriodMs: r.framePeriodMs } satisfies Recording);
+  const cut = shell.indexOf('"events":[]') + '"events":['.length;
+  let piece = shell.slice(0, cut);
+  for (let i = 0; i < r.count; i++) {
+    piece += (i === 0 ? '' : ',') + JSON.stringify(r.eventAt(i));
+    if (piece.length >= chunkChars) {
+      yield piece;
+      piece = '';
+    }
+  }
+  yield piece + shell.slice(cut);
+}
+
 export class RunRecorder implements RunObserver {
   private events: RunEvent[] = [];
   private dropped = 0;
+  /** Where the dropped events belong in the list (its length when the first was dropped), or null. */
+  private droppedFrom: number | null = null;
   private framePeriodMs = 250;
   private lastFrameAt = -Infinity;
   private lastFrame: FrameEvent | null = null;
@@ -46,6 +77,7 @@ export class RunRecorder implements RunObserver {
         this.events = [];
         this.generationCount++;
         this.dropped = 0;
+        this.droppedFrom = null;
         this.lastFrameAt = -Infinity;
         this.lastFrame = null;
         this.lastFrameKept = true;
@@ -79,6 +111,7 @@ export class RunRecorder implements RunObserver {
 
   private push(event: RunEvent): boolean {
     if (this.events.length >= this.eventsMax) {
+      this.droppedFrom ??= this.events.length;
       this.dropped++;
       return false;
     }
@@ -91,6 +124,16 @@ export class RunRecorder implements RunObserver {
     return this.generationCount;
   }
 
+  /** Events dropped so far, and the index in the kept list they would have followed (null: none yet).
+   *  Only the final frame and 'end' are kept past that index, once the run is over. */
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  get droppedAt(): number | null {
+    return this.droppedFrom;
+  }
+
   /** The index-th event kept so far, without copying the recording (a late page reads it in turns). */
   eventAt(index: number): RunEvent | undefined {
     return this.events[index];
@@ -98,6 +141,13 @@ export class RunRecorder implements RunObserver {
 
   recording(): Recording {
     return { version: 1, events: this.events.slice(), dropped: this.dropped, framePeriodMs: this.framePeriodMs };
+  }
+
+  /** The recording now, for reading in turns (recordingJson): the event list is shared, not copied. */
+  snapshot(): RecordingSnapshot {
+    const events = this.events;
+    const count = events.length;
+    return { version: 1, count, eventAt: (i) => (i < count ? events[i] : undefined), dropped: this.dropped, framePeriodMs: this.framePeriodMs };
   }
 
   /** The report carried by the 'end' event, or null while the run goes on. */

@@ -134,7 +134,7 @@ export const limits = {
   dashboardClientsMax: 16, // live event streams served at once; another gets 503
   dashboardClientBufferBytesMax: 4_194_304, // unsent bytes per stream; frames are skipped past it
   dashboardClientBacklogBytesMax: 16_777_216, // unsent live bytes past what it joined with; the stream is cut (the page reconnects)
-  dashboardBacklogChunkBytesMax: 262_144, // a late page's recording goes out in chunks of about this many bytes, a turn of the event loop between them
+  dashboardBacklogChunkBytesMax: 262_144, // a late page's recording, and /recording.json, go out in chunks of about this many bytes, a turn of the event loop between them
   dashboardClientStallMs: 60_000, // a page that takes nothing of the recording it joined with for this long is cut
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
   deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)

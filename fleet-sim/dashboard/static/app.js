@@ -26,6 +26,7 @@
 
   function receive(ev) {
     if (ev.t === 'run') {
+      noteDropped(0);
       events = [];
       const samples = Math.max(1, ev.nodes.length) * Math.max(1, ev.durationMs);
       keep.periodMs = Math.max(200, Math.ceil(samples / frameSamplesMax / 50) * 50);
@@ -206,11 +207,15 @@
   $('play').addEventListener('click', () => (playing ? stopReplay() : startReplay(Number($('scrub').value) >= Number($('scrub').max))));
   let source = null; // the live stream, closed when a recording is opened instead
 
-  /** A recording that filled up (recorder.ts keeps the earliest events) stops short of the report. */
-  function noteDropped(dropped) {
+  /** A recording that filled up (recorder.ts keeps the earliest events) stops short of the report; a
+   *  live page that opened after it filled up has a hole where the dropped events were (the server's
+   *  'dropped' event says how many), then follows the run. */
+  function noteDropped(dropped, live) {
     const n = $('notice');
     n.hidden = !(dropped > 0);
-    n.textContent = dropped > 0 ? 'the recording filled up: ' + dropped + ' later events are not in it, so the map, charts and counts stop short; the summary is the whole run' : '';
+    if (!(dropped > 0)) n.textContent = '';
+    else if (live) n.textContent = 'this page opened after the recording filled up: ' + dropped + ' events that came after it are not shown, so the map, charts and counts leave them out; the summary is the whole run';
+    else n.textContent = 'the recording filled up: ' + dropped + ' later events are not in it, so the map, charts and counts stop short; the summary is the whole run';
   }
   /** Opens a recording (/recording.json saved from a live page); anything else is named, not ignored. */
   function openFile(name, text) {
@@ -267,6 +272,7 @@
       if (!state.run) $('status').textContent = 'connected';
     };
     live.onmessage = (m) => receive(JSON.parse(m.data));
+    live.addEventListener('dropped', (m) => noteDropped(JSON.parse(m.data).count, true));
     live.addEventListener('close', () => live.close());
     live.onerror = () => {
       // The server ends the stream when the run is over and the process exits; stop reconnecting.
