@@ -68,9 +68,15 @@ export class Progress implements RunObserver {
   ) {}
 
   onEvent(e: RunEvent): void {
-    if (e.t !== 'commit') return;
-    this.height = Math.max(this.height, e.height);
-    this.commands += e.commands;
+    if (e.t === 'commit') {
+      this.height = Math.max(this.height, e.height);
+      this.commands += e.commands;
+    } else if (e.t === 'frame') {
+      // The heights the devices report: a real-time run's commit events come only for heights that
+      // carried this operator's commands, so after a broker outage the bar stood at the height of
+      // before it while the fleet, heights ahead, committed the commands held in its offline queue.
+      for (const n of e.nodes) if (n.h > this.height) this.height = n.h;
+    }
   }
 
   show(simMs: number): void {

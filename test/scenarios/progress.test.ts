@@ -27,6 +27,23 @@ describe('progress line', () => {
     for (const l of lines) expect(l.startsWith('\r') && l.includes('\x1b[K')).toBe(true);
   });
 
+  it('shows the height the devices report, not only heights that carried this operator\'s commands', () => {
+    // Right after the outage the fleet is heights ahead, but the blocks it committed meanwhile carry
+    // none of the operator's commands (they waited in its offline queue): npm start showed the height
+    // of before the outage for 8 s after the broker was back.
+    const lines: string[] = [];
+    const p = new Progress(s, 'lines', (t) => lines.push(t), true);
+    p.onEvent({ t: 'commit', at: 1_000, height: 156, round: 0, proposer: 0, latencyMs: 5, txs: 3, commands: 3 });
+    const sample = (i: number, h: number) => ({ i, n: 0, e: 0, u: 0, bat: 90, h, r: 0, health: 'alive' as const, byz: null, mode: 'survey' });
+    p.onEvent({ t: 'frame', at: 2_000, nodes: [sample(0, 171), sample(1, 174), sample(2, 3)], proposer: 0, radio: [], broker: 'up' });
+    p.show(s.durationMs * 0.7);
+    expect(lines[0]).toContain('height 174  commands 3');
+    // A frame of older samples (a device behind, a stale status) never takes the height back.
+    p.onEvent({ t: 'frame', at: 3_000, nodes: [sample(0, 160)], proposer: 0, radio: [], broker: 'up' });
+    p.show(s.durationMs * 0.9);
+    expect(lines[1]).toContain('height 174  commands 3');
+  });
+
   it('a deterministic run hears every commit from the world itself: no such note', () => {
     const lines: string[] = [];
     const p = new Progress(s, 'lines', (t) => lines.push(t));
