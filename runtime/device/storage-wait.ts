@@ -48,11 +48,12 @@ export function storageFailedMessage(dataDir: string, e: StorageError): string {
 
 /** What /health answers while the device waits (503: not ready). */
 export interface StorageWaitHealth {
-  readonly node: string;
+  // The reason early: install.sh's health check shows the first 200 characters of the answer.
   readonly ready: false;
   readonly state: 'waiting-for-storage';
-  readonly health: 'failing';
   readonly healthReasons: readonly string[];
+  readonly node: string;
+  readonly health: 'failing';
   readonly storage: {
     readonly code: string;
     readonly file: string;
@@ -155,11 +156,11 @@ export class StorageWait {
     const now = Date.now();
     const freeBytes = freeBytesOf(this.c.dataDir); // now, not at the last attempt: one statfs per request
     return {
-      node: this.c.id,
       ready: false,
       state: 'waiting-for-storage',
-      health: 'failing',
       healthReasons: f ? [describeWait(this.c.dataDir, f.e, freeBytes)] : [],
+      node: this.c.id,
+      health: 'failing',
       storage: {
         code: f?.e.code ?? '',
         file: f?.e.file ?? '',
