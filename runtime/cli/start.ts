@@ -128,13 +128,14 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
   return device;
 }
 
-/** The first SIGTERM or SIGINT, from the moment the command starts (a second one changes nothing). */
+/** The first SIGTERM or SIGINT, from the moment the command starts. Each is taken once: a second of
+ *  the same kind (Ctrl-C again) ends the process at once, as the system would. */
 function signalLatch(): { readonly fired: Promise<string>; readonly name: string | null } {
   let name: string | null = null;
   let fire: (sig: string) => void = () => {};
   const fired = new Promise<string>((r) => (fire = r));
   for (const sig of ['SIGTERM', 'SIGINT'] as const)
-    process.on(sig, () => {
+    process.once(sig, () => {
       name ??= sig;
       fire(sig);
     });
