@@ -12,7 +12,7 @@ export const exitCodes = {
   timeout: 4, // nothing conclusive before --timeout
   unavailable: 5, // broker or device unreachable
   internal: 70,
-  storage: 74, // murmur start: the data directory could not be written (disk full, I/O error, read-only)
+  storage: 74, // a device run inside another program (fleet-sim) whose data directory took no write; murmur start waits instead (storage-wait.ts)
 } as const;
 
 export class CliError extends Error {

@@ -1,10 +1,16 @@
 // `murmur start --config device.yaml`: validate everything, start the device, run until SIGTERM or
-// SIGINT, then shut down cleanly. A bad config or identity is one line on stderr and exit code 2.
+// SIGINT, then shut down cleanly. A bad config or identity is one line on stderr and exit code 2. A data
+// directory that takes no writes, at start or later, is waited for in this process (storage-wait.ts).
 
-import { loadDeviceConfig } from '../config/device-config.js';
-import { DataDirectoryError, Device, openDevice } from '../device/device.js';
-import { StorageError, storageFix } from '../device/file-storage.js';
+import { loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
+import { DataDirectoryError, Device, openDevice, type DeviceOptions, type DeviceParts } from '../device/device.js';
+import { checkDataFormat } from '../device/data-format.js';
+import type { DataLock } from '../device/data-lock.js';
+import { StorageError } from '../device/file-storage.js';
+import { createLogger, DeviceMetrics } from '../device/observability.js';
+import { StorageWait, storageRunResetMs } from '../device/storage-wait.js';
 import { readFile } from 'node:fs/promises';
+import type { Logger as PinoLogger } from 'pino';
 import { CliError, exitCodes, need, parse } from './kit.js';
 import { textManifestProblem } from './manifest-file.js';
 
@@ -12,8 +18,9 @@ export const startUsage = `Usage: murmur start --config FILE
 
 Runs this device: consensus over MQTT, the mission state machine, HAL drivers, metrics on
 http://127.0.0.1:<http.port>/metrics and /health. SIGTERM or SIGINT stops it cleanly; after a crash
-the next start recovers from dataDir. The config fields are in docs/device-config.md. It logs JSON
-lines (pino) to stdout or log.file, so it takes no --json.`;
+the next start recovers from dataDir. A dataDir that takes no writes (disk full, read-only) is waited
+for: /health answers 503 with the reason, and the device starts once it does. The config fields are in
+docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it takes no --json.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;
@@ -22,45 +29,120 @@ export async function startCommand(argv: string[]): Promise<number> {
   const file = need(a.values.config, 'config');
   const cfg = loadDeviceConfig(file);
   if (!cfg.ok) throw new CliError(cfg.error, exitCodes.usage);
+  const c = cfg.value;
   // A draft (or other text) where the signed manifest belongs is named for what it is; openDevice says
   // the rest (unreadable, bad signature, not a member).
-  const manifestBytes = await readFile(cfg.value.manifest).catch(() => null);
-  const text = manifestBytes === null ? null : textManifestProblem(new Uint8Array(manifestBytes), cfg.value.manifest);
+  const manifestBytes = await readFile(c.manifest).catch(() => null);
+  const text = manifestBytes === null ? null : textManifestProblem(new Uint8Array(manifestBytes), c.manifest);
   if (text !== null) throw new CliError(`${file}: manifest: ${text}`, exitCodes.usage);
-  const parts = await openDevice(cfg.value, file);
-  if (!parts.ok) throw new CliError(parts.error, exitCodes.usage);
+  const signal = signalLatch();
+  let current: Device | null = null;
+  let log: PinoLogger;
+  try {
+    log = createLogger(c.id, c.log.level, () => current?.logPosition() ?? { height: 0, round: 0 }, c.log.file);
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
+  }
+  const metrics = new DeviceMetrics();
+  const wait = new StorageWait(c, log);
+  let lock: DataLock | null = null;
+  let startedAt = processStart;
+  try {
+    for (;;) {
+      const opened = await openParts(c, file, lock);
+      lock = opened.lock;
+      let failedMidRun: StorageError | null = null;
+      let tell: (e: StorageError) => void = () => {};
+      const failed = new Promise<StorageError>((r) => (tell = r));
+      const onStorageFailed = (e: StorageError): void => {
+        failedMidRun = e;
+        tell(e);
+      };
+      const r = await run(opened.parts, startedAt, file, { log, metrics, onStorageFailed }, (d) => (current = d));
+      let failure: StorageError;
+      if (r instanceof Device) {
+        // Started, and its writes (session, WAL recovery) went through: unless one failed meanwhile.
+        if (failedMidRun === null) wait.resumed();
+        const ranFromMs = Date.now();
+        // A storage failure first: it may have come while the links started.
+        const outcome = await Promise.race([failed.then((e) => ({ e })), signal.fired.then((sig) => ({ sig }))]);
+        if ('e' in outcome) wait.failedWhileRunning(outcome.e);
+        else log.info({ event: 'signal', signal: outcome.sig }, 'shutting down');
+        await r.stop().catch((e: unknown) => log.error({ err: (e as Error).message }, 'shutdown failed'));
+        if ('sig' in outcome) break;
+        if (Date.now() - ranFromMs >= storageRunResetMs) wait.ranLong();
+        failure = outcome.e;
+      } else failure = r;
+      current = null;
+      if (signal.name !== null) break;
+      const sig = await wait.until(failure, signal.fired);
+      if (sig !== null) {
+        log.info({ event: 'signal', signal: sig }, 'shutting down while waiting for the data directory');
+        break;
+      }
+      startedAt = Date.now();
+    }
+  } finally {
+    await wait.close();
+    await lock?.release();
+  }
+  // Timers and sockets are closed; exit now rather than wait on a straggling handle.
+  process.exit(exitCodes.ok);
+}
+
+/** The device's parts; the data directory is locked by the first call and stays this process's, across
+ *  the starts it makes after a storage failure (a second `murmur start` is refused meanwhile). */
+async function openParts(c: DeviceConfig, file: string, lock: DataLock | null): Promise<{ parts: DeviceParts; lock: DataLock | null }> {
+  const opened = await openDevice(c, file, { lock: lock === null });
+  if (!opened.ok) throw new CliError(opened.error, exitCodes.usage);
+  if (lock === null) return { parts: { ...opened.value, lock: null }, lock: opened.value.lock };
+  // openDevice reads the format only for the process that takes the lock: read it again here.
+  const format = checkDataFormat(c.dataDir);
+  if (!format.ok) throw new CliError(`${file}: dataDir: ${format.error}`, exitCodes.usage);
+  return { parts: { ...opened.value, dataFormatFound: format.value, lock: null }, lock };
+}
+
+/** Builds and starts a device: the running device, or the storage failure that stopped it (anything
+ *  else is a CliError with its exit code). */
+async function run(parts: DeviceParts, startedAt: number, file: string, o: DeviceOptions, built: (d: Device) => void): Promise<Device | StorageError> {
+  const c = parts.config;
   let device: Device;
   try {
-    device = new Device(parts.value, processStart);
+    device = new Device(parts, startedAt, {}, o);
+    built(device); // its height and round on every log line from here
   } catch (e) {
     // Building the device writes the data format and the session number: a write that fails is the
     // data directory's storage failure, not a bad file.
-    if (e instanceof StorageError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}: ${storageFix(e.code)}`, exitCodes.storage);
+    if (e instanceof StorageError) return e;
     throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
   }
   try {
     await device.start();
   } catch (e) {
     await device.stop().catch(() => undefined);
-    if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}`, exitCodes.usage);
-    if (e instanceof StorageError) throw new CliError(`${file}: dataDir: ${cfg.value.dataDir}: ${e.message}: ${storageFix(e.code)}`, exitCodes.storage);
-    const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${cfg.value.http.port} is in use; pick another port in ${file}` : (e as Error).message;
+    if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
+    if (e instanceof StorageError) return e;
+    const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${c.http.port} is in use; pick another port in ${file}` : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      device.log.info({ event: 'signal', signal: sig }, 'shutting down');
-      device.stop().then(resolve, (e: unknown) => {
-        device.log.error({ err: (e as Error).message }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-  });
-  // Timers and sockets are closed; exit now rather than wait on a straggling handle.
-  process.exit(exitCodes.ok);
+  return device;
+}
+
+/** The first SIGTERM or SIGINT, from the moment the command starts. Each is taken once: a second of
+ *  the same kind (Ctrl-C again) ends the process at once, as the system would. */
+function signalLatch(): { readonly fired: Promise<string>; readonly name: string | null } {
+  let name: string | null = null;
+  let fire: (sig: string) => void = () => {};
+  const fired = new Promise<string>((r) => (fire = r));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+    process.once(sig, () => {
+      name ??= sig;
+      fire(sig);
+    });
+  return {
+    fired,
+    get name() {
+      return name;
+    },
+  };
 }

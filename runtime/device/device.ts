@@ -33,7 +33,8 @@ import { encodeTelemetryBody } from '../wire/telemetry.js';
 import { lostAfterRadioProblem, TelemetryGate } from './telemetry-gate.js';
 import { paramOf } from '../mission/params.js';
 import { ControlPlane } from './control-plane.js';
-import { FileStorage, StorageError, storageFix } from './file-storage.js';
+import { FileStorage, StorageError } from './file-storage.js';
+import { storageFailedMessage } from './storage-wait.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
@@ -121,6 +122,19 @@ export interface DeviceHooks {
 
 export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
 
+/** How the process running a device wants it wired (`murmur start`: runtime/cli/start.ts). */
+export interface DeviceOptions {
+  /** The process's logger, kept across the devices it runs one after another; default: one of its own. */
+  readonly log?: PinoLogger;
+  /** Told of a data-directory write that failed while running, once the device has halted (nothing more
+   *  is sent or written; stop() still to be called), to log it (storageFailedMessage) and start again.
+   *  Default: the device logs it and exits 74 for a supervisor to restart it. */
+  readonly onStorageFailed?: (e: StorageError) => void;
+  /** The process's metrics, kept across the devices it runs one after another (each registry samples
+   *  the event loop for as long as the process lives); default: its own. */
+  readonly metrics?: DeviceMetrics;
+}
+
 /** Committed evidence kept in the JSON status (newest last). */
 const statusEvidenceMax = 8;
 const statusHazardsMax = 32;
@@ -140,7 +154,7 @@ function ledPatternOf(health: Health): LedPattern {
 export class DataDirectoryError extends Error {}
 
 export class Device {
-  readonly metrics = new DeviceMetrics();
+  readonly metrics: DeviceMetrics;
   readonly log: PinoLogger;
   readonly storage: FileStorage;
   /** The device's key (DeviceParts.signer), remembering what it signs in the device's verifier. */
@@ -193,16 +207,18 @@ export class Device {
     private readonly p: DeviceParts,
     private readonly startedAt: number,
     private readonly hooks: DeviceHooks = {},
+    private readonly o: DeviceOptions = {},
   ) {
     const c = p.config;
     const fleet = p.manifest.body.fleet;
+    this.metrics = o.metrics ?? new DeviceMetrics();
     this.signer = rememberingSigner(p.signer, p.verifier);
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
     // The first write to the directory: its format, so no older release takes what follows for its own.
     markDataFormat(this.storage, p.dataFormatFound);
     this.session = this.nextSession();
     this.telemetryGate = new TelemetryGate(p.config.id);
-    this.log = createLogger(c.id, c.log.level, () => ({ height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 }), c.log.file);
+    this.log = o.log ?? createLogger(c.id, c.log.level, () => this.logPosition(), c.log.file);
     const linkLog = linkLogger(this.log, c.mqtt.url);
     this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, startedAtMs: startedAt, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
@@ -320,6 +336,11 @@ export class Device {
     });
   }
 
+  /** The height and round every log line carries (a logger's mixin may call it mid-construction). */
+  logPosition(): { height: number; round: number } {
+    return { height: this.shell?.core.height ?? 0, round: this.shell?.core.round ?? 0 };
+  }
+
   private memberIdsOf: { manifest: Manifest; ids: ReadonlySet<string> } | null = null;
 
   /** The ids of the manifest in force, the same set while it stays in force. */
@@ -382,14 +403,19 @@ export class Device {
   /** An assertion inside consensus stops the node loudly; it restarts from its WAL (STYLE.md §6). A
    *  data-directory write that failed stops it too, saying which file and what to fix: nothing it
    *  could not record first (a vote's signer state, a block in the WAL) may go out, and an fsync that
-   *  failed leaves the file's state unknown (the page cache may have dropped the write). */
+   *  failed leaves the file's state unknown (the page cache may have dropped the write). It halts here,
+   *  before this turn ends, and the next start (`murmur start` waits for the directory and makes it in
+   *  the same process; else a supervisor's restart) recovers from what is durable. */
   private guarded(f: () => void): void {
+    if (this.state === 'stopping') return;
     try {
       f();
     } catch (e) {
       if (e instanceof StorageError) {
-        this.log.fatal({ event: 'storage-failed', code: e.code, file: e.file }, `data directory ${this.p.config.dataDir}: ${e.message}; stopping before sending anything it could not record first: ${storageFix(e.code)}, then start again (the WAL recovers what was written; a cut last record is dropped)`);
-        process.exit(74); // murmur's "storage" (runtime/cli/kit.ts exitCodes): systemd restarts it
+        this.halt();
+        if (this.o.onStorageFailed) return this.o.onStorageFailed(e); // it says so (once per kind)
+        this.log.fatal({ event: 'storage-failed', code: e.code, file: e.file }, storageFailedMessage(this.p.config.dataDir, e));
+        process.exit(74); // murmur's "storage" (runtime/cli/kit.ts exitCodes): a supervisor restarts it
       }
       this.log.fatal({ err: (e as Error).message }, 'invariant broken; stopping so a restart recovers from the WAL');
       process.exit(70);
@@ -461,6 +487,7 @@ export class Device {
 
   /** Puts a tx into this node's mempool and gossips it, so whoever proposes next can include it. */
   private submitTx(envelope: Uint8Array): void {
+    if (this.state === 'stopping') return; // halted: nothing more is signed or sent from here
     if (this.submitHooked === null) {
       const direct = (e: Uint8Array): void => {
         this.link.broadcast(e, 'telemetry');
@@ -645,14 +672,19 @@ export class Device {
     }
   }
 
-  /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */
-  async stop(): Promise<void> {
+  /** Takes no more input and fires no more timers, at once (the first, synchronous part of stop()). */
+  private halt(): void {
     this.state = 'stopping';
     this.heartbeats.stop();
     for (const t of this.timers) clearInterval(t);
     for (const cancel of this.pending) cancel();
     this.pending.clear();
     this.missions.stop();
+  }
+
+  /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */
+  async stop(): Promise<void> {
+    this.halt();
     await this.agents?.stop(Date.now());
     // A broker that died with us would leave a QoS 1 goodbye waiting forever: bound each step.
     // The last status stays retained: it says the device went offline (as its Will does after an

@@ -139,6 +139,8 @@ export const limits = {
   dashboardLiveFrameMsMin: 100, // wall time between frames sent live; newer frames replace skipped ones
   deviceVerifyMemoMax: 512, // remembered signature checks on a device (own signatures, votes seen again in a certificate)
   deviceVerifyMemoBytesMax: 131_072, // bytes of signed messages those keep; cleared when past either bound
+  storageWaitFirstMs: 1_000, // a device whose data directory takes no writes tries to start again after this, doubling each time (device/storage-wait.ts)
+  storageWaitMaxMs: 60_000, // up to this; a device that ran this long before its storage failed starts again from the first wait
   simVerifyCacheMax: 200_000, // remembered signature checks in one simulated world; cleared when full
   simVerifyCacheBytesMax: 67_108_864, // bytes those keep (entries carved since the last start); cleared when past it
   simHashCacheMax: 65_536, // remembered hashes in one simulated world (per thread); cleared when full
