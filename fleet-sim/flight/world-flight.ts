@@ -47,6 +47,8 @@ export interface FlightReport {
   geofenceBreaches: number;
   failsafes: number;
   minSeparationM: number | null;
+  /** Times a drone flew into an obstacle of the world (the simulated vehicles' truth). */
+  obstacleStrikes: number;
   /** Hazards some drone's range sensor returned. */
   hazardsFound: number;
   /** Times committed hazards re-routed the active mission. */
@@ -66,7 +68,7 @@ export function surveyAreaOf(s: Scenario): PointNe[] | null {
 /** Whether the world must fly: anything in the scenario that reads or is read by the drones. */
 export function scenarioFlies(s: Scenario): boolean {
   const e = s.expect;
-  const flightExpect = e.geofenceBreachesMax !== undefined || e.failsafesMin !== undefined || e.hazardsCommittedMin !== undefined || e.hazardsCommittedMax !== undefined || e.minSeparationM !== undefined || e.surveyedFractionMin !== undefined;
+  const flightExpect = e.geofenceBreachesMax !== undefined || e.failsafesMin !== undefined || e.hazardsCommittedMin !== undefined || e.hazardsCommittedMax !== undefined || e.minSeparationM !== undefined || e.surveyedFractionMin !== undefined || e.obstacleStrikesMax !== undefined;
   return s.radio !== undefined || s.world !== undefined || flightExpect || s.workload.some((w) => w.kind !== 'rate') || scenarioHasAgents(s);
 }
 
@@ -196,6 +198,7 @@ export class WorldFlight {
       geofenceBreaches: this.layer.geofenceBreaches,
       failsafes: this.layer.failsafes,
       minSeparationM: this.minSeparationM === null ? null : Math.round(this.minSeparationM * 10) / 10,
+      obstacleStrikes: this.layer.drones.reduce((n, d) => n + d.sim.strikes().length, 0),
       hazardsFound: this.layer.sightings.size,
       replans: this.layer.replans,
     };

@@ -84,7 +84,7 @@ export interface RealtimeReport {
    *  above 5 m), and the closest two airborne devices came. */
   /** separationFrom: the simulated vehicles' true positions (every device in this process on simulated
    *  hardware), or the GNSS positions the devices reported (child processes, hardware in the loop). */
-  flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports' };
+  flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports'; obstacleStrikes: number | null };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
   /** The devices' log files: the one the devices in this process share, and one per device run as its
@@ -494,6 +494,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Counts the devices report in their status since they started, summed over restarts.
     const failsafesOf = new CountsSinceStart();
     const relayedOf = new CountsSinceStart();
+    /** Times each simulated vehicle in this process flew into an obstacle of the world, over restarts. */
+    const strikesOf = new CountsSinceStart();
     /** Snapshots honest devices installed by state sync, and offers or chunks they refused. */
     const installsOf = new CountsSinceStart();
     const syncRefusedOf = new CountsSinceStart();
@@ -542,6 +544,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const truth = fleet.devices.map((d) => (fleet.alive(d) ? (d.inproc?.simTruth() ?? null) : null));
       const fromVehicles = fleet.devices.every((d, i) => !fleet.alive(d) || truth[i] !== null);
       if (!fromVehicles) separationFrom = 'reports';
+      truth.forEach((t, i) => strikesOf.observe(i, t?.obstacleStrikes));
       const airborne = fromVehicles ? truth.filter((t): t is NonNullable<typeof t> => t !== null && t.upM > 5) : nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u }));
       const closest = closestPairM(airborne);
       if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
@@ -587,6 +590,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       failsafes,
       minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10,
       separationFrom,
+      // Seen only on vehicles simulated in this process (not with --processes or a flight controller).
+      obstacleStrikes: separationFrom === 'vehicles' ? strikesOf.total() : null,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
     const relayedFirst = relayedOf.total();

@@ -57,7 +57,7 @@ interface SummaryFields {
   expect: { met: boolean; failed: readonly string[] };
   /** Real-time mode counts fleet-sim's air; deterministic mode counts the simulated radios and routers. */
   radio?: AirCounters | SimRadioCounters | null;
-  flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; separationFrom?: 'vehicles' | 'reports'; hazardsFound?: number } | null;
+  flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; separationFrom?: 'vehicles' | 'reports'; hazardsFound?: number; obstacleStrikes?: number | null } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   stateSync?: { installs: number; refused: number };
   forgedCommands?: { sent: Partial<Record<string, number>>; refused: Partial<Record<string, number>>; committed: number } | null;
@@ -106,6 +106,7 @@ export function formatSummary(r: SummaryFields): string {
     // Real time counts every reflex return or landing the devices report; deterministic mode its battery ones.
     const parts = [r.mode === 'realtime' ? `${f.failsafes} failsafes (reflex returns and landings)` : `${f.failsafes} battery failsafes`, `${f.geofenceBreaches ?? 0} geofence breaches`];
     if (typeof f.hazardsFound === 'number') parts.push(`${f.hazardsFound} hazards found`);
+    if (typeof f.obstacleStrikes === 'number') parts.push(`${f.obstacleStrikes} obstacle strikes`);
     rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m${from(f.separationFrom)}`]);
   } else if (f && typeof f.minSeparationM === 'number') {
     rows.push(['flight', `closest approach ${f.minSeparationM} m${from(f.separationFrom)}`]);

@@ -94,7 +94,7 @@ const count = (v: unknown, field: string): number => int(v, field, 0, 1_000_000_
 /** expect: { safety: true, committedFraction: 0.99, maxStall: 5s, geofenceBreachesMax: 0, ... }. */
 export function expectations(v: unknown): Expect {
   const ex = obj(v ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused'], 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused'], 'expect');
   const e: Expect = {
     safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
     ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
@@ -104,6 +104,7 @@ export function expectations(v: unknown): Expect {
     ...(ex.hazardsCommittedMin !== undefined ? { hazardsCommittedMin: count(ex.hazardsCommittedMin, 'expect.hazardsCommittedMin') } : {}),
     ...(ex.hazardsCommittedMax !== undefined ? { hazardsCommittedMax: count(ex.hazardsCommittedMax, 'expect.hazardsCommittedMax') } : {}),
     ...(ex.minSeparationM !== undefined ? { minSeparationM: metres(ex.minSeparationM, 'expect.minSeparationM', 0, 10_000) } : {}),
+    ...(ex.obstacleStrikesMax !== undefined ? { obstacleStrikesMax: count(ex.obstacleStrikesMax, 'expect.obstacleStrikesMax') } : {}),
     ...(ex.surveyedFractionMin !== undefined ? { surveyedFractionMin: fraction(ex.surveyedFractionMin, 'expect.surveyedFractionMin') } : {}),
     ...(ex.epoch !== undefined ? { epoch: int(ex.epoch, 'expect.epoch', 1, 1_000_000) } : {}),
     ...(ex.relayedDeliveriesMin !== undefined ? { relayedDeliveriesMin: count(ex.relayedDeliveriesMin, 'expect.relayedDeliveriesMin') } : {}),

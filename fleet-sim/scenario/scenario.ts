@@ -83,6 +83,8 @@ export interface Expect {
   readonly hazardsCommittedMin?: number;
   readonly hazardsCommittedMax?: number;
   readonly minSeparationM?: number;
+  /** Times drones may fly into the world's obstacles (world.hazards), counted on the simulated vehicles. */
+  readonly obstacleStrikesMax?: number;
   readonly surveyedFractionMin?: number;
   /** The manifest epoch in force at the end (a validator-set change happened). */
   readonly epoch?: number;

@@ -28,7 +28,7 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
  *  their failsafe counts, which cover every reflex return or landing, not the battery ones alone). */
 export function flightExpectFailures(
   e: Expect,
-  f: Pick<FlightReport, 'surveyedFraction' | 'geofenceBreaches' | 'failsafes' | 'minSeparationM'> | null,
+  f: (Pick<FlightReport, 'surveyedFraction' | 'geofenceBreaches' | 'failsafes' | 'minSeparationM'> & { readonly obstacleStrikes: number | null }) | null,
   failsafesAre = 'battery failsafes',
 ): string[] {
   const failed: string[] = [];
@@ -37,6 +37,9 @@ export function flightExpectFailures(
   if (e.geofenceBreachesMax !== undefined && (f?.geofenceBreaches ?? 0) > e.geofenceBreachesMax) failed.push(`geofenceBreachesMax: ${f?.geofenceBreaches} breaches > ${e.geofenceBreachesMax}`);
   if (e.failsafesMin !== undefined && (f?.failsafes ?? 0) < e.failsafesMin) failed.push(`failsafesMin: ${f?.failsafes ?? 0} ${failsafesAre} < ${e.failsafesMin}`);
   if (e.minSeparationM !== undefined && minSeparationM !== null && minSeparationM < e.minSeparationM) failed.push(`minSeparationM: drones came within ${minSeparationM} m < ${e.minSeparationM} m`);
+  // Unknown (devices in their own processes: fleet-sim does not see their vehicles) is not a pass.
+  if (e.obstacleStrikesMax !== undefined && (f?.obstacleStrikes ?? null) === null) failed.push('obstacleStrikesMax: not measured (the simulated vehicles run in other processes)');
+  else if (e.obstacleStrikesMax !== undefined && (f?.obstacleStrikes ?? 0) > e.obstacleStrikesMax) failed.push(`obstacleStrikesMax: drones flew into obstacles ${f?.obstacleStrikes} times > ${e.obstacleStrikesMax}`);
   if (e.surveyedFractionMin !== undefined && (surveyedFraction ?? 0) < e.surveyedFractionMin) failed.push(`surveyedFractionMin: ${surveyedFraction ?? 0} of the area surveyed < ${e.surveyedFractionMin}`);
   return failed;
 }

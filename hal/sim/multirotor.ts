@@ -8,7 +8,7 @@ import type { FlightMode, GnssFix, LandedState, RangeReading, Vec3 } from '../de
 import { localToGeo, wrapPi, type GeoOrigin } from '../geo.js';
 import { defaultSimConfig, type SimVehicleConfig } from './sim-config.js';
 import { batteryStateAt, powerW, type SimBattery } from './battery-model.js';
-import { rangeToObstacles } from './obstacles.js';
+import { rangeToObstacles, type Obstacle } from './obstacles.js';
 
 /** Physics advances on a fixed 10 ms grid of absolute time, so the result never depends on how
  *  often step() is called, only on the times at which commands arrive. */
@@ -31,6 +31,19 @@ export interface MultirotorState {
   readonly mode: FlightMode;
   readonly landed: LandedState;
 }
+
+/** A simulated vehicle entering an obstacle: where, when, and how fast it was flying. */
+export interface ObstacleStrike {
+  readonly timeMs: number;
+  /** Index in the vehicle's config.obstacles. */
+  readonly obstacle: number;
+  readonly northM: number;
+  readonly eastM: number;
+  readonly upM: number;
+  readonly speedMps: number;
+}
+
+const obstacleStrikesKept = 64;
 
 export class SimMultirotor {
   readonly config: SimVehicleConfig;
@@ -66,6 +79,9 @@ export class SimMultirotor {
   private lastRange: RangeReading[] = [];
   private nextGnssMs = 0;
   private nextRangeMs = 0;
+  /** The obstacle the vehicle is inside now (index in config.obstacles), or -1. */
+  private insideObstacle = -1;
+  private strikeList: ObstacleStrike[] = [];
   /** Distance flown, metres (fleet-sim reports it). */
   odometerM = 0;
 
@@ -96,8 +112,29 @@ export class SimMultirotor {
     for (let guard = 0; this.tick < last && guard < 1_000_000; guard++) {
       this.tick++;
       this.integrate(physicsTickMs / 1000);
+      this.checkObstacles();
       this.sampleSensors(this.timeMs());
     }
+  }
+
+  /** Each time the vehicle flew into an obstacle (the simulator's truth: nothing on a real drone knows
+   *  this), oldest first, at most obstacleStrikesKept. */
+  strikes(): readonly ObstacleStrike[] {
+    return this.strikeList;
+  }
+
+  /** Inside an obstacle's cylinder, below its top: a strike when it enters, none while it stays. */
+  private checkObstacles(): void {
+    const obstacles = this.config.obstacles;
+    let inside = -1;
+    for (let i = 0; i < obstacles.length && inside < 0; i++) {
+      const o = obstacles[i] as Obstacle;
+      if (this.u < o.heightM && Math.hypot(this.n - o.northM, this.e - o.eastM) < o.radiusM) inside = i;
+    }
+    if (inside >= 0 && inside !== this.insideObstacle && this.strikeList.length < obstacleStrikesKept) {
+      this.strikeList.push({ timeMs: this.timeMs(), obstacle: inside, northM: this.n, eastM: this.e, upM: this.u, speedMps: Math.hypot(this.vn, this.ve) });
+    }
+    this.insideObstacle = inside;
   }
 
   state(): MultirotorState {

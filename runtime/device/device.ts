@@ -199,7 +199,7 @@ export class Device {
   );
 
   /** The simulated vehicle's true position (hal.driver sim), for fleet-sim's world measurements. */
-  simTruth(): { northM: number; eastM: number; upM: number } | null {
+  simTruth(): { northM: number; eastM: number; upM: number; obstacleStrikes: number } | null {
     return this.hal.truth?.() ?? null;
   }
 

@@ -30,8 +30,9 @@ export interface Hal {
   /** Advances simulated hardware to wall time `nowMs` (no-op for real drivers). */
   step(nowMs: number): void;
   /** The simulated vehicle's true position in local metres (not what its GNSS reads): what fleet-sim,
-   *  which simulates the world, measures separation with. Absent for real drivers. */
-  readonly truth?: () => { northM: number; eastM: number; upM: number };
+   *  which simulates the world, measures separation with, and how many times the vehicle flew into
+   *  an obstacle of its simulated world. Absent for real drivers. */
+  readonly truth?: () => { northM: number; eastM: number; upM: number; obstacleStrikes: number };
 }
 
 /** Home altitude of the simulated vehicle above mean sea level, metres. */
@@ -131,7 +132,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
     step: (now) => vehicle.step(Math.max(0, (now - nowMs) * s.timeScale)),
     truth: () => {
       const v = vehicle.state();
-      return { northM: v.northM, eastM: v.eastM, upM: v.upM };
+      return { northM: v.northM, eastM: v.eastM, upM: v.upM, obstacleStrikes: vehicle.strikes().length };
     },
   };
 }

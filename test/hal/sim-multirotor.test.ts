@@ -138,4 +138,27 @@ describe('SimMultirotor (seeded kinematic model)', () => {
     expect(Math.abs(v.state().upM - 45)).toBeLessThan(1);
     expect(v.state().mode).toBe('return');
   });
+
+  it('counts a strike each time it flies into an obstacle below its top, not while it stays inside or passes over it', () => {
+    const v = new SimMultirotor({ obstacles: [{ northM: 30, eastM: 0, radiusM: 3, heightM: 20 }] }, new Prng(5), 0);
+    let t = 0;
+    const run = (untilMs: number): void => {
+      for (; t < untilMs; t += 50) v.step(t);
+    };
+    unwrap(v.arm());
+    unwrap(v.takeoff(25));
+    run(12_000);
+    unwrap(v.goto(60, 0, 25, 8)); // over its top: no strike
+    run(25_000);
+    expect(v.strikes()).toEqual([]);
+    unwrap(v.goto(60, 0, 10, 8)); // down below the top, then back through it
+    run(35_000);
+    unwrap(v.goto(0, 0, 10, 8));
+    run(50_000);
+    const strikes = v.strikes();
+    expect(strikes).toHaveLength(1);
+    expect(strikes[0]?.obstacle).toBe(0);
+    expect(Math.abs((strikes[0]?.northM ?? 0) - 30)).toBeLessThanOrEqual(3);
+    expect(strikes[0]?.speedMps).toBeGreaterThan(4);
+  });
 });

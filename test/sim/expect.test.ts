@@ -2,9 +2,9 @@
 // unmet one is a line naming the field, so `fleet-sim run` exits 1 and says why.
 
 import { describe, expect, it } from 'vitest';
-import { expectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
+import { expectFailures, flightExpectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
 
-const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, hazardsFound: 1, replans: 2 };
+const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, obstacleStrikes: 1, hazardsFound: 1, replans: 2 };
 const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null };
 
 describe('flight and hazard expectations', () => {
@@ -24,6 +24,12 @@ describe('flight and hazard expectations', () => {
       'relayedDeliveriesMin: 0 envelopes first delivered through a radio relay < 1',
     ]);
     expect(expectFailures({ safety: true, hazardsCommittedMax: 0 }, base)).toEqual(['hazardsCommittedMax: 1 hazards committed > 0']);
+  });
+
+  it('obstacleStrikesMax: met at the count, failed past it, and failed when the strikes were not measured', () => {
+    expect(expectFailures({ safety: true, obstacleStrikesMax: 1 }, base)).toEqual([]);
+    expect(expectFailures({ safety: true, obstacleStrikesMax: 0 }, base)).toEqual(['obstacleStrikesMax: drones flew into obstacles 1 times > 0']);
+    expect(flightExpectFailures({ safety: true, obstacleStrikesMax: 0 }, { ...flight, obstacleStrikes: null })).toEqual(['obstacleStrikesMax: not measured (the simulated vehicles run in other processes)']);
   });
 });
 
