@@ -31,7 +31,7 @@ export const limits = {
   linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
   linkTelemetryQueueMax: 256, // queued telemetry frames per link; the oldest is dropped (only the newest position matters)
   // The same queues by bytes (a lane holds at least one largest frame, envelopeBytesMax + overhead), for
-  // links whose frames are whole envelopes (MQTT): twenty 1 MB blocks queued while the broker is away
+  // links whose frames are whole envelopes (MQTT, memory): twenty 1 MB blocks queued while the broker is away
   // were 20 MB. Consensus lanes (live and bulk, each) refuse past it; heartbeats and telemetry drop the oldest.
   linkConsensusQueueBytesMax: 8_388_608,
   linkHeartbeatQueueBytesMax: 2_097_152,
