@@ -68,7 +68,7 @@ interface SimRadioCounters {
   packetsSent: number;
   bytesSent: number;
   relays: number;
-  dropped: { loss: number; queueFull: number };
+  dropped: { loss: number; queueFull: number; queueBytes?: number };
   router: { firstByRadio: number; relayedDeliveries: number };
 }
 
@@ -97,7 +97,7 @@ export function formatSummary(r: SummaryFields): string {
   ];
   const a = r.radio;
   if (a && 'copiesDelivered' in a) rows.push(['radio', `${a.packetsSent} packets on the air${'relays' in a ? ` (${String(a.relays)} of them relays)` : ''}, ${a.copiesDelivered} copies heard, ${a.copiesLost} lost, ${a.copiesCut} cut by partitions, ${a.copiesOutOfRange} out of range, ${a.packetsOverflowed} overflowed`]);
-  else if (a) rows.push(['radio', `${a.packetsSent} packets (${(a.bytesSent / 1000).toFixed(0)} kB, ${a.relays} relays), ${a.dropped.loss} lost, ${a.dropped.queueFull} refused (queue full); first copy of ${a.router.firstByRadio} envelopes, ${a.router.relayedDeliveries} through relays`]);
+  else if (a) rows.push(['radio', `${a.packetsSent} packets (${(a.bytesSent / 1000).toFixed(0)} kB, ${a.relays} relays), ${a.dropped.loss} lost, ${a.dropped.queueFull} refused (queue full${a.dropped.queueBytes ? `, ${a.dropped.queueBytes} of them past its airtime bound` : ''}); first copy of ${a.router.firstByRadio} envelopes, ${a.router.relayedDeliveries} through relays`]);
   const f = r.flight;
   if (f && typeof f.surveyedFraction === 'number') rows.push(['survey', `${(f.surveyedFraction * 100).toFixed(0)}% of the area covered`]);
   // A real-time run where no drone took off has nothing to say here.

@@ -10,10 +10,10 @@
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
-import { bulkEnvelope, ClassQueue, defaultQueueSizes } from '../../runtime/links/class-queue.js';
+import { bulkEnvelope, ClassQueue, defaultQueueSizes, type QueueBound } from '../../runtime/links/class-queue.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
-import { defaultRelayJitterMs, defaultRelaySuppress } from '../../runtime/links/serial-link.js';
+import { defaultRelayJitterMs, defaultRelaySuppress, radioQueueBytes } from '../../runtime/links/serial-link.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { cobsPacketOverheadBytes, fragmentBytesMax, radioCrcBytes, radioHeaderBytes, radioUnicastHeaderBytes } from '../../runtime/links/radio-frame.js';
 import type { RadioModel } from '../scenario/scenario.js';
@@ -81,10 +81,15 @@ class Port {
     model: RadioModel,
     nowMs: number,
     public msgId: number,
-    onFull: () => void,
+    onFull: (bound: QueueBound) => void,
   ) {
     const atLeast = (n: number): number => Math.max(n, limits.radioFragmentsMax);
-    this.queue = new ClassQueue<Packet>({ consensus: atLeast(defaultQueueSizes.consensus), heartbeat: atLeast(defaultQueueSizes.heartbeat), telemetry: atLeast(defaultQueueSizes.telemetry) }, onFull);
+    // By packets and by airtime, as SerialLink's queue (radioQueueBytes).
+    const bytes = radioQueueBytes(model.baud / 10, model.mtuBytes, limits.radioFragmentsMax);
+    this.queue = new ClassQueue<Packet>({ consensus: atLeast(defaultQueueSizes.consensus), heartbeat: atLeast(defaultQueueSizes.heartbeat), telemetry: atLeast(defaultQueueSizes.telemetry) }, (_cls, bound) => onFull(bound), {
+      max: { consensus: bytes, heartbeat: bytes, telemetry: bytes },
+      of: (p) => p.wire,
+    });
     this.relaysTrackedMax = atLeast(defaultQueueSizes.consensus) + atLeast(defaultQueueSizes.heartbeat) + atLeast(defaultQueueSizes.telemetry) + limits.radioPendingRelaysMax;
     this.budget = new AirtimeBudget({ baud: model.baud, burstBytes: model.mtuBytes * 2 }, nowMs);
   }
@@ -106,7 +111,8 @@ export interface RadioCounters {
   packetsHeard: number;
   envelopesReceived: number;
   duplicates: number;
-  dropped: { loss: number; partition: number; queueFull: number; oversize: number; incomplete: number; stale: number };
+  /** queueFull: refused or dropped for a full queue; queueBytes: those of them for its byte (airtime) bound. */
+  dropped: { loss: number; partition: number; queueFull: number; queueBytes: number; oversize: number; incomplete: number; stale: number };
 }
 
 const emptyRadioCounters = (): RadioCounters => ({
@@ -119,7 +125,7 @@ const emptyRadioCounters = (): RadioCounters => ({
   packetsHeard: 0,
   envelopesReceived: 0,
   duplicates: 0,
-  dropped: { loss: 0, partition: 0, queueFull: 0, oversize: 0, incomplete: 0, stale: 0 },
+  dropped: { loss: 0, partition: 0, queueFull: 0, queueBytes: 0, oversize: 0, incomplete: 0, stale: 0 },
 });
 
 export class RadioNet {
@@ -153,7 +159,12 @@ export class RadioNet {
 
   /** A node's process (and with it its serial link) starts: a fresh queue and message id. */
   boot(i: number): void {
-    this.ports[i] = new Port(this.model, this.host.now(), this.prng.nextU32(), () => this.counters.dropped.queueFull++);
+    this.ports[i] = new Port(this.model, this.host.now(), this.prng.nextU32(), (bound) => this.full(bound));
+  }
+
+  private full(bound: QueueBound): void {
+    this.counters.dropped.queueFull++;
+    if (bound === 'bytes') this.counters.dropped.queueBytes++;
   }
 
   /** A node's process stops: its queue and reassemblies go with it. */
@@ -190,32 +201,39 @@ export class RadioNet {
       this.counters.coalesced++;
       return true;
     }
-    // Heartbeats: only the newest matters, so whole older heartbeats make room, never half of one
-    // (SerialLink.enqueue); a relay among them goes with its suppression entry.
-    while (cls === 'heartbeat' && port.queue.room(cls) < count) {
+    const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
+    const wireOf = (index: number): number => header + Math.max(0, Math.min(chunk, envelope.length - index * chunk));
+    let wireBytes = 0;
+    for (let index = 0; index < count; index++) wireBytes += wireOf(index);
+    // Heartbeats: only the newest matters, so whole older heartbeats make room, by count and by bytes,
+    // never half of one (SerialLink.enqueue); a relay among them goes with its suppression entry.
+    while (cls === 'heartbeat' && (port.queue.room(cls) < count || port.queue.roomBytes(cls) < wireBytes)) {
       const oldest = port.queue.peekClass('heartbeat');
       if (!oldest) break;
+      const bound = port.queue.room(cls) < count ? 'count' : 'bytes';
       port.queue.removeWhere('heartbeat', (p) => {
         if (p.origin !== oldest.origin || p.msgId !== oldest.msgId) return false;
         if (p.relay) port.relaysQueued.delete(`${p.origin}:${p.msgId}:${p.index}`);
         return true;
       });
-      this.counters.dropped.queueFull++;
+      this.full(bound);
     }
     // Behind the live height's messages, as SerialLink.enqueue queues it (class-queue.ts).
     const bulk = coalescing && bulkEnvelope(envelope);
     // All fragments or none: half an envelope is airtime wasted (SerialLink.enqueue).
     if (port.queue.room(cls, bulk) < count) {
-      this.counters.dropped.queueFull++;
+      this.full('count');
+      return false;
+    }
+    if (port.queue.roomBytes(cls, bulk) < wireBytes) {
+      this.full('bytes');
       return false;
     }
     const msgId = port.msgId;
     if (coalescing) port.waiting.add(envelope, to ?? undefined, `${from}:${msgId}`, this.host.now());
     port.msgId = (port.msgId + 1) >>> 0;
-    const header = (unicast ? radioUnicastHeaderBytes : radioHeaderBytes) + radioCrcBytes + cobsPacketOverheadBytes;
     for (let index = 0; index < count; index++) {
-      const size = Math.min(chunk, envelope.length - index * chunk);
-      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: header + Math.max(0, size), envelope, relay: false, queuedMs: this.host.now() }, bulk);
+      port.queue.push(cls, { cls, origin: from, msgId, index, count, dest: to ?? -1, hopsLeft: this.model.hopLimit, wire: wireOf(index), envelope, relay: false, queuedMs: this.host.now() }, bulk);
     }
     this.counters.envelopesQueued++;
     this.pump(from, port);

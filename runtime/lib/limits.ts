@@ -31,7 +31,7 @@ export const limits = {
   linkHeartbeatQueueMax: 8, // queued heartbeats per link; the oldest is dropped (only the newest matters)
   linkTelemetryQueueMax: 256, // queued telemetry frames per link; the oldest is dropped (only the newest position matters)
   // The same queues by bytes (a lane holds at least one largest frame, envelopeBytesMax + overhead), for
-  // links whose frames are whole envelopes (MQTT): twenty 1 MB blocks queued while the broker is away
+  // links whose frames are whole envelopes (MQTT, memory): twenty 1 MB blocks queued while the broker is away
   // were 20 MB. Consensus lanes (live and bulk, each) refuse past it; heartbeats and telemetry drop the oldest.
   linkConsensusQueueBytesMax: 8_388_608,
   linkHeartbeatQueueBytesMax: 2_097_152,
@@ -50,6 +50,13 @@ export const limits = {
   brokerDrainMs: 10_000, // aedes drainTimeout: a subscriber that stops reading is cut off after this
   radioBlockAirMs: 250, // while consensus rides only a radio, a proposer's block txs take at most this much of its airtime
   radioConsensusStaleMs: 2_000, // a consensus envelope queued on a radio this long is dropped unsent
+  // Airtime one lane of a radio's queue may hold (consensus live, its bulk lane, heartbeats, telemetry,
+  // each), in bytes on the air at the radio's rate (baud, air rate, duty cycle), never less than one
+  // largest envelope (fragmentsMax packets). SiK at 57600 baud: 57,600 bytes, where 1,024 packets of
+  // 252 bytes were 258 KB and 45 s of air per consensus lane. Above both presets' stale-consensus limit
+  // (SiK 2 s, E32 7.7 s), so that limit, oldest first, still sheds an ordinary consensus backlog; what a
+  // lane held past it was consensus that would go stale unsent and position reports far behind the newest.
+  radioQueueAirMs: 10_000,
   radioOnlyTelemetryEvery: 10, // with the broker down, a device signs telemetry every this many periods
   telemetryKeepaliveEvery: 30, // periods after which a device that has not moved reports again (telemetry-gate.ts)
   telemetryMissionKeepaliveEvery: 10, // the same for a device flying (or holding) a part of a mission: its silence makes it lost (lostAfterS)

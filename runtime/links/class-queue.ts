@@ -73,7 +73,7 @@ export class ClassQueue<T> {
     sizes: ClassQueueSizes = defaultQueueSizes,
     /** Called once per item dropped or refused, with its class and the bound it hit. */
     private readonly onDrop: (cls: TrafficClass, bound: QueueBound) => void = () => {},
-    /** Without it only the counts bound the lanes (radio packets: a few hundred bytes each). */
+    /** Without it only the counts bound the lanes. */
     private readonly byteBound?: QueueBytes<T>,
   ) {
     this.queues = {
@@ -142,6 +142,12 @@ export class ClassQueue<T> {
   room(cls: TrafficClass, bulk = false): number {
     const q = this.queues[laneOf(cls, bulk)];
     return q.capacity - q.length;
+  }
+
+  /** Free bytes in the lane of `cls` (Infinity without a byte bound): a fragmented envelope is queued
+   *  only if all of it fits by bytes too. */
+  roomBytes(cls: TrafficClass, bulk = false): number {
+    return this.byteBound ? this.byteBound.max[cls] - this.held[laneOf(cls, bulk)] : Infinity;
   }
 
   /** Removes every queued item of `cls` (for consensus, of both its lanes) that matches; returns how many went. */

@@ -1,10 +1,11 @@
 // The in-memory link: a hub that connects any number of links in one process, for tests and for
-// fleet-sim. It uses the same frame codec and class queues as the MQTT link, so bad frames and queue
+// fleet-sim. It uses the same frame codec and class queues as the MQTT link, bounded by count and by
+// bytes (limits.link*QueueBytesMax: its frames are whole envelopes too), so bad frames and queue
 // overflow behave the same. Delivery runs through `schedule` (default setImmediate) so a simulator
 // can hand in its own virtual-time scheduler and make delivery deterministic.
 
 import { limits } from '../lib/limits.js';
-import { ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag, frameOverheadBytes } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
@@ -40,8 +41,8 @@ export class MemoryHub {
   }
 
   /** A link for `node` on this hub; the name defaults to "memory". */
-  link(node: string, fleet: string, opts: { name?: string; queueSizes?: ClassQueueSizes } = {}): MemoryLink {
-    return new MemoryLink(this, node, fleet, opts.name ?? 'memory', opts.queueSizes ?? defaultQueueSizes);
+  link(node: string, fleet: string, opts: { name?: string; queueSizes?: ClassQueueSizes; queueBytes?: ClassQueueSizes } = {}): MemoryLink {
+    return new MemoryLink(this, node, fleet, opts.name ?? 'memory', opts.queueSizes ?? defaultQueueSizes, opts.queueBytes ?? defaultQueueBytes);
   }
 
   /** @internal */
@@ -88,10 +89,12 @@ export class MemoryLink implements Link {
     fleet: string,
     readonly name: string,
     queueSizes: ClassQueueSizes,
+    /** Bytes of link frames each lane may hold; a count alone let twenty 1 MB blocks hold 20 MB. */
+    queueBytes: ClassQueueSizes,
   ) {
     this.mtuBytes = hub.mtuBytes;
     this.tag = fleetTag(fleet);
-    this.queue = new ClassQueue<Outbound>(queueSizes, (cls) => this.stats.queueFull(cls));
+    this.queue = new ClassQueue<Outbound>(queueSizes, (cls, bound) => this.stats.queueFull(cls, 1, bound), { max: queueBytes, of: (o) => o.frame.length });
   }
 
   async start(): Promise<void> {

@@ -72,6 +72,9 @@ export interface SerialLinkOptions {
   /** false sends as fast as the port takes bytes (benchmarks of the framing alone). */
   readonly throttle?: boolean;
   readonly queueSizes?: ClassQueueSizes;
+  /** Bytes on the air each lane may hold (default radioQueueBytes: limits.radioQueueAirMs of this
+   *  radio's airtime); never less than one largest envelope. */
+  readonly queueBytes?: ClassQueueSizes;
   readonly fragmentsMax?: number;
   readonly now?: () => number;
   /** Relays wait a random 0..relayJitterMs first (default defaultRelayJitterMs: four packets' airtime;
@@ -108,6 +111,13 @@ interface Reassembly {
   got: number;
   readonly startedMs: number;
   readonly dest: number | undefined;
+}
+
+/** The default byte bound of each lane of a radio's queue: limits.radioQueueAirMs of airtime at
+ *  `airBytesPerSec`, and at least one largest envelope (`fragmentsMax` full packets). Shared by
+ *  SerialLink and fleet-sim's radio. */
+export function radioQueueBytes(airBytesPerSec: number, packetBytes: number, fragmentsMax: number): number {
+  return Math.max(Math.floor((airBytesPerSec * limits.radioQueueAirMs) / 1000), fragmentsMax * packetBytes);
 }
 
 /** A node's origin tag in radio frames (radio-frame.ts). */
@@ -176,10 +186,18 @@ export class SerialLink implements Link {
     this.fleetTag = tagOfFleet(opts.fleet);
     this.selfTag = nodeTag(opts.node);
     for (const p of opts.peers ?? []) this.peerByTag.set(nodeTag(p), p);
-    // Sizes count packets (fragments) here; each class holds at least one largest envelope.
+    // Sizes count packets (fragments) here, and bytes bound the airtime they hold (a count alone let a
+    // lane hold 45 s of a SiK radio's air); each class holds at least one largest envelope by both.
     const sizes = opts.queueSizes ?? defaultQueueSizes;
     const atLeast = (n: number) => Math.max(n, this.fragmentsMax);
-    this.queue = new ClassQueue<Packet>({ consensus: atLeast(sizes.consensus), heartbeat: atLeast(sizes.heartbeat), telemetry: atLeast(sizes.telemetry) }, (cls) => this.stats.queueFull(cls));
+    const bytesDefault = radioQueueBytes(airBytesPerSec, opts.packetBytes, this.fragmentsMax);
+    const b = opts.queueBytes ?? { consensus: bytesDefault, heartbeat: bytesDefault, telemetry: bytesDefault };
+    const atLeastBytes = (n: number) => Math.max(n, this.fragmentsMax * opts.packetBytes);
+    this.queue = new ClassQueue<Packet>(
+      { consensus: atLeast(sizes.consensus), heartbeat: atLeast(sizes.heartbeat), telemetry: atLeast(sizes.telemetry) },
+      (cls, bound) => this.stats.queueFull(cls, 1, bound),
+      { max: { consensus: atLeastBytes(b.consensus), heartbeat: atLeastBytes(b.heartbeat), telemetry: atLeastBytes(b.telemetry) }, of: (p) => p.wire.length },
+    );
     this.relaysTrackedMax = atLeast(sizes.consensus) + atLeast(sizes.heartbeat) + atLeast(sizes.telemetry) + limits.radioPendingRelaysMax;
     if (opts.throttle !== false) {
       this.budget = new AirtimeBudget(
@@ -299,6 +317,11 @@ export class SerialLink implements Link {
     return this.queue.length;
   }
 
+  /** Bytes on the air those packets take. */
+  queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
   private enqueue(dest: number | undefined, bytes: Uint8Array, cls: TrafficClass): boolean {
     if (!this.running) return false;
     const chunk = fragmentBytesMax(this.opts.packetBytes, dest !== undefined);
@@ -313,35 +336,49 @@ export class SerialLink implements Link {
       return true;
     }
     const msgId = this.msgId;
-    // Heartbeats and telemetry: only the newest matters, so whole older envelopes make room (never half
-    // of one: its other fragments would be airtime for nothing).
-    while ((cls === 'heartbeat' || cls === 'telemetry') && this.queue.room(cls) < count) {
+    const key = `${this.selfTag}:${msgId}`;
+    const queuedMs = this.now();
+    const packets: Packet[] = [];
+    let wireBytes = 0;
+    for (let index = 0; index < count; index++) {
+      const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
+      const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
+      const wire = this.packetOf(f);
+      wireBytes += wire.length;
+      packets.push({ wire, completes: index === count - 1 ? bytes.length : 0, relay: false, key, frag: '', queuedMs });
+    }
+    // Heartbeats and telemetry: only the newest matters, so whole older envelopes make room, by count
+    // and by bytes (never half of one: its other fragments would be airtime for nothing).
+    while ((cls === 'heartbeat' || cls === 'telemetry') && (this.queue.room(cls) < count || this.queue.roomBytes(cls) < wireBytes)) {
       const oldest = this.queue.peekClass(cls);
       if (!oldest) break;
+      const bound = this.queue.room(cls) < count ? 'count' : 'bytes';
       this.queue.removeWhere(cls, (p) => {
         if (p.key !== oldest.key) return false;
         if (p.relay) this.relaysQueued.delete(p.frag);
         return true;
       });
-      this.stats.queueFull(cls);
+      this.stats.queueFull(cls, 1, bound);
     }
     // Block-sync answers and state-sync offers and chunks wait behind the live height's messages
     // (class-queue.ts).
     const bulk = coalescing && bulkEnvelope(bytes);
-    // All fragments or none: half an envelope is airtime wasted.
+    // All fragments or none: half an envelope is airtime wasted. Consensus refuses the new envelope, by
+    // count as by bytes (class-queue.ts).
     if (this.queue.room(cls, bulk) < count) {
       this.stats.queueFull(cls);
       return false;
     }
+    if (this.queue.roomBytes(cls, bulk) < wireBytes) {
+      this.stats.queueFull(cls, 1, 'bytes');
+      return false;
+    }
     this.msgId = (this.msgId + 1) >>> 0;
-    if (coalescing) this.waiting.add(bytes, dest, `${this.selfTag}:${msgId}`, this.now());
-    const queuedMs = this.now();
-    for (let index = 0; index < count; index++) {
-      const fragment = bytes.subarray(index * chunk, Math.min(bytes.length, (index + 1) * chunk));
+    if (coalescing) this.waiting.add(bytes, dest, key, queuedMs);
+    for (const [index, packet] of packets.entries()) {
       // Remembered as sent, so a neighbour's relay of it back here is a duplicate (onPacket).
-      this.dedup.add(`${this.selfTag}:${msgId}:${index}`);
-      const f: RadioFrame = { cls, fleetTag: this.fleetTag, origin: this.selfTag, msgId, hopsLeft: this.hopLimit, index, count, dest, fragment };
-      this.queue.push(cls, { wire: this.packetOf(f), completes: index === count - 1 ? bytes.length : 0, relay: false, key: `${this.selfTag}:${msgId}`, frag: '', queuedMs }, bulk);
+      this.dedup.add(`${key}:${index}`);
+      this.queue.push(cls, packet, bulk);
     }
     this.pump();
     return true;

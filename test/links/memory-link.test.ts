@@ -6,6 +6,7 @@ import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { MemoryHub } from '../../runtime/links/memory-link.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { frameBadInputs } from './frame-bad-inputs.js';
 import { linkConformance, type LinkHarness } from './conformance.js';
@@ -109,6 +110,34 @@ describe('class queue', () => {
     expect(Array.from({ length: 4 }, () => a.broadcast(p, 'consensus'))).toEqual([true, true, true, false]);
     expect(a.counters().droppedQueueFullByClass).toEqual({ consensus: 1, heartbeat: 0, telemetry: 3 });
     expect(a.counters().droppedQueueFull).toBe(4);
+  });
+});
+
+describe('memory link queue by bytes', () => {
+  it('holds at most linkConsensusQueueBytesMax of consensus and linkTelemetryQueueBytesMax of telemetry, as MQTT does, counts the byte drops, and delivers what it held', async () => {
+    const pending: (() => void)[] = [];
+    const hub = new MemoryHub({ schedule: (fn) => pending.push(fn) }); // drains when the test says
+    const [a, b] = ['a', 'b'].map((n) => hub.link(n, fleet)) as [ReturnType<MemoryHub['link']>, ReturnType<MemoryHub['link']>];
+    await a.start();
+    await b.start();
+    const got: number[] = [];
+    b.onReceive((f) => got.push(f.bytes.length));
+    // Twenty 1 MB blocks in one burst: 1,024 places took all twenty, 20 MB held until the drain.
+    const block = new Uint8Array(limits.envelopeBytesMax).fill(3);
+    const blocksAccepted = Array.from({ length: 20 }, () => a.broadcast(block, 'consensus')).filter(Boolean).length;
+    const fit = Math.floor(limits.linkConsensusQueueBytesMax / (block.length + limits.linkFrameOverheadBytes));
+    expect(blocksAccepted).toBe(fit);
+    // Telemetry keeps the newest that fit, by bytes; the oldest go.
+    const report = new Uint8Array(300_000).fill(5);
+    for (let i = 0; i < 10; i++) expect(a.broadcast(report, 'telemetry')).toBe(true);
+    const keptTelemetry = Math.floor(limits.linkTelemetryQueueBytesMax / (report.length + limits.linkFrameOverheadBytes));
+    const c = a.counters();
+    expect(c.droppedQueueBytesByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+    expect(c.droppedQueueFullByClass).toEqual({ consensus: 20 - fit, heartbeat: 0, telemetry: 10 - keptTelemetry });
+    for (let i = 0; i < 10 && pending.length > 0; i++) pending.shift()?.();
+    expect(got).toEqual([...Array.from({ length: fit }, () => block.length), ...Array.from({ length: keptTelemetry }, () => report.length)]);
+    // What was sent no longer counts: a block fits again.
+    expect(a.broadcast(block, 'consensus')).toBe(true);
   });
 });
 

@@ -191,21 +191,26 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
 
   it('drops consensus that waited past the stale limit unsent, as the serial link does', () => {
     const { queue, radio, got } = line(2, 10, { ...sik, baud: 9_600 });
-    // 100 envelopes of ~230 bytes at 960 B/s need ~26 s of airtime; they may wait only the radio's
-    // stale limit (32 packets of airtime here, 8.4 s, as SerialLink's default).
+    // 100 envelopes of 222 bytes on the air at 960 B/s; the lane holds one largest envelope's bytes
+    // (64 packets, 16,128 bytes: more than 10 s of this radio's air), so 72 wait besides the one on
+    // the air at once (73 taken, 16.9 s of airtime) and 27 are refused. They may wait only the radio's stale limit (32 packets of airtime
+    // here, 8.4 s, as SerialLink's default).
     const staleMs = defaultStaleMs(sik.mtuBytes, 960);
     expect(staleMs).toBe(8_400);
-    for (let k = 0; k < 100; k++) radio.send(0, null, new Uint8Array(200).fill(k), 'consensus');
+    const accepted = Array.from({ length: 100 }, (_, k) => radio.send(0, null, new Uint8Array(200).fill(k), 'consensus')).filter(Boolean).length;
+    expect(accepted).toBe(Math.floor((64 * 252) / 222) + 1);
+    expect(radio.counters.dropped.queueBytes).toBe(100 - accepted);
     queue.runUntil(120_000, 1e6);
-    expect(radio.counters.dropped.stale).toBeGreaterThan(50);
-    expect(got.length + radio.counters.dropped.stale).toBe(100);
+    expect(radio.counters.dropped.stale).toBeGreaterThan(25);
+    expect(got.length + radio.counters.dropped.stale).toBe(accepted);
     const order = got.map((g) => g.bytes[0] as number);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(Math.max(...got.map((g) => g.at))).toBeLessThan(staleMs + 1_000);
   });
 
   it('refuses an envelope past 64 fragments and one that does not fit the queue whole', () => {
-    const { radio } = line(2, 10);
+    // Ten times SiK's baud, so the lane's airtime bound (10 s, 576,000 bytes) is not what binds here.
+    const { radio } = line(2, 10, { ...sik, baud: 576_000 });
     expect(radio.send(0, null, new Uint8Array(65 * fragmentBytesMax(252, false)), 'consensus')).toBe(false);
     expect(radio.counters.dropped.oversize).toBe(1);
     // The telemetry queue holds 256 packets: the 5th 60-fragment envelope does not fit whole.
@@ -213,6 +218,25 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     const accepted = [0, 1, 2, 3, 4].map((k) => radio.send(0, null, big(k), 'telemetry'));
     expect(accepted).toEqual([true, true, true, true, false]);
     expect(radio.counters.dropped.queueFull).toBe(1);
+    expect(radio.counters.dropped.queueBytes).toBe(0);
+  });
+
+  it("holds at most 10 s of airtime per lane (SerialLink's radioQueueBytes): a burst of the largest envelopes is refused whole past it, counted by bytes, and what was held is sent", () => {
+    const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
+    // 64 packets of 252 bytes, 2.8 s on the air at 57600 baud; 10 s (57,600 bytes) holds 3 of them.
+    // Before: 16 (1,024 packets, 258 KB, 45 s of airtime), and nothing counted.
+    const largest = (k: number): Uint8Array => new Uint8Array(64 * fragmentBytesMax(252, false)).fill(k);
+    const accepted = Array.from({ length: 20 }, (_, k) => radio.send(0, null, largest(k), 'consensus'));
+    expect(accepted.filter(Boolean).length).toBe(3);
+    expect(radio.queued(0) * 252).toBeLessThanOrEqual(57_600);
+    expect(radio.counters.dropped.queueFull).toBe(17);
+    expect(radio.counters.dropped.queueBytes).toBe(17);
+    // The lane's stale limit (2 s) drops what waited too long; what goes out arrives whole.
+    queue.runUntil(20_000, 1e6);
+    expect(got.length + radio.counters.dropped.stale).toBeGreaterThanOrEqual(1);
+    for (const g of got) expect(g.bytes.length).toBe(64 * fragmentBytesMax(252, false));
+    // Sent bytes no longer count: a largest envelope fits again.
+    expect(radio.send(0, null, largest(99), 'consensus')).toBe(true);
   });
 });
 
