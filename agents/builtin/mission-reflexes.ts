@@ -5,6 +5,7 @@
 // must work when no model can run. Levels escalate within a flight; a disarmed vehicle resets them.
 
 import type { Agent, AgentInputs, AgentOutput, LocalPosition, Point, StartContext, TickResult } from '../api/agent.js';
+import type { RangeReading } from '../../hal/devices.js';
 
 export interface MissionReflexConfig {
   readonly linkHoldMs: number;
@@ -14,8 +15,15 @@ export interface MissionReflexConfig {
   readonly reserveBaseFraction: number;
   readonly reservePerKmFraction: number;
   readonly landFraction: number;
+  /** A return this close is backed away from, whatever the drone's speed. */
   readonly avoidDistanceM: number;
   readonly avoidSpeedMps: number;
+  /** Deceleration the vehicle can count on, m/s^2, and the time from a return to the vehicle braking
+   *  (two scans to confirm it, the reflex tick, the flight controller's response), seconds: a drone
+   *  closing on a return also backs away from it once it is within its stopping distance plus
+   *  avoidDistanceM (obstacleToAvoid). At 3 m alone a drone at 8 m/s reached the mast before it stopped. */
+  readonly brakeMps2: number;
+  readonly reactionS: number;
   /** A fence of this device's own (device.yaml `geofence`), kept as well as the committed one. */
   readonly fence?: readonly Point[];
 }
@@ -29,7 +37,28 @@ export const defaultMissionReflexConfig: MissionReflexConfig = {
   landFraction: 0.07,
   avoidDistanceM: 3,
   avoidSpeedMps: 1.5,
+  brakeMps2: 3,
+  reactionS: 0.4,
 };
+
+/**
+ * The return the drone must back away from now, or null: the nearest that is closer than avoidDistanceM
+ * plus the distance the drone needs to stop, flying as it does, towards it (reaction time, then braking
+ * at brakeMps2). Without a heading the beam's direction is unknown, and the drone's whole speed counts
+ * as closing. Shared by the device's reflex agent and fleet-sim's deterministic flight layer.
+ */
+export function obstacleToAvoid(range: readonly RangeReading[], pos: Pick<LocalPosition, 'headingRad' | 'velocityNorthMps' | 'velocityEastMps'>, c: Pick<MissionReflexConfig, 'avoidDistanceM' | 'brakeMps2' | 'reactionS'>): RangeReading | null {
+  let best: RangeReading | null = null;
+  const speed = Math.hypot(pos.velocityNorthMps, pos.velocityEastMps);
+  for (const r of range) {
+    if (!(r.distanceM < r.maxM)) continue; // nothing in range on that beam
+    const dir = pos.headingRad + r.bearingRad;
+    const closing = Number.isFinite(dir) ? Math.max(0, pos.velocityNorthMps * Math.cos(dir) + pos.velocityEastMps * Math.sin(dir)) : speed;
+    const needM = c.avoidDistanceM + closing * c.reactionS + (closing * closing) / (2 * c.brakeMps2);
+    if (r.distanceM < needM && (best === null || r.distanceM < best.distanceM)) best = r;
+  }
+  return best;
+}
 
 type Level = 'ok' | 'hold' | 'return-to-launch' | 'land';
 
@@ -83,6 +112,8 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
   const c: MissionReflexConfig = { ...defaultMissionReflexConfig, ...cfg };
   let closeTicks = 0; // consecutive scans with a close return: one-off spurious returns do not swerve
   let lastScanMs: number | null = null; // a scan read again on a later tick is not a second look
+  let backingOff = false; // it sent the drone away from a return; released once two scans are clear
+  let clearTicks = 0;
   return {
     name: 'mission-reflexes',
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
@@ -98,6 +129,8 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       if (inp.flight && !inp.flight.armed) {
         closeTicks = 0;
         lastScanMs = null;
+        backingOff = false;
+        clearTicks = 0;
         return { state: s.link === 'ok' && s.geofence === 'ok' && s.battery === 'ok' ? s : { ...s, link: 'ok', geofence: 'ok', battery: 'ok' } };
       }
       const outputs: AgentOutput[] = [];
@@ -125,17 +158,27 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       // held until a command moves it on; the level is back to ok, so the next approach holds again.
       const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why, false) : s.geofence;
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
-      // Obstacle avoidance: back away from the nearest close return, every tick while it is close.
-      const close = (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
+      // Obstacle avoidance: back away from the nearest return within reach (obstacleToAvoid), every tick
+      // while it is; two clear scans after, the mission flies on (release), round the obstacle once the
+      // swarm committed it as a hazard, or up to it again, to be stopped again, until then.
+      const close = inp.position ? obstacleToAvoid(inp.range ?? [], inp.position, c) : (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
       const scanMs = inp.range && inp.range.length > 0 ? Math.max(...inp.range.map((r) => r.timeMs)) : null;
-      if (scanMs === null || scanMs !== lastScanMs) closeTicks = close ? closeTicks + 1 : 0;
+      const fresh = scanMs === null || scanMs !== lastScanMs;
+      if (fresh) closeTicks = close ? closeTicks + 1 : 0;
+      if (fresh && scanMs !== null) clearTicks = close ? 0 : clearTicks + 1;
       lastScanMs = scanMs;
+      if (backingOff && clearTicks >= 2) {
+        backingOff = false;
+        outputs.push({ type: 'release', reason: 'obstacle avoidance over' });
+      }
       if (close && closeTicks >= 2 && inp.position && !Number.isFinite(inp.position.headingRad)) {
         // Without a heading the beam's bearing says nothing about where the obstacle is: backing away
         // on a guess may fly into it. Stop instead (held until a command moves the drone on).
         outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle at ${close.distanceM.toFixed(1)} m, heading unknown` });
       } else if (close && closeTicks >= 2 && inp.position) {
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
+        backingOff = true;
+        clearTicks = 0;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
       }
       return { state: { link, geofence, battery, log: log.slice(-32) }, outputs };

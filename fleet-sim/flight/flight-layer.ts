@@ -12,7 +12,8 @@ import { hazardRangeRing } from '../../agents/features/range.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
-import { resumeIndex as resumeAt } from '../../runtime/mission/hazards.js';
+import { keepOuts, resumeIndex as resumeAt, wayFrom } from '../../runtime/mission/hazards.js';
+import { defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
@@ -34,6 +35,11 @@ export interface FlightDrone {
   offline: boolean;
   /** The last mission whose route this drone finished (its telemetry's `completed`), or ''. */
   completed: string;
+  /** The obstacle reflex, as the device's mission-reflexes agent keeps it: consecutive fresh scans with
+   *  a return within reach and without, the last scan looked at, and whether it is backing away. */
+  avoid: { closeTicks: number; clearTicks: number; lastScanMs: number | null; backingOff: boolean };
+  /** Points round the committed keep-outs to fly before the route's next waypoint (wayFrom), metres. */
+  detour: PointNe[];
 }
 
 /** The physical world around the fleet (the scenario's `world`). */
@@ -91,6 +97,8 @@ export class FlightLayer {
       mode: 'landed',
       offline: false,
       completed: '',
+      avoid: { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false },
+      detour: [],
     }));
   }
 
@@ -146,6 +154,7 @@ export class FlightLayer {
       case 'waypoints': {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
+        d.detour = [];
         const altM = task.altDm / 10;
         d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
@@ -163,6 +172,7 @@ export class FlightLayer {
       case 'resume':
         d.mode = d.route ? 'tasked' : 'hold';
         if (d.route) d.route.sent = -1;
+        d.detour = [];
         return;
       case 'rtl':
         d.route = null;
@@ -192,6 +202,7 @@ export class FlightLayer {
       }
       this.look(d);
       this.reflex(d);
+      if (this.avoidObstacles(d)) continue; // backing away: the autopilot waits
       if (d.mode === 'hold (link lost)') {
         d.mode = d.route ? 'tasked' : 'hold';
         if (d.route) d.route.sent = -1;
@@ -230,6 +241,43 @@ export class FlightLayer {
       this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: skipped` });
       r.next++;
     }
+  }
+
+  /**
+   * The device's obstacle reflex (agents/builtin/mission-reflexes.ts, the same rule): a return within
+   * reach (obstacleToAvoid: closer than the drone needs to stop, flying as it does) on two fresh scans
+   * sends the drone back from it, every scan while it lasts; two clear scans after, the drone flies on
+   * (its goto is sent again, round the committed keep-outs by then, or up to the obstacle again).
+   * True while it backs away. Only a drone flying a route: a hold, a return or a landing is left alone.
+   */
+  private avoidObstacles(d: FlightDrone): boolean {
+    const a = d.avoid;
+    const st = d.sim.state();
+    if (this.hazards.length === 0 || d.mode !== 'tasked' || !d.route || st.upM < 1) {
+      d.avoid = { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false };
+      return false;
+    }
+    const range = d.sim.rangeReadings();
+    const scanMs = range.length > 0 ? Math.max(...range.map((r) => r.timeMs)) : null;
+    if (scanMs === null || scanMs === a.lastScanMs) return a.backingOff;
+    a.lastScanMs = scanMs;
+    const close = obstacleToAvoid(range, { headingRad: st.yawRad, velocityNorthMps: st.velocityNed.x, velocityEastMps: st.velocityNed.y }, defaultMissionReflexConfig);
+    a.closeTicks = close ? a.closeTicks + 1 : 0;
+    a.clearTicks = close ? 0 : a.clearTicks + 1;
+    if (close && a.closeTicks >= 2) {
+      const away = st.yawRad + close.bearingRad + Math.PI;
+      const v = defaultMissionReflexConfig.avoidSpeedMps;
+      d.sim.velocity(v * Math.cos(away), v * Math.sin(away), 0, 300);
+      if (!a.backingOff) this.note(`${d.id}: obstacle at ${close.distanceM.toFixed(1)} m: backing away`);
+      a.backingOff = true;
+      return true;
+    }
+    if (a.backingOff && a.clearTicks >= 2) {
+      a.backingOff = false;
+      d.route.sent = -1; // fly on: the goto again, round what is committed by now
+      d.detour = [];
+    }
+    return a.backingOff;
   }
 
   /** A range beam that returns short of its maximum hit something: credit the obstacle it hit. */
@@ -316,8 +364,25 @@ export class FlightLayer {
         if (Math.abs(st.upM - legAltM) > altitudeToleranceM) return;
         r.sent = -1;
       }
+      if (d.detour.length > 0) {
+        // On the way round a committed keep-out to the next waypoint (wayFrom below).
+        const p = d.detour[0] as PointNe;
+        if (Math.hypot(st.northM - p[0], st.eastM - p[1]) >= arrivalM) return;
+        d.detour.shift();
+        const q = d.detour[0] ?? wp;
+        d.sim.goto(q[0], q[1], legAltM, r.speedMps);
+        return;
+      }
       if (r.sent !== r.next) {
-        d.sim.goto(wp[0], wp[1], legAltM, r.speedMps);
+        // The leg from where the drone is, which no plan knows (its way to the route, or on after the
+        // obstacle reflex stopped it), goes round the committed keep-outs as a device's executor does.
+        const zones = keepOuts(this.mission.hazards);
+        const from = { n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) };
+        const fence = this.mission.geofence && insideDm(from, this.mission.geofence) ? this.mission.geofence : null;
+        const way = zones.length > 0 ? wayFrom(from, { n: Math.round(wp[0] * 10), e: Math.round(wp[1] * 10) }, zones, fence) : [];
+        d.detour = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
+        const first = d.detour[0] ?? wp;
+        d.sim.goto(first[0], first[1], legAltM, r.speedMps);
         r.sent = r.next;
       }
       return;
@@ -345,3 +410,5 @@ export class FlightLayer {
     return d.mode;
   }
 }
+
+const insideDm = (p: PointDm, poly: readonly PointDm[]): boolean => insidePolygon(p.n / 10, p.e / 10, poly.map((q) => [q.n / 10, q.e / 10] as const));

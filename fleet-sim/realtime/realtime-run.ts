@@ -494,8 +494,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Counts the devices report in their status since they started, summed over restarts.
     const failsafesOf = new CountsSinceStart();
     const relayedOf = new CountsSinceStart();
-    /** Times each simulated vehicle in this process flew into an obstacle of the world, over restarts. */
+    /** Times each simulated vehicle in this process flew into an obstacle of the world, over restarts;
+     *  and, for devices fleet-sim cannot see the vehicles of (--processes, a flight controller), times a
+     *  reported position entered one (sampled each frame, with the GNSS's error), as separation is. */
     const strikesOf = new CountsSinceStart();
+    const worldHazards = s.world?.hazards ?? [];
+    const insideHazard = new Map<number, number>();
+    let strikesReported = 0;
     /** Snapshots honest devices installed by state sync, and offers or chunks they refused. */
     const installsOf = new CountsSinceStart();
     const syncRefusedOf = new CountsSinceStart();
@@ -545,6 +550,11 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const fromVehicles = fleet.devices.every((d, i) => !fleet.alive(d) || truth[i] !== null);
       if (!fromVehicles) separationFrom = 'reports';
       truth.forEach((t, i) => strikesOf.observe(i, t?.obstacleStrikes));
+      for (const x of nodes) {
+        const k = x.health === 'alive' ? worldHazards.findIndex((h) => x.u < h.heightM && Math.hypot(x.n - h.northM, x.e - h.eastM) < h.radiusM) : -1;
+        if (k >= 0 && insideHazard.get(x.i) !== k) strikesReported++;
+        insideHazard.set(x.i, k);
+      }
       const airborne = fromVehicles ? truth.filter((t): t is NonNullable<typeof t> => t !== null && t.upM > 5) : nodes.filter((x) => x.u > 5 && x.health === 'alive').map((x) => ({ northM: x.n, eastM: x.e, upM: x.u }));
       const closest = closestPairM(airborne);
       if (closest !== null && (minSeparationM === null || closest < minSeparationM)) minSeparationM = closest;
@@ -590,8 +600,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       failsafes,
       minSeparationM: minSeparationM === null ? null : Math.round(minSeparationM * 10) / 10,
       separationFrom,
-      // Seen only on vehicles simulated in this process (not with --processes or a flight controller).
-      obstacleStrikes: separationFrom === 'vehicles' ? strikesOf.total() : null,
+      obstacleStrikes: separationFrom === 'vehicles' ? strikesOf.total() : strikesReported,
     };
     failed.push(...flightExpectFailures(s.expect, flight, 'failsafes'));
     const relayedFirst = relayedOf.total();

@@ -5,7 +5,7 @@
 import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
-import { resumeIndex, type KeepOut } from '../mission/hazards.js';
+import { resumeIndex, wayFrom, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 
@@ -50,6 +50,9 @@ export class Executor {
   private fenceWarning: string | null = null;
   /** What keepFence was last asked to keep, by reference. */
   private fenceAsked: { committed: readonly { n: number; e: number }[] | null; altDmMax: number; zones: readonly KeepOut[] } | null = null;
+  /** The committed keep-outs and geofence (decimetres) the leg from where the drone is goes round (wayFrom). */
+  private zones: readonly KeepOut[] = [];
+  private committedFence: readonly { n: number; e: number }[] | null = null;
 
   constructor(
     private readonly devices: DeviceSet,
@@ -191,6 +194,8 @@ export class Executor {
    * FC's breach action; a warning that the breach action does nothing is logged once per change of it.
    */
   keepFence(committed: readonly { n: number; e: number }[] | null, altDmMax: number, zones: readonly KeepOut[] = []): void {
+    this.zones = zones;
+    this.committedFence = committed;
     const fc = this.devices.flight;
     if (!fc?.keepFence || this.stopped) return;
     // The same committed fence and keep-outs as on the last block (the state keeps them by reference):
@@ -346,6 +351,20 @@ export class Executor {
         if (c) return fail(c);
         const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
+      }
+      // The leg from where the drone is (its way to the route, or on after the obstacle reflex stopped
+      // it), which no committed plan knows, goes round the committed keep-outs (wayFrom), inside the
+      // committed fence when the drone is.
+      const from = this.position();
+      if (from && this.zones.length > 0) {
+        const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
+        const fenceDm = this.committedFence && insidePolygon(from, this.committedFence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }))) ? this.committedFence : null;
+        for (const p of wayFrom(at, w, this.zones, fenceDm) ?? []) {
+          const r = await this.act({ type: 'goto', target: this.target(p, legAltM), speedMps: task.speedDmps / 10 });
+          if (r) return fail(r);
+          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round a committed hazard to waypoint ${cur.next + 1}`);
+          if (round) return live() ? fail(round) : undefined;
+        }
       }
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);

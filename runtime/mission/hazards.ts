@@ -144,6 +144,18 @@ function clearDetour(a: PointDm, b: PointDm, zones: readonly KeepOut[], fence: r
 }
 
 /**
+ * The way from where a drone is (`from`, which may be inside a keep-out it is leaving) to the next point
+ * of its route, round the committed keep-outs and, with a fence, inside it: the detour points to fly
+ * before `to` ([] when the straight leg is clear), or null when there is none. routeAround plans the
+ * legs between route points; this is the leg into the route a drone flies from its own position (its
+ * way to the first waypoint, or on after a reflex stopped it), which no plan knows. Not part of the
+ * committed plan: each device works it out for itself, and fleet-sim's flight layer the same way.
+ */
+export function wayFrom(from: PointDm, to: PointDm, zones: readonly KeepOut[], fence: readonly PointDm[] | null): PointDm[] | null {
+  return clearDetour(from, to, zones, fence, 0);
+}
+
+/**
  * The route a drone flies round the committed keep-outs, inside the fence when there is one: waypoints
  * inside a keep-out dropped, and each leg that crosses one replaced by a detour that keeps outside
  * every keep-out and inside the fence (the side away from the centre first, else the other). A leg

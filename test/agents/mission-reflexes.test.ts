@@ -78,6 +78,33 @@ describe('mission reflexes', () => {
     expect(v.action.northMps).toBeCloseTo(-1.5, 5); // straight back from an obstacle dead ahead
   });
 
+  it('obstacle: a drone closing fast backs away within its stopping distance; hovering, or passing beside, it does not', async () => {
+    // At 3 m alone a drone flying at 8 m/s reached the mast before it stopped (fleet-sim's default scenario).
+    const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
+    const ahead = (t: number, d: number): RangeReading[] => [beam(t, d, 0), beam(t, 20, Math.PI / 2)];
+    const fast = await run([{ position: pos(50, 50, 8, 0), range: ahead(0, 14) }, { position: pos(50, 50, 8, 0), range: ahead(100, 13) }]);
+    expect(fast.actions).toEqual([[], ['velocity']]);
+    const still = await run([{ position: pos(50, 50), range: ahead(0, 14) }, { position: pos(50, 50), range: ahead(100, 13) }]);
+    expect(still.actions).toEqual([[], []]);
+    // 13 m off to the right while flying north at 8 m/s: not closing on it.
+    const side = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 13, Math.PI / 2)];
+    const beside = await run([{ position: pos(50, 50, 8, 0), range: side(0) }, { position: pos(50, 50, 8, 0), range: side(100) }]);
+    expect(beside.actions).toEqual([[], []]);
+  });
+
+  it('obstacle: two clear scans after backing away release the drone to fly on', async () => {
+    const beam = (timeMs: number, d: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad: 0 });
+    const r = await run([
+      { position: pos(50, 50), range: [beam(0, 2)] },
+      { position: pos(50, 50), range: [beam(100, 2)] },
+      { position: pos(50, 50), range: [beam(200, 5)] },
+      { position: pos(50, 50), range: [beam(200, 5)] }, // the same scan read again: not a second look
+      { position: pos(50, 50), range: [beam(300, 6)] },
+      { position: pos(50, 50), range: [beam(400, 6)] },
+    ]);
+    expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([[], ['action'], [], [], ['release'], []]);
+  });
+
   it('a new flight (the vehicle disarmed, then armed again) starts with every reflex armed again', async () => {
     // Levels only escalate within a flight, and they are persisted: kept across flights, a battery or
     // link-loss return on one flight left those reflexes silent on every flight after, even after a reboot.

@@ -39,21 +39,23 @@ describe('hazards through consensus (deterministic mode)', () => {
     expect(r.flight?.obstacleStrikes, why(r)).toBe(0);
   }, 180_000);
 
-  it('a drone sent through a mast before anyone saw it flies into it: the report counts the strike and obstacleStrikesMax fails', async () => {
-    // The simulated vehicles' truth: deterministic mode has no obstacle reflex of its own (only the
-    // devices' mission-reflexes agent has one), and a goto issued at 1 s crosses the mast before any
-    // attestation could be committed.
+  it('a drone sent straight at a mast nobody has seen backs away short of it (the obstacle reflex), never into it', async () => {
+    // A goto issued at 1 s crosses the mast before any attestation can be committed: only the local
+    // reflex (agents/builtin/mission-reflexes.ts obstacleToAvoid, the flight layer's too) can stop it,
+    // within its stopping distance at 8 m/s. Before, it flew into the mast (the report now counts strikes).
     const { s } = load('hazard-detection');
     const through: Scenario = {
       ...s,
-      name: 'hazard-strike',
+      name: 'hazard-straight-at',
       durationMs: 40_000,
       workload: [{ kind: 'once', at: 1_000, command: 'mission.goto', args: { waypoints: [[40, 25], [40, 60]], altM: 30, speedMps: 8, node: 'v00' } }],
       expect: { safety: true, obstacleStrikesMax: 0 },
     };
-    const r = await runScenario(through, through.seed);
-    expect(r.flight?.obstacleStrikes ?? 0, why(r)).toBeGreaterThanOrEqual(1);
-    expect(r.expect.failed.some((f) => /^obstacleStrikesMax: drones flew into obstacles \d+ times > 0$/.test(f)), why(r)).toBe(true);
+    const events: RunEvent[] = [];
+    const r = await runScenario(through, through.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }) });
+    expect(r.flight?.obstacleStrikes, why(r)).toBe(0);
+    expect(r.expect.failed, why(r)).toEqual([]);
+    expect(events.some((e) => e.t === 'log' && /^v00: obstacle at [\d.]+ m: backing away$/.test(e.text)), why(r)).toBe(true);
   }, 180_000);
 
   it('byzantine-fake-hazard: two colluding liars (f = 2) get their lies into blocks but never a fake cell committed', async () => {
