@@ -13,7 +13,12 @@ export const startUsage = `Usage: murmur start --config FILE
 Runs this device: consensus over MQTT, the mission state machine, HAL drivers, metrics on
 http://127.0.0.1:<http.port>/metrics and /health. SIGTERM or SIGINT stops it cleanly; after a crash
 the next start recovers from dataDir. The config fields are in docs/device-config.md. It logs JSON
-lines (pino) to stdout or log.file, so it takes no --json.`;
+lines (pino) to stdout or log.file, so it takes no --json.
+
+Exit codes: 0 stopped by SIGTERM or SIGINT, 2 bad config or identity (or dataDir in use by another
+murmur), 3 refused (another process holds this device's key), 5 unavailable (http.port in use),
+70 internal error, 74 storage failed (the data directory stopped taking writes: disk full, a file-size
+limit, an I/O error, read-only).`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;

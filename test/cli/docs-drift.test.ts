@@ -1,7 +1,7 @@
 // What the user documentation says against what the code takes and answers: device.yaml's fields in
 // docs/device-config.md (and the README's hal example) against the zod schema, the README's param.set
-// parameters against the mission machine's, and the exit codes the README lists against
-// runtime/cli/kit.ts. A field, default or code changed on one side only fails here, named.
+// parameters against the mission machine's, and the exit codes the README and `murmur --help` list
+// against runtime/cli/kit.ts. A field, default or code changed on one side only fails here, named.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { deviceConfigSchemaFor, parseDeviceConfig } from '../../runtime/config/d
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { paramSpecs } from '../../runtime/mission/params.js';
 import { exitCodes } from '../../runtime/cli/kit.js';
+import { runCli } from '../support/run-cli.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
@@ -191,5 +192,19 @@ describe('the README against the code', () => {
     const sentence = readme.slice(at, readme.indexOf('.', at));
     const listed = [...sentence.matchAll(/\b(\d+)(?=[ :])/g)].map((m) => Number(m[1]));
     expect(listed.sort((a, b) => a - b)).toEqual(Object.values(exitCodes).sort((a, b) => a - b));
+  });
+
+  it('murmur --help and murmur start --help list every exit code murmur has, 74 (storage) included', async () => {
+    // murmur waits for nothing with a timeout, so 4 is murmurctl's alone; 1 (failed) is fleet verify's.
+    const murmurs = Object.values(exitCodes).filter((c) => c !== exitCodes.timeout);
+    const starts = murmurs.filter((c) => c !== exitCodes.failed);
+    for (const [args, want] of [[['--help'], murmurs], [['start', '--help'], starts]] as const) {
+      const h = await runCli('murmur', [...args]);
+      expect(h.code).toBe(0);
+      const at = h.stdout.indexOf('Exit codes:');
+      expect(at, `murmur ${args.join(' ')} names no exit codes`).toBeGreaterThan(0);
+      const listed = [...h.stdout.slice(at).matchAll(/\b(\d+) [a-z]/g)].map((m) => Number(m[1]));
+      expect(listed.sort((a, b) => a - b), `murmur ${args.join(' ')}`).toEqual([...want].sort((a, b) => a - b));
+    }
   });
 });
