@@ -1,5 +1,6 @@
 // What the user documentation says against what the code takes and answers: device.yaml's fields in
-// docs/device-config.md (and the README's hal example) against the zod schema, the README's param.set
+// docs/device-config.md (and the README's hal example) against the zod schema, the MQTT topics of
+// docs/topics.md and the README against the code that makes them, the README's param.set
 // parameters against the mission machine's, and the exit codes the README and `murmur --help` list
 // against runtime/cli/kit.ts. A field, default or code changed on one side only fails here, named.
 
@@ -12,11 +13,14 @@ import { deviceConfigSchemaFor, parseDeviceConfig } from '../../runtime/config/d
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { paramSpecs } from '../../runtime/mission/params.js';
 import { exitCodes } from '../../runtime/cli/kit.js';
+import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
+import { controlTopics } from '../../runtime/device/control-topics.js';
 import { runCli } from '../support/run-cli.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 const configDoc = readFileSync(join(repoRoot, 'docs', 'device-config.md'), 'utf8');
+const topicsDoc = readFileSync(join(repoRoot, 'docs', 'topics.md'), 'utf8');
 
 /** The fenced block of `lang` in `text` that contains `marker` (the first one when no marker). */
 function fenced(text: string, lang: string, marker = ''): string {
@@ -206,5 +210,29 @@ describe('the README against the code', () => {
       const listed = [...h.stdout.slice(at).matchAll(/\b(\d+) [a-z]/g)].map((m) => Number(m[1]));
       expect(listed.sort((a, b) => a - b), `murmur ${args.join(' ')}`).toEqual([...want].sort((a, b) => a - b));
     }
+  });
+});
+
+describe('MQTT topics: docs/topics.md and the README against the code', () => {
+  // One value per placeholder the pages use; a topic of the code is named with the same values.
+  const sample: Record<string, string> = { '<fleet>': 'f', '<node>': 'n1', '<from>': 'n1', '<to>': 'n2', '<operator>': 'op', '<nonce hex>': '00ff', '<height>': '7' };
+  const fill = (t: string): string => t.replace(/<[a-z ]+>/g, (m) => sample[m] ?? m);
+  const lt = fleetTopics('f');
+  const ct = controlTopics('f');
+  const code = new Set([lt.consensus('n1'), lt.blocks('n1'), lt.heartbeat('n1'), lt.telemetry('n1'), lt.unicast('n1', 'n2'), lt.state('n1'), lt.commands, ct.commands, ct.ack('op', '00ff'), ct.proof(7), ct.status('n1'), ct.telemetry('n1'), ct.ackJson('n1'), ct.log('n1'), ct.refused('n1')]);
+
+  it("the topic tables' rows are the topics the code publishes on, and name every one of them", () => {
+    // operator/<op>/... is reserved for operator tools: nothing in Murmur publishes there.
+    const rows = [...topicsDoc.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string).filter((t) => !t.endsWith('...'));
+    expect(rows.length).toBeGreaterThan(10);
+    const documented = new Set(rows.map((t) => `murmur/v1/f/${fill(t)}`));
+    expect([...documented].filter((t) => !code.has(t)), 'in docs/topics.md, not made by the code').toEqual([]);
+    expect([...code].filter((t) => !documented.has(t)), 'made by the code, not in docs/topics.md').toEqual([]);
+  });
+
+  it('every full topic the README names is one the code uses', () => {
+    const named = [...readme.matchAll(/`[^`\n]*?(murmur\/v1\/<fleet>\/[^`\s']+)/g)].map((m) => fill(m[1] as string)).filter((t) => !t.endsWith('/'));
+    expect(named.length).toBeGreaterThan(1);
+    expect(named.filter((t) => !code.has(t))).toEqual([]);
   });
 });
