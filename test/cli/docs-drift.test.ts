@@ -211,6 +211,17 @@ describe('the README against the code', () => {
       expect(listed.sort((a, b) => a - b), `murmur ${args.join(' ')}`).toEqual([...want].sort((a, b) => a - b));
     }
   });
+
+  it("the README's murmurctl exit codes are those murmurctl send --help gives", async () => {
+    const at = readme.indexOf('murmurctl exit codes:');
+    expect(at).toBeGreaterThan(0);
+    const codes = (text: string): number[] => [...text.matchAll(/\b(\d+) [a-z]/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    const h = await runCli('murmurctl', ['send', '--help']);
+    expect(h.code).toBe(0);
+    const help = h.stdout.slice(h.stdout.indexOf('Exit codes:'));
+    expect(codes(readme.slice(at, readme.indexOf('.', at)))).toEqual(codes(help));
+    expect(codes(help)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
 });
 
 describe('MQTT topics: docs/topics.md and the README against the code', () => {
