@@ -214,11 +214,15 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   const cons = obj(o.consensus ?? {}, 'consensus');
   only(cons, ['proposeTimeout', 'commitWait', 'gossip', 'checkpointEvery', 'syncWindow', 'snapshotEvery', 'followerSources'], 'consensus');
   const followerSources = cons.followerSources === undefined ? undefined : int(cons.followerSources, 'consensus.followerSources', 0, limits.validatorsMax);
-  const checkpointEvery = cons.checkpointEvery === undefined ? undefined : int(cons.checkpointEvery, 'consensus.checkpointEvery', 1, 100_000);
-  const syncWindow = cons.syncWindow === undefined ? undefined : int(cons.syncWindow, 'consensus.syncWindow', 1, limits.recentBlocksMax);
+  // device.yaml's bounds (runtime/config/device-config.ts): in real time these go into every device's
+  // device.yaml, which refuses anything else.
+  const checkpointEvery = cons.checkpointEvery === undefined ? undefined : int(cons.checkpointEvery, 'consensus.checkpointEvery', 2, 4_096);
+  const syncWindow = cons.syncWindow === undefined ? undefined : int(cons.syncWindow, 'consensus.syncWindow', 4, limits.recentBlocksMax);
   const snapshotEvery = cons.snapshotEvery === undefined ? undefined : int(cons.snapshotEvery, 'consensus.snapshotEvery', 1, 1_000_000);
   const every = checkpointEvery ?? defaultConsensusConfig.checkpointEveryHeights;
   if (snapshotEvery !== undefined && snapshotEvery % every !== 0) fail('consensus.snapshotEvery', `must be a multiple of consensus.checkpointEvery (${every})`);
+  const window = syncWindow ?? defaultConsensusConfig.syncWindowHeights;
+  if (window < 2 * every) fail('consensus.syncWindow', `is ${window}; must be at least twice consensus.checkpointEvery (${2 * every}), as in device.yaml`);
   const live = obj(o.liveness ?? {}, 'liveness');
   only(live, ['budget'], 'liveness');
   if (o.faults !== undefined && !Array.isArray(o.faults)) fail('faults', 'must be a list');

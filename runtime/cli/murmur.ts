@@ -22,7 +22,7 @@ Options:
   -h, --help  this help
 
 Exit codes: 0 ok, 1 failed, 2 usage or bad file, 3 refused, 5 unavailable (start: e.g. http.port in use),
-70 internal error.`;
+70 internal error. (A data directory that stops taking writes does not end start: it waits for it.)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -20,7 +20,11 @@ Runs this device: consensus over MQTT, the mission state machine, HAL drivers, m
 http://127.0.0.1:<http.port>/metrics and /health. SIGTERM or SIGINT stops it cleanly; after a crash
 the next start recovers from dataDir. A dataDir that takes no writes (disk full, read-only) is waited
 for: /health answers 503 with the reason, and the device starts once it does. The config fields are in
-docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it takes no --json.`;
+docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it takes no --json.
+
+Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
+(or dataDir in use by another murmur), 3 refused (another process holds this device's key),
+5 unavailable (http.port in use), 70 internal error.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;

@@ -23,7 +23,7 @@ const checkpointOf = (c: { consensus: { checkpointEveryHeights?: number | undefi
  * The schema, built from the zod instance given: parseDeviceConfig loads zod (and yaml) for the one
  * parse and releases them (runtime/lib/released-require.ts), so a running device does not keep them.
  */
-function deviceConfigSchemaFor(z: Zod) {
+export function deviceConfigSchemaFor(z: Zod) {
   const consensusSchema = z
     .object({
       proposeMs: z.number().int().min(50).max(60_000),

@@ -75,6 +75,12 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['consensus: { gossip: 0 }\n', /"consensus\.gossip": is 0 ms; must be in 20\.\.60000 ms \(as in device\.yaml\)/],
     ['consensus: { proposeTimeout: 0 }\n', /"consensus\.proposeTimeout": is 0 ms; must be in 50\.\.60000 ms/],
     ['consensus: { commitWait: 2m }\n', /"consensus\.commitWait": is 120000 ms; must be in 0\.\.60000 ms/],
+    // The heights reach each device's device.yaml in real time, which refused these: fleet-sim start
+    // --realtime ended in 'internal error: .../v00.yaml: consensus.checkpointEveryHeights: 1: too small'.
+    ['consensus: { checkpointEvery: 1 }\n', /"consensus\.checkpointEvery": must be an integer in 2\.\.4096/],
+    ['consensus: { syncWindow: 300 }\n', /"consensus\.syncWindow": must be an integer in 4\.\.256/],
+    ['consensus: { checkpointEvery: 8, syncWindow: 12 }\n', /"consensus\.syncWindow": is 12; must be at least twice consensus\.checkpointEvery \(16\), as in device\.yaml/],
+    ['consensus: { syncWindow: 32 }\n', /"consensus\.syncWindow": is 32; must be at least twice consensus\.checkpointEvery \(64\)/],
     // Times the run never reaches, or a window that ends before it starts, ran a scenario without its story.
     ['duration: 5s\nfaults:\n  - { at: 50s, crash: 0 }\n', /"faults\[0\]\.at": is 50000 ms, after the end of the scenario \(duration 5000 ms\)/],
     ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, after the end of the scenario/],
