@@ -42,20 +42,36 @@ export const defaultMissionReflexConfig: MissionReflexConfig = {
 };
 
 /**
- * The return the drone must back away from now, or null: the nearest that is closer than avoidDistanceM
- * plus the distance the drone needs to stop, flying as it does, towards it (reaction time, then braking
- * at brakeMps2). Without a heading the beam's direction is unknown, and the drone's whole speed counts
- * as closing. Shared by the device's reflex agent and fleet-sim's deterministic flight layer.
+ * The return the drone must back away from now, or null: the nearest that is closer than avoidDistanceM,
+ * or that the drone, flying on as it does, would come within avoidDistanceM of sooner than it can stop
+ * (reaction time, then braking at brakeMps2). A return beside the track, one the drone passes at
+ * avoidDistanceM or more, is not one. Without a heading the beam's direction is unknown, and every
+ * return within avoidDistanceM plus the stopping distance counts. Shared by the device's reflex agent
+ * and fleet-sim's deterministic flight layer.
  */
 export function obstacleToAvoid(range: readonly RangeReading[], pos: Pick<LocalPosition, 'headingRad' | 'velocityNorthMps' | 'velocityEastMps'>, c: Pick<MissionReflexConfig, 'avoidDistanceM' | 'brakeMps2' | 'reactionS'>): RangeReading | null {
   let best: RangeReading | null = null;
   const speed = Math.hypot(pos.velocityNorthMps, pos.velocityEastMps);
+  const stopM = speed * c.reactionS + (speed * speed) / (2 * c.brakeMps2);
+  const a = c.avoidDistanceM;
   for (const r of range) {
     if (!(r.distanceM < r.maxM)) continue; // nothing in range on that beam
+    let close = r.distanceM < a;
     const dir = pos.headingRad + r.bearingRad;
-    const closing = Number.isFinite(dir) ? Math.max(0, pos.velocityNorthMps * Math.cos(dir) + pos.velocityEastMps * Math.sin(dir)) : speed;
-    const needM = c.avoidDistanceM + closing * c.reactionS + (closing * closing) / (2 * c.brakeMps2);
-    if (r.distanceM < needM && (best === null || r.distanceM < best.distanceM)) best = r;
+    if (!close && speed > 0.1) {
+      if (!Number.isFinite(dir)) close = r.distanceM < a + stopM;
+      else {
+        // The hit point relative to the drone, against the line the drone flies along.
+        const pn = r.distanceM * Math.cos(dir);
+        const pe = r.distanceM * Math.sin(dir);
+        const un = pos.velocityNorthMps / speed;
+        const ue = pos.velocityEastMps / speed;
+        const along = pn * un + pe * ue;
+        const perp = Math.abs(pn * ue - pe * un);
+        close = along > 0 && perp < a && along - Math.sqrt(a * a - perp * perp) < stopM;
+      }
+    }
+    if (close && (best === null || r.distanceM < best.distanceM)) best = r;
   }
   return best;
 }

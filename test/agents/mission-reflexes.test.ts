@@ -90,6 +90,14 @@ describe('mission reflexes', () => {
     const side = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 13, Math.PI / 2)];
     const beside = await run([{ position: pos(50, 50, 8, 0), range: side(0) }, { position: pos(50, 50, 8, 0), range: side(100) }]);
     expect(beside.actions).toEqual([[], []]);
+    // A thin mast 6.4 m away at 45 degrees off the track, flying at 5 m/s: the track passes it 4.5 m
+    // off, so the drone flies on (a rule on the closing speed along the beam alone stopped it there).
+    const diagonal = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 6.4, Math.PI / 4)];
+    const passing = await run([{ position: pos(50, 50, 5, 0), range: diagonal(0) }, { position: pos(50, 50, 5, 0), range: diagonal(100) }]);
+    expect(passing.actions).toEqual([[], []]);
+    // The same return dead ahead is avoided.
+    const headOn = await run([{ position: pos(50, 50, 5, 0), range: ahead(0, 6.4) }, { position: pos(50, 50, 5, 0), range: ahead(100, 6.4) }]);
+    expect(headOn.actions).toEqual([[], ['velocity']]);
   });
 
   it('obstacle: two clear scans after backing away release the drone to fly on', async () => {
