@@ -4,6 +4,7 @@
 // observed from the devices' JSON status and decision-log topics into the same event stream as the
 // deterministic mode; agreement is checked on the committed decisions every device publishes.
 
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
@@ -35,6 +36,17 @@ import { insidePolygon } from '../report/coverage.js';
 
 /** A count each device reports since it started (failsafes, relayed deliveries, ...), summed over the
  *  fleet: a count lower than the last one means the device restarted and counts again from zero. */
+/** Device processes per core past which a --processes run is told it will likely fall behind. */
+const processesPerCoreMax = 4;
+
+/** What a --processes run of `devices` murmur processes on `cores` is told at start, or null. Each is a
+ *  whole `murmur start` (its own Node, event loop and onnxruntime): the default scenario's twenty on two
+ *  cores fell ~60 s behind the wall clock and missed its expect (README, npm start). */
+export function processesNote(devices: number, cores: number): string | null {
+  if (devices <= processesPerCoreMax * cores) return null;
+  return `note: ${devices} murmur processes on ${cores} cores, more than ${processesPerCoreMax} a core: the run will likely fall behind real time, and timing expectations (maxStall, committedFraction) may fail for that alone`;
+}
+
 class CountsSinceStart {
   private readonly of = new Map<number, { last: number; total: number }>();
 
@@ -243,6 +255,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     await fleet.setup();
     stopIfInterrupted();
     log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    const crowded = o.processes ? processesNote(fleet.devices.length, availableParallelism()) : null;
+    if (crowded) log(crowded);
     if (!fleet.embedded && plan.hasLinkFaults) {
       // Only the embedded broker can decide per delivery; say at once what this run will not do.
       const lines = plan.notApplicable();
