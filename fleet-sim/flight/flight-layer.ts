@@ -378,8 +378,7 @@ export class FlightLayer {
         // obstacle reflex stopped it), goes round the committed keep-outs as a device's executor does.
         const zones = keepOuts(this.mission.hazards);
         const from = { n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) };
-        const fence = this.mission.geofence && insideDm(from, this.mission.geofence) ? this.mission.geofence : null;
-        const way = zones.length > 0 ? wayFrom(from, { n: Math.round(wp[0] * 10), e: Math.round(wp[1] * 10) }, zones, fence) : [];
+        const way = zones.length > 0 ? wayFrom(from, { n: Math.round(wp[0] * 10), e: Math.round(wp[1] * 10) }, zones, this.mission.geofence) : [];
         d.detour = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
         const first = d.detour[0] ?? wp;
         d.sim.goto(first[0], first[1], legAltM, r.speedMps);
@@ -410,5 +409,3 @@ export class FlightLayer {
     return d.mode;
   }
 }
-
-const insideDm = (p: PointDm, poly: readonly PointDm[]): boolean => insidePolygon(p.n / 10, p.e / 10, poly.map((q) => [q.n / 10, q.e / 10] as const));

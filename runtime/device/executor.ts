@@ -358,8 +358,7 @@ export class Executor {
       const from = this.position();
       if (from && this.zones.length > 0) {
         const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
-        const fenceDm = this.committedFence && insidePolygon(from, this.committedFence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }))) ? this.committedFence : null;
-        for (const p of wayFrom(at, w, this.zones, fenceDm) ?? []) {
+        for (const p of wayFrom(at, w, this.zones, this.committedFence) ?? []) {
           const r = await this.act({ type: 'goto', target: this.target(p, legAltM), speedMps: task.speedDmps / 10 });
           if (r) return fail(r);
           const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round a committed hazard to waypoint ${cur.next + 1}`);

@@ -148,11 +148,13 @@ function clearDetour(a: PointDm, b: PointDm, zones: readonly KeepOut[], fence: r
  * of its route, round the committed keep-outs and, with a fence, inside it: the detour points to fly
  * before `to` ([] when the straight leg is clear), or null when there is none. routeAround plans the
  * legs between route points; this is the leg into the route a drone flies from its own position (its
- * way to the first waypoint, or on after a reflex stopped it), which no plan knows. Not part of the
- * committed plan: each device works it out for itself, and fleet-sim's flight layer the same way.
+ * way to the first waypoint, or on after a reflex stopped it), which no plan knows. The fence binds the
+ * way only when the drone is inside it (a drone on a pad outside it must still reach the route). Not
+ * part of the committed plan: each device works it out for itself, and fleet-sim's flight layer the
+ * same way.
  */
 export function wayFrom(from: PointDm, to: PointDm, zones: readonly KeepOut[], fence: readonly PointDm[] | null): PointDm[] | null {
-  return clearDetour(from, to, zones, fence, 0);
+  return clearDetour(from, to, zones, fence && insidePolygon(from, fence) ? fence : null, 0);
 }
 
 /**

@@ -243,22 +243,28 @@ describe('HTML report', () => {
     expect(jsonForScript({ a: '</script>' })).toBe('{"a":"\\u003c/script>"}');
   });
 
+  const summaryBase = {
+    scenario: 's',
+    seed: 3,
+    simulatedMs: 60_000,
+    wallMs: 800,
+    safety: { ok: true, violations: [] },
+    liveness: { heights: 10, commandsSubmitted: 5, commandsCommitted: 5, maxStallMs: 300 },
+    latencyMs: { commitP50: 6.1, commitP99: 31 },
+    throughput: { commandsPerSec: 2 },
+    evidence: [],
+    nodes: { validators: 4, followers: 0, byzantine: [], crashed: [] },
+    expect: { met: true, failed: [] },
+  };
+
   it('summarises a report in a few aligned lines', () => {
     const text = formatSummary({
-      scenario: 's',
-      seed: 3,
-      simulatedMs: 60_000,
-      wallMs: 800,
-      safety: { ok: true, violations: [] },
-      liveness: { heights: 10, commandsSubmitted: 5, commandsCommitted: 5, maxStallMs: 300 },
-      latencyMs: { commitP50: 6.1, commitP99: 31 },
-      throughput: { commandsPerSec: 2 },
+      ...summaryBase,
       evidence: [
         { validator: 3, height: 8 },
         { validator: 3, height: 9 },
       ],
-      nodes: { validators: 4, followers: 0, byzantine: [3], crashed: [] },
-      expect: { met: true, failed: [] },
+      nodes: { ...summaryBase.nodes, byzantine: [3] },
     });
     expect(text).toContain('validator 3 (2 from height 8)');
     expect(text).toContain('p50 6.1 ms, p99 31 ms');
@@ -266,22 +272,9 @@ describe('HTML report', () => {
   });
 
   it('names the obstacle strikes on the flight line when they were measured', () => {
-    const base = {
-      scenario: 's',
-      seed: 3,
-      simulatedMs: 60_000,
-      wallMs: 800,
-      safety: { ok: true, violations: [] },
-      liveness: { heights: 10, commandsSubmitted: 5, commandsCommitted: 5, maxStallMs: 300 },
-      latencyMs: { commitP50: 6.1, commitP99: 31 },
-      throughput: { commandsPerSec: 2 },
-      evidence: [],
-      nodes: { validators: 4, followers: 0, byzantine: [], crashed: [] },
-      expect: { met: true, failed: [] },
-    };
     const flight = { surveyedFraction: 0.8, failsafes: 0, geofenceBreaches: 0, minSeparationM: 3.1, hazardsFound: 1 };
-    expect(formatSummary({ ...base, flight: { ...flight, obstacleStrikes: 2 } })).toContain('flight    0 battery failsafes, 0 geofence breaches, 1 hazards found, 2 obstacle strikes, closest approach 3.1 m');
-    expect(formatSummary({ ...base, flight: { ...flight, obstacleStrikes: null } })).not.toContain('obstacle strikes');
+    expect(formatSummary({ ...summaryBase, flight: { ...flight, obstacleStrikes: 2 } })).toContain('flight    0 battery failsafes, 0 geofence breaches, 1 hazards found, 2 obstacle strikes, closest approach 3.1 m');
+    expect(formatSummary({ ...summaryBase, flight: { ...flight, obstacleStrikes: null } })).not.toContain('obstacle strikes');
   });
 });
 

@@ -3,6 +3,7 @@
 
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
+import type { Obstacle } from '../../hal/sim/obstacles.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
@@ -11,8 +12,8 @@ export const timeScale = 20;
 
 const timers: NodeJS.Timeout[] = [];
 
-export async function executorRig() {
-  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(5), 0, { northM: 0, eastM: 0 });
+export async function executorRig(obstacles: readonly Obstacle[] = []) {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles }, new Prng(5), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
   const t0 = Date.now();

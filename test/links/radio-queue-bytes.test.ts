@@ -9,27 +9,13 @@ import { bytesPerSecond } from '../../runtime/links/airtime.js';
 import { radioPresets, radioQueueBytes, type SerialLink, type SerialLinkOptions } from '../../runtime/links/serial-link.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { Inbox, waitUntil } from './conformance.js';
-import { PtyPair } from './processes.js';
-import { serialLink } from './serial-harness.js';
+import { onPair } from './serial-harness.js';
 
 const sik = radioPresets.sik;
 /** What one lane may hold: radioQueueAirMs of airtime at 57600 baud (5,760 B/s). */
 const laneBytes = ((sik.baud / 10) * limits.radioQueueAirMs) / 1000;
 
-async function onSikPair(aOnly: Partial<SerialLinkOptions>, body: (a: SerialLink, inbox: Inbox) => Promise<void>): Promise<void> {
-  const pair = await PtyPair.start();
-  const a = serialLink('a', [pair.a], { ...sik, ...aOnly });
-  const b = serialLink('b', [pair.b], { ...sik });
-  await a.start();
-  await b.start();
-  try {
-    await body(a, new Inbox(b));
-  } finally {
-    await a.stop();
-    await b.stop();
-    await pair.stop();
-  }
-}
+const onSikPair = (aOnly: Partial<SerialLinkOptions>, body: (a: SerialLink, inbox: Inbox) => Promise<void>): Promise<void> => onPair(sik, aOnly, body);
 
 describe('the byte bound of a radio queue lane', () => {
   it('is radioQueueAirMs of airtime at the radio\'s rate, and at least one largest envelope', () => {

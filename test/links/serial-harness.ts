@@ -8,7 +8,7 @@ import { encodeRadioFrame, type RadioFrame } from '../../runtime/links/radio-fra
 import { SerialLink, type SerialLinkOptions } from '../../runtime/links/serial-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { utf8 } from '../../runtime/lib/bytes.js';
-import type { BadInput, LinkHarness } from './conformance.js';
+import { Inbox, type BadInput, type LinkHarness } from './conformance.js';
 import { PtyPair } from './processes.js';
 
 export const fleet = 'conf-fleet';
@@ -75,4 +75,20 @@ export async function serialHarness(packetBytes = 252): Promise<LinkHarness> {
       await pair.stop();
     },
   };
+}
+
+/** Two started radios on one socat pty pair (a sends, b's inbox receives); everything stopped after. */
+export async function onPair(extra: Partial<SerialLinkOptions>, aOnly: Partial<SerialLinkOptions>, body: (a: SerialLink, inbox: Inbox) => Promise<void>): Promise<void> {
+  const pair = await PtyPair.start();
+  const a = serialLink('a', [pair.a], { ...extra, ...aOnly });
+  const b = serialLink('b', [pair.b], extra);
+  await a.start();
+  await b.start();
+  try {
+    await body(a, new Inbox(b));
+  } finally {
+    await a.stop();
+    await b.stop();
+    await pair.stop();
+  }
 }

@@ -8,27 +8,11 @@ import type { SerialLink, SerialLinkOptions } from '../../runtime/links/serial-l
 import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
-import { radioWire, serialHarness, serialLink, writeRaw } from './serial-harness.js';
+import { onPair, radioWire, serialHarness, serialLink, writeRaw } from './serial-harness.js';
 import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-/** Two started radios on one socat pty pair (a sends, b's inbox receives); everything stopped after. */
-async function onPair(extra: Partial<SerialLinkOptions>, aOnly: Partial<SerialLinkOptions>, body: (a: SerialLink, inbox: Inbox) => Promise<void>): Promise<void> {
-  const pair = await PtyPair.start();
-  const a = serialLink('a', [pair.a], { ...extra, ...aOnly });
-  const b = serialLink('b', [pair.b], extra);
-  await a.start();
-  await b.start();
-  try {
-    await body(a, new Inbox(b));
-  } finally {
-    await a.stop();
-    await b.stop();
-    await pair.stop();
-  }
-}
 
 describe('COBS and the airtime budget', () => {
   it('round-trips any bytes with no zero inside and at most one extra byte per 254', () => {
