@@ -40,6 +40,9 @@ export interface FlightDrone {
   avoid: { closeTicks: number; clearTicks: number; lastScanMs: number | null; backingOff: boolean };
   /** Points round the committed keep-outs to fly before the route's next waypoint (wayFrom), metres. */
   detour: PointNe[];
+  /** Points round the committed keep-outs to fly on the way home before the vehicle's own return
+   *  (goHome), metres. */
+  homeWay: PointNe[];
 }
 
 /** The physical world around the fleet (the scenario's `world`). */
@@ -99,6 +102,7 @@ export class FlightLayer {
       completed: '',
       avoid: { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false },
       detour: [],
+      homeWay: [],
     }));
   }
 
@@ -150,6 +154,7 @@ export class FlightLayer {
   }
 
   private assign(d: FlightDrone, task: Task): void {
+    if (task.type !== 'resume') d.homeWay = [];
     switch (task.type) {
       case 'waypoints': {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
@@ -179,8 +184,7 @@ export class FlightLayer {
         // Already going home on its battery failsafe (the swarm's rtl for a drone lost below the reserve
         // comes after it): it stays that, or the reflex, seeing 'rtl', fired and counted a second time.
         if (d.mode === 'failsafe rtl') return;
-        d.sim.returnToLaunch();
-        d.mode = 'rtl';
+        this.goHome(d, 'rtl');
         return;
       case 'land':
       case 'abort':
@@ -219,8 +223,7 @@ export class FlightLayer {
     const left = d.sim.remainingFraction();
     if (left < this.reserveFraction && d.mode !== 'failsafe rtl' && d.mode !== 'landing' && d.mode !== 'landed') {
       d.route = null;
-      d.sim.returnToLaunch();
-      d.mode = 'failsafe rtl';
+      this.goHome(d, 'failsafe rtl');
       this.failsafes++;
       this.reflexes.push({ kind: 'failsafe', drone: index, detail: `battery ${(left * 100).toFixed(0)}% below the ${(this.reserveFraction * 100).toFixed(0)}% reserve: return to launch` });
       return;
@@ -247,13 +250,16 @@ export class FlightLayer {
    * The device's obstacle reflex (agents/builtin/mission-reflexes.ts, the same rule): a return within
    * reach (obstacleToAvoid: closer than the drone needs to stop, flying as it does) on two fresh scans
    * sends the drone back from it, every scan while it lasts; two clear scans after, the drone flies on
-   * (its goto is sent again, round the committed keep-outs by then, or up to the obstacle again).
-   * True while it backs away. Only a drone flying a route: a hold, a return or a landing is left alone.
+   * (its goto is sent again, round the committed keep-outs by then, or up to the obstacle again; a
+   * drone on a committed return goes home again from there). True while it backs away. Only a drone
+   * flying a route or a committed return: a hold, a landing or a failsafe return (latched: the
+   * device's scheduler suppresses the reflex under it) is left alone.
    */
   private avoidObstacles(d: FlightDrone): boolean {
     const a = d.avoid;
     const st = d.sim.state();
-    if (this.hazards.length === 0 || d.mode !== 'tasked' || !d.route || st.upM < 1) {
+    const flying = (d.mode === 'tasked' && d.route !== null) || d.mode === 'rtl';
+    if (this.hazards.length === 0 || !flying || st.upM < 1) {
       d.avoid = { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false };
       return false;
     }
@@ -274,8 +280,11 @@ export class FlightLayer {
     }
     if (a.backingOff && a.clearTicks >= 2) {
       a.backingOff = false;
-      d.route.sent = -1; // fly on: the goto again, round what is committed by now
-      d.detour = [];
+      if (d.mode === 'rtl') this.goHome(d, 'rtl');
+      else if (d.route) {
+        d.route.sent = -1; // fly on: the goto again, round what is committed by now
+        d.detour = [];
+      }
     }
     return a.backingOff;
   }
@@ -333,9 +342,11 @@ export class FlightLayer {
         d.completed = d.route.mission;
         const home = d.route.then === 'return';
         d.route = null;
-        if (home) d.sim.returnToLaunch();
-        else d.sim.hold();
-        d.mode = home ? 'rtl' : 'hold';
+        if (home) this.goHome(d, 'rtl');
+        else {
+          d.sim.hold();
+          d.mode = 'hold';
+        }
         return;
       }
       const r = d.route;
@@ -386,8 +397,37 @@ export class FlightLayer {
       }
       return;
     }
+    if ((d.mode === 'rtl' || d.mode === 'failsafe rtl') && d.homeWay.length > 0) {
+      // On the way round a committed keep-out to the straight leg home (goHome).
+      const p = d.homeWay[0] as PointNe;
+      if (Math.hypot(st.northM - p[0], st.eastM - p[1]) >= arrivalM) return;
+      d.homeWay.shift();
+      const q = d.homeWay[0];
+      if (q) d.sim.goto(q[0], q[1], Math.max(st.upM, d.sim.returnAltitude()));
+      else d.sim.returnToLaunch();
+      return;
+    }
     // The vehicle's own return-to-launch lands it on its pad (hal/sim/multirotor.ts).
     if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
+  }
+
+  /**
+   * Home as a device's executor goes (runtime/device/executor.ts goHome): the vehicle's own return once
+   * the straight line home is clear of the committed keep-outs, after the way round them (wayFrom,
+   * inside the committed fence when the drone is) at the return altitude, or higher when the drone is.
+   */
+  private goHome(d: FlightDrone, mode: 'rtl' | 'failsafe rtl'): void {
+    d.mode = mode;
+    d.homeWay = [];
+    const zones = keepOuts(this.mission.hazards);
+    const st = d.sim.state();
+    const home = d.sim.home();
+    const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : [];
+    if (way === null) this.note(`${d.id}: no way home round the committed hazards: the return flies straight`);
+    d.homeWay = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
+    const first = d.homeWay[0];
+    if (first) d.sim.goto(first[0], first[1], Math.max(st.upM, d.sim.returnAltitude()));
+    else d.sim.returnToLaunch();
   }
 
   /** How far the drone has flown its part of the committed mission, as a device reports it in its

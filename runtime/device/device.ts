@@ -292,7 +292,9 @@ export class Device {
               this.reflexLog.set(key, { atMs: now, fired: 0 });
               this.log.warn({ event: 'reflex', agent, action: action.type, reason, firedSince: seen?.fired ?? 0 }, `agent ${agent}: ${action.type}`);
             } else seen.fired++;
-            void this.hal.devices.flight?.execute(action);
+            // A return goes home round the committed keep-outs, as a committed rtl does.
+            if (action.type === 'return-to-launch') this.missions.returnHome(reason);
+            else void this.hal.devices.flight?.execute(action);
           },
           onRelease: (agent, reason) => {
             this.log.info({ event: 'reflex-release', agent, reason }, `agent ${agent}: ${reason}; resuming`);

@@ -41,6 +41,8 @@ export class Executor {
    *  reason when a re-plan gave that leg its way. */
   private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string } | null = null;
   private stopped = false;
+  /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
+  private homeward = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
@@ -108,6 +110,7 @@ export class Executor {
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();
+    if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
@@ -136,11 +139,13 @@ export class Executor {
         return;
       // A drone still disarmed on the ground (its take-off not begun) is already where these end.
       case 'rtl':
-      case 'abort':
+      case 'abort': {
         this.generation++;
         this.current = null;
-        void this.simple(command, this.grounded() ? null : { type: 'return-to-launch' });
+        const gen = this.generation;
+        void this.simple(command, this.grounded() ? null : () => this.goHome(() => gen === this.generation && !this.stopped));
         return;
+      }
       case 'land':
         this.generation++;
         this.current = null;
@@ -155,8 +160,57 @@ export class Executor {
   carryOut(action: 'rtl' | 'land'): void {
     this.generation++;
     this.current = null;
+    this.homeward = false;
     if (this.grounded()) return;
-    void this.act(action === 'rtl' ? { type: 'return-to-launch' } : { type: 'land' }).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+    const gen = this.generation;
+    void (action === 'rtl' ? this.goHome(() => gen === this.generation && !this.stopped) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+  }
+
+  /** A local failsafe's return to launch (the mission-reflexes agent: battery reserve, link loss), which
+   *  no task carries: home as a committed rtl goes (goHome). The task's loop stops sending the drone on;
+   *  the task stays (a committed resume flies it on, as before the return). */
+  returnHome(why: string): void {
+    this.goHomeAnew(`return to launch (${why})`);
+  }
+
+  /** goHome from where the drone is now, superseding what the executor was doing; a refusal is logged
+   *  as `what` was refused. */
+  private goHomeAnew(what: string): void {
+    this.generation++;
+    const gen = this.generation;
+    void this.goHome(() => gen === this.generation && !this.stopped).then((r) => r && this.log(`${what} was refused: ${r}`));
+  }
+
+  /**
+   * Home: the flight controller's own return (up or down to this drone's return altitude, straight
+   * across, down onto home), once the straight line from the drone to its home is clear of the committed
+   * keep-outs. When it is not, the executor first flies the way round them (wayFrom, inside the
+   * committed fence when the drone is) at the return altitude, or higher when the drone is, and hands
+   * the last, clear leg to the flight controller. A keep-out is a committed obstacle of any height: the
+   * return altitude does not clear it. With no way round, the return goes straight (said in the log).
+   * Null, or why the vehicle refused; a newer task (`live` false) ends it quietly.
+   */
+  private async goHome(live: () => boolean): Promise<string | null> {
+    this.homeward = true;
+    const here = this.position();
+    const home = this.home();
+    if (here && home && this.zones.length > 0) {
+      const from = { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) };
+      const to = { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) };
+      const way = wayFrom(from, to, this.zones, this.committedFence);
+      if (way === null) this.log(`no way home round the committed hazards${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
+      else if (way.length > 0) {
+        const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
+        this.log(`return to launch round the committed hazards: ${way.length} points before the straight leg home`, 'info');
+        for (const p of way) {
+          const g = await this.act({ type: 'goto', target: this.target(p, altM) });
+          if (g) return g;
+          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round a committed hazard');
+          if (round) return live() ? round : null;
+        }
+      }
+    }
+    return live() ? this.act({ type: 'return-to-launch' }) : null;
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
@@ -233,13 +287,16 @@ export class Executor {
   /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */
   private flyOn(): void {
     const cur = this.current;
-    if (!cur || this.stopped) return;
+    if (this.stopped) return;
+    if (!cur) {
+      // On its way home (a committed rtl or abort), stopped by the obstacle reflex: home again from here.
+      if (this.homeward && !this.grounded()) this.goHomeAnew('the return home');
+      return;
+    }
     if (cur.next >= cur.task.waypoints.length) {
       // Its part is flown (and reported done): a hold of the mission, or a reflex, may have stopped it
       // on its way home, but it is not sent round its route again (a landed drone would take off).
-      if (cur.task.then === 'return' && !this.grounded()) {
-        void this.act({ type: 'return-to-launch' }).then((r) => r && this.log(`task ${cur.command}: done, but the return home was refused: ${r}`));
-      }
+      if (cur.task.then === 'return' && !this.grounded()) this.goHomeAnew(`task ${cur.command}: done, but the return home`);
       return;
     }
     this.generation++;
@@ -257,10 +314,11 @@ export class Executor {
     this.generation++;
   }
 
-  private async simple(command: string, action: FlightAction | null): Promise<void> {
+  /** A task of one action (or a way home: goHome), reported started, then done or failed. */
+  private async simple(command: string, action: FlightAction | (() => Promise<string | null>) | null): Promise<void> {
     this.report({ command, stage: 'started', progress: 0, reason: '' });
     if (action) {
-      const r = await this.act(action);
+      const r = await (typeof action === 'function' ? action() : this.act(action));
       if (r) return this.report({ command, stage: 'failed', progress: 0, reason: r });
     }
     this.report({ command, stage: 'done', progress: 1000, reason: '' });
@@ -296,7 +354,7 @@ export class Executor {
       this.completed = task.mission;
       this.report({ command, stage: 'done', progress: 1000, reason: '' });
       if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
-        const r = await this.act({ type: 'return-to-launch' });
+        const r = await this.goHome(live);
         if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
       }
       return;
@@ -386,7 +444,7 @@ export class Executor {
     // A survey's drone goes home on its flight controller's return (at this drone's return altitude); a
     // goto's or formation's stays where the task put it.
     if (task.then === 'return' && live()) {
-      const r = await this.act({ type: 'return-to-launch' });
+      const r = await this.goHome(live);
       if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
     }
   }

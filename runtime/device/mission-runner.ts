@@ -326,6 +326,12 @@ export class MissionRunner {
     return out.slice(-max);
   }
 
+  /** A local failsafe's return to launch (a reflex): home round the committed keep-outs, as a
+   *  committed rtl goes (Executor.returnHome). */
+  returnHome(why: string): void {
+    this.executor.returnHome(why);
+  }
+
   /** A reflex's hold is over: the executor flies on with its task (unless a committed hold paused it). */
   resumeAfterReflex(): void {
     this.executor.resumeAfterReflex();

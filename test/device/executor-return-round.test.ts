@@ -1,0 +1,101 @@
+// A return to launch whose straight line home crosses a committed keep-out goes round it: the executor
+// flies the way round (runtime/mission/hazards.ts wayFrom, from the drone to its home) at the return
+// altitude and hands the last, clear leg to the flight controller's own return. A mast taller than the
+// return altitude stands on that line here. On the executor rig's simulated multirotor (20x the wall
+// clock). Before, the executor sent the flight controller's return at once, straight through the mast.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { keepOuts, type KeepOut } from '../../runtime/mission/hazards.js';
+import { executorRig, stopRigs, until } from './executor-rig.js';
+
+const samplers: NodeJS.Timeout[] = [];
+afterEach(() => {
+  stopRigs();
+  samplers.splice(0).forEach((t) => clearInterval(t));
+});
+
+// A mast 40 m north of the pad, 60 m tall (the return altitude is 30 m or less), and the committed
+// hazard round it: the 5 m cells the swarm commits (cellDm 50).
+const mast = { northM: 40, eastM: 0, radiusM: 4, heightM: 60 };
+const zones = keepOuts({ cellDm: 50, cells: [[7, -1], [7, 0], [8, -1], [8, 0]] });
+
+/** Out east, north past the mast and back west, so the drone ends 80 m north of the pad with the mast
+ *  between it and home; then `ret` sends it home. */
+async function outAndHome(ret: (r: Awaited<ReturnType<typeof executorRig>>) => void) {
+  const r = await executorRig([mast]);
+  const { vehicle, ex, reports } = r;
+  expect(vehicle.returnAltitude()).toBeLessThan(mast.heightM);
+  ex.keepFence(null, 0, zones);
+  const track: { northM: number; eastM: number; upM: number }[] = [];
+  samplers.push(
+    setInterval(() => {
+      const p = ex.position();
+      if (p) track.push(p);
+    }, 10),
+  );
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
+  expect(await until(() => reports.some((x) => x.command === 'm1' && (x.stage === 'done' || x.stage === 'failed')), 25_000)).toBe(true);
+  expect(reports.filter((x) => x.command === 'm1').map((x) => x.stage)).toContain('done');
+  const out = track.length;
+  ret(r);
+  const home = await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000);
+  return { ...r, home, back: track.slice(out) };
+}
+
+function offTheLine(back: readonly { northM: number; eastM: number }[], z: KeepOut): void {
+  // Abeam the mast on the way back it was outside the keep-out (its radius, margin included, less a
+  // few metres of position-controller error), never on the straight line through the mast.
+  const abeam = back.filter((p) => Math.abs(p.northM - z.n / 10) < 3);
+  expect(abeam.length).toBeGreaterThan(0);
+  for (const p of abeam) expect(Math.hypot(p.northM - z.n / 10, p.eastM - z.e / 10)).toBeGreaterThan(z.r / 10 - 3);
+}
+
+describe('executor: a return to launch across a committed keep-out', () => {
+  it('a committed rtl goes round the keep-out, lands on its pad, and is done', async () => {
+    expect(zones).toHaveLength(1);
+    const { vehicle, reports, home, back } = await outAndHome(({ ex }) => ex.run('r1', { type: 'rtl' }));
+    expect(home, 'landed and disarmed').toBe(true);
+    expect(vehicle.strikes()).toEqual([]);
+    offTheLine(back, zones[0] as KeepOut);
+    const st = vehicle.state();
+    expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
+    expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
+  }, 60_000);
+
+  it('a failsafe return (a reflex, no task) goes round it the same way', async () => {
+    const { vehicle, home, back } = await outAndHome(({ ex }) => ex.returnHome('battery 20% below reserve'));
+    expect(home, 'landed and disarmed').toBe(true);
+    expect(vehicle.strikes()).toEqual([]);
+    offTheLine(back, zones[0] as KeepOut);
+  }, 60_000);
+
+  it('stopped on its way home by the obstacle reflex, it goes home again when released: round the keep-out committed meanwhile', async () => {
+    const r = await executorRig([mast]);
+    const { vehicle, devices, ex, reports } = r;
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
+    ex.run('r1', { type: 'rtl' }); // nothing committed yet: the flight controller's return, straight at the mast
+    expect(await until(() => (ex.position()?.northM ?? 0) < 60, 10_000), 'on its way home').toBe(true);
+    await devices.flight?.execute({ type: 'hold' }); // what the reflex does in front of a return it cannot see past
+    ex.keepFence(null, 0, zones); // the swarm commits the mast
+    await new Promise((x) => setTimeout(x, 200));
+    expect(vehicle.state().mode).toBe('hold');
+    ex.resumeAfterReflex(); // two clear scans: the reflex releases the drone
+    expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), 'landed and disarmed').toBe(true);
+    expect(vehicle.strikes()).toEqual([]);
+    const st = vehicle.state();
+    expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
+  }, 60_000);
+
+  it('with nothing committed across its way home it is the flight controller\'s own return, straight', async () => {
+    const r = await executorRig();
+    const { vehicle, ex, reports } = r;
+    ex.keepFence(null, 0, zones); // the keep-out is north of the pad; the drone goes east and comes back
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((x) => x.stage === 'done'), 25_000)).toBe(true);
+    ex.run('r1', { type: 'rtl' });
+    expect(await until(() => vehicle.state().mode === 'return', 2_000), 'the flight controller returns').toBe(true);
+    expect(await until(() => reports.some((x) => x.command === 'r1' && x.stage === 'done'), 2_000)).toBe(true);
+    expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
+  }, 60_000);
+});
