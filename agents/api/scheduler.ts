@@ -107,6 +107,16 @@ interface Slot {
 const streamBacklogMax = 1_024;
 
 /** What one pass has sent to the HAL so far (its reflex half first). */
+/** An action an agent asked for in this pass (`again`: the latched failsafe, sent again after an
+ *  avoidance move that passed it). */
+interface Proposed {
+  readonly action: FlightAction;
+  readonly agent: string;
+  readonly reason: string;
+  readonly avoidance: boolean;
+  readonly again: boolean;
+}
+
 interface Sent {
   priority: number;
   from?: string;
@@ -127,8 +137,11 @@ export class AgentScheduler {
   private readonly slots: Slot[] = [];
   private readonly reports: AgentReport[] = [];
   private readonly opts: SchedulerOptions;
-  /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared. */
+  /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared,
+   *  but for a collision avoidance move (`avoidance`). */
   private latched: FlightAction | null = null;
+  /** The agent whose avoidance move passed the latched failsafe: its release sends the failsafe again. */
+  private avoiding: string | null = null;
   /** Set by stop(): a tick in flight that fails from then on fails because the device is stopping. */
   private stopping = false;
   private basis = 0;
@@ -241,6 +254,7 @@ export class AgentScheduler {
     if (this.latched && inputs.flight && !inputs.flight.armed) {
       this.report(now, 'scheduler', 'latch-cleared', `${this.latched.type} no longer latched: the vehicle is disarmed`);
       this.latched = null;
+      this.avoiding = null;
     }
     // Streams accumulate between an agent's ticks, so a slow agent (or one whose half of the pass was
     // not run) still sees every sample.
@@ -252,7 +266,7 @@ export class AgentScheduler {
 
   private async half(inputs: AgentInputs, reflexes: boolean, sent: Sent): Promise<void> {
     const now = inputs.nowMs;
-    const actions: { action: FlightAction; agent: string; reason: string }[] = [];
+    const actions: Proposed[] = [];
     for (const s of this.slots) {
       if (this.stopping) return;
       if ((s.agent.reflex === true) !== reflexes) continue;
@@ -384,13 +398,17 @@ export class AgentScheduler {
     }
   }
 
-  private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: { action: FlightAction; agent: string; reason: string }[]): void {
+  private collect(s: Slot, now: number, outputs: readonly AgentOutput[], actions: Proposed[]): void {
     if (outputs.length > limits.agentOutputsPerTickMax) this.report(now, s.agent.name, 'outputs-dropped', `${outputs.length - limits.agentOutputsPerTickMax} outputs over the limit of ${limits.agentOutputsPerTickMax} dropped`);
     for (const o of outputs.slice(0, limits.agentOutputsPerTickMax)) {
-      if (o.type === 'action') actions.push({ action: o.action, agent: s.agent.name, reason: o.reason });
+      if (o.type === 'action') actions.push({ action: o.action, agent: s.agent.name, reason: o.reason, avoidance: o.avoidance === true, again: false });
       else if (o.type === 'release') {
         // Never past a latched failsafe: return-to-launch and land end only by an operator's command.
-        if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
+        // An avoidance move that passed it is over: the failsafe goes on from where the drone is.
+        if (this.latched && this.avoiding === s.agent.name) {
+          this.avoiding = null;
+          actions.push({ action: this.latched, agent: 'scheduler', reason: `${this.latched.type} latched, again after ${o.reason}`, avoidance: false, again: true });
+        } else if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
         else this.ports.release?.(s.agent.name, o.reason);
       } else {
         const body: AttestationBody = { agent: s.agent.name, observedAt: Math.max(0, Math.floor(now)), basis: this.basis, obs: o.obs, ...(o.model ? { model: o.model } : {}) };
@@ -404,7 +422,7 @@ export class AgentScheduler {
   }
 
   /** Sends the best of a half-pass's actions; `sent` is what the pass sent already (its reflex half). */
-  private async dispatch(now: number, actions: { action: FlightAction; agent: string; reason: string }[], sent: Sent): Promise<void> {
+  private async dispatch(now: number, actions: Proposed[], sent: Sent): Promise<void> {
     if (actions.length === 0) return;
     // Highest priority first; ties keep agent-name order (the slots are sorted), so the choice is deterministic.
     const ranked = actions.map((a, i) => ({ ...a, i })).sort((a, b) => actionPriority[b.action.type] - actionPriority[a.action.type] || a.i - b.i);
@@ -420,10 +438,15 @@ export class AgentScheduler {
     sent.from = best.agent;
     sent.type = best.action.type;
     if (this.latched && actionPriority[best.action.type] < actionPriority[this.latched.type]) {
-      this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
-      return;
+      if (!best.avoidance) {
+        this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
+        return;
+      }
+      // Out of a collision's way first (a battery return straight at a mast no one committed yet); the
+      // failsafe is sent again when the agent releases.
+      this.avoiding = best.agent;
     }
-    if (this.latched?.type === best.action.type) return; // already doing it
+    if (this.latched?.type === best.action.type && !best.again) return; // already doing it
     if (best.action.type === 'land' || best.action.type === 'return-to-launch') this.latched = best.action;
     try {
       await this.ports.act(best.action, best.agent, best.reason);
@@ -439,6 +462,7 @@ export class AgentScheduler {
 
   clearLatch(): void {
     this.latched = null;
+    this.avoiding = null;
   }
 
   async stop(nowMs: number): Promise<void> {

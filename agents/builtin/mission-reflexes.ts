@@ -195,7 +195,7 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         const away = inp.position.headingRad + close.bearingRad + Math.PI;
         backingOff = true;
         clearTicks = 0;
-        outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m` });
+        outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m`, avoidance: true });
       }
       return { state: { link, geofence, battery, log: log.slice(-32) }, outputs };
     },

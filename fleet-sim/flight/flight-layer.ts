@@ -251,14 +251,14 @@ export class FlightLayer {
    * reach (obstacleToAvoid: closer than the drone needs to stop, flying as it does) on two fresh scans
    * sends the drone back from it, every scan while it lasts; two clear scans after, the drone flies on
    * (its goto is sent again, round the committed keep-outs by then, or up to the obstacle again; a
-   * drone on a committed return goes home again from there). True while it backs away. Only a drone
-   * flying a route or a committed return: a hold, a landing or a failsafe return (latched: the
-   * device's scheduler suppresses the reflex under it) is left alone.
+   * drone on its way home, a failsafe's return included, goes home again from there: the device's
+   * scheduler lets the back-off pass a latched failsafe and sends the failsafe again after it). True
+   * while it backs away. Only a drone flying a route or going home: a hold or a landing is left alone.
    */
   private avoidObstacles(d: FlightDrone): boolean {
     const a = d.avoid;
     const st = d.sim.state();
-    const flying = (d.mode === 'tasked' && d.route !== null) || d.mode === 'rtl';
+    const flying = (d.mode === 'tasked' && d.route !== null) || d.mode === 'rtl' || d.mode === 'failsafe rtl';
     if (this.hazards.length === 0 || !flying || st.upM < 1) {
       d.avoid = { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false };
       return false;
@@ -280,7 +280,7 @@ export class FlightLayer {
     }
     if (a.backingOff && a.clearTicks >= 2) {
       a.backingOff = false;
-      if (d.mode === 'rtl') this.goHome(d, 'rtl');
+      if (d.mode === 'rtl' || d.mode === 'failsafe rtl') this.goHome(d, d.mode);
       else if (d.route) {
         d.route.sent = -1; // fly on: the goto again, round what is committed by now
         d.detour = [];

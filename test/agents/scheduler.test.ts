@@ -198,6 +198,36 @@ describe('AgentScheduler', () => {
     expect(reports.filter((r) => r.kind === 'action-suppressed').map((r) => r.message)).toEqual(['release (contact back) suppressed: return-to-launch is latched']);
   });
 
+  it('an avoidance move passes a latched failsafe, and its release sends the failsafe again; other moves stay suppressed', async () => {
+    // Before, the latch suppressed the obstacle back-off too: a battery return flew straight at a mast
+    // the swarm had not committed yet.
+    const acts: { action: FlightAction; agent: string }[] = [];
+    const reports: AgentReport[] = [];
+    const released: string[] = [];
+    const s = new AgentScheduler({ store: new MemoryStateStore(), act: (action, agent) => void acts.push({ action, agent }), release: (agent, reason) => void released.push(`${agent}: ${reason}`), attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r) });
+    const h = { s, acts, reports };
+    const v = { type: 'velocity' as const, northMps: -1, eastMps: 0, downMps: 0 };
+    const script: Record<number, 'rtl' | 'avoid' | 'plain' | 'release'> = { 0: 'rtl', 100: 'plain', 200: 'avoid', 300: 'avoid', 400: 'release', 500: 'release', 600: 'plain' };
+    h.s.add(counter('r', { tick: (st, inp) => {
+      const what = script[inp.nowMs];
+      const out = what === 'rtl' ? { type: 'action' as const, action: { type: 'return-to-launch' as const }, reason: 'battery' }
+        : what === 'avoid' ? { type: 'action' as const, action: v, reason: 'obstacle at 4.0 m', avoidance: true as const }
+        : what === 'plain' ? { type: 'action' as const, action: v, reason: 'nudge' }
+        : what === 'release' ? { type: 'release' as const, reason: 'obstacle avoidance over' } : null;
+      return { state: st, outputs: out ? [out] : [] };
+    } }));
+    await h.s.start(0);
+    for (let t = 0; t <= 600; t += 100) await h.s.tick({ nowMs: t });
+    expect(h.acts.map((a) => `${a.agent}:${a.action.type}`)).toEqual(['r:return-to-launch', 'r:velocity', 'r:velocity', 'scheduler:return-to-launch']);
+    expect(h.s.latchedAction()?.type).toBe('return-to-launch');
+    expect(released, 'the mission is not resumed: the failsafe goes on').toEqual([]);
+    expect(h.reports.filter((r) => r.kind === 'action-suppressed').map((r) => r.message)).toEqual([
+      'velocity (nudge) suppressed: return-to-launch is latched',
+      'release (obstacle avoidance over) suppressed: return-to-launch is latched', // the second: nothing passed since
+      'velocity (nudge) suppressed: return-to-launch is latched',
+    ]);
+  });
+
   it('a tick that never settles is treated as a crash after tickTimeoutMs, and the others keep running', async () => {
     const reports: AgentReport[] = [];
     const store = new MemoryStateStore();
