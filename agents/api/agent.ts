@@ -81,7 +81,11 @@ export type AgentOutput =
   /** An observation the whole swarm should know: signed and proposed to consensus. */
   | { readonly type: 'attest'; readonly obs: Observation; readonly model?: ModelRef }
   /** A hold this agent asked for is over (its cause went away): the device goes back to its task. */
-  | { readonly type: 'release'; readonly reason: string };
+  | { readonly type: 'release'; readonly reason: string }
+  /** An obstacle in the drone's way that its own range sensor hit (at: the hit point, local metres;
+   *  beamRad: the beam's direction, clockwise from north): the device's own routing keeps clear of it
+   *  from then on (runtime/mission/hazards.ts withLocalKeepOut). Local: nothing goes to consensus. */
+  | { readonly type: 'obstacle'; readonly northM: number; readonly eastM: number; readonly beamRad: number };
 
 export interface TickResult<S> {
   readonly state: S;

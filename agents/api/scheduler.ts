@@ -48,6 +48,8 @@ export interface SchedulerPorts {
   readonly act: (action: FlightAction, agent: string, reason: string) => void | Promise<unknown>;
   /** A hold an agent asked for is over: the device resumes what it was doing (unset: nothing to resume). */
   readonly release?: (agent: string, reason: string) => void;
+  /** An obstacle an agent's range sensor hit in the drone's way (unset: no routing to tell). */
+  readonly obstacle?: (agent: string, at: { readonly northM: number; readonly eastM: number; readonly beamRad: number }) => void;
   /** Signs and proposes an attestation (see attest-sink.ts). */
   readonly attest: (body: AttestationBody) => void;
   /** A monotonic clock for a tick's work (performance.now on a device, less the waiting the tick
@@ -410,7 +412,8 @@ export class AgentScheduler {
           actions.push({ action: this.latched, agent: 'scheduler', reason: `${this.latched.type} latched, again after ${o.reason}`, avoidance: false, again: true });
         } else if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
         else this.ports.release?.(s.agent.name, o.reason);
-      } else {
+      } else if (o.type === 'obstacle') this.ports.obstacle?.(s.agent.name, { northM: o.northM, eastM: o.eastM, beamRad: o.beamRad });
+      else {
         const body: AttestationBody = { agent: s.agent.name, observedAt: Math.max(0, Math.floor(now)), basis: this.basis, obs: o.obs, ...(o.model ? { model: o.model } : {}) };
         try {
           this.ports.attest(body);

@@ -175,8 +175,8 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       const geofence = fenced ? escalate(s.geofence, fenced.level, fenced.why, false) : s.geofence;
       const battery = escalate(s.battery, batteryLevel(inp, c), `battery ${inp.battery ? Math.round(inp.battery.remainingFraction * 100) : '?'}% below reserve`);
       // Obstacle avoidance: back away from the nearest return within reach (obstacleToAvoid), every tick
-      // while it is; two clear scans after, the mission flies on (release), round the obstacle once the
-      // swarm committed it as a hazard, or up to it again, to be stopped again, until then.
+      // while it is, and say where the beam hit (obstacle: the device's routing keeps clear of it); two
+      // clear scans after, the mission flies on (release), round it.
       const close = inp.position ? obstacleToAvoid(inp.range ?? [], inp.position, c) : (inp.range ?? []).filter((r) => r.distanceM < c.avoidDistanceM).sort((a, b) => a.distanceM - b.distanceM)[0];
       const scanMs = inp.range && inp.range.length > 0 ? Math.max(...inp.range.map((r) => r.timeMs)) : null;
       const fresh = scanMs === null || scanMs !== lastScanMs;
@@ -192,7 +192,11 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         // on a guess may fly into it. Stop instead (held until a command moves the drone on).
         outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle at ${close.distanceM.toFixed(1)} m, heading unknown` });
       } else if (close && closeTicks >= 2 && inp.position) {
-        const away = inp.position.headingRad + close.bearingRad + Math.PI;
+        const beam = inp.position.headingRad + close.bearingRad;
+        const away = beam + Math.PI;
+        // Where the beam hit, for the device's own routing (a local keep-out: it flies round it after
+        // the back-off, whether or not the swarm ever commits it).
+        if (!backingOff) outputs.push({ type: 'obstacle', northM: inp.position.northM + Math.cos(beam) * close.distanceM, eastM: inp.position.eastM + Math.sin(beam) * close.distanceM, beamRad: beam });
         backingOff = true;
         clearTicks = 0;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m`, avoidance: true });

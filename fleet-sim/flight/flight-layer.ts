@@ -12,7 +12,7 @@ import { hazardRangeRing } from '../../agents/features/range.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
-import { keepOuts, resumeIndex as resumeAt, wayFrom } from '../../runtime/mission/hazards.js';
+import { keepOuts, resumeIndex as resumeAt, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
 
@@ -43,6 +43,9 @@ export interface FlightDrone {
   /** Points round the committed keep-outs to fly on the way home before the vehicle's own return
    *  (goHome), metres. */
   homeWay: PointNe[];
+  /** Keep-outs round what its own range sensor hit in its way (the back-off), as a device's executor
+   *  keeps them (sawObstacle). */
+  localZones: readonly KeepOut[];
 }
 
 /** The physical world around the fleet (the scenario's `world`). */
@@ -103,6 +106,7 @@ export class FlightLayer {
       avoid: { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false },
       detour: [],
       homeWay: [],
+      localZones: [],
     }));
   }
 
@@ -274,7 +278,11 @@ export class FlightLayer {
       const away = st.yawRad + close.bearingRad + Math.PI;
       const v = defaultMissionReflexConfig.avoidSpeedMps;
       d.sim.velocity(v * Math.cos(away), v * Math.sin(away), 0, 300);
-      if (!a.backingOff) this.note(`${d.id}: obstacle at ${close.distanceM.toFixed(1)} m: backing away`);
+      if (!a.backingOff) {
+        this.note(`${d.id}: obstacle at ${close.distanceM.toFixed(1)} m: backing away`);
+        const beam = st.yawRad + close.bearingRad;
+        d.localZones = withLocalKeepOut(d.localZones, keepOuts(this.mission.hazards), st.northM + Math.cos(beam) * close.distanceM, st.eastM + Math.sin(beam) * close.distanceM, beam) ?? d.localZones;
+      }
       a.backingOff = true;
       return true;
     }
@@ -387,7 +395,7 @@ export class FlightLayer {
       if (r.sent !== r.next) {
         // The leg from where the drone is, which no plan knows (its way to the route, or on after the
         // obstacle reflex stopped it), goes round the committed keep-outs as a device's executor does.
-        const zones = keepOuts(this.mission.hazards);
+        const zones = this.avoidZones(d);
         const from = { n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) };
         const way = zones.length > 0 ? wayFrom(from, { n: Math.round(wp[0] * 10), e: Math.round(wp[1] * 10) }, zones, this.mission.geofence) : [];
         d.detour = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
@@ -411,6 +419,12 @@ export class FlightLayer {
     if ((d.mode === 'landing' || d.mode === 'rtl') && st.upM < 0.3) d.mode = 'landed';
   }
 
+  /** What a drone's own legs go round: the committed keep-outs and its own (localZones). */
+  private avoidZones(d: FlightDrone): readonly KeepOut[] {
+    const committed = keepOuts(this.mission.hazards);
+    return d.localZones.length === 0 ? committed : [...committed, ...d.localZones];
+  }
+
   /**
    * Home as a device's executor goes (runtime/device/executor.ts goHome): the vehicle's own return once
    * the straight line home is clear of the committed keep-outs, after the way round them (wayFrom,
@@ -419,7 +433,7 @@ export class FlightLayer {
   private goHome(d: FlightDrone, mode: 'rtl' | 'failsafe rtl'): void {
     d.mode = mode;
     d.homeWay = [];
-    const zones = keepOuts(this.mission.hazards);
+    const zones = this.avoidZones(d);
     const st = d.sim.state();
     const home = d.sim.home();
     const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : [];

@@ -43,6 +43,8 @@ export interface AgentsOptions {
   readonly onAction: (action: FlightAction, agent: string, reason: string) => void;
   /** A hold an agent asked for is over: resume the mission task. */
   readonly onRelease: (agent: string, reason: string) => void;
+  /** An obstacle an agent's range sensor hit in the drone's way: the executor's routing keeps clear of it. */
+  readonly onObstacle?: (agent: string, at: { readonly northM: number; readonly eastM: number; readonly beamRad: number }) => void;
   readonly onReport: (r: AgentReport) => void;
   /** A monotonic clock, ms (performance.now by default): quorum silence is measured on it. */
   readonly monoClock?: () => number;
@@ -100,6 +102,7 @@ export class DeviceAgents {
       store: new FileStateStore(o.dir),
       act: (action, agent, reason) => o.onAction(action, agent, reason),
       release: (agent, reason) => o.onRelease(agent, reason),
+      obstacle: (agent, at) => o.onObstacle?.(agent, at),
       attest: (body) => {
         // The device's own health (heartbeats) follows what its agents attest about it.
         if (body.obs.type === 'degraded' && body.obs.device === o.id) this.ownDegraded = { severity: body.obs.severity, reason: body.obs.reason, atMs: body.observedAt };

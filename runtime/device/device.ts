@@ -296,6 +296,7 @@ export class Device {
             if (action.type === 'return-to-launch') this.missions.returnHome(reason);
             else void this.hal.devices.flight?.execute(action);
           },
+          onObstacle: (_agent, at) => this.missions.sawObstacle(at),
           onRelease: (agent, reason) => {
             this.log.info({ event: 'reflex-release', agent, reason }, `agent ${agent}: ${reason}; resuming`);
             this.missions.resumeAfterReflex();

@@ -5,7 +5,7 @@
 import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
-import { resumeIndex, wayFrom, type KeepOut } from '../mission/hazards.js';
+import { resumeIndex, wayFrom, withLocalKeepOut, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 
@@ -54,6 +54,9 @@ export class Executor {
   private fenceAsked: { committed: readonly { n: number; e: number }[] | null; altDmMax: number; zones: readonly KeepOut[] } | null = null;
   /** The committed keep-outs and geofence (decimetres) the leg from where the drone is goes round (wayFrom). */
   private zones: readonly KeepOut[] = [];
+  /** Keep-outs round what this drone's own range sensor hit in its way (sawObstacle): its routing goes
+   *  round them as round the committed ones. */
+  private localZones: readonly KeepOut[] = [];
   private committedFence: readonly { n: number; e: number }[] | null = null;
 
   constructor(
@@ -194,10 +197,11 @@ export class Executor {
     this.homeward = true;
     const here = this.position();
     const home = this.home();
-    if (here && home && this.zones.length > 0) {
+    const zones = this.avoidZones();
+    if (here && home && zones.length > 0) {
       const from = { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) };
       const to = { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) };
-      const way = wayFrom(from, to, this.zones, this.committedFence);
+      const way = wayFrom(from, to, zones, this.committedFence);
       if (way === null) this.log(`no way home round the committed hazards${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
       else if (way.length > 0) {
         const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
@@ -276,6 +280,21 @@ export class Executor {
       this.fenceReport = line;
       this.log(line, s.state === 'on-fc' && s.reason === null ? 'info' : 'warn');
     });
+  }
+
+  /** The obstacle back-off found an obstacle in the drone's way (its range beam's hit point, local
+   *  metres, and the beam's direction): from now on the leg from where the drone is and its way home go
+   *  round it (hazards.ts withLocalKeepOut), committed or not. */
+  sawObstacle(northM: number, eastM: number, beamRad: number): void {
+    const next = withLocalKeepOut(this.localZones, this.zones, northM, eastM, beamRad);
+    if (!next) return;
+    this.localZones = next;
+    this.log(`obstacle at [${northM.toFixed(1)}, ${eastM.toFixed(1)}] m: this drone's routing keeps clear of it (${this.localZones.length} local keep-out${this.localZones.length === 1 ? '' : 's'})`, 'info');
+  }
+
+  /** What the drone's own legs go round: the committed keep-outs and its own. */
+  private avoidZones(): readonly KeepOut[] {
+    return this.localZones.length === 0 ? this.zones : [...this.zones, ...this.localZones];
   }
 
   /** A local reflex held the vehicle (no quorum contact) and its cause is gone: fly on from the waypoint
@@ -414,9 +433,10 @@ export class Executor {
       // it), which no committed plan knows, goes round the committed keep-outs (wayFrom), inside the
       // committed fence when the drone is.
       const from = this.position();
-      if (from && this.zones.length > 0) {
+      const zones = this.avoidZones();
+      if (from && zones.length > 0) {
         const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
-        for (const p of wayFrom(at, w, this.zones, this.committedFence) ?? []) {
+        for (const p of wayFrom(at, w, zones, this.committedFence) ?? []) {
           const r = await this.act({ type: 'goto', target: this.target(p, legAltM), speedMps: task.speedDmps / 10 });
           if (r) return fail(r);
           const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round a committed hazard to waypoint ${cur.next + 1}`);

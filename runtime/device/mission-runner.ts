@@ -332,6 +332,12 @@ export class MissionRunner {
     this.executor.returnHome(why);
   }
 
+  /** The obstacle back-off found an obstacle in the drone's way: its routing keeps clear of it
+   *  (Executor.sawObstacle). */
+  sawObstacle(at: { readonly northM: number; readonly eastM: number; readonly beamRad: number }): void {
+    this.executor.sawObstacle(at.northM, at.eastM, at.beamRad);
+  }
+
   /** A reflex's hold is over: the executor flies on with its task (unless a committed hold paused it). */
   resumeAfterReflex(): void {
     this.executor.resumeAfterReflex();

@@ -189,6 +189,30 @@ export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[]
   return { route: out, blocked, index: index.map((k) => (k < 0 ? -1 : (at[k] as number))) };
 }
 
+/** How far behind the point a range beam hit the centre of a local keep-out lies, and its radius,
+ *  decimetres: a thin mast is well inside it; a wide obstacle is met again at another point, and that
+ *  sighting adds a keep-out of its own. */
+const localBehindDm = 30;
+const localRadiusDm = 120;
+/** Local keep-outs a drone keeps, the newest. */
+export const localKeepOutsMax = 16;
+
+/**
+ * The keep-outs a drone adds for itself after its obstacle back-off (agents/builtin/mission-reflexes.ts):
+ * a circle round the point its range beam hit, pushed a little along the beam into the obstacle. Its
+ * own routing (wayFrom: the leg from where it is, its way home) goes round them from then on, as round
+ * the committed ones; nothing about them goes to consensus (the swarm commits hazards from f+1
+ * devices' attestations), so a drone alone with an obstacle no other drone sees still gets past it.
+ * A hit inside a keep-out it already has (its own or committed) adds nothing (null); the oldest goes
+ * past localKeepOutsMax.
+ */
+export function withLocalKeepOut(local: readonly KeepOut[], committed: readonly KeepOut[], hitNorthM: number, hitEastM: number, beamRad: number): KeepOut[] | null {
+  const hit = { n: Math.round(hitNorthM * 10), e: Math.round(hitEastM * 10) };
+  if (local.some((z) => inside(hit, z)) || committed.some((z) => inside(hit, z))) return null;
+  const z = { n: hit.n + Math.round(Math.cos(beamRad) * localBehindDm), e: hit.e + Math.round(Math.sin(beamRad) * localBehindDm), r: localRadiusDm };
+  return [...local, z].slice(-localKeepOutsMax);
+}
+
 /** Where a re-planned route continues: just after the last waypoint of the old route that the drone
  *  had passed (before index oldNext) and the new route still holds, so detour points inserted after
  *  it come next; 0 when it holds none of them. */

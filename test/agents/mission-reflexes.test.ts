@@ -22,7 +22,7 @@ async function run(steps: Partial<AgentInputs>[], cfg: Parameters<typeof mission
     const r = await a.tick(state, { nowMs: i * 100, committed, link: { lastQuorumContactMs: i * 100 }, ...st });
     state = r.state;
     outputs.push([...(r.outputs ?? [])]);
-    actions.push((r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : 'attest')));
+    actions.push((r.outputs ?? []).map((o) => (o.type === 'action' ? o.action.type : o.type)));
   }
   return { actions, state, outputs };
 }
@@ -72,10 +72,14 @@ describe('mission reflexes', () => {
     const clear = (t: number): RangeReading[] => [beam(t, 20, 0), beam(t, 20, Math.PI / 2)];
     const close = (t: number): RangeReading[] => [beam(t, 2, 0), beam(t, 20, Math.PI / 2)];
     const r = await run([{ position: pos(50, 50), range: close(0) }, { position: pos(50, 50), range: clear(100) }, { position: pos(50, 50), range: close(200) }, { position: pos(50, 50), range: close(300) }]);
-    expect(r.actions).toEqual([[], [], [], ['velocity']]);
-    const v = r.outputs[3]![0]!;
+    expect(r.actions).toEqual([[], [], [], ['obstacle', 'velocity']]);
+    const [o, v] = r.outputs[3] as [AgentOutput, AgentOutput];
     if (v.type !== 'action' || v.action.type !== 'velocity') throw new Error('expected a velocity action');
     expect(v.action.northMps).toBeCloseTo(-1.5, 5); // straight back from an obstacle dead ahead
+    expect(v.avoidance).toBe(true); // it passes a latched failsafe (scheduler.ts)
+    // Where the beam hit, for the device's own routing: 2 m north of the drone, the beam pointing north.
+    if (o.type !== 'obstacle') throw new Error('expected an obstacle output');
+    expect([o.northM, o.eastM, o.beamRad]).toEqual([52, 50, 0]);
   });
 
   it('obstacle: a drone closing fast backs away within its stopping distance; hovering, or passing beside, it does not', async () => {
@@ -83,7 +87,7 @@ describe('mission reflexes', () => {
     const beam = (timeMs: number, d: number, bearingRad: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad });
     const ahead = (t: number, d: number): RangeReading[] => [beam(t, d, 0), beam(t, 20, Math.PI / 2)];
     const fast = await run([{ position: pos(50, 50, 8, 0), range: ahead(0, 14) }, { position: pos(50, 50, 8, 0), range: ahead(100, 13) }]);
-    expect(fast.actions).toEqual([[], ['velocity']]);
+    expect(fast.actions).toEqual([[], ['obstacle', 'velocity']]);
     const still = await run([{ position: pos(50, 50), range: ahead(0, 14) }, { position: pos(50, 50), range: ahead(100, 13) }]);
     expect(still.actions).toEqual([[], []]);
     // 13 m off to the right while flying north at 8 m/s: not closing on it.
@@ -97,7 +101,7 @@ describe('mission reflexes', () => {
     expect(passing.actions).toEqual([[], []]);
     // The same return dead ahead is avoided.
     const headOn = await run([{ position: pos(50, 50, 5, 0), range: ahead(0, 6.4) }, { position: pos(50, 50, 5, 0), range: ahead(100, 6.4) }]);
-    expect(headOn.actions).toEqual([[], ['velocity']]);
+    expect(headOn.actions).toEqual([[], ['obstacle', 'velocity']]);
   });
 
   it('obstacle: two clear scans after backing away release the drone to fly on', async () => {
@@ -110,7 +114,7 @@ describe('mission reflexes', () => {
       { position: pos(50, 50), range: [beam(300, 6)] },
       { position: pos(50, 50), range: [beam(400, 6)] },
     ]);
-    expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([[], ['action'], [], [], ['release'], []]);
+    expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([[], ['obstacle', 'action'], [], [], ['release'], []]);
   });
 
   it('a new flight (the vehicle disarmed, then armed again) starts with every reflex armed again', async () => {
@@ -146,7 +150,8 @@ describe('mission reflexes', () => {
     const held = [beam(400, 2, 0), beam(400, 20, Math.PI / 2)];
     const again = [beam(500, 2, 0), beam(500, 20, Math.PI / 2)];
     const c = await run([{ position: pos(50, 50), range: held }, { position: pos(50, 50), range: again }, { position: pos(50, 50), range: again }]);
-    expect(c.actions).toEqual([[], ['velocity'], ['velocity']]);
+    // The obstacle is reported once, when the back-off starts.
+    expect(c.actions).toEqual([[], ['obstacle', 'velocity'], ['velocity']]);
   });
 
   it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {

@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hazardMarginDm, isqrt, keepOuts, routeAround, type KeepOut } from '../../runtime/mission/hazards.js';
+import { hazardMarginDm, isqrt, keepOuts, localKeepOutsMax, routeAround, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { HazardSet, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 import { resumeIndex } from '../../fleet-sim/flight/flight-layer.js';
@@ -229,5 +229,22 @@ describe('a re-plan round a committed hazard keeps inside the geofence', () => {
     // A new fence that changes no route re-tasks nobody.
     const same = at(r.state, [fenceCmd(wide, 'f3')]);
     expect(same.effects.map((e) => e.type)).toEqual(['decision', 'geofence']);
+  });
+});
+
+describe("a drone's own keep-outs (withLocalKeepOut)", () => {
+  it('puts a circle behind the hit point along the beam, adds nothing for a hit inside one it has, and keeps the newest', () => {
+    // A beam pointing east hit at [0, 50] m: the circle's centre is 3 m further east.
+    const one = withLocalKeepOut([], [], 0, 50, Math.PI / 2);
+    expect(one).toEqual([{ n: 0, e: 530, r: 120 }]);
+    // Another hit on the same mast, inside that circle, or inside a committed keep-out: nothing new.
+    expect(withLocalKeepOut(one ?? [], [], 1, 52, Math.PI / 2)).toBeNull();
+    expect(withLocalKeepOut([], [{ n: 0, e: 500, r: 116 }], 0, 50, 0)).toBeNull();
+    // A hit 30 m on: a second circle.
+    expect(withLocalKeepOut(one ?? [], [], 0, 80, Math.PI / 2)).toHaveLength(2);
+    let many: KeepOut[] = [];
+    for (let i = 0; i < localKeepOutsMax + 3; i++) many = withLocalKeepOut(many, [], i * 100, 0, 0) ?? many;
+    expect(many).toHaveLength(localKeepOutsMax);
+    expect(many[0]?.n).toBe(3 * 1000 + 30); // the three oldest went
   });
 });
