@@ -437,7 +437,7 @@ export class FlightLayer {
     const st = d.sim.state();
     const home = d.sim.home();
     const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : [];
-    if (way === null) this.note(`${d.id}: no way home round the committed hazards: the return flies straight`);
+    if (way === null) this.note(`${d.id}: no way home round the keep-outs in its way: the return flies straight`);
     d.homeWay = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
     const first = d.homeWay[0];
     if (first) d.sim.goto(first[0], first[1], Math.max(st.upM, d.sim.returnAltitude()));

@@ -202,10 +202,10 @@ export class Executor {
       const from = { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) };
       const to = { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) };
       const way = wayFrom(from, to, zones, this.committedFence);
-      if (way === null) this.log(`no way home round the committed hazards${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
+      if (way === null) this.log(`no way home round the keep-outs in its way${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
       else if (way.length > 0) {
         const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
-        this.log(`return to launch round the committed hazards: ${way.length} points before the straight leg home`, 'info');
+        this.log(`return to launch round the keep-outs in its way: ${way.length} points before the straight leg home`, 'info');
         for (const p of way) {
           const g = await this.act({ type: 'goto', target: this.target(p, altM) });
           if (g) return g;
