@@ -43,6 +43,9 @@ export class Executor {
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
+  /** Going home on a local failsafe (returnHome) and given no command since: a re-plan of its mission
+   *  changes the route it holds, not that (as in fleet-sim's flight layer). */
+  private failsafe = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
@@ -113,15 +116,25 @@ export class Executor {
   /** Runs a task for this device; a new task supersedes the one in progress. */
   run(command: string, task: Task): void {
     this.homeAltMsl();
-    if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
+    const prev = this.current;
+    const replan = task.type === 'waypoints' && task.replan === true && prev !== null && prev.task.mission === task.mission;
+    if (!(replan && this.failsafe)) {
+      if (task.type !== 'hold') this.failsafe = false;
+      if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
+    }
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
-        const prev = this.current;
-        const replan = task.replan === true && prev !== null && prev.task.mission === task.mission;
-        const next = replan ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        if (replan && this.failsafe) {
+          // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
+          // return goes on (its loop is not superseded).
+          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '' };
+          this.log(`task ${command}: re-planned route kept; the failsafe return goes on`, 'info');
+          return;
+        }
         // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
-        const resumed = replan && prev.heldBlocked && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
+        const resumed = replan && prev?.heldBlocked === true && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
         this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
@@ -164,6 +177,7 @@ export class Executor {
     this.generation++;
     this.current = null;
     this.homeward = false;
+    this.failsafe = false;
     if (this.grounded()) return;
     const gen = this.generation;
     void (action === 'rtl' ? this.goHome(() => gen === this.generation && !this.stopped) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
@@ -173,6 +187,7 @@ export class Executor {
    *  no task carries: home as a committed rtl goes (goHome). The task's loop stops sending the drone on;
    *  the task stays (a committed resume flies it on, as before the return). */
   returnHome(why: string): void {
+    this.failsafe = true;
     this.goHomeAnew(`return to launch (${why})`);
   }
 

@@ -87,6 +87,25 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
   }, 60_000);
 
+  it('a re-plan of its mission does not undo a failsafe return: the drone keeps going home, and the new route waits for a resume', async () => {
+    // Before, the executor flew the re-planned route at once, and a drone its battery reflex had sent
+    // home flew back out to the mission (fleet-sim's flight layer kept it going home).
+    const { vehicle, ex, reports, logs } = await executorRig();
+    const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
+    ex.returnHome('battery 20% below reserve');
+    expect(await until(() => vehicle.state().mode === 'return', 2_000)).toBe(true);
+    // A committed hazard re-plans the mission: the same route with a detour point in it.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [route[0]!, { n: 600, e: 1_400 }, route[1]!], altDm: 200, speedDmps: 80, then: 'hold', replan: true });
+    expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), `landed at home; logs ${JSON.stringify(logs)}`).toBe(true);
+    const st = vehicle.state();
+    expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
+    expect(logs).toContain('task m1: re-planned route kept; the failsafe return goes on');
+    expect(reports.filter((r) => r.stage === 'done')).toEqual([]);
+    expect(ex.route()?.waypoints).toHaveLength(3); // kept for a resume
+  }, 60_000);
+
   it('with nothing committed across its way home it is the flight controller\'s own return, straight', async () => {
     const r = await executorRig();
     const { vehicle, ex, reports } = r;

@@ -19,8 +19,9 @@ export async function executorRig(obstacles: readonly Obstacle[] = []) {
   const t0 = Date.now();
   timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
   const reports: ExecReport[] = [];
-  const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
-  return { vehicle, devices, ex, reports };
+  const logs: string[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
+  return { vehicle, devices, ex, reports, logs };
 }
 
 /** Stops every rig's vehicle clock. */
