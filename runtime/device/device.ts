@@ -292,8 +292,10 @@ export class Device {
               this.reflexLog.set(key, { atMs: now, fired: 0 });
               this.log.warn({ event: 'reflex', agent, action: action.type, reason, firedSince: seen?.fired ?? 0 }, `agent ${agent}: ${action.type}`);
             } else seen.fired++;
-            // A return goes home round the committed keep-outs, as a committed rtl does.
+            // A return goes home round the keep-outs, as a committed rtl does; a return or a landing is
+            // not undone by a re-plan of the mission the drone leaves (the executor knows of both).
             if (action.type === 'return-to-launch') this.missions.returnHome(reason);
+            else if (action.type === 'land') this.missions.landHere(reason);
             else void this.hal.devices.flight?.execute(action);
           },
           onObstacle: (_agent, at) => this.missions.sawObstacle(at),

@@ -43,8 +43,8 @@ export class Executor {
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
-  /** Going home on a local failsafe (returnHome) and given no command since: a re-plan of its mission
-   *  changes the route it holds, not that (as in fleet-sim's flight layer). */
+  /** Going home or landing on a local failsafe (returnHome, landHere) and given no command since: a
+   *  re-plan of its mission changes the route it holds, not that (as in fleet-sim's flight layer). */
   private failsafe = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
@@ -189,6 +189,15 @@ export class Executor {
   returnHome(why: string): void {
     this.failsafe = true;
     this.goHomeAnew(`return to launch (${why})`);
+  }
+
+  /** A local failsafe's landing where the drone is (the mission-reflexes agent: battery critical, a
+   *  severe anomaly): the task's loop stops, and a re-plan of its mission does not take off again. */
+  landHere(why: string): void {
+    this.failsafe = true;
+    this.homeward = false;
+    this.generation++;
+    void this.act({ type: 'land' }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
   }
 
   /** goHome from where the drone is now, superseding what the executor was doing; a refusal is logged

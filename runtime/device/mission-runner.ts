@@ -332,6 +332,11 @@ export class MissionRunner {
     this.executor.returnHome(why);
   }
 
+  /** A local failsafe's landing (a reflex): where the drone is (Executor.landHere). */
+  landHere(why: string): void {
+    this.executor.landHere(why);
+  }
+
   /** The obstacle back-off found an obstacle in the drone's way: its routing keeps clear of it
    *  (Executor.sawObstacle). */
   sawObstacle(at: { readonly northM: number; readonly eastM: number; readonly beamRad: number }): void {

@@ -106,6 +106,22 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(ex.route()?.waypoints).toHaveLength(3); // kept for a resume
   }, 60_000);
 
+  it('nor a failsafe landing: the drone lands where it is and stays down', async () => {
+    const { vehicle, ex, logs } = await executorRig();
+    const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
+    ex.landHere('battery 5%: critical');
+    expect(await until(() => vehicle.state().mode === 'land', 2_000)).toBe(true);
+    const at = ex.position();
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [route[0]!, { n: 600, e: 1_400 }, route[1]!], altDm: 200, speedDmps: 80, then: 'hold', replan: true });
+    expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), `landed; logs ${JSON.stringify(logs)}`).toBe(true);
+    await new Promise((r) => setTimeout(r, 500)); // 10 simulated seconds on the ground
+    const st = vehicle.state();
+    expect(st.armed).toBe(false);
+    expect(Math.hypot(st.northM - (at?.northM ?? 0), st.eastM - (at?.eastM ?? 0))).toBeLessThan(15);
+  }, 60_000);
+
   it('with nothing committed across its way home it is the flight controller\'s own return, straight', async () => {
     const r = await executorRig();
     const { vehicle, ex, reports } = r;
