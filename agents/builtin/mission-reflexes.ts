@@ -130,13 +130,20 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
   let lastScanMs: number | null = null; // a scan read again on a later tick is not a second look
   let backingOff = false; // it sent the drone away from a return; released once two scans are clear
   let clearTicks = 0;
+  // Restored from its persisted state (the agent or the whole device restarted): a return or landing
+  // it had in force is sent again on the first tick in flight. Levels only escalate, so it would not
+  // fire again on its own, and a restarted device's executor flies the mission it still holds.
+  let reassert = false;
   return {
     name: 'mission-reflexes',
     inputs: ['position', 'battery', 'range', 'link', 'committed', 'flight'],
     periodMs: 100,
     budgetMs: 5,
     reflex: true,
-    start: (ctx: StartContext<MissionReflexState>) => ctx.restored ?? initial,
+    start: (ctx: StartContext<MissionReflexState>) => {
+      reassert = ctx.restored !== undefined;
+      return ctx.restored ?? initial;
+    },
     tick(s: MissionReflexState, inp: AgentInputs): TickResult<MissionReflexState> {
       // Levels escalate within one flight and are persisted. A disarmed vehicle has ended its flight
       // (a failsafe landing disarms it) and cannot fly a reflex: none fires, and the next flight, after
@@ -147,10 +154,16 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         lastScanMs = null;
         backingOff = false;
         clearTicks = 0;
+        reassert = false;
         return { state: s.link === 'ok' && s.geofence === 'ok' && s.battery === 'ok' ? s : { ...s, link: 'ok', geofence: 'ok', battery: 'ok' } };
       }
       const outputs: AgentOutput[] = [];
       const log = [...s.log];
+      if (reassert && inp.flight) {
+        reassert = false;
+        const inForce = [s.battery, s.geofence, s.link].filter((l) => l === 'land' || l === 'return-to-launch').sort((a, b) => rank[b] - rank[a])[0];
+        if (inForce) outputs.push({ type: 'action', action: { type: inForce }, reason: `${inForce} in force before the restart (${s.log.at(-1)?.reason ?? 'no reason kept'})` });
+      }
       const escalate = (was: Level, now: Level, why: string, releases = true): Level => {
         // Reflexes only escalate on their own; a link that returns ends the hold (the mission resumes).
         if (rank[now] > rank[was] && now !== 'ok') {

@@ -154,6 +154,31 @@ describe('mission reflexes', () => {
     expect(c.actions).toEqual([[], ['obstacle', 'velocity'], ['velocity']]);
   });
 
+  it('restarted in flight with a return or landing in force, it sends it again on its first tick in flight; landed, it starts clean', async () => {
+    // Levels only escalate, so a restored agent never fired again: a device restarted during its battery
+    // return flew the mission it still held, on the battery that had sent it home.
+    const restored: MissionReflexState = { link: 'ok', geofence: 'ok', battery: 'return-to-launch', log: [{ atMs: 5_000, action: 'return-to-launch', reason: 'battery 18% below reserve' }] };
+    const outputsOf = async (first: Partial<AgentInputs>, second: Partial<AgentInputs>): Promise<AgentOutput[][]> => {
+      const a = missionReflexAgent();
+      let st = await a.start({ nowMs: 0, restored });
+      const out: AgentOutput[][] = [];
+      for (const [i, inp] of [first, second].entries()) {
+        const r = await a.tick(st, { nowMs: 60_000 + i * 100, committed, link: { lastQuorumContactMs: 60_000 }, position: pos(10, 10), battery: battery(0.5), ...inp });
+        st = r.state;
+        out.push([...(r.outputs ?? [])]);
+      }
+      return out;
+    };
+    const inFlight = await outputsOf({ flight: flight(true) }, { flight: flight(true) });
+    expect(inFlight).toEqual([[{ type: 'action', action: { type: 'return-to-launch' }, reason: 'return-to-launch in force before the restart (battery 18% below reserve)' }], []]);
+    // No flight state yet on the first tick: it waits for one.
+    const later = await outputsOf({}, { flight: flight(true) });
+    expect(later.map((o) => o.map((x) => (x.type === 'action' ? x.action.type : x.type)))).toEqual([[], ['return-to-launch']]);
+    // Restarted after landing (disarmed): the flight is over, nothing is sent then or on the next flight.
+    const landed = await outputsOf({ flight: flight(false) }, { flight: flight(true) });
+    expect(landed).toEqual([[], []]);
+  });
+
   it('link loss: hold after T, return to launch after T2; a link that returns in between ends the hold', async () => {
     const a = missionReflexAgent({ linkHoldMs: 5_000, linkRtlMs: 30_000 });
     let s = await a.start({ nowMs: 0, restored: undefined });
