@@ -167,6 +167,12 @@ export class ClassQueue<T> {
     return removed;
   }
 
+  /** The oldest queued item of `cls`'s lane (consensus's bulk lane with `bulk`) that matches. */
+  firstWhere(cls: TrafficClass, match: (item: T) => boolean, bulk = false): T | undefined {
+    for (const x of this.queues[laneOf(cls, bulk)]) if (match(x)) return x;
+    return undefined;
+  }
+
   /** The oldest queued item of `cls` (of consensus's bulk lane with `bulk`). */
   peekClass(cls: TrafficClass, bulk = false): T | undefined {
     return this.queues[laneOf(cls, bulk)].peek();

@@ -161,6 +161,8 @@ export class SerialLink implements Link {
    *  stale or evicted, or when the link stops; at most relaysTrackedMax (what the queue and the jitter
    *  waits hold), the oldest forgotten first. */
   private readonly relaysTrackedMax: number;
+  /** Relayed envelopes (origin:msgId) cut short by a full queue: their later fragments are not relayed. */
+  private readonly cutRelays = new Set<string>();
   private readonly relaysQueued = new Map<string, { readonly packet: Packet; readonly cls: TrafficClass; heard: number; queued: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -347,19 +349,7 @@ export class SerialLink implements Link {
       wireBytes += wire.length;
       packets.push({ wire, completes: index === count - 1 ? bytes.length : 0, relay: false, key, frag: '', queuedMs });
     }
-    // Heartbeats and telemetry: only the newest matters, so whole older envelopes make room, by count
-    // and by bytes (never half of one: its other fragments would be airtime for nothing).
-    while ((cls === 'heartbeat' || cls === 'telemetry') && (this.queue.room(cls) < count || this.queue.roomBytes(cls) < wireBytes)) {
-      const oldest = this.queue.peekClass(cls);
-      if (!oldest) break;
-      const bound = this.queue.room(cls) < count ? 'count' : 'bytes';
-      this.queue.removeWhere(cls, (p) => {
-        if (p.key !== oldest.key) return false;
-        if (p.relay) this.relaysQueued.delete(p.frag);
-        return true;
-      });
-      this.stats.queueFull(cls, 1, bound);
-    }
+    this.evictForRoom(cls, count, wireBytes);
     // Block-sync answers and state-sync offers and chunks wait behind the live height's messages
     // (class-queue.ts).
     const bulk = coalescing && bulkEnvelope(bytes);
@@ -518,16 +508,71 @@ export class SerialLink implements Link {
           this.pendingRelays--;
           if (this.relaySuppress > 0 && this.relaysQueued.get(frag) !== entry) return; // cancelled
           entry.queued = true;
-          if (this.running && this.queue.push(f.cls, relayed)) this.pump();
+          if (this.running && this.queueRelay(f.cls, relayed)) this.pump();
           else this.relaysQueued.delete(frag);
         }, (this.opts.random ?? Math.random)() * jitter).unref();
       } else {
         entry.queued = true;
-        if (this.queue.push(f.cls, relayed)) this.pump();
+        if (this.queueRelay(f.cls, relayed)) this.pump();
         else this.relaysQueued.delete(frag);
       }
     }
     if (forMe) this.assemble(f);
+  }
+
+  /**
+   * Heartbeats and telemetry: only the newest matters, so whole older envelopes (own or relayed) make
+   * room for `count` packets of `wireBytes`, by count and by bytes; never half of one, whose other
+   * fragments would be airtime for nothing, and not the one partly on the air while another can go. A
+   * relayed envelope cut so is remembered, and its fragments still to come are not relayed (cutRelays).
+   */
+  private evictForRoom(cls: TrafficClass, count: number, wireBytes: number): void {
+    while ((cls === 'heartbeat' || cls === 'telemetry') && (this.queue.room(cls) < count || this.queue.roomBytes(cls) < wireBytes)) {
+      const oldest = this.queue.firstWhere(cls, (p) => p.key !== this.onAir) ?? this.queue.peekClass(cls);
+      if (!oldest) break;
+      const bound = this.queue.room(cls) < count ? 'count' : 'bytes';
+      this.dropEnvelope(cls, oldest.key);
+      if (oldest.relay) this.cutRelay(oldest.key);
+      this.stats.queueFull(cls, 1, bound);
+    }
+  }
+
+  /** Takes every queued packet of envelope `key` out of the class's queue; how many. */
+  private dropEnvelope(cls: TrafficClass, key: string): number {
+    return this.queue.removeWhere(cls, (p) => {
+      if (p.key !== key) return false;
+      if (p.relay) this.relaysQueued.delete(p.frag);
+      return true;
+    });
+  }
+
+  /** A relayed envelope that will not go out whole: its fragments still to come are not relayed. */
+  private cutRelay(key: string): void {
+    if (this.cutRelays.size >= limits.radioCutRelaysMax) this.cutRelays.delete(this.cutRelays.keys().next().value as string);
+    this.cutRelays.add(key);
+  }
+
+  /**
+   * Queues one relayed fragment, or refuses it. Heartbeats and telemetry make room by evicting whole
+   * envelopes; a consensus fragment the full queue refuses takes the envelope's fragments already
+   * queued out with it (the receivers could not assemble it), and either way the envelope's fragments
+   * still to come are not relayed.
+   */
+  private queueRelay(cls: TrafficClass, packet: Packet): boolean {
+    if (this.cutRelays.has(packet.key)) {
+      this.stats.queueFull(cls);
+      return false;
+    }
+    this.evictForRoom(cls, 1, packet.wire.length);
+    // The room was made by evicting this envelope's own earlier fragments: this one is no use alone.
+    if (this.cutRelays.has(packet.key)) {
+      this.stats.queueFull(cls);
+      return false;
+    }
+    if (this.queue.push(cls, packet)) return true;
+    this.dropEnvelope(cls, packet.key);
+    this.cutRelay(packet.key);
+    return false;
   }
 
   /** Another copy of a fragment heard before: a relay of it not yet on the air is cancelled once the
