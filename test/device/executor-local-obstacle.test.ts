@@ -12,26 +12,18 @@ import { AgentScheduler } from '../../agents/api/scheduler.js';
 import { MemoryStateStore } from '../../agents/api/state-store.js';
 import { missionReflexAgent } from '../../agents/builtin/mission-reflexes.js';
 import { hazardRangeRing } from '../../agents/features/range.js';
-import { SimMultirotor } from '../../hal/sim/multirotor.js';
-import { createSimDevices } from '../../hal/sim/sim-devices.js';
-import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { Prng } from '../../runtime/lib/prng.js';
-import { origin, timeScale, until } from './executor-rig.js';
+import { executorRig, origin, stopRigs, timeScale, until } from './executor-rig.js';
 
 const timers: NodeJS.Timeout[] = [];
-afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+afterEach(() => {
+  stopRigs();
+  timers.splice(0).forEach((t) => clearInterval(t));
+});
 
 describe('executor and the obstacle back-off: an obstacle no other drone sees', () => {
   it('the drone gets round the mast on its route and finishes, without a strike, nothing committed', async () => {
     const mast = { northM: 0, eastM: 100, radiusM: 1.5, heightM: 60 };
-    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles: [mast], range: hazardRangeRing }, new Prng(5), 0);
-    const devices = createSimDevices(vehicle);
-    for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-    const t0 = Date.now();
-    timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
-    const reports: ExecReport[] = [];
-    const logs: string[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
+    const { vehicle, devices, ex, reports, logs } = await executorRig([mast], { range: hazardRangeRing });
     const actions: string[] = [];
     const sched = new AgentScheduler({
       store: new MemoryStateStore(),

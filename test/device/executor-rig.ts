@@ -4,6 +4,7 @@
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
+import type { SimVehicleConfig } from '../../hal/sim/sim-config.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
@@ -12,8 +13,8 @@ export const timeScale = 20;
 
 const timers: NodeJS.Timeout[] = [];
 
-export async function executorRig(obstacles: readonly Obstacle[] = []) {
-  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles }, new Prng(5), 0, { northM: 0, eastM: 0 });
+export async function executorRig(obstacles: readonly Obstacle[] = [], config: Partial<SimVehicleConfig> = {}) {
+  const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles, ...config }, new Prng(5), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
   const t0 = Date.now();
