@@ -158,7 +158,10 @@ export class FlightLayer {
   }
 
   private assign(d: FlightDrone, task: Task): void {
-    if (task.type !== 'resume') d.homeWay = [];
+    // The mission's hold and resume concern the drones flying it, not one going home on its failsafe
+    // (as the device's executor); a re-plan changes the route, not a way home under way.
+    if (d.mode === 'failsafe rtl' && (task.type === 'hold' || task.type === 'resume')) return;
+    if (task.type !== 'resume' && !(task.type === 'waypoints' && task.replan)) d.homeWay = [];
     switch (task.type) {
       case 'waypoints': {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
@@ -171,7 +174,10 @@ export class FlightLayer {
         // as the device's executor does.
         const unblocked = d.mode === 'hold (blocked leg)' && !(task.blocked ?? []).some((b) => b.to === next);
         if (unblocked) this.note(`${d.id}: resumed: the re-planned route has a way for the leg it held before`);
-        if (!task.replan || d.mode === 'tasked' || unblocked) d.mode = 'tasked';
+        if (!task.replan || d.mode === 'tasked' || unblocked) {
+          d.mode = 'tasked';
+          d.homeWay = [];
+        }
         return;
       }
       case 'hold':

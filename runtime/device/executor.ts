@@ -44,7 +44,8 @@ export class Executor {
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
   /** Going home or landing on a local failsafe (returnHome, landHere) and given no command since: a
-   *  re-plan of its mission changes the route it holds, not that (as in fleet-sim's flight layer). */
+   *  re-plan of its mission changes the route it holds, not that, and the mission's hold and resume
+   *  are not carried out (as in fleet-sim's flight layer). */
   private failsafe = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
@@ -118,8 +119,15 @@ export class Executor {
     this.homeAltMsl();
     const prev = this.current;
     const replan = task.type === 'waypoints' && task.replan === true && prev !== null && prev.task.mission === task.mission;
+    if (this.failsafe && (task.type === 'hold' || task.type === 'resume')) {
+      // The mission's hold and resume concern the drones flying it; this one is going home or landing
+      // on its own failsafe, which only an rtl, land or abort (or a new task) replaces.
+      this.report({ command, stage: 'started', progress: 0, reason: '' });
+      this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: a failsafe return or landing is in force on this drone` });
+      return;
+    }
     if (!(replan && this.failsafe)) {
-      if (task.type !== 'hold') this.failsafe = false;
+      this.failsafe = false;
       if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
     }
     switch (task.type) {

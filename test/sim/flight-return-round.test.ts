@@ -57,4 +57,39 @@ describe('flight layer: a return home across a committed keep-out', () => {
       expect(closest).toBeGreaterThan(8);
     });
   }
+
+  it('a failsafe return on its way round a keep-out goes on home through a re-plan, a hold and a resume of its mission', () => {
+    // Before, the re-plan emptied the way round, and the drone stopped at the corner it was flying to;
+    // the resume left it holding.
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { hazards: [mast], batteryWh: 3, pads: { spacingM: 6, columns: 1, origin: [0, 0] } });
+    const d = layer.drones[0]!;
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[0, 30], [80, 30], [80, 0], [200, 0]], node: 'd1' })], hazards });
+    let replanned = false;
+    let from = -1; // distance from home when the failsafe began
+    let farthest = 0; // and the farthest after
+    for (let t = 1_000; t < 200_000; t += 100) {
+      layer.step(t);
+      const here = Math.hypot(d.sim.state().northM, d.sim.state().eastM);
+      if (from < 0 && d.mode === 'failsafe rtl') from = here;
+      if (from >= 0) farthest = Math.max(farthest, here);
+      if (!replanned && d.mode === 'failsafe rtl' && d.homeWay.length > 0) {
+        // Its battery reflex sent it home round the mast; a second hazard on its route further out
+        // re-plans the mission, and the operator holds and resumes the mission.
+        const r = layer.applyCommitted({ height: 2, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [...hazards.cells, [28, 0]] } });
+        expect(r.some((e) => e.type === 'task' && e.node === 'd1' && e.task.type === 'waypoints' && e.task.replan === true)).toBe(true);
+        const held = layer.applyCommitted({ height: 3, timeMs: t, members, txs: [cmd('h', 'hold', {}), cmd('r', 'resume', {})] });
+        expect(held.filter((e) => e.type === 'task' && e.node === 'd1').map((e) => e.type === 'task' && e.task.type)).toEqual(['hold', 'resume']);
+        replanned = true;
+      }
+    }
+    const st = d.sim.state();
+    const why = layer.notes.join(' | ');
+    expect(replanned, why).toBe(true);
+    expect(d.mode, why).toBe('failsafe rtl');
+    expect(layer.failsafes, why).toBe(1); // not sent out again and home on a second failsafe
+    expect(farthest, why).toBeLessThan(from + 5);
+    expect(d.sim.strikes(), why).toEqual([]);
+    expect(Math.hypot(st.northM, st.eastM), why).toBeLessThan(3);
+    expect(st.upM, why).toBeLessThan(0.3);
+  });
 });
