@@ -16,15 +16,19 @@ import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 
 type Frame = Extract<RunEvent, { t: 'frame' }>;
 
+// Durations: each scenario runs 10 s of wall clock (forge-snapshot 15 s: its catch-up comes after the
+// heal at 9 s). Measured on the idle 2-vCPU VM, the fleets commit 3-9 heights a second once running
+// (equivocate ~20 between 3 and 9 s, silent-forge's seven ~18, amnesia and twins ~30 after the fault);
+// the assertions ask for 6, so a machine twice as slow still passes them with room. They were 12-16 s.
 const base: Scenario = {
   name: 'realtime-equivocate',
   seed: 3,
-  durationMs: 16_000,
+  durationMs: 10_000,
   validators: 4,
   followers: 1,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
   faults: [{ at: 2_000, kind: 'byzantine', node: 3, behavior: 'equivocate' }],
-  workload: [{ kind: 'rate', from: 300, to: 15_000, perSec: 4, command: 'noop' }],
+  workload: [{ kind: 'rate', from: 300, to: 9_000, perSec: 4, command: 'noop' }],
   expect: { safety: true },
   consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
   livenessBudgetMs: 5_000,
@@ -49,7 +53,7 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     expect(events.some((e) => e.t === 'evidence' && e.validator === 3), replay).toBe(true);
     expect(events.some((e) => e.t === 'fault' && e.kind === 'byzantine' && e.nodes[0] === 3), replay).toBe(true);
     expect((events.filter((e): e is Frame => e.t === 'frame').at(-1)?.nodes[3])?.byz, replay).toBe('equivocate');
-    expect(heightsBetween(events, 3_000, 15_000, 0), replay).toBeGreaterThan(5);
+    expect(heightsBetween(events, 3_000, 9_000, 0), replay).toBeGreaterThan(5);
   }, 120_000);
 
   it('a silent and a forging validator (f = 2 of 7): the others keep committing, safely', async () => {
@@ -58,12 +62,12 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
       name: 'realtime-silent-forge',
       validators: 7,
       followers: 0,
-      durationMs: 14_000,
+      durationMs: 10_000,
       faults: [
         { at: 2_000, kind: 'byzantine', node: 5, behavior: 'silent' },
         { at: 2_000, kind: 'byzantine', node: 6, behavior: 'forge' },
       ],
-      workload: [{ kind: 'rate', from: 300, to: 13_000, perSec: 4, command: 'noop' }],
+      workload: [{ kind: 'rate', from: 300, to: 9_000, perSec: 4, command: 'noop' }],
     };
     const events: RunEvent[] = [];
     const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
@@ -76,10 +80,10 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
     expect(silent?.sent, replay).toBe(0);
     // Every vote goes out with two forgeries beside it: a broken signature and one in another's name.
     expect(forge?.sent ?? 0, replay).toBeGreaterThan((forge?.honest ?? 0) + 10);
-    expect(heightsBetween(events, 3_000, 13_000, 0), replay).toBeGreaterThan(5);
+    expect(heightsBetween(events, 3_000, 9_000, 0), replay).toBeGreaterThan(5);
   }, 120_000);
   it('amnesia: the validator restarts without its consensus memory; the fleet stays safe and live and it catches up', async () => {
-    const s: Scenario = { ...base, name: 'realtime-amnesia', seed: 4, durationMs: 14_000, faults: [{ at: 4_000, kind: 'byzantine', node: 3, behavior: 'amnesia' }], workload: [{ kind: 'rate', from: 300, to: 13_000, perSec: 4, command: 'noop' }] };
+    const s: Scenario = { ...base, name: 'realtime-amnesia', seed: 4, durationMs: 10_000, faults: [{ at: 4_000, kind: 'byzantine', node: 3, behavior: 'amnesia' }], workload: [{ kind: 'rate', from: 300, to: 9_000, perSec: 4, command: 'noop' }] };
     const events: RunEvent[] = [];
     const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
     const why = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, nodes: r.nodes, unsupported: r.unsupported, expect: r.expect })}`;
@@ -105,6 +109,7 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
       name: 'realtime-forge-snapshot',
       seed: 13,
       durationMs: 15_000,
+      workload: [{ kind: 'rate', from: 300, to: 15_000, perSec: 4, command: 'noop' }],
       faults: [
         { at: 500, kind: 'byzantine', node: 3, behavior: 'forge-snapshot' },
         { at: 1_000, kind: 'crash', node: 2 },
@@ -126,7 +131,7 @@ describe('real-time Byzantine nodes (simulator wrappers around the real runtime)
   }, 120_000);
 
   it('twins: a second instance of a validator with its key runs beside it; the fleet stays safe and live', async () => {
-    const s: Scenario = { ...base, name: 'realtime-twins', seed: 6, durationMs: 12_000, faults: [{ at: 3_000, kind: 'byzantine', node: 3, behavior: 'twins' }], workload: [{ kind: 'rate', from: 300, to: 11_000, perSec: 4, command: 'noop' }] };
+    const s: Scenario = { ...base, name: 'realtime-twins', seed: 6, durationMs: 10_000, faults: [{ at: 3_000, kind: 'byzantine', node: 3, behavior: 'twins' }], workload: [{ kind: 'rate', from: 300, to: 9_000, perSec: 4, command: 'noop' }] };
     const events: RunEvent[] = [];
     const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
     const why = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, nodes: r.nodes, byzantine: r.byzantine, evidence: r.evidence.length, unsupported: r.unsupported, expect: r.expect })}`;
