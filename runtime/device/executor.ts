@@ -161,11 +161,15 @@ export class Executor {
         this.flyOn();
         void this.simple(command, null);
         return;
-      // A drone still disarmed on the ground (its take-off not begun) is already where these end.
+      // A drone still disarmed on the ground (its take-off not begun) is already where these end. They
+      // take the drone out of a held mission, whose resume never reaches it: the hold's pause ends here,
+      // or goHome's waits (which a paused executor does not count) kept it at the first point round a
+      // keep-out for ever.
       case 'rtl':
       case 'abort': {
         this.generation++;
         this.current = null;
+        this.paused = false;
         const gen = this.generation;
         void this.simple(command, this.grounded() ? null : () => this.goHome(() => gen === this.generation && !this.stopped));
         return;
@@ -173,6 +177,7 @@ export class Executor {
       case 'land':
         this.generation++;
         this.current = null;
+        this.paused = false;
         void this.simple(command, this.grounded() ? null : { type: 'land' });
         return;
     }
@@ -186,6 +191,7 @@ export class Executor {
     this.current = null;
     this.homeward = false;
     this.failsafe = false;
+    this.paused = false;
     if (this.grounded()) return;
     const gen = this.generation;
     void (action === 'rtl' ? this.goHome(() => gen === this.generation && !this.stopped) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
@@ -196,6 +202,9 @@ export class Executor {
    *  the task stays (a committed resume flies it on, as before the return). */
   returnHome(why: string): void {
     this.failsafe = true;
+    // A local failsafe is not held by a committed hold (the flight controller's own return was not,
+    // before the executor flew the way round): goHome's waits count.
+    this.paused = false;
     this.goHomeAnew(`return to launch (${why})`);
   }
 

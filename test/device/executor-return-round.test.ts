@@ -70,6 +70,29 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
   }, 60_000);
 
+  for (const how of ['a committed rtl', 'a committed abort', 'a failsafe return'] as const) {
+    it(`${how} after a committed hold of the mission goes round the keep-out and lands: the hold does not stop it at the first corner`, async () => {
+      // Before, the hold's pause stayed on: goHome flew to the first point of the way round and waited
+      // there for ever (a paused executor's waits do not count), the drone hovering by the mast.
+      const r = await executorRig([mast]);
+      const { vehicle, ex, reports, logs } = r;
+      ex.keepFence(null, 0, zones);
+      ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: -600 }], altDm: 200, speedDmps: 80, then: 'hold' });
+      expect(await until(() => { const p = ex.position(); return p !== null && p.northM > 75 && p.eastM < 5; }, 25_000), 'north of the mast').toBe(true);
+      ex.run('h1', { type: 'hold', mission: 'm1' });
+      await new Promise((x) => setTimeout(x, 200));
+      if (how === 'a committed rtl') ex.run('r1', { type: 'rtl' });
+      else if (how === 'a committed abort') ex.run('r1', { type: 'abort' });
+      else ex.returnHome('battery 20% below reserve');
+      const home = await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000);
+      const st = vehicle.state();
+      expect(home, `landed and disarmed; at [${st.northM.toFixed(1)}, ${st.eastM.toFixed(1)}] mode ${st.mode}; logs ${JSON.stringify(logs)}`).toBe(true);
+      expect(vehicle.strikes()).toEqual([]);
+      expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
+      if (how !== 'a failsafe return') expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
+    }, 60_000);
+  }
+
   it('a re-plan of its mission does not undo a failsafe return: the drone keeps going home, and the new route waits for a resume', async () => {
     // Before, the executor flew the re-planned route at once, and a drone its battery reflex had sent
     // home flew back out to the mission (fleet-sim's flight layer kept it going home).
