@@ -194,6 +194,8 @@ export function routeAround(route: readonly PointDm[], zones: readonly KeepOut[]
  *  sighting adds a keep-out of its own. */
 const localBehindDm = 30;
 const localRadiusDm = 120;
+/** A local keep-out met again in its outer half grows, up to this radius, decimetres. */
+export const localRadiusMaxDm = 600;
 /** Local keep-outs a drone keeps, the newest. */
 export const localKeepOutsMax = 16;
 
@@ -203,14 +205,32 @@ export const localKeepOutsMax = 16;
  * own routing (wayFrom: the leg from where it is, its way home) goes round them from then on, as round
  * the committed ones; nothing about them goes to consensus (the swarm commits hazards from f+1
  * devices' attestations), so a drone alone with an obstacle no other drone sees still gets past it.
- * A hit inside a keep-out it already has (its own or committed) adds nothing (null); the oldest goes
- * past localKeepOutsMax.
+ * A hit inside a committed keep-out, or in the inner half of one of its own (the obstacle it already
+ * keeps clear of), adds nothing (null). A hit in the outer half of one of its own says the obstacle
+ * reaches out of it (a wide building: the way round the circle met it again): that circle grows to
+ * enclose the new one, up to localRadiusMaxDm (past it, null), and counts as the newest. Before, such a
+ * hit added nothing and the drone flew the same way round into the building again, for good. The
+ * oldest goes past localKeepOutsMax.
  */
 export function withLocalKeepOut(local: readonly KeepOut[], committed: readonly KeepOut[], hitNorthM: number, hitEastM: number, beamRad: number): KeepOut[] | null {
   const hit = { n: Math.round(hitNorthM * 10), e: Math.round(hitEastM * 10) };
-  if (local.some((z) => inside(hit, z)) || committed.some((z) => inside(hit, z))) return null;
+  if (committed.some((z) => inside(hit, z))) return null;
   const z = { n: hit.n + Math.round(Math.cos(beamRad) * localBehindDm), e: hit.e + Math.round(Math.sin(beamRad) * localBehindDm), r: localRadiusDm };
-  return [...local, z].slice(-localKeepOutsMax);
+  const at = local.findIndex((x) => inside(hit, x));
+  if (at < 0) return [...local, z].slice(-localKeepOutsMax);
+  const old = local[at] as KeepOut;
+  const hn = hit.n - old.n;
+  const he = hit.e - old.e;
+  if (4 * (hn * hn + he * he) < old.r * old.r) return null;
+  // The smallest circle round both (integer decimetres, rounded out).
+  const dn = z.n - old.n;
+  const de = z.e - old.e;
+  const d = isqrt(dn * dn + de * de) + 1;
+  if (d + z.r <= old.r) return null;
+  const r = idiv(d + old.r + z.r + 1, 2);
+  if (r > localRadiusMaxDm) return null;
+  const grown = { n: old.n + idiv(dn * (r - old.r), d), e: old.e + idiv(de * (r - old.r), d), r };
+  return [...local.filter((_, i) => i !== at), grown].slice(-localKeepOutsMax);
 }
 
 /** Where a re-planned route continues: just after the last waypoint of the old route that the drone

@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hazardMarginDm, isqrt, keepOuts, localKeepOutsMax, routeAround, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
+import { hazardMarginDm, isqrt, keepOuts, localKeepOutsMax, localRadiusMaxDm, routeAround, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { HazardSet, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 import { resumeIndex } from '../../fleet-sim/flight/flight-layer.js';
@@ -246,5 +246,23 @@ describe("a drone's own keep-outs (withLocalKeepOut)", () => {
     for (let i = 0; i < localKeepOutsMax + 3; i++) many = withLocalKeepOut(many, [], i * 100, 0, 0) ?? many;
     expect(many).toHaveLength(localKeepOutsMax);
     expect(many[0]?.n).toBe(3 * 1000 + 30); // the three oldest went
+  });
+
+  it('grows a circle met again in its outer half (a wide building) to enclose the new one, up to its largest', () => {
+    // Before, such a hit added nothing: the way round the 12 m circle met the building again, for good.
+    const one = withLocalKeepOut([], [], 0, 50, Math.PI / 2) ?? [];
+    // The way round it met the building again 11 m north of that circle's centre, looking east.
+    const two = withLocalKeepOut(one, [], 11, 53, Math.PI / 2);
+    expect(two).toHaveLength(1);
+    const g = two?.[0] as KeepOut;
+    const hitCircle = { n: 110, e: 560, r: 120 };
+    for (const c of [one[0] as KeepOut, hitCircle]) expect(Math.hypot(g.n - c.n, g.e - c.e) + c.r).toBeLessThanOrEqual(g.r + 1);
+    expect(g.r).toBeLessThan(200);
+    // The newest: an older circle elsewhere stays first.
+    const other = withLocalKeepOut([{ n: 5_000, e: 0, r: 120 }, ...one], [], 11, 53, Math.PI / 2);
+    expect(other?.map((z) => z.n)).toEqual([5_000, g.n]);
+    // Grown as far as it may go, a hit at its edge adds nothing.
+    const big = [{ n: 0, e: 0, r: localRadiusMaxDm }];
+    expect(withLocalKeepOut(big, [], 59, 0, 0)).toBeNull();
   });
 });
