@@ -189,7 +189,9 @@ export class FlightLayer {
         if (d.route) d.route.sent = -1;
         d.detour = [];
         return;
+      // An abort sends every drone home (the machine's 'returning'), as a device's executor flies it.
       case 'rtl':
+      case 'abort':
         d.route = null;
         // Already going home on its battery failsafe (the swarm's rtl for a drone lost below the reserve
         // comes after it): it stays that, or the reflex, seeing 'rtl', fired and counted a second time.
@@ -197,7 +199,6 @@ export class FlightLayer {
         this.goHome(d, 'rtl');
         return;
       case 'land':
-      case 'abort':
         d.route = null;
         d.sim.land();
         d.mode = 'landing';

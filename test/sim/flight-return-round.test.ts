@@ -16,7 +16,7 @@ const hazards = { cellDm: 50, cells: [[7, -1], [7, 0], [8, -1], [8, 0]] as [numb
 
 /** d1 flies out east, north past the mast and back west (ending 80 m north of its pad, the mast between
  *  it and home), the mast committed meanwhile; then `home` sends it home. */
-function outThenHome(home: 'rtl' | 'survey-end') {
+function outThenHome(home: 'rtl' | 'abort' | 'survey-end') {
   const layer = new FlightLayer(['d1'], new Prng(3), 0, { hazards: [mast], pads: { spacingM: 6, columns: 1, origin: [0, 0] } });
   const d = layer.drones[0]!;
   let t = 1_000;
@@ -31,23 +31,25 @@ function outThenHome(home: 'rtl' | 'survey-end') {
     }
   };
   const out = [[0, 30], [80, 30], [80, 0]];
-  const first = home === 'rtl' ? cmd('g', 'mission.goto', { waypoints: out, node: 'd1' }) : cmd('s', 'mission.survey', { area: [[70, -10], [70, 10], [90, 10], [90, -10]], spacingM: 10 });
+  const first = home !== 'survey-end' ? cmd('g', 'mission.goto', { waypoints: out, node: 'd1' }) : cmd('s', 'mission.survey', { area: [[70, -10], [70, 10], [90, 10], [90, -10]], spacingM: 10 });
   layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [first], hazards } as MissionBlock);
-  if (home === 'rtl') {
+  if (home !== 'survey-end') {
     fly(60_000);
     expect(Math.hypot(d.sim.state().northM - 80, d.sim.state().eastM), layer.notes.join(' | ')).toBeLessThan(3);
-    layer.applyCommitted({ height: 2, timeMs: t, members, txs: [cmd('r', 'rtl', {})] });
+    layer.applyCommitted({ height: 2, timeMs: t, members, txs: [cmd('r', home, {})] });
   }
   fly(120_000);
   // It flew what it was sent on to its end (the survey's lanes are north of the mast) before going home.
-  expect(layer.notes.some((n) => n.includes(home === 'rtl' ? 'rtl accepted' : 'mission.survey accepted')), layer.notes.join(' | ')).toBe(true);
+  expect(layer.notes.some((n) => n.includes(home === 'survey-end' ? 'mission.survey accepted' : `${home} accepted`)), layer.notes.join(' | ')).toBe(true);
   expect(northMost).toBeGreaterThan(75);
   return { layer, d, closest };
 }
 
 describe('flight layer: a return home across a committed keep-out', () => {
-  for (const home of ['rtl', 'survey-end'] as const) {
-    it(`${home === 'rtl' ? 'a committed rtl' : "a survey's end"} goes round it and lands on the pad`, () => {
+  // An abort sends every drone home, as a device's executor flies it (goHome); before, the flight layer
+  // landed the drone where it was, 80 m north of its pad.
+  for (const home of ['rtl', 'abort', 'survey-end'] as const) {
+    it(`${home === 'survey-end' ? "a survey's end" : `a committed ${home}`} goes round it and lands on the pad`, () => {
       const { layer, d, closest } = outThenHome(home);
       const st = d.sim.state();
       expect(d.sim.strikes(), layer.notes.join(' | ')).toEqual([]);
