@@ -434,7 +434,7 @@ export class FlightLayer {
 
   /**
    * Home as a device's executor goes (runtime/device/executor.ts goHome): the vehicle's own return once
-   * the straight line home is clear of the committed keep-outs, after the way round them (wayFrom,
+   * the straight line home is clear of the committed keep-outs and its own, after the way round them (wayFrom,
    * inside the committed fence when the drone is) at the return altitude, or higher when the drone is.
    */
   private goHome(d: FlightDrone, mode: 'rtl' | 'failsafe rtl'): void {

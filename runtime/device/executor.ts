@@ -228,7 +228,7 @@ export class Executor {
   /**
    * Home: the flight controller's own return (up or down to this drone's return altitude, straight
    * across, down onto home), once the straight line from the drone to its home is clear of the committed
-   * keep-outs. When it is not, the executor first flies the way round them (wayFrom, inside the
+   * keep-outs and its own (avoidZones). When it is not, the executor first flies the way round them (wayFrom, inside the
    * committed fence when the drone is) at the return altitude, or higher when the drone is, and hands
    * the last, clear leg to the flight controller. A keep-out is a committed obstacle of any height: the
    * return altitude does not clear it. With no way round, the return goes straight (said in the log).
@@ -250,7 +250,7 @@ export class Executor {
         for (const p of way) {
           const g = await this.act({ type: 'goto', target: this.target(p, altM) });
           if (g) return g;
-          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round a committed hazard');
+          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round the keep-outs in its way');
           if (round) return live() ? round : null;
         }
       }
@@ -471,7 +471,7 @@ export class Executor {
         if (up) return live() ? fail(up) : undefined;
       }
       // The leg from where the drone is (its way to the route, or on after the obstacle reflex stopped
-      // it), which no committed plan knows, goes round the committed keep-outs (wayFrom), inside the
+      // it), which no committed plan knows, goes round the committed keep-outs and its own (wayFrom), inside the
       // committed fence when the drone is.
       const from = this.position();
       const zones = this.avoidZones();
@@ -480,7 +480,7 @@ export class Executor {
         for (const p of wayFrom(at, w, zones, this.committedFence) ?? []) {
           const r = await this.act({ type: 'goto', target: this.target(p, legAltM), speedMps: task.speedDmps / 10 });
           if (r) return fail(r);
-          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round a committed hazard to waypoint ${cur.next + 1}`);
+          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round the keep-outs in its way to waypoint ${cur.next + 1}`);
           if (round) return live() ? fail(round) : undefined;
         }
       }
