@@ -231,7 +231,8 @@ export class Executor {
    * keep-outs and its own (avoidZones). When it is not, the executor first flies the way round them (wayFrom, inside the
    * committed fence when the drone is) at the return altitude, or higher when the drone is, and hands
    * the last, clear leg to the flight controller. A keep-out is a committed obstacle of any height: the
-   * return altitude does not clear it. With no way round, the return goes straight (said in the log).
+   * return altitude does not clear it. With no way round, or a way round the vehicle refuses or does not
+   * fly in time, the return goes straight (said in the log).
    * Null, or why the vehicle refused; a newer task (`live` false) ends it quietly.
    */
   private async goHome(live: () => boolean): Promise<string | null> {
@@ -248,10 +249,16 @@ export class Executor {
         const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
         this.log(`return to launch round the keep-outs in its way: ${way.length} points before the straight leg home`, 'info');
         for (const p of way) {
+          // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
+          // failsafe holds the mode), or a point not reached in time: the flight controller's own
+          // return all the same, straight, as with no way round. Before, the drone got no return at all.
           const g = await this.act({ type: 'goto', target: this.target(p, altM) });
-          if (g) return g;
-          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round the keep-outs in its way');
-          if (round) return live() ? round : null;
+          const round = g ?? (await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round the keep-outs in its way'));
+          if (!live()) return null;
+          if (round) {
+            this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
+            break;
+          }
         }
       }
     }

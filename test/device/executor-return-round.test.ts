@@ -150,6 +150,24 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(Math.hypot(st.northM - (at?.northM ?? 0), st.eastM - (at?.eastM ?? 0))).toBeLessThan(15);
   }, 60_000);
 
+  it('a flight controller that refuses the goto round the keep-out still gets its return: straight, said in the log', async () => {
+    // Before, the refused goto ended goHome with no return at all: a failsafe return logged a refusal
+    // and the drone hovered where it was (an ArduPilot refuses a guided target outside its fence, or
+    // while its own failsafe holds the mode). Before goHome the reflex's return went to the FC at once.
+    const { vehicle, devices, ex, reports, logs } = await executorRig(); // the keep-out is committed; no mast stands in it here
+    ex.keepFence(null, 0, zones);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
+    const fc = devices.flight as { execute: typeof devices.flight.execute };
+    const execute = fc.execute.bind(fc);
+    fc.execute = (a) => (a.type === 'goto' ? Promise.resolve({ ok: false as const, error: { code: 'rejected' as const, message: 'destination outside the fence' } }) : execute(a));
+    ex.returnHome('battery 20% below reserve');
+    const home = await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000);
+    expect(home, `landed; logs ${JSON.stringify(logs)}`).toBe(true);
+    expect(Math.hypot(vehicle.state().northM, vehicle.state().eastM)).toBeLessThan(3);
+    expect(logs.some((l) => l.includes('the way round the keep-outs in its way was refused') && l.includes('the return flies straight')), JSON.stringify(logs)).toBe(true);
+  }, 60_000);
+
   it('with nothing committed across its way home it is the flight controller\'s own return, straight', async () => {
     const r = await executorRig();
     const { vehicle, ex, reports } = r;
