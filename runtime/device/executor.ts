@@ -348,7 +348,9 @@ export class Executor {
   /** A local reflex held the vehicle (no quorum contact) and its cause is gone: fly on from the waypoint
    *  it was heading to. A committed hold (paused) or no task leaves it where it is. */
   resumeAfterReflex(): void {
-    if (!this.paused) this.flyOn();
+    // Nor a failsafe's return or landing: the scheduler suppresses releases while one is latched, and
+    // after the latch (the vehicle disarmed) a release must not take it up to fly the mission on.
+    if (!this.paused && !this.failsafe) this.flyOn();
   }
 
   /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */

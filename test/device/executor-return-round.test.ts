@@ -134,6 +134,20 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ]);
   }, 60_000);
 
+  it('nor a reflex release: a failsafe return goes on home', async () => {
+    // Before, a release that reached the executor (the scheduler suppresses them only while it has a
+    // failsafe latched) flew the drone back out to the mission it still held.
+    const { vehicle, ex } = await executorRig();
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
+    ex.returnHome('battery 20% below reserve');
+    expect(await until(() => vehicle.state().mode === 'return', 2_000)).toBe(true);
+    ex.resumeAfterReflex();
+    expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), 'landed at home').toBe(true);
+    const st = vehicle.state();
+    expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
+  }, 60_000);
+
   it('nor a failsafe landing: the drone lands where it is and stays down', async () => {
     const { vehicle, ex, logs } = await executorRig();
     const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
