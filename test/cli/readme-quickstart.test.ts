@@ -87,6 +87,7 @@ describe('README quickstart', () => {
     script = replaceExactly(script, 'listener 1883 127.0.0.1', `listener ${brokerPort} 127.0.0.1`, 1);
     script = replaceExactly(script, 'mqtt://127.0.0.1:1883', `mqtt://127.0.0.1:${brokerPort}`, 1);
     script = replaceExactly(script, 'port: 947$i', `port: ${http}$i`, 1);
+    script = replaceExactly(script, '127.0.0.1:947$i/health', `127.0.0.1:${http}$i/health`, 1);
     script = replaceExactly(script, '127.0.0.1:9471/health', `127.0.0.1:${http}1/health`, 1);
     // The devices' PIDs are read before step 5 removes the file, so a device that outlives its SIGTERM is seen.
     script = replaceExactly(script, '# 5. clean up', 'cp devices.pid ../devices.started; cp mosquitto.pid ../mosquitto.started\n# 5. clean up', 1);
