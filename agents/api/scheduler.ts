@@ -108,7 +108,6 @@ interface Slot {
 
 const streamBacklogMax = 1_024;
 
-/** What one pass has sent to the HAL so far (its reflex half first). */
 /** An action an agent asked for in this pass (`again`: the latched failsafe, sent again after an
  *  avoidance move that passed it). */
 interface Proposed {
@@ -119,6 +118,7 @@ interface Proposed {
   readonly again: boolean;
 }
 
+/** What one pass has sent to the HAL so far (its reflex half first). */
 interface Sent {
   priority: number;
   from?: string;

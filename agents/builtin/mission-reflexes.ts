@@ -76,6 +76,13 @@ export function obstacleToAvoid(range: readonly RangeReading[], pos: Pick<LocalP
   return best;
 }
 
+/** Where a range beam hit, local metres, and the beam's direction (clockwise from north): the drone's
+ *  position plus the reading's distance along its heading plus bearing. */
+export function beamHit(pos: Pick<LocalPosition, 'northM' | 'eastM' | 'headingRad'>, r: Pick<RangeReading, 'bearingRad' | 'distanceM'>): { northM: number; eastM: number; beamRad: number } {
+  const beamRad = pos.headingRad + r.bearingRad;
+  return { northM: pos.northM + Math.cos(beamRad) * r.distanceM, eastM: pos.eastM + Math.sin(beamRad) * r.distanceM, beamRad };
+}
+
 type Level = 'ok' | 'hold' | 'return-to-launch' | 'land';
 
 export interface MissionReflexState {
@@ -205,11 +212,11 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
         // on a guess may fly into it. Stop instead (held until a command moves the drone on).
         outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle at ${close.distanceM.toFixed(1)} m, heading unknown` });
       } else if (close && closeTicks >= 2 && inp.position) {
-        const beam = inp.position.headingRad + close.bearingRad;
-        const away = beam + Math.PI;
+        const hit = beamHit(inp.position, close);
+        const away = hit.beamRad + Math.PI;
         // Where the beam hit, for the device's own routing (a local keep-out: it flies round it after
         // the back-off, whether or not the swarm ever commits it).
-        if (!backingOff) outputs.push({ type: 'obstacle', northM: inp.position.northM + Math.cos(beam) * close.distanceM, eastM: inp.position.eastM + Math.sin(beam) * close.distanceM, beamRad: beam });
+        if (!backingOff) outputs.push({ type: 'obstacle', ...hit });
         backingOff = true;
         clearTicks = 0;
         outputs.push({ type: 'action', action: { type: 'velocity', northMps: c.avoidSpeedMps * Math.cos(away), eastMps: c.avoidSpeedMps * Math.sin(away), downMps: 0 }, reason: `obstacle at ${close.distanceM.toFixed(1)} m`, avoidance: true });

@@ -13,7 +13,7 @@ import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
-import { defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
+import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
@@ -287,8 +287,8 @@ export class FlightLayer {
       d.sim.velocity(v * Math.cos(away), v * Math.sin(away), 0, 300);
       if (!a.backingOff) {
         this.note(`${d.id}: obstacle at ${close.distanceM.toFixed(1)} m: backing away`);
-        const beam = st.yawRad + close.bearingRad;
-        d.localZones = withLocalKeepOut(d.localZones, keepOuts(this.mission.hazards), st.northM + Math.cos(beam) * close.distanceM, st.eastM + Math.sin(beam) * close.distanceM, beam) ?? d.localZones;
+        const hit = beamHit({ northM: st.northM, eastM: st.eastM, headingRad: st.yawRad }, close);
+        d.localZones = withLocalKeepOut(d.localZones, keepOuts(this.mission.hazards), hit.northM, hit.eastM, hit.beamRad) ?? d.localZones;
       }
       a.backingOff = true;
       return true;
@@ -439,7 +439,6 @@ export class FlightLayer {
    */
   private goHome(d: FlightDrone, mode: 'rtl' | 'failsafe rtl'): void {
     d.mode = mode;
-    d.homeWay = [];
     const zones = this.avoidZones(d);
     const st = d.sim.state();
     const home = d.sim.home();

@@ -34,8 +34,6 @@ import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
 
-/** A count each device reports since it started (failsafes, relayed deliveries, ...), summed over the
- *  fleet: a count lower than the last one means the device restarted and counts again from zero. */
 /** Device processes per core past which a --processes run is told it will likely fall behind. */
 const processesPerCoreMax = 4;
 
@@ -47,6 +45,8 @@ export function processesNote(devices: number, cores: number): string | null {
   return `note: ${devices} murmur processes on ${cores} cores, more than ${processesPerCoreMax} a core: the run will likely fall behind real time, and timing expectations (maxStall, committedFraction) may fail for that alone`;
 }
 
+/** A count each device reports since it started (failsafes, relayed deliveries, ...), summed over the
+ *  fleet: a count lower than the last one means the device restarted and counts again from zero. */
 class CountsSinceStart {
   private readonly of = new Map<number, { last: number; total: number }>();
 

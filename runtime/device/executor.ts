@@ -170,8 +170,8 @@ export class Executor {
         this.generation++;
         this.current = null;
         this.paused = false;
-        const gen = this.generation;
-        void this.simple(command, this.grounded() ? null : () => this.goHome(() => gen === this.generation && !this.stopped));
+        const live = this.liveFor(this.generation);
+        void this.simple(command, this.grounded() ? null : () => this.goHome(live));
         return;
       }
       case 'land':
@@ -193,8 +193,7 @@ export class Executor {
     this.failsafe = false;
     this.paused = false;
     if (this.grounded()) return;
-    const gen = this.generation;
-    void (action === 'rtl' ? this.goHome(() => gen === this.generation && !this.stopped) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+    void (action === 'rtl' ? this.goHome(this.liveFor(this.generation)) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
 
   /** A local failsafe's return to launch (the mission-reflexes agent: battery reserve, link loss), which
@@ -221,8 +220,24 @@ export class Executor {
    *  as `what` was refused. */
   private goHomeAnew(what: string): void {
     this.generation++;
-    const gen = this.generation;
-    void this.goHome(() => gen === this.generation && !this.stopped).then((r) => r && this.log(`${what} was refused: ${r}`));
+    void this.goHome(this.liveFor(this.generation)).then((r) => r && this.log(`${what} was refused: ${r}`));
+  }
+
+  /** Whether work started at generation `gen` is still wanted: no newer task, not stopped. */
+  private liveFor(gen: number): () => boolean {
+    return () => gen === this.generation && !this.stopped;
+  }
+
+  /** Flies to each of `points` in turn at `altM`, waiting to arrive at each: null, or why it stopped
+   *  (the vehicle refused a goto, a point was not reached in time, or a newer task took over). */
+  private async flyVia(points: readonly { n: number; e: number }[], altM: number, speedMps: number | undefined, live: () => boolean, what: string): Promise<string | null> {
+    for (const p of points) {
+      const g = await this.act({ type: 'goto', target: this.target(p, altM), ...(speedMps !== undefined ? { speedMps } : {}) });
+      if (g) return g;
+      const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what);
+      if (there) return there;
+    }
+    return null;
   }
 
   /**
@@ -248,18 +263,12 @@ export class Executor {
       else if (way.length > 0) {
         const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
         this.log(`return to launch round the keep-outs in its way: ${way.length} points before the straight leg home`, 'info');
-        for (const p of way) {
-          // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
-          // failsafe holds the mode), or a point not reached in time: the flight controller's own
-          // return all the same, straight, as with no way round. Before, the drone got no return at all.
-          const g = await this.act({ type: 'goto', target: this.target(p, altM) });
-          const round = g ?? (await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), 'the way home round the keep-outs in its way'));
-          if (!live()) return null;
-          if (round) {
-            this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
-            break;
-          }
-        }
+        // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
+        // failsafe holds the mode), or a point not reached in time: the flight controller's own return
+        // all the same, straight, as with no way round. Before, the drone got no return at all.
+        const round = await this.flyVia(way, altM, undefined, live, 'the way home round the keep-outs in its way');
+        if (!live()) return null;
+        if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
       }
     }
     return live() ? this.act({ type: 'return-to-launch' }) : null;
@@ -404,7 +413,7 @@ export class Executor {
     const cur = this.current;
     if (!cur) return;
     const { command, task } = cur;
-    const live = (): boolean => gen === this.generation && !this.stopped;
+    const live = this.liveFor(gen);
     const fail = (reason: string): void => {
       this.log(`task ${command} failed: ${reason}`);
       this.report({ command, stage: 'failed', progress: permilleOf(cur.next, task.waypoints.length), reason });
@@ -486,12 +495,8 @@ export class Executor {
       const zones = this.avoidZones();
       if (from && zones.length > 0) {
         const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
-        for (const p of wayFrom(at, w, zones, this.committedFence) ?? []) {
-          const r = await this.act({ type: 'goto', target: this.target(p, legAltM), speedMps: task.speedDmps / 10 });
-          if (r) return fail(r);
-          const round = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), `the way round the keep-outs in its way to waypoint ${cur.next + 1}`);
-          if (round) return live() ? fail(round) : undefined;
-        }
+        const round = await this.flyVia(wayFrom(at, w, zones, this.committedFence) ?? [], legAltM, task.speedDmps / 10, live, `the way round the keep-outs in its way to waypoint ${cur.next + 1}`);
+        if (round) return live() ? fail(round) : undefined;
       }
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);

@@ -559,12 +559,8 @@ export class SerialLink implements Link {
    * still to come are not relayed.
    */
   private queueRelay(cls: TrafficClass, packet: Packet): boolean {
-    if (this.cutRelays.has(packet.key)) {
-      this.stats.queueFull(cls);
-      return false;
-    }
-    this.evictForRoom(cls, 1, packet.wire.length);
-    // The room was made by evicting this envelope's own earlier fragments: this one is no use alone.
+    if (!this.cutRelays.has(packet.key)) this.evictForRoom(cls, 1, packet.wire.length);
+    // Cut before, or the room was made by evicting this envelope's own earlier fragments: no use alone.
     if (this.cutRelays.has(packet.key)) {
       this.stats.queueFull(cls);
       return false;
