@@ -161,7 +161,6 @@ export class FlightLayer {
     // The mission's hold and resume concern the drones flying it, not one going home on its failsafe
     // (as the device's executor); a re-plan changes the route, not a way home under way.
     if (d.mode === 'failsafe rtl' && (task.type === 'hold' || task.type === 'resume')) return;
-    if (task.type !== 'resume' && !(task.type === 'waypoints' && task.replan)) d.homeWay = [];
     switch (task.type) {
       case 'waypoints': {
         const points = task.waypoints.map((w: PointDm) => [w.n / 10, w.e / 10] as const);
@@ -181,6 +180,7 @@ export class FlightLayer {
         return;
       }
       case 'hold':
+        d.homeWay = [];
         d.sim.hold();
         d.mode = 'hold';
         return;
@@ -200,6 +200,7 @@ export class FlightLayer {
         return;
       case 'land':
         d.route = null;
+        d.homeWay = [];
         d.sim.land();
         d.mode = 'landing';
         return;

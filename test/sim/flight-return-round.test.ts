@@ -60,9 +60,9 @@ describe('flight layer: a return home across a committed keep-out', () => {
     });
   }
 
-  it('a failsafe return on its way round a keep-out goes on home through a re-plan, a hold and a resume of its mission', () => {
+  it('a failsafe return on its way round a keep-out goes on home through a re-plan, a hold, a resume and an rtl of its mission', () => {
     // Before, the re-plan emptied the way round, and the drone stopped at the corner it was flying to;
-    // the resume left it holding.
+    // the resume left it holding; an rtl emptied the way round while the failsafe return went on.
     const layer = new FlightLayer(['d1'], new Prng(3), 0, { hazards: [mast], batteryWh: 3, pads: { spacingM: 6, columns: 1, origin: [0, 0] } });
     const d = layer.drones[0]!;
     layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[0, 30], [80, 30], [80, 0], [200, 0]], node: 'd1' })], hazards });
@@ -76,11 +76,11 @@ describe('flight layer: a return home across a committed keep-out', () => {
       if (from >= 0) farthest = Math.max(farthest, here);
       if (!replanned && d.mode === 'failsafe rtl' && d.homeWay.length > 0) {
         // Its battery reflex sent it home round the mast; a second hazard on its route further out
-        // re-plans the mission, and the operator holds and resumes the mission.
+        // re-plans the mission, and the operator holds and resumes the mission, then sends everyone home.
         const r = layer.applyCommitted({ height: 2, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [...hazards.cells, [28, 0]] } });
         expect(r.some((e) => e.type === 'task' && e.node === 'd1' && e.task.type === 'waypoints' && e.task.replan === true)).toBe(true);
-        const held = layer.applyCommitted({ height: 3, timeMs: t, members, txs: [cmd('h', 'hold', {}), cmd('r', 'resume', {})] });
-        expect(held.filter((e) => e.type === 'task' && e.node === 'd1').map((e) => e.type === 'task' && e.task.type)).toEqual(['hold', 'resume']);
+        const held = layer.applyCommitted({ height: 3, timeMs: t, members, txs: [cmd('h', 'hold', {}), cmd('r', 'resume', {}), cmd('x', 'rtl', {})] });
+        expect(held.filter((e) => e.type === 'task' && e.node === 'd1').map((e) => e.type === 'task' && e.task.type)).toEqual(['hold', 'resume', 'rtl']);
         replanned = true;
       }
     }
