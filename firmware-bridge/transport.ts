@@ -137,6 +137,9 @@ export interface DeferredTransport extends ByteTransport {
   problem(): string | null;
   /** Times the port was reopened after it went away. */
   reopens(): number;
+  /** Registers a handler called each time the port is reopened after it went away (the device on the
+   *  other end may have rebooted, or be another one); returns what unregisters it. */
+  onReopen(handler: () => void): () => void;
 }
 
 export interface DeferredSerialOptions extends SerialOptions {
@@ -159,6 +162,7 @@ export function deferredSerial(o: DeferredSerialOptions): DeferredTransport {
   let watchdog: NodeJS.Timeout | null = null;
   let reopens = 0;
   const handlers: Array<(c: Uint8Array) => void> = [];
+  const reopenHandlers: Array<() => void> = [];
 
   const attach = (p: SerialTransport): void => {
     port = p;
@@ -188,6 +192,7 @@ export function deferredSerial(o: DeferredSerialOptions): DeferredTransport {
           problem = null;
           lostReason = null;
           reopens++;
+          for (const h of [...reopenHandlers]) h();
         },
         (e: unknown) => {
           problem = `serial port ${o.path} went away (${lostReason ?? 'closed'}); reopening every ${reopenMs} ms, last try: ${(e as Error).message}`;
@@ -215,6 +220,7 @@ export function deferredSerial(o: DeferredSerialOptions): DeferredTransport {
     },
     problem: () => problem,
     reopens: () => reopens,
+    onReopen: (h) => subscribe(reopenHandlers, h),
     close: async () => {
       running = false;
       if (reopenTimer) clearTimeout(reopenTimer);

@@ -74,6 +74,10 @@ export interface VehicleOptions {
 /** How far the FC's time since boot may go back before it reads as a reboot (vehicle.noteBootTime). */
 const rebootSlackMs = 1_000;
 
+/** Why the vehicle tells of a reboot (onReboot): the FC's time since boot went back, or its port was
+ *  reopened, after which the FC may have rebooted or be another one. */
+export type RebootCause = 'boot-time' | 'port-reopened';
+
 export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
@@ -90,7 +94,7 @@ export class MavlinkVehicle {
   imuRefusal: string | null = null;
   /** The FC's time since boot in its latest position or attitude message (null: none since the link came up). */
   private fcBootMs: number | null = null;
-  private readonly rebootHandlers = new Set<() => void>();
+  private readonly rebootHandlers = new Set<(cause: RebootCause) => void>();
 
   constructor(
     readonly endpoint: MavlinkEndpoint,
@@ -133,13 +137,29 @@ export class MavlinkVehicle {
   }
 
   /**
-   * Handlers told when the FC rebooted without the link being declared lost: its time since boot went
-   * back (a brownout or a reboot shorter than the missed heartbeats that declare it lost). A rebooted
-   * FC has forgotten what it was asked (an IMU stream, a fence switched on). Returns the unsubscribe.
+   * Handlers told when the FC rebooted, or may have, without the link being declared lost: its time
+   * since boot went back (a brownout or a reboot shorter than the missed heartbeats that declare it
+   * lost; cause 'boot-time'), or the port to it went away and was opened again (portReopened; cause
+   * 'port-reopened': a cable pulled and plugged back in within those heartbeats, where the FC on the
+   * other end may have rebooted, or be another one, and its time since boot need not show it). A
+   * rebooted FC has forgotten what it was asked (an IMU stream, a fence switched on). Returns the
+   * unsubscribe.
    */
-  onReboot(handler: () => void): () => void {
+  onReboot(handler: (cause: RebootCause) => void): () => void {
     this.rebootHandlers.add(handler);
     return () => this.rebootHandlers.delete(handler);
+  }
+
+  /** The port to the FC went away and was opened again (the HAL's reopening serial port): treated as a
+   *  reboot, since nothing on the wire need show one (see onReboot). */
+  portReopened(): void {
+    this.fcBootMs = null;
+    this.rebooted('port-reopened');
+  }
+
+  private rebooted(cause: RebootCause): void {
+    this.imuAsked = false;
+    for (const h of this.rebootHandlers) h(cause);
   }
 
   private noteBootTime(bootMs: number): void {
@@ -148,8 +168,7 @@ export class MavlinkVehicle {
     // A second of slack for streams of one clock arriving out of order; time_boot_ms wraps after 49.7
     // days, which reads as a reboot too (what follows is only asking again).
     if (last === null || bootMs + rebootSlackMs >= last) return;
-    this.imuAsked = false;
-    for (const h of this.rebootHandlers) h();
+    this.rebooted('boot-time');
   }
 
   /**

@@ -81,10 +81,16 @@ export class FenceKeeper {
         this.set('uploading', null);
       }
     });
-    // A reboot too short to be declared lost (a brownout): the FC came back without the fence.
-    this.offReboot = vehicle.onReboot(() => {
+    // A reboot too short to be declared lost (a brownout), or a cable pulled and plugged straight back
+    // in: the FC came back without the fence. After a reopened port it may be another FC, with room for
+    // more fence items, as after a loss.
+    this.offReboot = vehicle.onReboot((cause) => {
       if (this.wanted === undefined) return;
       this.held.clear();
+      if (cause === 'port-reopened') {
+        this.fcItemsMax = null;
+        this.fcRefusedItems = null;
+      }
       this.set('uploading', null);
       this.kick(true);
     });

@@ -96,6 +96,10 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
       heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
     });
     const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
+    // A cable pulled and plugged straight back in is not always declared lost (five missed heartbeats),
+    // nor does the FC's time since boot always show that it rebooted: the vehicle asks again for what
+    // a rebooted FC forgets (its fence, the IMU stream).
+    port.onReopen(() => vehicle.portReopened());
     const devices = createMavlinkDevices(vehicle, () => port.problem(), m.batteryCells, { ...defaultFenceKeeperOptions, breachAction: m.fenceAction });
     const all = [devices.position, devices.attitude, devices.battery, devices.flight];
     return {
