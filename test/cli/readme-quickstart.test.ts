@@ -115,7 +115,10 @@ describe('README quickstart', () => {
         resolve(c);
       });
     });
-    const tail = `\n--- quickstart output (last 4000 characters) ---\n${out.slice(-4000)}`;
+    // On a failure, what each device and the broker logged too (they go with the directory after).
+    const logTail = (f: string): string => (existsSync(join(demo, f)) ? readFileSync(join(demo, f), 'utf8').slice(-1500) : '(none)');
+    const logs = ['d1.log', 'd2.log', 'd3.log', 'd4.log', 'mosquitto.log'].map((f) => `\n--- ${f} (last 1500 characters) ---\n${logTail(f)}`).join('');
+    const tail = `\n--- quickstart output (last 4000 characters) ---\n${out.slice(-4000)}${logs}`;
     expect(code, `the quickstart exited ${code}${tail}`).toBe(0);
 
     // Step 4: the survey committed with a certificate murmurctl checked, and every device flew its part.
