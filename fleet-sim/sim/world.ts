@@ -233,7 +233,8 @@ export class World implements MainHost {
         authority,
       ),
     );
-    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
+    const envelopes = this.envelopes;
+    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now, envelopes === null ? decodeEnvelope : (b) => envelopes.decode(b));
     this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes, announced) => this.deliver(to, bytes, announced));
     this.net = this.links.net;
     const threads = opts.shard?.threads ?? opts.threads ?? 1;

@@ -3,7 +3,7 @@
 // cached by envelope bytes, since a command is seen once from the operator and again in proposals.
 
 import type { Verifier } from '../crypto/sodium.js';
-import { bytesEqual, toHex } from '../lib/bytes.js';
+import { sameBytes, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
@@ -204,7 +204,7 @@ export class EdgeVerifier {
     const key = txCacheKey(bytes);
     const manifest = this.ctx.manifestAt(height);
     const hit = this.txCache.get(key);
-    if (hit && hit.manifest === manifest && bytesEqual(hit.bytes, bytes)) return hit.verdict;
+    if (hit && hit.manifest === manifest && sameBytes(hit.bytes, bytes)) return hit.verdict;
     // Cache and verdict hold their own copy of the tx, not a view that pins the proposal it came in.
     // Buffer.from copies a tx under 4 KiB into Node's shared 8 KiB pool, many times cheaper than a new
     // ArrayBuffer; a remembered tx keeps at most its pool slab alive.
@@ -230,7 +230,7 @@ export class EdgeVerifier {
   forgetCommitted(txs: readonly { readonly bytes: Uint8Array }[]): void {
     for (const tx of txs) {
       const e = this.txCache.get(txCacheKey(tx.bytes));
-      if (e === undefined || !bytesEqual(e.bytes, tx.bytes)) continue;
+      if (e === undefined || !sameBytes(e.bytes, tx.bytes)) continue;
       this.txCache.delete(e.key);
       if (this.txCacheRing[e.slot] === e) this.txCacheRing[e.slot] = undefined;
     }

@@ -278,9 +278,19 @@ function lengthDecayed(b: Uint8Array, f: Frames): boolean {
   return (frameHeaderBytes + len) % diskSectorBytes !== 0 || f.tornTailBytes % diskSectorBytes === 0;
 }
 
+/** isLock's answers, per record: kept() asks about every record of the height at each signature, and
+ *  a record (readonly, its body never written into) always gets the same answer. */
+const lockOf = new WeakMap<LastSigned, boolean>();
+
 /** Whether `l` is a precommit for a block (not nil): the node locked on that block in that round. */
 export function isLock(l: LastSigned): boolean {
-  return l.step === 'precommit' && l.signed !== null && (voteOf(l.signed.body)?.blockHash ?? null) !== null;
+  if (l.step !== 'precommit' || l.signed === null) return false;
+  let lock = lockOf.get(l);
+  if (lock === undefined) {
+    lock = (voteOf(l.signed.body)?.blockHash ?? null) !== null;
+    lockOf.set(l, lock);
+  }
+  return lock;
 }
 
 /**
