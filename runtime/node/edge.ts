@@ -48,6 +48,12 @@ interface TxCacheEntry {
 const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
 const syncResponseCode = kinds['sync-response'].code;
 
+/** Whether an envelope's first bytes (an array of six, a version and a kind code each in one byte, as
+ *  sealEnvelope writes them) show a kind other than sync-response; false when they cannot tell. */
+function otherThanSyncResponse(b: Uint8Array): boolean {
+  return b[0] === 0x86 && (b[1] as number) < 24 && (b[2] as number) < 24 && b[2] !== syncResponseCode;
+}
+
 /**
  * The tx cache's key: 30 bits from the envelope's last four bytes (the end of its signature). Two txs
  * may share it; a hit also needs equal bytes, so a shared key only costs a miss. A small integer (a
@@ -131,7 +137,9 @@ export class EdgeVerifier {
     // height its body names, before the envelope is decoded or its signature checked: unchecked, but
     // all it can do is have this one message dropped, which a check would do anyway. A message not laid
     // out as sealEnvelope and encodeProof write it is read in full (and its height checked after).
-    const peek = peekEnvelope(bytes);
+    // Most messages say in their third byte that they are something else (a one-byte version and kind
+    // code): those are not peeked at, which costs a few objects per message.
+    const peek = otherThanSyncResponse(bytes) ? null : peekEnvelope(bytes);
     if (peek !== null && peek.code === syncResponseCode) {
       const ch = syncResponseHeightOf(peek.body);
       if (ch !== null && ch < h) return err(`block ${ch} is already committed here`);
