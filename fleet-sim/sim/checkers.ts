@@ -5,7 +5,8 @@ import type { Verifier } from '../../runtime/crypto/sodium.js';
 import { sameBytes, toHex } from '../../runtime/lib/bytes.js';
 import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
-import { decodeEnvelope, openEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
+import type { Result } from '../../runtime/lib/result.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
 import type { ChainState } from '../../runtime/consensus/chain-state.js';
 
@@ -21,7 +22,8 @@ export class Checkers {
   readonly decided = new Map<number, { hash: string; atMs: number; commands: string[] }>();
   /** height -> the application state an honest node had after that block (restored nodes included). */
   private readonly appStates = new Map<number, { node: string; state: string }>();
-  private readonly signed = new Map<string, string>();
+  /** node/kind/height/round -> the body signed there (a copy). */
+  private readonly signed = new Map<string, Uint8Array>();
   private readonly committedNonces = new Set<string>();
   /** Per height, the certificates already found to verify, each with the proof it came in
    *  (CommittedBlock.proof) and the validator set it was checked against: an identical proof under the
@@ -30,11 +32,18 @@ export class Checkers {
   /** Commits another thread's nodes made at heights no node here has committed yet (shards.ts). */
   private readonly remoteEarly = new Map<number, [node: string, hash: string][]>();
 
+  /** Opens a signed envelope for its position alone: any sender, any signature. */
+  private readonly anyKey: OpenContext;
+
   constructor(
     private readonly fleet: string,
     private readonly verifier: Verifier,
     private readonly now: () => number,
-  ) {}
+    /** decodeEnvelope, or the world's memo of it (runtime/wire/envelope-memo.ts: the same answers). */
+    private readonly decode: (bytes: Uint8Array) => Result<RawEnvelope, WireError> = decodeEnvelope,
+  ) {
+    this.anyKey = { fleet, keyOf: () => new Uint8Array(0), verifier: { backend: 'libsodium-wrappers', verify: () => true } };
+  }
 
   private violate(property: Violation['property'], detail: string): void {
     this.addViolation({ property, atMs: this.now(), detail });
@@ -70,18 +79,18 @@ export class Checkers {
 
   /** No honest node signs two different messages at one (height, round, kind). */
   onSigned(node: string, envelope: Uint8Array): void {
-    const raw = decodeEnvelope(envelope);
+    const raw = this.decode(envelope);
     if (!raw.ok) return this.violate('double-sign', `${node} signed an undecodable envelope`);
     const { kind, body } = raw.value;
     // Votes and proposals start with height and round; the position key ignores the value.
-    const v = openEnvelope(envelope, { fleet: this.fleet, keyOf: () => new Uint8Array(0), verifier: { backend: 'libsodium-wrappers', verify: () => true } });
+    const v = verifyEnvelope(raw.value, this.anyKey);
     if (!v.ok) return;
     const p = v.value.parsed as { height?: number; round?: number };
     const key = `${node}/${kind}/${p.height}/${p.round}`;
-    const digest = toHex(body);
     const before = this.signed.get(key);
-    if (before !== undefined && before !== digest) this.violate('double-sign', `honest ${node} signed two different ${kind}s at height ${p.height} round ${p.round}`);
-    this.signed.set(key, digest);
+    if (before !== undefined && sameBytes(before, body)) return;
+    if (before !== undefined) this.violate('double-sign', `honest ${node} signed two different ${kind}s at height ${p.height} round ${p.round}`);
+    this.signed.set(key, Buffer.from(body));
   }
 
   /** Agreement (followers included), validity and certificate checks at every honest commit. */
@@ -93,10 +102,12 @@ export class Checkers {
     const first = this.decided.get(h);
     if (first) return this.agree(node, h, hash, first.hash);
     const commands: string[] = [];
+    let ctx: OpenContext | null = null;
     for (const tx of c.block.txs) {
-      const raw = decodeEnvelope(tx);
+      const raw = this.decode(tx);
       if (!raw.ok || raw.value.kind !== 'command') continue;
-      const o = openEnvelope(tx, { fleet: this.fleet, keyOf: keyLookup(m), verifier: this.verifier });
+      ctx ??= { fleet: this.fleet, keyOf: keyLookup(m), verifier: this.verifier };
+      const o = verifyEnvelope(raw.value, ctx);
       if (!o.ok || o.value.kind !== 'command') {
         this.violate('validity', `height ${h} holds a command that does not verify: ${o.ok ? 'not a command' : o.error.message}`);
         continue;

@@ -61,10 +61,13 @@ export class SimNetwork {
   /** A partition (symmetric or one-way) cuts from -> to; the operator's console is never cut off. */
   blocked(from: number, to: number): boolean {
     if (from === operatorIndex) return false;
-    const a = this.groups.get(from);
-    const b = this.groups.get(to);
-    if (a !== undefined && b !== undefined && a !== b) return true;
-    return this.oneWay.has(`${from}>${to}`);
+    // Without a partition (most of any run) nothing is looked up, and no key is built.
+    if (this.groups.size > 0) {
+      const a = this.groups.get(from);
+      const b = this.groups.get(to);
+      if (a !== undefined && b !== undefined && a !== b) return true;
+    }
+    return this.oneWay.size > 0 && this.oneWay.has(`${from}>${to}`);
   }
 
   /** `to` null: every other node (a broker fan-out); a consensus broadcast skips light followers. */

@@ -29,6 +29,7 @@ import { operatorIndex, type SimNetwork } from './network.js';
 import { SimStorage, type CrashMode } from './sim-storage.js';
 import { memoVerifier, rememberingSigner, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 import { memoHash } from './memo-hash.js';
+import { envelopeMemo, type EnvelopeMemo } from '../../runtime/wire/envelope-memo.js';
 import { SimApp, type SimAppState } from './sim-app.js';
 import { SimLinks } from './sim-links.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
@@ -112,6 +113,9 @@ export class World implements MainHost {
   private readonly hash: (bytes: Uint8Array) => Uint8Array;
   /** The memo behind `hash` (its hits and misses), or null without one. */
   readonly hashMemo: { readonly hits: number; readonly misses: number } | null;
+  /** Envelopes decoded and opened once for all the nodes (runtime/wire/envelope-memo.ts), or null
+   *  without the memo (opts.memo false: each node decodes what it hears, as a device does). */
+  readonly envelopes: EnvelopeMemo | null;
   /** Used by the nodes; counts verifications for the benchmark. */
   readonly nodeVerifier: Verifier;
   nodeVerifications = 0;
@@ -186,6 +190,7 @@ export class World implements MainHost {
     const memo = opts.memo === false ? null : memoHash(hash);
     this.hashMemo = memo;
     this.hash = memo ?? hash;
+    this.envelopes = opts.memo === false ? null : envelopeMemo(limits.simEnvelopeMemoMax, limits.simEnvelopeMemoBytesMax);
     this.verifier = real;
     this.memoV = memoV;
     this.nodeVerifier = { backend: real.backend, verify: (sig, msg, pk) => (this.nodeVerifications++, real.verify(sig, msg, pk)) };
@@ -228,7 +233,8 @@ export class World implements MainHost {
         authority,
       ),
     );
-    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now);
+    const envelopes = this.envelopes;
+    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now, envelopes === null ? decodeEnvelope : (b) => envelopes.decode(b));
     this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes, announced) => this.deliver(to, bytes, announced));
     this.net = this.links.net;
     const threads = opts.shard?.threads ?? opts.threads ?? 1;
@@ -579,6 +585,7 @@ export class World implements MainHost {
       signer: own === null ? n.signer : rememberingSigner(n.signer, own),
       verifier: own ?? this.nodeVerifier,
       hash: this.hash,
+      ...(this.envelopes !== null ? { envelopeMemo: this.envelopes } : {}),
       logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
       app: {
         commit: (c) => {

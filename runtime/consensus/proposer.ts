@@ -15,8 +15,30 @@ export const scheduleLengthMax = 100_000;
 const cache = new Map<string, readonly string[]>();
 const cacheEntriesMax = 16; // sets seen by one process; overflow: the cache is cleared (recomputed)
 
+/** The schedule last given for a validators array, with the ids and powers it held then: a node asks
+ *  with its manifest's array several times a height, and comparing those is cheaper than building the
+ *  string key. Answered only while every id and power is still the same. */
+const byArray = new WeakMap<readonly WeightedValidator[], { readonly ids: readonly string[]; readonly powers: readonly number[]; readonly schedule: readonly string[] }>();
+
 /** Validators must be sorted by id (the manifest does this), so ties break the same way everywhere. */
 export function proposerSchedule(validators: readonly WeightedValidator[]): readonly string[] {
+  const seen = byArray.get(validators);
+  if (seen !== undefined && sameSet(seen, validators)) return seen.schedule;
+  const schedule = scheduleFor(validators);
+  byArray.set(validators, { ids: validators.map((v) => v.id), powers: validators.map((v) => v.power), schedule });
+  return schedule;
+}
+
+function sameSet(seen: { readonly ids: readonly string[]; readonly powers: readonly number[] }, validators: readonly WeightedValidator[]): boolean {
+  if (seen.ids.length !== validators.length) return false;
+  for (let i = 0; i < validators.length; i++) {
+    const v = validators[i] as WeightedValidator;
+    if (v.id !== seen.ids[i] || v.power !== seen.powers[i]) return false;
+  }
+  return true;
+}
+
+function scheduleFor(validators: readonly WeightedValidator[]): readonly string[] {
   const key = validators.map((v) => `${v.id}:${v.power}`).join(',');
   const hit = cache.get(key);
   if (hit) return hit;

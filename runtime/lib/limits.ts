@@ -153,6 +153,8 @@ export const limits = {
   simVerifyCacheBytesMax: 67_108_864, // bytes those keep (entries carved since the last start); cleared when past it
   simHashCacheMax: 65_536, // remembered hashes in one simulated world (per thread); cleared when full
   simHashCacheBytesMax: 16_777_216, // bytes of hashed input those keep; cleared when past it
+  simEnvelopeMemoMax: 2_048, // envelopes decoded and opened once for all the nodes of a simulated world (per thread); cleared when full
+  simEnvelopeMemoBytesMax: 4_194_304, // bytes of envelopes those keep; cleared when past it
 } as const;
 
 export type Limits = typeof limits;

@@ -10,6 +10,7 @@ import { decodeCbor } from '../wire/cbor.js';
 import { parseWith } from '../wire/fields.js';
 import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
+import type { EnvelopeMemo } from '../wire/envelope-memo.js';
 import { signingBytes } from '../wire/signing.js';
 import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepRank, type Candidate, type ConsensusState } from '../consensus/core.js';
 import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
@@ -52,6 +53,9 @@ export interface NodeShellOptions {
   /** BLAKE2b-256 (crypto/sodium.ts's hash, the default): block ids, checkpoint chunks, the signer
    *  state. fleet-sim passes one that remembers its answers across the nodes of a world. */
   readonly hash?: (bytes: Uint8Array) => Uint8Array;
+  /** Envelopes decoded and opened once for every node of a simulated world (wire/envelope-memo.ts);
+   *  absent: each is decoded and opened here (a device). */
+  readonly envelopeMemo?: EnvelopeMemo;
   readonly logger: Logger;
   /** Applies each block once it is durable, and exports and imports its state for snapshots. */
   readonly app: Application;
@@ -129,6 +133,7 @@ export class NodeShell {
       currentHeight: () => this.core.height,
       votes: () => this.core.isValidator(),
       authority: o.genesis.body.authority,
+      ...(o.envelopeMemo !== undefined ? { memo: o.envelopeMemo } : {}),
     });
     this.guard = new SignerGuard(o.signer, o.storage, this.hash, (l) => this.fail(l));
   }

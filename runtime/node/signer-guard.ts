@@ -31,7 +31,7 @@ import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
-import { diskSectorBytes, frame, frameHeaderBytes, readFrames, type Frames } from './framed-log.js';
+import { diskSectorBytes, frameHeaderBytes, readFrames, sealFrame, type Frames } from './framed-log.js';
 import { limits } from '../lib/limits.js';
 import { parseVoteBody, type VoteBody } from '../wire/vote.js';
 import type { Storage } from './ports.js';
@@ -131,19 +131,36 @@ export class SignerGuard {
    *  byte string, and a null when a byte string cannot fill the gap exactly: its header grows from one
    *  byte to two at 24 bytes and to three at 256). Within the previous release's 1024 bytes. */
   private static record(l: LastSigned): Uint8Array {
-    const fields = [l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null];
+    const bare = encodeCbor([l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null]);
     // The array's head stays one byte with a seventh and eighth element.
-    const bare = encodeCbor(fields).length;
-    const size = Math.ceil((frameHeaderBytes + bare + 1) / diskSectorBytes) * diskSectorBytes;
-    const gap = size - frameHeaderBytes - bare;
+    const size = Math.ceil((frameHeaderBytes + bare.length + 1) / diskSectorBytes) * diskSectorBytes;
+    const gap = size - frameHeaderBytes - bare.length;
     const padBytes = (n: number): number => n + (n < 24 ? 1 : n < 256 ? 2 : 3);
     let n = gap - 1;
     while (n > 0 && padBytes(n) > gap) n--;
-    const padded = padBytes(n) === gap ? [...fields, new Uint8Array(n)] : [...fields, new Uint8Array(n), null];
-    const out = frame(encodeCbor(padded));
+    const withNull = padBytes(n) !== gap;
+    // [...fields, padding (n zero bytes), null?], written from the bare array's encoding: a CBOR array is
+    // its head and then each element's own encoding, so only the head changes (7 or 8 elements, one
+    // byte either way), and the padding's byte string (its head, then zeros) and the null follow.
+    const out = new Uint8Array(size);
+    let p = frameHeaderBytes;
+    out[p++] = withNull ? 0x88 : 0x87;
+    out.set(bare.subarray(1), p);
+    p += bare.length - 1;
+    if (n < 24) out[p++] = 0x40 | n;
+    else if (n < 256) {
+      out[p++] = 0x58;
+      out[p++] = n;
+    } else {
+      out[p++] = 0x59;
+      out[p++] = n >> 8;
+      out[p++] = n & 0xff;
+    }
+    p += n;
+    if (withNull) out[p++] = 0xf6;
     // Checked before the signature can leave (save runs before sign returns it).
-    if (out.length !== size || out.length - frameHeaderBytes > recordBytesMax) throw new Error(`${signerStateFile}: a record of ${out.length} bytes (${size} expected, payload at most ${recordBytesMax}); refusing to sign`);
-    return out;
+    if (bare[0] !== 0x86 || p !== size || size - frameHeaderBytes > recordBytesMax) throw new Error(`${signerStateFile}: a record of ${p} bytes (${size} expected, payload at most ${recordBytesMax}); refusing to sign`);
+    return sealFrame(out);
   }
 
   /** Replaces the file with the last height's records (or nothing), atomically. */
@@ -278,9 +295,19 @@ function lengthDecayed(b: Uint8Array, f: Frames): boolean {
   return (frameHeaderBytes + len) % diskSectorBytes !== 0 || f.tornTailBytes % diskSectorBytes === 0;
 }
 
+/** isLock's answers, per record: kept() asks about every record of the height at each signature, and
+ *  a record (readonly, its body never written into) always gets the same answer. */
+const lockOf = new WeakMap<LastSigned, boolean>();
+
 /** Whether `l` is a precommit for a block (not nil): the node locked on that block in that round. */
 export function isLock(l: LastSigned): boolean {
-  return l.step === 'precommit' && l.signed !== null && (voteOf(l.signed.body)?.blockHash ?? null) !== null;
+  if (l.step !== 'precommit' || l.signed === null) return false;
+  let lock = lockOf.get(l);
+  if (lock === undefined) {
+    lock = (voteOf(l.signed.body)?.blockHash ?? null) !== null;
+    lockOf.set(l, lock);
+  }
+  return lock;
 }
 
 /**

@@ -6,14 +6,21 @@
 import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 
-const tagCache = new Map<string, Uint8Array>();
+// Kind name -> fleet -> prefix: looked up by the two strings as they come, with no key built (a
+// template-literal key cost a string and its flattening for every signature made and checked).
+const tagCache = new Map<string, Map<string, Uint8Array>>();
+let tagCount = 0;
 
 function prefixOf(kindName: string, fleet: string): Uint8Array {
-  const key = `${kindName}\u0000${fleet}`;
-  let prefix = tagCache.get(key);
+  let byFleet = tagCache.get(kindName);
+  let prefix = byFleet?.get(fleet);
   if (!prefix) {
     prefix = utf8(`murmur/v1/${kindName}\u0000${fleet}\u0000`);
-    if (tagCache.size < 64) tagCache.set(key, prefix);
+    if (tagCount < 64) {
+      if (!byFleet) tagCache.set(kindName, (byFleet = new Map()));
+      byFleet.set(fleet, prefix);
+      tagCount++;
+    }
   }
   return prefix;
 }

@@ -78,7 +78,7 @@ describe('memoHash', () => {
   });
 });
 
-describe('a world with the hash memo decides as one without', () => {
+describe('a world with the hash and envelope memos decides as one without', () => {
   const s = scenario({ name: 'hash-memo', seed: 11, durationMs: 3_000, followers: 6, consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200, checkpointEveryHeights: 4 }, workload: [{ kind: 'rate', from: 200, to: 2_800, perSec: 20, command: 'noop' }] });
   const run = (memo: boolean): { decided: [number, string][]; apps: string[] } => {
     const w = new World(s, s.seed, { memo });
@@ -88,6 +88,9 @@ describe('a world with the hash memo decides as one without', () => {
     // With the memo most hashes are answered from memory (ten nodes hash the same bytes); without, none is.
     if (memo) expect(w.hashMemo?.hits ?? 0).toBeGreaterThan(w.hashMemo?.misses ?? Infinity);
     else expect(w.hashMemo).toBe(null);
+    // So are envelopes (runtime/wire/envelope-memo.ts): each of ten nodes decodes and opens what it hears.
+    if (memo) expect(w.envelopes?.hits ?? 0).toBeGreaterThan(3 * (w.envelopes?.misses ?? Infinity));
+    else expect(w.envelopes).toBe(null);
     const decided = [...w.checkers.decided].map(([h, d]): [number, string] => [h, d.hash]);
     return { decided, apps: w.nodes.map((n) => `${n.app?.height}:${n.app?.commands}:${toHex(n.app?.digest ?? new Uint8Array(0))}`) };
   };
