@@ -100,13 +100,16 @@ async function term(l: Limited): Promise<{ code: number | null; ms: number }> {
 
 const noStack = /\n\s+at /;
 
+/** A file-size limit a device starts under (no file it writes at start is near it) and a lone validator's
+ *  signer state or WAL passes mid-run, a few dozen heights (a few seconds) in. */
+const midRunLimitKiB = 32;
+
 describe('a data directory that stops taking writes', () => {
   it('mid-run: stops the device naming the file, error and fix, waits, and resumes from what it wrote once writable', async () => {
     const d = fleet.devices[0];
     if (!d) throw new Error('no device');
-    // 96 KiB: enough to start; the WAL passes it after a few hundred heights of a lone validator.
     const fixed = await withFixedPort(d.config);
-    const l = startLimited(fixed.config, 96, fleet.dir);
+    const l = startLimited(fixed.config, midRunLimitKiB, fleet.dir);
     try {
       await l.line(/"event":"ready"/, 20_000);
       const failed = await l.line(/"event":"storage-failed"/, 50_000);
@@ -206,7 +209,7 @@ describe('a data directory that stops taking writes', () => {
     const config = `${d.config}.logged.yaml`;
     writeFileSync(config, text.replace(/log: \{ level: info \}/, 'log: { level: info, file: /dev/full }'));
     expect(readFileSync(config, 'utf8')).toContain('/dev/full');
-    const l = startLimited(config, 96, logged.dir);
+    const l = startLimited(config, midRunLimitKiB, logged.dir);
     try {
       await l.line(/"event":"ready"/, 20_000);
       expect(l.output()).toMatch(/cannot write the log file \/dev\/full[^\n]*ENOSPC/);
