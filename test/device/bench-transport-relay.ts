@@ -2,7 +2,8 @@
 //   chain   relay i < 3 republishes hop i as hop i+1 (no crypto): a 3-hop ping-pong with every relay
 //           subscribed to every hop, so each hop fans out to n relays, as a height's messages do.
 //   plain   bench-floor-relay.ts's height (proposal, prevotes, precommits, ack) without sign or verify.
-//   signed  the same, each message signed and each received one verified (= bench-floor-relay.ts).
+//   signed  the same, each message signed and each received one verified (bench-floor-relay.ts before
+//           it took a device's topic plan).
 //   peers   signed, with a device's topic plan: each relay publishes on its own topics and hears only
 //           the others' (a device's MqttLink subscribes per peer), counting its own votes as it casts them.
 // TRANSPORT_QOS (default 1): the QoS of the relays' publishes; subscriptions are QoS 1, as a device's.

@@ -1,9 +1,10 @@
 // What the message pattern of bench:e2e's floor costs, layer by layer, on one Mosquitto (loopback,
 // configured as the device fleet's): the QoS 1 round trip; a bare 3-hop mqtt.js chain fanned out to n
 // relay processes (chain); one height's pattern (proposal, prevotes, precommits, ack) with no crypto
-// (plain); the same signed and verified (signed, = bench-floor-relay.ts, which subscribes to floor/# and
-// so hears and verifies its own messages too); and signed with a device's topic plan (peers: each relay
-// hears only the others, and counts its own votes as it casts them). For each, the CPU time and the time
+// (plain); the same signed and verified, each relay subscribed to floor/# and so hearing and verifying
+// its own messages too (signed: bench:e2e's floor until 2026-12-05); and signed with a device's topic
+// plan (peers: each relay hears only the others and counts its own votes as it casts them; the floor
+// since, bench-floor-relay.ts). For each, the CPU time and the time
 // spent runnable but waiting for a core (schedstat of each thread) of the relays and the broker, per height.
 // Usage: npm run bench:transport -- [heights=60] [gap ms=100]
 // (TRANSPORT_MODES=chain,plain,signed,peers, TRANSPORT_N=4,7, TRANSPORT_QOS=1 or 0 for the relays' publishes.)
