@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Storage } from '../node/ports.js';
+import { traceMark, tracing } from '../lib/trace.js';
 
 const namePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -147,6 +148,8 @@ export class FileStorage implements Storage {
   private timed(f: () => void): void {
     const t0 = process.hrtime.bigint();
     f();
-    this.onFsync(Number(process.hrtime.bigint() - t0) / 1e9);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (tracing) traceMark('fsync', 'fsync', (s * 1e3).toFixed(3));
+    this.onFsync(s);
   }
 }

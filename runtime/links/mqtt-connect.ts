@@ -11,6 +11,7 @@ import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 import { limits } from '../lib/limits.js';
 import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
+import { traceNow, tracing } from '../lib/trace.js';
 
 /**
  * `packetBytesMax`: a packet from the broker announced larger than this (default
@@ -51,6 +52,7 @@ export function connectMqtt(url: string, options: IClientOptions, packetBytesMax
 function guardPackets<S extends Duplex>(client: MqttClient, stream: S, max: number): S {
   const guard = new PacketSizeGuard(max);
   stream.on('data', (chunk: Buffer) => {
+    if (tracing) (client as unknown as { traceDataAt?: number }).traceDataAt = traceNow();
     const over = guard.feed(chunk);
     if (over === undefined || stream.destroyed) return;
     const what = Number.isFinite(over) ? `a packet of ${over} bytes, more than ${max}` : 'a packet with a malformed length';

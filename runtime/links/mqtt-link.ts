@@ -10,6 +10,7 @@ import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes 
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
+import { trace, traceNow, tracing } from '../lib/trace.js';
 import { broadcastTopic, encodeNodeState, fleetTopics, parseNodeState, parseTopic, type ConnectionProof, type FleetTopics, type NodeState, type ParsedTopic } from './mqtt-topics.js';
 
 export type QoS = 0 | 1 | 2;
@@ -339,6 +340,7 @@ export class MqttLink implements Link {
       return false;
     }
     const payload = encodeFrame(this.tag, cls, bytes) as Buffer;
+    if (tracing && cls === 'consensus') trace('tx', bytes, `${this.opts.node} ${topic}`);
     if (!this.queue.push(cls, { topic, payload, envelopeBytes: bytes.length })) return false;
     this.drain();
     return true;
@@ -352,6 +354,7 @@ export class MqttLink implements Link {
     const gen = this.generation;
     const inflightMax = this.opts.inflightMax ?? limits.mqttInflightMax;
     let published = false;
+    const sent: Uint8Array[] | null = tracing ? [] : null;
     try {
       while (this.inflight < inflightMax && this.connected) {
         const q = this.queue.shift();
@@ -359,6 +362,7 @@ export class MqttLink implements Link {
         this.inflight++;
         this.stats.sent(q.item.envelopeBytes);
         published = true;
+        sent?.push(q.item.payload.subarray(6, q.item.payload.length - 4)); // the envelope (frame.ts: 6-byte header, CRC32)
         c.publish(q.item.topic, q.item.payload, this.pubOpts[q.cls], () => {
           if (gen !== this.generation) return;
           this.inflight--;
@@ -369,10 +373,12 @@ export class MqttLink implements Link {
       this.draining = false;
     }
     if (published) flushNow(c);
+    if (sent) for (const p of sent) trace('wire', p, this.opts.node);
   }
 
   /** `retained`: the broker sent it as a retained message (on subscribing), not as it was published. */
   private receive(topic: string, payload: Buffer, retained = false): void {
+    const rxAt = tracing ? traceNow() : 0;
     // A fleet uses a few topics per peer: cache their parse (bounded; cleared when full).
     let t = this.parsedTopics.get(topic);
     if (t === undefined) {
@@ -404,6 +410,7 @@ export class MqttLink implements Link {
       return;
     }
     this.stats.received(f.value.envelope.length);
+    if (tracing) trace('rx', f.value.envelope, `${this.opts.node} ${((this.client as unknown as { traceDataAt?: number } | undefined)?.traceDataAt ?? 0).toFixed(3)}`, rxAt);
     // A copy of exactly the envelope: what consensus keeps from it (signatures in certificates, blocks
     // in the recent-block window) would otherwise pin the whole socket chunk or 8 KB Buffer pool slab
     // that mqtt.js parsed the packet from.

@@ -25,6 +25,7 @@ import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
 import { SignerGuard, voteOf, type LastSigned } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
+import { trace, tracing } from '../lib/trace.js';
 
 /** The write-ahead log: commits and the round records that bring a lock or a valid value, each fsynced
  *  before anything acts on it. */
@@ -285,10 +286,12 @@ export class NodeShell {
    *  that its signer state does not hold (ownKeyMessage). */
   receive(bytes: Uint8Array, announced = false): string | null {
     const i = this.edge.toInput(bytes, this.o.clock.now(), announced);
+    if (tracing) trace('edge', bytes, i.ok ? 'ok' : i.error);
     if (!i.ok) return i.error;
     const own = this.ownKeyMessage(i.value);
     if (own !== null) return own;
     this.input(i.value);
+    if (tracing) trace('core', bytes);
     return null;
   }
 
@@ -447,6 +450,7 @@ export class NodeShell {
     }
     const envelope = sealEnvelope(kind, this.fleet, this.o.id, body, { publicKey: this.o.signer.publicKey, sign: () => signed.value });
     this.o.onSigned?.(envelope);
+    if (tracing) trace('signed', envelope, `${this.o.id} ${kind} ${height} ${round}`);
     if (kind === 'proposal') this.persist({ t: 'own', envelope });
     this.sendOut(null, envelope);
     const i = this.edge.toInput(envelope, this.o.clock.now());
