@@ -6,6 +6,9 @@
 // it, its reflexes hold before it). Without radios no envelope arrives through a relay, so the
 // multi-hop expectation fails, naming the count. Four devices in this process.
 
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
@@ -31,7 +34,11 @@ describe('real-time mode: world and flight section', () => {
   it('starts on the pads, keeps to the fence, counts battery failsafes, and fails an unmet relay expectation', async () => {
     const events: RunEvent[] = [];
     const logs: string[] = [];
-    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-rt-flight-'));
+    const deviceLog = join(dir, 'devices.log');
+    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l), deviceLog });
+    const devices = readFileSync(deviceLog, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
     const why = `flight ${JSON.stringify(report.flight)}; expect ${report.expect.failed.join('; ')}; unsupported ${report.unsupported.join('; ')}; log ${logs.slice(-4).join(' | ')}`;
     expect(report.safety.ok, why).toBe(true);
     // The pads: 10 m apart in two columns from [-30, -30], rows going south.
@@ -52,6 +59,10 @@ describe('real-time mode: world and flight section', () => {
     const eastMost = Math.max(...frames.flatMap((f) => f.nodes.map((x) => x.e)));
     expect(frames.some((f) => f.nodes.some((x) => x.u > 5)), why).toBe(true);
     expect(eastMost, why).toBeLessThan(30);
+    // The fence did the keeping: the drones were sent waypoints past it (east of 30 m) and skipped them.
+    const skippedEast = [...devices.matchAll(/waypoint \d+ \[-?[\d.]+, (-?[\d.]+)\] is outside this device's geofence: skipped/g)].map((m) => Number(m[1]));
+    expect(skippedEast.length, why).toBeGreaterThan(0);
+    expect(Math.max(...skippedEast), why).toBeGreaterThan(30);
     expect(report.flight.geofenceBreaches, why).toBe(0);
     // Every device runs here on simulated hardware: separation comes from the vehicles, not GNSS.
     expect(report.flight.separationFrom, why).toBe('vehicles');
