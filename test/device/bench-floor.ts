@@ -1,5 +1,6 @@
 // bench:e2e's floor: what the message pattern of one height costs on this machine with nothing else in
-// the way. n relay processes (bench-floor-relay.ts) on a Mosquitto configured as the device fleet's:
+// the way. n relay processes (bench-transport-relay.ts in its `peers` mode: a device's topic plan, each
+// message signed and each received one verified) on a Mosquitto configured as the device fleet's:
 // the bench publishes a command, the proposer proposes, all prevote, all precommit, the proposer acks,
 // each message signed and each received one verified. Measured in the same run as the devices, so
 // the device fleet's latency can be read against what three broker hops plus quorum scheduling take
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { Mosquitto } from '../links/processes.js';
 
-const relayPath = fileURLToPath(new URL('./bench-floor-relay.ts', import.meta.url));
+const relayPath = fileURLToPath(new URL('./bench-transport-relay.ts', import.meta.url));
 
 export interface FloorRun {
   /** QoS 1 publish-to-own-subscription round trips (ms) with the relays connected and idle. */
@@ -25,7 +26,7 @@ export async function floorLatencies(n: number, heights: number, gapMs: number):
   const c = mqtt.connect(broker.url, { clientId: `floor-bench-${process.pid}` });
   const connected = new Promise<void>((r) => c.once('connect', () => r()));
   try {
-    for (let i = 0; i < n; i++) relays.push(fork(relayPath, [String(i), String(n), broker.url], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
+    for (let i = 0; i < n; i++) relays.push(fork(relayPath, ['peers', String(i), String(n), broker.url], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
     await Promise.all(
       relays.map(
         (r, i) =>

@@ -1,13 +1,16 @@
 // One relay of bench-transport.ts. Modes:
 //   chain   relay i < 3 republishes hop i as hop i+1 (no crypto): a 3-hop ping-pong with every relay
 //           subscribed to every hop, so each hop fans out to n relays, as a height's messages do.
-//   plain   bench-floor-relay.ts's height (proposal, prevotes, precommits, ack) without sign or verify.
-//   signed  the same, each message signed and each received one verified (bench-floor-relay.ts before
-//           it took a device's topic plan).
+//   plain   one Tendermint height (on a command the proposer proposes, all prevote, all precommit on a
+//           quorum of prevotes, the proposer acks on a quorum of precommits) without sign or verify.
+//   signed  the same, each message signed and each received one verified, every relay subscribed to
+//           floor/# (bench:e2e's floor until 2026-12-05: each also heard and verified its own messages).
 //   peers   signed, with a device's topic plan: each relay publishes on its own topics and hears only
 //           the others' (a device's MqttLink subscribes per peer), counting its own votes as it casts them.
+//           bench:e2e's floor (bench-floor.ts) runs this mode: Ed25519 with a device's backend, QoS 1 and
+//           TCP_NODELAY as a device's MQTT link; no WAL, edge checks, mempool, agents or telemetry.
 // TRANSPORT_QOS (default 1): the QoS of the relays' publishes; subscriptions are QoS 1, as a device's.
-// Usage (forked by bench-transport.ts): bench-transport-relay.ts <mode> <index> <n> <broker url>
+// Usage (forked by bench-transport.ts and bench-floor.ts): bench-transport-relay.ts <mode> <index> <n> <broker url>
 
 import mqtt from 'mqtt';
 import { createSigner, createVerifier, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';

@@ -4,7 +4,7 @@
 // (plain); the same signed and verified, each relay subscribed to floor/# and so hearing and verifying
 // its own messages too (signed: bench:e2e's floor until 2026-12-05); and signed with a device's topic
 // plan (peers: each relay hears only the others and counts its own votes as it casts them; the floor
-// since, bench-floor-relay.ts). For each, the CPU time and the time
+// since: bench-floor.ts runs this mode). For each, the CPU time and the time
 // spent runnable but waiting for a core (schedstat of each thread) of the relays and the broker, per height.
 // Usage: npm run bench:transport -- [heights=60] [gap ms=100]
 // (TRANSPORT_MODES=chain,plain,signed,peers, TRANSPORT_N=4,7, TRANSPORT_QOS=1 or 0 for the relays' publishes.)
