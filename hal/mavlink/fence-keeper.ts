@@ -72,28 +72,27 @@ export class FenceKeeper {
       // The endpoint announces the FC before its HEARTBEAT reaches the vehicle (which learns the
       // autopilot family from it): start on the next turn.
       if (e.type === 'up') setImmediate(() => this.kick(true));
-      else {
-        // Lost: whatever it held may be gone when it returns, and another FC, with room for more
-        // fence items, may come in its place.
-        this.held.clear();
-        this.fcItemsMax = null;
-        this.fcRefusedItems = null;
-        this.set('uploading', null);
-      }
+      // Lost: whatever it held may be gone when it returns, and another FC may come in its place.
+      else this.forgetFc(true);
     });
     // A reboot too short to be declared lost (a brownout), or a cable pulled and plugged straight back
-    // in: the FC came back without the fence. After a reopened port it may be another FC, with room for
-    // more fence items, as after a loss.
+    // in: the FC came back without the fence; after a reopened port it may be another FC, as after a loss.
     this.offReboot = vehicle.onReboot((cause) => {
       if (this.wanted === undefined) return;
-      this.held.clear();
-      if (cause === 'port-reopened') {
-        this.fcItemsMax = null;
-        this.fcRefusedItems = null;
-      }
-      this.set('uploading', null);
+      this.forgetFc(cause === 'port-reopened');
       this.kick(true);
     });
+  }
+
+  /** The FC may have lost the fence (and, `anotherFc`, be another one, with room for more fence items
+   *  than the budget learnt from this one's NO_SPACE). */
+  private forgetFc(anotherFc: boolean): void {
+    this.held.clear();
+    if (anotherFc) {
+      this.fcItemsMax = null;
+      this.fcRefusedItems = null;
+    }
+    this.set('uploading', null);
   }
 
   /** Wants `fence` on the FC. The same fence again (its polygon, ceiling and keep-outs) is a no-op

@@ -25,13 +25,13 @@ export function traceKey(envelope: Uint8Array): string {
   return Buffer.from(envelope.buffer, envelope.byteOffset + envelope.length - 8, 8).toString('hex');
 }
 
-/** Records an event at the current time (epoch ms, µs resolution); a no-op unless tracing. */
-export function trace(event: string, envelope: Uint8Array, detail = '', at: number = performance.timeOrigin + performance.now()): void {
+/** The current time as trace() records it (epoch ms, µs resolution). */
+export const traceNow = (): number => performance.timeOrigin + performance.now();
+
+/** Records an event at `at` (default now); a no-op unless tracing. */
+export function trace(event: string, envelope: Uint8Array, detail = '', at: number = traceNow()): void {
   if (tracing) lines.push(`${event} ${traceKey(envelope)} ${at.toFixed(3)}${detail === '' ? '' : ' ' + detail}`);
 }
-
-/** The current time as trace() records it. */
-export const traceNow = (): number => performance.timeOrigin + performance.now();
 
 /** Records an event under a key of the caller's choosing. */
 export function traceMark(event: string, key: string, detail = ''): void {
