@@ -252,6 +252,23 @@ export class SimFlightController {
     this.send(a);
   }
 
+  /** Answers a NAV_TAKEOFF that repeats one already taken, and says whether it did: IN_PROGRESS
+   *  while the take-off's final ACK is pending, or that final ACK again when a resend (confirmation
+   *  above 0) comes within 5 s of it, as its first copy was lost. */
+  private answerTakeoffRepeat(m: common.CommandLong | common.CommandInt, sysid: number, compid: number): boolean {
+    if (this.takeoffAckTimer) {
+      this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0);
+      return true;
+    }
+    const retry = m instanceof common.CommandLong && m.confirmation > 0;
+    const f = this.lastFinal;
+    if (retry && f && f.command === m.command && this.realMs() - f.atMs < 5000) {
+      this.ack(m.command, f.result, sysid, compid, 100);
+      return true;
+    }
+    return false;
+  }
+
   private command(m: common.CommandLong | common.CommandInt, sysid: number, compid: number): void {
     const v = this.vehicle;
     const reply = (r: { ok: boolean; error?: string }): void => {
@@ -273,6 +290,9 @@ export class SimFlightController {
       this.fenceChanged();
       return reply({ ok: true });
     }
+    // A resent take-off (its ACK was lost, or the companion's timer ran out first) is the same
+    // command again, not another one: it must not count as one that ends the take-off in progress.
+    if (m.command === mavCmd.navTakeoff && this.answerTakeoffRepeat(m, sysid, compid)) return;
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     this.flightCommands++;
     switch (m.command) {
@@ -287,16 +307,6 @@ export class SimFlightController {
         return;
       }
       case mavCmd.navTakeoff: {
-        if (this.takeoffAckTimer) {
-          this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0); // a retry of the takeoff in progress
-          return;
-        }
-        const retry = m instanceof common.CommandLong && m.confirmation > 0;
-        const f = this.lastFinal;
-        if (retry && f && f.command === m.command && this.realMs() - f.atMs < 5000) {
-          this.ack(m.command, f.result, sysid, compid, 100); // our final ACK was lost: repeat it
-          return;
-        }
         if (this.family === 'ardupilot' && v.state().mode !== 'guided') {
           reply({ ok: false, error: 'takeoff needs GUIDED mode' });
           return;

@@ -71,8 +71,9 @@ describe(`mission upload over a pty link losing 10 % of bytes in bursts (seed ${
     });
     for (const step of [() => vehicle.arm(), () => vehicle.takeoff(5)]) {
       const res = await step();
-      if (!res.ok) console.log('diagnostics:', JSON.stringify({ endpoint: endpoint.counters(), forward: relay.forward.counters, backward: relay.backward.counters, connected: vehicle.connected(), fcStderr: fc.stderr() }));
-      expect(res.ok, res.ok ? '' : res.error.message).toBe(true);
+      // The diagnostics go in the failure message: a CI log may keep only the summary at its end.
+      const diagnostics = (): string => JSON.stringify({ endpoint: endpoint.counters(), forward: relay.forward.counters, backward: relay.backward.counters, connected: vehicle.connected(), fcStderr: fc.stderr() });
+      expect(res.ok, res.ok ? '' : `${res.error.message}; diagnostics: ${diagnostics()}`).toBe(true);
     }
     await waitFor('MISSION_CURRENT', () => total === 20, 5000);
     await waitFor('takeoff', () => (vehicle.telemetry.position?.relativeAlt ?? 0) > 4000, 10_000);

@@ -172,6 +172,27 @@ describe('a take-off that is over before the FC sends its final ACK', () => {
   }, 20_000);
 });
 
+describe('a take-off command resent while the take-off is in progress', () => {
+  // A companion whose ACK wait runs out first (a lossy or slow link: the lossy-link test met it on a
+  // loaded CI machine) resends NAV_TAKEOFF while the FC's final ACK is pending. With a 100 ms timeout
+  // the companion resends within the FC's 300 ms: the same command again, not another that ends it.
+  it('is ACCEPTED: the resend is answered IN_PROGRESS and does not count as a new command', async () => {
+    const rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', String(hbMs), '--seed', '9', '--speed', '4'], hbMs);
+    const { vehicle } = rig;
+    try {
+      await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
+      expect((await vehicle.setMode('guided')).ok).toBe(true);
+      expect((await vehicle.arm()).ok).toBe(true);
+      const t = await vehicle.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, 10], { timeoutMs: 100 });
+      expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
+      if (t.ok) expect(t.value.attempts).toBeGreaterThan(1); // it was resent before the final ACK
+      await waitFor('climbing', () => relAlt(vehicle) > 2, 5000);
+    } finally {
+      await rig.stop();
+    }
+  }, 20_000);
+});
+
 describe('a flight controller that goes silent while a command is in progress', () => {
   it('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
     const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8'], hbMs);
