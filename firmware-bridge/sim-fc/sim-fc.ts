@@ -409,6 +409,9 @@ export class SimFlightController {
       case 'mission':
         if (this.mission.length === 0) return { ok: false, error: 'mission refused: no mission uploaded' };
         if (!v.state().armed) return { ok: false, error: 'mission refused: not armed' };
+        // Already flying this mission (a resent MISSION_START whose ACK was lost): it flies on, as
+        // ArduPilot starts a mission only when it is not running. An upload sets missionIndex to -1.
+        if (this.missionActive && this.missionIndex >= 0) return { ok: true };
         this.missionIndex = 0;
         this.missionActive = true;
         this.startItem();
