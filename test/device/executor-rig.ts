@@ -1,5 +1,6 @@
-// A device's executor on the simulated multirotor, running 20x faster than the wall clock and stepped
-// as a device's tick does: the rig the executor tests share. Call stop() after each test.
+// A device's executor on the simulated multirotor, running 20x faster than the wall clock (slower when
+// the machine is loaded: vehicleClock) and stepped as a device's tick does: the rig the executor tests
+// share. Call stopRigs() after each test.
 
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
@@ -17,12 +18,32 @@ export async function executorRig(obstacles: readonly Obstacle[] = [], config: P
   const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles, ...config }, new Prng(5), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  const t0 = Date.now();
-  timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+  timers.push(vehicleClock(vehicle));
   const reports: ExecReport[] = [];
   const logs: string[] = [];
   const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
   return { vehicle, devices, ex, reports, logs };
+}
+
+/** The longest wall-clock gap one step of the vehicle's clock counts (30 ms: 0.6 s of flight). */
+const stepWallMsMax = 30;
+
+/**
+ * Steps `vehicle` every 10 ms at `timeScale` times the wall clock, then calls `after`. A timer that a
+ * loaded machine runs late slows the vehicle's clock rather than jumping it: a 200 ms stall used to
+ * fly the drone 32 m in one step, through what the executor (or a test standing in for a reflex)
+ * would have stopped it before.
+ */
+export function vehicleClock(vehicle: SimMultirotor, after?: () => void): NodeJS.Timeout {
+  let simMs = 0;
+  let last = Date.now();
+  return setInterval(() => {
+    const now = Date.now();
+    simMs += Math.min(now - last, stepWallMsMax) * timeScale;
+    last = now;
+    vehicle.step(simMs);
+    after?.();
+  }, 10);
 }
 
 /** Stops every rig's vehicle clock. */

@@ -1,16 +1,15 @@
 // The executor flies a task's leg at its transit altitude (runtime/mission/deconflict.ts): it takes off
 // to that altitude, reaches the first waypoint there, comes down to the mission altitude at it before
 // flying on, and flies the rest of the route at the mission altitude. On the simulated multirotor, run
-// 20x faster than the wall clock, stepped like a device's tick does.
+// 20x faster than the wall clock (executor-rig.ts vehicleClock), stepped like a device's tick does.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { origin, vehicleClock } from './executor-rig.js';
 
-const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
-const timeScale = 20;
 const timers: NodeJS.Timeout[] = [];
 afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
 
@@ -24,16 +23,14 @@ async function fly(transitAltDm: number | undefined): Promise<{ track: Sample[];
   const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  const t0 = Date.now();
   const track: Sample[] = [];
   const reports: ExecReport[] = [];
   const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
   timers.push(
-    setInterval(() => {
-      vehicle.step((Date.now() - t0) * timeScale);
+    vehicleClock(vehicle, () => {
       const p = ex.position();
       if (p) track.push(p);
-    }, 10),
+    }),
   );
   // A leg of 80 m north to the route, then the route: 60 m east.
   ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 800, e: 0 }, { n: 800, e: 600 }], altDm: 200, ...(transitAltDm === undefined ? {} : { transitAltDm }), speedDmps: 80, then: 'hold' });
@@ -109,14 +106,8 @@ describe('executor transit altitude', () => {
     const logs: string[] = [];
     const reports: ExecReport[] = [];
     const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
-    const t0 = Date.now();
     let eastMost = -Infinity;
-    timers.push(
-      setInterval(() => {
-        vehicle.step((Date.now() - t0) * timeScale);
-        eastMost = Math.max(eastMost, vehicle.state().eastM);
-      }, 10),
-    );
+    timers.push(vehicleClock(vehicle, () => (eastMost = Math.max(eastMost, vehicle.state().eastM))));
     // A lane's far end (60 m east) lies past the fence at 30 m east.
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
@@ -133,8 +124,7 @@ describe('executor transit altitude', () => {
       for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
       const reports: ExecReport[] = [];
       const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
-      const t0 = Date.now();
-      timers.push(setInterval(() => vehicle.step((Date.now() - t0) * timeScale), 10));
+      timers.push(vehicleClock(vehicle));
       ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 300, e: 0 }], altDm: 150, speedDmps: 80, then });
       for (const start = Date.now(); Date.now() - start < 15_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
       expect(reports.map((r) => r.stage)).toContain('done');
