@@ -80,7 +80,7 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
     expect((await vehicle.uploadFence(away)).ok).toBe(true);
     const arm = await vehicle.arm();
     expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
-    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle outside fence'), 2000);
+    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle outside fence'), 10_000);
     const back = await vehicle.uploadFence(fence);
     expect(back.ok ? back.value.items : back.error.message).toBe(6);
   });
@@ -139,7 +139,7 @@ describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_N
     expect((await rig.vehicle.uploadFence(around)).ok).toBe(true);
     const arm = await rig.vehicle.arm();
     expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
-    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle inside a keep-out'), 2000);
+    await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle inside a keep-out'), 10_000);
     const back = await rig.vehicle.uploadFence(fence);
     expect(back.ok ? back.value.items : back.error.message).toBe(8);
   });
@@ -390,7 +390,7 @@ describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into th
     }
     const bad = await rig.vehicle.params.set('FENCE_ACTION', 9, mavParamType.int8);
     expect(bad.ok ? bad.value : bad.error).toEqual({ code: 'rejected', message: 'PARAM_SET FENCE_ACTION=9: the vehicle holds 1' });
-    await waitFor('the refusal', () => texts.includes('FENCE_ACTION: 9 is not a fence action (0..5)'), 2000);
+    await waitFor('the refusal', () => texts.includes('FENCE_ACTION: 9 is not a fence action (0..5)'), 10_000);
   });
 });
 
@@ -418,7 +418,7 @@ describe('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float
         }
         const term = await rig.vehicle.params.set('GF_ACTION', 4, mavParamType.int32, 'bytewise');
         expect(term.ok ? term.value : term.error).toEqual({ code: 'rejected', message: 'PARAM_SET GF_ACTION=4: the vehicle holds 2' });
-        await waitFor('the refusal', () => texts.includes('GF_ACTION: 4 (terminate) is not simulated'), 2000);
+        await waitFor('the refusal', () => texts.includes('GF_ACTION: 4 (terminate) is not simulated'), 10_000);
       } finally {
         await rig.stop();
       }

@@ -120,7 +120,7 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     const got: McuMessage[] = [];
     port.onData((c) => got.push(...reader.push(c)));
     port.write(encodeMcuFrame({ type: mcuType.hello, seq: 77, ack: 0, method: 0, body: [2, 3] }));
-    await waitFor('an answer', () => got.length > 0, 2000);
+    await waitFor('an answer', () => got.length > 0, 10_000);
     expect(got[0]).toMatchObject({ type: mcuType.error, ack: 77, body: 4 });
     expect(mcuErrorNames[4]).toBe('version mismatch');
   });

@@ -49,12 +49,12 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     const early = await vehicle.setMode('guided');
     expect(early.ok).toBe(false);
     expect((await vehicle.arm()).ok).toBe(true);
-    await waitFor('armed heartbeat', () => vehicle.armed(), 2000);
+    await waitFor('armed heartbeat', () => vehicle.armed(), 10_000);
     const t = await vehicle.takeoff(8);
     expect(t.ok && t.value.sawInProgress).toBe(true);
     await waitFor('takeoff altitude', () => relAlt(vehicle) > 7.5, 10_000);
     await waitFor('hold after takeoff', () => vehicle.mode() === 'hold', 3000);
-    await waitFor('EXTENDED_SYS_STATE in-air (sent at 1 Hz)', () => vehicle.landed() === 'in-air', 2000);
+    await waitFor('EXTENDED_SYS_STATE in-air (sent at 1 Hz)', () => vehicle.landed() === 'in-air', 10_000);
   });
 
   it('flies a DO_REPOSITION goto and a streamed offboard velocity setpoint', async () => {
@@ -63,10 +63,10 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     await waitFor('reach 20 m north', () => Math.abs((vehicle.telemetry.position?.lat ?? 0) / 1e7 - target.latDeg) < 2e-6, 10_000);
     expect((await vehicle.streamVelocity(0, 4, 0)).ok).toBe(true);
     expect(vehicle.mode()).not.toBe('unknown');
-    await waitFor('guided mode', () => vehicle.mode() === 'guided', 2000);
+    await waitFor('guided mode', () => vehicle.mode() === 'guided', 10_000);
     await waitFor('moving east', () => (vehicle.telemetry.position?.vy ?? 0) > 300, 3000);
     expect((await vehicle.hold()).ok).toBe(true);
-    await waitFor('hold', () => vehicle.mode() === 'hold', 2000);
+    await waitFor('hold', () => vehicle.mode() === 'hold', 10_000);
   });
 
   it('uploads a mission and flies it, reporting each reached item', async () => {
@@ -78,7 +78,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     const up = await vehicle.upload([wp(25, 0), wp(25, 10), wp(15, 10)]);
     expect(up.ok).toBe(true);
     expect((await vehicle.startMission()).ok).toBe(true);
-    await waitFor('mission mode', () => vehicle.mode() === 'mission', 2000);
+    await waitFor('mission mode', () => vehicle.mode() === 'mission', 10_000);
     // MISSION_START again mid-mission, as a companion resends it when the ACK is lost: the mission
     // flies on (ArduPilot starts a mission only when it is not running), it does not go back to item 0.
     await waitFor('first waypoint reached', () => reached.length >= 1, 10_000);

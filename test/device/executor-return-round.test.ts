@@ -102,7 +102,7 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
-    expect(await until(() => vehicle.state().mode === 'return', 2_000)).toBe(true);
+    expect(await until(() => vehicle.state().mode === 'return', 10_000)).toBe(true);
     // A committed hazard re-plans the mission: the same route with a detour point in it.
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [route[0]!, { n: 600, e: 1_400 }, route[1]!], altDm: 200, speedDmps: 80, then: 'hold', replan: true });
     expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), `landed at home; logs ${JSON.stringify(logs)}`).toBe(true);
@@ -142,7 +142,7 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
-    expect(await until(() => vehicle.state().mode === 'return', 2_000)).toBe(true);
+    expect(await until(() => vehicle.state().mode === 'return', 10_000)).toBe(true);
     ex.resumeAfterReflex();
     expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), 'landed at home').toBe(true);
     const st = vehicle.state();
@@ -155,7 +155,7 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.landHere('battery 5%: critical');
-    expect(await until(() => vehicle.state().mode === 'land', 2_000)).toBe(true);
+    expect(await until(() => vehicle.state().mode === 'land', 10_000)).toBe(true);
     const at = ex.position();
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [route[0]!, { n: 600, e: 1_400 }, route[1]!], altDm: 200, speedDmps: 80, then: 'hold', replan: true });
     expect(await until(() => vehicle.state().upM < 0.3 && !vehicle.state().armed, 30_000), `landed; logs ${JSON.stringify(logs)}`).toBe(true);
@@ -190,8 +190,8 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.stage === 'done'), 25_000)).toBe(true);
     ex.run('r1', { type: 'rtl' });
-    expect(await until(() => vehicle.state().mode === 'return', 2_000), 'the flight controller returns').toBe(true);
-    expect(await until(() => reports.some((x) => x.command === 'r1' && x.stage === 'done'), 2_000)).toBe(true);
+    expect(await until(() => vehicle.state().mode === 'return', 10_000), 'the flight controller returns').toBe(true);
+    expect(await until(() => reports.some((x) => x.command === 'r1' && x.stage === 'done'), 10_000)).toBe(true);
     expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
   }, 60_000);
 });

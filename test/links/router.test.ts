@@ -109,7 +109,7 @@ describe('router over in-memory links', () => {
     const got = (): string[] => bInbox.frames.map((f) => Buffer.from(f.bytes).toString());
     expect(got()).not.toContain('v1');
     ra.broadcast(Buffer.from('v2'), 'consensus');
-    await waitUntil(() => got().includes('v2'), 2_000, 'v2 on the radio');
+    await waitUntil(() => got().includes('v2'), 10_000, 'v2 on the radio');
     expect(ra.alsoSent).toBe(1);
     // Telemetry stays 'first'... and so does consensus once b is back on the broker.
     const bNet = broker.link('b', fleet, { name: 'mqtt' });

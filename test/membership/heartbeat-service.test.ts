@@ -51,7 +51,7 @@ describe('heartbeat service', () => {
       // A forged heartbeat (v2's body signed by v1) is refused, not counted as life.
       const forged = sealEnvelope('heartbeat', f.fleet, 'v2', encodeHeartbeatBody({ node: 'v2', seq: 1e9, session: 1, height: 1, round: 0, health: 'ok', position: null, batteryPct: null }), f.signer('v1'));
       n1.router.broadcast(forged, 'heartbeat');
-      await waitUntil(() => /signature/.test(n0.svc.lastRejection), 2_000, 'forged heartbeat refused');
+      await waitUntil(() => /signature/.test(n0.svc.lastRejection), 10_000, 'forged heartbeat refused');
       // v2 stops: suspect within a few intervals, then dead.
       n2.svc.stop();
       await n2.router.stop();
