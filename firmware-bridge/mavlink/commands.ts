@@ -21,6 +21,8 @@ export interface CommandOptions {
   /** How long to wait after an IN_PROGRESS ack before giving up. */
   readonly inProgressTimeoutMs: number;
   readonly onProgress?: (percent: number) => void;
+  /** Called as each copy after the first goes out (a timeout, or a poll while IN_PROGRESS): its number from 1. */
+  readonly onResend?: (attempt: number) => void;
 }
 
 export const defaultCommandOptions: CommandOptions = { timeoutMs: 1000, retries: 3, inProgressTimeoutMs: 15_000 };
@@ -130,6 +132,7 @@ export class CommandClient {
           return;
         }
         this.endpoint.send(build(attempts));
+        if (attempts > 0) o.onResend?.(attempts);
         attempts++;
         timer = setTimeout(sendAttempt, o.timeoutMs);
       };
@@ -147,7 +150,9 @@ export class CommandClient {
                 finish(err(deviceError('timeout', `${name}: IN_PROGRESS for more than ${o.inProgressTimeoutMs} ms`)));
                 return;
               }
-              this.endpoint.send(build(attempts++));
+              this.endpoint.send(build(attempts));
+              o.onResend?.(attempts);
+              attempts++;
               timer = setTimeout(poll, 2 * o.timeoutMs);
             };
             timer = setTimeout(poll, 2 * o.timeoutMs);

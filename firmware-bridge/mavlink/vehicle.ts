@@ -73,6 +73,10 @@ export interface VehicleOptions {
 
 /** How far the FC's time since boot may go back before it reads as a reboot (vehicle.noteBootTime). */
 const rebootSlackMs = 1_000;
+/** How long a refused resend of a take-off waits for the vehicle to show it is leaving the ground
+ *  (EXTENDED_SYS_STATE taking off or in the air, or this much climb), and that climb. */
+const takeoffEvidenceMs = 3_000;
+const takeoffEvidenceClimbMm = 500;
 
 /** Why the vehicle tells of a reboot (onReboot): the FC's time since boot went back, or its port was
  *  reopened, after which the FC may have rebooted or be another one. */
@@ -271,17 +275,39 @@ export class MavlinkVehicle {
     return this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]);
   }
 
-  /** PX4 wants an AMSL altitude in param7; ArduPilot takes off from GUIDED with a relative one. */
+  /**
+   * PX4 wants an AMSL altitude in param7; ArduPilot takes off from GUIDED with a relative one.
+   * ArduCopter answers a take-off it cannot start FAILED, and one already under way is such a take-off
+   * ("can't takeoff again"): when the ACK of the first copy is lost, the resend is refused while the
+   * vehicle climbs. So a resent take-off answered FAILED or DENIED is checked against what the vehicle
+   * does: armed and leaving the ground within `takeoffEvidenceMs`, it is the take-off asked for.
+   */
   async takeoff(relAltM: number): Promise<Result<CommandAckInfo, DeviceError>> {
     const fam = this.family();
+    let param7: number;
     if (fam === 'ardupilot') {
       const g = await this.setMode('guided');
       if (!g.ok) return g;
-      return this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, relAltM]);
+      param7 = relAltM;
+    } else {
+      const homeAlt = this.telemetry.home ? this.telemetry.home.altitude / 1000 : this.telemetry.position ? (this.telemetry.position.alt - this.telemetry.position.relativeAlt) / 1000 : null;
+      if (homeAlt === null) return err(deviceError('no-data', 'takeoff needs the home altitude: no HOME_POSITION or GLOBAL_POSITION_INT yet'));
+      param7 = homeAlt + relAltM;
     }
-    const homeAlt = this.telemetry.home ? this.telemetry.home.altitude / 1000 : this.telemetry.position ? (this.telemetry.position.alt - this.telemetry.position.relativeAlt) / 1000 : null;
-    if (homeAlt === null) return err(deviceError('no-data', 'takeoff needs the home altitude: no HOME_POSITION or GLOBAL_POSITION_INT yet'));
-    return this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, homeAlt + relAltM]);
+    const startMm = this.telemetry.position?.relativeAlt ?? null;
+    let resends = 0;
+    const r = await this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, param7], { onResend: (n) => (resends = n) });
+    if (r.ok || resends === 0 || r.error.code !== 'rejected') return r;
+    const leaving = (): boolean => {
+      if (!this.armed()) return false;
+      const l = this.landed();
+      if (l === 'taking-off' || l === 'in-air') return true;
+      const nowMm = this.telemetry.position?.relativeAlt;
+      return startMm !== null && nowMm !== undefined && nowMm - startMm >= takeoffEvidenceClimbMm;
+    };
+    const deadline = Date.now() + takeoffEvidenceMs;
+    while (!leaving() && Date.now() < deadline) await new Promise((x) => setTimeout(x, 50));
+    return leaving() ? ok({ command: mavCmd.navTakeoff, result: common.MavResult.ACCEPTED, attempts: resends + 1, sawInProgress: false }) : r;
   }
 
   land(): Promise<Result<CommandAckInfo, DeviceError>> {

@@ -252,7 +252,8 @@ export class SimFlightController {
     this.send(a);
   }
 
-  /** Answers a NAV_TAKEOFF that repeats one already taken, and says whether it did: IN_PROGRESS
+  /** Answers a NAV_TAKEOFF that repeats one already taken (PX4's take-off here, which ArduPilot's
+   *  never is: it has no final ACK to wait for), and says whether it did: IN_PROGRESS
    *  while the take-off's final ACK is pending, or that final ACK again when a resend (confirmation
    *  above 0) comes within 5 s of it, as its first copy was lost. */
   private answerTakeoffRepeat(m: common.CommandLong | common.CommandInt, sysid: number, compid: number): boolean {
@@ -307,12 +308,19 @@ export class SimFlightController {
         return;
       }
       case mavCmd.navTakeoff: {
-        if (this.family === 'ardupilot' && v.state().mode !== 'guided') {
-          reply({ ok: false, error: 'takeoff needs GUIDED mode' });
+        const p7 = m._param7;
+        if (this.family === 'ardupilot') {
+          // ArduCopter (handle_MAV_CMD_NAV_TAKEOFF, Mode::do_user_takeoff): ACCEPTED at once, no
+          // IN_PROGRESS, or FAILED when it cannot start one: disarmed, not in GUIDED, or off the ground
+          // already ("can't takeoff again!"), which is what a resend gets when the first ACK was lost.
+          const s = v.state();
+          const flying = s.mode === 'takeoff' || s.upM > 0.3;
+          const r = flying || s.mode !== 'guided' ? null : v.takeoff(Number.isNaN(p7) ? 2.5 : p7);
+          if (r?.ok) clearFailsafe();
+          this.ack(m.command, r?.ok ? result.ACCEPTED : result.FAILED, sysid, compid);
           return;
         }
-        const p7 = m._param7;
-        const rel = Number.isNaN(p7) ? 2.5 : this.family === 'px4' ? p7 - v.config.origin.altMslM : p7;
+        const rel = Number.isNaN(p7) ? 2.5 : p7 - v.config.origin.altMslM;
         const r = v.takeoff(rel);
         if (!r.ok) {
           reply(r);

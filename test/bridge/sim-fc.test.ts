@@ -157,15 +157,16 @@ describe('the simulated FC process when its serial port goes away', () => {
   }, 40_000);
 });
 
+// The simulated PX4 answers a take-off IN_PROGRESS, then its final ACK 300 ms later (ArduPilot answers
+// at once: takeoff-resend.test.ts).
 describe('a take-off that is over before the FC sends its final ACK', () => {
   // At 20x a climb to 1 m takes well under the 300 ms the FC waits before its final ACK; the same
   // happens at 4x when a loaded machine runs that timer late. It is a take-off done, not one failed.
   it('is ACCEPTED, not FAILED', async () => {
-    const rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', String(hbMs), '--seed', '6', '--speed', '20'], hbMs);
+    const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '6', '--speed', '20'], hbMs);
     const { vehicle } = rig;
     try {
-      await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
-      expect((await vehicle.setMode('guided')).ok).toBe(true);
+      await waitFor('FC heartbeat and home', () => vehicle.connected() && vehicle.telemetry.home !== null, 5000);
       expect((await vehicle.arm()).ok).toBe(true);
       const t = await vehicle.takeoff(1);
       expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
@@ -181,13 +182,13 @@ describe('a take-off command resent while the take-off is in progress', () => {
   // loaded CI machine) resends NAV_TAKEOFF while the FC's final ACK is pending. With a 100 ms timeout
   // the companion resends within the FC's 300 ms: the same command again, not another that ends it.
   it('is ACCEPTED: the resend is answered IN_PROGRESS and does not count as a new command', async () => {
-    const rig = await simFcRig(['--autopilot', 'ardupilot', '--heartbeat-ms', String(hbMs), '--seed', '9', '--speed', '4'], hbMs);
+    const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9', '--speed', '4'], hbMs);
     const { vehicle } = rig;
     try {
-      await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
-      expect((await vehicle.setMode('guided')).ok).toBe(true);
+      await waitFor('FC heartbeat and home', () => vehicle.connected() && vehicle.telemetry.home !== null, 5000);
       expect((await vehicle.arm()).ok).toBe(true);
-      const t = await vehicle.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, 10], { timeoutMs: 100 });
+      const homeAmslM = (vehicle.telemetry.home?.altitude ?? 0) / 1000;
+      const t = await vehicle.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, homeAmslM + 10], { timeoutMs: 100 });
       expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
       if (t.ok) expect(t.value.attempts).toBeGreaterThan(1); // it was resent before the final ACK
       await waitFor('climbing', () => relAlt(vehicle) > 2, 5000);

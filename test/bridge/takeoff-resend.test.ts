@@ -1,0 +1,96 @@
+// A take-off whose ACK is lost, on ArduCopter's terms: it answers NAV_TAKEOFF ACCEPTED at once and
+// FAILED to one it cannot start, a take-off already under way included ("can't takeoff again!",
+// Mode::do_user_takeoff). The companion resends when the first ACK is lost, and the resend is refused
+// while the vehicle climbs: MavlinkVehicle.takeoff checks what the vehicle does before it reports a
+// failure. The simulated FC runs in this process, joined to the companion in memory; the test drops
+// the FC's first take-off ACK.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import type { ByteTransport } from '../../firmware-bridge/transport.js';
+import { companion, waitFor } from './companion.js';
+import { memoryPair } from './memory-pair.js';
+
+const cleanup: Array<() => void> = [];
+afterEach(() => cleanup.splice(0).forEach((f) => f()));
+
+/** The command a MAVLink 2 COMMAND_ACK (77) frame answers, else null. */
+function ackedCommand(frame: Uint8Array): number | null {
+  if (frame[0] !== 0xfd) return null;
+  const msgid = (frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16);
+  return msgid === 77 ? (frame[10] ?? 0) | ((frame[11] ?? 0) << 8) : null;
+}
+
+/** The FC (ArduPilot) and a companion in memory; `loseNextTakeoffAck()` drops the FC's next NAV_TAKEOFF ACK. */
+async function rig() {
+  const [a, b] = memoryPair();
+  let lose = false;
+  let lost = 0;
+  const fcSide: ByteTransport = {
+    ...b,
+    write: (bytes) => {
+      if (lose && ackedCommand(bytes) === mavCmd.navTakeoff) {
+        lose = false;
+        lost++;
+        return;
+      }
+      b.write(bytes);
+    },
+  };
+  const fc = new SimFlightController({ transport: fcSide, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, speedFactor: 4 });
+  fc.start();
+  const { endpoint, vehicle } = companion(a, 200, undefined, { command: { timeoutMs: 300, retries: 3 } });
+  const takeoffAcks: number[] = [];
+  endpoint.onMessage(({ msg }) => {
+    if (msg instanceof common.CommandAck && msg.command === mavCmd.navTakeoff) takeoffAcks.push(msg.result);
+  });
+  cleanup.push(() => {
+    vehicle.close();
+    endpoint.stop();
+    fc.stop();
+  });
+  await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null && vehicle.telemetry.position !== undefined, 10_000);
+  return {
+    vehicle,
+    takeoffAcks,
+    lost: () => lost,
+    loseNextTakeoffAck: () => {
+      lose = true;
+    },
+  };
+}
+
+describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while it climbs)', () => {
+  it('is reported done: the FC answered the resend FAILED, and the vehicle is leaving the ground', async () => {
+    const r = await rig();
+    expect((await r.vehicle.arm()).ok).toBe(true);
+    await waitFor('armed heartbeat', () => r.vehicle.armed(), 10_000);
+    r.loseNextTakeoffAck();
+    const t = await r.vehicle.takeoff(10);
+    expect(r.lost()).toBe(1);
+    expect(r.takeoffAcks).toEqual([common.MavResult.FAILED]); // the resend's answer; ACCEPTED was lost
+    expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
+    if (t.ok) expect(t.value.attempts).toBe(2);
+    await waitFor('climbing past 5 m', () => (r.vehicle.telemetry.position?.relativeAlt ?? 0) > 5000, 15_000);
+  }, 30_000);
+
+  it('stays refused when the vehicle does not leave the ground (disarmed: both copies refused)', async () => {
+    const r = await rig();
+    r.loseNextTakeoffAck();
+    const t = await r.vehicle.takeoff(10);
+    expect(r.lost()).toBe(1);
+    expect(r.takeoffAcks).toEqual([common.MavResult.FAILED]);
+    expect(t.ok ? 'ok' : t.error.message).toBe('NAV_TAKEOFF: FAILED');
+    expect(r.vehicle.telemetry.position?.relativeAlt ?? 0).toBeLessThan(500);
+  }, 30_000);
+
+  it('a take-off refused at its first copy is refused (no resend, nothing to check)', async () => {
+    const r = await rig();
+    const t = await r.vehicle.takeoff(10); // disarmed
+    expect(r.lost()).toBe(0);
+    expect(r.takeoffAcks).toEqual([common.MavResult.FAILED]);
+    expect(t.ok ? 'ok' : t.error.message).toBe('NAV_TAKEOFF: FAILED');
+  }, 30_000);
+});
