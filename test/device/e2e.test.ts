@@ -147,20 +147,20 @@ describe('four murmur processes on Mosquitto', () => {
   }, 60_000);
 
   it('refuses an unknown operator key, a replayed, a forged and an expired command, saying which and why', async () => {
-    const stranger = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '10s']);
+    const stranger = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '20s']);
     expect(stranger.code).toBe(3);
     expect(stranger.stdout).toMatch(/^refused: unauthorized: sender "stranger" is not in the fleet manifest/);
     const saved = join(fleet.dir, 'saved.cmd');
     const first = await fleet.ctl(['send', 'noop', '--save', saved, '--timeout', '20s']);
     expect(first.code, first.stdout).toBe(0);
-    const replay = await fleet.ctl(['send', '--raw', saved, '--timeout', '10s']);
+    const replay = await fleet.ctl(['send', '--raw', saved, '--timeout', '20s']);
     expect(replay.code).toBe(3);
     expect(replay.stdout).toMatch(/^refused: replayed: command ops\/[0-9a-f]{32} was already committed at height \d+/);
     // A flipped bit in the signature: the devices name it forged.
     const forged = new Uint8Array(readFileSync(saved));
     forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
     writeFileSync(join(fleet.dir, 'forged.cmd'), forged);
-    const f = await fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '10s']);
+    const f = await fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '20s']);
     expect(f.code).toBe(3);
     expect(f.stdout).toMatch(/^refused: forged: the signature does not verify against ops's key/);
     // In the devices' logs a forgery is a warning; a resend of a committed command (what an operator's
@@ -169,13 +169,13 @@ describe('four murmur processes on Mosquitto', () => {
     const levelOf = (kind: string): string | undefined => /"level":(\d+)/.exec(refusals.find((l) => l.includes(`"kind":"${kind}"`)) ?? '')?.[1];
     expect(levelOf('forged'), refusals.join('\n')).toBe('40');
     expect(levelOf('replayed'), refusals.join('\n')).toBe('30');
-    const expired = await fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '10s']);
+    const expired = await fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '20s']);
     expect(expired.code).toBe(3);
     expect(expired.stdout).toMatch(/^refused: expired: the command expired at /);
     const log = await fleet.ctl(['log', '--json']);
     const decisions = JSON.parse(log.stdout) as { type: string; outcome: string }[];
     expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
-  }, 60_000);
+  }, 120_000);
 
   it('holds, resumes and aborts a running mission, each acknowledged by every device flying it; status shows all four', async () => {
     // Large enough that the drones cannot finish it while murmurctl starts three times on a loaded machine.
@@ -235,7 +235,7 @@ describe('four murmur processes on Mosquitto', () => {
   }, 90_000);
 
   it('fleet.update from an admin commits a new manifest; consensus applies it and its new operator can command', async () => {
-    const before = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '10s']);
+    const before = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '20s']);
     expect(before.stdout).toMatch(/^refused: unauthorized: sender "ops2" is not in the fleet manifest \(epoch 1\)/);
     const b = fleet.manifest.body;
     const next = unwrap(signManifest({ ...b, epoch: 2, operators: [...b.operators, { id: 'ops2', publicKey: fleet.publicKey('ops2'), roles: ['operator'] }] }, createSigner(fleet.authority)));
