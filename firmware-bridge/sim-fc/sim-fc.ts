@@ -153,7 +153,11 @@ export class SimFlightController {
   private tick(): void {
     this.vehicle.step(this.nowMs());
     const s = this.vehicle.state();
-    if (s.mode === 'guided' && this.realMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
+    // PX4's OFFBOARD falls back to hold without setpoints (COM_OF_LOSS_T). ArduPilot's GUIDED does not:
+    // a position target (DO_REPOSITION, a position setpoint) stands until replaced, and a velocity
+    // setpoint lapses on its own (GUID_TIMEOUT: SimMultirotor.velocity's holdMs). Applied to both, this
+    // held every ArduPilot goto one second in, and a device on ArduPilot never flew its route.
+    if (this.family === 'px4' && s.mode === 'guided' && this.realMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
       this.vehicle.hold();
       this.send(statusText('offboard setpoints lost: holding'));
     }

@@ -6,6 +6,8 @@
 // which runs its model on it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { common } from 'node-mavlink';
+import { geoToLocal, localToGeo } from '../../hal/geo.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { Device } from '../../hal/devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
@@ -98,6 +100,43 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
     expect(hil.vehicle.imuRefusal).toBeNull();
     await hil.devices.attitude.stop();
   }, 20_000);
+  it('flies a goto in GUIDED to its target and stays on it, with no setpoint stream (ArduPilot is not PX4 offboard)', async () => {
+    // Before, the simulated FC held every ArduPilot goto one second in ("offboard setpoints lost":
+    // PX4's COM_OF_LOSS_T applied to GUIDED), and a device on ArduPilot never flew its route.
+    const { flight, position } = hil.devices;
+    const texts: string[] = [];
+    const off = hil.vehicle.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.StatusText) texts.push(msg.text);
+    });
+    await flight.start();
+    await position.start();
+    try {
+      await waitFor('a first state and fix', () => flight.state().ok && position.fix().ok, 10_000);
+      const f0 = position.fix();
+      if (!f0.ok) throw new Error(f0.error.message);
+      expect((await flight.execute({ type: 'arm' })).ok).toBe(true);
+      expect((await flight.execute({ type: 'takeoff', relAltM: 5 })).ok).toBe(true);
+      await waitFor('5 m up', () => (hil.vehicle.telemetry.position?.relativeAlt ?? 0) > 4_500, 15_000);
+      const target = localToGeo({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, 0, 40);
+      expect((await flight.execute({ type: 'goto', target: { ...target, relAltM: 5 } })).ok).toBe(true);
+      const eastOf = (): number => {
+        const p = hil.vehicle.telemetry.position;
+        return p ? geoToLocal({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, p.lat / 1e7, p.lon / 1e7).eastM : 0;
+      };
+      await waitFor('40 m east', () => eastOf() > 37, 20_000).catch((e: Error) => {
+        throw new Error(`${e.message}: at ${eastOf().toFixed(1)} m east; the FC said ${JSON.stringify(texts)}`);
+      });
+      await new Promise((r) => setTimeout(r, 1_500)); // past the 1 s that held it before
+      expect(eastOf()).toBeGreaterThan(37);
+      expect(texts.filter((t) => t.includes('setpoints lost'))).toEqual([]);
+      expect((await flight.execute({ type: 'land' })).ok).toBe(true);
+      await waitFor('landed and disarmed', () => !hil.vehicle.armed(), 30_000);
+    } finally {
+      off();
+      await position.stop();
+      await flight.stop();
+    }
+  }, 60_000);
   flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
     Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
   );
