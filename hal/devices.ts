@@ -46,6 +46,11 @@ export interface GeoPoint {
   readonly relAltM: number;
 }
 
+/** The flight controller's home: where it armed, with that ground's altitude above mean sea level. */
+export interface HomePoint extends GeoPoint {
+  readonly altMslM: number;
+}
+
 export type FixType = 'none' | '2d' | '3d' | 'dgps' | 'rtk';
 
 export interface GnssFix {
@@ -154,7 +159,7 @@ export interface FlightState {
   readonly mode: FlightMode;
   readonly landed: LandedState;
   /** Where return-to-launch goes; null until the vehicle has a home position. */
-  readonly home: GeoPoint | null;
+  readonly home: HomePoint | null;
   /** True after the vehicle entered a failsafe (link loss, battery) until a new mode is commanded. */
   readonly failsafe: boolean;
 }

@@ -6,7 +6,7 @@
 import { common, minimal } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { assertNever } from '../../runtime/lib/assert.js';
-import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type LandedState, type Vec3 } from '../../hal/devices.js';
+import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type HomePoint, type LandedState, type Vec3 } from '../../hal/devices.js';
 import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
 import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
@@ -249,9 +249,9 @@ export class MavlinkVehicle {
     }
   }
 
-  home(): GeoPoint | null {
+  home(): HomePoint | null {
     const h = this.telemetry.home;
-    return h ? { latDeg: h.latitude / 1e7, lonDeg: h.longitude / 1e7, relAltM: 0 } : null;
+    return h ? { latDeg: h.latitude / 1e7, lonDeg: h.longitude / 1e7, relAltM: 0, altMslM: h.altitude / 1000 } : null;
   }
 
   /** True once the FC announced a failsafe (STATUSTEXT), until the next accepted action. */

@@ -14,7 +14,7 @@ import {
   type FlightControl,
   type FlightState,
   type GnssFix,
-  type GeoPoint,
+  type HomePoint,
   type ImuSample,
   type PositionSensor,
   type RangeReading,
@@ -131,10 +131,10 @@ export class SimFlight extends SimDevice implements FlightControl {
     return r.ok ? ok(undefined) : err(deviceError('rejected', r.error));
   }
 
-  private home(): GeoPoint {
+  private home(): HomePoint {
     const h = this.vehicle.home();
     const g = localToGeo(this.vehicle.origin, h.northM, h.eastM);
-    return { latDeg: g.latDeg, lonDeg: g.lonDeg, relAltM: 0 };
+    return { latDeg: g.latDeg, lonDeg: g.lonDeg, relAltM: 0, altMslM: this.vehicle.config.origin.altMslM };
   }
 
   setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {

@@ -23,6 +23,8 @@ const arriveToleranceM = 3;
 const altitudeToleranceM = 1.5;
 /** The return altitude is written again this often, in case the flight controller rebooted. */
 const returnAltRewriteMs = 30_000;
+/** How long a task waits for a flight controller not heard yet (a device just started) before it fails. */
+const flightControllerWaitMs = 15_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
 
@@ -87,13 +89,23 @@ export class Executor {
     return geoToLocal(this.origin, fs.value.home.latDeg, fs.value.home.lonDeg);
   }
 
+  /**
+   * The ground's altitude that `position().upM` is measured from: the receiver's first altitude while
+   * the vehicle is on the ground (the same receiver, so its altitude bias cancels), or, for a device
+   * that starts with its vehicle in the air (restarted in flight), the flight controller's home. Taken
+   * in the air from the receiver, it read the drone as on the ground: the resumed leg was flown again
+   * from its start and the telemetry told the swarm the drone was at -1 m.
+   */
   private homeAlt: number | null = null;
   private homeAltMsl(): number {
-    if (this.homeAlt === null) {
-      const f = this.devices.position?.fix();
-      if (f && f.ok) this.homeAlt = f.value.altMslM;
-    }
-    return this.homeAlt ?? 0;
+    if (this.homeAlt !== null) return this.homeAlt;
+    const f = this.devices.position?.fix();
+    const fs = this.devices.flight?.state();
+    const flying = fs?.ok === true && fs.value.landed !== 'on-ground' && fs.value.landed !== 'unknown';
+    if (flying && fs.ok && fs.value.home) this.homeAlt = fs.value.home.altMslM;
+    else if (!flying && f?.ok && (fs === undefined || fs.ok)) this.homeAlt = f.value.altMslM;
+    // Not known yet (no flight state, or in the air with no home): this fix, not kept.
+    return this.homeAlt ?? (f?.ok ? f.value.altMslM : 0);
   }
 
   batteryPermille(): number {
@@ -424,7 +436,14 @@ export class Executor {
     // The leg to the first waypoint is flown at the transit altitude the planner gave this drone, so its
     // way there keeps clear of the others'; it comes down to the mission altitude at that waypoint.
     const transitM = cur.descended || task.transitAltDm === undefined ? altM : task.transitAltDm / 10;
-    const fs = this.devices.flight?.state();
+    const flight = this.devices.flight;
+    let fs = flight?.state();
+    // A device that has just started (a restart resumes its part of the mission at once) has not heard
+    // its flight controller yet: it waits for it a while rather than fail the task, and the drone with it.
+    for (const t0 = Date.now(); flight && fs && !fs.ok && Date.now() - t0 < flightControllerWaitMs; fs = flight.state()) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      if (!live()) return;
+    }
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
     if (cur.next >= task.waypoints.length) {
       // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a

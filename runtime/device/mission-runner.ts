@@ -48,6 +48,8 @@ export interface MissionRunnerOptions {
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
 const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones are in the chain
 const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
+const resumePollMs = 200; // a restart's resume asks for the drone's position this often...
+const resumePositionWaitMs = 10_000; // ...for this long, then resumes from the committed progress alone
 /** A refusal with the same key (a command, or one reason for payloads that name none) is explained at
  *  most this often per device: a resend after this long is explained again, and a flood of garbage
  *  does not make every device flood replies. */
@@ -71,6 +73,8 @@ export class MissionRunner {
   private progress: { command: string; progress: number } | null = null;
   /** The planned waypoint the executor's route starts at (runTask). */
   private routeBase = 0;
+  /** A resume waiting for the drone's position (resumeOwnTask). */
+  private resumeTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: MissionRunnerOptions) {
     this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), o.fence);
@@ -241,8 +245,11 @@ export class MissionRunner {
     this.executor.run(command, task);
   }
 
-  /** After a restart, fly on with this device's part of a mission still active in the committed state. */
-  resumeOwnTask(): void {
+  /** After a restart, fly on with this device's part of a mission still active in the committed state.
+   *  `waitedMs`: how long it has waited for the drone's position (below). */
+  resumeOwnTask(waitedMs = 0): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
     const m = this.state.mission;
     const mine = m?.assignments.find((a) => a.node === this.o.id);
     if (!m || !mine) {
@@ -260,6 +267,16 @@ export class MissionRunner {
     // way to that point is a transit leg (take off or climb to the transit altitude, come down there).
     const carrying = this.executor.hasTask(m.id);
     const here = this.executor.position();
+    if (!carrying && here === null && this.o.hal.devices.flight && waitedMs < resumePositionWaitMs) {
+      // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is
+      // decides where its route resumes (still airborne on a leg: from there, not from the leg's start).
+      // Asked again shortly; a task the swarm commits meanwhile (the executor then holds one) wins.
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = null;
+        if (this.executor.route() === null) this.resumeOwnTask(waitedMs + resumePollMs);
+      }, resumePollMs);
+      return;
+    }
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
     const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
@@ -356,6 +373,8 @@ export class MissionRunner {
   }
 
   stop(): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
     this.executor.stop();
   }
 }

@@ -132,6 +132,22 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [{ n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
   });
 
+  it('with its flight controller not heard yet (MAVLink, just started) it waits for its position, then carries on along the leg it is on', async () => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    let pos: { northM: number; eastM: number; upM: number } | null = null;
+    vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
+    const r = runner(s2.state, { flight: {} });
+    r.resumeOwnTask();
+    expect(given).toEqual([]); // before, it resumed at once as if on the ground: the leg again from its start
+    pos = { northM: 0.5, eastM: 120, upM: 30 };
+    expect(await until(() => given.length > 0, 5_000)).toBe(true);
+    expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [{ n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+    r.stop();
+  });
+
   it('with every waypoint passed it flies none of them again', () => {
     const given = restarted(4, { northM: 0, eastM: 200, upM: 30 });
     expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [] });

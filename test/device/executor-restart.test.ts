@@ -1,0 +1,38 @@
+// The executor of a device that has just started, as after a restart: its flight controller not heard
+// yet (MAVLink telemetry comes in after the start), or its vehicle already in the air. On the executor
+// rig's simulated multirotor.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { deviceError } from '../../hal/devices.js';
+import { err } from '../../runtime/lib/result.js';
+import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+
+afterEach(stopRigs);
+
+describe('an executor that has just started', () => {
+  it('given a task before its flight controller is heard, waits for it rather than fail the task', async () => {
+    const { devices, reports, ex } = await executorRig();
+    const state = devices.flight.state.bind(devices.flight);
+    let heard = false;
+    devices.flight.state = () => (heard ? state() : err(deviceError('no-data', 'no HEARTBEAT from the flight controller yet')));
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 200 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.map((r) => r.stage)).toEqual(['started']); // before: failed at once, "flight controller: no HEARTBEAT ..."
+    heard = true;
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
+    expect(reports.map((r) => r.stage)).toContain('done');
+  }, 30_000);
+
+  it("with its vehicle already in the air, measures its height from the flight controller's home, not from where it is", async () => {
+    const { vehicle, devices } = await executorRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
+    const reports: ExecReport[] = [];
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+    // Before, its first fix was taken for the ground: about 0 m, and a resumed leg was flown again.
+    expect(restarted.position()?.upM).toBeGreaterThan(15);
+    restarted.stop();
+  }, 30_000);
+});
