@@ -77,6 +77,8 @@ const rebootSlackMs = 1_000;
  *  (EXTENDED_SYS_STATE taking off or in the air, or this much climb), and that climb. */
 const takeoffEvidenceMs = 3_000;
 const takeoffEvidenceClimbMm = 500;
+/** Below this relative altitude a vehicle that reports no landed state is taken to be on the ground. */
+const onGroundMm = 300;
 
 /** Why the vehicle tells of a reboot (onReboot): the FC's time since boot went back, or its port was
  *  reopened, after which the FC may have rebooted or be another one. */
@@ -295,9 +297,17 @@ export class MavlinkVehicle {
       param7 = homeAlt + relAltM;
     }
     const startMm = this.telemetry.position?.relativeAlt ?? null;
+    // Only a take-off from the ground can be told by its climb: one asked of a vehicle already up is
+    // refused for that, and its answer stands.
+    const fromGround = this.landed() === 'on-ground' || (this.landed() === 'unknown' && startMm !== null && startMm < onGroundMm);
     let resends = 0;
-    const r = await this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, param7], { onResend: (n) => (resends = n) });
-    if (r.ok || resends === 0 || r.error.code !== 'rejected') return r;
+    let inProgress = false;
+    const r = await this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, param7], {
+      onResend: (n) => (resends = n),
+      onProgress: () => (inProgress = true),
+    });
+    // A final verdict after IN_PROGRESS (the FC's own, repeated to a poll) is not a lost first ACK.
+    if (r.ok || resends === 0 || inProgress || !fromGround || !/: (FAILED|DENIED)$/.test(r.error.message)) return r;
     const leaving = (): boolean => {
       if (!this.armed()) return false;
       const l = this.landed();

@@ -3,11 +3,13 @@
 // Mode::do_user_takeoff). The companion resends when the first ACK is lost, and the resend is refused
 // while the vehicle climbs: MavlinkVehicle.takeoff checks what the vehicle does before it reports a
 // failure. The simulated FC runs in this process, joined to the companion in memory; the test drops
-// the FC's first take-off ACK.
+// the FC's first take-off ACK. And a MISSION_START resent mid-mission, which ArduPilot lets fly on.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { localToGeo } from '../../hal/geo.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import type { ByteTransport } from '../../firmware-bridge/transport.js';
 import { companion, waitFor } from './companion.js';
@@ -54,6 +56,7 @@ async function rig() {
   await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null && vehicle.telemetry.position !== undefined, 10_000);
   return {
     vehicle,
+    endpoint,
     takeoffAcks,
     lost: () => lost,
     loseNextTakeoffAck: () => {
@@ -86,6 +89,18 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
     expect(r.vehicle.telemetry.position?.relativeAlt ?? 0).toBeLessThan(500);
   }, 30_000);
 
+  it('a take-off asked of a vehicle already in the air stays refused when its ACK is lost (it does not climb to the new height)', async () => {
+    const r = await rig();
+    expect((await r.vehicle.arm()).ok).toBe(true);
+    await waitFor('armed heartbeat', () => r.vehicle.armed(), 10_000);
+    expect((await r.vehicle.takeoff(10)).ok).toBe(true);
+    await waitFor('in the air at 10 m', () => r.vehicle.landed() === 'in-air' && (r.vehicle.telemetry.position?.relativeAlt ?? 0) > 9_000, 15_000);
+    r.loseNextTakeoffAck();
+    const t = await r.vehicle.takeoff(20);
+    expect(r.lost()).toBe(1);
+    expect(t.ok ? 'ok' : t.error.message).toBe('NAV_TAKEOFF: FAILED'); // before: ok, the vehicle being in the air
+  }, 30_000);
+
   it('a take-off refused at its first copy is refused (no resend, nothing to check)', async () => {
     const r = await rig();
     const t = await r.vehicle.takeoff(10); // disarmed
@@ -93,4 +108,25 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
     expect(r.takeoffAcks).toEqual([common.MavResult.FAILED]);
     expect(t.ok ? 'ok' : t.error.message).toBe('NAV_TAKEOFF: FAILED');
   }, 30_000);
+});
+
+describe('a MISSION_START resent while the mission runs (its ACK lost), on ArduPilot', () => {
+  it('leaves the mission flying on: ArduCopter starts a mission only when it is not running', async () => {
+    const r = await rig();
+    const reached: number[] = [];
+    r.endpoint.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionItemReached) reached.push(msg.seq);
+    });
+    const wp = (e: number) => ({ command: mavCmd.navWaypoint, ...localToGeo(defaultSimConfig.origin, 10, e), relAltM: 10 });
+    expect((await r.vehicle.upload([wp(0), wp(10), wp(20)])).ok).toBe(true);
+    expect((await r.vehicle.arm()).ok).toBe(true);
+    await waitFor('armed heartbeat', () => r.vehicle.armed(), 10_000);
+    expect((await r.vehicle.takeoff(10)).ok).toBe(true);
+    await waitFor('10 m up', () => (r.vehicle.telemetry.position?.relativeAlt ?? 0) > 9_000, 15_000);
+    expect((await r.vehicle.startMission()).ok).toBe(true);
+    await waitFor('first waypoint reached', () => reached.length >= 1, 20_000);
+    expect((await r.vehicle.startMission()).ok).toBe(true);
+    await waitFor('three waypoints reached', () => reached.length >= 3, 20_000);
+    expect(reached.slice(0, 3)).toEqual([0, 1, 2]); // before: [0, 0, 1], from item 0 again
+  }, 60_000);
 });
