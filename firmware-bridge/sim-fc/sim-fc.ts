@@ -155,7 +155,8 @@ export class SimFlightController {
     const s = this.vehicle.state();
     // PX4's OFFBOARD falls back to hold without setpoints (COM_OF_LOSS_T). ArduPilot's GUIDED does not:
     // a position target (DO_REPOSITION, a position setpoint) stands until replaced, and a velocity
-    // setpoint lapses on its own (GUID_TIMEOUT: SimMultirotor.velocity's holdMs). Applied to both, this
+    // setpoint lapses on its own (as GUID_TIMEOUT, 3 s on ArduPilot; here SimMultirotor.velocity's
+    // holdMs, offboardLossMs). Applied to both, this
     // held every ArduPilot goto one second in, and a device on ArduPilot never flew its route.
     if (this.family === 'px4' && s.mode === 'guided' && this.realMs() - this.lastSetpointMs > this.o.offboardLossMs && s.upM > 0.5) {
       this.vehicle.hold();
@@ -256,6 +257,13 @@ export class SimFlightController {
     this.send(a);
   }
 
+  /** Whether ArduCopter would start a take-off now: armed, in GUIDED, on the ground (Mode::do_user_takeoff;
+   *  this FC is stricter during spool-up, where the real one still accepts a resend). */
+  private ardupilotCanTakeOff(): boolean {
+    const s = this.vehicle.state();
+    return s.armed && s.mode === 'guided' && s.upM <= 0.3;
+  }
+
   /** Answers a NAV_TAKEOFF that repeats one already taken (PX4's take-off here, which ArduPilot's
    *  never is: it has no final ACK to wait for), and says whether it did: IN_PROGRESS
    *  while the take-off's final ACK is pending, or that final ACK again when a resend (confirmation
@@ -298,6 +306,12 @@ export class SimFlightController {
     // A resent take-off (its ACK was lost, or the companion's timer ran out first) is the same
     // command again, not another one: it must not count as one that ends the take-off in progress.
     if (m.command === mavCmd.navTakeoff && this.answerTakeoffRepeat(m, sysid, compid)) return;
+    // ArduCopter's take-off refused changes nothing (a mission flying goes on), so it is answered
+    // before this command is counted as one that takes over.
+    if (m.command === mavCmd.navTakeoff && this.family === 'ardupilot' && !this.ardupilotCanTakeOff()) {
+      this.ack(m.command, result.FAILED, sysid, compid);
+      return;
+    }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     this.flightCommands++;
     switch (m.command) {
@@ -317,11 +331,10 @@ export class SimFlightController {
           // ArduCopter (handle_MAV_CMD_NAV_TAKEOFF, Mode::do_user_takeoff): ACCEPTED at once, no
           // IN_PROGRESS, or FAILED when it cannot start one: disarmed, not in GUIDED, or off the ground
           // already ("can't takeoff again!"), which is what a resend gets when the first ACK was lost.
-          const s = v.state();
-          const flying = s.mode === 'takeoff' || s.upM > 0.3;
-          const r = flying || s.mode !== 'guided' ? null : v.takeoff(Number.isNaN(p7) ? 2.5 : p7);
-          if (r?.ok) clearFailsafe();
-          this.ack(m.command, r?.ok ? result.ACCEPTED : result.FAILED, sysid, compid);
+          // (Refused before it was counted: ardupilotCanTakeOff. Here only the altitude can fail.)
+          const r = v.takeoff(Number.isNaN(p7) ? 2.5 : p7);
+          if (r.ok) clearFailsafe();
+          this.ack(m.command, r.ok ? result.ACCEPTED : result.FAILED, sysid, compid);
           return;
         }
         const rel = Number.isNaN(p7) ? 2.5 : p7 - v.config.origin.altMslM;
@@ -421,9 +434,10 @@ export class SimFlightController {
       case 'mission':
         if (this.mission.length === 0) return { ok: false, error: 'mission refused: no mission uploaded' };
         if (!v.state().armed) return { ok: false, error: 'mission refused: not armed' };
-        // Already flying this mission (a resent MISSION_START whose ACK was lost): it flies on, as
-        // ArduPilot starts a mission only when it is not running. An upload sets missionIndex to -1.
-        if (this.missionActive && this.missionIndex >= 0) return { ok: true };
+        // Already flying this mission (a resent MISSION_START whose ACK was lost): ArduPilot flies on,
+        // as it starts a mission only when it is not running. PX4 goes to the item in param1 (0 from
+        // this companion), so from the start again. An upload sets missionIndex to -1.
+        if (this.family === 'ardupilot' && this.missionActive && this.missionIndex >= 0) return { ok: true };
         this.missionIndex = 0;
         this.missionActive = true;
         this.startItem();
