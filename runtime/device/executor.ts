@@ -97,14 +97,21 @@ export class Executor {
    * from its start and the telemetry told the swarm the drone was at -1 m.
    */
   private homeAlt: number | null = null;
+  /** Whether `position().upM` is measured from a known ground (homeAltMsl), not from the fix itself. */
+  heightKnown(): boolean {
+    this.homeAltMsl();
+    return this.homeAlt !== null;
+  }
   private homeAltMsl(): number {
     if (this.homeAlt !== null) return this.homeAlt;
     const f = this.devices.position?.fix();
     const fs = this.devices.flight?.state();
-    const flying = fs?.ok === true && fs.value.landed !== 'on-ground' && fs.value.landed !== 'unknown';
-    if (flying && fs.ok && fs.value.home) this.homeAlt = fs.value.home.altMslM;
-    else if (!flying && f?.ok && (fs === undefined || fs.ok)) this.homeAlt = f.value.altMslM;
-    // Not known yet (no flight state, or in the air with no home): this fix, not kept.
+    // On the ground: the vehicle says so, or it is disarmed (a landed state not reported yet).
+    const grounded = fs === undefined || (fs.ok && (fs.value.landed === 'on-ground' || (fs.value.landed === 'unknown' && !fs.value.armed)));
+    if (grounded && f?.ok) this.homeAlt = f.value.altMslM;
+    else if (fs?.ok && fs.value.landed !== 'unknown' && fs.value.home) this.homeAlt = fs.value.home.altMslM;
+    // Not known yet (no flight state; armed with no landed state; in the air with no home): this fix,
+    // not kept (heightKnown() is false meanwhile).
     return this.homeAlt ?? (f?.ok ? f.value.altMslM : 0);
   }
 
@@ -439,8 +446,11 @@ export class Executor {
     const flight = this.devices.flight;
     let fs = flight?.state();
     // A device that has just started (a restart resumes its part of the mission at once) has not heard
-    // its flight controller yet: it waits for it a while rather than fail the task, and the drone with it.
-    for (const t0 = Date.now(); flight && fs && !fs.ok && Date.now() - t0 < flightControllerWaitMs; fs = flight.state()) {
+    // its flight controller yet, or not whether the vehicle is on the ground (MAVLink: the first HEARTBEAT
+    // comes before EXTENDED_SYS_STATE): it waits a while rather than fail the task, or take off with a
+    // drone that is in the air. An FC lost or a driver stopped fails the task at once, as before.
+    const unheard = (r: typeof fs): boolean => r !== undefined && (r.ok ? r.value.landed === 'unknown' : r.error.code === 'no-data');
+    for (const t0 = Date.now(); flight && unheard(fs) && Date.now() - t0 < flightControllerWaitMs; fs = flight.state()) {
       await new Promise((r) => setTimeout(r, pollMs));
       if (!live()) return;
     }
@@ -479,7 +489,7 @@ export class Executor {
       const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
       if (armed) return live() ? fail(armed) : undefined;
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
-      if (t) return fail(t);
+      if (t) return live() ? fail(t) : undefined;
       const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
       if (up) return live() ? fail(up) : undefined;
     }

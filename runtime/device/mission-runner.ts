@@ -180,6 +180,15 @@ export class MissionRunner {
           // A re-plan of a held mission goes to the route the executor holds; one that holds none
           // (restarted while held) must not start flying: the resume gives it its part.
           if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission && this.state.mission.status === 'held' && !this.executor.hasTask(e.task.mission)) break;
+          // Just restarted, its resume waiting for the drone's position: a re-plan of the mission is
+          // left to that resume (it builds the route from this state, from where the drone is; run now,
+          // with no route held, it would fly the whole part again from its first waypoint). Any other
+          // task for it replaces the resume.
+          if (this.resumeTimer) {
+            if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission) break;
+            clearTimeout(this.resumeTimer);
+            this.resumeTimer = null;
+          }
           this.runTask(e.command, e.task);
           // Restarted while the mission was held, the executor has no route to fly on: it takes its
           // part from the committed state, as after a restart during an active mission.
@@ -267,13 +276,13 @@ export class MissionRunner {
     // way to that point is a transit leg (take off or climb to the transit altitude, come down there).
     const carrying = this.executor.hasTask(m.id);
     const here = this.executor.position();
-    if (!carrying && here === null && this.o.hal.devices.flight && waitedMs < resumePositionWaitMs) {
-      // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is
-      // decides where its route resumes (still airborne on a leg: from there, not from the leg's start).
-      // Asked again shortly; a task the swarm commits meanwhile (the executor then holds one) wins.
+    if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown()) && waitedMs < resumePositionWaitMs) {
+      // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is,
+      // and how high, decides where its route resumes (still airborne on a leg: from there, not from the
+      // leg's start). Asked again shortly; a task the swarm commits meanwhile replaces this (onCommit).
       this.resumeTimer = setTimeout(() => {
         this.resumeTimer = null;
-        if (this.executor.route() === null) this.resumeOwnTask(waitedMs + resumePollMs);
+        this.resumeOwnTask(waitedMs + resumePollMs);
       }, resumePollMs);
       return;
     }

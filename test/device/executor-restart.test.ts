@@ -35,4 +35,36 @@ describe('an executor that has just started', () => {
     expect(restarted.position()?.upM).toBeGreaterThan(15);
     restarted.stop();
   }, 30_000);
+
+  it('before its flight controller says whether it is on the ground (MAVLink: HEARTBEAT first), neither takes off nor fixes its ground', async () => {
+    const { vehicle, devices } = await executorRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19 && vehicle.state().mode === 'hold', 15_000)).toBe(true);
+    const state = devices.flight.state.bind(devices.flight);
+    let told = false;
+    devices.flight.state = () => {
+      const r = state();
+      return r.ok && !told ? { ok: true, value: { ...r.value, landed: 'unknown', home: null } } : r;
+    };
+    const actions: string[] = [];
+    const execute = devices.flight.execute.bind(devices.flight);
+    devices.flight.execute = (a) => {
+      actions.push(a.type);
+      return execute(a);
+    };
+    const reports: ExecReport[] = [];
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+    expect(restarted.heightKnown()).toBe(false); // armed, landed state unknown: its fix is not the ground
+    restarted.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(actions).toEqual([]); // before: arm and take off, with the drone 20 m up
+    told = true;
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
+    expect(reports.map((r) => r.stage)).toContain('done');
+    expect(actions).not.toContain('takeoff');
+    expect(restarted.heightKnown()).toBe(true);
+    expect(restarted.position()?.upM).toBeGreaterThan(15);
+    restarted.stop();
+  }, 30_000);
 });

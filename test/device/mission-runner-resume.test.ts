@@ -139,12 +139,49 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
     let pos: { northM: number; eastM: number; upM: number } | null = null;
     vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
+    vi.spyOn(Executor.prototype, 'heightKnown').mockImplementation(() => pos !== null);
     const r = runner(s2.state, { flight: {} });
     r.resumeOwnTask();
     expect(given).toEqual([]); // before, it resumed at once as if on the ground: the leg again from its start
     pos = { northM: 0.5, eastM: 120, upM: 30 };
     expect(await until(() => given.length > 0, 5_000)).toBe(true);
     expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [{ n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
+    r.stop();
+  });
+
+  it('while that resume waits, a committed re-plan is left to it and a committed rtl replaces it', async () => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
+    const commit = (height: number): CommittedBlock => ({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) }) as unknown as CommittedBlock;
+    const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    let pos: { northM: number; eastM: number; upM: number } | null = null;
+    vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
+    vi.spyOn(Executor.prototype, 'heightKnown').mockImplementation(() => pos !== null);
+    // A flight controller that keeps what it is given (the return altitude each block sets).
+    const r = runner(s2.state, { flight: { setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
+    r.resumeOwnTask();
+    // A hazard committed on the route ahead (175 m east): the mission is re-planned.
+    next.block = { height: 3, timeMs: 10_002, members, txs: [], hazards: { cellDm: 100, cells: [[0, 17]] } } satisfies MissionBlock;
+    r.onCommit(commit(3), shell);
+    expect(given).toEqual([]); // run now, with no route held, the re-plan was flown from its first waypoint
+    pos = { northM: 0.5, eastM: 120, upM: 30 };
+    expect(await until(() => given.length > 0, 5_000)).toBe(true);
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/10' });
+    expect(given[0]!.type === 'waypoints' && given[0]!.waypoints[0]).toEqual({ n: 0, e: 1_500 }); // on from where it is
+    // Restarted again, still waiting: an rtl of it is carried out and the resume is dropped.
+    given.length = 0;
+    pos = null;
+    r.resumeOwnTask();
+    const rtl: MissionTx = { ...goto, id: 'ops/11', type: 'rtl', args: { nodes: ['d1'] } };
+    next.block = { height: 4, timeMs: 10_003, members, txs: [rtl] } satisfies MissionBlock;
+    r.onCommit(commit(4), shell);
+    expect(given.map((t) => t.type)).toEqual(['rtl']);
+    pos = { northM: 0.5, eastM: 120, upM: 30 };
+    await new Promise((x) => setTimeout(x, 600));
+    expect(given.map((t) => t.type)).toEqual(['rtl']);
     r.stop();
   });
 
