@@ -26,10 +26,11 @@ export const mavCmd = {
   missionStart: 300,
   componentArmDisarm: 400,
   setMessageInterval: 511,
+  requestMessage: 512,
 } as const;
 
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
-export const mavMsgId = { scaledImu: 26, highresImu: 105 } as const;
+export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242 } as const;
 
 const gravityMps2 = 9.80665;
 
@@ -96,6 +97,8 @@ export class MavlinkVehicle {
   private failsafeSeen = false;
   /** Whether the IMU stream was asked for on this link (asked again after the FC comes back). */
   private imuAsked = false;
+  /** Whether HOME_POSITION was asked for on this link (askHome). */
+  private homeAsked = false;
   /** Why the FC refused to stream its IMU, or null. */
   imuRefusal: string | null = null;
   /** The FC's time since boot in its latest position or attitude message (null: none since the link came up). */
@@ -129,6 +132,7 @@ export class MavlinkVehicle {
       else if (msg instanceof minimal.Heartbeat) {
         t.heartbeat = msg;
         if (!this.imuAsked) this.askImu();
+        if (!this.homeAsked && t.home === null) this.askHome();
       }
       else if (msg instanceof common.StatusText && msg.text.includes('failsafe')) this.failsafeSeen = true;
       else return;
@@ -138,6 +142,7 @@ export class MavlinkVehicle {
     endpoint.onLink((e) => {
       if (e.type !== 'lost' || !isAbout(e, this.target)) return;
       this.imuAsked = false; // a rebooted FC forgets
+      this.homeAsked = false;
       this.fcBootMs = null;
     });
   }
@@ -165,6 +170,7 @@ export class MavlinkVehicle {
 
   private rebooted(cause: RebootCause): void {
     this.imuAsked = false;
+    this.homeAsked = false;
     for (const h of this.rebootHandlers) h(cause);
   }
 
@@ -191,6 +197,16 @@ export class MavlinkVehicle {
     void this.commands.long(mavCmd.setMessageInterval, [id, Math.round(1e6 / rate)]).then((r) => {
       this.imuRefusal = r.ok ? null : `the flight controller did not start the IMU stream (message ${id}): ${r.error.message}`;
     });
+  }
+
+  /**
+   * Asks for HOME_POSITION once per link (MAV_CMD_REQUEST_MESSAGE), as ground stations do: ArduPilot
+   * sends it when home is set and when asked, not as a stream, so a companion started with the vehicle
+   * in the air (restarted in flight) would otherwise go without it, and without the ground's altitude.
+   */
+  private askHome(): void {
+    this.homeAsked = true;
+    void this.commands.long(mavCmd.requestMessage, [mavMsgId.homePosition]);
   }
 
   family(): AutopilotFamily | null {

@@ -20,7 +20,7 @@ import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFen
 import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
-import { sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
+import { homePosition, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
 
@@ -65,6 +65,8 @@ export class SimFlightController {
   /** The final result of the last long-running command, re-sent when a retry of it arrives. */
   private lastFinal: { command: number; result: number; atMs: number } | null = null;
   private companionSeen = false;
+  /** HOME_POSITION requests answered (MAV_CMD_REQUEST_MESSAGE). */
+  homeRequests = 0;
   /** Why the vehicle is in failsafe, or null. */
   failsafeReason: string | null = null;
   readonly fence: SimFence;
@@ -294,6 +296,13 @@ export class SimFlightController {
     if (m.command === mavCmd.setMessageInterval) {
       reply(this.setInterval(m._param1, m._param2));
       return;
+    }
+    if (m.command === mavCmd.requestMessage) {
+      // MAV_CMD_REQUEST_MESSAGE: HOME_POSITION only here (the message, then the ACK).
+      if (m._param1 !== mavMsgId.homePosition) return this.ack(m.command, result.UNSUPPORTED, sysid, compid);
+      this.homeRequests++;
+      this.send(homePosition(this));
+      return this.ack(m.command, result.ACCEPTED, sysid, compid);
     }
     if (m.command === cmdDoFenceEnable) {
       // param1: 0 disable, 1 enable, 2 disable the floor only (no floor here: nothing to do).

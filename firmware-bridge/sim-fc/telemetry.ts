@@ -63,6 +63,20 @@ export function sendTelemetry(fc: SimFlightController): void {
   }
 }
 
+/** HOME_POSITION: where the vehicle started (this FC's origin), with that ground's altitude. */
+export function homePosition(fc: SimFlightController): common.HomePosition {
+  const v = fc.vehicle;
+  const home = new common.HomePosition();
+  home.latitude = Math.round(v.origin.latDeg * 1e7);
+  home.longitude = Math.round(v.origin.lonDeg * 1e7);
+  home.altitude = Math.round(v.config.origin.altMslM * 1000);
+  home.x = home.y = home.z = 0;
+  home.q = [1, 0, 0, 0];
+  home.approachX = home.approachY = home.approachZ = 0;
+  home.timeUsec = BigInt(fc.nowMs()) * 1000n;
+  return home;
+}
+
 export function sendSlowTelemetry(fc: SimFlightController): void {
   const v = fc.vehicle;
   const b = v.batteryState();
@@ -106,15 +120,7 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   const landed = v.state().landed;
   ext.landedState = landed === 'on-ground' ? 1 : landed === 'in-air' ? 2 : landed === 'taking-off' ? 3 : landed === 'landing' ? 4 : 0;
   fc.send(ext);
-  const home = new common.HomePosition();
-  home.latitude = Math.round(v.origin.latDeg * 1e7);
-  home.longitude = Math.round(v.origin.lonDeg * 1e7);
-  home.altitude = Math.round(v.config.origin.altMslM * 1000);
-  home.x = home.y = home.z = 0;
-  home.q = [1, 0, 0, 0];
-  home.approachX = home.approachY = home.approachZ = 0;
-  home.timeUsec = BigInt(fc.nowMs()) * 1000n;
-  fc.send(home);
+  fc.send(homePosition(fc));
   if (fence.enabled) fc.send(fc.fence.message());
   const ms = fc.missionState();
   if (ms.items > 0) {

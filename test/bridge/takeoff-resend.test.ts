@@ -3,7 +3,8 @@
 // Mode::do_user_takeoff). The companion resends when the first ACK is lost, and the resend is refused
 // while the vehicle climbs: MavlinkVehicle.takeoff checks what the vehicle does before it reports a
 // failure. The simulated FC runs in this process, joined to the companion in memory; the test drops
-// the FC's first take-off ACK. And a MISSION_START resent mid-mission, which ArduPilot lets fly on.
+// the FC's first take-off ACK. And a MISSION_START resent mid-mission, which ArduPilot lets fly on,
+// and the HOME_POSITION a companion must ask ArduPilot for.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
@@ -55,6 +56,7 @@ async function rig() {
   });
   await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null && vehicle.telemetry.position !== undefined, 10_000);
   return {
+    fc,
     vehicle,
     endpoint,
     takeoffAcks,
@@ -129,4 +131,14 @@ describe('a MISSION_START resent while the mission runs (its ACK lost), on ArduP
     await waitFor('three waypoints reached', () => reached.length >= 3, 20_000);
     expect(reached.slice(0, 3)).toEqual([0, 1, 2]); // before: [0, 0, 1], from item 0 again
   }, 60_000);
+});
+
+describe('HOME_POSITION, which ArduPilot sends when home is set or when asked, not as a stream', () => {
+  it('is asked for once when the flight controller is first heard (MAV_CMD_REQUEST_MESSAGE 242), and answered', async () => {
+    const r = await rig();
+    await waitFor('the home position', () => r.vehicle.telemetry.home !== null, 10_000);
+    await new Promise((x) => setTimeout(x, 1_000)); // more heartbeats: asked once per link, not per heartbeat
+    expect(r.fc.homeRequests).toBe(1);
+    expect(r.vehicle.home()?.altMslM).toBe(r.fc.vehicle.config.origin.altMslM);
+  }, 30_000);
 });
