@@ -308,7 +308,8 @@ export class MavlinkVehicle {
       if (!g.ok) return g;
       param7 = relAltM;
     } else {
-      const homeAlt = this.telemetry.home ? this.telemetry.home.altitude / 1000 : this.telemetry.position ? (this.telemetry.position.alt - this.telemetry.position.relativeAlt) / 1000 : null;
+      const p = this.telemetry.position;
+      const homeAlt = this.home()?.altMslM ?? (p ? (p.alt - p.relativeAlt) / 1000 : null);
       if (homeAlt === null) return err(deviceError('no-data', 'takeoff needs the home altitude: no HOME_POSITION or GLOBAL_POSITION_INT yet'));
       param7 = homeAlt + relAltM;
     }
