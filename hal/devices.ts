@@ -162,6 +162,13 @@ export interface FlightState {
   readonly home: HomePoint | null;
   /** True after the vehicle entered a failsafe (link loss, battery) until a new mode is commanded. */
   readonly failsafe: boolean;
+  /**
+   * The flight controller's own estimate of its height above home, metres (MAVLink: GLOBAL_POSITION_INT's
+   * relative_alt, barometer and GNSS fused): the frame take-off and goto altitudes are commanded in.
+   * Absent where the driver has no such estimate, or it is not fresh; the receiver's altitude over the
+   * ground's is used then (runtime/device/executor.ts).
+   */
+  readonly heightAboveHomeM?: number;
 }
 
 /** A geofence in WGS84 for the flight controller to keep on its own (an inclusion polygon and an

@@ -179,7 +179,9 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   state(): Result<FlightState, DeviceError> {
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return r;
-    return ok({ timeMs: r.value.timeMs, armed: this.vehicle.armed(), mode: this.vehicle.mode(), landed: this.vehicle.landed(), home: this.vehicle.home(), failsafe: this.vehicle.failsafe() });
+    const state: FlightState = { timeMs: r.value.timeMs, armed: this.vehicle.armed(), mode: this.vehicle.mode(), landed: this.vehicle.landed(), home: this.vehicle.home(), failsafe: this.vehicle.failsafe() };
+    const p = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
+    return ok(p.ok ? { ...state, heightAboveHomeM: p.value.value.relativeAlt / 1000 } : state);
   }
 }
 

@@ -74,12 +74,24 @@ export class Executor {
     private readonly fence: readonly Point[] | null = null,
   ) {}
 
-  /** Local position in metres from the fix, or null without one. */
+  /** Local position in metres from the fix, or null without one. The height is the flight
+   *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
   position(): { northM: number; eastM: number; upM: number } | null {
     const f = this.devices.position?.fix();
     if (!f || !f.ok) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
-    return { northM: ne.northM, eastM: ne.eastM, upM: f.value.altMslM - this.homeAltMsl() };
+    return { northM: ne.northM, eastM: ne.eastM, upM: this.heightAboveHome() ?? f.value.altMslM - this.homeAltMsl() };
+  }
+
+  /**
+   * The flight controller's height above home (MAVLink's relative_alt), or null without one. Take-off and
+   * goto altitudes are commanded in that frame, so the waits for them read it too: a receiver's altitude
+   * wanders by metres against the barometer-fused estimate the vehicle flies by, more than the 1.5 m
+   * the waits allow.
+   */
+  private heightAboveHome(): number | null {
+    const fs = this.devices.flight?.state();
+    return fs?.ok && fs.value.heightAboveHomeM !== undefined ? fs.value.heightAboveHomeM : null;
   }
 
   /** Where the flight controller returns to, in local metres, or null before it reports a home. */
@@ -97,10 +109,11 @@ export class Executor {
    * from its start and the telemetry told the swarm the drone was at -1 m.
    */
   private homeAlt: number | null = null;
-  /** Whether `position().upM` is measured from a known ground (homeAltMsl), not from the fix itself. */
+  /** Whether `position().upM` is a height above a known ground (the flight controller's own, or the
+   *  fix's over homeAltMsl), not the fix's altitude itself. */
   heightKnown(): boolean {
     this.homeAltMsl();
-    return this.homeAlt !== null;
+    return this.homeAlt !== null || this.heightAboveHome() !== null;
   }
   private homeAltMsl(): number {
     if (this.homeAlt !== null) return this.homeAlt;

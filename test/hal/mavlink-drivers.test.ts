@@ -83,6 +83,29 @@ describe('MAVLink position driver', () => {
   });
 });
 
+describe('MAVLink flight driver: height above home', () => {
+  it("gives the FC's relative_alt as heightAboveHomeM while GLOBAL_POSITION_INT is fresh, and none without it", async () => {
+    const fl = createMavlinkDevices(vehicle).flight;
+    await fl.start();
+    await waitFor('a flight state with a height', () => {
+      const st = fl.state();
+      return st.ok && st.value.heightAboveHomeM !== undefined;
+    }, 5_000);
+    const st = fl.state();
+    expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((vehicle.telemetry.position?.relativeAlt ?? Number.NaN) / 1000, 2);
+    const position = vehicle.telemetry.position;
+    vehicle.telemetry.position = null; // as before the first GLOBAL_POSITION_INT
+    try {
+      const without = fl.state();
+      expect(without.ok).toBe(true);
+      expect(without.ok && 'heightAboveHomeM' in without.value).toBe(false);
+    } finally {
+      vehicle.telemetry.position = vehicle.telemetry.position ?? position;
+      await fl.stop();
+    }
+  });
+});
+
 // The ArduPilot flavour (GUIDED takeoff, ArduCopter mode numbers) over UDP, through the HIL helper.
 describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
   let hil: HilVehicle;
@@ -117,6 +140,11 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
       expect((await flight.execute({ type: 'arm' })).ok).toBe(true);
       expect((await flight.execute({ type: 'takeoff', relAltM: 5 })).ok).toBe(true);
       await waitFor('5 m up', () => (hil.vehicle.telemetry.position?.relativeAlt ?? 0) > 4_500, 15_000);
+      // The FC's own height above home (GLOBAL_POSITION_INT's relative_alt), the frame the take-off and
+      // the goto below are commanded in; the executor reads its height from it (executor-height.test.ts).
+      const st = flight.state();
+      expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((hil.vehicle.telemetry.position?.relativeAlt ?? 0) / 1000, 0);
+      expect(st.ok && st.value.heightAboveHomeM).toBeGreaterThan(4);
       const target = localToGeo({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, 0, 40);
       expect((await flight.execute({ type: 'goto', target: { ...target, relAltM: 5 } })).ok).toBe(true);
       const eastOf = (): number => {
