@@ -186,8 +186,7 @@ export class MissionRunner {
           // task for it replaces the resume.
           if (this.resumeTimer) {
             if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission) break;
-            clearTimeout(this.resumeTimer);
-            this.resumeTimer = null;
+            this.cancelResume();
           }
           this.runTask(e.command, e.task);
           // Restarted while the mission was held, the executor has no route to fly on: it takes its
@@ -257,8 +256,7 @@ export class MissionRunner {
   /** After a restart, fly on with this device's part of a mission still active in the committed state.
    *  `waitedMs`: how long it has waited for the drone's position (below). */
   resumeOwnTask(waitedMs = 0): void {
-    if (this.resumeTimer) clearTimeout(this.resumeTimer);
-    this.resumeTimer = null;
+    this.cancelResume();
     const m = this.state.mission;
     const mine = m?.assignments.find((a) => a.node === this.o.id);
     if (!m || !mine) {
@@ -382,8 +380,13 @@ export class MissionRunner {
   }
 
   stop(): void {
+    this.cancelResume();
+    this.executor.stop();
+  }
+
+  /** Drops a resume waiting for the drone's position (resumeOwnTask), if one is. */
+  private cancelResume(): void {
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
-    this.executor.stop();
   }
 }
