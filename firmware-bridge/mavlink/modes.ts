@@ -12,7 +12,7 @@ export const mavAutopilotArdupilot = 3;
 
 export const px4MainMode = { manual: 1, altctl: 2, posctl: 3, auto: 4, acro: 5, offboard: 6, stabilized: 7 } as const;
 export const px4AutoSubMode = { ready: 1, takeoff: 2, loiter: 3, mission: 4, rtl: 5, land: 6 } as const;
-export const arducopterMode = { stabilize: 0, acro: 1, altHold: 2, auto: 3, guided: 4, loiter: 5, rtl: 6, circle: 7, land: 9, brake: 17 } as const;
+export const arducopterMode = { stabilize: 0, acro: 1, altHold: 2, auto: 3, guided: 4, loiter: 5, rtl: 6, circle: 7, land: 9, drift: 11, sport: 13, posHold: 16, brake: 17, smartRtl: 21, flowHold: 22, autoRtl: 27 } as const;
 
 export interface EncodedMode {
   /** HEARTBEAT.custom_mode */
@@ -91,6 +91,10 @@ export function decodeMode(family: AutopilotFamily, customMode: number): FlightM
     case arducopterMode.stabilize:
     case arducopterMode.altHold:
     case arducopterMode.acro:
+    case arducopterMode.drift:
+    case arducopterMode.sport:
+    case arducopterMode.posHold:
+    case arducopterMode.flowHold:
       return 'manual';
     case arducopterMode.loiter:
     case arducopterMode.brake:
@@ -103,6 +107,8 @@ export function decodeMode(family: AutopilotFamily, customMode: number): FlightM
     case arducopterMode.land:
       return 'land';
     case arducopterMode.rtl:
+    case arducopterMode.smartRtl: // a failsafe's return by the way it came (FS_*_ACTION)
+    case arducopterMode.autoRtl: // AUTO's DO_LAND_START return, as ArduCopter 4.1+ reports it
       return 'return';
     default:
       return 'unknown';

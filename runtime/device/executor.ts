@@ -49,6 +49,13 @@ export class Executor {
    *  re-plan of its mission changes the route it holds, not that, and the mission's hold and resume
    *  are not carried out (as in fleet-sim's flight layer). */
   private failsafe = false;
+  /** A pilot's mode switch or the flight controller's own failsafe took the vehicle out of the
+   *  executor's hands while it flew (takenOver), and no task has come since: nothing flies it on (a
+   *  reflex's release, a re-plan), until the swarm commits a new task for it. */
+  private handedOver = false;
+  /** The flight controller was seen in a mode the executor's flying puts it in since that flying began
+   *  (takenOver: HEARTBEAT reports the mode at 1 Hz, so just after an action the old one may show). */
+  private seenOwnMode = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
@@ -162,10 +169,18 @@ export class Executor {
       this.failsafe = false;
       if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
     }
+    // A task of the swarm's for this drone gives it back to the executor; a re-plan of the mission it
+    // was flying, or the mission's hold and resume, do not (they concern the drones flying it).
+    if (!replan && task.type !== 'hold' && task.type !== 'resume') this.handedOver = false;
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        if (replan && this.handedOver) {
+          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '' };
+          this.log(`task ${command}: re-planned route kept; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
+          return;
+        }
         if (replan && this.failsafe) {
           // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
           // return goes on (its loop is not superseded).
@@ -223,6 +238,7 @@ export class Executor {
     this.current = null;
     this.homeward = false;
     this.failsafe = false;
+    this.handedOver = false;
     this.paused = false;
     if (this.grounded()) return;
     void (action === 'rtl' ? this.goHome(this.liveFor(this.generation)) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
@@ -284,6 +300,7 @@ export class Executor {
    */
   private async goHome(live: () => boolean): Promise<string | null> {
     this.homeward = true;
+    this.seenOwnMode = false;
     const here = this.position();
     const home = this.home();
     const zones = this.avoidZones();
@@ -397,7 +414,7 @@ export class Executor {
   /** The vehicle was told to hold: fly on with the current task from the waypoint it was heading to. */
   private flyOn(): void {
     const cur = this.current;
-    if (this.stopped) return;
+    if (this.stopped || this.handedOver) return;
     if (!cur) {
       // On its way home (a committed rtl or abort), stopped by the obstacle reflex: home again from here.
       if (this.homeward && !this.grounded()) this.goHomeAnew('the return home');
@@ -468,6 +485,12 @@ export class Executor {
       if (!live()) return;
     }
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
+    this.seenOwnMode = false;
+    if (fs.value.landed === 'in-air' && fs.value.mode === 'manual') {
+      // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.
+      this.handedOver = true;
+      return fail(`a pilot flies the vehicle (the flight controller is in a manual mode): the task is not flown; a new task for this drone, once the pilot hands it back, is`);
+    }
     if (cur.next >= task.waypoints.length) {
       // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a
       // continuation (re-plan, state sync) of one flown to its end. No take-off for it.
@@ -576,10 +599,36 @@ export class Executor {
     return p !== null && Math.hypot(p.northM - northM, p.eastM - eastM) <= arriveToleranceM;
   }
 
-  /** Polls `cond` until true; returns null, or why it gave up. A paused executor waits without counting. */
+  /**
+   * Why the vehicle is out of the executor's hands, or null. While it flies a task (or a way home), the
+   * executor never puts the flight controller in a manual mode, its own mission, a return or a landing
+   * (a return or a landing of its own supersedes the flying); once the FC was seen in a mode the flying
+   * put it in, any of those is a pilot's mode switch or the FC's own failsafe (a battery, a fence, a
+   * lost link), which the executor must not undo with its next goto: it stops (handedOver).
+   */
+  private takenOver(): string | null {
+    const fs = this.devices.flight?.state();
+    if (!fs || !fs.ok) return null;
+    const m = fs.value.mode;
+    if (m !== 'manual' && m !== 'mission' && m !== 'return' && m !== 'land') {
+      if (m !== 'unknown') this.seenOwnMode = true;
+      return null;
+    }
+    if (!this.seenOwnMode) return null;
+    this.handedOver = true;
+    const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
+    const reason = `the flight controller left the executor's control: ${by}; nothing more is commanded until a new task for this drone`;
+    this.log(reason);
+    return reason;
+  }
+
+  /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, or the vehicle
+   *  taken out of the executor's hands (takenOver). A paused executor waits without counting. */
   private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string): Promise<string | null> {
     const t0 = Date.now();
     while (live()) {
+      const taken = this.takenOver();
+      if (taken !== null) return taken;
       if (!this.paused && (await cond())) return null;
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
       await new Promise((r) => setTimeout(r, pollMs));

@@ -87,6 +87,11 @@ describe('flight modes', () => {
     expect(encodeMode('ardupilot', 'return')?.customMode).toBe(6); // RTL
     expect(encodeMode('ardupilot', 'hold')?.customMode).toBe(5); // LOITER
   });
+  it("reads ArduCopter's pilot modes as manual and its failsafe returns as return (the executor stops flying on either)", () => {
+    for (const n of [11, 13, 16, 22]) expect(decodeMode('ardupilot', n)).toBe('manual'); // DRIFT, SPORT, POSHOLD, FLOWHOLD
+    for (const n of [21, 27]) expect(decodeMode('ardupilot', n)).toBe('return'); // SMART_RTL, AUTO_RTL
+    expect(decodeMode('ardupilot', 18)).toBe('unknown'); // THROW
+  });
 });
 
 describe('UDP transport', () => {

@@ -1,0 +1,87 @@
+// A vehicle taken out of the executor's hands while it flies a task: a pilot switches the flight
+// controller to a manual mode, or the FC's own failsafe (battery, fence, lost link) starts a return. The
+// executor must not undo either with its next goto (a goto is MAV_CMD_DO_REPOSITION, which changes the
+// FC's mode to fly there): it fails the task with the reason and commands nothing more, through a
+// reflex's release and a re-plan of the mission too, until the swarm commits a new task for the drone.
+// On the executor rig's simulated multirotor, whose mode the test changes as the FC or a pilot would.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../runtime/mission/types.js';
+import { executorRig, stopRigs, until } from './executor-rig.js';
+
+afterEach(stopRigs);
+
+const survey: Task = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }, { n: 300, e: 400 }], altDm: 200, speedDmps: 80, then: 'return' };
+
+async function takenRig() {
+  const rig = await executorRig();
+  const actions: string[] = [];
+  const execute = rig.devices.flight.execute.bind(rig.devices.flight);
+  rig.devices.flight.execute = (a) => {
+    actions.push(a.type);
+    return execute(a);
+  };
+  return { ...rig, actions };
+}
+
+describe('a vehicle taken out of the executor’s hands', () => {
+  it("by the flight controller's own return mid-leg: the task fails naming it, and no goto, reflex release or re-plan takes the vehicle back; a new task does", async () => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && Math.hypot(vehicle.state().northM, vehicle.state().eastM) > 20, 20_000)).toBe(true);
+    expect(actions).toContain('goto');
+    expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's battery failsafe, say
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/left the executor's control: mode return/);
+    expect(logs.some((l) => l.includes("left the executor's control"))).toBe(true);
+    const after = actions.length;
+    ex.resumeAfterReflex(); // a reflex's hold released
+    ex.run('m1', { ...survey, replan: true }); // a committed hazard re-planned the mission
+    await new Promise((r) => setTimeout(r, 800)); // 16 s of the vehicle's flight
+    expect(actions.slice(after)).toEqual([]);
+    expect(vehicle.state().mode).toBe('return');
+    // The swarm's next task for this drone is flown.
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => actions.slice(after).includes('goto'), 5_000)).toBe(true);
+    expect(await until(() => reports.some((r) => r.command === 'g1' && r.stage === 'done'), 20_000)).toBe(true);
+    ex.stop();
+  }, 60_000);
+
+  it('by a pilot switching to a manual mode: the task fails, naming the pilot, with no command after', async () => {
+    const { vehicle, ex, reports, actions } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
+    vehicle.setMode('manual');
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/a pilot took it/);
+    const after = actions.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(actions.slice(after)).toEqual([]);
+    ex.stop();
+  }, 60_000);
+
+  it('a task given while a pilot flies the vehicle (a device restarted meanwhile) is not flown', async () => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 10 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 9 && vehicle.state().landed === 'in-air', 15_000)).toBe(true);
+    vehicle.setMode('manual');
+    const before = actions.length;
+    ex.run('m1', survey);
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/a pilot flies the vehicle/);
+    expect(actions.slice(before)).toEqual([]);
+    ex.stop();
+  }, 30_000);
+
+  it("its own return is not taken for the flight controller's: a survey flown to its end goes home on the executor's return", async () => {
+    const { vehicle, ex, reports, actions } = await takenRig();
+    ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 60 }] });
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
+    expect(reports.map((r) => r.stage)).toContain('done');
+    expect(await until(() => actions.includes('return-to-launch'), 5_000)).toBe(true);
+    expect(await until(() => !vehicle.state().armed, 30_000)).toBe(true);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    ex.stop();
+  }, 60_000);
+});
