@@ -27,6 +27,11 @@ const returnAltRewriteMs = 30_000;
 const flightControllerWaitMs = 15_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
+/** A flight controller that refuses to arm (a pre-arm check: its estimator or GNSS not ready yet, a
+ *  battery below its threshold) is asked again this often, and the task fails with its last refusal
+ *  after armWaitMsDefault (Executor's armWaitMs). */
+const armRetryMs = 1_000;
+export const armWaitMsDefault = 120_000;
 
 /** Waypoints flown of all, 0..1000 for the ack (an empty route, every waypoint inside a committed
  *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
@@ -79,6 +84,8 @@ export class Executor {
     private readonly log: (msg: string, level?: 'info' | 'warn') => void,
     /** This device's own fence (device.yaml `geofence`): waypoints outside it are skipped. */
     private readonly fence: readonly Point[] | null = null,
+    /** How long a task asks a refusing flight controller to arm before it fails (armFor). */
+    private readonly armWaitMs = armWaitMsDefault,
   ) {}
 
   /** Local position in metres from the fix, or null without one. The height is the flight
@@ -522,7 +529,7 @@ export class Executor {
       return fail(first);
     }
     if (fs.value.landed !== 'in-air') {
-      const armed = await this.waitFor(live, () => this.act({ type: 'arm' }).then((e) => e === null), 'arming');
+      const armed = await this.armFor(live);
       if (armed) return live() ? fail(armed) : undefined;
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
       if (t) return live() ? fail(t) : undefined;
@@ -597,6 +604,32 @@ export class Executor {
   private near(northM: number, eastM: number): boolean {
     const p = this.position();
     return p !== null && Math.hypot(p.northM - northM, p.eastM - eastM) <= arriveToleranceM;
+  }
+
+  /**
+   * Arms the vehicle: null, or why not. A refusal (the flight controller's pre-arm checks, which pass
+   * once its estimator and GNSS are ready) is logged when its reason changes and asked again each
+   * armRetryMs, up to armWaitMs of not being paused; the task then fails with the last refusal. Before,
+   * the arm was sent every 50 ms for up to 10 minutes and the task failed saying only that arming did
+   * not complete.
+   */
+  private async armFor(live: () => boolean): Promise<string | null> {
+    let waitedMs = 0;
+    let last = '';
+    while (live()) {
+      const t = Date.now();
+      if (!this.paused) {
+        const refused = await this.act({ type: 'arm' });
+        if (refused === null) return null;
+        if (!live()) break;
+        if (refused !== last) this.log(`arming refused (asked again each ${armRetryMs / 1000} s, up to ${this.armWaitMs / 1000} s): ${refused}`);
+        last = refused;
+        if (waitedMs >= this.armWaitMs) return `not armed in ${this.armWaitMs / 1000} s: ${refused}`;
+      }
+      for (let t = 0; t < armRetryMs && live(); t += pollMs) await new Promise((r) => setTimeout(r, pollMs));
+      if (!this.paused) waitedMs += Date.now() - t;
+    }
+    return 'superseded by a newer task';
   }
 
   /**
