@@ -36,6 +36,8 @@ const gravityMps2 = 9.80665;
 
 const customModeEnabled = 1; // MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
 const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
+const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
+const statusTextsKept = 8;
 // POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
 const typemaskPositionOnly = (8 | 16 | 32 | 64 | 128 | 256 | 1024 | 2048) as common.PositionTargetTypemask;
 const typemaskVelocityOnly = (1 | 2 | 4 | 64 | 128 | 256 | 1024) as common.PositionTargetTypemask;
@@ -95,6 +97,9 @@ export class MavlinkVehicle {
   private readonly startMs = Date.now();
   private readonly setpointRateHz: number;
   private failsafeSeen = false;
+  /** STATUSTEXTs of severity WARNING or worse, newest last (at most statusTextsKept): what a refusal's
+   *  COMMAND_ACK does not say (ArduPilot's "PreArm: ...", PX4's "Arming denied: ..."). */
+  private readonly warnings: { atMs: number; text: string }[] = [];
   /** Whether the IMU stream was asked for on this link (asked again after the FC comes back). */
   private imuAsked = false;
   /** Whether HOME_POSITION was asked for on this link (askHome). */
@@ -134,8 +139,13 @@ export class MavlinkVehicle {
         if (!this.imuAsked) this.askImu();
         if (!this.homeAsked && t.home === null) this.askHome();
       }
-      else if (msg instanceof common.StatusText && msg.text.includes('failsafe')) this.failsafeSeen = true;
-      else return;
+      else if (msg instanceof common.StatusText) {
+        if (msg.text.includes('failsafe')) this.failsafeSeen = true;
+        if (msg.severity <= severityWarning) {
+          this.warnings.push({ atMs: Date.now(), text: msg.text });
+          if (this.warnings.length > statusTextsKept) this.warnings.shift();
+        }
+      } else return;
       const name = (msg.constructor as unknown as { MSG_NAME: string }).MSG_NAME;
       t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name] = Date.now();
     });
@@ -278,11 +288,21 @@ export class MavlinkVehicle {
   }
 
   arm(): Promise<Result<CommandAckInfo, DeviceError>> {
-    return this.commands.long(mavCmd.componentArmDisarm, [1]);
+    return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [1]));
   }
 
   disarm(): Promise<Result<CommandAckInfo, DeviceError>> {
-    return this.commands.long(mavCmd.componentArmDisarm, [0]);
+    return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [0]));
+  }
+
+  /** A command whose refusal the FC explains in STATUSTEXT (pre-arm checks): its error carries what
+   *  the FC said, at WARNING or worse, between the command and its answer. */
+  private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>): Promise<Result<CommandAckInfo, DeviceError>> {
+    const since = Date.now();
+    const r = await send();
+    if (r.ok) return r;
+    const said = this.warnings.filter((w) => w.atMs >= since).map((w) => `"${w.text}"`);
+    return said.length === 0 ? r : err(deviceError(r.error.code, `${r.error.message} (the flight controller said ${said.join(', ')})`));
   }
 
   async setMode(mode: FlightMode): Promise<Result<CommandAckInfo, DeviceError>> {

@@ -145,6 +145,10 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
       const st = flight.state();
       expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((hil.vehicle.telemetry.position?.relativeAlt ?? 0) / 1000, 0);
       expect(st.ok && st.value.heightAboveHomeM).toBeGreaterThan(4);
+      // A refusal carries what the FC said in STATUSTEXT before its COMMAND_ACK (a pre-arm check's
+      // reason, here the disarm check's), not only the ACK's result.
+      const disarm = await flight.execute({ type: 'disarm' });
+      expect(disarm.ok ? '' : disarm.error.message).toMatch(/DENIED.*\(the flight controller said "disarm refused: vehicle is in the air"\)/);
       const target = localToGeo({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, 0, 40);
       expect((await flight.execute({ type: 'goto', target: { ...target, relAltM: 5 } })).ok).toBe(true);
       const eastOf = (): number => {
