@@ -274,7 +274,9 @@ export class MissionRunner {
     // way to that point is a transit leg (take off or climb to the transit altitude, come down there).
     const carrying = this.executor.hasTask(m.id);
     const here = this.executor.position();
-    if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown()) && waitedMs < resumePositionWaitMs) {
+    const fs = this.o.hal.devices.flight?.state();
+    const flightKnown = fs !== undefined && fs.ok && fs.value.landed !== 'unknown';
+    if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown() || !flightKnown) && waitedMs < resumePositionWaitMs) {
       // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is,
       // and how high, decides where its route resumes (still airborne on a leg: from there, not from the
       // leg's start). Asked again shortly; a task the swarm commits meanwhile replaces this (onCommit).
@@ -282,6 +284,14 @@ export class MissionRunner {
         this.resumeTimer = null;
         this.resumeOwnTask(waitedMs + resumePollMs);
       }, resumePollMs);
+      return;
+    }
+    if (!carrying && fs?.ok && (fs.value.landed === 'in-air' || fs.value.landed === 'landing') && (fs.value.mode === 'return' || fs.value.mode === 'land')) {
+      // Returning or landing when this device started: a failsafe of its own before the restart (a
+      // reflex latched it, and re-asserts it), or the flight controller's. Resumed, the mission would
+      // fly on until that failsafe took the drone back, or override the FC's; a new task for this
+      // drone flies it.
+      this.o.log.info({ event: 'resume', mission: m.id, skipped: fs.value.mode }, `not resuming mission ${m.id}: the vehicle is ${fs.value.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`);
       return;
     }
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;

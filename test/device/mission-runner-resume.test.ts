@@ -103,6 +103,9 @@ describe('resuming this device\'s part after a restart', () => {
   });
 });
 
+/** A flight controller's state as the resume reads it: in the air, in `mode`. */
+const inAir = (mode: string) => () => ({ ok: true, value: { timeMs: 0, armed: true, mode, landed: 'in-air', home: null, failsafe: false } });
+
 describe('restarted mid-mission, it resumes from its committed progress', () => {
   // d1's part: four waypoints 50 m apart going east (a goto: one drone, one path).
   const goto: MissionTx = { kind: 'command', id: 'ops/10', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 50], [0, 100], [0, 150], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
@@ -140,7 +143,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     let pos: { northM: number; eastM: number; upM: number } | null = null;
     vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
     vi.spyOn(Executor.prototype, 'heightKnown').mockImplementation(() => pos !== null);
-    const r = runner(s2.state, { flight: {} });
+    const r = runner(s2.state, { flight: { state: inAir('hold') } });
     r.resumeOwnTask();
     expect(given).toEqual([]); // before, it resumed at once as if on the ground: the leg again from its start
     pos = { northM: 0.5, eastM: 120, upM: 30 };
@@ -160,7 +163,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
     vi.spyOn(Executor.prototype, 'heightKnown').mockImplementation(() => pos !== null);
     // A flight controller that keeps what it is given (the return altitude each block sets).
-    const r = runner(s2.state, { flight: { setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
+    const r = runner(s2.state, { flight: { state: inAir('guided'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
     r.resumeOwnTask();
     // A hazard committed on the route ahead (175 m east): the mission is re-planned.
     next.block = { height: 3, timeMs: 10_002, members, txs: [], hazards: { cellDm: 100, cells: [[0, 17]] } } satisfies MissionBlock;
@@ -182,6 +185,26 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     pos = { northM: 0.5, eastM: 120, upM: 30 };
     await new Promise((x) => setTimeout(x, 600));
     expect(given.map((t) => t.type)).toEqual(['rtl']);
+    r.stop();
+  });
+
+  it('returning or landing when it started (a failsafe before the restart, or the FC\'s own), it does not resume; in the air otherwise, it does', async () => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
+    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    for (const mode of ['return', 'land']) {
+      const r = runner(s2.state, { flight: { state: inAir(mode) } });
+      r.resumeOwnTask();
+      await new Promise((x) => setTimeout(x, 300));
+      expect(given, mode).toEqual([]); // before: the mission flown on until the reflex (or nothing) took it back
+      r.stop();
+    }
+    const r = runner(s2.state, { flight: { state: inAir('hold') } });
+    r.resumeOwnTask();
+    expect(given).toHaveLength(1);
     r.stop();
   });
 
