@@ -36,6 +36,12 @@ const gravityMps2 = 9.80665;
 
 const customModeEnabled = 1; // MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
 const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
+/** A velocity setpoint not renewed for this long lapses: the stream stops and the vehicle holds. The
+ *  HAL's contract (hal/devices.ts: callers stream a velocity at 2 Hz or more) and the simulated
+ *  multirotor's 1 s, with room for a loaded event loop. Before, the last velocity was streamed until
+ *  another action came: a reflex that stopped sending one (its obstacle cleared) left the drone flying
+ *  away at that velocity. */
+const velocityLapseMs = 1_500;
 const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
 const statusTextsKept = 8;
 // POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
@@ -93,6 +99,10 @@ export class MavlinkVehicle {
   readonly params: ParamClient;
   readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, fenceStatus: null, imu: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
+  /** When the velocity being streamed was last given (velocityLapseMs). */
+  private velocityAtMs = 0;
+  /** Velocity streams that lapsed into a hold (velocityLapseMs), for tests and diagnostics. */
+  velocityLapses = 0;
   private streamTimer: NodeJS.Timeout | null = null;
   private readonly startMs = Date.now();
   private readonly setpointRateHz: number;
@@ -527,6 +537,7 @@ export class MavlinkVehicle {
   private async startStream(sp: Setpoint): Promise<Result<CommandAckInfo, DeviceError>> {
     const wasStreaming = this.setpoint !== null;
     this.setpoint = sp;
+    if (sp.type === 'velocity') this.velocityAtMs = Date.now();
     this.sendSetpoint();
     if (!this.streamTimer) this.streamTimer = setInterval(() => this.sendSetpoint(), 1000 / this.setpointRateHz);
     // PX4 refuses OFFBOARD unless setpoints already flow ("proof of life"): stream first, then switch.
@@ -539,6 +550,12 @@ export class MavlinkVehicle {
   private sendSetpoint(): void {
     const sp = this.setpoint;
     if (sp === null) return;
+    if (sp.type === 'velocity' && Date.now() - this.velocityAtMs > velocityLapseMs) {
+      this.stopSetpoints();
+      this.velocityLapses++;
+      void this.setMode('hold');
+      return;
+    }
     const bootMs = (Date.now() - this.startMs) >>> 0;
     if (sp.type === 'position') {
       const m = new common.SetPositionTargetGlobalInt();

@@ -94,8 +94,15 @@ export class Executor {
     const f = this.devices.position?.fix();
     if (!f || !f.ok) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
-    return { northM: ne.northM, eastM: ne.eastM, upM: this.heightAboveHome() ?? f.value.altMslM - this.homeAltMsl() };
+    const fc = this.heightAboveHome();
+    if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;
+    return { northM: ne.northM, eastM: ne.eastM, upM: fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl()) };
   }
+
+  /** The ground's altitude by this receiver that the flight controller's last height above home
+   *  implies: with the FC's height gone stale, the receiver's altitude over it carries on from where the
+   *  FC's height left off, rather than jump by the receiver's bias (or to another ground reference). */
+  private fcGroundMsl: number | null = null;
 
   /**
    * The flight controller's height above home (MAVLink's relative_alt), or null without one. Take-off and
@@ -165,6 +172,13 @@ export class Executor {
     this.homeAltMsl();
     const prev = this.current;
     const replan = task.type === 'waypoints' && task.replan === true && prev !== null && prev.task.mission === task.mission;
+    if (this.handedOver && (task.type === 'hold' || task.type === 'resume')) {
+      // A pilot or the FC's own failsafe has the vehicle: the mission's hold would switch the FC out of
+      // the pilot's mode or its failsafe landing, and its resume has nothing to fly on.
+      this.report({ command, stage: 'started', progress: 0, reason: '' });
+      this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` });
+      return;
+    }
     if (this.failsafe && (task.type === 'hold' || task.type === 'resume')) {
       // The mission's hold and resume concern the drones flying it; this one is going home or landing
       // on its own failsafe, which only an rtl, land or abort (or a new task) replaces.
@@ -287,6 +301,8 @@ export class Executor {
    *  (the vehicle refused a goto, a point was not reached in time, or a newer task took over). */
   private async flyVia(points: readonly { n: number; e: number }[], altM: number, speedMps: number | undefined, live: () => boolean, what: string): Promise<string | null> {
     for (const p of points) {
+      const taken = this.takenOver();
+      if (taken !== null) return taken;
       const g = await this.act({ type: 'goto', target: this.target(p, altM), ...(speedMps !== undefined ? { speedMps } : {}) });
       if (g) return g;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what);
@@ -324,6 +340,7 @@ export class Executor {
         // all the same, straight, as with no way round. Before, the drone got no return at all.
         const round = await this.flyVia(way, altM, undefined, live, 'the way home round the keep-outs in its way');
         if (!live()) return null;
+        if (this.handedOver) return round; // a pilot or the FC's failsafe took it on the way: no return of ours
         if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
       }
     }
@@ -524,11 +541,24 @@ export class Executor {
       fail(reason);
     };
     const first = blocked();
-    if (first && fs.value.landed !== 'in-air') {
+    if (first && fs.value.landed === 'on-ground') {
       cur.heldBlocked = true;
       return fail(first);
     }
-    if (fs.value.landed !== 'in-air') {
+    if (fs.value.landed === 'taking-off' && flight) {
+      // A take-off under way (a task's before this one): flown on from the air once it is up, not
+      // armed and taken off again (ArduCopter refuses a second take-off; a goto below 0.5 m is refused).
+      const climbing = (): boolean => {
+        const st = flight.state();
+        return st.ok && st.value.landed === 'taking-off';
+      };
+      const up = await this.waitFor(live, () => Promise.resolve(!climbing()), 'the take-off under way');
+      if (up) return live() ? fail(up) : undefined;
+      fs = flight.state();
+      if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
+    }
+    // Landing is in the air too: no arming or take-off again.
+    if (fs.value.landed === 'on-ground') {
       const armed = await this.armFor(live);
       if (armed) return live() ? fail(armed) : undefined;
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
@@ -570,6 +600,9 @@ export class Executor {
         const round = await this.flyVia(wayFrom(at, w, zones, this.committedFence) ?? [], legAltM, task.speedDmps / 10, live, `the way round the keep-outs in its way to waypoint ${cur.next + 1}`);
         if (round) return live() ? fail(round) : undefined;
       }
+      // Arrived within the second before a HEARTBEAT showed a pilot's switch: the goto would undo it.
+      const taken = this.takenOver();
+      if (taken !== null) return fail(taken);
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
       if (g) return fail(g);
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
@@ -626,7 +659,7 @@ export class Executor {
         last = refused;
         if (waitedMs >= this.armWaitMs) return `not armed in ${this.armWaitMs / 1000} s: ${refused}`;
       }
-      for (let t = 0; t < armRetryMs && live(); t += pollMs) await new Promise((r) => setTimeout(r, pollMs));
+      for (let slept = 0; slept < armRetryMs && live(); slept += pollMs) await new Promise((r) => setTimeout(r, pollMs));
       if (!this.paused) waitedMs += Date.now() - t;
     }
     return 'superseded by a newer task';

@@ -291,7 +291,9 @@ export class MissionRunner {
       // reflex latched it, and re-asserts it), or the flight controller's. Resumed, the mission would
       // fly on until that failsafe took the drone back, or override the FC's; a new task for this
       // drone flies it.
-      this.o.log.info({ event: 'resume', mission: m.id, skipped: fs.value.mode }, `not resuming mission ${m.id}: the vehicle is ${fs.value.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`);
+      const reason = `not resumed after a restart: the vehicle is ${fs.value.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`;
+      this.o.log.info({ event: 'resume', mission: m.id, skipped: fs.value.mode }, `mission ${m.id} ${reason}`);
+      this.onExec({ command: m.id, stage: 'failed', progress: mine.waypoints.length === 0 ? 0 : Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length), reason });
       return;
     }
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;

@@ -5,7 +5,8 @@
 // rig's simulated multirotor, with a receiver whose altitude reads 6 m high once the drone is armed.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { executorRig, stopRigs, until } from './executor-rig.js';
+import { Executor } from '../../runtime/device/executor.js';
+import { executorRig, origin, stopRigs, until } from './executor-rig.js';
 
 afterEach(stopRigs);
 
@@ -42,6 +43,46 @@ describe("the executor's height", () => {
     expect(Math.abs(up - 20)).toBeLessThan(2);
     ex.stop();
   }, 40_000);
+
+  it("known from the FC's height alone: in the air, with no landed state or home reported yet (just restarted)", async () => {
+    const { vehicle, devices } = await executorRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 12 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 11.5, 15_000)).toBe(true);
+    const state = devices.flight.state.bind(devices.flight);
+    let fcHeight = false;
+    devices.flight.state = () => {
+      const r = state();
+      return r.ok ? { ok: true, value: { ...r.value, landed: 'unknown', home: null, ...(fcHeight ? { heightAboveHomeM: vehicle.state().upM } : {}) } } : r;
+    };
+    const restarted = new Executor(devices, origin, () => undefined, () => undefined);
+    expect(restarted.heightKnown()).toBe(false); // its fix is not the ground, and nothing else says how high
+    fcHeight = true;
+    expect(restarted.heightKnown()).toBe(true);
+    expect(Math.abs((restarted.position()?.upM ?? Number.NaN) - vehicle.state().upM)).toBeLessThan(0.01);
+    restarted.stop();
+  }, 30_000);
+
+  it("the FC's height gone stale: the receiver's altitude carries on from the FC's last height, not jump by its drift", async () => {
+    const { vehicle, devices, ex } = await driftingRig(true);
+    const state = devices.flight.state.bind(devices.flight);
+    let stale = false;
+    devices.flight.state = () => {
+      const r = state();
+      if (!r.ok || !stale) return r;
+      const { heightAboveHomeM: _gone, ...rest } = r.value;
+      return { ok: true, value: rest };
+    };
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 60 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => vehicle.state().upM > 19, 20_000)).toBe(true);
+    const before = ex.position()?.upM ?? Number.NaN;
+    stale = true;
+    const after = ex.position()?.upM ?? Number.NaN;
+    // The receiver reads 6 m high; its noise is 0.75 m at one sigma.
+    expect(Math.abs(after - before)).toBeLessThan(3);
+    expect(Math.abs(after - vehicle.state().upM)).toBeLessThan(3);
+    ex.stop();
+  }, 30_000);
 
   it("without one (the simulated HAL's flight driver gives none), is the receiver's altitude over the ground's: here 6 m more than the drone's", async () => {
     const { vehicle, devices, ex } = await driftingRig(false);

@@ -60,6 +60,40 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
+  it("the mission's hold and resume are not carried out on it (a hold would switch the FC out of the pilot's mode)", async () => {
+    const { vehicle, ex, reports, actions } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
+    vehicle.setMode('manual');
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    const after = actions.length;
+    ex.run('h1', { type: 'hold', mission: 'm1' });
+    ex.run('r1', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).toEqual([]); // before: a hold, and the FC out of the pilot's manual mode
+    expect(vehicle.state().mode).toBe('manual');
+    for (const c of ['h1', 'r1']) expect(reports.find((r) => r.command === c && r.stage === 'failed')?.reason, c).toMatch(/not in this device's hands/);
+    ex.stop();
+  }, 60_000);
+
+  it('on its way home round a keep-out: no return of its own after a pilot takes it', async () => {
+    const { vehicle, ex, reports, actions } = await takenRig();
+    ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 600 }], then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 30_000)).toBe(true);
+    // A committed keep-out of 15 m on the straight line home, and a committed rtl.
+    ex.keepFence(null, 1200, [{ n: 0, e: 300, r: 150 }]);
+    const after = actions.length;
+    ex.run('rtl1', { type: 'rtl' });
+    expect(await until(() => actions.slice(after).includes('goto'), 5_000)).toBe(true); // round the keep-out
+    vehicle.setMode('manual');
+    expect(await until(() => reports.some((r) => r.command === 'rtl1' && r.stage === 'failed'), 10_000)).toBe(true);
+    expect(reports.find((r) => r.command === 'rtl1' && r.stage === 'failed')?.reason).toMatch(/a pilot took it/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).not.toContain('return-to-launch'); // before: the FC's return, from the pilot
+    expect(vehicle.state().mode).toBe('manual');
+    ex.stop();
+  }, 60_000);
+
   it('a task given while a pilot flies the vehicle (a device restarted meanwhile) is not flown', async () => {
     const { vehicle, devices, ex, reports, actions } = await takenRig();
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
@@ -73,6 +107,20 @@ describe('a vehicle taken out of the executor’s hands', () => {
     expect(actions.slice(before)).toEqual([]);
     ex.stop();
   }, 30_000);
+
+  it('a task given while its own take-off is still climbing does not arm or take off again', async () => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 30 })).ok).toBe(true);
+    expect(await until(() => devices.flight.state().ok && (devices.flight.state() as { value: { landed: string } }).value.landed === 'taking-off', 5_000)).toBe(true);
+    const before = actions.length;
+    ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 40 }], then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 30_000)).toBe(true);
+    expect(reports.map((r) => `${r.stage} ${r.reason}`).join('; ')).toContain('done ');
+    expect(actions.slice(before).filter((a) => a === 'arm' || a === 'takeoff')).toEqual([]);
+    expect(vehicle.state().armed).toBe(true);
+    ex.stop();
+  }, 60_000);
 
   it("its own return is not taken for the flight controller's: a survey flown to its end goes home on the executor's return", async () => {
     const { vehicle, ex, reports, actions } = await takenRig();

@@ -19,9 +19,9 @@ afterEach(() => vi.restoreAllMocks());
 
 const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
 
-function runner(state: MissionState, devices: object = {}): MissionRunner {
+function runner(state: MissionState, devices: object = {}, acks: unknown[] = []): MissionRunner {
   const quiet = { info: () => undefined, warn: () => undefined };
-  const control = { ack: () => undefined, proof: () => undefined, log: () => undefined };
+  const control = { ack: (a: unknown) => void acks.push(a), proof: () => undefined, log: () => undefined };
   const metrics = { commands: { inc: () => undefined } };
   const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: { latDeg: 47, lonDeg: 8 }, fence: null, log: quiet, control, metrics } as unknown as MissionRunnerOptions;
   const r = new MissionRunner(o);
@@ -196,10 +196,13 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
     vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
     for (const mode of ['return', 'land']) {
-      const r = runner(s2.state, { flight: { state: inAir(mode) } });
+      const acks: unknown[] = [];
+      const r = runner(s2.state, { flight: { state: inAir(mode) } }, acks);
       r.resumeOwnTask();
       await new Promise((x) => setTimeout(x, 300));
       expect(given, mode).toEqual([]); // before: the mission flown on until the reflex (or nothing) took it back
+      // The swarm and the operator are told, in the part's ack: 2 of its 4 waypoints flown.
+      expect(acks, mode).toMatchObject([{ command: 'ops/10', node: 'd1', stage: 'failed', progress: 500, reason: expect.stringMatching(/^not resumed after a restart: the vehicle is (returning home|landing)/) }]);
       r.stop();
     }
     const r = runner(s2.state, { flight: { state: inAir('hold') } });

@@ -123,7 +123,7 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
     expect(hil.vehicle.imuRefusal).toBeNull();
     await hil.devices.attitude.stop();
   }, 20_000);
-  it('flies a goto in GUIDED to its target and stays on it, with no setpoint stream (ArduPilot is not PX4 offboard)', async () => {
+  it('flies a goto in GUIDED to its target and stays on it, with no setpoint stream (ArduPilot is not PX4 offboard); a velocity not renewed lapses into a hold', async () => {
     // Before, the simulated FC held every ArduPilot goto one second in ("offboard setpoints lost":
     // PX4's COM_OF_LOSS_T applied to GUIDED), and a device on ArduPilot never flew its route.
     const { flight, position } = hil.devices;
@@ -161,6 +161,18 @@ describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
       await new Promise((r) => setTimeout(r, 1_500)); // past the 1 s that held it before
       expect(eastOf()).toBeGreaterThan(37);
       expect(texts.filter((t) => t.includes('setpoints lost'))).toEqual([]);
+      // A velocity given once and not renewed (a reflex whose obstacle cleared) lapses into a hold: the
+      // HAL's contract is that callers stream it. Before, the vehicle streamed it on, and the drone flew
+      // on east at 2 m/s until the next action.
+      expect((await flight.execute({ type: 'velocity', northMps: 0, eastMps: 2, downMps: 0 })).ok).toBe(true);
+      const speed = (): number => {
+        const p = hil.vehicle.telemetry.position;
+        return p ? Math.hypot(p.vx, p.vy) / 100 : 0;
+      };
+      await waitFor('moving east at the velocity', () => speed() > 1, 10_000);
+      await waitFor('the velocity lapsed and the vehicle holds', () => hil.vehicle.velocityLapses === 1 && hil.vehicle.mode() === 'hold' && speed() < 0.3, 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}: lapses ${hil.vehicle.velocityLapses}, mode ${hil.vehicle.mode()}, speed ${speed().toFixed(2)} m/s`);
+      });
       expect((await flight.execute({ type: 'land' })).ok).toBe(true);
       await waitFor('landed and disarmed', () => !hil.vehicle.armed(), 30_000);
     } finally {
