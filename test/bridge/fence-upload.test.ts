@@ -79,7 +79,8 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
     const away: Fence = { polygon: ring(4, 20, null).polygon.map((v) => ({ latDeg: v.latDeg + 0.001, lonDeg: v.lonDeg })), altMaxM: 25 }; // ~110 m north
     expect((await vehicle.uploadFence(away)).ok).toBe(true);
     const arm = await vehicle.arm();
-    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    // The ACK says only DENIED; the refusal carries what the FC said just before it.
+    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED (the flight controller said "PreArm: vehicle outside fence")' });
     await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle outside fence'), 10_000);
     const back = await vehicle.uploadFence(fence);
     expect(back.ok ? back.value.items : back.error.message).toBe(6);
@@ -138,7 +139,7 @@ describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_N
     const around: Fence = { ...fence, keepOuts: [keepOut(0, 0, 5)] };
     expect((await rig.vehicle.uploadFence(around)).ok).toBe(true);
     const arm = await rig.vehicle.arm();
-    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED' });
+    expect(arm.ok ? 'armed' : arm.error).toEqual({ code: 'rejected', message: 'COMPONENT_ARM_DISARM: DENIED (the flight controller said "PreArm: vehicle inside a keep-out")' });
     await waitFor('the PreArm text', () => texts.includes('PreArm: vehicle inside a keep-out'), 10_000);
     const back = await rig.vehicle.uploadFence(fence);
     expect(back.ok ? back.value.items : back.error.message).toBe(8);
