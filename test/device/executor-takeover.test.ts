@@ -24,6 +24,17 @@ async function takenRig() {
   return { ...rig, actions };
 }
 
+/** The survey flown until the drone is up and on its way, then a pilot's switch to a manual mode; once
+ *  the task has failed for it. */
+async function pilotTakesOverMidLeg() {
+  const rig = await takenRig();
+  rig.ex.run('m1', survey);
+  expect(await until(() => rig.vehicle.state().upM > 15 && rig.actions.includes('goto'), 20_000)).toBe(true);
+  rig.vehicle.setMode('manual');
+  expect(await until(() => rig.reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+  return rig;
+}
+
 describe('a vehicle taken out of the executor’s hands', () => {
   it("by the flight controller's own return mid-leg: the task fails naming it, and no goto, reflex release or re-plan takes the vehicle back; a new task does", async () => {
     const { vehicle, ex, reports, actions, logs } = await takenRig();
@@ -48,11 +59,7 @@ describe('a vehicle taken out of the executor’s hands', () => {
   }, 60_000);
 
   it('by a pilot switching to a manual mode: the task fails, naming the pilot, with no command after', async () => {
-    const { vehicle, ex, reports, actions } = await takenRig();
-    ex.run('m1', survey);
-    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
-    vehicle.setMode('manual');
-    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    const { ex, reports, actions } = await pilotTakesOverMidLeg();
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/a pilot took it/);
     const after = actions.length;
     await new Promise((r) => setTimeout(r, 500));
@@ -61,11 +68,7 @@ describe('a vehicle taken out of the executor’s hands', () => {
   }, 60_000);
 
   it("the mission's hold and resume are not carried out on it (a hold would switch the FC out of the pilot's mode)", async () => {
-    const { vehicle, ex, reports, actions } = await takenRig();
-    ex.run('m1', survey);
-    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
-    vehicle.setMode('manual');
-    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    const { vehicle, ex, reports, actions } = await pilotTakesOverMidLeg();
     const after = actions.length;
     ex.run('h1', { type: 'hold', mission: 'm1' });
     ex.run('r1', { type: 'resume', mission: 'm1' });
