@@ -150,7 +150,7 @@ export class MavlinkVehicle {
         if (!this.homeAsked && t.home === null) this.askHome();
       }
       else if (msg instanceof common.StatusText) {
-        if (msg.text.includes('failsafe')) this.failsafeSeen = true;
+        if (/failsafe/i.test(msg.text)) this.failsafeSeen = true; // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...
         if (msg.severity <= severityWarning) {
           this.warnings.push({ atMs: Date.now(), text: msg.text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();

@@ -61,6 +61,8 @@ export class Executor {
   /** The flight controller was seen in a mode the executor's flying puts it in since that flying began
    *  (takenOver: HEARTBEAT reports the mode at 1 Hz, so just after an action the old one may show). */
   private seenOwnMode = false;
+  /** The flight controller's failsafe flag was seen clear since that flying began (takenOver). */
+  private seenNoFailsafe = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
@@ -324,6 +326,7 @@ export class Executor {
   private async goHome(live: () => boolean): Promise<string | null> {
     this.homeward = true;
     this.seenOwnMode = false;
+    this.seenNoFailsafe = false;
     const here = this.position();
     const home = this.home();
     const zones = this.avoidZones();
@@ -510,6 +513,7 @@ export class Executor {
     }
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
     this.seenOwnMode = false;
+    this.seenNoFailsafe = false;
     if (fs.value.landed === 'in-air' && fs.value.mode === 'manual') {
       // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.
       this.handedOver = true;
@@ -676,7 +680,13 @@ export class Executor {
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return null;
     const m = fs.value.mode;
-    if (m !== 'manual' && m !== 'mission' && m !== 'return' && m !== 'land') {
+    const mine = m !== 'manual' && m !== 'mission' && m !== 'return' && m !== 'land';
+    // A failsafe the FC announces while it flies for the executor (one whose action is a hold, which
+    // the mode alone does not tell from the executor's own): the flag from before the flying, which the
+    // next accepted action clears, does not count, only one raised after it was seen clear.
+    const failsafeNow = mine && fs.value.failsafe && this.seenOwnMode && this.seenNoFailsafe;
+    if (!fs.value.failsafe) this.seenNoFailsafe = true;
+    if (mine && !failsafeNow) {
       if (m !== 'unknown') this.seenOwnMode = true;
       return null;
     }

@@ -97,6 +97,33 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
+  it("by a failsafe the FC announces whose action is a hold (the mode alone looks like the executor's own)", async () => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
+    devices.flight.markFailsafe(); // as the MAVLink driver does on a "failsafe" STATUSTEXT
+    expect(vehicle.hold().ok).toBe(true);
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/its own failsafe \(mode hold\)/);
+    const after = actions.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(actions.slice(after)).toEqual([]);
+    ex.stop();
+  }, 60_000);
+
+  it('a failsafe flag left from before the task does not count: the task is flown', async () => {
+    const { devices, ex, reports } = await takenRig();
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 25 })).ok).toBe(true);
+    // An old failsafe, announced before the task (the next accepted action clears it); the task first
+    // waits out the take-off under way, polling the flag all along.
+    devices.flight.markFailsafe();
+    ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 40 }], then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 30_000)).toBe(true);
+    expect(reports.map((r) => `${r.stage} ${r.reason}`).join('; ')).toContain('done ');
+    ex.stop();
+  }, 60_000);
+
   it('a task given while a pilot flies the vehicle (a device restarted meanwhile) is not flown', async () => {
     const { vehicle, devices, ex, reports, actions } = await takenRig();
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
