@@ -217,7 +217,10 @@ export class Executor {
         this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
-        if (replan && this.paused) return;
+        if (replan && this.paused) {
+          void this.watchHeld(this.generation);
+          return;
+        }
         this.paused = false;
         void this.fly(this.generation);
         return;
@@ -696,6 +699,24 @@ export class Executor {
     const reason = `the flight controller left the executor's control: ${by}; nothing more is commanded until a new task for this drone`;
     this.log(reason);
     return reason;
+  }
+
+  /**
+   * Under a committed hold, after a re-plan ended the flying that was waiting there (its route is
+   * another now), nothing would notice a pilot or the FC's own failsafe taking the vehicle, and the
+   * mission's resume would fly it on from them: this watches (takenOver) until the hold ends, and fails
+   * the task with the reason as the flying would.
+   */
+  private async watchHeld(gen: number): Promise<void> {
+    const live = this.liveFor(gen);
+    this.seenOwnMode = false;
+    this.seenNoFailsafe = false;
+    while (live() && this.paused && !this.handedOver) {
+      const taken = this.takenOver();
+      const cur = this.current;
+      if (taken !== null && cur) return this.report({ command: cur.command, stage: 'failed', progress: permilleOf(cur.next, cur.task.waypoints.length), reason: taken });
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
   }
 
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, or the vehicle

@@ -79,6 +79,25 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
+  it("under the mission's hold, after a re-plan: the FC's own landing is noticed, and the resume does not fly it on", async () => {
+    const { vehicle, ex, reports, actions } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
+    ex.run('h1', { type: 'hold', mission: 'm1' });
+    expect(await until(() => vehicle.state().mode === 'hold', 5_000)).toBe(true);
+    ex.run('m1', { ...survey, replan: true }); // a hazard committed meanwhile
+    await new Promise((r) => setTimeout(r, 200));
+    expect(vehicle.land().ok).toBe(true); // the FC's battery failsafe, say
+    expect(await until(() => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.command === 'm1' && r.stage === 'failed')?.reason).toMatch(/mode land/);
+    const after = actions.length;
+    ex.run('r1', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).toEqual([]); // before: arm, take off and the route again, out of the FC's landing
+    expect(vehicle.state().mode).toBe('land');
+    ex.stop();
+  }, 60_000);
+
   it('on its way home round a keep-out: no return of its own after a pilot takes it', async () => {
     const { vehicle, ex, reports, actions } = await takenRig();
     ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 600 }], then: 'hold' });
