@@ -296,7 +296,7 @@ export class Device {
             // not undone by a re-plan of the mission the drone leaves (the executor knows of both).
             if (action.type === 'return-to-launch') this.missions.returnHome(reason);
             else if (action.type === 'land') this.missions.landHere(reason);
-            else void this.hal.devices.flight?.execute(action);
+            else this.missions.reflexAction(action);
           },
           onObstacle: (_agent, at) => this.missions.sawObstacle(at),
           onRelease: (agent, reason) => {

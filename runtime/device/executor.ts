@@ -63,6 +63,8 @@ export class Executor {
   private seenOwnMode = false;
   /** The flight controller's failsafe flag was seen clear since that flying began (takenOver). */
   private seenNoFailsafe = false;
+  /** A reflex's action was not sent since the last takeover, and the log said so (othersHands). */
+  private reflexRefusalLogged = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
    *  way; why the last write failed (logged once per distinct reason). */
   private returnAlt: { confirmedM: number | null; atMs: number; writing: boolean; failure: string } = { confirmedM: null, atMs: 0, writing: false, failure: '' };
@@ -274,6 +276,7 @@ export class Executor {
    *  no task carries: home as a committed rtl goes (goHome). The task's loop stops sending the drone on;
    *  the task stays (a committed resume flies it on, as before the return). */
   returnHome(why: string): void {
+    if (this.othersHands(`return to launch (${why})`)) return;
     this.failsafe = true;
     // A local failsafe is not held by a committed hold (the flight controller's own return was not,
     // before the executor flew the way round): goHome's waits count.
@@ -284,10 +287,31 @@ export class Executor {
   /** A local failsafe's landing where the drone is (the mission-reflexes agent: battery critical, a
    *  severe anomaly): the task's loop stops, and a re-plan of its mission does not take off again. */
   landHere(why: string): void {
+    if (this.othersHands(`landing (${why})`)) return;
     this.failsafe = true;
     this.homeward = false;
     this.generation++;
     void this.act({ type: 'land' }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
+  }
+
+  /** A reflex's action that goes straight to the flight controller (a hold, a velocity), unless a pilot
+   *  or the FC's own failsafe has the vehicle (othersHands). */
+  reflexAction(action: FlightAction): void {
+    if (this.othersHands(action.type)) return;
+    void this.devices.flight?.execute(action);
+  }
+
+  /**
+   * Whether a pilot or the flight controller's own failsafe has the vehicle (handedOver): then the
+   * reflexes' actions are not sent either, since each would switch the FC out of the pilot's mode or
+   * its failsafe return or landing (a link-loss hold, say, in the middle of the FC's return). Said in
+   * the log once per takeover.
+   */
+  private othersHands(what: string): boolean {
+    if (!this.handedOver) return false;
+    if (!this.reflexRefusalLogged) this.log(`reflex ${what} not sent: a pilot or the flight controller's own failsafe has the vehicle`);
+    this.reflexRefusalLogged = true;
+    return true;
   }
 
   /** goHome from where the drone is now, superseding what the executor was doing; a refusal is logged
@@ -695,6 +719,7 @@ export class Executor {
     }
     if (!this.seenOwnMode) return null;
     this.handedOver = true;
+    this.reflexRefusalLogged = false;
     const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
     const reason = `the flight controller left the executor's control: ${by}; nothing more is commanded until a new task for this drone`;
     this.log(reason);

@@ -3,6 +3,7 @@
 // acks their progress, and explains refusals of commands at intake.
 
 import type { Logger as PinoLogger } from 'pino';
+import type { FlightAction } from '../../hal/devices.js';
 import type { GeoOrigin } from '../../hal/geo.js';
 import type { Verifier } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
@@ -366,6 +367,11 @@ export class MissionRunner {
    *  committed rtl goes (Executor.returnHome). */
   returnHome(why: string): void {
     this.executor.returnHome(why);
+  }
+
+  /** A reflex's hold or velocity, straight to the flight controller (Executor.reflexAction). */
+  reflexAction(action: FlightAction): void {
+    this.executor.reflexAction(action);
   }
 
   /** A local failsafe's landing (a reflex): where the drone is (Executor.landHere). */

@@ -67,6 +67,28 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
+  it("the reflexes' actions are not sent to it either (a link-loss hold in the middle of the FC's return, a back-off from the pilot), and the log says so once", async () => {
+    const { vehicle, ex, actions, logs } = await takenRig();
+    ex.run('m1', survey);
+    expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
+    expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe
+    expect(await until(() => logs.some((l) => l.includes("left the executor's control")), 5_000)).toBe(true);
+    const after = actions.length;
+    ex.reflexAction({ type: 'hold' }); // link loss
+    ex.reflexAction({ type: 'velocity', northMps: 1, eastMps: 0, downMps: 0 }); // an obstacle
+    ex.returnHome('battery reserve');
+    ex.landHere('battery critical');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).toEqual([]); // before: hold, velocity, the way home, land
+    expect(vehicle.state().mode).toBe('return');
+    expect(logs.filter((l) => l.includes('not sent: a pilot or the flight controller'))).toHaveLength(1);
+    // A new task gives the vehicle back: the reflexes act again.
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    ex.reflexAction({ type: 'hold' });
+    expect(await until(() => actions.slice(after).includes('hold'), 5_000)).toBe(true);
+    ex.stop();
+  }, 60_000);
+
   it("the mission's hold and resume are not carried out on it (a hold would switch the FC out of the pilot's mode)", async () => {
     const { vehicle, ex, reports, actions } = await pilotTakesOverMidLeg();
     const after = actions.length;
