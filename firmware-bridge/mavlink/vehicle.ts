@@ -42,7 +42,9 @@ const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
  *  another action came: a reflex that stopped sending one (its obstacle cleared) left the drone flying
  *  away at that velocity. */
 const velocityLapseMs = 1_500;
-const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
+const severityWarning = 4;
+/** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
+const refusalTextGraceMs = 250; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
 const statusTextsKept = 8;
 // POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
 const typemaskPositionOnly = (8 | 16 | 32 | 64 | 128 | 256 | 1024 | 2048) as common.PositionTargetTypemask;
@@ -306,11 +308,13 @@ export class MavlinkVehicle {
   }
 
   /** A command whose refusal the FC explains in STATUSTEXT (pre-arm checks): its error carries what
-   *  the FC said, at WARNING or worse, between the command and its answer. */
+   *  the FC said, at WARNING or worse, between the command and its answer, or up to
+   *  refusalTextGraceMs after it (PX4 queues its text apart from the ACK: it can come second). */
   private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>): Promise<Result<CommandAckInfo, DeviceError>> {
     const since = Date.now();
     const r = await send();
     if (r.ok) return r;
+    for (const t0 = Date.now(); !this.warnings.some((w) => w.atMs >= since) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
     const said = this.warnings.filter((w) => w.atMs >= since).map((w) => `"${w.text}"`);
     return said.length === 0 ? r : err(deviceError(r.error.code, `${r.error.message} (the flight controller said ${said.join(', ')})`));
   }
