@@ -168,6 +168,18 @@ export class CommandClient {
   }
 
   /**
+   * Stops resending those of `commands` still awaiting an ACK: a newer command replaced them (`by`),
+   * and a late resend would undo it (a return-to-launch whose ACK was lost, resent after a goto, took
+   * the vehicle home). Each ends with a 'rejected' error saying so.
+   */
+  supersede(commands: readonly number[], by: string): void {
+    for (const c of commands) {
+      const p = this.pending.get(c);
+      p?.resolve(err(deviceError('rejected', `${p.name}: superseded by ${by} before its ACK`)));
+    }
+  }
+
+  /**
    * An ACK completes the request for its command id only when it comes from the component we
    * commanded (any, when we addressed component 0) and is addressed to us: MAVLink 2's target_system
    * and target_component extensions, 0 when a sender leaves them out (older firmware). Another

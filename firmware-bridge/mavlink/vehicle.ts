@@ -29,6 +29,10 @@ export const mavCmd = {
   requestMessage: 512,
 } as const;
 
+/** The commands after which the vehicle flies on by itself (home, down, up, its mission): one resent
+ *  after a newer flight action would undo it, so that action supersedes them (execute). */
+const selfFlyingCommands = [mavCmd.navReturnToLaunch, mavCmd.navLand, mavCmd.navTakeoff, mavCmd.missionStart];
+
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
 export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242 } as const;
 
@@ -502,6 +506,11 @@ export class MavlinkVehicle {
   /** The HAL's flight actions mapped onto the protocol. */
   async execute(action: FlightAction): Promise<Result<void, DeviceError>> {
     let r: Result<unknown, DeviceError>;
+    // A movement replaces a return, landing, take-off or mission start still awaiting its ACK: that
+    // one's resends stop (CommandClient.supersede). Not a velocity, which a reflex streams beside the
+    // executor's commands, and not gotos or mode changes, which a later one of the same kind replaces
+    // anyway (a reflex's hold while the executor's goto awaits its ACK leaves that goto alone).
+    if (action.type !== 'arm' && action.type !== 'disarm' && action.type !== 'velocity') this.commands.supersede(selfFlyingCommands, action.type);
     switch (action.type) {
       case 'arm':
         r = await this.arm();

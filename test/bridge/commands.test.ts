@@ -81,6 +81,21 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     expect(!t.ok && t.error.code).toBe('timeout');
     expect(!t.ok && t.error.message).toContain('4 attempts');
   });
+
+  it('supersede stops the resends of a command awaiting its ACK and ends it saying by what; others go on', async () => {
+    const seen: number[] = [];
+    const client = setup((c) => void seen.push(c.command)); // never answers
+    const rtl = client.long(20, []);
+    const other = client.long(21, []);
+    await new Promise((r) => setTimeout(r, 10));
+    client.supersede([20], 'goto');
+    const r = await rtl;
+    expect(r.ok ? 'ok' : r.error).toEqual({ code: 'rejected', message: 'NAV_RETURN_TO_LAUNCH: superseded by goto before its ACK' });
+    const o = await other;
+    expect(!o.ok && o.error.message).toContain('4 attempts'); // not superseded: resent to the end
+    expect(seen.filter((c) => c === 20)).toHaveLength(1);
+    expect(seen.filter((c) => c === 21)).toHaveLength(4);
+  });
 });
 
 describe('offboard/guided setpoint stream', () => {
