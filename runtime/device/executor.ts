@@ -176,18 +176,14 @@ export class Executor {
     this.homeAltMsl();
     const prev = this.current;
     const replan = task.type === 'waypoints' && task.replan === true && prev !== null && prev.task.mission === task.mission;
-    if (this.handedOver && (task.type === 'hold' || task.type === 'resume')) {
-      // A pilot or the FC's own failsafe has the vehicle: the mission's hold would switch the FC out of
-      // the pilot's mode or its failsafe landing, and its resume has nothing to fly on.
+    // The mission's hold and resume concern the drones flying it. Not carried out on one that a pilot or
+    // the FC's own failsafe has (the hold would switch the FC out of the pilot's mode or its failsafe
+    // landing), nor on one going home or landing on its own failsafe, which only an rtl, land or abort
+    // (or a new task) replaces.
+    const notHere = this.handedOver ? `the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` : this.failsafe ? 'a failsafe return or landing is in force on this drone' : null;
+    if (notHere !== null && (task.type === 'hold' || task.type === 'resume')) {
       this.report({ command, stage: 'started', progress: 0, reason: '' });
-      this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` });
-      return;
-    }
-    if (this.failsafe && (task.type === 'hold' || task.type === 'resume')) {
-      // The mission's hold and resume concern the drones flying it; this one is going home or landing
-      // on its own failsafe, which only an rtl, land or abort (or a new task) replaces.
-      this.report({ command, stage: 'started', progress: 0, reason: '' });
-      this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: a failsafe return or landing is in force on this drone` });
+      this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: ${notHere}` });
       return;
     }
     if (!(replan && this.failsafe)) {
@@ -352,8 +348,7 @@ export class Executor {
    */
   private async goHome(live: () => boolean): Promise<string | null> {
     this.homeward = true;
-    this.seenOwnMode = false;
-    this.seenNoFailsafe = false;
+    this.watchAnew();
     const here = this.position();
     const home = this.home();
     const zones = this.avoidZones();
@@ -539,8 +534,7 @@ export class Executor {
       if (!live()) return;
     }
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
-    this.seenOwnMode = false;
-    this.seenNoFailsafe = false;
+    this.watchAnew();
     if (fs.value.landed === 'in-air' && fs.value.mode === 'manual') {
       // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.
       this.handedOver = true;
@@ -696,6 +690,12 @@ export class Executor {
     return 'superseded by a newer task';
   }
 
+  /** A new flying begins: what takenOver has seen of the FC's mode and failsafe flag starts over. */
+  private watchAnew(): void {
+    this.seenOwnMode = false;
+    this.seenNoFailsafe = false;
+  }
+
   /**
    * Why the vehicle is out of the executor's hands, or null. While it flies a task (or a way home), the
    * executor never puts the flight controller in a manual mode, its own mission, a return or a landing
@@ -734,8 +734,7 @@ export class Executor {
    */
   private async watchHeld(gen: number): Promise<void> {
     const live = this.liveFor(gen);
-    this.seenOwnMode = false;
-    this.seenNoFailsafe = false;
+    this.watchAnew();
     while (live() && this.paused && !this.handedOver) {
       const taken = this.takenOver();
       const cur = this.current;
