@@ -46,9 +46,9 @@ const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
  *  another action came: a reflex that stopped sending one (its obstacle cleared) left the drone flying
  *  away at that velocity. */
 const velocityLapseMs = 1_500;
-const severityWarning = 4;
+const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
-const refusalTextGraceMs = 250; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
+const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
 // POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
 const typemaskPositionOnly = (8 | 16 | 32 | 64 | 128 | 256 | 1024 | 2048) as common.PositionTargetTypemask;
