@@ -3,7 +3,7 @@
 // pair once per height on a topic of its own; a follower takes it from a few validators (its
 // sources, config.followerSources) and hears none of the proposals, prevotes, precommits and
 // statuses of the rest. At 16 validators that is 2 messages a height instead of about 40, which is
-// what makes a fleet of a thousand devices cheap to run (README, bench:sim).
+// what makes a fleet of a thousand devices cheap to run (docs/benchmarks.md, bench:sim).
 //
 // The sources are this follower's first validators in rendezvous order (a hash of both ids), so a
 // fleet's followers spread over the validators and a validator-set change moves few of them. Safety

@@ -1,5 +1,5 @@
 // Ed25519 and BLAKE2b for the whole runtime, on one libsodium backend chosen at start (backends.ts):
-// sodium-native when it loads (~2.3x faster verify on these machines, see README benchmarks), else
+// sodium-native when it loads (~2.3x faster verify on these machines, see docs/benchmarks.md), else
 // libsodium-wrappers (WebAssembly), which is then the only one loaded. Call `initCrypto()` once at start;
 // everything after it is synchronous.
 

@@ -1,6 +1,6 @@
 // The page with a 1000-device recording in headless Chromium: every drone on the map, a health cell per
 // device (cards only for the first ones), and no console errors. The recording is built here from the
-// event format itself, since a 1000-device deterministic run takes minutes (README, bench:sim).
+// event format itself, since a 1000-device deterministic run takes minutes (docs/benchmarks.md, bench:sim).
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
