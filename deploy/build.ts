@@ -42,7 +42,9 @@ export function build(repoRoot: string, outDir = join(repoRoot, 'dist')): BuildR
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(dirname(scratch), { recursive: true });
   try {
-    const tsc = createRequire(join(repoRoot, 'package.json')).resolve('typescript/bin/tsc');
+    // TypeScript 7's compiler (native; the package `typescript7` here): the same JavaScript as 5.9's, in
+    // a sixth of the time. `typescript` stays 5.9 for typescript-eslint, which needs its JS API.
+    const tsc = join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('typescript7/package.json')), 'bin', 'tsc');
     const run = spawnSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', scratch, '--pretty', 'false'], {
       cwd: repoRoot,
       encoding: 'utf8',
