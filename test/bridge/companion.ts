@@ -1,10 +1,13 @@
 // The companion side of a bridge test: a MAVLink endpoint and vehicle on a serial port or UDP socket,
-// and the simulated flight controller rig on a pty pair.
+// the simulated flight controller rig on a pty pair, and the same FC in this process joined to the
+// companion in memory, for tests that drop, hold back or count single frames on the way.
 
 import { MavlinkEndpoint, type SigningPolicy } from '../../firmware-bridge/mavlink/endpoint.js';
 import { MavlinkVehicle, type VehicleOptions } from '../../firmware-bridge/mavlink/vehicle.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
+import { SimFlightController, type SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import { memoryPair } from './memory-pair.js';
 
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
@@ -56,6 +59,54 @@ export async function simFcRig(fcArgs: readonly string[], heartbeatIntervalMs = 
       await port.close();
       await fc.stop();
       await pty.stop();
+    },
+  };
+}
+
+/** The message id of a MAVLink 2 frame, or -1 for anything else. */
+export function frameMsgid(frame: Uint8Array): number {
+  return frame[0] === 0xfd ? (frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16) : -1;
+}
+
+/** The command a COMMAND_ACK (77) frame answers, else null. */
+export function ackedCommand(frame: Uint8Array): number | null {
+  return frameMsgid(frame) === 77 ? (frame[10] ?? 0) | ((frame[11] ?? 0) << 8) : null;
+}
+
+/** The command of a COMMAND_LONG (76) frame (after its seven float params), else null. */
+export function longCommand(frame: Uint8Array): number | null {
+  return frameMsgid(frame) === 76 ? (frame[38] ?? 0) | ((frame[39] ?? 0) << 8) : null;
+}
+
+/** What one side sends, frame by frame: call `pass` for a frame that goes through (now or later). */
+export type FrameTap = (frame: Uint8Array, pass: (frame: Uint8Array) => void) => void;
+
+export interface InMemoryFcRig {
+  readonly fc: SimFlightController;
+  readonly endpoint: MavlinkEndpoint;
+  readonly vehicle: MavlinkVehicle;
+  stop(): void;
+}
+
+/**
+ * The simulated flight controller (ArduPilot unless `fc.family` says otherwise, seed 1, heartbeats every
+ * 200 ms) in this process, joined in memory to a companion with 200 ms heartbeats. `fromFc` sees every
+ * frame the FC sends, `fromCompanion` every frame the companion sends; without a tap, all go through.
+ */
+export function inMemoryFc(o: { fromFc?: FrameTap; fromCompanion?: FrameTap; fc?: Partial<Omit<SimFcOptions, 'transport'>>; vehicle?: VehicleOptions } = {}): InMemoryFcRig {
+  const [a, b] = memoryPair();
+  const tapped = (t: ByteTransport, tap: FrameTap | undefined): ByteTransport => (tap ? { ...t, write: (bytes) => tap(bytes, (f) => t.write(f)) } : t);
+  const fc = new SimFlightController({ family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, ...o.fc, transport: tapped(b, o.fromFc) });
+  fc.start();
+  const { endpoint, vehicle } = companion(tapped(a, o.fromCompanion), 200, undefined, o.vehicle ?? {});
+  return {
+    fc,
+    endpoint,
+    vehicle,
+    stop: () => {
+      vehicle.close();
+      endpoint.stop();
+      fc.stop();
     },
   };
 }

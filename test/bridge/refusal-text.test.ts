@@ -6,31 +6,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
-import { companion, waitFor } from './companion.js';
-import { memoryPair } from './memory-pair.js';
+import { frameMsgid, inMemoryFc, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
-/** Whether a MAVLink 2 frame is a STATUSTEXT (253). */
-function isStatusText(frame: Uint8Array): boolean {
-  return frame[0] === 0xfd && ((frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16)) === 253;
-}
+const statusText = 253;
 
 describe('a refusal explained after its ACK', () => {
   it('carries the PreArm text that came 80 ms after the DENIED', async () => {
-    const [a, b] = memoryPair();
-    const fcSide: ByteTransport = { ...b, write: (bytes) => (isStatusText(bytes) ? void setTimeout(() => b.write(bytes), 80) : b.write(bytes)) };
-    const fc = new SimFlightController({ transport: fcSide, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, speedFactor: 4 });
-    fc.start();
-    const { endpoint, vehicle } = companion(a, 200);
-    cleanup.push(() => {
-      vehicle.close();
-      endpoint.stop();
-      fc.stop();
+    const { vehicle, stop } = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (frameMsgid(f) === statusText ? void setTimeout(() => pass(f), 80) : pass(f)),
     });
+    cleanup.push(stop);
     await waitFor('the FC heard', () => vehicle.connected(), 10_000);
     // A fence 110 m north of the vehicle: ArduPilot's fence pre-arm check refuses.
     const origin = defaultSimConfig.origin;

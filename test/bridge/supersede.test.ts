@@ -9,39 +9,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
-import { companion, waitFor } from './companion.js';
-import { memoryPair } from './memory-pair.js';
+import { ackedCommand, inMemoryFc, longCommand, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
-const msgidOf = (f: Uint8Array): number => (f[0] === 0xfd ? (f[7] ?? 0) | ((f[8] ?? 0) << 8) | ((f[9] ?? 0) << 16) : -1);
-/** The command of a MAVLink 2 COMMAND_ACK (77) or COMMAND_LONG (76; after its seven float params). */
-const ackCommand = (f: Uint8Array): number | null => (msgidOf(f) === 77 ? (f[10] ?? 0) | ((f[11] ?? 0) << 8) : null);
-const longCommand = (f: Uint8Array): number | null => (msgidOf(f) === 76 ? (f[38] ?? 0) | ((f[39] ?? 0) << 8) : null);
-
 describe('a return whose ACK is lost, then a goto', () => {
   it('is not resent after the goto: the vehicle flies to the goto, and the return ends superseded', async () => {
-    const [a, b] = memoryPair();
-    const fcSide: ByteTransport = { ...b, write: (bytes) => (ackCommand(bytes) === mavCmd.navReturnToLaunch ? undefined : b.write(bytes)) };
     let rtlSent = 0;
-    const companionSide: ByteTransport = {
-      ...a,
-      write: (bytes) => {
-        if (longCommand(bytes) === mavCmd.navReturnToLaunch) rtlSent++;
-        a.write(bytes);
+    const { vehicle, stop } = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.navReturnToLaunch ? undefined : pass(f)),
+      fromCompanion: (f, pass) => {
+        if (longCommand(f) === mavCmd.navReturnToLaunch) rtlSent++;
+        pass(f);
       },
-    };
-    const fc = new SimFlightController({ transport: fcSide, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, speedFactor: 4 });
-    fc.start();
-    const { endpoint, vehicle } = companion(companionSide, 200);
-    cleanup.push(() => {
-      vehicle.close();
-      endpoint.stop();
-      fc.stop();
     });
+    cleanup.push(stop);
     await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
     expect((await vehicle.execute({ type: 'arm' })).ok).toBe(true);
     expect((await vehicle.execute({ type: 'takeoff', relAltM: 10 })).ok).toBe(true);

@@ -11,49 +11,32 @@ import { common } from 'node-mavlink';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
-import { companion, waitFor } from './companion.js';
-import { memoryPair } from './memory-pair.js';
+import { ackedCommand, inMemoryFc, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
-/** The command a MAVLink 2 COMMAND_ACK (77) frame answers, else null. */
-function ackedCommand(frame: Uint8Array): number | null {
-  if (frame[0] !== 0xfd) return null;
-  const msgid = (frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16);
-  return msgid === 77 ? (frame[10] ?? 0) | ((frame[11] ?? 0) << 8) : null;
-}
-
 /** The FC (ArduPilot) and a companion in memory; `loseNextTakeoffAck()` drops the FC's next NAV_TAKEOFF ACK. */
 async function rig() {
-  const [a, b] = memoryPair();
   let lose = false;
   let lost = 0;
-  const fcSide: ByteTransport = {
-    ...b,
-    write: (bytes) => {
-      if (lose && ackedCommand(bytes) === mavCmd.navTakeoff) {
+  const { fc, endpoint, vehicle, stop } = inMemoryFc({
+    fc: { speedFactor: 4 },
+    vehicle: { command: { timeoutMs: 300, retries: 3 } },
+    fromFc: (f, pass) => {
+      if (lose && ackedCommand(f) === mavCmd.navTakeoff) {
         lose = false;
         lost++;
         return;
       }
-      b.write(bytes);
+      pass(f);
     },
-  };
-  const fc = new SimFlightController({ transport: fcSide, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, speedFactor: 4 });
-  fc.start();
-  const { endpoint, vehicle } = companion(a, 200, undefined, { command: { timeoutMs: 300, retries: 3 } });
+  });
   const takeoffAcks: number[] = [];
   endpoint.onMessage(({ msg }) => {
     if (msg instanceof common.CommandAck && msg.command === mavCmd.navTakeoff) takeoffAcks.push(msg.result);
   });
-  cleanup.push(() => {
-    vehicle.close();
-    endpoint.stop();
-    fc.stop();
-  });
+  cleanup.push(stop);
   await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null && vehicle.telemetry.position !== undefined, 10_000);
   return {
     fc,

@@ -10,9 +10,7 @@ import type { DeviceSet, FenceKeeperStatus, FlightControl, GeoFence } from '../.
 import { localToGeo } from '../../hal/geo.js';
 import { keepOuts, routeAround } from '../../runtime/mission/hazards.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
-import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
-import { companion, waitFor } from '../bridge/companion.js';
-import { memoryPair } from '../bridge/memory-pair.js';
+import { inMemoryFc, waitFor } from '../bridge/companion.js';
 import { origin } from './executor-rig.js';
 
 /** A flight driver that records what it is asked to keep, and answers through the report callback. */
@@ -120,17 +118,13 @@ describe('executor: the committed hazards\' keep-outs kept on the flight control
   });
 
   it('a committed hazard reaches the simulated FC through the MAVLink driver as a circle exclusion', async () => {
-    const [a, b] = memoryPair();
-    const fc = new SimFlightController({ transport: b, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200 });
-    fc.start();
-    const c = companion(a, 200);
+    const c = inMemoryFc();
+    const fc = c.fc;
     const devices = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction: 'leave' });
     await devices.flight.start();
     cleanup.push(async () => {
       await devices.flight.stop();
-      c.vehicle.close();
-      c.endpoint.stop();
-      fc.stop();
+      c.stop();
     });
     await waitFor('the FC\'s position', () => c.vehicle.telemetry.position !== null, 5_000);
     const ex = new Executor(devices as unknown as DeviceSet, fc.vehicle.origin, () => undefined, () => undefined);

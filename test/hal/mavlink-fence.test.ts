@@ -17,10 +17,7 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { openSerial, type SerialTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion, waitFor } from '../bridge/companion.js';
-import { memoryPair } from '../bridge/memory-pair.js';
-import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
-import type { ByteTransport } from '../../firmware-bridge/transport.js';
+import { companion, frameMsgid, inMemoryFc, waitFor } from '../bridge/companion.js';
 
 const origin = defaultSimConfig.origin;
 const square = (halfM: number, altMaxM: number | null): GeoFence => ({
@@ -217,8 +214,7 @@ describe('MAVLink flight driver: the FC\'s breach action with the fence', () => 
 
 /** The parameter id of a MAVLink 2 PARAM_REQUEST_READ (20) or PARAM_SET (23) frame, else null. */
 function paramRequestId(frame: Uint8Array): { msgid: number; id: string } | null {
-  if (frame[0] !== 0xfd) return null;
-  const msgid = (frame[7] ?? 0) | ((frame[8] ?? 0) << 8) | ((frame[9] ?? 0) << 16);
+  const msgid = frameMsgid(frame);
   const at = msgid === 20 ? 4 : msgid === 23 ? 6 : -1; // payload offset of param_id (fields ordered by size)
   if (at < 0) return null;
   const len = frame[1] ?? 0;
@@ -229,21 +225,19 @@ function paramRequestId(frame: Uint8Array): { msgid: number; id: string } | null
 describe('MAVLink flight driver: a breach action read or set that gets no answer (the simulated FC in this process, requests dropped)', () => {
   /** The companion and FC joined in memory; `drop` decides which of the companion's parameter requests are lost. */
   async function rig(breachAction: NonNullable<FenceKeeperOptions['breachAction']>, drop: (r: { msgid: number; id: string }) => boolean): Promise<ReturnType<typeof createMavlinkDevices>['flight']> {
-    const [a, b] = memoryPair();
-    const lossy: ByteTransport = { ...a, write: (bytes) => {
-      const r = paramRequestId(bytes);
-      if (r === null || !drop(r)) a.write(bytes);
-    } };
-    const fc = new SimFlightController({ transport: b, family: 'ardupilot', seed: 1, heartbeatIntervalMs: 200, fenceAction: 'report' });
-    fc.start();
-    const c = companion(lossy, 200, undefined, { command: { timeoutMs: 300, retries: 1 } });
+    const c = inMemoryFc({
+      fc: { fenceAction: 'report' },
+      vehicle: { command: { timeoutMs: 300, retries: 1 } },
+      fromCompanion: (f, pass) => {
+        const r = paramRequestId(f);
+        if (r === null || !drop(r)) pass(f);
+      },
+    });
     const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction }).flight;
     await flight.start();
     cleanup.push(async () => {
       await flight.stop();
-      c.vehicle.close();
-      c.endpoint.stop();
-      fc.stop();
+      c.stop();
     });
     return flight;
   }
