@@ -566,7 +566,10 @@ export class MavlinkVehicle {
     if (sp.type === 'velocity' && Date.now() - this.velocityAtMs > velocityLapseMs) {
       this.stopSetpoints();
       this.velocityLapses++;
-      void this.setMode('hold');
+      // Held only out of the mode the stream put it in: a pilot's manual mode or the FC's own failsafe
+      // return or landing since (the device stops renewing a reflex's velocity just then) is left alone.
+      // Before, the lapse switched the vehicle from the pilot, or out of its failsafe return, to a hold.
+      if (this.mode() === 'guided') void this.setMode('hold');
       return;
     }
     const bootMs = (Date.now() - this.startMs) >>> 0;
