@@ -32,6 +32,21 @@ export const mavCmd = {
 /** The commands after which the vehicle flies on by itself (home, down, up, its mission): one resent
  *  after a newer flight action would undo it, so that action supersedes them (execute). */
 const selfFlyingCommands = [mavCmd.navReturnToLaunch, mavCmd.navLand, mavCmd.navTakeoff, mavCmd.missionStart];
+/** What each flight action supersedes of the commands still awaiting their ACK (execute). A return or a
+ *  landing ends every other movement: a goto's or a hold's resend after it switched the FC out of it
+ *  (a battery reserve's return undone by the last goto's resend, which flew the drone on to the
+ *  waypoint). A goto replaces a goto, a hold a mode change: the newer was refused as "already awaiting
+ *  an ACK" (a re-plan on a lossy link failed its task, and the older goto flew on). */
+const supersededBy: { readonly [K in FlightAction['type']]: readonly number[] } = {
+  arm: [],
+  disarm: [],
+  velocity: [], // streamed by a reflex beside the executor's commands
+  takeoff: selfFlyingCommands,
+  goto: [...selfFlyingCommands, mavCmd.doReposition],
+  hold: [...selfFlyingCommands, mavCmd.doSetMode],
+  land: [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
+  'return-to-launch': [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
+};
 
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
 export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242 } as const;
@@ -506,11 +521,12 @@ export class MavlinkVehicle {
   /** The HAL's flight actions mapped onto the protocol. */
   async execute(action: FlightAction): Promise<Result<void, DeviceError>> {
     let r: Result<unknown, DeviceError>;
-    // A movement replaces a return, landing, take-off or mission start still awaiting its ACK: that
-    // one's resends stop (CommandClient.supersede). Not a velocity, which a reflex streams beside the
-    // executor's commands, and not gotos or mode changes, which a later one of the same kind replaces
-    // anyway (a reflex's hold while the executor's goto awaits its ACK leaves that goto alone).
-    if (action.type !== 'arm' && action.type !== 'disarm' && action.type !== 'velocity') this.commands.supersede(selfFlyingCommands, action.type);
+    // A movement replaces a return, landing, take-off or mission start still awaiting its ACK, and
+    // what else supersededBy names: their resends stop (CommandClient.supersede). Not a velocity,
+    // which a reflex streams beside the executor's commands; a reflex's hold while the executor's goto
+    // awaits its ACK leaves that goto alone.
+    const superseded = supersededBy[action.type];
+    if (superseded.length > 0) this.commands.supersede(superseded, action.type);
     switch (action.type) {
       case 'arm':
         r = await this.arm();
