@@ -561,7 +561,7 @@ export class Executor {
       cur.heldBlocked = true;
       if (!this.grounded()) {
         const h = await this.act({ type: 'hold' });
-        if (h) return fail(`${reason}; and the hold was refused: ${h}`);
+        if (h) return live() ? fail(`${reason}; and the hold was refused: ${h}`) : undefined;
       }
       fail(reason);
     };
@@ -611,7 +611,7 @@ export class Executor {
       if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
         // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
         const c = await this.act({ type: 'goto', target: this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), speedMps: task.speedDmps / 10 });
-        if (c) return fail(c);
+        if (c) return live() ? fail(c) : undefined;
         const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
       }
@@ -628,14 +628,16 @@ export class Executor {
       // Arrived within the second before a HEARTBEAT showed a pilot's switch: the goto would undo it.
       const taken = this.takenOver();
       if (taken !== null) return fail(taken);
+      // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
+      // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
       const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
-      if (g) return fail(g);
+      if (g) return live() ? fail(g) : undefined;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
       if (there) return live() ? fail(there) : undefined;
       if (!cur.descended) {
         if (legAltM !== altM) {
           const d = await this.act({ type: 'goto', target: this.target(w, altM), speedMps: task.speedDmps / 10 });
-          if (d) return fail(d);
+          if (d) return live() ? fail(d) : undefined;
           const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
           if (down) return live() ? fail(down) : undefined;
         }
