@@ -62,6 +62,8 @@ const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
  *  away at that velocity. */
 const velocityLapseMs = 1_500;
 const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
+/** A STATUSTEXT naming a failsafe that says it ended (ArduPilot "... Failsafe Cleared"). */
+const failsafeEnded = /\b(cleared|resolved|deactivated|recovered|restored)\b/i;
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
@@ -171,7 +173,10 @@ export class MavlinkVehicle {
         if (!this.homeAsked && t.home === null) this.askHome();
       }
       else if (msg instanceof common.StatusText) {
-        if (/failsafe/i.test(msg.text)) this.failsafeSeen = true; // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...
+        // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...; not the end of one, which ArduPilot
+        // says with the same word ("Radio Failsafe Cleared", "GCS Failsafe Cleared"): read as a new
+        // failsafe, it failed the task flying after the link came back (the executor's takenOver).
+        if (/failsafe/i.test(msg.text) && !failsafeEnded.test(msg.text)) this.failsafeSeen = true;
         if (msg.severity <= severityWarning) {
           this.warnings.push({ atMs: Date.now(), text: msg.text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();
