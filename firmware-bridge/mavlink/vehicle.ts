@@ -323,7 +323,16 @@ export class MavlinkVehicle {
     return this.failsafeSeen;
   }
 
-  arm(): Promise<Result<CommandAckInfo, DeviceError>> {
+  /** ArduCopter arms in no mode whose allows_arming() says no: RTL (SMART_RTL, AUTO_RTL), LAND, and AUTO
+   *  by default; a copter that came home or landed stays in that mode on the ground. Such a vehicle is
+   *  put in GUIDED first, the mode its take-off flies in anyway. Before, every task after a return
+   *  was refused "Arm: Mode not armable" for the executor's whole arming wait. */
+  async arm(): Promise<Result<CommandAckInfo, DeviceError>> {
+    const mode = this.mode();
+    if (this.family() === 'ardupilot' && !this.armed() && (mode === 'return' || mode === 'land' || mode === 'mission')) {
+      const g = await this.setMode('guided');
+      if (!g.ok) return err(deviceError(g.error.code, `GUIDED first (ArduPilot does not arm in mode ${mode}): ${g.error.message}`));
+    }
     return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [1]));
   }
 
