@@ -249,6 +249,7 @@ export class Executor {
         this.generation++;
         this.current = null;
         this.paused = false;
+        this.watchAnew(); // its own landing is not a takeover (othersHands asks takenOver)
         void this.simple(command, this.grounded() ? null : { type: 'land' });
         return;
     }
@@ -264,6 +265,7 @@ export class Executor {
     this.failsafe = false;
     this.handedOver = false;
     this.paused = false;
+    this.watchAnew();
     if (this.grounded()) return;
     void (action === 'rtl' ? this.goHome(this.liveFor(this.generation)) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
@@ -287,6 +289,7 @@ export class Executor {
     this.failsafe = true;
     this.homeward = false;
     this.generation++;
+    this.watchAnew();
     void this.act({ type: 'land' }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
   }
 
@@ -304,7 +307,9 @@ export class Executor {
    * the log once per takeover.
    */
   private othersHands(what: string): boolean {
-    if (!this.handedOver) return false;
+    // Asked here too, not only while a task flies: a pilot may take the drone where its finished task
+    // left it hovering, and a reflex's back-off or hold would take it back from the pilot.
+    if (!this.handedOver && this.takenOver() === null) return false;
     if (!this.reflexRefusalLogged) this.log(`reflex ${what} not sent: a pilot or the flight controller's own failsafe has the vehicle`);
     this.reflexRefusalLogged = true;
     return true;
