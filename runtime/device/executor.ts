@@ -63,6 +63,9 @@ export class Executor {
   private seenOwnMode = false;
   /** The flight controller's failsafe flag was seen clear since that flying began (takenOver). */
   private seenNoFailsafe = false;
+  /** The flying is the executor's own return or landing (goHome, a committed land, landHere): the FC's
+   *  return and landing modes are its own then, and a pilot's switch out of them is a takeover. */
+  private ownDescent = false;
   /** A reflex's action was not sent since the last takeover, and the log said so (othersHands). */
   private reflexRefusalLogged = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
@@ -249,8 +252,9 @@ export class Executor {
         this.generation++;
         this.current = null;
         this.paused = false;
-        this.watchAnew(); // its own landing is not a takeover (othersHands asks takenOver)
-        void this.simple(command, this.grounded() ? null : { type: 'land' });
+        this.watchAnew();
+        const live = this.liveFor(this.generation);
+        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live));
         return;
     }
   }
@@ -267,7 +271,8 @@ export class Executor {
     this.paused = false;
     this.watchAnew();
     if (this.grounded()) return;
-    void (action === 'rtl' ? this.goHome(this.liveFor(this.generation)) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+    const live = this.liveFor(this.generation);
+    void (action === 'rtl' ? this.goHome(live) : this.descend({ type: 'land' }, live)).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
 
   /** A local failsafe's return to launch (the mission-reflexes agent: battery reserve, link loss), which
@@ -290,7 +295,7 @@ export class Executor {
     this.homeward = false;
     this.generation++;
     this.watchAnew();
-    void this.act({ type: 'land' }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
+    void this.descend({ type: 'land' }, this.liveFor(this.generation)).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
   }
 
   /** A reflex's action that goes straight to the flight controller (a hold, a velocity), unless a pilot
@@ -374,7 +379,33 @@ export class Executor {
         if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
       }
     }
-    return live() ? this.act({ type: 'return-to-launch' }) : null;
+    if (!live()) return null;
+    return this.descend({ type: 'return-to-launch' }, live);
+  }
+
+  /**
+   * The executor's own return or landing: its mode is the executor's (takenOver), and a watch follows
+   * it to the ground (watchDescent). Before, nothing watched then and the FC's return mode counted as
+   * not the executor's, so a safety pilot who took the drone on its way home in a manual mode had it
+   * taken back: a reflex's hold or back-off was sent, and the reflex's release sent it home again.
+   */
+  private async descend(action: { type: 'return-to-launch' } | { type: 'land' }, live: () => boolean): Promise<string | null> {
+    this.ownDescent = true;
+    const r = await this.act(action);
+    if (r !== null) {
+      if (live()) this.ownDescent = false;
+      return r;
+    }
+    if (live()) void this.watchDescent(live);
+    return null;
+  }
+
+  /** Polls takenOver through the executor's own return or landing, until the vehicle is down and
+   *  disarmed, another flying begins, or the wait bound passes. */
+  private async watchDescent(live: () => boolean): Promise<void> {
+    for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+      if (this.grounded() || this.takenOver() !== null) return;
+    }
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
@@ -701,6 +732,7 @@ export class Executor {
   private watchAnew(): void {
     this.seenOwnMode = false;
     this.seenNoFailsafe = false;
+    this.ownDescent = false;
   }
 
   /**
@@ -714,7 +746,7 @@ export class Executor {
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return null;
     const m = fs.value.mode;
-    const mine = m !== 'manual' && m !== 'mission' && m !== 'return' && m !== 'land';
+    const mine = m !== 'manual' && m !== 'mission' && ((m !== 'return' && m !== 'land') || this.ownDescent);
     // A failsafe the FC announces while it flies for the executor (one whose action is a hold, which
     // the mode alone does not tell from the executor's own): the flag from before the flying, which the
     // next accepted action clears, does not count, only one raised after it was seen clear.
