@@ -35,15 +35,16 @@ const selfFlyingCommands = [mavCmd.navReturnToLaunch, mavCmd.navLand, mavCmd.nav
 /** What each flight action supersedes of the commands still awaiting their ACK (execute). A return or a
  *  landing ends every other movement: a goto's or a hold's resend after it switched the FC out of it
  *  (a battery reserve's return undone by the last goto's resend, which flew the drone on to the
- *  waypoint). A goto replaces a goto, a hold a mode change: the newer was refused as "already awaiting
- *  an ACK" (a re-plan on a lossy link failed its task, and the older goto flew on). */
+ *  waypoint). A hold ends a goto too: its resend flew the drone on out of a reflex's (link loss) or the
+ *  mission's hold. A goto replaces a goto, a hold a mode change: the newer was refused as "already
+ *  awaiting an ACK" (a re-plan on a lossy link failed its task, and the older goto flew on). */
 const supersededBy: { readonly [K in FlightAction['type']]: readonly number[] } = {
   arm: [],
   disarm: [],
   velocity: [], // streamed by a reflex beside the executor's commands
   takeoff: selfFlyingCommands,
   goto: [...selfFlyingCommands, mavCmd.doReposition],
-  hold: [...selfFlyingCommands, mavCmd.doSetMode],
+  hold: [...selfFlyingCommands, mavCmd.doSetMode, mavCmd.doReposition],
   land: [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
   'return-to-launch': [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
 };
@@ -537,8 +538,7 @@ export class MavlinkVehicle {
     let r: Result<unknown, DeviceError>;
     // A movement replaces a return, landing, take-off or mission start still awaiting its ACK, and
     // what else supersededBy names: their resends stop (CommandClient.supersede). Not a velocity,
-    // which a reflex streams beside the executor's commands; a reflex's hold while the executor's goto
-    // awaits its ACK leaves that goto alone.
+    // which a reflex streams beside the executor's commands.
     const superseded = supersededBy[action.type];
     if (superseded.length > 0) this.commands.supersede(superseded, action.type);
     switch (action.type) {

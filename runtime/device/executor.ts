@@ -338,7 +338,7 @@ export class Executor {
     for (const p of points) {
       const taken = this.takenOver();
       if (taken !== null) return taken;
-      const g = await this.act({ type: 'goto', target: this.target(p, altM), ...(speedMps !== undefined ? { speedMps } : {}) });
+      const g = await this.goto(this.target(p, altM), speedMps, live);
       if (g) return g;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what);
       if (there) return there;
@@ -536,6 +536,20 @@ export class Executor {
     this.report({ command, stage: 'done', progress: 1000, reason: '' });
   }
 
+  /**
+   * A goto of the flying `live` speaks for: null, or why the vehicle refused it. One superseded before
+   * its ACK by a hold (a reflex's on link loss, the mission's: MavlinkVehicle.execute stops its resends,
+   * which flew the drone on out of the hold) while that flying is still live is not a refusal: the
+   * vehicle holds, and the wait that follows lasts until the hold ends (a reflex's release and the
+   * mission's resume fly on anew), as after a goto the hold came after.
+   */
+  private async goto(target: GeoPoint, speedMps: number | undefined, live: () => boolean): Promise<string | null> {
+    const fc = this.devices.flight;
+    if (!fc) return 'this device has no flight controller (hal.driver: none)';
+    const r = await fc.execute({ type: 'goto', target, ...(speedMps !== undefined ? { speedMps } : {}) });
+    return r.ok || (r.error.code === 'superseded' && live()) ? null : `goto: ${r.error.message}`;
+  }
+
   private async act(action: FlightAction): Promise<string | null> {
     const fc = this.devices.flight;
     if (!fc) return 'this device has no flight controller (hal.driver: none)';
@@ -646,7 +660,7 @@ export class Executor {
       const here = this.position();
       if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
         // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
-        const c = await this.act({ type: 'goto', target: this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), speedMps: task.speedDmps / 10 });
+        const c = await this.goto(this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), task.speedDmps / 10, live);
         if (c) return live() ? fail(c) : undefined;
         const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
@@ -666,13 +680,13 @@ export class Executor {
       if (taken !== null) return fail(taken);
       // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
       // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
-      const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
+      const g = await this.goto(this.target(w, legAltM), task.speedDmps / 10, live);
       if (g) return live() ? fail(g) : undefined;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
       if (there) return live() ? fail(there) : undefined;
       if (!cur.descended) {
         if (legAltM !== altM) {
-          const d = await this.act({ type: 'goto', target: this.target(w, altM), speedMps: task.speedDmps / 10 });
+          const d = await this.goto(this.target(w, altM), task.speedDmps / 10, live);
           if (d) return live() ? fail(d) : undefined;
           const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
           if (down) return live() ? fail(down) : undefined;

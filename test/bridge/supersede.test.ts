@@ -74,15 +74,18 @@ async function upWithLostAcks(lost: number) {
   return { ...rig, sent, drop };
 }
 
-describe('a goto or hold whose ACK is lost, then a return or landing', () => {
+describe('a goto or hold whose ACK is lost, then a return, landing or hold', () => {
   // A battery reserve's return (or a critical battery's landing) given while the executor's last goto,
   // or a reflex's hold, still awaited its ACK: the goto's resend a second later switched the FC back to
   // GUIDED and flew the drone to the waypoint, out of its return; the hold's stopped it where it was.
   const target = localToGeo(defaultSimConfig.origin, 0, 60);
+  // And a reflex's hold (link loss) or the mission's, given while that goto awaited its ACK: the goto's
+  // resend flew the drone on to the waypoint, out of the hold.
   for (const [first, lost, action] of [
     ['goto', mavCmd.doReposition, 'return-to-launch'],
     ['hold', mavCmd.doSetMode, 'return-to-launch'],
     ['goto', mavCmd.doReposition, 'land'],
+    ['goto', mavCmd.doReposition, 'hold'],
   ] as const) {
     it(`${first} then ${action}: the ${first} is not resent after it, and the vehicle keeps to it`, async () => {
       const { fc, vehicle, sent } = await upWithLostAcks(lost);
@@ -91,14 +94,14 @@ describe('a goto or hold whose ACK is lost, then a return or landing', () => {
       expect(sent.count).toBe(1);
       const r = await vehicle.execute({ type: action });
       expect(r.ok ? 'ok' : r.error.message).toBe('ok');
-      const want = action === 'land' ? 'land' : 'return';
+      const want = action === 'land' ? 'land' : action === 'hold' ? 'hold' : 'return';
       const modes = new Set<string>();
       // While it flies: the simulated multirotor's landing ends disarmed, in hold.
       for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) if (fc.vehicle.state().armed) modes.add(fc.vehicle.state().mode);
       expect([...modes]).toEqual([want]); // before: back to guided (the goto) or hold, from a resend
       expect(sent.count).toBe(1); // before: 4, three after the return or landing
       const b = await before;
-      expect(b.ok ? 'ok' : b.error.message).toMatch(new RegExp(`superseded by ${action} before its ACK$`));
+      expect(b.ok ? 'ok' : b.error).toEqual({ code: 'superseded', message: `${first === 'goto' ? 'DO_REPOSITION' : 'DO_SET_MODE'}: superseded by ${action} before its ACK` });
     }, 60_000);
   }
 });
@@ -114,7 +117,7 @@ describe('a goto whose ACK is lost, then another goto (a re-plan)', () => {
     const r = await vehicle.execute({ type: 'goto', target: { ...target, relAltM: 10 } });
     expect(r.ok ? 'ok' : r.error.message).toBe('ok'); // before: "DO_REPOSITION is already awaiting an ACK"
     const f = await first;
-    expect(f.ok ? 'ok' : f.error.message).toBe('DO_REPOSITION: superseded by goto before its ACK');
+    expect(f.ok ? 'ok' : f.error).toEqual({ code: 'superseded', message: 'DO_REPOSITION: superseded by goto before its ACK' });
     await new Promise((d) => setTimeout(d, 3_500)); // past the older goto's three resends
     expect(sent.count).toBe(2);
     await waitFor('40 m north', () => {

@@ -59,3 +59,45 @@ describe('a goto superseded before its ACK by a reflex’s return', () => {
     expect(logs.filter((l) => l.includes('failed'))).toEqual([]);
   }, 60_000);
 });
+
+describe('a goto superseded before its ACK by a reflex’s hold (link loss)', () => {
+  it('holds the drone: no resend flies it on, the task is not failed, and the release flies it on to the end', async () => {
+    let dropping = true;
+    let reposSent = 0;
+    const rig = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition && dropping ? undefined : pass(f)),
+      fromCompanion: (f, pass) => {
+        if (isReposition(f)) reposSent++;
+        pass(f);
+      },
+    });
+    cleanup.push(rig.stop);
+    const devices = createMavlinkDevices(rig.vehicle);
+    for (const d of [devices.position, devices.flight]) {
+      await d.start();
+      cleanup.push(() => d.stop());
+    }
+    await waitFor('the FC heard, with a position and a landed state', () => {
+      const st = devices.flight.state();
+      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
+    }, 10_000);
+    const reports: ExecReport[] = [];
+    const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), () => undefined);
+    cleanup.push(() => ex.stop());
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the goto sent (its ACK lost)', () => reposSent > 0, 30_000);
+    await new Promise((r) => setTimeout(r, 200));
+    dropping = false; // the link is back for what follows
+    ex.reflexAction({ type: 'hold' });
+    await waitFor('the hold', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    const modes = new Set<string>();
+    for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) modes.add(rig.fc.vehicle.state().mode);
+    expect([...modes]).toEqual(['hold']); // before: hold, then guided from the goto's resend
+    expect(reposSent).toBe(1);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    ex.resumeAfterReflex();
+    await waitFor('the task done', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+  }, 90_000);
+});
