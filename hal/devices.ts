@@ -14,6 +14,7 @@ export type DeviceErrorCode =
   | 'io' // the port, file or socket failed
   | 'rejected' // the device refused the request (flight controller denied, arming check failed)
   | 'timeout' // no answer within the protocol's timeout and retries
+  | 'superseded' // a newer action replaced it before the device confirmed it (its resends stopped)
   | 'unsupported' // this driver cannot do that
   | 'stopped'; // the device is not started or was stopped
 

@@ -170,12 +170,12 @@ export class CommandClient {
   /**
    * Stops resending those of `commands` still awaiting an ACK: a newer command replaced them (`by`),
    * and a late resend would undo it (a return-to-launch whose ACK was lost, resent after a goto, took
-   * the vehicle home). Each ends with a 'rejected' error saying so.
+   * the vehicle home). Each ends with a 'superseded' error saying so.
    */
   supersede(commands: readonly number[], by: string): void {
     for (const c of commands) {
       const p = this.pending.get(c);
-      p?.resolve(err(deviceError('rejected', `${p.name}: superseded by ${by} before its ACK`)));
+      p?.resolve(err(deviceError('superseded', `${p.name}: superseded by ${by} before its ACK`)));
     }
   }
 

@@ -32,6 +32,22 @@ export const mavCmd = {
 /** The commands after which the vehicle flies on by itself (home, down, up, its mission): one resent
  *  after a newer flight action would undo it, so that action supersedes them (execute). */
 const selfFlyingCommands = [mavCmd.navReturnToLaunch, mavCmd.navLand, mavCmd.navTakeoff, mavCmd.missionStart];
+/** What each flight action supersedes of the commands still awaiting their ACK (execute). A return or a
+ *  landing ends every other movement: a goto's or a hold's resend after it switched the FC out of it
+ *  (a battery reserve's return undone by the last goto's resend, which flew the drone on to the
+ *  waypoint). A hold ends a goto too: its resend flew the drone on out of a reflex's (link loss) or the
+ *  mission's hold. A goto replaces a goto, a hold a mode change: the newer was refused as "already
+ *  awaiting an ACK" (a re-plan on a lossy link failed its task, and the older goto flew on). */
+const supersededBy: { readonly [K in FlightAction['type']]: readonly number[] } = {
+  arm: [],
+  disarm: [],
+  velocity: [], // streamed by a reflex beside the executor's commands
+  takeoff: selfFlyingCommands,
+  goto: [...selfFlyingCommands, mavCmd.doReposition],
+  hold: [...selfFlyingCommands, mavCmd.doSetMode, mavCmd.doReposition],
+  land: [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
+  'return-to-launch': [...selfFlyingCommands, mavCmd.doReposition, mavCmd.doSetMode],
+};
 
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
 export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242 } as const;
@@ -47,6 +63,8 @@ const safetyArmed = 128; // MAV_MODE_FLAG_SAFETY_ARMED
  *  away at that velocity. */
 const velocityLapseMs = 1_500;
 const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
+/** A STATUSTEXT naming a failsafe that says it ended (ArduPilot "... Failsafe Cleared"). */
+const failsafeEnded = /\b(cleared|resolved|deactivated|recovered|restored)\b/i;
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
@@ -156,7 +174,10 @@ export class MavlinkVehicle {
         if (!this.homeAsked && t.home === null) this.askHome();
       }
       else if (msg instanceof common.StatusText) {
-        if (/failsafe/i.test(msg.text)) this.failsafeSeen = true; // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...
+        // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...; not the end of one, which ArduPilot
+        // says with the same word ("Radio Failsafe Cleared", "GCS Failsafe Cleared"): read as a new
+        // failsafe, it failed the task flying after the link came back (the executor's takenOver).
+        if (/failsafe/i.test(msg.text) && !failsafeEnded.test(msg.text)) this.failsafeSeen = true;
         if (msg.severity <= severityWarning) {
           this.warnings.push({ atMs: Date.now(), text: msg.text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();
@@ -303,7 +324,16 @@ export class MavlinkVehicle {
     return this.failsafeSeen;
   }
 
-  arm(): Promise<Result<CommandAckInfo, DeviceError>> {
+  /** ArduCopter arms in no mode whose allows_arming() says no: RTL (SMART_RTL, AUTO_RTL), LAND, and AUTO
+   *  by default; a copter that came home or landed stays in that mode on the ground. Such a vehicle is
+   *  put in GUIDED first, the mode its take-off flies in anyway. Before, every task after a return
+   *  was refused "Arm: Mode not armable" for the executor's whole arming wait. */
+  async arm(): Promise<Result<CommandAckInfo, DeviceError>> {
+    const mode = this.mode();
+    if (this.family() === 'ardupilot' && !this.armed() && (mode === 'return' || mode === 'land' || mode === 'mission')) {
+      const g = await this.setMode('guided');
+      if (!g.ok) return err(deviceError(g.error.code, `GUIDED first (ArduPilot does not arm in mode ${mode}): ${g.error.message}`));
+    }
     return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [1]));
   }
 
@@ -506,11 +536,11 @@ export class MavlinkVehicle {
   /** The HAL's flight actions mapped onto the protocol. */
   async execute(action: FlightAction): Promise<Result<void, DeviceError>> {
     let r: Result<unknown, DeviceError>;
-    // A movement replaces a return, landing, take-off or mission start still awaiting its ACK: that
-    // one's resends stop (CommandClient.supersede). Not a velocity, which a reflex streams beside the
-    // executor's commands, and not gotos or mode changes, which a later one of the same kind replaces
-    // anyway (a reflex's hold while the executor's goto awaits its ACK leaves that goto alone).
-    if (action.type !== 'arm' && action.type !== 'disarm' && action.type !== 'velocity') this.commands.supersede(selfFlyingCommands, action.type);
+    // A movement replaces a return, landing, take-off or mission start still awaiting its ACK, and
+    // what else supersededBy names: their resends stop (CommandClient.supersede). Not a velocity,
+    // which a reflex streams beside the executor's commands.
+    const superseded = supersededBy[action.type];
+    if (superseded.length > 0) this.commands.supersede(superseded, action.type);
     switch (action.type) {
       case 'arm':
         r = await this.arm();
@@ -566,7 +596,10 @@ export class MavlinkVehicle {
     if (sp.type === 'velocity' && Date.now() - this.velocityAtMs > velocityLapseMs) {
       this.stopSetpoints();
       this.velocityLapses++;
-      void this.setMode('hold');
+      // Held only out of the mode the stream put it in: a pilot's manual mode or the FC's own failsafe
+      // return or landing since (the device stops renewing a reflex's velocity just then) is left alone.
+      // Before, the lapse switched the vehicle from the pilot, or out of its failsafe return, to a hold.
+      if (this.mode() === 'guided') void this.setMode('hold');
       return;
     }
     const bootMs = (Date.now() - this.startMs) >>> 0;

@@ -329,7 +329,12 @@ export class SimFlightController {
         // GF_ACTION set): no arming outside an enabled fence, or inside a keep-out circle of it, where
         // it would breach at take-off.
         const fenceRefuses = m._param1 === 1 ? this.fenceArmingProblem() : null;
+        // ArduCopter arms in no mode whose allows_arming() says no: RTL, SMART_RTL, AUTO_RTL and LAND
+        // (where it stays after landing in them), nor AUTO without AUTO_OPTIONS' arming bit.
+        const mode = v.state().mode;
+        const modeRefuses = m._param1 === 1 && this.family === 'ardupilot' && !v.state().armed && (mode === 'return' || mode === 'land' || mode === 'mission') ? 'Arm: Mode not armable' : null;
         if (fenceRefuses !== null) reply({ ok: false, error: fenceRefuses });
+        else if (modeRefuses !== null) reply({ ok: false, error: modeRefuses });
         else if (m._param1 === 1) reply(v.arm());
         else reply(v.disarm(m._param2 === 21196)); // 21196: force (MAV_CMD_COMPONENT_ARM_DISARM param2)
         return;

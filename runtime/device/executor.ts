@@ -63,6 +63,9 @@ export class Executor {
   private seenOwnMode = false;
   /** The flight controller's failsafe flag was seen clear since that flying began (takenOver). */
   private seenNoFailsafe = false;
+  /** The flying is the executor's own return or landing (goHome, a committed land, landHere): the FC's
+   *  return and landing modes are its own then, and a pilot's switch out of them is a takeover. */
+  private ownDescent = false;
   /** A reflex's action was not sent since the last takeover, and the log said so (othersHands). */
   private reflexRefusalLogged = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
@@ -249,7 +252,9 @@ export class Executor {
         this.generation++;
         this.current = null;
         this.paused = false;
-        void this.simple(command, this.grounded() ? null : { type: 'land' });
+        this.watchAnew();
+        const live = this.liveFor(this.generation);
+        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live));
         return;
     }
   }
@@ -264,8 +269,10 @@ export class Executor {
     this.failsafe = false;
     this.handedOver = false;
     this.paused = false;
+    this.watchAnew();
     if (this.grounded()) return;
-    void (action === 'rtl' ? this.goHome(this.liveFor(this.generation)) : this.act({ type: 'land' })).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+    const live = this.liveFor(this.generation);
+    void (action === 'rtl' ? this.goHome(live) : this.descend({ type: 'land' }, live)).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
 
   /** A local failsafe's return to launch (the mission-reflexes agent: battery reserve, link loss), which
@@ -287,7 +294,8 @@ export class Executor {
     this.failsafe = true;
     this.homeward = false;
     this.generation++;
-    void this.act({ type: 'land' }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
+    this.watchAnew();
+    void this.descend({ type: 'land' }, this.liveFor(this.generation)).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
   }
 
   /** A reflex's action that goes straight to the flight controller (a hold, a velocity), unless a pilot
@@ -304,7 +312,9 @@ export class Executor {
    * the log once per takeover.
    */
   private othersHands(what: string): boolean {
-    if (!this.handedOver) return false;
+    // Asked here too, not only while a task flies: a pilot may take the drone where its finished task
+    // left it hovering, and a reflex's back-off or hold would take it back from the pilot.
+    if (!this.handedOver && this.takenOver() === null) return false;
     if (!this.reflexRefusalLogged) this.log(`reflex ${what} not sent: a pilot or the flight controller's own failsafe has the vehicle`);
     this.reflexRefusalLogged = true;
     return true;
@@ -328,7 +338,7 @@ export class Executor {
     for (const p of points) {
       const taken = this.takenOver();
       if (taken !== null) return taken;
-      const g = await this.act({ type: 'goto', target: this.target(p, altM), ...(speedMps !== undefined ? { speedMps } : {}) });
+      const g = await this.goto(this.target(p, altM), speedMps, live);
       if (g) return g;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what);
       if (there) return there;
@@ -369,7 +379,33 @@ export class Executor {
         if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
       }
     }
-    return live() ? this.act({ type: 'return-to-launch' }) : null;
+    if (!live()) return null;
+    return this.descend({ type: 'return-to-launch' }, live);
+  }
+
+  /**
+   * The executor's own return or landing: its mode is the executor's (takenOver), and a watch follows
+   * it to the ground (watchDescent). Before, nothing watched then and the FC's return mode counted as
+   * not the executor's, so a safety pilot who took the drone on its way home in a manual mode had it
+   * taken back: a reflex's hold or back-off was sent, and the reflex's release sent it home again.
+   */
+  private async descend(action: { type: 'return-to-launch' } | { type: 'land' }, live: () => boolean): Promise<string | null> {
+    this.ownDescent = true;
+    const r = await this.act(action);
+    if (r !== null) {
+      if (live()) this.ownDescent = false;
+      return r;
+    }
+    if (live()) void this.watchDescent(live);
+    return null;
+  }
+
+  /** Polls takenOver through the executor's own return or landing, until the vehicle is down and
+   *  disarmed, another flying begins, or the wait bound passes. */
+  private async watchDescent(live: () => boolean): Promise<void> {
+    for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+      if (this.grounded() || this.takenOver() !== null) return;
+    }
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
@@ -500,6 +536,20 @@ export class Executor {
     this.report({ command, stage: 'done', progress: 1000, reason: '' });
   }
 
+  /**
+   * A goto of the flying `live` speaks for: null, or why the vehicle refused it. One superseded before
+   * its ACK by a hold (a reflex's on link loss, the mission's: MavlinkVehicle.execute stops its resends,
+   * which flew the drone on out of the hold) while that flying is still live is not a refusal: the
+   * vehicle holds, and the wait that follows lasts until the hold ends (a reflex's release and the
+   * mission's resume fly on anew), as after a goto the hold came after.
+   */
+  private async goto(target: GeoPoint, speedMps: number | undefined, live: () => boolean): Promise<string | null> {
+    const fc = this.devices.flight;
+    if (!fc) return 'this device has no flight controller (hal.driver: none)';
+    const r = await fc.execute({ type: 'goto', target, ...(speedMps !== undefined ? { speedMps } : {}) });
+    return r.ok || (r.error.code === 'superseded' && live()) ? null : `goto: ${r.error.message}`;
+  }
+
   private async act(action: FlightAction): Promise<string | null> {
     const fc = this.devices.flight;
     if (!fc) return 'this device has no flight controller (hal.driver: none)';
@@ -561,7 +611,7 @@ export class Executor {
       cur.heldBlocked = true;
       if (!this.grounded()) {
         const h = await this.act({ type: 'hold' });
-        if (h) return fail(`${reason}; and the hold was refused: ${h}`);
+        if (h) return live() ? fail(`${reason}; and the hold was refused: ${h}`) : undefined;
       }
       fail(reason);
     };
@@ -610,8 +660,8 @@ export class Executor {
       const here = this.position();
       if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
         // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
-        const c = await this.act({ type: 'goto', target: this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), speedMps: task.speedDmps / 10 });
-        if (c) return fail(c);
+        const c = await this.goto(this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), task.speedDmps / 10, live);
+        if (c) return live() ? fail(c) : undefined;
         const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
       }
@@ -628,14 +678,16 @@ export class Executor {
       // Arrived within the second before a HEARTBEAT showed a pilot's switch: the goto would undo it.
       const taken = this.takenOver();
       if (taken !== null) return fail(taken);
-      const g = await this.act({ type: 'goto', target: this.target(w, legAltM), speedMps: task.speedDmps / 10 });
-      if (g) return fail(g);
+      // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
+      // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
+      const g = await this.goto(this.target(w, legAltM), task.speedDmps / 10, live);
+      if (g) return live() ? fail(g) : undefined;
       const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
       if (there) return live() ? fail(there) : undefined;
       if (!cur.descended) {
         if (legAltM !== altM) {
-          const d = await this.act({ type: 'goto', target: this.target(w, altM), speedMps: task.speedDmps / 10 });
-          if (d) return fail(d);
+          const d = await this.goto(this.target(w, altM), task.speedDmps / 10, live);
+          if (d) return live() ? fail(d) : undefined;
           const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
           if (down) return live() ? fail(down) : undefined;
         }
@@ -694,6 +746,7 @@ export class Executor {
   private watchAnew(): void {
     this.seenOwnMode = false;
     this.seenNoFailsafe = false;
+    this.ownDescent = false;
   }
 
   /**
@@ -707,7 +760,7 @@ export class Executor {
     const fs = this.devices.flight?.state();
     if (!fs || !fs.ok) return null;
     const m = fs.value.mode;
-    const mine = m !== 'manual' && m !== 'mission' && m !== 'return' && m !== 'land';
+    const mine = m !== 'manual' && m !== 'mission' && ((m !== 'return' && m !== 'land') || this.ownDescent);
     // A failsafe the FC announces while it flies for the executor (one whose action is a hold, which
     // the mode alone does not tell from the executor's own): the flag from before the flying, which the
     // next accepted action clears, does not count, only one raised after it was seen clear.

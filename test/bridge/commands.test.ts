@@ -90,7 +90,7 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     await new Promise((r) => setTimeout(r, 10));
     client.supersede([20], 'goto');
     const r = await rtl;
-    expect(r.ok ? 'ok' : r.error).toEqual({ code: 'rejected', message: 'NAV_RETURN_TO_LAUNCH: superseded by goto before its ACK' });
+    expect(r.ok ? 'ok' : r.error).toEqual({ code: 'superseded', message: 'NAV_RETURN_TO_LAUNCH: superseded by goto before its ACK' });
     const o = await other;
     expect(!o.ok && o.error.message).toContain('4 attempts'); // not superseded: resent to the end
     expect(seen.filter((c) => c === 20)).toHaveLength(1);

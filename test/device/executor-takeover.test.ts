@@ -204,3 +204,64 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 });
+
+describe('a vehicle taken after its task is done (hovering where the task left it)', () => {
+  it("a pilot's switch is seen when a reflex acts: its hold or back-off is not sent, which would switch the FC out of the pilot's mode", async () => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig();
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
+    vehicle.setMode('manual');
+    const after = actions.length;
+    ex.reflexAction({ type: 'velocity', northMps: -1, eastMps: 0, downMps: 0 }); // an obstacle near the pilot's flight
+    ex.reflexAction({ type: 'hold' }); // link loss
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).toEqual([]); // before: velocity, hold
+    expect(vehicle.state().mode).toBe('manual'); // before: hold
+    expect(logs.filter((l) => l.includes("left the executor's control: a pilot took it"))).toHaveLength(1);
+    ex.stop();
+  }, 60_000);
+
+  it("on its own way home (a committed rtl), a pilot's switch is seen: no reflex's hold, and its release does not send it home again", async () => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig();
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 300 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
+    ex.run('rtl1', { type: 'rtl' });
+    expect(await until(() => reports.some((r) => r.command === 'rtl1' && r.stage === 'done') && vehicle.state().mode === 'return', 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200)); // 4 s of the return
+    vehicle.setMode('manual'); // a safety pilot lands it
+    await new Promise((r) => setTimeout(r, 200));
+    const after = actions.length;
+    ex.reflexAction({ type: 'hold' }); // link loss
+    ex.resumeAfterReflex();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions.slice(after)).toEqual([]); // before: hold, then return-to-launch
+    expect(vehicle.state().mode).toBe('manual');
+    expect(logs.filter((l) => l.includes("left the executor's control: a pilot took it"))).toHaveLength(1);
+    ex.stop();
+  }, 60_000);
+
+  it("its own return and landing run to the ground with no takeover read", async () => {
+    const { vehicle, ex, reports, logs } = await takenRig();
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 100 }], altDm: 200, speedDmps: 80, then: 'return' });
+    expect(await until(() => reports.some((r) => r.stage === 'done') && !vehicle.state().armed, 40_000)).toBe(true);
+    ex.run('g2', { type: 'waypoints', mission: 'g2', waypoints: [{ n: 0, e: 40 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.command === 'g2' && r.stage === 'done'), 30_000)).toBe(true);
+    ex.run('l1', { type: 'land' });
+    expect(await until(() => !vehicle.state().armed, 30_000)).toBe(true);
+    expect(logs.filter((l) => l.includes("left the executor's control"))).toEqual([]);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    ex.stop();
+  }, 90_000);
+
+  it("its own landing (a committed land) is not read so: a reflex's hold is still sent", async () => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig();
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
+    ex.run('l1', { type: 'land' });
+    expect(await until(() => vehicle.state().mode === 'land', 5_000)).toBe(true);
+    ex.reflexAction({ type: 'hold' });
+    expect(await until(() => actions.filter((a) => a === 'hold').length === 1, 5_000)).toBe(true);
+    expect(logs.filter((l) => l.includes("left the executor's control"))).toEqual([]);
+    ex.stop();
+  }, 60_000);
+});

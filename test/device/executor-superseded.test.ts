@@ -1,0 +1,103 @@
+// A flight command superseded before its ACK (MavlinkVehicle.execute: a return or landing ends a goto
+// still awaiting its ACK, a newer goto an older one) ends with a 'rejected' error. The executor's
+// flying that sent it was itself superseded (a reflex's return, a re-plan): that error is not its
+// task's failure. Before, the superseded flying acked its task failed ("goto: DO_REPOSITION:
+// superseded by return-to-launch before its ACK") after the return had begun. The executor flies the
+// simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the test drops the ACKs of
+// DO_REPOSITION, as a lossy link would.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { ackedCommand, inMemoryFc, waitFor } from '../bridge/companion.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** COMMAND_INT (75) frames of DO_REPOSITION. */
+const isReposition = (f: Uint8Array): boolean => f[0] === 0xfd && f[7] === 75 && f[8] === 0 && f[9] === 0 && ((f[38] ?? 0) | ((f[39] ?? 0) << 8)) === mavCmd.doReposition;
+
+describe('a goto superseded before its ACK by a reflex’s return', () => {
+  it('is not acked as the task failing: the return goes on, and the task is not failed', async () => {
+    let reposSent = 0;
+    const rig = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition ? undefined : pass(f)),
+      fromCompanion: (f, pass) => {
+        if (isReposition(f)) reposSent++;
+        pass(f);
+      },
+    });
+    cleanup.push(rig.stop);
+    const devices = createMavlinkDevices(rig.vehicle);
+    for (const d of [devices.position, devices.flight]) {
+      await d.start();
+      cleanup.push(() => d.stop());
+    }
+    await waitFor('the FC heard, with a position and a landed state', () => {
+      const st = devices.flight.state();
+      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
+    }, 10_000);
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+    cleanup.push(() => ex.stop());
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the goto sent (its ACK lost)', () => reposSent > 0, 30_000);
+    await new Promise((r) => setTimeout(r, 200));
+    ex.returnHome('battery reserve');
+    await waitFor('the return', () => rig.fc.vehicle.state().mode === 'return', 5_000);
+    const modes = new Set<string>();
+    for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) modes.add(rig.fc.vehicle.state().mode);
+    expect([...modes]).toEqual(['return']);
+    expect(reposSent).toBe(1);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]); // before: failed, "goto: DO_REPOSITION: superseded by return-to-launch before its ACK"
+    expect(logs.filter((l) => l.includes('failed'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('a goto superseded before its ACK by a reflex’s hold (link loss)', () => {
+  it('holds the drone: no resend flies it on, the task is not failed, and the release flies it on to the end', async () => {
+    let dropping = true;
+    let reposSent = 0;
+    const rig = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition && dropping ? undefined : pass(f)),
+      fromCompanion: (f, pass) => {
+        if (isReposition(f)) reposSent++;
+        pass(f);
+      },
+    });
+    cleanup.push(rig.stop);
+    const devices = createMavlinkDevices(rig.vehicle);
+    for (const d of [devices.position, devices.flight]) {
+      await d.start();
+      cleanup.push(() => d.stop());
+    }
+    await waitFor('the FC heard, with a position and a landed state', () => {
+      const st = devices.flight.state();
+      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
+    }, 10_000);
+    const reports: ExecReport[] = [];
+    const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), () => undefined);
+    cleanup.push(() => ex.stop());
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the goto sent (its ACK lost)', () => reposSent > 0, 30_000);
+    await new Promise((r) => setTimeout(r, 200));
+    dropping = false; // the link is back for what follows
+    ex.reflexAction({ type: 'hold' });
+    await waitFor('the hold', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    const modes = new Set<string>();
+    for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) modes.add(rig.fc.vehicle.state().mode);
+    expect([...modes]).toEqual(['hold']); // before: hold, then guided from the goto's resend
+    expect(reposSent).toBe(1);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    ex.resumeAfterReflex();
+    await waitFor('the task done', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+  }, 90_000);
+});
