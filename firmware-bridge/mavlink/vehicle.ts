@@ -324,15 +324,22 @@ export class MavlinkVehicle {
     return this.failsafeSeen;
   }
 
-  /** ArduCopter arms in no mode whose allows_arming() says no: RTL (SMART_RTL, AUTO_RTL), LAND, and AUTO
-   *  by default; a copter that came home or landed stays in that mode on the ground. Such a vehicle is
-   *  put in GUIDED first, the mode its take-off flies in anyway. Before, every task after a return
-   *  was refused "Arm: Mode not armable" for the executor's whole arming wait. */
+  /**
+   * A vehicle that came home or landed stays in that mode on the ground, and neither autopilot arms
+   * there: ArduCopter in no mode whose allows_arming() says no (RTL, SMART_RTL, AUTO_RTL, LAND, and AUTO
+   * by default: "Arm: Mode not armable"), PX4 in none its mode requirements mark prevent-arming
+   * (AUTO.RTL, AUTO.LAND and the like: "Mode not suitable for arming"). Such a vehicle is put first in
+   * ArduPilot's GUIDED, the mode its take-off flies in anyway, or PX4's hold (AUTO.LOITER), from which
+   * PX4 arms. Before, every task after a return was refused for the executor's whole arming wait.
+   */
   async arm(): Promise<Result<CommandAckInfo, DeviceError>> {
     const mode = this.mode();
-    if (this.family() === 'ardupilot' && !this.armed() && (mode === 'return' || mode === 'land' || mode === 'mission')) {
-      const g = await this.setMode('guided');
-      if (!g.ok) return err(deviceError(g.error.code, `GUIDED first (ArduPilot does not arm in mode ${mode}): ${g.error.message}`));
+    const fam = this.family();
+    const notArmable = fam === 'ardupilot' ? mode === 'return' || mode === 'land' || mode === 'mission' : mode === 'return' || mode === 'land';
+    if (fam !== null && !this.armed() && notArmable) {
+      const to = fam === 'ardupilot' ? 'guided' : 'hold';
+      const g = await this.setMode(to);
+      if (!g.ok) return err(deviceError(g.error.code, `${to} first (${fam === 'ardupilot' ? 'ArduPilot' : 'PX4'} does not arm in mode ${mode}): ${g.error.message}`));
     }
     return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [1]));
   }

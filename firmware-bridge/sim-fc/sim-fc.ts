@@ -330,9 +330,12 @@ export class SimFlightController {
         // it would breach at take-off.
         const fenceRefuses = m._param1 === 1 ? this.fenceArmingProblem() : null;
         // ArduCopter arms in no mode whose allows_arming() says no: RTL, SMART_RTL, AUTO_RTL and LAND
-        // (where it stays after landing in them), nor AUTO without AUTO_OPTIONS' arming bit.
+        // (where it stays after landing in them), nor AUTO without AUTO_OPTIONS' arming bit. PX4 arms in
+        // no mode its requirements mark prevent-arming: AUTO.RTL and AUTO.LAND among them.
         const mode = v.state().mode;
-        const modeRefuses = m._param1 === 1 && this.family === 'ardupilot' && !v.state().armed && (mode === 'return' || mode === 'land' || mode === 'mission') ? 'Arm: Mode not armable' : null;
+        const ap = this.family === 'ardupilot';
+        const notArmable = mode === 'return' || mode === 'land' || (ap && mode === 'mission');
+        const modeRefuses = m._param1 === 1 && !v.state().armed && notArmable ? (ap ? 'Arm: Mode not armable' : 'Preflight Fail: Mode not suitable for arming') : null;
         if (fenceRefuses !== null) reply({ ok: false, error: fenceRefuses });
         else if (modeRefuses !== null) reply({ ok: false, error: modeRefuses });
         else if (m._param1 === 1) reply(v.arm());
