@@ -276,7 +276,11 @@ export class MissionRunner {
     const carrying = this.executor.hasTask(m.id);
     const here = this.executor.position();
     const fs = this.o.hal.devices.flight?.state();
-    const flightKnown = fs !== undefined && fs.ok && fs.value.landed !== 'unknown';
+    const fsv = fs?.ok ? fs.value : null;
+    // Enough of the flight state to decide where to resume: its landed state, or what a flight
+    // controller that sends none (no EXTENDED_SYS_STATE) still tells once heard: disarmed (on the
+    // ground), or armed in its return or landing. Before, such an FC held every resume for 10 s.
+    const flightKnown = fsv !== null && (fsv.landed !== 'unknown' || (fsv.mode !== 'unknown' && (!fsv.armed || fsv.mode === 'return' || fsv.mode === 'land')));
     if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown() || !flightKnown) && waitedMs < resumePositionWaitMs) {
       // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is,
       // and how high, decides where its route resumes (still airborne on a leg: from there, not from the
@@ -287,13 +291,14 @@ export class MissionRunner {
       }, resumePollMs);
       return;
     }
-    if (!carrying && fs?.ok && (fs.value.landed === 'in-air' || fs.value.landed === 'landing') && (fs.value.mode === 'return' || fs.value.mode === 'land')) {
+    const airborne = fsv !== null && (fsv.landed === 'in-air' || fsv.landed === 'landing' || (fsv.landed === 'unknown' && fsv.armed));
+    if (!carrying && fsv !== null && airborne && (fsv.mode === 'return' || fsv.mode === 'land')) {
       // Returning or landing when this device started: a failsafe of its own before the restart (a
       // reflex latched it, and re-asserts it), or the flight controller's. Resumed, the mission would
       // fly on until that failsafe took the drone back, or override the FC's; a new task for this
       // drone flies it.
-      const reason = `not resumed after a restart: the vehicle is ${fs.value.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`;
-      this.o.log.info({ event: 'resume', mission: m.id, skipped: fs.value.mode }, `mission ${m.id} ${reason}`);
+      const reason = `not resumed after a restart: the vehicle is ${fsv.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`;
+      this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode }, `mission ${m.id} ${reason}`);
       this.onExec({ command: m.id, stage: 'failed', progress: mine.waypoints.length === 0 ? 0 : Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length), reason });
       return;
     }

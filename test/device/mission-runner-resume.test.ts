@@ -211,6 +211,27 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     r.stop();
   });
 
+  it('on a flight controller that sends no landed state (no EXTENDED_SYS_STATE): armed in its return it does not resume; disarmed it resumes at once', async () => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
+    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    const noLanded = (armed: boolean, mode: string) => () => ({ ok: true, value: { timeMs: 0, armed, mode, landed: 'unknown', home: null, failsafe: false } });
+    const acks: unknown[] = [];
+    const returning = runner(s2.state, { flight: { state: noLanded(true, 'return') } }, acks);
+    returning.resumeOwnTask();
+    await new Promise((x) => setTimeout(x, 300));
+    expect(given).toEqual([]); // before: waited 10 s for a landed state, then flew the mission out of the FC's return
+    expect(acks).toMatchObject([{ command: 'ops/10', stage: 'failed', reason: expect.stringMatching(/^not resumed after a restart: the vehicle is returning home/) }]);
+    returning.stop();
+    const onGround = runner(s2.state, { flight: { state: noLanded(false, 'hold') } });
+    onGround.resumeOwnTask();
+    expect(given).toHaveLength(1); // before: only after the 10 s wait
+    onGround.stop();
+  });
+
   it('with every waypoint passed it flies none of them again', () => {
     const given = restarted(4, { northM: 0, eastM: 200, upM: 30 });
     expect(given[0]).toMatchObject({ type: 'waypoints', waypoints: [] });
