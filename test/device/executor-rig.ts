@@ -18,11 +18,18 @@ export async function executorRig(obstacles: readonly Obstacle[] = [], config: P
   const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles, ...config }, new Prng(5), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  timers.push(vehicleClock(vehicle));
+  const clock = vehicleClock(vehicle);
+  timers.push(clock);
   const reports: ExecReport[] = [];
   const logs: string[] = [];
   const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
-  return { vehicle, devices, ex, reports, logs };
+  /** Stops this rig's vehicle clock only (stopRigs stops every rig's). */
+  const stop = (): void => {
+    clearInterval(clock);
+    const i = timers.indexOf(clock);
+    if (i >= 0) timers.splice(i, 1);
+  };
+  return { vehicle, devices, ex, reports, logs, stop };
 }
 
 /** The longest wall-clock gap one step of the vehicle's clock counts (30 ms: 0.6 s of flight). */
