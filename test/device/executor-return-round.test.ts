@@ -6,18 +6,11 @@
 
 import { describe, it, type TestContext } from 'vitest';
 import { keepOuts, type KeepOut } from '../../runtime/mission/hazards.js';
-import type { Obstacle } from '../../hal/sim/obstacles.js';
-import { executorRig, until } from './executor-rig.js';
+import { testRig, until, type Rig } from './executor-rig.js';
 
 // The tests run at once (describe.concurrent; vitest's maxConcurrency, 5): each waits on its own
-// vehicle's simulated flight, ~3 s of the wall clock and little of the CPU, and has its own vehicle,
-// executor and clock, which its own end stops (stopRigs after each test would stop the others' too).
-type Rig = Awaited<ReturnType<typeof executorRig>>;
-async function rigFor(onTestFinished: TestContext['onTestFinished'], obstacles: readonly Obstacle[] = []): Promise<Rig> {
-  const r = await executorRig(obstacles);
-  onTestFinished(() => r.stop());
-  return r;
-}
+// vehicle's simulated flight, ~3 s of the wall clock and little of the CPU, on its own rig (testRig),
+// whose clock stops when that test ends.
 
 // A mast 40 m north of the pad, 60 m tall (the return altitude is 30 m or less), and the committed
 // hazard round it: the 5 m cells the swarm commits (cellDm 50).
@@ -32,7 +25,7 @@ const keepOutProbe = { northM: zone.n / 10, eastM: zone.e / 10, radiusM: zone.r 
 /** Out east, north past the mast and back west, so the drone ends 80 m north of the pad with the mast
  *  between it and home; then `ret` sends it home. */
 async function outAndHome({ expect, onTestFinished }: TestContext, ret: (r: Rig) => void) {
-  const r = await rigFor(onTestFinished, [mast, keepOutProbe]);
+  const r = await testRig(onTestFinished, [mast, keepOutProbe]);
   const { vehicle, ex, reports } = r;
   expect(vehicle.returnAltitude()).toBeLessThan(mast.heightM);
   ex.keepFence(null, 0, zones);
@@ -64,7 +57,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   }, 60_000);
 
   it('stopped on its way home by the obstacle reflex, it goes home again when released: round the keep-out committed meanwhile', async ({ expect, onTestFinished }) => {
-    const r = await rigFor(onTestFinished, [mast]);
+    const r = await testRig(onTestFinished, [mast]);
     const { vehicle, devices, ex, reports } = r;
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
@@ -86,7 +79,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
     it(`${how} after a committed hold of the mission goes round the keep-out and lands: the hold does not stop it at the first corner`, async ({ expect, onTestFinished }) => {
       // Before, the hold's pause stayed on: goHome flew to the first point of the way round and waited
       // there for ever (a paused executor's waits do not count), the drone hovering by the mast.
-      const r = await rigFor(onTestFinished, [mast]);
+      const r = await testRig(onTestFinished, [mast]);
       const { vehicle, ex, reports, logs } = r;
       ex.keepFence(null, 0, zones);
       ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: -600 }], altDm: 200, speedDmps: 80, then: 'hold' });
@@ -108,7 +101,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   it('a re-plan of its mission does not undo a failsafe return: the drone keeps going home, and the new route waits for a resume', async ({ expect, onTestFinished }) => {
     // Before, the executor flew the re-planned route at once, and a drone its battery reflex had sent
     // home flew back out to the mission (fleet-sim's flight layer kept it going home).
-    const { vehicle, ex, reports, logs } = await rigFor(onTestFinished);
+    const { vehicle, ex, reports, logs } = await testRig(onTestFinished);
     const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
@@ -127,7 +120,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   it("nor the mission's hold and resume: the drone keeps going home and the acks say why", async ({ expect, onTestFinished }) => {
     // Before, a committed hold stopped a battery return where the drone was, and the resume flew it
     // back out to the mission.
-    const { vehicle, ex, reports } = await rigFor(onTestFinished);
+    const { vehicle, ex, reports } = await testRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
@@ -149,7 +142,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   it('nor a reflex release: a failsafe return goes on home', async ({ expect, onTestFinished }) => {
     // Before, a release that reached the executor (the scheduler suppresses them only while it has a
     // failsafe latched) flew the drone back out to the mission it still held.
-    const { vehicle, ex } = await rigFor(onTestFinished);
+    const { vehicle, ex } = await testRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
@@ -161,7 +154,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   }, 60_000);
 
   it('nor a failsafe landing: the drone lands where it is and stays down', async ({ expect, onTestFinished }) => {
-    const { vehicle, ex, logs } = await rigFor(onTestFinished);
+    const { vehicle, ex, logs } = await testRig(onTestFinished);
     const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
@@ -180,7 +173,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
     // Before, the refused goto ended goHome with no return at all: a failsafe return logged a refusal
     // and the drone hovered where it was (an ArduPilot refuses a guided target outside its fence, or
     // while its own failsafe holds the mode). Before goHome the reflex's return went to the FC at once.
-    const { vehicle, devices, ex, reports, logs } = await rigFor(onTestFinished); // the keep-out is committed; no mast stands in it here
+    const { vehicle, devices, ex, reports, logs } = await testRig(onTestFinished); // the keep-out is committed; no mast stands in it here
     ex.keepFence(null, 0, zones);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
@@ -195,7 +188,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
   }, 60_000);
 
   it('with nothing committed across its way home it is the flight controller\'s own return, straight', async ({ expect, onTestFinished }) => {
-    const r = await rigFor(onTestFinished);
+    const r = await testRig(onTestFinished);
     const { vehicle, ex, reports } = r;
     ex.keepFence(null, 0, zones); // the keep-out is north of the pad; the drone goes east and comes back
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });
