@@ -24,6 +24,11 @@ import { companion, simFcRig, waitFor, type SimFcRig } from './companion.js';
 import { startRelay, type Relay } from './lossy-relay.js';
 import { memoryPair } from './memory-pair.js';
 
+// The describe blocks run at once (describe.concurrent; vitest's maxConcurrency, 5, at a time): each has
+// its own FC (a process on its own ptys, or in memory) and spends most of its time waiting on it. The
+// tests inside one block build on each other (upload, then arm, then fly) and stay in order
+// (it.sequential).
+
 const origin = defaultSimConfig.origin;
 /** A fence of `n` vertices on a circle of `radiusM` round the origin, counter-clockwise from north. */
 function ring(n: number, radiusM: number, altMaxM: number | null): Fence {
@@ -44,7 +49,7 @@ function fcFence(fc: SimFcProcess): FenceLine['fence'] | null {
   return lines.at(-1)?.fence ?? null;
 }
 
-describe('fence upload to the simulated FC over a pty (ArduPilot), and its enforcement', () => {
+describe.concurrent('fence upload to the simulated FC over a pty (ArduPilot), and its enforcement', () => {
   let rig: SimFcRig;
   let vehicle: MavlinkVehicle;
   const texts: string[] = [];
@@ -63,7 +68,7 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
 
   afterAll(() => rig?.stop());
 
-  it('uploads a 6-vertex polygon with a 25 m ceiling: the FC holds the vertices in order, the ceiling, and the fence switched on', async () => {
+  it.sequential('uploads a 6-vertex polygon with a 25 m ceiling: the FC holds the vertices in order, the ceiling, and the fence switched on', async () => {
     const r = await vehicle.uploadFence(fence);
     expect(r.ok ? r.value.items : r.error.message).toBe(6);
     await waitFor('the FC to print its fence', () => fcFence(rig.fc)?.enabled === true, 3000);
@@ -75,7 +80,7 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
     expect((vehicle.telemetry.sysStatus?.onboardControlSensorsHealth ?? 0) & geofence).toBe(geofence);
   });
 
-  it('refuses to arm outside its fence (PreArm: the drone would breach it at take-off)', async () => {
+  it.sequential('refuses to arm outside its fence (PreArm: the drone would breach it at take-off)', async () => {
     const away: Fence = { polygon: ring(4, 20, null).polygon.map((v) => ({ latDeg: v.latDeg + 0.001, lonDeg: v.lonDeg })), altMaxM: 25 }; // ~110 m north
     expect((await vehicle.uploadFence(away)).ok).toBe(true);
     const arm = await vehicle.arm();
@@ -86,7 +91,7 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
     expect(back.ok ? back.value.items : back.error.message).toBe(6);
   });
 
-  it('flown outside the fence, the FC switches to RTL on its own, says so, and reports the breach', async () => {
+  it.sequential('flown outside the fence, the FC switches to RTL on its own, says so, and reports the breach', async () => {
     expect((await vehicle.arm()).ok).toBe(true);
     const t = await vehicle.takeoff(8);
     expect(t.ok, t.ok ? '' : t.error.message).toBe(true);
@@ -110,7 +115,7 @@ describe('fence upload to the simulated FC over a pty (ArduPilot), and its enfor
   }, 40_000);
 });
 
-describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION after the polygon', () => {
+describe.concurrent('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION after the polygon', () => {
   let rig: SimFcRig;
   const texts: string[] = [];
   let fenceStatus: common.FenceStatus | null = null;
@@ -128,14 +133,14 @@ describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_N
 
   afterAll(() => rig?.stop());
 
-  it('the upload carries the 6 vertices and then the 2 circles; the FC holds both, in order, with their radii', async () => {
+  it.sequential('the upload carries the 6 vertices and then the 2 circles; the FC holds both, in order, with their radii', async () => {
     const r = await rig.vehicle.uploadFence(fence);
     expect(r.ok ? r.value.items : r.error.message).toBe(8);
     await waitFor('the FC to print its fence', () => fcFence(rig.fc)?.enabled === true, 3000);
     expect(fcFence(rig.fc)).toMatchObject({ vertices: 6, polygonE7: e7(fence), circles: circlesE7(fence), altMaxM: 25, enabled: true, breached: null });
   });
 
-  it('refuses to arm inside a keep-out (the drone would breach it at take-off)', async () => {
+  it.sequential('refuses to arm inside a keep-out (the drone would breach it at take-off)', async () => {
     const around: Fence = { ...fence, keepOuts: [keepOut(0, 0, 5)] };
     expect((await rig.vehicle.uploadFence(around)).ok).toBe(true);
     const arm = await rig.vehicle.arm();
@@ -145,7 +150,7 @@ describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_N
     expect(back.ok ? back.value.items : back.error.message).toBe(8);
   });
 
-  it('flown through a keep-out, the FC breaches (boundary), returns on its own, and never gets through it', async () => {
+  it.sequential('flown through a keep-out, the FC breaches (boundary), returns on its own, and never gets through it', async () => {
     const v = rig.vehicle;
     expect((await v.arm()).ok).toBe(true);
     expect((await v.takeoff(8)).ok).toBe(true);
@@ -174,7 +179,7 @@ describe('keep-out circles on the simulated FC over a pty (ArduPilot): MAV_CMD_N
   }, 40_000);
 });
 
-describe('a fence the FC cannot store, or the protocol cannot carry', () => {
+describe.concurrent('a fence the FC cannot store, or the protocol cannot carry', () => {
   let rig: SimFcRig;
 
   beforeAll(async () => {
@@ -184,7 +189,7 @@ describe('a fence the FC cannot store, or the protocol cannot carry', () => {
 
   afterAll(() => rig?.stop());
 
-  it('a fence of more vertices than the FC stores: its MISSION_ACK NO_SPACE is reported, and it keeps no fence', async () => {
+  it.sequential('a fence of more vertices than the FC stores: its MISSION_ACK NO_SPACE is reported, and it keeps no fence', async () => {
     const r = await rig.vehicle.uploadFence(ring(6, 40, null));
     expect(r.ok ? 'accepted' : r.error).toEqual({ code: 'rejected', message: 'fence upload: MISSION_ACK NO_SPACE' });
     await new Promise((res) => setTimeout(res, 300));
@@ -193,7 +198,7 @@ describe('a fence the FC cannot store, or the protocol cannot carry', () => {
     expect(five.ok ? five.value.items : five.error.message).toBe(5);
   });
 
-  it('refuses, before sending anything, a polygon the protocol cannot carry, naming what is wrong', async () => {
+  it.sequential('refuses, before sending anything, a polygon the protocol cannot carry, naming what is wrong', async () => {
     const before = rig.endpoint.counters().framesSent;
     const bowtie: Fence = { polygon: [localToGeo(origin, 0, 0), localToGeo(origin, 20, 20), localToGeo(origin, 20, 0), localToGeo(origin, 0, 20)], altMaxM: null };
     const cases: [Fence, string][] = [
@@ -216,8 +221,8 @@ describe('a fence the FC cannot store, or the protocol cannot carry', () => {
   });
 });
 
-describe('fence upload when the vehicle\'s requests are lost (scripted FC in memory)', () => {
-  it('resends the last item after a silence, and the FC gets every vertex once in order', async () => {
+describe.concurrent('fence upload when the vehicle\'s requests are lost (scripted FC in memory)', () => {
+  it.sequential('resends the last item after a silence, and the FC gets every vertex once in order', async () => {
     const [a, b] = memoryPair();
     const hb = () => ({ type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 3 });
     const ours = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
@@ -248,7 +253,7 @@ describe('fence upload when the vehicle\'s requests are lost (scripted FC in mem
   });
 });
 
-describe('fence upload through a relay losing 10 % of bytes in bursts (seed 12)', () => {
+describe.concurrent('fence upload through a relay losing 10 % of bytes in bursts (seed 12)', () => {
   let near: PtyPair;
   let far: PtyPair;
   let relay: Relay;
@@ -275,7 +280,7 @@ describe('fence upload through a relay losing 10 % of bytes in bursts (seed 12)'
     await near?.stop();
   });
 
-  it('a 40-vertex fence arrives whole and in order, and the switch goes on', async () => {
+  it.sequential('a 40-vertex fence arrives whole and in order, and the switch goes on', async () => {
     await waitFor('FC heartbeat through the lossy relay', () => c.vehicle.connected(), 10_000);
     const f = ring(40, 60, 50);
     const r = await c.vehicle.uploadFence(f, { itemTimeoutMs: 300, retries: 15 });
@@ -289,8 +294,8 @@ describe('fence upload through a relay losing 10 % of bytes in bursts (seed 12)'
   }, 60_000);
 });
 
-describe('the simulated FC\'s fence check', () => {
-  it('a ceiling breach while flying inside the polygon; none on the ground or with the fence off; one per excursion', () => {
+describe.concurrent('the simulated FC\'s fence check', () => {
+  it.sequential('a ceiling breach while flying inside the polygon; none on the ground or with the fence off; one per excursion', () => {
     const f = new SimFence(null);
     const poly = e7(ring(4, 50, null));
     expect(f.accept(poly.map(([x, y]) => Object.assign(new common.MissionItemInt(), { command: cmdFenceVertexInclusion, frame: 0, param1: 4, x, y })))).toBe(common.MavMissionResult.ACCEPTED);
@@ -306,7 +311,7 @@ describe('the simulated FC\'s fence check', () => {
     expect(f.status().breachCount).toBe(2);
   });
 
-  it('a keep-out circle: entering it while flying is a boundary breach, once per excursion; the arming check names it', () => {
+  it.sequential('a keep-out circle: entering it while flying is a boundary breach, once per excursion; the arming check names it', () => {
     const f = new SimFence(null);
     const poly = e7(ring(4, 50, null));
     const c = localToGeo(origin, 20, 0);
@@ -329,7 +334,7 @@ describe('the simulated FC\'s fence check', () => {
     expect(f.accept([items[0], items[4], items[1], items[2], items[3]] as common.MissionItemInt[])).toBe(common.MavMissionResult.INVALID_PARAM1);
   });
 
-  it('refuses an upload that is not one inclusion polygon with its vertex count in param1', () => {
+  it.sequential('refuses an upload that is not one inclusion polygon with its vertex count in param1', () => {
     const f = new SimFence(null);
     const item = (param1: number, command = cmdFenceVertexInclusion) => Object.assign(new common.MissionItemInt(), { command, frame: 0, param1, x: 1, y: 2 });
     expect(f.accept([item(4), item(4), item(4)])).toBe(common.MavMissionResult.INVALID_PARAM1);
@@ -341,7 +346,7 @@ describe('the simulated FC\'s fence check', () => {
 /** North of the origin, metres, from the FC's GLOBAL_POSITION_INT. */
 const northOf = (v: MavlinkVehicle): number => (((v.telemetry.position?.lat ?? 0) / 1e7 - origin.latDeg) * Math.PI * 6_371_000) / 180;
 
-describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into the float)', () => {
+describe.concurrent('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into the float)', () => {
   let rig: SimFcRig;
   const texts: string[] = [];
   const values: { id: string; raw: number; type: number }[] = [];
@@ -357,7 +362,7 @@ describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into th
 
   afterAll(() => rig?.stop());
 
-  it('reads "report only" as report, with the warning naming the parameter, its value and the fix', async () => {
+  it.sequential('reads "report only" as report, with the warning naming the parameter, its value and the fix', async () => {
     const r = await rig.vehicle.readFenceAction();
     expect(r.ok ? r.value : r.error).toEqual({
       name: 'report',
@@ -368,7 +373,7 @@ describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into th
     expect(values.at(-1)).toEqual({ id: 'FENCE_ACTION', raw: 0, type: mavParamType.int8 });
   });
 
-  it('flown outside its fence with "report only", it says so and flies on', async () => {
+  it.sequential('flown outside its fence with "report only", it says so and flies on', async () => {
     expect((await rig.vehicle.uploadFence(ring(6, 40, 25))).ok).toBe(true);
     expect((await rig.vehicle.arm()).ok).toBe(true);
     expect((await rig.vehicle.takeoff(8)).ok).toBe(true);
@@ -381,7 +386,7 @@ describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into th
     expect((await rig.vehicle.land()).ok).toBe(true);
   }, 40_000);
 
-  it('return, land and hold set FENCE_ACTION 1, 2 and 4 as C-cast integers; a value it does not know is refused', async () => {
+  it.sequential('return, land and hold set FENCE_ACTION 1, 2 and 4 as C-cast integers; a value it does not know is refused', async () => {
     for (const [action, value] of [['land', 2], ['hold', 4], ['return', 1]] as const) {
       const r = await rig.vehicle.setFenceAction(action);
       expect(r.ok ? r.value : r.error).toEqual({ name: action, param: 'FENCE_ACTION', value, warning: null });
@@ -395,8 +400,8 @@ describe('the FC\'s breach action: ArduPilot FENCE_ACTION (integers cast into th
   });
 });
 
-describe('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float)', () => {
-  it('reads none (0) and warning only (1) with the warning; sets return, land and hold as 3, 5 and 2; refuses termination (not simulated)', async () => {
+describe.concurrent('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float)', () => {
+  it.sequential('reads none (0) and warning only (1) with the warning; sets return, land and hold as 3, 5 and 2; refuses termination (not simulated)', async () => {
     for (const [start, value, meaning] of [['none', 0, 'none'], ['report', 1, 'warning only']] as const) {
       const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', '200', '--fence-action', start], 200);
       try {
@@ -427,8 +432,8 @@ describe('the FC\'s breach action: PX4 GF_ACTION (an INT32\'s bytes in the float
   }, 40_000);
 });
 
-describe('breach action values the simulated FC does not fly', () => {
-  it('PX4 flight termination is named terminate, a deliberate choice: no warning; a value not listed is unknown N', () => {
+describe.concurrent('breach action values the simulated FC does not fly', () => {
+  it.sequential('PX4 flight termination is named terminate, a deliberate choice: no warning; a value not listed is unknown N', () => {
     expect(describeFenceAction('px4', 4)).toEqual({ name: 'terminate', param: 'GF_ACTION', value: 4, warning: null });
     expect(describeFenceAction('ardupilot', 6)).toEqual({ name: 'unknown 6', param: 'FENCE_ACTION', value: 6, warning: null });
     expect(describeFenceAction('ardupilot', 5).name).toBe('return'); // SmartRTL or land

@@ -14,12 +14,15 @@ import { PtyPair as ReplugPtyPair } from '../links/processes.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
+// The describe blocks run at once (describe.concurrent; vitest's maxConcurrency, 5, at a time): each
+// has an FC of its own (a process on its own ptys, or in memory) and mostly waits on it. The tests
+// inside a block build on each other (connect, arm, take off, fly) and stay in order (it.sequential).
 const hbMs = 200; // heartbeats 5x faster than the 1 Hz default so link loss shows in 1 s, not 5
 // The FC simulates 4 s per second (like PX4 SITL's speed factor) to keep the flight short.
 const origin = defaultSimConfig.origin;
 const relAlt = (v: MavlinkVehicle): number => (v.telemetry.position?.relativeAlt ?? 0) / 1000;
 
-describe('simulated flight controller over a pty (PX4 modes)', () => {
+describe.concurrent('simulated flight controller over a pty (PX4 modes)', () => {
   let rig: SimFcRig;
   let fc: SimFcProcess;
   let endpoint: MavlinkEndpoint;
@@ -36,7 +39,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
 
   afterAll(() => rig?.stop());
 
-  it('exchanges heartbeats and streams every telemetry message', async () => {
+  it.sequential('exchanges heartbeats and streams every telemetry message', async () => {
     await waitFor('FC heartbeat', () => vehicle.connected(), 5000);
     await waitFor('telemetry', () => ['GLOBAL_POSITION_INT', 'GPS_RAW_INT', 'SYS_STATUS', 'BATTERY_STATUS', 'ATTITUDE', 'EXTENDED_SYS_STATE', 'HOME_POSITION'].every((n) => vehicle.telemetry.receivedAtMs[n] !== undefined), 3000);
     expect(vehicle.family()).toBe('px4');
@@ -45,7 +48,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(vehicle.telemetry.battery?.batteryRemaining).toBe(100);
   });
 
-  it('refuses offboard without a setpoint stream, then arms and takes off with IN_PROGRESS before ACCEPTED', async () => {
+  it.sequential('refuses offboard without a setpoint stream, then arms and takes off with IN_PROGRESS before ACCEPTED', async () => {
     const early = await vehicle.setMode('guided');
     expect(early.ok).toBe(false);
     expect((await vehicle.arm()).ok).toBe(true);
@@ -57,7 +60,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     await waitFor('EXTENDED_SYS_STATE in-air (sent at 1 Hz)', () => vehicle.landed() === 'in-air', 10_000);
   });
 
-  it('flies a DO_REPOSITION goto and a streamed offboard velocity setpoint', async () => {
+  it.sequential('flies a DO_REPOSITION goto and a streamed offboard velocity setpoint', async () => {
     const target = localToGeo(origin, 20, 0);
     expect((await vehicle.goto({ ...target, relAltM: 8 }, 10)).ok).toBe(true);
     await waitFor('reach 20 m north', () => Math.abs((vehicle.telemetry.position?.lat ?? 0) / 1e7 - target.latDeg) < 2e-6, 10_000);
@@ -69,7 +72,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     await waitFor('hold', () => vehicle.mode() === 'hold', 10_000);
   });
 
-  it('uploads a mission and flies it, reporting each reached item', async () => {
+  it.sequential('uploads a mission and flies it, reporting each reached item', async () => {
     const reached: number[] = [];
     const off = endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.MissionItemReached) reached.push(msg.seq);
@@ -84,7 +87,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     off();
   });
 
-  it('sets the return altitude with PARAM_SET (PX4: RTL_RETURN_ALT, metres) and answers with PARAM_VALUE', async () => {
+  it.sequential('sets the return altitude with PARAM_SET (PX4: RTL_RETURN_ALT, metres) and answers with PARAM_VALUE', async () => {
     const values: { id: string; value: number }[] = [];
     const off = endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.ParamValue) values.push({ id: msg.paramId, value: msg.paramValue });
@@ -102,7 +105,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     off();
   });
 
-  it('fails safe (returns to launch) when the companion stops sending heartbeats, at the return altitude it was given', async () => {
+  it.sequential('fails safe (returns to launch) when the companion stops sending heartbeats, at the return altitude it was given', async () => {
     let highest = 0;
     const off = endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.GlobalPositionInt && vehicle.mode() === 'return') highest = Math.max(highest, msg.relativeAlt / 1000);
@@ -118,7 +121,7 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
     expect(highest).toBeGreaterThan(13); // it climbed from 10 m to its 14 m return altitude first
   });
 
-  it('the companion declares the FC lost after 5 missed heartbeats when the FC process stops', async () => {
+  it.sequential('the companion declares the FC lost after 5 missed heartbeats when the FC process stops', async () => {
     const events: string[] = [];
     endpoint.onLink((e) => events.push(`${e.type}:${e.sysid}`));
     const stoppedAt = Date.now();
@@ -130,8 +133,8 @@ describe('simulated flight controller over a pty (PX4 modes)', () => {
   });
 });
 
-describe('the simulated FC process when its serial port goes away', () => {
-  it('exits with code 5 and says which port went away, instead of running on deaf', async () => {
+describe.concurrent('the simulated FC process when its serial port goes away', () => {
+  it.sequential('exits with code 5 and says which port went away, instead of running on deaf', async () => {
     const pty = await ReplugPtyPair.start();
     const fc = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), '--serial', pty.b, '--autopilot', 'px4'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -155,10 +158,10 @@ describe('the simulated FC process when its serial port goes away', () => {
 
 // The simulated PX4 answers a take-off IN_PROGRESS, then its final ACK 300 ms later (ArduPilot answers
 // at once: takeoff-resend.test.ts).
-describe('a take-off that is over before the FC sends its final ACK', () => {
+describe.concurrent('a take-off that is over before the FC sends its final ACK', () => {
   // At 20x a climb to 1 m takes well under the 300 ms the FC waits before its final ACK; the same
   // happens at 4x when a loaded machine runs that timer late. It is a take-off done, not one failed.
-  it('is ACCEPTED, not FAILED', async () => {
+  it.sequential('is ACCEPTED, not FAILED', async () => {
     const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '6', '--speed', '20'], hbMs);
     const { vehicle } = rig;
     try {
@@ -173,11 +176,11 @@ describe('a take-off that is over before the FC sends its final ACK', () => {
   }, 20_000);
 });
 
-describe('a take-off command resent while the take-off is in progress', () => {
+describe.concurrent('a take-off command resent while the take-off is in progress', () => {
   // A companion whose ACK wait runs out first (a lossy or slow link: the lossy-link test met it on a
   // loaded CI machine) resends NAV_TAKEOFF while the FC's final ACK is pending. With a 100 ms timeout
   // the companion resends within the FC's 300 ms: the same command again, not another that ends it.
-  it('is ACCEPTED: the resend is answered IN_PROGRESS and does not count as a new command', async () => {
+  it.sequential('is ACCEPTED: the resend is answered IN_PROGRESS and does not count as a new command', async () => {
     const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9', '--speed', '4'], hbMs);
     const { vehicle } = rig;
     try {
@@ -194,8 +197,8 @@ describe('a take-off command resent while the take-off is in progress', () => {
   }, 20_000);
 });
 
-describe('a flight controller that goes silent while a command is in progress', () => {
-  it('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
+describe.concurrent('a flight controller that goes silent while a command is in progress', () => {
+  it.sequential('fails the command when the link is declared lost, naming the loss, instead of waiting out the progress timeout', async () => {
     const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '8'], hbMs);
     const { fc, vehicle } = rig;
     try {
@@ -222,7 +225,7 @@ describe('a flight controller that goes silent while a command is in progress', 
     }
   }, 30_000);
 
-  it('fails a mission upload and a parameter write when the link is declared lost, naming the loss', async () => {
+  it.sequential('fails a mission upload and a parameter write when the link is declared lost, naming the loss', async () => {
     const rig = await simFcRig(['--autopilot', 'px4', '--heartbeat-ms', String(hbMs), '--seed', '9'], hbMs);
     const { fc, vehicle } = rig;
     try {

@@ -6,18 +6,18 @@
 // the FC's first take-off ACK. And a MISSION_START resent mid-mission, which ArduPilot lets fly on,
 // and the HOME_POSITION a companion must ask ArduPilot for.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { common } from 'node-mavlink';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { ackedCommand, inMemoryFc, waitFor } from './companion.js';
 
-const cleanup: Array<() => void> = [];
-afterEach(() => cleanup.splice(0).forEach((f) => f()));
+// Every test runs at once (describe.concurrent; vitest's maxConcurrency, 5): each has its own FC and
+// companion in memory (rig), stopped when that test ends, and mostly waits on the simulated flight.
 
 /** The FC (ArduPilot) and a companion in memory; `loseNextTakeoffAck()` drops the FC's next NAV_TAKEOFF ACK. */
-async function rig() {
+async function rig(onTestFinished: TestContext['onTestFinished']) {
   let lose = false;
   let lost = 0;
   const { fc, endpoint, vehicle, stop } = inMemoryFc({
@@ -36,7 +36,7 @@ async function rig() {
   endpoint.onMessage(({ msg }) => {
     if (msg instanceof common.CommandAck && msg.command === mavCmd.navTakeoff) takeoffAcks.push(msg.result);
   });
-  cleanup.push(stop);
+  onTestFinished(stop);
   await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null && vehicle.telemetry.position !== undefined, 10_000);
   return {
     fc,
@@ -50,9 +50,9 @@ async function rig() {
   };
 }
 
-describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while it climbs)', () => {
-  it('is reported done: the FC answered the resend FAILED, and the vehicle is leaving the ground', async () => {
-    const r = await rig();
+describe.concurrent('a take-off whose first ACK is lost (ArduPilot refuses the resend while it climbs)', () => {
+  it('is reported done: the FC answered the resend FAILED, and the vehicle is leaving the ground', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     expect((await r.vehicle.arm()).ok).toBe(true);
     await waitFor('armed heartbeat', () => r.vehicle.armed(), 10_000);
     r.loseNextTakeoffAck();
@@ -64,8 +64,8 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
     await waitFor('climbing past 5 m', () => (r.vehicle.telemetry.position?.relativeAlt ?? 0) > 5000, 15_000);
   }, 30_000);
 
-  it('stays refused when the vehicle does not leave the ground (disarmed: both copies refused)', async () => {
-    const r = await rig();
+  it('stays refused when the vehicle does not leave the ground (disarmed: both copies refused)', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     r.loseNextTakeoffAck();
     const t = await r.vehicle.takeoff(10);
     expect(r.lost()).toBe(1);
@@ -74,8 +74,8 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
     expect(r.vehicle.telemetry.position?.relativeAlt ?? 0).toBeLessThan(500);
   }, 30_000);
 
-  it('a take-off asked of a vehicle already in the air stays refused when its ACK is lost (it does not climb to the new height)', async () => {
-    const r = await rig();
+  it('a take-off asked of a vehicle already in the air stays refused when its ACK is lost (it does not climb to the new height)', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     expect((await r.vehicle.arm()).ok).toBe(true);
     await waitFor('armed heartbeat', () => r.vehicle.armed(), 10_000);
     expect((await r.vehicle.takeoff(10)).ok).toBe(true);
@@ -86,8 +86,8 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
     expect(t.ok ? 'ok' : t.error.message).toBe('NAV_TAKEOFF: FAILED'); // before: ok, the vehicle being in the air
   }, 30_000);
 
-  it('a take-off refused at its first copy is refused (no resend, nothing to check)', async () => {
-    const r = await rig();
+  it('a take-off refused at its first copy is refused (no resend, nothing to check)', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     const t = await r.vehicle.takeoff(10); // disarmed
     expect(r.lost()).toBe(0);
     expect(r.takeoffAcks).toEqual([common.MavResult.FAILED]);
@@ -95,9 +95,9 @@ describe('a take-off whose first ACK is lost (ArduPilot refuses the resend while
   }, 30_000);
 });
 
-describe('a MISSION_START resent while the mission runs (its ACK lost), on ArduPilot', () => {
-  it('leaves the mission flying on: ArduCopter starts a mission only when it is not running', async () => {
-    const r = await rig();
+describe.concurrent('a MISSION_START resent while the mission runs (its ACK lost), on ArduPilot', () => {
+  it('leaves the mission flying on: ArduCopter starts a mission only when it is not running', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     const reached: number[] = [];
     r.endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.MissionItemReached) reached.push(msg.seq);
@@ -116,9 +116,9 @@ describe('a MISSION_START resent while the mission runs (its ACK lost), on ArduP
   }, 60_000);
 });
 
-describe('HOME_POSITION, which ArduPilot sends when home is set or when asked, not as a stream', () => {
-  it('is asked for once when the flight controller is first heard (MAV_CMD_REQUEST_MESSAGE 242), and answered', async () => {
-    const r = await rig();
+describe.concurrent('HOME_POSITION, which ArduPilot sends when home is set or when asked, not as a stream', () => {
+  it('is asked for once when the flight controller is first heard (MAV_CMD_REQUEST_MESSAGE 242), and answered', async ({ expect, onTestFinished }) => {
+    const r = await rig(onTestFinished);
     await waitFor('the home position', () => r.vehicle.telemetry.home !== null, 10_000);
     await new Promise((x) => setTimeout(x, 1_000)); // more heartbeats: asked once per link, not per heartbeat
     expect(r.fc.homeRequests).toBe(1);

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createSigner, hash, keyPairFromSeed, type KeyPair } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
 import { toHex } from '../../runtime/lib/bytes.js';
@@ -95,8 +95,12 @@ function ack(fx: FleetFixture, node: string, a: Omit<AckBody, 'node' | 'progress
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('murmurctl send believes a refusal or a decision only from validators that outweigh the faulty ones', () => {
-  it('a refusal said by one validator and a follower (n = 4, f = 1) is not believed; with a second validator it is', async () => {
+// Every test runs at once (describe.concurrent): each is a fleet of its own (its own name, so its own
+// topics on the shared broker and test client) and mostly waits on murmurctl (the last one waits out
+// an 8 s --timeout on purpose).
+
+describe.concurrent('murmurctl send believes a refusal or a decision only from validators that outweigh the faulty ones', () => {
+  it('a refusal said by one validator and a follower (n = 4, f = 1) is not believed; with a second validator it is', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'trust-a', validators: 4, followers: 1, seed: 11 });
     const r = await send(fx, 'a', async (_, command) => {
       // v3 (the one faulty validator n = 4 tolerates) and the follower f0 make up the same refusal.
@@ -111,7 +115,7 @@ describe('murmurctl send believes a refusal or a decision only from validators t
     expect(out.reason).toMatch(/\(said by v0, v3\)$/);
   }, 30_000);
 
-  it('a refusal said by three validators of power 1 of 16 is not believed; with the validator of power 10 it is', async () => {
+  it('a refusal said by three validators of power 1 of 16 is not believed; with the validator of power 10 it is', async ({ expect }) => {
     // Seven validators, six of power 1 and one of 10: total 16, so validators holding up to 5 may be
     // faulty, though by count f + 1 = 3.
     const fx = await makeFleet({ fleet: 'trust-b', validators: 7, powers: [1, 1, 1, 1, 1, 1, 10], seed: 12 });
@@ -126,7 +130,7 @@ describe('murmurctl send believes a refusal or a decision only from validators t
     expect(out.reason).toMatch(/\(said by v0, v1, v2, v6\)$/);
   }, 30_000);
 
-  it('a committed command that one validator and a follower call rejected is reported as the honest validators decided it', async () => {
+  it('a committed command that one validator and a follower call rejected is reported as the honest validators decided it', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'trust-c', validators: 4, followers: 1, seed: 13 });
     const r = await send(fx, 'c', async (envelope, command) => {
       // A real commit: a block holding the command, certified by v0, v1 and v2.
@@ -145,7 +149,7 @@ describe('murmurctl send believes a refusal or a decision only from validators t
   }, 30_000);
 });
 
-describe('murmurctl send with a manifest copy that is not the one the block names', () => {
+describe.concurrent('murmurctl send with a manifest copy that is not the one the block names', () => {
   /** A block at height 9 holding `envelope`, naming `manifestHash`, certified by `signers`. */
   function proofOf(fx: FleetFixture, envelope: Uint8Array, manifestHash: Uint8Array, signers: { id: string; sign: (m: Uint8Array) => Uint8Array }[]): { proof: Uint8Array; blockHash: Uint8Array } {
     const block = encodeBlock({ height: 9, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash, appHash: zeroHash });
@@ -155,7 +159,7 @@ describe('murmurctl send with a manifest copy that is not the one the block name
     return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
   }
 
-  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async () => {
+  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
     // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
     // and a validator v4 the copy does not know signs.

@@ -147,11 +147,12 @@ describe('four murmur processes on Mosquitto', () => {
   }, 60_000);
 
   it('refuses an unknown operator key, a replayed, a forged and an expired command, saying which and why', async () => {
-    const stranger = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '20s']);
+    // Commands of their own (own nonces) go at once; the replay and the forgery share the saved
+    // command's reference, whose refusals both would hear, so they go one after the other.
+    const saved = join(fleet.dir, 'saved.cmd');
+    const [stranger, first] = await Promise.all([fleet.ctl(['send', 'noop', '--key', fleet.keyFile('stranger'), '--timeout', '20s']), fleet.ctl(['send', 'noop', '--save', saved, '--timeout', '20s'])]);
     expect(stranger.code).toBe(3);
     expect(stranger.stdout).toMatch(/^refused: unauthorized: sender "stranger" is not in the fleet manifest/);
-    const saved = join(fleet.dir, 'saved.cmd');
-    const first = await fleet.ctl(['send', 'noop', '--save', saved, '--timeout', '20s']);
     expect(first.code, first.stdout).toBe(0);
     const replay = await fleet.ctl(['send', '--raw', saved, '--timeout', '20s']);
     expect(replay.code).toBe(3);
@@ -160,7 +161,7 @@ describe('four murmur processes on Mosquitto', () => {
     const forged = new Uint8Array(readFileSync(saved));
     forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
     writeFileSync(join(fleet.dir, 'forged.cmd'), forged);
-    const f = await fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '20s']);
+    const [f, expired] = await Promise.all([fleet.ctl(['send', '--raw', join(fleet.dir, 'forged.cmd'), '--timeout', '20s']), fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '20s'])]);
     expect(f.code).toBe(3);
     expect(f.stdout).toMatch(/^refused: forged: the signature does not verify against ops's key/);
     // In the devices' logs a forgery is a warning; a resend of a committed command (what an operator's
@@ -169,7 +170,6 @@ describe('four murmur processes on Mosquitto', () => {
     const levelOf = (kind: string): string | undefined => /"level":(\d+)/.exec(refusals.find((l) => l.includes(`"kind":"${kind}"`)) ?? '')?.[1];
     expect(levelOf('forged'), refusals.join('\n')).toBe('40');
     expect(levelOf('replayed'), refusals.join('\n')).toBe('30');
-    const expired = await fleet.ctl(['send', 'noop', '--ttl', '1ms', '--timeout', '20s']);
     expect(expired.code).toBe(3);
     expect(expired.stdout).toMatch(/^refused: expired: the command expired at /);
     const log = await fleet.ctl(['log', '--json']);
@@ -280,7 +280,9 @@ describe('four murmur processes on Mosquitto', () => {
     }
   }, 90_000);
 
-  it('a bad config file is refused in one line naming the field and the fix', async () => {
+  // The three refusals of a second `murmur start` below run at once (it.concurrent): each is a process
+  // of its own that exits at its check, on files of its own.
+  it.concurrent('a bad config file is refused in one line naming the field and the fix', async ({ expect }) => {
     const bad = join(fleet.dir, 'bad.yaml');
     writeFileSync(bad, 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data/bad\nmqtt: { url: "http://nowhere" }\n');
     const r = await runCli('murmur', ['start', '--config', bad], { cwd: fleet.dir, timeoutMs: 20_000 });
@@ -289,7 +291,7 @@ describe('four murmur processes on Mosquitto', () => {
     expect(r.stderr).toContain('mqtt.url: "http://nowhere": its scheme is http, not mqtt, mqtts, ws or wss; use a broker URL like mqtt://127.0.0.1:1883');
   }, 30_000);
 
-  it('a data directory in a data format newer than this release reads is refused in one line; a running device records its own', async () => {
+  it.concurrent('a data directory in a data format newer than this release reads is refused in one line; a running device records its own', async ({ expect }) => {
     expect(readFileSync(join(fleet.dataDir('d1'), 'data-format'), 'utf8')).toBe('1\n');
     const dir = join(fleet.dir, 'data', 'newer');
     mkdirSync(dir, { recursive: true });
@@ -302,7 +304,7 @@ describe('four murmur processes on Mosquitto', () => {
     expect(r.stderr).toContain(`dataDir: ${dir} holds data format 2, written by a newer release; this release reads formats up to 1: install a release that reads format 2`);
   }, 30_000);
 
-  it('a second murmur start on a running device\'s data directory is refused in one line naming the holder, and the running device is untouched', async () => {
+  it.concurrent('a second murmur start on a running device\'s data directory is refused in one line naming the holder, and the running device is untouched', async ({ expect }) => {
     const before = await fleet.health('d2');
     const r = await runCli('murmur', ['start', '--config', join(fleet.dir, 'd2.yaml')], { cwd: fleet.dir, timeoutMs: 20_000 });
     expect(r.code).toBe(2);

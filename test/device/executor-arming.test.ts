@@ -3,18 +3,19 @@
 // once a second, not in a tight loop, logs the FC's reason, and fails the task with it after its arming
 // wait; once the checks pass it arms and flies. On the executor rig's simulated multirotor.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { deviceError } from '../../hal/devices.js';
 import { err } from '../../runtime/lib/result.js';
-import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { origin, testRig, until } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The two tests run at once (describe.concurrent): each mostly waits on the wall clock (the executor's
+// once-a-second arming retries), on its own rig (testRig), whose clock stops when that test ends.
 
 const refusal = 'PreArm: GPS: waiting for 3D fix';
 
-async function refusingRig() {
-  const rig = await executorRig();
+async function refusingRig(onTestFinished: TestContext['onTestFinished']) {
+  const rig = await testRig(onTestFinished);
   const asked: number[] = [];
   let refuse = true;
   const execute = rig.devices.flight.execute.bind(rig.devices.flight);
@@ -26,9 +27,9 @@ async function refusingRig() {
   return { ...rig, asked, ready: () => (refuse = false) };
 }
 
-describe('arming refused by the flight controller', () => {
-  it("is asked again once a second with the FC's reason logged, and flown once the checks pass", async () => {
-    const { ex, reports, logs, asked, ready } = await refusingRig();
+describe.concurrent('arming refused by the flight controller', () => {
+  it("is asked again once a second with the FC's reason logged, and flown once the checks pass", async ({ expect, onTestFinished }) => {
+    const { ex, reports, logs, asked, ready } = await refusingRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 40 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await new Promise((r) => setTimeout(r, 2_500));
     // Before: an arm every 50 ms (about 50 here).
@@ -42,8 +43,8 @@ describe('arming refused by the flight controller', () => {
     ex.stop();
   }, 40_000);
 
-  it("fails the task with the FC's last refusal after the arming wait", async () => {
-    const { devices, asked } = await refusingRig();
+  it("fails the task with the FC's last refusal after the arming wait", async ({ expect, onTestFinished }) => {
+    const { devices, asked } = await refusingRig(onTestFinished);
     const reports: ExecReport[] = [];
     const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined, null, 2_000);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 40 }], altDm: 100, speedDmps: 80, then: 'hold' });

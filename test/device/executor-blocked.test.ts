@@ -2,16 +2,17 @@
 // runtime/mission/hazards.ts routeAround) is never flown: the executor flies up to it, holds there and
 // reports the task failed with the reason; a drone still on the ground does not take off for it.
 
-import { afterEach, describe, expect, it } from 'vitest';
-import { executorRig, stopRigs, until } from './executor-rig.js';
+import { describe, it } from 'vitest';
+import { testRig, until } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The tests run at once (describe.concurrent): each waits on its own vehicle's simulated flight and
+// little on the CPU, on its own rig (testRig), whose clock stops when that test ends.
 
 const reason = 'no way round the committed hazards from [20, 0] m to [20, 60] m keeps inside the geofence and outside every keep-out';
 
-describe('executor and a blocked leg', () => {
-  it('flies to the waypoint before the blocked leg, holds there and reports why, without flying the leg', async () => {
-    const { vehicle, ex, reports } = await executorRig();
+describe.concurrent('executor and a blocked leg', () => {
+  it('flies to the waypoint before the blocked leg, holds there and reports why, without flying the leg', async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports } = await testRig(onTestFinished);
     let eastMost = -Infinity;
     const watch = setInterval(() => (eastMost = Math.max(eastMost, vehicle.state().eastM)), 10);
     try {
@@ -30,8 +31,8 @@ describe('executor and a blocked leg', () => {
     }
   }, 30_000);
 
-  it('held before a blocked leg, it flies on when a re-plan gives the leg a way, and its ack says it resumed', async () => {
-    const { vehicle, ex, reports } = await executorRig();
+  it('held before a blocked leg, it flies on when a re-plan gives the leg a way, and its ack says it resumed', async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports } = await testRig(onTestFinished);
     const route = [{ n: 200, e: 0 }, { n: 200, e: 600 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason }] });
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 15_000), JSON.stringify(reports)).toBe(true);
@@ -45,8 +46,8 @@ describe('executor and a blocked leg', () => {
     expect(Math.hypot(st.northM - 20, st.eastM - 60)).toBeLessThan(4);
   }, 40_000);
 
-  it('a re-plan that still blocks the leg it holds before does not say it resumed', async () => {
-    const { ex, reports } = await executorRig();
+  it('a re-plan that still blocks the leg it holds before does not say it resumed', async ({ expect, onTestFinished }) => {
+    const { ex, reports } = await testRig(onTestFinished);
     const route = [{ n: 200, e: 0 }, { n: 200, e: 600 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 150, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason }] });
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 15_000), JSON.stringify(reports)).toBe(true);
@@ -56,8 +57,8 @@ describe('executor and a blocked leg', () => {
     expect(reports.slice(held).map((r) => [r.stage, r.reason])).toEqual([['started', ''], ['failed', `${reason}: holding before that leg (waypoint 2 of 2)`]]);
   }, 40_000);
 
-  it('on the ground with the blocked leg next, it does not take off', async () => {
-    const { vehicle, ex, reports } = await executorRig();
+  it('on the ground with the blocked leg next, it does not take off', async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports } = await testRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 600 }], altDm: 150, speedDmps: 80, then: 'return', blocked: [{ to: 0, reason }] });
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000), JSON.stringify(reports)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));

@@ -3,19 +3,20 @@
 // finished survey drone that has landed at home stays on the ground. The simulated multirotor runs 20x
 // faster than the wall clock, stepped like a device's tick does.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { localToGeo } from '../../hal/geo.js';
 import type { DeviceSet } from '../../hal/devices.js';
-import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { testRig, origin, until } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The tests run at once (describe.concurrent): each waits on its own vehicle's simulated flight and
+// little on the CPU, on its own rig (testRig), whose clock stops when that test ends.
 
 const survey = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 200, e: 0 }], altDm: 100, speedDmps: 80, then: 'return' } as const;
 
 /** A drone that flew its survey part (one waypoint 20 m north), went home and landed. */
-async function flownAndLanded() {
-  const { vehicle, devices, ex, reports } = await executorRig();
+async function flownAndLanded({ expect, onTestFinished }: TestContext) {
+  const { vehicle, devices, ex, reports } = await testRig(onTestFinished);
   await devices.flight.setReturnAltitude(10);
   ex.run('m1', survey);
   expect(await until(() => reports.some((r) => r.stage === 'done'), 15_000), JSON.stringify(reports)).toBe(true);
@@ -36,9 +37,10 @@ async function flownAndLanded() {
   return { ex, reports, landed, highest };
 }
 
-describe('executor and a finished task', () => {
-  it('a hold and resume after the drone finished and landed do not make it take off again', async () => {
-    const { ex, reports, landed, highest } = await flownAndLanded();
+describe.concurrent('executor and a finished task', () => {
+  it('a hold and resume after the drone finished and landed do not make it take off again', async (t) => {
+    const { expect } = t;
+    const { ex, reports, landed, highest } = await flownAndLanded(t);
     const after = reports.length;
     // The mission is still active for the other drones; the operator holds it, then resumes it.
     ex.run('h1', { type: 'hold', mission: 'm1' });
@@ -50,8 +52,9 @@ describe('executor and a finished task', () => {
     expect(landed()).toBe(true);
   }, 40_000);
 
-  it('the same route again as a continuation (a re-plan, a state sync) with nothing left to fly does not take off', async () => {
-    const { ex, reports, landed, highest } = await flownAndLanded();
+  it('the same route again as a continuation (a re-plan, a state sync) with nothing left to fly does not take off', async (t) => {
+    const { expect } = t;
+    const { ex, reports, landed, highest } = await flownAndLanded(t);
     const after = reports.length;
     ex.run('m1', { ...survey, replan: true });
     const highestM = await highest();
@@ -60,7 +63,7 @@ describe('executor and a finished task', () => {
     expect(reports.slice(after).map((r) => r.stage)).toEqual(['started', 'done']);
   }, 40_000);
 
-  it('a task left with no waypoints (all inside committed hazards) that fails reports a readable progress', () => {
+  it('a task left with no waypoints (all inside committed hazards) that fails reports a readable progress', ({ expect }) => {
     const reports: ExecReport[] = [];
     const ex = new Executor({}, origin, (r) => reports.push(r), () => undefined);
     ex.run('m2', { type: 'waypoints', mission: 'm2', waypoints: [], altDm: 100, speedDmps: 80, then: 'hold' });
@@ -71,7 +74,7 @@ describe('executor and a finished task', () => {
     ]);
   });
 
-  it('a route carried on from its middle (re-plan, resume) acks started with the progress made, not 0', async () => {
+  it('a route carried on from its middle (re-plan, resume) acks started with the progress made, not 0', async ({ expect }) => {
     // A vehicle that is at once wherever it is sent, except that it never reaches the third waypoint.
     let at = { latDeg: origin.latDeg, lonDeg: origin.lonDeg };
     const third = { n: 300, e: 0 };

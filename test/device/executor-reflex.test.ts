@@ -3,21 +3,21 @@
 // waypoint it was heading to and finishes the task. A committed hold is not undone by a reflex release.
 // The simulated multirotor runs 20x faster than the wall clock, stepped like a device's tick does.
 
-import { afterEach, describe, expect, it } from 'vitest';
-import { executorRig, stopRigs, until } from './executor-rig.js';
+import { describe, it, type TestContext } from 'vitest';
+import { testRig, until } from './executor-rig.js';
 
-afterEach(stopRigs);
-
-async function rig() {
-  const r = await executorRig();
+// The tests run at once (describe.concurrent): each waits on its own vehicle's simulated flight and
+// little on the CPU, on its own rig (testRig), whose clock stops when that test ends.
+async function rig(onTestFinished: TestContext['onTestFinished']) {
+  const r = await testRig(onTestFinished);
   // Two legs of 120 m at 8 m/s: 15 simulated seconds each, 0.75 s of wall time.
   r.ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1_200, e: 0 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
   return r;
 }
 
-describe('executor and a reflex hold', () => {
-  it('a released reflex hold flies on to the waypoint it was heading to and finishes the route', async () => {
-    const { devices, ex, reports } = await rig();
+describe.concurrent('executor and a reflex hold', () => {
+  it('a released reflex hold flies on to the waypoint it was heading to and finishes the route', async ({ expect, onTestFinished }) => {
+    const { devices, ex, reports } = await rig(onTestFinished);
     expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000), 'on its way to the first waypoint').toBe(true);
     await devices.flight?.execute({ type: 'hold' }); // what the mission-reflexes agent does on lost quorum contact
     await new Promise((r) => setTimeout(r, 300));
@@ -31,8 +31,8 @@ describe('executor and a reflex hold', () => {
     expect(Math.hypot((p?.northM ?? 0) - 120, (p?.eastM ?? 0) - 120)).toBeLessThan(3.5);
   }, 30_000);
 
-  it('a committed hold (paused) stays: a reflex release does not undo it', async () => {
-    const { ex, reports } = await rig();
+  it('a committed hold (paused) stays: a reflex release does not undo it', async ({ expect, onTestFinished }) => {
+    const { ex, reports } = await rig(onTestFinished);
     expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000)).toBe(true);
     ex.run('h1', { type: 'hold', mission: 'm1' });
     await new Promise((r) => setTimeout(r, 300));
@@ -43,8 +43,8 @@ describe('executor and a reflex hold', () => {
     expect(reports.filter((r) => r.command === 'm1' && r.stage === 'done')).toEqual([]);
   }, 30_000);
 
-  it('a route re-planned under a committed hold keeps the drone holding; resume flies the new route', async () => {
-    const { ex, reports } = await rig();
+  it('a route re-planned under a committed hold keeps the drone holding; resume flies the new route', async ({ expect, onTestFinished }) => {
+    const { ex, reports } = await rig(onTestFinished);
     expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000)).toBe(true);
     ex.run('h1', { type: 'hold', mission: 'm1' });
     await new Promise((r) => setTimeout(r, 300));

@@ -2,17 +2,18 @@
 // yet (MAVLink telemetry comes in after the start), or its vehicle already in the air. On the executor
 // rig's simulated multirotor.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { deviceError } from '../../hal/devices.js';
 import { err } from '../../runtime/lib/result.js';
-import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { testRig, origin, until } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The tests run at once (describe.concurrent): each waits on its own vehicle's simulated flight and
+// little on the CPU, on its own rig (testRig), whose clock stops when that test ends.
 
-describe('an executor that has just started', () => {
-  it('given a task before its flight controller is heard, waits for it rather than fail the task', async () => {
-    const { devices, reports, ex } = await executorRig();
+describe.concurrent('an executor that has just started', () => {
+  it('given a task before its flight controller is heard, waits for it rather than fail the task', async ({ expect, onTestFinished }) => {
+    const { devices, reports, ex } = await testRig(onTestFinished);
     const state = devices.flight.state.bind(devices.flight);
     let heard = false;
     devices.flight.state = () => (heard ? state() : err(deviceError('no-data', 'no HEARTBEAT from the flight controller yet')));
@@ -24,8 +25,8 @@ describe('an executor that has just started', () => {
     expect(reports.map((r) => r.stage)).toContain('done');
   }, 30_000);
 
-  it("with its vehicle already in the air, measures its height from the flight controller's home, not from where it is", async () => {
-    const { vehicle, devices } = await executorRig();
+  it("with its vehicle already in the air, measures its height from the flight controller's home, not from where it is", async ({ expect, onTestFinished }) => {
+    const { vehicle, devices } = await testRig(onTestFinished);
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
     expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
@@ -36,8 +37,8 @@ describe('an executor that has just started', () => {
     restarted.stop();
   }, 30_000);
 
-  it('before its flight controller says whether it is on the ground (MAVLink: HEARTBEAT first), neither takes off nor fixes its ground', async () => {
-    const { vehicle, devices } = await executorRig();
+  it('before its flight controller says whether it is on the ground (MAVLink: HEARTBEAT first), neither takes off nor fixes its ground', async ({ expect, onTestFinished }) => {
+    const { vehicle, devices } = await testRig(onTestFinished);
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
     expect(await until(() => vehicle.state().upM > 19 && vehicle.state().mode === 'hold', 15_000)).toBe(true);

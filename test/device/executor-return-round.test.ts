@@ -4,11 +4,13 @@
 // return altitude stands on that line here. On the executor rig's simulated multirotor (20x the wall
 // clock). Before, the executor sent the flight controller's return at once, straight through the mast.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { keepOuts, type KeepOut } from '../../runtime/mission/hazards.js';
-import { executorRig, stopRigs, until } from './executor-rig.js';
+import { testRig, until, type Rig } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The tests run at once (describe.concurrent; vitest's maxConcurrency, 5): each waits on its own
+// vehicle's simulated flight, ~3 s of the wall clock and little of the CPU, on its own rig (testRig),
+// whose clock stops when that test ends.
 
 // A mast 40 m north of the pad, 60 m tall (the return altitude is 30 m or less), and the committed
 // hazard round it: the 5 m cells the swarm commits (cellDm 50).
@@ -22,8 +24,8 @@ const keepOutProbe = { northM: zone.n / 10, eastM: zone.e / 10, radiusM: zone.r 
 
 /** Out east, north past the mast and back west, so the drone ends 80 m north of the pad with the mast
  *  between it and home; then `ret` sends it home. */
-async function outAndHome(ret: (r: Awaited<ReturnType<typeof executorRig>>) => void) {
-  const r = await executorRig([mast, keepOutProbe]);
+async function outAndHome({ expect, onTestFinished }: TestContext, ret: (r: Rig) => void) {
+  const r = await testRig(onTestFinished, [mast, keepOutProbe]);
   const { vehicle, ex, reports } = r;
   expect(vehicle.returnAltitude()).toBeLessThan(mast.heightM);
   ex.keepFence(null, 0, zones);
@@ -35,10 +37,11 @@ async function outAndHome(ret: (r: Awaited<ReturnType<typeof executorRig>>) => v
   return { ...r, home };
 }
 
-describe('executor: a return to launch across a committed keep-out', () => {
-  it('a committed rtl goes round the keep-out, lands on its pad, and is done', async () => {
+describe.concurrent('executor: a return to launch across a committed keep-out', () => {
+  it('a committed rtl goes round the keep-out, lands on its pad, and is done', async (t) => {
+    const { expect } = t;
     expect(zones).toHaveLength(1);
-    const { vehicle, reports, home } = await outAndHome(({ ex }) => ex.run('r1', { type: 'rtl' }));
+    const { vehicle, reports, home } = await outAndHome(t, ({ ex }) => ex.run('r1', { type: 'rtl' }));
     expect(home, 'landed and disarmed').toBe(true);
     expect(vehicle.strikes()).toEqual([]); // neither the mast nor the keep-out
     const st = vehicle.state();
@@ -46,14 +49,15 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
   }, 60_000);
 
-  it('a failsafe return (a reflex, no task) goes round it the same way', async () => {
-    const { vehicle, home } = await outAndHome(({ ex }) => ex.returnHome('battery 20% below reserve'));
+  it('a failsafe return (a reflex, no task) goes round it the same way', async (t) => {
+    const { expect } = t;
+    const { vehicle, home } = await outAndHome(t, ({ ex }) => ex.returnHome('battery 20% below reserve'));
     expect(home, 'landed and disarmed').toBe(true);
     expect(vehicle.strikes()).toEqual([]);
   }, 60_000);
 
-  it('stopped on its way home by the obstacle reflex, it goes home again when released: round the keep-out committed meanwhile', async () => {
-    const r = await executorRig([mast]);
+  it('stopped on its way home by the obstacle reflex, it goes home again when released: round the keep-out committed meanwhile', async ({ expect, onTestFinished }) => {
+    const r = await testRig(onTestFinished, [mast]);
     const { vehicle, devices, ex, reports } = r;
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
@@ -72,10 +76,10 @@ describe('executor: a return to launch across a committed keep-out', () => {
   }, 60_000);
 
   for (const how of ['a committed rtl', 'a committed abort', 'a failsafe return'] as const) {
-    it(`${how} after a committed hold of the mission goes round the keep-out and lands: the hold does not stop it at the first corner`, async () => {
+    it(`${how} after a committed hold of the mission goes round the keep-out and lands: the hold does not stop it at the first corner`, async ({ expect, onTestFinished }) => {
       // Before, the hold's pause stayed on: goHome flew to the first point of the way round and waited
       // there for ever (a paused executor's waits do not count), the drone hovering by the mast.
-      const r = await executorRig([mast]);
+      const r = await testRig(onTestFinished, [mast]);
       const { vehicle, ex, reports, logs } = r;
       ex.keepFence(null, 0, zones);
       ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: -600 }], altDm: 200, speedDmps: 80, then: 'hold' });
@@ -94,10 +98,10 @@ describe('executor: a return to launch across a committed keep-out', () => {
     }, 60_000);
   }
 
-  it('a re-plan of its mission does not undo a failsafe return: the drone keeps going home, and the new route waits for a resume', async () => {
+  it('a re-plan of its mission does not undo a failsafe return: the drone keeps going home, and the new route waits for a resume', async ({ expect, onTestFinished }) => {
     // Before, the executor flew the re-planned route at once, and a drone its battery reflex had sent
     // home flew back out to the mission (fleet-sim's flight layer kept it going home).
-    const { vehicle, ex, reports, logs } = await executorRig();
+    const { vehicle, ex, reports, logs } = await testRig(onTestFinished);
     const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
@@ -113,10 +117,10 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(ex.route()?.waypoints).toHaveLength(3); // kept for a resume
   }, 60_000);
 
-  it("nor the mission's hold and resume: the drone keeps going home and the acks say why", async () => {
+  it("nor the mission's hold and resume: the drone keeps going home and the acks say why", async ({ expect, onTestFinished }) => {
     // Before, a committed hold stopped a battery return where the drone was, and the resume flew it
     // back out to the mission.
-    const { vehicle, ex, reports } = await executorRig();
+    const { vehicle, ex, reports } = await testRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
@@ -135,10 +139,10 @@ describe('executor: a return to launch across a committed keep-out', () => {
     ]);
   }, 60_000);
 
-  it('nor a reflex release: a failsafe return goes on home', async () => {
+  it('nor a reflex release: a failsafe return goes on home', async ({ expect, onTestFinished }) => {
     // Before, a release that reached the executor (the scheduler suppresses them only while it has a
     // failsafe latched) flew the drone back out to the mission it still held.
-    const { vehicle, ex } = await executorRig();
+    const { vehicle, ex } = await testRig(onTestFinished);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
     ex.returnHome('battery 20% below reserve');
@@ -149,8 +153,8 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(Math.hypot(st.northM, st.eastM)).toBeLessThan(3);
   }, 60_000);
 
-  it('nor a failsafe landing: the drone lands where it is and stays down', async () => {
-    const { vehicle, ex, logs } = await executorRig();
+  it('nor a failsafe landing: the drone lands where it is and stays down', async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, logs } = await testRig(onTestFinished);
     const route = [{ n: 0, e: 1_200 }, { n: 1_200, e: 1_200 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => (ex.position()?.eastM ?? 0) > 60, 15_000), 'on its way out').toBe(true);
@@ -165,11 +169,11 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(Math.hypot(st.northM - (at?.northM ?? 0), st.eastM - (at?.eastM ?? 0))).toBeLessThan(15);
   }, 60_000);
 
-  it('a flight controller that refuses the goto round the keep-out still gets its return: straight, said in the log', async () => {
+  it('a flight controller that refuses the goto round the keep-out still gets its return: straight, said in the log', async ({ expect, onTestFinished }) => {
     // Before, the refused goto ended goHome with no return at all: a failsafe return logged a refusal
     // and the drone hovered where it was (an ArduPilot refuses a guided target outside its fence, or
     // while its own failsafe holds the mode). Before goHome the reflex's return went to the FC at once.
-    const { vehicle, devices, ex, reports, logs } = await executorRig(); // the keep-out is committed; no mast stands in it here
+    const { vehicle, devices, ex, reports, logs } = await testRig(onTestFinished); // the keep-out is committed; no mast stands in it here
     ex.keepFence(null, 0, zones);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
@@ -183,8 +187,8 @@ describe('executor: a return to launch across a committed keep-out', () => {
     expect(logs.some((l) => l.includes('the way round the keep-outs in its way was refused') && l.includes('the return flies straight')), JSON.stringify(logs)).toBe(true);
   }, 60_000);
 
-  it('with nothing committed across its way home it is the flight controller\'s own return, straight', async () => {
-    const r = await executorRig();
+  it('with nothing committed across its way home it is the flight controller\'s own return, straight', async ({ expect, onTestFinished }) => {
+    const r = await testRig(onTestFinished);
     const { vehicle, ex, reports } = r;
     ex.keepFence(null, 0, zones); // the keep-out is north of the pad; the drone goes east and comes back
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });

@@ -2,6 +2,7 @@
 // the machine is loaded: vehicleClock) and stepped as a device's tick does: the rig the executor tests
 // share. Call stopRigs() after each test.
 
+import type { TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import type { Obstacle } from '../../hal/sim/obstacles.js';
@@ -18,11 +19,29 @@ export async function executorRig(obstacles: readonly Obstacle[] = [], config: P
   const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 }, obstacles, ...config }, new Prng(5), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
-  timers.push(vehicleClock(vehicle));
+  const clock = vehicleClock(vehicle);
+  timers.push(clock);
   const reports: ExecReport[] = [];
   const logs: string[] = [];
   const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
-  return { vehicle, devices, ex, reports, logs };
+  /** Stops this rig's vehicle clock only (stopRigs stops every rig's). */
+  const stop = (): void => {
+    clearInterval(clock);
+    const i = timers.indexOf(clock);
+    if (i >= 0) timers.splice(i, 1);
+  };
+  return { vehicle, devices, ex, reports, logs, stop };
+}
+
+export type Rig = Awaited<ReturnType<typeof executorRig>>;
+
+/** An executorRig whose vehicle clock stops when the test that made it ends (pass the test context's
+ *  onTestFinished): for tests that run at once (describe.concurrent), each on its own vehicle,
+ *  executor and clock, where stopRigs after each test would stop the others' clocks too. */
+export async function testRig(onTestFinished: TestContext['onTestFinished'], obstacles: readonly Obstacle[] = [], config: Partial<SimVehicleConfig> = {}): Promise<Rig> {
+  const r = await executorRig(obstacles, config);
+  onTestFinished(() => r.stop());
+  return r;
 }
 
 /** The longest wall-clock gap one step of the vehicle's clock counts (30 ms: 0.6 s of flight). */

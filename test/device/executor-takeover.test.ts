@@ -5,16 +5,18 @@
 // reflex's release and a re-plan of the mission too, until the swarm commits a new task for the drone.
 // On the executor rig's simulated multirotor, whose mode the test changes as the FC or a pilot would.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import type { Task } from '../../runtime/mission/types.js';
-import { executorRig, stopRigs, until } from './executor-rig.js';
+import { testRig, until } from './executor-rig.js';
 
-afterEach(stopRigs);
+// The tests run at once (describe.concurrent; vitest's maxConcurrency, 5): each waits on its own
+// vehicle's simulated flight and little on the CPU, on its own rig (testRig), whose clock stops when
+// that test ends.
 
 const survey: Task = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }, { n: 300, e: 400 }], altDm: 200, speedDmps: 80, then: 'return' };
 
-async function takenRig() {
-  const rig = await executorRig();
+async function takenRig(onTestFinished: TestContext['onTestFinished']) {
+  const rig = await testRig(onTestFinished);
   const actions: string[] = [];
   const execute = rig.devices.flight.execute.bind(rig.devices.flight);
   rig.devices.flight.execute = (a) => {
@@ -26,8 +28,8 @@ async function takenRig() {
 
 /** The survey flown until the drone is up and on its way, then a pilot's switch to a manual mode; once
  *  the task has failed for it. */
-async function pilotTakesOverMidLeg() {
-  const rig = await takenRig();
+async function pilotTakesOverMidLeg({ expect, onTestFinished }: TestContext) {
+  const rig = await takenRig(onTestFinished);
   rig.ex.run('m1', survey);
   expect(await until(() => rig.vehicle.state().upM > 15 && rig.actions.includes('goto'), 20_000)).toBe(true);
   rig.vehicle.setMode('manual');
@@ -35,9 +37,9 @@ async function pilotTakesOverMidLeg() {
   return rig;
 }
 
-describe('a vehicle taken out of the executor’s hands', () => {
-  it("by the flight controller's own return mid-leg: the task fails naming it, and no goto, reflex release or re-plan takes the vehicle back; a new task does", async () => {
-    const { vehicle, ex, reports, actions, logs } = await takenRig();
+describe.concurrent('a vehicle taken out of the executor’s hands', () => {
+  it("by the flight controller's own return mid-leg: the task fails naming it, and no goto, reflex release or re-plan takes the vehicle back; a new task does", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig(onTestFinished);
     ex.run('m1', survey);
     expect(await until(() => vehicle.state().upM > 15 && Math.hypot(vehicle.state().northM, vehicle.state().eastM) > 20, 20_000)).toBe(true);
     expect(actions).toContain('goto');
@@ -58,8 +60,9 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it('by a pilot switching to a manual mode: the task fails, naming the pilot, with no command after', async () => {
-    const { ex, reports, actions } = await pilotTakesOverMidLeg();
+  it('by a pilot switching to a manual mode: the task fails, naming the pilot, with no command after', async (t) => {
+    const { expect } = t;
+    const { ex, reports, actions } = await pilotTakesOverMidLeg(t);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/a pilot took it/);
     const after = actions.length;
     await new Promise((r) => setTimeout(r, 500));
@@ -67,8 +70,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it("the reflexes' actions are not sent to it either (a link-loss hold in the middle of the FC's return, a back-off from the pilot), and the log says so once", async () => {
-    const { vehicle, ex, actions, logs } = await takenRig();
+  it("the reflexes' actions are not sent to it either (a link-loss hold in the middle of the FC's return, a back-off from the pilot), and the log says so once", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, actions, logs } = await takenRig(onTestFinished);
     ex.run('m1', survey);
     expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
     expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe
@@ -89,8 +92,9 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it("the mission's hold and resume are not carried out on it (a hold would switch the FC out of the pilot's mode)", async () => {
-    const { vehicle, ex, reports, actions } = await pilotTakesOverMidLeg();
+  it("the mission's hold and resume are not carried out on it (a hold would switch the FC out of the pilot's mode)", async (t) => {
+    const { expect } = t;
+    const { vehicle, ex, reports, actions } = await pilotTakesOverMidLeg(t);
     const after = actions.length;
     ex.run('h1', { type: 'hold', mission: 'm1' });
     ex.run('r1', { type: 'resume', mission: 'm1' });
@@ -101,8 +105,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it("under the mission's hold, after a re-plan: the FC's own landing is noticed, and the resume does not fly it on", async () => {
-    const { vehicle, ex, reports, actions } = await takenRig();
+  it("under the mission's hold, after a re-plan: the FC's own landing is noticed, and the resume does not fly it on", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions } = await takenRig(onTestFinished);
     ex.run('m1', survey);
     expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
     ex.run('h1', { type: 'hold', mission: 'm1' });
@@ -120,8 +124,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it('on its way home round a keep-out: no return of its own after a pilot takes it', async () => {
-    const { vehicle, ex, reports, actions } = await takenRig();
+  it('on its way home round a keep-out: no return of its own after a pilot takes it', async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions } = await takenRig(onTestFinished);
     ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 600 }], then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'done'), 30_000)).toBe(true);
     // A committed keep-out of 15 m on the straight line home, and a committed rtl.
@@ -138,8 +142,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it("by a failsafe the FC announces whose action is a hold (the mode alone looks like the executor's own)", async () => {
-    const { vehicle, devices, ex, reports, actions } = await takenRig();
+  it("by a failsafe the FC announces whose action is a hold (the mode alone looks like the executor's own)", async ({ expect, onTestFinished }) => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig(onTestFinished);
     ex.run('m1', survey);
     expect(await until(() => vehicle.state().upM > 15 && actions.includes('goto'), 20_000)).toBe(true);
     devices.flight.markFailsafe(); // as the MAVLink driver does on a "failsafe" STATUSTEXT
@@ -152,8 +156,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it('a failsafe flag left from before the task does not count: the task is flown', async () => {
-    const { devices, ex, reports } = await takenRig();
+  it('a failsafe flag left from before the task does not count: the task is flown', async ({ expect, onTestFinished }) => {
+    const { devices, ex, reports } = await takenRig(onTestFinished);
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 25 })).ok).toBe(true);
     // An old failsafe, announced before the task (the next accepted action clears it); the task first
@@ -165,8 +169,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it('a task given while a pilot flies the vehicle (a device restarted meanwhile) is not flown', async () => {
-    const { vehicle, devices, ex, reports, actions } = await takenRig();
+  it('a task given while a pilot flies the vehicle (a device restarted meanwhile) is not flown', async ({ expect, onTestFinished }) => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig(onTestFinished);
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 10 })).ok).toBe(true);
     expect(await until(() => vehicle.state().upM > 9 && vehicle.state().landed === 'in-air', 15_000)).toBe(true);
@@ -179,8 +183,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 30_000);
 
-  it('a task given while its own take-off is still climbing does not arm or take off again', async () => {
-    const { vehicle, devices, ex, reports, actions } = await takenRig();
+  it('a task given while its own take-off is still climbing does not arm or take off again', async ({ expect, onTestFinished }) => {
+    const { vehicle, devices, ex, reports, actions } = await takenRig(onTestFinished);
     expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 30 })).ok).toBe(true);
     expect(await until(() => devices.flight.state().ok && (devices.flight.state() as { value: { landed: string } }).value.landed === 'taking-off', 5_000)).toBe(true);
@@ -193,8 +197,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
-  it("its own return is not taken for the flight controller's: a survey flown to its end goes home on the executor's return", async () => {
-    const { vehicle, ex, reports, actions } = await takenRig();
+  it("its own return is not taken for the flight controller's: a survey flown to its end goes home on the executor's return", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions } = await takenRig(onTestFinished);
     ex.run('m1', { ...survey, waypoints: [{ n: 0, e: 60 }] });
     expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
     expect(reports.map((r) => r.stage)).toContain('done');
@@ -206,8 +210,8 @@ describe('a vehicle taken out of the executor’s hands', () => {
 });
 
 describe('a vehicle taken after its task is done (hovering where the task left it)', () => {
-  it("a pilot's switch is seen when a reflex acts: its hold or back-off is not sent, which would switch the FC out of the pilot's mode", async () => {
-    const { vehicle, ex, reports, actions, logs } = await takenRig();
+  it("a pilot's switch is seen when a reflex acts: its hold or back-off is not sent, which would switch the FC out of the pilot's mode", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig(onTestFinished);
     ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
     vehicle.setMode('manual');
@@ -221,8 +225,8 @@ describe('a vehicle taken after its task is done (hovering where the task left i
     ex.stop();
   }, 60_000);
 
-  it("on its own way home (a committed rtl), a pilot's switch is seen: no reflex's hold, and its release does not send it home again", async () => {
-    const { vehicle, ex, reports, actions, logs } = await takenRig();
+  it("on its own way home (a committed rtl), a pilot's switch is seen: no reflex's hold, and its release does not send it home again", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig(onTestFinished);
     ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 300 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
     ex.run('rtl1', { type: 'rtl' });
@@ -240,8 +244,8 @@ describe('a vehicle taken after its task is done (hovering where the task left i
     ex.stop();
   }, 60_000);
 
-  it("its own return and landing run to the ground with no takeover read", async () => {
-    const { vehicle, ex, reports, logs } = await takenRig();
+  it("its own return and landing run to the ground with no takeover read", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, logs } = await takenRig(onTestFinished);
     ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 100 }], altDm: 200, speedDmps: 80, then: 'return' });
     expect(await until(() => reports.some((r) => r.stage === 'done') && !vehicle.state().armed, 40_000)).toBe(true);
     ex.run('g2', { type: 'waypoints', mission: 'g2', waypoints: [{ n: 0, e: 40 }], altDm: 200, speedDmps: 80, then: 'hold' });
@@ -253,8 +257,8 @@ describe('a vehicle taken after its task is done (hovering where the task left i
     ex.stop();
   }, 90_000);
 
-  it("its own landing (a committed land) is not read so: a reflex's hold is still sent", async () => {
-    const { vehicle, ex, reports, actions, logs } = await takenRig();
+  it("its own landing (a committed land) is not read so: a reflex's hold is still sent", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions, logs } = await takenRig(onTestFinished);
     ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
     ex.run('l1', { type: 'land' });

@@ -3,15 +3,21 @@
 // flying on, and flies the rest of the route at the mission altitude. On the simulated multirotor, run
 // 20x faster than the wall clock (executor-rig.ts vehicleClock), stepped like a device's tick does.
 
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, it, vi, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { origin, vehicleClock } from './executor-rig.js';
 
-const timers: NodeJS.Timeout[] = [];
-afterEach(() => timers.splice(0).forEach((t) => clearInterval(t)));
+// The flights run at once (it.concurrent), each on its own vehicle and clock, stopped when its own test
+// ends (clocksOf). The return-altitude test stands alone: it moves Date.now 31 s on for a moment, which
+// would jump the other tests' vehicle clocks.
+function clocksOf(onTestFinished: TestContext['onTestFinished']): NodeJS.Timeout[] {
+  const timers: NodeJS.Timeout[] = [];
+  onTestFinished(() => timers.splice(0).forEach((t) => clearInterval(t)));
+  return timers;
+}
 
 interface Sample {
   northM: number;
@@ -19,7 +25,7 @@ interface Sample {
   upM: number;
 }
 
-async function fly(transitAltDm: number | undefined): Promise<{ track: Sample[]; reports: ExecReport[] }> {
+async function fly(timers: NodeJS.Timeout[], transitAltDm: number | undefined): Promise<{ track: Sample[]; reports: ExecReport[] }> {
   const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0, { northM: 0, eastM: 0 });
   const devices = createSimDevices(vehicle);
   for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
@@ -39,8 +45,8 @@ async function fly(transitAltDm: number | undefined): Promise<{ track: Sample[];
 }
 
 describe('executor transit altitude', () => {
-  it('flies the leg at the transit altitude, descends at the first waypoint, flies the route at the mission altitude', async () => {
-    const { track, reports } = await fly(350);
+  it.concurrent('flies the leg at the transit altitude, descends at the first waypoint, flies the route at the mission altitude', async ({ expect, onTestFinished }) => {
+    const { track, reports } = await fly(clocksOf(onTestFinished), 350);
     expect(reports.map((r) => r.stage), JSON.stringify(reports.slice(-2))).toContain('done');
     // Halfway along the leg it is at the transit altitude (35 m), not the mission altitude (20 m).
     const midLeg = track.filter((p) => p.northM > 30 && p.northM < 50 && p.eastM < 3);
@@ -52,15 +58,15 @@ describe('executor transit altitude', () => {
     for (const p of route) expect(Math.abs(p.upM - 20)).toBeLessThan(3.5); // GNSS noise and the climb overshoot
   }, 30_000);
 
-  it('without a transit altitude the whole task is flown at the mission altitude', async () => {
-    const { track, reports } = await fly(undefined);
+  it.concurrent('without a transit altitude the whole task is flown at the mission altitude', async ({ expect, onTestFinished }) => {
+    const { track, reports } = await fly(clocksOf(onTestFinished), undefined);
     expect(reports.map((r) => r.stage)).toContain('done');
     const airborne = track.filter((p) => p.northM > 10);
     expect(airborne.length).toBeGreaterThan(0);
     for (const p of airborne) expect(p.upM).toBeLessThan(26); // 20 m plus noise and overshoot: far from 35
   }, 30_000);
 
-  it('keeps the flight controller\'s return altitude at the committed layer, writing only a change and logging a refusal once', async () => {
+  it('keeps the flight controller\'s return altitude at the committed layer, writing only a change and logging a refusal once', async ({ expect }) => {
     const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
     const devices = createSimDevices(vehicle);
     await devices.flight.start();
@@ -98,7 +104,8 @@ describe('executor transit altitude', () => {
     expect(logs.filter((l) => l.startsWith('return altitude set'))).toEqual(['return altitude set to 42 m']);
   });
 
-  it("skips the waypoints outside this device's own fence and flies on to the next one inside", async () => {
+  it.concurrent("skips the waypoints outside this device's own fence and flies on to the next one inside", async ({ expect, onTestFinished }) => {
+    const timers = clocksOf(onTestFinished);
     const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
     const devices = createSimDevices(vehicle);
     for (const d of [devices.position, devices.attitude, devices.battery, devices.range, devices.flight]) await d.start();
@@ -117,7 +124,8 @@ describe('executor transit altitude', () => {
     expect(Math.abs(vehicle.state().northM - 80)).toBeLessThan(3.5);
   }, 30_000);
 
-  it("goes home after a survey's last waypoint, and stays after a goto's", async () => {
+  it.concurrent("goes home after a survey's last waypoint, and stays after a goto's", async ({ expect, onTestFinished }) => {
+    const timers = clocksOf(onTestFinished);
     const flyTo = async (then: 'return' | 'hold'): Promise<{ northM: number; eastM: number; upM: number; armed: boolean }> => {
       const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0, { northM: -6, eastM: 3 });
       const devices = createSimDevices(vehicle);
@@ -133,10 +141,10 @@ describe('executor transit altitude', () => {
       const s = vehicle.state();
       return { northM: s.northM, eastM: s.eastM, upM: s.upM, armed: s.armed };
     };
-    const surveyed = await flyTo('return');
+    // Two vehicles of their own, flown at once.
+    const [surveyed, went] = await Promise.all([flyTo('return'), flyTo('hold')]);
     expect(surveyed.armed).toBe(false); // landed and disarmed...
     expect(Math.hypot(surveyed.northM + 6, surveyed.eastM - 3)).toBeLessThan(1.5); // ...on its own pad
-    const went = await flyTo('hold');
     expect(went.armed).toBe(true);
     expect(Math.hypot(went.northM - 30, went.eastM)).toBeLessThan(3);
     expect(went.upM).toBeGreaterThan(10);

@@ -55,133 +55,142 @@ async function runTelemetryAgent(devices: ReturnType<typeof createMavlinkDevices
   return { engine: st.engine, model: st.model, attests };
 }
 
-describe('MAVLink attitude driver: the IMU (PX4, HIGHRES_IMU)', () => {
-  it('asks the FC to stream HIGHRES_IMU and reports it in SI units; the telemetry agent runs its model on it', async () => {
-    const d = createMavlinkDevices(vehicle);
-    await Promise.all([d.attitude.start(), d.battery.start()]);
-    await waitFor('an IMU sample', () => d.attitude.imu().ok, 5_000);
-    const imu = d.attitude.imu();
-    expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1); // on the ground: specific force straight up
-    const run = await runTelemetryAgent(d, 3_000);
-    expect(run).toEqual({ engine: 'pure-ts', model: 'telemetry-anomaly@2.0.0', attests: [] });
-    await Promise.all([d.attitude.stop(), d.battery.stop()]);
-  }, 20_000);
-});
-
-positionConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.position));
-attitudeConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.attitude));
-batteryConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.battery));
-flightConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.flight));
-
-describe('MAVLink position driver', () => {
-  it('reports the receiver (GPS_RAW_INT: fix type, satellites, HDOP) rather than the fused position', async () => {
-    const p = createMavlinkDevices(vehicle).position;
-    await p.start();
-    const f = p.fix();
-    expect(f.ok && f.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8 });
-    await p.stop();
-  });
-});
-
-describe('MAVLink flight driver: height above home', () => {
-  it("gives the FC's relative_alt as heightAboveHomeM while GLOBAL_POSITION_INT is fresh, and none without it", async () => {
-    const fl = createMavlinkDevices(vehicle).flight;
-    await fl.start();
-    await waitFor('a flight state with a height', () => {
-      const st = fl.state();
-      return st.ok && st.value.heightAboveHomeM !== undefined;
-    }, 5_000);
-    const st = fl.state();
-    expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((vehicle.telemetry.position?.relativeAlt ?? Number.NaN) / 1000, 2);
-    const position = vehicle.telemetry.position;
-    vehicle.telemetry.position = null; // as before the first GLOBAL_POSITION_INT
-    try {
-      const without = fl.state();
-      expect(without.ok).toBe(true);
-      expect(without.ok && 'heightAboveHomeM' in without.value).toBe(false);
-    } finally {
-      vehicle.telemetry.position = vehicle.telemetry.position ?? position;
-      await fl.stop();
-    }
-  });
-});
-
-// The ArduPilot flavour (GUIDED takeoff, ArduCopter mode numbers) over UDP, through the HIL helper.
-describe('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
-  let hil: HilVehicle;
-  beforeAll(async () => {
-    hil = await startHilVehicle({ family: 'ardupilot', seed: 4, speed: 4 });
-  });
-  afterAll(async () => {
-    await hil?.stop();
-  });
-  it('gets the IMU as SCALED_IMU (mG, mrad/s) and reports it in SI units', async () => {
-    await hil.devices.attitude.start();
-    await waitFor('an IMU sample', () => hil.devices.attitude.imu().ok, 5_000);
-    const imu = hil.devices.attitude.imu();
-    expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1);
-    expect(hil.vehicle.imuRefusal).toBeNull();
-    await hil.devices.attitude.stop();
-  }, 20_000);
-  it('flies a goto in GUIDED to its target and stays on it, with no setpoint stream (ArduPilot is not PX4 offboard); a velocity not renewed lapses into a hold', async () => {
-    // Before, the simulated FC held every ArduPilot goto one second in ("offboard setpoints lost":
-    // PX4's COM_OF_LOSS_T applied to GUIDED), and a device on ArduPilot never flew its route.
-    const { flight, position } = hil.devices;
-    const texts: string[] = [];
-    const off = hil.vehicle.endpoint.onMessage(({ msg }) => {
-      if (msg instanceof common.StatusText) texts.push(msg.text);
+// The PX4 FC over a pty (the file's rig: its suites in order on the one FC) and the ArduPilot HIL
+// vehicle over UDP (its own, started in its block) run at once (describe.concurrent): each mostly waits
+// on its own simulated flight. Inside each, the order stays (describe.sequential).
+describe.concurrent('the PX4 FC over a pty', () => {
+  describe.sequential('its suites in order on the one FC', () => {
+    describe('MAVLink attitude driver: the IMU (PX4, HIGHRES_IMU)', () => {
+      it('asks the FC to stream HIGHRES_IMU and reports it in SI units; the telemetry agent runs its model on it', async () => {
+        const d = createMavlinkDevices(vehicle);
+        await Promise.all([d.attitude.start(), d.battery.start()]);
+        await waitFor('an IMU sample', () => d.attitude.imu().ok, 5_000);
+        const imu = d.attitude.imu();
+        expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1); // on the ground: specific force straight up
+        const run = await runTelemetryAgent(d, 3_000);
+        expect(run).toEqual({ engine: 'pure-ts', model: 'telemetry-anomaly@2.0.0', attests: [] });
+        await Promise.all([d.attitude.stop(), d.battery.stop()]);
+      }, 20_000);
     });
-    await flight.start();
-    await position.start();
-    try {
-      await waitFor('a first state and fix', () => flight.state().ok && position.fix().ok, 10_000);
-      const f0 = position.fix();
-      if (!f0.ok) throw new Error(f0.error.message);
-      expect((await flight.execute({ type: 'arm' })).ok).toBe(true);
-      expect((await flight.execute({ type: 'takeoff', relAltM: 5 })).ok).toBe(true);
-      await waitFor('5 m up', () => (hil.vehicle.telemetry.position?.relativeAlt ?? 0) > 4_500, 15_000);
-      // The FC's own height above home (GLOBAL_POSITION_INT's relative_alt), the frame the take-off and
-      // the goto below are commanded in; the executor reads its height from it (executor-height.test.ts).
-      const st = flight.state();
-      expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((hil.vehicle.telemetry.position?.relativeAlt ?? 0) / 1000, 0);
-      expect(st.ok && st.value.heightAboveHomeM).toBeGreaterThan(4);
-      // A refusal carries what the FC said in STATUSTEXT before its COMMAND_ACK (a pre-arm check's
-      // reason, here the disarm check's), not only the ACK's result.
-      const disarm = await flight.execute({ type: 'disarm' });
-      expect(disarm.ok ? '' : disarm.error.message).toMatch(/DENIED.*\(the flight controller said "disarm refused: vehicle is in the air"\)/);
-      const target = localToGeo({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, 0, 40);
-      expect((await flight.execute({ type: 'goto', target: { ...target, relAltM: 5 } })).ok).toBe(true);
-      const eastOf = (): number => {
-        const p = hil.vehicle.telemetry.position;
-        return p ? geoToLocal({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, p.lat / 1e7, p.lon / 1e7).eastM : 0;
-      };
-      await waitFor('40 m east', () => eastOf() > 37, 20_000).catch((e: Error) => {
-        throw new Error(`${e.message}: at ${eastOf().toFixed(1)} m east; the FC said ${JSON.stringify(texts)}`);
+
+    positionConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.position));
+    attitudeConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.attitude));
+    batteryConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.battery));
+    flightConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.flight));
+
+    describe('MAVLink position driver', () => {
+      it('reports the receiver (GPS_RAW_INT: fix type, satellites, HDOP) rather than the fused position', async () => {
+        const p = createMavlinkDevices(vehicle).position;
+        await p.start();
+        const f = p.fix();
+        expect(f.ok && f.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8 });
+        await p.stop();
       });
-      await new Promise((r) => setTimeout(r, 1_500)); // past the 1 s that held it before
-      expect(eastOf()).toBeGreaterThan(37);
-      expect(texts.filter((t) => t.includes('setpoints lost'))).toEqual([]);
-      // A velocity given once and not renewed (a reflex whose obstacle cleared) lapses into a hold: the
-      // HAL's contract is that callers stream it. Before, the vehicle streamed it on, and the drone flew
-      // on east at 2 m/s until the next action.
-      expect((await flight.execute({ type: 'velocity', northMps: 0, eastMps: 2, downMps: 0 })).ok).toBe(true);
-      const speed = (): number => {
-        const p = hil.vehicle.telemetry.position;
-        return p ? Math.hypot(p.vx, p.vy) / 100 : 0;
-      };
-      await waitFor('moving east at the velocity', () => speed() > 1, 10_000);
-      await waitFor('the velocity lapsed and the vehicle holds', () => hil.vehicle.velocityLapses === 1 && hil.vehicle.mode() === 'hold' && speed() < 0.3, 15_000).catch((e: Error) => {
-        throw new Error(`${e.message}: lapses ${hil.vehicle.velocityLapses}, mode ${hil.vehicle.mode()}, speed ${speed().toFixed(2)} m/s`);
+    });
+
+    describe('MAVLink flight driver: height above home', () => {
+      it("gives the FC's relative_alt as heightAboveHomeM while GLOBAL_POSITION_INT is fresh, and none without it", async () => {
+        const fl = createMavlinkDevices(vehicle).flight;
+        await fl.start();
+        await waitFor('a flight state with a height', () => {
+          const st = fl.state();
+          return st.ok && st.value.heightAboveHomeM !== undefined;
+        }, 5_000);
+        const st = fl.state();
+        expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((vehicle.telemetry.position?.relativeAlt ?? Number.NaN) / 1000, 2);
+        const position = vehicle.telemetry.position;
+        vehicle.telemetry.position = null; // as before the first GLOBAL_POSITION_INT
+        try {
+          const without = fl.state();
+          expect(without.ok).toBe(true);
+          expect(without.ok && 'heightAboveHomeM' in without.value).toBe(false);
+        } finally {
+          vehicle.telemetry.position = vehicle.telemetry.position ?? position;
+          await fl.stop();
+        }
       });
-      expect((await flight.execute({ type: 'land' })).ok).toBe(true);
-      await waitFor('landed and disarmed', () => !hil.vehicle.armed(), 30_000);
-    } finally {
-      off();
-      await position.stop();
-      await flight.stop();
-    }
-  }, 60_000);
-  flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
-    Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
-  );
+    });
+  });
+});
+
+describe.concurrent('beside it, the ArduPilot HIL vehicle', () => {
+  // The ArduPilot flavour (GUIDED takeoff, ArduCopter mode numbers) over UDP, through the HIL helper.
+  describe.sequential('ArduPilot over UDP (hardware-in-the-loop helper)', () => {
+    let hil: HilVehicle;
+    beforeAll(async () => {
+      hil = await startHilVehicle({ family: 'ardupilot', seed: 4, speed: 4 });
+    });
+    afterAll(async () => {
+      await hil?.stop();
+    });
+    it('gets the IMU as SCALED_IMU (mG, mrad/s) and reports it in SI units', async () => {
+      await hil.devices.attitude.start();
+      await waitFor('an IMU sample', () => hil.devices.attitude.imu().ok, 5_000);
+      const imu = hil.devices.attitude.imu();
+      expect(imu.ok && imu.value.accelMps2.z).toBeCloseTo(-9.81, 1);
+      expect(hil.vehicle.imuRefusal).toBeNull();
+      await hil.devices.attitude.stop();
+    }, 20_000);
+    it('flies a goto in GUIDED to its target and stays on it, with no setpoint stream (ArduPilot is not PX4 offboard); a velocity not renewed lapses into a hold', async () => {
+      // Before, the simulated FC held every ArduPilot goto one second in ("offboard setpoints lost":
+      // PX4's COM_OF_LOSS_T applied to GUIDED), and a device on ArduPilot never flew its route.
+      const { flight, position } = hil.devices;
+      const texts: string[] = [];
+      const off = hil.vehicle.endpoint.onMessage(({ msg }) => {
+        if (msg instanceof common.StatusText) texts.push(msg.text);
+      });
+      await flight.start();
+      await position.start();
+      try {
+        await waitFor('a first state and fix', () => flight.state().ok && position.fix().ok, 10_000);
+        const f0 = position.fix();
+        if (!f0.ok) throw new Error(f0.error.message);
+        expect((await flight.execute({ type: 'arm' })).ok).toBe(true);
+        expect((await flight.execute({ type: 'takeoff', relAltM: 5 })).ok).toBe(true);
+        await waitFor('5 m up', () => (hil.vehicle.telemetry.position?.relativeAlt ?? 0) > 4_500, 15_000);
+        // The FC's own height above home (GLOBAL_POSITION_INT's relative_alt), the frame the take-off and
+        // the goto below are commanded in; the executor reads its height from it (executor-height.test.ts).
+        const st = flight.state();
+        expect(st.ok && st.value.heightAboveHomeM).toBeCloseTo((hil.vehicle.telemetry.position?.relativeAlt ?? 0) / 1000, 0);
+        expect(st.ok && st.value.heightAboveHomeM).toBeGreaterThan(4);
+        // A refusal carries what the FC said in STATUSTEXT before its COMMAND_ACK (a pre-arm check's
+        // reason, here the disarm check's), not only the ACK's result.
+        const disarm = await flight.execute({ type: 'disarm' });
+        expect(disarm.ok ? '' : disarm.error.message).toMatch(/DENIED.*\(the flight controller said "disarm refused: vehicle is in the air"\)/);
+        const target = localToGeo({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, 0, 40);
+        expect((await flight.execute({ type: 'goto', target: { ...target, relAltM: 5 } })).ok).toBe(true);
+        const eastOf = (): number => {
+          const p = hil.vehicle.telemetry.position;
+          return p ? geoToLocal({ latDeg: f0.value.latDeg, lonDeg: f0.value.lonDeg }, p.lat / 1e7, p.lon / 1e7).eastM : 0;
+        };
+        await waitFor('40 m east', () => eastOf() > 37, 20_000).catch((e: Error) => {
+          throw new Error(`${e.message}: at ${eastOf().toFixed(1)} m east; the FC said ${JSON.stringify(texts)}`);
+        });
+        await new Promise((r) => setTimeout(r, 1_500)); // past the 1 s that held it before
+        expect(eastOf()).toBeGreaterThan(37);
+        expect(texts.filter((t) => t.includes('setpoints lost'))).toEqual([]);
+        // A velocity given once and not renewed (a reflex whose obstacle cleared) lapses into a hold: the
+        // HAL's contract is that callers stream it. Before, the vehicle streamed it on, and the drone flew
+        // on east at 2 m/s until the next action.
+        expect((await flight.execute({ type: 'velocity', northMps: 0, eastMps: 2, downMps: 0 })).ok).toBe(true);
+        const speed = (): number => {
+          const p = hil.vehicle.telemetry.position;
+          return p ? Math.hypot(p.vx, p.vy) / 100 : 0;
+        };
+        await waitFor('moving east at the velocity', () => speed() > 1, 10_000);
+        await waitFor('the velocity lapsed and the vehicle holds', () => hil.vehicle.velocityLapses === 1 && hil.vehicle.mode() === 'hold' && speed() < 0.3, 15_000).catch((e: Error) => {
+          throw new Error(`${e.message}: lapses ${hil.vehicle.velocityLapses}, mode ${hil.vehicle.mode()}, speed ${speed().toFixed(2)} m/s`);
+        });
+        expect((await flight.execute({ type: 'land' })).ok).toBe(true);
+        await waitFor('landed and disarmed', () => !hil.vehicle.armed(), 30_000);
+      } finally {
+        off();
+        await position.stop();
+        await flight.stop();
+      }
+    }, 60_000);
+    flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
+      Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
+    );
+  });
 });

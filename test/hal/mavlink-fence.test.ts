@@ -8,7 +8,7 @@
 // with the polygon, except one the drone is inside (uploaded once it is out) and those past the FC's
 // item budget (the nearest kept), each reported in the status.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { common } from 'node-mavlink';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import type { FenceKeeperOptions } from '../../hal/mavlink/fence-keeper.js';
@@ -32,14 +32,21 @@ const fcFence = (fc: SimFcProcess): FenceLine['fence'] | null =>
 const keepOut = (northM: number, eastM: number, radiusM: number) => ({ ...localToGeo(origin, northM, eastM), radiusM });
 const circleE7 = (c: { latDeg: number; lonDeg: number; radiusM: number }): [number, number, number] => [Math.round(c.latDeg * 1e7), Math.round(c.lonDeg * 1e7), c.radiusM];
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
+// The tests of a describe block run at once (it.concurrent; vitest's maxConcurrency, 5): each has its
+// own ptys, companion and FC processes and mostly waits on them. The brownout test runs on its own
+// (a plain it): it times an FC restart against the 10 s the link takes to be declared lost. Each test
+// stops what it started when it ends (stopsAtEnd), not after every test, which would stop the others'.
+type Cleanup = (() => Promise<void> | void)[];
+function stopsAtEnd(onTestFinished: TestContext['onTestFinished']): Cleanup {
+  const cleanup: Cleanup = [];
+  onTestFinished(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+  return cleanup;
+}
 
 /** A companion on one end of a pty pair, with the MAVLink flight driver started; the FC comes later. */
-async function companionOnPty(heartbeatMs = 200, breachAction: NonNullable<FenceKeeperOptions['breachAction']> = 'leave'): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight']; c: ReturnType<typeof companion> }> {
+async function companionOnPty(cleanup: Cleanup, heartbeatMs = 200, breachAction: NonNullable<FenceKeeperOptions['breachAction']> = 'leave'): Promise<{ pty: PtyPair; port: SerialTransport; flight: ReturnType<typeof createMavlinkDevices>['flight']; c: ReturnType<typeof companion> }> {
   const pty = await startPtyPair();
   cleanup.push(() => pty.stop());
   const port = await openSerial({ path: pty.a, baudRate: 921_600 });
@@ -55,22 +62,23 @@ async function companionOnPty(heartbeatMs = 200, breachAction: NonNullable<Fence
   return { pty, port, flight, c };
 }
 
-async function fcOn(pty: PtyPair, extra: string[] = [], autopilot: 'ardupilot' | 'px4' = 'ardupilot'): Promise<SimFcProcess> {
+async function fcOn(cleanup: Cleanup, pty: PtyPair, extra: string[] = [], autopilot: 'ardupilot' | 'px4' = 'ardupilot'): Promise<SimFcProcess> {
   const fc = await startSimFc(['--serial', pty.b, '--autopilot', autopilot, '--heartbeat-ms', '200', ...extra]);
   cleanup.push(() => fc.stop());
   return fc;
 }
 
 describe('MAVLink flight driver: the fence kept on the flight controller', () => {
-  it('asked before the FC is up, uploads when it comes; a restarted FC that lost it gets it again unasked', async () => {
-    const { pty, flight } = await companionOnPty();
+  it.concurrent('asked before the FC is up, uploads when it comes; a restarted FC that lost it gets it again unasked', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight } = await companionOnPty(cleanup);
     const reports: FenceKeeperStatus[] = [];
     const fence = square(50, 30);
     const t0 = performance.now();
     flight.keepFence(fence, (s) => reports.push(s));
     expect(performance.now() - t0).toBeLessThan(20); // returns at once: nothing waits on the link
     expect(flight.fenceStatus()).toMatchObject({ state: 'uploading', vertices: 4, altMaxM: 30, uploads: 0 });
-    const first = await fcOn(pty);
+    const first = await fcOn(cleanup, pty);
     await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(fcFence(first)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
     flight.keepFence(fence); // the same fence on the next committed block: no second upload
@@ -78,23 +86,24 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     // The FC process ends (a reboot) and a fresh one, knowing no fence, takes the port.
     await first.stop();
     await waitFor('the FC declared lost', () => flight.fenceStatus()?.state === 'uploading', 5_000);
-    const second = await fcOn(pty);
+    const second = await fcOn(cleanup, pty);
     await waitFor('the fence on the second FC', () => fcFence(second)?.enabled === true, 10_000);
     expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
     await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
     expect(reports.map((r) => [r.state, r.reason])).toEqual([['on-fc', null], ['on-fc', null]]);
   }, 40_000);
 
-  it('an FC that reboots faster than it is declared lost (a brownout) gets the fence again', async () => {
+  it('an FC that reboots faster than it is declared lost (a brownout) gets the fence again', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
     // The companion declares the FC lost after 5 of its own 2 s heartbeat intervals: 10 s.
-    const { pty, flight } = await companionOnPty(2_000);
-    const first = await fcOn(pty);
+    const { pty, flight } = await companionOnPty(cleanup, 2_000);
+    const first = await fcOn(cleanup, pty);
     flight.keepFence(square(50, 30));
     await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     await new Promise((r) => setTimeout(r, 3_000)); // up a few seconds: its time since boot then goes back clearly
     const t0 = performance.now();
     await first.stop();
-    const second = await fcOn(pty);
+    const second = await fcOn(cleanup, pty);
     // Its time since boot went back: before, nothing noticed (no lost, no up) and it flew without it.
     await waitFor('the fence on the rebooted FC', () => fcFence(second)?.enabled === true, 8_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(flight.fenceStatus())} fc: ${JSON.stringify(second.lines().slice(-3))}`); });
     expect(performance.now() - t0).toBeLessThan(10_000); // before the link could have been declared lost
@@ -102,9 +111,10 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
   }, 40_000);
 
-  it('a new fence replaces the one on the FC', async () => {
-    const { pty, flight } = await companionOnPty();
-    const fc = await fcOn(pty);
+  it.concurrent('a new fence replaces the one on the FC', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight } = await companionOnPty(cleanup);
+    const fc = await fcOn(cleanup, pty);
     flight.keepFence(square(50, 30));
     await waitFor('the first fence', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     const wider: GeoFence = { polygon: [...square(80, null).polygon, localToGeo(origin, 0, -100)], altMaxM: 60 };
@@ -115,9 +125,10 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     expect(flight.fenceStatus()).toMatchObject({ vertices: 5, altMaxM: 60, uploads: 2, failures: 0 });
   }, 30_000);
 
-  it('a fence the FC refuses is reported with its MISSION_ACK and retried in the background', async () => {
-    const { pty, flight } = await companionOnPty();
-    await fcOn(pty, ['--fence-max', '3']);
+  it.concurrent('a fence the FC refuses is reported with its MISSION_ACK and retried in the background', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight } = await companionOnPty(cleanup);
+    await fcOn(cleanup, pty, ['--fence-max', '3']);
     const reports: FenceKeeperStatus[] = [];
     flight.keepFence(square(50, null), (s) => reports.push(s));
     await waitFor('two failed attempts', () => (flight.fenceStatus()?.failures ?? 0) >= 2, 10_000);
@@ -128,8 +139,9 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     ]);
   }, 30_000);
 
-  it('a fence the protocol cannot carry is reported once, with the reason, and never sent, even when an FC comes up', async () => {
-    const { pty, flight } = await companionOnPty();
+  it.concurrent('a fence the protocol cannot carry is reported once, with the reason, and never sent, even when an FC comes up', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight } = await companionOnPty(cleanup);
     const reports: FenceKeeperStatus[] = [];
     flight.keepFence({ polygon: square(50, null).polygon.slice(0, 2), altMaxM: null }, (s) => reports.push(s));
     const refused = { state: 'failed', reason: 'fence upload: a fence polygon needs 3..64 vertices, got 2', failures: 1 };
@@ -137,7 +149,7 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     await new Promise((r) => setTimeout(r, 600));
     expect(reports.length).toBe(1);
     // An FC coming up starts no upload of it (before, it was sent, refused, and retried for good).
-    const fc = await fcOn(pty);
+    const fc = await fcOn(cleanup, pty);
     await waitFor('the FC up', () => flight.state().ok, 10_000);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(flight.fenceStatus()).toMatchObject(refused);
@@ -149,41 +161,44 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
 const reportOnly = (param: string, value: number, meaning: string): string => `the flight controller holds the fence but ${param} is ${value} (${meaning}): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or ${param} on the vehicle`;
 
 describe('MAVLink flight driver: the FC\'s breach action with the fence', () => {
-  it('left to the vehicle (the default), read after the upload: report only is reported with the warning (ArduPilot), and so are PX4\'s none and warning only', async () => {
-    const ap = await companionOnPty();
-    await fcOn(ap.pty, ['--fence-action', 'report']);
+  it.concurrent('left to the vehicle (the default), read after the upload: report only is reported with the warning (ArduPilot), and so are PX4\'s none and warning only', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const ap = await companionOnPty(cleanup);
+    await fcOn(cleanup, ap.pty, ['--fence-action', 'report']);
     const reports: FenceKeeperStatus[] = [];
     ap.flight.keepFence(square(50, 30), (s) => reports.push(s));
     await waitFor('the fence on the FC', () => ap.flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(ap.flight.fenceStatus()).toMatchObject({ state: 'on-fc', reason: null, breachAction: 'report', warning: reportOnly('FENCE_ACTION', 0, 'report only') });
     expect(reports.map((r) => [r.state, r.breachAction])).toEqual([['on-fc', 'report']]);
     for (const [start, value, meaning] of [['none', 0, 'none'], ['report', 1, 'warning only']] as const) {
-      const px4 = await companionOnPty();
-      await fcOn(px4.pty, ['--fence-action', start], 'px4');
+      const px4 = await companionOnPty(cleanup);
+      await fcOn(cleanup, px4.pty, ['--fence-action', start], 'px4');
       px4.flight.keepFence(square(50, 30));
       await waitFor('the fence on the PX4 FC', () => px4.flight.fenceStatus()?.state === 'on-fc', 10_000);
       expect(px4.flight.fenceStatus()).toMatchObject({ state: 'on-fc', reason: null, breachAction: start, warning: reportOnly('GF_ACTION', value, meaning) });
     }
     // An FC whose action does something: no warning.
-    const rtl = await companionOnPty();
-    await fcOn(rtl.pty, [], 'px4');
+    const rtl = await companionOnPty(cleanup);
+    await fcOn(cleanup, rtl.pty, [], 'px4');
     rtl.flight.keepFence(square(50, 30));
     await waitFor('the fence on the PX4 FC', () => rtl.flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(rtl.flight.fenceStatus()).toMatchObject({ breachAction: 'return', warning: null });
   }, 40_000);
 
-  it('fenceAction: return on a PX4 FC with warning only: GF_ACTION is set to 3 after the upload, no warning', async () => {
-    const { pty, flight, c } = await companionOnPty(200, 'return');
-    await fcOn(pty, ['--fence-action', 'report'], 'px4');
+  it.concurrent('fenceAction: return on a PX4 FC with warning only: GF_ACTION is set to 3 after the upload, no warning', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight, c } = await companionOnPty(cleanup, 200, 'return');
+    await fcOn(cleanup, pty, ['--fence-action', 'report'], 'px4');
     flight.keepFence(square(50, 30));
     await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'return', warning: null, reason: null });
     expect(await c.vehicle.params.get('GF_ACTION', 'bytewise')).toEqual({ ok: true, value: { value: 3, type: 6 } });
   }, 30_000);
 
-  it('fenceAction: return on an ArduPilot FC with report only: FENCE_ACTION is set to 1, and flown past the fence it returns; a rebooted FC gets it again', async () => {
-    const { pty, flight, c } = await companionOnPty(200, 'return');
-    const fc = await fcOn(pty, ['--fence-action', 'report', '--speed', '4', '--seed', '4']);
+  it.concurrent('fenceAction: return on an ArduPilot FC with report only: FENCE_ACTION is set to 1, and flown past the fence it returns; a rebooted FC gets it again', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight, c } = await companionOnPty(cleanup, 200, 'return');
+    const fc = await fcOn(cleanup, pty, ['--fence-action', 'report', '--speed', '4', '--seed', '4']);
     const texts: string[] = [];
     c.endpoint.onMessage(({ msg }) => {
       if (msg instanceof common.StatusText) texts.push(msg.text);
@@ -205,7 +220,7 @@ describe('MAVLink flight driver: the FC\'s breach action with the fence', () => 
     await fc.stop();
     await waitFor('the FC declared lost', () => flight.fenceStatus()?.state === 'uploading', 5_000);
     expect(flight.fenceStatus()?.breachAction).toBeNull();
-    await fcOn(pty, ['--fence-action', 'report']);
+    await fcOn(cleanup, pty, ['--fence-action', 'report']);
     await waitFor('the fence on the new FC', () => flight.fenceStatus()?.uploads === 2, 10_000);
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', breachAction: 'return', warning: null });
     expect(await c.vehicle.params.get('FENCE_ACTION')).toEqual({ ok: true, value: { value: 1, type: 2 } });
@@ -224,7 +239,7 @@ function paramRequestId(frame: Uint8Array): { msgid: number; id: string } | null
 
 describe('MAVLink flight driver: a breach action read or set that gets no answer (the simulated FC in this process, requests dropped)', () => {
   /** The companion and FC joined in memory; `drop` decides which of the companion's parameter requests are lost. */
-  async function rig(breachAction: NonNullable<FenceKeeperOptions['breachAction']>, drop: (r: { msgid: number; id: string }) => boolean): Promise<ReturnType<typeof createMavlinkDevices>['flight']> {
+  async function rig(cleanup: Cleanup, breachAction: NonNullable<FenceKeeperOptions['breachAction']>, drop: (r: { msgid: number; id: string }) => boolean): Promise<ReturnType<typeof createMavlinkDevices>['flight']> {
     const c = inMemoryFc({
       fc: { fenceAction: 'report' },
       vehicle: { command: { timeoutMs: 300, retries: 1 } },
@@ -242,9 +257,10 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     return flight;
   }
 
-  it('a read that fails leaves the fence on-fc, the action null with the reason; the read alone is retried', async () => {
+  it.concurrent('a read that fails leaves the fence on-fc, the action null with the reason; the read alone is retried', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
     let lose = true;
-    const flight = await rig('leave', (r) => lose && r.msgid === 20 && r.id === 'FENCE_ACTION');
+    const flight = await rig(cleanup, 'leave', (r) => lose && r.msgid === 20 && r.id === 'FENCE_ACTION');
     flight.keepFence(square(50, 30));
     await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: null, warning: null, reason: 'fence breach action not read: PARAM_REQUEST_READ FENCE_ACTION: no PARAM_VALUE after 2 attempts of 300 ms' });
@@ -253,9 +269,10 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
     expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', uploads: 1, breachAction: 'report', warning: reportOnly('FENCE_ACTION', 0, 'report only'), reason: null });
   }, 20_000);
 
-  it('a set that fails fails the attempt (the fence would not do what was asked), retried from the upload with the backoff', async () => {
+  it.concurrent('a set that fails fails the attempt (the fence would not do what was asked), retried from the upload with the backoff', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
     let lose = true;
-    const flight = await rig('land', (r) => lose && r.msgid === 23 && r.id === 'FENCE_ACTION');
+    const flight = await rig(cleanup, 'land', (r) => lose && r.msgid === 23 && r.id === 'FENCE_ACTION');
     const reports: FenceKeeperStatus[] = [];
     flight.keepFence(square(50, 30), (s) => reports.push(s));
     await waitFor('a failed attempt', () => flight.fenceStatus()?.state === 'failed', 10_000);
@@ -269,9 +286,10 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
 });
 
 describe('MAVLink flight driver: the committed keep-outs on the flight controller', () => {
-  it('a keep-out round the drone is left out (it would breach at once) and goes up once the drone has flown out of it; the same fence again uploads nothing', async () => {
-    const { pty, flight, c } = await companionOnPty();
-    const fc = await fcOn(pty, ['--speed', '4', '--seed', '5']);
+  it.concurrent('a keep-out round the drone is left out (it would breach at once) and goes up once the drone has flown out of it; the same fence again uploads nothing', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight, c } = await companionOnPty(cleanup);
+    const fc = await fcOn(cleanup, pty, ['--speed', '4', '--seed', '5']);
     const v = c.vehicle;
     await waitFor('the FC\'s position', () => v.telemetry.position !== null, 10_000);
     const around = keepOut(0, 0, 15); // the drone stands at the origin
@@ -299,9 +317,10 @@ describe('MAVLink flight driver: the committed keep-outs on the flight controlle
     expect((await v.land()).ok).toBe(true);
   }, 40_000);
 
-  it('more keep-outs than the FC\'s 64 items leave room for: the polygon and the nearest ones go up, the rest are reported left out', async () => {
-    const { pty, flight, c } = await companionOnPty();
-    const fc = await fcOn(pty);
+  it.concurrent('more keep-outs than the FC\'s 64 items leave room for: the polygon and the nearest ones go up, the rest are reported left out', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight, c } = await companionOnPty(cleanup);
+    const fc = await fcOn(cleanup, pty);
     await waitFor('the FC\'s position', () => c.vehicle.telemetry.position !== null, 10_000);
     // 60 vertices leave room for 4 of the 6 keep-outs, given farthest first: the 4 nearest the drone go up.
     const polygon = Array.from({ length: 60 }, (_, i) => localToGeo(origin, 200 * Math.cos((2 * Math.PI * i) / 60), 200 * Math.sin((2 * Math.PI * i) / 60)));
@@ -314,9 +333,10 @@ describe('MAVLink flight driver: the committed keep-outs on the flight controlle
     expect(fcFence(fc)).toMatchObject({ vertices: 60, circles: [circles[2], circles[3], circles[4], circles[5]].map((x) => circleE7(x!)) });
   }, 30_000);
 
-  it('an FC that stores fewer fence items answers NO_SPACE: the keep-outs are halved until the fence fits, and the count it took is kept while the FC stays up', async () => {
-    const { pty, flight, c } = await companionOnPty();
-    const fc = await fcOn(pty, ['--fence-max', '8']);
+  it.concurrent('an FC that stores fewer fence items answers NO_SPACE: the keep-outs are halved until the fence fits, and the count it took is kept while the FC stays up', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const { pty, flight, c } = await companionOnPty(cleanup);
+    const fc = await fcOn(cleanup, pty, ['--fence-max', '8']);
     await waitFor('the FC\'s position', () => c.vehicle.telemetry.position !== null, 10_000);
     // 4 vertices + 6 keep-outs = 10 items: NO_SPACE; 4 + 3 = 7 fit. The 3 nearest the drone go up.
     const circles = [120, 100, 20, 80, 40, 60].map((n) => keepOut(n, 0, 5));

@@ -3,7 +3,7 @@
 // ports are socat ptys whose pair is ended (both device nodes vanish) and then made again at the same
 // paths, as a USB device re-enumerates; the FC is the simulated one, as its own process.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { createHal, type Hal } from '../../runtime/device/hal-setup.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -16,24 +16,33 @@ import type { FenceKeeperStatus } from '../../hal/devices.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+// The tests run at once (describe.concurrent): each has its own ptys, FC processes or receiver and
+// mostly waits on them. The one that plugs the cable straight back in, faster than the link is
+// declared lost, runs on its own (it.sequential): it races an FC restart against that. Each test stops
+// what it started when it ends (stopsAtEnd), not after every test, which would stop the others'.
+type Cleanup = Array<() => Promise<void>>;
+function stopsAtEnd(onTestFinished: TestContext['onTestFinished']): Cleanup {
+  const cleanup: Cleanup = [];
+  onTestFinished(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  return cleanup;
+}
 
-function hal(yaml: string): Hal {
+function hal(cleanup: Cleanup, yaml: string): Hal {
   const h = createHal(unwrap(parseDeviceConfig(base + yaml, '/tmp/device.yaml')), Date.now());
   cleanup.push(() => h.stop());
   return h;
 }
 
-describe('hal.driver: mavlink, the flight controller unplugged and plugged back in', () => {
-  it('reports the closed port while it is gone, reopens it when it is back, and flies on', async () => {
+describe.concurrent('hal.driver: mavlink, the flight controller unplugged and plugged back in', () => {
+  it('reports the closed port while it is gone, reopens it when it is back, and flies on', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
     const pty = await PtyPair.start();
     cleanup.push(() => pty.stop());
     let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '5']);
     cleanup.push(() => fc.stop());
-    const h = hal(`hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: px4 } }\n`);
+    const h = hal(cleanup, `hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: px4 } }\n`);
     await h.start();
     const flight = h.devices.flight;
     if (!flight) throw new Error('no flight device');
@@ -62,12 +71,12 @@ describe('hal.driver: mavlink, the flight controller unplugged and plugged back 
    * loss, and the new FC's time since boot need not look like a reboot. Either way the new FC, which
    * boots with no fence, must get it again unasked.
    */
-  async function fenceAcrossUnplug(declaredLost: boolean): Promise<FenceKeeperStatus | null> {
+  async function fenceAcrossUnplug(cleanup: Cleanup, declaredLost: boolean): Promise<FenceKeeperStatus | null> {
     const pty = await PtyPair.start();
     cleanup.push(() => pty.stop());
     let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '5']);
     cleanup.push(() => fc.stop());
-    const h = hal(`hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: ardupilot } }\n`);
+    const h = hal(cleanup, `hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: ardupilot } }\n`);
     await h.start();
     const flight = h.devices.flight;
     if (!flight?.keepFence || !flight.fenceStatus) throw new Error('no flight device keeping a fence');
@@ -95,27 +104,29 @@ describe('hal.driver: mavlink, the flight controller unplugged and plugged back 
     return flight.fenceStatus();
   }
 
-  it('the geofence kept on the FC is uploaded again to the FC that boots after the cable comes back', async () => {
-    expect(await fenceAcrossUnplug(true)).toMatchObject({ state: 'on-fc', vertices: 3, altMaxM: 45, uploads: 2 });
+  it('the geofence kept on the FC is uploaded again to the FC that boots after the cable comes back', async ({ expect, onTestFinished }) => {
+    expect(await fenceAcrossUnplug(stopsAtEnd(onTestFinished), true)).toMatchObject({ state: 'on-fc', vertices: 3, altMaxM: 45, uploads: 2 });
   }, 90_000);
 
-  it('the geofence goes up again to an FC on a cable plugged straight back in, too fast to be declared lost', async () => {
+  it.sequential('the geofence goes up again to an FC on a cable plugged straight back in, too fast to be declared lost', async ({ expect, onTestFinished }) => {
     // Before the vehicle took a reopened port for a reboot, the keeper went on reporting the first
     // upload as on the FC (uploads 1) and the new FC flew with no fence: 2 runs of 3 here.
-    const status = await fenceAcrossUnplug(false);
+    const status = await fenceAcrossUnplug(stopsAtEnd(onTestFinished), false);
     expect(status).toMatchObject({ state: 'on-fc', vertices: 3, altMaxM: 45 });
     // 2, or 3 when the new FC was also declared lost or its boot time also went back.
     expect(status?.uploads).toBeGreaterThanOrEqual(2);
   }, 90_000);
 
-  it('a port that never opens fails start with the path and the reason', async () => {
-    const h = hal('hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
+  it('a port that never opens fails start with the path and the reason', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const h = hal(cleanup, 'hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
     await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');
   });
 });
 
-describe('hal.gnss, the NMEA receiver unplugged and plugged back in', () => {
-  it('reads fixes again once the receiver is back', async () => {
+describe.concurrent('hal.gnss, the NMEA receiver unplugged and plugged back in', () => {
+  it('reads fixes again once the receiver is back', async ({ onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
     const pty = await PtyPair.start();
     cleanup.push(() => pty.stop());
     let receiver: ByteTransport = await openSerial({ path: pty.b, baudRate: 9_600 });
@@ -124,7 +135,7 @@ describe('hal.gnss, the NMEA receiver unplugged and plugged back in', () => {
       clearInterval(timer);
       await receiver.close();
     });
-    const h = hal(`hal: { driver: none, gnss: { driver: nmea, serial: "${pty.a}", baud: 9600 } }\n`);
+    const h = hal(cleanup, `hal: { driver: none, gnss: { driver: nmea, serial: "${pty.a}", baud: 9600 } }\n`);
     await h.start();
     const position = h.devices.position;
     if (!position) throw new Error('no position device');

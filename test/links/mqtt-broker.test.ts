@@ -14,10 +14,14 @@ import { credentials, fleet, linkFor, password, startAedes } from './mqtt-harnes
 
 const t = fleetTopics(fleet);
 
-describe('broker ACL rules', () => {
+// The describe blocks run at once (describe.concurrent; vitest's maxConcurrency, 5, at a time): each
+// test starts a broker (embedded, or Mosquitto by PID) of its own and mostly waits on it (the backoff
+// test alone waits ~7 s). The tests inside a block stay in order (it.sequential).
+
+describe.concurrent('broker ACL rules', () => {
   const dev = { id: 'a', role: 'device' as const, fleet };
   const op = { id: 'op', role: 'operator' as const, fleet };
-  it('lets a device publish only under its own topics and its consensus topic', () => {
+  it.sequential('lets a device publish only under its own topics and its consensus topic', () => {
     expect(publishRefusal(dev, t.consensus('a'))).toBeUndefined();
     expect(publishRefusal(dev, t.heartbeat('a'))).toBeUndefined();
     expect(publishRefusal(dev, t.unicast('a', 'b'))).toBeUndefined();
@@ -36,14 +40,14 @@ describe('broker ACL rules', () => {
     expect(publishRefusal(dev, `${t.prefix}/json/b/status`)).toMatch(/may publish only/);
     expect(publishRefusal(dev, `${t.prefix}/ack/op/00ff/x`)).toMatch(/may publish only/);
   });
-  it('lets only operators publish commands, and keeps subscriptions inside the fleet', () => {
+  it.sequential('lets only operators publish commands, and keeps subscriptions inside the fleet', () => {
     expect(publishRefusal(op, t.commands)).toBeUndefined();
     expect(publishRefusal(op, t.consensus('op'))).toMatch(/operator "op" may publish only/);
     expect(subscribeRefusal(dev, `${t.prefix}/#`)).toBeUndefined();
     expect(subscribeRefusal(dev, '#')).toMatch(/may subscribe only under/);
     expect(subscribeRefusal(dev, '$SYS/#')).toMatch(/may subscribe only under/);
   });
-  it('reads MQTT fixed headers across chunk boundaries', () => {
+  it.sequential('reads MQTT fixed headers across chunk boundaries', () => {
     const g = new PacketSizeGuard(100);
     expect(g.feed(Buffer.from([0x30, 10, ...new Array<number>(10).fill(1), 0x30]))).toBeUndefined();
     expect(g.feed(Buffer.from([0x80]))).toBeUndefined(); // continuation: 0 + 128 * ...
@@ -62,8 +66,8 @@ async function loginCode(url: string, o: { username?: string; password?: string 
   }
 }
 
-describe('embedded broker enforcement', () => {
-  it('checks every password login by scrypt, an unknown user too: the answer does not tell which user names exist', async () => {
+describe.concurrent('embedded broker enforcement', () => {
+  it.sequential('checks every password login by scrypt, an unknown user too: the answer does not tell which user names exist', async () => {
     const broker = await startAedes();
     try {
       // Before, an unknown user (or a login without a password) was refused at once and only a known
@@ -86,7 +90,7 @@ describe('embedded broker enforcement', () => {
     }
   });
 
-  it('refuses bad credentials with a clear error and logs the reason', async () => {
+  it.sequential('refuses bad credentials with a clear error and logs the reason', async () => {
     const broker = await startAedes();
     try {
       const bad = linkFor(broker.url, 'a', { password: 'wrong' });
@@ -109,7 +113,7 @@ describe('embedded broker enforcement', () => {
     }
   });
 
-  it('drops a device that publishes a command, delivers an operator command to devices', async () => {
+  it.sequential('drops a device that publishes a command, delivers an operator command to devices', async () => {
     const broker = await startAedes();
     const b = linkFor(broker.url, 'b');
     try {
@@ -137,7 +141,7 @@ describe('embedded broker enforcement', () => {
     }
   });
 
-  it('cuts a connection whose packet exceeds the maximum size before buffering it', async () => {
+  it.sequential('cuts a connection whose packet exceeds the maximum size before buffering it', async () => {
     const broker = new EmbeddedBroker({ credentials: credentials(['a']), packetBytesMax: 4_096 });
     await broker.start();
     try {
@@ -151,7 +155,7 @@ describe('embedded broker enforcement', () => {
     }
   });
 
-  it('limits the connection rate', async () => {
+  it.sequential('limits the connection rate', async () => {
     const broker = new EmbeddedBroker({ credentials: credentials(['a']), connectsPerSecMax: 3 });
     await broker.start();
     try {
@@ -165,8 +169,8 @@ describe('embedded broker enforcement', () => {
   });
 });
 
-describe('MQTT link sessions', () => {
-  it('announces birth, leaves a Will with the session counter, and reconnects with resubscribe after a broker restart', async () => {
+describe.concurrent('MQTT link sessions', () => {
+  it.sequential('announces birth, leaves a Will with the session counter, and reconnects with resubscribe after a broker restart', async () => {
     let broker = await startAedes();
     const port = broker.port;
     const a = linkFor(broker.url, 'a', { session: 7 });
@@ -204,8 +208,8 @@ describe('MQTT link sessions', () => {
   });
 });
 
-describe('MQTT client ids', () => {
-  it('two links of one node under client ids of their own both stay connected and both receive', async () => {
+describe.concurrent('MQTT client ids', () => {
+  it.sequential('two links of one node under client ids of their own both stay connected and both receive', async () => {
     const broker = await startAedes();
     // fleet-sim's twins: the same node and credentials, a second client id (device.yaml mqtt.clientId)
     // outside the murmur-* ids the broker reserves to each node.
@@ -232,8 +236,8 @@ describe('MQTT client ids', () => {
   });
 });
 
-describe('MQTT link started before its broker', () => {
-  it('starts down, keeps retrying with backoff, and connects when the broker appears', async () => {
+describe.concurrent('MQTT link started before its broker', () => {
+  it.sequential('starts down, keeps retrying with backoff, and connects when the broker appears', async () => {
     const { freePort } = await import('./processes.js');
     const port = await freePort();
     const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300, queueSizes: { consensus: 4, heartbeat: 2, telemetry: 3 } });
@@ -258,8 +262,8 @@ describe('MQTT link started before its broker', () => {
   });
 });
 
-describe('MQTT outbound queues bounded by bytes', () => {
-  it('a link that is down holds at most linkConsensusQueueBytesMax of consensus, refuses the rest, counts it, and sends what it held', async () => {
+describe.concurrent('MQTT outbound queues bounded by bytes', () => {
+  it.sequential('a link that is down holds at most linkConsensusQueueBytesMax of consensus, refuses the rest, counts it, and sends what it held', async () => {
     const { freePort } = await import('./processes.js');
     const port = await freePort();
     const a = linkFor(`mqtt://127.0.0.1:${port}`, 'a', { startWaitMs: 300, mtuBytes: limits.envelopeBytesMax });
@@ -290,8 +294,8 @@ describe('MQTT outbound queues bounded by bytes', () => {
   }, 30_000);
 });
 
-describe('MQTT reconnect backoff', () => {
-  it('backs off against a broker that drops every connection at once (two clients with one id), and starts again from the shortest delay after a connection that lasted', async () => {
+describe.concurrent('MQTT reconnect backoff', () => {
+  it.sequential('backs off against a broker that drops every connection at once (two clients with one id), and starts again from the shortest delay after a connection that lasted', async () => {
     const { Mosquitto } = await import('./processes.js');
     const mosq = await Mosquitto.start();
     // Mosquitto, as MQTT says, drops the older connection when a client id connects again: the two take
@@ -326,7 +330,7 @@ describe('MQTT reconnect backoff', () => {
   });
 });
 
-describe('MQTT link stop against a broker that does not answer', () => {
+describe.concurrent('MQTT link stop against a broker that does not answer', () => {
   /** A TCP server in front of Mosquitto that forwards until frozen, then swallows everything both ways
    *  (a broker host that hung, a partition); with no upstream it never answers at all. */
   async function silentProxy(upstreamPort: number | undefined) {
@@ -357,7 +361,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
     };
   }
 
-  it('closes its socket when the broker never sent CONNACK', async () => {
+  it.sequential('closes its socket when the broker never sent CONNACK', async () => {
     const proxy = await silentProxy(undefined);
     const a = linkFor(proxy.url, 'a', { startWaitMs: 200 });
     try {
@@ -389,7 +393,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
     }
   }
 
-  it('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
+  it.sequential('stops at once when the broker is gone, with a publish it never acknowledged', async () => {
     await behindProxy(async (a, proxy) => {
       proxy.freeze();
       expect(a.broadcast(Buffer.from('never acknowledged'), 'consensus')).toBe(true); // QoS 1
@@ -402,7 +406,7 @@ describe('MQTT link stop against a broker that does not answer', () => {
     });
   });
 
-  it('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
+  it.sequential('stops within its bounds and closes its socket when the broker stopped answering mid-connection', async () => {
     await behindProxy(async (a, proxy) => {
       expect(a.isUp()).toBe(true);
       proxy.freeze();
@@ -415,8 +419,8 @@ describe('MQTT link stop against a broker that does not answer', () => {
   });
 });
 
-describe('MQTT link stopped and started again', () => {
-  it('reconnects when its broker comes back, though a reconnect was pending when it stopped', async () => {
+describe.concurrent('MQTT link stopped and started again', () => {
+  it.sequential('reconnects when its broker comes back, though a reconnect was pending when it stopped', async () => {
     let broker = await startAedes(['a']);
     const port = broker.port;
     const a = linkFor(broker.url, 'a', { startWaitMs: 300, reconnectMsMin: 1_000, reconnectMsMax: 1_000 });
@@ -438,8 +442,8 @@ describe('MQTT link stopped and started again', () => {
   });
 });
 
-describe('a retained link frame', () => {
-  it('is dropped and counted, never delivered: Murmur never retains one, so it is old bytes replayed to each new subscriber', async () => {
+describe.concurrent('a retained link frame', () => {
+  it.sequential('is dropped and counted, never delivered: Murmur never retains one, so it is old bytes replayed to each new subscriber', async () => {
     const { Mosquitto } = await import('./processes.js');
     const mosq = await Mosquitto.start();
     const b = linkFor(mosq.url, 'b', { peers: ['a', 'b'] });
@@ -466,8 +470,8 @@ describe('a retained link frame', () => {
   });
 });
 
-describe('embedded broker over TLS', () => {
-  it('limits the connection rate and the clients before the TLS handshake, so sockets that never finish one are cut', async () => {
+describe.concurrent('embedded broker over TLS', () => {
+  it.sequential('limits the connection rate and the clients before the TLS handshake, so sockets that never finish one are cut', async () => {
     const { readFileSync } = await import('node:fs');
     const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
     const broker = new EmbeddedBroker({ credentials: credentials(['a']), connectsPerSecMax: 3, clientsMax: 2, tls: { key: pem('server.key'), cert: pem('server.crt') } });
@@ -489,7 +493,7 @@ describe('embedded broker over TLS', () => {
     }
   });
 
-  it('stops at once with a connection that never started its handshake', async () => {
+  it.sequential('stops at once with a connection that never started its handshake', async () => {
     const { readFileSync } = await import('node:fs');
     const pem = (f: string): string => readFileSync(new URL(`./fixtures/tls/${f}`, import.meta.url), 'utf8');
     const broker = new EmbeddedBroker({ credentials: credentials(['a']), tls: { key: pem('server.key'), cert: pem('server.crt') } });
