@@ -8,6 +8,7 @@ import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.
 import { startPtyPair, startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { SimFlightController, type SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { memoryPair } from './memory-pair.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
@@ -109,4 +110,19 @@ export function inMemoryFc(o: { fromFc?: FrameTap; fromCompanion?: FrameTap; fc?
       fc.stop();
     },
   };
+}
+
+/** The MAVLink position and flight drivers on `rig`'s companion, started (their stops pushed to
+ *  `cleanup`), once the FC has been heard with a position and a landed state. */
+export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>): Promise<ReturnType<typeof createMavlinkDevices>> {
+  const devices = createMavlinkDevices(rig.vehicle);
+  for (const d of [devices.position, devices.flight]) {
+    await d.start();
+    cleanup.push(() => d.stop());
+  }
+  await waitFor('the FC heard, with a position and a landed state', () => {
+    const st = devices.flight.state();
+    return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
+  }, 10_000);
+  return devices;
 }

@@ -9,10 +9,9 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { statusText } from '../../firmware-bridge/sim-fc/telemetry.js';
-import { inMemoryFc, waitFor } from '../bridge/companion.js';
+import { inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -25,15 +24,7 @@ describe('an FC that says its failsafe ended', () => {
   it('is not read as a failsafe: the driver’s flag stays down, and the task flying meanwhile is flown', async () => {
     const rig = inMemoryFc({ fc: { speedFactor: 4 } });
     cleanup.push(rig.stop);
-    const devices = createMavlinkDevices(rig.vehicle);
-    for (const d of [devices.position, devices.flight]) {
-      await d.start();
-      cleanup.push(() => d.stop());
-    }
-    await waitFor('the FC heard, with a position and a landed state', () => {
-      const st = devices.flight.state();
-      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
-    }, 10_000);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
     const reports: ExecReport[] = [];
     const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), () => undefined);
     cleanup.push(() => ex.stop());

@@ -9,9 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { ackedCommand, inMemoryFc, waitFor } from '../bridge/companion.js';
+import { ackedCommand, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -33,15 +32,7 @@ describe('a goto superseded before its ACK by a reflex’s return', () => {
       },
     });
     cleanup.push(rig.stop);
-    const devices = createMavlinkDevices(rig.vehicle);
-    for (const d of [devices.position, devices.flight]) {
-      await d.start();
-      cleanup.push(() => d.stop());
-    }
-    await waitFor('the FC heard, with a position and a landed state', () => {
-      const st = devices.flight.state();
-      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
-    }, 10_000);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
@@ -73,15 +64,7 @@ describe('a goto superseded before its ACK by a reflex’s hold (link loss)', ()
       },
     });
     cleanup.push(rig.stop);
-    const devices = createMavlinkDevices(rig.vehicle);
-    for (const d of [devices.position, devices.flight]) {
-      await d.start();
-      cleanup.push(() => d.stop());
-    }
-    await waitFor('the FC heard, with a position and a landed state', () => {
-      const st = devices.flight.state();
-      return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
-    }, 10_000);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
     const reports: ExecReport[] = [];
     const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), () => undefined);
     cleanup.push(() => ex.stop());
