@@ -28,6 +28,13 @@ export function hashPassword(password: string, salt: Buffer = randomBytes(16)): 
   return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, 32, scryptParams).toString('hex')}`;
 }
 
+/** hashPassword off the event loop (libuv's thread pool): a fleet's worth at once, hashed in parallel. */
+export function hashPasswordAsync(password: string, salt: Buffer = randomBytes(16)): Promise<string> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, 32, scryptParams, (e, key) => (e === null ? resolve(`scrypt$${salt.toString('hex')}$${key.toString('hex')}`) : reject(e)));
+  });
+}
+
 /** Whether a password matches a stored hashPassword string. Off the event loop (libuv's thread pool):
  *  the broker's logins, which come in bursts (a whole fleet reconnecting after an outage), never stall
  *  the traffic of connected clients. */
