@@ -126,3 +126,13 @@ export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => 
   }, 10_000);
   return devices;
 }
+
+/** Heard with a position, armed, and taken off to `relAltM` (within 1 m): a vehicle in the air. */
+export async function airborne(vehicle: MavlinkVehicle, relAltM: number): Promise<void> {
+  await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
+  const arm = await vehicle.execute({ type: 'arm' });
+  if (!arm.ok) throw new Error(`arm: ${arm.error.message}`);
+  const up = await vehicle.execute({ type: 'takeoff', relAltM });
+  if (!up.ok) throw new Error(`takeoff: ${up.error.message}`);
+  await waitFor(`${relAltM} m up`, () => (vehicle.telemetry.position?.relativeAlt ?? 0) > (relAltM - 1) * 1000, 20_000);
+}

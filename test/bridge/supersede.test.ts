@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { ackedCommand, inMemoryFc, longCommand, waitFor } from './companion.js';
+import { ackedCommand, airborne, inMemoryFc, longCommand, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
@@ -26,10 +26,7 @@ describe('a return whose ACK is lost, then a goto', () => {
       },
     });
     cleanup.push(stop);
-    await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
-    expect((await vehicle.execute({ type: 'arm' })).ok).toBe(true);
-    expect((await vehicle.execute({ type: 'takeoff', relAltM: 10 })).ok).toBe(true);
-    await waitFor('10 m up', () => (vehicle.telemetry.position?.relativeAlt ?? 0) > 9_000, 20_000);
+    await airborne(vehicle, 10);
     const rtl = vehicle.execute({ type: 'return-to-launch' });
     await new Promise((r) => setTimeout(r, 200)); // the FC took it; its ACK is lost
     const target = localToGeo(defaultSimConfig.origin, 0, 30);

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FlightMode } from '../../hal/devices.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { inMemoryFc, longCommand, waitFor } from './companion.js';
+import { airborne, inMemoryFc, longCommand, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
@@ -25,10 +25,7 @@ describe('a velocity not renewed after the vehicle left guided', () => {
         },
       });
       cleanup.push(stop);
-      await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
-      expect((await vehicle.execute({ type: 'arm' })).ok).toBe(true);
-      expect((await vehicle.execute({ type: 'takeoff', relAltM: 10 })).ok).toBe(true);
-      await waitFor('10 m up', () => (vehicle.telemetry.position?.relativeAlt ?? 0) > 9_000, 20_000);
+      await airborne(vehicle, 10);
       expect((await vehicle.execute({ type: 'velocity', northMps: 0, eastMps: 2, downMps: 0 })).ok).toBe(true);
       expect(vehicle.mode()).toBe('guided');
       // The pilot's switch, or the FC's failsafe, 0.2 s into the velocity.

@@ -121,6 +121,18 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     return given;
   };
 
+  /** Restarted with d1 120 m along its part, 30 m up and 2 of its 4 waypoints committed as flown: the
+   *  state, and the tasks the executor is given (its run, position and height stubbed). */
+  const restartedAloft = () => {
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
+    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    return { s2, given };
+  };
+
   it('on the ground after a reboot it flies the interrupted leg again, not the route from waypoint 0', () => {
     // Passed waypoints 1 and 2, on its way to 3 when the device rebooted (the drone landed).
     const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
@@ -189,12 +201,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
   });
 
   it('returning or landing when it started (a failsafe before the restart, or the FC\'s own), it does not resume; in the air otherwise, it does', async () => {
-    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
-    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
-    const given: Task[] = [];
-    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
-    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
-    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    const { s2, given } = restartedAloft();
     for (const mode of ['return', 'land']) {
       const acks: unknown[] = [];
       const r = runner(s2.state, { flight: { state: inAir(mode) } }, acks);
@@ -212,12 +219,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
   });
 
   it('on a flight controller that sends no landed state (no EXTENDED_SYS_STATE): armed in its return it does not resume; disarmed it resumes at once', async () => {
-    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
-    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
-    const given: Task[] = [];
-    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
-    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0.5, eastM: 120, upM: 30 });
-    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    const { s2, given } = restartedAloft();
     const noLanded = (armed: boolean, mode: string) => () => ({ ok: true, value: { timeMs: 0, armed, mode, landed: 'unknown', home: null, failsafe: false } });
     const acks: unknown[] = [];
     const returning = runner(s2.state, { flight: { state: noLanded(true, 'return') } }, acks);
