@@ -335,7 +335,7 @@ export class MavlinkVehicle {
   async arm(): Promise<Result<CommandAckInfo, DeviceError>> {
     const mode = this.mode();
     const fam = this.family();
-    const notArmable = fam === 'ardupilot' ? mode === 'return' || mode === 'land' || mode === 'mission' : mode === 'return' || mode === 'land';
+    const notArmable = mode === 'return' || mode === 'land' || (fam === 'ardupilot' && mode === 'mission');
     if (fam !== null && !this.armed() && notArmable) {
       const to = fam === 'ardupilot' ? 'guided' : 'hold';
       const g = await this.setMode(to);

@@ -168,7 +168,7 @@ export class FleetProcs {
       writeFileSync(this.o.deviceLog, ''); // this run's lines only
     }
     // Hashed in libuv's thread pool, all at once: one scrypt is ~60 ms here, 1.3 s for 21 one after another.
-    const hashes = await Promise.all([...passwords, this.operatorPassword].map((p) => hashPasswordAsync(p as string)));
+    const hashes = await Promise.all([...passwords, this.operatorPassword].map((p) => hashPasswordAsync(p)));
     this.credentials = [
       ...ids.map((id, i) => ({ id, role: 'device' as const, fleet: this.fleet, passwordHash: hashes[i] as string })),
       { id: 'ops', role: 'operator' as const, fleet: this.fleet, passwordHash: hashes[ids.length] as string },

@@ -23,15 +23,17 @@ export interface Identity {
 
 const scryptParams = { N: 16_384, r: 8, p: 1 } as const;
 
+const storedHash = (salt: Buffer, key: Buffer): string => `scrypt$${salt.toString('hex')}$${key.toString('hex')}`;
+
 /** "scrypt$<salt hex>$<key hex>": store this, never the password. */
 export function hashPassword(password: string, salt: Buffer = randomBytes(16)): string {
-  return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, 32, scryptParams).toString('hex')}`;
+  return storedHash(salt, scryptSync(password, salt, 32, scryptParams));
 }
 
 /** hashPassword off the event loop (libuv's thread pool): a fleet's worth at once, hashed in parallel. */
 export function hashPasswordAsync(password: string, salt: Buffer = randomBytes(16)): Promise<string> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, 32, scryptParams, (e, key) => (e === null ? resolve(`scrypt$${salt.toString('hex')}$${key.toString('hex')}`) : reject(e)));
+    scrypt(password, salt, 32, scryptParams, (e, key) => (e === null ? resolve(storedHash(salt, key)) : reject(e)));
   });
 }
 

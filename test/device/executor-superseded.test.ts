@@ -1,5 +1,5 @@
 // A flight command superseded before its ACK (MavlinkVehicle.execute: a return or landing ends a goto
-// still awaiting its ACK, a newer goto an older one) ends with a 'rejected' error. The executor's
+// still awaiting its ACK, a newer goto an older one) ends with a 'superseded' error. The executor's
 // flying that sent it was itself superseded (a reflex's return, a re-plan): that error is not its
 // task's failure. Before, the superseded flying acked its task failed ("goto: DO_REPOSITION:
 // superseded by return-to-launch before its ACK") after the return had begun. The executor flies the
@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { ackedCommand, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { ackedCommand, frameMsgid, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -18,34 +18,41 @@ afterEach(async () => {
 });
 
 /** COMMAND_INT (75) frames of DO_REPOSITION. */
-const isReposition = (f: Uint8Array): boolean => f[0] === 0xfd && f[7] === 75 && f[8] === 0 && f[9] === 0 && ((f[38] ?? 0) | ((f[39] ?? 0) << 8)) === mavCmd.doReposition;
+const isReposition = (f: Uint8Array): boolean => frameMsgid(f) === 75 && ((f[38] ?? 0) | ((f[39] ?? 0) << 8)) === mavCmd.doReposition;
+
+/** The executor on the MAVLink drivers over the in-memory FC, which drops its DO_REPOSITION ACKs while
+ *  `dropping()`; `reposSent()` counts the DO_REPOSITIONs the companion sent. */
+async function lostGotoAckRig(dropping: () => boolean) {
+  let sent = 0;
+  const rig = inMemoryFc({
+    fc: { speedFactor: 4 },
+    fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition && dropping() ? undefined : pass(f)),
+    fromCompanion: (f, pass) => {
+      if (isReposition(f)) sent++;
+      pass(f);
+    },
+  });
+  cleanup.push(rig.stop);
+  const devices = await mavlinkDevicesOn(rig, cleanup);
+  const reports: ExecReport[] = [];
+  const logs: string[] = [];
+  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+  cleanup.push(() => ex.stop());
+  return { rig, ex, reports, logs, reposSent: () => sent };
+}
 
 describe('a goto superseded before its ACK by a reflex’s return', () => {
   it('is not acked as the task failing: the return goes on, and the task is not failed', async () => {
-    let reposSent = 0;
-    const rig = inMemoryFc({
-      fc: { speedFactor: 4 },
-      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition ? undefined : pass(f)),
-      fromCompanion: (f, pass) => {
-        if (isReposition(f)) reposSent++;
-        pass(f);
-      },
-    });
-    cleanup.push(rig.stop);
-    const devices = await mavlinkDevicesOn(rig, cleanup);
-    const reports: ExecReport[] = [];
-    const logs: string[] = [];
-    const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
-    cleanup.push(() => ex.stop());
+    const { rig, ex, reports, logs, reposSent } = await lostGotoAckRig(() => true);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
-    await waitFor('the goto sent (its ACK lost)', () => reposSent > 0, 30_000);
+    await waitFor('the goto sent (its ACK lost)', () => reposSent() > 0, 30_000);
     await new Promise((r) => setTimeout(r, 200));
     ex.returnHome('battery reserve');
     await waitFor('the return', () => rig.fc.vehicle.state().mode === 'return', 5_000);
     const modes = new Set<string>();
     for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) modes.add(rig.fc.vehicle.state().mode);
     expect([...modes]).toEqual(['return']);
-    expect(reposSent).toBe(1);
+    expect(reposSent()).toBe(1);
     expect(reports.filter((r) => r.stage === 'failed')).toEqual([]); // before: failed, "goto: DO_REPOSITION: superseded by return-to-launch before its ACK"
     expect(logs.filter((l) => l.includes('failed'))).toEqual([]);
   }, 60_000);
@@ -54,22 +61,9 @@ describe('a goto superseded before its ACK by a reflex’s return', () => {
 describe('a goto superseded before its ACK by a reflex’s hold (link loss)', () => {
   it('holds the drone: no resend flies it on, the task is not failed, and the release flies it on to the end', async () => {
     let dropping = true;
-    let reposSent = 0;
-    const rig = inMemoryFc({
-      fc: { speedFactor: 4 },
-      fromFc: (f, pass) => (ackedCommand(f) === mavCmd.doReposition && dropping ? undefined : pass(f)),
-      fromCompanion: (f, pass) => {
-        if (isReposition(f)) reposSent++;
-        pass(f);
-      },
-    });
-    cleanup.push(rig.stop);
-    const devices = await mavlinkDevicesOn(rig, cleanup);
-    const reports: ExecReport[] = [];
-    const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), () => undefined);
-    cleanup.push(() => ex.stop());
+    const { rig, ex, reports, reposSent } = await lostGotoAckRig(() => dropping);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
-    await waitFor('the goto sent (its ACK lost)', () => reposSent > 0, 30_000);
+    await waitFor('the goto sent (its ACK lost)', () => reposSent() > 0, 30_000);
     await new Promise((r) => setTimeout(r, 200));
     dropping = false; // the link is back for what follows
     ex.reflexAction({ type: 'hold' });
@@ -77,7 +71,7 @@ describe('a goto superseded before its ACK by a reflex’s hold (link loss)', ()
     const modes = new Set<string>();
     for (const t0 = Date.now(); Date.now() - t0 < 3_500; await new Promise((d) => setTimeout(d, 20))) modes.add(rig.fc.vehicle.state().mode);
     expect([...modes]).toEqual(['hold']); // before: hold, then guided from the goto's resend
-    expect(reposSent).toBe(1);
+    expect(reposSent()).toBe(1);
     expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
     ex.resumeAfterReflex();
     await waitFor('the task done', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
