@@ -20,6 +20,8 @@ export interface ExecReport {
 
 const pollMs = 50;
 const arriveToleranceM = 3;
+/** A task that finds the vehicle landing below this height waits for the touchdown, then takes off. */
+const touchdownWaitBelowM = 2;
 const altitudeToleranceM = 1.5;
 /** The return altitude is written again this often, in case the flight controller rebooted. */
 const returnAltRewriteMs = 30_000;
@@ -632,7 +634,21 @@ export class Executor {
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
     }
-    // Landing is in the air too: no arming or take-off again.
+    if (fs.value.landed === 'landing' && flight && (this.position()?.upM ?? 0) < touchdownWaitBelowM) {
+      // In its last metres down (a landing before this task, an abort's): a goto there is refused as
+      // not flying (the simulated multirotor below 0.5 m) or raced by the touchdown, so the landing is
+      // waited out and the task taken off from the ground. Before, the task failed "goto refused: not
+      // flying" (test/device/e2e.test.ts, a survey sent just after an abort).
+      const landing = (): boolean => {
+        const st = flight.state();
+        return st.ok && st.value.landed === 'landing';
+      };
+      const down = await this.waitFor(live, () => Promise.resolve(!landing()), 'the landing under way');
+      if (down) return live() ? fail(down) : undefined;
+      fs = flight.state();
+      if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
+    }
+    // Landing higher up is in the air too: no arming or take-off again.
     if (fs.value.landed === 'on-ground') {
       const armed = await this.armFor(live);
       if (armed) return live() ? fail(armed) : undefined;
