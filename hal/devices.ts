@@ -222,6 +222,14 @@ export interface FlightControl extends Device {
   /** Resolves when the vehicle accepted (not completed) the action, or with the reason it did not. */
   execute(action: FlightAction): Promise<Result<void, DeviceError>>;
   state(): Result<FlightState, DeviceError>;
+  /**
+   * The modes the vehicle may show once it accepted `action`, while it carries it out and after (its own
+   * next steps included: PX4 flies a reposition in Hold and holds after a take-off; ArduCopter takes
+   * off and flies to a target in GUIDED). A mode outside them, seen after the vehicle had time to
+   * report the action's, is someone else's: a pilot's switch or the FC's own failsafe (the executor's
+   * takeover check, runtime/device/own-modes.ts). null: the action sets no mode (arm, disarm).
+   */
+  modesAfter(action: FlightActionType): readonly FlightMode[] | null;
   /** The altitude (above home) return-to-launch climbs or descends to and flies home at; resolves
    *  when the vehicle confirmed it (MAVSDK's set_return_to_launch_altitude). Not a FlightAction: it
    *  configures the vehicle's own return, which its failsafes use too. */

@@ -3,7 +3,7 @@
 // number itself (ardupilot.org/copter/docs/parameters.html#fltmode1).
 
 import { assertNever } from '../../runtime/lib/assert.js';
-import type { FlightMode } from '../../hal/devices.js';
+import type { FlightActionType, FlightMode } from '../../hal/devices.js';
 
 export type AutopilotFamily = 'px4' | 'ardupilot';
 
@@ -11,7 +11,7 @@ export const mavAutopilotPx4 = 12;
 export const mavAutopilotArdupilot = 3;
 
 export const px4MainMode = { manual: 1, altctl: 2, posctl: 3, auto: 4, acro: 5, offboard: 6, stabilized: 7 } as const;
-export const px4AutoSubMode = { ready: 1, takeoff: 2, loiter: 3, mission: 4, rtl: 5, land: 6 } as const;
+export const px4AutoSubMode = { ready: 1, takeoff: 2, loiter: 3, mission: 4, rtl: 5, land: 6, precland: 9 } as const;
 export const arducopterMode = { stabilize: 0, acro: 1, altHold: 2, auto: 3, guided: 4, loiter: 5, rtl: 6, circle: 7, land: 9, drift: 11, sport: 13, posHold: 16, brake: 17, smartRtl: 21, flowHold: 22, autoRtl: 27 } as const;
 
 export interface EncodedMode {
@@ -80,7 +80,7 @@ export function decodeMode(family: AutopilotFamily, customMode: number): FlightM
       if (sub === px4AutoSubMode.loiter || sub === px4AutoSubMode.ready) return 'hold';
       if (sub === px4AutoSubMode.takeoff) return 'takeoff';
       if (sub === px4AutoSubMode.mission) return 'mission';
-      if (sub === px4AutoSubMode.land) return 'land';
+      if (sub === px4AutoSubMode.land || sub === px4AutoSubMode.precland) return 'land'; // precision landing: RTL's or LAND's last phase
       if (sub === px4AutoSubMode.rtl) return 'return';
       return 'unknown';
     }
@@ -117,4 +117,34 @@ export function decodeMode(family: AutopilotFamily, customMode: number): FlightM
 
 export function familyOf(mavAutopilot: number): AutopilotFamily | null {
   return mavAutopilot === mavAutopilotPx4 ? 'px4' : mavAutopilot === mavAutopilotArdupilot ? 'ardupilot' : null;
+}
+
+/**
+ * The modes the flight controller may report once it accepted `action` from this driver
+ * (FlightControl.modesAfter). PX4 answers MAV_CMD_DO_REPOSITION in Hold (AUTO.LOITER, navigator's
+ * reposition) and holds when a take-off reaches its altitude; ArduCopter takes off and repositions in
+ * GUIDED and stays there. A velocity stream is GUIDED/OFFBOARD until it lapses, then this driver holds
+ * (MavlinkVehicle.sendSetpoint). A return may end in its landing phase. Family not known yet (no
+ * HEARTBEAT): the union of both.
+ */
+export function modesAfterAction(family: AutopilotFamily | null, action: FlightActionType): readonly FlightMode[] | null {
+  switch (action) {
+    case 'arm':
+    case 'disarm':
+      return null;
+    case 'takeoff':
+      return family === 'ardupilot' ? ['guided'] : family === 'px4' ? ['takeoff', 'hold'] : ['takeoff', 'hold', 'guided'];
+    case 'goto':
+      return family === 'ardupilot' ? ['guided'] : family === 'px4' ? ['hold'] : ['hold', 'guided'];
+    case 'velocity':
+      return ['guided', 'hold'];
+    case 'hold':
+      return ['hold'];
+    case 'land':
+      return ['land'];
+    case 'return-to-launch':
+      return ['return', 'land'];
+    default:
+      return assertNever(action, 'flight action');
+  }
 }

@@ -79,7 +79,7 @@ export class SimFlightController {
     this.family = options.family;
     this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
-    this.vehicle = new SimMultirotor({}, new Prng(options.seed), 0);
+    this.vehicle = new SimMultirotor({ takeoffEndsIn: options.family === 'ardupilot' ? 'guided' : 'hold' }, new Prng(options.seed), 0);
     this.endpoint = new MavlinkEndpoint({
       transport: options.transport,
       sysid: this.o.sysid,

@@ -14,7 +14,9 @@ import {
   type DeviceError,
   type FenceKeeperStatus,
   type FlightAction,
+  type FlightActionType,
   type FlightControl,
+  type FlightMode,
   type GeoFence,
   type FlightState,
   type GnssFix,
@@ -22,6 +24,7 @@ import {
   type PositionSensor,
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { modesAfterAction } from '../../firmware-bridge/mavlink/modes.js';
 import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 import { FenceKeeper, type FenceKeeperOptions } from './fence-keeper.js';
 
@@ -168,6 +171,9 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return Promise.resolve(r);
     return this.vehicle.execute(action);
+  }
+  modesAfter(action: FlightActionType): readonly FlightMode[] | null {
+    return modesAfterAction(this.vehicle.family(), action);
   }
   setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
     const bad = checkReturnAltitude(relAltM);

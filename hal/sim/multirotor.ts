@@ -353,7 +353,10 @@ export class SimMultirotor {
     if (Math.hypot(dn, de) > 1) this.yaw = wrapPi(Math.atan2(de, dn));
     if (this.u <= 0) this.touchdown(now);
     else this.onGroundSinceMs = now;
-    if (this.modeValue === 'takeoff' && this.atTarget(0.3)) this.hold();
+    if (this.modeValue === 'takeoff' && this.atTarget(0.3)) {
+      this.hold();
+      this.modeValue = this.config.takeoffEndsIn;
+    }
     if (this.modeValue !== 'return') this.returnPhase = null;
     else if (this.returnPhase === 'vertical' && Math.abs(this.u - this.returnAltM) < 0.5) this.returnLeg('cruise');
     else if (this.returnPhase === 'cruise' && Math.hypot(this.n - this.homeNe.northM, this.e - this.homeNe.eastM) < 1) this.returnLeg('descend');

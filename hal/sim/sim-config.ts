@@ -46,6 +46,9 @@ export interface SimVehicleConfig {
   readonly gnss: GnssModel;
   readonly range: RangeModel;
   readonly obstacles: readonly Obstacle[];
+  /** The mode a take-off that reached its altitude leaves the vehicle in: PX4 holds (AUTO.LOITER),
+   *  ArduCopter stays in the GUIDED it took off in (the simulated FC sets it per autopilot). */
+  readonly takeoffEndsIn: 'hold' | 'guided';
 }
 
 export const defaultSimConfig: SimVehicleConfig = {
@@ -56,4 +59,5 @@ export const defaultSimConfig: SimVehicleConfig = {
   gnss: { rateHz: 5, noiseStdM: 0.5, biasWalkStdM: 0.05 },
   range: { rateHz: 10, beamsRad: [0, Math.PI / 2, Math.PI, -Math.PI / 2], minM: 0.2, maxM: 40 },
   obstacles: [],
+  takeoffEndsIn: 'hold',
 };

@@ -11,7 +11,9 @@ import {
   type BatteryState,
   type DeviceError,
   type FlightAction,
+  type FlightActionType,
   type FlightControl,
+  type FlightMode,
   type FlightState,
   type GnssFix,
   type HomePoint,
@@ -147,6 +149,30 @@ export class SimFlight extends SimDevice implements FlightControl {
     if (!bad.ok) return bad;
     const r = this.vehicle.setReturnAltitude(relAltM);
     return r.ok ? ok(undefined) : err(deviceError('rejected', r.error));
+  }
+
+  /** As the simulated multirotor flies them: a goto in guided, a velocity until it lapses into a hold,
+   *  a take-off ending as its config says. */
+  modesAfter(action: FlightActionType): readonly FlightMode[] | null {
+    switch (action) {
+      case 'arm':
+      case 'disarm':
+        return null;
+      case 'takeoff':
+        return ['takeoff', this.vehicle.config.takeoffEndsIn];
+      case 'goto':
+        return ['guided'];
+      case 'velocity':
+        return ['guided', 'hold'];
+      case 'hold':
+        return ['hold'];
+      case 'land':
+        return ['land'];
+      case 'return-to-launch':
+        return ['return', 'land'];
+      default:
+        return assertNever(action, 'flight action');
+    }
   }
 
   /** A reflex or fleet-sim fault marks a failsafe (cleared by the next accepted action). */

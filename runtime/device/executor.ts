@@ -2,12 +2,14 @@
 // in order, hold, resume, return or land. Reports started, progress, done and failed (with the
 // reason) through `report`; the runtime turns those into signed acks and JSON on MQTT.
 
-import type { DeviceSet, FlightAction, GeoPoint } from '../../hal/devices.js';
+import type { DeviceError, DeviceSet, FlightAction, FlightControl, GeoPoint } from '../../hal/devices.js';
+import type { Result } from '../lib/result.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
 import { resumeIndex, wayFrom, withLocalKeepOut, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
+import { OwnModes } from './own-modes.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -60,14 +62,11 @@ export class Executor {
    *  executor's hands while it flew (takenOver), and no task has come since: nothing flies it on (a
    *  reflex's release, a re-plan), until the swarm commits a new task for it. */
   private handedOver = false;
-  /** The flight controller was seen in a mode the executor's flying puts it in since that flying began
-   *  (takenOver: HEARTBEAT reports the mode at 1 Hz, so just after an action the old one may show). */
-  private seenOwnMode = false;
+  /** Which modes the executor's last action leaves the flight controller in, and whether they showed
+   *  (takenOver: a mode outside them is a pilot's switch or the FC's own failsafe). */
+  private readonly ownModes = new OwnModes();
   /** The flight controller's failsafe flag was seen clear since that flying began (takenOver). */
   private seenNoFailsafe = false;
-  /** The flying is the executor's own return or landing (goHome, a committed land, landHere): the FC's
-   *  return and landing modes are its own then, and a pilot's switch out of them is a takeover. */
-  private ownDescent = false;
   /** A reflex's action was not sent since the last takeover, and the log said so (othersHands). */
   private reflexRefusalLogged = false;
   /** The return-to-launch altitude the flight controller confirmed and when; whether a write is under
@@ -304,7 +303,8 @@ export class Executor {
    *  or the FC's own failsafe has the vehicle (othersHands). */
   reflexAction(action: FlightAction): void {
     if (this.othersHands(action.type)) return;
-    void this.devices.flight?.execute(action);
+    const fc = this.devices.flight;
+    if (fc) void this.send(fc, action);
   }
 
   /**
@@ -392,12 +392,8 @@ export class Executor {
    * taken back: a reflex's hold or back-off was sent, and the reflex's release sent it home again.
    */
   private async descend(action: { type: 'return-to-launch' } | { type: 'land' }, live: () => boolean): Promise<string | null> {
-    this.ownDescent = true;
     const r = await this.act(action);
-    if (r !== null) {
-      if (live()) this.ownDescent = false;
-      return r;
-    }
+    if (r !== null) return r;
     if (live()) void this.watchDescent(live);
     return null;
   }
@@ -548,15 +544,25 @@ export class Executor {
   private async goto(target: GeoPoint, speedMps: number | undefined, live: () => boolean): Promise<string | null> {
     const fc = this.devices.flight;
     if (!fc) return 'this device has no flight controller (hal.driver: none)';
-    const r = await fc.execute({ type: 'goto', target, ...(speedMps !== undefined ? { speedMps } : {}) });
+    const r = await this.send(fc, { type: 'goto', target, ...(speedMps !== undefined ? { speedMps } : {}) });
     return r.ok || (r.error.code === 'superseded' && live()) ? null : `goto: ${r.error.message}`;
   }
 
   private async act(action: FlightAction): Promise<string | null> {
     const fc = this.devices.flight;
     if (!fc) return 'this device has no flight controller (hal.driver: none)';
-    const r = await fc.execute(action);
+    const r = await this.send(fc, action);
     return r.ok ? null : `${action.type}: ${r.error.message}`;
+  }
+
+  /** Every action the executor and its reflexes send: ownModes hears the modes it leaves the vehicle in
+   *  and whether the vehicle accepted it. */
+  private async send(fc: FlightControl, action: FlightAction): Promise<Result<void, DeviceError>> {
+    const token = this.ownModes.sending(fc.modesAfter(action.type));
+    const r = await fc.execute(action);
+    const st = fc.state();
+    this.ownModes.outcome(token, r.ok, st.ok ? st.value.timeMs : null);
+    return r;
   }
 
   private async fly(gen: number): Promise<void> {
@@ -758,35 +764,32 @@ export class Executor {
     return 'superseded by a newer task';
   }
 
-  /** A new flying begins: what takenOver has seen of the FC's mode and failsafe flag starts over. */
-  private watchAnew(): void {
-    this.seenOwnMode = false;
+  /** A new flying begins: what takenOver has seen of the FC's failsafe flag starts over, and of its
+   *  mode too unless `modes` is 'keep' (under a committed hold, the hold sent is what the FC is in). */
+  private watchAnew(modes: 'forget' | 'keep' = 'forget'): void {
+    if (modes === 'forget') this.ownModes.forget();
     this.seenNoFailsafe = false;
-    this.ownDescent = false;
   }
 
   /**
-   * Why the vehicle is out of the executor's hands, or null. While it flies a task (or a way home), the
-   * executor never puts the flight controller in a manual mode, its own mission, a return or a landing
-   * (a return or a landing of its own supersedes the flying); once the FC was seen in a mode the flying
-   * put it in, any of those is a pilot's mode switch or the FC's own failsafe (a battery, a fence, a
-   * lost link), which the executor must not undo with its next goto: it stops (handedOver).
+   * Why the vehicle is out of the executor's hands, or null. The FC's mode is the executor's when its
+   * last action leaves the vehicle in it (ownModes: a goto GUIDED on ArduCopter and Hold on PX4, its own
+   * return or landing those); once the FC had time to show that mode, any other (a manual one, LOITER
+   * switched by a pilot, a return or a landing of the FC's own, a mode Murmur does not name) is a pilot's
+   * switch or the FC's own failsafe (a battery, a fence, a lost link), which the executor must not undo
+   * with its next goto: it stops (handedOver). A disarmed vehicle flies for no one.
    */
   private takenOver(): string | null {
     const fs = this.devices.flight?.state();
-    if (!fs || !fs.ok) return null;
+    if (!fs || !fs.ok || !fs.value.armed) return null;
     const m = fs.value.mode;
-    const mine = m !== 'manual' && m !== 'mission' && ((m !== 'return' && m !== 'land') || this.ownDescent);
+    const verdict = this.ownModes.verdict(m, fs.value.timeMs);
     // A failsafe the FC announces while it flies for the executor (one whose action is a hold, which
     // the mode alone does not tell from the executor's own): the flag from before the flying, which the
     // next accepted action clears, does not count, only one raised after it was seen clear.
-    const failsafeNow = mine && fs.value.failsafe && this.seenOwnMode && this.seenNoFailsafe;
+    const failsafeNow = verdict === 'own' && fs.value.failsafe && this.seenNoFailsafe;
     if (!fs.value.failsafe) this.seenNoFailsafe = true;
-    if (mine && !failsafeNow) {
-      if (m !== 'unknown') this.seenOwnMode = true;
-      return null;
-    }
-    if (!this.seenOwnMode) return null;
+    if (verdict !== 'other' && !failsafeNow) return null;
     this.handedOver = true;
     this.reflexRefusalLogged = false;
     const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
@@ -803,7 +806,7 @@ export class Executor {
    */
   private async watchHeld(gen: number): Promise<void> {
     const live = this.liveFor(gen);
-    this.watchAnew();
+    this.watchAnew('keep');
     while (live() && this.paused && !this.handedOver) {
       const taken = this.takenOver();
       const cur = this.current;

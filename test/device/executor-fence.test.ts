@@ -25,6 +25,7 @@ function recordingFlight(): { flight: FlightControl; kept: (GeoFence | null)[]; 
     execute: () => Promise.resolve({ ok: true, value: undefined }),
     state: () => ({ ok: false, error: { code: 'no-data', message: 'none' } }),
     setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }),
+    modesAfter: () => null,
     keepFence: (f: GeoFence | null, r?: (s: FenceKeeperStatus) => void) => {
       kept.push(f);
       onReport = r;

@@ -82,6 +82,7 @@ describe.concurrent('executor and a finished task', () => {
       position: { fix: () => ({ ok: true, value: { ...at, altMslM: 500 } }) },
       flight: {
         state: () => ({ ok: true, value: { timeMs: 0, armed: true, mode: 'guided', landed: 'in-air', home: null, failsafe: false } }),
+        modesAfter: () => ['guided'],
         execute: async (a: { type: string; target?: { latDeg: number; lonDeg: number } }) => {
           const stuck = a.target && Math.abs(a.target.latDeg - localToGeo(origin, third.n / 10, third.e / 10).latDeg) < 1e-9;
           if (a.type === 'goto' && a.target && !stuck) at = { latDeg: a.target.latDeg, lonDeg: a.target.lonDeg };

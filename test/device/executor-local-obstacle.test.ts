@@ -30,7 +30,7 @@ describe('executor and the obstacle back-off: an obstacle no other drone sees', 
       act: (a, agent, why) => {
         actions.push(`${a.type} by ${agent} (${why})`);
         if (a.type === 'return-to-launch') ex.returnHome(why);
-        else void devices.flight.execute(a);
+        else ex.reflexAction(a); // as Device does
       },
       release: () => ex.resumeAfterReflex(),
       obstacle: (_agent, at) => ex.sawObstacle(at.northM, at.eastM, at.beamRad),

@@ -64,7 +64,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
     ex.run('r1', { type: 'rtl' }); // nothing committed yet: the flight controller's return, straight at the mast
     // 70 m: 26 m before the mast (a 60 m threshold left 16 m: 0.1 s of the wall clock at 20x speed).
     expect(await until(() => (ex.position()?.northM ?? 0) < 70, 10_000), 'on its way home').toBe(true);
-    await devices.flight?.execute({ type: 'hold' }); // what the reflex does in front of a return it cannot see past
+    ex.reflexAction({ type: 'hold' }); // what the reflex does in front of a return it cannot see past (Device: through the executor)
     ex.keepFence(null, 0, zones); // the swarm commits the mast
     await new Promise((x) => setTimeout(x, 200));
     expect(vehicle.state().mode).toBe('hold');

@@ -6,6 +6,7 @@
 // On the executor rig's simulated multirotor, whose mode the test changes as the FC or a pilot would.
 
 import { describe, it, type TestContext } from 'vitest';
+import type { FlightMode } from '../../hal/devices.js';
 import type { Task } from '../../runtime/mission/types.js';
 import { testRig, until } from './executor-rig.js';
 
@@ -26,13 +27,14 @@ async function takenRig(onTestFinished: TestContext['onTestFinished']) {
   return { ...rig, actions };
 }
 
-/** The survey flown until the drone is up and on its way, then a pilot's switch to a manual mode; once
- *  the task has failed for it. */
-async function pilotTakesOverMidLeg({ expect, onTestFinished }: TestContext) {
+/** The survey flown until the drone is up and on its way, then a pilot's switch to `mode` (a manual
+ *  one unless said); once the task has failed for it. */
+async function pilotTakesOverMidLeg({ expect, onTestFinished }: TestContext, mode: FlightMode = 'manual') {
   const rig = await takenRig(onTestFinished);
   rig.ex.run('m1', survey);
   expect(await until(() => rig.vehicle.state().upM > 15 && rig.actions.includes('goto'), 20_000)).toBe(true);
-  rig.vehicle.setMode('manual');
+  await new Promise((r) => setTimeout(r, 100)); // the executor has seen its goto's mode
+  rig.vehicle.setMode(mode);
   expect(await until(() => rig.reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
   return rig;
 }
@@ -69,6 +71,23 @@ describe.concurrent('a vehicle taken out of the executor’s hands', () => {
     expect(actions.slice(after)).toEqual([]);
     ex.stop();
   }, 60_000);
+
+  // Before, any mode but a manual one, the FC's mission, a return or a landing counted as the executor's:
+  // a pilot's ArduCopter LOITER (a hold the pilot flies with the sticks) or a mode Murmur does not name
+  // went unseen, and the next goto took the vehicle back (runtime/device/own-modes.ts).
+  for (const [what, mode] of [["a hold of someone else's (ArduCopter's LOITER, which a pilot flies with the sticks)", 'hold'], ['a mode Murmur does not name (FOLLOW, ZIGZAG, a flight termination)', 'unknown']] as const) {
+    it(`by a switch to ${what} while it flies a goto: the task fails naming the mode, with no command after`, async (t) => {
+      const { expect } = t;
+      const { ex, reports, actions, vehicle } = await pilotTakesOverMidLeg(t, mode);
+      expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(new RegExp(`left the executor's control: mode ${mode}, not the executor's`));
+      const after = actions.length;
+      ex.reflexAction({ type: 'velocity', northMps: 1, eastMps: 0, downMps: 0 }); // a reflex's back-off
+      await new Promise((r) => setTimeout(r, 500));
+      expect(actions.slice(after)).toEqual([]);
+      expect(vehicle.state().mode).toBe(mode);
+      ex.stop();
+    }, 60_000);
+  }
 
   it("the reflexes' actions are not sent to it either (a link-loss hold in the middle of the FC's return, a back-off from the pilot), and the log says so once", async ({ expect, onTestFinished }) => {
     const { vehicle, ex, actions, logs } = await takenRig(onTestFinished);

@@ -2,7 +2,7 @@
 // A harness hands over the device and a way to let time pass (stepping a simulation, or waiting).
 
 import { describe, expect, it } from 'vitest';
-import type { Attitude, AttitudeSensor, Battery, Device, FlightAction, FlightControl, PositionSensor, Radio, RangeSensor, StatusLed } from '../../hal/devices.js';
+import type { Attitude, AttitudeSensor, Battery, Device, FlightAction, FlightControl, FlightState, PositionSensor, Radio, RangeSensor, StatusLed } from '../../hal/devices.js';
 
 export interface Harness<T extends Device> {
   readonly device: T;
@@ -168,6 +168,41 @@ export function flightConformance(driver: string, make: () => Promise<Harness<Fl
         await until(h, 'hold mode', () => d.state().ok && (d.state() as { value: { mode: string } }).value.mode === 'hold', 3000);
         expect((await d.execute({ type: 'land' })).ok).toBe(true);
         await until(h, 'landed and disarmed', () => d.state().ok && !(d.state() as { value: { armed: boolean } }).value.armed, 20_000);
+      } finally {
+        await h.close();
+      }
+    });
+    it('leaves the vehicle in a mode modesAfter names for each action it accepted (the executor reads any other as a pilot\'s or the FC\'s own)', async () => {
+      const h = await make();
+      const d = h.device;
+      try {
+        await d.start();
+        await until(h, 'a first state', () => d.state().ok, 5000);
+        expect(d.modesAfter('arm')).toBeNull();
+        expect(d.modesAfter('disarm')).toBeNull();
+        expect((await d.execute({ type: 'arm' })).ok).toBe(true);
+        const steps: Array<[FlightAction, string, (s: FlightState) => boolean]> = [
+          [{ type: 'takeoff', relAltM: 6 }, 'up, the take-off ended', (s) => s.landed === 'in-air' && (s.heightAboveHomeM ?? 6) > 5],
+          [{ type: 'goto', target: { latDeg: 47.3979, lonDeg: 8.5456, relAltM: 6 } }, 'on its way', () => true],
+          [{ type: 'velocity', northMps: 1, eastMps: 0, downMps: 0 }, 'flying the velocity', () => true],
+          [{ type: 'hold' }, 'holding', () => true],
+          [{ type: 'return-to-launch' }, 'returning', () => true],
+        ];
+        for (const [action, what, done] of steps) {
+          const r = await d.execute(action);
+          expect(r.ok, `${action.type}: ${r.ok ? '' : r.error.message}`).toBe(true);
+          const modes = d.modesAfter(action.type) ?? [];
+          await until(h, `${what}, in a mode of ${modes.join(', ')}`, () => {
+            const s = d.state();
+            return s.ok && modes.includes(s.value.mode) && done(s.value);
+          }, 20_000);
+        }
+        // The return runs to the ground in its modes.
+        await until(h, 'down and disarmed, in a return or landing mode until then', () => {
+          const s = d.state();
+          if (s.ok && s.value.armed) expect(d.modesAfter('return-to-launch')).toContain(s.value.mode);
+          return s.ok && !s.value.armed;
+        }, 60_000);
       } finally {
         await h.close();
       }
