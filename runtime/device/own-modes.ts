@@ -14,6 +14,12 @@ import type { FlightMode } from '../../hal/devices.js';
 
 export type ModeVerdict = 'own' | 'other' | 'undecided';
 
+/** Modes no flying of the executor's leaves the FC in but its own return or landing. An executor that
+ *  has sent nothing and begun no flying since it started (a device restarted with its vehicle in the
+ *  air) reads them as someone else's: the FC's own failsafe return, a pilot, or a return of its own
+ *  from before the restart, which a reflex's hold would interrupt just the same. */
+const neverFlownFresh: ReadonlySet<FlightMode> = new Set(['manual', 'mission', 'return', 'land', 'unknown']);
+
 /** States newer than the one at an action's acceptance (MAVLink: HEARTBEATs received after its ACK)
  *  after which its modes must show. Two: PX4's HEARTBEAT may still carry the mode of the cycle the
  *  command was answered in. */
@@ -39,9 +45,13 @@ export class OwnModes {
   private before: Expectation | null = null;
   private token = 0;
   private lastStateMs = Number.NEGATIVE_INFINITY;
+  /** Nothing sent and no flying begun since this was made (neverFlownFresh). */
+  private fresh = true;
 
-  /** A new flying: nothing is judged until the next action's modes show. */
+  /** A new flying (a task of the swarm's takes the vehicle from wherever it is): nothing is judged
+   *  until the next action's modes show. */
   forget(): void {
+    this.fresh = false;
     this.now = nothing;
     this.before = null;
     this.token++;
@@ -53,6 +63,7 @@ export class OwnModes {
    * one before (a goto after a goto, a velocity streamed) leaves the expectation as it is.
    */
   sending(modes: readonly FlightMode[] | null): number {
+    this.fresh = false;
     this.token++;
     this.before = null;
     if (modes !== null && !sameModes(this.now.modes, modes)) {
@@ -85,7 +96,7 @@ export class OwnModes {
       if (e.acceptedAtMs !== null && stateMs > e.acceptedAtMs) this.now = { ...e, statesSince: e.statesSince + 1 };
     }
     const cur = this.now;
-    if (cur.modes === null) return 'undecided';
+    if (cur.modes === null) return this.fresh && neverFlownFresh.has(mode) ? 'other' : 'undecided';
     if (cur.modes.has(mode)) {
       if (!cur.seen) this.now = { ...cur, seen: true };
       return 'own';

@@ -68,4 +68,31 @@ describe.concurrent('an executor that has just started', () => {
     expect(restarted.position()?.upM).toBeGreaterThan(15);
     restarted.stop();
   }, 30_000);
+
+  it("with its vehicle on the FC's own return: a reflex's hold is not sent (it would stop the return), and a new task takes the vehicle", async ({ expect, onTestFinished }) => {
+    const { vehicle, devices } = await testRig(onTestFinished);
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
+    expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's battery failsafe, say, while the device was down
+    const actions: string[] = [];
+    const execute = devices.flight.execute.bind(devices.flight);
+    devices.flight.execute = (a) => {
+      actions.push(a.type);
+      return execute(a);
+    };
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));
+    restarted.reflexAction({ type: 'hold' }); // link loss
+    restarted.reflexAction({ type: 'velocity', northMps: 1, eastMps: 0, downMps: 0 }); // an obstacle's back-off
+    await new Promise((r) => setTimeout(r, 200));
+    expect(actions).toEqual([]); // before: hold, then velocity: the FC's return stopped
+    expect(vehicle.state().mode).toBe('return');
+    expect(logs.filter((l) => l.includes('not sent'))).toHaveLength(1);
+    restarted.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 100 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
+    expect(reports.map((r) => `${r.stage} ${r.reason}`)).toContain('done ');
+    restarted.stop();
+  }, 30_000);
 });

@@ -12,11 +12,19 @@ function accepted(modes: Parameters<OwnModes['sending']>[0]): OwnModes {
 }
 
 describe('OwnModes', () => {
-  it('judges nothing before an action that sets a mode, and after forget()', () => {
+  it("fresh (a device restarted with its vehicle in the air): a return, a landing, a manual mode, the FC's mission or an unnamed mode are someone else's; a hold or guided is not judged", () => {
     const o = new OwnModes();
-    expect(o.verdict('manual', 1)).toBe('undecided');
+    for (const m of ['return', 'land', 'manual', 'mission', 'unknown'] as const) expect(o.verdict(m, 1), m).toBe('other');
+    for (const m of ['hold', 'guided', 'takeoff'] as const) expect(o.verdict(m, 2), m).toBe('undecided');
+  });
+
+  it('judges nothing before an action that sets a mode once a flying began or an action was sent, and after forget()', () => {
+    const o = new OwnModes();
     o.outcome(o.sending(null), true, 2); // an arm
     for (let t = 3; t < 10; t++) expect(o.verdict('manual', t)).toBe('undecided');
+    const f = new OwnModes();
+    f.forget(); // a task's flying begins: it takes the vehicle from the FC's return
+    expect(f.verdict('return', 1)).toBe('undecided');
     const g = accepted(['guided']);
     expect(g.verdict('guided', 101)).toBe('own');
     g.forget();
