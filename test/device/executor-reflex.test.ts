@@ -17,7 +17,7 @@ async function rig(onTestFinished: TestContext['onTestFinished']) {
 
 describe.concurrent('executor and a reflex hold', () => {
   it('a released reflex hold flies on to the waypoint it was heading to and finishes the route', async ({ expect, onTestFinished }) => {
-    const { devices, ex, reports } = await rig(onTestFinished);
+    const { ex, reports } = await rig(onTestFinished);
     expect(await until(() => (ex.position()?.northM ?? 0) > 40, 10_000), 'on its way to the first waypoint').toBe(true);
     ex.reflexAction({ type: 'hold' }); // what the mission-reflexes agent does on lost quorum contact (Device: through the executor)
     await new Promise((r) => setTimeout(r, 300));

@@ -58,7 +58,7 @@ describe.concurrent('executor: a return to launch across a committed keep-out', 
 
   it('stopped on its way home by the obstacle reflex, it goes home again when released: round the keep-out committed meanwhile', async ({ expect, onTestFinished }) => {
     const r = await testRig(onTestFinished, [mast]);
-    const { vehicle, devices, ex, reports } = r;
+    const { vehicle, ex, reports } = r;
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }, { n: 800, e: 300 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && x.stage === 'done'), 25_000)).toBe(true);
     ex.run('r1', { type: 'rtl' }); // nothing committed yet: the flight controller's return, straight at the mast
