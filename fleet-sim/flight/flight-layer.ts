@@ -15,6 +15,7 @@ import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
+import { fenceCut } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -27,9 +28,11 @@ export function padPosition(i: number, n: number, pads?: FlightWorld['pads']): {
 export interface FlightDrone {
   readonly id: string;
   readonly sim: SimMultirotor;
-  /** Waypoints still to fly, metres; null when there is no task. The first is reached at `transitAltM`
-   *  and the drone comes down to `altM` there (`descended`), as the device's executor does. */
-  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; readonly blocked: readonly { readonly to: number; readonly reason: string }[]; readonly joins: readonly { readonly from: number; readonly to: number; readonly altM: number }[] } | null;
+  /** Waypoints still to fly, metres; null when there is no task. The first point reached is reached at
+   *  `transitAltM` and the drone comes down to `altM` there (`descended`), as the device's executor
+   *  does. `cut`: the points left to fly for waypoint `for` (the waypoint, or the parts of its leg inside
+   *  the world's geofence: legCut). */
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; cut: { readonly for: number; readonly points: PointNe[] } | null; readonly blocked: readonly { readonly to: number; readonly reason: string }[]; readonly joins: readonly { readonly from: number; readonly to: number; readonly altM: number }[] } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
@@ -167,7 +170,7 @@ export class FlightLayer {
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         d.detour = [];
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut: null, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
         // as the device's executor does.
@@ -249,13 +252,31 @@ export class FlightLayer {
       this.reflexes.push({ kind: 'geofence', drone: index, detail: `outside the geofence at [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}]: hold` });
       return;
     }
-    // Never fly toward a waypoint outside the fence: skip it (the swarm's plan stands; this drone's leg is cut).
-    const r = d.route;
-    const wp = r?.points[r.next];
-    if (r && wp && !insidePolygon(wp[0], wp[1], this.fence)) {
-      this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: skipped` });
-      r.next++;
+  }
+
+  /**
+   * The points left to fly for the route's next waypoint: the waypoint itself, or, with the world's
+   * geofence cutting the leg to it, the parts of that leg inside (fenceCut, as the device's executor
+   * cuts at its own fence: a survey lane past the fence is flown up to it). Empty: nothing inside, the
+   * waypoint is skipped. Before, a waypoint outside was skipped, and every lane with an end past the
+   * fence with it.
+   */
+  private legCut(d: FlightDrone, r: NonNullable<FlightDrone['route']>): PointNe[] {
+    if (r.cut?.for === r.next) return r.cut.points;
+    const wp = r.points[r.next] as PointNe;
+    let points: PointNe[] = [wp];
+    if (this.fence !== null) {
+      const fence = this.fence.map((p) => ({ northM: p[0], eastM: p[1] }));
+      const b = { northM: wp[0], eastM: wp[1] };
+      const prev = r.next > 0 ? r.points[r.next - 1] : undefined;
+      points = prev ? fenceCut({ northM: prev[0], eastM: prev[1] }, b, fence).map((p) => (p === b ? wp : ([p.northM, p.eastM] as const))) : insidePolygon(wp[0], wp[1], this.fence) ? [wp] : [];
+      const last = points[points.length - 1];
+      const index = this.drones.indexOf(d);
+      if (last === undefined) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence, and no part of the leg to it inside: skipped` });
+      else if (last !== wp) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: the leg to it is flown up to the fence` });
     }
+    r.cut = { for: r.next, points };
+    return points;
   }
 
   /**
@@ -366,20 +387,31 @@ export class FlightLayer {
         return;
       }
       const r = d.route;
+      const cut = this.legCut(d, r);
+      const tgt = cut[0];
+      if (tgt === undefined) {
+        r.next++;
+        return;
+      }
       // A part taken over from a lost drone and the way to it (joins) are flown at their own altitude,
       // as the device's executor does: up to it where the drone is first.
       const join = r.descended ? r.joins.find((j) => r.next >= j.from && r.next <= j.to) : undefined;
       const legAltM = !r.descended ? r.transitAltM : join ? join.altM : r.altM;
-      if (Math.hypot(st.northM - wp[0], st.eastM - wp[1]) < arrivalM) {
+      if (Math.hypot(st.northM - tgt[0], st.eastM - tgt[1]) < arrivalM) {
         if (!r.descended && legAltM !== r.altM) {
-          // At the route's first waypoint: down from the transit altitude before flying on.
+          // At the route's first point flown: down from the transit altitude before flying on.
           if (r.sent !== -2) {
-            d.sim.goto(wp[0], wp[1], r.altM, r.speedMps);
+            d.sim.goto(tgt[0], tgt[1], r.altM, r.speedMps);
             r.sent = -2;
           }
           if (Math.abs(st.upM - r.altM) > altitudeToleranceM) return;
         }
         r.descended = true;
+        if (cut.length > 1) {
+          cut.shift(); // on along the leg, from the fence's edge where it comes back in
+          r.sent = -1;
+          return;
+        }
         r.next++;
         return;
       }
@@ -396,7 +428,7 @@ export class FlightLayer {
         const p = d.detour[0] as PointNe;
         if (Math.hypot(st.northM - p[0], st.eastM - p[1]) >= arrivalM) return;
         d.detour.shift();
-        const q = d.detour[0] ?? wp;
+        const q = d.detour[0] ?? tgt;
         d.sim.goto(q[0], q[1], legAltM, r.speedMps);
         return;
       }
@@ -405,9 +437,9 @@ export class FlightLayer {
         // obstacle reflex stopped it), goes round the committed keep-outs as a device's executor does.
         const zones = this.avoidZones(d);
         const from = { n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) };
-        const way = zones.length > 0 ? wayFrom(from, { n: Math.round(wp[0] * 10), e: Math.round(wp[1] * 10) }, zones, this.mission.geofence) : [];
+        const way = zones.length > 0 ? wayFrom(from, { n: Math.round(tgt[0] * 10), e: Math.round(tgt[1] * 10) }, zones, this.mission.geofence) : [];
         d.detour = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
-        const first = d.detour[0] ?? wp;
+        const first = d.detour[0] ?? tgt;
         d.sim.goto(first[0], first[1], legAltM, r.speedMps);
         r.sent = r.next;
       }

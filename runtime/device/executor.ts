@@ -10,6 +10,7 @@ import { resumeIndex, wayFrom, withLocalKeepOut, type KeepOut } from '../mission
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
+import { fenceCut } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -668,52 +669,63 @@ export class Executor {
       const stop = blocked();
       if (stop) return holdBefore(stop);
       const w = task.waypoints[cur.next] as { n: number; e: number };
-      if (this.fence && !insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence)) {
+      const targets = this.cutAtFence(task.waypoints, cur.next);
+      if (targets.length === 0) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
-        this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence: skipped`, 'info');
+        this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
         cur.next++;
         this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
       }
+      if (targets[targets.length - 1] !== w) this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence: the leg to it is flown up to the fence`, 'info');
       // A part taken over from a lost drone and the way to it (the task's joins) are flown at their own
       // altitude, above a lost drone that may still hover on its lane.
-      const join = cur.descended ? task.joins?.find((j) => cur.next >= j.from && cur.next <= j.to) : undefined;
-      const legAltM = !cur.descended ? transitM : join ? join.altDm / 10 : altM;
+      // (Asked again for each point: the first point flown ends the transit altitude.)
+      const legAlt = (): { altM: number; join: { from: number } | undefined } => {
+        const join = cur.descended ? task.joins?.find((j) => cur.next >= j.from && cur.next <= j.to) : undefined;
+        return { altM: !cur.descended ? transitM : join ? join.altDm / 10 : altM, join };
+      };
+      const legStart = legAlt();
       const here = this.position();
-      if (join && cur.next === join.from && here && Math.abs(here.upM - legAltM) > altitudeToleranceM) {
+      if (legStart.join && cur.next === legStart.join.from && here && Math.abs(here.upM - legStart.altM) > altitudeToleranceM) {
         // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
-        const c = await this.goto(this.target({ n: here.northM * 10, e: here.eastM * 10 }, legAltM), task.speedDmps / 10, live);
+        const c = await this.goto(this.target({ n: here.northM * 10, e: here.eastM * 10 }, legStart.altM), task.speedDmps / 10, live);
         if (c) return live() ? fail(c) : undefined;
-        const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legAltM) <= altitudeToleranceM), 'climb to the join altitude');
+        const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legStart.altM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
       }
-      // The leg from where the drone is (its way to the route, or on after the obstacle reflex stopped
-      // it), which no committed plan knows, goes round the committed keep-outs and its own (wayFrom), inside the
-      // committed fence when the drone is.
-      const from = this.position();
-      const zones = this.avoidZones();
-      if (from && zones.length > 0) {
-        const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
-        const round = await this.flyVia(wayFrom(at, w, zones, this.committedFence) ?? [], legAltM, task.speedDmps / 10, live, `the way round the keep-outs in its way to waypoint ${cur.next + 1}`);
-        if (round) return live() ? fail(round) : undefined;
-      }
-      // Arrived within the second before a HEARTBEAT showed a pilot's switch: the goto would undo it.
-      const taken = this.takenOver();
-      if (taken !== null) return fail(taken);
-      // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
-      // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
-      const g = await this.goto(this.target(w, legAltM), task.speedDmps / 10, live);
-      if (g) return live() ? fail(g) : undefined;
-      const there = await this.waitFor(live, () => Promise.resolve(this.near(w.n / 10, w.e / 10)), `waypoint ${cur.next + 1}`);
-      if (there) return live() ? fail(there) : undefined;
-      if (!cur.descended) {
-        if (legAltM !== altM) {
-          const d = await this.goto(this.target(w, altM), task.speedDmps / 10, live);
-          if (d) return live() ? fail(d) : undefined;
-          const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
-          if (down) return live() ? fail(down) : undefined;
+      for (const t of targets) {
+        const legAltM = legAlt().altM;
+        const what = t === w ? `waypoint ${cur.next + 1}` : `the fence on the leg to waypoint ${cur.next + 1}`;
+        // The leg from where the drone is (its way to the route, or on after the obstacle reflex stopped
+        // it), which no committed plan knows, goes round the committed keep-outs and its own (wayFrom), inside the
+        // committed fence when the drone is.
+        const from = this.position();
+        const zones = this.avoidZones();
+        if (from && zones.length > 0) {
+          const at = { n: Math.round(from.northM * 10), e: Math.round(from.eastM * 10) };
+          const round = await this.flyVia(wayFrom(at, t, zones, this.committedFence) ?? [], legAltM, task.speedDmps / 10, live, `the way round the keep-outs in its way to ${what}`);
+          if (round) return live() ? fail(round) : undefined;
         }
-        cur.descended = true;
+        // Arrived within the second before a HEARTBEAT showed a pilot's switch: the goto would undo it.
+        const taken = this.takenOver();
+        if (taken !== null) return fail(taken);
+        // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
+        // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
+        const g = await this.goto(this.target(t, legAltM), task.speedDmps / 10, live);
+        if (g) return live() ? fail(g) : undefined;
+        const there = await this.waitFor(live, () => Promise.resolve(this.near(t.n / 10, t.e / 10)), what);
+        if (there) return live() ? fail(there) : undefined;
+        if (!cur.descended) {
+          // At the route's first point flown: down from the transit altitude to the mission's.
+          if (legAltM !== altM) {
+            const d = await this.goto(this.target(t, altM), task.speedDmps / 10, live);
+            if (d) return live() ? fail(d) : undefined;
+            const down = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - altM) <= altitudeToleranceM), 'descent to the mission altitude');
+            if (down) return live() ? fail(down) : undefined;
+          }
+          cur.descended = true;
+        }
       }
       cur.next++;
       this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
@@ -726,6 +738,25 @@ export class Executor {
       const r = await this.goHome(live);
       if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
     }
+  }
+
+  /**
+   * The points to fly for the route's waypoint `i` (decimetres): the waypoint itself, or, with this
+   * device's own fence (device.yaml `geofence`) cutting the leg to it, the parts of that leg inside the
+   * fence (fenceCut: a survey lane past the fence is flown up to it, and the next from where it comes
+   * back in). Empty: nothing of it inside (a first waypoint outside has no leg before it). Before, a
+   * waypoint outside was skipped, and with it every lane with an end past the fence.
+   */
+  private cutAtFence(waypoints: readonly { n: number; e: number }[], i: number): readonly { n: number; e: number }[] {
+    const w = waypoints[i] as { n: number; e: number };
+    const fence = this.fence;
+    if (!fence) return [w];
+    const b = { northM: w.n / 10, eastM: w.e / 10 };
+    const prev = i > 0 ? (waypoints[i - 1] as { n: number; e: number }) : null;
+    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : null;
+    if (!a) return insidePolygon(b, fence) ? [w] : [];
+    const cut = fenceCut(a, b, fence);
+    return cut.map((p) => (p === b ? w : { n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) }));
   }
 
   private target(w: { n: number; e: number }, relAltM: number): GeoPoint {

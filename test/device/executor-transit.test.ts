@@ -104,7 +104,7 @@ describe('executor transit altitude', () => {
     expect(logs.filter((l) => l.startsWith('return altitude set'))).toEqual(['return altitude set to 42 m']);
   });
 
-  it.concurrent("skips the waypoints outside this device's own fence and flies on to the next one inside", async ({ expect, onTestFinished }) => {
+  it.concurrent("flies a lane past this device's own fence up to the fence, and the next lane from where it comes back in", async ({ expect, onTestFinished }) => {
     const timers = clocksOf(onTestFinished);
     const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
     const devices = createSimDevices(vehicle);
@@ -114,14 +114,30 @@ describe('executor transit altitude', () => {
     const reports: ExecReport[] = [];
     const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
     let eastMost = -Infinity;
-    timers.push(vehicleClock(vehicle, () => (eastMost = Math.max(eastMost, vehicle.state().eastM))));
-    // A lane's far end (60 m east) lies past the fence at 30 m east.
-    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    let backInAt80 = -Infinity; // the furthest east it flew the second lane (north 80)
+    timers.push(
+      vehicleClock(vehicle, () => {
+        const st = vehicle.state();
+        eastMost = Math.max(eastMost, st.eastM);
+        if (Math.abs(st.northM - 80) < 2) backInAt80 = Math.max(backInAt80, st.eastM);
+      }),
+    );
+    // Two lanes of a survey whose far ends (60 m east) lie past the fence at 30 m east, and the hop
+    // between them outside it.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 600 }, { n: 800, e: 0 }], altDm: 200, speedDmps: 80, then: 'hold' });
     for (const start = Date.now(); Date.now() - start < 20_000 && !reports.some((r) => r.stage === 'done' || r.stage === 'failed'); ) await new Promise((r) => setTimeout(r, 20));
     expect(reports.map((r) => r.stage), JSON.stringify(reports.slice(-2))).toContain('done');
-    expect(logs).toEqual(["task m1: waypoint 2 [40, 60] is outside this device's geofence: skipped"]);
-    expect(eastMost).toBeLessThan(3);
+    expect(logs).toEqual([
+      "task m1: waypoint 2 [40, 60] is outside this device's geofence: the leg to it is flown up to the fence",
+      "task m1: waypoint 3 [80, 60] is outside this device's geofence, and no part of the leg to it inside: skipped",
+    ]);
+    // Each lane flown to 10 m short of the fence (fenceCutMarginM; before: waypoint 2 skipped, the lane
+    // not flown at all, and the second flown from its start only because the hop's end was skipped too).
+    expect(eastMost).toBeGreaterThan(17);
+    expect(eastMost).toBeLessThan(25);
+    expect(backInAt80).toBeGreaterThan(17);
     expect(Math.abs(vehicle.state().northM - 80)).toBeLessThan(3.5);
+    expect(Math.abs(vehicle.state().eastM)).toBeLessThan(3.5);
   }, 30_000);
 
   it.concurrent("goes home after a survey's last waypoint, and stays after a goto's", async ({ expect, onTestFinished }) => {

@@ -1,0 +1,83 @@
+// A leg of a route cut at a fence the drone keeps on its own (device.yaml `geofence`, fleet-sim's world
+// geofence): the parts of the straight leg from `a` to `b` that lie inside the polygon, as the points to
+// fly. A survey lane whose end lies past the fence is flown up to the fence, and the next lane from where
+// it comes back in: before, a waypoint outside was skipped, and a lane with both ends past the fence, or
+// one end, was not flown at all (the geofence scenario covered 3% of its field).
+
+/** A point in local metres (north, east). */
+export interface FencePoint {
+  readonly northM: number;
+  readonly eastM: number;
+}
+
+/**
+ * How far inside the fence (from the edge its leg crosses) a cut point lies, metres. The mission-reflexes
+ * agent holds a drone whose position `geofenceLookaheadS` (2 s) ahead at its velocity lies outside a
+ * fence, and keeps it held: a vehicle braking at a to its target sees that point up to a·T²/2 past the
+ * target (8 m at the simulated multirotor's 4 m/s², 6 m at PX4's default 3 m/s²), so a cut point
+ * closer to the fence than that would stop the drone short of it for good. 10 m leaves the hold to
+ * real breaches, and a stop a little past the target (GNSS, position control) inside.
+ */
+export const fenceCutMarginM = 10;
+
+/**
+ * The points to fly for the leg a→b inside `fence`: for each stretch of the leg inside it, where the
+ * stretch begins (unless at `a`, where the drone already is) and where it ends (`b` itself when `b` is
+ * inside), each moved along the leg until it is `marginM` from the edge it crosses. A stretch with less than a margin left once
+ * cut is left out. Empty when no part of the leg is inside. A leg whose ends are both inside yields [b] (a
+ * concave fence's notch between them is not flown round: the leg is the plan's).
+ */
+export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] {
+  const aIn = inside(a, fence);
+  const bIn = inside(b, fence);
+  if (aIn && bIn) return [b];
+  const len = Math.hypot(b.northM - a.northM, b.eastM - a.eastM);
+  if (len === 0) return bIn ? [b] : [];
+  // Each crossing with how far along the leg (a fraction of it) the margin from the fence's edge lies:
+  // a leg that meets the edge at a shallow angle goes further before it is marginM from it.
+  const cs = [{ t: 0, step: 0 }, ...crossings(a, b, fence).map((c) => ({ t: c.t, step: marginM / (len * c.sin) })), { t: 1, step: 0 }].sort((x, y) => x.t - y.t);
+  const at = (t: number): FencePoint => ({ northM: a.northM + (b.northM - a.northM) * t, eastM: a.eastM + (b.eastM - a.eastM) * t });
+  const out: FencePoint[] = [];
+  for (let i = 0; i + 1 < cs.length; i++) {
+    const s = cs[i] as { t: number; step: number };
+    const e = cs[i + 1] as { t: number; step: number };
+    if (e.t - s.t <= 1e-9 || !inside(at((s.t + e.t) / 2), fence)) continue;
+    const from = s.t + s.step;
+    const to = e.t - e.step;
+    if ((to - from) * len < marginM) continue; // a sliver: nothing worth flying
+    if (from > 0) out.push(at(from));
+    out.push(to === 1 ? b : at(to));
+  }
+  return out;
+}
+
+/** Even-odd rule; a point on an edge counts as either. */
+function inside(p: FencePoint, poly: readonly FencePoint[]): boolean {
+  let c = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const pi = poly[i] as FencePoint;
+    const pj = poly[j] as FencePoint;
+    if (pi.eastM > p.eastM !== pj.eastM > p.eastM && p.northM < ((pj.northM - pi.northM) * (p.eastM - pi.eastM)) / (pj.eastM - pi.eastM) + pi.northM) c = !c;
+  }
+  return c;
+}
+
+/** Where a→b crosses an edge of the polygon: the fraction along it (strictly between 0 and 1), and the
+ *  sine of the angle between the leg and that edge. */
+function crossings(a: FencePoint, b: FencePoint, poly: readonly FencePoint[]): Array<{ t: number; sin: number }> {
+  const out: Array<{ t: number; sin: number }> = [];
+  const dn = b.northM - a.northM;
+  const de = b.eastM - a.eastM;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const p = poly[j] as FencePoint;
+    const q = poly[i] as FencePoint;
+    const en = q.northM - p.northM;
+    const ee = q.eastM - p.eastM;
+    const den = dn * ee - de * en;
+    if (den === 0) continue; // parallel: no single crossing
+    const t = ((p.northM - a.northM) * ee - (p.eastM - a.eastM) * en) / den;
+    const u = ((p.northM - a.northM) * de - (p.eastM - a.eastM) * dn) / den;
+    if (t > 0 && t < 1 && u >= 0 && u <= 1) out.push({ t, sin: Math.abs(den) / (Math.hypot(dn, de) * Math.hypot(en, ee)) });
+  }
+  return out;
+}
