@@ -6,6 +6,7 @@
 
 import type { Agent, AgentInputs, AgentOutput, LocalPosition, Point, StartContext, TickResult } from '../api/agent.js';
 import type { RangeReading } from '../../hal/devices.js';
+import { insideFence } from '../../runtime/mission/fence-cut.js';
 
 export interface MissionReflexConfig {
   readonly linkHoldMs: number;
@@ -95,16 +96,8 @@ export interface MissionReflexState {
 
 const initial: MissionReflexState = { link: 'ok', geofence: 'ok', battery: 'ok', log: [] };
 
-/** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin. */
-export function insidePolygon(p: Point, poly: readonly Point[]): boolean {
-  let inside = false;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const a = poly[i] as Point;
-    const b = poly[j] as Point;
-    if (a.eastM > p.eastM !== b.eastM > p.eastM && p.northM < ((b.northM - a.northM) * (p.eastM - a.eastM)) / (b.eastM - a.eastM) + a.northM) inside = !inside;
-  }
-  return inside;
-}
+/** Whether a point (local metres) is inside a fence: the one test the executor's fence cut uses too. */
+export const insidePolygon: (p: Point, poly: readonly Point[]) => boolean = insideFence;
 
 export function linkLevel(nowMs: number, lastQuorumContactMs: number, c: MissionReflexConfig): Level {
   const silent = nowMs - lastQuorumContactMs;

@@ -4,6 +4,7 @@
 
 import { assertNever } from '../../runtime/lib/assert.js';
 import type { FlightActionType, FlightMode } from '../../hal/devices.js';
+import { modesAfterAction } from '../../hal/modes-after.js';
 
 export type AutopilotFamily = 'px4' | 'ardupilot';
 
@@ -124,27 +125,13 @@ export function familyOf(mavAutopilot: number): AutopilotFamily | null {
  * (FlightControl.modesAfter). PX4 answers MAV_CMD_DO_REPOSITION in Hold (AUTO.LOITER, navigator's
  * reposition) and holds when a take-off reaches its altitude; ArduCopter takes off and repositions in
  * GUIDED and stays there. A velocity stream is GUIDED/OFFBOARD until it lapses, then this driver holds
- * (MavlinkVehicle.sendSetpoint). A return may end in its landing phase. Family not known yet (no
- * HEARTBEAT): the union of both.
+ * (MavlinkVehicle.sendSetpoint). Family not known yet (no HEARTBEAT): the union of both.
  */
-export function modesAfterAction(family: AutopilotFamily | null, action: FlightActionType): readonly FlightMode[] | null {
-  switch (action) {
-    case 'arm':
-    case 'disarm':
-      return null;
-    case 'takeoff':
-      return family === 'ardupilot' ? ['guided'] : family === 'px4' ? ['takeoff', 'hold'] : ['takeoff', 'hold', 'guided'];
-    case 'goto':
-      return family === 'ardupilot' ? ['guided'] : family === 'px4' ? ['hold'] : ['hold', 'guided'];
-    case 'velocity':
-      return ['guided', 'hold'];
-    case 'hold':
-      return ['hold'];
-    case 'land':
-      return ['land'];
-    case 'return-to-launch':
-      return ['return', 'land'];
-    default:
-      return assertNever(action, 'flight action');
-  }
+export function mavlinkModesAfter(family: AutopilotFamily | null, action: FlightActionType): readonly FlightMode[] | null {
+  const flies = family === 'ardupilot' ? ardupilotFlies : family === 'px4' ? px4Flies : eitherFlies;
+  return modesAfterAction(flies, action);
 }
+
+const ardupilotFlies = { takeoff: ['guided'], goto: ['guided'] } as const;
+const px4Flies = { takeoff: ['takeoff', 'hold'], goto: ['hold'] } as const;
+const eitherFlies = { takeoff: ['takeoff', 'hold', 'guided'], goto: ['hold', 'guided'] } as const;

@@ -24,7 +24,7 @@ import {
   type PositionSensor,
 } from '../devices.js';
 import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
-import { modesAfterAction } from '../../firmware-bridge/mavlink/modes.js';
+import { mavlinkModesAfter } from '../../firmware-bridge/mavlink/modes.js';
 import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 import { FenceKeeper, type FenceKeeperOptions } from './fence-keeper.js';
 
@@ -173,7 +173,7 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
     return this.vehicle.execute(action);
   }
   modesAfter(action: FlightActionType): readonly FlightMode[] | null {
-    return modesAfterAction(this.vehicle.family(), action);
+    return mavlinkModesAfter(this.vehicle.family(), action);
   }
   setReturnAltitude(relAltM: number): Promise<Result<void, DeviceError>> {
     const bad = checkReturnAltitude(relAltM);

@@ -25,6 +25,7 @@ import {
 import { assertNever } from '../../runtime/lib/assert.js';
 import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 import { geoToLocal, localToGeo } from '../geo.js';
+import { modesAfterAction } from '../modes-after.js';
 import type { SimMultirotor } from './multirotor.js';
 
 abstract class SimDevice {
@@ -154,25 +155,7 @@ export class SimFlight extends SimDevice implements FlightControl {
   /** As the simulated multirotor flies them: a goto in guided, a velocity until it lapses into a hold,
    *  a take-off ending as its config says. */
   modesAfter(action: FlightActionType): readonly FlightMode[] | null {
-    switch (action) {
-      case 'arm':
-      case 'disarm':
-        return null;
-      case 'takeoff':
-        return ['takeoff', this.vehicle.config.takeoffEndsIn];
-      case 'goto':
-        return ['guided'];
-      case 'velocity':
-        return ['guided', 'hold'];
-      case 'hold':
-        return ['hold'];
-      case 'land':
-        return ['land'];
-      case 'return-to-launch':
-        return ['return', 'land'];
-      default:
-        return assertNever(action, 'flight action');
-    }
+    return modesAfterAction({ takeoff: ['takeoff', this.vehicle.config.takeoffEndsIn], goto: ['guided'] }, action);
   }
 
   /** A reflex or fleet-sim fault marks a failsafe (cleared by the next accepted action). */

@@ -28,8 +28,8 @@ export const fenceCutMarginM = 10;
  * concave fence's notch between them is not flown round: the leg is the plan's).
  */
 export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] {
-  const aIn = inside(a, fence);
-  const bIn = inside(b, fence);
+  const aIn = insideFence(a, fence);
+  const bIn = insideFence(b, fence);
   if (aIn && bIn) return [b];
   const len = Math.hypot(b.northM - a.northM, b.eastM - a.eastM);
   if (len === 0) return bIn ? [b] : [];
@@ -41,7 +41,7 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
   for (let i = 0; i + 1 < cs.length; i++) {
     const s = cs[i] as { t: number; step: number };
     const e = cs[i + 1] as { t: number; step: number };
-    if (e.t - s.t <= 1e-9 || !inside(at((s.t + e.t) / 2), fence)) continue;
+    if (e.t - s.t <= 1e-9 || !insideFence(at((s.t + e.t) / 2), fence)) continue;
     const from = s.t + s.step;
     const to = e.t - e.step;
     if ((to - from) * len < marginM) continue; // a sliver: nothing worth flying
@@ -51,8 +51,9 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
   return out;
 }
 
-/** Even-odd rule; a point on an edge counts as either. */
-function inside(p: FencePoint, poly: readonly FencePoint[]): boolean {
+/** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin.
+ *  (agents/builtin/mission-reflexes.ts's insidePolygon.) */
+export function insideFence(p: FencePoint, poly: readonly FencePoint[]): boolean {
   let c = false;
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
     const pi = poly[i] as FencePoint;

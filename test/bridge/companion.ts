@@ -9,6 +9,8 @@ import { startPtyPair, startSimFc, type SimFcProcess } from '../../firmware-brid
 import { SimFlightController, type SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { memoryPair } from './memory-pair.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
@@ -125,6 +127,17 @@ export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => 
     return devices.position.fix().ok && st.ok && st.value.landed === 'on-ground';
   }, 10_000);
   return devices;
+}
+
+/** A device's executor on the MAVLink drivers over `rig` (mavlinkDevicesOn), at the simulated FC's
+ *  origin, with the reports and log lines it gave; stopped through `cleanup`. */
+export async function mavlinkExecutor(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>) {
+  const devices = await mavlinkDevicesOn(rig, cleanup);
+  const reports: ExecReport[] = [];
+  const logs: string[] = [];
+  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+  cleanup.push(() => ex.stop());
+  return { devices, ex, reports, logs };
 }
 
 /** Heard with a position, armed, and taken off to `relAltM` (within 1 m): a vehicle in the air. */

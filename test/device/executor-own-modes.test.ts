@@ -6,11 +6,9 @@
 // the test switches the FC's mode as a pilot's RC switch would.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { frameMsgid, inMemoryFc, longCommand, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -31,12 +29,7 @@ async function flying(family: AutopilotFamily) {
     },
   });
   cleanup.push(rig.stop);
-  const devices = await mavlinkDevicesOn(rig, cleanup);
-  const reports: ExecReport[] = [];
-  const logs: string[] = [];
-  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
-  cleanup.push(() => ex.stop());
-  return { rig, devices, ex, reports, logs, sent };
+  return { rig, sent, ...(await mavlinkExecutor(rig, cleanup)) };
 }
 
 describe('the executor on a MAVLink flight controller, and modes that are not its own', () => {

@@ -6,7 +6,7 @@ import { describe, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { deviceError } from '../../hal/devices.js';
 import { err } from '../../runtime/lib/result.js';
-import { testRig, origin, until } from './executor-rig.js';
+import { recordActions, testRig, origin, until } from './executor-rig.js';
 
 // The tests run at once (describe.concurrent): each waits on its own vehicle's simulated flight and
 // little on the CPU, on its own rig (testRig), whose clock stops when that test ends.
@@ -48,12 +48,7 @@ describe.concurrent('an executor that has just started', () => {
       const r = state();
       return r.ok && !told ? { ok: true, value: { ...r.value, landed: 'unknown', home: null } } : r;
     };
-    const actions: string[] = [];
-    const execute = devices.flight.execute.bind(devices.flight);
-    devices.flight.execute = (a) => {
-      actions.push(a.type);
-      return execute(a);
-    };
+    const actions = recordActions(devices.flight);
     const reports: ExecReport[] = [];
     const restarted = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
     expect(restarted.heightKnown()).toBe(false); // armed, landed state unknown: its fix is not the ground
@@ -75,12 +70,7 @@ describe.concurrent('an executor that has just started', () => {
     expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
     expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
     expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's battery failsafe, say, while the device was down
-    const actions: string[] = [];
-    const execute = devices.flight.execute.bind(devices.flight);
-    devices.flight.execute = (a) => {
-      actions.push(a.type);
-      return execute(a);
-    };
+    const actions = recordActions(devices.flight);
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const restarted = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m));

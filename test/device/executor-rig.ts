@@ -9,6 +9,13 @@ import type { Obstacle } from '../../hal/sim/obstacles.js';
 import type { SimVehicleConfig } from '../../hal/sim/sim-config.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import type { CommittedView } from '../../agents/api/agent.js';
+import type { FlightControl } from '../../hal/devices.js';
+import type { SimDeviceSet } from '../../hal/sim/sim-devices.js';
+import { HalInputReader } from '../../agents/api/hal-io.js';
+import { AgentScheduler } from '../../agents/api/scheduler.js';
+import { MemoryStateStore } from '../../agents/api/state-store.js';
+import { missionReflexAgent, type MissionReflexConfig } from '../../agents/builtin/mission-reflexes.js';
 
 export const origin = { latDeg: 47.397742, lonDeg: 8.545594 };
 export const timeScale = 20;
@@ -74,4 +81,52 @@ export function stopRigs(): void {
 export async function until(cond: () => boolean, ms: number): Promise<boolean> {
   for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
   return cond();
+}
+
+/** The type of each action sent to `flight` from now on (its execute wrapped), in order. */
+export function recordActions(flight: FlightControl): string[] {
+  const actions: string[] = [];
+  const execute = flight.execute.bind(flight);
+  flight.execute = (a) => {
+    actions.push(a.type);
+    return execute(a);
+  };
+  return actions;
+}
+
+/**
+ * The mission-reflexes agent (with `cfg`) on a scheduler wired to `ex` as runtime/device/device.ts wires
+ * them (a return through returnHome, a hold or velocity through reflexAction, release and obstacle),
+ * ticked every 100 ms of the vehicle's clock with quorum contact and nothing committed; `onTick` runs
+ * on every tick. Stopped with the rigs (stopRigs). Returns what the agent did, as "type by agent (why)".
+ */
+export async function reflexesOn(vehicle: SimMultirotor, devices: SimDeviceSet, ex: Executor, cfg: Partial<MissionReflexConfig> = {}, onTick?: () => void): Promise<string[]> {
+  const actions: string[] = [];
+  const sched = new AgentScheduler({
+    store: new MemoryStateStore(),
+    act: (a, agent, why) => {
+      actions.push(`${a.type} by ${agent} (${why})`);
+      if (a.type === 'return-to-launch') ex.returnHome(why);
+      else ex.reflexAction(a); // as Device does
+    },
+    release: () => ex.resumeAfterReflex(),
+    obstacle: (_agent, at) => ex.sawObstacle(at.northM, at.eastM, at.beamRad),
+    attest: () => undefined,
+    cpuClock: () => 0,
+  });
+  sched.add(missionReflexAgent(cfg));
+  await sched.start(0);
+  const reader = new HalInputReader(devices, origin);
+  const committed: CommittedView = { height: 1, f: 1, hazards: [], cellM: 5, geofence: null, home: { northM: 0, eastM: 0 }, models: {} };
+  let ticking = false;
+  timers.push(
+    setInterval(() => {
+      onTick?.();
+      if (ticking) return;
+      ticking = true;
+      const now = vehicle.state().timeMs;
+      void sched.tick(reader.read(now, { link: { lastQuorumContactMs: now }, committed })).finally(() => (ticking = false));
+    }, 100 / timeScale),
+  );
+  return actions;
 }

@@ -7,10 +7,8 @@
 // DO_REPOSITION, as a lossy link would.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { ackedCommand, frameMsgid, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { ackedCommand, frameMsgid, inMemoryFc, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -33,11 +31,7 @@ async function lostGotoAckRig(dropping: () => boolean) {
     },
   });
   cleanup.push(rig.stop);
-  const devices = await mavlinkDevicesOn(rig, cleanup);
-  const reports: ExecReport[] = [];
-  const logs: string[] = [];
-  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
-  cleanup.push(() => ex.stop());
+  const { ex, reports, logs } = await mavlinkExecutor(rig, cleanup);
   return { rig, ex, reports, logs, reposSent: () => sent };
 }
 

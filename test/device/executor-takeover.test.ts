@@ -8,7 +8,7 @@
 import { describe, it, type TestContext } from 'vitest';
 import type { FlightMode } from '../../hal/devices.js';
 import type { Task } from '../../runtime/mission/types.js';
-import { testRig, until } from './executor-rig.js';
+import { recordActions, testRig, until } from './executor-rig.js';
 
 // The tests run at once (describe.concurrent; vitest's maxConcurrency, 5): each waits on its own
 // vehicle's simulated flight and little on the CPU, on its own rig (testRig), whose clock stops when
@@ -18,13 +18,7 @@ const survey: Task = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 
 
 async function takenRig(onTestFinished: TestContext['onTestFinished']) {
   const rig = await testRig(onTestFinished);
-  const actions: string[] = [];
-  const execute = rig.devices.flight.execute.bind(rig.devices.flight);
-  rig.devices.flight.execute = (a) => {
-    actions.push(a.type);
-    return execute(a);
-  };
-  return { ...rig, actions };
+  return { ...rig, actions: recordActions(rig.devices.flight) };
 }
 
 /** The survey flown until the drone is up and on its way, then a pilot's switch to `mode` (a manual
