@@ -65,6 +65,9 @@ const velocityLapseMs = 1_500;
 const severityWarning = 4; // MAV_SEVERITY_WARNING: 0 emergency .. 7 debug
 /** A STATUSTEXT naming a failsafe that says it ended (ArduPilot "... Failsafe Cleared"). */
 const failsafeEnded = /\b(cleared|resolved|deactivated|recovered|restored)\b/i;
+/** A STATUSTEXT of an autopilot's arming or disarming checks: ArduPilot "PreArm: ...", "Arm: ...",
+ *  "Disarm: ..."; PX4 "Preflight Fail: ...", "Arming denied: ...", "Disarming denied ...". */
+const armingText = /^(pre-?arm|arm|disarm|preflight|arming|disarming)\b/i;
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
@@ -348,15 +351,24 @@ export class MavlinkVehicle {
     return this.explained(() => this.commands.long(mavCmd.componentArmDisarm, [0]));
   }
 
-  /** A command whose refusal the FC explains in STATUSTEXT (pre-arm checks): its error carries what
-   *  the FC said, at WARNING or worse, between the command and its answer, or up to
-   *  refusalTextGraceMs after it (PX4 queues its text apart from the ACK: it can come second). */
+  /**
+   * An arming or disarming command, whose refusal the FC explains in STATUSTEXT (pre-arm checks): its
+   * error carries what the FC said, at WARNING or worse, between the command and its answer, or up to
+   * refusalTextGraceMs after it (PX4 queues its text apart from the ACK: it can come second). The texts
+   * of the arming checks (armingText: ArduPilot's "PreArm:", "Arm:", PX4's "Preflight Fail:", "Arming
+   * denied") are waited for and told alone when any came; else every warning of that window. Before, the
+   * first warning of any kind ended the wait: a "GPS Glitch" sent just then was given as the reason, and
+   * the PreArm text after it left out.
+   */
   private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>): Promise<Result<CommandAckInfo, DeviceError>> {
     const since = Date.now();
     const r = await send();
     if (r.ok) return r;
-    for (const t0 = Date.now(); !this.warnings.some((w) => w.atMs >= since) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
-    const said = this.warnings.filter((w) => w.atMs >= since).map((w) => `"${w.text}"`);
+    const window = (): { atMs: number; text: string }[] => this.warnings.filter((w) => w.atMs >= since);
+    for (const t0 = Date.now(); !window().some((w) => armingText.test(w.text)) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
+    const all = window();
+    const checks = all.filter((w) => armingText.test(w.text));
+    const said = (checks.length > 0 ? checks : all).map((w) => `"${w.text}"`);
     return said.length === 0 ? r : err(deviceError(r.error.code, `${r.error.message} (the flight controller said ${said.join(', ')})`));
   }
 

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { statusText as statusTextMsg } from '../../firmware-bridge/sim-fc/telemetry.js';
 import { frameMsgid, inMemoryFc, waitFor } from './companion.js';
 
 const cleanup: Array<() => void> = [];
@@ -27,6 +28,27 @@ describe('a refusal explained after its ACK', () => {
     const up = await vehicle.uploadFence({ polygon, altMaxM: 25 });
     expect(up.ok ? 'uploaded' : up.error.message).toBe('uploaded');
     const arm = await vehicle.arm();
+    expect(arm.ok ? 'armed' : arm.error.message).toBe('COMPONENT_ARM_DISARM: DENIED (the flight controller said "PreArm: vehicle outside fence")');
+  }, 30_000);
+
+  it('carries the PreArm text, not another warning sent just before it (a GPS glitch), and waits for the PreArm text past it', async () => {
+    let holdTexts = false;
+    const rig = inMemoryFc({
+      fc: { speedFactor: 4 },
+      fromFc: (f, pass) => (frameMsgid(f) === statusText && holdTexts ? void setTimeout(() => pass(f), 80) : pass(f)),
+    });
+    cleanup.push(rig.stop);
+    const { vehicle } = rig;
+    await waitFor('the FC heard', () => vehicle.connected(), 10_000);
+    const origin = defaultSimConfig.origin;
+    const polygon = Array.from({ length: 4 }, (_, i) => localToGeo(origin, 110 + 20 * Math.cos((Math.PI * i) / 2), 20 * Math.sin((Math.PI * i) / 2)));
+    const up = await vehicle.uploadFence({ polygon, altMaxM: 25 });
+    expect(up.ok ? 'uploaded' : up.error.message).toBe('uploaded');
+    const arming = vehicle.arm();
+    rig.fc.send(statusTextMsg('GPS Glitch', 4)); // a warning of the FC's own, at once
+    holdTexts = true; // the FC's PreArm text, answering the arm, comes 80 ms after its DENIED
+    const arm = await arming;
+    // Before: 'COMPONENT_ARM_DISARM: DENIED (the flight controller said "GPS Glitch")'.
     expect(arm.ok ? 'armed' : arm.error.message).toBe('COMPONENT_ARM_DISARM: DENIED (the flight controller said "PreArm: vehicle outside fence")');
   }, 30_000);
 });
