@@ -170,7 +170,11 @@ export class FlightLayer {
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         d.detour = [];
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut: null, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
+        // A re-plan that keeps the leg the drone is on keeps what is left of its cut at the fence:
+        // recut, it would fly back to where the leg came in through the fence.
+        const prev = d.route;
+        const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next) ? { for: next, points: [...prev.cut.points] } : null;
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
         // as the device's executor does.
@@ -501,4 +505,11 @@ export class FlightLayer {
     if (d.mode === 'tasked') return this.mission.mission?.kind ?? 'tasked';
     return d.mode;
   }
+}
+
+/** Whether the leg to point `i` of `a` is the leg to point `j` of `b`: the same point, from the same
+ *  one before it (or none). */
+function sameLeg(a: readonly PointNe[], i: number, b: readonly PointNe[], j: number): boolean {
+  const eq = (p: PointNe | undefined, q: PointNe | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && p[0] === q[0] && p[1] === q[1]);
+  return a[i] !== undefined && eq(a[i], b[j]) && eq(a[i - 1], b[j - 1]);
 }

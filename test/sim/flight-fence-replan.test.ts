@@ -1,0 +1,43 @@
+// fleet-sim's flight layer flies a leg that its world's geofence cuts (legCut) from where it comes in to
+// where it goes out, as the device's executor does; a re-plan of the mission that keeps that leg (a
+// hazard committed on a later one) does not send the drone back to where the leg came in.
+
+import { describe, expect, it } from 'vitest';
+import { FlightLayer } from '../../fleet-sim/flight/flight-layer.js';
+import { Prng } from '../../runtime/lib/prng.js';
+import type { MissionTx } from '../../runtime/mission/types.js';
+
+const members = { epoch: 1, devices: ['d1'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
+const cmd = (id: string, type: string, args: Record<string, unknown>): MissionTx => ({ kind: 'command', id, operator: 'ops', type, args, issuedAt: 0, expiresAt: 1e12 });
+
+describe('flight layer: a re-plan in the middle of a leg cut at the world geofence', () => {
+  it('flies on to where the leg goes out, not back to where it came in', () => {
+    // The drones' own fence: east from -60 to 100 m. The leg from -200 to 200 m east is flown from
+    // -50 to 90 m east.
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: [[-60, -60], [-60, 100], [60, 100], [60, -60]] });
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[0, -200], [0, 200], [150, 200]], node: 'd1' })] });
+    const d = layer.drones[0]!;
+    let t = 1_000;
+    const fly = (ms: number, until: () => boolean = () => false): void => {
+      for (const end = t + ms; t < end && !until(); t += 100) layer.step(t);
+    };
+    fly(120_000, () => d.route?.next === 1 && d.sim.state().eastM > 10);
+    const at = d.sim.state();
+    expect(at.eastM, layer.notes.join(' | ')).toBeGreaterThan(10);
+    expect(at.eastM).toBeLessThan(40);
+    // A hazard on the later leg (north along 200 m east, outside the fence): the route is re-planned
+    // round it; the leg the drone is on stays.
+    const effects = layer.applyCommitted({ height: 2, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [[15, 40]] } });
+    expect(effects.some((e) => e.type === 'replan'), JSON.stringify(effects)).toBe(true);
+    let westMost = Infinity;
+    fly(60_000, () => {
+      westMost = Math.min(westMost, d.sim.state().eastM);
+      return d.route === null || d.route.next > 1;
+    });
+    const st = d.sim.state();
+    // Before: back west to -50 m, where the leg came in, then east again.
+    expect(westMost, `west-most ${westMost}, at ${st.northM}, ${st.eastM}; ${layer.notes.join(' | ')}`).toBeGreaterThan(at.eastM - 5);
+    expect(Math.hypot(st.northM, st.eastM - 90)).toBeLessThan(5);
+    expect(layer.geofenceBreaches).toBe(0);
+  });
+});
