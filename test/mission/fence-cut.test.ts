@@ -53,6 +53,35 @@ describe('fenceCut', () => {
     expect(end.northM).toBeCloseTo(80, 6);
   });
 
+  it('a leg along an edge of the fence, or nearer to one than the margin all the way, is not flown', () => {
+    const square = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 0)];
+    // On the south edge itself (even-odd counts it inside): before, flown from 10 to 90 m east on the
+    // fence line, where any error in position is a breach.
+    expect(fenceCut(pt(0, -50), pt(0, 150), square)).toEqual([]);
+    expect(fenceCut(pt(3, 150), pt(3, -50), square)).toEqual([]); // 3 m inside it
+    expect(fenceCut(pt(100, -50), pt(100, 150), square)).toEqual([]); // on the north edge (counted outside)
+    // Far enough in, it is flown, every point it makes the margin from every edge.
+    expect(near(fenceCut(pt(10, -50), pt(10, 150), square))).toEqual([
+      [10, 10],
+      [10, 90],
+    ]);
+  });
+
+  it('a point it makes is the margin from every edge, not only from the one the leg crosses', () => {
+    const square = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 0)];
+    const distance = (p: FencePoint): number => Math.min(p.northM, 100 - p.northM, p.eastM, 100 - p.eastM);
+    // In across the west edge 4 m from the south-west corner, at 11 degrees to the south edge: the
+    // margin from the west edge alone (before: [6, 10]) leaves the point 6 m from the south edge.
+    const inward = fenceCut(pt(0, -20), pt(20, 80), square);
+    expect(near(inward)).toEqual([
+      [10, 30],
+      [20, 80],
+    ]);
+    const outward = fenceCut(pt(20, 80), pt(0, -20), square);
+    expect(near(outward)).toEqual([[10, 30]]);
+    expect([...inward, ...outward].map(distance).every((d) => d >= 10 - 1e-9)).toBe(true);
+  });
+
   it('a sliver inside, with less than the margin left once cut, is not flown', () => {
     // Across the fence's north-east corner: 7.8 m inside, 6.2 m of it within 2 m of an edge.
     expect(fenceCut(pt(262, 170), pt(250, 190), fence, 2)).toEqual([]);
