@@ -25,8 +25,10 @@ export const fenceCutMarginM = 10;
  * stretch begins (unless at `a`, where the drone already is) and where it ends (`b` itself when `b` is
  * inside), each moved along the leg until it is `marginM` from the edge it crosses, and on (or back)
  * until it is that from every other edge too. A stretch with less than a margin left once
- * cut is left out. Empty when no part of the leg is inside. A leg whose ends are both inside yields [b] (a
- * concave fence's notch between them is not flown round: the leg is the plan's).
+ * cut is left out, and so is every stretch after one flown out through the fence (a concave fence's
+ * notch: the way on along the leg is outside). Empty when no part of the leg is inside. A leg whose ends
+ * are both inside yields [b] (a concave fence's notch between them is not flown round: the leg is the
+ * plan's).
  */
 export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] {
   const aIn = insideFence(a, fence);
@@ -64,7 +66,13 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
     const to = e.t === 1 ? 1 : clear(e.t - e.step, -1);
     if ((to - from) * len < marginM) continue; // a sliver: nothing worth flying
     if (from > 0) out.push(at(from));
-    out.push(to === 1 ? b : at(to));
+    if (to === 1) out.push(b);
+    else {
+      // Out through the fence here: a stretch further on (past a concave fence's notch) is reached
+      // only across the outside, so it is not flown.
+      out.push(at(to));
+      break;
+    }
   }
   return out;
 }

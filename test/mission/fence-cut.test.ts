@@ -33,14 +33,19 @@ describe('fenceCut', () => {
     expect(fenceCut(pt(0, 200), pt(25, 300), fence, 2)).toEqual([]); // along the outside
   });
 
-  it('a concave fence: each stretch inside, in order along the leg', () => {
+  it('a concave fence: the stretch inside up to where the leg goes out, not the one past the notch', () => {
     // A U: two arms north of a notch between east 40 and 60.
     const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(20, 60), pt(20, 40), pt(100, 40), pt(100, 0)];
+    // Before: [50, 62] and [50, 98] as well, flown to straight from [50, 38] across the notch, outside.
     expect(near(fenceCut(pt(50, -20), pt(50, 120), u, 2))).toEqual([
       [50, 2],
       [50, 38],
-      [50, 62],
-      [50, 98],
+    ]);
+    // Starting inside the east arm, or south of the notch, it flies what it reaches inside.
+    expect(near(fenceCut(pt(50, 80), pt(50, -20), u, 2))).toEqual([[50, 62]]);
+    expect(near(fenceCut(pt(10, -20), pt(10, 120), u, 2))).toEqual([
+      [10, 2],
+      [10, 98],
     ]);
     expect(fenceCut(pt(50, 10), pt(50, 90), u)).toEqual([pt(50, 90)]); // both ends in: the plan's leg
   });

@@ -1,6 +1,7 @@
 // fleet-sim's flight layer flies a leg that its world's geofence cuts (legCut) from where it comes in to
-// where it goes out, as the device's executor does; a re-plan of the mission that keeps that leg (a
-// hazard committed on a later one) does not send the drone back to where the leg came in.
+// where it goes out, as the device's executor does: a re-plan of the mission that keeps that leg (a
+// hazard committed on a later one) does not send the drone back to where the leg came in, and a leg
+// out through a concave fence's notch is not flown on across it.
 
 import { describe, expect, it } from 'vitest';
 import { FlightLayer } from '../../fleet-sim/flight/flight-layer.js';
@@ -10,8 +11,8 @@ import type { MissionTx } from '../../runtime/mission/types.js';
 const members = { epoch: 1, devices: ['d1'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
 const cmd = (id: string, type: string, args: Record<string, unknown>): MissionTx => ({ kind: 'command', id, operator: 'ops', type, args, issuedAt: 0, expiresAt: 1e12 });
 
-describe('flight layer: a re-plan in the middle of a leg cut at the world geofence', () => {
-  it('flies on to where the leg goes out, not back to where it came in', () => {
+describe('flight layer: legs cut at the world geofence', () => {
+  it('a re-plan in the middle of one: flies on to where the leg goes out, not back to where it came in', () => {
     // The drones' own fence: east from -60 to 100 m. The leg from -200 to 200 m east is flown from
     // -50 to 90 m east.
     const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: [[-60, -60], [-60, 100], [60, 100], [60, -60]] });
@@ -39,5 +40,25 @@ describe('flight layer: a re-plan in the middle of a leg cut at the world geofen
     expect(westMost, `west-most ${westMost}, at ${st.northM}, ${st.eastM}; ${layer.notes.join(' | ')}`).toBeGreaterThan(at.eastM - 5);
     expect(Math.hypot(st.northM, st.eastM - 90)).toBeLessThan(5);
     expect(layer.geofenceBreaches).toBe(0);
+  });
+
+  it('a leg out through the notch of a U-shaped fence: flown up to the notch, not across it', () => {
+    // Two arms north of a notch between east 40 and 80 m (from 40 m north).
+    const u: Array<readonly [number, number]> = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]];
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: u });
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[100, 0], [100, 200]], node: 'd1' })] });
+    const d = layer.drones[0]!;
+    let eastMost = -Infinity;
+    for (let t = 1_000; t < 120_000 && d.completed !== 'g'; t += 100) {
+      layer.step(t);
+      eastMost = Math.max(eastMost, d.sim.state().eastM);
+    }
+    const why = JSON.stringify(layer.reflexes.slice(0, 4));
+    // Before: on from 30 m east across the notch to the east arm, outside the fence at 40 m east
+    // (1 breach), and held there.
+    expect(layer.geofenceBreaches, why).toBe(0);
+    expect(d.completed, why).toBe('g');
+    expect(eastMost, why).toBeGreaterThan(25);
+    expect(eastMost, why).toBeLessThan(36);
   });
 });
