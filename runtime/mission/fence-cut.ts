@@ -77,6 +77,13 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
   return out;
 }
 
+/** Whether the straight way from p to q stays inside the fence: it crosses (or touches) no edge, and
+ *  its middle is inside. A way a cut made up (to where a leg comes in through the fence, from where the
+ *  drone is) that does not is not flown: across a concave fence's notch it would leave the fence. */
+export function inSight(p: FencePoint, q: FencePoint, fence: readonly FencePoint[]): boolean {
+  return crossings(p, q, fence).length === 0 && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
+}
+
 /** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin.
  *  (agents/builtin/mission-reflexes.ts's insidePolygon.) */
 export function insideFence(p: FencePoint, poly: readonly FencePoint[]): boolean {

@@ -61,4 +61,24 @@ describe('flight layer: legs cut at the world geofence', () => {
     expect(eastMost, why).toBeGreaterThan(25);
     expect(eastMost, why).toBeLessThan(36);
   });
+
+  it('the next lane in through the other arm of a U-shaped fence: not flown to across the notch', () => {
+    const u: Array<readonly [number, number]> = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]];
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: u });
+    // East through the west arm (to its notch side), then back west from past the east arm.
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[100, -100], [100, 200], [120, 200], [120, -100]], node: 'd1' })] });
+    const d = layer.drones[0]!;
+    let eastMost = -Infinity;
+    for (let t = 1_000; t < 200_000 && d.completed !== 'g'; t += 100) {
+      layer.step(t);
+      eastMost = Math.max(eastMost, d.sim.state().eastM);
+    }
+    const why = JSON.stringify(layer.reflexes);
+    // Before: from [100, 30] straight to [120, 130], where the last lane comes in: out of the fence at
+    // [102, 40] (1 breach), held there.
+    expect(layer.geofenceBreaches, why).toBe(0);
+    expect(d.completed, why).toBe('g');
+    expect(eastMost, why).toBeLessThan(36);
+    expect(layer.reflexes.some((r) => r.detail.includes('out of sight')), why).toBe(true);
+  });
 });
