@@ -1,7 +1,8 @@
 // fenceCut: the parts of a route's leg inside a fence the drone keeps on its own, as points to fly.
 
 import { describe, expect, it } from 'vitest';
-import { fenceCut, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, insideFence, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { Prng } from '../../runtime/lib/prng.js';
 
 const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
 /** The geofence scenario's fence: east up to 180 m. */
@@ -91,5 +92,38 @@ describe('fenceCut', () => {
     // Across the fence's north-east corner: 7.8 m inside, 6.2 m of it within 2 m of an edge.
     expect(fenceCut(pt(262, 170), pt(250, 190), fence, 2)).toEqual([]);
     expect(fenceCut(pt(262, 170), pt(250, 190), fence, 1)).toHaveLength(2);
+  });
+
+  it('random legs through random convex fences: every point it makes is inside, the margin from every edge', () => {
+    const seed = 7;
+    const rng = new Prng(seed);
+    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
+    const distanceToEdge = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
+      const dn = e.northM - s.northM;
+      const de = e.eastM - s.eastM;
+      const u = Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / (dn * dn + de * de)));
+      return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
+    };
+    let made = 0;
+    for (let k = 0; k < 500; k++) {
+      // A convex polygon: points on an ellipse at sorted angles.
+      const n = 3 + Math.floor(r(0, 6));
+      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
+      const rn = r(20, 200);
+      const re = r(20, 200);
+      const fence = angles.map((t) => pt(rn * Math.cos(t), re * Math.sin(t)));
+      const a = pt(r(-300, 300), r(-300, 300));
+      const b = pt(r(-300, 300), r(-300, 300));
+      const cut = fenceCut(a, b, fence);
+      for (const p of cut) {
+        if (p === b) continue;
+        made++;
+        const d = Math.min(...fence.map((s, i) => distanceToEdge(p, s, fence[(i + 1) % n] as FencePoint)));
+        const why = `seed ${seed} case ${k}: fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])} cut ${JSON.stringify(cut)}`;
+        expect(insideFence(p, fence), why).toBe(true);
+        expect(d, why).toBeGreaterThanOrEqual(10 - 1e-6);
+      }
+    }
+    expect(made).toBeGreaterThan(100);
   });
 });
