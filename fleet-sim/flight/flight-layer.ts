@@ -15,7 +15,7 @@ import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
-import { fenceCut } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, inSight } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -170,7 +170,11 @@ export class FlightLayer {
         const next = task.replan && d.route ? resumeIndex(d.route.points, d.route.next, points) : 0;
         d.detour = [];
         const altM = task.altDm / 10;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut: null, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
+        // A re-plan that keeps the leg the drone is on keeps what is left of its cut at the fence:
+        // recut, it would fly back to where the leg came in through the fence.
+        const prev = d.route;
+        const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next) ? { for: next, points: [...prev.cut.points] } : null;
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
         // as the device's executor does.
@@ -272,6 +276,16 @@ export class FlightLayer {
       points = prev ? fenceCut({ northM: prev[0], eastM: prev[1] }, b, fence).map((p) => (p === b ? wp : ([p.northM, p.eastM] as const))) : insidePolygon(wp[0], wp[1], this.fence) ? [wp] : [];
       const last = points[points.length - 1];
       const index = this.drones.indexOf(d);
+      // Where the leg comes in through the fence, out of sight from where the drone is inside it
+      // (across a concave fence's notch): the way there would leave the fence, so nothing of the leg
+      // is flown.
+      const first = points[0];
+      const st = d.sim.state();
+      if (first !== undefined && first !== wp && insidePolygon(st.northM, st.eastM, this.fence) && !inSight({ northM: st.northM, eastM: st.eastM }, { northM: first[0], eastM: first[1] }, fence)) {
+        this.reflexes.push({ kind: 'geofence', drone: index, detail: `the leg to waypoint [${wp[0]}, ${wp[1]}] comes in through the geofence out of sight from [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}]: skipped` });
+        r.cut = { for: r.next, points: [] };
+        return r.cut.points;
+      }
       if (last === undefined) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence, and no part of the leg to it inside: skipped` });
       else if (last !== wp) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: the leg to it is flown up to the fence` });
     }
@@ -501,4 +515,11 @@ export class FlightLayer {
     if (d.mode === 'tasked') return this.mission.mission?.kind ?? 'tasked';
     return d.mode;
   }
+}
+
+/** Whether the leg to point `i` of `a` is the leg to point `j` of `b`: the same point, from the same
+ *  one before it (or none). */
+function sameLeg(a: readonly PointNe[], i: number, b: readonly PointNe[], j: number): boolean {
+  const eq = (p: PointNe | undefined, q: PointNe | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && p[0] === q[0] && p[1] === q[1]);
+  return a[i] !== undefined && eq(a[i], b[j]) && eq(a[i - 1], b[j - 1]);
 }

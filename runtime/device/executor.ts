@@ -10,7 +10,7 @@ import { resumeIndex, wayFrom, withLocalKeepOut, type KeepOut } from '../mission
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
-import { fenceCut } from '../mission/fence-cut.js';
+import { fenceCut, inSight } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -50,8 +50,11 @@ export class Executor {
   /** `descended`: the drone reached its route's first waypoint at the transit altitude and came down to
    *  the mission altitude there; from then on it flies at the mission altitude. */
   /** `heldBlocked`: it stopped before a blocked leg (its task failed so); `resumed`: the started ack's
-   *  reason when a re-plan gave that leg its way. */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string } | null = null;
+   *  reason when a re-plan gave that leg its way. `cut`: the points the leg to waypoint `next` is
+   *  flown by (cutAtFence, from where the drone was when it began that leg), and how many were
+   *  reached: a flying begun again on that leg (a reflex's release, a resume, a re-plan that keeps the
+   *  leg) flies on from there, not back to where the leg came in through the fence. */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: { readonly next: number; readonly targets: readonly { n: number; e: number }[]; readonly reached: number } | null } | null = null;
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
@@ -202,22 +205,23 @@ export class Executor {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
+        const cut = replan && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
         if (replan && this.handedOver) {
-          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '' };
+          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
           this.log(`task ${command}: re-planned route kept; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
           return;
         }
         if (replan && this.failsafe) {
           // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
           // return goes on (its loop is not superseded).
-          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '' };
+          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
           this.log(`task ${command}: re-planned route kept; the failsafe return goes on`, 'info');
           return;
         }
         // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
         const resumed = replan && prev?.heldBlocked === true && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
-        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed };
+        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
         if (replan && this.paused) {
@@ -669,7 +673,9 @@ export class Executor {
       const stop = blocked();
       if (stop) return holdBefore(stop);
       const w = task.waypoints[cur.next] as { n: number; e: number };
-      const targets = this.cutAtFence(task.waypoints, cur.next);
+      const kept = cur.cut?.next === cur.next ? cur.cut : null;
+      const targets = kept ? kept.targets : this.cutAtFence(task.waypoints, cur.next);
+      cur.cut = { next: cur.next, targets, reached: kept?.reached ?? 0 };
       if (targets.length === 0) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
         this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
@@ -694,7 +700,10 @@ export class Executor {
         const up = await this.waitFor(live, () => Promise.resolve(Math.abs((this.position()?.upM ?? Infinity) - legStart.altM) <= altitudeToleranceM), 'climb to the join altitude');
         if (up) return live() ? fail(up) : undefined;
       }
-      for (const t of targets) {
+      // Points of this leg reached before (this flying begun again on it) are not flown again.
+      const reached = kept?.reached ?? 0;
+      for (const [i, t] of targets.entries()) {
+        if (i < reached) continue;
         const legAltM = legAlt().altM;
         const what = t === w ? `waypoint ${cur.next + 1}` : `the fence on the leg to waypoint ${cur.next + 1}`;
         // The leg from where the drone is (its way to the route, or on after the obstacle reflex stopped
@@ -726,6 +735,7 @@ export class Executor {
           }
           cur.descended = true;
         }
+        cur.cut = { next: cur.next, targets, reached: i + 1 };
       }
       cur.next++;
       this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
@@ -756,6 +766,14 @@ export class Executor {
     const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : null;
     if (!a) return insidePolygon(b, fence) ? [w] : [];
     const cut = fenceCut(a, b, fence);
+    // Where the leg comes in through the fence, out of sight from where the drone is inside it (across a
+    // concave fence's notch): the way there would leave the fence, so nothing of the leg is flown.
+    const here = this.position();
+    const first = cut[0];
+    if (here && first && first !== b && insidePolygon(here, fence) && !inSight(here, first, fence)) {
+      this.log(`the leg to waypoint ${i + 1} comes in through this device's geofence out of sight from [${here.northM.toFixed(0)}, ${here.eastM.toFixed(0)}] (the way there leaves the fence): skipped`, 'info');
+      return [];
+    }
     return cut.map((p) => (p === b ? w : { n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) }));
   }
 
@@ -859,4 +877,11 @@ export class Executor {
     }
     return 'superseded by a newer task';
   }
+}
+
+/** Whether the leg to waypoint `i` of `a` is the leg to waypoint `j` of `b`: the same waypoint, from
+ *  the same one before it (or none). */
+function sameLeg(a: readonly { n: number; e: number }[], i: number, b: readonly { n: number; e: number }[], j: number): boolean {
+  const eq = (p: { n: number; e: number } | undefined, q: { n: number; e: number } | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && p.n === q.n && p.e === q.e);
+  return a[i] !== undefined && eq(a[i], b[j]) && eq(a[i - 1], b[j - 1]);
 }

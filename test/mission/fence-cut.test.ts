@@ -1,7 +1,8 @@
 // fenceCut: the parts of a route's leg inside a fence the drone keeps on its own, as points to fly.
 
 import { describe, expect, it } from 'vitest';
-import { fenceCut, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, insideFence, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { Prng } from '../../runtime/lib/prng.js';
 
 const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
 /** The geofence scenario's fence: east up to 180 m. */
@@ -33,14 +34,19 @@ describe('fenceCut', () => {
     expect(fenceCut(pt(0, 200), pt(25, 300), fence, 2)).toEqual([]); // along the outside
   });
 
-  it('a concave fence: each stretch inside, in order along the leg', () => {
+  it('a concave fence: the stretch inside up to where the leg goes out, not the one past the notch', () => {
     // A U: two arms north of a notch between east 40 and 60.
     const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(20, 60), pt(20, 40), pt(100, 40), pt(100, 0)];
+    // Before: [50, 62] and [50, 98] as well, flown to straight from [50, 38] across the notch, outside.
     expect(near(fenceCut(pt(50, -20), pt(50, 120), u, 2))).toEqual([
       [50, 2],
       [50, 38],
-      [50, 62],
-      [50, 98],
+    ]);
+    // Starting inside the east arm, or south of the notch, it flies what it reaches inside.
+    expect(near(fenceCut(pt(50, 80), pt(50, -20), u, 2))).toEqual([[50, 62]]);
+    expect(near(fenceCut(pt(10, -20), pt(10, 120), u, 2))).toEqual([
+      [10, 2],
+      [10, 98],
     ]);
     expect(fenceCut(pt(50, 10), pt(50, 90), u)).toEqual([pt(50, 90)]); // both ends in: the plan's leg
   });
@@ -53,9 +59,71 @@ describe('fenceCut', () => {
     expect(end.northM).toBeCloseTo(80, 6);
   });
 
+  it('a leg along an edge of the fence, or nearer to one than the margin all the way, is not flown', () => {
+    const square = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 0)];
+    // On the south edge itself (even-odd counts it inside): before, flown from 10 to 90 m east on the
+    // fence line, where any error in position is a breach.
+    expect(fenceCut(pt(0, -50), pt(0, 150), square)).toEqual([]);
+    expect(fenceCut(pt(3, 150), pt(3, -50), square)).toEqual([]); // 3 m inside it
+    expect(fenceCut(pt(100, -50), pt(100, 150), square)).toEqual([]); // on the north edge (counted outside)
+    // Far enough in, it is flown, every point it makes the margin from every edge.
+    expect(near(fenceCut(pt(10, -50), pt(10, 150), square))).toEqual([
+      [10, 10],
+      [10, 90],
+    ]);
+  });
+
+  it('a point it makes is the margin from every edge, not only from the one the leg crosses', () => {
+    const square = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 0)];
+    const distance = (p: FencePoint): number => Math.min(p.northM, 100 - p.northM, p.eastM, 100 - p.eastM);
+    // In across the west edge 4 m from the south-west corner, at 11 degrees to the south edge: the
+    // margin from the west edge alone (before: [6, 10]) leaves the point 6 m from the south edge.
+    const inward = fenceCut(pt(0, -20), pt(20, 80), square);
+    expect(near(inward)).toEqual([
+      [10, 30],
+      [20, 80],
+    ]);
+    const outward = fenceCut(pt(20, 80), pt(0, -20), square);
+    expect(near(outward)).toEqual([[10, 30]]);
+    expect([...inward, ...outward].map(distance).every((d) => d >= 10 - 1e-9)).toBe(true);
+  });
+
   it('a sliver inside, with less than the margin left once cut, is not flown', () => {
     // Across the fence's north-east corner: 7.8 m inside, 6.2 m of it within 2 m of an edge.
     expect(fenceCut(pt(262, 170), pt(250, 190), fence, 2)).toEqual([]);
     expect(fenceCut(pt(262, 170), pt(250, 190), fence, 1)).toHaveLength(2);
+  });
+
+  it('random legs through random convex fences: every point it makes is inside, the margin from every edge', () => {
+    const seed = 7;
+    const rng = new Prng(seed);
+    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
+    const distanceToEdge = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
+      const dn = e.northM - s.northM;
+      const de = e.eastM - s.eastM;
+      const u = Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / (dn * dn + de * de)));
+      return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
+    };
+    let made = 0;
+    for (let k = 0; k < 500; k++) {
+      // A convex polygon: points on an ellipse at sorted angles.
+      const n = 3 + Math.floor(r(0, 6));
+      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
+      const rn = r(20, 200);
+      const re = r(20, 200);
+      const fence = angles.map((t) => pt(rn * Math.cos(t), re * Math.sin(t)));
+      const a = pt(r(-300, 300), r(-300, 300));
+      const b = pt(r(-300, 300), r(-300, 300));
+      const cut = fenceCut(a, b, fence);
+      for (const p of cut) {
+        if (p === b) continue;
+        made++;
+        const d = Math.min(...fence.map((s, i) => distanceToEdge(p, s, fence[(i + 1) % n] as FencePoint)));
+        const why = `seed ${seed} case ${k}: fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])} cut ${JSON.stringify(cut)}`;
+        expect(insideFence(p, fence), why).toBe(true);
+        expect(d, why).toBeGreaterThanOrEqual(10 - 1e-6);
+      }
+    }
+    expect(made).toBeGreaterThan(100);
   });
 });

@@ -1,0 +1,87 @@
+// Legs cut at this device's own fence (fenceCut). One cut into two points, where it comes in and where
+// it goes out: a drone stopped between them (a reflex's hold, released) flies on to where the leg goes
+// out, not back to where it came in first. On a U-shaped fence, the next lane in through the other arm
+// is not flown to across the notch. The executor on a simulated multirotor 20x faster than the wall
+// clock (executor-rig).
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { geoToLocal } from '../../hal/geo.js';
+import { insideFence } from '../../runtime/mission/fence-cut.js';
+import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+
+afterEach(() => stopRigs());
+
+const route = [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 600 }, { n: 800, e: -600 }];
+
+describe('executor: a flying begun again in the middle of a leg cut at the fence', () => {
+  it.each([
+    ["a reflex's hold, released", (ex: Executor): void => {
+      ex.reflexAction({ type: 'hold' }); // as the link-loss reflex holds it
+      setTimeout(() => ex.resumeAfterReflex(), 300); // the reflex's release
+    }],
+    ['a re-plan that keeps the leg', (ex: Executor): void => ex.run('m1-r', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 60, then: 'hold', replan: true })],
+  ] as const)('after %s it flies on to the end of the stretch, not back to its start', async (_what, again) => {
+    const { vehicle, devices } = await executorRig();
+    const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const gotos: Array<[number, number]> = [];
+    const execute = devices.flight.execute.bind(devices.flight);
+    devices.flight.execute = (a) => {
+      if (a.type === 'goto') {
+        const p = geoToLocal(origin, a.target.latDeg, a.target.lonDeg);
+        gotos.push([Math.round(p.northM), Math.round(p.eastM)]);
+      }
+      return execute(a);
+    };
+    // The last lane runs from 60 m east to 60 m west at 80 m north, both ends past the fence: it is
+    // flown from 20 m east (10 m inside) to 10 m west.
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 60, then: 'hold' });
+    const midway = await until(() => {
+      const s = vehicle.state();
+      return Math.abs(s.northM - 80) < 2 && s.eastM < 8 && s.eastM > 0;
+    }, 30_000);
+    const why = (): string => `gotos ${JSON.stringify(gotos)} logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))}`;
+    expect(midway, why()).toBe(true);
+    const held = gotos.length;
+    again(ex);
+    const finished = await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 30_000);
+    expect(finished, why()).toBe(true);
+    expect(reports.at(-1)?.stage, why()).toBe('done');
+    // Before: [[80, 20], [80, -10]]: back 15 m east to where the leg came in, then west again.
+    expect(gotos.slice(held), why()).toEqual([[80, -10]]);
+  }, 60_000);
+});
+
+describe("executor: a U-shaped fence of this device's own", () => {
+  it('flies the lane up to the notch, and not across it to the next lane in through the other arm', async () => {
+    const { vehicle, devices } = await executorRig();
+    // Two arms north of a notch between east 40 and 80 m (from 40 m north).
+    const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    let outside = 0;
+    let eastMost = -Infinity;
+    const watch = setInterval(() => {
+      const s = vehicle.state();
+      if (s.upM > 1 && !insideFence(s, fence)) outside++;
+      eastMost = Math.max(eastMost, s.eastM);
+    }, 5);
+    try {
+      ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1000, e: -1000 }, { n: 1000, e: 2000 }, { n: 1200, e: 2000 }, { n: 1200, e: -1000 }], altDm: 200, speedDmps: 80, then: 'hold' });
+      const finished = await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+      const why = `logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))} east-most ${eastMost.toFixed(1)}`;
+      expect(finished, why).toBe(true);
+      expect(reports.at(-1)?.stage, why).toBe('done');
+      // Before: from [100, 30] straight to [120, 130], where the last lane comes in, across the notch.
+      expect(outside, why).toBe(0);
+      expect(eastMost, why).toBeLessThan(36);
+      expect(logs.some((l) => l.includes('out of sight')), why).toBe(true);
+    } finally {
+      clearInterval(watch);
+    }
+  }, 60_000);
+});
