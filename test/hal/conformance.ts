@@ -180,6 +180,9 @@ export function flightConformance(driver: string, make: () => Promise<Harness<Fl
         await until(h, 'a first state', () => d.state().ok, 5000);
         expect(d.modesAfter('arm')).toBeNull();
         expect(d.modesAfter('disarm')).toBeNull();
+        // A low return altitude: the return's climb and descent at the end take seconds, not tens.
+        const ra = await d.setReturnAltitude(8);
+        expect(ra.ok, ra.ok ? '' : ra.error.message).toBe(true);
         expect((await d.execute({ type: 'arm' })).ok).toBe(true);
         const steps: Array<[FlightAction, string, (s: FlightState) => boolean]> = [
           [{ type: 'takeoff', relAltM: 6 }, 'up, the take-off ended', (s) => s.landed === 'in-air' && (s.heightAboveHomeM ?? 6) > 5],
