@@ -763,12 +763,17 @@ export class Executor {
     if (!fence) return [w];
     const b = { northM: w.n / 10, eastM: w.e / 10 };
     const prev = i > 0 ? (waypoints[i - 1] as { n: number; e: number }) : null;
-    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : null;
+    const here = this.position();
+    // The route's first waypoint has no leg of the plan before it: with the drone up and inside the
+    // fence, the leg is the one from where it is (a route resumed after a restart begins at the waypoint
+    // the drone was heading to, mid-lane: its rest up to the fence is flown, not skipped); on the
+    // ground, none.
+    const from = here !== null && here.upM > 2 && insidePolygon(here, fence) ? { northM: here.northM, eastM: here.eastM } : null;
+    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : from;
     if (!a) return insidePolygon(b, fence) ? [w] : [];
     const cut = fenceCut(a, b, fence);
     // Where the leg comes in through the fence, out of sight from where the drone is inside it (across a
     // concave fence's notch): the way there would leave the fence, so nothing of the leg is flown.
-    const here = this.position();
     const first = cut[0];
     if (here && first && first !== b && insidePolygon(here, fence) && !inSight(here, first, fence)) {
       this.log(`the leg to waypoint ${i + 1} comes in through this device's geofence out of sight from [${here.northM.toFixed(0)}, ${here.eastM.toFixed(0)}] (the way there leaves the fence): skipped`, 'info');

@@ -85,3 +85,33 @@ describe("executor: a U-shaped fence of this device's own", () => {
     }
   }, 60_000);
 });
+
+describe('executor: a route whose first waypoint lies past the fence', () => {
+  it("airborne inside the fence (a route resumed mid-lane after a restart), it flies the lane's rest up to the fence", async () => {
+    const { vehicle, devices } = await executorRig();
+    const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
+    const lane = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' } as const;
+    // Up on the lane, as a drone restarted mid-lane is: the route resumes at the waypoint past the fence.
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    let eastMost = -Infinity;
+    const watch = setInterval(() => (eastMost = Math.max(eastMost, vehicle.state().eastM)), 5);
+    try {
+      restarted.run('m1', lane);
+      expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000)).toBe(true);
+      const why = `logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))} east-most ${eastMost.toFixed(1)}`;
+      expect(reports.at(-1)?.stage, why).toBe('done');
+      // Before: the waypoint skipped, the lane's rest not flown (east-most about 0).
+      expect(eastMost, why).toBeGreaterThan(17);
+      expect(eastMost, why).toBeLessThan(25);
+      expect(logs, why).toContain("task m1: waypoint 1 [0, 60] is outside this device's geofence: the leg to it is flown up to the fence");
+    } finally {
+      clearInterval(watch);
+      restarted.stop();
+    }
+  }, 60_000);
+});
