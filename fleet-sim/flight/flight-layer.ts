@@ -12,7 +12,7 @@ import { hazardRangeRing } from '../../agents/features/range.js';
 import { defaultBattery } from '../../hal/sim/battery-model.js';
 import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
-import { keepOuts, resumeIndex as resumeAt, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
+import { keepOuts, resumeIndex as resumeAt, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
 import { fenceCut, inSight } from '../../runtime/mission/fence-cut.js';
@@ -62,8 +62,11 @@ export interface FlightWorld {
 
 /** Where a re-planned route continues (runtime/mission/hazards.ts resumeIndex), on float metres. */
 export function resumeIndex(old: readonly PointNe[], oldNext: number, route: readonly PointNe[]): number {
-  return resumeAt(old, oldNext, route, (a, b) => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6);
+  return resumeAt(old, oldNext, route, samePoint);
 }
+
+/** Route points equal to a micrometre (float metres). */
+const samePoint = (a: PointNe, b: PointNe): boolean => Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6;
 
 
 /** A local reflex that fired: it acted at once, without waiting for consensus (DESIGN.md). */
@@ -173,7 +176,7 @@ export class FlightLayer {
         // A re-plan that keeps the leg the drone is on keeps what is left of its cut at the fence:
         // recut, it would fly back to where the leg came in through the fence.
         const prev = d.route;
-        const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next) ? { for: next, points: [...prev.cut.points] } : null;
+        const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next, samePoint) ? { for: next, points: [...prev.cut.points] } : null;
         d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
@@ -515,11 +518,4 @@ export class FlightLayer {
     if (d.mode === 'tasked') return this.mission.mission?.kind ?? 'tasked';
     return d.mode;
   }
-}
-
-/** Whether the leg to point `i` of `a` is the leg to point `j` of `b`: the same point, from the same
- *  one before it (or none). */
-function sameLeg(a: readonly PointNe[], i: number, b: readonly PointNe[], j: number): boolean {
-  const eq = (p: PointNe | undefined, q: PointNe | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && p[0] === q[0] && p[1] === q[1]);
-  return a[i] !== undefined && eq(a[i], b[j]) && eq(a[i - 1], b[j - 1]);
 }

@@ -6,7 +6,7 @@ import type { DeviceError, DeviceSet, FlightAction, FlightControl, GeoPoint } fr
 import type { Result } from '../lib/result.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task } from '../mission/types.js';
-import { resumeIndex, wayFrom, withLocalKeepOut, type KeepOut } from '../mission/hazards.js';
+import { resumeIndex, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
@@ -204,8 +204,9 @@ export class Executor {
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
-        const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, (a, b) => a.n === b.n && a.e === b.e) : 0;
-        const cut = replan && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+        const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
+        const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same) : 0;
+        const cut = replan && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
         if (replan && this.handedOver) {
           this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
           this.log(`task ${command}: re-planned route kept; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
@@ -633,14 +634,15 @@ export class Executor {
       cur.heldBlocked = true;
       return fail(first);
     }
+    /** For waitFor: the vehicle is no longer in `state` (a take-off or landing under way). */
+    const past = (state: 'taking-off' | 'landing') => (): Promise<boolean> => {
+      const st = flight?.state();
+      return Promise.resolve(!(st?.ok === true && st.value.landed === state));
+    };
     if (fs.value.landed === 'taking-off' && flight) {
       // A take-off under way (a task's before this one): flown on from the air once it is up, not
       // armed and taken off again (ArduCopter refuses a second take-off; a goto below 0.5 m is refused).
-      const climbing = (): boolean => {
-        const st = flight.state();
-        return st.ok && st.value.landed === 'taking-off';
-      };
-      const up = await this.waitFor(live, () => Promise.resolve(!climbing()), 'the take-off under way');
+      const up = await this.waitFor(live, past('taking-off'), 'the take-off under way');
       if (up) return live() ? fail(up) : undefined;
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
@@ -650,11 +652,7 @@ export class Executor {
       // not flying (the simulated multirotor below 0.5 m) or raced by the touchdown, so the landing is
       // waited out and the task taken off from the ground. Before, the task failed "goto refused: not
       // flying" (test/device/e2e.test.ts, a survey sent just after an abort).
-      const landing = (): boolean => {
-        const st = flight.state();
-        return st.ok && st.value.landed === 'landing';
-      };
-      const down = await this.waitFor(live, () => Promise.resolve(!landing()), 'the landing under way');
+      const down = await this.waitFor(live, past('landing'), 'the landing under way');
       if (down) return live() ? fail(down) : undefined;
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
@@ -768,14 +766,14 @@ export class Executor {
     // fence, the leg is the one from where it is (a route resumed after a restart begins at the waypoint
     // the drone was heading to, mid-lane: its rest up to the fence is flown, not skipped); on the
     // ground, none.
-    const from = here !== null && here.upM > 2 && insidePolygon(here, fence) ? { northM: here.northM, eastM: here.eastM } : null;
-    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : from;
+    const hereInside = here !== null && insidePolygon(here, fence);
+    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : here !== null && hereInside && here.upM > 2 ? { northM: here.northM, eastM: here.eastM } : null;
     if (!a) return insidePolygon(b, fence) ? [w] : [];
     const cut = fenceCut(a, b, fence);
     // Where the leg comes in through the fence, out of sight from where the drone is inside it (across a
     // concave fence's notch): the way there would leave the fence, so nothing of the leg is flown.
     const first = cut[0];
-    if (here && first && first !== b && insidePolygon(here, fence) && !inSight(here, first, fence)) {
+    if (here && hereInside && first && first !== b && !inSight(here, first, fence)) {
       this.log(`the leg to waypoint ${i + 1} comes in through this device's geofence out of sight from [${here.northM.toFixed(0)}, ${here.eastM.toFixed(0)}] (the way there leaves the fence): skipped`, 'info');
       return [];
     }
@@ -882,11 +880,4 @@ export class Executor {
     }
     return 'superseded by a newer task';
   }
-}
-
-/** Whether the leg to waypoint `i` of `a` is the leg to waypoint `j` of `b`: the same waypoint, from
- *  the same one before it (or none). */
-function sameLeg(a: readonly { n: number; e: number }[], i: number, b: readonly { n: number; e: number }[], j: number): boolean {
-  const eq = (p: { n: number; e: number } | undefined, q: { n: number; e: number } | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && p.n === q.n && p.e === q.e);
-  return a[i] !== undefined && eq(a[i], b[j]) && eq(a[i - 1], b[j - 1]);
 }

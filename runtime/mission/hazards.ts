@@ -244,3 +244,11 @@ export function resumeIndex<P>(old: readonly P[], oldNext: number, route: readon
   }
   return 0;
 }
+
+/** Whether the leg to point `i` of `old` is the leg to point `j` of `route`: the same point, from the
+ *  same one before it (or none at both). A re-plan that keeps the leg a drone is on keeps what it had
+ *  of that leg (its cut at a fence). */
+export function sameLeg<P>(old: readonly P[], i: number, route: readonly P[], j: number, same: (a: P, b: P) => boolean): boolean {
+  const eq = (p: P | undefined, q: P | undefined): boolean => (p === undefined ? q === undefined : q !== undefined && same(p, q));
+  return old[i] !== undefined && eq(old[i], route[j]) && eq(old[i - 1], route[j - 1]);
+}
