@@ -42,6 +42,13 @@ export const armWaitMsDefault = 120_000;
  *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
 const permilleOf = (flown: number, all: number): number => (all === 0 ? 0 : Math.floor((flown * 1000) / all));
 
+export interface ExecutorOptions {
+  /** This device's own fence (device.yaml `geofence`); none by default. */
+  readonly fence?: readonly Point[] | null;
+  /** How long a task asks a refusing flight controller to arm before it fails; armWaitMsDefault. */
+  readonly armWaitMs?: number;
+}
+
 export class Executor {
   /** Mission id whose waypoints were all flown; reported in telemetry so the fleet can close it. */
   completed = '';
@@ -89,16 +96,21 @@ export class Executor {
   private localZones: readonly KeepOut[] = [];
   private committedFence: readonly { n: number; e: number }[] | null = null;
 
+  /** This device's own fence (device.yaml `geofence`): each leg is flown up to it (cutAtFence). */
+  private readonly fence: readonly Point[] | null;
+  /** How long a task asks a refusing flight controller to arm before it fails (armFor). */
+  private readonly armWaitMs: number;
+
   constructor(
     private readonly devices: DeviceSet,
     private readonly origin: GeoOrigin,
     private readonly report: (r: ExecReport) => void,
     private readonly log: (msg: string, level?: 'info' | 'warn') => void,
-    /** This device's own fence (device.yaml `geofence`): waypoints outside it are skipped. */
-    private readonly fence: readonly Point[] | null = null,
-    /** How long a task asks a refusing flight controller to arm before it fails (armFor). */
-    private readonly armWaitMs = armWaitMsDefault,
-  ) {}
+    options: ExecutorOptions = {},
+  ) {
+    this.fence = options.fence ?? null;
+    this.armWaitMs = options.armWaitMs ?? armWaitMsDefault;
+  }
 
   /** Local position in metres from the fix, or null without one. The height is the flight
    *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */

@@ -78,7 +78,7 @@ export class MissionRunner {
   private resumeTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: MissionRunnerOptions) {
-    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), o.fence);
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), { fence: o.fence });
   }
 
   /** True when the command may go on to consensus; otherwise the operator has been told why not. */

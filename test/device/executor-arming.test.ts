@@ -46,7 +46,7 @@ describe.concurrent('arming refused by the flight controller', () => {
   it("fails the task with the FC's last refusal after the arming wait", async ({ expect, onTestFinished }) => {
     const { devices, asked } = await refusingRig(onTestFinished);
     const reports: ExecReport[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined, null, 2_000);
+    const ex = new Executor(devices, origin, (r) => reports.push(r), () => undefined, { armWaitMs: 2_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 40 }], altDm: 100, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 10_000)).toBe(true);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toBe(`not armed in 2 s: arm: ${refusal}`);

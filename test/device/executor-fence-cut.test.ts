@@ -26,7 +26,7 @@ describe('executor: a flying begun again in the middle of a leg cut at the fence
     const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
     const reports: ExecReport[] = [];
     const logs: string[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     const gotos: Array<[number, number]> = [];
     const execute = devices.flight.execute.bind(devices.flight);
     devices.flight.execute = (a) => {
@@ -62,7 +62,7 @@ describe("executor: a U-shaped fence of this device's own", () => {
     const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
     const reports: ExecReport[] = [];
     const logs: string[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     let outside = 0;
     let eastMost = -Infinity;
     const watch = setInterval(() => {
@@ -97,7 +97,7 @@ describe('executor: a route whose first waypoint lies past the fence', () => {
     expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
     const reports: ExecReport[] = [];
     const logs: string[] = [];
-    const restarted = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     let eastMost = -Infinity;
     const watch = setInterval(() => (eastMost = Math.max(eastMost, vehicle.state().eastM)), 5);
     try {

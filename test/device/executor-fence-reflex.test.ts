@@ -17,7 +17,7 @@ describe("executor and the reflexes at this device's own fence", () => {
     const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
     const reports: ExecReport[] = [];
     const logs: string[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     let eastMost = -Infinity;
     const actions = await reflexesOn(vehicle, devices, ex, { fence }, () => (eastMost = Math.max(eastMost, vehicle.state().eastM)));
     // Two lanes whose far ends (60 m east) lie past the fence at 30 m east, at 8 m/s.

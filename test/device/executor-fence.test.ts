@@ -40,7 +40,7 @@ describe('executor: the fence kept on the flight controller', () => {
   it('the committed geofence, with its ceiling, converted from decimetres to WGS84 round the origin', () => {
     const { flight, kept, report } = recordingFlight();
     const logs: string[] = [];
-    const ex = new Executor({ flight } as DeviceSet, origin, () => undefined, (m, level = 'warn') => logs.push(`${level}: ${m}`), [{ northM: 0, eastM: 0 }, { northM: 5, eastM: 0 }, { northM: 0, eastM: 5 }]);
+    const ex = new Executor({ flight } as DeviceSet, origin, () => undefined, (m, level = 'warn') => logs.push(`${level}: ${m}`), { fence: [{ northM: 0, eastM: 0 }, { northM: 5, eastM: 0 }, { northM: 0, eastM: 5 }] });
     ex.keepFence([{ n: 0, e: 0 }, { n: 1000, e: 0 }, { n: 0, e: 500 }], 400);
     expect(kept).toEqual([{ polygon: [localToGeo(origin, 0, 0), localToGeo(origin, 100, 0), localToGeo(origin, 0, 50)], altMaxM: 40 }]);
     report(status('failed', 'fence upload: MISSION_ACK NO_SPACE'));
@@ -76,10 +76,10 @@ describe('executor: the fence kept on the flight controller', () => {
 
   it('with none committed, the device\'s own fence without a ceiling; with neither, nothing', () => {
     const own = recordingFlight();
-    new Executor({ flight: own.flight } as DeviceSet, origin, () => undefined, () => undefined, [{ northM: -10, eastM: -10 }, { northM: 10, eastM: -10 }, { northM: 0, eastM: 10 }]).keepFence(null, 1200);
+    new Executor({ flight: own.flight } as DeviceSet, origin, () => undefined, () => undefined, { fence: [{ northM: -10, eastM: -10 }, { northM: 10, eastM: -10 }, { northM: 0, eastM: 10 }] }).keepFence(null, 1200);
     expect(own.kept).toEqual([{ polygon: [localToGeo(origin, -10, -10), localToGeo(origin, 10, -10), localToGeo(origin, 0, 10)], altMaxM: null }]);
     const none = recordingFlight();
-    new Executor({ flight: none.flight } as DeviceSet, origin, () => undefined, () => undefined, null).keepFence(null, 1200);
+    new Executor({ flight: none.flight } as DeviceSet, origin, () => undefined, () => undefined, { fence: null }).keepFence(null, 1200);
     expect(none.kept).toEqual([]);
   });
 });

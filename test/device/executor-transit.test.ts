@@ -112,7 +112,7 @@ describe('executor transit altitude', () => {
     const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
     const logs: string[] = [];
     const reports: ExecReport[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), fence);
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     let eastMost = -Infinity;
     let backInAt80 = -Infinity; // the furthest east it flew the second lane (north 80)
     timers.push(
