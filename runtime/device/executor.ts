@@ -32,6 +32,10 @@ const returnAltRewriteMs = 30_000;
 const flightControllerWaitMs = 15_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
+/** A vehicle sent somewhere by a goto that stays within this of one point for stallMs has stopped
+ *  short (waitFor): a goto at any mission speed moves it farther in a second. */
+const stallMoveM = 3;
+export const stallMsDefault = 30_000;
 /** A flight controller that refuses to arm (a pre-arm check: its estimator or GNSS not ready yet, a
  *  battery below its threshold) is asked again this often, and the task fails with its last refusal
  *  after armWaitMsDefault (Executor's armWaitMs). */
@@ -47,6 +51,8 @@ export interface ExecutorOptions {
   readonly fence?: readonly Point[] | null;
   /** How long a task asks a refusing flight controller to arm before it fails; armWaitMsDefault. */
   readonly armWaitMs?: number;
+  /** How long a vehicle a goto sent on may stay where it is before the wait for it ends; stallMsDefault. */
+  readonly stallMs?: number;
 }
 
 export class Executor {
@@ -100,6 +106,11 @@ export class Executor {
   private readonly fence: readonly Point[] | null;
   /** How long a task asks a refusing flight controller to arm before it fails (armFor). */
   private readonly armWaitMs: number;
+  /** How long a vehicle a goto sent on may not move before it counts as stopped short (waitFor). */
+  private readonly stallMs: number;
+  /** The last action sent to the flight controller (send): only a goto's wait counts a vehicle that does
+   *  not move as stopped short; after a hold (a reflex's, the mission's) or a velocity it is meant to. */
+  private lastAction: FlightAction['type'] | null = null;
 
   constructor(
     private readonly devices: DeviceSet,
@@ -110,6 +121,7 @@ export class Executor {
   ) {
     this.fence = options.fence ?? null;
     this.armWaitMs = options.armWaitMs ?? armWaitMsDefault;
+    this.stallMs = options.stallMs ?? stallMsDefault;
   }
 
   /** Local position in metres from the fix, or null without one. The height is the flight
@@ -577,6 +589,7 @@ export class Executor {
    *  and whether the vehicle accepted it. */
   private async send(fc: FlightControl, action: FlightAction): Promise<Result<void, DeviceError>> {
     const token = this.ownModes.sending(fc.modesAfter(action.type));
+    this.lastAction = action.type;
     const r = await fc.execute(action);
     const st = fc.state();
     this.ownModes.outcome(token, r.ok, st.ok ? st.value.timeMs : null);
@@ -854,10 +867,32 @@ export class Executor {
     const failsafeNow = verdict === 'own' && fs.value.failsafe && this.seenNoFailsafe;
     if (!fs.value.failsafe) this.seenNoFailsafe = true;
     if (verdict !== 'other' && !failsafeNow) return null;
+    const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
+    return this.handOver(`the flight controller left the executor's control: ${by}`);
+  }
+
+  /** The vehicle is out of the executor's hands (takenOver, stoppedShort): nothing flies it on. */
+  private handOver(why: string): string {
     this.handedOver = true;
     this.reflexRefusalLogged = false;
-    const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
-    const reason = `the flight controller left the executor's control: ${by}; nothing more is commanded until a new task for this drone`;
+    const reason = `${why}; nothing more is commanded until a new task for this drone`;
+    this.log(reason);
+    return reason;
+  }
+
+  /**
+   * Why a vehicle a goto sent on to `what` has not moved for stallMs. PX4 flies a goto in Hold, so a
+   * pilot's Hold (the RC switch, a ground station's Pause) shows no new mode, only this stop: the
+   * vehicle is the pilot's (handOver), and no re-plan or reflex release takes it back. In the mode the
+   * goto flies in on ArduPilot (GUIDED), the FC itself keeps it short (its fence or obstacle avoidance):
+   * the task fails with that. Before, either waited for the vehicle for waitMsMax (10 minutes).
+   */
+  private stoppedShort(what: string): string {
+    const fs = this.devices.flight?.state();
+    const m = fs?.ok ? fs.value.mode : 'unknown';
+    const still = `${this.stallMs / 1000} s`;
+    if (m === 'hold') return this.handOver(`the vehicle stopped in hold short of ${what} and has not moved for ${still}: a pilot's hold or the flight controller's own`);
+    const reason = `the vehicle stopped short of ${what} and has not moved for ${still} (mode ${m}): the flight controller keeps it there (its own fence or obstacle avoidance); not flown on`;
     this.log(reason);
     return reason;
   }
@@ -879,15 +914,22 @@ export class Executor {
     }
   }
 
-  /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, or the vehicle
-   *  taken out of the executor's hands (takenOver). A paused executor waits without counting. */
+  /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle
+   *  taken out of the executor's hands (takenOver), or, sent on by a goto, stopped short of it
+   *  (stoppedShort). A paused executor waits without counting. */
   private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string): Promise<string | null> {
     const t0 = Date.now();
+    /** Where the vehicle has stayed within stallMoveM of since when, while the last action is a goto. */
+    let still: { readonly at: { northM: number; eastM: number; upM: number }; readonly sinceMs: number } | null = null;
     while (live()) {
       const taken = this.takenOver();
       if (taken !== null) return taken;
       if (!this.paused && (await cond())) return null;
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
+      const p = this.position();
+      if (this.paused || this.lastAction !== 'goto' || p === null) still = null;
+      else if (still === null || Math.hypot(p.northM - still.at.northM, p.eastM - still.at.eastM, p.upM - still.at.upM) > stallMoveM) still = { at: p, sinceMs: Date.now() };
+      else if (Date.now() - still.sinceMs >= this.stallMs) return this.stoppedShort(what);
       await new Promise((r) => setTimeout(r, pollMs));
     }
     return 'superseded by a newer task';

@@ -9,7 +9,7 @@ import { startPtyPair, startSimFc, type SimFcProcess } from '../../firmware-brid
 import { SimFlightController, type SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { memoryPair } from './memory-pair.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
-import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { Executor, type ExecReport, type ExecutorOptions } from '../../runtime/device/executor.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 
 export const companionSysid = 245;
@@ -131,11 +131,11 @@ export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => 
 
 /** A device's executor on the MAVLink drivers over `rig` (mavlinkDevicesOn), at the simulated FC's
  *  origin, with the reports and log lines it gave; stopped through `cleanup`. */
-export async function mavlinkExecutor(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>) {
+export async function mavlinkExecutor(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>, options: ExecutorOptions = {}) {
   const devices = await mavlinkDevicesOn(rig, cleanup);
   const reports: ExecReport[] = [];
   const logs: string[] = [];
-  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+  const ex = new Executor(devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m), options);
   cleanup.push(() => ex.stop());
   return { devices, ex, reports, logs };
 }

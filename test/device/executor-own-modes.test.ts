@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import type { ExecutorOptions } from '../../runtime/device/executor.js';
 import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -17,7 +18,7 @@ afterEach(async () => {
 
 const commandInt = 75; // COMMAND_INT: the goto's MAV_CMD_DO_REPOSITION
 
-async function flying(family: AutopilotFamily) {
+async function flying(family: AutopilotFamily, options: ExecutorOptions = {}) {
   const sent: string[] = [];
   const rig = inMemoryFc({
     fc: { family, speedFactor: 4 },
@@ -29,7 +30,7 @@ async function flying(family: AutopilotFamily) {
     },
   });
   cleanup.push(rig.stop);
-  return { rig, sent, ...(await mavlinkExecutor(rig, cleanup)) };
+  return { rig, sent, ...(await mavlinkExecutor(rig, cleanup, options)) };
 }
 
 describe('the executor on a MAVLink flight controller, and modes that are not its own', () => {
@@ -62,5 +63,50 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     rig.fc.vehicle.setMode('manual'); // POSCTL from the pilot's RC switch
     await waitFor('m2 failed', () => reports.some((r) => r.command === 'm2' && r.stage === 'failed'), 5_000);
     expect(reports.find((r) => r.command === 'm2' && r.stage === 'failed')?.reason).toMatch(/a pilot took it/);
+  }, 60_000);
+
+  // PX4 flies a goto in Hold, so a pilot's Hold (the RC switch, QGroundControl's Pause) shows no new
+  // mode: only that the vehicle stops short of where the goto sent it and stays. Before, the executor
+  // waited for it to arrive for 10 minutes, and any re-plan's goto took it back from the pilot.
+  it("PX4: a pilot's Hold mid-leg stops the vehicle short; the task fails naming it once it has not moved for the stall time, and nothing flies it on", async () => {
+    const { rig, ex, reports, sent } = await flying('px4', { stallMs: 2_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }, { n: 600, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way', () => sent.includes('goto') && rig.fc.vehicle.state().eastM > 40, 30_000);
+    rig.fc.vehicle.hold(); // Hold from the pilot: it stops where it is, in the mode PX4 flies the goto in
+    const stoppedAt = Date.now();
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 10_000);
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(2_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped in hold short of waypoint 1 and has not moved for 2 s: a pilot's hold/);
+    const after = sent.length;
+    const eastM = rig.fc.vehicle.state().eastM;
+    ex.resumeAfterReflex(); // a reflex's release would fly it on
+    ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1400 }, { n: 600, e: 1400 }], altDm: 100, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]);
+    expect(Math.abs(rig.fc.vehicle.state().eastM - eastM)).toBeLessThan(1);
+  }, 60_000);
+
+  it('ArduPilot: a vehicle its FC keeps short of the point in GUIDED (its own fence or avoidance) fails the task with why, instead of waiting 10 minutes', async () => {
+    const { rig, ex, reports } = await flying('ardupilot', { stallMs: 2_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM, s.eastM, s.upM); // the FC's own stop, still in GUIDED
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 10_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped short of waypoint 1 and has not moved for 2 s \(mode guided\)/);
+  }, 60_000);
+
+  it('a vehicle held by a reflex or a committed hold is not read as stalled', async () => {
+    const { rig, ex, reports } = await flying('px4', { stallMs: 1_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way', () => rig.fc.vehicle.state().eastM > 25, 30_000);
+    ex.reflexAction({ type: 'hold' }); // the obstacle reflex stops it
+    await new Promise((r) => setTimeout(r, 2_000));
+    ex.run('h', { type: 'hold', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await waitFor('m1 done', () => reports.some((r) => r.command === 'm1' && r.stage === 'done'), 30_000);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
   }, 60_000);
 });
