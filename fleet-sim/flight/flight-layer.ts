@@ -15,7 +15,7 @@ import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
-import { fenceCut, inSight } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, wayInside } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -276,19 +276,20 @@ export class FlightLayer {
       const fence = this.fence.map((p) => ({ northM: p[0], eastM: p[1] }));
       const b = { northM: wp[0], eastM: wp[1] };
       const prev = r.next > 0 ? r.points[r.next - 1] : undefined;
-      points = prev ? fenceCut({ northM: prev[0], eastM: prev[1] }, b, fence).map((p) => (p === b ? wp : ([p.northM, p.eastM] as const))) : insidePolygon(wp[0], wp[1], this.fence) ? [wp] : [];
-      const last = points[points.length - 1];
+      const cut = prev ? fenceCut({ northM: prev[0], eastM: prev[1] }, b, fence) : insidePolygon(wp[0], wp[1], this.fence) ? [b] : [];
       const index = this.drones.indexOf(d);
-      // Where the leg comes in through the fence, out of sight from where the drone is inside it
-      // (across a concave fence's notch): the way there would leave the fence, so nothing of the leg
-      // is flown.
-      const first = points[0];
+      // From where the drone is inside the fence to the first point: round a concave fence's notch
+      // when the straight way would leave the fence, or, with no way inside, nothing of the leg.
+      const first = cut[0];
       const st = d.sim.state();
-      if (first !== undefined && first !== wp && insidePolygon(st.northM, st.eastM, this.fence) && !inSight({ northM: st.northM, eastM: st.eastM }, { northM: first[0], eastM: first[1] }, fence)) {
-        this.reflexes.push({ kind: 'geofence', drone: index, detail: `the leg to waypoint [${wp[0]}, ${wp[1]}] comes in through the geofence out of sight from [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}]: skipped` });
+      const way = first !== undefined && insidePolygon(st.northM, st.eastM, this.fence) ? wayInside({ northM: st.northM, eastM: st.eastM }, first, fence) : [];
+      if (way === null) {
+        this.reflexes.push({ kind: 'geofence', drone: index, detail: `no way inside the geofence from [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}] to the leg to waypoint [${wp[0]}, ${wp[1]}] keeps ${fenceCutMarginM} m from it: skipped` });
         r.cut = { for: r.next, points: [] };
         return r.cut.points;
       }
+      points = [...way, ...cut].map((p) => (p === b ? wp : ([p.northM, p.eastM] as const)));
+      const last = points[points.length - 1];
       if (last === undefined) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence, and no part of the leg to it inside: skipped` });
       else if (last !== wp) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: the leg to it is flown up to the fence` });
     }

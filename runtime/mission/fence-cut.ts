@@ -24,16 +24,20 @@ export const fenceCutMarginM = 10;
  * The points to fly for the leg a→b inside `fence`: for each stretch of the leg inside it, where the
  * stretch begins (unless at `a`, where the drone already is) and where it ends (`b` itself when `b` is
  * inside), each moved along the leg until it is `marginM` from the edge it crosses, and on (or back)
- * until it is that from every other edge too. A stretch with less than a margin left once
- * cut is left out, and so is every stretch after one flown out through the fence (a concave fence's
- * notch: the way on along the leg is outside). Empty when no part of the leg is inside. A leg whose ends
- * are both inside yields [b] (a concave fence's notch between them is not flown round: the leg is the
- * plan's).
+ * until it is that from every other edge too. A stretch with less than a margin left once cut is left
+ * out. Between a stretch flown out through the fence and the next (a concave fence's notch: the leg
+ * goes on outside), the way round the notch inside the fence (wayInside); with none, nothing further
+ * on is flown. Empty when no part of the leg is inside. A leg whose ends are both inside yields [b], or
+ * the way round a notch between them and b, or nothing when no way inside keeps the margin. Before, a
+ * notch ended the leg there, or (both ends inside) was flown across, out of the fence.
  */
 export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] {
   const aIn = insideFence(a, fence);
   const bIn = insideFence(b, fence);
-  if (aIn && bIn) return [b];
+  if (aIn && bIn) {
+    const way = wayInside(a, b, fence, marginM);
+    return way === null ? [] : [...way, b];
+  }
   const len = Math.hypot(b.northM - a.northM, b.eastM - a.eastM);
   if (len === 0) return bIn ? [b] : [];
   // Each crossing with how far along the leg (a fraction of it) the margin from the fence's edge lies:
@@ -65,21 +69,112 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
     const from = s.t === 0 ? 0 : clear(s.t + s.step, 1);
     const to = e.t === 1 ? 1 : clear(e.t - e.step, -1);
     if ((to - from) * len < marginM) continue; // a sliver: nothing worth flying
-    if (from > 0) out.push(at(from));
-    if (to === 1) out.push(b);
-    else {
-      // Out through the fence here: a stretch further on (past a concave fence's notch) is reached
-      // only across the outside, so it is not flown.
-      out.push(at(to));
-      break;
+    if (from > 0) {
+      // Where the drone is inside the fence by then (the last point flown, or `a`), the leg went on
+      // outside (a concave fence's notch, or a sliver left out): it flies round inside, or no further.
+      const entry = at(from);
+      const there = out[out.length - 1] ?? (aIn ? a : null);
+      if (there !== null) {
+        const way = wayInside(there, entry, fence, marginM);
+        if (way === null) break;
+        out.push(...way);
+      }
+      out.push(entry);
     }
+    out.push(to === 1 ? b : at(to));
   }
   return out;
 }
 
+/**
+ * The way inside `fence` from `from` to `to` (both inside) where the straight one leaves it (across a
+ * concave fence's notch): the points to fly between them, [] when `to` is in sight, or null when no
+ * way inside keeps `marginM` from the fence. A shortest such way bends only round the fence's reflex
+ * corners (the inner corners of a notch), so its points are those corners moved into the fence until
+ * they are the margin from both edges that meet there; each straight stretch of it stays inside and
+ * keeps the margin from every corner of the fence (less only near `from` or `to`, where the drone
+ * already is or the leg goes). Dijkstra over them: a fence has tens of corners, not thousands.
+ */
+export function wayInside(from: FencePoint, to: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] | null {
+  if (inSight(from, to, fence)) return [];
+  const nodes = [from, ...innerCorners(fence, marginM), to];
+  const dist = (p: FencePoint, q: FencePoint): number => Math.hypot(p.northM - q.northM, p.eastM - q.eastM);
+  const clear = (p: FencePoint, q: FencePoint): boolean =>
+    inSight(p, q, fence) && fence.every((v) => distanceToSegment(v, p, q) >= 0.99 * Math.min(marginM, dist(v, from), dist(v, to)));
+  const n = nodes.length;
+  const best = nodes.map((_, i) => (i === 0 ? 0 : Number.POSITIVE_INFINITY));
+  const via = nodes.map(() => -1);
+  const done = nodes.map(() => false);
+  for (;;) {
+    let k = -1;
+    for (let i = 0; i < n; i++) if (!done[i] && Number.isFinite(best[i] as number) && (k < 0 || (best[i] as number) < (best[k] as number))) k = i;
+    if (k < 0) return null;
+    if (k === n - 1) break;
+    done[k] = true;
+    const p = nodes[k] as FencePoint;
+    for (let i = 1; i < n; i++) {
+      const q = nodes[i] as FencePoint;
+      const d = (best[k] as number) + dist(p, q);
+      if (done[i] || d >= (best[i] as number) || !clear(p, q)) continue;
+      best[i] = d;
+      via[i] = k;
+    }
+  }
+  const way: FencePoint[] = [];
+  for (let i = via[n - 1] as number; i > 0; i = via[i] as number) way.unshift(nodes[i] as FencePoint);
+  return way;
+}
+
+/**
+ * The fence's reflex corners (interior angle over 180 degrees: where a notch's sides meet), each moved
+ * into the fence along its bisector to where it is the margin (and a little) from both edges' lines:
+ * the points a way round a notch bends at. One too near another edge (a narrow neck) is left out.
+ */
+function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint[] {
+  const n = fence.length;
+  let area2 = 0;
+  for (let i = 0; i < n; i++) {
+    const p = fence[i] as FencePoint;
+    const q = fence[(i + 1) % n] as FencePoint;
+    area2 += p.eastM * q.northM - q.eastM * p.northM;
+  }
+  const out: FencePoint[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = fence[i] as FencePoint;
+    const prev = fence[(i + n - 1) % n] as FencePoint;
+    const next = fence[(i + 1) % n] as FencePoint;
+    const turn = (v.eastM - prev.eastM) * (next.northM - v.northM) - (v.northM - prev.northM) * (next.eastM - v.eastM);
+    if (turn * area2 >= 0) continue; // convex (or straight): no way bends round it
+    const l1 = Math.hypot(prev.northM - v.northM, prev.eastM - v.eastM);
+    const l2 = Math.hypot(next.northM - v.northM, next.eastM - v.eastM);
+    if (l1 === 0 || l2 === 0) continue;
+    const u1 = { n: (prev.northM - v.northM) / l1, e: (prev.eastM - v.eastM) / l1 };
+    const u2 = { n: (next.northM - v.northM) / l2, e: (next.eastM - v.eastM) / l2 };
+    const bl = Math.hypot(u1.n + u2.n, u1.e + u2.e);
+    if (bl < 1e-9) continue;
+    const b = { n: -(u1.n + u2.n) / bl, e: -(u1.e + u2.e) / bl };
+    // The bisector meets each edge's line at the half angle: moved d along it, a point is d·sin from it.
+    const sin = Math.abs(b.n * u1.e - b.e * u1.n);
+    const d = Math.min((1.02 * marginM) / Math.max(sin, 1e-9), 4 * marginM);
+    const c = { northM: v.northM + b.n * d, eastM: v.eastM + b.e * d };
+    if (!insideFence(c, fence)) continue;
+    if (fence.some((s, j) => distanceToSegment(c, s, fence[(j + 1) % n] as FencePoint) < marginM)) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+/** The distance from p to the segment s→e. */
+function distanceToSegment(p: FencePoint, s: FencePoint, e: FencePoint): number {
+  const dn = e.northM - s.northM;
+  const de = e.eastM - s.eastM;
+  const l2 = dn * dn + de * de;
+  const u = l2 === 0 ? 0 : Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / l2));
+  return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
+}
+
 /** Whether the straight way from p to q stays inside the fence: it crosses (or touches) no edge, and
- *  its middle is inside. A way a cut made up (to where a leg comes in through the fence, from where the
- *  drone is) that does not is not flown: across a concave fence's notch it would leave the fence. */
+ *  its middle is inside. One that does not (across a concave fence's notch) is flown round (wayInside). */
 export function inSight(p: FencePoint, q: FencePoint, fence: readonly FencePoint[]): boolean {
   return crossings(p, q, fence).length === 0 && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
 }

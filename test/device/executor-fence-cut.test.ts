@@ -1,8 +1,8 @@
 // Legs cut at this device's own fence (fenceCut). One cut into two points, where it comes in and where
 // it goes out: a drone stopped between them (a reflex's hold, released) flies on to where the leg goes
-// out, not back to where it came in first. On a U-shaped fence, the next lane in through the other arm
-// is not flown to across the notch. The executor on a simulated multirotor 20x faster than the wall
-// clock (executor-rig).
+// out, not back to where it came in first. On a U-shaped fence, a lane across the notch is flown round
+// it inside the fence (or, with no way round that keeps the margin, no further). The executor on a
+// simulated multirotor 20x faster than the wall clock (executor-rig).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
@@ -56,30 +56,41 @@ describe('executor: a flying begun again in the middle of a leg cut at the fence
 });
 
 describe("executor: a U-shaped fence of this device's own", () => {
-  it('flies the lane up to the notch, and not across it to the next lane in through the other arm', async () => {
+  // Two arms north of a notch between east 40 and 80 m (from `notchFromM` north); the bar south of it
+  // reaches down to -20 m north.
+  it.each([
+    [40, 'flies the lane up to the notch, round it inside the fence, on through the other arm, and back'],
+    [-5, 'with no way round the notch that keeps 10 m from the fence (a bar 15 m wide), flies nothing past it'],
+  ] as const)('notch from %d m north: %s', async (notchFromM, _what) => {
     const { vehicle, devices } = await executorRig();
-    // Two arms north of a notch between east 40 and 80 m (from 40 m north).
-    const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
+    const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [notchFromM, 80], [notchFromM, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
     let outside = 0;
     let eastMost = -Infinity;
+    let northBetween = -Infinity;
     const watch = setInterval(() => {
       const s = vehicle.state();
       if (s.upM > 1 && !insideFence(s, fence)) outside++;
       eastMost = Math.max(eastMost, s.eastM);
+      if (s.eastM > 40 && s.eastM < 80) northBetween = Math.max(northBetween, s.northM);
     }, 5);
     try {
       ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1000, e: -1000 }, { n: 1000, e: 2000 }, { n: 1200, e: 2000 }, { n: 1200, e: -1000 }], altDm: 200, speedDmps: 80, then: 'hold' });
       const finished = await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
-      const why = `logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))} east-most ${eastMost.toFixed(1)}`;
+      const why = `logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))} east-most ${eastMost.toFixed(1)} north between the arms ${northBetween.toFixed(1)}`;
       expect(finished, why).toBe(true);
       expect(reports.at(-1)?.stage, why).toBe('done');
-      // Before: from [100, 30] straight to [120, 130], where the last lane comes in, across the notch.
       expect(outside, why).toBe(0);
-      expect(eastMost, why).toBeLessThan(36);
-      expect(logs.some((l) => l.includes('out of sight')), why).toBe(true);
+      if (notchFromM === 40) {
+        // Before: the lane flown up to the notch only, the east arm never.
+        expect(eastMost, why).toBeGreaterThan(125);
+        expect(northBetween, why).toBeLessThan(31); // round the notch's corners, 10 m in from them
+      } else {
+        expect(eastMost, why).toBeLessThan(36);
+        expect(logs.some((l) => l.includes('no way inside this device\'s geofence')), why).toBe(true);
+      }
     } finally {
       clearInterval(watch);
     }

@@ -1,12 +1,18 @@
 // fenceCut: the parts of a route's leg inside a fence the drone keeps on its own, as points to fly.
 
 import { describe, expect, it } from 'vitest';
-import { fenceCut, insideFence, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, insideFence, inSight, wayInside, type FencePoint } from '../../runtime/mission/fence-cut.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
 const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
 /** The geofence scenario's fence: east up to 180 m. */
 const fence = [pt(-60, -60), pt(-60, 180), pt(260, 180), pt(260, -60)];
+const distanceToEdge = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
+  const dn = e.northM - s.northM;
+  const de = e.eastM - s.eastM;
+  const u = Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / (dn * dn + de * de)));
+  return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
+};
 const near = (ps: FencePoint[]): Array<[number, number]> => ps.map((p) => [Math.round(p.northM * 1000) / 1000, Math.round(p.eastM * 1000) / 1000]);
 
 describe('fenceCut', () => {
@@ -34,21 +40,73 @@ describe('fenceCut', () => {
     expect(fenceCut(pt(0, 200), pt(25, 300), fence, 2)).toEqual([]); // along the outside
   });
 
-  it('a concave fence: the stretch inside up to where the leg goes out, not the one past the notch', () => {
-    // A U: two arms north of a notch between east 40 and 60.
+  it('a concave fence: a leg across a notch is flown round it inside the fence, the margin from it', () => {
+    // A U: two arms north of a notch between east 40 and 60, joined by a bar 20 m wide in the south.
     const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(20, 60), pt(20, 40), pt(100, 40), pt(100, 0)];
-    // Before: [50, 62] and [50, 98] as well, flown to straight from [50, 38] across the notch, outside.
-    expect(near(fenceCut(pt(50, -20), pt(50, 120), u, 2))).toEqual([
-      [50, 2],
-      [50, 38],
-    ]);
-    // Starting inside the east arm, or south of the notch, it flies what it reaches inside.
-    expect(near(fenceCut(pt(50, 80), pt(50, -20), u, 2))).toEqual([[50, 62]]);
+    // Round the notch's two inner corners, each moved in until it is the margin from both its edges.
+    // Before: [50, 2] and [50, 38] only; the east arm was never flown.
+    const round = [
+      [17.96, 37.96],
+      [17.96, 62.04],
+    ];
+    expect(near(fenceCut(pt(50, -20), pt(50, 120), u, 2))).toEqual([[50, 2], [50, 38], ...round, [50, 62], [50, 98]]);
+    expect(near(fenceCut(pt(50, 80), pt(50, -20), u, 2))).toEqual([[50, 62], ...[...round].reverse(), [50, 38], [50, 2]]);
     expect(near(fenceCut(pt(10, -20), pt(10, 120), u, 2))).toEqual([
       [10, 2],
       [10, 98],
     ]);
-    expect(fenceCut(pt(50, 10), pt(50, 90), u)).toEqual([pt(50, 90)]); // both ends in: the plan's leg
+    // Both ends in: round the notch (before, straight across it, out of the fence).
+    expect(near(fenceCut(pt(50, 10), pt(50, 90), u, 2))).toEqual([...round, [50, 90]]);
+    // A bar 20 m wide has no way through it 10 m from both its sides: nothing past the notch is flown.
+    expect(fenceCut(pt(50, 10), pt(50, 90), u)).toEqual([]);
+    expect(near(fenceCut(pt(50, -20), pt(50, 120), u))).toEqual([
+      [50, 10],
+      [50, 30],
+    ]);
+  });
+
+  it('wayInside: [] in sight, the corners round a notch, or null with no way that keeps the margin', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    expect(wayInside(pt(10, 10), pt(10, 90), u)).toEqual([]);
+    expect(near(wayInside(pt(70, 20), pt(70, 80), u) ?? [])).toEqual([
+      [29.8, 29.8],
+      [29.8, 70.2],
+    ]);
+    expect(wayInside(pt(70, 20), pt(70, 80), u, 25)).toBeNull(); // the bar is 40 m wide
+  });
+
+  it('random legs through random star-shaped (concave) fences: every point made is inside, the margin from every edge, and the way from each to the next stays inside', () => {
+    const seed = 11;
+    const rng = new Prng(seed);
+    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
+    let made = 0;
+    let rounded = 0;
+    for (let k = 0; k < 1000; k++) {
+      const n = 5 + Math.floor(r(0, 8));
+      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
+      const fence = angles.map((t) => {
+        const radius = r(60, 300);
+        return pt(radius * Math.cos(t), radius * Math.sin(t));
+      });
+      const a = pt(r(-350, 350), r(-350, 350));
+      const b = pt(r(-350, 350), r(-350, 350));
+      const cut = fenceCut(a, b, fence);
+      const why = `seed ${seed} case ${k}: fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])} cut ${JSON.stringify(cut)}`;
+      for (const p of cut) {
+        if (p === b) continue;
+        made++;
+        const d = Math.min(...fence.map((s, i) => distanceToEdge(p, s, fence[(i + 1) % n] as FencePoint)));
+        expect(insideFence(p, fence), why).toBe(true);
+        expect(d, why).toBeGreaterThanOrEqual(10 - 1e-6);
+      }
+      for (let i = 0; i + 1 < cut.length; i++) expect(inSight(cut[i] as FencePoint, cut[i + 1] as FencePoint, fence), why).toBe(true);
+      if (insideFence(a, fence) && cut.length > 0) expect(inSight(a, cut[0] as FencePoint, fence), why).toBe(true);
+      // A point off the leg's line: a way round a notch.
+      const off = (p: FencePoint): number => Math.abs((b.northM - a.northM) * (p.eastM - a.eastM) - (b.eastM - a.eastM) * (p.northM - a.northM)) / Math.hypot(b.northM - a.northM, b.eastM - a.eastM);
+      if (cut.some((p) => off(p) > 1)) rounded++;
+    }
+    expect(made).toBeGreaterThan(100);
+    expect(rounded).toBeGreaterThan(10);
   });
 
   it('a leg meeting the fence at a shallow angle stops the margin from the fence, not the margin along the leg', () => {
@@ -98,12 +156,6 @@ describe('fenceCut', () => {
     const seed = 7;
     const rng = new Prng(seed);
     const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
-    const distanceToEdge = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
-      const dn = e.northM - s.northM;
-      const de = e.eastM - s.eastM;
-      const u = Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / (dn * dn + de * de)));
-      return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
-    };
     let made = 0;
     for (let k = 0; k < 500; k++) {
       // A convex polygon: points on an ellipse at sorted angles.

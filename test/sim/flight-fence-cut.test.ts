@@ -1,7 +1,7 @@
 // fleet-sim's flight layer flies a leg that its world's geofence cuts (legCut) from where it comes in to
 // where it goes out, as the device's executor does: a re-plan of the mission that keeps that leg (a
 // hazard committed on a later one) does not send the drone back to where the leg came in, and a leg
-// out through a concave fence's notch is not flown on across it.
+// out through a concave fence's notch is flown round it inside the fence, or, with no way, no further.
 
 import { describe, expect, it } from 'vitest';
 import { FlightLayer } from '../../fleet-sim/flight/flight-layer.js';
@@ -42,43 +42,62 @@ describe('flight layer: legs cut at the world geofence', () => {
     expect(layer.geofenceBreaches).toBe(0);
   });
 
-  it('a leg out through the notch of a U-shaped fence: flown up to the notch, not across it', () => {
-    // Two arms north of a notch between east 40 and 80 m (from 40 m north).
-    const u: Array<readonly [number, number]> = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]];
-    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: u });
-    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[100, 0], [100, 200]], node: 'd1' })] });
+  /** Two arms north of a notch between east 40 and 80 m, from `notchFromM` north; the bar south of it
+   *  reaches down to -20 m north. */
+  const uFence = (notchFromM: number): Array<readonly [number, number]> => [[-20, -20], [-20, 140], [150, 140], [150, 80], [notchFromM, 80], [notchFromM, 40], [150, 40], [150, -20]];
+  const flyU = (notchFromM: number, waypoints: Array<[number, number]>) => {
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: uFence(notchFromM) });
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints, node: 'd1' })] });
     const d = layer.drones[0]!;
     let eastMost = -Infinity;
-    for (let t = 1_000; t < 120_000 && d.completed !== 'g'; t += 100) {
+    /** How far north it went while between the arms (east 40 to 80 m). */
+    let northBetween = -Infinity;
+    for (let t = 1_000; t < 300_000 && d.completed !== 'g'; t += 100) {
       layer.step(t);
-      eastMost = Math.max(eastMost, d.sim.state().eastM);
+      const s = d.sim.state();
+      eastMost = Math.max(eastMost, s.eastM);
+      if (s.eastM > 40 && s.eastM < 80) northBetween = Math.max(northBetween, s.northM);
     }
-    const why = JSON.stringify(layer.reflexes.slice(0, 4));
-    // Before: on from 30 m east across the notch to the east arm, outside the fence at 40 m east
-    // (1 breach), and held there.
+    return { layer, d, eastMost, northBetween, why: JSON.stringify(layer.reflexes.slice(0, 6)) };
+  };
+
+  it('a leg out through the notch of a U-shaped fence: flown round the notch inside the fence, on through the other arm', () => {
+    const { layer, d, eastMost, northBetween, why } = flyU(40, [
+      [100, 0],
+      [100, 200],
+    ]);
+    // Before: flown to 30 m east and no further (the east arm never flown); earlier still, on across
+    // the notch, outside the fence at 40 m east (1 breach), and held there.
     expect(layer.geofenceBreaches, why).toBe(0);
     expect(d.completed, why).toBe('g');
-    expect(eastMost, why).toBeGreaterThan(25);
-    expect(eastMost, why).toBeLessThan(36);
+    expect(eastMost, why).toBeGreaterThan(125);
+    expect(northBetween, why).toBeLessThan(31); // round the notch's corners, 10 m in from them
   });
 
-  it('the next lane in through the other arm of a U-shaped fence: not flown to across the notch', () => {
-    const u: Array<readonly [number, number]> = [[-20, -20], [-20, 140], [150, 140], [150, 80], [40, 80], [40, 40], [150, 40], [150, -20]];
-    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] }, geofence: u });
+  it('the next lane in through the other arm of a U-shaped fence: flown to round the notch', () => {
     // East through the west arm (to its notch side), then back west from past the east arm.
-    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'mission.goto', { waypoints: [[100, -100], [100, 200], [120, 200], [120, -100]], node: 'd1' })] });
-    const d = layer.drones[0]!;
-    let eastMost = -Infinity;
-    for (let t = 1_000; t < 200_000 && d.completed !== 'g'; t += 100) {
-      layer.step(t);
-      eastMost = Math.max(eastMost, d.sim.state().eastM);
-    }
-    const why = JSON.stringify(layer.reflexes);
-    // Before: from [100, 30] straight to [120, 130], where the last lane comes in: out of the fence at
-    // [102, 40] (1 breach), held there.
+    const { layer, d, eastMost, northBetween, why } = flyU(40, [
+      [100, -100],
+      [100, 200],
+      [120, 200],
+      [120, -100],
+    ]);
+    expect(layer.geofenceBreaches, why).toBe(0);
+    expect(d.completed, why).toBe('g');
+    expect(eastMost, why).toBeGreaterThan(125);
+    expect(northBetween, why).toBeLessThan(31);
+  });
+
+  it('a notch with no way round it that keeps 10 m from the fence (a bar 15 m wide): nothing past it is flown', () => {
+    const { layer, d, eastMost, why } = flyU(-5, [
+      [100, -100],
+      [100, 200],
+      [120, 200],
+      [120, -100],
+    ]);
     expect(layer.geofenceBreaches, why).toBe(0);
     expect(d.completed, why).toBe('g');
     expect(eastMost, why).toBeLessThan(36);
-    expect(layer.reflexes.some((r) => r.detail.includes('out of sight')), why).toBe(true);
+    expect(layer.reflexes.some((r) => r.detail.includes('no way inside the geofence')), why).toBe(true);
   });
 });
