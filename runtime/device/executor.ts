@@ -108,9 +108,12 @@ export class Executor {
   private readonly armWaitMs: number;
   /** How long a vehicle a goto sent on may not move before it counts as stopped short (waitFor). */
   private readonly stallMs: number;
-  /** The last action sent to the flight controller (send): only a goto's wait counts a vehicle that does
-   *  not move as stopped short; after a hold (a reflex's, the mission's) or a velocity it is meant to. */
+  /** The last action sent to the flight controller that it did not refuse (send): only a goto's wait
+   *  counts a vehicle that does not move as stopped short; after a hold (a reflex's, the mission's) or a
+   *  velocity it is meant to. */
   private lastAction: FlightAction['type'] | null = null;
+  /** Actions sent so far (send): a refusal puts lastAction back only when no newer one was sent. */
+  private sent = 0;
 
   constructor(
     private readonly devices: DeviceSet,
@@ -589,8 +592,12 @@ export class Executor {
    *  and whether the vehicle accepted it. */
   private async send(fc: FlightControl, action: FlightAction): Promise<Result<void, DeviceError>> {
     const token = this.ownModes.sending(fc.modesAfter(action.type));
+    const before = this.lastAction;
+    const n = ++this.sent;
     this.lastAction = action.type;
     const r = await fc.execute(action);
+    // Refused, it changed nothing the vehicle does (a reflex's hold refused leaves the goto flying).
+    if (!r.ok && n === this.sent) this.lastAction = before;
     const st = fc.state();
     this.ownModes.outcome(token, r.ok, st.ok ? st.value.timeMs : null);
     return r;

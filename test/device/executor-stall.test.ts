@@ -1,0 +1,48 @@
+// A vehicle a goto sent on that stops short and stays (Executor.waitFor's stall check) on the executor
+// rig's simulated multirotor, whose flight controller a test stops as its own fence or avoidance would,
+// in the mode the goto flies in. The count is the goto's: a hold sent after it (a reflex's) ends it,
+// unless the vehicle refused that hold, which leaves the goto flying.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { err } from '../../runtime/lib/result.js';
+import { deviceError } from '../../hal/devices.js';
+
+afterEach(() => stopRigs());
+
+async function stalling(refuseHold: boolean) {
+  const { vehicle, devices } = await executorRig();
+  if (refuseHold) {
+    const execute = devices.flight.execute.bind(devices.flight);
+    devices.flight.execute = (a) => (a.type === 'hold' ? Promise.resolve(err(deviceError('rejected', 'hold: denied'))) : execute(a));
+  }
+  const reports: ExecReport[] = [];
+  const logs: string[] = [];
+  const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
+  ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 200, speedDmps: 80, then: 'hold' });
+  expect(await until(() => vehicle.state().eastM > 30, 20_000)).toBe(true);
+  ex.reflexAction({ type: 'hold' }); // the obstacle reflex's hold, sent after the goto: it stops there
+  await new Promise((r) => setTimeout(r, 100));
+  if (refuseHold) {
+    // Refused, the goto flies on; the FC stops it where it is, in the goto's own mode.
+    const s = vehicle.state();
+    vehicle.goto(s.northM, s.eastM, s.upM);
+  }
+  return { vehicle, ex, reports, logs };
+}
+
+describe('executor: a vehicle a goto sent on that stops short', () => {
+  it('after a reflex hold the vehicle accepted, is not counted: that stop is meant', async () => {
+    const { reports, logs } = await stalling(false);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(reports.filter((r) => r.stage === 'failed'), logs.join(' | ')).toEqual([]);
+  }, 30_000);
+
+  it('after a reflex hold the vehicle refused, is: the goto still flies, and the task fails naming the stop', async () => {
+    const { reports, logs } = await stalling(true);
+    // Before: the refused hold stopped the count, and the task waited for the point for 10 minutes.
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 10_000), logs.join(' | ')).toBe(true);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped short of waypoint 1 and has not moved for 1 s \(mode guided\)/);
+  }, 30_000);
+});
