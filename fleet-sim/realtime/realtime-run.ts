@@ -29,7 +29,7 @@ import { epochExpectFailures, flightExpectFailures, hazardExpectFailures, relayE
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { RealtimeForgery } from './realtime-forgery.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
-import { closestPairM } from '../flight/world-flight.js';
+import { closestPairM, coverageCellM } from '../flight/world-flight.js';
 import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-agents.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
@@ -361,7 +361,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // An operator reads refusals on these; a run with an attacker checks that each forgery got one.
     await client.subscribeAsync([topics.statusAll, topics.logAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
     const area = surveyAreaOf(s);
-    const coverage = area ? new CoverageGrid(area, 10) : null;
+    const coverage = area ? new CoverageGrid(area, coverageCellM) : null;
     o.observer.onEvent({
       t: 'run',
       at: 0,
@@ -370,7 +370,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       mode: 'realtime',
       durationMs: s.durationMs,
       nodes: fleet.devices.map((d) => ({ index: d.index, id: d.id, role: d.index < s.validators ? 'validator' : 'follower', engine: 'ts' })),
-      world: { geofence: fence, surveyArea: area, coverageCellM: 10, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
+      world: { geofence: fence, surveyArea: area, coverageCellM: coverage?.cellM ?? coverageCellM, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const signer = createSigner(fleet.operator);
     const publish = (type: string, args: Readonly<Record<string, unknown>>): void => {

@@ -16,6 +16,9 @@ export function insidePolygon(n: number, e: number, poly: readonly PointNe[]): b
   return inside;
 }
 
+/** The most cells a grid has (two bytes each): 2 MB. */
+const cellsMax = 1_000_000;
+
 export class CoverageGrid {
   readonly minN: number;
   readonly minE: number;
@@ -26,9 +29,14 @@ export class CoverageGrid {
   private readonly cellsInArea: number;
   private coveredCount = 0;
 
+  /** The side of a cell, metres: the size asked for, or larger for an area that would need more than
+   *  cellsMax cells of it (a survey of many square kilometres; before, the run ended in an internal
+   *  error). The dashboard is told it (the run event's world.coverageCellM). */
+  readonly cellM: number;
+
   constructor(
     readonly area: readonly PointNe[],
-    readonly cellM: number,
+    cellM: number,
   ) {
     assert(area.length >= 3, 'a survey area needs at least 3 corners');
     assert(cellM > 0, 'coverage cell size must be positive');
@@ -36,15 +44,20 @@ export class CoverageGrid {
     const es = area.map((p) => p[1]);
     this.minN = Math.min(...ns);
     this.minE = Math.min(...es);
-    this.cols = Math.max(1, Math.ceil((Math.max(...es) - this.minE) / cellM));
-    this.rows = Math.max(1, Math.ceil((Math.max(...ns) - this.minN) / cellM));
-    assert(this.cols * this.rows <= 1_000_000, `survey area too large for ${cellM} m cells`);
+    const width = Math.max(...es) - this.minE;
+    const height = Math.max(...ns) - this.minN;
+    const cells = (c: number): number => Math.max(1, Math.ceil(width / c)) * Math.max(1, Math.ceil(height / c));
+    let cell = Math.max(cellM, Math.ceil(Math.sqrt((width * height) / cellsMax)));
+    while (cells(cell) > cellsMax) cell = Math.ceil(cell * 1.1);
+    this.cellM = cell;
+    this.cols = Math.max(1, Math.ceil(width / cell));
+    this.rows = Math.max(1, Math.ceil(height / cell));
     this.inArea = new Uint8Array(this.cols * this.rows);
     this.covered = new Uint8Array(this.cols * this.rows);
     let count = 0;
     for (let r = 0; r < this.rows; r++) {
       for (let c = 0; c < this.cols; c++) {
-        if (insidePolygon(this.minN + (r + 0.5) * cellM, this.minE + (c + 0.5) * cellM, area)) {
+        if (insidePolygon(this.minN + (r + 0.5) * cell, this.minE + (c + 0.5) * cell, area)) {
           this.inArea[r * this.cols + c] = 1;
           count++;
         }

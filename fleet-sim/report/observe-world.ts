@@ -55,7 +55,7 @@ export class WorldObserver {
       mode: 'deterministic',
       durationMs: s.durationMs,
       nodes: w.nodes.map((n) => ({ index: n.index, id: n.id, role: n.index < s.validators ? 'validator' : 'follower', engine: 'none' })),
-      world: { geofence: s.world?.geofence ?? null, surveyArea: surveyAreaOf(s), coverageCellM, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
+      world: { geofence: s.world?.geofence ?? null, surveyArea: surveyAreaOf(s), coverageCellM: this.flight.coverage?.cellM ?? coverageCellM, radioRangeM: s.radio?.rangeM ?? null, home: [0, 0] },
     });
     const tick = (): void => {
       this.sample();

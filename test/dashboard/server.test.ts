@@ -311,4 +311,17 @@ describe('dashboard state (static/state.js)', () => {
     for (let n = 5; n < 50; n += 10) for (let e = 5; e < 100; e += 10) grid.mark(n, e, 8);
     expect(grid.fraction()).toBe(1);
   });
+
+  it('a survey of many square kilometres gets larger cells (at most a million), told to the dashboard, not an internal error', () => {
+    // 20 km by 20 km: 4 million cells of 10 m. Before: "internal error: survey area too large for 10 m
+    // cells", exit 70, for a survey the mission machine accepts (spacingM 30: 667 lanes).
+    const area = [[0, 0], [0, 20_000], [20_000, 20_000], [20_000, 0]] as const;
+    const grid = new CoverageGrid(area, 10);
+    expect(grid.cellM).toBe(20);
+    expect(grid.cols * grid.rows).toBeLessThanOrEqual(1_000_000);
+    const g = dash.coverageGrid({ surveyArea: area, coverageCellM: grid.cellM });
+    expect([g.cols, g.rows, g.cell]).toEqual([grid.cols, grid.rows, grid.cellM]);
+    expect(grid.mark(10_000, 10_000, 30).length).toBeGreaterThan(0);
+    expect(new CoverageGrid([[0, 0], [0, 100], [50, 100]], 10).cellM).toBe(10); // a field keeps its 10 m
+  });
 });
