@@ -10,6 +10,7 @@ import { resumeIndex, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '.
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
+import { MotionWatch } from './motion-watch.js';
 import { fenceCut, fenceCutMarginM, wayInside } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
@@ -32,10 +33,12 @@ const returnAltRewriteMs = 30_000;
 const flightControllerWaitMs = 15_000;
 /** Bound on one wait (real time) so a stuck vehicle fails the task instead of waiting forever. */
 const waitMsMax = 600_000;
-/** A vehicle sent somewhere by a goto that stays within this of one point for stallMs has stopped
- *  short (waitFor): a goto at any mission speed moves it farther in a second. */
-const stallMoveM = 3;
+/** What the vehicle's motion tells while the executor waits (MotionWatch): a goto at any mission speed
+ *  moves it farther than 3 m in a second, so one within that of a point for 30 s has stopped short; a
+ *  vehicle that holds drifts by a metre or two (wind, GNSS), so one 6 m off (4 m in height) from where
+ *  it settled is flown by someone. */
 export const stallMsDefault = 30_000;
+const motionLimits = { stallMoveM: 3, settleMs: 2_000, driftM: 6, driftUpM: 4 } as const;
 /** A flight controller that refuses to arm (a pre-arm check: its estimator or GNSS not ready yet, a
  *  battery below its threshold) is asked again this often, and the task fails with its last refusal
  *  after armWaitMsDefault (Executor's armWaitMs). */
@@ -906,6 +909,17 @@ export class Executor {
     return reason;
   }
 
+  /** What the vehicle's motion says while the executor waits (MotionWatch), as a reason, or null: a
+   *  goto's vehicle stopped short of `what` (stoppedShort), or a held one flown off by someone. */
+  private motion(watch: MotionWatch, what: string): string | null {
+    const seen = watch.step(this.lastAction, !this.paused, this.position(), Date.now());
+    if (seen === null) return null;
+    if (seen.kind === 'stalled') return this.stoppedShort(what);
+    const fs = this.devices.flight?.state();
+    const m = fs?.ok ? fs.value.mode : 'unknown';
+    return this.handOver(`the vehicle moved ${seen.byM.toFixed(0)} m from where it held (mode ${m}): a pilot flies it (ArduCopter's LOITER takes the sticks with no mode change)`);
+  }
+
   /**
    * Under a committed hold, after a re-plan ended the flying that was waiting there (its route is
    * another now), nothing would notice a pilot or the FC's own failsafe taking the vehicle, and the
@@ -915,8 +929,9 @@ export class Executor {
   private async watchHeld(gen: number): Promise<void> {
     const live = this.liveFor(gen);
     this.watchAnew('keep');
+    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
     while (live() && this.paused && !this.handedOver) {
-      const taken = this.takenOver();
+      const taken = this.takenOver() ?? this.motion(watch, 'the hold');
       const cur = this.current;
       if (taken !== null && cur) return this.report({ command: cur.command, stage: 'failed', progress: permilleOf(cur.next, cur.task.waypoints.length), reason: taken });
       await new Promise((r) => setTimeout(r, pollMs));
@@ -924,21 +939,18 @@ export class Executor {
   }
 
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle
-   *  taken out of the executor's hands (takenOver), or, sent on by a goto, stopped short of it
-   *  (stoppedShort). A paused executor waits without counting. */
+   *  taken out of the executor's hands (takenOver, or flown off from a hold: motion), or, sent on by a
+   *  goto, stopped short of it (stoppedShort). A paused executor waits without counting. */
   private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string): Promise<string | null> {
     const t0 = Date.now();
-    /** Where the vehicle has stayed within stallMoveM of since when, while the last action is a goto. */
-    let still: { readonly at: { northM: number; eastM: number; upM: number }; readonly sinceMs: number } | null = null;
+    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
     while (live()) {
       const taken = this.takenOver();
       if (taken !== null) return taken;
       if (!this.paused && (await cond())) return null;
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
-      const p = this.position();
-      if (this.paused || this.lastAction !== 'goto' || p === null) still = null;
-      else if (still === null || Math.hypot(p.northM - still.at.northM, p.eastM - still.at.eastM, p.upM - still.at.upM) > stallMoveM) still = { at: p, sinceMs: Date.now() };
-      else if (Date.now() - still.sinceMs >= this.stallMs) return this.stoppedShort(what);
+      const moved = this.motion(watch, what);
+      if (moved !== null) return moved;
       await new Promise((r) => setTimeout(r, pollMs));
     }
     return 'superseded by a newer task';

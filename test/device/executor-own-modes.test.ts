@@ -109,4 +109,26 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     await waitFor('m1 done', () => reports.some((r) => r.command === 'm1' && r.stage === 'done'), 30_000);
     expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
   }, 60_000);
+
+  // The executor's hold puts ArduCopter in LOITER, which flies with a pilot's sticks: a pilot who takes
+  // the drone there switches no mode. Before, the mission's resume sent a goto (GUIDED) and took the
+  // drone back from the pilot.
+  it("ArduPilot: a pilot flying the held drone off with the sticks (LOITER, no mode change) takes it; the mission's resume is not carried out", async () => {
+    const { rig, ex, reports, sent } = await flying('ardupilot');
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
+    ex.run('h', { type: 'hold', mission: 'm1' });
+    await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 15_000);
+    expect(reports.find((r) => r.command === 'm1' && r.stage === 'failed')?.reason).toMatch(/moved \d+ m from where it held \(mode hold\): a pilot flies it/);
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
+  }, 60_000);
 });

@@ -1,0 +1,73 @@
+// What the vehicle's motion tells while the executor waits on it, where its flight mode tells nothing:
+// - a vehicle a goto sent on that stays within stallMoveM of one point for stallMs has stopped short
+//   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
+//   obstacle avoidance keeps it there);
+// - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
+//   driftUpM in height) is flown by someone else: ArduCopter's LOITER, which the executor's hold puts
+//   it in, takes a pilot's sticks without a mode change.
+// Executor.waitFor and watchHeld keep one per wait; pure, so its rules are tested on their own.
+
+import type { FlightActionType } from '../../hal/devices.js';
+
+export interface MotionPoint {
+  readonly northM: number;
+  readonly eastM: number;
+  readonly upM: number;
+}
+
+export type Motion = { readonly kind: 'stalled' } | { readonly kind: 'moved-off'; readonly byM: number };
+
+export interface MotionLimits {
+  /** A goto's vehicle within stallMoveM of one point this long has stopped short. */
+  readonly stallMs: number;
+  readonly stallMoveM: number;
+  /** A held vehicle within stallMoveM of one point this long has settled where it holds. */
+  readonly settleMs: number;
+  /** Settled, it has moved off once this far from there across, or driftUpM up or down. */
+  readonly driftM: number;
+  readonly driftUpM: number;
+}
+
+export class MotionWatch {
+  private action: FlightActionType | null = null;
+  /** Where the vehicle has stayed within stallMoveM of, since when. */
+  private still: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
+  /** Where a held vehicle settled. */
+  private anchor: MotionPoint | null = null;
+
+  constructor(private readonly limits: MotionLimits) {}
+
+  /**
+   * One poll: the last action the vehicle accepted, whether a goto's stop counts now (not under a
+   * committed hold), where the vehicle is (null: no fix) and the time. A new action starts over.
+   */
+  step(action: FlightActionType | null, countStall: boolean, p: MotionPoint | null, nowMs: number): Motion | null {
+    const l = this.limits;
+    if (action !== this.action) {
+      this.action = action;
+      this.still = null;
+      this.anchor = null;
+    }
+    if (p === null) {
+      this.still = null;
+      return null;
+    }
+    const s = this.still;
+    if (s === null || Math.hypot(p.northM - s.at.northM, p.eastM - s.at.eastM, p.upM - s.at.upM) > l.stallMoveM) this.still = { at: p, sinceMs: nowMs };
+    const stillForMs = nowMs - (this.still as { sinceMs: number }).sinceMs;
+    if (action === 'goto') {
+      if (!countStall) this.still = null;
+      else if (stillForMs >= l.stallMs) return { kind: 'stalled' };
+      return null;
+    }
+    if (action !== 'hold') return null;
+    const a = this.anchor;
+    if (a === null) {
+      if (stillForMs >= l.settleMs) this.anchor = (this.still as { at: MotionPoint }).at;
+      return null;
+    }
+    const across = Math.hypot(p.northM - a.northM, p.eastM - a.eastM);
+    const up = Math.abs(p.upM - a.upM);
+    return across > l.driftM || up > l.driftUpM ? { kind: 'moved-off', byM: Math.max(across, up) } : null;
+  }
+}

@@ -1,0 +1,51 @@
+// MotionWatch: what the vehicle's motion tells while the executor waits, where its mode tells nothing.
+
+import { describe, expect, it } from 'vitest';
+import { MotionWatch } from '../../runtime/device/motion-watch.js';
+
+const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, driftM: 6, driftUpM: 4 };
+const at = (northM: number, eastM = 0, upM = 20) => ({ northM, eastM, upM });
+
+describe('MotionWatch', () => {
+  it('a goto: moving is fine; within 3 m of one point for 30 s is a stop short', () => {
+    const w = new MotionWatch(limits);
+    for (let t = 0; t <= 60_000; t += 500) expect(w.step('goto', true, at(t / 100), t)).toBeNull(); // 5 m/s
+    // It stopped at 600 m at 60 s.
+    expect(w.step('goto', true, at(601), 89_000)).toBeNull();
+    expect(w.step('goto', true, at(602), 90_000)).toEqual({ kind: 'stalled' });
+  });
+
+  it('a goto under a committed hold (not counted), or with no fix, starts over', () => {
+    const w = new MotionWatch(limits);
+    w.step('goto', true, at(0), 0);
+    expect(w.step('goto', false, at(0), 29_000)).toBeNull();
+    expect(w.step('goto', true, at(0), 31_000)).toBeNull(); // counted again from here
+    expect(w.step('goto', true, null, 40_000)).toBeNull();
+    expect(w.step('goto', true, at(0), 50_000)).toBeNull();
+    expect(w.step('goto', true, at(0), 80_000)).toEqual({ kind: 'stalled' });
+  });
+
+  it('a hold: braking to a stop, then GNSS wander, is not moved off; a pilot flying it 6 m across or 4 m up is', () => {
+    const w = new MotionWatch(limits);
+    // Brakes over 8 m in 2 s, then settles.
+    for (let t = 0; t <= 2_000; t += 100) expect(w.step('hold', true, at(8 - ((2_000 - t) / 2_000) ** 2 * 8), t)).toBeNull();
+    for (let t = 2_100; t <= 10_000; t += 100) expect(w.step('hold', true, at(8 + Math.sin(t / 700) * 1.5, Math.cos(t / 900) * 1.5), t)).toBeNull();
+    const off = w.step('hold', true, at(17), 10_100);
+    expect(off?.kind).toBe('moved-off');
+    expect(off?.kind === 'moved-off' && off.byM > 6).toBe(true);
+    const v = new MotionWatch(limits);
+    v.step('hold', true, at(0), 0);
+    v.step('hold', true, at(0), 2_000);
+    expect(v.step('hold', true, at(0, 0, 23.9), 3_000)).toBeNull();
+    expect(v.step('hold', true, at(0, 0, 24.5), 3_100)?.kind).toBe('moved-off');
+  });
+
+  it('moving off before it settled is not judged (still braking), nor after a new action (a goto flies it off)', () => {
+    const w = new MotionWatch(limits);
+    for (let t = 0; t <= 1_500; t += 100) expect(w.step('hold', true, at(t / 10), t)).toBeNull();
+    w.step('hold', true, at(150), 1_600);
+    w.step('hold', true, at(150), 3_700); // settled at 150
+    expect(w.step('goto', true, at(200), 3_800)).toBeNull();
+    expect(w.step('velocity', true, at(300), 3_900)).toBeNull();
+  });
+});
