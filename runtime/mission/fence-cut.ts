@@ -139,10 +139,24 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     area2 += p.eastM * q.northM - q.eastM * p.northM;
   }
   const out: FencePoint[] = [];
+  // A corner written twice in a row (a fence given closed, its first point repeated at the end, or a
+  // point repeated) is one corner, between the nearest other points either side. Before, each copy had
+  // an edge of no length beside it and was passed over, so no way bent round that corner.
+  const same = (p: FencePoint, q: FencePoint): boolean => p.northM === q.northM && p.eastM === q.eastM;
+  const other = (i: number, step: 1 | -1): FencePoint => {
+    const v = fence[i] as FencePoint;
+    let j = i;
+    for (let k = 1; k < n; k++) {
+      j = (j + step + n) % n;
+      if (!same(fence[j] as FencePoint, v)) break;
+    }
+    return fence[j] as FencePoint;
+  };
   for (let i = 0; i < n; i++) {
     const v = fence[i] as FencePoint;
-    const prev = fence[(i + n - 1) % n] as FencePoint;
-    const next = fence[(i + 1) % n] as FencePoint;
+    if (same(v, fence[(i + n - 1) % n] as FencePoint)) continue; // the corner's first copy stands for it
+    const prev = other(i, -1);
+    const next = other(i, 1);
     const turn = (v.eastM - prev.eastM) * (next.northM - v.northM) - (v.northM - prev.northM) * (next.eastM - v.eastM);
     if (turn * area2 >= 0) continue; // convex (or straight): no way bends round it
     const l1 = Math.hypot(prev.northM - v.northM, prev.eastM - v.eastM);
