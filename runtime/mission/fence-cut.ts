@@ -88,7 +88,9 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
 
 /**
  * The way inside `fence` from `from` to `to` (both inside) where the straight one leaves it (across a
- * concave fence's notch): the points to fly between them, [] when `to` is in sight, or null when no
+ * concave fence's notch, or past a notch's corner nearer than `marginM`): the points to fly between
+ * them, [] when `to` is in sight and the way there that far from the notches' corners (or in sight with
+ * no way round them), or null when no
  * way inside keeps `marginM` from the fence. A shortest such way bends only round the fence's reflex
  * corners (the inner corners of a notch), so its points are those corners moved into the fence until
  * they are the margin from both edges that meet there; each straight stretch of it stays inside and
@@ -96,9 +98,14 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
  * already is or the leg goes). Dijkstra over them: a fence has tens of corners, not thousands.
  */
 export function wayInside(from: FencePoint, to: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] | null {
-  if (inSight(from, to, fence)) return [];
-  const nodes = [from, ...innerCorners(fence, marginM), to];
   const dist = (p: FencePoint, q: FencePoint): number => Math.hypot(p.northM - q.northM, p.eastM - q.eastM);
+  // In sight, and the margin from the inner corners of the fence's notches (less only near `from` or
+  // `to`): straight. One that passes a notch's corner nearer is flown round it as one across the notch
+  // is, or straight when no way round keeps the margin. Before, a leg that missed a notch's corner by
+  // centimetres flew past it there, and one that crossed it by as little was flown 10 m clear of it.
+  const direct = inSight(from, to, fence);
+  if (direct && reflexCorners(fence).every(({ v }) => distanceToSegment(v, from, to) >= 0.99 * Math.min(marginM, dist(v, from), dist(v, to)))) return [];
+  const nodes = [from, ...innerCorners(fence, marginM), to];
   const clear = (p: FencePoint, q: FencePoint): boolean =>
     inSight(p, q, fence) && fence.every((v) => distanceToSegment(v, p, q) >= 0.99 * Math.min(marginM, dist(v, from), dist(v, to)));
   const n = nodes.length;
@@ -108,7 +115,7 @@ export function wayInside(from: FencePoint, to: FencePoint, fence: readonly Fenc
   for (;;) {
     let k = -1;
     for (let i = 0; i < n; i++) if (!done[i] && Number.isFinite(best[i] as number) && (k < 0 || (best[i] as number) < (best[k] as number))) k = i;
-    if (k < 0) return null;
+    if (k < 0) return direct ? [] : null;
     if (k === n - 1) break;
     done[k] = true;
     const p = nodes[k] as FencePoint;
@@ -125,12 +132,9 @@ export function wayInside(from: FencePoint, to: FencePoint, fence: readonly Fenc
   return way;
 }
 
-/**
- * The fence's reflex corners (interior angle over 180 degrees: where a notch's sides meet), each moved
- * into the fence along its bisector to where it is the margin (and a little) from both edges' lines:
- * the points a way round a notch bends at. One too near another edge (a narrow neck) is left out.
- */
-function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint[] {
+/** The fence's reflex corners (interior angle over 180 degrees), each with the nearest other corners
+ *  before and after it. */
+function reflexCorners(fence: readonly FencePoint[]): Array<{ v: FencePoint; prev: FencePoint; next: FencePoint }> {
   const n = fence.length;
   let area2 = 0;
   for (let i = 0; i < n; i++) {
@@ -138,7 +142,7 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     const q = fence[(i + 1) % n] as FencePoint;
     area2 += p.eastM * q.northM - q.eastM * p.northM;
   }
-  const out: FencePoint[] = [];
+  const out: Array<{ v: FencePoint; prev: FencePoint; next: FencePoint }> = [];
   // A corner written twice in a row (a fence given closed, its first point repeated at the end, or a
   // point repeated) is one corner, between the nearest other points either side. Before, each copy had
   // an edge of no length beside it and was passed over, so no way bent round that corner.
@@ -159,6 +163,20 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     const next = other(i, 1);
     const turn = (v.eastM - prev.eastM) * (next.northM - v.northM) - (v.northM - prev.northM) * (next.eastM - v.eastM);
     if (turn * area2 >= 0) continue; // convex (or straight): no way bends round it
+    out.push({ v, prev, next });
+  }
+  return out;
+}
+
+/**
+ * The fence's reflex corners (interior angle over 180 degrees: where a notch's sides meet), each moved
+ * into the fence along its bisector to where it is the margin (and a little) from both edges' lines:
+ * the points a way round a notch bends at. One too near another edge (a narrow neck) is left out.
+ */
+function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint[] {
+  const n = fence.length;
+  const out: FencePoint[] = [];
+  for (const { v, prev, next } of reflexCorners(fence)) {
     const l1 = Math.hypot(prev.northM - v.northM, prev.eastM - v.eastM);
     const l2 = Math.hypot(next.northM - v.northM, next.eastM - v.eastM);
     if (l1 === 0 || l2 === 0) continue;

@@ -75,6 +75,25 @@ describe('fenceCut', () => {
     expect(wayInside(pt(70, 20), pt(70, 80), u, 25)).toBeNull(); // the bar is 40 m wide
   });
 
+  it('wayInside: a way in sight that passes a notch\'s corner nearer than the margin goes round it as one across the notch does', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    // Half a metre south of the notch's corners [40, 40] and [40, 60]. Before: [] (straight, 0.5 m from
+    // the fence), while the same leg a metre north, across the notch, went round 10 m clear of it.
+    const round = [
+      [29.8, 29.8],
+      [29.8, 70.2],
+    ];
+    expect(near(wayInside(pt(39.5, 20), pt(39.5, 80), u) ?? [])).toEqual(round);
+    expect(near(wayInside(pt(40.5, 20), pt(40.5, 80), u) ?? [])).toEqual(round);
+    expect(near(fenceCut(pt(39.5, 20), pt(39.5, 80), u))).toEqual([...round, [39.5, 80]]);
+    // 10 m south of them (the margin): straight; and where no way round keeps the margin (a 25 m
+    // margin in a bar 40 m wide), straight too, inside the fence, as before.
+    expect(wayInside(pt(30, 20), pt(30, 80), u)).toEqual([]);
+    expect(wayInside(pt(39.5, 20), pt(39.5, 80), u, 25)).toEqual([]);
+    // A leg that ends near a corner may pass it that near (the drone is there, or the leg goes there).
+    expect(wayInside(pt(39.5, 38), pt(20, 20), u)).toEqual([]);
+  });
+
   it('random legs through random star-shaped (concave) fences: every point made is inside, the margin from every edge, and the way from each to the next stays inside', () => {
     const seed = 11;
     const rng = new Prng(seed);
