@@ -131,10 +131,11 @@ export class Executor {
    *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
   position(): { northM: number; eastM: number; upM: number } | null {
     const f = this.devices.position?.fix();
-    // A receiver without a fix (NMEA GGA of quality 0) gives no coordinates (NaN): no position. Before,
-    // a NaN position never counted as moved, so the stall check (waitFor) read a vehicle flying on by its
-    // FC's estimate as stopped short, in Hold a pilot's, and handed it over.
-    if (!f || !f.ok || !Number.isFinite(f.value.latDeg) || !Number.isFinite(f.value.lonDeg) || !Number.isFinite(f.value.altMslM)) return null;
+    // A receiver without a fix (NMEA GGA of quality 0, GPS_RAW_INT's no fix) gives no coordinates
+    // (NaN) or its last ones over and over: no position. Before, either never counted as moved, so the
+    // stall check (waitFor) read a vehicle flying on by its FC's estimate as stopped short, in Hold a
+    // pilot's, and handed it over.
+    if (!f || !f.ok || f.value.fix === 'none' || !Number.isFinite(f.value.latDeg) || !Number.isFinite(f.value.lonDeg) || !Number.isFinite(f.value.altMslM)) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
     const fc = this.heightAboveHome();
     if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;

@@ -19,8 +19,18 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
+/** What a receiver that has lost its fix writes: no coordinates, or (some receivers; a MAVLink FC's
+ *  GPS_RAW_INT with no fix) the last ones again, with fix quality 0 either way. */
+const lostFix = {
+  'no coordinates': (): string => nmeaSentence('GPGGA,123519.00,,,,,0,00,99.9,,M,,M,,'),
+  'the last coordinates again': (last: { lat: number; lon: number; alt: number }): string => {
+    const body = gga(last.lat, last.lon, last.alt).replace(/^\$/, '').replace(/\*[0-9A-F]{2}\r\n$/, '');
+    return nmeaSentence(body.replace(',1,09,', ',0,00,'));
+  },
+};
+
 describe("the stall check and a GNSS receiver's lost fix", () => {
-  it('a receiver without a fix for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', async () => {
+  it.each(Object.keys(lostFix) as Array<keyof typeof lostFix>)('a receiver without a fix (%s) for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', async (kind) => {
     const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4 } });
     cleanup.push(rig.stop);
     const mav = await mavlinkDevicesOn(rig, cleanup);
@@ -32,12 +42,16 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
     await gps.start();
     cleanup.push(() => gps.stop());
     let noFix = false;
+    let last = { lat: 0, lon: 0, alt: 0 };
     // The receiver, 10 times a second: the FC's own position, or, while it has lost its fix, what a
     // receiver then writes (quality 0, empty coordinates).
     const feed = setInterval(() => {
       const p = rig.vehicle.telemetry.position;
-      if (noFix) receiver.write(Buffer.from(nmeaSentence('GPGGA,123519.00,,,,,0,00,99.9,,M,,M,,'), 'latin1'));
-      else if (p) receiver.write(Buffer.from(gga(p.lat / 1e7, p.lon / 1e7, p.alt / 1000), 'latin1'));
+      if (noFix) receiver.write(Buffer.from(kind === 'no coordinates' ? lostFix[kind]() : lostFix[kind](last), 'latin1'));
+      else if (p) {
+        last = { lat: p.lat / 1e7, lon: p.lon / 1e7, alt: p.alt / 1000 };
+        receiver.write(Buffer.from(gga(last.lat, last.lon, last.alt), 'latin1'));
+      }
     }, 100);
     cleanup.push(() => clearInterval(feed));
     await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
@@ -55,8 +69,9 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
     noFix = false;
     expect(flownM, 'the vehicle flew on while the receiver had no fix').toBeGreaterThan(20);
     await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
-    // Before: the position without a fix was NaN, never "moved" from where the count began, so the
-    // vehicle counted as stopped in Hold for 1 s: the task failed as a pilot's hold and was handed over.
+    // Before: the position without a fix (NaN, or the last one over and over) never "moved" from where
+    // the count began, so the vehicle counted as stopped in Hold for 1 s: the task failed as a pilot's
+    // hold and was handed over.
     expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
     expect(logs.filter((l) => /stopped in hold short|nothing more is commanded/.test(l))).toEqual([]);
   }, 90_000);
