@@ -81,7 +81,12 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
       }
       out.push(entry);
     }
-    out.push(to === 1 ? b : at(to));
+    // Along the stretch, round a notch's corner it passes nearer than the margin (wayInside; straight
+    // with no way round). Before, only the way from one stretch to the next went round: a stretch
+    // flew past a corner as near as it passed it.
+    const start = from > 0 ? (out[out.length - 1] as FencePoint) : a;
+    const end = to === 1 ? b : at(to);
+    out.push(...(wayInside(start, end, fence, marginM) ?? []), end);
   }
   return out;
 }

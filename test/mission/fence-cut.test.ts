@@ -94,6 +94,22 @@ describe('fenceCut', () => {
     expect(wayInside(pt(39.5, 38), pt(20, 20), u)).toEqual([]);
   });
 
+  it('fenceCut: a stretch of a leg inside the fence that passes a notch\'s corner nearer than the margin goes round it', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    const round = [
+      [29.8, 29.8],
+      [29.8, 70.2],
+    ];
+    // In through the west side and out through the east, half a metre south of the notch. Before:
+    // [39.5, 10] then [39.5, 90], straight past its corners 0.5 m from the fence.
+    expect(near(fenceCut(pt(39.5, -20), pt(39.5, 120), u))).toEqual([[39.5, 10], ...round, [39.5, 90]]);
+    // From inside out through the east side, and from the west side in to a waypoint inside.
+    expect(near(fenceCut(pt(39.5, 20), pt(39.5, 120), u))).toEqual([...round, [39.5, 90]]);
+    expect(near(fenceCut(pt(39.5, -20), pt(39.5, 80), u))).toEqual([[39.5, 10], ...round, [39.5, 80]]);
+    // 10 m south of the corners: straight, as before.
+    expect(near(fenceCut(pt(30, -20), pt(30, 120), u))).toEqual([[30, 10], [30, 90]]);
+  });
+
   it('random legs through random star-shaped (concave) fences: every point made is inside, the margin from every edge, and the way from each to the next stays inside', () => {
     const seed = 11;
     const rng = new Prng(seed);
