@@ -3,7 +3,7 @@
 // middle of an edge. Each is the same fence to the operator and must give the same way.
 
 import { describe, expect, it } from 'vitest';
-import { fenceCut, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, insideFence, type FencePoint } from '../../runtime/mission/fence-cut.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
 const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
@@ -58,5 +58,60 @@ describe('a fence written in other ways gives the same way', () => {
       }
     }
     expect(rounded).toBeGreaterThan(10);
+  });
+});
+
+describe('the margin from a notch\'s corners', () => {
+  it('random legs through random star-shaped fences: no stretch flown passes a reflex corner nearer than the margin, but near a point of the leg itself (where the drone is, or the leg goes)', () => {
+    const seed = 31;
+    const rng = new Prng(seed);
+    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
+    const m = 10;
+    const d = (p: FencePoint, q: FencePoint): number => Math.hypot(p.northM - q.northM, p.eastM - q.eastM);
+    const dseg = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
+      const dn = e.northM - s.northM;
+      const de = e.eastM - s.eastM;
+      const l2 = dn * dn + de * de;
+      const u = l2 === 0 ? 0 : Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / l2));
+      return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
+    };
+    let passedNear = 0;
+    for (let c = 0; c < 1500; c++) {
+      const n = 5 + Math.floor(r(0, 8));
+      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
+      const fence = angles.map((t) => {
+        const radius = r(60, 300);
+        return pt(radius * Math.cos(t), radius * Math.sin(t));
+      });
+      let area2 = 0;
+      fence.forEach((p, i) => {
+        const q = fence[(i + 1) % n] as FencePoint;
+        area2 += p.eastM * q.northM - q.eastM * p.northM;
+      });
+      const reflex = fence.filter((v, i) => {
+        const p = fence[(i + n - 1) % n] as FencePoint;
+        const q = fence[(i + 1) % n] as FencePoint;
+        return ((v.eastM - p.eastM) * (q.northM - v.northM) - (v.northM - p.northM) * (q.eastM - v.eastM)) * area2 < 0;
+      });
+      const a = pt(r(-350, 350), r(-350, 350));
+      const b = pt(r(-350, 350), r(-350, 350));
+      const cut = fenceCut(a, b, fence, m);
+      const flown = [...(insideFence(a, fence) ? [a] : []), ...cut];
+      // Points on the leg's line (a, b, where the leg comes in or goes out): the ends of each stretch.
+      const onLeg = flown.map((p) => Math.abs((b.northM - a.northM) * (p.eastM - a.eastM) - (b.eastM - a.eastM) * (p.northM - a.northM)) / d(a, b) < 1e-6);
+      for (let i = 0; i + 1 < flown.length; i++) {
+        let e1 = i;
+        while (!onLeg[e1]) e1--;
+        let e2 = i + 1;
+        while (!onLeg[e2]) e2++;
+        for (const v of reflex) {
+          const need = 0.99 * Math.min(m, d(v, flown[e1] as FencePoint), d(v, flown[e2] as FencePoint));
+          const got = dseg(v, flown[i] as FencePoint, flown[i + 1] as FencePoint);
+          if (got < m) passedNear++;
+          expect(got, `seed ${seed} case ${c}: corner ${JSON.stringify(v)}, segment ${i} of ${JSON.stringify(flown)}; fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])}`).toBeGreaterThanOrEqual(need);
+        }
+      }
+    }
+    expect(passedNear).toBeGreaterThan(0); // near the leg's own points: the exemption is exercised
   });
 });
