@@ -213,7 +213,12 @@ function distanceToSegment(p: FencePoint, s: FencePoint, e: FencePoint): number 
 /** Whether the straight way from p to q stays inside the fence: it crosses (or touches) no edge, and
  *  its middle is inside. One that does not (across a concave fence's notch) is flown round (wayInside). */
 export function inSight(p: FencePoint, q: FencePoint, fence: readonly FencePoint[]): boolean {
-  return crossings(p, q, fence).length === 0 && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
+  // A crossing within a micrometre of either end is the end lying on an edge (a waypoint on the fence,
+  // which floating point puts 1e-17 of the way along): not a crossing. Before, such a leg was out of
+  // sight of everything, and wayInside found no way at all: the leg was not flown.
+  const len = Math.hypot(q.northM - p.northM, q.eastM - p.eastM);
+  const ends = 1e-6 / Math.max(len, 1e-6);
+  return crossings(p, q, fence).every((c) => c.t <= ends || c.t >= 1 - ends) && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
 }
 
 /** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin.

@@ -94,6 +94,25 @@ describe('fenceCut', () => {
     expect(wayInside(pt(39.5, 38), pt(20, 20), u)).toEqual([]);
   });
 
+  it('a leg from a waypoint on the fence itself (a slanted edge, in decimetres) to one inside is flown, in a convex fence or a concave one', () => {
+    // [18.9, 63] lies on the edge [0, 0]-[30, 100]; in floating point the leg from it "crosses" that
+    // edge 1e-17 of the way along. Before: fenceCut gave [] (wayInside null: not in sight, and no way
+    // round), so the leg was skipped, where before wayInside it was [b].
+    const slanted = [pt(0, 0), pt(30, 100), pt(130, 100), pt(100, 0)];
+    expect(insideFence(pt(18.9, 63), slanted)).toBe(true);
+    expect(wayInside(pt(18.9, 63), pt(60, 50), slanted)).toEqual([]);
+    expect(fenceCut(pt(18.9, 63), pt(60, 50), slanted)).toEqual([pt(60, 50)]);
+    expect(fenceCut(pt(60, 50), pt(18.9, 63), slanted)).toEqual([pt(18.9, 63)]);
+    // A notch in the north: the same from the slanted edge, round the notch when it is in the way.
+    const notched = [pt(0, 0), pt(30, 100), pt(130, 100), pt(130, 60), pt(70, 60), pt(70, 40), pt(130, 40), pt(100, 0)];
+    expect(fenceCut(pt(18.9, 63), pt(40, 50), notched)).toEqual([pt(40, 50)]);
+    // (That leg passes 3.6 m from the notch's corner [70, 40]: round it, 10 m clear.)
+    expect(near(fenceCut(pt(18.9, 63), pt(100, 20), notched))).toEqual([
+      [59.8, 29.8],
+      [100, 20],
+    ]);
+  });
+
   it('fenceCut: a stretch of a leg inside the fence that passes a notch\'s corner nearer than the margin goes round it', () => {
     const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
     const round = [
