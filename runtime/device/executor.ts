@@ -712,7 +712,11 @@ export class Executor {
       cur.cut = { next: cur.next, targets, reached: kept?.reached ?? 0 };
       if (targets.length === 0) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
-        this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
+        // A waypoint inside with nothing to fly: a notch between it and the leg's start with no way round
+        // it that keeps the margin (fenceCut). Before, said to be outside the fence.
+        const inside = this.fence !== null && insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence);
+        if (inside) this.log(`task ${command}: no way inside this device's geofence to waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] keeps ${fenceCutMarginM} m from it: skipped`, 'info');
+        else this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
         cur.next++;
         this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;
