@@ -193,10 +193,33 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     // The bisector meets each edge's line at the half angle: moved d along it, a point is d·sin from it.
     const sin = Math.abs(b.n * u1.e - b.e * u1.n);
     const d = Math.min((1.02 * marginM) / Math.max(sin, 1e-9), 4 * marginM);
-    const c = { northM: v.northM + b.n * d, eastM: v.eastM + b.e * d };
-    if (!insideFence(c, fence)) continue;
-    if (fence.some((s, j) => distanceToSegment(c, s, fence[(j + 1) % n] as FencePoint) < marginM)) continue;
-    out.push(c);
+    const at = (dir: { n: number; e: number }, r: number): FencePoint => ({ northM: v.northM + dir.n * r, eastM: v.eastM + dir.e * r });
+    const points = [at(b, d)];
+    // A corner sharper than a right-angled notch's (a V-shaped notch, a slit): the bisector's point lies
+    // far out (up to the 4-margin cap), often outside the fence or too near its far side, and a way
+    // round the tip needs a bend on each side of it. Points on an arc round the corner, the margin
+    // (and a little) out: from where it is the margin from one edge's line to where it is from the
+    // other's, at most 45 degrees apart, far enough out that the way between two keeps the margin from
+    // the corner. Before, a V notch or a slit whose tip was 30 m from the fence's far side (margin 10)
+    // had no way round it at all.
+    const phi = Math.PI - Math.acos(Math.max(-1, Math.min(1, u1.n * u2.n + u1.e * u2.e)));
+    if (phi > Math.PI / 2 + 1e-9) {
+      const p1 = { n: -u1.e, e: u1.n };
+      const n1 = p1.n * b.n + p1.e * b.e >= 0 ? p1 : { n: -p1.n, e: -p1.e };
+      const turn = n1.n * b.e - n1.e * b.n >= 0 ? 1 : -1;
+      const k = Math.ceil(phi / (Math.PI / 4));
+      const step = phi / k;
+      const r = (1.02 * marginM) / Math.cos(step / 2);
+      for (let j = 0; j <= k; j++) {
+        const t = turn * j * step;
+        points.push(at({ n: n1.n * Math.cos(t) - n1.e * Math.sin(t), e: n1.n * Math.sin(t) + n1.e * Math.cos(t) }, r));
+      }
+    }
+    for (const c of points) {
+      if (!insideFence(c, fence)) continue;
+      if (fence.some((s, j) => distanceToSegment(c, s, fence[(j + 1) % n] as FencePoint) < marginM)) continue;
+      out.push(c);
+    }
   }
   return out;
 }

@@ -94,6 +94,35 @@ describe('fenceCut', () => {
     expect(wayInside(pt(39.5, 38), pt(20, 20), u)).toEqual([]);
   });
 
+  it('a notch sharper than a right angle (a V, a slit) with 30 m below its tip: a way round it, the margin from the fence, near the tip', () => {
+    // A square 100 m across with a V notch from the north edge down to [30, 50] (walls 40 m apart at the
+    // edge; 32 degrees at the tip), or a slit 1 m wide. Before: null (the one bend point, on the tip's
+    // bisector 37 m or 40 m out, lay outside the fence), so nothing past the notch was flown.
+    const v = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 70), pt(30, 50), pt(100, 30), pt(100, 0)];
+    const slit = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 50.5), pt(30, 50), pt(100, 49.5), pt(100, 0)];
+    for (const [name, f] of [['V', v], ['slit', slit]] as const) {
+      const from = pt(60, 20);
+      const to = pt(60, 80);
+      const way = wayInside(from, to, f);
+      const why = `${name}: ${JSON.stringify(way)}`;
+      expect(way, why).not.toBeNull();
+      const flown = [from, ...(way ?? []), to];
+      for (const p of way ?? []) {
+        expect(insideFence(p, f), why).toBe(true);
+        expect(Math.min(...f.map((s, i) => distanceToEdge(p, s, f[(i + 1) % f.length] as FencePoint))), why).toBeGreaterThanOrEqual(10);
+      }
+      for (let i = 0; i + 1 < flown.length; i++) {
+        expect(inSight(flown[i] as FencePoint, flown[i + 1] as FencePoint, f), why).toBe(true);
+        expect(distanceToEdge(pt(30, 50), flown[i] as FencePoint, flown[i + 1] as FencePoint), why).toBeGreaterThanOrEqual(10);
+      }
+      // Round the tip, not far below it: the south-most point at most 12 m below it.
+      expect(Math.min(...(way ?? []).map((p) => p.northM)), why).toBeGreaterThan(18);
+      // And a lane straight across it is flown on past it.
+      const cut = fenceCut(pt(60, -20), pt(60, 120), f);
+      expect(cut.at(-1)?.eastM, `${name}: ${JSON.stringify(cut)}`).toBeCloseTo(90, 6);
+    }
+  });
+
   it('a leg from a waypoint on the fence itself (a slanted edge, in decimetres) to one inside is flown, in a convex fence or a concave one', () => {
     // [18.9, 63] lies on the edge [0, 0]-[30, 100]; in floating point the leg from it "crosses" that
     // edge 1e-17 of the way along. Before: fenceCut gave [] (wayInside null: not in sight, and no way
