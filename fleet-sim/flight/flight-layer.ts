@@ -290,7 +290,10 @@ export class FlightLayer {
       }
       points = [...way, ...cut].map((p) => (p === b ? wp : ([p.northM, p.eastM] as const)));
       const last = points[points.length - 1];
-      if (last === undefined) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence, and no part of the leg to it inside: skipped` });
+      // A waypoint inside with nothing to fly: a notch between it and the leg's start with no way round
+      // it that keeps the margin (fenceCut). Before, said to be outside the geofence.
+      if (last === undefined && insidePolygon(wp[0], wp[1], this.fence)) this.reflexes.push({ kind: 'geofence', drone: index, detail: `no way inside the geofence from [${prev?.[0]}, ${prev?.[1]}] to waypoint [${wp[0]}, ${wp[1]}] keeps ${fenceCutMarginM} m from it: skipped` });
+      else if (last === undefined) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence, and no part of the leg to it inside: skipped` });
       else if (last !== wp) this.reflexes.push({ kind: 'geofence', drone: index, detail: `waypoint [${wp[0]}, ${wp[1]}] is outside the geofence: the leg to it is flown up to the fence` });
     }
     r.cut = { for: r.next, points };

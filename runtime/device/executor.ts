@@ -134,7 +134,11 @@ export class Executor {
    *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
   position(): { northM: number; eastM: number; upM: number } | null {
     const f = this.devices.position?.fix();
-    if (!f || !f.ok) return null;
+    // A receiver without a fix (NMEA GGA of quality 0, GPS_RAW_INT's no fix) gives no coordinates
+    // (NaN) or its last ones over and over: no position. Before, either never counted as moved, so the
+    // stall check (waitFor) read a vehicle flying on by its FC's estimate as stopped short, in Hold a
+    // pilot's, and handed it over.
+    if (!f || !f.ok || f.value.fix === 'none' || !Number.isFinite(f.value.latDeg) || !Number.isFinite(f.value.lonDeg) || !Number.isFinite(f.value.altMslM)) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
     const fc = this.heightAboveHome();
     if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;
@@ -711,7 +715,11 @@ export class Executor {
       cur.cut = { next: cur.next, targets, reached: kept?.reached ?? 0 };
       if (targets.length === 0) {
         // The swarm's plan stands; this drone's part of it is cut at its own fence (as fleet-sim's flight layer does).
-        this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
+        // A waypoint inside with nothing to fly: a notch between it and the leg's start with no way round
+        // it that keeps the margin (fenceCut). Before, said to be outside the fence.
+        const inside = this.fence !== null && insidePolygon({ northM: w.n / 10, eastM: w.e / 10 }, this.fence);
+        if (inside) this.log(`task ${command}: no way inside this device's geofence to waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] keeps ${fenceCutMarginM} m from it: skipped`, 'info');
+        else this.log(`task ${command}: waypoint ${cur.next + 1} [${w.n / 10}, ${w.e / 10}] is outside this device's geofence, and no part of the leg to it inside: skipped`, 'info');
         cur.next++;
         this.report({ command, stage: 'progress', progress: permilleOf(cur.next, task.waypoints.length), reason: '' });
         continue;

@@ -81,14 +81,21 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
       }
       out.push(entry);
     }
-    out.push(to === 1 ? b : at(to));
+    // Along the stretch, round a notch's corner it passes nearer than the margin (wayInside; straight
+    // with no way round). Before, only the way from one stretch to the next went round: a stretch
+    // flew past a corner as near as it passed it.
+    const start = from > 0 ? (out[out.length - 1] as FencePoint) : a;
+    const end = to === 1 ? b : at(to);
+    out.push(...(wayInside(start, end, fence, marginM) ?? []), end);
   }
   return out;
 }
 
 /**
  * The way inside `fence` from `from` to `to` (both inside) where the straight one leaves it (across a
- * concave fence's notch): the points to fly between them, [] when `to` is in sight, or null when no
+ * concave fence's notch, or past a notch's corner nearer than `marginM`): the points to fly between
+ * them, [] when `to` is in sight and the way there that far from the notches' corners (or in sight with
+ * no way round them), or null when no
  * way inside keeps `marginM` from the fence. A shortest such way bends only round the fence's reflex
  * corners (the inner corners of a notch), so its points are those corners moved into the fence until
  * they are the margin from both edges that meet there; each straight stretch of it stays inside and
@@ -96,9 +103,14 @@ export function fenceCut(a: FencePoint, b: FencePoint, fence: readonly FencePoin
  * already is or the leg goes). Dijkstra over them: a fence has tens of corners, not thousands.
  */
 export function wayInside(from: FencePoint, to: FencePoint, fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] | null {
-  if (inSight(from, to, fence)) return [];
-  const nodes = [from, ...innerCorners(fence, marginM), to];
   const dist = (p: FencePoint, q: FencePoint): number => Math.hypot(p.northM - q.northM, p.eastM - q.eastM);
+  // In sight, and the margin from the inner corners of the fence's notches (less only near `from` or
+  // `to`): straight. One that passes a notch's corner nearer is flown round it as one across the notch
+  // is, or straight when no way round keeps the margin. Before, a leg that missed a notch's corner by
+  // centimetres flew past it there, and one that crossed it by as little was flown 10 m clear of it.
+  const direct = inSight(from, to, fence);
+  if (direct && reflexCorners(fence).every(({ v }) => distanceToSegment(v, from, to) >= 0.99 * Math.min(marginM, dist(v, from), dist(v, to)))) return [];
+  const nodes = [from, ...innerCorners(fence, marginM), to];
   const clear = (p: FencePoint, q: FencePoint): boolean =>
     inSight(p, q, fence) && fence.every((v) => distanceToSegment(v, p, q) >= 0.99 * Math.min(marginM, dist(v, from), dist(v, to)));
   const n = nodes.length;
@@ -108,7 +120,7 @@ export function wayInside(from: FencePoint, to: FencePoint, fence: readonly Fenc
   for (;;) {
     let k = -1;
     for (let i = 0; i < n; i++) if (!done[i] && Number.isFinite(best[i] as number) && (k < 0 || (best[i] as number) < (best[k] as number))) k = i;
-    if (k < 0) return null;
+    if (k < 0) return direct ? [] : null;
     if (k === n - 1) break;
     done[k] = true;
     const p = nodes[k] as FencePoint;
@@ -125,12 +137,9 @@ export function wayInside(from: FencePoint, to: FencePoint, fence: readonly Fenc
   return way;
 }
 
-/**
- * The fence's reflex corners (interior angle over 180 degrees: where a notch's sides meet), each moved
- * into the fence along its bisector to where it is the margin (and a little) from both edges' lines:
- * the points a way round a notch bends at. One too near another edge (a narrow neck) is left out.
- */
-function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint[] {
+/** The fence's reflex corners (interior angle over 180 degrees), each with the nearest other corners
+ *  before and after it. */
+function reflexCorners(fence: readonly FencePoint[]): Array<{ v: FencePoint; prev: FencePoint; next: FencePoint }> {
   const n = fence.length;
   let area2 = 0;
   for (let i = 0; i < n; i++) {
@@ -138,13 +147,41 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     const q = fence[(i + 1) % n] as FencePoint;
     area2 += p.eastM * q.northM - q.eastM * p.northM;
   }
-  const out: FencePoint[] = [];
+  const out: Array<{ v: FencePoint; prev: FencePoint; next: FencePoint }> = [];
+  // A corner written twice in a row (a fence given closed, its first point repeated at the end, or a
+  // point repeated) is one corner, between the nearest other points either side. Before, each copy had
+  // an edge of no length beside it and was passed over, so no way bent round that corner.
+  const same = (p: FencePoint, q: FencePoint): boolean => p.northM === q.northM && p.eastM === q.eastM;
+  const other = (i: number, step: 1 | -1): FencePoint => {
+    const v = fence[i] as FencePoint;
+    let j = i;
+    for (let k = 1; k < n; k++) {
+      j = (j + step + n) % n;
+      if (!same(fence[j] as FencePoint, v)) break;
+    }
+    return fence[j] as FencePoint;
+  };
   for (let i = 0; i < n; i++) {
     const v = fence[i] as FencePoint;
-    const prev = fence[(i + n - 1) % n] as FencePoint;
-    const next = fence[(i + 1) % n] as FencePoint;
+    if (same(v, fence[(i + n - 1) % n] as FencePoint)) continue; // the corner's first copy stands for it
+    const prev = other(i, -1);
+    const next = other(i, 1);
     const turn = (v.eastM - prev.eastM) * (next.northM - v.northM) - (v.northM - prev.northM) * (next.eastM - v.eastM);
     if (turn * area2 >= 0) continue; // convex (or straight): no way bends round it
+    out.push({ v, prev, next });
+  }
+  return out;
+}
+
+/**
+ * The fence's reflex corners (interior angle over 180 degrees: where a notch's sides meet), each moved
+ * into the fence along its bisector to where it is the margin (and a little) from both edges' lines:
+ * the points a way round a notch bends at. One too near another edge (a narrow neck) is left out.
+ */
+function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint[] {
+  const n = fence.length;
+  const out: FencePoint[] = [];
+  for (const { v, prev, next } of reflexCorners(fence)) {
     const l1 = Math.hypot(prev.northM - v.northM, prev.eastM - v.eastM);
     const l2 = Math.hypot(next.northM - v.northM, next.eastM - v.eastM);
     if (l1 === 0 || l2 === 0) continue;
@@ -156,10 +193,33 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
     // The bisector meets each edge's line at the half angle: moved d along it, a point is d·sin from it.
     const sin = Math.abs(b.n * u1.e - b.e * u1.n);
     const d = Math.min((1.02 * marginM) / Math.max(sin, 1e-9), 4 * marginM);
-    const c = { northM: v.northM + b.n * d, eastM: v.eastM + b.e * d };
-    if (!insideFence(c, fence)) continue;
-    if (fence.some((s, j) => distanceToSegment(c, s, fence[(j + 1) % n] as FencePoint) < marginM)) continue;
-    out.push(c);
+    const at = (dir: { n: number; e: number }, r: number): FencePoint => ({ northM: v.northM + dir.n * r, eastM: v.eastM + dir.e * r });
+    const points = [at(b, d)];
+    // A corner sharper than a right-angled notch's (a V-shaped notch, a slit): the bisector's point lies
+    // far out (up to the 4-margin cap), often outside the fence or too near its far side, and a way
+    // round the tip needs a bend on each side of it. Points on an arc round the corner, the margin
+    // (and a little) out: from where it is the margin from one edge's line to where it is from the
+    // other's, at most 45 degrees apart, far enough out that the way between two keeps the margin from
+    // the corner. Before, a V notch or a slit whose tip was 30 m from the fence's far side (margin 10)
+    // had no way round it at all.
+    const phi = Math.PI - Math.acos(Math.max(-1, Math.min(1, u1.n * u2.n + u1.e * u2.e)));
+    if (phi > Math.PI / 2 + 1e-9) {
+      const p1 = { n: -u1.e, e: u1.n };
+      const n1 = p1.n * b.n + p1.e * b.e >= 0 ? p1 : { n: -p1.n, e: -p1.e };
+      const turn = n1.n * b.e - n1.e * b.n >= 0 ? 1 : -1;
+      const k = Math.ceil(phi / (Math.PI / 4));
+      const step = phi / k;
+      const r = (1.02 * marginM) / Math.cos(step / 2);
+      for (let j = 0; j <= k; j++) {
+        const t = turn * j * step;
+        points.push(at({ n: n1.n * Math.cos(t) - n1.e * Math.sin(t), e: n1.n * Math.sin(t) + n1.e * Math.cos(t) }, r));
+      }
+    }
+    for (const c of points) {
+      if (!insideFence(c, fence)) continue;
+      if (fence.some((s, j) => distanceToSegment(c, s, fence[(j + 1) % n] as FencePoint) < marginM)) continue;
+      out.push(c);
+    }
   }
   return out;
 }
@@ -176,7 +236,12 @@ function distanceToSegment(p: FencePoint, s: FencePoint, e: FencePoint): number 
 /** Whether the straight way from p to q stays inside the fence: it crosses (or touches) no edge, and
  *  its middle is inside. One that does not (across a concave fence's notch) is flown round (wayInside). */
 export function inSight(p: FencePoint, q: FencePoint, fence: readonly FencePoint[]): boolean {
-  return crossings(p, q, fence).length === 0 && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
+  // A crossing within a micrometre of either end is the end lying on an edge (a waypoint on the fence,
+  // which floating point puts 1e-17 of the way along): not a crossing. Before, such a leg was out of
+  // sight of everything, and wayInside found no way at all: the leg was not flown.
+  const len = Math.hypot(q.northM - p.northM, q.eastM - p.eastM);
+  const ends = 1e-6 / Math.max(len, 1e-6);
+  return crossings(p, q, fence).every((c) => c.t <= ends || c.t >= 1 - ends) && insideFence({ northM: (p.northM + q.northM) / 2, eastM: (p.eastM + q.eastM) / 2 }, fence);
 }
 
 /** Ray casting (even-odd); a point exactly on an edge may fall either way, so fences carry a margin.

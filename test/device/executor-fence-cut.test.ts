@@ -97,6 +97,24 @@ describe("executor: a U-shaped fence of this device's own", () => {
   }, 60_000);
 });
 
+describe("executor: a waypoint inside its own fence with no way to it that keeps the margin", () => {
+  it('is said to be that, not outside the fence', async () => {
+    const { devices } = await executorRig();
+    // The U with a bar 15 m wide: from the west arm to the east arm, both inside, across the notch.
+    const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [-5, 80], [-5, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { fence });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 1000, e: 100 }, { n: 1000, e: 1200 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    const finished = await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    const why = `logs ${JSON.stringify(logs)} reports ${JSON.stringify(reports.slice(-2))}`;
+    expect(finished, why).toBe(true);
+    // Before: "task m1: waypoint 2 [100, 120] is outside this device's geofence, and no part of the leg to it inside: skipped".
+    expect(logs.filter((l) => l.includes('[100, 120] is outside')), why).toEqual([]);
+    expect(logs, why).toContain("task m1: no way inside this device's geofence to waypoint 2 [100, 120] keeps 10 m from it: skipped");
+  }, 60_000);
+});
+
 describe('executor: a route whose first waypoint lies past the fence', () => {
   it("airborne inside the fence (a route resumed mid-lane after a restart), it flies the lane's rest up to the fence", async () => {
     const { vehicle, devices } = await executorRig();

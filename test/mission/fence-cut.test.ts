@@ -75,6 +75,89 @@ describe('fenceCut', () => {
     expect(wayInside(pt(70, 20), pt(70, 80), u, 25)).toBeNull(); // the bar is 40 m wide
   });
 
+  it('wayInside: a way in sight that passes a notch\'s corner nearer than the margin goes round it as one across the notch does', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    // Half a metre south of the notch's corners [40, 40] and [40, 60]. Before: [] (straight, 0.5 m from
+    // the fence), while the same leg a metre north, across the notch, went round 10 m clear of it.
+    const round = [
+      [29.8, 29.8],
+      [29.8, 70.2],
+    ];
+    expect(near(wayInside(pt(39.5, 20), pt(39.5, 80), u) ?? [])).toEqual(round);
+    expect(near(wayInside(pt(40.5, 20), pt(40.5, 80), u) ?? [])).toEqual(round);
+    expect(near(fenceCut(pt(39.5, 20), pt(39.5, 80), u))).toEqual([...round, [39.5, 80]]);
+    // 10 m south of them (the margin): straight; and where no way round keeps the margin (a 25 m
+    // margin in a bar 40 m wide), straight too, inside the fence, as before.
+    expect(wayInside(pt(30, 20), pt(30, 80), u)).toEqual([]);
+    expect(wayInside(pt(39.5, 20), pt(39.5, 80), u, 25)).toEqual([]);
+    // A leg that ends near a corner may pass it that near (the drone is there, or the leg goes there).
+    expect(wayInside(pt(39.5, 38), pt(20, 20), u)).toEqual([]);
+  });
+
+  it('a notch sharper than a right angle (a V, a slit) with 30 m below its tip: a way round it, the margin from the fence, near the tip', () => {
+    // A square 100 m across with a V notch from the north edge down to [30, 50] (walls 40 m apart at the
+    // edge; 32 degrees at the tip), or a slit 1 m wide. Before: null (the one bend point, on the tip's
+    // bisector 37 m or 40 m out, lay outside the fence), so nothing past the notch was flown.
+    const v = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 70), pt(30, 50), pt(100, 30), pt(100, 0)];
+    const slit = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 50.5), pt(30, 50), pt(100, 49.5), pt(100, 0)];
+    for (const [name, f] of [['V', v], ['slit', slit]] as const) {
+      const from = pt(60, 20);
+      const to = pt(60, 80);
+      const way = wayInside(from, to, f);
+      const why = `${name}: ${JSON.stringify(way)}`;
+      expect(way, why).not.toBeNull();
+      const flown = [from, ...(way ?? []), to];
+      for (const p of way ?? []) {
+        expect(insideFence(p, f), why).toBe(true);
+        expect(Math.min(...f.map((s, i) => distanceToEdge(p, s, f[(i + 1) % f.length] as FencePoint))), why).toBeGreaterThanOrEqual(10);
+      }
+      for (let i = 0; i + 1 < flown.length; i++) {
+        expect(inSight(flown[i] as FencePoint, flown[i + 1] as FencePoint, f), why).toBe(true);
+        expect(distanceToEdge(pt(30, 50), flown[i] as FencePoint, flown[i + 1] as FencePoint), why).toBeGreaterThanOrEqual(10);
+      }
+      // Round the tip, not far below it: the south-most point at most 12 m below it.
+      expect(Math.min(...(way ?? []).map((p) => p.northM)), why).toBeGreaterThan(18);
+      // And a lane straight across it is flown on past it.
+      const cut = fenceCut(pt(60, -20), pt(60, 120), f);
+      expect(cut.at(-1)?.eastM, `${name}: ${JSON.stringify(cut)}`).toBeCloseTo(90, 6);
+    }
+  });
+
+  it('a leg from a waypoint on the fence itself (a slanted edge, in decimetres) to one inside is flown, in a convex fence or a concave one', () => {
+    // [18.9, 63] lies on the edge [0, 0]-[30, 100]; in floating point the leg from it "crosses" that
+    // edge 1e-17 of the way along. Before: fenceCut gave [] (wayInside null: not in sight, and no way
+    // round), so the leg was skipped, where before wayInside it was [b].
+    const slanted = [pt(0, 0), pt(30, 100), pt(130, 100), pt(100, 0)];
+    expect(insideFence(pt(18.9, 63), slanted)).toBe(true);
+    expect(wayInside(pt(18.9, 63), pt(60, 50), slanted)).toEqual([]);
+    expect(fenceCut(pt(18.9, 63), pt(60, 50), slanted)).toEqual([pt(60, 50)]);
+    expect(fenceCut(pt(60, 50), pt(18.9, 63), slanted)).toEqual([pt(18.9, 63)]);
+    // A notch in the north: the same from the slanted edge, round the notch when it is in the way.
+    const notched = [pt(0, 0), pt(30, 100), pt(130, 100), pt(130, 60), pt(70, 60), pt(70, 40), pt(130, 40), pt(100, 0)];
+    expect(fenceCut(pt(18.9, 63), pt(40, 50), notched)).toEqual([pt(40, 50)]);
+    // (That leg passes 3.6 m from the notch's corner [70, 40]: round it, 10 m clear.)
+    expect(near(fenceCut(pt(18.9, 63), pt(100, 20), notched))).toEqual([
+      [59.8, 29.8],
+      [100, 20],
+    ]);
+  });
+
+  it('fenceCut: a stretch of a leg inside the fence that passes a notch\'s corner nearer than the margin goes round it', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    const round = [
+      [29.8, 29.8],
+      [29.8, 70.2],
+    ];
+    // In through the west side and out through the east, half a metre south of the notch. Before:
+    // [39.5, 10] then [39.5, 90], straight past its corners 0.5 m from the fence.
+    expect(near(fenceCut(pt(39.5, -20), pt(39.5, 120), u))).toEqual([[39.5, 10], ...round, [39.5, 90]]);
+    // From inside out through the east side, and from the west side in to a waypoint inside.
+    expect(near(fenceCut(pt(39.5, 20), pt(39.5, 120), u))).toEqual([...round, [39.5, 90]]);
+    expect(near(fenceCut(pt(39.5, -20), pt(39.5, 80), u))).toEqual([[39.5, 10], ...round, [39.5, 80]]);
+    // 10 m south of the corners: straight, as before.
+    expect(near(fenceCut(pt(30, -20), pt(30, 120), u))).toEqual([[30, 10], [30, 90]]);
+  });
+
   it('random legs through random star-shaped (concave) fences: every point made is inside, the margin from every edge, and the way from each to the next stays inside', () => {
     const seed = 11;
     const rng = new Prng(seed);

@@ -100,4 +100,18 @@ describe('flight layer: legs cut at the world geofence', () => {
     expect(eastMost, why).toBeLessThan(36);
     expect(layer.reflexes.some((r) => r.detail.includes('no way inside the geofence')), why).toBe(true);
   });
+
+  it('a waypoint inside the fence with no way to it that keeps 10 m from the fence is said to be that, not outside the fence', () => {
+    // From the west arm to the east arm, both inside, across the notch above a bar 15 m wide.
+    const { layer, d, eastMost, why } = flyU(-5, [
+      [100, 10],
+      [100, 120],
+    ]);
+    expect(layer.geofenceBreaches, why).toBe(0);
+    expect(d.completed, why).toBe('g');
+    expect(eastMost, why).toBeLessThan(36);
+    // Before: "waypoint [100, 120] is outside the geofence, and no part of the leg to it inside: skipped".
+    expect(layer.reflexes.filter((r) => r.detail.includes('[100, 120] is outside')), why).toEqual([]);
+    expect(layer.reflexes.some((r) => r.detail.includes('no way inside the geofence') && r.detail.includes('[100, 120]')), why).toBe(true);
+  });
 });

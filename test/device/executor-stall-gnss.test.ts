@@ -1,0 +1,78 @@
+// The executor's stall check (a vehicle a goto sent on that has not moved for stallMs, Executor's
+// waitFor) against a GNSS receiver of the device's own (hal.gnss: an NMEA receiver on a serial port, with
+// hal.driver mavlink) that loses its fix while the flight controller flies on by its own estimate: GGA
+// with fix quality 0 and no coordinates. The receiver is played on a real socat pty from the simulated
+// PX4's own position; the flight controller is the simulated PX4 through the MAVLink drivers.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSerial } from '../../firmware-bridge/transport.js';
+import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
+import { NmeaGps } from '../../hal/linux/nmea-gps.js';
+import { nmeaSentence } from '../../hal/linux/nmea.js';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { gga } from '../support/nmea.js';
+import { inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** What a receiver that has lost its fix writes: no coordinates, or (some receivers; a MAVLink FC's
+ *  GPS_RAW_INT with no fix) the last ones again, with fix quality 0 either way. */
+const lostFix = {
+  'no coordinates': (): string => nmeaSentence('GPGGA,123519.00,,,,,0,00,99.9,,M,,M,,'),
+  'the last coordinates again': (last: { lat: number; lon: number; alt: number }): string => {
+    const body = gga(last.lat, last.lon, last.alt).replace(/^\$/, '').replace(/\*[0-9A-F]{2}\r\n$/, '');
+    return nmeaSentence(body.replace(',1,09,', ',0,00,'));
+  },
+};
+
+describe("the stall check and a GNSS receiver's lost fix", () => {
+  it.each(Object.keys(lostFix) as Array<keyof typeof lostFix>)('a receiver without a fix (%s) for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', async (kind) => {
+    const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4 } });
+    cleanup.push(rig.stop);
+    const mav = await mavlinkDevicesOn(rig, cleanup);
+    const pty = await startPtyPair();
+    cleanup.push(() => pty.stop());
+    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+    cleanup.push(() => receiver.close());
+    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+    await gps.start();
+    cleanup.push(() => gps.stop());
+    let noFix = false;
+    let last = { lat: 0, lon: 0, alt: 0 };
+    // The receiver, 10 times a second: the FC's own position, or, while it has lost its fix, what a
+    // receiver then writes (quality 0, empty coordinates).
+    const feed = setInterval(() => {
+      const p = rig.vehicle.telemetry.position;
+      if (noFix) receiver.write(Buffer.from(kind === 'no coordinates' ? lostFix[kind]() : lostFix[kind](last), 'latin1'));
+      else if (p) {
+        last = { lat: p.lat / 1e7, lon: p.lon / 1e7, alt: p.alt / 1000 };
+        receiver.write(Buffer.from(gga(last.lat, last.lon, last.alt), 'latin1'));
+      }
+    }, 100);
+    cleanup.push(() => clearInterval(feed));
+    await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
+    cleanup.push(() => ex.stop());
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
+    noFix = true;
+    await waitFor('the fix lost', () => { const f = gps.fix(); return f.ok && f.value.fix === 'none'; }, 5_000);
+    const eastAtLoss = rig.fc.vehicle.state().eastM;
+    await new Promise((r) => setTimeout(r, 2_500)); // more than the stall time without a fix
+    const flownM = rig.fc.vehicle.state().eastM - eastAtLoss;
+    noFix = false;
+    expect(flownM, 'the vehicle flew on while the receiver had no fix').toBeGreaterThan(20);
+    await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    // Before: the position without a fix (NaN, or the last one over and over) never "moved" from where
+    // the count began, so the vehicle counted as stopped in Hold for 1 s: the task failed as a pilot's
+    // hold and was handed over.
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    expect(logs.filter((l) => /stopped in hold short|nothing more is commanded/.test(l))).toEqual([]);
+  }, 90_000);
+});
