@@ -3,8 +3,9 @@
 //   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
 //   obstacle avoidance keeps it there);
 // - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
-//   driftUpM in height) is flown by someone else: ArduCopter's LOITER, which the executor's hold puts
-//   it in, takes a pilot's sticks without a mode change.
+//   driftUpM in height), or that has not settled settleMaxMs after the hold (a multirotor brakes to a
+//   stop in a few seconds), is flown by someone else: ArduCopter's LOITER, which the executor's hold
+//   puts it in, takes a pilot's sticks without a mode change.
 // Executor.waitFor and watchHeld keep one per wait; pure, so its rules are tested on their own.
 
 import type { FlightActionType } from '../../hal/devices.js';
@@ -26,6 +27,8 @@ export interface MotionLimits {
   /** Settled, it has moved off once this far from there across, or driftUpM up or down. */
   readonly driftM: number;
   readonly driftUpM: number;
+  /** Not settled this long after the hold: someone flies it. */
+  readonly settleMaxMs: number;
 }
 
 export class MotionWatch {
@@ -34,6 +37,8 @@ export class MotionWatch {
   private still: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
   /** Where a held vehicle settled. */
   private anchor: MotionPoint | null = null;
+  /** Where and when the hold was first seen (a position with it). */
+  private held: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
 
@@ -47,6 +52,7 @@ export class MotionWatch {
       this.action = action;
       this.still = null;
       this.anchor = null;
+      this.held = null;
     }
     if (p === null) {
       this.still = null;
@@ -61,9 +67,14 @@ export class MotionWatch {
       return null;
     }
     if (action !== 'hold') return null;
+    this.held ??= { at: p, sinceMs: nowMs };
     const a = this.anchor;
     if (a === null) {
       if (stillForMs >= l.settleMs) this.anchor = (this.still as { at: MotionPoint }).at;
+      else if (nowMs - this.held.sinceMs >= l.settleMaxMs) {
+        const h = this.held.at;
+        return { kind: 'moved-off', byM: Math.max(Math.hypot(p.northM - h.northM, p.eastM - h.eastM), Math.abs(p.upM - h.upM)) };
+      }
       return null;
     }
     const across = Math.hypot(p.northM - a.northM, p.eastM - a.eastM);

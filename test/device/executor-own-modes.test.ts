@@ -119,7 +119,15 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
     ex.run('h', { type: 'hold', mission: 'm1' });
     await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
-    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds
+    // Braked to a stop (the simulated FC flies 4x the wall clock), then settled where it holds: the
+    // executor anchors a held drone after 2 s within 3 m of one point.
+    for (let i = 0, last = rig.fc.vehicle.state(); i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = rig.fc.vehicle.state();
+      if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM) < 0.2) break;
+      last = now;
+    }
+    await new Promise((r) => setTimeout(r, 3_000));
     expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
     const s = rig.fc.vehicle.state();
     rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER

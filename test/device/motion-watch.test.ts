@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MotionWatch } from '../../runtime/device/motion-watch.js';
 
-const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, driftM: 6, driftUpM: 4 };
+const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4 };
 const at = (northM: number, eastM = 0, upM = 20) => ({ northM, eastM, upM });
 
 describe('MotionWatch', () => {
@@ -47,5 +47,11 @@ describe('MotionWatch', () => {
     w.step('hold', true, at(150), 3_700); // settled at 150
     expect(w.step('goto', true, at(200), 3_800)).toBeNull();
     expect(w.step('velocity', true, at(300), 3_900)).toBeNull();
+  });
+
+  it('a hold that never settles (a pilot flying it off at once) is moved off once the settling time is past', () => {
+    const w = new MotionWatch(limits);
+    for (let t = 0; t < 12_000; t += 100) expect(w.step('hold', true, at(t / 500), t)).toBeNull(); // 2 m/s
+    expect(w.step('hold', true, at(24), 12_000)).toEqual({ kind: 'moved-off', byM: 24 });
   });
 });
