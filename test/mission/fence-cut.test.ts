@@ -3,16 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { fenceCut, insideFence, inSight, wayInside, type FencePoint } from '../../runtime/mission/fence-cut.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { distanceToSegment, pt, randomStarCase } from '../support/fence-cases.js';
 
-const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
 /** The geofence scenario's fence: east up to 180 m. */
 const fence = [pt(-60, -60), pt(-60, 180), pt(260, 180), pt(260, -60)];
-const distanceToEdge = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
-  const dn = e.northM - s.northM;
-  const de = e.eastM - s.eastM;
-  const u = Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / (dn * dn + de * de)));
-  return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
-};
 const near = (ps: FencePoint[]): Array<[number, number]> => ps.map((p) => [Math.round(p.northM * 1000) / 1000, Math.round(p.eastM * 1000) / 1000]);
 
 describe('fenceCut', () => {
@@ -109,11 +103,11 @@ describe('fenceCut', () => {
       const flown = [from, ...(way ?? []), to];
       for (const p of way ?? []) {
         expect(insideFence(p, f), why).toBe(true);
-        expect(Math.min(...f.map((s, i) => distanceToEdge(p, s, f[(i + 1) % f.length] as FencePoint))), why).toBeGreaterThanOrEqual(10);
+        expect(Math.min(...f.map((s, i) => distanceToSegment(p, s, f[(i + 1) % f.length] as FencePoint))), why).toBeGreaterThanOrEqual(10);
       }
       for (let i = 0; i + 1 < flown.length; i++) {
         expect(inSight(flown[i] as FencePoint, flown[i + 1] as FencePoint, f), why).toBe(true);
-        expect(distanceToEdge(pt(30, 50), flown[i] as FencePoint, flown[i + 1] as FencePoint), why).toBeGreaterThanOrEqual(10);
+        expect(distanceToSegment(pt(30, 50), flown[i] as FencePoint, flown[i + 1] as FencePoint), why).toBeGreaterThanOrEqual(10);
       }
       // Round the tip, not far below it: the south-most point at most 12 m below it.
       expect(Math.min(...(way ?? []).map((p) => p.northM)), why).toBeGreaterThan(18);
@@ -161,24 +155,17 @@ describe('fenceCut', () => {
   it('random legs through random star-shaped (concave) fences: every point made is inside, the margin from every edge, and the way from each to the next stays inside', () => {
     const seed = 11;
     const rng = new Prng(seed);
-    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
     let made = 0;
     let rounded = 0;
     for (let k = 0; k < 1000; k++) {
-      const n = 5 + Math.floor(r(0, 8));
-      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
-      const fence = angles.map((t) => {
-        const radius = r(60, 300);
-        return pt(radius * Math.cos(t), radius * Math.sin(t));
-      });
-      const a = pt(r(-350, 350), r(-350, 350));
-      const b = pt(r(-350, 350), r(-350, 350));
+      const { fence, a, b } = randomStarCase(rng);
+      const n = fence.length;
       const cut = fenceCut(a, b, fence);
       const why = `seed ${seed} case ${k}: fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])} cut ${JSON.stringify(cut)}`;
       for (const p of cut) {
         if (p === b) continue;
         made++;
-        const d = Math.min(...fence.map((s, i) => distanceToEdge(p, s, fence[(i + 1) % n] as FencePoint)));
+        const d = Math.min(...fence.map((s, i) => distanceToSegment(p, s, fence[(i + 1) % n] as FencePoint)));
         expect(insideFence(p, fence), why).toBe(true);
         expect(d, why).toBeGreaterThanOrEqual(10 - 1e-6);
       }
@@ -253,7 +240,7 @@ describe('fenceCut', () => {
       for (const p of cut) {
         if (p === b) continue;
         made++;
-        const d = Math.min(...fence.map((s, i) => distanceToEdge(p, s, fence[(i + 1) % n] as FencePoint)));
+        const d = Math.min(...fence.map((s, i) => distanceToSegment(p, s, fence[(i + 1) % n] as FencePoint)));
         const why = `seed ${seed} case ${k}: fence ${JSON.stringify(fence)} leg ${JSON.stringify([a, b])} cut ${JSON.stringify(cut)}`;
         expect(insideFence(p, fence), why).toBe(true);
         expect(d, why).toBeGreaterThanOrEqual(10 - 1e-6);

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { fenceCut, insideFence, type FencePoint } from '../../runtime/mission/fence-cut.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { distanceToSegment, pt, randomStarCase } from '../support/fence-cases.js';
 
-const pt = (northM: number, eastM: number): FencePoint => ({ northM, eastM });
 const round = (ps: readonly FencePoint[] | null): Array<[number, number]> | null => (ps === null ? null : ps.map((p) => [Math.round(p.northM * 100) / 100, Math.round(p.eastM * 100) / 100]));
 
 /** The same fence written in other ways. */
@@ -39,17 +39,9 @@ describe('a fence written in other ways gives the same way', () => {
   it('random legs through random star-shaped fences', () => {
     const seed = 23;
     const rng = new Prng(seed);
-    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
     let rounded = 0;
     for (let c = 0; c < 600; c++) {
-      const n = 5 + Math.floor(r(0, 8));
-      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
-      const fence = angles.map((t) => {
-        const radius = r(60, 300);
-        return pt(radius * Math.cos(t), radius * Math.sin(t));
-      });
-      const a = pt(r(-350, 350), r(-350, 350));
-      const b = pt(r(-350, 350), r(-350, 350));
+      const { fence, a, b } = randomStarCase(rng);
       const want = round(fenceCut(a, b, fence));
       if ((want?.length ?? 0) > 2) rounded++;
       for (const f of forms(fence, rng)) {
@@ -65,25 +57,13 @@ describe('the margin from a notch\'s corners', () => {
   it('random legs through random star-shaped fences: no stretch flown passes a reflex corner nearer than the margin, but near a point of the leg itself (where the drone is, or the leg goes)', () => {
     const seed = 31;
     const rng = new Prng(seed);
-    const r = (lo: number, hi: number): number => lo + (hi - lo) * rng.next();
     const m = 10;
     const d = (p: FencePoint, q: FencePoint): number => Math.hypot(p.northM - q.northM, p.eastM - q.eastM);
-    const dseg = (p: FencePoint, s: FencePoint, e: FencePoint): number => {
-      const dn = e.northM - s.northM;
-      const de = e.eastM - s.eastM;
-      const l2 = dn * dn + de * de;
-      const u = l2 === 0 ? 0 : Math.max(0, Math.min(1, ((p.northM - s.northM) * dn + (p.eastM - s.eastM) * de) / l2));
-      return Math.hypot(p.northM - s.northM - u * dn, p.eastM - s.eastM - u * de);
-    };
     let passedNear = 0;
     let straightNear = 0;
     for (let c = 0; c < 1500; c++) {
-      const n = 5 + Math.floor(r(0, 8));
-      const angles = Array.from({ length: n }, () => r(0, 2 * Math.PI)).sort((x, y) => x - y);
-      const fence = angles.map((t) => {
-        const radius = r(60, 300);
-        return pt(radius * Math.cos(t), radius * Math.sin(t));
-      });
+      const { fence, a, b } = randomStarCase(rng);
+      const n = fence.length;
       let area2 = 0;
       fence.forEach((p, i) => {
         const q = fence[(i + 1) % n] as FencePoint;
@@ -94,8 +74,6 @@ describe('the margin from a notch\'s corners', () => {
         const q = fence[(i + 1) % n] as FencePoint;
         return ((v.eastM - p.eastM) * (q.northM - v.northM) - (v.northM - p.northM) * (q.eastM - v.eastM)) * area2 < 0;
       });
-      const a = pt(r(-350, 350), r(-350, 350));
-      const b = pt(r(-350, 350), r(-350, 350));
       const cut = fenceCut(a, b, fence, m);
       const flown = [...(insideFence(a, fence) ? [a] : []), ...cut];
       // Points on the leg's line (a, b, where the leg comes in or goes out): the ends of each stretch.
@@ -107,7 +85,7 @@ describe('the margin from a notch\'s corners', () => {
         while (!onLeg[e2]) e2++;
         for (const v of reflex) {
           const endNear = Math.min(d(v, flown[e1] as FencePoint), d(v, flown[e2] as FencePoint));
-          const got = dseg(v, flown[i] as FencePoint, flown[i + 1] as FencePoint);
+          const got = distanceToSegment(v, flown[i] as FencePoint, flown[i + 1] as FencePoint);
           if (got < m) passedNear++;
           const need = 0.99 * Math.min(m, endNear);
           // Straight from one end of a stretch to the other: wayInside leaves it so when no way round

@@ -61,6 +61,14 @@ describe('flight layer: legs cut at the world geofence', () => {
     return { layer, d, eastMost, northBetween, why: JSON.stringify(layer.reflexes.slice(0, 6)) };
   };
 
+  /** East through the west arm (to its notch side), then back west from past the east arm. */
+  const twoLanes: Array<[number, number]> = [
+    [100, -100],
+    [100, 200],
+    [120, 200],
+    [120, -100],
+  ];
+
   it('a leg out through the notch of a U-shaped fence: flown round the notch inside the fence, on through the other arm', () => {
     const { layer, d, eastMost, northBetween, why } = flyU(40, [
       [100, 0],
@@ -75,13 +83,7 @@ describe('flight layer: legs cut at the world geofence', () => {
   });
 
   it('the next lane in through the other arm of a U-shaped fence: flown to round the notch', () => {
-    // East through the west arm (to its notch side), then back west from past the east arm.
-    const { layer, d, eastMost, northBetween, why } = flyU(40, [
-      [100, -100],
-      [100, 200],
-      [120, 200],
-      [120, -100],
-    ]);
+    const { layer, d, eastMost, northBetween, why } = flyU(40, twoLanes);
     expect(layer.geofenceBreaches, why).toBe(0);
     expect(d.completed, why).toBe('g');
     expect(eastMost, why).toBeGreaterThan(125);
@@ -89,12 +91,7 @@ describe('flight layer: legs cut at the world geofence', () => {
   });
 
   it('a notch with no way round it that keeps 10 m from the fence (a bar 15 m wide): nothing past it is flown', () => {
-    const { layer, d, eastMost, why } = flyU(-5, [
-      [100, -100],
-      [100, 200],
-      [120, 200],
-      [120, -100],
-    ]);
+    const { layer, d, eastMost, why } = flyU(-5, twoLanes);
     expect(layer.geofenceBreaches, why).toBe(0);
     expect(d.completed, why).toBe('g');
     expect(eastMost, why).toBeLessThan(36);
