@@ -10,7 +10,7 @@ import { resumeIndex, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '.
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
-import { MotionWatch } from './motion-watch.js';
+import { MotionWatch, type Motion } from './motion-watch.js';
 import { fenceCut, fenceCutMarginM, wayInside } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
@@ -24,6 +24,9 @@ export interface ExecReport {
 
 const pollMs = 50;
 const arriveToleranceM = 3;
+/** A vehicle a goto sent to a point that stops (MotionWatch's stall) within this of it by this device's
+ *  position has arrived by its own reckoning (waitFor). */
+const reckonedArrivalM = 10;
 /** A task that finds the vehicle landing below this height waits for the touchdown, then takes off. */
 const touchdownWaitBelowM = 2;
 const altitudeToleranceM = 1.5;
@@ -383,7 +386,7 @@ export class Executor {
       if (taken !== null) return taken;
       const g = await this.goto(this.target(p, altM), speedMps, live);
       if (g) return g;
-      const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what);
+      const there = await this.waitFor(live, () => Promise.resolve(this.near(p.n / 10, p.e / 10)), what, p);
       if (there) return there;
     }
     return null;
@@ -765,7 +768,7 @@ export class Executor {
         // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
         const g = await this.goto(this.target(t, legAltM), task.speedDmps / 10, live);
         if (g) return live() ? fail(g) : undefined;
-        const there = await this.waitFor(live, () => Promise.resolve(this.near(t.n / 10, t.e / 10)), what);
+        const there = await this.waitFor(live, () => Promise.resolve(this.near(t.n / 10, t.e / 10)), what, t);
         if (there) return live() ? fail(there) : undefined;
         if (!cur.descended) {
           // At the route's first point flown: down from the transit altitude to the mission's.
@@ -922,7 +925,10 @@ export class Executor {
    *  goto's vehicle stopped short of `what` (stoppedShort), or a held one flown off by someone. */
   private motion(watch: MotionWatch, what: string): string | null {
     const seen = watch.step(this.lastAction, !this.paused, this.position(), Date.now());
-    if (seen === null) return null;
+    return seen === null ? null : this.motionReason(seen, what);
+  }
+
+  private motionReason(seen: Motion, what: string): string {
     if (seen.kind === 'stalled') return this.stoppedShort(what);
     const fs = this.devices.flight?.state();
     const m = fs?.ok ? fs.value.mode : 'unknown';
@@ -950,7 +956,7 @@ export class Executor {
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle
    *  taken out of the executor's hands (takenOver, or flown off from a hold: motion), or, sent on by a
    *  goto, stopped short of it (stoppedShort). A paused executor waits without counting. */
-  private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string): Promise<string | null> {
+  private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string, point?: { readonly n: number; readonly e: number }): Promise<string | null> {
     const t0 = Date.now();
     const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
     while (live()) {
@@ -958,8 +964,19 @@ export class Executor {
       if (taken !== null) return taken;
       if (!this.paused && (await cond())) return null;
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
-      const moved = this.motion(watch, what);
-      if (moved !== null) return moved;
+      const p = this.position();
+      const seen = watch.step(this.lastAction, !this.paused, p, Date.now());
+      if (seen?.kind === 'stalled' && point && p) {
+        // Stopped where the flight controller reckons the point is, off by this device's own receiver
+        // (hal.gnss: two receivers differ by metres) more than arriveToleranceM: arrived. Before, the
+        // task waited for it 10 minutes and failed (and, stopped in Hold, was read as a pilot's).
+        const offM = Math.hypot(p.northM - point.n / 10, p.eastM - point.e / 10);
+        if (offM <= reckonedArrivalM) {
+          this.log(`${what}: reached by the vehicle's own reckoning (it stopped there; ${offM.toFixed(1)} m from it by this device's position)`, 'info');
+          return null;
+        }
+      }
+      if (seen !== null) return this.motionReason(seen, what);
       await new Promise((r) => setTimeout(r, pollMs));
     }
     return 'superseded by a newer task';

@@ -45,4 +45,27 @@ describe('executor: a vehicle a goto sent on that stops short', () => {
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 10_000), logs.join(' | ')).toBe(true);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped short of waypoint 1 and has not moved for 1 s \(mode guided\)/);
   }, 30_000);
+
+  // A receiver of the device's own (hal.gnss) differs from the flight controller's estimate by metres:
+  // the FC stops at the point by its reckoning, which this device's position puts more than the 3 m
+  // arrival tolerance off. Stopped within 10 m of it, the point is reached; farther, stopped short.
+  it.each([
+    [6, 'done'],
+    [15, 'failed'],
+  ] as const)('a receiver %d m off the FC\'s estimate: the route is %s', async (offM, stage) => {
+    const { devices } = await executorRig();
+    const fix = devices.position.fix.bind(devices.position);
+    devices.position.fix = () => {
+      const f = fix();
+      return f.ok ? { ...f, value: { ...f.value, latDeg: f.value.latDeg + offM / 111_320 } } : f;
+    };
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000), logs.join(' | ')).toBe(true);
+    expect(reports.at(-1)?.stage, logs.join(' | ')).toBe(stage);
+    if (stage === 'done') expect(logs.some((l) => /waypoint 1: reached by the vehicle's own reckoning \(it stopped there; \d\.\d m from it/.test(l)), logs.join(' | ')).toBe(true);
+    else expect(reports.at(-1)?.reason).toMatch(/stopped short of waypoint 1/);
+  }, 30_000);
 });
