@@ -24,9 +24,11 @@ export interface ExecReport {
 
 const pollMs = 50;
 const arriveToleranceM = 3;
-/** A vehicle a goto sent to a point that stops (MotionWatch's stall) within this of it by this device's
- *  position has arrived by its own reckoning (waitFor). */
+/** A vehicle a goto sent to a point that stays (within MotionWatch's 3 m) for reckonedArrivalStillMs
+ *  within this of it by this device's position has arrived by its own reckoning (waitFor): 5 s, in
+ *  which a goto at the slowest mission speed (1 m/s) moves more than 3 m. */
 const reckonedArrivalM = 10;
+const reckonedArrivalStillMs = 5_000;
 /** A task that finds the vehicle landing below this height waits for the touchdown, then takes off. */
 const touchdownWaitBelowM = 2;
 const altitudeToleranceM = 1.5;
@@ -965,8 +967,9 @@ export class Executor {
       if (!this.paused && (await cond())) return null;
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
       const p = this.position();
-      const seen = watch.step(this.lastAction, !this.paused, p, Date.now());
-      if (seen?.kind === 'stalled' && point && p) {
+      const now = Date.now();
+      const seen = watch.step(this.lastAction, !this.paused, p, now);
+      if (point && p && this.lastAction === 'goto' && watch.stillForMs(now) >= reckonedArrivalStillMs) {
         // Stopped where the flight controller reckons the point is, off by this device's own receiver
         // (hal.gnss: two receivers differ by metres) more than arriveToleranceM: arrived. Before, the
         // task waited for it 10 minutes and failed (and, stopped in Hold, was read as a pilot's).

@@ -42,6 +42,11 @@ export class MotionWatch {
 
   constructor(private readonly limits: MotionLimits) {}
 
+  /** How long the vehicle has stayed within stallMoveM of one point, as of the last step (0: not). */
+  stillForMs(nowMs: number): number {
+    return this.still === null ? 0 : nowMs - this.still.sinceMs;
+  }
+
   /**
    * One poll: the last action the vehicle accepted, whether a goto's stop counts now (not under a
    * committed hold), where the vehicle is (null: no fix) and the time. A new action starts over.

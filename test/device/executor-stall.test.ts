@@ -48,7 +48,8 @@ describe('executor: a vehicle a goto sent on that stops short', () => {
 
   // A receiver of the device's own (hal.gnss) differs from the flight controller's estimate by metres:
   // the FC stops at the point by its reckoning, which this device's position puts more than the 3 m
-  // arrival tolerance off. Stopped within 10 m of it, the point is reached; farther, stopped short.
+  // arrival tolerance off. Stopped within 10 m of it for 5 s, the point is reached (well before the
+  // 30 s stall time); farther, stopped short once the stall time is past.
   it.each([
     [6, 'done'],
     [15, 'failed'],
@@ -61,7 +62,7 @@ describe('executor: a vehicle a goto sent on that stops short', () => {
     };
     const reports: ExecReport[] = [];
     const logs: string[] = [];
-    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
+    const ex = new Executor(devices, origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: stage === 'done' ? 60_000 : 1_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 20_000), logs.join(' | ')).toBe(true);
     expect(reports.at(-1)?.stage, logs.join(' | ')).toBe(stage);
