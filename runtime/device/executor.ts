@@ -41,10 +41,10 @@ const waitMsMax = 600_000;
 /** What the vehicle's motion tells while the executor waits (MotionWatch): a goto at any mission speed
  *  moves it farther than 3 m in a second, so one within that of a point for 30 s has stopped short; a
  *  vehicle that holds drifts by a metre or two (wind, GNSS), so one 6 m off (4 m in height) from where
- *  it settled, or not settled 12 s after the hold (braking from 15 m/s at 2 m/s² takes 7.5 s), is
- *  flown by someone. */
+ *  it settled for 2 s (a receiver's glitch jumps and comes back), or not settled 12 s after the hold
+ *  (braking from 15 m/s at 2 m/s² takes 7.5 s), is flown by someone. */
 export const stallMsDefault = 30_000;
-const motionLimits = { stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4 } as const;
+const motionLimits = { stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 } as const;
 /** A flight controller that refuses to arm (a pre-arm check: its estimator or GNSS not ready yet, a
  *  battery below its threshold) is asked again this often, and the task fails with its last refusal
  *  after armWaitMsDefault (Executor's armWaitMs). */

@@ -3,7 +3,7 @@
 //   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
 //   obstacle avoidance keeps it there);
 // - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
-//   driftUpM in height), or that has not settled settleMaxMs after the hold (a multirotor brakes to a
+//   driftUpM in height) and stays off for driftForMs (a receiver's glitch comes back), or that has not settled settleMaxMs after the hold (a multirotor brakes to a
 //   stop in a few seconds), is flown by someone else: ArduCopter's LOITER, which the executor's hold
 //   puts it in, takes a pilot's sticks without a mode change.
 // Executor.waitFor and watchHeld keep one per wait; pure, so its rules are tested on their own.
@@ -24,9 +24,10 @@ export interface MotionLimits {
   readonly stallMoveM: number;
   /** A held vehicle within stallMoveM of one point this long has settled where it holds. */
   readonly settleMs: number;
-  /** Settled, it has moved off once this far from there across, or driftUpM up or down. */
+  /** Settled, it has moved off once this far from there across, or driftUpM up or down, for driftForMs. */
   readonly driftM: number;
   readonly driftUpM: number;
+  readonly driftForMs: number;
   /** Not settled this long after the hold: someone flies it. */
   readonly settleMaxMs: number;
 }
@@ -39,6 +40,8 @@ export class MotionWatch {
   private anchor: MotionPoint | null = null;
   /** Where and when the hold was first seen (a position with it). */
   private held: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
+  /** Since when a settled vehicle has been farther off than driftM (driftUpM). */
+  private offSinceMs: number | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
 
@@ -58,6 +61,7 @@ export class MotionWatch {
       this.still = null;
       this.anchor = null;
       this.held = null;
+      this.offSinceMs = null;
     }
     if (p === null) {
       this.still = null;
@@ -84,6 +88,13 @@ export class MotionWatch {
     }
     const across = Math.hypot(p.northM - a.northM, p.eastM - a.eastM);
     const up = Math.abs(p.upM - a.upM);
-    return across > l.driftM || up > l.driftUpM ? { kind: 'moved-off', byM: Math.max(across, up) } : null;
+    if (across <= l.driftM && up <= l.driftUpM) {
+      this.offSinceMs = null;
+      return null;
+    }
+    // Off for driftForMs on end: a receiver's glitch (multipath) jumps and comes back; a pilot's
+    // drone stays off.
+    this.offSinceMs ??= nowMs;
+    return nowMs - this.offSinceMs >= l.driftForMs ? { kind: 'moved-off', byM: Math.max(across, up) } : null;
   }
 }

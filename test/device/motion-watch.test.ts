@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MotionWatch } from '../../runtime/device/motion-watch.js';
 
-const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4 };
+const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 };
 const at = (northM: number, eastM = 0, upM = 20) => ({ northM, eastM, upM });
 
 describe('MotionWatch', () => {
@@ -30,14 +30,27 @@ describe('MotionWatch', () => {
     // Brakes over 8 m in 2 s, then settles.
     for (let t = 0; t <= 2_000; t += 100) expect(w.step('hold', true, at(8 - ((2_000 - t) / 2_000) ** 2 * 8), t)).toBeNull();
     for (let t = 2_100; t <= 10_000; t += 100) expect(w.step('hold', true, at(8 + Math.sin(t / 700) * 1.5, Math.cos(t / 900) * 1.5), t)).toBeNull();
-    const off = w.step('hold', true, at(17), 10_100);
+    expect(w.step('hold', true, at(17), 10_100)).toBeNull(); // off, not yet for 2 s
+    const off = w.step('hold', true, at(18), 12_100);
     expect(off?.kind).toBe('moved-off');
     expect(off?.kind === 'moved-off' && off.byM > 6).toBe(true);
     const v = new MotionWatch(limits);
     v.step('hold', true, at(0), 0);
     v.step('hold', true, at(0), 2_000);
     expect(v.step('hold', true, at(0, 0, 23.9), 3_000)).toBeNull();
-    expect(v.step('hold', true, at(0, 0, 24.5), 3_100)?.kind).toBe('moved-off');
+    expect(v.step('hold', true, at(0, 0, 24.5), 3_100)).toBeNull();
+    expect(v.step('hold', true, at(0, 0, 24.5), 5_100)?.kind).toBe('moved-off');
+  });
+
+  it("a receiver's glitch that jumps 10 m off and comes back within 2 s is not moved off", () => {
+    const w = new MotionWatch(limits);
+    w.step('hold', true, at(0), 0);
+    w.step('hold', true, at(0), 2_000); // settled
+    expect(w.step('hold', true, at(10), 3_000)).toBeNull();
+    expect(w.step('hold', true, at(10), 4_900)).toBeNull();
+    expect(w.step('hold', true, at(0.5), 5_000)).toBeNull();
+    expect(w.step('hold', true, at(10), 6_000)).toBeNull(); // a second glitch counts from its own start
+    expect(w.step('hold', true, at(10), 7_900)).toBeNull();
   });
 
   it('moving off before it settled is not judged (still braking), nor after a new action (a goto flies it off)', () => {
