@@ -67,6 +67,10 @@ export interface StatusJson {
   readonly batteryPct: number | null;
   readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number } | null;
   readonly mission: { readonly id: string; readonly status: string; readonly progressPct: number } | null;
+  /** Why the vehicle is out of this device's hands (a pilot's mode switch or sticks, the flight
+   *  controller's own failsafe) until the swarm commits a new task for it; absent while the device
+   *  flies it, and from older devices. */
+  readonly handedOver?: string;
   /** The newest committed evidence of misbehaviour (at most 8): who double-signed which vote, and the
    *  height whose block carries the proof. Absent from devices older than this field. */
   readonly evidence?: readonly { readonly culprit: string; readonly height: number; readonly round: number; readonly vote: string; readonly committedAt: number }[];

@@ -606,6 +606,7 @@ export class Device {
     const pos = this.missions.positionM();
     const batt = this.missions.batteryPermille();
     const fcFence = this.hal.devices.flight?.fenceStatus?.() ?? null;
+    const handedOver = this.missions.handedOver();
     return {
       node: this.p.config.id,
       role: this.p.role,
@@ -618,6 +619,7 @@ export class Device {
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
       position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
+      ...(handedOver !== null ? { handedOver } : {}),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),
       hazards: this.missions.committedHazards(statusHazardsMax),
       failsafes: this.failsafes,

@@ -88,6 +88,8 @@ export class Executor {
    *  executor's hands while it flew (takenOver), and no task has come since: nothing flies it on (a
    *  reflex's release, a re-plan), until the swarm commits a new task for it. */
   private handedOver = false;
+  /** Why (handedOver): what the device's status tells the operator. */
+  private handedOverWhy = '';
   /** Which modes the executor's last action leaves the flight controller in, and whether they showed
    *  (takenOver: a mode outside them is a pilot's switch or the FC's own failsafe). */
   private readonly ownModes = new OwnModes();
@@ -205,6 +207,12 @@ export class Executor {
     const b = this.devices.battery?.state();
     if (!b || !b.ok || !Number.isFinite(b.value.remainingFraction)) return -1;
     return Math.round(b.value.remainingFraction * 1000);
+  }
+
+  /** Why the vehicle is out of this device's hands (a pilot's switch or sticks, the FC's own failsafe)
+   *  until a new task for it, or null while the device flies it: the device's status says so. */
+  handedOverBecause(): string | null {
+    return this.handedOver ? this.handedOverWhy : null;
   }
 
   /** Whether this executor holds a route of that mission (flying, held or flown); false after a restart. */
@@ -647,7 +655,8 @@ export class Executor {
     if (fs.value.landed === 'in-air' && fs.value.mode === 'manual') {
       // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.
       this.handedOver = true;
-      return fail(`a pilot flies the vehicle (the flight controller is in a manual mode): the task is not flown; a new task for this drone, once the pilot hands it back, is`);
+      this.handedOverWhy = 'a pilot flies the vehicle (the flight controller is in a manual mode)';
+      return fail(`${this.handedOverWhy}: the task is not flown; a new task for this drone, once the pilot hands it back, is`);
     }
     if (cur.next >= task.waypoints.length) {
       // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a
@@ -900,6 +909,7 @@ export class Executor {
   /** The vehicle is out of the executor's hands (takenOver, stoppedShort): nothing flies it on. */
   private handOver(why: string): string {
     this.handedOver = true;
+    this.handedOverWhy = why;
     this.reflexRefusalLogged = false;
     const reason = `${why}; nothing more is commanded until a new task for this drone`;
     this.log(reason);

@@ -395,6 +395,11 @@ export class MissionRunner {
     this.executor.resumeAfterReflex();
   }
 
+  /** Why the vehicle is out of this device's hands until a new task for it (Executor.handedOverBecause), or null. */
+  handedOver(): string | null {
+    return this.executor.handedOverBecause();
+  }
+
   missionSummary(): StatusJson['mission'] {
     const m = this.state.mission;
     if (!m) return null;

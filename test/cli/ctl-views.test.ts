@@ -80,6 +80,25 @@ describe('murmurctl status with one device heard', () => {
       ['d3', 'unknown'],
     ]);
   });
+
+  it("shows a drone out of its device's hands (a pilot took it) in the table, and why in --json", async () => {
+    const mission = { id: `ops/${'ab'.repeat(16)}`, status: 'active', progressPct: 40 };
+    const why = "the vehicle moved 30 m from where it held (mode hold): a pilot flies it (ArduCopter's LOITER takes the sticks with no mode change)";
+    const base = { role: 'validator', state: 'ready', height: 9, round: 0, proposer: 'd1', peers: {}, batteryPct: 80, position: null, mission, agents: [], timeMs: Date.now() };
+    await retain([
+      [topics.status('d1'), JSON.stringify({ ...base, node: 'd1', handedOver: why })],
+      [topics.status('d2'), JSON.stringify({ ...base, node: 'd2' })],
+    ]);
+    const table = await ctl('status', '--timeout', '500ms');
+    expect(table.code, table.stderr).toBe(0);
+    const line = (node: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${node} `)) ?? '';
+    expect(line('d1')).toMatch(/active 40% \(handed over\)/);
+    expect(line('d2')).toMatch(/active 40%/);
+    expect(line('d2')).not.toMatch(/handed over/);
+    const json = await ctl('status', '--json', '--timeout', '500ms');
+    const rows = JSON.parse(json.stdout) as { node: string; status: { handedOver?: string } | null }[];
+    expect(rows.find((x) => x.node === 'd1')?.status?.handedOver).toBe(why);
+  });
 });
 
 describe('murmurctl log with devices that disagree', () => {
