@@ -556,7 +556,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
-        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting') };
+        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: (st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting')) + (st?.handedOver ? ' (handed over)' : '') };
       });
       // Separation is the world's to measure: the simulated vehicles' true positions when every running
       // device is in this process on simulated hardware, else what the devices report (GNSS noise).
