@@ -42,6 +42,8 @@ export class MotionWatch {
   private held: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
   /** Since when a settled vehicle has been farther off than driftM (driftUpM). */
   private offSinceMs: number | null = null;
+  /** Since when there has been no position (null: there is one). */
+  private blindSinceMs: number | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
 
@@ -62,10 +64,19 @@ export class MotionWatch {
       this.anchor = null;
       this.held = null;
       this.offSinceMs = null;
+      this.blindSinceMs = null;
     }
     if (p === null) {
       this.still = null;
+      this.blindSinceMs ??= nowMs;
       return null;
+    }
+    // Time without a position (a receiver that lost its fix) is no time the held vehicle could be seen
+    // to settle in: the settling time runs on from where it stopped. Before, a gap longer than
+    // settleMaxMs read a drone that had hovered still all along as never settled, a pilot's.
+    if (this.blindSinceMs !== null) {
+      if (this.held !== null) this.held = { at: this.held.at, sinceMs: this.held.sinceMs + (nowMs - this.blindSinceMs) };
+      this.blindSinceMs = null;
     }
     const s = this.still;
     if (s === null || Math.hypot(p.northM - s.at.northM, p.eastM - s.at.eastM, p.upM - s.at.upM) > l.stallMoveM) this.still = { at: p, sinceMs: nowMs };

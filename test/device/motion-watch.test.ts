@@ -62,6 +62,28 @@ describe('MotionWatch', () => {
     expect(w.step('velocity', true, at(300), 3_900)).toBeNull();
   });
 
+  // A receiver that loses its fix while the held drone brakes (hal.gnss: NMEA quality 0) gives no
+  // position: the drone cannot be seen to settle then. Before, the 12 s from the hold ran on through the
+  // gap, and the first position after it, of a drone that had hovered still all along, was read as a
+  // hold never settled: moved off, a pilot's, handed over.
+  it('time without a position does not count towards the settling time', () => {
+    const w = new MotionWatch(limits);
+    expect(w.step('hold', true, at(0), 0)).toBeNull();
+    expect(w.step('hold', true, at(3.5), 500)).toBeNull(); // braking
+    for (let t = 1_000; t <= 14_000; t += 500) expect(w.step('hold', true, null, t)).toBeNull();
+    for (let t = 14_500; t <= 20_000; t += 100) expect(w.step('hold', true, at(5 + Math.sin(t / 300) * 0.5), t)).toBeNull();
+    // Settled after the gap: a pilot's sticks are seen as before.
+    expect(w.step('hold', true, at(20), 20_100)).toBeNull();
+    expect(w.step('hold', true, at(20), 22_100)?.kind).toBe('moved-off');
+    // A drone flown off at once, with the fix lost a while, is still moved off 12 s of fix after.
+    const v = new MotionWatch(limits);
+    for (let t = 0; t <= 4_000; t += 100) expect(v.step('hold', true, at(t / 500), t)).toBeNull();
+    for (let t = 4_100; t <= 10_000; t += 100) expect(v.step('hold', true, null, t)).toBeNull();
+    let seen = null;
+    for (let t = 10_100; t <= 30_000 && seen === null; t += 100) seen = v.step('hold', true, at(t / 500), t);
+    expect(seen?.kind).toBe('moved-off');
+  });
+
   it('a hold that never settles (a pilot flying it off at once) is moved off once the settling time is past', () => {
     const w = new MotionWatch(limits);
     for (let t = 0; t < 12_000; t += 100) expect(w.step('hold', true, at(t / 500), t)).toBeNull(); // 2 m/s
