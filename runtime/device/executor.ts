@@ -445,10 +445,18 @@ export class Executor {
   }
 
   /** Polls takenOver through the executor's own return or landing, until the vehicle is down and
-   *  disarmed, another flying begins, or the wait bound passes. */
+   *  disarmed, another flying begins, or the wait bound passes; and its motion (MotionWatch): a reflex's
+   *  hold on the way (ArduCopter's LOITER) that a pilot flies off with the sticks is the pilot's. Before,
+   *  only the mode was watched, and the reflex's release sent the drone home again from the pilot. */
   private async watchDescent(live: () => boolean): Promise<void> {
+    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
     for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
       if (this.grounded() || this.takenOver() !== null) return;
+      const seen = watch.step(this.lastAction, false, this.position(), Date.now());
+      if (seen?.kind === 'moved-off') {
+        this.motionReason(seen, 'the way home');
+        return;
+      }
     }
   }
 

@@ -139,4 +139,37 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
     expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
   }, 60_000);
+
+  // The same on the executor's own way home: a reflex's hold (a link lost a while) puts ArduCopter in
+  // LOITER in the middle of its return, where a safety pilot takes the sticks. Before, nothing watched
+  // the drone's motion there (only the mode), and the reflex's release sent it home again (RTL), taking
+  // the drone back from the pilot.
+  it("ArduPilot: a pilot flying the drone off with the sticks while a reflex holds it on its way home takes it; the reflex's release does not send it home again", async () => {
+    const { rig, ex, logs, sent } = await flying('ardupilot');
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 60, 30_000);
+    ex.run('home', { type: 'rtl' });
+    await waitFor('returning', () => rig.fc.vehicle.state().mode === 'return', 5_000);
+    await new Promise((r) => setTimeout(r, 500));
+    ex.reflexAction({ type: 'hold' }); // the link-loss reflex's hold
+    await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    for (let i = 0, last = rig.fc.vehicle.state(); i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = rig.fc.vehicle.state();
+      if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM, now.upM - last.upM) < 0.2) break;
+      last = now;
+    }
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(logs.filter((l) => /a pilot flies it/.test(l))).toEqual([]); // held still: no one's yet
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(logs.filter((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l))).toHaveLength(1);
+    const after = sent.length;
+    ex.resumeAfterReflex(); // the link back: the reflex's release
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]);
+    expect(rig.fc.vehicle.state().mode).toBe('hold'); // before: 'return', and the drone flew home
+  }, 60_000);
 });
