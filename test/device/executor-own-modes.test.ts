@@ -172,4 +172,26 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(sent.slice(after)).toEqual([]);
     expect(rig.fc.vehicle.state().mode).toBe('hold'); // before: 'return', and the drone flew home
   }, 60_000);
+
+  // And where the drone holds before a leg with no way round a committed hazard (the task failed so,
+  // the drone in LOITER until a re-plan gives the leg a way). Before, nothing watched it there: a pilot
+  // who flew it off with the sticks had it taken back by the re-plan's goto (GUIDED).
+  it("ArduPilot: a pilot flying the drone off with the sticks while it holds before a blocked leg takes it; the re-plan that clears the leg does not fly it on", async () => {
+    const { rig, ex, reports, logs, sent } = await flying('ardupilot');
+    const waypoints = [{ n: 0, e: 400 }, { n: 600, e: 400 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason: 'no way round h1 inside the geofence' }] });
+    await waitFor('held before the blocked leg', () => reports.some((r) => r.stage === 'failed') && rig.fc.vehicle.state().mode === 'hold', 30_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/holding before that leg/);
+    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM - 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(logs.filter((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l))).toHaveLength(1);
+    const after = sent.length;
+    ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
+    expect(rig.fc.vehicle.state().mode).toBe('hold');
+  }, 60_000);
 });
