@@ -68,6 +68,8 @@ export class MotionWatch {
     }
     if (p === null) {
       this.still = null;
+      // Nor is it off all along from a reading before the gap to one after it.
+      this.offSinceMs = null;
       this.blindSinceMs ??= nowMs;
       return null;
     }

@@ -84,6 +84,19 @@ describe('MotionWatch', () => {
     expect(seen?.kind).toBe('moved-off');
   });
 
+  // Off before a gap without a position and off again after it is not off all along: two readings
+  // 5 s apart say nothing of the time between. Before, the first reading after the gap was moved off.
+  it('off across a time without a position counts from the first reading after it', () => {
+    const w = new MotionWatch(limits);
+    w.step('hold', true, at(0), 0);
+    w.step('hold', true, at(0), 2_000); // settled
+    expect(w.step('hold', true, at(10), 3_000)).toBeNull(); // a glitch
+    for (let t = 3_100; t <= 8_000; t += 100) expect(w.step('hold', true, null, t)).toBeNull();
+    expect(w.step('hold', true, at(10), 8_100)).toBeNull();
+    expect(w.step('hold', true, at(10), 9_000)).toBeNull();
+    expect(w.step('hold', true, at(10), 10_100)?.kind).toBe('moved-off');
+  });
+
   it('a hold that never settles (a pilot flying it off at once) is moved off once the settling time is past', () => {
     const w = new MotionWatch(limits);
     for (let t = 0; t < 12_000; t += 100) expect(w.step('hold', true, at(t / 500), t)).toBeNull(); // 2 m/s
