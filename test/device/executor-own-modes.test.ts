@@ -164,8 +164,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     const s = rig.fc.vehicle.state();
     rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
     await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
-    await new Promise((r) => setTimeout(r, 3_000));
-    expect(logs.filter((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l))).toHaveLength(1);
+    await waitFor('the takeover seen', () => logs.some((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l)), 15_000);
+    expect(logs.filter((l) => /moved \d+ m from where it held/.test(l))).toHaveLength(1);
     const after = sent.length;
     ex.resumeAfterReflex(); // the link back: the reflex's release
     await new Promise((r) => setTimeout(r, 1_000));
@@ -182,12 +182,19 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason: 'no way round h1 inside the geofence' }] });
     await waitFor('held before the blocked leg', () => reports.some((r) => r.stage === 'failed') && rig.fc.vehicle.state().mode === 'hold', 30_000);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/holding before that leg/);
+    for (let i = 0, last = rig.fc.vehicle.state(); i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = rig.fc.vehicle.state();
+      if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM, now.upM - last.upM) < 0.2) break;
+      last = now;
+    }
     await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds
+    expect(logs.filter((l) => /a pilot flies it/.test(l))).toEqual([]); // held still: no one's yet
     const s = rig.fc.vehicle.state();
     rig.fc.vehicle.goto(s.northM - 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
     await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
-    await new Promise((r) => setTimeout(r, 3_000));
-    expect(logs.filter((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l))).toHaveLength(1);
+    await waitFor('the takeover seen', () => logs.some((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l)), 15_000);
+    expect(logs.filter((l) => /moved \d+ m from where it held/.test(l))).toHaveLength(1);
     const after = sent.length;
     ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', replan: true });
     await new Promise((r) => setTimeout(r, 1_000));
