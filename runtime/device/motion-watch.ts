@@ -1,5 +1,5 @@
 // What the vehicle's motion tells while the executor waits on it, where its flight mode tells nothing:
-// - a vehicle a goto sent on that stays within stallMoveM of one point for stallMs has stopped short
+// - a vehicle a goto (or a take-off) sent on that stays within stallMoveM of one point for stallMs has stopped short
 //   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
 //   obstacle avoidance keeps it there);
 // - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
@@ -83,7 +83,10 @@ export class MotionWatch {
     const s = this.still;
     if (s === null || Math.hypot(p.northM - s.at.northM, p.eastM - s.at.eastM, p.upM - s.at.upM) > l.stallMoveM) this.still = { at: p, sinceMs: nowMs };
     const stillForMs = nowMs - (this.still as { sinceMs: number }).sinceMs;
-    if (action === 'goto') {
+    // A take-off's vehicle climbs as a goto's flies: PX4 ends its take-off in Hold, so a pilot's Hold
+    // mid-climb shows no new mode either. Before, only a goto's stop counted, and the take-off's wait
+    // ran its 10 minutes.
+    if (action === 'goto' || action === 'takeoff') {
       if (!countStall) this.still = null;
       else if (stillForMs >= l.stallMs) return { kind: 'stalled' };
       return null;

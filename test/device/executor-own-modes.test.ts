@@ -201,4 +201,25 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
     expect(rig.fc.vehicle.state().mode).toBe('hold');
   }, 60_000);
+
+  // PX4 ends its take-off in Hold (AUTO.LOITER), so Hold is the executor's own during one too, and a
+  // pilot's Hold mid-climb shows no new mode: only the stop. Before, the take-off's wait did not count
+  // a stop at all: the drone hovered short of the take-off altitude in the pilot's Hold while the task
+  // waited 10 minutes for it, and a re-plan meanwhile would have flown it on from the pilot.
+  it("PX4: a pilot's Hold during the take-off stops the climb; the task fails naming it once the vehicle has not moved for the stall time, and a re-plan does not fly it on", async () => {
+    const { rig, ex, reports, sent } = await flying('px4', { stallMs: 2_000 });
+    const waypoints = [{ n: 0, e: 600 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 400, speedDmps: 80, then: 'hold' });
+    await waitFor('climbing in its take-off', () => rig.fc.vehicle.state().mode === 'takeoff' && rig.fc.vehicle.state().upM > 3, 30_000);
+    rig.fc.vehicle.hold(); // Hold from the pilot: it stops where it is, in the mode PX4 ends a take-off in
+    const heldUpM = rig.fc.vehicle.state().upM;
+    expect(heldUpM).toBeLessThan(30);
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 10_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped in hold short of take-off and has not moved for 2 s: a pilot's hold/);
+    const after = sent.length;
+    ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints, altDm: 400, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]);
+    expect(Math.abs(rig.fc.vehicle.state().upM - heldUpM)).toBeLessThan(3);
+  }, 60_000);
 });

@@ -15,6 +15,15 @@ describe('MotionWatch', () => {
     expect(w.step('goto', true, at(602), 90_000)).toEqual({ kind: 'stalled' });
   });
 
+  it('a take-off: climbing is fine; within 3 m of one point for 30 s is a stop short', () => {
+    const w = new MotionWatch(limits);
+    for (let t = 0; t <= 10_000; t += 500) expect(w.step('takeoff', true, at(0, 0, t / 1_000), t)).toBeNull(); // 1 m/s up
+    // It stopped at 11 m at 11 s.
+    expect(w.step('takeoff', true, at(0, 0, 11), 11_000)).toBeNull();
+    expect(w.step('takeoff', true, at(0, 0, 11), 40_900)).toBeNull();
+    expect(w.step('takeoff', true, at(0, 0, 11), 41_000)).toEqual({ kind: 'stalled' });
+  });
+
   it('a goto under a committed hold (not counted), or with no fix, starts over', () => {
     const w = new MotionWatch(limits);
     w.step('goto', true, at(0), 0);
