@@ -453,10 +453,18 @@ export class Executor {
   }
 
   /** Polls takenOver through the executor's own return or landing, until the vehicle is down and
-   *  disarmed, another flying begins, or the wait bound passes. */
+   *  disarmed, another flying begins, or the wait bound passes; and its motion (MotionWatch): a reflex's
+   *  hold on the way (ArduCopter's LOITER) that a pilot flies off with the sticks is the pilot's. Before,
+   *  only the mode was watched, and the reflex's release sent the drone home again from the pilot. */
   private async watchDescent(live: () => boolean): Promise<void> {
+    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
     for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
       if (this.grounded() || this.takenOver() !== null) return;
+      const seen = watch.step(this.lastAction, false, this.position(), Date.now());
+      if (seen?.kind === 'moved-off') {
+        this.motionReason(seen, 'the way home');
+        return;
+      }
     }
   }
 
@@ -680,6 +688,9 @@ export class Executor {
       if (!this.grounded()) {
         const h = await this.act({ type: 'hold' });
         if (h) return live() ? fail(`${reason}; and the hold was refused: ${h}`) : undefined;
+        fail(reason);
+        // It holds there until a re-plan gives the leg a way: watched as a hold is (watchHold).
+        return this.watchHold(live);
       }
       fail(reason);
     };
@@ -962,6 +973,25 @@ export class Executor {
       const cur = this.current;
       if (taken !== null && cur) return this.report({ command: cur.command, stage: 'failed', progress: permilleOf(cur.next, cur.task.waypoints.length), reason: taken });
       await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /**
+   * A hold the executor keeps with no wait on it (before a blocked leg, its task failed so): until
+   * another flying begins, another action replaces the hold, or the wait bound passes, a pilot's mode
+   * switch (takenOver) or a pilot flying the drone off with the sticks (MotionWatch: ArduCopter's LOITER
+   * shows no mode change) hands it over. Before, nothing watched it there, and the re-plan that gave the
+   * leg a way took the drone back from the pilot with its goto.
+   */
+  private async watchHold(live: () => boolean): Promise<void> {
+    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+    for (const t0 = Date.now(); live() && !this.handedOver && this.lastAction === 'hold' && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+      if (this.takenOver() !== null) return;
+      const seen = watch.step(this.lastAction, false, this.position(), Date.now());
+      if (seen?.kind === 'moved-off') {
+        this.motionReason(seen, 'the hold');
+        return;
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 // What the vehicle's motion tells while the executor waits on it, where its flight mode tells nothing:
-// - a vehicle a goto sent on that stays within stallMoveM of one point for stallMs has stopped short
+// - a vehicle a goto (or a take-off) sent on that stays within stallMoveM of one point for stallMs has stopped short
 //   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
 //   obstacle avoidance keeps it there);
 // - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
@@ -42,6 +42,8 @@ export class MotionWatch {
   private held: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
   /** Since when a settled vehicle has been farther off than driftM (driftUpM). */
   private offSinceMs: number | null = null;
+  /** Since when there has been no position (null: there is one). */
+  private blindSinceMs: number | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
 
@@ -62,15 +64,29 @@ export class MotionWatch {
       this.anchor = null;
       this.held = null;
       this.offSinceMs = null;
+      this.blindSinceMs = null;
     }
     if (p === null) {
       this.still = null;
+      // Nor is it off all along from a reading before the gap to one after it.
+      this.offSinceMs = null;
+      this.blindSinceMs ??= nowMs;
       return null;
+    }
+    // Time without a position (a receiver that lost its fix) is no time the held vehicle could be seen
+    // to settle in: the settling time runs on from where it stopped. Before, a gap longer than
+    // settleMaxMs read a drone that had hovered still all along as never settled, a pilot's.
+    if (this.blindSinceMs !== null) {
+      if (this.held !== null) this.held = { at: this.held.at, sinceMs: this.held.sinceMs + (nowMs - this.blindSinceMs) };
+      this.blindSinceMs = null;
     }
     const s = this.still;
     if (s === null || Math.hypot(p.northM - s.at.northM, p.eastM - s.at.eastM, p.upM - s.at.upM) > l.stallMoveM) this.still = { at: p, sinceMs: nowMs };
     const stillForMs = nowMs - (this.still as { sinceMs: number }).sinceMs;
-    if (action === 'goto') {
+    // A take-off's vehicle climbs as a goto's flies: PX4 ends its take-off in Hold, so a pilot's Hold
+    // mid-climb shows no new mode either. Before, only a goto's stop counted, and the take-off's wait
+    // ran its 10 minutes.
+    if (action === 'goto' || action === 'takeoff') {
       if (!countStall) this.still = null;
       else if (stillForMs >= l.stallMs) return { kind: 'stalled' };
       return null;

@@ -139,4 +139,87 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
     expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
   }, 60_000);
+
+  // The same on the executor's own way home: a reflex's hold (a link lost a while) puts ArduCopter in
+  // LOITER in the middle of its return, where a safety pilot takes the sticks. Before, nothing watched
+  // the drone's motion there (only the mode), and the reflex's release sent it home again (RTL), taking
+  // the drone back from the pilot.
+  it("ArduPilot: a pilot flying the drone off with the sticks while a reflex holds it on its way home takes it; the reflex's release does not send it home again", async () => {
+    const { rig, ex, logs, sent } = await flying('ardupilot');
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 60, 30_000);
+    ex.run('home', { type: 'rtl' });
+    await waitFor('returning', () => rig.fc.vehicle.state().mode === 'return', 5_000);
+    await new Promise((r) => setTimeout(r, 500));
+    ex.reflexAction({ type: 'hold' }); // the link-loss reflex's hold
+    await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    for (let i = 0, last = rig.fc.vehicle.state(); i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = rig.fc.vehicle.state();
+      if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM, now.upM - last.upM) < 0.2) break;
+      last = now;
+    }
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(logs.filter((l) => /a pilot flies it/.test(l))).toEqual([]); // held still: no one's yet
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
+    await waitFor('the takeover seen', () => logs.some((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l)), 15_000);
+    expect(logs.filter((l) => /moved \d+ m from where it held/.test(l))).toHaveLength(1);
+    const after = sent.length;
+    ex.resumeAfterReflex(); // the link back: the reflex's release
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]);
+    expect(rig.fc.vehicle.state().mode).toBe('hold'); // before: 'return', and the drone flew home
+  }, 60_000);
+
+  // And where the drone holds before a leg with no way round a committed hazard (the task failed so,
+  // the drone in LOITER until a re-plan gives the leg a way). Before, nothing watched it there: a pilot
+  // who flew it off with the sticks had it taken back by the re-plan's goto (GUIDED).
+  it("ArduPilot: a pilot flying the drone off with the sticks while it holds before a blocked leg takes it; the re-plan that clears the leg does not fly it on", async () => {
+    const { rig, ex, reports, logs, sent } = await flying('ardupilot');
+    const waypoints = [{ n: 0, e: 400 }, { n: 600, e: 400 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason: 'no way round h1 inside the geofence' }] });
+    await waitFor('held before the blocked leg', () => reports.some((r) => r.stage === 'failed') && rig.fc.vehicle.state().mode === 'hold', 30_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/holding before that leg/);
+    for (let i = 0, last = rig.fc.vehicle.state(); i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = rig.fc.vehicle.state();
+      if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM, now.upM - last.upM) < 0.2) break;
+      last = now;
+    }
+    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds
+    expect(logs.filter((l) => /a pilot flies it/.test(l))).toEqual([]); // held still: no one's yet
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM - 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('flown off by the pilot', () => Math.hypot(rig.fc.vehicle.state().northM - s.northM, rig.fc.vehicle.state().eastM - s.eastM) > 20, 15_000);
+    await waitFor('the takeover seen', () => logs.some((l) => /moved \d+ m from where it held \(mode hold\): a pilot flies it/.test(l)), 15_000);
+    expect(logs.filter((l) => /moved \d+ m from where it held/.test(l))).toHaveLength(1);
+    const after = sent.length;
+    ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]); // before: a goto, and the drone flew back to its route
+    expect(rig.fc.vehicle.state().mode).toBe('hold');
+  }, 60_000);
+
+  // PX4 ends its take-off in Hold (AUTO.LOITER), so Hold is the executor's own during one too, and a
+  // pilot's Hold mid-climb shows no new mode: only the stop. Before, the take-off's wait did not count
+  // a stop at all: the drone hovered short of the take-off altitude in the pilot's Hold while the task
+  // waited 10 minutes for it, and a re-plan meanwhile would have flown it on from the pilot.
+  it("PX4: a pilot's Hold during the take-off stops the climb; the task fails naming it once the vehicle has not moved for the stall time, and a re-plan does not fly it on", async () => {
+    const { rig, ex, reports, sent } = await flying('px4', { stallMs: 2_000 });
+    const waypoints = [{ n: 0, e: 600 }];
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 400, speedDmps: 80, then: 'hold' });
+    await waitFor('climbing in its take-off', () => rig.fc.vehicle.state().mode === 'takeoff' && rig.fc.vehicle.state().upM > 3, 30_000);
+    rig.fc.vehicle.hold(); // Hold from the pilot: it stops where it is, in the mode PX4 ends a take-off in
+    const heldUpM = rig.fc.vehicle.state().upM;
+    expect(heldUpM).toBeLessThan(30);
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 10_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped in hold short of take-off and has not moved for 2 s: a pilot's hold/);
+    const after = sent.length;
+    ex.run('m1-replan', { type: 'waypoints', mission: 'm1', waypoints, altDm: 400, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sent.slice(after)).toEqual([]);
+    expect(Math.abs(rig.fc.vehicle.state().upM - heldUpM)).toBeLessThan(3);
+  }, 60_000);
 });

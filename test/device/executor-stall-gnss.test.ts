@@ -76,3 +76,53 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
     expect(logs.filter((l) => /stopped in hold short|nothing more is commanded/.test(l))).toEqual([]);
   }, 90_000);
 });
+
+// Under a hold, a receiver that loses its fix while the drone brakes leaves the executor no position to
+// see it settle by (MotionWatch). Before, the 12 s settling time ran on through the gap, and the first
+// fix after it, of a drone that had hovered where it held all along, was read as a hold never settled:
+// "moved N m from where it held", a pilot's; the task failed and the drone was handed over (the
+// mission's resume was not carried out).
+describe("a held drone and a GNSS receiver's lost fix", () => {
+  it('a fix lost for longer than the settling time as the hold begins is not read as the drone flown off', async () => {
+    const rig = inMemoryFc({ fc: { family: 'ardupilot', speedFactor: 4 } });
+    cleanup.push(rig.stop);
+    const mav = await mavlinkDevicesOn(rig, cleanup);
+    const pty = await startPtyPair();
+    cleanup.push(() => pty.stop());
+    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+    cleanup.push(() => receiver.close());
+    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+    await gps.start();
+    cleanup.push(() => gps.stop());
+    let noFix = false;
+    const feed = setInterval(() => {
+      const p = rig.vehicle.telemetry.position;
+      if (noFix) receiver.write(Buffer.from(lostFix['no coordinates'](), 'latin1'));
+      else if (p) receiver.write(Buffer.from(gga(p.lat / 1e7, p.lon / 1e7, p.alt / 1000), 'latin1'));
+    }, 100);
+    cleanup.push(() => clearInterval(feed));
+    await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
+    const reports: ExecReport[] = [];
+    const logs: string[] = [];
+    const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+    cleanup.push(() => ex.stop());
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
+    ex.run('h', { type: 'hold', mission: 'm1' });
+    // Seen held with a position (the hold's start), then, braking still (2 s within 3 m settle it), no fix.
+    await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    noFix = true;
+    await new Promise((r) => setTimeout(r, 13_000)); // longer than the 12 s settling time, without a fix
+    const heldAt = rig.fc.vehicle.state();
+    noFix = false;
+    await waitFor('the fix back', () => { const f = gps.fix(); return f.ok && f.value.fix !== 'none'; }, 5_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const now = rig.fc.vehicle.state();
+    expect(Math.hypot(now.northM - heldAt.northM, now.eastM - heldAt.eastM), 'the drone hovered where it held').toBeLessThan(2);
+    expect(logs.filter((l) => /moved \d+ m from where it held|nothing more is commanded/.test(l))).toEqual([]);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    // The mission's resume flies it on.
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await waitFor('on its way east again', () => rig.fc.vehicle.state().eastM > now.eastM + 10, 20_000);
+  }, 90_000);
+});

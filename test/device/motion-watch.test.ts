@@ -15,6 +15,15 @@ describe('MotionWatch', () => {
     expect(w.step('goto', true, at(602), 90_000)).toEqual({ kind: 'stalled' });
   });
 
+  it('a take-off: climbing is fine; within 3 m of one point for 30 s is a stop short', () => {
+    const w = new MotionWatch(limits);
+    for (let t = 0; t <= 10_000; t += 500) expect(w.step('takeoff', true, at(0, 0, t / 1_000), t)).toBeNull(); // 1 m/s up
+    // It stopped at 11 m at 11 s.
+    expect(w.step('takeoff', true, at(0, 0, 11), 11_000)).toBeNull();
+    expect(w.step('takeoff', true, at(0, 0, 11), 40_900)).toBeNull();
+    expect(w.step('takeoff', true, at(0, 0, 11), 41_000)).toEqual({ kind: 'stalled' });
+  });
+
   it('a goto under a committed hold (not counted), or with no fix, starts over', () => {
     const w = new MotionWatch(limits);
     w.step('goto', true, at(0), 0);
@@ -60,6 +69,41 @@ describe('MotionWatch', () => {
     w.step('hold', true, at(150), 3_700); // settled at 150
     expect(w.step('goto', true, at(200), 3_800)).toBeNull();
     expect(w.step('velocity', true, at(300), 3_900)).toBeNull();
+  });
+
+  // A receiver that loses its fix while the held drone brakes (hal.gnss: NMEA quality 0) gives no
+  // position: the drone cannot be seen to settle then. Before, the 12 s from the hold ran on through the
+  // gap, and the first position after it, of a drone that had hovered still all along, was read as a
+  // hold never settled: moved off, a pilot's, handed over.
+  it('time without a position does not count towards the settling time', () => {
+    const w = new MotionWatch(limits);
+    expect(w.step('hold', true, at(0), 0)).toBeNull();
+    expect(w.step('hold', true, at(3.5), 500)).toBeNull(); // braking
+    for (let t = 1_000; t <= 14_000; t += 500) expect(w.step('hold', true, null, t)).toBeNull();
+    for (let t = 14_500; t <= 20_000; t += 100) expect(w.step('hold', true, at(5 + Math.sin(t / 300) * 0.5), t)).toBeNull();
+    // Settled after the gap: a pilot's sticks are seen as before.
+    expect(w.step('hold', true, at(20), 20_100)).toBeNull();
+    expect(w.step('hold', true, at(20), 22_100)?.kind).toBe('moved-off');
+    // A drone flown off at once, with the fix lost a while, is still moved off 12 s of fix after.
+    const v = new MotionWatch(limits);
+    for (let t = 0; t <= 4_000; t += 100) expect(v.step('hold', true, at(t / 500), t)).toBeNull();
+    for (let t = 4_100; t <= 10_000; t += 100) expect(v.step('hold', true, null, t)).toBeNull();
+    let seen = null;
+    for (let t = 10_100; t <= 30_000 && seen === null; t += 100) seen = v.step('hold', true, at(t / 500), t);
+    expect(seen?.kind).toBe('moved-off');
+  });
+
+  // Off before a gap without a position and off again after it is not off all along: two readings
+  // 5 s apart say nothing of the time between. Before, the first reading after the gap was moved off.
+  it('off across a time without a position counts from the first reading after it', () => {
+    const w = new MotionWatch(limits);
+    w.step('hold', true, at(0), 0);
+    w.step('hold', true, at(0), 2_000); // settled
+    expect(w.step('hold', true, at(10), 3_000)).toBeNull(); // a glitch
+    for (let t = 3_100; t <= 8_000; t += 100) expect(w.step('hold', true, null, t)).toBeNull();
+    expect(w.step('hold', true, at(10), 8_100)).toBeNull();
+    expect(w.step('hold', true, at(10), 9_000)).toBeNull();
+    expect(w.step('hold', true, at(10), 10_100)?.kind).toBe('moved-off');
   });
 
   it('a hold that never settles (a pilot flying it off at once) is moved off once the settling time is past', () => {
