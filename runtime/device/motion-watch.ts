@@ -22,8 +22,12 @@ export interface MotionLimits {
   /** A goto's vehicle within stallMoveM of one point this long has stopped short. */
   readonly stallMs: number;
   readonly stallMoveM: number;
-  /** A held vehicle within stallMoveM of one point this long has settled where it holds. */
+  /** A held vehicle within settleMoveM across (settleUpM in height) of one point this long has settled
+   *  where it holds: wider than stallMoveM, so a receiver's noise (a metre or more across, more in
+   *  height) does not keep a still drone from settling. */
   readonly settleMs: number;
+  readonly settleMoveM: number;
+  readonly settleUpM: number;
   /** Settled, it has moved off once this far from there across, or driftUpM up or down, for driftForMs. */
   readonly driftM: number;
   readonly driftUpM: number;
@@ -36,6 +40,8 @@ export class MotionWatch {
   private action: FlightActionType | null = null;
   /** Where the vehicle has stayed within stallMoveM of, since when. */
   private still: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
+  /** Where a held vehicle has stayed within settleMoveM (settleUpM) of, since when. */
+  private box: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
   /** Where a held vehicle settled. */
   private anchor: MotionPoint | null = null;
   /** Where and when the hold was first seen (a position with it). */
@@ -61,6 +67,7 @@ export class MotionWatch {
     if (action !== this.action) {
       this.action = action;
       this.still = null;
+      this.box = null;
       this.anchor = null;
       this.held = null;
       this.offSinceMs = null;
@@ -68,6 +75,7 @@ export class MotionWatch {
     }
     if (p === null) {
       this.still = null;
+      this.box = null;
       // Nor is it off all along from a reading before the gap to one after it.
       this.offSinceMs = null;
       this.blindSinceMs ??= nowMs;
@@ -93,9 +101,12 @@ export class MotionWatch {
     }
     if (action !== 'hold') return null;
     this.held ??= { at: p, sinceMs: nowMs };
+    const b = this.box;
+    if (b === null || Math.hypot(p.northM - b.at.northM, p.eastM - b.at.eastM) > l.settleMoveM || Math.abs(p.upM - b.at.upM) > l.settleUpM) this.box = { at: p, sinceMs: nowMs };
+    const box = this.box as { readonly at: MotionPoint; readonly sinceMs: number };
     const a = this.anchor;
     if (a === null) {
-      if (stillForMs >= l.settleMs) this.anchor = (this.still as { at: MotionPoint }).at;
+      if (nowMs - box.sinceMs >= l.settleMs) this.anchor = box.at;
       else if (nowMs - this.held.sinceMs >= l.settleMaxMs) {
         const h = this.held.at;
         return { kind: 'moved-off', byM: Math.max(Math.hypot(p.northM - h.northM, p.eastM - h.eastM), Math.abs(p.upM - h.upM)) };

@@ -2,8 +2,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { MotionWatch } from '../../runtime/device/motion-watch.js';
+import { Prng } from '../../runtime/lib/prng.js';
 
-const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 };
+const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMoveM: 5, settleUpM: 5, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 };
 const at = (northM: number, eastM = 0, upM = 20) => ({ northM, eastM, upM });
 
 describe('MotionWatch', () => {
@@ -108,7 +109,28 @@ describe('MotionWatch', () => {
 
   it('a hold that never settles (a pilot flying it off at once) is moved off once the settling time is past', () => {
     const w = new MotionWatch(limits);
-    for (let t = 0; t < 12_000; t += 100) expect(w.step('hold', true, at(t / 500), t)).toBeNull(); // 2 m/s
-    expect(w.step('hold', true, at(24), 12_000)).toEqual({ kind: 'moved-off', byM: 24 });
+    for (let t = 0; t < 12_000; t += 100) expect(w.step('hold', true, at(t / 200), t)).toBeNull(); // 5 m/s
+    expect(w.step('hold', true, at(60), 12_000)).toEqual({ kind: 'moved-off', byM: 60 });
+    // Flown off slower (2 m/s), it "settles" within the 5 m box and is moved off by the drift, sooner.
+    const v = new MotionWatch(limits);
+    let off = null;
+    let t = 0;
+    for (; t < 12_000 && off === null; t += 100) off = v.step('hold', true, at(t / 500), t);
+    expect(off?.kind).toBe('moved-off');
+    expect(t).toBeLessThan(12_000);
+  });
+
+  it("a still held drone read through a noisy receiver (white noise, 1 m across and 1.5 m in height, 20 Hz) settles and is never moved off; a pilot's 20 m is", () => {
+    const seed = 9;
+    const rng = new Prng(seed);
+    const gauss = (sigma: number): number => sigma * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const noisy = (n: number): ReturnType<typeof at> => at(n + gauss(1), gauss(1), 20 + gauss(1.5));
+    for (let k = 0; k < 20; k++) {
+      const w = new MotionWatch(limits);
+      for (let t = 0; t <= 60_000; t += 50) expect(w.step('hold', true, noisy(0), t), `seed ${seed} hold ${k} at ${t} ms`).toBeNull();
+      let off = null;
+      for (let t = 60_050; t <= 65_000 && off === null; t += 50) off = w.step('hold', true, noisy(20), t);
+      expect(off?.kind, `seed ${seed} hold ${k}`).toBe('moved-off');
+    }
   });
 });
