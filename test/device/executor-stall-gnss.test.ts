@@ -29,44 +29,52 @@ const lostFix = {
   },
 };
 
+/**
+ * The simulated FC of `family` through the MAVLink drivers, and beside it the device's own NMEA receiver
+ * on a real socat pty, written 10 times a second with the FC's own position, or, while `fix.lost`,
+ * what a receiver that lost its fix writes (`kind`). Once the receiver has a fix.
+ */
+async function receiverBeside(family: 'px4' | 'ardupilot', kind: keyof typeof lostFix) {
+  const rig = inMemoryFc({ fc: { family, speedFactor: 4 } });
+  cleanup.push(rig.stop);
+  const mav = await mavlinkDevicesOn(rig, cleanup);
+  const pty = await startPtyPair();
+  cleanup.push(() => pty.stop());
+  const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
+  cleanup.push(() => receiver.close());
+  const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
+  await gps.start();
+  cleanup.push(() => gps.stop());
+  const fix = { lost: false };
+  let last = { lat: 0, lon: 0, alt: 0 };
+  const feed = setInterval(() => {
+    const p = rig.vehicle.telemetry.position;
+    if (fix.lost) receiver.write(Buffer.from(kind === 'no coordinates' ? lostFix[kind]() : lostFix[kind](last), 'latin1'));
+    else if (p) {
+      last = { lat: p.lat / 1e7, lon: p.lon / 1e7, alt: p.alt / 1000 };
+      receiver.write(Buffer.from(gga(last.lat, last.lon, last.alt), 'latin1'));
+    }
+  }, 100);
+  cleanup.push(() => clearInterval(feed));
+  await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
+  return { rig, mav, gps, fix };
+}
+
 describe("the stall check and a GNSS receiver's lost fix", () => {
   it.each(Object.keys(lostFix) as Array<keyof typeof lostFix>)('a receiver without a fix (%s) for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', async (kind) => {
-    const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4 } });
-    cleanup.push(rig.stop);
-    const mav = await mavlinkDevicesOn(rig, cleanup);
-    const pty = await startPtyPair();
-    cleanup.push(() => pty.stop());
-    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
-    cleanup.push(() => receiver.close());
-    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
-    await gps.start();
-    cleanup.push(() => gps.stop());
-    let noFix = false;
-    let last = { lat: 0, lon: 0, alt: 0 };
-    // The receiver, 10 times a second: the FC's own position, or, while it has lost its fix, what a
-    // receiver then writes (quality 0, empty coordinates).
-    const feed = setInterval(() => {
-      const p = rig.vehicle.telemetry.position;
-      if (noFix) receiver.write(Buffer.from(kind === 'no coordinates' ? lostFix[kind]() : lostFix[kind](last), 'latin1'));
-      else if (p) {
-        last = { lat: p.lat / 1e7, lon: p.lon / 1e7, alt: p.alt / 1000 };
-        receiver.write(Buffer.from(gga(last.lat, last.lon, last.alt), 'latin1'));
-      }
-    }, 100);
-    cleanup.push(() => clearInterval(feed));
-    await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
+    const { rig, mav, gps, fix } = await receiverBeside('px4', kind);
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
     cleanup.push(() => ex.stop());
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
-    noFix = true;
+    fix.lost = true;
     await waitFor('the fix lost', () => { const f = gps.fix(); return f.ok && f.value.fix === 'none'; }, 5_000);
     const eastAtLoss = rig.fc.vehicle.state().eastM;
     await new Promise((r) => setTimeout(r, 2_500)); // more than the stall time without a fix
     const flownM = rig.fc.vehicle.state().eastM - eastAtLoss;
-    noFix = false;
+    fix.lost = false;
     expect(flownM, 'the vehicle flew on while the receiver had no fix').toBeGreaterThan(20);
     await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
     // Before: the position without a fix (NaN, or the last one over and over) never "moved" from where
@@ -84,24 +92,7 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
 // mission's resume was not carried out).
 describe("a held drone and a GNSS receiver's lost fix", () => {
   it('a fix lost for longer than the settling time as the hold begins is not read as the drone flown off', async () => {
-    const rig = inMemoryFc({ fc: { family: 'ardupilot', speedFactor: 4 } });
-    cleanup.push(rig.stop);
-    const mav = await mavlinkDevicesOn(rig, cleanup);
-    const pty = await startPtyPair();
-    cleanup.push(() => pty.stop());
-    const receiver = await openSerial({ path: pty.b, baudRate: 9600 });
-    cleanup.push(() => receiver.close());
-    const gps = new NmeaGps({ open: () => openSerial({ path: pty.a, baudRate: 9600 }) });
-    await gps.start();
-    cleanup.push(() => gps.stop());
-    let noFix = false;
-    const feed = setInterval(() => {
-      const p = rig.vehicle.telemetry.position;
-      if (noFix) receiver.write(Buffer.from(lostFix['no coordinates'](), 'latin1'));
-      else if (p) receiver.write(Buffer.from(gga(p.lat / 1e7, p.lon / 1e7, p.alt / 1000), 'latin1'));
-    }, 100);
-    cleanup.push(() => clearInterval(feed));
-    await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
+    const { rig, mav, gps, fix } = await receiverBeside('ardupilot', 'no coordinates');
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
@@ -111,10 +102,10 @@ describe("a held drone and a GNSS receiver's lost fix", () => {
     ex.run('h', { type: 'hold', mission: 'm1' });
     // Seen held with a position (the hold's start), then, braking still (2 s within 3 m settle it), no fix.
     await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
-    noFix = true;
+    fix.lost = true;
     await new Promise((r) => setTimeout(r, 13_000)); // longer than the 12 s settling time, without a fix
     const heldAt = rig.fc.vehicle.state();
-    noFix = false;
+    fix.lost = false;
     await waitFor('the fix back', () => { const f = gps.fix(); return f.ok && f.value.fix !== 'none'; }, 5_000);
     await new Promise((r) => setTimeout(r, 1_500));
     const now = rig.fc.vehicle.state();
