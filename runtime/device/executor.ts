@@ -457,14 +457,10 @@ export class Executor {
    *  hold on the way (ArduCopter's LOITER) that a pilot flies off with the sticks is the pilot's. Before,
    *  only the mode was watched, and the reflex's release sent the drone home again from the pilot. */
   private async watchDescent(live: () => boolean): Promise<void> {
-    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+    const watch = this.motionWatch();
     for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
       if (this.grounded() || this.takenOver() !== null) return;
-      const seen = watch.step(this.lastAction, false, this.position(), Date.now());
-      if (seen?.kind === 'moved-off') {
-        this.motionReason(seen, 'the way home');
-        return;
-      }
+      if (this.motion(watch, 'the way home', false) !== null) return;
     }
   }
 
@@ -935,8 +931,7 @@ export class Executor {
    * the task fails with that. Before, either waited for the vehicle for waitMsMax (10 minutes).
    */
   private stoppedShort(what: string): string {
-    const fs = this.devices.flight?.state();
-    const m = fs?.ok ? fs.value.mode : 'unknown';
+    const m = this.modeNow();
     const still = `${this.stallMs / 1000} s`;
     if (m === 'hold') return this.handOver(`the vehicle stopped in hold short of ${what} and has not moved for ${still}: a pilot's hold or the flight controller's own`);
     const reason = `the vehicle stopped short of ${what} and has not moved for ${still} (mode ${m}): the flight controller keeps it there (its own fence or obstacle avoidance); not flown on`;
@@ -944,18 +939,28 @@ export class Executor {
     return reason;
   }
 
+  /** One MotionWatch per wait, with the executor's limits. */
+  private motionWatch(): MotionWatch {
+    return new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+  }
+
   /** What the vehicle's motion says while the executor waits (MotionWatch), as a reason, or null: a
-   *  goto's vehicle stopped short of `what` (stoppedShort), or a held one flown off by someone. */
-  private motion(watch: MotionWatch, what: string): string | null {
-    const seen = watch.step(this.lastAction, !this.paused, this.position(), Date.now());
+   *  goto's vehicle stopped short of `what` (stoppedShort; counted unless `countStall` is false), or a
+   *  held one flown off by someone. */
+  private motion(watch: MotionWatch, what: string, countStall = !this.paused): string | null {
+    const seen = watch.step(this.lastAction, countStall, this.position(), Date.now());
     return seen === null ? null : this.motionReason(seen, what);
   }
 
   private motionReason(seen: Motion, what: string): string {
     if (seen.kind === 'stalled') return this.stoppedShort(what);
+    return this.handOver(`the vehicle moved ${seen.byM.toFixed(0)} m from where it held (mode ${this.modeNow()}): a pilot flies it (ArduCopter's LOITER takes the sticks with no mode change)`);
+  }
+
+  /** The flight controller's mode as last heard, or 'unknown'. */
+  private modeNow(): string {
     const fs = this.devices.flight?.state();
-    const m = fs?.ok ? fs.value.mode : 'unknown';
-    return this.handOver(`the vehicle moved ${seen.byM.toFixed(0)} m from where it held (mode ${m}): a pilot flies it (ArduCopter's LOITER takes the sticks with no mode change)`);
+    return fs?.ok ? fs.value.mode : 'unknown';
   }
 
   /**
@@ -967,7 +972,7 @@ export class Executor {
   private async watchHeld(gen: number): Promise<void> {
     const live = this.liveFor(gen);
     this.watchAnew('keep');
-    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+    const watch = this.motionWatch();
     while (live() && this.paused && !this.handedOver) {
       const taken = this.takenOver() ?? this.motion(watch, 'the hold');
       const cur = this.current;
@@ -984,14 +989,10 @@ export class Executor {
    * leg a way took the drone back from the pilot with its goto.
    */
   private async watchHold(live: () => boolean): Promise<void> {
-    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+    const watch = this.motionWatch();
     for (const t0 = Date.now(); live() && !this.handedOver && this.lastAction === 'hold' && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
       if (this.takenOver() !== null) return;
-      const seen = watch.step(this.lastAction, false, this.position(), Date.now());
-      if (seen?.kind === 'moved-off') {
-        this.motionReason(seen, 'the hold');
-        return;
-      }
+      if (this.motion(watch, 'the hold', false) !== null) return;
     }
   }
 
@@ -1000,7 +1001,7 @@ export class Executor {
    *  goto, stopped short of it (stoppedShort). A paused executor waits without counting. */
   private async waitFor(live: () => boolean, cond: () => Promise<boolean>, what: string, point?: { readonly n: number; readonly e: number }): Promise<string | null> {
     const t0 = Date.now();
-    const watch = new MotionWatch({ ...motionLimits, stallMs: this.stallMs });
+    const watch = this.motionWatch();
     while (live()) {
       const taken = this.takenOver();
       if (taken !== null) return taken;
