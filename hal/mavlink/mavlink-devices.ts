@@ -1,6 +1,7 @@
 // HAL drivers over a MAVLink flight controller (firmware-bridge/mavlink/vehicle.ts): position,
-// attitude, battery and flight control from the FC's telemetry and commands. Position comes from the
-// receiver's GPS_RAW_INT when the FC streams it, else from its fused GLOBAL_POSITION_INT. The IMU comes
+// attitude, battery and flight control from the FC's telemetry and commands. Position is where the FC
+// reckons the vehicle is (its fused GLOBAL_POSITION_INT: what it flies a goto by and stops at), with the
+// fix quality of its receiver (GPS_RAW_INT: fix type, satellites, HDOP) when it streams one. The IMU comes
 // from HIGHRES_IMU (PX4) or SCALED_IMU (ArduPilot), which the vehicle asks the FC to stream. The
 // flight driver keeps the device's geofence on the FC as its own failsafe (fence-keeper.ts).
 
@@ -70,30 +71,39 @@ function fixOf(t: number): GnssFix['fix'] {
 
 export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
   readonly kind = 'position';
+  /** The FC's fused estimate, with its receiver's fix quality. The estimate is what the FC flies by: a
+   *  goto ends where the estimate reaches the point, so arrival and stall checks read it, not the raw
+   *  receiver a few metres of noise off it. The receiver's fix type still rules: no fix there reads as
+   *  'none' (the estimate then drifts on dead reckoning). Without a fresh GPS_RAW_INT (an FC that does
+   *  not stream it) the estimate counts as a 3D fix; without a fresh estimate, the receiver alone. */
   fix(): Result<GnssFix, DeviceError> {
     const raw = this.fresh('GPS_RAW_INT', this.vehicle.telemetry.gpsRaw);
-    if (raw.ok) {
-      const g = raw.value.value;
-      return ok({
-        timeMs: raw.value.timeMs,
-        fix: fixOf(g.fixType),
-        latDeg: g.lat / 1e7,
-        lonDeg: g.lon / 1e7,
-        altMslM: g.alt / 1000,
-        satellites: g.satellitesVisible === 255 ? 0 : g.satellitesVisible,
-        hdop: g.eph === 65535 ? 99.99 : Math.max(0.01, g.eph / 100),
-        groundSpeedMps: g.vel === 65535 ? 0 : g.vel / 100,
-        courseDeg: g.cog === 65535 ? 0 : (g.cog / 100) % 360,
-      });
+    if (!raw.ok && raw.error.code === 'stopped') return raw;
+    const fused = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
+    if (fused.ok) {
+      const p = fused.value.value;
+      const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
+      // Without the receiver's message the estimate counts as a 3D fix: it carries no satellites or HDOP.
+      const quality = raw.ok ? qualityOf(raw.value.value) : { fix: '3d' as const, satellites: 0, hdop: 99.99 };
+      return ok({ timeMs: fused.value.timeMs, ...quality, latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360 });
     }
-    if (raw.error.code === 'stopped') return raw;
-    const r = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
-    if (!r.ok) return r;
-    const p = r.value.value;
-    const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
-    // The fused estimate carries no satellite count or HDOP.
-    return ok({ timeMs: r.value.timeMs, fix: '3d', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, satellites: 0, hdop: 99.99, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360 });
+    if (!raw.ok) return fused;
+    const g = raw.value.value;
+    return ok({
+      timeMs: raw.value.timeMs,
+      ...qualityOf(g),
+      latDeg: g.lat / 1e7,
+      lonDeg: g.lon / 1e7,
+      altMslM: g.alt / 1000,
+      groundSpeedMps: g.vel === 65535 ? 0 : g.vel / 100,
+      courseDeg: g.cog === 65535 ? 0 : (g.cog / 100) % 360,
+    });
   }
+}
+
+/** The receiver's fix type, satellites and HDOP from GPS_RAW_INT (UINT8_MAX / UINT16_MAX: unknown). */
+function qualityOf(g: { fixType: number; satellitesVisible: number; eph: number }): Pick<GnssFix, 'fix' | 'satellites' | 'hdop'> {
+  return { fix: fixOf(g.fixType), satellites: g.satellitesVisible === 255 ? 0 : g.satellitesVisible, hdop: g.eph === 65535 ? 99.99 : Math.max(0.01, g.eph / 100) };
 }
 
 export class MavlinkAttitude extends MavlinkDevice implements AttitudeSensor {

@@ -79,12 +79,44 @@ describe.concurrent('the PX4 FC over a pty', () => {
     flightConformance('mavlink (sim FC over a pty)', mavHarness((d) => d.flight));
 
     describe('MAVLink position driver', () => {
-      it('reports the receiver (GPS_RAW_INT: fix type, satellites, HDOP) rather than the fused position', async () => {
+      it("reports where the FC reckons it is (GLOBAL_POSITION_INT) with its receiver's fix quality (GPS_RAW_INT)", async () => {
         const p = createMavlinkDevices(vehicle).position;
         await p.start();
-        const f = p.fix();
-        expect(f.ok && f.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8 });
-        await p.stop();
+        try {
+          await waitFor('both position messages', () => vehicle.telemetry.position !== null && vehicle.telemetry.gpsRaw !== null, 5_000);
+          // Read synchronously after each change: the FC's next message cannot land in between.
+          const t = vehicle.telemetry;
+          const [fused, raw] = [t.position!, t.gpsRaw!];
+          try {
+            // The sim FC's receiver is noisy; put it plainly apart from the estimate so the two cannot agree by chance.
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { lat: fused.lat + 500, lon: fused.lon - 500, fixType: 3, satellitesVisible: 14, eph: 80 });
+            const both = p.fix();
+            expect(both.ok && both.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8, latDeg: fused.lat / 1e7, lonDeg: fused.lon / 1e7, altMslM: fused.alt / 1000 });
+            // The receiver without a fix: the estimate is dead reckoning, and says so.
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), t.gpsRaw, { fixType: 1 });
+            const lost = p.fix();
+            expect(lost.ok && lost.value.fix).toBe('none');
+            // An FC that streams no receiver: the estimate alone, as a 3D fix with no satellites or HDOP known.
+            t.gpsRaw = null;
+            const alone = p.fix();
+            expect(alone.ok && alone.value).toMatchObject({ fix: '3d', satellites: 0, hdop: 99.99, latDeg: fused.lat / 1e7 });
+            // No estimate (before the FC's first GLOBAL_POSITION_INT): the receiver alone.
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { lat: fused.lat + 500, fixType: 3, satellitesVisible: 14, eph: 80 });
+            t.position = null;
+            const receiver = p.fix();
+            expect(receiver.ok && receiver.value).toMatchObject({ fix: '3d', satellites: 14, latDeg: (fused.lat + 500) / 1e7 });
+            // Neither: no data, named.
+            t.gpsRaw = null;
+            const none = p.fix();
+            expect(!none.ok && none.error).toMatchObject({ code: 'no-data' });
+            expect(!none.ok && none.error.message).toMatch(/GLOBAL_POSITION_INT/);
+          } finally {
+            t.position = t.position ?? fused;
+            t.gpsRaw = t.gpsRaw ?? raw;
+          }
+        } finally {
+          await p.stop();
+        }
       });
     });
 
