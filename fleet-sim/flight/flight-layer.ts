@@ -15,7 +15,7 @@ import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { plannedPassed } from '../../runtime/mission/progress.js';
-import { fenceCut, fenceCutMarginM, wayInside } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, legFrom } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -278,17 +278,14 @@ export class FlightLayer {
       const prev = r.next > 0 ? r.points[r.next - 1] : undefined;
       const cut = prev ? fenceCut({ northM: prev[0], eastM: prev[1] }, b, fence) : insidePolygon(wp[0], wp[1], this.fence) ? [b] : [];
       const index = this.drones.indexOf(d);
-      // From where the drone is inside the fence to the first point: round a concave fence's notch
-      // when the straight way would leave the fence, or, with no way inside, nothing of the leg.
-      const first = cut[0];
       const st = d.sim.state();
-      const way = first !== undefined && insidePolygon(st.northM, st.eastM, this.fence) ? wayInside({ northM: st.northM, eastM: st.eastM }, first, fence) : [];
-      if (way === null) {
+      const leg = legFrom({ northM: st.northM, eastM: st.eastM }, cut, fence);
+      if (leg === null) {
         this.reflexes.push({ kind: 'geofence', drone: index, detail: `no way inside the geofence from [${st.northM.toFixed(0)}, ${st.eastM.toFixed(0)}] to the leg to waypoint [${wp[0]}, ${wp[1]}] keeps ${fenceCutMarginM} m from it: skipped` });
         r.cut = { for: r.next, points: [] };
         return r.cut.points;
       }
-      points = [...way, ...cut].map((p) => (p === b ? wp : ([p.northM, p.eastM] as const)));
+      points = leg.map((p) => (p === b ? wp : ([p.northM, p.eastM] as const)));
       const last = points[points.length - 1];
       // A waypoint inside with nothing to fly: a notch between it and the leg's start with no way round
       // it that keeps the margin (fenceCut). Before, said to be outside the geofence.

@@ -11,7 +11,7 @@ import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
 import { MotionWatch, type Motion } from './motion-watch.js';
-import { fenceCut, fenceCutMarginM, wayInside } from '../mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, legFrom } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -834,17 +834,12 @@ export class Executor {
     const hereInside = here !== null && insidePolygon(here, fence);
     const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : here !== null && hereInside && here.upM > 2 ? { northM: here.northM, eastM: here.eastM } : null;
     if (!a) return insidePolygon(b, fence) ? [w] : [];
-    const cut = fenceCut(a, b, fence);
-    // From where the drone is inside the fence (not always where the plan's leg begins: a resume, a
-    // reflex's stop, a waypoint skipped before) to the first point: round a concave fence's notch when
-    // the straight way would leave the fence, or, with no way inside, nothing of the leg.
-    const first = cut[0];
-    const way = here && hereInside && first ? wayInside(here, first, fence) : [];
-    if (way === null) {
+    const leg = legFrom(here, fenceCut(a, b, fence), fence);
+    if (leg === null) {
       this.log(`no way inside this device's geofence from [${here?.northM.toFixed(0)}, ${here?.eastM.toFixed(0)}] to the leg to waypoint ${i + 1} keeps ${fenceCutMarginM} m from it: skipped`, 'info');
       return [];
     }
-    return [...way, ...cut].map((p) => (p === b ? w : { n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) }));
+    return leg.map((p) => (p === b ? w : { n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) }));
   }
 
   private target(w: { n: number; e: number }, relAltM: number): GeoPoint {

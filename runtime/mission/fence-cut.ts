@@ -224,6 +224,22 @@ function innerCorners(fence: readonly FencePoint[], marginM: number): FencePoint
   return out;
 }
 
+/**
+ * The points to fly for a leg cut at the fence (fenceCut's `cut`) by a drone at `here`, which is not
+ * always where the plan's leg begins (a resume, a reflex's stop, a waypoint skipped before): with the
+ * drone inside the fence, the way round a concave fence's notch to the cut's first point (wayInside)
+ * and then the cut; outside the fence or with no position, the cut alone. Null: no way inside keeps
+ * `marginM` from the fence, and nothing of the leg is flown. The cut's own points are kept as they are
+ * (callers know their waypoint by identity). The device's executor and fleet-sim's flight layer both
+ * fly legs this way.
+ */
+export function legFrom(here: FencePoint | null, cut: readonly FencePoint[], fence: readonly FencePoint[], marginM = fenceCutMarginM): FencePoint[] | null {
+  const first = cut[0];
+  if (here === null || first === undefined || !insideFence(here, fence)) return [...cut];
+  const way = wayInside(here, first, fence, marginM);
+  return way === null ? null : [...way, ...cut];
+}
+
 /** The distance from p to the segment s→e. */
 function distanceToSegment(p: FencePoint, s: FencePoint, e: FencePoint): number {
   const dn = e.northM - s.northM;

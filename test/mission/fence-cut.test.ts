@@ -1,7 +1,7 @@
 // fenceCut: the parts of a route's leg inside a fence the drone keeps on its own, as points to fly.
 
 import { describe, expect, it } from 'vitest';
-import { fenceCut, insideFence, inSight, wayInside, type FencePoint } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, insideFence, inSight, legFrom, wayInside, type FencePoint } from '../../runtime/mission/fence-cut.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { distanceToSegment, pt, randomStarCase } from '../support/fence-cases.js';
 
@@ -67,6 +67,19 @@ describe('fenceCut', () => {
       [29.8, 70.2],
     ]);
     expect(wayInside(pt(70, 20), pt(70, 80), u, 25)).toBeNull(); // the bar is 40 m wide
+  });
+
+  it('legFrom: a drone inside flies round a notch to the cut\'s first point, one outside or without a position the cut alone, and none when no way keeps the margin', () => {
+    const u = [pt(0, 0), pt(0, 100), pt(100, 100), pt(100, 60), pt(40, 60), pt(40, 40), pt(100, 40), pt(100, 0)];
+    const cut = [pt(70, 80), pt(90, 80)];
+    const leg = legFrom(pt(70, 20), cut, u);
+    expect(near(leg ?? [])).toEqual([[29.8, 29.8], [29.8, 70.2], [70, 80], [90, 80]]);
+    expect(leg?.[2]).toBe(cut[0]); // the cut's own points, as they were: callers know their waypoint by them
+    expect(legFrom(pt(80, 90), cut, u)).toEqual(cut); // in sight, in the same arm
+    expect(legFrom(pt(-30, 20), cut, u)).toEqual(cut); // outside the fence: nothing to go round from there
+    expect(legFrom(null, cut, u)).toEqual(cut);
+    expect(legFrom(pt(70, 20), [], u)).toEqual([]);
+    expect(legFrom(pt(70, 20), cut, u, 25)).toBeNull(); // the bar is 40 m wide
   });
 
   it('wayInside: a way in sight that passes a notch\'s corner nearer than the margin goes round it as one across the notch does', () => {
