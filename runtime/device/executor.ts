@@ -26,7 +26,8 @@ const pollMs = 50;
 const arriveToleranceM = 3;
 /** A vehicle a goto sent to a point that stays (within MotionWatch's 3 m) for reckonedArrivalStillMs
  *  within this of it by this device's position has arrived by its own reckoning (waitFor): 5 s, in
- *  which a goto at the slowest mission speed (1 m/s) moves more than 3 m. */
+ *  which a goto at the slowest mission speed (1 m/s) moves more than 3 m. Only where this device's
+ *  position is not the FC's own estimate (positionIsFcs). */
 const reckonedArrivalM = 10;
 const reckonedArrivalStillMs = 5_000;
 /** A task that finds the vehicle landing below this height waits for the touchdown, then takes off. */
@@ -991,6 +992,13 @@ export class Executor {
     }
   }
 
+  /** Whether this device's position is the estimate the flight controller flies by (the MAVLink
+   *  position driver, on the FC the flight driver commands): a goto then ends within arriveToleranceM
+   *  by it, so no stop further off is an arrival by the vehicle's own reckoning. */
+  private positionIsFcs(): boolean {
+    return this.devices.position?.driver === 'mavlink' && this.devices.flight?.driver === 'mavlink';
+  }
+
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle
    *  taken out of the executor's hands (takenOver, or flown off from a hold: motion), or, sent on by a
    *  goto, stopped short of it (stoppedShort). A paused executor waits without counting. */
@@ -1005,10 +1013,11 @@ export class Executor {
       const p = this.position();
       const now = Date.now();
       const seen = watch.step(this.lastAction, !this.paused, p, now);
-      if (point && p && this.lastAction === 'goto' && watch.stillForMs(now) >= reckonedArrivalStillMs) {
+      if (point && p && this.lastAction === 'goto' && !this.positionIsFcs() && watch.stillForMs(now) >= reckonedArrivalStillMs) {
         // Stopped where the flight controller reckons the point is, off by this device's own receiver
         // (hal.gnss: two receivers differ by metres) more than arriveToleranceM: arrived. Before, the
-        // task waited for it 10 minutes and failed (and, stopped in Hold, was read as a pilot's).
+        // task waited for it 10 minutes and failed (and, stopped in Hold, was read as a pilot's). With
+        // the FC's own estimate as the position, a stop short is a stop short (a pilot's PX4 Hold).
         const offM = Math.hypot(p.northM - point.n / 10, p.eastM - point.e / 10);
         if (offM <= reckonedArrivalM) {
           this.log(`${what}: reached by the vehicle's own reckoning (it stopped there; ${offM.toFixed(1)} m from it by this device's position)`, 'info');

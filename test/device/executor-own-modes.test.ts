@@ -86,6 +86,25 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(Math.abs(rig.fc.vehicle.state().eastM - eastM)).toBeLessThan(1);
   }, 60_000);
 
+  // The device's position here is the FC's own estimate (GLOBAL_POSITION_INT), which a goto stops by
+  // within the 3 m arrival tolerance: a stop 6 m short is no arrival by the vehicle's own reckoning (that
+  // 10 m rule is for a receiver of the device's own, hal.gnss). Before, it read as one after 5 s and the
+  // route flew on to waypoint 2, taking the vehicle back from the pilot.
+  it("PX4: a pilot's Hold 6 m short of the waypoint is a stop short, not an arrival: the task fails at the stall time and nothing flies on", async () => {
+    const { rig, ex, reports, logs, sent } = await flying('px4', { stallMs: 7_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }, { n: 600, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way', () => sent.includes('goto') && rig.fc.vehicle.state().eastM > 20, 30_000);
+    const up = rig.fc.vehicle.state().upM;
+    rig.fc.vehicle.goto(0, 54, up, undefined, 'hold'); // the pilot's Hold, where PX4 settles it: 6 m short
+    await waitFor('stopped 6 m short', () => Math.abs(rig.fc.vehicle.state().eastM - 54) < 0.5 && Math.hypot(...Object.values(rig.fc.vehicle.state().velocityNed)) < 0.2, 20_000);
+    const gotos = sent.filter((x) => x === 'goto').length;
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 15_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped in hold short of waypoint 1 and has not moved for 7 s: a pilot's hold/);
+    expect(logs.filter((l) => l.includes("reached by the vehicle's own reckoning"))).toEqual([]);
+    expect(sent.filter((x) => x === 'goto').length).toBe(gotos); // no goto to waypoint 2
+    expect(Math.abs(rig.fc.vehicle.state().eastM - 54)).toBeLessThan(1);
+  }, 60_000);
+
   it('ArduPilot: a vehicle its FC keeps short of the point in GUIDED (its own fence or avoidance) fails the task with why, instead of waiting 10 minutes', async () => {
     const { rig, ex, reports } = await flying('ardupilot', { stallMs: 2_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
