@@ -965,7 +965,7 @@ export class Executor {
    * mission's resume would fly it on from them: this watches (takenOver) until the hold ends, and fails
    * the task with the reason as the flying would.
    */
-  private async watchHeld(gen: number): Promise<void> {
+  private async watchHeld(gen: number, adopted?: { readonly command: string; readonly progress: number }): Promise<void> {
     const live = this.liveFor(gen);
     this.watchAnew('keep');
     const watch = this.motionWatch();
@@ -973,8 +973,35 @@ export class Executor {
       const taken = this.takenOver() ?? this.motion(watch, 'the hold');
       const cur = this.current;
       if (taken !== null && cur) return this.report({ command: cur.command, stage: 'failed', progress: permilleOf(cur.next, cur.task.waypoints.length), reason: taken });
+      if (taken !== null && adopted) return this.report({ command: adopted.command, stage: 'failed', progress: adopted.progress, reason: taken });
       await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  /**
+   * Restarted while the swarm holds the mission `command` this device flies a part of (`progress`, per
+   * mille), with the vehicle in the air: the hold it sent before the restart is taken up again, so a
+   * pilot or the FC's own failsafe taking the vehicle is seen (takenOver, MotionWatch) as under a hold
+   * sent since, and the mission's resume does not fly it on from them. Before, nothing watched a
+   * restarted device's held vehicle, and the resume flew the route from wherever a pilot had taken it.
+   * A vehicle found in a mode the hold does not leave it in is handed over at once (and the task
+   * fails); one on the ground has nothing to watch. Returns what it found, for the log.
+   */
+  adoptHold(command: string, progress: number): string {
+    const fc = this.devices.flight;
+    const fs = fc?.state();
+    if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') return 'the vehicle is not in the air: nothing to hold';
+    this.generation++;
+    this.paused = true;
+    const mode = fs.value.mode;
+    if (!this.ownModes.adopt(fc.modesAfter('hold') ?? [], mode)) {
+      const reason = this.handOver(`restarted with the vehicle in mode ${mode}, not the hold the swarm committed: a pilot's or the flight controller's own`);
+      this.report({ command, stage: 'failed', progress, reason });
+      return reason;
+    }
+    this.lastAction = 'hold';
+    void this.watchHeld(this.generation, { command, progress });
+    return `the vehicle holds (mode ${mode}): watched for a pilot or the flight controller taking it until the mission resumes`;
   }
 
   /**

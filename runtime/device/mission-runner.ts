@@ -192,7 +192,8 @@ export class MissionRunner {
           this.runTask(e.command, e.task);
           // Restarted while the mission was held, the executor has no route to fly on: it takes its
           // part from the committed state, as after a restart during an active mission.
-          if (e.task.type === 'resume' && !this.executor.hasTask(e.task.mission)) this.resumeOwnTask();
+          // Not when the vehicle was taken meanwhile (adoptHold): the resume is not carried out there.
+          if (e.task.type === 'resume' && !this.executor.hasTask(e.task.mission) && this.executor.handedOverBecause() === null) this.resumeOwnTask();
           break;
         case 'fleet-update':
           this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');
@@ -268,7 +269,7 @@ export class MissionRunner {
       if (me && (me.activity === 'returning' || me.activity === 'landing')) this.executor.carryOut(me.activity === 'returning' ? 'rtl' : 'land');
       return;
     }
-    if (m.status !== 'active' || m.done.includes(this.o.id)) return;
+    if ((m.status !== 'active' && m.status !== 'held') || m.done.includes(this.o.id)) return;
     // A state sync while the executor flies this mission: carry on from where it is (as a re-plan
     // does). Otherwise (restarted) from its committed progress, not from the first waypoint: the leg
     // it was on is flown again from its start unless it is still airborne on it (progress.ts). The
@@ -291,6 +292,13 @@ export class MissionRunner {
       }, resumePollMs);
       return;
     }
+    const progress = mine.waypoints.length === 0 ? 0 : Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length);
+    if (m.status === 'held') {
+      // Restarted while the swarm holds the mission: nothing to fly until its resume, but the hold this
+      // device sent before is watched again (a pilot taking the drone meanwhile keeps it).
+      if (!carrying) this.o.log.info({ event: 'resume', mission: m.id, held: true }, `mission ${m.id} is held: ${this.executor.adoptHold(m.id, progress)}`);
+      return;
+    }
     const airborne = fsv !== null && (fsv.landed === 'in-air' || fsv.landed === 'landing' || (fsv.landed === 'unknown' && fsv.armed));
     if (!carrying && fsv !== null && airborne && (fsv.mode === 'return' || fsv.mode === 'land')) {
       // Returning or landing when this device started: a failsafe of its own before the restart (a
@@ -299,7 +307,7 @@ export class MissionRunner {
       // drone flies it.
       const reason = `not resumed after a restart: the vehicle is ${fsv.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`;
       this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode }, `mission ${m.id} ${reason}`);
-      this.onExec({ command: m.id, stage: 'failed', progress: mine.waypoints.length === 0 ? 0 : Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length), reason });
+      this.onExec({ command: m.id, stage: 'failed', progress, reason });
       return;
     }
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;

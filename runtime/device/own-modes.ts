@@ -57,6 +57,18 @@ export class OwnModes {
     this.token++;
   }
 
+  /** The vehicle is already in a mode of `modes` (`mode`), left there by an action sent before this
+   *  device restarted (the swarm's hold of its mission): those are expected, as seen, so any other is
+   *  someone else's at once. */
+  adopt(modes: readonly FlightMode[], mode: FlightMode): boolean {
+    if (!modes.includes(mode)) return false;
+    this.fresh = false;
+    this.token++;
+    this.before = null;
+    this.now = { modes: new Set(modes), seen: true, acceptedAtMs: this.lastStateMs, statesSince: statesToShow };
+    return true;
+  }
+
   /**
    * An action is about to be sent; `modes` are those it may leave the vehicle in (null: it sets none,
    * as arming). Returns the token its outcome() is told with. An action with the same modes as the

@@ -79,6 +79,31 @@ describe('resuming this device\'s part after a restart', () => {
     expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/05', replan: true });
   });
 
+  it('restarted while the mission is held with the drone in the air, it takes up the hold; once a pilot has the drone, the resume flies nothing', () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/09', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 100]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const hold: MissionTx = { ...goto, id: 'ops/10', type: 'hold', args: {} };
+    const resume: MissionTx = { ...goto, id: 'ops/11', type: 'resume', args: {} };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [hold] });
+    const given: Task[] = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    const adopted: string[] = [];
+    vi.spyOn(Executor.prototype, 'adoptHold').mockImplementation((c: string) => (adopted.push(c), 'held'));
+    vi.spyOn(Executor.prototype, 'position').mockReturnValue({ northM: 0, eastM: 50, upM: 10 });
+    vi.spyOn(Executor.prototype, 'heightKnown').mockReturnValue(true);
+    const r = runner(s2.state, { flight: { state: inAir('hold'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
+    r.resumeOwnTask();
+    expect(adopted).toEqual(['ops/09']);
+    expect(given).toEqual([]);
+    // The watch found a pilot flying it (the executor's handedOverBecause): the resume is not carried
+    // out there, and the runner gives it no route either.
+    vi.spyOn(Executor.prototype, 'handedOverBecause').mockReturnValue('the vehicle moved 30 m from where it held (mode hold): a pilot flies it');
+    next.block = { height: 3, timeMs: 10_002, members, txs: [resume] } satisfies MissionBlock;
+    const cb = { block: { height: 3 }, hash: new Uint8Array(32), certificate: { height: 3, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock;
+    r.onCommit(cb, { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell);
+    expect(given.map((t) => t.type)).toEqual(['resume']);
+  });
+
   it('restarted while the mission is held, a re-plan of it does not start the drone flying', () => {
     const goto: MissionTx = { kind: 'command', id: 'ops/06', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 0], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
     const hold: MissionTx = { ...goto, id: 'ops/07', type: 'hold', args: {} };
@@ -155,7 +180,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     let pos: { northM: number; eastM: number; upM: number } | null = null;
     vi.spyOn(Executor.prototype, 'position').mockImplementation(() => pos);
     vi.spyOn(Executor.prototype, 'heightKnown').mockImplementation(() => pos !== null);
-    const r = runner(s2.state, { flight: { state: inAir('hold') } });
+    const r = runner(s2.state, { flight: { state: inAir('hold'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
     r.resumeOwnTask();
     expect(given).toEqual([]); // before, it resumed at once as if on the ground: the leg again from its start
     pos = { northM: 0.5, eastM: 120, upM: 30 };
@@ -212,7 +237,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
       expect(acks, mode).toMatchObject([{ command: 'ops/10', node: 'd1', stage: 'failed', progress: 500, reason: expect.stringMatching(/^not resumed after a restart: the vehicle is (returning home|landing)/) }]);
       r.stop();
     }
-    const r = runner(s2.state, { flight: { state: inAir('hold') } });
+    const r = runner(s2.state, { flight: { state: inAir('hold'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
     r.resumeOwnTask();
     expect(given).toHaveLength(1);
     r.stop();

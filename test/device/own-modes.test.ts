@@ -18,6 +18,17 @@ describe('OwnModes', () => {
     for (const m of ['hold', 'guided', 'takeoff'] as const) expect(o.verdict(m, 2), m).toBe('undecided');
   });
 
+  it("adopt (restarted under the swarm's hold): the hold's modes are its own at once and any other someone else's at once; a mode outside them is not adopted", () => {
+    const o = new OwnModes();
+    expect(o.adopt(['hold'], 'guided')).toBe(false);
+    expect(o.verdict('guided', 1)).toBe('undecided'); // nothing changed: still fresh
+    expect(o.adopt(['hold'], 'hold')).toBe(true);
+    expect(o.verdict('hold', 2)).toBe('own');
+    expect(o.verdict('guided', 2)).toBe('other'); // no states to wait for: the hold was already showing
+    o.forget();
+    expect(o.verdict('guided', 3)).toBe('undecided');
+  });
+
   it('judges nothing before an action that sets a mode once a flying began or an action was sent, and after forget()', () => {
     const o = new OwnModes();
     o.outcome(o.sending(null), true, 2); // an arm

@@ -1,0 +1,106 @@
+// A device restarted while the swarm holds its mission finds its vehicle holding where its hold (sent
+// before the restart) left it: Executor.adoptHold takes that hold up again, so a pilot who takes the
+// drone meanwhile (ArduCopter's LOITER flies with the sticks, no mode change; or a switch to another
+// mode) keeps it, and the mission's resume is not carried out. Before, nothing watched a restarted
+// device's held vehicle and the resume flew the route from wherever the pilot had taken it.
+// The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the "restart" is the
+// executor made anew on the same vehicle, as a restarted device process makes it.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executor, type ExecReport } from '../../runtime/device/executor.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const commandInt = 75; // COMMAND_INT: a goto's MAV_CMD_DO_REPOSITION
+
+/** A vehicle flown out by one executor and held by the swarm's hold (LOITER), then that executor
+ *  stopped and a new one made on the same drivers: the device restarted. */
+async function restartedWhileHeld() {
+  const sent: string[] = [];
+  const rig = inMemoryFc({
+    fc: { family: 'ardupilot', speedFactor: 4 },
+    fromCompanion: (f, pass) => {
+      if (longCommand(f) === mavCmd.doSetMode) sent.push('set-mode');
+      else if (frameMsgid(f) === commandInt) sent.push('goto');
+      pass(f);
+    },
+  });
+  cleanup.push(rig.stop);
+  const before = await mavlinkExecutor(rig, cleanup);
+  before.ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+  await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
+  before.ex.run('h', { type: 'hold', mission: 'm1' });
+  await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+  before.ex.stop();
+  const reports: ExecReport[] = [];
+  const logs: string[] = [];
+  const ex = new Executor(before.devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
+  cleanup.push(() => ex.stop());
+  await new Promise((r) => setTimeout(r, 300)); // a HEARTBEAT (every 200 ms) after the restart
+  return { rig, ex, reports, logs, sent };
+}
+
+/** Waits until the vehicle has come to rest (the simulated FC flies 4x the wall clock). */
+async function settled(state: () => { northM: number; eastM: number }): Promise<void> {
+  for (let i = 0, last = state(); i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = state();
+    if (Math.hypot(now.northM - last.northM, now.eastM - last.eastM) < 0.2) return;
+    last = now;
+  }
+  throw new Error('the vehicle did not come to rest within 10 s');
+}
+
+describe('restarted while the swarm holds its mission', () => {
+  it("ArduPilot: the hold is watched again; a pilot flying the drone off with the sticks takes it, and the mission's resume is not carried out", async () => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds \(mode hold\)/);
+    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds: anchored
+    expect(reports).toEqual([]);
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 15_000);
+    expect(reports.find((r) => r.command === 'm1')).toMatchObject({ stage: 'failed', progress: 250, reason: expect.stringMatching(/moved \d+ m from where it held \(mode hold\): a pilot flies it/) });
+    expect(ex.handedOverBecause()).toMatch(/a pilot flies it/);
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  it('ArduPilot: found in a mode the hold does not leave it in (a pilot switched it during the restart), it is handed over at once', async () => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld();
+    rig.fc.vehicle.setMode('manual'); // the pilot's switch while the device was down
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ex.adoptHold('m1', 0)).toMatch(/restarted with the vehicle in mode manual, not the hold the swarm committed/);
+    expect(reports).toEqual([expect.objectContaining({ command: 'm1', stage: 'failed', reason: expect.stringMatching(/mode manual/) })]);
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  it('ArduPilot: held and left alone, the resume flies it on', async () => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    expect(ex.adoptHold('m1', 0)).toMatch(/the vehicle holds/);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(reports).toEqual([]);
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    // The runner gives the restarted executor its route after the resume (resumeOwnTask).
+    const after = sent.length;
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('a goto sent, and the vehicle on its way', () => sent.slice(after).includes('goto') && rig.fc.vehicle.state().mode === 'guided', 10_000);
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    expect(ex.handedOverBecause()).toBeNull();
+  }, 60_000);
+});
