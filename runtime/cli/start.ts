@@ -26,7 +26,7 @@ docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it ta
 Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
 (or dataDir in use by another murmur), 3 refused (another process holds this device's key),
 5 unavailable (http.port in use, or a serial port or LED that hal names cannot be opened), 70 internal
-error.`;
+error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;
@@ -137,13 +137,16 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
   return device;
 }
 
-/** The first SIGTERM or SIGINT, from the moment the command starts. Each is taken once: a second of
- *  the same kind (Ctrl-C again) ends the process at once, as the system would. */
+/** The first SIGTERM, SIGINT or SIGHUP, from the moment the command starts. Each is taken once: a second
+ *  of the same kind (Ctrl-C again) ends the process at once, as the system would. SIGHUP is a stop, not
+ *  a reload (there is nothing to reload in place): a device started from a terminal that closes, or an
+ *  SSH session that drops, shuts down as for SIGTERM (its goodbye, the WAL closed) instead of dying by
+ *  the signal's default action. */
 function signalLatch(): { readonly fired: Promise<string>; readonly name: string | null } {
   let name: string | null = null;
   let fire: (sig: string) => void = () => {};
   const fired = new Promise<string>((r) => (fire = r));
-  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     process.once(sig, () => {
       name ??= sig;
       fire(sig);

@@ -1,12 +1,14 @@
 // What a field device's operator meets at `murmur start` (real processes): a refused start is one line
 // naming the device.yaml field and the fix, with the documented exit code, and leaves no data directory
-// behind.
+// behind; a device started from a terminal stops cleanly when the terminal goes (SIGHUP).
 
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliRun } from '../support/run-cli.js';
+import { freePort } from '../links/processes.js';
+import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-start-refusals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,5 +89,32 @@ describe('murmur start names the field of a file or device it cannot use, with t
     mkdirSync(p('leds'), { recursive: true });
     const c = config('no-led', `hal: { driver: none, led: { driver: sysfs, name: NOPE, classDir: ${p('leds')} } }\n`).file;
     oneLine(await murmur('start', '--config', c), 5, `${c}: hal.led.name: no LED at ${p('leds/NOPE')} (brightness file missing); set it to an LED that /sys/class/leds lists`);
+  }, 20_000);
+});
+
+describe('murmur start and SIGHUP', () => {
+  it('stops cleanly (exit 0, "stopped" logged) when its terminal goes away, as for SIGTERM', async () => {
+    const httpPort = await freePort();
+    const c = config('hup', '').file;
+    writeFileSync(c, readFileSync(c, 'utf8').replace('http: { port: 0 }', `http: { port: ${httpPort} }`));
+    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      for (let i = 0; i < 100 && !out.includes('"event":"ready"') && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out, out).toContain('"event":"ready"');
+      if (proc.pid !== undefined) process.kill(proc.pid, 'SIGHUP');
+      const t = setTimeout(() => proc.exitCode === null && proc.pid !== undefined && process.kill(proc.pid, 'SIGKILL'), 10_000);
+      const end = await exited;
+      clearTimeout(t);
+      // Before: the default action, killed by the signal (code null, signal SIGHUP) without its shutdown.
+      expect(end, out.slice(-2_000)).toEqual({ code: 0, signal: null });
+      expect(out).toContain('"event":"signal","signal":"SIGHUP"');
+      expect(out).toContain('"event":"stopped"');
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null && proc.pid !== undefined) process.kill(proc.pid, 'SIGKILL');
+    }
   }, 20_000);
 });
