@@ -4,7 +4,7 @@
 
 import { hash as blake2b, type Signer, type Verifier } from '../crypto/sodium.js';
 import { assert, assertNever } from '../lib/assert.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { manifestAuthority, type Manifest } from '../manifest/manifest.js';
 import { encodeProposalBody, parseProposalBody } from '../wire/block.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { parseWith } from '../wire/fields.js';
@@ -188,7 +188,16 @@ export class NodeShell {
     const d = decodeStateSnapshot(f.value.state);
     if (!d.ok) return refuse(d.error);
     const manifests = verifiedManifests(this.core, d.value);
-    if (typeof manifests === 'string') return refuse(manifests);
+    if (typeof manifests === 'string') {
+      // The chain here is another authority's than the manifest given (device.yaml's manifest replaced, or
+      // this directory is another fleet's): moving the snapshot aside would not help, the manifest is the fix.
+      const theirs = d.value.manifests[0] === undefined ? null : manifestAuthority(d.value.manifests[0].bytes);
+      const ours = this.o.genesis.body.authority;
+      if (theirs !== null && !bytesEqual(theirs, ours)) {
+        throw new Error(`${snapshotFile}: the chain in this data directory is fleet authority ${toHex(theirs).slice(0, 16)}…'s, but the manifest this device was given is signed by authority ${toHex(ours).slice(0, 16)}…; give the device its own fleet's manifest (device.yaml: manifest), or an empty dataDir to join the fleet of the new one; refusing to start`);
+      }
+      return refuse(manifests);
+    }
     if (f.value.lastCertificate === null || f.value.lastCertificate.height !== d.value.height) return refuse('the certificate of its last block is missing');
     const a = this.o.app.importState(d.value.app);
     if (!a.ok) return refuse(`application state: ${a.error}`);
