@@ -98,12 +98,14 @@ interface OwnKeyMessage extends ForeignSignature {
 /** Own-key messages kept for the check before a node's first signature at their height. */
 const unvouchedMax = 16;
 
-/** How many committed blocks back a node about to sign its first vote after catching up looks for
- *  precommits with its key that it never signed (their certificates hold a quorum, not every vote),
- *  among blocks proposed at most config.ownVotesWindowMs (10 s) before its clock: an older block's
- *  precommits tell of a signer that was running then, not now (a device restarted without its signer
- *  state, as it was before). */
-const joinCheckHeights = 4;
+/** How many committed blocks back a node about to sign its first vote after catching up looks, at most,
+ *  for precommits with its key that it never signed: every block it holds (limits.recentBlocksMax) that
+ *  was proposed at most config.ownVotesWindowMs (10 s) before its clock. An older block's precommits tell
+ *  of a signer that was running then, not now (a device restarted without its signer state, as it was
+ *  before). Four blocks, as CometBFT's double_sign_check_height, were 0.4 s of a fleet committing ten
+ *  heights a second: a validator back without its signer state 1 s after a crash found none of its
+ *  precommits in them and voted (test/sim/signer-state-lost.test.ts). */
+const joinCheckHeightsMax = limits.recentBlocksMax;
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
@@ -354,8 +356,8 @@ export class NodeShell {
 
   /**
    * Before its first signature at a height more than one past the last it signed at (it has just caught
-   * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
-   * committed blocks for precommits with its key that it never signed: another process signing with its
+   * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the committed
+   * blocks it holds from the window (below) for precommits with its key that it never signed: another process signing with its
    * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
    * blocks this node already holds). Only blocks proposed at most ownVotesWindowMs before this node's clock
    * count (by the proposer's clock: a node whose clock runs that far ahead of the proposers' checks
@@ -368,7 +370,7 @@ export class NodeShell {
     if (this.o.onForeignSignature === undefined || this.o.config.ownVotesWindowMs <= 0) return false;
     const last = this.guard.lastSigned();
     if (last !== null && last.height >= height - 1) return false;
-    for (let h = height - 1; h >= Math.max(1, height - joinCheckHeights); h--) {
+    for (let h = height - 1; h >= Math.max(1, height - joinCheckHeightsMax); h--) {
       const bytes = this.core.chain.recentProof(h);
       const p = bytes === undefined ? null : decodeProof(bytes);
       if (p === null || !p.ok) continue;
