@@ -23,7 +23,7 @@ import { limits } from '../lib/limits.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
-import { SignerGuard, voteOf, type LastSigned } from './signer-guard.js';
+import { SignerGuard, signerStateFile, voteOf, type LastSigned } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 import { trace, tracing } from '../lib/trace.js';
 
@@ -139,6 +139,9 @@ export class NodeShell {
       ...(o.envelopeMemo !== undefined ? { memo: o.envelopeMemo } : {}),
     });
     this.guard = new SignerGuard(o.signer, o.storage, this.hash, (l) => this.fail(l));
+    // Said as the WAL's torn tail is (readLog): a start that changed a file says what it changed.
+    const t = this.guard.droppedTail;
+    if (t !== null) this.o.logger.warn(`${o.id}: ${signerStateFile}: dropped a torn final record of ${t.bytes} bytes at offset ${t.offset} (a write a crash cut; its signature never left: a signature waits for its record's fsync)`);
   }
 
   private fail(label: string): void {
