@@ -217,9 +217,20 @@ export class NodeShell {
   private replay(records: readonly NodeWalRecord[], ahead: readonly NodeWalRecord[]): void {
     let rounds: RoundRecord[] = [];
     const own: Uint8Array[] = [];
+    // Committed blocks past a gap (the snapshot they follow was removed): skipped, the node catches up
+    // from peers instead; said once, so a start that discards what the WAL holds says so.
+    let gap = null as { from: number; to: number; count: number; at: number } | null;
     for (const r of records) {
       if (r.t === 'commit') {
         const block = decodeBlockBytes(r.blockBytes, this.hash);
+        if (block.block.height > this.core.chain.height + 1) {
+          if (gap === null) gap = { from: block.block.height, to: block.block.height, count: 1, at: this.core.chain.height };
+          else {
+            gap.to = block.block.height;
+            gap.count++;
+          }
+          continue;
+        }
         if (block.block.height !== this.core.chain.height + 1) continue;
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
@@ -230,6 +241,11 @@ export class NodeShell {
         own.length = 0;
       } else if (r.t === 'round') rounds.push(r);
       else own.push(r.envelope);
+    }
+    if (gap !== null) {
+      this.o.logger.warn(
+        `${this.o.id}: ${walFile}: skipped ${gap.count} committed blocks (heights ${gap.from}-${gap.to}) that do not follow the chain here (height ${gap.at}; ${snapshotFile} missing or older than the WAL?); catching up from peers instead`,
+      );
     }
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
     // current height's records count.
