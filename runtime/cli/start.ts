@@ -146,6 +146,10 @@ function signalLatch(): { readonly fired: Promise<string>; readonly name: string
   let name: string | null = null;
   let fire: (sig: string) => void = () => {};
   const fired = new Promise<string>((r) => (fire = r));
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    // bin/murmur.js's handlers for a stop while the modules load (exit 0 at once): from here, this one.
+    for (const l of process.listeners(sig)) if ((l as { murmurEarlyStop?: boolean }).murmurEarlyStop === true) process.off(sig, l);
+  }
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     process.once(sig, () => {
       name ??= sig;

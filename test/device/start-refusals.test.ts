@@ -92,7 +92,27 @@ describe('murmur start names the field of a file or device it cannot use, with t
   }, 20_000);
 });
 
-describe('murmur start and SIGHUP', () => {
+describe('murmur start and stop signals', () => {
+  it('SIGTERM while its modules still load (the first second or so): exit 0 at once, nothing written', async () => {
+    const c = config('early-term', '');
+    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((r) => setTimeout(r, 400));
+    if (proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
+    const t = setTimeout(() => proc.exitCode === null && proc.pid !== undefined && process.kill(proc.pid, 'SIGKILL'), 10_000);
+    const end = await exited;
+    clearTimeout(t);
+    // Before: killed by the signal (code null, signal SIGTERM; a shell says 143), against the usage's
+    // "0 stopped by SIGTERM".
+    expect(end, out).toEqual({ code: 0, signal: null });
+    expect(out).not.toMatch(/\n\s+at /);
+    expect(existsSync(c.data)).toBe(false);
+  }, 20_000);
+
+
   it('stops cleanly (exit 0, "stopped" logged) when its terminal goes away, as for SIGTERM', async () => {
     const httpPort = await freePort();
     const c = config('hup', '').file;
