@@ -376,9 +376,9 @@ export class NodeShell {
   /**
    * Before its first signature at a height more than one past the last it signed at (it has just caught
    * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the committed
-   * blocks it holds from the window (below) for precommits with its key that it never signed: another process signing with its
-   * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
-   * blocks this node already holds). Only blocks proposed at most ownVotesWindowMs before this node's clock
+   * blocks it holds from the window (below) for precommits with its key that it never signed: another
+   * process signing with its key right now, whose vote this node's would contradict (CometBFT's
+   * double_sign_check_height, on the blocks this node already holds, by time rather than a count). Only blocks proposed at most ownVotesWindowMs before this node's clock
    * count (by the proposer's clock: a node whose clock runs that far ahead of the proposers' checks
    * nothing), so a device restarted without its signer state is stopped while the blocks before the
    * height it resumes at are that recent, and runs when started later; a fleet that stalled longer
