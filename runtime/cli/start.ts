@@ -2,9 +2,10 @@
 // SIGINT, then shut down cleanly. A bad config or identity is one line on stderr and exit code 2. A data
 // directory that takes no writes, at start or later, is waited for in this process (storage-wait.ts).
 
-import { loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
+import { fixFor, loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
 import { DataDirectoryError, Device, openDevice, type DeviceOptions, type DeviceParts } from '../device/device.js';
 import { checkDataFormat } from '../device/data-format.js';
+import { HalOpenError } from '../device/hal-setup.js';
 import type { DataLock } from '../device/data-lock.js';
 import { StorageError } from '../device/file-storage.js';
 import { createLogger, DeviceMetrics } from '../device/observability.js';
@@ -24,7 +25,8 @@ docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it ta
 
 Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
 (or dataDir in use by another murmur), 3 refused (another process holds this device's key),
-5 unavailable (http.port in use), 70 internal error.`;
+5 unavailable (http.port in use, or a serial port or LED that hal names cannot be opened), 70 internal
+error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Date.now() - process.uptime() * 1000;
@@ -45,7 +47,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   try {
     log = createLogger(c.id, c.log.level, () => current?.logPosition() ?? { height: 0, round: 0 }, c.log.file);
   } catch (e) {
-    throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
+    throw new CliError(`${file}: log.file: ${(e as Error).message}; ${fixFor('log.file')}`, exitCodes.usage);
   }
   const metrics = new DeviceMetrics();
   const wait = new StorageWait(c, log);
@@ -126,19 +128,29 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     await device.stop().catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
     if (e instanceof StorageError) return e;
-    const m = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${c.http.port} is in use; pick another port in ${file}` : (e as Error).message;
+    const m =
+      e instanceof HalOpenError ? `${file}: ${e.field}: ${e.message}; ${e.fix}`
+      : (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${c.http.port} is in use; pick another port in ${file}`
+      : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }
   return device;
 }
 
-/** The first SIGTERM or SIGINT, from the moment the command starts. Each is taken once: a second of
- *  the same kind (Ctrl-C again) ends the process at once, as the system would. */
+/** The first SIGTERM, SIGINT or SIGHUP, from the moment the command starts. Each is taken once: a second
+ *  of the same kind (Ctrl-C again) ends the process at once, as the system would. SIGHUP is a stop, not
+ *  a reload (there is nothing to reload in place): a device started from a terminal that closes, or an
+ *  SSH session that drops, shuts down as for SIGTERM (its goodbye, the WAL closed) instead of dying by
+ *  the signal's default action. */
 function signalLatch(): { readonly fired: Promise<string>; readonly name: string | null } {
   let name: string | null = null;
   let fire: (sig: string) => void = () => {};
   const fired = new Promise<string>((r) => (fire = r));
-  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    // bin/murmur.js's handlers for a stop while the modules load (exit 0 at once): from here, this one.
+    for (const l of process.listeners(sig)) if ((l as { murmurEarlyStop?: boolean }).murmurEarlyStop === true) process.off(sig, l);
+  }
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     process.once(sig, () => {
       name ??= sig;
       fire(sig);

@@ -2,7 +2,7 @@
 // field and says how to fix it, and all checks (files readable, directory writable) happen before
 // anything starts, so a device never half-starts on a bad file.
 
-import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
@@ -235,6 +235,7 @@ const fixes: Readonly<Record<string, string>> = {
   authority: 'set it to the 64-hex-digit fleet authority public key, or remove it',
   dataDir: 'set it to a directory this user may write (the WAL, signer state and snapshots live there)',
   'mqtt': 'add `mqtt: { url: mqtt://127.0.0.1:1883 }`',
+  'mqtt.caFile': 'set it to the PEM file of the CA that signed the broker\'s certificate (relative to this file), or remove it',
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
   'mqtt.clientId': 'use 1-48 letters, digits, ".", "_" or "-" (the control plane connects as <clientId>-ctl), or remove it for murmur-<fleet>-<id>',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
@@ -273,7 +274,8 @@ const fixes: Readonly<Record<string, string>> = {
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
 
-function fixFor(path: string): string {
+/** The fix said for a field (like "hal.mavlink.serial"): its own, or its nearest section's. */
+export function fixFor(path: string): string {
   // "radios.1.heartbeatMs" has the advice of "radios.heartbeatMs".
   for (let p = path.replace(/\.\d+(?=\.|$)/g, ''); p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
     const f = fixes[p];
@@ -359,7 +361,45 @@ export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: strin
   return ok(undefined);
 }
 
-/** Reads, parses and checks that the files it names are usable; creates the data directory. */
+/**
+ * Whether `dir` could be the data directory: a directory this user may write, or (not there yet) one it
+ * may create: its nearest existing ancestor a directory this user may write. Nothing is created here:
+ * a start refused later (a bad key, another fleet's manifest) leaves no directory behind; openDevice
+ * makes it once every check has passed.
+ */
+function dataDirUsable(dir: string): boolean {
+  for (let d = dir, n = 0; n < 256; d = dirname(d), n++) {
+    let st;
+    try {
+      st = statSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) return false;
+      continue;
+    }
+    if (!st.isDirectory()) return false;
+    try {
+      accessSync(d, constants.W_OK | constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Makes the data directory (0700) once a start has passed every check; a Result naming the field. */
+export function makeDataDir(c: DeviceConfig, file: string): Result<void, string> {
+  try {
+    mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+    accessSync(c.dataDir, constants.W_OK);
+  } catch {
+    return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);
+  }
+  return ok(undefined);
+}
+
+/** Reads, parses and checks that the files it names are usable and that the data directory can be
+ *  made or written (without making it: openDevice does, after the identity checks). */
 export function loadDeviceConfig(file: string): Result<DeviceConfig, string> {
   let text: string;
   try {
@@ -372,11 +412,6 @@ export function loadDeviceConfig(file: string): Result<DeviceConfig, string> {
   const c = p.value;
   const files = checkConfigFiles(c, file);
   if (!files.ok) return files;
-  try {
-    mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
-    accessSync(c.dataDir, constants.W_OK);
-  } catch {
-    return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);
-  }
+  if (!dataDirUsable(c.dataDir)) return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);
   return ok(c);
 }

@@ -69,25 +69,25 @@ export async function readKeyFile(path: string): Promise<Result<Identity>> {
   try {
     parsed = JSON.parse(text);
   } catch {
-    return err(`key file ${path} is not valid JSON`);
+    return err(`key file ${path} is not valid JSON (damaged, or not a key file); give the secret key file written by \`murmur keygen\`, or restore this one from its backup`);
   }
   const j = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { [K in keyof KeyFileJson]?: unknown };
   if (j.format === 'murmur-ed25519-public/1') {
     const secret = path.endsWith('.pub') ? ` (${path.slice(0, -'.pub'.length)}?)` : '';
     return err(`${path} is a public key file; give the secret key file written by keygen${secret}`);
   }
-  if (j.format !== 'murmur-ed25519-key/1') return err(`key file ${path}: field "format" must be "murmur-ed25519-key/1"`);
+  if (j.format !== 'murmur-ed25519-key/1') return err(`key file ${path}: field "format" must be "murmur-ed25519-key/1"; give the secret key file written by \`murmur keygen\`, or restore this one from its backup`);
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     return err(`key file ${path} is readable by other users (mode ${mode}); refusing to use it. Fix with: chmod 600 ${path}`);
   }
-  if (!isValidId(j.id)) return err(`key file ${path}: field "id" must match [a-z0-9][a-z0-9._-]{0,63}`);
+  if (!isValidId(j.id)) return err(`key file ${path}: field "id" must match [a-z0-9][a-z0-9._-]{0,63}; give the secret key file written by \`murmur keygen\`, or restore this one from its backup`);
   const seed = typeof j.seed === 'string' ? fromHex(j.seed) : undefined;
-  if (!seed || seed.length !== secretSeedBytes) return err(`key file ${path}: field "seed" must be ${secretSeedBytes} bytes of hex`);
+  if (!seed || seed.length !== secretSeedBytes) return err(`key file ${path}: field "seed" must be ${secretSeedBytes} bytes of hex; give the secret key file written by \`murmur keygen\`, or restore this one from its backup`);
   const kp = keyPairFromSeed(seed);
   const pk = typeof j.publicKey === 'string' ? fromHex(j.publicKey) : undefined;
   if (!pk || pk.length !== publicKeyBytes || toHex(pk) !== toHex(kp.publicKey)) {
-    return err(`key file ${path}: field "publicKey" does not match the seed (the file is damaged)`);
+    return err(`key file ${path}: field "publicKey" does not match the seed (the file is damaged); give the secret key file written by \`murmur keygen\`, or restore this one from its backup`);
   }
   return ok({ id: j.id, publicKey: kp.publicKey, seed: kp.seed });
 }

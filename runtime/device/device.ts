@@ -12,7 +12,7 @@ import { memoVerifier, rememberingSigner, type MemoVerifier } from '../crypto/me
 import { fromHex, toHex } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyLookup, memberOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
-import type { DeviceConfig } from '../config/device-config.js';
+import { makeDataDir, type DeviceConfig } from '../config/device-config.js';
 import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types.js';
 import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
@@ -80,7 +80,10 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   const verifier = memoVerifier(createVerifier(), limits.deviceVerifyMemoMax, limits.deviceVerifyMemoBytesMax);
   const pinned = config.authority !== undefined ? fromHex(config.authority) : undefined;
   const m = verifyManifest(bytes, verifier, pinned);
-  if (!m.ok) return err(`${configFile}: manifest ${config.manifest}: ${m.error}`);
+  if (!m.ok) {
+    const fix = pinned !== undefined && m.error.includes('this device trusts authority') ? 'give the manifest the fleet authority signed, or set `authority` to the key that signs this fleet' : 'set manifest to the signed manifest written by `murmur fleet sign` (or restore it)';
+    return err(`${configFile}: manifest ${config.manifest}: ${m.error}; ${fix}`);
+  }
   const member = memberOf(m.value, config.id);
   if (!member || member.role === 'operator') return err(`${configFile}: id "${config.id}" is not a validator or follower in the fleet manifest (epoch ${m.value.body.epoch}); add it with \`murmur fleet add\` and sign again`);
   const signer = createSigner(idn.value);
@@ -91,6 +94,8 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null });
   // Every other check passed: the directory becomes this process's, then its format is read (no other
   // process can mark it between the two), and nothing is written to it before either.
+  const made = makeDataDir(config, configFile);
+  if (!made.ok) return made;
   const lock = await lockDataDir(config.dataDir);
   if (!lock.ok) return err(`${configFile}: dataDir: ${lock.error}`);
   const format = checkDataFormat(config.dataDir);

@@ -38,6 +38,26 @@ export interface Hal {
 /** Home altitude of the simulated vehicle above mean sea level, metres. */
 const simHomeAltMslM = 488;
 
+/** What to check when the device a field names does not open at start (the schema's own advice, for a
+ *  field missing or malformed, is in device-config.ts). */
+const openFixes = {
+  'hal.mavlink.serial': "set it to the flight controller's serial device (ls /dev/serial/by-id/), and check that it is plugged in and that this user may open it (group dialout)",
+  'hal.gnss.serial': "set it to the GNSS receiver's serial device (ls /dev/serial/by-id/), and check that it is plugged in and that this user may open it (group dialout)",
+  'hal.led.name': 'set it to an LED that /sys/class/leds lists (ls /sys/class/leds) and this user may write, or remove hal.led',
+} as const;
+
+/** A device that hal names could not be opened at start: the device.yaml field naming it, and the fix. */
+export class HalOpenError extends Error {
+  readonly fix: string;
+  constructor(
+    readonly field: keyof typeof openFixes,
+    cause: unknown,
+  ) {
+    super((cause as Error).message);
+    this.fix = openFixes[field];
+  }
+}
+
 export function createHal(c: DeviceConfig, nowMs: number): Hal {
   return withLinuxDevices(c, baseHal(c, nowMs));
 }
@@ -65,11 +85,12 @@ function withLinuxDevices(c: DeviceConfig, base: Hal): Hal {
     ...(led ? { led: new SysfsLed({ name: led.name, ...(led.classDir !== undefined ? { classDir: led.classDir } : {}) }) } : {}),
   };
   const own = Object.values(extra);
+  const fields = [...(extra.position ? [['hal.gnss.serial', extra.position] as const] : []), ...(extra.led ? [['hal.led.name', extra.led] as const] : [])];
   return {
     devices: { ...base.devices, ...extra },
     start: async () => {
       await base.start();
-      for (const d of own) await d.start();
+      for (const [field, d] of fields) await d.start().catch((e: unknown) => Promise.reject(new HalOpenError(field, e)));
     },
     stop: async () => {
       for (const d of own) await d.stop();
@@ -105,7 +126,7 @@ function baseHal(c: DeviceConfig, nowMs: number): Hal {
     return {
       devices,
       start: async () => {
-        await port.open();
+        await port.open().catch((e: unknown) => Promise.reject(new HalOpenError('hal.mavlink.serial', e)));
         endpoint.start();
         for (const d of all) await d.start();
       },

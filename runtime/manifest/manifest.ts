@@ -56,6 +56,15 @@ export function verifyManifest(bytes: Uint8Array, verifier: Verifier, pinnedAuth
   return ok(fromVerified(body, bytes));
 }
 
+/** The authority key a signed manifest names, unverified (null: not a manifest): for naming what does
+ *  not match in an error, never for trusting it. */
+export function manifestAuthority(bytes: Uint8Array): Uint8Array | null {
+  const raw = decodeEnvelope(bytes);
+  if (!raw.ok || raw.value.kind !== 'manifest') return null;
+  const a = peekAuthority(raw.value.body);
+  return a.ok ? a.value : null;
+}
+
 function peekAuthority(body: Uint8Array): Result<Uint8Array> {
   const d = decodeCbor(body, kinds.manifest.bodyBytesMax);
   if (!d.ok) return d;

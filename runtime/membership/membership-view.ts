@@ -99,6 +99,8 @@ export interface MembershipCounters {
 export class MembershipView {
   private readonly peers = new Map<string, Peer>();
   private readonly changes: StatusChange[] = [];
+  /** This node's links that were up at the last tick that named them (resumeLink on the way back up). */
+  private linksUpBefore: ReadonlySet<string> | undefined;
   readonly counters: MembershipCounters = { heartbeats: 0, duplicates: 0, stale: 0, mismatched: 0, overCapacity: 0 };
 
   constructor(
@@ -213,6 +215,10 @@ export class MembershipView {
    */
   tick(nowMs: number, linksUp?: ReadonlySet<string>): readonly StatusChange[] {
     const { threshold, deadThreshold } = this.config.phi;
+    if (linksUp !== undefined) {
+      if (this.linksUpBefore !== undefined) for (const name of [...linksUp].sort()) if (!this.linksUpBefore.has(name)) this.resumeLink(name, nowMs);
+      this.linksUpBefore = new Set(linksUp);
+    }
     for (const id of this.sortedIds()) {
       const peer = this.peers.get(id) as Peer;
       // Nothing below moves a dead peer (only a heartbeat does): skip its detectors, which for a peer
@@ -228,6 +234,16 @@ export class MembershipView {
       if (peer.status === 'suspect' && working.length === 0) this.setStatus(id, peer, 'dead', nowMs);
     }
     return this.drainChanges();
+  }
+
+  /**
+   * This node's link `name` is up again (the broker is back). Its silence while it was down is not held
+   * against anyone, and neither is it once it is back: each peer's detector on it is judged from now.
+   * Judged from the last beat before the outage, every peer was suspect and dead at the first tick, on
+   * every device at once, before any beat could arrive (the broker restarted: all of them, 1-3 s).
+   */
+  private resumeLink(name: string, nowMs: number): void {
+    for (const id of this.sortedIds()) (this.peers.get(id) as Peer).tracks.get(name)?.detector.resume(nowMs);
   }
 
   /**

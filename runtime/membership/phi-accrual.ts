@@ -72,6 +72,8 @@ export class PhiAccrualDetector {
   /** Heartbeats the sequence numbers say were sent and heartbeats that arrived (for the loss rate). */
   private expected = 0;
   private arrived = 0;
+  /** The next heartbeat's gap and sequence step span a time this node could not hear (resume): no sample. */
+  private resumed = false;
 
   constructor(readonly config: PhiConfig) {
     const bad = checkPhiConfig(config);
@@ -88,7 +90,8 @@ export class PhiAccrualDetector {
       if (seq <= this.lastSeq) return; // duplicate or replay: not a sign of life
       steps = Math.min(seq - this.lastSeq, 1_000);
     }
-    if (this.lastArrivalMs !== undefined) {
+    if (this.resumed) this.resumed = false;
+    else if (this.lastArrivalMs !== undefined) {
       const gap = Math.max(0, nowMs - this.lastArrivalMs);
       this.addSample(gap / steps);
       this.expected += steps;
@@ -107,6 +110,18 @@ export class PhiAccrualDetector {
   resetArrival(): void {
     this.lastArrivalMs = undefined;
     this.lastSeq = undefined;
+  }
+
+  /**
+   * This node could not hear the peer until `nowMs` (its own link was down: the broker was gone). The
+   * silence since the last heartbeat says nothing about the peer, so it is judged from now, as if a
+   * heartbeat had just come; the next one's gap and sequence step span the outage and become neither
+   * an interval sample nor losses. The samples stay, they describe the link.
+   */
+  resume(nowMs: number): void {
+    if (this.lastArrivalMs === undefined) return;
+    this.lastArrivalMs = Math.max(this.lastArrivalMs, nowMs);
+    this.resumed = true;
   }
 
   lastHeardMs(): number | undefined {

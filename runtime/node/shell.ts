@@ -4,7 +4,7 @@
 
 import { hash as blake2b, type Signer, type Verifier } from '../crypto/sodium.js';
 import { assert, assertNever } from '../lib/assert.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { manifestAuthority, type Manifest } from '../manifest/manifest.js';
 import { encodeProposalBody, parseProposalBody } from '../wire/block.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { parseWith } from '../wire/fields.js';
@@ -23,7 +23,7 @@ import { limits } from '../lib/limits.js';
 import { EdgeVerifier } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
-import { SignerGuard, voteOf, type LastSigned } from './signer-guard.js';
+import { SignerGuard, signerStateFile, voteOf, type LastSigned } from './signer-guard.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from './wal.js';
 import { trace, tracing } from '../lib/trace.js';
 
@@ -98,12 +98,14 @@ interface OwnKeyMessage extends ForeignSignature {
 /** Own-key messages kept for the check before a node's first signature at their height. */
 const unvouchedMax = 16;
 
-/** How many committed blocks back a node about to sign its first vote after catching up looks for
- *  precommits with its key that it never signed (their certificates hold a quorum, not every vote),
- *  among blocks proposed at most config.ownVotesWindowMs (10 s) before its clock: an older block's
- *  precommits tell of a signer that was running then, not now (a device restarted without its signer
- *  state, as it was before). */
-const joinCheckHeights = 4;
+/** How many committed blocks back a node about to sign its first vote after catching up looks, at most,
+ *  for precommits with its key that it never signed: every block it holds (limits.recentBlocksMax) that
+ *  was proposed at most config.ownVotesWindowMs (10 s) before its clock. An older block's precommits tell
+ *  of a signer that was running then, not now (a device restarted without its signer state, as it was
+ *  before). Four blocks, as CometBFT's double_sign_check_height, were 0.4 s of a fleet committing ten
+ *  heights a second: a validator back without its signer state 1 s after a crash found none of its
+ *  precommits in them and voted (test/sim/signer-state-lost.test.ts). */
+const joinCheckHeightsMax = limits.recentBlocksMax;
 
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
@@ -137,6 +139,9 @@ export class NodeShell {
       ...(o.envelopeMemo !== undefined ? { memo: o.envelopeMemo } : {}),
     });
     this.guard = new SignerGuard(o.signer, o.storage, this.hash, (l) => this.fail(l));
+    // Said as the WAL's torn tail is (readLog): a start that changed a file says what it changed.
+    const t = this.guard.droppedTail;
+    if (t !== null) this.o.logger.warn(`${o.id}: ${signerStateFile}: dropped a torn final record of ${t.bytes} bytes at offset ${t.offset} (a write a crash cut; its signature never left: a signature waits for its record's fsync)`);
   }
 
   private fail(label: string): void {
@@ -188,7 +193,16 @@ export class NodeShell {
     const d = decodeStateSnapshot(f.value.state);
     if (!d.ok) return refuse(d.error);
     const manifests = verifiedManifests(this.core, d.value);
-    if (typeof manifests === 'string') return refuse(manifests);
+    if (typeof manifests === 'string') {
+      // The chain here is another authority's than the manifest given (device.yaml's manifest replaced, or
+      // this directory is another fleet's): moving the snapshot aside would not help, the manifest is the fix.
+      const theirs = d.value.manifests[0] === undefined ? null : manifestAuthority(d.value.manifests[0].bytes);
+      const ours = this.o.genesis.body.authority;
+      if (theirs !== null && !bytesEqual(theirs, ours)) {
+        throw new Error(`${snapshotFile}: the chain in this data directory is fleet authority ${toHex(theirs).slice(0, 16)}…'s, but the manifest this device was given is signed by authority ${toHex(ours).slice(0, 16)}…; give the device its own fleet's manifest (device.yaml: manifest), or an empty dataDir to join the fleet of the new one; refusing to start`);
+      }
+      return refuse(manifests);
+    }
     if (f.value.lastCertificate === null || f.value.lastCertificate.height !== d.value.height) return refuse('the certificate of its last block is missing');
     const a = this.o.app.importState(d.value.app);
     if (!a.ok) return refuse(`application state: ${a.error}`);
@@ -203,9 +217,20 @@ export class NodeShell {
   private replay(records: readonly NodeWalRecord[], ahead: readonly NodeWalRecord[]): void {
     let rounds: RoundRecord[] = [];
     const own: Uint8Array[] = [];
+    // Committed blocks past a gap (the snapshot they follow was removed): skipped, the node catches up
+    // from peers instead; said once, so a start that discards what the WAL holds says so.
+    let gap = null as { from: number; to: number; count: number; at: number } | null;
     for (const r of records) {
       if (r.t === 'commit') {
         const block = decodeBlockBytes(r.blockBytes, this.hash);
+        if (block.block.height > this.core.chain.height + 1) {
+          if (gap === null) gap = { from: block.block.height, to: block.block.height, count: 1, at: this.core.chain.height };
+          else {
+            gap.to = block.block.height;
+            gap.count++;
+          }
+          continue;
+        }
         if (block.block.height !== this.core.chain.height + 1) continue;
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
@@ -216,6 +241,11 @@ export class NodeShell {
         own.length = 0;
       } else if (r.t === 'round') rounds.push(r);
       else own.push(r.envelope);
+    }
+    if (gap !== null) {
+      this.o.logger.warn(
+        `${this.o.id}: ${walFile}: skipped ${gap.count} committed blocks (heights ${gap.from}-${gap.to}) that do not follow the chain here (height ${gap.at}; ${snapshotFile} missing or older than the WAL?); catching up from peers instead`,
+      );
     }
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
     // current height's records count.
@@ -345,10 +375,10 @@ export class NodeShell {
 
   /**
    * Before its first signature at a height more than one past the last it signed at (it has just caught
-   * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the last few
-   * committed blocks for precommits with its key that it never signed: another process signing with its
-   * key right now, whose vote this node's would contradict (CometBFT's double_sign_check_height, on the
-   * blocks this node already holds). Only blocks proposed at most ownVotesWindowMs before this node's clock
+   * up, or has signed nothing: a fresh data directory), a node looks at the certificates of the committed
+   * blocks it holds from the window (below) for precommits with its key that it never signed: another
+   * process signing with its key right now, whose vote this node's would contradict (CometBFT's
+   * double_sign_check_height, on the blocks this node already holds, by time rather than a count). Only blocks proposed at most ownVotesWindowMs before this node's clock
    * count (by the proposer's clock: a node whose clock runs that far ahead of the proposers' checks
    * nothing), so a device restarted without its signer state is stopped while the blocks before the
    * height it resumes at are that recent, and runs when started later; a fleet that stalled longer
@@ -359,7 +389,7 @@ export class NodeShell {
     if (this.o.onForeignSignature === undefined || this.o.config.ownVotesWindowMs <= 0) return false;
     const last = this.guard.lastSigned();
     if (last !== null && last.height >= height - 1) return false;
-    for (let h = height - 1; h >= Math.max(1, height - joinCheckHeights); h--) {
+    for (let h = height - 1; h >= Math.max(1, height - joinCheckHeightsMax); h--) {
       const bytes = this.core.chain.recentProof(h);
       const p = bytes === undefined ? null : decodeProof(bytes);
       if (p === null || !p.ok) continue;

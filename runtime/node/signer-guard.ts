@@ -67,6 +67,9 @@ export class SignerGuard {
   /** A write failed: the file may hold a record that is not the state here, so the next save rewrites
    *  it from memory instead of appending. */
   private damaged = false;
+  /** A final record cut short (or zeros) that reading the file at construction dropped: a write a crash
+   *  cut, whose signature never left (it waits for the record's fsync). For the start's log. */
+  readonly droppedTail: { readonly bytes: number; readonly offset: number } | null;
 
   constructor(
     private readonly signer: Signer,
@@ -76,9 +79,10 @@ export class SignerGuard {
      *  fleet-sim crashes a node at these points. */
     private readonly failPoint: (label: string) => void = () => {},
   ) {
-    const { lastHeight, records, rewrite } = SignerGuard.readFile(storage);
+    const { lastHeight, records, rewrite, droppedTail } = SignerGuard.readFile(storage);
     this.lastHeight = lastHeight;
     this.records = records;
+    this.droppedTail = droppedTail;
     // A torn tail must go before the next append (it would sit mid-log); a legacy file becomes a log, and
     // a log from before sector-aligned records becomes an aligned one.
     if (rewrite) this.rewrite();
@@ -88,11 +92,11 @@ export class SignerGuard {
     else if (records > 0) storage.sync(signerStateFile);
   }
 
-  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean } {
+  private static readFile(storage: Storage): { lastHeight: LastSigned[]; records: number; rewrite: boolean; droppedTail: { bytes: number; offset: number } | null } {
     const b = storage.read(signerStateFile);
-    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false };
+    if (!b || b.length === 0) return { lastHeight: [], records: 0, rewrite: false, droppedTail: null };
     // A log starts with a record length (u32 BE, its first byte 0); a legacy file with a CBOR array head.
-    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true };
+    if (b[0] !== 0) return { lastHeight: [SignerGuard.parse(b)], records: 1, rewrite: true, droppedTail: null };
     // A damaged final record (not merely short or zeros) is not taken for a torn write: records fill
     // whole sectors, so a power loss cannot hole one; it went bad after it was durable (bit rot, a bad
     // card) and may be a signature that left this device: rolling back past it could sign twice.
@@ -112,7 +116,8 @@ export class SignerGuard {
       if (full && newestFirst.some(isLock)) break;
       if (!full || isLock(l)) newestFirst.push(l);
     }
-    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: f.value.tornTailBytes > 0 || f.value.validBytes % diskSectorBytes !== 0 };
+    const droppedTail = f.value.tornTailBytes > 0 ? { bytes: f.value.tornTailBytes, offset: f.value.validBytes } : null;
+    return { lastHeight: newestFirst.reverse(), records: f.value.payloads.length, rewrite: droppedTail !== null || f.value.validBytes % diskSectorBytes !== 0, droppedTail };
   }
 
   private static parse(b: Uint8Array): LastSigned {

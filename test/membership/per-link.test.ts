@@ -61,6 +61,38 @@ describe('one detector per link', () => {
     expect(v.status('n1')).toBe('alive');
   });
 
+  it('MQTT only: when the broker is back the silence of the outage is not held against anyone (it made every peer suspect and dead at once)', () => {
+    // The broker is gone from 30 s to 45 s; this node's link is back at 45 s, the peer's first beat after
+    // it comes 800 ms later (it reconnects and resubscribes too). A peer that never comes back is still
+    // suspected and declared dead, judged from the moment the link is back.
+    const mqttOnly = { ...config, linkIntervalsMs: { mqtt: 1_000 } };
+    for (const peerBack of [true, false]) {
+      const v = new MembershipView('n0', mqttOnly);
+      const seen: { to: PeerStatus; atMs: number }[] = [];
+      for (let t = 0; t <= 70_000; t += 50) {
+        const down = t >= 30_000 && t < 45_000;
+        if (t % 1_000 === 800 && !down && (t < 30_000 || peerBack)) v.onHeartbeat('n1', beat(Math.floor(t / 1_000)), t, 'mqtt');
+        for (const c of v.tick(t, new Set(down ? [] : ['mqtt']))) seen.push({ to: c.to, atMs: c.atMs });
+      }
+      if (peerBack) {
+        expect(seen.slice(1)).toEqual([]);
+        expect(v.status('n1')).toBe('alive');
+        // The outage's beats are neither losses nor a 15 s interval: the peer's record is as before it.
+        const n1 = v.snapshot(70_000)[0];
+        expect(n1?.meanMs).toBe(1_000);
+        expect(n1?.lossRate).toBeLessThan(0.05);
+      } else {
+        const suspect = seen.find((c) => c.to === 'suspect');
+        const dead = seen.find((c) => c.to === 'dead');
+        // From 45 s, as a crash right then would be: interval + pause + 5.3 x 100 ms.
+        expect(suspect?.atMs).toBeGreaterThanOrEqual(47_500);
+        expect(suspect?.atMs).toBeLessThanOrEqual(47_800);
+        expect(dead?.atMs).toBeGreaterThan(suspect?.atMs ?? Infinity);
+        expect(dead?.atMs).toBeLessThan(60_000);
+      }
+    }
+  });
+
   it('a radio copy that arrives after a newer MQTT beat is link liveness, not a stale replay', () => {
     const v = new MembershipView('n0', config);
     v.onHeartbeat('n1', beat(10), 10_000, 'mqtt');

@@ -1,0 +1,48 @@
+// A device whose fleet.manifest was replaced, while it was stopped, by one another authority signed (an
+// image of another fleet's /etc/murmur, a provisioning mix-up): a real `murmur start` on a data directory
+// holding a snapshot refuses in one line that names the manifest as what to fix (exit 2). It said the
+// snapshot failed to verify and to move the snapshot aside, which would not have helped.
+
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSigner, generateKeyPair } from '../../runtime/crypto/sodium.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
+import { snapshotFile } from '../../runtime/node/snapshot-file.js';
+import { DeviceFleet } from './device-fleet.js';
+
+// One validator commits alone; a snapshot every 4 heights is on disk within a second or two.
+const fleet = new DeviceFleet({ validators: 1, consensus: { checkpointEveryHeights: 2, syncWindowHeights: 4 }, snapshotEveryHeights: 4 });
+
+beforeAll(async () => {
+  await fleet.setup();
+  await fleet.startAll();
+}, 30_000);
+afterAll(() => fleet.teardown(), 30_000);
+
+describe('a fleet.manifest replaced by another authority\'s while the device was stopped', () => {
+  it('refuses to start naming the manifest and both authorities; with its own manifest back it starts', async () => {
+    const snapshot = join(fleet.dataDir('d1'), snapshotFile);
+    for (let i = 0; i < 80 && !existsSync(snapshot); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(snapshot), fleet.devices.get('d1')!.output.slice(-2_000)).toBe(true);
+    expect(await fleet.stop('d1')).toBe(0);
+    const own = fleet.manifestFile + '.own';
+    copyFileSync(fleet.manifestFile, own);
+    const other = generateKeyPair();
+    const body = { ...fleet.manifest.body, authority: other.publicKey };
+    writeFileSync(fleet.manifestFile, unwrap(signManifest(body, createSigner(other))).bytes);
+    fleet.start('d1');
+    const code = await fleet.exitWithin('d1', 15_000);
+    const out = fleet.devices.get('d1')!.output;
+    expect(code, out.slice(-2_000)).toBe(2);
+    const lines = out.trimEnd().split('\n').filter((l) => l.startsWith('murmur:'));
+    expect(lines, out.slice(-2_000)).toHaveLength(1);
+    expect(lines[0]).toContain(`${snapshotFile}: the chain in this data directory is fleet authority ${toHex(fleet.authority.publicKey).slice(0, 16)}…'s, but the manifest this device was given is signed by authority ${toHex(other.publicKey).slice(0, 16)}…; give the device its own fleet's manifest (device.yaml: manifest)`);
+    expect(lines[0]).not.toContain('move it aside');
+    expect(out).not.toMatch(/\n\s+at /);
+    copyFileSync(own, fleet.manifestFile);
+    await fleet.start('d1').ready;
+  }, 30_000);
+});
