@@ -241,6 +241,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     }
     return null;
   };
+  let commitSaid = false; // the commit's lines went out before the drones finished (--wait executed)
   const executedAll = (): boolean => r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
   /** Records the commit once the agreed decision's block has a valid proof; true when nothing more is awaited. */
   const settle = (): boolean => {
@@ -267,7 +268,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
       if (!a.values.json) process.stderr.write(`murmurctl: warning: ${otherManifestNote(p, manifest)}\n`);
     }
     r.latencyMs.committed = Math.round(performance.now() - t0);
-    return wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
+    const finished = wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
+    // Waiting for the drones (a survey takes minutes): say the commit now, not after the last one lands.
+    if (!finished && !a.values.json) {
+      commitLines(r).forEach((l) => process.stdout.write(l + '\n'));
+      commitSaid = true;
+    }
+    return finished;
   };
   try {
     await client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
@@ -382,10 +389,19 @@ export async function sendCommand(argv: string[]): Promise<number> {
     else process.stdout.write(`published ${type} ${ref}\n`);
     return exitCodes.ok;
   }
-  return report(r, wait, rejectedProofs, a.values.json === true);
+  return report(r, wait, rejectedProofs, a.values.json === true, commitSaid);
 }
 
-function report(r: SendResult, wait: string, badProofs: string[], json: boolean): number {
+/** What send prints of a verified commit: where, who certified it, and its outcome. */
+function commitLines(r: SendResult): string[] {
+  return [
+    `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
+    `certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`,
+    r.outcome === 'rejected' ? `rejected: ${r.reason}` : `accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`,
+  ];
+}
+
+function report(r: SendResult, wait: string, badProofs: string[], json: boolean, commitSaid = false): number {
   const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed');
   const code =
     r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
@@ -402,10 +418,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean)
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
   else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}${r.reason ? `; ${r.reason}` : ''}`);
   else {
-    out(`committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`);
-    out(`certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`);
-    if (r.outcome === 'rejected') out(`rejected: ${r.reason}`);
-    else out(`accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`);
+    if (!commitSaid) commitLines(r).forEach(out);
     if (wait === 'executed' && r.assigned.length > 0) {
       for (const n of r.assigned) {
         const e = r.execution[n];

@@ -55,7 +55,13 @@ async function files(fx: FleetFixture, name: string): Promise<{ manifest: string
 }
 
 /** Runs `murmurctl send noop`; `onCommand` gets the signed envelope it publishes (the devices' part). */
-async function send(fx: FleetFixture, name: string, onCommand: (envelope: Uint8Array, ref: string) => Promise<void>, command: string[] = ['noop']): Promise<CliRun> {
+async function send(
+  fx: FleetFixture,
+  name: string,
+  onCommand: (envelope: Uint8Array, ref: string) => Promise<void>,
+  command: string[] = ['noop'],
+  opts: { json?: boolean; live?: { stdout: string } } = {},
+): Promise<CliRun> {
   const f = await files(fx, name);
   const topics = controlTopics(fx.fleet);
   await device.subscribeAsync(topics.commands, { qos: 1 });
@@ -74,10 +80,13 @@ async function send(fx: FleetFixture, name: string, onCommand: (envelope: Uint8A
     device.on('message', onMessage);
   });
   const run = new Promise<CliRun>((resolve) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', ...command, '--json', '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (opts.live) opts.live.stdout = stdout;
+    });
     p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     p.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
@@ -231,6 +240,38 @@ describe.concurrent('murmurctl send when the devices call its resend a replay', 
     const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
     expect(out.outcome).toBe('timeout');
     expect(out.reason).toMatch(/\(said by v1, v2; its proof did not reach us: see murmurctl log\)$/);
+  }, 30_000);
+});
+
+describe('murmurctl send --wait executed', () => {
+  it('prints the verified commit as soon as it has it, before the drones report done, and their summary at the end', async ({ expect }) => {
+    // A survey takes minutes; send printed 'committed ... / certificate verified' only after the last
+    // drone was done (on the quickstart's fleet: at 7.4 s, with the commit proven at 1.0 s).
+    const fx = await makeFleet({ fleet: 'exec-a', validators: 4, seed: 19 });
+    const live = { stdout: '' };
+    let beforeDone = '';
+    const r = await send(
+      fx,
+      'ea',
+      async (envelope, command) => {
+        const block = encodeBlock({ height: 3, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+        const blockHash = hash(block);
+        const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 3, round: 0, blockHash }));
+        const certificate = { height: 3, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+        await device.publishAsync(controlTopics(fx.fleet).proof(3), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 3, reason: '', blockHash, assigned: ['v0', 'v1'] });
+        await ack(fx, 'v0', { command, stage: 'started', height: 3, reason: '', blockHash: null });
+        for (let i = 0; i < 50 && !live.stdout.includes('accepted; assigned to v0, v1'); i++) await pause(100);
+        beforeDone = live.stdout;
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false, live },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(beforeDone).toMatch(/^committed noop op\/[0-9a-f]{32} at height 3 \(round 0\), block [0-9a-f]{16}\ncertificate verified: signed by v0, v1, v2 \(3 of 4 voting power\)\naccepted; assigned to v0, v1\n$/);
+    // Said once, then each drone's end.
+    expect(r.stdout).toBe(`${beforeDone}  v0: done\n  v1: done\n`);
   }, 30_000);
 });
 
