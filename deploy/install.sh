@@ -339,6 +339,8 @@ if [ $skip_health = 0 ]; then
     note "health check skipped: ${out:-nothing to check}"
   elif [ $rc != 0 ]; then
     printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
+    # Nothing here starts the device without systemd (--prefix, a container): say so, not just "failed".
+    [ $systemd_up = 1 ] || printf 'install: no service was started here (%s), so only a device started by hand could answer the check; for an SD-card image or a test directory pass --skip-health-check\n' "$([ -n "$root" ] && echo "--prefix $prefix" || echo 'systemd is not running')" >&2
     [ $release_new = 1 ] || die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
     if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
       # Stopped first: a failing release that systemd keeps restarting could move the data directory

@@ -15,7 +15,7 @@ import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
-import type { Scenario } from '../scenario/scenario.js';
+import { rateTimes, type Scenario } from '../scenario/scenario.js';
 import { surveyAreaOf } from '../report/observe-world.js';
 import type { FaultKind, NodeSample, RunObserver } from '../report/events.js';
 import { CoverageGrid } from '../report/coverage.js';
@@ -478,8 +478,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         });
       }
       else {
-        const gap = 1000 / Math.min(w.perSec, o.ratePerSecMax ?? 20);
-        for (let t = w.from, k = 0; t < w.to && k < 100_000; t += gap, k++) actions.push({ at: t, run: () => publish(w.command, {}) });
+        for (const t of rateTimes(w.from, w.to, Math.min(w.perSec, o.ratePerSecMax ?? 20), 100_000)) actions.push({ at: t, run: () => publish(w.command, {}) });
       }
     }
     actions.sort((a, b) => a.at - b.at);

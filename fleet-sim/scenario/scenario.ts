@@ -33,6 +33,20 @@ export type Fault =
 /** Commands one rate workload submits at most (fleet-sim/sim/world.ts); the parser refuses more. */
 export const rateCommandsMax = 1_000_000;
 
+/**
+ * The times (ms) of something sent perSec times a second from `from` until before `to`, at most `max` of
+ * them: the k-th at from + k * 1000 / perSec, each computed on its own. A running sum of the gap drifts
+ * when 1000 / perSec is not a whole number (6/s: 166.66... ms) and slipped one more in below `to`
+ * (6/s from 2 s to 13 s gave 67 where the parser counts 66: ceil(perSec * window / 1000)).
+ */
+export function* rateTimes(from: number, to: number, perSec: number, max: number): Generator<number> {
+  for (let k = 0; k < max; k++) {
+    const t = from + (k * 1000) / perSec;
+    if (!(t < to)) return;
+    yield t;
+  }
+}
+
 export type Workload =
   | { readonly kind: 'rate'; readonly from: number; readonly to: number; readonly perSec: number; readonly command: string }
   | { readonly kind: 'once'; readonly at: number; readonly command: string; readonly args: Readonly<Record<string, unknown>> }

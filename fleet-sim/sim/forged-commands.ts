@@ -12,6 +12,7 @@ import { encodeCommandBody, parseCommandBody } from '../../runtime/wire/command.
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { parseWith } from '../../runtime/wire/fields.js';
 import { kinds } from '../../runtime/wire/kinds.js';
+import { rateTimes } from '../scenario/scenario.js';
 
 /**
  * - unsigned: a bare JSON command, as someone would type into mosquitto_pub;
@@ -111,10 +112,7 @@ export function refusalKindOf(reason: string): string {
 /** When each forgery of one fault goes out (ms on the run's clock) and of which kind: every 1/rate
  *  seconds from `at` until `until`, cycling through the kinds. */
 export function forgerySchedule(f: { readonly at: number; readonly until: number; readonly perSec: number; readonly kinds: readonly ForgeryKind[] }): { at: number; kind: ForgeryKind }[] {
-  const out: { at: number; kind: ForgeryKind }[] = [];
-  const gap = 1000 / f.perSec;
-  for (let t = f.at, k = 0; t < f.until && k < forgeriesPerFaultMax; t += gap, k++) out.push({ at: t, kind: f.kinds[k % f.kinds.length] as ForgeryKind });
-  return out;
+  return [...rateTimes(f.at, f.until, f.perSec, forgeriesPerFaultMax)].map((at, k) => ({ at, kind: f.kinds[k % f.kinds.length] as ForgeryKind }));
 }
 
 /** A fault publishes at most this many (50/s for 2,000 s); the parser caps the rate at 50/s. */

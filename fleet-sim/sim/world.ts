@@ -20,7 +20,7 @@ import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import { rateCommandsMax, type Behavior, type Scenario } from '../scenario/scenario.js';
+import { rateCommandsMax, rateTimes, type Behavior, type Scenario } from '../scenario/scenario.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
 import { makeByzantine, scheduleFaults } from './world-faults.js';
 import { Checkers } from './checkers.js';
@@ -783,8 +783,7 @@ export class World implements MainHost {
       if (w.kind === 'once') this.queue.at(w.at, () => this.submit(w.command, w.args));
       else if (w.kind === 'fleet-update') this.queue.at(w.at, () => this.submit('fleet.update', { manifest: this.nextManifest(w.validators, w.followers) }));
       else {
-        const gap = 1000 / w.perSec;
-        for (let t = w.from, k = 0; t < w.to && k < rateCommandsMax; t += gap, k++) this.queue.at(t, () => this.submit(w.command, {}));
+        for (const t of rateTimes(w.from, w.to, w.perSec, rateCommandsMax)) this.queue.at(t, () => this.submit(w.command, {}));
       }
     }
   }

@@ -23,7 +23,7 @@ import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
 import { controlTopics } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
-import { Outbox } from './outbox.js';
+import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 
 /** The command types the mission state machine runs, in its order; anything else is refused before signing. */
@@ -179,6 +179,9 @@ function otherManifestNote(p: BlockProof, manifest: Manifest): string {
   return `the block at height ${p.block.block.height} names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not the --manifest copy (epoch ${manifest.body.epoch}, ${toHex(manifest.hash).slice(0, 16)}): the fleet has changed its manifest since; its certificate was checked against the validators of your copy, so get the current manifest`;
 }
 
+/** How long a send waits for the proof of its own commit once f + 1 validators called its resend a
+ *  replay: devices publish the proof as they commit, before any refusal of a later copy. */
+const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
 
 export async function sendCommand(argv: string[]): Promise<number> {
@@ -205,6 +208,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
   let resent = false;
   /** Devices that said, after we published again, that the command was committed already (and at what). */
   const replayedAfterResend = new Map<string, string>();
+  // Whether we may have missed the proof of our own commit: the connection dropped after we subscribed,
+  // or a proof of a block holding our command came in (checked or not). Without either, a resend
+  // called a replay by f + 1 validators means the command was committed before this send published it.
+  let connectionLost = false;
+  let ownCommitSeen = false;
+  client.on('close', () => (connectionLost = true));
+  let replayGrace: NodeJS.Timeout | null = null;
   // Proofs by block hash: devices publish one per block (proof/<height>) and it proves itself.
   const proofs = new Map<string, BlockProof>();
   // The certificate proves the commit; the outcome (accepted or rejected, and why) is what devices say,
@@ -231,6 +241,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     }
     return null;
   };
+  let commitSaid = false; // the commit's lines went out before the drones finished (--wait executed)
   const executedAll = (): boolean => r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
   /** Records the commit once the agreed decision's block has a valid proof; true when nothing more is awaited. */
   const settle = (): boolean => {
@@ -257,7 +268,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
       if (!a.values.json) process.stderr.write(`murmurctl: warning: ${otherManifestNote(p, manifest)}\n`);
     }
     r.latencyMs.committed = Math.round(performance.now() - t0);
-    return wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
+    const finished = wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
+    // Waiting for the drones (a survey takes minutes): say the commit now, not after the last one lands.
+    if (!finished && !a.values.json) {
+      commitLines(r).forEach((l) => process.stdout.write(l + '\n'));
+      commitSaid = true;
+    }
+    return finished;
   };
   try {
     await client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
@@ -274,6 +291,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
           if (!p.ok) return void rejectedProofs.push(`${topic}: ${p.error}`.slice(0, 200));
           if (proofs.size >= proofsMax) proofs.delete(proofs.keys().next().value as string);
           proofs.set(toHex(p.value.block.hash), p.value);
+          if (p.value.block.block.txs.some((t) => bytesEqual(t, envelope))) ownCommitSeen = true;
           if (settle()) done();
           return;
         }
@@ -284,6 +302,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
           // Our own copy of a command that was committed meanwhile: the proof is what we wait for.
           if (resent && ack.reason.startsWith('replayed')) {
             replayedAfterResend.set(ack.node, ack.reason);
+            // Believed (f + 1 by power): the proof of a commit of ours was published before these
+            // refusals; give it replayGraceMs to arrive, then stop waiting for one that will not.
+            if (replayGrace === null && vouched(replayedAfterResend.keys())) {
+              replayGrace = setTimeout(() => {
+                if (r.height === null && decisions.size === 0 && !ownCommitSeen) done();
+              }, replayGraceMs);
+            }
             return;
           }
           // One device may lag (an old manifest) or lie: a refusal stands once f + 1 validators (by power)
@@ -318,24 +343,43 @@ export async function sendCommand(argv: string[]): Promise<number> {
     await client.publishAsync(topics.commands, frame, { qos: 1 });
     // No device said anything yet (the broker was down, or came back before the devices subscribed
     // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
-    if (wait !== 'none') outbox.add(ref, frame, expiresAt, Date.now());
+    const publishedAt = Date.now();
+    if (wait !== 'none') outbox.add(ref, frame, expiresAt, publishedAt);
     const again = setInterval(() => {
       // f + 1 validators (by power) answered, so one honest validator has the command; or the commit is proven.
       const answered = [...decisions.keys(), ...[...refusals.values()].flatMap((m) => [...m.keys()]), ...Object.keys(r.execution)];
       if (r.height !== null || vouched(answered)) outbox.settle(ref);
       if (!client.connected) return;
-      for (const e of outbox.due(Date.now())) {
+      const now = Date.now();
+      const copies = outbox.due(now).map((e) => e.frame);
+      // The outbox drops a command past its expiry (no device takes it), but a device explains a refusal
+      // of one command at most once per 2 s: a saved command sent again within 2 s of the last answer
+      // heard nothing, and the wait ran out --timeout. One more copy, as late as the outbox's first,
+      // gets the refusal said.
+      if (!resent && answered.length === 0 && expiresAt <= now && now - publishedAt >= defaultOutbox.firstMs) copies.push(frame);
+      for (const copy of copies) {
         resent = true;
         if (!a.values.json) process.stderr.write(`too few devices have answered yet: publishing ${ref} again (the same signed bytes)\n`);
-        client.publish(topics.commands, Buffer.from(e.frame), { qos: 1 });
+        client.publish(topics.commands, Buffer.from(copy), { qos: 1 });
       }
     }, 500);
-    await finished.finally(() => clearInterval(again));
+    await finished.finally(() => {
+      clearInterval(again);
+      if (replayGrace !== null) clearTimeout(replayGrace);
+    });
     if (r.outcome === 'timeout' && vouched(replayedAfterResend.keys())) {
-      // Our own copy met a commit we never saw the proof of (we were reconnecting, say): say what f + 1
-      // validators said instead of a bare timeout.
       const [first] = [...replayedAfterResend.keys()].sort();
-      r.reason = `${replayedAfterResend.get(first ?? '') ?? ''} (said by ${[...replayedAfterResend.keys()].sort().join(', ')}; its proof did not reach us: see murmurctl log)`;
+      const said = `said by ${[...replayedAfterResend.keys()].sort().join(', ')}`;
+      if (!connectionLost && !ownCommitSeen && decisions.size === 0) {
+        // Connected all along and no word of a commit of ours: it was committed before this send (a
+        // saved command sent again, whose first copy a device left unexplained within 2 s of the last).
+        r.outcome = 'refused';
+        r.reason = `${replayedAfterResend.get(first ?? '') ?? ''} (${said})`;
+      } else {
+        // Our own copy met a commit we never saw the proof of (we were reconnecting, say): say what f + 1
+        // validators said instead of a bare timeout.
+        r.reason = `${replayedAfterResend.get(first ?? '') ?? ''} (${said}; its proof did not reach us: see murmurctl log)`;
+      }
     }
   } finally {
     await client.endAsync(false).catch(() => undefined);
@@ -345,10 +389,19 @@ export async function sendCommand(argv: string[]): Promise<number> {
     else process.stdout.write(`published ${type} ${ref}\n`);
     return exitCodes.ok;
   }
-  return report(r, wait, rejectedProofs, a.values.json === true);
+  return report(r, wait, rejectedProofs, a.values.json === true, commitSaid);
 }
 
-function report(r: SendResult, wait: string, badProofs: string[], json: boolean): number {
+/** What send prints of a verified commit: where, who certified it, and its outcome. */
+function commitLines(r: SendResult): string[] {
+  return [
+    `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
+    `certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`,
+    r.outcome === 'rejected' ? `rejected: ${r.reason}` : `accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`,
+  ];
+}
+
+function report(r: SendResult, wait: string, badProofs: string[], json: boolean, commitSaid = false): number {
   const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed');
   const code =
     r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
@@ -365,10 +418,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean)
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
   else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}${r.reason ? `; ${r.reason}` : ''}`);
   else {
-    out(`committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`);
-    out(`certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`);
-    if (r.outcome === 'rejected') out(`rejected: ${r.reason}`);
-    else out(`accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`);
+    if (!commitSaid) commitLines(r).forEach(out);
     if (wait === 'executed' && r.assigned.length > 0) {
       for (const n of r.assigned) {
         const e = r.execution[n];

@@ -21,8 +21,9 @@ Commands:
 Options:
   --broker URL      MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE   signed fleet manifest (default $MURMUR_MANIFEST)
-  --json      machine-readable output
-  -h, --help  this help
+  --key FILE        send: the operator key file from keygen (default $MURMUR_KEY)
+  --json            machine-readable output
+  -h, --help        this help
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 timeout, 5 unavailable, 70 internal error.`;
 

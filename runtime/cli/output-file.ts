@@ -2,8 +2,9 @@
 // missing parent directory is created; a path that still cannot be written is one line naming the path
 // and why (exit 2), never an internal error.
 
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { makeDirs } from '../lib/make-dirs.js';
 import { CliError, exitCodes } from './kit.js';
 
 /** Why an fs call failed, in words: the errno codes an operator's path can cause. */
@@ -47,7 +48,7 @@ export function prepareOutputFile(path: string, flag: string, example = 'out'): 
   if (isDir) throw new CliError(`${flag} ${path} is a directory; give a file path, like ${join(path, example)}`, exitCodes.usage);
   const dir = dirname(path);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
     throw new CliError(`${flag} ${path}: cannot create the directory ${dir}: ${mkdirReason(e)}; give a path in a directory you can write`, exitCodes.usage);
   }
@@ -56,7 +57,7 @@ export function prepareOutputFile(path: string, flag: string, example = 'out'): 
 /** Makes `dir` a directory to write into (created when missing), or says why it cannot be. */
 export function prepareOutputDir(dir: string, flag: string, mode = 0o755): void {
   try {
-    mkdirSync(dir, { recursive: true, mode });
+    makeDirs(dir, mode);
   } catch (e) {
     throw new CliError(`${flag} ${dir}: cannot create the directory: ${mkdirReason(e)}; give a path you can write`, exitCodes.usage);
   }

@@ -2,10 +2,11 @@
 // field and says how to fix it, and all checks (files readable, directory writable) happen before
 // anything starts, so a device never half-starts on a bad file.
 
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
+import { makeDirs } from '../lib/make-dirs.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
 import { withReleasedPackages } from '../lib/released-require.js';
 import { limits } from '../lib/limits.js';
@@ -390,7 +391,7 @@ function dataDirUsable(dir: string): boolean {
 /** Makes the data directory (0700) once a start has passed every check; a Result naming the field. */
 export function makeDataDir(c: DeviceConfig, file: string): Result<void, string> {
   try {
-    mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+    makeDirs(c.dataDir, 0o700);
     accessSync(c.dataDir, constants.W_OK);
   } catch {
     return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);

@@ -60,6 +60,39 @@ describe('output paths', () => {
     expect(readFileSync(p('saved/dir/noop.cmd')).length).toBeGreaterThan(64);
   });
 
+  it('a directory that cannot be made below an existing one (/proc) is one line, exit 2, not a hang', async () => {
+    // Node's recursive mkdir retries for ever where mkdir answers ENOENT under a directory that exists:
+    // keygen --out /proc/x/k.key spun at 100 % CPU until killed, and murmur start with dataDir under
+    // /proc too, deaf to SIGTERM (its loop never gave the handler a turn). Bounded runs: a hang fails.
+    const where = `/proc/murmur-test-${process.pid}`;
+    writeFileSync(p('proc.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${where}/d1\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
+    /** Each CLI in a child that SIGKILL ends after 20 s (a spinning one ignores SIGTERM). */
+    const bounded = (bin: string, args: string[]): Promise<CliRun> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [join(repoRoot, 'bin', `${bin}.js`), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      });
+    const scenario = join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml');
+    const [keygen, report, reports, start] = await Promise.all([
+      bounded('murmur', ['keygen', '--id', 'x', '--out', `${where}/keys/x.key`]),
+      bounded('fleet-sim', ['run', scenario, '--json', `${where}/r.json`]),
+      bounded('fleet-sim', ['start', scenario, '--reports', `${where}/reports`, '--no-dashboard', '--speed', '0']),
+      bounded('murmur', ['start', '--config', p('proc.yaml')]),
+    ]);
+    oneLine(keygen, 2, `--out ${where}/keys/x.key: cannot create the directory ${where}/keys: no such file or directory`);
+    oneLine(report, 2, `--json ${where}/r.json: cannot create the directory ${where}: no such file or directory`);
+    oneLine(reports, 2, `--reports ${where}/reports: cannot create the directory: no such file or directory`);
+    oneLine(start, 2, `${p('proc.yaml')}: dataDir: cannot create or write ${where}/d1;`);
+  });
+
   it('fleet-sim replay of a real-time report says why it cannot and what to run instead', async () => {
     writeFileSync(p('rt.json'), JSON.stringify({ scenario: 'default', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
     const r = await runCli('fleet-sim', ['replay', p('rt.json')], { cwd: dir });

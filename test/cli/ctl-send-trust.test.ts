@@ -21,7 +21,7 @@ import { limits } from '../../runtime/lib/limits.js';
 import { encodeAckBody, type AckBody } from '../../runtime/wire/ack.js';
 import { encodeBlock, zeroHash } from '../../runtime/wire/block.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
-import { parseCommandBody } from '../../runtime/wire/command.js';
+import { encodeCommandBody, parseCommandBody } from '../../runtime/wire/command.js';
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeProof } from '../../runtime/wire/proof.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
@@ -55,7 +55,13 @@ async function files(fx: FleetFixture, name: string): Promise<{ manifest: string
 }
 
 /** Runs `murmurctl send noop`; `onCommand` gets the signed envelope it publishes (the devices' part). */
-async function send(fx: FleetFixture, name: string, onCommand: (envelope: Uint8Array, ref: string) => Promise<void>): Promise<CliRun> {
+async function send(
+  fx: FleetFixture,
+  name: string,
+  onCommand: (envelope: Uint8Array, ref: string) => Promise<void>,
+  command: string[] = ['noop'],
+  opts: { json?: boolean; live?: { stdout: string } } = {},
+): Promise<CliRun> {
   const f = await files(fx, name);
   const topics = controlTopics(fx.fleet);
   await device.subscribeAsync(topics.commands, { qos: 1 });
@@ -74,10 +80,13 @@ async function send(fx: FleetFixture, name: string, onCommand: (envelope: Uint8A
     device.on('message', onMessage);
   });
   const run = new Promise<CliRun>((resolve) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', 'noop', '--json', '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (opts.live) opts.live.stdout = stdout;
+    });
     p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     p.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
@@ -146,6 +155,123 @@ describe.concurrent('murmurctl send believes a refusal or a decision only from v
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { outcome: string; height: number; signers: string[] };
     expect(out).toMatchObject({ outcome: 'accepted', height: 7, signers: ['v0', 'v1', 'v2'] });
+  }, 30_000);
+});
+
+/** Resolves with the next copy of a command published on the fleet's commands topic (a resend). */
+function nextCopy(fx: FleetFixture): Promise<void> {
+  const topic = controlTopics(fx.fleet).commands;
+  return new Promise((resolve) => {
+    const onMessage = (t: string): void => {
+      if (t !== topic) return;
+      device.off('message', onMessage);
+      resolve();
+    };
+    device.on('message', onMessage);
+  });
+}
+
+describe.concurrent('murmurctl send when the devices call its resend a replay', () => {
+  const replayed = (command: string): string => `replayed: command ${command} was already committed at height 5; sign a new command instead of resending this one`;
+
+  it('a command committed before this send (a saved one sent twice within 2 s: the first copy goes unexplained) is refused as replayed, not a timeout', async ({ expect }) => {
+    // murmurctl send --raw saved.cmd run twice in a row on the quickstart's fleet: each device explains
+    // one command's refusal once per 2 s, so the second run's first copy got no answer; its resend 3 s
+    // later was refused as replayed by every device, and murmurctl waited out --timeout (30 s) and
+    // exited 4 'timeout' where the first run had said 'refused: replayed' (exit 3) in half a second.
+    const fx = await makeFleet({ fleet: 'replay-a', validators: 4, seed: 15 });
+    const r = await send(fx, 'ra', async (_, command) => {
+      await nextCopy(fx); // the first copy: no device says anything
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'refused', reason: replayed(command), blockHash: null });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out.outcome).toBe('refused');
+    expect(out.reason).toMatch(/^replayed: command op\/[0-9a-f]{32} was already committed at height 5; .* \(said by v0, v1\)$/);
+  }, 30_000);
+
+  it('a saved command past its expiry, whose first copy goes unexplained, is published once more and refused as expired', async ({ expect }) => {
+    // The outbox drops a command past its expiry, so the second run of `send --raw expired.cmd` within
+    // 2 s of the first published one copy, heard nothing and waited out --timeout (exit 4).
+    const fx = await makeFleet({ fleet: 'replay-x', validators: 4, seed: 18 });
+    const now = Date.now();
+    const file = join(dir, 'expired.cmd');
+    writeFileSync(file, sealEnvelope('command', fx.fleet, 'op', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(7), issuedAt: now - 120_000, expiresAt: now - 60_000, args: {} }), fx.signer('op')));
+    const r = await send(
+      fx,
+      'rx',
+      async (_, command) => {
+        const again = await Promise.race([nextCopy(fx).then(() => true), pause(9_000).then(() => false)]);
+        if (!again) return; // no second copy: murmurctl times out, and the assertions below say so
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'refused', reason: 'expired: the command expired a minute ago', blockHash: null });
+      },
+      ['--raw', file],
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out).toMatchObject({ outcome: 'refused', reason: 'expired: the command expired a minute ago (said by v0, v1)' });
+  }, 30_000);
+
+  it('one validator alone calling the resend a replay is not believed (n = 4, f = 1): still a timeout', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'replay-b', validators: 4, seed: 16 });
+    const r = await send(fx, 'rb', async (_, command) => {
+      await nextCopy(fx);
+      await ack(fx, 'v3', { command, stage: 'refused', reason: replayed(command), blockHash: null });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect((JSON.parse(r.stdout) as { outcome: string }).outcome).toBe('timeout');
+  }, 30_000);
+
+  it('a resend called a replay while the proof of this send\'s own commit came in is not turned into a refusal', async ({ expect }) => {
+    // Our first copy was committed (its block, certified, holds it) and one validator said accepted,
+    // too few to believe the outcome: the replays of the resend are of our own commit.
+    const fx = await makeFleet({ fleet: 'replay-c', validators: 4, seed: 17 });
+    const r = await send(fx, 'rc', async (envelope, command) => {
+      const block = encodeBlock({ height: 5, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+      const blockHash = hash(block);
+      const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 5, round: 0, blockHash }));
+      const certificate = { height: 5, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+      await device.publishAsync(controlTopics(fx.fleet).proof(5), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+      await ack(fx, 'v0', { command, stage: 'accepted', height: 5, reason: '', blockHash });
+      await nextCopy(fx);
+      for (const v of ['v1', 'v2']) await ack(fx, v, { command, stage: 'refused', reason: replayed(command), blockHash: null });
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out.outcome).toBe('timeout');
+    expect(out.reason).toMatch(/\(said by v1, v2; its proof did not reach us: see murmurctl log\)$/);
+  }, 30_000);
+});
+
+describe('murmurctl send --wait executed', () => {
+  it('prints the verified commit as soon as it has it, before the drones report done, and their summary at the end', async ({ expect }) => {
+    // A survey takes minutes; send printed 'committed ... / certificate verified' only after the last
+    // drone was done (on the quickstart's fleet: at 7.4 s, with the commit proven at 1.0 s).
+    const fx = await makeFleet({ fleet: 'exec-a', validators: 4, seed: 19 });
+    const live = { stdout: '' };
+    let beforeDone = '';
+    const r = await send(
+      fx,
+      'ea',
+      async (envelope, command) => {
+        const block = encodeBlock({ height: 3, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+        const blockHash = hash(block);
+        const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 3, round: 0, blockHash }));
+        const certificate = { height: 3, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+        await device.publishAsync(controlTopics(fx.fleet).proof(3), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 3, reason: '', blockHash, assigned: ['v0', 'v1'] });
+        await ack(fx, 'v0', { command, stage: 'started', height: 3, reason: '', blockHash: null });
+        for (let i = 0; i < 50 && !live.stdout.includes('accepted; assigned to v0, v1'); i++) await pause(100);
+        beforeDone = live.stdout;
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false, live },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(beforeDone).toMatch(/^committed noop op\/[0-9a-f]{32} at height 3 \(round 0\), block [0-9a-f]{16}\ncertificate verified: signed by v0, v1, v2 \(3 of 4 voting power\)\naccepted; assigned to v0, v1\n$/);
+    // Said once, then each drone's end.
+    expect(r.stdout).toBe(`${beforeDone}  v0: done\n  v1: done\n`);
   }, 30_000);
 });
 

@@ -154,6 +154,8 @@ describe('upgrades gated by the health check', () => {
     const r = await runInstall(join(makeFixtureBundle(bundles, '2.0.0', 'fail'), 'install.sh'), ['--prefix', prefix, '--health-timeout', '2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/health check of 2\.0\.0 failed after \d+ attempt\(s\) in 2 s: fixture: this release is broken/);
+    // A --prefix install starts no service: the failure says so and how an image skips the check.
+    expect(r.stderr).toContain(`install: no service was started here (--prefix ${prefix}), so only a device started by hand could answer the check; for an SD-card image or a test directory pass --skip-health-check\n`);
     expect(r.stderr).toContain('rolled back: current is 1.0.0 again');
     expect(link(prefix, 'current')).toBe('releases/1.0.0');
     expect(existsSync(join(prefix, 'opt/murmur/releases/2.0.0/.failed-health-check'))).toBe(true);

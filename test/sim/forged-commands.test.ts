@@ -10,7 +10,8 @@ import { intakeCommand, type IntakeContext } from '../../runtime/device/intake.j
 import { EdgeVerifier } from '../../runtime/node/edge.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
-import { commandRef, CommittedCopies, expectedRefusal, forgeCommand, ForgedCommandsLedger, forgeryKinds, type ForgeContext, type Forgery } from '../../fleet-sim/sim/forged-commands.js';
+import { commandRef, CommittedCopies, expectedRefusal, forgeCommand, ForgedCommandsLedger, forgeryKinds, forgerySchedule, type ForgeContext, type Forgery } from '../../fleet-sim/sim/forged-commands.js';
+import { rateTimes } from '../../fleet-sim/scenario/scenario.js';
 import { WorldForgery } from '../../fleet-sim/sim/world-forgery.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -122,5 +123,20 @@ describe('forged commands', () => {
     expect(w.ledger.report().committed).toBe(0);
     w.onCommitted([forged.bytes, real]); // the forgery, and the real command a second time
     expect(w.ledger.report().committed).toBe(2);
+  });
+
+  it('a rate sends as many as the parser counts: 6/s from 2 s until 13 s is 66 forgeries, not 67', () => {
+    // forged-commands.yaml's fault. Adding up 166.66... ms gaps ended at 12,999.999... ms, below
+    // `until`, and published a 67th (the README and the parser's cap count 66).
+    const s = forgerySchedule({ at: 2_000, until: 13_000, perSec: 6, kinds: forgeryKinds });
+    expect(s.length).toBe(66);
+    expect(s[0]).toEqual({ at: 2_000, kind: forgeryKinds[0] });
+    expect(s.at(-1)?.at).toBe(2_000 + (65 * 1000) / 6);
+    expect(s.every((x, k) => x.kind === forgeryKinds[k % forgeryKinds.length])).toBe(true);
+    // Every rate whose gap is no whole number of ms, over whole seconds: exactly perSec * seconds.
+    for (const perSec of [3, 6, 7, 9, 11, 13, 30, 45]) for (const seconds of [1, 7, 11, 60]) expect([...rateTimes(1_000, 1_000 + seconds * 1000, perSec, 1_000_000)].length, `${perSec}/s for ${seconds} s`).toBe(perSec * seconds);
+    // A whole-ms gap gives the times the running sum gave (shipped workloads: 5, 10, 20/s), and the cap holds.
+    expect([...rateTimes(1_000, 13_000, 20, 1_000_000)]).toEqual(Array.from({ length: 240 }, (_, k) => 1_000 + k * 50));
+    expect([...rateTimes(0, 10_000, 100, 7)].length).toBe(7);
   });
 });
