@@ -23,6 +23,17 @@ function oneLine(r: CliRun, code: number, text: string): void {
   expect(r.code, r.stderr).toBe(code);
 }
 
+/** How long node takes, on this machine now, from spawn to running the first line of a script. */
+async function nodeFirstLineMs(): Promise<number> {
+  const t0 = Date.now();
+  await new Promise<void>((resolve) => {
+    const n = spawn(process.execPath, ['-e', 'process.stdout.write("up")'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    n.stdout.once('data', () => resolve());
+    n.once('exit', () => resolve());
+  });
+  return Date.now() - t0;
+}
+
 let authorityPub = '';
 
 beforeAll(async () => {
@@ -94,13 +105,17 @@ describe('murmur start names the field of a file or device it cannot use, with t
 
 describe('murmur start and stop signals', () => {
   it('SIGTERM while its modules still load (the first second or so): exit 0 at once, nothing written', async () => {
+    const startup = await nodeFirstLineMs();
     const c = config('early-term', '');
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-    await new Promise((r) => setTimeout(r, 400));
+    // Past node's own start-up (before bin/murmur.js runs, the signal's default action is all there is),
+    // well before the modules are in: twice what node takes here and now to run a first line (a loaded
+    // machine stretches both; a fixed 400 ms fell before murmur.js ran in a CI run beside other work).
+    await new Promise((r) => setTimeout(r, Math.max(400, 2 * startup)));
     if (proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
     const t = setTimeout(() => proc.exitCode === null && proc.pid !== undefined && process.kill(proc.pid, 'SIGKILL'), 10_000);
     const end = await exited;

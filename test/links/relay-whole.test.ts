@@ -47,6 +47,10 @@ describe('a relay under a burst it cannot queue whole', () => {
         // Drained: nothing queued for a while.
         let quiet = 0;
         await waitUntil(() => (b.queued() === 0 ? ++quiet : (quiet = 0)) >= 10, 10_000, "b's queue drained");
+        // What b wrote may still be in the pty or in c's reader (a loaded machine takes more than the
+        // 200 ms this waited before): up to 5 s for c to assemble whole envelopes of every fragment b
+        // relayed, which a relay of stray fragments never gives (the assertions below then fail).
+        for (let t0 = Date.now(); Date.now() - t0 < 5_000 && inC.frames.length * 3 < b.counters().relayed; ) await new Promise((r) => setTimeout(r, 50));
         await new Promise((r) => setTimeout(r, 200));
         const relayed = b.counters().relayed;
         const why = `relayed ${relayed}, c assembled ${inC.frames.length}, b ${JSON.stringify(b.counters())}`;
