@@ -163,7 +163,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const out = need(v.out, 'out');
       writeOutputFile(out, m.value.bytes, { flag: '--out', example: 'fleet.manifest' });
       if (v.json) printJson({ ok: true, verb: 'sign', draft: path, manifest: out, fleet: d.fleet, epoch: d.epoch, hash: toHex(m.value.hash), validators: d.validators.length, followers: d.followers.length, operators: d.operators.length });
-      else process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${d.validators.length} validators, ${d.followers.length} followers, ${d.operators.length} operators, hash ${toHex(m.value.hash)}\n`);
+      else process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${members(d)}, hash ${toHex(m.value.hash)}\n`);
       return exitCodes.ok;
     }
     case 'show': {
@@ -189,7 +189,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const m = readManifestFile(path, pinned ? { pin: { key: pinned, from: `--authority-key ${v['authority-key']}` } } : {});
       const b = m.body;
       if (v.json) printJson({ ok: true, fleet: b.fleet, epoch: b.epoch, hash: toHex(m.hash), validators: b.validators.length, followers: b.followers.length, operators: b.operators.length });
-      else process.stdout.write(`ok: ${path} is a valid manifest for fleet "${b.fleet}" epoch ${b.epoch} signed by authority ${toHex(b.authority).slice(0, 16)}… (${b.validators.length} validators, ${b.followers.length} followers, ${b.operators.length} operators)\n`);
+      else process.stdout.write(`ok: ${path} is a valid manifest for fleet "${b.fleet}" epoch ${b.epoch} signed by authority ${toHex(b.authority).slice(0, 16)}… (${members(b)})\n`);
       return exitCodes.ok;
     }
     default:
@@ -210,4 +210,10 @@ function formatShow(o: Record<string, unknown>): string {
   list('followers', o.followers);
   list('operators', o.operators);
   return lines.join('\n');
+}
+
+/** "4 validators, 1 follower, 2 operators": a manifest's members counted, each noun in its number. */
+function members(m: { readonly validators: readonly unknown[]; readonly followers: readonly unknown[]; readonly operators: readonly unknown[] }): string {
+  const n = (k: number, one: string): string => `${k} ${one}${k === 1 ? '' : 's'}`;
+  return `${n(m.validators.length, 'validator')}, ${n(m.followers.length, 'follower')}, ${n(m.operators.length, 'operator')}`;
 }

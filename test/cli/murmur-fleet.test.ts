@@ -41,7 +41,7 @@ describe('murmur keygen and murmur fleet', () => {
 
     const signed = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet.manifest')]);
     expect(signed.code, signed.stderr).toBe(0);
-    expect(signed.stdout).toContain('4 validators, 2 followers, 1 operators');
+    expect(signed.stdout).toContain('4 validators, 2 followers, 1 operator,');
 
     const ok = await runCli('murmur', ['fleet', 'verify', p('fleet.manifest'), '--authority-key', p('authority.key.pub'), '--json']);
     expect(ok.code, ok.stderr).toBe(0);
