@@ -35,6 +35,9 @@ describe('scenario files', () => {
   const bad: [string, RegExp][] = [
     ['name: x\nvalidators: 0\n', /"validators": must be an integer in 1\.\.64/],
     ['name: x\nduration: soon\n', /"duration": "soon" is not a duration/],
+    ['name: x\nduration: 30\n', /"duration": is the bare number 30: give it a unit, such as 30s or 30ms/],
+    ['name: x\nlinks:\n  mqtt: { latency: 2 }\n', /"links\.mqtt\.latency": is the bare number 2: give it a unit/],
+    ['name: x\nfaults:\n  - { at: 5, crash: 1 }\n', /"faults\[0\]\.at": is the bare number 5: give it a unit/],
     ['name: x\nfaults:\n  - { at: 1s, crash: 9 }\n', /"faults\[0\]\.crash": must be an integer in 0\.\.3/],
     ['name: x\nfaults:\n  - { at: 1s, byzantine: 1, behavior: sneaky }\n', /"faults\[0\]\.behavior": must be one of equivocate/],
     ['name: x\nworkload:\n  - { from: 1s, to: 2s, rate: fast, command: noop }\n', /"workload\[0\]\.rate": must look like 20\/s/],
