@@ -251,6 +251,11 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   });
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
+  // Evidence can name only a validator, and only one that lies: an honest one named is a failure.
+  expect.evidenceAgainst?.forEach((n, i) => {
+    if (n >= validators) fail(`expect.evidenceAgainst[${i}]`, `must be a validator index in 0..${validators - 1}`);
+    if (!faults.some((x) => x.kind === 'byzantine' && x.node === n)) fail(`expect.evidenceAgainst[${i}]`, `node ${n} has no byzantine fault that could be caught`);
+  });
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {

@@ -92,6 +92,9 @@ export interface Expect {
   readonly relayedDeliveriesMin?: number;
   /** Every forged command was refused with the reason it deserves, and none was committed. */
   readonly forgedRefused?: boolean;
+  /** The validators committed evidence must name (each at least once); evidence naming any other
+   *  validator fails too (an honest one framed). */
+  readonly evidenceAgainst?: readonly number[];
 }
 
 export interface Scenario {
