@@ -99,6 +99,9 @@ export interface RealtimeReport {
   flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports'; obstacleStrikes: number | null };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
+  /** Device processes that exited while the scenario ran, not stopped by fleet-sim (a crash of the
+   *  runtime, the OOM killer, a stray kill): the run did not test the scenario as written. */
+  exitedOnTheirOwn: { node: number; atMs: number; code: number | null; signal: string | null }[];
   /** The devices' log files: the one the devices in this process share, and one per device run as its
    *  own process (with a .1 before it once it passed its bound). */
   deviceLogs: string[];
@@ -174,7 +177,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   /** Nodes an amnesia fault will restart without their signer state. */
   const amnesiaTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'amnesia' ? [f.node] : [])));
   const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
+  /** Device processes that exited while the scenario ran without fleet-sim stopping them. */
+  const exitedOnTheirOwn: { node: number; atMs: number; code: number | null; signal: string | null }[] = [];
+  /** Set by the timeline once the scenario runs: before it a dead device fails the start-up instead. */
+  let onExit: (d: RealDevice, code: number | null, signal: NodeJS.Signals | null) => void = () => {};
   const fleet = new FleetProcs({
+    onExit: (d, code, signal) => onExit(d, code, signal),
     ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
     fleet: fleetName,
     validators: s.validators,
@@ -387,6 +395,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
+    onExit = (d, code, signal) => {
+      if (interrupted) return; // Ctrl-C reaches the device processes too
+      const how = signal ?? `exit code ${code}`;
+      exitedOnTheirOwn.push({ node: d.index, atMs: now(), code, signal });
+      crashed.add(d.index);
+      log(`${d.id} exited on its own at ${(now() / 1000).toFixed(1)} s (${how}): no fault of the scenario did it; its output: ${fleet.processLogFiles().find((f) => f.includes(`.${d.id}.log`)) ?? 'not kept'}`);
+      fault('crash', [d.index], `exited on its own (${how})`);
+    };
     let lastCrashed = 0;
     /** The latest crash, still looking for an honest proposer or done. */
     let crashDone: Promise<void> = Promise.resolve();
@@ -405,7 +421,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
               // the first honest one after it, as in the deterministic world (world-faults.ts).
               const until = Date.now() + proposerCrashWaitMs;
               const liar = (n: number): boolean => s.faults.some((b) => b.kind === 'byzantine' && b.node === n && b.at <= f.at);
-              while (f.node === 'proposer' && liar(i) && Date.now() < until) {
+              // A proposer in office that is already down (it died on its own) is no crash either.
+              while (f.node === 'proposer' && (liar(i) || !fleet.alive(device(i))) && Date.now() < until) {
                 await sleep(10);
                 i = proposerIndex();
               }
@@ -622,6 +639,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
+    for (const x of exitedOnTheirOwn) failed.push(`devices: ${device(x.node).id} exited on its own at ${(x.atMs / 1000).toFixed(1)} s (${x.signal ?? `exit code ${x.code}`}), not by the scenario`);
     const endedMs = now();
     return {
       scenario: s.name,
@@ -641,6 +659,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       epoch,
       expect: { met: failed.length === 0, failed },
       unsupported,
+      exitedOnTheirOwn,
       deviceLogs: [...(o.deviceLog !== undefined && fleet.devices.some((d) => fleet.runsHere(d.index)) ? [o.deviceLog] : []), ...fleet.processLogFiles()],
       radio: medium ? { ...medium.counters, relayedFirst } : null,
       signatures: fleet.verifyCounts(),
