@@ -25,7 +25,7 @@ import { proposerCrashWaitMs } from '../sim/world-faults.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud, type HilReport } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { epochExpectFailures, evidenceExpectFailures, flightExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
+import { epochExpectFailures, evidenceExpectFailures, flightExpectFailures, stateSyncExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { RealtimeForgery } from './realtime-forgery.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
@@ -625,6 +625,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
     failed.push(...epochExpectFailures(s.expect, epoch));
     failed.push(...evidenceExpectFailures(s.expect, [...evidence.values()]));
+    failed.push(...stateSyncExpectFailures(s.expect, { installs: installsOf.total(), refused: syncRefusedOf.total() }));
     const failsafes = failsafesOf.total();
     const flight = {
       surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null,

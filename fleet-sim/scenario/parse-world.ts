@@ -102,7 +102,7 @@ function evidenceAgainst(v: unknown): number[] {
 /** expect: { safety: true, committedFraction: 0.99, maxStall: 5s, geofenceBreachesMax: 0, ... }. */
 export function expectations(v: unknown): Expect {
   const ex = obj(v ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused', 'evidenceAgainst'], 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused', 'evidenceAgainst', 'stateSyncInstallsMin', 'stateSyncRefusedMin'], 'expect');
   const e: Expect = {
     safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
     ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
@@ -118,6 +118,8 @@ export function expectations(v: unknown): Expect {
     ...(ex.relayedDeliveriesMin !== undefined ? { relayedDeliveriesMin: count(ex.relayedDeliveriesMin, 'expect.relayedDeliveriesMin') } : {}),
     ...(ex.forgedRefused !== undefined ? { forgedRefused: ex.forgedRefused === true ? true : fail('expect.forgedRefused', 'must be true (or left out)') } : {}),
     ...(ex.evidenceAgainst !== undefined ? { evidenceAgainst: evidenceAgainst(ex.evidenceAgainst) } : {}),
+    ...(ex.stateSyncInstallsMin !== undefined ? { stateSyncInstallsMin: count(ex.stateSyncInstallsMin, 'expect.stateSyncInstallsMin') } : {}),
+    ...(ex.stateSyncRefusedMin !== undefined ? { stateSyncRefusedMin: count(ex.stateSyncRefusedMin, 'expect.stateSyncRefusedMin') } : {}),
   };
   if (e.hazardsCommittedMin !== undefined && e.hazardsCommittedMax !== undefined && e.hazardsCommittedMin > e.hazardsCommittedMax) fail('expect.hazardsCommittedMin', `is ${e.hazardsCommittedMin}, more than expect.hazardsCommittedMax (${e.hazardsCommittedMax})`);
   return e;

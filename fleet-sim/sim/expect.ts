@@ -13,6 +13,7 @@ export interface ExpectInputs {
   readonly hazardsCommitted: number;
   readonly forged: ForgedCommandsReport | null;
   readonly evidence: readonly { readonly validator: number }[];
+  readonly stateSync: { readonly installs: number; readonly refused: number };
 }
 
 export function expectFailures(e: Expect, r: ExpectInputs): string[] {
@@ -22,6 +23,7 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   failed.push(...epochExpectFailures(e, r.epoch));
   failed.push(...relayExpectFailures(e, r.radio?.router.relayedDeliveries ?? 0));
   failed.push(...evidenceExpectFailures(e, r.evidence));
+  failed.push(...stateSyncExpectFailures(e, r.stateSync));
   if (e.forgedRefused) failed.push(...forgedExpectFailures(r.forged));
   return failed;
 }
@@ -61,6 +63,14 @@ export function evidenceExpectFailures(e: Expect, evidence: readonly { readonly 
   if (missed.length > 0) failed.push(`evidenceAgainst: no committed evidence names validator ${missed.join(', ')}`);
   const framed = [...named].filter((v) => !e.evidenceAgainst?.includes(v)).sort((a, b) => a - b);
   if (framed.length > 0) failed.push(`evidenceAgainst: committed evidence names validator ${framed.join(', ')}, not expected to lie`);
+  return failed;
+}
+
+/** The state-sync expectations: snapshots installed, and offers or chunks refused (a forger caught). */
+export function stateSyncExpectFailures(e: Expect, s: { readonly installs: number; readonly refused: number }): string[] {
+  const failed: string[] = [];
+  if (e.stateSyncInstallsMin !== undefined && s.installs < e.stateSyncInstallsMin) failed.push(`stateSyncInstallsMin: ${s.installs} snapshots installed < ${e.stateSyncInstallsMin}`);
+  if (e.stateSyncRefusedMin !== undefined && s.refused < e.stateSyncRefusedMin) failed.push(`stateSyncRefusedMin: ${s.refused} snapshot offers or chunks refused < ${e.stateSyncRefusedMin}`);
   return failed;
 }
 
