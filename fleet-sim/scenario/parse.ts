@@ -243,6 +243,12 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   // n validators tolerate f = floor((n - 1) / 3) Byzantine ones; with more, the safety every scenario
   // expects would hold by luck (followers do not vote; a node counts once whatever it does).
   const tolerated = Math.floor((validators - 1) / 3);
+  // These lie only in a node's own votes and proposals (sim/byzantine.ts), which a follower never
+  // sends: aimed at one, the run printed "f00 turns byzantine: equivocate" and nothing happened.
+  const votesOnly = ['equivocate', 'invalid-block', 'forge'];
+  faults.forEach((x, i) => {
+    if (x.kind === 'byzantine' && x.node >= validators && votesOnly.includes(x.behavior)) fail(`faults[${i}].byzantine`, `node ${x.node} is a follower, which sends no votes or proposals: ${x.behavior} would change nothing (validators are 0..${validators - 1})`);
+  });
   const liars = new Set<number>();
   faults.forEach((x, i) => {
     if (x.kind !== 'byzantine' || x.node >= validators || liars.has(x.node)) return;
