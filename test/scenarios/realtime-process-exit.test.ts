@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+import { padPosition } from '../../fleet-sim/flight/flight-layer.js';
 
 const scenario: Scenario = {
   name: 'realtime-process-exit',
@@ -75,5 +76,17 @@ describe('fleet-sim --processes: a device process that dies on its own', () => {
     expect(scenarioCrash[0]?.nodes, why).not.toEqual([3]);
     expect(report.nodes.crashed.length, why).toBe(2);
     expect(report.safety.ok, why).toBe(true);
+    // Nobody flies here: every frame shows every drone on its pad (GNSS noise aside), including the
+    // frames before a device's first status. Before, those put it at the origin, 20+ m away.
+    const run = events.find((e) => e.t === 'run');
+    expect(run?.t === 'run' ? run.nodes.length : 0).toBe(4);
+    const frames = events.filter((e): e is Extract<RunEvent, { t: 'frame' }> => e.t === 'frame');
+    expect(frames.length, why).toBeGreaterThan(10);
+    for (const f of frames) {
+      for (const n of f.nodes) {
+        const pad = padPosition(n.i, 4);
+        expect(Math.hypot(n.n - pad.northM, n.e - pad.eastM), `${why}\nframe at ${f.at} ms: node ${n.i} at [${n.n}, ${n.e}], pad [${pad.northM}, ${pad.eastM}]`).toBeLessThan(4);
+      }
+    }
   }, 120_000);
 });
