@@ -114,7 +114,9 @@ function fault(v: unknown, i: number, count: number): Fault {
     const offsetMs = neg || (typeof o.offset === 'number' && o.offset < 0) ? -size : size;
     return { at, kind: 'clock', node: node(o.clock, `${f}.clock`, count, false) as number, offsetMs };
   }
-  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands, clock');
+  // Name what the user wrote: "crahs" is a typo of crash, not a missing fault.
+  const unknown = Object.keys(o).filter((k) => !['at', 'until'].includes(k));
+  return fail(unknown.length > 0 ? `${f}.${unknown[0]}` : f, `${unknown.length > 0 ? 'unknown key; a fault ' : ''}must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands, clock`);
 }
 
 /** { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } }: the next epoch's

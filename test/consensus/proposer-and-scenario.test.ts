@@ -38,6 +38,8 @@ describe('scenario files', () => {
     ['name: x\nexpect: { evidenceAgainst: [2] }\n', /"expect\.evidenceAgainst\[0\]": node 2 has no byzantine fault that could be caught/],
     ['name: x\nexpect: { evidenceAgainst: 3 }\n', /"expect\.evidenceAgainst": must be a list of validator indexes/],
     ['name: x\nfollowers: 2\nfaults:\n  - { at: 1s, byzantine: 4, behavior: equivocate }\n', /"faults\[0\]\.byzantine": node 4 is a follower, which sends no votes or proposals: equivocate would change nothing \(validators are 0\.\.3\)/],
+    ['name: x\nfaults:\n  - { at: 2s, crahs: 1 }\n', /"faults\[0\]\.crahs": unknown key; a fault must have one of crash, restart/],
+    ['name: x\nfaults:\n  - { at: 2s }\n', /"faults\[0\]": must have one of crash, restart/],
     ['name: x\nduration: 30\n', /"duration": is the bare number 30: give it a unit, such as 30s or 30ms/],
     ['name: x\nlinks:\n  mqtt: { latency: 2 }\n', /"links\.mqtt\.latency": is the bare number 2: give it a unit/],
     ['name: x\nfaults:\n  - { at: 5, crash: 1 }\n', /"faults\[0\]\.at": is the bare number 5: give it a unit/],
