@@ -65,4 +65,15 @@ describe('dashboard text does not run into other text', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('says "1 follower", not "1 followers"', async () => {
+    const one: RunEvent[] = [{ ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 5) }];
+    const html = join(dir, 'one.html');
+    writeFileSync(html, renderReportHtml({ version: 1, events: one, dropped: 0, framePeriodMs: 250 }, 'one'));
+    const page = await chromium.context.newPage();
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(`(document.getElementById('meta')?.textContent || '').includes('follower')`, undefined, { timeout: 10_000 });
+    expect(await page.locator('#meta').textContent()).toBe('deterministic · seed 1 · 4 validators · 1 follower');
+    await page.close();
+  }, 60_000);
 });
