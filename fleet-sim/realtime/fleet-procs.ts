@@ -41,6 +41,8 @@ export interface RealDevice {
   /** The device when it runs inside this process (no --processes). */
   inproc: Device | null;
   output: string;
+  /** Set while fleet-sim itself stops the device's process (a crash fault, a restart, the teardown). */
+  stopping?: boolean;
 }
 
 export interface FleetProcsOptions {
@@ -74,6 +76,9 @@ export interface FleetProcsOptions {
   readonly policy?: Readonly<Partial<Record<TrafficClass, ClassPolicy>>>;
   /** Obstacles every simulated vehicle's range ring sees (the scenario's world.hazards). */
   readonly obstacles?: readonly Obstacle[];
+  /** A device process that was ready exited without fleet-sim stopping it (it died, or someone else
+   *  killed it): the run must say so, or a scenario's crash could land on a device already dead. */
+  readonly onExit?: (d: RealDevice, code: number | null, signal: NodeJS.Signals | null) => void;
   /** Each simulated vehicle's pack, Wh (the scenario's world.batteryWh; default the vehicle's 100). */
   readonly batteryWh?: number;
   /** Where the drones wait (the scenario's world.pads; default a 6 m grid south-west of the origin). */
@@ -337,16 +342,19 @@ export class FleetProcs {
 
   private spawn(d: RealDevice): Promise<void> {
     d.output = '';
+    d.stopping = false;
     const logFile = this.logFileOf(d);
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
     return new Promise<void>((resolve, reject) => {
+      let ready = false;
       const timer = setTimeout(() => reject(new Error(`${d.id} was not ready within ${readyTimeoutMs} ms:\n${d.output.slice(-1_500)}`)), readyTimeoutMs);
       const onData = (b: Buffer): void => {
         logFile?.write(b);
         d.output += b.toString('utf8');
         if (d.output.length > 200_000) d.output = d.output.slice(-100_000);
-        if (d.output.includes('"event":"ready"')) {
+        if (!ready && d.output.includes('"event":"ready"')) {
+          ready = true;
           clearTimeout(timer);
           resolve();
         }
@@ -355,6 +363,7 @@ export class FleetProcs {
       proc.stderr?.on('data', onData);
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
+        if (ready && !d.stopping && d.proc === proc) this.o.onExit?.(d, code, signal);
         reject(new Error(`${d.id} exited (${code ?? signal}) before it was ready:\n${d.output.slice(-1_500)}`));
       });
     });
@@ -377,6 +386,7 @@ export class FleetProcs {
     const p = d.proc;
     if (p === null || !this.alive(d) || p.pid === undefined) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    d.stopping = true;
     process.kill(p.pid, 'SIGKILL');
     await exited;
   }
@@ -453,6 +463,7 @@ export class FleetProcs {
         const p = d.proc;
         if (p === null || !this.alive(d) || p.pid === undefined) return;
         const exited = new Promise<void>((r) => p.once('exit', () => r()));
+        d.stopping = true;
         process.kill(p.pid, 'SIGTERM');
         const t = setTimeout(() => this.alive(d) && p.pid !== undefined && process.kill(p.pid, 'SIGKILL'), 5_000);
         await exited;

@@ -25,7 +25,7 @@ import { proposerCrashWaitMs } from '../sim/world-faults.js';
 import { ByzantineDevice, realtimeBehaviors } from './byzantine-device.js';
 import { HilRig, hilBaud, type HilReport } from './hil-rig.js';
 import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.js';
-import { epochExpectFailures, flightExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
+import { epochExpectFailures, evidenceExpectFailures, flightExpectFailures, stateSyncExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { RealtimeForgery } from './realtime-forgery.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
@@ -99,6 +99,9 @@ export interface RealtimeReport {
   flight: { surveyedFraction: number | null; geofenceBreaches: number; failsafes: number; minSeparationM: number | null; separationFrom: 'vehicles' | 'reports'; obstacleStrikes: number | null };
   expect: { met: boolean; failed: string[] };
   unsupported: string[];
+  /** Device processes that exited while the scenario ran, not stopped by fleet-sim (a crash of the
+   *  runtime, the OOM killer, a stray kill): the run did not test the scenario as written. */
+  exitedOnTheirOwn: { node: number; atMs: number; code: number | null; signal: string | null }[];
   /** The devices' log files: the one the devices in this process share, and one per device run as its
    *  own process (with a .1 before it once it passed its bound). */
   deviceLogs: string[];
@@ -174,7 +177,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   /** Nodes an amnesia fault will restart without their signer state. */
   const amnesiaTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'amnesia' ? [f.node] : [])));
   const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
+  /** Where each device was last seen (its status or the radio's heartbeats). */
+  const lastSeenAt = new Map<number, PositionM & { upM: number }>();
+  /** Device processes that exited while the scenario ran without fleet-sim stopping them. */
+  const exitedOnTheirOwn: { node: number; atMs: number; code: number | null; signal: string | null }[] = [];
+  /** Set by the timeline once the scenario runs: before it a dead device fails the start-up instead. */
+  let onExit: (d: RealDevice, code: number | null, signal: NodeJS.Signals | null) => void = () => {};
   const fleet = new FleetProcs({
+    onExit: (d, code, signal) => onExit(d, code, signal),
     ...(hil && s.hil ? { hil: { path: (i: number) => hil.path(i), autopilot: s.hil.autopilot, baud: hilBaud } } : {}),
     fleet: fleetName,
     validators: s.validators,
@@ -387,6 +397,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     // Timeline: faults and once-commands at their times, rate workloads spread over the run.
     const actions: { at: number; run: () => Promise<void> | void }[] = [];
     const fault = (kind: FaultKind, nodes: number[], detail: string): void => o.observer.onEvent({ t: 'fault', at: now(), kind, nodes, detail });
+    onExit = (d, code, signal) => {
+      if (interrupted) return; // Ctrl-C reaches the device processes too
+      const how = signal ?? `exit code ${code}`;
+      exitedOnTheirOwn.push({ node: d.index, atMs: now(), code, signal });
+      crashed.add(d.index);
+      log(`${d.id} exited on its own at ${(now() / 1000).toFixed(1)} s (${how}): no fault of the scenario did it; its output: ${fleet.processLogFiles().find((f) => f.includes(`.${d.id}.log`)) ?? 'not kept'}`);
+      fault('crash', [d.index], `exited on its own (${how})`);
+    };
     let lastCrashed = 0;
     /** The latest crash, still looking for an honest proposer or done. */
     let crashDone: Promise<void> = Promise.resolve();
@@ -405,7 +423,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
               // the first honest one after it, as in the deterministic world (world-faults.ts).
               const until = Date.now() + proposerCrashWaitMs;
               const liar = (n: number): boolean => s.faults.some((b) => b.kind === 'byzantine' && b.node === n && b.at <= f.at);
-              while (f.node === 'proposer' && liar(i) && Date.now() < until) {
+              // A proposer in office that is already down (it died on its own) is no crash either.
+              while (f.node === 'proposer' && (liar(i) || !fleet.alive(device(i))) && Date.now() < until) {
                 await sleep(10);
                 i = proposerIndex();
               }
@@ -555,7 +574,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
         if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
-        return { i: d.index, n: p?.northM ?? 0, e: p?.eastM ?? 0, u: p?.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: (st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting')) + (st?.handedOver ? ' (handed over)' : '') };
+        // A device run as its own process has no position until its first status: it stands where it
+        // was last seen, or on its pad. Before, it was drawn at the origin, and the map's trail of
+        // every drone began with a line from the origin to its pad.
+        if (p) lastSeenAt.set(d.index, p);
+        const at = lastSeenAt.get(d.index) ?? { ...fleet.startPosition(d.index), upM: 0 };
+        return { i: d.index, n: at.northM, e: at.eastM, u: at.upM, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: (st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting')) + (st?.handedOver ? ' (handed over)' : '') };
       });
       // Separation is the world's to measure: the simulated vehicles' true positions when every running
       // device is in this process on simulated hardware, else what the devices report (GNSS noise).
@@ -606,6 +630,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const hz = hazards.report();
     failed.push(...hazardExpectFailures(s.expect, hz.committed));
     failed.push(...epochExpectFailures(s.expect, epoch));
+    failed.push(...evidenceExpectFailures(s.expect, [...evidence.values()]));
+    failed.push(...stateSyncExpectFailures(s.expect, { installs: installsOf.total(), refused: syncRefusedOf.total() }));
     const failsafes = failsafesOf.total();
     const flight = {
       surveyedFraction: coverage ? Math.round(coverage.fraction() * 1000) / 1000 : null,
@@ -620,6 +646,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     failed.push(...relayExpectFailures(s.expect, relayedFirst));
     const forgedCommands = forgery?.report() ?? null;
     if (s.expect.forgedRefused) failed.push(...forgedExpectFailures(forgedCommands));
+    for (const x of exitedOnTheirOwn) failed.push(`devices: ${device(x.node).id} exited on its own at ${(x.atMs / 1000).toFixed(1)} s (${x.signal ?? `exit code ${x.code}`}), not by the scenario`);
     const endedMs = now();
     return {
       scenario: s.name,
@@ -639,6 +666,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       epoch,
       expect: { met: failed.length === 0, failed },
       unsupported,
+      exitedOnTheirOwn,
       deviceLogs: [...(o.deviceLog !== undefined && fleet.devices.some((d) => fleet.runsHere(d.index)) ? [o.deviceLog] : []), ...fleet.processLogFiles()],
       radio: medium ? { ...medium.counters, relayedFirst } : null,
       signatures: fleet.verifyCounts(),

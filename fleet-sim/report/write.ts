@@ -85,10 +85,13 @@ function evidenceText(evidence: readonly { validator: number; height: number }[]
   return [...by.entries()].map(([v, b]) => `validator ${v} (${b.count} from height ${b.first})`).join(', ');
 }
 
+/** "1 follower", "4 validators". */
+const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 /** A few aligned lines a person reads at the end of a run. */
 export function formatSummary(r: SummaryFields): string {
   const rows: [string, string][] = [
-    ['scenario', `${r.scenario} (seed ${r.seed}), ${r.nodes.validators} validators + ${r.nodes.followers} followers`],
+    ['scenario', `${r.scenario} (seed ${r.seed}), ${counted(r.nodes.validators, 'validator')} + ${counted(r.nodes.followers, 'follower')}`],
     ['time', `${(r.simulatedMs / 1000).toFixed(1)} s simulated in ${(r.wallMs / 1000).toFixed(1)} s`],
     ['safety', r.safety.ok ? (r.mode === 'realtime' ? 'ok: every device reported the same block hash for each committed decision' : 'ok: no two honest nodes disagreed, every certificate verified') : `VIOLATED: ${r.safety.violations[0]?.property}: ${r.safety.violations[0]?.detail}`],
     ['commits', `${r.liveness.heights} heights, ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted} commands, ${r.throughput.commandsPerSec}/s`],
@@ -105,13 +108,13 @@ export function formatSummary(r: SummaryFields): string {
   if (f && flew && typeof f.failsafes === 'number') {
     // Real time counts every reflex return or landing the devices report; deterministic mode its battery ones.
     const parts = [r.mode === 'realtime' ? `${f.failsafes} failsafes (reflex returns and landings)` : `${f.failsafes} battery failsafes`, `${f.geofenceBreaches ?? 0} geofence breaches`];
-    if (typeof f.hazardsFound === 'number') parts.push(`${f.hazardsFound} hazards found`);
+    if (typeof f.hazardsFound === 'number') parts.push(`${counted(f.hazardsFound, 'hazard')} found`);
     if (typeof f.obstacleStrikes === 'number') parts.push(`${f.obstacleStrikes} obstacle strikes`);
     rows.push(['flight', `${parts.join(', ')}, closest approach ${f.minSeparationM ?? '-'} m${from(f.separationFrom)}`]);
   } else if (f && typeof f.minSeparationM === 'number') {
     rows.push(['flight', `closest approach ${f.minSeparationM} m${from(f.separationFrom)}`]);
   }
-  if (r.stateSync && r.stateSync.installs + r.stateSync.refused > 0) rows.push(['state sync', `${r.stateSync.installs} snapshots installed, ${r.stateSync.refused} offers or chunks refused`]);
+  if (r.stateSync && r.stateSync.installs + r.stateSync.refused > 0) rows.push(['state sync', `${counted(r.stateSync.installs, 'snapshot')} installed, ${r.stateSync.refused} offers or chunks refused`]);
   const fc = r.forgedCommands;
   if (fc) {
     const total = (x: Partial<Record<string, number>>): number => Object.values(x).reduce<number>((a, n) => a + (n ?? 0), 0);

@@ -24,7 +24,10 @@ export const durationMsMax = 86_400_000;
 /** "10s", "250ms", "2m" or a bare number of milliseconds, at most durationMsMax. */
 export function duration(v: unknown, field: string): number {
   let ms: number;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) ms = v;
+  // A bare number has no unit: `duration: 30` meant as seconds ran 30 ms and passed. Only 0 is the
+  // same in every unit.
+  if (v === 0) ms = 0;
+  else if (typeof v === 'number') return fail(field, `is the bare number ${v}: give it a unit, such as ${v}s or ${v}ms`);
   else {
     if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
     const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());

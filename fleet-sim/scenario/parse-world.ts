@@ -91,10 +91,18 @@ export function world(v: unknown): NonNullable<Scenario['world']> {
 
 const count = (v: unknown, field: string): number => int(v, field, 0, 1_000_000_000);
 
+/** expect.evidenceAgainst: [3] (node indexes; checked against validators and faults in parse.ts). */
+function evidenceAgainst(v: unknown): number[] {
+  if (!Array.isArray(v)) return fail('expect.evidenceAgainst', 'must be a list of validator indexes, such as [3] (or [] for none)');
+  const out = v.map((x, i) => int(x, `expect.evidenceAgainst[${i}]`, 0, 63));
+  if (new Set(out).size !== out.length) fail('expect.evidenceAgainst', 'names a validator twice');
+  return out;
+}
+
 /** expect: { safety: true, committedFraction: 0.99, maxStall: 5s, geofenceBreachesMax: 0, ... }. */
 export function expectations(v: unknown): Expect {
   const ex = obj(v ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused'], 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused', 'evidenceAgainst', 'stateSyncInstallsMin', 'stateSyncRefusedMin'], 'expect');
   const e: Expect = {
     safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
     ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
@@ -109,6 +117,9 @@ export function expectations(v: unknown): Expect {
     ...(ex.epoch !== undefined ? { epoch: int(ex.epoch, 'expect.epoch', 1, 1_000_000) } : {}),
     ...(ex.relayedDeliveriesMin !== undefined ? { relayedDeliveriesMin: count(ex.relayedDeliveriesMin, 'expect.relayedDeliveriesMin') } : {}),
     ...(ex.forgedRefused !== undefined ? { forgedRefused: ex.forgedRefused === true ? true : fail('expect.forgedRefused', 'must be true (or left out)') } : {}),
+    ...(ex.evidenceAgainst !== undefined ? { evidenceAgainst: evidenceAgainst(ex.evidenceAgainst) } : {}),
+    ...(ex.stateSyncInstallsMin !== undefined ? { stateSyncInstallsMin: count(ex.stateSyncInstallsMin, 'expect.stateSyncInstallsMin') } : {}),
+    ...(ex.stateSyncRefusedMin !== undefined ? { stateSyncRefusedMin: count(ex.stateSyncRefusedMin, 'expect.stateSyncRefusedMin') } : {}),
   };
   if (e.hazardsCommittedMin !== undefined && e.hazardsCommittedMax !== undefined && e.hazardsCommittedMin > e.hazardsCommittedMax) fail('expect.hazardsCommittedMin', `is ${e.hazardsCommittedMin}, more than expect.hazardsCommittedMax (${e.hazardsCommittedMax})`);
   return e;

@@ -114,7 +114,9 @@ function fault(v: unknown, i: number, count: number): Fault {
     const offsetMs = neg || (typeof o.offset === 'number' && o.offset < 0) ? -size : size;
     return { at, kind: 'clock', node: node(o.clock, `${f}.clock`, count, false) as number, offsetMs };
   }
-  return fail(f, 'must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands, clock');
+  // Name what the user wrote: "crahs" is a typo of crash, not a missing fault.
+  const unknown = Object.keys(o).filter((k) => !['at', 'until'].includes(k));
+  return fail(unknown.length > 0 ? `${f}.${unknown[0]}` : f, `${unknown.length > 0 ? 'unknown key; a fault ' : ''}must have one of crash, restart, byzantine, partition, broker, loss, forgedCommands, clock`);
 }
 
 /** { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, 5] } }: the next epoch's
@@ -243,6 +245,12 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   // n validators tolerate f = floor((n - 1) / 3) Byzantine ones; with more, the safety every scenario
   // expects would hold by luck (followers do not vote; a node counts once whatever it does).
   const tolerated = Math.floor((validators - 1) / 3);
+  // These lie only in a node's own votes and proposals (sim/byzantine.ts), which a follower never
+  // sends: aimed at one, the run printed "f00 turns byzantine: equivocate" and nothing happened.
+  const votesOnly = ['equivocate', 'invalid-block', 'forge'];
+  faults.forEach((x, i) => {
+    if (x.kind === 'byzantine' && x.node >= validators && votesOnly.includes(x.behavior)) fail(`faults[${i}].byzantine`, `node ${x.node} is a follower, which sends no votes or proposals: ${x.behavior} would change nothing (validators are 0..${validators - 1})`);
+  });
   const liars = new Set<number>();
   faults.forEach((x, i) => {
     if (x.kind !== 'byzantine' || x.node >= validators || liars.has(x.node)) return;
@@ -251,6 +259,11 @@ export function parseScenario(text: string, fileName = 'scenario'): Scenario {
   });
   const expect = expectations(o.expect);
   if (expect.forgedRefused && !faults.some((x) => x.kind === 'forged-commands')) fail('expect.forgedRefused', 'needs a fault that publishes them, such as { at: 2s, forgedCommands: 3/s, until: 12s }');
+  // Evidence can name only a validator, and only one that lies: an honest one named is a failure.
+  expect.evidenceAgainst?.forEach((n, i) => {
+    if (n >= validators) fail(`expect.evidenceAgainst[${i}]`, `must be a validator index in 0..${validators - 1}`);
+    if (!faults.some((x) => x.kind === 'byzantine' && x.node === n)) fail(`expect.evidenceAgainst[${i}]`, `node ${n} has no byzantine fault that could be caught`);
+  });
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
   return {

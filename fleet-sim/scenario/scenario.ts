@@ -106,6 +106,13 @@ export interface Expect {
   readonly relayedDeliveriesMin?: number;
   /** Every forged command was refused with the reason it deserves, and none was committed. */
   readonly forgedRefused?: boolean;
+  /** The validators committed evidence must name (each at least once); evidence naming any other
+   *  validator fails too (an honest one framed). */
+  readonly evidenceAgainst?: readonly number[];
+  /** Snapshots honest nodes installed by state sync, at least. */
+  readonly stateSyncInstallsMin?: number;
+  /** Snapshot offers or chunks honest nodes refused (a forger was caught), at least. */
+  readonly stateSyncRefusedMin?: number;
 }
 
 export interface Scenario {

@@ -12,6 +12,8 @@ export interface ExpectInputs {
   readonly epoch: number;
   readonly hazardsCommitted: number;
   readonly forged: ForgedCommandsReport | null;
+  readonly evidence: readonly { readonly validator: number }[];
+  readonly stateSync: { readonly installs: number; readonly refused: number };
 }
 
 export function expectFailures(e: Expect, r: ExpectInputs): string[] {
@@ -20,6 +22,8 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   failed.push(...hazardExpectFailures(e, r.hazardsCommitted));
   failed.push(...epochExpectFailures(e, r.epoch));
   failed.push(...relayExpectFailures(e, r.radio?.router.relayedDeliveries ?? 0));
+  failed.push(...evidenceExpectFailures(e, r.evidence));
+  failed.push(...stateSyncExpectFailures(e, r.stateSync));
   if (e.forgedRefused) failed.push(...forgedExpectFailures(r.forged));
   return failed;
 }
@@ -48,6 +52,26 @@ export function flightExpectFailures(
  *  mode sums what the devices' routers count, StatusJson.relayedFirst). */
 export function relayExpectFailures(e: Expect, relayed: number): string[] {
   return e.relayedDeliveriesMin !== undefined && relayed < e.relayedDeliveriesMin ? [`relayedDeliveriesMin: ${relayed} envelopes first delivered through a radio relay < ${e.relayedDeliveriesMin}`] : [];
+}
+
+/** The evidence expectation: committed evidence names each listed validator, and no other. */
+export function evidenceExpectFailures(e: Expect, evidence: readonly { readonly validator: number }[]): string[] {
+  if (e.evidenceAgainst === undefined) return [];
+  const named = new Set(evidence.map((x) => x.validator));
+  const failed: string[] = [];
+  const missed = e.evidenceAgainst.filter((v) => !named.has(v));
+  if (missed.length > 0) failed.push(`evidenceAgainst: no committed evidence names validator ${missed.join(', ')}`);
+  const framed = [...named].filter((v) => !e.evidenceAgainst?.includes(v)).sort((a, b) => a - b);
+  if (framed.length > 0) failed.push(`evidenceAgainst: committed evidence names validator ${framed.join(', ')}, not expected to lie`);
+  return failed;
+}
+
+/** The state-sync expectations: snapshots installed, and offers or chunks refused (a forger caught). */
+export function stateSyncExpectFailures(e: Expect, s: { readonly installs: number; readonly refused: number }): string[] {
+  const failed: string[] = [];
+  if (e.stateSyncInstallsMin !== undefined && s.installs < e.stateSyncInstallsMin) failed.push(`stateSyncInstallsMin: ${s.installs} snapshots installed < ${e.stateSyncInstallsMin}`);
+  if (e.stateSyncRefusedMin !== undefined && s.refused < e.stateSyncRefusedMin) failed.push(`stateSyncRefusedMin: ${s.refused} snapshot offers or chunks refused < ${e.stateSyncRefusedMin}`);
+  return failed;
 }
 
 /** The validator-set expectation: the manifest epoch in force at the end. */

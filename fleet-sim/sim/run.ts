@@ -178,7 +178,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
   const threadTotals = [w.ownTotals(), ...w.workerTotals()];
   const sum = (f: (t: ThreadTotals) => number): number => threadTotals.reduce((a, t) => a + f(t), 0);
   const bytesSent = sum((t) => t.bytes);
-  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands }));
+  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands, evidence, stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) } }));
   const r: Report = {
     scenario: s.name,
     seed,

@@ -257,6 +257,15 @@ describe('HTML report', () => {
     expect: { met: true, failed: [] },
   };
 
+  it('counts one follower, one hazard and one snapshot in the singular', () => {
+    // leader-crash.yaml's summary read '4 validators + 1 followers'.
+    const text = formatSummary({ ...summaryBase, nodes: { ...summaryBase.nodes, followers: 1 }, stateSync: { installs: 1, refused: 2 }, flight: { surveyedFraction: 0.5, geofenceBreaches: 0, failsafes: 0, minSeparationM: 3, obstacleStrikes: 0, hazardsFound: 1 } });
+    expect(text).toContain('s (seed 3), 4 validators + 1 follower\n');
+    expect(text).toContain('1 hazard found');
+    expect(text).toContain('1 snapshot installed, 2 offers or chunks refused');
+    expect(formatSummary({ ...summaryBase, nodes: { ...summaryBase.nodes, validators: 1, followers: 3 } })).toContain('1 validator + 3 followers');
+  });
+
   it('summarises a report in a few aligned lines', () => {
     const text = formatSummary({
       ...summaryBase,
@@ -273,7 +282,7 @@ describe('HTML report', () => {
 
   it('names the obstacle strikes on the flight line when they were measured', () => {
     const flight = { surveyedFraction: 0.8, failsafes: 0, geofenceBreaches: 0, minSeparationM: 3.1, hazardsFound: 1 };
-    expect(formatSummary({ ...summaryBase, flight: { ...flight, obstacleStrikes: 2 } })).toContain('flight    0 battery failsafes, 0 geofence breaches, 1 hazards found, 2 obstacle strikes, closest approach 3.1 m');
+    expect(formatSummary({ ...summaryBase, flight: { ...flight, obstacleStrikes: 2 } })).toContain('flight    0 battery failsafes, 0 geofence breaches, 1 hazard found, 2 obstacle strikes, closest approach 3.1 m');
     expect(formatSummary({ ...summaryBase, flight: { ...flight, obstacleStrikes: null } })).not.toContain('obstacle strikes');
   });
 });

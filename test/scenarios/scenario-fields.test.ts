@@ -66,11 +66,13 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['faults:\n  - { at: 1s, forgedCommands: 2/s, until: 2s, kinds: [stolen] }\n', /"faults\[0\]\.kinds\[0\]": must be one of unsigned, bad-signature, unknown-key, no-role, expired, replayed/],
     ['expect: { forgedRefused: true }\n', /"expect\.forgedRefused": needs a fault that publishes them/],
     // Durations are bounded: 1e300 ms or 10^13 minutes would run for ever.
-    ['duration: 1e300\n', /"duration": must be at most 86400s \(one day\), is 1e\+300 ms/],
+    ['duration: 100000000000000000000s\n', /"duration": must be at most 86400s \(one day\), is 1e\+23 ms/],
+    // A bare number has no unit (it was read as ms: 'duration: 30' meant as seconds ran 30 ms).
+    ['duration: 1e300\n', /"duration": is the bare number 1e\+300: give it a unit/],
     ['duration: 99999999999999m\n', /"duration": must be at most 86400s \(one day\)/],
     ['duration: 0\n', /"duration": must be more than 0/],
-    ['liveness: { budget: 1e15 }\n', /"liveness\.budget": must be at most 86400s/],
-    ['links: { mqtt: { latency: 1e300 } }\n', /"links\.mqtt\.latency": must be at most 86400s/],
+    ['liveness: { budget: 1000000000000000ms }\n', /"liveness\.budget": must be at most 86400s/],
+    ['links: { mqtt: { latency: 99999999999999m } }\n', /"links\.mqtt\.latency": must be at most 86400s/],
     // A gossip period of 0 re-armed itself at the same virtual time for ever; device.yaml's bounds apply.
     ['consensus: { gossip: 0 }\n', /"consensus\.gossip": is 0 ms; must be in 20\.\.60000 ms \(as in device\.yaml\)/],
     ['consensus: { proposeTimeout: 0 }\n', /"consensus\.proposeTimeout": is 0 ms; must be in 50\.\.60000 ms/],
@@ -124,7 +126,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-duration-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'endless.yaml');
-    writeFileSync(file, 'name: x\nduration: 1e300\n');
+    writeFileSync(file, 'name: x\nduration: 100000000000000000000s\n');
     let code = 0;
     let stderr = '';
     try {

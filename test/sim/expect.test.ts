@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { expectFailures, flightExpectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
 
 const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, obstacleStrikes: 1, hazardsFound: 1, replans: 2 };
-const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null };
+const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null, evidence: [], stateSync: { installs: 0, refused: 0 } };
 
 describe('flight and hazard expectations', () => {
   it('met expectations give no failures', () => {
@@ -59,5 +59,60 @@ describe('maxStall', () => {
     const s = parseScenario(readFileSync(path, 'utf8'), path);
     const r = await runScenario({ ...s, durationMs: 12_000, expect: { ...s.expect, maxStallMs: 10 } }, s.seed);
     expect(r.expect.failed).toEqual([`maxStall ${r.liveness.maxStallMs} ms > 10 ms`]);
+  }, 60_000);
+});
+
+describe('evidenceAgainst', () => {
+  it('names the liar evidence missed and the honest validator it named', () => {
+    expect(expectFailures({ safety: true, evidenceAgainst: [3] }, { ...base, evidence: [{ validator: 3 }, { validator: 3 }] })).toEqual([]);
+    expect(expectFailures({ safety: true, evidenceAgainst: [3] }, base)).toEqual(['evidenceAgainst: no committed evidence names validator 3']);
+    expect(expectFailures({ safety: true, evidenceAgainst: [1, 3] }, { ...base, evidence: [{ validator: 3 }, { validator: 2 }] })).toEqual([
+      'evidenceAgainst: no committed evidence names validator 1',
+      'evidenceAgainst: committed evidence names validator 2, not expected to lie',
+    ]);
+    expect(expectFailures({ safety: true, evidenceAgainst: [] }, { ...base, evidence: [{ validator: 0 }] })).toEqual(['evidenceAgainst: committed evidence names validator 0, not expected to lie']);
+  });
+
+  // Before evidenceAgainst, byzantine-equivocate.yaml's expect held with no evidence at all (a scratch
+  // change that disabled reporting equivocation left all three equivocation scenarios "met"). Here the
+  // liar keeps quiet instead of equivocating: the same expect must now fail, and the real one pass.
+  it('byzantine-equivocate.yaml fails its expect when nobody equivocates, and meets it when validator 3 does', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
+    const { runScenario } = await import('../../fleet-sim/sim/run.js');
+    const path = 'fleet-sim/scenarios/byzantine-equivocate.yaml';
+    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const short = { ...s, durationMs: 8_000, workload: [] };
+    const real = await runScenario(short, s.seed);
+    expect(real.expect.failed, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toEqual([]);
+    expect(new Set(real.evidence.map((e) => e.validator)), `seed ${s.seed}`).toEqual(new Set([3]));
+    const quiet = { ...short, faults: short.faults.map((f) => (f.kind === 'byzantine' ? { ...f, behavior: 'silent' as const } : f)) };
+    const r = await runScenario(quiet, s.seed);
+    expect(r.expect.failed, `seed ${s.seed}`).toEqual(['evidenceAgainst: no committed evidence names validator 3']);
+  }, 60_000);
+});
+
+describe('stateSyncInstallsMin and stateSyncRefusedMin', () => {
+  it('name what was short', () => {
+    expect(expectFailures({ safety: true, stateSyncInstallsMin: 1, stateSyncRefusedMin: 1 }, { ...base, stateSync: { installs: 1, refused: 2 } })).toEqual([]);
+    expect(expectFailures({ safety: true, stateSyncInstallsMin: 1, stateSyncRefusedMin: 1 }, base)).toEqual([
+      'stateSyncInstallsMin: 0 snapshots installed < 1',
+      'stateSyncRefusedMin: 0 snapshot offers or chunks refused < 1',
+    ]);
+  });
+
+  // Before, byzantine-forge-snapshot.yaml's expect held with its forger taken out (installs 1,
+  // refused 0, expect met): it could not tell whether any forgery was served and refused.
+  it('byzantine-forge-snapshot.yaml fails without its forger, and meets its expect with it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
+    const { runScenario } = await import('../../fleet-sim/sim/run.js');
+    const path = 'fleet-sim/scenarios/byzantine-forge-snapshot.yaml';
+    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const real = await runScenario(s, s.seed);
+    expect(real.expect.failed, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toEqual([]);
+    expect(real.stateSync.refused, `seed ${s.seed}`).toBeGreaterThan(0);
+    const honest = await runScenario({ ...s, faults: s.faults.filter((f) => f.kind !== 'byzantine') }, s.seed);
+    expect(honest.expect.failed, `seed ${s.seed}`).toEqual(['stateSyncRefusedMin: 0 snapshot offers or chunks refused < 1']);
   }, 60_000);
 });

@@ -59,7 +59,8 @@
     const run = state.run;
     if (!run) return;
     $('scenario').textContent = run.scenario;
-    $('meta').textContent = run.mode + ' · seed ' + run.seed + ' · ' + state.nodes.filter((n) => n.role === 'validator').length + ' validators · ' + state.nodes.filter((n) => n.role === 'follower').length + ' followers';
+    const counted = (n, one) => n + ' ' + one + (n === 1 ? '' : 's');
+    $('meta').textContent = run.mode + ' · seed ' + run.seed + ' · ' + counted(state.nodes.filter((n) => n.role === 'validator').length, 'validator') + ' · ' + counted(state.nodes.filter((n) => n.role === 'follower').length, 'follower');
     const frac = Math.min(1, state.now / Math.max(1, run.durationMs));
     $('progress-fill').style.width = (frac * 100).toFixed(1) + '%';
     $('clock').textContent = ns.formatMs(state.now) + ' / ' + ns.formatMs(run.durationMs);

@@ -71,11 +71,15 @@
       d += 'M' + x.toFixed(1) + ',' + y.toFixed(1) + 'h0.01';
     }
     el('path', { class: 'dots', d }, svg);
+    // Labels sit above their lines; when p50 and p99 are close (steady commits: 100 and 108 ms) the p50
+    // one goes below its line, else the two are drawn over each other.
+    const close = p50 !== null && p99 !== null && yOf(p50, yMax) - yOf(p99, yMax) < 12;
     for (const [v, cls, name] of [[p50, 'p50', 'p50'], [p99, 'p99', 'p99']]) {
       if (v === null) continue;
       const y = yOf(v, yMax);
       el('line', { class: 'pline ' + cls, x1: L, x2: W - R, y1: y, y2: y }, svg);
-      const t = el('text', { class: 'plabel ' + cls, x: W - R - 2, y: y - 3, 'text-anchor': 'end' }, svg);
+      const below = cls === 'p50' && close;
+      const t = el('text', { class: 'plabel ' + cls, x: W - R - 2, y: below ? y + 11 : y - 3, 'text-anchor': 'end' }, svg);
       t.textContent = name + ' ' + formatNum(v) + ' ms';
     }
   }

@@ -75,6 +75,7 @@
         c.batFill.className = 'fill' + (pct < 25 ? ' low' : pct < 45 ? ' mid' : '');
         c.batText.textContent = pct.toFixed(0) + '%';
         c.mode.textContent = s.mode + (s.u > 0.5 ? ' · ' + s.u.toFixed(0) + ' m' : '');
+        c.mode.title = c.mode.textContent; // cut short with an ellipsis in a narrow card
       }
       if (built.strip) {
         const cells = built.strip.children;
