@@ -45,7 +45,7 @@ const waitMsMax = 600_000;
  *  it settled for 2 s (a receiver's glitch jumps and comes back), or not settled 12 s after the hold
  *  (braking from 15 m/s at 2 m/s² takes 7.5 s), is flown by someone. */
 export const stallMsDefault = 30_000;
-const motionLimits = { stallMoveM: 3, settleMs: 2_000, settleMoveM: 5, settleUpM: 5, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 } as const;
+const motionLimits = { stallMoveM: 3, stillBreakMs: 1_000, settleMs: 2_000, settleMoveM: 5, settleUpM: 5, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 } as const;
 /** A flight controller that refuses to arm (a pre-arm check: its estimator or GNSS not ready yet, a
  *  battery below its threshold) is asked again this often, and the task fails with its last refusal
  *  after armWaitMsDefault (Executor's armWaitMs). */

@@ -1,5 +1,8 @@
 // What the vehicle's motion tells while the executor waits on it, where its flight mode tells nothing:
-// - a vehicle a goto (or a take-off) sent on that stays within stallMoveM of one point for stallMs has stopped short
+// - a vehicle a goto (or a take-off) sent on that stays within stallMoveM of one point (the mean of its
+//   readings of its first stillBreakMs) for stallMs has stopped short, where it is read as the mean of
+//   the readings of the last stillBreakMs (a receiver's noise averages out: one reading of white noise
+//   three sigma off is not the vehicle moving)
 //   (PX4 flies a goto in Hold, so a pilot's Hold shows no new mode; in GUIDED the FC's own fence or
 //   obstacle avoidance keeps it there);
 // - a vehicle the executor (or a reflex) holds that, once settled, moves off by more than driftM (or
@@ -22,6 +25,9 @@ export interface MotionLimits {
   /** A goto's vehicle within stallMoveM of one point this long has stopped short. */
   readonly stallMs: number;
   readonly stallMoveM: number;
+  /** Where the vehicle is and where it stays are means of this long of readings (a receiver's noise),
+   *  or of a fifth of stallMs if that is shorter (the means lag a moving vehicle by half of it). */
+  readonly stillBreakMs: number;
   /** A held vehicle within settleMoveM across (settleUpM in height) of one point this long has settled
    *  where it holds: wider than stallMoveM, so a receiver's noise (a metre or more across, more in
    *  height) does not keep a still drone from settling. */
@@ -38,8 +44,11 @@ export interface MotionLimits {
 
 export class MotionWatch {
   private action: FlightActionType | null = null;
-  /** Where the vehicle has stayed within stallMoveM of, since when. */
-  private still: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
+  /** Where the vehicle has stayed within stallMoveM of (the mean of the window's first stillBreakMs of
+   *  readings: their sums and count), since when. */
+  private still: { n: number; e: number; u: number; count: number; readonly sinceMs: number } | null = null;
+  /** The readings of the last stillBreakMs: their mean is where the vehicle is, a receiver's noise averaged. */
+  private recent: { readonly p: MotionPoint; readonly atMs: number }[] = [];
   /** Where a held vehicle has stayed within settleMoveM (settleUpM) of, since when. */
   private box: { readonly at: MotionPoint; readonly sinceMs: number } | null = null;
   /** Where a held vehicle settled. */
@@ -52,6 +61,33 @@ export class MotionWatch {
   private blindSinceMs: number | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
+
+  /** Keeps the still window with reading `p`; how long the vehicle has stayed (0: it moved, a new
+   *  window begins). Where it is, is the mean of the readings of the last stillBreakMs; where it stays,
+   *  the mean of the window's first stillBreakMs of readings, then fixed (a mean that kept taking
+   *  readings would follow a vehicle creeping on). Before, each raw reading was measured from the
+   *  window's first one: through a receiver of 0.5 m white noise a still vehicle's window broke every
+   *  few seconds, so 5 s still took 6-45 s to see (test/device/executor-stall, the reckoned arrival). */
+  private stayed(p: MotionPoint, nowMs: number): number {
+    const l = this.limits;
+    // At most a fifth of the stall time: the means lag a moving vehicle by half of it.
+    const windowMs = Math.min(l.stillBreakMs, l.stallMs / 5);
+    this.recent.push({ p, atMs: nowMs });
+    while (this.recent.length > 0 && (this.recent[0] as { atMs: number }).atMs <= nowMs - windowMs) this.recent.shift();
+    const now = meanOf(this.recent.map((r) => r.p));
+    const s = this.still;
+    if (s !== null) {
+      if (nowMs - s.sinceMs < windowMs) {
+        s.n += p.northM;
+        s.e += p.eastM;
+        s.u += p.upM;
+        s.count++;
+      }
+      if (Math.hypot(now.northM - s.n / s.count, now.eastM - s.e / s.count, now.upM - s.u / s.count) <= l.stallMoveM) return nowMs - s.sinceMs;
+    }
+    this.still = { n: p.northM, e: p.eastM, u: p.upM, count: 1, sinceMs: nowMs };
+    return 0;
+  }
 
   /** How long the vehicle has stayed within stallMoveM of one point, as of the last step (0: not). */
   stillForMs(nowMs: number): number {
@@ -67,6 +103,7 @@ export class MotionWatch {
     if (action !== this.action) {
       this.action = action;
       this.still = null;
+      this.recent = [];
       this.box = null;
       this.anchor = null;
       this.held = null;
@@ -75,6 +112,7 @@ export class MotionWatch {
     }
     if (p === null) {
       this.still = null;
+      this.recent = [];
       this.box = null;
       // Nor is it off all along from a reading before the gap to one after it.
       this.offSinceMs = null;
@@ -88,9 +126,7 @@ export class MotionWatch {
       if (this.held !== null) this.held = { at: this.held.at, sinceMs: this.held.sinceMs + (nowMs - this.blindSinceMs) };
       this.blindSinceMs = null;
     }
-    const s = this.still;
-    if (s === null || Math.hypot(p.northM - s.at.northM, p.eastM - s.at.eastM, p.upM - s.at.upM) > l.stallMoveM) this.still = { at: p, sinceMs: nowMs };
-    const stillForMs = nowMs - (this.still as { sinceMs: number }).sinceMs;
+    const stillForMs = this.stayed(p, nowMs);
     // A take-off's vehicle climbs as a goto's flies: PX4 ends its take-off in Hold, so a pilot's Hold
     // mid-climb shows no new mode either. Before, only a goto's stop counted, and the take-off's wait
     // ran its 10 minutes.
@@ -124,4 +160,16 @@ export class MotionWatch {
     this.offSinceMs ??= nowMs;
     return nowMs - this.offSinceMs >= l.driftForMs ? { kind: 'moved-off', byM: Math.max(across, up) } : null;
   }
+}
+
+function meanOf(ps: readonly MotionPoint[]): MotionPoint {
+  let n = 0;
+  let e = 0;
+  let u = 0;
+  for (const p of ps) {
+    n += p.northM;
+    e += p.eastM;
+    u += p.upM;
+  }
+  return { northM: n / ps.length, eastM: e / ps.length, upM: u / ps.length };
 }

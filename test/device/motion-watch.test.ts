@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MotionWatch } from '../../runtime/device/motion-watch.js';
 import { Prng } from '../../runtime/lib/prng.js';
 
-const limits = { stallMs: 30_000, stallMoveM: 3, settleMs: 2_000, settleMoveM: 5, settleUpM: 5, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 };
+const limits = { stallMs: 30_000, stallMoveM: 3, stillBreakMs: 1_000, settleMs: 2_000, settleMoveM: 5, settleUpM: 5, settleMaxMs: 12_000, driftM: 6, driftUpM: 4, driftForMs: 2_000 };
 const at = (northM: number, eastM = 0, upM = 20) => ({ northM, eastM, upM });
 
 describe('MotionWatch', () => {
@@ -18,11 +18,37 @@ describe('MotionWatch', () => {
 
   it('a take-off: climbing is fine; within 3 m of one point for 30 s is a stop short', () => {
     const w = new MotionWatch(limits);
-    for (let t = 0; t <= 10_000; t += 500) expect(w.step('takeoff', true, at(0, 0, t / 1_000), t)).toBeNull(); // 1 m/s up
-    // It stopped at 11 m at 11 s.
-    expect(w.step('takeoff', true, at(0, 0, 11), 11_000)).toBeNull();
-    expect(w.step('takeoff', true, at(0, 0, 11), 40_900)).toBeNull();
-    expect(w.step('takeoff', true, at(0, 0, 11), 41_000)).toEqual({ kind: 'stalled' });
+    for (let t = 0; t <= 10_000; t += 100) expect(w.step('takeoff', true, at(0, 0, t / 1_000), t)).toBeNull(); // 1 m/s up
+    // It stopped at 10 m at 10 s; the last 3 m of the climb were within 3 m of where it stopped, so the
+    // 30 s count may have begun up to 3 s before.
+    let stalledAt: number | null = null;
+    for (let t = 10_100; t <= 45_000 && stalledAt === null; t += 100) if (w.step('takeoff', true, at(0, 0, 10), t)?.kind === 'stalled') stalledAt = t;
+    expect(stalledAt).toBeGreaterThanOrEqual(37_000);
+    expect(stalledAt).toBeLessThanOrEqual(40_100);
+  });
+
+  it("a goto's vehicle read through a noisy receiver (white noise, 0.5 m across and 0.75 m in height, 20 Hz): still is seen within a second of the still time; creeping on at 1 m/s never reads as 5 s still", () => {
+    const seed = 11;
+    const rng = new Prng(seed);
+    const gauss = (sigma: number): number => sigma * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const noisy = (n: number): ReturnType<typeof at> => at(n + gauss(0.5), gauss(0.5), 20 + gauss(0.75));
+    for (let k = 0; k < 20; k++) {
+      // Still at 100 m: 5 s still by 6 s (before, a reading three sigma off broke the count: 6-45 s).
+      const w = new MotionWatch(limits);
+      let seenAt: number | null = null;
+      for (let t = 0; t <= 20_000 && seenAt === null; t += 50) {
+        w.step('goto', true, noisy(100), t);
+        if (w.stillForMs(t) >= 5_000) seenAt = t;
+      }
+      expect(seenAt, `seed ${seed} run ${k}`).not.toBeNull();
+      expect(seenAt, `seed ${seed} run ${k}`).toBeLessThanOrEqual(6_000);
+      // Creeping on at 1 m/s (the slowest mission speed): never 5 s still.
+      const c = new MotionWatch(limits);
+      for (let t = 0; t <= 60_000; t += 50) {
+        c.step('goto', true, noisy(t / 1_000), t);
+        expect(c.stillForMs(t), `seed ${seed} run ${k} at ${t} ms`).toBeLessThan(5_000);
+      }
+    }
   });
 
   it('a goto under a committed hold (not counted), or with no fix, starts over', () => {
