@@ -985,11 +985,26 @@ export class Executor {
    * sent since, and the mission's resume does not fly it on from them. Before, nothing watched a
    * restarted device's held vehicle, and the resume flew the route from wherever a pilot had taken it.
    * A vehicle found in a mode the hold does not leave it in is handed over at once (and the task
-   * fails); one on the ground has nothing to watch. Returns what it found, for the log.
+   * fails); one on the ground has nothing to watch; with the FC not heard, it is taken up once it is
+   * (until the resume or another task). Returns what it found, for the log.
    */
   adoptHold(command: string, progress: number): string {
     const fc = this.devices.flight;
     const fs = fc?.state();
+    if (fc && fs && !fs.ok) {
+      // The FC not heard (yet) when the runner stopped waiting for it (a link back late): the hold is
+      // taken up once it is. Before, it read as a vehicle on the ground, and nothing watched the hold.
+      // The mission's resume (paused cleared), a task or a stop before then end the wait.
+      this.generation++;
+      this.paused = true;
+      const live = this.liveFor(this.generation);
+      void (async () => {
+        for (const t0 = Date.now(); live() && this.paused && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+          if (fc.state().ok) return this.log(`mission ${command} is held: ${this.adoptHold(command, progress)}`, 'info');
+        }
+      })();
+      return `the flight controller's state is not known (${fs.error.message}): the hold is taken up once it is heard`;
+    }
     if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') return 'the vehicle is not in the air: nothing to hold';
     this.generation++;
     this.paused = true;

@@ -23,8 +23,12 @@ const commandInt = 75; // COMMAND_INT: a goto's MAV_CMD_DO_REPOSITION
  *  stopped and a new one made on the same drivers: the device restarted. */
 async function restartedWhileHeld() {
   const sent: string[] = [];
+  const fcSilent = { on: false };
   const rig = inMemoryFc({
     fc: { family: 'ardupilot', speedFactor: 4 },
+    fromFc: (f, pass) => {
+      if (!fcSilent.on) pass(f);
+    },
     fromCompanion: (f, pass) => {
       if (longCommand(f) === mavCmd.doSetMode) sent.push('set-mode');
       else if (frameMsgid(f) === commandInt) sent.push('goto');
@@ -43,7 +47,7 @@ async function restartedWhileHeld() {
   const ex = new Executor(before.devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
   cleanup.push(() => ex.stop());
   await new Promise((r) => setTimeout(r, 300)); // a HEARTBEAT (every 200 ms) after the restart
-  return { rig, ex, reports, logs, sent };
+  return { rig, ex, reports, logs, sent, fcSilent };
 }
 
 /** Waits until the vehicle has come to rest (the simulated FC flies 4x the wall clock). */
@@ -87,6 +91,44 @@ describe('restarted while the swarm holds its mission', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
     expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  // The runner waits up to 10 s for the FC's state, then calls adoptHold whatever it knows: a link to
+  // the FC not back by then (a serial adapter that enumerates late, a radio link) left the hold
+  // unwatched for good, and the log said the vehicle was not in the air. Now the hold is taken up once
+  // the FC is heard.
+  it('ArduPilot: with the FC not heard yet when the hold is taken up, it is taken up once the FC is heard: a pilot switching it then takes it', async () => {
+    const { rig, ex, reports, logs, sent, fcSilent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    fcSilent.on = true; // the FC's link not back after the restart
+    await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
+    const said = ex.adoptHold('m1', 250);
+    expect(said).not.toMatch(/not in the air/);
+    expect(said).toMatch(/state is not known/);
+    fcSilent.on = false;
+    await waitFor('the hold taken up', () => logs.some((l) => /the vehicle holds \(mode hold\)/.test(l)), 10_000);
+    expect(reports).toEqual([]);
+    rig.fc.vehicle.setMode('manual'); // the pilot's switch
+    await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 10_000);
+    expect(reports.find((r) => r.command === 'm1')).toMatchObject({ stage: 'failed', progress: 250, reason: expect.stringMatching(/left the executor's control: a pilot took it \(a manual mode\)/) });
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  it('ArduPilot: with the FC not heard yet, a resume before it is heard ends the wait: nothing is adopted after it', async () => {
+    const { rig, ex, logs, fcSilent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    fcSilent.on = true;
+    await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
+    expect(ex.adoptHold('m1', 0)).toMatch(/state is not known/);
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    fcSilent.on = false;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(logs.filter((l) => /the vehicle holds/.test(l))).toEqual([]);
+    expect(ex.handedOverBecause()).toBeNull();
   }, 60_000);
 
   it('ArduPilot: held and left alone, the resume flies it on', async () => {
