@@ -1010,7 +1010,10 @@ export class Executor {
     this.paused = true;
     const mode = fs.value.mode;
     if (!this.ownModes.adopt(fc.modesAfter('hold') ?? [], mode)) {
-      const reason = this.handOver(`restarted with the vehicle in mode ${mode}, not the hold the swarm committed: a pilot's or the flight controller's own`);
+      // Returning or landing: a failsafe, of the FC or of this device before the restart (a reflex's
+      // return, which its agent re-asserts), as a restart mid-mission says (MissionRunner.resumeOwnTask).
+      const whose = mode === 'return' || mode === 'land' ? "a failsafe, of this device before it started or the flight controller's own, or a pilot's switch" : "a pilot's or the flight controller's own";
+      const reason = this.handOver(`restarted with the vehicle in mode ${mode}, not the hold the swarm committed: ${whose}`);
       this.report({ command, stage: 'failed', progress, reason });
       return reason;
     }

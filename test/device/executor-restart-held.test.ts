@@ -93,6 +93,19 @@ describe('restarted while the swarm holds its mission', () => {
     expect(sent.slice(after)).toEqual([]);
   }, 60_000);
 
+  // Returning home when the device restarted: the FC's own failsafe, or this device's own (a reflex's
+  // battery reserve or link loss return sent before the restart, which the agent re-asserts): not only
+  // a pilot's or the FC's, as the reason said. The restart mid-mission says the same (mission-runner).
+  it("ArduPilot: found returning home, it is handed over and the reason names this device's own failsafe from before the restart too", async () => {
+    const { rig, ex, reports } = await restartedWhileHeld();
+    rig.fc.vehicle.setMode('return');
+    await waitFor('RTL heard', () => rig.vehicle.mode() === 'return', 5_000);
+    const said = ex.adoptHold('m1', 0);
+    expect(said).toMatch(/restarted with the vehicle in mode return, not the hold the swarm committed/);
+    expect(said).toMatch(/a failsafe, of this device before it started or the flight controller's own/);
+    expect(reports).toEqual([expect.objectContaining({ command: 'm1', stage: 'failed', reason: said })]);
+  }, 60_000);
+
   // The runner waits up to 10 s for the FC's state, then calls adoptHold whatever it knows: a link to
   // the FC not back by then (a serial adapter that enumerates late, a radio link) left the hold
   // unwatched for good, and the log said the vehicle was not in the air. Now the hold is taken up once
