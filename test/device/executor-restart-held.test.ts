@@ -93,6 +93,25 @@ describe('restarted while the swarm holds its mission', () => {
     expect(sent.slice(after)).toEqual([]);
   }, 60_000);
 
+  it('ArduPilot: a hold committed again after the hold was taken up keeps the watch: the sticks then still take it', async () => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds/);
+    ex.run('h2', { type: 'hold', mission: 'm1' });
+    await waitFor('h2 done', () => reports.some((r) => r.command === 'h2' && r.stage === 'done'), 5_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, in LOITER
+    await waitFor('a failed report', () => reports.some((r) => r.stage === 'failed'), 15_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/moved \d+ m from where it held \(mode hold\): a pilot flies it/);
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
   // Returning home when the device restarted: the FC's own failsafe, or this device's own (a reflex's
   // battery reserve or link loss return sent before the restart, which the agent re-asserts): not only
   // a pilot's or the FC's, as the reason said. The restart mid-mission says the same (mission-runner).
