@@ -1006,6 +1006,10 @@ export class Executor {
       return `the flight controller's state is not known (${fs.error.message}): the hold is taken up once it is heard`;
     }
     if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') return 'the vehicle is not in the air: nothing to hold';
+    // Taken up before (a state sync while running calls resumeOwnTask anew) and found someone else's
+    // since: it stays theirs, and its task's failure was said then. Before, it was reported failed again,
+    // or, the pilot's mode being a hold's, logged as watched while nothing watched it.
+    if (this.handedOver) return `the vehicle is already out of this device's hands: ${this.handedOverWhy}`;
     this.generation++;
     this.paused = true;
     const mode = fs.value.mode;

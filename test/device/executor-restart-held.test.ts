@@ -86,6 +86,14 @@ describe('restarted while the swarm holds its mission', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(ex.adoptHold('m1', 0)).toMatch(/restarted with the vehicle in mode manual, not the hold the swarm committed/);
     expect(reports).toEqual([expect.objectContaining({ command: 'm1', stage: 'failed', reason: expect.stringMatching(/mode manual/) })]);
+    // Taken up again (a state sync while running calls resumeOwnTask anew): still the pilot's, said
+    // once. Before, a second failed report went out, and with the pilot back in a hold mode the log
+    // said the hold was watched while nothing watched it.
+    expect(ex.adoptHold('m1', 0)).toMatch(/already out of this device's hands/);
+    rig.fc.vehicle.setMode('hold');
+    await waitFor('LOITER heard', () => rig.vehicle.mode() === 'hold', 5_000);
+    expect(ex.adoptHold('m1', 0)).toMatch(/already out of this device's hands/);
+    expect(reports.filter((r) => r.stage === 'failed')).toHaveLength(1);
     const after = sent.length;
     ex.run('r', { type: 'resume', mission: 'm1' });
     await new Promise((r) => setTimeout(r, 500));
