@@ -75,11 +75,12 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
    *  goto ends where the estimate reaches the point, so arrival and stall checks read it, not the raw
    *  receiver a few metres of noise off it. The receiver's fix type still rules: no fix there reads as
    *  'none' (the estimate then drifts on dead reckoning). Without a fresh GPS_RAW_INT (an FC that does
-   *  not stream it) the estimate counts as a 3D fix; without a fresh estimate, the receiver alone. */
+   *  not stream it) the estimate counts as a 3D fix; without a fresh estimate (or ArduPilot's (0, 0)
+   *  before its EKF has an origin: noEstimateAtZero), the receiver alone. */
   fix(): Result<GnssFix, DeviceError> {
     const raw = this.fresh('GPS_RAW_INT', this.vehicle.telemetry.gpsRaw);
     if (!raw.ok && raw.error.code === 'stopped') return raw;
-    const fused = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
+    const fused = noEstimateAtZero(this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position));
     if (fused.ok) {
       const p = fused.value.value;
       const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
@@ -99,6 +100,18 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
       courseDeg: g.cog === 65535 ? 0 : (g.cog / 100) % 360,
     });
   }
+}
+
+/**
+ * ArduPilot streams GLOBAL_POSITION_INT whatever its AHRS answers (it sends its last location, "stale
+ * data"): before its EKF has an origin that is lat 0, lon 0 (its Location zeroed), while the receiver
+ * may already report a 3D fix. Taken as the estimate, the device stood at (0, 0) with a 3D fix, thousands
+ * of kilometres from its pad. PX4 sends none until its global position is valid. Exactly (0, 0) at 1e-7
+ * degrees is no place a drone flies from, so it reads as no estimate (the receiver's, if it has one).
+ */
+function noEstimateAtZero<T extends { lat: number; lon: number }>(r: Result<{ value: T; timeMs: number }, DeviceError>): Result<{ value: T; timeMs: number }, DeviceError> {
+  if (!r.ok || r.value.value.lat !== 0 || r.value.value.lon !== 0) return r;
+  return err(deviceError('no-data', 'GLOBAL_POSITION_INT is at lat 0, lon 0: the flight controller has no position estimate yet (ArduPilot before its EKF origin)'));
 }
 
 /** The receiver's fix type, satellites and HDOP from GPS_RAW_INT (UINT8_MAX / UINT16_MAX: unknown). */

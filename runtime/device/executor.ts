@@ -985,17 +985,39 @@ export class Executor {
    * sent since, and the mission's resume does not fly it on from them. Before, nothing watched a
    * restarted device's held vehicle, and the resume flew the route from wherever a pilot had taken it.
    * A vehicle found in a mode the hold does not leave it in is handed over at once (and the task
-   * fails); one on the ground has nothing to watch. Returns what it found, for the log.
+   * fails); one on the ground has nothing to watch; with the FC not heard, it is taken up once it is
+   * (until the resume or another task). Returns what it found, for the log.
    */
   adoptHold(command: string, progress: number): string {
     const fc = this.devices.flight;
     const fs = fc?.state();
+    if (fc && fs && !fs.ok) {
+      // The FC not heard (yet) when the runner stopped waiting for it (a link back late): the hold is
+      // taken up once it is. Before, it read as a vehicle on the ground, and nothing watched the hold.
+      // The mission's resume (paused cleared), a task or a stop before then end the wait.
+      this.generation++;
+      this.paused = true;
+      const live = this.liveFor(this.generation);
+      void (async () => {
+        for (const t0 = Date.now(); live() && this.paused && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+          if (fc.state().ok) return this.log(`mission ${command} is held: ${this.adoptHold(command, progress)}`, 'info');
+        }
+      })();
+      return `the flight controller's state is not known (${fs.error.message}): the hold is taken up once it is heard`;
+    }
     if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') return 'the vehicle is not in the air: nothing to hold';
+    // Taken up before (a state sync while running calls resumeOwnTask anew) and found someone else's
+    // since: it stays theirs, and its task's failure was said then. Before, it was reported failed again,
+    // or, the pilot's mode being a hold's, logged as watched while nothing watched it.
+    if (this.handedOver) return `the vehicle is already out of this device's hands: ${this.handedOverWhy}`;
     this.generation++;
     this.paused = true;
     const mode = fs.value.mode;
     if (!this.ownModes.adopt(fc.modesAfter('hold') ?? [], mode)) {
-      const reason = this.handOver(`restarted with the vehicle in mode ${mode}, not the hold the swarm committed: a pilot's or the flight controller's own`);
+      // Returning or landing: a failsafe, of the FC or of this device before the restart (a reflex's
+      // return, which its agent re-asserts), as a restart mid-mission says (MissionRunner.resumeOwnTask).
+      const whose = mode === 'return' || mode === 'land' ? "a failsafe, of this device before it started or the flight controller's own, or a pilot's switch" : "a pilot's or the flight controller's own";
+      const reason = this.handOver(`restarted with the vehicle in mode ${mode}, not the hold the swarm committed: ${whose}`);
       this.report({ command, stage: 'failed', progress, reason });
       return reason;
     }

@@ -23,8 +23,12 @@ const commandInt = 75; // COMMAND_INT: a goto's MAV_CMD_DO_REPOSITION
  *  stopped and a new one made on the same drivers: the device restarted. */
 async function restartedWhileHeld() {
   const sent: string[] = [];
+  const fcSilent = { on: false };
   const rig = inMemoryFc({
     fc: { family: 'ardupilot', speedFactor: 4 },
+    fromFc: (f, pass) => {
+      if (!fcSilent.on) pass(f);
+    },
     fromCompanion: (f, pass) => {
       if (longCommand(f) === mavCmd.doSetMode) sent.push('set-mode');
       else if (frameMsgid(f) === commandInt) sent.push('goto');
@@ -43,7 +47,7 @@ async function restartedWhileHeld() {
   const ex = new Executor(before.devices, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));
   cleanup.push(() => ex.stop());
   await new Promise((r) => setTimeout(r, 300)); // a HEARTBEAT (every 200 ms) after the restart
-  return { rig, ex, reports, logs, sent };
+  return { rig, ex, reports, logs, sent, fcSilent };
 }
 
 /** Waits until the vehicle has come to rest (the simulated FC flies 4x the wall clock). */
@@ -82,11 +86,89 @@ describe('restarted while the swarm holds its mission', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(ex.adoptHold('m1', 0)).toMatch(/restarted with the vehicle in mode manual, not the hold the swarm committed/);
     expect(reports).toEqual([expect.objectContaining({ command: 'm1', stage: 'failed', reason: expect.stringMatching(/mode manual/) })]);
+    // Taken up again (a state sync while running calls resumeOwnTask anew): still the pilot's, said
+    // once. Before, a second failed report went out, and with the pilot back in a hold mode the log
+    // said the hold was watched while nothing watched it.
+    expect(ex.adoptHold('m1', 0)).toMatch(/already out of this device's hands/);
+    rig.fc.vehicle.setMode('hold');
+    await waitFor('LOITER heard', () => rig.vehicle.mode() === 'hold', 5_000);
+    expect(ex.adoptHold('m1', 0)).toMatch(/already out of this device's hands/);
+    expect(reports.filter((r) => r.stage === 'failed')).toHaveLength(1);
     const after = sent.length;
     ex.run('r', { type: 'resume', mission: 'm1' });
     await new Promise((r) => setTimeout(r, 500));
     expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
     expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  it('ArduPilot: a hold committed again after the hold was taken up keeps the watch: the sticks then still take it', async () => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds/);
+    ex.run('h2', { type: 'hold', mission: 'm1' });
+    await waitFor('h2 done', () => reports.some((r) => r.command === 'h2' && r.stage === 'done'), 5_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, in LOITER
+    await waitFor('a failed report', () => reports.some((r) => r.stage === 'failed'), 15_000);
+    expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/moved \d+ m from where it held \(mode hold\): a pilot flies it/);
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  // Returning home when the device restarted: the FC's own failsafe, or this device's own (a reflex's
+  // battery reserve or link loss return sent before the restart, which the agent re-asserts): not only
+  // a pilot's or the FC's, as the reason said. The restart mid-mission says the same (mission-runner).
+  it("ArduPilot: found returning home, it is handed over and the reason names this device's own failsafe from before the restart too", async () => {
+    const { rig, ex, reports } = await restartedWhileHeld();
+    rig.fc.vehicle.setMode('return');
+    await waitFor('RTL heard', () => rig.vehicle.mode() === 'return', 5_000);
+    const said = ex.adoptHold('m1', 0);
+    expect(said).toMatch(/restarted with the vehicle in mode return, not the hold the swarm committed/);
+    expect(said).toMatch(/a failsafe, of this device before it started or the flight controller's own/);
+    expect(reports).toEqual([expect.objectContaining({ command: 'm1', stage: 'failed', reason: said })]);
+  }, 60_000);
+
+  // The runner waits up to 10 s for the FC's state, then calls adoptHold whatever it knows: a link to
+  // the FC not back by then (a serial adapter that enumerates late, a radio link) left the hold
+  // unwatched for good, and the log said the vehicle was not in the air. Now the hold is taken up once
+  // the FC is heard.
+  it('ArduPilot: with the FC not heard yet when the hold is taken up, it is taken up once the FC is heard: a pilot switching it then takes it', async () => {
+    const { rig, ex, reports, logs, sent, fcSilent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    fcSilent.on = true; // the FC's link not back after the restart
+    await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
+    const said = ex.adoptHold('m1', 250);
+    expect(said).not.toMatch(/not in the air/);
+    expect(said).toMatch(/state is not known/);
+    fcSilent.on = false;
+    await waitFor('the hold taken up', () => logs.some((l) => /the vehicle holds \(mode hold\)/.test(l)), 10_000);
+    expect(reports).toEqual([]);
+    rig.fc.vehicle.setMode('manual'); // the pilot's switch
+    await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 10_000);
+    expect(reports.find((r) => r.command === 'm1')).toMatchObject({ stage: 'failed', progress: 250, reason: expect.stringMatching(/left the executor's control: a pilot took it \(a manual mode\)/) });
+    const after = sent.length;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+    expect(sent.slice(after)).toEqual([]);
+  }, 60_000);
+
+  it('ArduPilot: with the FC not heard yet, a resume before it is heard ends the wait: nothing is adopted after it', async () => {
+    const { rig, ex, logs, fcSilent } = await restartedWhileHeld();
+    await settled(() => rig.fc.vehicle.state());
+    fcSilent.on = true;
+    await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
+    expect(ex.adoptHold('m1', 0)).toMatch(/state is not known/);
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    fcSilent.on = false;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(logs.filter((l) => /the vehicle holds/.test(l))).toEqual([]);
+    expect(ex.handedOverBecause()).toBeNull();
   }, 60_000);
 
   it('ArduPilot: held and left alone, the resume flies it on', async () => {

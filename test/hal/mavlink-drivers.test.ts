@@ -105,6 +105,20 @@ describe.concurrent('the PX4 FC over a pty', () => {
             t.position = null;
             const receiver = p.fix();
             expect(receiver.ok && receiver.value).toMatchObject({ fix: '3d', satellites: 14, latDeg: (fused.lat + 500) / 1e7 });
+            // ArduPilot streams GLOBAL_POSITION_INT whatever its AHRS answers (GCS_MAVLINK::
+            // send_global_position_int: "we send stale data"): before its EKF has an origin, at lat 0,
+            // lon 0, alt 0, while the receiver already has its 3D fix. That is no estimate: the receiver's.
+            t.position = Object.assign(new common.GlobalPositionInt(), fused, { lat: 0, lon: 0, alt: 0, relativeAlt: 0, vx: 0, vy: 0, vz: 0 });
+            const noOrigin = p.fix();
+            expect(noOrigin.ok && noOrigin.value).toMatchObject({ fix: '3d', satellites: 14, latDeg: (fused.lat + 500) / 1e7, lonDeg: raw.lon / 1e7 });
+            // ... and with its receiver not at a fix either: no position at all, not one at (0, 0).
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), t.gpsRaw, { fixType: 1 });
+            const noneYet = p.fix();
+            expect(noneYet.ok ? noneYet.value.fix : noneYet.error.code).not.toBe('3d');
+            t.gpsRaw = null;
+            const alone0 = p.fix();
+            expect(alone0.ok ? alone0.value : alone0.error.code).toBe('no-data');
+            t.position = null;
             // Neither: no data, named.
             t.gpsRaw = null;
             const none = p.fix();
