@@ -6,22 +6,23 @@
 // The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the "restart" is the
 // executor made anew on the same vehicle, as a restarted device process makes it.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 const commandInt = 75; // COMMAND_INT: a goto's MAV_CMD_DO_REPOSITION
 
 /** A vehicle flown out by one executor and held by the swarm's hold (LOITER), then that executor
- *  stopped and a new one made on the same drivers: the device restarted. */
-async function restartedWhileHeld() {
+ *  stopped and a new one made on the same drivers: the device restarted. Each test has its own
+ *  simulated FC, so the tests run at once (describe.concurrent); each stops its own at its end. */
+async function restartedWhileHeld(t: TestContext) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
   const sent: string[] = [];
   const fcSilent = { on: false };
   const rig = inMemoryFc({
@@ -61,9 +62,9 @@ async function settled(state: () => { northM: number; eastM: number }): Promise<
   throw new Error('the vehicle did not come to rest within 10 s');
 }
 
-describe('restarted while the swarm holds its mission', () => {
-  it("ArduPilot: the hold is watched again; a pilot flying the drone off with the sticks takes it, and the mission's resume is not carried out", async () => {
-    const { rig, ex, reports, sent } = await restartedWhileHeld();
+describe.concurrent('restarted while the swarm holds its mission', () => {
+  it("ArduPilot: the hold is watched again; a pilot flying the drone off with the sticks takes it, and the mission's resume is not carried out", async (t) => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld(t);
     await settled(() => rig.fc.vehicle.state());
     expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds \(mode hold\)/);
     await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds: anchored
@@ -80,8 +81,8 @@ describe('restarted while the swarm holds its mission', () => {
     expect(sent.slice(after)).toEqual([]);
   }, 60_000);
 
-  it('ArduPilot: found in a mode the hold does not leave it in (a pilot switched it during the restart), it is handed over at once', async () => {
-    const { rig, ex, reports, sent } = await restartedWhileHeld();
+  it('ArduPilot: found in a mode the hold does not leave it in (a pilot switched it during the restart), it is handed over at once', async (t) => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld(t);
     rig.fc.vehicle.setMode('manual'); // the pilot's switch while the device was down
     await new Promise((r) => setTimeout(r, 500));
     expect(ex.adoptHold('m1', 0)).toMatch(/restarted with the vehicle in mode manual, not the hold the swarm committed/);
@@ -101,8 +102,8 @@ describe('restarted while the swarm holds its mission', () => {
     expect(sent.slice(after)).toEqual([]);
   }, 60_000);
 
-  it('ArduPilot: a hold committed again after the hold was taken up keeps the watch: the sticks then still take it', async () => {
-    const { rig, ex, reports, sent } = await restartedWhileHeld();
+  it('ArduPilot: a hold committed again after the hold was taken up keeps the watch: the sticks then still take it', async (t) => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld(t);
     await settled(() => rig.fc.vehicle.state());
     expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds/);
     ex.run('h2', { type: 'hold', mission: 'm1' });
@@ -123,8 +124,8 @@ describe('restarted while the swarm holds its mission', () => {
   // Returning home when the device restarted: the FC's own failsafe, or this device's own (a reflex's
   // battery reserve or link loss return sent before the restart, which the agent re-asserts): not only
   // a pilot's or the FC's, as the reason said. The restart mid-mission says the same (mission-runner).
-  it("ArduPilot: found returning home, it is handed over and the reason names this device's own failsafe from before the restart too", async () => {
-    const { rig, ex, reports } = await restartedWhileHeld();
+  it("ArduPilot: found returning home, it is handed over and the reason names this device's own failsafe from before the restart too", async (t) => {
+    const { rig, ex, reports } = await restartedWhileHeld(t);
     rig.fc.vehicle.setMode('return');
     await waitFor('RTL heard', () => rig.vehicle.mode() === 'return', 5_000);
     const said = ex.adoptHold('m1', 0);
@@ -137,8 +138,8 @@ describe('restarted while the swarm holds its mission', () => {
   // the FC not back by then (a serial adapter that enumerates late, a radio link) left the hold
   // unwatched for good, and the log said the vehicle was not in the air. Now the hold is taken up once
   // the FC is heard.
-  it('ArduPilot: with the FC not heard yet when the hold is taken up, it is taken up once the FC is heard: a pilot switching it then takes it', async () => {
-    const { rig, ex, reports, logs, sent, fcSilent } = await restartedWhileHeld();
+  it('ArduPilot: with the FC not heard yet when the hold is taken up, it is taken up once the FC is heard: a pilot switching it then takes it', async (t) => {
+    const { rig, ex, reports, logs, sent, fcSilent } = await restartedWhileHeld(t);
     await settled(() => rig.fc.vehicle.state());
     fcSilent.on = true; // the FC's link not back after the restart
     await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
@@ -158,8 +159,8 @@ describe('restarted while the swarm holds its mission', () => {
     expect(sent.slice(after)).toEqual([]);
   }, 60_000);
 
-  it('ArduPilot: with the FC not heard yet, a resume before it is heard ends the wait: nothing is adopted after it', async () => {
-    const { rig, ex, logs, fcSilent } = await restartedWhileHeld();
+  it('ArduPilot: with the FC not heard yet, a resume before it is heard ends the wait: nothing is adopted after it', async (t) => {
+    const { rig, ex, logs, fcSilent } = await restartedWhileHeld(t);
     await settled(() => rig.fc.vehicle.state());
     fcSilent.on = true;
     await waitFor("the FC's state stale", () => Date.now() - (rig.vehicle.telemetry.receivedAtMs['HEARTBEAT'] ?? 0) > 3_500, 10_000);
@@ -171,8 +172,8 @@ describe('restarted while the swarm holds its mission', () => {
     expect(ex.handedOverBecause()).toBeNull();
   }, 60_000);
 
-  it('ArduPilot: held and left alone, the resume flies it on', async () => {
-    const { rig, ex, reports, sent } = await restartedWhileHeld();
+  it('ArduPilot: held and left alone, the resume flies it on', async (t) => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld(t);
     await settled(() => rig.fc.vehicle.state());
     expect(ex.adoptHold('m1', 0)).toMatch(/the vehicle holds/);
     await new Promise((r) => setTimeout(r, 3_000));
