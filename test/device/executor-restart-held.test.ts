@@ -51,6 +51,15 @@ async function restartedWhileHeld(t: TestContext) {
   return { rig, ex, reports, logs, sent, fcSilent };
 }
 
+/** The mission's resume on a vehicle handed over: refused ("not carried out"), and nothing sent to the FC. */
+async function resumeRefused(o: { ex: Executor; reports: ExecReport[]; sent: string[] }): Promise<void> {
+  const after = o.sent.length;
+  o.ex.run('r', { type: 'resume', mission: 'm1' });
+  await new Promise((r) => setTimeout(r, 500));
+  expect(o.reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
+  expect(o.sent.slice(after)).toEqual([]);
+}
+
 /** Waits until the vehicle has come to rest (the simulated FC flies 4x the wall clock). */
 async function settled(state: () => { northM: number; eastM: number }): Promise<void> {
   for (let i = 0, last = state(); i < 20; i++) {
@@ -74,11 +83,7 @@ describe.concurrent('restarted while the swarm holds its mission', () => {
     await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 15_000);
     expect(reports.find((r) => r.command === 'm1')).toMatchObject({ stage: 'failed', progress: 250, reason: expect.stringMatching(/moved \d+ m from where it held \(mode hold\): a pilot flies it/) });
     expect(ex.handedOverBecause()).toMatch(/a pilot flies it/);
-    const after = sent.length;
-    ex.run('r', { type: 'resume', mission: 'm1' });
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
-    expect(sent.slice(after)).toEqual([]);
+    await resumeRefused({ ex, reports, sent });
   }, 60_000);
 
   it('ArduPilot: found in a mode the hold does not leave it in (a pilot switched it during the restart), it is handed over at once', async (t) => {
@@ -95,11 +100,7 @@ describe.concurrent('restarted while the swarm holds its mission', () => {
     await waitFor('LOITER heard', () => rig.vehicle.mode() === 'hold', 5_000);
     expect(ex.adoptHold('m1', 0)).toMatch(/already out of this device's hands/);
     expect(reports.filter((r) => r.stage === 'failed')).toHaveLength(1);
-    const after = sent.length;
-    ex.run('r', { type: 'resume', mission: 'm1' });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
-    expect(sent.slice(after)).toEqual([]);
+    await resumeRefused({ ex, reports, sent });
   }, 60_000);
 
   it('ArduPilot: a hold committed again after the hold was taken up keeps the watch: the sticks then still take it', async (t) => {
@@ -114,11 +115,7 @@ describe.concurrent('restarted while the swarm holds its mission', () => {
     rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, in LOITER
     await waitFor('a failed report', () => reports.some((r) => r.stage === 'failed'), 15_000);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/moved \d+ m from where it held \(mode hold\): a pilot flies it/);
-    const after = sent.length;
-    ex.run('r', { type: 'resume', mission: 'm1' });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
-    expect(sent.slice(after)).toEqual([]);
+    await resumeRefused({ ex, reports, sent });
   }, 60_000);
 
   // Returning home when the device restarted: the FC's own failsafe, or this device's own (a reflex's
@@ -152,11 +149,7 @@ describe.concurrent('restarted while the swarm holds its mission', () => {
     rig.fc.vehicle.setMode('manual'); // the pilot's switch
     await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 10_000);
     expect(reports.find((r) => r.command === 'm1')).toMatchObject({ stage: 'failed', progress: 250, reason: expect.stringMatching(/left the executor's control: a pilot took it \(a manual mode\)/) });
-    const after = sent.length;
-    ex.run('r', { type: 'resume', mission: 'm1' });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(reports.find((r) => r.command === 'r' && r.stage === 'failed')?.reason).toMatch(/not carried out/);
-    expect(sent.slice(after)).toEqual([]);
+    await resumeRefused({ ex, reports, sent });
   }, 60_000);
 
   it('ArduPilot: with the FC not heard yet, a resume before it is heard ends the wait: nothing is adopted after it', async (t) => {
