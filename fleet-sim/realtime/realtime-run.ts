@@ -77,10 +77,15 @@ export interface RealtimeOptions {
   readonly processLogs?: (id: string) => string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
+  /** The scenario's file, as the report names it (what to run again); absent: the report says null. */
+  readonly file?: string;
 }
 
 export interface RealtimeReport {
   scenario: string;
+  /** The scenario file the run was started with (null when the caller did not say): what
+   *  `fleet-sim replay` tells to run again, a real-time run not being replayable exactly. */
+  file: string | null;
   seed: number;
   mode: 'realtime';
   simulatedMs: number;
@@ -650,6 +655,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const endedMs = now();
     return {
       scenario: s.name,
+      file: o.file ?? null,
       seed: s.seed,
       mode: 'realtime',
       simulatedMs: endedMs,

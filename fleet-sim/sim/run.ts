@@ -11,6 +11,8 @@ import { expectFailures } from './expect.js';
 import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
+import { shellWord } from '../scenario/shipped.js';
+export { shellWord };
 import type { ThreadTotals } from './shards.js';
 
 export interface Report {
@@ -57,11 +59,6 @@ function mergeLogs(logs: readonly (readonly string[])[]): string[] {
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 export function replayCommand(file: string | undefined, seed: number, threads = 1): string {
