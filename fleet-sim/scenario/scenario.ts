@@ -125,8 +125,10 @@ export interface Expect {
  *  malformed: messages dropped at the edge that are no envelope (bytes that do not decode, an unknown kind);
  *  notProposer: proposals dropped because their signer is not the round's proposer;
  *  invalidBlock: proposed blocks found invalid (an appHash, parent, time or tx that the chain refuses), once per block and node;
- *  tornLogTails: torn or damaged ends of a node's logs (WAL, ahead log, signer state) dropped as it started. */
-export const refusedKinds = ['malformed', 'notProposer', 'invalidBlock', 'tornLogTails'] as const;
+ *  tornLogTails: torn or damaged ends of a node's logs (WAL, ahead log, signer state) dropped as it started;
+ *  replayedCommands: commands a replayer sent again after they were committed (each honest node refuses
+ *  them as seen before; one committed twice is a safety violation, checkers.ts). */
+export const refusedKinds = ['malformed', 'notProposer', 'invalidBlock', 'tornLogTails', 'replayedCommands'] as const;
 export type RefusedKind = (typeof refusedKinds)[number];
 
 export interface Scenario {

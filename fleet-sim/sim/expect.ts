@@ -83,6 +83,7 @@ const refusedWhat: Record<RefusedKind, string> = {
   notProposer: "proposals dropped, their signer not the round's proposer",
   invalidBlock: 'proposed blocks found invalid',
   tornLogTails: 'torn or damaged log tails dropped at a start',
+  replayedCommands: 'commands replayed after their commit (each refused)',
 };
 
 /** The refusal expectations: honest nodes refused at least so many of each kind named. */

@@ -130,7 +130,7 @@ export class World implements MainHost {
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   /** What this thread's honest nodes refused or dropped, by kind (the report's `refused`). */
-  readonly refusals: Record<RefusedKind, number> = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0 };
+  readonly refusals: Record<RefusedKind, number> = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
   /** The furthest a block's time ran ahead of true time when an honest node here first committed it
    *  (ms; null before any commit): a proposer's fast clock shows here unless its blocks are refused. */
   blockTimeAheadMaxMs: number | null = null;
