@@ -176,14 +176,19 @@ describe('refusedMin and blockTimeAheadMax', () => {
     expect(tight.expect.failed, why).toEqual([`blockTimeAheadMax: a committed block's time ran ${r.blockTimeAheadMaxMs} ms ahead of true time > 5000 ms`]);
   }, 60_000);
 
-  it('restart-torn-wal.yaml: the torn log tails its restarts leave are counted (none with intact restarts)', async () => {
-    const { runScenario } = await import('../../fleet-sim/sim/run.js');
-    const { s, path } = await load('restart-torn-wal');
-    const torn = await runScenario(s, s.seed);
-    expect(torn.refused.tornLogTails, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toBeGreaterThan(0);
-    const intact = await runScenario({ ...s, faults: s.faults.map((f) => (f.kind === 'restart' ? { ...f, wal: 'intact' as const } : f)) }, s.seed);
-    expect(intact.refused.tornLogTails, `seed ${s.seed}`).toBe(0);
-  }, 60_000);
+  for (const [name, min] of [['restart-torn-wal', 2], ['power-loss-holes', 3]] as const) {
+    it(`${name}.yaml: the torn log tails its restarts leave are counted; with intact restarts its expect fails`, async () => {
+      const { runScenario } = await import('../../fleet-sim/sim/run.js');
+      const { s, path } = await load(name);
+      const torn = await runScenario(s, s.seed);
+      const why = `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`;
+      expect(torn.expect.failed, why).toEqual([]);
+      expect(torn.refused.tornLogTails, why).toBeGreaterThanOrEqual(min);
+      const intact = await runScenario({ ...s, faults: s.faults.map((f) => (f.kind === 'restart' ? { ...f, wal: 'intact' as const } : f)) }, s.seed);
+      expect(intact.refused.tornLogTails, why).toBe(0);
+      expect(intact.expect.failed, why).toEqual([`refusedMin.tornLogTails: 0 torn or damaged log tails dropped at a start < ${min}`]);
+    }, 60_000);
+  }
 
   // one-way-partition.yaml's maxStall was 5 s, the partition's length: with its propose timeout at 60 s
   // (validator 0's turns never given up) the stall was 4998 ms and the expect met. Now 3 s.
