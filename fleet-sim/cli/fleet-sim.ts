@@ -1,11 +1,11 @@
 // `fleet-sim`: runs whole fleets on one machine. Deterministic mode: one seed decides the world; any
 // failure prints the seed and the one command that replays it.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CliError, exitCodes, parse, runMain } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { shippedScenario } from '../scenario/shipped.js';
+import { shellWord, shippedScenario } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -137,6 +137,15 @@ function refuseForeign(command: string, values: Record<string, unknown>, positio
   }
 }
 
+/** The scenario file a real-time report names (`file`), as one shell word; a report without one
+ *  (written before it had that field) names the shipped scenario of its name when there is one, else
+ *  a placeholder. */
+function realtimeReportFile(rep: { readonly scenario?: unknown; readonly file?: unknown }): string {
+  if (typeof rep.file === 'string' && rep.file !== '') return shellWord(rep.file);
+  const shipped = typeof rep.scenario === 'string' && /^[A-Za-z0-9_-]+$/.test(rep.scenario) ? shippedScenario(`${rep.scenario}.yaml`) : null;
+  return shipped !== null && existsSync(shipped) ? shellWord(shipped) : '<scenario file>';
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
@@ -169,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
       if (seed !== undefined) return runOne((await randomWorlds()).randomScenario(seed), seed, `--random`, values.json);
       const reportFile = positionals[0];
       if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
-      let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown };
+      let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown; file?: unknown };
       try {
         rep = JSON.parse(readFileSync(reportFile, 'utf8')) as typeof rep;
       } catch (e) {
@@ -177,7 +186,8 @@ async function main(argv: string[]): Promise<number> {
       }
       if (rep.mode === 'realtime') {
         const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
-        throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run SCENARIO.yaml --seed ${seed}`, exitCodes.usage);
+        const file = realtimeReportFile(rep);
+        throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start ${file} --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run ${file} --seed ${seed}`, exitCodes.usage);
       }
       // The scenario is one shell word (run.ts shellWord): plain, or single-quoted with '\'' for a quote.
       const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;

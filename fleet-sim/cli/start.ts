@@ -120,7 +120,7 @@ async function start(argv: string[]): Promise<number> {
   } else if (realtimeWanted) {
     // (Without socat it falls back to the deterministic simulator above, where --speed applies.)
     if (values.speed !== undefined) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
-    return realtime({ ...scenario, seed }, { brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
+    return realtime({ ...scenario, seed }, { file, brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
   const [{ liveRun }, { formatSummary }] = await Promise.all([import('../dashboard/live-run.js'), import('../report/write.js')]);
   const result = await liveRun(scenario, {
@@ -144,6 +144,7 @@ async function start(argv: string[]): Promise<number> {
 }
 
 interface RealtimeStart {
+  readonly file: string;
   readonly brokerUrl: string | null;
   readonly processes: boolean;
   readonly port: number | null;
@@ -183,7 +184,7 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
     // wrappers, share deviceLog): the fleet's temporary directory is gone after the run.
     const processLogs = (id: string): string => `${base}.${id}.log`;
     process.stdout.write(o.processes ? `device logs: ${processLogs('<id>')} (one per device process)\n` : `device logs: ${deviceLog}\n`);
-    const report = await realtimeRun(scenario, { brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, deviceLog, ...(o.processes ? { processLogs } : {}) });
+    const report = await realtimeRun(scenario, { file: o.file, brokerUrl: o.brokerUrl, processes: o.processes, observer: fanOut([hub, progress, frames]), log, deviceLog, ...(o.processes ? { processLogs } : {}) });
     progress.finish(report.simulatedMs);
     hub.onEvent({ t: 'end', at: report.simulatedMs, report });
     process.stdout.write(`\n${formatSummary(report)}\n`);

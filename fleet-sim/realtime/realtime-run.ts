@@ -77,10 +77,15 @@ export interface RealtimeOptions {
   readonly processLogs?: (id: string) => string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
+  /** The scenario's file, as the report names it (what to run again); absent: the report says null. */
+  readonly file?: string;
 }
 
 export interface RealtimeReport {
   scenario: string;
+  /** The scenario file the run was started with (null when the caller did not say): what
+   *  `fleet-sim replay` tells to run again, a real-time run not being replayable exactly. */
+  file: string | null;
   seed: number;
   mode: 'realtime';
   simulatedMs: number;
@@ -243,6 +248,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   }
   const wallStart = performance.now();
   const unsupported: string[] = [];
+  // The devices report no count of what they refused, and fleet-sim does not see their blocks' times
+  // against one true clock: these are checked in deterministic mode only, and said so here.
+  if (s.expect.refusedMin !== undefined) unsupported.push('expect.refusedMin: not measured in real-time mode (the devices do not report what they refused; fleet-sim run checks it)');
+  if (s.expect.blockTimeAheadMaxMs !== undefined) unsupported.push('expect.blockTimeAheadMax: not measured in real-time mode (every device reads the one machine clock; fleet-sim run checks it)');
   const fence = s.world?.geofence ?? null;
   const crashed = new Set<number>();
   const violations: RealtimeReport['safety']['violations'] = [];
@@ -650,6 +659,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const endedMs = now();
     return {
       scenario: s.name,
+      file: o.file ?? null,
       seed: s.seed,
       mode: 'realtime',
       simulatedMs: endedMs,

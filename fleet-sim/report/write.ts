@@ -60,6 +60,8 @@ interface SummaryFields {
   flight?: { surveyedFraction?: number | null; failsafes?: number; geofenceBreaches?: number; minSeparationM?: number | null; separationFrom?: 'vehicles' | 'reports'; hazardsFound?: number; obstacleStrikes?: number | null } | null;
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   stateSync?: { installs: number; refused: number };
+  /** Deterministic mode: what honest nodes refused or dropped, by kind (scenario.ts refusedKinds). */
+  refused?: { malformed: number; notProposer: number; invalidBlock: number; tornLogTails: number; replayedCommands?: number };
   forgedCommands?: { sent: Partial<Record<string, number>>; refused: Partial<Record<string, number>>; committed: number } | null;
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted?: number } | null;
 }
@@ -115,6 +117,12 @@ export function formatSummary(r: SummaryFields): string {
     rows.push(['flight', `closest approach ${f.minSeparationM} m${from(f.separationFrom)}`]);
   }
   if (r.stateSync && r.stateSync.installs + r.stateSync.refused > 0) rows.push(['state sync', `${counted(r.stateSync.installs, 'snapshot')} installed, ${r.stateSync.refused} offers or chunks refused`]);
+  const rf = r.refused;
+  if (rf) {
+    const parts = [[rf.malformed, 'malformed message'], [rf.notProposer, 'proposal from a non-proposer', 'proposals from a non-proposer'], [rf.invalidBlock, 'invalid block'], [rf.tornLogTails, 'torn log tail'], [rf.replayedCommands ?? 0, 'replayed command']] as const;
+    const said = parts.filter(([n]) => n > 0).map(([n, one, many]) => counted(n, one, many));
+    if (said.length > 0) rows.push(['refused', said.join(', ')]);
+  }
   const fc = r.forgedCommands;
   if (fc) {
     const total = (x: Partial<Record<string, number>>): number => Object.values(x).reduce<number>((a, n) => a + (n ?? 0), 0);

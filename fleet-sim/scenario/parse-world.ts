@@ -4,7 +4,7 @@
 import { limits } from '../../runtime/lib/limits.js';
 import { relaySuppressMax } from '../../runtime/links/serial-link.js';
 import { duration, fail, fraction, int, metres, obj, only, pointNe } from './parse-fields.js';
-import type { Expect, RadioModel, Scenario } from './scenario.js';
+import { refusedKinds, type Expect, type RadioModel, type RefusedKind, type Scenario } from './scenario.js';
 
 /** links.radio: { baud: 57600, mtu: 252, loss: 0.02, rangeM: 800, hopLimit: 3, relaySuppress: 3 } (DESIGN.md). */
 export function radio(v: unknown): RadioModel {
@@ -99,10 +99,21 @@ function evidenceAgainst(v: unknown): number[] {
   return out;
 }
 
+/** refusedMin: { malformed: 100, notProposer: 10 }: a count per kind of refusal the report counts. */
+function refusedMin(v: unknown): NonNullable<Expect['refusedMin']> {
+  const f = 'expect.refusedMin';
+  const o = obj(v, f);
+  only(o, refusedKinds, f);
+  if (Object.keys(o).length === 0) fail(f, `names no kind: give at least one of ${refusedKinds.join(', ')}, such as { malformed: 100 }`);
+  const out: Partial<Record<RefusedKind, number>> = {};
+  for (const k of refusedKinds) if (o[k] !== undefined) out[k] = int(o[k], `${f}.${k}`, 1, 1_000_000_000);
+  return out;
+}
+
 /** expect: { safety: true, committedFraction: 0.99, maxStall: 5s, geofenceBreachesMax: 0, ... }. */
 export function expectations(v: unknown): Expect {
   const ex = obj(v ?? {}, 'expect');
-  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused', 'evidenceAgainst', 'stateSyncInstallsMin', 'stateSyncRefusedMin'], 'expect');
+  only(ex, ['safety', 'committedFraction', 'maxStall', 'geofenceBreachesMax', 'failsafesMin', 'hazardsCommittedMin', 'hazardsCommittedMax', 'minSeparationM', 'obstacleStrikesMax', 'surveyedFractionMin', 'epoch', 'relayedDeliveriesMin', 'forgedRefused', 'evidenceAgainst', 'stateSyncInstallsMin', 'stateSyncRefusedMin', 'refusedMin', 'blockTimeAheadMax'], 'expect');
   const e: Expect = {
     safety: ex.safety === undefined ? true : ex.safety === true ? true : fail('expect.safety', 'must be true'),
     ...(ex.committedFraction !== undefined ? { committedFraction: fraction(ex.committedFraction, 'expect.committedFraction') } : {}),
@@ -120,6 +131,8 @@ export function expectations(v: unknown): Expect {
     ...(ex.evidenceAgainst !== undefined ? { evidenceAgainst: evidenceAgainst(ex.evidenceAgainst) } : {}),
     ...(ex.stateSyncInstallsMin !== undefined ? { stateSyncInstallsMin: count(ex.stateSyncInstallsMin, 'expect.stateSyncInstallsMin') } : {}),
     ...(ex.stateSyncRefusedMin !== undefined ? { stateSyncRefusedMin: count(ex.stateSyncRefusedMin, 'expect.stateSyncRefusedMin') } : {}),
+    ...(ex.refusedMin !== undefined ? { refusedMin: refusedMin(ex.refusedMin) } : {}),
+    ...(ex.blockTimeAheadMax !== undefined ? { blockTimeAheadMaxMs: duration(ex.blockTimeAheadMax, 'expect.blockTimeAheadMax') } : {}),
   };
   if (e.hazardsCommittedMin !== undefined && e.hazardsCommittedMax !== undefined && e.hazardsCommittedMin > e.hazardsCommittedMax) fail('expect.hazardsCommittedMin', `is ${e.hazardsCommittedMin}, more than expect.hazardsCommittedMax (${e.hazardsCommittedMax})`);
   return e;

@@ -113,7 +113,23 @@ export interface Expect {
   readonly stateSyncInstallsMin?: number;
   /** Snapshot offers or chunks honest nodes refused (a forger was caught), at least. */
   readonly stateSyncRefusedMin?: number;
+  /** What honest nodes refused or dropped, at least this many of each kind named (the report's
+   *  `refused`; deterministic mode only): a defence seen at work, not only survived. */
+  readonly refusedMin?: Readonly<Partial<Record<RefusedKind, number>>>;
+  /** How far ahead of true time a committed block's time may run, at most (ms; the report's
+   *  blockTimeAheadMaxMs; deterministic mode only): a fast clock's proposals refused. */
+  readonly blockTimeAheadMaxMs?: number;
 }
+
+/** What the report's `refused` counts on honest nodes (fleet-sim/sim/world.ts countRefusal):
+ *  malformed: messages dropped at the edge that are no envelope (bytes that do not decode, an unknown kind);
+ *  notProposer: proposals dropped because their signer is not the round's proposer;
+ *  invalidBlock: proposed blocks found invalid (an appHash, parent, time or tx that the chain refuses), once per block and node;
+ *  tornLogTails: torn or damaged ends of a node's logs (WAL, ahead log, signer state) dropped as it started;
+ *  replayedCommands: commands a replayer sent again after they were committed (each honest node refuses
+ *  them as seen before; one committed twice is a safety violation, checkers.ts). */
+export const refusedKinds = ['malformed', 'notProposer', 'invalidBlock', 'tornLogTails', 'replayedCommands'] as const;
+export type RefusedKind = (typeof refusedKinds)[number];
 
 export interface Scenario {
   readonly name: string;

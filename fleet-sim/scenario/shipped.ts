@@ -11,3 +11,8 @@ export function shippedScenario(name: string): string {
   const rel = relative(process.cwd(), file);
   return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
+
+/** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}

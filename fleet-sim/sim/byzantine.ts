@@ -30,6 +30,9 @@ export interface ByzantineContext {
   /** Proposal bodies already re-signed (wrong-proposer), so two such nodes do not re-sign each other's
    *  copies forever (fleet-sim seed 123400147 never finished before this). */
   readonly resigned: Set<string>;
+  /** Told of each message a replayer sends again (the world counts the commands among them that were
+   *  committed already: every honest node must refuse those). */
+  readonly onReplay?: (bytes: Uint8Array) => void;
 }
 
 const receivedMax = 256;
@@ -143,7 +146,11 @@ export function byzantineSend(ctx: ByzantineContext, to: number | null, bytes: U
       return;
     case 'replay':
       ctx.sendRaw(to, bytes);
-      for (let i = 0; i < 2 && ctx.received.length > 0; i++) ctx.sendRaw(null, ctx.prng.pick(ctx.received));
+      for (let i = 0; i < 2 && ctx.received.length > 0; i++) {
+        const again = ctx.prng.pick(ctx.received);
+        ctx.onReplay?.(again);
+        ctx.sendRaw(null, again);
+      }
       return;
     case 'flood':
       ctx.sendRaw(to, bytes);

@@ -152,6 +152,15 @@ export class Checkers {
     else if (first.state !== state) this.violate('agreement', `${node}'s application state after height ${height} is ${state.slice(0, 20)}, ${first.node}'s is ${first.state.slice(0, 20)}`);
   }
 
+  /** Whether these bytes are a command an honest node has committed already (a replay of it must be
+   *  refused: onCommit finds a second commit of its nonce). Any sender and signature: only its nonce counts. */
+  isCommittedCommand(bytes: Uint8Array): boolean {
+    const raw = this.decode(bytes);
+    if (!raw.ok || raw.value.kind !== 'command') return false;
+    const o = verifyEnvelope(raw.value, this.anyKey);
+    return o.ok && o.value.kind === 'command' && this.committedNonces.has(`${o.value.sender}/${toHex(o.value.parsed.nonce)}`);
+  }
+
   livenessFailure(detail: string): void {
     this.violate('liveness', detail);
   }

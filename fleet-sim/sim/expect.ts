@@ -2,7 +2,7 @@
 // expectations, checked against the finished report. Each failure is one line naming the field.
 
 import type { FlightReport } from '../flight/world-flight.js';
-import type { Expect } from '../scenario/scenario.js';
+import { refusedKinds, type Expect, type RefusedKind } from '../scenario/scenario.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 
@@ -14,6 +14,8 @@ export interface ExpectInputs {
   readonly forged: ForgedCommandsReport | null;
   readonly evidence: readonly { readonly validator: number }[];
   readonly stateSync: { readonly installs: number; readonly refused: number };
+  readonly refused: Readonly<Record<RefusedKind, number>>;
+  readonly blockTimeAheadMaxMs: number | null;
 }
 
 export function expectFailures(e: Expect, r: ExpectInputs): string[] {
@@ -24,6 +26,8 @@ export function expectFailures(e: Expect, r: ExpectInputs): string[] {
   failed.push(...relayExpectFailures(e, r.radio?.router.relayedDeliveries ?? 0));
   failed.push(...evidenceExpectFailures(e, r.evidence));
   failed.push(...stateSyncExpectFailures(e, r.stateSync));
+  failed.push(...refusedExpectFailures(e, r.refused));
+  failed.push(...blockTimeExpectFailures(e, r.blockTimeAheadMaxMs));
   if (e.forgedRefused) failed.push(...forgedExpectFailures(r.forged));
   return failed;
 }
@@ -72,6 +76,30 @@ export function stateSyncExpectFailures(e: Expect, s: { readonly installs: numbe
   if (e.stateSyncInstallsMin !== undefined && s.installs < e.stateSyncInstallsMin) failed.push(`stateSyncInstallsMin: ${s.installs} snapshots installed < ${e.stateSyncInstallsMin}`);
   if (e.stateSyncRefusedMin !== undefined && s.refused < e.stateSyncRefusedMin) failed.push(`stateSyncRefusedMin: ${s.refused} snapshot offers or chunks refused < ${e.stateSyncRefusedMin}`);
   return failed;
+}
+
+const refusedWhat: Record<RefusedKind, string> = {
+  malformed: 'malformed messages (no envelope) dropped at the edge',
+  notProposer: "proposals dropped, their signer not the round's proposer",
+  invalidBlock: 'proposed blocks found invalid',
+  tornLogTails: 'torn or damaged log tails dropped at a start',
+  replayedCommands: 'commands replayed after their commit (each refused)',
+};
+
+/** The refusal expectations: honest nodes refused at least so many of each kind named. */
+export function refusedExpectFailures(e: Expect, refused: Readonly<Record<RefusedKind, number>>): string[] {
+  const want = e.refusedMin;
+  if (want === undefined) return [];
+  return refusedKinds.flatMap((k) => {
+    const min = want[k];
+    return min !== undefined && refused[k] < min ? [`refusedMin.${k}: ${refused[k]} ${refusedWhat[k]} < ${min}`] : [];
+  });
+}
+
+/** The block-time expectation: no committed block's time ran further ahead of true time. */
+export function blockTimeExpectFailures(e: Expect, aheadMaxMs: number | null): string[] {
+  if (e.blockTimeAheadMaxMs === undefined || aheadMaxMs === null || aheadMaxMs <= e.blockTimeAheadMaxMs) return [];
+  return [`blockTimeAheadMax: a committed block's time ran ${Math.round(aheadMaxMs)} ms ahead of true time > ${e.blockTimeAheadMaxMs} ms`];
 }
 
 /** The validator-set expectation: the manifest epoch in force at the end. */

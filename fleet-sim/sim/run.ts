@@ -5,12 +5,14 @@
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { scenarioFlies, type FlightReport } from '../flight/world-flight.js';
 import { hazardReport, type HazardReport } from '../flight/hazard-report.js';
-import type { Scenario } from '../scenario/scenario.js';
+import { refusedKinds, type RefusedKind, type Scenario } from '../scenario/scenario.js';
 import type { Violation } from './checkers.js';
 import { expectFailures } from './expect.js';
 import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
+import { shellWord } from '../scenario/shipped.js';
+export { shellWord };
 import type { ThreadTotals } from './shards.js';
 
 export interface Report {
@@ -29,6 +31,11 @@ export interface Report {
   network: { messagesDelivered: number; messagesDropped: number; bytesSent: number; bytesPerHeight: number | null };
   /** Snapshots honest nodes installed by state sync, and offers or chunks they refused (all incarnations). */
   stateSync: { installs: number; refused: number };
+  /** What honest nodes refused or dropped, by kind (all incarnations and threads): scenario.ts refusedKinds. */
+  refused: Record<RefusedKind, number>;
+  /** The furthest a committed block's time ran ahead of true time when first committed (ms; null
+   *  without a commit). A fast clock's blocks, if accepted, show here. */
+  blockTimeAheadMaxMs: number | null;
   /** The serial radio's counters and which link delivered first; null without a radio. */
   radio: RadioReport | null;
   detection: null;
@@ -57,11 +64,6 @@ function mergeLogs(logs: readonly (readonly string[])[]): string[] {
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 export function replayCommand(file: string | undefined, seed: number, threads = 1): string {
@@ -178,7 +180,9 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
   const threadTotals = [w.ownTotals(), ...w.workerTotals()];
   const sum = (f: (t: ThreadTotals) => number): number => threadTotals.reduce((a, t) => a + f(t), 0);
   const bytesSent = sum((t) => t.bytes);
-  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands, evidence, stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) } }));
+  const refused = Object.fromEntries(refusedKinds.map((k) => [k, sum((t) => t.refusals[k])])) as Record<RefusedKind, number>;
+  const blockTimeAheadMaxMs = w.blockTimeAheadMaxMs === null ? null : Math.round(w.blockTimeAheadMaxMs);
+  failed.push(...expectFailures(s.expect, { flight, radio, epoch: validatorSet.epoch, hazardsCommitted: hazards?.committed ?? 0, forged: forgedCommands, evidence, stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) }, refused, blockTimeAheadMaxMs }));
   const r: Report = {
     scenario: s.name,
     seed,
@@ -198,6 +202,8 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
     network: { messagesDelivered: sum((t) => t.delivered), messagesDropped: sum((t) => t.dropped), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
     stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) },
+    refused,
+    blockTimeAheadMaxMs,
     radio,
     detection: null,
     evidence,

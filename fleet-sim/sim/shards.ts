@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Scenario } from '../scenario/scenario.js';
+import type { RefusedKind, Scenario } from '../scenario/scenario.js';
 import { scenarioFlies } from '../flight/world-flight.js';
 import { scenarioHasAgents } from '../flight/world-agents.js';
 import type { Checkers, Violation } from './checkers.js';
@@ -147,6 +147,8 @@ export interface ThreadTotals {
   readonly bytes: number;
   readonly installs: number;
   readonly refused: number;
+  /** What its honest nodes refused or dropped, by kind (World.refusals). */
+  readonly refusals: Readonly<Record<RefusedKind, number>>;
   readonly verified: number;
   readonly signed: number;
   readonly events: string[];

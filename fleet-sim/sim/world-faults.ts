@@ -91,6 +91,9 @@ export function makeByzantine(w: World, n: SimNode, behavior: Behavior): void {
     sendRaw: (to, bytes) => w.transmit(n.index, to, bytes, 'consensus'),
     received: [],
     resigned: new Set(),
+    onReplay: (bytes) => {
+      if (w.checkers.isCommittedCommand(bytes)) w.refusals.replayedCommands++;
+    },
   };
   if (behavior === 'amnesia') {
     // Restart having forgotten its lock, its own votes and its signer state; committed blocks stay.

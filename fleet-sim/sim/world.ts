@@ -20,7 +20,7 @@ import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import { rateCommandsMax, rateTimes, type Behavior, type Scenario } from '../scenario/scenario.js';
+import { rateCommandsMax, rateTimes, type Behavior, type RefusedKind, type Scenario } from '../scenario/scenario.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
 import { makeByzantine, scheduleFaults } from './world-faults.js';
 import { Checkers } from './checkers.js';
@@ -39,6 +39,9 @@ import { WorldForgery } from './world-forgery.js';
 import { ShardCoordinator, ShardState, shardProblem, type FollowChange, type MainHost, type Order, type ThreadTotals, type WindowReport } from './shards.js';
 
 export class SimCrash extends Error {}
+
+/** Drops of a sound envelope that every run has by the thousand (runtime/node/edge.ts). */
+const commonDrop = /^(?:block \d+ is already committed here|prevote not needed)/;
 
 export interface SimNode {
   readonly index: number;
@@ -126,6 +129,11 @@ export class World implements MainHost {
   private readonly memoV: MemoVerifier | null;
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
+  /** What this thread's honest nodes refused or dropped, by kind (the report's `refused`). */
+  readonly refusals: Record<RefusedKind, number> = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
+  /** The furthest a block's time ran ahead of true time when an honest node here first committed it
+   *  (ms; null before any commit): a proposer's fast clock shows here unless its blocks are refused. */
+  blockTimeAheadMaxMs: number | null = null;
   /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
   dedupDropped = 0;
   readonly net: SimNetwork;
@@ -455,6 +463,7 @@ export class World implements MainHost {
       bytes: this.net.bytes,
       installs: own.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
       refused: own.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
+      refusals: { ...this.refusals },
       verified: this.crypto.verified,
       signed: this.crypto.signed,
       events: this.events,
@@ -586,7 +595,7 @@ export class World implements MainHost {
       verifier: own ?? this.nodeVerifier,
       hash: this.hash,
       ...(this.envelopes !== null ? { envelopeMemo: this.envelopes } : {}),
-      logger: this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) },
+      logger: this.nodeLogger(n, this.opts.log ?? { info: () => {}, warn: () => {}, error: (m) => this.log(m) }),
       app: {
         commit: (c) => {
           this.onCommit(n, c);
@@ -628,6 +637,27 @@ export class World implements MainHost {
       n.fatal = (e as Error).message;
       this.log(`${n.id} refused to start: ${n.fatal}`);
     }
+  }
+
+  /**
+   * A node's logger: what it logs goes to `base`, and an honest node's warnings about what it refused
+   * or dropped are counted (the report's `refused`). They are told apart by the runtime's wording
+   * (runtime/consensus/core.ts, runtime/node/shell.ts): a rewording counts nothing, and a scenario that
+   * expects such refusals (expect.refusedMin) then fails, so it cannot pass unseen.
+   */
+  private nodeLogger(n: SimNode, base: Logger): Logger {
+    return {
+      info: (m) => base.info(m),
+      warn: (m) => {
+        if (this.honest(n)) {
+          if (m.endsWith(', who is not its proposer')) this.refusals.notProposer++;
+          else if (m.includes(': invalid block from ')) this.refusals.invalidBlock++;
+          else if (/: dropped (?:a torn final record|the \d+ bytes from)/.test(m)) this.refusals.tornLogTails++;
+        }
+        base.warn(m);
+      },
+      error: (m) => base.error(m),
+    };
   }
 
   /** Runs `fire` only if the node is still the same incarnation; a SimCrash takes it down. */
@@ -720,7 +750,11 @@ export class World implements MainHost {
     if (shell)
       this.guarded(target, target.incarnation, () => {
         const why = shell.receive(bytes, announced);
-        if (why !== null && this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
+        if (why === null) return;
+        if (this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
+        // No envelope at all (garbage, an unknown kind): dropped at the edge, as a flood's should be. The
+        // common drops of a sound envelope (a block held already, a prevote to a follower) skip the decode.
+        if (this.honest(target) && !commonDrop.test(why) && !(this.envelopes === null ? decodeEnvelope(bytes) : this.envelopes.decode(bytes)).ok) this.refusals.malformed++;
       });
   }
 
@@ -738,6 +772,7 @@ export class World implements MainHost {
     const shell = n.shell;
     if (!this.honest(n) || !shell) return;
     const first = !this.checkers.decided.has(c.block.height);
+    if (first) this.blockTimeAheadMaxMs = Math.max(this.blockTimeAheadMaxMs ?? -Infinity, c.block.timeMs - (simEpochMs + this.queue.now));
     this.offNodeClock(() => this.checkers.onCommit(n.id, c, shell.core.chain));
     this.keepCommitted(c);
     if (this.shard !== null && this.shard.index > 0) this.shard.commits.push([n.id, c.block.height, toHex(c.hash)]);

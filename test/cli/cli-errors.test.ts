@@ -93,10 +93,22 @@ describe('output paths', () => {
     oneLine(start, 2, `${p('proc.yaml')}: dataDir: cannot create or write ${where}/d1;`);
   });
 
-  it('fleet-sim replay of a real-time report says why it cannot and what to run instead', async () => {
-    writeFileSync(p('rt.json'), JSON.stringify({ scenario: 'default', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
-    const r = await runCli('fleet-sim', ['replay', p('rt.json')], { cwd: dir });
-    oneLine(r, 2, 'rt.json is a real-time run\'s report (scenario "default", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start SCENARIO.yaml --realtime --seed 2026');
+  // It said "fleet-sim start SCENARIO.yaml" literally: the report now names its scenario file, and one
+  // written before that names the shipped scenario of its name, else a placeholder.
+  it('fleet-sim replay of a real-time report says why it cannot and what to run instead, naming the scenario file', async () => {
+    writeFileSync(p('rt.json'), JSON.stringify({ scenario: 'mine', file: 'my scenarios/mine.yaml', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
+    writeFileSync(p('rt-old.json'), JSON.stringify({ scenario: 'default', seed: 2026, mode: 'realtime', wallMs: 95_000 }));
+    writeFileSync(p('rt-unknown.json'), JSON.stringify({ scenario: 'not-shipped', seed: 7, mode: 'realtime', wallMs: 95_000 }));
+    const [r, old, unknown] = await Promise.all([
+      runCli('fleet-sim', ['replay', p('rt.json')], { cwd: dir }),
+      runCli('fleet-sim', ['replay', p('rt-old.json')], { cwd: dir }),
+      runCli('fleet-sim', ['replay', p('rt-unknown.json')], { cwd: dir }),
+    ]);
+    oneLine(r, 2, `rt.json is a real-time run's report (scenario "mine", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start 'my scenarios/mine.yaml' --realtime --seed 2026, or in the deterministic simulator with fleet-sim run 'my scenarios/mine.yaml' --seed 2026`);
+    const shipped = join(repoRoot, 'fleet-sim/scenarios/default.yaml'); // absolute: the run's cwd is outside the clone
+    oneLine(old, 2, `run the scenario again with fleet-sim start ${shipped} --realtime --seed 2026, or in the deterministic simulator with fleet-sim run ${shipped} --seed 2026`);
+    oneLine(unknown, 2, 'run the scenario again with fleet-sim start <scenario file> --realtime --seed 7, or in the deterministic simulator with fleet-sim run <scenario file> --seed 7');
+    for (const x of [r, old, unknown]) expect(x.stderr).not.toContain('SCENARIO.yaml');
   });
 
   it('fleet-sim refuses an option or argument its command does not take (each ran and ignored it)', async () => {

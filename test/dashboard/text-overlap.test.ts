@@ -66,6 +66,49 @@ describe('dashboard text does not run into other text', () => {
     await page.close();
   }, 60_000);
 
+  // Drone labels were drawn at one fixed offset from each drone: on the default scenario's pads (6 m
+  // apart, 12-13 px on this map) they ran into each other (these 9 drones: 9 of the 36 label pairs
+  // overlapped, and labels covered drones 13 times). Each label now takes a place clear of the other
+  // labels and of the drones.
+  it('drone labels on close pads, and two drones almost on top of each other, keep clear of each other and of the drones', async () => {
+    const ids = Array.from({ length: 9 }, (_, i) => (i < 5 ? `v0${i}` : `f0${i - 5}`));
+    const fleet = ids.map((id, i) => ({ index: i, id, role: i < 5 ? ('validator' as const) : ('follower' as const), engine: 'none' }));
+    // Pads 6 m apart in 3 columns (flight-layer.ts's default), the last drone 1.8 m from the first.
+    const at = (i: number): { n: number; e: number } => (i === 8 ? { n: -21, e: -18.5 } : { n: -20 - 6 * Math.floor(i / 3), e: -20 + 6 * (i % 3) });
+    const close: RunEvent[] = [
+      { t: 'run', at: 0, scenario: 'labels', seed: 1, mode: 'deterministic', durationMs: 10_000, nodes: fleet, world: { geofence: null, surveyArea: [[0, 0], [0, 300], [200, 300], [200, 0]], coverageCellM: 10, radioRangeM: null, home: [0, 0] } },
+      { t: 'frame', at: 1_000, nodes: fleet.map((f) => ({ ...sample(f.index, 'idle', 'alive'), ...at(f.index), u: 0 })), proposer: 0, radio: [], broker: 'up' },
+    ];
+    const html = join(dir, 'labels.html');
+    writeFileSync(html, renderReportHtml({ version: 1, events: close, dropped: 0, framePeriodMs: 250 }, 'labels'));
+    const page = await chromium.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(`[...document.querySelectorAll('#map g.drone')].filter((d) => d.getAttribute('visibility') === 'visible').length === 9`, undefined, { timeout: 10_000 });
+    await page.waitForTimeout(300);
+    const seen = (await page.evaluate(`[...document.querySelectorAll('#map g.drone')].map((d) => {
+      const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+      return { id: d.getAttribute('data-id'), label: box(d.querySelector('text')), text: d.querySelector('text').textContent, body: box(d.querySelector('.body')) };
+    })`)) as { id: string; label: Box; text: string; body: Box }[];
+    const why = JSON.stringify(seen.map((s) => ({ id: s.id, label: [s.label.left, s.label.top, s.label.right, s.label.bottom].map(Math.round), body: [s.body.left, s.body.top].map(Math.round) })));
+    expect(seen.map((s) => s.text)).toEqual(ids);
+    for (const s of seen) expect(s.label.right - s.label.left, why).toBeGreaterThan(5); // drawn, not empty
+    const clashes: string[] = [];
+    for (const [i, a] of seen.entries()) {
+      for (const b of seen.slice(i + 1)) if (overlap(a.label, b.label)) clashes.push(`${a.id}'s label on ${b.id}'s`);
+      // Any drone's body, its own included (a label never covers the drone it names).
+      for (const b of seen) if (overlap(a.label, b.body)) clashes.push(`${a.id}'s label on ${b.id}`);
+      // Near its drone still: within 60 px of the body's centre.
+      const cx = (a.body.left + a.body.right) / 2, cy = (a.body.top + a.body.bottom) / 2;
+      const dx = Math.max(a.label.left - cx, 0, cx - a.label.right), dy = Math.max(a.label.top - cy, 0, cy - a.label.bottom);
+      expect(Math.hypot(dx, dy), `${a.id}: ${why}`).toBeLessThan(60);
+    }
+    expect(clashes, why).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('says "1 follower", not "1 followers"', async () => {
     const one: RunEvent[] = [{ ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 5) }];
     const html = join(dir, 'one.html');

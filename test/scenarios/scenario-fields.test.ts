@@ -55,6 +55,15 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['expect: { minSeparationM: -2 }\n', /"expect\.minSeparationM": must be a number of metres in 0\.\.10000/],
     ['expect: { hazardsCommittedMin: 3, hazardsCommittedMax: 1 }\n', /"expect\.hazardsCommittedMin": is 3, more than expect\.hazardsCommittedMax \(1\)/],
     ['expect: { surveyed: 0.5 }\n', /"expect\.surveyed": unknown key/],
+    ['expect: { refusedMin: { malfomed: 10 } }\n', /"expect\.refusedMin\.malfomed": unknown key \(expected one of: malformed, notProposer, invalidBlock, tornLogTails, replayedCommands\)/],
+    ['expect: { refusedMin: { malformed: many } }\n', /"expect\.refusedMin\.malformed": must be an integer in 1\.\.1000000000/],
+    ['expect: { refusedMin: { notProposer: 0 } }\n', /"expect\.refusedMin\.notProposer": must be an integer in 1\.\./],
+    ['expect: { refusedMin: { invalidBlock: 2.5 } }\n', /"expect\.refusedMin\.invalidBlock": must be an integer/],
+    ['expect: { refusedMin: 100 }\n', /"expect\.refusedMin": must be a map/],
+    ['expect: { refusedMin: {} }\n', /"expect\.refusedMin": names no kind: give at least one of malformed, notProposer, invalidBlock, tornLogTails, replayedCommands/],
+    ['expect: { blockTimeAhead: 30s }\n', /"expect\.blockTimeAhead": unknown key \(expected one of: .*blockTimeAheadMax/],
+    ['expect: { blockTimeAheadMax: 30 }\n', /"expect\.blockTimeAheadMax": is the bare number 30: give it a unit/],
+    ['expect: { blockTimeAheadMax: soon }\n', /"expect\.blockTimeAheadMax": "soon" is not a duration/],
     ['world:\n  pads: { spacing: 0 }\n', /"world\.pads\.spacing": must be a number of metres in 1\.\.10000/],
     ['operator: { roles: [pilot] }\n', /"operator\.roles\[0\]": must be operator or admin/],
     ['workload:\n  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 1] } } }\n', /"workload\[0\]\.command": fleet\.update needs the operator to hold the admin role/],
@@ -106,6 +115,12 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('parses refusedMin (the kinds given, no others) and blockTimeAheadMax (ms)', () => {
+    const s = parseScenario('name: x\nexpect: { refusedMin: { malformed: 1000, notProposer: 5 }, blockTimeAheadMax: 30s }\n');
+    expect(s.expect.refusedMin).toEqual({ malformed: 1000, notProposer: 5 });
+    expect(s.expect.blockTimeAheadMaxMs).toBe(30_000);
+  });
 
   it('refuses a command type too long and arguments too big for a command', () => {
     expect(() => parseScenario(`name: x\nworkload:\n  - { at: 1s, command: { type: ${'a'.repeat(65)} } }\n`)).toThrow(/"workload\[0\]\.command\.type": must be a command type such as noop .*at most 64 characters/);

@@ -58,9 +58,14 @@ describe('fleet-sim start', () => {
     expect(r.stdout).toMatch(/\] +\d+%\s+\d+\/6 s\s+height \d+/); // progress lines (not a terminal: one per tenth)
     expect(r.stdout).toMatch(/safety\s+ok/);
     expect(r.stdout).toMatch(/expect\s+met/);
-    const json = JSON.parse(readFileSync(join(dir, 'out', 'rt-seed6.json'), 'utf8')) as { mode: string; liveness: { heights: number } };
+    const json = JSON.parse(readFileSync(join(dir, 'out', 'rt-seed6.json'), 'utf8')) as { mode: string; file: string; liveness: { heights: number } };
     expect(json.mode).toBe('realtime');
     expect(json.liveness.heights).toBeGreaterThan(3);
+    // The report names its scenario file, so replay can tell what to run again (it said SCENARIO.yaml).
+    expect(json.file).toBe(file);
+    const replay = await runCli('fleet-sim', ['replay', join(dir, 'out', 'rt-seed6.json')], { cwd: dir });
+    expect(replay.code, replay.stderr).toBe(2);
+    expect(replay.stderr).toContain(`run the scenario again with fleet-sim start ${file} --realtime --seed 6, or in the deterministic simulator with fleet-sim run ${file} --seed 6`);
     expect(existsSync(join(dir, 'out', 'rt-seed6.html'))).toBe(true);
     // The devices' own logs go to a file beside the reports, not between the progress lines.
     expect(r.stdout).toContain(`device logs: ${join(dir, 'out', 'rt-seed6.devices.log')}`);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { expectFailures, flightExpectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
 
 const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, obstacleStrikes: 1, hazardsFound: 1, replans: 2 };
-const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null, evidence: [], stateSync: { installs: 0, refused: 0 } };
+const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null, evidence: [], stateSync: { installs: 0, refused: 0 }, refused: { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 }, blockTimeAheadMaxMs: null };
 
 describe('flight and hazard expectations', () => {
   it('met expectations give no failures', () => {
@@ -114,5 +114,91 @@ describe('stateSyncInstallsMin and stateSyncRefusedMin', () => {
     expect(real.stateSync.refused, `seed ${s.seed}`).toBeGreaterThan(0);
     const honest = await runScenario({ ...s, faults: s.faults.filter((f) => f.kind !== 'byzantine') }, s.seed);
     expect(honest.expect.failed, `seed ${s.seed}`).toEqual(['stateSyncRefusedMin: 0 snapshot offers or chunks refused < 1']);
+  }, 60_000);
+});
+
+describe('refusedMin and blockTimeAheadMax', () => {
+  const none = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
+  it('name each kind that was short, and a block time too far ahead', () => {
+    expect(expectFailures({ safety: true, refusedMin: { malformed: 10, invalidBlock: 1 } }, { ...base, refused: { ...none, malformed: 10, invalidBlock: 3 } })).toEqual([]);
+    expect(expectFailures({ safety: true, refusedMin: { malformed: 10, notProposer: 1, invalidBlock: 1, tornLogTails: 1, replayedCommands: 1 } }, { ...base, refused: { ...none, malformed: 9 } })).toEqual([
+      'refusedMin.malformed: 9 malformed messages (no envelope) dropped at the edge < 10',
+      "refusedMin.notProposer: 0 proposals dropped, their signer not the round's proposer < 1",
+      'refusedMin.invalidBlock: 0 proposed blocks found invalid < 1',
+      'refusedMin.tornLogTails: 0 torn or damaged log tails dropped at a start < 1',
+      'refusedMin.replayedCommands: 0 commands replayed after their commit (each refused) < 1',
+    ]);
+    expect(expectFailures({ safety: true, blockTimeAheadMaxMs: 30_000 }, { ...base, blockTimeAheadMaxMs: 30_000 })).toEqual([]);
+    expect(expectFailures({ safety: true, blockTimeAheadMaxMs: 30_000 }, { ...base, blockTimeAheadMaxMs: 299_992 })).toEqual(["blockTimeAheadMax: a committed block's time ran 299992 ms ahead of true time > 30000 ms"]);
+  });
+
+  // Before these keys, byzantine-flood, -invalid-block, -wrong-proposer and -replay expected survival
+  // alone: a scratch change that took out the appHash check (or the proposer check) left them "met",
+  // and so did taking the liar out. Each now meets its expect with its liar and fails without it, naming what
+  // no honest node refused.
+  const load = async (name: string) => {
+    const { readFileSync } = await import('node:fs');
+    const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
+    const path = `fleet-sim/scenarios/${name}.yaml`;
+    return { s: parseScenario(readFileSync(path, 'utf8'), path), path };
+  };
+  const cases: [string, keyof typeof none, string][] = [
+    ['byzantine-flood', 'malformed', 'refusedMin.malformed: 0 malformed messages (no envelope) dropped at the edge < 1000'],
+    ['byzantine-invalid-block', 'invalidBlock', 'refusedMin.invalidBlock: 0 proposed blocks found invalid < 30'],
+    ['byzantine-wrong-proposer', 'notProposer', "refusedMin.notProposer: 0 proposals dropped, their signer not the round's proposer < 100"],
+    ['byzantine-replay', 'replayedCommands', 'refusedMin.replayedCommands: 0 commands replayed after their commit (each refused) < 40'],
+  ];
+  for (const [name, kind, failure] of cases) {
+    it(`${name}.yaml: its liar's messages are refused (${kind}); without the liar its expect fails`, async () => {
+      const { runScenario } = await import('../../fleet-sim/sim/run.js');
+      const { s, path } = await load(name);
+      const real = await runScenario(s, s.seed);
+      const why = `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`;
+      expect(real.expect.failed, why).toEqual([]);
+      expect(real.refused[kind], why).toBeGreaterThanOrEqual(s.expect.refusedMin?.[kind] ?? Infinity);
+      const honest = await runScenario({ ...s, faults: s.faults.filter((f) => f.kind !== 'byzantine') }, s.seed);
+      expect(honest.refused[kind], why).toBe(0);
+      expect(honest.expect.failed, why).toEqual([failure]);
+    }, 60_000);
+  }
+
+  it('clock-skew.yaml keeps every committed block within 30 s of true time; its 9 s skew is measured', async () => {
+    const { runScenario } = await import('../../fleet-sim/sim/run.js');
+    const { s, path } = await load('clock-skew');
+    const r = await runScenario(s, s.seed);
+    const why = `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`;
+    expect(r.expect.failed, why).toEqual([]);
+    // Validator 2's clock is 9 s fast: its blocks are that far ahead, no further (validator 5's 5 min
+    // fast blocks are refused; taken, they gave 299992 ms).
+    expect(r.blockTimeAheadMaxMs, why).toBeGreaterThan(8_000);
+    expect(r.blockTimeAheadMaxMs, why).toBeLessThan(10_000);
+    const tight = await runScenario({ ...s, expect: { ...s.expect, blockTimeAheadMaxMs: 5_000 } }, s.seed);
+    expect(tight.expect.failed, why).toEqual([`blockTimeAheadMax: a committed block's time ran ${r.blockTimeAheadMaxMs} ms ahead of true time > 5000 ms`]);
+  }, 60_000);
+
+  for (const [name, min] of [['restart-torn-wal', 2], ['power-loss-holes', 3]] as const) {
+    it(`${name}.yaml: the torn log tails its restarts leave are counted; with intact restarts its expect fails`, async () => {
+      const { runScenario } = await import('../../fleet-sim/sim/run.js');
+      const { s, path } = await load(name);
+      const torn = await runScenario(s, s.seed);
+      const why = `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`;
+      expect(torn.expect.failed, why).toEqual([]);
+      expect(torn.refused.tornLogTails, why).toBeGreaterThanOrEqual(min);
+      const intact = await runScenario({ ...s, faults: s.faults.map((f) => (f.kind === 'restart' ? { ...f, wal: 'intact' as const } : f)) }, s.seed);
+      expect(intact.refused.tornLogTails, why).toBe(0);
+      expect(intact.expect.failed, why).toEqual([`refusedMin.tornLogTails: 0 torn or damaged log tails dropped at a start < ${min}`]);
+    }, 60_000);
+  }
+
+  // one-way-partition.yaml's maxStall was 5 s, the partition's length: with its propose timeout at 60 s
+  // (validator 0's turns never given up) the stall was 4998 ms and the expect met. Now 3 s.
+  it('one-way-partition.yaml fails when the unheard proposer\'s turns are not given up', async () => {
+    const { runScenario } = await import('../../fleet-sim/sim/run.js');
+    const { s, path } = await load('one-way-partition');
+    const real = await runScenario(s, s.seed);
+    expect(real.expect.failed, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toEqual([]);
+    const stuck = await runScenario({ ...s, consensus: { ...s.consensus, proposeMs: 60_000 } }, s.seed);
+    expect(stuck.expect.failed, `seed ${s.seed}`).toEqual([`maxStall ${stuck.liveness.maxStallMs} ms > 3000 ms`]);
+    expect(stuck.liveness.maxStallMs, `seed ${s.seed}`).toBeGreaterThan(4_000);
   }, 60_000);
 });

@@ -7,6 +7,31 @@
   const svgNs = 'http://www.w3.org/2000/svg';
   const linksDrawnMax = 2500;
 
+  // Where a drone's label may go, in order of preference: up and right of the drone (as it always
+  // was), then the other seven directions, then the same farther out, each ring a label's height
+  // further. A label goes to the first place where it covers no other label and no drone; when every
+  // place is taken, to the one it overlaps least. Labels farther out than the first ring get a thin
+  // line to their drone. Drones on pads a few metres apart had every label drawn over its neighbours'.
+  const labelDirections = [[1, -1], [1, 0], [1, 1], [-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1]];
+  const labelRings = 4;
+  const labelPlaces = [];
+  for (let ring = 0; ring < labelRings; ring++) for (const [dx, dy] of labelDirections) labelPlaces.push({ dx, dy, ring });
+
+  function overlapArea(a, b) {
+    const w = Math.min(a.r, b.r) - Math.max(a.l, b.l);
+    const h = Math.min(a.b, b.b) - Math.max(a.t, b.t);
+    return w > 0 && h > 0 ? w * h : 0;
+  }
+
+  /** The box of a label w x h whose nearest corner or edge sits `gap` from the drone at (x, y), toward (dx, dy). */
+  function labelBox(x, y, w, h, place, gap) {
+    const k = place.dx !== 0 && place.dy !== 0 ? Math.SQRT1_2 : 1;
+    const px = x + place.dx * gap * k, py = y + place.dy * gap * k;
+    const l = place.dx > 0 ? px : place.dx < 0 ? px - w : px - w / 2;
+    const t = place.dy > 0 ? py : place.dy < 0 ? py - h : py - h / 2;
+    return { l, t, r: l + w, b: t + h };
+  }
+
   function el(name, attrs, parent) {
     const e = root.document.createElementNS(svgNs, name);
     for (const k in attrs) e.setAttribute(k, String(attrs[k]));
@@ -85,15 +110,17 @@
         const body = el('circle', { class: 'body', r, 'stroke-width': u * 1.2 }, d);
         const cross = el('path', { class: 'cross', d: `M${-r},${-r}L${r},${r}M${r},${-r}L${-r},${r}`, 'stroke-width': u * 1.8 }, d);
         let label = null;
+        let leader = null;
         if (!many) {
+          leader = el('line', { class: 'leader', x1: 0, y1: 0, x2: 0, y2: 0, 'stroke-width': u * 0.8, visibility: 'hidden' }, d);
           label = el('text', { x: r * 1.5, y: -r * 1.2, 'font-size': 10.5 * u }, d);
           label.textContent = info.id;
         }
         el('title', {}, d).textContent = info.id + ' (' + info.role + ')';
         const trail = el('polyline', { class: 'trail ' + info.role, points: '', 'stroke-width': u * (many ? 0.7 : 1.3) }, g.trails);
-        return { d, ring, body, cross, label, trail };
+        return { d, ring, body, cross, label, leader, trail, r, fontSize: 10.5 * u, labelW: 0, place: -1 };
       });
-      built = { g, drones, cells: new Set(), grid: ns.coverageGrid(w), unit: u };
+      built = { g, drones, cells: new Set(), grid: ns.coverageGrid(w), unit: u, labelled: !many };
     }
 
     function drawCoverage(state) {
@@ -136,6 +163,60 @@
       built.g.links.setAttribute('class', 'radio-links' + (state.broker === 'down' ? ' carrying' : ''));
     }
 
+    /** Places every visible drone's label clear of the other labels and drones (labelPlaces). */
+    function placeLabels(state) {
+      if (!built.labelled) return; // a big fleet's drones carry no labels
+      const drones = [];
+      const bodies = [];
+      for (const info of state.nodes) {
+        const view = built.drones[info.index];
+        const s = state.samples[info.index];
+        if (!view || !s) continue;
+        const x = s.e, y = -s.n;
+        bodies.push({ l: x - view.r, t: y - view.r, r: x + view.r, b: y + view.r });
+        if (view.label) drones.push({ view, x, y });
+      }
+      const placed = [];
+      for (const { view, x, y } of drones) {
+        // Its width once, from the browser when it can tell (0 before the first layout), else estimated.
+        if (!(view.labelW > 0)) view.labelW = view.label.getComputedTextLength ? view.label.getComputedTextLength() : 0;
+        const w = view.labelW > 0 ? view.labelW : view.label.textContent.length * view.fontSize * 0.62;
+        const h = view.fontSize;
+        const gap = view.r * 1.3;
+        let best = -1, bestBox = null, bestCost = Infinity;
+        // The place it had last time first, so labels do not jump about while the drones move.
+        for (let i = -1; i < labelPlaces.length; i++) {
+          const k = i < 0 ? view.place : i;
+          if (k < 0 || (i >= 0 && k === view.place)) continue;
+          const place = labelPlaces[k];
+          const box = labelBox(x, y, w, h, place, gap + place.ring * h * 1.1);
+          let cost = 0;
+          for (const o of placed) cost += overlapArea(box, o);
+          for (const o of bodies) cost += overlapArea(box, o);
+          if (cost < bestCost) {
+            best = k; bestBox = box; bestCost = cost;
+            if (cost === 0) break;
+          }
+        }
+        placed.push(bestBox);
+        view.place = best;
+        // Relative to the drone's group, which is translated to the drone; the baseline a fifth above the bottom.
+        view.label.setAttribute('x', (bestBox.l - x).toFixed(2));
+        view.label.setAttribute('y', (bestBox.b - h * 0.2 - y).toFixed(2));
+        const far = labelPlaces[best].ring > 0;
+        view.leader.setAttribute('visibility', far ? 'visible' : 'hidden');
+        if (far) {
+          // From the drone's edge to the nearest point of the label's box.
+          const nx = Math.max(bestBox.l, Math.min(x, bestBox.r)) - x, ny = Math.max(bestBox.t, Math.min(y, bestBox.b)) - y;
+          const len = Math.hypot(nx, ny) || 1;
+          view.leader.setAttribute('x1', ((nx / len) * view.r).toFixed(2));
+          view.leader.setAttribute('y1', ((ny / len) * view.r).toFixed(2));
+          view.leader.setAttribute('x2', nx.toFixed(2));
+          view.leader.setAttribute('y2', ny.toFixed(2));
+        }
+      }
+    }
+
     function render(state) {
       if (!state.run) return;
       if (!built || built.run !== state.run || outside(state)) {
@@ -163,6 +244,7 @@
         const trail = state.trails[info.index] || [];
         view.trail.setAttribute('points', trail.map(([n, e]) => e.toFixed(1) + ',' + (-n).toFixed(1)).join(' '));
       }
+      placeLabels(state);
     }
 
     return { render, reset };
