@@ -269,7 +269,7 @@ export class Device {
     this.hal = createHal(c, Date.now());
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
     const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
-    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
+    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b), storage: this.storage });
     this.agents = c.agents.enabled
       ? new DeviceAgents({
           id: c.id,
