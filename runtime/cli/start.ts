@@ -10,6 +10,7 @@ import type { DataLock } from '../device/data-lock.js';
 import { StorageError } from '../device/file-storage.js';
 import { createLogger, DeviceMetrics } from '../device/observability.js';
 import { StorageWait, storageRunResetMs } from '../device/storage-wait.js';
+import { rmdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger as PinoLogger } from 'pino';
 import { CliError, exitCodes, need, parse } from './kit.js';
@@ -53,9 +54,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   const wait = new StorageWait(c, log);
   let lock: DataLock | null = null;
   let startedAt = processStart;
+  /** The directories this process made for dataDir (openDevice), until a device has started in them. */
+  let made: readonly string[] = [];
+  /** Set when the start is refused before any device started: those directories are removed. */
+  let unmake: readonly string[] = [];
   try {
     for (;;) {
       const opened = await openParts(c, file, lock);
+      if (lock === null) made = opened.parts.madeDirs ?? [];
       lock = opened.lock;
       let failedMidRun: StorageError | null = null;
       let tell: (e: StorageError) => void = () => {};
@@ -67,6 +73,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       const r = await run(opened.parts, startedAt, file, { log, metrics, onStorageFailed }, (d) => (current = d));
       let failure: StorageError;
       if (r instanceof Device) {
+        made = [];
         // Started, and its writes (session, WAL recovery) went through: unless one failed meanwhile.
         if (failedMidRun === null) wait.resumed();
         const ranFromMs = Date.now();
@@ -88,12 +95,32 @@ export async function startCommand(argv: string[]): Promise<number> {
       }
       startedAt = Date.now();
     }
+  } catch (e) {
+    unmake = made;
+    throw e;
   } finally {
     await wait.close();
     await lock?.release();
+    removeEmptyDirs(unmake);
   }
   // Timers and sockets are closed; exit now rather than wait on a straggling handle.
   process.exit(exitCodes.ok);
+}
+
+/**
+ * A start refused before a device ran (http.port in use, a HAL port that does not open: exit 5) leaves
+ * no data directory it made: removed deepest first, each only while empty (nothing is written before
+ * those ports are open: Device.start), so nothing that anything wrote is ever removed. Before, the
+ * refused start left the directory, with `data-format` and `session` in it.
+ */
+function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty (or gone): it and those above it stay
+    }
+  }
 }
 
 /** The device's parts; the data directory is locked by the first call and stays this process's, across
@@ -117,8 +144,8 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     device = new Device(parts, startedAt, {}, o);
     built(device); // its height and round on every log line from here
   } catch (e) {
-    // Building the device writes the data format and the session number: a write that fails is the
-    // data directory's storage failure, not a bad file.
+    // A storage failure while building it (nothing is written until Device.start) is the data
+    // directory's, not a bad file.
     if (e instanceof StorageError) return e;
     throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
   }

@@ -388,15 +388,17 @@ function dataDirUsable(dir: string): boolean {
   return false;
 }
 
-/** Makes the data directory (0700) once a start has passed every check; a Result naming the field. */
-export function makeDataDir(c: DeviceConfig, file: string): Result<void, string> {
+/** Makes the data directory (0700) once a start has passed every check: the directories it made (top
+ *  down; none when it was there), or a refusal naming the field. */
+export function makeDataDir(c: DeviceConfig, file: string): Result<string[], string> {
+  let made: string[];
   try {
-    makeDirs(c.dataDir, 0o700);
+    made = makeDirs(c.dataDir, 0o700);
     accessSync(c.dataDir, constants.W_OK);
   } catch {
     return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);
   }
-  return ok(undefined);
+  return ok(made);
 }
 
 /** Reads, parses and checks that the files it names are usable and that the data directory can be
