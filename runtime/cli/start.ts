@@ -155,9 +155,14 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     await device.stop().catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
     if (e instanceof StorageError) return e;
+    // The HTTP port's refusals name the field as every other refusal does ("FILE: field: problem; fix").
+    const code = (e as NodeJS.ErrnoException).code;
+    const at = `${c.http.host}:${c.http.port}`;
     const m =
       e instanceof HalOpenError ? `${file}: ${e.field}: ${e.message}; ${e.fix}`
-      : (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${c.http.port} is in use; pick another port in ${file}`
+      : code === 'EADDRINUSE' ? `${file}: http.port: ${c.http.port} is in use (another program listens on ${at}: another device of this machine, or an earlier one still running); pick another port, or stop that program`
+      : code === 'EACCES' ? `${file}: http.port: ${c.http.port} needs privileges this user does not have (ports below 1024); pick a port from 1024 to 65535`
+      : code === 'EADDRNOTAVAIL' ? `${file}: http.host: ${c.http.host} is not an address of this machine (IPv6 off, for ::1?); use 127.0.0.1`
       : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }

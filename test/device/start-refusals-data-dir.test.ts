@@ -37,11 +37,12 @@ beforeAll(async () => {
   takenPort = (taken.address() as { port: number }).port;
 }, 60_000);
 
-/** A device.yaml for d1 (dataDir two levels below anything that exists) with `extra` lines. */
-function config(name: string, extra: string, httpPort: number): { file: string; data: string } {
+/** A device.yaml for d1 (dataDir two levels below anything that exists) with `extra` lines; its agents
+ *  off unless `agents` (the default of a device.yaml, as the README's quickstart runs it). */
+function config(name: string, extra: string, httpPort: number, agents = false): { file: string; data: string } {
   const data = p(`data-${name}/d1`);
   const file = p(`${name}.yaml`);
-  writeFileSync(file, `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${data}\nmqtt: { url: "mqtt://127.0.0.1:1" }\nhttp: { port: ${httpPort} }\nagents: { enabled: false }\n${extra}`);
+  writeFileSync(file, `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${data}\nmqtt: { url: "mqtt://127.0.0.1:1" }\nhttp: { port: ${httpPort} }\n${agents ? '' : 'agents: { enabled: false }\n'}${extra}`);
   return { file, data };
 }
 
@@ -67,9 +68,17 @@ function refused(r: CliRun, text: string): void {
 describe('a refused murmur start leaves the data directory as it found it', () => {
   it('http.port in use, on a fresh data directory: exit 5, no data directory (nor the one above it that it made)', async () => {
     const c = config('fresh-port', '', takenPort);
-    refused(await murmur('start', '--config', c.file), `http.port ${takenPort} is in use`);
+    refused(await murmur('start', '--config', c.file), `${c.file}: http.port: ${takenPort} is in use (another program listens on 127.0.0.1:${takenPort}`);
     // Before: data-fresh-port/d1 was left with data-format and session in it.
     expect(existsSync(p('data-fresh-port'))).toBe(false);
+  }, 20_000);
+
+  // The agents' state directory was made when the device was built, before the port was tried: a
+  // refused start left data-.../d1/agents behind even once the format and session waited for the ports.
+  it('http.port in use, with the agents on (the default): exit 5, no data directory', async () => {
+    const c = config('fresh-agents', '', takenPort, true);
+    refused(await murmur('start', '--config', c.file), `${c.file}: http.port: ${takenPort} is in use (another program listens on 127.0.0.1:${takenPort}`);
+    expect(existsSync(p('data-fresh-agents')) ? contents(p('data-fresh-agents')) : null).toBeNull();
   }, 20_000);
 
   it("hal.mavlink.serial not there, on a fresh data directory: exit 5, no data directory", async () => {
@@ -99,7 +108,7 @@ describe('a refused murmur start leaves the data directory as it found it', () =
     expect(Object.keys(before)).toEqual(expect.arrayContaining(['data-format', 'session']));
     // The same device.yaml, with its port now taken.
     writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(`http: { port: ${free} }`, `http: { port: ${takenPort} }`));
-    refused(await murmur('start', '--config', c.file), `http.port ${takenPort} is in use`);
+    refused(await murmur('start', '--config', c.file), `${c.file}: http.port: ${takenPort} is in use (another program listens on 127.0.0.1:${takenPort}`);
     expect(contents(c.data)).toEqual(before);
   }, 40_000);
 });
