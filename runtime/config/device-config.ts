@@ -316,7 +316,13 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
     try {
       raw = parseYaml(text, { maxAliasCount: 16 });
     } catch (e) {
-      return err(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+      // The library's message ends "at line L, column C:" before a picture of the text over several
+      // lines; the one line said here ended at that colon. It names the line's text instead.
+      const first = ((e as Error).message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+      const line = (e as { linePos?: readonly { line: number }[] }).linePos?.[0]?.line;
+      const src = line !== undefined ? text.split('\n')[line - 1]?.trim() : undefined;
+      const dup = (e as { code?: string }).code === 'DUPLICATE_KEY' ? '; give each field once' : '';
+      return err(`${file}: not valid YAML: ${first}${src ? ` (${JSON.stringify(src.length > 60 ? `${src.slice(0, 60)}…` : src)})` : ''}${dup}`);
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return err(`${file}: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)`);
     const r = deviceConfigSchemaFor((load('zod') as typeof import('zod')).z).safeParse(raw);

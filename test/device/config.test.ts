@@ -100,6 +100,8 @@ describe('device.yaml', () => {
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relayJitterMs: 20000 }]\n', 'radios.0.relayJitterMs: 20000'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
     ['id: [unclosed\n', 'device.yaml: not valid YAML'],
+    // A field given twice: the line named, not the library's message cut at its trailing colon.
+    [good + 'http: { port: 9471 }\nhttp: { port: 9472 }\n', 'device.yaml: not valid YAML: Map keys must be unique at line 7, column 1 ("http: { port: 9472 }"); give each field once'],
   ];
   for (const [text, message] of cases) {
     it(`refuses: ${message.slice(0, 60)}`, () => {
