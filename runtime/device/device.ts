@@ -186,6 +186,8 @@ export class Device {
   /** Cancels the consensus timers not yet fired. */
   private readonly pending = new Set<() => void>();
   private httpServer: import('node:http').Server | undefined;
+  /** The agents' scheduler was started (start()): until then their stop is not logged agent by agent. */
+  private agentsStarted = false;
   /** When the status LED last showed the device's health (hal.led), and what went wrong last time. */
   private ledShownMs = -Infinity;
   private ledError = '';
@@ -311,7 +313,9 @@ export class Device {
             this.log.info({ event: 'reflex-release', agent, reason }, `agent ${agent}: ${reason}; resuming`);
             this.missions.resumeAfterReflex();
           },
-          onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
+          // A start refused before the agents ran (a port taken) stops them too: no "stopped" line for
+          // agents that never started, before the one line that says why the start was refused.
+          onReport: (r) => (r.kind === 'stopped' && !this.agentsStarted ? undefined : this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`)),
         })
       : null;
     const send: ConsensusSend = (to, bytes) => void (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus'));
@@ -463,6 +467,7 @@ export class Device {
       this.guarded(() => this.onFrame(f.bytes, f.announced === true));
     });
     await this.agents?.start(Date.now());
+    this.agentsStarted = true;
     this.control.onCommand((bytes) => this.guarded(() => this.missions.explain(bytes, this.shell)));
     this.control.start();
     this.missions.resumeOwnTask();
