@@ -30,7 +30,8 @@ Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 b
 error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
-  const processStart = Date.now() - process.uptime() * 1000;
+  // Whole milliseconds: the ready line says "startMs":3430, not 3430.322998046875.
+  const processStart = Math.round(Date.now() - process.uptime() * 1000);
   const a = parse(argv, { config: { type: 'string' } }, startUsage);
   if (a.values.help) return void process.stdout.write(startUsage + '\n'), exitCodes.ok;
   const file = need(a.values.config, 'config');

@@ -364,6 +364,8 @@ export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: strin
     } catch {
       return err(`${file}: ${field}: cannot read ${at(path)}; ${fixFor(field)}`);
     }
+    // Readable, but a directory (a path one level short): said here rather than as EISDIR at start.
+    if (statSync(at(path)).isDirectory()) return err(`${file}: ${field}: ${at(path)} is a directory; ${fixFor(field)}`);
   }
   return ok(undefined);
 }
