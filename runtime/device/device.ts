@@ -447,11 +447,9 @@ export class Device {
     this.httpPort = http.port;
     // The first write to the directory: its format, so no older release takes what follows for its own.
     markDataFormat(this.storage, this.p.dataFormatFound);
-    // The session number grows on every start, even after the data directory was wiped
-    // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
-    this.storage.replace('session', Buffer.from(String(this.session)));
     // Recover next: replaying the WAL rebuilds the chain and the mission state before the links, the
-    // control plane and the agents see anything.
+    // control plane and the agents see anything. A directory it refuses (a damaged snapshot: exit 2)
+    // keeps the session number it had.
     this.missions.replaying = true;
     try {
       this.shell.boot();
@@ -461,6 +459,9 @@ export class Device {
     } finally {
       this.missions.replaying = false;
     }
+    // The session number grows on every start, even after the data directory was wiped
+    // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
+    this.storage.replace('session', Buffer.from(String(this.session)));
     this.link.onReceive((f) => {
       if (this.state === 'stopping') return;
       this.hooks.received?.(f.bytes);

@@ -90,7 +90,7 @@ describe('a refused murmur start leaves the data directory as it found it', () =
     expect(existsSync(p('data-fresh-fc'))).toBe(false);
   }, 20_000);
 
-  it('http.port in use, on the data directory of a device that ran before: every file as it was (the session number not moved on)', async () => {
+  it('http.port in use, or a damaged snapshot, on the data directory of a device that ran before: every file as it was (the session number not moved on)', async () => {
     // The device runs once (its data directory made and written), and stops.
     const free = await freePort();
     const c = config('ran', '', free);
@@ -113,5 +113,14 @@ describe('a refused murmur start leaves the data directory as it found it', () =
     writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(`http: { port: ${free} }`, `http: { port: ${takenPort} }`));
     refused(await murmur('start', '--config', c.file), `${c.file}: http.port: ${takenPort} is in use (another program listens on 127.0.0.1:${takenPort}`);
     expect(contents(c.data)).toEqual(before);
+    // A directory the device refuses (exit 2): a snapshot that fails its checksum. Its port free again.
+    writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(`http: { port: ${takenPort} }`, 'http: { port: 0 }'));
+    writeFileSync(join(c.data, 'consensus.snapshot'), Buffer.alloc(300, 7));
+    const damaged = contents(c.data);
+    const r = await murmur('start', '--config', c.file);
+    expect(r.stderr, r.stderr).toContain('consensus.snapshot fails its checksum; refusing to start');
+    expect(r.code, r.stderr).toBe(2);
+    // Before: the session number moved on.
+    expect(contents(c.data)).toEqual(damaged);
   }, 40_000);
 });
