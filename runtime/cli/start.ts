@@ -27,7 +27,9 @@ docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it ta
 Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
 (or dataDir in use by another murmur), 3 refused (another process holds this device's key),
 5 unavailable (http.port in use, or a serial port or LED that hal names cannot be opened), 70 internal
-error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0.`;
+error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0. (In Node's
+own start-up, about the first tenth of a second after exec, before any of murmur's code runs, a
+signal still has its default action: the shell says 143 (or 130, after Ctrl-C).)`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   // Whole milliseconds: the ready line says "startMs":3430, not 3430.322998046875.
