@@ -103,7 +103,7 @@ export class MissionRunner {
     try {
       this.o.storage.replace(flyingFile, new TextEncoder().encode(mission));
     } catch (e) {
-      this.o.log.warn({ event: 'storage-failed', file: flyingFile }, `could not record in the data directory that the drone flew for mission ${mission}: ${(e as Error).message}`);
+      this.o.log.warn({ event: 'flying-record-failed', file: flyingFile }, `could not record in the data directory that the drone flew for mission ${mission}: ${(e as Error).message}`);
     }
   }
 
