@@ -25,9 +25,10 @@ export class MemoryStateStore implements StateStore {
 }
 
 export class FileStateStore implements StateStore {
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  }
+  /** Whether `dir` was made: at the first save, not when the store is built (a device whose start is
+   *  refused before its agents run leaves its data directory as it found it: runtime/cli/start.ts). */
+  private made = false;
+  constructor(private readonly dir: string) {}
   private file(agent: string): string {
     return join(this.dir, `${agent}.json`);
   }
@@ -39,6 +40,8 @@ export class FileStateStore implements StateStore {
     }
   }
   save(agent: string, json: string): void {
+    if (!this.made) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.made = true;
     const tmp = `${this.file(agent)}.tmp`;
     writeFileSync(tmp, json, { mode: 0o600 });
     renameSync(tmp, this.file(agent));

@@ -51,7 +51,8 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
 
   TYPE               ${wrapList(knownTypes, '                     ')}
                      (${wrapList(adminTypes, '                     ')} need the admin role)
-  --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text;
+  --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text
+                     (one starting with [ or { must parse: refused otherwise, exit 2);
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
   --key FILE         operator key file (default $MURMUR_KEY)
   --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
@@ -84,7 +85,7 @@ interface SendResult {
   warnings: string[];
 }
 
-function argValue(v: string): unknown {
+function argValue(name: string, v: string): unknown {
   if (v.startsWith('@')) {
     try {
       return new Uint8Array(readFileSync(v.slice(1)));
@@ -94,7 +95,11 @@ function argValue(v: string): unknown {
   }
   try {
     return JSON.parse(v) as unknown;
-  } catch {
+  } catch (e) {
+    // Meant as a list or an object (a bracket missing, a quote the shell ate): said here, not sent as
+    // text for the swarm to commit as rejected ("args.area must be a list of 3 to 64 ... points"),
+    // which named the wrong problem.
+    if (/^\s*[[{]/.test(v)) throw new CliError(`--arg ${name}: ${v} is not valid JSON (${(e as Error).message}); a list or object goes as JSON, e.g. area='[[0,0],[0,60],[60,60]]' (quoted for the shell)`, exitCodes.usage);
     return v;
   }
 }
@@ -136,7 +141,7 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
   for (const kv of a.values.arg ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new CliError(`--arg "${kv}" must be NAME=VALUE`, exitCodes.usage);
-    args[kv.slice(0, i)] = argValue(kv.slice(i + 1));
+    args[kv.slice(0, i)] = argValue(kv.slice(0, i), kv.slice(i + 1));
   }
   const keyPath = a.values.key ?? process.env.MURMUR_KEY;
   if (!keyPath) throw new CliError('missing --key FILE (the operator key from `murmurctl keygen`; or set MURMUR_KEY)', exitCodes.usage);

@@ -10,6 +10,7 @@ import type { DataLock } from '../device/data-lock.js';
 import { StorageError } from '../device/file-storage.js';
 import { createLogger, DeviceMetrics } from '../device/observability.js';
 import { StorageWait, storageRunResetMs } from '../device/storage-wait.js';
+import { rmdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger as PinoLogger } from 'pino';
 import { CliError, exitCodes, need, parse } from './kit.js';
@@ -26,10 +27,13 @@ docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it ta
 Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
 (or dataDir in use by another murmur), 3 refused (another process holds this device's key),
 5 unavailable (http.port in use, or a serial port or LED that hal names cannot be opened), 70 internal
-error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0.`;
+error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0. (In Node's
+own start-up, about the first tenth of a second after exec, before any of murmur's code runs, a
+signal still has its default action: the shell says 143 (or 130, after Ctrl-C).)`;
 
 export async function startCommand(argv: string[]): Promise<number> {
-  const processStart = Date.now() - process.uptime() * 1000;
+  // Whole milliseconds: the ready line says "startMs":3430, not 3430.322998046875.
+  const processStart = Math.round(Date.now() - process.uptime() * 1000);
   const a = parse(argv, { config: { type: 'string' } }, startUsage);
   if (a.values.help) return void process.stdout.write(startUsage + '\n'), exitCodes.ok;
   const file = need(a.values.config, 'config');
@@ -53,9 +57,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   const wait = new StorageWait(c, log);
   let lock: DataLock | null = null;
   let startedAt = processStart;
+  /** The directories this process made for dataDir (openDevice), until a device has started in them. */
+  let made: readonly string[] = [];
+  /** Set when the start is refused before any device started: those directories are removed. */
+  let unmake: readonly string[] = [];
   try {
     for (;;) {
       const opened = await openParts(c, file, lock);
+      if (lock === null) made = opened.parts.madeDirs ?? [];
       lock = opened.lock;
       let failedMidRun: StorageError | null = null;
       let tell: (e: StorageError) => void = () => {};
@@ -67,6 +76,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       const r = await run(opened.parts, startedAt, file, { log, metrics, onStorageFailed }, (d) => (current = d));
       let failure: StorageError;
       if (r instanceof Device) {
+        made = [];
         // Started, and its writes (session, WAL recovery) went through: unless one failed meanwhile.
         if (failedMidRun === null) wait.resumed();
         const ranFromMs = Date.now();
@@ -88,12 +98,32 @@ export async function startCommand(argv: string[]): Promise<number> {
       }
       startedAt = Date.now();
     }
+  } catch (e) {
+    unmake = made;
+    throw e;
   } finally {
     await wait.close();
     await lock?.release();
+    removeEmptyDirs(unmake);
   }
   // Timers and sockets are closed; exit now rather than wait on a straggling handle.
   process.exit(exitCodes.ok);
+}
+
+/**
+ * A start refused before a device ran (http.port in use, a HAL port that does not open: exit 5) leaves
+ * no data directory it made: removed deepest first, each only while empty (nothing is written before
+ * those ports are open: Device.start), so nothing that anything wrote is ever removed. Before, the
+ * refused start left the directory, with `data-format` and `session` in it.
+ */
+function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty (or gone): it and those above it stay
+    }
+  }
 }
 
 /** The device's parts; the data directory is locked by the first call and stays this process's, across
@@ -117,8 +147,8 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     device = new Device(parts, startedAt, {}, o);
     built(device); // its height and round on every log line from here
   } catch (e) {
-    // Building the device writes the data format and the session number: a write that fails is the
-    // data directory's storage failure, not a bad file.
+    // A storage failure while building it (nothing is written until Device.start) is the data
+    // directory's, not a bad file.
     if (e instanceof StorageError) return e;
     throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
   }
@@ -128,9 +158,14 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     await device.stop().catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
     if (e instanceof StorageError) return e;
+    // The HTTP port's refusals name the field as every other refusal does ("FILE: field: problem; fix").
+    const code = (e as NodeJS.ErrnoException).code;
+    const at = `${c.http.host}:${c.http.port}`;
     const m =
       e instanceof HalOpenError ? `${file}: ${e.field}: ${e.message}; ${e.fix}`
-      : (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `http.port ${c.http.port} is in use; pick another port in ${file}`
+      : code === 'EADDRINUSE' ? `${file}: http.port: ${c.http.port} is in use (another program listens on ${at}: another device of this machine, or an earlier one still running); pick another port, or stop that program`
+      : code === 'EACCES' ? `${file}: http.port: ${c.http.port} needs privileges this user does not have (ports below 1024); pick a port from 1024 to 65535`
+      : code === 'EADDRNOTAVAIL' ? `${file}: http.host: ${c.http.host} is not an address of this machine (IPv6 off, for ::1?); use 127.0.0.1`
       : (e as Error).message;
     throw new CliError(m, exitCodes.unavailable);
   }

@@ -316,7 +316,13 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
     try {
       raw = parseYaml(text, { maxAliasCount: 16 });
     } catch (e) {
-      return err(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+      // The library's message ends "at line L, column C:" before a picture of the text over several
+      // lines; the one line said here ended at that colon. It names the line's text instead.
+      const first = ((e as Error).message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+      const line = (e as { linePos?: readonly { line: number }[] }).linePos?.[0]?.line;
+      const src = line !== undefined ? text.split('\n')[line - 1]?.trim() : undefined;
+      const dup = (e as { code?: string }).code === 'DUPLICATE_KEY' ? '; give each field once' : '';
+      return err(`${file}: not valid YAML: ${first}${src ? ` (${JSON.stringify(src.length > 60 ? `${src.slice(0, 60)}…` : src)})` : ''}${dup}`);
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return err(`${file}: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)`);
     const r = deviceConfigSchemaFor((load('zod') as typeof import('zod')).z).safeParse(raw);
@@ -358,6 +364,8 @@ export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: strin
     } catch {
       return err(`${file}: ${field}: cannot read ${at(path)}; ${fixFor(field)}`);
     }
+    // Readable, but a directory (a path one level short): said here rather than as EISDIR at start.
+    if (statSync(at(path)).isDirectory()) return err(`${file}: ${field}: ${at(path)} is a directory; ${fixFor(field)}`);
   }
   return ok(undefined);
 }
@@ -388,15 +396,17 @@ function dataDirUsable(dir: string): boolean {
   return false;
 }
 
-/** Makes the data directory (0700) once a start has passed every check; a Result naming the field. */
-export function makeDataDir(c: DeviceConfig, file: string): Result<void, string> {
+/** Makes the data directory (0700) once a start has passed every check: the directories it made (top
+ *  down; none when it was there), or a refusal naming the field. */
+export function makeDataDir(c: DeviceConfig, file: string): Result<string[], string> {
+  let made: string[];
   try {
-    makeDirs(c.dataDir, 0o700);
+    made = makeDirs(c.dataDir, 0o700);
     accessSync(c.dataDir, constants.W_OK);
   } catch {
     return err(`${file}: dataDir: cannot create or write ${c.dataDir}; ${fixFor('dataDir')}`);
   }
-  return ok(undefined);
+  return ok(made);
 }
 
 /** Reads, parses and checks that the files it names are usable and that the data directory can be

@@ -61,6 +61,9 @@ export interface DeviceParts {
   /** This process's hold on the data directory (data-lock.ts), released when the device stops; null
    *  when opened only to check (murmur provision). */
   readonly lock: DataLock | null;
+  /** The directories opening it made (the data directory and any missing above it, top down): a start
+   *  refused after (runtime/cli/start.ts) removes them again while empty. */
+  readonly madeDirs?: readonly string[];
 }
 
 /** Loads and checks identity and manifest, and (`lock`, the default) takes the data directory for this
@@ -103,7 +106,7 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
     await lock.value.release();
     return err(`${configFile}: dataDir: ${format.error}`);
   }
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value });
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -183,6 +186,8 @@ export class Device {
   /** Cancels the consensus timers not yet fired. */
   private readonly pending = new Set<() => void>();
   private httpServer: import('node:http').Server | undefined;
+  /** The agents' scheduler was started (start()): until then their stop is not logged agent by agent. */
+  private agentsStarted = false;
   /** When the status LED last showed the device's health (hal.led), and what went wrong last time. */
   private ledShownMs = -Infinity;
   private ledError = '';
@@ -219,9 +224,9 @@ export class Device {
     this.metrics = o.metrics ?? new DeviceMetrics();
     this.signer = rememberingSigner(p.signer, p.verifier);
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
-    // The first write to the directory: its format, so no older release takes what follows for its own.
-    markDataFormat(this.storage, p.dataFormatFound);
-    this.session = this.nextSession();
+    // Nothing is written here: start() writes the format and this session number once the ports it
+    // needs are open (a start refused before leaves the directory as it found it).
+    this.session = nextSessionNumber(parseStoredSession(this.storage.read('session')), Date.now());
     this.telemetryGate = new TelemetryGate(p.config.id);
     this.log = o.log ?? createLogger(c.id, c.log.level, () => this.logPosition(), c.log.file);
     const linkLog = linkLogger(this.log, c.mqtt.url);
@@ -269,7 +274,7 @@ export class Device {
     this.hal = createHal(c, Date.now());
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
     const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
-    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b) });
+    this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b), storage: this.storage });
     this.agents = c.agents.enabled
       ? new DeviceAgents({
           id: c.id,
@@ -308,7 +313,9 @@ export class Device {
             this.log.info({ event: 'reflex-release', agent, reason }, `agent ${agent}: ${reason}; resuming`);
             this.missions.resumeAfterReflex();
           },
-          onReport: (r) => this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`),
+          // A start refused before the agents ran (a port taken) stops them too: no "stopped" line for
+          // agents that never started, before the one line that says why the start was refused.
+          onReport: (r) => (r.kind === 'stopped' && !this.agentsStarted ? undefined : this.log.info({ event: 'agent', agent: r.agent, kind: r.kind, detail: r.message }, `agent ${r.agent} ${r.kind}`)),
         })
       : null;
     const send: ConsensusSend = (to, bytes) => void (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus'));
@@ -360,13 +367,6 @@ export class Device {
     return this.memberIdsOf.ids;
   }
 
-  /** A session number that grows on every start, even after the data directory was wiped
-   *  (session-number.ts; heartbeats and link birth/death use it). */
-  private nextSession(): number {
-    const session = nextSessionNumber(parseStoredSession(this.storage.read('session')), Date.now());
-    this.storage.replace('session', Buffer.from(String(session)));
-    return session;
-  }
 
   private at(atMs: number, fire: () => void): void {
     // Once stopping, nothing new is scheduled: frames still arriving while the links close must not
@@ -438,7 +438,18 @@ export class Device {
 
   async start(): Promise<void> {
     const c = this.p.config;
-    // Recover first: replaying the WAL rebuilds the chain and the mission state before any I/O.
+    // What the device needs and another program may hold or a cable may lack first: the HAL's ports and
+    // the HTTP port. Refused there (exit 5), the start has written nothing to the data directory. Before,
+    // the format and a new session number were written first and stayed behind a refused start.
+    await this.hal.start();
+    const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
+    this.httpServer = http.server;
+    this.httpPort = http.port;
+    // The first write to the directory: its format, so no older release takes what follows for its own.
+    markDataFormat(this.storage, this.p.dataFormatFound);
+    // Recover next: replaying the WAL rebuilds the chain and the mission state before the links, the
+    // control plane and the agents see anything. A directory it refuses (a damaged snapshot: exit 2)
+    // keeps the session number it had.
     this.missions.replaying = true;
     try {
       this.shell.boot();
@@ -448,16 +459,16 @@ export class Device {
     } finally {
       this.missions.replaying = false;
     }
+    // The session number grows on every start, even after the data directory was wiped
+    // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
+    this.storage.replace('session', Buffer.from(String(this.session)));
     this.link.onReceive((f) => {
       if (this.state === 'stopping') return;
       this.hooks.received?.(f.bytes);
       this.guarded(() => this.onFrame(f.bytes, f.announced === true));
     });
-    await this.hal.start();
-    const http = await startHttp(c.http.host, c.http.port, this.metrics, () => this.health(), () => this.refreshMetrics());
-    this.httpServer = http.server;
-    this.httpPort = http.port;
     await this.agents?.start(Date.now());
+    this.agentsStarted = true;
     this.control.onCommand((bytes) => this.guarded(() => this.missions.explain(bytes, this.shell)));
     this.control.start();
     this.missions.resumeOwnTask();

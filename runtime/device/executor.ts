@@ -63,6 +63,11 @@ export interface ExecutorOptions {
   readonly armWaitMs?: number;
   /** How long a vehicle a goto sent on may stay where it is before the wait for it ends; stallMsDefault. */
   readonly stallMs?: number;
+  /** Told when a flying of mission `mission` has the vehicle in the air (its take-off accepted, begun
+   *  in the air, or a committed hold of it taken up in the air after a restart): the device keeps it in
+   *  its data directory, so a restart that finds the drone on the ground under the mission's hold knows
+   *  someone landed it (adoptHold). */
+  readonly flying?: (mission: string) => void;
 }
 
 export class Executor {
@@ -120,6 +125,7 @@ export class Executor {
   private readonly armWaitMs: number;
   /** How long a vehicle a goto sent on may not move before it counts as stopped short (waitFor). */
   private readonly stallMs: number;
+  private readonly flying: (mission: string) => void;
   /** The last action sent to the flight controller that it did not refuse (send): only a goto's wait
    *  counts a vehicle that does not move as stopped short; after a hold (a reflex's, the mission's) or a
    *  velocity it is meant to. */
@@ -137,6 +143,7 @@ export class Executor {
     this.fence = options.fence ?? null;
     this.armWaitMs = options.armWaitMs ?? armWaitMsDefault;
     this.stallMs = options.stallMs ?? stallMsDefault;
+    this.flying = options.flying ?? (() => undefined);
   }
 
   /** Local position in metres from the fix, or null without one. The height is the flight
@@ -720,11 +727,13 @@ export class Executor {
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
     }
     // Landing higher up is in the air too: no arming or take-off again.
-    if (fs.value.landed === 'on-ground') {
+    if (fs.value.landed !== 'on-ground') this.flying(task.mission);
+    else {
       const armed = await this.armFor(live);
       if (armed) return live() ? fail(armed) : undefined;
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
       if (t) return live() ? fail(t) : undefined;
+      this.flying(task.mission);
       const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
       if (up) return live() ? fail(up) : undefined;
     }
@@ -985,10 +994,19 @@ export class Executor {
    * sent since, and the mission's resume does not fly it on from them. Before, nothing watched a
    * restarted device's held vehicle, and the resume flew the route from wherever a pilot had taken it.
    * A vehicle found in a mode the hold does not leave it in is handed over at once (and the task
-   * fails); one on the ground has nothing to watch; with the FC not heard, it is taken up once it is
-   * (until the resume or another task). Returns what it found, for the log.
+   * fails); with the FC not heard, it is taken up once it is (until the resume or another task).
+   *
+   * One on the ground (disarmed, or landed) has nothing to watch, but the resume must know why it is
+   * there. `flewBefore` says why the device knows it flew for this mission (MissionRunner: the committed
+   * progress, its last committed report in the air since the mission began, or its own data directory),
+   * or is null when nothing does. Flown before, it was landed while the swarm held the mission (a pilot,
+   * a failsafe, the flight controller's own, a battery landing): it is handed over and its task fails,
+   * so the resume does not take it off on its own (a new task for this drone does). Never flown for
+   * it, it is where the mission found it, and the resume's take-off is the task's own. Before, both
+   * read "nothing to hold" and the resume armed and took off a drone a pilot had landed.
+   * Returns what it found, for the log.
    */
-  adoptHold(command: string, progress: number): string {
+  adoptHold(command: string, progress: number, flewBefore: string | null = null): string {
     const fc = this.devices.flight;
     const fs = fc?.state();
     if (fc && fs && !fs.ok) {
@@ -1000,16 +1018,23 @@ export class Executor {
       const live = this.liveFor(this.generation);
       void (async () => {
         for (const t0 = Date.now(); live() && this.paused && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
-          if (fc.state().ok) return this.log(`mission ${command} is held: ${this.adoptHold(command, progress)}`, 'info');
+          if (fc.state().ok) return this.log(`mission ${command} is held: ${this.adoptHold(command, progress, flewBefore)}`, 'info');
         }
       })();
       return `the flight controller's state is not known (${fs.error.message}): the hold is taken up once it is heard`;
     }
-    if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') return 'the vehicle is not in the air: nothing to hold';
     // Taken up before (a state sync while running calls resumeOwnTask anew) and found someone else's
     // since: it stays theirs, and its task's failure was said then. Before, it was reported failed again,
     // or, the pilot's mode being a hold's, logged as watched while nothing watched it.
     if (this.handedOver) return `the vehicle is already out of this device's hands: ${this.handedOverWhy}`;
+    if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') {
+      const where = !fc ? 'no flight controller fitted' : !fs?.ok ? 'no flight state' : fs.value.armed ? 'armed, on the ground' : 'disarmed';
+      if (flewBefore === null) return `the vehicle is on the ground, and nothing says it flew for this mission (${where}; no waypoint of it passed, no report of it in the air committed since the mission began, no flight of it in this device's data directory): the mission's resume takes it off as its task would`;
+      // The failure goes out now (not at the resume), as a takeover seen under the hold does.
+      const reason = this.handOver(`the vehicle is on the ground after flying for this mission (${flewBefore}), ${where}: landed while the swarm held the mission (a pilot, a failsafe or the flight controller's own); not taken off again by the mission's resume`);
+      this.report({ command, stage: 'failed', progress, reason });
+      return reason;
+    }
     this.generation++;
     this.paused = true;
     const mode = fs.value.mode;
@@ -1022,6 +1047,7 @@ export class Executor {
       return reason;
     }
     this.lastAction = 'hold';
+    this.flying(command);
     void this.watchHeld(this.generation, { command, progress });
     return `the vehicle holds (mode ${mode}): watched for a pilot or the flight controller taking it until the mission resumes`;
   }

@@ -11,7 +11,8 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
-import type { HazardSet, MissionState, Task } from '../mission/types.js';
+import type { ActiveMission, Assignment, HazardSet, MissionState, Task } from '../mission/types.js';
+import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask } from '../mission/reassign.js';
 import { plannedPassed, resumeStart } from '../mission/progress.js';
@@ -44,7 +45,15 @@ export interface MissionRunnerOptions {
   readonly metrics: DeviceMetrics;
   /** Hands an envelope to consensus as a transaction (and gossips it). */
   readonly submit: (envelope: Uint8Array) => void;
+  /** The data directory (file `flying`: the mission this device last had its drone in the air for),
+   *  read by a restart under a committed hold that finds the drone on the ground (resumeOwnTask). */
+  readonly storage?: Storage;
 }
+
+/** The data directory's file naming the mission this device last had its drone in the air for. */
+export const flyingFile = 'flying';
+/** A committed report this high (decimetres above home, as resumeStart's `airborne`) is in the air. */
+const reportedAirborneDm = 20;
 
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
 const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones are in the chain
@@ -77,8 +86,40 @@ export class MissionRunner {
   /** A resume waiting for the drone's position (resumeOwnTask). */
   private resumeTimer: NodeJS.Timeout | null = null;
 
+  /** The mission named in the data directory's `flying` file (flyingFile), as last read or written. */
+  private flownFor: string | null;
+
   constructor(private readonly o: MissionRunnerOptions) {
-    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), { fence: o.fence });
+    const stored = o.storage?.read(flyingFile);
+    this.flownFor = stored ? new TextDecoder().decode(stored) : null;
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), { fence: o.fence, flying: (mission) => this.recordFlying(mission) });
+  }
+
+  /** The drone is in the air for `mission` (Executor's `flying`): kept in the data directory, once per
+   *  mission. A failed write is logged, not fatal: it only weakens what a restart knows (flewBefore). */
+  private recordFlying(mission: string): void {
+    if (mission === this.flownFor || !this.o.storage) return;
+    this.flownFor = mission;
+    try {
+      this.o.storage.replace(flyingFile, new TextEncoder().encode(mission));
+    } catch (e) {
+      this.o.log.warn({ event: 'flying-record-failed', file: flyingFile }, `could not record in the data directory that the drone flew for mission ${mission}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Why this device knows its drone flew for mission `m` before (so, found on the ground under the
+   * mission's hold, someone or something landed it), or null: its committed progress has waypoints
+   * passed, its last committed report since the mission began had it in the air, or its data directory
+   * says this device had it in the air for it. With none of them it never took off for the mission as
+   * far as anything kept tells.
+   */
+  private flewBefore(m: ActiveMission, mine: Assignment): string | null {
+    if ((mine.flown ?? 0) > 0) return `${mine.flown} of its ${mine.waypoints.length} waypoints committed as passed`;
+    const me = this.state.drones.find((d) => d.id === this.o.id);
+    if (me && me.telemetryMs >= m.startMs && me.altDm > reportedAirborneDm) return `its last committed report, since the mission began, had it ${(me.altDm / 10).toFixed(1)} m up`;
+    if (this.flownFor === m.id) return 'this device flew it before it restarted';
+    return null;
   }
 
   /** True when the command may go on to consensus; otherwise the operator has been told why not. */
@@ -296,7 +337,7 @@ export class MissionRunner {
     if (m.status === 'held') {
       // Restarted while the swarm holds the mission: nothing to fly until its resume, but the hold this
       // device sent before is watched again (a pilot taking the drone meanwhile keeps it).
-      if (!carrying) this.o.log.info({ event: 'resume', mission: m.id, held: true }, `mission ${m.id} is held: ${this.executor.adoptHold(m.id, progress)}`);
+      if (!carrying) this.o.log.info({ event: 'resume', mission: m.id, held: true }, `mission ${m.id} is held: ${this.executor.adoptHold(m.id, progress, this.flewBefore(m, mine))}`);
       return;
     }
     const airborne = fsv !== null && (fsv.landed === 'in-air' || fsv.landed === 'landing' || (fsv.landed === 'unknown' && fsv.armed));

@@ -1,6 +1,6 @@
 // device.yaml validation: defaults fill in, and every error is one line naming the field and the fix.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,8 @@ describe('device.yaml', () => {
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relayJitterMs: 20000 }]\n', 'radios.0.relayJitterMs: 20000'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
     ['id: [unclosed\n', 'device.yaml: not valid YAML'],
+    // A field given twice: the line named, not the library's message cut at its trailing colon.
+    [good + 'http: { port: 9471 }\nhttp: { port: 9472 }\n', 'device.yaml: not valid YAML: Map keys must be unique at line 7, column 1 ("http: { port: 9472 }"); give each field once'],
   ];
   for (const [text, message] of cases) {
     it(`refuses: ${message.slice(0, 60)}`, () => {
@@ -124,6 +126,13 @@ describe('device.yaml', () => {
     if (!r.ok) expect(r.error).toBe(`${file}: key: cannot read ${join(dir, 'keys/d1.key')}; set it to the key file written by \`murmur keygen --id ID --out FILE\``);
     const missing = loadDeviceConfig(join(dir, 'nope.yaml'));
     expect(missing.ok || missing.error).toContain('cannot read the config file (ENOENT)');
+    // A directory where the manifest belongs (it passed the check, and the start then said only
+    // "EISDIR: illegal operation on a directory, read", with no fix).
+    mkdirSync(join(dir, 'keys'));
+    writeFileSync(join(dir, 'keys/d1.key'), '{}');
+    mkdirSync(join(dir, 'fleet.manifest'));
+    const dirManifest = loadDeviceConfig(file);
+    expect(dirManifest.ok || dirManifest.error).toBe(`${file}: manifest: ${join(dir, 'fleet.manifest')} is a directory; set it to the signed manifest file written by \`murmur fleet sign\``);
   });
 });
 
