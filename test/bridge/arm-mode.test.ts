@@ -8,11 +8,8 @@
 // this process, joined to the companion in memory; the test leaves it in each of those modes on the
 // ground, as the autopilot is after landing in it.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inMemoryFc, waitFor } from './companion.js';
-
-const cleanup: Array<() => void> = [];
-afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
 const cases = [
   { family: 'ardupilot', mode: 'return', armsIn: 'guided' },
@@ -22,11 +19,13 @@ const cases = [
   { family: 'px4', mode: 'land', armsIn: 'hold' },
 ] as const;
 
-describe('arming a copter left in a mode it does not arm in', () => {
+// Each case flies its own simulated FC, so the cases run at once (describe.concurrent); each stops its
+// own FC at its end, passed or failed, through the test's onTestFinished.
+describe.concurrent('arming a copter left in a mode it does not arm in', () => {
   for (const c of cases) {
-    it(`${c.family}, from ${c.mode} on the ground: armed (in ${c.armsIn}), and it takes off`, async () => {
+    it(`${c.family}, from ${c.mode} on the ground: armed (in ${c.armsIn}), and it takes off`, async ({ onTestFinished }) => {
       const { fc, vehicle, stop } = inMemoryFc({ fc: { family: c.family, speedFactor: 4 } });
-      cleanup.push(stop);
+      onTestFinished(stop);
       await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
       fc.vehicle.setMode(c.mode); // where the autopilot stays after landing in it
       await waitFor(`the companion sees mode ${c.mode}`, () => vehicle.mode() === c.mode, 5_000);

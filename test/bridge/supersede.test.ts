@@ -5,17 +5,17 @@
 // The simulated FC (ArduPilot) runs in this process, joined to the companion in memory; the test drops
 // every ACK of NAV_RETURN_TO_LAUNCH and counts the copies the FC is sent.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { ackedCommand, airborne, inMemoryFc, longCommand, waitFor } from './companion.js';
 
-const cleanup: Array<() => void> = [];
-afterEach(() => cleanup.splice(0).forEach((f) => f()));
+// Each test flies its own simulated FC, so the tests run at once (describe.concurrent); each stops its
+// own FC at its end, passed or failed, through the test's onTestFinished.
 
-describe('a return whose ACK is lost, then a goto', () => {
-  it('is not resent after the goto: the vehicle flies to the goto, and the return ends superseded', async () => {
+describe.concurrent('a return whose ACK is lost, then a goto', () => {
+  it('is not resent after the goto: the vehicle flies to the goto, and the return ends superseded', async (t) => {
     let rtlSent = 0;
     const { vehicle, stop } = inMemoryFc({
       fc: { speedFactor: 4 },
@@ -25,7 +25,7 @@ describe('a return whose ACK is lost, then a goto', () => {
         pass(f);
       },
     });
-    cleanup.push(stop);
+    t.onTestFinished(stop);
     await airborne(vehicle, 10);
     const rtl = vehicle.execute({ type: 'return-to-launch' });
     await new Promise((r) => setTimeout(r, 200)); // the FC took it; its ACK is lost
@@ -48,7 +48,7 @@ const commandOf = (f: Uint8Array): number | null => longCommand(f) ?? (f[0] === 
 
 /** The in-memory FC up 10 m; from then on, every ACK of `lost` is dropped while `drop.on` and the
  *  copies of it the companion sends are counted. */
-async function upWithLostAcks(lost: number) {
+async function upWithLostAcks(t: TestContext, lost: number) {
   const sent = { count: 0 };
   const drop = { on: false };
   let counting = false;
@@ -60,7 +60,7 @@ async function upWithLostAcks(lost: number) {
       pass(f);
     },
   });
-  cleanup.push(rig.stop);
+  t.onTestFinished(rig.stop);
   const { vehicle } = rig;
   await waitFor('the FC heard, with a position', () => vehicle.connected() && vehicle.telemetry.position !== null, 10_000);
   expect((await vehicle.execute({ type: 'arm' })).ok).toBe(true);
@@ -71,7 +71,7 @@ async function upWithLostAcks(lost: number) {
   return { ...rig, sent, drop };
 }
 
-describe('a goto or hold whose ACK is lost, then a return, landing or hold', () => {
+describe.concurrent('a goto or hold whose ACK is lost, then a return, landing or hold', () => {
   // A battery reserve's return (or a critical battery's landing) given while the executor's last goto,
   // or a reflex's hold, still awaited its ACK: the goto's resend a second later switched the FC back to
   // GUIDED and flew the drone to the waypoint, out of its return; the hold's stopped it where it was.
@@ -84,8 +84,8 @@ describe('a goto or hold whose ACK is lost, then a return, landing or hold', () 
     ['goto', mavCmd.doReposition, 'land'],
     ['goto', mavCmd.doReposition, 'hold'],
   ] as const) {
-    it(`${first} then ${action}: the ${first} is not resent after it, and the vehicle keeps to it`, async () => {
-      const { fc, vehicle, sent } = await upWithLostAcks(lost);
+    it(`${first} then ${action}: the ${first} is not resent after it, and the vehicle keeps to it`, async (t) => {
+      const { fc, vehicle, sent } = await upWithLostAcks(t, lost);
       const before = first === 'goto' ? vehicle.execute({ type: 'goto', target: { ...target, relAltM: 10 } }) : vehicle.execute({ type: 'hold' });
       await new Promise((r) => setTimeout(r, 200)); // the FC took it; its ACK is lost
       expect(sent.count).toBe(1);
@@ -103,9 +103,9 @@ describe('a goto or hold whose ACK is lost, then a return, landing or hold', () 
   }
 });
 
-describe('a goto whose ACK is lost, then another goto (a re-plan)', () => {
-  it('the newer goto is sent and flown, not refused as already awaiting an ACK; the older is not resent', async () => {
-    const { vehicle, sent, drop } = await upWithLostAcks(mavCmd.doReposition);
+describe.concurrent('a goto whose ACK is lost, then another goto (a re-plan)', () => {
+  it('the newer goto is sent and flown, not refused as already awaiting an ACK; the older is not resent', async (t) => {
+    const { vehicle, sent, drop } = await upWithLostAcks(t, mavCmd.doReposition);
     const old = localToGeo(defaultSimConfig.origin, 0, 60);
     const first = vehicle.execute({ type: 'goto', target: { ...old, relAltM: 10 } });
     await new Promise((r) => setTimeout(r, 200)); // the FC took it; its ACK is lost

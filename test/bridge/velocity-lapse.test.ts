@@ -5,17 +5,16 @@
 // has the vehicle), so the lapse follows every such takeover. The simulated FC (ArduPilot) runs in this
 // process, joined to the companion in memory; the test switches its mode as a pilot or its failsafe would.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FlightMode } from '../../hal/devices.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { airborne, inMemoryFc, longCommand, waitFor } from './companion.js';
 
-const cleanup: Array<() => void> = [];
-afterEach(() => cleanup.splice(0).forEach((f) => f()));
-
-describe('a velocity not renewed after the vehicle left guided', () => {
+// Each test flies its own simulated FC, so the two run at once (describe.concurrent); each stops its
+// own FC at its end, passed or failed, through the test's onTestFinished.
+describe.concurrent('a velocity not renewed after the vehicle left guided', () => {
   for (const [who, mode] of [['a pilot’s switch to a manual mode', 'manual'], ['the FC’s own failsafe return', 'return']] as const) {
-    it(`stops streaming and leaves the vehicle in ${who}`, async () => {
+    it(`stops streaming and leaves the vehicle in ${who}`, async ({ onTestFinished }) => {
       let modeCommands = 0;
       const { fc, vehicle, stop } = inMemoryFc({
         fc: { speedFactor: 4 },
@@ -24,7 +23,7 @@ describe('a velocity not renewed after the vehicle left guided', () => {
           pass(f);
         },
       });
-      cleanup.push(stop);
+      onTestFinished(stop);
       await airborne(vehicle, 10);
       expect((await vehicle.execute({ type: 'velocity', northMps: 0, eastMps: 2, downMps: 0 })).ok).toBe(true);
       expect(vehicle.mode()).toBe('guided');

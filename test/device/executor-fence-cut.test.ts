@@ -4,25 +4,26 @@
 // it inside the fence (or, with no way round that keeps the margin, no further). The executor on a
 // simulated multirotor 20x faster than the wall clock (executor-rig).
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { geoToLocal } from '../../hal/geo.js';
 import { insideFence } from '../../runtime/mission/fence-cut.js';
-import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { origin, testRig, until } from './executor-rig.js';
 
-afterEach(() => stopRigs());
+// Each test flies its own vehicle on its own clock (testRig: stopped when that test ends), so the tests
+// run at once (describe.concurrent).
 
 const route = [{ n: 400, e: 0 }, { n: 400, e: 600 }, { n: 800, e: 600 }, { n: 800, e: -600 }];
 
-describe('executor: a flying begun again in the middle of a leg cut at the fence', () => {
-  it.each([
+describe.concurrent('executor: a flying begun again in the middle of a leg cut at the fence', () => {
+  it.for([
     ["a reflex's hold, released", (ex: Executor): void => {
       ex.reflexAction({ type: 'hold' }); // as the link-loss reflex holds it
       setTimeout(() => ex.resumeAfterReflex(), 300); // the reflex's release
     }],
     ['a re-plan that keeps the leg', (ex: Executor): void => ex.run('m1-r', { type: 'waypoints', mission: 'm1', waypoints: route, altDm: 200, speedDmps: 60, then: 'hold', replan: true })],
-  ] as const)('after %s it flies on to the end of the stretch, not back to its start', async (_what, again) => {
-    const { vehicle, devices } = await executorRig();
+  ] as const)('after %s it flies on to the end of the stretch, not back to its start', { timeout: 60_000 }, async ([_what, again], t) => {
+    const { vehicle, devices } = await testRig(t.onTestFinished);
     const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
     const reports: ExecReport[] = [];
     const logs: string[] = [];
@@ -52,17 +53,17 @@ describe('executor: a flying begun again in the middle of a leg cut at the fence
     expect(reports.at(-1)?.stage, why()).toBe('done');
     // Before: [[80, 20], [80, -10]]: back 15 m east to where the leg came in, then west again.
     expect(gotos.slice(held), why()).toEqual([[80, -10]]);
-  }, 60_000);
+  });
 });
 
-describe("executor: a U-shaped fence of this device's own", () => {
+describe.concurrent("executor: a U-shaped fence of this device's own", () => {
   // Two arms north of a notch between east 40 and 80 m (from `notchFromM` north); the bar south of it
   // reaches down to -20 m north.
-  it.each([
+  it.for([
     [40, 'flies the lane up to the notch, round it inside the fence, on through the other arm, and back'],
     [-5, 'with no way round the notch that keeps 10 m from the fence (a bar 15 m wide), flies nothing past it'],
-  ] as const)('notch from %d m north: %s', async (notchFromM, _what) => {
-    const { vehicle, devices } = await executorRig();
+  ] as const)('notch from %d m north: %s', { timeout: 60_000 }, async ([notchFromM], t) => {
+    const { vehicle, devices } = await testRig(t.onTestFinished);
     const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [notchFromM, 80], [notchFromM, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
     const reports: ExecReport[] = [];
     const logs: string[] = [];
@@ -94,12 +95,12 @@ describe("executor: a U-shaped fence of this device's own", () => {
     } finally {
       clearInterval(watch);
     }
-  }, 60_000);
+  });
 });
 
-describe("executor: a waypoint inside its own fence with no way to it that keeps the margin", () => {
-  it('is said to be that, not outside the fence', async () => {
-    const { devices } = await executorRig();
+describe.concurrent("executor: a waypoint inside its own fence with no way to it that keeps the margin", () => {
+  it('is said to be that, not outside the fence', async (t) => {
+    const { devices } = await testRig(t.onTestFinished);
     // The U with a bar 15 m wide: from the west arm to the east arm, both inside, across the notch.
     const fence = [[-20, -20], [-20, 140], [150, 140], [150, 80], [-5, 80], [-5, 40], [150, 40], [150, -20]].map(([northM, eastM]) => ({ northM: northM as number, eastM: eastM as number }));
     const reports: ExecReport[] = [];
@@ -115,9 +116,9 @@ describe("executor: a waypoint inside its own fence with no way to it that keeps
   }, 60_000);
 });
 
-describe('executor: a route whose first waypoint lies past the fence', () => {
-  it("airborne inside the fence (a route resumed mid-lane after a restart), it flies the lane's rest up to the fence", async () => {
-    const { vehicle, devices } = await executorRig();
+describe.concurrent('executor: a route whose first waypoint lies past the fence', () => {
+  it("airborne inside the fence (a route resumed mid-lane after a restart), it flies the lane's rest up to the fence", async (t) => {
+    const { vehicle, devices } = await testRig(t.onTestFinished);
     const fence = [{ northM: -20, eastM: -20 }, { northM: 120, eastM: -20 }, { northM: 120, eastM: 30 }, { northM: -20, eastM: 30 }];
     const lane = { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 200, speedDmps: 80, then: 'hold' } as const;
     // Up on the lane, as a drone restarted mid-lane is: the route resumes at the waypoint past the fence.

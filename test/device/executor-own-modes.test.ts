@@ -5,20 +5,21 @@
 // The executor flies the simulated FC of each autopilot through the MAVLink HAL drivers, joined in memory;
 // the test switches the FC's mode as a pilot's RC switch would.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { ExecutorOptions } from '../../runtime/device/executor.js';
 import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
 const commandInt = 75; // COMMAND_INT: the goto's MAV_CMD_DO_REPOSITION
 
-async function flying(family: AutopilotFamily, options: ExecutorOptions = {}) {
+/** A vehicle on its own simulated FC in memory, with an executor on it. Each test has its own, so the
+ *  tests run at once (describe.concurrent); each stops what it made at its end, passed or failed. */
+async function flying(t: TestContext, family: AutopilotFamily, options: ExecutorOptions = {}) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
   const sent: string[] = [];
   const rig = inMemoryFc({
     fc: { family, speedFactor: 4 },
@@ -33,9 +34,9 @@ async function flying(family: AutopilotFamily, options: ExecutorOptions = {}) {
   return { rig, sent, ...(await mavlinkExecutor(rig, cleanup, options)) };
 }
 
-describe('the executor on a MAVLink flight controller, and modes that are not its own', () => {
-  it("ArduPilot: a pilot's switch to LOITER mid-leg takes the vehicle; the task fails naming it, and no goto or mode change follows", async () => {
-    const { rig, ex, reports, sent } = await flying('ardupilot');
+describe.concurrent('the executor on a MAVLink flight controller, and modes that are not its own', () => {
+  it("ArduPilot: a pilot's switch to LOITER mid-leg takes the vehicle; the task fails naming it, and no goto or mode change follows", async (t) => {
+    const { rig, ex, reports, sent } = await flying(t, 'ardupilot');
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }, { n: 600, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().upM > 9 && sent.includes('goto'), 30_000);
     await new Promise((r) => setTimeout(r, 500)); // a HEARTBEAT (every 200 ms) showed GUIDED
@@ -49,8 +50,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(rig.fc.vehicle.state().mode).toBe('hold');
   }, 60_000);
 
-  it('PX4: a route flown on gotos in Hold (as PX4 flies a reposition) is done with no takeover read; a switch to Position mode is one', async () => {
-    const { rig, ex, reports, logs, sent } = await flying('px4');
+  it('PX4: a route flown on gotos in Hold (as PX4 flies a reposition) is done with no takeover read; a switch to Position mode is one', async (t) => {
+    const { rig, ex, reports, logs, sent } = await flying(t, 'px4');
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 200 }, { n: 200, e: 200 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('the task done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
     expect(reports.filter((r) => r.stage === 'failed')).toEqual([]);
@@ -68,8 +69,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // PX4 flies a goto in Hold, so a pilot's Hold (the RC switch, QGroundControl's Pause) shows no new
   // mode: only that the vehicle stops short of where the goto sent it and stays. Before, the executor
   // waited for it to arrive for 10 minutes, and any re-plan's goto took it back from the pilot.
-  it("PX4: a pilot's Hold mid-leg stops the vehicle short; the task fails naming it once it has not moved for the stall time, and nothing flies it on", async () => {
-    const { rig, ex, reports, sent } = await flying('px4', { stallMs: 2_000 });
+  it("PX4: a pilot's Hold mid-leg stops the vehicle short; the task fails naming it once it has not moved for the stall time, and nothing flies it on", async (t) => {
+    const { rig, ex, reports, sent } = await flying(t, 'px4', { stallMs: 2_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }, { n: 600, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way', () => sent.includes('goto') && rig.fc.vehicle.state().eastM > 40, 30_000);
     rig.fc.vehicle.hold(); // Hold from the pilot: it stops where it is, in the mode PX4 flies the goto in
@@ -90,8 +91,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // within the 3 m arrival tolerance: a stop 6 m short is no arrival by the vehicle's own reckoning (that
   // 10 m rule is for a receiver of the device's own, hal.gnss). Before, it read as one after 5 s and the
   // route flew on to waypoint 2, taking the vehicle back from the pilot.
-  it("PX4: a pilot's Hold 6 m short of the waypoint is a stop short, not an arrival: the task fails at the stall time and nothing flies on", async () => {
-    const { rig, ex, reports, logs, sent } = await flying('px4', { stallMs: 7_000 });
+  it("PX4: a pilot's Hold 6 m short of the waypoint is a stop short, not an arrival: the task fails at the stall time and nothing flies on", async (t) => {
+    const { rig, ex, reports, logs, sent } = await flying(t, 'px4', { stallMs: 7_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }, { n: 600, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way', () => sent.includes('goto') && rig.fc.vehicle.state().eastM > 20, 30_000);
     const up = rig.fc.vehicle.state().upM;
@@ -105,8 +106,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(Math.abs(rig.fc.vehicle.state().eastM - 54)).toBeLessThan(1);
   }, 60_000);
 
-  it('ArduPilot: a vehicle its FC keeps short of the point in GUIDED (its own fence or avoidance) fails the task with why, instead of waiting 10 minutes', async () => {
-    const { rig, ex, reports } = await flying('ardupilot', { stallMs: 2_000 });
+  it('ArduPilot: a vehicle its FC keeps short of the point in GUIDED (its own fence or avoidance) fails the task with why, instead of waiting 10 minutes', async (t) => {
+    const { rig, ex, reports } = await flying(t, 'ardupilot', { stallMs: 2_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
     const s = rig.fc.vehicle.state();
@@ -115,8 +116,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped short of waypoint 1 and has not moved for 2 s \(mode guided\)/);
   }, 60_000);
 
-  it('a vehicle held by a reflex or a committed hold is not read as stalled', async () => {
-    const { rig, ex, reports } = await flying('px4', { stallMs: 1_000 });
+  it('a vehicle held by a reflex or a committed hold is not read as stalled', async (t) => {
+    const { rig, ex, reports } = await flying(t, 'px4', { stallMs: 1_000 });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way', () => rig.fc.vehicle.state().eastM > 25, 30_000);
     ex.reflexAction({ type: 'hold' }); // the obstacle reflex stops it
@@ -132,8 +133,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // The executor's hold puts ArduCopter in LOITER, which flies with a pilot's sticks: a pilot who takes
   // the drone there switches no mode. Before, the mission's resume sent a goto (GUIDED) and took the
   // drone back from the pilot.
-  it("ArduPilot: a pilot flying the held drone off with the sticks (LOITER, no mode change) takes it; the mission's resume is not carried out", async () => {
-    const { rig, ex, reports, sent } = await flying('ardupilot');
+  it("ArduPilot: a pilot flying the held drone off with the sticks (LOITER, no mode change) takes it; the mission's resume is not carried out", async (t) => {
+    const { rig, ex, reports, sent } = await flying(t, 'ardupilot');
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 40, 30_000);
     ex.run('h', { type: 'hold', mission: 'm1' });
@@ -163,8 +164,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // LOITER in the middle of its return, where a safety pilot takes the sticks. Before, nothing watched
   // the drone's motion there (only the mode), and the reflex's release sent it home again (RTL), taking
   // the drone back from the pilot.
-  it("ArduPilot: a pilot flying the drone off with the sticks while a reflex holds it on its way home takes it; the reflex's release does not send it home again", async () => {
-    const { rig, ex, logs, sent } = await flying('ardupilot');
+  it("ArduPilot: a pilot flying the drone off with the sticks while a reflex holds it on its way home takes it; the reflex's release does not send it home again", async (t) => {
+    const { rig, ex, logs, sent } = await flying(t, 'ardupilot');
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way, in GUIDED', () => rig.fc.vehicle.state().mode === 'guided' && rig.fc.vehicle.state().eastM > 60, 30_000);
     ex.run('home', { type: 'rtl' });
@@ -195,8 +196,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // And where the drone holds before a leg with no way round a committed hazard (the task failed so,
   // the drone in LOITER until a re-plan gives the leg a way). Before, nothing watched it there: a pilot
   // who flew it off with the sticks had it taken back by the re-plan's goto (GUIDED).
-  it("ArduPilot: a pilot flying the drone off with the sticks while it holds before a blocked leg takes it; the re-plan that clears the leg does not fly it on", async () => {
-    const { rig, ex, reports, logs, sent } = await flying('ardupilot');
+  it("ArduPilot: a pilot flying the drone off with the sticks while it holds before a blocked leg takes it; the re-plan that clears the leg does not fly it on", async (t) => {
+    const { rig, ex, reports, logs, sent } = await flying(t, 'ardupilot');
     const waypoints = [{ n: 0, e: 400 }, { n: 600, e: 400 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 100, speedDmps: 80, then: 'hold', blocked: [{ to: 1, reason: 'no way round h1 inside the geofence' }] });
     await waitFor('held before the blocked leg', () => reports.some((r) => r.stage === 'failed') && rig.fc.vehicle.state().mode === 'hold', 30_000);
@@ -225,8 +226,8 @@ describe('the executor on a MAVLink flight controller, and modes that are not it
   // pilot's Hold mid-climb shows no new mode: only the stop. Before, the take-off's wait did not count
   // a stop at all: the drone hovered short of the take-off altitude in the pilot's Hold while the task
   // waited 10 minutes for it, and a re-plan meanwhile would have flown it on from the pilot.
-  it("PX4: a pilot's Hold during the take-off stops the climb; the task fails naming it once the vehicle has not moved for the stall time, and a re-plan does not fly it on", async () => {
-    const { rig, ex, reports, sent } = await flying('px4', { stallMs: 2_000 });
+  it("PX4: a pilot's Hold during the take-off stops the climb; the task fails naming it once the vehicle has not moved for the stall time, and a re-plan does not fly it on", async (t) => {
+    const { rig, ex, reports, sent } = await flying(t, 'px4', { stallMs: 2_000 });
     const waypoints = [{ n: 0, e: 600 }];
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints, altDm: 400, speedDmps: 80, then: 'hold' });
     await waitFor('climbing in its take-off', () => rig.fc.vehicle.state().mode === 'takeoff' && rig.fc.vehicle.state().upM > 3, 30_000);

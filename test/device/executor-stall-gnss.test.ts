@@ -4,7 +4,7 @@
 // with fix quality 0 and no coordinates. The receiver is played on a real socat pty from the simulated
 // PX4's own position; the flight controller is the simulated PX4 through the MAVLink drivers.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { openSerial } from '../../firmware-bridge/transport.js';
 import { startPtyPair } from '../../firmware-bridge/tools/processes.js';
 import { NmeaGps } from '../../hal/linux/nmea-gps.js';
@@ -13,11 +13,6 @@ import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { gga } from '../support/nmea.js';
 import { inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
-
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 /** What a receiver that has lost its fix writes: no coordinates, or (some receivers; a MAVLink FC's
  *  GPS_RAW_INT with no fix) the last ones again, with fix quality 0 either way. */
@@ -32,9 +27,15 @@ const lostFix = {
 /**
  * The simulated FC of `family` through the MAVLink drivers, and beside it the device's own NMEA receiver
  * on a real socat pty, written 10 times a second with the FC's own position, or, while `fix.lost`,
- * what a receiver that lost its fix writes (`kind`). Once the receiver has a fix.
+ * what a receiver that lost its fix writes (`kind`). Once the receiver has a fix. Each test has its own
+ * FC, pty and receiver, so the tests run at once (describe.concurrent); each stops what it made at its
+ * end, passed or failed (`cleanup`, run through the test's onTestFinished).
  */
-async function receiverBeside(family: 'px4' | 'ardupilot', kind: keyof typeof lostFix) {
+async function receiverBeside(t: TestContext, family: 'px4' | 'ardupilot', kind: keyof typeof lostFix) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
   const rig = inMemoryFc({ fc: { family, speedFactor: 4 } });
   cleanup.push(rig.stop);
   const mav = await mavlinkDevicesOn(rig, cleanup);
@@ -57,12 +58,12 @@ async function receiverBeside(family: 'px4' | 'ardupilot', kind: keyof typeof lo
   }, 100);
   cleanup.push(() => clearInterval(feed));
   await waitFor('a fix from the receiver', () => gps.fix().ok, 10_000);
-  return { rig, mav, gps, fix };
+  return { rig, mav, gps, fix, cleanup };
 }
 
-describe("the stall check and a GNSS receiver's lost fix", () => {
-  it.each(Object.keys(lostFix) as Array<keyof typeof lostFix>)('a receiver without a fix (%s) for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', async (kind) => {
-    const { rig, mav, gps, fix } = await receiverBeside('px4', kind);
+describe.concurrent("the stall check and a GNSS receiver's lost fix", () => {
+  it.for(Object.keys(lostFix) as Array<keyof typeof lostFix>)('a receiver without a fix (%s) for longer than the stall time, while the vehicle flies on, is not read as the vehicle stopped short (nor as a pilot’s Hold)', { timeout: 90_000 }, async (kind, t) => {
+    const { rig, mav, gps, fix, cleanup } = await receiverBeside(t, 'px4', kind);
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m), { stallMs: 1_000 });
@@ -82,7 +83,7 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
     // hold and was handed over.
     expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
     expect(logs.filter((l) => /stopped in hold short|nothing more is commanded/.test(l))).toEqual([]);
-  }, 90_000);
+  });
 });
 
 // Under a hold, a receiver that loses its fix while the drone brakes leaves the executor no position to
@@ -90,9 +91,9 @@ describe("the stall check and a GNSS receiver's lost fix", () => {
 // fix after it, of a drone that had hovered where it held all along, was read as a hold never settled:
 // "moved N m from where it held", a pilot's; the task failed and the drone was handed over (the
 // mission's resume was not carried out).
-describe("a held drone and a GNSS receiver's lost fix", () => {
-  it('a fix lost for longer than the settling time as the hold begins is not read as the drone flown off', async () => {
-    const { rig, mav, gps, fix } = await receiverBeside('ardupilot', 'no coordinates');
+describe.concurrent("a held drone and a GNSS receiver's lost fix", () => {
+  it('a fix lost for longer than the settling time as the hold begins is not read as the drone flown off', async (t) => {
+    const { rig, mav, gps, fix, cleanup } = await receiverBeside(t, 'ardupilot', 'no coordinates');
     const reports: ExecReport[] = [];
     const logs: string[] = [];
     const ex = new Executor({ ...mav, position: gps }, defaultSimConfig.origin, (r) => reports.push(r), (m) => logs.push(m));

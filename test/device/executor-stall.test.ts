@@ -3,16 +3,17 @@
 // in the mode the goto flies in. The count is the goto's: a hold sent after it (a reflex's) ends it,
 // unless the vehicle refused that hold, which leaves the goto flying.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
-import { executorRig, origin, stopRigs, until } from './executor-rig.js';
+import { origin, testRig, until } from './executor-rig.js';
 import { err } from '../../runtime/lib/result.js';
 import { deviceError } from '../../hal/devices.js';
 
-afterEach(() => stopRigs());
+// Each test flies its own vehicle on its own clock (testRig: stopped when that test ends), so the tests
+// run at once (describe.concurrent).
 
-async function stalling(refuseHold: boolean) {
-  const { vehicle, devices } = await executorRig();
+async function stalling(t: TestContext, refuseHold: boolean) {
+  const { vehicle, devices } = await testRig(t.onTestFinished);
   if (refuseHold) {
     const execute = devices.flight.execute.bind(devices.flight);
     devices.flight.execute = (a) => (a.type === 'hold' ? Promise.resolve(err(deviceError('rejected', 'hold: denied'))) : execute(a));
@@ -32,15 +33,15 @@ async function stalling(refuseHold: boolean) {
   return { vehicle, ex, reports, logs };
 }
 
-describe('executor: a vehicle a goto sent on that stops short', () => {
-  it('after a reflex hold the vehicle accepted, is not counted: that stop is meant', async () => {
-    const { reports, logs } = await stalling(false);
+describe.concurrent('executor: a vehicle a goto sent on that stops short', () => {
+  it('after a reflex hold the vehicle accepted, is not counted: that stop is meant', async (t) => {
+    const { reports, logs } = await stalling(t, false);
     await new Promise((r) => setTimeout(r, 2_500));
     expect(reports.filter((r) => r.stage === 'failed'), logs.join(' | ')).toEqual([]);
   }, 30_000);
 
-  it('after a reflex hold the vehicle refused, is: the goto still flies, and the task fails naming the stop', async () => {
-    const { reports, logs } = await stalling(true);
+  it('after a reflex hold the vehicle refused, is: the goto still flies, and the task fails naming the stop', async (t) => {
+    const { reports, logs } = await stalling(t, true);
     // Before: the refused hold stopped the count, and the task waited for the point for 10 minutes.
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 10_000), logs.join(' | ')).toBe(true);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/stopped short of waypoint 1 and has not moved for 1 s \(mode guided\)/);
@@ -50,11 +51,11 @@ describe('executor: a vehicle a goto sent on that stops short', () => {
   // the FC stops at the point by its reckoning, which this device's position puts more than the 3 m
   // arrival tolerance off. Stopped within 10 m of it for 5 s, the point is reached (well before the
   // 30 s stall time); farther, stopped short once the stall time is past.
-  it.each([
+  it.for([
     [6, 'done'],
     [15, 'failed'],
-  ] as const)('a receiver %d m off the FC\'s estimate: the route is %s', async (offM, stage) => {
-    const { devices } = await executorRig();
+  ] as const)('a receiver %d m off the FC\'s estimate: the route is %s', { timeout: 30_000 }, async ([offM, stage], t) => {
+    const { devices } = await testRig(t.onTestFinished);
     const fix = devices.position.fix.bind(devices.position);
     devices.position.fix = () => {
       const f = fix();
@@ -68,5 +69,5 @@ describe('executor: a vehicle a goto sent on that stops short', () => {
     expect(reports.at(-1)?.stage, logs.join(' | ')).toBe(stage);
     if (stage === 'done') expect(logs.some((l) => /waypoint 1: reached by the vehicle's own reckoning \(it stopped there; \d\.\d m from it/.test(l)), logs.join(' | ')).toBe(true);
     else expect(reports.at(-1)?.reason).toMatch(/stopped short of waypoint 1/);
-  }, 30_000);
+  });
 });

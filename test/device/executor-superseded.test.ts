@@ -6,21 +6,21 @@
 // simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the test drops the ACKs of
 // DO_REPOSITION, as a lossy link would.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { ackedCommand, frameMsgid, inMemoryFc, mavlinkExecutor, waitFor } from '../bridge/companion.js';
-
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 /** COMMAND_INT (75) frames of DO_REPOSITION. */
 const isReposition = (f: Uint8Array): boolean => frameMsgid(f) === 75 && ((f[38] ?? 0) | ((f[39] ?? 0) << 8)) === mavCmd.doReposition;
 
 /** The executor on the MAVLink drivers over the in-memory FC, which drops its DO_REPOSITION ACKs while
- *  `dropping()`; `reposSent()` counts the DO_REPOSITIONs the companion sent. */
-async function lostGotoAckRig(dropping: () => boolean) {
+ *  `dropping()`; `reposSent()` counts the DO_REPOSITIONs the companion sent. Each test has its own, so
+ *  the tests run at once (describe.concurrent); each stops what it made at its end, passed or failed. */
+async function lostGotoAckRig(t: TestContext, dropping: () => boolean) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
   let sent = 0;
   const rig = inMemoryFc({
     fc: { speedFactor: 4 },
@@ -35,9 +35,9 @@ async function lostGotoAckRig(dropping: () => boolean) {
   return { rig, ex, reports, logs, reposSent: () => sent };
 }
 
-describe('a goto superseded before its ACK by a reflex’s return', () => {
-  it('is not acked as the task failing: the return goes on, and the task is not failed', async () => {
-    const { rig, ex, reports, logs, reposSent } = await lostGotoAckRig(() => true);
+describe.concurrent('a goto superseded before its ACK by a reflex’s return', () => {
+  it('is not acked as the task failing: the return goes on, and the task is not failed', async (t) => {
+    const { rig, ex, reports, logs, reposSent } = await lostGotoAckRig(t, () => true);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('the goto sent (its ACK lost)', () => reposSent() > 0, 30_000);
     await new Promise((r) => setTimeout(r, 200));
@@ -52,10 +52,10 @@ describe('a goto superseded before its ACK by a reflex’s return', () => {
   }, 60_000);
 });
 
-describe('a goto superseded before its ACK by a reflex’s hold (link loss)', () => {
-  it('holds the drone: no resend flies it on, the task is not failed, and the release flies it on to the end', async () => {
+describe.concurrent('a goto superseded before its ACK by a reflex’s hold (link loss)', () => {
+  it('holds the drone: no resend flies it on, the task is not failed, and the release flies it on to the end', async (t) => {
     let dropping = true;
-    const { rig, ex, reports, reposSent } = await lostGotoAckRig(() => dropping);
+    const { rig, ex, reports, reposSent } = await lostGotoAckRig(t, () => dropping);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('the goto sent (its ACK lost)', () => reposSent() > 0, 30_000);
     await new Promise((r) => setTimeout(r, 200));

@@ -134,7 +134,9 @@ describe('NMEA GPS driver on a pty: a receiver that sends GGA without RMC', () =
   });
 });
 
-describe('NMEA GPS driver on a pty: a receiver that is there but gives no fix', () => {
+// Each of these tests has its own pty, receiver and driver, all stopped in its own finally, and waits
+// 1.2 s on them: they run at once (describe.concurrent).
+describe.concurrent('NMEA GPS driver on a pty: a receiver that is there but gives no fix', () => {
   /** The driver on one end of a pty; `feed` plays the receiver on the other every 100 ms for 1.2 s. */
   async function noFix(feed: (() => string | Buffer) | null): Promise<string> {
     const pty = await startPtyPair();

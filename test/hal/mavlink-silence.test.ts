@@ -3,7 +3,7 @@
 // 1, another system id, garbage as from a wrong baud rate, nothing at all). The test plays the flight
 // controller on the far end of a socat pty, with frames built from the specification.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { createHal, type Hal } from '../../runtime/device/hal-setup.js';
 import { unwrap } from '../../runtime/lib/result.js';
@@ -24,13 +24,14 @@ function v1Frame(seq: number): Buffer {
   return Buffer.concat([body, crc]);
 }
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-/** A HAL on one end of a pty; `feed` plays the flight controller on the other, every 100 ms for 1.5 s. */
-async function flightError(feed: ((i: number) => Buffer) | null): Promise<string> {
+/** A HAL on one end of a pty; `feed` plays the flight controller on the other, every 100 ms for 1.5 s.
+ *  Each test has its own pty and HAL, so the tests run at once (describe.concurrent); each stops what
+ *  it made at its end, passed or failed, through its onTestFinished. */
+async function flightError(t: TestContext, feed: ((i: number) => Buffer) | null): Promise<string> {
+  const cleanup: Array<() => Promise<void>> = [];
+  t.onTestFinished(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
   const pty = await PtyPair.start();
   cleanup.push(() => pty.stop());
   const far: ByteTransport = await openSerial({ path: pty.b, baudRate: 57_600 });
@@ -48,26 +49,26 @@ async function flightError(feed: ((i: number) => Buffer) | null): Promise<string
   return s.error.message;
 }
 
-describe('hal.driver: mavlink, a flight controller that is not understood', () => {
-  it('names MAVLink 1 and the parameter that switches the port to MAVLink 2', async () => {
-    const m = await flightError((i) => v1Frame(i));
+describe.concurrent('hal.driver: mavlink, a flight controller that is not understood', () => {
+  it('names MAVLink 1 and the parameter that switches the port to MAVLink 2', async (t) => {
+    const m = await flightError(t, (i) => v1Frame(i));
     expect(m).toContain('no HEARTBEAT from the flight controller yet: the flight controller sends MAVLink 1');
     expect(m).toContain('SERIALn_PROTOCOL = 2');
   }, 20_000);
 
-  it('names the system id the heartbeats come from', async () => {
-    const m = await flightError((i) => frameOf(specMessages.HEARTBEAT, heartbeat, { seq: i, sysid: 2, compid: 1 }));
+  it('names the system id the heartbeats come from', async (t) => {
+    const m = await flightError(t, (i) => frameOf(specMessages.HEARTBEAT, heartbeat, { seq: i, sysid: 2, compid: 1 }));
     expect(m).toContain('from system 2, but the flight controller is expected as system 1');
   }, 20_000);
 
-  it('points at the baud rate when only garbage arrives', async () => {
+  it('points at the baud rate when only garbage arrives', async (t) => {
     const prng = new Prng(7);
-    const m = await flightError(() => Buffer.from(prng.bytes(200)));
+    const m = await flightError(t, () => Buffer.from(prng.bytes(200)));
     expect(m).toMatch(/\d+ bytes received on serial:.* but no valid MAVLink 2 frame .*check that the baud rate matches/);
   }, 20_000);
 
-  it('says nothing arrived when the port is silent', async () => {
-    const m = await flightError(null);
+  it('says nothing arrived when the port is silent', async (t) => {
+    const m = await flightError(t, null);
     expect(m).toContain('nothing received on serial:');
   }, 20_000);
 });
