@@ -1,0 +1,91 @@
+// The MAVLink position driver against a flight controller whose estimator loses its horizontal position
+// while GLOBAL_POSITION_INT streams on (ArduPilot sends AP_AHRS's location whatever it answers: held in
+// constant position mode, or dead reckoned), and one flying on vision with no GNSS fix. The simulated
+// ArduPilot or PX4 in this process, over the real MAVLink codec (test/bridge/companion.ts inMemoryFc),
+// says what its estimator makes of it in EKF_STATUS_REPORT or ESTIMATOR_STATUS.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { HalInputReader } from '../../agents/api/hal-io.js';
+import { localToGeo } from '../../hal/geo.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { airborne, frameMsgid, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const globalPositionInt = 33;
+
+describe("ArduPilot's EKF losing its horizontal position while GLOBAL_POSITION_INT streams on", () => {
+  // No GNSS receiver fitted (GPS_TYPE 0: no GPS_RAW_INT at all), flying on a vision system: the estimate
+  // is the position while the EKF says it is good. Before, with no receiver's fix type to go by, the
+  // driver took every GLOBAL_POSITION_INT as a 3D fix: after the EKF lost the vision source, the held
+  // or drifting estimate was reported as where the vehicle was, to the executor and the agents.
+  it.each(['frozen', 'drifting'] as const)('the estimate %s after the loss is no position (EKF_STATUS_REPORT), to the driver and the agents; it is one again once the EKF has it back', async (lost) => {
+    let positionFrames = 0;
+    const rig = inMemoryFc({
+      fc: { speedFactor: 4, navigation: { receiver: 'absent', estimate: 'vision' }, driftMps: 2 },
+      fromFc: (f, pass) => {
+        if (frameMsgid(f) === globalPositionInt) positionFrames++;
+        pass(f);
+      },
+    });
+    cleanup.push(rig.stop);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
+    const origin = defaultSimConfig.origin;
+    const agents = new HalInputReader(devices, origin);
+    await airborne(rig.vehicle, 10);
+    const flying = await rig.vehicle.execute({ type: 'goto', target: { ...localToGeo(origin, 0, 500), relAltM: 10 }, speedMps: 8 });
+    expect(flying.ok).toBe(true);
+    await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 15, 20_000);
+    const onVision = devices.position.fix();
+    expect(onVision.ok && onVision.value).toMatchObject({ fix: '3d', source: 'fc-estimate', hdop: 99.99 });
+    expect(agents.read(0).position).toBeDefined();
+
+    rig.fc.setNavigation({ estimate: lost });
+    await waitFor("the EKF's report of the loss", () => rig.vehicle.telemetry.estimator?.horizAbsOk === false, 3_000);
+    const framesAtLoss = positionFrames;
+    const positions: unknown[] = [];
+    let agentPositions = 0;
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const f = devices.position.fix();
+      if (f.ok && f.value.fix !== 'none') positions.push(f.value);
+      if (agents.read(i).position !== undefined) agentPositions++;
+    }
+    // The FC streamed on, and what it streamed was off the vehicle by metres: held where it was lost
+    // while the vehicle flew on, or walking off at 2 m/s.
+    expect(positionFrames - framesAtLoss).toBeGreaterThan(10);
+    const streamed = rig.vehicle.telemetry.position!;
+    const truth = localToGeo(rig.fc.vehicle.origin, rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM);
+    expect(Math.abs(streamed.lon / 1e7 - truth.lonDeg) * 111_320 * Math.cos((origin.latDeg * Math.PI) / 180)).toBeGreaterThan(5);
+    expect(positions).toEqual([]);
+    expect(agentPositions).toBe(0);
+    const held = devices.position.fix();
+    expect(!held.ok && held.error.message).toMatch(/no horizontal absolute position \(EKF_STATUS_REPORT flags 0x[0-9a-f]+: (it holds a constant position|POS_HORIZ_ABS is clear)/);
+
+    rig.fc.setNavigation({ estimate: 'vision' });
+    await waitFor('a position again', () => {
+      const f = devices.position.fix();
+      return f.ok && f.value.fix === '3d' && f.value.source === 'fc-estimate';
+    }, 3_000);
+  }, 60_000);
+});
+
+describe('a flight controller flying on vision with no GNSS fix', () => {
+  // The receiver fitted but at no fix (indoors; GPS_RAW_INT fix type 1), the estimator fusing a vision
+  // system with a global origin and saying its absolute position is good: the estimate is the position
+  // the FC flies by. Before, the receiver's fix type ruled, and the device had no position at all.
+  it.each(['ardupilot', 'px4'] as const)('%s: the estimate is the position, a 3D fix with no HDOP, from the FC', async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'no-fix', estimate: 'vision' } } });
+    cleanup.push(rig.stop);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
+    await waitFor("the estimator's report and the receiver's", () => rig.vehicle.telemetry.estimator !== null && rig.vehicle.telemetry.gpsRaw !== null, 3_000);
+    expect(rig.vehicle.telemetry.gpsRaw?.fixType).toBe(1);
+    const f = devices.position.fix();
+    const p = rig.vehicle.telemetry.position!;
+    expect(f.ok && f.value).toMatchObject({ fix: '3d', hdop: 99.99, source: 'fc-estimate', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7 });
+    expect(new HalInputReader(devices, defaultSimConfig.origin).read(0).position).toBeDefined();
+  }, 30_000);
+});
