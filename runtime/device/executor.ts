@@ -1041,11 +1041,15 @@ export class Executor {
     }
   }
 
-  /** Whether this device's position is the estimate the flight controller flies by (the MAVLink
-   *  position driver, on the FC the flight driver commands): a goto then ends within arriveToleranceM
-   *  by it, so no stop further off is an arrival by the vehicle's own reckoning. */
+  /** Whether this device's position is, now, the estimate the flight controller flies by (the MAVLink
+   *  position driver's fix from the FC's estimate, on the FC the flight driver commands): a goto then
+   *  ends within arriveToleranceM by it, so no stop further off is an arrival by the vehicle's own
+   *  reckoning. Not while that driver gives its receiver's fix (the FC's estimate stale, or one its
+   *  estimator does not trust): before, the configured driver alone decided, and a vehicle stopped at
+   *  the point by its FC, metres off by the receiver, was read as stopped short. */
   private positionIsFcs(): boolean {
-    return this.devices.position?.driver === 'mavlink' && this.devices.flight?.driver === 'mavlink';
+    const f = this.devices.position?.fix();
+    return this.devices.position?.driver === 'mavlink' && this.devices.flight?.driver === 'mavlink' && f?.ok === true && f.value.source === 'fc-estimate';
   }
 
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle

@@ -1,0 +1,55 @@
+// The executor's arrival judgement on the MAVLink drivers follows where the position comes from at that
+// moment: the flight controller's own estimate (what a goto stops by, within the 3 m tolerance) or, the
+// driver having fallen back to it, the FC's receiver (metres off that estimate: arrival by the
+// vehicle's own reckoning, within 10 m of the point once it stopped there). And a vehicle flying on
+// vision with no GNSS fix flies its route by the FC's estimate. The simulated ArduPilot or PX4 in this
+// process, over the real MAVLink codec (test/bridge/companion.ts).
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { inMemoryFc, mavlinkExecutor, waitFor } from '../bridge/companion.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe("the executor and where the MAVLink position comes from", () => {
+  // The FC's receiver is 6 m west of the vehicle, short of the point east (its estimate is not). Mid-leg
+  // the estimator loses its position: PX4 stops GLOBAL_POSITION_INT, ArduPilot streams the receiver's
+  // fix in it and says in EKF_STATUS_REPORT that its estimate is not good. The driver gives the
+  // receiver's fix; the FC flies on to the point. Before, the judgement went by the configured drivers
+  // alone: the position counted as the FC's estimate, the stop 6 m off was no arrival, and the task
+  // failed as stopped short.
+  it.each(['px4', 'ardupilot'] as const)("%s: with the driver on the FC's receiver, a stop at the point 6 m off by it is an arrival by the vehicle's own reckoning", async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4, receiverOffsetM: { northM: 0, eastM: -6 } } });
+    cleanup.push(rig.stop);
+    const { devices, ex, reports, logs } = await mavlinkExecutor(rig, cleanup, { stallMs: 8_000 });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 15 && rig.fc.vehicle.state().upM > 9, 30_000);
+    const before = devices.position.fix();
+    expect(before.ok && before.value.source).toBe('fc-estimate');
+    rig.fc.setNavigation({ estimate: 'drifting' });
+    await waitFor("the driver on the FC's receiver", () => {
+      const f = devices.position.fix();
+      return f.ok && f.value.source === 'receiver' && f.value.fix === '3d';
+    }, 6_000);
+    await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    expect(logs.some((l) => /waypoint 1: reached by the vehicle's own reckoning \(it stopped there; [5-7]\.\d m from it/.test(l)), logs.join(' | ')).toBe(true);
+    expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 60)).toBeLessThan(2);
+  }, 90_000);
+
+  // No GNSS fix at all (GPS_RAW_INT fix type 1), the FC flying on vision: the route is flown by its
+  // estimate, and arrival is by it (no reckoning needed). Before, the device had no position: the
+  // take-off never counted as done.
+  it.each(['ardupilot', 'px4'] as const)('%s on vision with no GNSS fix: the route is flown and done, arrival by the FC estimate', async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'no-fix', estimate: 'vision' } } });
+    cleanup.push(rig.stop);
+    const { ex, reports, logs } = await mavlinkExecutor(rig, cleanup);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    expect(logs.filter((l) => l.includes("reached by the vehicle's own reckoning"))).toEqual([]);
+    expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 40)).toBeLessThan(3);
+  }, 60_000);
+});
