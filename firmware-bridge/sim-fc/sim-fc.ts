@@ -108,6 +108,8 @@ export class SimFlightController {
   constructor(options: SimFcOptions) {
     this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, ...options };
     this.nav = this.o.navigation;
+    // Lost from the start: held at (or drifting from) the origin, where it was switched on.
+    if (!this.estimateAbsolute()) this.lostEstimate = { northM: 0, eastM: 0, atMs: 0 };
     this.family = options.family;
     this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)

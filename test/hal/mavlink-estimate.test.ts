@@ -2,13 +2,15 @@
 // while GLOBAL_POSITION_INT streams on (ArduPilot sends AP_AHRS's location whatever it answers: held in
 // constant position mode, or dead reckoned), and one flying on vision with no GNSS fix. The simulated
 // ArduPilot or PX4 in this process, over the real MAVLink codec (test/bridge/companion.ts inMemoryFc),
-// says what its estimator makes of it in EKF_STATUS_REPORT or ESTIMATOR_STATUS.
+// says what its estimator makes of it in EKF_STATUS_REPORT or ESTIMATOR_STATUS; the last block runs it
+// as its own process on a socat pty.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { HalInputReader } from '../../agents/api/hal-io.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { airborne, frameMsgid, inMemoryFc, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { airborne, frameMsgid, inMemoryFc, mavlinkDevicesOn, simFcRig, waitFor } from '../bridge/companion.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -87,5 +89,25 @@ describe('a flight controller flying on vision with no GNSS fix', () => {
     const p = rig.vehicle.telemetry.position!;
     expect(f.ok && f.value).toMatchObject({ fix: '3d', hdop: 99.99, source: 'fc-estimate', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7 });
     expect(new HalInputReader(devices, defaultSimConfig.origin).read(0).position).toBeDefined();
+  }, 30_000);
+});
+
+describe('the simulated ArduPilot as its own process on a socat pty, started with its navigation', () => {
+  // --receiver and --estimate: what a bench run of the FC process can be started with. Frozen from the
+  // start is held at the origin; with no receiver, GLOBAL_POSITION_INT still comes, and is no position.
+  it.each([
+    [['--receiver', 'no-fix', '--estimate', 'vision'], '3d'],
+    [['--receiver', 'absent', '--estimate', 'frozen'], 'no-data'],
+  ] as const)('%j: the driver gives %s', async (args, want) => {
+    const rig = await simFcRig(['--autopilot', 'ardupilot', '--seed', '4', ...args]);
+    cleanup.push(() => rig.stop());
+    const position = createMavlinkDevices(rig.vehicle).position;
+    await position.start();
+    cleanup.push(() => position.stop());
+    await waitFor('the estimator report and GLOBAL_POSITION_INT', () => rig.vehicle.telemetry.estimator !== null && rig.vehicle.telemetry.position !== null, 10_000);
+    const f = position.fix();
+    expect(f.ok ? f.value.fix : f.error.code).toBe(want);
+    if (want === '3d') expect(f.ok && f.value.source).toBe('fc-estimate');
+    else expect(rig.vehicle.telemetry.estimator).toMatchObject({ message: 'EKF_STATUS_REPORT', horizAbsOk: false });
   }, 30_000);
 });
