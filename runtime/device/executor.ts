@@ -141,7 +141,7 @@ export class Executor {
 
   /** Local position in metres from the fix, or null without one. The height is the flight
    *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
-  position(): { northM: number; eastM: number; upM: number } | null {
+  position(): { northM: number; eastM: number; upM: number; source?: string } | null {
     const f = this.devices.position?.fix();
     // A receiver without a fix (NMEA GGA of quality 0, GPS_RAW_INT's no fix) gives no coordinates
     // (NaN) or its last ones over and over: no position. Before, either never counted as moved, so the
@@ -151,7 +151,8 @@ export class Executor {
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
     const fc = this.heightAboveHome();
     if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;
-    return { northM: ne.northM, eastM: ne.eastM, upM: fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl()) };
+    const upM = fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl());
+    return { northM: ne.northM, eastM: ne.eastM, upM, ...(f.value.source !== undefined ? { source: f.value.source } : {}) };
   }
 
   /** The ground's altitude by this receiver that the flight controller's last height above home

@@ -53,3 +53,31 @@ describe("the executor and where the MAVLink position comes from", () => {
     expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 40)).toBeLessThan(3);
   }, 60_000);
 });
+
+describe('a held drone and the MAVLink position moving from the estimate to the receiver', () => {
+  // Held and settled, the FC loses its estimate; the driver's position becomes the FC's receiver, 8 m
+  // west of the estimate it had: a jump of frame, not the drone flying off. Before, the watch over the
+  // hold measured the receiver's fix from where the estimate had settled: 8 m off for 2 s, a pilot's,
+  // and the drone was handed over (the mission's resume was not carried out).
+  it.each(['px4', 'ardupilot'] as const)('%s: the jump is not read as the drone flown off; the resume flies it on', async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4, receiverOffsetM: { northM: 0, eastM: -8 } } });
+    cleanup.push(rig.stop);
+    const { devices, ex, reports, logs } = await mavlinkExecutor(rig, cleanup);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
+    ex.run('h', { type: 'hold', mission: 'm1' });
+    await waitFor('held', () => rig.fc.vehicle.state().mode === 'hold', 5_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // braked and settled (2 s within 5 m)
+    rig.fc.setNavigation({ estimate: 'drifting' });
+    await waitFor("the driver on the FC's receiver", () => {
+      const f = devices.position.fix();
+      return f.ok && f.value.source === 'receiver';
+    }, 6_000);
+    await new Promise((r) => setTimeout(r, 4_000)); // longer than the 2 s a drone must stay off
+    expect(logs.filter((l) => /moved \d+ m from where it held|nothing more is commanded/.test(l))).toEqual([]);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    const heldAt = rig.fc.vehicle.state().eastM;
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    await waitFor('on its way east again', () => rig.fc.vehicle.state().eastM > heldAt + 10, 20_000);
+  }, 60_000);
+});
