@@ -15,7 +15,7 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
               [--speed N]   (simulated seconds per real second, 1..20)
               [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)
-              [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting]   (its navigation: SimNavigation)`;
+              [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting|flow]   (its navigation: SimNavigation)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -61,7 +61,7 @@ runMain('sim-fc', async (argv) => {
   const receiver = values.receiver ?? 'fix';
   if (receiver !== 'fix' && receiver !== 'no-fix' && receiver !== 'absent') throw new CliError(`--receiver must be fix, no-fix or absent, got "${receiver}"`, exitCodes.usage);
   const estimate = values.estimate ?? 'gnss';
-  if (estimate !== 'gnss' && estimate !== 'vision' && estimate !== 'frozen' && estimate !== 'drifting') throw new CliError(`--estimate must be gnss, vision, frozen or drifting, got "${estimate}"`, exitCodes.usage);
+  if (estimate !== 'gnss' && estimate !== 'vision' && estimate !== 'frozen' && estimate !== 'drifting' && estimate !== 'flow') throw new CliError(`--estimate must be gnss, vision, frozen, drifting or flow, got "${estimate}"`, exitCodes.usage);
   const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceItemsMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {

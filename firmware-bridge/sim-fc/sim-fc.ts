@@ -37,8 +37,10 @@ export interface SimNavigation {
    *  (POS_HORIZ_ABS). 'frozen': lost, in constant position mode (CONST_POS_MODE); 'drifting': lost,
    *  dead reckoning past the EKF's limit, walking east at driftMps. Lost, ArduPilot's
    *  GLOBAL_POSITION_INT (AP_AHRS's location, sent whatever it answers) is the receiver's fix when it has
-   *  one (NavEKF3 getLLH), else that held or drifting estimate; PX4's stops. */
-  readonly estimate: 'gnss' | 'vision' | 'frozen' | 'drifting';
+   *  one (NavEKF3 getLLH), else that held or drifting estimate; PX4's stops. 'flow': optical flow with
+   *  no global origin, a relative position only (POS_HORIZ_REL): ArduPilot's GLOBAL_POSITION_INT at
+   *  lat 0, lon 0 (its location with no origin), PX4's none; LOCAL_POSITION_NED is the vehicle's. */
+  readonly estimate: 'gnss' | 'vision' | 'frozen' | 'drifting' | 'flow';
 }
 
 /** EKF_STATUS_FLAGS / ESTIMATOR_STATUS_FLAGS bits (the same in both up to 512). */
@@ -210,6 +212,7 @@ export class SimFlightController {
   estimatedNe(): { readonly northM: number; readonly eastM: number } | null {
     const s = this.vehicle.state();
     if (this.estimateAbsolute()) return { northM: s.northM, eastM: s.eastM };
+    if (this.nav.estimate === 'flow') return null; // no global origin: see globalOrigin
     if (this.family === 'px4') return null;
     const r = this.receiverFix();
     if (r !== null && r.fixType === 3) return geoToLocal(this.vehicle.origin, r.latDeg, r.lonDeg);
@@ -217,11 +220,26 @@ export class SimFlightController {
     return this.nav.estimate === 'frozen' ? l : { northM: l.northM, eastM: l.eastM + (this.o.driftMps * (this.nowMs() - l.atMs)) / 1000 };
   }
 
+  /** Whether the estimator has a global origin (all but 'flow'): without one ArduPilot streams
+   *  GLOBAL_POSITION_INT at lat 0, lon 0, PX4 none. */
+  globalOrigin(): boolean {
+    return this.nav.estimate !== 'flow';
+  }
+
+  /** The estimator's local position (LOCAL_POSITION_NED): the global estimate's, or the vehicle's
+   *  flying on flow. */
+  localNe(): { readonly northM: number; readonly eastM: number } {
+    const s = this.vehicle.state();
+    if (this.nav.estimate === 'flow') return { northM: s.northM, eastM: s.eastM };
+    return this.estimatedNe() ?? this.lostEstimate ?? { northM: s.northM, eastM: s.eastM };
+  }
+
   /** The estimator's flags (EKF_STATUS_REPORT, ESTIMATOR_STATUS) and horizontal position test ratio. */
   estimatorStatus(): { readonly flags: number; readonly posHorizRatio: number } {
     const f = navFlag;
     const base = f.attitude | f.velVert | f.posVertAbs;
     if (this.estimateAbsolute()) return { flags: base | f.velHoriz | f.posHorizRel | f.posHorizAbs | f.predPosHorizRel | f.predPosHorizAbs, posHorizRatio: 0.05 };
+    if (this.nav.estimate === 'flow') return { flags: base | f.velHoriz | f.posHorizRel | f.predPosHorizRel, posHorizRatio: 0.1 };
     return this.nav.estimate === 'frozen' ? { flags: base | f.constPosMode, posHorizRatio: 0 } : { flags: base, posHorizRatio: 1.6 };
   }
 

@@ -1,6 +1,6 @@
 // The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT, ATTITUDE and GPS_RAW_INT
 // (the raw, noisy receiver) at the fast rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE,
-// HOME_POSITION, MISSION_CURRENT, the estimator's report (ArduPilot EKF_STATUS_REPORT, PX4
+// HOME_POSITION, MISSION_CURRENT, LOCAL_POSITION_NED, the estimator's report (ArduPilot EKF_STATUS_REPORT, PX4
 // ESTIMATOR_STATUS) and (while a fence is enabled) FENCE_STATUS at 1 Hz; HIGHRES_IMU or SCALED_IMU,
 // and the estimator's report faster, when a companion asks for them.
 
@@ -23,8 +23,10 @@ export function sendTelemetry(fc: SimFlightController): void {
   const s = v.state();
   const boot = fc.nowMs() >>> 0;
   const est = fc.estimatedNe(); // the FC's estimate: the vehicle's position while it has one
-  if (est !== null) {
-    const geo = localToGeo(v.origin, est.northM, est.eastM);
+  // ArduPilot with no EKF origin sends its location zeroed; PX4 sends none.
+  const noOrigin = !fc.globalOrigin() && fc.family === 'ardupilot';
+  if (est !== null || noOrigin) {
+    const geo = est === null ? { latDeg: 0, lonDeg: 0 } : localToGeo(v.origin, est.northM, est.eastM);
     const p = new common.GlobalPositionInt();
     p.timeBootMs = boot;
     p.lat = Math.round(geo.latDeg * 1e7);
@@ -126,6 +128,16 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   fc.send(ext);
   fc.send(homePosition(fc));
   sendEstimatorStatus(fc);
+  const local = fc.localNe();
+  const lp = new common.LocalPositionNed();
+  lp.timeBootMs = fc.nowMs() >>> 0;
+  lp.x = local.northM;
+  lp.y = local.eastM;
+  lp.z = -v.state().upM;
+  lp.vx = v.state().velocityNed.x;
+  lp.vy = v.state().velocityNed.y;
+  lp.vz = v.state().velocityNed.z;
+  fc.send(lp);
   if (fence.enabled) fc.send(fc.fence.message());
   const ms = fc.missionState();
   if (ms.items > 0) {

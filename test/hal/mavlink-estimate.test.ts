@@ -92,6 +92,38 @@ describe('a flight controller flying on vision with no GNSS fix', () => {
   }, 30_000);
 });
 
+describe('a flight controller on optical flow: a relative position only', () => {
+  // Decided: a relative position (POS_HORIZ_REL without POS_HORIZ_ABS) is no position for the device,
+  // whose points are WGS84 and flown as such (DO_REPOSITION): it drifts from where the flow began. With
+  // no global origin the FC has a local position only (LOCAL_POSITION_NED), and the error says so and
+  // what the FC needs.
+  it.each(['ardupilot', 'px4'] as const)('%s with no global origin: no position, and why (a local position only)', async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'absent', estimate: 'flow' } } });
+    cleanup.push(rig.stop);
+    const position = createMavlinkDevices(rig.vehicle).position;
+    await position.start();
+    cleanup.push(() => position.stop());
+    await waitFor('the estimator report and LOCAL_POSITION_NED', () => rig.vehicle.telemetry.estimator !== null && rig.vehicle.telemetry.localPosition !== null, 5_000);
+    expect(rig.vehicle.telemetry.estimator).toMatchObject({ horizAbsOk: false });
+    const f = position.fix();
+    expect(!f.ok && f.error.code).toBe('no-data');
+    expect(!f.ok && f.error.message).toMatch(/a local position only \(LOCAL_POSITION_NED\), no global one: give its estimator a global origin \(SET_GPS_GLOBAL_ORIGIN\) or a GNSS fix/);
+  }, 30_000);
+
+  it('ArduPilot with an origin, its EKF saying relative only: its GLOBAL_POSITION_INT is no position, and why', async () => {
+    const rig = inMemoryFc({ fc: { speedFactor: 4, navigation: { receiver: 'absent', estimate: 'gnss' } } });
+    cleanup.push(rig.stop);
+    const position = createMavlinkDevices(rig.vehicle).position;
+    await position.start();
+    cleanup.push(() => position.stop());
+    await waitFor('the estimator report and GLOBAL_POSITION_INT', () => rig.vehicle.telemetry.estimator !== null && rig.vehicle.telemetry.position !== null, 5_000);
+    // Read synchronously after the change: the FC's next report cannot land in between.
+    rig.vehicle.telemetry.estimator = { message: 'EKF_STATUS_REPORT', flags: 1 | 2 | 4 | 8 | 32 | 256, horizAbsOk: false, posHorizRatio: 0.1 };
+    const f = position.fix();
+    expect(!f.ok && f.error.message).toMatch(/EKF_STATUS_REPORT flags 0x12f: it has a relative one only \(POS_HORIZ_REL/);
+  }, 30_000);
+});
+
 describe('the simulated ArduPilot as its own process on a socat pty, started with its navigation', () => {
   // --receiver and --estimate: what a bench run of the FC process can be started with. Frozen from the
   // start is held at the origin; with no receiver, GLOBAL_POSITION_INT still comes, and is no position.
