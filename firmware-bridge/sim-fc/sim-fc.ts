@@ -32,7 +32,8 @@ export interface SimNavigation {
    *  'no-fix': fix type 1 with its last coordinates (indoors, jammed); 'absent': none fitted
    *  (ArduPilot's GPS_TYPE 0 sends no GPS_RAW_INT at all). */
   readonly receiver: 'fix' | 'no-fix' | 'absent';
-  /** 'gnss': fused from the receiver (within the EKF's dead-reckoning time after a lost fix too);
+  /** 'gnss': fused from the receiver, and for deadReckonMs after it lost its fix (the EKF dead reckons
+   *  on, still absolute), then lost, drifting, until the fix is back;
    *  'vision': from an external vision system (VIO) with a global origin. Both absolute
    *  (POS_HORIZ_ABS). 'frozen': lost, in constant position mode (CONST_POS_MODE); 'drifting': lost,
    *  dead reckoning past the EKF's limit, walking east at driftMps. Lost, ArduPilot's
@@ -71,6 +72,10 @@ export interface SimFcOptions {
   readonly receiverOffsetM?: { readonly northM: number; readonly eastM: number };
   /** How fast a drifting estimate walks off, metres per simulated second; default 0.5. */
   readonly driftMps?: number;
+  /** How long (simulated) a GNSS estimate stays absolute after the receiver lost its fix: ArduPilot's
+   *  EKF3 without velocity aiding times its position out after 7 s (posRetryTimeNoVel_ms), PX4's EKF2
+   *  after EKF2_NOAID_TOUT, 5 s by default; those by default. */
+  readonly deadReckonMs?: number;
 }
 
 const result = common.MavResult;
@@ -100,18 +105,24 @@ export class SimFlightController {
   readonly fence: SimFence;
   /** FENCE_ACTION / GF_ACTION as the parameter holds it (fence.ts: its values per autopilot). */
   private fenceActionValue: number;
-  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence'>> & Pick<SimFcOptions, 'signing' | 'onFence'>;
+  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence' | 'deadReckonMs'>> & Pick<SimFcOptions, 'signing' | 'onFence'> & { readonly deadReckonMs: number };
   private nav: SimNavigation;
   /** The estimate when it was lost (simulated time), which a lost estimate holds or drifts from. */
   private lostEstimate: { readonly northM: number; readonly eastM: number; readonly atMs: number } | null = null;
+  /** When (simulated) the receiver lost its fix; null while it has one. */
+  private receiverLostAtMs: number | null = null;
+  /** Whether the estimate was absolute at the last tick (a GNSS estimate times out on its own). */
+  private wasAbsolute = true;
   /** The receiver's last fix, which it repeats without one. */
   private lastReceiverFix: { readonly latDeg: number; readonly lonDeg: number; readonly altMslM: number } | null = null;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ...options };
     this.nav = this.o.navigation;
+    if (this.nav.receiver !== 'fix') this.receiverLostAtMs = 0;
     // Lost from the start: held at (or drifting from) the origin, where it was switched on.
     if (!this.estimateAbsolute()) this.lostEstimate = { northM: 0, eastM: 0, atMs: 0 };
+    this.wasAbsolute = this.estimateAbsolute();
     this.family = options.family;
     this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
@@ -175,12 +186,21 @@ export class SimFlightController {
   /** Changes the receiver or the estimate's source (SimNavigation); an estimate that stops being
    *  absolute is held or drifts from where it was. */
   setNavigation(n: Partial<SimNavigation>): void {
-    const was = this.estimateAbsolute();
+    const hadFix = this.nav.receiver === 'fix';
     this.nav = { ...this.nav, ...n };
-    if (was && !this.estimateAbsolute()) {
+    if (this.nav.receiver === 'fix') this.receiverLostAtMs = null;
+    else if (hadFix) this.receiverLostAtMs = this.nowMs();
+    this.noteEstimate();
+  }
+
+  /** Keeps where an estimate that stopped being absolute was lost (held or drifted from there). */
+  private noteEstimate(): void {
+    const abs = this.estimateAbsolute();
+    if (this.wasAbsolute && !abs) {
       const s = this.vehicle.state();
       this.lostEstimate = { northM: s.northM, eastM: s.eastM, atMs: this.nowMs() };
-    } else if (this.estimateAbsolute()) this.lostEstimate = null;
+    } else if (abs) this.lostEstimate = null;
+    this.wasAbsolute = abs;
   }
 
   navigation(): SimNavigation {
@@ -188,7 +208,9 @@ export class SimFlightController {
   }
 
   private estimateAbsolute(): boolean {
-    return this.nav.estimate === 'gnss' || this.nav.estimate === 'vision';
+    if (this.nav.estimate === 'vision') return true;
+    if (this.nav.estimate !== 'gnss') return false;
+    return this.receiverLostAtMs === null || this.nowMs() - this.receiverLostAtMs <= this.o.deadReckonMs;
   }
 
   /** The receiver's fix now (GPS_RAW_INT): a 3D fix, off by receiverOffsetM; without one, its last
@@ -261,6 +283,7 @@ export class SimFlightController {
 
   private tick(): void {
     this.vehicle.step(this.nowMs());
+    this.noteEstimate();
     const s = this.vehicle.state();
     // PX4's OFFBOARD falls back to hold without setpoints (COM_OF_LOSS_T). ArduPilot's GUIDED does not:
     // a position target (DO_REPOSITION, a position setpoint) stands until replaced, and a velocity

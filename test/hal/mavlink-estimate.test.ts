@@ -75,6 +75,36 @@ describe("ArduPilot's EKF losing its horizontal position while GLOBAL_POSITION_I
   }, 60_000);
 });
 
+describe('a flight controller losing its GNSS fix', () => {
+  // The receiver at no fix, the EKF dead reckons on and says its absolute position is good for its
+  // time-out (ArduPilot's EKF3 7 s without velocity aiding, PX4's EKF2_NOAID_TOUT 5 s): the FC still
+  // flies by it, and so it is the position; then it says not, and there is none. Before, the receiver's
+  // 'none' ruled from the first moment, and nothing told the end of the FC's own trust in its estimate.
+  it.each(['ardupilot', 'px4'] as const)('%s: the estimate while the estimator vouches for it, then no position', async (family) => {
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4 } });
+    cleanup.push(rig.stop);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
+    await waitFor("the estimator's report", () => rig.vehicle.telemetry.estimator?.horizAbsOk === true, 3_000);
+    rig.fc.setNavigation({ receiver: 'no-fix' });
+    await waitFor('the receiver at no fix', () => rig.vehicle.telemetry.gpsRaw?.fixType === 1, 3_000);
+    const lostAt = Date.now();
+    const f = devices.position.fix();
+    expect(f.ok && f.value).toMatchObject({ fix: '3d', hdop: 99.99, source: 'fc-estimate' });
+    await waitFor('no position', () => {
+      const g = devices.position.fix();
+      return !g.ok || g.value.fix === 'none';
+    }, 5_000);
+    // The time-out is simulated seconds at 4 per second (5 or 7 s: 1.25 or 1.75 s here), plus the report's interval.
+    expect(Date.now() - lostAt).toBeGreaterThan(1_000);
+    expect(rig.vehicle.telemetry.estimator?.horizAbsOk).toBe(false);
+    rig.fc.setNavigation({ receiver: 'fix' });
+    await waitFor('a position again', () => {
+      const g = devices.position.fix();
+      return g.ok && g.value.fix === '3d' && g.value.source === 'fc-estimate';
+    }, 3_000);
+  }, 30_000);
+});
+
 describe('a flight controller flying on vision with no GNSS fix', () => {
   // The receiver fitted but at no fix (indoors; GPS_RAW_INT fix type 1), the estimator fusing a vision
   // system with a global origin and saying its absolute position is good: the estimate is the position
