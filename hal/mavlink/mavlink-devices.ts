@@ -89,7 +89,8 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
     if (!raw.ok && raw.error.code === 'stopped') return raw;
     const report = this.fresh('ESTIMATOR', this.vehicle.telemetry.estimator);
     const estimator = report.ok ? report.value.value : null;
-    const fused = trustedEstimate(noEstimateAtZero(this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position)), estimator);
+    const global = noEstimateAtZero(this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position));
+    const fused = trustedEstimate(global, estimator);
     if (fused.ok) {
       const p = fused.value.value;
       const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
@@ -99,7 +100,7 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
       const quality = receiver !== null && (estimator === null || receiver.fix !== 'none') ? receiver : { fix: '3d' as const, satellites: receiver?.satellites ?? 0, hdop: 99.99 };
       return ok({ timeMs: fused.value.timeMs, ...quality, latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360, source: 'fc-estimate' });
     }
-    if (!raw.ok) return fused.error.code === 'no-data' || fused.error.code === 'stale' ? withLocalOnly(fused, this.vehicle) : fused;
+    if (!raw.ok) return global.ok ? fused : withLocalOnly(fused, this.vehicle, estimator);
     const g = raw.value.value;
     return ok({
       timeMs: raw.value.timeMs,
@@ -130,11 +131,14 @@ function trustedEstimate<T>(r: Result<{ value: T; timeMs: number }, DeviceError>
   return err(deviceError('no-data', `the flight controller's estimator has no horizontal absolute position (${estimator.message} flags 0x${f.toString(16)}: ${why}; horizontal position test ratio ${estimator.posHorizRatio.toFixed(2)}): its GLOBAL_POSITION_INT is an estimate it does not trust (held or dead reckoned)`));
 }
 
-/** `r` (no position), saying so when the FC has a local position only (LOCAL_POSITION_NED, fresh, but no
- *  global estimate: PX4 or ArduPilot flying on vision or optical flow without a global origin). The
- *  device's tasks are WGS84 points, flown as such (DO_REPOSITION): a local position is none for them. */
-function withLocalOnly(r: Result<never, DeviceError> & { ok: false }, vehicle: MavlinkVehicle): Result<never, DeviceError> {
+/** `r` (no global estimate), saying so when the FC has a local position only: a fresh LOCAL_POSITION_NED
+ *  that its estimator vouches for (POS_HORIZ_REL) with no global estimate (PX4 or ArduPilot flying on
+ *  vision or optical flow without a global origin). Both autopilots stream LOCAL_POSITION_NED whatever
+ *  it is worth, so without the estimator's word nothing is said. The device's tasks are WGS84 points,
+ *  flown as such (DO_REPOSITION): a local position is none for them. */
+function withLocalOnly(r: Result<never, DeviceError> & { ok: false }, vehicle: MavlinkVehicle, estimator: EstimatorReport | null): Result<never, DeviceError> {
   const at = vehicle.telemetry.receivedAtMs.LOCAL_POSITION_NED;
+  if (estimator === null || (estimator.flags & estimatorFlag.posHorizRel) === 0) return r;
   if (vehicle.telemetry.localPosition === null || at === undefined || Date.now() - at > mavlinkStaleMs) return r;
   return err(deviceError(r.error.code, `${r.error.message}; the flight controller has a local position only (LOCAL_POSITION_NED), no global one: give its estimator a global origin (SET_GPS_GLOBAL_ORIGIN) or a GNSS fix`));
 }
