@@ -5,25 +5,32 @@
 // vision with no GNSS fix flies its route by the FC's estimate. The simulated ArduPilot or PX4 in this
 // process, over the real MAVLink codec (test/bridge/companion.ts).
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { inMemoryFc, mavlinkExecutor, waitFor } from '../bridge/companion.js';
+import type { SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+/** The simulated FC of `fc` in this process and the device's executor on the MAVLink drivers over it,
+ *  stopped at the test's end. Each test has its own, so a block's tests run at once (describe.concurrent). */
+async function executorOn(t: TestContext, fc: Partial<Omit<SimFcOptions, 'transport'>>, stallMs?: number) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  const rig = inMemoryFc({ fc: { speedFactor: 4, ...fc } });
+  cleanup.push(rig.stop);
+  return { rig, ...(await mavlinkExecutor(rig, cleanup, stallMs === undefined ? {} : { stallMs })) };
+}
 
-describe("the executor and where the MAVLink position comes from", () => {
+describe.concurrent("the executor and where the MAVLink position comes from", () => {
   // The FC's receiver is 6 m west of the vehicle, short of the point east (its estimate is not). Mid-leg
   // the estimator loses its position: PX4 stops GLOBAL_POSITION_INT, ArduPilot streams the receiver's
   // fix in it and says in EKF_STATUS_REPORT that its estimate is not good. The driver gives the
   // receiver's fix; the FC flies on to the point. Before, the judgement went by the configured drivers
   // alone: the position counted as the FC's estimate, the stop 6 m off was no arrival, and the task
   // failed as stopped short.
-  it.each(['px4', 'ardupilot'] as const)("%s: with the driver on the FC's receiver, a stop at the point 6 m off by it is an arrival by the vehicle's own reckoning", async (family) => {
-    const rig = inMemoryFc({ fc: { family, speedFactor: 4, receiverOffsetM: { northM: 0, eastM: -6 } } });
-    cleanup.push(rig.stop);
-    const { devices, ex, reports, logs } = await mavlinkExecutor(rig, cleanup, { stallMs: 8_000 });
+  it.for<AutopilotFamily>(['px4', 'ardupilot'])("%s: with the driver on the FC's receiver, a stop at the point 6 m off by it is an arrival by the vehicle's own reckoning", { timeout: 90_000 }, async (family, t) => {
+    const { rig, devices, ex, reports, logs } = await executorOn(t, { family, receiverOffsetM: { northM: 0, eastM: -6 } }, 8_000);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 15 && rig.fc.vehicle.state().upM > 9, 30_000);
     const before = devices.position.fix();
@@ -37,32 +44,28 @@ describe("the executor and where the MAVLink position comes from", () => {
     expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
     expect(logs.some((l) => /waypoint 1: reached by the vehicle's own reckoning \(it stopped there; [5-7]\.\d m from it/.test(l)), logs.join(' | ')).toBe(true);
     expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 60)).toBeLessThan(2);
-  }, 90_000);
+  });
 
   // No GNSS fix at all (GPS_RAW_INT fix type 1), the FC flying on vision: the route is flown by its
   // estimate, and arrival is by it (no reckoning needed). Before, the device had no position: the
   // take-off never counted as done.
-  it.each(['ardupilot', 'px4'] as const)('%s on vision with no GNSS fix: the route is flown and done, arrival by the FC estimate', async (family) => {
-    const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'no-fix', estimate: 'vision' } } });
-    cleanup.push(rig.stop);
-    const { ex, reports, logs } = await mavlinkExecutor(rig, cleanup);
+  it.for<AutopilotFamily>(['ardupilot', 'px4'])('%s on vision with no GNSS fix: the route is flown and done, arrival by the FC estimate', { timeout: 60_000 }, async (family, t) => {
+    const { rig, ex, reports, logs } = await executorOn(t, { family, navigation: { receiver: 'no-fix', estimate: 'vision' } });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 400 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
     expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
     expect(logs.filter((l) => l.includes("reached by the vehicle's own reckoning"))).toEqual([]);
     expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 40)).toBeLessThan(3);
-  }, 60_000);
+  });
 });
 
-describe('a held drone and the MAVLink position moving from the estimate to the receiver', () => {
+describe.concurrent('a held drone and the MAVLink position moving from the estimate to the receiver', () => {
   // Held and settled, the FC loses its estimate; the driver's position becomes the FC's receiver, 8 m
   // west of the estimate it had: a jump of frame, not the drone flying off. Before, the watch over the
   // hold measured the receiver's fix from where the estimate had settled: 8 m off for 2 s, a pilot's,
   // and the drone was handed over (the mission's resume was not carried out).
-  it.each(['px4', 'ardupilot'] as const)('%s: the jump is not read as the drone flown off; the resume flies it on', async (family) => {
-    const rig = inMemoryFc({ fc: { family, speedFactor: 4, receiverOffsetM: { northM: 0, eastM: -8 } } });
-    cleanup.push(rig.stop);
-    const { devices, ex, reports, logs } = await mavlinkExecutor(rig, cleanup);
+  it.for<AutopilotFamily>(['px4', 'ardupilot'])('%s: the jump is not read as the drone flown off; the resume flies it on', { timeout: 60_000 }, async (family, t) => {
+    const { rig, devices, ex, reports, logs } = await executorOn(t, { family, receiverOffsetM: { northM: 0, eastM: -8 } });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
     ex.run('h', { type: 'hold', mission: 'm1' });
@@ -79,5 +82,5 @@ describe('a held drone and the MAVLink position moving from the estimate to the 
     const heldAt = rig.fc.vehicle.state().eastM;
     ex.run('r', { type: 'resume', mission: 'm1' });
     await waitFor('on its way east again', () => rig.fc.vehicle.state().eastM > heldAt + 10, 20_000);
-  }, 60_000);
+  });
 });
