@@ -5,7 +5,8 @@
 // geofence of its own (a polygon and keep-out circles uploaded with mission_type FENCE, sim-fence.ts)
 // whose breach runs the fence action. Its navigation (setNavigation) can lose the position estimate:
 // ArduPilot streams GLOBAL_POSITION_INT on, held or dead reckoned, with EKF_STATUS_REPORT saying so;
-// PX4 stops it, with ESTIMATOR_STATUS saying so. Or it can fly on vision with no GNSS fix.
+// PX4 streams its own estimate on too (or, as older PX4 did, stops it), with ESTIMATOR_STATUS saying
+// so. Or it can fly on vision with no GNSS fix.
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -38,7 +39,9 @@ export interface SimNavigation {
    *  (POS_HORIZ_ABS). 'frozen': lost, in constant position mode (CONST_POS_MODE); 'drifting': lost,
    *  dead reckoning past the EKF's limit, walking east at driftMps. Lost, ArduPilot's
    *  GLOBAL_POSITION_INT (AP_AHRS's location, sent whatever it answers) is the receiver's fix when it has
-   *  one (NavEKF3 getLLH), else that held or drifting estimate; PX4's stops. 'flow': optical flow with
+   *  one (NavEKF3 getLLH), else that held or drifting estimate; PX4's is its estimate, held or drifting
+   *  (EKF2 publishes its global position, lat_lon_valid false, once it has an origin), or none with
+   *  px4GlobalWhenLost 'stop' (older PX4 published it only while valid). 'flow': optical flow with
    *  no global origin, a relative position only (POS_HORIZ_REL): ArduPilot's GLOBAL_POSITION_INT at
    *  lat 0, lon 0 (its location with no origin), PX4's none; LOCAL_POSITION_NED is the vehicle's. */
   readonly estimate: 'gnss' | 'vision' | 'frozen' | 'drifting' | 'flow';
@@ -72,6 +75,9 @@ export interface SimFcOptions {
   readonly receiverOffsetM?: { readonly northM: number; readonly eastM: number };
   /** How fast a drifting estimate walks off, metres per simulated second; default 0.5. */
   readonly driftMps?: number;
+  /** What PX4 does with GLOBAL_POSITION_INT after its estimate is lost: 'stream' it on (current EKF2,
+   *  the default) or 'stop' it (older PX4). */
+  readonly px4GlobalWhenLost?: 'stream' | 'stop';
   /** How long (simulated) a GNSS estimate stays absolute after the receiver lost its fix: ArduPilot's
    *  EKF3 without velocity aiding times its position out after 7 s (posRetryTimeNoVel_ms), PX4's EKF2
    *  after EKF2_NOAID_TOUT, 5 s by default; those by default. */
@@ -117,7 +123,7 @@ export class SimFlightController {
   private lastReceiverFix: { readonly latDeg: number; readonly lonDeg: number; readonly altMslM: number } | null = null;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, px4GlobalWhenLost: 'stream', deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ...options };
     this.nav = this.o.navigation;
     if (this.nav.receiver !== 'fix') this.receiverLostAtMs = 0;
     // Lost from the start: held at (or drifting from) the origin, where it was switched on.
@@ -230,13 +236,13 @@ export class SimFlightController {
   }
 
   /** Where GLOBAL_POSITION_INT puts the vehicle (north/east of the origin), or null when the FC sends
-   *  none (PX4 without a global position). See SimNavigation.estimate. */
+   *  none (PX4 without an origin, or one that stops it once lost). See SimNavigation.estimate. */
   estimatedNe(): { readonly northM: number; readonly eastM: number } | null {
     const s = this.vehicle.state();
     if (this.estimateAbsolute()) return { northM: s.northM, eastM: s.eastM };
     if (this.nav.estimate === 'flow') return null; // no global origin: see globalOrigin
-    if (this.family === 'px4') return null;
-    const r = this.receiverFix();
+    if (this.family === 'px4' && this.o.px4GlobalWhenLost === 'stop') return null;
+    const r = this.family === 'ardupilot' ? this.receiverFix() : null; // ArduPilot's getLLH falls back to the receiver
     if (r !== null && r.fixType === 3) return geoToLocal(this.vehicle.origin, r.latDeg, r.lonDeg);
     const l = this.lostEstimate ?? { northM: s.northM, eastM: s.eastM, atMs: this.nowMs() };
     return this.nav.estimate === 'frozen' ? l : { northM: l.northM, eastM: l.eastM + (this.o.driftMps * (this.nowMs() - l.atMs)) / 1000 };

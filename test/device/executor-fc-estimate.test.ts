@@ -22,15 +22,23 @@ async function executorOn(t: TestContext, fc: Partial<Omit<SimFcOptions, 'transp
   return { rig, ...(await mavlinkExecutor(rig, cleanup, stallMs === undefined ? {} : { stallMs })) };
 }
 
+/** The flight controllers that lose their estimate: PX4 streams it on (EKF2 publishes its global
+ *  position, not valid, once it has an origin) or, as older PX4 did, stops GLOBAL_POSITION_INT;
+ *  ArduPilot streams its receiver's fix in it (NavEKF3 getLLH). */
+const losing: readonly { readonly name: string; readonly fc: Partial<Omit<SimFcOptions, 'transport'>> }[] = [
+  { name: 'PX4', fc: { family: 'px4' } },
+  { name: 'PX4 stopping GLOBAL_POSITION_INT', fc: { family: 'px4', px4GlobalWhenLost: 'stop' } },
+  { name: 'ArduPilot', fc: { family: 'ardupilot' } },
+];
+
 describe.concurrent("the executor and where the MAVLink position comes from", () => {
   // The FC's receiver is 6 m west of the vehicle, short of the point east (its estimate is not). Mid-leg
-  // the estimator loses its position: PX4 stops GLOBAL_POSITION_INT, ArduPilot streams the receiver's
-  // fix in it and says in EKF_STATUS_REPORT that its estimate is not good. The driver gives the
-  // receiver's fix; the FC flies on to the point. Before, the judgement went by the configured drivers
+  // the estimator loses its position, and says so (ESTIMATOR_STATUS, EKF_STATUS_REPORT) or stops
+  // GLOBAL_POSITION_INT (`losing`). The driver gives the receiver's fix; the FC flies on to the point. Before, the judgement went by the configured drivers
   // alone: the position counted as the FC's estimate, the stop 6 m off was no arrival, and the task
   // failed as stopped short.
-  it.for<AutopilotFamily>(['px4', 'ardupilot'])("%s: with the driver on the FC's receiver, a stop at the point 6 m off by it is an arrival by the vehicle's own reckoning", { timeout: 90_000 }, async (family, t) => {
-    const { rig, devices, ex, reports, logs } = await executorOn(t, { family, receiverOffsetM: { northM: 0, eastM: -6 } }, 8_000);
+  it.for(losing)("$name: with the driver on the FC's receiver, a stop at the point 6 m off by it is an arrival by the vehicle's own reckoning", { timeout: 90_000 }, async (c, t) => {
+    const { rig, devices, ex, reports, logs } = await executorOn(t, { ...c.fc, receiverOffsetM: { northM: 0, eastM: -6 } }, 8_000);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 600 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 15 && rig.fc.vehicle.state().upM > 9, 30_000);
     const before = devices.position.fix();
@@ -64,8 +72,8 @@ describe.concurrent('a held drone and the MAVLink position moving from the estim
   // west of the estimate it had: a jump of frame, not the drone flying off. Before, the watch over the
   // hold measured the receiver's fix from where the estimate had settled: 8 m off for 2 s, a pilot's,
   // and the drone was handed over (the mission's resume was not carried out).
-  it.for<AutopilotFamily>(['px4', 'ardupilot'])('%s: the jump is not read as the drone flown off; the resume flies it on', { timeout: 60_000 }, async (family, t) => {
-    const { rig, devices, ex, reports, logs } = await executorOn(t, { family, receiverOffsetM: { northM: 0, eastM: -8 } });
+  it.for(losing)('$name: the jump is not read as the drone flown off; the resume flies it on', { timeout: 60_000 }, async (c, t) => {
+    const { rig, devices, ex, reports, logs } = await executorOn(t, { ...c.fc, receiverOffsetM: { northM: 0, eastM: -8 } });
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 3000 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => rig.fc.vehicle.state().eastM > 20 && rig.fc.vehicle.state().upM > 9, 30_000);
     ex.run('h', { type: 'hold', mission: 'm1' });

@@ -1,11 +1,12 @@
 // The MAVLink position driver against a flight controller whose estimator loses its horizontal position
-// while GLOBAL_POSITION_INT streams on (ArduPilot sends AP_AHRS's location whatever it answers: held in
-// constant position mode, or dead reckoned), and one flying on vision with no GNSS fix. The simulated
+// while GLOBAL_POSITION_INT streams on (ArduPilot sends AP_AHRS's location whatever it answers, current
+// PX4 its EKF2's global position, not valid: held in constant position mode, or dead reckoned), and one
+// flying on vision with no GNSS fix. The simulated
 // ArduPilot or PX4 in this process, over the real MAVLink codec (test/bridge/companion.ts inMemoryFc),
 // says what its estimator makes of it in EKF_STATUS_REPORT or ESTIMATOR_STATUS; the last block runs it
 // as its own process on a socat pty.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { HalInputReader } from '../../agents/api/hal-io.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
@@ -19,15 +20,31 @@ afterEach(async () => {
 
 const globalPositionInt = 33;
 
-describe("ArduPilot's EKF losing its horizontal position while GLOBAL_POSITION_INT streams on", () => {
+/** What a test started, stopped at its end: for the tests of a block that run at once. */
+function ownCleanup(t: TestContext): Array<() => Promise<void> | void> {
+  const mine: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of mine.splice(0).reverse()) await f();
+  });
+  return mine;
+}
+
+describe.concurrent("the FC's estimator losing its horizontal position while GLOBAL_POSITION_INT streams on", () => {
   // No GNSS receiver fitted (GPS_TYPE 0: no GPS_RAW_INT at all), flying on a vision system: the estimate
   // is the position while the EKF says it is good. Before, with no receiver's fix type to go by, the
   // driver took every GLOBAL_POSITION_INT as a 3D fix: after the EKF lost the vision source, the held
   // or drifting estimate was reported as where the vehicle was, to the executor and the agents.
-  it.each(['frozen', 'drifting'] as const)('the estimate %s after the loss is no position (EKF_STATUS_REPORT), to the driver and the agents; it is one again once the EKF has it back', async (lost) => {
+  const cases = [
+    { family: 'ardupilot', lost: 'frozen', report: 'EKF_STATUS_REPORT' },
+    { family: 'ardupilot', lost: 'drifting', report: 'EKF_STATUS_REPORT' },
+    { family: 'px4', lost: 'frozen', report: 'ESTIMATOR_STATUS' },
+    { family: 'px4', lost: 'drifting', report: 'ESTIMATOR_STATUS' },
+  ] as const;
+  it.for(cases)('$family: the estimate $lost after the loss is no position ($report), to the driver and the agents; it is one again once the EKF has it back', { timeout: 60_000 }, async ({ family, lost, report }, t) => {
+    const cleanup = ownCleanup(t);
     let positionFrames = 0;
     const rig = inMemoryFc({
-      fc: { speedFactor: 4, navigation: { receiver: 'absent', estimate: 'vision' }, driftMps: 2 },
+      fc: { family, speedFactor: 4, navigation: { receiver: 'absent', estimate: 'vision' }, driftMps: 2 },
       fromFc: (f, pass) => {
         if (frameMsgid(f) === globalPositionInt) positionFrames++;
         pass(f);
@@ -65,7 +82,7 @@ describe("ArduPilot's EKF losing its horizontal position while GLOBAL_POSITION_I
     expect(positions).toEqual([]);
     expect(agentPositions).toBe(0);
     const held = devices.position.fix();
-    expect(!held.ok && held.error.message).toMatch(/no horizontal absolute position \(EKF_STATUS_REPORT flags 0x[0-9a-f]+: (it holds a constant position|POS_HORIZ_ABS is clear)/);
+    expect(!held.ok && held.error.message).toMatch(new RegExp(`no horizontal absolute position \\(${report} flags 0x[0-9a-f]+: (it holds a constant position|POS_HORIZ_ABS is clear)`));
     expect(!held.ok && held.error.message).not.toMatch(/local position only/); // it streams LOCAL_POSITION_NED too, worth as little
 
     rig.fc.setNavigation({ estimate: 'vision' });
@@ -73,7 +90,7 @@ describe("ArduPilot's EKF losing its horizontal position while GLOBAL_POSITION_I
       const f = devices.position.fix();
       return f.ok && f.value.fix === '3d' && f.value.source === 'fc-estimate';
     }, 3_000);
-  }, 60_000);
+  });
 });
 
 describe('a flight controller losing its GNSS fix', () => {
