@@ -68,6 +68,11 @@ export interface GnssFix {
   readonly groundSpeedMps: number;
   /** Course over ground, degrees clockwise from true north, 0..360. */
   readonly courseDeg: number;
+  /** Whose coordinates these are: 'fc-estimate', the flight controller's own fused estimate (what it
+   *  flies a goto by and stops at), or 'receiver', a GNSS receiver's own fix. A driver may give either
+   *  from one sample to the next (MAVLink: the receiver's while the FC has no estimate it trusts).
+   *  Absent: a receiver's (the NMEA and simulated drivers). */
+  readonly source?: 'fc-estimate' | 'receiver';
 }
 
 export interface PositionSensor extends Device {

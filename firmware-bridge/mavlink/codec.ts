@@ -3,7 +3,7 @@
 // Frame layout: mavlink.io/en/guide/serialization.html; signing: mavlink.io/en/guide/message_signing.html.
 
 import { createHash } from 'node:crypto';
-import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, common, minimal, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
+import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, ardupilotmega, common, minimal, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
 
 export const mavlinkMagicV2 = 0xfd;
 /** MAVLink 1: 0xFE, len, seq, sysid, compid, msgid (1 byte), payload, CRC. Recognised to be counted
@@ -16,7 +16,9 @@ export const signatureBytes = 13;
 export const incompatSigned = 0x01;
 export const frameBytesMax = headerBytes + 255 + checksumBytes + signatureBytes; // 280
 
-const registry: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...minimal.REGISTRY, ...common.REGISTRY };
+// Of ArduPilot's own dialect only EKF_STATUS_REPORT: whether its EKF trusts the position it streams
+// (GLOBAL_POSITION_INT carries on after it lost it; hal/mavlink/mavlink-devices.ts).
+const registry: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...minimal.REGISTRY, ...common.REGISTRY, [ardupilotmega.EkfStatusReport.MSG_ID]: ardupilotmega.EkfStatusReport };
 const magic: Record<number, number> = MSG_ID_MAGIC_NUMBER as unknown as Record<number, number>;
 
 /** 2015-01-01T00:00:00Z: the signing timestamp counts 10 µs units from here. */

@@ -3,7 +3,7 @@
 // streamed guided/offboard setpoints, mission and geofence upload, and the IMU stream the anomaly agent needs
 // (asked for with SET_MESSAGE_INTERVAL, since neither autopilot streams it to a companion by default).
 
-import { common, minimal } from 'node-mavlink';
+import { ardupilotmega, common, minimal } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
 import { assertNever } from '../../runtime/lib/assert.js';
 import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type HomePoint, type LandedState, type Vec3 } from '../../hal/devices.js';
@@ -50,7 +50,37 @@ const supersededBy: { readonly [K in FlightAction['type']]: readonly number[] } 
 };
 
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
-export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242 } as const;
+export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242, ekfStatusReport: 193, estimatorStatus: 230 } as const;
+
+/** Flag bits ArduPilot's EKF_STATUS_REPORT (EKF_STATUS_FLAGS) and PX4's ESTIMATOR_STATUS
+ *  (ESTIMATOR_STATUS_FLAGS) share, and ArduPilot's "not initialised" (in PX4's, that bit is a GPS glitch). */
+export const estimatorFlag = { posHorizRel: 8, posHorizAbs: 16, constPosMode: 128, predPosHorizAbs: 512, ekfUninitialized: 1024 } as const;
+
+/**
+ * What the flight controller says of its own horizontal position estimate: ArduPilot's EKF_STATUS_REPORT
+ * (ardupilotmega.xml, msgid 193) or PX4's ESTIMATOR_STATUS (common.xml, msgid 230). ArduPilot sets
+ * EKF_POS_HORIZ_ABS while its EKF fuses an absolute position (GNSS, or an external vision system once
+ * it has an origin) and has not timed out on it, and the filter is healthy (NavEKF3 getFilterStatus:
+ * doingNormalGpsNav && filterHealthy); ArduCopter flies by its position, once armed, only with that
+ * flag set and EKF_CONST_POS_MODE clear (Copter::ekf_has_absolute_position). Its GLOBAL_POSITION_INT
+ * streams on without it: the last estimate, dead reckoned or held.
+ */
+export interface EstimatorReport {
+  readonly message: 'EKF_STATUS_REPORT' | 'ESTIMATOR_STATUS';
+  readonly flags: number;
+  /** The horizontal absolute (WGS84) position estimate is good (and the filter is not in constant
+   *  position mode, nor, ArduPilot, uninitialised). */
+  readonly horizAbsOk: boolean;
+  /** The horizontal position's normalised innovation test ratio (ArduPilot's pos_horiz_variance, PX4's
+   *  pos_horiz_ratio): at 1 and above the measurements fail the filter's check. */
+  readonly posHorizRatio: number;
+}
+
+function estimatorReport(message: EstimatorReport['message'], flags: number, posHorizRatio: number): EstimatorReport {
+  const uninitialised = message === 'EKF_STATUS_REPORT' && (flags & estimatorFlag.ekfUninitialized) !== 0;
+  const horizAbsOk = (flags & estimatorFlag.posHorizAbs) !== 0 && (flags & estimatorFlag.constPosMode) === 0 && !uninitialised;
+  return { message, flags, horizAbsOk, posHorizRatio };
+}
 
 const gravityMps2 = 9.80665;
 
@@ -88,6 +118,10 @@ export interface Telemetry {
   fenceStatus: common.FenceStatus | null;
   /** The newest IMU sample in SI units, from HIGHRES_IMU or SCALED_IMU (body frame, z down). */
   imu: { readonly accelMps2: Vec3; readonly gyroRadps: Vec3 } | null;
+  /** The FC's word on its position estimate, from EKF_STATUS_REPORT or ESTIMATOR_STATUS (both as "ESTIMATOR"). */
+  estimator: EstimatorReport | null;
+  /** LOCAL_POSITION_NED: the FC's position in its local frame, which it may have without a global one. */
+  localPosition: common.LocalPositionNed | null;
   /** Local receive time (ms) of each message name (both IMU messages as "IMU"), for staleness checks. */
   receivedAtMs: Record<string, number>;
 }
@@ -105,6 +139,9 @@ export interface VehicleOptions {
   readonly setpointRateHz?: number;
   /** The IMU stream rate asked of the FC (0: do not ask). */
   readonly imuRateHz?: number;
+  /** The rate asked of the FC for its estimator's report (EKF_STATUS_REPORT, ESTIMATOR_STATUS; 0: do
+   *  not ask, take what it streams). */
+  readonly estimatorRateHz?: number;
 }
 
 /** How far the FC's time since boot may go back before it reads as a reboot (vehicle.noteBootTime). */
@@ -124,7 +161,7 @@ export class MavlinkVehicle {
   readonly target: CommandTarget;
   readonly commands: CommandClient;
   readonly params: ParamClient;
-  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, fenceStatus: null, imu: null, receivedAtMs: {} };
+  readonly telemetry: Telemetry = { position: null, gpsRaw: null, attitude: null, sysStatus: null, battery: null, extendedState: null, home: null, heartbeat: null, fenceStatus: null, imu: null, estimator: null, localPosition: null, receivedAtMs: {} };
   private setpoint: Setpoint | null = null;
   /** When the velocity being streamed was last given (velocityLapseMs). */
   private velocityAtMs = 0;
@@ -170,6 +207,9 @@ export class MavlinkVehicle {
       else if (msg instanceof common.HomePosition) t.home = msg;
       else if (msg instanceof common.FenceStatus) t.fenceStatus = msg;
       else if (msg instanceof common.HighresImu) t.imu = { accelMps2: { x: msg.xacc, y: msg.yacc, z: msg.zacc }, gyroRadps: { x: msg.xgyro, y: msg.ygyro, z: msg.zgyro } };
+      else if (msg instanceof ardupilotmega.EkfStatusReport) t.estimator = estimatorReport('EKF_STATUS_REPORT', msg.flags, msg.posHorizVariance);
+      else if (msg instanceof common.EstimatorStatus) t.estimator = estimatorReport('ESTIMATOR_STATUS', msg.flags, msg.posHorizRatio);
+      else if (msg instanceof common.LocalPositionNed) t.localPosition = msg;
       else if (msg instanceof common.ScaledImu) t.imu = { accelMps2: { x: (msg.xacc * gravityMps2) / 1000, y: (msg.yacc * gravityMps2) / 1000, z: (msg.zacc * gravityMps2) / 1000 }, gyroRadps: { x: msg.xgyro / 1000, y: msg.ygyro / 1000, z: msg.zgyro / 1000 } };
       else if (msg instanceof minimal.Heartbeat) {
         t.heartbeat = msg;
@@ -187,7 +227,7 @@ export class MavlinkVehicle {
         }
       } else return;
       const name = (msg.constructor as unknown as { MSG_NAME: string }).MSG_NAME;
-      t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name] = Date.now();
+      t.receivedAtMs[name === 'SCALED_IMU' || name === 'HIGHRES_IMU' ? 'IMU' : name === 'EKF_STATUS_REPORT' || name === 'ESTIMATOR_STATUS' ? 'ESTIMATOR' : name] = Date.now();
     });
     endpoint.onLink((e) => {
       if (e.type !== 'lost' || !isAbout(e, this.target)) return;
@@ -236,17 +276,31 @@ export class MavlinkVehicle {
   /**
    * Asks the FC to stream its IMU (MAV_CMD_SET_MESSAGE_INTERVAL): PX4 streams HIGHRES_IMU only in its
    * onboard MAVLink mode, ArduPilot SCALED_IMU only when SRx_RAW_SENS is set. Once per link; a refusal
-   * is kept for status and the IMU then reads as 'no-data'.
+   * is kept for status and the IMU then reads as 'no-data'. Then its estimator's report (askEstimator).
    */
   private askImu(): void {
     const rate = this.options.imuRateHz ?? 10;
     const fam = this.family();
-    if (rate <= 0 || fam === null) return;
+    if (fam === null) return;
     this.imuAsked = true;
+    if (rate <= 0) return this.askEstimator(fam);
     const id = fam === 'px4' ? mavMsgId.highresImu : mavMsgId.scaledImu;
     void this.commands.long(mavCmd.setMessageInterval, [id, Math.round(1e6 / rate)]).then((r) => {
       this.imuRefusal = r.ok ? null : `the flight controller did not start the IMU stream (message ${id}): ${r.error.message}`;
+      this.askEstimator(fam);
     });
+  }
+
+  /**
+   * Asks for the estimator's report (ArduPilot EKF_STATUS_REPORT, in its EXTRA3 stream group, which a
+   * companion's port need not stream; PX4 ESTIMATOR_STATUS), which says whether the position the FC
+   * streams is one it trusts (EstimatorReport). After the IMU's: one command of an id awaits its ACK at
+   * a time. A refusal leaves whatever the FC streams of it.
+   */
+  private askEstimator(fam: AutopilotFamily): void {
+    const rate = this.options.estimatorRateHz ?? 2;
+    if (rate <= 0) return;
+    void this.commands.long(mavCmd.setMessageInterval, [fam === 'px4' ? mavMsgId.estimatorStatus : mavMsgId.ekfStatusReport, Math.round(1e6 / rate)]);
   }
 
   /**

@@ -14,7 +14,8 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--autopilot px4|ardupilot] [--seed N] [--sysid N] [--heartbeat-ms MS]
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
               [--speed N]   (simulated seconds per real second, 1..20)
-              [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)`;
+              [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)
+              [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting|flow]   (its navigation: SimNavigation)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -41,6 +42,8 @@ runMain('sim-fc', async (argv) => {
       speed: { type: 'string' },
       'fence-action': { type: 'string' },
       'fence-max': { type: 'string' },
+      receiver: { type: 'string' },
+      estimate: { type: 'string' },
     },
     usage,
   );
@@ -55,6 +58,10 @@ runMain('sim-fc', async (argv) => {
   const fenceAction = values['fence-action'] ?? 'return';
   // report and none: a breach does nothing to the flight (ArduPilot FENCE_ACTION 0, PX4 GF_ACTION 1 and 0).
   if (fenceAction !== 'return' && fenceAction !== 'land' && fenceAction !== 'hold' && fenceAction !== 'report' && fenceAction !== 'none') throw new CliError(`--fence-action must be return, land, hold, report or none, got "${fenceAction}"`, exitCodes.usage);
+  const receiver = values.receiver ?? 'fix';
+  if (receiver !== 'fix' && receiver !== 'no-fix' && receiver !== 'absent') throw new CliError(`--receiver must be fix, no-fix or absent, got "${receiver}"`, exitCodes.usage);
+  const estimate = values.estimate ?? 'gnss';
+  if (estimate !== 'gnss' && estimate !== 'vision' && estimate !== 'frozen' && estimate !== 'drifting' && estimate !== 'flow') throw new CliError(`--estimate must be gnss, vision, frozen, drifting or flow, got "${estimate}"`, exitCodes.usage);
   const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceItemsMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {
@@ -87,6 +94,7 @@ runMain('sim-fc', async (argv) => {
     speedFactor: int(values.speed, 'speed', 1, 20, 1),
     fenceAction: fenceAction as FenceAction,
     fenceItemsMax: fenceMax,
+    navigation: { receiver, estimate },
     onFence: (f) => process.stdout.write(JSON.stringify({ fence: f }) + '\n'),
     ...(signing ? { signing } : {}),
   });

@@ -3,7 +3,10 @@
 // execution, telemetry streams (the IMU on request, MAV_CMD_SET_MESSAGE_INTERVAL, as PX4 and ArduPilot
 // do for a companion), offboard-loss hold, a failsafe when the companion's heartbeats stop, and a
 // geofence of its own (a polygon and keep-out circles uploaded with mission_type FENCE, sim-fence.ts)
-// whose breach runs the fence action.
+// whose breach runs the fence action. Its navigation (setNavigation) can lose the position estimate:
+// ArduPilot streams GLOBAL_POSITION_INT on, held or dead reckoned, with EKF_STATUS_REPORT saying so;
+// PX4 streams its own estimate on too (or, as older PX4 did, stops it), with ESTIMATOR_STATUS saying
+// so. Or it can fly on vision with no GNSS fix.
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -20,9 +23,32 @@ import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFen
 import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
-import { homePosition, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
+import { homePosition, sendEstimatorStatus, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
+
+/** The simulated FC's navigation: its GNSS receiver, and where its estimator's horizontal position comes from. */
+export interface SimNavigation {
+  /** 'fix': a 3D fix (GPS_RAW_INT fix type 3: the vehicle's noisy position, off by receiverOffsetM);
+   *  'no-fix': fix type 1 with its last coordinates (indoors, jammed); 'absent': none fitted
+   *  (ArduPilot's GPS_TYPE 0 sends no GPS_RAW_INT at all). */
+  readonly receiver: 'fix' | 'no-fix' | 'absent';
+  /** 'gnss': fused from the receiver, and for deadReckonMs after it lost its fix (the EKF dead reckons
+   *  on, still absolute), then lost, drifting, until the fix is back;
+   *  'vision': from an external vision system (VIO) with a global origin. Both absolute
+   *  (POS_HORIZ_ABS). 'frozen': lost, in constant position mode (CONST_POS_MODE); 'drifting': lost,
+   *  dead reckoning past the EKF's limit, walking east at driftMps. Lost, ArduPilot's
+   *  GLOBAL_POSITION_INT (AP_AHRS's location, sent whatever it answers) is the receiver's fix when it has
+   *  one (NavEKF3 getLLH), else that held or drifting estimate; PX4's is its estimate, held or drifting
+   *  (EKF2 publishes its global position, lat_lon_valid false, once it has an origin), or none with
+   *  px4GlobalWhenLost 'stop' (older PX4 published it only while valid). 'flow': optical flow with
+   *  no global origin, a relative position only (POS_HORIZ_REL): ArduPilot's GLOBAL_POSITION_INT at
+   *  lat 0, lon 0 (its location with no origin), PX4's none; LOCAL_POSITION_NED is the vehicle's. */
+  readonly estimate: 'gnss' | 'vision' | 'frozen' | 'drifting' | 'flow';
+}
+
+/** EKF_STATUS_FLAGS / ESTIMATOR_STATUS_FLAGS bits (the same in both up to 512). */
+const navFlag = { attitude: 1, velHoriz: 2, velVert: 4, posHorizRel: 8, posHorizAbs: 16, posVertAbs: 32, constPosMode: 128, predPosHorizRel: 256, predPosHorizAbs: 512 } as const;
 
 export interface SimFcOptions {
   readonly transport: ByteTransport;
@@ -43,6 +69,19 @@ export interface SimFcOptions {
   readonly fenceItemsMax?: number;
   /** Called whenever the fence (polygon, ceiling, enable, breach) changes: main.ts prints it. */
   readonly onFence?: (status: FenceStatus) => void;
+  /** Navigation at start (setNavigation); default a receiver with a fix, fused. */
+  readonly navigation?: SimNavigation;
+  /** How far the receiver's fix is off the vehicle (an antenna's multipath, another datum), metres; default none. */
+  readonly receiverOffsetM?: { readonly northM: number; readonly eastM: number };
+  /** How fast a drifting estimate walks off, metres per simulated second; default 0.5. */
+  readonly driftMps?: number;
+  /** What PX4 does with GLOBAL_POSITION_INT after its estimate is lost: 'stream' it on (current EKF2,
+   *  the default) or 'stop' it (older PX4). */
+  readonly px4GlobalWhenLost?: 'stream' | 'stop';
+  /** How long (simulated) a GNSS estimate stays absolute after the receiver lost its fix: ArduPilot's
+   *  EKF3 without velocity aiding times its position out after 7 s (posRetryTimeNoVel_ms), PX4's EKF2
+   *  after EKF2_NOAID_TOUT, 5 s by default; those by default. */
+  readonly deadReckonMs?: number;
 }
 
 const result = common.MavResult;
@@ -72,10 +111,24 @@ export class SimFlightController {
   readonly fence: SimFence;
   /** FENCE_ACTION / GF_ACTION as the parameter holds it (fence.ts: its values per autopilot). */
   private fenceActionValue: number;
-  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence'>> & Pick<SimFcOptions, 'signing' | 'onFence'>;
+  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence' | 'deadReckonMs'>> & Pick<SimFcOptions, 'signing' | 'onFence'> & { readonly deadReckonMs: number };
+  private nav: SimNavigation;
+  /** The estimate when it was lost (simulated time), which a lost estimate holds or drifts from. */
+  private lostEstimate: { readonly northM: number; readonly eastM: number; readonly atMs: number } | null = null;
+  /** When (simulated) the receiver lost its fix; null while it has one. */
+  private receiverLostAtMs: number | null = null;
+  /** Whether the estimate was absolute at the last tick (a GNSS estimate times out on its own). */
+  private wasAbsolute = true;
+  /** The receiver's last fix, which it repeats without one. */
+  private lastReceiverFix: { readonly latDeg: number; readonly lonDeg: number; readonly altMslM: number } | null = null;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, px4GlobalWhenLost: 'stream', deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ...options };
+    this.nav = this.o.navigation;
+    if (this.nav.receiver !== 'fix') this.receiverLostAtMs = 0;
+    // Lost from the start: held at (or drifting from) the origin, where it was switched on.
+    if (!this.estimateAbsolute()) this.lostEstimate = { northM: 0, eastM: 0, atMs: 0 };
+    this.wasAbsolute = this.estimateAbsolute();
     this.family = options.family;
     this.fenceActionValue = fenceActionValue(options.family, this.o.fenceAction) ?? 0;
     this.fence = new SimFence(options.family === 'ardupilot' ? 100 : null); // FENCE_ALT_MAX 100 m; GF_MAX_VER_DIST 0 (off)
@@ -136,6 +189,88 @@ export class SimFlightController {
     return Date.now() - this.t0;
   }
 
+  /** Changes the receiver or the estimate's source (SimNavigation); an estimate that stops being
+   *  absolute is held or drifts from where it was. */
+  setNavigation(n: Partial<SimNavigation>): void {
+    const hadFix = this.nav.receiver === 'fix';
+    this.nav = { ...this.nav, ...n };
+    if (this.nav.receiver === 'fix') this.receiverLostAtMs = null;
+    else if (hadFix) this.receiverLostAtMs = this.nowMs();
+    this.noteEstimate();
+  }
+
+  /** Keeps where an estimate that stopped being absolute was lost (held or drifted from there). */
+  private noteEstimate(): void {
+    const abs = this.estimateAbsolute();
+    if (this.wasAbsolute && !abs) {
+      const s = this.vehicle.state();
+      this.lostEstimate = { northM: s.northM, eastM: s.eastM, atMs: this.nowMs() };
+    } else if (abs) this.lostEstimate = null;
+    this.wasAbsolute = abs;
+  }
+
+  navigation(): SimNavigation {
+    return this.nav;
+  }
+
+  private estimateAbsolute(): boolean {
+    if (this.nav.estimate === 'vision') return true;
+    if (this.nav.estimate !== 'gnss') return false;
+    return this.receiverLostAtMs === null || this.nowMs() - this.receiverLostAtMs <= this.o.deadReckonMs;
+  }
+
+  /** The receiver's fix now (GPS_RAW_INT): a 3D fix, off by receiverOffsetM; without one, its last
+   *  coordinates (zeros before a first fix); null when none is fitted, or before its first fix. */
+  receiverFix(): { readonly fixType: 1 | 3; readonly latDeg: number; readonly lonDeg: number; readonly altMslM: number; readonly hdop: number; readonly satellites: number; readonly groundSpeedMps: number; readonly courseDeg: number; readonly timeMs: number } | null {
+    if (this.nav.receiver === 'absent') return null;
+    const f = this.vehicle.gnssFix();
+    if (this.nav.receiver === 'fix') {
+      if (!f) return null; // not yet: no message, as before the receiver's first fix
+      const ne = geoToLocal(this.vehicle.origin, f.latDeg, f.lonDeg);
+      const geo = localToGeo(this.vehicle.origin, ne.northM + this.o.receiverOffsetM.northM, ne.eastM + this.o.receiverOffsetM.eastM);
+      this.lastReceiverFix = { latDeg: geo.latDeg, lonDeg: geo.lonDeg, altMslM: f.altMslM };
+      return { fixType: 3, ...this.lastReceiverFix, hdop: f.hdop, satellites: f.satellites, groundSpeedMps: f.groundSpeedMps, courseDeg: f.courseDeg, timeMs: f.timeMs };
+    }
+    const last = this.lastReceiverFix ?? { latDeg: 0, lonDeg: 0, altMslM: 0 };
+    return { fixType: 1, ...last, hdop: 99.99, satellites: 2, groundSpeedMps: 0, courseDeg: 0, timeMs: this.nowMs() };
+  }
+
+  /** Where GLOBAL_POSITION_INT puts the vehicle (north/east of the origin), or null when the FC sends
+   *  none (PX4 without an origin, or one that stops it once lost). See SimNavigation.estimate. */
+  estimatedNe(): { readonly northM: number; readonly eastM: number } | null {
+    const s = this.vehicle.state();
+    if (this.estimateAbsolute()) return { northM: s.northM, eastM: s.eastM };
+    if (this.nav.estimate === 'flow') return null; // no global origin: see globalOrigin
+    if (this.family === 'px4' && this.o.px4GlobalWhenLost === 'stop') return null;
+    const r = this.family === 'ardupilot' ? this.receiverFix() : null; // ArduPilot's getLLH falls back to the receiver
+    if (r !== null && r.fixType === 3) return geoToLocal(this.vehicle.origin, r.latDeg, r.lonDeg);
+    const l = this.lostEstimate ?? { northM: s.northM, eastM: s.eastM, atMs: this.nowMs() };
+    return this.nav.estimate === 'frozen' ? l : { northM: l.northM, eastM: l.eastM + (this.o.driftMps * (this.nowMs() - l.atMs)) / 1000 };
+  }
+
+  /** Whether the estimator has a global origin (all but 'flow'): without one ArduPilot streams
+   *  GLOBAL_POSITION_INT at lat 0, lon 0, PX4 none. */
+  globalOrigin(): boolean {
+    return this.nav.estimate !== 'flow';
+  }
+
+  /** The estimator's local position (LOCAL_POSITION_NED): the global estimate's, or the vehicle's
+   *  flying on flow. */
+  localNe(): { readonly northM: number; readonly eastM: number } {
+    const s = this.vehicle.state();
+    if (this.nav.estimate === 'flow') return { northM: s.northM, eastM: s.eastM };
+    return this.estimatedNe() ?? this.lostEstimate ?? { northM: s.northM, eastM: s.eastM };
+  }
+
+  /** The estimator's flags (EKF_STATUS_REPORT, ESTIMATOR_STATUS) and horizontal position test ratio. */
+  estimatorStatus(): { readonly flags: number; readonly posHorizRatio: number } {
+    const f = navFlag;
+    const base = f.attitude | f.velVert | f.posVertAbs;
+    if (this.estimateAbsolute()) return { flags: base | f.velHoriz | f.posHorizRel | f.posHorizAbs | f.predPosHorizRel | f.predPosHorizAbs, posHorizRatio: 0.05 };
+    if (this.nav.estimate === 'flow') return { flags: base | f.velHoriz | f.posHorizRel | f.predPosHorizRel, posHorizRatio: 0.1 };
+    return this.nav.estimate === 'frozen' ? { flags: base | f.constPosMode, posHorizRatio: 0 } : { flags: base, posHorizRatio: 1.6 };
+  }
+
   missionState(): { items: number; current: number } {
     return { items: this.mission.length, current: this.missionIndex };
   }
@@ -154,6 +289,7 @@ export class SimFlightController {
 
   private tick(): void {
     this.vehicle.step(this.nowMs());
+    this.noteEstimate();
     const s = this.vehicle.state();
     // PX4's OFFBOARD falls back to hold without setpoints (COM_OF_LOSS_T). ArduPilot's GUIDED does not:
     // a position target (DO_REPOSITION, a position setpoint) stands until replaced, and a velocity
@@ -420,11 +556,13 @@ export class SimFlightController {
    * -1 stops the stream, 0 restores the default (off in this simulation, as on PX4 outside onboard mode).
    */
   private setInterval(id: number, intervalUs: number): { ok: boolean; error?: string } {
-    if (id !== mavMsgId.highresImu && id !== mavMsgId.scaledImu) return { ok: false, error: `message ${id}: no interval control in the simulation` };
+    const estimator = this.family === 'px4' ? mavMsgId.estimatorStatus : mavMsgId.ekfStatusReport;
+    if (id !== mavMsgId.highresImu && id !== mavMsgId.scaledImu && id !== estimator) return { ok: false, error: `message ${id}: no interval control in the simulation` };
     const old = this.requested.get(id);
     if (old) clearInterval(old);
     this.requested.delete(id);
-    if (intervalUs > 0) this.requested.set(id, setInterval(() => sendImu(this, id), Math.max(10, intervalUs / 1000)));
+    const send = id === estimator ? (): void => sendEstimatorStatus(this) : (): void => sendImu(this, id);
+    if (intervalUs > 0) this.requested.set(id, setInterval(send, Math.max(10, intervalUs / 1000)));
     return { ok: true };
   }
 

@@ -1,9 +1,10 @@
 // The simulated flight controller's telemetry streams: GLOBAL_POSITION_INT, ATTITUDE and GPS_RAW_INT
 // (the raw, noisy receiver) at the fast rate; SYS_STATUS, BATTERY_STATUS, EXTENDED_SYS_STATE,
-// HOME_POSITION, MISSION_CURRENT and (while a fence is enabled) FENCE_STATUS at 1 Hz; HIGHRES_IMU or
-// SCALED_IMU when a companion asks for them.
+// HOME_POSITION, MISSION_CURRENT, LOCAL_POSITION_NED, the estimator's report (ArduPilot EKF_STATUS_REPORT, PX4
+// ESTIMATOR_STATUS) and (while a fence is enabled) FENCE_STATUS at 1 Hz; HIGHRES_IMU or SCALED_IMU,
+// and the estimator's report faster, when a companion asks for them.
 
-import { common } from 'node-mavlink';
+import { ardupilotmega, common } from 'node-mavlink';
 import { localToGeo } from '../../hal/geo.js';
 import { mavMsgId } from '../mavlink/vehicle.js';
 import type { SimFlightController } from './sim-fc.js';
@@ -20,19 +21,24 @@ export function statusText(text: string, severity = 6): common.StatusText {
 export function sendTelemetry(fc: SimFlightController): void {
   const v = fc.vehicle;
   const s = v.state();
-  const geo = localToGeo(v.origin, s.northM, s.eastM);
   const boot = fc.nowMs() >>> 0;
-  const p = new common.GlobalPositionInt();
-  p.timeBootMs = boot;
-  p.lat = Math.round(geo.latDeg * 1e7);
-  p.lon = Math.round(geo.lonDeg * 1e7);
-  p.alt = Math.round((v.config.origin.altMslM + s.upM) * 1000);
-  p.relativeAlt = Math.round(s.upM * 1000);
-  p.vx = Math.round(s.velocityNed.x * 100);
-  p.vy = Math.round(s.velocityNed.y * 100);
-  p.vz = Math.round(s.velocityNed.z * 100);
-  p.hdg = Math.round((((s.yawRad * 180) / Math.PI + 360) % 360) * 100);
-  fc.send(p);
+  const est = fc.estimatedNe(); // the FC's estimate: the vehicle's position while it has one
+  // ArduPilot with no EKF origin sends its location zeroed; PX4 sends none.
+  const noOrigin = !fc.globalOrigin() && fc.family === 'ardupilot';
+  if (est !== null || noOrigin) {
+    const geo = est === null ? { latDeg: 0, lonDeg: 0 } : localToGeo(v.origin, est.northM, est.eastM);
+    const p = new common.GlobalPositionInt();
+    p.timeBootMs = boot;
+    p.lat = Math.round(geo.latDeg * 1e7);
+    p.lon = Math.round(geo.lonDeg * 1e7);
+    p.alt = Math.round((v.config.origin.altMslM + s.upM) * 1000);
+    p.relativeAlt = Math.round(s.upM * 1000);
+    p.vx = Math.round(s.velocityNed.x * 100);
+    p.vy = Math.round(s.velocityNed.y * 100);
+    p.vz = Math.round(s.velocityNed.z * 100);
+    p.hdg = Math.round((((s.yawRad * 180) / Math.PI + 360) % 360) * 100);
+    fc.send(p);
+  }
   const att = v.attitude();
   const a = new common.Attitude();
   a.timeBootMs = boot;
@@ -43,15 +49,15 @@ export function sendTelemetry(fc: SimFlightController): void {
   a.pitchspeed = 0;
   a.yawspeed = 0;
   fc.send(a);
-  const fix = v.gnssFix();
+  const fix = fc.receiverFix();
   if (fix) {
     const g = new common.GpsRawInt();
     g.timeUsec = BigInt(Math.round(fix.timeMs)) * 1000n;
-    g.fixType = 3 as common.GpsFixType; // GPS_FIX_TYPE_3D_FIX
+    g.fixType = fix.fixType as common.GpsFixType; // GPS_FIX_TYPE_3D_FIX, or NO_FIX with the last coordinates
     g.lat = Math.round(fix.latDeg * 1e7);
     g.lon = Math.round(fix.lonDeg * 1e7);
     g.alt = Math.round(fix.altMslM * 1000);
-    g.eph = Math.round(fix.hdop * 100);
+    g.eph = fix.fixType === 3 ? Math.round(fix.hdop * 100) : 65535;
     g.epv = 65535; // unknown
     g.vel = Math.round(fix.groundSpeedMps * 100);
     g.cog = Math.round(fix.courseDeg * 100) % 36000;
@@ -121,6 +127,17 @@ export function sendSlowTelemetry(fc: SimFlightController): void {
   ext.landedState = landed === 'on-ground' ? 1 : landed === 'in-air' ? 2 : landed === 'taking-off' ? 3 : landed === 'landing' ? 4 : 0;
   fc.send(ext);
   fc.send(homePosition(fc));
+  sendEstimatorStatus(fc);
+  const local = fc.localNe();
+  const lp = new common.LocalPositionNed();
+  lp.timeBootMs = fc.nowMs() >>> 0;
+  lp.x = local.northM;
+  lp.y = local.eastM;
+  lp.z = -v.state().upM;
+  lp.vx = v.state().velocityNed.x;
+  lp.vy = v.state().velocityNed.y;
+  lp.vz = v.state().velocityNed.z;
+  fc.send(lp);
   if (fence.enabled) fc.send(fc.fence.message());
   const ms = fc.missionState();
   if (ms.items > 0) {
@@ -164,5 +181,30 @@ export function sendImu(fc: SimFlightController, id: number): void {
   m.zgyro = Math.round(w.z * 1000);
   m.xmag = m.ymag = m.zmag = 0;
   m.temperature = 0;
+  fc.send(m);
+}
+
+/** The estimator's word on its estimate: ArduPilot's EKF_STATUS_REPORT (its "variances" are normalised
+ *  innovation test ratios), PX4's ESTIMATOR_STATUS; flags and ratio from SimFlightController.estimatorStatus. */
+export function sendEstimatorStatus(fc: SimFlightController): void {
+  const e = fc.estimatorStatus();
+  if (fc.family === 'px4') {
+    const m = new common.EstimatorStatus();
+    m.timeUsec = BigInt(Math.round(fc.nowMs())) * 1000n;
+    m.flags = e.flags as common.EstimatorStatusFlags;
+    m.velRatio = m.posVertRatio = m.magRatio = 0.05;
+    m.posHorizRatio = e.posHorizRatio;
+    m.haglRatio = m.tasRatio = 0;
+    m.posHorizAccuracy = e.posHorizRatio < 1 ? 0.5 : 50;
+    m.posVertAccuracy = 0.5;
+    fc.send(m);
+    return;
+  }
+  const m = new ardupilotmega.EkfStatusReport();
+  m.flags = e.flags as ardupilotmega.EkfStatusFlags;
+  m.velocityVariance = m.posVertVariance = m.compassVariance = 0.05;
+  m.posHorizVariance = e.posHorizRatio;
+  m.terrainAltVariance = 0;
+  m.airspeedVariance = 0;
   fc.send(m);
 }

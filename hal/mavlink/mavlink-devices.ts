@@ -24,7 +24,7 @@ import {
   type ImuSample,
   type PositionSensor,
 } from '../devices.js';
-import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { estimatorFlag, type EstimatorReport, type MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { mavlinkModesAfter } from '../../firmware-bridge/mavlink/modes.js';
 import { checkFlightAction, checkReturnAltitude } from '../flight-action.js';
 import { FenceKeeper, type FenceKeeperOptions } from './fence-keeper.js';
@@ -73,22 +73,34 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
   readonly kind = 'position';
   /** The FC's fused estimate, with its receiver's fix quality. The estimate is what the FC flies by: a
    *  goto ends where the estimate reaches the point, so arrival and stall checks read it, not the raw
-   *  receiver a few metres of noise off it. The receiver's fix type still rules: no fix there reads as
-   *  'none' (the estimate then drifts on dead reckoning). Without a fresh GPS_RAW_INT (an FC that does
-   *  not stream it) the estimate counts as a 3D fix; without a fresh estimate (or ArduPilot's (0, 0)
-   *  before its EKF has an origin: noEstimateAtZero), the receiver alone. */
+   *  receiver a few metres of noise off it (source 'fc-estimate'; the receiver's is 'receiver').
+   *
+   *  Whether the estimate is one the FC trusts, its estimator says (EKF_STATUS_REPORT on ArduPilot,
+   *  ESTIMATOR_STATUS on PX4; trustedEstimate): while it says its horizontal absolute position is
+   *  good, the estimate is the position whatever the receiver says (a vision or other non-GNSS source
+   *  with no GNSS fix: a 3D fix then, with no HDOP), and while it says it is not, the estimate is no
+   *  position at all (ArduPilot streams it on, held or dead reckoned). Without a fresh report (an FC
+   *  that streams none) the receiver's fix type rules: no fix there reads as 'none' (the estimate then
+   *  drifts on dead reckoning); without a fresh GPS_RAW_INT the estimate counts as a 3D fix. Without a
+   *  trusted estimate (none fresh, ArduPilot's (0, 0) before its EKF has an origin: noEstimateAtZero,
+   *  or its estimator's word against it), the receiver alone. */
   fix(): Result<GnssFix, DeviceError> {
     const raw = this.fresh('GPS_RAW_INT', this.vehicle.telemetry.gpsRaw);
     if (!raw.ok && raw.error.code === 'stopped') return raw;
-    const fused = noEstimateAtZero(this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position));
+    const report = this.fresh('ESTIMATOR', this.vehicle.telemetry.estimator);
+    const estimator = report.ok ? report.value.value : null;
+    const global = noEstimateAtZero(this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position));
+    const fused = trustedEstimate(global, estimator);
     if (fused.ok) {
       const p = fused.value.value;
       const course = (Math.atan2(p.vy, p.vx) * 180) / Math.PI;
-      // Without the receiver's message the estimate counts as a 3D fix: it carries no satellites or HDOP.
-      const quality = raw.ok ? qualityOf(raw.value.value) : { fix: '3d' as const, satellites: 0, hdop: 99.99 };
-      return ok({ timeMs: fused.value.timeMs, ...quality, latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360 });
+      const receiver = raw.ok ? qualityOf(raw.value.value) : null;
+      // Without the receiver's message, or with its estimator vouching for an estimate the receiver has
+      // no fix for, the estimate counts as a 3D fix: it carries no HDOP.
+      const quality = receiver !== null && (estimator === null || receiver.fix !== 'none') ? receiver : { fix: '3d' as const, satellites: receiver?.satellites ?? 0, hdop: 99.99 };
+      return ok({ timeMs: fused.value.timeMs, ...quality, latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7, altMslM: p.alt / 1000, groundSpeedMps: Math.hypot(p.vx, p.vy) / 100, courseDeg: (course + 360) % 360, source: 'fc-estimate' });
     }
-    if (!raw.ok) return fused;
+    if (!raw.ok) return global.ok ? fused : withLocalOnly(fused, this.vehicle, estimator);
     const g = raw.value.value;
     return ok({
       timeMs: raw.value.timeMs,
@@ -98,8 +110,37 @@ export class MavlinkPosition extends MavlinkDevice implements PositionSensor {
       altMslM: g.alt / 1000,
       groundSpeedMps: g.vel === 65535 ? 0 : g.vel / 100,
       courseDeg: g.cog === 65535 ? 0 : (g.cog / 100) % 360,
+      source: 'receiver',
     });
   }
+}
+
+/**
+ * The estimate, unless the FC's estimator says its horizontal absolute position is not good
+ * (EstimatorReport.horizAbsOk: EKF_POS_HORIZ_ABS clear, or EKF_CONST_POS_MODE or EKF_UNINITIALIZED
+ * set). ArduPilot streams GLOBAL_POSITION_INT whatever its EKF answers (GCS_MAVLINK's "we send stale
+ * data"): after the EKF lost its position (its GNSS or vision source gone past its dead-reckoning
+ * time), the last estimate, frozen in constant position mode or walking off on dead reckoning. A
+ * relative position only (optical flow: EKF_POS_HORIZ_REL) is no absolute one either: it drifts from
+ * where the flow began, and the swarm's points are WGS84. No report (null): nothing said against it.
+ */
+function trustedEstimate<T>(r: Result<{ value: T; timeMs: number }, DeviceError>, estimator: EstimatorReport | null): Result<{ value: T; timeMs: number }, DeviceError> {
+  if (!r.ok || estimator === null || estimator.horizAbsOk) return r;
+  const f = estimator.flags;
+  const why = (f & estimatorFlag.constPosMode) !== 0 ? 'it holds a constant position (CONST_POS_MODE)' : (f & estimatorFlag.posHorizRel) !== 0 ? 'it has a relative one only (POS_HORIZ_REL: optical flow or dead reckoning)' : 'POS_HORIZ_ABS is clear';
+  return err(deviceError('no-data', `the flight controller's estimator has no horizontal absolute position (${estimator.message} flags 0x${f.toString(16)}: ${why}; horizontal position test ratio ${estimator.posHorizRatio.toFixed(2)}): its GLOBAL_POSITION_INT is an estimate it does not trust (held or dead reckoned)`));
+}
+
+/** `r` (no global estimate), saying so when the FC has a local position only: a fresh LOCAL_POSITION_NED
+ *  that its estimator vouches for (POS_HORIZ_REL) with no global estimate (PX4 or ArduPilot flying on
+ *  vision or optical flow without a global origin). Both autopilots stream LOCAL_POSITION_NED whatever
+ *  it is worth, so without the estimator's word nothing is said. The device's tasks are WGS84 points,
+ *  flown as such (DO_REPOSITION): a local position is none for them. */
+function withLocalOnly(r: Result<never, DeviceError> & { ok: false }, vehicle: MavlinkVehicle, estimator: EstimatorReport | null): Result<never, DeviceError> {
+  const at = vehicle.telemetry.receivedAtMs.LOCAL_POSITION_NED;
+  if (estimator === null || (estimator.flags & estimatorFlag.posHorizRel) === 0) return r;
+  if (vehicle.telemetry.localPosition === null || at === undefined || Date.now() - at > mavlinkStaleMs) return r;
+  return err(deviceError(r.error.code, `${r.error.message}; the flight controller has a local position only (LOCAL_POSITION_NED), no global one: give its estimator a global origin (SET_GPS_GLOBAL_ORIGIN) or a GNSS fix`));
 }
 
 /**

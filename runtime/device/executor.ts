@@ -148,7 +148,7 @@ export class Executor {
 
   /** Local position in metres from the fix, or null without one. The height is the flight
    *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
-  position(): { northM: number; eastM: number; upM: number } | null {
+  position(): { northM: number; eastM: number; upM: number; source?: string } | null {
     const f = this.devices.position?.fix();
     // A receiver without a fix (NMEA GGA of quality 0, GPS_RAW_INT's no fix) gives no coordinates
     // (NaN) or its last ones over and over: no position. Before, either never counted as moved, so the
@@ -158,7 +158,8 @@ export class Executor {
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
     const fc = this.heightAboveHome();
     if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;
-    return { northM: ne.northM, eastM: ne.eastM, upM: fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl()) };
+    const upM = fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl());
+    return { northM: ne.northM, eastM: ne.eastM, upM, ...(f.value.source !== undefined ? { source: f.value.source } : {}) };
   }
 
   /** The ground's altitude by this receiver that the flight controller's last height above home
@@ -1067,11 +1068,15 @@ export class Executor {
     }
   }
 
-  /** Whether this device's position is the estimate the flight controller flies by (the MAVLink
-   *  position driver, on the FC the flight driver commands): a goto then ends within arriveToleranceM
-   *  by it, so no stop further off is an arrival by the vehicle's own reckoning. */
+  /** Whether this device's position is, now, the estimate the flight controller flies by (the MAVLink
+   *  position driver's fix from the FC's estimate, on the FC the flight driver commands): a goto then
+   *  ends within arriveToleranceM by it, so no stop further off is an arrival by the vehicle's own
+   *  reckoning. Not while that driver gives its receiver's fix (the FC's estimate stale, or one its
+   *  estimator does not trust): before, the configured driver alone decided, and a vehicle stopped at
+   *  the point by its FC, metres off by the receiver, was read as stopped short. */
   private positionIsFcs(): boolean {
-    return this.devices.position?.driver === 'mavlink' && this.devices.flight?.driver === 'mavlink';
+    const f = this.devices.position?.fix();
+    return this.devices.position?.driver === 'mavlink' && this.devices.flight?.driver === 'mavlink' && f?.ok === true && f.value.source === 'fc-estimate';
   }
 
   /** Polls `cond` until true; returns null, or why it gave up: not in time, superseded, the vehicle

@@ -17,6 +17,9 @@ export interface MotionPoint {
   readonly northM: number;
   readonly eastM: number;
   readonly upM: number;
+  /** Whose position it is (GnssFix.source: the FC's estimate or a receiver's fix, metres apart); a
+   *  reading from another source than the last starts the watch over (step). */
+  readonly source?: string;
 }
 
 export type Motion = { readonly kind: 'stalled' } | { readonly kind: 'moved-off'; readonly byM: number };
@@ -59,6 +62,8 @@ export class MotionWatch {
   private offSinceMs: number | null = null;
   /** Since when there has been no position (null: there is one). */
   private blindSinceMs: number | null = null;
+  /** The source of the last reading (null: none yet). */
+  private source: string | undefined | null = null;
 
   constructor(private readonly limits: MotionLimits) {}
 
@@ -126,6 +131,19 @@ export class MotionWatch {
       if (this.held !== null) this.held = { at: this.held.at, sinceMs: this.held.sinceMs + (nowMs - this.blindSinceMs) };
       this.blindSinceMs = null;
     }
+    // Another source (the MAVLink driver gone from the FC's estimate to its receiver, or back) is
+    // another frame, metres off the last: no motion of the vehicle, and nothing to measure against what
+    // the last one saw. The watch starts over from this reading, the hold's settling with it. Before, a
+    // held drone whose position moved to the receiver 8 m off was read as flown off by a pilot.
+    if (this.source !== null && p.source !== this.source) {
+      this.still = null;
+      this.recent = [];
+      this.box = null;
+      this.anchor = null;
+      this.offSinceMs = null;
+      if (this.held !== null) this.held = { at: p, sinceMs: nowMs };
+    }
+    this.source = p.source;
     const stillForMs = this.stayed(p, nowMs);
     // A take-off's vehicle climbs as a goto's flies: PX4 ends its take-off in Hold, so a pilot's Hold
     // mid-climb shows no new mode either. Before, only a goto's stop counted, and the take-off's wait

@@ -175,6 +175,30 @@ export const specMessages = {
     ],
   },
   EXTENDED_SYS_STATE: { name: 'EXTENDED_SYS_STATE', id: 245, fields: [u8('vtol_state'), u8('landed_state')] },
+  // ardupilotmega.xml: ArduPilot's estimator's word on its estimate (flags EKF_STATUS_FLAGS).
+  EKF_STATUS_REPORT: {
+    name: 'EKF_STATUS_REPORT',
+    id: 193,
+    fields: [{ name: 'flags', type: 'uint16_t' }, f32('velocity_variance'), f32('pos_horiz_variance'), f32('pos_vert_variance'), f32('compass_variance'), f32('terrain_alt_variance')],
+    extensions: [f32('airspeed_variance')],
+  },
+  // common.xml: PX4's (flags ESTIMATOR_STATUS_FLAGS).
+  ESTIMATOR_STATUS: {
+    name: 'ESTIMATOR_STATUS',
+    id: 230,
+    fields: [
+      { name: 'time_usec', type: 'uint64_t' },
+      { name: 'flags', type: 'uint16_t' },
+      f32('vel_ratio'),
+      f32('pos_horiz_ratio'),
+      f32('pos_vert_ratio'),
+      f32('mag_ratio'),
+      f32('hagl_ratio'),
+      f32('tas_ratio'),
+      f32('pos_horiz_accuracy'),
+      f32('pos_vert_accuracy'),
+    ],
+  },
 } satisfies Record<string, MessageDef>;
 
 /** CRC_EXTRA values as published in the generated C headers (MAVLINK_MSG_ID_*_CRC). */
@@ -191,4 +215,6 @@ export const publishedCrcExtra: Record<keyof typeof specMessages, number> = {
   COMMAND_ACK: 143,
   BATTERY_STATUS: 154,
   EXTENDED_SYS_STATE: 130,
+  EKF_STATUS_REPORT: 71,
+  ESTIMATOR_STATUS: 163,
 };

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { common, minimal, type MavLinkData } from 'node-mavlink';
+import { ardupilotmega, common, minimal, type MavLinkData } from 'node-mavlink';
 import { MAVLinkModule, MAVLinkMessage } from '@ifrunistuttgart/node-mavlink';
 import { crcExtraOf, decodeMessage, encodeFrame, FrameSplitter, verifySignature } from '../../firmware-bridge/mavlink/codec.js';
 import { crcExtra, frameOf, publishedCrcExtra, signFrame, specMessages, wireOrder, x25, type MessageDef } from './mavlink-spec.js';
@@ -49,6 +49,13 @@ const cases: Array<{ def: MessageDef; msg: () => MavLinkData; values: Record<str
     def: specMessages.COMMAND_ACK,
     msg: () => build(new common.CommandAck(), { command: 22, result: 5, progress: 40, resultParam2: 0, targetSystem: 245, targetComponent: 191 }),
     values: { command: 22, result: 5, progress: 40, result_param2: 0, target_system: 245, target_component: 191 },
+  },
+  {
+    // Its "variances" are normalised innovation test ratios; flags: attitude, velocities, positions
+    // (relative and absolute, and predicted), vertical absolute.
+    def: specMessages.EKF_STATUS_REPORT,
+    msg: () => build(new ardupilotmega.EkfStatusReport(), { flags: 0x33f as ardupilotmega.EkfStatusFlags, velocityVariance: 0.1, posHorizVariance: 0.25, posVertVariance: 0.5, compassVariance: 0.05, terrainAltVariance: 0, airspeedVariance: 0 }),
+    values: { flags: 0x33f, velocity_variance: 0.1, pos_horiz_variance: 0.25, pos_vert_variance: 0.5, compass_variance: 0.05 },
   },
   {
     def: specMessages.EXTENDED_SYS_STATE,

@@ -78,6 +78,24 @@ describe('MotionWatch', () => {
     expect(v.step('hold', true, at(0, 0, 24.5), 5_100)?.kind).toBe('moved-off');
   });
 
+  it("a held drone's position moving to another source (the FC's estimate to its receiver, 8 m off) is not moved off; flown off after, it is", () => {
+    const w = new MotionWatch(limits);
+    const from = (source: string, northM: number) => ({ ...at(northM), source });
+    for (let t = 0; t <= 4_000; t += 100) expect(w.step('hold', true, from('fc-estimate', 0), t)).toBeNull(); // settled at 0
+    // The receiver's fix from here on, 8 m off the estimate, for 12 s: as still, in its own frame.
+    for (let t = 4_100; t <= 16_000; t += 100) expect(w.step('hold', true, from('receiver', 8), t)).toBeNull();
+    // Then flown 10 m off from there, for more than 2 s: moved off.
+    let off = null;
+    for (let t = 16_100; t <= 19_000 && off === null; t += 100) off = w.step('hold', true, from('receiver', 18), t);
+    expect(off?.kind).toBe('moved-off');
+    // The same 8 m from one source, held for 2 s, is moved off (the rule is the source, not the jump).
+    const v = new MotionWatch(limits);
+    for (let t = 0; t <= 4_000; t += 100) v.step('hold', true, from('receiver', 0), t);
+    let same = null;
+    for (let t = 4_100; t <= 7_000 && same === null; t += 100) same = v.step('hold', true, from('receiver', 8), t);
+    expect(same?.kind).toBe('moved-off');
+  });
+
   it("a receiver's glitch that jumps 10 m off and comes back within 2 s is not moved off", () => {
     const w = new MotionWatch(limits);
     w.step('hold', true, at(0), 0);

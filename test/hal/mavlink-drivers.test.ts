@@ -86,12 +86,16 @@ describe.concurrent('the PX4 FC over a pty', () => {
           await waitFor('both position messages', () => vehicle.telemetry.position !== null && vehicle.telemetry.gpsRaw !== null, 5_000);
           // Read synchronously after each change: the FC's next message cannot land in between.
           const t = vehicle.telemetry;
-          const [fused, raw] = [t.position!, t.gpsRaw!];
+          await waitFor("the estimator's report", () => t.estimator !== null, 5_000);
+          const [fused, raw, estimator] = [t.position!, t.gpsRaw!, t.estimator!];
           try {
+            // PX4's ESTIMATOR_STATUS says its horizontal absolute position is good.
+            expect(estimator).toMatchObject({ message: 'ESTIMATOR_STATUS', horizAbsOk: true });
+            t.estimator = null; // as from an FC that streams no estimator report, until the last part
             // The sim FC's receiver is noisy; put it plainly apart from the estimate so the two cannot agree by chance.
             t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { lat: fused.lat + 500, lon: fused.lon - 500, fixType: 3, satellitesVisible: 14, eph: 80 });
             const both = p.fix();
-            expect(both.ok && both.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8, latDeg: fused.lat / 1e7, lonDeg: fused.lon / 1e7, altMslM: fused.alt / 1000 });
+            expect(both.ok && both.value).toMatchObject({ fix: '3d', satellites: 14, hdop: 0.8, latDeg: fused.lat / 1e7, lonDeg: fused.lon / 1e7, altMslM: fused.alt / 1000, source: 'fc-estimate' });
             // The receiver without a fix: the estimate is dead reckoning, and says so.
             t.gpsRaw = Object.assign(new common.GpsRawInt(), t.gpsRaw, { fixType: 1 });
             const lost = p.fix();
@@ -104,7 +108,7 @@ describe.concurrent('the PX4 FC over a pty', () => {
             t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { lat: fused.lat + 500, fixType: 3, satellitesVisible: 14, eph: 80 });
             t.position = null;
             const receiver = p.fix();
-            expect(receiver.ok && receiver.value).toMatchObject({ fix: '3d', satellites: 14, latDeg: (fused.lat + 500) / 1e7 });
+            expect(receiver.ok && receiver.value).toMatchObject({ fix: '3d', satellites: 14, latDeg: (fused.lat + 500) / 1e7, source: 'receiver' });
             // ArduPilot streams GLOBAL_POSITION_INT whatever its AHRS answers (GCS_MAVLINK::
             // send_global_position_int: "we send stale data"): before its EKF has an origin, at lat 0,
             // lon 0, alt 0, while the receiver already has its 3D fix. That is no estimate: the receiver's.
@@ -124,9 +128,30 @@ describe.concurrent('the PX4 FC over a pty', () => {
             const none = p.fix();
             expect(!none.ok && none.error).toMatchObject({ code: 'no-data' });
             expect(!none.ok && none.error.message).toMatch(/GLOBAL_POSITION_INT/);
+            // With the estimator's report: its word, not the receiver's fix type, says whether the estimate
+            // is a position. Vouched for, it is one with the receiver at no fix (vision, or within the
+            // EKF's dead-reckoning time): a 3D fix with no HDOP.
+            t.position = fused;
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { fixType: 1, satellitesVisible: 3, eph: 65535 });
+            t.estimator = estimator;
+            const vouched = p.fix();
+            expect(vouched.ok && vouched.value).toMatchObject({ fix: '3d', satellites: 3, hdop: 99.99, latDeg: fused.lat / 1e7, source: 'fc-estimate' });
+            // Said not to be good (POS_HORIZ_ABS clear; here in constant position mode): no position, from
+            // the estimate or from a receiver at no fix; the receiver's own with a fix.
+            t.estimator = { ...estimator, flags: 1 | 4 | 32 | 128, horizAbsOk: false };
+            const held = p.fix();
+            expect(held.ok ? held.value.fix : held.error.code).toBe('none');
+            t.gpsRaw = Object.assign(new common.GpsRawInt(), raw, { lat: fused.lat + 500, fixType: 3, satellitesVisible: 14, eph: 80 });
+            const own = p.fix();
+            expect(own.ok && own.value).toMatchObject({ fix: '3d', latDeg: (fused.lat + 500) / 1e7, source: 'receiver' });
+            t.gpsRaw = null;
+            const noneHeld = p.fix();
+            expect(!noneHeld.ok && noneHeld.error).toMatchObject({ code: 'no-data' });
+            expect(!noneHeld.ok && noneHeld.error.message).toMatch(/no horizontal absolute position \(ESTIMATOR_STATUS flags 0xa5: it holds a constant position/);
           } finally {
             t.position = t.position ?? fused;
             t.gpsRaw = t.gpsRaw ?? raw;
+            t.estimator = t.estimator ?? estimator;
           }
         } finally {
           await p.stop();
