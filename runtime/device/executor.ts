@@ -96,6 +96,13 @@ export class Executor {
   private handedOver = false;
   /** Why (handedOver): what the device's status tells the operator. */
   private handedOverWhy = '';
+  /** The mission whose part the vehicle was handed over from (handedOver): the task's, or, with no
+   *  route held (restarted under the mission's hold: adoptHold), the held mission's. A re-plan of that
+   *  mission is not a new task for the drone even when this executor holds no route of it (run). */
+  private handedOverMission: string | null = null;
+  /** The held mission adoptHold took up (or handed over) after a restart, with no route of it held:
+   *  what a takeover seen under that hold hands the vehicle over from. Cleared by a task of its own. */
+  private adoptedFor: string | null = null;
   /** Which modes the executor's last action leaves the flight controller in, and whether they showed
    *  (takenOver: a mode outside them is a pilot's switch or the FC's own failsafe). */
   private readonly ownModes = new OwnModes();
@@ -224,6 +231,12 @@ export class Executor {
     return this.handedOver ? this.handedOverWhy : null;
   }
 
+  /** Whether the vehicle was handed over from its part of `mission` (handedOver) and no task since gave
+   *  it back: a state sync or re-plan of that mission does not (MissionRunner.resumeOwnTask, run). */
+  handedOverFor(mission: string): boolean {
+    return this.handedOver && this.handedOverMission === mission;
+  }
+
   /** Whether this executor holds a route of that mission (flying, held or flown); false after a restart. */
   hasTask(mission: string): boolean {
     return this.current !== null && this.current.task.mission === mission;
@@ -240,7 +253,12 @@ export class Executor {
   run(command: string, task: Task): void {
     this.homeAltMsl();
     const prev = this.current;
-    const replan = task.type === 'waypoints' && task.replan === true && prev !== null && prev.task.mission === task.mission;
+    // Handed over from a mission this executor holds no route of (restarted under its hold: adoptHold),
+    // a re-plan of that mission (round a committed hazard, a new fence, a lost drone's part) is one too:
+    // its route is kept, and the vehicle stays where the pilot or the failsafe left it. Before, it read
+    // as a first task, the handover was cleared, and a drone a pilot had landed was armed and taken off.
+    const sameMission = task.type === 'waypoints' && prev !== null && prev.task.mission === task.mission;
+    const replan = task.type === 'waypoints' && task.replan === true && (sameMission || this.handedOverFor(task.mission));
     // The mission's hold and resume concern the drones flying it. Not carried out on one that a pilot or
     // the FC's own failsafe has (the hold would switch the FC out of the pilot's mode or its failsafe
     // landing), nor on one going home or landing on its own failsafe, which only an rtl, land or abort
@@ -257,16 +275,21 @@ export class Executor {
     }
     // A task of the swarm's for this drone gives it back to the executor; a re-plan of the mission it
     // was flying, or the mission's hold and resume, do not (they concern the drones flying it).
-    if (!replan && task.type !== 'hold' && task.type !== 'resume') this.handedOver = false;
+    if (!replan && task.type !== 'hold' && task.type !== 'resume') {
+      this.handedOver = false;
+      this.adoptedFor = null;
+    }
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
-        const next = replan && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same) : 0;
-        const cut = replan && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+        const next = replan && sameMission && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same) : 0;
+        const cut = replan && sameMission && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
         if (replan && this.handedOver) {
-          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
-          this.log(`task ${command}: re-planned route kept; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
+          // With no route of the mission held (handed over at a restart), none is made up from the
+          // re-plan's first waypoint: the progress the telemetry reports would go back to it.
+          if (sameMission) this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
+          this.log(`task ${command}: re-planned route ${sameMission ? 'kept' : 'not flown'}; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
           return;
         }
         if (replan && this.failsafe) {
@@ -332,6 +355,7 @@ export class Executor {
     this.homeward = false;
     this.failsafe = false;
     this.handedOver = false;
+    this.adoptedFor = null;
     this.paused = false;
     this.watchAnew();
     if (this.grounded()) return;
@@ -923,6 +947,7 @@ export class Executor {
   private handOver(why: string): string {
     this.handedOver = true;
     this.handedOverWhy = why;
+    this.handedOverMission = this.adoptedFor ?? this.current?.task.mission ?? null;
     this.reflexRefusalLogged = false;
     const reason = `${why}; nothing more is commanded until a new task for this drone`;
     this.log(reason);
@@ -1028,6 +1053,7 @@ export class Executor {
     // since: it stays theirs, and its task's failure was said then. Before, it was reported failed again,
     // or, the pilot's mode being a hold's, logged as watched while nothing watched it.
     if (this.handedOver) return `the vehicle is already out of this device's hands: ${this.handedOverWhy}`;
+    this.adoptedFor = command;
     if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') {
       const where = !fc ? 'no flight controller fitted' : !fs?.ok ? 'no flight state' : fs.value.armed ? 'armed, on the ground' : 'disarmed';
       if (flewBefore === null) return `the vehicle is on the ground, and nothing says it flew for this mission (${where}; no waypoint of it passed, no report of it in the air committed since the mission began, no flight of it in this device's data directory): the mission's resume takes it off as its task would`;

@@ -316,6 +316,13 @@ export class MissionRunner {
     // it was on is flown again from its start unless it is still airborne on it (progress.ts). The
     // way to that point is a transit leg (take off or climb to the transit altitude, come down there).
     const carrying = this.executor.hasTask(m.id);
+    // Handed over from its part of this mission with no route of it held (a pilot landed it under the
+    // hold before a restart: adoptHold), a state sync of the mission is no new task for this drone: it
+    // stays where it is. Before, the sync's resume armed it and took it off again.
+    if (!carrying && this.executor.handedOverFor(m.id)) {
+      this.o.log.info({ event: 'resume', mission: m.id, handedOver: true }, `mission ${m.id} is not flown on: ${this.executor.handedOverBecause() ?? ''}`);
+      return;
+    }
     const here = this.executor.position();
     const fs = this.o.hal.devices.flight?.state();
     const fsv = fs?.ok ? fs.value : null;

@@ -86,6 +86,26 @@ describe.concurrent('restarted while the swarm holds its mission', () => {
     await resumeRefused({ ex, reports, sent });
   }, 60_000);
 
+  // The restarted executor holds no route of m1: a re-plan of m1 after the resume (a committed hazard,
+  // a new fence, a lost drone's part) read as a first task for this drone. Before, it cleared the
+  // handover and sent its goto, taking the drone back from the pilot in LOITER.
+  it('ArduPilot: taken by a pilot with the sticks under the adopted hold, a re-plan of the mission after the resume sends nothing', async (t) => {
+    const { rig, ex, reports, sent } = await restartedWhileHeld(t);
+    await settled(() => rig.fc.vehicle.state());
+    expect(ex.adoptHold('m1', 250)).toMatch(/the vehicle holds \(mode hold\)/);
+    await new Promise((r) => setTimeout(r, 3_000)); // settled where it holds: anchored
+    const s = rig.fc.vehicle.state();
+    rig.fc.vehicle.goto(s.northM + 30, s.eastM, s.upM, 5, 'hold'); // the pilot's sticks, still in LOITER
+    await waitFor('m1 failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 15_000);
+    await resumeRefused({ ex, reports, sent });
+    const after = sent.length;
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 1400 }, { n: 0, e: 1500 }], altDm: 100, speedDmps: 80, then: 'hold', replan: true });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(sent.slice(after)).toEqual([]); // before: a goto
+    expect(ex.handedOverBecause()).toMatch(/a pilot flies it/);
+    expect(rig.fc.vehicle.state().mode).toBe('hold');
+  }, 60_000);
+
   it('ArduPilot: found in a mode the hold does not leave it in (a pilot switched it during the restart), it is handed over at once', async (t) => {
     const { rig, ex, reports, sent } = await restartedWhileHeld(t);
     rig.fc.vehicle.setMode('manual'); // the pilot's switch while the device was down

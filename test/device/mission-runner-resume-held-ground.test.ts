@@ -165,3 +165,55 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
     expect(acks.find((a) => a.command === 'ops/03' && a.stage === 'failed')?.reason).toMatch(/not carried out/);
   }, 90_000);
 });
+
+// Handed over on the ground at the restart, the device holds no route of the mission (a restart
+// forgets it). What reaches it for the mission afterwards and is not a new task for this drone (the
+// swarm's resume, a re-plan of every unflown part round a committed hazard or a new fence, a state
+// sync of the mission it is in) must not take off what a pilot landed either. Before, a re-plan or a
+// state sync after the swarm's resume read as a first task: the handover was cleared and the drone
+// armed and took off.
+describe.concurrent('handed over on the ground at a restart under the hold, then the mission goes on', () => {
+  for (const [what, then] of [
+    ['a re-plan round a committed hazard', (r: MissionRunner) => commitHazard(r, 5)],
+    ['a state sync of the mission', (r: MissionRunner) => void r.importState(r.exportState())],
+  ] as const) {
+    it(`${what} after the swarm's resume does not take it off`, async (t) => {
+      const { rig, sent, device } = await groundedFc(t);
+      const { r, acks, logs } = device(heldState([report(1, 100)]));
+      r.resumeOwnTask();
+      await waitFor('the hold taken up', () => logs.some((l) => /mission ops\/01 is held/.test(l)), 12_000);
+      expect(r.handedOver()).toMatch(/landed while the swarm held the mission/);
+      commit(r, 4, [resume]);
+      expect(acks.find((a) => a.command === 'ops/03' && a.stage === 'failed')?.reason).toMatch(/not carried out/);
+      expect(r.state.mission?.status).toBe('active');
+      const from = sent.length;
+      then(r);
+      expect(await sentAfterResume(sent, from), what).toEqual([]); // before: arm, take-off
+      expect(rig.fc.vehicle.state().armed, what).toBe(false);
+      expect(r.handedOver(), what).toMatch(/landed while the swarm held the mission/);
+    }, 60_000);
+  }
+
+  it('a new task for this drone (another mission) gives it back: taken off', async (t) => {
+    const { rig, sent, device } = await groundedFc(t);
+    const { r, logs } = device(heldState([report(1, 100)]));
+    r.resumeOwnTask();
+    await waitFor('the hold taken up', () => logs.some((l) => /mission ops\/01 is held/.test(l)), 12_000);
+    expect(r.handedOver()).toMatch(/landed while the swarm held the mission/);
+    commit(r, 4, [resume]);
+    commitHazard(r, 5);
+    const from = sent.length;
+    commit(r, 6, [{ ...goto, id: 'ops/04', args: { waypoints: [[0, 20]], node: 'd1', replace: true } }]);
+    expect(r.state.mission?.id).toBe('ops/04');
+    await waitFor('taken off for the new mission', () => rig.fc.vehicle.state().upM > 2, 20_000);
+    expect(sent.slice(from)).toEqual(expect.arrayContaining(['arm', 'takeoff']));
+    expect(r.handedOver()).toBeNull();
+  }, 60_000);
+});
+
+/** A block committing a hazard cell on d1's route (its second leg, 40 to 80 m east): the mission machine re-plans d1's part round it. */
+function commitHazard(r: MissionRunner, height: number): void {
+  next.block = { height, timeMs: 10_000 + height, members, txs: [], hazards: { cellDm: 100, cells: [[0, 6]] } } satisfies MissionBlock;
+  r.onCommit({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock, shell);
+  expect(r.state.hazards?.cells).toEqual([[0, 6]]);
+}
