@@ -196,7 +196,8 @@ describe.concurrent('restarted with its mission active and the drone on the grou
     const { r, acks, logs } = device(activeState([report(1, 100)]));
     const from = sent.length;
     r.resumeOwnTask();
-    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 12_000);
+    // (The runner counts its 50 polls of 200 ms, which a loaded machine stretches past 10 s of wall time.)
+    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
     expect(r.handedOver()).toBeNull();
     mute = false;
     await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
