@@ -65,9 +65,17 @@ export interface ExecutorOptions {
   readonly stallMs?: number;
   /** Told when a flying of mission `mission` has the vehicle in the air (its take-off accepted, begun
    *  in the air, or a committed hold of it taken up in the air after a restart): the device keeps it in
-   *  its data directory, so a restart that finds the drone on the ground under the mission's hold knows
-   *  someone landed it (adoptHold). */
+   *  its data directory, so a restart that finds the drone on the ground knows someone landed it, under
+   *  the mission's hold (adoptHold) or with it active (run's `restart`). */
   readonly flying?: (mission: string) => void;
+}
+
+/** A restart's resume of this drone's part of an active mission (MissionRunner.resumeOwnTask) that it
+ *  flew for before: `why` the device knows (MissionRunner.flewBefore), and the part's committed
+ *  progress (per mille) for the failure's ack. */
+export interface RestartResume {
+  readonly why: string;
+  readonly progress: number;
 }
 
 export class Executor {
@@ -82,7 +90,9 @@ export class Executor {
    *  flown by (cutAtFence, from where the drone was when it began that leg), and how many were
    *  reached: a flying begun again on that leg (a reflex's release, a resume, a re-plan that keeps the
    *  leg) flies on from there, not back to where the leg came in through the fence. */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: { readonly next: number; readonly targets: readonly { n: number; e: number }[]; readonly reached: number } | null } | null = null;
+  /** `flewBefore`: a restart's resume of a part the drone flew before (run's `restart`): found on the
+   *  ground, it is not taken off again (fly). */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: { readonly next: number; readonly targets: readonly { n: number; e: number }[]; readonly reached: number } | null; flewBefore?: RestartResume } | null = null;
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
@@ -249,8 +259,9 @@ export class Executor {
     return cur ? { mission: cur.task.mission, waypoints: cur.task.waypoints, next: cur.next } : null;
   }
 
-  /** Runs a task for this device; a new task supersedes the one in progress. */
-  run(command: string, task: Task): void {
+  /** Runs a task for this device; a new task supersedes the one in progress. `restart`: a waypoints task
+   *  is a restart's resume of the part of an active mission the drone flew for before (RestartResume). */
+  run(command: string, task: Task, restart: RestartResume | null = null): void {
     this.homeAltMsl();
     const prev = this.current;
     // Handed over from a mission this executor holds no route of (restarted under its hold: adoptHold),
@@ -302,7 +313,7 @@ export class Executor {
         // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
         const resumed = replan && prev?.heldBlocked === true && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
-        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut };
+        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut, ...(restart && !replan ? { flewBefore: restart } : {}) };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
         if (replan && this.paused) {
@@ -750,6 +761,21 @@ export class Executor {
       if (down) return live() ? fail(down) : undefined;
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
+    }
+    if (cur.flewBefore && live() && (fs.value.landed === 'on-ground' || (fs.value.landed === 'unknown' && !fs.value.armed))) {
+      // A restart's resume of a part the drone flew before, with the drone on the ground (or disarmed,
+      // on an FC that sends no landed state): the flight controller holds its last goto when the
+      // device restarts, so someone or something landed it while the device was down (a pilot, the
+      // FC's battery, RC or GCS failsafe, a crash). It is handed over, as under the mission's hold
+      // (adoptHold): nothing is sent to it, and only a new task for this drone flies it. Before, the
+      // resume armed it and took it off again.
+      const where = fs.value.armed ? 'armed, on the ground' : 'disarmed';
+      const reason = this.handOver(`the vehicle is on the ground after flying for this mission (${cur.flewBefore.why}), ${where}: landed while this device was down (a pilot, a failsafe of the flight controller's own: battery, RC or GCS, or a crash); not taken off again by the resume after the restart`);
+      // No route of the mission is held (as adoptHold holds none): a re-plan or a state sync of it is
+      // no new task (handedOverFor), and the telemetry reports no progress made up from this route.
+      if (this.current === cur) this.current = null;
+      this.report({ command, stage: 'failed', progress: cur.flewBefore.progress, reason });
+      return;
     }
     // Landing higher up is in the air too: no arming or take-off again.
     if (fs.value.landed !== 'on-ground') this.flying(task.mission);

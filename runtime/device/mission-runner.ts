@@ -20,7 +20,7 @@ import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
 import type { DecisionJson, StatusJson } from './control-topics.js';
-import { Executor, type ExecReport } from './executor.js';
+import { Executor, type ExecReport, type RestartResume } from './executor.js';
 import type { Point } from '../../agents/api/agent.js';
 import type { Hal } from './hal-setup.js';
 import { intakeCommand } from './intake.js';
@@ -46,7 +46,7 @@ export interface MissionRunnerOptions {
   /** Hands an envelope to consensus as a transaction (and gossips it). */
   readonly submit: (envelope: Uint8Array) => void;
   /** The data directory (file `flying`: the mission this device last had its drone in the air for),
-   *  read by a restart under a committed hold that finds the drone on the ground (resumeOwnTask). */
+   *  read by a restart that finds the drone on the ground, the mission held or active (resumeOwnTask). */
   readonly storage?: Storage;
 }
 
@@ -108,13 +108,19 @@ export class MissionRunner {
   }
 
   /**
-   * Why this device knows its drone flew for mission `m` before (so, found on the ground under the
-   * mission's hold, someone or something landed it), or null: its committed progress has waypoints
+   * Why this device knows its drone flew for mission `m` before (so, found on the ground after a restart,
+   * under the mission's hold or with it active, someone or something landed it), or null: its committed progress has waypoints
    * passed, its last committed report since the mission began had it in the air, or its data directory
    * says this device had it in the air for it. With none of them it never took off for the mission as
-   * far as anything kept tells.
+   * far as anything kept tells. Never for the simulated vehicle in this process, which a restart puts
+   * back on the ground.
    */
   private flewBefore(m: ActiveMission, mine: Assignment): string | null {
+    // The simulated vehicle (hal.sim) lives in this device's process: it starts anew with the device,
+    // on the ground where it started, so finding it there says nothing of a landing (test/device/
+    // e2e.test.ts kills such a device mid-survey, and it flies its part on). A flight controller of its
+    // own (MAVLink: the simulated ArduPilot or PX4, or a real one) outlives the device's restarts.
+    if (this.o.hal.devices.flight?.driver === 'sim') return null;
     if ((mine.flown ?? 0) > 0) return `${mine.flown} of its ${mine.waypoints.length} waypoints committed as passed`;
     const me = this.state.drones.find((d) => d.id === this.o.id);
     if (me && me.telemetryMs >= m.startMs && me.altDm > reportedAirborneDm) return `its last committed report, since the mission began, had it ${(me.altDm / 10).toFixed(1)} m up`;
@@ -289,11 +295,12 @@ export class MissionRunner {
   }
 
   /** `base`: the planned waypoint a waypoints task's route starts at (resumeOwnTask), 0 for a task
-   *  from the committed effects (its whole part). */
-  private runTask(command: string, task: Task, base = 0): void {
+   *  from the committed effects (its whole part). `restart`: a restart's resume of a part the drone
+   *  flew for before (Executor.run). */
+  private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null): void {
     this.o.log.info({ event: 'task', command, task: task.type }, `executing ${task.type}`);
     if (task.type === 'waypoints') this.routeBase = base;
-    this.executor.run(command, task);
+    this.executor.run(command, task, restart);
   }
 
   /** After a restart, fly on with this device's part of a mission still active in the committed state.
@@ -361,9 +368,17 @@ export class MissionRunner {
     const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
     const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
+    // Restarted (no route of the mission held) after the drone flew for it: found on the ground when the
+    // executor would take it off (with the flight controller heard late too, after this wait), someone
+    // or something landed it while the device was down (an FC left flying holds its last goto). It is
+    // handed over and its task fails, as under the mission's hold (adoptHold), rather than taken off
+    // again. Never flown for it (restarted before its take-off), the task's take-off is its own. In the
+    // air it carries on along its leg.
+    const flew = carrying ? null : this.flewBefore(m, mine);
+    if (flew !== null) this.o.log.info({ event: 'resume', mission: m.id, flewBefore: flew }, `resuming mission ${m.id} after a restart: it flew for it before (${flew}): if it is on the ground, it is handed over, not taken off again`);
     // The assignment keeps the allocator's plan (and parts taken over from lost drones); the route flown
     // goes round the committed hazards inside the fence, as the committed tasks did (reassign.ts).
-    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start);
+    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start, flew === null ? null : { why: flew, progress });
   }
 
   /** This device's progress on its part of the committed mission, for its telemetry: how many of the

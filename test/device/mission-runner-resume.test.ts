@@ -134,13 +134,17 @@ const inAir = (mode: string) => () => ({ ok: true, value: { timeMs: 0, armed: tr
 describe('restarted mid-mission, it resumes from its committed progress', () => {
   // d1's part: four waypoints 50 m apart going east (a goto: one drone, one path).
   const goto: MissionTx = { kind: 'command', id: 'ops/10', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 50], [0, 100], [0, 150], [0, 200]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
-  const at = (e: number, flown: number | null): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e }, altDm: 300, batteryPermille: 900, completed: null, progress: flown === null ? null : { mission: 'ops/10', flown } });
-  const restarted = (flown: number, pos: { northM: number; eastM: number; upM: number } | null): Task[] => {
+  const at = (e: number, flown: number | null, altDm = 300): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e }, altDm, batteryPermille: 900, completed: null, progress: flown === null ? null : { mission: 'ops/10', flown } });
+  /** The tasks the executor is given, and with each what the runner told it of a flight for the
+   *  mission before the restart (Executor.run's `restart`). */
+  let restarts: unknown[] = [];
+  const restarted = (flown: number, pos: { northM: number; eastM: number; upM: number } | null, altDm = 300): Task[] => {
     const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
-    // Its last committed report: it had passed `flown` of its waypoints, at 1,200 dm east.
-    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, flown)] });
+    // Its last committed report: it had passed `flown` of its waypoints, at 1,200 dm east, `altDm` up.
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, flown, altDm)] });
     const given: Task[] = [];
-    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
+    restarts = [];
+    vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task, restart?: unknown) => void (given.push(t), restarts.push(restart ?? null)));
     vi.spyOn(Executor.prototype, 'position').mockReturnValue(pos);
     runner(s2.state).resumeOwnTask();
     return given;
@@ -158,9 +162,22 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     return { s2, given };
   };
 
-  it('on the ground after a reboot it flies the interrupted leg again, not the route from waypoint 0', () => {
+  // Before, this read 'on the ground after a reboot it flies the interrupted leg again': a drone that
+  // had flown for the mission and was found on the ground was armed and taken off to fly that leg. A
+  // flight controller left flying holds its last goto when its device restarts, so such a drone was
+  // landed while the device was down (a pilot, the FC's failsafe, a crash): the runner now tells the
+  // executor why it knows the drone flew for the mission, and the executor, finding it on the ground,
+  // hands it over instead of taking it off (on the simulated FC: mission-runner-resume-active-ground.test.ts).
+  it('on the ground after a reboot, having flown for the mission, its resume says so: found on the ground it is not taken off again', () => {
     // Passed waypoints 1 and 2, on its way to 3 when the device rebooted (the drone landed).
     const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    expect(given).toHaveLength(1);
+    expect(restarts).toEqual([{ why: '2 of its 4 waypoints committed as passed', progress: 500 }]);
+  });
+
+  it('in the air off the leg it was on (gone home, drifted) it flies that leg again from its start, not the route from waypoint 0', () => {
+    // Passed waypoints 1 and 2, on its way to 3 when the device rebooted; 30 m up over home now.
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 30 });
     expect(given).toHaveLength(1);
     expect(given[0]).toMatchObject({ type: 'waypoints', mission: 'ops/10', waypoints: [{ n: 0, e: 1_000 }, { n: 0, e: 1_500 }, { n: 0, e: 2_000 }] });
     // The way to the resume point is a transit leg: flown at its transit altitude, not skimmed at the mission's.
@@ -265,7 +282,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
   });
 
   it('reports its progress in the planned waypoints of its whole part, flying the resumed route', () => {
-    const given = restarted(2, { northM: 0, eastM: 0, upM: 0 });
+    const given = restarted(2, { northM: 0, eastM: 0, upM: 30 });
     const route = given[0]!.type === 'waypoints' ? given[0]!.waypoints : [];
     // Resumed at waypoint 2 (index 1): having passed the first two of its route it passed 3 of its part.
     vi.spyOn(Executor.prototype, 'route').mockReturnValue({ mission: 'ops/10', waypoints: route, next: 2 });
@@ -275,10 +292,31 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     expect(r.missionProgress()).toEqual({ mission: 'ops/10', flown: 3 });
   });
 
-  it('with no progress committed it flies its part from the first waypoint', () => {
-    const given = restarted(0, { northM: 0, eastM: 0, upM: 0 });
+  it('never flown for the mission (no progress, its last report on the ground), it flies its part from the first waypoint, its take-off its task\'s own', () => {
+    const given = restarted(0, { northM: 0, eastM: 0, upM: 0 }, 0);
     expect(given[0]!.type === 'waypoints' && given[0]!.waypoints).toHaveLength(4);
+    expect(restarts).toEqual([null]);
   });
+});
+
+describe('the simulated vehicle in the device\'s own process (hal.sim)', () => {
+  afterEach(stopRigs);
+
+  // It starts anew with the device, on the ground where it started: found there after a restart, it
+  // was not landed by anyone, and it flies its part on (as test/device/e2e.test.ts's SIGKILLed device).
+  it('restarted mid-mission with its part half flown, it takes off and flies on: no handover', async () => {
+    const goto: MissionTx = { kind: 'command', id: 'ops/30', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 20], [0, 40]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+    const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
+    const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [{ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 200 }, altDm: 300, batteryPermille: 900, completed: null, progress: { mission: 'ops/30', flown: 1 } }] });
+    const { vehicle, devices } = await executorRig();
+    const acks: { stage: string }[] = [];
+    const r = runner(s2.state, devices, acks);
+    r.resumeOwnTask();
+    expect(await until(() => vehicle.state().upM > 2, 10_000)).toBe(true);
+    expect(r.handedOver()).toBeNull();
+    expect(acks.filter((a) => a.stage === 'failed')).toEqual([]);
+    r.stop();
+  }, 30_000);
 });
 
 describe('a state sync past a committed rtl or land of this drone', () => {

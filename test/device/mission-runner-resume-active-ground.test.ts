@@ -1,0 +1,244 @@
+// A device restarted while its mission is active (not held) that finds its drone on the ground. A
+// companion computer that restarts leaves the flight controller flying its last goto (it holds there),
+// so a drone on the ground after it flew for the mission was landed while the device was down: a pilot,
+// the FC's own failsafe (battery, RC, GCS), a crash. It must not take off on its own: it is handed
+// over, its task fails with the reason, and a new task for the drone flies it, as under the mission's
+// hold (mission-runner-resume-held-ground.test.ts). Before, the resume armed it and took it off to
+// fly its interrupted leg again. A drone that never flew for the mission (the device restarted before
+// its take-off) takes off as its task would; one still in the air carries on along its leg.
+// The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the committed blocks
+// are the mission machine's own, handed to the runner without signed envelopes (as in
+// mission-runner-resume.test.ts); the data directory is a real one (FileStorage in a temp dir).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
+import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import { FileStorage } from '../../runtime/device/file-storage.js';
+import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
+import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import type { MissionBlock, MissionState, MissionTx } from '../../runtime/mission/types.js';
+import type { NodeShell } from '../../runtime/node/shell.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { frameMsgid, inMemoryFc, longCommand, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+
+// The committed block as the mission machine sees it, without signing envelopes for it.
+const next = vi.hoisted(() => ({ block: null as unknown }));
+vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
+
+const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
+const goto: MissionTx = { kind: 'command', id: 'ops/01', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 40], [0, 80]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
+/** d1's committed report: `flown` of its two waypoints passed, `altDm` up, 10 m east. */
+const report = (flown: number, altDm: number): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 100 }, altDm, batteryPermille: 900, completed: null, progress: { mission: 'ops/01', flown } });
+
+/** The committed state: the mission started at block 1 (time 10 000), then `reports` at 2; active. */
+function activeState(reports: readonly MissionTx[]): MissionState {
+  let s = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] }).state;
+  if (reports.length > 0) s = applyBlock(s, { height: 2, timeMs: 10_001, members, txs: [...reports] }).state;
+  expect(s.mission?.status).toBe('active');
+  return s;
+}
+
+const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+function commit(r: MissionRunner, height: number, txs: MissionTx[], hazards?: MissionBlock['hazards']): void {
+  next.block = { height, timeMs: 10_000 + height, members, txs, ...(hazards ? { hazards } : {}) } satisfies MissionBlock;
+  r.onCommit({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock, shell);
+}
+
+/** The flight commands a companion frame carries (what moves the vehicle or changes its mode), or
+ *  null for the rest (heartbeats, message requests, parameters). */
+function flightCommand(f: Uint8Array): string | null {
+  const id = frameMsgid(f);
+  if (id === 11) return 'set-mode';
+  if (id === 84 || id === 86) return 'goto';
+  if (id !== 75 && id !== 76) return null;
+  const c = id === 76 ? longCommand(f) : (f[38] ?? 0) | ((f[39] ?? 0) << 8); // COMMAND_INT: the command after 4 floats, x, y, z, as COMMAND_LONG's
+  if (c === mavCmd.setMessageInterval || c === mavCmd.requestMessage) return null;
+  if (c === mavCmd.componentArmDisarm) return 'arm';
+  if (c === mavCmd.navTakeoff) return 'takeoff';
+  if (c === mavCmd.doReposition) return 'goto';
+  if (c === mavCmd.doSetMode) return 'set-mode';
+  return `command ${c}`;
+}
+
+/** The simulated ArduPilot FC on the ground (4x the wall clock), the MAVLink drivers on it, and the
+ *  flight commands the device sends it; all stopped when the test ends. `muted`: while it says so,
+ *  nothing the FC sends reaches the device (the drivers start without waiting for it). */
+async function fcRig(t: TestContext, muted?: () => boolean) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  const sent: string[] = [];
+  const rig = inMemoryFc({
+    fc: { family: 'ardupilot', speedFactor: 4 },
+    ...(muted ? { fromFc: (f: Uint8Array, pass: (f: Uint8Array) => void) => void (muted() || pass(f)) } : {}),
+    fromCompanion: (f, pass) => {
+      const c = flightCommand(f);
+      if (c !== null) sent.push(c);
+      pass(f);
+    },
+  });
+  cleanup.push(rig.stop);
+  const devices = muted ? createMavlinkDevices(rig.vehicle) : await mavlinkDevicesOn(rig, cleanup);
+  if (muted) {
+    for (const d of [devices.position, devices.flight]) {
+      await d.start();
+      cleanup.push(() => d.stop());
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'murmur-active-ground-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  /** A device (re)started on this FC and data directory, with the committed `state`. */
+  const device = (state: MissionState) => {
+    const acks: { command: string; stage: string; reason: string; progress: number }[] = [];
+    const logs: string[] = [];
+    const line = (a: unknown, b?: string): void => void logs.push(typeof a === 'string' ? a : (b ?? ''));
+    const control = { ack: (a: { command: string; stage: string; reason: string; progress: number }) => void acks.push(a), proof: () => undefined, log: () => undefined };
+    const metrics = { commands: { inc: () => undefined } };
+    const storage = new FileStorage(dir, () => undefined);
+    const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: defaultSimConfig.origin, fence: null, log: { info: line, warn: line }, control, metrics, storage } as unknown as MissionRunnerOptions;
+    const r = new MissionRunner(o);
+    r.state = state;
+    cleanup.push(() => r.stop());
+    return { r, acks, logs };
+  };
+  return { rig, devices, sent, device };
+}
+
+/** Lets the restarted device act (the FC is heard already: its resume does not wait), then says what
+ *  flight commands it sent after `from`. */
+async function sentAfter(sent: string[], from: number): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 1_500));
+  return sent.slice(from);
+}
+
+const handedOverReason = /on the ground after flying for this mission .*landed while this device was down .*not taken off again/;
+
+describe.concurrent('restarted with its mission active and the drone on the ground', () => {
+  it('it had flown for the mission (the committed progress, or its last committed report in the air): handed over, nothing sent, its task failed with the reason', async (t) => {
+    const { rig, sent, device } = await fcRig(t);
+    for (const [what, reports, why, progress] of [
+      ['progress', [report(1, 100)], /1 of its 2 waypoints committed as passed/, 500],
+      ['report in the air', [report(0, 100)], /its last committed report, since the mission began, had it 10\.0 m up/, 0],
+    ] as const) {
+      const { r, acks, logs } = device(activeState(reports));
+      const from = sent.length;
+      r.resumeOwnTask();
+      expect(await sentAfter(sent, from), what).toEqual([]); // before: arm, take-off, and the interrupted leg flown again
+      expect(rig.fc.vehicle.state().armed, what).toBe(false);
+      // The swarm and the operator are told in the part's ack; the device's status and its log say why.
+      const failed = acks.filter((a) => a.stage === 'failed');
+      expect(failed, what).toMatchObject([{ command: 'ops/01', progress, reason: expect.stringMatching(handedOverReason) }]);
+      expect(failed[0]?.reason, what).toMatch(why);
+      expect(r.handedOver(), what).toMatch(handedOverReason);
+      expect(logs.some((l) => handedOverReason.test(l)), what).toBe(true);
+      r.stop();
+    }
+  }, 60_000);
+
+  it('its device flew it before the restart (the data directory says so), landed by a pilot while the device was down: not taken off; a new task for the drone flies it', async (t) => {
+    const { rig, devices, sent, device } = await fcRig(t);
+    const before = device(activeState([]));
+    before.r.resumeOwnTask(); // the device flying its part
+    await waitFor('up and on its way', () => rig.fc.vehicle.state().upM > 5, 30_000);
+    before.r.stop(); // the device stopped: the FC flies its last goto on
+    rig.fc.vehicle.land(); // a pilot lands it meanwhile (LAND: down, and disarmed on the ground)
+    await waitFor('landed and disarmed, as the FC tells the device', () => {
+      const st = devices.flight.state();
+      return st.ok && !st.value.armed && st.value.landed === 'on-ground';
+    }, 60_000);
+    // The committed state alone reads as never flown: its last report, committed on the ground.
+    const { r, acks, logs } = device(activeState([report(0, 0)]));
+    const from = sent.length;
+    r.resumeOwnTask();
+    expect(await sentAfter(sent, from)).toEqual([]); // before: arm, take-off
+    expect(rig.fc.vehicle.state().armed).toBe(false);
+    expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', reason: expect.stringMatching(/on the ground after flying for this mission \(this device flew it before it restarted\)/) }]);
+    expect(logs.some((l) => /resuming mission ops\/01 after a restart: it flew for it before/.test(l))).toBe(true);
+    // A new task for this drone (another mission) gives it back: armed and taken off.
+    const given = sent.length;
+    commit(r, 3, [{ ...goto, id: 'ops/04', args: { waypoints: [[0, 20]], node: 'd1', replace: true } }]);
+    expect(r.state.mission?.id).toBe('ops/04');
+    await waitFor('taken off for the new mission', () => rig.fc.vehicle.state().upM > 2, 20_000);
+    expect(sent.slice(given)).toEqual(expect.arrayContaining(['arm', 'takeoff']));
+    expect(r.handedOver()).toBeNull();
+  }, 120_000);
+
+  // Handed over at the restart, the device holds no route of the mission: what reaches it for the
+  // mission next and is no new task for this drone must not take it off either.
+  for (const [what, then] of [
+    ['a re-plan round a committed hazard', (r: MissionRunner) => commit(r, 3, [], { cellDm: 100, cells: [[0, 6]] })],
+    ['a state sync of the mission', (r: MissionRunner) => void r.importState(r.exportState())],
+  ] as const) {
+    it(`handed over so, ${what} does not take it off`, async (t) => {
+      const { rig, sent, device } = await fcRig(t);
+      const { r } = device(activeState([report(1, 100)]));
+      r.resumeOwnTask();
+      await waitFor('handed over', () => r.handedOver() !== null, 5_000);
+      const from = sent.length;
+      then(r);
+      if (what.startsWith('a re-plan')) expect(r.state.hazards?.cells).toEqual([[0, 6]]);
+      expect(await sentAfter(sent, from), what).toEqual([]);
+      expect(rig.fc.vehicle.state().armed, what).toBe(false);
+      expect(r.handedOver(), what).toMatch(handedOverReason);
+    }, 60_000);
+  }
+
+  // The runner waits up to 10 s for the FC before it runs the resumed part; the executor then waits up
+  // to 15 s more for it before it would take off. Heard in between, the drone is still not taken off.
+  it('its flight controller heard only after the resume stopped waiting for it (a link back late): still handed over, nothing sent', async (t) => {
+    let mute = true;
+    const { rig, sent, device } = await fcRig(t, () => mute);
+    const { r, acks, logs } = device(activeState([report(1, 100)]));
+    const from = sent.length;
+    r.resumeOwnTask();
+    // (The runner counts its 50 polls of 200 ms, which a loaded machine stretches past 10 s of wall time.)
+    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
+    expect(r.handedOver()).toBeNull();
+    mute = false;
+    await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
+    expect(await sentAfter(sent, from)).toEqual([]); // before: arm, take-off
+    expect(rig.fc.vehicle.state().armed).toBe(false);
+    expect(r.handedOver()).toMatch(handedOverReason);
+    expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', progress: 500, reason: expect.stringMatching(/1 of its 2 waypoints committed as passed/) }]);
+  }, 60_000);
+
+  it('it never flew for the mission (no progress, no report in the air since it began, nothing in its data directory): it takes off as its task would', async (t) => {
+    const { rig, sent, device } = await fcRig(t);
+    // Its last report, on the ground, from before the mission began (block 2) is no report in the air.
+    let s = applyBlock(initialMissionState(), { height: 1, timeMs: 9_000, members, txs: [report(0, 0)] }).state;
+    s = applyBlock(s, { height: 2, timeMs: 10_000, members, txs: [goto] }).state;
+    const { r, acks } = device(s);
+    const from = sent.length;
+    r.resumeOwnTask();
+    await waitFor('taken off', () => rig.fc.vehicle.state().upM > 2, 20_000);
+    expect(sent.slice(from)).toEqual(expect.arrayContaining(['arm', 'takeoff']));
+    expect(acks.filter((a) => a.stage === 'failed')).toEqual([]);
+    expect(r.handedOver()).toBeNull();
+  }, 60_000);
+});
+
+describe('restarted with its mission active and the drone in the air', () => {
+  it('it carries on along its leg: no arming or take-off, its part flown to its end', async (t) => {
+    const { rig, sent, device } = await fcRig(t);
+    const before = device(activeState([]));
+    before.r.resumeOwnTask();
+    await waitFor('up and on its way to the first waypoint', () => rig.fc.vehicle.state().upM > 5 && rig.fc.vehicle.state().eastM > 5, 60_000);
+    before.r.stop(); // the device restarts; the FC flies its last goto on
+    // Its last committed report had it 10 m up on its way (the data directory also says it flew).
+    const { r, acks } = device(activeState([report(0, 100)]));
+    const from = sent.length;
+    r.resumeOwnTask();
+    await waitFor('its part flown to its end', () => acks.some((a) => a.command === 'ops/01' && a.stage === 'done'), 90_000);
+    expect(sent.slice(from)).not.toContain('arm');
+    expect(sent.slice(from)).not.toContain('takeoff');
+    expect(sent.slice(from)).toContain('goto');
+    expect(acks.filter((a) => a.stage === 'failed')).toEqual([]);
+    expect(r.handedOver()).toBeNull();
+    expect(Math.abs(rig.fc.vehicle.state().eastM - 80)).toBeLessThan(5);
+  }, 150_000);
+});
