@@ -8,31 +8,19 @@
 // its take-off) takes off as its task would; one still in the air carries on along its leg.
 // The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the committed blocks
 // are the mission machine's own, handed to the runner without signed envelopes (as in
-// mission-runner-resume.test.ts); the data directory is a real one (FileStorage in a temp dir).
+// mission-runner-resume.test.ts); the data directory is a real one (FileStorage in a temp dir): restart-ground-rig.ts.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
-import { FileStorage } from '../../runtime/device/file-storage.js';
-import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
+import type { MissionRunner } from '../../runtime/device/mission-runner.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionState, MissionTx } from '../../runtime/mission/types.js';
-import type { NodeShell } from '../../runtime/node/shell.js';
-import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
-import { frameMsgid, inMemoryFc, longCommand, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { waitFor } from '../bridge/companion.js';
+import { fcRig, goto, members, report, sentAfter, shell } from './restart-ground-rig.js';
 
 // The committed block as the mission machine sees it, without signing envelopes for it.
 const next = vi.hoisted(() => ({ block: null as unknown }));
 vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
-
-const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
-const goto: MissionTx = { kind: 'command', id: 'ops/01', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 40], [0, 80]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
-/** d1's committed report: `flown` of its two waypoints passed, `altDm` up, 10 m east. */
-const report = (flown: number, altDm: number): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 100 }, altDm, batteryPermille: 900, completed: null, progress: { mission: 'ops/01', flown } });
 
 /** The committed state: the mission started at block 1 (time 10 000), then `reports` at 2; active. */
 function activeState(reports: readonly MissionTx[]): MissionState {
@@ -42,78 +30,9 @@ function activeState(reports: readonly MissionTx[]): MissionState {
   return s;
 }
 
-const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
 function commit(r: MissionRunner, height: number, txs: MissionTx[], hazards?: MissionBlock['hazards']): void {
   next.block = { height, timeMs: 10_000 + height, members, txs, ...(hazards ? { hazards } : {}) } satisfies MissionBlock;
   r.onCommit({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock, shell);
-}
-
-/** The flight commands a companion frame carries (what moves the vehicle or changes its mode), or
- *  null for the rest (heartbeats, message requests, parameters). */
-function flightCommand(f: Uint8Array): string | null {
-  const id = frameMsgid(f);
-  if (id === 11) return 'set-mode';
-  if (id === 84 || id === 86) return 'goto';
-  if (id !== 75 && id !== 76) return null;
-  const c = id === 76 ? longCommand(f) : (f[38] ?? 0) | ((f[39] ?? 0) << 8); // COMMAND_INT: the command after 4 floats, x, y, z, as COMMAND_LONG's
-  if (c === mavCmd.setMessageInterval || c === mavCmd.requestMessage) return null;
-  if (c === mavCmd.componentArmDisarm) return 'arm';
-  if (c === mavCmd.navTakeoff) return 'takeoff';
-  if (c === mavCmd.doReposition) return 'goto';
-  if (c === mavCmd.doSetMode) return 'set-mode';
-  return `command ${c}`;
-}
-
-/** The simulated ArduPilot FC on the ground (4x the wall clock), the MAVLink drivers on it, and the
- *  flight commands the device sends it; all stopped when the test ends. `muted`: while it says so,
- *  nothing the FC sends reaches the device (the drivers start without waiting for it). */
-async function fcRig(t: TestContext, muted?: () => boolean) {
-  const cleanup: Array<() => Promise<void> | void> = [];
-  t.onTestFinished(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-  const sent: string[] = [];
-  const rig = inMemoryFc({
-    fc: { family: 'ardupilot', speedFactor: 4 },
-    ...(muted ? { fromFc: (f: Uint8Array, pass: (f: Uint8Array) => void) => void (muted() || pass(f)) } : {}),
-    fromCompanion: (f, pass) => {
-      const c = flightCommand(f);
-      if (c !== null) sent.push(c);
-      pass(f);
-    },
-  });
-  cleanup.push(rig.stop);
-  const devices = muted ? createMavlinkDevices(rig.vehicle) : await mavlinkDevicesOn(rig, cleanup);
-  if (muted) {
-    for (const d of [devices.position, devices.flight]) {
-      await d.start();
-      cleanup.push(() => d.stop());
-    }
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'murmur-active-ground-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  /** A device (re)started on this FC and data directory, with the committed `state`. */
-  const device = (state: MissionState) => {
-    const acks: { command: string; stage: string; reason: string; progress: number }[] = [];
-    const logs: string[] = [];
-    const line = (a: unknown, b?: string): void => void logs.push(typeof a === 'string' ? a : (b ?? ''));
-    const control = { ack: (a: { command: string; stage: string; reason: string; progress: number }) => void acks.push(a), proof: () => undefined, log: () => undefined };
-    const metrics = { commands: { inc: () => undefined } };
-    const storage = new FileStorage(dir, () => undefined);
-    const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: defaultSimConfig.origin, fence: null, log: { info: line, warn: line }, control, metrics, storage } as unknown as MissionRunnerOptions;
-    const r = new MissionRunner(o);
-    r.state = state;
-    cleanup.push(() => r.stop());
-    return { r, acks, logs };
-  };
-  return { rig, devices, sent, device };
-}
-
-/** Lets the restarted device act (the FC is heard already: its resume does not wait), then says what
- *  flight commands it sent after `from`. */
-async function sentAfter(sent: string[], from: number): Promise<string[]> {
-  await new Promise((r) => setTimeout(r, 1_500));
-  return sent.slice(from);
 }
 
 const handedOverReason = /on the ground after flying for this mission .*landed while this device was down .*not taken off again/;

@@ -6,33 +6,22 @@
 // any drone on the ground off again and flew its part.
 // The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the committed blocks
 // are the mission machine's own, handed to the runner without signed envelopes (as in
-// mission-runner-resume.test.ts); the data directory is a real one (FileStorage in a temp dir).
+// mission-runner-resume.test.ts); the data directory is a real one (FileStorage in a temp dir): restart-ground-rig.ts.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
-import { FileStorage } from '../../runtime/device/file-storage.js';
-import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
+import type { MissionRunner } from '../../runtime/device/mission-runner.js';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import type { MissionBlock, MissionState, MissionTx } from '../../runtime/mission/types.js';
-import type { NodeShell } from '../../runtime/node/shell.js';
-import { defaultSimConfig } from '../../hal/sim/sim-config.js';
-import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
-import { inMemoryFc, longCommand, mavlinkDevicesOn, waitFor } from '../bridge/companion.js';
+import { waitFor } from '../bridge/companion.js';
+import { fcRig, goto, members, report, sentAfter, shell } from './restart-ground-rig.js';
 
 // The committed block as the mission machine sees it, without signing envelopes for it.
 const next = vi.hoisted(() => ({ block: null as unknown }));
 vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
 
-const members = { epoch: 1, devices: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
-const goto: MissionTx = { kind: 'command', id: 'ops/01', operator: 'ops', type: 'mission.goto', args: { waypoints: [[0, 40], [0, 80]], node: 'd1' }, issuedAt: 1, expiresAt: 1_000_000 };
 const hold: MissionTx = { ...goto, id: 'ops/02', type: 'hold', args: {} };
 const resume: MissionTx = { ...goto, id: 'ops/03', type: 'resume', args: {} };
-/** d1's committed report: `flown` of its two waypoints passed, `altDm` up. */
-const report = (flown: number, altDm: number): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 100 }, altDm, batteryPermille: 900, completed: null, progress: { mission: 'ops/01', flown } });
-
 /** The committed state: the mission started at block 1 (time 10 000), then `txs` (reports) at 2, held at 3. */
 function heldState(reports: readonly MissionTx[]): MissionState {
   let s = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] }).state;
@@ -42,60 +31,14 @@ function heldState(reports: readonly MissionTx[]): MissionState {
   return s;
 }
 
-const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
 function commit(r: MissionRunner, height: number, txs: MissionTx[]): void {
   next.block = { height, timeMs: 10_000 + height, members, txs } satisfies MissionBlock;
   r.onCommit({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock, shell);
 }
 
-/** The simulated ArduPilot FC on the ground (4x the wall clock), the MAVLink drivers on it, and the
- *  arm and take-off commands the device sends it; all stopped when the test ends. */
-async function groundedFc(t: TestContext) {
-  const cleanup: Array<() => Promise<void> | void> = [];
-  t.onTestFinished(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-  const sent: string[] = [];
-  const rig = inMemoryFc({
-    fc: { family: 'ardupilot', speedFactor: 4 },
-    fromCompanion: (f, pass) => {
-      const c = longCommand(f);
-      if (c === mavCmd.componentArmDisarm) sent.push('arm');
-      else if (c === mavCmd.navTakeoff) sent.push('takeoff');
-      pass(f);
-    },
-  });
-  cleanup.push(rig.stop);
-  const devices = await mavlinkDevicesOn(rig, cleanup);
-  const dir = mkdtempSync(join(tmpdir(), 'murmur-held-ground-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  /** A device (re)started on this FC and data directory, with the committed `state`. */
-  const device = (state: MissionState) => {
-    const acks: { command: string; stage: string; reason: string }[] = [];
-    const logs: string[] = [];
-    const line = (a: unknown, b?: string): void => void logs.push(typeof a === 'string' ? a : (b ?? ''));
-    const control = { ack: (a: { command: string; stage: string; reason: string }) => void acks.push(a), proof: () => undefined, log: () => undefined };
-    const metrics = { commands: { inc: () => undefined } };
-    const storage = new FileStorage(dir, () => undefined);
-    const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: defaultSimConfig.origin, fence: null, log: { info: line, warn: line }, control, metrics, storage } as unknown as MissionRunnerOptions;
-    const r = new MissionRunner(o);
-    r.state = state;
-    cleanup.push(() => r.stop());
-    return { r, acks, logs };
-  };
-  return { rig, devices, sent, device };
-}
-
-/** Waits out the runner's wait for the FC (it is heard already) and the resume's start, then says
- *  what was sent to the FC after `from`. */
-async function sentAfterResume(sent: string[], from: number): Promise<string[]> {
-  await new Promise((r) => setTimeout(r, 1_500));
-  return sent.slice(from);
-}
-
 describe.concurrent('restarted while the swarm holds its mission, with the drone on the ground', () => {
   it('it had flown for the mission (the committed progress, or its last committed report in the air): the resume does not take it off, and says why', async (t) => {
-    const { rig, sent, device } = await groundedFc(t);
+    const { rig, sent, device } = await fcRig(t);
     // Passed one of its two waypoints; or on its way to the first, last reported 10 m up.
     for (const [what, reports] of [['progress', [report(1, 100)]], ['report in the air', [report(0, 100)]]] as const) {
       const { r, acks, logs } = device(heldState(reports));
@@ -106,7 +49,7 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
       const handedOver = r.handedOver();
       const from = sent.length;
       commit(r, 4, [resume]);
-      expect(await sentAfterResume(sent, from), what).toEqual([]); // before: arm, take-off, and its part flown
+      expect(await sentAfter(sent, from), what).toEqual([]); // before: arm, take-off, and its part flown
       expect(held, what).toMatch(/on the ground after flying for this mission/);
       expect(held, what).toMatch(/not taken off again by the mission's resume/);
       // The swarm and the operator are told at once, in the part's ack, and the device's status says so.
@@ -119,7 +62,7 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
   }, 60_000);
 
   it('it never flew for the mission (no progress, no report in the air since it began): the resume takes it off as its task would', async (t) => {
-    const { rig, sent, device } = await groundedFc(t);
+    const { rig, sent, device } = await fcRig(t);
     // Its last report, on the ground, from before the mission began (block 1) is no report in the air.
     let s = applyBlock(initialMissionState(), { height: 1, timeMs: 9_000, members, txs: [report(0, 0)] }).state;
     s = applyBlock(s, { height: 2, timeMs: 10_000, members, txs: [goto] }).state;
@@ -141,7 +84,7 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
   // committed before the restart, and its one waypoint was never passed: the committed state alone
   // reads as a drone that never flew. The device's own data directory remembers that it flew it.
   it('its device flew it before the restart (the data directory says so), though the committed state reads as never flown: not taken off', async (t) => {
-    const { rig, devices, sent, device } = await groundedFc(t);
+    const { rig, devices, sent, device } = await fcRig(t);
     const before = device(applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] }).state);
     before.r.resumeOwnTask(); // the device flying its part
     await waitFor('up and on its way', () => rig.fc.vehicle.state().upM > 5, 30_000);
@@ -158,7 +101,7 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
     await waitFor('the hold looked at', () => logs.some((l) => /mission ops\/01 is held/.test(l)), 12_000);
     const from = sent.length;
     commit(r, 4, [resume]);
-    expect(await sentAfterResume(sent, from)).toEqual([]); // before: arm, take-off, and its part flown
+    expect(await sentAfter(sent, from)).toEqual([]); // before: arm, take-off, and its part flown
     expect(rig.fc.vehicle.state().armed).toBe(false);
     expect(logs.find((l) => /mission ops\/01 is held/.test(l))).toMatch(/on the ground after flying for this mission \(this device flew it before it restarted\)/);
     expect(acks.filter((a) => a.command === 'ops/01')).toMatchObject([{ stage: 'failed', reason: expect.stringMatching(/landed while the swarm held the mission/) }]);
@@ -178,7 +121,7 @@ describe.concurrent('handed over on the ground at a restart under the hold, then
     ['a state sync of the mission', (r: MissionRunner) => void r.importState(r.exportState())],
   ] as const) {
     it(`${what} after the swarm's resume does not take it off`, async (t) => {
-      const { rig, sent, device } = await groundedFc(t);
+      const { rig, sent, device } = await fcRig(t);
       const { r, acks, logs } = device(heldState([report(1, 100)]));
       r.resumeOwnTask();
       await waitFor('the hold taken up', () => logs.some((l) => /mission ops\/01 is held/.test(l)), 12_000);
@@ -188,14 +131,14 @@ describe.concurrent('handed over on the ground at a restart under the hold, then
       expect(r.state.mission?.status).toBe('active');
       const from = sent.length;
       then(r);
-      expect(await sentAfterResume(sent, from), what).toEqual([]); // before: arm, take-off
+      expect(await sentAfter(sent, from), what).toEqual([]); // before: arm, take-off
       expect(rig.fc.vehicle.state().armed, what).toBe(false);
       expect(r.handedOver(), what).toMatch(/landed while the swarm held the mission/);
     }, 60_000);
   }
 
   it('a new task for this drone (another mission) gives it back: taken off', async (t) => {
-    const { rig, sent, device } = await groundedFc(t);
+    const { rig, sent, device } = await fcRig(t);
     const { r, logs } = device(heldState([report(1, 100)]));
     r.resumeOwnTask();
     await waitFor('the hold taken up', () => logs.some((l) => /mission ops\/01 is held/.test(l)), 12_000);
