@@ -1082,6 +1082,9 @@ export class Executor {
     this.adoptedFor = command;
     if (!fc || !fs?.ok || !fs.value.armed || fs.value.landed === 'on-ground') {
       const where = !fc ? 'no flight controller fitted' : !fs?.ok ? 'no flight state' : fs.value.armed ? 'armed, on the ground' : 'disarmed';
+      // The simulated vehicle (hal.driver sim) lives in this process and starts anew on the ground with
+      // it: what it flew before says nothing of a landing (MissionRunner.flewBefore gives null for it).
+      if (flewBefore === null && fc?.driver === 'sim') return `the simulated vehicle (hal.driver sim) starts anew on the ground with the device (${where}), so its place there says nothing of a landing: the mission's resume takes it off as its task would`;
       if (flewBefore === null) return `the vehicle is on the ground, and nothing says it flew for this mission (${where}; no waypoint of it passed, no report of it in the air committed since the mission began, no flight of it in this device's data directory): the mission's resume takes it off as its task would`;
       // The failure goes out now (not at the resume), as a takeover seen under the hold does.
       const reason = this.handOver(`the vehicle is on the ground after flying for this mission (${flewBefore}), ${where}: landed while the swarm held the mission (a pilot, a failsafe or the flight controller's own); not taken off again by the mission's resume`);
