@@ -5,8 +5,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { installRoot } from '../../runtime/lib/install-root.js';
 
-export const repoRoot = join(import.meta.dirname, '..', '..');
+/** The clone's or the release's root (its bin/ starts the simulated flight controller, from source or built as this process). */
+export const repoRoot = installRoot(import.meta.url);
 
 export interface Started {
   readonly pid: number;
@@ -72,10 +74,10 @@ export interface SimFcProcess extends Started {
   readonly lines: () => unknown[];
 }
 
-/** Starts `bin/sim-fc.js` and waits for its ready line. */
-export function startSimFc(args: string[]): Promise<SimFcProcess> {
+/** Starts `bin/sim-fc.js` (this tree's, or `entry`: a test's built one) and waits for its ready line. */
+export function startSimFc(args: string[], entry = join(repoRoot, 'bin', 'sim-fc.js')): Promise<SimFcProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [entry, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));

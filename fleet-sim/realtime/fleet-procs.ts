@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
 import { writeKeyFile } from '../../runtime/crypto/key-file.js';
@@ -28,8 +27,10 @@ import type { RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { DeviceLogFile } from './device-log-file.js';
+import { installRoot } from '../../runtime/lib/install-root.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** The clone's or the release's root: devices start through its bin/murmur.js, from source or built as this process. */
+const launchRoot = installRoot(import.meta.url);
 // Twenty Node processes starting on two busy cores can take most of a minute before the last is ready.
 const readyTimeoutMs = 90_000;
 
@@ -70,6 +71,9 @@ export interface FleetProcsOptions {
    *  2 x limits.fleetSimDeviceLogBytesMax each): the report directory, so a failure can be read after
    *  the run, when the fleet's temporary directory is gone. Absent: only the last 100-200 kB in memory. */
   readonly processLogs?: (id: string) => string;
+  /** The clone or release whose bin/murmur.js starts each device process (with `processes`); default:
+   *  the one this module is in (installRoot), so devices run from source or built as fleet-sim does. */
+  readonly launchRoot?: string;
   /** Roles of the operator "ops" in the manifest (the scenario's operator.roles; default operator). */
   readonly operatorRoles?: readonly ('operator' | 'admin')[];
   /** The devices' router policy per traffic class (the scenario's links.policy). */
@@ -344,7 +348,7 @@ export class FleetProcs {
     d.output = '';
     d.stopping = false;
     const logFile = this.logFileOf(d);
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [join(this.o.launchRoot ?? launchRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

@@ -75,6 +75,8 @@ export interface RealtimeOptions {
   readonly deviceLog?: string;
   /** Where each device run as its own process keeps its log (see FleetProcsOptions.processLogs). */
   readonly processLogs?: (id: string) => string;
+  /** Where each device process's bin/murmur.js is (see FleetProcsOptions.launchRoot). */
+  readonly launchRoot?: string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
   /** The scenario's file, as the report names it (what to run again); absent: the report says null. */
@@ -204,6 +206,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     ...(s.world?.geofence ? { geofence: s.world.geofence } : {}),
     ...(o.deviceLog !== undefined ? { deviceLog: o.deviceLog } : {}),
     ...(o.processLogs !== undefined ? { processLogs: o.processLogs } : {}),
+    ...(o.launchRoot !== undefined ? { launchRoot: o.launchRoot } : {}),
     ...(s.operatorRoles ? { operatorRoles: s.operatorRoles } : {}),
     ...(s.linkPolicy ? { policy: s.linkPolicy } : {}),
     checkpoints: {
