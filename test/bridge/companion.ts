@@ -11,6 +11,7 @@ import { memoryPair } from './memory-pair.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { Executor, type ExecReport, type ExecutorOptions } from '../../runtime/device/executor.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { cliEntry } from '../support/run-cli.js';
 
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
@@ -48,7 +49,7 @@ export interface SimFcRig {
 
 export async function simFcRig(fcArgs: readonly string[], heartbeatIntervalMs = 1000, vehicleOptions: VehicleOptions = {}): Promise<SimFcRig> {
   const pty = await startPtyPair();
-  const fc = await startSimFc(['--serial', pty.b, ...fcArgs]);
+  const fc = await startSimFc(['--serial', pty.b, ...fcArgs], cliEntry('sim-fc'));
   const port = await openSerial({ path: pty.a, baudRate: 921_600 });
   const { endpoint, vehicle } = companion(port, heartbeatIntervalMs, undefined, vehicleOptions);
   return {

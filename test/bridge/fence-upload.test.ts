@@ -23,6 +23,7 @@ import type { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { companion, simFcRig, waitFor, type SimFcRig } from './companion.js';
 import { startRelay, type Relay } from './lossy-relay.js';
 import { memoryPair } from './memory-pair.js';
+import { cliEntry } from '../support/run-cli.js';
 
 // The describe blocks run at once (describe.concurrent; vitest's maxConcurrency, 5, at a time): each has
 // its own FC (a process on its own ptys, or in memory) and spends most of its time waiting on it. The
@@ -264,7 +265,7 @@ describe.concurrent('fence upload through a relay losing 10 % of bytes in bursts
   beforeAll(async () => {
     near = await startPtyPair();
     far = await startPtyPair();
-    fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4']);
+    fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4'], cliEntry('sim-fc'));
     relay = await startRelay(near.b, far.a, { lossFraction: 0.1, meanBurstBytes: 32, corruptProbability: 0 }, 12);
     port = await openSerial({ path: near.a, baudRate: 921_600 });
     c = companion(port, 200, undefined, { command: { timeoutMs: 700, retries: 8 } });

@@ -13,6 +13,7 @@ import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../..
 import { Impairment, startRelay, type Relay } from './lossy-relay.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { companion, waitFor } from './companion.js';
+import { cliEntry } from '../support/run-cli.js';
 
 const seed = Number(process.env.MURMUR_SEED ?? 11);
 
@@ -28,7 +29,7 @@ describe(`mission upload over a pty link losing 10 % of bytes in bursts (seed ${
   beforeAll(async () => {
     near = await startPtyPair();
     far = await startPtyPair();
-    fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4', '--speed', '4']);
+    fc = await startSimFc(['--serial', far.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--telemetry-hz', '4', '--speed', '4'], cliEntry('sim-fc'));
     relay = await startRelay(near.b, far.a, { lossFraction: 0.1, meanBurstBytes: 32, corruptProbability: 0 }, seed);
     port = await openSerial({ path: near.a, baudRate: 921_600 });
     // More command retries than the default 3: a lost command or ACK is the normal case here.

@@ -12,7 +12,7 @@ import { repoRoot, type SimFcProcess } from '../../firmware-bridge/tools/process
 import { simFcRig, waitFor, type SimFcRig } from './companion.js';
 import { PtyPair as ReplugPtyPair } from '../links/processes.js';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { cliEntry } from '../support/run-cli.js';
 
 // The describe blocks run at once (describe.concurrent; vitest's maxConcurrency, 5, at a time): each
 // has an FC of its own (a process on its own ptys, or in memory) and mostly waits on it. The tests
@@ -136,7 +136,7 @@ describe.concurrent('simulated flight controller over a pty (PX4 modes)', () => 
 describe.concurrent('the simulated FC process when its serial port goes away', () => {
   it.sequential('exits with code 5 and says which port went away, instead of running on deaf', async () => {
     const pty = await ReplugPtyPair.start();
-    const fc = spawn(process.execPath, [join(repoRoot, 'bin', 'sim-fc.js'), '--serial', pty.b, '--autopilot', 'px4'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const fc = spawn(process.execPath, [cliEntry('sim-fc'), '--serial', pty.b, '--autopilot', 'px4'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let errText = '';
     fc.stdout.on('data', (d: Buffer) => (out += d.toString()));

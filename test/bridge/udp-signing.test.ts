@@ -14,6 +14,7 @@ import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
 import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, waitFor } from './companion.js';
 import { memoryPair } from './memory-pair.js';
+import { cliEntry } from '../support/run-cli.js';
 
 
 /** Our endpoint with signing required, on an in-memory transport: `push` feeds it bytes as received. */
@@ -133,7 +134,7 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
     const first = await openUdp({ localPort: 0 });
     const companionPort = first.localPort;
     await first.close();
-    fc = await startSimFc(['--udp-local', '0', '--udp-remote', String(companionPort), '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sign-key', key.toString('hex')]);
+    fc = await startSimFc(['--udp-local', '0', '--udp-remote', String(companionPort), '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sign-key', key.toString('hex')], cliEntry('sim-fc'));
     fcPort = Number(fc.ready.transport.split(':')[1]);
     const sock = await openUdp({ localPort: companionPort, remotePort: fcPort });
     sockets.push(sock);

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+import { cliEntry, cliRoot, repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,9 +67,9 @@ describe('output paths', () => {
     const where = `/proc/murmur-test-${process.pid}`;
     writeFileSync(p('proc.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${where}/d1\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
     /** Each CLI in a child that SIGKILL ends after 20 s (a spinning one ignores SIGTERM). */
-    const bounded = (bin: string, args: string[]): Promise<CliRun> =>
+    const bounded = (bin: 'murmur' | 'fleet-sim', args: string[]): Promise<CliRun> =>
       new Promise((resolve) => {
-        const child = spawn(process.execPath, [join(repoRoot, 'bin', `${bin}.js`), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [cliEntry(bin), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -105,7 +105,9 @@ describe('output paths', () => {
       runCli('fleet-sim', ['replay', p('rt-unknown.json')], { cwd: dir }),
     ]);
     oneLine(r, 2, `rt.json is a real-time run's report (scenario "mine", seed 2026): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start 'my scenarios/mine.yaml' --realtime --seed 2026, or in the deterministic simulator with fleet-sim run 'my scenarios/mine.yaml' --seed 2026`);
-    const shipped = join(repoRoot, 'fleet-sim/scenarios/default.yaml'); // absolute: the run's cwd is outside the clone
+    // Absolute (the run's cwd is outside the clone), in the tree the CLI ran from: a built one keeps the
+    // shipped scenarios beside its compiled code, as a release does.
+    const shipped = cliRoot() === repoRoot ? join(repoRoot, 'fleet-sim/scenarios/default.yaml') : join(cliRoot(), 'dist/fleet-sim/scenarios/default.yaml');
     oneLine(old, 2, `run the scenario again with fleet-sim start ${shipped} --realtime --seed 2026, or in the deterministic simulator with fleet-sim run ${shipped} --seed 2026`);
     oneLine(unknown, 2, 'run the scenario again with fleet-sim start <scenario file> --realtime --seed 7, or in the deterministic simulator with fleet-sim run <scenario file> --seed 7');
     for (const x of [r, old, unknown]) expect(x.stderr).not.toContain('SCENARIO.yaml');
@@ -130,7 +132,7 @@ describe('output paths', () => {
   });
 
   it('fleet-sim piped into a reader that stops early (seeds | head -1) ends its output quietly, no EPIPE stack trace', async () => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'fleet-sim.js'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.stdout.once('data', () => child.stdout.destroy()); // head -1 read its line and left

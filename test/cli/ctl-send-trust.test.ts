@@ -28,7 +28,7 @@ import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { Mosquitto } from '../links/processes.js';
 import { makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
-import { repoRoot, type CliRun } from '../support/run-cli.js';
+import { cliEntry, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-ctl-trust-'));
 let broker: Mosquitto;
@@ -80,7 +80,7 @@ async function send(
     device.on('message', onMessage);
   });
   const run = new Promise<CliRun>((resolve) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'murmurctl.js'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [cliEntry('murmurctl'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { Mosquitto, freePort } from '../links/processes.js';
 import { startDeviceProcess } from '../support/device-process.js';
-import { repoRoot, runCli } from '../support/run-cli.js';
+import { cliEntry, runCli } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-provision-'));
 const p = (f: string): string => join(dir, f);
@@ -125,7 +125,7 @@ describe('murmur provision', () => {
         .replace('dataDir: /var/lib/murmur', `dataDir: ${root}/var/lib/murmur`)
         .replace('mqtt://10.0.0.1:1883', broker.url);
       writeFileSync(join(root, 'etc/murmur/device.yaml'), yaml);
-      const device = startDeviceProcess(process.execPath, [join(repoRoot, 'bin/murmur.js'), 'start', '--config', join(root, 'etc/murmur/device.yaml')]);
+      const device = startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', join(root, 'etc/murmur/device.yaml')]);
       try {
         await device.ready;
         const health = await fetch(`http://127.0.0.1:${port}/health`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { proposerOf, proposerSchedule } from '../../runtime/consensus/proposer.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import { cliEntry } from '../support/run-cli.js';
 
 describe('proposer rotation', () => {
   it('gives each validator turns in proportion to its power, spread out', () => {
@@ -78,7 +79,7 @@ describe('scenario files', () => {
     let code = 0;
     let stderr = '';
     try {
-      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync('node', [cliEntry('fleet-sim'), 'run', file], { encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
       const x = e as { status: number; stderr: string };
       code = x.status;
@@ -88,7 +89,7 @@ describe('scenario files', () => {
     expect(stderr).toMatch(/"validators": must be an integer/);
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'name: tiny\nseed: 3\nduration: 2s\nvalidators: 4\nworkload:\n  - { from: 100ms, to: 1500ms, rate: 10/s, command: noop }\n');
-    const out = execFileSync('node', ['bin/fleet-sim.js', 'run', good, '--json', '-'], { encoding: 'utf8' });
+    const out = execFileSync('node', [cliEntry('fleet-sim'), 'run', good, '--json', '-'], { encoding: 'utf8' });
     const r = JSON.parse(out) as { scenario: string; seed: number; mode: string; safety: { ok: boolean }; expect: { met: boolean } };
     expect(r).toMatchObject({ scenario: 'tiny', seed: 3, mode: 'deterministic', safety: { ok: true }, expect: { met: true } });
   });

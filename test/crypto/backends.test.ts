@@ -12,7 +12,7 @@ import { loadNativeBackend, loadWasmBackend, wasmBackendLoaded, type SodiumBacke
 import { createSigner, createVerifier, cryptoBackend, generateKeyPair, hash, initCrypto, keyPairFromSeed, nativeLoadError } from '../../runtime/crypto/sodium.js';
 import { fromHex, toHex, utf8 } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import { repoRoot, runCli } from '../support/run-cli.js';
+import { cliEntry, repoRoot, runCli } from '../support/run-cli.js';
 
 const hideNative = join(import.meta.dirname, 'fixtures', 'no-sodium-native.mjs');
 
@@ -170,7 +170,7 @@ describe('a process where sodium-native cannot load', () => {
     const dir = mkdtempSync(join(tmpdir(), 'murmur-fallback-cli-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const p = (f: string): string => join(dir, f);
-    const murmur = join(repoRoot, 'bin', 'murmur.js');
+    const murmur = cliEntry('murmur');
     const keys = await Promise.all(['authority', 'v0'].map((id) => run([murmur, 'keygen', '--id', id, '--out', p(`${id}.key`)], dir)));
     for (const k of keys) expect(k.code, k.stderr).toBe(0);
     expect((await run([murmur, 'fleet', 'init', '--fleet', 'fb', '--authority', p('authority.key'), '--out', p('fleet.json')], dir)).code).toBe(0);

@@ -15,6 +15,7 @@ import { targets } from '../../deploy/targets.js';
 import { Mosquitto, freePort } from '../links/processes.js';
 import { repoRoot } from './fixture-bundle.js';
 import { runInstall } from './run-install.js';
+import { cliRoot } from '../support/run-cli.js';
 
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
@@ -29,9 +30,11 @@ let arm64Root: string; // the unpacked arm64 bundle
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'murmur-bundle-'));
-  // The test's own dist/, so it neither needs nor disturbs the repository's.
-  const built = build(repoRoot, join(work, 'dist'));
-  console.log(`npm run build: ${built.jsFiles} files in ${built.wallMs} ms`);
+  // The run's own compiled tree (test/support/built-cli.global.ts) when there is one, else the test's own
+  // dist/: either way it neither needs nor disturbs the repository's.
+  const runBuilt = cliRoot() === repoRoot ? null : join(cliRoot(), 'dist');
+  const built = runBuilt !== null ? { outDir: runBuilt } : build(repoRoot, join(work, 'dist'));
+  if ('jsFiles' in built) console.log(`npm run build: ${built.jsFiles} files in ${built.wallMs} ms`);
   // Both targets at once: npm ci and tar are child processes, mostly waiting on the disk.
   const bundle = (cpu: 'arm64' | 'x64', version: string) => makeBundle({ repoRoot, target: targets[`linux-${cpu}`], outDir: join(work, 'out'), version, prebuiltDist: built.outDir });
   [arm64, x64] = await Promise.all([bundle('arm64', '9.9.1-test'), bundle('x64', '9.9.2-test')]);

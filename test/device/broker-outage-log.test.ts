@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { linkLogger } from '../../runtime/device/observability.js';
 import { freePort } from '../links/processes.js';
-import { repoRoot, runCli } from '../support/run-cli.js';
+import { cliEntry, runCli } from '../support/run-cli.js';
 
 function capture(level: string): { log: pino.Logger; lines: () => { level: number; msg: string; event?: string }[] } {
   let text = '';
@@ -65,7 +65,7 @@ describe('murmur start at log.level warn with no broker', () => {
     expect((await runCli('murmur', ['fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest')])).code).toBe(0);
     const [brokerPort, httpPort] = [await freePort(), await freePort()];
     writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data')}\nmqtt: { url: "mqtt://127.0.0.1:${brokerPort}" }\nhttp: { port: ${httpPort} }\nlog: { level: warn }\nagents: { enabled: false }\n`);
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p('d1.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', p('d1.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));

@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fleetForFile } from '../support/fleet-procs.js';
-import { repoRoot } from '../support/run-cli.js';
+import { cliEntry } from '../support/run-cli.js';
 import { startDeviceProcess } from '../support/device-process.js';
 
 const fleet = fleetForFile({ validators: 4, followers: 0, brokerUrl: null, processes: true, fleet: 'clock-slow' });
@@ -39,7 +39,7 @@ describe('a validator whose clock is two minutes slow', () => {
     for (const d of [a, b, c]) await fleet.start(d);
     // libfaketime preloaded into node itself (the faketime wrapper forks, and its PID is not node's);
     // the monotonic clock left alone, as a wrong wall clock leaves it.
-    const dev = startDeviceProcess(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', slow.config], { cwd: fleet.dir, env: { LD_PRELOAD: libfaketime(), FAKETIME: '-120s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }, readyMs: 20_000 });
+    const dev = startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', slow.config], { cwd: fleet.dir, env: { LD_PRELOAD: libfaketime(), FAKETIME: '-120s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }, readyMs: 20_000 });
     try {
       await dev.ready;
       const port = readyPort(dev.output());

@@ -14,7 +14,7 @@ import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js'
 import type { HealthView } from '../../runtime/device/observability.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
 import { Mosquitto } from '../links/processes.js';
-import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+import { cliEntry, runCli, type CliRun } from '../support/run-cli.js';
 
 export interface DeviceProc {
   readonly id: string;
@@ -135,7 +135,7 @@ export class DeviceFleet {
     const t0 = Date.now();
     d.output = '';
     // MURMUR_E2E_ENTRY runs a built murmur.js (dist/) instead of the sources; MURMUR_E2E_NODE_FLAGS adds node flags.
-    const entry = process.env.MURMUR_E2E_ENTRY ?? join(repoRoot, 'bin', 'murmur.js');
+    const entry = process.env.MURMUR_E2E_ENTRY ?? cliEntry('murmur');
     const flags = (process.env.MURMUR_E2E_NODE_FLAGS ?? '').split(' ').filter((x) => x !== '');
     d.proc = spawn(process.execPath, [...flags, entry, 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = d.proc;

@@ -20,7 +20,7 @@ import { Mosquitto, PtyPair, freePort } from '../links/processes.js';
 import { startDeviceProcess, type DeviceProcess } from '../support/device-process.js';
 import { makeFleet } from '../support/fleet-fixture.js';
 import { gga, rmc } from '../support/nmea.js';
-import { repoRoot } from '../support/run-cli.js';
+import { cliEntry } from '../support/run-cli.js';
 
 const good = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
@@ -98,7 +98,7 @@ describe('a device with its own GNSS receiver and status LED (real process, pty,
   });
 
   it('publishes the receiver\'s position in its status, shows its health on the LED and turns it off on stop', async () => {
-    device = startDeviceProcess(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', join(dir, 'device.yaml')]);
+    device = startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', join(dir, 'device.yaml')]);
     await device.ready;
     const client = await mqtt.connectAsync(broker.url);
     try {
@@ -139,7 +139,7 @@ describe('a device with its own GNSS receiver and status LED (real process, pty,
   }, 60_000);
 
   it('names the serial port when the receiver is not there, and exits without a stack trace', async () => {
-    const run = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', join(dir, 'no-gnss.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', join(dir, 'no-gnss.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     run.stdout.on('data', (b: Buffer) => (out += b.toString()));
     run.stderr.on('data', (b: Buffer) => (out += b.toString()));

@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
-import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+import { cliEntry, repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 import { startDeviceProcess, type DeviceProcess } from '../support/device-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-lost-after-'));
@@ -47,7 +47,7 @@ describe('murmur start and the committed lostAfterS against the radio-only caden
         `id: ${id}\nkey: ${p(`${id}.key`)}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p(`data-${id}`)}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: info }\nagents: { enabled: false }\n${extra}`;
       writeFileSync(p('d1.yaml'), config('d1', `radios: [{ paths: ["${pair.a}"], preset: sik }]\n`));
       writeFileSync(p('d2.yaml'), config('d2', ''));
-      for (const id of ['d1', 'd2']) devices.push(startDeviceProcess(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', p(`${id}.yaml`)], { readyMs: 30_000 }));
+      for (const id of ['d1', 'd2']) devices.push(startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', p(`${id}.yaml`)], { readyMs: 30_000 }));
       const [d1, d2] = devices as [DeviceProcess, DeviceProcess];
       await Promise.all([d1.ready, d2.ready]);
       const out = (): string => `\n--- d1 ---\n${d1.output().slice(-3_000)}\n--- d2 ---\n${d2.output().slice(-3_000)}`;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../links/processes.js';
-import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+import { cliEntry, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-refusal-data-'));
 const p = (f: string): string => join(dir, f);
@@ -94,7 +94,7 @@ describe('a refused murmur start leaves the data directory as it found it', () =
     // The device runs once (its data directory made and written), and stops.
     const free = await freePort();
     const c = config('ran', '', free);
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));

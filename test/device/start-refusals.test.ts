@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../links/processes.js';
-import { repoRoot, runCli, type CliRun } from '../support/run-cli.js';
+import { cliEntry, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-start-refusals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -107,7 +107,7 @@ describe('murmur start and stop signals', () => {
   it('SIGTERM while its modules still load (the first second or so): exit 0 at once, nothing written', async () => {
     const startup = await nodeFirstLineMs();
     const c = config('early-term', '');
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
@@ -132,7 +132,7 @@ describe('murmur start and stop signals', () => {
     const httpPort = await freePort();
     const c = config('hup', '').file;
     writeFileSync(c, readFileSync(c, 'utf8').replace('http: { port: 0 }', `http: { port: ${httpPort} }`));
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', c], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', c], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));

@@ -9,9 +9,8 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runCli } from '../support/run-cli.js';
+import { cliEntry, runCli } from '../support/run-cli.js';
 import { fleetForFile } from '../support/fleet-procs.js';
-import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -31,7 +30,7 @@ interface Limited {
 
 /** Runs `murmur start` for `config` with files limited to `kib` KiB (bash's ulimit -S -f). */
 function startLimited(config: string, kib: number, cwd: string): Limited {
-  const proc = spawn('bash', ['-c', `ulimit -S -f ${kib} && exec "$0" "$@"`, process.execPath, join(repoRoot, 'bin', 'murmur.js'), 'start', '--config', config], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('bash', ['-c', `ulimit -S -f ${kib} && exec "$0" "$@"`, process.execPath, cliEntry('murmur'), 'start', '--config', config], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout?.on('data', (b: Buffer) => (output += b.toString('utf8')));
   proc.stderr?.on('data', (b: Buffer) => (output += b.toString('utf8')));

@@ -8,6 +8,7 @@ import { FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc } from '../../firmware-bridge/tools/processes.js';
 import { waitFor } from '../bridge/companion.js';
+import { cliEntry } from '../support/run-cli.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 const parse = (hal: string) => parseDeviceConfig(`${base}${hal}\n`, 'device.yaml');
@@ -65,7 +66,7 @@ describe('device.yaml hal section', () => {
 
   it('hal.mavlink.fenceAction reaches the flight controller: land is set with the fence kept there (the simulated FC process on a pty)', async () => {
     const pty = await startPtyPair();
-    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--fence-action', 'report']);
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--fence-action', 'report'], cliEntry('sim-fc'));
     const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, autopilot: ardupilot, fenceAction: land } }`);
     const hal = c.ok ? createHal(c.value, Date.now()) : null;
     try {

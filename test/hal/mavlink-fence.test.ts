@@ -18,6 +18,7 @@ import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { openSerial, type SerialTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import { companion, frameMsgid, inMemoryFc, waitFor } from '../bridge/companion.js';
+import { cliEntry } from '../support/run-cli.js';
 
 const origin = defaultSimConfig.origin;
 const square = (halfM: number, altMaxM: number | null): GeoFence => ({
@@ -63,7 +64,7 @@ async function companionOnPty(cleanup: Cleanup, heartbeatMs = 200, breachAction:
 }
 
 async function fcOn(cleanup: Cleanup, pty: PtyPair, extra: string[] = [], autopilot: 'ardupilot' | 'px4' = 'ardupilot'): Promise<SimFcProcess> {
-  const fc = await startSimFc(['--serial', pty.b, '--autopilot', autopilot, '--heartbeat-ms', '200', ...extra]);
+  const fc = await startSimFc(['--serial', pty.b, '--autopilot', autopilot, '--heartbeat-ms', '200', ...extra], cliEntry('sim-fc'));
   cleanup.push(() => fc.stop());
   return fc;
 }

@@ -13,6 +13,7 @@ import { PtyPair } from '../links/processes.js';
 import { gga } from '../support/nmea.js';
 import { waitFor } from '../bridge/companion.js';
 import type { FenceKeeperStatus } from '../../hal/devices.js';
+import { cliEntry } from '../support/run-cli.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
@@ -40,7 +41,7 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
     const cleanup = stopsAtEnd(onTestFinished);
     const pty = await PtyPair.start();
     cleanup.push(() => pty.stop());
-    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '5']);
+    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '5'], cliEntry('sim-fc'));
     cleanup.push(() => fc.stop());
     const h = hal(cleanup, `hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: px4 } }\n`);
     await h.start();
@@ -58,7 +59,7 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
     expect(!gone.ok && gone.error.code).toBe('stale');
 
     await pty.run(); // plugged back in at the same path; the FC boots again
-    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '6']);
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'px4', '--seed', '6'], cliEntry('sim-fc'));
     await waitFor('the FC heartbeat after the port came back', () => flight.state().ok, 15_000);
     const arm = await flight.execute({ type: 'arm' });
     expect(arm).toEqual({ ok: true, value: undefined });
@@ -74,7 +75,7 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
   async function fenceAcrossUnplug(cleanup: Cleanup, declaredLost: boolean): Promise<FenceKeeperStatus | null> {
     const pty = await PtyPair.start();
     cleanup.push(() => pty.stop());
-    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '5']);
+    let fc: SimFcProcess = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '5'], cliEntry('sim-fc'));
     cleanup.push(() => fc.stop());
     const h = hal(cleanup, `hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 921600, autopilot: ardupilot } }\n`);
     await h.start();
@@ -94,7 +95,7 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
     await pty.kill(); // the cable is pulled
     if (declaredLost) await waitFor('the FC declared lost', () => flight.fenceStatus?.()?.state === 'uploading', 10_000);
     await pty.run(); // plugged back in; the FC boots again, with no fence
-    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '6']);
+    fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--seed', '6'], cliEntry('sim-fc'));
     // Up to 40 s: a failed attempt is retried with the keeper's backoff, 1 s doubling to 30 s (a loaded
     // machine once took more than 20 s here). On failure, what the keeper and the FC said.
     await waitFor('the fence on the rebooted FC, unasked', () => onFc(fc), 40_000).catch((e: Error) => {

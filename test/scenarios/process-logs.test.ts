@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeviceLogFile } from '../../fleet-sim/realtime/device-log-file.js';
 import { FleetProcs } from '../../fleet-sim/realtime/fleet-procs.js';
+import { cliRoot } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-process-logs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +37,7 @@ describe('a device log file', () => {
 describe('fleet-sim --processes: a device process', () => {
   it('logs to the report directory, across a SIGKILL and a restart, and the file outlives the fleet', async () => {
     const logOf = (id: string): string => join(dir, 'reports', `run-seed1.${id}.log`);
-    const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'process-logs', processLogs: logOf });
+    const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, launchRoot: cliRoot(), fleet: 'process-logs', processLogs: logOf });
     try {
       await fleet.setup();
       const d = fleet.devices[0];
@@ -61,7 +62,7 @@ describe('fleet-sim --processes: a device process', () => {
   // a full file system does. The write happened in the device's stdout 'data' listener, so it threw out
   // of it: fleet-sim died with a stack trace, leaving its murmur processes and fleet directory behind.
   it('keeps running when its log file cannot be written, and says so once', async () => {
-    const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'process-logs-full', processLogs: () => '/dev/full' });
+    const fleet = new FleetProcs({ validators: 1, followers: 0, brokerUrl: null, processes: true, launchRoot: cliRoot(), fleet: 'process-logs-full', processLogs: () => '/dev/full' });
     const uncaught: Error[] = [];
     const onUncaught = (e: Error): void => void uncaught.push(e);
     process.on('uncaughtException', onUncaught);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { repoRoot } from '../support/run-cli.js';
+import { cliEntry, repoRoot } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-interrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,7 +43,7 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
  *  what it printed, its exit code and the device processes it had. */
 async function interruptWhen(name: string, ready: (stdout: string, children: number) => boolean): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; devices: { pid: number; fleetDir: string }[] }> {
   const reports = join(dir, name);
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'fleet-sim.js'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--processes', '--port', '0', '--exit', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--processes', '--port', '0', '--exit', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid as number;
   let stdout = '';
   let stderr = '';

@@ -12,6 +12,7 @@ import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { padPosition } from '../../fleet-sim/flight/flight-layer.js';
+import { cliRoot } from '../support/run-cli.js';
 
 const scenario: Scenario = {
   name: 'realtime-process-exit',
@@ -49,7 +50,7 @@ describe('fleet-sim --processes: a device process that dies on its own', () => {
     let killedAt: number | null = null;
     const report = await realtimeRun(scenario, {
       brokerUrl: null,
-      processes: true,
+      processes: true, launchRoot: cliRoot(),
       observer: { onEvent: (e) => events.push(e) },
       log: (l) => {
         logs.push(l);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+import { cliRoot } from '../support/run-cli.js';
 
 type Frame = Extract<RunEvent, { t: 'frame' }>;
 
@@ -30,7 +31,7 @@ const outage: Scenario = {
 describe('real-time mode with a radio (socat ptys, fleet-sim air)', () => {
   it('rides through an eight-second broker outage on the radio: heights keep committing', async () => {
     const events: RunEvent[] = [];
-    const r = await realtimeRun(outage, { brokerUrl: null, processes: true, observer: { onEvent: (e) => events.push(e) } });
+    const r = await realtimeRun(outage, { brokerUrl: null, processes: true, launchRoot: cliRoot(), observer: { onEvent: (e) => events.push(e) } });
     const replay = `scenario ${outage.name} seed ${outage.seed}: ${JSON.stringify({ liveness: r.liveness, radio: r.radio, failed: r.expect.failed })}`;
     expect(r.safety.ok, replay).toBe(true);
     const down = events.find((e) => e.t === 'fault' && e.kind === 'broker-down')?.at ?? Infinity;

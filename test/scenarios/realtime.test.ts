@@ -11,6 +11,7 @@ import { realtimeRun, type RealtimeReport } from '../../fleet-sim/realtime/realt
 import { Mosquitto } from '../links/processes.js';
 import { forgeryKinds } from '../../fleet-sim/sim/forged-commands.js';
 import { statusMs } from '../../runtime/device/device.js';
+import { cliRoot } from '../support/run-cli.js';
 
 const scenario: Scenario = {
   name: 'realtime-proposer-crash',
@@ -42,7 +43,7 @@ describe('real-time mode over Mosquitto', () => {
 
   beforeAll(async () => {
     broker = await Mosquitto.start();
-    report = await realtimeRun(scenario, { brokerUrl: broker.url, processes: true, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
+    report = await realtimeRun(scenario, { brokerUrl: broker.url, processes: true, launchRoot: cliRoot(), observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
   }, 90_000);
 
   it('has no shared signature memo when every device is its own process', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
+import { cliEntry } from '../support/run-cli.js';
 
 describe('scenario fields: radio, world, operator, expect', () => {
   it('parses a radio, a router policy, pads, admin roles, a fleet.update and flight expectations', () => {
@@ -146,7 +147,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
     let stderr = '';
     try {
       // Bounded: before the bound this ran for ever.
-      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
+      execFileSync('node', [cliEntry('fleet-sim'), 'run', file], { encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
     } catch (e) {
       const x = e as { status: number | null; stderr: string };
       code = x.status ?? -1;
@@ -165,7 +166,7 @@ describe('scenario fields: radio, world, operator, expect', () => {
     let code = 0;
     let stderr = '';
     try {
-      execFileSync('node', ['bin/fleet-sim.js', 'run', file], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync('node', [cliEntry('fleet-sim'), 'run', file], { encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
       const x = e as { status: number; stderr: string };
       code = x.status;

@@ -50,8 +50,9 @@ describe('fleet-sim start', () => {
   it('--realtime (what npm start adds) runs the real runtime on the wall clock: progress, summary, reports', async () => {
     const file = join(dir, 'rt.yaml');
     writeFileSync(file, 'name: rt\nseed: 6\nduration: 6s\nvalidators: 4\nfollowers: 1\nworkload:\n  - { from: 500ms, to: 5s, rate: 5/s, command: noop }\nexpect: { safety: true, committedFraction: 0.5 }\n');
-    // --reports relative to the working directory, as `npm start`'s default "reports" is.
-    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', 'out'], { timeoutMs: 90_000, cwd: dir });
+    // --reports relative to the working directory, as `npm start`'s default "reports" is; from the
+    // clone's sources, as npm start runs it (the other cases start the run's built CLI).
+    const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', 'out'], { timeoutMs: 90_000, cwd: dir, source: true });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/fleet-sim dashboard: http:\/\/127\.0\.0\.1:\d+\//);
     expect(r.stdout).toMatch(/all 5 devices ready in/);

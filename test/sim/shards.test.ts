@@ -19,6 +19,7 @@ import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import { shardOwners, shardProblem } from '../../fleet-sim/sim/shards.js';
 import { World } from '../../fleet-sim/sim/world.js';
 import { explain, runOk, scenario } from './helpers.js';
+import { cliEntry } from '../support/run-cli.js';
 
 /** A report without what may differ between two runs of one world (wall time) or two thread counts. */
 function outcome(r: Report): unknown {
@@ -150,7 +151,7 @@ describe('a deterministic run split over threads', () => {
   it('fleet-sim run --threads: a bad count or a scenario that cannot split exits 2 naming why', () => {
     const run = (args: string[]): { status: number; stderr: string } => {
       try {
-        execFileSync('node', ['bin/fleet-sim.js', 'run', ...args], { encoding: 'utf8', stdio: 'pipe' });
+        execFileSync('node', [cliEntry('fleet-sim'), 'run', ...args], { encoding: 'utf8', stdio: 'pipe' });
         return { status: 0, stderr: '' };
       } catch (e) {
         const x = e as { status: number; stderr: string };
