@@ -467,11 +467,15 @@ export class MissionRunner {
     this.executor.resumeAfterReflex();
   }
 
-  /** The mission this device's vehicle was handed over from, for its telemetry, or null: none, or the
-   *  part was finished before (a pilot taking the drone on its way home leaves no part to hand on). */
+  /** The mission this device's vehicle was handed over from, for its telemetry, while the committed
+   *  mission still holds an unfinished part of this drone's, or null: none, the part finished before
+   *  (a pilot taking the drone on its way home leaves no part to hand on), or the swarm took the drone
+   *  out of the mission already (handed on, an operator's rtl, another mission): nothing to say then. */
   handedOverFrom(): string | null {
-    const m = this.executor.handedOverFrom();
-    return m !== null && m !== this.executor.completed ? m : null;
+    const from = this.executor.handedOverFrom();
+    const m = this.state.mission;
+    if (from === null || from === this.executor.completed || !m || m.id !== from) return null;
+    return m.assignments.some((a) => a.node === this.o.id) && !m.done.includes(this.o.id) ? from : null;
   }
 
   /** What this device's next telemetry report says (device.ts signs it when the gate lets it:

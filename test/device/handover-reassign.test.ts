@@ -82,9 +82,13 @@ describe.concurrent('a device handed over from its part of the active survey', (
     expect(await sentAfter(sent, from)).toEqual([]);
     expect(rig.fc.vehicle.state().armed).toBe(false);
     expect(r.handedOver()).not.toBeNull();
-    // Its next reports, committed, change nothing more.
+    // Out of the mission, its next report no longer names it (still handed over: its status says so),
+    // and changes nothing.
     const after = r.state.mission;
-    commit(r, 5, [await signedReport(r)]);
+    const later = await signedReport(r);
+    expect(later).toMatchObject({ kind: 'telemetry', node: 'd1', progress: null, completed: null });
+    expect(later).not.toHaveProperty('handedOver');
+    commit(r, 5, [later]);
     expect(r.state.mission).toEqual(after);
   }, 60_000);
 
