@@ -568,18 +568,8 @@ export class Device {
 
   private sendTelemetry(): void {
     this.checkLostAfter();
-    const pos = this.missions.positionM();
-    if (!pos) return;
-    const progress = this.missions.missionProgress();
-    const facts = {
-      northDm: Math.round(pos.northM * 10),
-      eastDm: Math.round(pos.eastM * 10),
-      altDm: Math.round(pos.upM * 10),
-      batteryPermille: this.missions.batteryPermille(),
-      // While it flies a part of the mission it reports how far (what a restart resumes from); the
-      // mission it finished before is old news then, and both would not fit telemetryBytesMax.
-      ...(progress ? { completed: '', progress } : { completed: this.missions.completed() }),
-    };
+    const facts = this.missions.telemetryFacts();
+    if (!facts) return;
     // Signed only when it says something new, and on the radio alone only every few periods
     // (telemetry-gate.ts): twenty devices' 1 Hz reports filled blocks a 57600-baud radio took seconds
     // to carry. Positions still travel in heartbeats.

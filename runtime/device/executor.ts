@@ -241,6 +241,13 @@ export class Executor {
     return this.handedOver ? this.handedOverWhy : null;
   }
 
+  /** The mission whose part the vehicle was handed over from (handedOver), while no task since gave
+   *  it back; null when the device flies it, or when it was handed over with no mission (no task). Its
+   *  telemetry says so, so the swarm may hand the part on (runtime/mission/reassign.ts). */
+  handedOverFrom(): string | null {
+    return this.handedOver ? this.handedOverMission : null;
+  }
+
   /** Whether the vehicle was handed over from its part of `mission` (handedOver) and no task since gave
    *  it back: a state sync or re-plan of that mission does not (MissionRunner.resumeOwnTask, run). */
   handedOverFor(mission: string): boolean {

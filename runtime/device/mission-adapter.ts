@@ -42,7 +42,7 @@ export function missionTxOf(bytes: Uint8Array, ctx: AdapterContext, fleet: strin
     // A device reports only for itself; the envelope signature (checked at the edge) names the sender.
     if (!t.ok || t.value.node !== e.sender) return null;
     const b = t.value;
-    return { kind: 'telemetry', node: b.node, pos: { n: b.northDm, e: b.eastDm }, altDm: b.altDm, batteryPermille: b.batteryPermille, completed: b.completed === '' ? null : b.completed, progress: b.progress ?? null };
+    return { kind: 'telemetry', node: b.node, pos: { n: b.northDm, e: b.eastDm }, altDm: b.altDm, batteryPermille: b.batteryPermille, completed: b.completed === '' ? null : b.completed, progress: b.progress ?? null, ...(b.handedOver ? { handedOver: b.handedOver } : {}) };
   }
   const c = parseWith('command', d.value, parseCommandBody);
   if (!c.ok) return null;

@@ -23,6 +23,7 @@ import type { DecisionJson, StatusJson } from './control-topics.js';
 import { Executor, type ExecReport, type RestartResume } from './executor.js';
 import type { Point } from '../../agents/api/agent.js';
 import type { Hal } from './hal-setup.js';
+import type { TelemetryFacts } from './telemetry-gate.js';
 import { intakeCommand } from './intake.js';
 import { missionBlockOf } from './mission-adapter.js';
 import type { DeviceMetrics } from './observability.js';
@@ -464,6 +465,38 @@ export class MissionRunner {
   /** A reflex's hold is over: the executor flies on with its task (unless a committed hold paused it). */
   resumeAfterReflex(): void {
     this.executor.resumeAfterReflex();
+  }
+
+  /** The mission this device's vehicle was handed over from, for its telemetry, while the committed
+   *  mission still holds an unfinished part of this drone's, or null: none, the part finished before
+   *  (a pilot taking the drone on its way home leaves no part to hand on), or the swarm took the drone
+   *  out of the mission already (handed on, an operator's rtl, another mission): nothing to say then. */
+  handedOverFrom(): string | null {
+    const from = this.executor.handedOverFrom();
+    const m = this.state.mission;
+    if (from === null || from === this.executor.completed || !m || m.id !== from) return null;
+    return m.assignments.some((a) => a.node === this.o.id) && !m.done.includes(this.o.id) ? from : null;
+  }
+
+  /** What this device's next telemetry report says (device.ts signs it when the gate lets it:
+   *  telemetry-gate.ts), or null with no position yet. Integers in the fleet's frame. */
+  telemetryFacts(): TelemetryFacts | null {
+    const pos = this.positionM();
+    if (!pos) return null;
+    const progress = this.missionProgress();
+    const handedOver = this.handedOverFrom();
+    return {
+      northDm: Math.round(pos.northM * 10),
+      eastDm: Math.round(pos.eastM * 10),
+      altDm: Math.round(pos.upM * 10),
+      batteryPermille: this.batteryPermille(),
+      // While it flies a part of the mission it reports how far (what a restart resumes from); the
+      // mission it finished before is old news then, and both would not fit telemetryBytesMax.
+      // Handed over from a part (a pilot or the FC's failsafe has the vehicle, or a restart left it on
+      // the ground), it says so instead: its progress stands still, and the mission machine may hand
+      // the part on (runtime/mission/reassign.ts, reassignHandedOver).
+      ...(handedOver !== null ? { completed: '', handedOver } : progress ? { completed: '', progress } : { completed: this.completed() }),
+    };
   }
 
   /** Why the vehicle is out of this device's hands until a new task for it (Executor.handedOverBecause), or null. */

@@ -12,7 +12,7 @@
 import { limits } from '../lib/limits.js';
 import type { TelemetryBody } from '../wire/telemetry.js';
 
-export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress'>;
+export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress' | 'handedOver'>;
 
 const movedDm = 10;
 const batteryStepPermille = 10;
@@ -43,10 +43,13 @@ export class TelemetryGate {
       Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
       l.completed === now.completed &&
       l.progress?.mission === now.progress?.mission &&
-      l.progress?.flown === now.progress?.flown;
+      l.progress?.flown === now.progress?.flown &&
+      l.handedOver === now.handedOver;
     // A drone with a part of a mission (flying it or holding) reports more often when still: the
-    // mission machine takes a drone silent for lostAfterS as lost (runtime/mission/reassign.ts).
-    if (same && this.since < (now.progress ? limits.telemetryMissionKeepaliveEvery : limits.telemetryKeepaliveEvery)) return false;
+    // mission machine takes a drone silent for lostAfterS as lost (runtime/mission/reassign.ts), and
+    // tells a lost one to return home, which a handed-over one (its part still its own while
+    // reassignHandedOver is 0) must not be told: it would take the vehicle back from its pilot.
+    if (same && this.since < (now.progress || now.handedOver ? limits.telemetryMissionKeepaliveEvery : limits.telemetryKeepaliveEvery)) return false;
     this.last = now;
     this.since = 0;
     return true;

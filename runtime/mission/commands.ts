@@ -142,6 +142,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       const spec: ParamSpec | undefined = Object.hasOwn(paramSpecs, key) ? paramSpecs[key] : undefined;
       if (!spec) return reject(`args.key "${key}" is not a parameter; known: ${paramNames.join(', ')}`);
       const value = num(a, 'value', spec.min, spec.max);
+      if (spec.integer && !Number.isInteger(value)) return reject(`args.value of ${key} must be a whole number (${spec.min} to ${spec.max}), is ${value}`);
       return { ok: true, state: { ...s, params: { ...s.params, [key]: value } }, effects: [{ type: 'param', key, value }] };
     }
     case 'fleet.update': {

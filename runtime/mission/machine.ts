@@ -5,7 +5,7 @@
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
 import { runCommand } from './commands.js';
-import { assignmentTask, lostDrones, reassign } from './reassign.js';
+import { assignmentTask, lostDrones, reassign, sentHome } from './reassign.js';
 import { keepOuts, routeAround, sameHazards } from './hazards.js';
 import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
 import { returnAltDm } from './deconflict.js';
@@ -40,9 +40,12 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
   let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
   const effects: MissionEffect[] = [];
+  // Drones whose telemetry in this block says they were handed over from the mission (loseDrones).
+  const handedOver = new Set<string>();
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
       s = applyTelemetry(s, tx, block.height, block.timeMs);
+      if (tx.handedOver && tx.handedOver === s.mission?.id) handedOver.add(tx.node);
       return;
     }
     const problem = authorize(tx, block);
@@ -76,23 +79,27 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
     s = r.state;
     effects.push(...r.effects);
   }
-  const r = loseDrones(s, block);
+  const r = loseDrones(s, block, handedOver);
   s = r.state;
   effects.push(...r.effects);
   return { state: s, effects };
 }
 
 /**
- * The mission's lost drones (removed by the manifest in force, battery below the reserve, silent for
- * lostAfterS: reassign.ts) leave it, those still in the fleet told to return home, and a survey's
- * unflown part of each goes to the nearest drone still flying the mission, re-tasked with its longer
- * route (carrying on from where it is). From committed inputs only, after the block's transactions.
+ * The mission's lost drones (removed by the manifest in force, handed over, battery below the
+ * reserve, silent for lostAfterS: reassign.ts) leave it, those low on battery or silent told to
+ * return home, and a survey's unflown part of each goes to the nearest drone still flying the
+ * mission, re-tasked with its longer route (carrying on from where it is). From committed inputs
+ * only, after the block's transactions. `handedOver`: drones whose telemetry in this block says they
+ * were handed over from the mission; they count only under reassignHandedOver 1 (params.ts: a node
+ * of an older version does not read the report's handover, so the switch waits for the whole fleet).
  */
-function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState; effects: MissionEffect[] } {
+function loseDrones(s: MissionState, block: MissionBlock, handedOver: ReadonlySet<string>): { state: MissionState; effects: MissionEffect[] } {
   const m = s.mission;
   if (!m) return { state: s, effects: [] };
   const reserve = Math.round(paramOf(s.params, 'batteryReservePct') * 10);
-  const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000);
+  const handed = paramOf(s.params, 'reassignHandedOver') === 1 ? handedOver : new Set<string>();
+  const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000, handed);
   if (lost.length === 0) return { state: s, effects: [] };
   const slot = new Map(s.drones.map((d, i) => [d.id, i]));
   const layers = {
@@ -107,9 +114,12 @@ function loseDrones(s: MissionState, block: MissionBlock): { state: MissionState
     const a = r.mission?.assignments.find((x) => x.node === node);
     if (r.mission && a) effects.push({ type: 'task', node, command: m.id, task: assignmentTask(state0, r.mission, a, 0, true) });
   }
-  const home = new Set(lost.filter((l) => l.cause !== 'removed').map((l) => l.node));
+  const home = new Set(lost.filter((l) => sentHome(l.cause)).map((l) => l.node));
   for (const node of [...home].sort(compareIds)) effects.push({ type: 'task', node, command: m.id, task: { type: 'rtl' } });
-  const drones = s.drones.map((d) => (home.has(d.id) ? { ...d, activity: 'returning' as const } : d));
+  // A handed-over drone gets no task (reassign.ts: one would take the vehicle back from whoever has
+  // it) and is no longer the mission's: idle to the machine, whatever its pilot does with it.
+  const idle = new Set(lost.filter((l) => l.cause === 'handed-over').map((l) => l.node));
+  const drones = s.drones.map((d) => (home.has(d.id) ? { ...d, activity: 'returning' as const } : idle.has(d.id) ? { ...d, activity: 'idle' as const } : d));
   return { state: { ...state0, drones }, effects };
 }
 

@@ -7,9 +7,18 @@
 //   - its committed battery is below the reserve (batteryReservePct; its battery reflex sends it home
 //     or soon will), or
 //   - no telemetry of it was committed for lostAfterS of block time since the mission started (it
-//     crashed, or its device is down or cut off: a device reports at least every 30 s, hovering).
-// A lost drone leaves the mission and, unless the manifest removed it, is told to return home (so a
-// drone only cut off does not fly the part it lost when it hears the chain again). A survey's lost
+//     crashed, or its device is down or cut off: a device reports at least every 30 s, hovering), or
+//   - with the reassignHandedOver parameter at 1, its telemetry committed in this block says it was
+//     handed over from the mission (a pilot or its flight controller's own failsafe took the vehicle,
+//     or a restart found it on the ground after it flew for the mission and left it there:
+//     runtime/device/executor.ts handedOver). Judged before the battery and the silence, since what
+//     the drone is told differs (below).
+// A lost drone leaves the mission and, unless the manifest removed it or it was handed over, is told
+// to return home (so a drone only cut off does not fly the part it lost when it hears the chain
+// again). A handed-over drone is told nothing: any task for it, a return home included, gives the
+// vehicle back to its executor (executor.ts run), which would switch the flight controller out of
+// the pilot's mode or its own failsafe landing, or take off a drone deliberately left on the ground.
+// Whoever has it brings it down; the device's status says it is handed over and why. A survey's lost
 // part goes on: the planned waypoints it has not flown (from the start of the leg it was on, as a
 // restart resumes: progress.ts) are appended to the route of the unfinished, not lost drone with
 // enough battery nearest to their first waypoint (ties to the smaller id), which climbs where it is to
@@ -26,9 +35,13 @@ import { thenOf } from './commands.js';
 import { joinAltitude, type LayerUse } from './deconflict.js';
 import { dist2 } from './geometry.js';
 import { keepOuts, routeAround } from './hazards.js';
-import type { ActiveMission, Assignment, DroneState, MissionEffect, MissionState, PointDm, Task } from './types.js';
+import type { ActiveMission, Assignment, DroneState, LostCause, MissionEffect, MissionState, PointDm, Task } from './types.js';
 
-export type LostCause = 'removed' | 'battery' | 'silent';
+export type { LostCause } from './types.js';
+
+/** Causes after which the drone is told to return home (machine.ts loseDrones): not one no longer in
+ *  the fleet, nor one handed over (a task would take the vehicle back from whoever has it). */
+export const sentHome = (cause: LostCause): boolean => cause === 'battery' || cause === 'silent';
 
 export interface Lost {
   readonly node: string;
@@ -36,8 +49,10 @@ export interface Lost {
   readonly reason: string;
 }
 
-/** The mission's unfinished drones that are lost at block time `timeMs` (in id order). */
-export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlySet<string>, timeMs: number, reservePermille: number, lostAfterMs: number): Lost[] {
+/** The mission's unfinished drones that are lost at block time `timeMs` (in id order). `handedOver`:
+ *  the drones whose telemetry committed in this block says they were handed over from `m` (empty
+ *  unless reassignHandedOver is 1). */
+export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlySet<string>, timeMs: number, reservePermille: number, lostAfterMs: number, handedOver: ReadonlySet<string> = new Set()): Lost[] {
   const out: Lost[] = [];
   const byId = new Map(s.drones.map((d) => [d.id, d]));
   const done = new Set(m.done);
@@ -49,6 +64,10 @@ export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlyS
     }
     const d = byId.get(a.node);
     if (!d) continue;
+    if (handedOver.has(a.node)) {
+      out.push({ node: a.node, cause: 'handed-over', reason: `${a.node} was handed over from mission ${m.id} (its committed telemetry says a pilot or its flight controller's own failsafe has the vehicle, or a restart left it on the ground after it flew for the mission; its status says why): it is told nothing, so the swarm does not take it back` });
+      continue;
+    }
     const low = batteryProblem(d, reservePermille);
     if (low) {
       out.push({ node: a.node, cause: 'battery', reason: low });
@@ -101,7 +120,7 @@ function layerUses(m: ActiveMission, assignments: readonly Assignment[], drones:
 export function reassign(m: ActiveMission, lost: readonly Lost[], drones: readonly DroneState[], reservePermille: number, height: number, layers: JoinLayers): { mission: ActiveMission | null; grown: string[]; effects: MissionEffect[] } {
   const effects: MissionEffect[] = [];
   const lostIds = new Set(lost.map((l) => l.node));
-  const lostHome = new Set(lost.filter((l) => l.cause !== 'removed').map((l) => l.node));
+  const lostHome = new Set(lost.filter((l) => sentHome(l.cause)).map((l) => l.node));
   let assignments = m.assignments.slice();
   const grown = new Set<string>();
   for (const l of lost) {

@@ -48,6 +48,11 @@ export interface MissionTelemetry {
   /** How far it has flown its part of a mission: how many of its assignment's planned waypoints it
    *  has passed (runtime/mission/progress.ts); null when it is flying none. */
   readonly progress?: MissionProgress | null;
+  /** The mission whose part this device's vehicle was handed over from (a pilot or the flight
+   *  controller's own failsafe has it, or a restart left it on the ground after it flew for the
+   *  mission: runtime/device/executor.ts handedOver), if any. With the `reassignHandedOver`
+   *  parameter at 1, the drone leaves that mission (reassign.ts, cause 'handed-over'). */
+  readonly handedOver?: string | null;
 }
 
 export interface MissionProgress {
@@ -203,6 +208,9 @@ export interface Decision {
   readonly reason: string;
 }
 
+/** Why a drone left a mission it had not finished (reassign.ts lostDrones). */
+export type LostCause = 'removed' | 'battery' | 'silent' | 'handed-over';
+
 export type MissionEffect =
   | { readonly type: 'decision'; readonly decision: Decision }
   /** A task for one drone; each device executes the ones naming itself. */
@@ -218,7 +226,7 @@ export type MissionEffect =
   | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number }
   /** A drone was lost from the mission (reassign.ts): why, and who flies the `waypoints` planned
    *  waypoints of its part it had not flown (null: nobody, they are dropped). */
-  | { readonly type: 'reassign'; readonly height: number; readonly mission: string; readonly from: string; readonly cause: 'removed' | 'battery' | 'silent'; readonly reason: string; readonly to: string | null; readonly waypoints: number };
+  | { readonly type: 'reassign'; readonly height: number; readonly mission: string; readonly from: string; readonly cause: LostCause; readonly reason: string; readonly to: string | null; readonly waypoints: number };
 
 export interface ApplyResult {
   readonly state: MissionState;

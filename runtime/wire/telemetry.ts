@@ -22,14 +22,23 @@ export interface TelemetryBody {
    *  without it has the bytes it always had (null there also reads as absent: a later element needs
    *  something in its place). */
   readonly progress?: { readonly mission: string; readonly flown: number } | undefined;
+  /** The mission whose part this device's vehicle was handed over from (a pilot or the flight
+   *  controller's own failsafe took it, or a restart found it on the ground after it flew for the
+   *  mission and did not take off again: runtime/device/executor.ts handedOver), or absent. A tenth
+   *  element, left out when absent (the ninth is null before it when there is no progress). A device
+   *  sends it with no progress and `completed` "" (both stand still while the vehicle is not the
+   *  device's), so its longest report still fits telemetryBytesMax. */
+  readonly handedOver?: string | undefined;
 }
 
 const coordDmMax = 10_000_000; // 1000 km from the fleet origin
 
 export function parseTelemetryBody(v: unknown): TelemetryBody {
-  // Eight elements, a ninth when it flies a mission; more from a newer version are ignored.
-  const a = positional(v, 'telemetry', 8, 9);
+  // Eight elements, a ninth when it flies a mission, a tenth when handed over from one; more from a
+  // newer version are ignored. Null or "" in the tenth reads as absent, as "" in `completed` does.
+  const a = positional(v, 'telemetry', 8, 10);
   const p = a[8] === undefined || a[8] === null ? undefined : array(a[8], 'telemetry.progress', 2, 2);
+  const h = a[9] === undefined || a[9] === null ? '' : text(a[9], 'telemetry.handedOver', 100);
   return {
     node: id(a[0], 'telemetry.node'),
     session: uint(a[1], 'telemetry.session', 0xffffffff),
@@ -40,11 +49,15 @@ export function parseTelemetryBody(v: unknown): TelemetryBody {
     batteryPermille: int(a[6], 'telemetry.batteryPermille', -1, 1_000),
     completed: text(a[7], 'telemetry.completed', 100),
     ...(p ? { progress: { mission: text(p[0], 'telemetry.progress.mission', 100), flown: uint(p[1], 'telemetry.progress.flown', 0xffff) } } : {}),
+    ...(h !== '' ? { handedOver: h } : {}),
   };
 }
 
-/** [node, session, seq, northDm, eastDm, altDm, batteryPermille, completed, [mission, flown]?] */
+/** [node, session, seq, northDm, eastDm, altDm, batteryPermille, completed, [mission, flown]?, handedOver?]:
+ *  an array, so the signed bytes do not depend on any key order. */
 export function encodeTelemetryBody(t: TelemetryBody): Uint8Array {
-  const base = [t.node, t.session, t.seq, t.northDm, t.eastDm, t.altDm, t.batteryPermille, t.completed];
-  return encodeCbor(t.progress ? [...base, [t.progress.mission, t.progress.flown]] : base);
+  const base: unknown[] = [t.node, t.session, t.seq, t.northDm, t.eastDm, t.altDm, t.batteryPermille, t.completed];
+  const progress = t.progress ? [t.progress.mission, t.progress.flown] : null;
+  if (t.handedOver) return encodeCbor([...base, progress, t.handedOver]);
+  return encodeCbor(progress ? [...base, progress] : base);
 }

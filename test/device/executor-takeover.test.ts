@@ -44,6 +44,7 @@ describe.concurrent('a vehicle taken out of the executor’s hands', () => {
     expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
     expect(reports.find((r) => r.stage === 'failed')?.reason).toMatch(/left the executor's control: mode return/);
     expect(ex.handedOverBecause()).toMatch(/^the flight controller left the executor's control: mode return/); // in the device's status
+    expect(ex.handedOverFrom()).toBe('m1'); // in its telemetry: the swarm may hand its part on
     expect(logs.some((l) => l.includes("left the executor's control"))).toBe(true);
     const after = actions.length;
     ex.resumeAfterReflex(); // a reflex's hold released
@@ -55,6 +56,7 @@ describe.concurrent('a vehicle taken out of the executor’s hands', () => {
     ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => actions.slice(after).includes('goto'), 5_000)).toBe(true);
     expect(ex.handedOverBecause()).toBeNull();
+    expect(ex.handedOverFrom()).toBeNull();
     expect(await until(() => reports.some((r) => r.command === 'g1' && r.stage === 'done'), 20_000)).toBe(true);
     ex.stop();
   }, 60_000);

@@ -10,6 +10,7 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeTelemetryBody, parseTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
 
 let f: FleetFixture;
@@ -43,6 +44,34 @@ describe('mission adapter', () => {
     expect(tx).toMatchObject({ kind: 'telemetry', node: 'v1', progress: { mission: 'ops/ab', flown: 5 } });
     expect(() => parseTelemetryBody(['v1', 1, 8, 1, 2, 300, 800])).toThrow(/telemetry must have at least 8 elements, has 7/);
     expect(() => parseTelemetryBody(['v1', 1, 8, 1, 2, 300, 800, '', ['ops/ab', -1]])).toThrow(/flown/);
+  });
+
+  it('reads the handover a telemetry report may carry as its tenth element (null in the ninth without progress), signed as sent', () => {
+    const body = { node: 'v1', session: 1, seq: 9, northDm: 1, eastDm: 2, altDm: 0, batteryPermille: 800, completed: '' };
+    const handed = encodeTelemetryBody({ ...body, handedOver: 'ops/ab' });
+    // An array: the bytes signed are these, whatever order the fields were given in.
+    expect(handed).toEqual(encodeCbor(['v1', 1, 9, 1, 2, 0, 800, '', null, 'ops/ab']));
+    expect(parseTelemetryBody(unwrap(decodeCbor(handed, 256)))).toEqual({ ...body, handedOver: 'ops/ab' });
+    const tx = missionTxOf(sealEnvelope('telemetry', f.fleet, 'v1', handed, f.signer('v1')), ctx, f.fleet);
+    expect(tx).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 1, e: 2 }, altDm: 0, batteryPermille: 800, completed: null, progress: null, handedOver: 'ops/ab' });
+    // With progress too (the codec allows it; a device sends one or the other), both read back.
+    const both = encodeTelemetryBody({ ...body, progress: { mission: 'ops/ab', flown: 3 }, handedOver: 'ops/ab' });
+    expect(parseTelemetryBody(unwrap(decodeCbor(both, 256)))).toEqual({ ...body, progress: { mission: 'ops/ab', flown: 3 }, handedOver: 'ops/ab' });
+    // Null or "" there is no handover; anything but text is refused with the field's name.
+    expect(parseTelemetryBody(['v1', 1, 9, 1, 2, 0, 800, '', null, null])).toEqual(body);
+    expect(parseTelemetryBody(['v1', 1, 9, 1, 2, 0, 800, '', null, ''])).toEqual(body);
+    expect(() => parseTelemetryBody(['v1', 1, 9, 1, 2, 0, 800, '', null, 7])).toThrow(/telemetry.handedOver must be a text string/);
+    expect(() => parseTelemetryBody(['v1', 1, 9, 1, 2, 0, 800, '', null, 'x'.repeat(101)])).toThrow(/telemetry.handedOver is longer than 100/);
+  });
+
+  it('the longest report a device sends with a handover fits the telemetry body limit', () => {
+    // The longest ids: a 64-character node, a mission named by a 64-character operator and a 16-byte
+    // nonce in hex (commandRef), the largest numbers each field takes.
+    const node = 'n'.repeat(64);
+    const mission = `${'o'.repeat(64)}/${'ab'.repeat(16)}`;
+    const body = encodeTelemetryBody({ node, session: 0xffffffff, seq: Number.MAX_SAFE_INTEGER, northDm: -10_000_000, eastDm: -10_000_000, altDm: -10_000_000, batteryPermille: 1000, completed: '', handedOver: mission });
+    expect(body.length).toBeLessThanOrEqual(limits.telemetryBytesMax);
+    expect(parseTelemetryBody(unwrap(decodeCbor(body, limits.telemetryBytesMax)))).toMatchObject({ node, handedOver: mission });
   });
 
   it('turns a device telemetry envelope into integer telemetry, and ignores one naming another device', () => {

@@ -39,6 +39,19 @@ describe('telemetry gate', () => {
     expect(limits.telemetryMissionKeepaliveEvery).toBeLessThan(limits.telemetryKeepaliveEvery);
   });
 
+  it('a handover is news at once, and a handed-over device still reports at the mission cadence (not taken for silent and told to return)', () => {
+    const g = new TelemetryGate('d1');
+    const flying = { ...at(0), progress: { mission: 'ops/4', flown: 2 } };
+    const handed = { ...at(0), handedOver: 'ops/4' };
+    expect(g.due(flying, false)).toBe(true);
+    expect(g.due(handed, false)).toBe(true); // the period it was handed over in
+    const sent: number[] = [];
+    for (let i = 1; i <= 2 * limits.telemetryMissionKeepaliveEvery; i++) if (g.due(handed, false)) sent.push(i);
+    expect(sent).toEqual([limits.telemetryMissionKeepaliveEvery, 2 * limits.telemetryMissionKeepaliveEvery]);
+    // Given back (a new task), it says so at once.
+    expect(g.due(at(0), false)).toBe(true);
+  });
+
   it('on the radio alone a moving device reports in one period of every radioOnlyTelemetryEvery, and devices use different ones', () => {
     const every = limits.radioOnlyTelemetryEvery;
     const slots = new Set<number>();

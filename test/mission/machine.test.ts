@@ -192,7 +192,7 @@ describe('roles, expiry and the audit log', () => {
       ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
       ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
     ]);
-    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'separationM', 'speedMps']);
+    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'reassignHandedOver', 'separationM', 'speedMps']);
   });
 });
 
@@ -321,7 +321,7 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     ]);
     expect(decisions(r.effects).map((d) => d.reason)).toEqual([
       'args.value is 99; it must be from 1 to 15',
-      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, lostAfterS, separationM, speedMps',
+      'args.key "warp" is not a parameter; known: altitudeM, batteryReservePct, formationSpacingM, laneSpacingM, lostAfterS, reassignHandedOver, separationM, speedMps',
       '',
     ]);
     expect(r.state.params.altitudeM).toBe(50);

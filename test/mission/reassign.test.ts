@@ -88,3 +88,111 @@ describe('a drone lost from a survey', () => {
     expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1']);
   });
 });
+
+/** d2's report that its vehicle was handed over from `mission` (no progress: it stands still then). */
+const handedOver = (node: string, n: number, e: number, mission: string, battery = 900): Extract<MissionTx, { kind: 'telemetry' }> => ({ ...report(node, n, e, battery), handedOver: mission });
+const admin = (id: string, key: string, value: number): MissionTx => ({ kind: 'command', id, operator: 'adm', type: 'param.set', args: { key, value }, issuedAt: 0, expiresAt: 1e12 });
+const withAdmin = { ...members, operators: [...members.operators, { id: 'adm', roles: ['admin' as const] }] };
+function atAdmin(s: MissionState, timeMs: number, txs: MissionTx[]): ApplyResult {
+  return applyBlock(s, { height: s.height + 1, timeMs, members: withAdmin, txs });
+}
+const reassigns = (fx: readonly MissionEffect[]): MissionEffect[] => fx.filter((e) => e.type === 'reassign');
+
+describe('a drone handed over from its part (a pilot or the FC took it, or a restart left it on the ground)', () => {
+  /** The survey with d2 5 waypoints into its 10, and the switch at `on`. */
+  function handingOver(on: number): { s: MissionState; d1Part: readonly PointDm[]; d2Part: readonly PointDm[] } {
+    const s0 = surveying();
+    const s1 = at(s0, 20_000, [report('d2', 1_400, 500, 900, { mission: 's1', flown: 5 })]).state;
+    const r = atAdmin(s1, 20_500, [admin('p1', 'reassignHandedOver', on)]);
+    expect(r.effects.filter((e) => e.type === 'decision').map((e) => e.type === 'decision' && e.decision.outcome)).toEqual(['accepted']);
+    return { s: r.state, d1Part: part(s0, 'd1'), d2Part: part(s0, 'd2') };
+  }
+
+  it('with reassignHandedOver 1: it leaves the mission told nothing, and d1 flies its unflown lanes from the leg it was on', () => {
+    const { s, d1Part, d2Part } = handingOver(1);
+    const txs = [handedOver('d2', 1_400, 600, 's1'), report('d1', 400, 800)];
+    const r = at(s, 21_000, txs);
+    expect(reassigns(r.effects)).toEqual([
+      {
+        type: 'reassign',
+        height: r.state.height,
+        mission: 's1',
+        from: 'd2',
+        cause: 'handed-over',
+        reason: "d2 was handed over from mission s1 (its committed telemetry says a pilot or its flight controller's own failsafe has the vehicle, or a restart left it on the ground after it flew for the mission; its status says why): it is told nothing, so the swarm does not take it back",
+        to: 'd1',
+        waypoints: 6,
+      },
+    ]);
+    expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1']);
+    expect(part(r.state, 'd1')).toEqual([...d1Part, ...d2Part.slice(4)]);
+    // Only d1 is tasked: no rtl for d2, which would take the vehicle back from whoever has it.
+    const t = tasks(r.effects);
+    expect(t.map((x) => [x.node, x.task.type])).toEqual([['d1', 'waypoints']]);
+    expect(t[0]!.task).toMatchObject({ type: 'waypoints', mission: 's1', replan: true, waypoints: [...d1Part, ...d2Part.slice(4)], then: 'return' });
+    expect(t[0]!.task.type === 'waypoints' && t[0]!.task.joins).toEqual([{ from: 10, to: 15, altDm: expect.any(Number) }]);
+    expect(r.state.drones.find((d) => d.id === 'd2')?.activity).toBe('idle');
+    // The same committed blocks give every device the same result.
+    expect(at(s, 21_000, txs)).toEqual(r);
+    // Its next reports, still handed over, change nothing; d1 finishing its longer route ends the mission.
+    const later = at(r.state, 30_000, [handedOver('d2', 1_400, 600, 's1')]);
+    expect(later.effects).toEqual([]);
+    expect(at(later.state, 90_000, [{ ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
+  });
+
+  it('handed over with its battery under the reserve too: the handover decides, and it is still not told to return', () => {
+    const { s } = handingOver(1);
+    const r = at(s, 21_000, [handedOver('d2', 1_400, 600, 's1', 100), report('d1', 400, 800)]);
+    expect(reassigns(r.effects)).toMatchObject([{ from: 'd2', cause: 'handed-over', to: 'd1' }]);
+    expect(tasks(r.effects).map((x) => x.node)).toEqual(['d1']);
+    // The same low battery without the handover sends it home, as before.
+    const low = at(s, 21_000, [report('d2', 1_400, 600, 100), report('d1', 400, 800)]);
+    expect(reassigns(low.effects)).toMatchObject([{ from: 'd2', cause: 'battery', to: 'd1' }]);
+    expect(tasks(low.effects).map((x) => [x.node, x.task.type])).toEqual([['d1', 'waypoints'], ['d2', 'rtl']]);
+  });
+
+  it('with reassignHandedOver 0 (the default) it keeps its part; once the admin sets 1, its next report hands the part on', () => {
+    const s0 = surveying();
+    expect(s0.params.reassignHandedOver).toBe(0);
+    const { s } = handingOver(0);
+    const off = at(s, 21_000, [handedOver('d2', 1_400, 600, 's1'), report('d1', 400, 800)]);
+    expect(off.effects).toEqual([]);
+    expect(off.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2']);
+    // The switch alone decides nothing (the machine keeps no handover): the next report does.
+    const on = atAdmin(off.state, 22_000, [admin('p2', 'reassignHandedOver', 1)]);
+    expect(reassigns(on.effects)).toEqual([]);
+    const r = at(on.state, 23_000, [handedOver('d2', 1_400, 600, 's1')]);
+    expect(reassigns(r.effects)).toMatchObject([{ from: 'd2', cause: 'handed-over', to: 'd1', waypoints: 6 }]);
+  });
+
+  it('a handover from another mission, or after the drone finished its part, changes nothing', () => {
+    const { s } = handingOver(1);
+    expect(at(s, 21_000, [handedOver('d2', 1_400, 600, 'older-mission')]).effects).toEqual([]);
+    // d2 reports its part finished, then (a pilot took it on its way home) handed over from it.
+    const done = at(s, 21_000, [{ ...report('d2', 1_400, 600), completed: 's1' }]);
+    expect(done.state.mission?.done).toEqual(['d2']);
+    const after = at(done.state, 22_000, [handedOver('d2', 1_400, 600, 's1')]);
+    expect(after.effects).toEqual([]);
+    expect(after.state.mission).toEqual(done.state.mission);
+  });
+
+  it("a goto's handed-over part is dropped; the mission ends when no drone with a part is left", () => {
+    const s0 = at(initialMissionState(), 10_000, [report('d1', 0, 0), report('d2', 0, 100)]).state;
+    const s1 = atAdmin(s0, 10_500, [admin('p1', 'reassignHandedOver', 1)]).state;
+    const s = at(s1, 11_000, [cmd('g1', 'mission.goto', { waypoints: [[50, 50]], nodes: ['d1', 'd2'] })]).state;
+    const r = at(s, 12_000, [handedOver('d2', 0, 100, 'g1'), report('d1', 0, 0)]);
+    expect(reassigns(r.effects)).toMatchObject([{ from: 'd2', cause: 'handed-over', to: null, waypoints: 1 }]);
+    expect(tasks(r.effects)).toEqual([]);
+    expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1']);
+    const last = at(r.state, 13_000, [handedOver('d1', 0, 0, 'g1')]);
+    expect(reassigns(last.effects)).toMatchObject([{ from: 'd1', cause: 'handed-over', to: null }]);
+    expect(tasks(last.effects)).toEqual([]);
+    expect(last.state.mission).toBeNull();
+  });
+
+  it('the switch takes 0 or 1 only: a fraction is rejected with the reason', () => {
+    const r = atAdmin(surveying(), 12_000, [admin('p1', 'reassignHandedOver', 0.5)]);
+    expect(r.effects.filter((e) => e.type === 'decision')).toMatchObject([{ decision: { outcome: 'rejected', reason: 'args.value of reassignHandedOver must be a whole number (0 to 1), is 0.5' } }]);
+    expect(r.state.params.reassignHandedOver).toBe(0);
+  });
+});

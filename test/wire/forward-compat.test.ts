@@ -26,7 +26,8 @@ const seal = (kind: 'telemetry' | 'heartbeat', body: unknown[]): Uint8Array => s
 describe('a record from a newer version, with elements this one does not know', () => {
   it('a telemetry report with two more elements opens as the report it knows, and the mission machine gets the same input', () => {
     expect(encodeCbor(known)).toEqual(encodeTelemetryBody(report));
-    const newer = seal('telemetry', [...known, 17, { wind: [3, 4] }]);
+    // The tenth element (handedOver) is null: absent; the two after it are unknown here.
+    const newer = seal('telemetry', [...known, null, 17, { wind: [3, 4] }]);
     const opened = openEnvelope(newer, ctx);
     expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(report);
     const plain = missionTxOf(seal('telemetry', known), adapter, f.fleet);
@@ -34,7 +35,7 @@ describe('a record from a newer version, with elements this one does not know', 
     expect(missionTxOf(newer, adapter, f.fleet)).toEqual(plain);
     // An eight-element report (no progress) with more after it: the ninth keeps its meaning, so a
     // newer device sends null there (no progress) rather than leaving it out.
-    const noProgress = seal('telemetry', [...known.slice(0, 8), null, 'later']);
+    const noProgress = seal('telemetry', [...known.slice(0, 8), null, null, 'later']);
     const o2 = openEnvelope(noProgress, ctx);
     expect(o2.ok ? o2.value.parsed : o2.error.message).toEqual({ ...report, progress: undefined });
   });
@@ -49,10 +50,11 @@ describe('a record from a newer version, with elements this one does not know', 
 
   it('is bounded: past trailingElementsMax extra elements, or past the body size limit, the record is refused with the reason', () => {
     const extra = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-    const atBound = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax)]), ctx);
+    // Ten elements are known (the tenth, handedOver, null here).
+    const atBound = openEnvelope(seal('telemetry', [...known, null, ...extra(limits.trailingElementsMax)]), ctx);
     expect(atBound.ok).toBe(true);
-    const past = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax + 1)]), ctx);
-    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${9 + limits.trailingElementsMax + 1} elements \\(limit ${9 + limits.trailingElementsMax}\\)`));
+    const past = openEnvelope(seal('telemetry', [...known, null, ...extra(limits.trailingElementsMax + 1)]), ctx);
+    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${10 + limits.trailingElementsMax + 1} elements \\(limit ${10 + limits.trailingElementsMax}\\)`));
     const big = openEnvelope(seal('telemetry', [...known, 'x'.repeat(limits.telemetryBytesMax)]), ctx);
     expect(big.ok ? 'opened' : big.error.message).toMatch(new RegExp(`telemetry body is \\d+ bytes \\(limit ${limits.telemetryBytesMax}\\)`));
     // What it knows is still checked: a short report, or a bad element, is refused.
