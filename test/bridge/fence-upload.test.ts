@@ -247,7 +247,8 @@ describe.concurrent('fence upload when the vehicle\'s requests are lost (scripte
       }
     });
     const f = ring(4, 30, null);
-    const r = await uploadFence(ours, { sysid: 1, compid: 1 }, f, { itemTimeoutMs: 100, retries: 3 });
+    // 400 ms: long enough that only the dropped request times out, not a reply the load delayed.
+    const r = await uploadFence(ours, { sysid: 1, compid: 1 }, f, { itemTimeoutMs: 400, retries: 3 });
     expect(r.ok ? { items: r.value.items, resends: r.value.resends } : r.error.message).toEqual({ items: 4, resends: 1 });
     expect(got).toEqual([0, 1, 1, 2, 3]);
     expect(stored.map((m) => [m.command, m.frame, m.param1, m.x, m.y, m.missionType])).toEqual(e7(f).map(([x, y]) => [cmdFenceVertexInclusion, 0, 4, x, y, missionTypeFence]));
