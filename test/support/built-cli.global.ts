@@ -47,6 +47,7 @@ export default function setup(project: TestProject): () => void {
       // A failed build leaves the last good one in place (deploy/build.ts); here that would be one older
       // than the sources, so it goes: a CLI a test starts then fails for want of it, never runs stale.
       rmSync(join(root, 'dist'), { recursive: true, force: true });
+      if (e instanceof Error) e.message += `\nthe tests start Murmur's CLIs compiled from the sources: ${join(root, 'dist')} was removed, so none starts from an older build; fix the error, or set MURMUR_TEST_CLI=source`;
       throw e;
     }
   };
