@@ -3,6 +3,7 @@
 // device opens the other end through the HAL's MAVLink driver (device.yaml hal.driver: mavlink), so
 // the node's mission is flown by the FC over MAVLink 2 instead of by the simulated multirotor.
 
+import { join } from 'node:path';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
 import type { HilModel } from '../scenario/scenario.js';
 
@@ -37,9 +38,12 @@ export interface HilNode {
 export class HilRig {
   readonly nodes = new Map<number, HilNode>();
 
+  /** `launchRoot`: the clone or release whose bin/sim-fc.js starts each FC (a test's compiled tree);
+   *  default: the one this module is in (firmware-bridge/tools/processes.ts). */
   constructor(
     private readonly model: HilModel,
     private readonly seed: number,
+    private readonly launchRoot?: string,
   ) {}
 
   async start(): Promise<void> {
@@ -47,7 +51,7 @@ export class HilRig {
       for (const node of this.model.nodes) {
         if (this.nodes.has(node)) continue;
         const pty = await startPtyPair();
-        const fc = await startSimFc(['--serial', pty.b, '--baud', String(hilBaud), '--autopilot', this.model.autopilot, '--seed', String(this.seed + node)]).catch(async (e: unknown) => {
+        const fc = await startSimFc(['--serial', pty.b, '--baud', String(hilBaud), '--autopilot', this.model.autopilot, '--seed', String(this.seed + node)], ...(this.launchRoot !== undefined ? [join(this.launchRoot, 'bin', 'sim-fc.js')] : [])).catch(async (e: unknown) => {
           await pty.stop();
           throw e;
         });

@@ -75,7 +75,8 @@ export interface RealtimeOptions {
   readonly deviceLog?: string;
   /** Where each device run as its own process keeps its log (see FleetProcsOptions.processLogs). */
   readonly processLogs?: (id: string) => string;
-  /** Where each device process's bin/murmur.js is (see FleetProcsOptions.launchRoot). */
+  /** Where each device process's bin/murmur.js, and each HIL flight controller's bin/sim-fc.js, is
+   *  (see FleetProcsOptions.launchRoot). */
   readonly launchRoot?: string;
   /** Rate workloads are capped here: each command is a real signed publish. */
   readonly ratePerSecMax?: number;
@@ -183,7 +184,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const twinTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'twins' ? [f.node] : [])));
   /** Nodes an amnesia fault will restart without their signer state. */
   const amnesiaTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'amnesia' ? [f.node] : [])));
-  const hil = s.hil ? new HilRig(s.hil, s.seed) : null;
+  const hil = s.hil ? new HilRig(s.hil, s.seed, o.launchRoot) : null;
   /** Where each device was last seen (its status or the radio's heartbeats). */
   const lastSeenAt = new Map<number, PositionM & { upM: number }>();
   /** Device processes that exited while the scenario ran without fleet-sim stopping them. */

@@ -711,6 +711,9 @@ export class Executor {
       // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.
       this.handedOver = true;
       this.handedOverWhy = 'a pilot flies the vehicle (the flight controller is in a manual mode)';
+      // Handed over from this task's mission (its telemetry names it: handedOverFrom), not the one of
+      // an earlier handover, which a new task ended.
+      this.handedOverMission = task.mission;
       return fail(`${this.handedOverWhy}: the task is not flown; a new task for this drone, once the pilot hands it back, is`);
     }
     if (cur.next >= task.waypoints.length) {

@@ -40,12 +40,14 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   assert(block.height === prev.height + 1, `mission: applying block ${block.height} after ${prev.height}`);
   let s: MissionState = { ...prev, height: block.height, timeMs: block.timeMs, drones: syncDrones(prev.drones, block.members.devices) };
   const effects: MissionEffect[] = [];
-  // Drones whose telemetry in this block says they were handed over from the mission (loseDrones).
-  const handedOver = new Set<string>();
+  // Which mission each drone's telemetry in this block says it was handed over from (loseDrones). Kept
+  // with the mission's id: one that replaces it later in the block (args.replace) tasks the drone anew,
+  // and that task gives the vehicle back, so a report from the old mission says nothing of the new.
+  const handedOver: { readonly node: string; readonly mission: string }[] = [];
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
       s = applyTelemetry(s, tx, block.height, block.timeMs);
-      if (tx.handedOver && tx.handedOver === s.mission?.id) handedOver.add(tx.node);
+      if (tx.handedOver) handedOver.push({ node: tx.node, mission: tx.handedOver });
       return;
     }
     const problem = authorize(tx, block);
@@ -91,14 +93,15 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
  * return home, and a survey's unflown part of each goes to the nearest drone still flying the
  * mission, re-tasked with its longer route (carrying on from where it is). From committed inputs
  * only, after the block's transactions. `handedOver`: drones whose telemetry in this block says they
- * were handed over from the mission; they count only under reassignHandedOver 1 (params.ts: a node
+ * were handed over from a mission; they count for the mission in force after the block's
+ * transactions (the one they name), and only under reassignHandedOver 1 (params.ts: a node
  * of an older version does not read the report's handover, so the switch waits for the whole fleet).
  */
-function loseDrones(s: MissionState, block: MissionBlock, handedOver: ReadonlySet<string>): { state: MissionState; effects: MissionEffect[] } {
+function loseDrones(s: MissionState, block: MissionBlock, handedOver: readonly { readonly node: string; readonly mission: string }[]): { state: MissionState; effects: MissionEffect[] } {
   const m = s.mission;
   if (!m) return { state: s, effects: [] };
   const reserve = Math.round(paramOf(s.params, 'batteryReservePct') * 10);
-  const handed = paramOf(s.params, 'reassignHandedOver') === 1 ? handedOver : new Set<string>();
+  const handed = new Set(paramOf(s.params, 'reassignHandedOver') === 1 ? handedOver.filter((h) => h.mission === m.id).map((h) => h.node) : []);
   const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000, handed);
   if (lost.length === 0) return { state: s, effects: [] };
   const slot = new Map(s.drones.map((d, i) => [d.id, i]));

@@ -8,6 +8,11 @@ export interface ParamSpec {
   readonly what: string;
   /** Whole numbers only (a switch): param.set refuses a fraction. */
   readonly integer?: true;
+  /** Added after fleets were running: not in the initial committed params (initialParams), read as
+   *  `initial` while unset (paramOf). The params are part of every checkpoint (appHash): a node of this
+   *  version replaying from genesis must write the bytes that a node of the version before, or one
+   *  restored from a snapshot it wrote, does; the key appears in all of them at its param.set. */
+  readonly addedLater?: true;
 }
 
 export const paramSpecs: Readonly<Record<string, ParamSpec>> = {
@@ -21,7 +26,7 @@ export const paramSpecs: Readonly<Record<string, ParamSpec>> = {
   // element: a node that does not read it would keep the drone in the mission and reach another state
   // than its peers (ARCHITECTURE.md, "Wire format evolution": a new element changes committed state
   // only behind a committed switch). Hence 0 at first, even in a new fleet.
-  reassignHandedOver: { min: 0, max: 1, initial: 0, integer: true, what: '1: a drone of the mission whose committed telemetry says it was handed over from it (a pilot or its flight controller\'s failsafe has it, or a restart left it on the ground) leaves the mission, told nothing, and its unflown lanes go to another; 0: it keeps its part until an operator acts. Set 1 once every device runs a version that reads the handover' },
+  reassignHandedOver: { min: 0, max: 1, initial: 0, integer: true, addedLater: true, what: '1: a drone of the mission whose committed telemetry says it was handed over from it (a pilot or its flight controller\'s failsafe has it, or a restart left it on the ground) leaves the mission, told nothing, and its unflown lanes go to another; 0: it keeps its part until an operator acts. Set 1 once every device runs a version that reads the handover' },
   lostAfterS: { min: 30, max: 3600, initial: 120, what: 'block time without committed telemetry after which a drone of the mission is lost (its unflown lanes go to another), seconds; a fleet that may fly on the radio alone needs at least 210 at the 1 s telemetry period (a device with a radio and a part of a mission warns: runtime/device/telemetry-gate.ts)' },
 };
 
@@ -29,7 +34,7 @@ export const paramNames = Object.keys(paramSpecs).sort();
 
 export function initialParams(): Record<string, number> {
   const p: Record<string, number> = {};
-  for (const k of paramNames) p[k] = (paramSpecs[k] as ParamSpec).initial;
+  for (const k of paramNames) if (paramSpecs[k]?.addedLater !== true) p[k] = (paramSpecs[k] as ParamSpec).initial;
   return p;
 }
 

@@ -71,6 +71,23 @@ describe.concurrent('a vehicle taken out of the executor’s hands', () => {
     ex.stop();
   }, 60_000);
 
+  it('a new task while the pilot still flies it: the task fails, and the handover is from the new task\'s mission (what its telemetry names)', async (t) => {
+    const { expect } = t;
+    const { ex, reports, actions, vehicle } = await pilotTakesOverMidLeg(t);
+    expect(ex.handedOverFrom()).toBe('m1');
+    const after = actions.length;
+    ex.run('g1', { type: 'waypoints', mission: 'g1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.command === 'g1' && r.stage === 'failed'), 5_000)).toBe(true);
+    expect(reports.find((r) => r.command === 'g1' && r.stage === 'failed')?.reason).toMatch(/^a pilot flies the vehicle/);
+    expect(ex.handedOverBecause()).toMatch(/^a pilot flies the vehicle/);
+    // Before, it still named m1, the mission of the earlier handover: g1's drone never said it was
+    // handed over from g1, so the swarm kept g1's part waiting for it.
+    expect(ex.handedOverFrom()).toBe('g1');
+    expect(actions.slice(after)).toEqual([]);
+    expect(vehicle.state().mode).toBe('manual');
+    ex.stop();
+  }, 60_000);
+
   // Before, any mode but a manual one, the FC's mission, a return or a landing counted as the executor's:
   // a pilot's ArduCopter LOITER (a hold the pilot flies with the sticks) or a mode Murmur does not name
   // went unseen, and the next goto took the vehicle back (runtime/device/own-modes.ts).

@@ -81,6 +81,25 @@ describe('mission snapshot', () => {
   // ActiveMission.startMs. Every device restoring one must reach the same state, and none may declare
   // the mission's drones lost at once for a silence it cannot measure; yet a drone that stays silent
   // (crashed before the upgrade) must still be found lost, or its lanes are never flown.
+  it('a parameter added later (reassignHandedOver) leaves the checkpoint bytes as they were until an admin sets it: a node replaying from genesis and one restored from an older snapshot agree', () => {
+    // The state a node of the version before the parameter committed at this height (its snapshot).
+    const s = busyState();
+    const { reassignHandedOver: _r, ...before } = s.params;
+    const older = encodeMissionSnapshot({ mission: { ...s, params: before }, decisions, hazardRule });
+    expect(Buffer.from(older).includes(Buffer.from('reassignHandedOver'))).toBe(false);
+    // A node of this version replaying the same blocks from genesis writes the same bytes (the appHash
+    // of the next checkpoint): before, its params held reassignHandedOver 0 and the older one's did
+    // not, so the two (and the older version's nodes mid-upgrade) committed different appHash.
+    expect(Buffer.from(encodeMissionSnapshot({ mission: s, decisions, hazardRule })).toString('hex')).toBe(Buffer.from(older).toString('hex'));
+    const restored = decodeMissionSnapshot(older);
+    if (!restored.ok) throw new Error(restored.error);
+    const set = (st: MissionState) => applyBlock(st, { height: st.height + 1, timeMs: 60_000, members, txs: [cmd('q', 'param.set', { key: 'reassignHandedOver', value: 1 }, 'boss')] }).state;
+    const a = set(s);
+    const b = set(restored.value.mission);
+    expect(a.params.reassignHandedOver).toBe(1);
+    expect(Buffer.from(encodeMissionSnapshot({ mission: b, decisions, hazardRule })).toString('hex')).toBe(Buffer.from(encodeMissionSnapshot({ mission: a, decisions, hazardRule })).toString('hex'));
+  });
+
   it('restores a snapshot of the format before the lost-drone times: the same on every device, drones judged from the snapshot time', () => {
     const s = busyState();
     const m = s.mission;

@@ -5,6 +5,8 @@ sign-command: build and sign an operator command exactly as docs/wire.md says; p
   and, on a second line, the link frame that carries it to the commands topic.
 verify: check a manifest, a Murmur-signed command and a commit certificate; print a JSON verdict.
 verify-proof: check a block proof (as published on proof/<height>) and that it holds a command.
+encode-telemetry: print the hex of a device telemetry body built from JSON fields.
+read-telemetry: check a device's signed telemetry envelope against the manifest; print its fields.
 Written from the document, not from the TypeScript code: a mismatch between the two fails the test.
 """
 import hashlib
@@ -107,6 +109,35 @@ def verify_proof(manifest_path, proof_path, command_path):
     }))
 
 
+def encode_telemetry(fields_json):
+    f = json.loads(fields_json)
+    body = [f["node"], f["session"], f["seq"], f["northDm"], f["eastDm"], f["altDm"], f["batteryPermille"], f["completed"]]
+    progress = [f["progress"]["mission"], f["progress"]["flown"]] if f.get("progress") else None
+    if f.get("handedOver"):
+        body += [progress, f["handedOver"]]
+    elif progress is not None:
+        body.append(progress)
+    print(cbor2.dumps(body).hex())
+
+
+def read_telemetry(manifest_path, envelope_path):
+    _, _, fleet, _, mbody, _ = open_envelope(open(manifest_path, "rb").read())
+    manifest = cbor2.loads(mbody)
+    devices = {d["id"]: d for d in manifest["validators"] + manifest.get("followers", [])}
+    _, kind, efleet, sender, body, sig = open_envelope(open(envelope_path, "rb").read())
+    a = cbor2.loads(body)
+    out = {
+        "signature": kind == 13 and efleet == fleet and sender in devices
+        and verify_sig(devices[sender]["publicKey"], sig, signed_bytes("telemetry", fleet, body)),
+        "bytes": len(body),
+        "elements": len(a),
+        "node": a[0], "sender": sender, "seq": a[2], "northDm": a[3], "batteryPermille": a[6], "completed": a[7],
+        "progress": a[8] if len(a) > 8 else None,
+        "handedOver": (a[9] or None) if len(a) > 9 else None,
+    }
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "sign-command":
         sign_command(*sys.argv[2:9])
@@ -114,5 +145,9 @@ if __name__ == "__main__":
         verify(*sys.argv[2:7])
     elif sys.argv[1] == "verify-proof":
         verify_proof(*sys.argv[2:5])
+    elif sys.argv[1] == "encode-telemetry":
+        encode_telemetry(sys.argv[2])
+    elif sys.argv[1] == "read-telemetry":
+        read_telemetry(*sys.argv[2:4])
     else:
-        sys.exit("usage: wire_interop.py sign-command|verify ...")
+        sys.exit("usage: wire_interop.py sign-command|verify|verify-proof|encode-telemetry|read-telemetry ...")

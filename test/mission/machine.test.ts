@@ -192,7 +192,8 @@ describe('roles, expiry and the audit log', () => {
       ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
       ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
     ]);
-    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'reassignHandedOver', 'separationM', 'speedMps']);
+    // reassignHandedOver, added later, is not among them until set (params.ts addedLater): read as 0.
+    expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'separationM', 'speedMps']);
   });
 });
 

@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
+import { paramOf } from '../../runtime/mission/params.js';
 import type { ApplyResult, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 
 const members = { epoch: 1, devices: ['d1', 'd2', 'd3'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
@@ -153,7 +154,7 @@ describe('a drone handed over from its part (a pilot or the FC took it, or a res
 
   it('with reassignHandedOver 0 (the default) it keeps its part; once the admin sets 1, its next report hands the part on', () => {
     const s0 = surveying();
-    expect(s0.params.reassignHandedOver).toBe(0);
+    expect(paramOf(s0.params, 'reassignHandedOver')).toBe(0);
     const { s } = handingOver(0);
     const off = at(s, 21_000, [handedOver('d2', 1_400, 600, 's1'), report('d1', 400, 800)]);
     expect(off.effects).toEqual([]);
@@ -190,9 +191,24 @@ describe('a drone handed over from its part (a pilot or the FC took it, or a res
     expect(last.state.mission).toBeNull();
   });
 
+  it('a report from the mission an operator replaces in the same block: the new mission keeps the drone, its task stands', () => {
+    const { s } = handingOver(1);
+    // The report was signed under s1; the replacing survey after it in the block tasks d2 anew (a new
+    // task gives the vehicle back to its device). Before, d2 left s2 at once as "handed over from
+    // mission s2", told nothing, with its fresh lanes given to d1 as well.
+    const r = at(s, 21_000, [handedOver('d2', 1_400, 600, 's1'), cmd('s2', 'mission.survey', { area: [[0, 0], [0, 100], [200, 100], [200, 0]], spacingM: 20, drones: ['d1', 'd2'], replace: true })]);
+    expect(r.state.mission?.id).toBe('s2');
+    expect(reassigns(r.effects)).toEqual([]);
+    expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2']);
+    expect(tasks(r.effects).map((x) => [x.node, x.task.type === 'waypoints' && x.task.mission])).toEqual([['d1', 's2'], ['d2', 's2']]);
+    // A report of the handover from s1 committed later changes s2 in nothing either.
+    expect(at(r.state, 22_000, [handedOver('d2', 1_400, 600, 's1')]).effects).toEqual([]);
+  });
+
   it('the switch takes 0 or 1 only: a fraction is rejected with the reason', () => {
     const r = atAdmin(surveying(), 12_000, [admin('p1', 'reassignHandedOver', 0.5)]);
     expect(r.effects.filter((e) => e.type === 'decision')).toMatchObject([{ decision: { outcome: 'rejected', reason: 'args.value of reassignHandedOver must be a whole number (0 to 1), is 0.5' } }]);
-    expect(r.state.params.reassignHandedOver).toBe(0);
+    expect(r.state.params.reassignHandedOver).toBeUndefined(); // unset: 0 (params.ts addedLater)
+    expect(paramOf(r.state.params, 'reassignHandedOver')).toBe(0);
   });
 });

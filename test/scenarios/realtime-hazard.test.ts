@@ -12,6 +12,7 @@ import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { geoToLocal } from '../../hal/geo.js';
+import { cliRoot } from '../support/run-cli.js';
 
 const origin = { latDeg: 47.397742, lonDeg: 8.545594 }; // the devices' default origin (device.yaml)
 const mast = { northM: 30, eastM: 30 };
@@ -47,7 +48,7 @@ describe('real-time mode with a hazard in the world', () => {
   it('the devices see the mast on their range rings, attest it, and commit it; nothing else is committed', async () => {
     const events: RunEvent[] = [];
     const logs: string[] = [];
-    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
+    const report = await realtimeRun(scenario, { brokerUrl: null, processes: false, launchRoot: cliRoot(), observer: { onEvent: (e) => events.push(e) }, log: (l) => logs.push(l) });
     // On failure, enough to tell a mission that never committed from drones that never passed the mast
     // from attestations that never met: liveness, flight, and the run's own log lines.
     const runLog = events.filter((e): e is Extract<RunEvent, { t: 'log' }> => e.t === 'log').map((e) => `${Math.round(e.at)} ${e.text}`);

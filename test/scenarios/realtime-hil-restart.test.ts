@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
+import { cliRoot } from '../support/run-cli.js';
 
 type Frame = Extract<RunEvent, { t: 'frame' }>;
 
@@ -44,7 +45,7 @@ const s: Scenario = {
 describe('real-time hardware in the loop: a device restarted in flight (sim-fc ArduPilot over MAVLink)', () => {
   it('resumes its part of the survey, reporting its true height', async () => {
     const events: RunEvent[] = [];
-    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, launchRoot: cliRoot(), observer: { onEvent: (e) => events.push(e) } });
     const frames = events.filter((e): e is Frame => e.t === 'frame');
     const n0 = (from: number) => frames.filter((f) => f.at >= from).map((f) => f.nodes[0]).filter((n) => n !== undefined);
     const track = n0(0).filter((_, k) => k % 8 === 0).map((n) => `${n.n.toFixed(0)},${n.e.toFixed(0)},${n.u.toFixed(0)} ${n.mode}`).join(' | ');

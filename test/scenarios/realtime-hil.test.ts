@@ -9,6 +9,7 @@ import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { localToGeo } from '../../hal/geo.js';
+import { cliRoot } from '../support/run-cli.js';
 
 type Frame = Extract<RunEvent, { t: 'frame' }>;
 
@@ -40,7 +41,7 @@ const s: Scenario = {
 describe('real-time hardware in the loop (sim-fc over MAVLink on a pty)', () => {
   it('the committed survey is flown by the simulated flight controller', async () => {
     const events: RunEvent[] = [];
-    const r = await realtimeRun(s, { brokerUrl: null, processes: false, observer: { onEvent: (e) => events.push(e) } });
+    const r = await realtimeRun(s, { brokerUrl: null, processes: false, launchRoot: cliRoot(), observer: { onEvent: (e) => events.push(e) } });
     const frames = events.filter((e): e is Frame => e.t === 'frame');
     const n0 = frames.map((f) => f.nodes[0]).filter((n) => n !== undefined);
     const track = n0.filter((_, k) => k % 8 === 0).map((n) => `${n.n.toFixed(0)},${n.e.toFixed(0)},${n.u.toFixed(0)} ${n.mode}`).join(' | ');
