@@ -28,7 +28,9 @@ async function executorOn(t: TestContext, fc: Partial<Omit<SimFcOptions, 'transp
 const losing: readonly { readonly name: string; readonly fc: Partial<Omit<SimFcOptions, 'transport'>> }[] = [
   { name: 'PX4', fc: { family: 'px4' } },
   { name: 'PX4 stopping GLOBAL_POSITION_INT', fc: { family: 'px4', px4GlobalWhenLost: 'stop' } },
-  { name: 'ArduPilot', fc: { family: 'ardupilot' } },
+  // Its EKF failsafe off (FS_EKF_THRESH 0): on, it lands the drone a second after the loss
+  // (test/device/executor-ekf-failsafe.test.ts).
+  { name: 'ArduPilot', fc: { family: 'ardupilot', ekfFailsafe: 'off' } },
 ];
 
 describe.concurrent("the executor and where the MAVLink position comes from", () => {
