@@ -539,7 +539,9 @@ export class Device {
       height: this.shell.core.height,
       round: this.shell.core.round,
       health: this.selfHealth().health,
-      position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
+      // A hint (heartbeat.ts), whose three numbers older devices require: none while the height is not
+      // known, rather than a held or drifting one.
+      position: pos && pos.upM !== null ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
     };
   }
@@ -574,7 +576,8 @@ export class Device {
     const facts = {
       northDm: Math.round(pos.northM * 10),
       eastDm: Math.round(pos.eastM * 10),
-      altDm: Math.round(pos.upM * 10),
+      // Not known (the FC's estimator says so): said so, not a held or drifting number (telemetry.ts).
+      altDm: pos.upM === null ? null : Math.round(pos.upM * 10),
       batteryPermille: this.missions.batteryPermille(),
       // While it flies a part of the mission it reports how far (what a restart resumes from); the
       // mission it finished before is old news then, and both would not fit telemetryBytesMax.
@@ -589,7 +592,7 @@ export class Device {
       this.telemetrySeq++;
       this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.signer));
     }
-    if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
+    if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm === null ? null : body.altDm / 10, timeMs: Date.now() });
   }
 
   /** A device with a radio may have to report on it alone (broker down), at a slower cadence than the
@@ -633,7 +636,7 @@ export class Device {
       epoch: core.chain.manifestAt(core.height).body.epoch,
       peers: this.peerStatuses(),
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
-      position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
+      position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: pos.upM === null ? null : round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
       ...(handedOver !== null ? { handedOver } : {}),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),

@@ -123,7 +123,7 @@ export class MissionRunner {
     if (this.o.hal.devices.flight?.driver === 'sim') return null;
     if ((mine.flown ?? 0) > 0) return `${mine.flown} of its ${mine.waypoints.length} waypoints committed as passed`;
     const me = this.state.drones.find((d) => d.id === this.o.id);
-    if (me && me.telemetryMs >= m.startMs && me.altDm > reportedAirborneDm) return `its last committed report, since the mission began, had it ${(me.altDm / 10).toFixed(1)} m up`;
+    if (me && me.telemetryMs >= m.startMs && me.altDm !== null && me.altDm > reportedAirborneDm) return `its last committed report, since the mission began, had it ${(me.altDm / 10).toFixed(1)} m up`;
     if (this.flownFor === m.id) return 'this device flew it before it restarted';
     return null;
   }
@@ -365,7 +365,9 @@ export class MissionRunner {
       this.onExec({ command: m.id, stage: 'failed', progress, reason });
       return;
     }
-    const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
+    // Its height not known (the FC's estimator says so, and stayed so through the wait above): airborne
+    // by its flight state, not by a number the FC does not vouch for.
+    const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM === null ? airborne : here.upM > 2 } : null;
     const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
     // Restarted (no route of the mission held) after the drone flew for it: found on the ground when the
@@ -410,7 +412,8 @@ export class MissionRunner {
     });
   }
 
-  positionM(): { northM: number; eastM: number; upM: number } | null {
+  /** Where the drone is (Executor.position); upM null while its flight controller says its height is not known. */
+  positionM(): { northM: number; eastM: number; upM: number | null } | null {
     return this.executor.position();
   }
 

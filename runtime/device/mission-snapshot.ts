@@ -40,7 +40,7 @@ function drone(v: unknown, path: string): DroneState {
   return {
     id: text(m.id, `${path}.id`, textMax),
     pos: m.pos === null ? null : point(m.pos, `${path}.pos`),
-    altDm: signed(m.altDm, `${path}.altDm`),
+    altDm: m.altDm === null ? null : signed(m.altDm, `${path}.altDm`),
     batteryPermille: signed(m.batteryPermille, `${path}.batteryPermille`),
     telemetryHeight: uint(m.telemetryHeight, `${path}.telemetryHeight`),
     // Absent in snapshots written before lost drones were told from their silence.

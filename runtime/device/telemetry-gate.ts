@@ -39,7 +39,7 @@ export class TelemetryGate {
       l !== null &&
       Math.abs(l.northDm - now.northDm) < movedDm &&
       Math.abs(l.eastDm - now.eastDm) < movedDm &&
-      Math.abs(l.altDm - now.altDm) < movedDm &&
+      (l.altDm === null || now.altDm === null ? l.altDm === now.altDm : Math.abs(l.altDm - now.altDm) < movedDm) &&
       Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
       l.completed === now.completed &&
       l.progress?.mission === now.progress?.mission &&

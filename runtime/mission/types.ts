@@ -40,7 +40,8 @@ export interface MissionTelemetry {
   readonly kind: 'telemetry';
   readonly node: string;
   readonly pos: PointDm;
-  readonly altDm: number;
+  /** null: the device said its height is not known (runtime/wire/telemetry.ts). */
+  readonly altDm: number | null;
   /** 0..1000; -1 when the battery cannot estimate it. */
   readonly batteryPermille: number;
   /** The id of the mission whose waypoints this device has finished flying, if any. */
@@ -82,7 +83,8 @@ export interface DroneState {
   readonly id: string;
   /** Last committed position; null until the device's first telemetry is committed. */
   readonly pos: PointDm | null;
-  readonly altDm: number;
+  /** Last committed height above home; null when that report said it was not known. */
+  readonly altDm: number | null;
   readonly batteryPermille: number;
   readonly telemetryHeight: number;
   /** Block time of the block that committed its last telemetry (0: none yet). */

@@ -192,7 +192,7 @@ export function kindCases(fx: FleetFixture): KindCases {
           seq: uintArb,
           northDm: fc.integer({ min: -1e7, max: 1e7 }),
           eastDm: fc.integer({ min: -1e7, max: 1e7 }),
-          altDm: fc.integer({ min: -1e7, max: 1e7 }),
+          altDm: fc.option(fc.integer({ min: -1e7, max: 1e7 }), { nil: null }), // null: the height not known
           batteryPermille: fc.integer({ min: -1, max: 1000 }),
           completed: fc.oneof(fc.constant(''), fc.string({ maxLength: 100 })),
         })

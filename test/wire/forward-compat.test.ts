@@ -26,17 +26,33 @@ const seal = (kind: 'telemetry' | 'heartbeat', body: unknown[]): Uint8Array => s
 describe('a record from a newer version, with elements this one does not know', () => {
   it('a telemetry report with two more elements opens as the report it knows, and the mission machine gets the same input', () => {
     expect(encodeCbor(known)).toEqual(encodeTelemetryBody(report));
-    const newer = seal('telemetry', [...known, 17, { wind: [3, 4] }]);
+    // The tenth element is this version's (the height not known: true); a newer one's come after it.
+    const newer = seal('telemetry', [...known, null, 17, { wind: [3, 4] }]);
     const opened = openEnvelope(newer, ctx);
     expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(report);
     const plain = missionTxOf(seal('telemetry', known), adapter, f.fleet);
     expect(plain).not.toBeNull();
     expect(missionTxOf(newer, adapter, f.fleet)).toEqual(plain);
     // An eight-element report (no progress) with more after it: the ninth keeps its meaning, so a
-    // newer device sends null there (no progress) rather than leaving it out.
-    const noProgress = seal('telemetry', [...known.slice(0, 8), null, 'later']);
+    // newer device sends null there (no progress) rather than leaving it out; the tenth likewise.
+    const noProgress = seal('telemetry', [...known.slice(0, 8), null, null, 'later']);
     const o2 = openEnvelope(noProgress, ctx);
     expect(o2.ok ? o2.value.parsed : o2.error.message).toEqual({ ...report, progress: undefined });
+  });
+
+  it("a report whose height is not known: true as its tenth element, 0 as its sixth for an older version, null to this one", () => {
+    const unknown = { ...report, altDm: null };
+    const bytes = encodeTelemetryBody(unknown);
+    expect(bytes).toEqual(encodeCbor([...known.slice(0, 5), 0, ...known.slice(6), true]));
+    const opened = openEnvelope(sealEnvelope('telemetry', f.fleet, 'v1', bytes, f.signer('v1')), ctx);
+    expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(unknown);
+    expect(missionTxOf(sealEnvelope('telemetry', f.fleet, 'v1', bytes, f.signer('v1')), adapter, f.fleet)).toMatchObject({ kind: 'telemetry', altDm: null });
+    // Without progress, null holds the ninth place.
+    expect(encodeTelemetryBody({ ...unknown, progress: undefined })).toEqual(encodeCbor([...known.slice(0, 5), 0, ...known.slice(6, 8), null, true]));
+    // The height known: the bytes a report always had, with no tenth element.
+    expect(encodeTelemetryBody(report)).toEqual(encodeCbor(known));
+    const bad = openEnvelope(seal('telemetry', [...known, 'yes']), ctx);
+    expect(bad.ok ? 'opened' : bad.error.message).toMatch(/telemetry.altUnknown must be true, false or null/);
   });
 
   it('a heartbeat with one more element opens as the heartbeat it knows', () => {
@@ -49,10 +65,12 @@ describe('a record from a newer version, with elements this one does not know', 
 
   it('is bounded: past trailingElementsMax extra elements, or past the body size limit, the record is refused with the reason', () => {
     const extra = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-    const atBound = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax)]), ctx);
+    // All ten elements this version knows (the tenth: the height not known, null here), then more.
+    const all = [...known, null];
+    const atBound = openEnvelope(seal('telemetry', [...all, ...extra(limits.trailingElementsMax)]), ctx);
     expect(atBound.ok).toBe(true);
-    const past = openEnvelope(seal('telemetry', [...known, ...extra(limits.trailingElementsMax + 1)]), ctx);
-    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${9 + limits.trailingElementsMax + 1} elements \\(limit ${9 + limits.trailingElementsMax}\\)`));
+    const past = openEnvelope(seal('telemetry', [...all, ...extra(limits.trailingElementsMax + 1)]), ctx);
+    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${10 + limits.trailingElementsMax + 1} elements \\(limit ${10 + limits.trailingElementsMax}\\)`));
     const big = openEnvelope(seal('telemetry', [...known, 'x'.repeat(limits.telemetryBytesMax)]), ctx);
     expect(big.ok ? 'opened' : big.error.message).toMatch(new RegExp(`telemetry body is \\d+ bytes \\(limit ${limits.telemetryBytesMax}\\)`));
     // What it knows is still checked: a short report, or a bad element, is refused.
