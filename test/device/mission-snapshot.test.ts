@@ -22,6 +22,8 @@ function busyState(): MissionState {
     [cmd('s', 'mission.survey', { area: [[0, 0], [0, 400], [400, 400], [400, 0]], spacingM: 25 })],
     // d1 committed how far it has flown its part (Assignment.flown).
     [{ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 0 }, altDm: 300, batteryPermille: 860, completed: null, progress: { mission: 's', flown: 3 } }],
+    // d2 reported its height not known (its FC's estimator disowned it): committed as null.
+    [{ kind: 'telemetry', node: 'd2', pos: { n: 0, e: 1000 }, altDm: null, batteryPermille: 850, completed: null }],
   ];
   for (const txs of blocks) s = applyBlock(s, { height: s.height + 1, timeMs: 50_000 + s.height, members, txs }).state;
   return s;
@@ -49,6 +51,7 @@ describe('mission snapshot', () => {
     const s = busyState();
     expect(s.mission?.status).toBe('active');
     expect(s.mission?.assignments.find((a) => a.node === 'd1')?.flown).toBe(3);
+    expect(s.drones.find((d) => d.id === 'd2')?.altDm).toBeNull();
     expect(s.geofence).not.toBeNull();
     const d = decodeMissionSnapshot(encodeMissionSnapshot({ mission: s, decisions, hazardRule }));
     expect(d.ok ? d.value : d.error).toEqual({ mission: s, decisions, hazardRule });

@@ -23,6 +23,14 @@ describe('telemetry gate', () => {
     expect(g.due(flying(2), false)).toBe(true);
   });
 
+  it('a height that becomes not known (null), or known again, is news; still not known is not', () => {
+    const g = new TelemetryGate('d1');
+    expect(g.due(at(0), false)).toBe(true);
+    expect(g.due({ ...at(0), altDm: null }, false)).toBe(true); // the FC's estimator disowned it
+    expect(g.due({ ...at(0), altDm: null }, false)).toBe(false);
+    expect(g.due({ ...at(0), altDm: 3 }, false)).toBe(true); // known again, even within a metre of the last
+  });
+
   it('a device that does not move reports again after telemetryKeepaliveEvery periods', () => {
     const g = new TelemetryGate('d1');
     const sent: number[] = [];
