@@ -68,7 +68,7 @@ describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies
   });
 
   it('holding under the mission (LOITER): LAND, handed over; the resume is not carried out, no command after', { timeout: 60_000 }, async (t) => {
-    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 20);
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 28);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => {
       const p = rig.vehicle.telemetry.position;
