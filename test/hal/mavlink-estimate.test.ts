@@ -226,10 +226,14 @@ describe.concurrent("the FC's estimator losing its vertical position while GLOBA
     expect(lost.ok && lost.value.heightUnknown).toMatch(new RegExp(`no valid vertical position \\(${report} flags 0x[0-9a-f]+: POS_VERT_ABS is clear\\): its height above home is not known`));
     const f = devices.position.fix();
     expect(f.ok && f.value).toMatchObject({ fix: '3d', source: 'fc-estimate' });
+    // The agents' reading: a position across, its altitude unknown (NaN), not the held one.
+    const agents = new HalInputReader(devices, defaultSimConfig.origin);
+    expect(agents.read(0).position?.altM).toBeNaN();
     rig.fc.setNavigation({ height: 'ok' });
     await waitFor('the height back', () => {
       const s = devices.flight.state();
       return s.ok && s.value.heightAboveHomeM !== undefined && Math.abs(s.value.heightAboveHomeM - rig.fc.vehicle.state().upM) < 1;
     }, 3_000);
+    expect(agents.read(0).position?.altM).toBeGreaterThan(13);
   });
 });
