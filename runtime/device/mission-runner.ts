@@ -111,7 +111,8 @@ export class MissionRunner {
   /**
    * Why this device knows its drone flew for mission `m` before (so, found on the ground after a restart,
    * under the mission's hold or with it active, someone or something landed it), or null: its committed progress has waypoints
-   * passed, its last committed report since the mission began had it in the air, or its data directory
+   * passed, its last committed report since the mission began had it in the air (its height then, or,
+   * not known then, the last one it knew, held: heldAltDm), or its data directory
    * says this device had it in the air for it. With none of them it never took off for the mission as
    * far as anything kept tells. Never for the simulated vehicle in this process, which a restart puts
    * back on the ground.
@@ -488,8 +489,8 @@ export class MissionRunner {
    * Why held, not 0: the committed state stores this number, as every version reads it (a node of a
    * version before the eleventh element reads only it, so what is committed must not depend on that
    * element: ARCHITECTURE.md, "Wire format evolution"), and every reader takes it for the drone's
-   * height. A held number was true when the FC last vouched for it, and is what an older version sent
-   * in the same case (the FC's relative_alt, held where the estimate was lost). 0 would put a drone
+   * height. A held number was true when the FC last vouched for it, and is near what a version before
+   * the eleventh element sent in the same case (the FC's relative_alt, held, or drifting, from the loss). 0 would put a drone
    * still in the air on the ground: flewBefore, a restart's evidence that the drone flew for the
    * mission, would lose "its last committed report had it N m up", and a drone a pilot or its FC's
    * failsafe landed while the device was down could be taken off again. The price: a drone that lands
