@@ -168,13 +168,25 @@ export interface FlightState {
   readonly home: HomePoint | null;
   /** True after the vehicle entered a failsafe (link loss, battery) until a new mode is commanded. */
   readonly failsafe: boolean;
+  /** While `failsafe`: what the flight controller said of it, in its own words where it gives them
+   *  (MAVLink STATUSTEXT, quoted: ArduCopter's EKF failsafe says "EKF variance: position lost", "EKF
+   *  Failsafe: changed to LAND Mode"). Absent: nothing said, or no failsafe. */
+  readonly failsafeSaid?: string;
   /**
    * The flight controller's own estimate of its height above home, metres (MAVLink: GLOBAL_POSITION_INT's
    * relative_alt, barometer and GNSS fused): the frame take-off and goto altitudes are commanded in.
    * Absent where the driver has no such estimate, or it is not fresh; the receiver's altitude over the
-   * ground's is used then (runtime/device/executor.ts).
+   * ground's is used then (runtime/device/executor.ts), unless heightUnknown says why there is none.
    */
   readonly heightAboveHomeM?: number;
+  /**
+   * Why the vehicle's height above home is not known, when the flight controller says so itself (MAVLink:
+   * its estimator's report, EKF_STATUS_REPORT or ESTIMATOR_STATUS, has POS_VERT_ABS clear while
+   * GLOBAL_POSITION_INT streams on with a held or drifting altitude). heightAboveHomeM is absent then,
+   * and no other altitude stands in for it: the vehicle flies its commanded altitudes by that estimate,
+   * so a receiver's altitude says nothing of where it stops. Absent: nothing said against the height.
+   */
+  readonly heightUnknown?: string;
 }
 
 /** A geofence in WGS84 for the flight controller to keep on its own (an inclusion polygon and an

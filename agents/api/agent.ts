@@ -12,6 +12,8 @@ export interface LocalPosition {
   readonly timeMs: number;
   readonly northM: number;
   readonly eastM: number;
+  /** Metres above home; NaN when unknown (the flight controller's estimator says its vertical position
+   *  is not valid, FlightState.heightUnknown): a held or drifting altitude is no height to judge by. */
   readonly altM: number;
   /** Radians clockwise from north; NaN when unknown (no attitude reading): course over ground is not
    *  a heading (a hovering drone has none), and guessing north turns every bearing wrong. */

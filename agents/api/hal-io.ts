@@ -21,6 +21,10 @@ export class HalInputReader {
     const out: { -readonly [K in keyof AgentInputs]: AgentInputs[K] } = { nowMs, ...extra };
     const fix = d.position?.fix();
     const att = d.attitude?.attitude();
+    const flight = d.flight?.state();
+    // The flight controller says its height is not known (FlightState.heightUnknown): the fix's
+    // altitude is that same disowned estimate's, or a receiver's the vehicle does not fly by.
+    const heightUnknown = flight?.ok === true && flight.value.heightUnknown !== undefined;
     if (fix?.ok && fix.value.fix !== 'none') {
       const ne = geoToLocal(this.origin, fix.value.latDeg, fix.value.lonDeg);
       const course = (fix.value.courseDeg * Math.PI) / 180;
@@ -29,7 +33,7 @@ export class HalInputReader {
         timeMs: fix.value.timeMs,
         northM: ne.northM,
         eastM: ne.eastM,
-        altM: this.origin.altMslM === undefined ? 0 : fix.value.altMslM - this.origin.altMslM,
+        altM: heightUnknown ? Number.NaN : this.origin.altMslM === undefined ? 0 : fix.value.altMslM - this.origin.altMslM,
         headingRad: heading,
         velocityNorthMps: fix.value.groundSpeedMps * Math.cos(course),
         velocityEastMps: fix.value.groundSpeedMps * Math.sin(course),
@@ -44,7 +48,6 @@ export class HalInputReader {
     if (battery?.ok) out.battery = battery.value;
     const range = d.range?.readings();
     if (range?.ok) out.range = range.value;
-    const flight = d.flight?.state();
     if (flight?.ok) out.flight = flight.value;
     return out;
   }

@@ -52,9 +52,11 @@ const supersededBy: { readonly [K in FlightAction['type']]: readonly number[] } 
 /** Message ids of the IMU streams: PX4 sends HIGHRES_IMU (SI floats), ArduPilot SCALED_IMU (mG, mrad/s). */
 export const mavMsgId = { scaledImu: 26, highresImu: 105, homePosition: 242, ekfStatusReport: 193, estimatorStatus: 230 } as const;
 
-/** Flag bits ArduPilot's EKF_STATUS_REPORT (EKF_STATUS_FLAGS) and PX4's ESTIMATOR_STATUS
- *  (ESTIMATOR_STATUS_FLAGS) share, and ArduPilot's "not initialised" (in PX4's, that bit is a GPS glitch). */
-export const estimatorFlag = { posHorizRel: 8, posHorizAbs: 16, constPosMode: 128, predPosHorizAbs: 512, ekfUninitialized: 1024 } as const;
+/** Flag bits ArduPilot's EKF_STATUS_REPORT (EKF_STATUS_FLAGS, ardupilotmega.xml) and PX4's ESTIMATOR_STATUS
+ *  (ESTIMATOR_STATUS_FLAGS, common.xml) share, and ArduPilot's "not initialised" (in PX4's, that bit is a
+ *  GPS glitch). POS_VERT_ABS (32): the vertical position (absolute) estimate is good; POS_VERT_AGL (64):
+ *  the one above the ground is. */
+export const estimatorFlag = { posHorizRel: 8, posHorizAbs: 16, posVertAbs: 32, posVertAgl: 64, constPosMode: 128, predPosHorizAbs: 512, ekfUninitialized: 1024 } as const;
 
 /**
  * What the flight controller says of its own horizontal position estimate: ArduPilot's EKF_STATUS_REPORT
@@ -74,13 +76,25 @@ export interface EstimatorReport {
   /** The horizontal position's normalised innovation test ratio (ArduPilot's pos_horiz_variance, PX4's
    *  pos_horiz_ratio): at 1 and above the measurements fail the filter's check. */
   readonly posHorizRatio: number;
+  /** The vertical position (absolute) estimate is good (POS_VERT_ABS, and, ArduPilot, not
+   *  uninitialised): the height above home GLOBAL_POSITION_INT gives (relative_alt, its altitude less
+   *  home's) is one. ArduPilot's NavEKF3 clears it on a height time-out (its baro or other height
+   *  source rejected or gone) or an unhealthy filter; PX4's EKF2 while it has no valid vertical position.
+   *  POS_VERT_AGL is a height above the ground under the vehicle (a rangefinder, terrain), not above
+   *  home: it does not stand in for it. */
+  readonly vertAbsOk: boolean;
 }
 
 function estimatorReport(message: EstimatorReport['message'], flags: number, posHorizRatio: number): EstimatorReport {
   const uninitialised = message === 'EKF_STATUS_REPORT' && (flags & estimatorFlag.ekfUninitialized) !== 0;
   const horizAbsOk = (flags & estimatorFlag.posHorizAbs) !== 0 && (flags & estimatorFlag.constPosMode) === 0 && !uninitialised;
-  return { message, flags, horizAbsOk, posHorizRatio };
+  const vertAbsOk = (flags & estimatorFlag.posVertAbs) !== 0 && !uninitialised;
+  return { message, flags, horizAbsOk, posHorizRatio, vertAbsOk };
 }
+
+/** An estimator report older than this says nothing of the estimate now (the FC streams it at 1-2 Hz;
+ *  the HAL's staleness bound, hal/mavlink/mavlink-devices.ts mavlinkStaleMs). */
+const estimatorFreshMs = 3_000;
 
 const gravityMps2 = 9.80665;
 
@@ -101,6 +115,12 @@ const armingText = /^(pre-?arm|arm|disarm|preflight|arming|disarming)\b/i;
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
+/** ArduCopter's word that its EKF check failed (ekf_check.cpp: "EKF variance: position lost" or "...: over
+ *  thresholds", CRITICAL), sent just before its EKF failsafe acts ("EKF Failsafe: changed to LAND Mode"). */
+const ekfVarianceText = /^EKF variance\b/i;
+/** What the FC said of a failsafe (failsafeSaid): the texts this long before its announcement count. */
+const failsafeTextWindowMs = 5_000;
+const failsafeTextsKept = 4;
 // POSITION_TARGET_TYPEMASK bits: 1/2/4 x/y/z, 8/16/32 vx/vy/vz, 64/128/256 ax/ay/az, 1024 yaw, 2048 yaw rate.
 const typemaskPositionOnly = (8 | 16 | 32 | 64 | 128 | 256 | 1024 | 2048) as common.PositionTargetTypemask;
 const typemaskVelocityOnly = (1 | 2 | 4 | 64 | 128 | 256 | 1024) as common.PositionTargetTypemask;
@@ -171,6 +191,9 @@ export class MavlinkVehicle {
   private readonly startMs = Date.now();
   private readonly setpointRateHz: number;
   private failsafeSeen = false;
+  /** The FC's STATUSTEXTs announcing a failsafe, and ArduCopter's "EKF variance" that comes before its
+   *  EKF failsafe's, newest last (failsafeSaid). */
+  private readonly failsafeTexts: { atMs: number; text: string }[] = [];
   /** STATUSTEXTs of severity WARNING or worse, newest last (at most statusTextsKept): what a refusal's
    *  COMMAND_ACK does not say (ArduPilot's "PreArm: ...", PX4's "Arming denied: ..."). */
   private readonly warnings: { atMs: number; text: string }[] = [];
@@ -220,7 +243,12 @@ export class MavlinkVehicle {
         // PX4 "Failsafe activated", ArduPilot "Radio Failsafe", ...; not the end of one, which ArduPilot
         // says with the same word ("Radio Failsafe Cleared", "GCS Failsafe Cleared"): read as a new
         // failsafe, it failed the task flying after the link came back (the executor's takenOver).
-        if (/failsafe/i.test(msg.text) && !failsafeEnded.test(msg.text)) this.failsafeSeen = true;
+        const now = Date.now();
+        if (/failsafe/i.test(msg.text) && !failsafeEnded.test(msg.text)) {
+          this.failsafeSeen = true;
+          this.failsafeTexts.push({ atMs: now, text: msg.text });
+        } else if (ekfVarianceText.test(msg.text)) this.failsafeTexts.push({ atMs: now, text: msg.text });
+        if (this.failsafeTexts.length > failsafeTextsKept) this.failsafeTexts.shift();
         if (msg.severity <= severityWarning) {
           this.warnings.push({ atMs: Date.now(), text: msg.text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();
@@ -381,6 +409,34 @@ export class MavlinkVehicle {
     return this.failsafeSeen;
   }
 
+  /** While failsafe(): what the FC said of it, its texts quoted, oldest first (ArduCopter's EKF
+   *  failsafe: "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"); else null. */
+  failsafeSaid(): string | null {
+    const last = this.failsafeTexts[this.failsafeTexts.length - 1];
+    if (!this.failsafeSeen || last === undefined) return null;
+    return this.failsafeTexts.filter((t) => last.atMs - t.atMs <= failsafeTextWindowMs).map((t) => `"${t.text}"`).join(', ');
+  }
+
+  /**
+   * Why the FC's height above home (GLOBAL_POSITION_INT relative_alt) is not to be trusted, or null: its
+   * estimator's fresh report says its vertical position is not valid (EstimatorReport.vertAbsOk false:
+   * POS_VERT_ABS clear). Both autopilots stream GLOBAL_POSITION_INT on then, its altitude held or
+   * integrated from the accelerometers. Without a fresh report, nothing is said against it.
+   */
+  heightProblem(): string | null {
+    const e = this.telemetry.estimator;
+    const at = this.telemetry.receivedAtMs.ESTIMATOR;
+    if (e === null || at === undefined || Date.now() - at > estimatorFreshMs || e.vertAbsOk) return null;
+    const agl = (e.flags & estimatorFlag.posVertAgl) !== 0 ? ' (POS_VERT_AGL is set: a height above the ground under it, not above home)' : '';
+    return `the flight controller's estimator has no valid vertical position (${e.message} flags 0x${e.flags.toString(16)}: POS_VERT_ABS is clear${agl}): its height above home is not known`;
+  }
+
+  /** GLOBAL_POSITION_INT's relative_alt (mm) while the estimator does not say it is invalid (heightProblem), else null. */
+  private trustedRelativeAltMm(): number | null {
+    const p = this.telemetry.position;
+    return p === null || this.heightProblem() !== null ? null : p.relativeAlt;
+  }
+
   /**
    * A vehicle that came home or landed stays in that mode on the ground, and neither autopilot arms
    * there: ArduCopter in no mode whose allows_arming() says no (RTL, SMART_RTL, AUTO_RTL, LAND, and AUTO
@@ -454,7 +510,9 @@ export class MavlinkVehicle {
       if (homeAlt === null) return err(deviceError('no-data', 'takeoff needs the home altitude: no HOME_POSITION or GLOBAL_POSITION_INT yet'));
       param7 = homeAlt + relAltM;
     }
-    const startMm = this.telemetry.position?.relativeAlt ?? null;
+    // Its height only while its estimator does not say it is invalid: a held or drifting relative_alt
+    // would tell a climb, or the ground, that is not there (trustedRelativeAltMm).
+    const startMm = this.trustedRelativeAltMm();
     // Only a take-off from the ground can be told by its climb: one asked of a vehicle already up is
     // refused for that, and its answer stands.
     const fromGround = this.landed() === 'on-ground' || (this.landed() === 'unknown' && startMm !== null && startMm < onGroundMm);
@@ -470,8 +528,8 @@ export class MavlinkVehicle {
       if (!this.armed()) return false;
       const l = this.landed();
       if (l === 'taking-off' || l === 'in-air') return true;
-      const nowMm = this.telemetry.position?.relativeAlt;
-      return startMm !== null && nowMm !== undefined && nowMm - startMm >= takeoffEvidenceClimbMm;
+      const nowMm = this.trustedRelativeAltMm();
+      return startMm !== null && nowMm !== null && nowMm - startMm >= takeoffEvidenceClimbMm;
     };
     const deadline = Date.now() + takeoffEvidenceMs;
     while (!leaving() && Date.now() < deadline) await new Promise((x) => setTimeout(x, 50));
@@ -642,7 +700,10 @@ export class MavlinkVehicle {
       default:
         return assertNever(action, 'flight action');
     }
-    if (r.ok) this.failsafeSeen = false;
+    if (r.ok) {
+      this.failsafeSeen = false;
+      this.failsafeTexts.length = 0;
+    }
     return r.ok ? ok(undefined) : r;
   }
 

@@ -15,7 +15,9 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--telemetry-hz HZ] [--failsafe return|land|hold] [--sign-key HEX32]
               [--speed N]   (simulated seconds per real second, 1..20)
               [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)
-              [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting|flow]   (its navigation: SimNavigation)`;
+              [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting|flow]   (its navigation: SimNavigation)
+              [--gnss-lost-after S]   (the receiver loses its fix S simulated seconds after the vehicle is first in the air)
+              [--ekf-failsafe land|off]   (ArduPilot's EKF failsafe: FS_EKF_ACTION 1, the default, or FS_EKF_THRESH 0)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
@@ -44,6 +46,8 @@ runMain('sim-fc', async (argv) => {
       'fence-max': { type: 'string' },
       receiver: { type: 'string' },
       estimate: { type: 'string' },
+      'gnss-lost-after': { type: 'string' },
+      'ekf-failsafe': { type: 'string' },
     },
     usage,
   );
@@ -62,6 +66,9 @@ runMain('sim-fc', async (argv) => {
   if (receiver !== 'fix' && receiver !== 'no-fix' && receiver !== 'absent') throw new CliError(`--receiver must be fix, no-fix or absent, got "${receiver}"`, exitCodes.usage);
   const estimate = values.estimate ?? 'gnss';
   if (estimate !== 'gnss' && estimate !== 'vision' && estimate !== 'frozen' && estimate !== 'drifting' && estimate !== 'flow') throw new CliError(`--estimate must be gnss, vision, frozen, drifting or flow, got "${estimate}"`, exitCodes.usage);
+  const ekfFailsafe = values['ekf-failsafe'] ?? 'land';
+  if (ekfFailsafe !== 'land' && ekfFailsafe !== 'off') throw new CliError(`--ekf-failsafe must be land or off, got "${ekfFailsafe}"`, exitCodes.usage);
+  const gnssLostAfterS = values['gnss-lost-after'] === undefined ? undefined : int(values['gnss-lost-after'], 'gnss-lost-after', 0, 86_400, 0);
   const fenceMax = int(values['fence-max'], 'fence-max', 3, 1000, limits.fenceItemsMax);
   let signing: { key: Uint8Array; linkId: number } | undefined;
   if (values['sign-key'] !== undefined) {
@@ -95,6 +102,8 @@ runMain('sim-fc', async (argv) => {
     fenceAction: fenceAction as FenceAction,
     fenceItemsMax: fenceMax,
     navigation: { receiver, estimate },
+    ekfFailsafe,
+    ...(gnssLostAfterS !== undefined ? { gnssLostAfterAirborneMs: gnssLostAfterS * 1000 } : {}),
     onFence: (f) => process.stdout.write(JSON.stringify({ fence: f }) + '\n'),
     ...(signing ? { signing } : {}),
   });

@@ -6,7 +6,9 @@
 // whose breach runs the fence action. Its navigation (setNavigation) can lose the position estimate:
 // ArduPilot streams GLOBAL_POSITION_INT on, held or dead reckoned, with EKF_STATUS_REPORT saying so;
 // PX4 streams its own estimate on too (or, as older PX4 did, stops it), with ESTIMATOR_STATUS saying
-// so. Or it can fly on vision with no GNSS fix.
+// so. Or it can fly on vision with no GNSS fix, or lose its height (POS_VERT_ABS clear, the altitude
+// held). ArduPilot's EKF failsafe lands a vehicle that lost its position in a mode that needs one
+// (ArduCopter ekf_check.cpp: ekfCheck).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -45,7 +47,24 @@ export interface SimNavigation {
    *  no global origin, a relative position only (POS_HORIZ_REL): ArduPilot's GLOBAL_POSITION_INT at
    *  lat 0, lon 0 (its location with no origin), PX4's none; LOCAL_POSITION_NED is the vehicle's. */
   readonly estimate: 'gnss' | 'vision' | 'frozen' | 'drifting' | 'flow';
+  /** The estimator's vertical position: 'ok' (POS_VERT_ABS) or 'lost' (its height source rejected or
+   *  gone: POS_VERT_ABS clear, GLOBAL_POSITION_INT's altitudes held where it was lost); default 'ok'. */
+  readonly height?: 'ok' | 'lost';
 }
+
+/** ArduCopter's EKF failsafe (FS_EKF_ACTION, FS_EKF_THRESH): 'land' (FS_EKF_ACTION 1, its default) or
+ *  'off' (FS_EKF_THRESH 0: the check disabled). The simulated PX4 has none. */
+export type EkfFailsafe = 'land' | 'off';
+
+/** ArduCopter's EKF check runs at 10 Hz and fails after EKF_CHECK_ITERATIONS_MAX (10) bad iterations in a
+ *  row: a second; it clears once as many good ones counted the fail count back down. */
+const ekfCheckFailMs = 1_000;
+/** ArduCopter's LAND entered by a failsafe (set_mode_land_with_pause) holds its altitude this long
+ *  before it descends (LAND_WITH_DELAY_MS). */
+const landPauseMs = 4_000;
+/** The modes whose flight needs a position (ArduCopter Mode::requires_GPS: GUIDED, and GUIDED's take-off,
+ *  AUTO, LOITER, RTL), named as the HAL does. */
+const positionModes: readonly FlightMode[] = ['guided', 'takeoff', 'mission', 'hold', 'return'];
 
 /** EKF_STATUS_FLAGS / ESTIMATOR_STATUS_FLAGS bits (the same in both up to 512). */
 const navFlag = { attitude: 1, velHoriz: 2, velVert: 4, posHorizRel: 8, posHorizAbs: 16, posVertAbs: 32, constPosMode: 128, predPosHorizRel: 256, predPosHorizAbs: 512 } as const;
@@ -82,6 +101,11 @@ export interface SimFcOptions {
    *  EKF3 without velocity aiding times its position out after 7 s (posRetryTimeNoVel_ms), PX4's EKF2
    *  after EKF2_NOAID_TOUT, 5 s by default; those by default. */
   readonly deadReckonMs?: number;
+  /** ArduPilot's EKF failsafe; default 'land' (ArduCopter's own default). */
+  readonly ekfFailsafe?: EkfFailsafe;
+  /** The receiver loses its fix this long (simulated ms) after the vehicle is first in the air (armed,
+   *  above 1 m): a jammed GNSS mid-flight, for a run of the FC process (main.ts --gnss-lost-after). */
+  readonly gnssLostAfterAirborneMs?: number;
 }
 
 const result = common.MavResult;
@@ -111,7 +135,7 @@ export class SimFlightController {
   readonly fence: SimFence;
   /** FENCE_ACTION / GF_ACTION as the parameter holds it (fence.ts: its values per autopilot). */
   private fenceActionValue: number;
-  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence' | 'deadReckonMs'>> & Pick<SimFcOptions, 'signing' | 'onFence'> & { readonly deadReckonMs: number };
+  private readonly o: Required<Omit<SimFcOptions, 'signing' | 'onFence' | 'deadReckonMs' | 'gnssLostAfterAirborneMs'>> & Pick<SimFcOptions, 'signing' | 'onFence' | 'gnssLostAfterAirborneMs'> & { readonly deadReckonMs: number };
   private nav: SimNavigation;
   /** The estimate when it was lost (simulated time), which a lost estimate holds or drifts from. */
   private lostEstimate: { readonly northM: number; readonly eastM: number; readonly atMs: number } | null = null;
@@ -119,11 +143,22 @@ export class SimFlightController {
   private receiverLostAtMs: number | null = null;
   /** Whether the estimate was absolute at the last tick (a GNSS estimate times out on its own). */
   private wasAbsolute = true;
+  /** The height above home when the estimator lost its vertical position (navigation height 'lost'),
+   *  which GLOBAL_POSITION_INT holds; null while it has one. */
+  private lostHeightM: number | null = null;
+  /** ArduCopter's EKF check (ekfCheck): since when (simulated) its position has been bad, or good again
+   *  after the failsafe; whether the failsafe is on; when a failsafe landing's pause ends. */
+  private ekfBadSinceMs: number | null = null;
+  private ekfGoodSinceMs: number | null = null;
+  ekfFailsafeOn = false;
+  private landPauseEndMs: number | null = null;
+  /** When (simulated) the vehicle was first in the air (gnssLostAfterAirborneMs); null before. */
+  private airborneAtMs: number | null = null;
   /** The receiver's last fix, which it repeats without one. */
   private lastReceiverFix: { readonly latDeg: number; readonly lonDeg: number; readonly altMslM: number } | null = null;
 
   constructor(options: SimFcOptions) {
-    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, px4GlobalWhenLost: 'stream', deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ...options };
+    this.o = { sysid: 1, heartbeatIntervalMs: 1000, telemetryHz: 10, failsafeAction: 'return', offboardLossMs: 1000, speedFactor: 1, fenceAction: 'return', fenceItemsMax: limits.fenceItemsMax, navigation: { receiver: 'fix', estimate: 'gnss' }, receiverOffsetM: { northM: 0, eastM: 0 }, driftMps: 0.5, px4GlobalWhenLost: 'stream', deadReckonMs: options.family === 'px4' ? 5_000 : 7_000, ekfFailsafe: 'land', ...options };
     this.nav = this.o.navigation;
     if (this.nav.receiver !== 'fix') this.receiverLostAtMs = 0;
     // Lost from the start: held at (or drifting from) the origin, where it was switched on.
@@ -196,7 +231,15 @@ export class SimFlightController {
     this.nav = { ...this.nav, ...n };
     if (this.nav.receiver === 'fix') this.receiverLostAtMs = null;
     else if (hadFix) this.receiverLostAtMs = this.nowMs();
+    if (this.nav.height === 'lost') this.lostHeightM ??= this.vehicle.state().upM;
+    else this.lostHeightM = null;
     this.noteEstimate();
+  }
+
+  /** The estimator's height above home (GLOBAL_POSITION_INT relative_alt): the vehicle's, or, its
+   *  vertical position lost, held where it was lost. */
+  estimatedUpM(): number {
+    return this.lostHeightM ?? this.vehicle.state().upM;
   }
 
   /** Keeps where an estimate that stopped being absolute was lost (held or drifted from there). */
@@ -265,7 +308,7 @@ export class SimFlightController {
   /** The estimator's flags (EKF_STATUS_REPORT, ESTIMATOR_STATUS) and horizontal position test ratio. */
   estimatorStatus(): { readonly flags: number; readonly posHorizRatio: number } {
     const f = navFlag;
-    const base = f.attitude | f.velVert | f.posVertAbs;
+    const base = f.attitude | f.velVert | (this.lostHeightM === null ? f.posVertAbs : 0);
     if (this.estimateAbsolute()) return { flags: base | f.velHoriz | f.posHorizRel | f.posHorizAbs | f.predPosHorizRel | f.predPosHorizAbs, posHorizRatio: 0.05 };
     if (this.nav.estimate === 'flow') return { flags: base | f.velHoriz | f.posHorizRel | f.predPosHorizRel, posHorizRatio: 0.1 };
     return this.nav.estimate === 'frozen' ? { flags: base | f.constPosMode, posHorizRatio: 0 } : { flags: base, posHorizRatio: 1.6 };
@@ -302,6 +345,68 @@ export class SimFlightController {
     }
     if (this.missionActive) this.advanceMission();
     this.checkFence();
+    this.loseGnssWhenDue();
+    this.ekfCheck();
+  }
+
+  /** gnssLostAfterAirborneMs: the receiver's fix goes that long after the vehicle is first in the air. */
+  private loseGnssWhenDue(): void {
+    const after = this.o.gnssLostAfterAirborneMs;
+    if (after === undefined || this.nav.receiver !== 'fix') return;
+    const s = this.vehicle.state();
+    if (this.airborneAtMs === null) {
+      if (s.armed && s.upM > 1) this.airborneAtMs = this.nowMs();
+      return;
+    }
+    if (this.nowMs() - this.airborneAtMs >= after && this.receiverLostAtMs === null) this.setNavigation({ receiver: 'no-fix' });
+  }
+
+  /**
+   * ArduCopter's EKF check and failsafe (ArduCopter/ekf_check.cpp), armed: its position is bad when the
+   * EKF has neither an absolute position (EKF_POS_HORIZ_ABS, not in constant position mode) nor an
+   * optical-flow relative one (ekf_over_threshold: "either optflow relative or absolute position
+   * estimate OK"); its variances are not simulated. Bad for a second (ekfCheckFailMs) it says "EKF
+   * variance: position lost" (CRITICAL) and runs its EKF failsafe (failsafe_ekf_event): in a mode that
+   * needs a position, FS_EKF_ACTION 1 switches to LAND with a pause (set_mode_land_with_pause: LAND
+   * holds its altitude landPauseMs, then descends, without GNSS), announced "EKF Failsafe: changed to
+   * LAND Mode" (CRITICAL); in LAND already it lands on without GNSS, and a manual mode is left alone.
+   * Good again for a second, the failsafe clears; the mode stays. Disarmed, it starts over.
+   */
+  private ekfCheck(): void {
+    const s = this.vehicle.state();
+    const now = this.nowMs();
+    if (this.landPauseEndMs !== null && now >= this.landPauseEndMs) {
+      this.landPauseEndMs = null;
+      if (s.mode === 'land' && s.armed) this.vehicle.land();
+    }
+    if (this.family !== 'ardupilot' || this.o.ekfFailsafe === 'off' || !s.armed || !this.globalOrigin()) {
+      this.ekfBadSinceMs = this.ekfGoodSinceMs = null;
+      if (!s.armed) this.ekfFailsafeOn = false;
+      return;
+    }
+    const positionOk = this.estimateAbsolute() || this.nav.estimate === 'flow';
+    if (positionOk) {
+      this.ekfBadSinceMs = null;
+      this.ekfGoodSinceMs ??= now;
+      if (this.ekfFailsafeOn && now - this.ekfGoodSinceMs >= ekfCheckFailMs) {
+        this.ekfFailsafeOn = false;
+        if (this.failsafeReason === 'EKF failsafe') this.failsafeReason = null;
+      }
+      return;
+    }
+    this.ekfGoodSinceMs = null;
+    this.ekfBadSinceMs ??= now;
+    if (this.ekfFailsafeOn || now - this.ekfBadSinceMs < ekfCheckFailMs) return;
+    this.ekfFailsafeOn = true;
+    this.send(statusText('EKF variance: position lost', 2));
+    if (!positionModes.includes(s.mode)) return;
+    this.missionActive = false;
+    this.failsafeReason = 'EKF failsafe';
+    // LAND, holding its altitude for the pause (the multirotor's hold, in mode LAND), then down.
+    this.vehicle.hold();
+    this.vehicle.setMode('land');
+    this.landPauseEndMs = now + landPauseMs;
+    this.send(statusText('EKF Failsafe: changed to LAND Mode', 2));
   }
 
   /** Why the fence refuses arming where the vehicle stands, or null. */

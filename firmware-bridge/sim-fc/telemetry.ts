@@ -31,8 +31,10 @@ export function sendTelemetry(fc: SimFlightController): void {
     p.timeBootMs = boot;
     p.lat = Math.round(geo.latDeg * 1e7);
     p.lon = Math.round(geo.lonDeg * 1e7);
-    p.alt = Math.round((v.config.origin.altMslM + s.upM) * 1000);
-    p.relativeAlt = Math.round(s.upM * 1000);
+    // The estimator's height: the vehicle's, or held where its vertical position was lost.
+    const upM = fc.estimatedUpM();
+    p.alt = Math.round((v.config.origin.altMslM + upM) * 1000);
+    p.relativeAlt = Math.round(upM * 1000);
     p.vx = Math.round(s.velocityNed.x * 100);
     p.vy = Math.round(s.velocityNed.y * 100);
     p.vz = Math.round(s.velocityNed.z * 100);

@@ -186,7 +186,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const amnesiaTargets = new Set(s.faults.flatMap((f) => (f.kind === 'byzantine' && f.behavior === 'amnesia' ? [f.node] : [])));
   const hil = s.hil ? new HilRig(s.hil, s.seed, o.launchRoot) : null;
   /** Where each device was last seen (its status or the radio's heartbeats). */
-  const lastSeenAt = new Map<number, PositionM & { upM: number }>();
+  const lastSeenAt = new Map<number, PositionM & { upM: number | null }>();
   /** Device processes that exited while the scenario ran without fleet-sim stopping them. */
   const exitedOnTheirOwn: { node: number; atMs: number; code: number | null; signal: string | null }[] = [];
   /** Set by the timeline once the scenario runs: before it a dead device fails the start-up instead. */
@@ -227,7 +227,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   const status = new Map<string, StatusJson>();
   /** A device's latest state: read directly in this process, else its MQTT status, newer heights from
    *  the heartbeats the radio carried (the broker may be down). */
-  const stateOf = (i: number): { st: StatusJson | undefined; position: PositionM & { upM: number } | null; height: number; round: number; batteryPct: number | null } => {
+  const stateOf = (i: number): { st: StatusJson | undefined; position: PositionM & { upM: number | null } | null; height: number; round: number; batteryPct: number | null } => {
     const d = device(i);
     const st = d.inproc ? d.inproc.status() : status.get(d.id);
     const heard = medium?.heard.get(i);
@@ -586,13 +586,14 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       const fresh: number[] = [];
       const nodes: NodeSample[] = fleet.devices.map((d) => {
         const { st, position: p, height: h, round: r, batteryPct } = states[d.index] as ReturnType<typeof stateOf>;
-        if (coverage && p && p.upM > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
+        if (coverage && p && (p.upM ?? 0) > 5 && fleet.alive(d)) fresh.push(...coverage.mark(p.northM, p.eastM, 12));
         // A device run as its own process has no position until its first status: it stands where it
         // was last seen, or on its pad. Before, it was drawn at the origin, and the map's trail of
         // every drone began with a line from the origin to its pad.
         if (p) lastSeenAt.set(d.index, p);
         const at = lastSeenAt.get(d.index) ?? { ...fleet.startPosition(d.index), upM: 0 };
-        return { i: d.index, n: at.northM, e: at.eastM, u: at.upM, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: (st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting')) + (st?.handedOver ? ' (handed over)' : '') };
+        // A height not known (a MAVLink FC's estimator said so: StatusJson upM null) is drawn on the ground.
+        return { i: d.index, n: at.northM, e: at.eastM, u: at.upM ?? 0, bat: batteryPct ?? 100, h, r, health: fleet.alive(d) ? 'alive' : 'crashed', byz: byzantine.get(d.index)?.behavior ?? null, mode: (st?.mission ? `${st.mission.status} ${st.mission.progressPct}%` : (st?.state ?? 'starting')) + (st?.handedOver ? ' (handed over)' : '') };
       });
       // Separation is the world's to measure: the simulated vehicles' true positions when every running
       // device is in this process on simulated hardware, else what the devices report (GNSS noise).

@@ -249,7 +249,12 @@ export class MavlinkFlight extends MavlinkDevice implements FlightControl {
   state(): Result<FlightState, DeviceError> {
     const r = this.fresh('HEARTBEAT', this.vehicle.telemetry.heartbeat);
     if (!r.ok) return r;
-    const state: FlightState = { timeMs: r.value.timeMs, armed: this.vehicle.armed(), mode: this.vehicle.mode(), landed: this.vehicle.landed(), home: this.vehicle.home(), failsafe: this.vehicle.failsafe() };
+    const said = this.vehicle.failsafeSaid();
+    const state: FlightState = { timeMs: r.value.timeMs, armed: this.vehicle.armed(), mode: this.vehicle.mode(), landed: this.vehicle.landed(), home: this.vehicle.home(), failsafe: this.vehicle.failsafe(), ...(said !== null ? { failsafeSaid: said } : {}) };
+    // The estimator's word against its vertical position (POS_VERT_ABS clear) makes the height unknown:
+    // GLOBAL_POSITION_INT streams on then with its altitude held or drifting (MavlinkVehicle.heightProblem).
+    const unknown = this.vehicle.heightProblem();
+    if (unknown !== null) return ok({ ...state, heightUnknown: unknown });
     const p = this.fresh('GLOBAL_POSITION_INT', this.vehicle.telemetry.position);
     return ok(p.ok ? { ...state, heightAboveHomeM: p.value.value.relativeAlt / 1000 } : state);
   }

@@ -93,7 +93,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       const head = ['NODE', 'ROLE', 'LIVENESS', 'HEIGHT', 'ROUND', 'PROPOSER', 'BATTERY', 'POSITION (N,E,UP m)', 'MISSION', 'AGENTS (name:engine@model)'];
       const body = rows.map((r) => {
         const s = r.status;
-        const pos = s?.position ? `${s.position.northM},${s.position.eastM},${s.position.upM}` : '-';
+        const pos = s?.position ? `${s.position.northM},${s.position.eastM},${s.position.upM ?? '?'}` : '-';
         // A drone a pilot (or its FC's failsafe) took: its part of the mission waits for a new task.
         const mission = (s?.mission ? `${s.mission.id.slice(0, 20)} ${s.mission.status} ${s.mission.progressPct}%` : '-') + (s?.handedOver ? ' (handed over)' : '');
         return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission, agentsCell(s?.agents)];

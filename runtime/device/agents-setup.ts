@@ -35,8 +35,9 @@ export interface AgentsOptions {
   readonly signer: Signer;
   readonly submit: (envelope: Uint8Array) => void;
   readonly validators: number;
-  /** Local position in metres, altitude above home (the executor's reading). */
-  readonly position: () => { northM: number; eastM: number; upM: number } | null;
+  /** Local position in metres, altitude above home (the executor's reading; upM null while the flight
+   *  controller says its height is not known). */
+  readonly position: () => { northM: number; eastM: number; upM: number | null } | null;
   /** Where the flight controller returns to, local metres (the pad it armed on), or null before it has one. */
   readonly home: () => Point | null;
   readonly committed: () => { height: number; mission: MissionState; lastCommitMs: number };
@@ -173,7 +174,7 @@ export class DeviceAgents {
         timeMs: nowMs,
         northM: local.northM,
         eastM: local.eastM,
-        altM: local.upM,
+        altM: local.upM ?? Number.NaN, // unknown, not 0 (see LocalPosition)
         headingRad: att?.ok ? att.value.yawRad : Number.NaN, // unknown, not north (see LocalPosition)
         velocityNorthMps: fix.value.groundSpeedMps * Math.cos(course),
         velocityEastMps: fix.value.groundSpeedMps * Math.sin(course),

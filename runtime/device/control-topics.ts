@@ -65,7 +65,9 @@ export interface StatusJson {
   readonly epoch?: number;
   readonly peers: Readonly<Record<string, 'alive' | 'suspect' | 'dead' | 'recovered'>>;
   readonly batteryPct: number | null;
-  readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number } | null;
+  /** upM null: the flight controller says the drone's height is not known (its estimator's vertical
+   *  position invalid), and no stale number stands for it. */
+  readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number | null } | null;
   readonly mission: { readonly id: string; readonly status: string; readonly progressPct: number } | null;
   /** Why the vehicle is out of this device's hands (a pilot's mode switch or sticks, the flight
    *  controller's own failsafe) until the swarm commits a new task for it; absent while the device

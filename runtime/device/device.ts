@@ -539,7 +539,9 @@ export class Device {
       height: this.shell.core.height,
       round: this.shell.core.round,
       health: this.selfHealth().health,
-      position: pos ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
+      // A hint (heartbeat.ts), whose three numbers older devices require: none while the height is not
+      // known, rather than a held or drifting one.
+      position: pos && pos.upM !== null ? [round1(pos.northM), round1(pos.eastM), round1(pos.upM)] : null,
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
     };
   }
@@ -579,7 +581,10 @@ export class Device {
       this.telemetrySeq++;
       this.submitTx(sealEnvelope('telemetry', this.p.manifest.body.fleet, this.p.config.id, encodeTelemetryBody(body), this.signer));
     }
-    if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, altM: body.altDm / 10, timeMs: Date.now() });
+    // The device's own report: its height not known, none (altDm and altM null, heightUnknown true),
+    // not the held number the signed body carries for the committed state (telemetryFacts).
+    const height = body.heightUnknown ? { altDm: null, altM: null } : { altM: body.altDm / 10 };
+    if (!radioOnly) this.control.telemetry({ ...body, northM: body.northDm / 10, eastM: body.eastDm / 10, ...height, timeMs: Date.now() });
   }
 
   /** A device with a radio may have to report on it alone (broker down), at a slower cadence than the
@@ -623,7 +628,7 @@ export class Device {
       epoch: core.chain.manifestAt(core.height).body.epoch,
       peers: this.peerStatuses(),
       batteryPct: batt < 0 ? null : Math.round(batt / 10),
-      position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: round1(pos.upM) } : null,
+      position: pos ? { northM: round1(pos.northM), eastM: round1(pos.eastM), upM: pos.upM === null ? null : round1(pos.upM) } : null,
       mission: this.missions.missionSummary(),
       ...(handedOver !== null ? { handedOver } : {}),
       evidence: core.chain.evidence.slice(-statusEvidenceMax).map((e) => ({ culprit: e.culprit, height: e.height, round: e.round, vote: e.vote, committedAt: e.committedAt })),

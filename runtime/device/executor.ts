@@ -10,7 +10,7 @@ import { resumeIndex, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '.
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
-import { MotionWatch, type Motion } from './motion-watch.js';
+import { MotionWatch, type Motion, type MotionPoint } from './motion-watch.js';
 import { fenceCut, fenceCutMarginM, legFrom } from '../mission/fence-cut.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
@@ -51,6 +51,14 @@ const motionLimits = { stallMoveM: 3, stillBreakMs: 1_000, settleMs: 2_000, sett
  *  after armWaitMsDefault (Executor's armWaitMs). */
 const armRetryMs = 1_000;
 export const armWaitMsDefault = 120_000;
+
+/** A position as MotionWatch reads it: with its height not known (Executor.position's upM null), across
+ *  only, as a reading of another source (the watch starts over on it, and compares heights of 0). */
+function motionPoint(p: { northM: number; eastM: number; upM: number | null; source?: string } | null): MotionPoint | null {
+  if (p === null) return null;
+  if (p.upM !== null) return { ...p, upM: p.upM };
+  return { northM: p.northM, eastM: p.eastM, upM: 0, source: `${p.source ?? 'receiver'}, no height` };
+}
 
 /** Waypoints flown of all, 0..1000 for the ack (an empty route, every waypoint inside a committed
  *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
@@ -164,8 +172,12 @@ export class Executor {
   }
 
   /** Local position in metres from the fix, or null without one. The height is the flight
-   *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's. */
-  position(): { northM: number; eastM: number; upM: number; source?: string } | null {
+   *  controller's own above home when it gives one (heightAboveHome), else the fix's over the ground's;
+   *  null when the flight controller says its height is not known (FlightState.heightUnknown: its
+   *  estimator's vertical position invalid), for no other altitude tells where the vehicle, flying its
+   *  commanded altitudes by that estimate, stops. Every reader does the safe thing with null: no
+   *  altitude-based arrival, no take-off or landing judged by it, telemetry that says it is unknown. */
+  position(): { northM: number; eastM: number; upM: number | null; source?: string } | null {
     const f = this.devices.position?.fix();
     // A receiver without a fix (NMEA GGA of quality 0, GPS_RAW_INT's no fix) gives no coordinates
     // (NaN) or its last ones over and over: no position. Before, either never counted as moved, so the
@@ -173,10 +185,27 @@ export class Executor {
     // pilot's, and handed it over.
     if (!f || !f.ok || f.value.fix === 'none' || !Number.isFinite(f.value.latDeg) || !Number.isFinite(f.value.lonDeg) || !Number.isFinite(f.value.altMslM)) return null;
     const ne = geoToLocal(this.origin, f.value.latDeg, f.value.lonDeg);
+    const source = f.value.source !== undefined ? { source: f.value.source } : {};
+    if (this.heightUnknown() !== null) return { northM: ne.northM, eastM: ne.eastM, upM: null, ...source };
     const fc = this.heightAboveHome();
     if (fc !== null) this.fcGroundMsl = f.value.altMslM - fc;
     const upM = fc ?? f.value.altMslM - (this.fcGroundMsl ?? this.homeAltMsl());
-    return { northM: ne.northM, eastM: ne.eastM, upM, ...(f.value.source !== undefined ? { source: f.value.source } : {}) };
+    this.lastKnownUpM = upM;
+    return { northM: ne.northM, eastM: ne.eastM, upM, ...source };
+  }
+
+  /** The height position() last gave while it knew one (metres above home), or null before any since
+   *  this process started: what the telemetry holds while the height is not known (MissionRunner
+   *  telemetryFacts). */
+  heldUpM(): number | null {
+    return this.lastKnownUpM;
+  }
+  private lastKnownUpM: number | null = null;
+
+  /** Why the flight controller says the vehicle's height is not known (FlightState.heightUnknown), or null. */
+  heightUnknown(): string | null {
+    const fs = this.devices.flight?.state();
+    return fs?.ok && fs.value.heightUnknown !== undefined ? fs.value.heightUnknown : null;
   }
 
   /** The ground's altitude by this receiver that the flight controller's last height above home
@@ -214,7 +243,7 @@ export class Executor {
    *  fix's over homeAltMsl), not the fix's altitude itself. */
   heightKnown(): boolean {
     this.homeAltMsl();
-    return this.homeAlt !== null || this.heightAboveHome() !== null;
+    return this.heightUnknown() === null && (this.homeAlt !== null || this.heightAboveHome() !== null);
   }
   private homeAltMsl(): number {
     if (this.homeAlt !== null) return this.homeAlt;
@@ -475,7 +504,9 @@ export class Executor {
       const way = wayFrom(from, to, zones, this.committedFence);
       if (way === null) this.log(`no way home round the keep-outs in its way${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
       else if (way.length > 0) {
-        const altM = Math.max(here.upM, this.returnAlt.confirmedM ?? 0);
+        // Its height not known (FlightState.heightUnknown): the return altitude, which is no lower than
+        // any layer the swarm flies (deconflict.ts), rather than a number the FC does not vouch for.
+        const altM = Math.max(here.upM ?? 0, this.returnAlt.confirmedM ?? 0);
         this.log(`return to launch round the keep-outs in its way: ${way.length} points before the straight leg home`, 'info');
         // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
         // failsafe holds the mode), or a point not reached in time: the flight controller's own return
@@ -762,6 +793,7 @@ export class Executor {
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
     }
+    // A height not known (null) counts as low: the landing is waited out rather than a goto sent into it.
     if (fs.value.landed === 'landing' && flight && (this.position()?.upM ?? 0) < touchdownWaitBelowM) {
       // In its last metres down (a landing before this task, an abort's): a goto there is refused as
       // not flying (the simulated multirotor below 0.5 m) or raced by the touchdown, so the landing is
@@ -795,6 +827,7 @@ export class Executor {
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
       if (t) return live() ? fail(t) : undefined;
       this.flying(task.mission);
+      // A height not known (null) is no arrival: the wait goes on until the FC vouches for one again.
       const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
       if (up) return live() ? fail(up) : undefined;
     }
@@ -827,7 +860,9 @@ export class Executor {
       };
       const legStart = legAlt();
       const here = this.position();
-      if (legStart.join && cur.next === legStart.join.from && here && Math.abs(here.upM - legStart.altM) > altitudeToleranceM) {
+      // With its height not known, up (or down) to it all the same: the climb's wait ends once the height
+      // is known again and there, not on a number the flight controller does not vouch for.
+      if (legStart.join && cur.next === legStart.join.from && here && (here.upM === null || Math.abs(here.upM - legStart.altM) > altitudeToleranceM)) {
         // Up (or down) to it where it is first, out of the mission altitude the others fly their lanes at.
         const c = await this.goto(this.target({ n: here.northM * 10, e: here.eastM * 10 }, legStart.altM), task.speedDmps / 10, live);
         if (c) return live() ? fail(c) : undefined;
@@ -903,7 +938,9 @@ export class Executor {
     // the drone was heading to, mid-lane: its rest up to the fence is flown, not skipped); on the
     // ground, none.
     const hereInside = here !== null && insidePolygon(here, fence);
-    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : here !== null && hereInside && here.upM > 2 ? { northM: here.northM, eastM: here.eastM } : null;
+    // Up: above 2 m, or, its height not known, not on the ground by its flight controller.
+    const up = here !== null && (here.upM === null ? !this.grounded() : here.upM > 2);
+    const a = prev ? { northM: prev.n / 10, eastM: prev.e / 10 } : hereInside && up ? { northM: here.northM, eastM: here.eastM } : null;
     if (!a) return insidePolygon(b, fence) ? [w] : [];
     const leg = legFrom(here, fenceCut(a, b, fence), fence);
     if (leg === null) {
@@ -975,7 +1012,12 @@ export class Executor {
     const failsafeNow = verdict === 'own' && fs.value.failsafe && this.seenNoFailsafe;
     if (!fs.value.failsafe) this.seenNoFailsafe = true;
     if (verdict !== 'other' && !failsafeNow) return null;
-    const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
+    // The failsafe in the FC's own words where it gave them (ArduCopter's EKF failsafe: "EKF variance:
+    // position lost", "EKF Failsafe: changed to LAND Mode"), so the operator knows which one it was. Its
+    // texts come before the HEARTBEAT with its new mode (ArduCopter sends them as it switches; the
+    // HEARTBEAT is up to a second later), so the mode named is the one shown when it said so.
+    const said = fs.value.failsafeSaid !== undefined ? `the flight controller said ${fs.value.failsafeSaid}; ` : '';
+    const by = m === 'manual' ? 'a pilot took it (a manual mode)' : fs.value.failsafe ? `its own failsafe (${said}mode ${m})` : `mode ${m}, not the executor's (a pilot's switch or its own failsafe)`;
     return this.handOver(`the flight controller left the executor's control: ${by}`);
   }
 
@@ -1000,6 +1042,14 @@ export class Executor {
   private stoppedShort(what: string): string {
     const m = this.modeNow();
     const still = `${this.stallMs / 1000} s`;
+    // Its height not known, the watch compares across only (motionPoint): a climb or a descent in place
+    // looks still, and says nothing of a pilot. The task fails with the reason; nothing is handed over.
+    const height = this.heightUnknown();
+    if (height !== null) {
+      const reason = `${what} not judged reached: ${height}, and the vehicle has not moved across for ${still} (mode ${m}); not flown on`;
+      this.log(reason);
+      return reason;
+    }
     if (m === 'hold') return this.handOver(`the vehicle stopped in hold short of ${what} and has not moved for ${still}: a pilot's hold or the flight controller's own`);
     const reason = `the vehicle stopped short of ${what} and has not moved for ${still} (mode ${m}): the flight controller keeps it there (its own fence or obstacle avoidance); not flown on`;
     this.log(reason);
@@ -1015,7 +1065,7 @@ export class Executor {
    *  goto's vehicle stopped short of `what` (stoppedShort; counted unless `countStall` is false), or a
    *  held one flown off by someone. */
   private motion(watch: MotionWatch, what: string, countStall = !this.paused): string | null {
-    const seen = watch.step(this.lastAction, countStall, this.position(), Date.now());
+    const seen = watch.step(this.lastAction, countStall, motionPoint(this.position()), Date.now());
     return seen === null ? null : this.motionReason(seen, what);
   }
 
@@ -1157,7 +1207,7 @@ export class Executor {
       if (!this.paused && Date.now() - t0 > waitMsMax) return `${what} did not complete within ${waitMsMax / 1000} s`;
       const p = this.position();
       const now = Date.now();
-      const seen = watch.step(this.lastAction, !this.paused, p, now);
+      const seen = watch.step(this.lastAction, !this.paused, motionPoint(p), now);
       if (point && p && this.lastAction === 'goto' && !this.positionIsFcs() && watch.stillForMs(now) >= reckonedArrivalStillMs) {
         // Stopped where the flight controller reckons the point is, off by this device's own receiver
         // (hal.gnss: two receivers differ by metres) more than arriveToleranceM: arrived. Before, the

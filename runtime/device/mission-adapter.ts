@@ -42,6 +42,9 @@ export function missionTxOf(bytes: Uint8Array, ctx: AdapterContext, fleet: strin
     // A device reports only for itself; the envelope signature (checked at the edge) names the sender.
     if (!t.ok || t.value.node !== e.sender) return null;
     const b = t.value;
+    // b.heightUnknown is not carried: the committed state holds the sixth element's number whatever
+    // the eleventh says, as a node of a version before it reads (telemetry.ts, ARCHITECTURE.md "Wire
+    // format evolution").
     return { kind: 'telemetry', node: b.node, pos: { n: b.northDm, e: b.eastDm }, altDm: b.altDm, batteryPermille: b.batteryPermille, completed: b.completed === '' ? null : b.completed, progress: b.progress ?? null, ...(b.handedOver ? { handedOver: b.handedOver } : {}) };
   }
   const c = parseWith('command', d.value, parseCommandBody);

@@ -111,7 +111,8 @@ export class MissionRunner {
   /**
    * Why this device knows its drone flew for mission `m` before (so, found on the ground after a restart,
    * under the mission's hold or with it active, someone or something landed it), or null: its committed progress has waypoints
-   * passed, its last committed report since the mission began had it in the air, or its data directory
+   * passed, its last committed report since the mission began had it in the air (its height then, or,
+   * not known then, the last one it knew, held: heldAltDm), or its data directory
    * says this device had it in the air for it. With none of them it never took off for the mission as
    * far as anything kept tells. Never for the simulated vehicle in this process, which a restart puts
    * back on the ground.
@@ -366,7 +367,9 @@ export class MissionRunner {
       this.onExec({ command: m.id, stage: 'failed', progress, reason });
       return;
     }
-    const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM > 2 } : null;
+    // Its height not known (the FC's estimator says so, and stayed so through the wait above): airborne
+    // by its flight state, not by a number the FC does not vouch for.
+    const at = here ? { pos: { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, airborne: here.upM === null ? airborne : here.upM > 2 } : null;
     const start = carrying ? 0 : resumeStart(mine.waypoints, mine.flown ?? 0, at);
     if (start > 0) this.o.log.info({ event: 'resume', mission: m.id, from: start, of: mine.waypoints.length }, `resuming mission ${m.id} from waypoint ${start + 1} of ${mine.waypoints.length} (committed progress ${mine.flown ?? 0})`);
     // Restarted (no route of the mission held) after the drone flew for it: found on the ground when the
@@ -411,7 +414,8 @@ export class MissionRunner {
     });
   }
 
-  positionM(): { northM: number; eastM: number; upM: number } | null {
+  /** Where the drone is (Executor.position); upM null while its flight controller says its height is not known. */
+  positionM(): { northM: number; eastM: number; upM: number | null } | null {
     return this.executor.position();
   }
 
@@ -478,6 +482,27 @@ export class MissionRunner {
     return m.assignments.some((a) => a.node === this.o.id) && !m.done.includes(this.o.id) ? from : null;
   }
 
+  /**
+   * The number the telemetry's sixth element carries while the flight controller says the height is
+   * not known (the eleventh element, heightUnknown, says so): the last height this device knew
+   * (Executor.heldUpM), else, restarted since, the one its last committed report carried, else 0.
+   * Why held, not 0: the committed state stores this number, as every version reads it (a node of a
+   * version before the eleventh element reads only it, so what is committed must not depend on that
+   * element: ARCHITECTURE.md, "Wire format evolution"), and every reader takes it for the drone's
+   * height. A held number was true when the FC last vouched for it, and is near what a version before
+   * the eleventh element sent in the same case (the FC's relative_alt, held, or drifting, from the loss). 0 would put a drone
+   * still in the air on the ground: flewBefore, a restart's evidence that the drone flew for the
+   * mission, would lose "its last committed report had it N m up", and a drone a pilot or its FC's
+   * failsafe landed while the device was down could be taken off again. The price: a drone that lands
+   * while its height is not known stays committed at the held height until it is known again, which
+   * errs the safe way there (taken for having flown: handed over, not flown).
+   */
+  private heldAltDm(): number {
+    const up = this.executor.heldUpM();
+    if (up !== null) return Math.round(up * 10);
+    return this.state.drones.find((d) => d.id === this.o.id)?.altDm ?? 0;
+  }
+
   /** What this device's next telemetry report says (device.ts signs it when the gate lets it:
    *  telemetry-gate.ts), or null with no position yet. Integers in the fleet's frame. */
   telemetryFacts(): TelemetryFacts | null {
@@ -488,7 +513,7 @@ export class MissionRunner {
     return {
       northDm: Math.round(pos.northM * 10),
       eastDm: Math.round(pos.eastM * 10),
-      altDm: Math.round(pos.upM * 10),
+      ...(pos.upM !== null ? { altDm: Math.round(pos.upM * 10) } : { altDm: this.heldAltDm(), heightUnknown: true as const }),
       batteryPermille: this.batteryPermille(),
       // While it flies a part of the mission it reports how far (what a restart resumes from); the
       // mission it finished before is old news then, and both would not fit telemetryBytesMax.

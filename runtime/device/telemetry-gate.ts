@@ -1,7 +1,7 @@
 // Which telemetry periods a device signs a telemetry transaction in. Every signed report rides in a
 // block and is carried by every link, so a device sends one only when it says something new: it moved
 // a metre or more, its battery changed by a percent, it passed a waypoint of its part of a mission or
-// finished it, or telemetryKeepaliveEvery
+// finished it, its height became not known or known again, or telemetryKeepaliveEvery
 // periods passed (a drone parked on its pad reports twice a minute, not every second; one holding a
 // part of a mission every telemetryMissionKeepaliveEvery). On the radio
 // alone (broker down) it considers only every radioOnlyTelemetryEvery-th period, each device in its
@@ -12,7 +12,7 @@
 import { limits } from '../lib/limits.js';
 import type { TelemetryBody } from '../wire/telemetry.js';
 
-export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress' | 'handedOver'>;
+export type TelemetryFacts = Pick<TelemetryBody, 'northDm' | 'eastDm' | 'altDm' | 'batteryPermille' | 'completed' | 'progress' | 'handedOver' | 'heightUnknown'>;
 
 const movedDm = 10;
 const batteryStepPermille = 10;
@@ -40,6 +40,7 @@ export class TelemetryGate {
       Math.abs(l.northDm - now.northDm) < movedDm &&
       Math.abs(l.eastDm - now.eastDm) < movedDm &&
       Math.abs(l.altDm - now.altDm) < movedDm &&
+      l.heightUnknown === now.heightUnknown &&
       Math.abs(l.batteryPermille - now.batteryPermille) < batteryStepPermille &&
       l.completed === now.completed &&
       l.progress?.mission === now.progress?.mission &&

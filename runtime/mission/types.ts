@@ -87,6 +87,9 @@ export interface DroneState {
   readonly id: string;
   /** Last committed position; null until the device's first telemetry is committed. */
   readonly pos: PointDm | null;
+  /** Last committed height above home: the telemetry's sixth element, whatever later elements say (a
+   *  device that does not know its height sends its last known one there, held: MissionRunner
+   *  telemetryFacts), so every version commits the same number. */
   readonly altDm: number;
   readonly batteryPermille: number;
   readonly telemetryHeight: number;

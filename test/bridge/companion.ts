@@ -115,9 +115,10 @@ export function inMemoryFc(o: { fromFc?: FrameTap; fromCompanion?: FrameTap; fc?
   };
 }
 
-/** The MAVLink position and flight drivers on `rig`'s companion, started (their stops pushed to
- *  `cleanup`), once the FC has been heard with a position and a landed state. */
-export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>): Promise<ReturnType<typeof createMavlinkDevices>> {
+/** The MAVLink position and flight drivers on `rig`'s companion (in memory, or the FC process's on a
+ *  pty: SimFcRig), started (their stops pushed to `cleanup`), once the FC has been heard with a
+ *  position and a landed state. */
+export async function mavlinkDevicesOn(rig: { readonly vehicle: MavlinkVehicle }, cleanup: Array<() => Promise<void> | void>): Promise<ReturnType<typeof createMavlinkDevices>> {
   const devices = createMavlinkDevices(rig.vehicle);
   for (const d of [devices.position, devices.flight]) {
     await d.start();
@@ -132,7 +133,7 @@ export async function mavlinkDevicesOn(rig: InMemoryFcRig, cleanup: Array<() => 
 
 /** A device's executor on the MAVLink drivers over `rig` (mavlinkDevicesOn), at the simulated FC's
  *  origin, with the reports and log lines it gave; stopped through `cleanup`. */
-export async function mavlinkExecutor(rig: InMemoryFcRig, cleanup: Array<() => Promise<void> | void>, options: ExecutorOptions = {}) {
+export async function mavlinkExecutor(rig: { readonly vehicle: MavlinkVehicle }, cleanup: Array<() => Promise<void> | void>, options: ExecutorOptions = {}) {
   const devices = await mavlinkDevicesOn(rig, cleanup);
   const reports: ExecReport[] = [];
   const logs: string[] = [];

@@ -28,7 +28,9 @@ async function executorOn(t: TestContext, fc: Partial<Omit<SimFcOptions, 'transp
 const losing: readonly { readonly name: string; readonly fc: Partial<Omit<SimFcOptions, 'transport'>> }[] = [
   { name: 'PX4', fc: { family: 'px4' } },
   { name: 'PX4 stopping GLOBAL_POSITION_INT', fc: { family: 'px4', px4GlobalWhenLost: 'stop' } },
-  { name: 'ArduPilot', fc: { family: 'ardupilot' } },
+  // Its EKF failsafe off (FS_EKF_THRESH 0): on, it lands the drone a second after the loss
+  // (test/device/executor-ekf-failsafe.test.ts).
+  { name: 'ArduPilot', fc: { family: 'ardupilot', ekfFailsafe: 'off' } },
 ];
 
 describe.concurrent("the executor and where the MAVLink position comes from", () => {
@@ -64,6 +66,48 @@ describe.concurrent("the executor and where the MAVLink position comes from", ()
     expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
     expect(logs.filter((l) => l.includes("reached by the vehicle's own reckoning"))).toEqual([]);
     expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 40)).toBeLessThan(3);
+  });
+});
+
+describe.concurrent("the executor and the FC's estimator losing its height", () => {
+  // The estimator loses its vertical position as the drone climbs (POS_VERT_ABS clear; the height it
+  // streams held near 3 m while the drone climbs on to 15): the executor's height is not known (not the
+  // stale 3 m), nothing is judged by it (the take-off is not done, no goto goes out), and once the
+  // estimator has it back the take-off is done and the route flown. Before, the held height was the
+  // drone's: the telemetry said 3 m for a drone at 15.
+  it.for<AutopilotFamily>(['ardupilot', 'px4'])('%s: the height not known while the FC says so; the take-off waits for it, then the route is flown', { timeout: 60_000 }, async (family, t) => {
+    const { rig, ex, reports } = await executorOn(t, { family });
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }], altDm: 150, speedDmps: 80, then: 'hold' });
+    await waitFor('climbing', () => rig.fc.vehicle.state().upM > 3, 20_000);
+    rig.fc.setNavigation({ height: 'lost' });
+    await waitFor('the height not known', () => ex.position()?.upM === null, 3_000);
+    await waitFor('the vehicle up at 15 m', () => rig.fc.vehicle.state().upM > 14.5, 20_000);
+    await new Promise((r) => setTimeout(r, 2_000)); // half a simulated take-off's worth of time
+    expect(ex.position()).toMatchObject({ upM: null, source: 'fc-estimate' });
+    expect(ex.heightKnown()).toBe(false);
+    expect(ex.heightUnknown()).toMatch(/POS_VERT_ABS is clear/);
+    expect(Math.abs(rig.fc.vehicle.state().eastM)).toBeLessThan(1); // no goto went out
+    expect(reports.map((r) => r.stage)).toEqual(['started']);
+    rig.fc.setNavigation({ height: 'ok' });
+    await waitFor('m1 done or failed', () => reports.some((r) => r.stage === 'done' || r.stage === 'failed'), 40_000);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([]);
+    expect(Math.hypot(rig.fc.vehicle.state().northM, rig.fc.vehicle.state().eastM - 30)).toBeLessThan(3);
+  });
+});
+
+describe.concurrent("the executor and the FC's estimator losing its height for longer than the stall bound", () => {
+  // PX4 ends its take-off in Hold, and a stop in Hold short of where a goto or take-off sent the drone
+  // reads as a pilot's hold. With the height not known the watch compares across only, so the take-off's
+  // climb looks like a stop: the task fails saying the height is not known, and nothing is handed over.
+  it('PX4: the take-off is not judged reached, the task fails with the reason, and the vehicle is not read as a pilot\'s', { timeout: 60_000 }, async (t) => {
+    const { rig, ex, reports } = await executorOn(t, { family: 'px4' }, 3_000);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }], altDm: 150, speedDmps: 80, then: 'hold' });
+    await waitFor('climbing', () => rig.fc.vehicle.state().upM > 3, 20_000);
+    rig.fc.setNavigation({ height: 'lost' });
+    await waitFor('m1 failed', () => reports.some((r) => r.stage === 'failed'), 20_000);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([expect.stringMatching(/^take-off not judged reached: the flight controller's estimator has no valid vertical position \(ESTIMATOR_STATUS flags 0x[0-9a-f]+: POS_VERT_ABS is clear\): its height above home is not known, and the vehicle has not moved across for 3 s \(mode (hold|takeoff)\); not flown on$/)]);
+    expect(ex.handedOverBecause()).toBeNull();
+    expect(Math.abs(rig.fc.vehicle.state().eastM)).toBeLessThan(1);
   });
 });
 

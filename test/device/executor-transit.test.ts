@@ -35,7 +35,7 @@ async function fly(timers: NodeJS.Timeout[], transitAltDm: number | undefined): 
   timers.push(
     vehicleClock(vehicle, () => {
       const p = ex.position();
-      if (p) track.push(p);
+      if (p && p.upM !== null) track.push({ ...p, upM: p.upM }); // the simulated vehicle always knows its height
     }),
   );
   // A leg of 80 m north to the route, then the route: 60 m east.

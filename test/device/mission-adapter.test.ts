@@ -64,14 +64,14 @@ describe('mission adapter', () => {
     expect(() => parseTelemetryBody(['v1', 1, 9, 1, 2, 0, 800, '', null, 'x'.repeat(101)])).toThrow(/telemetry.handedOver is longer than 100/);
   });
 
-  it('the longest report a device sends with a handover fits the telemetry body limit', () => {
+  it('the longest report a device sends with a handover, and its height not known, fits the telemetry body limit', () => {
     // The longest ids: a 64-character node, a mission named by a 64-character operator and a 16-byte
-    // nonce in hex (commandRef), the largest numbers each field takes.
+    // nonce in hex (commandRef), the largest numbers each field takes; the eleventh element too.
     const node = 'n'.repeat(64);
     const mission = `${'o'.repeat(64)}/${'ab'.repeat(16)}`;
-    const body = encodeTelemetryBody({ node, session: 0xffffffff, seq: Number.MAX_SAFE_INTEGER, northDm: -10_000_000, eastDm: -10_000_000, altDm: -10_000_000, batteryPermille: 1000, completed: '', handedOver: mission });
+    const body = encodeTelemetryBody({ node, session: 0xffffffff, seq: Number.MAX_SAFE_INTEGER, northDm: -10_000_000, eastDm: -10_000_000, altDm: -10_000_000, batteryPermille: 1000, completed: '', handedOver: mission, heightUnknown: true });
     expect(body.length).toBeLessThanOrEqual(limits.telemetryBytesMax);
-    expect(parseTelemetryBody(unwrap(decodeCbor(body, limits.telemetryBytesMax)))).toMatchObject({ node, handedOver: mission });
+    expect(parseTelemetryBody(unwrap(decodeCbor(body, limits.telemetryBytesMax)))).toMatchObject({ node, handedOver: mission, heightUnknown: true });
   });
 
   it('turns a device telemetry envelope into integer telemetry, and ignores one naming another device', () => {

@@ -126,6 +126,34 @@ describe.concurrent('restarted with its mission active and the drone on the grou
     expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', progress: 500, reason: expect.stringMatching(/1 of its 2 waypoints committed as passed/) }]);
   }, 60_000);
 
+  it('its height not known at the restart: its report holds its last committed height, committed, so the evidence that it flew stands: handed over, nothing sent', async (t) => {
+    // Restarted while the FC's estimator disowns the height (POS_VERT_ABS clear): this process never
+    // knew one, so its report carries the one its last committed report had (MissionRunner
+    // heldAltDm), 10 m, with the eleventh element. Committed, as every version commits the sixth
+    // element, it keeps "had it 10.0 m up": 0 there would have read as a drone that never flew, and the
+    // resume would have taken off a drone someone landed.
+    const { rig, sent, device } = await fcRig(t);
+    rig.fc.setNavigation({ height: 'lost' });
+    await waitFor("the estimator's report of the loss", () => rig.vehicle.telemetry.estimator?.vertAbsOk === false, 5_000);
+    const { r, acks } = device(activeState([report(0, 100)]));
+    expect(r.positionM()?.upM).toBeNull();
+    const facts = r.telemetryFacts();
+    expect(facts).toMatchObject({ altDm: 100, heightUnknown: true });
+    commit(r, 3, [{ kind: 'telemetry', node: 'd1', pos: { n: facts?.northDm ?? 0, e: facts?.eastDm ?? 0 }, altDm: facts?.altDm ?? 0, batteryPermille: 900, completed: null, progress: null }]);
+    expect(r.state.drones.find((d) => d.id === 'd1')).toMatchObject({ altDm: 100, telemetryHeight: 3 });
+    const from = sent.length;
+    r.resumeOwnTask();
+    // It waits for the height (as for the FC): nothing sent meanwhile; the estimator has it back, on the ground.
+    expect(await sentAfter(sent, from)).toEqual([]);
+    expect(acks).toEqual([]);
+    rig.fc.setNavigation({ height: 'ok' });
+    await waitFor('the resume judged', () => acks.some((a) => a.stage === 'failed'), 10_000);
+    expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', reason: expect.stringMatching(/its last committed report, since the mission began, had it 10\.0 m up/) }]);
+    expect(r.handedOver()).toMatch(handedOverReason);
+    expect(await sentAfter(sent, from)).toEqual([]);
+    expect(rig.fc.vehicle.state().armed).toBe(false);
+  }, 60_000);
+
   it('it never flew for the mission (no progress, no report in the air since it began, nothing in its data directory): it takes off as its task would', async (t) => {
     const { rig, sent, device } = await fcRig(t);
     // Its last report, on the ground, from before the mission began (block 2) is no report in the air.

@@ -23,6 +23,16 @@ describe('telemetry gate', () => {
     expect(g.due(flying(2), false)).toBe(true);
   });
 
+  it('a height that becomes not known, or known again, is news; still not known is not, the held number unchanged', () => {
+    const g = new TelemetryGate('d1');
+    const up = { ...at(0), altDm: 120 };
+    expect(g.due(up, false)).toBe(true);
+    // The FC's estimator disowned it: the same held number, and heightUnknown (the eleventh element).
+    expect(g.due({ ...up, heightUnknown: true }, false)).toBe(true);
+    expect(g.due({ ...up, heightUnknown: true }, false)).toBe(false);
+    expect(g.due({ ...up, altDm: 123 }, false)).toBe(true); // known again, even within a metre of the held one
+  });
+
   it('a device that does not move reports again after telemetryKeepaliveEvery periods', () => {
     const g = new TelemetryGate('d1');
     const sent: number[] = [];

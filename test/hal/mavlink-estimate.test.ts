@@ -44,7 +44,9 @@ describe.concurrent("the FC's estimator losing its horizontal position while GLO
     const cleanup = ownCleanup(t);
     let positionFrames = 0;
     const rig = inMemoryFc({
-      fc: { family, speedFactor: 4, navigation: { receiver: 'absent', estimate: 'vision' }, driftMps: 2 },
+      // ArduPilot's EKF failsafe off (FS_EKF_THRESH 0): on, it lands the vehicle a second after the
+      // loss, and this is about what the driver makes of the estimate streamed on.
+      fc: { family, speedFactor: 4, navigation: { receiver: 'absent', estimate: 'vision' }, driftMps: 2, ekfFailsafe: 'off' },
       fromFc: (f, pass) => {
         if (frameMsgid(f) === globalPositionInt) positionFrames++;
         pass(f);
@@ -168,7 +170,7 @@ describe('a flight controller on optical flow: a relative position only', () => 
     cleanup.push(() => position.stop());
     await waitFor('the estimator report and GLOBAL_POSITION_INT', () => rig.vehicle.telemetry.estimator !== null && rig.vehicle.telemetry.position !== null, 5_000);
     // Read synchronously after the change: the FC's next report cannot land in between.
-    rig.vehicle.telemetry.estimator = { message: 'EKF_STATUS_REPORT', flags: 1 | 2 | 4 | 8 | 32 | 256, horizAbsOk: false, posHorizRatio: 0.1 };
+    rig.vehicle.telemetry.estimator = { message: 'EKF_STATUS_REPORT', flags: 1 | 2 | 4 | 8 | 32 | 256, horizAbsOk: false, posHorizRatio: 0.1, vertAbsOk: true };
     const f = position.fix();
     expect(!f.ok && f.error.message).toMatch(/EKF_STATUS_REPORT flags 0x12f: it has a relative one only \(POS_HORIZ_REL/);
   }, 30_000);
@@ -192,4 +194,46 @@ describe('the simulated ArduPilot as its own process on a socat pty, started wit
     if (want === '3d') expect(f.ok && f.value.source).toBe('fc-estimate');
     else expect(rig.vehicle.telemetry.estimator).toMatchObject({ message: 'EKF_STATUS_REPORT', horizAbsOk: false });
   }, 30_000);
+});
+
+describe.concurrent("the FC's estimator losing its vertical position while GLOBAL_POSITION_INT streams on", () => {
+  // POS_VERT_ABS clear (its height source rejected or gone): the altitude streamed on is held where it
+  // was lost while the vehicle climbs on. The flight driver gives no height above home then, and says
+  // why; the horizontal position stands. Before, relative_alt was the height whatever the estimator
+  // said: the stale 5 m, with the vehicle at 15.
+  const cases = [
+    { family: 'ardupilot', report: 'EKF_STATUS_REPORT' },
+    { family: 'px4', report: 'ESTIMATOR_STATUS' },
+  ] as const;
+  it.for(cases)('$family: no height above home while $report has POS_VERT_ABS clear, and why; the horizontal position stands; the height is back with the flag', { timeout: 60_000 }, async ({ family, report }, t) => {
+    const cleanup = ownCleanup(t);
+    const rig = inMemoryFc({ fc: { family, speedFactor: 4 } });
+    cleanup.push(rig.stop);
+    const devices = await mavlinkDevicesOn(rig, cleanup);
+    await airborne(rig.vehicle, 5);
+    const before = devices.flight.state();
+    expect(before.ok && before.value.heightAboveHomeM).toBeGreaterThan(3.5);
+    expect(before.ok && before.value.heightUnknown).toBeUndefined();
+    rig.fc.setNavigation({ height: 'lost' });
+    const climb = await rig.vehicle.execute({ type: 'goto', target: { ...localToGeo(defaultSimConfig.origin, 0, 0), relAltM: 15 } });
+    expect(climb.ok).toBe(true);
+    await waitFor('the vehicle at 15 m', () => rig.fc.vehicle.state().upM > 14, 20_000);
+    await waitFor("the estimator's report of the loss", () => rig.vehicle.telemetry.estimator?.vertAbsOk === false, 3_000);
+    // What the FC streams is the held height, 9 m and more below the vehicle.
+    expect(rig.fc.vehicle.state().upM - (rig.vehicle.telemetry.position?.relativeAlt ?? 0) / 1000).toBeGreaterThan(9);
+    const lost = devices.flight.state();
+    expect(lost.ok && lost.value.heightAboveHomeM).toBeUndefined();
+    expect(lost.ok && lost.value.heightUnknown).toMatch(new RegExp(`no valid vertical position \\(${report} flags 0x[0-9a-f]+: POS_VERT_ABS is clear\\): its height above home is not known`));
+    const f = devices.position.fix();
+    expect(f.ok && f.value).toMatchObject({ fix: '3d', source: 'fc-estimate' });
+    // The agents' reading: a position across, its altitude unknown (NaN), not the held one.
+    const agents = new HalInputReader(devices, defaultSimConfig.origin);
+    expect(agents.read(0).position?.altM).toBeNaN();
+    rig.fc.setNavigation({ height: 'ok' });
+    await waitFor('the height back', () => {
+      const s = devices.flight.state();
+      return s.ok && s.value.heightAboveHomeM !== undefined && Math.abs(s.value.heightAboveHomeM - rig.fc.vehicle.state().upM) < 1;
+    }, 3_000);
+    expect(agents.read(0).position?.altM).toBeGreaterThan(13);
+  });
 });

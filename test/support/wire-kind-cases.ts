@@ -195,8 +195,12 @@ export function kindCases(fx: FleetFixture): KindCases {
           altDm: fc.integer({ min: -1e7, max: 1e7 }),
           batteryPermille: fc.integer({ min: -1, max: 1000 }),
           completed: fc.oneof(fc.constant(''), fc.string({ maxLength: 100 })),
+          progress: fc.option(fc.record({ mission: fc.string({ maxLength: 40 }), flown: fc.integer({ min: 0, max: 0xffff }) }), { nil: undefined }),
+          // The tenth and eleventh elements: "" is no handover (it reads back absent), so one has text.
+          handedOver: fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
+          heightUnknown: fc.option(fc.constant(true as const), { nil: undefined }),
         })
-        .map(({ sender, ...t }) => ({ sender, body: { node: sender, ...t } })),
+        .map(({ sender, progress, handedOver, heightUnknown, ...t }) => ({ sender, body: { node: sender, ...t, ...(progress ? { progress } : {}), ...(handedOver !== undefined ? { handedOver } : {}), ...(heightUnknown ? { heightUnknown } : {}) } })),
       encode: encodeTelemetryBody,
     },
     'snapshot-request': { arb: fc.record({ sender: deviceArb, body: fc.record({ height: uintArb, nonce: uintArb }) }), encode: encodeSnapshotRequestBody },

@@ -26,18 +26,52 @@ const seal = (kind: 'telemetry' | 'heartbeat', body: unknown[]): Uint8Array => s
 describe('a record from a newer version, with elements this one does not know', () => {
   it('a telemetry report with two more elements opens as the report it knows, and the mission machine gets the same input', () => {
     expect(encodeCbor(known)).toEqual(encodeTelemetryBody(report));
-    // The tenth element (handedOver) is null: absent; the two after it are unknown here.
-    const newer = seal('telemetry', [...known, null, 17, { wind: [3, 4] }]);
+    // The tenth (handedOver) and eleventh (heightUnknown) elements are null: absent; the two after
+    // them are unknown here.
+    const newer = seal('telemetry', [...known, null, null, 17, { wind: [3, 4] }]);
     const opened = openEnvelope(newer, ctx);
     expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(report);
     const plain = missionTxOf(seal('telemetry', known), adapter, f.fleet);
     expect(plain).not.toBeNull();
     expect(missionTxOf(newer, adapter, f.fleet)).toEqual(plain);
     // An eight-element report (no progress) with more after it: the ninth keeps its meaning, so a
-    // newer device sends null there (no progress) rather than leaving it out.
-    const noProgress = seal('telemetry', [...known.slice(0, 8), null, null, 'later']);
+    // newer device sends null there (no progress) rather than leaving it out; the tenth and eleventh
+    // likewise.
+    const noProgress = seal('telemetry', [...known.slice(0, 8), null, null, null, 'later']);
     const o2 = openEnvelope(noProgress, ctx);
     expect(o2.ok ? o2.value.parsed : o2.error.message).toEqual({ ...report, progress: undefined });
+  });
+
+  it('a report whose height is not known: true as its eleventh element, after the handover\'s tenth (null when absent); the committed input is the one an older version makes of it', () => {
+    // The sixth element is the held height (MissionRunner telemetryFacts), whatever the eleventh says.
+    const unknown = { ...report, heightUnknown: true as const };
+    const bytes = encodeTelemetryBody(unknown);
+    expect(bytes).toEqual(encodeCbor([...known, null, true]));
+    const sealed = sealEnvelope('telemetry', f.fleet, 'v1', bytes, f.signer('v1'));
+    const opened = openEnvelope(sealed, ctx);
+    expect(opened.ok ? opened.value.parsed : opened.error.message).toEqual(unknown);
+    // What the mission machine gets is what a node of the version before the eleventh element makes of
+    // it (it reads ten elements and ignores the rest): the same committed state, and app hash, in a
+    // fleet mid-upgrade. Stated as the bytes without it, which that version also reads.
+    const tx = missionTxOf(sealed, adapter, f.fleet);
+    expect(tx).toEqual(missionTxOf(seal('telemetry', known), adapter, f.fleet));
+    expect(tx).toMatchObject({ kind: 'telemetry', altDm: 300 });
+    expect(tx).not.toHaveProperty('heightUnknown');
+    // With a handover and no progress: null holds the ninth place, the mission the tenth.
+    const handed = { ...unknown, progress: undefined, handedOver: 'ops/ab' };
+    expect(encodeTelemetryBody(handed)).toEqual(encodeCbor([...known.slice(0, 8), null, 'ops/ab', true]));
+    const o2 = openEnvelope(sealEnvelope('telemetry', f.fleet, 'v1', encodeTelemetryBody(handed), f.signer('v1')), ctx);
+    expect(o2.ok ? o2.value.parsed : o2.error.message).toEqual({ ...report, progress: undefined, handedOver: 'ops/ab', heightUnknown: true });
+    // Neither: the bytes a report always had, with no tenth or eleventh element.
+    expect(encodeTelemetryBody(report)).toEqual(encodeCbor(known));
+    expect(encodeTelemetryBody({ ...report, progress: undefined })).toEqual(encodeCbor(known.slice(0, 8)));
+    // false or null there is no claim; anything else is refused, naming the field.
+    for (const absent of [false, null]) {
+      const o = openEnvelope(seal('telemetry', [...known, null, absent]), ctx);
+      expect(o.ok ? o.value.parsed : o.error.message).toEqual(report);
+    }
+    const bad = openEnvelope(seal('telemetry', [...known, null, 'yes']), ctx);
+    expect(bad.ok ? 'opened' : bad.error.message).toMatch(/telemetry.heightUnknown must be true, false or null/);
   });
 
   it('a heartbeat with one more element opens as the heartbeat it knows', () => {
@@ -50,11 +84,12 @@ describe('a record from a newer version, with elements this one does not know', 
 
   it('is bounded: past trailingElementsMax extra elements, or past the body size limit, the record is refused with the reason', () => {
     const extra = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-    // Ten elements are known (the tenth, handedOver, null here).
-    const atBound = openEnvelope(seal('telemetry', [...known, null, ...extra(limits.trailingElementsMax)]), ctx);
+    // Eleven elements are known (the tenth, handedOver, and the eleventh, heightUnknown, null here).
+    const all = [...known, null, null];
+    const atBound = openEnvelope(seal('telemetry', [...all, ...extra(limits.trailingElementsMax)]), ctx);
     expect(atBound.ok).toBe(true);
-    const past = openEnvelope(seal('telemetry', [...known, null, ...extra(limits.trailingElementsMax + 1)]), ctx);
-    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${10 + limits.trailingElementsMax + 1} elements \\(limit ${10 + limits.trailingElementsMax}\\)`));
+    const past = openEnvelope(seal('telemetry', [...all, ...extra(limits.trailingElementsMax + 1)]), ctx);
+    expect(past.ok ? 'opened' : past.error.message).toMatch(new RegExp(`telemetry has ${11 + limits.trailingElementsMax + 1} elements \\(limit ${11 + limits.trailingElementsMax}\\)`));
     const big = openEnvelope(seal('telemetry', [...known, 'x'.repeat(limits.telemetryBytesMax)]), ctx);
     expect(big.ok ? 'opened' : big.error.message).toMatch(new RegExp(`telemetry body is \\d+ bytes \\(limit ${limits.telemetryBytesMax}\\)`));
     // What it knows is still checked: a short report, or a bad element, is refused.

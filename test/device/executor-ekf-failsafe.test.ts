@@ -1,0 +1,89 @@
+// ArduCopter's EKF failsafe, end to end: the simulated ArduPilot as its own process on a socat pty,
+// the device's executor on the MAVLink drivers over it. Its GNSS receiver loses its fix in flight
+// (sim-fc --gnss-lost-after), its EKF dead reckons for 7 s, then has no position, and a second later its
+// EKF failsafe says "EKF variance: position lost" and switches to LAND ("EKF Failsafe: changed to LAND
+// Mode"), which lands the drone. The executor sees the FC's own mode (its takeover check), hands the
+// vehicle over with a reason naming the FC's EKF failsafe in its own words, and commands nothing more.
+
+import { describe, expect, it, type TestContext } from 'vitest';
+import { common, type MavLinkData } from 'node-mavlink';
+import { mavlinkExecutor, simFcRig, waitFor } from '../bridge/companion.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+
+/** The flight commands a companion sends (COMMAND_LONG or COMMAND_INT), and the setpoint streams. */
+const flightCommands: readonly number[] = [mavCmd.doReposition, mavCmd.doSetMode, mavCmd.navTakeoff, mavCmd.navLand, mavCmd.navReturnToLaunch, mavCmd.missionStart, mavCmd.componentArmDisarm];
+const isFlightCommand = (m: MavLinkData): boolean =>
+  m instanceof common.SetPositionTargetGlobalInt || m instanceof common.SetPositionTargetLocalNed || ((m instanceof common.CommandLong || m instanceof common.CommandInt) && flightCommands.includes(m.command));
+
+/** The FC process (ArduPilot, 4 simulated seconds per second, its receiver losing its fix `lostAfterS`
+ *  simulated seconds after the vehicle is first in the air) on a pty, the executor over it, and every
+ *  flight command the companion sent, with when; all stopped at the test's end, by PID. */
+async function rigWithLoss(t: TestContext, lostAfterS: number) {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  t.onTestFinished(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  const rig = await simFcRig(['--autopilot', 'ardupilot', '--seed', '7', '--speed', '4', '--heartbeat-ms', '200', '--gnss-lost-after', String(lostAfterS)], 200);
+  cleanup.push(() => rig.stop());
+  const sent: { atMs: number; msg: MavLinkData }[] = [];
+  const send = rig.endpoint.send.bind(rig.endpoint);
+  rig.endpoint.send = (msg: MavLinkData): void => {
+    if (isFlightCommand(msg)) sent.push({ atMs: Date.now(), msg });
+    send(msg);
+  };
+  // When the companion first saw the FC in LAND (its heartbeat), and the modes it showed armed since.
+  let landSeenAtMs: number | null = null;
+  const modesArmedSince = new Set<string>();
+  const watch = setInterval(() => {
+    if (landSeenAtMs === null && rig.vehicle.mode() === 'land') landSeenAtMs = Date.now();
+    if (landSeenAtMs !== null && rig.vehicle.armed()) modesArmedSince.add(rig.vehicle.mode());
+  }, 10);
+  cleanup.push(() => clearInterval(watch));
+  const ex = await mavlinkExecutor(rig, cleanup);
+  return { rig, sent, landSeenAt: () => landSeenAtMs, modesArmedSince, ...ex };
+}
+
+// The mode named is the one the FC showed when its texts came: they come before the HEARTBEAT in LAND.
+const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until a new task for this drone$/;
+
+describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies; the executor hands it over", () => {
+  it('flying its route (GUIDED): LAND, the task fails naming the EKF failsafe, the FC lands and disarms it, no command after', { timeout: 60_000 }, async (t) => {
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 3);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 30_000);
+    const failed = reports.filter((r) => r.stage === 'failed');
+    expect(failed.map((r) => r.reason)).toHaveLength(1);
+    expect(failed[0]?.reason).toMatch(ekfFailsafeReason);
+    expect(ex.handedOverBecause()).toMatch(/its own failsafe \(the flight controller said .*"EKF Failsafe: changed to LAND Mode"/);
+    expect(reports.some((r) => r.stage === 'done')).toBe(false);
+    // It was flying the route when the FC took it: goto'd east, in the air.
+    expect(sent.some((s) => s.msg instanceof common.CommandInt && s.msg.command === mavCmd.doReposition)).toBe(true);
+    // The FC lands it on its own: down and disarmed (its auto-disarm), in LAND all the way.
+    await waitFor('landed and disarmed by the FC', () => !rig.vehicle.armed() && rig.vehicle.landed() === 'on-ground', 20_000);
+    expect([...modesArmedSince]).toEqual(['land']);
+    const at = landSeenAt();
+    expect(at).not.toBeNull();
+    // Nothing the executor sent after the FC switched to LAND (a goto would have taken it back to GUIDED).
+    expect(sent.filter((s) => s.atMs >= (at as number)).map((s) => s.msg.constructor.name)).toEqual([]);
+  });
+
+  it('holding under the mission (LOITER): LAND, handed over; the resume is not carried out, no command after', { timeout: 60_000 }, async (t) => {
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 28);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('on its way east', () => {
+      const p = rig.vehicle.telemetry.position;
+      return p !== null && p.relativeAlt > 9_000 && rig.vehicle.mode() === 'guided' && ex.position() !== null && (ex.position()?.eastM ?? 0) > 10;
+    }, 20_000);
+    ex.run('h', { type: 'hold', mission: 'm1' });
+    await waitFor('held (LOITER)', () => rig.vehicle.mode() === 'hold', 5_000);
+    await waitFor('the task failed', () => reports.some((r) => r.command === 'm1' && r.stage === 'failed'), 30_000);
+    expect(reports.filter((r) => r.command === 'm1' && r.stage === 'failed').map((r) => r.reason)).toEqual([expect.stringMatching(ekfFailsafeReason)]);
+    ex.run('r', { type: 'resume', mission: 'm1' });
+    expect(reports.filter((r) => r.command === 'r' && r.stage === 'failed').map((r) => r.reason)).toEqual([expect.stringMatching(/^not carried out: the vehicle is not in this device's hands/)]);
+    await waitFor('landed and disarmed by the FC', () => !rig.vehicle.armed() && rig.vehicle.landed() === 'on-ground', 20_000);
+    expect([...modesArmedSince]).toEqual(['land']);
+    const at = landSeenAt();
+    expect(at).not.toBeNull();
+    expect(sent.filter((s) => s.atMs >= (at as number)).map((s) => s.msg.constructor.name)).toEqual([]);
+  });
+});
