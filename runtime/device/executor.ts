@@ -109,8 +109,9 @@ export class Executor {
    *  are not carried out (as in fleet-sim's flight layer). */
   private failsafe = false;
   /** A pilot's mode switch or the flight controller's own failsafe took the vehicle out of the
-   *  executor's hands while it flew (takenOver), and no task has come since: nothing flies it on (a
-   *  reflex's release, a re-plan), until the swarm commits a new task for it. */
+   *  executor's hands while it flew (takenOver), and no operator's task has come since: nothing flies
+   *  it on (a reflex's release, a re-plan, any automatic task: notTakenBack), until an operator's
+   *  command for it (a new mission naming it, an rtl, land or abort). */
   private handedOver = false;
   /** Why (handedOver): what the device's status tells the operator. */
   private handedOverWhy = '';
@@ -265,7 +266,8 @@ export class Executor {
   }
 
   /** Why the vehicle is out of this device's hands (a pilot's switch or sticks, the FC's own failsafe)
-   *  until a new task for it, or null while the device flies it: the device's status says so. */
+   *  until an operator's command for it (Executor.run: nothing automatic ends it), or null while the
+   *  device flies it: the device's status says so. */
   handedOverBecause(): string | null {
     return this.handedOver ? this.handedOverWhy : null;
   }
@@ -1070,7 +1072,7 @@ export class Executor {
     this.handedOverWhy = why;
     this.handedOverMission = this.adoptedFor ?? this.current?.task.mission ?? null;
     this.reflexRefusalLogged = false;
-    const reason = `${why}; nothing more is commanded until a new task for this drone`;
+    const reason = `${why}; nothing more is commanded until an operator's command for this drone`;
     this.log(reason);
     return reason;
   }

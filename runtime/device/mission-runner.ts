@@ -527,7 +527,7 @@ export class MissionRunner {
     };
   }
 
-  /** Why the vehicle is out of this device's hands until a new task for it (Executor.handedOverBecause), or null. */
+  /** Why the vehicle is out of this device's hands until an operator's command for it (Executor.handedOverBecause), or null. */
   handedOver(): string | null {
     return this.executor.handedOverBecause();
   }

@@ -45,7 +45,7 @@ async function rigWithLoss(t: TestContext, lostAfterS: number) {
 }
 
 // The mode named is the one the FC showed when its texts came: they come before the HEARTBEAT in LAND.
-const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until a new task for this drone$/;
+const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until an operator's command for this drone$/;
 
 describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies; the executor hands it over", () => {
   it('flying its route (GUIDED): LAND, the task fails naming the EKF failsafe, the FC lands and disarms it, no command after', { timeout: 60_000 }, async (t) => {
