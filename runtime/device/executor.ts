@@ -433,8 +433,9 @@ export class Executor {
    * would switch the FC out of the pilot's mode or its failsafe (a lost-drone rtl, from the battery
    * reserve or silence under reassignHandedOver 0, took the vehicle from a pilot into RTL, and the
    * EKF failsafe's LAND into a return). The vehicle stays handed over; a re-plan of the route it held
-   * is kept (a later operator's task may fly it); the log and the task's failed ack say why. True when
-   * it was not carried out.
+   * replaces that route, flown from where it was (as before: the route held follows the committed
+   * one), but nothing is flown; the log and the task's failed ack say why. True when it was not
+   * carried out.
    */
   private notTakenBack(command: string, task: Task): boolean {
     if (!this.othersHaveIt()) return false;
