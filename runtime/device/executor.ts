@@ -5,7 +5,7 @@
 import type { DeviceError, DeviceSet, FlightAction, FlightControl, GeoPoint } from '../../hal/devices.js';
 import type { Result } from '../lib/result.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
-import type { Task } from '../mission/types.js';
+import type { Task, TaskOrigin } from '../mission/types.js';
 import { resumeIndex, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../mission/hazards.js';
 import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
@@ -109,8 +109,9 @@ export class Executor {
    *  are not carried out (as in fleet-sim's flight layer). */
   private failsafe = false;
   /** A pilot's mode switch or the flight controller's own failsafe took the vehicle out of the
-   *  executor's hands while it flew (takenOver), and no task has come since: nothing flies it on (a
-   *  reflex's release, a re-plan), until the swarm commits a new task for it. */
+   *  executor's hands while it flew (takenOver), and no operator's task has come since: nothing flies
+   *  it on (a reflex's release, a re-plan, any automatic task: notTakenBack), until an operator's
+   *  command for it (a new mission naming it, an rtl, land or abort). */
   private handedOver = false;
   /** Why (handedOver): what the device's status tells the operator. */
   private handedOverWhy = '';
@@ -265,7 +266,8 @@ export class Executor {
   }
 
   /** Why the vehicle is out of this device's hands (a pilot's switch or sticks, the FC's own failsafe)
-   *  until a new task for it, or null while the device flies it: the device's status says so. */
+   *  until an operator's command for it (Executor.run: nothing automatic ends it), or null while the
+   *  device flies it: the device's status says so. */
   handedOverBecause(): string | null {
     return this.handedOver ? this.handedOverWhy : null;
   }
@@ -296,16 +298,22 @@ export class Executor {
   }
 
   /** Runs a task for this device; a new task supersedes the one in progress. `restart`: a waypoints task
-   *  is a restart's resume of the part of an active mission the drone flew for before (RestartResume). */
-  run(command: string, task: Task, restart: RestartResume | null = null): void {
+   *  is a restart's resume of the part of an active mission the drone flew for before (RestartResume).
+   *  `origin`: who decided it (TaskOrigin; a re-plan is always the machine's): an automatic one is not
+   *  carried out while a pilot or the flight controller's own failsafe has the vehicle (notTakenBack). */
+  run(command: string, task: Task, restart: RestartResume | null = null, origin: TaskOrigin = task.type === 'waypoints' && task.replan === true ? 'automatic' : 'operator'): void {
     this.homeAltMsl();
     const prev = this.current;
-    // Handed over from a mission this executor holds no route of (restarted under its hold: adoptHold),
-    // a re-plan of that mission (round a committed hazard, a new fence, a lost drone's part) is one too:
-    // its route is kept, and the vehicle stays where the pilot or the failsafe left it. Before, it read
-    // as a first task, the handover was cleared, and a drone a pilot had landed was armed and taken off.
+    if (origin === 'automatic' && this.notTakenBack(command, task)) return;
+    // An operator's command takes the vehicle back (only a re-plan, hold or resume does not: below): said
+    // in its started ack and the log, so whoever had it and the operator both know.
+    const takenBack = origin === 'operator' && task.type !== 'hold' && task.type !== 'resume' && (task.type !== 'waypoints' || task.replan !== true) && this.othersHaveIt() ? this.handedOverWhy : null;
+    if (takenBack !== null) this.log(`task ${command} (${task.type}), an operator's command, takes the vehicle back (it was out of this device's hands: ${takenBack})`);
+    // A re-plan of the mission it flies carries on from where the drone is. One while the vehicle is
+    // handed over ended above (notTakenBack), with no route of it held too (restarted under its hold:
+    // adoptHold), where it once read as a first task and took off a drone a pilot had landed.
     const sameMission = task.type === 'waypoints' && prev !== null && prev.task.mission === task.mission;
-    const replan = task.type === 'waypoints' && task.replan === true && (sameMission || this.handedOverFor(task.mission));
+    const replan = task.type === 'waypoints' && task.replan === true && sameMission;
     // The mission's hold and resume concern the drones flying it. Not carried out on one that a pilot or
     // the FC's own failsafe has (the hold would switch the FC out of the pilot's mode or its failsafe
     // landing), nor on one going home or landing on its own failsafe, which only an rtl, land or abort
@@ -320,8 +328,8 @@ export class Executor {
       this.failsafe = false;
       if (task.type !== 'hold' && task.type !== 'resume') this.homeward = false;
     }
-    // A task of the swarm's for this drone gives it back to the executor; a re-plan of the mission it
-    // was flying, or the mission's hold and resume, do not (they concern the drones flying it).
+    // An operator's task for this drone gives it back to the executor (takenBack); the mission's hold
+    // and resume do not (they concern the drones flying it), nor does anything automatic (notTakenBack).
     if (!replan && task.type !== 'hold' && task.type !== 'resume') {
       this.handedOver = false;
       this.adoptedFor = null;
@@ -332,13 +340,6 @@ export class Executor {
         const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
         const next = replan && sameMission && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same) : 0;
         const cut = replan && sameMission && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
-        if (replan && this.handedOver) {
-          // With no route of the mission held (handed over at a restart), none is made up from the
-          // re-plan's first waypoint: the progress the telemetry reports would go back to it.
-          if (sameMission) this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
-          this.log(`task ${command}: re-planned route ${sameMission ? 'kept' : 'not flown'}; the vehicle is not in the executor's hands (a pilot or the flight controller's failsafe took it)`, 'info');
-          return;
-        }
         if (replan && this.failsafe) {
           // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
           // return goes on (its loop is not superseded).
@@ -379,7 +380,7 @@ export class Executor {
         this.current = null;
         this.paused = false;
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.goHome(live));
+        void this.simple(command, this.grounded() ? null : () => this.goHome(live), takenBack);
         return;
       }
       case 'land':
@@ -388,15 +389,21 @@ export class Executor {
         this.paused = false;
         this.watchAnew();
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live));
+        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live), takenBack);
         return;
     }
   }
 
   /** A committed rtl or land of this drone whose task never reached this executor (a state sync
    *  installed a state past it): carry it out, with no ack (the command's were due at its commit).
-   *  A drone on the ground stays there. */
+   *  A drone on the ground stays there. Not while a pilot or the flight controller's own failsafe has
+   *  the vehicle: the committed state does not say whether an operator or the machine (a lost drone
+   *  sent home) decided it, and only an operator takes a vehicle back (notTakenBack). */
   carryOut(action: 'rtl' | 'land'): void {
+    if (this.othersHaveIt()) {
+      this.log(`committed ${action} not carried out: ${this.handedOverWhy}; a state sync's catch-up does not take the vehicle back`);
+      return;
+    }
     this.generation++;
     this.current = null;
     this.homeward = false;
@@ -408,6 +415,43 @@ export class Executor {
     if (this.grounded()) return;
     const live = this.liveFor(this.generation);
     void (action === 'rtl' ? this.goHome(live) : this.descend({ type: 'land' }, live)).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+  }
+
+  /**
+   * Whether a pilot or the flight controller's own failsafe has the vehicle: handed over before, or seen
+   * taken now (takenOver, which hands it over: a pilot may take the drone where its finished task left
+   * it, with no flying of the executor's to notice).
+   */
+  private othersHaveIt(): boolean {
+    return this.handedOver || this.takenOver() !== null;
+  }
+
+  /**
+   * An automatic task (TaskOrigin: the machine's own, from committed inputs: a lost drone's return, a
+   * re-plan, a lost drone's part grown onto this one's route; a state sync's resume) while a pilot or
+   * the flight controller's own failsafe has the vehicle (othersHaveIt): not carried out, since it
+   * would switch the FC out of the pilot's mode or its failsafe (a lost-drone rtl, from the battery
+   * reserve or silence under reassignHandedOver 0, took the vehicle from a pilot into RTL, and the
+   * EKF failsafe's LAND into a return). The vehicle stays handed over; a re-plan of the route it held
+   * replaces that route, flown from where it was (as before: the route held follows the committed
+   * one), but nothing is flown; the log and the task's failed ack say why. True when it was not
+   * carried out.
+   */
+  private notTakenBack(command: string, task: Task): boolean {
+    if (!this.othersHaveIt()) return false;
+    if (task.type === 'waypoints' && task.replan === true && this.current !== null && this.current.task.mission === task.mission) {
+      const prev = this.current;
+      const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
+      const next = resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same);
+      const cut = prev.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+      this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
+    }
+    const what = task.type === 'waypoints' ? (task.replan === true ? `re-planned route of mission ${task.mission}${this.current?.task === task ? ' (kept)' : ''}` : `route of mission ${task.mission}`) : task.type;
+    const reason = `not carried out: ${this.handedOverWhy}; the swarm's automatic ${what} does not take the vehicle back (an operator's command does)`;
+    this.log(`task ${command}: ${reason}`);
+    this.report({ command, stage: 'started', progress: 0, reason: '' });
+    this.report({ command, stage: 'failed', progress: 0, reason });
+    return true;
   }
 
   /** A local failsafe's return to launch (the mission-reflexes agent: battery reserve, link loss), which
@@ -665,8 +709,10 @@ export class Executor {
   }
 
   /** A task of one action (or a way home: goHome), reported started, then done or failed. */
-  private async simple(command: string, action: FlightAction | (() => Promise<string | null>) | null): Promise<void> {
-    this.report({ command, stage: 'started', progress: 0, reason: '' });
+  /** A task of one action (or none): started, then done or failed with the vehicle's refusal. `takenBack`:
+   *  whose the vehicle was (an operator's rtl, land or abort took it back: run), for the started ack. */
+  private async simple(command: string, action: FlightAction | (() => Promise<string | null>) | null, takenBack: string | null = null): Promise<void> {
+    this.report({ command, stage: 'started', progress: 0, reason: takenBack !== null ? `taken back by an operator's command (the vehicle was out of this device's hands: ${takenBack})` : '' });
     if (action) {
       const r = await (typeof action === 'function' ? action() : this.act(action));
       if (r) return this.report({ command, stage: 'failed', progress: 0, reason: r });
@@ -1027,7 +1073,7 @@ export class Executor {
     this.handedOverWhy = why;
     this.handedOverMission = this.adoptedFor ?? this.current?.task.mission ?? null;
     this.reflexRefusalLogged = false;
-    const reason = `${why}; nothing more is commanded until a new task for this drone`;
+    const reason = `${why}; nothing more is commanded until an operator's command for this drone`;
     this.log(reason);
     return reason;
   }

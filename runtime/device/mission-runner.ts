@@ -11,7 +11,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
-import type { ActiveMission, Assignment, HazardSet, MissionState, Task } from '../mission/types.js';
+import type { ActiveMission, Assignment, HazardSet, MissionState, Task, TaskOrigin } from '../mission/types.js';
 import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask } from '../mission/reassign.js';
@@ -220,7 +220,9 @@ export class MissionRunner {
         case 'decision': {
           const d = e.decision;
           this.o.metrics.commands.inc({ outcome: d.outcome });
-          const assigned = r.effects.flatMap((x) => (x.type === 'task' && x.command === d.id ? [x.node] : []));
+          // The command's own tasks: a mission started in this block has its id, and so do the machine's
+          // automatic tasks of it (a drone lost in the same block sent home: TaskOrigin).
+          const assigned = r.effects.flatMap((x) => (x.type === 'task' && x.command === d.id && x.origin === 'operator' ? [x.node] : []));
           this.o.log.info({ event: 'decision', command: d.id, type: d.type, outcome: d.outcome, reason: d.reason, assigned }, `command ${d.outcome}`);
           this.ack({ command: d.id, stage: d.outcome, height: d.height, reason: d.reason, assigned, blockHash: cb.certificate.blockHash });
           break;
@@ -238,7 +240,7 @@ export class MissionRunner {
             if (e.task.type === 'waypoints' && e.task.replan && this.state.mission?.id === e.task.mission) break;
             this.cancelResume();
           }
-          this.runTask(e.command, e.task);
+          this.runTask(e.command, e.task, 0, null, e.origin);
           // Restarted while the mission was held, the executor has no route to fly on: it takes its
           // part from the committed state, as after a restart during an active mission.
           // Not when the vehicle was taken meanwhile (adoptHold): the resume is not carried out there.
@@ -298,11 +300,11 @@ export class MissionRunner {
 
   /** `base`: the planned waypoint a waypoints task's route starts at (resumeOwnTask), 0 for a task
    *  from the committed effects (its whole part). `restart`: a restart's resume of a part the drone
-   *  flew for before (Executor.run). */
-  private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null): void {
-    this.o.log.info({ event: 'task', command, task: task.type }, `executing ${task.type}`);
+   *  flew for before (Executor.run). `origin`: who decided it (TaskOrigin; Executor.run). */
+  private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null, origin: TaskOrigin = 'automatic'): void {
+    this.o.log.info({ event: 'task', command, task: task.type, origin }, `executing ${task.type}`);
     if (task.type === 'waypoints') this.routeBase = base;
-    this.executor.run(command, task, restart);
+    this.executor.run(command, task, restart, origin);
   }
 
   /** After a restart, fly on with this device's part of a mission still active in the committed state.
@@ -382,7 +384,8 @@ export class MissionRunner {
     if (flew !== null) this.o.log.info({ event: 'resume', mission: m.id, flewBefore: flew }, `resuming mission ${m.id} after a restart: it flew for it before (${flew}): if it is on the ground, it is handed over, not taken off again`);
     // The assignment keeps the allocator's plan (and parts taken over from lost drones); the route flown
     // goes round the committed hazards inside the fence, as the committed tasks did (reassign.ts).
-    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start, flew === null ? null : { why: flew, progress });
+    // A restart's or state sync's resume is the device's own, not an operator's (TaskOrigin).
+    this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start, flew === null ? null : { why: flew, progress }, 'automatic');
   }
 
   /** This device's progress on its part of the committed mission, for its telemetry: how many of the
@@ -524,7 +527,7 @@ export class MissionRunner {
     };
   }
 
-  /** Why the vehicle is out of this device's hands until a new task for it (Executor.handedOverBecause), or null. */
+  /** Why the vehicle is out of this device's hands until an operator's command for it (Executor.handedOverBecause), or null. */
   handedOver(): string | null {
     return this.executor.handedOverBecause();
   }

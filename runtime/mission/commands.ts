@@ -242,12 +242,12 @@ function startMission(
     const blocked = (planned[i] as (typeof planned)[number]).blocked[0];
     if (blocked) return reject(`${blocked.reason} (for ${node})`);
   }
-  const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) } }));
+  const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) }, origin: 'operator' }));
   // Drones of a replaced mission that get no part in the new one stop where they are (those that had
   // finished their part carry on: home, or hovering where it ended).
   if (s.mission) {
     for (const node of unfinished(s.mission)) {
-      if (!assignments.some((x) => x.node === node)) effects.push({ type: 'task', node, command: c.id, task: { type: 'hold', mission: null } });
+      if (!assignments.some((x) => x.node === node)) effects.push({ type: 'task', node, command: c.id, task: { type: 'hold', mission: null }, origin: 'operator' });
     }
   }
   const tasked = new Set(assignments.map((x) => x.node));
@@ -270,6 +270,6 @@ export function withoutNodes(m: ActiveMission, nodes: readonly string[]): Active
 function withMission(s: MissionState, mission: ActiveMission | null, nodes: readonly string[], activity: DroneActivity, task: Task, command: string): Outcome {
   const set = new Set(nodes);
   const drones = s.drones.map((d) => (set.has(d.id) ? { ...d, activity } : d));
-  const effects: MissionEffect[] = [...set].sort().map((node) => ({ type: 'task', node, command, task }));
+  const effects: MissionEffect[] = [...set].sort().map((node) => ({ type: 'task', node, command, task, origin: 'operator' }));
   return { ok: true, state: { ...s, mission, drones }, effects };
 }

@@ -115,10 +115,10 @@ function loseDrones(s: MissionState, block: MissionBlock, handedOver: readonly {
   const state0: MissionState = { ...s, mission: r.mission };
   for (const node of r.grown) {
     const a = r.mission?.assignments.find((x) => x.node === node);
-    if (r.mission && a) effects.push({ type: 'task', node, command: m.id, task: assignmentTask(state0, r.mission, a, 0, true) });
+    if (r.mission && a) effects.push({ type: 'task', node, command: m.id, task: assignmentTask(state0, r.mission, a, 0, true), origin: 'automatic' });
   }
   const home = new Set(lost.filter((l) => sentHome(l.cause)).map((l) => l.node));
-  for (const node of [...home].sort(compareIds)) effects.push({ type: 'task', node, command: m.id, task: { type: 'rtl' } });
+  for (const node of [...home].sort(compareIds)) effects.push({ type: 'task', node, command: m.id, task: { type: 'rtl' }, origin: 'automatic' });
   // A handed-over drone gets no task (reassign.ts: one would take the vehicle back from whoever has
   // it) and is no longer the mission's: idle to the machine, whatever its pilot does with it.
   const idle = new Set(lost.filter((l) => l.cause === 'handed-over').map((l) => l.node));
@@ -147,7 +147,7 @@ function replan(prev: MissionState, state: MissionState, height: number): { stat
     const { route, blocked } = routeAround(a.waypoints, after, state.geofence);
     if (JSON.stringify({ route: old.route, blocked: old.blocked }) === JSON.stringify({ route, blocked })) continue;
     nodes.push(a.node);
-    effects.push({ type: 'task', node: a.node, command: m.id, task: assignmentTask(state, m, a, 0, true) });
+    effects.push({ type: 'task', node: a.node, command: m.id, task: assignmentTask(state, m, a, 0, true), origin: 'automatic' });
   }
   if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
   return { state, effects };

@@ -211,13 +211,25 @@ export interface Decision {
   readonly reason: string;
 }
 
+/**
+ * Who decided a task (MissionEffect `task`): `operator`, an operator's command of this block named the
+ * drone (a mission's part, rtl, land, abort, hold, resume; `command` is that command's id); `automatic`,
+ * the machine on its own from committed inputs (a lost drone sent home, a re-plan round committed
+ * hazards or a new fence, a lost drone's part grown onto another's route; `command` is the mission's
+ * id, which is also the id of the command that started it, so it cannot tell the two apart). A device
+ * does not carry out an automatic task while a pilot or the flight controller's own failsafe has its
+ * vehicle (runtime/device/executor.ts run): only an operator takes a vehicle back.
+ */
+export type TaskOrigin = 'operator' | 'automatic';
+
 /** Why a drone left a mission it had not finished (reassign.ts lostDrones). */
 export type LostCause = 'removed' | 'battery' | 'silent' | 'handed-over';
 
 export type MissionEffect =
   | { readonly type: 'decision'; readonly decision: Decision }
-  /** A task for one drone; each device executes the ones naming itself. */
-  | { readonly type: 'task'; readonly node: string; readonly command: string; readonly task: Task }
+  /** A task for one drone; each device executes the ones naming itself. `origin` (TaskOrigin): from an
+   *  operator's command, or the machine's own from committed inputs; device-local output, in no hash. */
+  | { readonly type: 'task'; readonly node: string; readonly command: string; readonly task: Task; readonly origin: TaskOrigin }
   | { readonly type: 'param'; readonly key: string; readonly value: ParamValue }
   | { readonly type: 'geofence'; readonly polygon: readonly PointDm[]; readonly altDmMax: number }
   /** The shell submits the authority-signed manifest; consensus applies it two heights after commit. */

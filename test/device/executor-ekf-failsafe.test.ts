@@ -9,6 +9,7 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { common, type MavLinkData } from 'node-mavlink';
 import { mavlinkExecutor, simFcRig, waitFor } from '../bridge/companion.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import { lostDroneRtl } from './lost-drone-rtl.js';
 
 /** The flight commands a companion sends (COMMAND_LONG or COMMAND_INT), and the setpoint streams. */
 const flightCommands: readonly number[] = [mavCmd.doReposition, mavCmd.doSetMode, mavCmd.navTakeoff, mavCmd.navLand, mavCmd.navReturnToLaunch, mavCmd.missionStart, mavCmd.componentArmDisarm];
@@ -44,7 +45,7 @@ async function rigWithLoss(t: TestContext, lostAfterS: number) {
 }
 
 // The mode named is the one the FC showed when its texts came: they come before the HEARTBEAT in LAND.
-const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until a new task for this drone$/;
+const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until an operator's command for this drone$/;
 
 describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies; the executor hands it over", () => {
   it('flying its route (GUIDED): LAND, the task fails naming the EKF failsafe, the FC lands and disarms it, no command after', { timeout: 60_000 }, async (t) => {
@@ -85,5 +86,27 @@ describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies
     const at = landSeenAt();
     expect(at).not.toBeNull();
     expect(sent.filter((s) => s.atMs >= (at as number)).map((s) => s.msg.constructor.name)).toEqual([]);
+  });
+
+  // The swarm's own rtl for the drone (the mission machine's, for a drone lost from its mission: its
+  // battery below the reserve, under reassignHandedOver 0) while the FC's failsafe lands it. Before, it
+  // was carried out: RTL asked of an FC whose estimator has no position, out of its failsafe LAND.
+  it("flying its route: LAND; the machine's rtl for it is not carried out, the FC's landing goes on with no command after", { timeout: 60_000 }, async (t) => {
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 3);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 30_000);
+    const rtl = lostDroneRtl('d1', 'm1');
+    expect(rtl).toMatchObject({ task: { type: 'rtl' }, origin: 'automatic' });
+    ex.run(rtl.command, rtl.task, null, rtl.origin);
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([
+      expect.stringMatching(ekfFailsafeReason),
+      expect.stringMatching(/^not carried out: the flight controller left the executor's control: its own failsafe \(the flight controller said .*"EKF Failsafe: changed to LAND Mode".*; the swarm's automatic rtl does not take the vehicle back/),
+    ]);
+    await waitFor('landed and disarmed by the FC', () => !rig.vehicle.armed() && rig.vehicle.landed() === 'on-ground', 20_000);
+    expect([...modesArmedSince]).toEqual(['land']);
+    const at = landSeenAt();
+    expect(at).not.toBeNull();
+    expect(sent.filter((s) => s.atMs >= (at as number)).map((s) => s.msg.constructor.name)).toEqual([]); // before: RTL
+    expect(ex.handedOverBecause()).toMatch(/EKF Failsafe/);
   });
 });

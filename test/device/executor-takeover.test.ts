@@ -9,6 +9,7 @@ import { describe, it, type TestContext } from 'vitest';
 import type { FlightMode } from '../../hal/devices.js';
 import type { Task } from '../../runtime/mission/types.js';
 import { recordActions, testRig, until } from './executor-rig.js';
+import { lostDroneRtl } from './lost-drone-rtl.js';
 
 // The tests run at once (describe.concurrent; vitest's maxConcurrency, 5): each waits on its own
 // vehicle's simulated flight and little on the CPU, on its own rig (testRig), whose clock stops when
@@ -301,6 +302,57 @@ describe('a vehicle taken after its task is done (hovering where the task left i
     ex.reflexAction({ type: 'hold' });
     expect(await until(() => actions.filter((a) => a === 'hold').length === 1, 5_000)).toBe(true);
     expect(logs.filter((l) => l.includes("left the executor's control"))).toEqual([]);
+    ex.stop();
+  }, 60_000);
+});
+
+// The swarm's automatic tasks (TaskOrigin automatic: the mission machine's own, here its rtl for a drone
+// lost from its mission with the battery below the reserve, under reassignHandedOver 0) are not carried
+// out on a vehicle someone else has: each would switch the FC out of the pilot's mode. An operator's
+// command is, and says whose vehicle it took back.
+describe.concurrent("the swarm's automatic tasks for a vehicle a pilot has", () => {
+  const notCarriedOut = /^not carried out: the flight controller left the executor's control: a pilot took it \(a manual mode\); the swarm's automatic rtl does not take the vehicle back \(an operator's command does\)$/;
+
+  it("taken mid-leg: the machine's rtl and a state sync's catch-up send nothing; the operator's rtl takes it back", async (t) => {
+    const { expect } = t;
+    const { ex, reports, actions, vehicle, logs } = await pilotTakesOverMidLeg(t);
+    const rtl = lostDroneRtl('d1', 'm1');
+    expect(rtl).toMatchObject({ command: 'm1', task: { type: 'rtl' }, origin: 'automatic' });
+    const after = actions.length;
+    ex.run(rtl.command, rtl.task, null, rtl.origin);
+    ex.carryOut('rtl'); // a state sync past a committed rtl of it: whose, the state does not say
+    await new Promise((r) => setTimeout(r, 500)); // 10 s of the pilot's flight
+    expect(actions.slice(after)).toEqual([]); // before: return-to-launch, twice
+    expect(vehicle.state().mode).toBe('manual');
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([expect.stringMatching(/a pilot took it/), expect.stringMatching(notCarriedOut)]);
+    expect(logs.filter((l) => l.startsWith('committed rtl not carried out'))).toHaveLength(1);
+    expect(ex.handedOverFrom()).toBe('m1');
+    // The operator's rtl of it: the FC's return, and the started ack says whose vehicle it was.
+    ex.run('ops/09', { type: 'rtl' });
+    expect(await until(() => actions.slice(after).includes('return-to-launch') && vehicle.state().mode === 'return', 5_000)).toBe(true);
+    expect(reports.find((r) => r.command === 'ops/09' && r.stage === 'started')?.reason).toMatch(/^taken back by an operator's command \(the vehicle was out of this device's hands: .*a pilot took it/);
+    expect(ex.handedOverBecause()).toBeNull();
+    ex.stop();
+  }, 60_000);
+
+  it("taken where its finished task left it hovering (not handed over yet): the machine's rtl sees the pilot and sends nothing; the operator's land takes it back", async ({ expect, onTestFinished }) => {
+    const { vehicle, ex, reports, actions } = await takenRig(onTestFinished);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 50 }], altDm: 200, speedDmps: 80, then: 'hold' });
+    expect(await until(() => reports.some((r) => r.stage === 'done'), 20_000)).toBe(true);
+    vehicle.setMode('manual');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ex.handedOverBecause()).toBeNull(); // nothing of the executor's runs to notice
+    const after = actions.length;
+    const rtl = lostDroneRtl('d1', 'm1');
+    ex.run(rtl.command, rtl.task, null, rtl.origin);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(actions.slice(after)).toEqual([]); // before: return-to-launch
+    expect(vehicle.state().mode).toBe('manual');
+    expect(reports.filter((r) => r.stage === 'failed').map((r) => r.reason)).toEqual([expect.stringMatching(notCarriedOut)]);
+    expect(ex.handedOverBecause()).toMatch(/a pilot took it/);
+    ex.run('ops/10', { type: 'land' });
+    expect(await until(() => actions.slice(after).includes('land') && vehicle.state().mode === 'land', 5_000)).toBe(true);
+    expect(reports.find((r) => r.command === 'ops/10' && r.stage === 'started')?.reason).toMatch(/^taken back by an operator's command/);
     ex.stop();
   }, 60_000);
 });

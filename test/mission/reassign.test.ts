@@ -54,6 +54,18 @@ describe('a drone lost from a survey', () => {
     expect(at(r.state, 90_000, [{ ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
   });
 
+  // A device does not carry out an automatic task on a vehicle a pilot or the FC's own failsafe has
+  // (runtime/device/executor.ts run); the command id cannot tell (both name the mission: s1).
+  it("the tasks say who decided them: the survey's parts and an operator's rtl, the operator; the lost drone's rtl and the grown route, the machine", () => {
+    const s0 = at(initialMissionState(), 10_000, [report('d1', 0, 0), report('d2', 2_000, 0), report('d3', 0, 5_000)]).state;
+    const started = at(s0, 11_000, [cmd('s1', 'mission.survey', { area: [[0, 0], [0, 100], [200, 100], [200, 0]], spacingM: 20, drones: ['d1', 'd2'] })]);
+    const origins = (fx: readonly MissionEffect[]): [string, string, string, string][] => fx.flatMap((e) => (e.type === 'task' ? [[e.node, e.command, e.task.type, e.origin] as [string, string, string, string]] : []));
+    expect(origins(started.effects)).toEqual([['d1', 's1', 'waypoints', 'operator'], ['d2', 's1', 'waypoints', 'operator']]);
+    const lost = at(started.state, 21_000, [report('d2', 1_400, 600, 240, { mission: 's1', flown: 5 }), report('d1', 400, 800)]);
+    expect(origins(lost.effects)).toEqual([['d1', 's1', 'waypoints', 'automatic'], ['d2', 's1', 'rtl', 'automatic']]);
+    expect(origins(at(lost.state, 22_000, [cmd('ops/9', 'rtl', { nodes: ['d1'] })]).effects)).toEqual([['d1', 'ops/9', 'rtl', 'operator']]);
+  });
+
   it('silent for lostAfterS of block time: lost, its part to the drone still reporting; a report in time keeps it', () => {
     const s = surveying();
     // d1 keeps reporting; d2's last report is at 10 s (before the mission started at 11 s).
