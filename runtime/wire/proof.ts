@@ -6,8 +6,9 @@ import type { Verifier } from '../crypto/sodium.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeBlockBytes, type DecodedBlock } from './block.js';
-import { decodeCbor, encodeCbor } from './cbor.js';
-import { certificateToCbor, parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
+import { decodeCbor } from './cbor.js';
+import { CborWriter } from './cbor-writer.js';
+import { parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
 import { array, bytes, fail, parseWith } from './fields.js';
 
 export interface BlockProof {
@@ -15,8 +16,14 @@ export interface BlockProof {
   readonly certificate: CommitCertificate;
 }
 
+/** encodeCbor([blockBytes, certificateToCbor(certificate)]), byte for byte, written directly
+ *  (CborWriter): every node encodes one per commit, and cbor-x copied the block through its own buffers. */
 export function encodeProof(blockBytes: Uint8Array, certificate: CommitCertificate): Uint8Array {
-  return encodeCbor([blockBytes, certificateToCbor(certificate)]);
+  const c = certificate;
+  return CborWriter.write(0, (w) => {
+    w.array(2).bytes(blockBytes).array(4).int(c.height).int(c.round).bytes(c.blockHash).array(c.signatures.length);
+    for (const s of c.signatures) w.array(2).text(s.validator).bytes(s.signature);
+  });
 }
 
 /** Whether `bytes`, which decoded as a CBOR array of two items, start with the one-byte head

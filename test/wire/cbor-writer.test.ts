@@ -1,4 +1,4 @@
-// CborWriter writes WAL records and state snapshots without cbor-x; their bytes must be exactly what
+// CborWriter writes WAL records, block proofs and state snapshots without cbor-x; their bytes must be exactly what
 // encodeCbor gives for the same values (a WAL or snapshot written before must read, and every node's
 // snapshot commitment must match). Each test holds the writer's output beside encodeCbor's.
 
@@ -111,6 +111,17 @@ describe('WAL records', () => {
         // A commit record read back gives the proof it was written from (a replayed block serves it).
         const read = back.ok ? back.value.records[0] : undefined;
         if (r.t === 'commit') expect(read?.t === 'commit' && bin(read.proof)).toEqual(bin(r.proof));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('block proofs', () => {
+  it('are byte for byte encodeCbor of [block bytes, certificate]', () => {
+    fc.assert(
+      fc.property(bytesArb, certArb, (b, c) => {
+        expect(bin(encodeProof(b, c))).toEqual(bin(encodeCbor([b, certificateToCbor(c)])));
       }),
       { numRuns: 150 },
     );
