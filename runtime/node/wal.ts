@@ -17,25 +17,27 @@ import { CborWriter } from '../wire/cbor-writer.js';
 export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: Uint8Array };
 
 export function encodeWalRecord(r: NodeWalRecord): Uint8Array {
-  // The CBOR array is written straight after the header, so a block in the record is copied once into
-  // the writer and once out of it, exactly sized (CborWriter.write).
-  return sealFrame(
-    CborWriter.write(frameHeaderBytes, (w) => {
-      // ['commit', block bytes, certificate]: the proof's two items as they are, the certificate not encoded again.
-      if (r.t === 'commit') w.array(3).text('commit').raw(proofItems(r.proof));
-      else if (r.t === 'own') w.array(2).text('own').bytes(r.envelope);
-      else {
-        w.array(8).text('round').int(r.height).int(r.round).text(r.step).int(r.lockedRound);
-        if (r.lockedBlock === null) w.null();
-        else w.bytes(r.lockedBlock);
-        w.int(r.validRound);
-        if (r.validBlock === null) w.null();
-        else w.bytes(r.validBlock);
-      }
-    }),
-  );
+  // The CBOR array is written straight after the header, so a block in the record is copied once.
+  const w = new CborWriter(frameHeaderBytes + 64 + walBlockBytes(r), frameHeaderBytes);
+  // ['commit', block bytes, certificate]: the proof's two items as they are, the certificate not encoded again.
+  if (r.t === 'commit') w.array(3).text('commit').raw(proofItems(r.proof));
+  else if (r.t === 'own') w.array(2).text('own').bytes(r.envelope);
+  else {
+    w.array(8).text('round').int(r.height).int(r.round).text(r.step).int(r.lockedRound);
+    if (r.lockedBlock === null) w.null();
+    else w.bytes(r.lockedBlock);
+    w.int(r.validRound);
+    if (r.validBlock === null) w.null();
+    else w.bytes(r.validBlock);
+  }
+  return sealFrame(w.finish());
 }
 
+function walBlockBytes(r: NodeWalRecord): number {
+  if (r.t === 'commit') return r.proof.length;
+  if (r.t === 'own') return r.envelope.length;
+  return (r.lockedBlock?.length ?? 0) + (r.validBlock?.length ?? 0);
+}
 
 function parseRecord(v: unknown): NodeWalRecord {
   if (!Array.isArray(v)) fail('record is not an array');

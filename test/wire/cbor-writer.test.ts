@@ -49,23 +49,6 @@ describe('CborWriter', () => {
     const out = w.finish();
     expect(bin(out.subarray(8))).toEqual(bin(encodeCbor(1_700_000_000_000)));
   });
-
-  it('write() hands out its own exact copies from the one buffer it reuses, nested writes included', () => {
-    const big = new Uint8Array(70_000).fill(7); // past the buffer it keeps
-    const first = CborWriter.write(8, (w) => w.array(2).bytes(new Uint8Array(300).fill(0xaa)).text('x'));
-    const nested: Uint8Array[] = [];
-    const second = CborWriter.write(4, (w) => {
-      w.array(2).int(-5);
-      nested.push(CborWriter.write(0, (v) => v.bytes(big)));
-      w.null();
-    });
-    const third = CborWriter.write(8, (w) => w.int(1)); // the reserve is zeroed again after first's bytes
-    expect(bin(first)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, ...bin(encodeCbor([new Uint8Array(300).fill(0xaa), 'x']))]);
-    expect(bin(second)).toEqual([0, 0, 0, 0, ...bin(encodeCbor([-5, null]))]);
-    expect(bin(nested[0] as Uint8Array)).toEqual(bin(encodeCbor(big)));
-    expect(bin(third)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    expect(first.buffer === second.buffer && first.byteOffset === second.byteOffset).toBe(false);
-  });
 });
 
 const hashArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -123,7 +106,7 @@ describe('block proofs', () => {
       fc.property(bytesArb, certArb, (b, c) => {
         expect(bin(encodeProof(b, c))).toEqual(bin(encodeCbor([b, certificateToCbor(c)])));
       }),
-      { numRuns: 150 },
+      { numRuns: 60 },
     );
   });
 });
