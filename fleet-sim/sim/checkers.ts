@@ -5,7 +5,7 @@ import type { Verifier } from '../../runtime/crypto/sodium.js';
 import { sameBytes, toHex } from '../../runtime/lib/bytes.js';
 import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
-import { decodeEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, parseEnvelopeBody, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
 import type { Result } from '../../runtime/lib/result.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
 import { hashBytes } from '../../runtime/crypto/sodium.js';
@@ -43,6 +43,8 @@ export class Checkers {
     private readonly now: () => number,
     /** decodeEnvelope, or the world's memo of it (runtime/wire/envelope-memo.ts: the same answers). */
     private readonly decode: (bytes: Uint8Array) => Result<RawEnvelope, WireError> = decodeEnvelope,
+    /** parseEnvelopeBody, or the world's memo of it, shared with the nodes' openings of the envelope. */
+    private readonly parseBody: (raw: RawEnvelope) => Result<unknown, WireError> = parseEnvelopeBody,
   ) {
     this.anyKey = { fleet, keyOf: () => new Uint8Array(0), verifier: { backend: 'libsodium-wrappers', verify: () => true } };
   }
@@ -101,6 +103,7 @@ export class Checkers {
    * same two numbers (parseVoteBody: an unsigned height, a round up to 2^32-1). Anything else (a
    * proposal, a vote written otherwise) is opened in full. Every honest node's vote passes here (14 a
    * height at n = 7), and the full opening built its signing bytes and parsed it for these two numbers.
+   * A proposal's body is parsed once for the checkers and every node's opening (the world's memo).
    */
   private positionOf(raw: RawEnvelope): { readonly height: number; readonly round: number } | null {
     if (raw.fleet === this.fleet && (raw.kind === 'prevote' || raw.kind === 'precommit')) {
@@ -112,9 +115,11 @@ export class Checkers {
         if (h !== null && end === b.length) return { height: h.value, round: r.value };
       }
     }
-    const v = verifyEnvelope(raw, this.anyKey);
+    // Opened with any key: it fails for another fleet or a body that does not parse, nothing else.
+    if (raw.fleet !== this.fleet) return null;
+    const v = this.parseBody(raw);
     if (!v.ok) return null;
-    const p = v.value.parsed as { height: number; round: number };
+    const p = v.value as { height: number; round: number };
     return { height: p.height, round: p.round };
   }
 
