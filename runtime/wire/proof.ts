@@ -7,7 +7,7 @@ import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeBlockBytes, type DecodedBlock } from './block.js';
 import { decodeCbor } from './cbor.js';
-import { CborWriter } from './cbor-writer.js';
+import { CborWriter, Slabs } from './cbor-writer.js';
 import { parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
 import { array, bytes, fail, parseWith } from './fields.js';
 
@@ -15,6 +15,9 @@ export interface BlockProof {
   readonly block: DecodedBlock;
   readonly certificate: CommitCertificate;
 }
+
+/** Proofs are carved from slabs of their own (cbor-writer.ts Slabs): a node keeps them for its window. */
+const proofSlabs = new Slabs();
 
 /** encodeCbor([blockBytes, certificateToCbor(certificate)]), byte for byte, written directly into one
  *  buffer of about its size (CborWriter): every node encodes one per commit, and cbor-x copied the
@@ -24,7 +27,7 @@ export function encodeProof(blockBytes: Uint8Array, certificate: CommitCertifica
   // Heads are at most 9 bytes: the block's, the certificate's four items' and each signature pair's.
   let size = 32 + blockBytes.length + c.blockHash.length;
   for (const s of c.signatures) size += 24 + s.validator.length + s.signature.length;
-  const w = new CborWriter(size);
+  const w = new CborWriter(size, 0, proofSlabs);
   w.array(2).bytes(blockBytes).array(4).int(c.height).int(c.round).bytes(c.blockHash).array(c.signatures.length);
   for (const s of c.signatures) w.array(2).text(s.validator).bytes(s.signature);
   return w.finish();
