@@ -5,9 +5,11 @@ import type { Verifier } from '../../runtime/crypto/sodium.js';
 import { sameBytes, toHex } from '../../runtime/lib/bytes.js';
 import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
-import { decodeEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, parseEnvelopeBody, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
 import type { Result } from '../../runtime/lib/result.js';
 import type { CommittedBlock } from '../../runtime/consensus/types.js';
+import { hashBytes } from '../../runtime/crypto/sodium.js';
+import { cborHeadAt } from '../../runtime/wire/vote.js';
 import type { ChainState } from '../../runtime/consensus/chain-state.js';
 
 export interface Violation {
@@ -41,6 +43,8 @@ export class Checkers {
     private readonly now: () => number,
     /** decodeEnvelope, or the world's memo of it (runtime/wire/envelope-memo.ts: the same answers). */
     private readonly decode: (bytes: Uint8Array) => Result<RawEnvelope, WireError> = decodeEnvelope,
+    /** parseEnvelopeBody, or the world's memo of it, shared with the nodes' openings of the envelope. */
+    private readonly parseBody: (raw: RawEnvelope) => Result<unknown, WireError> = parseEnvelopeBody,
   ) {
     this.anyKey = { fleet, keyOf: () => new Uint8Array(0), verifier: { backend: 'libsodium-wrappers', verify: () => true } };
   }
@@ -83,14 +87,40 @@ export class Checkers {
     if (!raw.ok) return this.violate('double-sign', `${node} signed an undecodable envelope`);
     const { kind, body } = raw.value;
     // Votes and proposals start with height and round; the position key ignores the value.
-    const v = verifyEnvelope(raw.value, this.anyKey);
-    if (!v.ok) return;
-    const p = v.value.parsed as { height?: number; round?: number };
+    const p = this.positionOf(raw.value);
+    if (p === null) return;
     const key = `${node}/${kind}/${p.height}/${p.round}`;
     const before = this.signed.get(key);
     if (before !== undefined && sameBytes(before, body)) return;
     if (before !== undefined) this.violate('double-sign', `honest ${node} signed two different ${kind}s at height ${p.height} round ${p.round}`);
     this.signed.set(key, Buffer.from(body));
+  }
+
+  /**
+   * The height and round of a signed envelope, as opening it with any key parses them (null where that
+   * fails). A vote body shaped as encodeVoteBody writes it ([height, round, 32-byte hash or null],
+   * nothing after) is read from its heads: the full parse accepts exactly such a body and gives the
+   * same two numbers (parseVoteBody: an unsigned height, a round up to 2^32-1). Anything else (a
+   * proposal, a vote written otherwise) is opened in full. Every honest node's vote passes here (14 a
+   * height at n = 7), and the full opening built its signing bytes and parsed it for these two numbers.
+   * A proposal's body is parsed once for the checkers and every node's opening (the world's memo).
+   */
+  private positionOf(raw: RawEnvelope): { readonly height: number; readonly round: number } | null {
+    if (raw.fleet === this.fleet && (raw.kind === 'prevote' || raw.kind === 'precommit')) {
+      const b = raw.body;
+      const h = b[0] === 0x83 ? cborHeadAt(b, 1) : null;
+      const r = h !== null && h.major === 0 ? cborHeadAt(b, h.next) : null;
+      if (r !== null && r.major === 0 && r.value <= 0xffffffff) {
+        const end = b[r.next] === 0xf6 ? r.next + 1 : b[r.next] === 0x58 && b[r.next + 1] === hashBytes ? r.next + 2 + hashBytes : -1;
+        if (h !== null && end === b.length) return { height: h.value, round: r.value };
+      }
+    }
+    // Opened with any key: it fails for another fleet or a body that does not parse, nothing else.
+    if (raw.fleet !== this.fleet) return null;
+    const v = this.parseBody(raw);
+    if (!v.ok) return null;
+    const p = v.value as { height: number; round: number };
+    return { height: p.height, round: p.round };
   }
 
   /** Agreement (followers included), validity and certificate checks at every honest commit. */

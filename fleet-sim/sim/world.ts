@@ -9,7 +9,7 @@ import { DedupWindow } from '../../runtime/links/dedup-cache.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
-import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, parseEnvelopeBody, sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { TelemetryGate } from '../../runtime/device/telemetry-gate.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints, type CommittedBlock, type ConsensusConfig } from '../../runtime/consensus/types.js';
@@ -242,7 +242,7 @@ export class World implements MainHost {
       ),
     );
     const envelopes = this.envelopes;
-    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now, envelopes === null ? decodeEnvelope : (b) => envelopes.decode(b));
+    this.checkers = new Checkers(this.fleet, this.verifier, () => this.queue.now, envelopes === null ? decodeEnvelope : (b) => envelopes.decode(b), envelopes === null ? parseEnvelopeBody : (r) => envelopes.parseBody(r));
     this.links = new SimLinks(this.queue, this.netPrng, radioPrng, scenario, n, (i) => this.flight?.positions[i] ?? null, (to, bytes, announced) => this.deliver(to, bytes, announced));
     this.net = this.links.net;
     const threads = opts.shard?.threads ?? opts.threads ?? 1;

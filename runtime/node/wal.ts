@@ -10,15 +10,18 @@ import { encodeProof, proofItems } from '../wire/proof.js';
 import { fail, parseWith } from '../wire/fields.js';
 import type { Step, WalRecord } from '../consensus/types.js';
 import { frameHeaderBytes, readFrames, sealFrame } from './framed-log.js';
-import { CborWriter } from '../wire/cbor-writer.js';
+import { CborWriter, Slabs } from '../wire/cbor-writer.js';
 
 /** Core records plus the node's own signed proposals (so a restarted node can re-send them; its votes
  *  are kept by the signer state, signer-guard.ts, and WALs from before that hold them here too). */
 export type NodeWalRecord = WalRecord | { readonly t: 'own'; readonly envelope: Uint8Array };
 
+/** WAL records are carved from slabs of their own (cbor-writer.ts Slabs). */
+const walSlabs = new Slabs();
+
 export function encodeWalRecord(r: NodeWalRecord): Uint8Array {
   // The CBOR array is written straight after the header, so a block in the record is copied once.
-  const w = new CborWriter(frameHeaderBytes + 64 + walBlockBytes(r), frameHeaderBytes);
+  const w = new CborWriter(frameHeaderBytes + 64 + walBlockBytes(r), frameHeaderBytes, walSlabs);
   // ['commit', block bytes, certificate]: the proof's two items as they are, the certificate not encoded again.
   if (r.t === 'commit') w.array(3).text('commit').raw(proofItems(r.proof));
   else if (r.t === 'own') w.array(2).text('own').bytes(r.envelope);

@@ -8,7 +8,9 @@
 // Looked up by the envelope's last 6 bytes (the end of its signature, pseudo-random per
 // message) as a number, and answered only for bytes equal to the remembered ones, byte for byte: a
 // colliding lookup decodes for real and takes the slot. An opened envelope is answered only for the same
-// decoded envelope (the one this memo handed out), the same manifest, verifier and fleet (by identity).
+// decoded envelope (the one this memo handed out), the same manifest, verifier and fleet (by identity);
+// its parsed body (a function of the kind and body bytes alone) is kept once for every opening, so an
+// opening under another context, the checkers' included, does not parse the body again.
 // What it hands out is shared by every node that asks: decoded from the memo's own copy of the bytes,
 // never written into by its readers (every field of RawEnvelope, VerifiedEnvelope and the parsed bodies
 // is readonly). Bounded in entries and bytes; cleared when full (that only costs time). Devices run
@@ -17,7 +19,7 @@
 import { sameBytes } from '../lib/bytes.js';
 import type { Result } from '../lib/result.js';
 import type { Manifest } from '../manifest/manifest.js';
-import { decodeEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope, type WireError } from './envelope.js';
+import { decodeEnvelope, parseEnvelopeBody, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope, type WireError } from './envelope.js';
 
 interface Opened {
   readonly manifest: Manifest;
@@ -32,6 +34,8 @@ interface Entry {
   readonly decoded: Result<RawEnvelope, WireError>;
   /** The last opening of `decoded` (a world has one validator set at a time, bar a set change). */
   opened: Opened | null;
+  /** parseEnvelopeBody of `decoded`, once asked: every opening shares it, whatever its context. */
+  body: Result<unknown, WireError> | null;
 }
 
 export interface EnvelopeMemo {
@@ -40,6 +44,8 @@ export interface EnvelopeMemo {
   /** verifyEnvelope(raw, ctx) for ctx built from `manifest`'s keys, remembered when `raw` came from
    *  this memo's decode. */
   verify(raw: RawEnvelope, ctx: OpenContext, manifest: Manifest): Result<VerifiedEnvelope, WireError>;
+  /** parseEnvelopeBody(raw), remembered when `raw` came from this memo's decode. */
+  parseBody(raw: RawEnvelope): Result<unknown, WireError>;
   hits: number;
   misses: number;
 }
@@ -72,7 +78,7 @@ export function envelopeMemo(entriesMax: number, bytesMax: number): EnvelopeMemo
       }
       // A copy, decoded from: what is handed out never changes with the caller's buffer.
       const own = Buffer.from(input);
-      const entry: Entry = { bytes: own, decoded: decodeEnvelope(own), opened: null };
+      const entry: Entry = { bytes: own, decoded: decodeEnvelope(own), opened: null, body: null };
       bytes += own.length - (seen.get(key)?.bytes.length ?? 0);
       seen.set(key, entry);
       return entry.decoded;
@@ -86,9 +92,14 @@ export function envelopeMemo(entriesMax: number, bytesMax: number): EnvelopeMemo
         return o.result;
       }
       m.misses++;
-      const result = verifyEnvelope(raw, ctx);
+      const result = verifyEnvelope(raw, ctx, () => (e.body ??= parseEnvelopeBody(raw)));
       e.opened = { manifest, verifier: ctx.verifier, fleet: ctx.fleet, result };
       return result;
+    },
+    parseBody(raw: RawEnvelope): Result<unknown, WireError> {
+      const e = seen.get(keyOf(raw.bytes));
+      if (e === undefined || !e.decoded.ok || e.decoded.value !== raw) return parseEnvelopeBody(raw);
+      return (e.body ??= parseEnvelopeBody(raw));
     },
   };
   return m;

@@ -6,8 +6,9 @@ import type { Verifier } from '../crypto/sodium.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeBlockBytes, type DecodedBlock } from './block.js';
-import { decodeCbor, encodeCbor } from './cbor.js';
-import { certificateToCbor, parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
+import { decodeCbor } from './cbor.js';
+import { CborWriter, Slabs } from './cbor-writer.js';
+import { parseCertificate, verifyCertificate, type CertificateCheck, type CommitCertificate, type ValidatorPower } from './certificate.js';
 import { array, bytes, fail, parseWith } from './fields.js';
 
 export interface BlockProof {
@@ -15,8 +16,21 @@ export interface BlockProof {
   readonly certificate: CommitCertificate;
 }
 
+/** Proofs are carved from slabs of their own (cbor-writer.ts Slabs): a node keeps them for its window. */
+const proofSlabs = new Slabs();
+
+/** encodeCbor([blockBytes, certificateToCbor(certificate)]), byte for byte, written directly into one
+ *  buffer of about its size (CborWriter): every node encodes one per commit, and cbor-x copied the
+ *  block through its own buffers and walked the certificate for large integers first. */
 export function encodeProof(blockBytes: Uint8Array, certificate: CommitCertificate): Uint8Array {
-  return encodeCbor([blockBytes, certificateToCbor(certificate)]);
+  const c = certificate;
+  // Heads are at most 9 bytes: the block's, the certificate's four items' and each signature pair's.
+  let size = 32 + blockBytes.length + c.blockHash.length;
+  for (const s of c.signatures) size += 24 + s.validator.length + s.signature.length;
+  const w = new CborWriter(size, 0, proofSlabs);
+  w.array(2).bytes(blockBytes).array(4).int(c.height).int(c.round).bytes(c.blockHash).array(c.signatures.length);
+  for (const s of c.signatures) w.array(2).text(s.validator).bytes(s.signature);
+  return w.finish();
 }
 
 /** Whether `bytes`, which decoded as a CBOR array of two items, start with the one-byte head

@@ -28,6 +28,29 @@ describe('checkers', () => {
     expect(c.violations.map((v) => v.property)).toEqual(['double-sign']);
   });
 
+  it('place a vote by the height and round its body gives, read from its heads or opened in full alike', () => {
+    const c = new Checkers('sim', createVerifier(), () => 0);
+    const s = createSigner(keyPairFromSeed(new Uint8Array(32).fill(3)));
+    const vote = (height: number, round: number, blockHash: Uint8Array | null): Uint8Array => sealEnvelope('precommit', 'sim', 'v00', encodeVoteBody({ height, round, blockHash }), s);
+    const a = new Uint8Array(32).fill(1);
+    const b = new Uint8Array(32).fill(2);
+    // Heights and rounds across the head sizes (1 to 9 bytes), each signed twice alike and once apart.
+    const positions: [number, number][] = [[1, 0], [23, 24], [255, 256], [65_536, 65_535], [2 ** 33, 0xffffffff]];
+    for (const [h, r] of positions) {
+      c.onSigned('v00', vote(h, r, a));
+      c.onSigned('v00', vote(h, r, a));
+      c.onSigned('v00', vote(h + 1, r, b)); // another height: no conflict
+    }
+    expect(c.violations).toEqual([]);
+    c.onSigned('v00', vote(2 ** 33, 0xffffffff, null));
+    // A body in a longer form than encodeVoteBody's (the hash's length in a three-byte head) is opened in
+    // full, and is still the vote at 5/0.
+    c.onSigned('v00', vote(5, 0, a));
+    const long = Uint8Array.of(0x83, 0x18, 5, 0x00, 0x59, 0, 32, ...b);
+    c.onSigned('v00', sealEnvelope('precommit', 'sim', 'v00', long, s));
+    expect(c.violations.map((v) => v.detail)).toEqual(['honest v00 signed two different precommits at height 8589934592 round 4294967295', 'honest v00 signed two different precommits at height 5 round 0']);
+  });
+
   it('flag two honest nodes committing different blocks at one height (and the bad certificate)', () => {
     const w = new World(scenario({ name: 'fork' }), 1);
     w.start();

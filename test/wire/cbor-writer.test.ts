@@ -1,4 +1,4 @@
-// CborWriter writes WAL records and state snapshots without cbor-x; their bytes must be exactly what
+// CborWriter writes WAL records, block proofs and state snapshots without cbor-x; their bytes must be exactly what
 // encodeCbor gives for the same values (a WAL or snapshot written before must read, and every node's
 // snapshot commitment must match). Each test holds the writer's output beside encodeCbor's.
 
@@ -8,7 +8,7 @@ import { encodeStateSnapshot, type StateSnapshot } from '../../runtime/consensus
 import { crc32 } from '../../runtime/node/crc32.js';
 import { encodeWalRecord, readWal, type NodeWalRecord } from '../../runtime/node/wal.js';
 import { encodeCbor } from '../../runtime/wire/cbor.js';
-import { CborWriter } from '../../runtime/wire/cbor-writer.js';
+import { CborWriter, Slabs } from '../../runtime/wire/cbor-writer.js';
 import { certificateToCbor } from '../../runtime/wire/certificate.js';
 import { encodeProof } from '../../runtime/wire/proof.js';
 
@@ -42,6 +42,22 @@ describe('CborWriter', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('carves what it writes from a slab, trimmed to what was written, and never over an earlier value', () => {
+    const slabs = new Slabs(8192);
+    const values = [new Uint8Array(300).fill(1), new Uint8Array(100).fill(2), new Uint8Array(500).fill(3), new Uint8Array(200).fill(4), new Uint8Array(1100).fill(5)];
+    // Each writer asks for more than it writes (the rest goes back to the slab), but the second, which
+    // outgrows the buffer it was given and moves out of the slab; the last is past an eighth of a slab.
+    const out = values.map((v, i) => new CborWriter(i === 1 ? 4 : v.length + 64, 8, slabs).bytes(v).finish());
+    out.forEach((o, i) => expect(bin(o)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, ...bin(encodeCbor(values[i]))]));
+    const [a, b, c, d, e] = out as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    expect(c.buffer).toBe(a.buffer);
+    expect(d.buffer).toBe(a.buffer);
+    expect(d.byteOffset).toBe(c.byteOffset + c.length); // c was trimmed to what it holds
+    expect(c.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + a.length);
+    expect(b.buffer).not.toBe(a.buffer);
+    expect(e.buffer).not.toBe(a.buffer);
   });
 
   it('leaves the reserved front out of the CBOR', () => {
@@ -96,6 +112,17 @@ describe('WAL records', () => {
         if (r.t === 'commit') expect(read?.t === 'commit' && bin(read.proof)).toEqual(bin(r.proof));
       }),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe('block proofs', () => {
+  it('are byte for byte encodeCbor of [block bytes, certificate]', () => {
+    fc.assert(
+      fc.property(bytesArb, certArb, (b, c) => {
+        expect(bin(encodeProof(b, c))).toEqual(bin(encodeCbor([b, certificateToCbor(c)])));
+      }),
+      { numRuns: 60 },
     );
   });
 });

@@ -5,7 +5,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keyLookup } from '../../runtime/manifest/manifest.js';
-import { decodeEnvelope, sealEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, parseEnvelopeBody, sealEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope } from '../../runtime/wire/envelope.js';
 import { envelopeMemo } from '../../runtime/wire/envelope-memo.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -86,6 +86,29 @@ describe('envelope memo', () => {
     const counting: OpenContext = { ...ctx, verifier: { backend: 'libsodium-wrappers', verify: (s, msg, k) => (calls.push(1), ctx.verifier.verify(s, msg, k)) } };
     expect(m.verify(elsewhere, counting, fx.manifest).ok).toBe(true);
     expect(calls.length).toBe(1);
+  });
+
+  it('parses a body once for every opening, whatever its context, and checks each opening for real', () => {
+    const m = envelopeMemo(100, 1 << 20);
+    const a = vote(12);
+    const r = raw(m.decode(a));
+    const body = m.parseBody(r);
+    expect(plain(body)).toBe(plain(parseEnvelopeBody(raw(decodeEnvelope(a)))));
+    expect(m.parseBody(r)).toBe(body);
+    // An opening after it takes the same parsed body, and still checks the signature: under another
+    // fleet's keys it fails, under this one's it opens as verifyEnvelope does.
+    const ctx2: OpenContext = { fleet: other.fleet, keyOf: keyLookup(other.manifest), verifier: ctx.verifier };
+    expect(m.verify(r, ctx2, other.manifest).ok).toBe(false);
+    const opened = m.verify(r, ctx, fx.manifest);
+    expect(opened.ok && opened.value.parsed).toBe(body.ok && body.value);
+    expect(plain(opened)).toBe(plain(verifyEnvelope(raw(decodeEnvelope(a)), ctx)));
+    // A body that does not parse gives verifyEnvelope's error; a raw the memo did not hand out is parsed for real.
+    const bad = raw(m.decode(sealEnvelope('prevote', fx.fleet, 'v1', Uint8Array.of(0x83, 1), fx.signer('v1'))));
+    expect(plain(m.parseBody(bad))).toBe(plain(parseEnvelopeBody(bad)));
+    expect(plain(m.verify(bad, ctx, fx.manifest))).toBe(plain(verifyEnvelope(bad, ctx)));
+    const elsewhere = raw(decodeEnvelope(a));
+    expect(m.parseBody(elsewhere)).not.toBe(body);
+    expect(plain(m.parseBody(elsewhere))).toBe(plain(body));
   });
 
   it('starts again past its bounds, and answers the same after', () => {
