@@ -60,6 +60,17 @@ function motionPoint(p: { northM: number; eastM: number; upM: number | null; sou
   return { northM: p.northM, eastM: p.eastM, upM: 0, source: `${p.source ?? 'receiver'}, no height` };
 }
 
+type Cut = { readonly next: number; readonly targets: readonly { n: number; e: number }[]; readonly reached: number };
+
+/** Where a re-planned route of the mission `prev` flew carries on (the waypoint it was heading for, by
+ *  the same leg in the new route), and the fence cut of that leg, kept when the leg is the same. */
+function replannedFrom(prev: { task: { waypoints: readonly { n: number; e: number }[] }; next: number; cut: Cut | null }, waypoints: readonly { n: number; e: number }[]): { next: number; cut: Cut | null } {
+  const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
+  const next = resumeIndex(prev.task.waypoints, prev.next, waypoints, same);
+  const cut = prev.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+  return { next, cut };
+}
+
 /** Waypoints flown of all, 0..1000 for the ack (an empty route, every waypoint inside a committed
  *  hazard, is 0 until done rather than NaN, which no ack reader accepts). */
 const permilleOf = (flown: number, all: number): number => (all === 0 ? 0 : Math.floor((flown * 1000) / all));
@@ -100,7 +111,7 @@ export class Executor {
    *  leg) flies on from there, not back to where the leg came in through the fence. */
   /** `flewBefore`: a restart's resume of a part the drone flew before (run's `restart`): found on the
    *  ground, it is not taken off again (fly). */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: { readonly next: number; readonly targets: readonly { n: number; e: number }[]; readonly reached: number } | null; flewBefore?: RestartResume } | null = null;
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: Cut | null; flewBefore?: RestartResume } | null = null;
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
@@ -337,9 +348,7 @@ export class Executor {
     switch (task.type) {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
-        const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
-        const next = replan && sameMission && prev ? resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same) : 0;
-        const cut = replan && sameMission && prev?.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+        const { next, cut } = replan && sameMission && prev ? replannedFrom(prev, task.waypoints) : { next: 0, cut: null };
         if (replan && this.failsafe) {
           // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
           // return goes on (its loop is not superseded).
@@ -440,10 +449,7 @@ export class Executor {
   private notTakenBack(command: string, task: Task): boolean {
     if (!this.othersHaveIt()) return false;
     if (task.type === 'waypoints' && task.replan === true && this.current !== null && this.current.task.mission === task.mission) {
-      const prev = this.current;
-      const same = (a: { n: number; e: number }, b: { n: number; e: number }): boolean => a.n === b.n && a.e === b.e;
-      const next = resumeIndex(prev.task.waypoints, prev.next, task.waypoints, same);
-      const cut = prev.cut && prev.cut.next === prev.next && sameLeg(prev.task.waypoints, prev.next, task.waypoints, next, same) ? { next, targets: prev.cut.targets, reached: prev.cut.reached } : null;
+      const { next, cut } = replannedFrom(this.current, task.waypoints);
       this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
     }
     const what = task.type === 'waypoints' ? (task.replan === true ? `re-planned route of mission ${task.mission}${this.current?.task === task ? ' (kept)' : ''}` : `route of mission ${task.mission}`) : task.type;
