@@ -166,7 +166,10 @@ describe('four murmur processes on Mosquitto', () => {
     expect(f.stdout).toMatch(/^refused: forged: the signature does not verify against ops's key/);
     // In the devices' logs a forgery is a warning; a resend of a committed command (what an operator's
     // outbox does after every outage, on every device) is not.
-    const refusals = (fleet.devices.get('d1')?.output ?? '').split('\n').filter((l) => l.includes('"event":"command-refused"'));
+    // murmurctl hears the first device to refuse; d1's own line may come a moment later (bounded wait).
+    const refusalsOf = (): string[] => (fleet.devices.get('d1')?.output ?? '').split('\n').filter((l) => l.includes('"event":"command-refused"'));
+    for (let i = 0; i < 50 && !(['forged', 'replayed'] as const).every((k) => refusalsOf().some((l) => l.includes(`"kind":"${k}"`))); i++) await new Promise((r) => setTimeout(r, 100));
+    const refusals = refusalsOf();
     const levelOf = (kind: string): string | undefined => /"level":(\d+)/.exec(refusals.find((l) => l.includes(`"kind":"${kind}"`)) ?? '')?.[1];
     expect(levelOf('forged'), refusals.join('\n')).toBe('40');
     expect(levelOf('replayed'), refusals.join('\n')).toBe('30');
