@@ -16,12 +16,13 @@ import { cliEntry } from '../support/run-cli.js';
 export const companionSysid = 245;
 export const companionCompid = 191; // MAV_COMP_ID_ONBOARD_COMPUTER
 
-export function companion(transport: ByteTransport, heartbeatIntervalMs: number, signing?: SigningPolicy, vehicleOptions: VehicleOptions = {}): { endpoint: MavlinkEndpoint; vehicle: MavlinkVehicle } {
+export function companion(transport: ByteTransport, heartbeatIntervalMs: number, signing?: SigningPolicy, vehicleOptions: VehicleOptions = {}, heartbeatsMissedMax?: number): { endpoint: MavlinkEndpoint; vehicle: MavlinkVehicle } {
   const endpoint = new MavlinkEndpoint({
     transport,
     sysid: companionSysid,
     compid: companionCompid,
     heartbeatIntervalMs,
+    ...(heartbeatsMissedMax !== undefined ? { heartbeatsMissedMax } : {}),
     heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
     ...(signing ? { signing } : {}),
   });
