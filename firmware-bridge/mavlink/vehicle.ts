@@ -112,6 +112,9 @@ const failsafeEnded = /\b(cleared|resolved|deactivated|recovered|restored)\b/i;
 /** A STATUSTEXT of an autopilot's arming or disarming checks: ArduPilot "PreArm: ...", "Arm: ...",
  *  "Disarm: ..."; PX4 "Preflight Fail: ...", "Arming denied: ...", "Disarming denied ...". */
 const armingText = /^(pre-?arm|arm|disarm|preflight|arming|disarming)\b/i;
+/** A STATUSTEXT refusing a mode change: ArduCopter "Mode change to RTL failed: requires position"
+ *  (4.1+; before, "Flight mode change failed"), PX4 "Switching to Return is currently not possible". */
+const modeText = /^(flight )?mode change\b|^switching to\b/i;
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
@@ -468,16 +471,18 @@ export class MavlinkVehicle {
    * of the arming checks (armingText: ArduPilot's "PreArm:", "Arm:", PX4's "Preflight Fail:", "Arming
    * denied") are waited for and told alone when any came; else every warning of that window. Before, the
    * first warning of any kind ended the wait: a "GPS Glitch" sent just then was given as the reason, and
-   * the PreArm text after it left out.
+   * the PreArm text after it left out. A command that changes the mode waits the same way for the text
+   * refusing the change (modeText): ArduCopter refuses RTL, AUTO, GUIDED and LOITER with no position,
+   * and before, a refused return told the operator only "FAILED".
    */
-  private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>): Promise<Result<CommandAckInfo, DeviceError>> {
+  private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>, awaited: RegExp = armingText): Promise<Result<CommandAckInfo, DeviceError>> {
     const since = Date.now();
     const r = await send();
     if (r.ok) return r;
     const window = (): { atMs: number; text: string }[] => this.warnings.filter((w) => w.atMs >= since);
-    for (const t0 = Date.now(); !window().some((w) => armingText.test(w.text)) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
+    for (const t0 = Date.now(); !window().some((w) => awaited.test(w.text)) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
     const all = window();
-    const checks = all.filter((w) => armingText.test(w.text));
+    const checks = all.filter((w) => awaited.test(w.text));
     const said = (checks.length > 0 ? checks : all).map((w) => `"${w.text}"`);
     return said.length === 0 ? r : err(deviceError(r.error.code, `${r.error.message} (the flight controller said ${said.join(', ')})`));
   }
@@ -487,7 +492,7 @@ export class MavlinkVehicle {
     if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
     const m = encodeMode(fam, mode);
     if (m === null) return err(deviceError('unsupported', `mode ${mode} cannot be commanded`));
-    return this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]);
+    return this.explained(() => this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]), modeText);
   }
 
   /**
@@ -538,12 +543,12 @@ export class MavlinkVehicle {
 
   land(): Promise<Result<CommandAckInfo, DeviceError>> {
     this.stopSetpoints();
-    return this.commands.long(mavCmd.navLand, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, Number.NaN]);
+    return this.explained(() => this.commands.long(mavCmd.navLand, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, Number.NaN]), modeText);
   }
 
   returnToLaunch(): Promise<Result<CommandAckInfo, DeviceError>> {
     this.stopSetpoints();
-    return this.commands.long(mavCmd.navReturnToLaunch, []);
+    return this.explained(() => this.commands.long(mavCmd.navReturnToLaunch, []), modeText);
   }
 
   /** The altitude return-to-launch flies home at (MAVSDK's set_return_to_launch_altitude): ArduPilot's
@@ -566,13 +571,17 @@ export class MavlinkVehicle {
   /** Flies to a point with MAV_CMD_DO_REPOSITION as COMMAND_INT (lat/lon in degE7). */
   goto(target: GeoPoint, speedMps?: number): Promise<Result<CommandAckInfo, DeviceError>> {
     this.stopSetpoints();
-    return this.commands.int(mavCmd.doReposition, {
-      frame: frameGlobalRelativeAltInt,
-      params: [speedMps ?? -1, 1, 0, Number.NaN],
-      x: target.latDeg * 1e7,
-      y: target.lonDeg * 1e7,
-      z: target.relAltM,
-    });
+    return this.explained(
+      () =>
+        this.commands.int(mavCmd.doReposition, {
+          frame: frameGlobalRelativeAltInt,
+          params: [speedMps ?? -1, 1, 0, Number.NaN],
+          x: target.latDeg * 1e7,
+          y: target.lonDeg * 1e7,
+          z: target.relAltM,
+        }),
+      modeText,
+    );
   }
 
   /** Starts streaming position setpoints (guided/offboard), then switches to guided mode. */
@@ -661,7 +670,7 @@ export class MavlinkVehicle {
 
   startMission(): Promise<Result<CommandAckInfo, DeviceError>> {
     this.stopSetpoints();
-    return this.commands.long(mavCmd.missionStart, [0, 0]);
+    return this.explained(() => this.commands.long(mavCmd.missionStart, [0, 0]), modeText);
   }
 
   /** The HAL's flight actions mapped onto the protocol. */

@@ -384,8 +384,7 @@ export class SimFlightController {
       if (!s.armed) this.ekfFailsafeOn = false;
       return;
     }
-    const positionOk = this.estimateAbsolute() || this.nav.estimate === 'flow';
-    if (positionOk) {
+    if (this.estimateOk()) {
       this.ekfBadSinceMs = null;
       this.ekfGoodSinceMs ??= now;
       if (this.ekfFailsafeOn && now - this.ekfGoodSinceMs >= ekfCheckFailMs) {
@@ -407,6 +406,29 @@ export class SimFlightController {
     this.vehicle.setMode('land');
     this.landPauseEndMs = now + landPauseMs;
     this.send(statusText('EKF Failsafe: changed to LAND Mode', 2));
+  }
+
+  /** ArduCopter's estimate is good enough to navigate by: an absolute position, not in constant position
+   *  mode, or an optical-flow relative one (ekf_check.cpp ekf_over_threshold; position_ok). */
+  private estimateOk(): boolean {
+    return this.estimateAbsolute() || this.nav.estimate === 'flow';
+  }
+
+  /**
+   * Why ArduCopter refuses to switch, armed, to a mode whose flight needs a position (Mode::requires_GPS:
+   * GUIDED, AUTO, LOITER, RTL) while it has none (Copter::position_ok: false in the EKF failsafe, else
+   * neither an absolute nor an optical-flow position), or null: Copter::set_mode says "Mode change to
+   * RTL failed: requires position" (WARNING) and the command is answered FAILED. Disarmed, it switches
+   * (its arming checks stop it later); LAND and the manual modes need no position. The same mode again
+   * is no change. PX4 is not simulated so (its commander refuses by its own mode requirements).
+   */
+  private positionModeRefused(mode: FlightMode): string | null {
+    const s = this.vehicle.state();
+    const same = mode === s.mode || (mode === 'guided' && s.mode === 'takeoff'); // GUIDED's take-off is GUIDED
+    if (this.family !== 'ardupilot' || !s.armed || !positionModes.includes(mode) || same) return null;
+    if (!this.ekfFailsafeOn && this.estimateOk()) return null;
+    const names: Partial<Record<FlightMode, string>> = { guided: 'GUIDED', takeoff: 'GUIDED', mission: 'AUTO', hold: 'LOITER', return: 'RTL' };
+    return `Mode change to ${names[mode] ?? mode} failed: requires position`;
   }
 
   /** Why the fence refuses arming where the vehicle stands, or null. */
@@ -562,6 +584,15 @@ export class SimFlightController {
       this.ack(m.command, result.FAILED, sysid, compid);
       return;
     }
+    // A mode change ArduCopter refuses without a position changes nothing either (its failsafe LAND
+    // goes on): DO_SET_MODE, and the commands that switch mode (RTL, AUTO, GUIDED for a reposition).
+    const modeWanted = m.command === mavCmd.doSetMode ? decodeMode(this.family, this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2) : m.command === mavCmd.navReturnToLaunch ? 'return' : m.command === mavCmd.missionStart ? 'mission' : m.command === mavCmd.doReposition ? 'guided' : null;
+    const modeRefused = modeWanted === null ? null : this.positionModeRefused(modeWanted);
+    if (modeRefused !== null) {
+      this.send(statusText(modeRefused, 4));
+      this.ack(m.command, result.FAILED, sysid, compid);
+      return;
+    }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
     this.flightCommands++;
     switch (m.command) {
@@ -627,8 +658,7 @@ export class SimFlightController {
         reply(v.returnToLaunch());
         return;
       case mavCmd.doSetMode: {
-        const custom = this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2;
-        const r = this.setMode(decodeMode(this.family, custom));
+        const r = this.setMode(modeWanted ?? 'unknown');
         if (r.ok) clearFailsafe();
         reply(r);
         return;

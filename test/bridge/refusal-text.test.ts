@@ -1,7 +1,9 @@
 // A refusal's reason comes in a STATUSTEXT, not in the COMMAND_ACK (which says only DENIED or FAILED).
 // ArduPilot sends the text first; PX4 queues its log text apart from the ACK, so the text can come
-// second. MavlinkVehicle waits a moment for it either way. The simulated FC (ArduPilot) runs in this
-// process, joined to the companion in memory; the test holds every STATUSTEXT back 80 ms, past the ACK.
+// second. MavlinkVehicle waits a moment for it either way: for an arming check's text, and for a mode
+// change's (ArduCopter refuses RTL, AUTO, GUIDED and LOITER with no position). The simulated FC
+// (ArduPilot) runs in this process, joined to the companion in memory; the tests hold every STATUSTEXT
+// back 80 ms, past the ACK.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { localToGeo } from '../../hal/geo.js';
@@ -50,5 +52,32 @@ describe('a refusal explained after its ACK', () => {
     const arm = await arming;
     // Before: 'COMPONENT_ARM_DISARM: DENIED (the flight controller said "GPS Glitch")'.
     expect(arm.ok ? 'armed' : arm.error.message).toBe('COMPONENT_ARM_DISARM: DENIED (the flight controller said "PreArm: vehicle outside fence")');
+  }, 30_000);
+
+  it('carries ArduCopter\'s "requires position" for each mode change it refuses with no position; LAND goes, and RTL once the position is back', async () => {
+    // Its EKF failsafe off (FS_EKF_THRESH 0), so the lost position does not switch it to LAND at once.
+    const rig = inMemoryFc({ fc: { speedFactor: 4, ekfFailsafe: 'off' }, fromFc: (f, pass) => (frameMsgid(f) === statusText ? void setTimeout(() => pass(f), 80) : pass(f)) });
+    cleanup.push(rig.stop);
+    const { vehicle, fc } = rig;
+    await waitFor('the FC heard', () => vehicle.connected(), 10_000);
+    const said = (r: { ok: true } | { ok: false; error: { message: string } }): string => (r.ok ? 'accepted' : r.error.message);
+    expect(said(await vehicle.setMode('guided'))).toBe('accepted');
+    expect(said(await vehicle.arm())).toBe('accepted');
+    expect(said(await vehicle.takeoff(5))).toBe('accepted');
+    await waitFor('up, the take-off over (GUIDED)', () => fc.vehicle.state().upM > 4 && fc.vehicle.state().mode === 'guided', 10_000);
+    // Disarmed it would switch (its arming checks stop it later); armed, with the position gone:
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
+    expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: FAILED (the flight controller said "Mode change to RTL failed: requires position")');
+    expect(said(await vehicle.hold())).toBe('DO_SET_MODE: FAILED (the flight controller said "Mode change to LOITER failed: requires position")');
+    expect(said(await vehicle.startMission())).toBe('MISSION_START: FAILED (the flight controller said "Mode change to AUTO failed: requires position")');
+    expect(fc.vehicle.state().mode).toBe('guided'); // each refusal changed nothing
+    // LAND needs no position; from LAND, GUIDED does (a goto switches to it).
+    expect(said(await vehicle.land())).toBe('accepted');
+    expect(said(await vehicle.goto({ ...localToGeo(defaultSimConfig.origin, 20, 0), relAltM: 5 }))).toBe('DO_REPOSITION: FAILED (the flight controller said "Mode change to GUIDED failed: requires position")');
+    expect(fc.vehicle.state().mode).toBe('land');
+    // The position back: RTL goes.
+    fc.setNavigation({ receiver: 'fix', estimate: 'gnss' });
+    expect(said(await vehicle.returnToLaunch())).toBe('accepted');
+    expect(fc.vehicle.state().mode).toBe('return');
   }, 30_000);
 });

@@ -4,6 +4,8 @@
 // EKF failsafe says "EKF variance: position lost" and switches to LAND ("EKF Failsafe: changed to LAND
 // Mode"), which lands the drone. The executor sees the FC's own mode (its takeover check), hands the
 // vehicle over with a reason naming the FC's EKF failsafe in its own words, and commands nothing more.
+// An operator's rtl then is asked of the FC, which refuses it with no position (ArduCopter's set_mode:
+// "Mode change to RTL failed: requires position"), and the operator is told so in the FC's words.
 
 import { describe, expect, it, type TestContext } from 'vitest';
 import { common, type MavLinkData } from 'node-mavlink';
@@ -108,5 +110,25 @@ describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies
     expect(at).not.toBeNull();
     expect(sent.filter((s) => s.atMs >= (at as number)).map((s) => s.msg.constructor.name)).toEqual([]); // before: RTL
     expect(ex.handedOverBecause()).toMatch(/EKF Failsafe/);
+  });
+
+  // An operator's rtl takes the vehicle back, but ArduCopter switches to RTL only with a position
+  // (Copter::set_mode: "requires position"): it answers FAILED and lands on. The task fails in the FC's
+  // own words, which the operator's ack carries; nothing else is sent, and the landing goes on.
+  it("flying its route: LAND; an operator's rtl is asked, ArduCopter refuses it without a position, the task fails saying so, the FC lands on", { timeout: 60_000 }, async (t) => {
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 3);
+    ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
+    await waitFor('the task failed', () => reports.some((r) => r.stage === 'failed'), 30_000);
+    await waitFor('LAND seen', () => landSeenAt() !== null, 5_000);
+    ex.run('home', { type: 'rtl' }, null, 'operator');
+    await waitFor('the rtl failed', () => reports.some((r) => r.command === 'home' && r.stage === 'failed'), 10_000);
+    expect(reports.filter((r) => r.command === 'home').map((r) => r.stage)).toEqual(['started', 'failed']);
+    expect(reports.find((r) => r.command === 'home' && r.stage === 'started')?.reason).toMatch(/^taken back by an operator's command \(the vehicle was out of this device's hands: the flight controller left the executor's control: its own failsafe \(the flight controller said .*"EKF Failsafe: changed to LAND Mode"/);
+    expect(reports.find((r) => r.command === 'home' && r.stage === 'failed')?.reason).toContain('(the flight controller said "Mode change to RTL failed: requires position")');
+    await waitFor('landed and disarmed by the FC', () => !rig.vehicle.armed() && rig.vehicle.landed() === 'on-ground', 20_000);
+    expect([...modesArmedSince]).toEqual(['land']);
+    // After LAND: the RTL asked once (its refusal is final: no resend), nothing else.
+    const after = sent.filter((s) => s.atMs >= (landSeenAt() as number));
+    expect(after.map((s) => (s.msg instanceof common.CommandLong || s.msg instanceof common.CommandInt ? s.msg.command : s.msg.constructor.name))).toEqual([mavCmd.navReturnToLaunch]);
   });
 });
