@@ -39,7 +39,7 @@ import { checkDataFormat, markDataFormat } from './data-format.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
 import { MissionRunner } from './mission-runner.js';
-import { createHal, type Hal } from './hal-setup.js';
+import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
 import { DeviceAgents } from './agents-setup.js';
 import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
@@ -64,6 +64,8 @@ export interface DeviceParts {
   /** The directories opening it made (the data directory and any missing above it, top down): a start
    *  refused after (runtime/cli/start.ts) removes them again while empty. */
   readonly madeDirs?: readonly string[];
+  /** The HAL drivers the config names beyond the simulated one (loadHalDrivers). */
+  readonly halDrivers: HalDrivers;
 }
 
 /** Loads and checks identity and manifest, and (`lock`, the default) takes the data directory for this
@@ -94,7 +96,8 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   const heartbeats = planDeviceHeartbeats(config, m.value);
   if (!heartbeats.ok) return err(`${configFile}: ${heartbeats.error}`);
   // Checking staged files only (murmur provision): the data directory is the device's, not this machine's.
-  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null });
+  const halDrivers = await loadHalDrivers(config);
+  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null, halDrivers });
   // Every other check passed: the directory becomes this process's, then its format is read (no other
   // process can mark it between the two), and nothing is written to it before either.
   const made = makeDataDir(config, configFile);
@@ -106,7 +109,7 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
     await lock.value.release();
     return err(`${configFile}: dataDir: ${format.error}`);
   }
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value });
+  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value, halDrivers });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -271,7 +274,7 @@ export class Device {
       // A member a new epoch removes stops counting in the view (its heartbeats are refused by keyOf).
       members: () => this.memberIds(),
     });
-    this.hal = createHal(c, Date.now());
+    this.hal = createHal(c, Date.now(), p.halDrivers);
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
     const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
     this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b), storage: this.storage });

@@ -3,17 +3,39 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
-import { createHal } from '../../runtime/device/hal-setup.js';
+import { execFileSync } from 'node:child_process';
+import { createHal, loadHalDrivers } from '../../runtime/device/hal-setup.js';
+import * as mavlink from '../../runtime/device/hal-mavlink.js';
 import { FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc } from '../../firmware-bridge/tools/processes.js';
 import { waitFor } from '../bridge/companion.js';
-import { cliEntry } from '../support/run-cli.js';
+import { cliEntry, repoRoot } from '../support/run-cli.js';
 
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 const parse = (hal: string) => parseDeviceConfig(`${base}${hal}\n`, 'device.yaml');
 
 describe('device.yaml hal section', () => {
+  it('loads the MAVLink drivers only for hal.driver mavlink; without them loaded, createHal says so', async () => {
+    const sim = parse('hal: { driver: sim }');
+    const fc = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, autopilot: px4 } }');
+    if (!sim.ok || !fc.ok) throw new Error(`${sim.ok ? '' : sim.error} ${fc.ok ? '' : fc.error}`);
+    expect(await loadHalDrivers(sim.value)).toEqual({});
+    expect(typeof (await loadHalDrivers(fc.value)).mavlink?.mavlinkHal).toBe('function');
+    expect(() => createHal(fc.value, Date.now(), {})).toThrow('hal.driver mavlink: its drivers were not loaded (loadHalDrivers)');
+    // A device's module graph leaves node-mavlink (CommonJS, so in require's cache once loaded) out;
+    // loading the drivers brings it in. In a fresh process: this one's test files load it anyway.
+    const probe = `import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node-mavlink/'));
+      const { openDevice } = await import('./runtime/device/device.ts');
+      const { loadHalDrivers } = await import('./runtime/device/hal-setup.ts');
+      const before = typeof openDevice === 'function' && loaded();
+      await loadHalDrivers({ hal: { driver: 'mavlink' } });
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(out.trim().split('\n').at(-1) ?? '')).toEqual({ before: false, after: true });
+  }, 40_000);
+
   it('refuses hal.mavlink without driver: mavlink (the default driver is the simulated vehicle)', () => {
     // Accepted before: the device flew a simulated vehicle while its flight controller sat unused.
     const r = parse('hal: { mavlink: { serial: /dev/ttyACM0, baud: 921600, autopilot: px4 } }');
@@ -51,7 +73,7 @@ describe('device.yaml hal section', () => {
     const splitter = new FrameSplitter();
     fcSide.onData((c) => heard.push(...splitter.push(c).map((f) => ({ sysid: f.sysid, compid: f.compid }))));
     const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, systemId: 7 } }`);
-    const hal = c.ok ? createHal(c.value, Date.now()) : null;
+    const hal = c.ok ? createHal(c.value, Date.now(), { mavlink }) : null;
     try {
       if (hal === null) throw new Error(c.ok ? '' : c.error);
       await hal.start();
@@ -68,7 +90,7 @@ describe('device.yaml hal section', () => {
     const pty = await startPtyPair();
     const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--fence-action', 'report'], cliEntry('sim-fc'));
     const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, autopilot: ardupilot, fenceAction: land } }`);
-    const hal = c.ok ? createHal(c.value, Date.now()) : null;
+    const hal = c.ok ? createHal(c.value, Date.now(), { mavlink }) : null;
     try {
       if (hal === null) throw new Error(c.ok ? '' : c.error);
       await hal.start();

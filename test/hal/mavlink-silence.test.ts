@@ -6,6 +6,7 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { createHal, type Hal } from '../../runtime/device/hal-setup.js';
+import * as mavlink from '../../runtime/device/hal-mavlink.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -36,7 +37,7 @@ async function flightError(t: TestContext, feed: ((i: number) => Buffer) | null)
   cleanup.push(() => pty.stop());
   const far: ByteTransport = await openSerial({ path: pty.b, baudRate: 57_600 });
   cleanup.push(() => far.close());
-  const hal: Hal = createHal(unwrap(parseDeviceConfig(`${base}hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 57600, autopilot: ardupilot } }\n`, '/tmp/device.yaml')), Date.now());
+  const hal: Hal = createHal(unwrap(parseDeviceConfig(`${base}hal: { driver: mavlink, mavlink: { serial: "${pty.a}", baud: 57600, autopilot: ardupilot } }\n`, '/tmp/device.yaml')), Date.now(), { mavlink });
   cleanup.push(() => hal.stop());
   await hal.start();
   for (let i = 0; i < 15; i++) {

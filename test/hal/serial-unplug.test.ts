@@ -6,6 +6,7 @@
 import { describe, it, type TestContext } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
 import { createHal, type Hal } from '../../runtime/device/hal-setup.js';
+import * as mavlink from '../../runtime/device/hal-mavlink.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
 import { startSimFc, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
@@ -31,7 +32,7 @@ function stopsAtEnd(onTestFinished: TestContext['onTestFinished']): Cleanup {
 }
 
 function hal(cleanup: Cleanup, yaml: string): Hal {
-  const h = createHal(unwrap(parseDeviceConfig(base + yaml, '/tmp/device.yaml')), Date.now());
+  const h = createHal(unwrap(parseDeviceConfig(base + yaml, '/tmp/device.yaml')), Date.now(), { mavlink });
   cleanup.push(() => h.stop());
   return h;
 }

@@ -1,0 +1,48 @@
+// The HAL over a flight controller (PX4, ArduPilot, or firmware-bridge's simulated one) on a serial
+// port, MAVLink 2: hal.driver mavlink. Loaded only for such a device (hal-setup.ts loadHalDrivers), as
+// node-mavlink's message tables cost a device's process 0.1-0.15 s of CPU and 6-8 MB to load.
+
+import { deferredSerial } from '../../firmware-bridge/transport.js';
+import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
+import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
+import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
+import { defaultFenceKeeperOptions } from '../../hal/mavlink/fence-keeper.js';
+import type { DeviceConfig } from '../config/device-config.js';
+import { HalOpenError, type Hal } from './hal-setup.js';
+
+/** The companion computer's MAVLink component: MAV_COMP_ID_ONBOARD_COMPUTER (its system id is
+ *  hal.mavlink.systemId, 245 by default). */
+const companionCompid = 191;
+
+export function mavlinkHal(m: NonNullable<DeviceConfig['hal']['mavlink']>): Hal {
+  const port = deferredSerial({ path: m.serial, baudRate: m.baud });
+  const endpoint = new MavlinkEndpoint({
+    transport: port,
+    sysid: m.systemId,
+    compid: companionCompid,
+    heartbeatIntervalMs: 1000,
+    heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
+  });
+  const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
+  // A cable pulled and plugged straight back in is not always declared lost (five missed heartbeats),
+  // nor does the FC's time since boot always show that it rebooted: the vehicle asks again for what
+  // a rebooted FC forgets (its fence, the IMU stream).
+  port.onReopen(() => vehicle.portReopened());
+  const devices = createMavlinkDevices(vehicle, () => port.problem(), m.batteryCells, { ...defaultFenceKeeperOptions, breachAction: m.fenceAction });
+  const all = [devices.position, devices.attitude, devices.battery, devices.flight];
+  return {
+    devices,
+    start: async () => {
+      await port.open().catch((e: unknown) => Promise.reject(new HalOpenError('hal.mavlink.serial', e)));
+      endpoint.start();
+      for (const d of all) await d.start();
+    },
+    stop: async () => {
+      for (const d of all) await d.stop();
+      vehicle.close();
+      endpoint.stop();
+      await port.close();
+    },
+    step: () => {},
+  };
+}
