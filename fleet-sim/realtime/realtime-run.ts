@@ -573,9 +573,12 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         lastHeight = height;
       }
       collectEvidence(states);
-      // Agent liars (fake-hazard, deny-hazard) sign their lies once a second, as in deterministic mode.
+      // Agent liars (fake-hazard, deny-hazard) sign their lies once a second, as in deterministic mode:
+      // on a one-second beat, not a second after the tick that lied (frames come 250 ms apart plus the
+      // tick's own work, so that lied every 1.1-1.4 s); a beat a stalled tick missed is skipped, not caught up.
       if (now() >= nextLieAt) {
-        nextLieAt = now() + lieEveryMs;
+        nextLieAt += lieEveryMs;
+        if (nextLieAt <= now()) nextLieAt = now() + lieEveryMs;
         for (const [i, b] of byzantine) {
           const how = b.agentBehavior;
           if (how === null || !fleet.alive(device(i))) continue;
