@@ -14,6 +14,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
@@ -23,20 +27,36 @@ import { startDeviceProcess, type DeviceProcess } from '../support/device-proces
 const dir = mkdtempSync(join(tmpdir(), 'murmur-lost-after-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const p = (f: string): string => join(dir, f);
-const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const warnings = (d: DeviceProcess): string[] => d.output().split('\n').filter((l) => l.includes('lost-after-short'));
 
 describe('murmur start and the committed lostAfterS against the radio-only cadence', () => {
   it('says nothing before a mission; with a part of one, the radio device warns once that 120 s is too short and says to set at least 210, the device without a radio never; quiet after param.set 210', async () => {
-    // The five keys at once (separate files); the draft's edits stay in order.
-    const keygens = await Promise.all(['authority', 'd1', 'd2', 'ops', 'admin'].map((id) => murmur('keygen', '--id', id, '--out', p(`${id}.key`))));
-    for (const k of keygens) expect(k.code, k.stderr).toBe(0);
-    expect((await murmur('fleet', 'init', '--fleet', 'lostafter', '--authority', p('authority.key'), '--out', p('draft.json'))).code).toBe(0);
-    for (const id of ['d1', 'd2']) expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p(`${id}.key.pub`))).code).toBe(0);
-    expect((await murmur('fleet', 'add', p('draft.json'), '--operator', '--key', p('ops.key.pub'), '--roles', 'operator')).code).toBe(0);
-    expect((await murmur('fleet', 'add', p('draft.json'), '--operator', '--key', p('admin.key.pub'), '--roles', 'admin')).code).toBe(0);
-    expect((await murmur('fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest'))).code).toBe(0);
+    // The fleet's files written here (the CLI's fleet commands have tests of their own): keys for the
+    // two devices and the two operators, and a manifest the authority signed.
+    await initCrypto();
+    const keys = new Map(['d1', 'd2', 'ops', 'admin'].map((id) => [id, generateKeyPair()] as const));
+    for (const [id, kp] of keys) unwrap(await writeKeyFile(p(`${id}.key`), { id, ...kp }));
+    const authority = generateKeyPair();
+    const pub = (id: string): Uint8Array => (keys.get(id) as KeyPair).publicKey;
+    const manifest = unwrap(
+      signManifest(
+        {
+          fleet: 'lostafter',
+          epoch: 1,
+          authority: authority.publicKey,
+          validators: ['d1', 'd2'].map((id) => ({ id, publicKey: pub(id), power: 1 })),
+          followers: [],
+          operators: [
+            { id: 'ops', publicKey: pub('ops'), roles: ['operator'] },
+            { id: 'admin', publicKey: pub('admin'), roles: ['admin'] },
+          ],
+          createdAt: Date.now(),
+        },
+        createSigner(authority),
+      ),
+    );
+    writeFileSync(p('fleet.manifest'), manifest.bytes);
 
     const broker = await Mosquitto.start();
     const pair = await PtyPair.start();
