@@ -36,12 +36,13 @@ describe('a validator whose clock is two minutes slow', () => {
   it('keeps deciding the fleet\'s blocks, and its health names its clock', async () => {
     const [a, b, c, slow] = fleet.devices;
     if (!a || !b || !c || !slow) throw new Error('no devices');
-    for (const d of [a, b, c]) await fleet.start(d);
+    // The four start at once (each waited for in turn, they took a second or more apiece).
+    const others = Promise.all([a, b, c].map((d) => fleet.start(d)));
     // libfaketime preloaded into node itself (the faketime wrapper forks, and its PID is not node's);
     // the monotonic clock left alone, as a wrong wall clock leaves it.
     const dev = startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', slow.config], { cwd: fleet.dir, env: { LD_PRELOAD: libfaketime(), FAKETIME: '-120s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }, readyMs: 20_000 });
     try {
-      await dev.ready;
+      await Promise.all([others, dev.ready]);
       const port = readyPort(dev.output());
       expect(port, dev.output().slice(-2_000)).toBeGreaterThan(0);
       const readyAt = (await health(port)).height;
