@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet } from './device-fleet.js';
 
-const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 100 } });
+const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 100 }, agents: false });
 
 beforeAll(async () => {
   await fleet.setup();

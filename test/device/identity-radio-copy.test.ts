@@ -14,7 +14,7 @@ import { DeviceFleet } from './device-fleet.js';
 
 // About two heights a second: a radio at this rate keeps up with the chain (at ten, the copy's catch-up
 // over the air falls behind for good).
-const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 400 } });
+const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 400 }, agents: false });
 const ids = ['d1', 'd2', 'd3', 'd4', 'd2-copy'];
 const baud = 230_400;
 const air = new RadioMedium({

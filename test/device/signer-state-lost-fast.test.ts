@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { DeviceFleet } from './device-fleet.js';
 
-const fleet = new DeviceFleet({ validators: 4 });
+const fleet = new DeviceFleet({ validators: 4, agents: false });
 
 beforeAll(async () => {
   await fleet.setup();

@@ -19,7 +19,7 @@ import { DeviceFleet } from './device-fleet.js';
 
 // A 250 ms commit wait: the heights the test waits for (4, then 2 with d3 stopped, then 3 with both back)
 // come about four times as fast as at 1 s; the chain stands still while it matters, whatever the rate.
-const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 250, ownVotesWindowMs: 60_000 } });
+const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 250, ownVotesWindowMs: 60_000 }, agents: false });
 
 beforeAll(async () => {
   await fleet.setup();

@@ -12,7 +12,7 @@ import { DeviceFleet } from './device-fleet.js';
 
 // Snapshots every 16 heights, checkpoints every 2: a snapshot on disk within a few seconds, the WAL
 // then holding the blocks since it. (At 64, the wait for the first one was about 7 s of the file's 17.)
-const fleet = new DeviceFleet({ validators: 4, consensus: { checkpointEveryHeights: 2, syncWindowHeights: 4 }, snapshotEveryHeights: 16 });
+const fleet = new DeviceFleet({ validators: 4, consensus: { checkpointEveryHeights: 2, syncWindowHeights: 4 }, snapshotEveryHeights: 16, agents: false });
 
 beforeAll(async () => {
   await fleet.setup();

@@ -18,7 +18,7 @@ import { DeviceFleet } from './device-fleet.js';
 const checkpointHeights = 8;
 const windowHeights = 16;
 const snapshotHeights = 16;
-const fleet = new DeviceFleet({ validators: 4, timeScale: 20, consensus: { commitWaitMs: 20, proposeMs: 200, checkpointEveryHeights: checkpointHeights, syncWindowHeights: windowHeights }, snapshotEveryHeights: snapshotHeights });
+const fleet = new DeviceFleet({ validators: 4, timeScale: 20, consensus: { commitWaitMs: 20, proposeMs: 200, checkpointEveryHeights: checkpointHeights, syncWindowHeights: windowHeights }, snapshotEveryHeights: snapshotHeights, agents: false });
 
 beforeAll(async () => {
   await fleet.setup();
