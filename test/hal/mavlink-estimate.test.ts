@@ -6,21 +6,17 @@
 // says what its estimator makes of it in EKF_STATUS_REPORT or ESTIMATOR_STATUS; the last block runs it
 // as its own process on a socat pty.
 
-import { afterEach, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { HalInputReader } from '../../agents/api/hal-io.js';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { airborne, frameMsgid, inMemoryFc, mavlinkDevicesOn, simFcRig, waitFor } from '../bridge/companion.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
 const globalPositionInt = 33;
 
-/** What a test started, stopped at its end: for the tests of a block that run at once. */
+/** What a test started, stopped at its end, passed or failed: every block's tests run at once
+ *  (describe.concurrent), each on its own simulated FC. */
 function ownCleanup(t: TestContext): Array<() => Promise<void> | void> {
   const mine: Array<() => Promise<void> | void> = [];
   t.onTestFinished(async () => {
@@ -95,13 +91,14 @@ describe.concurrent("the FC's estimator losing its horizontal position while GLO
   });
 });
 
-describe('a flight controller losing its GNSS fix', () => {
+describe.concurrent('a flight controller losing its GNSS fix', () => {
   // The receiver at no fix, the EKF dead reckons on and says its absolute position is good for its
   // time-out (ArduPilot's EKF3 7 s without velocity aiding, PX4's EKF2_NOAID_TOUT 5 s; 12 s here): the
   // FC still flies by it, and so it is the position; then it says not, and there is none. Before, the
   // receiver's 'none' ruled from the first moment, and nothing told the end of the FC's own trust in
   // its estimate.
-  it.each(['ardupilot', 'px4'] as const)('%s: the estimate while the estimator vouches for it, then no position', async (family) => {
+  it.for(['ardupilot', 'px4'] as const)('%s: the estimate while the estimator vouches for it, then no position', { timeout: 30_000 }, async (family, t) => {
+    const cleanup = ownCleanup(t);
     // A time-out of 12 simulated seconds (3 s here): room to read the estimate on a loaded machine.
     const rig = inMemoryFc({ fc: { family, speedFactor: 4, deadReckonMs: 12_000 } });
     cleanup.push(rig.stop);
@@ -124,14 +121,15 @@ describe('a flight controller losing its GNSS fix', () => {
       const g = devices.position.fix();
       return g.ok && g.value.fix === '3d' && g.value.source === 'fc-estimate';
     }, 3_000);
-  }, 30_000);
+  });
 });
 
-describe('a flight controller flying on vision with no GNSS fix', () => {
+describe.concurrent('a flight controller flying on vision with no GNSS fix', () => {
   // The receiver fitted but at no fix (indoors; GPS_RAW_INT fix type 1), the estimator fusing a vision
   // system with a global origin and saying its absolute position is good: the estimate is the position
   // the FC flies by. Before, the receiver's fix type ruled, and the device had no position at all.
-  it.each(['ardupilot', 'px4'] as const)('%s: the estimate is the position, a 3D fix with no HDOP, from the FC', async (family) => {
+  it.for(['ardupilot', 'px4'] as const)('%s: the estimate is the position, a 3D fix with no HDOP, from the FC', { timeout: 30_000 }, async (family, t) => {
+    const cleanup = ownCleanup(t);
     const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'no-fix', estimate: 'vision' } } });
     cleanup.push(rig.stop);
     const devices = await mavlinkDevicesOn(rig, cleanup);
@@ -141,15 +139,16 @@ describe('a flight controller flying on vision with no GNSS fix', () => {
     const p = rig.vehicle.telemetry.position!;
     expect(f.ok && f.value).toMatchObject({ fix: '3d', hdop: 99.99, source: 'fc-estimate', latDeg: p.lat / 1e7, lonDeg: p.lon / 1e7 });
     expect(new HalInputReader(devices, defaultSimConfig.origin).read(0).position).toBeDefined();
-  }, 30_000);
+  });
 });
 
-describe('a flight controller on optical flow: a relative position only', () => {
+describe.concurrent('a flight controller on optical flow: a relative position only', () => {
   // Decided: a relative position (POS_HORIZ_REL without POS_HORIZ_ABS) is no position for the device,
   // whose points are WGS84 and flown as such (DO_REPOSITION): it drifts from where the flow began. With
   // no global origin the FC has a local position only (LOCAL_POSITION_NED), and the error says so and
   // what the FC needs.
-  it.each(['ardupilot', 'px4'] as const)('%s with no global origin: no position, and why (a local position only)', async (family) => {
+  it.for(['ardupilot', 'px4'] as const)('%s with no global origin: no position, and why (a local position only)', { timeout: 30_000 }, async (family, t) => {
+    const cleanup = ownCleanup(t);
     const rig = inMemoryFc({ fc: { family, speedFactor: 4, navigation: { receiver: 'absent', estimate: 'flow' } } });
     cleanup.push(rig.stop);
     const position = createMavlinkDevices(rig.vehicle).position;
@@ -160,9 +159,10 @@ describe('a flight controller on optical flow: a relative position only', () => 
     const f = position.fix();
     expect(!f.ok && f.error.code).toBe('no-data');
     expect(!f.ok && f.error.message).toMatch(/a local position only \(LOCAL_POSITION_NED\), no global one: give its estimator a global origin \(SET_GPS_GLOBAL_ORIGIN\) or a GNSS fix/);
-  }, 30_000);
+  });
 
-  it('ArduPilot with an origin, its EKF saying relative only: its GLOBAL_POSITION_INT is no position, and why', async () => {
+  it('ArduPilot with an origin, its EKF saying relative only: its GLOBAL_POSITION_INT is no position, and why', { timeout: 30_000 }, async (t) => {
+    const cleanup = ownCleanup(t);
     const rig = inMemoryFc({ fc: { speedFactor: 4, navigation: { receiver: 'absent', estimate: 'gnss' } } });
     cleanup.push(rig.stop);
     const position = createMavlinkDevices(rig.vehicle).position;
@@ -173,16 +173,17 @@ describe('a flight controller on optical flow: a relative position only', () => 
     rig.vehicle.telemetry.estimator = { message: 'EKF_STATUS_REPORT', flags: 1 | 2 | 4 | 8 | 32 | 256, horizAbsOk: false, posHorizRatio: 0.1, vertAbsOk: true };
     const f = position.fix();
     expect(!f.ok && f.error.message).toMatch(/EKF_STATUS_REPORT flags 0x12f: it has a relative one only \(POS_HORIZ_REL/);
-  }, 30_000);
+  });
 });
 
-describe('the simulated ArduPilot as its own process on a socat pty, started with its navigation', () => {
+describe.concurrent('the simulated ArduPilot as its own process on a socat pty, started with its navigation', () => {
   // --receiver and --estimate: what a bench run of the FC process can be started with. Frozen from the
   // start is held at the origin; with no receiver, GLOBAL_POSITION_INT still comes, and is no position.
-  it.each([
+  it.for([
     [['--receiver', 'no-fix', '--estimate', 'vision'], '3d'],
     [['--receiver', 'absent', '--estimate', 'frozen'], 'no-data'],
-  ] as const)('%j: the driver gives %s', async (args, want) => {
+  ] as const)('%j: the driver gives %s', { timeout: 30_000 }, async ([args, want], t) => {
+    const cleanup = ownCleanup(t);
     const rig = await simFcRig(['--autopilot', 'ardupilot', '--seed', '4', ...args]);
     cleanup.push(() => rig.stop());
     const position = createMavlinkDevices(rig.vehicle).position;
@@ -193,7 +194,7 @@ describe('the simulated ArduPilot as its own process on a socat pty, started wit
     expect(f.ok ? f.value.fix : f.error.code).toBe(want);
     if (want === '3d') expect(f.ok && f.value.source).toBe('fc-estimate');
     else expect(rig.vehicle.telemetry.estimator).toMatchObject({ message: 'EKF_STATUS_REPORT', horizAbsOk: false });
-  }, 30_000);
+  });
 });
 
 describe.concurrent("the FC's estimator losing its vertical position while GLOBAL_POSITION_INT streams on", () => {
