@@ -169,7 +169,7 @@ describe.concurrent('restarted with its mission active and the drone on the grou
   }, 60_000);
 });
 
-describe('restarted with its mission active and the drone in the air', () => {
+describe.concurrent('restarted with its mission active and the drone in the air', () => {
   it('it carries on along its leg: no arming or take-off, its part flown to its end', async (t) => {
     const { rig, sent, device } = await fcRig(t);
     const before = device(activeState([]));
