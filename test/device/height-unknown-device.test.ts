@@ -17,14 +17,17 @@ import { describe, expect, it } from 'vitest';
 import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { initCrypto } from '../../runtime/crypto/sodium.js';
+import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
 import { Device, openDevice } from '../../runtime/device/device.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { parseTelemetryBody, type TelemetryBody } from '../../runtime/wire/telemetry.js';
 import { waitFor } from '../bridge/companion.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
-import { runCli, type CliRun } from '../support/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 interface LocalTelemetry {
   readonly altM: number | null;
@@ -41,12 +44,13 @@ describe('a device whose flight controller says its height is not known', () => 
     const dir = mkdtempSync(join(tmpdir(), 'murmur-height-unknown-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const p = (f: string): string => join(dir, f);
-    const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
-    for (const k of await Promise.all(['authority', 'd1', 'ops'].map((id) => murmur('keygen', '--id', id, '--out', p(`${id}.key`))))) expect(k.code, k.stderr).toBe(0);
-    expect((await murmur('fleet', 'init', '--fleet', 'height', '--authority', p('authority.key'), '--out', p('draft.json'))).code).toBe(0);
-    expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('d1.key.pub'))).code).toBe(0);
-    expect((await murmur('fleet', 'add', p('draft.json'), '--operator', '--key', p('ops.key.pub'), '--roles', 'operator')).code).toBe(0);
-    expect((await murmur('fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest'))).code).toBe(0);
+    // The fleet (one validator d1, an operator) written in this process, as `murmur keygen` and
+    // `murmur fleet` write it (their own tests are the CLI's): this file is about the device.
+    await initCrypto();
+    const [d1, ops, authority] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    unwrap(await writeKeyFile(p('d1.key'), { id: 'd1', ...d1 }));
+    const manifest = unwrap(signManifest({ fleet: 'height', epoch: 1, authority: authority.publicKey, validators: [{ id: 'd1', publicKey: d1.publicKey, power: 1 }], followers: [], operators: [{ id: 'ops', publicKey: ops.publicKey, roles: ['operator'] }], createdAt: Date.now() }, createSigner(authority)));
+    writeFileSync(p('fleet.manifest'), manifest.bytes);
 
     const broker = await Mosquitto.start();
     cleanup.push(() => broker.stop());
@@ -54,7 +58,9 @@ describe('a device whose flight controller says its height is not known', () => 
     cleanup.push(() => pair.stop());
     const transport = await openSerial({ path: pair.b, baudRate: 115_200 });
     cleanup.push(() => transport.close());
-    const fc = new SimFlightController({ transport, family: 'ardupilot', seed: 3, heartbeatIntervalMs: 500 });
+    // Four simulated seconds a wall-clock second: the climbs to 10 and 20 m take a second or two, not
+    // eight; every wait after one is for what the device makes of it.
+    const fc = new SimFlightController({ transport, family: 'ardupilot', seed: 3, heartbeatIntervalMs: 500, speedFactor: 4 });
     fc.start();
     cleanup.push(() => fc.stop());
 
@@ -75,7 +81,6 @@ describe('a device whose flight controller says its height is not known', () => 
       `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data-d1')}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: warn }\nagents: { enabled: false }\n` +
         `hal: { driver: mavlink, mavlink: { serial: "${pair.a}", baud: 115200, autopilot: ardupilot } }\n`,
     );
-    await initCrypto();
     const cfg = loadDeviceConfig(p('d1.yaml'));
     if (!cfg.ok) throw new Error(cfg.error);
     const opened = await openDevice(cfg.value, p('d1.yaml'));
