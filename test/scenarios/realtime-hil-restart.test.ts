@@ -1,6 +1,6 @@
 // A device on a flight controller restarted mid-survey, in real time: node 0 drives the simulated
-// ArduPilot (its own process, firmware-bridge/sim-fc) over MAVLink 2, and is killed 12 s in and started
-// again 2 s later from its data directory while the FC flies on. The restarted device resumes its part:
+// ArduPilot (its own process, firmware-bridge/sim-fc) over MAVLink 2, and is killed 8 s in, in the air,
+// and started again 2 s later from its data directory while the FC flies on. It resumes its part:
 // before, it began before the FC's telemetry was in, so its task failed at once ("flight controller:
 // no HEARTBEAT ... yet") and the drone was left where the FC held it, and it took the receiver's first
 // altitude, in the air, for the ground (it told the swarm it was at -1 m).
@@ -13,15 +13,18 @@ import { cliRoot } from '../support/run-cli.js';
 
 type Frame = Extract<RunEvent, { t: 'frame' }>;
 
-const restartAt = 14_000;
-// The claims are read from 3 s after the restart (17 s) on: at least 11 frames (two a second: 5.5 s of
-// them), 20 m flown east, and active on its part. Measured at load 9 on the 2-vCPU machine, node 0 was
-// active and had flown 20 m by 19.8 s, and 11 frames were in by 22.5 s: the run ends at 27 s, 10 s
-// after the restart's 3 s, where it ran 15 s (32 s): twice the frames the claim needs.
+const crashAt = 8_000;
+const restartAt = 10_000;
+// Killed once it is up on its part: it was above 8 m 5.0 s in, measured at load 16 on the 2-vCPU
+// machine (the run's first seconds do not depend on when the crash comes).
+// The claims are read from 3 s after the restart on: at least 11 frames, 20 m flown east, and active
+// on its part. Measured with the restart at 14 s, node 0 was active and had flown 20 m, and 11 frames
+// were in, 5.8 s after the restart at load 16 (8.5 s at load 9): the run ends 13 s after the restart,
+// 10 s after the claims' start, as it did with the restart at 14 s and an end at 27 s.
 const s: Scenario = {
   name: 'realtime-hil-restart',
   seed: 4,
-  durationMs: 27_000,
+  durationMs: restartAt + 13_000,
   validators: 4,
   followers: 0,
   mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
@@ -29,7 +32,7 @@ const s: Scenario = {
   operatorRoles: ['operator', 'admin'], // geofence.set is an admin's
   // Down for 2 s: well inside the 5 s of missed heartbeats after which the FC fails safe on its own.
   faults: [
-    { at: 12_000, kind: 'crash', node: 0 },
+    { at: crashAt, kind: 'crash', node: 0 },
     { at: restartAt, kind: 'restart', node: 0, wal: 'intact' },
   ],
   workload: [
@@ -52,6 +55,9 @@ describe('real-time hardware in the loop: a device restarted in flight (sim-fc A
     const replay = `scenario ${s.name} seed ${s.seed}: ${JSON.stringify({ liveness: r.liveness, hil: r.hil })}; node 0: ${track}`;
     expect(r.safety.ok, replay).toBe(true);
     expect(Math.max(...n0(0).map((n) => n.u)), replay).toBeGreaterThan(8); // it took off to the survey's 10 m
+    // In the air when it was killed: its last frames before the crash have it up.
+    const beforeCrash = frames.filter((f) => f.at < crashAt).map((f) => f.nodes[0]).filter((n) => n !== undefined);
+    expect(beforeCrash.at(-1)?.u ?? 0, replay).toBeGreaterThan(5);
     // From 3 s after the restart: reported at its flight altitude, and flying its part again.
     const after = n0(restartAt + 3_000);
     expect(after.length, replay).toBeGreaterThan(10);
