@@ -33,10 +33,11 @@ const fcFence = (fc: SimFcProcess): FenceLine['fence'] | null =>
 const keepOut = (northM: number, eastM: number, radiusM: number) => ({ ...localToGeo(origin, northM, eastM), radiusM });
 const circleE7 = (c: { latDeg: number; lonDeg: number; radiusM: number }): [number, number, number] => [Math.round(c.latDeg * 1e7), Math.round(c.lonDeg * 1e7), c.radiusM];
 
-// The tests of a describe block run at once (it.concurrent; vitest's maxConcurrency, 5): each has its
-// own ptys, companion and FC processes and mostly waits on them. The brownout test runs on its own
-// (a plain it): it times an FC restart against the 10 s the link takes to be declared lost. Each test
-// stops what it started when it ends (stopsAtEnd), not after every test, which would stop the others'.
+// The tests run at once, across the blocks too (describe.concurrent; vitest's maxConcurrency, 5): each
+// has its own ptys, companion and FC processes and mostly waits on them. The brownout test runs on its
+// own, last (a plain describe and it): it times an FC restart against the 10 s the link takes to be
+// declared lost. Each test stops what it started when it ends (stopsAtEnd), not after every test,
+// which would stop the others'.
 type Cleanup = (() => Promise<void> | void)[];
 function stopsAtEnd(onTestFinished: TestContext['onTestFinished']): Cleanup {
   const cleanup: Cleanup = [];
@@ -69,7 +70,7 @@ async function fcOn(cleanup: Cleanup, pty: PtyPair, extra: string[] = [], autopi
   return fc;
 }
 
-describe('MAVLink flight driver: the fence kept on the flight controller', () => {
+describe.concurrent('MAVLink flight driver: the fence kept on the flight controller', () => {
   it.concurrent('asked before the FC is up, uploads when it comes; a restarted FC that lost it gets it again unasked', async ({ expect, onTestFinished }) => {
     const cleanup = stopsAtEnd(onTestFinished);
     const { pty, flight } = await companionOnPty(cleanup);
@@ -92,24 +93,6 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
     expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
     await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
     expect(reports.map((r) => [r.state, r.reason])).toEqual([['on-fc', null], ['on-fc', null]]);
-  }, 40_000);
-
-  it('an FC that reboots faster than it is declared lost (a brownout) gets the fence again', async ({ expect, onTestFinished }) => {
-    const cleanup = stopsAtEnd(onTestFinished);
-    // The companion declares the FC lost after 5 of its own 2 s heartbeat intervals: 10 s.
-    const { pty, flight } = await companionOnPty(cleanup, 2_000);
-    const first = await fcOn(cleanup, pty);
-    flight.keepFence(square(50, 30));
-    await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
-    await new Promise((r) => setTimeout(r, 3_000)); // up a few seconds: its time since boot then goes back clearly
-    const t0 = performance.now();
-    await first.stop();
-    const second = await fcOn(cleanup, pty);
-    // Its time since boot went back: before, nothing noticed (no lost, no up) and it flew without it.
-    await waitFor('the fence on the rebooted FC', () => fcFence(second)?.enabled === true, 8_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(flight.fenceStatus())} fc: ${JSON.stringify(second.lines().slice(-3))}`); });
-    expect(performance.now() - t0).toBeLessThan(10_000); // before the link could have been declared lost
-    expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
-    await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
   }, 40_000);
 
   it.concurrent('a new fence replaces the one on the FC', async ({ expect, onTestFinished }) => {
@@ -161,7 +144,7 @@ describe('MAVLink flight driver: the fence kept on the flight controller', () =>
 
 const reportOnly = (param: string, value: number, meaning: string): string => `the flight controller holds the fence but ${param} is ${value} (${meaning}): a breach does nothing there; set hal.mavlink.fenceAction: return in device.yaml, or ${param} on the vehicle`;
 
-describe('MAVLink flight driver: the FC\'s breach action with the fence', () => {
+describe.concurrent('MAVLink flight driver: the FC\'s breach action with the fence', () => {
   it.concurrent('left to the vehicle (the default), read after the upload: report only is reported with the warning (ArduPilot), and so are PX4\'s none and warning only', async ({ expect, onTestFinished }) => {
     const cleanup = stopsAtEnd(onTestFinished);
     const ap = await companionOnPty(cleanup);
@@ -238,7 +221,7 @@ function paramRequestId(frame: Uint8Array): { msgid: number; id: string } | null
   return { msgid, id: Buffer.from(payload.subarray(at, at + 16)).toString('latin1').replace(/\0+$/, '') };
 }
 
-describe('MAVLink flight driver: a breach action read or set that gets no answer (the simulated FC in this process, requests dropped)', () => {
+describe.concurrent('MAVLink flight driver: a breach action read or set that gets no answer (the simulated FC in this process, requests dropped)', () => {
   /** The companion and FC joined in memory; `drop` decides which of the companion's parameter requests are lost. */
   async function rig(cleanup: Cleanup, breachAction: NonNullable<FenceKeeperOptions['breachAction']>, drop: (r: { msgid: number; id: string }) => boolean): Promise<ReturnType<typeof createMavlinkDevices>['flight']> {
     const c = inMemoryFc({
@@ -286,7 +269,7 @@ describe('MAVLink flight driver: a breach action read or set that gets no answer
   }, 20_000);
 });
 
-describe('MAVLink flight driver: the committed keep-outs on the flight controller', () => {
+describe.concurrent('MAVLink flight driver: the committed keep-outs on the flight controller', () => {
   it.concurrent('a keep-out round the drone is left out (it would breach at once) and goes up once the drone has flown out of it; the same fence again uploads nothing', async ({ expect, onTestFinished }) => {
     const cleanup = stopsAtEnd(onTestFinished);
     const { pty, flight, c } = await companionOnPty(cleanup);
@@ -358,4 +341,26 @@ describe('MAVLink flight driver: the committed keep-outs on the flight controlle
     await waitFor('the new fence on the FC', () => flight.fenceStatus()?.state === 'on-fc' && flight.fenceStatus()?.uploads === 2, 15_000);
     expect(flight.fenceStatus()).toMatchObject({ keepOuts: 3, failures: 1 });
   }, 30_000);
+});
+
+// After the blocks above, on its own (a plain describe and it): it times an FC restart against the
+// 10 s the link takes to be declared lost, which a machine busy with the others' FC processes stretches.
+describe('MAVLink flight driver: the fence kept on the flight controller, through a brownout', () => {
+  it('an FC that reboots faster than it is declared lost (a brownout) gets the fence again', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    // The companion declares the FC lost after 5 of its own 2 s heartbeat intervals: 10 s.
+    const { pty, flight } = await companionOnPty(cleanup, 2_000);
+    const first = await fcOn(cleanup, pty);
+    flight.keepFence(square(50, 30));
+    await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // up a few seconds: its time since boot then goes back clearly
+    const t0 = performance.now();
+    await first.stop();
+    const second = await fcOn(cleanup, pty);
+    // Its time since boot went back: before, nothing noticed (no lost, no up) and it flew without it.
+    await waitFor('the fence on the rebooted FC', () => fcFence(second)?.enabled === true, 8_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(flight.fenceStatus())} fc: ${JSON.stringify(second.lines().slice(-3))}`); });
+    expect(performance.now() - t0).toBeLessThan(10_000); // before the link could have been declared lost
+    expect(fcFence(second)).toMatchObject({ vertices: 4, altMaxM: 30, enabled: true });
+    await waitFor('its report', () => flight.fenceStatus()?.uploads === 2, 3_000);
+  }, 40_000);
 });
