@@ -71,7 +71,9 @@ describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies
   });
 
   it('holding under the mission (LOITER): LAND, handed over; the resume is not carried out, no command after', { timeout: 60_000 }, async (t) => {
-    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 28);
+    // The fix lost 16 simulated seconds after take-off (4 s here): held in LOITER before it, which it
+    // was 5.6 s (simulated) after take-off at load 8, 10 s (2.5 s here) before the loss.
+    const { rig, ex, reports, sent, landSeenAt, modesArmedSince } = await rigWithLoss(t, 16);
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 4000 }], altDm: 100, speedDmps: 80, then: 'hold' });
     await waitFor('on its way east', () => {
       const p = rig.vehicle.telemetry.position;
