@@ -110,6 +110,13 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
     expect(await fenceAcrossUnplug(stopsAtEnd(onTestFinished), true)).toMatchObject({ state: 'on-fc', vertices: 3, altMaxM: 45, uploads: 2 });
   }, 90_000);
 
+  it('a port that never opens fails start with the path and the reason', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    const h = hal(cleanup, 'hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
+    await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');
+  });
+
+  // Last in its block, on its own (it.sequential): the other cases before it, in this block, run at once.
   it.sequential('the geofence goes up again to an FC on a cable plugged straight back in, too fast to be declared lost', async ({ expect, onTestFinished }) => {
     // Before the vehicle took a reopened port for a reboot, the keeper went on reporting the first
     // upload as on the FC (uploads 1) and the new FC flew with no fence: 2 runs of 3 here.
@@ -118,12 +125,6 @@ describe.concurrent('hal.driver: mavlink, the flight controller unplugged and pl
     // 2, or 3 when the new FC was also declared lost or its boot time also went back.
     expect(status?.uploads).toBeGreaterThanOrEqual(2);
   }, 90_000);
-
-  it('a port that never opens fails start with the path and the reason', async ({ expect, onTestFinished }) => {
-    const cleanup = stopsAtEnd(onTestFinished);
-    const h = hal(cleanup, 'hal: { driver: mavlink, mavlink: { serial: "/tmp/murmur-no-such-tty", autopilot: px4 } }\n');
-    await expect(h.start()).rejects.toThrow('cannot open serial port /tmp/murmur-no-such-tty');
-  });
 });
 
 describe.concurrent('hal.gnss, the NMEA receiver unplugged and plugged back in', () => {
