@@ -1,7 +1,7 @@
 // The MAVLink drivers (position, attitude, battery, flight) against the conformance suites, served by
-// the simulated flight controller running as its own process on a socat pty. One FC and one link are
-// shared by the suites in this file (the IMU one first, on the ground); the flight suite runs last and
-// leaves the vehicle landed. The IMU
+// the simulated flight controller running as its own process on a socat pty. One PX4 FC and one link
+// are shared by its suites (the IMU one first, on the ground); the flight suite runs last and leaves
+// the vehicle landed. ArduPilot's run beside it, over UDP through the HIL helper. The IMU
 // stream the vehicle asks for (HIGHRES_IMU on PX4, SCALED_IMU on ArduPilot) feeds the telemetry agent,
 // which runs its model on it.
 
@@ -55,9 +55,10 @@ async function runTelemetryAgent(devices: ReturnType<typeof createMavlinkDevices
   return { engine: st.engine, model: st.model, attests };
 }
 
-// The PX4 FC over a pty (the file's rig: its suites in order on the one FC) and the ArduPilot HIL
-// vehicle over UDP (its own, started in its block) run at once (describe.concurrent): each mostly waits
-// on its own simulated flight. Inside each, the order stays (describe.sequential).
+// The PX4 FC over a pty (the file's rig: its suites in order on the one FC) and two ArduPilot HIL
+// vehicles over UDP (each its own, started in its block: one for its IMU and a goto, one for the flight
+// conformance suite) run at once (describe.concurrent): each mostly waits on its own simulated flight.
+// Inside each, the order stays (describe.sequential).
 describe.concurrent('the PX4 FC over a pty', () => {
   describe.sequential('its suites in order on the one FC', () => {
     describe('MAVLink attitude driver: the IMU (PX4, HIGHRES_IMU)', () => {
@@ -260,6 +261,20 @@ describe.concurrent('beside it, the ArduPilot HIL vehicle', () => {
         await flight.stop();
       }
     }, 60_000);
+  });
+});
+
+describe.concurrent('beside them, a second ArduPilot HIL vehicle', () => {
+  // The flight conformance suite on an ArduPilot vehicle of its own, fresh on the ground, beside the
+  // goto flown on the first (they ran one after the other on the one vehicle).
+  describe.sequential('ArduPilot over UDP (hardware-in-the-loop helper), its flight conformance', () => {
+    let hil: HilVehicle;
+    beforeAll(async () => {
+      hil = await startHilVehicle({ family: 'ardupilot', seed: 4, speed: 4 });
+    });
+    afterAll(async () => {
+      await hil?.stop();
+    });
     flightConformance('mavlink ardupilot (sim FC over UDP)', () =>
       Promise.resolve({ device: hil.devices.flight, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => Promise.resolve() }),
     );
