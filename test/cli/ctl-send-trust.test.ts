@@ -104,9 +104,47 @@ function ack(fx: FleetFixture, node: string, a: Omit<AckBody, 'node' | 'progress
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// Every test runs at once (describe.concurrent): each is a fleet of its own (its own name, so its own
-// topics on the shared broker and test client) and mostly waits on murmurctl (the last one waits out
-// an 8 s --timeout on purpose).
+// Every test runs at once (each describe is .concurrent, so the describes run side by side too, and their
+// tests up to vitest's maxConcurrency at a time): each is a fleet of its own (its own name, so its own
+// topics on the shared broker and test client) and mostly waits on murmurctl (three wait out its 8 s
+// --timeout on purpose, and go first for the slots).
+
+describe.concurrent('murmurctl send with a manifest copy that is not the one the block names', () => {
+  /** A block at height 9 holding `envelope`, naming `manifestHash`, certified by `signers`. */
+  function proofOf(fx: FleetFixture, envelope: Uint8Array, manifestHash: Uint8Array, signers: { id: string; sign: (m: Uint8Array) => Uint8Array }[]): { proof: Uint8Array; blockHash: Uint8Array } {
+    const block = encodeBlock({ height: 9, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash, appHash: zeroHash });
+    const blockHash = hash(block);
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 9, round: 0, blockHash }));
+    const signatures = [...signers].sort((x, y) => (x.id < y.id ? -1 : 1)).map((s) => ({ validator: s.id, signature: s.sign(msg) }));
+    return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
+  }
+
+  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
+    // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
+    // and a validator v4 the copy does not know signs.
+    const newer = hash(new TextEncoder().encode('epoch 2'));
+    const v4 = keyPairFromSeed(new Uint8Array(32).fill(4));
+    const unknown = await send(fx, 'd1', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, [{ id: 'v0', sign: (m) => fx.signer('v0').sign(m) }, { id: 'v1', sign: (m) => fx.signer('v1').sign(m) }, { id: 'v4', sign: (m) => createSigner(v4).sign(m) }]);
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
+    const u = JSON.parse(unknown.stdout) as { unprovenAcks?: string[] };
+    expect(u.unprovenAcks?.join('\n')).toMatch(/certificate signer "v4" is not a validator at height 9; the block at height 9 names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, [0-9a-f]{16}\)/);
+
+    const taken = await send(fx, 'd2', async (envelope, command) => {
+      const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
+      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+    });
+    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
+    const t = JSON.parse(taken.stdout) as { outcome: string; warnings?: string[] };
+    expect(t.outcome).toBe('accepted');
+    expect(t.warnings?.join('\n')).toMatch(/names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, .*get the current manifest/);
+  }, 40_000);
+});
 
 describe.concurrent('murmurctl send believes a refusal or a decision only from validators that outweigh the faulty ones', () => {
   it('a refusal said by one validator and a follower (n = 4, f = 1) is not believed; with a second validator it is', async ({ expect }) => {
@@ -243,7 +281,7 @@ describe.concurrent('murmurctl send when the devices call its resend a replay', 
   }, 30_000);
 });
 
-describe('murmurctl send --wait executed', () => {
+describe.concurrent('murmurctl send --wait executed', () => {
   it('prints the verified commit as soon as it has it, before the drones report done, and their summary at the end', async ({ expect }) => {
     // A survey takes minutes; send printed 'committed ... / certificate verified' only after the last
     // drone was done (on the quickstart's fleet: at 7.4 s, with the commit proven at 1.0 s).
@@ -273,41 +311,4 @@ describe('murmurctl send --wait executed', () => {
     // Said once, then each drone's end.
     expect(r.stdout).toBe(`${beforeDone}  v0: done\n  v1: done\n`);
   }, 30_000);
-});
-
-describe.concurrent('murmurctl send with a manifest copy that is not the one the block names', () => {
-  /** A block at height 9 holding `envelope`, naming `manifestHash`, certified by `signers`. */
-  function proofOf(fx: FleetFixture, envelope: Uint8Array, manifestHash: Uint8Array, signers: { id: string; sign: (m: Uint8Array) => Uint8Array }[]): { proof: Uint8Array; blockHash: Uint8Array } {
-    const block = encodeBlock({ height: 9, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash, appHash: zeroHash });
-    const blockHash = hash(block);
-    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 9, round: 0, blockHash }));
-    const signatures = [...signers].sort((x, y) => (x.id < y.id ? -1 : 1)).map((s) => ({ validator: s.id, signature: s.sign(msg) }));
-    return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
-  }
-
-  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async ({ expect }) => {
-    const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
-    // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
-    // and a validator v4 the copy does not know signs.
-    const newer = hash(new TextEncoder().encode('epoch 2'));
-    const v4 = keyPairFromSeed(new Uint8Array(32).fill(4));
-    const unknown = await send(fx, 'd1', async (envelope, command) => {
-      const { proof, blockHash } = proofOf(fx, envelope, newer, [{ id: 'v0', sign: (m) => fx.signer('v0').sign(m) }, { id: 'v1', sign: (m) => fx.signer('v1').sign(m) }, { id: 'v4', sign: (m) => createSigner(v4).sign(m) }]);
-      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
-      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
-    });
-    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
-    const u = JSON.parse(unknown.stdout) as { unprovenAcks?: string[] };
-    expect(u.unprovenAcks?.join('\n')).toMatch(/certificate signer "v4" is not a validator at height 9; the block at height 9 names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, [0-9a-f]{16}\)/);
-
-    const taken = await send(fx, 'd2', async (envelope, command) => {
-      const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
-      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
-      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
-    });
-    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
-    const t = JSON.parse(taken.stdout) as { outcome: string; warnings?: string[] };
-    expect(t.outcome).toBe('accepted');
-    expect(t.warnings?.join('\n')).toMatch(/names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, .*get the current manifest/);
-  }, 40_000);
 });
