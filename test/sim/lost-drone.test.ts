@@ -34,10 +34,20 @@ async function run(seed: number): Promise<{ r: Report; notes: string[] }> {
   return { r, notes: [...((world as World | null)?.flight?.layer.notes ?? [])] };
 }
 
+/** Each seed's first run, kept: the determinism check compares a second run of seed 24 with it. */
+const firstRuns = new Map<number, Promise<{ r: Report; notes: string[] }>>();
+function firstRun(seed: number): Promise<{ r: Report; notes: string[] }> {
+  const known = firstRuns.get(seed);
+  if (known !== undefined) return known;
+  const started = run(seed);
+  firstRuns.set(seed, started);
+  return started;
+}
+
 describe('a drone lost mid-survey (deterministic mode)', () => {
   for (const seed of [23, 24, 25]) {
     it(`seed ${seed}: its unflown lanes go to another drone and the field is surveyed`, async () => {
-      const { r, notes } = await run(seed);
+      const { r, notes } = await firstRun(seed);
       expect(r.safety.ok, why(r, notes)).toBe(true);
       expect(r.expect.failed, why(r, notes)).toEqual([]);
       // Node 5 (the second follower) is the one lost, for its silence; one drone takes its lanes.
@@ -48,7 +58,7 @@ describe('a drone lost mid-survey (deterministic mode)', () => {
   }
 
   it('the same seed gives the same reassignment and the same flight', async () => {
-    const a = await run(24);
+    const a = await firstRun(24); // the run the seed-24 case above checked, or the first of two when run alone
     const b = await run(24);
     expect(b.notes, why(b.r, b.notes)).toEqual(a.notes);
     expect(b.r.flight, why(b.r, b.notes)).toEqual(a.r.flight);
