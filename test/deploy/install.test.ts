@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
 import { makeFixtureBundle } from './fixture-bundle.js';
 import { runInstall } from './run-install.js';
 
@@ -36,8 +36,11 @@ function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-describe('install.sh into a temporary prefix', () => {
-  it('installs a release, links current to it, writes the unit and the data directory, and explains what it skipped', async () => {
+// Each case installs into a prefix of its own (and serves its own health endpoint), so the cases of a
+// describe run at once: the health checks that must fail wait out --health-timeout meanwhile.
+
+describe.concurrent('install.sh into a temporary prefix', () => {
+  it('installs a release, links current to it, writes the unit and the data directory, and explains what it skipped', async ({ expect }) => {
     const { prefix, bundles } = fresh('first');
     const bundle = makeFixtureBundle(bundles, '1.0.0', 'real');
     const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix, '--node', process.execPath]);
@@ -72,7 +75,7 @@ describe('install.sh into a temporary prefix', () => {
     expect(readdirSync(join(prefix, 'opt/murmur/releases'))).toEqual(['1.0.0']); // no partial copies left
   });
 
-  it('writes a unit that systemd-analyze verify accepts without a single warning', async () => {
+  it('writes a unit that systemd-analyze verify accepts without a single warning', async ({ expect }) => {
     const { prefix, bundles } = fresh('unit');
     const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix]);
     expect(r.code).toBe(0);
@@ -88,7 +91,7 @@ describe('install.sh into a temporary prefix', () => {
     expect(verify(broken).stderr).toContain("Unknown key 'ProtectSystm'");
   });
 
-  it('refuses a Node.js older than 20 with a clear message, before touching the prefix', async () => {
+  it('refuses a Node.js older than 20 with a clear message, before touching the prefix', async ({ expect }) => {
     const { prefix, bundles } = fresh('old-node');
     const fakeNode = join(bundles, 'node18');
     writeFileSync(fakeNode, '#!/bin/sh\necho 18.19.0\n');
@@ -99,7 +102,7 @@ describe('install.sh into a temporary prefix', () => {
     expect(existsSync(join(prefix, 'opt'))).toBe(false);
   });
 
-  it('refuses a bundle whose files do not match its manifest', async () => {
+  it('refuses a bundle whose files do not match its manifest', async ({ expect }) => {
     const { prefix, bundles } = fresh('damaged');
     const bundle = makeFixtureBundle(bundles, '1.0.0', 'real');
     appendFileSync(join(bundle, 'release/bin/murmur.js'), '// edited after bundling\n');
@@ -109,7 +112,7 @@ describe('install.sh into a temporary prefix', () => {
     expect(existsSync(join(prefix, 'opt/murmur/current'))).toBe(false);
   });
 
-  it('rejects bad options with a usage error', async () => {
+  it('rejects bad options with a usage error', async ({ expect }) => {
     const { prefix, bundles } = fresh('usage');
     const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix, '--health-timeout', 'soon']);
     expect(r.code).toBe(2);
@@ -117,23 +120,20 @@ describe('install.sh into a temporary prefix', () => {
   });
 });
 
-describe('upgrades gated by the health check', () => {
-  let server: Server;
-  let port = 0;
-  let healthy = true;
-  beforeAll(async () => {
-    server = createServer((_req, res) => {
-      res.writeHead(healthy ? 200 : 503).end(healthy ? '{"status":"ok"}' : '{"status":"starting"}');
+describe.concurrent('upgrades gated by the health check', () => {
+  /** A device's health endpoint for one test: 200 while `healthy()`, else 503; closed when the test ends. */
+  async function healthEndpoint(onTestFinished: TestContext['onTestFinished'], healthy: () => boolean = () => true): Promise<number> {
+    const server: Server = createServer((_req, res) => {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503).end(ok ? '{"status":"ok"}' : '{"status":"starting"}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return (server.address() as AddressInfo).port;
+  }
 
   /** A provisioned device: a config naming the health endpoint, and a data directory with a WAL and signer state. */
-  const provision = (prefix: string): string => {
+  const provision = (prefix: string, port: number): string => {
     mkdirSync(join(prefix, 'etc/murmur'), { recursive: true });
     writeFileSync(join(prefix, 'etc/murmur/device.yaml'), `id: d1\ndataDir: /var/lib/murmur\nhttp:\n  host: 127.0.0.1\n  port: ${port}\n`);
     const data = join(prefix, 'var/lib/murmur');
@@ -143,10 +143,9 @@ describe('upgrades gated by the health check', () => {
     return data;
   };
 
-  it('rolls back to the old release when the new one fails its health check, with the data directory intact', async () => {
+  it('rolls back to the old release when the new one fails its health check, with the data directory intact', async ({ expect, onTestFinished }) => {
     const { prefix, bundles } = fresh('rollback');
-    healthy = true;
-    const data = provision(prefix);
+    const data = provision(prefix, await healthEndpoint(onTestFinished));
     expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
     expect(link(prefix, 'current')).toBe('releases/1.0.0');
     const before = treeDigest(data);
@@ -163,10 +162,10 @@ describe('upgrades gated by the health check', () => {
     expect(treeDigest(data)).toEqual(before);
   });
 
-  it('keeps the new release when the device answers its health endpoint, and --rollback switches back', async () => {
+  it('keeps the new release when the device answers its health endpoint, and --rollback switches back', async ({ expect, onTestFinished }) => {
     const { prefix, bundles } = fresh('upgrade');
-    healthy = true;
-    const data = provision(prefix);
+    const port = await healthEndpoint(onTestFinished);
+    const data = provision(prefix, port);
     expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
     const before = treeDigest(data);
     const up = await runInstall(join(makeFixtureBundle(bundles, '1.1.0', 'real'), 'install.sh'), ['--prefix', prefix]);
@@ -182,7 +181,7 @@ describe('upgrades gated by the health check', () => {
     expect(treeDigest(data)).toEqual(before);
   });
 
-  it('never makes a release current on a data directory in a newer data format: --rollback, an older install and the health gate all refuse', async () => {
+  it('never makes a release current on a data directory in a newer data format: --rollback, an older install and the health gate all refuse', async ({ expect }) => {
     const { prefix, bundles } = fresh('data-format');
     const data = join(prefix, 'var/lib/murmur');
     expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'pass'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
@@ -218,20 +217,19 @@ describe('upgrades gated by the health check', () => {
     expect(link(gate.prefix, 'current')).toBe('releases/3.0.0');
   });
 
-  it('rolls back when the endpoint keeps answering 503 past the timeout', async () => {
+  it('rolls back when the endpoint keeps answering 503 past the timeout', async ({ expect, onTestFinished }) => {
     const { prefix, bundles } = fresh('unhealthy-endpoint');
-    healthy = true;
-    provision(prefix);
+    let healthy = true;
+    provision(prefix, await healthEndpoint(onTestFinished, () => healthy));
     expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
     healthy = false;
     const r = await runInstall(join(makeFixtureBundle(bundles, '1.2.0', 'real'), 'install.sh'), ['--prefix', prefix, '--health-timeout', '2']);
-    healthy = true;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('-> 503');
     expect(link(prefix, 'current')).toBe('releases/1.0.0');
   });
 
-  it('keeps at most --keep releases, never the current or previous one', async () => {
+  it('keeps at most --keep releases, never the current or previous one', async ({ expect }) => {
     const { prefix, bundles } = fresh('prune');
     for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) {
       const r = await runInstall(join(makeFixtureBundle(bundles, v, 'pass'), 'install.sh'), ['--prefix', prefix, '--keep', '2']);
