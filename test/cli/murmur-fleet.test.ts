@@ -43,24 +43,27 @@ describe('murmur keygen and murmur fleet', () => {
     expect(signed.code, signed.stderr).toBe(0);
     expect(signed.stdout).toContain('4 validators, 2 followers, 1 operator,');
 
-    const ok = await runCli('murmur', ['fleet', 'verify', p('fleet.manifest'), '--authority-key', p('authority.key.pub'), '--json']);
-    expect(ok.code, ok.stderr).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, fleet: 'demo', epoch: 1, validators: 4, followers: 2, operators: 1 });
-
-    const show = await runCli('murmur', ['fleet', 'show', p('fleet.manifest'), '--json']);
-    expect(JSON.parse(show.stdout).operators[0]).toMatchObject({ id: 'alice', roles: ['operator', 'observer'] });
-
-    // Pinned to another authority: refused even though the signature itself is consistent.
-    const wrongPin = await runCli('murmur', ['fleet', 'verify', p('fleet.manifest'), '--authority-key', p('v0.key.pub')]);
-    expect(wrongPin.code).toBe(1);
-    expect(wrongPin.stderr).toContain(`is signed by authority ${JSON.parse(readFileSync(p('authority.key.pub'), 'utf8')).publicKey.slice(0, 16)}…, not by --authority-key ${p('v0.key.pub')}`);
-
     // Tamper: change one validator's power byte inside the signed body.
     const bytes = readFileSync(p('fleet.manifest'));
     const at = bytes.indexOf(Buffer.from('power'));
     bytes[at + 5] = 0x05;
     writeFileSync(p('tampered.manifest'), bytes);
-    const bad = await runCli('murmur', ['fleet', 'verify', p('tampered.manifest')]);
+    // Reads of the signed manifest and its tampered copy, independent of each other: all at once.
+    const [ok, show, wrongPin, bad] = await Promise.all([
+      runCli('murmur', ['fleet', 'verify', p('fleet.manifest'), '--authority-key', p('authority.key.pub'), '--json']),
+      runCli('murmur', ['fleet', 'show', p('fleet.manifest'), '--json']),
+      runCli('murmur', ['fleet', 'verify', p('fleet.manifest'), '--authority-key', p('v0.key.pub')]),
+      runCli('murmur', ['fleet', 'verify', p('tampered.manifest')]),
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, fleet: 'demo', epoch: 1, validators: 4, followers: 2, operators: 1 });
+
+    expect(JSON.parse(show.stdout).operators[0]).toMatchObject({ id: 'alice', roles: ['operator', 'observer'] });
+
+    // Pinned to another authority: refused even though the signature itself is consistent.
+    expect(wrongPin.code).toBe(1);
+    expect(wrongPin.stderr).toContain(`is signed by authority ${JSON.parse(readFileSync(p('authority.key.pub'), 'utf8')).publicKey.slice(0, 16)}…, not by --authority-key ${p('v0.key.pub')}`);
+
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('signature does not verify');
     expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -73,7 +76,7 @@ describe('murmur keygen and murmur fleet', () => {
     const next = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest'), '--epoch', '2']);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain('epoch 2');
-  }, 240_000); // sixteen CLI processes in a row: several seconds each when the machine is loaded
+  }, 240_000); // thirteen CLI processes in a row and four at once: several seconds each when the machine is loaded
 
   it('a key file readable by others is refused with the fix', async () => {
     chmodSync(p('v3.key'), 0o644);
@@ -83,12 +86,12 @@ describe('murmur keygen and murmur fleet', () => {
   });
 
   it('every CLI answers --help, and a bad option gives usage and exit 2', async () => {
-    for (const bin of ['murmur', 'murmurctl', 'fleet-sim'] as const) {
-      const h = await runCli(bin, ['--help']);
+    const bins = ['murmur', 'murmurctl', 'fleet-sim'] as const;
+    const [bad, ...helps] = await Promise.all([runCli('murmur', ['keygen', '--bogus']), ...bins.map((bin) => runCli(bin, ['--help']))]);
+    helps.forEach((h, i) => {
       expect(h.code).toBe(0);
-      expect(h.stdout).toContain(`Usage: ${bin}`);
-    }
-    const bad = await runCli('murmur', ['keygen', '--bogus']);
+      expect(h.stdout).toContain(`Usage: ${bins[i]}`);
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr.split('\n')[0]).toBe('murmur: unknown option --bogus');
     expect(bad.stderr).toContain('Usage: murmur keygen');

@@ -21,19 +21,21 @@ const provision = (id: string, out: string, extra: string[] = []) =>
 
 beforeAll(async () => {
   const ids = ['authority', 'v0', 'v1', 'v2', 'v3', 'stranger'];
-  for (const r of await Promise.all(ids.map((id) => runCli('murmur', ['keygen', '--id', id, '--out', p(`keys/${id}.key`)])))) expect(r.code, r.stderr).toBe(0);
+  const keygens = ids.map((id) => runCli('murmur', ['keygen', '--id', id, '--out', p(`keys/${id}.key`)]));
   // A second key that claims the id v2: its public key is not the one the manifest lists.
-  expect((await runCli('murmur', ['keygen', '--id', 'v2', '--out', p('keys/impostor.key')])).code).toBe(0);
+  keygens.push(runCli('murmur', ['keygen', '--id', 'v2', '--out', p('keys/impostor.key')]));
+  for (const r of await Promise.all(keygens)) expect(r.code, r.stderr).toBe(0);
   const draft = p('fleet.json');
   expect((await runCli('murmur', ['fleet', 'init', '--fleet', 'demo', '--authority', p('keys/authority.key'), '--out', draft])).code).toBe(0);
   for (const v of ['v0', 'v1', 'v2', 'v3']) expect((await runCli('murmur', ['fleet', 'add', draft, '--validator', '--key', p(`keys/${v}.key.pub`)])).code).toBe(0);
   const signed = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('keys/authority.key'), '--out', p('fleet.manifest')]);
   expect(signed.code, signed.stderr).toBe(0);
-}, 180_000); // eleven CLI processes: slow when the machine is loaded
+}, 180_000); // thirteen CLI processes, the seven keygens at once: slow when the machine is loaded
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('murmur provision', () => {
-  it('writes the identity (0600), the signed manifest and a device.yaml with the device\'s own paths, all checked', async () => {
+// Each case writes bundles of its own (and the last its own broker and device): they run at once.
+describe.concurrent('murmur provision', () => {
+  it('writes the identity (0600), the signed manifest and a device.yaml with the device\'s own paths, all checked', async ({ expect }) => {
     const out = p('bundles/v0');
     const r = await provision('v0', out, ['--http-port', '9470', '--radio', '/dev/ttyUSB0,preset=sik,hopLimit=2', '--json']);
     expect(r.stderr).toBe('');
@@ -59,7 +61,7 @@ describe('murmur provision', () => {
     expect(c.value.authority).toBe(JSON.parse(readFileSync(p('keys/authority.key.pub'), 'utf8')).publicKey);
   });
 
-  it('refuses to overwrite an identity without --force, and replaces it with --force', async () => {
+  it('refuses to overwrite an identity without --force, and replaces it with --force', async ({ expect }) => {
     const out = p('bundles/again');
     expect((await provision('v1', out)).code).toBe(0);
     const before = sha256(join(out, 'device.key'));
@@ -77,7 +79,7 @@ describe('murmur provision', () => {
     expect(JSON.parse(readFileSync(join(out, 'PROVISION.json'), 'utf8')).id).toBe('v3');
   });
 
-  it('refuses a device that is not in the signed manifest, or whose key is not the listed one, and writes nothing', async () => {
+  it('refuses a device that is not in the signed manifest, or whose key is not the listed one, and writes nothing', async ({ expect }) => {
     const stranger = await provision('stranger', p('bundles/stranger'));
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toBe(
@@ -91,7 +93,7 @@ describe('murmur provision', () => {
     expect(existsSync(p('bundles/impostor'))).toBe(false);
   });
 
-  it('rejects settings the device could not start with, naming the flag or field', async () => {
+  it('rejects settings the device could not start with, naming the flag or field', async ({ expect }) => {
     const port0 = await provision('v1', p('bundles/bad'), ['--http-port', '0']);
     expect(port0.code).toBe(2);
     expect(port0.stderr).toContain('--http-port must be a TCP port from 1 to 65535');
@@ -109,7 +111,7 @@ describe('murmur provision', () => {
     expect(existsSync(p('bundles/bad/device.key'))).toBe(false);
   });
 
-  it('the provisioned device.yaml starts a device that becomes ready on a real broker (paths moved under a temp prefix)', async () => {
+  it('the provisioned device.yaml starts a device that becomes ready on a real broker (paths moved under a temp prefix)', async ({ expect }) => {
     const broker = await Mosquitto.start();
     const port = await freePort();
     const out = p('bundles/v2');
