@@ -25,8 +25,13 @@ describe('the HTML report of a run, against its JSON report', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'murmur-numbers-'));
-    chromium = await launchChromium();
-    result = await liveRun(parseScenario(readFileSync(file, 'utf8'), file), { file, speed: 0, port: null, reportDir: dir, progress: 'none', out: () => {} });
+    // Chromium starts (another process) while the run goes on in this one.
+    const launching = launchChromium();
+    try {
+      result = await liveRun(parseScenario(readFileSync(file, 'utf8'), file), { file, speed: 0, port: null, reportDir: dir, progress: 'none', out: () => {} });
+    } finally {
+      chromium = await launching; // closed by afterAll whether or not the run went through
+    }
   }, 120_000);
 
   afterAll(async () => {
