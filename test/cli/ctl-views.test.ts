@@ -89,13 +89,13 @@ describe('murmurctl status with one device heard', () => {
       [topics.status('d1'), JSON.stringify({ ...base, node: 'd1', handedOver: why })],
       [topics.status('d2'), JSON.stringify({ ...base, node: 'd2' })],
     ]);
-    const table = await ctl('status', '--timeout', '500ms');
+    // Two readers of the same retained statuses, each listening 500 ms: at once.
+    const [table, json] = await Promise.all([ctl('status', '--timeout', '500ms'), ctl('status', '--json', '--timeout', '500ms')]);
     expect(table.code, table.stderr).toBe(0);
     const line = (node: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${node} `)) ?? '';
     expect(line('d1')).toMatch(/active 40% \(handed over\)/);
     expect(line('d2')).toMatch(/active 40%/);
     expect(line('d2')).not.toMatch(/handed over/);
-    const json = await ctl('status', '--json', '--timeout', '500ms');
     const rows = JSON.parse(json.stdout) as { node: string; status: { handedOver?: string } | null }[];
     expect(rows.find((x) => x.node === 'd1')?.status?.handedOver).toBe(why);
   });
@@ -112,7 +112,7 @@ describe('murmurctl log with devices that disagree', () => {
       // d3 lies about height 12 (or is faulty): before, its version was merged into the first one read.
       [topics.log('d3'), logOf('d3', { ...decision, outcome: 'rejected', reason: 'battery below reserve' })],
     ]);
-    const r = await ctl('log', '--json', '--timeout', '500ms');
+    const [r, table] = await Promise.all([ctl('log', '--json', '--timeout', '500ms'), ctl('log', '--timeout', '500ms')]);
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { height: number; outcome: string; reportedBy: string[] }[];
     expect(rows.map((x) => [x.height, x.outcome, x.reportedBy])).toEqual([
@@ -121,7 +121,6 @@ describe('murmurctl log with devices that disagree', () => {
       [13, 'accepted', ['d1', 'd2', 'd3']],
     ]);
     expect(r.stderr).toBe(`devices disagree on height 12 tx 0: d1,d2: ops/${'ab'.repeat(16)} accepted; d3: ops/${'ab'.repeat(16)} rejected (battery below reserve); \`murmurctl send\` checks a commit's certificate, this log does not\n`);
-    const table = await ctl('log', '--timeout', '500ms');
     expect(table.stdout).toMatch(/\n12 +0 +ops\/(ab){16} +mission\.survey +accepted +2\n12 +0 +ops\/(ab){16} +mission\.survey +rejected +battery below reserve +1\n13 +0 +ops\/(ef){16} +noop +accepted +3\n/);
   });
 });
