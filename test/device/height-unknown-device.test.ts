@@ -17,10 +17,6 @@ import { describe, expect, it } from 'vitest';
 import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { createSigner, generateKeyPair, initCrypto } from '../../runtime/crypto/sodium.js';
-import { writeKeyFile } from '../../runtime/crypto/key-file.js';
-import { unwrap } from '../../runtime/lib/result.js';
-import { signManifest } from '../../runtime/manifest/manifest.js';
 import { Device, openDevice } from '../../runtime/device/device.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
@@ -28,6 +24,7 @@ import { parseTelemetryBody, type TelemetryBody } from '../../runtime/wire/telem
 import { waitFor } from '../bridge/companion.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
 import { runCli } from '../support/run-cli.js';
+import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
 
 interface LocalTelemetry {
   readonly altM: number | null;
@@ -46,11 +43,7 @@ describe('a device whose flight controller says its height is not known', () => 
     const p = (f: string): string => join(dir, f);
     // The fleet (one validator d1, an operator) written in this process, as `murmur keygen` and
     // `murmur fleet` write it (their own tests are the CLI's): this file is about the device.
-    await initCrypto();
-    const [d1, ops, authority] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-    unwrap(await writeKeyFile(p('d1.key'), { id: 'd1', ...d1 }));
-    const manifest = unwrap(signManifest({ fleet: 'height', epoch: 1, authority: authority.publicKey, validators: [{ id: 'd1', publicKey: d1.publicKey, power: 1 }], followers: [], operators: [{ id: 'ops', publicKey: ops.publicKey, roles: ['operator'] }], createdAt: Date.now() }, createSigner(authority)));
-    writeFileSync(p('fleet.manifest'), manifest.bytes);
+    await writeFleetFiles(await makeFleet({ fleet: 'height', validatorIds: ['d1'], operators: [{ id: 'ops', roles: ['operator'] }] }), dir);
 
     const broker = await Mosquitto.start();
     cleanup.push(() => broker.stop());

@@ -14,15 +14,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSigner, generateKeyPair, initCrypto, type KeyPair } from '../../runtime/crypto/sodium.js';
-import { writeKeyFile } from '../../runtime/crypto/key-file.js';
-import { unwrap } from '../../runtime/lib/result.js';
-import { signManifest } from '../../runtime/manifest/manifest.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
 import { cliEntry, repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 import { startDeviceProcess, type DeviceProcess } from '../support/device-process.js';
+import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-lost-after-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,29 +31,7 @@ describe('murmur start and the committed lostAfterS against the radio-only caden
   it('says nothing before a mission; with a part of one, the radio device warns once that 120 s is too short and says to set at least 210, the device without a radio never; quiet after param.set 210', async () => {
     // The fleet's files written here (the CLI's fleet commands have tests of their own): keys for the
     // two devices and the two operators, and a manifest the authority signed.
-    await initCrypto();
-    const keys = new Map(['d1', 'd2', 'ops', 'admin'].map((id) => [id, generateKeyPair()] as const));
-    for (const [id, kp] of keys) unwrap(await writeKeyFile(p(`${id}.key`), { id, ...kp }));
-    const authority = generateKeyPair();
-    const pub = (id: string): Uint8Array => (keys.get(id) as KeyPair).publicKey;
-    const manifest = unwrap(
-      signManifest(
-        {
-          fleet: 'lostafter',
-          epoch: 1,
-          authority: authority.publicKey,
-          validators: ['d1', 'd2'].map((id) => ({ id, publicKey: pub(id), power: 1 })),
-          followers: [],
-          operators: [
-            { id: 'ops', publicKey: pub('ops'), roles: ['operator'] },
-            { id: 'admin', publicKey: pub('admin'), roles: ['admin'] },
-          ],
-          createdAt: Date.now(),
-        },
-        createSigner(authority),
-      ),
-    );
-    writeFileSync(p('fleet.manifest'), manifest.bytes);
+    await writeFleetFiles(await makeFleet({ fleet: 'lostafter', validatorIds: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator'] }, { id: 'admin', roles: ['admin'] }] }), dir);
 
     const broker = await Mosquitto.start();
     const pair = await PtyPair.start();
