@@ -431,6 +431,23 @@ export class SimFlightController {
     return `Mode change to ${names[mode] ?? mode} failed: requires position`;
   }
 
+  /** The mode a command switches to: DO_SET_MODE's, RTL's, MISSION_START's AUTO, or the GUIDED a
+   *  reposition flies in; null for the rest. */
+  private modeCommanded(m: common.CommandLong | common.CommandInt): FlightMode | null {
+    switch (m.command) {
+      case mavCmd.doSetMode:
+        return decodeMode(this.family, this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2);
+      case mavCmd.navReturnToLaunch:
+        return 'return';
+      case mavCmd.missionStart:
+        return 'mission';
+      case mavCmd.doReposition:
+        return 'guided';
+      default:
+        return null;
+    }
+  }
+
   /** Why the fence refuses arming where the vehicle stands, or null. */
   private fenceArmingProblem(): string | null {
     const s = this.vehicle.state();
@@ -586,7 +603,7 @@ export class SimFlightController {
     }
     // A mode change ArduCopter refuses without a position changes nothing either (its failsafe LAND
     // goes on): DO_SET_MODE, and the commands that switch mode (RTL, AUTO, GUIDED for a reposition).
-    const modeWanted = m.command === mavCmd.doSetMode ? decodeMode(this.family, this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2) : m.command === mavCmd.navReturnToLaunch ? 'return' : m.command === mavCmd.missionStart ? 'mission' : m.command === mavCmd.doReposition ? 'guided' : null;
+    const modeWanted = this.modeCommanded(m);
     const modeRefused = modeWanted === null ? null : this.positionModeRefused(modeWanted);
     if (modeRefused !== null) {
       this.send(statusText(modeRefused, 4));
