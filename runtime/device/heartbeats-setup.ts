@@ -63,6 +63,8 @@ export function membershipConfigOf(c: DeviceConfig, plan: HeartbeatPlan): Member
     recoveredBeats: m.recoveredBeats,
     peersMax: limits.membershipPeersMax,
     linkIntervalsMs: plan.intervalsMs,
+    // The fleet's devices share a broker: when it comes back each reconnects on its own backoff.
+    resumeGraceMs: { [mqttLinkName]: limits.mqttReconnectMsMax },
   };
 }
 

@@ -30,6 +30,12 @@ export interface MembershipConfig {
    * than `phi.expectedIntervalMs` gets k times the acceptable pause. Unlisted links use `phi` as is.
    */
   readonly linkIntervalsMs?: Readonly<Record<string, number>>;
+  /**
+   * Per link name: how long after this node's link is back a peer's silence on it still counts for
+   * nothing. For MQTT, the longest reconnect delay: the broker came back to every peer at once, and
+   * each one's backoff may be that far from its next try. Unlisted links: none.
+   */
+  readonly resumeGraceMs?: Readonly<Record<string, number>>;
 }
 
 export const defaultMembershipConfig: MembershipConfig = { phi: akkaClusterDefaults, recoveredBeats: 3, peersMax: limits.membershipPeersMax };
@@ -241,9 +247,12 @@ export class MembershipView {
    * against anyone, and neither is it once it is back: each peer's detector on it is judged from now.
    * Judged from the last beat before the outage, every peer was suspect and dead at the first tick, on
    * every device at once, before any beat could arrive (the broker restarted: all of them, 1-3 s).
+   * Judged from the moment this node was back, a peer whose backoff put it back up to 3 s later was
+   * declared dead where heartbeats are fast (200 ms: dead after about 2 s): hence `resumeGraceMs`.
    */
   private resumeLink(name: string, nowMs: number): void {
-    for (const id of this.sortedIds()) (this.peers.get(id) as Peer).tracks.get(name)?.detector.resume(nowMs);
+    const graceMs = this.config.resumeGraceMs?.[name] ?? 0;
+    for (const id of this.sortedIds()) (this.peers.get(id) as Peer).tracks.get(name)?.detector.resume(nowMs, graceMs);
   }
 
   /**

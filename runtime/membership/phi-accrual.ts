@@ -74,6 +74,8 @@ export class PhiAccrualDetector {
   private arrived = 0;
   /** The next heartbeat's gap and sequence step span a time this node could not hear (resume): no sample. */
   private resumed = false;
+  /** Silence counts only from here (resume's grace: the peer too may still be on its way back). */
+  private judgedFromMs = -Infinity;
 
   constructor(readonly config: PhiConfig) {
     const bad = checkPhiConfig(config);
@@ -90,6 +92,7 @@ export class PhiAccrualDetector {
       if (seq <= this.lastSeq) return; // duplicate or replay: not a sign of life
       steps = Math.min(seq - this.lastSeq, 1_000);
     }
+    this.judgedFromMs = -Infinity;
     if (this.resumed) this.resumed = false;
     else if (this.lastArrivalMs !== undefined) {
       const gap = Math.max(0, nowMs - this.lastArrivalMs);
@@ -115,13 +118,20 @@ export class PhiAccrualDetector {
   /**
    * This node could not hear the peer until `nowMs` (its own link was down: the broker was gone). The
    * silence since the last heartbeat says nothing about the peer, so it is judged from now, as if a
-   * heartbeat had just come; the next one's gap and sequence step span the outage and become neither
-   * an interval sample nor losses. The samples stay, they describe the link.
+   * heartbeat had just come, or from `graceMs` later: the peer lost the same broker and may reconnect
+   * that much after this node did. The next heartbeat's gap and sequence step span the outage and
+   * become neither an interval sample nor losses. The samples stay, they describe the link.
    */
-  resume(nowMs: number): void {
+  resume(nowMs: number, graceMs = 0): void {
     if (this.lastArrivalMs === undefined) return;
     this.lastArrivalMs = Math.max(this.lastArrivalMs, nowMs);
+    this.judgedFromMs = nowMs + graceMs;
     this.resumed = true;
+  }
+
+  /** Time since the last heartbeat, or since the end of a resume's grace; never negative. */
+  private silentMs(nowMs: number, lastArrivalMs: number): number {
+    return Math.max(0, nowMs - Math.max(lastArrivalMs, this.judgedFromMs));
   }
 
   lastHeardMs(): number | undefined {
@@ -147,14 +157,14 @@ export class PhiAccrualDetector {
   /** Akka's phi: suspicion that the next heartbeat is overdue. 0 before the first heartbeat. */
   phi(nowMs: number): number {
     if (this.lastArrivalMs === undefined) return 0;
-    const elapsed = nowMs - this.lastArrivalMs;
+    const elapsed = this.silentMs(nowMs, this.lastArrivalMs);
     return toPhi(tailProbability(elapsed, this.meanMs() + this.config.acceptablePauseMs, this.stdDevMs()));
   }
 
   /** Suspicion that the peer is gone rather than its heartbeats lost (see the file comment). */
   silencePhi(nowMs: number): number {
     if (this.lastArrivalMs === undefined) return 0;
-    const elapsed = nowMs - this.lastArrivalMs;
+    const elapsed = this.silentMs(nowMs, this.lastArrivalMs);
     const mean = this.meanMs();
     const sd = this.stdDevMs();
     const p = Math.max(this.lossRate(), 1e-6);

@@ -22,6 +22,8 @@ describe('device.yaml heartbeats and membership', () => {
     const m = membershipConfigOf(c, { intervalsMs: { mqtt: 1_000 }, radios: [] });
     expect(m.phi).toMatchObject({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, acceptablePauseMs: 1_000, expectedIntervalMs: 1_000 });
     expect(m.linkIntervalsMs).toEqual({ mqtt: 1_000 });
+    // Peers back on the broker up to one longest reconnect delay after this device are not held silent.
+    expect(m.resumeGraceMs).toEqual({ mqtt: 3_000 });
     const slow = membershipConfigOf(parse(good.replace('1883" }', '1883", heartbeatMs: 2000 }') + 'membership: { acceptablePauseMs: 500, threshold: 10 }\n'), { intervalsMs: { mqtt: 2_000 }, radios: [] });
     expect(slow.phi).toMatchObject({ threshold: 10, acceptablePauseMs: 500, expectedIntervalMs: 2_000 });
   });

@@ -93,6 +93,37 @@ describe('one detector per link', () => {
     }
   });
 
+  it('MQTT only, beats every 200 ms: a peer whose reconnect backoff brings it back 2.8 s after this node is not declared dead; with no grace it was', () => {
+    // The broker is gone from 10 s to 14 s. This node is back at 14 s; the peer's backoff (up to 3 s,
+    // limits.mqttReconnectMsMax) brings it back at 16.8 s, past the ~2 s of silence that declare a
+    // peer dead at this interval. A peer that never comes back is still suspected, the grace later.
+    const fast = { ...defaultMembershipConfig, phi: { ...akkaClusterDefaults, expectedIntervalMs: 200, acceptablePauseMs: 200 }, linkIntervalsMs: { mqtt: 200 } };
+    const outcome = (resumeGraceMs: Record<string, number> | undefined, peerBackMs: number) => {
+      const v = new MembershipView('n0', { ...fast, ...(resumeGraceMs ? { resumeGraceMs } : {}) });
+      const seen: { to: PeerStatus; atMs: number }[] = [];
+      for (let t = 0; t <= 30_000; t += 50) {
+        const down = t >= 10_000 && t < 14_000;
+        if (t % 200 === 0 && (t < 10_000 || t >= peerBackMs)) v.onHeartbeat('n1', beat(t / 200), t, 'mqtt');
+        for (const c of v.tick(t, new Set(down ? [] : ['mqtt']))) seen.push({ to: c.to, atMs: c.atMs });
+      }
+      return { changes: seen.slice(1), status: v.status('n1') };
+    };
+    const graced = outcome({ mqtt: 3_000 }, 16_800);
+    expect(graced.changes).toEqual([]);
+    expect(graced.status).toBe('alive');
+    // The same without the grace: the failure this option fixes (seen on a real broker's restart).
+    const bare = outcome(undefined, 16_800);
+    expect(bare.changes.map((c) => c.to)).toEqual(['suspect', 'dead', 'recovered', 'alive']);
+    // The grace is on the link it names only.
+    expect(outcome({ radio: 3_000 }, 16_800).changes.map((c) => c.to)).toContain('dead');
+    // Never back: suspected once the grace (to 17 s) and the interval and pause are over, then dead.
+    const gone = outcome({ mqtt: 3_000 }, Infinity);
+    const suspect = gone.changes.find((c) => c.to === 'suspect');
+    expect(suspect?.atMs).toBeGreaterThanOrEqual(17_400);
+    expect(suspect?.atMs).toBeLessThanOrEqual(18_500);
+    expect(gone.status).toBe('dead');
+  });
+
   it('a radio copy that arrives after a newer MQTT beat is link liveness, not a stale replay', () => {
     const v = new MembershipView('n0', config);
     v.onHeartbeat('n1', beat(10), 10_000, 'mqtt');
