@@ -477,7 +477,11 @@ export class MavlinkVehicle {
    */
   private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>, awaited: RegExp = armingText): Promise<Result<CommandAckInfo, DeviceError>> {
     const since = Date.now();
-    const r = await send();
+    return this.explain(await send(), since, awaited);
+  }
+
+  /** A refusal `r` of a command sent at `since`, with what the FC said about it since (explained). */
+  private async explain(r: Result<CommandAckInfo, DeviceError>, since: number, awaited: RegExp): Promise<Result<CommandAckInfo, DeviceError>> {
     if (r.ok) return r;
     const window = (): { atMs: number; text: string }[] => this.warnings.filter((w) => w.atMs >= since);
     for (const t0 = Date.now(); !window().some((w) => awaited.test(w.text)) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
@@ -523,12 +527,14 @@ export class MavlinkVehicle {
     const fromGround = this.landed() === 'on-ground' || (this.landed() === 'unknown' && startMm !== null && startMm < onGroundMm);
     let resends = 0;
     let inProgress = false;
+    const since = Date.now();
     const r = await this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, param7], {
       onResend: (n) => (resends = n),
       onProgress: () => (inProgress = true),
     });
+    // A refusal says why when the FC did (PX4: "Switching to Takeoff is currently not available").
     // A final verdict after IN_PROGRESS (the FC's own, repeated to a poll) is not a lost first ACK.
-    if (r.ok || resends === 0 || inProgress || !fromGround || !/: (FAILED|DENIED)$/.test(r.error.message)) return r;
+    if (r.ok || resends === 0 || inProgress || !fromGround || !/: (FAILED|DENIED)$/.test(r.error.message)) return this.explain(r, since, modeText);
     const leaving = (): boolean => {
       if (!this.armed()) return false;
       const l = this.landed();
@@ -538,7 +544,7 @@ export class MavlinkVehicle {
     };
     const deadline = Date.now() + takeoffEvidenceMs;
     while (!leaving() && Date.now() < deadline) await new Promise((x) => setTimeout(x, 50));
-    return leaving() ? ok({ command: mavCmd.navTakeoff, result: common.MavResult.ACCEPTED, attempts: resends + 1, sawInProgress: false }) : r;
+    return leaving() ? ok({ command: mavCmd.navTakeoff, result: common.MavResult.ACCEPTED, attempts: resends + 1, sawInProgress: false }) : this.explain(r, since, modeText);
   }
 
   land(): Promise<Result<CommandAckInfo, DeviceError>> {

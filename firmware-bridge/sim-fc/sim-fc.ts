@@ -415,24 +415,35 @@ export class SimFlightController {
   }
 
   /**
-   * Why ArduCopter refuses to switch, armed, to a mode whose flight needs a position (Mode::requires_GPS:
-   * GUIDED, AUTO, LOITER, RTL) while it has none (Copter::position_ok: false in the EKF failsafe, else
-   * neither an absolute nor an optical-flow position), or null: Copter::set_mode says "Mode change to
-   * RTL failed: requires position" (WARNING) and the command is answered FAILED. Disarmed, it switches
-   * (its arming checks stop it later); LAND and the manual modes need no position. The same mode again
-   * is no change. PX4 is not simulated so (its commander refuses by its own mode requirements).
+   * Why the FC refuses to switch, armed, to `mode` for want of a position, or null. Disarmed, both
+   * switch (their arming checks stop them later), and the same mode again is no change.
+   * - ArduCopter (Copter::set_mode, Mode::requires_GPS): GUIDED, AUTO, LOITER and RTL while position_ok
+   *   is false (in the EKF failsafe, or with neither an absolute nor an optical-flow position): "Mode
+   *   change to RTL failed: requires position" (WARNING), the command answered FAILED.
+   * - PX4 (UserModeIntention::change, a multicopter's mode_requirements.cpp): Mission, Hold and Return
+   *   need a global position, Takeoff a local one (optical flow gives one); Offboard and Land need
+   *   neither here. Commander::printRejectMode says "Switching to Return is currently not available"
+   *   (CRITICAL), the command answered TEMPORARILY_REJECTED.
    */
-  private positionModeRefused(mode: FlightMode): string | null {
+  private positionModeRefused(mode: FlightMode): { readonly text: string; readonly severity: number; readonly result: common.MavResult } | null {
     const s = this.vehicle.state();
-    const same = mode === s.mode || (mode === 'guided' && s.mode === 'takeoff'); // GUIDED's take-off is GUIDED
-    if (this.family !== 'ardupilot' || !s.armed || !positionModes.includes(mode) || same) return null;
+    const same = mode === s.mode || (mode === 'guided' && s.mode === 'takeoff' && this.family === 'ardupilot'); // GUIDED's take-off is GUIDED
+    if (!s.armed || same) return null;
+    if (this.family === 'px4') {
+      const global = this.estimateAbsolute();
+      const needs = mode === 'mission' || mode === 'hold' || mode === 'return' ? global : mode === 'takeoff' ? global || this.nav.estimate === 'flow' : true;
+      if (needs) return null;
+      const names: Partial<Record<FlightMode, string>> = { mission: 'Mission', hold: 'Hold', return: 'Return', takeoff: 'Takeoff' };
+      return { text: `Switching to ${names[mode] ?? mode} is currently not available`, severity: 2, result: result.TEMPORARILY_REJECTED };
+    }
+    if (!positionModes.includes(mode)) return null;
     if (!this.ekfFailsafeOn && this.estimateOk()) return null;
     const names: Partial<Record<FlightMode, string>> = { guided: 'GUIDED', takeoff: 'GUIDED', mission: 'AUTO', hold: 'LOITER', return: 'RTL' };
-    return `Mode change to ${names[mode] ?? mode} failed: requires position`;
+    return { text: `Mode change to ${names[mode] ?? mode} failed: requires position`, severity: 4, result: result.FAILED };
   }
 
-  /** The mode a command switches to: DO_SET_MODE's, RTL's, MISSION_START's AUTO, or the GUIDED a
-   *  reposition flies in; null for the rest. */
+  /** The mode a command switches to: DO_SET_MODE's, RTL's, MISSION_START's AUTO, the mode a
+   *  reposition flies in (ArduPilot GUIDED, PX4 Hold), or PX4's Takeoff; null for the rest. */
   private modeCommanded(m: common.CommandLong | common.CommandInt): FlightMode | null {
     switch (m.command) {
       case mavCmd.doSetMode:
@@ -442,7 +453,9 @@ export class SimFlightController {
       case mavCmd.missionStart:
         return 'mission';
       case mavCmd.doReposition:
-        return 'guided';
+        return this.family === 'px4' ? 'hold' : 'guided';
+      case mavCmd.navTakeoff:
+        return this.family === 'px4' ? 'takeoff' : null; // ArduCopter takes off in GUIDED, no switch
       default:
         return null;
     }
@@ -601,13 +614,13 @@ export class SimFlightController {
       this.ack(m.command, result.FAILED, sysid, compid);
       return;
     }
-    // A mode change ArduCopter refuses without a position changes nothing either (its failsafe LAND
-    // goes on): DO_SET_MODE, and the commands that switch mode (RTL, AUTO, GUIDED for a reposition).
+    // A mode change refused without a position changes nothing either (ArduCopter's failsafe LAND
+    // goes on): DO_SET_MODE, and the commands that switch mode (RTL, AUTO, a reposition, PX4's take-off).
     const modeWanted = this.modeCommanded(m);
     const modeRefused = modeWanted === null ? null : this.positionModeRefused(modeWanted);
     if (modeRefused !== null) {
-      this.send(statusText(modeRefused, 4));
-      this.ack(m.command, result.FAILED, sysid, compid);
+      this.send(statusText(modeRefused.text, modeRefused.severity));
+      this.ack(m.command, modeRefused.result, sysid, compid);
       return;
     }
     if (m.command !== mavCmd.missionStart) this.missionActive = false; // any other command takes over
