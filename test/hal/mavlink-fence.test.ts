@@ -76,9 +76,10 @@ describe.concurrent('MAVLink flight driver: the fence kept on the flight control
     const { pty, flight } = await companionOnPty(cleanup);
     const reports: FenceKeeperStatus[] = [];
     const fence = square(50, 30);
-    const t0 = performance.now();
+    // keepFence is synchronous (it returns void, not a promise): it returns with the upload still to
+    // do, the FC not even there yet. (A 20 ms bound on the call, here before, was a timed test that
+    // failed once at load 17.)
     flight.keepFence(fence, (s) => reports.push(s));
-    expect(performance.now() - t0).toBeLessThan(20); // returns at once: nothing waits on the link
     expect(flight.fenceStatus()).toMatchObject({ state: 'uploading', vertices: 4, altMaxM: 30, uploads: 0 });
     const first = await fcOn(cleanup, pty);
     await waitFor('the fence on the first FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
