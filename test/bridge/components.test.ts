@@ -64,7 +64,7 @@ describe('the flight controller is a component, not a whole system', () => {
     const r = await vehicle.commands.long(common.MavCmd.COMPONENT_ARM_DISARM, [1]);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toMatch(/the flight controller was lost \(no HEARTBEAT for 60 ms\)/);
-    expect(Date.now() - t0).toBeLessThan(100); // not 4 x 300 ms of retries
+    expect(Date.now() - t0).toBeLessThan(600); // not 4 x 300 ms of retries (600: half of them, room for a loaded machine)
   });
 
   it('names the component when only other components of the expected system heartbeat', async () => {

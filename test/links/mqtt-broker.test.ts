@@ -405,7 +405,7 @@ describe.concurrent('MQTT link stop against a broker that does not answer', () =
       const t0 = Date.now();
       await a.stop();
       // Before: end() waited for the unacknowledged publish until stop's 2 s bound.
-      expect(Date.now() - t0).toBeLessThan(500);
+      expect(Date.now() - t0).toBeLessThan(1_000); // half the bound it hit, room for a loaded machine
     });
   });
 
