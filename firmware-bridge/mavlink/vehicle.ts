@@ -247,13 +247,17 @@ export class MavlinkVehicle {
         // says with the same word ("Radio Failsafe Cleared", "GCS Failsafe Cleared"): read as a new
         // failsafe, it failed the task flying after the link came back (the executor's takenOver).
         const now = Date.now();
-        if (/failsafe/i.test(msg.text) && !failsafeEnded.test(msg.text)) {
+        // PX4 ends a text that an event also carries with a tab ("Failsafe activated\t": its events
+        // interface's backward compatibility, by which a ground station that shows the event hides the
+        // text); the tab is no part of what it says.
+        const text = msg.text.replace(/\t+$/, '');
+        if (/failsafe/i.test(text) && !failsafeEnded.test(text)) {
           this.failsafeSeen = true;
-          this.failsafeTexts.push({ atMs: now, text: msg.text });
-        } else if (ekfVarianceText.test(msg.text)) this.failsafeTexts.push({ atMs: now, text: msg.text });
+          this.failsafeTexts.push({ atMs: now, text });
+        } else if (ekfVarianceText.test(text)) this.failsafeTexts.push({ atMs: now, text });
         if (this.failsafeTexts.length > failsafeTextsKept) this.failsafeTexts.shift();
         if (msg.severity <= severityWarning) {
-          this.warnings.push({ atMs: Date.now(), text: msg.text });
+          this.warnings.push({ atMs: Date.now(), text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();
         }
       } else return;

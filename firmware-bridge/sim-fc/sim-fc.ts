@@ -8,7 +8,8 @@
 // PX4 streams its own estimate on too (or, as older PX4 did, stops it), with ESTIMATOR_STATUS saying
 // so. Or it can fly on vision with no GNSS fix, or lose its height (POS_VERT_ABS clear, the altitude
 // held). ArduPilot's EKF failsafe lands a vehicle that lost its position in a mode that needs one
-// (ArduCopter ekf_check.cpp: ekfCheck).
+// (ArduCopter ekf_check.cpp: ekfCheck); PX4's commander flies Land or Descend in place of a mode that
+// cannot run without it (px4-failsafe.ts).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -25,6 +26,7 @@ import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFen
 import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
+import { Px4PositionFailsafe, px4FailsafeText, px4ModeCanRun, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
 import { homePosition, sendEstimatorStatus, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
@@ -53,7 +55,9 @@ export interface SimNavigation {
 }
 
 /** ArduCopter's EKF failsafe (FS_EKF_ACTION, FS_EKF_THRESH): 'land' (FS_EKF_ACTION 1, its default) or
- *  'off' (FS_EKF_THRESH 0: the check disabled). The simulated PX4 has none. */
+ *  'off' (FS_EKF_THRESH 0: the check disabled). On the simulated PX4, its commander's failsafe for a
+ *  mode that cannot run without its position (px4-failsafe.ts: Land, or Descend without a local
+ *  position); 'off' there is no PX4 setting, only a test's way to keep a PX4 flying on without one. */
 export type EkfFailsafe = 'land' | 'off';
 
 /** ArduCopter's EKF check runs at 10 Hz and fails after EKF_CHECK_ITERATIONS_MAX (10) bad iterations in a
@@ -101,7 +105,8 @@ export interface SimFcOptions {
    *  EKF3 without velocity aiding times its position out after 7 s (posRetryTimeNoVel_ms), PX4's EKF2
    *  after EKF2_NOAID_TOUT, 5 s by default; those by default. */
   readonly deadReckonMs?: number;
-  /** ArduPilot's EKF failsafe; default 'land' (ArduCopter's own default). */
+  /** ArduPilot's EKF failsafe, or PX4's position-loss failsafe (EkfFailsafe); default 'land' (on, as
+   *  both autopilots are by default). */
   readonly ekfFailsafe?: EkfFailsafe;
   /** The receiver loses its fix this long (simulated ms) after the vehicle is first in the air (armed,
    *  above 1 m): a jammed GNSS mid-flight, for a run of the FC process (main.ts --gnss-lost-after). */
@@ -152,6 +157,8 @@ export class SimFlightController {
   private ekfGoodSinceMs: number | null = null;
   ekfFailsafeOn = false;
   private landPauseEndMs: number | null = null;
+  /** PX4's commander failsafe for a mode that cannot run without a position (px4-failsafe.ts). */
+  private readonly px4Failsafe = new Px4PositionFailsafe();
   /** When (simulated) the vehicle was first in the air (gnssLostAfterAirborneMs); null before. */
   private airborneAtMs: number | null = null;
   /** The receiver's last fix, which it repeats without one. */
@@ -314,6 +321,11 @@ export class SimFlightController {
     return this.nav.estimate === 'frozen' ? { flags: base | f.constPosMode, posHorizRatio: 0 } : { flags: base, posHorizRatio: 1.6 };
   }
 
+  /** What PX4's position-loss failsafe flies now (Land and Descend look alike on MAVLink), or null. */
+  px4FailsafeAction(): Px4FailsafeAction | null {
+    return this.px4Failsafe.action();
+  }
+
   missionState(): { items: number; current: number } {
     return { items: this.mission.length, current: this.missionIndex };
   }
@@ -347,6 +359,63 @@ export class SimFlightController {
     this.checkFence();
     this.loseGnssWhenDue();
     this.ekfCheck();
+    this.px4PositionFailsafe();
+  }
+
+  /** The positions PX4's commander sees (Px4Position): global while the estimate is absolute, local
+   *  while it is absolute or relative (optical flow: ESTIMATOR_STATUS POS_HORIZ_REL). */
+  private px4Position(): Px4Position {
+    return { global: this.estimateAbsolute(), local: this.estimateOk() };
+  }
+
+  /**
+   * PX4's commander failsafe, armed, for a mode that cannot run without its position (px4-failsafe.ts:
+   * what is simulated and what not): it flies Land (a local position left) or Descend (none; here it
+   * lands in place as Land does, both AUTO_LAND on MAVLink) in place of Mission, Hold, Return, Takeoff
+   * or Offboard, at once, saying "Failsafe activated" (CRITICAL); a mission stops where it is. The
+   * position back, the user's mode is flown again: Mission from its current item, Hold where the
+   * vehicle is (Navigator's loiter), Return, Offboard (the next setpoint steers it), Takeoff as Hold.
+   */
+  private px4PositionFailsafe(): void {
+    if (this.family !== 'px4' || this.o.ekfFailsafe === 'off') return;
+    const s = this.vehicle.state();
+    const e = this.px4Failsafe.step(s.armed, s.mode, this.px4Position());
+    if (e.type === 'enter') {
+      this.missionActive = false;
+      this.failsafeReason = 'position lost';
+      if (e.action === 'return') this.vehicle.returnToLaunch();
+      else if (s.mode !== 'land') this.vehicle.land(); // Land or Descend: a landing under way goes on
+      if (e.notify) this.send(statusText(px4FailsafeText, 2));
+      return;
+    }
+    if (e.type === 'none') return;
+    if (this.failsafeReason === 'position lost') this.failsafeReason = null;
+    switch (e.mode) {
+      case 'mission':
+        if (this.mission[this.missionIndex] === undefined) {
+          this.vehicle.hold();
+          return;
+        }
+        this.missionActive = true;
+        this.startItem();
+        return;
+      case 'return':
+        this.vehicle.returnToLaunch();
+        return;
+      case 'land':
+        if (s.mode !== 'land') this.vehicle.land();
+        return;
+      case 'guided':
+        this.vehicle.hold();
+        this.vehicle.setMode('guided');
+        return;
+      case 'hold':
+      case 'takeoff':
+      case 'manual':
+      case 'unknown':
+        this.vehicle.hold();
+        return;
+    }
   }
 
   /** gnssLostAfterAirborneMs: the receiver's fix goes that long after the vehicle is first in the air. */
@@ -420,20 +489,21 @@ export class SimFlightController {
    * - ArduCopter (Copter::set_mode, Mode::requires_GPS): GUIDED, AUTO, LOITER and RTL while position_ok
    *   is false (in the EKF failsafe, or with neither an absolute nor an optical-flow position): "Mode
    *   change to RTL failed: requires position" (WARNING), the command answered FAILED.
-   * - PX4 (UserModeIntention::change, a multicopter's mode_requirements.cpp): Mission, Hold and Return
-   *   need a global position, Takeoff a local one (optical flow gives one); Offboard and Land need
-   *   neither here. Commander::printRejectMode says "Switching to Return is currently not available"
-   *   (CRITICAL), the command answered TEMPORARILY_REJECTED.
+   * - PX4 (UserModeIntention::change, a multicopter's mode_requirements.cpp; px4-failsafe.ts
+   *   px4ModeCanRun): Mission, Hold and Return need a global position, Takeoff, Land and Offboard a
+   *   local one (optical flow gives one). Commander::printRejectMode says "Switching to Return is
+   *   currently not available" (CRITICAL), the command answered TEMPORARILY_REJECTED. In its failsafe
+   *   every switch is checked: the user's mode is not the one the failsafe flies (a Land asked while
+   *   it descends without a local position is refused too).
    */
   private positionModeRefused(mode: FlightMode): { readonly text: string; readonly severity: number; readonly result: common.MavResult } | null {
     const s = this.vehicle.state();
-    const same = mode === s.mode || (mode === 'guided' && s.mode === 'takeoff' && this.family === 'ardupilot'); // GUIDED's take-off is GUIDED
+    const inPx4Failsafe = this.family === 'px4' && this.px4Failsafe.action() !== null;
+    const same = !inPx4Failsafe && (mode === s.mode || (mode === 'guided' && s.mode === 'takeoff' && this.family === 'ardupilot')); // GUIDED's take-off is GUIDED
     if (!s.armed || same) return null;
     if (this.family === 'px4') {
-      const global = this.estimateAbsolute();
-      const needs = mode === 'mission' || mode === 'hold' || mode === 'return' ? global : mode === 'takeoff' ? global || this.nav.estimate === 'flow' : true;
-      if (needs) return null;
-      const names: Partial<Record<FlightMode, string>> = { mission: 'Mission', hold: 'Hold', return: 'Return', takeoff: 'Takeoff' };
+      if (px4ModeCanRun(mode, this.px4Position())) return null;
+      const names: Partial<Record<FlightMode, string>> = { mission: 'Mission', hold: 'Hold', return: 'Return', takeoff: 'Takeoff', land: 'Land', guided: 'Offboard' };
       return { text: `Switching to ${names[mode] ?? mode} is currently not available`, severity: 2, result: result.TEMPORARILY_REJECTED };
     }
     if (!positionModes.includes(mode)) return null;
@@ -442,7 +512,7 @@ export class SimFlightController {
     return { text: `Mode change to ${names[mode] ?? mode} failed: requires position`, severity: 4, result: result.FAILED };
   }
 
-  /** The mode a command switches to: DO_SET_MODE's, RTL's, MISSION_START's AUTO, the mode a
+  /** The mode a command switches to: DO_SET_MODE's, RTL's, LAND's, MISSION_START's AUTO, the mode a
    *  reposition flies in (ArduPilot GUIDED, PX4 Hold), or PX4's Takeoff; null for the rest. */
   private modeCommanded(m: common.CommandLong | common.CommandInt): FlightMode | null {
     switch (m.command) {
@@ -450,6 +520,8 @@ export class SimFlightController {
         return decodeMode(this.family, this.family === 'px4' ? ((m._param2 << 16) | (m._param3 << 24)) >>> 0 : m._param2);
       case mavCmd.navReturnToLaunch:
         return 'return';
+      case mavCmd.navLand:
+        return 'land';
       case mavCmd.missionStart:
         return 'mission';
       case mavCmd.doReposition:
@@ -583,8 +655,11 @@ export class SimFlightController {
       if (!r.ok && r.error) this.send(statusText(r.error, 4));
       this.ack(m.command, r.ok ? result.ACCEPTED : result.DENIED, sysid, compid);
     };
+    // An accepted command that takes over: no failsafe of the FC's goes on (PX4: the user's new mode,
+    // which its refusals below have checked, ends its failsafe's action).
     const clearFailsafe = (): void => {
       this.failsafeReason = null;
+      this.px4Failsafe.userSwitched();
     };
     if (m.command === mavCmd.setMessageInterval) {
       reply(this.setInterval(m._param1, m._param2));

@@ -2,7 +2,7 @@
 // ArduPilot sends the text first; PX4 queues its log text apart from the ACK, so the text can come
 // second. MavlinkVehicle waits a moment for it either way: for an arming check's text, and for a mode
 // change's (ArduCopter refuses RTL, AUTO, GUIDED and LOITER with no position; PX4 Return, Hold,
-// Mission and Takeoff). The simulated FC (ArduPilot unless a test says PX4) runs in this process, joined to the companion in memory; the tests hold every STATUSTEXT
+// Mission, Takeoff, Land and Offboard). The simulated FC (ArduPilot unless a test says PX4) runs in this process, joined to the companion in memory; the tests hold every STATUSTEXT
 // back 80 ms, past the ACK.
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -81,7 +81,7 @@ describe('a refusal explained after its ACK', () => {
     expect(fc.vehicle.state().mode).toBe('return');
   }, 30_000);
 
-  it('carries PX4\'s "is currently not available" for each mode it cannot run with no global position; Land goes, Takeoff with optical flow, and Return once the position is back', async () => {
+  it('carries PX4\'s "is currently not available" for each mode it cannot run with no position, Land among them; Takeoff with optical flow, and Return once the position is back', async () => {
     const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4 }, fromFc: (f, pass) => (frameMsgid(f) === statusText ? void setTimeout(() => pass(f), 80) : pass(f)) });
     cleanup.push(rig.stop);
     const { vehicle, fc } = rig;
@@ -91,15 +91,16 @@ describe('a refusal explained after its ACK', () => {
     expect(said(await vehicle.takeoff(5))).toBe('accepted');
     await waitFor('up, the take-off over (Hold)', () => fc.vehicle.state().upM > 4 && fc.vehicle.state().mode === 'hold', 10_000);
     fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
-    // Hold is where it is: no change, so nothing to refuse. Land needs no position.
-    expect(said(await vehicle.land())).toBe('accepted');
+    // Hold cannot run without its position: PX4's failsafe descends at once (px4-position-failsafe.test.ts).
+    // Land needs a local position (relaxed), which is gone too.
+    expect(said(await vehicle.land())).toBe('NAV_LAND: TEMPORARILY_REJECTED (the flight controller said "Switching to Land is currently not available")');
     expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
     expect(said(await vehicle.hold())).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Hold is currently not available")');
     expect(said(await vehicle.startMission())).toBe('MISSION_START: TEMPORARILY_REJECTED (the flight controller said "Switching to Mission is currently not available")');
     // A reposition flies in Hold on PX4.
     expect(said(await vehicle.goto({ ...localToGeo(defaultSimConfig.origin, 20, 0), relAltM: 5 }))).toBe('DO_REPOSITION: TEMPORARILY_REJECTED (the flight controller said "Switching to Hold is currently not available")');
     expect(said(await vehicle.takeoff(8))).toBe('NAV_TAKEOFF: TEMPORARILY_REJECTED (the flight controller said "Switching to Takeoff is currently not available")');
-    expect(fc.vehicle.state().mode).toBe('land'); // each refusal changed nothing
+    expect(fc.vehicle.state().mode).toBe('land'); // each refusal changed nothing: the failsafe descends on
     // Optical flow is a local position: Takeoff can run on it, Return still cannot.
     fc.setNavigation({ receiver: 'no-fix', estimate: 'flow' });
     expect(said(await vehicle.returnToLaunch())).toContain('Switching to Return is currently not available');

@@ -24,12 +24,13 @@ async function executorOn(t: TestContext, fc: Partial<Omit<SimFcOptions, 'transp
 
 /** The flight controllers that lose their estimate: PX4 streams it on (EKF2 publishes its global
  *  position, not valid, once it has an origin) or, as older PX4 did, stops GLOBAL_POSITION_INT;
- *  ArduPilot streams its receiver's fix in it (NavEKF3 getLLH). */
+ *  ArduPilot streams its receiver's fix in it (NavEKF3 getLLH). Their failsafes for the lost position
+ *  off, so that they fly on: on, ArduPilot's EKF failsafe lands the drone a second after the loss
+ *  (FS_EKF_THRESH 0 turns it off; test/device/executor-ekf-failsafe.test.ts), and PX4's commander at
+ *  once (no PX4 setting turns that off: the simulation's own; executor-px4-position-failsafe.test.ts). */
 const losing: readonly { readonly name: string; readonly fc: Partial<Omit<SimFcOptions, 'transport'>> }[] = [
-  { name: 'PX4', fc: { family: 'px4' } },
-  { name: 'PX4 stopping GLOBAL_POSITION_INT', fc: { family: 'px4', px4GlobalWhenLost: 'stop' } },
-  // Its EKF failsafe off (FS_EKF_THRESH 0): on, it lands the drone a second after the loss
-  // (test/device/executor-ekf-failsafe.test.ts).
+  { name: 'PX4', fc: { family: 'px4', ekfFailsafe: 'off' } },
+  { name: 'PX4 stopping GLOBAL_POSITION_INT', fc: { family: 'px4', px4GlobalWhenLost: 'stop', ekfFailsafe: 'off' } },
   { name: 'ArduPilot', fc: { family: 'ardupilot', ekfFailsafe: 'off' } },
 ];
 

@@ -1,0 +1,114 @@
+// The simulated PX4's failsafe for a mode that cannot run without its position (px4-failsafe.ts: the
+// commander's mode requirements and mode fallback), seen from the companion, in memory: a PX4 flying
+// Hold, Mission or Offboard whose estimator loses its position switches at once to Land (a local
+// position left, optical flow) or Descend (none), both AUTO_LAND on MAVLink, says "Failsafe activated"
+// (CRITICAL, with PX4's tab), and refuses a switch to a mode that cannot run, Land among them without a
+// local position. The position back, the user's mode is flown again (a mission on from its item).
+
+import { describe, expect, it, type TestContext } from 'vitest';
+import { common } from 'node-mavlink';
+import { localToGeo } from '../../hal/geo.js';
+import { defaultSimConfig } from '../../hal/sim/sim-config.js';
+import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
+import type { SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import { inMemoryFc, waitFor } from './companion.js';
+
+const origin = defaultSimConfig.origin;
+const critical = 2; // MAV_SEVERITY_CRITICAL
+const mavStateCritical = 5;
+const mavStateActive = 4;
+const said = (r: { ok: true } | { ok: false; error: { message: string } }): string => (r.ok ? 'accepted' : r.error.message);
+
+/** A simulated PX4 (4 simulated seconds a second) and its companion, armed and up `upM` in Hold; every
+ *  STATUSTEXT it sent, with its severity. Stopped at the test's end. */
+async function px4InHold(t: TestContext, upM: number, fc: Partial<Omit<SimFcOptions, 'transport'>> = {}) {
+  const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4, ...fc } });
+  t.onTestFinished(rig.stop);
+  const texts: { text: string; severity: number }[] = [];
+  rig.endpoint.onMessage(({ msg }) => {
+    if (msg instanceof common.StatusText) texts.push({ text: msg.text, severity: msg.severity });
+  });
+  const { vehicle } = rig;
+  await waitFor('the FC heard', () => vehicle.connected(), 10_000);
+  expect(said(await vehicle.arm())).toBe('accepted');
+  expect(said(await vehicle.takeoff(upM))).toBe('accepted');
+  await waitFor('up, the take-off over (Hold)', () => rig.fc.vehicle.state().upM > upM - 1 && rig.fc.vehicle.state().mode === 'hold', 10_000);
+  const failsafeTexts = (): { text: string; severity: number }[] => texts.filter((x) => /failsafe/i.test(x.text));
+  return { ...rig, texts, failsafeTexts };
+}
+
+describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
+  it('Hold, no local position left: Descend at once, "Failsafe activated" once; Land and Return refused in its words; it lands and disarms', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5);
+    expect(fc.px4FailsafeAction()).toBeNull();
+    expect(vehicle.failsafe()).toBe(false);
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
+    await waitFor('AUTO_LAND on the companion', () => vehicle.mode() === 'land', 3_000);
+    expect(fc.px4FailsafeAction()).toBe('descend');
+    await waitFor('the text', () => failsafeTexts().length > 0, 2_000);
+    expect(failsafeTexts()).toEqual([{ text: 'Failsafe activated\t', severity: critical }]);
+    // The companion reads it without PX4's tab.
+    expect(vehicle.failsafe()).toBe(true);
+    expect(vehicle.failsafeSaid()).toBe('"Failsafe activated"');
+    await waitFor('HEARTBEAT system status CRITICAL', () => vehicle.telemetry.heartbeat?.systemStatus === mavStateCritical, 3_000);
+    // Land needs a local position (relaxed), Return a global one too: both refused, the descent goes on.
+    expect(said(await vehicle.land())).toBe('NAV_LAND: TEMPORARILY_REJECTED (the flight controller said "Switching to Land is currently not available")');
+    // A refusal is explained by the texts since its command, to the millisecond: in memory the Land's
+    // text and ACK come within the one the next command would be sent in.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
+    expect(fc.px4FailsafeAction()).toBe('descend');
+    await waitFor('landed and disarmed', () => !fc.vehicle.state().armed, 15_000);
+    expect(fc.vehicle.state().upM).toBeLessThan(0.5);
+    expect(failsafeTexts()).toHaveLength(1);
+  });
+
+  it('Mission: optical flow (local only) Land, then no local position Descend, said again; the position back, the mission flown on from its item', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, failsafeTexts } = await px4InHold(t, 10);
+    const wp = localToGeo(origin, 0, 150);
+    expect((await vehicle.upload([{ command: mavCmd.navWaypoint, latDeg: wp.latDeg, lonDeg: wp.lonDeg, relAltM: 10 }])).ok).toBe(true);
+    expect(said(await vehicle.startMission())).toBe('accepted');
+    await waitFor('flying the mission east', () => vehicle.mode() === 'mission' && fc.vehicle.state().eastM > 5, 10_000);
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'flow' });
+    await waitFor('AUTO_LAND', () => vehicle.mode() === 'land', 3_000);
+    expect(fc.px4FailsafeAction()).toBe('land');
+    await waitFor('the text', () => failsafeTexts().length === 1, 2_000);
+    // Worse: Land cannot run either, Descend; PX4 tells the user again.
+    fc.setNavigation({ estimate: 'frozen' });
+    await waitFor('Descend', () => fc.px4FailsafeAction() === 'descend', 2_000);
+    await waitFor('said again', () => failsafeTexts().length === 2, 2_000);
+    expect(failsafeTexts().every((x) => x.text === 'Failsafe activated\t' && x.severity === critical)).toBe(true);
+    const eastAtLoss = fc.vehicle.state().eastM;
+    expect(fc.vehicle.state().armed).toBe(true);
+    // The position back: the failsafe's action goes, and the mission (the user's mode) is flown on.
+    fc.setNavigation({ receiver: 'fix', estimate: 'gnss' });
+    await waitFor('Mission again', () => vehicle.mode() === 'mission', 3_000);
+    expect(fc.px4FailsafeAction()).toBeNull();
+    expect(fc.failsafeReason).toBeNull();
+    await waitFor('HEARTBEAT system status ACTIVE', () => vehicle.telemetry.heartbeat?.systemStatus === mavStateActive, 3_000);
+    await waitFor('flying on east', () => fc.vehicle.state().eastM > eastAtLoss + 10, 10_000);
+    expect(fc.missionState()).toEqual({ items: 1, current: 0 });
+    expect(failsafeTexts()).toHaveLength(2); // nothing said as it ends
+  });
+
+  it('Offboard on position setpoints, no local position: Descend; a switch back to Offboard refused in its words', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5);
+    expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('accepted');
+    await waitFor('Offboard, flying east', () => vehicle.mode() === 'guided' && fc.vehicle.state().eastM > 3, 10_000);
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'drifting' });
+    await waitFor('AUTO_LAND', () => vehicle.mode() === 'land', 3_000);
+    expect(fc.px4FailsafeAction()).toBe('descend');
+    await waitFor('the text', () => failsafeTexts().length === 1, 2_000);
+    expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Offboard is currently not available")');
+    expect(fc.px4FailsafeAction()).toBe('descend');
+  });
+
+  it("the simulation's failsafe off (ekfFailsafe 'off', no PX4 setting): Hold stays, nothing said", { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5, { ekfFailsafe: 'off' });
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
+    await new Promise((r) => setTimeout(r, 1_000)); // 4 simulated seconds: the failsafe acts in one tick
+    expect(vehicle.mode()).toBe('hold');
+    expect(fc.px4FailsafeAction()).toBeNull();
+    expect(failsafeTexts()).toEqual([]);
+  });
+});
