@@ -17,7 +17,8 @@ const usage = `usage: sim-fc (--serial PATH [--baud N] | --udp-local PORT [--udp
               [--fence-action return|land|hold|report|none] [--fence-max N]   (fence items it stores: vertices and circles)
               [--receiver fix|no-fix|absent] [--estimate gnss|vision|frozen|drifting|flow]   (its navigation: SimNavigation)
               [--gnss-lost-after S]   (the receiver loses its fix S simulated seconds after the vehicle is first in the air)
-              [--ekf-failsafe land|off]   (ArduPilot's EKF failsafe: FS_EKF_ACTION 1, the default, or FS_EKF_THRESH 0)`;
+              [--ekf-failsafe land|off]   (ArduPilot's EKF failsafe: FS_EKF_ACTION 1, the default, or FS_EKF_THRESH 0;
+                                           PX4's position-loss failsafe, Land or Descend, on by default; off is no PX4 setting)`;
 
 function int(value: string | undefined, flag: string, lo: number, hi: number, dflt: number): number {
   if (value === undefined) return dflt;
