@@ -1,0 +1,53 @@
+// PX4's position-loss failsafe as a state machine (sim-fc/px4-failsafe.ts), step by step: which nav
+// state it flies for which positions (failsafe.cpp checkModeFallback, framework.cpp getSelectedAction:
+// RTL, then Land, then Descend), when PX4 tells the user (notifyUser: a new or a worse action), and
+// that the position back (WhenConditionClears) or a user's switch ends it.
+
+import { describe, expect, it } from 'vitest';
+import { Px4PositionFailsafe, px4ModeCanRun, type Px4Position } from '../../firmware-bridge/sim-fc/px4-failsafe.js';
+
+const all: Px4Position = { global: true, local: true };
+const flow: Px4Position = { global: false, local: true }; // optical flow: a local position only
+const none: Px4Position = { global: false, local: false };
+
+describe("PX4's mode requirements, a multicopter's (mode_requirements.cpp)", () => {
+  it('Mission, Hold and Return need both positions; Takeoff, Land and Offboard a local one; Manual and Descend none', () => {
+    const modes = ['mission', 'hold', 'return', 'takeoff', 'land', 'guided', 'manual', 'descend'] as const;
+    expect(modes.filter((m) => px4ModeCanRun(m, all))).toEqual([...modes]);
+    expect(modes.filter((m) => px4ModeCanRun(m, flow))).toEqual(['takeoff', 'land', 'guided', 'manual', 'descend']);
+    expect(modes.filter((m) => px4ModeCanRun(m, none))).toEqual(['manual', 'descend']);
+  });
+});
+
+describe("PX4's failsafe for a mode that cannot run", () => {
+  it('Hold: Land with a local position left, Descend without (told: worse), Land again (not told), the position back: Hold', () => {
+    const f = new Px4PositionFailsafe();
+    expect(f.step(true, 'hold', all)).toEqual({ type: 'none' });
+    expect(f.step(true, 'hold', flow)).toEqual({ type: 'enter', action: 'land', notify: true });
+    expect(f.intended()).toBe('hold');
+    // The vehicle now shows the failsafe's mode; the user's is kept.
+    expect(f.step(true, 'land', flow)).toEqual({ type: 'none' });
+    expect(f.step(true, 'land', none)).toEqual({ type: 'enter', action: 'descend', notify: true });
+    expect(f.step(true, 'land', flow)).toEqual({ type: 'enter', action: 'land', notify: false });
+    expect(f.step(true, 'land', all)).toEqual({ type: 'exit', mode: 'hold' });
+    expect(f.action()).toBeNull();
+    expect(f.step(true, 'hold', all)).toEqual({ type: 'none' });
+  });
+
+  it("the user's Land without a local position: Descend; Manual needs none and takes over", () => {
+    const f = new Px4PositionFailsafe();
+    expect(f.step(true, 'land', none)).toEqual({ type: 'enter', action: 'descend', notify: true });
+    f.userSwitched(); // a pilot's Manual (an accepted command)
+    expect(f.step(true, 'manual', none)).toEqual({ type: 'none' });
+    expect(f.action()).toBeNull();
+  });
+
+  it('disarmed, no failsafe acts, and one in flight is dropped', () => {
+    const f = new Px4PositionFailsafe();
+    expect(f.step(false, 'mission', none)).toEqual({ type: 'none' });
+    expect(f.step(true, 'mission', none)).toEqual({ type: 'enter', action: 'descend', notify: true });
+    expect(f.step(false, 'land', none)).toEqual({ type: 'none' });
+    expect(f.action()).toBeNull();
+    expect(f.intended()).toBeNull();
+  });
+});
