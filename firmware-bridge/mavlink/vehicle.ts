@@ -199,7 +199,11 @@ export class MavlinkVehicle {
   private readonly failsafeTexts: { atMs: number; text: string }[] = [];
   /** STATUSTEXTs of severity WARNING or worse, newest last (at most statusTextsKept): what a refusal's
    *  COMMAND_ACK does not say (ArduPilot's "PreArm: ...", PX4's "Arming denied: ..."). */
-  private readonly warnings: { atMs: number; text: string }[] = [];
+  private readonly warnings: { seq: number; text: string }[] = [];
+  /** How many such STATUSTEXTs were heard on this link: a refusal takes those heard after its command
+   *  went out (by count, not by clock: a text for the last command arriving in the millisecond the next
+   *  one went out was also taken as the next one's reason). */
+  private warningsHeard = 0;
   /** Whether the IMU stream was asked for on this link (asked again after the FC comes back). */
   private imuAsked = false;
   /** Whether HOME_POSITION was asked for on this link (askHome). */
@@ -257,7 +261,7 @@ export class MavlinkVehicle {
         } else if (ekfVarianceText.test(text)) this.failsafeTexts.push({ atMs: now, text });
         if (this.failsafeTexts.length > failsafeTextsKept) this.failsafeTexts.shift();
         if (msg.severity <= severityWarning) {
-          this.warnings.push({ atMs: Date.now(), text });
+          this.warnings.push({ seq: ++this.warningsHeard, text });
           if (this.warnings.length > statusTextsKept) this.warnings.shift();
         }
       } else return;
@@ -480,14 +484,15 @@ export class MavlinkVehicle {
    * and before, a refused return told the operator only "FAILED".
    */
   private async explained(send: () => Promise<Result<CommandAckInfo, DeviceError>>, awaited: RegExp = armingText): Promise<Result<CommandAckInfo, DeviceError>> {
-    const since = Date.now();
+    const since = this.warningsHeard;
     return this.explain(await send(), since, awaited);
   }
 
-  /** A refusal `r` of a command sent at `since`, with what the FC said about it since (explained). */
+  /** A refusal `r` of a command sent when `since` warnings had been heard, with what the FC said
+   *  about it after (explained). */
   private async explain(r: Result<CommandAckInfo, DeviceError>, since: number, awaited: RegExp): Promise<Result<CommandAckInfo, DeviceError>> {
     if (r.ok) return r;
-    const window = (): { atMs: number; text: string }[] => this.warnings.filter((w) => w.atMs >= since);
+    const window = (): { seq: number; text: string }[] => this.warnings.filter((w) => w.seq > since);
     for (const t0 = Date.now(); !window().some((w) => awaited.test(w.text)) && Date.now() - t0 < refusalTextGraceMs; ) await new Promise((done) => setTimeout(done, 20));
     const all = window();
     const checks = all.filter((w) => awaited.test(w.text));
@@ -531,7 +536,7 @@ export class MavlinkVehicle {
     const fromGround = this.landed() === 'on-ground' || (this.landed() === 'unknown' && startMm !== null && startMm < onGroundMm);
     let resends = 0;
     let inProgress = false;
-    const since = Date.now();
+    const since = this.warningsHeard;
     const r = await this.commands.long(mavCmd.navTakeoff, [0, 0, 0, Number.NaN, Number.NaN, Number.NaN, param7], {
       onResend: (n) => (resends = n),
       onProgress: () => (inProgress = true),
