@@ -1221,6 +1221,41 @@ export class Executor {
   }
 
   /**
+   * Restarted with the mission `command` active, this drone's part of it not flown to its end
+   * (`progress`, per mille), and the vehicle in the air on a return or a landing that no command of
+   * this device since it started put it in (MissionRunner.resumeOwnTask): a failsafe of the flight
+   * controller's own (a battery, a fence breach, its companion lost while this device was down), a
+   * pilot's switch, or a failsafe of this device from before the restart. The FC's words for it
+   * (STATUSTEXT) came before the restart and are not sent again, and a bare HEARTBEAT in RTL looks the
+   * same whoever chose it; every one of them is a return or landing the swarm must not take the drone
+   * out of. So it is taken as when the FC's failsafe takes the vehicle while the device flies it
+   * (takenOver): handed over, nothing more commanded until an operator's command for this drone (the
+   * mission's hold and resume, a re-plan, a state sync or a reflex do not take it back: run,
+   * notTakenBack, othersHands), its telemetry naming the mission it was handed over from. Before, the
+   * resume was only skipped: the mission's hold then switched the FC out of its return, and the
+   * resume after it sent the route's goto. Returns the reason (the task's failed ack carries it).
+   */
+  adoptReturn(command: string, progress: number): string {
+    this.adoptedFor = command;
+    if (this.handedOver) {
+      // Seen taken before the runner got here (a reflex's action refused, a committed rtl not carried out).
+      this.handedOverMission = command;
+      this.report({ command, stage: 'failed', progress, reason: `not resumed after a restart: ${this.handedOverWhy}` });
+      return this.handedOverWhy;
+    }
+    const fs = this.devices.flight?.state();
+    const v = fs?.ok ? fs.value : null;
+    const m = v?.mode ?? 'unknown';
+    const doing = m === 'return' ? 'returning home' : m === 'land' ? 'landing' : `in mode ${m}`;
+    // Announced since this device started (a failsafe the FC said again, or one that began meanwhile).
+    const said = v?.failsafe === true ? `its own failsafe (${v.failsafeSaid !== undefined ? `the flight controller said ${v.failsafeSaid}; ` : ''}mode ${m})` : null;
+    const by = said ?? `the vehicle was ${doing} (mode ${m}) when this device started, not by a command of this device since: the flight controller's own failsafe (a battery, a fence, its companion lost; what it said then is not sent again), a pilot's switch, or a failsafe of this device before the restart`;
+    const reason = this.handOver(`the flight controller left the executor's control: ${by}`);
+    this.report({ command, stage: 'failed', progress, reason: `not resumed after a restart: ${reason}` });
+    return reason;
+  }
+
+  /**
    * A hold the executor keeps with no wait on it (before a blocked leg, its task failed so): until
    * another flying begins, another action replaces the hold, or the wait bound passes, a pilot's mode
    * switch (takenOver) or a pilot flying the drone off with the sticks (MotionWatch: ArduCopter's LOITER

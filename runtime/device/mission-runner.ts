@@ -360,13 +360,14 @@ export class MissionRunner {
     }
     const airborne = fsv !== null && (fsv.landed === 'in-air' || fsv.landed === 'landing' || (fsv.landed === 'unknown' && fsv.armed));
     if (!carrying && fsv !== null && airborne && (fsv.mode === 'return' || fsv.mode === 'land')) {
-      // Returning or landing when this device started: a failsafe of its own before the restart (a
-      // reflex latched it, and re-asserts it), or the flight controller's. Resumed, the mission would
-      // fly on until that failsafe took the drone back, or override the FC's; a new task for this
-      // drone flies it.
-      const reason = `not resumed after a restart: the vehicle is ${fsv.mode === 'return' ? 'returning home' : 'landing'} (a failsafe, of this device before it started or the flight controller's own)`;
-      this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode }, `mission ${m.id} ${reason}`);
-      this.onExec({ command: m.id, stage: 'failed', progress, reason });
+      // Returning or landing when this device started: the flight controller's own failsafe, a pilot's
+      // switch, or a failsafe of this device before the restart (a reflex latched it, and re-asserts
+      // it). Resumed, the mission would override the FC's return. Handed over (Executor.adoptReturn),
+      // as when the FC's failsafe takes the drone while the device flies it: the task fails, and only
+      // an operator's command for this drone takes it back (before, the resume was only skipped, and
+      // the mission's hold and resume then took the drone out of the FC's return with a goto).
+      const reason = this.executor.adoptReturn(m.id, progress);
+      this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode, handedOver: true }, `mission ${m.id} not resumed after a restart: ${reason}`);
       return;
     }
     // Its height not known (the FC's estimator says so, and stayed so through the wait above): airborne

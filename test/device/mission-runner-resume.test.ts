@@ -251,7 +251,10 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
       await new Promise((x) => setTimeout(x, 300));
       expect(given, mode).toEqual([]); // before: the mission flown on until the reflex (or nothing) took it back
       // The swarm and the operator are told, in the part's ack: 2 of its 4 waypoints flown.
-      expect(acks, mode).toMatchObject([{ command: 'ops/10', node: 'd1', stage: 'failed', progress: 500, reason: expect.stringMatching(/^not resumed after a restart: the vehicle is (returning home|landing)/) }]);
+      expect(acks, mode).toMatchObject([{ command: 'ops/10', node: 'd1', stage: 'failed', progress: 500, reason: expect.stringMatching(/^not resumed after a restart: the flight controller left the executor's control: the vehicle was (returning home|landing) \(mode (return|land)\) when this device started, not by a command of this device since: the flight controller's own failsafe .*; nothing more is commanded until an operator's command for this drone$/) }]);
+      // Handed over from the mission, as when the FC's failsafe takes it in flight: its telemetry says so.
+      expect(r.handedOver(), mode).toMatch(/^the flight controller left the executor's control: the vehicle was/);
+      expect(r.handedOverFrom(), mode).toBe('ops/10');
       r.stop();
     }
     const r = runner(s2.state, { flight: { state: inAir('hold'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
@@ -268,7 +271,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     returning.resumeOwnTask();
     await new Promise((x) => setTimeout(x, 300));
     expect(given).toEqual([]); // before: waited 10 s for a landed state, then flew the mission out of the FC's return
-    expect(acks).toMatchObject([{ command: 'ops/10', stage: 'failed', reason: expect.stringMatching(/^not resumed after a restart: the vehicle is returning home/) }]);
+    expect(acks).toMatchObject([{ command: 'ops/10', stage: 'failed', reason: expect.stringMatching(/^not resumed after a restart: the flight controller left the executor's control: the vehicle was returning home \(mode return\)/) }]);
     returning.stop();
     const onGround = runner(s2.state, { flight: { state: noLanded(false, 'hold') } });
     onGround.resumeOwnTask();
