@@ -1240,8 +1240,9 @@ export class Executor {
     if (this.handedOver) {
       // Seen taken before the runner got here (a reflex's action refused, a committed rtl not carried out).
       this.handedOverMission = command;
-      this.report({ command, stage: 'failed', progress, reason: `not resumed after a restart: ${this.handedOverWhy}` });
-      return this.handedOverWhy;
+      const reason = `${this.handedOverWhy}; nothing more is commanded until an operator's command for this drone`;
+      this.report({ command, stage: 'failed', progress, reason: `not resumed after a restart: ${reason}` });
+      return reason;
     }
     const fs = this.devices.flight?.state();
     const v = fs?.ok ? fs.value : null;

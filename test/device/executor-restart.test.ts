@@ -85,4 +85,34 @@ describe.concurrent('an executor that has just started', () => {
     expect(reports.map((r) => `${r.stage} ${r.reason}`)).toContain('done ');
     restarted.stop();
   }, 30_000);
+
+  // MissionRunner.resumeOwnTask, restarted with the mission active and the vehicle on a return: handed
+  // over from that mission (its telemetry names it), the part's failure said once, whether or not
+  // something (a reflex's action refused) found the vehicle someone else's before the runner got there.
+  it("with its vehicle on the FC's own return and its mission active: adoptReturn hands it over from that mission, its part failed with the reason; the mission's hold is not carried out", async ({ expect, onTestFinished }) => {
+    const { vehicle, devices } = await testRig(onTestFinished);
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
+    expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe while the device was down
+    const actions = recordActions(devices.flight);
+    for (const reflexFirst of [false, true]) {
+      const reports: ExecReport[] = [];
+      const restarted = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+      if (reflexFirst) restarted.reflexAction({ type: 'hold' }); // refused: handed over with no mission yet
+      expect(restarted.handedOverFrom(), `reflex first: ${reflexFirst}`).toBeNull();
+      const reason = restarted.adoptReturn('m1', 250);
+      const why = reflexFirst ? /^the flight controller left the executor's control: mode return, not the executor's/ : /^the flight controller left the executor's control: the vehicle was returning home \(mode return\) when this device started, not by a command of this device since/;
+      expect(reason, `reflex first: ${reflexFirst}`).toMatch(why);
+      expect(restarted.handedOverFrom(), `reflex first: ${reflexFirst}`).toBe('m1');
+      expect(reports, `reflex first: ${reflexFirst}`).toEqual([{ command: 'm1', stage: 'failed', progress: 250, reason: `not resumed after a restart: ${reason}` }]);
+      expect(reason).toMatch(/; nothing more is commanded until an operator's command for this drone$/);
+      restarted.run('h', { type: 'hold', mission: 'm1' });
+      expect(reports.filter((r) => r.command === 'h').map((r) => r.stage)).toEqual(['started', 'failed']);
+      restarted.stop();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(actions).toEqual([]);
+    expect(vehicle.state().mode).toBe('return');
+  }, 30_000);
 });

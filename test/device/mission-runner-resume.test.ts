@@ -257,6 +257,14 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
       expect(r.handedOverFrom(), mode).toBe('ops/10');
       r.stop();
     }
+    // The FC's failsafe announced since the device started (a STATUSTEXT heard): its own words.
+    const acks: unknown[] = [];
+    const said = () => ({ ok: true, value: { ...inAir('return')().value, failsafe: true, failsafeSaid: '"Battery failsafe"' } });
+    const announced = runner(s2.state, { flight: { state: said } }, acks);
+    announced.resumeOwnTask();
+    expect(given).toEqual([]);
+    expect(acks).toMatchObject([{ stage: 'failed', reason: 'not resumed after a restart: the flight controller left the executor\'s control: its own failsafe (the flight controller said "Battery failsafe"; mode return); nothing more is commanded until an operator\'s command for this drone' }]);
+    announced.stop();
     const r = runner(s2.state, { flight: { state: inAir('hold'), setReturnAltitude: () => Promise.resolve({ ok: true, value: undefined }) } });
     r.resumeOwnTask();
     expect(given).toHaveLength(1);

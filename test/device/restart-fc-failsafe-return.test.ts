@@ -8,8 +8,9 @@
 // from there: the FC chose that return, and its words for it came before the restart (STATUSTEXT is
 // not sent again). It hands the vehicle over, as when the FC's failsafe takes it in flight: the task
 // fails saying so, its status says so, and nothing is sent to the FC, neither at the restart nor on the
-// mission's hold and resume (which concern the drones flying it). Before, the resume was only skipped:
-// the hold switched the FC out of its return (LOITER) and the resume sent the route's goto.
+// mission's hold and resume (which concern the drones flying it); an operator's command for the drone
+// (an rtl) takes it back. Before, the resume was only skipped: the hold switched the FC out of its
+// return (LOITER) and the resume sent the route's goto.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,7 @@ function flightCommand(m: MavLinkData): string | null {
 }
 
 describe('a device restarted while its flight controller flies its own failsafe return', () => {
-  it('hands the vehicle over: its task fails saying why, its status says so, and nothing is sent to the FC, at the restart or on the mission\'s hold and resume', { timeout: 60_000 }, async (t) => {
+  it('hands the vehicle over: its task fails saying why, its status says so, nothing is sent to the FC at the restart or on the mission\'s hold and resume; an operator\'s rtl takes it back', { timeout: 60_000 }, async (t) => {
     const cleanup: Array<() => Promise<unknown> | unknown> = [];
     t.onTestFinished(async () => {
       for (const f of cleanup.splice(0).reverse()) await f();
@@ -169,5 +170,11 @@ describe('a device restarted while its flight controller flies its own failsafe 
     expect(sent.slice(killedAt).map((s) => s.what), out()).toEqual([]); // before: set-mode (LOITER), then goto
     expect(fcSaid.modesSince, out()).toEqual(['return']);
     expect(fcSaid.armed && fcSaid.relAltM > 1, `still returning, ${fcSaid.relAltM} m up${out()}`).toBe(true);
+
+    // An operator's command for this drone takes it back: an rtl, said so in its started ack, sent.
+    const rtl = await committed('rtl', '--arg', 'nodes=["d1"]');
+    await waitFor("d1's rtl sent", () => sent.slice(killedAt).some((s) => s.what === 'rtl'), 5_000).catch((e: Error) => expect.fail(`${e.message}${out()}`));
+    expect(acks.find((a) => a.command === rtl.command && a.stage === 'started')?.reason, out()).toMatch(/^taken back by an operator's command \(the vehicle was out of this device's hands: the flight controller left the executor's control: the vehicle was returning home/);
+    expect(fcSaid.modesSince, out()).toEqual(['return']);
   });
 });
