@@ -1,23 +1,23 @@
 // A device restarted while its flight controller flies a failsafe return of its own, end to end: a
 // one-validator fleet on a real Mosquitto, `murmur start` as a real process with hal.driver mavlink on a
-// socat pty, and the simulated ArduPilot (firmware-bridge/sim-fc) as its own process on another pty;
+// socat pty, and the simulated ArduPilot or PX4 (firmware-bridge/sim-fc) as its own process on another pty;
 // this test joins the two ptys and reads every frame on the way. The device flies a goto; it is killed
 // (SIGKILL, by PID) in the air, and the FC, its companion's heartbeats gone, runs its own failsafe
-// (sim-fc --failsafe return: RTL, as ArduCopter's GCS failsafe). A new `murmur start` on the same data
+// (sim-fc --failsafe return: RTL, as ArduCopter's GCS failsafe and PX4's data link loss action). A new `murmur start` on the same data
 // directory finds the vehicle returning home with the mission active. It must not fly the mission on
 // from there: the FC chose that return, and its words for it came before the restart (STATUSTEXT is
 // not sent again). It hands the vehicle over, as when the FC's failsafe takes it in flight: the task
 // fails saying so, its status says so, and nothing is sent to the FC, neither at the restart nor on the
 // mission's hold and resume (which concern the drones flying it); an operator's command for the drone
 // (an rtl) takes it back. Before, the resume was only skipped: the hold switched the FC out of its
-// return (LOITER) and the resume sent the route's goto.
+// return (LOITER; PX4's Hold) and the resume sent the route's goto.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { common, minimal, type MavLinkData } from 'node-mavlink';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { decodeMessage, FrameSplitter } from '../../firmware-bridge/mavlink/codec.js';
 import { decodeMode } from '../../firmware-bridge/mavlink/modes.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
@@ -49,8 +49,10 @@ function flightCommand(m: MavLinkData): string | null {
   return null;
 }
 
-describe('a device restarted while its flight controller flies its own failsafe return', () => {
-  it('hands the vehicle over: its task fails saying why, its status says so, nothing is sent to the FC at the restart or on the mission\'s hold and resume; an operator\'s rtl takes it back', { timeout: 60_000 }, async (t) => {
+// Each case on its own broker, ptys and processes, so they run at once (describe.concurrent).
+describe.concurrent('a device restarted while its flight controller flies its own failsafe return', () => {
+  it.for(['ardupilot', 'px4'] as const)('%s: hands the vehicle over: its task fails saying why, its status says so, nothing is sent to the FC at the restart or on the mission\'s hold and resume; an operator\'s rtl takes it back', { timeout: 60_000 }, async (family, t) => {
+    const { expect } = t;
     const cleanup: Array<() => Promise<unknown> | unknown> = [];
     t.onTestFinished(async () => {
       for (const f of cleanup.splice(0).reverse()) await f();
@@ -71,7 +73,7 @@ describe('a device restarted while its flight controller flies its own failsafe 
     // 1.5 m/s) lasts well past the restart and the hold and resume after it. Its heartbeats every
     // 400 ms: the companion's silence counts as lost after 2 s (five of them), while the device's
     // heartbeats (1 s) keep it up.
-    const fc = await startSimFc(['--serial', fcPty.b, '--autopilot', 'ardupilot', '--seed', '7', '--speed', '2', '--heartbeat-ms', '400', '--failsafe', 'return'], cliEntry('sim-fc'));
+    const fc = await startSimFc(['--serial', fcPty.b, '--autopilot', family, '--seed', '7', '--speed', '2', '--heartbeat-ms', '400', '--failsafe', 'return'], cliEntry('sim-fc'));
     cleanup.push(() => fc.stop());
     const toDevice = await openSerial({ path: devicePty.b, baudRate: 115_200 });
     cleanup.push(() => toDevice.close());
@@ -94,7 +96,7 @@ describe('a device restarted while its flight controller flies its own failsafe 
       for (const f of fromFc.push(chunk)) {
         const m = decodeMessage(f);
         if (m instanceof minimal.Heartbeat && f.sysid === 1) {
-          fcSaid.mode = decodeMode('ardupilot', m.customMode);
+          fcSaid.mode = decodeMode(family, m.customMode);
           fcSaid.armed = (m.baseMode & 128) !== 0;
           if (fcSaid.modesSince.at(-1) !== fcSaid.mode) fcSaid.modesSince.push(fcSaid.mode);
         } else if (m instanceof common.GlobalPositionInt) fcSaid.relAltM = m.relativeAlt / 1000;
@@ -104,7 +106,7 @@ describe('a device restarted while its flight controller flies its own failsafe 
     // The device's status and acks as an operator's tools read them (MQTT).
     let status: { handedOver?: string } | null = null;
     const acks: { command: string; stage: string; reason: string }[] = [];
-    const client = await mqtt.connectAsync(broker.url, { clientId: 'test-restart-fs', clean: true });
+    const client = await mqtt.connectAsync(broker.url, { clientId: `test-restart-fs-${family}`, clean: true });
     cleanup.push(() => client.endAsync());
     client.on('message', (topic, payload) => {
       const j = JSON.parse(payload.toString()) as { handedOver?: string; command?: string; stage?: string; reason?: string };
@@ -116,7 +118,7 @@ describe('a device restarted while its flight controller flies its own failsafe 
     writeFileSync(
       p('d1.yaml'),
       `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data-d1')}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: info }\nagents: { enabled: false }\n` +
-        `hal: { driver: mavlink, mavlink: { serial: "${devicePty.a}", baud: 115200, autopilot: ardupilot } }\n`,
+        `hal: { driver: mavlink, mavlink: { serial: "${devicePty.a}", baud: 115200, autopilot: ${family} } }\n`,
     );
     const start = (): DeviceProcess => {
       const d = startDeviceProcess(process.execPath, [cliEntry('murmur'), 'start', '--config', p('d1.yaml')], { readyMs: 30_000 });
@@ -137,7 +139,8 @@ describe('a device restarted while its flight controller flies its own failsafe 
     const before = start();
     await before.ready;
     const { command: mission } = await committed('mission.goto', '--arg', 'waypoints=[[0,400]]', '--arg', 'node=d1', '--arg', 'altM=10', '--arg', 'speedMps=12');
-    await waitFor('the drone up and on its way (GUIDED, a goto sent)', () => fcSaid.armed && fcSaid.mode === 'guided' && fcSaid.relAltM > 5 && sent.some((s) => s.what === 'goto'), 20_000);
+    // A goto flies in GUIDED on ArduCopter, in Hold on PX4 (MAV_CMD_DO_REPOSITION).
+    await waitFor('the drone up and on its way (a goto sent, in its mode)', () => fcSaid.armed && fcSaid.mode === (family === 'px4' ? 'hold' : 'guided') && fcSaid.relAltM > 5 && sent.some((s) => s.what === 'goto'), 20_000);
 
     // Killed in the air; the FC, its companion lost, returns home on its own failsafe.
     expect(before.proc.pid).toBeDefined();
