@@ -110,8 +110,10 @@ export class Executor {
    *  reached: a flying begun again on that leg (a reflex's release, a resume, a re-plan that keeps the
    *  leg) flies on from there, not back to where the leg came in through the fence. */
   /** `flewBefore`: a restart's resume of a part the drone flew before (run's `restart`): found on the
-   *  ground, it is not taken off again (fly). */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: Cut | null; flewBefore?: RestartResume } | null = null;
+   *  ground, it is not taken off again (fly). `automatic`: the machine's or the device's own (run's
+   *  `origin`), which does not take the vehicle back from a pilot or the FC's own failsafe (fly asks
+   *  once the FC is heard, as run's notTakenBack asks when the FC already was). */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: Cut | null; flewBefore?: RestartResume; automatic?: true } | null = null;
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
@@ -359,7 +361,7 @@ export class Executor {
         // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
         const resumed = replan && prev?.heldBlocked === true && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
-        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut, ...(restart && !replan ? { flewBefore: restart } : {}) };
+        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut, ...(restart && !replan ? { flewBefore: restart } : {}), ...(origin === 'automatic' ? { automatic: true as const } : {}) };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
         if (replan && this.paused) {
@@ -789,6 +791,21 @@ export class Executor {
       if (!live()) return;
     }
     if (!fs || !fs.ok) return fail(`flight controller: ${fs && !fs.ok ? fs.error.message : 'none fitted'}`);
+    // An automatic task (a restart's resume) run before the FC was heard: run's notTakenBack could not
+    // tell whose the vehicle is, so it is asked here, before watchAnew forgets that nothing was sent
+    // since the start (OwnModes: a return, a landing or a manual mode is then someone else's). Heard
+    // late in its own failsafe's return (a link back after the runner's 10 s wait), the vehicle is handed
+    // over and no route of the mission is held, as when heard in time (Executor.adoptReturn). Before,
+    // the resume's goto took it out of that return.
+    if (cur.automatic) {
+      const taken = this.takenOver();
+      if (taken !== null) {
+        if (this.current === cur) this.current = null;
+        this.log(`task ${command} failed: ${taken}`);
+        this.report({ command, stage: 'failed', progress: cur.flewBefore?.progress ?? permilleOf(cur.next, task.waypoints.length), reason: taken });
+        return;
+      }
+    }
     this.watchAnew();
     if (fs.value.landed === 'in-air' && fs.value.mode === 'manual') {
       // A pilot flies it (a device restarted, or a task committed, meanwhile): the pilot keeps it.

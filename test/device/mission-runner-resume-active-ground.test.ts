@@ -170,6 +170,33 @@ describe.concurrent('restarted with its mission active and the drone on the grou
 });
 
 describe.concurrent('restarted with its mission active and the drone in the air', () => {
+  // The FC heard only after the runner's 10 s wait for it (a link back late, which may be why the FC
+  // went home: its GCS failsafe): the resumed route is run before anything tells where the drone is or
+  // what it does, and the executor, once the FC is heard, finds it on a return no command of this
+  // device sent since it started. Handed over, as when heard in time (restart-fc-failsafe-return.test.ts);
+  // before, the resume's goto took it out of the FC's return. At the wall clock's pace: its return
+  // (up to 30 m, home, down at 1.5 m/s) outlasts the wait.
+  it("its flight controller heard only after the resume stopped waiting for it, on the FC's own return: handed over, nothing sent, the return goes on", async (t) => {
+    let mute = true;
+    const { rig, sent, device } = await fcRig(t, () => mute, 1);
+    expect(rig.fc.vehicle.arm().ok).toBe(true);
+    expect(rig.fc.vehicle.takeoff(5).ok).toBe(true);
+    await waitFor('up', () => rig.fc.vehicle.state().upM > 4, 10_000);
+    expect(rig.fc.vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe, while the device was down
+    const { r, acks, logs } = device(activeState([report(1, 100)]));
+    const from = sent.length;
+    r.resumeOwnTask();
+    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
+    expect(r.handedOver()).toBeNull();
+    mute = false;
+    await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
+    expect(await sentAfter(sent, from)).toEqual([]); // before: a goto, out of the FC's return
+    expect(rig.fc.vehicle.state().mode).toBe('return');
+    expect(r.handedOver()).toMatch(/^the flight controller left the executor's control: mode return, not the executor's/);
+    expect(r.handedOverFrom()).toBe('ops/01');
+    expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', progress: 500, reason: expect.stringMatching(/left the executor's control: mode return/) }]);
+  }, 60_000);
+
   it('it carries on along its leg: no arming or take-off, its part flown to its end', async (t) => {
     const { rig, sent, device } = await fcRig(t);
     const before = device(activeState([]));

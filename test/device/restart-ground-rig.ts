@@ -41,17 +41,17 @@ function flightCommand(f: Uint8Array): string | null {
   return `command ${c}`;
 }
 
-/** The simulated ArduPilot FC on the ground (4x the wall clock), the MAVLink drivers on it, and the
- *  flight commands the device sends it; all stopped when the test ends. `muted`: while it says so,
- *  nothing the FC sends reaches the device (the drivers start without waiting for it). */
-export async function fcRig(t: TestContext, muted?: () => boolean) {
+/** The simulated ArduPilot FC on the ground (`speedFactor`, 4x the wall clock by default), the MAVLink
+ *  drivers on it, and the flight commands the device sends it; all stopped when the test ends. `muted`:
+ *  while it says so, nothing the FC sends reaches the device (the drivers start without waiting for it). */
+export async function fcRig(t: TestContext, muted?: () => boolean, speedFactor = 4) {
   const cleanup: Array<() => Promise<void> | void> = [];
   t.onTestFinished(async () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
   const sent: string[] = [];
   const rig = inMemoryFc({
-    fc: { family: 'ardupilot', speedFactor: 4 },
+    fc: { family: 'ardupilot', speedFactor },
     ...(muted ? { fromFc: (f: Uint8Array, pass: (f: Uint8Array) => void) => void (muted() || pass(f)) } : {}),
     fromCompanion: (f, pass) => {
       const c = flightCommand(f);
