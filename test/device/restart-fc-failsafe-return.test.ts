@@ -1,16 +1,17 @@
 // A device restarted while its flight controller flies a failsafe return of its own, end to end: a
-// one-validator fleet on a real Mosquitto, `murmur start` as a real process with hal.driver mavlink on a
-// socat pty, and the simulated ArduPilot or PX4 (firmware-bridge/sim-fc) as its own process on another pty;
-// this test joins the two ptys and reads every frame on the way. The device flies a goto; it is killed
-// (SIGKILL, by PID) in the air, and the FC, its companion's heartbeats gone, runs its own failsafe
-// (sim-fc --failsafe return: RTL, as ArduCopter's GCS failsafe and PX4's data link loss action). A new `murmur start` on the same data
-// directory finds the vehicle returning home with the mission active. It must not fly the mission on
-// from there: the FC chose that return, and its words for it came before the restart (STATUSTEXT is
-// not sent again). It hands the vehicle over, as when the FC's failsafe takes it in flight: the task
-// fails saying so, its status says so, and nothing is sent to the FC, neither at the restart nor on the
-// mission's hold and resume (which concern the drones flying it); an operator's command for the drone
-// (an rtl) takes it back. Before, the resume was only skipped: the hold switched the FC out of its
-// return (LOITER; PX4's Hold) and the resume sent the route's goto.
+// one-validator fleet on a real Mosquitto, `murmur start` as a real process with hal.driver mavlink on
+// a socat pty, and the simulated ArduPilot or PX4 (firmware-bridge/sim-fc) as its own process on
+// another pty; this test joins the two ptys and reads every frame on the way. The device flies a goto;
+// it is killed (SIGKILL, by PID) in the air, and the FC, its companion's heartbeats gone, runs its own
+// failsafe (sim-fc --failsafe return: RTL, as ArduCopter's GCS failsafe and PX4's data link loss
+// action). A new `murmur start` on the same data directory finds the vehicle returning home with the
+// mission active. It must not fly the mission on from there: the FC chose that return, and its words
+// for it came before the restart (STATUSTEXT is not sent again). It hands the vehicle over, as when the
+// FC's failsafe takes it in flight: the task fails saying so, its status says so, and nothing is sent
+// to the FC, neither at the restart nor on the mission's hold and resume (which concern the drones
+// flying it); an operator's command for the drone (an rtl) takes it back. Before, the resume was only
+// skipped: the hold switched the FC out of its return (LOITER; PX4's Hold) and the resume sent the
+// route's goto.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
