@@ -331,7 +331,11 @@ export class Executor {
     // the FC's own failsafe has (the hold would switch the FC out of the pilot's mode or its failsafe
     // landing), nor on one going home or landing on its own failsafe, which only an rtl, land or abort
     // (or a new task) replaces.
-    const notHere = this.handedOver ? `the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` : this.failsafe ? 'a failsafe return or landing is in force on this drone' : null;
+    // Asked of the FC too, not only whether something saw it taken (handedOver): restarted with the FC
+    // heard only after the resume gave up on it, on the FC's own return, nothing flies to notice, and
+    // the hold switched the FC out of that return.
+    const others = (task.type === 'hold' || task.type === 'resume') && this.othersHaveIt();
+    const notHere = others ? `the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` : this.failsafe ? 'a failsafe return or landing is in force on this drone' : null;
     if (notHere !== null && (task.type === 'hold' || task.type === 'resume')) {
       this.report({ command, stage: 'started', progress: 0, reason: '' });
       this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: ${notHere}` });

@@ -115,4 +115,33 @@ describe.concurrent('an executor that has just started', () => {
     expect(actions).toEqual([]);
     expect(vehicle.state().mode).toBe('return');
   }, 30_000);
+
+  // The FC not heard when the runner's resume ran (its flying gave up on the FC: here a stale link, which
+  // fails at once as the 15 s wait for an unheard one ends), heard afterwards on its own return: no route
+  // flew, nothing was sent since the start, and nothing else has asked whose the vehicle is. The mission's
+  // hold concerns the drones flying it: it must not switch the FC out of its return (Executor.run's notHere).
+  it("its FC heard only after the resume gave up on it, on the FC's own return: the mission's hold is not sent", async ({ expect, onTestFinished }) => {
+    const { vehicle, devices } = await testRig(onTestFinished);
+    expect((await devices.flight.execute({ type: 'arm' })).ok).toBe(true);
+    expect((await devices.flight.execute({ type: 'takeoff', relAltM: 20 })).ok).toBe(true);
+    expect(await until(() => vehicle.state().upM > 19, 15_000)).toBe(true);
+    expect(vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe while the device was down
+    const state = devices.flight.state.bind(devices.flight);
+    let heard = false;
+    devices.flight.state = () => (heard ? state() : err(deviceError('stale', 'no HEARTBEAT from the flight controller for 3 s')));
+    const actions = recordActions(devices.flight);
+    const reports: ExecReport[] = [];
+    const restarted = new Executor(devices, origin, (r) => reports.push(r), () => undefined);
+    restarted.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 300 }], altDm: 200, speedDmps: 80, then: 'hold' }, null, 'automatic');
+    expect(await until(() => reports.some((r) => r.stage === 'failed'), 5_000)).toBe(true);
+    heard = true;
+    expect(vehicle.state().mode).toBe('return');
+    restarted.run('h', { type: 'hold', mission: 'm1' });
+    expect(reports.filter((r) => r.command === 'h').map((r) => r.stage)).toEqual(['started', 'failed']);
+    expect(restarted.handedOverFrom()).toBe('m1');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(actions).toEqual([]); // before: hold, out of the FC's return
+    expect(vehicle.state().mode).toBe('return');
+    restarted.stop();
+  }, 30_000);
 });
