@@ -492,7 +492,7 @@ export class SimFlightController {
    * - PX4 (UserModeIntention::change, a multicopter's mode_requirements.cpp; px4-failsafe.ts
    *   px4ModeCanRun): Mission, Hold and Return need a global position, Takeoff, Land and Offboard a
    *   local one (optical flow gives one). Commander::printRejectMode says "Switching to Return is
-   *   currently not available" (CRITICAL), the command answered TEMPORARILY_REJECTED. In its failsafe
+   *   currently not available\t" (CRITICAL), the command answered TEMPORARILY_REJECTED. In its failsafe
    *   every switch is checked: the user's mode is not the one the failsafe flies (a Land asked while
    *   it descends without a local position is refused too).
    */
@@ -504,7 +504,8 @@ export class SimFlightController {
     if (this.family === 'px4') {
       if (px4ModeCanRun(mode, this.px4Position())) return null;
       const names: Partial<Record<FlightMode, string>> = { mission: 'Mission', hold: 'Hold', return: 'Return', takeoff: 'Takeoff', land: 'Land', guided: 'Offboard' };
-      return { text: `Switching to ${names[mode] ?? mode} is currently not available`, severity: 2, result: result.TEMPORARILY_REJECTED };
+      // With the tab PX4 ends a text with that an event also carries (as px4FailsafeText).
+      return { text: `Switching to ${names[mode] ?? mode} is currently not available\t`, severity: 2, result: result.TEMPORARILY_REJECTED };
     }
     if (!positionModes.includes(mode)) return null;
     if (!this.ekfFailsafeOn && this.estimateOk()) return null;

@@ -39,7 +39,7 @@ async function px4InHold(t: TestContext, upM: number, fc: Partial<Omit<SimFcOpti
 
 describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
   it('Hold, no local position left: Descend at once, "Failsafe activated" once; Land and Return refused in its words; it lands and disarms', { timeout: 30_000 }, async (t) => {
-    const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5);
+    const { vehicle, fc, texts, failsafeTexts } = await px4InHold(t, 5);
     expect(fc.px4FailsafeAction()).toBeNull();
     expect(vehicle.failsafe()).toBe(false);
     fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
@@ -57,6 +57,12 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     // those of the millisecond it went out in (the Land's came in that millisecond, in memory).
     expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
     expect(fc.px4FailsafeAction()).toBe('descend');
+    // Sent as Commander::printRejectMode does, with the tab of a text an event also carries (which the
+    // companion drops, above).
+    expect(texts.filter((x) => x.text.startsWith('Switching'))).toEqual([
+      { text: 'Switching to Land is currently not available\t', severity: critical },
+      { text: 'Switching to Return is currently not available\t', severity: critical },
+    ]);
     await waitFor('landed and disarmed', () => !fc.vehicle.state().armed, 15_000);
     expect(fc.vehicle.state().upM).toBeLessThan(0.5);
     expect(failsafeTexts()).toHaveLength(1);
