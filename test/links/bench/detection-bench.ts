@@ -4,6 +4,7 @@
 import { summarizeDetection, type DetectionSimConfig, type DetectionSummary } from '../../../runtime/membership/detection-sim.js';
 import { defaultMembershipConfig } from '../../../runtime/membership/membership-view.js';
 import { akkaClusterDefaults } from '../../../runtime/membership/phi-accrual.js';
+import { limits } from '../../../runtime/lib/limits.js';
 
 export interface DetectionResult extends DetectionSummary {
   readonly case: string;
@@ -16,7 +17,8 @@ export const sikStrideForFive = 9;
 export function runDetectionBench(opts: { seed: number; trials: number }): DetectionResult[] {
   const pause = (ms: number, intervalMs = 1_000) => ({ ...defaultMembershipConfig, phi: { ...akkaClusterDefaults, acceptablePauseMs: ms, expectedIntervalMs: intervalMs } });
   const k = sikStrideForFive;
-  const device = { ...pause(1_000), linkIntervalsMs: { path0: 1_000, path1: k * 1_000 } };
+  // With the MQTT path's resume grace, as membershipConfigOf gives a device (heartbeats-setup.ts).
+  const device = { ...pause(1_000), linkIntervalsMs: { path0: 1_000, path1: k * 1_000 }, resumeGraceMs: { path0: limits.mqttReconnectMsMax } };
   const base = { nodes: 5, intervalMs: 1_000, loss: 0.05, jitter: 0.3, baseDelayMs: 5 };
   const cases: { name: string; sim: Omit<DetectionSimConfig, 'crash' | 'durationMs' | 'seed'> }[] = [
     { name: 'one path, pause 1.5 intervals', sim: { ...base, paths: 1, membership: pause(1_500) } },
