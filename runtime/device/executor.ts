@@ -395,7 +395,7 @@ export class Executor {
         this.current = null;
         this.paused = false;
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.goHome(live), takenBack);
+        void this.simple(command, this.grounded() ? null : () => this.goHome(live), takenBack, live);
         return;
       }
       case 'land':
@@ -404,7 +404,7 @@ export class Executor {
         this.paused = false;
         this.watchAnew();
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live), takenBack);
+        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live), takenBack, live);
         return;
     }
   }
@@ -722,11 +722,22 @@ export class Executor {
 
   /** A task of one action (or a way home: goHome), reported started, then done or failed. */
   /** A task of one action (or none): started, then done or failed with the vehicle's refusal. `takenBack`:
-   *  whose the vehicle was (an operator's rtl, land or abort took it back: run), for the started ack. */
-  private async simple(command: string, action: FlightAction | (() => Promise<string | null>) | null, takenBack: string | null = null): Promise<void> {
+   *  whose the vehicle was (an operator's rtl, land or abort took it back: run), for the started ack.
+   *  Taking it back is asked of the FC: refused (ArduCopter's "requires position" in its EKF failsafe's
+   *  LAND, PX4's "is currently not available"), the vehicle is still in those hands, and is handed over
+   *  again for the same reason while no newer command (`live`) came: before, status and telemetry
+   *  stopped saying so although the FC's failsafe still had it. */
+  private async simple(command: string, action: FlightAction | (() => Promise<string | null>) | null, takenBack: string | null = null, live: () => boolean = () => true): Promise<void> {
     this.report({ command, stage: 'started', progress: 0, reason: takenBack !== null ? `taken back by an operator's command (the vehicle was out of this device's hands: ${takenBack})` : '' });
     if (action) {
       const r = await (typeof action === 'function' ? action() : this.act(action));
+      if (r && takenBack !== null && live()) {
+        // As it was: the same reason, the same mission (run kept handedOverMission).
+        this.handedOver = true;
+        this.handedOverWhy = takenBack;
+        this.log(`task ${command} refused by the vehicle: it stays out of this device's hands (${takenBack})`);
+        return this.report({ command, stage: 'failed', progress: 0, reason: `${r}; the vehicle stays out of this device's hands (${takenBack})` });
+      }
       if (r) return this.report({ command, stage: 'failed', progress: 0, reason: r });
     }
     this.report({ command, stage: 'done', progress: 1000, reason: '' });

@@ -127,6 +127,11 @@ describe.concurrent("ArduPilot's EKF failsafe lands the drone the executor flies
     expect(reports.filter((r) => r.command === 'home').map((r) => r.stage)).toEqual(['started', 'failed']);
     expect(reports.find((r) => r.command === 'home' && r.stage === 'started')?.reason).toMatch(/^taken back by an operator's command \(the vehicle was out of this device's hands: the flight controller left the executor's control: its own failsafe \(the flight controller said .*"EKF Failsafe: changed to LAND Mode"/);
     expect(reports.find((r) => r.command === 'home' && r.stage === 'failed')?.reason).toContain('(the flight controller said "Mode change to RTL failed: requires position")');
+    // Refused, the take-back did not happen: the FC's failsafe still has the vehicle, and status says so
+    // (before, it stopped saying so once the rtl was asked), from the mission it was handed over from.
+    expect(reports.find((r) => r.command === 'home' && r.stage === 'failed')?.reason).toMatch(/; the vehicle stays out of this device's hands \(the flight controller left the executor's control: its own failsafe/);
+    expect(ex.handedOverBecause()).toMatch(/EKF Failsafe/);
+    expect(ex.handedOverFrom()).toBe('m1');
     await waitFor('landed and disarmed by the FC', () => !rig.vehicle.armed() && rig.vehicle.landed() === 'on-ground', 20_000);
     expect([...modesArmedSince]).toEqual(['land']);
     // After LAND: the RTL asked once (its refusal is final: no resend), nothing else.
