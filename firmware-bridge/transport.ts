@@ -1,9 +1,11 @@
 // Byte transports the bridges run over: a serial port (real UART or a socat pty) and UDP. Protocol
 // engines take any ByteTransport, so tests use real ptys and sockets and devices use real UARTs.
+// serialport (with its native binding) is imported when a port is first opened, not with this module:
+// every device's HAL setup imports this file, and a simulated one never opens a port; loading it cost
+// each such start about 0.1 s of CPU (runtime/links/serial-link.ts loads it the same way for radios).
 
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { SerialPort } from 'serialport';
 
 export interface ByteTransport {
   readonly name: string;
@@ -34,7 +36,8 @@ export interface SerialTransport extends ByteTransport {
 }
 
 /** Opens a serial port; rejects with a message naming the path when it cannot. */
-export function openSerial(o: SerialOptions): Promise<SerialTransport> {
+export async function openSerial(o: SerialOptions): Promise<SerialTransport> {
+  const { SerialPort } = await import('serialport');
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path: o.path, baudRate: o.baudRate, autoOpen: false });
     port.open((e) => {

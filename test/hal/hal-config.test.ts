@@ -16,24 +16,31 @@ const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.
 const parse = (hal: string) => parseDeviceConfig(`${base}${hal}\n`, 'device.yaml');
 
 describe('device.yaml hal section', () => {
-  it('loads the MAVLink drivers only for hal.driver mavlink; without them loaded, createHal says so', async () => {
+  it('loads the MAVLink drivers only for hal.driver mavlink, and serialport only when a port opens; without the drivers loaded, createHal says so', async () => {
     const sim = parse('hal: { driver: sim }');
     const fc = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, autopilot: px4 } }');
     if (!sim.ok || !fc.ok) throw new Error(`${sim.ok ? '' : sim.error} ${fc.ok ? '' : fc.error}`);
     expect(await loadHalDrivers(sim.value)).toEqual({});
     expect(typeof (await loadHalDrivers(fc.value)).mavlink?.mavlinkHal).toBe('function');
     expect(() => createHal(fc.value, Date.now(), {})).toThrow('hal.driver mavlink: its drivers were not loaded (loadHalDrivers)');
-    // A device's module graph leaves node-mavlink (CommonJS, so in require's cache once loaded) out;
-    // loading the drivers brings it in. In a fresh process: this one's test files load it anyway.
+    // A device's module graph leaves node-mavlink and serialport (CommonJS, so in require's cache once
+    // loaded) out; loading the drivers brings node-mavlink in, opening a serial port serialport. In a
+    // fresh process: this one's test files load both anyway.
     const probe = `import { createRequire } from 'node:module';
-      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node-mavlink/'));
+      const loaded = (p) => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/' + p + '/'));
       const { openDevice } = await import('./runtime/device/device.ts');
       const { loadHalDrivers } = await import('./runtime/device/hal-setup.ts');
-      const before = typeof openDevice === 'function' && loaded();
+      const { openSerial } = await import('./firmware-bridge/transport.ts');
+      const before = typeof openDevice === 'function' && { mavlink: loaded('node-mavlink'), serialport: loaded('serialport') };
       await loadHalDrivers({ hal: { driver: 'mavlink' } });
-      console.log(JSON.stringify({ before, after: loaded() }));`;
+      const opened = await openSerial({ path: '/nonexistent/tty-murmur-probe', baudRate: 9600 }).then(() => 'opened', (e) => e.message);
+      console.log(JSON.stringify({ before, after: { mavlink: loaded('node-mavlink'), serialport: loaded('serialport') }, opened }));`;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
-    expect(JSON.parse(out.trim().split('\n').at(-1) ?? '')).toEqual({ before: false, after: true });
+    expect(JSON.parse(out.trim().split('\n').at(-1) ?? '')).toEqual({
+      before: { mavlink: false, serialport: false },
+      after: { mavlink: true, serialport: true },
+      opened: expect.stringContaining('cannot open serial port /nonexistent/tty-murmur-probe: '),
+    });
   }, 40_000);
 
   it('refuses hal.mavlink without driver: mavlink (the default driver is the simulated vehicle)', () => {
