@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device-config.js';
+import { withReleasedPackages } from '../../runtime/lib/released-require.js';
 
 const good = 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
@@ -145,5 +146,24 @@ describe('zod and yaml after a parse', () => {
     expect(parseDeviceConfig(good.replace('d1', 'D 1'), 'bad.yaml').ok).toBe(false);
     expect(held()).toEqual([]);
     expect(Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__zod_'))).toEqual([]);
+  });
+
+  it('zod loads without its locales (deferred), says its messages in English, and still has every locale on use', () => {
+    const locales = (cache: NodeJS.Dict<NodeModule>): string[] => Object.keys(cache).filter((f) => /\/node_modules\/zod\/v4\/locales\/(?!en\.cjs|index\.cjs)/.test(f));
+    const seen = withReleasedPackages(['zod'], (load) => {
+      const { z } = load('zod') as typeof import('zod');
+      const before = locales(load.cache).length;
+      const message = z.number().min(3).safeParse(1).error?.issues[0]?.message;
+      const idle = locales(load.cache).length;
+      // Used: the real index and every locale load then, as they would have at once.
+      const german = z.locales.de;
+      return { before, message, idle, german: typeof german, keys: Object.keys(z.locales).length, after: locales(load.cache).length };
+    }, ['zod/v4/locales']);
+    expect(seen).toMatchObject({ before: 0, message: 'Too small: expected number to be >=3', idle: 0, german: 'function' });
+    expect(seen.keys).toBeGreaterThan(40);
+    expect(seen.after).toBeGreaterThan(40);
+    expect(Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/zod/'))).toEqual([]);
+    // Nothing the stand-in names but a module that resolves: an unknown specifier is left alone.
+    expect(withReleasedPackages(['zod'], (load) => typeof (load('zod') as typeof import('zod')).z.object, ['zod/no-such-module'])).toBe('function');
   });
 });
