@@ -328,6 +328,8 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
       return err(`${file}: not valid YAML: ${first}${src ? ` (${JSON.stringify(src.length > 60 ? `${src.slice(0, 60)}…` : src)})` : ''}${dup}`);
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return err(`${file}: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)`);
+    // A schema of its own each time, though zod may be shared (runtime/lib/released-require.ts): zod
+    // hands out a default's nested objects as they are, and no two configs may share one.
     const r = deviceConfigSchemaFor((load('zod') as typeof import('zod')).z).safeParse(raw);
     // Only plain data leaves: the parsed config and the issues' text.
     return r.success ? ok(r.data) : err(`${file}: ${r.error.issues.map((i) => describeIssue(i, raw)).join('; ')}`);

@@ -138,17 +138,38 @@ describe('device.yaml', () => {
 });
 
 describe('zod and yaml after a parse', () => {
-  it('are released: none of their modules stay in the require cache, nor zod\'s globals', () => {
+  it('are released once the macrotask that parsed ends: none of their modules stay in the require cache, nor zod\'s globals', async () => {
     const cache = createRequire(import.meta.url).cache;
     const held = (): string[] => Object.keys(cache).filter((f) => /\/node_modules\/(zod|yaml)\//.test(f));
+    const zodOf = (): unknown => withReleasedPackages(['zod', 'yaml'], (load) => load('zod'));
     expect(parseDeviceConfig(good, '/etc/murmur/device.yaml').ok).toBe(true);
+    const first = zodOf();
     expect(parseDeviceConfig('id: [', 'bad.yaml').ok).toBe(false);
     expect(parseDeviceConfig(good.replace('d1', 'D 1'), 'bad.yaml').ok).toBe(false);
+    // Parses of one synchronous stretch (fleet-sim's batch of in-process devices) share one load.
+    expect(zodOf()).toBe(first);
+    expect(held().length).toBeGreaterThan(0);
+    await new Promise((r) => setImmediate(r));
     expect(held()).toEqual([]);
     expect(Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__zod_'))).toEqual([]);
+    // The next macrotask loads them anew, and releases them again.
+    expect(zodOf()).not.toBe(first);
+    await new Promise((r) => setImmediate(r));
+    expect(held()).toEqual([]);
   });
 
-  it('zod loads without its locales (deferred), says its messages in English, and still has every locale on use', () => {
+  it('no two configs parsed in one stretch share an object (a default\'s nested ones included)', () => {
+    const a = parseDeviceConfig(good, 'a.yaml');
+    const b = parseDeviceConfig(good, 'b.yaml');
+    if (!a.ok || !b.ok) throw new Error(`${a.ok ? '' : a.error} ${b.ok ? '' : b.error}`);
+    expect(b.value).toEqual(a.value);
+    expect(b.value.hal).not.toBe(a.value.hal);
+    expect(b.value.hal.sim).not.toBe(a.value.hal.sim);
+    expect(b.value.hal.sim.obstacles).not.toBe(a.value.hal.sim.obstacles);
+  });
+
+  it('zod loads without its locales (deferred), says its messages in English, and still has every locale on use', async () => {
+    await new Promise((r) => setImmediate(r)); // zod released by any test before: loaded here
     const locales = (cache: NodeJS.Dict<NodeModule>): string[] => Object.keys(cache).filter((f) => /\/node_modules\/zod\/v4\/locales\/(?!en\.cjs|index\.cjs)/.test(f));
     const seen = withReleasedPackages(['zod'], (load) => {
       const { z } = load('zod') as typeof import('zod');
@@ -162,6 +183,7 @@ describe('zod and yaml after a parse', () => {
     expect(seen).toMatchObject({ before: 0, message: 'Too small: expected number to be >=3', idle: 0, german: 'function' });
     expect(seen.keys).toBeGreaterThan(40);
     expect(seen.after).toBeGreaterThan(40);
+    await new Promise((r) => setImmediate(r));
     expect(Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/zod/'))).toEqual([]);
     // Nothing the stand-in names but a module that resolves: an unknown specifier is left alone.
     expect(withReleasedPackages(['zod'], (load) => typeof (load('zod') as typeof import('zod')).z.object, ['zod/no-such-module'])).toBe('function');
