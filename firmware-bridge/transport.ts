@@ -1,8 +1,8 @@
 // Byte transports the bridges run over: a serial port (real UART or a socat pty) and UDP. Protocol
 // engines take any ByteTransport, so tests use real ptys and sockets and devices use real UARTs.
-// serialport (with its native binding) is imported when a port is first opened, not with this module:
+// serialport (and @serialport/bindings-cpp) is imported when a port is first opened, not with this module:
 // every device's HAL setup imports this file, and a simulated one never opens a port; loading it cost
-// each such start about 0.1 s of CPU (runtime/links/serial-link.ts loads it the same way for radios).
+// each such start about 0.02 s of CPU (runtime/links/serial-link.ts loads it the same way for radios).
 
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
