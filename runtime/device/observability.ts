@@ -5,9 +5,13 @@
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger as PinoLogger } from 'pino';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger as PinoLogger } from 'pino';
 import type { AgentStatusJson } from './control-topics.js';
+import { requireCjs } from '../lib/require-cjs.js';
+
+// Required, not imported: less CPU at every start (runtime/lib/require-cjs.ts).
+const { pino } = requireCjs('pino') as typeof import('pino');
+const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = requireCjs('prom-client') as typeof import('prom-client');
 
 export interface HealthView {
   readonly node: string;
