@@ -7,7 +7,6 @@
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import mqtt from 'mqtt';
 import { Outbox } from '../../runtime/cli/outbox.js';
 import { createSigner } from '../../runtime/crypto/sodium.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
@@ -28,11 +27,16 @@ import { RadioMedium, type PositionM, type RadioCounters } from './radio-medium.
 import { epochExpectFailures, evidenceExpectFailures, flightExpectFailures, stateSyncExpectFailures, hazardExpectFailures, relayExpectFailures } from '../sim/expect.js';
 import { RealtimeHazards, type RealtimeHazardReport } from './realtime-hazards.js';
 import { RealtimeForgery } from './realtime-forgery.js';
+import { requireCjs } from '../../runtime/lib/require-cjs.js';
 import { forgedExpectFailures, type ForgedCommandsReport } from '../sim/forged-commands.js';
 import { closestPairM, coverageCellM } from '../flight/world-flight.js';
 import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-agents.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
+
+// Required, not imported, as the devices' own client is (runtime/lib/require-cjs.ts): an import of it here
+// would take Node's ESM translator path for mqtt again in this process.
+const mqtt = requireCjs('mqtt') as typeof import('mqtt');
 
 /** Device processes per core past which a --processes run is told it will likely fall behind. */
 const processesPerCoreMax = 4;
