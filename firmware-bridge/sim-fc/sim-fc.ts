@@ -70,6 +70,10 @@ const landPauseMs = 4_000;
  *  AUTO, LOITER, RTL), named as the HAL does. */
 const positionModes: readonly FlightMode[] = ['guided', 'takeoff', 'mission', 'hold', 'return'];
 
+/** Commander::printRejectMode prints its text only if more than this (hrt time: simulated) passed since
+ *  the last it printed; the command's TEMPORARILY_REJECTED is sent every time. */
+const px4RejectTextGapMs = 1_000;
+
 /** EKF_STATUS_FLAGS / ESTIMATOR_STATUS_FLAGS bits (the same in both up to 512). */
 const navFlag = { attitude: 1, velHoriz: 2, velVert: 4, posHorizRel: 8, posHorizAbs: 16, posVertAbs: 32, constPosMode: 128, predPosHorizRel: 256, predPosHorizAbs: 512 } as const;
 
@@ -159,6 +163,9 @@ export class SimFlightController {
   private landPauseEndMs: number | null = null;
   /** PX4's commander failsafe for a mode that cannot run without a position (px4-failsafe.ts). */
   private readonly px4Failsafe = new Px4PositionFailsafe();
+  /** When (simulated) PX4 last sent a mode switch's refusal text (Commander::printRejectMode sends one
+   *  only more than px4RejectTextGapMs after the last); null before the first. */
+  private px4RejectTextAtMs: number | null = null;
   /** When (simulated) the vehicle was first in the air (gnssLostAfterAirborneMs); null before. */
   private airborneAtMs: number | null = null;
   /** The receiver's last fix, which it repeats without one. */
@@ -492,9 +499,10 @@ export class SimFlightController {
    * - PX4 (UserModeIntention::change, a multicopter's mode_requirements.cpp; px4-failsafe.ts
    *   px4ModeCanRun): Mission, Hold and Return need a global position, Takeoff, Land and Offboard a
    *   local one (optical flow gives one). Commander::printRejectMode says "Switching to Return is
-   *   currently not available\t" (CRITICAL), the command answered TEMPORARILY_REJECTED. In its failsafe
-   *   every switch is checked: the user's mode is not the one the failsafe flies (a Land asked while
-   *   it descends without a local position is refused too).
+   *   currently not available\t" (CRITICAL; at most one a simulated second, refusalTextDue), the command
+   *   answered TEMPORARILY_REJECTED. In its failsafe every switch is checked: the user's mode is not
+   *   the one the failsafe flies (a Land asked while it descends without a local position is refused
+   *   too).
    */
   private positionModeRefused(mode: FlightMode): { readonly text: string; readonly severity: number; readonly result: common.MavResult } | null {
     const s = this.vehicle.state();
@@ -511,6 +519,17 @@ export class SimFlightController {
     if (!this.ekfFailsafeOn && this.estimateOk()) return null;
     const names: Partial<Record<FlightMode, string>> = { guided: 'GUIDED', takeoff: 'GUIDED', mission: 'AUTO', hold: 'LOITER', return: 'RTL' };
     return { text: `Mode change to ${names[mode] ?? mode} failed: requires position`, severity: 4, result: result.FAILED };
+  }
+
+  /** Whether a mode switch's refusal text goes out now: always on ArduPilot (Copter::mode_change_failed sends it
+   *  each time), on PX4 only a simulated second after the last one (Commander::printRejectMode's rate
+   *  limit; the companion then sees a bare TEMPORARILY_REJECTED). */
+  private refusalTextDue(): boolean {
+    if (this.family !== 'px4') return true;
+    const now = this.nowMs();
+    if (this.px4RejectTextAtMs !== null && now - this.px4RejectTextAtMs <= px4RejectTextGapMs) return false;
+    this.px4RejectTextAtMs = now;
+    return true;
   }
 
   /** The mode a command switches to: DO_SET_MODE's, RTL's, LAND's, MISSION_START's AUTO, the mode a
@@ -695,7 +714,7 @@ export class SimFlightController {
     const modeWanted = this.modeCommanded(m);
     const modeRefused = modeWanted === null ? null : this.positionModeRefused(modeWanted);
     if (modeRefused !== null) {
-      this.send(statusText(modeRefused.text, modeRefused.severity));
+      if (this.refusalTextDue()) this.send(statusText(modeRefused.text, modeRefused.severity));
       this.ack(m.command, modeRefused.result, sysid, compid);
       return;
     }

@@ -39,7 +39,8 @@ async function px4InHold(t: TestContext, upM: number, fc: Partial<Omit<SimFcOpti
 
 describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
   it('Hold, no local position left: Descend at once, "Failsafe activated" once; Land and Return refused in its words; it lands and disarms', { timeout: 30_000 }, async (t) => {
-    const { vehicle, fc, texts, failsafeTexts } = await px4InHold(t, 5);
+    // 15 m: the descent (1.5 m/s) lasts past the refusals below, a simulated second apart.
+    const { vehicle, fc, texts, failsafeTexts } = await px4InHold(t, 15);
     expect(fc.px4FailsafeAction()).toBeNull();
     expect(vehicle.failsafe()).toBe(false);
     fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
@@ -53,12 +54,17 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     await waitFor('HEARTBEAT system status CRITICAL', () => vehicle.telemetry.heartbeat?.systemStatus === mavStateCritical, 3_000);
     // Land needs a local position (relaxed), Return a global one too: both refused, the descent goes on.
     expect(said(await vehicle.land())).toBe('NAV_LAND: TEMPORARILY_REJECTED (the flight controller said "Switching to Land is currently not available")');
-    // The next refusal at once: its explanation is the texts heard after its command went out, not
-    // those of the millisecond it went out in (the Land's came in that millisecond, in memory).
+    // The next refusal at once (within a simulated second): Commander::printRejectMode sends no text
+    // for it, only the TEMPORARILY_REJECTED; its explanation is the texts heard after its command went
+    // out, so not the Land's (which came in the millisecond it went out, in memory).
+    expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED');
+    // A simulated second on, the text again.
+    const refusedAtMs = fc.nowMs();
+    await waitFor('a simulated second on', () => fc.nowMs() - refusedAtMs > 1_000, 2_000);
     expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
     expect(fc.px4FailsafeAction()).toBe('descend');
     // Sent as Commander::printRejectMode does, with the tab of a text an event also carries (which the
-    // companion drops, above).
+    // companion drops, above); two texts for three refusals.
     expect(texts.filter((x) => x.text.startsWith('Switching'))).toEqual([
       { text: 'Switching to Land is currently not available\t', severity: critical },
       { text: 'Switching to Return is currently not available\t', severity: critical },

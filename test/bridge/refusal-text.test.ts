@@ -81,26 +81,40 @@ describe('a refusal explained after its ACK', () => {
     expect(fc.vehicle.state().mode).toBe('return');
   }, 30_000);
 
-  it('carries PX4\'s "is currently not available" for each mode it cannot run with no position, Land among them; Takeoff with optical flow, and Return once the position is back', async () => {
+  it('carries PX4\'s "is currently not available" for each mode it cannot run with no position, Land among them, one a simulated second (a refusal within it comes bare); Takeoff with optical flow, and Return once the position is back', async () => {
     const rig = inMemoryFc({ fc: { family: 'px4', speedFactor: 4 }, fromFc: (f, pass) => (frameMsgid(f) === statusText ? void setTimeout(() => pass(f), 80) : pass(f)) });
     cleanup.push(rig.stop);
     const { vehicle, fc } = rig;
     await waitFor('the FC heard', () => vehicle.connected(), 10_000);
     const said = (r: { ok: true } | { ok: false; error: { message: string } }): string => (r.ok ? 'accepted' : r.error.message);
+    // Commander::printRejectMode prints its text only a second (simulated, hrt) after the last it printed.
+    const aSimulatedSecondOn = (): Promise<void> => {
+      const t = fc.nowMs();
+      return waitFor('a simulated second on', () => fc.nowMs() - t > 1_000, 2_000);
+    };
     expect(said(await vehicle.arm())).toBe('accepted');
-    expect(said(await vehicle.takeoff(5))).toBe('accepted');
-    await waitFor('up, the take-off over (Hold)', () => fc.vehicle.state().upM > 4 && fc.vehicle.state().mode === 'hold', 10_000);
+    // High enough that the failsafe's descent (1.5 m/s) lasts the refusals' seconds: landed, it disarms.
+    expect(said(await vehicle.takeoff(30))).toBe('accepted');
+    await waitFor('up, the take-off over (Hold)', () => fc.vehicle.state().upM > 29 && fc.vehicle.state().mode === 'hold', 10_000);
     fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
     // Hold cannot run without its position: PX4's failsafe descends at once (px4-position-failsafe.test.ts).
     // Land needs a local position (relaxed), which is gone too.
     expect(said(await vehicle.land())).toBe('NAV_LAND: TEMPORARILY_REJECTED (the flight controller said "Switching to Land is currently not available")');
+    // At once (some 100 ms after the Land's text, 0.4 s simulated): refused without a text.
+    expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED');
+    await aSimulatedSecondOn();
     expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
+    await aSimulatedSecondOn();
     expect(said(await vehicle.hold())).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Hold is currently not available")');
+    await aSimulatedSecondOn();
     expect(said(await vehicle.startMission())).toBe('MISSION_START: TEMPORARILY_REJECTED (the flight controller said "Switching to Mission is currently not available")');
+    await aSimulatedSecondOn();
     // A reposition flies in Hold on PX4.
     expect(said(await vehicle.goto({ ...localToGeo(defaultSimConfig.origin, 20, 0), relAltM: 5 }))).toBe('DO_REPOSITION: TEMPORARILY_REJECTED (the flight controller said "Switching to Hold is currently not available")');
+    await aSimulatedSecondOn();
     expect(said(await vehicle.takeoff(8))).toBe('NAV_TAKEOFF: TEMPORARILY_REJECTED (the flight controller said "Switching to Takeoff is currently not available")');
     expect(fc.vehicle.state().mode).toBe('land'); // each refusal changed nothing: the failsafe descends on
+    await aSimulatedSecondOn();
     // Optical flow is a local position: Takeoff can run on it, Return still cannot.
     fc.setNavigation({ receiver: 'no-fix', estimate: 'flow' });
     expect(said(await vehicle.returnToLaunch())).toContain('Switching to Return is currently not available');
