@@ -139,7 +139,8 @@ export class SimFlightController {
   private companionSeen = false;
   /** HOME_POSITION requests answered (MAV_CMD_REQUEST_MESSAGE). */
   homeRequests = 0;
-  /** Why the vehicle is in failsafe, or null. */
+  /** Why the vehicle is in failsafe, or null; while it is, HEARTBEAT says MAV_STATE_CRITICAL. PX4's
+   *  position failsafe leaves another failsafe's reason be (px4PositionFailsafe). */
   failsafeReason: string | null = null;
   readonly fence: SimFence;
   /** FENCE_ACTION / GF_ACTION as the parameter holds it (fence.ts: its values per autopilot). */
@@ -389,7 +390,10 @@ export class SimFlightController {
     const e = this.px4Failsafe.step(s.armed, s.mode, this.px4Position());
     if (e.type === 'enter') {
       this.missionActive = false;
-      this.failsafeReason = 'position lost';
+      // Another failsafe acting (the companion's link lost, a fence breached) keeps its reason: PX4's
+      // HEARTBEAT says CRITICAL while any failsafe acts (vehicle_status.failsafe), and that one goes on
+      // after this one ends.
+      this.failsafeReason ??= 'position lost';
       if (e.action === 'return') this.vehicle.returnToLaunch();
       else if (s.mode !== 'land') this.vehicle.land(); // Land or Descend: a landing under way goes on
       if (e.notify) this.send(statusText(px4FailsafeText, 2));

@@ -3,10 +3,11 @@
 // Hold, Mission or Offboard whose estimator loses its position switches at once to Land (a local
 // position left, optical flow) or Descend (none), both AUTO_LAND on MAVLink, says "Failsafe activated"
 // (CRITICAL, with PX4's tab), and refuses a switch to a mode that cannot run, Land among them without a
-// local position. The position back, the user's mode is flown again (a mission on from its item).
+// local position. The position back, the user's mode is flown again (a mission on from its item), or
+// the Return of a failsafe still acting (the companion's link lost), whose reason was kept.
 
 import { describe, expect, it, type TestContext } from 'vitest';
-import { common } from 'node-mavlink';
+import { common, minimal } from 'node-mavlink';
 import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
@@ -112,6 +113,28 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     await waitFor('the text', () => failsafeTexts().length === 1, 2_000);
     expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Offboard is currently not available")');
     expect(fc.px4FailsafeAction()).toBe('descend');
+  });
+
+  it('the companion link lost first (Return), then the position: Descend, the link\'s reason kept; the position back, Return again and HEARTBEAT still CRITICAL', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, endpoint } = await px4InHold(t, 20);
+    const heartbeats: number[] = [];
+    endpoint.onMessage(({ msg }) => {
+      if (msg instanceof minimal.Heartbeat) heartbeats.push(msg.systemStatus);
+    });
+    endpoint.heartbeatsEnabled = false; // the companion goes quiet: the FC's link-loss failsafe returns
+    await waitFor('Return for the lost link', () => vehicle.mode() === 'return' && fc.failsafeReason === 'companion link lost', 5_000);
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
+    await waitFor('Descend', () => fc.px4FailsafeAction() === 'descend' && vehicle.mode() === 'land', 3_000);
+    expect(fc.failsafeReason).toBe('companion link lost'); // before: 'position lost', cleared as it ended
+    fc.setNavigation({ receiver: 'fix', estimate: 'gnss' });
+    await waitFor('Return again', () => vehicle.mode() === 'return', 3_000);
+    expect(fc.px4FailsafeAction()).toBeNull();
+    expect(fc.failsafeReason).toBe('companion link lost');
+    // Every HEARTBEAT since says CRITICAL (before, ACTIVE: the link's failsafe looked over).
+    const seen = heartbeats.length;
+    await waitFor('two HEARTBEATs more', () => heartbeats.length >= seen + 2, 3_000);
+    expect(heartbeats.slice(seen)).toEqual(heartbeats.slice(seen).map(() => mavStateCritical));
+    expect(fc.vehicle.state().armed).toBe(true);
   });
 
   it("the simulation's failsafe off (ekfFailsafe 'off', no PX4 setting): Hold stays, nothing said", { timeout: 30_000 }, async (t) => {
