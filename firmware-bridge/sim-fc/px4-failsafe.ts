@@ -12,6 +12,8 @@
 //   → Action::RTL; FailsafeBase::getSelectedAction falls through what cannot run either: RTL, then Land,
 //   then Descend. No hold delay first: the mode fallback allows user takeover Always, so COM_FAIL_ACT_T
 //   is not applied (checkFailsafe sets the delay only for UserTakeoverAllowed::Auto).
+// - The same fall-through for the fence's and a lost link's action (px4SelectedAction): Hold or Return
+//   without a global position flies Land, or Descend without a local one too.
 // - FailsafeBase::notifyUser, when the action gets worse: the STATUSTEXT "Failsafe activated" at
 //   CRITICAL (mavlink_log_critical), ended with the tab PX4 puts on a text that an event also carries.
 // - The action's ClearCondition::WhenConditionClears: once the intended mode can run again (the position
@@ -68,10 +70,26 @@ export function px4ModeCanRun(mode: FlightMode | 'descend', p: Px4Position): boo
   }
 }
 
-/** Action::RTL, then what getSelectedAction falls through to when that cannot run. */
+/** The actions FailsafeBase::getSelectedAction falls through, in its order: one that cannot run with
+ *  the position gives way to the next. */
+const fallthrough = ['hold', 'return', 'land', 'descend'] as const;
+
+/**
+ * What PX4 flies for a failsafe's `action` (getSelectedAction): it if it can run with `p`, else the
+ * first after it that can (Hold, Return, Land, Descend; Descend needs no position, so Terminate after
+ * it is never reached here). The fence's (GF_ACTION) and a lost link's (NAV_DLL_ACT) actions go
+ * through it as the position fallback's Return does.
+ */
+export function px4SelectedAction(action: Px4FailsafeAction, p: Px4Position): Px4FailsafeAction;
+export function px4SelectedAction(action: 'hold' | Px4FailsafeAction, p: Px4Position): 'hold' | Px4FailsafeAction;
+export function px4SelectedAction(action: 'hold' | Px4FailsafeAction, p: Px4Position): 'hold' | Px4FailsafeAction {
+  for (const a of fallthrough.slice(fallthrough.indexOf(action))) if (px4ModeCanRun(a, p)) return a;
+  return 'descend';
+}
+
+/** Action::RTL (checkModeFallback), then what getSelectedAction falls through to. */
 function fallback(p: Px4Position): Px4FailsafeAction {
-  if (px4ModeCanRun('return', p)) return 'return';
-  return px4ModeCanRun('land', p) ? 'land' : 'descend';
+  return px4SelectedAction('return', p);
 }
 
 /** The failsafe's Action order (framework.h: further down takes precedence). */

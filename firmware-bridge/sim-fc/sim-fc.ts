@@ -9,7 +9,8 @@
 // so. Or it can fly on vision with no GNSS fix, or lose its height (POS_VERT_ABS clear, the altitude
 // held). ArduPilot's EKF failsafe lands a vehicle that lost its position in a mode that needs one
 // (ArduCopter ekf_check.cpp: ekfCheck); PX4's commander flies Land or Descend in place of a mode that
-// cannot run without it (px4-failsafe.ts).
+// cannot run without it (px4-failsafe.ts), and in place of the fence's or the lost link's Hold or Return
+// when those cannot run either (px4SelectedAction).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -26,7 +27,7 @@ import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFen
 import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
-import { Px4PositionFailsafe, px4FailsafeText, px4ModeCanRun, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
+import { Px4PositionFailsafe, px4FailsafeText, px4ModeCanRun, px4SelectedAction, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
 import { homePosition, sendEstimatorStatus, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
@@ -164,6 +165,10 @@ export class SimFlightController {
   private landPauseEndMs: number | null = null;
   /** PX4's commander failsafe for a mode that cannot run without a position (px4-failsafe.ts). */
   private readonly px4Failsafe = new Px4PositionFailsafe();
+  /** PX4: the fence's or the lost link's failsafe action while it stands, the action its framework
+   *  flies for it now (px4SelectedAction), and the user's intended mode, which a failsafe does not
+   *  change (the position fallback checks it, not the mode flown); null while none stands. */
+  private px4Requested: { readonly action: FailsafeAction; readonly flying: 'hold' | Px4FailsafeAction; readonly intended: FlightMode } | null = null;
   /** When (simulated) PX4 last sent a mode switch's refusal text (Commander::printRejectMode sends one
    *  only more than px4RejectTextGapMs after the last); null before the first. */
   private px4RejectTextAtMs: number | null = null;
@@ -368,6 +373,7 @@ export class SimFlightController {
     this.loseGnssWhenDue();
     this.ekfCheck();
     this.px4PositionFailsafe();
+    if (this.family === 'px4') this.px4RequestedFailsafe();
   }
 
   /** The positions PX4's commander sees (Px4Position): global while the estimate is absolute, local
@@ -387,7 +393,8 @@ export class SimFlightController {
   private px4PositionFailsafe(): void {
     if (this.family !== 'px4' || this.o.ekfFailsafe === 'off') return;
     const s = this.vehicle.state();
-    const e = this.px4Failsafe.step(s.armed, s.mode, this.px4Position());
+    // The user's mode, not one another failsafe flies in its place (px4Requested).
+    const e = this.px4Failsafe.step(s.armed, this.px4Requested?.intended ?? s.mode, this.px4Position());
     if (e.type === 'enter') {
       this.missionActive = false;
       // Another failsafe acting (the companion's link lost, a fence breached) keeps its reason: PX4's
@@ -396,11 +403,15 @@ export class SimFlightController {
       this.failsafeReason ??= 'position lost';
       if (e.action === 'return') this.vehicle.returnToLaunch();
       else if (s.mode !== 'land') this.vehicle.land(); // Land or Descend: a landing under way goes on
+      if (this.px4Requested !== null) this.px4Requested = { ...this.px4Requested, flying: e.action };
       if (e.notify) this.send(statusText(px4FailsafeText, 2));
       return;
     }
     if (e.type === 'none') return;
     if (this.failsafeReason === 'position lost') this.failsafeReason = null;
+    // The fence's or the lost link's action still stands: it is flown again (px4RequestedFailsafe),
+    // not the user's mode.
+    if (this.px4Requested !== null) return;
     switch (e.mode) {
       case 'mission':
         if (this.mission[this.missionIndex] === undefined) {
@@ -575,10 +586,8 @@ export class SimFlightController {
       this.missionActive = false;
       const a = describeFenceAction(this.family, this.fenceActionValue).name;
       if (a !== 'report' && a !== 'none') this.failsafeReason = 'fence breach';
-      if (a === 'return') this.vehicle.returnToLaunch();
-      else if (a === 'land') this.vehicle.land();
-      else if (a === 'hold') this.vehicle.hold();
-      this.send(statusText(`failsafe: fence breached (${breach}), action ${a}`, 2));
+      const flown = a === 'return' || a === 'land' || a === 'hold' ? this.flyFailsafe(a) : a;
+      this.send(statusText(`failsafe: fence breached (${breach}), action ${flown}`, 2));
     }
     if (this.fence.status().breached !== before) this.fenceChanged();
   }
@@ -587,10 +596,52 @@ export class SimFlightController {
     const s = this.vehicle.state();
     this.failsafeReason = 'companion link lost';
     if (!s.armed || s.upM < 0.5) return;
-    if (this.o.failsafeAction === 'return') this.vehicle.returnToLaunch();
-    else if (this.o.failsafeAction === 'land') this.vehicle.land();
-    else this.vehicle.hold();
-    this.send(statusText(`failsafe: companion link lost, action ${this.o.failsafeAction}`, 2));
+    this.send(statusText(`failsafe: companion link lost, action ${this.flyFailsafe(this.o.failsafeAction)}`, 2));
+  }
+
+  /**
+   * Flies a failsafe's action `a` (the fence's, the companion link's) and names what it flies, for its
+   * text. ArduPilot flies `a`. PX4 flies what its failsafe framework selects (px4SelectedAction: Hold
+   * or Return without a global position gives way to Land, or to Descend without a local one too;
+   * named 'land', as both show AUTO_LAND), and keeps selecting while the action stands (px4Requested).
+   */
+  private flyFailsafe(a: FailsafeAction): FailsafeAction {
+    if (this.family !== 'px4') {
+      if (a === 'return') this.vehicle.returnToLaunch();
+      else if (a === 'land') this.vehicle.land();
+      else this.vehicle.hold();
+      return a;
+    }
+    const flown = px4SelectedAction(a, this.px4Position());
+    const intended = this.px4Requested?.intended ?? this.px4Failsafe.intended() ?? this.vehicle.state().mode;
+    this.px4Requested = { action: a, flying: flown, intended };
+    this.flyPx4(flown);
+    return flown === 'descend' ? 'land' : flown;
+  }
+
+  /** Flies one of PX4's failsafe actions; Land and Descend both land in place here (px4-failsafe.ts),
+   *  and a landing under way goes on. */
+  private flyPx4(a: 'hold' | Px4FailsafeAction): void {
+    if (a === 'return') this.vehicle.returnToLaunch();
+    else if (a === 'hold') this.vehicle.hold();
+    else if (this.vehicle.state().mode !== 'land') this.vehicle.land();
+  }
+
+  /** PX4 selects its failsafe's action afresh each cycle (getSelectedAction): while the fence's or the
+   *  lost link's action stands and no position fallback acts, what it flies follows the position
+   *  (a Land for want of a global position turns to Return once it is back). Disarmed, it is over
+   *  (ClearCondition::OnModeChangeOrDisarm; a mode change is clearFailsafe). */
+  private px4RequestedFailsafe(): void {
+    const r = this.px4Requested;
+    if (r === null || this.px4Failsafe.action() !== null) return;
+    if (!this.vehicle.state().armed) {
+      this.px4Requested = null;
+      return;
+    }
+    const selected = px4SelectedAction(r.action, this.px4Position());
+    if (selected === r.flying) return;
+    this.px4Requested = { ...r, flying: selected };
+    this.flyPx4(selected);
   }
 
   send(msg: MavLinkData): void {
@@ -683,6 +734,7 @@ export class SimFlightController {
     // which its refusals below have checked, ends its failsafe's action).
     const clearFailsafe = (): void => {
       this.failsafeReason = null;
+      this.px4Requested = null;
       this.px4Failsafe.userSwitched();
     };
     if (m.command === mavCmd.setMessageInterval) {

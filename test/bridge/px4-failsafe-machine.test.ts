@@ -4,7 +4,7 @@
 // that the position back (WhenConditionClears) or a user's switch ends it.
 
 import { describe, expect, it } from 'vitest';
-import { Px4PositionFailsafe, px4ModeCanRun, type Px4Position } from '../../firmware-bridge/sim-fc/px4-failsafe.js';
+import { Px4PositionFailsafe, px4ModeCanRun, px4SelectedAction, type Px4Position } from '../../firmware-bridge/sim-fc/px4-failsafe.js';
 
 const all: Px4Position = { global: true, local: true };
 const flow: Px4Position = { global: false, local: true }; // optical flow: a local position only
@@ -16,6 +16,15 @@ describe("PX4's mode requirements, a multicopter's (mode_requirements.cpp)", () 
     expect(modes.filter((m) => px4ModeCanRun(m, all))).toEqual([...modes]);
     expect(modes.filter((m) => px4ModeCanRun(m, flow))).toEqual(['takeoff', 'land', 'guided', 'manual', 'descend']);
     expect(modes.filter((m) => px4ModeCanRun(m, none))).toEqual(['manual', 'descend']);
+  });
+});
+
+describe("PX4's failsafe action selected (getSelectedAction's fall-through), as for the fence's or a lost link's", () => {
+  it('Hold and Return fly with both positions, Land with a local one, Descend without; Land falls to Descend only', () => {
+    const asked = ['hold', 'return', 'land', 'descend'] as const;
+    expect(asked.map((a) => px4SelectedAction(a, all))).toEqual(['hold', 'return', 'land', 'descend']);
+    expect(asked.map((a) => px4SelectedAction(a, flow))).toEqual(['land', 'land', 'land', 'descend']);
+    expect(asked.map((a) => px4SelectedAction(a, none))).toEqual(['descend', 'descend', 'descend', 'descend']);
   });
 });
 

@@ -137,6 +137,39 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     expect(fc.vehicle.state().armed).toBe(true);
   });
 
+  it('Manual (no position needed), optical flow only: the companion link lost flies Land, not Return (no global position); the global position back, Return', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, endpoint, texts } = await px4InHold(t, 10);
+    expect(said(await vehicle.setMode('manual'))).toBe('accepted');
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'flow' });
+    endpoint.heartbeatsEnabled = false;
+    await waitFor('the link-loss failsafe', () => fc.failsafeReason === 'companion link lost', 5_000);
+    // Return needs a global position (getSelectedAction falls through to Land); before, it flew Return.
+    await waitFor('AUTO_LAND', () => vehicle.mode() === 'land', 2_000);
+    expect(fc.vehicle.state().mode).toBe('land');
+    expect(fc.px4FailsafeAction()).toBeNull(); // Manual can run: no position fallback acts
+    await waitFor('the text', () => texts.some((x) => x.text.startsWith('failsafe: companion link lost')), 2_000);
+    expect(texts.filter((x) => x.text.startsWith('failsafe: companion link lost')).map((x) => x.text)).toEqual(['failsafe: companion link lost, action land']);
+    // PX4 selects its action each cycle: the global position back, Return can run, and is flown.
+    fc.setNavigation({ receiver: 'fix', estimate: 'gnss' });
+    await waitFor('Return', () => vehicle.mode() === 'return', 3_000);
+    expect(fc.failsafeReason).toBe('companion link lost');
+  });
+
+  it('Manual, no position at all: the companion link lost flies Descend (AUTO_LAND), down to the ground', { timeout: 30_000 }, async (t) => {
+    const { vehicle, fc, endpoint, texts } = await px4InHold(t, 5);
+    expect(said(await vehicle.setMode('manual'))).toBe('accepted');
+    fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
+    endpoint.heartbeatsEnabled = false;
+    await waitFor('AUTO_LAND', () => vehicle.mode() === 'land', 5_000);
+    expect(fc.failsafeReason).toBe('companion link lost');
+    // Descend from the start (named 'land': both show AUTO_LAND); before, Return, which the position
+    // fallback then turned into Descend a cycle later.
+    await waitFor('the text', () => texts.some((x) => x.text.startsWith('failsafe: companion link lost')), 2_000);
+    expect(texts.filter((x) => x.text.startsWith('failsafe: companion link lost')).map((x) => x.text)).toEqual(['failsafe: companion link lost, action land']);
+    expect(fc.px4FailsafeAction()).toBeNull();
+    await waitFor('landed and disarmed', () => !fc.vehicle.state().armed, 15_000);
+  });
+
   it("the simulation's failsafe off (ekfFailsafe 'off', no PX4 setting): Hold stays, nothing said", { timeout: 30_000 }, async (t) => {
     const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5, { ekfFailsafe: 'off' });
     fc.setNavigation({ receiver: 'no-fix', estimate: 'frozen' });
