@@ -2,6 +2,8 @@
 // the simulated flight controller rig on a pty pair, and the same FC in this process joined to the
 // companion in memory, for tests that drop, hold back or count single frames on the way.
 
+import { expect } from 'vitest';
+import { common } from 'node-mavlink';
 import { MavlinkEndpoint, type SigningPolicy } from '../../firmware-bridge/mavlink/endpoint.js';
 import { MavlinkVehicle, type VehicleOptions } from '../../firmware-bridge/mavlink/vehicle.js';
 import { openSerial, type ByteTransport } from '../../firmware-bridge/transport.js';
@@ -81,6 +83,56 @@ export function ackedCommand(frame: Uint8Array): number | null {
 /** The command of a COMMAND_LONG (76) frame (after its seven float params), else null. */
 export function longCommand(frame: Uint8Array): number | null {
   return frameMsgid(frame) === 76 ? (frame[38] ?? 0) | ((frame[39] ?? 0) << 8) : null;
+}
+
+/**
+ * PX4 prints a refused mode switch's text ("Switching to ... is currently not available") at most once a
+ * simulated second (Commander::printRejectMode). Whether a refusal gets one depends on the FC's clock
+ * between its last such text and that command, which a loaded machine stretches (a quarter of a real
+ * second at speed 4), so a test asks the FC's rule, read on the FC's side: `fromFc` (inMemoryFc's tap)
+ * notes the FC's time of each such text as it is sent, and `watch(fc)` each COMMAND_LONG's as the FC
+ * handles it (its handler runs just after the FC's own, in the same tick). `due(command)` says what the
+ * rule called for the last one of that command: 'bare' within 900 ms of the text before it, 'text'
+ * after 1,100 ms, 'either' between. `then` taps on after `fromFc` (a delay, say).
+ */
+export function px4RefusalTexts(then: FrameTap = (f, pass) => pass(f)): { fromFc: FrameTap; watch: (fc: SimFlightController) => void; due: (command: number) => 'bare' | 'text' | 'either' | undefined } {
+  let nowMs = (): number => 0;
+  const textsAtMs: number[] = [];
+  let textSinceLast = false;
+  const verdicts = new Map<number, 'bare' | 'text' | 'either'>();
+  const switching = new TextEncoder().encode('Switching to');
+  return {
+    fromFc: (f, pass) => {
+      // STATUSTEXT (253): severity at payload byte 0, the text from byte 1 (MAVLink 2 header: 10 bytes).
+      if (frameMsgid(f) === 253 && switching.every((b, i) => f[11 + i] === b)) {
+        textsAtMs.push(nowMs());
+        textSinceLast = true;
+      }
+      then(f, pass);
+    },
+    watch: (fc) => {
+      nowMs = () => fc.nowMs();
+      fc.endpoint.onMessage(({ msg }) => {
+        if (!(msg instanceof common.CommandLong)) return;
+        // The text before this command's: the last one, or the one before it if this one got a text.
+        const before = textsAtMs.at(textSinceLast ? -2 : -1);
+        textSinceLast = false;
+        const gap = before === undefined ? Infinity : fc.nowMs() - before;
+        verdicts.set(msg.command, gap < 900 ? 'bare' : gap > 1_100 ? 'text' : 'either');
+      });
+    },
+    due: (command) => verdicts.get(command),
+  };
+}
+
+/** `said` (a refusal as the companion reports it) is what PX4's one text a second calls for (`due`):
+ *  `bare`, or the same with `text` as the flight controller's words. */
+export function expectRefusal(said: string, bare: string, text: string, due: 'bare' | 'text' | 'either' | undefined): void {
+  const texted = `${bare} (the flight controller said "${text}")`;
+  expect(due, 'the command reached the FC').toBeDefined();
+  if (due === 'bare') expect(said).toBe(bare);
+  else if (due === 'text') expect(said).toBe(texted);
+  else expect([bare, texted]).toContain(said);
 }
 
 /** What one side sends, frame by frame: call `pass` for a frame that goes through (now or later). */
