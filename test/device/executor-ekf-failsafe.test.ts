@@ -8,43 +8,15 @@
 // "Mode change to RTL failed: requires position"), and the operator is told so in the FC's words.
 
 import { describe, expect, it, type TestContext } from 'vitest';
-import { common, type MavLinkData } from 'node-mavlink';
-import { mavlinkExecutor, simFcRig, waitFor } from '../bridge/companion.js';
+import { common } from 'node-mavlink';
+import { waitFor } from '../bridge/companion.js';
+import { fcLosingPosition } from './fc-losing-position.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { lostDroneRtl } from './lost-drone-rtl.js';
 
-/** The flight commands a companion sends (COMMAND_LONG or COMMAND_INT), and the setpoint streams. */
-const flightCommands: readonly number[] = [mavCmd.doReposition, mavCmd.doSetMode, mavCmd.navTakeoff, mavCmd.navLand, mavCmd.navReturnToLaunch, mavCmd.missionStart, mavCmd.componentArmDisarm];
-const isFlightCommand = (m: MavLinkData): boolean =>
-  m instanceof common.SetPositionTargetGlobalInt || m instanceof common.SetPositionTargetLocalNed || ((m instanceof common.CommandLong || m instanceof common.CommandInt) && flightCommands.includes(m.command));
-
-/** The FC process (ArduPilot, 4 simulated seconds per second, its receiver losing its fix `lostAfterS`
- *  simulated seconds after the vehicle is first in the air) on a pty, the executor over it, and every
- *  flight command the companion sent, with when; all stopped at the test's end, by PID. */
-async function rigWithLoss(t: TestContext, lostAfterS: number) {
-  const cleanup: Array<() => Promise<void> | void> = [];
-  t.onTestFinished(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-  const rig = await simFcRig(['--autopilot', 'ardupilot', '--seed', '7', '--speed', '4', '--heartbeat-ms', '200', '--gnss-lost-after', String(lostAfterS)], 200);
-  cleanup.push(() => rig.stop());
-  const sent: { atMs: number; msg: MavLinkData }[] = [];
-  const send = rig.endpoint.send.bind(rig.endpoint);
-  rig.endpoint.send = (msg: MavLinkData): void => {
-    if (isFlightCommand(msg)) sent.push({ atMs: Date.now(), msg });
-    send(msg);
-  };
-  // When the companion first saw the FC in LAND (its heartbeat), and the modes it showed armed since.
-  let landSeenAtMs: number | null = null;
-  const modesArmedSince = new Set<string>();
-  const watch = setInterval(() => {
-    if (landSeenAtMs === null && rig.vehicle.mode() === 'land') landSeenAtMs = Date.now();
-    if (landSeenAtMs !== null && rig.vehicle.armed()) modesArmedSince.add(rig.vehicle.mode());
-  }, 10);
-  cleanup.push(() => clearInterval(watch));
-  const ex = await mavlinkExecutor(rig, cleanup);
-  return { rig, sent, landSeenAt: () => landSeenAtMs, modesArmedSince, ...ex };
-}
+/** The ArduPilot process, its receiver losing its fix `lostAfterS` simulated seconds after the vehicle
+ *  is first in the air (fc-losing-position.ts). */
+const rigWithLoss = (t: TestContext, lostAfterS: number) => fcLosingPosition(t, { autopilot: 'ardupilot', seed: 7, lostAfterS });
 
 // The mode named is the one the FC showed when its texts came: they come before the HEARTBEAT in LAND.
 const ekfFailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "EKF variance: position lost", "EKF Failsafe: changed to LAND Mode"; mode (guided|hold|land)\); nothing more is commanded until an operator's command for this drone$/;

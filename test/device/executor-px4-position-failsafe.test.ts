@@ -10,44 +10,15 @@
 // The ArduPilot counterpart: executor-ekf-failsafe.test.ts.
 
 import { describe, expect, it, type TestContext } from 'vitest';
-import { common, type MavLinkData } from 'node-mavlink';
-import { mavlinkExecutor, simFcRig, waitFor } from '../bridge/companion.js';
+import { common } from 'node-mavlink';
+import { waitFor } from '../bridge/companion.js';
+import { fcLosingPosition } from './fc-losing-position.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import { lostDroneRtl } from './lost-drone-rtl.js';
 
-/** The flight commands a companion sends (COMMAND_LONG or COMMAND_INT), and the setpoint streams. */
-const flightCommands: readonly number[] = [mavCmd.doReposition, mavCmd.doSetMode, mavCmd.navTakeoff, mavCmd.navLand, mavCmd.navReturnToLaunch, mavCmd.missionStart, mavCmd.componentArmDisarm];
-const isFlightCommand = (m: MavLinkData): boolean =>
-  m instanceof common.SetPositionTargetGlobalInt || m instanceof common.SetPositionTargetLocalNed || ((m instanceof common.CommandLong || m instanceof common.CommandInt) && flightCommands.includes(m.command));
-
-/** The PX4 process (4 simulated seconds a second, its receiver losing its fix 3 simulated seconds
- *  after the vehicle is first in the air) on a pty, the executor over it, and every flight command the
- *  companion sent, with when; when the companion first saw AUTO_LAND, and the modes shown armed since.
- *  All stopped at the test's end, by PID. */
-async function px4LosingItsPosition(t: TestContext) {
-  const cleanup: Array<() => Promise<void> | void> = [];
-  t.onTestFinished(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-  const rig = await simFcRig(['--autopilot', 'px4', '--seed', '11', '--speed', '4', '--heartbeat-ms', '200', '--gnss-lost-after', '3'], 200);
-  cleanup.push(() => rig.stop());
-  const sent: { atMs: number; msg: MavLinkData }[] = [];
-  const send = rig.endpoint.send.bind(rig.endpoint);
-  rig.endpoint.send = (msg: MavLinkData): void => {
-    if (isFlightCommand(msg)) sent.push({ atMs: Date.now(), msg });
-    send(msg);
-  };
-  let landSeenAtMs: number | null = null;
-  const modesArmedSince = new Set<string>();
-  const watch = setInterval(() => {
-    if (landSeenAtMs === null && rig.vehicle.mode() === 'land') landSeenAtMs = Date.now();
-    if (landSeenAtMs !== null && rig.vehicle.armed()) modesArmedSince.add(rig.vehicle.mode());
-  }, 10);
-  cleanup.push(() => clearInterval(watch));
-  const ex = await mavlinkExecutor(rig, cleanup);
-  const sentSinceLand = (): { atMs: number; msg: MavLinkData }[] => sent.filter((s) => landSeenAtMs !== null && s.atMs >= landSeenAtMs);
-  return { rig, landSeenAt: () => landSeenAtMs, modesArmedSince, sentSinceLand, ...ex };
-}
+/** The PX4 process, its receiver losing its fix 3 simulated seconds after the vehicle is first in the air
+ *  (fc-losing-position.ts). */
+const px4LosingItsPosition = (t: TestContext) => fcLosingPosition(t, { autopilot: 'px4', seed: 11, lostAfterS: 3 });
 
 // PX4 says it as it switches, before the HEARTBEAT in AUTO_LAND: the mode named is Hold or AUTO_LAND.
 const px4FailsafeReason = /^the flight controller left the executor's control: its own failsafe \(the flight controller said "Failsafe activated"; mode (hold|land)\); nothing more is commanded until an operator's command for this drone$/;
