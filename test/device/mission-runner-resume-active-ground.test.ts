@@ -37,6 +37,22 @@ function commit(r: MissionRunner, height: number, txs: MissionTx[], hazards?: Mi
 
 const handedOverReason = /on the ground after flying for this mission .*landed while this device was down .*not taken off again/;
 
+
+/**
+ * `r` resumes its own task with its FC muted until the resumed part runs (the runner's wait for the FC
+ * over), then `hear()` lets the FC be heard, and the handover is waited for; returns what the companion
+ * sent from the resume on. (The runner counts its 50 polls of 200 ms, which a loaded machine stretches
+ * past 10 s of wall time: hence 30 s.)
+ */
+async function resumedHeardLate(r: { resumeOwnTask(): void; handedOver(): string | null }, logs: string[], sent: string[], hear: () => void): Promise<string[]> {
+  const from = sent.length;
+  r.resumeOwnTask();
+  await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
+  expect(r.handedOver()).toBeNull();
+  hear();
+  await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
+  return sentAfter(sent, from);
+}
 describe.concurrent('restarted with its mission active and the drone on the ground', () => {
   it('it had flown for the mission (the committed progress, or its last committed report in the air): handed over, nothing sent, its task failed with the reason', async (t) => {
     const { rig, sent, device } = await fcRig(t);
@@ -113,14 +129,7 @@ describe.concurrent('restarted with its mission active and the drone on the grou
     let mute = true;
     const { rig, sent, device } = await fcRig(t, () => mute);
     const { r, acks, logs } = device(activeState([report(1, 100)]));
-    const from = sent.length;
-    r.resumeOwnTask();
-    // (The runner counts its 50 polls of 200 ms, which a loaded machine stretches past 10 s of wall time.)
-    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
-    expect(r.handedOver()).toBeNull();
-    mute = false;
-    await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
-    expect(await sentAfter(sent, from)).toEqual([]); // before: arm, take-off
+    expect(await resumedHeardLate(r, logs, sent, () => (mute = false))).toEqual([]); // before: arm, take-off
     expect(rig.fc.vehicle.state().armed).toBe(false);
     expect(r.handedOver()).toMatch(handedOverReason);
     expect(acks.filter((a) => a.stage === 'failed')).toMatchObject([{ command: 'ops/01', progress: 500, reason: expect.stringMatching(/1 of its 2 waypoints committed as passed/) }]);
@@ -184,13 +193,7 @@ describe.concurrent('restarted with its mission active and the drone in the air'
     await waitFor('up', () => rig.fc.vehicle.state().upM > 4, 10_000);
     expect(rig.fc.vehicle.returnToLaunch().ok).toBe(true); // the FC's own failsafe, while the device was down
     const { r, acks, logs } = device(activeState([report(1, 100)]));
-    const from = sent.length;
-    r.resumeOwnTask();
-    await waitFor('the resumed part run, the FC not heard', () => logs.some((l) => /executing waypoints/.test(l)), 30_000);
-    expect(r.handedOver()).toBeNull();
-    mute = false;
-    await waitFor('handed over once the FC is heard', () => r.handedOver() !== null, 15_000);
-    expect(await sentAfter(sent, from)).toEqual([]); // before: a goto, out of the FC's return
+    expect(await resumedHeardLate(r, logs, sent, () => (mute = false))).toEqual([]); // before: a goto, out of the FC's return
     expect(rig.fc.vehicle.state().mode).toBe('return');
     expect(r.handedOver()).toMatch(/^the flight controller left the executor's control: mode return, not the executor's/);
     expect(r.handedOverFrom()).toBe('ops/01');
