@@ -115,6 +115,8 @@ const armingText = /^(pre-?arm|arm|disarm|preflight|arming|disarming)\b/i;
 /** A STATUSTEXT refusing a mode change: ArduCopter "Mode change to RTL failed: requires position"
  *  (4.1+; before, "Flight mode change failed"), PX4 "Switching to Return is currently not possible". */
 const modeText = /^(flight )?mode change\b|^switching to\b/i;
+/** PX4's names of the modes (mode_util nav_state_names), for a refusal it did not explain. */
+const px4ModeNames: Partial<Record<FlightMode, string>> = { hold: 'Hold', guided: 'Offboard', mission: 'Mission', return: 'Return', land: 'Land', takeoff: 'Takeoff', manual: 'Manual' };
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;
@@ -505,7 +507,13 @@ export class MavlinkVehicle {
     if (fam === null) return err(deviceError('no-data', 'autopilot family unknown: no HEARTBEAT from the flight controller yet'));
     const m = encodeMode(fam, mode);
     if (m === null) return err(deviceError('unsupported', `mode ${mode} cannot be commanded`));
-    return this.explained(() => this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]), modeText);
+    const r = await this.explained(() => this.commands.long(mavCmd.doSetMode, [customModeEnabled, m.param2, m.param3]), modeText);
+    // PX4 says why it refused a mode switch only to a ground station (Commander prints it for component
+    // 190 alone): to a companion, the bare TEMPORARILY_REJECTED, which means the mode cannot run now.
+    if (!r.ok && fam === 'px4' && r.error.message.endsWith(': TEMPORARILY_REJECTED')) {
+      return err(deviceError(r.error.code, `${r.error.message} (PX4 cannot fly ${px4ModeNames[mode] ?? mode} now: its requirements for that mode, such as a position, are not met; it gives the reason only to a ground station)`));
+    }
+    return r;
   }
 
   /**

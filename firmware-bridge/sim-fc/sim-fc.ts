@@ -119,6 +119,7 @@ export interface SimFcOptions {
 }
 
 const result = common.MavResult;
+const missionPlannerCompid = 190; // MAV_COMP_ID_MISSIONPLANNER: a ground station
 
 export class SimFlightController {
   readonly endpoint: MavlinkEndpoint;
@@ -770,7 +771,11 @@ export class SimFlightController {
     const modeWanted = this.modeCommanded(m);
     const modeRefused = modeWanted === null ? null : this.positionModeRefused(modeWanted);
     if (modeRefused !== null) {
-      if (this.refusalTextDue()) this.send(statusText(modeRefused.text, modeRefused.severity));
+      // PX4 prints a refused DO_SET_MODE only for a ground station (Commander: `cmd.source_component ==
+      // 190`, MAV_COMP_ID_MISSIONPLANNER): a companion (191) gets the TEMPORARILY_REJECTED alone. RTL,
+      // LAND, TAKEOFF, MISSION_START and a reposition print it for any sender.
+      const printed = !(this.family === 'px4' && m.command === mavCmd.doSetMode && compid !== missionPlannerCompid);
+      if (printed && this.refusalTextDue()) this.send(statusText(modeRefused.text, modeRefused.severity));
       this.ack(m.command, modeRefused.result, sysid, compid);
       return;
     }

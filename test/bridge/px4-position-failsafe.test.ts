@@ -108,7 +108,7 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     expect(failsafeTexts()).toHaveLength(2); // nothing said as it ends
   });
 
-  it('Offboard on position setpoints, no local position: Descend; a switch back to Offboard refused in its words', { timeout: 30_000 }, async (t) => {
+  it('Offboard on position setpoints, no local position: Descend; a switch back to Offboard refused (a DO_SET_MODE PX4 does not explain to a companion: the companion says what the refusal means)', { timeout: 30_000 }, async (t) => {
     const { vehicle, fc, failsafeTexts } = await px4InHold(t, 5);
     expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('accepted');
     await waitFor('Offboard, flying east', () => vehicle.mode() === 'guided' && fc.vehicle.state().eastM > 3, 10_000);
@@ -116,7 +116,7 @@ describe.concurrent("the simulated PX4's failsafe for a lost position", () => {
     await waitFor('AUTO_LAND', () => vehicle.mode() === 'land', 3_000);
     expect(fc.px4FailsafeAction()).toBe('descend');
     await waitFor('the text', () => failsafeTexts().length === 1, 2_000);
-    expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Offboard is currently not available")');
+    expect(said(await vehicle.streamPosition({ ...localToGeo(origin, 0, 60), relAltM: 5 }))).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (PX4 cannot fly Offboard now: its requirements for that mode, such as a position, are not met; it gives the reason only to a ground station)');
     expect(fc.px4FailsafeAction()).toBe('descend');
   });
 

@@ -113,7 +113,9 @@ describe('a refusal explained after its ACK', () => {
     await aSimulatedSecondOn();
     expect(said(await vehicle.returnToLaunch())).toBe('NAV_RETURN_TO_LAUNCH: TEMPORARILY_REJECTED (the flight controller said "Switching to Return is currently not available")');
     await aSimulatedSecondOn();
-    expect(said(await vehicle.hold())).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (the flight controller said "Switching to Hold is currently not available")');
+    // A DO_SET_MODE's refusal PX4 explains only to a ground station (component 190; the companion is
+    // 191): the companion says what TEMPORARILY_REJECTED means.
+    expect(said(await vehicle.hold())).toBe('DO_SET_MODE: TEMPORARILY_REJECTED (PX4 cannot fly Hold now: its requirements for that mode, such as a position, are not met; it gives the reason only to a ground station)');
     await aSimulatedSecondOn();
     expect(said(await vehicle.startMission())).toBe('MISSION_START: TEMPORARILY_REJECTED (the flight controller said "Switching to Mission is currently not available")');
     await aSimulatedSecondOn();
