@@ -13,6 +13,8 @@ export const mavAutopilotArdupilot = 3;
 
 export const px4MainMode = { manual: 1, altctl: 2, posctl: 3, auto: 4, acro: 5, offboard: 6, stabilized: 7 } as const;
 export const px4AutoSubMode = { ready: 1, takeoff: 2, loiter: 3, mission: 4, rtl: 5, land: 6, precland: 9 } as const;
+/** PX4's own names of the modes (mode_util nav_state_names), as its texts say them ("Switching to Hold ..."). */
+export const px4ModeNames: Partial<Record<FlightMode, string>> = { hold: 'Hold', guided: 'Offboard', mission: 'Mission', return: 'Return', land: 'Land', takeoff: 'Takeoff', manual: 'Manual' };
 export const arducopterMode = { stabilize: 0, acro: 1, altHold: 2, auto: 3, guided: 4, loiter: 5, rtl: 6, circle: 7, land: 9, drift: 11, sport: 13, posHold: 16, brake: 17, smartRtl: 21, flowHold: 22, autoRtl: 27 } as const;
 
 export interface EncodedMode {

@@ -9,7 +9,7 @@ import { assertNever } from '../../runtime/lib/assert.js';
 import { deviceError, type DeviceError, type FlightAction, type FlightMode, type GeoPoint, type HomePoint, type LandedState, type Vec3 } from '../../hal/devices.js';
 import { isAbout, type MavlinkEndpoint } from './endpoint.js';
 import { CommandClient, type CommandAckInfo, type CommandOptions, type CommandTarget } from './commands.js';
-import { decodeMode, encodeMode, familyOf, type AutopilotFamily } from './modes.js';
+import { decodeMode, encodeMode, familyOf, px4ModeNames, type AutopilotFamily } from './modes.js';
 import { uploadFence, uploadMission, type UploadOptions, type UploadReport } from './mission-upload.js';
 import { cmdDoFenceEnable, describeFenceAction, fenceActionParam, fenceActionValue, fenceAltitudeParam, fenceProblem, type Fence, type FenceActionReport, type FenceActionWanted } from './fence.js';
 import { frameGlobalRelativeAltInt, type MissionItem } from './mission-item.js';
@@ -115,8 +115,6 @@ const armingText = /^(pre-?arm|arm|disarm|preflight|arming|disarming)\b/i;
 /** A STATUSTEXT refusing a mode change: ArduCopter "Mode change to RTL failed: requires position"
  *  (4.1+; before, "Flight mode change failed"), PX4 "Switching to Return is currently not possible". */
 const modeText = /^(flight )?mode change\b|^switching to\b/i;
-/** PX4's names of the modes (mode_util nav_state_names), for a refusal it did not explain. */
-const px4ModeNames: Partial<Record<FlightMode, string>> = { hold: 'Hold', guided: 'Offboard', mission: 'Mission', return: 'Return', land: 'Land', takeoff: 'Takeoff', manual: 'Manual' };
 /** How long a refusal waits for the FC's STATUSTEXT that explains it, when the ACK came first. */
 const refusalTextGraceMs = 250;
 const statusTextsKept = 8;

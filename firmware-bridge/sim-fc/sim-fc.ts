@@ -19,7 +19,7 @@ import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { geoToLocal, localToGeo } from '../../hal/geo.js';
 import type { ByteTransport } from '../transport.js';
 import { MavlinkEndpoint, type ReceivedMessage, type SigningPolicy } from '../mavlink/endpoint.js';
-import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, type AutopilotFamily } from '../mavlink/modes.js';
+import { decodeMode, encodeMode, mavAutopilotArdupilot, mavAutopilotPx4, px4ModeNames, type AutopilotFamily } from '../mavlink/modes.js';
 import { mavCmd, mavMsgId } from '../mavlink/vehicle.js';
 import { MissionReceiver, PlanReceiver } from '../mavlink/mission-receiver.js';
 import type { MissionItem } from '../mavlink/mission-item.js';
@@ -527,9 +527,8 @@ export class SimFlightController {
     if (!s.armed || same) return null;
     if (this.family === 'px4') {
       if (px4ModeCanRun(mode, this.px4Position())) return null;
-      const names: Partial<Record<FlightMode, string>> = { mission: 'Mission', hold: 'Hold', return: 'Return', takeoff: 'Takeoff', land: 'Land', guided: 'Offboard' };
       // With the tab PX4 ends a text with that an event also carries (as px4FailsafeText).
-      return { text: `Switching to ${names[mode] ?? mode} is currently not available\t`, severity: 2, result: result.TEMPORARILY_REJECTED };
+      return { text: `Switching to ${px4ModeNames[mode] ?? mode} is currently not available\t`, severity: 2, result: result.TEMPORARILY_REJECTED };
     }
     if (!positionModes.includes(mode)) return null;
     if (!this.ekfFailsafeOn && this.estimateOk()) return null;
