@@ -19,6 +19,9 @@
 // - The action's ClearCondition::WhenConditionClears: once the intended mode can run again (the position
 //   back), the action is dropped and the vehicle flies the user's mode again, silently.
 // - A user's mode switch (an accepted command) is a new intended mode, checked afresh.
+// - The lost data link ignored while the user's mode is Land, or disarmed (px4LinkLossIgnored).
+// - The user's Land not climbing back into a failsafe's Return while Land can run: a warning only
+//   (px4KeepsLanding).
 // Not simulated: the event itself (EVENT "Failsafe activated, triggering Land"; Murmur does not speak
 // the events protocol); the estimator's accuracy (eph against COM_POS_FS_EPH: the sim has no strict
 // and relaxed position apart, so during dead reckoning PX4 would pick Land before Descend, the sim goes
@@ -85,6 +88,30 @@ export function px4SelectedAction(action: 'hold' | Px4FailsafeAction, p: Px4Posi
 export function px4SelectedAction(action: 'hold' | Px4FailsafeAction, p: Px4Position): 'hold' | Px4FailsafeAction {
   for (const a of fallthrough.slice(fallthrough.indexOf(action))) if (px4ModeCanRun(a, p)) return a;
   return 'descend';
+}
+
+/**
+ * Whether PX4 ignores its lost data link (the companion's or a ground station's heartbeats gone,
+ * gcs_connection_lost): Failsafe::checkStateAndMode (failsafe.cpp) adds no NAV_DLL_ACT action while
+ * disarmed, nor while the user's intended mode is Land (dll_loss_ignored_land: AUTO_LAND or
+ * AUTO_PRECLAND), which lands on without a link. Its other exceptions (COM_DLL_EXCEPT: Mission, the
+ * auto modes, Offboard) are off by default and not simulated. `intended` is the user's mode, not one
+ * a failsafe flies: a failsafe's own Land does not count (its user's mode may be Hold or Mission).
+ */
+export function px4LinkLossIgnored(armed: boolean, intended: FlightMode): boolean {
+  return !armed || intended === 'land';
+}
+
+/**
+ * Whether a failsafe whose selected action is `selected` only warns because the user's intended mode
+ * is Land: FailsafeBase::getSelectedAction's last step (framework.cpp, "If already landing, do not go
+ * into RTL") turns a selected RTL into Action::Warn while Land can run with `p`. The vehicle lands on;
+ * notifyUser still sends its "Failsafe activated" (a new action above None), and since PX4 v1.15
+ * (PR 22879: FailsafeBase::inFailsafe leaves Warn out) HEARTBEAT does not say CRITICAL for it. A Land
+ * or Descend selected (Return could not run) is no climb, so it is flown as selected.
+ */
+export function px4KeepsLanding(intended: FlightMode, selected: 'hold' | Px4FailsafeAction, p: Px4Position): boolean {
+  return intended === 'land' && selected === 'return' && px4ModeCanRun('land', p);
 }
 
 /** Action::RTL (checkModeFallback), then what getSelectedAction falls through to. */

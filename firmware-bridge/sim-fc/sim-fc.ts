@@ -10,7 +10,8 @@
 // held). ArduPilot's EKF failsafe lands a vehicle that lost its position in a mode that needs one
 // (ArduCopter ekf_check.cpp: ekfCheck); PX4's commander flies Land or Descend in place of a mode that
 // cannot run without it (px4-failsafe.ts), and in place of the fence's or the lost link's Hold or Return
-// when those cannot run either (px4SelectedAction).
+// when those cannot run either (px4SelectedAction); it lands on, ignoring its lost link, in the user's
+// Land (px4LinkLossIgnored), and only warns of a failsafe's Return there (px4KeepsLanding).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -27,10 +28,13 @@ import { cmdDoFenceEnable, describeFenceAction, fenceActionValue, missionTypeFen
 import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
-import { Px4PositionFailsafe, px4FailsafeText, px4ModeCanRun, px4SelectedAction, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
+import { Px4PositionFailsafe, px4FailsafeText, px4KeepsLanding, px4LinkLossIgnored, px4ModeCanRun, px4SelectedAction, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
 import { homePosition, sendEstimatorStatus, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
+/** What PX4 flies for a failsafe's action: the action its framework selected, or only a warning
+ *  (Action::Warn: the user's Land goes on; px4KeepsLanding). */
+type Px4Flown = 'hold' | Px4FailsafeAction | 'warn';
 
 /** The simulated FC's navigation: its GNSS receiver, and where its estimator's horizontal position comes from. */
 export interface SimNavigation {
@@ -167,9 +171,10 @@ export class SimFlightController {
   /** PX4's commander failsafe for a mode that cannot run without a position (px4-failsafe.ts). */
   private readonly px4Failsafe = new Px4PositionFailsafe();
   /** PX4: the fence's or the lost link's failsafe action while it stands, the action its framework
-   *  flies for it now (px4SelectedAction), and the user's intended mode, which a failsafe does not
-   *  change (the position fallback checks it, not the mode flown); null while none stands. */
-  private px4Requested: { readonly action: FailsafeAction; readonly flying: 'hold' | Px4FailsafeAction; readonly intended: FlightMode } | null = null;
+   *  flies for it now (px4SelectedAction, or a warning only in the user's Land: px4KeepsLanding), and
+   *  the user's intended mode, which a failsafe does not change (the position fallback checks it, not
+   *  the mode flown); null while none stands. */
+  private px4Requested: { readonly action: FailsafeAction; readonly flying: Px4Flown; readonly intended: FlightMode } | null = null;
   /** When (simulated) PX4 last sent a mode switch's refusal text (Commander::printRejectMode sends one
    *  only more than px4RejectTextGapMs after the last); null before the first. */
   private px4RejectTextAtMs: number | null = null;
@@ -583,45 +588,74 @@ export class SimFlightController {
     const before = this.fence.status().breached;
     const breach = this.fence.check(s.armed && s.upM > 0.5, Math.round(geo.latDeg * 1e7), Math.round(geo.lonDeg * 1e7), s.upM, this.nowMs());
     if (breach !== null) {
-      this.missionActive = false;
       const a = describeFenceAction(this.family, this.fenceActionValue).name;
-      if (a !== 'report' && a !== 'none') this.failsafeReason = 'fence breach';
       const flown = a === 'return' || a === 'land' || a === 'hold' ? this.flyFailsafe(a) : a;
-      this.send(statusText(`failsafe: fence breached (${breach}), action ${flown}`, 2));
+      if (flown === 'warn') {
+        // PX4's Warn in the user's Land (px4KeepsLanding): no failsafe (HEARTBEAT stays ACTIVE, no
+        // "Failsafe activated"), the landing goes on; the breach is still reported.
+        this.send(statusText(`fence breached (${breach}): landing on`, 4));
+      } else {
+        this.missionActive = false;
+        if (flown !== 'report' && flown !== 'none') this.failsafeReason = 'fence breach';
+        this.send(statusText(`failsafe: fence breached (${breach}), action ${flown}`, 2));
+      }
     }
     if (this.fence.status().breached !== before) this.fenceChanged();
   }
 
   private onCompanionLost(): void {
     const s = this.vehicle.state();
+    // PX4 ignores its lost data link disarmed and in the user's Land (Failsafe::checkStateAndMode,
+    // dll_loss_ignored_land: px4LinkLossIgnored): no failsafe, HEARTBEAT not CRITICAL, the landing goes
+    // on. Before, the simulated PX4 climbed out of the companion's landing into Return.
+    if (this.family === 'px4' && px4LinkLossIgnored(s.armed, this.px4UserMode())) return;
     this.failsafeReason = 'companion link lost';
     if (!s.armed || s.upM < 0.5) return;
-    this.send(statusText(`failsafe: companion link lost, action ${this.flyFailsafe(this.o.failsafeAction)}`, 2));
+    const flown = this.flyFailsafe(this.o.failsafeAction);
+    if (flown === 'warn') this.failsafeReason = null; // not reached: the lost link in Land is ignored above
+    else this.send(statusText(`failsafe: companion link lost, action ${flown}`, 2));
+  }
+
+  /** PX4's user intended mode (vehicle_status.nav_state_user_intention): the mode a failsafe flies in
+   *  place of, else Mission while a mission runs (its land and return items show Land and Return here,
+   *  but PX4 flies them in Mission), else the mode flown. */
+  private px4UserMode(): FlightMode {
+    return this.px4Requested?.intended ?? this.px4Failsafe.intended() ?? (this.missionActive ? 'mission' : this.vehicle.state().mode);
   }
 
   /**
    * Flies a failsafe's action `a` (the fence's, the companion link's) and names what it flies, for its
    * text. ArduPilot flies `a`. PX4 flies what its failsafe framework selects (px4SelectedAction: Hold
    * or Return without a global position gives way to Land, or to Descend without a local one too;
-   * named 'land', as both show AUTO_LAND), and keeps selecting while the action stands (px4Requested).
+   * named 'land', as both show AUTO_LAND), and keeps selecting while the action stands (px4Requested);
+   * a Return selected in the user's Land is a warning only ('warn': px4KeepsLanding), the landing goes on.
    */
-  private flyFailsafe(a: FailsafeAction): FailsafeAction {
+  private flyFailsafe(a: FailsafeAction): FailsafeAction | 'warn' {
     if (this.family !== 'px4') {
       if (a === 'return') this.vehicle.returnToLaunch();
       else if (a === 'land') this.vehicle.land();
       else this.vehicle.hold();
       return a;
     }
-    const flown = px4SelectedAction(a, this.px4Position());
-    const intended = this.px4Requested?.intended ?? this.px4Failsafe.intended() ?? this.vehicle.state().mode;
+    const intended = this.px4UserMode();
+    const flown = this.px4Flown(a, intended);
     this.px4Requested = { action: a, flying: flown, intended };
     this.flyPx4(flown);
     return flown === 'descend' ? 'land' : flown;
   }
 
+  /** What PX4 flies for the failsafe action `a` with the user's mode `intended` now
+   *  (FailsafeBase::getSelectedAction: the fall-through, then the landing's warning). */
+  private px4Flown(a: FailsafeAction, intended: FlightMode): Px4Flown {
+    const p = this.px4Position();
+    const selected = px4SelectedAction(a, p);
+    return px4KeepsLanding(intended, selected, p) ? 'warn' : selected;
+  }
+
   /** Flies one of PX4's failsafe actions; Land and Descend both land in place here (px4-failsafe.ts),
-   *  and a landing under way goes on. */
-  private flyPx4(a: 'hold' | Px4FailsafeAction): void {
+   *  and a landing under way goes on, as it does for a warning. */
+  private flyPx4(a: Px4Flown): void {
+    if (a === 'warn') return;
     if (a === 'return') this.vehicle.returnToLaunch();
     else if (a === 'hold') this.vehicle.hold();
     else if (this.vehicle.state().mode !== 'land') this.vehicle.land();
@@ -638,7 +672,7 @@ export class SimFlightController {
       this.px4Requested = null;
       return;
     }
-    const selected = px4SelectedAction(r.action, this.px4Position());
+    const selected = this.px4Flown(r.action, r.intended);
     if (selected === r.flying) return;
     this.px4Requested = { ...r, flying: selected };
     this.flyPx4(selected);

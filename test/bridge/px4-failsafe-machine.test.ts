@@ -1,10 +1,12 @@
 // PX4's position-loss failsafe as a state machine (sim-fc/px4-failsafe.ts), step by step: which nav
 // state it flies for which positions (failsafe.cpp checkModeFallback, framework.cpp getSelectedAction:
 // RTL, then Land, then Descend), when PX4 tells the user (notifyUser: a new or a worse action), and
-// that the position back (WhenConditionClears) or a user's switch ends it.
+// that the position back (WhenConditionClears) or a user's switch ends it. And what it does not do in
+// the user's Land: act on a lost data link (failsafe.cpp dll_loss_ignored_land), or climb back into a
+// failsafe's Return (framework.cpp getSelectedAction, "If already landing, do not go into RTL").
 
 import { describe, expect, it } from 'vitest';
-import { Px4PositionFailsafe, px4ModeCanRun, px4SelectedAction, type Px4Position } from '../../firmware-bridge/sim-fc/px4-failsafe.js';
+import { Px4PositionFailsafe, px4KeepsLanding, px4LinkLossIgnored, px4ModeCanRun, px4SelectedAction, type Px4Position } from '../../firmware-bridge/sim-fc/px4-failsafe.js';
 
 const all: Px4Position = { global: true, local: true };
 const flow: Px4Position = { global: false, local: true }; // optical flow: a local position only
@@ -58,5 +60,28 @@ describe("PX4's failsafe for a mode that cannot run", () => {
     expect(f.step(false, 'land', none)).toEqual({ type: 'none' });
     expect(f.action()).toBeNull();
     expect(f.intended()).toBeNull();
+  });
+});
+
+describe("PX4 in the user's Land", () => {
+  const modes = ['mission', 'hold', 'return', 'takeoff', 'land', 'guided', 'manual'] as const;
+
+  it('ignores a lost data link in Land only, and in any mode disarmed (NAV_DLL_ACT not applied)', () => {
+    expect(modes.filter((m) => px4LinkLossIgnored(true, m))).toEqual(['land']);
+    expect(modes.filter((m) => px4LinkLossIgnored(false, m))).toEqual([...modes]);
+  });
+
+  it("a failsafe's Return only warns while Land can run; Land or Descend selected for want of a position are flown", () => {
+    // Both positions: Return can run, and would climb out of the landing; a warning instead.
+    expect(px4KeepsLanding('land', px4SelectedAction('return', all), all)).toBe(true);
+    // Without a global position the fall-through already picks Land (a local one) or Descend: no climb.
+    expect(px4SelectedAction('return', flow)).toBe('land');
+    expect(px4KeepsLanding('land', px4SelectedAction('return', flow), flow)).toBe(false);
+    expect(px4KeepsLanding('land', px4SelectedAction('return', none), none)).toBe(false);
+    // Hold and Land asked are no Return: flown as selected (Hold stops the descent, as PX4 does).
+    expect(px4KeepsLanding('land', px4SelectedAction('hold', all), all)).toBe(false);
+    expect(px4KeepsLanding('land', px4SelectedAction('land', all), all)).toBe(false);
+    // Any other user's mode: the Return is flown.
+    expect(modes.filter((m) => px4KeepsLanding(m, 'return', all))).toEqual(['land']);
   });
 });
