@@ -29,6 +29,7 @@ import { answerParam, simParams, type SimValue } from './sim-params.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { SimFence, type FenceAction, type FenceStatus } from './sim-fence.js';
 import { Px4PositionFailsafe, px4FailsafeText, px4KeepsLanding, px4LinkLossIgnored, px4ModeCanRun, px4SelectedAction, type Px4FailsafeAction, type Px4Position } from './px4-failsafe.js';
+import { Px4UserIntention } from './px4-user-intention.js';
 import { homePosition, sendEstimatorStatus, sendImu, sendTelemetry, sendSlowTelemetry, statusText } from './telemetry.js';
 
 export type FailsafeAction = 'return' | 'land' | 'hold';
@@ -175,6 +176,10 @@ export class SimFlightController {
    *  the user's intended mode, which a failsafe does not change (the position fallback checks it, not
    *  the mode flown); null while none stands. */
   private px4Requested: { readonly action: FailsafeAction; readonly flying: Px4Flown; readonly intended: FlightMode } | null = null;
+  /** PX4's user intended mode, and the mode it shows once disarmed (px4-user-intention.ts). */
+  private readonly px4Intention = new Px4UserIntention();
+  /** The vehicle's armed state and mode at the last tick (px4FollowIntention). */
+  private last: { readonly armed: boolean; readonly mode: FlightMode } = { armed: false, mode: 'hold' };
   /** When (simulated) PX4 last sent a mode switch's refusal text (Commander::printRejectMode sends one
    *  only more than px4RejectTextGapMs after the last); null before the first. */
   private px4RejectTextAtMs: number | null = null;
@@ -363,6 +368,7 @@ export class SimFlightController {
 
   private tick(): void {
     this.vehicle.step(this.nowMs());
+    this.px4FollowIntention();
     this.noteEstimate();
     const s = this.vehicle.state();
     // PX4's OFFBOARD falls back to hold without setpoints (COM_OF_LOSS_T). ArduPilot's GUIDED does not:
@@ -380,6 +386,24 @@ export class SimFlightController {
     this.ekfCheck();
     this.px4PositionFailsafe();
     if (this.family === 'px4') this.px4RequestedFailsafe();
+  }
+
+  /**
+   * PX4's user intention follows the vehicle (px4-user-intention.ts): a take-off done is the user's
+   * Loiter (Commander::run switches the intention once the take-off's mission result says finished;
+   * not a failsafe's Hold), and a disarm (the land detector's, or a command's) goes back to the mode
+   * before any that prevents arming (UserModeIntention::onDisarm), which HEARTBEAT shows from then on:
+   * a copter landed in Land or Return shows Hold again, or Offboard, or Mission. Before, it showed
+   * Hold after every landing (the simulated multirotor's), whatever it flew before.
+   */
+  private px4FollowIntention(): void {
+    const s = this.vehicle.state();
+    if (this.family === 'px4') {
+      const failsafeActs = this.px4Requested !== null || this.px4Failsafe.action() !== null;
+      if (this.px4Intention.current() === 'takeoff' && this.last.mode === 'takeoff' && s.mode === 'hold' && !failsafeActs) this.px4Intention.change('hold');
+      if (this.last.armed && !s.armed) this.vehicle.setMode(this.px4Intention.onDisarm());
+    }
+    this.last = { armed: s.armed, mode: this.vehicle.state().mode };
   }
 
   /** The positions PX4's commander sees (Px4Position): global while the estimate is absolute, local
@@ -771,6 +795,10 @@ export class SimFlightController {
       this.px4Requested = null;
       this.px4Failsafe.userSwitched();
     };
+    // PX4's commander takes an accepted switch as the user's intended mode (UserModeIntention::change).
+    const intend = (r: { ok: boolean }, mode: FlightMode): void => {
+      if (r.ok && this.family === 'px4') this.px4Intention.change(mode);
+    };
     if (m.command === mavCmd.setMessageInterval) {
       reply(this.setInterval(m._param1, m._param2));
       return;
@@ -852,6 +880,7 @@ export class SimFlightController {
           return;
         }
         clearFailsafe();
+        intend(r, 'takeoff');
         // Long-running: IN_PROGRESS now, the final ACK once the motors have spooled up.
         this.ack(m.command, result.IN_PROGRESS, sysid, compid, 0);
         // The final ACK says FAILED only if something ended the take-off: a disarm, a failsafe, or
@@ -868,17 +897,24 @@ export class SimFlightController {
         }, 300);
         return;
       }
-      case mavCmd.navLand:
+      case mavCmd.navLand: {
         clearFailsafe();
-        reply(v.land());
+        const r = v.land();
+        intend(r, 'land');
+        reply(r);
         return;
-      case mavCmd.navReturnToLaunch:
+      }
+      case mavCmd.navReturnToLaunch: {
         clearFailsafe();
-        reply(v.returnToLaunch());
+        const r = v.returnToLaunch();
+        intend(r, 'return');
+        reply(r);
         return;
+      }
       case mavCmd.doSetMode: {
         const r = this.setMode(modeWanted ?? 'unknown');
         if (r.ok) clearFailsafe();
+        intend(r, modeWanted ?? 'unknown');
         reply(r);
         return;
       }
@@ -891,12 +927,14 @@ export class SimFlightController {
         const speed = m._param1 > 0 ? m._param1 : undefined;
         const r = v.goto(ne.northM, ne.eastM, m._param7, speed, this.family === 'px4' ? 'hold' : 'guided');
         if (r.ok) clearFailsafe();
+        intend(r, 'hold'); // PX4's reposition: Loiter
         reply(r);
         return;
       }
       case mavCmd.missionStart: {
         const r = this.setMode('mission');
         if (r.ok) clearFailsafe();
+        intend(r, 'mission');
         reply(r);
         return;
       }
