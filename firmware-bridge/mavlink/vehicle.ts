@@ -449,8 +449,9 @@ export class MavlinkVehicle {
   }
 
   /**
-   * A vehicle that came home or landed stays in that mode on the ground, and neither autopilot arms
-   * there: ArduCopter in no mode whose allows_arming() says no (RTL, SMART_RTL, AUTO_RTL, LAND, and AUTO
+   * A vehicle left in a return or landing mode on the ground (ArduCopter stays in the one it landed in;
+   * PX4 goes back to the mode before it once disarmed, UserModeIntention::onDisarm, unless a ground
+   * station switches it there) is armed there by neither autopilot: ArduCopter in no mode whose allows_arming() says no (RTL, SMART_RTL, AUTO_RTL, LAND, and AUTO
    * by default: "Arm: Mode not armable"), PX4 in none its mode requirements mark prevent-arming
    * (AUTO.RTL, AUTO.LAND and the like: "Mode not suitable for arming"). Such a vehicle is put first in
    * ArduPilot's GUIDED, the mode its take-off flies in anyway, or PX4's hold (AUTO.LOITER), from which

@@ -29,8 +29,8 @@
 // be); Offboard's own loss action (COM_OBL_RC_ACT's Position or Altitude mode need a pilot's sticks:
 // with no RC, as here, the chain ends where it does for any mode that cannot run); Descend's lack of
 // position control (it lands in place here, as Land does; both show AUTO_LAND on MAVLink, PX4's custom
-// mode for NAVIGATION_STATE_DESCEND too); and the mode shown after landing disarmed (PX4 shows the
-// user's mode again, the sim stays in Land).
+// mode for NAVIGATION_STATE_DESCEND too). The mode shown once landed and disarmed is the user's again
+// (UserModeIntention::onDisarm): px4-user-intention.ts.
 
 import type { FlightMode } from '../../hal/devices.js';
 
@@ -105,10 +105,11 @@ export function px4LinkLossIgnored(armed: boolean, intended: FlightMode): boolea
 /**
  * Whether a failsafe whose selected action is `selected` only warns because the user's intended mode
  * is Land: FailsafeBase::getSelectedAction's last step (framework.cpp, "If already landing, do not go
- * into RTL") turns a selected RTL into Action::Warn while Land can run with `p`. The vehicle lands on;
- * notifyUser still sends its "Failsafe activated" (a new action above None), and since PX4 v1.15
- * (PR 22879: FailsafeBase::inFailsafe leaves Warn out) HEARTBEAT does not say CRITICAL for it. A Land
- * or Descend selected (Return could not run) is no climb, so it is flown as selected.
+ * into RTL") turns a selected RTL into Action::Warn while Land can run with `p`. The vehicle lands on,
+ * and MAVLink shows nothing of it: FailsafeBase::notifyUser sends "Failsafe activated" only for an
+ * action other than Warn (PX4 PR 24858; the warning is an event), and FailsafeBase::inFailsafe leaves
+ * Warn out (PR 22879), so HEARTBEAT does not say CRITICAL. A Land or Descend selected (Return could not
+ * run) is no climb, so it is flown as selected.
  */
 export function px4KeepsLanding(intended: FlightMode, selected: 'hold' | Px4FailsafeAction, p: Px4Position): boolean {
   return intended === 'land' && selected === 'return' && px4ModeCanRun('land', p);

@@ -1,4 +1,6 @@
-// A vehicle that came home or landed stays in that mode on the ground, and neither autopilot arms there.
+// A vehicle left in a return or landing mode on the ground (ArduCopter stays in the one it landed in;
+// PX4 goes back to the mode before it once disarmed, UserModeIntention::onDisarm, but a ground station
+// may switch it there), and neither autopilot arms there.
 // ArduCopter refuses in RTL, SMART_RTL, AUTO_RTL, LAND and (by default) AUTO: "Arm: Mode not armable"
 // (Mode::allows_arming); PX4 in the modes its mode requirements mark prevent-arming, AUTO.RTL and
 // AUTO.LAND among them ("Mode not suitable for arming", ModeChecks). So the next task's arm was refused,
@@ -6,7 +8,7 @@
 // The driver's arm takes such a vehicle first to ArduPilot's GUIDED, the mode its take-off flies in
 // anyway, or to PX4's hold (AUTO.LOITER). The simulated FC (refusing as each autopilot does) runs in
 // this process, joined to the companion in memory; the test leaves it in each of those modes on the
-// ground, as the autopilot is after landing in it.
+// ground.
 
 import { describe, expect, it } from 'vitest';
 import { inMemoryFc, waitFor } from './companion.js';
