@@ -11,7 +11,8 @@
 // (ArduCopter ekf_check.cpp: ekfCheck); PX4's commander flies Land or Descend in place of a mode that
 // cannot run without it (px4-failsafe.ts), and in place of the fence's or the lost link's Hold or Return
 // when those cannot run either (px4SelectedAction); it lands on, ignoring its lost link, in the user's
-// Land (px4LinkLossIgnored), and only warns of a failsafe's Return there (px4KeepsLanding).
+// Land (px4LinkLossIgnored), only warns of a failsafe's Return there (px4KeepsLanding), and shows,
+// landed and disarmed, the mode its commander goes back to (px4-user-intention.ts).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';

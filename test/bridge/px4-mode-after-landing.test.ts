@@ -80,6 +80,7 @@ describe.concurrent('the mode the simulated PX4 shows once landed and disarmed',
 
   it('home by Return after a goto (Hold): Hold, not Return', { timeout: 30_000 }, async (t) => {
     const { vehicle, fc } = await px4Up(t, 6);
+    expect(said(await vehicle.setReturnAltitude(6))).toBe('accepted'); // home at 6 m, not the default's climb
     expect(said(await vehicle.execute({ type: 'goto', target: { ...localToGeo(origin, 10, 0), relAltM: 6 } }))).toBe('accepted');
     expect(said(await vehicle.returnToLaunch())).toBe('accepted');
     await waitFor('RTL', () => vehicle.mode() === 'return', 3_000);
