@@ -2,7 +2,7 @@
 // in order, hold, resume, return or land. Reports started, progress, done and failed (with the
 // reason) through `report`; the runtime turns those into signed acks and JSON on MQTT.
 
-import type { DeviceError, DeviceSet, FlightAction, FlightControl, GeoPoint } from '../../hal/devices.js';
+import type { DeviceError, DeviceSet, FlightAction, FlightControl, FlightState, GeoPoint } from '../../hal/devices.js';
 import type { Result } from '../lib/result.js';
 import { geoToLocal, localToGeo, type GeoOrigin } from '../../hal/geo.js';
 import type { Task, TaskOrigin } from '../mission/types.js';
@@ -12,6 +12,7 @@ import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
 import { MotionWatch, type Motion, type MotionPoint } from './motion-watch.js';
 import { fenceCut, fenceCutMarginM, legFrom } from '../mission/fence-cut.js';
+import { ownReturnMismatch, type OwnReturn } from './own-return.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
 
@@ -87,6 +88,15 @@ export interface ExecutorOptions {
    *  its data directory, so a restart that finds the drone on the ground knows someone landed it, under
    *  the mission's hold (adoptHold) or with it active (run's `restart`). */
   readonly flying?: (mission: string) => void;
+  /** The executor's own last return or landing (own-return.ts): `found` is the record the device read
+   *  from its data directory at start (null: none), `keep` writes a new one or empties it (null). */
+  readonly ownReturn?: { readonly found: OwnReturn | null; readonly keep: (r: OwnReturn | null) => void };
+}
+
+/** What one of the executor's own returns or landings carries out, for its record (OwnReturn). */
+interface ReturnCause {
+  readonly command: string | null;
+  readonly what: string;
 }
 
 /** A restart's resume of this drone's part of an active mission (MissionRunner.resumeOwnTask) that it
@@ -171,6 +181,21 @@ export class Executor {
   private lastAction: FlightAction['type'] | null = null;
   /** Actions sent so far (send): a refusal puts lastAction back only when no newer one was sent. */
   private sent = 0;
+  /** The own-return record found at start, not judged yet: judged (takeUpOwnReturn) once the flight
+   *  controller is heard, dropped once the executor sends anything before that. */
+  private priorReturn: OwnReturn | null;
+  /**
+   * This device's own return or landing from before the restart (priorReturn), which the vehicle was
+   * found flying and the executor took up again (takeUpOwnReturn): its modes are the executor's, and
+   * a watch follows it down. Until the vehicle accepts another action, or someone else takes it: the
+   * mission's hold and resume and the swarm's automatic routes are not carried out meanwhile (run).
+   */
+  private continued: OwnReturn | null = null;
+  /** Whether the data directory holds a record now (keepReturn writes an empty one only then). */
+  private returnKept: boolean;
+  private readonly keepReturnFile: (r: OwnReturn | null) => void;
+  /** What the last way home (goHome) carried out, for a way home begun again (flyOn, goHomeAnew). */
+  private homeCause: ReturnCause = { command: null, what: 'return home' };
 
   constructor(
     private readonly devices: DeviceSet,
@@ -183,6 +208,9 @@ export class Executor {
     this.armWaitMs = options.armWaitMs ?? armWaitMsDefault;
     this.stallMs = options.stallMs ?? stallMsDefault;
     this.flying = options.flying ?? (() => undefined);
+    this.priorReturn = options.ownReturn?.found ?? null;
+    this.returnKept = this.priorReturn !== null;
+    this.keepReturnFile = options.ownReturn?.keep ?? (() => undefined);
   }
 
   /** Local position in metres from the fix, or null without one. The height is the flight
@@ -318,6 +346,17 @@ export class Executor {
     this.homeAltMsl();
     const prev = this.current;
     if (origin === 'automatic' && this.notTakenBack(command, task)) return;
+    // This device's own return or landing from before the restart goes on (continued): a route the swarm
+    // decided on its own (a state sync's resume, a re-plan, a lost drone's part) would take the vehicle
+    // out of it, as it would out of a failsafe return of this device's before the restart (failsafe).
+    const goesOn = origin === 'automatic' && task.type === 'waypoints' ? this.continuedWhy() : null;
+    if (goesOn !== null && task.type === 'waypoints') {
+      const reason = `not carried out: ${goesOn}; the swarm's automatic route of mission ${task.mission} does not end it (an operator's command does)`;
+      this.log(`task ${command}: ${reason}`);
+      this.report({ command, stage: 'started', progress: 0, reason: '' });
+      this.report({ command, stage: 'failed', progress: 0, reason });
+      return;
+    }
     // An operator's command takes the vehicle back (only a re-plan, hold or resume does not: below): said
     // in its started ack and the log, so whoever had it and the operator both know.
     const takenBack = origin === 'operator' && task.type !== 'hold' && task.type !== 'resume' && (task.type !== 'waypoints' || task.replan !== true) && this.othersHaveIt() ? this.handedOverWhy : null;
@@ -335,7 +374,7 @@ export class Executor {
     // heard only after the resume gave up on it, on the FC's own return, nothing flies to notice, and
     // the hold switched the FC out of that return.
     const others = (task.type === 'hold' || task.type === 'resume') && this.othersHaveIt();
-    const notHere = others ? `the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` : this.failsafe ? 'a failsafe return or landing is in force on this drone' : null;
+    const notHere = others ? `the vehicle is not in this device's hands (a pilot or the flight controller's failsafe took it)` : this.failsafe ? 'a failsafe return or landing is in force on this drone' : (task.type === 'hold' || task.type === 'resume') ? this.continuedWhy() : null;
     if (notHere !== null && (task.type === 'hold' || task.type === 'resume')) {
       this.report({ command, stage: 'started', progress: 0, reason: '' });
       this.report({ command, stage: 'failed', progress: 0, reason: `not carried out: ${notHere}` });
@@ -395,7 +434,7 @@ export class Executor {
         this.current = null;
         this.paused = false;
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.goHome(live), takenBack, live);
+        void this.simple(command, this.grounded() ? null : () => this.goHome(live, { command, what: `${task.type} for command ${command}` }), takenBack, live);
         return;
       }
       case 'land':
@@ -404,7 +443,7 @@ export class Executor {
         this.paused = false;
         this.watchAnew();
         const live = this.liveFor(this.generation);
-        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live), takenBack, live);
+        void this.simple(command, this.grounded() ? null : () => this.descend({ type: 'land' }, live, { command, what: `land for command ${command}` }), takenBack, live);
         return;
     }
   }
@@ -419,6 +458,16 @@ export class Executor {
       this.log(`committed ${action} not carried out: ${this.handedOverWhy}; a state sync's catch-up does not take the vehicle back`);
       return;
     }
+    // Restarted mid-way through this device's own return or landing (othersHaveIt took it up: continued),
+    // one of the same kind as the committed action (an rtl's or an abort's return, a landing) goes on as
+    // it is, nothing sent again: it is what the committed state says this drone does. Before, the
+    // return read as someone else's, and the drone was handed over. A return found under a committed
+    // land (or a landing under an rtl) ends elsewhere: the committed action is carried out, as before.
+    const c = this.continued;
+    if (c !== null && (c.action === 'return-to-launch') === (action === 'rtl')) {
+      this.log(`committed ${action} goes on: the vehicle flies this device's own ${c.what} from before the restart (mode ${this.modeNow()}); not sent again`, 'info');
+      return;
+    }
     this.generation++;
     this.current = null;
     this.homeward = false;
@@ -429,7 +478,8 @@ export class Executor {
     this.watchAnew();
     if (this.grounded()) return;
     const live = this.liveFor(this.generation);
-    void (action === 'rtl' ? this.goHome(live) : this.descend({ type: 'land' }, live)).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
+    const cause = { command: null, what: `committed ${action} of this drone, carried out as the device caught up` };
+    void (action === 'rtl' ? this.goHome(live, cause) : this.descend({ type: 'land' }, live, cause)).then((r) => r && this.log(`committed ${action} not carried out: ${r}`));
   }
 
   /**
@@ -472,10 +522,13 @@ export class Executor {
   returnHome(why: string): void {
     if (this.othersHands(`return to launch (${why})`)) return;
     this.failsafe = true;
+    // Restarted on this device's own return (continued: a reflex latched it before, and re-asserts it
+    // now): the flight controller flies that already, and nothing is sent.
+    if (this.continued?.action === 'return-to-launch') return this.log(`return to launch (${why}): the vehicle is on this device's own ${this.continued.what} from before the restart; not sent again`, 'info');
     // A local failsafe is not held by a committed hold (the flight controller's own return was not,
     // before the executor flew the way round): goHome's waits count.
     this.paused = false;
-    this.goHomeAnew(`return to launch (${why})`);
+    this.goHomeAnew(`return to launch (${why})`, { command: null, what: `failsafe return to launch (${why})` });
   }
 
   /** A local failsafe's landing where the drone is (the mission-reflexes agent: battery critical, a
@@ -483,10 +536,11 @@ export class Executor {
   landHere(why: string): void {
     if (this.othersHands(`landing (${why})`)) return;
     this.failsafe = true;
+    if (this.continued?.action === 'land') return this.log(`landing (${why}): the vehicle is on this device's own ${this.continued.what} from before the restart; not sent again`, 'info');
     this.homeward = false;
     this.generation++;
     this.watchAnew();
-    void this.descend({ type: 'land' }, this.liveFor(this.generation)).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
+    void this.descend({ type: 'land' }, this.liveFor(this.generation), { command: null, what: `failsafe landing (${why})` }).then((r) => r && this.log(`landing (${why}) was refused: ${r}`));
   }
 
   /** A reflex's action that goes straight to the flight controller (a hold, a velocity), unless a pilot
@@ -514,9 +568,9 @@ export class Executor {
 
   /** goHome from where the drone is now, superseding what the executor was doing; a refusal is logged
    *  as `what` was refused. */
-  private goHomeAnew(what: string): void {
+  private goHomeAnew(what: string, cause: ReturnCause): void {
     this.generation++;
-    void this.goHome(this.liveFor(this.generation)).then((r) => r && this.log(`${what} was refused: ${r}`));
+    void this.goHome(this.liveFor(this.generation), cause).then((r) => r && this.log(`${what} was refused: ${r}`));
   }
 
   /** Whether work started at generation `gen` is still wanted: no newer task, not stopped. */
@@ -548,8 +602,9 @@ export class Executor {
    * fly in time, the return goes straight (said in the log).
    * Null, or why the vehicle refused; a newer task (`live` false) ends it quietly.
    */
-  private async goHome(live: () => boolean): Promise<string | null> {
+  private async goHome(live: () => boolean, cause: ReturnCause): Promise<string | null> {
     this.homeward = true;
+    this.homeCause = cause;
     this.watchAnew();
     const here = this.position();
     const home = this.home();
@@ -574,7 +629,7 @@ export class Executor {
       }
     }
     if (!live()) return null;
-    return this.descend({ type: 'return-to-launch' }, live);
+    return this.descend({ type: 'return-to-launch' }, live, cause);
   }
 
   /**
@@ -583,8 +638,8 @@ export class Executor {
    * not the executor's, so a safety pilot who took the drone on its way home in a manual mode had it
    * taken back: a reflex's hold or back-off was sent, and the reflex's release sent it home again.
    */
-  private async descend(action: { type: 'return-to-launch' } | { type: 'land' }, live: () => boolean): Promise<string | null> {
-    const r = await this.act(action);
+  private async descend(action: { type: 'return-to-launch' } | { type: 'land' }, live: () => boolean, cause: ReturnCause): Promise<string | null> {
+    const r = await this.act(action, cause);
     if (r !== null) return r;
     if (live()) void this.watchDescent(live);
     return null;
@@ -597,9 +652,62 @@ export class Executor {
   private async watchDescent(live: () => boolean): Promise<void> {
     const watch = this.motionWatch();
     for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
-      if (this.grounded() || this.takenOver() !== null) return;
+      if (this.grounded()) {
+        // Down and disarmed: the return or landing is over, and its record with it.
+        this.continued = null;
+        this.keepReturn(null);
+        return;
+      }
+      if (this.takenOver() !== null) return;
       if (this.motion(watch, 'the way home', false) !== null) return;
     }
+  }
+
+  /**
+   * The own-return record the device found at start (priorReturn), judged once, when the flight
+   * controller is first heard (takenOver asks, before OwnModes reads a return of a fresh executor as
+   * someone else's). When the vehicle flies it still (ownReturnMismatch: armed, in the air, in a mode
+   * that action leaves it in, a record of this flight), the device's own return or landing goes on:
+   * its modes are the executor's (OwnModes.adopt, as adoptHold takes up a hold), and watchDescent
+   * follows it down, so a pilot taking it on the way is seen and the record goes once it has landed.
+   * Nothing is sent: the FC flies it already. Otherwise the record is emptied, and the log says why it
+   * was not taken up; the vehicle's mode is then judged as with no record (a return is someone else's).
+   */
+  private takeUpOwnReturn(fs: FlightState): void {
+    const r = this.priorReturn;
+    this.priorReturn = null;
+    if (r === null) return;
+    const modes = this.devices.flight?.modesAfter(r.action) ?? null;
+    const mismatch = ownReturnMismatch(r, fs, modes, Date.now());
+    if (mismatch !== null) {
+      this.log(`this device's own ${r.what} from before the restart (its data directory's record) is not what the vehicle flies now: ${mismatch}; record emptied`, 'info');
+      this.keepReturn(null);
+      return;
+    }
+    this.ownModes.adopt(modes ?? [], fs.mode);
+    this.continued = r;
+    this.homeward = r.action === 'return-to-launch';
+    if (this.homeward) this.homeCause = { command: r.command, what: r.what };
+    this.log(`the vehicle flies this device's own ${r.what} from before the restart (mode ${fs.mode}): it goes on, watched; nothing is sent`, 'info');
+    // Until it lands, another flying begins, or the vehicle accepts another action (continued cleared).
+    const live = this.liveFor(this.generation);
+    void this.watchDescent(() => live() && this.continued === r);
+  }
+
+  /** The failure of mission `command`'s part while this device's own return goes on (continued), once:
+   *  a state sync calls the runner's resume anew (as adoptHold's `handedOver` answer says once). */
+  private reportContinued(command: string, progress: number, reason: string): void {
+    if (this.continuedReported === command) return;
+    this.continuedReported = command;
+    this.log(reason, 'info');
+    this.report({ command, stage: 'failed', progress, reason });
+  }
+  private continuedReported: string | null = null;
+
+  /** Why nothing of the swarm's but an operator's command ends what the vehicle flies: this device's own
+   *  return or landing from before the restart goes on (continued), or null. */
+  private continuedWhy(): string | null {
+    return this.continued === null ? null : `this device's own ${this.continued.what} from before the restart goes on (the flight controller is in mode ${this.modeNow()})`;
   }
 
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
@@ -696,13 +804,13 @@ export class Executor {
     if (this.stopped || this.handedOver) return;
     if (!cur) {
       // On its way home (a committed rtl or abort), stopped by the obstacle reflex: home again from here.
-      if (this.homeward && !this.grounded()) this.goHomeAnew('the return home');
+      if (this.homeward && !this.grounded()) this.goHomeAnew('the return home', this.homeCause);
       return;
     }
     if (cur.next >= cur.task.waypoints.length) {
       // Its part is flown (and reported done): a hold of the mission, or a reflex, may have stopped it
       // on its way home, but it is not sent round its route again (a landed drone would take off).
-      if (cur.task.then === 'return' && !this.grounded()) this.goHomeAnew(`task ${cur.command}: done, but the return home`);
+      if (cur.task.then === 'return' && !this.grounded()) this.goHomeAnew(`task ${cur.command}: done, but the return home`, { command: cur.command, what: `return home after its task ${cur.command} was done` });
       return;
     }
     this.generation++;
@@ -757,16 +865,20 @@ export class Executor {
     return r.ok || (r.error.code === 'superseded' && live()) ? null : `goto: ${r.error.message}`;
   }
 
-  private async act(action: FlightAction): Promise<string | null> {
+  private async act(action: FlightAction, cause?: ReturnCause): Promise<string | null> {
     const fc = this.devices.flight;
     if (!fc) return 'this device has no flight controller (hal.driver: none)';
-    const r = await this.send(fc, action);
+    const r = await this.send(fc, action, cause);
     return r.ok ? null : `${action.type}: ${r.error.message}`;
   }
 
   /** Every action the executor and its reflexes send: ownModes hears the modes it leaves the vehicle in
-   *  and whether the vehicle accepted it. */
-  private async send(fc: FlightControl, action: FlightAction): Promise<Result<void, DeviceError>> {
+   *  and whether the vehicle accepted it. A return or landing it accepted (`cause`: what it carries
+   *  out) is kept in the data directory, and any other action it accepted empties that record
+   *  (keepReturn), unless a newer action was sent meanwhile (its outcome decides). */
+  private async send(fc: FlightControl, action: FlightAction, cause?: ReturnCause): Promise<Result<void, DeviceError>> {
+    // Sent before the FC was heard: whatever the record found at start said, the executor flies now.
+    this.priorReturn = null;
     const token = this.ownModes.sending(fc.modesAfter(action.type));
     const before = this.lastAction;
     const n = ++this.sent;
@@ -776,7 +888,22 @@ export class Executor {
     if (!r.ok && n === this.sent) this.lastAction = before;
     const st = fc.state();
     this.ownModes.outcome(token, r.ok, st.ok ? st.value.timeMs : null);
+    if (r.ok && n === this.sent) {
+      this.continued = null;
+      const returns = action.type === 'return-to-launch' || action.type === 'land';
+      if (returns && cause) {
+        const home = st.ok && st.value.home ? { latDeg: st.value.home.latDeg, lonDeg: st.value.home.lonDeg } : null;
+        this.keepReturn({ action: action.type, command: cause.command, what: cause.what, atMs: Date.now(), home });
+      } else if (!returns) this.keepReturn(null);
+    }
     return r;
+  }
+
+  /** Writes the own-return record, or empties it (null) when it holds one. */
+  private keepReturn(r: OwnReturn | null): void {
+    if (r === null && !this.returnKept) return;
+    this.returnKept = r !== null;
+    this.keepReturnFile(r);
   }
 
   private async fly(gen: number): Promise<void> {
@@ -813,7 +940,11 @@ export class Executor {
     // over and no route of the mission is held, as when heard in time (Executor.adoptReturn). Before,
     // the resume's goto took it out of that return.
     if (cur.automatic) {
-      const taken = this.takenOver();
+      // Or heard late flying this device's own return from before the restart (takenOver took it up):
+      // not flown out of it either (adoptReturn's, when heard in time).
+      const found = this.takenOver();
+      const own = found === null ? this.continuedWhy() : null;
+      const taken = found ?? (own === null ? null : `not resumed after a restart: ${own}: its part of mission ${task.mission} is not flown on, and nothing is sent, until an operator's command for this drone`);
       if (taken !== null) {
         if (this.current === cur) this.current = null;
         this.log(`task ${command} failed: ${taken}`);
@@ -837,7 +968,7 @@ export class Executor {
       this.completed = task.mission;
       this.report({ command, stage: 'done', progress: 1000, reason: '' });
       if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
-        const r = await this.goHome(live);
+        const r = await this.goHome(live, { command, what: `return home after its task ${command} was done` });
         if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
       }
       return;
@@ -998,7 +1129,7 @@ export class Executor {
     // A survey's drone goes home on its flight controller's return (at this drone's return altitude); a
     // goto's or formation's stays where the task put it.
     if (task.then === 'return' && live()) {
-      const r = await this.goHome(live);
+      const r = await this.goHome(live, { command, what: `return home after its task ${command} was done` });
       if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
     }
   }
@@ -1087,6 +1218,7 @@ export class Executor {
    */
   private takenOver(): string | null {
     const fs = this.devices.flight?.state();
+    if (fs?.ok && this.priorReturn !== null) this.takeUpOwnReturn(fs.value);
     if (!fs || !fs.ok || !fs.value.armed) return null;
     const m = fs.value.mode;
     const verdict = this.ownModes.verdict(m, fs.value.timeMs);
@@ -1107,6 +1239,9 @@ export class Executor {
 
   /** The vehicle is out of the executor's hands (takenOver, stoppedShort): nothing flies it on. */
   private handOver(why: string): string {
+    // Someone else's now: a record of the executor's own return would be theirs after a restart.
+    this.continued = null;
+    this.keepReturn(null);
     this.handedOver = true;
     this.handedOverWhy = why;
     this.handedOverMission = this.adoptedFor ?? this.current?.task.mission ?? null;
@@ -1238,6 +1373,15 @@ export class Executor {
     this.generation++;
     this.paused = true;
     const mode = fs.value.mode;
+    // On a return or landing this device's data directory says it sent itself (a reflex's failsafe
+    // under the hold), that goes on, not handed over, as adoptReturn says with the mission active.
+    if (this.priorReturn !== null && !(fc.modesAfter('hold') ?? []).includes(mode)) this.takeUpOwnReturn(fs.value);
+    const goesOn = this.continuedWhy();
+    if (goesOn !== null) {
+      const reason = `${goesOn}: not the hold the swarm committed; its part of mission ${command} is not flown on, and nothing is sent, until an operator's command for this drone`;
+      this.reportContinued(command, progress, reason);
+      return reason;
+    }
     if (!this.ownModes.adopt(fc.modesAfter('hold') ?? [], mode)) {
       // Returning or landing: a failsafe, of the FC or of this device before the restart (a reflex's
       // return, which its agent re-asserts), as a restart mid-mission says (MissionRunner.resumeOwnTask).
@@ -1266,9 +1410,32 @@ export class Executor {
    * notTakenBack, othersHands), its telemetry naming the mission it was handed over from. Before, the
    * resume was only skipped: the mission's hold then switched the FC out of its return, and the
    * resume after it sent the route's goto. Returns the reason (the task's failed ack carries it).
+   *
+   * Unless the device's data directory says this device put it there (own-return.ts: its own rtl,
+   * land or abort, a reflex's failsafe return or landing, a task's way home, accepted by the FC before
+   * the restart), and the vehicle still flies that (the FC in a mode that action leaves it in, armed
+   * and in the air, a record of this flight): takeUpOwnReturn took it up as the executor's own. Then
+   * it is not handed over: no pilot and no failsafe of the FC's has it, and saying so would be false;
+   * its return goes on as before the restart, watched (a pilot's switch on the way is seen and hands
+   * it over; the record goes once it has landed). What the swarm sees is as before the restart: the
+   * telemetry names no handover (a reflex's failsafe return did not hand its part over either, so
+   * reassignHandedOver gives it to no one, as the swarm's battery and lost-drone rules may); the part
+   * is not flown on (its task fails with the reason, naming the action and its command); the
+   * mission's hold and resume and the swarm's automatic routes send nothing while it goes on (run:
+   * continued), as they sent nothing into a failsafe return of this device's (failsafe); the reflexes
+   * act as they did on its way home; an operator's command flies the drone, without a "taken back".
+   * Nothing is sent in either case: the difference is what the device says, and that it still watches.
    */
   adoptReturn(command: string, progress: number): string {
     this.adoptedFor = command;
+    const st = this.devices.flight?.state();
+    if (st?.ok && this.priorReturn !== null) this.takeUpOwnReturn(st.value);
+    const goesOn = this.handedOver ? null : this.continuedWhy();
+    if (goesOn !== null) {
+      const reason = `${goesOn}: its part of mission ${command} is not flown on, and nothing is sent, until an operator's command for this drone`;
+      this.reportContinued(command, progress, `not resumed after a restart: ${reason}`);
+      return reason;
+    }
     if (this.handedOver) {
       // Seen taken before the runner got here (a reflex's action refused, a committed rtl not carried out).
       this.handedOverMission = command;

@@ -28,6 +28,7 @@ import { intakeCommand } from './intake.js';
 import { missionBlockOf } from './mission-adapter.js';
 import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
+import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from './own-return.js';
 import { ok, type Result } from '../lib/result.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
 import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
@@ -46,8 +47,9 @@ export interface MissionRunnerOptions {
   readonly metrics: DeviceMetrics;
   /** Hands an envelope to consensus as a transaction (and gossips it). */
   readonly submit: (envelope: Uint8Array) => void;
-  /** The data directory (file `flying`: the mission this device last had its drone in the air for),
-   *  read by a restart that finds the drone on the ground, the mission held or active (resumeOwnTask). */
+  /** The data directory (file `flying`: the mission this device last had its drone in the air for,
+   *  read by a restart that finds the drone on the ground, the mission held or active: resumeOwnTask;
+   *  file `own-return`: the executor's own last return or landing, own-return.ts). */
   readonly storage?: Storage;
 }
 
@@ -93,7 +95,32 @@ export class MissionRunner {
   constructor(private readonly o: MissionRunnerOptions) {
     const stored = o.storage?.read(flyingFile);
     this.flownFor = stored ? new TextDecoder().decode(stored) : null;
-    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), { fence: o.fence, flying: (mission) => this.recordFlying(mission) });
+    const ownReturn = { found: this.readOwnReturn(), keep: (r: OwnReturn | null) => this.keepOwnReturn(r) };
+    this.executor = new Executor(o.hal.devices, o.origin, (r) => this.onExec(r), (m, level = 'warn') => o.log[level](m), { fence: o.fence, flying: (mission) => this.recordFlying(mission), ownReturn });
+  }
+
+  /** The executor's own last return or landing from the data directory (own-return.ts), or null: none,
+   *  or a file that cannot be read (cut short, damaged, another format), which is logged and emptied:
+   *  without it a restart does what it did before there was one (a return found is handed over). */
+  private readOwnReturn(): OwnReturn | null {
+    const b = this.o.storage?.read(ownReturnFile);
+    if (b === undefined) return null;
+    const r = decodeOwnReturn(b);
+    if (r.ok) return r.value;
+    this.o.log.warn({ event: 'own-return-unreadable', file: ownReturnFile }, `${ownReturnFile} in the data directory ${r.error}: ignored and emptied; a return or landing found at this start is taken as not this device's`);
+    this.keepOwnReturn(null);
+    return null;
+  }
+
+  /** Writes the executor's own-return record (null: empties it). A failed write is logged, not fatal:
+   *  it only weakens what a restart knows (a return of its own then reads as someone else's). */
+  private keepOwnReturn(r: OwnReturn | null): void {
+    if (!this.o.storage) return;
+    try {
+      this.o.storage.replace(ownReturnFile, r === null ? new Uint8Array(0) : encodeOwnReturn(r));
+    } catch (e) {
+      this.o.log.warn({ event: 'own-return-record-failed', file: ownReturnFile }, `could not ${r === null ? 'empty' : 'write'} ${ownReturnFile} in the data directory${r === null ? '' : ` (this device's ${r.what})`}: ${(e as Error).message}`);
+    }
   }
 
   /** The drone is in the air for `mission` (Executor's `flying`): kept in the data directory, once per
@@ -366,8 +393,11 @@ export class MissionRunner {
       // as when the FC's failsafe takes the drone while the device flies it: the task fails, and only
       // an operator's command for this drone takes it back (before, the resume was only skipped, and
       // the mission's hold and resume then took the drone out of the FC's return with a goto).
+      // Unless its data directory says this device put it there, and it flies that still: its own
+      // return goes on, not handed over (adoptReturn says why).
       const reason = this.executor.adoptReturn(m.id, progress);
-      this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode, handedOver: true }, `mission ${m.id} not resumed after a restart: ${reason}`);
+      const handedOver = this.executor.handedOverBecause() !== null;
+      this.o.log.info({ event: 'resume', mission: m.id, skipped: fsv.mode, handedOver, ...(handedOver ? {} : { ownReturn: true }) }, `mission ${m.id} not resumed after a restart: ${reason}`);
       return;
     }
     // Its height not known (the FC's estimator says so, and stayed so through the wait above): airborne
