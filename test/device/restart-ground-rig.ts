@@ -83,7 +83,7 @@ export async function fcRig(t: TestContext, muted?: () => boolean, speedFactor =
     cleanup.push(() => r.stop());
     return { r, acks, logs };
   };
-  return { rig, devices, sent, device };
+  return { rig, devices, sent, device, dir };
 }
 
 /** Lets the restarted device act (the FC is heard already: its resume does not wait), then says what
