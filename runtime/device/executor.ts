@@ -182,7 +182,7 @@ export class Executor {
   /** Actions sent so far (send): a refusal puts lastAction back only when no newer one was sent. */
   private sent = 0;
   /** The own-return record found at start, not judged yet: judged (takeUpOwnReturn) once the flight
-   *  controller is heard, dropped once the executor sends anything before that. */
+   *  controller is heard, dropped once the vehicle accepts an action of the executor's before that. */
   private priorReturn: OwnReturn | null;
   /**
    * This device's own return or landing from before the restart (priorReturn), which the vehicle was
@@ -877,8 +877,6 @@ export class Executor {
    *  out) is kept in the data directory, and any other action it accepted empties that record
    *  (keepReturn), unless a newer action was sent meanwhile (its outcome decides). */
   private async send(fc: FlightControl, action: FlightAction, cause?: ReturnCause): Promise<Result<void, DeviceError>> {
-    // Sent before the FC was heard: whatever the record found at start said, the executor flies now.
-    this.priorReturn = null;
     const token = this.ownModes.sending(fc.modesAfter(action.type));
     const before = this.lastAction;
     const n = ++this.sent;
@@ -889,6 +887,9 @@ export class Executor {
     const st = fc.state();
     this.ownModes.outcome(token, r.ok, st.ok ? st.value.timeMs : null);
     if (r.ok && n === this.sent) {
+      // Accepted before the record found at start was judged: the executor flies now, whatever it said.
+      // (One refused, as before the FC's first HEARTBEAT, leaves it to be judged once the FC is heard.)
+      this.priorReturn = null;
       this.continued = null;
       const returns = action.type === 'return-to-launch' || action.type === 'land';
       if (returns && cause) {

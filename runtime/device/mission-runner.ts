@@ -3,7 +3,7 @@
 // acks their progress, and explains refusals of commands at intake.
 
 import type { Logger as PinoLogger } from 'pino';
-import type { FlightAction } from '../../hal/devices.js';
+import type { DeviceError, FlightAction, FlightState } from '../../hal/devices.js';
 import type { GeoOrigin } from '../../hal/geo.js';
 import type { Verifier } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
@@ -67,6 +67,14 @@ const resumePositionWaitMs = 10_000; // ...for this long, then resumes from the 
  *  most this often per device: a resend after this long is explained again, and a flood of garbage
  *  does not make every device flood replies. */
 export const explainAgainMs = 2_000;
+
+/** Enough of the flight state to decide what a restart resumes: its landed state, or what a flight
+ *  controller that sends none (no EXTENDED_SYS_STATE) still tells once heard: disarmed (on the
+ *  ground), or armed in its return or landing. Before, such an FC held every resume for 10 s. */
+function flightKnown(fs: Result<FlightState, DeviceError> | undefined): boolean {
+  const v = fs?.ok ? fs.value : null;
+  return v !== null && (v.landed !== 'unknown' || (v.mode !== 'unknown' && (!v.armed || v.mode === 'return' || v.mode === 'land')));
+}
 
 export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
@@ -345,7 +353,13 @@ export class MissionRunner {
       // or abort, or lost from the mission, at a height a state sync skipped): it does so now, rather
       // than hover where its flight controller held it while the device was behind.
       const me = this.state.drones.find((d) => d.id === this.o.id);
-      if (me && (me.activity === 'returning' || me.activity === 'landing')) this.executor.carryOut(me.activity === 'returning' ? 'rtl' : 'land');
+      if (!me || (me.activity !== 'returning' && me.activity !== 'landing')) return;
+      // Once the flight controller is heard (the resume's wait below): whose return the vehicle flies
+      // (this device's own from before the restart: Executor.carryOut lets it go on; someone else's)
+      // is asked of its mode. Before, a device restarted on a MAVLink FC sent the return before the FC's
+      // first HEARTBEAT, which the driver refused ("no HEARTBEAT from the flight controller yet").
+      if (this.o.hal.devices.flight && !flightKnown(this.o.hal.devices.flight.state()) && waitedMs < resumePositionWaitMs) return this.resumeLater(waitedMs);
+      this.executor.carryOut(me.activity === 'returning' ? 'rtl' : 'land');
       return;
     }
     if ((m.status !== 'active' && m.status !== 'held') || m.done.includes(this.o.id)) return;
@@ -364,19 +378,11 @@ export class MissionRunner {
     const here = this.executor.position();
     const fs = this.o.hal.devices.flight?.state();
     const fsv = fs?.ok ? fs.value : null;
-    // Enough of the flight state to decide where to resume: its landed state, or what a flight
-    // controller that sends none (no EXTENDED_SYS_STATE) still tells once heard: disarmed (on the
-    // ground), or armed in its return or landing. Before, such an FC held every resume for 10 s.
-    const flightKnown = fsv !== null && (fsv.landed !== 'unknown' || (fsv.mode !== 'unknown' && (!fsv.armed || fsv.mode === 'return' || fsv.mode === 'land')));
-    if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown() || !flightKnown) && waitedMs < resumePositionWaitMs) {
+    if (!carrying && this.o.hal.devices.flight && (here === null || !this.executor.heightKnown() || !flightKnown(fs)) && waitedMs < resumePositionWaitMs) {
       // Just started: a flight controller's telemetry (MAVLink) is not in yet, and where the drone is,
       // and how high, decides where its route resumes (still airborne on a leg: from there, not from the
-      // leg's start). Asked again shortly; a task the swarm commits meanwhile replaces this (onCommit).
-      this.resumeTimer = setTimeout(() => {
-        this.resumeTimer = null;
-        this.resumeOwnTask(waitedMs + resumePollMs);
-      }, resumePollMs);
-      return;
+      // leg's start).
+      return this.resumeLater(waitedMs);
     }
     const progress = mine.waypoints.length === 0 ? 0 : Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length);
     if (m.status === 'held') {
@@ -417,6 +423,15 @@ export class MissionRunner {
     // goes round the committed hazards inside the fence, as the committed tasks did (reassign.ts).
     // A restart's or state sync's resume is the device's own, not an operator's (TaskOrigin).
     this.runTask(m.id, assignmentTask(this.state, m, mine, start, carrying), start, flew === null ? null : { why: flew, progress }, 'automatic');
+  }
+
+  /** resumeOwnTask asked again shortly, having waited `waitedMs` for the flight controller; a task the
+   *  swarm commits meanwhile replaces this (onCommit). */
+  private resumeLater(waitedMs: number): void {
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      this.resumeOwnTask(waitedMs + resumePollMs);
+    }, resumePollMs);
   }
 
   /** This device's progress on its part of the committed mission, for its telemetry: how many of the
