@@ -64,11 +64,12 @@ export async function restartWorld(t: TestContext, family: 'ardupilot' | 'px4', 
   cleanup.push(() => devicePty.stop());
   const fcPty = await startPtyPair();
   cleanup.push(() => fcPty.stop());
-  // Two simulated seconds a second: its failsafe return (up to its return altitude, home, down at
-  // 1.5 m/s) lasts well past the restart and the hold and resume after it. Its heartbeats every
+  // Simulated at the wall clock's pace: its failsafe return (up to its 33 m return altitude, home, down
+  // at 1.5 m/s: about 30 s) lasts past the restart and the hold and resume after it, which took 17 s
+  // at a load of 11-18 on two cores (at two simulated seconds a second the FC had landed by then). Its heartbeats every
   // 400 ms: the companion's silence counts as lost after 2 s (five of them), while the device's
   // heartbeats (1 s) keep it up.
-  const fc = await startSimFc(['--serial', fcPty.b, '--autopilot', family, '--seed', '7', '--speed', '2', '--heartbeat-ms', '400', '--failsafe', 'return'], cliEntry('sim-fc'));
+  const fc = await startSimFc(['--serial', fcPty.b, '--autopilot', family, '--seed', '7', '--speed', '1', '--heartbeat-ms', '400', '--failsafe', 'return'], cliEntry('sim-fc'));
   cleanup.push(() => fc.stop());
   const toDevice = await openSerial({ path: devicePty.b, baudRate: 115_200 });
   cleanup.push(() => toDevice.close());
