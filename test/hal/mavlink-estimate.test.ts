@@ -104,16 +104,18 @@ describe.concurrent('a flight controller losing its GNSS fix', () => {
     cleanup.push(rig.stop);
     const devices = await mavlinkDevicesOn(rig, cleanup);
     await waitFor("the estimator's report", () => rig.vehicle.telemetry.estimator?.horizAbsOk === true, 3_000);
+    // From the moment the receiver lost its fix: the companion hears of it later, by up to a report's
+    // interval and more on a loaded machine (2.2 s from hearing it to no position at load 11-18).
+    const lostAt = Date.now();
     rig.fc.setNavigation({ receiver: 'no-fix' });
     await waitFor('the receiver at no fix', () => rig.vehicle.telemetry.gpsRaw?.fixType === 1, 3_000);
-    const lostAt = Date.now();
     const f = devices.position.fix();
     expect(f.ok && f.value).toMatchObject({ fix: '3d', hdop: 99.99, source: 'fc-estimate' });
     await waitFor('no position', () => {
       const g = devices.position.fix();
       return !g.ok || g.value.fix === 'none';
     }, 6_000);
-    // The time-out is simulated seconds at 4 per second (3 s here), and the report's interval.
+    // The time-out is simulated seconds at 4 per second: 3 s here.
     expect(Date.now() - lostAt).toBeGreaterThan(2_500);
     expect(rig.vehicle.telemetry.estimator?.horizAbsOk).toBe(false);
     rig.fc.setNavigation({ receiver: 'fix' });
