@@ -82,13 +82,18 @@ export function decodeOwnReturn(b: Uint8Array): Result<OwnReturn | null> {
 }
 
 /**
- * Whether the vehicle now flies the return or landing `r` recorded: armed, in the air, in a mode the
- * action leaves it in (`modes`: FlightControl.modesAfter), the record of this flight (not older than
+ * Whether the vehicle now flies the return or landing `r` recorded: armed, in the air, no failsafe
+ * announced, in a mode the action leaves it in (`modes`: FlightControl.modesAfter), the record of this flight (not older than
  * ownReturnAgeMsMax, not ahead of the clock, the FC's home where it was). Null when it does, else why
  * not (for the log). A vehicle found down or disarmed has ended it.
  */
 export function ownReturnMismatch(r: OwnReturn, fs: FlightState, modes: readonly FlightMode[] | null, nowMs: number): string | null {
   if (!fs.armed || fs.landed === 'on-ground') return `the vehicle is ${fs.armed ? 'on the ground' : 'disarmed'}: that ${r.action === 'land' ? 'landing' : 'return'} ended`;
+  // The FC's failsafe flag is what it announced since this device started (MAVLink: its STATUSTEXT); the
+  // return the vehicle flies, in the same modes, is then the failsafe's, as takenOver reads one raised
+  // while the executor flies. Before, the record matched and the announced failsafe was never counted
+  // (takenOver counts the flag only once it has been seen clear).
+  if (fs.failsafe) return `the flight controller announced a failsafe since this device started (${fs.failsafeSaid !== undefined ? `${fs.failsafeSaid}; ` : ''}mode ${fs.mode}): its own, not that ${r.action === 'land' ? 'landing' : 'return'}`;
   if (modes === null || !modes.includes(fs.mode)) return `the flight controller is in mode ${fs.mode}, not ${modes === null || modes.length === 0 ? 'a mode of that action' : modes.join(' or ')}: someone changed it since`;
   const ageMs = nowMs - r.atMs;
   if (ageMs > ownReturnAgeMsMax) return `it is ${Math.round(ageMs / 60_000)} min old (at most ${ownReturnAgeMsMax / 60_000} min): of another flight`;

@@ -99,6 +99,7 @@ describe('whether a record is the return the vehicle flies now', () => {
       ['on the ground', { ...returning, landed: 'on-ground' }, now, /on the ground: that return ended/],
       ['too old', returning, record.atMs + ownReturnAgeMsMax + 60_000, /31 min old \(at most 30 min\): of another flight/],
       ['ahead of the clock', returning, record.atMs - 120_000, /120 s ahead of this device's clock/],
+      ['a failsafe the FC announced since this device started', { ...returning, failsafe: true, failsafeSaid: '"Failsafe: battery critical, action return"' }, now, /the flight controller announced a failsafe since this device started \("Failsafe: battery critical, action return"; mode return\): its own, not that return/],
       ['home set anew 50 m off', { ...returning, home: { ...returning.home!, latDeg: record.home!.latDeg + 50 / 111_195 } }, now, /home moved 50 m since/],
     ];
     for (const [what, fs, at, why] of cases) expect(ownReturnMismatch(record, fs, rtlModes, at), what).toMatch(why);
