@@ -2,11 +2,13 @@
 // event to the file named by MURMUR_TEST_PROGRESS, so the watchdog, a separate process, can tell a run
 // that is making progress from one that is not, and which files had not finished when it stopped.
 // Lines: {"e":"start","files":[...]} once, {"e":"tick"} on any other event (a test ready or done, a
-// hook, a log), {"e":"end","file":...,"state":...} per test file, {"e":"done","reason":...} at the end.
+// hook, a log), {"e":"fail","file":...} when a test or suite of a file fails (said at once: a file a
+// worker then hangs in never ends, and its failure would be lost), {"e":"end","file":...,"state":...}
+// per test file, {"e":"done","reason":...} at the end.
 // Without MURMUR_TEST_PROGRESS it does nothing.
 
 import { appendFileSync } from 'node:fs';
-import type { Reporter, TestModule, TestSpecification } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestSpecification, TestSuite } from 'vitest/node';
 
 export default class ProgressReporter implements Reporter {
   private readonly path = process.env.MURMUR_TEST_PROGRESS;
@@ -32,9 +34,15 @@ export default class ProgressReporter implements Reporter {
   onTestModuleCollected(): void { this.tick(); }
   onTestModuleStart(): void { this.tick(); }
   onTestCaseReady(): void { this.tick(); }
-  onTestCaseResult(): void { this.tick(); }
+  onTestCaseResult(testCase: TestCase): void {
+    if (testCase.result().state === 'failed') this.write({ e: 'fail', file: testCase.module.moduleId });
+    else this.tick();
+  }
   onTestSuiteReady(): void { this.tick(); }
-  onTestSuiteResult(): void { this.tick(); }
+  onTestSuiteResult(testSuite: TestSuite): void {
+    if (testSuite.state() === 'failed') this.write({ e: 'fail', file: testSuite.module.moduleId });
+    else this.tick();
+  }
   onHookStart(): void { this.tick(); }
   onHookEnd(): void { this.tick(); }
   onUserConsoleLog(): void { this.tick(); }

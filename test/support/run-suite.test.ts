@@ -38,6 +38,13 @@ describe.concurrent('run-suite watchdog', () => {
     expect(r.code).toBe(1);
   }, 60_000);
 
+  it('fails when a test of the stalled file failed before the stall, though the re-run passes', async () => {
+    const r = await runSuite({ FAIL_B_ONCE: '1' });
+    expect(r.err).toMatch(/re-running the 1 that had not/);
+    expect(r.err).toMatch(/failed in the first run: .*b\.fixture\.ts \(a test, before the stall\)/);
+    expect(r.code).toBe(1);
+  }, 60_000);
+
   it('fails when the re-run stalls too', async () => {
     const r = await runSuite({ STALL_ALWAYS: '1' });
     expect(r.err).toMatch(/the re-run stalled too: failing/);

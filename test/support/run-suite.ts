@@ -31,6 +31,8 @@ const killGraceMs = 5000;
 interface Progress {
   files: string[] | null;
   ended: Map<string, string>;
+  /** Files a test or suite of which failed (progress-reporter's "fail"), ended or not. */
+  failing: Set<string>;
   done: string | null;
 }
 
@@ -41,7 +43,7 @@ interface Attempt {
 }
 
 function readProgress(path: string): Progress {
-  const p: Progress = { files: null, ended: new Map(), done: null };
+  const p: Progress = { files: null, ended: new Map(), failing: new Set(), done: null };
   if (!existsSync(path)) return p;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line === '') continue;
@@ -49,6 +51,7 @@ function readProgress(path: string): Progress {
     try { ev = JSON.parse(line) as typeof ev; } catch { continue; } // a line cut by a kill
     if (ev.e === 'start' && Array.isArray(ev.files)) p.files = ev.files;
     else if (ev.e === 'end' && typeof ev.file === 'string') p.ended.set(ev.file, String(ev.state));
+    else if (ev.e === 'fail' && typeof ev.file === 'string') p.failing.add(ev.file);
     else if (ev.e === 'done') p.done = String(ev.reason);
   }
   return p;
@@ -149,20 +152,24 @@ async function main(): Promise<number> {
       return 1;
     }
     const p = first.progress;
-    const failed = [...p.ended].filter(([, s]) => s === 'failed').map(([f]) => f);
+    // A file that failed, and one still open whose test already failed (a flaky test before the stall,
+    // a test timed out whose clean-up then outlasted the watchdog): the re-run passing it does not undo
+    // that. Before, only the files that ended counted, and such a failure was lost.
     const open = (p.files ?? []).filter((f) => !p.ended.has(f));
+    const failed = [...[...p.ended].filter(([, s]) => s === 'failed').map(([f]) => f), ...open.filter((f) => p.failing.has(f))];
     if (p.files === null || open.length === 0) {
       say('the run stalled before vitest listed its files or after every file ended: not re-run');
       return 1;
     }
-    say(`${p.ended.size} file(s) finished before the stall (${failed.length} failed); re-running the ${open.length} that had not, in a fresh vitest`);
+    const openFailed = failed.length - [...p.ended.values()].filter((s) => s === 'failed').length;
+    say(`${p.ended.size} file(s) finished before the stall (${failed.length - openFailed} failed${openFailed > 0 ? `; ${openFailed} unfinished with a failed test` : ''}); re-running the ${open.length} that had not, in a fresh vitest`);
     const second = await attempt([...fixed, ...open], dir, 2);
     if (second.code === null) {
       say('the re-run stalled too: failing');
       return 1;
     }
     if (failed.length > 0) {
-      say(`failed in the first run: ${failed.map((f) => relative(repoRoot, f)).join(', ')}`);
+      say(`failed in the first run: ${failed.map((f) => `${relative(repoRoot, f)}${p.ended.has(f) ? '' : ' (a test, before the stall)'}`).join(', ')}`);
       return 1;
     }
     say(second.code === 0 ? `the re-run of ${open.length} file(s) passed, and every file of the first run that finished had passed` : 'the re-run failed');
