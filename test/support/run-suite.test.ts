@@ -13,7 +13,7 @@ function runSuite(env: Record<string, string>): Promise<{ code: number | null; e
   const dir = mkdtempSync(join(tmpdir(), 'murmur-stall-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(tsx, [join(here, 'run-suite.ts'), '--config', join(here, 'fixtures', 'stall', 'vitest.config.ts')], {
-    env: { ...process.env, MURMUR_TEST_STALL_S: '2', STALL_MARKER: join(dir, 'stalled'), ...env },
+    env: { ...process.env, MURMUR_TEST_STALL_S: '8', STALL_MARKER: join(dir, 'stalled'), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   onTestFinished(() => { if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL'); });
@@ -25,7 +25,7 @@ function runSuite(env: Record<string, string>): Promise<{ code: number | null; e
 describe.concurrent('run-suite watchdog', () => {
   it('names the stalled file, re-runs it alone, and passes when the re-run passes', async () => {
     const r = await runSuite({});
-    expect(r.err).toMatch(/no progress from vitest for 2 s with 1 file\(s\) not finished: .*b\.fixture\.ts/);
+    expect(r.err).toMatch(/no progress from vitest for 8 s with 1 file\(s\) not finished: .*b\.fixture\.ts/);
     expect(r.err).toMatch(/1 file\(s\) finished before the stall \(0 failed\); re-running the 1 that had not/);
     expect(r.err).toMatch(/the re-run of 1 file\(s\) passed/);
     expect(r.code).toBe(0);

@@ -22,6 +22,10 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const vitestBin = join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
 const reporter = join(import.meta.dirname, 'progress-reporter.ts');
 const stallMs = Number(process.env.MURMUR_TEST_STALL_S ?? '300') * 1000;
+/** Before vitest lists its files (its start, config and global setup: the CLI's compile), the stall
+ *  bound is at least this: that start has no events to show, and on a loaded machine it takes seconds,
+ *  which a small MURMUR_TEST_STALL_S (the watchdog's own test's) read as a stall. */
+const startWaitMsMin = 120_000;
 /** After vitest has reported the run's end, how long it may take to exit. */
 const exitAfterDoneMs = 120_000;
 const pollMs = 1000;
@@ -119,9 +123,10 @@ async function attempt(args: string[], dir: string, n: number): Promise<Attempt>
       current = null;
       return { code: p.done === 'passed' ? 0 : 1, progress: p };
     }
-    if (doneAt === null && now - lastProgress > stallMs) {
+    const limitMs = p.files === null ? Math.max(stallMs, startWaitMsMin) : stallMs;
+    if (doneAt === null && now - lastProgress > limitMs) {
       const open = (p.files ?? []).filter((f) => !p.ended.has(f));
-      say(`no progress from vitest for ${Math.round(stallMs / 1000)} s with ${open.length} file(s) not finished: ${open.map((f) => relative(repoRoot, f)).join(', ') || '(none reported started)'}`);
+      say(`no progress from vitest for ${Math.round(limitMs / 1000)} s with ${open.length} file(s) not finished: ${open.map((f) => relative(repoRoot, f)).join(', ') || '(none reported started)'}`);
       for (const c of children(child.pid!)) say(`  vitest's ${c}`);
       await endGroup(child.pid!, () => exit !== undefined);
       current = null;
