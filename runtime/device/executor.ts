@@ -652,6 +652,12 @@ export class Executor {
   private async watchDescent(live: () => boolean): Promise<void> {
     const watch = this.motionWatch();
     for (const t0 = Date.now(); live() && !this.handedOver && Date.now() - t0 < waitMsMax; await new Promise((r) => setTimeout(r, pollMs))) {
+      // Down: that return or landing is over, and its record with it, disarmed or not (an FC that does
+      // not disarm on landing: ArduCopter's DISARM_DELAY 0, PX4's COM_DISARM_LAND -1). Before, only a
+      // disarm emptied it, and a pilot flying the still-armed drone on (no re-arm: the same home) into
+      // a return or landing read, at a restart, as this device's own.
+      const fs = this.devices.flight?.state();
+      if (fs?.ok && fs.value.landed === 'on-ground') this.keepReturn(null);
       if (this.grounded()) {
         // Down and disarmed: the return or landing is over, and its record with it.
         this.continued = null;

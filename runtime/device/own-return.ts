@@ -3,7 +3,7 @@
 // pilot's switch: a HEARTBEAT in RTL looks the same whoever chose it, and the FC's words for a failsafe
 // came before the restart. Written when the vehicle accepts a return or landing of the executor's (a
 // committed rtl, land or abort, a reflex's failsafe, a task's way home), emptied when the executor flies
-// anything else, the vehicle is someone else's, or it is down and disarmed (Executor.send, handOver,
+// anything else, the vehicle is someone else's, or it is down, disarmed or not (Executor.send, handOver,
 // watchDescent); a restart judges it once the flight controller is heard (Executor.takeUpOwnReturn).
 //
 // The file: [format u8][crc32 u32 BE of the body][body: CBOR array], replaced atomically (Storage.replace:

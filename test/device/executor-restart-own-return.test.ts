@@ -128,4 +128,25 @@ describe.concurrent('an executor restarted while the vehicle returns', () => {
     expect(own.kept).toEqual([null]); // someone else's now: the record goes
     expect(actions).toEqual([]);
   }, 40_000);
+
+  it('its own landing on a vehicle that does not disarm once down: the record goes at touchdown', async ({ expect, onTestFinished }) => {
+    const rig = await testRig(onTestFinished);
+    const before = restarted(rig, null, onTestFinished);
+    await flownOut(before);
+    // An FC that stays armed on the ground (ArduCopter DISARM_DELAY 0, PX4 COM_DISARM_LAND -1), in the
+    // landing's mode: the simulated multirotor disarms itself, so its state is shown so.
+    const state = rig.devices.flight.state.bind(rig.devices.flight);
+    rig.devices.flight.state = () => {
+      const st = state();
+      return st.ok && st.value.landed === 'on-ground' ? { ok: true, value: { ...st.value, armed: true, mode: 'land' } } : st;
+    };
+    before.ex.run('ops/08', { type: 'land' });
+    expect(await until(() => before.kept.length > 0, 5_000)).toBe(true);
+    expect(before.kept[0]).toMatchObject({ action: 'land', command: 'ops/08' });
+    expect(await until(() => rig.vehicle.state().upM < 0.1 && before.kept.length > 1, 20_000), `down: ${JSON.stringify(rig.vehicle.state())}, kept ${JSON.stringify(before.kept)}`).toBe(true);
+    // Before, only a disarm emptied it: a pilot flying the still-armed drone on (home unchanged, no
+    // re-arm) and switching to Land read, at a restart within 30 min, as this device's own landing.
+    expect(before.kept.slice(1)).toEqual([null]);
+    expect(before.ex.handedOverBecause()).toBeNull();
+  }, 40_000);
 });
