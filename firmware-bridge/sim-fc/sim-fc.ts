@@ -12,7 +12,9 @@
 // cannot run without it (px4-failsafe.ts), and in place of the fence's or the lost link's Hold or Return
 // when those cannot run either (px4SelectedAction); it lands on, ignoring its lost link, in the user's
 // Land (px4LinkLossIgnored), only warns of a failsafe's Return there (px4KeepsLanding), and shows,
-// landed and disarmed, the mode its commander goes back to (px4-user-intention.ts).
+// landed and disarmed, the mode its commander goes back to (px4-user-intention.ts). ArduCopter stays,
+// landed and disarmed, in the mode it landed in: LAND, RTL, or AUTO after a mission's landing
+// (ardupilotKeepModeOnLanding).
 
 import { common, type MavLinkData } from 'node-mavlink';
 import { Prng } from '../../runtime/lib/prng.js';
@@ -368,7 +370,9 @@ export class SimFlightController {
   }
 
   private tick(): void {
+    const before = this.vehicle.state();
     this.vehicle.step(this.nowMs());
+    this.ardupilotKeepModeOnLanding(before);
     this.px4FollowIntention();
     this.noteEstimate();
     const s = this.vehicle.state();
@@ -387,6 +391,22 @@ export class SimFlightController {
     this.ekfCheck();
     this.px4PositionFailsafe();
     if (this.family === 'px4') this.px4RequestedFailsafe();
+  }
+
+  /**
+   * ArduCopter changes no mode when it disarms (AP_Arming_Copter::disarm sets land_complete, stops the
+   * motors and resets the mission, nothing more). Its landings disarm in the mode they flew: LAND
+   * (ModeLand::run disarms once the land detector, land_detector.cpp update_land_detector, says
+   * land_complete), RTL and SMART_RTL (ModeRTL::land_run: arming.disarm(Method::LANDED)), and AUTO after a
+   * mission's land or RTL item (ModeAuto::exit_mission: arming.disarm(Method::MISSIONEXIT), still in
+   * AUTO; the item itself flies here in LAND or RTL, startItem). So it shows that mode, disarmed, until
+   * someone switches it; arming there is refused ("Arm: Mode not armable", command). The simulated
+   * multirotor shows Hold after its touchdown's disarm (`before`: the state before this tick's step);
+   * that is undone here. Before, the simulated ArduCopter showed LOITER after every landing.
+   */
+  private ardupilotKeepModeOnLanding(before: { readonly armed: boolean; readonly mode: FlightMode }): void {
+    if (this.family !== 'ardupilot' || !before.armed || this.vehicle.state().armed) return;
+    this.vehicle.setMode(this.missionActive ? 'mission' : before.mode);
   }
 
   /**
