@@ -103,6 +103,58 @@ describe.concurrent('restarted with its mission active and the drone on the grou
     expect(r.handedOver()).toBeNull();
   }, 120_000);
 
+  // ArduCopter stays, landed and disarmed, in the RTL or LAND it landed in (AP_Arming_Copter::disarm
+  // changes no mode): the FC's own return or landing while the device was down leaves it so. Restarted,
+  // the device reads a drone on the ground (landed 'on-ground', disarmed), not one returning or landing
+  // in the air (MissionRunner.resumeOwnTask's adoptReturn is for a vehicle airborne in them): handed over
+  // as landed while it was down; a new task for the drone arms it (GUIDED first: ArduCopter arms in
+  // neither) and takes it off.
+  it.for(['return', 'land'] as const)('landed by the FC\'s own %s while the device was down, left disarmed in it: handed over as landed, not as returning; a new task flies it', { timeout: 120_000 }, async (mode, t) => {
+    const { rig, devices, sent, device } = await fcRig(t);
+    const before = device(activeState([]));
+    before.r.resumeOwnTask(); // the device flying its part
+    await waitFor('up and on its way', () => rig.fc.vehicle.state().upM > 5, 30_000);
+    before.r.stop(); // the device stopped: the FC flies its last goto on
+    expect(rig.fc.vehicle.setReturnAltitude(6).ok).toBe(true); // home at about its height: no climb first
+    expect((mode === 'return' ? rig.fc.vehicle.returnToLaunch() : rig.fc.vehicle.land()).ok).toBe(true);
+    await waitFor(`landed and disarmed in ${mode}, as the FC tells the device`, () => {
+      const st = devices.flight.state();
+      return st.ok && !st.value.armed && st.value.landed === 'on-ground' && st.value.mode === mode;
+    }, 60_000);
+    const { r, acks } = device(activeState([report(1, 100)]));
+    const from = sent.length;
+    r.resumeOwnTask();
+    expect(await sentAfter(sent, from)).toEqual([]);
+    expect(rig.fc.vehicle.state()).toMatchObject({ armed: false, mode });
+    const failed = acks.filter((a) => a.stage === 'failed');
+    expect(failed).toMatchObject([{ command: 'ops/01', reason: expect.stringMatching(handedOverReason) }]);
+    expect(failed[0]?.reason).not.toMatch(/returning home|landing \(mode|left the executor's control/);
+    const given = sent.length;
+    commit(r, 3, [{ ...goto, id: 'ops/04', args: { waypoints: [[0, 20]], node: 'd1', replace: true } }]);
+    await waitFor('taken off for the new mission', () => rig.fc.vehicle.state().upM > 2, 20_000);
+    expect(sent.slice(given)).toEqual(expect.arrayContaining(['set-mode', 'arm', 'takeoff']));
+    expect(rig.vehicle.mode()).toBe('guided'); // its HEARTBEAT: GUIDED's take-off is GUIDED
+    expect(r.handedOver()).toBeNull();
+  });
+
+  it.for(['return', 'land'] as const)('it never flew for the mission, its FC left disarmed in %s from an earlier flight: it takes off as its task would', { timeout: 60_000 }, async (mode, t) => {
+    const { rig, devices, sent, device } = await fcRig(t);
+    rig.fc.vehicle.setMode(mode); // where ArduCopter stays after landing in it
+    await waitFor(`the device sees ${mode}`, () => {
+      const st = devices.flight.state();
+      return st.ok && st.value.mode === mode && st.value.landed === 'on-ground';
+    }, 5_000);
+    let s = applyBlock(initialMissionState(), { height: 1, timeMs: 9_000, members, txs: [report(0, 0)] }).state;
+    s = applyBlock(s, { height: 2, timeMs: 10_000, members, txs: [goto] }).state;
+    const { r, acks } = device(s);
+    const from = sent.length;
+    r.resumeOwnTask();
+    await waitFor('taken off', () => rig.fc.vehicle.state().upM > 2, 20_000);
+    expect(sent.slice(from)).toEqual(expect.arrayContaining(['set-mode', 'arm', 'takeoff']));
+    expect(acks.filter((a) => a.stage === 'failed')).toEqual([]);
+    expect(r.handedOver()).toBeNull();
+  });
+
   // Handed over at the restart, the device holds no route of the mission: what reaches it for the
   // mission next and is no new task for this drone must not take it off either.
   for (const [what, then] of [

@@ -92,9 +92,11 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
     await waitFor('held in LOITER', () => rig.fc.vehicle.state().mode === 'hold', 10_000);
     before.r.stop(); // the device stopped
     rig.fc.vehicle.land(); // the pilot lands it meanwhile (LAND: down, and disarmed on the ground)
-    await waitFor('landed and disarmed, as the FC tells the device', () => {
+    // ArduCopter stays in LAND, disarmed (AP_Arming_Copter::disarm changes no mode): on the ground, not
+    // a landing in the air nor a mode other than the hold the swarm committed (adoptHold).
+    await waitFor('landed and disarmed in LAND, as the FC tells the device', () => {
       const st = devices.flight.state();
-      return st.ok && !st.value.armed && st.value.landed === 'on-ground';
+      return st.ok && !st.value.armed && st.value.landed === 'on-ground' && st.value.mode === 'land';
     }, 60_000);
     const { r, acks, logs } = device(heldState([report(0, 0)]));
     r.resumeOwnTask();
@@ -104,6 +106,7 @@ describe.concurrent('restarted while the swarm holds its mission, with the drone
     expect(await sentAfter(sent, from)).toEqual([]); // before: arm, take-off, and its part flown
     expect(rig.fc.vehicle.state().armed).toBe(false);
     expect(logs.find((l) => /mission ops\/01 is held/.test(l))).toMatch(/on the ground after flying for this mission \(this device flew it before it restarted\)/);
+    expect(logs.find((l) => /mission ops\/01 is held/.test(l))).not.toMatch(/restarted with the vehicle in mode/);
     expect(acks.filter((a) => a.command === 'ops/01')).toMatchObject([{ stage: 'failed', reason: expect.stringMatching(/landed while the swarm held the mission/) }]);
     expect(acks.find((a) => a.command === 'ops/03' && a.stage === 'failed')?.reason).toMatch(/not carried out/);
   }, 90_000);
