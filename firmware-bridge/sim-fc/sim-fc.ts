@@ -1025,7 +1025,8 @@ export class SimFlightController {
     }
     const ne = geoToLocal(v.origin, item.latDeg, item.lonDeg);
     // Takeoff and waypoints fly in 'mission' mode; land and return use their own modes so the
-    // vehicle disarms on touchdown as it would after an AUTO.LAND.
+    // vehicle disarms on touchdown as it would after an AUTO.LAND (ArduCopter flies them in AUTO, and
+    // shows AUTO once disarmed here too: ardupilotKeepModeOnLanding).
     if (item.command === mavCmd.navTakeoff) {
       v.takeoff(item.relAltM);
       v.setMode('mission');
