@@ -51,3 +51,11 @@ describe.concurrent('run-suite watchdog', () => {
     expect(r.code).toBe(1);
   }, 60_000);
 });
+
+describe('run-suite settings', () => {
+  it('refuses a stall bound that is not a number of seconds, naming it (it read as NaN: no watchdog)', async () => {
+    const r = await runSuite({ MURMUR_TEST_STALL_S: '5m' });
+    expect(r.err).toMatch(/^MURMUR_TEST_STALL_S must be a number of seconds more than 0 \(got "5m"\)$/m);
+    expect(r.code).toBe(2);
+  }, 30_000);
+});

@@ -21,7 +21,12 @@ import { join, relative } from 'node:path';
 const repoRoot = join(import.meta.dirname, '..', '..');
 const vitestBin = join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
 const reporter = join(import.meta.dirname, 'progress-reporter.ts');
-const stallMs = Number(process.env.MURMUR_TEST_STALL_S ?? '300') * 1000;
+const stallS = Number(process.env.MURMUR_TEST_STALL_S ?? '300');
+if (!Number.isFinite(stallS) || stallS <= 0) {
+  process.stderr.write(`MURMUR_TEST_STALL_S must be a number of seconds more than 0 (got "${process.env.MURMUR_TEST_STALL_S}")\n`);
+  process.exit(2);
+}
+const stallMs = stallS * 1000;
 /** Before vitest lists its files (its start, config and global setup: the CLI's compile), the stall
  *  bound is at least this: that start has no events to show, and on a loaded machine it takes seconds,
  *  which a small MURMUR_TEST_STALL_S (the watchdog's own test's) read as a stall. */
