@@ -189,9 +189,31 @@ function otherManifestNote(p: BlockProof, manifest: Manifest): string {
 const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
 
+/** The argument that names some of the drones, by command type: what a bare id after TYPE meant. */
+const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nodes', 'mission.goto': 'node', 'mission.survey': 'drones', formation: 'drones' };
+
+/**
+ * Words after TYPE (or any with --command or --raw) were ignored, and the command signed without them:
+ * `send land d2` landed every drone. Refused before anything is read, signed or sent.
+ */
+function strayArgument(a: ReturnType<typeof parseSend>): string | null {
+  const whole = a.values.raw !== undefined ? '--raw' : a.values.command !== undefined ? '--command' : null;
+  if (whole === '--raw' && (a.values.command !== undefined || a.values.arg !== undefined)) return `--raw publishes a saved command as it is: leave out ${a.values.command !== undefined ? '--command' : '--arg'}`;
+  const stray = a.positionals.slice(whole === null ? 1 : 0);
+  if (stray.length === 0) return null;
+  const word = stray[0] as string;
+  if (whole !== null) return `unexpected argument "${word}": ${whole} gives the whole command; nothing was signed or sent`;
+  const type = a.positionals[0] as string;
+  const key = dronesArgOf[type];
+  const hint = key === undefined ? '' : key === 'node' ? `; for one drone: --arg node=${word}` : `; for some drones only: --arg '${key}=["${word}"]' (without it, ${type} is for every drone)`;
+  return `unexpected argument "${word}" after ${type}: arguments go as --arg NAME=VALUE${hint}; nothing was signed or sent`;
+}
+
 export async function sendCommand(argv: string[]): Promise<number> {
   const a = parseSend(argv);
   if (a.values.help) return void process.stdout.write(sendUsage + '\n'), exitCodes.ok;
+  const stray = strayArgument(a);
+  if (stray !== null) throw new CliError(stray, exitCodes.usage);
   const wait = a.values.wait ?? 'committed';
   if (wait !== 'none' && wait !== 'committed' && wait !== 'executed') throw new CliError(`--wait must be none, committed or executed (got "${wait}")`, exitCodes.usage);
   const timeoutMs = parseDuration(a.values.timeout, 30_000);

@@ -2,7 +2,7 @@
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,6 +253,24 @@ describe('command types', () => {
     expect(typo.stderr).not.toContain('cannot reach the broker'); // refused before anything was signed or sent
     expect(help.stdout).toMatch(/TYPE\s+noop, mission\.survey, mission\.goto, formation, hold, resume, rtl, land,\s+abort, geofence\.set, param\.set, fleet\.update, agent\.model/);
     expect(help.stdout).toContain('(geofence.set, param.set, fleet.update, agent.model need the admin role)');
+  });
+});
+
+describe('words after the command type', () => {
+  it('are refused before signing (exit 2), naming the --arg they meant: send land d2 landed every drone', async () => {
+    const [land, goto, noop, whole, raw] = await Promise.all([
+      murmurctl('send', 'land', 'd2', '--save', p('stray-land.cmd')),
+      murmurctl('send', 'mission.goto', 'd2', '--arg', 'waypoints=[[20,0]]'),
+      murmurctl('send', 'noop', 'extra'),
+      murmurctl('send', '--command', '{"type":"hold"}', 'd2'),
+      murmurctl('send', '--raw', p('stray-land.cmd'), '--arg', 'nodes=["d2"]'),
+    ]);
+    oneLine(land, 2, `unexpected argument "d2" after land: arguments go as --arg NAME=VALUE; for some drones only: --arg 'nodes=["d2"]' (without it, land is for every drone); nothing was signed or sent`);
+    oneLine(goto, 2, 'unexpected argument "d2" after mission.goto: arguments go as --arg NAME=VALUE; for one drone: --arg node=d2; nothing was signed or sent');
+    oneLine(noop, 2, 'unexpected argument "extra" after noop: arguments go as --arg NAME=VALUE; nothing was signed or sent');
+    oneLine(whole, 2, 'unexpected argument "d2": --command gives the whole command; nothing was signed or sent');
+    oneLine(raw, 2, '--raw publishes a saved command as it is: leave out --arg');
+    expect(existsSync(p('stray-land.cmd'))).toBe(false); // not signed, so not saved either
   });
 });
 
