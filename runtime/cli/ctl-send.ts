@@ -65,7 +65,8 @@ ${commonHelp}
 
 Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
-4 timeout, 5 broker unreachable.`;
+4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
+published: one line says whether it was committed or until when it may still be.`;
 
 interface SendResult {
   command: string;
@@ -189,6 +190,9 @@ function otherManifestNote(p: BlockProof, manifest: Manifest): string {
 const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
 
+/** Signals that end a wait, and the exit code each gives (128 + the signal's number, as a shell says). */
+const interruptCodes = [['SIGINT', 130], ['SIGTERM', 143]] as const;
+
 /** The argument that names some of the drones, by command type: what a bare id after TYPE meant. */
 const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nodes', 'mission.goto': 'node', 'mission.survey': 'drones', formation: 'drones' };
 
@@ -222,6 +226,17 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
   if (a.values.save !== undefined) writeOutputFile(a.values.save, envelope, { flag: '--save', mode: 0o600, example: 'command.cmd' });
   const ref = `${operator}/${nonceHex}`;
+  /** What a signal that ends the wait leaves behind, said in one line: the command may be committed. */
+  const stopOnSignal = (code: number) => (): void => {
+    const what = `${type} ${ref}`;
+    process.stderr.write(
+      r.height !== null
+        ? `murmurctl: interrupted: ${what} was committed at height ${r.height} (${r.outcome}); its drones go on without this wait: murmurctl status shows them\n`
+        : `murmurctl: interrupted: ${what} went to the broker and may still be committed until ${new Date(expiresAt).toISOString().slice(11, 19)} UTC (its --ttl): murmurctl log shows whether it was\n`,
+    );
+    process.exit(code);
+  };
+  const onSignal = new Map<string, () => void>();
   const topics = controlTopics(manifest.body.fleet);
   const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
@@ -367,6 +382,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
       });
     });
     const frame = Buffer.from(encodeFrame(fleetTag(manifest.body.fleet), 'consensus', envelope));
+    // From here the command may be out: Ctrl-C ended the wait without a word, and the operator never
+    // learnt its id, nor that it could still commit (and fly) after the prompt came back.
+    for (const [sig, code] of interruptCodes) process.once(sig, onSignal.set(sig, stopOnSignal(code)).get(sig) as () => void);
     await client.publishAsync(topics.commands, frame, { qos: 1 });
     // No device said anything yet (the broker was down, or came back before the devices subscribed
     // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
@@ -409,6 +427,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
       }
     }
   } finally {
+    onSignal.forEach((f, sig) => process.off(sig, f));
     await client.endAsync(false).catch(() => undefined);
   }
   if (wait === 'none') {

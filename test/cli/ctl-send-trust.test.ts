@@ -5,7 +5,7 @@
 // honest validator says it. Followers are not bounded by the fault assumption (any number may lie), and
 // validators' weights are what that assumption counts.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,7 @@ async function send(
   name: string,
   onCommand: (envelope: Uint8Array, ref: string) => Promise<void>,
   command: string[] = ['noop'],
-  opts: { json?: boolean; live?: { stdout: string } } = {},
+  opts: { json?: boolean; live?: { stdout: string }; spawned?: (p: ChildProcess) => void } = {},
 ): Promise<CliRun> {
   const f = await files(fx, name);
   const topics = controlTopics(fx.fleet);
@@ -81,6 +81,7 @@ async function send(
   });
   const run = new Promise<CliRun>((resolve) => {
     const p = spawn(process.execPath, [cliEntry('murmurctl'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.spawned?.(p);
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => {
@@ -310,5 +311,48 @@ describe.concurrent('murmurctl send --wait executed', () => {
     expect(beforeDone).toMatch(/^committed noop op\/[0-9a-f]{32} at height 3 \(round 0\), block [0-9a-f]{16}\ncertificate verified: signed by v0, v1, v2 \(3 of 4 voting power\)\naccepted; assigned to v0, v1\n$/);
     // Said once, then each drone's end.
     expect(r.stdout).toBe(`${beforeDone}  v0: done\n  v1: done\n`);
+  }, 30_000);
+});
+
+describe.concurrent('murmurctl send cut short by Ctrl-C', () => {
+  // It exited 130 without a word: the operator never learnt the command's id, nor that a command it
+  // published could still be committed, and flown, after the prompt came back.
+  it('names the command it published and until when it may still be committed, exit 130', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'int-a', validators: 4, seed: 21 });
+    let child: ChildProcess | undefined;
+    let ref = '';
+    const r = await send(fx, 'ia', async (_, command) => {
+      ref = command;
+      child?.kill('SIGINT');
+    }, ['rtl'], { json: false, spawned: (p) => (child = p) });
+    expect(r.code, r.stdout + r.stderr).toBe(130);
+    expect(r.stderr).toMatch(new RegExp(`^murmurctl: interrupted: rtl ${ref} went to the broker and may still be committed until \\d\\d:\\d\\d:\\d\\d UTC \\(its --ttl\\): murmurctl log shows whether it was\n$`));
+  }, 30_000);
+
+  it('once committed (--wait executed), says so and that the drones go on without the wait', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'int-b', validators: 4, seed: 22 });
+    const live = { stdout: '' };
+    let child: ChildProcess | undefined;
+    let ref = '';
+    const r = await send(
+      fx,
+      'ib',
+      async (envelope, command) => {
+        ref = command;
+        const block = encodeBlock({ height: 3, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+        const blockHash = hash(block);
+        const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 3, round: 0, blockHash }));
+        const certificate = { height: 3, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+        await device.publishAsync(controlTopics(fx.fleet).proof(3), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 3, reason: '', blockHash, assigned: ['v0'] });
+        for (let i = 0; i < 50 && !live.stdout.includes('accepted; assigned to v0'); i++) await pause(100);
+        child?.kill('SIGINT');
+      },
+      ['rtl', '--wait', 'executed'],
+      { json: false, live, spawned: (p) => (child = p) },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(130);
+    expect(r.stdout).toContain('accepted; assigned to v0\n');
+    expect(r.stderr).toBe(`murmurctl: interrupted: rtl ${ref} was committed at height 3 (accepted); its drones go on without this wait: murmurctl status shows them\n`);
   }, 30_000);
 });
