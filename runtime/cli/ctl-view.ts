@@ -4,7 +4,7 @@
 import { fleetPrefix } from '../links/mqtt-topics.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
-import { CliError, exitCodes, parse, printJson } from './kit.js';
+import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 
 export const viewUsage = `Usage: murmurctl status [options]     one row per device (retained status)
@@ -52,6 +52,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   if (a.values.help) return void process.stdout.write(viewUsage + '\n'), exitCodes.ok;
   // Each verb takes only its own options: one it would ignore is a mistake worth saying.
   if (a.values.count !== undefined && verb !== 'watch') throw new CliError(`--count is an option of watch, not of ${verb}`, exitCodes.usage);
+  noStrayArguments(a.positionals, 0, (w) => (verb === 'log' ? `one device's log is --node ${w}` : verb === 'status' ? 'status shows every device of the manifest' : ''));
   if (a.values.node !== undefined && verb !== 'log') throw new CliError(`--node is an option of log, not of ${verb}`, exitCodes.usage);
   await initCrypto();
   const { manifest } = loadManifest(a.values.manifest);

@@ -8,7 +8,7 @@ import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, ty
 import { decodeEnvelope } from '../wire/envelope.js';
 import { signManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
-import { CliError, exitCodes, need, parse, printJson } from './kit.js';
+import { CliError, exitCodes, need, noStrayArguments, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
 import { fsReason, writeOutputFile } from './output-file.js';
 import { readManifestFile } from './manifest-file.js';
@@ -85,6 +85,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     return exitCodes.ok;
   }
   const file = a.positionals[0];
+  noStrayArguments(a.positionals, verb === 'init' ? 0 : 1, () => (verb === 'init' ? 'fleet init takes the fleet as --fleet ID and the draft as --out FILE' : `fleet ${verb ?? ''} takes one file, ${file ?? ''}`));
   switch (verb) {
     case 'init': {
       const fleet = need(v.fleet, 'fleet');

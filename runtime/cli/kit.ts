@@ -53,6 +53,18 @@ function ambiguousValue(argv: readonly string[], message: string): string | null
   return `${flag} "${value}": negative numbers are not taken here, and a value starting with "-" reads as an option; give a positive value (a name that starts with "-" goes as ${flag}=${value})`;
 }
 
+/**
+ * A command that takes `taken` words besides its options ignored any more: `murmurctl status d1` showed
+ * every device, `murmur keygen d5 ...` asked for --id. One line naming the first extra word, and what it
+ * may have meant (`hint` of it).
+ */
+export function noStrayArguments(positionals: readonly string[], taken: number, hint: (word: string) => string = () => ''): void {
+  const word = positionals[taken];
+  if (word === undefined) return;
+  const meant = hint(word);
+  throw new CliError(`unexpected argument "${word}"${meant === '' ? '' : `: ${meant}`}`, exitCodes.usage);
+}
+
 export function need(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') throw new CliError(`missing required option --${flag}`, exitCodes.usage);
   return value;

@@ -1,6 +1,6 @@
 // `murmur`: the device CLI. keygen, fleet manifest editing and signing, provisioning one device; `start` runs a device.
 
-import { runMain, CliError, exitCodes, parse, need, printJson } from './kit.js';
+import { CliError, exitCodes, need, noStrayArguments, parse, printJson, runMain } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 import { keygen } from './keys.js';
 import { fleetCommand, fleetUsage } from './fleet-commands.js';
@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
       const kUsage = 'Usage: murmur keygen --id ID --out FILE [--force] [--json]';
       const a = parse(rest, { id: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, kUsage);
       if (a.values.help) return void process.stdout.write(kUsage + '\n'), exitCodes.ok;
+      noStrayArguments(a.positionals, 0, (w) => `the id goes as --id ${w}, the file as --out FILE`);
       const out = need(a.values.out, 'out');
       const pub = await keygen(need(a.values.id, 'id'), out, a.values.force === true);
       if (a.values.json) printJson({ ...pub, keyFile: out, publicKeyFile: `${out}.pub` });

@@ -1,7 +1,7 @@
 // `murmurctl`: the operator's CLI.
 
 import { initCrypto } from '../crypto/sodium.js';
-import { CliError, exitCodes, need, parse, printJson, runMain } from './kit.js';
+import { CliError, exitCodes, need, noStrayArguments, parse, printJson, runMain } from './kit.js';
 import { keygen } from './keys.js';
 import { sendCommand } from './ctl-send.js';
 import { viewCommand } from './ctl-view.js';
@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       const kUsage = 'Usage: murmurctl keygen --id OPERATOR_ID --out FILE [--force] [--json]';
       const a = parse(rest, { id: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, kUsage);
       if (a.values.help) return void process.stdout.write(kUsage + '\n'), exitCodes.ok;
+      noStrayArguments(a.positionals, 0, (w) => `the id goes as --id ${w}, the file as --out FILE`);
       const out = need(a.values.out, 'out');
       const pub = await keygen(need(a.values.id, 'id'), out, a.values.force === true);
       if (a.values.json) printJson({ ...pub, keyFile: out, publicKeyFile: `${out}.pub` });

@@ -13,7 +13,7 @@ import { StorageWait, storageRunResetMs } from '../device/storage-wait.js';
 import { rmdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger as PinoLogger } from 'pino';
-import { CliError, exitCodes, need, parse } from './kit.js';
+import { CliError, exitCodes, need, noStrayArguments, parse } from './kit.js';
 import { textManifestProblem } from './manifest-file.js';
 
 export const startUsage = `Usage: murmur start --config FILE
@@ -36,6 +36,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   const processStart = Math.round(Date.now() - process.uptime() * 1000);
   const a = parse(argv, { config: { type: 'string' } }, startUsage);
   if (a.values.help) return void process.stdout.write(startUsage + '\n'), exitCodes.ok;
+  noStrayArguments(a.positionals, 0, (w) => `the config file goes as --config ${w}`);
   const file = need(a.values.config, 'config');
   const cfg = loadDeviceConfig(file);
   if (!cfg.ok) throw new CliError(cfg.error, exitCodes.usage);

@@ -274,6 +274,28 @@ describe('words after the command type', () => {
   });
 });
 
+describe('words a command does not take', () => {
+  it('are one line naming the word and the option it belongs to (exit 2); each was ignored, or asked for the option', async () => {
+    writeFileSync(p('stray.yaml'), 'id: d1\n');
+    const cases: [string[], 'murmur' | 'murmurctl', string][] = [
+      [['status', 'd1'], 'murmurctl', 'unexpected argument "d1": status shows every device of the manifest'],
+      [['log', 'd1'], 'murmurctl', 'unexpected argument "d1": one device\'s log is --node d1'],
+      [['keygen', 'ops2', '--out', p('stray-ops2.key')], 'murmurctl', 'unexpected argument "ops2": the id goes as --id ops2, the file as --out FILE'],
+      [['keygen', 'd5', '--id', 'd5', '--out', p('stray-d5.key')], 'murmur', 'unexpected argument "d5": the id goes as --id d5, the file as --out FILE'],
+      [['start', p('stray.yaml')], 'murmur', `unexpected argument "${p('stray.yaml')}": the config file goes as --config ${p('stray.yaml')}`],
+      [['fleet', 'init', 'demo', '--authority', p('keys/authority.key'), '--out', p('stray-draft.json')], 'murmur', 'unexpected argument "demo": fleet init takes the fleet as --fleet ID and the draft as --out FILE'],
+      [['fleet', 'sign', p('draft.json'), 'extra', '--authority', p('keys/authority.key'), '--out', p('stray.manifest')], 'murmur', `unexpected argument "extra": fleet sign takes one file, ${p('draft.json')}`],
+    ];
+    const runs = await Promise.all(cases.map(([args, bin]) => (bin === 'murmur' ? murmur(...args) : murmurctl(...args))));
+    runs.forEach((r, i) => {
+      oneLine(r, 2, (cases[i] as [string[], string, string])[2]);
+      expect(r.stdout).toBe('');
+    });
+    // Nothing was written: keygen made no key (it took --id d5 before), fleet sign no manifest.
+    for (const f of ['stray-ops2.key', 'stray-d5.key', 'stray-draft.json', 'stray.manifest']) expect(existsSync(p(f)), f).toBe(false);
+  });
+});
+
 describe('signed manifests', () => {
   it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
     const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
