@@ -32,7 +32,7 @@ Commands:
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
 (start: 5 when its --broker did not take the connection, 130 when Ctrl-C stopped a real-time fleet
-before the scenario began).`;
+before the scenario began, or a deterministic one at any time).`;
 
 async function loadScenario(file: string): Promise<Scenario> {
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');

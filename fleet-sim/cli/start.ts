@@ -34,7 +34,8 @@ Options:
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise (a real-time run Ctrl-C cut
 short too), 2 bad scenario or usage, 5 the --broker did not take the connection, 130 Ctrl-C while
-the real-time fleet was still starting.`;
+the real-time fleet was still starting, or during a deterministic run (no report; the line says how
+to get it at once).`;
 
 /** A whole number, as written (no fraction, exponent or hex to round or read differently). */
 function wholeOpt(v: string | undefined, flag: string, max: number, fallback: number): number {
@@ -122,15 +123,29 @@ async function start(argv: string[]): Promise<number> {
     if (values.speed !== undefined) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
     return realtime({ ...scenario, seed }, { file, brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
-  const [{ liveRun }, { formatSummary }] = await Promise.all([import('../dashboard/live-run.js'), import('../report/write.js')]);
-  const result = await liveRun(scenario, {
-    seed,
-    file,
-    speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
-    port,
-    reportDir: values.reports ?? 'reports',
-    progress: tty ? 'bar' : 'lines',
-  });
+  const [{ liveRun, LiveRunStopped }, { formatSummary }, { shellWord }] = await Promise.all([import('../dashboard/live-run.js'), import('../report/write.js'), import('../scenario/shipped.js')]);
+  // Ctrl-C ended the paced run without a word (130, no report): say where, and what gives the report.
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals): void => void (signal ??= s);
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
+  let result;
+  try {
+    result = await liveRun(scenario, {
+      seed,
+      file,
+      speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
+      port,
+      reportDir: values.reports ?? 'reports',
+      progress: tty ? 'bar' : 'lines',
+      stopped: () => signal !== null,
+    });
+  } catch (e) {
+    if (!(e instanceof LiveRunStopped)) throw e;
+    process.stderr.write(`${tty ? '\n' : ''}fleet-sim: interrupted at ${(e.atMs / 1000).toFixed(1)} s of ${scenario.durationMs / 1000} s; no report written. The run is deterministic: fleet-sim start ${shellWord(file)} --seed ${seed} --speed 0 writes its reports without pacing\n`);
+    return signal === 'SIGTERM' ? 143 : 130;
+  } finally {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+  }
   process.stdout.write(`\n${formatSummary(result.report)}\n`);
   if (result.written) process.stdout.write(`\nreport: ${result.written.json}\n        ${result.written.html} (open it in a browser: the same map, charts and a replay)\n`);
   if (!result.report.expect.met) process.stderr.write(`fleet-sim: replay with: ${result.report.replay}\n`);

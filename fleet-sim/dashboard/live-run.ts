@@ -29,6 +29,15 @@ export interface LiveRunOptions {
   readonly observers?: readonly RunObserver[];
   /** Called when the dashboard is up, before the run starts (tests open a browser here). */
   readonly onServing?: (url: string) => Promise<void> | void;
+  /** Asked between slices: true ends the run there (Ctrl-C), with LiveRunStopped and no report. */
+  readonly stopped?: () => boolean;
+}
+
+/** The run was ended early (LiveRunOptions.stopped): nothing is written, the dashboard is closed. */
+export class LiveRunStopped extends Error {
+  constructor(readonly atMs: number) {
+    super(`stopped at ${atMs} ms`);
+  }
 }
 
 export interface LiveRunResult {
@@ -120,7 +129,12 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
       else if (performance.now() - lastYield > 40) await new Promise((r) => setImmediate(r)); // let pages and the server breathe
       lastYield = performance.now();
       if (o.progress !== 'bar' || simMs % 250 === 0) progress.show(simMs);
+      if (o.stopped?.() === true) throw new LiveRunStopped(simMs);
     },
+  }).catch(async (e: unknown) => {
+    await server?.close();
+    hub.close();
+    throw e;
   });
   progress.finish(s.durationMs);
   observer.onEvent({ t: 'end', at: report.simulatedMs, report });

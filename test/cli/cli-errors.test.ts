@@ -2,7 +2,7 @@
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,28 @@ describe('output paths', () => {
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
     expect(r.stdout).toBe(''); // refused before the run, not after it
   });
+});
+
+describe('fleet-sim start cut short', () => {
+  it('Ctrl-C during a deterministic run says where it stopped and how to get the reports (exit 130), writes none', async () => {
+    // It exited 130 without a word: the progress bar stopped and the reports it had promised never came.
+    const reports = p('int-reports');
+    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '4', '--no-dashboard', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (stdout.includes('10%')) child.kill('SIGINT'); // the run is under way (non-TTY progress: a line each 10 %)
+    });
+    const code = await exited;
+    clearTimeout(killer);
+    expect(code, stdout + stderr).toBe(130);
+    expect(stderr).toMatch(/^fleet-sim: interrupted at \d+\.\d s of 20 s; no report written\. The run is deterministic: fleet-sim start fleet-sim\/scenarios\/leader-crash\.yaml --seed 7 --speed 0 writes its reports without pacing\n$/);
+    expect(readdirSync(reports)).toEqual([]);
+  }, 60_000);
 });
 
 describe('fleet-sim start --realtime', () => {
