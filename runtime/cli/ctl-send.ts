@@ -21,6 +21,7 @@ import { encodeFrame, fleetTag } from '../links/frame.js';
 import type { AckBody } from '../wire/ack.js';
 import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
 import { controlTopics } from '../device/control-topics.js';
+import { redactBrokerUrl } from '../links/broker-url.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
@@ -238,7 +239,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
   };
   const onSignal = new Map<string, () => void>();
   const topics = controlTopics(manifest.body.fleet);
-  const client = await connect(brokerUrl(a.values.broker), 'murmurctl', Math.min(timeoutMs, 5_000));
+  const url = brokerUrl(a.values.broker);
+  const client = await connect(url, 'murmurctl', Math.min(timeoutMs, 5_000));
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
@@ -254,6 +256,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // or a proof of a block holding our command came in (checked or not). Without either, a resend
   // called a replay by f + 1 validators means the command was committed before this send published it.
   let connectionLost = false;
+  /** Anything from the fleet's devices (a proof of any block, an ack): without it a timeout says where it listened. */
+  let heardFleet = false;
   let ownCommitSeen = false;
   client.on('close', () => (connectionLost = true));
   let replayGrace: NodeJS.Timeout | null = null;
@@ -328,6 +332,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
       };
       if (wait === 'none') return done();
       client.on('message', (topic, payload) => {
+        heardFleet = true;
         if (topics.isProof(topic)) {
           const p = decodeProof(new Uint8Array(payload));
           if (!p.ok) return void rejectedProofs.push(`${topic}: ${p.error}`.slice(0, 200));
@@ -412,6 +417,11 @@ export async function sendCommand(argv: string[]): Promise<number> {
       clearInterval(again);
       if (replayGrace !== null) clearTimeout(replayGrace);
     });
+    if (r.outcome === 'timeout' && !heardFleet) {
+      // A live fleet publishes a proof of every block: silence is the wrong broker or the wrong manifest
+      // (another fleet's topics), or devices that are down. The bare timeout named none of these.
+      r.reason = `nothing at all came from fleet "${manifest.body.fleet}" on ${redactBrokerUrl(url)}: are its devices running and connected to this broker, and is --manifest this fleet's?`;
+    }
     if (r.outcome === 'timeout' && vouched(replayedAfterResend.keys())) {
       const [first] = [...replayedAfterResend.keys()].sort();
       const said = `said by ${[...replayedAfterResend.keys()].sort().join(', ')}`;

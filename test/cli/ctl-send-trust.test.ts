@@ -60,7 +60,7 @@ async function send(
   name: string,
   onCommand: (envelope: Uint8Array, ref: string) => Promise<void>,
   command: string[] = ['noop'],
-  opts: { json?: boolean; live?: { stdout: string }; spawned?: (p: ChildProcess) => void } = {},
+  opts: { json?: boolean; live?: { stdout: string }; spawned?: (p: ChildProcess) => void; timeout?: string } = {},
 ): Promise<CliRun> {
   const f = await files(fx, name);
   const topics = controlTopics(fx.fleet);
@@ -80,7 +80,7 @@ async function send(
     device.on('message', onMessage);
   });
   const run = new Promise<CliRun>((resolve) => {
-    const p = spawn(process.execPath, [cliEntry('murmurctl'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [cliEntry('murmurctl'), 'send', ...command, ...(opts.json === false ? [] : ['--json']), '--timeout', opts.timeout ?? '8s', '--broker', broker.url, '--manifest', f.manifest, '--key', f.key], { stdio: ['ignore', 'pipe', 'pipe'] });
     opts.spawned?.(p);
     let stdout = '';
     let stderr = '';
@@ -354,5 +354,30 @@ describe.concurrent('murmurctl send cut short by Ctrl-C', () => {
     expect(r.code, r.stdout + r.stderr).toBe(130);
     expect(r.stdout).toContain('accepted; assigned to v0\n');
     expect(r.stderr).toBe(`murmurctl: interrupted: rtl ${ref} was committed at height 3 (accepted); its drones go on without this wait: murmurctl status shows them\n`);
+  }, 30_000);
+});
+
+describe.concurrent('murmurctl send timing out', () => {
+  // A bare 'timeout: no verified commit' left the operator guessing; most often the broker or the
+  // manifest is another fleet's, and a live fleet publishes a proof of every block.
+  it('when nothing at all came from the fleet, says where it listened and what to check', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'quiet-a', validators: 4, seed: 23 });
+    const r = await send(fx, 'qa', async () => undefined, ['noop'], { timeout: '2s' });
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+    expect(out).toMatchObject({ outcome: 'timeout', reason: `nothing at all came from fleet "quiet-a" on ${broker.url}: are its devices running and connected to this broker, and is --manifest this fleet's?` });
+  }, 30_000);
+
+  it('when the fleet committed blocks without the command, says nothing of the kind', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'quiet-b', validators: 4, seed: 24 });
+    const r = await send(fx, 'qb', async () => {
+      const block = encodeBlock({ height: 5, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+      const blockHash = hash(block);
+      const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 5, round: 0, blockHash }));
+      const certificate = { height: 5, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+      await device.publishAsync(controlTopics(fx.fleet).proof(5), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+    }, ['noop'], { timeout: '2s' });
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'timeout', reason: '' });
   }, 30_000);
 });
