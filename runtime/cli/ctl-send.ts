@@ -256,7 +256,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // or a proof of a block holding our command came in (checked or not). Without either, a resend
   // called a replay by f + 1 validators means the command was committed before this send published it.
   let connectionLost = false;
-  /** Anything from the fleet's devices (a proof of any block, an ack): without it a timeout says where it listened. */
+  /** Anything from the fleet's devices (an ack, a proof of a block): without it a timeout says where it listened. */
   let heardFleet = false;
   let ownCommitSeen = false;
   client.on('close', () => (connectionLost = true));
@@ -418,9 +418,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
       if (replayGrace !== null) clearTimeout(replayGrace);
     });
     if (r.outcome === 'timeout' && !heardFleet) {
-      // A live fleet publishes a proof of every block: silence is the wrong broker or the wrong manifest
-      // (another fleet's topics), or devices that are down. The bare timeout named none of these.
-      r.reason = `nothing at all came from fleet "${manifest.body.fleet}" on ${redactBrokerUrl(url)}: are its devices running and connected to this broker, and is --manifest this fleet's?`;
+      // No ack and no block proof: the wrong broker or the wrong manifest (another fleet's topics), or
+      // devices that are down or too few to commit. The bare timeout named none of these.
+      r.reason = `nothing came from fleet "${manifest.body.fleet}" on ${redactBrokerUrl(url)} (no device's answer, no block proof): its devices are down or too few to commit, or --broker or --manifest is another fleet's (murmurctl status shows which)`;
     }
     if (r.outcome === 'timeout' && vouched(replayedAfterResend.keys())) {
       const [first] = [...replayedAfterResend.keys()].sort();

@@ -358,17 +358,17 @@ describe.concurrent('murmurctl send cut short by Ctrl-C', () => {
 });
 
 describe.concurrent('murmurctl send timing out', () => {
-  // A bare 'timeout: no verified commit' left the operator guessing; most often the broker or the
-  // manifest is another fleet's, and a live fleet publishes a proof of every block.
+  // A bare 'timeout: no verified commit' left the operator guessing: the broker or the manifest may be
+  // another fleet's, or the devices down; a fleet that takes the command answers it, or proves a block.
   it('when nothing at all came from the fleet, says where it listened and what to check', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'quiet-a', validators: 4, seed: 23 });
     const r = await send(fx, 'qa', async () => undefined, ['noop'], { timeout: '2s' });
     expect(r.code, r.stdout + r.stderr).toBe(4);
     const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
-    expect(out).toMatchObject({ outcome: 'timeout', reason: `nothing at all came from fleet "quiet-a" on ${broker.url}: are its devices running and connected to this broker, and is --manifest this fleet's?` });
+    expect(out).toMatchObject({ outcome: 'timeout', reason: `nothing came from fleet "quiet-a" on ${broker.url} (no device's answer, no block proof): its devices are down or too few to commit, or --broker or --manifest is another fleet's (murmurctl status shows which)` });
   }, 30_000);
 
-  it('when the fleet committed blocks without the command, says nothing of the kind', async ({ expect }) => {
+  it('when the fleet proved a block (without the command), says nothing of the kind', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'quiet-b', validators: 4, seed: 24 });
     const r = await send(fx, 'qb', async () => {
       const block = encodeBlock({ height: 5, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
