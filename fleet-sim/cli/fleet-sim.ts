@@ -2,7 +2,7 @@
 // failure prints the seed and the one command that replays it.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { CliError, exitCodes, parse, runMain } from '../../runtime/cli/kit.js';
+import { CliError, exitCodes, parse, runMain, unknownCommand } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { shellWord, shippedScenario } from '../scenario/shipped.js';
@@ -199,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
       return runOne(s, Number(m[2]), file, values.json, await threadsFor(s, file, m[3]));
     }
     default:
-      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+      throw unknownCommand(command, ['run', 'start', 'seeds', 'replay'], 'fleet-sim');
   }
 }
 

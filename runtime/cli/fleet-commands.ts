@@ -8,7 +8,7 @@ import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, ty
 import { decodeEnvelope } from '../wire/envelope.js';
 import { signManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
-import { CliError, exitCodes, need, noStrayArguments, parse, printJson } from './kit.js';
+import { CliError, exitCodes, need, noStrayArguments, parse, printJson, unknownCommand } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
 import { fsReason, writeOutputFile } from './output-file.js';
 import { readManifestFile } from './manifest-file.js';
@@ -194,7 +194,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       return exitCodes.ok;
     }
     default:
-      throw new CliError(`unknown fleet verb "${verb ?? ''}"\n\n${fleetUsage}`, exitCodes.usage);
+      throw unknownCommand(verb ?? '', ['init', 'add', 'remove', 'sign', 'show', 'verify'], 'murmur fleet');
   }
 }
 

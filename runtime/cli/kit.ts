@@ -2,6 +2,7 @@
 // expected failures into a one-line message and an exit code, never a stack trace.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closestName } from '../lib/closest.js';
 
 /** Documented exit codes shared by murmur, murmurctl and fleet-sim. */
 export const exitCodes = {
@@ -63,6 +64,18 @@ export function noStrayArguments(positionals: readonly string[], taken: number, 
   if (word === undefined) return;
   const meant = hint(word);
   throw new CliError(`unexpected argument "${word}"${meant === '' ? '' : `: ${meant}`}`, exitCodes.usage);
+}
+
+/**
+ * A command word that is none of `known`: one line with the nearest (a typo: `murmurctl sned`), or, for
+ * an option given before the command (`murmurctl --broker URL status`), that the command comes first.
+ * It printed the whole usage after a bare "unknown command".
+ */
+export function unknownCommand(word: string, known: readonly string[], program: string): CliError {
+  const list = `${program} --help lists them: ${known.join(', ')}`;
+  if (word.startsWith('-')) return new CliError(`"${word}" before the command: give the command first, then its options (${list})`, exitCodes.usage);
+  const near = closestName(word, known);
+  return new CliError(`unknown command "${word}"${near === null ? '' : `; did you mean ${near}?`} (${list})`, exitCodes.usage);
 }
 
 export function need(value: string | undefined, flag: string): string {

@@ -1,6 +1,6 @@
 // `murmur`: the device CLI. keygen, fleet manifest editing and signing, provisioning one device; `start` runs a device.
 
-import { CliError, exitCodes, need, noStrayArguments, parse, printJson, runMain } from './kit.js';
+import { exitCodes, need, noStrayArguments, parse, printJson, runMain, unknownCommand } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 import { keygen } from './keys.js';
 import { fleetCommand, fleetUsage } from './fleet-commands.js';
@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return (await import('./start.js')).startCommand(rest);
     default:
-      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+      throw unknownCommand(command, ['keygen', 'fleet', 'provision', 'start'], 'murmur');
   }
 }
 

@@ -1,7 +1,7 @@
 // `murmurctl`: the operator's CLI.
 
 import { initCrypto } from '../crypto/sodium.js';
-import { CliError, exitCodes, need, noStrayArguments, parse, printJson, runMain } from './kit.js';
+import { exitCodes, need, noStrayArguments, parse, printJson, runMain, unknownCommand } from './kit.js';
 import { keygen } from './keys.js';
 import { sendCommand } from './ctl-send.js';
 import { viewCommand } from './ctl-view.js';
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     case 'log':
       return viewCommand(command, rest);
     default:
-      throw new CliError(`unknown command "${command}"\n\n${usage}`, exitCodes.usage);
+      throw unknownCommand(command, ['keygen', 'send', 'status', 'watch', 'log'], 'murmurctl');
   }
 }
 

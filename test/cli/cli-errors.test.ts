@@ -318,6 +318,25 @@ describe('words a command does not take', () => {
   });
 });
 
+describe('mistyped commands', () => {
+  it('are one line naming the nearest command and listing them (exit 2), not the whole usage', async () => {
+    const cases: [Promise<CliRun>, string][] = [
+      [murmurctl('sned', 'noop'), 'murmurctl: unknown command "sned"; did you mean send? (murmurctl --help lists them: keygen, send, status, watch, log)'],
+      [murmurctl('--broker', 'mqtt://127.0.0.1:1', 'status'), 'murmurctl: "--broker" before the command: give the command first, then its options (murmurctl --help lists them: keygen, send, status, watch, log)'],
+      [murmur('strat', '--config', p('d1.yaml')), 'murmur: unknown command "strat"; did you mean start? (murmur --help lists them: keygen, fleet, provision, start)'],
+      [murmur('fleet', 'ad', p('draft.json')), 'murmur: unknown command "ad"; did you mean add? (murmur fleet --help lists them: init, add, remove, sign, show, verify)'],
+      [runCli('fleet-sim', ['seed', '--count', '1']), 'fleet-sim: unknown command "seed"; did you mean seeds? (fleet-sim --help lists them: run, start, seeds, replay)'],
+      [runCli('fleet-sim', ['frobnicate']), 'fleet-sim: unknown command "frobnicate" (fleet-sim --help lists them: run, start, seeds, replay)'],
+    ];
+    const runs = await Promise.all(cases.map(([r]) => r));
+    runs.forEach((r, i) => {
+      expect(r.stderr).toBe(`${(cases[i] as [Promise<CliRun>, string])[1]}\n`);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+    });
+  });
+});
+
 describe('signed manifests', () => {
   it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
     const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
