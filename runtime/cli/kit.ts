@@ -33,10 +33,17 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   } catch (e) {
     const ambiguous = ambiguousValue(argv, (e as Error).message);
     if (ambiguous !== null) throw new CliError(ambiguous, exitCodes.usage);
-    // parseArgs' own line for a mistyped option advises putting it after `--` as a positional.
-    const unknown = /^Unknown option '([^']+)'/.exec((e as Error).message);
-    const line = unknown ? `unknown option ${unknown[1]}` : (e as Error).message;
-    throw new CliError(`${line}\n\n${usage}`, exitCodes.usage);
+    // parseArgs' own line for a mistyped option advises putting it after `--` as a positional; the whole
+    // usage after it buried the one line that matters. The nearest option names the typo.
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    if (unknown) {
+      const near = closestName(unknown[1] as string, ['--help', ...Object.keys(options).map((k) => `--${k}`)]);
+      throw new CliError(`unknown option ${unknown[1]}${near === null ? '' : `; did you mean ${near}?`} (--help lists the options)`, exitCodes.usage);
+    }
+    const missing = /^Option '(--[^ ']+)(?: <value>)?' argument missing/.exec(message);
+    if (missing) throw new CliError(`${missing[1]} needs a value (--help lists the options)`, exitCodes.usage);
+    throw new CliError(`${message}\n\n${usage}`, exitCodes.usage);
   }
 }
 

@@ -318,8 +318,8 @@ describe('words a command does not take', () => {
   });
 });
 
-describe('mistyped commands', () => {
-  it('are one line naming the nearest command and listing them (exit 2), not the whole usage', async () => {
+describe('mistyped commands and options', () => {
+  it('are one line naming the nearest command or option (exit 2), not the whole usage', async () => {
     const cases: [Promise<CliRun>, string][] = [
       [murmurctl('sned', 'noop'), 'murmurctl: unknown command "sned"; did you mean send? (murmurctl --help lists them: keygen, send, status, watch, log)'],
       [murmurctl('--broker', 'mqtt://127.0.0.1:1', 'status'), 'murmurctl: "--broker" before the command: give the command first, then its options (murmurctl --help lists them: keygen, send, status, watch, log)'],
@@ -327,6 +327,11 @@ describe('mistyped commands', () => {
       [murmur('fleet', 'ad', p('draft.json')), 'murmur: unknown command "ad"; did you mean add? (murmur fleet --help lists them: init, add, remove, sign, show, verify)'],
       [runCli('fleet-sim', ['seed', '--count', '1']), 'fleet-sim: unknown command "seed"; did you mean seeds? (fleet-sim --help lists them: run, start, seeds, replay)'],
       [runCli('fleet-sim', ['frobnicate']), 'fleet-sim: unknown command "frobnicate" (fleet-sim --help lists them: run, start, seeds, replay)'],
+      // Options too: the nearest one, and no usage after the line (it buried the line that matters).
+      [murmurctl('send', 'noop', '--wiat', 'executed'), 'murmurctl: unknown option --wiat; did you mean --wait? (--help lists the options)'],
+      [murmur('start', '--confg', p('d1.yaml')), 'murmur: unknown option --confg; did you mean --config? (--help lists the options)'],
+      [runCli('fleet-sim', ['run', '--sed', '3']), 'fleet-sim: unknown option --sed; did you mean --seed? (--help lists the options)'],
+      [murmurctl('send', 'noop', '--wait'), 'murmurctl: --wait needs a value (--help lists the options)'],
     ];
     const runs = await Promise.all(cases.map(([r]) => r));
     runs.forEach((r, i) => {

@@ -85,7 +85,7 @@ describe('murmur keygen and murmur fleet', () => {
     expect(r.stderr).toContain('chmod 600');
   });
 
-  it('every CLI answers --help, and a bad option gives usage and exit 2', async () => {
+  it('every CLI answers --help, and a bad option is one line, exit 2', async () => {
     const bins = ['murmur', 'murmurctl', 'fleet-sim'] as const;
     const [bad, ...helps] = await Promise.all([runCli('murmur', ['keygen', '--bogus']), ...bins.map((bin) => runCli(bin, ['--help']))]);
     helps.forEach((h, i) => {
@@ -93,7 +93,6 @@ describe('murmur keygen and murmur fleet', () => {
       expect(h.stdout).toContain(`Usage: ${bins[i]}`);
     });
     expect(bad.code).toBe(2);
-    expect(bad.stderr.split('\n')[0]).toBe('murmur: unknown option --bogus');
-    expect(bad.stderr).toContain('Usage: murmur keygen');
+    expect(bad.stderr).toBe('murmur: unknown option --bogus (--help lists the options)\n'); // one line, not the usage after it
   });
 });
