@@ -308,11 +308,28 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   return `${path}: ${got}; ${fixFor(path)}`;
 }
 
+/**
+ * Another of Murmur's files, or none, given as the config: said for what it is. A key file or a draft
+ * (JSON, so YAML) got seven lines of missing and unknown fields; a signed manifest or an empty file
+ * "must be a YAML mapping".
+ */
+function wrongFileProblem(text: string, file: string): string | null {
+  if (text.trim() === '') return `${file}: the file is empty; a device.yaml sets at least id, key, manifest, dataDir and mqtt (docs/device-config.md)`;
+  // Text read as UTF-8: a NUL or an invalid byte (U+FFFD) in it is a binary file.
+  if (/[\u0000\uFFFD]/.test(text)) return `${file}: a binary file (a signed fleet manifest?), not a device.yaml; give --config the device's YAML file, which names the manifest in its manifest field`;
+  const format = /^\s*\{[\s\S]*?"format"\s*:\s*"(murmur-[a-z0-9-]+)\/\d+"/.exec(text)?.[1];
+  if (format === 'murmur-ed25519-key' || format === 'murmur-ed25519-public') return `${file}: a key file, not a device.yaml; give --config the device's YAML file, which names this key in its key field`;
+  if (format === 'murmur-fleet-draft') return `${file}: a fleet manifest draft, not a device.yaml; give --config the device's YAML file`;
+  return null;
+}
+
 /** Parses and checks YAML text; relative paths resolve against the config file's directory. */
 export function parseDeviceConfig(text: string, file: string): Result<DeviceConfig, string> {
   // zod's core requires all 60 of its locales (to offer z.locales); the English messages said here come
   // from its locales/en directly. Deferred, the locale index and the other locales are never read: about
   // 30 ms of CPU less at every start (and at each in-process device's, fleet-sim real time).
+  const wrongFile = wrongFileProblem(text, file);
+  if (wrongFile !== null) return err(wrongFile);
   const parsed = withReleasedPackages(['zod', 'yaml'], (load): Result<DeviceConfig, string> => {
     const { parse: parseYaml } = load('yaml') as typeof import('yaml');
     let raw: unknown;

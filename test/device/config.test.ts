@@ -11,6 +11,25 @@ import { withReleasedPackages } from '../../runtime/lib/released-require.js';
 const good = 'id: d1\nkey: keys/d1.key\nmanifest: fleet.manifest\ndataDir: data\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 
 describe('device.yaml', () => {
+  it('another of Murmur\'s files, or an empty one, given as the config is named for what it is', () => {
+    // A key file or a draft (JSON, so YAML) got seven missing and unknown fields; a signed manifest or an
+    // empty file 'must be a YAML mapping of fields'.
+    const key = JSON.stringify({ format: 'murmur-ed25519-key/1', id: 'd1', publicKey: 'ab'.repeat(32), seed: 'cd'.repeat(32) }, null, 2);
+    const draft = JSON.stringify({ format: 'murmur-fleet-draft/1', fleet: 'demo', epoch: 1 }, null, 2);
+    const binary = Buffer.from([0xa4, 0x00, 0xff, 0x62, 0x69]).toString('utf8');
+    const said = (text: string): string => {
+      const r = parseDeviceConfig(text, 'x.yaml');
+      return r.ok ? 'ok' : r.error;
+    };
+    expect(said(key)).toBe("x.yaml: a key file, not a device.yaml; give --config the device's YAML file, which names this key in its key field");
+    expect(said(key.replace('murmur-ed25519-key', 'murmur-ed25519-public'))).toContain('x.yaml: a key file, not a device.yaml');
+    expect(said(draft)).toBe("x.yaml: a fleet manifest draft, not a device.yaml; give --config the device's YAML file");
+    expect(said(binary)).toBe("x.yaml: a binary file (a signed fleet manifest?), not a device.yaml; give --config the device's YAML file, which names the manifest in its manifest field");
+    expect(said(' \n\n')).toBe('x.yaml: the file is empty; a device.yaml sets at least id, key, manifest, dataDir and mqtt (docs/device-config.md)');
+    // A YAML that is not a mapping is still said so.
+    expect(said('- a\n- b\n')).toBe('x.yaml: must be a YAML mapping of fields (id, key, manifest, dataDir, mqtt, ...)');
+  });
+
   it('hal.mavlink.batteryCells: a whole number of series cells from 1 to 14', () => {
     const with_ = (cells: string): string => `${good}hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0, batteryCells: ${cells} } }\n`;
     const six = parseDeviceConfig(with_('6'), 'd.yaml');
