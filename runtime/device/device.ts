@@ -36,6 +36,7 @@ import { ControlPlane } from './control-plane.js';
 import { FileStorage, StorageError } from './file-storage.js';
 import { storageFailedMessage } from './storage-wait.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
+import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
 import { MissionRunner } from './mission-runner.js';
@@ -120,6 +121,11 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   if (!format.ok) {
     await lock.value.release();
     return err(`${configFile}: dataDir: ${format.error}`);
+  }
+  const fleetOwner = checkDataFleet(config.dataDir, dataFleetOf(m.value.body.fleet, m.value.body.authority));
+  if (!fleetOwner.ok) {
+    await lock.value.release();
+    return err(`${configFile}: dataDir: ${fleetOwner.error}`);
   }
   return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value, halDrivers, agentsSetup });
 }
@@ -467,6 +473,7 @@ export class Device {
     this.httpPort = http.port;
     // The first write to the directory: its format, so no older release takes what follows for its own.
     markDataFormat(this.storage, this.p.dataFormatFound);
+    markDataFleet(this.storage, c.dataDir, dataFleetOf(this.p.manifest.body.fleet, this.p.manifest.body.authority));
     // Recover next: replaying the WAL rebuilds the chain and the mission state before the links, the
     // control plane and the agents see anything. A directory it refuses (a damaged snapshot: exit 2)
     // keeps the session number it had.
