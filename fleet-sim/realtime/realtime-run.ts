@@ -12,6 +12,7 @@ import { createSigner } from '../../runtime/crypto/sodium.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
+import { redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { rateTimes, type Scenario } from '../scenario/scenario.js';
@@ -281,13 +282,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     await hil?.start();
     await fleet.setup();
     stopIfInterrupted();
-    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${fleet.brokerUrl}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${redactBrokerUrl(fleet.brokerUrl)}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
     const crowded = o.processes ? processesNote(fleet.devices.length, availableParallelism()) : null;
     if (crowded) log(crowded);
     if (!fleet.embedded && plan.hasLinkFaults) {
       // Only the embedded broker can decide per delivery; say at once what this run will not do.
       const lines = plan.notApplicable();
-      log(`not applied over the external broker ${fleet.brokerUrl} (use the embedded broker for these): ${lines.join('; ')}`);
+      log(`not applied over the external broker ${redactBrokerUrl(fleet.brokerUrl)} (use the embedded broker for these): ${lines.join('; ')}`);
       for (const l of lines) unsupported.push(`${l}: not applied to MQTT over an external broker${s.radio ? ' (applied on the radio only)' : ''}`);
     }
     // Connect before the devices start: with twenty of them running, a loaded broker can take longer

@@ -2,6 +2,7 @@
 // proofs: `send` verifies commits itself; these views show what each device says, side by side.
 
 import { fleetPrefix } from '../links/mqtt-topics.js';
+import { redactBrokerUrl } from '../links/broker-url.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
 import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
@@ -24,7 +25,7 @@ const inWords = (ms: number): string => (ms < 1_000 ? `${ms} ms` : `${ms / 1_000
 
 /** The one line on stderr when nothing came: what was waited for, and what to check. */
 function silence(what: string, ms: number, url: string, fleet: string): number {
-  process.stderr.write(`murmurctl: ${what} within ${inWords(ms)} on ${url} (fleet "${fleet}"): are the devices running and connected to this broker? (a longer --timeout waits more)\n`);
+  process.stderr.write(`murmurctl: ${what} within ${inWords(ms)} on ${redactBrokerUrl(url)} (fleet "${fleet}"): are the devices running and connected to this broker? (a longer --timeout waits more)\n`);
   return exitCodes.timeout;
 }
 

@@ -10,6 +10,7 @@ import { checkConfigFiles, parseDeviceConfig } from '../config/device-config.js'
 import { writeKeyFile } from '../crypto/key-file.js';
 import { openDevice } from '../device/device.js';
 import { toHex } from '../lib/bytes.js';
+import { redactBrokerUrl } from '../links/broker-url.js';
 import { memberOf } from '../manifest/manifest.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
@@ -175,7 +176,7 @@ export async function provisionCommand(argv: string[]): Promise<number> {
       process.stdout.write(
         `provisioned ${identity.id} (${member.role}, fleet "${fleet}" epoch ${epoch}) in ${out}:\n` +
           payload.map((f) => `  ${f.padEnd(15)} -> ${onDevice.dir}/${f}${f === bundleFiles.key ? ' (identity, mode 0600, owned by murmur)' : ''}\n`).join('') +
-          `  dataDir ${onDevice.dataDir}, health on http://127.0.0.1:${port}/health, broker ${mqttUrl}\n` +
+          `  dataDir ${onDevice.dataDir}, health on http://127.0.0.1:${port}/health, broker ${redactBrokerUrl(mqttUrl)}\n` +
           `copy ${basename(out)}/ to the device with the release bundle, then (offline): sudo sh murmur-<version>-<target>/install.sh --provision ${basename(out)}\n`,
       );
     }

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { connectMqtt, flushNow } from './mqtt-connect.js';
+import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
@@ -63,6 +64,8 @@ export interface MqttLinkOptions {
  *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
  *  broker unavailable or busy) are retried. */
 const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
+/** Of those, the login's: bad user name or password, not authorized (3.1.1: 4, 5; 5: 134, 135). */
+const credentialRefusals: ReadonlySet<number> = new Set([4, 5, 134, 135]);
 
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
 
@@ -180,7 +183,10 @@ export class MqttLink implements Link {
     });
     if (refused) {
       await this.stop();
-      throw new Error(`MQTT broker ${o.url} refused node "${o.node}": ${refused.message}`);
+      // The URL without its password (it went to the operator's terminal and logs as typed); for a
+      // login refused, where to look.
+      const login = credentialRefusals.has((refused as Error & { code?: number }).code ?? 0) ? '; check the user name and password this device gives the broker (mqtt.username and mqtt.password, or in mqtt.url)' : '';
+      throw new Error(`MQTT broker ${redactBrokerUrl(o.url)} refused node "${o.node}": ${refused.message}${login}`);
     }
   }
 

@@ -1,0 +1,51 @@
+// A broker URL with a password in it (mqtt://user:password@host:port) never comes back on the terminal
+// as typed: murmurctl's "no device answered" line and murmur start's refused-login line printed it whole
+// (the rest of the CLIs' lines already said user:***@). A refused login also says where the device's
+// credentials are set. Real processes on a Mosquitto that wants a password.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Mosquitto } from '../links/processes.js';
+import { runCli, type CliRun } from '../support/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'murmur-broker-creds-'));
+const p = (f: string): string => join(dir, f);
+const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
+let broker: Mosquitto;
+
+beforeAll(async () => {
+  broker = await Mosquitto.start(undefined, { users: { ops: 'right-horse' }, acl: 'user ops\ntopic readwrite #\n' });
+  for (const id of ['authority', 'd1']) expect((await murmur('keygen', '--id', id, '--out', p(`keys/${id}.key`))).code).toBe(0);
+  expect((await murmur('fleet', 'init', '--fleet', 'creds', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
+  expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'))).code).toBe(0);
+  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
+  expect(signed.code, signed.stderr).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a password in the broker URL', () => {
+  it('murmurctl status with no device answering names the broker without it (exit 4)', async () => {
+    const url = `mqtt://ops:right-horse@127.0.0.1:${broker.port}`;
+    const r = await runCli('murmurctl', ['status', '--broker', url, '--manifest', p('fleet.manifest')], { cwd: dir });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(`no device published its status within 800 ms on mqtt://ops:***@127.0.0.1:${broker.port} (fleet "creds")`);
+    expect(r.stdout + r.stderr).not.toContain('right-horse');
+  });
+
+  it('murmur start whose login the broker refuses: one line without it, saying where the credentials are set (exit 5)', async () => {
+    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data/d1')}\nmqtt: { url: "mqtt://ops:wrong-horse@127.0.0.1:${broker.port}" }\nhttp: { port: 0 }\nagents: { enabled: false }\n`);
+    const r = await murmur('start', '--config', p('d1.yaml'));
+    expect(r.code, r.stderr).toBe(5);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('murmur: '));
+    expect(lines, r.stderr).toEqual([
+      `murmur: no link started: mqtt: MQTT broker mqtt://ops:***@127.0.0.1:${broker.port} refused node "d1": Connection refused: Not authorized; check the user name and password this device gives the broker (mqtt.username and mqtt.password, or in mqtt.url)`,
+    ]);
+    expect(r.stdout + r.stderr).not.toContain('wrong-horse');
+  }, 40_000);
+});
