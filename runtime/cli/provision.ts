@@ -10,7 +10,7 @@ import { checkConfigFiles, parseDeviceConfig } from '../config/device-config.js'
 import { writeKeyFile } from '../crypto/key-file.js';
 import { openDevice } from '../device/device.js';
 import { toHex } from '../lib/bytes.js';
-import { redactBrokerUrl } from '../links/broker-url.js';
+import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
 import { memberOf } from '../manifest/manifest.js';
 import { CliError, exitCodes, need, parse, printJson } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
@@ -104,6 +104,9 @@ export async function provisionCommand(argv: string[]): Promise<number> {
   const keyFile = need(v.key, 'key');
   const manifestFile = need(v.manifest, 'manifest');
   const mqttUrl = need(v['mqtt-url'], 'mqtt-url');
+  // Named as the option given, not as the device.yaml field it becomes in a directory not yet written.
+  const urlProblem = brokerUrlProblem(mqttUrl);
+  if (urlProblem !== null) throw new CliError(`--mqtt-url "${redactBrokerUrl(mqttUrl)}": ${urlProblem}; give a broker URL like mqtt://10.0.0.2:1883 or mqtts://broker:8883`, exitCodes.usage);
   const out = need(v.out, 'out');
   const outKey = join(out, bundleFiles.key);
   // The one refusal that protects an identity: checked before anything is read or written.
