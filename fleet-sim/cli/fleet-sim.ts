@@ -179,11 +179,20 @@ async function main(argv: string[]): Promise<number> {
       const reportFile = positionals[0];
       if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
       let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown; file?: unknown };
+      let text: string;
       try {
-        rep = JSON.parse(readFileSync(reportFile, 'utf8')) as typeof rep;
+        text = readFileSync(reportFile, 'utf8');
       } catch (e) {
         throw new CliError(`cannot read report ${reportFile}: ${(e as Error).message}`, exitCodes.usage);
       }
+      try {
+        rep = JSON.parse(text) as typeof rep;
+      } catch {
+        // JSON.parse's message quotes the text, newlines and all (two lines on the terminal); the usual
+        // mistake is a scenario given where its report belongs.
+        throw new CliError(`${reportFile} is not a JSON report (fleet-sim run --json FILE and fleet-sim start write one); to run a scenario file: fleet-sim run ${shellWord(reportFile)}`, exitCodes.usage);
+      }
+      if (rep === null || typeof rep !== 'object') throw new CliError(`${reportFile} is not a fleet-sim report (a JSON object with a "replay" field)`, exitCodes.usage);
       if (rep.mode === 'realtime') {
         const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
         const file = realtimeReportFile(rep);

@@ -123,6 +123,8 @@ describe('output paths', () => {
       [['replay', p('rt.json'), '--seed', '5'], 'fleet-sim replay takes --seed S or a report file, not both'],
       [['run', 'fleet-sim/scenarios/leader-crash.yaml', 'fleet-sim/scenarios/geofence.yaml'], 'fleet-sim run takes one scenario file, got 2: fleet-sim/scenarios/leader-crash.yaml fleet-sim/scenarios/geofence.yaml'],
       [['seeds', '--count', '1', 'extra'], 'fleet-sim seeds takes no file, got extra'],
+      // A scenario where its report belongs: JSON.parse's message quoted the YAML over two lines.
+      [['replay', 'fleet-sim/scenarios/leader-crash.yaml'], 'fleet-sim/scenarios/leader-crash.yaml is not a JSON report (fleet-sim run --json FILE and fleet-sim start write one); to run a scenario file: fleet-sim run fleet-sim/scenarios/leader-crash.yaml'],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli('fleet-sim', args)));
     runs.forEach((r, i) => {
