@@ -193,12 +193,20 @@ function workload(v: unknown, i: number, count: number): Workload {
   return { kind: 'once', at, command: type, args };
 }
 
-export function parseScenario(text: string, fileName = 'scenario'): Scenario {
+/** A scenario from its YAML or JSON text; a ScenarioError says what is wrong. The callers put the file's
+ *  name before the message (`_fileName`, kept for them, was said there twice). */
+export function parseScenario(text: string, _fileName = 'scenario'): Scenario {
+  if (text.trim() === '') throw new ScenarioError(`the file is empty; a scenario has at least a name (fleet-sim/scenarios/leader-crash.yaml is the shortest)`);
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new ScenarioError(`${fileName} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+    // The callers name the file first. The library's first line ends "at line L, column C:" before a
+    // picture of the text over several lines: the line's own text is said instead of the colon.
+    const first = ((e as Error).message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+    const line = (e as { linePos?: readonly { line: number }[] }).linePos?.[0]?.line;
+    const src = line !== undefined ? text.split('\n')[line - 1]?.trim() : undefined;
+    throw new ScenarioError(`not valid YAML or JSON: ${first}${src ? ` (${JSON.stringify(src.length > 60 ? `${src.slice(0, 60)}…` : src)})` : ''}`);
   }
   const o = obj(doc, '(top level)');
   only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'operator', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');

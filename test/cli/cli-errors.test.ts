@@ -160,6 +160,16 @@ describe('output paths', () => {
     expect(again.code).toBe(0);
   });
 
+  it('fleet-sim: a scenario with a YAML error names the file once and the line; an empty one says so (exit 2)', async () => {
+    writeFileSync(p('bad-scenario.yaml'), 'name: x\nfaults: [ { at: 1s, crash: 0 }\nexpect: {}\n');
+    writeFileSync(p('empty-scenario.yaml'), '\n');
+    const [bad, empty] = await Promise.all([runCli('fleet-sim', ['run', p('bad-scenario.yaml')]), runCli('fleet-sim', ['run', p('empty-scenario.yaml')])]);
+    // It said the path twice and ended at the YAML library's colon; empty: 'scenario field "(top level)": must be a map'.
+    expect(bad.stderr).toBe(`fleet-sim: ${p('bad-scenario.yaml')}: not valid YAML or JSON: Flow sequence in block collection must be sufficiently indented and end with a ] at line 3, column 1 ("expect: {}")\n`);
+    expect(empty.stderr).toBe(`fleet-sim: ${p('empty-scenario.yaml')}: the file is empty; a scenario has at least a name (fleet-sim/scenarios/leader-crash.yaml is the shortest)\n`);
+    for (const r of [bad, empty]) expect(r.code).toBe(2);
+  });
+
   it('fleet-sim checks --json FILE before it runs', async () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
