@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CliError, exitCodes, parse, runMain, unknownCommand } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { shellWord, shippedScenario } from '../scenario/shipped.js';
+import { scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -40,7 +40,7 @@ async function loadScenario(file: string): Promise<Scenario> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CliError(`cannot read scenario ${file}: ${(e as Error).message}`, exitCodes.usage);
+    throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
   try {
     return parseScenario(text, file);

@@ -9,7 +9,7 @@ import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-ur
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { shippedScenario } from '../scenario/shipped.js';
+import { scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
 
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -89,7 +89,7 @@ async function start(argv: string[]): Promise<number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CliError(`cannot read scenario ${file}: ${(e as Error).message}`, exitCodes.usage);
+    throw new CliError(scenarioReadProblem(file, e, 'start'), exitCodes.usage);
   }
   // The parser, the simulator, the dashboard and the real-time fleet load only now: help and usage
   // errors answer without them.

@@ -1,7 +1,8 @@
 // The scenarios shipped in fleet-sim/scenarios, found from any working directory (a light module: the
 // CLIs name them before they load the simulator).
 
-import { isAbsolute, relative } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A shipped scenario's path: relative to the working directory inside the clone (as help and replay
@@ -15,4 +16,30 @@ export function shippedScenario(name: string): string {
 /** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
 export function shellWord(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * Why a scenario file could not be read, said with the fix. The README lists the shipped scenarios by
+ * name (`leader-crash`), and `fleet-sim run leader-crash` got Node's "ENOENT: no such file or
+ * directory, open 'leader-crash'".
+ */
+export function scenarioReadProblem(file: string, e: unknown, verb: 'run' | 'start'): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const shippedDir = dirname(shippedScenario('default.yaml'));
+  if (code === 'ENOENT') {
+    const name = basename(file).replace(/\.(ya?ml|json)$/, '');
+    const shipped = shippedScenario(`${name}.yaml`);
+    if (existsSync(shipped) && !existsSync(file)) return `no scenario file ${file}; the shipped scenario "${name}" is ${shipped}: fleet-sim ${verb} ${shellWord(shipped)}`;
+    return `no scenario file ${file}; the shipped ones are in ${shippedDir}/ (${shippedNames().slice(0, 6).join(', ')}, ...)`;
+  }
+  if (code === 'EISDIR') return `${file} is a directory; give a scenario file in it, like ${shellWord(join(file, 'leader-crash.yaml'))}`;
+  return `cannot read scenario ${file}: ${(e as Error).message}`;
+}
+
+function shippedNames(): string[] {
+  try {
+    return readdirSync(dirname(shippedScenario('default.yaml'))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+  } catch {
+    return [];
+  }
 }

@@ -170,6 +170,16 @@ describe('output paths', () => {
     for (const r of [bad, empty]) expect(r.code).toBe(2);
   });
 
+  it('fleet-sim: a shipped scenario named without its path, a missing file or a directory is one line with the fix (exit 2)', async () => {
+    // The README names the scenarios ('leader-crash'); Node's "ENOENT: no such file or directory, open
+    // 'leader-crash'" was all that came back.
+    const [byName, missing, directory] = await Promise.all([runCli('fleet-sim', ['run', 'leader-crash']), runCli('fleet-sim', ['start', p('nothing-here.yaml')]), runCli('fleet-sim', ['run', dir])]);
+    oneLine(byName, 2, 'no scenario file leader-crash; the shipped scenario "leader-crash" is ');
+    expect(byName.stderr).toMatch(/ is (\S*)leader-crash\.yaml: fleet-sim run \1leader-crash\.yaml\n$/);
+    oneLine(missing, 2, `no scenario file ${p('nothing-here.yaml')}; the shipped ones are in `);
+    oneLine(directory, 2, `${dir} is a directory; give a scenario file in it, like ${join(dir, 'leader-crash.yaml')}`);
+  });
+
   it('fleet-sim checks --json FILE before it runs', async () => {
     const r = await runCli('fleet-sim', ['run', '--json', p('a-file/report.json')], { cwd: dir });
     oneLine(r, 2, `--json ${p('a-file/report.json')}: cannot create the directory`);
