@@ -168,6 +168,21 @@ async function watch(url: string, fleet: string, count: string | undefined, time
   const client = await connect(url, 'murmurctl-watch', 5_000);
   const prefix = `${fleetPrefix(fleet)}/json/`;
   let seen = 0;
+  // A broker that went away ended the watch without a word, exit 0 (nothing kept the process up): it
+  // says so and reconnects, as send does, and says when it hears the broker again.
+  client.options.reconnectPeriod = 1_000;
+  let lost = false;
+  let ending = false;
+  client.on('close', () => {
+    if (lost || ending) return;
+    lost = true;
+    process.stderr.write(`murmurctl: lost the broker at ${redactBrokerUrl(url)}; reconnecting every second (Ctrl-C to stop)\n`);
+  });
+  client.on('connect', () => {
+    if (!lost) return;
+    lost = false;
+    process.stderr.write(`murmurctl: the broker at ${redactBrokerUrl(url)} answers again; watching on\n`);
+  });
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     if (timeoutMs > 0) setTimeout(stop, timeoutMs);
@@ -181,6 +196,7 @@ async function watch(url: string, fleet: string, count: string | undefined, time
     });
     void client.subscribeAsync(`${prefix}#`, { qos: 0 });
   });
+  ending = true;
   await client.endAsync(false).catch(() => undefined);
   return seen === 0 && timeoutMs > 0 ? silence(`nothing was published on ${prefix}#`, timeoutMs, url, fleet) : exitCodes.ok;
 }
