@@ -22,7 +22,7 @@ export const commonOptions = {
 export const commonHelp = `Common options:
   --broker URL       MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE    the signed fleet manifest (default $MURMUR_MANIFEST); used to verify devices
-  --timeout DURATION how long to wait, like 30s, 500ms, 2m or 1h
+  --timeout DURATION how long to wait, like 30s, 500ms, 2m or 1h (a bare number is seconds)
   --json             machine-readable output`;
 
 export function brokerUrl(v: string | undefined): string {
