@@ -1,6 +1,6 @@
 // `murmur fleet init|add|remove|sign|show|verify`: the fleet authority's manifest workflow.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { createSigner } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
@@ -20,8 +20,9 @@ export const fleetUsage = `Usage: murmur fleet <verb> [options] [--json]
   add    DRAFT.json (--validator | --follower | --operator) --key PUBFILE|KEYFILE|HEX
          [--id ID] [--power N (validators, default 1)] [--roles admin,operator,observer]
   remove DRAFT.json --id ID
-  sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST]
-         sign the draft; with --previous the epoch must be higher than the old one
+  sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST] [--force]
+         sign the draft; with --previous the epoch must be higher than the old one; a MANIFEST
+         of the same fleet and epoch is replaced only with --force
   show   FILE [--json] [--draft]       print a draft or a signed manifest; --draft prints a signed
                                        manifest as a draft to edit (> draft.json)
   verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
@@ -162,6 +163,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const m = signManifest(body.value, createSigner(authority));
       if (!m.ok) throw new CliError(m.error, exitCodes.refused);
       const out = need(v.out, 'out');
+      if (v.force !== true) sameEpochOverwrite(out, d.fleet, d.epoch);
       writeOutputFile(out, m.value.bytes, { flag: '--out', example: 'fleet.manifest' });
       if (v.json) printJson({ ok: true, verb: 'sign', draft: path, manifest: out, fleet: d.fleet, epoch: d.epoch, hash: toHex(m.value.hash), validators: d.validators.length, followers: d.followers.length, operators: d.operators.length });
       else process.stdout.write(`signed ${out}: fleet "${d.fleet}" epoch ${d.epoch}, ${members(d)}, hash ${toHex(m.value.hash)}\n`);
@@ -196,6 +198,34 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     default:
       throw unknownCommand(verb ?? '', ['init', 'add', 'remove', 'sign', 'show', 'verify'], 'murmur fleet');
   }
+}
+
+/**
+ * Signing over a manifest of the same fleet and epoch replaced it without a word: a draft changed and
+ * signed again without --epoch gave the fleet two different manifests of one epoch (devices and operators
+ * holding either), and murmurctl then warned that "the fleet has changed its manifest". Refused unless
+ * --force; a new epoch over the old file (--previous FILE --epoch N+1 --out FILE) is the way to change it.
+ */
+function sameEpochOverwrite(out: string, fleet: string, epoch: number): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(out));
+  } catch {
+    return; // nothing there (or nothing readable: writeOutputFile says why)
+  }
+  const e = decodeEnvelope(bytes);
+  if (!e.ok || e.value.kind !== 'manifest') return;
+  let old;
+  try {
+    old = readManifestFile(out);
+  } catch {
+    return;
+  }
+  if (old.body.fleet !== fleet || old.body.epoch !== epoch) return;
+  throw new CliError(
+    `--out ${out} already holds fleet "${fleet}" epoch ${epoch} (hash ${toHex(old.hash).slice(0, 16)}…); two different manifests of one epoch split the fleet: to change it, sign epoch ${epoch + 1} with --previous ${out} --epoch ${epoch + 1}, or pass --force to replace it (only while no device or operator uses it)`,
+    exitCodes.refused,
+  );
 }
 
 function formatShow(o: Record<string, unknown>): string {

@@ -364,6 +364,26 @@ describe('mistyped commands and options', () => {
   });
 });
 
+describe('fleet sign over a signed manifest', () => {
+  it('of the same fleet and epoch is refused (exit 3) unless --force; a higher epoch with --previous replaces it', async () => {
+    // It replaced it without a word: a draft changed and signed again without --epoch gave the fleet two
+    // manifests of one epoch.
+    const out = p('resign/fleet.manifest');
+    const sign = (...extra: string[]): Promise<CliRun> => murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', out, ...extra);
+    expect((await sign()).code).toBe(0);
+    const first = readFileSync(out);
+    const again = await sign();
+    oneLine(again, 3, `--out ${out} already holds fleet "demo" epoch 1 (hash `);
+    expect(again.stderr).toContain(`to change it, sign epoch 2 with --previous ${out} --epoch 2, or pass --force to replace it`);
+    expect(readFileSync(out).equals(first)).toBe(true);
+    const [forced] = [await sign('--force')];
+    expect(forced.code, forced.stderr).toBe(0);
+    const next = await sign('--previous', out, '--epoch', '2');
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toContain('epoch 2');
+  });
+});
+
 describe('signed manifests', () => {
   it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
     const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
