@@ -48,7 +48,11 @@ export function checkDataFleet(dir: string, want: DataFleet): Result<void> {
   if (!has.ok) return has;
   if (has.value === null || (has.value.fleet === want.fleet && has.value.authority === want.authority)) return ok(undefined);
   const name = (f: DataFleet): string => `fleet "${f.fleet}" (authority ${f.authority.slice(0, 16)}…)`;
-  return err(`${dir} holds the data of ${name(has.value)}, not of the manifest's ${name(want)}: give this device a dataDir of its own for this fleet, or move that directory aside to start afresh`);
+  // Which of the two is wrong this device cannot tell: a manifest of another fleet put in place of its own
+  // (a provisioning mix-up: the data is right, the manifest is not), or a fleet made anew with new keys
+  // over a directory kept from before (the manifest is right, the data is stale). Both fixes are named,
+  // the manifest's first (manifest-replaced.test.ts, data-fleet.test.ts).
+  return err(`${dir} holds the data of ${name(has.value)}, not of the manifest's ${name(want)}: give the device its own fleet's manifest (device.yaml: manifest); or, if the fleet was made anew, give this device a dataDir of its own for it, or move that directory aside to start afresh`);
 }
 
 /** Names the fleet in the directory (written once, at the first start that finds no name). */

@@ -473,7 +473,6 @@ export class Device {
     this.httpPort = http.port;
     // The first write to the directory: its format, so no older release takes what follows for its own.
     markDataFormat(this.storage, this.p.dataFormatFound);
-    markDataFleet(this.storage, c.dataDir, dataFleetOf(this.p.manifest.body.fleet, this.p.manifest.body.authority));
     // Recover next: replaying the WAL rebuilds the chain and the mission state before the links, the
     // control plane and the agents see anything. A directory it refuses (a damaged snapshot: exit 2)
     // keeps the session number it had.
@@ -486,6 +485,11 @@ export class Device {
     } finally {
       this.missions.replaying = false;
     }
+    // Its fleet, named once the chain in it has been read under this manifest (a directory with no
+    // name yet: new, or an older release's). Named before the replay, a start its snapshot's check then
+    // refused (another authority's manifest) left the directory named for that manifest's fleet, and
+    // refused its own fleet's manifest from then on.
+    markDataFleet(this.storage, c.dataDir, dataFleetOf(this.p.manifest.body.fleet, this.p.manifest.body.authority));
     // The session number grows on every start, even after the data directory was wiped
     // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
     this.storage.replace('session', Buffer.from(String(this.session)));

@@ -53,7 +53,7 @@ describe('murmur start on the data directory of another fleet', () => {
     for (const [r, fleet] of [[again, 'demo'], [other_, 'other']] as const) {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^murmur: .*: dataDir: ${data} holds the data of fleet "demo" \\(authority [0-9a-f]{16}…\\), not of the manifest's fleet "${fleet}" \\(authority [0-9a-f]{16}…\\): give this device a dataDir of its own for this fleet, or move that directory aside to start afresh\\n$`));
+      expect(r.stderr).toMatch(new RegExp(`^murmur: .*: dataDir: ${data} holds the data of fleet "demo" \\(authority [0-9a-f]{16}…\\), not of the manifest's fleet "${fleet}" \\(authority [0-9a-f]{16}…\\): give the device its own fleet's manifest \\(device.yaml: manifest\\); or, if the fleet was made anew, give this device a dataDir of its own for it, or move that directory aside to start afresh\\n$`));
     }
     expect(readFileSync(join(data, 'fleet'), 'utf8')).toBe(before);
   }, 60_000);

@@ -1,9 +1,11 @@
 // A device whose fleet.manifest was replaced, while it was stopped, by one another authority signed (an
 // image of another fleet's /etc/murmur, a provisioning mix-up): a real `murmur start` on a data directory
 // holding a snapshot refuses in one line that names the manifest as what to fix (exit 2). It said the
-// snapshot failed to verify and to move the snapshot aside, which would not have helped.
+// snapshot failed to verify and to move the snapshot aside, which would not have helped. The data
+// directory names its fleet and authority (file `fleet`, data-fleet.ts), which refuses first; a
+// directory from a release before that file has the snapshot's check alone, tested here too.
 
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner, generateKeyPair } from '../../runtime/crypto/sodium.js';
@@ -11,6 +13,7 @@ import { toHex } from '../../runtime/lib/bytes.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest } from '../../runtime/manifest/manifest.js';
 import { snapshotFile } from '../../runtime/node/snapshot-file.js';
+import { dataFleetFile } from '../../runtime/device/data-fleet.js';
 import { DeviceFleet } from './device-fleet.js';
 
 // One validator commits alone; a snapshot every 4 heights is on disk within a second or two.
@@ -33,15 +36,27 @@ describe('a fleet.manifest replaced by another authority\'s while the device was
     const other = generateKeyPair();
     const body = { ...fleet.manifest.body, authority: other.publicKey };
     writeFileSync(fleet.manifestFile, unwrap(signManifest(body, createSigner(other))).bytes);
-    fleet.start('d1');
-    const code = await fleet.exitWithin('d1', 15_000);
-    const out = fleet.devices.get('d1')!.output;
-    expect(code, out.slice(-2_000)).toBe(2);
-    const lines = out.trimEnd().split('\n').filter((l) => l.startsWith('murmur:'));
-    expect(lines, out.slice(-2_000)).toHaveLength(1);
-    expect(lines[0]).toContain(`${snapshotFile}: the chain in this data directory is fleet authority ${toHex(fleet.authority.publicKey).slice(0, 16)}…'s, but the manifest this device was given is signed by authority ${toHex(other.publicKey).slice(0, 16)}…; give the device its own fleet's manifest (device.yaml: manifest)`);
-    expect(lines[0]).not.toContain('move it aside');
-    expect(out).not.toMatch(/\n\s+at /);
+    const refusal = async (): Promise<string> => {
+      fleet.start('d1');
+      const code = await fleet.exitWithin('d1', 15_000);
+      const out = fleet.devices.get('d1')!.output;
+      expect(code, out.slice(-2_000)).toBe(2);
+      const lines = out.trimEnd().split('\n').filter((l) => l.startsWith('murmur:'));
+      expect(lines, out.slice(-2_000)).toHaveLength(1);
+      expect(out).not.toMatch(/\n\s+at /);
+      return lines[0] as string;
+    };
+    const ours = toHex(fleet.authority.publicKey).slice(0, 16);
+    const theirs = toHex(other.publicKey).slice(0, 16);
+    // The directory's own record of its fleet refuses first, naming the manifest as the first fix.
+    const first = await refusal();
+    expect(first).toContain(`holds the data of fleet "${fleet.manifest.body.fleet}" (authority ${ours}…), not of the manifest's fleet "${fleet.manifest.body.fleet}" (authority ${theirs}…): give the device its own fleet's manifest (device.yaml: manifest)`);
+    expect(first).not.toContain('move it aside');
+    // A directory with no such record (an older release's): the snapshot's check says the same.
+    rmSync(join(fleet.dataDir('d1'), dataFleetFile));
+    const older = await refusal();
+    expect(older).toContain(`${snapshotFile}: the chain in this data directory is fleet authority ${ours}…'s, but the manifest this device was given is signed by authority ${theirs}…; give the device its own fleet's manifest (device.yaml: manifest)`);
+    expect(older).not.toContain('move it aside');
     copyFileSync(own, fleet.manifestFile);
     await fleet.start('d1').ready;
   }, 30_000);
