@@ -209,6 +209,36 @@ describe('fleet-sim start cut short', () => {
   }, 60_000);
 });
 
+describe('fleet-sim seeds cut short', () => {
+  it('Ctrl-C between two worlds counts and writes the worlds run so far, says how far it got and how to run the rest (exit 130)', async () => {
+    // It died by the signal without a word: which seeds had run, and whether any had failed, was lost.
+    const json = p('seeds-int.json');
+    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'seeds', '--count', '5000', '--from', '11', '--json', json], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    let sent = false;
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (!sent && /seed 13 ok/.test(stdout)) sent = child.kill('SIGINT'); // three worlds run; one Ctrl-C
+    });
+    const code = await exited;
+    clearTimeout(killer);
+    expect(code, stdout + stderr).toBe(130);
+    const m = /^fleet-sim seeds: stopped by Ctrl-C after (\d+) of 5000 worlds \(seeds 11\.\.(\d+), all ok\); the rest: fleet-sim seeds --count (\d+) --from (\d+)\n$/.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const [ran, last, rest, next] = (m as RegExpExecArray).slice(1).map(Number) as [number, number, number, number];
+    expect(ran).toBeGreaterThanOrEqual(3);
+    expect([last, next, rest]).toEqual([10 + ran, 11 + ran, 5000 - ran]);
+    expect(stdout).toContain(`${ran}/${ran} seeds ok\n`);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { count: number; stopped: string; runs: unknown[] };
+    expect(report).toMatchObject({ count: ran, stopped: `by SIGINT after ${ran} of 5000` });
+    expect(report.runs).toHaveLength(ran);
+  }, 60_000);
+});
+
 describe('fleet-sim start --realtime', () => {
   it('refuses --speed, which only the deterministic simulator has (it ran on the wall clock without a word)', async () => {
     const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--speed', '4', '--no-dashboard', '--exit', '--reports', p('reports')]);
