@@ -1,6 +1,8 @@
 // Shared CLI plumbing: argument parsing with clear usage errors, and one top-level handler that turns
 // expected failures into a one-line message and an exit code, never a stack trace.
 
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closestName } from '../lib/closest.js';
 
@@ -90,8 +92,29 @@ export function need(value: string | undefined, flag: string): string {
   return value;
 }
 
+/** Murmur's release (package.json's version), from the tree this module runs in: the clone, the
+ *  compiled release (dist/ beside package.json) or an installed bundle; null when none is found. */
+export function murmurVersion(): string | null {
+  for (let dir = import.meta.dirname, i = 0; i < 6; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'murmur' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: one level up
+    }
+  }
+  return null;
+}
+
 export function runMain(program: string, main: (argv: string[]) => Promise<number | void>): void {
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  // `--version` (-V) alone: the release, as a person asking which one a device runs expects. It was
+  // refused as an option given before the command.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${program} ${murmurVersion() ?? '(version unknown: no package.json of murmur found beside it)'}\n`);
+    return;
+  }
+  main(argv).then(
     (code) => {
       process.exitCode = code ?? 0;
     },

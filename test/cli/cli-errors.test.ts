@@ -209,6 +209,19 @@ describe('fleet-sim start cut short', () => {
   }, 60_000);
 });
 
+describe('--version', () => {
+  it('each CLI names its release, the version in package.json (it was refused as an option before the command)', async () => {
+    const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    const [ctl, dev, sim, short] = await Promise.all([runCli('murmurctl', ['--version']), runCli('murmur', ['--version']), runCli('fleet-sim', ['--version']), runCli('murmurctl', ['-V'])]);
+    expect([ctl, dev, sim, short].map((r) => [r.code, r.stdout, r.stderr])).toEqual([
+      [0, `murmurctl ${version}\n`, ''],
+      [0, `murmur ${version}\n`, ''],
+      [0, `fleet-sim ${version}\n`, ''],
+      [0, `murmurctl ${version}\n`, ''],
+    ]);
+  });
+});
+
 describe('fleet-sim seeds cut short', () => {
   it('Ctrl-C between two worlds counts and writes the worlds run so far, says how far it got and how to run the rest (exit 130)', async () => {
     // It died by the signal without a word: which seeds had run, and whether any had failed, was lost.
