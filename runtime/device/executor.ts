@@ -824,6 +824,23 @@ export class Executor {
   }
 
   /** Disarmed on the ground, per the flight controller: nothing to return from or land. */
+  /** After a goto refused as the vehicle landed: waits out the rest of a landing under way (its last
+   *  metres), then whether the vehicle is on the ground (the refusal was the touchdown's). */
+  private async touchedDown(live: () => boolean): Promise<boolean> {
+    const landed = (): boolean => {
+      const st = this.devices.flight?.state();
+      return st?.ok === true && st.value.landed === 'on-ground';
+    };
+    if (!landed()) {
+      const still = (): Promise<boolean> => {
+        const st = this.devices.flight?.state();
+        return Promise.resolve(!(st?.ok === true && st.value.landed === 'landing'));
+      };
+      if ((await this.waitFor(live, still, 'the landing under way')) !== null) return false;
+    }
+    return live() && landed();
+  }
+
   private grounded(): boolean {
     const fs = this.devices.flight?.state();
     return fs !== undefined && fs.ok && !fs.value.armed && fs.value.landed === 'on-ground';
@@ -1041,16 +1058,21 @@ export class Executor {
       this.report({ command, stage: 'failed', progress: cur.flewBefore.progress, reason });
       return;
     }
-    // Landing higher up is in the air too: no arming or take-off again.
-    if (fs.value.landed !== 'on-ground') this.flying(task.mission);
-    else {
+    /** Armed and taken off to the transit altitude from the ground: null, or why not. */
+    const takeOff = async (): Promise<string | null> => {
       const armed = await this.armFor(live);
-      if (armed) return live() ? fail(armed) : undefined;
+      if (armed) return armed;
       const t = await this.act({ type: 'takeoff', relAltM: transitM });
-      if (t) return live() ? fail(t) : undefined;
+      if (t) return t;
       this.flying(task.mission);
       // A height not known (null) is no arrival: the wait goes on until the FC vouches for one again.
-      const up = await this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
+      return this.waitFor(live, () => Promise.resolve((this.position()?.upM ?? 0) >= transitM - altitudeToleranceM), 'take-off');
+    };
+    // Landing higher up is in the air too: no arming or take-off again (but see the first goto below).
+    const landingAbove = fs.value.landed === 'landing';
+    if (fs.value.landed !== 'on-ground') this.flying(task.mission);
+    else {
+      const up = await takeOff();
       if (up) return live() ? fail(up) : undefined;
     }
     while (cur.next < task.waypoints.length) {
@@ -1112,7 +1134,18 @@ export class Executor {
         if (taken !== null) return fail(taken);
         // A goto refused because a newer action superseded it before its ACK (a reflex's return, a
         // re-plan's goto: MavlinkVehicle.execute) ended this flying: not the task's failure.
-        const g = await this.goto(this.target(t, legAltM), task.speedDmps / 10, live);
+        let g = await this.goto(this.target(t, legAltM), task.speedDmps / 10, live);
+        if (g && landingAbove && !cur.descended && i === reached && live() && (await this.touchedDown(live))) {
+          // Found landing above touchdownWaitBelowM, it touched down before this first goto reached it (a
+          // fast descent, or a simulated vehicle run faster than the wall clock: at timeScale 20 one
+          // 100 ms tick is 3 m of a 1.5 m/s descent), which refused it as not flying: taken off from the
+          // ground, as a task that finds it landed is, and the goto sent again, once. Before, the task
+          // failed "goto refused: not flying" (test/device/e2e.test.ts, a survey sent after an abort).
+          this.log(`task ${command}: the vehicle touched down before the first goto (${g}): taking off again`, 'info');
+          const up = await takeOff();
+          if (up) return live() ? fail(up) : undefined;
+          g = await this.goto(this.target(t, legAltM), task.speedDmps / 10, live);
+        }
         if (g) return live() ? fail(g) : undefined;
         const there = await this.waitFor(live, () => Promise.resolve(this.near(t.n / 10, t.e / 10)), what, t);
         if (there) return live() ? fail(there) : undefined;
