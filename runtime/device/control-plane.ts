@@ -3,7 +3,8 @@
 // topics of control-topics.ts. Publishing is best effort: the chain, not MQTT, is the record.
 
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, flushNow } from '../links/mqtt-connect.js';
+import { closeMqtt, connectMqtt, flushNow } from '../links/mqtt-connect.js';
+import { withinMs } from '../lib/within.js';
 import type { Socket } from 'node:net';
 import type { Signer } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
@@ -80,8 +81,11 @@ export class ControlPlane {
     const c = this.client;
     this.client = undefined;
     if (!c) return;
-    if (finalStatus && c.connected) await c.publishAsync(this.topics.status(this.o.node), JSON.stringify(finalStatus), { qos: 1, retain: true }).catch(() => undefined);
-    await c.endAsync(false).catch(() => undefined);
+    // Bounded, as the consensus link's goodbye: a broker that stopped acknowledging must not hold the shutdown.
+    if (finalStatus && c.connected) {
+      await withinMs(c.publishAsync(this.topics.status(this.o.node), JSON.stringify(finalStatus), { qos: 1, retain: true }), 1_000);
+    }
+    await closeMqtt(c);
   }
 
   private publish(topic: string, payload: string | Buffer, retain = false, qos: 0 | 1 = 0): void {

@@ -47,6 +47,7 @@ import { assessHealth, deviceFacts, type HealthAssessment } from './device-healt
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
+import { withinMs } from '../lib/within.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
@@ -758,23 +759,6 @@ export class Device {
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 const stopStepMs = 1_500;
-
-/** Resolves when `p` settles or after `ms`, whichever is first (shutdown must not hang). */
-function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
-}
 
 function creds(c: DeviceConfig): { username?: string; password?: string } {
   return { ...(c.mqtt.username !== undefined ? { username: c.mqtt.username } : {}), ...(c.mqtt.password !== undefined ? { password: c.mqtt.password } : {}) };

@@ -13,6 +13,7 @@ import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 import { traceNow, tracing } from '../lib/trace.js';
 import { requireCjs } from '../lib/require-cjs.js';
+import { withinMs } from '../lib/within.js';
 
 // Required, not imported: about 0.1 s of CPU less at every start (runtime/lib/require-cjs.ts).
 const mqtt = requireCjs('mqtt') as typeof import('mqtt');
@@ -103,4 +104,19 @@ export function flushNow(c: MqttClient): void {
   const s = c.stream as unknown as Partial<Socket> | undefined;
   if (!s || typeof s.uncork !== 'function') return;
   for (let i = 0; i < 1_024 && (s.writableCorked ?? 0) > 0; i++) s.uncork();
+}
+
+/**
+ * Ends a client within `boundMs`, whatever the broker does. mqtt.js's graceful end() waits for every
+ * QoS 1 packet still unacknowledged and stops reconnecting first: a publish or subscribe made while the
+ * broker was down, or one a broker never acknowledges (frozen, or hostile), kept end() waiting forever.
+ * Connected, the DISCONNECT goes out after what is in flight, for up to `boundMs`; not connected there is
+ * nothing to wait for. Then the client is ended by force and its socket destroyed: mqtt.js's end() leaves
+ * the socket open when the broker never sent CONNACK (until its connect timeout) or stopped reading (the
+ * DISCONNECT is never written; until the keepalive gives up), and a second end() is a no-op.
+ */
+export async function closeMqtt(c: MqttClient, boundMs = 2_000): Promise<void> {
+  await withinMs(c.endAsync(!c.connected), boundMs);
+  if (!c.disconnected) c.end(true);
+  (c.stream as Partial<Socket> | undefined)?.destroy?.();
 }

@@ -4,7 +4,8 @@
 
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import { connectMqtt, flushNow } from './mqtt-connect.js';
+import { closeMqtt, connectMqtt, flushNow } from './mqtt-connect.js';
+import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
@@ -204,18 +205,10 @@ export class MqttLink implements Link {
     if (!c) return;
     // A clean stop announces the death itself (the broker sends the Will only on an unclean loss).
     // Bounded: a broker that stopped answering must not hang the shutdown.
-    const within = (p: Promise<unknown>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
     if (c.connected) {
-      await within(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), { qos: 1, retain: true }, () => r())), 1_000);
+      await withinMs(new Promise<void>((r) => c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'offline', session: this.session, ...this.proof }), { qos: 1, retain: true }, () => r())), 1_000);
     }
-    // Not connected: no DISCONNECT to send, and a graceful end() would wait for every publish the lost
-    // connection left unacknowledged, which no broker will acknowledge now (up to the 2 s bound).
-    await within(c.endAsync(!c.connected).catch(() => undefined), 2_000);
-    if (!c.disconnected) c.end(true);
-    // mqtt.js's end() leaves the socket open when the broker never sent CONNACK (until its connect
-    // timeout) or stopped reading (the DISCONNECT is never written; until the keepalive gives up), and a
-    // second end() is a no-op: the socket kept the process up, and the broker's side open, for 5-15 s.
-    (c.stream as Partial<Socket> | undefined)?.destroy?.();
+    await closeMqtt(c);
   }
 
   broadcast(bytes: Uint8Array, cls: TrafficClass): boolean {
