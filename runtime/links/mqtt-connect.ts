@@ -109,14 +109,14 @@ export function flushNow(c: MqttClient): void {
 /**
  * Ends a client within `boundMs`, whatever the broker does. mqtt.js's graceful end() waits for every
  * QoS 1 packet still unacknowledged and stops reconnecting first: a publish or subscribe made while the
- * broker was down, or one a broker never acknowledges (frozen, or hostile), kept end() waiting forever.
+ * broker was down, or one a broker never acknowledges (frozen, or hostile), kept end() waiting for ever.
  * Connected, the DISCONNECT goes out after what is in flight, for up to `boundMs`; not connected there is
- * nothing to wait for. Then the client is ended by force and its socket destroyed: mqtt.js's end() leaves
- * the socket open when the broker never sent CONNACK (until its connect timeout) or stopped reading (the
- * DISCONNECT is never written; until the keepalive gives up), and a second end() is a no-op.
+ * nothing to wait for. Then the socket is destroyed, which ends the client (its 'close' clears the
+ * keepalive, and no reconnect follows an end()): a second end(), forced or not, is a no-op once one
+ * began, and mqtt.js's end() leaves the socket open when the broker never sent CONNACK (until its
+ * connect timeout) or stopped reading (the DISCONNECT is never written; until the keepalive gives up).
  */
 export async function closeMqtt(c: MqttClient, boundMs = 2_000): Promise<void> {
   await withinMs(c.endAsync(!c.connected), boundMs);
-  if (!c.disconnected) c.end(true);
   (c.stream as Partial<Socket> | undefined)?.destroy?.();
 }

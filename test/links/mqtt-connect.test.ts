@@ -2,11 +2,13 @@
 // WebSocket and SOCKS transports are never loaded), with the TLS checks mqtt.js makes.
 
 import { readFileSync } from 'node:fs';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
+import { Aedes } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../runtime/links/broker.js';
-import { connectMqtt, flushNow } from '../../runtime/links/mqtt-connect.js';
+import { closeMqtt, connectMqtt, flushNow } from '../../runtime/links/mqtt-connect.js';
 import { Mosquitto } from './processes.js';
 
 const fleet = 'tls-fleet';
@@ -138,6 +140,57 @@ describe('a broker that sends a packet larger than any Murmur packet', () => {
       await link.stop();
       for (const s of conns) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('closeMqtt', () => {
+  // mqtt.js's graceful end() waits for every unacknowledged QoS 1 packet, and stops reconnecting first:
+  // a publish made after the broker died held it for ever (fleet-sim's real-time run, murmurctl).
+  it('ends a client holding a QoS 1 publish the broker died before acknowledging, within its bound', async () => {
+    const broker = await Mosquitto.start();
+    const c = connectMqtt(broker.url, { clientId: 'close-test', reconnectPeriod: 200 });
+    try {
+      expect(await outcome(c)).toBe('connect');
+      await broker.stop();
+      for (let i = 0; i < 100 && c.connected; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(c.connected).toBe(false);
+      c.publish('t/x', 'into the outage', { qos: 1 });
+      expect(Object.keys(c.outgoing)).toHaveLength(1); // what end(false) would wait on
+      const t0 = performance.now();
+      await closeMqtt(c, 1_000);
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(c.disconnected).toBe(true);
+    } finally {
+      c.end(true);
+      await broker.stop();
+    }
+  });
+
+  it('ends a connected client whose broker never acknowledges a publish, within its bound', async () => {
+    // An aedes broker that takes the publish and never answers it (frozen, or hostile).
+    const aedes = await Aedes.createBroker({ authorizePublish: () => undefined });
+    const server = net.createServer((sock) => aedes.handle(sock));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = connectMqtt(`mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`, { clientId: 'never-acked', reconnectPeriod: 0 });
+    try {
+      expect(await outcome(c)).toBe('connect');
+      c.publish('t/x', 'never acknowledged', { qos: 1 });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(c.connected).toBe(true);
+      expect(Object.keys(c.outgoing)).toHaveLength(1);
+      const t0 = performance.now();
+      await closeMqtt(c, 500);
+      expect(performance.now() - t0).toBeLessThan(3_000);
+      // Ended: the socket destroyed, not connected, and no reconnect after an end().
+      expect((c.stream as unknown as Socket).destroyed).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(c.connected).toBe(false);
+      expect(c.disconnecting).toBe(true);
+    } finally {
+      c.end(true);
+      server.close();
+      await new Promise<void>((r) => aedes.close(() => r()));
     }
   });
 });
