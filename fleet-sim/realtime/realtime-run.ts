@@ -13,6 +13,7 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { redactBrokerUrl } from '../../runtime/links/broker-url.js';
+import { closeMqtt } from '../../runtime/links/mqtt-connect.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { rateTimes, type Scenario } from '../scenario/scenario.js';
@@ -277,6 +278,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
+  /** fleet-sim's own client (the operator's commands, the fleet's status), ended in the finally too. */
+  let operatorClient: import('mqtt').MqttClient | null = null;
   try {
     await medium?.start();
     await hil?.start();
@@ -303,17 +306,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       .catch((e: unknown) => {
         throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e));
       });
+    operatorClient = client;
     // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
-    try {
-      for (let k = 0; k < fleet.devices.length; k += startBatch) {
-        stopIfInterrupted();
-        await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
-      }
+    for (let k = 0; k < fleet.devices.length; k += startBatch) {
       stopIfInterrupted();
-    } catch (e) {
-      await client.endAsync(true);
-      throw e;
+      await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
     }
+    stopIfInterrupted();
     log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);
     const topics = controlTopics(fleet.fleet);
     const decidedHash = new Map<number, string>();
@@ -647,7 +646,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     if (cutShort) log(`${cutShort}; stopping the fleet`);
     maxStall = Math.max(maxStall, now() - lastCommitAt);
     const latencies = [...committedAt.entries()].map(([k, at]) => at - (sentAt.get(k) as number)).sort((a, b) => a - b);
-    await client.endAsync();
     // A run cut short checked its expectations over part of the scenario: it does not pass.
     const failed: string[] = cutShort ? [cutShort] : [];
     if (violations.length > 0) failed.push('safety');
@@ -711,6 +709,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       ],
     };
   } finally {
+    // Bounded (closeMqtt): a graceful end waits for every command publish the broker has not acknowledged,
+    // and one published while the broker was down (or back but not yet reconnected to) never is: a run
+    // whose broker was not back at its end hung here, its devices and ptys left running.
+    if (operatorClient) await closeMqtt(operatorClient);
     log('stopping the fleet');
     await fleet.teardown();
     await medium?.stop();
