@@ -52,6 +52,10 @@ export function loadManifest(v: string | undefined): { manifest: Manifest; verif
 }
 
 /** Connects or fails with exit code 5 (unavailable) within `waitMs`. */
+/** How long a CLI's goodbye waits for the broker (closeMqtt): the outcome is known and said by then,
+ *  and nothing still in flight (a copy sent again, a subscription) changes it. */
+export const closeBoundMs = 500;
+
 export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
   const client = connectMqtt(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
   try {

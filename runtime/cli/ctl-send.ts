@@ -22,7 +22,9 @@ import type { AckBody } from '../wire/ack.js';
 import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
 import { controlTopics } from '../device/control-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
-import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
+import { closeMqtt } from '../links/mqtt-connect.js';
+import { withinMs } from '../lib/within.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
@@ -322,8 +324,15 @@ export async function sendCommand(argv: string[]): Promise<number> {
     }
     return finished;
   };
+  // Every wait on the broker ends by --timeout: one that stops acknowledging (frozen, or hostile) held a
+  // subscribe or publish, and then the end of the connection, for ever.
+  const deadline = Date.now() + timeoutMs;
+  /** The broker acknowledged no copy of the command (PUBACK) before --timeout. */
+  let unacknowledged = false;
   try {
-    await client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
+    const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
+    if (!(await withinMs(subscribed, timeoutMs))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to the fleet's answers within --timeout ${timeoutMs / 1000} s: nothing was published`, exitCodes.unavailable);
+    await subscribed;
     const finished = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       const done = (): void => {
@@ -390,7 +399,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // From here the command may be out: Ctrl-C ended the wait without a word, and the operator never
     // learnt its id, nor that it could still commit (and fly) after the prompt came back.
     for (const [sig, code] of interruptCodes) process.once(sig, onSignal.set(sig, stopOnSignal(code)).get(sig) as () => void);
-    await client.publishAsync(topics.commands, frame, { qos: 1 });
+    // Not awaited while waiting for the fleet: a broker that forwards the command but never acknowledges
+    // it must not hide the commit its devices prove. With --wait none the acknowledgement is the outcome.
+    const published = client.publishAsync(topics.commands, frame, { qos: 1 });
+    let acknowledged = false;
+    let publishFailed: unknown = null;
+    published.then(() => (acknowledged = true), (e: unknown) => (publishFailed = e));
+    if (wait === 'none') await withinMs(published, Math.max(0, deadline - Date.now()));
     // No device said anything yet (the broker was down, or came back before the devices subscribed
     // again): the same signed bytes go out again, 3 s after, then at growing intervals, until expiry.
     const publishedAt = Date.now();
@@ -417,7 +432,11 @@ export async function sendCommand(argv: string[]): Promise<number> {
       clearInterval(again);
       if (replayGrace !== null) clearTimeout(replayGrace);
     });
-    if (r.outcome === 'timeout' && !heardFleet) {
+    if (publishFailed !== null) throw publishFailed;
+    unacknowledged = !acknowledged;
+    if (r.outcome === 'timeout' && unacknowledged && !heardFleet) {
+      r.reason = `the broker at ${redactBrokerUrl(url)} did not acknowledge the command (no PUBACK) within --timeout: it may not have reached the fleet; murmurctl log shows whether it was committed`;
+    } else if (r.outcome === 'timeout' && !heardFleet) {
       // No ack and no block proof: the wrong broker or the wrong manifest (another fleet's topics), or
       // devices that are down or too few to commit. The bare timeout named none of these.
       r.reason = `nothing came from fleet "${manifest.body.fleet}" on ${redactBrokerUrl(url)} (no device's answer, no block proof): its devices are down or too few to commit, or --broker or --manifest is another fleet's (murmurctl status shows which)`;
@@ -438,8 +457,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
     }
   } finally {
     onSignal.forEach((f, sig) => process.off(sig, f));
-    await client.endAsync(false).catch(() => undefined);
+    await closeMqtt(client, closeBoundMs);
   }
+  if (wait === 'none' && unacknowledged) return report(r, wait, rejectedProofs, a.values.json === true);
   if (wait === 'none') {
     if (a.values.json) printJson({ command: ref, type, outcome: 'published' });
     else process.stdout.write(`published ${type} ${ref}\n`);
@@ -472,6 +492,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean,
   }
   const out = (s: string): void => void process.stdout.write(s + '\n');
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
+  else if (r.outcome === 'timeout' && wait === 'none') out(`timeout: ${r.reason}`);
   else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}${r.reason ? `; ${r.reason}` : ''}`);
   else {
     if (!commitSaid) commitLines(r).forEach(out);

@@ -3,8 +3,10 @@
 
 import { fleetPrefix } from '../links/mqtt-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
+import { closeMqtt } from '../links/mqtt-connect.js';
+import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
-import { brokerUrl, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 
@@ -35,10 +37,13 @@ async function collect(url: string, topic: string, ms: number): Promise<Map<stri
   const got = new Map<string, string>();
   try {
     client.on('message', (t, payload) => got.set(t, payload.toString('utf8')));
-    await client.subscribeAsync(topic, { qos: 1 });
+    // Bounded: a broker that stops acknowledging (frozen, or hostile) held status and log for ever.
+    const subscribed = client.subscribeAsync(topic, { qos: 1 });
+    if (!(await withinMs(subscribed, 5_000))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to ${topic} within 5 s`, exitCodes.unavailable);
+    await subscribed;
     await new Promise((r) => setTimeout(r, ms));
   } finally {
-    await client.endAsync(false).catch(() => undefined);
+    await closeMqtt(client, closeBoundMs);
   }
   return got;
 }
@@ -197,7 +202,7 @@ async function watch(url: string, fleet: string, count: string | undefined, time
     void client.subscribeAsync(`${prefix}#`, { qos: 0 });
   });
   ending = true;
-  await client.endAsync(false).catch(() => undefined);
+  await closeMqtt(client, closeBoundMs);
   return seen === 0 && timeoutMs > 0 ? silence(`nothing was published on ${prefix}#`, timeoutMs, url, fleet) : exitCodes.ok;
 }
 
