@@ -14,6 +14,7 @@ import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { closeMqtt } from '../../runtime/links/mqtt-connect.js';
+import { withinMs } from '../../runtime/lib/within.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { rateTimes, type Scenario } from '../scenario/scenario.js';
@@ -145,6 +146,8 @@ export interface RealtimeReport {
 
 const fleetName = 'fleetsim';
 const startBatch = 4;
+/** How long fleet-sim waits for the broker to acknowledge its subscription (SUBACK). */
+const subscribeWaitMs = 10_000;
 
 /** Ctrl-C or SIGTERM came before the scenario started: the devices started so far are stopped and
  *  there is no run to report. */
@@ -386,7 +389,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     });
     const forging = s.faults.some((f) => f.kind === 'forged-commands');
     // An operator reads refusals on these; a run with an attacker checks that each forgery got one.
-    await client.subscribeAsync([topics.statusAll, topics.logAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
+    const subscribed = client.subscribeAsync([topics.statusAll, topics.logAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
+    // Bounded: an external broker that stops acknowledging (frozen, or hostile) held the run here for ever.
+    if (!(await withinMs(subscribed, subscribeWaitMs))) {
+      const what = `connected, but it did not acknowledge fleet-sim's subscription to the fleet's status within ${subscribeWaitMs / 1000} s`;
+      throw fleet.embedded ? new Error(`the embedded broker: ${what}`) : new BrokerUnreachable(what);
+    }
+    await subscribed;
     const area = surveyAreaOf(s);
     const coverage = area ? new CoverageGrid(area, coverageCellM) : null;
     o.observer.onEvent({
