@@ -69,7 +69,8 @@ ${commonHelp}
 Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
 4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
-published: one line says whether it was committed or until when it may still be.`;
+published: one line says whether it was committed or until when it may still be (with --json, the
+result so far too: outcome "interrupted" until a commit is proven, and expiresAt).`;
 
 interface SendResult {
   command: string;
@@ -232,6 +233,12 @@ export async function sendCommand(argv: string[]): Promise<number> {
   /** What a signal that ends the wait leaves behind, said in one line: the command may be committed. */
   const stopOnSignal = (code: number) => (): void => {
     const what = `${type} ${ref}`;
+    // A script reading --json got nothing at all: it gets the result so far, its outcome 'interrupted'
+    // until a commit is proven, and until when the command may still be committed.
+    if (a.values.json) {
+      const { warnings, ...rest } = r;
+      printJson({ ...rest, outcome: r.height !== null ? r.outcome : 'interrupted', interrupted: true, expiresAt: new Date(expiresAt).toISOString(), ...(warnings.length > 0 ? { warnings } : {}) });
+    }
     process.stderr.write(
       r.height !== null
         ? `murmurctl: interrupted: ${what} was committed at height ${r.height} (${r.outcome}); its drones go on without this wait: murmurctl status shows them\n`
