@@ -139,6 +139,9 @@ async function start(argv: string[]): Promise<number> {
       progress: tty ? 'bar' : 'lines',
       stopped: () => signal !== null,
     });
+    // The liveness check after the scenario and the report run without a turn of the event loop: a
+    // Ctrl-C then waits in libuv for its handler, which the finally below removes. One turn hears it.
+    await new Promise((r) => setImmediate(r));
   } catch (e) {
     if (!(e instanceof LiveRunStopped)) throw e;
     process.stderr.write(`${tty ? '\n' : ''}fleet-sim: interrupted at ${(e.atMs / 1000).toFixed(1)} s of ${scenario.durationMs / 1000} s; no report written. The run is deterministic: fleet-sim start ${shellWord(file)} --seed ${seed} --speed 0 writes its reports without pacing\n`);
@@ -149,6 +152,15 @@ async function start(argv: string[]): Promise<number> {
   process.stdout.write(`\n${formatSummary(result.report)}\n`);
   if (result.written) process.stdout.write(`\nreport: ${result.written.json}\n        ${result.written.html} (open it in a browser: the same map, charts and a replay)\n`);
   if (!result.report.expect.met) process.stderr.write(`fleet-sim: replay with: ${result.report.replay}\n`);
+  // Ctrl-C after the last paced slice (the liveness check after the scenario runs unpaced) came too late
+  // to stop the run: it was swallowed, and the dashboard then waited for a second one. It ends here.
+  const late = signal as NodeJS.Signals | null;
+  if (late !== null) {
+    process.stderr.write(`fleet-sim: ${late === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} came as the run finished: its summary and reports are above; the dashboard is closed\n`);
+    await result.server?.close();
+    result.hub.close();
+    return late === 'SIGTERM' ? 143 : 130;
+  }
   if (result.server && tty && !values.exit) {
     process.stdout.write(`\nThe dashboard stays up at ${result.server.url} (scrub the timeline to replay); Ctrl-C to exit.\n`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
