@@ -5,10 +5,15 @@
 // vision with no GNSS fix flies its route by the FC's estimate. The simulated ArduPilot or PX4 in this
 // process, over the real MAVLink codec (test/bridge/companion.ts).
 
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
 import { inMemoryFc, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 import type { SimFcOptions } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
+
+// Vitest runs at most 5 of a file's concurrent tests at a time (maxConcurrency). These 11 wait on a
+// simulated flight at 4x the wall clock and on the executor's wall-clock timers, at little CPU (about 8 s
+// user for the whole file): they all start at once.
+vi.setConfig({ maxConcurrency: 11 });
 
 /** The simulated FC of `fc` in this process and the device's executor on the MAVLink drivers over it,
  *  stopped at the test's end. Each test has its own, so a block's tests run at once (describe.concurrent). */

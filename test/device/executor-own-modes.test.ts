@@ -5,11 +5,16 @@
 // The executor flies the simulated FC of each autopilot through the MAVLink HAL drivers, joined in memory;
 // the test switches the FC's mode as a pilot's RC switch would.
 
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
 import type { AutopilotFamily } from '../../firmware-bridge/mavlink/modes.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 import type { ExecutorOptions } from '../../runtime/device/executor.js';
 import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
+
+// Vitest runs at most 5 of a file's concurrent tests at a time (maxConcurrency). These 10 wait on a
+// simulated flight at 4x the wall clock and on the executor's wall-clock timers, at little CPU (about
+// 8 s user for the whole file): they all start at once.
+vi.setConfig({ maxConcurrency: 10 });
 
 const commandInt = 75; // COMMAND_INT: the goto's MAV_CMD_DO_REPOSITION
 

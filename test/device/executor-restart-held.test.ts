@@ -6,12 +6,16 @@
 // The simulated ArduPilot FC through the MAVLink HAL drivers, joined in memory; the "restart" is the
 // executor made anew on the same vehicle, as a restarted device process makes it.
 
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
 import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { frameMsgid, inMemoryFc, longCommand, mavlinkExecutor, waitFor } from '../bridge/companion.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
 
+// Vitest runs at most 5 of a file's concurrent tests at a time (maxConcurrency). These 8 wait on a
+// simulated flight at 4x the wall clock and on the executor's wall-clock timers, at little CPU (about 7 s
+// user for the whole file): they all start at once.
+vi.setConfig({ maxConcurrency: 8 });
 
 const commandInt = 75; // COMMAND_INT: a goto's MAV_CMD_DO_REPOSITION
 

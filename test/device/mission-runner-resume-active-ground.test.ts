@@ -18,6 +18,11 @@ import type { MissionBlock, MissionState, MissionTx } from '../../runtime/missio
 import { waitFor } from '../bridge/companion.js';
 import { fcRig, goto, members, report, sentAfter, shell } from './restart-ground-rig.js';
 
+// Vitest runs at most 5 of a file's concurrent tests at a time (maxConcurrency). These 13 wait on a
+// simulated flight and on the runner's and the executor's wall-clock waits, at little CPU (about 7 s
+// user for the whole file): they all start at once.
+vi.setConfig({ maxConcurrency: 13 });
+
 // The committed block as the mission machine sees it, without signing envelopes for it.
 const next = vi.hoisted(() => ({ block: null as unknown }));
 vi.mock('../../runtime/device/mission-adapter.js', async (actual) => ({ ...(await actual<object>()), missionBlockOf: () => next.block }));
