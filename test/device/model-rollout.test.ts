@@ -120,9 +120,13 @@ describe('agent.model through four murmur processes', () => {
     expect(metrics).toContain('murmur_agent_model_refused{agent="hazard-detect"} 1');
     expect(metrics).toMatch(/murmur_agent_restarts\{agent="mission-reflexes"\} 0/);
     expect(await send('rollback')).toMatchObject({ outcome: 'accepted' });
-    await waitForModels(all('1.0.0')); // no refusal left on the tampered device either
-    // A promote of something that is not the running canary is committed as rejected, with the reason.
-    expect(await fleet.ctl(['send', 'agent.model', '--arg', 'action=promote', '--arg', 'model=hazard-detect', '--arg', 'version=1.1.0', '--key', fleet.keyFile('boss'), '--timeout', '20s'])).toMatchObject({
+    // A promote of something that is not the running canary is committed as rejected, with the reason:
+    // sent while the devices load 1.0.0 again (the rollback is committed: no canary runs).
+    const [again] = await Promise.all([
+      fleet.ctl(['send', 'agent.model', '--arg', 'action=promote', '--arg', 'model=hazard-detect', '--arg', 'version=1.1.0', '--key', fleet.keyFile('boss'), '--timeout', '20s']),
+      waitForModels(all('1.0.0')), // no refusal left on the tampered device either
+    ]);
+    expect(again).toMatchObject({
       code: 3,
       stdout: expect.stringContaining('rejected: hazard-detect 1.1.0 is not the running canary; send action=canary first') as unknown,
     });
