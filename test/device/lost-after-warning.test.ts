@@ -8,12 +8,14 @@
 // mission, the numbers and the value to set, d2 never (an MQTT-only drone may keep the shorter
 // default); after the admin's param.set lostAfterS 210, d1 says nothing more. And `npm start`'s
 // scenario (default.yaml: every drone with a radio, a survey) sets lostAfterS before its mission, so
-// its devices' log holds no such line.
+// its devices' log holds no such line. The two cases share nothing (each its own broker, ptys, devices
+// and files), and the first mostly waits (8 s of it on the devices' telemetry periods), so they run at
+// once (describe.concurrent).
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { realtimeRun } from '../../fleet-sim/realtime/realtime-run.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
@@ -27,8 +29,8 @@ const p = (f: string): string => join(dir, f);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const warnings = (d: DeviceProcess): string[] => d.output().split('\n').filter((l) => l.includes('lost-after-short'));
 
-describe('murmur start and the committed lostAfterS against the radio-only cadence', () => {
-  it('says nothing before a mission; with a part of one, the radio device warns once that 120 s is too short and says to set at least 210, the device without a radio never; quiet after param.set 210', async () => {
+describe.concurrent('murmur start and the committed lostAfterS against the radio-only cadence', () => {
+  it('says nothing before a mission; with a part of one, the radio device warns once that 120 s is too short and says to set at least 210, the device without a radio never; quiet after param.set 210', async ({ expect }) => {
     // The fleet's files written here (the CLI's fleet commands have tests of their own): keys for the
     // two devices and the two operators, and a manifest the authority signed.
     await writeFleetFiles(await makeFleet({ fleet: 'lostafter', validatorIds: ['d1', 'd2'], operators: [{ id: 'ops', roles: ['operator'] }, { id: 'admin', roles: ['admin'] }] }), dir);
@@ -88,8 +90,8 @@ describe('murmur start and the committed lostAfterS against the radio-only caden
   }, 120_000);
 });
 
-describe('npm start\'s scenario and lostAfterS', () => {
-  it('default.yaml in real time: the survey is flown with lostAfterS 210 committed first, and the devices\' log has no lost-after-short line', async () => {
+describe.concurrent('npm start\'s scenario and lostAfterS', () => {
+  it('default.yaml in real time: the survey is flown with lostAfterS 210 committed first, and the devices\' log has no lost-after-short line', async ({ expect }) => {
     const path = join(repoRoot, 'fleet-sim', 'scenarios', 'default.yaml');
     const full = parseScenario(readFileSync(path, 'utf8'), path);
     // The shipped radios, routing, operator roles and workload up to 8 s (the param.set at 0.5 s and the
