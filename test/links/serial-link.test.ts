@@ -1,5 +1,7 @@
 // The serial radio link over real socat pty pairs: conformance, a three-device chain where the ends
 // hear each other only through the middle, the hop limit, priorities under an airtime budget, COBS.
+// From 'a frame that claims more hops' on, the tests run at once (describe.concurrent; vitest's
+// maxConcurrency, 5, at a time): each has its own pty pairs and links, and mostly waits out airtime.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from '../../runtime/links/airtime.js';
@@ -144,8 +146,8 @@ describe('three radios in a chain (a - b - c)', () => {
   });
 });
 
-describe('a frame that claims more hops than the fleet allows', () => {
-  it('is relayed as if it had the hop limit, so it goes no further than a frame of this fleet would', async () => {
+describe.concurrent('a frame that claims more hops than the fleet allows', () => {
+  it('is relayed as if it had the hop limit, so it goes no further than a frame of this fleet would', async ({ expect }) => {
     // A radio that is not a Murmur node writes into b; b - c - d is a chain, every hop limit 2: b hears
     // the frame first-hand, so one relay (b's) is left and d, two hops from b, must not hear it.
     const pairs = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
@@ -173,7 +175,7 @@ describe('a frame that claims more hops than the fleet allows', () => {
   });
 });
 
-describe('relay suppression: a relay not yet sent is cancelled once its packet was heard relaySuppress times', () => {
+describe.concurrent('relay suppression: a relay not yet sent is cancelled once its packet was heard relaySuppress times', () => {
   // a reaches x, b and c; b and c each reach a and x. x heard a's packet first and waits out its relay
   // jitter (fixed at its longest); b and c relay at once, so x hears two more copies meanwhile.
   const run = async (xOptions: Partial<SerialLinkOptions>): Promise<{ x: SerialLink; got: number }> => {
@@ -197,7 +199,7 @@ describe('relay suppression: a relay not yet sent is cancelled once its packet w
     }
   };
 
-  it('x hears a, then b and c relay: with the default (3 copies) x cancels its relay of each fragment', async () => {
+  it('x hears a, then b and c relay: with the default (3 copies) x cancels its relay of each fragment', async ({ expect }) => {
     const { x, got } = await run({});
     expect(got).toBe(1);
     expect(x.counters().relaysSuppressed).toBe(3);
@@ -205,21 +207,21 @@ describe('relay suppression: a relay not yet sent is cancelled once its packet w
     expect(x.counters().droppedDuplicate).toBeGreaterThanOrEqual(6);
   });
 
-  it('with relaySuppress 0 x relays every fragment after its wait', async () => {
+  it('with relaySuppress 0 x relays every fragment after its wait', async ({ expect }) => {
     const { x, got } = await run({ relaySuppress: 0 });
     expect(got).toBe(1);
     expect(x.counters().relaysSuppressed).toBe(0);
     expect(x.counters().relayed).toBe(3);
   });
 
-  it('refuses relaySuppress 1 (it would cancel every relay) and a relay wait past the limit', () => {
+  it('refuses relaySuppress 1 (it would cancel every relay) and a relay wait past the limit', ({ expect }) => {
     expect(() => serialLink('x', ['/dev/null'], { relaySuppress: 1 })).toThrow(/relaySuppress must be 0 or 2\.\.16, is 1/);
     expect(() => serialLink('x', ['/dev/null'], { relayJitterMs: 60_000 })).toThrow(/relayJitterMs must be 0\.\.10000/);
   });
 });
 
-describe('the largest radio packet the configuration allows (256 bytes)', () => {
-  it('carries fragments that fill the packet and hold no zero byte', async () => {
+describe.concurrent('the largest radio packet the configuration allows (256 bytes)', () => {
+  it('carries fragments that fill the packet and hold no zero byte', async ({ expect }) => {
     // 1,000 bytes without a zero: 5 fragments of up to 234 bytes, each raw packet 254 bytes; the
     // ones with no zero anywhere (index, message id and CRC included) are 255 bytes once COBS-encoded.
     await onPair({ packetBytes: 256 }, {}, async (a, inbox) => {
@@ -232,8 +234,8 @@ describe('the largest radio packet the configuration allows (256 bytes)', () => 
   });
 });
 
-describe('priorities under the airtime budget', () => {
-  it('sends consensus before queued telemetry at 57600 baud', async () => {
+describe.concurrent('priorities under the airtime budget', () => {
+  it('sends consensus before queued telemetry at 57600 baud', async ({ expect }) => {
     await onPair({ baud: 57_600 }, {}, async (a, inbox) => {
       const t0 = performance.now();
       for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry');
@@ -248,8 +250,8 @@ describe('priorities under the airtime budget', () => {
   });
 });
 
-describe('telemetry on a full radio queue', () => {
-  it('keeps the newest reports and sheds the oldest, whole envelopes at a time (E32 packets: several fragments each)', async () => {
+describe.concurrent('telemetry on a full radio queue', () => {
+  it('keeps the newest reports and sheds the oldest, whole envelopes at a time (E32 packets: several fragments each)', async ({ expect }) => {
     await onPair({ baud: 9_600, packetBytes: 58 }, { fragmentsMax: 4, queueSizes: { consensus: 64, heartbeat: 8, telemetry: 8 } }, async (a, inbox) => {
       // Twenty position reports of 80 bytes (several packets each) queued at once into an 8-packet queue
       // on a 960 B/s radio: it holds a few reports, the rest are shed, and those heard are the newest,
@@ -270,8 +272,8 @@ describe('telemetry on a full radio queue', () => {
   }, 20_000);
 });
 
-describe('block sync behind the live height', () => {
-  it("a vote queued after a block-sync answer goes on the air before the answer's remaining fragments, and the answer still arrives whole", async () => {
+describe.concurrent('block sync behind the live height', () => {
+  it("a vote queued after a block-sync answer goes on the air before the answer's remaining fragments, and the answer still arrives whole", async ({ expect }) => {
     await initCrypto();
     const signer = createSigner(generateKeyPair());
     // 9600 baud (960 B/s): the 1,500-byte answer is 7 fragments, ~1.7 s on the air; the stale limit
@@ -289,8 +291,8 @@ describe('block sync behind the live height', () => {
   });
 });
 
-describe('stale consensus on a saturated radio', () => {
-  it('drops envelopes that waited longer than consensusStaleMs unsent, and still sends the newest', async () => {
+describe.concurrent('stale consensus on a saturated radio', () => {
+  it('drops envelopes that waited longer than consensusStaleMs unsent, and still sends the newest', async ({ expect }) => {
     // 9600 baud: 960 B/s, so forty 200-byte envelopes need ~8 s of airtime, far past a 500 ms limit.
     await onPair({ baud: 9_600 }, { consensusStaleMs: 500 }, async (a, inbox) => {
       for (let i = 0; i < 40; i++) expect(a.broadcast(Buffer.alloc(200, i + 1), 'consensus')).toBe(true);
@@ -312,8 +314,8 @@ describe('stale consensus on a saturated radio', () => {
   });
 });
 
-describe('re-broadcasts on a busy radio', () => {
-  it('does not queue an envelope again while a copy waits, and the block budget is a quarter second of airtime', async () => {
+describe.concurrent('re-broadcasts on a busy radio', () => {
+  it('does not queue an envelope again while a copy waits, and the block budget is a quarter second of airtime', async ({ expect }) => {
     await onPair({ baud: 9_600 }, {}, async (a, inbox) => {
       expect(a.blockTxBytesHint).toBe(240); // 960 B/s for 250 ms
       const proposal = Buffer.alloc(1_500, 9); // 7 fragments, ~1.7 s on the air at 960 B/s
@@ -330,8 +332,8 @@ describe('re-broadcasts on a busy radio', () => {
   });
 });
 
-describe('a large envelope on a slow radio', () => {
-  it('is sent whole even when its airtime is longer than consensusStaleMs: a half-sent envelope is never cut', async () => {
+describe.concurrent('a large envelope on a slow radio', () => {
+  it('is sent whole even when its airtime is longer than consensusStaleMs: a half-sent envelope is never cut', async ({ expect }) => {
     await onPair({ baud: 9_600 }, { consensusStaleMs: 300 }, async (a, inbox) => {
       const big = Buffer.alloc(1_500, 7); // 7 fragments, about 1.7 s on the air at 960 B/s
       expect(a.broadcast(big, 'consensus')).toBe(true);
@@ -342,8 +344,8 @@ describe('a large envelope on a slow radio', () => {
   });
 });
 
-describe('a radio stopped and started again', () => {
-  it('sends after the restart although it was waiting for airtime when it stopped', async () => {
+describe.concurrent('a radio stopped and started again', () => {
+  it('sends after the restart although it was waiting for airtime when it stopped', async ({ expect }) => {
     await onPair({ baud: 9_600 }, {}, async (a, inbox) => {
       for (let i = 0; i < 10; i++) a.broadcast(Buffer.alloc(200, i + 1), 'telemetry'); // ~2 s of airtime
       await sleep(50);
@@ -359,8 +361,8 @@ describe('a radio stopped and started again', () => {
   });
 });
 
-describe('a radio that goes away and comes back', () => {
-  it('is down while its port is gone and carries traffic again after it reappears, with no restart', async () => {
+describe.concurrent('a radio that goes away and comes back', () => {
+  it('is down while its port is gone and carries traffic again after it reappears, with no restart', async ({ expect }) => {
     const pair = await PtyPair.start();
     const a = serialLink('a', [pair.a], { reopenMs: 100 });
     const b = serialLink('b', [pair.b], { reopenMs: 100 });
