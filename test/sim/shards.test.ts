@@ -4,8 +4,10 @@
 // cannot split with a reason. Seeds are in every failure message.
 
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { hash } from '../../runtime/crypto/sodium.js';
+import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { utf8 } from '../../runtime/lib/bytes.js';
 import type { Manifest } from '../../runtime/manifest/manifest.js';
 import type { ChainState } from '../../runtime/consensus/chain-state.js';
@@ -15,11 +17,30 @@ import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { encodeProof } from '../../runtime/wire/proof.js';
 import { Checkers } from '../../fleet-sim/sim/checkers.js';
 import { createVerifier, makeFleet } from '../support/fleet-fixture.js';
-import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
+import type { Report } from '../../fleet-sim/sim/run.js';
 import { shardOwners, shardProblem } from '../../fleet-sim/sim/shards.js';
-import { World } from '../../fleet-sim/sim/world.js';
-import { explain, runOk, scenario } from './helpers.js';
-import { cliEntry } from '../support/run-cli.js';
+import { World, type WorldOptions } from '../../fleet-sim/sim/world.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { explain, scenario } from './helpers.js';
+import { cliEntry, cliRoot, repoRoot } from '../support/run-cli.js';
+
+type Simulator = typeof import('../../fleet-sim/sim/run.js');
+/**
+ * The simulator these runs use: the run's compiled tree (test/support/built-cli.global.ts) when there is
+ * one, so each worker thread loads built JavaScript as `fleet-sim run --threads` does on a device (about
+ * a quarter of the CPU of tsx's loader in every worker, over the dozen workers here); the clone's
+ * sources under MURMUR_TEST_CLI=source. test/scenarios/scenarios.test.ts splits runs from the sources.
+ * Node's own require (ES modules without top-level await, Node >= 20.19): vitest's import() would
+ * transform the whole compiled tree again.
+ */
+const { runScenario } = (cliRoot() === repoRoot ? await import('../../fleet-sim/sim/run.js') : createRequire(import.meta.url)(join(cliRoot(), 'dist/fleet-sim/sim/run.js'))) as Simulator;
+
+async function runOk(s: Scenario, seed = s.seed, opts: WorldOptions = {}): Promise<Report> {
+  const r = await runScenario(s, seed, opts);
+  expect(r.safety.ok, explain(r)).toBe(true);
+  expect(r.liveness.ok, explain(r)).toBe(true);
+  return r;
+}
 
 /** A report without what may differ between two runs of one world (wall time) or two thread counts. */
 function outcome(r: Report): unknown {
@@ -98,7 +119,8 @@ describe('a deterministic run split over threads', () => {
     await expect(failing).rejects.toThrow('boom in the main thread');
   });
 
-  it('draws each thread its own network fates', () => {
+  it('draws each thread its own network fates', async () => {
+    await initCrypto(); // the worlds here are the sources', whose crypto no run above started
     const s = scenario({ followers: 4, mqtt: { latencyMs: 2, jitterMs: 1, loss: 0.2, duplicate: 0 } });
     const draws = (index: number): number[] => {
       const w = new World(s, 1, { shard: { index, threads: 2 } });
