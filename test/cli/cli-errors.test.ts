@@ -1,5 +1,9 @@
 // Operator mistakes through the real CLIs: each is one line on stderr naming what is wrong and the fix,
 // with the documented exit code (2 usage or bad file, 3 refused), never an internal error (70).
+// The cases of the .concurrent describes run at once (vitest's maxConcurrency, 5, at a time), each
+// writing files of its own names and only reading those beforeAll made; the four whose runs are bounded
+// in time (a hang killed after 20 s, a Ctrl-C while a run is under way, a reader that leaves) are in
+// plain describes, so each runs with nothing of this file beside it.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +46,7 @@ beforeAll(async () => {
   writeFileSync(p('a-file'), 'not a directory\n');
 }, 60_000);
 
-describe('output paths', () => {
+describe.concurrent('output paths', () => {
   it('a path under a file, or a directory, is one line naming the path (exit 2); a missing directory is created', async () => {
     const [save, saveDir, sign, keygen] = await Promise.all([
       murmurctl('send', 'noop', '--save', p('a-file/x.cmd'), '--wait', 'none'),
@@ -67,39 +71,6 @@ describe('output paths', () => {
     expect(readFileSync(p('new/dir/fleet.manifest')).length).toBeGreaterThan(100);
     oneLine(saved, 5, 'cannot reach the broker'); // saved before connecting; nothing listens on port 1
     expect(readFileSync(p('saved/dir/noop.cmd')).length).toBeGreaterThan(64);
-  });
-
-  it('a directory that cannot be made below an existing one (/proc) is one line, exit 2, not a hang', async () => {
-    // Node's recursive mkdir retries for ever where mkdir answers ENOENT under a directory that exists:
-    // keygen --out /proc/x/k.key spun at 100 % CPU until killed, and murmur start with dataDir under
-    // /proc too, deaf to SIGTERM (its loop never gave the handler a turn). Bounded runs: a hang fails.
-    const where = `/proc/murmur-test-${process.pid}`;
-    writeFileSync(p('proc.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${where}/d1\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
-    /** Each CLI in a child that SIGKILL ends after 20 s (a spinning one ignores SIGTERM). */
-    const bounded = (bin: 'murmur' | 'fleet-sim', args: string[]): Promise<CliRun> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, [cliEntry(bin), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code: code ?? -1, stdout, stderr });
-        });
-      });
-    const scenario = join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml');
-    const [keygen, report, reports, start] = await Promise.all([
-      bounded('murmur', ['keygen', '--id', 'x', '--out', `${where}/keys/x.key`]),
-      bounded('fleet-sim', ['run', scenario, '--json', `${where}/r.json`]),
-      bounded('fleet-sim', ['start', scenario, '--reports', `${where}/reports`, '--no-dashboard', '--speed', '0']),
-      bounded('murmur', ['start', '--config', p('proc.yaml')]),
-    ]);
-    oneLine(keygen, 2, `--out ${where}/keys/x.key: cannot create the directory ${where}/keys: no such file or directory`);
-    oneLine(report, 2, `--json ${where}/r.json: cannot create the directory ${where}: no such file or directory`);
-    oneLine(reports, 2, `--reports ${where}/reports: cannot create the directory: no such file or directory`);
-    oneLine(start, 2, `${p('proc.yaml')}: dataDir: cannot create or write ${where}/d1;`);
   });
 
   // It said "fleet-sim start SCENARIO.yaml" literally: the report now names its scenario file, and one
@@ -140,18 +111,6 @@ describe('output paths', () => {
       oneLine(r, 2, (cases[i] as [string[], string])[1]);
       expect(r.stdout, r.stdout).toBe(''); // nothing ran
     });
-  });
-
-  it('fleet-sim piped into a reader that stops early (seeds | head -1) ends its output quietly, no EPIPE stack trace', async () => {
-    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.stdout.once('data', () => child.stdout.destroy()); // head -1 read its line and left
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    clearTimeout(timer);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
   });
 
   it('fleet-sim: a scenario path with a space or a quote gives a replay line a shell runs, and replay of its report runs it', async () => {
@@ -197,6 +156,53 @@ describe('output paths', () => {
   });
 });
 
+describe('output paths and pipes, in runs bounded in time', () => {
+  it('a directory that cannot be made below an existing one (/proc) is one line, exit 2, not a hang', async () => {
+    // Node's recursive mkdir retries for ever where mkdir answers ENOENT under a directory that exists:
+    // keygen --out /proc/x/k.key spun at 100 % CPU until killed, and murmur start with dataDir under
+    // /proc too, deaf to SIGTERM (its loop never gave the handler a turn). Bounded runs: a hang fails.
+    const where = `/proc/murmur-test-${process.pid}`;
+    writeFileSync(p('proc.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${where}/d1\nmqtt: { url: "mqtt://127.0.0.1:1" }\n`);
+    /** Each CLI in a child that SIGKILL ends after 20 s (a spinning one ignores SIGTERM). */
+    const bounded = (bin: 'murmur' | 'fleet-sim', args: string[]): Promise<CliRun> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [cliEntry(bin), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      });
+    const scenario = join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml');
+    const [keygen, report, reports, start] = await Promise.all([
+      bounded('murmur', ['keygen', '--id', 'x', '--out', `${where}/keys/x.key`]),
+      bounded('fleet-sim', ['run', scenario, '--json', `${where}/r.json`]),
+      bounded('fleet-sim', ['start', scenario, '--reports', `${where}/reports`, '--no-dashboard', '--speed', '0']),
+      bounded('murmur', ['start', '--config', p('proc.yaml')]),
+    ]);
+    oneLine(keygen, 2, `--out ${where}/keys/x.key: cannot create the directory ${where}/keys: no such file or directory`);
+    oneLine(report, 2, `--json ${where}/r.json: cannot create the directory ${where}: no such file or directory`);
+    oneLine(reports, 2, `--reports ${where}/reports: cannot create the directory: no such file or directory`);
+    oneLine(start, 2, `${p('proc.yaml')}: dataDir: cannot create or write ${where}/d1;`);
+  });
+
+  it('fleet-sim piped into a reader that stops early (seeds | head -1) ends its output quietly, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'seeds', '--count', '3', '--from', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // head -1 read its line and left
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
 describe('fleet-sim start cut short', () => {
   it('Ctrl-C during a deterministic run says where it stopped and how to get the reports (exit 130), writes none', async () => {
     // It exited 130 without a word: the progress bar stopped and the reports it had promised never came.
@@ -219,7 +225,7 @@ describe('fleet-sim start cut short', () => {
   }, 60_000);
 });
 
-describe('--version', () => {
+describe.concurrent('--version', () => {
   it('each CLI names its release, the version in package.json (it was refused as an option before the command)', async () => {
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
     const [ctl, dev, sim, short] = await Promise.all([runCli('murmurctl', ['--version']), runCli('murmur', ['--version']), runCli('fleet-sim', ['--version']), runCli('murmurctl', ['-V'])]);
@@ -262,7 +268,7 @@ describe('fleet-sim seeds cut short', () => {
   }, 60_000);
 });
 
-describe('fleet-sim start --realtime', () => {
+describe.concurrent('fleet-sim start --realtime', () => {
   it('refuses --speed, which only the deterministic simulator has (it ran on the wall clock without a word)', async () => {
     const r = await runCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--realtime', '--speed', '4', '--no-dashboard', '--exit', '--reports', p('reports')]);
     oneLine(r, 2, '--speed 4: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed');
@@ -270,7 +276,7 @@ describe('fleet-sim start --realtime', () => {
   });
 });
 
-describe('fleet drafts edited by hand', () => {
+describe.concurrent('fleet drafts edited by hand', () => {
   it('a draft missing a field, or with a bad one, names the field (exit 2) in add, remove, sign and show', async () => {
     writeFileSync(p('bare.json'), '{"format":"murmur-fleet-draft/1"}\n');
     const good = JSON.parse(readFileSync(p('draft.json'), 'utf8')) as { validators: { power: unknown }[] };
@@ -294,7 +300,7 @@ describe('fleet drafts edited by hand', () => {
   });
 });
 
-describe('key files where a secret key belongs', () => {
+describe.concurrent('key files where a secret key belongs', () => {
   it('a public key file or a directory is named as such (exit 2), not "readable by other users"', async () => {
     const [pub, keyDir, sendPub] = await Promise.all([
       murmur('fleet', 'init', '--fleet', 'x', '--authority', p('keys/authority.key.pub'), '--out', p('x.json')),
@@ -308,7 +314,7 @@ describe('key files where a secret key belongs', () => {
   });
 });
 
-describe('durations', () => {
+describe.concurrent('durations', () => {
   it('--ttl 1h is taken (as send --help says: at most 1h); --timeout 0 or below is a usage error naming --timeout', async () => {
     const [hour, tooLong, zero, negative] = await Promise.all([
       murmurctl('send', 'noop', '--ttl', '1h', '--wait', 'none'),
@@ -323,7 +329,7 @@ describe('durations', () => {
   });
 });
 
-describe('view options', () => {
+describe.concurrent('view options', () => {
   it('watch --count takes whole numbers only; status and log refuse an option of another verb (exit 2)', async () => {
     const [fraction, statusCount, watchNode] = await Promise.all([murmurctl('watch', '--count', '1.5'), murmurctl('status', '--count', '3'), murmurctl('watch', '--node', 'd1')]);
     oneLine(fraction, 2, '--count must be a whole number of messages, at least 1, is "1.5"');
@@ -332,7 +338,7 @@ describe('view options', () => {
   });
 });
 
-describe('negative numbers as option values', () => {
+describe.concurrent('negative numbers as option values', () => {
   it('are one line naming the option and the value (exit 2), not parseArgs\' three lines and the usage', async () => {
     const [power, timeout] = await Promise.all([murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'), '--power', '-1'), murmurctl('send', 'noop', '--timeout', '-5s')]);
     oneLine(power, 2, '--power "-1": negative numbers are not taken here, and a value starting with "-" reads as an option; give a positive value');
@@ -341,7 +347,7 @@ describe('negative numbers as option values', () => {
   });
 });
 
-describe('command types', () => {
+describe.concurrent('command types', () => {
   it('a mistyped type is refused before signing (exit 2), naming the closest and the known types', async () => {
     const [typo, nothingClose, help] = await Promise.all([murmurctl('send', 'mission.surveyy', '--arg', 'spacingM=15'), murmurctl('send', '--command', '{"type":"teleport"}'), murmurctl('send', '--help')]);
     oneLine(typo, 2, '"mission.surveyy" is not a command type; did you mean mission.survey? (known: noop, mission.survey, mission.goto,');
@@ -353,7 +359,7 @@ describe('command types', () => {
   });
 });
 
-describe('words after the command type', () => {
+describe.concurrent('words after the command type', () => {
   it('are refused before signing (exit 2), naming the --arg they meant: send land d2 landed every drone', async () => {
     const [land, goto, noop, whole, raw] = await Promise.all([
       murmurctl('send', 'land', 'd2', '--save', p('stray-land.cmd')),
@@ -371,7 +377,7 @@ describe('words after the command type', () => {
   });
 });
 
-describe('words a command does not take', () => {
+describe.concurrent('words a command does not take', () => {
   it('are one line naming the word and the option it belongs to (exit 2); each was ignored, or asked for the option', async () => {
     writeFileSync(p('stray.yaml'), 'id: d1\n');
     const cases: [string[], 'murmur' | 'murmurctl', string][] = [
@@ -393,7 +399,7 @@ describe('words a command does not take', () => {
   });
 });
 
-describe('mistyped commands and options', () => {
+describe.concurrent('mistyped commands and options', () => {
   it('are one line naming the nearest command or option (exit 2), not the whole usage', async () => {
     const cases: [Promise<CliRun>, string][] = [
       [murmurctl('sned', 'noop'), 'murmurctl: unknown command "sned"; did you mean send? (murmurctl --help lists them: keygen, send, status, watch, log)'],
@@ -417,7 +423,7 @@ describe('mistyped commands and options', () => {
   });
 });
 
-describe('fleet sign over a signed manifest', () => {
+describe.concurrent('fleet sign over a signed manifest', () => {
   it('of the same fleet and epoch is refused (exit 3) unless --force; a higher epoch with --previous replaces it', async () => {
     // It replaced it without a word: a draft changed and signed again without --epoch gave the fleet two
     // manifests of one epoch.
@@ -437,7 +443,7 @@ describe('fleet sign over a signed manifest', () => {
   });
 });
 
-describe('signed manifests', () => {
+describe.concurrent('signed manifests', () => {
   it('a draft or other text where a signed manifest belongs is named for what it is (exit 2)', async () => {
     const [verify, ctl, text] = await Promise.all([murmur('fleet', 'verify', p('draft.json')), murmurctl('status', '--manifest', p('draft.json')), murmur('fleet', 'verify', p('a-file'))]);
     const draft = `${p('draft.json')} is an unsigned fleet draft, not a signed manifest; sign it with \`murmur fleet sign ${p('draft.json')} --authority KEYFILE --out fleet.manifest\``;
@@ -456,7 +462,7 @@ describe('signed manifests', () => {
   });
 });
 
-describe('murmur start on a damaged data directory', () => {
+describe.concurrent('murmur start on a damaged data directory', () => {
   it('a snapshot that fails its checksum is one line naming the directory and the file (exit 2, a bad file), not 5 (unavailable)', async () => {
     mkdirSync(p('data/damaged'), { recursive: true });
     writeFileSync(p('data/damaged/consensus.snapshot'), 'not a snapshot\n');
@@ -465,7 +471,7 @@ describe('murmur start on a damaged data directory', () => {
   });
 });
 
-describe('--json', () => {
+describe.concurrent('--json', () => {
   it('fleet init, add, remove and sign print one JSON object saying what they did', async () => {
     const draft = p('json/draft.json');
     const init = await murmur('fleet', 'init', '--fleet', 'j', '--authority', p('keys/authority.key'), '--out', draft, '--json');
