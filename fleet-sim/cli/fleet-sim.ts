@@ -32,7 +32,8 @@ Commands:
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
 (start: 5 when its --broker did not take the connection, 130 when Ctrl-C stopped a real-time fleet
-before the scenario began, or a deterministic one at any time; seeds: 130 (143 for SIGTERM) when
+before the scenario began, or a deterministic one at any time; run and replay: 130 (143 for SIGTERM)
+when Ctrl-C stopped the world, within a simulated second, no report written; seeds: 130 (143) when
 Ctrl-C stopped it between two worlds with none failed, the worlds run so far written and counted).`;
 
 async function loadScenario(file: string): Promise<Scenario> {
@@ -79,12 +80,61 @@ async function threadsFor(s: Scenario, file: string, v: string | undefined): Pro
   return Number(v);
 }
 
+/** Ctrl-C (SIGTERM) ended a `run` or `replay` before the scenario's end (simulated time). */
+class RunStopped extends Error {
+  constructor(readonly atMs: number) {
+    super(`stopped at ${atMs} ms`);
+  }
+}
+
+/**
+ * Runs one world. Ctrl-C (SIGTERM) ends it between two simulated seconds: one line says where and that
+ * no report was written, exit 130 (143); a second one ends it at once. Before, a world ran without a
+ * turn of the event loop and the process died by the signal without a word (fleet-1000 runs minutes).
+ * The world is the same either way: the slices only hand the loop a turn (at most every 100 ms of wall
+ * time), they change no event's order.
+ */
 async function runOne(s: Scenario, seed: number, file: string, json: string | undefined, threads = 1): Promise<number> {
-  const { runScenario } = await simulator();
-  const r = await runScenario(s, seed, { file, threads });
+  const { runScenario, replayCommand } = await simulator();
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signal !== null) process.exit(sig === 'SIGTERM' ? 143 : 130);
+    signal = sig;
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+  let lastTurn = performance.now();
+  let r: Report;
+  try {
+    r = await runScenario(s, seed, {
+      file,
+      threads,
+      sliceMs: 1_000,
+      pace: async (simMs) => {
+        if (performance.now() - lastTurn > 100) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastTurn = performance.now();
+        }
+        if (signal !== null) throw new RunStopped(simMs);
+      },
+    });
+    // The liveness check after the scenario runs without a turn of the loop: a Ctrl-C then is heard here.
+    await new Promise((resolve) => setImmediate(resolve));
+  } catch (e) {
+    if (!(e instanceof RunStopped)) throw e;
+    const how = signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C';
+    process.stderr.write(`fleet-sim: ${how}: stopped at ${(e.atMs / 1000).toFixed(0)} s of ${s.durationMs / 1000} s (simulated); no report written. The run is deterministic: ${replayCommand(file, seed, threads)} runs it again\n`);
+    return signal === 'SIGTERM' ? 143 : 130;
+  } finally {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
+  }
+  const late = signal as NodeJS.Signals | null;
   output(r, json);
   if (json !== '-') process.stdout.write(summary(r) + '\n');
   if (!r.expect.met) process.stderr.write(`fleet-sim: seed ${seed} failed (${r.expect.failed.join(', ')}); replay with:\n  ${r.replay}\n`);
+  if (late !== null) {
+    process.stderr.write(`fleet-sim: ${late === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} came as the run finished: its ${json !== undefined ? 'report and ' : ''}summary stand\n`);
+    return late === 'SIGTERM' ? 143 : 130;
+  }
   return r.expect.met ? exitCodes.ok : exitCodes.failed;
 }
 
