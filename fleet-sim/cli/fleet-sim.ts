@@ -2,7 +2,7 @@
 // failure prints the seed and the one command that replays it.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { CliError, exitCodes, parse, runMain, unknownCommand } from '../../runtime/cli/kit.js';
+import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, signalName, unknownCommand } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
@@ -80,13 +80,6 @@ async function threadsFor(s: Scenario, file: string, v: string | undefined): Pro
   return Number(v);
 }
 
-/** Ctrl-C (SIGTERM) ended a `run` or `replay` before the scenario's end (simulated time). */
-class RunStopped extends Error {
-  constructor(readonly atMs: number) {
-    super(`stopped at ${atMs} ms`);
-  }
-}
-
 /**
  * Runs one world. Ctrl-C (SIGTERM) ends it between two simulated seconds: one line says where and that
  * no report was written, exit 130 (143); a second one ends it at once. Before, a world ran without a
@@ -95,13 +88,8 @@ class RunStopped extends Error {
  * time), they change no event's order.
  */
 async function runOne(s: Scenario, seed: number, file: string, json: string | undefined, threads = 1): Promise<number> {
-  const { runScenario, replayCommand } = await simulator();
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (signal !== null) process.exit(sig === 'SIGTERM' ? 143 : 130);
-    signal = sig;
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+  const { runScenario, replayCommand, RunStopped } = await simulator();
+  const interrupts = hearInterrupts();
   let lastTurn = performance.now();
   let r: Report;
   try {
@@ -114,26 +102,26 @@ async function runOne(s: Scenario, seed: number, file: string, json: string | un
           await new Promise((resolve) => setImmediate(resolve));
           lastTurn = performance.now();
         }
-        if (signal !== null) throw new RunStopped(simMs);
+        if (interrupts.heard() !== null) throw new RunStopped(simMs);
       },
     });
     // The liveness check after the scenario runs without a turn of the loop: a Ctrl-C then is heard here.
     await new Promise((resolve) => setImmediate(resolve));
   } catch (e) {
     if (!(e instanceof RunStopped)) throw e;
-    const how = signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C';
-    process.stderr.write(`fleet-sim: ${how}: stopped at ${(e.atMs / 1000).toFixed(0)} s of ${s.durationMs / 1000} s (simulated); no report written. The run is deterministic: ${replayCommand(file, seed, threads)} runs it again\n`);
-    return signal === 'SIGTERM' ? 143 : 130;
+    const sig = interrupts.heard() ?? 'SIGINT';
+    process.stderr.write(`fleet-sim: ${signalName(sig)}: stopped at ${(e.atMs / 1000).toFixed(0)} s of ${s.durationMs / 1000} s (simulated); no report written. The run is deterministic: ${replayCommand(file, seed, threads)} runs it again\n`);
+    return signalExitCode(sig);
   } finally {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
+    interrupts.stop();
   }
-  const late = signal as NodeJS.Signals | null;
+  const late = interrupts.heard();
   output(r, json);
   if (json !== '-') process.stdout.write(summary(r) + '\n');
   if (!r.expect.met) process.stderr.write(`fleet-sim: seed ${seed} failed (${r.expect.failed.join(', ')}); replay with:\n  ${r.replay}\n`);
   if (late !== null) {
-    process.stderr.write(`fleet-sim: ${late === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} came as the run finished: its ${json !== undefined ? 'report and ' : ''}summary stand\n`);
-    return late === 'SIGTERM' ? 143 : 130;
+    process.stderr.write(`fleet-sim: ${signalName(late)} came as the run finished: its ${json !== undefined ? 'report and ' : ''}summary stand\n`);
+    return signalExitCode(late);
   }
   return r.expect.met ? exitCodes.ok : exitCodes.failed;
 }
@@ -149,18 +137,12 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
   const failed: number[] = [];
   const rows: unknown[] = [];
   const [{ runScenario }, { randomScenario }] = await Promise.all([simulator(), randomWorlds()]);
-  let stopped: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
-    if (stopped !== null) process.exit(sig === 'SIGINT' ? 130 : 143);
-    stopped = sig;
-  };
-  const handlers = [['SIGINT', onSignal('SIGINT')], ['SIGTERM', onSignal('SIGTERM')]] as const;
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const interrupts = hearInterrupts();
   let seed = from;
-  for (; seed < from + count && stopped === null; seed++) {
+  for (; seed < from + count && interrupts.heard() === null; seed++) {
     // A turn of the event loop between two worlds, so a signal is heard (a world runs without one).
     if (seed > from) await new Promise((r) => setImmediate(r));
-    if (stopped !== null) break;
+    if (interrupts.heard() !== null) break;
     const r = await runScenario(randomScenario(seed), seed);
     r.replay = `npx fleet-sim replay --seed ${seed}`;
     rows.push({ seed, ok: r.expect.met, heights: r.liveness.heights, failed: r.expect.failed, violations: r.safety.violations.slice(0, 3) });
@@ -169,14 +151,15 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
       process.stderr.write(`seed ${seed} FAILED: ${r.safety.violations[0]?.detail ?? r.expect.failed.join(', ')}\n  replay: ${r.replay}\n`);
     } else if (json !== '-') process.stdout.write(`seed ${seed} ok (${r.liveness.heights} heights, ${r.wallMs} ms)\n`);
   }
-  for (const [sig, h] of handlers) process.off(sig, h);
+  interrupts.stop();
+  const stopped = interrupts.heard();
   const ran = seed - from;
   output({ count: ran, from, failed, runs: rows, ...(stopped !== null ? { stopped: `by ${stopped} after ${ran} of ${count}` } : {}) }, json);
   if (json !== '-') process.stdout.write(`${ran - failed.length}/${ran} seeds ok${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`);
   if (stopped !== null) {
     const rest = from + count - seed;
-    process.stderr.write(`fleet-sim seeds: stopped by ${stopped === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} after ${ran} of ${count} worlds (seeds ${from}..${seed - 1}${failed.length ? `; failed: ${failed.join(', ')}` : ', all ok'}); the rest: fleet-sim seeds --count ${rest} --from ${seed}\n`);
-    return failed.length > 0 ? exitCodes.failed : stopped === 'SIGINT' ? 130 : 143;
+    process.stderr.write(`fleet-sim seeds: stopped by ${signalName(stopped)} after ${ran} of ${count} worlds (seeds ${from}..${seed - 1}${failed.length ? `; failed: ${failed.join(', ')}` : ', all ok'}); the rest: fleet-sim seeds --count ${rest} --from ${seed}\n`);
+    return failed.length > 0 ? exitCodes.failed : signalExitCode(stopped);
   }
   return failed.length === 0 ? exitCodes.ok : exitCodes.failed;
 }

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CliError, exitCodes, parse } from '../../runtime/cli/kit.js';
+import { CliError, exitCodes, hearInterrupts, parse, signalExitCode, signalName } from '../../runtime/cli/kit.js';
 import { prepareOutputDir } from '../../runtime/cli/output-file.js';
 import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
@@ -123,11 +123,9 @@ async function start(argv: string[]): Promise<number> {
     if (values.speed !== undefined) throw new CliError(`--speed ${values.speed}: --realtime runs on the wall clock; leave out --realtime to run the deterministic simulator at that speed`, exitCodes.usage);
     return realtime({ ...scenario, seed }, { file, brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
-  const [{ liveRun, LiveRunStopped }, { formatSummary }, { shellWord }] = await Promise.all([import('../dashboard/live-run.js'), import('../report/write.js'), import('../scenario/shipped.js')]);
+  const [{ liveRun }, { RunStopped }, { formatSummary }, { shellWord }] = await Promise.all([import('../dashboard/live-run.js'), import('../sim/run.js'), import('../report/write.js'), import('../scenario/shipped.js')]);
   // Ctrl-C ended the paced run without a word (130, no report): say where, and what gives the report.
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (s: NodeJS.Signals): void => void (signal ??= s);
-  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
+  const interrupts = hearInterrupts();
   let result;
   try {
     result = await liveRun(scenario, {
@@ -137,29 +135,29 @@ async function start(argv: string[]): Promise<number> {
       port,
       reportDir: values.reports ?? 'reports',
       progress: tty ? 'bar' : 'lines',
-      stopped: () => signal !== null,
+      stopped: () => interrupts.heard() !== null,
     });
     // The liveness check after the scenario and the report run without a turn of the event loop: a
     // Ctrl-C then waits in libuv for its handler, which the finally below removes. One turn hears it.
     await new Promise((r) => setImmediate(r));
   } catch (e) {
-    if (!(e instanceof LiveRunStopped)) throw e;
+    if (!(e instanceof RunStopped)) throw e;
     process.stderr.write(`${tty ? '\n' : ''}fleet-sim: interrupted at ${(e.atMs / 1000).toFixed(1)} s of ${scenario.durationMs / 1000} s; no report written. The run is deterministic: fleet-sim start ${shellWord(file)} --seed ${seed} --speed 0 writes its reports without pacing\n`);
-    return signal === 'SIGTERM' ? 143 : 130;
+    return signalExitCode(interrupts.heard() ?? 'SIGINT');
   } finally {
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+    interrupts.stop();
   }
   process.stdout.write(`\n${formatSummary(result.report)}\n`);
   if (result.written) process.stdout.write(`\nreport: ${result.written.json}\n        ${result.written.html} (open it in a browser: the same map, charts and a replay)\n`);
   if (!result.report.expect.met) process.stderr.write(`fleet-sim: replay with: ${result.report.replay}\n`);
   // Ctrl-C after the last paced slice (the liveness check after the scenario runs unpaced) came too late
   // to stop the run: it was swallowed, and the dashboard then waited for a second one. It ends here.
-  const late = signal as NodeJS.Signals | null;
+  const late = interrupts.heard();
   if (late !== null) {
-    process.stderr.write(`fleet-sim: ${late === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} came as the run finished: its summary and reports are above; the dashboard is closed\n`);
+    process.stderr.write(`fleet-sim: ${signalName(late)} came as the run finished: its summary and reports are above; the dashboard is closed\n`);
     await result.server?.close();
     result.hub.close();
-    return late === 'SIGTERM' ? 143 : 130;
+    return signalExitCode(late);
   }
   if (result.server && tty && !values.exit) {
     process.stdout.write(`\nThe dashboard stays up at ${result.server.url} (scrub the timeline to replay); Ctrl-C to exit.\n`);

@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Scenario } from '../scenario/scenario.js';
-import { runScenario, type Report } from '../sim/run.js';
+import { RunStopped, runScenario, type Report } from '../sim/run.js';
 import type { World } from '../sim/world.js';
 import { fanOut, type RunEvent, type RunObserver } from '../report/events.js';
 import { WorldObserver } from '../report/observe-world.js';
@@ -29,15 +29,9 @@ export interface LiveRunOptions {
   readonly observers?: readonly RunObserver[];
   /** Called when the dashboard is up, before the run starts (tests open a browser here). */
   readonly onServing?: (url: string) => Promise<void> | void;
-  /** Asked between slices: true ends the run there (Ctrl-C), with LiveRunStopped and no report. */
+  /** Asked between slices: true ends the run there (Ctrl-C), with RunStopped (sim/run.ts), no report
+   *  written and the dashboard closed. */
   readonly stopped?: () => boolean;
-}
-
-/** The run was ended early (LiveRunOptions.stopped): nothing is written, the dashboard is closed. */
-export class LiveRunStopped extends Error {
-  constructor(readonly atMs: number) {
-    super(`stopped at ${atMs} ms`);
-  }
 }
 
 export interface LiveRunResult {
@@ -129,7 +123,7 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
       else if (performance.now() - lastYield > 40) await new Promise((r) => setImmediate(r)); // let pages and the server breathe
       lastYield = performance.now();
       if (o.progress !== 'bar' || simMs % 250 === 0) progress.show(simMs);
-      if (o.stopped?.() === true) throw new LiveRunStopped(simMs);
+      if (o.stopped?.() === true) throw new RunStopped(simMs);
     },
   }).catch(async (e: unknown) => {
     await server?.close();

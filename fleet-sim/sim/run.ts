@@ -84,6 +84,13 @@ function setInForce(w: World): Report['validatorSet'] {
   return { epoch: m.body.epoch, validators: m.body.validators.map((v) => index(v.id)), followers: m.body.followers.map((f) => index(f.id)), sinceHeight: since };
 }
 
+/** Thrown by a `pace` hook to end the run there (Ctrl-C): there is no report. */
+export class RunStopped extends Error {
+  constructor(readonly atMs: number) {
+    super(`stopped at ${atMs} ms`);
+  }
+}
+
 /** Hooks for fleet-sim's dashboard and real-time pacing (fleet-sim/report/observe-world.ts). */
 export interface RunHooks {
   /** Called once the world exists, before it starts: observers attach here (read-only). */

@@ -25,7 +25,7 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration } from './ctl-common.js';
-import { CliError, exitCodes, parse, printJson } from './kit.js';
+import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 
@@ -193,9 +193,6 @@ function otherManifestNote(p: BlockProof, manifest: Manifest): string {
  *  replay: devices publish the proof as they commit, before any refusal of a later copy. */
 const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
-
-/** Signals that end a wait, and the exit code each gives (128 + the signal's number, as a shell says). */
-const interruptCodes = [['SIGINT', 130], ['SIGTERM', 143]] as const;
 
 /** The argument that names some of the drones, by command type: what a bare id after TYPE meant. */
 const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nodes', 'mission.goto': 'node', 'mission.survey': 'drones', formation: 'drones' };
@@ -405,7 +402,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     const frame = Buffer.from(encodeFrame(fleetTag(manifest.body.fleet), 'consensus', envelope));
     // From here the command may be out: Ctrl-C ended the wait without a word, and the operator never
     // learnt its id, nor that it could still commit (and fly) after the prompt came back.
-    for (const [sig, code] of interruptCodes) process.once(sig, onSignal.set(sig, stopOnSignal(code)).get(sig) as () => void);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal.set(sig, stopOnSignal(signalExitCode(sig))).get(sig) as () => void);
     // Not awaited while waiting for the fleet: a broker that forwards the command but never acknowledges
     // it must not hide the commit its devices prove. With --wait none the acknowledgement is the outcome.
     const published = client.publishAsync(topics.commands, frame, { qos: 1 });

@@ -106,6 +106,32 @@ export function murmurVersion(): string | null {
   return null;
 }
 
+/** The exit status a shell gives a program ended by `sig`: 130 for Ctrl-C (SIGINT), 143 for SIGTERM. */
+export const signalExitCode = (sig: NodeJS.Signals): number => (sig === 'SIGTERM' ? 143 : 130);
+
+/** How a signal is named to the person at the terminal. */
+export const signalName = (sig: NodeJS.Signals): string => (sig === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C');
+
+/**
+ * Hears Ctrl-C and SIGTERM until `stop()`, for a command that ends its work at the next good moment:
+ * `heard()` is the first signal (null before one came); a second one ends the program at once, with its
+ * exit status.
+ */
+export function hearInterrupts(): { heard(): NodeJS.Signals | null; stop(): void } {
+  let first: NodeJS.Signals | null = null;
+  const on = (sig: NodeJS.Signals): void => {
+    if (first !== null) process.exit(signalExitCode(sig));
+    first = sig;
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, on);
+  return {
+    heard: () => first,
+    stop: () => {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, on);
+    },
+  };
+}
+
 export function runMain(program: string, main: (argv: string[]) => Promise<number | void>): void {
   const argv = process.argv.slice(2);
   // `--version` (-V) alone: the release, as a person asking which one a device runs expects. It was
