@@ -1,6 +1,6 @@
 // `murmur fleet init|add|remove|sign|show|verify`: the fleet authority's manifest workflow.
 
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { createSigner } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
@@ -207,19 +207,11 @@ export async function fleetCommand(argv: string[]): Promise<number> {
  * --force; a new epoch over the old file (--previous FILE --epoch N+1 --out FILE) is the way to change it.
  */
 function sameEpochOverwrite(out: string, fleet: string, epoch: number): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(out));
-  } catch {
-    return; // nothing there (or nothing readable: writeOutputFile says why)
-  }
-  const e = decodeEnvelope(bytes);
-  if (!e.ok || e.value.kind !== 'manifest') return;
   let old;
   try {
     old = readManifestFile(out);
   } catch {
-    return;
+    return; // nothing there, or not a signed manifest (and if it cannot be written, writeOutputFile says why)
   }
   if (old.body.fleet !== fleet || old.body.epoch !== epoch) return;
   throw new CliError(
