@@ -823,24 +823,26 @@ export class Executor {
     void this.fly(this.generation);
   }
 
-  /** Disarmed on the ground, per the flight controller: nothing to return from or land. */
+  /** For waitFor: the vehicle is no longer in `state` (a take-off or landing under way). */
+  private noLonger(state: 'taking-off' | 'landing') {
+    return (): Promise<boolean> => {
+      const st = this.devices.flight?.state();
+      return Promise.resolve(!(st?.ok === true && st.value.landed === state));
+    };
+  }
+
   /** After a goto refused as the vehicle landed: waits out the rest of a landing under way (its last
    *  metres), then whether the vehicle is on the ground (the refusal was the touchdown's). */
   private async touchedDown(live: () => boolean): Promise<boolean> {
-    const landed = (): boolean => {
+    const onGround = (): boolean => {
       const st = this.devices.flight?.state();
       return st?.ok === true && st.value.landed === 'on-ground';
     };
-    if (!landed()) {
-      const still = (): Promise<boolean> => {
-        const st = this.devices.flight?.state();
-        return Promise.resolve(!(st?.ok === true && st.value.landed === 'landing'));
-      };
-      if ((await this.waitFor(live, still, 'the landing under way')) !== null) return false;
-    }
-    return live() && landed();
+    if (!onGround() && (await this.waitFor(live, this.noLonger('landing'), 'the landing under way')) !== null) return false;
+    return live() && onGround();
   }
 
+  /** Disarmed on the ground, per the flight controller: nothing to return from or land. */
   private grounded(): boolean {
     const fs = this.devices.flight?.state();
     return fs !== undefined && fs.ok && !fs.value.armed && fs.value.landed === 'on-ground';
@@ -1019,15 +1021,10 @@ export class Executor {
       cur.heldBlocked = true;
       return fail(first);
     }
-    /** For waitFor: the vehicle is no longer in `state` (a take-off or landing under way). */
-    const past = (state: 'taking-off' | 'landing') => (): Promise<boolean> => {
-      const st = flight?.state();
-      return Promise.resolve(!(st?.ok === true && st.value.landed === state));
-    };
     if (fs.value.landed === 'taking-off' && flight) {
       // A take-off under way (a task's before this one): flown on from the air once it is up, not
       // armed and taken off again (ArduCopter refuses a second take-off; a goto below 0.5 m is refused).
-      const up = await this.waitFor(live, past('taking-off'), 'the take-off under way');
+      const up = await this.waitFor(live, this.noLonger('taking-off'), 'the take-off under way');
       if (up) return live() ? fail(up) : undefined;
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
@@ -1038,7 +1035,7 @@ export class Executor {
       // not flying (the simulated multirotor below 0.5 m) or raced by the touchdown, so the landing is
       // waited out and the task taken off from the ground. Before, the task failed "goto refused: not
       // flying" (test/device/e2e.test.ts, a survey sent just after an abort).
-      const down = await this.waitFor(live, past('landing'), 'the landing under way');
+      const down = await this.waitFor(live, this.noLonger('landing'), 'the landing under way');
       if (down) return live() ? fail(down) : undefined;
       fs = flight.state();
       if (!fs.ok) return fail(`flight controller: ${fs.error.message}`);
