@@ -118,7 +118,7 @@ async function measure(s: Scenario, threads = 1, heap = false): Promise<Measured
 /** The shipped 1000-device scenario (fleet-sim/scenarios/fleet-1000.yaml), as `fleet-sim run` reads it. */
 function shippedFleet(): Scenario {
   const file = fileURLToPath(new URL('../scenarios/fleet-1000.yaml', import.meta.url));
-  return parseScenario(readFileSync(file, 'utf8'), 'fleet-1000.yaml');
+  return parseScenario(readFileSync(file, 'utf8'));
 }
 
 /** What a child process measures: the shipped scenario, or the benchmark's own fleet. */

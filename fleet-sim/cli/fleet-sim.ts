@@ -45,7 +45,7 @@ async function loadScenario(file: string): Promise<Scenario> {
     throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
   try {
-    return parseScenario(text, file);
+    return parseScenario(text);
   } catch (e) {
     if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
     throw e;

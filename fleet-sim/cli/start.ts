@@ -96,7 +96,7 @@ async function start(argv: string[]): Promise<number> {
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
   let scenario;
   try {
-    scenario = parseScenario(text, file);
+    scenario = parseScenario(text);
   } catch (e) {
     if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
     throw e;

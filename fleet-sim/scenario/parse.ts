@@ -193,9 +193,8 @@ function workload(v: unknown, i: number, count: number): Workload {
   return { kind: 'once', at, command: type, args };
 }
 
-/** A scenario from its YAML or JSON text; a ScenarioError says what is wrong. The callers put the file's
- *  name before the message (`_fileName`, kept for them, was said there twice). */
-export function parseScenario(text: string, _fileName = 'scenario'): Scenario {
+/** A scenario from its YAML or JSON text; a ScenarioError says what is wrong (the callers name the file). */
+export function parseScenario(text: string): Scenario {
   if (text.trim() === '') throw new ScenarioError(`the file is empty; a scenario has at least a name (fleet-sim/scenarios/leader-crash.yaml is the shortest)`);
   let doc: unknown;
   try {

@@ -147,7 +147,7 @@ describe('validator-set change through the manifest', () => {
 
   it('scenario validator-set-change: the admin operator\'s fleet.update swaps validator 3 for follower 4; the report shows the set in force', async () => {
     const file = 'fleet-sim/scenarios/validator-set-change.yaml';
-    const s = parseScenario(readFileSync(file, 'utf8'), file);
+    const s = parseScenario(readFileSync(file, 'utf8'));
     let notes: readonly string[] = [];
     let changedAt = 0;
     const r = await runScenario(s, s.seed, {

@@ -11,7 +11,7 @@ import { WorldObserver } from '../../fleet-sim/report/observe-world.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 
 const file = 'fleet-sim/scenarios/survey-mission.yaml';
-const base = parseScenario(readFileSync(file, 'utf8'), file);
+const base = parseScenario(readFileSync(file, 'utf8'));
 const scenario: Scenario = { ...base, radio: { baud: 57_600, mtuBytes: 252, loss: 0.02, rangeM: 800, hopLimit: 1 }, world: { hazards: [{ northM: 100, eastM: 150, radiusM: 8, heightM: 60 }] } };
 
 describe('observing a deterministic run', () => {
@@ -43,7 +43,7 @@ describe('observing a deterministic run', () => {
 describe('observing a scenario whose drones do not fly', () => {
   it('gives the report fleet-sim run gives (the dashboard shows the drones on their pads, and they sign no telemetry)', async () => {
     const path = 'fleet-sim/scenarios/leader-crash.yaml';
-    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const s = parseScenario(readFileSync(path, 'utf8'));
     const plain = await runScenario(s, s.seed);
     const observed = await runScenario(s, s.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: () => undefined }), sliceMs: 50, pace: async () => undefined });
     const why = `seed ${s.seed}; npx fleet-sim run ${path} against npx fleet-sim start ${path} --speed 0`;
@@ -56,7 +56,7 @@ describe('observing a scenario whose drones do not fly', () => {
 
 async function observe(name: string): Promise<{ events: RunEvent[]; flight: NonNullable<Report['flight']> }> {
   const path = `fleet-sim/scenarios/${name}.yaml`;
-  const s = parseScenario(readFileSync(path, 'utf8'), path);
+  const s = parseScenario(readFileSync(path, 'utf8'));
   const events: RunEvent[] = [];
   const r = await runScenario(s, s.seed, { onWorld: (w) => void new WorldObserver(w, { onEvent: (e) => events.push(e) }) });
   expect(r.expect.failed, `${name} seed ${s.seed}`).toEqual([]);

@@ -28,7 +28,7 @@ describe('the HTML report of a run, against its JSON report', () => {
     // Chromium starts (another process) while the run goes on in this one.
     const launching = launchChromium();
     try {
-      result = await liveRun(parseScenario(readFileSync(file, 'utf8'), file), { file, speed: 0, port: null, reportDir: dir, progress: 'none', out: () => {} });
+      result = await liveRun(parseScenario(readFileSync(file, 'utf8')), { file, speed: 0, port: null, reportDir: dir, progress: 'none', out: () => {} });
     } finally {
       chromium = await launching; // closed by afterAll whether or not the run went through
     }

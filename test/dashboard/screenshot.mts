@@ -11,7 +11,7 @@ import { launchChromium } from './chromium.js';
 
 const file = 'fleet-sim/scenarios/default.yaml';
 const atS: number = Number(process.argv[2] ?? '58');
-const scenario = parseScenario(readFileSync(file, 'utf8'), file);
+const scenario = parseScenario(readFileSync(file, 'utf8'));
 const chromium = await launchChromium();
 const dir = mkdtempSync(join(tmpdir(), 'murmur-shot-'));
 let shot: Promise<void> = Promise.resolve();

@@ -93,7 +93,7 @@ describe.concurrent('murmur start and the committed lostAfterS against the radio
 describe.concurrent('npm start\'s scenario and lostAfterS', () => {
   it('default.yaml in real time: the survey is flown with lostAfterS 210 committed first, and the devices\' log has no lost-after-short line', async ({ expect }) => {
     const path = join(repoRoot, 'fleet-sim', 'scenarios', 'default.yaml');
-    const full = parseScenario(readFileSync(path, 'utf8'), path);
+    const full = parseScenario(readFileSync(path, 'utf8'));
     // The shipped radios, routing, operator roles and workload up to 8 s (the param.set at 0.5 s and the
     // survey at 2 s); 7 validators and 3 of the 13 followers, none of the faults (all but the equivocator
     // come later). At load 5-7 here the survey was committed and every device had its task 2.2-2.5 s in:

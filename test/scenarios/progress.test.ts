@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Progress } from '../../fleet-sim/dashboard/live-run.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 
-const s = parseScenario(readFileSync(new URL('../../fleet-sim/scenarios/default.yaml', import.meta.url), 'utf8'), 'default.yaml');
+const s = parseScenario(readFileSync(new URL('../../fleet-sim/scenarios/default.yaml', import.meta.url), 'utf8'));
 
 describe('progress line', () => {
   it('says the broker is down while a real-time run cannot hear the fleet, and only then', () => {

@@ -53,7 +53,7 @@ describe('shipped scenarios', () => {
   for (const file of files) {
     it(`${file} meets its expect`, async () => {
       const path = join(dir, file);
-      const full = parseScenario(readFileSync(path, 'utf8'), path);
+      const full = parseScenario(readFileSync(path, 'utf8'));
       const s = shorten(full);
       const r = await runScenario(s, s.seed, { file: path });
       const why = `${file} seed ${s.seed} (shortened to ${s.durationMs} ms, ${s.validators}+${s.followers} devices): ${r.expect.failed.join('; ')} ${r.safety.violations[0]?.detail ?? ''}\n  replay the full scenario: npx fleet-sim run ${path} --seed ${s.seed}`;
@@ -64,7 +64,7 @@ describe('shipped scenarios', () => {
   }
 
   it('those that can be split over threads meet their expect on two as well (fleet-sim run --threads 2)', async () => {
-    const split = files.map((file) => ({ file, s: shorten(parseScenario(readFileSync(join(dir, file), 'utf8'), file)) })).filter(({ s }) => shardProblem(s, 2, {}) === null);
+    const split = files.map((file) => ({ file, s: shorten(parseScenario(readFileSync(join(dir, file), 'utf8'))) })).filter(({ s }) => shardProblem(s, 2, {}) === null);
     expect(split.map(({ file }) => file)).toEqual(expect.arrayContaining(['fleet-1000.yaml', 'partition-heal.yaml']));
     for (const { file, s } of split) {
       const r = await runScenario(s, s.seed, { file: join(dir, file), threads: 2 });

@@ -28,7 +28,7 @@ expect: { safety: true, committedFraction: 0.95 }
 `;
 
 async function run(faults: string, seed: number): Promise<{ r: Report; heights: number[]; ahead: (number | null)[]; log: string[]; health: string[][] }> {
-  const s = parseScenario(scenario(faults), 'clock-offset.test.ts');
+  const s = parseScenario(scenario(faults));
   let world: World | null = null;
   const log: string[] = [];
   const r = await runScenario(s, seed, { onWorld: (w) => void (world = w), log: { info: () => {}, warn: (m: string) => void (log.length < 200 && log.push(m)), error: (m: string) => void log.push(m) } });

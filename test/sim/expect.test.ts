@@ -56,7 +56,7 @@ describe('maxStall', () => {
     const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
     const { runScenario } = await import('../../fleet-sim/sim/run.js');
     const path = 'fleet-sim/scenarios/leader-crash.yaml';
-    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const s = parseScenario(readFileSync(path, 'utf8'));
     const r = await runScenario({ ...s, durationMs: 12_000, expect: { ...s.expect, maxStallMs: 10 } }, s.seed);
     expect(r.expect.failed).toEqual([`maxStall ${r.liveness.maxStallMs} ms > 10 ms`]);
   }, 60_000);
@@ -81,7 +81,7 @@ describe('evidenceAgainst', () => {
     const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
     const { runScenario } = await import('../../fleet-sim/sim/run.js');
     const path = 'fleet-sim/scenarios/byzantine-equivocate.yaml';
-    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const s = parseScenario(readFileSync(path, 'utf8'));
     const short = { ...s, durationMs: 8_000, workload: [] };
     const real = await runScenario(short, s.seed);
     expect(real.expect.failed, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toEqual([]);
@@ -108,7 +108,7 @@ describe('stateSyncInstallsMin and stateSyncRefusedMin', () => {
     const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
     const { runScenario } = await import('../../fleet-sim/sim/run.js');
     const path = 'fleet-sim/scenarios/byzantine-forge-snapshot.yaml';
-    const s = parseScenario(readFileSync(path, 'utf8'), path);
+    const s = parseScenario(readFileSync(path, 'utf8'));
     const real = await runScenario(s, s.seed);
     expect(real.expect.failed, `seed ${s.seed}: npx fleet-sim run ${path} --seed ${s.seed}`).toEqual([]);
     expect(real.stateSync.refused, `seed ${s.seed}`).toBeGreaterThan(0);
@@ -140,7 +140,7 @@ describe('refusedMin and blockTimeAheadMax', () => {
     const { readFileSync } = await import('node:fs');
     const { parseScenario } = await import('../../fleet-sim/scenario/parse.js');
     const path = `fleet-sim/scenarios/${name}.yaml`;
-    return { s: parseScenario(readFileSync(path, 'utf8'), path), path };
+    return { s: parseScenario(readFileSync(path, 'utf8')), path };
   };
   const cases: [string, keyof typeof none, string][] = [
     ['byzantine-flood', 'malformed', 'refusedMin.malformed: 0 malformed messages (no envelope) dropped at the edge < 1000'],

@@ -14,7 +14,7 @@ import type { RunEvent } from '../../fleet-sim/report/events.js';
 
 function load(name: string): { s: Scenario; file: string } {
   const file = `fleet-sim/scenarios/${name}.yaml`;
-  return { s: parseScenario(readFileSync(file, 'utf8'), file), file };
+  return { s: parseScenario(readFileSync(file, 'utf8')), file };
 }
 
 const why = (r: Report): string => `seed ${r.seed} of ${r.scenario}: failed=${r.expect.failed.join('; ')} hazards=${JSON.stringify(r.hazards)}\n  replay: ${r.replay}`;

@@ -73,7 +73,7 @@ function conflicts(s: MissionState, node: string): string[] {
 }
 
 async function run(seed: number, crash: number, ceilingM: number): Promise<{ r: Report; found: string[]; joins: number }> {
-  const s = parseScenario(yaml(crash, ceilingM), 'lost-drone-layers.test.ts');
+  const s = parseScenario(yaml(crash, ceilingM));
   const found: string[] = [];
   let joins = 0;
   const r = await runScenario(s, seed, {

@@ -28,7 +28,7 @@ expect: { safety: true, committedFraction: 0.95, surveyedFractionMin: 0.9, minSe
 const why = (r: Report, notes: readonly string[]): string => `seed ${r.seed} of ${r.scenario}: failed=${r.expect.failed.join('; ')} flight=${JSON.stringify(r.flight)}\n  notes: ${notes.filter((n) => /leaves the mission/.test(n)).join(' | ')}\n  replay: ${r.replay}`;
 
 async function run(seed: number): Promise<{ r: Report; notes: string[] }> {
-  const s = parseScenario(yaml, 'lost-drone.test.ts');
+  const s = parseScenario(yaml);
   let world: World | null = null;
   const r = await runScenario(s, seed, { onWorld: (w) => void (world = w) });
   return { r, notes: [...((world as World | null)?.flight?.layer.notes ?? [])] };

@@ -242,7 +242,7 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
 
 function load(name: string): Scenario {
   const file = `fleet-sim/scenarios/${name}.yaml`;
-  return parseScenario(readFileSync(file, 'utf8'), file);
+  return parseScenario(readFileSync(file, 'utf8'));
 }
 
 async function withWorld(s: Scenario): Promise<{ r: Report; w: World }> {

@@ -46,7 +46,7 @@ describe('consensus scenarios (n=4, f=1 unless said)', () => {
   it('twins hearing different halves of the validators sign differently with one key: caught as equivocation', async () => {
     // The shipped scenario: with both twins hearing everyone (before the split) it produced no evidence.
     const file = 'fleet-sim/scenarios/byzantine-twins.yaml';
-    const r = await runOk(parseScenario(readFileSync(file, 'utf8'), file));
+    const r = await runOk(parseScenario(readFileSync(file, 'utf8')));
     expect(r.evidence.length).toBeGreaterThan(0);
     expect(new Set(r.evidence.map((e) => e.validator))).toEqual(new Set([3]));
   });
