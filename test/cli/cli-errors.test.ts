@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { fleetCommand } from '../../runtime/cli/fleet-commands.js';
 import { keygen } from '../../runtime/cli/keys.js';
+import { interruptCli } from '../support/interrupt-cli.js';
 import { cliEntry, cliRoot, repoRoot, runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-cli-errors-'));
@@ -207,18 +208,8 @@ describe('fleet-sim start cut short', () => {
   it('Ctrl-C during a deterministic run says where it stopped and how to get the reports (exit 130), writes none', async () => {
     // It exited 130 without a word: the progress bar stopped and the reports it had promised never came.
     const reports = p('int-reports');
-    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '4', '--no-dashboard', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-      if (stdout.includes('10%')) child.kill('SIGINT'); // the run is under way (non-TTY progress: a line each 10 %)
-    });
-    const code = await exited;
-    clearTimeout(killer);
+    // Sent when the run is under way (non-TTY progress: a line each 10 %).
+    const { code, stdout, stderr } = await interruptCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '4', '--no-dashboard', '--reports', reports], (out) => out.includes('10%'), 40_000);
     expect(code, stdout + stderr).toBe(130);
     expect(stderr).toMatch(/^fleet-sim: interrupted at \d+\.\d s of 20 s; no report written\. The run is deterministic: fleet-sim start fleet-sim\/scenarios\/leader-crash\.yaml --seed 7 --speed 0 writes its reports without pacing\n$/);
     expect(readdirSync(reports)).toEqual([]);
@@ -242,19 +233,8 @@ describe('fleet-sim seeds cut short', () => {
   it('Ctrl-C between two worlds counts and writes the worlds run so far, says how far it got and how to run the rest (exit 130)', async () => {
     // It died by the signal without a word: which seeds had run, and whether any had failed, was lost.
     const json = p('seeds-int.json');
-    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'seeds', '--count', '5000', '--from', '11', '--json', json], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    let sent = false;
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-      if (!sent && /seed 13 ok/.test(stdout)) sent = child.kill('SIGINT'); // three worlds run; one Ctrl-C
-    });
-    const code = await exited;
-    clearTimeout(killer);
+    // One Ctrl-C, once three worlds have run.
+    const { code, stdout, stderr } = await interruptCli('fleet-sim', ['seeds', '--count', '5000', '--from', '11', '--json', json], (out) => /seed 13 ok/.test(out), 40_000);
     expect(code, stdout + stderr).toBe(130);
     const m = /^fleet-sim seeds: stopped by Ctrl-C after (\d+) of 5000 worlds \(seeds 11\.\.(\d+), all ok\); the rest: fleet-sim seeds --count (\d+) --from (\d+)\n$/.exec(stderr);
     expect(m, stderr).not.toBeNull();

@@ -5,12 +5,12 @@
 // heard, said, and ends the program (130). And `fleet-sim run`, whose world ran without a turn of the
 // loop at all: the process died by the signal without a word; now it stops within a simulated second.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliEntry, repoRoot } from '../support/run-cli.js';
+import { interruptCli } from '../support/interrupt-cli.js';
+import { repoRoot } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-start-late-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,24 +18,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('fleet-sim start, Ctrl-C as the paced run reaches its end', () => {
   it('is heard: the summary and reports stand, one line says so, exit 130', async () => {
     const reports = join(dir, 'reports');
-    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '10', '--no-dashboard', '--reports', reports], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let sentAt = -1;
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const killer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 60_000);
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-      // The last paced slice printed its line (non-TTY progress: a line each 10 %); the liveness check
-      // and the reports come next, ~0.8 s of work on an idle machine.
-      if (sentAt < 0 && stdout.includes('100%  20/20 s') && child.pid !== undefined) {
-        sentAt = stdout.length;
-        process.kill(child.pid, 'SIGINT');
-      }
-    });
-    const { code, signal } = await exited;
-    clearTimeout(killer);
+    // Sent when the last paced slice printed its line (non-TTY progress: a line each 10 %); the liveness
+    // check and the reports come next, ~0.8 s of work on an idle machine.
+    const { code, signal, stdout, stderr, sentAt } = await interruptCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '10', '--no-dashboard', '--reports', reports], (out) => out.includes('100%  20/20 s'), 60_000);
     const said = stdout + stderr;
     expect(sentAt, said).toBeGreaterThan(0);
     expect({ code, signal }, said).toEqual({ code: 130, signal: null });
@@ -62,22 +47,11 @@ describe('fleet-sim run, Ctrl-C during the world', () => {
     const scenario = join(dir, 'long.yaml');
     writeFileSync(scenario, readFileSync(join(repoRoot, 'fleet-sim/scenarios/leader-crash.yaml'), 'utf8').replace('duration: 20s', 'duration: 6000s'));
     const report = join(dir, 'long.json');
-    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'run', scenario, '--json', report], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const killer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 60_000);
     // Sent once the world runs: after 3 s of CPU (starting the CLI and loading the simulator take well
     // under 1 s built, 1-2 s from the sources through tsx). Node catches SIGINT from its start whether or
     // not a listener is set (SigCgt), so /proc cannot tell when fleet-sim listens.
-    const pid = child.pid as number;
-    for (let i = 0; i < 1_200 && child.exitCode === null && cpuSeconds(pid) < 3; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(cpuSeconds(pid), stdout + stderr).toBeGreaterThanOrEqual(3);
-    process.kill(pid, 'SIGINT');
-    const { code, signal } = await exited;
-    clearTimeout(killer);
+    const { code, signal, stdout, stderr, sentAt } = await interruptCli('fleet-sim', ['run', scenario, '--json', report], (_out, pid) => cpuSeconds(pid) >= 3, 60_000);
+    expect(sentAt, `never sent: ${stdout}${stderr}`).toBeGreaterThanOrEqual(0);
     expect({ code, signal }, stdout + stderr).toEqual({ code: 130, signal: null });
     expect(stderr).toMatch(new RegExp(`^fleet-sim: Ctrl-C: stopped at \\d+ s of 6000 s \\(simulated\\); no report written\\. The run is deterministic: npx fleet-sim run ${scenario.replace(/[.]/g, '\\.')} --seed 7 --json - runs it again\\n$`));
     expect(Number(/stopped at (\d+) s/.exec(stderr)?.[1])).toBeLessThan(6000);
