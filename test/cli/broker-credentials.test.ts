@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mosquitto } from '../links/processes.js';
+import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
 import { runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-broker-creds-'));
@@ -17,11 +18,8 @@ let broker: Mosquitto;
 
 beforeAll(async () => {
   broker = await Mosquitto.start(undefined, { users: { ops: 'right-horse' }, acl: 'user ops\ntopic readwrite #\n' });
-  for (const id of ['authority', 'd1']) expect((await murmur('keygen', '--id', id, '--out', p(`keys/${id}.key`))).code).toBe(0);
-  expect((await murmur('fleet', 'init', '--fleet', 'creds', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
-  expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p('keys/d1.key.pub'))).code).toBe(0);
-  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
-  expect(signed.code, signed.stderr).toBe(0);
+  // The fleet's files written here (murmur fleet has tests of its own): fleet.manifest and d1.key.
+  await writeFleetFiles(await makeFleet({ fleet: 'creds', validatorIds: ['d1'] }), dir);
 }, 60_000);
 
 afterAll(async () => {
@@ -39,7 +37,7 @@ describe('a password in the broker URL', () => {
   });
 
   it('murmur start whose login the broker refuses: one line without it, saying where the credentials are set (exit 5)', async () => {
-    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('keys/d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data/d1')}\nmqtt: { url: "mqtt://ops:wrong-horse@127.0.0.1:${broker.port}" }\nhttp: { port: 0 }\nagents: { enabled: false }\n`);
+    writeFileSync(p('d1.yaml'), `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data/d1')}\nmqtt: { url: "mqtt://ops:wrong-horse@127.0.0.1:${broker.port}" }\nhttp: { port: 0 }\nagents: { enabled: false }\n`);
     const r = await murmur('start', '--config', p('d1.yaml'));
     expect(r.code, r.stderr).toBe(5);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('murmur: '));

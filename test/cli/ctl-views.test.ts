@@ -9,22 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMqtt } from '../../runtime/links/mqtt-connect.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
 import { Mosquitto } from '../links/processes.js';
+import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
 import { runCli, type CliRun } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-ctl-views-'));
 const p = (f: string): string => join(dir, f);
 let broker: Mosquitto;
-const murmur = (...args: string[]): Promise<CliRun> => runCli('murmur', args, { cwd: dir });
 const ctl = (...args: string[]): Promise<CliRun> => runCli('murmurctl', args, { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_BROKER: broker.url } });
 
 beforeAll(async () => {
   broker = await Mosquitto.start();
-  const ids = ['authority', 'd1', 'd2', 'd3'];
-  for (const r of await Promise.all(ids.map((id) => murmur('keygen', '--id', id, '--out', p(`keys/${id}.key`))))) expect(r.code, r.stderr).toBe(0);
-  expect((await murmur('fleet', 'init', '--fleet', 'views', '--authority', p('keys/authority.key'), '--out', p('draft.json'))).code).toBe(0);
-  for (const id of ['d1', 'd2', 'd3']) expect((await murmur('fleet', 'add', p('draft.json'), '--validator', '--key', p(`keys/${id}.key.pub`))).code).toBe(0);
-  const signed = await murmur('fleet', 'sign', p('draft.json'), '--authority', p('keys/authority.key'), '--out', p('fleet.manifest'));
-  expect(signed.code, signed.stderr).toBe(0);
+  // The fleet's manifest written here (murmur fleet has tests of its own).
+  await writeFleetFiles(await makeFleet({ fleet: 'views', validatorIds: ['d1', 'd2', 'd3'] }), dir);
 }, 60_000);
 afterAll(async () => {
   await broker?.stop();
