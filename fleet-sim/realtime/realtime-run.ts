@@ -13,7 +13,7 @@ import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { redactBrokerUrl } from '../../runtime/links/broker-url.js';
-import { closeMqtt } from '../../runtime/links/mqtt-connect.js';
+import { closeMqtt, loginRefused } from '../../runtime/links/mqtt-connect.js';
 import { withinMs } from '../../runtime/lib/within.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
@@ -153,8 +153,13 @@ const subscribeWaitMs = 10_000;
  *  there is no run to report. */
 export class RunInterrupted extends Error {}
 
-/** The external broker (--broker) did not take fleet-sim's connection: the message is the client's. */
-export class BrokerUnreachable extends Error {}
+/** The external broker (--broker) did not take fleet-sim's connection: the message is the client's;
+ *  `loginRefused` when the broker answered and refused the URL's user name and password. */
+export class BrokerUnreachable extends Error {
+  constructor(message: string, readonly loginRefused = false) {
+    super(message);
+  }
+}
 
 const percentile = (sorted: number[], p: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number));
 
@@ -307,7 +312,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         ...(fleet.embedded ? { username: 'ops', password: fleet.operatorPassword } : {}),
       })
       .catch((e: unknown) => {
-        throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e));
+        throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e), loginRefused(e));
       });
     operatorClient = client;
     // A few at a time: twenty devices starting at once on two cores starve each other's start-up.

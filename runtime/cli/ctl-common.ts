@@ -3,7 +3,7 @@
 
 import type { MqttClient } from 'mqtt';
 import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
-import { connectMqtt } from '../links/mqtt-connect.js';
+import { connectMqtt, loginRefused } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
 import { keyLookup, type Manifest } from '../manifest/manifest.js';
@@ -51,11 +51,12 @@ export function loadManifest(v: string | undefined): { manifest: Manifest; verif
   return { manifest: readManifestFile(path, { verifier, code: exitCodes.usage }), verifier };
 }
 
-/** Connects or fails with exit code 5 (unavailable) within `waitMs`. */
 /** How long a CLI's goodbye waits for the broker (closeMqtt): the outcome is known and said by then,
  *  and nothing still in flight (a copy sent again, a subscription) changes it. */
 export const closeBoundMs = 500;
 
+/** Connects or fails with exit code 5 (unavailable) within `waitMs`: the broker not answering, or
+ *  refusing this client's login (said as such, with where the credentials come from). */
 export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
   const client = connectMqtt(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
   try {
@@ -72,6 +73,9 @@ export async function connect(url: string, clientPrefix: string, waitMs: number)
     });
   } catch (e) {
     client.end(true);
+    if (loginRefused(e)) {
+      throw new CliError(`the broker at ${redactBrokerUrl(url)} refused the login: ${(e as Error).message}; check the user name and password in the broker URL (mqtt://user:password@host:port)`, exitCodes.unavailable);
+    }
     throw new CliError(`cannot reach the broker at ${redactBrokerUrl(url)}: ${(e as Error).message}`, exitCodes.unavailable);
   }
   (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);

@@ -20,6 +20,21 @@ const mqtt = requireCjs('mqtt') as typeof import('mqtt');
 const { MqttClient } = mqtt;
 type MqttClient = import('mqtt').MqttClient;
 
+/** CONNACK codes that no retry changes (MQTT 3.1.1: protocol version, identifier, credentials, not
+ *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
+ *  broker unavailable or busy) are retried. */
+export const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
+/** Of those, the login's: bad user name or password, not authorized (3.1.1: 4, 5; 5: 134, 135). */
+export const credentialRefusals: ReadonlySet<number> = new Set([4, 5, 134, 135]);
+
+/** Whether an error is the broker refusing this client's login (a CONNACK with a credentialRefusals
+ *  code): no retry with the same user name and password changes it, so it is said as such, not as a
+ *  broker that cannot be reached. */
+export function loginRefused(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && credentialRefusals.has(code);
+}
+
 /**
  * `packetBytesMax`: a packet from the broker announced larger than this (default
  * limits.brokerPacketBytesMax, the most any Murmur client publishes) closes the connection from its

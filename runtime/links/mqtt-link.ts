@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import { closeMqtt, connectMqtt, flushNow } from './mqtt-connect.js';
+import { closeMqtt, configRefusals, connectMqtt, credentialRefusals, flushNow } from './mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
@@ -60,13 +60,6 @@ export interface MqttLinkOptions {
    *  set for that connection: the device's proof of who connected (runtime/device/identity-guard.ts). */
   readonly birth?: () => ConnectionProof;
 }
-
-/** CONNACK codes that no retry changes (MQTT 3.1.1: protocol version, identifier, credentials, not
- *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
- *  broker unavailable or busy) are retried. */
-const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
-/** Of those, the login's: bad user name or password, not authorized (3.1.1: 4, 5; 5: 134, 135). */
-const credentialRefusals: ReadonlySet<number> = new Set([4, 5, 134, 135]);
 
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
 
