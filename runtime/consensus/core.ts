@@ -12,7 +12,7 @@ import { blockTxBytesMax, ConsensusState, stepRank, type Candidate, type CorePar
 import { txKey } from './mempool.js';
 import { announce, askForBlocks, askForGap, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
-import type { CheckedTx, CommittedBlock, Effect, Input, TimerKind, VerifiedProposal, VerifiedVote, WalRecord } from './types.js';
+import type { CheckedTx, CommittedBlock, Effect, Input, TimerKind, VerifiedProposal, VerifiedVote, VoteKind, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
 export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
@@ -274,8 +274,32 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
   for (const peer of s.peers.values()) if (peer.height === s.height && peer.round < from) from = peer.round;
   const mine = s.ownEnvelopes.filter((e) => e.round >= from).map((e) => e.envelope);
   if (mine.length > 0) fx.push({ type: 'relay', to: null, envelopes: mine.slice(-limits.ownMessagesMax) });
+  if (from < s.round) relayWhatMovedUs(s, from, fx);
   const p = s.proposals.get(s.round);
   if (p && p.validRound >= 0) relayPolka(s, p.validRound, p.value, null, fx);
+}
+
+/**
+ * A validator at our height still in round `behind` (its status says so) may lack the votes of others
+ * that moved this node on: Algorithm 1's liveness assumes that every message one correct process
+ * receives reaches every correct process (its gossip), and a sender that reached some nodes only (a
+ * lossy spell, then it went silent; a Byzantine one choosing whom to send to) breaks that unless the
+ * nodes that heard it pass it on. Seen in `fleet-sim seeds` (world 8124989, four validators): one node
+ * left round 0 on 2f+1 nil precommits, one of them a validator's that then went silent, the other two
+ * never got that precommit, and neither side could reach 2f+1 again. So, beside our own messages: the
+ * other validators' precommits of `behind` (2f+1 of them end a round: lines 47 and 65, and the nil
+ * shortcut in rules) and their votes of our round (f+1 of the power there moves a node to it: line
+ * 55). One vote per validator and kind each, and only while a peer reports being behind.
+ */
+function relayWhatMovedUs(s: ConsensusState, behind: number, fx: Effect[]): void {
+  const others: Uint8Array[] = [];
+  const add = (kind: VoteKind, round: number): void => {
+    for (const v of s.votes.tally(kind, round)?.votes.values() ?? []) if (v.from !== s.p.id) others.push(v.envelope);
+  };
+  add('precommit', behind);
+  add('prevote', s.round);
+  add('precommit', s.round);
+  if (others.length > 0) fx.push({ type: 'relay', to: null, envelopes: others });
 }
 
 /** A follower that made no progress for a whole gossip interval while a peer is ahead asks one peer
