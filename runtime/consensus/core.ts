@@ -345,6 +345,11 @@ function onProposal(s: ConsensusState, p: VerifiedProposal, input: Input, fx: Ef
   }
   if (s.proposals.has(p.round)) return; // first proposal per round wins; a second is the proposer's fault
   s.proposals.set(p.round, p);
+  // Its value's votes count whoever else a liar sent junk first (vote-set.ts): the prevotes and
+  // precommits of its round (lines 36 and 49) and the polka of its validRound (line 28).
+  s.votes.pin('prevote', p.round, p.value);
+  s.votes.pin('precommit', p.round, p.value);
+  if (p.validRound >= 0) s.votes.pin('prevote', p.validRound, p.value);
   if (!s.candidates.has(p.value)) s.candidates.set(p.value, { block: p.block, value: p.value, txs: p.txs });
   if (p.from === s.p.id) keepOwn(s, p.round, p.envelope);
 }

@@ -2,6 +2,17 @@
 // one validator at one (kind, round) is equivocation: it is reported, and also counted for its value
 // (at most two values per validator), because other honest nodes may have seen only that one. This is
 // safe: two >2/3 quorums for different values in one tally would still need an honest double vote.
+//
+// Two values per validator bound what a liar can make a node keep, but a liar that signs three or more
+// (junk to some nodes first, its real vote to others) could make one node count its vote for a value
+// that another node dropped, so the two disagree for good on whether that value has a polka: seen in
+// `fleet-sim seeds` (a 30 s world, seed 21030: five honest validators, two locked on one value and three
+// on another, none able to verify the others' polka again). So a value a proposal names is pinned
+// (pin: the proposal's own round, and its validRound, the polka line 28 checks), and a validator's vote
+// for a pinned value counts even beyond its two, as CometBFT's vote set does for a block a peer claims
+// a +2/3 majority for. Bounded: one proposal per round, so a few pins per round and one more vote per
+// validator each. The votes it dropped before a pin come again: the proposer sends the polka with its
+// proposal and every node relays it at each gossip.
 
 import type { VerifiedVote, VoteKind } from './types.js';
 
@@ -13,6 +24,8 @@ export interface Tally {
   readonly votes: Map<string, VerifiedVote>;
   /** A second, conflicting vote per validator (equivocation), counted for its own value. */
   readonly conflicting: Map<string, VerifiedVote>;
+  /** Further votes of equivocators for pinned values, by value and then validator (see above). */
+  readonly pinnedExtra: Map<string, Map<string, VerifiedVote>>;
 }
 
 export type AddResult = { readonly status: 'added' } | { readonly status: 'duplicate' } | { readonly status: 'conflict'; readonly earlier: VerifiedVote };
@@ -23,6 +36,8 @@ export class VoteSet {
   private readonly prevotes = new Map<number, Tally>();
   private readonly precommits = new Map<number, Tally>();
   private readonly roundList: number[] = [];
+  /** `kind/round/value` of the values proposals name (pin). */
+  private readonly pinned = new Set<string>();
 
   constructor(private readonly powerOf: (id: string) => number) {}
 
@@ -34,7 +49,7 @@ export class VoteSet {
     const byRound = v.kind === 'prevote' ? this.prevotes : this.precommits;
     let t = byRound.get(v.round);
     if (!t) {
-      t = { byValue: new Map(), total: 0, votes: new Map(), conflicting: new Map() };
+      t = { byValue: new Map(), total: 0, votes: new Map(), conflicting: new Map(), pinnedExtra: new Map() };
       byRound.set(v.round, t);
       this.noteRound(v.round);
     }
@@ -47,6 +62,13 @@ export class VoteSet {
         t.conflicting.set(v.from, v);
         t.byValue.set(v.value, (t.byValue.get(v.value) ?? 0) + p);
       } else if (second.value === v.value) return { status: 'duplicate' };
+      else if (this.pinned.has(`${v.kind}/${v.round}/${v.value}`)) {
+        let byFrom = t.pinnedExtra.get(v.value);
+        if (!byFrom) t.pinnedExtra.set(v.value, (byFrom = new Map()));
+        if (byFrom.has(v.from)) return { status: 'duplicate' };
+        byFrom.set(v.from, v);
+        t.byValue.set(v.value, (t.byValue.get(v.value) ?? 0) + p);
+      }
       return { status: 'conflict', earlier };
     }
     t.votes.set(v.from, v);
@@ -63,9 +85,15 @@ export class VoteSet {
     l.splice(i, 0, round);
   }
 
-  /** Every counted vote (first and conflicting) of one tally for `value`. */
+  /** Every counted vote (first, conflicting and pinned) of one tally for `value`. */
   static forValue(t: Tally, value: string): VerifiedVote[] {
-    return [...t.votes.values(), ...t.conflicting.values()].filter((v) => v.value === value);
+    return [...t.votes.values(), ...t.conflicting.values(), ...(t.pinnedExtra.get(value)?.values() ?? [])].filter((v) => v.value === value);
+  }
+
+  /** Counts validators' votes of `kind` in `round` for `value` beyond their two values from now on: a
+   *  value a proposal names (see the top of this file). */
+  pin(kind: VoteKind, round: number, value: string): void {
+    this.pinned.add(`${kind}/${round}/${value}`);
   }
 
   /** Every round in which any vote arrived, ascending (the set's own list: read, never change it). */
