@@ -26,8 +26,11 @@ Commands:
                                               run one (default fleet-sim/scenarios/default.yaml) with
                                               the live dashboard and reports (npm start adds
                                               --realtime); fleet-sim start --help for every option
-  seeds --count N [--from S] [--json FILE|-]  run N random worlds (seeds S..S+N-1)
-  replay --seed S [--json FILE|-]             replay random world S exactly
+  seeds --count N [--from S] [--seconds T] [--json FILE|-]
+                                              run N random worlds (seeds S..S+N-1), each T
+                                              simulated seconds long (default 8)
+  replay --seed S [--seconds T] [--json FILE|-]
+                                              replay random world S exactly (T as it ran)
   replay REPORT.json                          replay the scenario and seed a deterministic run's report names
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
@@ -56,6 +59,13 @@ function seedOf(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d{1,15}$/.test(v)) throw new CliError(`--${flag} must be a non-negative integer, got "${v}"`, exitCodes.usage);
   return Number(v);
+}
+
+/** --seconds: how long each random world runs, 1 to 3600 simulated seconds (default 8). */
+async function worldMs(v: string | undefined): Promise<number> {
+  if (v === undefined) return (await randomWorlds()).randomWorldMs;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 3600) throw new CliError(`--seconds must be a whole number of simulated seconds from 1 to 3600, got "${v}"`, exitCodes.usage);
+  return Number(v) * 1000;
 }
 
 function output(value: unknown, json: string | undefined): void {
@@ -133,18 +143,17 @@ async function runOne(s: Scenario, seed: number, file: string, json: string | un
  * (npm run sim:soak, ~10 minutes) stopped by Ctrl-C died by the signal without a word: which seeds had
  * run, and whether any had failed, was lost with it.
  */
-async function seeds(count: number, from: number, json: string | undefined): Promise<number> {
+async function seeds(count: number, from: number, json: string | undefined, durationMs: number): Promise<number> {
   const failed: number[] = [];
   const rows: unknown[] = [];
-  const [{ runScenario }, { randomScenario }] = await Promise.all([simulator(), randomWorlds()]);
+  const [{ runScenario }, { randomScenario, randomWorldMs }] = await Promise.all([simulator(), randomWorlds()]);
   const interrupts = hearInterrupts();
   let seed = from;
   for (; seed < from + count && interrupts.heard() === null; seed++) {
     // A turn of the event loop between two worlds, so a signal is heard (a world runs without one).
     if (seed > from) await new Promise((r) => setImmediate(r));
     if (interrupts.heard() !== null) break;
-    const r = await runScenario(randomScenario(seed), seed);
-    r.replay = `npx fleet-sim replay --seed ${seed}`;
+    const r = await runScenario(randomScenario(seed, durationMs), seed, { file: '--random' });
     rows.push({ seed, ok: r.expect.met, heights: r.liveness.heights, failed: r.expect.failed, violations: r.safety.violations.slice(0, 3) });
     if (!r.expect.met) {
       failed.push(seed);
@@ -158,7 +167,7 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
   if (json !== '-') process.stdout.write(`${ran - failed.length}/${ran} seeds ok${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`);
   if (stopped !== null) {
     const rest = from + count - seed;
-    process.stderr.write(`fleet-sim seeds: stopped by ${signalName(stopped)} after ${ran} of ${count} worlds (seeds ${from}..${seed - 1}${failed.length ? `; failed: ${failed.join(', ')}` : ', all ok'}); the rest: fleet-sim seeds --count ${rest} --from ${seed}\n`);
+    process.stderr.write(`fleet-sim seeds: stopped by ${signalName(stopped)} after ${ran} of ${count} worlds (seeds ${from}..${seed - 1}${failed.length ? `; failed: ${failed.join(', ')}` : ', all ok'}); the rest: fleet-sim seeds --count ${rest} --from ${seed}${durationMs !== randomWorldMs ? ` --seconds ${durationMs / 1000}` : ''}\n`);
     return failed.length > 0 ? exitCodes.failed : signalExitCode(stopped);
   }
   return failed.length === 0 ? exitCodes.ok : exitCodes.failed;
@@ -167,8 +176,8 @@ async function seeds(count: number, from: number, json: string | undefined): Pro
 /** What each command reads; an option of another command would be parsed and silently ignored. */
 const takes: Record<string, { options: readonly string[]; files: number }> = {
   run: { options: ['seed', 'threads', 'json'], files: 1 },
-  seeds: { options: ['count', 'from', 'json'], files: 0 },
-  replay: { options: ['seed', 'json'], files: 1 },
+  seeds: { options: ['count', 'from', 'seconds', 'json'], files: 0 },
+  replay: { options: ['seed', 'seconds', 'json'], files: 1 },
 };
 
 /** Where the option belongs, or what to give instead (v: the value given). */
@@ -177,6 +186,7 @@ const elsewhere: Record<string, (v: string) => string> = {
   'seeds --threads': () => 'run takes it',
   'run --count': () => 'seeds takes it',
   'run --from': () => 'seeds takes it',
+  'run --seconds': () => "a scenario file's duration sets it",
   'replay --threads': () => "a random world runs on one thread; a report's replay line carries its own",
   'replay --count': () => 'seeds takes it',
   'replay --from': () => 'seeds takes it',
@@ -213,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // `start` (npm start) has its own options: fleet-sim/cli/start.ts, the dashboard helper's part.
   if (command === 'start') return (await import('./start.js')).startCommand(rest);
-  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' }, threads: { type: 'string' } }, usage);
+  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string' } }, usage);
   if (values.help) {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
@@ -230,11 +240,12 @@ async function main(argv: string[]): Promise<number> {
     case 'seeds': {
       const count = seedOf(values.count, 'count');
       if (count === undefined || count < 1 || count > 1_000_000) throw new CliError('seeds needs --count N (1..1000000)', exitCodes.usage);
-      return seeds(count, seedOf(values.from, 'from') ?? Date.now() % 1_000_000_000, values.json);
+      return seeds(count, seedOf(values.from, 'from') ?? Date.now() % 1_000_000_000, values.json, await worldMs(values.seconds));
     }
     case 'replay': {
       const seed = seedOf(values.seed, 'seed');
-      if (seed !== undefined) return runOne((await randomWorlds()).randomScenario(seed), seed, `--random`, values.json);
+      if (seed !== undefined) return runOne((await randomWorlds()).randomScenario(seed, await worldMs(values.seconds)), seed, `--random`, values.json);
+      if (values.seconds !== undefined) throw new CliError('fleet-sim replay takes --seconds with --seed (a random world); a report file names its own', exitCodes.usage);
       const reportFile = positionals[0];
       if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
       let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown; file?: unknown };
@@ -258,9 +269,9 @@ async function main(argv: string[]): Promise<number> {
         throw new CliError(`${reportFile} is a real-time run's report (scenario "${String(rep.scenario)}", seed ${seed}): the wall clock and the OS scheduled it, so it cannot be replayed exactly; run the scenario again with fleet-sim start ${file} --realtime --seed ${seed}, or in the deterministic simulator with fleet-sim run ${file} --seed ${seed}`, exitCodes.usage);
       }
       // The scenario is one shell word (run.ts shellWord): plain, or single-quoted with '\'' for a quote.
-      const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)/.exec(rep.replay) : null;
+      const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)(?: --seconds (\d+))?/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
-      if (m[4]) return runOne((await randomWorlds()).randomScenario(Number(m[4])), Number(m[4]), '--random', values.json);
+      if (m[4]) return runOne((await randomWorlds()).randomScenario(Number(m[4]), await worldMs(m[5])), Number(m[4]), '--random', values.json);
       const word = m[1] as string;
       const file = word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
       const s = await loadScenario(file);

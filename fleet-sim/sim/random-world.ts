@@ -6,7 +6,10 @@ import { Prng } from '../../runtime/lib/prng.js';
 import { behaviors, type Behavior, type Fault, type Scenario } from '../scenario/scenario.js';
 import { forgeryKinds } from './forged-commands.js';
 
-export function randomScenario(seed: number, durationMs = 8_000): Scenario {
+/** How long a random world runs unless `fleet-sim seeds --seconds` says otherwise. */
+export const randomWorldMs = 8_000;
+
+export function randomScenario(seed: number, durationMs = randomWorldMs): Scenario {
   const p = new Prng(seed).split('scenario');
   const validators = p.pick([4, 4, 4, 5, 7]);
   const followers = p.int(3);

@@ -11,6 +11,7 @@ import { expectFailures } from './expect.js';
 import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
+import { randomWorldMs } from './random-world.js';
 import { shellWord } from '../scenario/shipped.js';
 export { shellWord };
 import type { ThreadTotals } from './shards.js';
@@ -66,8 +67,10 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-export function replayCommand(file: string | undefined, seed: number, threads = 1): string {
-  if (file === '--random') return `npx fleet-sim replay --seed ${seed}`;
+/** The command that runs a world again. A random world (file `--random`) names its length when it is
+ *  not the default one. */
+export function replayCommand(file: string | undefined, seed: number, threads = 1, durationMs = randomWorldMs): string {
+  if (file === '--random') return `npx fleet-sim replay --seed ${seed}${durationMs !== randomWorldMs ? ` --seconds ${durationMs / 1000}` : ''}`;
   return `npx fleet-sim run ${file === undefined ? '<scenario>' : shellWord(file)} --seed ${seed}${threads > 1 ? ` --threads ${threads}` : ''} --json -`;
 }
 
@@ -219,7 +222,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     forgedCommands,
     validatorSet,
     expect: { met: failed.length === 0, failed },
-    replay: replayCommand(opts.file, seed, threads),
+    replay: replayCommand(opts.file, seed, threads, s.durationMs),
     log: mergeLogs(threadTotals.map((t) => t.events)).slice(0, 50),
   };
   return r;

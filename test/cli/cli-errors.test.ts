@@ -104,6 +104,9 @@ describe.concurrent('output paths', () => {
       [['replay', p('rt.json'), '--seed', '5'], 'fleet-sim replay takes --seed S or a report file, not both'],
       [['run', 'fleet-sim/scenarios/leader-crash.yaml', 'fleet-sim/scenarios/geofence.yaml'], 'fleet-sim run takes one scenario file, got 2: fleet-sim/scenarios/leader-crash.yaml fleet-sim/scenarios/geofence.yaml'],
       [['seeds', '--count', '1', 'extra'], 'fleet-sim seeds takes no file, got extra'],
+      [['seeds', '--count', '1', '--seconds', '0'], 'fleet-sim: --seconds must be a whole number of simulated seconds from 1 to 3600, got "0"'],
+      [['run', '--seconds', '30'], "fleet-sim run does not take --seconds (a scenario file's duration sets it)"],
+      [['replay', p('rt.json'), '--seconds', '30'], 'fleet-sim replay takes --seconds with --seed (a random world); a report file names its own'],
       // A scenario where its report belongs: JSON.parse's message quoted the YAML over two lines.
       [['replay', 'fleet-sim/scenarios/leader-crash.yaml'], 'fleet-sim/scenarios/leader-crash.yaml is not a JSON report (fleet-sim run --json FILE and fleet-sim start write one); to run a scenario file: fleet-sim run fleet-sim/scenarios/leader-crash.yaml'],
     ];
@@ -112,6 +115,22 @@ describe.concurrent('output paths', () => {
       oneLine(r, 2, (cases[i] as [string[], string])[1]);
       expect(r.stdout, r.stdout).toBe(''); // nothing ran
     });
+  });
+
+  it('fleet-sim seeds --seconds: a longer random world, whose replay line and report name its length, and replay runs it again', async () => {
+    const r = await runCli('fleet-sim', ['seeds', '--count', '1', '--from', '21030', '--seconds', '12', '--json', p('long-seeds.json')], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(readFileSync(p('long-seeds.json'), 'utf8')) as { runs: { seed: number; ok: boolean; heights: number }[] };
+    expect(rows.runs).toHaveLength(1);
+    const one = await runCli('fleet-sim', ['replay', '--seed', '21030', '--seconds', '12', '--json', p('long-one.json')], { cwd: dir });
+    expect(one.code, one.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(p('long-one.json'), 'utf8')) as { replay: string; simulatedMs: number; liveness: { heights: number } };
+    expect(report.replay).toBe('npx fleet-sim replay --seed 21030 --seconds 12');
+    expect(report.liveness.heights, 'the same world as seeds ran').toBe(rows.runs[0]?.heights);
+    expect(report.simulatedMs).toBeGreaterThanOrEqual(12_000);
+    const again = await runCli('fleet-sim', ['replay', p('long-one.json')], { cwd: dir });
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(new RegExp(`^random-21030 seed 21030: ok \\(heights ${report.liveness.heights},`));
   });
 
   it('fleet-sim: a scenario path with a space or a quote gives a replay line a shell runs, and replay of its report runs it', async () => {
