@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'bundles/**', 'coverage/**', '**/*.c', 'fleet-sim/dashboard/static/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'bundles/**', 'coverage/**', '**/*.c', 'fleet-sim/dashboard/static/**', '.murmur-tmp/**'] }, // .murmur-tmp: git-ignored scratch (test builds, a developer's scripts)
   ...tseslint.configs.recommended,
   {
     rules: {
