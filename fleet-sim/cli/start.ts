@@ -223,10 +223,12 @@ async function realtime(scenario: Scenario, o: RealtimeStart): Promise<number> {
     }
     return report.expect.met ? exitCodes.ok : exitCodes.failed;
   } catch (e) {
-    if (e instanceof BrokerUnreachable && o.brokerUrl !== null && e.loginRefused) {
-      throw new CliError(`--broker ${redactBrokerUrl(o.brokerUrl)}: the broker refused the login (${e.message}); check the user name and password in the URL (mqtt://user:password@host:port)`, exitCodes.unavailable);
+    if (e instanceof BrokerUnreachable && o.brokerUrl !== null) {
+      const what = e.loginRefused
+        ? `the broker refused the login (${e.message}); check the user name and password in the URL (mqtt://user:password@host:port)`
+        : `cannot connect (${e.message}); start the broker, or leave out --broker for the embedded one`;
+      throw new CliError(`--broker ${redactBrokerUrl(o.brokerUrl)}: ${what}`, exitCodes.unavailable);
     }
-    if (e instanceof BrokerUnreachable && o.brokerUrl !== null) throw new CliError(`--broker ${redactBrokerUrl(o.brokerUrl)}: cannot connect (${e.message}); start the broker, or leave out --broker for the embedded one`, exitCodes.unavailable);
     if (!(e instanceof RunInterrupted)) throw e;
     if (progress.drawn) process.stdout.write('\n');
     process.stderr.write(`fleet-sim: ${e.message}; the fleet is stopped, no report written\n`);

@@ -21,11 +21,11 @@ const { MqttClient } = mqtt;
 type MqttClient = import('mqtt').MqttClient;
 
 /** CONNACK codes that no retry changes (MQTT 3.1.1: protocol version, identifier, credentials, not
- *  authorized; 5: the same and banned, bad authentication method): start() throws them. The rest (the
- *  broker unavailable or busy) are retried. */
+ *  authorized; 5: the same and banned, bad authentication method): MqttLink.start() throws them. The rest
+ *  (the broker unavailable or busy) are retried. */
 export const configRefusals: ReadonlySet<number> = new Set([1, 2, 4, 5, 132, 133, 134, 135, 138, 140]);
 /** Of those, the login's: bad user name or password, not authorized (3.1.1: 4, 5; 5: 134, 135). */
-export const credentialRefusals: ReadonlySet<number> = new Set([4, 5, 134, 135]);
+const credentialRefusals: ReadonlySet<number> = new Set([4, 5, 134, 135]);
 
 /** Whether an error is the broker refusing this client's login (a CONNACK with a credentialRefusals
  *  code): no retry with the same user name and password changes it, so it is said as such, not as a

@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import { closeMqtt, configRefusals, connectMqtt, credentialRefusals, flushNow } from './mqtt-connect.js';
+import { closeMqtt, configRefusals, connectMqtt, flushNow, loginRefused } from './mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
@@ -179,7 +179,7 @@ export class MqttLink implements Link {
       await this.stop();
       // The URL without its password (it went to the operator's terminal and logs as typed); for a
       // login refused, where to look.
-      const login = credentialRefusals.has((refused as Error & { code?: number }).code ?? 0) ? '; check the user name and password this device gives the broker (mqtt.username and mqtt.password, or in mqtt.url)' : '';
+      const login = loginRefused(refused) ? '; check the user name and password this device gives the broker (mqtt.username and mqtt.password, or in mqtt.url)' : '';
       throw new Error(`MQTT broker ${redactBrokerUrl(o.url)} refused node "${o.node}": ${refused.message}${login}`);
     }
   }
