@@ -3,7 +3,7 @@
 // must hold; a validator whose clock is off by more than a block may be ahead counts among them). The same seed always yields the same scenario.
 
 import { Prng } from '../../runtime/lib/prng.js';
-import { behaviors, type Behavior, type Fault, type Scenario } from '../scenario/scenario.js';
+import { behaviors, type Behavior, type Fault, type Scenario, type Workload } from '../scenario/scenario.js';
 import { forgeryKinds } from './forged-commands.js';
 
 /** How long a random world runs unless `fleet-sim seeds --seconds` says otherwise. */
@@ -52,6 +52,30 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
   for (const r of faults.filter((x): x is Extract<Fault, { kind: 'restart' }> => x.kind === 'restart')) {
     if (typeof r.node === 'number' && c.chance(0.3)) faults.push({ at: r.at - 1, kind: 'clock', node: r.node, offsetMs: c.pick([-1, 1]) * c.range(40_000, 300_000) });
   }
+  // A validator-set change, a radio on every device and a follower's long outage, each from a stream of
+  // its own too. The change swaps a correct validator for a follower (or, of four, adds one: five still
+  // tolerate one fault), so the faulty stay within f of the new set as of the old.
+  const workload: Workload[] = [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }];
+  const v = new Prng(seed).split('validator-set');
+  let promoted = -1;
+  if (followers > 0 && v.chance(0.3)) {
+    promoted = validators + v.int(followers);
+    const correct = [...Array(validators).keys()].filter((i) => !faulty.includes(i));
+    const demoted = validators === 4 && v.chance(0.3) ? -1 : v.pick(correct);
+    const keep = (i: number): boolean => i !== demoted && (i < validators || i === promoted);
+    workload.push({ kind: 'fleet-update', at: v.range(1_000, Math.max(1_001, durationMs - 2_500)), validators: all.filter(keep), followers: all.filter((i) => !keep(i)) });
+  }
+  const r = new Prng(seed).split('radio');
+  const links: Pick<Scenario, 'radio' | 'linkPolicy'> = r.chance(0.25)
+    ? { radio: { baud: r.pick([57_600, 115_200]), mtuBytes: 252, loss: r.pick([0, 0.02, 0.1]), rangeM: 1_000, hopLimit: r.pick([1, 2, 3]) }, linkPolicy: { consensus: r.pick(['all', 'first'] as const) } }
+    : {};
+  const o = new Prng(seed).split('outage');
+  const spare = all.filter((i) => i >= validators && i !== promoted);
+  if (spare.length > 0 && durationMs >= 20_000 && o.chance(0.3)) {
+    const node = o.pick(spare);
+    const at = o.range(500, durationMs / 2);
+    faults.push({ at, kind: 'crash', node }, { at: at + o.range(5_000, durationMs / 2), kind: 'restart', node, wal: o.chance(0.5) ? 'torn' : 'intact' });
+  }
   return {
     name: `random-${seed}`,
     seed,
@@ -60,7 +84,9 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     followers,
     mqtt: { latencyMs: p.range(1, 20), jitterMs: p.range(0, 15), loss: p.pick([0, 0, 0.01, 0.05, 0.1]), duplicate: p.pick([0, 0.01, 0.05]) },
     faults: faults.sort((a, b) => a.at - b.at),
-    workload: [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }],
+    ...links,
+    ...(promoted >= 0 ? { operatorRoles: ['operator', 'admin'] as const } : {}),
+    workload,
     expect: { safety: true },
     consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
     livenessBudgetMs: 20_000,
