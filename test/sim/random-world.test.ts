@@ -50,10 +50,11 @@ describe('random worlds stay within the fault model', () => {
     expect(found).toEqual([]);
   });
 
-  it('draws validator-set changes, radios and follower outages, each in a share of the worlds', () => {
-    const count = { change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0 };
+  it('draws ten validators, validator-set changes, radios and follower outages, each in a share of the worlds', () => {
+    const count = { ten: 0, change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0 };
     for (let seed = 1; seed <= 1_000; seed++) {
       const s = randomScenario(seed, 30_000);
+      if (s.validators === 10 && faultyNodes(s).size === 3) count.ten++;
       const u = s.workload.find((w) => w.kind === 'fleet-update');
       if (u) count.change++;
       if (u && u.kind === 'fleet-update' && u.validators.length > s.validators) count.grow++;
@@ -61,7 +62,9 @@ describe('random worlds stay within the fault model', () => {
       if (s.linkPolicy?.consensus === 'first') count.radioFirst++;
       if (s.faults.some((x) => x.kind === 'crash' && typeof x.node === 'number' && x.node >= s.validators)) count.outage++;
     }
-    // About 30%, 25% and 30% of the worlds that can have them (a change and an outage need a follower).
+    // About 10% (ten validators, three faulty), 30%, 25% and 30% of the worlds that can have them (a
+    // change and an outage need a follower).
+    expect(count.ten).toBeGreaterThan(50);
     expect(count.change).toBeGreaterThan(100);
     expect(count.grow).toBeGreaterThan(10);
     expect(count.radio).toBeGreaterThan(150);
