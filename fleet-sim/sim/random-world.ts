@@ -79,6 +79,33 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     const at = o.range(500, durationMs / 2);
     faults.push({ at, kind: 'crash', node }, { at: at + o.range(5_000, durationMs / 2), kind: 'restart', node, wal: o.chance(0.5) ? 'torn' : 'intact' });
   }
+  // Missions: a few operator commands at random moments, any of them refused or not, so the mission
+  // machine and each device's executor run under the faults above (every node must reach the same state).
+  const m = new Prng(seed).split('missions');
+  if (m.chance(0.3)) {
+    const ids = all.map((i) => (i < validators ? `v${String(i).padStart(2, '0')}` : `f${String(i - validators).padStart(2, '0')}`));
+    const point = (): [number, number] => [m.range(-50, 300), m.range(-50, 300)];
+    const some = (): string[] => m.shuffle([...ids]).slice(0, 1 + m.int(Math.min(3, ids.length)));
+    const replace = (): { replace?: true } => (m.chance(0.5) ? { replace: true } : {});
+    const commands: (() => [string, Record<string, unknown>])[] = [
+      () => {
+        const [n, e] = [m.range(60, 300), m.range(60, 300)];
+        return ['mission.survey', { area: [[0, 0], [0, e], [n, e], [n, 0]], spacingM: m.range(15, 40), altM: m.range(20, 40), speedMps: m.range(5, 12), ...replace() }];
+      },
+      () => ['mission.goto', { waypoints: Array.from({ length: 1 + m.int(3) }, point), nodes: some(), altM: m.range(20, 40), ...replace() }],
+      () => ['formation', { shape: m.pick(['line', 'grid', 'circle']), center: point(), altM: m.range(20, 40), ...replace() }],
+      () => ['hold', {}],
+      () => ['resume', {}],
+      () => ['rtl', m.chance(0.5) ? { nodes: some() } : {}],
+      () => ['land', m.chance(0.5) ? { nodes: some() } : {}],
+      () => ['abort', {}],
+      () => ['geofence.set', { polygon: [[-400, -400], [-400, 700], [700, 700], [700, -400]], altMaxM: m.range(60, 120) }],
+    ];
+    for (let k = 2 + m.int(5); k > 0; k--) {
+      const [command, args] = m.pick(commands)();
+      workload.push({ kind: 'once', at: m.range(300, durationMs - 1_000), command, args });
+    }
+  }
   return {
     name: `random-${seed}`,
     seed,
@@ -88,7 +115,7 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     mqtt: { latencyMs: p.range(1, 20), jitterMs: p.range(0, 15), loss: p.pick([0, 0, 0.01, 0.05, 0.1]), duplicate: p.pick([0, 0.01, 0.05]) },
     faults: faults.sort((a, b) => a.at - b.at),
     ...links,
-    ...(promoted >= 0 ? { operatorRoles: ['operator', 'admin'] as const } : {}),
+    ...(promoted >= 0 || workload.some((w) => w.kind === 'once' && w.command === 'geofence.set') ? { operatorRoles: ['operator', 'admin'] as const } : {}),
     workload,
     expect: { safety: true },
     consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },

@@ -40,6 +40,7 @@ function problems(seed: number, durationMs: number): string[] {
     if (s.operatorRoles?.includes('admin') !== true) out.push('a change without an admin operator');
     if (!(u.at >= 0 && u.at < s.durationMs)) out.push(`the change at ${u.at} ms`);
   }
+  for (const u of s.workload) if (u.kind === 'once' && !(u.at >= 0 && u.at < s.durationMs)) out.push(`${u.command} at ${u.at} ms`);
   return out.map((p) => `seed ${seed} (${durationMs} ms): ${p}`);
 }
 
@@ -50,8 +51,8 @@ describe('random worlds stay within the fault model', () => {
     expect(found).toEqual([]);
   });
 
-  it('draws ten validators, validator-set changes, radios and follower outages, each in a share of the worlds', () => {
-    const count = { ten: 0, change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0 };
+  it('draws ten validators, validator-set changes, radios, follower outages and missions, each in a share of the worlds', () => {
+    const count = { ten: 0, change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0, missions: 0 };
     for (let seed = 1; seed <= 1_000; seed++) {
       const s = randomScenario(seed, 30_000);
       if (s.validators === 10 && faultyNodes(s).size === 3) count.ten++;
@@ -59,17 +60,19 @@ describe('random worlds stay within the fault model', () => {
       if (u) count.change++;
       if (u && u.kind === 'fleet-update' && u.validators.length > s.validators) count.grow++;
       if (s.radio) count.radio++;
+      if (s.workload.some((w) => w.kind === 'once' && w.command.startsWith('mission.'))) count.missions++;
       if (s.linkPolicy?.consensus === 'first') count.radioFirst++;
       if (s.faults.some((x) => x.kind === 'crash' && typeof x.node === 'number' && x.node >= s.validators)) count.outage++;
     }
     // About 10% (ten validators, three faulty), 30%, 25% and 30% of the worlds that can have them (a
-    // change and an outage need a follower).
+    // change and an outage need a follower); 30% have operator commands, most of them a mission.
     expect(count.ten).toBeGreaterThan(50);
     expect(count.change).toBeGreaterThan(100);
     expect(count.grow).toBeGreaterThan(10);
     expect(count.radio).toBeGreaterThan(150);
     expect(count.radioFirst).toBeGreaterThan(50);
     expect(count.outage).toBeGreaterThan(80);
+    expect(count.missions).toBeGreaterThan(150);
     // 8 s worlds are too short for an outage and its catch-up inside the run.
     for (let seed = 1; seed <= 200; seed++) {
       const s = randomScenario(seed, 8_000);
