@@ -56,15 +56,15 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     if (typeof r.node === 'number' && c.chance(0.3)) faults.push({ at: r.at - 1, kind: 'clock', node: r.node, offsetMs: c.pick([-1, 1]) * c.range(40_000, 300_000) });
   }
   // A validator-set change, a radio on every device and a follower's long outage, each from a stream of
-  // its own too. The change swaps a correct validator for a follower (or, of four, adds one: five still
+  // its own too. The change swaps a validator for a follower (or, of four, adds one: five still
   // tolerate one fault), so the faulty stay within f of the new set as of the old.
   const workload: Workload[] = [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }];
   const v = new Prng(seed).split('validator-set');
   let promoted = -1;
   if (followers > 0 && v.chance(0.3)) {
     promoted = validators + v.int(followers);
-    const correct = [...Array(validators).keys()].filter((i) => !faulty.includes(i));
-    const demoted = validators === 4 && v.chance(0.3) ? -1 : v.pick(correct);
+    // The one demoted may be a faulty one: a liar that is no longer a validator must be ignored as one.
+    const demoted = validators === 4 && v.chance(0.3) ? -1 : v.int(validators);
     const keep = (i: number): boolean => i !== demoted && (i < validators || i === promoted);
     workload.push({ kind: 'fleet-update', at: v.range(1_000, Math.max(1_001, durationMs - 2_500)), validators: all.filter(keep), followers: all.filter((i) => !keep(i)) });
   }
