@@ -3,7 +3,7 @@
 // must hold; a validator whose clock is off by more than a block may be ahead counts among them). The same seed always yields the same scenario.
 
 import { Prng } from '../../runtime/lib/prng.js';
-import { behaviors, type Behavior, type Fault, type Scenario, type Workload } from '../scenario/scenario.js';
+import { agentBehaviors, behaviors, type Behavior, type Fault, type Scenario, type Workload } from '../scenario/scenario.js';
 import { forgeryKinds } from './forged-commands.js';
 
 /** How long a random world runs unless `fleet-sim seeds --seconds` says otherwise. */
@@ -106,6 +106,16 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
       workload.push({ kind: 'once', at: m.range(300, durationMs - 1_000), command, args });
     }
   }
+  // Obstacles: in a third of the longer worlds a survey over a field with a mast or two in it, so the
+  // drones' range sensors and hazard agents run, and half the Byzantine validators lie about hazards
+  // instead (at most f liars, so by the f+1 rule no lie may commit: no more hazards than masts).
+  const h = new Prng(seed).split('hazards');
+  let world: Scenario['world'];
+  if (durationMs >= 20_000 && h.chance(1 / 3)) {
+    world = { hazards: Array.from({ length: 1 + h.int(2) }, () => ({ northM: h.range(20, 60), eastM: h.range(20, 280), radiusM: h.range(4, 10), heightM: 60 })) };
+    workload.push({ kind: 'once', at: 1_000, command: 'mission.survey', args: { area: [[0, 0], [0, 300], [200, 300], [200, 0]], spacingM: 20, altM: 30, speedMps: 8 } });
+    for (const [i, x] of faults.entries()) if (x.kind === 'byzantine' && h.chance(0.5)) faults[i] = { ...x, behavior: h.pick(agentBehaviors) };
+  }
   return {
     name: `random-${seed}`,
     seed,
@@ -117,7 +127,8 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     ...links,
     ...(promoted >= 0 || workload.some((w) => w.kind === 'once' && w.command === 'geofence.set') ? { operatorRoles: ['operator', 'admin'] as const } : {}),
     workload,
-    expect: { safety: true },
+    ...(world ? { world } : {}),
+    expect: { safety: true, ...(world ? { hazardsCommittedMax: world.hazards.length } : {}) },
     consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
     livenessBudgetMs: 20_000,
   };

@@ -51,8 +51,8 @@ describe('random worlds stay within the fault model', () => {
     expect(found).toEqual([]);
   });
 
-  it('draws ten validators, validator-set changes, radios, follower outages and missions, each in a share of the worlds', () => {
-    const count = { ten: 0, change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0, missions: 0 };
+  it('draws ten validators, validator-set changes, radios, follower outages, missions and masts with hazard liars, each in a share of the worlds', () => {
+    const count = { ten: 0, change: 0, grow: 0, radio: 0, radioFirst: 0, outage: 0, missions: 0, masts: 0, liars: 0 };
     for (let seed = 1; seed <= 1_000; seed++) {
       const s = randomScenario(seed, 30_000);
       if (s.validators === 10 && faultyNodes(s).size === 3) count.ten++;
@@ -60,12 +60,15 @@ describe('random worlds stay within the fault model', () => {
       if (u) count.change++;
       if (u && u.kind === 'fleet-update' && u.validators.length > s.validators) count.grow++;
       if (s.radio) count.radio++;
+      if ((s.world?.hazards.length ?? 0) > 0 && s.expect.hazardsCommittedMax === s.world?.hazards.length) count.masts++;
+      if (s.faults.some((x) => x.kind === 'byzantine' && (x.behavior === 'fake-hazard' || x.behavior === 'deny-hazard'))) count.liars++;
       if (s.workload.some((w) => w.kind === 'once' && w.command.startsWith('mission.'))) count.missions++;
       if (s.linkPolicy?.consensus === 'first') count.radioFirst++;
       if (s.faults.some((x) => x.kind === 'crash' && typeof x.node === 'number' && x.node >= s.validators)) count.outage++;
     }
     // About 10% (ten validators, three faulty), 30%, 25% and 30% of the worlds that can have them (a
-    // change and an outage need a follower); 30% have operator commands, most of them a mission.
+    // change and an outage need a follower); 30% have operator commands, most of them a mission; a third
+    // survey a field with masts, some with hazard liars among the faulty.
     expect(count.ten).toBeGreaterThan(50);
     expect(count.change).toBeGreaterThan(100);
     expect(count.grow).toBeGreaterThan(10);
@@ -73,6 +76,8 @@ describe('random worlds stay within the fault model', () => {
     expect(count.radioFirst).toBeGreaterThan(50);
     expect(count.outage).toBeGreaterThan(80);
     expect(count.missions).toBeGreaterThan(150);
+    expect(count.masts).toBeGreaterThan(250);
+    expect(count.liars).toBeGreaterThan(50);
     // 8 s worlds are too short for an outage and its catch-up inside the run.
     for (let seed = 1; seed <= 200; seed++) {
       const s = randomScenario(seed, 8_000);
