@@ -55,10 +55,13 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
   for (const r of faults.filter((x): x is Extract<Fault, { kind: 'restart' }> => x.kind === 'restart')) {
     if (typeof r.node === 'number' && c.chance(0.3)) faults.push({ at: r.at - 1, kind: 'clock', node: r.node, offsetMs: c.pick([-1, 1]) * c.range(40_000, 300_000) });
   }
+  // The link and the command rate are the first stream's last draws, in this order: drawn anywhere
+  // else, every world would change.
+  const mqtt = { latencyMs: p.range(1, 20), jitterMs: p.range(0, 15), loss: p.pick([0, 0, 0.01, 0.05, 0.1]), duplicate: p.pick([0, 0.01, 0.05]) };
+  const workload: Workload[] = [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }];
   // A validator-set change, a radio on every device and a follower's long outage, each from a stream of
   // its own too. The change swaps a validator for a follower (or, of four, adds one: five still
   // tolerate one fault), so the faulty stay within f of the new set as of the old.
-  const workload: Workload[] = [{ kind: 'rate', from: 200, to: durationMs - 500, perSec: p.pick([5, 10, 20]), command: 'noop' }];
   const v = new Prng(seed).split('validator-set');
   let promoted = -1;
   if (followers > 0 && v.chance(0.3)) {
@@ -78,6 +81,15 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     const node = o.pick(spare);
     const at = o.range(500, durationMs / 2);
     faults.push({ at, kind: 'crash', node }, { at: at + o.range(5_000, durationMs / 2), kind: 'restart', node, wal: o.chance(0.5) ? 'torn' : 'intact' });
+  }
+  // Power cuts: a quarter of the worlds restart honest nodes where they run, one to three times, each
+  // losing what it had not fsynced (holes: every unsynced sector kept or lost; torn: the tail cut). A
+  // restart is no fault (the node keeps its promises through its signer state), so it is not counted in f.
+  const w = new Prng(seed).split('power');
+  if (w.chance(0.25)) {
+    const down = new Set(faults.flatMap((x) => (x.kind === 'crash' || x.kind === 'byzantine') && typeof x.node === 'number' ? [x.node] : []));
+    const honest = all.filter((i) => !down.has(i));
+    for (let k = 1 + w.int(3); k > 0 && honest.length > 0; k--) faults.push({ at: w.range(500, durationMs - 1_000), kind: 'restart', node: w.pick(honest), wal: w.pick(['holes', 'torn'] as const) });
   }
   // Missions: a few operator commands at random moments, any of them refused or not, so the mission
   // machine and each device's executor run under the faults above (every node must reach the same state).
@@ -122,7 +134,7 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
     durationMs,
     validators,
     followers,
-    mqtt: { latencyMs: p.range(1, 20), jitterMs: p.range(0, 15), loss: p.pick([0, 0, 0.01, 0.05, 0.1]), duplicate: p.pick([0, 0.01, 0.05]) },
+    mqtt,
     faults: faults.sort((a, b) => a.at - b.at),
     ...links,
     ...(promoted >= 0 || workload.some((w) => w.kind === 'once' && w.command === 'geofence.set') ? { operatorRoles: ['operator', 'admin'] as const } : {}),
