@@ -85,11 +85,11 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
   // Power cuts: a quarter of the worlds restart honest nodes where they run, one to three times, each
   // losing what it had not fsynced (holes: every unsynced sector kept or lost; torn: the tail cut). A
   // restart is no fault (the node keeps its promises through its signer state), so it is not counted in f.
-  const w = new Prng(seed).split('power');
-  if (w.chance(0.25)) {
+  const cuts = new Prng(seed).split('power');
+  if (cuts.chance(0.25)) {
     const down = new Set(faults.flatMap((x) => (x.kind === 'crash' || x.kind === 'byzantine') && typeof x.node === 'number' ? [x.node] : []));
     const honest = all.filter((i) => !down.has(i));
-    for (let k = 1 + w.int(3); k > 0 && honest.length > 0; k--) faults.push({ at: w.range(500, durationMs - 1_000), kind: 'restart', node: w.pick(honest), wal: w.pick(['holes', 'torn'] as const) });
+    for (let k = 1 + cuts.int(3); k > 0 && honest.length > 0; k--) faults.push({ at: cuts.range(500, durationMs - 1_000), kind: 'restart', node: cuts.pick(honest), wal: cuts.pick(['holes', 'torn'] as const) });
   }
   // Missions: a few operator commands at random moments, any of them refused or not, so the mission
   // machine and each device's executor run under the faults above (every node must reach the same state).
