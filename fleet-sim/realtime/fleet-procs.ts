@@ -23,7 +23,7 @@ import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
 import { describeConflict } from '../../runtime/device/identity-guard.js';
-import type { RadioModel } from '../scenario/scenario.js';
+import { nodeId, type RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { DeviceLogFile } from './device-log-file.js';
@@ -132,7 +132,7 @@ export class FleetProcs {
   }
 
   static idOf(index: number, validators: number): string {
-    return index < validators ? `v${String(index).padStart(2, '0')}` : `f${String(index - validators).padStart(2, '0')}`;
+    return nodeId(index, validators);
   }
 
   async setup(): Promise<void> {

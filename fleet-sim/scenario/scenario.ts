@@ -13,6 +13,11 @@ export type Behavior = (typeof behaviors)[number] | AgentBehavior;
 /** A node by index (validators 0..n-1, then followers) or the validator proposing at that moment. */
 export type NodeRef = number | 'proposer';
 
+/** A node's id in every mode: validators v00, v01, ..., then followers f00, f01, ... */
+export function nodeId(index: number, validators: number): string {
+  return index < validators ? `v${String(index).padStart(2, '0')}` : `f${String(index - validators).padStart(2, '0')}`;
+}
+
 export type Fault =
   | { readonly at: number; readonly kind: 'crash'; readonly node: NodeRef }
   /** `crashed`: the node the latest crash fault took down (a crashed `proposer` is only known then). */

@@ -3,7 +3,7 @@
 // must hold; a validator whose clock is off by more than a block may be ahead counts among them). The same seed always yields the same scenario.
 
 import { Prng } from '../../runtime/lib/prng.js';
-import { agentBehaviors, behaviors, type Behavior, type Fault, type Scenario, type Workload } from '../scenario/scenario.js';
+import { agentBehaviors, behaviors, nodeId, type Behavior, type Fault, type Scenario, type Workload } from '../scenario/scenario.js';
 import { forgeryKinds } from './forged-commands.js';
 
 /** How long a random world runs unless `fleet-sim seeds --seconds` says otherwise. */
@@ -95,7 +95,7 @@ export function randomScenario(seed: number, durationMs = randomWorldMs): Scenar
   // machine and each device's executor run under the faults above (every node must reach the same state).
   const m = new Prng(seed).split('missions');
   if (m.chance(0.3)) {
-    const ids = all.map((i) => (i < validators ? `v${String(i).padStart(2, '0')}` : `f${String(i - validators).padStart(2, '0')}`));
+    const ids = all.map((i) => nodeId(i, validators));
     const point = (): [number, number] => [m.range(-50, 300), m.range(-50, 300)];
     const some = (): string[] => m.shuffle([...ids]).slice(0, 1 + m.int(Math.min(3, ids.length)));
     const replace = (): { replace?: true } => (m.chance(0.5) ? { replace: true } : {});

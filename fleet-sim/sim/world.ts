@@ -20,7 +20,7 @@ import { signerStateFile } from '../../runtime/node/signer-guard.js';
 import { diskSectorBytes, frameHeaderBytes } from '../../runtime/node/framed-log.js';
 import type { Logger } from '../../runtime/node/ports.js';
 import { unwrap } from '../../runtime/lib/result.js';
-import { rateCommandsMax, rateTimes, type Behavior, type RefusedKind, type Scenario } from '../scenario/scenario.js';
+import { nodeId, rateCommandsMax, rateTimes, type Behavior, type RefusedKind, type Scenario } from '../scenario/scenario.js';
 import { byzantineSend, rememberReceived, type ByzantineContext } from './byzantine.js';
 import { makeByzantine, scheduleFaults } from './world-faults.js';
 import { Checkers } from './checkers.js';
@@ -223,7 +223,7 @@ export class World implements MainHost {
     const n = scenario.validators + scenario.followers;
     const signers: Signer[] = [];
     for (let i = 0; i < n; i++) signers.push(this.countSigns(createSigner(keyPairFromSeed(keyPrng.bytes(32)))));
-    const id = (i: number): string => (i < scenario.validators ? `v${String(i).padStart(2, '0')}` : `f${String(i - scenario.validators).padStart(2, '0')}`);
+    const id = (i: number): string => nodeId(i, scenario.validators);
     this.manifest = unwrap(
       signManifest(
         {

@@ -15,8 +15,7 @@ import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { World } from '../../fleet-sim/sim/world.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
-import { readFileSync } from 'node:fs';
-import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { keptWorld } from './worlds/kept.js';
 import { scenario } from '../sim/helpers.js';
 
 const relayed = (fx: Effect[]): Uint8Array[] => fx.flatMap((e) => (e.type === 'relay' ? [...e.envelopes] : []));
@@ -65,10 +64,9 @@ describe('votes that moved a validator on reach the validators left behind (seed
 
   it('world 8124989 (found by fleet-sim seeds) is live again', async () => {
     // The world as `fleet-sim seeds` drew it then (randomScenario(8124989)), kept whole: later draws may change what a seed makes.
-    const file = new URL('worlds/random-8124989.json', import.meta.url);
-    const world = JSON.parse(readFileSync(file, 'utf8')) as Scenario;
+    const { world, path } = keptWorld('random-8124989.json');
     const report = await runScenario(world, world.seed);
-    expect(report.expect.failed, `the world in ${file.pathname}`).toEqual([]);
+    expect(report.expect.failed, `the world in ${path}`).toEqual([]);
     expect(report.liveness.ok).toBe(true);
   });
 });

@@ -8,8 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { VoteSet } from '../../runtime/consensus/vote-set.js';
 import type { VerifiedVote, VoteKind } from '../../runtime/consensus/types.js';
-import { readFileSync } from 'node:fs';
-import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { keptWorld } from './worlds/kept.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 
 const vote = (from: string, value: string, kind: VoteKind = 'prevote', round = 1): VerifiedVote => ({
@@ -56,9 +55,8 @@ describe('a vote set counts a liar\'s vote for a value a proposal names, beyond 
   it('world 21030 over 30 s (found by fleet-sim seeds) is live again', async () => {
     // The world as `fleet-sim seeds --seconds 30` drew it then (randomScenario(21030, 30_000)), kept whole:
     // later draws (power cuts) change what this seed makes now.
-    const file = new URL('worlds/random-21030-30s.json', import.meta.url);
-    const world = JSON.parse(readFileSync(file, 'utf8')) as Scenario;
+    const { world, path } = keptWorld('random-21030-30s.json');
     const report = await runScenario(world, world.seed);
-    expect(report.expect.failed, `the 30 s world in ${file.pathname}`).toEqual([]);
+    expect(report.expect.failed, `the 30 s world in ${path}`).toEqual([]);
   });
 });

@@ -4,10 +4,10 @@
 // the world likes (followers are not counted in f) but comes back; every node is in exactly one list
 // of a change. And each kind of world is drawn often enough for `fleet-sim seeds` to explore it.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { randomScenario } from '../../fleet-sim/sim/random-world.js';
 import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
+import { keptWorld } from '../consensus/worlds/kept.js';
 
 const f = (n: number): number => Math.floor((n - 1) / 3);
 
@@ -90,7 +90,7 @@ describe('random worlds stay within the fault model', () => {
     // test/consensus/worlds holds two worlds as the generator drew them before these draws came. Each new
     // draw has a stream of its own and the first stream's draws keep their order, so 8124989 (which
     // none applies to) comes out the same, and 21030 the same but for the power cuts added to its faults.
-    const kept = (file: string): Scenario => JSON.parse(readFileSync(new URL(`../consensus/worlds/${file}`, import.meta.url), 'utf8')) as Scenario;
+    const kept = (file: string): Scenario => keptWorld(file).world;
     expect(randomScenario(8_124_989, 8_000)).toEqual(kept('random-8124989.json'));
     const then = kept('random-21030-30s.json');
     const now = randomScenario(21_030, 30_000);
