@@ -130,7 +130,10 @@ export function deviceConfigSchemaFor(z: Zod) {
               startNorthM: z.number().min(-100_000).max(100_000).default(0),
               startEastM: z.number().min(-100_000).max(100_000).default(0),
               timeScale: z.number().min(0.1).max(100).default(1),
-              seed: z.number().int().min(0).default(1),
+              // The vehicle's noise (GNSS error, wind gusts, sensors). Absent: drawn from the device's id,
+              // so each device's vehicle has noise of its own and the same device the same noise at every
+              // start; with one seed for all, every simulated drone of a fleet read the same GNSS errors.
+              seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
               // The simulated pack, Wh (the default quadcopter's is 100): a small one runs the battery
               // failsafe within a short rehearsal (fleet-sim's real-time mode writes world.batteryWh here).
               batteryWh: z.number().min(1).max(10_000).optional(),
@@ -151,7 +154,7 @@ export function deviceConfigSchemaFor(z: Zod) {
                 .default([]),
             })
             .strict()
-            .default({ startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1, obstacles: [] }),
+            .default({ startNorthM: 0, startEastM: 0, timeScale: 1, obstacles: [] }),
           // A GNSS receiver of its own (NMEA 0183 on a serial port): the position source, in place of the
           // flight controller's or the simulated vehicle's.
           gnss: z
@@ -173,7 +176,7 @@ export function deviceConfigSchemaFor(z: Zod) {
             .optional(),
         })
         .strict()
-        .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, seed: 1, obstacles: [] } }),
+        .default({ driver: 'sim', sim: { startNorthM: 0, startEastM: 0, timeScale: 1, obstacles: [] } }),
       // Which links carry each traffic class (runtime/links/router.ts): all that are up, or the first up
       // in order (MQTT, then the radios). consensus: first keeps a slow radio free until the broker fails.
       routing: z

@@ -106,6 +106,12 @@ function withLinuxDevices(c: DeviceConfig, base: Hal): Hal {
   };
 }
 
+/** The simulated vehicle's noise: hal.sim.seed, else a stream named by the device's id (its own for
+ *  each device, the same at each of its starts). */
+function simVehiclePrng(seed: number | undefined, id: string): Prng {
+  return seed !== undefined ? new Prng(seed) : new Prng(0).split(`hal.sim/${id}`);
+}
+
 function baseHal(c: DeviceConfig, nowMs: number, drivers: HalDrivers): Hal {
   if (c.hal.driver === 'none') {
     return { devices: {}, start: () => Promise.resolve(), stop: () => Promise.resolve(), step: () => {} };
@@ -119,7 +125,7 @@ function baseHal(c: DeviceConfig, nowMs: number, drivers: HalDrivers): Hal {
   const s = c.hal.sim;
   // The range ring the hazard model was trained on, so the agent reads the simulated scans right.
   const battery = s.batteryWh === undefined ? {} : { battery: { ...defaultBattery, capacityWh: s.batteryWh } };
-  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM }, range: hazardRangeRing, obstacles: s.obstacles, ...battery }, new Prng(s.seed), 0, { northM: s.startNorthM, eastM: s.startEastM });
+  const vehicle = new SimMultirotor({ origin: { ...c.origin, altMslM: simHomeAltMslM }, range: hazardRangeRing, obstacles: s.obstacles, ...battery }, simVehiclePrng(s.seed, c.id), 0, { northM: s.startNorthM, eastM: s.startEastM });
   const devices = createSimDevices(vehicle);
   const all = [devices.position, devices.attitude, devices.battery, devices.range, devices.flight];
   return {

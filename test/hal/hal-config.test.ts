@@ -43,6 +43,30 @@ describe('device.yaml hal section', () => {
     });
   }, 40_000);
 
+  it("simulated vehicles: each device's noise is its own unless hal.sim.seed says otherwise, and a device's is the same at every start", async () => {
+    // Before, every device without a seed took seed 1: all the drones of a quickstart read the same GNSS
+    // errors at the same moments (status showed them off by the same metres).
+    const fixes = async (id: string, sim = ''): Promise<string[]> => {
+      const c = parseDeviceConfig(`${base.replace('id: v0', `id: ${id}`)}hal: { driver: sim${sim} }\n`, 'device.yaml');
+      if (!c.ok) throw new Error(c.error);
+      const hal = createHal(c.value, 0, {});
+      await hal.start();
+      const out: string[] = [];
+      for (let t = 0; t <= 3_000; t += 100) {
+        hal.step(t);
+        const f = hal.devices.position?.fix();
+        if (t % 1_000 === 0 && f?.ok) out.push(`${f.value.latDeg.toFixed(7)},${f.value.lonDeg.toFixed(7)},${f.value.altMslM.toFixed(2)}`);
+      }
+      await hal.stop();
+      expect(out).toHaveLength(4);
+      return out;
+    };
+    const [a, b, a2] = [await fixes('d1'), await fixes('d2'), await fixes('d1')];
+    expect(a2).toEqual(a);
+    for (let i = 0; i < a.length; i++) expect(b[i]).not.toBe(a[i]);
+    expect(await fixes('d2', ', sim: { seed: 7 }')).toEqual(await fixes('d1', ', sim: { seed: 7 }'));
+  });
+
   it('refuses hal.mavlink without driver: mavlink (the default driver is the simulated vehicle)', () => {
     // Accepted before: the device flew a simulated vehicle while its flight controller sat unused.
     const r = parse('hal: { mavlink: { serial: /dev/ttyACM0, baud: 921600, autopilot: px4 } }');
