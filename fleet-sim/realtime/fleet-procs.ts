@@ -22,6 +22,7 @@ import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
+import { tied } from '../../firmware-bridge/tools/processes.js';
 import { describeConflict } from '../../runtime/device/identity-guard.js';
 import { nodeId, type RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
@@ -348,7 +349,10 @@ export class FleetProcs {
     d.output = '';
     d.stopping = false;
     const logFile = this.logFileOf(d);
-    const proc = spawn(process.execPath, [join(this.o.launchRoot ?? launchRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Tied: a fleet-sim that dies without stopping them (kill -9) takes its device processes with it
+    // (each gets SIGTERM: a clean stop), rather than leave them reconnecting to a broker that is gone.
+    const t = tied(process.execPath, [join(this.o.launchRoot ?? launchRoot, 'bin', 'murmur.js'), 'start', '--config', d.config]);
+    const proc = spawn(t.cmd, t.args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

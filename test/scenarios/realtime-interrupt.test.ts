@@ -1,10 +1,11 @@
 // Ctrl-C (SIGINT to fleet-sim's PID) during a real-time run with --processes: whether it comes while
 // the devices are still starting or while the scenario runs, every `murmur start` child is stopped and
 // the fleet's temporary directory (keys, configs, data) removed before fleet-sim exits; a run cut short
-// says so in its report and fails its expectations, rather than reporting a partial run as met.
+// says so in its report and fails its expectations, rather than reporting a partial run as met. Killed
+// with SIGKILL (nothing of fleet-sim runs), its device processes and radios' socat pty pairs end with it.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -12,6 +13,15 @@ import { cliEntry, repoRoot } from '../support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-interrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The socat pty pairs whose parent is `pid`, with the directory of their links. */
+function socatChildren(pid: number): { pid: number; ptyDir: string }[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n');
+  return rows.flatMap((r) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+.*socat -d -d pty,raw,echo=0,link=(\S+)\/a /.exec(r);
+    return m && Number(m[2]) === pid ? [{ pid: Number(m[1]), ptyDir: m[3] as string }] : [];
+  });
+}
 
 /** `murmur start` processes whose parent is `pid`, with the fleet directory their config lies in. */
 function deviceChildren(pid: number): { pid: number; fleetDir: string }[] {
@@ -99,5 +109,35 @@ describe('fleet-sim start --realtime --processes, interrupted', () => {
       expect(r.stdout).toContain(l);
     }
     expect(r.code).toBe(1);
+  }, 150_000);
+
+  it('killed with SIGKILL while the scenario runs: its device processes and its radios\' socat pty pairs end with it', async () => {
+    // Before, all of them ran on, parented to init: `npm start` killed with -9 left twenty socat pty
+    // pairs behind for good, and --processes nineteen murmur processes reconnecting to a broker that
+    // was gone. They are started through setpriv --pdeathsig now (firmware-bridge/tools/processes.ts).
+    const scenario = join(dir, 'radio-kill.yaml');
+    writeFileSync(scenario, 'name: radio-kill\nseed: 5\nduration: 60s\nvalidators: 4\nfollowers: 0\nlinks:\n  radio: { baud: 115200, mtu: 252, rangeM: 800 }\nexpect: { safety: true }\n');
+    const child = spawn(process.execPath, [cliEntry('fleet-sim'), 'start', scenario, '--realtime', '--processes', '--port', '0', '--exit', '--reports', join(dir, 'kill')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pid = child.pid as number;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const devices = new Map<number, string>();
+    const ptys = new Map<number, string>();
+    onTestFinished(() => {
+      for (const p of [pid, ...devices.keys(), ...ptys.keys()]) if (alive(p)) process.kill(p, 'SIGKILL');
+      for (const d of [...devices.values(), ...ptys.values()]) rmSync(d, { recursive: true, force: true });
+    });
+    await until(`radio-kill: the scenario running (stdout so far: ${JSON.stringify(stdout)}, stderr: ${JSON.stringify(stderr)})`, () => {
+      for (const d of deviceChildren(pid)) devices.set(d.pid, d.fleetDir);
+      for (const p of socatChildren(pid)) ptys.set(p.pid, p.ptyDir);
+      return stdout.includes('the scenario starts') && devices.size === 4 && ptys.size === 4;
+    }, 90_000);
+    process.kill(pid, 'SIGKILL');
+    await exited;
+    await until('the devices and socat processes of the killed fleet-sim to end', () => [...devices.keys(), ...ptys.keys()].every((p) => !alive(p)), 15_000);
+    expect([...devices.keys(), ...ptys.keys()].filter(alive)).toEqual([]);
   }, 150_000);
 });
