@@ -277,9 +277,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   // the start-up, during the run it ends the run early; either way the finally below stops every device,
   // FC and pty by PID and removes the directory. Held until then, so a second Ctrl-C does not cut that short.
   let interrupted = false;
+  let heard: () => void = () => {};
+  /** Settles at the first interrupt: a start-up waiting on devices stops waiting (below). */
+  const interruption = new Promise<void>((r) => (heard = r));
   const interrupt = (): void => {
     if (interrupted) log('stopping the fleet; fleet-sim exits once every device has stopped');
     interrupted = true;
+    heard();
   };
   const stopIfInterrupted = (): void => {
     if (interrupted) throw new RunInterrupted('interrupted before the scenario started');
@@ -315,10 +319,15 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         throw fleet.embedded ? e : new BrokerUnreachable(e instanceof Error ? e.message : String(e), loginRefused(e));
       });
     operatorClient = client;
-    // A few at a time: twenty devices starting at once on two cores starve each other's start-up.
+    // A few at a time: twenty devices starting at once on two cores starve each other's start-up. With
+    // --processes an interrupt does not wait for the batch to be ready (up to the 90 s each is given):
+    // the finally ends its processes by PID where they are, and their start-ups then fail unheard. A
+    // device in this process is let finish its start (a second or so), so that the finally stops it.
     for (let k = 0; k < fleet.devices.length; k += startBatch) {
       stopIfInterrupted();
-      await Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+      const batch = Promise.all(fleet.devices.slice(k, k + startBatch).map((d) => fleet.start(d)));
+      batch.catch(() => {});
+      await (o.processes ? Promise.race([batch, interruption]) : batch);
     }
     stopIfInterrupted();
     log(`all ${fleet.devices.length} devices ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; the scenario starts`);

@@ -5,11 +5,13 @@
 // with SIGKILL (nothing of fleet-sim runs), its device processes and radios' socat pty pairs end with it.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { cliEntry, repoRoot } from '../support/run-cli.js';
+import { realtimeRun, RunInterrupted } from '../../fleet-sim/realtime/realtime-run.js';
+import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-interrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -140,4 +142,44 @@ describe('fleet-sim start --realtime --processes, interrupted', () => {
     await until('the devices and socat processes of the killed fleet-sim to end', () => [...devices.keys(), ...ptys.keys()].every((p) => !alive(p)), 15_000);
     expect([...devices.keys(), ...ptys.keys()].filter(alive)).toEqual([]);
   }, 150_000);
+
+  it('while a device never gets ready: the interrupt stops the start-up at once, not after the 90 s a device is given', async () => {
+    // Devices that start and never say ready (a murmur.js of the test's that waits for ever, SIGTERM
+    // its only way out). Before, the interrupt waited for the batch of four being started: 90 s here.
+    const root = join(dir, 'never-ready');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    writeFileSync(join(root, 'bin', 'murmur.js'), "process.on('SIGTERM', () => process.exit(0));\nprocess.stdout.write('starting\\n');\nsetInterval(() => {}, 1_000);\n");
+    const s: Scenario = {
+      name: 'never-ready',
+      seed: 3,
+      durationMs: 10_000,
+      validators: 4,
+      followers: 0,
+      mqtt: { latencyMs: 0, jitterMs: 0, loss: 0, duplicate: 0 },
+      faults: [],
+      workload: [],
+      expect: { safety: true },
+      consensus: { proposeMs: 300, commitWaitMs: 100, gossipMs: 200 },
+      livenessBudgetMs: 5_000,
+    };
+    const seen = new Map<number, { pid: number; fleetDir: string }>();
+    onTestFinished(() => {
+      for (const p of seen.keys()) if (alive(p)) process.kill(p, 'SIGKILL');
+      for (const d of seen.values()) rmSync(d.fleetDir, { recursive: true, force: true });
+    });
+    const run = realtimeRun(s, { brokerUrl: null, processes: true, launchRoot: root, observer: { onEvent: () => {} } });
+    const outcome = run.then(
+      () => 'finished',
+      (e: unknown) => e,
+    );
+    await until('the first device processes', () => {
+      for (const d of deviceChildren(process.pid)) seen.set(d.pid, d);
+      return seen.size >= 1;
+    }, 30_000);
+    process.emit('SIGINT', 'SIGINT');
+    const e = await outcome;
+    expect(e).toBeInstanceOf(RunInterrupted);
+    expect([...seen.keys()].filter(alive), 'device processes left behind').toEqual([]);
+    expect(existsSync([...seen.values()][0]?.fleetDir as string)).toBe(false);
+  }, 30_000);
 });
