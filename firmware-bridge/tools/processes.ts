@@ -3,7 +3,7 @@
 // this process however it ends (tied).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installRoot } from '../../runtime/lib/install-root.js';
@@ -49,6 +49,76 @@ export function tied(cmd: string, args: readonly string[]): { cmd: string; args:
   return setprivWorks ? { cmd: 'setpriv', args: ['--pdeathsig', 'TERM', '--', cmd, ...args], tied: true } : { cmd, args: [...args], tied: false };
 }
 
+/** The file in a directory made by ownedTempDir that names the process it belongs to. */
+const ownerFile = '.owner';
+
+/** A process's start time as /proc has it (clock ticks after boot): with its PID, which process it is
+ *  (a PID is reused). Null off Linux, or when there is no such process. */
+function procStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; counted after the command name's closing parenthesis (the name may hold spaces).
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(owner: { pid: number; start: string | null }): boolean {
+  if (owner.start !== null) return procStart(owner.pid) === owner.start;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the PREFIX* directories in the temporary directory whose owning process is gone; one
+ *  without an owner file (made otherwise, or being made) or of a process still running is left. */
+function sweepOrphans(prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir()).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const n of names.slice(0, 10_000)) {
+    const dir = join(tmpdir(), n);
+    try {
+      const owner = JSON.parse(readFileSync(join(dir, ownerFile), 'utf8')) as { pid?: unknown; start?: unknown };
+      if (typeof owner.pid !== 'number' || !Number.isInteger(owner.pid) || owner.pid <= 0) continue;
+      if (ownerAlive({ pid: owner.pid, start: typeof owner.start === 'string' ? owner.start : null })) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not ours to judge (no owner file, another user's) or already gone.
+    }
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * A new directory PREFIXxxxxxx in the temporary directory, with an owner file naming this process. A
+ * process killed outright (kill -9, the OOM killer) cannot remove its directories; the first call for a
+ * prefix in a later process removes those whose owner is gone. fleet-sim's fleet directory (keys,
+ * configs, the devices' data) and its pty pairs' directories were left in /tmp for good.
+ */
+export function ownedTempDir(prefix: string): string {
+  if (!swept.has(prefix)) {
+    swept.add(prefix);
+    sweepOrphans(prefix);
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, ownerFile), `${JSON.stringify({ pid: process.pid, start: procStart(process.pid) })}\n`);
+  return dir;
+}
+
+/** Keeps a directory of ownedTempDir on purpose: no later sweep removes it. */
+export function keepTempDir(dir: string): void {
+  rmSync(join(dir, ownerFile), { force: true });
+}
+
 /** setpriv's exit status when the command it was to run is not there (it cannot exec it). */
 const setprivNotFound = 127;
 
@@ -67,7 +137,7 @@ export function socatAvailable(): boolean {
 
 /** `socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`: two connected ptys. */
 export async function startPtyPair(): Promise<PtyPair> {
-  const dir = mkdtempSync(join(tmpdir(), 'murmur-pty-'));
+  const dir = ownedTempDir('murmur-pty-');
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const t = tied('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`]);

@@ -3,8 +3,7 @@
 // broker, and one `murmur start` child process per device, started, killed and restarted by PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createSigner, createVerifier, generateKeyPair, initCrypto, type KeyPair, type Signer } from '../../runtime/crypto/sodium.js';
@@ -22,7 +21,7 @@ import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
-import { tied } from '../../firmware-bridge/tools/processes.js';
+import { keepTempDir, ownedTempDir, tied } from '../../firmware-bridge/tools/processes.js';
 import { describeConflict } from '../../runtime/device/identity-guard.js';
 import { nodeId, type RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
@@ -103,7 +102,8 @@ const verifyMemoEntriesMax = 50_000;
 const verifyMemoBytesMax = 32 * 1024 * 1024;
 
 export class FleetProcs {
-  readonly dir = mkdtempSync(join(tmpdir(), 'murmur-fleet-sim-'));
+  /** Keys, configs and the devices' data; removed at teardown, or by a later run if this one is killed. */
+  readonly dir = ownedTempDir('murmur-fleet-sim-');
   readonly devices: RealDevice[] = [];
   readonly fleet: string;
   manifest!: Manifest;
@@ -482,6 +482,7 @@ export class FleetProcs {
     // The devices have exited: what they printed last is in their files.
     for (const f of this.logFiles.values()) f.close();
     if (process.env.MURMUR_KEEP_FLEET) {
+      keepTempDir(this.dir);
       for (const d of this.devices) writeFileSync(join(this.dir, `${d.id}.out`), d.output);
       return;
     }
