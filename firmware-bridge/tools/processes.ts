@@ -3,7 +3,7 @@
 // this process however it ends (tied).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installRoot } from '../../runtime/lib/install-root.js';
@@ -64,6 +64,15 @@ function procStart(pid: number): string | null {
   }
 }
 
+/** This process's PID namespace (Linux), or null: a PID means something only within its namespace. */
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
 function ownerAlive(owner: { pid: number; start: string | null }): boolean {
   if (owner.start !== null) return procStart(owner.pid) === owner.start;
   try {
@@ -86,8 +95,10 @@ function sweepOrphans(prefix: string): void {
   for (const n of names.slice(0, 10_000)) {
     const dir = join(tmpdir(), n);
     try {
-      const owner = JSON.parse(readFileSync(join(dir, ownerFile), 'utf8')) as { pid?: unknown; start?: unknown };
+      const owner = JSON.parse(readFileSync(join(dir, ownerFile), 'utf8')) as { pid?: unknown; start?: unknown; ns?: unknown };
       if (typeof owner.pid !== 'number' || !Number.isInteger(owner.pid) || owner.pid <= 0) continue;
+      // Made in another PID namespace (a container sharing this /tmp): its PID cannot be looked up here.
+      if ((owner.ns ?? null) !== pidNamespace()) continue;
       if (ownerAlive({ pid: owner.pid, start: typeof owner.start === 'string' ? owner.start : null })) continue;
       rmSync(dir, { recursive: true, force: true });
     } catch {
@@ -110,7 +121,7 @@ export function ownedTempDir(prefix: string): string {
     sweepOrphans(prefix);
   }
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  writeFileSync(join(dir, ownerFile), `${JSON.stringify({ pid: process.pid, start: procStart(process.pid) })}\n`);
+  writeFileSync(join(dir, ownerFile), `${JSON.stringify({ pid: process.pid, start: procStart(process.pid), ns: pidNamespace() })}\n`);
   return dir;
 }
 

@@ -3,7 +3,7 @@
 // the same kind removes those whose owner is gone, and only those.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -45,12 +45,15 @@ function owner(): Promise<{ pid: number; dir: string; exited: Promise<void> }> {
   });
 }
 
-it('removes the directories of a process killed outright, and leaves those of a running process, without an owner, or kept', async () => {
+it('removes the directories of a process killed outright, and leaves those of a running process, without an owner, of another PID namespace, or kept', async () => {
   const killed = await owner();
   const running = await owner();
   const unowned = mkdtempSync(join(tmpdir(), prefix));
   process.kill(killed.pid, 'SIGKILL');
   await killed.exited;
+  // The same dead PID, but written in another PID namespace (a container sharing /tmp): not judged here.
+  const elsewhere = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(elsewhere, '.owner'), `${JSON.stringify({ pid: killed.pid, start: '1', ns: 'pid:[1]' })}\n`);
   // Before: nothing removed it (fleet-sim killed with -9 left its fleet directory in /tmp for good).
   expect(existsSync(killed.dir)).toBe(true);
   const keeper = await owner();
@@ -59,6 +62,6 @@ it('removes the directories of a process killed outright, and leaves those of a 
   process.kill(keeper.pid, 'SIGKILL');
   await keeper.exited;
   const mine = ownedTempDir(prefix); // this process's first for the prefix: it sweeps
-  expect(ours()).toEqual([running.dir, unowned, kept, mine].sort());
+  expect(ours()).toEqual([running.dir, unowned, elsewhere, kept, mine].sort());
   expect(existsSync(killed.dir)).toBe(false);
 }, 60_000);
