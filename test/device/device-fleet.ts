@@ -15,6 +15,7 @@ import type { HealthView } from '../../runtime/device/observability.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
 import { Mosquitto } from '../links/processes.js';
 import { cliEntry, runCli, type CliRun } from '../support/run-cli.js';
+import { tied } from '../../firmware-bridge/tools/processes.js';
 
 export interface DeviceProc {
   readonly id: string;
@@ -141,7 +142,8 @@ export class DeviceFleet {
     // MURMUR_E2E_ENTRY runs a built murmur.js (dist/) instead of the sources; MURMUR_E2E_NODE_FLAGS adds node flags.
     const entry = process.env.MURMUR_E2E_ENTRY ?? cliEntry('murmur');
     const flags = (process.env.MURMUR_E2E_NODE_FLAGS ?? '').split(' ').filter((x) => x !== '');
-    d.proc = spawn(process.execPath, [...flags, entry, 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const t = tied(process.execPath, [...flags, entry, 'start', '--config', d.config]); // ends with the test's process
+    d.proc = spawn(t.cmd, t.args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = d.proc;
     children.add(proc);
     proc.once('exit', () => children.delete(proc));

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { tied } from '../../firmware-bridge/tools/processes.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -99,7 +100,9 @@ export class Mosquitto {
         '',
       ].join('\n'),
     );
-    this.proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Tied (setpriv --pdeathsig): a test worker ended mid-test (a timeout, vitest stopping) takes it along.
+    const t = tied('mosquitto', ['-c', conf]);
+    this.proc = spawn(t.cmd, t.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     this.proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
@@ -146,7 +149,8 @@ export class PtyPair {
 
   /** (Re)creates the pair at the same paths: a radio plugged back in. */
   async run(): Promise<void> {
-    const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const t = tied('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`]);
+    const proc = spawn(t.cmd, t.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
     const deadline = Date.now() + 5_000;
     while (!(existsSync(this.a) && existsSync(this.b))) {
