@@ -1,6 +1,7 @@
-// Real processes for bridge tests, benchmarks and fleet-sim's hardware-in-the-loop mode: socat pty
-// pairs and the simulated flight controller, each started here and stopped by its PID, and ended with
-// this process however it ends (tied).
+// Real processes for bridge tests, benchmarks and fleet-sim's real-time mode: socat pty pairs and the
+// simulated flight controller, each started here and stopped by its PID, and ended with this process
+// however it ends (tied; fleet-sim ties its device processes the same way); and temporary directories
+// that a later process removes when their owner was killed outright (ownedTempDir).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
