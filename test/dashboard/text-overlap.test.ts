@@ -109,6 +109,46 @@ describe('dashboard text does not run into other text', () => {
     await page.close();
   }, 60_000);
 
+  // The battery's percentage was dark text at the right end of its bar: on the bar's empty track below
+  // about 90% (the default scenario's screenshot: "94%" lost its "%"; at 40% the whole label was dark
+  // on dark). It stands beside the bar now, in the panel's text colour.
+  it("a drone's battery percentage is readable at any charge: beside its bar, not on it", async () => {
+    const bats = [94, 40, 10];
+    const three: RunEvent[] = [
+      { ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 3) },
+      { t: 'frame', at: 1_000, nodes: nodes.slice(0, 3).map((n) => ({ ...sample(n.index, 'idle', 'alive'), bat: bats[n.index] as number })), proposer: 0, radio: [], broker: 'up' },
+    ];
+    const html = join(dir, 'battery.html');
+    writeFileSync(html, renderReportHtml({ version: 1, events: three, dropped: 0, framePeriodMs: 250 }, 'battery'));
+    const page = await chromium.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(html).href);
+    await page.waitForFunction(`[...document.querySelectorAll('#nodes .card .bat-text')].map((t) => t.textContent).join(',') === '94%,40%,10%'`, undefined, { timeout: 10_000 });
+    const seen = (await page.evaluate(`[...document.querySelectorAll('#nodes .card')].map((card) => {
+      const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+      const text = card.querySelector('.bat-text');
+      // The colour behind the text: the nearest ancestor's background that is not transparent.
+      let bg = 'rgba(0, 0, 0, 0)';
+      for (let e = text; e && bg === 'rgba(0, 0, 0, 0)'; e = e.parentElement) bg = getComputedStyle(e).backgroundColor;
+      return { text: box(text), bar: box(card.querySelector('.battery')), color: getComputedStyle(text).color, bg };
+    })`)) as { text: Box; bar: Box; color: string; bg: string }[];
+    const rgb = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const luminance = (c: string): number => {
+      const [r, g, b] = rgb(c).map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4)) as [number, number, number];
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    for (const [k, x] of seen.entries()) {
+      const why = `${bats[k]}%: ${JSON.stringify(x)}`;
+      expect(x.text.right - x.text.left, why).toBeGreaterThan(5);
+      expect(overlap(x.text, x.bar), why).toBe(false);
+      const [l1, l2] = [luminance(x.color), luminance(x.bg)].sort((a, b) => b - a) as [number, number];
+      expect((l1 + 0.05) / (l2 + 0.05), why).toBeGreaterThanOrEqual(4.5); // WCAG AA for text
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('says "1 follower", not "1 followers"', async () => {
     const one: RunEvent[] = [{ ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 5) }];
     const html = join(dir, 'one.html');

@@ -31,15 +31,17 @@
         top.append(name, star, role);
         const health = h('div', 'health');
         const hr = h('div', 'hr');
+        const batRow = h('div', 'batrow');
         const bat = h('div', 'battery');
         const batFill = h('div', 'fill');
         const batText = h('span', 'bat-text');
-        bat.append(batFill, batText);
+        bat.append(batFill);
+        batRow.append(bat, batText);
         const foot = h('div', 'foot');
         const mode = h('span', 'mode');
         const engine = h('span', 'engine', info.engine);
         foot.append(mode, engine);
-        card.append(top, health, hr, bat, foot);
+        card.append(top, health, hr, batRow, foot);
         grid.append(card);
         cards.push({ info, card, health, hr, batFill, batText, mode });
       }
