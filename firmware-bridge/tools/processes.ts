@@ -1,9 +1,9 @@
 // Real processes for bridge tests, benchmarks and fleet-sim's real-time mode: socat pty pairs and the
 // simulated flight controller, each started here and stopped by its PID, and ended with this process
-// however it ends (tied; fleet-sim ties its device processes the same way); and temporary directories
+// however it ends (spawnTied; fleet-sim ties its device processes the same way); and temporary directories
 // that a later process removes when their owner was killed outright (ownedTempDir).
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,18 +36,19 @@ function stopper(child: ChildProcess): () => Promise<void> {
 let setprivWorks: boolean | undefined;
 
 /**
- * `cmd args` as a child that is sent SIGTERM when this process dies, however it dies (kill -9, a crash,
- * the OOM killer), through util-linux's setpriv --pdeathsig, which then execs `cmd` in its place (same
- * PID). Before, fleet-sim killed with -9 left its twenty socat pty pairs running, parented to init, for
- * good. Where setpriv is missing (not a Linux with util-linux) the child is started as it is, untied.
- * The tie is to the spawning thread: spawn from the main thread only (fleet-sim's shards spawn nothing).
+ * spawn(cmd, args, options), with the child sent SIGTERM when this process dies, however it dies (kill -9,
+ * a crash, the OOM killer): started through util-linux's setpriv --pdeathsig, which then execs `cmd` in
+ * its place (same PID). Before, fleet-sim killed with -9 left its twenty socat pty pairs running, parented
+ * to init, for good. Where setpriv is missing (not a Linux with util-linux) the child is started as it is,
+ * untied; a `cmd` that is not there is then spawn's ENOENT, and setpriv's exit 127 otherwise. The tie is to
+ * the spawning thread: spawn from the main thread only (fleet-sim's shards spawn nothing).
  */
-export function tied(cmd: string, args: readonly string[]): { cmd: string; args: string[]; tied: boolean } {
+export function spawnTied(cmd: string, args: readonly string[], options: SpawnOptions): ChildProcess {
   if (setprivWorks === undefined) {
     const r = spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 5_000 });
     setprivWorks = r.error === undefined && r.status === 0;
   }
-  return setprivWorks ? { cmd: 'setpriv', args: ['--pdeathsig', 'TERM', '--', cmd, ...args], tied: true } : { cmd, args: [...args], tied: false };
+  return setprivWorks ? spawn('setpriv', ['--pdeathsig', 'TERM', '--', cmd, ...args], options) : spawn(cmd, [...args], options);
 }
 
 /** The file in a directory made by ownedTempDir that names the process it belongs to. */
@@ -132,7 +133,7 @@ export function keepTempDir(dir: string): void {
 }
 
 /** setpriv's exit status when the command it was to run is not there (it cannot exec it). */
-const setprivNotFound = 127;
+const notFound = 127;
 
 export interface PtyPair extends Started {
   readonly a: string;
@@ -152,12 +153,11 @@ export async function startPtyPair(): Promise<PtyPair> {
   const dir = ownedTempDir('murmur-pty-');
   const a = join(dir, 'a');
   const b = join(dir, 'b');
-  const t = tied('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`]);
-  const child = spawn(t.cmd, t.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnTied('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let failed: Error | null = null;
   child.once('error', (e: NodeJS.ErrnoException) => (failed = e.code === 'ENOENT' ? new Error(socatMissing) : e));
   child.once('exit', (code) => {
-    if (failed === null && t.tied && code === setprivNotFound) failed = new Error(socatMissing);
+    if (failed === null && code === notFound) failed = new Error(socatMissing);
   });
   child.stderr?.resume();
   // Stops socat, then removes the directory that held its pty links.
@@ -184,8 +184,7 @@ export interface SimFcProcess extends Started {
 /** Starts `bin/sim-fc.js` (this tree's, or `entry`: a test's built one) and waits for its ready line. */
 export function startSimFc(args: string[], entry = join(repoRoot, 'bin', 'sim-fc.js')): Promise<SimFcProcess> {
   return new Promise((resolve, reject) => {
-    const t = tied(process.execPath, [entry, ...args]);
-    const child = spawn(t.cmd, t.args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTied(process.execPath, [entry, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));

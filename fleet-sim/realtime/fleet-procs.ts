@@ -2,7 +2,7 @@
 // device.yaml per device, the embedded aedes broker (with a credential per device) or an external
 // broker, and one `murmur start` child process per device, started, killed and restarted by PID.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +21,7 @@ import type { ClassPolicy } from '../../runtime/links/router.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice, type DeviceHooks, type DeviceParts } from '../../runtime/device/device.js';
-import { keepTempDir, ownedTempDir, tied } from '../../firmware-bridge/tools/processes.js';
+import { keepTempDir, ownedTempDir, spawnTied } from '../../firmware-bridge/tools/processes.js';
 import { describeConflict } from '../../runtime/device/identity-guard.js';
 import { nodeId, type RadioModel } from '../scenario/scenario.js';
 import { memoVerifier, type MemoVerifier } from '../../runtime/crypto/memo-verifier.js';
@@ -351,8 +351,7 @@ export class FleetProcs {
     const logFile = this.logFileOf(d);
     // Tied: a fleet-sim that dies without stopping them (kill -9) takes its device processes with it
     // (each gets SIGTERM: a clean stop), rather than leave them reconnecting to a broker that is gone.
-    const t = tied(process.execPath, [join(this.o.launchRoot ?? launchRoot, 'bin', 'murmur.js'), 'start', '--config', d.config]);
-    const proc = spawn(t.cmd, t.args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawnTied(process.execPath, [join(this.o.launchRoot ?? launchRoot, 'bin', 'murmur.js'), 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc = proc;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
 import { renderReportHtml } from '../../fleet-sim/report/html.js';
 import { launchChromium, type HeadlessChromium } from './chromium.js';
+import type { Page } from 'playwright-core';
 
 interface Box { left: number; right: number; top: number; bottom: number }
 const overlap = (a: Box, b: Box): boolean => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
@@ -37,13 +38,19 @@ describe('dashboard text does not run into other text', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a long activity keeps clear of the engine name, and close p50 and p99 labels keep apart', async () => {
-    const html = join(dir, 'overlap.html');
-    writeFileSync(html, renderReportHtml({ version: 1, events, dropped: 0, framePeriodMs: 250 }, 'overlap'));
+  /** The report page of `events` (as `fleet-sim` writes it), open in Chromium, and the errors it throws. */
+  async function openReport(name: string, evs: RunEvent[]): Promise<{ page: Page; errors: string[] }> {
+    const html = join(dir, `${name}.html`);
+    writeFileSync(html, renderReportHtml({ version: 1, events: evs, dropped: 0, framePeriodMs: 250 }, name));
     const page = await chromium.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(pathToFileURL(html).href);
+    return { page, errors };
+  }
+
+  it('a long activity keeps clear of the engine name, and close p50 and p99 labels keep apart', async () => {
+    const { page, errors } = await openReport('overlap', events);
     await page.waitForFunction(`document.querySelectorAll('#nodes .card').length === 8 && document.querySelector('#latency .plabel.p99') !== null`, undefined, { timeout: 10_000 });
     await page.waitForTimeout(300);
     // Text of one line a few pixels apart at least, and none past the card's edge.
@@ -79,12 +86,7 @@ describe('dashboard text does not run into other text', () => {
       { t: 'run', at: 0, scenario: 'labels', seed: 1, mode: 'deterministic', durationMs: 10_000, nodes: fleet, world: { geofence: null, surveyArea: [[0, 0], [0, 300], [200, 300], [200, 0]], coverageCellM: 10, radioRangeM: null, home: [0, 0] } },
       { t: 'frame', at: 1_000, nodes: fleet.map((f) => ({ ...sample(f.index, 'idle', 'alive'), ...at(f.index), u: 0 })), proposer: 0, radio: [], broker: 'up' },
     ];
-    const html = join(dir, 'labels.html');
-    writeFileSync(html, renderReportHtml({ version: 1, events: close, dropped: 0, framePeriodMs: 250 }, 'labels'));
-    const page = await chromium.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(pathToFileURL(html).href);
+    const { page, errors } = await openReport('labels', close);
     await page.waitForFunction(`[...document.querySelectorAll('#map g.drone')].filter((d) => d.getAttribute('visibility') === 'visible').length === 9`, undefined, { timeout: 10_000 });
     await page.waitForTimeout(300);
     const seen = (await page.evaluate(`[...document.querySelectorAll('#map g.drone')].map((d) => {
@@ -118,12 +120,7 @@ describe('dashboard text does not run into other text', () => {
       { ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 3) },
       { t: 'frame', at: 1_000, nodes: nodes.slice(0, 3).map((n) => ({ ...sample(n.index, 'idle', 'alive'), bat: bats[n.index] as number })), proposer: 0, radio: [], broker: 'up' },
     ];
-    const html = join(dir, 'battery.html');
-    writeFileSync(html, renderReportHtml({ version: 1, events: three, dropped: 0, framePeriodMs: 250 }, 'battery'));
-    const page = await chromium.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(pathToFileURL(html).href);
+    const { page, errors } = await openReport('battery', three);
     await page.waitForFunction(`[...document.querySelectorAll('#nodes .card .bat-text')].map((t) => t.textContent).join(',') === '94%,40%,10%'`, undefined, { timeout: 10_000 });
     const seen = (await page.evaluate(`[...document.querySelectorAll('#nodes .card')].map((card) => {
       const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
@@ -151,10 +148,7 @@ describe('dashboard text does not run into other text', () => {
 
   it('says "1 follower", not "1 followers"', async () => {
     const one: RunEvent[] = [{ ...(events[0] as Extract<RunEvent, { t: 'run' }>), nodes: nodes.slice(0, 5) }];
-    const html = join(dir, 'one.html');
-    writeFileSync(html, renderReportHtml({ version: 1, events: one, dropped: 0, framePeriodMs: 250 }, 'one'));
-    const page = await chromium.context.newPage();
-    await page.goto(pathToFileURL(html).href);
+    const { page } = await openReport('one', one);
     await page.waitForFunction(`(document.getElementById('meta')?.textContent || '').includes('follower')`, undefined, { timeout: 10_000 });
     expect(await page.locator('#meta').textContent()).toBe('deterministic · seed 1 · 4 validators · 1 follower');
     await page.close();

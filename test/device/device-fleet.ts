@@ -2,7 +2,7 @@
 // e2e benchmark: keys and a signed manifest in a temp dir, one device.yaml per device, start/kill/stop
 // by PID, and the operator CLI run as a process.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import type { HealthView } from '../../runtime/device/observability.js';
 import { controlTopics } from '../../runtime/device/control-topics.js';
 import { Mosquitto } from '../links/processes.js';
 import { cliEntry, runCli, type CliRun } from '../support/run-cli.js';
-import { tied } from '../../firmware-bridge/tools/processes.js';
+import { spawnTied } from '../../firmware-bridge/tools/processes.js';
 
 export interface DeviceProc {
   readonly id: string;
@@ -142,8 +142,7 @@ export class DeviceFleet {
     // MURMUR_E2E_ENTRY runs a built murmur.js (dist/) instead of the sources; MURMUR_E2E_NODE_FLAGS adds node flags.
     const entry = process.env.MURMUR_E2E_ENTRY ?? cliEntry('murmur');
     const flags = (process.env.MURMUR_E2E_NODE_FLAGS ?? '').split(' ').filter((x) => x !== '');
-    const t = tied(process.execPath, [...flags, entry, 'start', '--config', d.config]); // ends with the test's process
-    d.proc = spawn(t.cmd, t.args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    d.proc = spawnTied(process.execPath, [...flags, entry, 'start', '--config', d.config], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] }); // ends with the test's process
     const proc = d.proc;
     children.add(proc);
     proc.once('exit', () => children.delete(proc));

@@ -1,12 +1,12 @@
 // Real peers for link tests: Mosquitto on a free loopback port with its own config file, and socat
 // pty pairs. Each is started by the test and stopped by its PID (never by name).
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { tied } from '../../firmware-bridge/tools/processes.js';
+import { spawnTied } from '../../firmware-bridge/tools/processes.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -101,8 +101,7 @@ export class Mosquitto {
       ].join('\n'),
     );
     // Tied (setpriv --pdeathsig): a test worker ended mid-test (a timeout, vitest stopping) takes it along.
-    const t = tied('mosquitto', ['-c', conf]);
-    this.proc = spawn(t.cmd, t.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = spawnTied('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     this.proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
@@ -149,8 +148,7 @@ export class PtyPair {
 
   /** (Re)creates the pair at the same paths: a radio plugged back in. */
   async run(): Promise<void> {
-    const t = tied('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`]);
-    const proc = spawn(t.cmd, t.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawnTied('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
     const deadline = Date.now() + 5_000;
     while (!(existsSync(this.a) && existsSync(this.b))) {

@@ -16,23 +16,22 @@ import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 const dir = mkdtempSync(join(tmpdir(), 'murmur-interrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The socat pty pairs whose parent is `pid`, with the directory of their links. */
-function socatChildren(pid: number): { pid: number; ptyDir: string }[] {
+/** The processes whose parent is `pid` and whose command line `args` matches, each with the directory
+ *  the match's first group names. */
+function childrenOf(pid: number, args: RegExp): { pid: number; dir: string }[] {
   const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n');
   return rows.flatMap((r) => {
-    const m = /^\s*(\d+)\s+(\d+)\s+.*socat -d -d pty,raw,echo=0,link=(\S+)\/a /.exec(r);
-    return m && Number(m[2]) === pid ? [{ pid: Number(m[1]), ptyDir: m[3] as string }] : [];
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(r);
+    const a = m ? args.exec(m[3] as string) : null;
+    return m && a && Number(m[2]) === pid ? [{ pid: Number(m[1]), dir: a[1] as string }] : [];
   });
 }
 
+/** The socat pty pairs whose parent is `pid`, with the directory of their links. */
+const socatChildren = (pid: number): { pid: number; ptyDir: string }[] => childrenOf(pid, /socat -d -d pty,raw,echo=0,link=(\S+)\/a /).map((c) => ({ pid: c.pid, ptyDir: c.dir }));
+
 /** `murmur start` processes whose parent is `pid`, with the fleet directory their config lies in. */
-function deviceChildren(pid: number): { pid: number; fleetDir: string }[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n');
-  return rows.flatMap((r) => {
-    const m = /^\s*(\d+)\s+(\d+)\s+.*bin\/murmur\.js start --config (\S+)\/[^/\s]+\.yaml/.exec(r);
-    return m && Number(m[2]) === pid ? [{ pid: Number(m[1]), fleetDir: m[3] as string }] : [];
-  });
-}
+const deviceChildren = (pid: number): { pid: number; fleetDir: string }[] => childrenOf(pid, /bin\/murmur\.js start --config (\S+)\/[^/\s]+\.yaml/).map((c) => ({ pid: c.pid, fleetDir: c.dir }));
 
 const alive = (pid: number): boolean => {
   try {
