@@ -209,6 +209,18 @@ export function restoreSigned(s: ConsensusState, signed: readonly SignedPosition
       s.round = p.round;
       s.step = p.step;
     }
+  }
+  restoreSignedLock(s, signed);
+}
+
+/**
+ * The lock (and valid value) of restoreSigned alone, for a node that reaches the height of its signer
+ * state after it started (its WAL lost the commit before it: NodeShell.reachSignedHeight). Its round
+ * and step stay where the core put them: its timers run for those, and it skips ahead to its peers' round
+ * as any node does (f+1 of the power there, its own votes of that round fed back among them).
+ */
+export function restoreSignedLock(s: ConsensusState, signed: readonly SignedPosition[]): void {
+  for (const p of signed) {
     if (p.step !== 'precommit' || p.blockHash === null) continue;
     const value = s.candidates.get(p.blockHash) ?? null;
     if (p.round > s.lockedRound) {

@@ -15,7 +15,7 @@ import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syn
 import type { CheckedTx, CommittedBlock, Effect, Input, TimerKind, VerifiedProposal, VerifiedVote, VoteKind, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
-export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
+export { applyReplayed, blockTxBytesMax, ConsensusState, recordCheckpoint, restoreRound, restoreSigned, restoreSignedLock, stepRank, type Candidate, type CoreParams } from './consensus-state.js';
 
 const evaluationPassesMax = 16;
 

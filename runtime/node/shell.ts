@@ -12,7 +12,7 @@ import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
 import { encodeVoteBody } from '../wire/vote.js';
 import type { EnvelopeMemo } from '../wire/envelope-memo.js';
 import { signingBytes } from '../wire/signing.js';
-import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, step, stepRank, type Candidate, type ConsensusState } from '../consensus/core.js';
+import { applyReplayed, createConsensus, recordCheckpoint, restoreRound, restoreSigned, restoreSignedLock, step, stepRank, type Candidate, type ConsensusState } from '../consensus/core.js';
 import { chunkHashesOf, decodeStateSnapshot, encodeStateSnapshot, snapshotBytesMax } from '../consensus/snapshot.js';
 import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
@@ -248,11 +248,18 @@ export class NodeShell {
       );
     }
     // The ahead log holds earlier heights too (it is emptied only now and then, commit()): only the
-    // current height's records count.
+    // current height's records count, and the signer state's height when that is later (below).
+    const signedHeight = this.guard.lastSigned()?.height ?? 0;
+    const ownLater: Uint8Array[] = [];
     for (const r of ahead) {
       if (r.t === 'round') rounds.push(r);
       else if (r.t === 'own' && this.ownHeight(r.envelope) === this.core.height) own.push(r.envelope);
+      else if (r.t === 'own' && signedHeight > this.core.height && this.ownHeight(r.envelope) === signedHeight) ownLater.push(r.envelope);
     }
+    // Signatures of a height after the WAL's last commit: that commit was lost (a disk that said an fsync
+    // was done when it was not, or damage the WAL's read dropped), the signatures were not. They go in
+    // when the core gets there (reachSignedHeight).
+    if (signedHeight > this.core.height) this.signedAhead = { height: signedHeight, proposals: ownLater };
     const last = roundStateOf(rounds.filter((r) => r.height === this.core.height));
     if (last) restoreRound(this.core, last, (b) => this.candidate(b));
     // The round records may be older than the last signature (the ahead log is not fsynced): the
@@ -264,9 +271,17 @@ export class NodeShell {
     // there before it was sent). The restored core is past those steps and would never make them again
     // (a repeat is a no-op). The newest few of each, as many as the core re-sends of its own: a height
     // of many rounds must not queue more at boot than one input may cause.
+    this.feedSigned(this.core.height, own);
+    if (last) this.castLostVote(last);
+  }
+
+  /** This node's own signed messages of `height` back into the core's queue (they count like anyone's
+   *  and its gossip sends them again): the newest few `proposals` (its ahead log's), and the votes its
+   *  signer state keeps with their signatures. */
+  private feedSigned(height: number, proposals: readonly Uint8Array[]): void {
     const now = this.o.clock.now();
-    const mine = own.slice(-limits.ownMessagesMax);
-    for (const l of this.guard.signedAt(this.core.height)) {
+    const mine = proposals.slice(-limits.ownMessagesMax);
+    for (const l of this.guard.signedAt(height)) {
       const signed = l.signed;
       if (signed) mine.push(sealEnvelope(l.step, this.fleet, this.o.id, signed.body, { publicKey: this.o.signer.publicKey, sign: () => signed.signature }));
     }
@@ -274,8 +289,30 @@ export class NodeShell {
       const i = this.edge.toInput(e, now);
       if (i.ok) this.queue.push(i.value);
     }
-    if (last) this.castLostVote(last);
   }
+
+  /**
+   * The core has reached the height of a signer state that was ahead of its WAL at boot (replay): what
+   * was signed there goes in now, as a boot does for its own height. Without it the node counted none of
+   * its earlier votes there, and refused each vote its core asked for at those positions (a different one
+   * was signed): with one validator down the fleet waited on it at that height for good (seen in
+   * test/device/state-sync.test.ts: d3's WAL lost its last commit, d2 killed, nothing committed again).
+   * The lock its precommits made holds again too. A core that passed that height (a state sync) has
+   * nothing to take.
+   */
+  private reachSignedHeight(): void {
+    const a = this.signedAhead;
+    if (a === null || this.core.height < a.height) return;
+    this.signedAhead = null;
+    if (this.core.height !== a.height) return;
+    const signed = this.guard.signedAt(a.height);
+    restoreSignedLock(this.core, signed.map(positionOf));
+    this.feedSigned(a.height, a.proposals);
+    this.o.logger.info(`${this.o.id}: back at height ${a.height}, where its signer state holds ${signed.length} signature${signed.length === 1 ? '' : 's'} from before the WAL's last commit was lost: ${signed.length === 1 ? 'it counts' : 'they count'} again`);
+  }
+
+  /** Set at boot when the signer state has signed at a later height than the WAL reaches. */
+  private signedAhead: { readonly height: number; readonly proposals: readonly Uint8Array[] } | null = null;
 
   /** The height of an own proposal, read without checking its signature or its txs (those are checked
    *  when it goes back in); null when it is not one. */
@@ -412,6 +449,7 @@ export class NodeShell {
       for (let n = 0; n < selfDeliveriesMax && this.queue.length > 0; n++) {
         const next = this.queue.shift() as Input;
         for (const e of step(this.core, next).effects) this.execute(e);
+        if (this.signedAhead !== null) this.reachSignedHeight();
       }
       assert(this.queue.length === 0, `${this.o.id}: more than ${selfDeliveriesMax} inputs from one input`);
     } finally {

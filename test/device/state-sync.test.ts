@@ -123,20 +123,24 @@ describe('state sync between real processes', () => {
 
   it('a validator whose last WAL record a power loss holed at its head (its first bytes lost, the rest written) restarts, drops it, and its votes commit again', async () => {
     const path = join(fleet.dataDir('d3'), 'consensus.wal');
-    // Killed right after a disk snapshot, the WAL is empty (the snapshot covers it) until the next
-    // height's lock or commit: then it runs again and is killed again, a few times at most.
-    let bytes = new Uint8Array(0);
-    let last: { readonly offset: number; readonly bytes: Uint8Array } | undefined;
-    for (let attempt = 0; attempt < 5 && last === undefined; attempt++) {
+    const lastRecord = (): { bytes: Uint8Array; last: { readonly offset: number; readonly bytes: Uint8Array } | undefined } => {
+      const bytes = new Uint8Array(readFileSync(path));
+      const f = readFrames(bytes, 'consensus.wal', 1 << 22);
+      return { bytes, last: f.ok ? f.value.payloads.at(-1) : undefined };
+    };
+    // Killed once its WAL holds a record (every record there is fsynced as it is written). A disk
+    // snapshot empties the WAL (the snapshot covers it): one taken between the look and the kill
+    // leaves nothing to hole, and it runs again and is killed again, a few times at most.
+    let { bytes, last } = lastRecord();
+    for (let attempt = 0; attempt < 5; attempt++) {
       if (attempt > 0) {
         fleet.start('d3');
         await fleet.devices.get('d3')?.ready;
-        await sleep(300);
       }
+      await until('a record in d3\'s consensus.wal', async () => (lastRecord().last !== undefined ? true : null), 15_000);
       await fleet.kill9('d3');
-      bytes = new Uint8Array(readFileSync(path));
-      const f = readFrames(bytes, 'consensus.wal', 1 << 22);
-      last = f.ok ? f.value.payloads.at(-1) : undefined;
+      ({ bytes, last } = lastRecord());
+      if (last !== undefined) break;
     }
     expect(last, 'consensus.wal has records').toBeDefined();
     const at = last?.offset ?? 0; // where its header starts
