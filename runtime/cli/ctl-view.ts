@@ -9,6 +9,7 @@ import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
+import { describeStall } from '../consensus/stall.js';
 
 export const viewUsage = `Usage: murmurctl status [options]     one row per device (retained status)
        murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
@@ -106,6 +107,8 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
         return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission, agentsCell(s?.agents)];
       });
       process.stdout.write(table([head, ...body]) + '\n');
+      const stall = stallLine(rows, now);
+      if (stall !== null) process.stdout.write(stall + '\n');
     }
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
@@ -144,6 +147,24 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason, String(d.reportedBy.length)])]) + '\n');
   }
   return got.size === 0 ? silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet) : exitCodes.ok;
+}
+
+/**
+ * A line under the status table while validators say their fleet commits no block (the `stall` of
+ * their status documents, fresh ones of devices not offline): how many say so, and the view of the one
+ * that hears the most voting power (who votes, who is behind, who is not heard). Null otherwise.
+ */
+export function stallLine(rows: readonly { readonly node: string; readonly role: string; readonly liveness: string; readonly status: Partial<StatusJson> | null }[], nowMs: number): string | null {
+  const views = rows.flatMap((r) => {
+    const s = r.status;
+    const fresh = s?.timeMs !== undefined && nowMs - s.timeMs <= 5_000;
+    return s?.stall !== undefined && fresh && r.liveness !== 'offline' ? [{ node: r.node, stall: s.stall }] : [];
+  });
+  if (views.length === 0) return null;
+  const [best] = [...views].sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
+  if (best === undefined) return null;
+  const validators = rows.filter((r) => r.role === 'validator').length;
+  return `fleet stalled (${views.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}`;
 }
 
 /**

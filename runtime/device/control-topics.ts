@@ -4,6 +4,7 @@
 
 import type { FenceKeeperStatus } from '../../hal/devices.js';
 import { fleetPrefix } from '../links/mqtt-topics.js';
+import type { StallView } from '../consensus/stall.js';
 
 export interface ControlTopics {
   /** Operators publish signed command envelopes here (link framing; see docs/topics.md). */
@@ -97,6 +98,11 @@ export interface StatusJson {
   readonly fcFence?: FenceKeeperStatus;
   /** The device's agents (empty when agents are disabled), in name order. */
   readonly agents: readonly AgentStatusJson[];
+  /** A validator's view while its fleet commits no block for longer than rounds 0-3 of its timeouts
+   *  take (stall.ts): the height and round, the validators it has votes from there, those behind, those
+   *  not heard, and the voting power heard against the quorum. Absent while blocks come, from
+   *  followers, and from older devices. */
+  readonly stall?: StallView;
   readonly timeMs: number;
 }
 

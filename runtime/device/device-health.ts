@@ -25,6 +25,8 @@ export interface HealthFacts {
   readonly clockAheadMs?: number | null;
   /** The validator whose clock those block times followed (core.ts clockSetter), or null. */
   readonly clockSetBy?: string | null;
+  /** A validator's line while its fleet commits no block (stall.ts describeStall), else null. */
+  readonly stall?: string | null;
 }
 
 export interface HealthAssessment {
@@ -64,6 +66,8 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
     const fix = setBy === null ? 'set its clock (NTP, GNSS time)' : `check ${setBy}'s clock, likely fast, then this one's (NTP, GNSS time)`;
     degraded.push(`clock ${seconds(ahead)} s behind the fleet's block times${follows}: this validator prevotes nil on every block, so its vote is lost to the fleet; ${fix}`);
   } else if (ahead !== null && -ahead > limits.clockSkewMsMax) degraded.push(`clock ${seconds(-ahead)} s ahead of the fleet's block times: the other validators refuse every block this one proposes; set its clock (NTP, GNSS time), and restart it if the clock was set back since it started (its consensus clock never goes back while it runs)`);
+  // The device may be fine; its fleet is not, and its missions and hazards wait with the blocks.
+  if (f.stall) degraded.push(f.stall);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
   const reasons = [...failing, ...degraded];
   return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };

@@ -17,6 +17,7 @@ import { defaultConsensusConfig, type ConsensusConfig } from '../consensus/types
 import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
 import { clockAheadOfNode, clockSetter } from '../consensus/core.js';
+import { describeStall, stallAfterMs, stallView, type StallView } from '../consensus/stall.js';
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
@@ -514,7 +515,10 @@ export class Device {
     this.heartbeats.start();
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
-    this.every(statusMs, () => this.control.status(this.status()));
+    this.every(statusMs, () => {
+      this.watchStall();
+      this.control.status(this.status());
+    });
     this.state = 'ready';
     if (this.p.verifier.backend !== 'sodium-native') this.log.warn({ event: 'crypto-fallback', reason: nativeLoadError() }, 'sodium-native did not load; signing and verifying on libsodium-wrappers (slower)');
     this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, heartbeats: describePlan(this.p.heartbeats), height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
@@ -589,10 +593,35 @@ export class Device {
     this.ledError = r.ok ? '' : r.error.message;
   }
 
-  /** The device's own health from its links, agents, failsafes and HAL (device-health.ts). */
+  /** The device's own health from its links, agents, failsafes and HAL (device-health.ts), and the
+   *  fleet's stall as this validator sees it. */
   selfHealth(): HealthAssessment {
     const core = this.shell.core;
-    return assessHealth(deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now(), core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null));
+    const facts = deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now(), core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null);
+    return assessHealth({ ...facts, stall: this.stalled ? describeStall(this.stalled) : null });
+  }
+
+  /** The chain height last seen, and when (monotonic ms). */
+  private lastBlock = { height: -1, atMs: 0 };
+  /** While a validator's fleet commits nothing for longer than stallAfterMs: who it hears (stall.ts). */
+  private stalled: StallView | null = null;
+
+  /** Once a second: a stall begins (said once, with who is missing) or ends (said with how long). */
+  private watchStall(): void {
+    const core = this.shell.core;
+    const now = performance.now();
+    if (core.chain.height !== this.lastBlock.height) {
+      if (this.stalled !== null) this.log.info({ event: 'stall-over', forS: Math.floor((now - this.lastBlock.atMs) / 1000) }, `blocks again: height ${core.chain.height} committed after ${Math.floor((now - this.lastBlock.atMs) / 1000)} s without one`);
+      this.lastBlock = { height: core.chain.height, atMs: now };
+      this.stalled = null;
+      return;
+    }
+    const forMs = now - this.lastBlock.atMs;
+    if (forMs <= stallAfterMs(core.p.config)) return;
+    const first = this.stalled === null;
+    const down = new Set(Object.entries(this.peerStatuses()).flatMap(([id, st]) => (st === 'dead' || st === 'suspect' ? [id] : [])));
+    this.stalled = stallView(core, forMs, down);
+    if (first && this.stalled !== null) this.log.warn({ event: 'stall', stall: this.stalled }, describeStall(this.stalled));
   }
 
   private onMembershipChange(ch: StatusChange): void {
@@ -671,6 +700,7 @@ export class Device {
       blockSources: isLight(core) ? [...core.light.sources] : null,
       ...(fcFence ? { fcFence } : {}),
       agents: this.agents?.status() ?? [],
+      ...(this.stalled !== null ? { stall: this.stalled } : {}),
       timeMs: Date.now(),
     };
   }

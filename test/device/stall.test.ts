@@ -1,0 +1,67 @@
+// A fleet that cannot commit says why, with real processes on a real Mosquitto: two of four `murmur
+// start` validators killed with SIGKILL, the survivors' status documents, /health and logs name the two
+// as down and the voting power missing, and `murmurctl status` prints it under its table. One of them
+// back, blocks come again and the line goes. Short timeouts (a stall is called after rounds 0-3: 2.5 s).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceFleet } from './device-fleet.js';
+
+const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 20, proposeMs: 200, prevoteMs: 100, precommitMs: 100, proposeDeltaMs: 50, prevoteDeltaMs: 50, precommitDeltaMs: 50 }, agents: false });
+
+beforeAll(async () => {
+  await fleet.setup();
+  await fleet.startAll();
+}, 60_000);
+
+afterAll(async () => {
+  await fleet.teardown();
+}, 60_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline && i < 1_000; i++) {
+    const v = await probe();
+    if (v !== null) return v;
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+describe('a stalled fleet says why', () => {
+  it('two of four validators killed: the survivors name them and the power missing (status, /health, log, murmurctl status); one back, blocks again and the line goes', async () => {
+    await fleet.retainedStatusPast('d1', 0, 5, 20_000);
+    await fleet.kill9('d3');
+    await fleet.kill9('d4');
+    const line = await until(
+      "murmurctl status's stall line naming d3 and d4 as down",
+      async () => {
+        const r = await fleet.ctl(['status']);
+        return /down \(no heartbeat\): d3, d4;/.test(r.stdout) ? r.stdout : null;
+      },
+      30_000,
+    );
+    expect(line).toMatch(/\nfleet stalled \([2] of 4 validators say so\); d[12]: no block for \d+ s at height \d+ \(round \d+\): votes at this height from d1, d2 \(2 of 4 voting power; 3 needed\); down \(no heartbeat\): d3, d4; too few validators vote: d3, d4 must come back \(start them, or mend their links\)\n/);
+    const health = await fleet.health('d1');
+    expect(health.health).toBe('degraded');
+    expect(health.healthReasons.some((r) => /^no block for \d+ s at height \d+ .*too few validators vote: /.test(r)), JSON.stringify(health.healthReasons)).toBe(true);
+    expect(fleet.devices.get('d1')?.output).toMatch(/"event":"stall".*"msg":"no block for \d+ s at height \d+/);
+    const json = await fleet.ctl(['status', '--json']);
+    const rows = JSON.parse(json.stdout) as { node: string; status: { stall?: { down: string[]; votingPower: number; quorumPower: number } } | null }[];
+    expect(rows.find((r) => r.node === 'd2')?.status?.stall).toMatchObject({ votingPower: 2, quorumPower: 3 });
+
+    fleet.start('d3');
+    await fleet.devices.get('d3')?.ready;
+    await until(
+      'murmurctl status without a stall line',
+      async () => {
+        const r = await fleet.ctl(['status']);
+        return r.code === 0 && !r.stdout.includes('fleet stalled') ? true : null;
+      },
+      30_000,
+    );
+    await until('d1 to log blocks again', async () => (/blocks again: height \d+ committed after \d+ s without one/.test(fleet.devices.get('d1')?.output ?? '') ? true : null), 10_000);
+    expect((await fleet.health('d1')).healthReasons.filter((r) => r.startsWith('no block for'))).toEqual([]);
+  }, 120_000);
+});
