@@ -20,7 +20,8 @@ import { parseWith } from '../wire/fields.js';
 import { encodeFrame, fleetTag } from '../links/frame.js';
 import type { AckBody } from '../wire/ack.js';
 import { decodeProof, verifyProof, type BlockProof } from '../wire/proof.js';
-import { controlTopics } from '../device/control-topics.js';
+import { controlTopics, type StatusJson } from '../device/control-topics.js';
+import { stallLine } from './ctl-view.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
@@ -264,6 +265,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
   let connectionLost = false;
   /** Anything from the fleet's devices (an ack, a proof of a block): without it a timeout says where it listened. */
   let heardFleet = false;
+  /** The validators' latest status documents (their `stall` explains a timeout). */
+  const statuses = new Map<string, Partial<StatusJson>>();
   let ownCommitSeen = false;
   client.on('close', () => (connectionLost = true));
   let replayGrace: NodeJS.Timeout | null = null;
@@ -334,7 +337,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
   /** The broker acknowledged no copy of the command (PUBACK) before --timeout. */
   let unacknowledged = false;
   try {
-    const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 } });
+    // The validators' status documents too (retained, one each): a timeout in a fleet that commits no
+    // block says who it waits for (their `stall`), not just that nothing came.
+    const statusTopics = new Map(manifest.validators.map((v) => [topics.status(v.id), v.id]));
+    const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 }, ...Object.fromEntries([...statusTopics.keys()].map((t) => [t, { qos: 0 as const }])) });
     if (!(await withinMs(subscribed, timeoutMs))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to the fleet's answers within --timeout ${timeoutMs / 1000} s: nothing was published`, exitCodes.unavailable);
     await subscribed;
     const finished = new Promise<void>((resolve) => {
@@ -345,6 +351,16 @@ export async function sendCommand(argv: string[]): Promise<number> {
       };
       if (wait === 'none') return done();
       client.on('message', (topic, payload) => {
+        const statusOf = statusTopics.get(topic);
+        if (statusOf !== undefined) {
+          try {
+            const doc = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
+            if (doc.node === statusOf) statuses.set(statusOf, doc);
+          } catch {
+            /* not JSON: not a status document */
+          }
+          return;
+        }
         heardFleet = true;
         if (topics.isProof(topic)) {
           const p = decodeProof(new Uint8Array(payload));
@@ -445,6 +461,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
       // devices that are down or too few to commit. The bare timeout named none of these.
       r.reason = `nothing came from fleet "${manifest.body.fleet}" on ${redactBrokerUrl(url)} (no device's answer, no block proof): its devices are down or too few to commit, or --broker or --manifest is another fleet's (murmurctl status shows which)`;
     }
+    const stall = r.outcome === 'timeout' && r.height === null ? stallLine([...statuses.values()], manifest.validators.length, Date.now()) : null;
+    if (stall !== null) r.reason = `${stall}. The command may still commit once blocks come again, before it expires (murmurctl log shows whether it did)`;
     if (r.outcome === 'timeout' && vouched(replayedAfterResend.keys())) {
       const [first] = [...replayedAfterResend.keys()].sort();
       const said = `said by ${[...replayedAfterResend.keys()].sort().join(', ')}`;

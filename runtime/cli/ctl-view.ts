@@ -107,7 +107,11 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
         return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission, agentsCell(s?.agents)];
       });
       process.stdout.write(table([head, ...body]) + '\n');
-      const stall = stallLine(rows, now);
+      const stall = stallLine(
+        rows.map((r) => r.status),
+        manifest.validators.length,
+        now,
+      );
       if (stall !== null) process.stdout.write(stall + '\n');
     }
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
@@ -150,20 +154,18 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
 }
 
 /**
- * A line under the status table while validators say their fleet commits no block (the `stall` of
- * their status documents, fresh ones of devices not offline): how many say so, and the view of the one
- * that hears the most voting power (who votes, who is behind, who is not heard). Null otherwise.
+ * A line while validators say their fleet commits no block (the `stall` of their status documents:
+ * fresh ones, of devices not offline): how many of the `validators` say so, and the view of the one that
+ * hears the most voting power (who votes, who is down, behind or not heard). Null otherwise. Under
+ * `murmurctl status`'s table, and the reason of a `send` that timed out.
  */
-export function stallLine(rows: readonly { readonly node: string; readonly role: string; readonly liveness: string; readonly status: Partial<StatusJson> | null }[], nowMs: number): string | null {
-  const views = rows.flatMap((r) => {
-    const s = r.status;
+export function stallLine(statuses: readonly (Partial<StatusJson> | null)[], validators: number, nowMs: number): string | null {
+  const views = statuses.flatMap((s) => {
     const fresh = s?.timeMs !== undefined && nowMs - s.timeMs <= 5_000;
-    return s?.stall !== undefined && fresh && r.liveness !== 'offline' ? [{ node: r.node, stall: s.stall }] : [];
+    return s?.stall !== undefined && typeof s.node === 'string' && fresh && s.state !== 'offline' && s.state !== 'stopping' ? [{ node: s.node, stall: s.stall }] : [];
   });
-  if (views.length === 0) return null;
-  const [best] = [...views].sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
+  const [best] = views.sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
   if (best === undefined) return null;
-  const validators = rows.filter((r) => r.role === 'validator').length;
   return `fleet stalled (${views.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}`;
 }
 

@@ -1,7 +1,8 @@
 // A fleet that cannot commit says why, with real processes on a real Mosquitto: two of four `murmur
 // start` validators killed with SIGKILL, the survivors' status documents, /health and logs name the two
-// as down and the voting power missing, and `murmurctl status` prints it under its table. One of them
-// back, blocks come again and the line goes. Short timeouts (a stall is called after rounds 0-3: 2.5 s).
+// as down and the voting power missing, `murmurctl status` prints it under its table and a `send` that
+// times out gives it as its reason. One of them back, blocks come again and the line goes. Short
+// timeouts (a stall is called after rounds 0-3: 2.5 s).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet } from './device-fleet.js';
@@ -30,7 +31,7 @@ async function until<T>(what: string, probe: () => Promise<T | null>, ms: number
 }
 
 describe('a stalled fleet says why', () => {
-  it('two of four validators killed: the survivors name them and the power missing (status, /health, log, murmurctl status); one back, blocks again and the line goes', async () => {
+  it('two of four validators killed: the survivors name them and the power missing (status, /health, log, murmurctl status, a send that times out); one back, blocks again and the line goes', async () => {
     await fleet.retainedStatusPast('d1', 0, 5, 20_000);
     await fleet.kill9('d3');
     await fleet.kill9('d4');
@@ -50,6 +51,11 @@ describe('a stalled fleet says why', () => {
     const json = await fleet.ctl(['status', '--json']);
     const rows = JSON.parse(json.stdout) as { node: string; status: { stall?: { down: string[]; votingPower: number; quorumPower: number } } | null }[];
     expect(rows.find((r) => r.node === 'd2')?.status?.stall).toMatchObject({ votingPower: 2, quorumPower: 3 });
+
+    // An operator's command meanwhile: the timeout says who the fleet waits for.
+    const send = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '3s']);
+    expect(send.code, send.stdout + send.stderr).toBe(4);
+    expect(send.stdout + send.stderr).toMatch(/timeout: no verified commit of ops\/[0-9a-f]+ before --timeout; fleet stalled \([2] of 4 validators say so\); d[12]: no block for \d+ s .*down \(no heartbeat\): d3, d4; too few validators vote: d3, d4 must come back \(start them, or mend their links\)\. The command may still commit once blocks come again, before it expires/);
 
     fleet.start('d3');
     await fleet.devices.get('d3')?.ready;
