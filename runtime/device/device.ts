@@ -730,6 +730,9 @@ export class Device {
 
   private refreshMetrics(): void {
     const h = this.health();
+    const blockAgeMs = this.shell.core.chain.height === this.lastBlock.height ? performance.now() - this.lastBlock.atMs : 0;
+    this.metrics.blockAge.set(Math.floor(blockAgeMs / 100) / 10);
+    this.metrics.stalled.set(this.stalled !== null ? 1 : 0);
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
     this.metrics.checkpointHeight.set(h.checkpoint?.height ?? 0);
     this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);

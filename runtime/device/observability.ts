@@ -101,6 +101,8 @@ export class DeviceMetrics {
   readonly registry = new Registry();
   readonly height = new Gauge({ name: 'murmur_height', help: 'Height of the last committed block', registers: [this.registry] });
   readonly round = new Gauge({ name: 'murmur_round', help: 'Current consensus round at the current height', registers: [this.registry] });
+  readonly blockAge = new Gauge({ name: 'murmur_block_age_seconds', help: 'Seconds since the last block this device committed (or since it started, before its first)', registers: [this.registry] });
+  readonly stalled = new Gauge({ name: 'murmur_stalled', help: '1 while this validator says its fleet commits no block (longer than rounds 0-3 of its timeouts take; its status and /health say who is missing), else 0', registers: [this.registry] });
   readonly commitLatency = new Histogram({
     name: 'murmur_commit_latency_seconds',
     help: 'Time between consecutive commits on this device: one height, commit wait included',

@@ -35,19 +35,28 @@ describe('a stalled fleet says why', () => {
     await fleet.retainedStatusPast('d1', 0, 5, 20_000);
     await fleet.kill9('d3');
     await fleet.kill9('d4');
+    let last = '';
     const line = await until(
-      "murmurctl status's stall line naming d3 and d4 as down",
+      "murmurctl status's stall line, said by d1 and d2, naming d3 and d4 as down",
       async () => {
         const r = await fleet.ctl(['status']);
-        return /down \(no heartbeat\): d3, d4;/.test(r.stdout) ? r.stdout : null;
+        last = r.stdout + r.stderr;
+        // Both survivors say it once each has seen it (each looks once a second, on its own).
+        return /fleet stalled \(2 of 4 validators say so\).*down \(no heartbeat\): d3, d4;/.test(r.stdout) ? r.stdout : null;
       },
       30_000,
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; the last murmurctl status:\n${last}`);
+    });
     expect(line).toMatch(/\nfleet stalled \([2] of 4 validators say so\); d[12]: no block for \d+ s at height \d+ \(round \d+\): votes at this height from d1, d2 \(2 of 4 voting power; 3 needed\); down \(no heartbeat\): d3, d4; too few validators vote: d3, d4 must come back \(start them, or mend their links\)\n/);
     const health = await fleet.health('d1');
     expect(health.health).toBe('degraded');
     expect(health.healthReasons.some((r) => /^no block for \d+ s at height \d+ .*too few validators vote: /.test(r)), JSON.stringify(health.healthReasons)).toBe(true);
     expect(fleet.devices.get('d1')?.output).toMatch(/"event":"stall".*"msg":"no block for \d+ s at height \d+/);
+    const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${fleet.devices.get('d1')?.httpPort}/metrics`)).text();
+    const m = await metrics();
+    expect(m).toMatch(/\nmurmur_stalled 1\n/);
+    expect(Number(/\nmurmur_block_age_seconds ([\d.]+)\n/.exec(m)?.[1] ?? -1)).toBeGreaterThanOrEqual(2.5);
     const json = await fleet.ctl(['status', '--json']);
     const rows = JSON.parse(json.stdout) as { node: string; status: { stall?: { down: string[]; votingPower: number; quorumPower: number } } | null }[];
     expect(rows.find((r) => r.node === 'd2')?.status?.stall).toMatchObject({ votingPower: 2, quorumPower: 3 });
@@ -69,5 +78,6 @@ describe('a stalled fleet says why', () => {
     );
     await until('d1 to log blocks again', async () => (/blocks again: height \d+ committed after \d+ s without one/.test(fleet.devices.get('d1')?.output ?? '') ? true : null), 10_000);
     expect((await fleet.health('d1')).healthReasons.filter((r) => r.startsWith('no block for'))).toEqual([]);
+    expect(await metrics()).toMatch(/\nmurmur_stalled 0\n/);
   }, 120_000);
 });

@@ -2,7 +2,7 @@
 // pty pairs. Each is started by the test and stopped by its PID (never by name).
 
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,9 @@ export interface MosquittoAuth {
   readonly acl: string;
 }
 
+/** Mosquitto's own log said the port was in use. */
+class PortTaken extends Error {}
+
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-mosquitto-'));
@@ -61,16 +64,25 @@ export class Mosquitto {
     private readonly auth: MosquittoAuth | undefined,
   ) {}
 
+  /** On `port`, or on a free one: a port another process took between the probe and the bind (test
+   *  files run side by side) is given up for another, a few times at most. */
   static async start(port?: number, auth?: MosquittoAuth): Promise<Mosquitto> {
-    const m = new Mosquitto(port ?? (await freePort()), auth);
-    if (auth) {
-      const passwd = join(m.dir, 'passwd');
-      writeFileSync(passwd, '', { mode: 0o600 });
-      for (const [user, pw] of Object.entries(auth.users)) execFileSync('mosquitto_passwd', ['-b', passwd, user, pw], { stdio: 'pipe', timeout: 10_000 });
-      writeFileSync(join(m.dir, 'acl'), auth.acl, { mode: 0o600 });
+    for (let attempt = 1; ; attempt++) {
+      const m = new Mosquitto(port ?? (await freePort()), auth);
+      if (auth) {
+        const passwd = join(m.dir, 'passwd');
+        writeFileSync(passwd, '', { mode: 0o600 });
+        for (const [user, pw] of Object.entries(auth.users)) execFileSync('mosquitto_passwd', ['-b', passwd, user, pw], { stdio: 'pipe', timeout: 10_000 });
+        writeFileSync(join(m.dir, 'acl'), auth.acl, { mode: 0o600 });
+      }
+      try {
+        await m.run();
+        return m;
+      } catch (e) {
+        await m.stop();
+        if (port !== undefined || attempt >= 5 || !(e instanceof PortTaken)) throw e;
+      }
     }
-    await m.run();
-    return m;
   }
 
   get url(): string {
@@ -100,16 +112,31 @@ export class Mosquitto {
         '',
       ].join('\n'),
     );
+    // Its own log says whether it listens: something answering on the port may be another process's
+    // (a test file beside this one that took the port between freePort and the bind; then both fleets,
+    // each named e2e, met on one broker). A restart appends to the same log: read from where it ends.
+    const logFile = join(this.dir, 'mosquitto.log');
+    const from = existsSync(logFile) ? statSync(logFile).size : 0;
     // Tied (setpriv --pdeathsig): a test worker ended mid-test (a timeout, vitest stopping) takes it along.
-    this.proc = spawnTied('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawnTied('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = proc;
     let stderr = '';
-    this.proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    try {
-      await waitForPort(this.port, 5_000);
-    } catch (e) {
-      await this.kill();
-      throw new Error(`mosquitto did not start: ${stderr || (e as Error).message}`);
+    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const log = existsSync(logFile) ? readFileSync(logFile).subarray(from).toString('utf8') : '';
+      if (/Address already in use/.test(log)) {
+        await this.kill();
+        throw new PortTaken(`mosquitto could not listen on 127.0.0.1:${this.port}: another process took it`);
+      }
+      if (/ running\n/.test(log)) break;
+      if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
+        await this.kill();
+        throw new Error(`mosquitto did not start: ${log.trim() || stderr || 'no log within 5 s'}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
     }
+    await waitForPort(this.port, 5_000);
   }
 
   /** Stops the broker by PID (SIGTERM, then SIGKILL). */
