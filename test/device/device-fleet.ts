@@ -45,6 +45,18 @@ process.once('exit', () => {
   for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(c.pid, 'SIGKILL');
 });
 
+/** Polls `probe` every `everyMs` until it gives a value (not null), for at most `ms`; the error names
+ *  `what` it waited for. */
+export async function until<T>(what: string, probe: () => Promise<T | null>, ms: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
+    const v = await probe();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
 export class DeviceFleet {
   readonly dir = mkdtempSync(join(tmpdir(), 'murmur-e2e-'));
   readonly devices = new Map<string, DeviceProc>();

@@ -5,7 +5,7 @@
 // timeouts (a stall is called after rounds 0-3: 2.5 s).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceFleet } from './device-fleet.js';
+import { DeviceFleet, until } from './device-fleet.js';
 
 const fleet = new DeviceFleet({ validators: 4, consensus: { commitWaitMs: 20, proposeMs: 200, prevoteMs: 100, precommitMs: 100, proposeDeltaMs: 50, prevoteDeltaMs: 50, precommitDeltaMs: 50 }, agents: false });
 
@@ -17,18 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fleet.teardown();
 }, 60_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; Date.now() < deadline && i < 1_000; i++) {
-    const v = await probe();
-    if (v !== null) return v;
-    await sleep(250);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 describe('a stalled fleet says why', () => {
   it('two of four validators killed: the survivors name them and the power missing (status, /health, log, murmurctl status, a send that times out); one back, blocks again and the line goes', async () => {

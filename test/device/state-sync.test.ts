@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWal } from '../../runtime/node/wal.js';
 import { frameHeaderBytes, readFrames } from '../../runtime/node/framed-log.js';
-import { DeviceFleet } from './device-fleet.js';
+import { DeviceFleet, until } from './device-fleet.js';
 
 const checkpointHeights = 8;
 const windowHeights = 16;
@@ -30,16 +30,6 @@ afterAll(async () => {
 }, 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
-    const v = await probe();
-    if (v !== null) return v;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 /** The retained decision-log JSON of each device (control plane topic json/<node>/log). */
 async function retainedLogs(ids: string[]): Promise<Record<string, { type: string }[]>> {
