@@ -18,7 +18,9 @@ export const viewUsage = `Usage: murmurctl status [options]     one row per devi
 status LIVENESS: alive, suspect, dead or recovered as most of the other devices' failure detectors
 see it; offline (the device said so, or the broker did for it); dead (its status is older than 5 s
 and no device sees it alive); self-only (only its own status, no other device's view); unknown
-(never heard from: no status and no device has seen it).
+(never heard from: no status and no device has seen it). Under the table, while validators say their
+fleet has committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by default),
+one line: who votes at that height, who is down, behind or not heard, and the voting power missing.
 
 ${commonHelp}
 
