@@ -11,6 +11,8 @@ import { parseAckBody, type AckBody } from '../wire/ack.js';
 import { openEnvelope } from '../wire/envelope.js';
 import { CliError, exitCodes } from './kit.js';
 import { readManifestFile } from './manifest-file.js';
+import { describeStall } from '../consensus/stall.js';
+import type { StatusJson } from '../device/control-topics.js';
 
 export const commonOptions = {
   broker: { type: 'string' },
@@ -90,4 +92,20 @@ export function openAck(bytes: Uint8Array, manifest: Manifest, verifier: Verifie
   const ack = e.value.parsed as ReturnType<typeof parseAckBody>;
   if (ack.node !== e.value.sender) return { ok: false, reason: `ack names node ${ack.node} but is signed by ${e.value.sender}` };
   return { ok: true, ack, sender: e.value.sender };
+}
+
+/**
+ * A line while validators say their fleet commits no block (the `stall` of their status documents:
+ * fresh ones, of devices not offline): how many of the `validators` say so, and the view of the one that
+ * hears the most voting power (who votes, who is down, behind or not heard). Null otherwise. Under
+ * `murmurctl status`'s table, and the reason of a `send` that timed out.
+ */
+export function stallLine(statuses: readonly (Partial<StatusJson> | null)[], validators: number, nowMs: number): string | null {
+  const views = statuses.flatMap((s) => {
+    const fresh = s?.timeMs !== undefined && nowMs - s.timeMs <= 5_000;
+    return s?.stall !== undefined && typeof s.node === 'string' && fresh && s.state !== 'offline' && s.state !== 'stopping' ? [{ node: s.node, stall: s.stall }] : [];
+  });
+  const [best] = views.sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
+  if (best === undefined) return null;
+  return `fleet stalled (${views.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}`;
 }

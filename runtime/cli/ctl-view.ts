@@ -6,10 +6,9 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration, stallLine } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
-import { describeStall } from '../consensus/stall.js';
 
 export const viewUsage = `Usage: murmurctl status [options]     one row per device (retained status)
        murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
@@ -109,11 +108,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
         return [r.node, r.role, r.liveness, String(s?.height ?? '-'), String(s?.round ?? '-'), s?.proposer ?? '-', s?.batteryPct !== null && s?.batteryPct !== undefined ? `${s.batteryPct}%` : '-', pos, mission, agentsCell(s?.agents)];
       });
       process.stdout.write(table([head, ...body]) + '\n');
-      const stall = stallLine(
-        rows.map((r) => r.status),
-        manifest.validators.length,
-        now,
-      );
+      const stall = stallLine(rows.map((r) => r.status), manifest.validators.length, now);
       if (stall !== null) process.stdout.write(stall + '\n');
     }
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
@@ -153,22 +148,6 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     process.stdout.write(table([head, ...list.map((d) => [String(d.height), String(d.index), d.command, d.type, d.outcome, d.reason, String(d.reportedBy.length)])]) + '\n');
   }
   return got.size === 0 ? silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet) : exitCodes.ok;
-}
-
-/**
- * A line while validators say their fleet commits no block (the `stall` of their status documents:
- * fresh ones, of devices not offline): how many of the `validators` say so, and the view of the one that
- * hears the most voting power (who votes, who is down, behind or not heard). Null otherwise. Under
- * `murmurctl status`'s table, and the reason of a `send` that timed out.
- */
-export function stallLine(statuses: readonly (Partial<StatusJson> | null)[], validators: number, nowMs: number): string | null {
-  const views = statuses.flatMap((s) => {
-    const fresh = s?.timeMs !== undefined && nowMs - s.timeMs <= 5_000;
-    return s?.stall !== undefined && typeof s.node === 'string' && fresh && s.state !== 'offline' && s.state !== 'stopping' ? [{ node: s.node, stall: s.stall }] : [];
-  });
-  const [best] = views.sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
-  if (best === undefined) return null;
-  return `fleet stalled (${views.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}`;
 }
 
 /**

@@ -611,7 +611,8 @@ export class Device {
     const core = this.shell.core;
     const now = performance.now();
     if (core.chain.height !== this.lastBlock.height) {
-      if (this.stalled !== null) this.log.info({ event: 'stall-over', forS: Math.floor((now - this.lastBlock.atMs) / 1000) }, `blocks again: height ${core.chain.height} committed after ${Math.floor((now - this.lastBlock.atMs) / 1000)} s without one`);
+      const forS = Math.floor((now - this.lastBlock.atMs) / 1000);
+      if (this.stalled !== null) this.log.info({ event: 'stall-over', forS }, `blocks again: height ${core.chain.height} committed after ${forS} s without one`);
       this.lastBlock = { height: core.chain.height, atMs: now };
       this.stalled = null;
       return;
