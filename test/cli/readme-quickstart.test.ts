@@ -8,11 +8,10 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../links/processes.js';
+import { freeDecade, freePort } from '../links/processes.js';
 import { repoRoot } from '../support/run-cli.js';
 
 /** The first ```sh block after the "## Quickstart" heading. */
@@ -30,23 +29,6 @@ function replaceExactly(text: string, from: string, to: string, count: number): 
   const n = text.split(from).length - 1;
   if (n !== count) throw new Error(`the quickstart holds "${from}" ${n} times, the test expects ${count}: update test/cli/readme-quickstart.test.ts with the README`);
   return text.split(from).join(to);
-}
-
-/** A decade of ports (base*10 + 1..4) no one listens on now. */
-async function freeDecade(): Promise<number> {
-  const canBind = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 2000 + Math.floor(Math.random() * 4000); // ports 20001-60004, under the ephemeral range
-    let all = true;
-    for (let i = 1; i <= 4 && all; i++) all = await canBind(base * 10 + i);
-    if (all) return base;
-  }
-  throw new Error('no free decade of ports for the devices’ HTTP endpoints after 50 tries');
 }
 
 function alive(pid: number): boolean {

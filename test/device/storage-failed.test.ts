@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { cliEntry, runCli } from '../support/run-cli.js';
 import { fleetForFile } from '../support/fleet-procs.js';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../links/processes.js';
 
 const fleet = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed' });
 const logged = fleetForFile({ validators: 1, followers: 0, brokerUrl: null, processes: true, fleet: 'storage-failed-log' });
@@ -63,12 +63,7 @@ async function healthOf(url: string): Promise<{ status: number; body: Record<str
 /** A copy of `config` whose http.port is a fixed free one (as on a device), so /health is at one URL
  *  whether the device runs or waits. */
 async function withFixedPort(config: string): Promise<{ config: string; url: string }> {
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const text = readFileSync(config, 'utf8');
   expect(text).toContain('http: { port: 0 }');
   const out = `${config}.port.yaml`;

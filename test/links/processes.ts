@@ -8,15 +8,48 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnTied } from '../../firmware-bridge/tools/processes.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral range starts here: it hands ports from that range to every outgoing
+ *  connection and to every listen on port 0, so a port found free there can be taken by any test's
+ *  next connect before the process it was meant for binds it. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/** A loopback port no one listens on now, from below the ephemeral range (10000 up to it), so no
+ *  outgoing connection is given it meanwhile: only another test picking the same port at random at
+ *  the same moment could take it (and Mosquitto, below, retries on a fresh port if one does). */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between 10000 and ${low - 1} after 100 tries`);
+}
+
+/** A decade of ports (base*10 + 1..9) no one listens on now, below the ephemeral range as freePort's. */
+export async function freeDecade(): Promise<number> {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 1_000 + Math.floor(Math.random() * (Math.floor(low / 10) - 1_000));
+    let all = true;
+    for (let i = 1; i <= 9 && all; i++) all = await canListen(base * 10 + i);
+    if (all) return base;
+  }
+  throw new Error('no free decade of loopback ports after 50 tries');
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
