@@ -61,7 +61,7 @@ interface SummaryFields {
   validatorSet?: { epoch: number; validators: readonly number[]; sinceHeight: number };
   stateSync?: { installs: number; refused: number };
   /** Deterministic mode: what honest nodes refused or dropped, by kind (scenario.ts refusedKinds). */
-  refused?: { malformed: number; notProposer: number; invalidBlock: number; tornLogTails: number; replayedCommands?: number };
+  refused?: { malformed: number; notProposer: number; invalidBlock: number; tornLogTails: number; replayedCommands?: number; badSignatures?: number };
   forgedCommands?: { sent: Partial<Record<string, number>>; refused: Partial<Record<string, number>>; committed: number } | null;
   hazards?: { sites: readonly { id: string; committedAtMs: number | null; committedHeight: number | null; attesters: readonly number[] }[]; spuriousCells: number; liesCommitted?: number } | null;
 }
@@ -119,7 +119,7 @@ export function formatSummary(r: SummaryFields): string {
   if (r.stateSync && r.stateSync.installs + r.stateSync.refused > 0) rows.push(['state sync', `${counted(r.stateSync.installs, 'snapshot')} installed, ${r.stateSync.refused} offers or chunks refused`]);
   const rf = r.refused;
   if (rf) {
-    const parts = [[rf.malformed, 'malformed message'], [rf.notProposer, 'proposal from a non-proposer', 'proposals from a non-proposer'], [rf.invalidBlock, 'invalid block'], [rf.tornLogTails, 'torn log tail'], [rf.replayedCommands ?? 0, 'replayed command']] as const;
+    const parts = [[rf.malformed, 'malformed message'], [rf.notProposer, 'proposal from a non-proposer', 'proposals from a non-proposer'], [rf.invalidBlock, 'invalid block'], [rf.tornLogTails, 'torn log tail'], [rf.replayedCommands ?? 0, 'replayed command'], [rf.badSignatures ?? 0, 'bad signature']] as const;
     const said = parts.filter(([n]) => n > 0).map(([n, one, many]) => counted(n, one, many));
     if (said.length > 0) rows.push(['refused', said.join(', ')]);
   }

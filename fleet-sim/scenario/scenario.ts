@@ -132,8 +132,10 @@ export interface Expect {
  *  invalidBlock: proposed blocks found invalid (an appHash, parent, time or tx that the chain refuses), once per block and node;
  *  tornLogTails: torn or damaged ends of a node's logs (WAL, ahead log, signer state) dropped as it started;
  *  replayedCommands: commands a replayer sent again after they were committed (each honest node refuses
- *  them as seen before; one committed twice is a safety violation, checkers.ts). */
-export const refusedKinds = ['malformed', 'notProposer', 'invalidBlock', 'tornLogTails', 'replayedCommands'] as const;
+ *  them as seen before; one committed twice is a safety violation, checkers.ts);
+ *  badSignatures: signed messages dropped at the edge because their signature does not verify against
+ *  the key of the validator or device they name (a flipped bit, or one signed in another's name). */
+export const refusedKinds = ['malformed', 'notProposer', 'invalidBlock', 'tornLogTails', 'replayedCommands', 'badSignatures'] as const;
 export type RefusedKind = (typeof refusedKinds)[number];
 
 export interface Scenario {

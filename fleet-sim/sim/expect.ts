@@ -84,6 +84,7 @@ const refusedWhat: Record<RefusedKind, string> = {
   invalidBlock: 'proposed blocks found invalid',
   tornLogTails: 'torn or damaged log tails dropped at a start',
   replayedCommands: 'commands replayed after their commit (each refused)',
+  badSignatures: 'signed messages whose signature does not verify, dropped at the edge',
 };
 
 /** The refusal expectations: honest nodes refused at least so many of each kind named. */

@@ -24,6 +24,8 @@ export class SimNetwork {
   private followers = new Map<number, Set<number>>();
   delivered = 0;
   dropped = 0;
+  /** Second copies made by the link model's duplication (each also counted in delivered). */
+  duplicated = 0;
   bytes = 0;
   /** In a run split over threads (shards.ts): takes a delivery due at `at` to a node another thread
    *  runs, and says so; such a delivery is not scheduled here. */
@@ -109,6 +111,7 @@ export class SimNetwork {
       return;
     }
     const copies = this.prng.chance(this.model.duplicate) ? 2 : 1;
+    this.duplicated += copies - 1;
     for (let c = 0; c < copies; c++) {
       const at = this.queue.now + this.model.latencyMs + this.prng.next() * this.model.jitterMs * (c + 1);
       this.delivered++;

@@ -29,7 +29,7 @@ export interface Report {
   liveness: { ok: boolean; heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number; healedAtMs: number; progressAfterHealMs: number | null };
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
-  network: { messagesDelivered: number; messagesDropped: number; bytesSent: number; bytesPerHeight: number | null };
+  network: { messagesDelivered: number; messagesDropped: number; messagesDuplicated: number; bytesSent: number; bytesPerHeight: number | null };
   /** Snapshots honest nodes installed by state sync, and offers or chunks they refused (all incarnations). */
   stateSync: { installs: number; refused: number };
   /** What honest nodes refused or dropped, by kind (all incarnations and threads): scenario.ts refusedKinds. */
@@ -210,7 +210,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
     latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
-    network: { messagesDelivered: sum((t) => t.delivered), messagesDropped: sum((t) => t.dropped), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
+    network: { messagesDelivered: sum((t) => t.delivered), messagesDropped: sum((t) => t.dropped), messagesDuplicated: sum((t) => t.duplicated), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },
     stateSync: { installs: sum((t) => t.installs), refused: sum((t) => t.refused) },
     refused,
     blockTimeAheadMaxMs,

@@ -144,6 +144,7 @@ export type Order =
 export interface ThreadTotals {
   readonly delivered: number;
   readonly dropped: number;
+  readonly duplicated: number;
   readonly bytes: number;
   readonly installs: number;
   readonly refused: number;

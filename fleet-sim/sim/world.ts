@@ -42,6 +42,8 @@ export class SimCrash extends Error {}
 
 /** Drops of a sound envelope that every run has by the thousand (runtime/node/edge.ts). */
 const commonDrop = /^(?:block \d+ is already committed here|prevote not needed)/;
+/** How the edge words a signature that does not verify (runtime/wire/envelope.ts verifyEnvelope). */
+const badSignatureDrop = 'has a signature that does not verify';
 
 export interface SimNode {
   readonly index: number;
@@ -130,7 +132,7 @@ export class World implements MainHost {
   /** CPU time inside node code (not the simulator, workload signing or checkers), when measureNodeCpu. */
   nodeBusyMs = 0;
   /** What this thread's honest nodes refused or dropped, by kind (the report's `refused`). */
-  readonly refusals: Record<RefusedKind, number> = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
+  readonly refusals: Record<RefusedKind, number> = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0, badSignatures: 0 };
   /** The furthest a block's time ran ahead of true time when an honest node here first committed it
    *  (ms; null before any commit): a proposer's fast clock shows here unless its blocks are refused. */
   blockTimeAheadMaxMs: number | null = null;
@@ -460,6 +462,7 @@ export class World implements MainHost {
     return {
       delivered: this.net.delivered,
       dropped: this.net.dropped,
+      duplicated: this.net.duplicated,
       bytes: this.net.bytes,
       installs: own.reduce((a, n) => a + n.earlierSync.installs + (n.shell?.core.sync.restored ?? 0), 0),
       refused: own.reduce((a, n) => a + n.earlierSync.refused + (n.shell?.core.sync.rejected ?? 0), 0),
@@ -754,7 +757,9 @@ export class World implements MainHost {
         if (this.opts.log) this.opts.log.info(`${target.id} dropped: ${why}`);
         // No envelope at all (garbage, an unknown kind): dropped at the edge, as a flood's should be. The
         // common drops of a sound envelope (a block held already, a prevote to a follower) skip the decode.
-        if (this.honest(target) && !commonDrop.test(why) && !(this.envelopes === null ? decodeEnvelope(bytes) : this.envelopes.decode(bytes)).ok) this.refusals.malformed++;
+        if (!this.honest(target) || commonDrop.test(why)) return;
+        if (why.endsWith(badSignatureDrop)) this.refusals.badSignatures++;
+        else if (!(this.envelopes === null ? decodeEnvelope(bytes) : this.envelopes.decode(bytes)).ok) this.refusals.malformed++;
       });
   }
 

@@ -267,7 +267,7 @@ describe('HTML report', () => {
   });
 
   it('names what honest nodes refused, the kinds seen only', () => {
-    const none = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
+    const none = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0, badSignatures: 0 };
     expect(formatSummary({ ...summaryBase, refused: { ...none, malformed: 3258, notProposer: 1, tornLogTails: 4, replayedCommands: 117 } })).toContain('refused   3258 malformed messages, 1 proposal from a non-proposer, 4 torn log tails, 117 replayed commands\n');
     expect(formatSummary({ ...summaryBase, refused: { ...none, invalidBlock: 1 } })).toContain('refused   1 invalid block');
     expect(formatSummary({ ...summaryBase, refused: none })).not.toContain('refused');

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { expectFailures, flightExpectFailures, type ExpectInputs } from '../../fleet-sim/sim/expect.js';
 
 const flight = { surveyedFraction: 0.4, geofenceBreaches: 1, failsafes: 3, minSeparationM: 2.5, obstacleStrikes: 1, hazardsFound: 1, replans: 2 };
-const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null, evidence: [], stateSync: { installs: 0, refused: 0 }, refused: { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 }, blockTimeAheadMaxMs: null };
+const base: ExpectInputs = { flight, radio: null, epoch: 1, hazardsCommitted: 1, forged: null, evidence: [], stateSync: { installs: 0, refused: 0 }, refused: { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0, badSignatures: 0 }, blockTimeAheadMaxMs: null };
 
 describe('flight and hazard expectations', () => {
   it('met expectations give no failures', () => {
@@ -118,7 +118,7 @@ describe('stateSyncInstallsMin and stateSyncRefusedMin', () => {
 });
 
 describe('refusedMin and blockTimeAheadMax', () => {
-  const none = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0 };
+  const none = { malformed: 0, notProposer: 0, invalidBlock: 0, tornLogTails: 0, replayedCommands: 0, badSignatures: 0 };
   it('name each kind that was short, and a block time too far ahead', () => {
     expect(expectFailures({ safety: true, refusedMin: { malformed: 10, invalidBlock: 1 } }, { ...base, refused: { ...none, malformed: 10, invalidBlock: 3 } })).toEqual([]);
     expect(expectFailures({ safety: true, refusedMin: { malformed: 10, notProposer: 1, invalidBlock: 1, tornLogTails: 1, replayedCommands: 1 } }, { ...base, refused: { ...none, malformed: 9 } })).toEqual([
@@ -132,7 +132,7 @@ describe('refusedMin and blockTimeAheadMax', () => {
     expect(expectFailures({ safety: true, blockTimeAheadMaxMs: 30_000 }, { ...base, blockTimeAheadMaxMs: 299_992 })).toEqual(["blockTimeAheadMax: a committed block's time ran 299992 ms ahead of true time > 30000 ms"]);
   });
 
-  // Before these keys, byzantine-flood, -invalid-block, -wrong-proposer and -replay expected survival
+  // Before these keys, byzantine-flood, -invalid-block, -wrong-proposer, -replay and -forge expected survival
   // alone: a scratch change that took out the appHash check (or the proposer check) left them "met",
   // and so did taking the liar out. Each now meets its expect with its liar and fails without it, naming what
   // no honest node refused.
@@ -147,6 +147,7 @@ describe('refusedMin and blockTimeAheadMax', () => {
     ['byzantine-invalid-block', 'invalidBlock', 'refusedMin.invalidBlock: 0 proposed blocks found invalid < 30'],
     ['byzantine-wrong-proposer', 'notProposer', "refusedMin.notProposer: 0 proposals dropped, their signer not the round's proposer < 100"],
     ['byzantine-replay', 'replayedCommands', 'refusedMin.replayedCommands: 0 commands replayed after their commit (each refused) < 40'],
+    ['byzantine-forge', 'badSignatures', 'refusedMin.badSignatures: 0 signed messages whose signature does not verify, dropped at the edge < 500'],
   ];
   for (const [name, kind, failure] of cases) {
     it(`${name}.yaml: its liar's messages are refused (${kind}); without the liar its expect fails`, async () => {
