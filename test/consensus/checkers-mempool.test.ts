@@ -1,8 +1,10 @@
-// The checkers are not vacuous (they do flag a double sign and a fork), and the mempool keeps its
+// The checkers are not vacuous (they do flag a double sign, a fork, a bad certificate and each kind of
+// invalid command committed), and the mempool keeps its
 // bounds: one operator cannot fill it.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSigner, createVerifier, hash, initCrypto, keyPairFromSeed } from '../../runtime/crypto/sodium.js';
+import { createSigner, createVerifier, hash, initCrypto, keyPairFromSeed, type Signer } from '../../runtime/crypto/sodium.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { Mempool } from '../../runtime/consensus/mempool.js';
 import type { CheckedTx, CommittedBlock } from '../../runtime/consensus/types.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
@@ -67,6 +69,43 @@ describe('checkers', () => {
     const props = w.checkers.violations.map((v) => v.property);
     expect(props).toContain('agreement');
     expect(props).toContain('certificate');
+  });
+
+  it('flag a committed command that does not verify, is not an operator’s, commits twice or has expired', () => {
+    const w = new World(scenario({ name: 'validity' }), 1);
+    w.start();
+    const shell = w.nodes[0]?.shell;
+    const device = w.nodes[1]?.signer;
+    if (!shell || !device) throw new Error('nodes 0 and 1 down');
+    const command = (sender: string, signer: Signer, n: number, expiresAt = 600_000): Uint8Array =>
+      sealEnvelope('command', w.fleet, sender, encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(n), issuedAt: 0, expiresAt, args: {} }), signer);
+    const block = (height: number, txs: Uint8Array[], timeMs: number): CommittedBlock => {
+      const b = { height, parent: zeroHash, timeMs, proposer: 'v00', txs, lastCommit: null, manifestHash: w.manifest.hash, appHash: zeroHash };
+      const bytes = encodeBlock(b);
+      const certificate = { height, round: 0, blockHash: hash(bytes), signatures: [] };
+      return { block: b, bytes, hash: hash(bytes), certificate, txs: [], proof: encodeProof(bytes, certificate) };
+    };
+    const op = w.operatorSigner();
+    const good = command('op', op, 1);
+    const flipped = command('op', op, 2);
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 1;
+    const validity = (): string[] => w.checkers.violations.filter((v) => v.property === 'validity').map((v) => v.detail);
+    w.checkers.onCommit('v00', block(1, [good], 1_000), shell.core.chain);
+    expect(validity()).toEqual([]);
+    w.checkers.onCommit('v00', block(2, [good], 2_000), shell.core.chain);
+    w.checkers.onCommit('v00', block(3, [flipped], 3_000), shell.core.chain);
+    w.checkers.onCommit('v00', block(4, [command('v01', device, 3)], 4_000), shell.core.chain);
+    // The world's observer (roles: observer), a member who may sign commands but not have them run.
+    const watcher = (w as unknown as { watcher: Signer }).watcher;
+    w.checkers.onCommit('v00', block(5, [command('watcher', watcher, 5)], 5_000), shell.core.chain);
+    w.checkers.onCommit('v00', block(6, [command('op', op, 4, 6_000)], 6_000), shell.core.chain);
+    expect(validity()).toEqual([
+      `height 2 commits command op/${'01'.repeat(16)} a second time`,
+      'height 3 holds a command that does not verify: command from "op" has a signature that does not verify',
+      'height 4 holds a command that does not verify: a validator ("v01") may not send command messages',
+      'height 5 holds a command from unauthorized "watcher"',
+      `height 6 commits expired command op/${'04'.repeat(16)}`,
+    ]);
   });
 });
 
