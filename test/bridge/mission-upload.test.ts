@@ -102,7 +102,8 @@ describe('mission upload: the vehicle side (the simulated flight controller\'s M
       if (msg instanceof common.MissionRequestInt) requests.push(msg.seq);
     });
     ours.send(Object.assign(new common.MissionCount(), { targetSystem: 1, targetComponent: 1, count: 3, missionType: missionTypeMission, opaqueId: 0 }));
-    while (requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    for (const deadline = Date.now() + 5_000; requests.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    expect(requests, 'the vehicle asked for item 0 within 5 s').toEqual([0]);
     ack(ours, common.MavMissionResult.OPERATION_CANCELLED, { sysid: 1, compid: 1 });
     await new Promise((r) => setTimeout(r, 400)); // eight item timeouts
     expect(requests).toEqual([0]); // before: re-requested item 0 every 50 ms until its retries ran out

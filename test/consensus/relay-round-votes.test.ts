@@ -16,7 +16,7 @@ import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { World } from '../../fleet-sim/sim/world.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 import { keptWorld } from './worlds/kept.js';
-import { scenario } from '../sim/helpers.js';
+import { explain, scenario } from '../sim/helpers.js';
 
 const relayed = (fx: Effect[]): Uint8Array[] => fx.flatMap((e) => (e.type === 'relay' ? [...e.envelopes] : []));
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
@@ -67,6 +67,6 @@ describe('votes that moved a validator on reach the validators left behind (seed
     const { world, path } = keptWorld('random-8124989.json');
     const report = await runScenario(world, world.seed);
     expect(report.expect.failed, `the world in ${path}`).toEqual([]);
-    expect(report.liveness.ok).toBe(true);
+    expect(report.liveness.ok, `the world in ${path}, seed ${report.seed}: ${explain(report)}`).toBe(true);
   });
 });

@@ -79,7 +79,7 @@ describe('state sync', () => {
     expect(r.safety.ok && r.liveness.ok, explain(r)).toBe(true);
     for (const i of [1, 4]) {
       expect(node(w, i).shell?.core.sync.restored, `node ${i}: ${explain(r)}`).toBeGreaterThanOrEqual(1);
-      expect(node(w, i).shell?.core.sync.rejected).toBe(0);
+      expect(node(w, i).shell?.core.sync.rejected, `node ${i}: ${explain(r)}`).toBe(0);
     }
   });
 

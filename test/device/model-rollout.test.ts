@@ -34,12 +34,12 @@ beforeAll(async () => {
   bytes[bytes.length - 40] = (bytes[bytes.length - 40] as number) ^ 1;
   writeFileSync(file, bytes);
   await fleet.startAll();
-  watcher = mqtt.connect(fleet.broker.url, { clientId: 'rollout-status-watcher' });
+  // Refused after 10 s, or at once when the broker is not there (no reconnect): no wait without an end.
+  watcher = await mqtt.connectAsync(fleet.broker.url, { clientId: 'rollout-status-watcher', connectTimeout: 10_000, reconnectPeriod: 0 });
   watcher.on('message', (_t, p) => {
     const s = JSON.parse(p.toString('utf8')) as StatusJson;
     if (Array.isArray(s.agents)) latest.set(s.node, s);
   });
-  await new Promise<void>((r) => watcher?.once('connect', () => r()));
   await watcher.subscribeAsync(controlTopics('e2e').statusAll, { qos: 0 });
 }, 60_000);
 

@@ -1,5 +1,6 @@
 // Property tests (fast-check) for everything that reads bytes from a link: no input makes a decoder
-// throw, and encode then decode gives back what went in, however the stream is chunked.
+// throw, any input gets a decoded value or a named reason, and encode then decode gives back what went
+// in, however the stream is chunked.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,12 +15,30 @@ const bytes = (max: number) => fc.uint8Array({ maxLength: max });
 const cls = fc.constantFrom<TrafficClass>('consensus', 'heartbeat', 'telemetry');
 const tag = fleetTag('prop-fleet');
 const params = { numRuns: 300, seed: 4242 };
+const frameReasons = ['truncated', 'bad-version', 'bad-class', 'bad-crc', 'wrong-fleet', 'oversized'];
+const radioReasons = ['truncated', 'bad-version', 'bad-class', 'bad-crc', 'wrong-fleet', 'bad-fragment'];
+
+/** MQTT's variable-length "remaining length": 7 bits a byte, the high bit set while more follow. */
+function remainingLength(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
 
 describe('decoders never throw and round-trip', () => {
   it('link frame', () => {
     fc.assert(
       fc.property(bytes(600), (b) => {
-        decodeFrame(b, tag, 512);
+        const d = decodeFrame(b, tag, 512);
+        // Random bytes pass the CRC about once in 2^32: either way the answer is a frame or a named reason.
+        if (d.ok) expect(d.value.envelope.length).toBeLessThanOrEqual(512);
+        else expect(frameReasons).toContain(d.error);
+        if (b.length > 512 + 9) expect(d.ok ? '' : d.error).toBe('oversized');
       }),
       params,
     );
@@ -36,7 +55,9 @@ describe('decoders never throw and round-trip', () => {
   it('radio frame', () => {
     fc.assert(
       fc.property(bytes(300), (b) => {
-        decodeRadioFrame(b, tag, 64);
+        const d = decodeRadioFrame(b, tag, 64);
+        if (!d.ok) expect(radioReasons).toContain(d.error);
+        else expect(d.value.index).toBeLessThan(d.value.count);
       }),
       params,
     );
@@ -69,7 +90,11 @@ describe('decoders never throw and round-trip', () => {
     );
     fc.assert(
       fc.property(bytes(400), (b) => {
-        cobsDecode(b);
+        // COBS only removes bytes (each block's code byte), and what decodes encodes and decodes back.
+        const d = cobsDecode(b);
+        if (d === undefined) return;
+        expect(d.length).toBeLessThan(Math.max(1, b.length));
+        expect(Buffer.from(cobsDecode(cobsEncode(d)) ?? []).equals(Buffer.from(d))).toBe(true);
       }),
       params,
     );
@@ -86,8 +111,16 @@ describe('decoders never throw and round-trip', () => {
   it('topics, node state and the MQTT size guard', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (t) => {
-        parseTopic('murmur/v1/f', t);
-        parseTopic('murmur/v1/f', `murmur/v1/f/${t}`);
+        // Only topics under the fleet's prefix are read.
+        if (!t.startsWith('murmur/v1/f/')) expect(parseTopic('murmur/v1/f', t)).toBeUndefined();
+        const p = parseTopic('murmur/v1/f', `murmur/v1/f/${t}`);
+        // What it names is one whole topic level: a node id never holds a slash and is never empty.
+        if (p && p.type !== 'commands') {
+          expect(p.from).not.toBe('');
+          expect(p.from.includes('/')).toBe(false);
+          expect(t.split('/')).toContain(p.from);
+        }
+        if (p?.type === 'commands') expect(t).toBe('commands');
       }),
       params,
     );
@@ -98,9 +131,18 @@ describe('decoders never throw and round-trip', () => {
       params,
     );
     fc.assert(
-      fc.property(fc.array(bytes(64), { maxLength: 20 }), (chunks) => {
+      // MQTT packets (a type byte, a 1-4 byte remaining length, the body), some over the 1,000-byte
+      // limit, cut anywhere: the guard names the first oversized packet's length, and nothing before it.
+      fc.property(fc.array(fc.integer({ min: 0, max: 1_500 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 10 }), (lengths, cuts) => {
+        const stream = Buffer.concat(lengths.map((n) => Buffer.concat([Buffer.of(0x30), remainingLength(n), Buffer.alloc(n, 0x61)])));
         const g = new PacketSizeGuard(1_000);
-        for (const c of chunks) g.feed(Buffer.from(c));
+        let verdict: number | undefined;
+        for (let at = 0, i = 0; at < stream.length && verdict === undefined; i++) {
+          const n = cuts[i % cuts.length] as number;
+          verdict = g.feed(stream.subarray(at, at + n));
+          at += n;
+        }
+        expect(verdict).toBe(lengths.find((n) => n > 1_000));
       }),
       params,
     );

@@ -11,10 +11,17 @@ const corpus = [1, 2, 3, 5, 8, 10, 1040, 1582, 4242, 123400147, 179101747];
 const freshCount = Number(process.env.MURMUR_FRESH_SEEDS ?? 50);
 const freshFrom = Number(process.env.MURMUR_SEED_FROM ?? Date.now() % 1_000_000_000);
 
+/** Null when the world met its expect; else what went wrong, with the seed, also when the run threw
+ *  (a step budget run out, an error in the node code). */
 async function check(seed: number): Promise<string | null> {
-  const r = await runScenario(randomScenario(seed), seed);
-  if (r.expect.met) return null;
-  return `seed ${seed}: ${r.safety.violations[0]?.detail ?? r.expect.failed.join(', ')}; replay: npx fleet-sim replay --seed ${seed}`;
+  const replay = `replay: npx fleet-sim replay --seed ${seed}`;
+  try {
+    const r = await runScenario(randomScenario(seed), seed);
+    if (r.expect.met) return null;
+    return `seed ${seed}: ${r.safety.violations[0]?.detail ?? r.expect.failed.join(', ')}; ${replay}`;
+  } catch (e) {
+    return `seed ${seed}: the run threw ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; ${replay}`;
+  }
 }
 
 describe('random worlds', () => {
