@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, signalName, unknownCommand } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
+import { readScenarioText, scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -43,7 +43,7 @@ async function loadScenario(file: string): Promise<Scenario> {
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readScenarioText(file);
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
@@ -57,7 +57,8 @@ async function loadScenario(file: string): Promise<Scenario> {
 
 function seedOf(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(v)) throw new CliError(`--${flag} must be a non-negative integer, got "${v}"`, exitCodes.usage);
+  // The bound of a scenario file's seed and of `start --seed`: every replay line a report prints runs.
+  if (!/^\d{1,16}$/.test(v) || Number(v) > Number.MAX_SAFE_INTEGER) throw new CliError(`--${flag} must be a whole number in 0..${Number.MAX_SAFE_INTEGER}, got "${v}"`, exitCodes.usage);
   return Number(v);
 }
 
@@ -83,7 +84,7 @@ function summary(r: Report): string {
 /** --threads: a whole number the scenario can be split into (shards.ts says why not). */
 async function threadsFor(s: Scenario, file: string, v: string | undefined): Promise<number> {
   if (v === undefined) return 1;
-  if (!/^\d{1,2}$/.test(v)) throw new CliError(`--threads must be a whole number from 1 to 16, got "${v}"`, exitCodes.usage);
+  if (!/^\d{1,2}$/.test(v) || Number(v) < 1 || Number(v) > 16) throw new CliError(`--threads must be a whole number from 1 to 16, got "${v}"`, exitCodes.usage);
   const { shardProblem } = await import('../sim/shards.js');
   const problem = shardProblem(s, Number(v), {});
   if (problem !== null) throw new CliError(`--threads ${v}: ${file}: ${problem}`, exitCodes.usage);

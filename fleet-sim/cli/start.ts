@@ -1,7 +1,6 @@
 // `fleet-sim start` (`npm start` runs it with --realtime): the default scenario, watched live. It prints
 // the dashboard's address, shows progress, and ends with a summary and the JSON and HTML reports.
 
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, exitCodes, hearInterrupts, parse, signalExitCode, signalName } from '../../runtime/cli/kit.js';
 import { prepareOutputDir } from '../../runtime/cli/output-file.js';
@@ -9,7 +8,7 @@ import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-ur
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
+import { readScenarioText, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
 
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -87,7 +86,7 @@ async function start(argv: string[]): Promise<number> {
   const file = positionals[0] ?? shippedScenario('default.yaml');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readScenarioText(file);
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'start'), exitCodes.usage);
   }

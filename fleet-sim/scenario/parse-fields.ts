@@ -31,7 +31,7 @@ export function duration(v: unknown, field: string): number {
   else {
     if (typeof v !== 'string') return fail(field, 'must be a duration such as 10s or 250ms');
     const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
-    if (!m) return fail(field, `"${v}" is not a duration such as 10s or 250ms`);
+    if (!m) return fail(field, `"${v}" is not a duration: a number with ms, s or m (minutes), such as 250ms, 10s or 2m`);
     const n = Number(m[1]);
     ms = Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
   }

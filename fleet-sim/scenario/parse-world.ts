@@ -3,6 +3,7 @@
 
 import { limits } from '../../runtime/lib/limits.js';
 import { relaySuppressMax } from '../../runtime/links/serial-link.js';
+import { crossingProblem, doubleArea } from '../../runtime/mission/geometry.js';
 import { duration, fail, fraction, int, metres, obj, only, pointNe } from './parse-fields.js';
 import { refusedKinds, type Expect, type RadioModel, type RefusedKind, type Scenario } from './scenario.js';
 
@@ -55,10 +56,16 @@ export function world(v: unknown): NonNullable<Scenario['world']> {
   only(o, ['hazards', 'batteryWh', 'geofence', 'pads'], 'world');
   let geofence: [number, number][] | undefined;
   if (o.geofence !== undefined) {
-    if (!Array.isArray(o.geofence) || o.geofence.length < 3) fail('world.geofence', 'must be a list of at least 3 [north, east] points in metres');
+    // Each device takes the fence as its geofence.polygon (device.yaml), at most that many points.
+    if (!Array.isArray(o.geofence) || o.geofence.length < 3 || o.geofence.length > limits.geofencePointsMax) fail('world.geofence', `must be a list of 3 to ${limits.geofencePointsMax} [north, east] points in metres`);
     geofence = (o.geofence as unknown[]).map((p, i) => pointNe(p, `world.geofence[${i}]`));
+    const dm = geofence.map(([n, e]) => ({ n: Math.round(n * 10), e: Math.round(e * 10) }));
+    const crossing = crossingProblem(dm, 'world.geofence');
+    if (crossing) fail('world.geofence', `${crossing.slice('world.geofence '.length)}; give its points in order around the area`);
+    if (doubleArea(dm) === 0) fail('world.geofence', 'encloses no area (its points are on one line)');
   }
-  if (o.hazards !== undefined && !Array.isArray(o.hazards)) fail('world.hazards', 'must be a list');
+  // Each simulated vehicle's range beams test every one (hal.sim.obstacles, at most that many).
+  if (o.hazards !== undefined && (!Array.isArray(o.hazards) || o.hazards.length > limits.simObstaclesMax)) fail('world.hazards', `must be a list of at most ${limits.simObstaclesMax} hazards`);
   const hazards = ((o.hazards as unknown[] | undefined) ?? []).map((h, i) => {
     const f = `world.hazards[${i}]`;
     const ho = obj(h, f);

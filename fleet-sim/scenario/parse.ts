@@ -1,7 +1,7 @@
 // Parses a scenario file (YAML or JSON) into a Scenario, with errors that name the bad field.
 // The CLI turns a ScenarioError into exit status 2.
 
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
@@ -110,8 +110,9 @@ function fault(v: unknown, i: number, count: number): Fault {
     only(o, ['at', 'clock', 'offset'], f);
     // A signed duration: "-2m" is two minutes behind true time, "30s" thirty seconds ahead.
     const neg = typeof o.offset === 'string' && o.offset.trim().startsWith('-');
-    const size = duration(neg ? (o.offset as string).trim().slice(1) : typeof o.offset === 'number' ? Math.abs(o.offset) : o.offset, `${f}.offset`);
-    const offsetMs = neg || (typeof o.offset === 'number' && o.offset < 0) ? -size : size;
+    if (typeof o.offset === 'number' && o.offset !== 0) fail(`${f}.offset`, `is the bare number ${o.offset}: give it a unit, such as ${o.offset}s or ${o.offset}ms`);
+    const size = duration(neg ? (o.offset as string).trim().slice(1) : o.offset, `${f}.offset`);
+    const offsetMs = neg ? -size : size;
     return { at, kind: 'clock', node: node(o.clock, `${f}.clock`, count, false) as number, offsetMs };
   }
   // Name what the user wrote: "crahs" is a typo of crash, not a missing fault.
@@ -132,6 +133,8 @@ function fleetUpdate(co: Record<string, unknown>, f: string, at: number, count: 
   [...validators, ...followers].forEach((x) => (seen.has(x) ? fail(`${f}.manifest`, `node ${x} is listed twice`) : seen.add(x)));
   return { kind: 'fleet-update', at, validators, followers };
 }
+
+const positive = (ms: number, field: string, why: string): number => (ms > 0 ? ms : fail(field, `must be more than 0 (${why})`));
 
 /** "20/s" or a bare number per second, more than 0 and at most `max`. */
 function rate(v: unknown, field: string, max: number): number {
@@ -193,12 +196,30 @@ function workload(v: unknown, i: number, count: number): Workload {
   return { kind: 'once', at, command: type, args };
 }
 
+/** The Byzantine behaviours that sign two different votes at one height and round (sim/byzantine.ts,
+ *  world-faults.ts): the only ones committed evidence can name. */
+const evidenceBehaviors: readonly string[] = ['equivocate', 'twins', 'amnesia'];
+
+/** A key written with no value (`duration:`) is YAML's null: it ran with the default, unsaid. Command
+ *  arguments are the mission machine's to judge, as on a device. */
+function noEmptyValues(v: unknown, path: string): void {
+  if (v === null) fail(path, 'has no value: give one, or leave the key out for its default');
+  if (/^workload\[\d+\]\.command$/.test(path)) return;
+  if (Array.isArray(v)) v.forEach((x, i) => noEmptyValues(x, `${path}[${i}]`));
+  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) noEmptyValues(x, path ? `${path}.${k}` : k);
+}
+
 /** A scenario from its YAML or JSON text; a ScenarioError says what is wrong (the callers name the file). */
 export function parseScenario(text: string): Scenario {
   if (text.trim() === '') throw new ScenarioError(`the file is empty; a scenario has at least a name (fleet-sim/scenarios/leader-crash.yaml is the shortest)`);
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // Warnings (an unknown tag such as !foo, a map used as a key) were printed by Node as process
+    // warnings and the run went on with the text read some other way: here they are errors.
+    const parsed = parseDocument(text, { logLevel: 'silent', prettyErrors: true });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
     // The callers name the file first. The library's first line ends "at line L, column C:" before a
     // picture of the text over several lines: the line's own text is said instead of the colon.
@@ -208,6 +229,7 @@ export function parseScenario(text: string): Scenario {
     throw new ScenarioError(`not valid YAML or JSON: ${first}${src ? ` (${JSON.stringify(src.length > 60 ? `${src.slice(0, 60)}…` : src)})` : ''}`);
   }
   const o = obj(doc, '(top level)');
+  noEmptyValues(o, '');
   only(o, ['name', 'seed', 'duration', 'validators', 'followers', 'links', 'operator', 'faults', 'workload', 'expect', 'consensus', 'liveness', 'world', 'hil'], '');
   const name = typeof o.name === 'string' && o.name !== '' ? o.name : fail('name', 'must be a non-empty string');
   // It names the report files (reports/<name>-seed<N>.json) and the real-time device log.
@@ -240,7 +262,7 @@ export function parseScenario(text: string): Scenario {
   const work = ((o.workload as unknown[] | undefined) ?? []).map((x, i) => workload(x, i, count));
   const faults = ((o.faults as unknown[] | undefined) ?? []).map((x, i) => fault(x, i, count));
   // A fault or command after the end never happens: the run would pass without the story it tells.
-  const late = (at: number, field: string): void => void (at > durationMs && fail(field, `is ${at} ms, after the end of the scenario (duration ${durationMs} ms)`));
+  const late = (at: number, field: string): void => void (at >= durationMs && fail(field, `is ${at} ms, at or after the end of the scenario (duration ${durationMs} ms)`));
   faults.forEach((x, i) => late(x.at, `faults[${i}].at`));
   // `restart: crashed` restarts the node the latest crash took down; with none before it, it restarted
   // node 0, which was running (world-faults.ts).
@@ -249,6 +271,8 @@ export function parseScenario(text: string): Scenario {
     if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
   });
   work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
+  // A rate past the end sends nothing after it: the count the report compares against would be unsaid.
+  work.forEach((w, i) => void (w.kind === 'rate' && w.to > durationMs && fail(`workload[${i}].to`, `is ${w.to} ms, after the end of the scenario (duration ${durationMs} ms)`)));
   // n validators tolerate f = floor((n - 1) / 3) Byzantine ones; with more, the safety every scenario
   // expects would hold by luck (followers do not vote; a node counts once whatever it does).
   const tolerated = Math.floor((validators - 1) / 3);
@@ -269,7 +293,10 @@ export function parseScenario(text: string): Scenario {
   // Evidence can name only a validator, and only one that lies: an honest one named is a failure.
   expect.evidenceAgainst?.forEach((n, i) => {
     if (n >= validators) fail(`expect.evidenceAgainst[${i}]`, `must be a validator index in 0..${validators - 1}`);
-    if (!faults.some((x) => x.kind === 'byzantine' && x.node === n)) fail(`expect.evidenceAgainst[${i}]`, `node ${n} has no byzantine fault that could be caught`);
+    const lies = faults.flatMap((x) => (x.kind === 'byzantine' && x.node === n ? [x.behavior] : []));
+    if (lies.length === 0) fail(`expect.evidenceAgainst[${i}]`, `node ${n} has no byzantine fault that could be caught`);
+    // Evidence is two conflicting votes signed by one key: only these behaviours sign them.
+    if (!lies.some((b) => evidenceBehaviors.includes(b))) fail(`expect.evidenceAgainst[${i}]`, `node ${n} is ${lies.join(' and ')}, which signs no conflicting votes, so no evidence can name it (${evidenceBehaviors.join(', ')} do)`);
   });
   const updateAt = work.findIndex((w) => w.kind === 'fleet-update');
   if (updateAt >= 0 && !roles?.includes('admin')) fail(`workload[${updateAt}].command`, 'fleet.update needs the operator to hold the admin role: add operator: { roles: [operator, admin] }');
@@ -296,7 +323,7 @@ export function parseScenario(text: string): Scenario {
       ...(snapshotEvery !== undefined ? { snapshotEveryHeights: snapshotEvery } : {}),
       ...(followerSources !== undefined ? { followerSources } : {}),
     },
-    livenessBudgetMs: live.budget === undefined ? 20_000 : duration(live.budget, 'liveness.budget'),
+    livenessBudgetMs: live.budget === undefined ? 20_000 : positive(duration(live.budget, 'liveness.budget'), 'liveness.budget', 'the time the fleet has after the scenario to commit what is left; 0 fails every run'),
     ...(o.world !== undefined ? { world: world(o.world) } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // The scenarios shipped in fleet-sim/scenarios, found from any working directory (a light module: the
 // CLIs name them before they load the simulator).
 
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +18,30 @@ export function shellWord(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
+/** The largest scenario file read (the 1000-device fleet's is under 2 KB). */
+export const scenarioBytesMax = 1 << 20;
+
+/**
+ * A scenario file's text: a regular file, or a pipe (`fleet-sim run <(...)`), read up to
+ * scenarioBytesMax. /dev/zero was read until the process held gigabytes. Errors carry a `code` that
+ * scenarioReadProblem explains (Node's, or ENOTREG and EFBIG).
+ */
+export function readScenarioText(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!st.isFile() && !st.isFIFO()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    const buf = Buffer.alloc(scenarioBytesMax + 1);
+    let n = 0;
+    for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    if (n > scenarioBytesMax) throw Object.assign(new Error('too big'), { code: 'EFBIG' });
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Why a scenario file could not be read, said with the fix. The README lists the shipped scenarios by
  * name (`leader-crash`), and `fleet-sim run leader-crash` got Node's "ENOENT: no such file or
@@ -32,6 +56,8 @@ export function scenarioReadProblem(file: string, e: unknown, verb: 'run' | 'sta
     if (existsSync(shipped) && !existsSync(file)) return `no scenario file ${file}; the shipped scenario "${name}" is ${shipped}: fleet-sim ${verb} ${shellWord(shipped)}`;
     return `no scenario file ${file}; the shipped ones are in ${shippedDir}/ (${shippedNames().slice(0, 6).join(', ')}, ...)`;
   }
+  if (code === 'ENOTREG') return `${file} is not a regular file (a device or socket); give a scenario file, like ${shellWord(shippedScenario('leader-crash.yaml'))}`;
+  if (code === 'EFBIG') return `${file} is larger than ${scenarioBytesMax / (1 << 20)} MiB; a scenario file is a few kilobytes (the 1000-device fleet's is under 2 KB)`;
   if (code === 'EISDIR') return `${file} is a directory; give a scenario file in it, like ${shellWord(join(file, 'leader-crash.yaml'))}`;
   return `cannot read scenario ${file}: ${(e as Error).message}`;
 }

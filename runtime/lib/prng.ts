@@ -31,12 +31,17 @@ export class Prng {
 
   constructor(seed: number) {
     assert(Number.isSafeInteger(seed), `PRNG seed must be a safe integer, got ${seed}`);
-    let st = (seed ^ Math.floor(seed / 0x100000000)) | 0;
+    const high = Math.floor(seed / 0x100000000);
+    let st = (seed ^ high) | 0;
     let v: number;
     [st, v] = splitmix32(st);
     this.s0 = v;
     [st, v] = splitmix32(st);
     this.s1 = v;
+    // A seed of 2^32 or more: the high half starts the other two words, so no two such seeds share a
+    // stream, nor one with a seed below 2^32 (folded into 32 bits, 2^32 + 7 was seed 7's world). Seeds
+    // below 2^32 keep the streams they always had.
+    if (high > 0) st = (high ^ 0x6a09e667) | 0;
     [st, v] = splitmix32(st);
     this.s2 = v;
     [st, v] = splitmix32(st);

@@ -4,7 +4,7 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { circleSlotsMax, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, selfCrossing, type FormationShape } from './geometry.js';
+import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, type FormationShape } from './geometry.js';
 import { keepOuts, routeAround } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
@@ -179,15 +179,6 @@ function routeOutside(route: readonly PointDm[], fence: readonly PointDm[], skip
     if (legCrossing(a, b, fence) >= 0) return `the leg from ${at(a)} to ${at(b)}`;
   }
   return null;
-}
-
-/** A polygon that crosses itself bounds two areas where the operator drew one (and its inside would
- *  be decided by the even-odd rule): refused, naming the two edges by their points, counted from 1. */
-function crossingProblem(poly: readonly PointDm[], what: string): string | null {
-  const x = selfCrossing(poly);
-  if (!x) return null;
-  const edge = (i: number): string => `point ${i + 1} to point ${((i + 1) % poly.length) + 1}`;
-  return `${what} crosses itself: the edge from ${edge(x[0])} crosses the edge from ${edge(x[1])}`;
 }
 
 const reservePermille = (s: MissionState): number => Math.round(paramOf(s.params, 'batteryReservePct') * 10);

@@ -77,6 +77,15 @@ export function selfCrossing(poly: readonly PointDm[]): readonly [number, number
   return null;
 }
 
+/** A polygon that crosses itself bounds two areas where the operator drew one (and its inside would
+ *  be decided by the even-odd rule): refused, naming the two edges by their points, counted from 1. */
+export function crossingProblem(poly: readonly PointDm[], what: string): string | null {
+  const x = selfCrossing(poly);
+  if (!x) return null;
+  const edge = (i: number): string => `point ${i + 1} to point ${((i + 1) % poly.length) + 1}`;
+  return `${what} crosses itself: the edge from ${edge(x[0])} crosses the edge from ${edge(x[1])}`;
+}
+
 /** The first edge of the polygon that the segment a-b properly crosses, as an index, or -1. A leg
  *  between two points inside a concave polygon that crosses an edge leaves it on the way. (A leg that
  *  only grazes a vertex is not caught.) */

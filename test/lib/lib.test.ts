@@ -51,6 +51,21 @@ describe('Prng', () => {
     expect(Array.from({ length: 20 }, () => c.nextU32())).not.toEqual(sa);
   });
 
+  it('seeds below 2^32 keep their streams; larger seeds get streams of their own, not a small seed\'s', () => {
+    const first3 = (seed: number): number[] => {
+      const p = new Prng(seed);
+      return [p.nextU32(), p.nextU32(), p.nextU32()];
+    };
+    // What these seeds drew before seeds of 2^32 and more were told apart: every kept world stays as it was.
+    expect(first3(0)).toEqual([3809008728, 1133695204, 53579671]);
+    expect(first3(7)).toEqual([1004282400, 2200021487, 1928073449]);
+    expect(first3(4294967295)).toEqual([835879718, 1921286648, 2356205009]);
+    expect(first3(-5)).toEqual([628514800, 131287287, 3762185039]);
+    // 2^32 + 7 folded to 7's stream before (fleet-sim run --seed 4294967302 gave seed 7's report).
+    const big = [7, 2 ** 32 + 7, 2 ** 33 + 7, 2 ** 32 * 3 + 7, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1].map((s) => first3(s).join(','));
+    expect(new Set(big).size).toBe(big.length);
+  });
+
   it('split streams do not shift when another stream draws more', () => {
     const p1 = new Prng(7);
     const net1 = p1.split('net');

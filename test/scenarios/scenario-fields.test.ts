@@ -94,9 +94,30 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['consensus: { checkpointEvery: 8, syncWindow: 12 }\n', /"consensus\.syncWindow": is 12; must be at least twice consensus\.checkpointEvery \(16\), as in device\.yaml/],
     ['consensus: { syncWindow: 32 }\n', /"consensus\.syncWindow": is 32; must be at least twice consensus\.checkpointEvery \(64\)/],
     // Times the run never reaches, or a window that ends before it starts, ran a scenario without its story.
-    ['duration: 5s\nfaults:\n  - { at: 50s, crash: 0 }\n', /"faults\[0\]\.at": is 50000 ms, after the end of the scenario \(duration 5000 ms\)/],
-    ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, after the end of the scenario/],
-    ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, after the end of the scenario/],
+    ['duration: 5s\nfaults:\n  - { at: 50s, crash: 0 }\n', /"faults\[0\]\.at": is 50000 ms, at or after the end of the scenario \(duration 5000 ms\)/],
+    ['duration: 5s\nfaults:\n  - { at: 5s, crash: 0 }\n', /"faults\[0\]\.at": is 5000 ms, at or after the end of the scenario/],
+    // A rate that runs past the end sent nothing after it, and the report's count of commands said otherwise.
+    ['duration: 5s\nworkload:\n  - { from: 1s, to: 20s, rate: 5/s, command: noop }\n', /"workload\[0\]\.to": is 20000 ms, after the end of the scenario \(duration 5000 ms\)/],
+    // A liveness budget of 0 failed every run.
+    ['liveness: { budget: 0s }\n', /"liveness\.budget": must be more than 0/],
+    // A key with no value took its default unsaid (`duration:` ran 30 s).
+    ['duration:\n', /"duration": has no value: give one, or leave the key out for its default/],
+    ['validators:\n', /"validators": has no value/],
+    ['links:\n  mqtt: { latency: }\n', /"links\.mqtt\.latency": has no value/],
+    ['expect:\n', /"expect": has no value/],
+    // YAML's warnings were printed as Node process warnings and the run went on: `!foo bar` ran as "bar".
+    ['seed: !foo 3\n', /not valid YAML or JSON: .*Unresolved tag: !foo/],
+    // Fences and obstacles each device's device.yaml refuses: --realtime ended in "internal error" (exit 70).
+    [`world:\n  geofence: [${Array.from({ length: 65 }, (_, i) => `[${Math.round(300 * Math.cos(i / 10.35))}, ${Math.round(300 * Math.sin(i / 10.35))}]`).join(', ')}]\n`, /"world\.geofence": must be a list of 3 to 64 \[north, east\] points/],
+    [`world:\n  hazards: [${Array.from({ length: 65 }, (_, i) => `{ at: [${i * 30}, 0] }`).join(', ')}]\n`, /"world\.hazards": must be a list of at most 64 hazards/],
+    ['world:\n  geofence: [[0, 0], [100, 100], [0, 100], [100, 0]]\n', /"world\.geofence": crosses itself: the edge from point 1 to point 2 crosses the edge from point 3 to point 4; give its points in order around the area/],
+    ['world:\n  geofence: [[0, 0], [0, 0], [0, 0]]\n', /"world\.geofence": encloses no area/],
+    // Evidence is two conflicting signed votes: a liar that signs none was expected to be named, and failed after the run.
+    ['faults:\n  - { at: 1s, byzantine: 3, behavior: silent }\nexpect: { evidenceAgainst: [3] }\n', /"expect\.evidenceAgainst\[0\]": node 3 is silent, which signs no conflicting votes, so no evidence can name it \(equivocate, twins, amnesia do\)/],
+    ['faults:\n  - { at: 1s, clock: 0, offset: -5 }\n', /"faults\[0\]\.offset": is the bare number -5: give it a unit, such as -5s or -5ms/],
+    ['duration: 1h\n', /"duration": "1h" is not a duration: a number with ms, s or m \(minutes\), such as 250ms, 10s or 2m/],
+    ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, at or after the end of the scenario/],
+    ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, at or after the end of the scenario/],
     ['workload:\n  - { from: 4s, to: 1s, rate: 5/s, command: noop }\n', /"workload\[0\]\.to": must be after "from"/],
     // With no crash before it, `restart: crashed` restarted node 0, which was running.
     ['faults:\n  - { at: 1s, restart: crashed }\n', /"faults\[0\]\.restart": is "crashed" but no crash fault comes before it/],
