@@ -119,7 +119,7 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
     }
     const e = decodeEnvelope(bytes);
     if (!e.ok || e.value.kind !== 'command') throw new CliError(`--raw ${a.values.raw} is not a signed command envelope`, exitCodes.usage);
-    const d = decodeCbor(e.value.body, limits.commandBytesMax);
+    const d = decodeCbor(e.value.body, limits.fleetUpdateBytesMax);
     const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
     if (!b.ok) throw new CliError(`--raw ${a.values.raw}: ${b.error}`, exitCodes.usage);
     return { envelope: bytes, operator: e.value.sender, nonceHex: toHex(b.value.nonce), type: b.value.type, expiresAt: b.value.expiresAt };
@@ -157,7 +157,8 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
   const nonce = randomBytes(limits.nonceBytes);
   const now = Date.now();
   const body = encodeCommandBody({ type, nonce, issuedAt: now, expiresAt: now + ttl, args });
-  if (body.length > limits.commandArgsBytesMax + 256) throw new CliError(`the command is ${body.length} bytes; at most ${limits.commandArgsBytesMax} bytes of args fit`, exitCodes.usage);
+  const argsMax = type === 'fleet.update' ? limits.fleetUpdateArgsBytesMax : limits.commandArgsBytesMax;
+  if (body.length > argsMax + 256) throw new CliError(`the command is ${body.length} bytes; at most ${argsMax} bytes of args fit`, exitCodes.usage);
   const envelope = sealEnvelope('command', manifest.body.fleet, idn.value.id, body, createSigner(idn.value));
   return { envelope, operator: idn.value.id, nonceHex: toHex(nonce), type, expiresAt: now + ttl };
 }

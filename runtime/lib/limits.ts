@@ -10,8 +10,14 @@ export const limits = {
   cborTextBytesMax: 262_144,
   signingScratchBytesMax: 65_536, // signed bytes of a received message built in one reused buffer (wire/signing.ts); larger ones get their own
   idBytesMax: 64, // fleet id, node id, operator id
-  commandBytesMax: 4_096, // one signed operator command envelope
+  commandBytesMax: 4_096, // one signed operator command's body, but fleet.update's
   commandArgsBytesMax: 3_072,
+  // fleet.update carries the whole signed manifest of the next epoch (~53 bytes a member): within the
+  // limits above a fleet of more than about 55 members could not change it. Its args may hold one
+  // manifest (manifestBytesMax) and their key; its body, and any transaction in a block, a little more.
+  fleetUpdateArgsBytesMax: 263_168,
+  fleetUpdateBytesMax: 264_192,
+  blockTxBytesMax: 266_240,
   attestationBytesMax: 2_048,
   heartbeatBytesMax: 512,
   telemetryBytesMax: 256, // one telemetry body (kind 13)

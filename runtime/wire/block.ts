@@ -44,7 +44,7 @@ export function parseBlock(v: unknown): Block {
   onlyKeys(m, ['height', 'parent', 'timeMs', 'proposer', 'txs', 'lastCommit', 'manifestHash', 'appHash'], 'block');
   const height = uint(m.height, 'block.height');
   if (height < 1) fail('block.height must be at least 1');
-  const txs = array(m.txs, 'block.txs', limits.blockTxCountMax).map((t, i) => bytes(t, `block.txs[${i}]`, undefined, limits.commandBytesMax));
+  const txs = array(m.txs, 'block.txs', limits.blockTxCountMax).map((t, i) => bytes(t, `block.txs[${i}]`, undefined, limits.blockTxBytesMax));
   return {
     height,
     parent: bytes(m.parent, 'block.parent', hashBytes),

@@ -28,7 +28,8 @@ export function parseCommandBody(v: unknown): CommandBody {
   if (expiresAt <= issuedAt) fail('command.expiresAt must be after command.issuedAt');
   if (expiresAt - issuedAt > limits.commandLifetimeMsMax) fail(`command lifetime (expiresAt - issuedAt) must be at most ${limits.commandLifetimeMsMax} ms`);
   const args = map(m.args, 'command.args');
-  if (encodeCbor(args).length > limits.commandArgsBytesMax) fail(`command.args is larger than ${limits.commandArgsBytesMax} bytes`);
+  const argsMax = type === 'fleet.update' ? limits.fleetUpdateArgsBytesMax : limits.commandArgsBytesMax;
+  if (encodeCbor(args).length > argsMax) fail(`command.args is larger than ${argsMax} bytes${type === 'fleet.update' ? '' : ' (fleet.update: a manifest of up to 256 KiB)'}`);
   return { type, nonce: bytes(m.nonce, 'command.nonce', limits.nonceBytes), issuedAt, expiresAt, args };
 }
 

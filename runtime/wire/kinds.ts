@@ -15,7 +15,7 @@ import { parseVoteBody } from './vote.js';
 
 export const kinds = {
   manifest: { code: 1, bodyBytesMax: limits.manifestBytesMax, parse: parseManifestBody },
-  command: { code: 2, bodyBytesMax: limits.commandBytesMax, parse: parseCommandBody },
+  command: { code: 2, bodyBytesMax: limits.fleetUpdateBytesMax, parse: parseCommandBody },
   proposal: { code: 3, bodyBytesMax: limits.blockBytesMax + 64, parse: parseProposalBody },
   prevote: { code: 4, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },
   precommit: { code: 5, bodyBytesMax: limits.voteBytesMax, parse: parseVoteBody },

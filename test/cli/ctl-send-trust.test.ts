@@ -72,7 +72,7 @@ async function send(
       const frame = decodeFrame(new Uint8Array(payload), fleetTag(fx.fleet), limits.envelopeBytesMax);
       if (!frame.ok) return;
       const e = unwrap(decodeEnvelope(frame.value.envelope));
-      const body = parseCommandBody(unwrap(decodeCbor(e.body, limits.commandBytesMax)));
+      const body = parseCommandBody(unwrap(decodeCbor(e.body, limits.fleetUpdateBytesMax)));
       seen = true;
       device.off('message', onMessage);
       onCommand(frame.value.envelope, `${e.sender}/${toHex(body.nonce)}`).then(resolve, reject);

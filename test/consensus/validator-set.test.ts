@@ -14,6 +14,7 @@ import { World } from '../../fleet-sim/sim/world.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 import { scenario } from '../sim/helpers.js';
+import { limits } from '../../runtime/lib/limits.js';
 
 /** A seeded world (seed 21) whose authority, at 1.5 s, publishes a manifest with no operators. */
 async function removingOperators(name: string, durationMs: number): Promise<World> {
@@ -167,5 +168,22 @@ describe('validator-set change through the manifest', () => {
     expect(r.nodes.crashed, why).toEqual([3]);
     // The chain kept growing after the crash: the new set commits without the old validator.
     expect(r.liveness.maxStallMs, why).toBeLessThan(3_000);
+  });
+
+  it('a fleet of 200 changes its validator set by fleet.update: the manifest (10 KB, over the 3 KB of an ordinary command) commits', async () => {
+    // Its args carry the whole signed manifest of the next epoch, about 53 bytes a member: refused by
+    // every node beyond about 55 members before (command.args at most 3,072 bytes, a block's tx 4,096).
+    const followers = Array.from({ length: 196 }, (_, i) => i + 4).filter((i) => i !== 4);
+    const s = parseScenario(
+      ['name: big-set-change', 'duration: 6s', 'validators: 4', 'followers: 196', 'operator: { roles: [operator, admin] }', 'workload:', `  - { at: 1s, command: { type: fleet.update, manifest: { validators: [0, 1, 2, 4], followers: [3, ${followers.join(', ')}] } } }`, '  - { from: 500ms, to: 5s, rate: 10/s, command: noop }', 'expect: { safety: true, epoch: 2 }'].join('\n'),
+    );
+    let manifestBytes = 0;
+    const r = await runScenario(s, s.seed, { onWorld: (w) => w.queue.at(5_900, () => (manifestBytes = w.honestChainNode()?.shell?.core.chain.manifestAt(Number.MAX_SAFE_INTEGER).bytes.length ?? 0)) });
+    const why = `seed ${r.seed}: ${r.expect.failed.join('; ')} ${r.safety.violations[0]?.detail ?? ''}; replay: ${r.replay}`;
+    expect(r.expect.failed, why).toEqual([]);
+    expect(r.validatorSet, why).toMatchObject({ epoch: 2, validators: [0, 1, 2, 4] });
+    expect(r.validatorSet.followers, why).toHaveLength(196);
+    expect(manifestBytes, why).toBeGreaterThan(limits.commandBytesMax);
+    expect(r.liveness.commandsCommitted, why).toBe(r.liveness.commandsSubmitted);
   });
 });
