@@ -1,7 +1,7 @@
 // Key handling shared by the murmur and murmurctl CLIs: keygen, and reading a public key from a
 // key file, a .pub file or hex.
 
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { fromHex, toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
 import { generateKeyPair, publicKeyBytes } from '../crypto/sodium.js';
@@ -22,7 +22,10 @@ export async function keygen(id: string, out: string, force: boolean): Promise<P
   prepareOutputFile(out, '--out', `${id}.key`);
   const kp = generateKeyPair();
   const w = await writeKeyFile(out, { id, ...kp }, { force });
-  if (!w.ok) throw new CliError(w.error, exitCodes.refused);
+  // Only an identity already there is a refusal (exit 3); a path that cannot be written is the
+  // operator's to fix, as for every file the CLIs write (exit 2).
+  if (!w.ok && !force && existsSync(out)) throw new CliError(w.error, exitCodes.refused);
+  if (!w.ok) throw new CliError(`${w.error}; give a path in a directory you can write`, exitCodes.usage);
   const pub: PublicKeyFile = { format: 'murmur-ed25519-public/1', id, publicKey: toHex(kp.publicKey) };
   writeOutputFile(`${out}.pub`, JSON.stringify(pub, null, 2) + '\n', { flag: '--out', mode: 0o644 });
   return pub;

@@ -6,30 +6,9 @@ import { statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeDirs } from '../lib/make-dirs.js';
 import { CliError, exitCodes } from './kit.js';
+import { fsReason } from '../lib/fs-reason.js';
 
-/** Why an fs call failed, in words: the errno codes an operator's path can cause. */
-export function fsReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'ENOTDIR':
-      return 'a part of the path is a file, not a directory';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'the file system is read-only';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'ENAMETOOLONG':
-      return 'the name is too long';
-    default:
-      return code ?? (e as Error).message;
-  }
-}
+export { fsReason };
 
 /** mkdir -p fails with EEXIST when a part of the path is a file. */
 const mkdirReason = (e: unknown): string => ((e as NodeJS.ErrnoException).code === 'EEXIST' ? 'a part of the path is a file, not a directory' : fsReason(e));

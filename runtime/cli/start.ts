@@ -11,10 +11,12 @@ import { StorageError } from '../device/file-storage.js';
 import { createLogger, DeviceMetrics } from '../device/observability.js';
 import { StorageWait, storageRunResetMs } from '../device/storage-wait.js';
 import { rmdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import type { Logger as PinoLogger } from 'pino';
 import { CliError, exitCodes, need, noStrayArguments, parse } from './kit.js';
 import { textManifestProblem } from './manifest-file.js';
+import { fsReason } from '../lib/fs-reason.js';
 
 export const startUsage = `Usage: murmur start --config FILE
 
@@ -52,7 +54,8 @@ export async function startCommand(argv: string[]): Promise<number> {
   try {
     log = createLogger(c.id, c.log.level, () => current?.logPosition() ?? { height: 0, round: 0 }, c.log.file);
   } catch (e) {
-    throw new CliError(`${file}: log.file: ${(e as Error).message}; ${fixFor('log.file')}`, exitCodes.usage);
+    const why = (e as NodeJS.ErrnoException).code !== undefined ? `cannot open ${c.log.file}: ${fsReason(e)}` : (e as Error).message;
+    throw new CliError(`${file}: log.file: ${why}; ${fixFor('log.file')}`, exitCodes.usage);
   }
   const metrics = new DeviceMetrics();
   const wait = new StorageWait(c, log);
@@ -139,6 +142,17 @@ async function openParts(c: DeviceConfig, file: string, lock: DataLock | null): 
   return { parts: { ...opened.value, dataFormatFound: format.value, lock: null }, lock };
 }
 
+/** A file of the data directory the device could not open (a WAL, the signer state made unreadable,
+ *  or owned by another user after a start as root): said as the data directory's, with the fix. */
+function dataFileProblem(e: unknown, c: DeviceConfig, file: string): string | null {
+  const f = e as NodeJS.ErrnoException;
+  if (f.code === undefined || typeof f.path !== 'string') return null;
+  const denied = f.code === 'EACCES' || f.code === 'EPERM';
+  const user = userInfo().username;
+  const fix = denied ? `; give the user running murmur (${user}) read and write access to every file in ${c.dataDir} (chown -R ${user} ${c.dataDir}; chmod -R u+rw ${c.dataDir})` : '';
+  return `${file}: dataDir: ${f.path}: ${fsReason(e)}${fix}`;
+}
+
 /** Builds and starts a device: the running device, or the storage failure that stopped it (anything
  *  else is a CliError with its exit code). */
 async function run(parts: DeviceParts, startedAt: number, file: string, o: DeviceOptions, built: (d: Device) => void): Promise<Device | StorageError> {
@@ -151,12 +165,12 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
     // A storage failure while building it (nothing is written until Device.start) is the data
     // directory's, not a bad file.
     if (e instanceof StorageError) return e;
-    throw new CliError(`${file}: ${(e as Error).message}`, exitCodes.usage);
+    throw new CliError(dataFileProblem(e, c, file) ?? `${file}: ${(e as Error).message}`, exitCodes.usage);
   }
   try {
     await device.start();
   } catch (e) {
-    await device.stop().catch(() => undefined);
+    await device.stop({ refused: true }).catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
     if (e instanceof StorageError) return e;
     // The HTTP port's refusals name the field as every other refusal does ("FILE: field: problem; fix").

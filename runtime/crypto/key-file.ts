@@ -4,6 +4,7 @@ import { constants, promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { fromHex, toHex } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
+import { fsReason } from '../lib/fs-reason.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { keyPairFromSeed, publicKeyBytes, secretSeedBytes, type KeyPair } from './sodium.js';
 
@@ -34,7 +35,7 @@ export async function writeKeyFile(path: string, identity: Identity, opts: { for
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       return err(`key file ${path} already exists; refusing to overwrite an identity (pass --force to replace it)`);
     }
-    return err(`cannot create key file ${path}: ${(e as Error).message}`);
+    return err(`cannot create key file ${path}: ${fsReason(e)}`);
   }
   try {
     await handle.chmod(0o600); // O_CREAT's mode is masked by umask; make it exact

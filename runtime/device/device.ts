@@ -766,8 +766,9 @@ export class Device {
     this.missions.stop();
   }
 
-  /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. */
-  async stop(): Promise<void> {
+  /** SIGTERM: stop taking input, stop timers, say goodbye on MQTT, close files. `refused`: a start that
+   *  failed (its one-line error says why), so no `stopped` line comes before that error. */
+  async stop(o: { readonly refused?: boolean } = {}): Promise<void> {
     this.halt();
     await this.agents?.stop(Date.now());
     // A broker that died with us would leave a QoS 1 goodbye waiting forever: bound each step.
@@ -786,7 +787,7 @@ export class Device {
       // Whatever failed above, the directory is free for the next start.
       await this.p.lock?.release();
     }
-    this.log.info({ event: 'stopped' }, 'stopped');
+    if (o.refused !== true) this.log.info({ event: 'stopped' }, 'stopped');
   }
 }
 

@@ -7,6 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger as PinoLogger } from 'pino';
 import type { AgentStatusJson } from './control-topics.js';
+import { dirname } from 'node:path';
+import { makeDirs } from '../lib/make-dirs.js';
 import { requireCjs } from '../lib/require-cjs.js';
 
 // Required, not imported: less CPU at every start (runtime/lib/require-cjs.ts).
@@ -47,7 +49,10 @@ export function createLogger(node: string, level: string, position: () => { heig
  * failure's own fatal line (device.ts guarded) was lost the same way.
  */
 function logFileStream(file: string): { write(line: string): void } {
-  let dest: ReturnType<typeof pino.destination> | null = pino.destination({ dest: file, append: true, mkdir: true, sync: true });
+  // Its directory made by makeDirs, which ends: pino's mkdir (Node's recursive one) spun for ever under
+  // /proc, deaf to SIGTERM.
+  makeDirs(dirname(file));
+  let dest: ReturnType<typeof pino.destination> | null = pino.destination({ dest: file, append: true, sync: true });
   // The destination reports a failed write as an 'error' event, at once (sync: true); with no listener
   // that event threw.
   let failed: Error | null = null;

@@ -79,8 +79,10 @@ describe('a refused murmur start leaves the data directory as it found it', () =
     const c = config('fresh-agents', '', takenPort, true);
     const r = await murmur('start', '--config', c.file);
     refused(r, `${c.file}: http.port: ${takenPort} is in use (another program listens on 127.0.0.1:${takenPort}`);
-    // Nor a log line per agent saying it stopped, for agents that never started.
+    // Nor a log line per agent saying it stopped, for agents that never started, nor the device's
+    // own "stopped" before the one line that says why it did not start.
     expect(r.stdout).not.toContain('"event":"agent"');
+    expect(r.stdout).not.toContain('"event":"stopped"');
     expect(existsSync(p('data-fresh-agents')) ? contents(p('data-fresh-agents')) : null).toBeNull();
   }, 20_000);
 

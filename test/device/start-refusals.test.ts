@@ -3,7 +3,7 @@
 // behind; a device started from a terminal stops cleanly when the terminal goes (SIGHUP).
 
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,8 +74,32 @@ describe('murmur start names the field of a file or device it cannot use, with t
   it('log.file that cannot be opened: names log.file and the fix (it said only the system error)', async () => {
     const c = config('bad-log', `log: { file: ${p('a-file/d1.log')} }\n`).file;
     const r = await murmur('start', '--config', c);
-    oneLine(r, 2, `${c}: log.file: `);
-    expect(r.stderr).toContain('; set it to a file the device may append to (its directory is created), or remove it to log to standard output');
+    oneLine(r, 2, `${c}: log.file: cannot open ${p('a-file/d1.log')}: a part of the path is a file, not a directory; set it to a file the device may append to (its directory is created), or remove it to log to standard output`);
+  }, 20_000);
+
+  it('a file of the data directory it cannot open: names dataDir, the file and why (it named only the config file and the system error)', async () => {
+    const c = config('bad-data-file', '');
+    // A start that makes the data directory, stopped once ready.
+    const first = spawn(process.execPath, [cliEntry('murmur'), 'start', '--config', c.file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    first.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    for (const deadline = Date.now() + 15_000; !out.includes('"event":"ready"') && first.exitCode === null && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    expect(out, 'the first start became ready').toContain('"event":"ready"');
+    const exited = new Promise((r) => first.once('exit', r));
+    first.kill('SIGTERM');
+    await exited;
+    // The signer state replaced by a link to itself: what root meets where another user meets EACCES
+    // (a file made unreadable, or owned by root after a start as root), which says the chown to run.
+    const signer = join(c.data, 'signer-state');
+    rmSync(signer);
+    symlinkSync('signer-state', signer);
+    oneLine(await murmur('start', '--config', c.file), 2, `${c.file}: dataDir: ${signer}: a symbolic link that leads back to itself`);
+  }, 30_000);
+
+  it('log.file under /proc: one line, exit 2 (pino made its directory with Node\'s recursive mkdir, which spun there for ever, deaf to SIGTERM)', async () => {
+    const where = `/proc/murmur-test-${process.pid}/d1.log`;
+    const c = config('proc-log', `log: { file: ${where} }\n`).file;
+    oneLine(await murmur('start', '--config', c), 2, `${c}: log.file: cannot open ${where}: no such file or directory; set it to a file the device may append to`);
   }, 20_000);
 
   it('hal.mavlink.serial that is not there: names the field and what to check, exit 5', async () => {
