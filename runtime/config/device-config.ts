@@ -3,6 +3,7 @@
 // anything starts, so a device never half-starts on a bad file.
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { idPattern } from '../lib/ids.js';
@@ -358,6 +359,11 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const d = parsed.value;
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  // Only a shell expands ~: `dataDir: ~/murmur-data` made a directory named "~" beside this file.
+  const paths: [string, string | undefined][] = [['key', d.key], ['manifest', d.manifest], ['dataDir', d.dataDir], ['mqtt.caFile', d.mqtt.caFile], ['agents.modelsDir', d.agents.modelsDir], ['log.file', d.log.file]];
+  for (const [field, p] of paths) {
+    if (p !== undefined && (p === '~' || p.startsWith('~/'))) return err(`${file}: ${field}: ${p} starts with ~, which only a shell expands (here it would be a directory named "~" beside this file); give the full path, such as ${p.replace(/^~/, homedir())}`);
+  }
   if (d.hal.driver === 'mavlink' && d.hal.mavlink === undefined) return err(`${file}: hal.mavlink: missing with hal.driver: mavlink; ${fixFor('hal.mavlink')}`);
   // A flight controller described but not driven: the device would fly its simulated vehicle (the
   // default driver) or none, and the flight controller would sit unused.

@@ -2,7 +2,7 @@
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device-config.js';
@@ -55,6 +55,21 @@ describe('device.yaml', () => {
     );
     const num = parseDeviceConfig(with_('1'), 'd.yaml');
     expect(num.ok ? 'accepted' : num.error).toContain('hal.mavlink.fenceAction: 1: invalid option');
+  });
+
+  it('a path starting with ~ names its field and the full path (only a shell expands ~; dataDir: ~/x made a directory named "~")', () => {
+    const home = homedir();
+    const cases: [string, string][] = [
+      [good.replace('dataDir: data', 'dataDir: ~/murmur-data'), `d.yaml: dataDir: ~/murmur-data starts with ~, which only a shell expands (here it would be a directory named "~" beside this file); give the full path, such as ${home}/murmur-data`],
+      [good.replace('key: keys/d1.key', 'key: ~/keys/d1.key'), `d.yaml: key: ~/keys/d1.key starts with ~, which only a shell expands`],
+      [good + 'log: { file: "~" }\n', `d.yaml: log.file: ~ starts with ~`],
+    ];
+    for (const [text, want] of cases) {
+      const r = parseDeviceConfig(text, 'd.yaml');
+      expect(r.ok ? '' : r.error).toContain(want);
+    }
+    // A name that only begins with the character is a name.
+    expect(parseDeviceConfig(good.replace('dataDir: data', 'dataDir: ~data'), 'd.yaml').ok).toBe(true);
   });
 
   it('fills defaults and resolves paths against the config file', () => {
