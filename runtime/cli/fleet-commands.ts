@@ -104,6 +104,10 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       const d = await readDraft(path);
       const roles = [v.validator, v.follower, v.operator].filter(Boolean).length;
       if (roles !== 1) throw new CliError('give exactly one of --validator, --follower, --operator', exitCodes.usage);
+      // Only a validator votes: a follower's or an operator's --power was dropped unsaid.
+      if (v.power !== undefined && !v.validator) throw new CliError(`--power is a validator's voting power; ${v.follower ? 'a follower' : 'an operator'} has none (drop --power, or add it with --validator)`, exitCodes.usage);
+      // Written in digits only: 1e3 was taken as 1000, and 1e30 was blamed on the draft when it was signed.
+      if (v.power !== undefined && (!/^\d{1,7}$/.test(v.power) || Number(v.power) < 1 || Number(v.power) > 1_000_000)) throw new CliError(`--power must be a whole number from 1 to 1000000, got "${v.power}"`, exitCodes.usage);
       const pk = await readPublicKey(need(v.key, 'key'));
       const id = v.id ?? pk.id;
       if (!id || !isValidId(id)) throw new CliError('an id is needed: pass --id ID (or a key file that names one)', exitCodes.usage);
@@ -113,7 +117,6 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       if (all.some((m) => m.publicKey === publicKey)) throw new CliError(`that public key is already in the draft`, exitCodes.refused);
       if (v.validator) {
         const power = v.power === undefined ? 1 : Number(v.power);
-        if (!Number.isInteger(power) || power < 1) throw new CliError('--power must be a positive integer', exitCodes.usage);
         d.validators.push({ id, publicKey, power });
       } else if (v.follower) {
         d.followers.push({ id, publicKey });
@@ -137,7 +140,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
       d.validators = d.validators.filter((m) => m.id !== id);
       d.followers = d.followers.filter((m) => m.id !== id);
       d.operators = d.operators.filter((m) => m.id !== id);
-      if (d.validators.length + d.followers.length + d.operators.length === before) throw new CliError(`"${id}" is not in ${path}`, exitCodes.failed);
+      if (d.validators.length + d.followers.length + d.operators.length === before) throw new CliError(`"${id}" is not in ${path} (murmur fleet show ${path} lists who is)`, exitCodes.usage);
       await writeDraft(path, d);
       if (v.json) printJson({ ok: true, verb: 'remove', draft: path, id });
       else process.stdout.write(`removed "${id}" from ${path}\n`);
@@ -171,8 +174,8 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     }
     case 'show': {
       const path = need(file, 'FILE (first argument)');
-      const raw = await fs.readFile(path).catch(() => {
-        throw new CliError(`cannot read ${path}`, exitCodes.usage);
+      const raw = await fs.readFile(path).catch((e: unknown) => {
+        throw new CliError(`cannot read ${path}: ${fsReason(e)}`, exitCodes.usage);
       });
       let out: Record<string, unknown>;
       if (raw[0] === 0x7b /* '{' */) {

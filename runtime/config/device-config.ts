@@ -306,7 +306,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const shown = JSON.stringify(path === 'mqtt.url' && typeof value === 'string' ? redactBrokerUrl(value) : value) ?? 'nothing';
   const got =
     value === undefined ? 'missing'
-    : issue.code === 'invalid_type' ? `is ${shown}, expected a ${issue.expected}`
+    : issue.code === 'invalid_type' ? `is ${shown}, expected ${expectedType[issue.expected] ?? `a ${issue.expected}`}`
     : issue.code === 'invalid_format' ? `${shown} is not valid`
     : `${shown}: ${issue.message.replace(/^Invalid input: /, '').replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())}`;
   return `${path}: ${got}; ${fixFor(path)}`;
@@ -382,6 +382,9 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   if (c.log.file !== undefined) c.log = { ...c.log, file: abs(c.log.file) };
   return ok(c);
 }
+
+/** zod's type names, as a person says them ("expected a int" before). */
+const expectedType: Record<string, string> = { int: 'a whole number', number: 'a number', string: 'text', boolean: 'true or false', object: 'a mapping of fields', array: 'a list' };
 
 /**
  * Checks that the files a config names (key, manifest, mqtt.caFile) can be read. `at` maps a path in the

@@ -87,7 +87,7 @@ describe('device.yaml hal section', () => {
 
   it('refuses a MAVLink system id outside 1-255, naming hal.mavlink.systemId and the range', () => {
     const fix = 'use a whole number from 1 to 255: the MAVLink system id this device speaks as (default 245; the flight controller\'s own, usually 1, makes the device a component of the vehicle)';
-    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['2.5', 'is 2.5, expected a int']]) {
+    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['2.5', 'is 2.5, expected a whole number']]) {
       const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: ${value} } }`);
       expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.systemId: ${got}; ${fix}`);
     }
