@@ -134,6 +134,33 @@ function fleetUpdate(co: Record<string, unknown>, f: string, at: number, count: 
   return { kind: 'fleet-update', at, validators, followers };
 }
 
+/** In time order: a numbered node crashed while it is down, or given a second Byzantine behaviour: the
+ *  run did nothing at that fault, or kept only the last behaviour, and passed. */
+function downAndUp(faults: readonly Fault[]): void {
+  const down = new Map<number, number>();
+  const liar = new Map<number, number>();
+  let latest: number | 'proposer' | null = null;
+  const order = faults.map((x, i) => ({ x, i })).sort((a, b) => a.x.at - b.x.at || a.i - b.i);
+  for (const { x, i } of order) {
+    if (x.kind === 'crash') latest = typeof x.node === 'number' ? x.node : 'proposer';
+    if (x.kind === 'crash' && typeof x.node === 'number') {
+      const j = down.get(x.node);
+      if (j !== undefined) fail(`faults[${i}].crash`, `node ${x.node} is down already (faults[${j}] crashed it); restart it before crashing it again`);
+      down.set(x.node, i);
+    } else if (x.kind === 'restart' && typeof x.node === 'number') {
+      // A running node restarted is a power cut or kill -9 and a start (its disk as `wal` says).
+      down.delete(x.node);
+    } else if (x.kind === 'restart') {
+      // `crashed`: the node of the latest crash (one comes before: checked in parse), up again.
+      if (typeof latest === 'number') down.delete(latest);
+    } else if (x.kind === 'byzantine') {
+      const j = liar.get(x.node);
+      if (j !== undefined) fail(`faults[${i}].byzantine`, `node ${x.node} already turned byzantine (faults[${j}]); a node has one behaviour`);
+      liar.set(x.node, i);
+    }
+  }
+}
+
 const positive = (ms: number, field: string, why: string): number => (ms > 0 ? ms : fail(field, `must be more than 0 (${why})`));
 
 /** "20/s" or a bare number per second, more than 0 and at most `max`. */
@@ -270,6 +297,7 @@ export function parseScenario(text: string): Scenario {
     const crashBefore = faults.some((c, j) => c.kind === 'crash' && (c.at < x.at || (c.at === x.at && j < i)));
     if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
   });
+  downAndUp(faults);
   work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
   // A rate past the end sends nothing after it: the count the report compares against would be unsaid.
   work.forEach((w, i) => void (w.kind === 'rate' && w.to > durationMs && fail(`workload[${i}].to`, `is ${w.to} ms, after the end of the scenario (duration ${durationMs} ms)`)));

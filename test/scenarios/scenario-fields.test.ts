@@ -115,6 +115,10 @@ describe('scenario fields: radio, world, operator, expect', () => {
     // Evidence is two conflicting signed votes: a liar that signs none was expected to be named, and failed after the run.
     ['faults:\n  - { at: 1s, byzantine: 3, behavior: silent }\nexpect: { evidenceAgainst: [3] }\n', /"expect\.evidenceAgainst\[0\]": node 3 is silent, which signs no conflicting votes, so no evidence can name it \(equivocate, twins, amnesia do\)/],
     ['faults:\n  - { at: 1s, clock: 0, offset: -5 }\n', /"faults\[0\]\.offset": is the bare number -5: give it a unit, such as -5s or -5ms/],
+    // A second crash of a node that is down did nothing; a second behaviour replaced the first.
+    ['faults:\n  - { at: 1s, crash: 2 }\n  - { at: 2s, crash: 2 }\n', /"faults\[1\]\.crash": node 2 is down already \(faults\[0\] crashed it\); restart it before crashing it again/],
+    ['faults:\n  - { at: 2s, crash: 2 }\n  - { at: 1s, crash: 2 }\n', /"faults\[0\]\.crash": node 2 is down already \(faults\[1\] crashed it\)/],
+    ['faults:\n  - { at: 1s, byzantine: 3, behavior: silent }\n  - { at: 2s, byzantine: 3, behavior: flood }\n', /"faults\[1\]\.byzantine": node 3 already turned byzantine \(faults\[0\]\); a node has one behaviour/],
     ['duration: 1h\n', /"duration": "1h" is not a duration: a number with ms, s or m \(minutes\), such as 250ms, 10s or 2m/],
     ['duration: 5s\nworkload:\n  - { at: 6s, command: noop }\n', /"workload\[0\]\.at": is 6000 ms, at or after the end of the scenario/],
     ['duration: 5s\nworkload:\n  - { from: 6s, to: 7s, rate: 5/s, command: noop }\n', /"workload\[0\]\.from": is 6000 ms, at or after the end of the scenario/],
@@ -137,6 +141,11 @@ describe('scenario fields: radio, world, operator, expect', () => {
     ['duration: 3000s\nfaults:\n  - { at: 0s, forgedCommands: 50/s, until: 2500s }\n', /"faults\[0\]\.forgedCommands": 50\/s for 2500000 ms is 125000 forgeries; at most 100000/],
   ];
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.trim().split('\n').at(-1))}`, () => expect(() => parseScenario(`name: x\n${text}`)).toThrow(re));
+
+  it('takes a crash, its restart and a crash again, and a restart of a running node (a power cut)', () => {
+    const s = parseScenario('name: x\nfaults:\n  - { at: 1s, crash: 2 }\n  - { at: 2s, restart: crashed }\n  - { at: 3s, crash: 2 }\n  - { at: 4s, restart: 2 }\n  - { at: 5s, restart: 1, wal: holes }\n');
+    expect(s.faults.map((f) => f.kind)).toEqual(['crash', 'restart', 'crash', 'restart', 'restart']);
+  });
 
   it('parses refusedMin (the kinds given, no others) and blockTimeAheadMax (ms)', () => {
     const s = parseScenario('name: x\nexpect: { refusedMin: { malformed: 1000, notProposer: 5 }, blockTimeAheadMax: 30s }\n');
