@@ -21,11 +21,19 @@ export const commonOptions = {
   timeout: { type: 'string' },
 } as const;
 
-export const commonHelp = `Common options:
+/** The longest --timeout murmurctl takes: a wait longer than a day is a typo (600h for 600s), and
+ *  Node's timers end at 2^31 - 1 ms (24.8 days): past that they fire at once, with a warning. */
+export const timeoutMsMax = 24 * 3_600_000;
+
+/** The common options' help, with the verb's own --timeout: what it waits for and its default. */
+export function commonHelp(timeout: string): string {
+  return `Common options:
   --broker URL       MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE    the signed fleet manifest (default $MURMUR_MANIFEST); used to verify devices
-  --timeout DURATION how long to wait, like 30s, 500ms, 2m or 1h (a bare number is seconds)
-  --json             machine-readable output`;
+  --timeout DURATION ${timeout}
+  --json             machine-readable output
+DURATION is like 30s, 500ms, 2m or 1h (a bare number is seconds), at most 24h.`;
+}
 
 export function brokerUrl(v: string | undefined): string {
   const url = v ?? process.env.MURMUR_BROKER ?? 'mqtt://127.0.0.1:1883';
@@ -35,35 +43,62 @@ export function brokerUrl(v: string | undefined): string {
   return url;
 }
 
-/** A duration flag: a positive number with ms, s (the default), m or h. Zero or less is a usage error. */
-export function parseDuration(v: string | undefined, fallbackMs: number, flag = 'timeout'): number {
+/**
+ * A duration flag: a positive number with ms, s (the default), m or h. Zero or less is a usage error,
+ * and so is more than `maxMs` (by default timeoutMsMax; `overMax` is added to what is said then).
+ */
+export function parseDuration(v: string | undefined, fallbackMs: number, flag = 'timeout', maxMs = timeoutMsMax, overMax = ''): number {
   if (v === undefined) return fallbackMs;
   const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
   if (!m) throw new CliError(`--${flag} "${v}" must be a duration like 30s, 500ms, 2m or 1h`, exitCodes.usage);
   const n = Number(m[1]);
   const ms = Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n * 1000);
   if (ms <= 0) throw new CliError(`--${flag} ${v} must be more than 0 ms, like 30s, 500ms, 2m or 1h`, exitCodes.usage);
+  if (ms > maxMs) throw new CliError(`--${flag} ${v} is more than ${durationSaid(maxMs).words}, the longest murmurctl waits: give at most ${durationSaid(maxMs).flag}${overMax}`, exitCodes.usage);
   return ms;
 }
 
-export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier } {
+/** A whole duration as a flag value and in words: 24h and 24 h, 90s and 90 s. */
+function durationSaid(ms: number): { flag: string; words: string } {
+  const [n, unit] = ms % 3_600_000 === 0 ? [ms / 3_600_000, 'h'] : ms % 60_000 === 0 ? [ms / 60_000, 'm'] : ms % 1_000 === 0 ? [ms / 1_000, 's'] : [ms, 'ms'];
+  return { flag: `${n}${unit}`, words: `${n} ${unit === 'm' ? 'min' : unit}` };
+}
+
+/** The operator's manifest copy, and `path`, where it was read from (for naming it in what is said). */
+export function loadManifest(v: string | undefined): { manifest: Manifest; verifier: Verifier; path: string } {
   const path = v ?? process.env.MURMUR_MANIFEST;
   if (!path) throw new CliError('missing --manifest FILE (the signed fleet manifest; or set MURMUR_MANIFEST)', exitCodes.usage);
   const verifier = createVerifier();
-  return { manifest: readManifestFile(path, { verifier, code: exitCodes.usage }), verifier };
+  return { manifest: readManifestFile(path, { verifier, code: exitCodes.usage }), verifier, path };
 }
 
 /** How long a CLI's goodbye waits for the broker (closeMqtt): the outcome is known and said by then,
  *  and nothing still in flight (a copy sent again, a subscription) changes it. */
 export const closeBoundMs = 500;
 
-/** Connects or fails with exit code 5 (unavailable) within `waitMs`: the broker not answering, or
- *  refusing this client's login (said as such, with where the credentials come from). */
-export async function connect(url: string, clientPrefix: string, waitMs: number): Promise<MqttClient> {
+/** The first byte a broker sends: a CONNACK's (MQTT 3.1.1 and 5). */
+const connackByte = 0x20;
+
+/**
+ * Connects or fails with exit code 5 (unavailable) within `waitMs`: the broker not answering, refusing
+ * this client's login (said as such, with where the credentials come from), or a server that answers
+ * but not as an MQTT broker (an HTTP port). `timeoutSaid`: the wait is the operator's --timeout (as
+ * given, like "1ms"), so running out of it is said as such, with the fix.
+ */
+export async function connect(url: string, clientPrefix: string, waitMs: number, timeoutSaid?: string): Promise<MqttClient> {
   const client = connectMqtt(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
+  // What the server said first, looked at before mqtt.js parses it: anything but a CONNACK is not an
+  // MQTT broker (an HTTP server's "HTTP/1.1 400" parsed as a PUBACK with bad flags, said as such).
+  let first: number | undefined;
+  let tcp = false;
+  const stream = client.stream as unknown as (Partial<Socket> & { prependListener?: Socket['prependListener'] }) | undefined;
+  stream?.prependListener?.('data', (chunk: Buffer) => void (first ??= chunk[0]));
+  stream?.once?.('connect', () => (tcp = true));
+  stream?.once?.('secureConnect', () => (tcp = true));
+  const gone = new Error('no answer');
   try {
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
+      const t = setTimeout(() => reject(gone), waitMs);
       client.once('connect', () => {
         clearTimeout(t);
         resolve();
@@ -75,10 +110,18 @@ export async function connect(url: string, clientPrefix: string, waitMs: number)
     });
   } catch (e) {
     client.end(true);
+    const at = redactBrokerUrl(url);
+    if (first !== undefined && first !== connackByte) throw new CliError(`the server at ${at} answered, but not as an MQTT broker (an HTTP port?); check --broker`, exitCodes.unavailable);
     if (loginRefused(e)) {
-      throw new CliError(`the broker at ${redactBrokerUrl(url)} refused the login: ${(e as Error).message}; check the user name and password in the broker URL (mqtt://user:password@host:port)`, exitCodes.unavailable);
+      throw new CliError(`the broker at ${at} refused the login: ${(e as Error).message}; check the user name and password in the broker URL (mqtt://user:password@host:port)`, exitCodes.unavailable);
     }
-    throw new CliError(`cannot reach the broker at ${redactBrokerUrl(url)}: ${(e as Error).message}`, exitCodes.unavailable);
+    if (e === gone || (e as Error).message === 'connack timeout') {
+      if (timeoutSaid !== undefined) throw new CliError(`no CONNACK from the broker at ${at} within --timeout (${timeoutSaid}); give a longer --timeout`, exitCodes.unavailable);
+      const within = waitMs < 1_000 ? `${waitMs} ms` : `${waitMs / 1_000} s`;
+      if (!tcp) throw new CliError(`cannot reach the broker at ${at}: no connection within ${within} (is the host up, and nothing in the way?)`, exitCodes.unavailable);
+      throw new CliError(`the broker at ${at} took the connection but sent no CONNACK within ${within}: is it an MQTT broker, and not overloaded?`, exitCodes.unavailable);
+    }
+    throw new CliError(`cannot reach the broker at ${at}: ${(e as Error).message}`, exitCodes.unavailable);
   }
   (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
   return client;

@@ -24,7 +24,7 @@ import { controlTopics, type StatusJson } from '../device/control-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration, stallLine } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
@@ -64,7 +64,7 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
                      and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
 
-${commonHelp}
+${commonHelp('how long to wait (default 30s): for the commit, or with --wait none for the\n                     broker to take the command; the connection included (at most 5s of it)')}
 
 Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
@@ -190,6 +190,9 @@ function otherManifestNote(p: BlockProof, manifest: Manifest): string {
   return `the block at height ${p.block.block.height} names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not the --manifest copy (epoch ${manifest.body.epoch}, ${toHex(manifest.hash).slice(0, 16)}): the fleet has changed its manifest since; its certificate was checked against the validators of your copy, so get the current manifest`;
 }
 
+/** The longest a send waits for the broker's CONNACK (a shorter --timeout bounds it). */
+const connectWaitMs = 5_000;
+
 /** How long a send waits for the proof of its own commit once f + 1 validators called its resend a
  *  replay: devices publish the proof as they commit, before any refusal of a later copy. */
 const replayGraceMs = 2_000;
@@ -222,7 +225,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   if (stray !== null) throw new CliError(stray, exitCodes.usage);
   const wait = a.values.wait ?? 'committed';
   if (wait !== 'none' && wait !== 'committed' && wait !== 'executed') throw new CliError(`--wait must be none, committed or executed (got "${wait}")`, exitCodes.usage);
-  const timeoutMs = parseDuration(a.values.timeout, 30_000);
+  const timeoutMs = parseDuration(a.values.timeout, 30_000, 'timeout', timeoutMsMax, ' (the command stays valid for --ttl, at most 1h, anyway)');
   await initCrypto();
   const { manifest, verifier } = loadManifest(a.values.manifest);
   const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
@@ -247,7 +250,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const onSignal = new Map<string, () => void>();
   const topics = controlTopics(manifest.body.fleet);
   const url = brokerUrl(a.values.broker);
-  const client = await connect(url, 'murmurctl', Math.min(timeoutMs, 5_000));
+  // --timeout bounds the whole wait, the connection's too (at most connectWaitMs of it): a shorter one
+  // that runs out before the broker's CONNACK is said as such, not as a broker that cannot be reached.
+  const client = await connect(url, 'murmurctl', Math.min(timeoutMs, connectWaitMs), timeoutMs <= connectWaitMs ? (timeoutMs < 1_000 ? `${timeoutMs} ms` : `${timeoutMs / 1_000} s`) : undefined);
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;

@@ -6,24 +6,44 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration, stallLine } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 
-export const viewUsage = `Usage: murmurctl status [options]     one row per device (retained status)
-       murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
-       murmurctl log [--node ID] [options]     committed commands, rejected ones included
+const viewExitCodes = 'Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.';
 
-status LIVENESS: alive, suspect, dead or recovered as most of the other devices' failure detectors
-see it; offline (the device said so, or the broker did for it); dead (its status is older than 5 s
-and no device sees it alive); self-only (only its own status, no other device's view); unknown
-(never heard from: no status and no device has seen it). Under the table, while validators say their
-fleet has committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by default),
-one line: who votes at that height, who is down, behind or not heard, and the voting power missing.
+/** Each verb's own help page: what it shows, its options, and its own --timeout default. */
+export const viewUsages = {
+  status: `Usage: murmurctl status [options]     one row per device (retained status)
 
-${commonHelp}
+LIVENESS: alive, suspect, dead or recovered as most of the other devices' failure detectors see it;
+offline (the device said so, or the broker did for it); dead (its status is older than 5 s and no
+device sees it alive); self-only (only its own status, no other device's view); unknown (never heard
+from: no status and no device has seen it). Under the table, while validators say their fleet has
+committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by default), one line:
+who votes at that height, who is down, behind or not heard, and the voting power missing.
 
-Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.`;
+${commonHelp('how long to listen for the devices\' retained status (default 0.8s)')}
+
+${viewExitCodes}`,
+  watch: `Usage: murmurctl watch [--count N] [options]   stream every JSON topic of the fleet
+
+  --count N          stop after N messages
+
+${commonHelp('stop after this long (default: no timeout, watch until Ctrl-C or --count);\n                     nothing published by then is a timeout (exit 4)')}
+
+${viewExitCodes.replace('no device answered', 'nothing published within --timeout')}`,
+  log: `Usage: murmurctl log [--node ID] [options]     committed commands, rejected ones included
+
+Merges the devices' logs: DEVICES counts the devices that reported each row; where devices report
+one height and tx differently, each version gets its own row and a line on stderr says so.
+
+  --node ID          one device's log (an id in the manifest)
+
+${commonHelp('how long to listen for the devices\' retained logs (default 0.8s)')}
+
+${viewExitCodes}`,
+} as const;
 
 const inWords = (ms: number): string => (ms < 1_000 ? `${ms} ms` : `${ms / 1_000} s`);
 
@@ -56,12 +76,15 @@ function table(rows: string[][]): string {
 }
 
 export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string[]): Promise<number> {
-  const a = parse(argv, { ...commonOptions, count: { type: 'string' }, node: { type: 'string' } }, viewUsage);
-  if (a.values.help) return void process.stdout.write(viewUsage + '\n'), exitCodes.ok;
+  const usage = viewUsages[verb];
+  const a = parse(argv, { ...commonOptions, count: { type: 'string' }, node: { type: 'string' } }, usage);
+  if (a.values.help) return void process.stdout.write(usage + '\n'), exitCodes.ok;
   // Each verb takes only its own options: one it would ignore is a mistake worth saying.
   if (a.values.count !== undefined && verb !== 'watch') throw new CliError(`--count is an option of watch, not of ${verb}`, exitCodes.usage);
   noStrayArguments(a.positionals, 0, (w) => (verb === 'log' ? `one device's log is --node ${w}` : verb === 'status' ? 'status shows every device of the manifest' : ''));
   if (a.values.node !== undefined && verb !== 'log') throw new CliError(`--node is an option of log, not of ${verb}`, exitCodes.usage);
+  // watch: no timeout unless given (0), and then watch until Ctrl-C.
+  const waitMs = verb === 'watch' ? parseDuration(a.values.timeout, 0, 'timeout', timeoutMsMax, ' (or leave --timeout out: watch then runs until Ctrl-C)') : parseDuration(a.values.timeout, 800);
   await initCrypto();
   const { manifest } = loadManifest(a.values.manifest);
   const url = brokerUrl(a.values.broker);
@@ -72,8 +95,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   if (a.values.node !== undefined && !devices.some((d) => d.id === a.values.node)) {
     throw new CliError(`--node "${a.values.node}" is not a device of fleet "${fleet}"; its devices: ${devices.map((d) => d.id).join(', ')}`, exitCodes.usage);
   }
-  if (verb === 'watch') return watch(url, fleet, a.values.count, a.values.timeout === undefined ? 0 : parseDuration(a.values.timeout, 0), json);
-  const waitMs = parseDuration(a.values.timeout, 800);
+  if (verb === 'watch') return watch(url, fleet, a.values.count, waitMs, json);
   if (verb === 'status') {
     const got = await collect(url, topics.statusAll, waitMs);
     const byNode = new Map<string, Partial<StatusJson> & { state?: string }>();

@@ -326,6 +326,40 @@ describe.concurrent('durations', () => {
     oneLine(zero, 2, '--timeout 0 must be more than 0 ms, like 30s, 500ms, 2m or 1h');
     oneLine(negative, 2, '--timeout -5s must be more than 0 ms');
   });
+
+  it('--timeout above 24h is a usage error (exit 2) for every verb, before Node\'s timers overflowed (a false "no PUBACK", a watch that ended at once); 24h is taken', async () => {
+    const [send, watch, status, log, day] = await Promise.all([
+      murmurctl('send', 'noop', '--timeout', '99999999999h', '--wait', 'none'),
+      murmurctl('watch', '--timeout', '600h'),
+      murmurctl('status', '--timeout', '24.5h'),
+      murmurctl('log', '--timeout', '1441m'),
+      murmurctl('send', 'noop', '--timeout', '24h', '--wait', 'none'),
+    ]);
+    expect(send.stderr).toBe('murmurctl: --timeout 99999999999h is more than 24 h, the longest murmurctl waits: give at most 24h (the command stays valid for --ttl, at most 1h, anyway)\n');
+    expect(watch.stderr).toBe('murmurctl: --timeout 600h is more than 24 h, the longest murmurctl waits: give at most 24h (or leave --timeout out: watch then runs until Ctrl-C)\n');
+    expect(status.stderr).toBe('murmurctl: --timeout 24.5h is more than 24 h, the longest murmurctl waits: give at most 24h\n');
+    expect(log.stderr).toBe('murmurctl: --timeout 1441m is more than 24 h, the longest murmurctl waits: give at most 24h\n');
+    for (const r of [send, watch, status, log]) expect(r.code, r.stderr).toBe(2);
+    oneLine(day, 5, 'cannot reach the broker at mqtt://127.0.0.1:1'); // taken; nothing listens on port 1
+    expect(day.stderr).not.toContain('TimeoutOverflowWarning');
+  });
+});
+
+describe.concurrent('view help pages', () => {
+  it('status, watch and log --help each show their own usage and --timeout default', async () => {
+    const [status, watch, log] = await Promise.all([murmurctl('status', '--help'), murmurctl('watch', '--help'), murmurctl('log', '--help')]);
+    for (const r of [status, watch, log]) expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(status.stdout).toMatch(/^Usage: murmurctl status \[options\]/);
+    expect(status.stdout).toContain("--timeout DURATION how long to listen for the devices' retained status (default 0.8s)");
+    expect(status.stdout).toContain('LIVENESS: alive, suspect, dead or recovered');
+    expect(watch.stdout).toMatch(/^Usage: murmurctl watch \[--count N\] \[options\]/);
+    expect(watch.stdout).toContain('--timeout DURATION stop after this long (default: no timeout, watch until Ctrl-C or --count)');
+    expect(watch.stdout).not.toContain('LIVENESS');
+    expect(log.stdout).toMatch(/^Usage: murmurctl log \[--node ID\] \[options\]/);
+    expect(log.stdout).toContain("--timeout DURATION how long to listen for the devices' retained logs (default 0.8s)");
+    expect(log.stdout).not.toContain('LIVENESS');
+    for (const r of [status, watch, log]) expect(r.stdout).toContain('at most 24h');
+  });
 });
 
 describe.concurrent('view options', () => {
