@@ -5,17 +5,17 @@
 // power: more than the faulty validators may hold; followers do not count). While too few have answered, the same signed bytes go out again (runtime/cli/outbox.ts): a broker that was
 // down or restarted may have taken the first copy to no one.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { initCrypto, randomBytes, createSigner, type Verifier } from '../crypto/sodium.js';
 import { readKeyFile } from '../crypto/key-file.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { keyLookup, memberOf, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../wire/command.js';
 import { commandRoles } from '../mission/machine.js';
 import { closestName } from '../lib/closest.js';
-import { decodeEnvelope, sealEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, sealEnvelope, verifyEnvelope } from '../wire/envelope.js';
 import { parseWith } from '../wire/fields.js';
 import { encodeFrame, fleetTag } from '../links/frame.js';
 import type { AckBody } from '../wire/ack.js';
@@ -28,6 +28,7 @@ import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManife
 import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
+import { textManifestProblem } from './manifest-file.js';
 
 /** The command types the mission state machine runs, in its order; anything else is refused before signing. */
 const knownTypes = Object.keys(commandRoles);
@@ -57,14 +58,19 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
   --arg NAME=VALUE   an argument; VALUE is JSON when it parses (numbers, lists), else text
                      (one starting with [ or { must parse: refused otherwise, exit 2);
                      @FILE reads bytes (fleet.update --arg manifest=@fleet.manifest)
-  --key FILE         operator key file (default $MURMUR_KEY)
-  --ttl DURATION     how long the command stays valid (default 60s, at most 1h)
+  --key FILE         operator key file (default $MURMUR_KEY); refused (exit 3) unless the manifest
+                     holds its public key for an operator (not with --raw: it is signed already)
+  --ttl DURATION     how long the command stays valid (default 60s, at most 1h; not with --raw)
   --wait MODE        none | committed (default) | executed; while waiting and fewer than f+1
                      validators have answered, the same signed command is published again 3 s, 9 s
                      and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
 
 ${commonHelp('how long to wait (default 30s): for the commit, or with --wait none for the\n                     broker to take the command; the connection included (at most 5s of it)')}
+
+A --raw command is checked as devices check it before it is published: its fleet, signer, signature
+and expiry (exit 3 for each). fleet.update's manifest is checked before signing: the signed manifest
+of this fleet, by its authority, of a newer epoch than --manifest (exit 2 otherwise).
 
 Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
@@ -92,6 +98,7 @@ interface SendResult {
 
 function argValue(name: string, v: string): unknown {
   if (v.startsWith('@')) {
+    files.set(name, v.slice(1));
     try {
       return new Uint8Array(readFileSync(v.slice(1)));
     } catch {
@@ -109,21 +116,102 @@ function argValue(name: string, v: string): unknown {
   }
 }
 
-async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number }> {
-  if (a.values.raw !== undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(a.values.raw));
-    } catch {
-      throw new CliError(`--raw: cannot read ${a.values.raw}`, exitCodes.usage);
-    }
-    const e = decodeEnvelope(bytes);
-    if (!e.ok || e.value.kind !== 'command') throw new CliError(`--raw ${a.values.raw} is not a signed command envelope`, exitCodes.usage);
-    const d = decodeCbor(e.value.body, limits.fleetUpdateBytesMax);
-    const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
-    if (!b.ok) throw new CliError(`--raw ${a.values.raw}: ${b.error}`, exitCodes.usage);
-    return { envelope: bytes, operator: e.value.sender, nonceHex: toHex(b.value.nonce), type: b.value.type, expiresAt: b.value.expiresAt };
+/** The files --arg NAME=@FILE read, by NAME: for naming them in what is said of their bytes. */
+const files = new Map<string, string>();
+
+/** Where the operator's manifest copy came from, as said in refusals. */
+interface ManifestAt {
+  readonly manifest: Manifest;
+  readonly path: string;
+  readonly verifier: Verifier;
+}
+
+/**
+ * Why the devices would refuse a command signed by `id` (with `publicKey`, when known: a key file's),
+ * by the operator's manifest copy: not in it, a device's id, another public key, or no role that may
+ * send any command. Null when the manifest takes it. `what` names the key, like `key ops.key (id "ops")`.
+ */
+function senderProblem(m: ManifestAt, what: string, id: string, publicKey: Uint8Array | null): string | null {
+  const member = memberOf(m.manifest, id);
+  const inManifest = `the manifest ${m.path} (fleet "${m.manifest.body.fleet}", epoch ${m.manifest.body.epoch})`;
+  const operators = m.manifest.body.operators.map((o) => o.id).join(', ') || 'none';
+  if (member === undefined) return `${what} is not in ${inManifest}, whose operators are ${operators}: devices would refuse the command as unauthorized; give an operator's key, or have the fleet authority add ${id} to the manifest (murmur fleet add --operator)`;
+  if (member.role !== 'operator') return `${what} names ${member.role} ${id} in ${inManifest}, not an operator: devices would refuse the command as unauthorized (a ${member.role} may not send commands); give an operator's key (${operators})`;
+  if (publicKey !== null && !bytesEqual(publicKey, member.publicKey)) return `${what} is not ${id}'s key in the manifest ${m.path} (regenerated? the manifest holds a different public key): devices would refuse the command as forged; give ${id}'s key file, or have the fleet authority sign a manifest with this one`;
+  const roles = operatorOf(m.manifest, id)?.roles ?? [];
+  if (!roles.some((r) => commandingRoles.has(r))) return `${what}: operator ${id} has role ${roles.join('+') || 'none'} in ${inManifest}, which may send no command (each needs operator or admin): devices would refuse the command as unauthorized; give the key of an operator with one of those roles`;
+  return null;
+}
+
+/** The operator roles that may send some command type. */
+const commandingRoles: ReadonlySet<string> = new Set(Object.values(commandRoles).flat());
+
+/** A saved signed command (--raw FILE), checked as the devices would before it is published: the
+ *  fleet, its signer and signature against the manifest copy, and its expiry. */
+function rawCommand(file: string, m: ManifestAt): { envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number } {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch {
+    throw new CliError(`--raw: cannot read ${file}`, exitCodes.usage);
   }
+  const e = decodeEnvelope(bytes);
+  if (!e.ok || e.value.kind !== 'command') throw new CliError(`--raw ${file} is not a signed command envelope`, exitCodes.usage);
+  const d = decodeCbor(e.value.body, limits.fleetUpdateBytesMax);
+  const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
+  if (!b.ok) throw new CliError(`--raw ${file}: ${b.error}`, exitCodes.usage);
+  const sender = e.value.sender;
+  if (e.value.fleet !== m.manifest.body.fleet) throw new CliError(`--raw ${file} is a command for fleet "${e.value.fleet}", and the manifest ${m.path} is fleet "${m.manifest.body.fleet}"'s: devices would refuse it as invalid; give the manifest of its fleet, or sign a new command`, exitCodes.refused);
+  const who = senderProblem(m, `--raw ${file}: its signer "${sender}"`, sender, null);
+  if (who !== null) throw new CliError(who, exitCodes.refused);
+  const v = verifyEnvelope(e.value, { fleet: m.manifest.body.fleet, keyOf: keyLookup(m.manifest), verifier: m.verifier });
+  if (!v.ok) {
+    if (v.error.code === 'bad-signature') throw new CliError(`--raw ${file}: its signature does not verify against ${sender}'s key in the manifest ${m.path} (signed with another key, or altered since): devices would refuse it as forged; sign a new command`, exitCodes.refused);
+    throw new CliError(`--raw ${file}: ${v.error.message}`, exitCodes.refused);
+  }
+  const now = Date.now();
+  if (now >= b.value.expiresAt) throw new CliError(`--raw ${file} expired at ${new Date(b.value.expiresAt).toISOString()} (${Math.round((now - b.value.expiresAt) / 1000)} s ago): devices would refuse it as expired; sign a new one`, exitCodes.refused);
+  return { envelope: bytes, operator: sender, nonceHex: toHex(b.value.nonce), type: b.value.type, expiresAt: b.value.expiresAt };
+}
+
+/**
+ * Why fleet.update's args.manifest is not what devices take, or null: the bytes of a signed manifest
+ * of this fleet, by its authority, of a newer epoch than the operator's copy. Said before signing:
+ * the swarm committed the mistake as rejected (a draft's "CBOR integer or length at byte 0 exceeds
+ * 2^53-1", a file name's "must be the signed manifest file, as bytes").
+ */
+function manifestArgProblem(value: unknown, m: ManifestAt): string | null {
+  const file = files.get('manifest');
+  if (value === undefined) return 'fleet.update needs the signed manifest of the next epoch: give it as --arg manifest=@FILE (the file `murmur fleet sign` wrote)';
+  if (!(value instanceof Uint8Array)) {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (typeof value === 'string' && isFile(value)) return `--arg manifest=${value} gives the file's name, not the file: give it as manifest=@${value}`;
+    return `--arg manifest=${text} is not a manifest: fleet.update takes the signed manifest file's bytes, given as --arg manifest=@FILE`;
+  }
+  const at = `--arg manifest=@${file ?? '?'}`;
+  const text = textManifestProblem(value, file ?? 'the file', { previous: m.path, epoch: m.manifest.body.epoch + 1 });
+  if (text !== null) return `${at}: ${text}`;
+  const v = verifyManifest(value, m.verifier);
+  if (!v.ok) return `${at}: ${v.error}; give the signed manifest \`murmur fleet sign\` wrote`;
+  const next = v.value.body;
+  const ours = m.manifest.body;
+  if (next.fleet !== ours.fleet) return `${at} is a manifest of fleet "${next.fleet}", not of fleet "${ours.fleet}" (the manifest ${m.path}): give the next manifest of fleet "${ours.fleet}"`;
+  if (!bytesEqual(next.authority, ours.authority)) return `${at} is signed by authority ${toHex(next.authority).slice(0, 16)}…, not by fleet "${ours.fleet}"'s (${toHex(ours.authority).slice(0, 16)}…, in ${m.path}): devices would reject it; sign the draft with the fleet's authority key`;
+  if (next.epoch <= ours.epoch) return `${at} has epoch ${next.epoch}, not newer than the manifest ${m.path} (epoch ${ours.epoch}): devices would reject it; sign the draft with --previous ${m.path} --epoch ${ours.epoch + 1}`;
+  return null;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function buildEnvelope(a: ReturnType<typeof parseSend>, m: ManifestAt): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number }> {
+  const manifest = m.manifest;
+  if (a.values.raw !== undefined) return rawCommand(a.values.raw, m);
   let type = a.positionals[0];
   let args: Record<string, unknown> = {};
   if (a.values.command !== undefined) {
@@ -150,8 +238,16 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, manifest: Manifest
   }
   const keyPath = a.values.key ?? process.env.MURMUR_KEY;
   if (!keyPath) throw new CliError('missing --key FILE (the operator key from `murmurctl keygen`; or set MURMUR_KEY)', exitCodes.usage);
+  if (type === 'fleet.update') {
+    const problem = manifestArgProblem(args.manifest, m);
+    if (problem !== null) throw new CliError(problem, exitCodes.usage);
+  }
   const idn = await readKeyFile(keyPath);
   if (!idn.ok) throw new CliError(`--key: ${idn.error}`, exitCodes.usage);
+  // A key the manifest does not hold for an operator that may command: every device refuses what it
+  // signs (forged, unauthorized); said here, before anything is signed or sent.
+  const who = senderProblem(m, `key ${keyPath}${a.values.key === undefined ? ' (from MURMUR_KEY)' : ''} (id "${idn.value.id}")`, idn.value.id, idn.value.publicKey);
+  if (who !== null) throw new CliError(who, exitCodes.refused);
   const ttl = parseDuration(a.values.ttl, 60_000, 'ttl');
   if (ttl <= 0 || ttl > limits.commandLifetimeMsMax) throw new CliError(`--ttl must be more than 0 and at most ${limits.commandLifetimeMsMax / 60_000} minutes`, exitCodes.usage);
   const nonce = randomBytes(limits.nonceBytes);
@@ -207,7 +303,11 @@ const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nod
  */
 function strayArgument(a: ReturnType<typeof parseSend>): string | null {
   const whole = a.values.raw !== undefined ? '--raw' : a.values.command !== undefined ? '--command' : null;
-  if (whole === '--raw' && (a.values.command !== undefined || a.values.arg !== undefined)) return `--raw publishes a saved command as it is: leave out ${a.values.command !== undefined ? '--command' : '--arg'}`;
+  if (whole === '--raw') {
+    // Each was ignored: the command is signed already, with its own lifetime.
+    const given = ([['command', '--command'], ['arg', '--arg'], ['key', '--key'], ['ttl', '--ttl']] as const).filter(([k]) => a.values[k] !== undefined).map(([, flag]) => flag);
+    if (given.length > 0) return `--raw publishes a saved command as it is: leave out ${given.join(' and ')} (it was signed, with its lifetime, before it was saved)`;
+  }
   const stray = a.positionals.slice(whole === null ? 1 : 0);
   if (stray.length === 0) return null;
   const word = stray[0] as string;
@@ -227,8 +327,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
   if (wait !== 'none' && wait !== 'committed' && wait !== 'executed') throw new CliError(`--wait must be none, committed or executed (got "${wait}")`, exitCodes.usage);
   const timeoutMs = parseDuration(a.values.timeout, 30_000, 'timeout', timeoutMsMax, ' (the command stays valid for --ttl, at most 1h, anyway)');
   await initCrypto();
-  const { manifest, verifier } = loadManifest(a.values.manifest);
-  const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, manifest);
+  const { manifest, verifier, path } = loadManifest(a.values.manifest);
+  const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, { manifest, verifier, path });
   if (a.values.save !== undefined) writeOutputFile(a.values.save, envelope, { flag: '--save', mode: 0o600, example: 'command.cmd' });
   const ref = `${operator}/${nonceHex}`;
   /** What a signal that ends the wait leaves behind, said in one line: the command may be committed. */

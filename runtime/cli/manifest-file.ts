@@ -13,8 +13,10 @@ import { fsReason } from './output-file.js';
 /**
  * Why `bytes` is a text file (JSON or otherwise) rather than a signed manifest, which is binary CBOR;
  * null when it is not text. Said for what it most likely is: an unsigned draft, a key file, other text.
+ * `next`: the manifest is to follow `previous` (fleet.update's), so a draft is to be signed as its
+ * next epoch, into a file of its own.
  */
-export function textManifestProblem(bytes: Uint8Array, path: string): string | null {
+export function textManifestProblem(bytes: Uint8Array, path: string, next?: { previous: string; epoch: number }): string | null {
   const head = Buffer.from(bytes.subarray(0, 4_096)).toString('utf8');
   const text = head.length > 0 && !head.includes('\uFFFD') && !/[\x00-\x08\x0e-\x1f]/.test(head);
   if (!text) return null;
@@ -24,6 +26,7 @@ export function textManifestProblem(bytes: Uint8Array, path: string): string | n
   } catch {
     /* text, not JSON */
   }
+  if (format === draftFormat && next !== undefined) return `${path} is an unsigned fleet draft, not a signed manifest; sign it with \`murmur fleet sign ${path} --authority KEYFILE --previous ${next.previous} --epoch ${next.epoch} --out next.manifest\` and give --arg manifest=@next.manifest`;
   if (format === draftFormat) return `${path} is an unsigned fleet draft, not a signed manifest; sign it with \`murmur fleet sign ${path} --authority KEYFILE --out fleet.manifest\` and use fleet.manifest`;
   if (format === 'murmur-ed25519-key/1' || format === 'murmur-ed25519-public/1') return `${path} is a key file, not a signed manifest; give the file \`murmur fleet sign\` wrote`;
   return `${path} is a text file, not a signed manifest; give the (binary) file \`murmur fleet sign\` wrote`;

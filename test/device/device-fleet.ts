@@ -255,8 +255,9 @@ export class DeviceFleet {
     return this.devices.get(id)?.proc.pid;
   }
 
-  ctl(args: string[], timeoutMs = 60_000): Promise<CliRun> {
-    return runCli('murmurctl', [...args, '--broker', this.broker.url, '--manifest', this.manifestFile], { cwd: this.dir, timeoutMs, env: { MURMUR_KEY: this.keyFile('ops') } });
+  /** murmurctl with the fleet's broker and, unless `manifest` names another copy, its manifest. */
+  ctl(args: string[], timeoutMs = 60_000, manifest = this.manifestFile): Promise<CliRun> {
+    return runCli('murmurctl', [...args, '--broker', this.broker.url, '--manifest', manifest], { cwd: this.dir, timeoutMs, env: { MURMUR_KEY: this.keyFile('ops') } });
   }
 
   async teardown(): Promise<void> {
