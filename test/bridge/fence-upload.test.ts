@@ -247,10 +247,13 @@ describe.concurrent('fence upload when the vehicle\'s requests are lost (scripte
       }
     });
     const f = ring(4, 30, null);
-    // 400 ms: long enough that only the dropped request times out, not a reply the load delayed.
+    // On an idle machine only the dropped request times out (got [0, 1, 1, 2, 3], one resend); on a
+    // loaded one a reply may come after the 400 ms too and cost another resend, which the FC also takes.
     const r = await uploadFence(ours, { sysid: 1, compid: 1 }, f, { itemTimeoutMs: 400, retries: 3 });
-    expect(r.ok ? { items: r.value.items, resends: r.value.resends } : r.error.message).toEqual({ items: 4, resends: 1 });
-    expect(got).toEqual([0, 1, 1, 2, 3]);
+    expect(r.ok ? r.value.items : r.error.message).toBe(4);
+    expect(r.ok ? r.value.resends : 0).toBeGreaterThanOrEqual(1);
+    expect(got.filter((s) => s === 1).length, `sent ${got.join(', ')}`).toBeGreaterThanOrEqual(2); // item 1 again after the lost request
+    expect(got.every((s, i) => i === 0 || s >= (got[i - 1] as number)), `sent ${got.join(', ')}: never an earlier item after a later one`).toBe(true);
     expect(stored.map((m) => [m.command, m.frame, m.param1, m.x, m.y, m.missionType])).toEqual(e7(f).map(([x, y]) => [cmdFenceVertexInclusion, 0, 4, x, y, missionTypeFence]));
   });
 });
