@@ -27,7 +27,17 @@ export interface HealthFacts {
   readonly clockSetBy?: string | null;
   /** A validator's line while its fleet commits no block (stall.ts describeStall), else null. */
   readonly stall?: string | null;
+  /** How long each HAL device has answered no-data without a break (NoDataClock), in ms. */
+  readonly noDataMs?: Readonly<Partial<Record<DeviceKind, number>>>;
 }
+
+/** How long a flight controller may stay unheard (or a receiver without a fix) before its device says
+ *  so: as long as a mission waits for the first HEARTBEAT (README, "Missions on a flight controller").
+ *  Before, no-data was harmless for good, and a device whose FC never answered reported ok. */
+export const noDataGraceMs = 15_000;
+
+/** The HAL devices whose lasting silence /health reports: without them the vehicle cannot fly the mission. */
+const mustAnswer: ReadonlySet<DeviceKind> = new Set(['flight', 'position']);
 
 export interface HealthAssessment {
   readonly health: Health;
@@ -51,6 +61,11 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
   if (f.battery === 'critical') failing.push('battery critical');
   else if (f.battery === 'low') degraded.push('battery low');
   for (const h of f.hal) {
+    const silentMs = f.noDataMs?.[h.kind] ?? 0;
+    if (h.error?.code === 'no-data' && mustAnswer.has(h.kind) && silentMs >= noDataGraceMs) {
+      (h.kind === 'flight' ? failing : degraded).push(`${h.kind}: no data for ${seconds(silentMs)} s (${h.error.message})`);
+      continue;
+    }
     if (h.error === null || harmless.has(h.error.code)) continue;
     // Without its flight controller a vehicle cannot follow the mission at all.
     (h.kind === 'flight' ? failing : degraded).push(`${h.kind}: ${h.error.code} (${h.error.message})`);
@@ -75,6 +90,26 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
 
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
+}
+
+/** Since when each HAL device has answered no-data, broken by any other answer. */
+export class NoDataClock {
+  private readonly since = new Map<DeviceKind, number>();
+
+  /** The ms each device in `hal` has been answering no-data, as of `nowMs`. */
+  observe(hal: HealthFacts['hal'], nowMs: number): Partial<Record<DeviceKind, number>> {
+    const out: Partial<Record<DeviceKind, number>> = {};
+    for (const h of hal) {
+      if (h.error?.code !== 'no-data') {
+        this.since.delete(h.kind);
+        continue;
+      }
+      const from = this.since.get(h.kind) ?? nowMs;
+      this.since.set(h.kind, from);
+      out[h.kind] = nowMs - from;
+    }
+    return out;
+  }
 }
 
 /** Reads every configured HAL device once: the `hal` and `battery` facts. */

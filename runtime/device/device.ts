@@ -44,7 +44,7 @@ import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
 import type { DeviceAgents } from './agents-setup.js';
-import { assessHealth, deviceFacts, type HealthAssessment } from './device-health.js';
+import { assessHealth, deviceFacts, NoDataClock, type HealthAssessment } from './device-health.js';
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
@@ -597,9 +597,13 @@ export class Device {
    *  fleet's stall as this validator sees it. */
   selfHealth(): HealthAssessment {
     const core = this.shell.core;
-    const facts = deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, Date.now(), core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null);
-    return assessHealth({ ...facts, stall: this.stalled ? describeStall(this.stalled) : null });
+    const now = Date.now();
+    const facts = deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, now, core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null);
+    return assessHealth({ ...facts, stall: this.stalled ? describeStall(this.stalled) : null, noDataMs: this.noData.observe(facts.hal, performance.now()) });
   }
+
+  /** How long the HAL's flight controller and position have been silent (device-health.ts). */
+  private readonly noData = new NoDataClock();
 
   /** The chain height last seen, and when (monotonic ms). */
   private lastBlock = { height: -1, atMs: 0 };

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseDeviceConfig, type DeviceConfig } from '../../runtime/config/device-config.js';
-import { assessHealth, type HealthFacts } from '../../runtime/device/device-health.js';
+import { assessHealth, NoDataClock, type HealthFacts } from '../../runtime/device/device-health.js';
 import { membershipConfigOf, planDeviceHeartbeats } from '../../runtime/device/heartbeats-setup.js';
 import { makeFleet } from '../support/fleet-fixture.js';
 
@@ -101,6 +101,28 @@ describe("the device's own health", () => {
     expect(assessHealth({ ...fine, hal: [{ kind: 'flight', error: { code: 'timeout', message: 'no HEARTBEAT' } }] }).health).toBe('failing');
     const both = assessHealth({ ...fine, battery: 'low', failsafe: 'return-to-launch' });
     expect(both).toEqual({ health: 'failing', reasons: ['failsafe return-to-launch latched', 'battery low'] });
+  });
+
+  it('a flight controller unheard, or a position without a fix, past the 15 s grace: failing and degraded, with the HAL\'s words', () => {
+    const silent = { kind: 'flight' as const, error: { code: 'no-data' as const, message: 'nothing received on serial:/dev/ttyAMA0: check the wiring (TX to RX)' } };
+    const noFix = { kind: 'position' as const, error: { code: 'no-data' as const, message: 'no GGA with a fix yet' } };
+    // Starting up: no reason yet (an FC takes seconds to boot).
+    expect(assessHealth({ ...fine, hal: [silent, noFix], noDataMs: { flight: 14_999, position: 14_999 } })).toEqual({ health: 'ok', reasons: [] });
+    expect(assessHealth({ ...fine, hal: [silent, noFix], noDataMs: { flight: 15_000, position: 31_000 } })).toEqual({
+      health: 'failing',
+      reasons: ['flight: no data for 15 s (nothing received on serial:/dev/ttyAMA0: check the wiring (TX to RX))', 'position: no data for 31 s (no GGA with a fix yet)'],
+    });
+    // Other devices' no-data stays harmless (a battery monitor the FC does not have).
+    expect(assessHealth({ ...fine, hal: [{ kind: 'battery', error: { code: 'no-data', message: 'no BATTERY_STATUS' } }], noDataMs: { battery: 60_000 } }).health).toBe('ok');
+  });
+
+  it('counts how long each HAL device has answered no-data, from its first such answer, broken by any other', () => {
+    const clock = new NoDataClock();
+    const noData = [{ kind: 'flight' as const, error: { code: 'no-data' as const, message: 'x' } }];
+    expect(clock.observe(noData, 1_000)).toEqual({ flight: 0 });
+    expect(clock.observe(noData, 17_500)).toEqual({ flight: 16_500 });
+    expect(clock.observe([{ kind: 'flight', error: null }], 18_000)).toEqual({});
+    expect(clock.observe(noData, 19_000)).toEqual({ flight: 0 });
   });
 
   it('names a validator clock off the fleet\'s block times by more than a block may be ahead (30 s)', () => {

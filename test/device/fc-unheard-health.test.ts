@@ -1,0 +1,74 @@
+// A device configured to fly a flight controller that never answers: after the 15 s a mission waits for
+// the first HEARTBEAT, its /health is failing and says what the port carried (here: nothing). Before,
+// "no data" was harmless for good and /health said ok, ready, no reasons, with no FC heard at all. Once
+// the FC answers (the simulated ArduPilot on the pty's far end), the reason goes.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
+import { openSerial } from '../../firmware-bridge/transport.js';
+import { loadDeviceConfig } from '../../runtime/config/device-config.js';
+import { Device, openDevice } from '../../runtime/device/device.js';
+import { noDataGraceMs } from '../../runtime/device/device-health.js';
+import { Mosquitto, PtyPair } from '../links/processes.js';
+import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
+
+interface HealthJson {
+  readonly health: string;
+  readonly healthReasons: readonly string[];
+}
+
+describe('a device whose flight controller never answers', () => {
+  it('reports failing on /health after the grace, naming the silent port; the reason goes once the FC answers', { timeout: 60_000 }, async (t) => {
+    const cleanup: Array<() => Promise<unknown> | unknown> = [];
+    t.onTestFinished(async () => {
+      for (const f of cleanup.splice(0).reverse()) await f();
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-fc-unheard-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const p = (f: string): string => join(dir, f);
+    await writeFleetFiles(await makeFleet({ fleet: 'unheard', validatorIds: ['d1'], operators: [{ id: 'ops', roles: ['operator'] }] }), dir);
+    const broker = await Mosquitto.start();
+    cleanup.push(() => broker.stop());
+    const pair = await PtyPair.start();
+    cleanup.push(() => pair.stop());
+    writeFileSync(
+      p('d1.yaml'),
+      `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data-d1')}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: warn }\nagents: { enabled: false }\n` +
+        `hal: { driver: mavlink, mavlink: { serial: "${pair.a}", baud: 115200, autopilot: ardupilot } }\n`,
+    );
+    const cfg = loadDeviceConfig(p('d1.yaml'));
+    if (!cfg.ok) throw new Error(cfg.error);
+    const opened = await openDevice(cfg.value, p('d1.yaml'));
+    if (!opened.ok) throw new Error(opened.error);
+    const device = new Device(opened.value, Date.now(), {});
+    cleanup.push(() => device.stop());
+    const startedAt = Date.now();
+    await device.start();
+    const health = async (): Promise<HealthJson> => (await (await fetch(`http://127.0.0.1:${device.httpPort}/health`)).json()) as HealthJson;
+
+    // Within the grace: nothing to say yet (an FC takes seconds to boot).
+    const early = await health();
+    expect(early.healthReasons.some((r) => r.startsWith('flight:')), JSON.stringify(early)).toBe(false);
+    let last: HealthJson = early;
+    for (const deadline = Date.now() + noDataGraceMs + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      last = await health();
+      if (last.health === 'failing') break;
+    }
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(noDataGraceMs);
+    expect(last.health, JSON.stringify(last)).toBe('failing');
+    expect(last.healthReasons[0], JSON.stringify(last)).toMatch(new RegExp(`^flight: no data for \\d+\\.?\\d* s \\(.*nothing received on serial:${pair.a.replace(/[/.]/g, '\\$&')}`));
+
+    // The flight controller comes up on the far end: its heartbeats clear the reason.
+    const transport = await openSerial({ path: pair.b, baudRate: 115_200 });
+    cleanup.push(() => transport.close());
+    const fc = new SimFlightController({ transport, family: 'ardupilot', seed: 3, heartbeatIntervalMs: 500 });
+    fc.start();
+    cleanup.push(() => fc.stop());
+    let now: HealthJson = last;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && now.healthReasons.some((r) => r.startsWith('flight:')); await new Promise((r) => setTimeout(r, 250))) now = await health();
+    expect(now.healthReasons.filter((r) => r.startsWith('flight:')), JSON.stringify(now)).toEqual([]);
+  });
+});
