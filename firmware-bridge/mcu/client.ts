@@ -95,7 +95,10 @@ export class McuClient {
   /**
    * onSeq learns the sequence number the request travels with (tests use it to predict digests). A
    * board that reset since the handshake (power, watchdog, a new flash) answers "no handshake" and has
-   * applied nothing: the client shakes hands again and sends the request once more.
+   * applied nothing: the client shakes hands again and sends the request once more. Only when that
+   * answer came to the first copy: to a resent one, an earlier copy may have reached the board before
+   * it reset and been applied (its answer lost), so the request ends with an error that says so
+   * instead of being applied twice.
    */
   async request(method: number, body: unknown, onSeq?: (seq: number) => void): Promise<Result<unknown, DeviceError>> {
     if (this.version === 0) return err(deviceError('stopped', 'MCU request before the version handshake'));
@@ -205,6 +208,10 @@ export class McuClient {
     if (m.type === mcuType.error) {
       this.stats.errors++;
       const code = typeof m.body === 'number' ? m.body : -1;
+      if (code === noHandshakeCode && p.attempts > 1) {
+        p.resolve(err(deviceError('rejected', `MCU request seq ${m.ack}: the board reset while it was being sent (it answered "no handshake" to copy ${p.attempts}), and an earlier copy may have been applied before it did; not sent again: read the board's state before repeating it`)));
+        return;
+      }
       p.resolve(err(deviceError('rejected', `MCU error ${code} (${mcuErrorNames[code] ?? 'unknown'}) for seq ${m.ack}`)));
       return;
     }

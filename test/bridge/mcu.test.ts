@@ -16,6 +16,7 @@ import { startPtyPair, type PtyPair, type Started } from '../../firmware-bridge/
 import { compileFirmware, firmwareDir, startFirmware } from './firmware.js';
 import { startRelay, type Relay } from './lossy-relay.js';
 import { waitFor } from './companion.js';
+import { memoryPair } from './memory-pair.js';
 
 const seed = Number(process.env.MURMUR_SEED ?? 21);
 
@@ -217,7 +218,9 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     let fw: Started = await startFirmware(binary, pair.b);
     cleanup.push(() => fw.stop());
     const port = await openSerial({ path: pair.a, baudRate: 921_600 });
-    const client = new McuClient(port, { timeoutMs: 15, retries: 400 });
+    // Each copy answered well within the second: the reset board's "no handshake" comes to the first
+    // copy, the one case where the request is sent again (below, the other).
+    const client = new McuClient(port, { timeoutMs: 1_000, retries: 5 });
     try {
       expect((await client.handshake()).ok).toBe(true);
       const before = await client.request(mcuMethod.add, 5);
@@ -234,6 +237,37 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
       client.close();
       await port.close();
     }
+  });
+
+  it('a board that resets between two copies of a request (its answer to the first lost) is not sent it again: the first may have been applied', async () => {
+    // The board played here: it applies the first copy of ADD and its answer is lost; then it resets
+    // (no session), and answers the resent copy "no handshake". Before, the client shook hands again and
+    // sent the request a third time, which the board applied again: 7 added twice.
+    const [host, board] = memoryPair();
+    const reader = new McuFrameReader();
+    let session = false;
+    let sum = 0;
+    let adds = 0;
+    const answer = (m: Omit<McuMessage, 'seq'>): void => board.write(encodeMcuFrame({ ...m, seq: 0 }));
+    board.onData((chunk) => {
+      for (const m of reader.push(chunk)) {
+        if (m.type === mcuType.hello) {
+          session = true;
+          answer({ type: mcuType.helloAck, ack: m.seq, method: 0, body: [1, 'scripted'] });
+        } else if (!session) answer({ type: mcuType.error, ack: m.seq, method: m.method, body: 3 });
+        else if (m.method === mcuMethod.add) {
+          sum += m.body as number;
+          adds++;
+          session = false; // the answer is lost, and the board resets
+        }
+      }
+    });
+    const client = new McuClient(host, { timeoutMs: 50, retries: 3 });
+    expect((await client.handshake()).ok).toBe(true);
+    const r = await client.request(mcuMethod.add, 7);
+    expect(r.ok ? r.value : r.error.message).toMatch(/^MCU request seq \d+: the board reset while it was being sent \(it answered "no handshake" to copy 2\), and an earlier copy may have been applied before it did; not sent again: read the board's state before repeating it$/);
+    expect([adds, sum, client.counters().rehandshakes]).toEqual([1, 7, 0]);
+    client.close();
   });
 
   it('10,000 ADD requests through a corrupting relay: corrupt frames dropped and retried, each request applied once', async () => {
