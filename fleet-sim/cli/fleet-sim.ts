@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, signalName, unknownCommand } from '../../runtime/cli/kit.js';
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
+import { rejectedText } from '../report/rejections.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { readScenarioText, scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
@@ -78,7 +79,7 @@ function output(value: unknown, json: string | undefined): void {
 
 function summary(r: Report): string {
   const v = r.safety.violations[0];
-  return `${r.scenario} seed ${r.seed}: ${r.expect.met ? 'ok' : 'FAILED'} (heights ${r.liveness.heights}, commands ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted}, p50 ${r.latencyMs.commitP50?.toFixed(1) ?? '-'} ms, max stall ${r.liveness.maxStallMs} ms, ${r.wallMs} ms wall)${v ? `\n  ${v.property}: ${v.detail}` : ''}`;
+  return `${r.scenario} seed ${r.seed}: ${r.expect.met ? 'ok' : 'FAILED'} (heights ${r.liveness.heights}, commands ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted}${rejectedText(r.liveness.commandsRejected, r.liveness.rejections)}, p50 ${r.latencyMs.commitP50?.toFixed(1) ?? '-'} ms, max stall ${r.liveness.maxStallMs} ms, ${r.wallMs} ms wall)${v ? `\n  ${v.property}: ${v.detail}` : ''}`;
 }
 
 /** --threads: a whole number the scenario can be split into (shards.ts says why not). */

@@ -10,6 +10,7 @@ import { missionBlockOf } from '../../runtime/device/mission-adapter.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import type { MissionEffect } from '../../runtime/mission/types.js';
 import { CoverageGrid } from '../report/coverage.js';
+import { CommandRejections } from '../report/rejections.js';
 import type { PointNe } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { World } from '../sim/world.js';
@@ -65,11 +66,13 @@ export function surveyAreaOf(s: Scenario): PointNe[] | null {
   return null;
 }
 
-/** Whether the world must fly: anything in the scenario that reads or is read by the drones. */
+/** Whether the world must fly: anything in the scenario that reads or is read by the drones. A rate
+ *  of a command other than noop flies too: the mission machine decides it (and may reject it, which the
+ *  report lists); the machine accepts every noop of the world's operator. */
 export function scenarioFlies(s: Scenario): boolean {
   const e = s.expect;
   const flightExpect = e.geofenceBreachesMax !== undefined || e.failsafesMin !== undefined || e.hazardsCommittedMin !== undefined || e.hazardsCommittedMax !== undefined || e.minSeparationM !== undefined || e.surveyedFractionMin !== undefined || e.obstacleStrikesMax !== undefined;
-  return s.radio !== undefined || s.world !== undefined || flightExpect || s.workload.some((w) => w.kind !== 'rate') || scenarioHasAgents(s);
+  return s.radio !== undefined || s.world !== undefined || flightExpect || s.workload.some((w) => w.kind !== 'rate' || w.command !== 'noop') || scenarioHasAgents(s);
 }
 
 export class WorldFlight {
@@ -90,6 +93,8 @@ export class WorldFlight {
   attestationsCommitted = 0;
   /** Committed attestations signed by a device with an agent Byzantine behaviour. */
   liesCommitted = 0;
+  /** The operator's commands (World.submitted) the mission machine committed as rejected. */
+  readonly rejections = new CommandRejections();
 
   constructor(
     private readonly w: World,
@@ -134,9 +139,20 @@ export class WorldFlight {
         // The same block first through the agents' hazard rule, then (with what it committed) the mission.
         block = { ...block, hazards: { cellDm: hazardCellM * 10, cells: committedHazards(this.swarm.hazards) } };
       }
-      this.effects.push(...this.layer.applyCommitted(block));
+      const effects = this.layer.applyCommitted(block);
+      for (const e of effects) {
+        if (e.type === 'decision' && e.decision.outcome === 'rejected' && this.w.submitted.has(e.decision.id)) this.rejections.note(h, e.decision.type, e.decision.reason);
+      }
+      this.effects.push(...effects);
       this.fedHeight = h;
     }
+  }
+
+  /** Applies the heights decided since the last step (the run's end comes between steps), so the
+   *  rejections cover every committed command. Called once the run's flight report is taken. */
+  settle(): CommandRejections {
+    this.feedCommits();
+    return this.rejections;
   }
 
   /** The agents' rules on one committed block; true when the committed hazard set changed. */

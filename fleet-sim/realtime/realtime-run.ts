@@ -36,6 +36,7 @@ import { closestPairM, coverageCellM } from '../flight/world-flight.js';
 import { deniedHazardCells, fakeHazardCells, lieEveryMs } from '../flight/world-agents.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { insidePolygon } from '../report/coverage.js';
+import { CommandRejections, type CommandRejection } from '../report/rejections.js';
 
 // Required, not imported, as the devices' own client is (runtime/lib/require-cjs.ts): an import of it here
 // would take Node's ESM translator path for mqtt again in this process.
@@ -103,7 +104,8 @@ export interface RealtimeReport {
   broker: string;
   nodes: { validators: number; followers: number; byzantine: number[]; crashed: number[] };
   safety: { ok: boolean; violations: { property: string; atMs: number; detail: string }[] };
-  liveness: { heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number };
+  /** commandsRejected and rejections: from the outcome and reason of the devices' decision logs. */
+  liveness: { heights: number; commandsSubmitted: number; commandsCommitted: number; commandsRejected: number; rejections: CommandRejection[]; maxStallMs: number };
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
   evidence: { kind: string; validator: number; height: number }[];
@@ -335,6 +337,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     const decidedHash = new Map<number, string>();
     const committedAt = new Map<string, number>();
     const sentAt = new Map<string, number>();
+    /** fleet-sim's commands the devices' decision logs say were committed as rejected. */
+    const rejections = new CommandRejections();
     // As `murmurctl send` does: a command with no commit seen goes out again (same bytes) until it expires.
     const outbox = new Outbox();
     // Back on a restarted broker: what waits goes out again within 3 s, as murmurctl does.
@@ -389,6 +393,10 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           if (!committedAt.has(d.command) && sent !== undefined) {
             committedAt.set(d.command, now());
             outbox.settle(d.command);
+            if (d.outcome === 'rejected') {
+              rejections.note(d.height, d.type, d.reason);
+              o.observer.onEvent({ t: 'log', at: now(), level: 'info', text: `height ${d.height}: ${d.type} rejected (${d.reason})` });
+            }
             forgery?.onCommitted(d.command);
             const f = fresh.get(d.height) ?? { commands: 0, latencyMs: 0, each: [] };
             f.each.push(now() - sent);
@@ -707,7 +715,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       broker: fleet.brokerUrl,
       nodes: { validators: s.validators, followers: s.followers, byzantine: [...new Set([...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i), ...forgot])].sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
-      liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, maxStallMs: maxStall },
+      liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, commandsRejected: rejections.count, rejections: [...rejections.first], maxStallMs: maxStall },
       latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
       // Over the time it ran: a run Ctrl-C cut short did not have the whole duration.
       throughput: { commandsPerSec: Math.round((committedAt.size / (Math.max(1, Math.min(endedMs, s.durationMs)) / 1000)) * 100) / 100 },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CliError, exitCodes } from '../../runtime/cli/kit.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { renderReportHtml } from './html.js';
+import { rejectedText, type CommandRejection } from './rejections.js';
 import type { Recording } from './recorder.js';
 /** The real-time air's counters (fleet-sim/realtime/radio-medium.ts). */
 import type { RadioCounters as AirCounters } from '../realtime/radio-medium.js';
@@ -49,7 +50,7 @@ interface SummaryFields {
   simulatedMs: number;
   wallMs: number;
   safety: { ok: boolean; violations: readonly { property: string; detail: string }[] };
-  liveness: { heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number };
+  liveness: { heights: number; commandsSubmitted: number; commandsCommitted: number; commandsRejected?: number; rejections?: readonly CommandRejection[]; maxStallMs: number };
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
   evidence: readonly { validator: number; height: number }[];
@@ -96,7 +97,7 @@ export function formatSummary(r: SummaryFields): string {
     ['scenario', `${r.scenario} (seed ${r.seed}), ${counted(r.nodes.validators, 'validator')} + ${counted(r.nodes.followers, 'follower')}`],
     ['time', `${(r.simulatedMs / 1000).toFixed(1)} s simulated in ${(r.wallMs / 1000).toFixed(1)} s`],
     ['safety', r.safety.ok ? (r.mode === 'realtime' ? 'ok: every device reported the same block hash for each committed decision' : 'ok: no two honest nodes disagreed, every certificate verified') : `VIOLATED: ${r.safety.violations[0]?.property}: ${r.safety.violations[0]?.detail}`],
-    ['commits', `${r.liveness.heights} heights, ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted} commands, ${r.throughput.commandsPerSec}/s`],
+    ['commits', `${r.liveness.heights} heights, ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted} commands${rejectedText(r.liveness.commandsRejected, r.liveness.rejections)}, ${r.throughput.commandsPerSec}/s`],
     ['latency', `p50 ${ms(r.latencyMs.commitP50)}, p99 ${ms(r.latencyMs.commitP99)}, longest stall ${r.liveness.maxStallMs} ms`],
     ['faults', `crashed [${r.nodes.crashed.join(', ')}], byzantine [${r.nodes.byzantine.join(', ')}], evidence ${evidenceText(r.evidence)}`],
   ];

@@ -15,6 +15,7 @@ import { randomWorldMs } from './random-world.js';
 import { shellWord } from '../scenario/shipped.js';
 export { shellWord };
 import type { ThreadTotals } from './shards.js';
+import type { CommandRejection } from '../report/rejections.js';
 
 export interface Report {
   scenario: string;
@@ -26,7 +27,9 @@ export interface Report {
   wallMs: number;
   nodes: { validators: number; followers: number; byzantine: number[]; crashed: number[] };
   safety: { ok: boolean; violations: Violation[] };
-  liveness: { ok: boolean; heights: number; commandsSubmitted: number; commandsCommitted: number; maxStallMs: number; healedAtMs: number; progressAfterHealMs: number | null };
+  /** commandsRejected: of the committed, those the mission machine committed as rejected; rejections:
+   *  the first of them (report/rejections.ts). */
+  liveness: { ok: boolean; heights: number; commandsSubmitted: number; commandsCommitted: number; commandsRejected: number; rejections: CommandRejection[]; maxStallMs: number; healedAtMs: number; progressAfterHealMs: number | null };
   latencyMs: { commitP50: number | null; commitP99: number | null };
   throughput: { commandsPerSec: number };
   network: { messagesDelivered: number; messagesDropped: number; messagesDuplicated: number; bytesSent: number; bytesPerHeight: number | null };
@@ -185,6 +188,9 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
   const validatorSet = setInForce(w);
   const hazards = hazardReport(w);
   const forgedCommands = w.forgery?.ledger.report() ?? null;
+  // After the flight report: the heights decided since the flight layer's last step go through it now.
+  // A world that does not fly commits only noops of its operator, which the machine never rejects.
+  const rejections = scenarioFlies(s) ? (w.flight?.settle() ?? null) : null;
   await w.finish();
   // Every thread's nodes and sends (one thread, or a split run's main thread and workers: shards.ts).
   const threadTotals = [w.ownTotals(), ...w.workerTotals()];
@@ -207,7 +213,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
       crashed: [...w.crashedIds].sort((a, b) => a - b),
     },
     safety: { ok: safetyViolations.length === 0, violations },
-    liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
+    liveness: { ok: progressAt !== null, heights, commandsSubmitted: w.submitted.size, commandsCommitted: committed, commandsRejected: rejections?.count ?? 0, rejections: [...(rejections?.first ?? [])], maxStallMs: Math.round(maxStall), healedAtMs: healedAt, progressAfterHealMs: progressAt === null ? null : Math.round(progressAt - healedAt) },
     latencyMs: { commitP50: percentile(latencies, 50), commitP99: percentile(latencies, 99) },
     throughput: { commandsPerSec: Math.round((committed / (s.durationMs / 1000)) * 100) / 100 },
     network: { messagesDelivered: sum((t) => t.delivered), messagesDropped: sum((t) => t.dropped), messagesDuplicated: sum((t) => t.duplicated), bytesSent, bytesPerHeight: heights > 0 ? Math.round(bytesSent / heights) : null },

@@ -17,7 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.concurrent('fleet-sim start on the wall clock, and what it refuses before any run', () => {
   it('--realtime (what npm start adds) runs the real runtime on the wall clock: progress, summary, reports', async ({ expect }) => {
     const file = join(dir, 'rt.yaml');
-    writeFileSync(file, 'name: rt\nseed: 6\nduration: 6s\nvalidators: 4\nfollowers: 1\nworkload:\n  - { from: 500ms, to: 5s, rate: 5/s, command: noop }\nexpect: { safety: true, committedFraction: 0.5 }\n');
+    // foo.bar: committed as rejected, which the report and the summary say (from the decision logs).
+    writeFileSync(file, 'name: rt\nseed: 6\nduration: 6s\nvalidators: 4\nfollowers: 1\nworkload:\n  - { at: 500ms, command: foo.bar }\n  - { from: 500ms, to: 5s, rate: 5/s, command: noop }\nexpect: { safety: true, committedFraction: 0.5 }\n');
     // --reports relative to the working directory, as `npm start`'s default "reports" is; from the
     // clone's sources, as npm start runs it (the other cases start the run's built CLI).
     const r = await runCli('fleet-sim', ['start', file, '--realtime', '--port', '0', '--exit', '--reports', 'out'], { timeoutMs: 90_000, cwd: dir, source: true });
@@ -27,9 +28,12 @@ describe.concurrent('fleet-sim start on the wall clock, and what it refuses befo
     expect(r.stdout).toMatch(/\] +\d+%\s+\d+\/6 s\s+height \d+/); // progress lines (not a terminal: one per tenth)
     expect(r.stdout).toMatch(/safety\s+ok/);
     expect(r.stdout).toMatch(/expect\s+met/);
-    const json = JSON.parse(readFileSync(join(dir, 'out', 'rt-seed6.json'), 'utf8')) as { mode: string; file: string; liveness: { heights: number } };
+    const json = JSON.parse(readFileSync(join(dir, 'out', 'rt-seed6.json'), 'utf8')) as { mode: string; file: string; liveness: { heights: number; commandsRejected: number; rejections: { height: number; type: string; reason: string }[] } };
     expect(json.mode).toBe('realtime');
     expect(json.liveness.heights).toBeGreaterThan(3);
+    expect(json.liveness.commandsRejected, r.stdout).toBe(1);
+    expect(json.liveness.rejections).toEqual([{ height: expect.any(Number), type: 'foo.bar', reason: expect.stringMatching(/^unknown command type "foo\.bar"; known: /) }]);
+    expect(r.stdout).toMatch(/commands \(1 rejected: foo\.bar: unknown command type "foo\.bar"\), /);
     // The report names its scenario file, so replay can tell what to run again (it said SCENARIO.yaml).
     expect(json.file).toBe(file);
     const replay = await runCli('fleet-sim', ['replay', join(dir, 'out', 'rt-seed6.json')], { cwd: dir });
