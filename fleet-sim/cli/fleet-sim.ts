@@ -6,7 +6,7 @@ import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, si
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import { rejectedText } from '../report/rejections.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { readScenarioText, scenarioReadProblem, shellWord, shippedScenario } from '../scenario/shipped.js';
+import { readScenarioBytes, scenarioFileOf, scenarioReadProblem, shellWord, shippedScenario, type ScenarioFile } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -32,7 +32,9 @@ Commands:
                                               simulated seconds long (default 8)
   replay --seed S [--seconds T] [--json FILE|-]
                                               replay random world S exactly (T as it ran)
-  replay REPORT.json                          replay the scenario and seed a deterministic run's report names
+  replay REPORT.json [--allow-changed]        replay the scenario file and seed a deterministic run's
+                                              report names; refused (exit 2) when the file changed
+                                              since, unless --allow-changed
 
 Exit status: 0 safety held and every expectation was met, 1 otherwise, 2 bad scenario or usage
 (start: 5 when its --broker did not take the connection, 130 when Ctrl-C stopped a real-time fleet
@@ -40,16 +42,21 @@ before the scenario began, or a deterministic one at any time; run and replay: 1
 when Ctrl-C stopped the world, within a simulated second, no report written; seeds: 130 (143) when
 Ctrl-C stopped it between two worlds with none failed, the worlds run so far written and counted).`;
 
+/** Each scenario loadScenario read, as its report names the file (absolute, and the hash of what was read). */
+const scenarioFiles = new WeakMap<Scenario, ScenarioFile>();
+
 async function loadScenario(file: string): Promise<Scenario> {
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readScenarioText(file);
+    bytes = readScenarioBytes(file);
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
   try {
-    return parseScenario(text);
+    const s = parseScenario(bytes.toString('utf8'));
+    scenarioFiles.set(s, scenarioFileOf(file, bytes));
+    return s;
   } catch (e) {
     if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
     throw e;
@@ -103,11 +110,13 @@ async function runOne(s: Scenario, seed: number, file: string, json: string | un
   const { runScenario, replayCommand, RunStopped } = await simulator();
   const interrupts = hearInterrupts();
   let lastTurn = performance.now();
+  const read = scenarioFiles.get(s);
   let r: Report;
   try {
     r = await runScenario(s, seed, {
       file,
       threads,
+      ...(read ? { scenarioFile: read } : {}),
       sliceMs: 1_000,
       pace: async (simMs) => {
         if (performance.now() - lastTurn > 100) {
@@ -179,7 +188,7 @@ async function seeds(count: number, from: number, json: string | undefined, dura
 const takes: Record<string, { options: readonly string[]; files: number }> = {
   run: { options: ['seed', 'threads', 'json'], files: 1 },
   seeds: { options: ['count', 'from', 'seconds', 'json'], files: 0 },
-  replay: { options: ['seed', 'seconds', 'json'], files: 1 },
+  replay: { options: ['seed', 'seconds', 'json', 'allow-changed'], files: 1 },
 };
 
 /** Where the option belongs, or what to give instead (v: the value given). */
@@ -189,6 +198,8 @@ const elsewhere: Record<string, (v: string) => string> = {
   'run --count': () => 'seeds takes it',
   'run --from': () => 'seeds takes it',
   'run --seconds': () => "a scenario file's duration sets it",
+  'run --allow-changed': () => 'replay REPORT.json takes it',
+  'seeds --allow-changed': () => 'replay REPORT.json takes it',
   'replay --threads': () => "a random world runs on one thread; a report's replay line carries its own",
   'replay --count': () => 'seeds takes it',
   'replay --from': () => 'seeds takes it',
@@ -203,6 +214,7 @@ function refuseForeign(command: string, values: Record<string, unknown>, positio
     throw new CliError(`fleet-sim ${command} does not take --${k}${hint ? ` (${hint})` : ''}`, exitCodes.usage);
   }
   if (command === 'replay' && values.seed !== undefined && positionals.length > 0) throw new CliError('fleet-sim replay takes --seed S or a report file, not both', exitCodes.usage);
+  if (command === 'replay' && values['allow-changed'] !== undefined && positionals.length === 0) throw new CliError('fleet-sim replay takes --allow-changed with a report file (run its scenario file even though it changed since the report)', exitCodes.usage);
   if (positionals.length > t.files) {
     throw new CliError(t.files === 0 ? `fleet-sim ${command} takes no file, got ${positionals.join(' ')}` : `fleet-sim ${command} takes one ${command === 'run' ? 'scenario' : 'report'} file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
   }
@@ -217,6 +229,13 @@ function realtimeReportFile(rep: { readonly scenario?: unknown; readonly file?: 
   return shipped !== null && existsSync(shipped) ? shellWord(shipped) : '<scenario file>';
 }
 
+/** A report's scenarioFile, when it is one (sim/run.ts Report). */
+function recordedScenarioFile(v: unknown): ScenarioFile | null {
+  if (v === null || typeof v !== 'object') return null;
+  const { path, sha256 } = v as { path?: unknown; sha256?: unknown };
+  return typeof path === 'string' && path !== '' && typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { path, sha256 } : null;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
@@ -225,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // `start` (npm start) has its own options: fleet-sim/cli/start.ts, the dashboard helper's part.
   if (command === 'start') return (await import('./start.js')).startCommand(rest);
-  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string' } }, usage);
+  const { values, positionals } = parse(rest, { seed: { type: 'string' }, json: { type: 'string' }, count: { type: 'string' }, from: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string' }, 'allow-changed': { type: 'boolean' } }, usage);
   if (values.help) {
     process.stdout.write(usage + '\n');
     return exitCodes.ok;
@@ -250,7 +269,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.seconds !== undefined) throw new CliError('fleet-sim replay takes --seconds with --seed (a random world); a report file names its own', exitCodes.usage);
       const reportFile = positionals[0];
       if (!reportFile) throw new CliError('replay needs --seed S or a report file', exitCodes.usage);
-      let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown; file?: unknown };
+      let rep: { replay?: unknown; seed?: unknown; mode?: unknown; scenario?: unknown; file?: unknown; scenarioFile?: unknown };
       let text: string;
       try {
         text = readFileSync(reportFile, 'utf8');
@@ -274,9 +293,18 @@ async function main(argv: string[]): Promise<number> {
       const m = typeof rep.replay === 'string' ? /run ('(?:[^']|'\\'')*'|\S+) --seed (\d+)(?: --threads (\d+))?|replay --seed (\d+)(?: --seconds (\d+))?/.exec(rep.replay) : null;
       if (!m) throw new CliError(`${reportFile} has no "replay" field naming a scenario and seed`, exitCodes.usage);
       if (m[4]) return runOne((await randomWorlds()).randomScenario(Number(m[4]), await worldMs(m[5])), Number(m[4]), '--random', values.json);
+      // The file the report recorded (absolute, so any working directory will do); a report written before
+      // it had scenarioFile names it in its replay line, as given then.
+      const recorded = recordedScenarioFile(rep.scenarioFile);
       const word = m[1] as string;
-      const file = word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
+      const file = recorded?.path ?? (word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word);
       const s = await loadScenario(file);
+      const now = scenarioFiles.get(s)?.sha256;
+      if (recorded && now !== recorded.sha256) {
+        const changed = `${reportFile}: the scenario file ${file} changed since the report was written (sha256 ${recorded.sha256.slice(0, 12)}… then, ${now?.slice(0, 12)}… now)`;
+        if (!values['allow-changed']) throw new CliError(`${changed}, so it would not replay that run; --allow-changed runs it as it is now`, exitCodes.usage);
+        process.stderr.write(`fleet-sim: ${changed}; running it as it is now (--allow-changed)\n`);
+      }
       return runOne(s, Number(m[2]), file, values.json, await threadsFor(s, file, m[3]));
     }
     default:

@@ -8,7 +8,7 @@ import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-ur
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { readScenarioText, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
+import { readScenarioBytes, scenarioFileOf, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
 
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -84,12 +84,13 @@ async function start(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new CliError(`start takes one scenario file, got ${positionals.length}: ${positionals.join(' ')}`, exitCodes.usage);
   if (values['no-dashboard'] && values.port !== undefined) throw new CliError(`--port ${values.port} and --no-dashboard: give one of them`, exitCodes.usage);
   const file = positionals[0] ?? shippedScenario('default.yaml');
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readScenarioText(file);
+    bytes = readScenarioBytes(file);
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'start'), exitCodes.usage);
   }
+  const text = bytes.toString('utf8');
   // The parser, the simulator, the dashboard and the real-time fleet load only now: help and usage
   // errors answer without them.
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
@@ -130,6 +131,7 @@ async function start(argv: string[]): Promise<number> {
     result = await liveRun(scenario, {
       seed,
       file,
+      scenarioFile: scenarioFileOf(file, bytes),
       speed: numberOpt(values.speed, 'speed', 0, 10_000, 1),
       port,
       reportDir: values.reports ?? 'reports',

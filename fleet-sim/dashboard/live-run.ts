@@ -5,6 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Scenario } from '../scenario/scenario.js';
+import type { ScenarioFile } from '../scenario/shipped.js';
 import { RunStopped, runScenario, type Report } from '../sim/run.js';
 import type { World } from '../sim/world.js';
 import { fanOut, type RunEvent, type RunObserver } from '../report/events.js';
@@ -16,6 +17,8 @@ import { startDashboardServer, type DashboardServer } from './server.js';
 export interface LiveRunOptions {
   readonly seed?: number;
   readonly file?: string;
+  /** The report's scenarioFile (sim/run.ts). */
+  readonly scenarioFile?: ScenarioFile;
   /** Virtual seconds per wall second; 0 runs as fast as the machine can. */
   readonly speed: number;
   /** Serve the dashboard (port 0 picks a free one); null serves nothing. */
@@ -112,6 +115,7 @@ export async function liveRun(s: Scenario, o: LiveRunOptions): Promise<LiveRunRe
   let lastYield = wallStart;
   const report = await runScenario(s, o.seed ?? s.seed, {
     ...(o.file !== undefined ? { file: o.file } : {}),
+    ...(o.scenarioFile !== undefined ? { scenarioFile: o.scenarioFile } : {}),
     onWorld: (w: World) => {
       // The observer lives as long as the world: it schedules its own samples on the world's queue.
       void new WorldObserver(w, observer);

@@ -1,8 +1,9 @@
 // The scenarios shipped in fleet-sim/scenarios, found from any working directory (a light module: the
 // CLIs name them before they load the simulator).
 
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A shipped scenario's path: relative to the working directory inside the clone (as help and replay
@@ -22,11 +23,11 @@ export function shellWord(s: string): string {
 export const scenarioBytesMax = 1 << 20;
 
 /**
- * A scenario file's text: a regular file, or a pipe (`fleet-sim run <(...)`), read up to
+ * A scenario file's bytes: a regular file, or a pipe (`fleet-sim run <(...)`), read up to
  * scenarioBytesMax. /dev/zero was read until the process held gigabytes. Errors carry a `code` that
  * scenarioReadProblem explains (Node's, or ENOTREG and EFBIG).
  */
-export function readScenarioText(file: string): string {
+export function readScenarioBytes(file: string): Buffer {
   const fd = openSync(file, 'r');
   try {
     const st = fstatSync(fd);
@@ -36,7 +37,7 @@ export function readScenarioText(file: string): string {
     let n = 0;
     for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
     if (n > scenarioBytesMax) throw Object.assign(new Error('too big'), { code: 'EFBIG' });
-    return buf.subarray(0, n).toString('utf8');
+    return buf.subarray(0, n);
   } finally {
     closeSync(fd);
   }
@@ -68,4 +69,15 @@ function shippedNames(): string[] {
   } catch {
     return [];
   }
+}
+
+/** The scenario file a deterministic report names (its `scenarioFile`): where it is, from any working
+ *  directory, and the SHA-256 of the bytes the run read, so a replay can tell the file changed. */
+export interface ScenarioFile {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+export function scenarioFileOf(file: string, bytes: Uint8Array): ScenarioFile {
+  return { path: resolve(file), sha256: createHash('sha256').update(bytes).digest('hex') };
 }

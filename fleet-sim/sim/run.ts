@@ -12,7 +12,7 @@ import type { ForgedCommandsReport } from './forged-commands.js';
 import type { RadioReport } from './sim-links.js';
 import { World, type WorldOptions } from './world.js';
 import { randomWorldMs } from './random-world.js';
-import { shellWord } from '../scenario/shipped.js';
+import { shellWord, type ScenarioFile } from '../scenario/shipped.js';
 export { shellWord };
 import type { ThreadTotals } from './shards.js';
 import type { CommandRejection } from '../report/rejections.js';
@@ -54,8 +54,15 @@ export interface Report {
   validatorSet: { epoch: number; validators: number[]; followers: number[]; sinceHeight: number };
   expect: { met: boolean; failed: string[] };
   replay: string;
+  /** The scenario file the run read (absolute) and its SHA-256: `fleet-sim replay REPORT.json` runs that
+   *  file, and refuses when it changed since. null for a random world or a scenario given as a value. */
+  scenarioFile: ScenarioFile | null;
   log: string[];
 }
+
+/** What a run takes besides the world's own options: the file it came from (for the replay line, and
+ *  the report's scenarioFile) and the hooks. */
+export type RunOptions = WorldOptions & { file?: string; scenarioFile?: ScenarioFile } & RunHooks;
 
 const stepsMax = 50_000_000;
 
@@ -106,7 +113,7 @@ export interface RunHooks {
   readonly sliceMs?: number;
 }
 
-export async function runScenario(s: Scenario, seed: number = s.seed, opts: WorldOptions & { file?: string } & RunHooks = {}): Promise<Report> {
+export async function runScenario(s: Scenario, seed: number = s.seed, opts: RunOptions = {}): Promise<Report> {
   await initCrypto();
   const wallStart = performance.now();
   const threads = opts.threads ?? 1;
@@ -120,7 +127,7 @@ export async function runScenario(s: Scenario, seed: number = s.seed, opts: Worl
   }
 }
 
-async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions & { file?: string } & RunHooks, threads: number, wallStart: number): Promise<Report> {
+async function runWorld(w: World, s: Scenario, seed: number, opts: RunOptions, threads: number, wallStart: number): Promise<Report> {
   w.start();
   const limit = opts.stepsMax ?? stepsMax;
   for (let t = 0; opts.pace && t < s.durationMs; ) {
@@ -229,6 +236,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: WorldOptions 
     validatorSet,
     expect: { met: failed.length === 0, failed },
     replay: replayCommand(opts.file, seed, threads, s.durationMs),
+    scenarioFile: opts.scenarioFile ?? null,
     log: mergeLogs(threadTotals.map((t) => t.events)).slice(0, 50),
   };
   return r;
