@@ -6,7 +6,7 @@ import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, si
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import { rejectedText } from '../report/rejections.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { readScenarioBytes, scenarioFileOf, scenarioReadProblem, shellWord, shippedScenario, type ScenarioFile } from '../scenario/shipped.js';
+import { jsonBeside, looksLikeHtml, notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shellWord, shippedScenario, type ScenarioFile } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -53,6 +53,8 @@ async function loadScenario(file: string): Promise<Scenario> {
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
+  const wrong = notAScenario(file, bytes.toString('utf8'), 'run');
+  if (wrong !== null) throw new CliError(wrong, exitCodes.usage);
   try {
     const s = parseScenario(bytes.toString('utf8'));
     scenarioFiles.set(s, scenarioFileOf(file, bytes));
@@ -131,7 +133,9 @@ async function runOne(s: Scenario, seed: number, file: string, json: string | un
   } catch (e) {
     if (!(e instanceof RunStopped)) throw e;
     const sig = interrupts.heard() ?? 'SIGINT';
-    process.stderr.write(`fleet-sim: ${signalName(sig)}: stopped at ${(e.atMs / 1000).toFixed(0)} s of ${s.durationMs / 1000} s (simulated); no report written. The run is deterministic: ${replayCommand(file, seed, threads)} runs it again\n`);
+    // The report's replay line prints the report (--json -); run again, it goes where this run's was to go.
+    const again = `${replayCommand(file, seed, threads, s.durationMs).replace(/ --json -$/, '')}${json !== undefined ? ` --json ${shellWord(json)}` : ''}`;
+    process.stderr.write(`fleet-sim: ${signalName(sig)}: stopped at ${(e.atMs / 1000).toFixed(0)} s of ${s.durationMs / 1000} s (simulated); no report written. The run is deterministic: ${again} runs it again\n`);
     return signalExitCode(sig);
   } finally {
     interrupts.stop();
@@ -229,6 +233,14 @@ function realtimeReportFile(rep: { readonly scenario?: unknown; readonly file?: 
   return shipped !== null && existsSync(shipped) ? shellWord(shipped) : '<scenario file>';
 }
 
+/** Why a file given to replay is not a JSON report, and what to do instead: an HTML report's JSON is
+ *  beside it; anything else is taken for a scenario (the usual mistake). */
+function notAJsonReport(file: string, text: string): string {
+  if (!looksLikeHtml(text)) return `${file} is not a JSON report (fleet-sim run --json FILE and fleet-sim start write one); to run a scenario file: fleet-sim run ${shellWord(file)}`;
+  const json = jsonBeside(file);
+  return `${file} is a run's HTML report (open it in a browser); replay takes its JSON report${json !== null && existsSync(json) ? `: fleet-sim replay ${shellWord(json)}` : ', written beside it with the same name'}`;
+}
+
 /** A report's scenarioFile, when it is one (sim/run.ts Report). */
 function recordedScenarioFile(v: unknown): ScenarioFile | null {
   if (v === null || typeof v !== 'object') return null;
@@ -281,9 +293,10 @@ async function main(argv: string[]): Promise<number> {
       } catch {
         // JSON.parse's message quotes the text, newlines and all (two lines on the terminal); the usual
         // mistake is a scenario given where its report belongs.
-        throw new CliError(`${reportFile} is not a JSON report (fleet-sim run --json FILE and fleet-sim start write one); to run a scenario file: fleet-sim run ${shellWord(reportFile)}`, exitCodes.usage);
+        throw new CliError(notAJsonReport(reportFile, text), exitCodes.usage);
       }
       if (rep === null || typeof rep !== 'object') throw new CliError(`${reportFile} is not a fleet-sim report (a JSON object with a "replay" field)`, exitCodes.usage);
+      if (rep.mode === undefined && rep.replay === undefined && typeof (rep as { name?: unknown }).name === 'string') throw new CliError(`${reportFile} is a scenario (JSON), not a report; to run it: fleet-sim run ${shellWord(reportFile)}`, exitCodes.usage);
       if (rep.mode === 'realtime') {
         const seed = typeof rep.seed === 'number' ? rep.seed : 'N';
         const file = realtimeReportFile(rep);

@@ -8,7 +8,7 @@ import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-ur
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { readScenarioBytes, scenarioFileOf, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
+import { notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
 
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -91,6 +91,8 @@ async function start(argv: string[]): Promise<number> {
     throw new CliError(scenarioReadProblem(file, e, 'start'), exitCodes.usage);
   }
   const text = bytes.toString('utf8');
+  const wrong = notAScenario(file, text, 'start');
+  if (wrong !== null) throw new CliError(wrong, exitCodes.usage);
   // The parser, the simulator, the dashboard and the real-time fleet load only now: help and usage
   // errors answer without them.
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
@@ -143,7 +145,9 @@ async function start(argv: string[]): Promise<number> {
     await new Promise((r) => setImmediate(r));
   } catch (e) {
     if (!(e instanceof RunStopped)) throw e;
-    process.stderr.write(`${tty ? '\n' : ''}fleet-sim: interrupted at ${(e.atMs / 1000).toFixed(1)} s of ${scenario.durationMs / 1000} s; no report written. The run is deterministic: fleet-sim start ${shellWord(file)} --seed ${seed} --speed 0 writes its reports without pacing\n`);
+    // The same run with the user's own options (where the reports go, the dashboard's), unpaced.
+    const again = [`fleet-sim start ${shellWord(file)} --seed ${seed} --speed 0`, values.reports !== undefined ? `--reports ${shellWord(values.reports)}` : '', values['no-dashboard'] ? '--no-dashboard' : values.port !== undefined ? `--port ${values.port}` : '', values.exit ? '--exit' : ''];
+    process.stderr.write(`${tty ? '\n' : ''}fleet-sim: interrupted at ${(e.atMs / 1000).toFixed(1)} s of ${scenario.durationMs / 1000} s; no report written. The run is deterministic: ${again.filter((w) => w !== '').join(' ')} writes its reports without pacing\n`);
     return signalExitCode(interrupts.heard() ?? 'SIGINT');
   } finally {
     interrupts.stop();

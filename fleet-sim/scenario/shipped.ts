@@ -63,6 +63,41 @@ export function scenarioReadProblem(file: string, e: unknown, verb: 'run' | 'sta
   return `cannot read scenario ${file}: ${(e as Error).message}`;
 }
 
+/** The start of an HTML page (a run's HTML report). */
+export function looksLikeHtml(text: string): boolean {
+  return /^\s*<(!doctype html|html)[\s>]/i.test(text);
+}
+
+/** The JSON report written beside an HTML one (report/write.ts: the same name), or null. */
+export function jsonBeside(file: string): string | null {
+  return /\.html?$/i.test(file) ? file.replace(/\.html?$/i, '.json') : null;
+}
+
+/**
+ * A fleet-sim report given where a scenario belongs (`fleet-sim run report.html`): what it is and what
+ * to do instead; null for anything else. Before, the parser said "not valid YAML or JSON" or named a
+ * scenario field the report lacked.
+ */
+export function notAScenario(file: string, text: string, verb: 'run' | 'start'): string | null {
+  if (looksLikeHtml(text)) {
+    const json = jsonBeside(file);
+    return `${file} is a run's HTML report (open it in a browser), not a scenario; to run that run again: fleet-sim replay ${json !== null && existsSync(json) ? shellWord(json) : 'REPORT.json (the JSON report written beside it)'}`;
+  }
+  if (!/^\s*\{/.test(text)) return null;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const r = doc as { mode?: unknown; file?: unknown; seed?: unknown };
+  if (r.mode === 'deterministic') return `${file} is a deterministic run's report, not a scenario; to run that run again: fleet-sim replay ${shellWord(file)}`;
+  if (r.mode !== 'realtime') return null;
+  const seed = typeof r.seed === 'number' ? ` --seed ${r.seed}` : '';
+  const again = typeof r.file === 'string' && r.file !== '' ? `its scenario again: fleet-sim ${verb} ${shellWord(r.file)}${verb === 'start' ? ' --realtime' : ''}${seed}` : `fleet-sim replay ${shellWord(file)} says what to run`;
+  return `${file} is a real-time run's report, not a scenario; ${again}`;
+}
+
 function shippedNames(): string[] {
   try {
     return readdirSync(dirname(shippedScenario('default.yaml'))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();

@@ -230,7 +230,9 @@ describe('fleet-sim start cut short', () => {
     // Sent when the run is under way (non-TTY progress: a line each 10 %).
     const { code, stdout, stderr } = await interruptCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--speed', '4', '--no-dashboard', '--reports', reports], (out) => out.includes('10%'), 40_000);
     expect(code, stdout + stderr).toBe(130);
-    expect(stderr).toMatch(/^fleet-sim: interrupted at \d+\.\d s of 20 s; no report written\. The run is deterministic: fleet-sim start fleet-sim\/scenarios\/leader-crash\.yaml --seed 7 --speed 0 writes its reports without pacing\n$/);
+    // With the run's --reports and --no-dashboard (they were left out: the reports went to ./reports).
+    const again = `fleet-sim start fleet-sim/scenarios/leader-crash.yaml --seed 7 --speed 0 --reports ${reports} --no-dashboard`;
+    expect(stderr).toMatch(new RegExp(`^fleet-sim: interrupted at \\d+\\.\\d s of 20 s; no report written\\. The run is deterministic: ${again.replace(/[./]/g, '\\$&')} writes its reports without pacing\\n$`));
     expect(readdirSync(reports)).toEqual([]);
   }, 60_000);
 });

@@ -41,6 +41,20 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+describe('fleet-sim start, Ctrl-C during the paced run', () => {
+  it('says how to get the reports at once with the options given (--reports, the dashboard\'s), exit 130', async () => {
+    const reports = join(dir, "start's reports");
+    // Paced at real time: the first progress line (non-TTY: one each 10 %) comes at 2 s of 20 s.
+    const { code, signal, stdout, stderr, sentAt } = await interruptCli('fleet-sim', ['start', 'fleet-sim/scenarios/leader-crash.yaml', '--seed', '9', '--no-dashboard', '--exit', '--reports', reports], (out) => out.includes('10%'), 60_000);
+    expect(sentAt, stdout + stderr).toBeGreaterThan(0);
+    expect({ code, signal }, stdout + stderr).toEqual({ code: 130, signal: null });
+    expect(stderr).toMatch(/^fleet-sim: interrupted at [\d.]+ s of 20 s; no report written\. The run is deterministic: fleet-sim start fleet-sim\/scenarios\/leader-crash\.yaml --seed 9 --speed 0 (.*) writes its reports without pacing\n$/);
+    // The path as one shell word: in quotes, its own quote as '\''.
+    expect(/--speed 0 (.*) writes/.exec(stderr)?.[1]).toBe(`--reports '${reports.replace(/'/g, "'\\''")}' --no-dashboard --exit`);
+    expect(existsSync(reports) ? readdirSync(reports) : []).toEqual([]);
+  }, 90_000);
+});
+
 describe('fleet-sim run, Ctrl-C during the world', () => {
   it('stops within a simulated second, says where and how to run it again, writes no report (exit 130)', async () => {
     // leader-crash, made 6,000 s long (about 40 s of CPU here): the signal lands mid-world.
@@ -53,7 +67,8 @@ describe('fleet-sim run, Ctrl-C during the world', () => {
     const { code, signal, stdout, stderr, sentAt } = await interruptCli('fleet-sim', ['run', scenario, '--json', report], (_out, pid) => cpuSeconds(pid) >= 3, 60_000);
     expect(sentAt, `never sent: ${stdout}${stderr}`).toBeGreaterThanOrEqual(0);
     expect({ code, signal }, stdout + stderr).toEqual({ code: 130, signal: null });
-    expect(stderr).toMatch(new RegExp(`^fleet-sim: Ctrl-C: stopped at \\d+ s of 6000 s \\(simulated\\); no report written\\. The run is deterministic: npx fleet-sim run ${scenario.replace(/[.]/g, '\\.')} --seed 7 --json - runs it again\\n$`));
+    // Again with the user's --json FILE (it said --json -, which prints the report instead).
+    expect(stderr).toMatch(new RegExp(`^fleet-sim: Ctrl-C: stopped at \\d+ s of 6000 s \\(simulated\\); no report written\\. The run is deterministic: npx fleet-sim run ${scenario.replace(/[.]/g, '\\.')} --seed 7 --json ${report.replace(/[.]/g, '\\.')} runs it again\\n$`));
     expect(Number(/stopped at (\d+) s/.exec(stderr)?.[1])).toBeLessThan(6000);
     expect(stdout).toBe('');
     expect(existsSync(report)).toBe(false);

@@ -4,7 +4,7 @@
 // current directory, as the file was now: an edited file silently gave another run.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,5 +89,49 @@ describe('fleet-sim replay REPORT.json', () => {
     const r = await runCli('fleet-sim', ['start', file, '--speed', '0', '--no-dashboard', '--exit', '--reports', join(dir, 'reports')]);
     expect(r.code, r.stderr).toBe(0);
     expect(read(join(dir, 'reports', 'started-seed7.json')).scenarioFile).toEqual({ path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+  });
+});
+
+// Each said "to run a scenario file: fleet-sim run report.html", or the parser's "not valid YAML or JSON".
+describe('a report given to the wrong verb says what it is and what to do instead', () => {
+  it('an HTML report to replay, run or start; a JSON report to run or start; a JSON scenario to replay', async () => {
+    const reports = join(dir, 'wrong verb');
+    const file = join(dir, 'wrong.yaml');
+    writeFileSync(file, scenarioText.replace('name: lc', 'name: wrong'));
+    const made = await runCli('fleet-sim', ['start', file, '--speed', '0', '--no-dashboard', '--exit', '--reports', reports]);
+    expect(made.code, made.stderr).toBe(0);
+    const html = join(reports, 'wrong-seed7.html');
+    const json = join(reports, 'wrong-seed7.json');
+    const lone = join(dir, 'lone.html');
+    writeFileSync(lone, readFileSync(html));
+    const rt = join(dir, 'rt.json');
+    writeFileSync(rt, JSON.stringify({ scenario: 'rt', file: 'my rt.yaml', seed: 4, mode: 'realtime' }));
+    const scenarioJson = join(dir, 'scenario.json');
+    writeFileSync(scenarioJson, JSON.stringify({ name: 'j', validators: 4 }));
+    const runs = await Promise.all([
+      runCli('fleet-sim', ['replay', html]),
+      runCli('fleet-sim', ['replay', lone]),
+      runCli('fleet-sim', ['run', html]),
+      runCli('fleet-sim', ['start', html, '--no-dashboard', '--exit']),
+      runCli('fleet-sim', ['run', json]),
+      runCli('fleet-sim', ['start', rt, '--no-dashboard', '--exit']),
+      runCli('fleet-sim', ['run', rt]),
+      runCli('fleet-sim', ['replay', scenarioJson]),
+    ]);
+    const q = (p: string): string => `'${p}'`; // the paths have a space: one shell word each
+    const said = [
+      `${html} is a run's HTML report (open it in a browser); replay takes its JSON report: fleet-sim replay ${q(json)}`,
+      `${lone} is a run's HTML report (open it in a browser); replay takes its JSON report, written beside it with the same name`,
+      `${html} is a run's HTML report (open it in a browser), not a scenario; to run that run again: fleet-sim replay ${q(json)}`,
+      `${html} is a run's HTML report (open it in a browser), not a scenario; to run that run again: fleet-sim replay ${q(json)}`,
+      `${json} is a deterministic run's report, not a scenario; to run that run again: fleet-sim replay ${q(json)}`,
+      `${rt} is a real-time run's report, not a scenario; its scenario again: fleet-sim start 'my rt.yaml' --realtime --seed 4`,
+      `${rt} is a real-time run's report, not a scenario; its scenario again: fleet-sim run 'my rt.yaml' --seed 4`,
+      `${scenarioJson} is a scenario (JSON), not a report; to run it: fleet-sim run ${scenarioJson}`,
+    ];
+    runs.forEach((r, i) => refused(r, said[i] as string));
+    // Without its JSON beside it, run says where that would be.
+    renameSync(json, join(dir, 'moved.json'));
+    refused(await runCli('fleet-sim', ['run', html]), `${html} is a run's HTML report (open it in a browser), not a scenario; to run that run again: fleet-sim replay REPORT.json (the JSON report written beside it)`);
   });
 });
