@@ -65,7 +65,7 @@ describe('the HTML report of a run, against its JSON report', () => {
       { property: 'agreement', atMs: 5_100, detail: 'v01 committed 3f2a at height 5, others 9c1d <img src=x onerror="document.title=1">' },
       { property: 'validity', atMs: 6_000, detail: 'v02 committed forged command 77' },
     ];
-    const report = { scenario: 'broken', seed: 3, safety: { ok: false, violations }, liveness: { heights: 9, commandsSubmitted: 10, commandsCommitted: 9, maxStallMs: 300 }, latencyMs: { commitP50: 50, commitP99: 90 }, expect: { met: false, failed: ['safety'] }, replay: 'npx fleet-sim run broken.yaml --seed 3 --json -' };
+    const report = { scenario: 'broken', seed: 3, safety: { ok: false, violations }, liveness: { heights: 9, commandsSubmitted: 10, commandsCommitted: 9, commandsRejected: 2, rejections: [{ height: 4, type: 'foo.bar', reason: 'unknown command type "foo.bar"; known: abort' }, { height: 6, type: 'foo.bar', reason: 'unknown command type "foo.bar"; known: abort' }], maxStallMs: 300 }, latencyMs: { commitP50: 50, commitP99: 90 }, expect: { met: false, failed: ['safety'] }, replay: 'npx fleet-sim run broken.yaml --seed 3 --json -' };
     const events: RunEvent[] = [
       { t: 'run', at: 0, scenario: 'broken', seed: 3, mode: 'deterministic', durationMs: 10_000, nodes: [0, 1, 2, 3].map((i) => ({ index: i, id: `v0${i}`, role: 'validator', engine: 'none' })), world: { geofence: null, surveyArea: null, coverageCellM: 10, radioRangeM: null, home: [0, 0] } },
       { t: 'end', at: 10_000, report },
@@ -78,6 +78,7 @@ describe('the HTML report of a run, against its JSON report', () => {
     const summary = (await page.locator('#summary').textContent()) ?? '';
     expect(summary).toContain(`agreement at 0:05: ${violations[0]?.detail as string} (and 1 more)`);
     expect(summary).toContain('npx fleet-sim run broken.yaml --seed 3 --json -');
+    expect(summary).toContain('commands9 / 10 (2 rejected, first foo.bar at height 4: unknown command type "foo.bar")');
     expect(await page.locator('#summary img').count()).toBe(0);
     expect(await page.locator('#summary').getAttribute('class')).toBe('summary bad');
     expect(await page.title()).toBe('broken seed 3 · Murmur fleet-sim report');

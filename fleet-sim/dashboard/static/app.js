@@ -119,6 +119,13 @@
     return 'VIOLATED: ' + v.property + at + ': ' + v.detail + (list.length > 1 ? ' (and ' + (list.length - 1) + ' more)' : '');
   }
 
+  /** Commands committed as rejected (the report's liveness.commandsRejected), the first one's reason. */
+  function rejectedNote(l) {
+    if (!l.commandsRejected) return '';
+    const first = (l.rejections || [])[0];
+    return ' (' + l.commandsRejected + ' rejected' + (first ? ', first ' + first.type + ' at height ' + first.height + ': ' + first.reason.split('; ')[0] : '') + ')';
+  }
+
   function renderSummary() {
     const box = $('summary');
     const r = state.end;
@@ -130,7 +137,7 @@
     const rows = [
       ['safety', r.safety ? (r.safety.ok ? 'ok' : violated(r.safety.violations || [])) : '–'],
       ['heights', r.liveness ? r.liveness.heights : '–'],
-      ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted : '–'],
+      ['commands', r.liveness ? r.liveness.commandsCommitted + ' / ' + r.liveness.commandsSubmitted + rejectedNote(r.liveness) : '–'],
       ['max stall', r.liveness ? r.liveness.maxStallMs + ' ms' : '–'],
       ['commit p50 / p99', r.latencyMs ? fmt(r.latencyMs.commitP50) + ' / ' + fmt(r.latencyMs.commitP99) + ' ms' : '–'],
       ['surveyed', r.flight && typeof r.flight.surveyedFraction === 'number' ? (r.flight.surveyedFraction * 100).toFixed(0) + '%' : '–'],
