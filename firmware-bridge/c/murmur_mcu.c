@@ -361,11 +361,14 @@ static void handle_frame(struct mcu_ctx *c, const uint8_t *enc, size_t len) {
     c->stats.bad_cbor++;
     return;
   }
-  /* Check the whole body is well-formed and nothing trails it before acting on any of it. */
+  /* Check the whole body is well-formed and nothing trails it before acting on any of it. The header
+     read and the CRC held, so the host sent this: a HELLO or REQUEST is answered ERROR bad-body (a map,
+     a float or a tag is outside the subset) rather than left to its retries until it times out. */
   {
     struct cbor_r probe = r;
     if (!r_skip(&probe, 0) || probe.i != probe.n) {
       c->stats.bad_cbor++;
+      if (type == MCU_HELLO || type == MCU_REQUEST) send_error(c, seq, method, MCU_E_BAD_BODY);
       return;
     }
   }
