@@ -112,6 +112,60 @@ export class NoDataClock {
   }
 }
 
+/** A HAL device's answer changing kind, to log: from an error code (or ok, null) to another. */
+export interface HalChange {
+  readonly kind: DeviceKind;
+  readonly from: DeviceError['code'] | null;
+  readonly to: DeviceError['code'] | null;
+  readonly message: string | null;
+  /** For a flight controller or position silent since the start: how long, once past the grace. */
+  readonly silentMs?: number;
+}
+
+/**
+ * The changes worth a log line in what each HAL device answers: a flight controller's port that went
+ * away and came back, a receiver that lost its fix. Before, /health said it while it lasted and the log
+ * said nothing. A device's first answers while it starts (no data yet) are not changes, until a flight
+ * controller or position has been silent for the grace /health gives it; a return to ok is one only
+ * after an error was said; the same error again within `quietMs` of saying it (a fix that comes and
+ * goes each second) is not said again, nor the return after it.
+ */
+export class HalWatch {
+  private readonly last = new Map<DeviceKind, DeviceError['code'] | null>();
+  /** The error said last for each device, and when, until its return to ok is said. */
+  private readonly said = new Map<DeviceKind, { readonly code: DeviceError['code']; readonly atMs: number; open: boolean }>();
+
+  constructor(private readonly quietMs = 30_000) {}
+
+  /** `silent`: how long each device has answered no-data (the NoDataClock /health reads too). */
+  changes(hal: HealthFacts['hal'], nowMs: number, silent: Partial<Record<DeviceKind, number>> = {}): HalChange[] {
+    const out: HalChange[] = [];
+    for (const h of hal) {
+      const to = h.error?.code ?? null;
+      const known = this.last.has(h.kind);
+      const from = this.last.get(h.kind) ?? null;
+      this.last.set(h.kind, to);
+      const silentMs = silent[h.kind] ?? 0;
+      if (to === 'no-data' && mustAnswer.has(h.kind) && silentMs >= noDataGraceMs && this.said.get(h.kind)?.open !== true) {
+        this.said.set(h.kind, { code: to, atMs: nowMs, open: true });
+        out.push({ kind: h.kind, from, to, message: h.error?.message ?? null, silentMs });
+        continue;
+      }
+      if (known ? from === to : to === null || to === 'no-data') continue;
+      const said = this.said.get(h.kind);
+      if (to === null) {
+        if (said?.open !== true) continue;
+        said.open = false;
+      } else {
+        if (said !== undefined && said.code === to && nowMs - said.atMs < this.quietMs) continue;
+        this.said.set(h.kind, { code: to, atMs: nowMs, open: true });
+      }
+      out.push({ kind: h.kind, from, to, message: h.error?.message ?? null });
+    }
+    return out;
+  }
+}
+
 /** Reads every configured HAL device once: the `hal` and `battery` facts. */
 export function halFacts(d: DeviceSet): Pick<HealthFacts, 'hal' | 'battery'> {
   const reads: { kind: DeviceKind; r: { ok: boolean; error?: DeviceError } | undefined }[] = [

@@ -44,7 +44,7 @@ import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
 import type { DeviceAgents } from './agents-setup.js';
-import { assessHealth, deviceFacts, NoDataClock, type HealthAssessment } from './device-health.js';
+import { assessHealth, deviceFacts, halFacts, HalWatch, NoDataClock, type HealthAssessment } from './device-health.js';
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
@@ -517,6 +517,7 @@ export class Device {
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
     this.every(statusMs, () => {
       this.watchStall();
+      this.watchHal();
       this.control.status(this.status());
     });
     this.state = 'ready';
@@ -604,6 +605,18 @@ export class Device {
 
   /** How long the HAL's flight controller and position have been silent (device-health.ts). */
   private readonly noData = new NoDataClock();
+  private readonly halWatch = new HalWatch();
+
+  /** Once a second: a HAL device whose answer changed kind (its port gone, back, a fix lost) is logged. */
+  private watchHal(): void {
+    const hal = halFacts(this.hal.devices).hal;
+    const now = performance.now();
+    for (const ch of this.halWatch.changes(hal, now, this.noData.observe(hal, now))) {
+      if (ch.to === null) this.log.info({ event: 'hal', device: ch.kind, from: ch.from, to: 'ok' }, `${ch.kind}: answering again`);
+      else if (ch.silentMs !== undefined) this.log.warn({ event: 'hal', device: ch.kind, from: 'start', to: ch.to }, `${ch.kind}: no data since the start, ${Math.round(ch.silentMs / 1000)} s (${ch.message ?? ''})`);
+      else this.log.warn({ event: 'hal', device: ch.kind, from: ch.from ?? 'ok', to: ch.to }, `${ch.kind}: ${ch.to} (${ch.message ?? ''})`);
+    }
+  }
 
   /** The chain height last seen, and when (monotonic ms). */
   private lastBlock = { height: -1, atMs: 0 };

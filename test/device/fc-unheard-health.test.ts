@@ -3,7 +3,7 @@
 // "no data" was harmless for good and /health said ok, ready, no reasons, with no FC heard at all. Once
 // the FC answers (the simulated ArduPilot on the pty's far end), the reason goes.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { openSerial } from '../../firmware-bridge/transport.js';
 import { loadDeviceConfig } from '../../runtime/config/device-config.js';
 import { Device, openDevice } from '../../runtime/device/device.js';
 import { noDataGraceMs } from '../../runtime/device/device-health.js';
+import { createLogger } from '../../runtime/device/observability.js';
 import { Mosquitto, PtyPair } from '../links/processes.js';
 import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
 
@@ -43,7 +44,9 @@ describe('a device whose flight controller never answers', () => {
     if (!cfg.ok) throw new Error(cfg.error);
     const opened = await openDevice(cfg.value, p('d1.yaml'));
     if (!opened.ok) throw new Error(opened.error);
-    const device = new Device(opened.value, Date.now(), {});
+    // Its log, as `log.file` writes it: the FC's return is said there.
+    const logFile = p('d1.log');
+    const device = new Device(opened.value, Date.now(), {}, { log: createLogger('d1', 'info', () => ({ height: 0, round: 0 }), logFile) });
     cleanup.push(() => device.stop());
     const startedAt = Date.now();
     await device.start();
@@ -61,6 +64,13 @@ describe('a device whose flight controller never answers', () => {
     expect(last.health, JSON.stringify(last)).toBe('failing');
     expect(last.healthReasons[0], JSON.stringify(last)).toMatch(new RegExp(`^flight: no data for \\d+\\.?\\d* s \\(.*nothing received on serial:${pair.a.replace(/[/.]/g, '\\$&')}`));
 
+    // Its log says so too, once (within a status tick of /health).
+    const lines = (): { event?: string; device?: string; msg: string }[] => readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; device?: string; msg: string });
+    const flightLines = (): string[] => lines().filter((l) => l.event === 'hal' && l.device === 'flight').map((l) => l.msg);
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline && flightLines().length === 0; ) await new Promise((r) => setTimeout(r, 200));
+    expect(flightLines()).toHaveLength(1);
+    expect(flightLines()[0]).toMatch(/^flight: no data since the start, 1\d s \(.*nothing received on serial:/);
+
     // The flight controller comes up on the far end: its heartbeats clear the reason.
     const transport = await openSerial({ path: pair.b, baudRate: 115_200 });
     cleanup.push(() => transport.close());
@@ -70,5 +80,8 @@ describe('a device whose flight controller never answers', () => {
     let now: HealthJson = last;
     for (const deadline = Date.now() + 15_000; Date.now() < deadline && now.healthReasons.some((r) => r.startsWith('flight:')); await new Promise((r) => setTimeout(r, 250))) now = await health();
     expect(now.healthReasons.filter((r) => r.startsWith('flight:')), JSON.stringify(now)).toEqual([]);
+    // And its log, that it answers again (it said nothing of either before).
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline && flightLines().length < 2; ) await new Promise((r) => setTimeout(r, 200));
+    expect(flightLines().slice(1)).toEqual(['flight: answering again']);
   });
 });

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseDeviceConfig, type DeviceConfig } from '../../runtime/config/device-config.js';
-import { assessHealth, NoDataClock, type HealthFacts } from '../../runtime/device/device-health.js';
+import { assessHealth, HalWatch, NoDataClock, type HealthFacts } from '../../runtime/device/device-health.js';
 import { membershipConfigOf, planDeviceHeartbeats } from '../../runtime/device/heartbeats-setup.js';
 import { makeFleet } from '../support/fleet-fixture.js';
 
@@ -123,6 +123,33 @@ describe("the device's own health", () => {
     expect(clock.observe(noData, 17_500)).toEqual({ flight: 16_500 });
     expect(clock.observe([{ kind: 'flight', error: null }], 18_000)).toEqual({});
     expect(clock.observe(noData, 19_000)).toEqual({ flight: 0 });
+  });
+
+  it('logs a HAL device\'s answer changing kind: its error once, its return once, the same error again only after 30 s', () => {
+    const w = new HalWatch();
+    const flight = (code: 'no-data' | 'io' | null, message = 'x') => [{ kind: 'flight' as const, error: code === null ? null : { code, message } }];
+    expect(w.changes(flight('no-data'), 0)).toEqual([]); // starting: not a change
+    expect(w.changes(flight(null), 1_000)).toEqual([]); // nothing said, nothing to take back
+    expect(w.changes(flight('io', 'serial port /dev/ttyAMA0 went away'), 2_000)).toEqual([{ kind: 'flight', from: null, to: 'io', message: 'serial port /dev/ttyAMA0 went away' }]);
+    expect(w.changes(flight('io', 'serial port /dev/ttyAMA0 went away (still)'), 3_000)).toEqual([]);
+    expect(w.changes(flight('no-data'), 4_000)).toEqual([{ kind: 'flight', from: 'io', to: 'no-data', message: 'x' }]);
+    expect(w.changes(flight(null), 5_000)).toEqual([{ kind: 'flight', from: 'no-data', to: null, message: null }]);
+    // Flapping: the same error within 30 s of saying it is not said again, nor its return.
+    expect(w.changes(flight('no-data'), 6_000)).toEqual([]);
+    expect(w.changes(flight(null), 7_000)).toEqual([]);
+    expect(w.changes(flight('no-data'), 40_000)).toHaveLength(1);
+  });
+
+  it('logs a flight controller silent since the start once it is past the 15 s grace, and its return', () => {
+    const w = new HalWatch();
+    const clock = new NoDataClock();
+    const flight = (code: 'no-data' | null) => [{ kind: 'flight' as const, error: code === null ? null : { code, message: 'nothing received' } }];
+    const at = (code: 'no-data' | null, ms: number) => w.changes(flight(code), ms, clock.observe(flight(code), ms));
+    expect(at('no-data', 0)).toEqual([]);
+    expect(at('no-data', 14_000)).toEqual([]);
+    expect(at('no-data', 15_000)).toEqual([{ kind: 'flight', from: 'no-data', to: 'no-data', message: 'nothing received', silentMs: 15_000 }]);
+    expect(at('no-data', 16_000)).toEqual([]);
+    expect(at(null, 17_000)).toEqual([{ kind: 'flight', from: 'no-data', to: null, message: null }]);
   });
 
   it('names a validator clock off the fleet\'s block times by more than a block may be ahead (30 s)', () => {
