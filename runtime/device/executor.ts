@@ -719,7 +719,8 @@ export class Executor {
   /** Keeps the flight controller's return-to-launch altitude at `relAltM` (the committed layer of this
    *  drone): writes it when it differs from the confirmed value, and again every returnAltRewriteMs (a
    *  flight controller that rebooted may have lost it), one write at a time. A failed write is tried
-   *  again on the next call (the next committed block). */
+   *  again on the next call (the next committed block); it is logged once per reason, but not while the
+   *  flight controller has not been heard yet (no-data). */
   keepReturnAltitude(relAltM: number): void {
     const fc = this.devices.flight;
     const ra = this.returnAlt;
@@ -732,7 +733,9 @@ export class Executor {
         ra.confirmedM = relAltM;
         ra.atMs = Date.now();
         ra.failure = '';
-      } else if (r.error.message !== ra.failure) {
+      } else if (r.error.code !== 'no-data' && r.error.message !== ra.failure) {
+        // Not before the flight controller is first heard: every start said "check the wiring" a moment
+        // before the first HEARTBEAT (an FC silent for good is said by the device's HAL watch and /health).
         ra.failure = r.error.message;
         this.log(`return altitude ${relAltM} m not set (tried again at the next block): ${r.error.message}`);
       }

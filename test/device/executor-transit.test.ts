@@ -8,6 +8,8 @@ import { Executor, type ExecReport } from '../../runtime/device/executor.js';
 import { SimMultirotor } from '../../hal/sim/multirotor.js';
 import { createSimDevices } from '../../hal/sim/sim-devices.js';
 import { Prng } from '../../runtime/lib/prng.js';
+import { err } from '../../runtime/lib/result.js';
+import { deviceError } from '../../hal/devices.js';
 import { origin, vehicleClock } from './executor-rig.js';
 
 // The flights run at once (it.concurrent), each on its own vehicle and clock, stopped when its own test
@@ -65,6 +67,27 @@ describe('executor transit altitude', () => {
     expect(airborne.length).toBeGreaterThan(0);
     for (const p of airborne) expect(p.upM).toBeLessThan(26); // 20 m plus noise and overshoot: far from 35
   }, 30_000);
+
+  it('says nothing of a return altitude not set while the flight controller has not been heard yet (every start said "check the wiring")', async ({ expect }) => {
+    const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
+    const devices = createSimDevices(vehicle);
+    let answer: 'no-data' | 'rejected' = 'no-data';
+    const flight = Object.assign(Object.create(devices.flight) as typeof devices.flight, {
+      setReturnAltitude: () => Promise.resolve(err(deviceError(answer, answer === 'no-data' ? 'no HEARTBEAT from the flight controller yet: nothing received' : 'PARAM_SET refused'))),
+    });
+    const logs: string[] = [];
+    const ex = new Executor({ ...devices, flight }, origin, () => undefined, (m) => logs.push(m));
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3; i++) {
+      ex.keepReturnAltitude(42);
+      await settle();
+    }
+    expect(logs).toEqual([]);
+    answer = 'rejected';
+    ex.keepReturnAltitude(42);
+    await settle();
+    expect(logs).toEqual(['return altitude 42 m not set (tried again at the next block): PARAM_SET refused']);
+  });
 
   it('keeps the flight controller\'s return altitude at the committed layer, writing only a change and logging a refusal once', async ({ expect }) => {
     const vehicle = new SimMultirotor({ origin: { ...origin, altMslM: 488 } }, new Prng(9), 0);
