@@ -6,7 +6,7 @@ import { CliError, exitCodes, hearInterrupts, parse, runMain, signalExitCode, si
 import { prepareOutputFile, writeOutputFile } from '../../runtime/cli/output-file.js';
 import { rejectedText } from '../report/rejections.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { jsonBeside, looksLikeHtml, notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shellWord, shippedScenario, type ScenarioFile } from '../scenario/shipped.js';
+import { hilNote, jsonBeside, looksLikeHtml, notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shellWord, shippedScenario, type ScenarioFile } from '../scenario/shipped.js';
 import type { Report } from '../sim/run.js';
 
 // The simulator, the scenario parser and start's dashboard and real-time fleet load when a command
@@ -268,6 +268,8 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const file = positionals[0] ?? shippedScenario('leader-crash.yaml');
       const s = await loadScenario(file);
+      const note = hilNote(s.hil, file);
+      if (note !== null) process.stderr.write(note);
       return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, await threadsFor(s, file, values.threads));
     }
     case 'seeds': {

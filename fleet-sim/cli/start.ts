@@ -8,7 +8,7 @@ import { brokerUrlProblem, redactBrokerUrl } from '../../runtime/links/broker-ur
 import { socatAvailable, socatMissing } from '../../firmware-bridge/tools/processes.js';
 import type { RunObserver } from '../report/events.js';
 import type { Scenario } from '../scenario/scenario.js';
-import { notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
+import { hilNote, notAScenario, readScenarioBytes, scenarioFileOf, scenarioReadProblem, shippedScenario } from '../scenario/shipped.js';
 
 
 export const startScenarioFile = 'fleet-sim/scenarios/default.yaml';
@@ -126,6 +126,9 @@ async function start(argv: string[]): Promise<number> {
     return realtime({ ...scenario, seed }, { file, brokerUrl: values.broker ?? null, processes: values.processes === true, port, reportDir: values.reports ?? 'reports', progress: tty ? 'bar' : 'lines', stay: tty && !values.exit });
   }
   const [{ liveRun }, { RunStopped }, { formatSummary }, { shellWord }] = await Promise.all([import('../dashboard/live-run.js'), import('../sim/run.js'), import('../report/write.js'), import('../scenario/shipped.js')]);
+  // (Without socat, real time fell back to here and said so above.)
+  const note = realtimeWanted ? null : hilNote(scenario.hil, file);
+  if (note !== null) process.stderr.write(note);
   // Ctrl-C ended the paced run without a word (130, no report): say where, and what gives the report.
   const interrupts = hearInterrupts();
   let result;

@@ -14,6 +14,13 @@ export function shippedScenario(name: string): string {
   return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
 
+/** Said before a deterministic run of a scenario with `hil`, which only real time carries out (the
+ *  simulator flies every node's simulated multirotor): it ran without a word. */
+export function hilNote(hil: { readonly nodes: readonly number[] } | undefined, file: string): string | null {
+  if (hil === undefined) return null;
+  return `fleet-sim: note: hil (node${hil.nodes.length > 1 ? 's' : ''} ${hil.nodes.join(', ')}) flies the simulated flight controller over MAVLink in real time only; this deterministic run flies the simulated multirotor there (fleet-sim start ${shellWord(file)} --realtime for the flight controller)\n`;
+}
+
 /** A path as one shell word: as it is when plain, else in single quotes (a quote inside as '\''). */
 export function shellWord(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;

@@ -44,4 +44,14 @@ describe('fleet-sim scenario files and seeds', () => {
     const threads = await runCli('fleet-sim', ['run', file, '--threads', '0']);
     expect([threads.code, threads.stderr]).toEqual([2, 'fleet-sim: --threads must be a whole number from 1 to 16, got "0"\n']);
   });
+
+  it('a scenario with hil run in the deterministic simulator says that only real time flies the flight controller', async () => {
+    const file = join(dir, 'hil.yaml');
+    writeFileSync(file, 'name: hil-note\nduration: 1s\nvalidators: 4\nhil: { nodes: [0, 2], autopilot: px4 }\n');
+    const [run, start] = await Promise.all([runCli('fleet-sim', ['run', file]), runCli('fleet-sim', ['start', file, '--no-dashboard', '--exit', '--speed', '0', '--reports', join(dir, 'reports')])]);
+    const note = `fleet-sim: note: hil (nodes 0, 2) flies the simulated flight controller over MAVLink in real time only; this deterministic run flies the simulated multirotor there (fleet-sim start ${file} --realtime for the flight controller)\n`;
+    expect([run.code, run.stderr]).toEqual([0, note]);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stderr).toContain(note);
+  });
 });
