@@ -18,7 +18,7 @@ export interface CommandTarget {
 export interface CommandOptions {
   readonly timeoutMs: number;
   readonly retries: number;
-  /** How long to wait after an IN_PROGRESS ack before giving up. */
+  /** How long after the first IN_PROGRESS ack to wait for a final result; later IN_PROGRESS acks do not extend it. */
   readonly inProgressTimeoutMs: number;
   readonly onProgress?: (percent: number) => void;
   /** Called as each copy after the first goes out (a timeout, or a poll while IN_PROGRESS): its number from 1. */
@@ -119,10 +119,13 @@ export class CommandClient {
     return new Promise((resolve) => {
       let attempts = 0;
       let inProgress = false;
-      let inProgressSinceMs = 0;
       let timer: NodeJS.Timeout | null = null;
+      // Armed once, at the first IN_PROGRESS, and never reset by later ones: an FC that keeps
+      // reporting progress (every second, say) would otherwise keep the command waiting for ever.
+      let deadline: NodeJS.Timeout | null = null;
       const finish = (r: Result<CommandAckInfo, DeviceError>): void => {
         if (timer) clearTimeout(timer);
+        if (deadline) clearTimeout(deadline);
         this.pending.delete(command);
         resolve(r);
       };
@@ -136,25 +139,25 @@ export class CommandClient {
         attempts++;
         timer = setTimeout(sendAttempt, o.timeoutMs);
       };
+      const poll = (): void => {
+        this.endpoint.send(build(attempts));
+        o.onResend?.(attempts);
+        attempts++;
+        timer = setTimeout(poll, 2 * o.timeoutMs);
+      };
       this.pending.set(command, {
         name,
         resolve: finish,
         onAck: (ack) => {
           if (timer) clearTimeout(timer);
           if (ack.result === common.MavResult.IN_PROGRESS) {
-            if (!inProgress) inProgressSinceMs = Date.now();
+            if (!inProgress) {
+              deadline = setTimeout(() => {
+                finish(err(deviceError('timeout', `${name}: the flight controller kept reporting progress (IN_PROGRESS) for ${o.inProgressTimeoutMs} ms without a final result`)));
+              }, o.inProgressTimeoutMs);
+            }
             inProgress = true;
             o.onProgress?.(ack.progress);
-            const poll = (): void => {
-              if (Date.now() - inProgressSinceMs > o.inProgressTimeoutMs) {
-                finish(err(deviceError('timeout', `${name}: IN_PROGRESS for more than ${o.inProgressTimeoutMs} ms`)));
-                return;
-              }
-              this.endpoint.send(build(attempts));
-              o.onResend?.(attempts);
-              attempts++;
-              timer = setTimeout(poll, 2 * o.timeoutMs);
-            };
             timer = setTimeout(poll, 2 * o.timeoutMs);
             return;
           }

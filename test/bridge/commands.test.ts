@@ -48,6 +48,50 @@ describe('COMMAND_LONG / COMMAND_ACK', () => {
     expect(progress).toEqual([10, 60]);
   });
 
+  it('gives up when the FC keeps answering IN_PROGRESS: one deadline from the first, not reset by later ones', async () => {
+    // The FC re-announces progress every 30 ms, more often than the poll (2 x timeoutMs = 80 ms):
+    // each ack used to re-arm the poll, the only place the deadline was checked, so this never ended.
+    const [a, b] = pair();
+    const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
+    const fc = new MavlinkEndpoint({ transport: b, sysid: 1, compid: 1, heartbeat: hb });
+    let sent = 0;
+    const progress = (): void =>
+      fc.send(Object.assign(new common.CommandAck(), { command: 400, result: common.MavResult.IN_PROGRESS, progress: 50, resultParam2: 0, targetSystem: 245, targetComponent: 191 }));
+    let ticker: NodeJS.Timeout | null = null;
+    fc.onMessage(({ msg }) => {
+      if (!(msg instanceof common.CommandLong)) return;
+      sent++;
+      progress();
+      ticker ??= setInterval(progress, 30);
+    });
+    try {
+      const client = new CommandClient(gcs, { sysid: 1, compid: 1 }, { timeoutMs: 40, retries: 3, inProgressTimeoutMs: 300 });
+      const start = Date.now();
+      const r = await Promise.race([client.long(400, [1]), new Promise<'pending'>((res) => setTimeout(() => res('pending'), 3000))]);
+      expect(r === 'pending' ? r : r.ok ? 'ok' : r.error).toEqual({
+        code: 'timeout',
+        message: 'COMPONENT_ARM_DISARM: the flight controller kept reporting progress (IN_PROGRESS) for 300 ms without a final result',
+      });
+      expect(Date.now() - start).toBeGreaterThanOrEqual(290);
+      expect(Date.now() - start).toBeLessThan(1500);
+      expect(sent).toBe(1); // the acks kept coming, so no poll was needed
+    } finally {
+      if (ticker) clearInterval(ticker);
+    }
+  });
+
+  it('polls an FC that said IN_PROGRESS once and then went quiet, and ends at the same deadline', async () => {
+    const seen: number[] = [];
+    const client = setup((cmd, ack) => {
+      seen.push(cmd.confirmation);
+      if (seen.length === 1) ack(common.MavResult.IN_PROGRESS, 5);
+    });
+    const r = await client.long(400, [1], { inProgressTimeoutMs: 300 });
+    expect(!r.ok && r.error.message).toBe('COMPONENT_ARM_DISARM: the flight controller kept reporting progress (IN_PROGRESS) for 300 ms without a final result');
+    expect(seen.length).toBeGreaterThanOrEqual(3); // polled every 2 x timeoutMs (80 ms) while waiting
+    expect(seen.slice(0, 3)).toEqual([0, 1, 2]);
+  });
+
   it('completes a command only with the ACK for its command id from the commanded component, addressed to us', async () => {
     const [a, b] = pair();
     const gcs = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: hb });
