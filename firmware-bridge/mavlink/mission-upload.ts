@@ -6,6 +6,10 @@
 // be uploading too). A request for an item the mission does not have is an error: answered with
 // MISSION_ACK INVALID_SEQUENCE, which cancels the operation on both ends (the spec's "Errors"); any
 // item the mission has is sent when asked, in whatever order (out of sequence is not an error).
+// A vehicle that keeps asking without ever finishing (the same item again and again, or requests that
+// never come to an ACK) does not keep the upload going for ever: one item may be asked for at most
+// 1 + retries times, and the whole upload has a deadline (deadlineMs); either ends it with MISSION_ACK
+// OPERATION_CANCELLED to the vehicle and an error saying which bound it hit.
 
 import { common } from 'node-mavlink';
 import { err, ok, type Result } from '../../runtime/lib/result.js';
@@ -18,7 +22,10 @@ import { fenceItems, fenceProblem, missionTypeFence, toFenceItemInt, type Fence 
 
 export interface UploadOptions {
   readonly itemTimeoutMs: number;
+  /** Resends of our last message after silence, and re-requests of one item the vehicle may make. */
   readonly retries: number;
+  /** The whole upload's bound; by default uploadDeadlineMs (from the item count, itemTimeoutMs and retries). */
+  readonly deadlineMs?: number;
 }
 
 export interface UploadReport {
@@ -28,6 +35,12 @@ export interface UploadReport {
 }
 
 export const defaultUploadOptions: UploadOptions = { itemTimeoutMs: 1500, retries: 5 };
+
+/** The default overall deadline of an upload of `count` items: each message (MISSION_COUNT and the
+ *  items) may take two item timeouts (one lost and sent again), plus one full run of silent retries. */
+export function uploadDeadlineMs(count: number, o: Pick<UploadOptions, 'itemTimeoutMs' | 'retries'>): number {
+  return (count + 1) * 2 * o.itemTimeoutMs + o.retries * o.itemTimeoutMs;
+}
 
 export function uploadMission(endpoint: MavlinkEndpoint, target: CommandTarget, items: readonly MissionItem[], options: Partial<UploadOptions> = {}): Promise<Result<UploadReport, DeviceError>> {
   if (items.length === 0 || items.length > limits.missionItemsMax) {
@@ -65,11 +78,31 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
   // Lost already: its loss will not be announced again to end the resends below.
   if (endpoint.isPeerLost(target.sysid, target.compid)) return Promise.resolve(err(deviceError('timeout', lostMessage(what, endpoint))));
   const started = Date.now();
+  const deadlineMs = o.deadlineMs ?? uploadDeadlineMs(plan.count, o);
+  const requestsMax = 1 + o.retries;
   return new Promise((resolve) => {
     let resends = 0;
     let silentRetries = 0;
     let last: common.MissionCount | common.MissionItemInt;
     let timer: NodeJS.Timeout | null = null;
+    /** How many times the vehicle asked for each item. */
+    const requests = new Map<number, number>();
+    /** Ends the upload on the vehicle too (the mission protocol's cancel), then here with `why`. */
+    const cancel = (why: string): void => {
+      const ack = new common.MissionAck();
+      ack.targetSystem = target.sysid;
+      ack.targetComponent = target.compid;
+      ack.type = common.MavMissionResult.OPERATION_CANCELLED;
+      ack.missionType = missionType;
+      ack.opaqueId = 0;
+      endpoint.send(ack);
+      done(err(deviceError('timeout', `${what}: ${why}; cancelled with MISSION_ACK OPERATION_CANCELLED`)));
+    };
+    const deadline = setTimeout(() => {
+      const at = last instanceof common.MissionCount ? 'at MISSION_COUNT' : `last asked for item ${last.seq}`;
+      const bound = o.deadlineMs === undefined ? `its deadline for ${plan.count} items` : 'its deadline';
+      cancel(`not done after ${deadlineMs} ms (${bound}): the vehicle kept the transfer going without accepting it (${at}, ${resends} resends)`);
+    }, deadlineMs);
     const count = new common.MissionCount();
     count.targetSystem = target.sysid;
     count.targetComponent = target.compid;
@@ -111,6 +144,12 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
           done(err(deviceError('rejected', `${what}: the vehicle asked for item ${msg.seq}, but ${has}; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload`)));
           return;
         }
+        const n = (requests.get(msg.seq) ?? 0) + 1;
+        requests.set(msg.seq, n);
+        if (n > requestsMax) {
+          cancel(`the vehicle asked for item ${msg.seq} ${n} times (at most ${requestsMax}: 1 + retries ${o.retries}), so it is not taking it`);
+          return;
+        }
         silentRetries = 0;
         if (last instanceof common.MissionItemInt && last.seq === msg.seq) resends++; // re-request: our item was lost
         sendMsg(plan.item(msg.seq));
@@ -125,6 +164,7 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
     });
     const done = (r: Result<UploadReport, DeviceError>): void => {
       if (timer) clearTimeout(timer);
+      clearTimeout(deadline);
       off();
       offLink();
       resolve(r);

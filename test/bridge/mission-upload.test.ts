@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { common } from 'node-mavlink';
 import { MavlinkEndpoint } from '../../firmware-bridge/mavlink/endpoint.js';
-import { uploadMission } from '../../firmware-bridge/mavlink/mission-upload.js';
+import { uploadDeadlineMs, uploadMission } from '../../firmware-bridge/mavlink/mission-upload.js';
 import { MissionReceiver } from '../../firmware-bridge/mavlink/mission-receiver.js';
 import { missionTypeMission, type MissionItem } from '../../firmware-bridge/mavlink/mission-item.js';
 import { mavCmd } from '../../firmware-bridge/mavlink/vehicle.js';
@@ -89,6 +89,77 @@ describe('mission upload: what the vehicle asks for', () => {
     const r = await uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 2000, retries: 1 });
     expect(r.ok ? r.value.items : r.error.message).toBe(3);
     expect(fromUs.filter((m) => m instanceof common.MissionAck)).toEqual([]);
+  });
+});
+
+/** The upload's result, or 'pending' if it has not ended within `ms` (the bug being guarded: it never ended). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<'pending'>((res) => (t = setTimeout(() => res('pending'), ms)))]).finally(() => clearTimeout(t));
+}
+
+describe('mission upload: a vehicle that keeps asking without finishing', () => {
+  it('ends when one item is asked for more than 1 + retries times, cancelling with MISSION_ACK OPERATION_CANCELLED', async () => {
+    // Every MISSION_COUNT or item is answered with a request for item 0: only silence ended an upload,
+    // so this one ran on for good (item 0 sent hundreds of times).
+    const { ours, fc, fromUs } = link();
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount || msg instanceof common.MissionItemInt) request(fc, 0);
+    });
+    const r = await within(uploadMission(ours, { sysid: 1, compid: 1 }, items.slice(0, 2), { itemTimeoutMs: 1500, retries: 5 }), 3000);
+    expect(r === 'pending' ? r : r.ok ? 'accepted' : r.error).toEqual({
+      code: 'timeout',
+      message: 'mission upload: the vehicle asked for item 0 7 times (at most 6: 1 + retries 5), so it is not taking it; cancelled with MISSION_ACK OPERATION_CANCELLED',
+    });
+    await new Promise((res) => setTimeout(res, 20));
+    expect(fromUs.filter((m) => m instanceof common.MissionItemInt).map((m) => m.seq)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(fromUs.filter((m) => m instanceof common.MissionAck).map((m) => [m.type, m.missionType, m.targetSystem, m.targetComponent])).toEqual([
+      [common.MavMissionResult.OPERATION_CANCELLED, missionTypeMission, 1, 1],
+    ]);
+  });
+
+  /** A vehicle asking for the items round and round (0, 1, 2, 0, ...), one request every 110 ms, never
+   *  an ACK: no item is asked for often enough to hit the cap, and it is never silent for long. */
+  function roundAndRound(): { ours: MavlinkEndpoint; fromUs: Array<common.MissionItemInt | common.MissionAck>; stop: () => void } {
+    const { ours, fc, fromUs } = link();
+    let next = 0;
+    let ticker: NodeJS.Timeout | null = null;
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount) ticker ??= setInterval(() => request(fc, next++ % 3), 110);
+      if (msg instanceof common.MissionAck && ticker) clearInterval(ticker);
+    });
+    return { ours, fromUs, stop: () => ticker && clearInterval(ticker) };
+  }
+
+  it('ends at the overall deadline, by default from the item count, itemTimeoutMs and retries', async () => {
+    const v = roundAndRound();
+    try {
+      const o = { itemTimeoutMs: 50, retries: 4 };
+      expect(uploadDeadlineMs(3, o)).toBe(600); // (3 + 1) x 2 x 50 + 4 x 50
+      const start = Date.now();
+      const r = await within(uploadMission(v.ours, { sysid: 1, compid: 1 }, items, o), 5000);
+      const elapsed = Date.now() - start;
+      expect(r === 'pending' ? r : r.ok ? 'accepted' : r.error.code).toBe('timeout');
+      expect(r !== 'pending' && !r.ok && r.error.message).toMatch(
+        /^mission upload: not done after 600 ms \(its deadline for 3 items\): the vehicle kept the transfer going without accepting it \(last asked for item [0-2], \d+ resends\); cancelled with MISSION_ACK OPERATION_CANCELLED$/,
+      );
+      expect(elapsed).toBeGreaterThanOrEqual(590);
+      expect(elapsed).toBeLessThan(2500);
+      await new Promise((res) => setTimeout(res, 20));
+      expect(v.fromUs.filter((m) => m instanceof common.MissionAck).map((m) => m.type)).toEqual([common.MavMissionResult.OPERATION_CANCELLED]);
+    } finally {
+      v.stop();
+    }
+  });
+
+  it('ends at an explicit deadlineMs', async () => {
+    const v = roundAndRound();
+    try {
+      const r = await within(uploadMission(v.ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 50, retries: 4, deadlineMs: 300 }), 5000);
+      expect(r !== 'pending' && !r.ok && r.error.message).toMatch(/^mission upload: not done after 300 ms \(its deadline\): /);
+    } finally {
+      v.stop();
+    }
   });
 });
 

@@ -17,7 +17,9 @@ import { localToGeo } from '../../hal/geo.js';
 import { defaultSimConfig } from '../../hal/sim/sim-config.js';
 import { openSerial, type SerialTransport } from '../../firmware-bridge/transport.js';
 import { startPtyPair, startSimFc, type PtyPair, type SimFcProcess } from '../../firmware-bridge/tools/processes.js';
-import { companion, frameMsgid, inMemoryFc, waitFor } from '../bridge/companion.js';
+import { companion, companionCompid, companionSysid, frameMsgid, inMemoryFc, waitFor } from '../bridge/companion.js';
+import { encodeFrame } from '../../firmware-bridge/mavlink/codec.js';
+import { missionTypeFence } from '../../firmware-bridge/mavlink/fence.js';
 import { cliEntry } from '../support/run-cli.js';
 
 const origin = defaultSimConfig.origin;
@@ -341,6 +343,52 @@ describe.concurrent('MAVLink flight driver: the committed keep-outs on the fligh
     flight.keepFence({ ...square(210, 40), keepOuts: circles }, () => undefined);
     await waitFor('the new fence on the FC', () => flight.fenceStatus()?.state === 'on-fc' && flight.fenceStatus()?.uploads === 2, 15_000);
     expect(flight.fenceStatus()).toMatchObject({ keepOuts: 3, failures: 1 });
+  }, 30_000);
+});
+
+describe.concurrent('MAVLink flight driver: an FC that keeps asking for the same fence item (the simulated FC in this process)', () => {
+  it.concurrent('the upload ends with the reason instead of keeping the keeper uploading, and is retried with the backoff like any failure', async ({ expect, onTestFinished }) => {
+    const cleanup = stopsAtEnd(onTestFinished);
+    // While `stuck`, the FC never sees the fence upload: each MISSION_COUNT (44) or MISSION_ITEM_INT
+    // (73) is answered here, as the FC, with a request for item 0 again. Before, only silence ended an
+    // upload: the keeper stayed 'uploading' for good. (`toCompanion`: the FC's way to the companion.)
+    let stuck = true;
+    let counts = 0;
+    let toCompanion: ((f: Uint8Array) => void) | null = null;
+    let seq = 0;
+    const c = inMemoryFc({
+      fromFc: (f, pass) => {
+        toCompanion = pass;
+        pass(f);
+      },
+      fromCompanion: (f, pass) => {
+        const id = frameMsgid(f);
+        if (id === 44) counts++;
+        if (!stuck || (id !== 44 && id !== 73)) return pass(f);
+        const again = Object.assign(new common.MissionRequestInt(), { targetSystem: companionSysid, targetComponent: companionCompid, seq: 0, missionType: missionTypeFence });
+        toCompanion?.(encodeFrame(again, { sysid: 1, compid: 1, seq: 200 + (seq++ % 50) }));
+      },
+    });
+    const flight = createMavlinkDevices(c.vehicle, undefined, undefined, { retryFirstMs: 200, retryMaxMs: 400, breachAction: 'leave' }).flight;
+    await flight.start();
+    cleanup.push(async () => {
+      await flight.stop();
+      c.stop();
+    });
+    const reports: FenceKeeperStatus[] = [];
+    flight.keepFence(square(50, 30), (s) => reports.push(s));
+    await waitFor('a failed attempt', () => flight.fenceStatus()?.state === 'failed', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({
+      state: 'failed',
+      uploads: 0,
+      failures: 1,
+      reason: 'fence upload: the vehicle asked for item 0 7 times (at most 6: 1 + retries 5), so it is not taking it; cancelled with MISSION_ACK OPERATION_CANCELLED',
+    });
+    await waitFor('the upload tried again', () => counts >= 2, 5_000);
+    stuck = false;
+    await waitFor('the fence on the FC', () => flight.fenceStatus()?.state === 'on-fc', 10_000);
+    expect(flight.fenceStatus()).toMatchObject({ state: 'on-fc', vertices: 4, uploads: 1, reason: null });
+    expect(reports[0]?.state).toBe('failed');
   }, 30_000);
 });
 
