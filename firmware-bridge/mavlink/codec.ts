@@ -7,8 +7,11 @@ import { MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, ardupilotmega, common, minimal,
 
 export const mavlinkMagicV2 = 0xfd;
 /** MAVLink 1: 0xFE, len, seq, sysid, compid, msgid (1 byte), payload, CRC. Recognised to be counted
- *  (a flight controller left on MAVLink 1 is then named as such), never decoded. */
+ *  (a flight controller left on MAVLink 1 is then named as such, from its HEARTBEATs), never decoded. */
 export const mavlinkMagicV1 = 0xfe;
+/** A MAVLink 1 HEARTBEAT: message id 0, 9 payload bytes (MAVLink 1 never truncates a payload). */
+const heartbeatIdV1 = 0;
+const heartbeatLenV1 = 9;
 export const headerBytesV1 = 6;
 export const headerBytes = 10;
 export const checksumBytes = 2;
@@ -118,8 +121,12 @@ export interface SplitterCounters {
   unknownFlags: number;
   unknownId: number;
   bytesDiscarded: number;
-  /** Complete MAVLink 1 frames with a valid CRC, skipped whole. */
+  /** Complete MAVLink 1 frames with a valid CRC, skipped whole. Random bytes (a wrong baud rate) make
+   *  one about every 10 MB: 8 bits of message id that have a CRC_EXTRA, and 16 of CRC. */
   v1Frames: number;
+  /** Of those, HEARTBEATs (id 0, 9 bytes): what a flight controller on MAVLink 1 sends every second,
+   *  and what random bytes all but never make (24 more bits to match). */
+  v1Heartbeats: number;
   /** Partial frames given up because the stream went quiet (flush()). */
   idleRescans: number;
 }
@@ -136,7 +143,7 @@ export interface SplitterCounters {
  */
 export class FrameSplitter {
   private buf: Buffer = Buffer.alloc(0);
-  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownFlags: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0, idleRescans: 0 };
+  readonly counters: SplitterCounters = { frames: 0, badCrc: 0, unknownFlags: 0, unknownId: 0, bytesDiscarded: 0, v1Frames: 0, v1Heartbeats: 0, idleRescans: 0 };
 
   /** Bytes held for a frame not complete yet. */
   get heldBytes(): number {
@@ -184,6 +191,7 @@ export class FrameSplitter {
         const frameV1 = data.subarray(0, totalV1);
         if (x25crc(frameV1, 1, checksumBytes, extraV1) === frameV1.readUInt16LE(totalV1 - checksumBytes)) {
           this.counters.v1Frames++;
+          if (data[5] === heartbeatIdV1 && data[1] === heartbeatLenV1) this.counters.v1Heartbeats++;
           data = data.subarray(totalV1);
         } else {
           data = data.subarray(1);

@@ -72,8 +72,10 @@ export interface EndpointCounters {
   framesReceived: number;
   bytesReceived: number;
   badCrc: number;
-  /** MAVLink 1 frames heard (and ignored). */
+  /** MAVLink 1 frames heard (and ignored): any with a valid CRC, which random bytes make now and then. */
   v1Frames: number;
+  /** Of those, HEARTBEATs: a flight controller speaking MAVLink 1. */
+  v1Heartbeats: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
   /** Signed frames not newer than the last of their stream, or opening a stream more than a minute
@@ -109,7 +111,7 @@ export class MavlinkEndpoint {
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, v1Heartbeats: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -193,7 +195,7 @@ export class MavlinkEndpoint {
   }
 
   counters(): Readonly<EndpointCounters> {
-    return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames };
+    return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames, v1Heartbeats: this.splitter.counters.v1Heartbeats };
   }
 
   /** How long a peer's silence takes to count as lost. */

@@ -373,7 +373,9 @@ export class MavlinkVehicle {
     if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}`;
     const components = e.heardComponents(this.target.sysid);
     if (components.length > 0) return `HEARTBEATs arrive on ${on} from system ${this.target.sysid} component ${components.join(', ')} only, but the flight controller is expected as component ${this.target.compid} (an autopilot is component 1; a gimbal, camera or companion computer is not one)`;
-    if (c.v1Frames > 0) return `the flight controller sends MAVLink 1 (${c.v1Frames} frames on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;
+    // Its HEARTBEATs only: any CRC-valid MAVLink 1 frame was counted, and random bytes from a wrong baud
+    // rate make one every 10 MB or so (two minutes at 921600), which then hid the baud rate advice.
+    if (c.v1Heartbeats > 0) return `the flight controller sends MAVLink 1 (${c.v1Heartbeats} HEARTBEATs on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;
     if (c.rejectedUnsigned > 0) return `${c.rejectedUnsigned} unsigned frames refused on ${on}: a signing key is set here but the flight controller does not sign`;
     if (c.rejectedSignature > 0) return `${c.rejectedSignature} frames with a wrong signature refused on ${on}: the signing keys differ`;
     if (c.bytesReceived > 0 && c.framesReceived === 0) return `${c.bytesReceived} bytes received on ${on} but no valid MAVLink 2 frame (${c.badCrc} failed the CRC check): check that the baud rate matches the flight controller's`;

@@ -1,7 +1,8 @@
 // A flight controller that is there but not understood, through the HAL device.yaml builds: until its
 // first HEARTBEAT, the flight device's error says what the port did carry and what to change (MAVLink
-// 1, another system id, garbage as from a wrong baud rate, nothing at all). The test plays the flight
-// controller on the far end of a socat pty, with frames built from the specification.
+// 1, another system id, garbage as from a wrong baud rate, even with a CRC-valid MAVLink 1 frame in it,
+// nothing at all). The test plays the flight controller on the far end of a socat pty, with frames
+// built from the specification.
 
 import { describe, expect, it, type TestContext } from 'vitest';
 import { parseDeviceConfig } from '../../runtime/config/device-config.js';
@@ -66,6 +67,20 @@ describe.concurrent('hal.driver: mavlink, a flight controller that is not unders
     const prng = new Prng(7);
     const m = await flightError(t, () => Buffer.from(prng.bytes(200)));
     expect(m).toMatch(/\d+ bytes received on serial:.* but no valid MAVLink 2 frame .*check that the baud rate matches/);
+  }, 20_000);
+
+  it('still points at the baud rate when the garbage holds a CRC-valid MAVLink 1 frame (one in 10 MB of random bytes does)', async (t) => {
+    const prng = new Prng(9);
+    const sysStatus = (() => {
+      const payload = Buffer.from(prng.bytes(31));
+      const body = Buffer.concat([Buffer.from([0xfe, payload.length, 0, 1, 1, specMessages.SYS_STATUS.id]), payload]);
+      const crc = Buffer.alloc(2);
+      crc.writeUInt16LE(x25([crcExtra(specMessages.SYS_STATUS)], x25(body.subarray(1))));
+      return Buffer.concat([body, crc]);
+    })();
+    const m = await flightError(t, (i) => Buffer.concat([Buffer.from(prng.bytes(200)), i === 2 ? sysStatus : Buffer.alloc(0)]));
+    expect(m).toMatch(/\d+ bytes received on serial:.* but no valid MAVLink 2 frame .*check that the baud rate matches/);
+    expect(m).not.toContain('MAVLink 1');
   }, 20_000);
 
   it('says nothing arrived when the port is silent', async (t) => {
