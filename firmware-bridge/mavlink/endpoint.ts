@@ -95,6 +95,10 @@ interface PeerState {
 /** Peers are keyed by system and component id. */
 const peerKey = (sysid: number, compid: number): number => sysid * 256 + compid;
 
+/** Components remembered at most, besides those kept (keepPeer): past it, a newly heard one takes the
+ *  place of the one heard longest ago (a lost one first, as lost ones are the longest silent). */
+export const peersMax = 64;
+
 export class MavlinkEndpoint {
   readonly sysid: number;
   readonly compid: number;
@@ -103,6 +107,8 @@ export class MavlinkEndpoint {
   private readonly handlers = new Set<(m: ReceivedMessage) => void>();
   private readonly linkHandlers = new Set<(e: LinkEvent) => void>();
   private readonly peers = new Map<number, PeerState>();
+  /** Components always admitted to `peers` and never made room for (compid 0: all of the system's). */
+  private readonly kept: { readonly sysid: number; readonly compid: number }[] = [];
   private readonly lastSignTs = new Map<string, number>();
   /** Our signing timestamp: the newest we sent, or accepted in a correctly signed frame. */
   private lastOwnTs = 0;
@@ -164,6 +170,32 @@ export class MavlinkEndpoint {
   onLink(handler: (e: LinkEvent) => void): () => void {
     this.linkHandlers.add(handler);
     return () => this.linkHandlers.delete(handler);
+  }
+
+  /**
+   * Always remembers the component (compid 0: every component of the system) however many others are
+   * heard: the flight controller this endpoint is for. When it forwards a shared radio network, 64 other
+   * systems filled the table first and its own HEARTBEATs were never admitted (never "up").
+   */
+  keepPeer(sysid: number, compid: number): void {
+    if (!this.kept.some((k) => k.sysid === sysid && k.compid === compid)) this.kept.push({ sysid, compid });
+  }
+
+  private isKept(sysid: number, compid: number): boolean {
+    return this.kept.some((k) => k.sysid === sysid && (k.compid === 0 || k.compid === compid));
+  }
+
+  /** Forgets the component not kept that was heard longest ago (silently: it is not lost, only no longer
+   *  tracked; heard again, it is admitted as new). False when every one is kept. */
+  private makeRoom(): boolean {
+    let oldest: PeerState | null = null;
+    for (const p of this.peers.values()) {
+      if (this.isKept(p.sysid, p.compid)) continue;
+      if (oldest === null || p.lastHeartbeatMs < oldest.lastHeartbeatMs) oldest = p;
+    }
+    if (oldest === null) return false;
+    this.peers.delete(peerKey(oldest.sysid, oldest.compid));
+    return true;
   }
 
   /** The components heard of `sysid` (all of them, or just `compid` unless it is 0 or left out). */
@@ -321,7 +353,7 @@ export class MavlinkEndpoint {
         p.up = true;
         for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
       }
-    } else if (this.peers.size < 64) {
+    } else if (this.peers.size < peersMax || this.makeRoom() || this.isKept(sysid, compid)) {
       this.peers.set(peerKey(sysid, compid), { sysid, compid, lastHeartbeatMs: now, up: true });
       for (const h of this.linkHandlers) h({ type: 'up', sysid, compid });
     }

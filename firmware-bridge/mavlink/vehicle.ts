@@ -219,6 +219,7 @@ export class MavlinkVehicle {
     private readonly options: VehicleOptions = {},
   ) {
     this.target = options.target ?? { sysid: 1, compid: 1 };
+    endpoint.keepPeer(this.target.sysid, this.target.compid);
     this.commands = new CommandClient(endpoint, this.target, { timeoutMs: 1000, retries: 3, inProgressTimeoutMs: 15_000, ...options.command });
     this.params = new ParamClient(endpoint, this.target, { timeoutMs: options.command?.timeoutMs ?? 1000, retries: options.command?.retries ?? 3 });
     this.setpointRateHz = Math.max(2.5, options.setpointRateHz ?? 5);
