@@ -154,7 +154,11 @@ type Setpoint =
   | { readonly type: 'velocity'; readonly northMps: number; readonly eastMps: number; readonly downMps: number; readonly yawRateRadps: number };
 
 export interface VehicleOptions {
+  /** The flight controller's system and component ids (default 1, 1). */
   readonly target?: CommandTarget;
+  /** How to say which setting sets the target's system or component id to `id`, for silence() when
+   *  HEARTBEATs come from another one (the device's: "set `hal.mavlink.fcSystemId: 2` in device.yaml"). */
+  readonly targetFix?: (part: 'system' | 'component', id: number) => string;
   /** Forces the autopilot family; otherwise it comes from the first HEARTBEAT. */
   readonly family?: AutopilotFamily;
   readonly command?: Partial<CommandOptions>;
@@ -371,9 +375,14 @@ export class MavlinkVehicle {
     const on = e.transportName;
     // Other components of our own system (a camera, a second companion process) are not candidates.
     const others = e.heardSystems().filter((s) => s !== this.target.sysid && s !== e.sysid);
-    if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}`;
+    const fix = this.options.targetFix;
+    const ifItIs = (part: 'system' | 'component', ids: readonly number[]): string => {
+      if (!fix || ids.length === 0) return '';
+      return ids.length === 1 ? `; if ${part} ${ids[0]} is the flight controller, ${fix(part, ids[0] as number)}` : `; if one of them is the flight controller, ${fix(part, ids[0] as number)} with its id in place of ${ids[0]}`;
+    };
+    if (others.length > 0) return `HEARTBEATs arrive on ${on} from system ${others.join(', ')}, but the flight controller is expected as system ${this.target.sysid}${ifItIs('system', others)}`;
     const components = e.heardComponents(this.target.sysid);
-    if (components.length > 0) return `HEARTBEATs arrive on ${on} from system ${this.target.sysid} component ${components.join(', ')} only, but the flight controller is expected as component ${this.target.compid} (an autopilot is component 1; a gimbal, camera or companion computer is not one)`;
+    if (components.length > 0) return `HEARTBEATs arrive on ${on} from system ${this.target.sysid} component ${components.join(', ')} only, but the flight controller is expected as component ${this.target.compid} (an autopilot is component 1; a gimbal, camera or companion computer is not one)${ifItIs('component', components)}`;
     // Its HEARTBEATs only: any CRC-valid MAVLink 1 frame was counted, and random bytes from a wrong baud
     // rate make one every 10 MB or so (two minutes at 921600), which then hid the baud rate advice.
     if (c.v1Heartbeats > 0) return `the flight controller sends MAVLink 1 (${c.v1Heartbeats} HEARTBEATs on ${on}); Murmur speaks MAVLink 2 only: set its port to MAVLink 2 (ArduPilot: SERIALn_PROTOCOL = 2; PX4: MAV_PROTO_VER = 2)`;

@@ -116,6 +116,10 @@ export function deviceConfigSchemaFor(z: Zod) {
               autopilot: z.enum(['px4', 'ardupilot']).default('px4'),
               // The MAVLink system id this device speaks as (its component is 191, onboard computer).
               systemId: z.number().int().min(1).max(255).default(245),
+              // The flight controller's MAVLink system and component ids (ArduPilot SYSID_THISMAV, PX4
+              // MAV_SYS_ID; a swarm commonly gives each drone its own): the one this device flies.
+              fcSystemId: z.number().int().min(1).max(255).default(1),
+              fcComponentId: z.number().int().min(1).max(255).default(1),
               // The pack's series cells, for a flight controller that reports only the pack's total
               // voltage (ArduPilot without cell monitoring): the telemetry agent judges volts per cell.
               batteryCells: z.number().int().min(1).max(14).optional(),
@@ -226,6 +230,9 @@ export function deviceConfigSchemaFor(z: Zod) {
       // Two checkpoints deep at least, so the snapshot a peer serves is always within block sync's reach.
       const w = c.consensus.syncWindowHeights ?? defaultConsensusConfig.syncWindowHeights;
       if (w < 2 * cp) ctx.addIssue({ code: 'custom', path: ['consensus', 'syncWindowHeights'], message: `must be at least twice the checkpoint interval (${2 * cp})` });
+      // The device itself speaks as (systemId, 191): it would ignore such a flight controller's frames as its own echo.
+      const m = c.hal.mavlink;
+      if (m && m.fcSystemId === m.systemId && m.fcComponentId === 191) ctx.addIssue({ code: 'custom', path: ['hal', 'mavlink', 'fcComponentId'], message: `is this device's own MAVLink address (system ${m.systemId}, component 191)` });
     })
     .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? defaultSnapshotCheckpoints * checkpointOf(c) } }));
 }
@@ -267,6 +274,8 @@ const fixes: Readonly<Record<string, string>> = {
   geofence: 'set `geofence: { polygon: [[north, east], ...] }`: at least 3 points in metres from the origin, or remove it',
   'geofence.polygon': `list 3 to ${limits.geofencePointsMax} [north, east] points in metres from the origin (each within 100 km)`,
   'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',
+  'hal.mavlink.fcSystemId': 'use a whole number from 1 to 255: the flight controller\'s MAVLink system id (ArduPilot SYSID_THISMAV, PX4 MAV_SYS_ID; default 1)',
+  'hal.mavlink.fcComponentId': 'use a whole number from 1 to 255: the flight controller\'s MAVLink component id (default 1, an autopilot\'s; not 191 on the device\'s own system id)',
   'hal.mavlink.batteryCells': 'use a whole number of series cells from 1 to 14 (a 4S pack: 4)',
   'hal.mavlink.fenceAction': 'use return, land or hold (set on the flight controller after each fence upload: ArduPilot FENCE_ACTION, PX4 GF_ACTION), or leave (the default) to keep the vehicle\'s own and report it',
   'hal.sim.timeScale': 'use a number from 0.1 to 100 (how much faster than real time the simulated vehicle runs)',

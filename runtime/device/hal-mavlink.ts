@@ -23,7 +23,12 @@ export function mavlinkHal(m: NonNullable<DeviceConfig['hal']['mavlink']>): Hal 
     heartbeatIntervalMs: 1000,
     heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), // ONBOARD_CONTROLLER, INVALID
   });
-  const vehicle = new MavlinkVehicle(endpoint, { family: m.autopilot });
+  // The flight controller's ids: a swarm commonly gives each drone a SYSID_THISMAV (MAV_SYS_ID) of its own.
+  const vehicle = new MavlinkVehicle(endpoint, {
+    family: m.autopilot,
+    target: { sysid: m.fcSystemId, compid: m.fcComponentId },
+    targetFix: (part, id) => `set \`hal.mavlink.${part === 'system' ? 'fcSystemId' : 'fcComponentId'}: ${id}\` in device.yaml`,
+  });
   // A cable pulled and plugged straight back in is not always declared lost (five missed heartbeats),
   // nor does the FC's time since boot always show that it rebooted: the vehicle asks again for what
   // a rebooted FC forgets (its fence, the IMU stream).

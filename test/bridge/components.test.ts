@@ -85,3 +85,36 @@ describe('the flight controller is a component, not a whole system', () => {
     expect(vehicle.silence()).toBe('HEARTBEATs arrive on mem0 from system 1 component 154 only, but the flight controller is expected as component 1 (an autopilot is component 1; a gimbal, camera or companion computer is not one)');
   });
 });
+
+describe('silence() names the setting that sets the flight controller\'s ids, when given one (targetFix)', () => {
+  const targetFix = (part: 'system' | 'component', id: number): string => `set \`fc.${part}: ${id}\``;
+  const heartbeating = (b: ReturnType<typeof memoryPair>[1], sysid: number, compid: number): MavlinkEndpoint => {
+    const e = new MavlinkEndpoint({ transport: b, sysid, compid, heartbeat: () => ({ type: 2, autopilot: 3, baseMode: 0, customMode: 0, systemStatus: 4 }), heartbeatIntervalMs: 20 });
+    ends.push(e);
+    e.start();
+    return e;
+  };
+
+  it('for one other system, its id; for several, the first and that it stands for the right one', async () => {
+    const [a, b] = memoryPair();
+    const host = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), heartbeatIntervalMs: 20 });
+    ends.push(host);
+    const vehicle = new MavlinkVehicle(host, { imuRateHz: 0, targetFix });
+    heartbeating(b, 2, 1);
+    await until('system 2 heard', () => host.heardSystems().length === 1);
+    expect(vehicle.silence()).toBe('HEARTBEATs arrive on mem0 from system 2, but the flight controller is expected as system 1; if system 2 is the flight controller, set `fc.system: 2`');
+    heartbeating(b, 3, 1);
+    await until('system 3 heard', () => host.heardSystems().length === 2);
+    expect(vehicle.silence()).toBe('HEARTBEATs arrive on mem0 from system 2, 3, but the flight controller is expected as system 1; if one of them is the flight controller, set `fc.system: 2` with its id in place of 2');
+  });
+
+  it('for another component of the expected system, its id', async () => {
+    const [a, b] = memoryPair();
+    const host = new MavlinkEndpoint({ transport: a, sysid: 245, compid: 191, heartbeat: () => ({ type: 18, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }), heartbeatIntervalMs: 20 });
+    ends.push(host);
+    const vehicle = new MavlinkVehicle(host, { imuRateHz: 0, targetFix });
+    heartbeating(b, 1, 154);
+    await until('component 154 heard', () => host.heardComponents(1).length === 1);
+    expect(vehicle.silence()).toBe('HEARTBEATs arrive on mem0 from system 1 component 154 only, but the flight controller is expected as component 1 (an autopilot is component 1; a gimbal, camera or companion computer is not one); if component 154 is the flight controller, set `fc.component: 154`');
+  });
+});

@@ -80,7 +80,7 @@ describe('device.yaml', () => {
     expect(r.value.http).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(r.value.hal.driver).toBe('sim');
     const m = parseDeviceConfig(good + 'hal: { driver: mavlink, mavlink: { serial: /dev/ttyAMA0 } }\n', 'device.yaml');
-    expect(m.ok && m.value.hal.mavlink).toEqual({ serial: '/dev/ttyAMA0', baud: 921_600, autopilot: 'px4', systemId: 245, fenceAction: 'leave' });
+    expect(m.ok && m.value.hal.mavlink).toEqual({ serial: '/dev/ttyAMA0', baud: 921_600, autopilot: 'px4', systemId: 245, fcSystemId: 1, fcComponentId: 1, fenceAction: 'leave' });
     expect(r.value.telemetry.periodMs).toBe(1_000);
     expect(r.value.snapshots.everyHeights).toBe(512);
     const small = parseDeviceConfig(good + 'consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 }\n', 'd.yaml');

@@ -117,6 +117,66 @@ describe('device.yaml hal section', () => {
     }
   });
 
+  it('takes the flight controller\'s ids as hal.mavlink.fcSystemId and fcComponentId (1-255, default 1 and 1), naming the field and the range', () => {
+    const fix = 'use a whole number from 1 to 255: the flight controller\'s MAVLink system id (ArduPilot SYSID_THISMAV, PX4 MAV_SYS_ID; default 1)';
+    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['"two"', 'is "two", expected a number']]) {
+      const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, fcSystemId: ${value} } }`);
+      expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.fcSystemId: ${got}; ${fix}`);
+    }
+    const dflt = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0 } }');
+    expect(dflt.ok && [dflt.value.hal.mavlink?.fcSystemId, dflt.value.hal.mavlink?.fcComponentId]).toEqual([1, 1]);
+    const two = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, fcSystemId: 2, fcComponentId: 1 } }');
+    expect(two.ok && two.value.hal.mavlink?.fcSystemId).toBe(2);
+    // The device's own address (systemId, component 191): its frames would be dropped as our own echo.
+    const own = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: 7, fcSystemId: 7, fcComponentId: 191 } }');
+    expect(own.ok ? 'accepted' : own.error).toBe(
+      'device.yaml: hal.mavlink.fcComponentId: 191: is this device\'s own MAVLink address (system 7, component 191); use a whole number from 1 to 255: the flight controller\'s MAVLink component id (default 1, an autopilot\'s; not 191 on the device\'s own system id)',
+    );
+  });
+
+  it('flies a flight controller on system 2 (sim-fc --sysid 2) with hal.mavlink.fcSystemId: 2; without it, says which field to set', async () => {
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sysid', '2'], cliEntry('sim-fc'));
+    const hals: Array<ReturnType<typeof createHal>> = [];
+    const halFor = (extra: string): ReturnType<typeof createHal> => {
+      const c = parse(`hal: { driver: mavlink, mavlink: { serial: ${pty.a}, autopilot: ardupilot${extra} } }`);
+      if (!c.ok) throw new Error(c.error);
+      const hal = createHal(c.value, Date.now(), { mavlink });
+      hals.push(hal);
+      return hal;
+    };
+    try {
+      // First as before: the FC expected as system 1.
+      const wrong = halFor('');
+      await wrong.start();
+      const flight0 = wrong.devices.flight;
+      if (!flight0) throw new Error('no flight device');
+      await waitFor('the heartbeats of system 2 heard', () => {
+        const s = flight0.state();
+        return !s.ok && s.error.message.includes('from system 2');
+      }, 10_000);
+      const s0 = flight0.state();
+      expect(!s0.ok && s0.error.message).toContain('HEARTBEATs arrive on serial:' + pty.a + ' from system 2, but the flight controller is expected as system 1; if system 2 is the flight controller, set `hal.mavlink.fcSystemId: 2` in device.yaml');
+      await wrong.stop();
+      // Then as the message says.
+      const right = halFor(', fcSystemId: 2');
+      await right.start();
+      const flight = right.devices.flight;
+      const position = right.devices.position;
+      if (!flight || !position) throw new Error('no flight or position device');
+      await waitFor('the FC on system 2, with a fix', () => flight.state().ok && position.fix().ok, 10_000);
+      expect(await flight.execute({ type: 'arm' })).toEqual({ ok: true, value: undefined });
+      await waitFor('its HEARTBEAT to show it armed', () => {
+        const st = flight.state();
+        return st.ok && st.value.armed;
+      }, 5_000);
+    } finally {
+      for (const h of hals) await h.stop();
+      await fc.stop();
+      await pty.stop();
+    }
+  }, 30_000);
+
   it('hal.mavlink.fenceAction reaches the flight controller: land is set with the fence kept there (the simulated FC process on a pty)', async () => {
     const pty = await startPtyPair();
     const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--fence-action', 'report'], cliEntry('sim-fc'));

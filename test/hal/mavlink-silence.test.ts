@@ -58,9 +58,9 @@ describe.concurrent('hal.driver: mavlink, a flight controller that is not unders
     expect(m).toContain('SERIALn_PROTOCOL = 2');
   }, 20_000);
 
-  it('names the system id the heartbeats come from', async (t) => {
+  it('names the system id the heartbeats come from, and the field that sets the flight controller\'s', async (t) => {
     const m = await flightError(t, (i) => frameOf(specMessages.HEARTBEAT, heartbeat, { seq: i, sysid: 2, compid: 1 }));
-    expect(m).toContain('from system 2, but the flight controller is expected as system 1');
+    expect(m).toContain('from system 2, but the flight controller is expected as system 1; if system 2 is the flight controller, set `hal.mavlink.fcSystemId: 2` in device.yaml');
   }, 20_000);
 
   it('points at the baud rate when only garbage arrives', async (t) => {
