@@ -87,15 +87,19 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
     let timer: NodeJS.Timeout | null = null;
     /** How many times the vehicle asked for each item. */
     const requests = new Map<number, number>();
-    /** Ends the upload on the vehicle too (the mission protocol's cancel), then here with `why`. */
-    const cancel = (why: string): void => {
+    /** A MISSION_ACK of `result` to the vehicle, which ends its side of the transfer. */
+    const sendAck = (result: common.MavMissionResult, sysid: number, compid: number): void => {
       const ack = new common.MissionAck();
-      ack.targetSystem = target.sysid;
-      ack.targetComponent = target.compid;
-      ack.type = common.MavMissionResult.OPERATION_CANCELLED;
+      ack.targetSystem = sysid;
+      ack.targetComponent = compid;
+      ack.type = result;
       ack.missionType = missionType;
       ack.opaqueId = 0;
       endpoint.send(ack);
+    };
+    /** Ends the upload on the vehicle too (the mission protocol's cancel), then here with `why`. */
+    const cancel = (why: string): void => {
+      sendAck(common.MavMissionResult.OPERATION_CANCELLED, target.sysid, target.compid);
       done(err(deviceError('timeout', `${what}: ${why}; cancelled with MISSION_ACK OPERATION_CANCELLED`)));
     };
     const deadline = setTimeout(() => {
@@ -133,13 +137,7 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
       if (msg instanceof common.MissionRequestInt || msg instanceof common.MissionRequest) {
         if (msg.missionType !== missionType || !addressedTo(endpoint, msg)) return;
         if (msg.seq >= plan.count) {
-          const ack = new common.MissionAck();
-          ack.targetSystem = frame.sysid;
-          ack.targetComponent = frame.compid;
-          ack.type = common.MavMissionResult.INVALID_SEQUENCE;
-          ack.missionType = missionType;
-          ack.opaqueId = 0;
-          endpoint.send(ack);
+          sendAck(common.MavMissionResult.INVALID_SEQUENCE, frame.sysid, frame.compid);
           const has = plan.count === 0 ? `the ${plan.noun} is empty` : `the ${plan.noun} has items 0-${plan.count - 1}`;
           done(err(deviceError('rejected', `${what}: the vehicle asked for item ${msg.seq}, but ${has}; answered MISSION_ACK INVALID_SEQUENCE, which cancels the upload`)));
           return;

@@ -3,18 +3,14 @@
 // "no data" was harmless for good and /health said ok, ready, no reasons, with no FC heard at all. Once
 // the FC answers (the simulated ArduPilot on the pty's far end), the reason goes.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
-import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { Device, openDevice } from '../../runtime/device/device.js';
+import { Device } from '../../runtime/device/device.js';
 import { noDataGraceMs } from '../../runtime/device/device-health.js';
 import { createLogger } from '../../runtime/device/observability.js';
-import { Mosquitto, PtyPair } from '../links/processes.js';
-import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
+import { mavlinkDeviceRig } from './mavlink-device-rig.js';
 
 interface HealthJson {
   readonly health: string;
@@ -23,30 +19,10 @@ interface HealthJson {
 
 describe('a device whose flight controller never answers', () => {
   it('reports failing on /health after the grace, naming the silent port; the reason goes once the FC answers', { timeout: 60_000 }, async (t) => {
-    const cleanup: Array<() => Promise<unknown> | unknown> = [];
-    t.onTestFinished(async () => {
-      for (const f of cleanup.splice(0).reverse()) await f();
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'murmur-fc-unheard-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const p = (f: string): string => join(dir, f);
-    await writeFleetFiles(await makeFleet({ fleet: 'unheard', validatorIds: ['d1'], operators: [{ id: 'ops', roles: ['operator'] }] }), dir);
-    const broker = await Mosquitto.start();
-    cleanup.push(() => broker.stop());
-    const pair = await PtyPair.start();
-    cleanup.push(() => pair.stop());
-    writeFileSync(
-      p('d1.yaml'),
-      `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data-d1')}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: warn }\nagents: { enabled: false }\n` +
-        `hal: { driver: mavlink, mavlink: { serial: "${pair.a}", baud: 115200, autopilot: ardupilot } }\n`,
-    );
-    const cfg = loadDeviceConfig(p('d1.yaml'));
-    if (!cfg.ok) throw new Error(cfg.error);
-    const opened = await openDevice(cfg.value, p('d1.yaml'));
-    if (!opened.ok) throw new Error(opened.error);
+    const { p, pair, parts, cleanup } = await mavlinkDeviceRig(t, 'unheard');
     // Its log, as `log.file` writes it: the FC's return is said there.
     const logFile = p('d1.log');
-    const device = new Device(opened.value, Date.now(), {}, { log: createLogger('d1', 'info', () => ({ height: 0, round: 0 }), logFile) });
+    const device = new Device(parts, Date.now(), {}, { log: createLogger('d1', 'info', () => ({ height: 0, round: 0 }), logFile) });
     cleanup.push(() => device.stop());
     const startedAt = Date.now();
     await device.start();

@@ -9,22 +9,17 @@
 // commits it: not null, not 0, not the 20 m nobody vouched for. Once the estimator has it back, both
 // are the vehicle's height again.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { SimFlightController } from '../../firmware-bridge/sim-fc/sim-fc.js';
 import { openSerial } from '../../firmware-bridge/transport.js';
-import { loadDeviceConfig } from '../../runtime/config/device-config.js';
-import { Device, openDevice } from '../../runtime/device/device.js';
+import { Device } from '../../runtime/device/device.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { decodeEnvelope } from '../../runtime/wire/envelope.js';
 import { parseTelemetryBody, type TelemetryBody } from '../../runtime/wire/telemetry.js';
 import { waitFor } from '../bridge/companion.js';
-import { Mosquitto, PtyPair } from '../links/processes.js';
 import { runCli } from '../support/run-cli.js';
-import { makeFleet, writeFleetFiles } from '../support/fleet-fixture.js';
+import { mavlinkDeviceRig } from './mavlink-device-rig.js';
 
 interface LocalTelemetry {
   readonly altM: number | null;
@@ -34,21 +29,7 @@ interface LocalTelemetry {
 
 describe('a device whose flight controller says its height is not known', () => {
   it('says so in its status and local telemetry; signs it with the last known height held, which is what is committed', { timeout: 120_000 }, async (t) => {
-    const cleanup: Array<() => Promise<unknown> | unknown> = [];
-    t.onTestFinished(async () => {
-      for (const f of cleanup.splice(0).reverse()) await f();
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'murmur-height-unknown-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const p = (f: string): string => join(dir, f);
-    // The fleet (one validator d1, an operator) written in this process, as `murmur keygen` and
-    // `murmur fleet` write it (their own tests are the CLI's): this file is about the device.
-    await writeFleetFiles(await makeFleet({ fleet: 'height', validatorIds: ['d1'], operators: [{ id: 'ops', roles: ['operator'] }] }), dir);
-
-    const broker = await Mosquitto.start();
-    cleanup.push(() => broker.stop());
-    const pair = await PtyPair.start();
-    cleanup.push(() => pair.stop());
+    const { p, broker, pair, parts, cleanup } = await mavlinkDeviceRig(t, 'height');
     const transport = await openSerial({ path: pair.b, baudRate: 115_200 });
     cleanup.push(() => transport.close());
     // Four simulated seconds a wall-clock second: the climbs to 10 and 20 m take a second or two, not
@@ -69,18 +50,9 @@ describe('a device whose flight controller says its height is not known', () => 
     });
     await client.subscribeAsync(['murmur/v1/height/json/d1/telemetry', 'murmur/v1/height/json/d1/status']);
 
-    writeFileSync(
-      p('d1.yaml'),
-      `id: d1\nkey: ${p('d1.key')}\nmanifest: ${p('fleet.manifest')}\ndataDir: ${p('data-d1')}\nmqtt: { url: "${broker.url}" }\nhttp: { port: 0 }\nlog: { level: warn }\nagents: { enabled: false }\n` +
-        `hal: { driver: mavlink, mavlink: { serial: "${pair.a}", baud: 115200, autopilot: ardupilot } }\n`,
-    );
-    const cfg = loadDeviceConfig(p('d1.yaml'));
-    if (!cfg.ok) throw new Error(cfg.error);
-    const opened = await openDevice(cfg.value, p('d1.yaml'));
-    if (!opened.ok) throw new Error(opened.error);
     // Every telemetry report the device signs, as it signs it.
     const signed: TelemetryBody[] = [];
-    const device = new Device(opened.value, Date.now(), {
+    const device = new Device(parts, Date.now(), {
       txSubmit: (submit) => (envelope) => {
         const e = decodeEnvelope(envelope);
         if (e.ok && e.value.kind === 'telemetry') {
@@ -115,7 +87,7 @@ describe('a device whose flight controller says its height is not known', () => 
     await waitFor('a local telemetry report with the height not known', () => local.at(-1)?.heightUnknown === true, 5_000);
     expect(local.at(-1)).toMatchObject({ altM: null, altDm: null, heightUnknown: true });
     await waitFor('the status on MQTT with no height', () => status?.position !== null && status?.position?.upM === null, 5_000);
-    const ctl = await runCli('murmurctl', ['status', '--timeout', '2s'], { cwd: dir, env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_BROKER: broker.url } });
+    const ctl = await runCli('murmurctl', ['status', '--timeout', '2s'], { cwd: p('.'), env: { MURMUR_MANIFEST: p('fleet.manifest'), MURMUR_BROKER: broker.url } });
     expect(ctl.code, `${ctl.stdout}${ctl.stderr}`).toBe(0);
     expect(ctl.stdout).toMatch(/^d1 .* -?\d+(\.\d+)?,-?\d+(\.\d+)?,\? /m);
 
