@@ -14,6 +14,7 @@ import { limits } from '../lib/limits.js';
 import { relaySuppressMax } from '../links/serial-link.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
+import { readSigningKey } from './signing-key.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
 
@@ -127,6 +128,10 @@ export function deviceConfigSchemaFor(z: Zod) {
               // each fence upload (ArduPilot FENCE_ACTION, PX4 GF_ACTION: a parameter the FC keeps across
               // reboots), or `leave` the vehicle's own, read and reported (with a warning if it does nothing).
               fenceAction: z.enum(['return', 'land', 'hold', 'leave']).default('leave'),
+              // MAVLink 2 message signing: a file holding the 32-byte key the flight controller was given
+              // (SETUP_SIGNING), as 64 hex digits. Without it the device sends unsigned, which an FC that
+              // enforces signing ignores.
+              signingKeyFile: z.string().min(1).optional(),
             })
             .strict()
             .optional(),
@@ -248,6 +253,7 @@ const fixes: Readonly<Record<string, string>> = {
   dataDir: 'set it to a directory this user may write (the WAL, signer state and snapshots live there)',
   'mqtt': 'add `mqtt: { url: mqtt://127.0.0.1:1883 }`',
   'mqtt.caFile': 'set it to the PEM file of the CA that signed the broker\'s certificate (relative to this file), or remove it',
+  'hal.mavlink.signingKeyFile': 'set it to a file holding the flight controller\'s MAVLink signing key as 64 hex digits (the 32 bytes given to it with SETUP_SIGNING; relative to this file), or remove it to send unsigned',
   'mqtt.url': 'use a broker URL like mqtt://127.0.0.1:1883 or mqtts://broker:8883',
   'mqtt.clientId': 'use 1-48 letters, digits, ".", "_" or "-" (the control plane connects as <clientId>-ctl), or remove it for murmur-<fleet>-<id>',
   'mqtt.heartbeatMs': 'use milliseconds from 100 to 60000 (default 1000, the interval the detection benchmark measured)',
@@ -369,7 +375,7 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   // Only a shell expands ~: `dataDir: ~/murmur-data` made a directory named "~" beside this file.
-  const paths: [string, string | undefined][] = [['key', d.key], ['manifest', d.manifest], ['dataDir', d.dataDir], ['mqtt.caFile', d.mqtt.caFile], ['agents.modelsDir', d.agents.modelsDir], ['log.file', d.log.file]];
+  const paths: [string, string | undefined][] = [['key', d.key], ['manifest', d.manifest], ['dataDir', d.dataDir], ['mqtt.caFile', d.mqtt.caFile], ['agents.modelsDir', d.agents.modelsDir], ['log.file', d.log.file], ['hal.mavlink.signingKeyFile', d.hal.mavlink?.signingKeyFile]];
   for (const [field, p] of paths) {
     if (p !== undefined && (p === '~' || p.startsWith('~/'))) return err(`${file}: ${field}: ${p} starts with ~, which only a shell expands (here it would be a directory named "~" beside this file); give the full path, such as ${p.replace(/^~/, homedir())}`);
   }
@@ -389,6 +395,8 @@ export function parseDeviceConfig(text: string, file: string): Result<DeviceConf
   if (c.mqtt.caFile !== undefined) c.mqtt = { ...c.mqtt, caFile: abs(c.mqtt.caFile) };
   if (c.agents.modelsDir !== undefined) c.agents = { ...c.agents, modelsDir: abs(c.agents.modelsDir) };
   if (c.log.file !== undefined) c.log = { ...c.log, file: abs(c.log.file) };
+  const signingKeyFile = c.hal.mavlink?.signingKeyFile;
+  if (c.hal.mavlink !== undefined && signingKeyFile !== undefined) c.hal = { ...c.hal, mavlink: { ...c.hal.mavlink, signingKeyFile: abs(signingKeyFile) } };
   return ok(c);
 }
 
@@ -401,7 +409,8 @@ const expectedType: Record<string, string> = { int: 'a whole number', number: 'a
  * paths (/etc/murmur/...) before it reaches the device.
  */
 export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: string) => string = (p) => p): Result<void, string> {
-  for (const [field, path] of [['key', c.key], ['manifest', c.manifest], ...(c.mqtt.caFile ? [['mqtt.caFile', c.mqtt.caFile]] : [])] as const) {
+  const signing = c.hal.mavlink?.signingKeyFile;
+  for (const [field, path] of [['key', c.key], ['manifest', c.manifest], ...(c.mqtt.caFile ? [['mqtt.caFile', c.mqtt.caFile]] : []), ...(signing ? [['hal.mavlink.signingKeyFile', signing]] : [])] as const) {
     try {
       accessSync(at(path), constants.R_OK);
     } catch {
@@ -410,8 +419,13 @@ export function checkConfigFiles(c: DeviceConfig, file: string, at: (path: strin
     // Readable, but a directory (a path one level short): said here rather than as EISDIR at start.
     if (statSync(at(path)).isDirectory()) return err(`${file}: ${field}: ${at(path)} is a directory; ${fixFor(field)}`);
   }
+  if (signing !== undefined) {
+    const key = readSigningKey(at(signing));
+    if (!key.ok) return err(`${file}: hal.mavlink.signingKeyFile: ${key.error}; ${fixFor('hal.mavlink.signingKeyFile')}`);
+  }
   return ok(undefined);
 }
+
 
 /**
  * Whether `dir` could be the data directory: a directory this user may write, or (not there yet) one it

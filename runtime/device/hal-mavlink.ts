@@ -8,6 +8,7 @@ import { MavlinkVehicle } from '../../firmware-bridge/mavlink/vehicle.js';
 import { createMavlinkDevices } from '../../hal/mavlink/mavlink-devices.js';
 import { defaultFenceKeeperOptions } from '../../hal/mavlink/fence-keeper.js';
 import type { DeviceConfig } from '../config/device-config.js';
+import { readSigningKey } from '../config/signing-key.js';
 import { HalOpenError, type Hal } from './hal-setup.js';
 
 /** The companion computer's MAVLink component: MAV_COMP_ID_ONBOARD_COMPUTER (its system id is
@@ -16,7 +17,11 @@ const companionCompid = 191;
 
 export function mavlinkHal(m: NonNullable<DeviceConfig['hal']['mavlink']>): Hal {
   const port = deferredSerial({ path: m.serial, baudRate: m.baud });
+  // The key is checked when device.yaml is read (checkConfigFiles); read here for the endpoint.
+  const key = m.signingKeyFile === undefined ? null : readSigningKey(m.signingKeyFile);
+  if (key !== null && !key.ok) throw new Error(`hal.mavlink.signingKeyFile: ${key.error}`);
   const endpoint = new MavlinkEndpoint({
+    ...(key !== null ? { signing: { key: key.value, linkId: 1 } } : {}),
     transport: port,
     sysid: m.systemId,
     compid: companionCompid,

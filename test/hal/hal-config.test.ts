@@ -2,7 +2,10 @@
 // described are refused when the file is read, naming the field and the fix.
 
 import { describe, expect, it } from 'vitest';
-import { parseDeviceConfig } from '../../runtime/config/device-config.js';
+import { loadDeviceConfig, parseDeviceConfig } from '../../runtime/config/device-config.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createHal, loadHalDrivers } from '../../runtime/device/hal-setup.js';
 import * as mavlink from '../../runtime/device/hal-mavlink.js';
@@ -174,6 +177,45 @@ describe('device.yaml hal section', () => {
       for (const h of hals) await h.stop();
       await fc.stop();
       await pty.stop();
+    }
+  }, 30_000);
+
+  it('hal.mavlink.signingKeyFile: a flight controller that enforces signing (sim-fc --sign-key) is flown with the key; a file without one is refused naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-signing-'));
+    const key = 'ab'.repeat(32);
+    writeFileSync(join(dir, 'fc.sign'), `${key}\n`);
+    writeFileSync(join(dir, 'bad.sign'), 'not a key\n');
+    // The key and manifest device.yaml names (base: k and m) are only checked readable here.
+    for (const f of ['k', 'm']) writeFileSync(join(dir, f), '');
+    const pty = await startPtyPair();
+    const fc = await startSimFc(['--serial', pty.b, '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sign-key', key], cliEntry('sim-fc'));
+    const config = (keyFile: string): string => {
+      writeFileSync(join(dir, 'device.yaml'), `${base}hal: { driver: mavlink, mavlink: { serial: ${pty.a}, autopilot: ardupilot, signingKeyFile: ${keyFile} } }\n`);
+      return join(dir, 'device.yaml');
+    };
+    let hal: ReturnType<typeof createHal> | null = null;
+    try {
+      const bad = loadDeviceConfig(config('bad.sign'));
+      expect(bad.ok ? '' : bad.error).toContain(`hal.mavlink.signingKeyFile: ${join(dir, 'bad.sign')} does not hold a signing key: 64 hex digits, 9 characters found; set it to a file holding`);
+      const c = parseDeviceConfig(readFileSync(config('fc.sign'), 'utf8'), join(dir, 'device.yaml'));
+      if (!c.ok) throw new Error(c.error);
+      expect(c.value.hal.mavlink?.signingKeyFile).toBe(join(dir, 'fc.sign'));
+      hal = createHal(c.value, Date.now(), { mavlink });
+      await hal.start();
+      const flight = hal.devices.flight;
+      if (!flight) throw new Error('no flight device');
+      await waitFor('the signing FC heard', () => flight.state().ok, 10_000);
+      // Arming is a COMMAND_LONG the FC acts on only when it is signed with its key.
+      expect(await flight.execute({ type: 'arm' })).toEqual({ ok: true, value: undefined });
+      await waitFor('its HEARTBEAT to show it armed', () => {
+        const st = flight.state();
+        return st.ok && st.value.armed;
+      }, 5_000);
+    } finally {
+      await hal?.stop();
+      await fc.stop();
+      await pty.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 
