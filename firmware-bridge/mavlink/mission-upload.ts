@@ -118,7 +118,8 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
         if (silentRetries >= o.retries) {
-          done(err(deviceError('timeout', `${what}: no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`)));
+          // The vehicle may still be waiting for an item (its request lost): it ends its side too.
+          cancel(`no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`);
           return;
         }
         silentRetries++;

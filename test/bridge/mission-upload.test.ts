@@ -118,6 +118,22 @@ describe('mission upload: a vehicle that keeps asking without finishing', () => 
     ]);
   });
 
+  it('a vehicle that falls silent after asking for item 0: ends after the resends, cancelling with MISSION_ACK OPERATION_CANCELLED (it may still be waiting)', async () => {
+    const { ours, fc, fromUs } = link();
+    let asked = false;
+    fc.onMessage(({ msg }) => {
+      if (msg instanceof common.MissionCount && !asked) {
+        asked = true;
+        request(fc, 0);
+      }
+    });
+    const r = await within(uploadMission(ours, { sysid: 1, compid: 1 }, items, { itemTimeoutMs: 50, retries: 2 }), 3000);
+    expect(r === 'pending' ? r : r.ok ? 'accepted' : r.error).toEqual({ code: 'timeout', message: 'mission upload: no answer after 2 resends of item 0; cancelled with MISSION_ACK OPERATION_CANCELLED' });
+    await new Promise((res) => setTimeout(res, 20));
+    expect(fromUs.filter((m) => m instanceof common.MissionItemInt).map((m) => m.seq)).toEqual([0, 0, 0]);
+    expect(fromUs.filter((m) => m instanceof common.MissionAck).map((m) => m.type)).toEqual([common.MavMissionResult.OPERATION_CANCELLED]);
+  });
+
   /** A vehicle asking for the items round and round (0, 1, 2, 0, ...), one request every 110 ms, never
    *  an ACK: no item is asked for often enough to hit the cap, and it is never silent for long. */
   function roundAndRound(): { ours: MavlinkEndpoint; fromUs: Array<common.MissionItemInt | common.MissionAck>; stop: () => void } {
