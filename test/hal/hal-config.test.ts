@@ -18,6 +18,23 @@ import { cliEntry, repoRoot } from '../support/run-cli.js';
 const base = 'id: v0\nkey: k\nmanifest: m\ndataDir: d\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n';
 const parse = (hal: string) => parseDeviceConfig(`${base}${hal}\n`, 'device.yaml');
 
+/** Arms the vehicle and waits for its HEARTBEAT to show it armed: the FC took a command from this device. */
+async function armsAndSaysSo(flight: NonNullable<ReturnType<typeof createHal>['devices']['flight']>): Promise<void> {
+  expect(await flight.execute({ type: 'arm' })).toEqual({ ok: true, value: undefined });
+  await waitFor('its HEARTBEAT to show it armed', () => {
+    const st = flight.state();
+    return st.ok && st.value.armed;
+  }, 5_000);
+}
+
+/** hal.mavlink.`field` refused at 0, 256 and `other`, each naming the field, what it got and `fix`. */
+function refusesOutside1To255(field: string, fix: string, other: [string, string]): void {
+  for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], other]) {
+    const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, ${field}: ${value} } }`);
+    expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.${field}: ${got}; ${fix}`);
+  }
+}
+
 describe('device.yaml hal section', () => {
   it('loads the MAVLink drivers only for hal.driver mavlink, and serialport only when a port opens; without the drivers loaded, createHal says so', async () => {
     const sim = parse('hal: { driver: sim }');
@@ -89,11 +106,7 @@ describe('device.yaml hal section', () => {
   });
 
   it('refuses a MAVLink system id outside 1-255, naming hal.mavlink.systemId and the range', () => {
-    const fix = 'use a whole number from 1 to 255: the MAVLink system id this device speaks as (default 245; the flight controller\'s own, usually 1, makes the device a component of the vehicle)';
-    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['2.5', 'is 2.5, expected a whole number']]) {
-      const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: ${value} } }`);
-      expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.systemId: ${got}; ${fix}`);
-    }
+    refusesOutside1To255('systemId', 'use a whole number from 1 to 255: the MAVLink system id this device speaks as (default 245; the flight controller\'s own, usually 1, makes the device a component of the vehicle)', ['2.5', 'is 2.5, expected a whole number']);
     const dflt = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0 } }');
     expect(dflt.ok && dflt.value.hal.mavlink?.systemId).toBe(245); // what the device always spoke as
     const one = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, systemId: 1 } }');
@@ -121,11 +134,7 @@ describe('device.yaml hal section', () => {
   });
 
   it('takes the flight controller\'s ids as hal.mavlink.fcSystemId and fcComponentId (1-255, default 1 and 1), naming the field and the range', () => {
-    const fix = 'use a whole number from 1 to 255: the flight controller\'s MAVLink system id (ArduPilot SYSID_THISMAV, PX4 MAV_SYS_ID; default 1)';
-    for (const [value, got] of [['0', '0: too small: expected number to be >=1'], ['256', '256: too big: expected number to be <=255'], ['"two"', 'is "two", expected a number']]) {
-      const r = parse(`hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, fcSystemId: ${value} } }`);
-      expect(r.ok ? 'accepted' : r.error).toBe(`device.yaml: hal.mavlink.fcSystemId: ${got}; ${fix}`);
-    }
+    refusesOutside1To255('fcSystemId', 'use a whole number from 1 to 255: the flight controller\'s MAVLink system id (ArduPilot SYSID_THISMAV, PX4 MAV_SYS_ID; default 1)', ['"two"', 'is "two", expected a number']);
     const dflt = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0 } }');
     expect(dflt.ok && [dflt.value.hal.mavlink?.fcSystemId, dflt.value.hal.mavlink?.fcComponentId]).toEqual([1, 1]);
     const two = parse('hal: { driver: mavlink, mavlink: { serial: /dev/ttyACM0, fcSystemId: 2, fcComponentId: 1 } }');
@@ -168,11 +177,7 @@ describe('device.yaml hal section', () => {
       const position = right.devices.position;
       if (!flight || !position) throw new Error('no flight or position device');
       await waitFor('the FC on system 2, with a fix', () => flight.state().ok && position.fix().ok, 10_000);
-      expect(await flight.execute({ type: 'arm' })).toEqual({ ok: true, value: undefined });
-      await waitFor('its HEARTBEAT to show it armed', () => {
-        const st = flight.state();
-        return st.ok && st.value.armed;
-      }, 5_000);
+      await armsAndSaysSo(flight);
     } finally {
       for (const h of hals) await h.stop();
       await fc.stop();
@@ -206,11 +211,7 @@ describe('device.yaml hal section', () => {
       if (!flight) throw new Error('no flight device');
       await waitFor('the signing FC heard', () => flight.state().ok, 10_000);
       // Arming is a COMMAND_LONG the FC acts on only when it is signed with its key.
-      expect(await flight.execute({ type: 'arm' })).toEqual({ ok: true, value: undefined });
-      await waitFor('its HEARTBEAT to show it armed', () => {
-        const st = flight.state();
-        return st.ok && st.value.armed;
-      }, 5_000);
+      await armsAndSaysSo(flight);
     } finally {
       await hal?.stop();
       await fc.stop();
