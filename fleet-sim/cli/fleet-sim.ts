@@ -42,10 +42,8 @@ before the scenario began, or a deterministic one at any time; run and replay: 1
 when Ctrl-C stopped the world, within a simulated second, no report written; seeds: 130 (143) when
 Ctrl-C stopped it between two worlds with none failed, the worlds run so far written and counted).`;
 
-/** Each scenario loadScenario read, as its report names the file (absolute, and the hash of what was read). */
-const scenarioFiles = new WeakMap<Scenario, ScenarioFile>();
-
-async function loadScenario(file: string): Promise<Scenario> {
+/** A scenario file, parsed, and the file as its report names it (absolute, and the hash of what was read). */
+async function loadScenario(file: string): Promise<{ s: Scenario; read: ScenarioFile }> {
   const { parseScenario, ScenarioError } = await import('../scenario/parse.js');
   let bytes: Buffer;
   try {
@@ -53,12 +51,11 @@ async function loadScenario(file: string): Promise<Scenario> {
   } catch (e) {
     throw new CliError(scenarioReadProblem(file, e, 'run'), exitCodes.usage);
   }
-  const wrong = notAScenario(file, bytes.toString('utf8'), 'run');
+  const text = bytes.toString('utf8');
+  const wrong = notAScenario(file, text, 'run');
   if (wrong !== null) throw new CliError(wrong, exitCodes.usage);
   try {
-    const s = parseScenario(bytes.toString('utf8'));
-    scenarioFiles.set(s, scenarioFileOf(file, bytes));
-    return s;
+    return { s: parseScenario(text), read: scenarioFileOf(file, bytes) };
   } catch (e) {
     if (e instanceof ScenarioError) throw new CliError(`${file}: ${e.message}`, exitCodes.usage);
     throw e;
@@ -108,11 +105,10 @@ async function threadsFor(s: Scenario, file: string, v: string | undefined): Pro
  * The world is the same either way: the slices only hand the loop a turn (at most every 100 ms of wall
  * time), they change no event's order.
  */
-async function runOne(s: Scenario, seed: number, file: string, json: string | undefined, threads = 1): Promise<number> {
+async function runOne(s: Scenario, seed: number, file: string, json: string | undefined, threads = 1, read?: ScenarioFile): Promise<number> {
   const { runScenario, replayCommand, RunStopped } = await simulator();
   const interrupts = hearInterrupts();
   let lastTurn = performance.now();
-  const read = scenarioFiles.get(s);
   let r: Report;
   try {
     r = await runScenario(s, seed, {
@@ -267,10 +263,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': {
       const file = positionals[0] ?? shippedScenario('leader-crash.yaml');
-      const s = await loadScenario(file);
+      const { s, read } = await loadScenario(file);
       const note = hilNote(s.hil, file);
       if (note !== null) process.stderr.write(note);
-      return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, await threadsFor(s, file, values.threads));
+      return runOne(s, seedOf(values.seed, 'seed') ?? s.seed, file, values.json, await threadsFor(s, file, values.threads), read);
     }
     case 'seeds': {
       const count = seedOf(values.count, 'count');
@@ -313,14 +309,13 @@ async function main(argv: string[]): Promise<number> {
       const recorded = recordedScenarioFile(rep.scenarioFile);
       const word = m[1] as string;
       const file = recorded?.path ?? (word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word);
-      const s = await loadScenario(file);
-      const now = scenarioFiles.get(s)?.sha256;
-      if (recorded && now !== recorded.sha256) {
-        const changed = `${reportFile}: the scenario file ${file} changed since the report was written (sha256 ${recorded.sha256.slice(0, 12)}… then, ${now?.slice(0, 12)}… now)`;
+      const { s, read } = await loadScenario(file);
+      if (recorded && read.sha256 !== recorded.sha256) {
+        const changed = `${reportFile}: the scenario file ${file} changed since the report was written (sha256 ${recorded.sha256.slice(0, 12)}… then, ${read.sha256.slice(0, 12)}… now)`;
         if (!values['allow-changed']) throw new CliError(`${changed}, so it would not replay that run; --allow-changed runs it as it is now`, exitCodes.usage);
         process.stderr.write(`fleet-sim: ${changed}; running it as it is now (--allow-changed)\n`);
       }
-      return runOne(s, Number(m[2]), file, values.json, await threadsFor(s, file, m[3]));
+      return runOne(s, Number(m[2]), file, values.json, await threadsFor(s, file, m[3]), read);
     }
     default:
       throw unknownCommand(command, ['run', 'start', 'seeds', 'replay'], 'fleet-sim');

@@ -196,8 +196,9 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: RunOptions, t
   const hazards = hazardReport(w);
   const forgedCommands = w.forgery?.ledger.report() ?? null;
   // After the flight report: the heights decided since the flight layer's last step go through it now.
-  // A world that does not fly commits only noops of its operator, which the machine never rejects.
-  const rejections = scenarioFlies(s) ? (w.flight?.settle() ?? null) : null;
+  // A world that does not fly (no flight layer) commits only noops of its operator, which the machine
+  // never rejects.
+  const rejections = w.flight?.settle() ?? null;
   await w.finish();
   // Every thread's nodes and sends (one thread, or a split run's main thread and workers: shards.ts).
   const threadTotals = [w.ownTotals(), ...w.workerTotals()];

@@ -82,10 +82,10 @@ const connackByte = 0x20;
 /**
  * Connects or fails with exit code 5 (unavailable) within `waitMs`: the broker not answering, refusing
  * this client's login (said as such, with where the credentials come from), or a server that answers
- * but not as an MQTT broker (an HTTP port). `timeoutSaid`: the wait is the operator's --timeout (as
- * given, like "1ms"), so running out of it is said as such, with the fix.
+ * but not as an MQTT broker (an HTTP port). `isTimeout`: the wait is the operator's whole --timeout, so
+ * running out of it is said as such, with the fix.
  */
-export async function connect(url: string, clientPrefix: string, waitMs: number, timeoutSaid?: string): Promise<MqttClient> {
+export async function connect(url: string, clientPrefix: string, waitMs: number, isTimeout = false): Promise<MqttClient> {
   const client = connectMqtt(url, { clientId: `${clientPrefix}-${process.pid}-${Date.now() % 100_000}`, clean: true, reconnectPeriod: 0, connectTimeout: waitMs, keepalive: 10, writeCache: false });
   // What the server said first, looked at before mqtt.js parses it: anything but a CONNACK is not an
   // MQTT broker (an HTTP server's "HTTP/1.1 400" parsed as a PUBACK with bad flags, said as such).
@@ -116,8 +116,8 @@ export async function connect(url: string, clientPrefix: string, waitMs: number,
       throw new CliError(`the broker at ${at} refused the login: ${(e as Error).message}; check the user name and password in the broker URL (mqtt://user:password@host:port)`, exitCodes.unavailable);
     }
     if (e === gone || (e as Error).message === 'connack timeout') {
-      if (timeoutSaid !== undefined) throw new CliError(`no CONNACK from the broker at ${at} within --timeout (${timeoutSaid}); give a longer --timeout`, exitCodes.unavailable);
       const within = waitMs < 1_000 ? `${waitMs} ms` : `${waitMs / 1_000} s`;
+      if (isTimeout) throw new CliError(`no CONNACK from the broker at ${at} within --timeout (${within}); give a longer --timeout`, exitCodes.unavailable);
       if (!tcp) throw new CliError(`cannot reach the broker at ${at}: no connection within ${within} (is the host up, and nothing in the way?)`, exitCodes.unavailable);
       throw new CliError(`the broker at ${at} took the connection but sent no CONNACK within ${within}: is it an MQTT broker, and not overloaded?`, exitCodes.unavailable);
     }

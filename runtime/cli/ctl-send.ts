@@ -98,7 +98,6 @@ interface SendResult {
 
 function argValue(name: string, v: string): unknown {
   if (v.startsWith('@')) {
-    files.set(name, v.slice(1));
     try {
       return new Uint8Array(readFileSync(v.slice(1)));
     } catch {
@@ -115,9 +114,6 @@ function argValue(name: string, v: string): unknown {
     return v;
   }
 }
-
-/** The files --arg NAME=@FILE read, by NAME: for naming them in what is said of their bytes. */
-const files = new Map<string, string>();
 
 /** Where the operator's manifest copy came from, as said in refusals. */
 interface ManifestAt {
@@ -175,13 +171,12 @@ function rawCommand(file: string, m: ManifestAt): { envelope: Uint8Array; operat
 }
 
 /**
- * Why fleet.update's args.manifest is not what devices take, or null: the bytes of a signed manifest
+ * Why fleet.update's args.manifest (read from `file`, given as manifest=@FILE) is not what devices take, or null: the bytes of a signed manifest
  * of this fleet, by its authority, of a newer epoch than the operator's copy. Said before signing:
  * the swarm committed the mistake as rejected (a draft's "CBOR integer or length at byte 0 exceeds
  * 2^53-1", a file name's "must be the signed manifest file, as bytes").
  */
-function manifestArgProblem(value: unknown, m: ManifestAt): string | null {
-  const file = files.get('manifest');
+function manifestArgProblem(value: unknown, file: string | undefined, m: ManifestAt): string | null {
   if (value === undefined) return 'fleet.update needs the signed manifest of the next epoch: give it as --arg manifest=@FILE (the file `murmur fleet sign` wrote)';
   if (!(value instanceof Uint8Array)) {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
@@ -239,7 +234,8 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, m: ManifestAt): Pr
   const keyPath = a.values.key ?? process.env.MURMUR_KEY;
   if (!keyPath) throw new CliError('missing --key FILE (the operator key from `murmurctl keygen`; or set MURMUR_KEY)', exitCodes.usage);
   if (type === 'fleet.update') {
-    const problem = manifestArgProblem(args.manifest, m);
+    const given = (a.values.arg ?? []).findLast((kv) => kv.startsWith('manifest=@'));
+    const problem = manifestArgProblem(args.manifest, given?.slice('manifest=@'.length), m);
     if (problem !== null) throw new CliError(problem, exitCodes.usage);
   }
   const idn = await readKeyFile(keyPath);
@@ -352,7 +348,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const url = brokerUrl(a.values.broker);
   // --timeout bounds the whole wait, the connection's too (at most connectWaitMs of it): a shorter one
   // that runs out before the broker's CONNACK is said as such, not as a broker that cannot be reached.
-  const client = await connect(url, 'murmurctl', Math.min(timeoutMs, connectWaitMs), timeoutMs <= connectWaitMs ? (timeoutMs < 1_000 ? `${timeoutMs} ms` : `${timeoutMs / 1_000} s`) : undefined);
+  const client = await connect(url, 'murmurctl', Math.min(timeoutMs, connectWaitMs), timeoutMs <= connectWaitMs);
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
