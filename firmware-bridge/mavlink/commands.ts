@@ -131,7 +131,8 @@ export class CommandClient {
       };
       const sendAttempt = (): void => {
         if (attempts > o.retries) {
-          finish(err(deviceError('timeout', `${name}: no COMMAND_ACK after ${attempts} attempts of ${o.timeoutMs} ms`)));
+          const signing = this.endpoint.signingMismatch();
+          finish(err(deviceError('timeout', `${name}: no COMMAND_ACK after ${attempts} attempts of ${o.timeoutMs} ms${signing === null ? '' : `; ${signing}`}`)));
           return;
         }
         this.endpoint.send(build(attempts));

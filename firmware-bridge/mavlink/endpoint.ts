@@ -47,6 +47,9 @@ export interface EndpointOptions {
   /** Missed heartbeats before a peer counts as lost (spec: 4-5 on RF links). */
   readonly heartbeatsMissedMax?: number;
   readonly signing?: SigningPolicy;
+  /** How the user gives this side a signing key, for signingMismatch() (the device's: "set
+   *  `hal.mavlink.signingKeyFile` in device.yaml to a file holding its key"). */
+  readonly signingFix?: string;
   readonly nowMs?: () => number;
   /** Quiet time after which a partial frame is given up and rescanned (default partialFrameIdleMsDefault). */
   readonly partialFrameIdleMs?: number;
@@ -78,6 +81,9 @@ export interface EndpointCounters {
   v1Heartbeats: number;
   rejectedUnsigned: number;
   rejectedSignature: number;
+  /** Signed frames taken without a check because this side has no signing key: a peer that signs most
+   *  likely also refuses what we send unsigned (signingMismatch). */
+  signedUnchecked: number;
   /** Signed frames not newer than the last of their stream, or opening a stream more than a minute
    *  behind our timestamp (a recording replayed). */
   rejectedReplay: number;
@@ -117,7 +123,7 @@ export class MavlinkEndpoint {
   private readonly intervalMs: number;
   private readonly missedMax: number;
   private readonly now: () => number;
-  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, v1Heartbeats: 0, rejectedUnsigned: 0, rejectedSignature: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
+  private readonly stats: EndpointCounters = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badCrc: 0, v1Frames: 0, v1Heartbeats: 0, rejectedUnsigned: 0, rejectedSignature: 0, signedUnchecked: 0, rejectedReplay: 0, rejectedStreamsFull: 0 };
   /** Heartbeats can be paused (tests use it to simulate a hung companion). */
   heartbeatsEnabled = true;
 
@@ -230,6 +236,16 @@ export class MavlinkEndpoint {
     return { ...this.stats, badCrc: this.splitter.counters.badCrc, v1Frames: this.splitter.counters.v1Frames, v1Heartbeats: this.splitter.counters.v1Heartbeats };
   }
 
+  /**
+   * Why a peer may be ignoring what we send: it signs its frames and we have no key, so ours go out
+   * unsigned, which a flight controller that enforces signing drops without a word (null when we sign or
+   * nothing signed has come). For the timeouts of commands and transfers to say.
+   */
+  signingMismatch(): string | null {
+    if (this.o.signing || this.stats.signedUnchecked === 0) return null;
+    return `the flight controller signs its frames (${this.stats.signedUnchecked} signed frames heard on ${this.transportName}) and this side has no signing key, so it sends unsigned frames, which a flight controller that enforces signing ignores: ${this.o.signingFix ?? 'give this side the same signing key'}`;
+  }
+
   /** How long a peer's silence takes to count as lost. */
   get lostAfterMs(): number {
     return this.missedMax * this.intervalMs;
@@ -310,7 +326,10 @@ export class MavlinkEndpoint {
 
   private accept(frame: MavFrame): boolean {
     const s = this.o.signing;
-    if (!s) return true;
+    if (!s) {
+      if (frame.signed && frame.sysid !== this.sysid) this.stats.signedUnchecked++;
+      return true;
+    }
     if (!frame.signed) {
       if (s.acceptUnsigned?.(frame.msgid)) return true;
       this.stats.rejectedUnsigned++;

@@ -119,7 +119,8 @@ function uploadPlan(endpoint: MavlinkEndpoint, target: CommandTarget, plan: Plan
       timer = setTimeout(() => {
         if (silentRetries >= o.retries) {
           // The vehicle may still be waiting for an item (its request lost): it ends its side too.
-          cancel(`no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}`);
+          const signing = endpoint.signingMismatch();
+          cancel(`no answer after ${o.retries} resends of ${last instanceof common.MissionCount ? 'MISSION_COUNT' : `item ${last.seq}`}${signing === null ? '' : `; ${signing}`}`);
           return;
         }
         silentRetries++;

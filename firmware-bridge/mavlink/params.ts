@@ -141,7 +141,10 @@ export class ParamClient {
         resolve(r);
       };
       const send = (): void => {
-        if (attempts > this.options.retries) return finish(err(deviceError('timeout', `${name}: no PARAM_VALUE after ${attempts} attempts of ${this.options.timeoutMs} ms`)));
+        if (attempts > this.options.retries) {
+          const signing = this.endpoint.signingMismatch();
+          return finish(err(deviceError('timeout', `${name}: no PARAM_VALUE after ${attempts} attempts of ${this.options.timeoutMs} ms${signing === null ? '' : `; ${signing}`}`)));
+        }
         this.endpoint.send(message());
         attempts++;
         timer = setTimeout(send, this.options.timeoutMs);

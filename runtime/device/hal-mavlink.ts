@@ -22,6 +22,7 @@ export function mavlinkHal(m: NonNullable<DeviceConfig['hal']['mavlink']>): Hal 
   if (key !== null && !key.ok) throw new Error(`hal.mavlink.signingKeyFile: ${key.error}`);
   const endpoint = new MavlinkEndpoint({
     ...(key !== null ? { signing: { key: key.value, linkId: 1 } } : {}),
+    signingFix: 'set `hal.mavlink.signingKeyFile` in device.yaml to a file holding its key (64 hex digits)',
     transport: port,
     sysid: m.systemId,
     compid: companionCompid,

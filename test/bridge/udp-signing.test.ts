@@ -233,9 +233,39 @@ describe('signed MAVLink 2 over UDP with the simulated FC', () => {
       const r = await intruder.vehicle.disarm();
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.error.code).toBe('timeout');
+      // They hear nothing from the FC (it answers its companion's port only): nothing points at signing.
+      if (!r.ok) expect(r.error.message).not.toContain('signs its frames');
     }
     await new Promise((r) => setTimeout(r, 400)); // two more FC heartbeats
     expect(vehicle.armed()).toBe(true);
     expect((await vehicle.disarm()).ok).toBe(true);
   });
+});
+
+describe('a companion without the key, beside a flight controller that signs', () => {
+  it('hears its signed heartbeats, and its refused command and upload time out saying the FC signs and how to give this side the key', async () => {
+    const key = randomBytes(32);
+    const sock = await openUdp({ localPort: 0 });
+    onTestFinished(() => sock.close());
+    const fc = await startSimFc(['--udp-local', '0', '--udp-remote', String(sock.localPort), '--autopilot', 'ardupilot', '--heartbeat-ms', '200', '--sign-key', key.toString('hex')], cliEntry('sim-fc'));
+    onTestFinished(() => fc.stop());
+    const { endpoint, vehicle } = companion(sock, 200, undefined, { command: { timeoutMs: 300, retries: 1 } });
+    onTestFinished(() => {
+      vehicle.close();
+      endpoint.stop();
+    });
+    await waitFor('the signing FC heard (its frames taken unchecked)', () => vehicle.connected(), 5000);
+    expect(endpoint.counters().signedUnchecked).toBeGreaterThan(0);
+    const arm = await vehicle.arm();
+    expect(arm.ok).toBe(false);
+    if (!arm.ok) {
+      expect(arm.error.code).toBe('timeout');
+      expect(arm.error.message).toMatch(/^COMPONENT_ARM_DISARM: no COMMAND_ACK after 2 attempts of 300 ms; the flight controller signs its frames \(\d+ signed frames heard on udp:/);
+      expect(arm.error.message).toContain('which a flight controller that enforces signing ignores: give this side the same signing key');
+    }
+    const up = await vehicle.upload([{ command: 16, latDeg: 47.397, lonDeg: 8.545, relAltM: 10 }], { itemTimeoutMs: 300, retries: 1 });
+    expect(up.ok).toBe(false);
+    if (!up.ok) expect(up.error.message).toContain('the flight controller signs its frames');
+    expect(vehicle.armed()).toBe(false);
+  }, 30_000);
 });
