@@ -46,6 +46,12 @@ export class ModelSlot {
     if (key === this.key && this.inference && (this.refusal === null || (nowMs - this.triedAtMs < modelRetryMs && nowMs >= this.triedAtMs))) return;
     this.key = key;
     this.triedAtMs = nowMs;
+    // A device whose only engine is the rules runs no model: nothing to read, check or refuse.
+    if ((this.o.prefer ?? ['onnxruntime']).every((k) => k === 'rules')) {
+      this.refusal = null;
+      this.inference ??= await loadInference({ ...this.base(), modelBytes: undefined });
+      return;
+    }
     const shipped = this.o.shippedDir ?? shippedModelsDir;
     const v = committed && !isPlainModelVersion(committed.version)
       ? err(`model ${this.o.name} refused: the committed version ${JSON.stringify(committed.version)} is not a plain version name (letters, digits, . _ + -)`)

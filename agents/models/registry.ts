@@ -83,7 +83,12 @@ export function committedModelDir(modelsDir: string | undefined, ref: CommittedM
   // A version that is not a plain name never becomes a path (its load is refused: see ModelSlot).
   if (!isPlainModelName(ref.name)) return shippedDir;
   const installed = modelsDir === undefined || !isPlainModelVersion(ref.version) ? undefined : join(modelsDir, ref.name, ref.version);
-  return installed !== undefined && existsSync(join(installed, 'metadata.json')) ? installed : join(shippedDir, ref.name);
+  const shipped = join(shippedDir, ref.name);
+  if (installed === undefined || existsSync(join(installed, 'metadata.json'))) return installed ?? shipped;
+  // Not installed: the shipped directory serves if it holds the committed version; otherwise the
+  // install directory is where the version was looked for, and the refusal names it (loadModelFrom).
+  const meta = readModelMetadata(shipped);
+  return meta.ok && meta.value.version === ref.version ? shipped : installed;
 }
 
 /** Reads and checks the model under `modelsDir/<name>/` (the shipped layout). */
@@ -98,6 +103,9 @@ export function loadVerifiedModel(modelsDir: string, name: string, committed?: C
  */
 export function loadModelFrom(modelDir: string, name: string, committed?: CommittedModel): Result<VerifiedModel> {
   const meta = readModelMetadata(modelDir);
+  if (!meta.ok && committed && !existsSync(join(modelDir, 'metadata.json'))) {
+    return err(`model ${name} ${committed.version} refused: it is not installed on this device: put its model.onnx and metadata.json in ${modelDir}`);
+  }
   if (!meta.ok) return committed ? err(`model ${name} ${committed.version} refused: ${meta.error}`) : meta;
   if (meta.value.name !== name) return err(`model ${name}: ${join(modelDir, 'metadata.json')} describes model ${meta.value.name}`);
   const file = join(modelDir, meta.value.file);

@@ -219,12 +219,13 @@ export function deviceConfigSchemaFor(z: Zod) {
         .object({
           threshold: z.number().min(1).max(100).default(8),
           deadThreshold: z.number().min(1).max(100).default(8),
-          minStdDevMs: z.number().int().min(1).max(60_000).default(100),
+          // Default: 100 ms (as Akka), or half of mqtt.heartbeatMs when that is less (heartbeats under 200 ms).
+          minStdDevMs: z.number().int().min(1).max(60_000).optional(),
           acceptablePauseMs: z.number().int().min(0).max(600_000).optional(),
           recoveredBeats: z.number().int().min(1).max(100).default(3),
         })
         .strict()
-        .default({ threshold: 8, deadThreshold: 8, minStdDevMs: 100, recoveredBeats: 3 }),
+        .default({ threshold: 8, deadThreshold: 8, recoveredBeats: 3 }),
     })
     .strict()
     .superRefine((c, ctx) => {
@@ -239,7 +240,11 @@ export function deviceConfigSchemaFor(z: Zod) {
       const m = c.hal.mavlink;
       if (m && m.fcSystemId === m.systemId && m.fcComponentId === 191) ctx.addIssue({ code: 'custom', path: ['hal', 'mavlink', 'fcComponentId'], message: `is this device's own MAVLink address (system ${m.systemId}, component 191)` });
     })
-    .transform((c) => ({ ...c, snapshots: { everyHeights: c.snapshots.everyHeights ?? defaultSnapshotCheckpoints * checkpointOf(c) } }));
+    .transform((c) => ({
+      ...c,
+      snapshots: { everyHeights: c.snapshots.everyHeights ?? defaultSnapshotCheckpoints * checkpointOf(c) },
+      membership: { ...c.membership, minStdDevMs: c.membership.minStdDevMs ?? Math.min(100, Math.floor(c.mqtt.heartbeatMs / 2)) },
+    }));
 }
 
 export type DeviceConfig = z.infer<ReturnType<typeof deviceConfigSchemaFor>>;
@@ -262,7 +267,7 @@ const fixes: Readonly<Record<string, string>> = {
   'radios.heartbeatShare': 'use a fraction above 0 and at most 0.5 of the radio\'s airtime (default 0.1)',
   'membership.threshold': 'use a phi from 1 to 100 (default 8, as Akka and Cassandra): lower suspects sooner and more often wrongly',
   'membership.deadThreshold': 'use a phi from 1 to 100 (default 8): how unlikely the silence must be before a suspect peer is dead',
-  'membership.minStdDevMs': 'use milliseconds from 1 to at most half of mqtt.heartbeatMs (default 100, as Akka)',
+  'membership.minStdDevMs': 'use milliseconds from 1 to at most half of mqtt.heartbeatMs, or leave it out (default 100, as Akka, or half of mqtt.heartbeatMs when that is less)',
   'membership.acceptablePauseMs': 'use milliseconds from 0 to 600000, or leave it out to use one mqtt.heartbeatMs (what the benchmark measured)',
   'membership.recoveredBeats': 'use a count from 1 to 100 (default 3)',
   radios: 'list serial radios like `radios: [{ paths: [/dev/ttyUSB0], preset: sik }]` (preset sik or e32, or baud and packetBytes)',

@@ -125,3 +125,35 @@ describe('retrying a refused model', () => {
     await slot.release();
   });
 });
+
+describe('a committed version that is not installed', () => {
+  const shippedVersion = (JSON.parse(readFileSync(join(shippedModelsDir, 'telemetry-anomaly', 'metadata.json'), 'utf8')) as { version: string }).version;
+  const modelsDir = join(dir, 'not-installed');
+  const ref: CommittedModel = { name: 'telemetry-anomaly', version: '7.7.7', hashHex: sha256Hex(shippedBytes) };
+
+  it('is refused naming the directory it was looked for in (it named the shipped one and its version)', async () => {
+    // Only model.onnx copied, no metadata.json: still not installed.
+    mkdirSync(join(modelsDir, 'telemetry-anomaly', '7.7.7'), { recursive: true });
+    writeFileSync(join(modelsDir, 'telemetry-anomaly', '7.7.7', 'model.onnx'), shippedBytes);
+    const slot = new ModelSlot({ name: 'telemetry-anomaly', ...common, prefer: ['pure-ts', 'rules'], modelDirFor: (r) => committedModelDir(modelsDir, r) });
+    await slot.ensure(null, 0);
+    await slot.ensure(ref, 100);
+    expect(slot.refused()).toBe(`model telemetry-anomaly 7.7.7 refused: it is not installed on this device: put its model.onnx and metadata.json in ${join(modelsDir, 'telemetry-anomaly', '7.7.7')}`);
+    expect(slot.model()?.version).toBe(shippedVersion); // the shipped model keeps running
+    await slot.release();
+  });
+
+  it('the shipped directory still serves a committed version the device shipped with', () => {
+    expect(committedModelDir(modelsDir, { ...ref, version: shippedVersion })).toBe(join(shippedModelsDir, 'telemetry-anomaly'));
+  });
+
+  it('a device that runs the rules only reads no model and refuses none', async () => {
+    const slot = new ModelSlot({ name: 'telemetry-anomaly', ...common, prefer: ['rules'], modelDirFor: (r) => committedModelDir(modelsDir, r) });
+    await slot.ensure(null, 0);
+    await slot.ensure(ref, 100);
+    expect(slot.refused()).toBeNull();
+    expect(slot.model()).toBeUndefined();
+    expect(slot.engine()).toBe('rules');
+    await slot.release();
+  });
+});

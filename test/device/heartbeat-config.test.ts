@@ -28,6 +28,14 @@ describe('device.yaml heartbeats and membership', () => {
     expect(slow.phi).toMatchObject({ threshold: 10, acceptablePauseMs: 500, expectedIntervalMs: 2_000 });
   });
 
+  it('a heartbeat under 200 ms takes half of it as the spread floor, where the default 100 was refused naming a field the user never set', () => {
+    for (const hb of [100, 150, 199]) expect(parse(good.replace('1883" }', `1883", heartbeatMs: ${hb} }`)).membership.minStdDevMs).toBe(Math.floor(hb / 2));
+    expect(parse(good.replace('1883" }', '1883", heartbeatMs: 200 }')).membership.minStdDevMs).toBe(100);
+    // Set explicitly, it is still checked against the interval.
+    const r = parseDeviceConfig(good.replace('1883" }', '1883", heartbeatMs: 150 }') + 'membership: { minStdDevMs: 100 }\n', 'device.yaml');
+    expect(r.ok ? 'accepted' : r.error).toContain('membership.minStdDevMs: 100 is more than half of mqtt.heartbeatMs (150)');
+  });
+
   const cases: [string, string][] = [
     [good.replace('1883" }', '1883", heartbeatMs: 50 }'), 'device.yaml: mqtt.heartbeatMs: 50: too small: expected number to be >=100; use milliseconds from 100 to 60000'],
     [good + 'membership: { threshold: 0 }\n', 'membership.threshold: 0: too small: expected number to be >=1; use a phi from 1 to 100'],
