@@ -12,7 +12,7 @@ import { limits } from '../lib/limits.js';
 export interface HealthFacts {
   readonly links: readonly { readonly name: string; readonly up: boolean }[];
   /** null when the device runs no agents. */
-  readonly agents: readonly { readonly name: string; readonly status: AgentStatusName; readonly lastError: string | null }[] | null;
+  readonly agents: readonly { readonly name: string; readonly status: AgentStatusName; readonly lastError: string | null; readonly modelRefused?: string | null }[] | null;
   /** The latched failsafe action (land, return-to-launch), if any. */
   readonly failsafe: string | null;
   /** This device's own latest degraded attestation, while it is recent. */
@@ -84,6 +84,9 @@ export function assessHealth(f: HealthFacts): HealthAssessment {
   // The device may be fine; its fleet is not, and its missions and hazards wait with the blocks.
   if (f.stall) degraded.push(f.stall);
   for (const a of f.agents ?? []) if (a.status === 'backoff') degraded.push(`agent ${a.name} restarting${a.lastError ? ` after: ${a.lastError}` : ''}`);
+  // The agent runs on (the model before, or its rules), but not what the swarm committed, or a model file
+  // on this device was modified: the operator should hear of it without reading the agents' list.
+  for (const a of f.agents ?? []) if (a.modelRefused) degraded.push(`agent ${a.name}: ${a.modelRefused}`);
   const reasons = [...failing, ...degraded];
   return { health: failing.length > 0 ? 'failing' : degraded.length > 0 ? 'degraded' : 'ok', reasons };
 }
@@ -188,7 +191,7 @@ export function deviceFacts(links: readonly LinkState[], agents: DeviceAgents | 
     clockAheadMs,
     clockSetBy,
     links: links.map((l) => ({ name: l.name, up: l.up })),
-    agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError })) : null,
+    agents: agents ? agents.scheduler.status().map((a) => ({ name: a.name, status: a.status, lastError: a.lastError, modelRefused: a.modelRefused })) : null,
     failsafe: agents?.scheduler.latchedAction()?.type ?? null,
     selfDegraded: agents?.selfDegraded(nowMs) ?? null,
     ...halFacts(hal),

@@ -100,6 +100,7 @@ describe("the device's own health", () => {
     expect(assessHealth({ ...fine, links: [{ name: 'mqtt', up: false }, { name: 'radio', up: true }] })).toEqual({ health: 'degraded', reasons: ['link mqtt down'] });
     expect(assessHealth({ ...fine, links: [{ name: 'mqtt', up: false }] }).health).toBe('failing');
     expect(assessHealth({ ...fine, agents: [{ name: 'hazard-detect', status: 'backoff', lastError: 'model refused' }] }).reasons).toEqual(['agent hazard-detect restarting after: model refused']);
+    expect(assessHealth({ ...fine, agents: [{ name: 'telemetry-anomaly', status: 'running', lastError: null, modelRefused: 'model telemetry-anomaly 2.1.0 refused: it is not installed on this device' }] })).toEqual({ health: 'degraded', reasons: ['agent telemetry-anomaly: model telemetry-anomaly 2.1.0 refused: it is not installed on this device'] });
     expect(assessHealth({ ...fine, failsafe: 'land' })).toEqual({ health: 'failing', reasons: ['failsafe land latched'] });
     expect(assessHealth({ ...fine, selfDegraded: { severity: 'minor', reason: 'telemetry anomaly score 0.70' } }).health).toBe('degraded');
     expect(assessHealth({ ...fine, selfDegraded: { severity: 'severe', reason: 'motor 2' } }).health).toBe('failing');

@@ -107,8 +107,13 @@ describe('agent.model through four murmur processes', () => {
     }
     expect(table.stdout, table.stdout).toMatch(canaryRow);
     expect(table.stdout, table.stdout).toMatch(tamperedRow);
-    const health = (await fleet.health(tampered)) as unknown as { agents: AgentStatusJson[] };
+    const health = (await fleet.health(tampered)) as unknown as { agents: AgentStatusJson[]; health: string; healthReasons: string[] };
     expect(health.agents.map((a) => a.name)).toEqual(['hazard-detect', 'mission-reflexes', 'telemetry-anomaly']);
+    // A refused model degrades the device's health, with the refusal as the reason (it read ok).
+    expect(health.health).not.toBe('ok');
+    expect(health.healthReasons).toContainEqual(expect.stringMatching(/^agent hazard-detect: model hazard-detect 1\.1\.0 refused: file hash/));
+    const canaryHealth = (await fleet.health(canary)) as unknown as { healthReasons: string[] };
+    expect(canaryHealth.healthReasons.filter((r) => r.startsWith('agent hazard-detect'))).toEqual([]);
     expect(health.agents[0]).toMatchObject({ model: 'hazard-detect@1.0.0', modelRefused: expect.stringContaining('refused') as unknown });
     const metrics = await (await fetch(`http://127.0.0.1:${fleet.devices.get(tampered)?.httpPort}/metrics`)).text();
     // The model in force is the verified shipped one. The engine is a model engine, except while the
