@@ -98,6 +98,9 @@ export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number
       downSince.delete(conn);
       return log.warn({ event, ...detail, downMs: now() - since }, `broker at ${url} reached again (${conn}) after ${((now() - since) / 1000).toFixed(1)} s`);
     }
+    // Said by the link with its cause: a broker that keeps closing this device's connection, and junk too
+    // big to be a frame (a retained one stays on the broker for every new subscriber).
+    if (event === 'connection-dropped' || event === 'oversized-publish') return log.warn({ event, ...detail }, `${conn}: ${String(detail.reason)}`);
     log.info({ event, ...detail }, `link ${event}`);
   };
 }

@@ -49,6 +49,16 @@ export const limits = {
   // 'first', it sends on MQTT while they still listen on the radio): 15 s left a 20-device fleet stalled
   // for ~10 s after a 10 s outage. A fleet-sized herd retrying every 3 s is no load for a broker.
   mqttReconnectMsMax: 3_000,
+  // A connection that lasted this long starts the reconnect backoff again. At the longest delay (3 s), a
+  // broker that dropped every connection every 2-3 s held a fleet to 0.25-0.8 heights/s; a client with
+  // the same id taking over keeps one of the two connecting at the longest delay (its connections last
+  // well under this), so the fight stays at about one takeover a second, as before.
+  mqttConnectionLastedMs: 1_000,
+  // The broker closed this many connections within mqttDropsWindowMs, each within mqttShortConnectionMs
+  // of its CONNACK: said once (a client id taken over, or a broker or path that drops connections).
+  mqttDropsToWarn: 3,
+  mqttDropsWindowMs: 60_000,
+  mqttShortConnectionMs: 10_000,
   mqttTopicCacheMax: 4_096, // parsed topics one MQTT link remembers; cleared when full
   brokerPacketBytesMax: 1_114_112, // one MQTT packet: envelopeBytesMax plus topic and link frame
   brokerConnectsPerSecMax: 50, // new TCP connections per second; more are closed before MQTT starts

@@ -10,7 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { limits } from '../lib/limits.js';
 import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
-import { PacketSizeGuard } from './packet-size-guard.js';
+import { OversizedPublishFilter, pubackFor } from './oversized-publish-filter.js';
 import { traceNow, tracing } from '../lib/trace.js';
 import { requireCjs } from '../lib/require-cjs.js';
 import { withinMs } from '../lib/within.js';
@@ -70,17 +70,36 @@ export function connectMqtt(url: string, options: IClientOptions, packetBytesMax
   return client;
 }
 
-/** Watches the packet headers the broker sends (as the embedded broker watches its clients'). */
+/** What a client emits (as `oversizedPublishEvent`) for each PUBLISH the broker sent over the bound, which
+ *  was skipped (and acknowledged at QoS 1) rather than parsed. */
+export const oversizedPublishEvent = 'murmur-oversized-publish';
+
+/**
+ * Filters the packets the broker sends before mqtt.js parses them (as the embedded broker guards its
+ * clients'): an oversized PUBLISH is cut out and reported (oversized-publish-filter.ts); any other
+ * oversized or malformed packet ends the connection. mqtt.js reads the socket through pipe(), that is
+ * through its 'data' events, so the filter sits in the socket's emit: the socket itself stays what
+ * mqtt.js and flushNow hold (setNoDelay, cork, destroy).
+ */
 function guardPackets<S extends Duplex>(client: MqttClient, stream: S, max: number): S {
-  const guard = new PacketSizeGuard(max);
-  stream.on('data', (chunk: Buffer) => {
+  const filter = new OversizedPublishFilter(max);
+  const emit = stream.emit.bind(stream) as (event: string | symbol, ...args: unknown[]) => boolean;
+  (stream as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
+    if (event !== 'data' || !Buffer.isBuffer(args[0])) return emit(event, ...args);
     if (tracing) (client as unknown as { traceDataAt?: number }).traceDataAt = traceNow();
-    const over = guard.feed(chunk);
-    if (over === undefined || stream.destroyed) return;
-    const what = Number.isFinite(over) ? `a packet of ${over} bytes, more than ${max}` : 'a packet with a malformed length';
-    stream.destroy();
-    client.emit('error', new Error(`broker sent ${what}: connection closed`));
-  });
+    if (stream.destroyed) return false;
+    const r = filter.feed(args[0]);
+    for (const p of r.skipped) {
+      if (p.packetId !== null) stream.write(pubackFor(p.packetId));
+      (client as unknown as NodeJS.EventEmitter).emit(oversizedPublishEvent, p);
+    }
+    if (r.fatal !== null) {
+      stream.destroy();
+      client.emit('error', new Error(`broker sent ${r.fatal}: connection closed`));
+      return false;
+    }
+    return r.out.length === 0 ? true : emit('data', r.out);
+  };
   return stream;
 }
 

@@ -4,7 +4,8 @@
 
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import { closeMqtt, configRefusals, connectMqtt, flushNow, loginRefused } from './mqtt-connect.js';
+import { closeMqtt, configRefusals, connectMqtt, flushNow, loginRefused, oversizedPublishEvent } from './mqtt-connect.js';
+import type { SkippedPublish } from './oversized-publish-filter.js';
 import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
@@ -49,6 +50,9 @@ export interface MqttLinkOptions {
   readonly inflightMax?: number;
   readonly reconnectMsMin?: number;
   readonly reconnectMsMax?: number;
+  /** How long a connection must have lasted to start the reconnect backoff again (default
+   *  limits.mqttConnectionLastedMs, or reconnectMsMax when that is shorter). */
+  readonly connectionLastedMs?: number;
   readonly mtuBytes?: number;
   /** Node ids of the fleet (from the manifest): subscribe per peer so own messages are not echoed back. */
   readonly peers?: readonly string[];
@@ -99,6 +103,13 @@ export class MqttLink implements Link {
   private readonly parsedTopics = new Map<string, ParsedTopic | null>();
   /** The validators whose blocks a light follower takes (follow()); null: every peer's consensus. */
   private sources: readonly string[] | null = null;
+  /** When recent connections the broker closed soon after accepting them ended (performance.now()). */
+  private shortDrops: number[] = [];
+  /** When the drops were last said (performance.now()), or -Infinity. */
+  private dropsSaidAt = Number.NEGATIVE_INFINITY;
+  /** Oversized PUBLISHes skipped since the last one was said, and when that was. */
+  private oversizedUnsaid = 0;
+  private oversizedSaidAt = Number.NEGATIVE_INFINITY;
   /** What the current connection subscribed to. */
   private subscribed = new Set<string>();
   /** Connections made so far (the first plus reconnects), for tests and status. */
@@ -155,6 +166,7 @@ export class MqttLink implements Link {
     // A client that stop() ended may still report; after a restart only the new one counts.
     const current = (): boolean => this.client === client;
     client.on('message', (topic, payload, packet) => current() && this.receive(topic, payload, packet.retain));
+    (client as unknown as NodeJS.EventEmitter).on(oversizedPublishEvent, (p: SkippedPublish) => current() && this.oversized(p));
     client.on('close', () => current() && this.onClose());
     // After stop() a publish still in flight fails with 'write after end': that is the goodbye, not a broker lost.
     client.on('error', (e) => this.running && current() && this.log('error', { reason: e.message }));
@@ -296,11 +308,15 @@ export class MqttLink implements Link {
   private onClose(): void {
     const wasConnected = this.connected;
     this.connected = false;
-    // Only a connection that lasted the longest delay starts the backoff again. A broker that drops
-    // each connection at once (a second client with this id, which MQTT has take over; a broker that
-    // refuses after CONNACK) was otherwise retried every 100-200 ms for as long as it did so.
-    if (wasConnected && performance.now() - this.connectedAtMs >= (this.opts.reconnectMsMax ?? limits.mqttReconnectMsMax)) this.failures = 0;
-    if (wasConnected) this.log('disconnected', { url: this.opts.url, session: this.session });
+    // Only a connection that lasted starts the backoff again. A broker that drops each connection at
+    // once (a second client with this id, which MQTT has take over; a broker that refuses after CONNACK)
+    // was otherwise retried every 100-200 ms for as long as it did so (limits.mqttConnectionLastedMs).
+    const now = performance.now();
+    const lastedMs = now - this.connectedAtMs;
+    const lasted = this.opts.connectionLastedMs ?? Math.min(limits.mqttConnectionLastedMs, this.opts.reconnectMsMax ?? limits.mqttReconnectMsMax);
+    if (wasConnected && lastedMs >= lasted) this.failures = 0;
+    if (wasConnected) this.log('disconnected', { url: this.opts.url, session: this.session, lastedMs: Math.round(lastedMs) });
+    if (wasConnected && this.running && lastedMs < limits.mqttShortConnectionMs) this.noteShortDrop(now, lastedMs);
     if (!this.running) return;
     this.scheduleReconnect();
   }
@@ -408,6 +424,40 @@ export class MqttLink implements Link {
     // that mqtt.js parsed the packet from.
     const frame: ReceivedFrame = { bytes: new Uint8Array(f.value.envelope), from, link: this.name, ...(t.type === 'blocks' ? { announced: true } : {}) };
     for (const h of this.handlers) h(frame);
+  }
+
+  /** A connection the broker closed soon after accepting it: the third within a minute is said, once in
+   *  five minutes at most, with what usually causes it. */
+  private noteShortDrop(now: number, lastedMs: number): void {
+    const windowMs = limits.mqttDropsWindowMs;
+    this.shortDrops = [...this.shortDrops.filter((t) => now - t < windowMs), now];
+    if (this.shortDrops.length < limits.mqttDropsToWarn || now - this.dropsSaidAt < 5 * windowMs) return;
+    this.dropsSaidAt = now;
+    const clientId = (this.client?.options.clientId ?? '').toString();
+    this.log('connection-dropped', {
+      url: this.opts.url,
+      drops: this.shortDrops.length,
+      lastedMs: Math.round(lastedMs),
+      clientId,
+      reason: `the broker closed this device's connection ${this.shortDrops.length} times in ${windowMs / 1000} s, each within ${limits.mqttShortConnectionMs / 1000} s of accepting it: another client may be connecting with its client id "${clientId}" (the broker lets the newest take over; its log says so), or the broker or the network path drops connections; the fleet hears this device only between the drops`,
+    });
+  }
+
+  /** A PUBLISH over the packet bound, skipped unparsed (mqtt-connect.ts): counted, and said at most every 10 s. */
+  private oversized(p: SkippedPublish): void {
+    this.stats.badFrame('oversized');
+    this.oversizedUnsaid++;
+    const now = performance.now();
+    if (now - this.oversizedSaidAt < 10_000) return;
+    this.oversizedSaidAt = now;
+    const more = this.oversizedUnsaid - 1;
+    this.oversizedUnsaid = 0;
+    this.log('oversized-publish', {
+      topic: p.topic,
+      bytes: p.bytes,
+      retained: p.retained,
+      reason: `the broker sent a ${p.retained ? 'retained ' : ''}message of ${p.bytes} bytes on ${p.topic}, more than any Murmur frame (${limits.brokerPacketBytesMax}): skipped${p.retained ? '; it stays on the broker for every new subscriber until deleted (mosquitto_pub -r -n -t TOPIC), and the broker can refuse such messages (Mosquitto: message_size_limit)' : ''}${more > 0 ? ` (${more} more skipped since the last said)` : ''}`,
+    });
   }
 
   private log(event: string, detail: Record<string, unknown>): void {

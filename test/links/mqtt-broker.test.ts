@@ -300,7 +300,8 @@ describe.concurrent('MQTT reconnect backoff', () => {
     const mosq = await Mosquitto.start();
     // Mosquitto, as MQTT says, drops the older connection when a client id connects again: the two take
     // turns, each connection lasting only until the other's next attempt.
-    const opts = { reconnectMsMin: 200, reconnectMsMax: 2_400 };
+    const said: string[] = [];
+    const opts = { reconnectMsMin: 200, reconnectMsMax: 2_400, log: (event: string, d: Record<string, unknown>) => event === 'connection-dropped' && said.push(String(d.reason)) };
     const a = linkFor(mosq.url, 'a', opts);
     const b = linkFor(mosq.url, 'a', opts);
     try {
@@ -312,6 +313,9 @@ describe.concurrent('MQTT reconnect backoff', () => {
       // was soon dropped, 4 s made 20 or more. Doubling to 2.4 s: at most about 11 (with 2 starts).
       const storm = a.connects + b.connects;
       expect(storm, `${storm} connections in ${Date.now() - t0} ms`).toBeLessThanOrEqual(13);
+      // The takeover is said, with the client id both use (it was logged at info as "disconnected" only).
+      expect(said.length).toBeGreaterThanOrEqual(1);
+      expect(said[0]).toMatch(/^the broker closed this device's connection 3 times in 60 s, each within 10 s of accepting it: another client may be connecting with its client id "murmur-[^"]+-a"/);
       await b.stop();
       await waitUntil(() => a.isUp(), 5_000, 'a alone on the broker');
       await sleep(2_600); // a connection that lasts past the longest delay
@@ -326,6 +330,32 @@ describe.concurrent('MQTT reconnect backoff', () => {
       await a.stop();
       await b.stop();
       await mosq.stop();
+    }
+  });
+});
+
+describe('MQTT reconnect after connections that lasted a second or more', () => {
+  it('a broker path that drops the connection every 1.5 s is reconnected at the shortest delay each time (it backed off to the longest)', async () => {
+    const broker = await startAedes();
+    // The longest delay as the device's (3 s): connections that last 1.3 s once never started it again.
+    const a = linkFor(broker.url, 'a', { reconnectMsMin: 200, reconnectMsMax: 3_000 });
+    try {
+      await a.start();
+      const gaps: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await sleep(1_500);
+        expect(a.isUp()).toBe(true);
+        const before = a.connects;
+        const lost = Date.now();
+        (a as unknown as { client: { stream: { destroy(): void } } }).client.stream.destroy();
+        await waitUntil(() => a.connects > before && a.isUp(), 5_000, `reconnect ${i + 1}`);
+        gaps.push(Date.now() - lost);
+      }
+      // 100-200 ms each (plus the connect); backing off, the fourth waited 800-1,600 ms.
+      expect(Math.max(...gaps), gaps.join(', ')).toBeLessThan(600);
+    } finally {
+      await a.stop();
+      await broker.stop();
     }
   });
 });

@@ -113,7 +113,8 @@ describe('a broker that sends a packet larger than any Murmur packet', () => {
           len.push(x > 0 ? b | 0x80 : b);
           if (x === 0) break;
         }
-        s.write(Buffer.from([0x30, ...len, 0x00, 0x03, 0x61, 0x2f, 0x62]));
+        // QoS 2: its exchange is mqtt.js's, so it cannot be skipped (a QoS 0 or 1 one is: below).
+        s.write(Buffer.from([0x34, ...len, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00, 0x01]));
         const chunk = Buffer.alloc(65_536, 1);
         const pump = (): void => {
           while (!s.destroyed && sent < 16_000_000) {
@@ -135,7 +136,82 @@ describe('a broker that sends a packet larger than any Murmur packet', () => {
       // Before: the client read all 16 MB into mqtt-packet's buffer (200 MB if the broker kept going).
       expect(closedAtBytes, `the client was still reading after ${sent} bytes`).toBeDefined();
       expect(closedAtBytes).toBeLessThan(12_000_000); // what the kernel's socket buffers may hold, at most
-      expect(events.some((e) => e.includes(`broker sent a packet of 200000000 bytes, more than ${limits.brokerPacketBytesMax}`)), events.join('\n')).toBe(true);
+      expect(events.some((e) => e.includes(`broker sent a QoS 2 PUBLISH of 200000000 bytes, more than ${limits.brokerPacketBytesMax}`)), events.join('\n')).toBe(true);
+    } finally {
+      await link.stop();
+      for (const s of conns) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  // One retained message too big to be a frame halted a fleet: each reconnect subscribed again and got it
+  // again. Now it is skipped unparsed (and acknowledged), and the connection carries on.
+  it.each([['our TCP stream', ''], ["mqtt.js's stream", 'user:pw@']])('an oversized QoS 1 PUBLISH (a retained one, say) is skipped and acknowledged, and the frames after it arrive (%s)', async (_path, auth) => {
+    const net = await import('node:net');
+    const { MqttLink } = await import('../../runtime/links/mqtt-link.js');
+    const { limits } = await import('../../runtime/lib/limits.js');
+    const { encodeFrame } = await import('../../runtime/links/frame.js');
+    const { fleetTopics, fleetPrefix } = await import('../../runtime/links/mqtt-topics.js');
+    const { fleetTag } = await import('../../runtime/links/frame.js');
+    const topics = { ...fleetTopics(fleet), root: fleetPrefix(fleet) };
+    const publish = (flags: number, topic: string, packetId: number | null, body: Buffer): Buffer => {
+      const t = Buffer.from(topic);
+      const rest = Buffer.concat([Buffer.from([t.length >> 8, t.length & 0xff]), t, packetId === null ? Buffer.alloc(0) : Buffer.from([packetId >> 8, packetId & 0xff]), body]);
+      const len: number[] = [];
+      for (let x = rest.length; ; ) {
+        const b = x % 128;
+        x = Math.floor(x / 128);
+        len.push(x > 0 ? b | 0x80 : b);
+        if (x === 0) break;
+      }
+      return Buffer.concat([Buffer.from([0x30 | flags, ...len]), rest]);
+    };
+    const received: number[] = [];
+    const conns = new Set<import('node:net').Socket>();
+    let connections = 0;
+    const server = net.createServer((s) => {
+      conns.add(s);
+      connections++;
+      s.on('error', () => undefined);
+      let bytes = Buffer.alloc(0);
+      let scanned = 0;
+      s.on('data', (d: Buffer) => {
+        bytes = Buffer.concat([bytes, d]);
+        // PUBACK (0x40 0x02 id) from the client for the skipped message's id 7 (the client sends only
+        // CONNECT, SUBSCRIBE and PINGREQ besides, none with these two bytes at a packet's start here).
+        for (; scanned + 3 < bytes.length; scanned++) if (bytes[scanned] === 0x40 && bytes[scanned + 1] === 0x02) received.push(((bytes[scanned + 2] as number) << 8) | (bytes[scanned + 3] as number));
+      });
+      s.once('data', () => {
+        s.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+        // Retained (flag 1), QoS 1 (flags 2), 2 MB, split across writes mid-header and mid-body; then a
+        // good frame on a peer's consensus topic at QoS 0, in the same write as the junk's tail.
+        const big = publish(0x03, `${topics.root}/node/x/state`, 7, Buffer.alloc(2_000_000, 0x41));
+        const good = publish(0x00, `${topics.root}/consensus/b`, null, Buffer.from(encodeFrame(fleetTag(fleet), 'consensus', new Uint8Array([1, 2, 3]))));
+        s.write(big.subarray(0, 2));
+        setTimeout(() => {
+          s.write(big.subarray(2, 1_000_000));
+          setTimeout(() => s.write(Buffer.concat([big.subarray(1_000_000), good])), 20);
+        }, 20);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const events: string[] = [];
+    const link = new MqttLink({ url: `mqtt://${auth}127.0.0.1:${port}`, fleet, node: 'a', peers: ['a', 'b'], startWaitMs: 1_000, reconnectMsMin: 60_000, log: (e, d) => events.push(`${e} ${String(d.reason ?? '')}`) });
+    const frames: Uint8Array[] = [];
+    link.onReceive((f) => frames.push(f.bytes));
+    try {
+      await link.start();
+      const deadline = Date.now() + 3_000;
+      while ((frames.length === 0 || received.length === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(frames.map((f) => [...f])).toEqual([[1, 2, 3]]);
+      expect(received).toEqual([7]);
+      expect(link.isUp()).toBe(true);
+      expect(connections).toBe(1);
+      expect(link.counters().badFrameReasons).toMatchObject({ oversized: 1 });
+      const said = events.find((e) => e.startsWith('oversized-publish'));
+      expect(said, events.join('\n')).toBe(`oversized-publish the broker sent a retained message of ${2_000_000 + 2 + `${topics.root}/node/x/state`.length + 2} bytes on ${topics.root}/node/x/state, more than any Murmur frame (${limits.brokerPacketBytesMax}): skipped; it stays on the broker for every new subscriber until deleted (mosquitto_pub -r -n -t TOPIC), and the broker can refuse such messages (Mosquitto: message_size_limit)`);
+      expect(events.filter((e) => e.startsWith('error'))).toEqual([]);
     } finally {
       await link.stop();
       for (const s of conns) s.destroy();
