@@ -29,6 +29,9 @@ export interface StallView {
   /** The least voting power that is more than two thirds of the total. */
   readonly quorumPower: number;
   readonly totalPower: number;
+  /** This device's own links that are down or keep dropping (the device's watch: "mqtt down", "mqtt
+   *  dropped 4 times in 60 s"): then it may be the one cut off, not the others gone. */
+  readonly ownLinks?: readonly string[];
 }
 
 /** Rounds 0 to 3 at their timeouts, and the commit wait: a fleet that takes longer than that for a
@@ -89,5 +92,6 @@ export function describeStall(v: StallView): string {
     v.votingPower >= v.quorumPower
       ? 'enough validators vote here, yet nothing commits: they disagree or lose messages (their logs say more)'
       : `too few validators vote: ${[...v.down, ...v.behind.map((b) => b.id), ...v.silent].sort().join(', ')} must come back (start them, or mend their links)`;
-  return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): ${parts.join('; ')}; ${why}`;
+  const own = v.ownLinks !== undefined && v.ownLinks.length > 0 ? `; this device's own links are not steady (${v.ownLinks.join(', ')}): it may be the one cut off from the others, so look at its broker connection and radios first` : '';
+  return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): ${parts.join('; ')}; ${why}${own}`;
 }

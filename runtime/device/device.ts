@@ -623,10 +623,31 @@ export class Device {
   /** While a validator's fleet commits nothing for longer than stallAfterMs: who it hears (stall.ts). */
   private stalled: StallView | null = null;
 
+  /** Each link's up-state at the last look, and when it went down in the last minute (monotonic ms). */
+  private readonly linkWatch = new Map<string, { up: boolean; drops: number[] }>();
+
+  /** This device's links that are down, or went down more than once in the last minute (looked at once
+   *  a second, from watchStall): what a stall line says first, since then this device may be the one
+   *  cut off (a client id taken over, a flapping broker or radio) rather than the validators it misses. */
+  private unsteadyLinks(now: number): string[] {
+    const out: string[] = [];
+    for (const l of this.link.linkStates()) {
+      const w = this.linkWatch.get(l.name) ?? { up: l.up, drops: [] };
+      if (w.up && !l.up) w.drops.push(now);
+      w.up = l.up;
+      w.drops = w.drops.filter((t) => now - t < 60_000);
+      this.linkWatch.set(l.name, w);
+      if (!l.up) out.push(`${l.name} down`);
+      else if (w.drops.length > 1) out.push(`${l.name} dropped ${w.drops.length} times in 60 s`);
+    }
+    return out;
+  }
+
   /** Once a second: a stall begins (said once, with who is missing) or ends (said with how long). */
   private watchStall(): void {
     const core = this.shell.core;
     const now = performance.now();
+    const ownLinks = this.unsteadyLinks(now);
     if (core.chain.height !== this.lastBlock.height) {
       const forS = Math.floor((now - this.lastBlock.atMs) / 1000);
       if (this.stalled !== null) this.log.info({ event: 'stall-over', forS }, `blocks again: height ${core.chain.height} committed after ${forS} s without one`);
@@ -638,7 +659,8 @@ export class Device {
     if (forMs <= stallAfterMs(core.p.config)) return;
     const first = this.stalled === null;
     const down = new Set(Object.entries(this.peerStatuses()).flatMap(([id, st]) => (st === 'dead' || st === 'suspect' ? [id] : [])));
-    this.stalled = stallView(core, forMs, down);
+    const view = stallView(core, forMs, down);
+    this.stalled = view !== null && ownLinks.length > 0 ? { ...view, ownLinks } : view;
     if (first && this.stalled !== null) this.log.warn({ event: 'stall', stall: this.stalled }, describeStall(this.stalled));
   }
 
