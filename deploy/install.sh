@@ -86,9 +86,29 @@ case $node_major in ''|*[!0-9]*) die 3 "cannot read the version of $node (\"$nod
 [ "$node_major" -ge 20 ] || die 3 "Node.js 20 or newer is required; $node is v$node_version. Install Node.js 20+ (e.g. NodeSource's nodejs 20 .deb) and run this again."
 case $node in /*) ;; *) node=$(cd "$(dirname "$node")" && pwd -P)/$(basename "$node") ;; esac
 
-# One installer at a time (flock from util-linux; without it, a pid file is the guard).
-mkdir -p "$base/releases" 2>/dev/null || die 3 "cannot create $base/releases: run as root (sudo sh install.sh) or pass --prefix DIR"
+# Why a write failed, from the first line of its error ("...: Read-only file system"), and what to do about it.
+reason() { printf '%s\n' "$1" | head -n 1 | sed 's/.*: //'; }
+mount_of() { # the mount point holding a path (or its nearest existing parent)
+  p=$1; while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done
+  df -P "$p" 2>/dev/null | awk 'NR == 2 { print $6 }'
+}
+fix_for() { # reason path
+  case $1 in
+    *[Rr]ead-only*) echo "remount it read-write (sudo mount -o remount,rw $(mount_of "$2")) and run install.sh again" ;;
+    *"No space"*) echo "free space on $(mount_of "$2") (old releases: ls $base/releases) and run install.sh again" ;;
+    *[Pp]ermission*|*"not permitted"*) echo "run as root (sudo sh install.sh) or pass --prefix DIR" ;;
+    *) echo "check $(dirname "$2") and run install.sh again" ;;
+  esac
+}
+cannot_write() { # path error-text [after]: one line naming the path, the cause and the fix
+  why=$(reason "$2"); die 3 "cannot write $1 (${why:-unknown error}): $(fix_for "$why" "$1")${3:+; $3}"
+}
+
+# One installer at a time (flock from util-linux; without it there is no guard). The lock file is tried
+# first: a failed `exec 9>` would end the shell with a raw error before die could say why.
+err=$(mkdir -p "$base/releases" 2>&1) || cannot_write "$base/releases" "$err"
 lock=$base/.install.lock
+err=$( { : >>"$lock"; } 2>&1) || cannot_write "$lock" "$err"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$lock"
   flock -n 9 || die 3 "another install.sh is running on $base (lock $lock)"
@@ -131,11 +151,127 @@ stop_service() {
   if [ $systemd_up = 1 ]; then "$systemctl" stop murmur.service || note "systemctl stop murmur failed (see journalctl -u murmur)"; fi
 }
 
-restart_service() {
+restart_service() { # [rollback]: after a rollback, systemd's start limit (5 starts in 120 s) is reset first
   if [ $systemd_up = 1 ] && [ -f "$etc/device.yaml" ]; then
+    if [ "${1:-}" = rollback ]; then "$systemctl" reset-failed murmur.service >/dev/null 2>&1 || :; fi
     "$systemctl" restart murmur.service || note "systemctl restart murmur failed (see journalctl -u murmur)"
   fi
 }
+
+# A switch waiting for its health check: $pending holds the release switched to and the one it replaced,
+# written before `current` moves and removed once the check has passed or the switch was undone. An
+# installer stopped in between (a signal it could not trap, a power cut) leaves it for the next run.
+pending=$base/.switch-pending
+write_pending() { # version previous
+  err=$( { printf '%s\n%s\n' "$1" "$2" > "$pending.new" && mv -f "$pending.new" "$pending"; } 2>&1) || cannot_write "$pending" "$err"
+}
+
+# The health check of a release, retried until it passes, says there is nothing to check (exit 3), or the
+# timeout runs out: sets hc_rc, hc_out and hc_attempts. Each try runs in the background and is waited for,
+# so a trapped signal is acted on at once, not after the try.
+hc_pid='' hc_file=''
+health_check() { # release directory
+  cmd=$health_cmd
+  [ -n "$cmd" ] || cmd="\"$node\" \"$1/deploy/health-check.mjs\""
+  export MURMUR_RELEASE="$1" MURMUR_CONFIG="$etc/device.yaml" MURMUR_DATA="$data" MURMUR_PREFIX="$prefix"
+  [ -n "$hc_file" ] || hc_file=$(mktemp "${TMPDIR:-/tmp}/murmur-health.XXXXXX")
+  deadline=$(( $(date +%s) + health_timeout ))
+  hc_rc=1 hc_attempts=0
+  while :; do
+    hc_attempts=$((hc_attempts + 1))
+    timeout 10 sh -c "$cmd" >"$hc_file" 2>&1 &
+    hc_pid=$!
+    hc_rc=0; wait "$hc_pid" || hc_rc=$?
+    hc_pid=''
+    [ $hc_rc = 0 ] || [ $hc_rc = 3 ] && break
+    [ "$(date +%s)" -lt $deadline ] || break
+    sleep 1 &
+    hc_pid=$!
+    wait "$hc_pid" || :
+    hc_pid=''
+  done
+  hc_out=$(cat "$hc_file")
+}
+
+# Release $1 failed its health check (or the check was stopped): back to $2, the release it replaced. Always exits 1.
+roll_back_from() { # failed previous why
+  rm -f "$pending.new"
+  if [ -n "$2" ] && [ "$2" != "$1" ] && [ -d "$base/releases/$2" ]; then
+    # Stopped first: a failing release that systemd keeps restarting could move the data directory to its
+    # format after the check.
+    stop_service
+    if ! can_read_data "$base/releases/$2/RELEASE.json"; then
+      rm -f "$pending"
+      restart_service
+      die 1 "$1 $3, and $data now holds $(format_held), which $2 cannot read: $1 stays current (journalctl -u murmur says why)"
+    fi
+    switch_link current "$2"
+    rm -f "$base/previous" "$pending"
+    case $3 in fails*) touch "$base/releases/$1/.failed-health-check" 2>/dev/null || : ;; esac
+    restart_service rollback
+    die 1 "rolled back: current is $2 again; $1 stays in releases/ for inspection; the data directory was not touched"
+  fi
+  rm -f "$pending"
+  die 1 "no previous release to roll back to: $1 stays current"
+}
+
+# While a switch waits for its check, INT, TERM and HUP undo it (the installer would otherwise leave a
+# release that may be failing current, and the device down).
+# shellcheck disable=SC2317 # called by the trap
+interrupted() { # failed previous
+  trap '' INT TERM HUP
+  if [ -n "$hc_pid" ]; then kill "$hc_pid" 2>/dev/null || :; fi
+  printf 'install: interrupted before the health check of %s passed: switching back\n' "$1" >&2
+  roll_back_from "$1" "$2" "was interrupted during its health check"
+}
+
+# Checks the release current now names, switched to from $2: passes (pending switch done), or rolls back and exits 1.
+check_switched() { # version previous
+  # shellcheck disable=SC2064 # the releases are fixed now (version names hold no quotes)
+  trap "interrupted '$1' '$2'" INT TERM HUP
+  health_check "$base/releases/$1"
+  trap 'cleanup; exit 130' INT TERM HUP
+  if [ $hc_rc = 3 ]; then
+    rm -f "$pending"
+    note "health check skipped: ${hc_out:-nothing to check}"
+  elif [ $hc_rc != 0 ]; then
+    printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$1" "$hc_attempts" "$health_timeout" "$hc_out" >&2
+    # Nothing here starts the device without systemd (--prefix, a container): say so, not just "failed".
+    [ $systemd_up = 1 ] || printf 'install: no service was started here (%s), so only a device started by hand could answer the check; for an SD-card image or a test directory pass --skip-health-check\n' "$([ -n "$root" ] && echo "--prefix $prefix" || echo 'systemd is not running')" >&2
+    roll_back_from "$1" "$2" "fails its health check"
+  else
+    rm -f "$pending" "$base/releases/$1/.failed-health-check"
+    say "health check passed: $hc_out"
+  fi
+}
+
+tmp='' staging=''
+# shellcheck disable=SC2317 # called by the traps
+cleanup() {
+  if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
+  if [ -n "$staging" ]; then rm -rf "$staging"; fi
+  if [ -n "$hc_file" ]; then rm -f "$hc_file"; fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM HUP
+
+# A switch an earlier run left unchecked is settled before anything else: checked now (the service
+# restarted on it first, in case the run stopped before that), or undone when current never moved.
+if [ -f "$pending" ] && [ $mode = install ]; then
+  { IFS= read -r p_version || :; IFS= read -r p_prev || :; } < "$pending"
+  if [ -n "$p_version" ] && [ "$(current_release)" = "$p_version" ] && [ -d "$base/releases/$p_version" ]; then
+    say "an earlier install switched to $p_version${p_prev:+ (from $p_prev)} and stopped before its health check passed: checking it now"
+    if [ $skip_health = 1 ]; then
+      rm -f "$pending"
+      note "--skip-health-check: $p_version stays current unchecked"
+    else
+      restart_service
+      check_switched "$p_version" "$p_prev"
+    fi
+  else
+    rm -f "$pending"
+  fi
+fi
 
 if [ $mode = rollback ]; then
   cur=$(current_release); prev=$(previous_release)
@@ -144,20 +280,13 @@ if [ $mode = rollback ]; then
     || die 3 "cannot roll back to $prev: $data holds $(format_held), and $prev reads formats up to $(reads_format "$base/releases/$prev/RELEASE.json"); $cur stays current"
   switch_link current "$prev"
   [ -n "$cur" ] && switch_link previous "$cur"
-  restart_service
+  rm -f "$pending"
+  restart_service rollback
   say "rolled back: current is $prev (was ${cur:-none})"
   exit 0
 fi
 
 # The bundle: this script's directory, a directory, or a .tar.gz unpacked into a temporary directory.
-tmp='' staging=''
-# shellcheck disable=SC2317 # called by the traps
-cleanup() {
-  if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
-  if [ -n "$staging" ]; then rm -rf "$staging"; fi
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
 if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P); fi
 unpacked=0
 if [ -f "$bundle" ]; then
@@ -245,15 +374,23 @@ target_dir=$base/releases/$version
 cur=$(current_release)
 can_read_format "$bundle_format" \
   || die 3 "release $version reads data formats up to $bundle_format, but $data holds $(format_held): install a release that reads it"
-release_new=1
+# release_new: the release is copied into releases/; switch: current moves to it (and its health gates it).
+release_new=1 switch=1
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
     # Same version from another build (a rebuild without a new commit): never mistaken for "already there".
     cmp -s "$bundle/BUNDLE.json" "$target_dir/RELEASE.json" \
       || die 3 "release $version is installed from a different build (see $target_dir/RELEASE.json): give the new build another --version, or --rollback and reinstall with --force"
-    [ "$cur" = "$version" ] || die 3 "release $version is already installed (not current): use --force to reinstall it, or --rollback"
-    [ -n "$provision" ] || { say "release $version is already installed and current: nothing to do"; exit 0; }
     release_new=0
+    if [ "$cur" = "$version" ]; then
+      [ -n "$provision" ] || { say "release $version is already installed and current: nothing to do"; exit 0; }
+      switch=0
+    elif [ -f "$target_dir/.failed-health-check" ]; then
+      # The same build, placed whole by an earlier run (a release reaches releases/<version> by one rename).
+      note "release $version failed its health check before ($(date -r "$target_dir/.failed-health-check" '+%Y-%m-%d %H:%M')): switching to it again; it is rolled back if it fails again"
+    else
+      say "release $version is already in releases/ (an earlier install stopped before switching to it): switching to it now"
+    fi
   else
     [ "$cur" = "$version" ] && die 3 "release $version is current: --rollback first, then reinstall it with --force"
   fi
@@ -311,68 +448,52 @@ if [ -n "$provision" ]; then
   else
     note "provisioned $prov_id into $etc; the files are owned by $(id -un), not murmur: on the device, run install.sh --provision as root (or chown murmur:murmur /etc/murmur/device.key)"
   fi
-  if [ $release_new = 0 ] && [ $prov_changed = 0 ]; then
+  if [ $switch = 0 ] && [ $prov_changed = 0 ]; then
     say "release $version is current and $etc already holds this provisioning: nothing to do"
     exit 0
   fi
 fi
 
-# The unit, written whole and renamed into place.
-mkdir -p "$(dirname "$unit")"
-sed "s|@NODE@|$node|g" "$target_dir/deploy/murmur.service" > "$unit.new"
-chmod 0644 "$unit.new"
-mv -f "$unit.new" "$unit"
+# The unit, written whole and renamed into place. A failure here leaves the release in releases/ and
+# current where it was: the same install run again switches to it.
+err=$( { mkdir -p "$(dirname "$unit")" && sed "s|@NODE@|$node|g" "$target_dir/deploy/murmur.service" > "$unit.new" && chmod 0644 "$unit.new" && mv -f "$unit.new" "$unit"; } 2>&1) \
+  || { rm -f "$unit.new" 2>/dev/null || :; cannot_write "$unit" "$err" "release $version is in place in releases/ and current is unchanged"; }
 if [ $systemd_up = 1 ]; then
-  "$systemctl" daemon-reload
+  "$systemctl" daemon-reload || note "systemctl daemon-reload failed"
   "$systemctl" enable murmur.service >/dev/null 2>&1 || note "systemctl enable murmur failed"
 elif [ $managed = 1 ]; then
   note "systemd is not running: the unit is written; enable it with systemctl enable murmur"
 fi
 
-# Switch: previous <- old current, current <- new (each a single rename).
+# Switch: previous <- old current, current <- new (each a single rename). With a health check to pass, the
+# release switched from is written down first, and a signal meanwhile switches back.
+if [ $switch = 1 ] && [ $skip_health = 0 ]; then
+  write_pending "$version" "$cur"
+  # shellcheck disable=SC2064 # the releases are fixed now (version names hold no quotes)
+  trap "interrupted '$version' '$cur'" INT TERM HUP
+fi
 if [ -n "$cur" ] && [ "$cur" != "$version" ]; then switch_link previous "$cur"; fi
 switch_link current "$version"
 restart_service
 [ -f "$etc/device.yaml" ] || note "no $etc/device.yaml yet: provision the device (murmur provision, then install.sh --provision DIR)"
-if [ $release_new = 1 ]; then
+if [ $switch = 1 ]; then
   say "installed $version in $(( $(date +%s) - started )) s; current -> releases/$version${cur:+ (previous: $cur)}"
 fi
 
 # Health gate: the new release must pass within the timeout, or current goes back to the old release.
 if [ $skip_health = 0 ]; then
-  [ -n "$health_cmd" ] || health_cmd="\"$node\" \"$target_dir/deploy/health-check.mjs\""
-  export MURMUR_RELEASE="$target_dir" MURMUR_CONFIG="$etc/device.yaml" MURMUR_DATA="$data" MURMUR_PREFIX="$prefix"
-  deadline=$(( $(date +%s) + health_timeout ))
-  out='' rc=1 attempts=0
-  while :; do
-    attempts=$((attempts + 1))
-    rc=0; out=$(timeout 10 sh -c "$health_cmd" 2>&1) || rc=$?
-    [ $rc = 0 ] || [ $rc = 3 ] && break
-    [ "$(date +%s)" -lt $deadline ] || break
-    sleep 1
-  done
-  if [ $rc = 3 ]; then
-    note "health check skipped: ${out:-nothing to check}"
-  elif [ $rc != 0 ]; then
-    printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$attempts" "$health_timeout" "$out" >&2
-    # Nothing here starts the device without systemd (--prefix, a container): say so, not just "failed".
-    [ $systemd_up = 1 ] || printf 'install: no service was started here (%s), so only a device started by hand could answer the check; for an SD-card image or a test directory pass --skip-health-check\n' "$([ -n "$root" ] && echo "--prefix $prefix" || echo 'systemd is not running')" >&2
-    [ $release_new = 1 ] || die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
-    if [ -n "$cur" ] && [ "$cur" != "$version" ] && [ -d "$base/releases/$cur" ]; then
-      # Stopped first: a failing release that systemd keeps restarting could move the data directory
-      # to its format after the check.
-      stop_service
-      can_read_data "$base/releases/$cur/RELEASE.json" \
-        || { restart_service; die 1 "$version fails its health check, and $data now holds $(format_held), which $cur cannot read: $version stays current (journalctl -u murmur says why)"; }
-      switch_link current "$cur"
-      rm -f "$base/previous"
-      touch "$target_dir/.failed-health-check"
-      restart_service
-      die 1 "rolled back: current is $cur again; $version stays in releases/ for inspection; the data directory was not touched"
-    fi
-    die 1 "no previous release to roll back to: $version stays current"
+  if [ $switch = 1 ]; then
+    check_switched "$version" "$cur"
   else
-    say "health check passed: $out"
+    health_check "$target_dir"
+    if [ $hc_rc = 3 ]; then
+      note "health check skipped: ${hc_out:-nothing to check}"
+    elif [ $hc_rc != 0 ]; then
+      printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$version" "$hc_attempts" "$health_timeout" "$hc_out" >&2
+      die 1 "the device fails its health check with the new provisioning in $etc; release $version stays current (journalctl -u murmur says why)"
+    else
+      say "health check passed: $hc_out"
+    fi
   fi
 fi
 

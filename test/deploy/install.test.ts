@@ -8,9 +8,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { makeFixtureBundle } from './fixture-bundle.js';
-import { runInstall } from './run-install.js';
+import { runInstall, runProcess, startProcess } from './run-install.js';
 
 let work: string;
 beforeAll(() => {
@@ -238,5 +238,120 @@ describe.concurrent('upgrades gated by the health check', () => {
     expect(readdirSync(join(prefix, 'opt/murmur/releases')).sort()).toEqual(['1.2.0', '1.3.0']);
     expect(link(prefix, 'current')).toBe('releases/1.3.0');
     expect(link(prefix, 'previous')).toBe('releases/1.2.0');
+  });
+});
+
+/** Resolves once `file` exists (polled), so a test acts while the installer is at a known step. */
+async function waitForFile(file: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > until) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A fixture health check that leaves `checking` in the data directory at each try, and fails while `block` is there. */
+const blockable = `{ const fs = await import('node:fs'); const d = process.env.MURMUR_DATA; fs.writeFileSync(d + '/checking', ''); if (fs.existsSync(d + '/block')) { console.log('fixture: blocked'); process.exit(1); } }\n`;
+
+/** install.sh in a private mount namespace where each of `readOnly` is a read-only bind mount of itself. */
+function installWithReadOnly(readOnly: string[], script: string, args: string[]) {
+  const mounts = readOnly.map((d) => `mount --bind "${d}" "${d}" && mount -o remount,bind,ro "${d}"`).join(' && ');
+  return runProcess('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${mounts} && exec sh "$0" "$@"`, script, ...args]);
+}
+const asRoot = process.getuid?.() === 0;
+
+describe.concurrent('interrupted installs', () => {
+  const setup = async (name: string): Promise<{ prefix: string; bundles: string; data: string }> => {
+    const { prefix, bundles } = fresh(name);
+    expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'pass'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
+    const data = join(prefix, 'var/lib/murmur');
+    writeFileSync(join(data, 'block'), '');
+    return { prefix, bundles, data };
+  };
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`${signal} during the health check switches back to the old release at once`, async ({ expect }) => {
+      const { prefix, bundles, data } = await setup(`signal-${signal}`);
+      const { child, done } = startProcess('sh', [join(makeFixtureBundle(bundles, '2.0.0', 'pass', { healthScript: blockable }), 'install.sh'), '--prefix', prefix, '--health-timeout', '30']);
+      await waitForFile(join(data, 'checking'));
+      expect(link(prefix, 'current')).toBe('releases/2.0.0');
+      const sent = Date.now();
+      child.kill(signal);
+      const r = await done;
+      expect(Date.now() - sent).toBeLessThan(3000);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`install: interrupted before the health check of 2.0.0 passed: switching back\ninstall: rolled back: current is 1.0.0 again; 2.0.0 stays in releases/ for inspection; the data directory was not touched\n`);
+      expect(link(prefix, 'current')).toBe('releases/1.0.0');
+      expect(existsSync(join(prefix, 'opt/murmur/.switch-pending'))).toBe(false);
+    });
+  }
+
+  it('kill -9 during the health check: the next run checks the switched release again, and rolls back or keeps it', async ({ expect }) => {
+    const killed = async (name: string) => {
+      const s = await setup(name);
+      const script = join(makeFixtureBundle(s.bundles, '2.0.0', 'pass', { healthScript: blockable }), 'install.sh');
+      const { child, done } = startProcess('sh', [script, '--prefix', s.prefix, '--health-timeout', '30']);
+      await waitForFile(join(s.data, 'checking'));
+      child.kill('SIGKILL');
+      await done;
+      expect(link(s.prefix, 'current')).toBe('releases/2.0.0'); // what a power cut leaves
+      expect(readFileSync(join(s.prefix, 'opt/murmur/.switch-pending'), 'utf8')).toBe('2.0.0\n1.0.0\n');
+      return { ...s, script };
+    };
+    const [failing, passing] = await Promise.all([killed('kill9-fails'), killed('kill9-passes')]);
+
+    // Still failing: rolled back, where it used to say "already installed and current: nothing to do".
+    const again = await runInstall(failing.script, ['--prefix', failing.prefix, '--health-timeout', '1']);
+    expect(again.stdout).toContain('install: an earlier install switched to 2.0.0 (from 1.0.0) and stopped before its health check passed: checking it now');
+    expect(again.stdout).not.toContain('nothing to do');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('rolled back: current is 1.0.0 again');
+    expect(link(failing.prefix, 'current')).toBe('releases/1.0.0');
+    expect(existsSync(join(failing.prefix, 'opt/murmur/.switch-pending'))).toBe(false);
+
+    // Healthy by now: kept, and the marker cleared.
+    rmSync(join(passing.data, 'block'));
+    const kept = await runInstall(passing.script, ['--prefix', passing.prefix]);
+    expect(kept.stderr).toBe('');
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain('checking it now');
+    expect(kept.stdout).toContain('health check passed: fixture: healthy');
+    expect(kept.stdout).toContain('release 2.0.0 is already installed and current: nothing to do');
+    expect([link(passing.prefix, 'current'), link(passing.prefix, 'previous')]).toEqual(['releases/2.0.0', 'releases/1.0.0']);
+    expect(existsSync(join(passing.prefix, 'opt/murmur/.switch-pending'))).toBe(false);
+  });
+
+  it.skipIf(!asRoot)('a release placed but never switched to (unit directory read-only) is switched to by the same install run again', async ({ expect }) => {
+    const { prefix, bundles, data } = await setup('placed-not-switched');
+    rmSync(join(data, 'block'));
+    const script = join(makeFixtureBundle(bundles, '2.0.0', 'pass', { healthScript: blockable }), 'install.sh');
+    const unitDir = join(prefix, 'etc/systemd/system');
+    const ro = await installWithReadOnly([unitDir], script, ['--prefix', prefix]);
+    expect(ro.code).toBe(3);
+    expect(ro.stderr).toBe(`install: cannot write ${unitDir}/murmur.service (Read-only file system): remount it read-write (sudo mount -o remount,rw ${unitDir}) and run install.sh again; release 2.0.0 is in place in releases/ and current is unchanged\n`);
+    expect(link(prefix, 'current')).toBe('releases/1.0.0');
+    expect(existsSync(join(prefix, 'opt/murmur/releases/2.0.0'))).toBe(true);
+
+    const r = await runInstall(script, ['--prefix', prefix]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('release 2.0.0 is already in releases/ (an earlier install stopped before switching to it): switching to it now');
+    expect(r.stdout).not.toContain('--rollback');
+    expect([link(prefix, 'current'), link(prefix, 'previous')]).toEqual(['releases/2.0.0', 'releases/1.0.0']);
+  });
+
+  it('a release that failed its health check before is tried again when its install is run again, saying so', async ({ expect }) => {
+    const { prefix, bundles, data } = await setup('failed-before');
+    const script = join(makeFixtureBundle(bundles, '2.0.0', 'pass', { healthScript: blockable }), 'install.sh');
+    expect((await runInstall(script, ['--prefix', prefix, '--health-timeout', '1'])).code).toBe(1);
+    const failed = join(prefix, 'opt/murmur/releases/2.0.0/.failed-health-check');
+    expect(existsSync(failed)).toBe(true);
+    rmSync(join(data, 'block'));
+    const r = await runInstall(script, ['--prefix', prefix]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/install: note: release 2\.0\.0 failed its health check before \(\d{4}-\d\d-\d\d \d\d:\d\d\): switching to it again; it is rolled back if it fails again\n/);
+    expect(r.stdout).toContain('health check passed');
+    expect(existsSync(failed)).toBe(false);
+    expect(link(prefix, 'current')).toBe('releases/2.0.0');
   });
 });

@@ -1,7 +1,7 @@
 // Runs deploy/install.sh as a real process (POSIX sh) and returns its exit code and output. Asynchronous,
 // so a health endpoint served by the test process itself keeps answering while the installer runs.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface InstallRun {
   readonly code: number;
@@ -16,13 +16,19 @@ export function runInstall(script: string, args: string[], env: Record<string, s
 
 /** Any command, the same way (the root-path test runs the installer through nsenter). */
 export function runProcess(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<InstallRun> {
+  return startProcess(command, args, env, timeoutMs).done;
+}
+
+/** The same, with the child at hand while it runs (a test signals the installer midway). The exit code
+ *  of a child ended by a signal is 128 + its number, as a shell reports it. */
+export function startProcess(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): { child: ChildProcess; done: Promise<InstallRun> } {
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<InstallRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -30,7 +36,10 @@ export function runProcess(command: string, args: string[], env: Record<string, 
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal === null ? -1 : 128), stdout, stderr, wallMs: Math.round(performance.now() - started) });
+      resolve({ code: code ?? (signal === null ? -1 : 128 + signalNumber(signal)), stdout, stderr, wallMs: Math.round(performance.now() - started) });
     });
   });
+  return { child, done };
 }
+
+const signalNumber = (s: NodeJS.Signals): number => ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[s] ?? 0;
