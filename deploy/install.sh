@@ -26,7 +26,8 @@ Options:
   --systemctl PATH      the systemctl to call (default: systemctl, when systemd is running)
   -h, --help            this help
 
-Exit codes: 0 ok, 1 failed (health check failed: rolled back), 2 usage or bad bundle, 3 refused.
+Exit codes: 0 ok, 1 health check failed or interrupted (rolled back), 2 usage or bad, truncated or
+missing bundle, 3 refused, or no space or a read-only filesystem.
 USAGE
 }
 
@@ -87,7 +88,7 @@ case $node_major in ''|*[!0-9]*) die 3 "cannot read the version of $node (\"$nod
 case $node in /*) ;; *) node=$(cd "$(dirname "$node")" && pwd -P)/$(basename "$node") ;; esac
 
 # Why a write failed, from the first line of its error ("...: Read-only file system"), and what to do about it.
-reason() { printf '%s\n' "$1" | head -n 1 | sed 's/.*: //'; }
+reason() { printf '%s\n' "$1" | grep -m 1 . | sed 's/.*: //'; }
 mount_of() { # the mount point holding a path (or its nearest existing parent)
   p=$1; while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done
   df -P "$p" 2>/dev/null | awk 'NR == 2 { print $6 }'
@@ -109,10 +110,20 @@ cannot_write() { # path error-text [after]: one line naming the path, the cause 
 err=$(mkdir -p "$base/releases" 2>&1) || cannot_write "$base/releases" "$err"
 lock=$base/.install.lock
 err=$( { : >>"$lock"; } 2>&1) || cannot_write "$lock" "$err"
+locked=0
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$lock"
   flock -n 9 || die 3 "another install.sh is running on $base (lock $lock)"
+  locked=1
 fi
+# What interrupted installs left (an unpacked bundle, a half-copied release: ~100 MB each). With the lock
+# held every one is stale; without flock, those whose installer (the pid in the name) is gone.
+for d in "$base"/releases/.unpack-* "$base"/releases/.partial-*; do
+  [ -e "$d" ] || continue
+  if [ $locked = 1 ] || ! kill -0 "${d##*-}" 2>/dev/null; then
+    rm -rf "$d" && say "removed ${d#"$base"/}, left by an interrupted install"
+  fi
+done
 
 current_release() { if [ -L "$base/current" ]; then basename "$(readlink "$base/current")"; fi; }
 previous_release() { if [ -L "$base/previous" ]; then basename "$(readlink "$base/previous")"; fi; }
@@ -287,14 +298,52 @@ if [ $mode = rollback ]; then
 fi
 
 # The bundle: this script's directory, a directory, or a .tar.gz unpacked into a temporary directory.
-if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P); fi
+# Room in releases/ for $1 bytes unpacked (an eighth more for the blocks of ~3,000 small files, and 1 MB):
+# sets avail and need (KiB).
+room_for() { # bytes
+  avail=$(df -Pk "$base/releases" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  need=$(( $1 / 1024 + $1 / 8192 + 1024 ))
+  case $avail in ''|*[!0-9]*) return 0 ;; esac
+  [ "$avail" -ge "$need" ]
+}
+no_room() {
+  [ -n "${need:-}" ] || need=0
+  avail=$(df -Pk "$base/releases" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  die 3 "$(( ${avail:-0} / 1024 )) MB free on $(mount_of "$base/releases"), need $(( need / 1024 )): remove old releases (ls $base/releases) or use --keep 2"
+}
+
+if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P)
+elif [ ! -e "$bundle" ]; then die 2 "--bundle $bundle: no such file"
+fi
 unpacked=0
 if [ -f "$bundle" ]; then
+  # The size unpacked, from the gzip trailer (gzip -l reads the ends only): the room is checked before
+  # anything is written, and a truncated or foreign file is told apart here.
+  if ! gz=$(gzip -l "$bundle" 2>&1); then
+    case $gz in
+      *"unexpected end of file"*) die 2 "$bundle is truncated (gzip: unexpected end of file): copy it again" ;;
+      *) die 2 "cannot unpack $bundle: not a .tar.gz bundle ($(reason "$gz"))" ;;
+    esac
+  fi
+  tar_bytes=$(printf '%s\n' "$gz" | awk 'NR == 2 { print $2 }')
+  case $tar_bytes in ''|*[!0-9]*) tar_bytes=0 ;; esac
+  room_for "$tar_bytes" || no_room
   # Unpacked beside the releases (same filesystem), so the release is moved into place, not copied again:
   # on an SD card the second write of ~80 MB is most of an install's time.
   tmp=$base/releases/.unpack-$$
-  rm -rf "$tmp"; mkdir -p "$tmp"; unpacked=1
-  tar -xzf "$bundle" -C "$tmp" || die 2 "cannot unpack $bundle: not a .tar.gz bundle"
+  rm -rf "$tmp"
+  err=$(mkdir -p "$tmp" 2>&1) || cannot_write "$tmp" "$err"
+  unpacked=1
+  # tar's complaints (one per file on a full disk) are kept to its first line.
+  if ! err=$(tar -xzf "$bundle" -C "$tmp" 2>&1); then
+    rm -rf "$tmp"
+    case $err in
+      *"No space left"*) no_room ;;
+      *"unexpected end of file"*|*"Unexpected EOF"*) die 2 "$bundle is truncated (gzip: unexpected end of file): copy it again" ;;
+      *"Read-only"*|*"ermission denied"*) cannot_write "$base/releases" "$(printf '%s\n' "$err" | grep -m 1 -e 'Read-only' -e 'ermission denied')" ;;
+      *) die 2 "cannot unpack $bundle: not a .tar.gz bundle ($(printf '%s\n' "$err" | grep -m 1 .))" ;;
+    esac
+  fi
   set -- "$tmp"/*/BUNDLE.json
   [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
   bundle=$(dirname "$1")
@@ -400,10 +449,20 @@ if [ $release_new = 1 ]; then
   # Copy beside the old releases under a temporary name, then rename into place.
   staging=$base/releases/.partial-$version-$$
   rm -rf "$staging"
-  if [ $unpacked = 1 ]; then mv "$bundle/release" "$staging"; else cp -R "$bundle/release" "$staging"; fi
+  if [ $unpacked = 1 ]; then
+    err=$(mv "$bundle/release" "$staging" 2>&1) || cannot_write "$staging" "$err"
+  else
+    release_bytes=$(awk -F '\t' 'NF == 3 && substr($3, 1, 8) == "release/" { n += $2 } END { printf "%d", n }' "$bundle/MANIFEST.tsv")
+    room_for "$release_bytes" || no_room
+    # cp's complaints (one per file on a full disk) are kept to the first.
+    if ! err=$(cp -R "$bundle/release" "$staging" 2>&1); then
+      rm -rf "$staging"
+      case $err in *"No space left"*) no_room ;; *) cannot_write "$staging" "$err" ;; esac
+    fi
+  fi
   chmod -R go-w "$staging"
   if [ -d "$target_dir" ]; then rm -rf "$target_dir"; fi
-  mv "$staging" "$target_dir"
+  err=$(mv "$staging" "$target_dir" 2>&1) || cannot_write "$target_dir" "$err"
   staging=''
 fi
 

@@ -15,10 +15,10 @@ export type Health = 'real' | 'pass' | 'fail';
  * `runsRepo` the release's bin/murmur.js runs this repository's CLI, so the installed unit's ExecStart
  * starts a real device; `repoPath` is where that repository is seen from where the release runs (default:
  * here). `dataFormat`: the data format the release declares it reads (none: a release from before the
- * field); `healthScript`: JavaScript the fixture health check runs first (as a release's first start would
+ * field); `padBytes`: a file of that many zero bytes in the release (room on a small disk); `healthScript`: JavaScript the fixture health check runs first (as a release's first start would
  * act on the data directory).
  */
-export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean; repoPath?: string; dataFormat?: number; healthScript?: string } = {}): string {
+export function makeFixtureBundle(dir: string, version: string, health: Health, opts: { runsRepo?: boolean; repoPath?: string; dataFormat?: number; healthScript?: string; padBytes?: number } = {}): string {
   const top = join(dir, `murmur-${version}-fixture`);
   const release = join(top, 'release');
   mkdirSync(join(release, 'deploy'), { recursive: true });
@@ -36,6 +36,7 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
     writeFileSync(join(release, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\n// murmur ${version}: runs the repository's CLI\nawait import(${JSON.stringify(pathToFileURL(join(opts.repoPath ?? repoRoot, 'bin', 'murmur.js')).href)});\n`);
   } else writeFileSync(join(release, 'bin', 'murmur.js'), `#!/usr/bin/env node\nconsole.log('murmur ${version}');\n`);
+  if (opts.padBytes !== undefined) writeFileSync(join(release, 'pad.bin'), Buffer.alloc(opts.padBytes));
   // dataFormat left out: a release from before the field (install.sh reads it as 1).
   const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', ...(opts.dataFormat !== undefined ? { dataFormat: opts.dataFormat } : {}), commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
   writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');

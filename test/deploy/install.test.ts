@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { makeFixtureBundle } from './fixture-bundle.js';
 import { runInstall, runProcess, startProcess } from './run-install.js';
@@ -353,5 +353,73 @@ describe.concurrent('interrupted installs', () => {
     expect(r.stdout).toContain('health check passed');
     expect(existsSync(failed)).toBe(false);
     expect(link(prefix, 'current')).toBe('releases/2.0.0');
+  });
+});
+
+/** install.sh in a private mount namespace after `setup` (mounts); `after` runs there once it has exited. */
+function installInMountNs(setup: string, script: string, args: string[], after = '') {
+  return runProcess('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${setup} || exit 99; sh "$0" "$@"; rc=$?; ${after} exit $rc`, script, ...args]);
+}
+const tarGz = (bundleDir: string, file: string): string => {
+  const r = spawnSync('tar', ['-czf', file, '-C', join(bundleDir, '..'), basename(bundleDir)], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return file;
+};
+
+describe.concurrent('full, truncated, missing and unwritable', () => {
+  it.skipIf(!asRoot)('a bundle larger than the free space is refused in one line before anything is written, from a tarball or a directory', async ({ expect }) => {
+    const { prefix, bundles } = fresh('disk-full');
+    const bundle = makeFixtureBundle(bundles, '2.0.0', 'pass', { padBytes: 3 * 1048576 });
+    const file = tarGz(bundle, join(bundles, 'b.tar.gz'));
+    const opt = join(prefix, 'opt/murmur');
+    mkdirSync(opt, { recursive: true });
+    const tmpfs = `mount -t tmpfs -o size=2m tmpfs "${opt}"`;
+    for (const args of [['--bundle', file], []]) {
+      const r = await installInMountNs(tmpfs, join(bundle, 'install.sh'), ['--prefix', prefix, '--skip-health-check', ...args], `ls -A "${opt}/releases";`);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(new RegExp(`^install: [0-2] MB free on ${opt}, need 4: remove old releases \\(ls ${opt}/releases\\) or use --keep 2\\n$`));
+      expect(r.stdout.trim().split('\n').filter((l) => l !== '' && !l.startsWith('install: ')), 'nothing left in releases/').toEqual([]);
+    }
+  });
+
+  it('a truncated tarball, a missing one and a file that is not one each say so in one line', async ({ expect }) => {
+    const { prefix, bundles } = fresh('truncated');
+    const bundle = makeFixtureBundle(bundles, '2.0.0', 'pass', { padBytes: 1048576 });
+    const file = tarGz(bundle, join(bundles, 'b.tar.gz'));
+    const cut = join(bundles, 'cut.tar.gz');
+    writeFileSync(cut, readFileSync(file).subarray(0, Math.floor(readFileSync(file).length / 2)));
+    const cases: [string, string][] = [
+      [cut, `install: ${cut} is truncated (gzip: unexpected end of file): copy it again\n`],
+      [join(bundles, 'nope.tar.gz'), `install: --bundle ${join(bundles, 'nope.tar.gz')}: no such file\n`],
+      [join(bundle, 'BUNDLE.json'), `install: cannot unpack ${join(bundle, 'BUNDLE.json')}: not a .tar.gz bundle (not in gzip format)\n`],
+    ];
+    for (const [arg, stderr] of cases) {
+      const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix, '--bundle', arg]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr });
+    }
+    expect(readdirSync(join(prefix, 'opt/murmur/releases'))).toEqual([]);
+  });
+
+  it.skipIf(!asRoot)('a read-only /opt/murmur is named with the fix', async ({ expect }) => {
+    const { prefix, bundles } = fresh('read-only-opt');
+    const script = join(makeFixtureBundle(bundles, '1.0.0', 'pass'), 'install.sh');
+    expect((await runInstall(script, ['--prefix', prefix])).code).toBe(0);
+    const opt = join(prefix, 'opt/murmur');
+    const r = await installWithReadOnly([opt], join(makeFixtureBundle(bundles, '1.1.0', 'pass'), 'install.sh'), ['--prefix', prefix]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 3, stderr: `install: cannot write ${opt}/.install.lock (Read-only file system): remount it read-write (sudo mount -o remount,rw ${opt}) and run install.sh again\n` });
+  });
+
+  it('removes what interrupted installs left in releases/ (.unpack-*, .partial-*)', async ({ expect }) => {
+    const { prefix, bundles } = fresh('stale-scratch');
+    expect((await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'pass'), 'install.sh'), ['--prefix', prefix])).code).toBe(0);
+    const releases = join(prefix, 'opt/murmur/releases');
+    for (const d of ['.unpack-4000000', `.unpack-${process.pid}`, '.partial-1.1.0-4000001']) {
+      mkdirSync(join(releases, d, 'release'), { recursive: true });
+      writeFileSync(join(releases, d, 'release', 'big'), 'x');
+    }
+    const r = await runInstall(join(makeFixtureBundle(bundles, '1.1.0', 'pass'), 'install.sh'), ['--prefix', prefix]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('install: removed releases/.unpack-4000000, left by an interrupted install\n');
+    expect(readdirSync(releases).sort()).toEqual(['1.0.0', '1.1.0']);
   });
 });
