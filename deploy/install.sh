@@ -312,6 +312,37 @@ no_room() {
   die 3 "$(( ${avail:-0} / 1024 )) MB free on $(mount_of "$base/releases"), need $(( need / 1024 )): remove old releases (ls $base/releases) or use --keep 2"
 }
 
+# Releases that may be removed, the first to go first: those that failed a health check, then the oldest
+# installed (.installed-at, written at the switch; a release from before it has its directory's time).
+# Never the current or previous one (the rollback target). Not by directory time alone: a release unpacked
+# from a tarball carries its build's time.
+prunable() {
+  cur_p=$(current_release); prev_p=$(previous_release)
+  for d in "$base"/releases/*/; do
+    [ -d "$d" ] || continue
+    n=$(basename "$d")
+    { [ "$n" = "$cur_p" ] || [ "$n" = "$prev_p" ]; } && continue
+    ok=1; [ -f "$d.failed-health-check" ] && ok=0
+    t=$(cat "$d.installed-at" 2>/dev/null || :)
+    case $t in ''|*[!0-9]*) t=$(stat -c %Y "$d") ;; esac
+    printf '%s %s %s\n' "$ok" "$t" "$n"
+  done | sort -k1,1n -k2,2n | awk '{ print $3 }'
+}
+prune() { # releases to keep in all
+  total=0
+  for d in "$base"/releases/*/; do [ -d "$d" ] && total=$((total + 1)); done
+  [ $((total - $1)) -gt 0 ] || return 0
+  prunable | head -n $((total - $1)) | while read -r old; do
+    rm -rf "${base:?}/releases/$old"; say "removed old release $old"
+  done
+}
+# Room for a release: when short, the releases --keep would remove after this install go first.
+make_room() { # bytes
+  room_for "$1" && return 0
+  prune $((keep - 1))
+  room_for "$1" || no_room
+}
+
 if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P)
 elif [ ! -e "$bundle" ]; then die 2 "--bundle $bundle: no such file"
 fi
@@ -327,7 +358,7 @@ if [ -f "$bundle" ]; then
   fi
   tar_bytes=$(printf '%s\n' "$gz" | awk 'NR == 2 { print $2 }')
   case $tar_bytes in ''|*[!0-9]*) tar_bytes=0 ;; esac
-  room_for "$tar_bytes" || no_room
+  make_room "$tar_bytes"
   # Unpacked beside the releases (same filesystem), so the release is moved into place, not copied again:
   # on an SD card the second write of ~80 MB is most of an install's time.
   tmp=$base/releases/.unpack-$$
@@ -453,7 +484,7 @@ if [ $release_new = 1 ]; then
     err=$(mv "$bundle/release" "$staging" 2>&1) || cannot_write "$staging" "$err"
   else
     release_bytes=$(awk -F '\t' 'NF == 3 && substr($3, 1, 8) == "release/" { n += $2 } END { printf "%d", n }' "$bundle/MANIFEST.tsv")
-    room_for "$release_bytes" || no_room
+    make_room "$release_bytes"
     # cp's complaints (one per file on a full disk) are kept to the first.
     if ! err=$(cp -R "$bundle/release" "$staging" 2>&1); then
       rm -rf "$staging"
@@ -531,6 +562,7 @@ if [ $switch = 1 ] && [ $skip_health = 0 ]; then
   # shellcheck disable=SC2064 # the releases are fixed now (version names hold no quotes)
   trap "interrupted '$version' '$cur'" INT TERM HUP
 fi
+if [ $switch = 1 ]; then date +%s > "$target_dir/.installed-at" 2>/dev/null || :; fi
 if [ -n "$cur" ] && [ "$cur" != "$version" ]; then switch_link previous "$cur"; fi
 switch_link current "$version"
 restart_service
@@ -556,10 +588,5 @@ if [ $skip_health = 0 ]; then
   fi
 fi
 
-# Keep the newest releases (current and previous always), oldest removed first.
-cur=$(current_release); prev=$(previous_release)
-# shellcheck disable=SC2012 # release names are checked above: no spaces or newlines
-ls -1t "$base/releases" | tail -n +$((keep + 1)) | while read -r old; do
-  [ "$old" = "$cur" ] || [ "$old" = "$prev" ] || { rm -rf "${base:?}/releases/$old"; say "removed old release $old"; }
-done
+prune "$keep"
 exit 0

@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -421,5 +421,28 @@ describe.concurrent('full, truncated, missing and unwritable', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('install: removed releases/.unpack-4000000, left by an interrupted install\n');
     expect(readdirSync(releases).sort()).toEqual(['1.0.0', '1.1.0']);
+  });
+});
+
+describe('--keep', () => {
+  it('keeps by install time, not directory time, and removes releases that failed their health check first', async () => {
+    const { prefix, bundles } = fresh('keep-by-install-time');
+    // Tarballs carry their build's times; the failed release is touched when it is rolled back.
+    const tarball = (version: string, health: 'pass' | 'fail', builtYear: number): string => {
+      const dir = makeFixtureBundle(bundles, version, health);
+      const t = Date.UTC(builtYear, 0, 1) / 1000;
+      utimesSync(join(dir, 'release'), t, t);
+      return tarGz(dir, join(bundles, `${version}.tar.gz`));
+    };
+    const script = join(makeFixtureBundle(join(bundles, 'installer'), '0.0.0', 'pass'), 'install.sh');
+    const install = (file: string) => runInstall(script, ['--prefix', prefix, '--bundle', file, '--keep', '2', '--health-timeout', '1']);
+    expect((await install(tarball('0.1.1', 'pass', 2020))).code).toBe(0);
+    expect((await install(tarball('0.2.1', 'fail', 2021))).code).toBe(1);
+    const r030 = await install(tarball('0.3.0', 'pass', 2022));
+    expect(r030.code).toBe(0);
+    expect(r030.stdout).toContain('removed old release 0.2.1');
+    expect((await install(tarball('0.3.1', 'pass', 2023))).code).toBe(0);
+    expect(readdirSync(join(prefix, 'opt/murmur/releases')).sort()).toEqual(['0.3.0', '0.3.1']);
+    expect([link(prefix, 'current'), link(prefix, 'previous')]).toEqual(['releases/0.3.1', 'releases/0.3.0']);
   });
 });
