@@ -2,7 +2,7 @@
 // code, production dependencies, that CPU's native binaries only (checked by ELF machine), the installer,
 // the systemd unit and a manifest of every file. Output: bundles/murmur-<version>-<target>.tar.gz.
 
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
@@ -54,6 +54,7 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     mark = now;
   };
   const { repoRoot, target } = opts;
+  prepareOutDir(opts.outDir); // before minutes of build and npm ci, not after
   let dist = opts.prebuiltDist;
   if (dist === undefined) dist = build(repoRoot).outDir;
   phase('build');
@@ -64,6 +65,7 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   const scratch = join(repoRoot, '.murmur-tmp', `bundle-${target.name}-${process.pid}`);
   const top = join(scratch, name);
   const release = join(top, 'release');
+  sweepDead(join(repoRoot, '.murmur-tmp'), /^bundle-.+-(\d+)$/);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(release, { recursive: true });
   try {
@@ -93,10 +95,7 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     writeFileSync(join(top, manifestName), formatManifest(entries));
     phase('manifest');
 
-    mkdirSync(opts.outDir, { recursive: true });
-    const file = join(opts.outDir, `${name}.tar.gz`);
-    await tarGz(scratch, name, file, distInfo.builtAt);
-    cpSync(join(top, manifestName), join(opts.outDir, `${name}.manifest.tsv`));
+    const file = await writeOutputs(scratch, name, opts.outDir, distInfo.builtAt);
     phase('tarGz');
     return {
       file, name, version, target: target.name,
@@ -115,17 +114,104 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   }
 }
 
-/** GNU tar with fixed owner, order and times, so the same inputs give the same archive listing. */
-async function tarGz(parent: string, name: string, file: string, builtAt: string): Promise<void> {
-  const mtime = `@${Math.floor(Date.parse(builtAt) / 1000)}`;
-  const tmp = `${file}.partial-${process.pid}`;
-  const r = await runProcess('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-C', parent, '-czf', tmp, name], { timeoutMs: 600_000 });
-  if (r.status !== 0) {
-    rmSync(tmp, { force: true });
-    throw new StageError(`tar failed: ${r.stderr.trim() || r.error?.message || `exit ${r.status}`}`);
+/** Removes `dir`'s entries whose name matches `owned` (group 1: a pid) and whose process is gone: what a
+ *  killed run left. */
+export function sweepDead(dir: string, owned: RegExp): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
   }
-  cpSync(tmp, file);
-  rmSync(tmp, { force: true });
+  const removed: string[] = [];
+  for (const n of names) {
+    const pid = Number(owned.exec(n)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
+    rmSync(join(dir, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a failed write to --out means, in one line naming it (exit 2); undefined for anything else. */
+function outDirError(outDir: string, e: unknown, stderr = ''): CliError | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? (/No space left/.test(stderr) ? 'ENOSPC' : /Permission denied/.test(stderr) ? 'EACCES' : /Read-only file system/.test(stderr) ? 'EROFS' : undefined);
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on its filesystem: free some or pass another --out',
+    EACCES: 'not writable (permission denied): pass a directory you can write',
+    EPERM: 'not writable (operation not permitted): pass a directory you can write',
+    EROFS: 'on a read-only filesystem: pass another --out',
+    EEXIST: 'a file, not a directory: pass a directory',
+    ENOTDIR: 'not a directory (a file is in its path): pass a directory',
+  };
+  const text = code === undefined ? undefined : why[code];
+  return text === undefined ? undefined : new CliError(`--out ${outDir}: ${text}`, exitCodes.usage);
+}
+
+/** Creates --out and checks it takes a file (one line naming it, exit 2, when it does not). */
+export function prepareOutDir(outDir: string): void {
+  const probe = join(outDir, `.write-test-${process.pid}`);
+  try {
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(probe, '');
+  } catch (e) {
+    throw outDirError(outDir, e) ?? e;
+  } finally {
+    removeQuietly(probe);
+  }
+}
+
+/** rmSync that also takes a path below a file (ENOTDIR): cleanup must not hide the error being reported. */
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // nothing there to remove
+  }
+}
+
+/**
+ * The .tar.gz and the .manifest.tsv beside it, each written under a .partial-<pid> name in --out and renamed
+ * into place, so a final name never holds a half-written file; partial files of killed runs are removed
+ * first, and this run's on failure. Returns the .tar.gz.
+ */
+export async function writeOutputs(parent: string, name: string, outDir: string, builtAt: string): Promise<string> {
+  const file = join(outDir, `${name}.tar.gz`);
+  const manifestOut = join(outDir, `${name}.manifest.tsv`);
+  const tmp = `${file}.partial-${process.pid}`;
+  const manifestTmp = `${manifestOut}.partial-${process.pid}`;
+  try {
+    mkdirSync(outDir, { recursive: true });
+    sweepDead(outDir, /\.partial-(\d+)$/);
+    await tarGz(parent, name, tmp, builtAt, outDir);
+    copyFileSync(join(parent, name, manifestName), manifestTmp);
+    renameSync(tmp, file);
+    renameSync(manifestTmp, manifestOut);
+    return file;
+  } catch (e) {
+    for (const f of [tmp, manifestTmp]) removeQuietly(f);
+    if (e instanceof CliError) throw e;
+    throw outDirError(outDir, e) ?? e;
+  }
+}
+
+/** GNU tar with fixed owner, order and times, so the same inputs give the same archive listing. */
+async function tarGz(parent: string, name: string, file: string, builtAt: string, outDir: string): Promise<void> {
+  const mtime = `@${Math.floor(Date.parse(builtAt) / 1000)}`;
+  const r = await runProcess('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-C', parent, '-czf', file, name], { timeoutMs: 600_000 });
+  if (r.status !== 0) {
+    rmSync(file, { force: true });
+    throw outDirError(outDir, undefined, r.stderr) ?? new StageError(`tar failed: ${r.stderr.trim() || r.error?.message || `exit ${r.status}`}`);
+  }
 }
 
 const usage = `Usage: npm run bundle -- --target linux-arm64|linux-x64 [options]
