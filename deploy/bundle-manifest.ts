@@ -2,7 +2,7 @@
 // every file against it before installing, so a bundle truncated on its way to the field is refused.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 export const manifestName = 'MANIFEST.tsv';
@@ -24,6 +24,27 @@ export function listFiles(root: string): ManifestEntry[] {
     entries.push({ path, bytes: statSync(full).size, sha256: createHash('sha256').update(data).digest('hex') });
   }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The two files that hold the manifest's digest, and so cannot be covered by it (the manifest lists them). */
+export const recordNames = ['BUNDLE.json', 'release/RELEASE.json'] as const;
+
+/**
+ * Writes a bundle's BUNDLE.json, release/RELEASE.json (the same text) and MANIFEST.tsv under `top`. The JSON
+ * carries `manifestSha256`: the sha256 of MANIFEST.tsv without its lines for those two files, so install.sh
+ * refuses a manifest cut short or edited, not only files that differ from it.
+ */
+export function writeBundleRecords(top: string, info: Record<string, unknown>): ManifestEntry[] {
+  const entries = listFiles(top).filter((e) => !(recordNames as readonly string[]).includes(e.path));
+  const manifestSha256 = createHash('sha256').update(formatManifest(entries)).digest('hex');
+  const text = JSON.stringify({ ...info, manifestSha256 }, null, 2) + '\n';
+  const records = recordNames.map((path) => {
+    writeFileSync(join(top, path), text);
+    return { path, bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') };
+  });
+  const all = [...entries, ...records].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  writeFileSync(join(top, manifestName), formatManifest(all));
+  return all;
 }
 
 export function formatManifest(entries: readonly ManifestEntry[]): string {

@@ -7,7 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
 import { build, BuildError, type BuildInfo } from './build.js';
-import { formatManifest, listFiles, manifestName, sizeByGroup } from './bundle-manifest.js';
+import { manifestName, sizeByGroup, writeBundleRecords } from './bundle-manifest.js';
 import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
 import { runProcess } from './run-process.js';
 import { dataFormat } from '../runtime/device/data-format.js';
@@ -88,11 +88,8 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     chmodSync(join(top, 'install.sh'), 0o755);
     chmodSync(join(release, 'deploy', 'install.sh'), 0o755);
     const bundleInfo = { name: 'murmur', version, target: target.name, machine: target.unameMachine, node: '>=20', dataFormat, commit: distInfo.commit, dirty: distInfo.dirty, builtAt: distInfo.builtAt };
-    writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
-    writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(bundleInfo, null, 2) + '\n');
     phase('copy');
-    const entries = listFiles(top);
-    writeFileSync(join(top, manifestName), formatManifest(entries));
+    const entries = writeBundleRecords(top, bundleInfo);
     phase('manifest');
 
     const file = await writeOutputs(scratch, name, opts.outDir, distInfo.builtAt);

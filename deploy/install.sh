@@ -388,8 +388,8 @@ fi
 jfields() { # file key...
   "$node" -e 'let b = null; try { b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch {} for (const k of process.argv.slice(2)) { const v = b !== null && typeof b === "object" ? b[k] : undefined; process.stdout.write((k === "dataFormat" ? String(Number.isSafeInteger(v) ? v : 1) : typeof v === "string" ? "=" + v.replace(/[\t\n\r]/g, " ") : "") + "\n"); }' "$@" 2>/dev/null || true
 }
-{ IFS= read -r version || :; IFS= read -r machine || :; IFS= read -r bundle_format || :; } <<EOF
-$(jfields "$bundle/BUNDLE.json" version machine dataFormat)
+{ IFS= read -r version || :; IFS= read -r machine || :; IFS= read -r bundle_format || :; IFS= read -r manifest_sha || :; } <<EOF
+$(jfields "$bundle/BUNDLE.json" version machine dataFormat manifestSha256)
 EOF
 case $version in =*) version=${version#=} ;; *) die 2 "$bundle/BUNDLE.json has no version" ;; esac
 case $machine in =*) machine=${machine#=} ;; *) die 2 "$bundle/BUNDLE.json has no machine" ;; esac
@@ -413,8 +413,20 @@ if [ -z "$root" ] && command -v getconf >/dev/null 2>&1; then
   esac
 fi
 
-# Every file against the manifest (sha256), so a bundle damaged in transit is refused before install.
+# The manifest is the one BUNDLE.json names (its sha256 without the lines of the two files that hold it),
+# the bundle holds exactly the files it lists, and every file matches it (sha256): a bundle damaged,
+# cut short or added to in transit is refused before install.
 started=$(date +%s)
+[ -f "$bundle/MANIFEST.tsv" ] || die 2 "$bundle has no MANIFEST.tsv: copy the bundle again"
+case $manifest_sha in
+  =*)
+    have=$(awk -F '\t' '$3 != "BUNDLE.json" && $3 != "release/RELEASE.json"' "$bundle/MANIFEST.tsv" | sha256sum | cut -c 1-64)
+    [ "$have" = "${manifest_sha#=}" ] || die 2 "$bundle/MANIFEST.tsv is not the manifest its BUNDLE.json names (cut short or edited): copy the bundle again" ;;
+  *) note "$bundle/BUNDLE.json names no manifest digest (a bundle from before manifestSha256): its files are checked against MANIFEST.tsv as it is" ;;
+esac
+odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
+  | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
+[ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
 (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
   || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
 

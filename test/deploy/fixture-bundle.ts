@@ -4,7 +4,7 @@
 import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatManifest, listFiles, manifestName } from '../../deploy/bundle-manifest.js';
+import { writeBundleRecords } from '../../deploy/bundle-manifest.js';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 
@@ -39,8 +39,6 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
   if (opts.padBytes !== undefined) writeFileSync(join(release, 'pad.bin'), Buffer.alloc(opts.padBytes));
   // dataFormat left out: a release from before the field (install.sh reads it as 1).
   const info = { name: 'murmur', version, target: 'fixture', machine: process.arch === 'arm64' ? 'aarch64' : 'x86_64', node: '>=20', ...(opts.dataFormat !== undefined ? { dataFormat: opts.dataFormat } : {}), commit: 'fixture', dirty: false, builtAt: new Date(0).toISOString(), health };
-  writeFileSync(join(top, 'BUNDLE.json'), JSON.stringify(info, null, 2) + '\n');
-  writeFileSync(join(release, 'RELEASE.json'), JSON.stringify(info, null, 2) + '\n');
-  writeFileSync(join(top, manifestName), formatManifest(listFiles(top)));
+  writeBundleRecords(top, info);
   return top;
 }

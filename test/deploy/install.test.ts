@@ -112,6 +112,25 @@ describe.concurrent('install.sh into a temporary prefix', () => {
     expect(existsSync(join(prefix, 'opt/murmur/current'))).toBe(false);
   });
 
+  it('refuses a bundle holding a file its manifest does not list, or a manifest cut short', async ({ expect }) => {
+    const { prefix, bundles } = fresh('manifest-list');
+    const extra = makeFixtureBundle(join(bundles, 'extra'), '1.0.0', 'pass');
+    writeFileSync(join(extra, 'release/bin/extra.js'), 'console.log("not in the manifest");\n');
+    const cut = makeFixtureBundle(join(bundles, 'cut'), '1.0.0', 'pass');
+    const manifest = join(cut, 'MANIFEST.tsv');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').split('\n')[0] + '\n');
+    appendFileSync(join(cut, 'release/bin/murmur.js'), '// edited after bundling\n');
+    const cases: [string, string][] = [
+      [extra, `install: ${extra} does not hold the files its MANIFEST.tsv lists (not in MANIFEST.tsv: release/bin/extra.js): copy the bundle again\n`],
+      [cut, `install: ${cut}/MANIFEST.tsv is not the manifest its BUNDLE.json names (cut short or edited): copy the bundle again\n`],
+    ];
+    for (const [bundle, stderr] of cases) {
+      const r = await runInstall(join(bundle, 'install.sh'), ['--prefix', prefix]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr });
+    }
+    expect(existsSync(join(prefix, 'opt/murmur/current'))).toBe(false);
+  });
+
   it('rejects bad options with a usage error', async ({ expect }) => {
     const { prefix, bundles } = fresh('usage');
     const r = await runInstall(join(makeFixtureBundle(bundles, '1.0.0', 'real'), 'install.sh'), ['--prefix', prefix, '--health-timeout', 'soon']);
