@@ -343,11 +343,23 @@ make_room() { # bytes
   room_for "$1" || no_room
 }
 
-if [ -z "$bundle" ]; then bundle=$(cd "$(dirname "$0")" && pwd -P)
+# Without --bundle, the bundle is this script's directory; the install.sh of an installed release
+# (releases/<version>/deploy/, reached through current) has none, and provisions the current release.
+installed=0
+if [ -z "$bundle" ]; then
+  bundle=$(cd "$(dirname "$0")" && pwd -P)
+  if [ ! -f "$bundle/BUNDLE.json" ] && [ -f "$bundle/../RELEASE.json" ]; then
+    [ -n "$provision" ] || die 2 "$bundle/install.sh belongs to an installed release: to install or upgrade, pass --bundle FILE.tar.gz (from here, --provision DIR and --rollback work on the current release)"
+    installed=1
+  fi
 elif [ ! -e "$bundle" ]; then die 2 "--bundle $bundle: no such file"
 fi
 unpacked=0
-if [ -f "$bundle" ]; then
+if [ $installed = 1 ]; then
+  cur=$(current_release)
+  { [ -n "$cur" ] && [ -f "$base/releases/$cur/RELEASE.json" ]; } || die 3 "no current release under $base to provision: install one with --bundle FILE.tar.gz first"
+  info=$base/releases/$cur/RELEASE.json
+elif [ -f "$bundle" ]; then
   # The size unpacked, from the gzip trailer (gzip -l reads the ends only): the room is checked before
   # anything is written, and a truncated or foreign file is told apart here.
   if ! gz=$(gzip -l "$bundle" 2>&1); then
@@ -379,7 +391,10 @@ if [ -f "$bundle" ]; then
   [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
   bundle=$(dirname "$1")
 fi
-{ [ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ]; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/)"
+if [ $installed = 0 ]; then
+  { [ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ]; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/): pass --bundle FILE.tar.gz"
+  info=$bundle/BUNDLE.json
+fi
 
 # Fields of a JSON file, one line per key, all in one Node.js start (a start takes about half a second on
 # a Raspberry Pi, and an install started one per field it read): "=" and the value for a string (tabs
@@ -389,12 +404,12 @@ jfields() { # file key...
   "$node" -e 'let b = null; try { b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch {} for (const k of process.argv.slice(2)) { const v = b !== null && typeof b === "object" ? b[k] : undefined; process.stdout.write((k === "dataFormat" ? String(Number.isSafeInteger(v) ? v : 1) : typeof v === "string" ? "=" + v.replace(/[\t\n\r]/g, " ") : "") + "\n"); }' "$@" 2>/dev/null || true
 }
 { IFS= read -r version || :; IFS= read -r machine || :; IFS= read -r bundle_format || :; IFS= read -r manifest_sha || :; } <<EOF
-$(jfields "$bundle/BUNDLE.json" version machine dataFormat manifestSha256)
+$(jfields "$info" version machine dataFormat manifestSha256)
 EOF
-case $version in =*) version=${version#=} ;; *) die 2 "$bundle/BUNDLE.json has no version" ;; esac
-case $machine in =*) machine=${machine#=} ;; *) die 2 "$bundle/BUNDLE.json has no machine" ;; esac
+case $version in =*) version=${version#=} ;; *) die 2 "$info has no version" ;; esac
+case $machine in =*) machine=${machine#=} ;; *) die 2 "$info has no machine" ;; esac
 [ -n "$bundle_format" ] || bundle_format=1
-case $version in ''|.*|*/*|*[!0-9A-Za-z.+_-]*) die 2 "bad version \"$version\" in $bundle/BUNDLE.json" ;; esac
+case $version in ''|.*|*/*|*[!0-9A-Za-z.+_-]*) die 2 "bad version \"$version\" in $info" ;; esac
 
 # The bundle's native binaries are for one CPU; on another they would fail at the first import.
 if [ -z "$root" ]; then
@@ -417,18 +432,20 @@ fi
 # the bundle holds exactly the files it lists, and every file matches it (sha256): a bundle damaged,
 # cut short or added to in transit is refused before install.
 started=$(date +%s)
-[ -f "$bundle/MANIFEST.tsv" ] || die 2 "$bundle has no MANIFEST.tsv: copy the bundle again"
-case $manifest_sha in
-  =*)
-    have=$(awk -F '\t' '$3 != "BUNDLE.json" && $3 != "release/RELEASE.json"' "$bundle/MANIFEST.tsv" | sha256sum | cut -c 1-64)
-    [ "$have" = "${manifest_sha#=}" ] || die 2 "$bundle/MANIFEST.tsv is not the manifest its BUNDLE.json names (cut short or edited): copy the bundle again" ;;
-  *) note "$bundle/BUNDLE.json names no manifest digest (a bundle from before manifestSha256): its files are checked against MANIFEST.tsv as it is" ;;
-esac
-odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
-  | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
-[ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
-(cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
-  || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+if [ $installed = 0 ]; then
+  [ -f "$bundle/MANIFEST.tsv" ] || die 2 "$bundle has no MANIFEST.tsv: copy the bundle again"
+  case $manifest_sha in
+    =*)
+      have=$(awk -F '\t' '$3 != "BUNDLE.json" && $3 != "release/RELEASE.json"' "$bundle/MANIFEST.tsv" | sha256sum | cut -c 1-64)
+      [ "$have" = "${manifest_sha#=}" ] || die 2 "$bundle/MANIFEST.tsv is not the manifest its BUNDLE.json names (cut short or edited): copy the bundle again" ;;
+    *) note "$bundle/BUNDLE.json names no manifest digest (a bundle from before manifestSha256): its files are checked against MANIFEST.tsv as it is" ;;
+  esac
+  odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
+    | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
+  [ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
+  (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
+    || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+fi
 
 # The provisioning bundle (murmur provision): checked whole before anything is installed. A directory, not a
 # tarball: the secret key is never unpacked into a temporary place, and its mode on the way (a FAT USB stick
@@ -471,7 +488,7 @@ release_new=1 switch=1
 if [ -d "$target_dir" ]; then
   if [ $force = 0 ]; then
     # Same version from another build (a rebuild without a new commit): never mistaken for "already there".
-    cmp -s "$bundle/BUNDLE.json" "$target_dir/RELEASE.json" \
+    cmp -s "$info" "$target_dir/RELEASE.json" \
       || die 3 "release $version is installed from a different build (see $target_dir/RELEASE.json): give the new build another --version, or --rollback and reinstall with --force"
     release_new=0
     if [ "$cur" = "$version" ]; then

@@ -107,3 +107,20 @@ describe('install.sh --provision', () => {
     expect(existsSync(join(prefix, 'etc/murmur'))).toBe(false);
   });
 });
+
+describe('install.sh of an installed release', () => {
+  it('provisions the current release from /opt/murmur/current/deploy/install.sh, and says to pass --bundle to install', async () => {
+    const { prefix, releases } = fresh('installed-script');
+    expect((await runInstall(join(makeFixtureBundle(releases, '1.0.0', 'pass'), 'install.sh'), ['--prefix', prefix, '--provision', bundles.v0 as string])).code).toBe(0);
+    const installed = join(prefix, 'opt/murmur/current/deploy/install.sh');
+    const r = await runInstall(installed, ['--prefix', prefix, '--provision', bundles.v1 as string, '--replace-identity']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('provisioned v1 into');
+    expect(readFileSync(join(prefix, 'etc/murmur/device.key'))).toEqual(readFileSync(join(bundles.v1 as string, 'device.key')));
+    expect(readlinkSync(join(prefix, 'opt/murmur/current'))).toBe('releases/1.0.0');
+
+    const plain = await runInstall(installed, ['--prefix', prefix]);
+    expect({ code: plain.code, stderr: plain.stderr }).toEqual({ code: 2, stderr: `install: ${join(prefix, 'opt/murmur/releases/1.0.0/deploy')}/install.sh belongs to an installed release: to install or upgrade, pass --bundle FILE.tar.gz (from here, --provision DIR and --rollback work on the current release)\n` });
+  });
+});
