@@ -29,6 +29,9 @@ export type CheckedTx =
 export interface RejectedTx {
   readonly kind: 'rejected';
   readonly reason: string;
+  /** What kind of failure, when the edge can tell (runtime/node/edge.ts DropCode): a device counts and
+   *  logs drops by it, and command intake tells a forged or stranger's command from a member's. */
+  readonly code?: string;
 }
 
 export interface VerifiedVote {

@@ -516,6 +516,7 @@ export class Device {
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
     this.every(statusMs, () => {
+      this.missions.reportRefusals();
       this.watchStall();
       this.watchHal();
       this.control.status(this.status());

@@ -16,8 +16,11 @@ export type RefusalKind = 'unsigned' | 'forged' | 'unauthorized' | 'expired' | '
 
 export type Intake =
   | { readonly verdict: 'pass' }
-  /** A command we can name (operator and nonce, read from the unverified envelope). */
-  | { readonly verdict: 'refused'; readonly kind: RefusalKind; readonly reason: string; readonly operator: string; readonly nonceHex: string; readonly expiresAt: number }
+  /** A command we can name (operator and nonce, read from the unverified envelope). `signed`: its
+   *  signature verified against its sender's key in the manifest (a member's own command, refused for
+   *  what it says or when it came); false for anyone's (a stranger's, a forged one, another fleet's):
+   *  those are explained at a bounded rate (mission-runner.ts). */
+  | { readonly verdict: 'refused'; readonly kind: RefusalKind; readonly reason: string; readonly operator: string; readonly nonceHex: string; readonly expiresAt: number; readonly signed: boolean }
   /** Bytes that name no command at all. */
   | { readonly verdict: 'unreadable'; readonly kind: RefusalKind; readonly reason: string };
 
@@ -46,13 +49,14 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   if (!body.ok) return { verdict: 'unreadable', kind: 'invalid', reason: `invalid: the command body does not parse: ${body.error}` };
   const b = body.value;
   const nonceHex = toHex(b.nonce);
-  const refused = (kind: RefusalKind, reason: string): Intake => ({ verdict: 'refused', kind, reason: `${kind}: ${reason}`, operator: e.sender, nonceHex, expiresAt: b.expiresAt });
-  if (e.fleet !== ctx.fleet) return refused('invalid', `the command is for fleet "${e.fleet}", this is fleet "${ctx.fleet}"`);
+  const refused = (kind: RefusalKind, reason: string, signed = true): Intake => ({ verdict: 'refused', kind, reason: `${kind}: ${reason}`, operator: e.sender, nonceHex, expiresAt: b.expiresAt, signed });
+  if (e.fleet !== ctx.fleet) return refused('invalid', `the command is for fleet "${e.fleet}", this is fleet "${ctx.fleet}"`, false);
   const checked = ctx.checkTx(bytes);
   if (checked.kind === 'rejected') {
     const r = checked.reason;
-    if (/signature/i.test(r)) return refused('forged', `the signature does not verify against ${e.sender}'s key in the fleet manifest (${r})`);
-    return refused('unauthorized', r);
+    if (checked.code === 'bad-signature' || (checked.code === undefined && /signature/i.test(r))) return refused('forged', `the signature does not verify against ${e.sender}'s key in the fleet manifest (${r})`, false);
+    // No code: the signature verified, and the member lacks the role (edge.ts checkTxUncached).
+    return refused('unauthorized', r, checked.code === undefined);
   }
   const now = ctx.now();
   const key = `${e.sender}/${nonceHex}`;

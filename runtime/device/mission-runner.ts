@@ -30,6 +30,7 @@ import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
 import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from './own-return.js';
 import { ok, type Result } from '../lib/result.js';
+import { AckBudget, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
 import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
@@ -76,6 +77,16 @@ function flightKnown(fs: Result<FlightState, DeviceError> | undefined): boolean 
   return v !== null && (v.landed !== 'unknown' || (v.mode !== 'unknown' && (!v.armed || v.mode === 'return' || v.mode === 'land')));
 }
 
+interface StrangerRefusal {
+  readonly sender: string;
+  readonly kind: string;
+  readonly reason: string;
+}
+
+/** The claimed sender of bytes on the commands topic that name none; and of senders past RepeatLog's firstsMax. */
+const unreadableSender = '(unreadable)';
+const otherSenders = '(others)';
+
 export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
   replaying = false;
@@ -91,6 +102,10 @@ export class MissionRunner {
   private readonly decisions: DecisionJson[] = [];
   /** Refusal key -> when it was last explained. */
   private readonly explained = new Map<string, number>();
+  /** Refusals of commands no member signed, by claimed sender and kind: logged in full once, then counted. */
+  private readonly strangers = new RepeatLog<StrangerRefusal>();
+  /** Their acks: a few a second per claimed sender and in all (a flood must not make the fleet sign thousands). */
+  private readonly strangerAcks = new AckBudget(refusalAckBudget, Date.now());
   private progress: { command: string; progress: number } | null = null;
   /** The planned waypoint the executor's route starts at (runTask). */
   private routeBase = 0;
@@ -197,14 +212,45 @@ export class MissionRunner {
     this.explained.delete(key);
     this.explained.set(key, now);
     this.o.metrics.commands.inc({ outcome: 'refused' });
-    // A command already committed comes again whenever an operator's outbox resends what it did not
-    // hear committed (every device, for every command committed while the broker was down): the ack
-    // tells the operator, and at warn it buried the refusals that matter. Those stay warnings.
-    const level = r.verdict === 'refused' && r.kind === 'replayed' ? 'info' : 'warn';
-    this.o.log[level]({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
+    this.o.metrics.commandsRefused.inc({ reason: r.kind });
+    if (r.verdict === 'refused' && r.signed) {
+      // A member's own command: its operator is told each time (each has a nonce of its own, signed).
+      // A command already committed comes again whenever an operator's outbox resends what it did not
+      // hear committed (every device, for every command committed while the broker was down): the ack
+      // tells the operator, and at warn it buried the refusals that matter. Those stay warnings.
+      const level = r.kind === 'replayed' ? 'info' : 'warn';
+      this.o.log[level]({ event: 'command-refused', kind: r.kind, reason: r.reason }, 'command refused');
+      this.ack({ command: `${r.operator}/${r.nonceHex}`, stage: 'refused', height: 0, reason: r.reason });
+      return false;
+    }
+    // Anyone can publish these (a stranger's command, a forged one, another fleet's, unreadable bytes),
+    // each with a fresh nonce: explained per claimed sender and kind, the first in full, then counted
+    // (reportRefusals), and answered at a bounded rate. Before, a flood of 5,000 had every device log
+    // 5,000 warnings and sign 5,000 acks. The first of each sender is answered, so an operator whose
+    // key is not in the manifest still hears why.
+    const sender = r.verdict === 'refused' ? r.operator : unreadableSender;
+    const v = this.strangers.note(`${sender} ${r.kind}`, `${otherSenders} ${r.kind}`, { sender, kind: r.kind, reason: r.reason }, now);
+    if (v.say === 'first') this.o.log.warn({ event: 'command-refused', kind: r.kind, reason: r.reason, from: sender }, 'command refused');
+    else if (v.say === 'summary') this.logStrangers(v, now);
+    if (!this.strangerAcks.take(sender, now)) {
+      this.o.metrics.refusalAcksWithheld.inc();
+      return false;
+    }
     if (r.verdict === 'unreadable') this.o.control.refused(r.reason);
     else this.ack({ command: `${r.operator}/${r.nonceHex}`, stage: 'refused', height: 0, reason: r.reason });
     return false;
+  }
+
+  /** Logs the counts of refused commands nobody in the fleet signed whose minute is over (the device
+   *  calls this every second or so). */
+  reportRefusals(now: number = Date.now()): void {
+    for (const s of this.strangers.due(now)) this.logStrangers(s, now);
+  }
+
+  private logStrangers(s: RepeatSummary<StrangerRefusal>, now: number): void {
+    const { sender, kind, reason } = s.last;
+    const from = s.keys > 1 ? `${s.keys} other senders` : sender === unreadableSender ? 'unreadable bytes on the commands topic' : `"${sender}"`;
+    this.o.log.warn({ event: 'commands-refused', kind, from: s.keys > 1 ? otherSenders : sender, count: s.count, sinceMs: s.sinceMs, lastAtMs: s.lastAtMs, lastReason: reason }, `${s.count} more commands from ${from} refused (${kind}) ${summarySpan(s, now)}: ${reason}`);
   }
 
   onCommit(cb: CommittedBlock, shell: NodeShell): void {

@@ -9,7 +9,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
 import { decodeBlockBytes } from '../wire/block.js';
-import { decodeEnvelope, openEnvelope, peekEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope, type WireError } from '../wire/envelope.js';
+import { decodeEnvelope, openEnvelope, peekEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope, type WireError, type WireErrorCode } from '../wire/envelope.js';
 import type { EnvelopeMemo } from '../wire/envelope-memo.js';
 import { kinds } from '../wire/kinds.js';
 import { parseWith } from '../wire/fields.js';
@@ -45,7 +45,24 @@ interface TxCacheEntry {
   readonly slot: number;
 }
 
-const rejected = (reason: string): RejectedTx => ({ kind: 'rejected', reason });
+const rejected = (reason: string, code?: DropCode): RejectedTx => (code === undefined ? { kind: 'rejected', reason } : { kind: 'rejected', reason, code });
+
+/**
+ * Why the edge dropped a message, in a word a device counts and logs by (murmur_envelopes_dropped_total):
+ * a WireError's code (malformed, wrong-fleet, unknown-sender, bad-signature, ...); `committed`, `not-needed`,
+ * `own-key`: expected in a healthy fleet (a block it has, a prevote a follower does not count, its own key's
+ * echo); `invalid`: a message signed by a member that consensus cannot take (a tx no block may carry,
+ * evidence that proves nothing, a sync block that does not parse).
+ */
+export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid';
+
+/** A message the edge dropped: its code, and the reason in words. */
+export interface EdgeDrop {
+  readonly code: DropCode;
+  readonly message: string;
+}
+
+const drop = (code: DropCode, message: string): Result<never, EdgeDrop> => err({ code, message });
 const syncResponseCode = kinds['sync-response'].code;
 
 /** Whether an envelope's first bytes (an array of six, a version and a kind code each in one byte, as
@@ -98,7 +115,7 @@ export class EdgeVerifier {
 
   constructor(private readonly ctx: EdgeContext) {}
 
-  private open(bytes: Uint8Array | RawEnvelope, height: number): Result<VerifiedEnvelope, string> {
+  private open(bytes: Uint8Array | RawEnvelope, height: number): Result<VerifiedEnvelope, WireError> {
     const m = this.ctx.manifestAt(height);
     this.verifications++;
     if (this.openManifest !== m || this.openCtx === null) {
@@ -109,7 +126,7 @@ export class EdgeVerifier {
     // A caller that already decoded the envelope hands it over, so it is not decoded twice.
     const memo = this.ctx.memo;
     const r = bytes instanceof Uint8Array ? openEnvelope(bytes, ctx) : memo !== undefined ? memo.verify(bytes, ctx, m) : verifyEnvelope(bytes, ctx);
-    return r.ok ? r : err(r.error.message);
+    return r;
   }
 
   private decode(bytes: Uint8Array): Result<RawEnvelope, WireError> {
@@ -132,6 +149,12 @@ export class EdgeVerifier {
    *  validator's announcement topic (a hint the link gives, unverified: it only decides whether a
    *  light follower asks for the heights below a block that arrived ahead). */
   toInput(bytes: Uint8Array, now: number, announced = false): Result<Input, string> {
+    const i = this.toInputOrDrop(bytes, now, announced);
+    return i.ok ? i : err(i.error.message);
+  }
+
+  /** toInput, with the drop's code beside its reason (EdgeDrop). */
+  toInputOrDrop(bytes: Uint8Array, now: number, announced = false): Result<Input, EdgeDrop> {
     const h = this.ctx.currentHeight();
     // A block this node has (a second source's announcement, a late sync answer) is dropped on the
     // height its body names, before the envelope is decoded or its signature checked: unchecked, but
@@ -142,15 +165,15 @@ export class EdgeVerifier {
     const peek = otherThanSyncResponse(bytes) ? null : peekEnvelope(bytes);
     if (peek !== null && peek.code === syncResponseCode) {
       const ch = syncResponseHeightOf(peek.body);
-      if (ch !== null && ch < h) return err(`block ${ch} is already committed here`);
+      if (ch !== null && ch < h) return drop('committed', `block ${ch} is already committed here`);
     }
     const raw = this.decode(bytes);
-    if (!raw.ok) return err(raw.error.message);
+    if (!raw.ok) return err(raw.error);
     if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
       const tx = this.checkTx(bytes, raw.value);
-      return tx.kind === 'rejected' ? err(tx.reason) : ok({ type: 'tx', now, tx });
+      return tx.kind === 'rejected' ? drop((tx.code as DropCode | undefined) ?? 'invalid', tx.reason) : ok({ type: 'tx', now, tx });
     }
-    if (raw.value.kind === 'prevote' && !this.ctx.votes()) return err('prevote not needed: this node is a follower');
+    if (raw.value.kind === 'prevote' && !this.ctx.votes()) return drop('not-needed', 'prevote not needed: this node is a follower');
     const e = this.open(raw.value, this.setHeightFor(raw.value, h, limits.lateVoteHeightsMax));
     if (!e.ok) return e;
     const v = e.value;
@@ -168,9 +191,9 @@ export class EdgeVerifier {
         return ok({ type: 'sync-request', now, from: v.sender, height: v.parsed.height });
       case 'sync-response': {
         // An envelope or body not laid out as sealEnvelope and encodeProof write them was not read above.
-        if (v.parsed.certificate.height < h) return err(`block ${v.parsed.certificate.height} is already committed here`);
+        if (v.parsed.certificate.height < h) return drop('committed', `block ${v.parsed.certificate.height} is already committed here`);
         const blk = parseWith('sync block', v.parsed.blockBytes, (x) => decodeBlockBytes(x as Uint8Array, this.ctx.hash));
-        if (!blk.ok) return blk;
+        if (!blk.ok) return drop('invalid', blk.error);
         // The body is the block's proof; kept as it came (its bytes only when they are as encodeProof
         // writes them: another encoding of the same values is encoded again at commit).
         const proof = hasProofHead(v.body) ? { proof: v.body } : {};
@@ -181,7 +204,7 @@ export class EdgeVerifier {
       case 'snapshot-offer': {
         const o = v.parsed;
         const blk = parseWith('snapshot proof block', o.proofBlock, (x) => decodeBlockBytes(x as Uint8Array, this.ctx.hash));
-        if (!blk.ok) return blk;
+        if (!blk.ok) return drop('invalid', blk.error);
         // A manifest that fails here is still handed on, so the core counts the peer that sent it.
         const m = verifyManifest(o.manifest, this.ctx.verifier, this.ctx.authority);
         const offer = { from: v.sender, height: o.height, chunkHashes: o.chunkHashes, proofBlock: blk.value, proofCertificate: o.proofCertificate, manifest: m.ok ? m.value : m.error };
@@ -192,7 +215,7 @@ export class EdgeVerifier {
       case 'snapshot-chunk':
         return ok({ type: 'snapshot-chunk', now, from: v.sender, height: v.parsed.height, index: v.parsed.index, bytes: v.parsed.bytes });
       default:
-        return err(`${v.kind} messages are not for consensus`);
+        return drop('invalid', `${v.kind} messages are not for consensus`);
     }
   }
 
@@ -246,13 +269,13 @@ export class EdgeVerifier {
 
   private checkTxUncached(bytes: Uint8Array, decoded: RawEnvelope | undefined, h: number): CheckedTx | RejectedTx {
     const raw = decoded === undefined ? this.decode(bytes) : ok(decoded);
-    if (!raw.ok) return rejected(raw.error.message);
+    if (!raw.ok) return rejected(raw.error.message, raw.error.code);
     if (raw.value.kind === 'manifest') {
       const m = verifyManifest(bytes, this.ctx.verifier, this.ctx.authority);
       return m.ok ? { kind: 'manifest', bytes, manifest: m.value, key: signatureKey(bytes) } : rejected(m.error);
     }
     const e = this.open(raw.value, h);
-    if (!e.ok) return rejected(e.error);
+    if (!e.ok) return rejected(e.error.message, e.error.code);
     const v = e.value;
     switch (v.kind) {
       case 'command': {
@@ -265,7 +288,8 @@ export class EdgeVerifier {
         // same on every node, so is this verdict).
         const openVote = (bytes: Uint8Array): Result<VerifiedEnvelope, string> => {
           const r = this.decode(bytes);
-          return r.ok ? this.open(r.value, this.setHeightFor(r.value, h, h)) : err(r.error.message);
+          const o = r.ok ? this.open(r.value, this.setHeightFor(r.value, h, h)) : r;
+          return o.ok ? o : err(o.error.message);
         };
         const a = openVote(v.parsed.first);
         const b = openVote(v.parsed.second);

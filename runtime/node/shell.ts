@@ -20,7 +20,7 @@ import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
 import { decodeProof } from '../wire/proof.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
-import { EdgeVerifier } from './edge.js';
+import { EdgeVerifier, type EdgeDrop } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
 import type { Application, Clock, Logger, Scheduler, SendPort, Storage } from './ports.js';
 import { SignerGuard, signerStateFile, voteOf, type LastSigned } from './signer-guard.js';
@@ -352,11 +352,16 @@ export class NodeShell {
    *  checks is dropped here, never reaching the core; so is a proposal or vote with this node's own key
    *  that its signer state does not hold (ownKeyMessage). */
   receive(bytes: Uint8Array, announced = false): string | null {
-    const i = this.edge.toInput(bytes, this.o.clock.now(), announced);
-    if (tracing) trace('edge', bytes, i.ok ? 'ok' : i.error);
+    return this.receiveOrDrop(bytes, announced)?.message ?? null;
+  }
+
+  /** receive, with the drop's code beside its reason (EdgeDrop: a device counts and logs drops by it). */
+  receiveOrDrop(bytes: Uint8Array, announced = false): EdgeDrop | null {
+    const i = this.edge.toInputOrDrop(bytes, this.o.clock.now(), announced);
+    if (tracing) trace('edge', bytes, i.ok ? 'ok' : i.error.message);
     if (!i.ok) return i.error;
     const own = this.ownKeyMessage(i.value);
-    if (own !== null) return own;
+    if (own !== null) return { code: 'own-key', message: own };
     this.input(i.value);
     if (tracing) trace('core', bytes);
     return null;

@@ -43,13 +43,20 @@ describe('command intake', () => {
 
   it('says forged when the signature is not the sender key', () => {
     const r = intakeCommand(command('op', { signAs: 'viewer' }), ctx);
-    expect(r).toMatchObject({ verdict: 'refused', kind: 'forged', operator: 'op' });
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'forged', operator: 'op', signed: false });
     if (r.verdict === 'refused') expect(r.reason).toMatch(/^forged: the signature does not verify against op's key/);
   });
 
   it('says unauthorized for an observer', () => {
     const r = intakeCommand(command('viewer'), ctx);
-    expect(r).toMatchObject({ verdict: 'refused', kind: 'unauthorized', reason: 'unauthorized: "viewer" may not issue commands (needs role operator)' });
+    // Its signature verified (a member lacking the role): answered every time, not as a stranger's.
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'unauthorized', reason: 'unauthorized: "viewer" may not issue commands (needs role operator)', signed: true });
+  });
+
+  it('says unauthorized for a sender not in the manifest, whose signature nothing checks (signed: false)', () => {
+    const r = intakeCommand(sealEnvelope('command', f.fleet, 'stranger', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(9), issuedAt: now - 1_000, expiresAt: now + 60_000, args: {} }), f.signer('op')), ctx);
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'unauthorized', operator: 'stranger', signed: false });
+    if (r.verdict === 'refused') expect(r.reason).toMatch(/^unauthorized: sender "stranger" is not in the fleet manifest/);
   });
 
   it('says issued in the future, naming both clocks that may be off', () => {
