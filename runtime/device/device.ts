@@ -21,6 +21,7 @@ import { describeStall, stallAfterMs, stallView, type StallView } from '../conse
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
+import type { ReceivedFrame } from '../links/link.js';
 import type { MqttLink } from '../links/mqtt-link.js';
 import type { Router } from '../links/router.js';
 import type { SerialLink } from '../links/serial-link.js';
@@ -40,6 +41,7 @@ import { checkDataFormat, markDataFormat } from './data-format.js';
 import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
+import { DropReport } from './drop-report.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
@@ -191,6 +193,8 @@ export class DataDirectoryError extends Error {}
 
 export class Device {
   readonly metrics: DeviceMetrics;
+  /** Messages dropped before consensus: counted by reason, logged at a bounded rate. */
+  private readonly drops: DropReport;
   readonly log: PinoLogger;
   readonly storage: FileStorage;
   /** The device's key (DeviceParts.signer), remembering what it signs in the device's verifier. */
@@ -302,6 +306,7 @@ export class Device {
     this.hal = createHal(c, Date.now(), p.halDrivers);
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
     const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
+    this.drops = new DropReport(this.log, this.metrics);
     this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b), storage: this.storage });
     this.agents = c.agents.enabled
       ? new (agentsSetupOf(p).DeviceAgents)({
@@ -498,7 +503,7 @@ export class Device {
     this.link.onReceive((f) => {
       if (this.state === 'stopping') return;
       this.hooks.received?.(f.bytes);
-      this.guarded(() => this.onFrame(f.bytes, f.announced === true));
+      this.guarded(() => this.onFrame(f));
     });
     await this.agents?.start(Date.now());
     this.agentsStarted = true;
@@ -516,7 +521,10 @@ export class Device {
     this.every(100, () => this.tick());
     this.every(c.telemetry.periodMs, () => this.sendTelemetry());
     this.every(statusMs, () => {
-      this.missions.reportRefusals();
+      const now = Date.now();
+      this.drops.linkFrames(this.link.linkStates(), now);
+      this.drops.report(now);
+      this.missions.reportRefusals(now);
       this.watchStall();
       this.watchHal();
       this.control.status(this.status());
@@ -526,9 +534,15 @@ export class Device {
     this.log.info({ event: 'ready', startMs: Date.now() - this.startedAt, http: `http://${c.http.host}:${this.httpPort}`, heartbeats: describePlan(this.p.heartbeats), height: this.shell.core.chain.height, role: this.p.role, crypto: this.p.verifier.backend }, 'ready');
   }
 
-  private onFrame(bytes: Uint8Array, announced: boolean): void {
+  private onFrame(f: ReceivedFrame): void {
+    const bytes = f.bytes;
     const raw = decodeEnvelope(bytes);
-    if (!raw.ok) return;
+    if (!raw.ok) {
+      // Not an envelope inside a good link frame (the frame's CRC and fleet tag are right): a peer's bug
+      // or someone who knows the frame format. Before, dropped without a trace.
+      this.drops.envelope(raw.error, { link: f.link, from: f.from });
+      return;
+    }
     switch (raw.value.kind) {
       case 'command':
       case 'manifest':
@@ -538,8 +552,8 @@ export class Device {
       case 'ack':
         return;
       default: {
-        const why = this.shell.receive(bytes, announced);
-        if (why) this.log.debug({ event: 'dropped', kind: raw.value.kind, from: raw.value.sender, reason: why }, 'dropped a message');
+        const why = this.shell.receiveOrDrop(bytes, f.announced === true);
+        if (why) this.drops.envelope(why, { link: f.link, from: f.from, sender: raw.value.sender, kind: raw.value.kind });
       }
     }
   }
@@ -766,6 +780,7 @@ export class Device {
       checkpoint: cp ? { height: cp.height, appHash: toHex(cp.commitment) } : null,
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       agents: this.agents?.status() ?? [],
+      dropped: { envelopes: this.drops.envelopeCounts(), frames: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { ...((l.counters as { badFrameReasons?: Record<string, number> }).badFrameReasons ?? {}) }])) },
     };
   }
 
@@ -781,6 +796,7 @@ export class Device {
     this.metrics.setAgents(h.agents);
     this.metrics.signatureChecks.set({ outcome: 'verified' }, this.p.verifier.misses);
     this.metrics.signatureChecks.set({ outcome: 'remembered' }, this.p.verifier.hits);
+    this.drops.linkFrames(this.link.linkStates());
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

@@ -1,0 +1,123 @@
+// What a device says about the messages it drops before consensus (runtime/device/drop-report.ts):
+// counted by reason in murmur_envelopes_dropped_total, the links' bad frames per reason in
+// murmur_link_bad_frames, and a warning for the first per sender (or topic) and reason, then a count at
+// most once a minute. Before, malformed, forged, stranger's and other fleets' messages went to debug
+// only and the links' reasons reached neither /metrics nor the log.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Logger as PinoLogger } from 'pino';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { DropReport, dropReason } from '../../runtime/device/drop-report.js';
+import { DeviceMetrics } from '../../runtime/device/observability.js';
+import { EdgeVerifier, type EdgeDrop } from '../../runtime/node/edge.js';
+import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+const t0 = 1_800_000_000_000;
+let f: FleetFixture;
+let edge: EdgeVerifier;
+
+beforeAll(async () => {
+  f = await makeFleet({ validators: 4, operators: [{ id: 'op', roles: ['operator'] }] });
+  edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 5, votes: () => true, authority: f.authority.publicKey });
+});
+
+interface Line {
+  level: string;
+  o: Record<string, unknown>;
+  msg: string;
+}
+
+function rig(): { drops: DropReport; lines: Line[]; metrics: DeviceMetrics } {
+  const lines: Line[] = [];
+  const at = (level: string) => (o: Record<string, unknown>, msg: string) => void lines.push({ level, o, msg });
+  const log = { debug: at('debug'), info: at('info'), warn: at('warn') } as unknown as PinoLogger;
+  const metrics = new DeviceMetrics();
+  return { drops: new DropReport(log, metrics), lines, metrics };
+}
+
+async function values(m: DeviceMetrics, name: string): Promise<Record<string, number>> {
+  const j = (await m.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return Object.fromEntries((j?.values ?? []).map((v) => [Object.values(v.labels).join(' '), v.value]));
+}
+
+/** What the edge says about `bytes` (the device's path: toInputOrDrop), or the decoder's error. */
+function dropOf(bytes: Uint8Array): EdgeDrop {
+  const raw = decodeEnvelope(bytes);
+  if (!raw.ok) return raw.error;
+  const i = edge.toInputOrDrop(bytes, t0);
+  if (i.ok) throw new Error('not dropped');
+  return i.error;
+}
+
+const precommit = (fleet: string, sender: string, signAs: string) => sealEnvelope('precommit', fleet, sender, encodeVoteBody({ height: 5, round: 0, blockHash: new Uint8Array(32).fill(7) }), f.signer(signAs));
+
+describe('dropped envelopes', () => {
+  it('the edge names what the device counts: malformed, wrong-fleet, unknown-sender, bad-signature', () => {
+    expect(dropReason(dropOf(new Uint8Array(64).fill(0x81)).code)).toBe('malformed');
+    expect(dropReason(dropOf(precommit('other', 'v1', 'v1')).code)).toBe('wrong-fleet');
+    expect(dropReason(dropOf(precommit(f.fleet, 'evil', 'op')).code)).toBe('unknown-sender');
+    expect(dropReason(dropOf(precommit(f.fleet, 'v1', 'v2')).code)).toBe('bad-signature');
+    // What a healthy fleet drops all the time stays uncounted.
+    expect(dropReason('committed')).toBeNull();
+    expect(dropReason('own-key')).toBeNull();
+  });
+
+  it('400 each: counted by reason, one warning per sender and reason, then one count a minute', async () => {
+    const { drops, lines, metrics } = rig();
+    const src = (sender?: string) => ({ link: 'mqtt', from: 'd2', ...(sender !== undefined ? { sender, kind: 'precommit' } : {}) });
+    const bad = dropOf(new Uint8Array([0x86, 0x01, 0x04]));
+    const other = dropOf(precommit('other', 'v1', 'v1'));
+    const evil = dropOf(precommit(f.fleet, 'evil', 'op'));
+    const forged = dropOf(precommit(f.fleet, 'v1', 'op'));
+    for (let i = 0; i < 400; i++) {
+      const now = t0 + i * 100; // 40 s
+      drops.envelope(bad, src(), now);
+      drops.envelope(other, src('v1'), now);
+      drops.envelope(evil, src('evil'), now);
+      drops.envelope(forged, src('v1'), now);
+      drops.report(now);
+    }
+    expect(await values(metrics, 'murmur_envelopes_dropped_total')).toEqual({ malformed: 400, 'wrong-fleet': 400, 'unknown-sender': 400, 'bad-signature': 400 });
+    const warns = lines.filter((l) => l.level === 'warn');
+    expect(warns.map((l) => [l.o.event, l.o.reason])).toEqual([
+      ['envelope-dropped', 'malformed'],
+      ['envelope-dropped', 'wrong-fleet'],
+      ['envelope-dropped', 'unknown-sender'],
+      ['envelope-dropped', 'bad-signature'],
+    ]);
+    expect(warns[0]!.msg).toMatch(/^dropped a message from mqtt topic of "d2" on mqtt \(malformed\): /);
+    expect(warns[2]!.msg).toMatch(/^dropped a precommit from "evil" on mqtt \(unknown-sender\): sender "evil" is not in the fleet manifest/);
+    expect(warns[3]!.msg).toMatch(/^dropped a precommit from "v1" on mqtt \(bad-signature\): precommit from "v1" has a signature that does not verify/);
+    // The minute is over: one count each, adding up to the rest.
+    drops.report(t0 + 61_000);
+    const summaries = lines.filter((l) => l.o.event === 'envelopes-dropped');
+    expect(summaries).toHaveLength(4);
+    expect(summaries.map((l) => l.o.count)).toEqual([399, 399, 399, 399]);
+    expect(summaries.find((l) => l.o.reason === 'wrong-fleet')!.msg).toMatch(/^399 more messages from "v1" dropped \(wrong-fleet\) in the last 61 s, the last at .*: message is for fleet "other"/);
+    expect(drops.envelopeCounts()).toEqual({ malformed: 400, 'wrong-fleet': 400, 'unknown-sender': 400, 'bad-signature': 400 });
+  });
+
+  it('drops a healthy fleet makes stay at debug and uncounted', async () => {
+    const { drops, lines, metrics } = rig();
+    drops.envelope({ code: 'committed', message: 'block 3 is already committed here' }, { link: 'mqtt', from: 'd2', sender: 'd2', kind: 'sync-response' }, t0);
+    expect(lines.map((l) => l.level)).toEqual(['debug']);
+    expect(await values(metrics, 'murmur_envelopes_dropped_total')).toEqual({});
+  });
+});
+
+describe('link bad frames', () => {
+  it('exports each link\'s reasons and warns when one grows, then counts', async () => {
+    const { drops, lines, metrics } = rig();
+    const link = (wrongFleet: number, crc: number) => [{ name: 'mqtt', counters: { badFrameReasons: { 'wrong-fleet': wrongFleet, 'bad-crc': crc } } }];
+    drops.linkFrames(link(0, 0), t0);
+    expect(lines).toEqual([]);
+    drops.linkFrames(link(200, 1), t0 + 1_000);
+    drops.linkFrames(link(400, 1), t0 + 2_000);
+    expect(await values(metrics, 'murmur_link_bad_frames')).toEqual({ 'mqtt wrong-fleet': 400, 'mqtt bad-crc': 1 });
+    expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/^link mqtt dropped 200 frames \(wrong-fleet\): a frame tagged for another fleet/), 'link mqtt dropped a frame (bad-crc)']);
+    drops.report(t0 + 62_000);
+    expect(lines.at(-1)!.msg).toMatch(/^link mqtt dropped 399 more frames \(wrong-fleet\) in the last 61 s/);
+  });
+});
