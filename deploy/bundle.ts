@@ -2,7 +2,7 @@
 // code, production dependencies, that CPU's native binaries only (checked by ELF machine), the installer,
 // the systemd unit and a manifest of every file. Output: bundles/murmur-<version>-<target>.tar.gz.
 
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
@@ -10,6 +10,7 @@ import { build, BuildError, type BuildInfo } from './build.js';
 import { manifestName, sizeByGroup, writeBundleRecords } from './bundle-manifest.js';
 import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
 import { runProcess } from './run-process.js';
+import { sweepDead } from './stale-dirs.js';
 import { dataFormat } from '../runtime/device/data-format.js';
 import { isTargetName, targets, type Target } from './targets.js';
 
@@ -108,34 +109,6 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-/** Removes `dir`'s entries whose name matches `owned` (group 1: a pid) and whose process is gone: what a
- *  killed run left. */
-export function sweepDead(dir: string, owned: RegExp): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const n of names) {
-    const pid = Number(owned.exec(n)?.[1] ?? NaN);
-    if (!Number.isSafeInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
-    rmSync(join(dir, n), { recursive: true, force: true });
-    removed.push(n);
-  }
-  return removed;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
