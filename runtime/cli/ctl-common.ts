@@ -3,7 +3,7 @@
 
 import type { MqttClient } from 'mqtt';
 import { brokerUrlProblem, redactBrokerUrl } from '../links/broker-url.js';
-import { connectMqtt, loginRefused } from '../links/mqtt-connect.js';
+import { connectMqtt, loginRefused, rawDataEvent } from '../links/mqtt-connect.js';
 import type { Socket } from 'node:net';
 import { createVerifier, type Verifier } from '../crypto/sodium.js';
 import { keyLookup, type Manifest } from '../manifest/manifest.js';
@@ -91,8 +91,8 @@ export async function connect(url: string, clientPrefix: string, waitMs: number,
   // MQTT broker (an HTTP server's "HTTP/1.1 400" parsed as a PUBACK with bad flags, said as such).
   let first: number | undefined;
   let tcp = false;
-  const stream = client.stream as unknown as (Partial<Socket> & { prependListener?: Socket['prependListener'] }) | undefined;
-  stream?.prependListener?.('data', (chunk: Buffer) => void (first ??= chunk[0]));
+  const stream = client.stream as unknown as Partial<Socket> | undefined;
+  stream?.once?.(rawDataEvent, (chunk: Buffer) => void (first ??= chunk[0]));
   stream?.once?.('connect', () => (tcp = true));
   stream?.once?.('secureConnect', () => (tcp = true));
   const gone = new Error('no answer');

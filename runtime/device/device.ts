@@ -21,7 +21,7 @@ import { describeStall, stallAfterMs, stallView, type StallView } from '../conse
 import { NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
-import type { ReceivedFrame } from '../links/link.js';
+import type { LinkCountersDetail, ReceivedFrame } from '../links/link.js';
 import type { MqttLink } from '../links/mqtt-link.js';
 import type { Router } from '../links/router.js';
 import type { SerialLink } from '../links/serial-link.js';
@@ -639,7 +639,7 @@ export class Device {
   private stalled: StallView | null = null;
 
   /** Each link's up-state at the last look, and when it went down in the last minute (monotonic ms). */
-  private readonly linkWatch = new Map<string, { up: boolean; drops: number[] }>();
+  private readonly linkWatch = new Map<string, { up: boolean; disconnects: number | undefined; drops: number[] }>();
 
   /** This device's links that are down, or went down more than once in the last minute (looked at once
    *  a second, from watchStall): what a stall line says first, since then this device may be the one
@@ -647,8 +647,14 @@ export class Device {
   private unsteadyLinks(now: number): string[] {
     const out: string[] = [];
     for (const l of this.link.linkStates()) {
-      const w = this.linkWatch.get(l.name) ?? { up: l.up, drops: [] };
-      if (w.up && !l.up) w.drops.push(now);
+      const counted = (l.counters as Partial<LinkCountersDetail>).disconnects;
+      const w = this.linkWatch.get(l.name) ?? { up: l.up, disconnects: counted, drops: [] as number[] };
+      // A link that counts its drops (MQTT) is read by the count: a connection taken over is down for
+      // 100-200 ms, which a look at `up` once a second mostly misses.
+      if (counted !== undefined) {
+        for (let k = Math.max(w.disconnects ?? counted, counted - 100); k < counted; k++) w.drops.push(now);
+        w.disconnects = counted;
+      } else if (w.up && !l.up) w.drops.push(now);
       w.up = l.up;
       w.drops = w.drops.filter((t) => now - t < 60_000);
       this.linkWatch.set(l.name, w);

@@ -226,8 +226,9 @@ export class MissionRunner {
     // Anyone can publish these (a stranger's command, a forged one, another fleet's, unreadable bytes),
     // each with a fresh nonce: explained per claimed sender and kind, the first in full, then counted
     // (reportRefusals), and answered at a bounded rate. Before, a flood of 5,000 had every device log
-    // 5,000 warnings and sign 5,000 acks. The first of each sender is answered, so an operator whose
-    // key is not in the manifest still hears why.
+    // 5,000 warnings and sign 5,000 acks. The first of each sender is answered while the device's
+    // own budget lasts (a flood under many names can spend it), so an operator whose key is not in the
+    // manifest hears why unless such a flood is going on.
     const sender = r.verdict === 'refused' ? r.operator : unreadableSender;
     const v = this.strangers.note(`${sender} ${r.kind}`, `${otherSenders} ${r.kind}`, { sender, kind: r.kind, reason: r.reason }, now);
     if (v.say === 'first') this.o.log.warn({ event: 'command-refused', kind: r.kind, reason: r.reason, from: sender }, 'command refused');

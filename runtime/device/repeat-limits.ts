@@ -18,8 +18,10 @@ export class TokenBucket {
   }
 
   private refill(now: number): void {
+    // The callers' clock is the wall clock (Date.now()): stepped back (NTP after a boot with the clock
+    // ahead), the bucket starts counting again from the new time, where it waited for the old one.
     if (now > this.at) this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.perSecond);
-    this.at = Math.max(this.at, now);
+    this.at = now;
   }
 
   /** Whether a token is there now (none taken). */
@@ -148,11 +150,17 @@ export class RepeatLog<D> {
 
   constructor(private readonly o: RepeatLogOptions = repeatLogDefaults) {}
 
+  /** Whether a window that began at `start` is over at `now`; one that began after `now` is too (the wall
+   *  clock stepped back: waiting for it to come round again could take hours). */
+  private over(start: number, now: number): boolean {
+    return now < start || now - start >= this.o.windowMs;
+  }
+
   /** One occurrence of `key` (`n`: that many at once, e.g. a counter's growth since it was last read). */
   note(key: string, overflowKey: string, detail: D, now: number, n = 1): RepeatVerdict<D> {
     let e = this.entries.get(key);
     if (e === undefined) {
-      if (now - this.firstsSince >= this.o.windowMs) {
+      if (this.over(this.firstsSince, now)) {
         this.firstsSince = now;
         this.firsts = 0;
       }
@@ -173,7 +181,7 @@ export class RepeatLog<D> {
     e.count += n;
     e.lastAt = now;
     e.last = detail;
-    if (now - e.windowStart >= this.o.windowMs) return this.summarise(key, e, now);
+    if (this.over(e.windowStart, now)) return this.summarise(key, e, now);
     return { say: 'quiet', key };
   }
 
@@ -181,7 +189,7 @@ export class RepeatLog<D> {
   due(now: number): RepeatSummary<D>[] {
     const out: RepeatSummary<D>[] = [];
     for (const [k, e] of this.entries) {
-      if (now - e.windowStart < this.o.windowMs) continue;
+      if (!this.over(e.windowStart, now)) continue;
       if (e.count > 0) out.push(this.summarise(k, e, now));
       else this.entries.delete(k);
     }

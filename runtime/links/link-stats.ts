@@ -26,6 +26,11 @@ export class LinkStats {
     this.c.bytesSent += bytes;
   }
 
+  /** The link went down after being up. */
+  disconnected(): void {
+    this.c.disconnects = (this.c.disconnects ?? 0) + 1;
+  }
+
   received(bytes: number): void {
     this.c.framesReceived++;
     this.c.bytesReceived += bytes;

@@ -81,4 +81,7 @@ export interface LinkCountersDetail extends LinkCounters {
   relaysSuppressed: number;
   /** Sends of an envelope that still waited whole in the queue: not queued a second time. */
   coalesced: number;
+  /** Times the link went down after being up (MQTT: connections lost), where the link counts them:
+   *  drops shorter than anyone's look at `up` show only here. */
+  disconnects?: number;
 }

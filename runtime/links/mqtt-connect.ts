@@ -10,7 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { limits } from '../lib/limits.js';
 import { brokerUrlProblem, redactBrokerUrl } from './broker-url.js';
-import { OversizedPublishFilter, pubackFor } from './oversized-publish-filter.js';
+import { OversizedPublishFilter } from './oversized-publish-filter.js';
 import { traceNow, tracing } from '../lib/trace.js';
 import { requireCjs } from '../lib/require-cjs.js';
 import { withinMs } from '../lib/within.js';
@@ -36,10 +36,11 @@ export function loginRefused(e: unknown): boolean {
 }
 
 /**
- * `packetBytesMax`: a packet from the broker announced larger than this (default
- * limits.brokerPacketBytesMax, the most any Murmur client publishes) closes the connection from its
- * header, with an 'error' naming its size. mqtt-packet has no limit of its own under MQTT 3.1.1: it
- * buffered whatever a broker announced, up to 256 MB, before the link could refuse it.
+ * `packetBytesMax`: a PUBLISH from the broker announced larger than this (default
+ * limits.brokerPacketBytesMax, the most any Murmur client publishes) is skipped from its header on
+ * (oversizedPublishEvent; at QoS 1 a stub with no payload takes its place, for mqtt.js to acknowledge),
+ * and any other packet that large closes the connection with an 'error' naming its size. mqtt-packet has
+ * no limit of its own under MQTT 3.1.1: it buffered whatever a broker announced, up to 256 MB.
  */
 export function connectMqtt(url: string, options: IClientOptions, packetBytesMax: number = limits.brokerPacketBytesMax): MqttClient {
   const problem = brokerUrlProblem(url);
@@ -74,6 +75,10 @@ export function connectMqtt(url: string, options: IClientOptions, packetBytesMax
  *  was skipped (and acknowledged at QoS 1) rather than parsed. */
 export const oversizedPublishEvent = 'murmur-oversized-publish';
 
+/** What the socket emits with each chunk as the broker sent it, before the filter (the 'data' listeners
+ *  get what is left of it): murmurctl tells a server that is no MQTT broker by its first byte. */
+export const rawDataEvent = 'murmur-raw-data';
+
 /**
  * Filters the packets the broker sends before mqtt.js parses them (as the embedded broker guards its
  * clients'): an oversized PUBLISH is cut out and reported (oversized-publish-filter.ts); any other
@@ -88,11 +93,10 @@ function guardPackets<S extends Duplex>(client: MqttClient, stream: S, max: numb
     if (event !== 'data' || !Buffer.isBuffer(args[0])) return emit(event, ...args);
     if (tracing) (client as unknown as { traceDataAt?: number }).traceDataAt = traceNow();
     if (stream.destroyed) return false;
+    if (stream.listenerCount(rawDataEvent) > 0) emit(rawDataEvent, args[0]);
     const r = filter.feed(args[0]);
-    for (const p of r.skipped) {
-      if (p.packetId !== null) stream.write(pubackFor(p.packetId));
-      (client as unknown as NodeJS.EventEmitter).emit(oversizedPublishEvent, p);
-    }
+    // Before the bytes go on: the listener learns a skipped PUBLISH's id before mqtt.js parses its stub.
+    for (const p of r.skipped) (client as unknown as NodeJS.EventEmitter).emit(oversizedPublishEvent, p);
     if (r.fatal !== null) {
       stream.destroy();
       client.emit('error', new Error(`broker sent ${r.fatal}: connection closed`));

@@ -4,8 +4,10 @@
 // the connection over it, as the client once did, let one retained message halt a fleet, since every
 // reconnect subscribed again and got it again (a 1.2 MB retained message on node/x/state, which every
 // device's node/+/state matches, held all four of a fleet off the broker until it was deleted). So such
-// a PUBLISH is skipped: its bytes never reach the parser, and a QoS 1 one is acknowledged (PUBACK with
-// its packet id, MQTT 3.1.1 §4.3.2) so the broker does not send it again on this session. What cannot
+// a PUBLISH is skipped: its bytes never reach the parser. A QoS 1 one must still be acknowledged, and in
+// the order the PUBLISHes came (MQTT 3.1.1 §4.6.0-2): it is replaced in the stream by the same PUBLISH
+// with no payload (its flags, topic and packet id), which mqtt.js acknowledges in turn like any other, and
+// which the link knows by its packet id (reported here) and drops. What cannot
 // be skipped safely still ends the connection: an oversized packet of another type, a QoS 2 PUBLISH (its
 // PUBREC/PUBREL exchange is mqtt.js's) and a malformed remaining length (the stream cannot be followed).
 
@@ -18,6 +20,9 @@ export interface SkippedPublish {
   readonly qos: 0 | 1;
   /** The id to acknowledge (QoS 1), else null. */
   readonly packetId: number | null;
+  /** What took its place in the stream (QoS 1): the same PUBLISH with no payload, for mqtt.js to
+   *  acknowledge in order; null at QoS 0 (nothing to acknowledge). */
+  readonly stub: Buffer | null;
 }
 
 export interface FilterResult {
@@ -82,7 +87,9 @@ export class OversizedPublishFilter {
         i += n;
         this.remaining -= n;
         if (this.remaining === 0) {
-          skipped.push(this.skippedPublish());
+          const p = this.skippedPublish();
+          skipped.push(p);
+          if (p.stub !== null) parts.push(p.stub);
           this.stage = 'type';
         }
         continue;
@@ -141,9 +148,12 @@ export class OversizedPublishFilter {
     const topic = Buffer.from(h.slice(2, 2 + topicLength)).toString('utf8').slice(0, topicCharsMax);
     const idAt = 2 + topicLength;
     const packetId = s.qos === 1 && h.length >= idAt + 2 ? ((h[idAt] as number) << 8) | (h[idAt + 1] as number) : null;
+    // The variable header as it came (topic length, topic, packet id): under 128 ** 3 bytes, so its
+    // remaining length takes at most three bytes.
+    const stub = packetId === null ? null : Buffer.concat([Buffer.from([(publishType << 4) | (s.qos << 1) | (s.retained ? 1 : 0)]), remainingLength(idAt + 2), Buffer.from(h.slice(0, idAt + 2))]);
     this.skipping = null;
     this.head = [];
-    return { bytes: s.bytes, topic, retained: s.retained, qos: s.qos, packetId };
+    return { bytes: s.bytes, topic, retained: s.retained, qos: s.qos, packetId, stub };
   }
 
   private end(parts: Buffer[], chunk: Buffer, passFrom: number, skipped: SkippedPublish[], why: string): FilterResult {
@@ -152,7 +162,14 @@ export class OversizedPublishFilter {
   }
 }
 
-/** The PUBACK for `packetId` (MQTT 3.1.1 §3.4). */
-export function pubackFor(packetId: number): Buffer {
-  return Buffer.from([0x40, 0x02, packetId >> 8, packetId & 0xff]);
+/** MQTT's remaining-length encoding: 7 bits a byte, low first, the top bit set on all but the last. */
+function remainingLength(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
 }

@@ -58,6 +58,23 @@ describe.concurrent('murmurctl against a server that is not an MQTT broker (an H
       expect(r.code, r.stderr).toBe(5);
     }
   });
+
+  it('a server whose first bytes read as an oversized packet is said the same way (the packet filter hid its first byte)', async ({ expect }) => {
+    const odd = net.createServer((s) => {
+      held.add(s);
+      s.on('close', () => held.delete(s));
+      s.once('data', () => s.write(Buffer.from([0x50, 0xff, 0xff, 0x7f, 0x00])));
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = urlOf(odd);
+      const r = await ctl(url, 'status');
+      expect(r.stderr).toBe(`murmurctl: the server at ${url} answered, but not as an MQTT broker (an HTTP port?); check --broker\n`);
+      expect(r.code, r.stderr).toBe(5);
+    } finally {
+      await new Promise((r) => odd.close(r));
+    }
+  });
 });
 
 describe.concurrent('murmurctl send against a broker whose CONNACK does not come within --timeout', () => {

@@ -84,3 +84,27 @@ describe('TokenBucket and AckBudget', () => {
     expect(a.size).toBeLessThanOrEqual(4);
   });
 });
+
+describe('a wall clock stepped back (NTP after a boot with the clock ahead)', () => {
+  it('the ack budget refills from the new time on, where it waited for the old one to come round', () => {
+    const a = new AckBudget({ perSender: { burst: 5, perSecond: 1 }, global: { burst: 20, perSecond: 5 }, sendersMax: 4 }, t0);
+    for (let i = 0; i < 100; i++) a.take('rogue', t0);
+    expect(a.take('rogue', t0)).toBe(false);
+    const back = t0 - 5 * 365 * 86_400_000; // five years back
+    expect(a.take('rogue', back)).toBe(false); // no tokens for the step itself
+    expect(a.take('rogue', back + 2_000)).toBe(true); // two seconds later: refilled
+  });
+
+  it('the log windows end and quiet keys are forgotten on the new clock', () => {
+    const r = new RepeatLog<string>({ windowMs: 60_000, firstsMax: 1 });
+    expect(r.note('a', '*', 'x', t0).say).toBe('first');
+    expect(r.note('a', '*', 'x', t0 + 1).say).toBe('quiet');
+    const back = t0 - 3_600_000;
+    // Its window began "in the future": over now, so the count is said, not held for an hour.
+    expect(r.note('a', '*', 'x', back).say).toBe('summary');
+    expect(r.due(back + 61_000)).toEqual([]);
+    expect(r.size).toBe(0);
+    // The firsts window started anew too: a new key is said in full.
+    expect(r.note('b', '*', 'y', back + 62_000).say).toBe('first');
+  });
+});
