@@ -2,6 +2,9 @@
 // so a health endpoint served by the test process itself keeps answering while the installer runs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface InstallRun {
   readonly code: number;
@@ -23,7 +26,11 @@ export function runProcess(command: string, args: string[], env: Record<string, 
  *  of a child ended by a signal is 128 + its number, as a shell reports it. */
 export function startProcess(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): { child: ChildProcess; done: Promise<InstallRun> } {
   const started = performance.now();
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own TMPDIR, removed when it ends: the installer's health-check output file (mktemp) outlived
+  // every run a test killed with SIGKILL, in the machine's /tmp.
+  const scratch = env.TMPDIR === undefined ? mkdtempSync(join(tmpdir(), 'murmur-install-tmp-')) : undefined;
+  const child = spawn(command, args, { env: { ...process.env, ...(scratch !== undefined ? { TMPDIR: scratch } : {}), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (scratch !== undefined) child.once('close', () => rmSync(scratch, { recursive: true, force: true }));
   const done = new Promise<InstallRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
