@@ -163,7 +163,7 @@ export class OversizedPublishFilter {
 }
 
 /** MQTT's remaining-length encoding: 7 bits a byte, low first, the top bit set on all but the last. */
-function remainingLength(n: number): Buffer {
+export function remainingLength(n: number): Buffer {
   const out: number[] = [];
   do {
     let b = n % 128;

@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame, fleetTag } from '../../runtime/links/frame.js
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { parseNodeState, parseTopic } from '../../runtime/links/mqtt-topics.js';
 import { decodeRadioFrame, encodeRadioFrame } from '../../runtime/links/radio-frame.js';
+import { remainingLength } from '../../runtime/links/oversized-publish-filter.js';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });
 const cls = fc.constantFrom<TrafficClass>('consensus', 'heartbeat', 'telemetry');
@@ -19,16 +20,6 @@ const frameReasons = ['truncated', 'bad-version', 'bad-class', 'bad-crc', 'wrong
 const radioReasons = ['truncated', 'bad-version', 'bad-class', 'bad-crc', 'wrong-fleet', 'bad-fragment'];
 
 /** MQTT's variable-length "remaining length": 7 bits a byte, the high bit set while more follow. */
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 describe('decoders never throw and round-trip', () => {
   it('link frame', () => {

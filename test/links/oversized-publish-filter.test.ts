@@ -5,21 +5,11 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OversizedPublishFilter, type SkippedPublish } from '../../runtime/links/oversized-publish-filter.js';
+import { OversizedPublishFilter, remainingLength, type SkippedPublish } from '../../runtime/links/oversized-publish-filter.js';
 
 const params = { numRuns: 300, seed: 9191 };
 const max = 1_000;
 
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 interface Spec {
   readonly type: number;
