@@ -98,6 +98,7 @@ function guardPackets<S extends Duplex>(client: MqttClient, stream: S, max: numb
     // Before the bytes go on: the listener learns a skipped PUBLISH's id before mqtt.js parses its stub.
     for (const p of r.skipped) (client as unknown as NodeJS.EventEmitter).emit(oversizedPublishEvent, p);
     if (r.fatal !== null) {
+      if (r.out.length > 0) emit('data', r.out); // the packets before the one that ends it
       stream.destroy();
       client.emit('error', new Error(`broker sent ${r.fatal}: connection closed`));
       return false;

@@ -29,7 +29,8 @@ export interface FilterResult {
   /** The bytes to hand to the parser: the chunk itself when nothing in it was held back or cut. */
   readonly out: Buffer;
   readonly skipped: readonly SkippedPublish[];
-  /** Why the connection must end (nothing after it can be followed), or null. */
+  /** Why the connection must end (nothing after it can be followed), or null; `out` then holds the
+   *  bytes before the packet that ends it. */
   readonly fatal: string | null;
 }
 
@@ -106,7 +107,7 @@ export class OversizedPublishFilter {
       this.length += (b & 0x7f) * this.multiplier;
       this.multiplier *= 128;
       if ((b & 0x80) !== 0) {
-        if (this.multiplier >= 128 ** 4) return this.end(parts, chunk, passFrom, skipped, 'a packet with a malformed length (more than 4 length bytes)');
+        if (this.multiplier >= 128 ** 4) return this.end(parts, chunk, passFrom, headerAt, skipped, 'a packet with a malformed length (more than 4 length bytes)');
         continue;
       }
       if (this.length <= this.maxBytes) {
@@ -117,7 +118,7 @@ export class OversizedPublishFilter {
       const type = this.first >> 4;
       const qos = (this.first >> 1) & 3;
       if (type !== publishType || qos > 1) {
-        return this.end(parts, chunk, passFrom, skipped, `a ${type === publishType ? 'QoS 2 PUBLISH' : `packet of type ${type}`} of ${this.length} bytes, more than ${this.maxBytes}`);
+        return this.end(parts, chunk, passFrom, headerAt, skipped, `a ${type === publishType ? 'QoS 2 PUBLISH' : `packet of type ${type}`} of ${this.length} bytes, more than ${this.maxBytes}`);
       }
       // Skipped from its first byte: the part of its header held from an earlier chunk goes too.
       if (headerAt < 0) parts.pop();
@@ -156,8 +157,11 @@ export class OversizedPublishFilter {
     return { bytes: s.bytes, topic, retained: s.retained, qos: s.qos, packetId, stub };
   }
 
-  private end(parts: Buffer[], chunk: Buffer, passFrom: number, skipped: SkippedPublish[], why: string): FilterResult {
-    if (passFrom < chunk.length) parts.push(chunk.subarray(passFrom));
+  /** The stream cannot be followed past the packet whose header began at `headerAt` (-1: in an earlier
+   *  chunk, its first bytes the held part last in `parts`): the bytes before it, and why. */
+  private end(parts: Buffer[], chunk: Buffer, passFrom: number, headerAt: number, skipped: SkippedPublish[], why: string): FilterResult {
+    if (headerAt < 0) parts.pop();
+    else if (headerAt > passFrom) parts.push(chunk.subarray(passFrom, headerAt));
     return { out: Buffer.concat(parts), skipped, fatal: why };
   }
 }
