@@ -13,7 +13,9 @@ function runSuite(env: Record<string, string>): Promise<{ code: number | null; e
   const dir = mkdtempSync(join(tmpdir(), 'murmur-stall-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(tsx, [join(here, 'run-suite.ts'), '--config', join(here, 'fixtures', 'stall', 'vitest.config.ts')], {
-    env: { ...process.env, MURMUR_TEST_STALL_S: '8', STALL_MARKER: join(dir, 'stalled'), ...env },
+    // TMPDIR: the fixture's vitest writes its transformed modules under the temporary directory, and a
+    // killed worker leaves them there; inside `dir` they go when the test ends.
+    env: { ...process.env, TMPDIR: dir, MURMUR_TEST_STALL_S: '8', STALL_MARKER: join(dir, 'stalled'), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   onTestFinished(() => { if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL'); });
