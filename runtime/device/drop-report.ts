@@ -11,19 +11,23 @@ import type { DeviceMetrics } from './observability.js';
 import { RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 
 /** The reasons murmur_envelopes_dropped_total counts. */
-export type EnvelopeDropReason = 'malformed' | 'wrong-fleet' | 'unknown-sender' | 'bad-signature' | 'invalid';
+export type EnvelopeDropReason = 'malformed' | 'wrong-fleet' | 'unknown-sender' | 'bad-signature' | 'invalid' | 'own-key-not-sent';
 
 /**
  * The counted reason of an edge drop, or null for drops a healthy fleet makes all the time (a block
- * already committed here, a prevote a follower does not count, this node's own key's echo): those stay
- * at debug, uncounted.
+ * already committed here, a prevote a follower does not count): those stay at debug, uncounted.
+ * This node's own echo (a proposal or vote its signer state holds, byte for byte) is no drop: it goes on
+ * to the core. An `own-key` drop is one signed with this node's key that its signer state does not hold
+ * (NodeShell.ownKeyMessage): another process with this key, or its data directory replaced. Before, it
+ * was taken for the echo and kept at debug, uncounted.
  */
 export function dropReason(code: DropCode): EnvelopeDropReason | null {
   switch (code) {
     case 'committed':
     case 'not-needed':
-    case 'own-key':
       return null;
+    case 'own-key':
+      return 'own-key-not-sent';
     case 'wrong-fleet':
     case 'unknown-sender':
     case 'bad-signature':
@@ -139,6 +143,8 @@ function frameHint(reason: string): string {
       return ': a frame tagged for another fleet on this fleet\'s topics (another fleet on the same broker prefix, or a stranger)';
     case 'retained':
       return ': someone published a link frame retained on a fleet topic; clear it with an empty retained message';
+    case 'own-topic-not-sent':
+      return ': a frame on this device\'s own topic that it did not publish (another client publishing as this device, or a copy of it); the broker\'s ACL should let only this device publish there (docs/topics.md, "Access rules")';
     default:
       return '';
   }

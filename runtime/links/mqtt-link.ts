@@ -2,6 +2,7 @@
 // cloud broker over TLS. Topics and payloads: docs/topics.md. Delivery is best effort by design:
 // QoS per class only lowers loss; safety never rests on it (DESIGN.md, "hostile transport").
 
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { closeMqtt, configRefusals, connectMqtt, flushNow, loginRefused, oversizedPublishEvent } from './mqtt-connect.js';
@@ -10,6 +11,7 @@ import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { DedupCache } from './dedup-cache.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
@@ -67,6 +69,15 @@ export interface MqttLinkOptions {
 
 export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, heartbeat: 0, telemetry: 0 };
 
+/** Frames published lately whose digests a link with wildcard subscriptions keeps, to know its echoes
+ *  (more than can be queued and in flight at once: limits.linkConsensusQueueMax, mqttInflightMax). */
+const sentRememberedMax = 4_096;
+
+/** 16 bytes of SHA-256 over a link frame: what a node published, as its echo comes back. */
+function frameDigest(payload: Uint8Array): string {
+  return createHash('sha256').update(payload).digest('base64').slice(0, 22);
+}
+
 interface Outbound {
   readonly topic: string;
   readonly payload: Buffer;
@@ -115,6 +126,13 @@ export class MqttLink implements Link {
   private readonly skippedIds = new Set<number>();
   /** What the current connection subscribed to. */
   private subscribed = new Set<string>();
+  /**
+   * Digests of the frames this link published lately, while its subscriptions take its own topics too
+   * (no `peers`: wildcards), so the broker echoes them back: those echoes are told apart from frames
+   * someone else published on this node's topics (receive). Null with per-peer subscriptions, where the
+   * broker sends back nothing this link published.
+   */
+  private readonly sentHere: DedupCache | null;
   /** Connections made so far (the first plus reconnects), for tests and status. */
   connects = 0;
 
@@ -130,6 +148,7 @@ export class MqttLink implements Link {
       telemetry: { qos: this.qos.telemetry },
     };
     this.session = opts.session ?? 0;
+    this.sentHere = opts.peers === undefined ? new DedupCache(sentRememberedMax) : null;
     this.ownTopics = {
       consensus: broadcastTopic(this.topics, opts.node, 'consensus'),
       heartbeat: broadcastTopic(this.topics, opts.node, 'heartbeat'),
@@ -381,6 +400,7 @@ export class MqttLink implements Link {
         this.stats.sent(q.item.envelopeBytes);
         published = true;
         sent?.push(q.item.payload.subarray(6, q.item.payload.length - 4)); // the envelope (frame.ts: 6-byte header, CRC32)
+        this.sentHere?.add(frameDigest(q.item.payload));
         c.publish(q.item.topic, q.item.payload, this.pubOpts[q.cls], () => {
           if (gen !== this.generation) return;
           this.inflight--;
@@ -421,7 +441,13 @@ export class MqttLink implements Link {
       return;
     }
     const from = t.type === 'commands' ? undefined : t.from;
-    if (from === this.opts.node) return; // our own broadcast, echoed by the broker
+    if (from === this.opts.node) {
+      // Our own broadcast, echoed by the broker (wildcard subscriptions only): dropped unsaid. Anything
+      // else on this node's own topics someone else published (a client the broker's ACL lets publish
+      // there, a copy of this device): dropped, but counted, where before it passed for an echo unseen.
+      if (this.sentHere === null || !this.sentHere.has(frameDigest(payload))) this.stats.badFrame('own-topic-not-sent');
+      return;
+    }
     const f = decodeFrame(payload, this.tag, this.mtuBytes);
     if (!f.ok) {
       this.stats.badFrame(f.error);

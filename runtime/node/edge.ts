@@ -49,9 +49,10 @@ const rejected = (reason: string, code?: DropCode): RejectedTx => (code === unde
 
 /**
  * Why the edge dropped a message, in a word a device counts and logs by (murmur_envelopes_dropped_total):
- * a WireError's code (malformed, wrong-fleet, unknown-sender, bad-signature, ...); `committed`, `not-needed`,
- * `own-key`: expected in a healthy fleet (a block it has, a prevote a follower does not count, its own key's
- * echo); `invalid`: a message signed by a member that consensus cannot take (a tx no block may carry,
+ * a WireError's code (malformed, wrong-fleet, unknown-sender, bad-signature, ...); `committed`, `not-needed`:
+ * expected in a healthy fleet (a block it has, a prevote a follower does not count); `own-key`: a proposal or
+ * vote with this node's key that its signer state does not hold (NodeShell.ownKeyMessage; its own echo is
+ * no drop); `invalid`: a message signed by a member that consensus cannot take (a tx no block may carry,
  * evidence that proves nothing, a sync block that does not parse).
  */
 export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid';

@@ -61,7 +61,19 @@ describe('dropped envelopes', () => {
     expect(dropReason(dropOf(precommit(f.fleet, 'v1', 'v2')).code)).toBe('bad-signature');
     // What a healthy fleet drops all the time stays uncounted.
     expect(dropReason('committed')).toBeNull();
-    expect(dropReason('own-key')).toBeNull();
+    expect(dropReason('not-needed')).toBeNull();
+  });
+
+  it('a vote with this node\'s key that it did not send is counted and said (own-key-not-sent), not taken for its echo', async () => {
+    // NodeShell.receiveOrDrop's drop for such a vote (its own echo is no drop: test/node/foreign-signature).
+    const { drops, lines, metrics } = rig();
+    const own: EdgeDrop = { code: 'own-key', message: "a prevote at 5/0 signed with this node's key that its signer state does not hold: not counted as its own" };
+    for (let i = 0; i < 3; i++) drops.envelope(own, { link: 'radio', from: 'v1', sender: 'v1', kind: 'prevote' }, t0 + i);
+    // Before: three lines at debug, nothing counted.
+    expect(await values(metrics, 'murmur_envelopes_dropped_total')).toEqual({ 'own-key-not-sent': 3 });
+    expect(drops.envelopeCounts()).toEqual({ 'own-key-not-sent': 3 });
+    expect(lines.map((l) => [l.level, l.o.event, l.o.reason])).toEqual([['warn', 'envelope-dropped', 'own-key-not-sent']]);
+    expect(lines[0]!.msg).toMatch(/^dropped a prevote from "v1" on radio \(own-key-not-sent\): a prevote at 5\/0 signed with this node's key/);
   });
 
   it('400 each: counted by reason, one warning per sender and reason, then one count a minute', async () => {
@@ -119,5 +131,12 @@ describe('link bad frames', () => {
     expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/^link mqtt dropped 200 frames \(wrong-fleet\): a frame tagged for another fleet/), 'link mqtt dropped a frame (bad-crc)']);
     drops.report(t0 + 62_000);
     expect(lines.at(-1)!.msg).toMatch(/^link mqtt dropped 399 more frames \(wrong-fleet\) in the last 61 s/);
+  });
+
+  it('frames on the device\'s own topic that it did not publish are said with what to check', () => {
+    const { drops, lines } = rig();
+    drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { 'own-topic-not-sent': 2 } } }], t0);
+    expect(lines.map((l) => [l.level, l.o.reason])).toEqual([['warn', 'own-topic-not-sent']]);
+    expect(lines[0]!.msg).toMatch(/^link mqtt dropped 2 frames \(own-topic-not-sent\): a frame on this device's own topic that it did not publish .*ACL/);
   });
 });

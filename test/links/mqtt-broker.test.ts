@@ -504,6 +504,43 @@ describe.concurrent('a retained link frame', () => {
   });
 });
 
+describe.concurrent('frames on a node\'s own topics', () => {
+  it.sequential('its own echo is dropped unsaid; what another client published there is counted (own-topic-not-sent)', async () => {
+    const { Mosquitto } = await import('./processes.js');
+    const mosq = await Mosquitto.start();
+    // a: per-peer subscriptions (a device), which still take node/+/to/a, a's own inbox topic too;
+    // w: wildcards (no peers), which take every own broadcast back from the broker.
+    const a = linkFor(mosq.url, 'a', { peers: ['a', 'b'] });
+    const w = linkFor(mosq.url, 'w');
+    const other = await mqtt.connectAsync(mosq.url, { clientId: 'someone', reconnectPeriod: 0 });
+    try {
+      await a.start();
+      await w.start();
+      const inboxA = new Inbox(a);
+      const inboxW = new Inbox(w);
+      const frame = (text: string) => Buffer.from(encodeFrame(fleetTag(fleet), 'consensus', Buffer.from(text)));
+      // w's own broadcasts, echoed by the broker: 20, each heard back before the next check.
+      for (let i = 0; i < 20; i++) w.broadcast(Buffer.from(`w's own vote ${i}`), 'consensus');
+      await sleep(300);
+      expect(w.counters().badFrameReasons).toEqual({});
+      // Someone else's frames on w's consensus topic and on a's own inbox topic.
+      for (let i = 0; i < 3; i++) await other.publishAsync(t.consensus('w'), frame(`not w's ${i}`), { qos: 1 });
+      for (let i = 0; i < 2; i++) await other.publishAsync(t.unicast('a', 'a'), frame(`not a's ${i}`), { qos: 1 });
+      // Before: both dropped as echoes, uncounted.
+      await waitUntil(() => (w.counters().badFrameReasons['own-topic-not-sent'] ?? 0) === 3, 3_000, "w to count the frames it did not send");
+      await waitUntil(() => (a.counters().badFrameReasons['own-topic-not-sent'] ?? 0) === 2, 3_000, "a to count the frames it did not send");
+      expect(w.counters().badFrameReasons).toEqual({ 'own-topic-not-sent': 3 });
+      expect(inboxW.frames).toEqual([]);
+      expect(inboxA.frames).toEqual([]);
+    } finally {
+      await other.endAsync();
+      await a.stop();
+      await w.stop();
+      await mosq.stop();
+    }
+  });
+});
+
 describe.concurrent('embedded broker over TLS', () => {
   it.sequential('limits the connection rate and the clients before the TLS handshake, so sockets that never finish one are cut', async () => {
     const { readFileSync } = await import('node:fs');
