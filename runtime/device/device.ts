@@ -786,7 +786,11 @@ export class Device {
       checkpoint: cp ? { height: cp.height, appHash: toHex(cp.commitment) } : null,
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       agents: this.agents?.status() ?? [],
-      dropped: { envelopes: this.drops.envelopeCounts(), frames: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { ...((l.counters as { badFrameReasons?: Record<string, number> }).badFrameReasons ?? {}) }])) },
+      dropped: {
+        envelopes: this.drops.envelopeCounts(),
+        frames: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { ...((l.counters as { badFrameReasons?: Record<string, number> }).badFrameReasons ?? {}) }])),
+        duplicates: Object.fromEntries(this.link.linkStates().map((l) => [l.name, l.duplicates])),
+      },
     };
   }
 

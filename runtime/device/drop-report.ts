@@ -70,6 +70,8 @@ export class DropReport {
   private readonly frames = new RepeatLog<FrameDetail>();
   /** Bad frames per link and reason as last read from the links' counters. */
   private readonly framesSeen = new Map<string, number>();
+  /** The router's duplicates per link as last read (LinkState.duplicates). */
+  private readonly duplicatesSeen = new Map<string, number>();
   private readonly counts: Partial<Record<EnvelopeDropReason, number>> = {};
 
   constructor(
@@ -95,9 +97,16 @@ export class DropReport {
   }
 
   /** Reads the links' bad-frame counts by reason (LinkCountersDetail.badFrameReasons): their gauges,
-   *  and a warning when one grows (bounded as envelope drops are). Call every second or so. */
-  linkFrames(links: readonly { readonly name: string; readonly counters: object }[], now: number = Date.now()): void {
-    for (const { name, counters } of links) {
+   *  and a warning when one grows (bounded as envelope drops are); and the copies the router dropped per
+   *  link (murmur_envelopes_duplicate_total: not logged, a fleet with a broker and a radio hears each
+   *  envelope twice). Call every second or so. */
+  linkFrames(links: readonly { readonly name: string; readonly counters: object; readonly duplicates?: number }[], now: number = Date.now()): void {
+    for (const { name, counters, duplicates } of links) {
+      if (duplicates !== undefined) {
+        const grew = duplicates - (this.duplicatesSeen.get(name) ?? 0);
+        if (grew > 0 || !this.duplicatesSeen.has(name)) this.metrics.envelopesDuplicate.inc({ link: name }, Math.max(0, grew));
+        this.duplicatesSeen.set(name, duplicates);
+      }
       const reasons = 'badFrameReasons' in counters ? (counters.badFrameReasons as Record<string, number>) : {};
       for (const [reason, total] of Object.entries(reasons)) {
         this.metrics.linkBadFrames.set({ link: name, reason }, total);

@@ -34,8 +34,9 @@ export interface HealthView {
   /** Every agent: engine, state, model, restarts (as in the status topic). */
   readonly agents: readonly AgentStatusJson[];
   /** Messages dropped since start: envelopes before consensus by reason (murmur_envelopes_dropped_total),
-   *  and frames each link dropped by reason (murmur_link_bad_frames). */
-  readonly dropped: { readonly envelopes: Readonly<Record<string, number>>; readonly frames: Readonly<Record<string, Readonly<Record<string, number>>>> };
+   *  frames each link dropped by reason (murmur_link_bad_frames), and the copies the router dropped per
+   *  link (murmur_envelopes_duplicate_total). */
+  readonly dropped: { readonly envelopes: Readonly<Record<string, number>>; readonly frames: Readonly<Record<string, Readonly<Record<string, number>>>>; readonly duplicates: Readonly<Record<string, number>> };
 }
 
 export function createLogger(node: string, level: string, position: () => { height: number; round: number }, file?: string): PinoLogger {
@@ -131,6 +132,7 @@ export class DeviceMetrics {
   readonly commandsRefused = new Counter({ name: 'murmur_commands_refused_total', help: 'Commands refused at intake by reason (unsigned, forged, unauthorized, expired, replayed, invalid, full); each copy of the same bytes once', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly refusalAcksWithheld = new Counter({ name: 'murmur_refusal_acks_withheld_total', help: 'Refusals of commands no member signed (a stranger\'s, a forged one, another fleet\'s, unreadable bytes) left without a reply: over the few per second per claimed sender and per device this device answers', registers: [this.registry] });
   readonly envelopesDropped = new Counter({ name: 'murmur_envelopes_dropped_total', help: 'Messages from the links dropped before consensus, by reason: malformed (not an envelope, or a body that does not parse), wrong-fleet, unknown-sender (not in the manifest, or may not send that kind), bad-signature, invalid (signed by a member, but nothing consensus can take), own-key-not-sent (this device\'s key, not what its signer state holds: not its echo)', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly envelopesDuplicate = new Counter({ name: 'murmur_envelopes_duplicate_total', help: 'Envelopes the router dropped per link as copies of one already seen (on another link, or on this one within its 150 ms window; this device\'s own messages coming back too): the duplicate load each link carries', labelNames: ['link'] as const, registers: [this.registry] });
   readonly linkBadFrames = new Gauge({ name: 'murmur_link_bad_frames', help: 'Received frames dropped by the link per link and reason (bad-crc, truncated, wrong-fleet, oversized, bad-topic, retained, own-topic-not-sent, ...; counter values): murmur_link_dropped{reason="bad-frame"} split', labelNames: ['link', 'reason'] as const, registers: [this.registry] });
   readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
   readonly checkpointHeight = new Gauge({ name: 'murmur_checkpoint_height', help: 'Height of the newest state checkpoint this device holds', registers: [this.registry] });

@@ -32,6 +32,9 @@ export interface LinkState {
   readonly up: boolean;
   readonly mtuBytes: number;
   readonly counters: LinkCounters;
+  /** Envelopes that came on this link and that the router dropped as copies of one already seen (on
+   *  another link, or on this one within the dedup window; this node's own messages coming back too). */
+  readonly duplicates: number;
 }
 
 /** 16 bytes of SHA-256 over the envelope: the same signed bytes on two links are one message. */
@@ -62,6 +65,8 @@ export class Router implements Link {
   /** Envelopes whose first copy here came through a radio relay: multi-hop carried them. */
   relayedFirst = 0;
   private readonly self: string | undefined;
+  /** LinkState.duplicates, by link name (only the configured links': bounded). */
+  private readonly duplicatesOn = new Map<string, number>();
 
   constructor(opts: RouterOptions) {
     if (opts.links.length === 0) throw new Error('the router needs at least one link');
@@ -74,6 +79,7 @@ export class Router implements Link {
     this.now = opts.now ?? (() => performance.now());
     this.self = opts.self;
     this.mtuBytes = Math.max(...opts.links.map((l) => l.mtuBytes));
+    for (const l of opts.links) this.duplicatesOn.set(l.name, 0);
     for (const l of opts.links) l.onReceive((f) => this.receive(f));
   }
 
@@ -136,10 +142,11 @@ export class Router implements Link {
 
   /** Each link's state, for status and metrics. */
   linkStates(): LinkState[] {
-    return this.links.map((l) => ({ name: l.name, up: l.isUp(), mtuBytes: l.mtuBytes, counters: l.counters() }));
+    return this.links.map((l) => ({ name: l.name, up: l.isUp(), mtuBytes: l.mtuBytes, counters: l.counters(), duplicates: this.duplicatesOn.get(l.name) ?? 0 }));
   }
 
-  /** The router's own counts: envelopes accepted for sending, delivered up, duplicates dropped. */
+  /** The router's own counts: envelopes accepted for sending, delivered up, duplicates dropped (each
+   *  link's share: linkStates). */
   counters(): LinkCountersDetail {
     return this.stats.snapshot();
   }
@@ -200,6 +207,8 @@ export class Router implements Link {
     // re-send (consensus re-broadcasts the same signed bytes) and must reach the node.
     if (!this.seen.add(digest(f.bytes), this.now())) {
       this.stats.duplicate();
+      const n = this.duplicatesOn.get(f.link);
+      if (n !== undefined) this.duplicatesOn.set(f.link, n + 1);
       return;
     }
     this.stats.received(f.bytes.length);

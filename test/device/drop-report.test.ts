@@ -133,6 +133,22 @@ describe('link bad frames', () => {
     expect(lines.at(-1)!.msg).toMatch(/^link mqtt dropped 399 more frames \(wrong-fleet\) in the last 61 s/);
   });
 
+  it('the router\'s duplicates per link become murmur_envelopes_duplicate_total{link}, unlogged', async () => {
+    const { drops, lines, metrics } = rig();
+    const links = (mqtt: number, radio: number) => [
+      { name: 'mqtt', counters: {}, duplicates: mqtt },
+      { name: 'radio', counters: {}, duplicates: radio },
+    ];
+    drops.linkFrames(links(0, 0), t0);
+    expect(await values(metrics, 'murmur_envelopes_duplicate_total')).toEqual({ mqtt: 0, radio: 0 });
+    drops.linkFrames(links(3, 40), t0 + 1_000);
+    drops.linkFrames(links(5, 40), t0 + 2_000);
+    drops.linkFrames(links(5, 41), t0 + 3_000);
+    expect(await values(metrics, 'murmur_envelopes_duplicate_total')).toEqual({ mqtt: 5, radio: 41 });
+    // A fleet with a broker and a radio hears every envelope twice: nothing to warn about.
+    expect(lines).toEqual([]);
+  });
+
   it('frames on the device\'s own topic that it did not publish are said with what to check', () => {
     const { drops, lines } = rig();
     drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { 'own-topic-not-sent': 2 } } }], t0);

@@ -32,6 +32,10 @@ describe('router over in-memory links', () => {
     await sleep(20);
     expect(inbox.frames.length).toBe(50);
     expect(rb.counters().droppedDuplicate).toBe(50);
+    // Which link carried the copies, for murmur_envelopes_duplicate_total{link}: before, the total only.
+    const dups = Object.fromEntries(rb.linkStates().map((l) => [l.name, l.duplicates]));
+    expect(dups.net1! + dups.net2!).toBe(50);
+    expect(inbox.frames.filter((f) => f.link === 'net1').length).toBe(50 - dups.net1!);
     await a1.stop(); // net1 dies on the sender
     for (let i = 50; i < 60; i++) expect(ra.broadcast(Buffer.from(`m${i}`), 'consensus')).toBe(true);
     await inbox.waitFor(60);
