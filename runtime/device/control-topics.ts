@@ -87,6 +87,11 @@ export interface StatusJson {
   /** Envelopes whose first copy reached this device through a radio flood relay since it started
    *  (present when it has a radio). */
   readonly relayedFirst?: number;
+  /** What the device dropped since it started, in totals: envelopes before consensus by reason
+   *  (murmur_envelopes_dropped_total), bad frames by reason summed over its links
+   *  (murmur_link_bad_frames), and the copies its router dropped as already seen, over all links
+   *  (murmur_envelopes_duplicate_total). Reasons with none are left out. Absent from older devices. */
+  readonly dropped?: DroppedJson;
   /** Snapshots installed by state sync since the device started, and offers or chunks it refused. */
   readonly stateSync?: { readonly installs: number; readonly refused: number };
   /** A light follower's sources: the validators it takes committed blocks from; null while it hears
@@ -104,6 +109,13 @@ export interface StatusJson {
    *  followers, and from older devices. */
   readonly stall?: StallView;
   readonly timeMs: number;
+}
+
+/** StatusJson.dropped: `{"envelopes":{"bad-signature":3},"frames":{"wrong-fleet":100},"duplicates":41}`. */
+export interface DroppedJson {
+  readonly envelopes: Readonly<Record<string, number>>;
+  readonly frames: Readonly<Record<string, number>>;
+  readonly duplicates: number;
 }
 
 /** One agent as the scheduler reports it: which engine infers, which model runs, how it is doing. */

@@ -41,7 +41,7 @@ import { checkDataFormat, markDataFormat } from './data-format.js';
 import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
-import { DropReport } from './drop-report.js';
+import { DropReport, droppedTotals } from './drop-report.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
@@ -757,6 +757,7 @@ export class Device {
       hazards: this.missions.committedHazards(statusHazardsMax),
       failsafes: this.failsafes,
       ...(this.radios.length > 0 ? { relayedFirst: this.link.relayedFirst } : {}),
+      dropped: droppedTotals(this.drops.envelopeCounts(), this.link.linkStates()),
       stateSync: { installs: core.sync.restored, refused: core.sync.rejected },
       blockSources: isLight(core) ? [...core.light.sources] : null,
       ...(fcFence ? { fcFence } : {}),

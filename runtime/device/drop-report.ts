@@ -7,6 +7,7 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { DropCode, EdgeDrop } from '../node/edge.js';
 import type { WireError } from '../wire/envelope.js';
+import type { DroppedJson } from './control-topics.js';
 import type { DeviceMetrics } from './observability.js';
 import { RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 
@@ -144,6 +145,18 @@ export class DropReport {
     const { link, reason } = s.last;
     this.log[reason === 'retained' ? 'info' : 'warn']({ event: 'frames-dropped', link, reason, count: s.count, sinceMs: s.sinceMs, lastAtMs: s.lastAtMs }, `link ${link} dropped ${s.count} more frames (${reason}) ${summarySpan(s, now)}`);
   }
+}
+
+/** The status document's `dropped` (StatusJson): /health's `dropped` in totals, links summed. */
+export function droppedTotals(envelopes: Readonly<Record<string, number>>, links: readonly { readonly counters: object; readonly duplicates?: number }[]): DroppedJson {
+  const frames: Record<string, number> = {};
+  let duplicates = 0;
+  for (const { counters, duplicates: d } of links) {
+    const reasons = 'badFrameReasons' in counters ? (counters.badFrameReasons as Record<string, number>) : {};
+    for (const [reason, n] of Object.entries(reasons)) if (n > 0) frames[reason] = (frames[reason] ?? 0) + n;
+    duplicates += d ?? 0;
+  }
+  return { envelopes: Object.fromEntries(Object.entries(envelopes).filter(([, n]) => n > 0)), frames, duplicates };
 }
 
 function frameHint(reason: string): string {

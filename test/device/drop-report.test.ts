@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Logger as PinoLogger } from 'pino';
 import { hash } from '../../runtime/crypto/sodium.js';
-import { DropReport, dropReason } from '../../runtime/device/drop-report.js';
+import { DropReport, droppedTotals, dropReason } from '../../runtime/device/drop-report.js';
 import { DeviceMetrics } from '../../runtime/device/observability.js';
 import { EdgeVerifier, type EdgeDrop } from '../../runtime/node/edge.js';
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
@@ -154,5 +154,17 @@ describe('link bad frames', () => {
     drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { 'own-topic-not-sent': 2 } } }], t0);
     expect(lines.map((l) => [l.level, l.o.reason])).toEqual([['warn', 'own-topic-not-sent']]);
     expect(lines[0]!.msg).toMatch(/^link mqtt dropped 2 frames \(own-topic-not-sent\): a frame on this device's own topic that it did not publish .*ACL/);
+  });
+});
+
+describe('the status document\'s dropped', () => {
+  it('totals by reason: envelopes as counted, bad frames and duplicates summed over the links, none left out', () => {
+    const links = [
+      { name: 'mqtt', counters: { badFrameReasons: { 'wrong-fleet': 100, 'bad-crc': 0 } }, duplicates: 5 },
+      { name: 'radio', counters: { badFrameReasons: { 'wrong-fleet': 2, 'bad-cobs': 7 } }, duplicates: 41 },
+      { name: 'plain', counters: {} },
+    ];
+    expect(droppedTotals({ 'bad-signature': 3, malformed: 0 }, links)).toEqual({ envelopes: { 'bad-signature': 3 }, frames: { 'wrong-fleet': 102, 'bad-cobs': 7 }, duplicates: 46 });
+    expect(droppedTotals({}, [])).toEqual({ envelopes: {}, frames: {}, duplicates: 0 });
   });
 });

@@ -11,6 +11,7 @@
 import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlTopics } from '../../runtime/device/control-topics.js';
 import { encodeFrame, fleetTag } from '../../runtime/links/frame.js';
 import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
@@ -22,13 +23,19 @@ const fleet = new DeviceFleet({ validators: 4, agents: false });
 let hostile: mqtt.MqttClient;
 const acks: string[] = [];
 const topics = fleetTopics('e2e');
+/** d1's newest status document (json/d1/status), as the broker hands it to anyone subscribed. */
+let d1Status: { dropped?: unknown } | null = null;
 
 beforeAll(async () => {
   await fleet.setup();
   await fleet.startAll();
   hostile = await mqtt.connectAsync(fleet.broker.url, { clientId: 'hostile-flood', connectTimeout: 10_000, reconnectPeriod: 0 });
-  hostile.on('message', (t) => void acks.push(t));
+  hostile.on('message', (t, payload) => {
+    if (t === controlTopics('e2e').status('d1')) d1Status = JSON.parse(payload.toString()) as { dropped?: unknown };
+    else acks.push(t);
+  });
   await hostile.subscribeAsync('murmur/v1/e2e/ack/#', { qos: 0 });
+  await hostile.subscribeAsync(controlTopics('e2e').status('d1'), { qos: 0 });
 }, 60_000);
 
 afterAll(async () => {
@@ -104,7 +111,15 @@ describe('a client with no key of the fleet floods its topics', () => {
     }, 15_000).catch(async () => metric('d1', 'murmur_envelopes_dropped_total'));
     expect(got).toEqual(want);
     expect(await metric('d1', 'murmur_link_bad_frames')).toMatchObject({ 'link="mqtt",reason="wrong-fleet"': 100 });
-    expect((await fleet.health('d1')).dropped).toMatchObject({ envelopes: { ...Object.fromEntries(Object.entries(want).map(([k, v]) => [k.slice(8, -1), v])) }, frames: { mqtt: { 'wrong-fleet': 100 } } });
+    const byReason = Object.fromEntries(Object.entries(want).map(([k, v]) => [k.slice(8, -1), v]));
+    expect((await fleet.health('d1')).dropped).toMatchObject({ envelopes: byReason, frames: { mqtt: { 'wrong-fleet': 100 } } });
+    // The same totals in the status document it publishes every second, for whoever reads only MQTT
+    // (murmurctl, a dashboard): before, only /metrics and /health had them.
+    const inStatus = await until('d1 to publish its drops in its status', async () => {
+      const d = d1Status?.dropped as { envelopes?: Record<string, number>; frames?: Record<string, number> } | undefined;
+      return d?.envelopes?.['wrong-fleet'] === 100 && d.frames?.['wrong-fleet'] === 100 ? d : null;
+    }, 5_000);
+    expect(inStatus).toEqual({ envelopes: byReason, frames: { 'wrong-fleet': 100 }, duplicates: expect.any(Number) });
     // Said at warn: one line per sender (or topic) and reason, and one for the link's bad frames.
     const frames = await until('d1 to say the link dropped frames', async () => (linesOf('d1', 'frames-dropped').length > 0 ? linesOf('d1', 'frames-dropped') : null), 5_000);
     expect(frames.map((l) => [l.level, l.link, l.reason])).toEqual([[40, 'mqtt', 'wrong-fleet']]);
