@@ -30,7 +30,7 @@ import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
 import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from './own-return.js';
 import { ok, type Result } from '../lib/result.js';
-import { AckBudget, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
+import { AckBudget, CountedOnce, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
 import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
@@ -102,6 +102,8 @@ export class MissionRunner {
   private readonly decisions: DecisionJson[] = [];
   /** Refusal key -> when it was last explained. */
   private readonly explained = new Map<string, number>();
+  /** Refused commands counted (murmur_commands_refused_total): each once, whichever path and copy. */
+  private readonly counted = new CountedOnce();
   /** Refusals of commands no member signed, by claimed sender and kind: logged in full once, then counted. */
   private readonly strangers = new RepeatLog<StrangerRefusal>();
   /** Their acks: a few a second per claimed sender and in all (a flood must not make the fleet sign thousands). */
@@ -203,6 +205,11 @@ export class MissionRunner {
       liveCommands: () => shell.core.chain.liveCommands,
     });
     if (r.verdict === 'pass') return true;
+    // Counted once per command (its bytes), apart from when it is explained again below.
+    if (this.counted.first(bytes)) {
+      this.o.metrics.commands.inc({ outcome: 'refused' });
+      this.o.metrics.commandsRefused.inc({ reason: r.kind });
+    }
     // The same bytes usually arrive on both paths (link and control plane): explain them once.
     const key = r.verdict === 'refused' ? `${r.operator}/${r.nonceHex} ${r.kind}` : r.reason;
     const now = Date.now();
@@ -211,8 +218,6 @@ export class MissionRunner {
     if (this.explained.size >= explainedMax) this.explained.delete(this.explained.keys().next().value as string);
     this.explained.delete(key);
     this.explained.set(key, now);
-    this.o.metrics.commands.inc({ outcome: 'refused' });
-    this.o.metrics.commandsRefused.inc({ reason: r.kind });
     if (r.verdict === 'refused' && r.signed) {
       // A member's own command: its operator is told each time (each has a nonce of its own, signed).
       // A command already committed comes again whenever an operator's outbox resends what it did not

@@ -1,7 +1,38 @@
 // Bounds on what anyone who can publish on the fleet's topics can make a device do per message: log lines
-// (RepeatLog: the first of a kind in full, then a count at most once a window) and signed replies
-// (AckBudget: token buckets per claimed sender and for the device). Nothing here decides what is
-// accepted: it only decides what is said about a refusal, and how often.
+// (RepeatLog: the first of a kind in full, then a count at most once a window), signed replies
+// (AckBudget: token buckets per claimed sender and for the device), and counts (CountedOnce: one per
+// refused message, however many copies come). Nothing here decides what is accepted: it only decides
+// what is said about a refusal, how often, and how it is counted.
+
+import { createHash } from 'node:crypto';
+import { limits } from '../lib/limits.js';
+import { DedupCache } from '../links/dedup-cache.js';
+
+/**
+ * Which refused messages were counted already, by a digest of their bytes: a command comes as its link
+ * copy and its control-plane copy (and again with an operator's resends), the same bytes each time, and
+ * is one refusal. Before, the count went with the explanation, which is given again after 2 s and
+ * remembers 1,024 keys: under a fast flood the second copy came later or after more, and was counted
+ * again. Bounded: past `max` digests the oldest is forgotten (a copy that follows more refusals than
+ * that is counted again).
+ */
+export class CountedOnce {
+  private readonly seen: DedupCache;
+
+  constructor(max: number = limits.refusalsCountedMax) {
+    this.seen = new DedupCache(max);
+  }
+
+  /** True the first time these bytes come (now remembered), false for a copy of them. */
+  first(bytes: Uint8Array): boolean {
+    return this.seen.add(createHash('sha256').update(bytes).digest('base64').slice(0, 22));
+  }
+
+  /** Digests remembered (at most max). */
+  get size(): number {
+    return this.seen.size;
+  }
+}
 
 /** A token bucket: `burst` tokens, refilled at `perSecond`. */
 export class TokenBucket {

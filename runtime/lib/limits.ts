@@ -98,6 +98,7 @@ export const limits = {
   phiSamplesMax: 1_000, // inter-arrival samples per peer (Akka max-sample-size); oldest dropped
   // Commands
   commandLifetimeMsMax: 3_600_000, // expiresAt - issuedAt may not exceed one hour
+  refusalsCountedMax: 8_192, // refused commands a device remembers having counted (its link and control-plane copies count once); oldest forgotten
   clockSkewMsMax: 30_000,
   // Consensus (runtime/consensus, runtime/node)
   mempoolTxsMax: 5_000, // overflow: new txs are refused until a block drains the pool

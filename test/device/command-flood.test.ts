@@ -97,6 +97,28 @@ describe('commands nobody in the fleet signed, flooded', () => {
     expect(await counter(metrics, 'murmur_commands_refused_total')).toEqual({ unauthorized: 1 });
   });
 
+  it('a flood faster than the explanations are remembered: each command counted once, its control-plane copy however late', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(t0);
+    const { runner, lines, metrics } = rig();
+    // 2,000 commands nobody in the fleet signed in 1 s on the link; their control-plane copies come
+    // after the whole flood (that connection's socket read later), 3 s on: past the 2 s an explanation
+    // is remembered, and past the 1,024 it remembers. Before: each copy was counted again, 4,000.
+    const flood = Array.from({ length: 2_000 }, () => command('rogue'));
+    flood.forEach((c, i) => {
+      vi.setSystemTime(t0 + i / 2);
+      runner.intake(c, shell);
+    });
+    flood.forEach((c, i) => {
+      vi.setSystemTime(t0 + 3_000 + i / 2);
+      runner.explain(c, shell);
+    });
+    expect(await counter(metrics, 'murmur_commands_refused_total')).toEqual({ unauthorized: 2_000 });
+    expect(Object.values(await counter(metrics, 'murmur_commands_total'))[0]).toBe(2_000);
+    // Said as before: the first in full; the rest a count once the minute is over.
+    expect(lines.filter((l) => l.o.event === 'command-refused')).toHaveLength(1);
+  });
+
   it('a member\'s own refused commands are each answered and logged, flood or not', () => {
     const { runner, lines, acks } = rig();
     for (let i = 0; i < 50; i++) runner.intake(command('rogue'), shell);

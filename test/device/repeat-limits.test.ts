@@ -2,7 +2,7 @@
 // key in full, then at most one count a window; acks a few a second per claimed sender and in all.
 
 import { describe, expect, it } from 'vitest';
-import { AckBudget, RepeatLog, TokenBucket, summarySpan } from '../../runtime/device/repeat-limits.js';
+import { AckBudget, CountedOnce, RepeatLog, TokenBucket, summarySpan } from '../../runtime/device/repeat-limits.js';
 
 const t0 = 1_800_000_000_000;
 
@@ -56,6 +56,20 @@ describe('RepeatLog', () => {
     expect(r.note('mqtt wrong-fleet', 'mqtt wrong-fleet', '', t0, 200).say).toBe('first');
     r.note('mqtt wrong-fleet', 'mqtt wrong-fleet', '', t0 + 1_000, 200);
     expect(r.due(t0 + 60_000)[0]).toMatchObject({ count: 399 });
+  });
+});
+
+describe('CountedOnce', () => {
+  it('counts the same bytes once, remembers at most max of them, and forgets the oldest first', () => {
+    const c = new CountedOnce(100);
+    const msg = (i: number) => Buffer.from(`command ${i}`);
+    expect(c.first(msg(0))).toBe(true);
+    expect(c.first(Buffer.from('command 0'))).toBe(false); // another copy of the same bytes
+    for (let i = 1; i < 1_000; i++) expect(c.first(msg(i))).toBe(true);
+    expect(c.size).toBe(100);
+    expect(c.first(msg(999))).toBe(false);
+    expect(c.first(msg(900))).toBe(false);
+    expect(c.first(msg(899))).toBe(true); // forgotten: counted again
   });
 });
 
