@@ -241,7 +241,7 @@ describe('broker killed mid-run (Mosquitto + serial radio)', () => {
       const arrivedVia = (from: number) => inbox.frames.filter((f) => Number(Buffer.from(f.bytes).toString().slice(5)) >= from).map((f) => f.link);
 
       await sendFor(400);
-      await waitUntil(() => inbox.frames.length === n, 3_000, 'all votes before the kill');
+      await waitUntil(() => inbox.frames.length === n, 15_000, 'all votes before the kill');
       expect(arrivedVia(0)).toContain('mqtt');
 
       await mosq.kill(); // by PID
