@@ -114,7 +114,9 @@ export class DropReport {
         const k = `${name} ${reason}`;
         const grew = total - (this.framesSeen.get(k) ?? 0);
         this.framesSeen.set(k, total);
-        if (grew <= 0) continue;
+        // An oversized PUBLISH the MQTT link says itself, with its topic (mqtt-link.ts, at most every
+        // 10 s): counted here, not said a second time.
+        if (grew <= 0 || reason === 'oversized') continue;
         const v = this.frames.note(k, k, { link: name, reason }, now, grew);
         // A retained frame is one someone published retained on a fleet topic long ago, handed over
         // again at every (re)connection: said, but not as a warning each time.

@@ -149,6 +149,15 @@ describe('link bad frames', () => {
     expect(lines).toEqual([]);
   });
 
+  it('oversized publishes are counted, and said only by the link, which names their topic', async () => {
+    const { drops, lines, metrics } = rig();
+    drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { oversized: 3 } } }], t0);
+    drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { oversized: 5 } } }], t0 + 1_000);
+    drops.report(t0 + 62_000);
+    expect(await values(metrics, 'murmur_link_bad_frames')).toEqual({ 'mqtt oversized': 5 });
+    expect(lines).toEqual([]);
+  });
+
   it('frames on the device\'s own topic that it did not publish are said with what to check', () => {
     const { drops, lines } = rig();
     drops.linkFrames([{ name: 'mqtt', counters: { badFrameReasons: { 'own-topic-not-sent': 2 } } }], t0);
