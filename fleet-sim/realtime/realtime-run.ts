@@ -374,7 +374,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
       else if (topic.endsWith('/ack')) forgery?.onAck(doc as Record<string, unknown>);
       else if (topic.endsWith('/refused')) forgery?.onRefused(doc as Record<string, unknown>);
-      else if (topic.endsWith('/log')) {
+      // A block's decisions at once on decided, and the whole retained log (every 2 s at most, and what a
+      // device restored from a snapshot): the same rows, taken once each.
+      else if (topic.endsWith('/decided') || topic.endsWith('/log')) {
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
         const fresh = new Map<number, { commands: number; latencyMs: number; each: number[] }>();
         for (const d of decisions ?? []) {
@@ -411,7 +413,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     });
     const forging = s.faults.some((f) => f.kind === 'forged-commands');
     // An operator reads refusals on these; a run with an attacker checks that each forgery got one.
-    const subscribed = client.subscribeAsync([topics.statusAll, topics.logAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
+    const subscribed = client.subscribeAsync([topics.statusAll, topics.logAll, topics.decidedAll, ...(forging ? [topics.ackJson('+'), topics.refused('+')] : [])], { qos: 1 });
     // Bounded: an external broker that stops acknowledging (frozen, or hostile) held the run here for ever.
     if (!(await withinMs(subscribed, subscribeWaitMs))) {
       const what = `connected, but it did not acknowledge fleet-sim's subscription to the fleet's status within ${subscribeWaitMs / 1000} s`;

@@ -32,6 +32,10 @@ export class ControlPlane {
   private client: MqttClient | undefined;
   private commandHandler: ((envelope: Uint8Array) => void) | undefined;
   published = 0;
+  /** The decision log to publish when its wait ends (log()), and when the last went out (monotonic ms). */
+  private logDue: readonly DecisionJson[] | undefined;
+  private logSentAt = Number.NEGATIVE_INFINITY;
+  private logTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ControlPlaneOptions) {
     this.topics = controlTopics(o.fleet);
@@ -78,13 +82,17 @@ export class ControlPlane {
   }
 
   async stop(finalStatus?: StatusJson): Promise<void> {
+    clearTimeout(this.logTimer);
+    this.logTimer = undefined;
     const c = this.client;
     this.client = undefined;
     if (!c) return;
     // Bounded, as the consensus link's goodbye: a broker that stopped acknowledging must not hold the shutdown.
-    if (finalStatus && c.connected) {
-      await withinMs(c.publishAsync(this.topics.status(this.o.node), JSON.stringify(finalStatus), { qos: 1, retain: true }), 1_000);
-    }
+    const last: Promise<unknown>[] = [];
+    if (this.logDue !== undefined && c.connected) last.push(c.publishAsync(this.topics.log(this.o.node), this.logJson(this.logDue), { qos: 1, retain: true }));
+    this.logDue = undefined;
+    if (finalStatus && c.connected) last.push(c.publishAsync(this.topics.status(this.o.node), JSON.stringify(finalStatus), { qos: 1, retain: true }));
+    if (last.length > 0) await withinMs(Promise.all(last), 1_000);
     await closeMqtt(c);
   }
 
@@ -123,8 +131,36 @@ export class ControlPlane {
     this.publish(this.topics.telemetry(this.o.node), JSON.stringify(t));
   }
 
-  log(decisions: readonly DecisionJson[]): void {
-    this.publish(this.topics.log(this.o.node), JSON.stringify({ node: this.o.node, decisions }), true, 1);
+  /**
+   * The retained decision log: the newest decisions, republished whole (a late subscriber gets it all
+   * at once), so at most every limits.controlLogEveryMs; a change within that wait goes out when it
+   * ends, with whatever is newest by then. Before, every block that decided a command republished the
+   * whole log: ~44 KB a device per block, 437 KB/s a device under 10 commands/s, 245 times the bytes of
+   * the commands themselves. A block's own decisions (`fresh`) go out at once on decided(node), not
+   * retained, for whoever follows the fleet live; acks and proofs are not held back either.
+   */
+  log(decisions: readonly DecisionJson[], fresh: readonly DecisionJson[] = []): void {
+    if (fresh.length > 0) this.publish(this.topics.decided(this.o.node), this.logJson(fresh), false, 1);
+    this.logDue = decisions;
+    if (this.logTimer !== undefined) return;
+    const wait = this.logSentAt + limits.controlLogEveryMs - performance.now();
+    if (wait <= 0) return this.sendLog();
+    this.logTimer = setTimeout(() => {
+      this.logTimer = undefined;
+      this.sendLog();
+    }, wait);
+  }
+
+  private sendLog(): void {
+    const d = this.logDue;
+    if (d === undefined) return;
+    this.logDue = undefined;
+    this.logSentAt = performance.now();
+    this.publish(this.topics.log(this.o.node), this.logJson(d), true, 1);
+  }
+
+  private logJson(decisions: readonly DecisionJson[]): string {
+    return JSON.stringify({ node: this.o.node, decisions });
   }
 
   refused(reason: string): void {

@@ -23,14 +23,17 @@ export interface ControlTopics {
   telemetry(node: string): string;
   /** JSON: every ack the device publishes, readable. */
   ackJson(node: string): string;
-  /** JSON, retained: the newest committed decisions (accepted and rejected commands). */
+  /** JSON, retained: the newest committed decisions (accepted and rejected commands), at most every 2 s. */
   log(node: string): string;
+  /** JSON: each block's decisions, as the device commits it (the log's news, at once). */
+  decided(node: string): string;
   /** JSON: refusals of payloads that are not even a readable command (no command to ack). */
   refused(node: string): string;
   /** Everything JSON from every device (for `murmurctl watch`). */
   readonly jsonAll: string;
   readonly statusAll: string;
   readonly logAll: string;
+  readonly decidedAll: string;
 }
 
 export function controlTopics(fleet: string): ControlTopics {
@@ -46,10 +49,12 @@ export function controlTopics(fleet: string): ControlTopics {
     telemetry: (node) => `${p}/json/${node}/telemetry`,
     ackJson: (node) => `${p}/json/${node}/ack`,
     log: (node) => `${p}/json/${node}/log`,
+    decided: (node) => `${p}/json/${node}/decided`,
     refused: (node) => `${p}/json/${node}/refused`,
     jsonAll: `${p}/json/#`,
     statusAll: `${p}/json/+/status`,
     logAll: `${p}/json/+/log`,
+    decidedAll: `${p}/json/+/decided`,
   };
 }
 

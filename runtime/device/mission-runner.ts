@@ -60,7 +60,7 @@ export const flyingFile = 'flying';
 const reportedAirborneDm = 20;
 
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
-const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones are in the chain
+const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones only in the proofs published at commit (proof/<height>), for an archive to keep
 const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
 const resumePollMs = 200; // a restart's resume asks for the drone's position this often...
 const resumePositionWaitMs = 10_000; // ...for this long, then resumes from the committed progress alone
@@ -285,14 +285,14 @@ export class MissionRunner {
       this.committed.set(tx.id, cb.block.height);
     }
     const blockHash = toHex(cb.hash);
-    let logChanged = false;
+    const fresh: DecisionJson[] = [];
     for (const e of r.effects) {
       if (e.type !== 'decision') continue;
       const d = e.decision;
-      this.decisions.push({ height: d.height, index: d.index, command: d.id, operator: d.operator, type: d.type, outcome: d.outcome, reason: d.reason, blockHash });
-      if (this.decisions.length > decisionsKept) this.decisions.shift();
-      logChanged = true;
+      fresh.push({ height: d.height, index: d.index, command: d.id, operator: d.operator, type: d.type, outcome: d.outcome, reason: d.reason, blockHash });
     }
+    this.decisions.push(...fresh);
+    if (this.decisions.length > decisionsKept) this.decisions.splice(0, this.decisions.length - decisionsKept);
     if (this.replaying) return;
     this.executor.keepReturnAltitude(returnAltitudeDm(this.state, this.state.drones.findIndex((d) => d.id === this.o.id)) / 10);
     // The committed hazards' keep-outs go with the fence: worked out again only when the set changed.
@@ -357,7 +357,7 @@ export class MissionRunner {
           break;
       }
     }
-    if (logChanged) this.o.control.log(this.decisions);
+    if (fresh.length > 0) this.o.control.log(this.decisions, fresh);
   }
 
   /**

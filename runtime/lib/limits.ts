@@ -140,6 +140,7 @@ export const limits = {
   agentOutputsPerTickMax: 64, // actions + attestations from one tick; the rest are dropped and counted
   agentReportsMax: 256, // recent scheduler reports kept for status; oldest dropped
   agentStateBytesMax: 65_536, // persisted JSON state of one agent
+  controlLogEveryMs: 2_000, // a device's retained decision log (json/<node>/log, up to 200 decisions, ~44 KB) is republished at most this often: once per deciding block it was 437 KB/s a device under 10 commands/s
   agentStateSaveEveryMs: 1_000, // an agent's changed state is written at most this often (and at stop)
   inferencePendingMax: 64, // runs queued to the inference worker; more are refused
   hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; past it the device with the most words loses its oldest
