@@ -354,7 +354,41 @@ if [ -z "$bundle" ]; then
   fi
 elif [ ! -e "$bundle" ]; then die 2 "--bundle $bundle: no such file"
 fi
-unpacked=0
+# A .tar.gz ($archive) is unpacked into $tmp, beside the releases (same filesystem), so the release is moved into
+# place, not copied again: on an SD card the second write of ~80 MB is most of an install's time. With
+# patterns, only the members they name. tar's complaints (one per file on a full disk) are kept to one line.
+unpack_bundle() { # [pattern...]
+  if ! err=$(tar -xzf "$archive" -C "$tmp" ${1:+--wildcards --no-wildcards-match-slash} "$@" 2>&1); then
+    rm -rf "$tmp"
+    case $err in
+      *"No space left"*) no_room_unpacking ;;
+      *"unexpected end of file"*|*"Unexpected EOF"*) die 2 "$archive is truncated (gzip: unexpected end of file): copy it again" ;;
+      *"Read-only"*|*"ermission denied"*) cannot_write "$base/releases" "$(printf '%s\n' "$err" | grep -m 1 -e 'Read-only' -e 'ermission denied')" ;;
+      *"Not found in archive"*) die 2 "$archive holds no BUNDLE.json: not a Murmur bundle" ;;
+      *) die 2 "cannot unpack $archive: not a .tar.gz bundle ($(printf '%s\n' "$err" | grep -m 1 .))" ;;
+    esac
+  fi
+}
+# The disk filled while unpacking, though the estimate said it would fit (gzip -l reports the last member of
+# a gzip made of several, and the running device writes to the same disk meanwhile).
+no_room_unpacking() {
+  avail=$(df -Pk "$base/releases" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  die 3 "no space left on $(mount_of "$base/releases") while unpacking $archive, though the $(( ${need:-0} / 1024 )) MB estimated fit; the part unpacked is removed ($(( ${avail:-0} / 1024 )) MB free now): remove old releases (ls $base/releases) or use --keep 2"
+}
+
+# The bundle's file list and contents against its MANIFEST.tsv (after the check that MANIFEST.tsv is the
+# one BUNDLE.json names): it holds exactly the files listed, and every file matches.
+check_files() {
+  odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
+    | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
+  [ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
+  (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
+    || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+}
+
+# unpacked: the bundle is a .tar.gz unpacked into $tmp; deferred: only its records are, so far (short of
+# room: the releases --keep would remove go only once the bundle is known to be installable here).
+unpacked=0 deferred=0 tar_bytes=0
 if [ $installed = 1 ]; then
   cur=$(current_release)
   { [ -n "$cur" ] && [ -f "$base/releases/$cur/RELEASE.json" ]; } || die 3 "no current release under $base to provision: install one with --bundle FILE.tar.gz first"
@@ -370,29 +404,22 @@ elif [ -f "$bundle" ]; then
   fi
   tar_bytes=$(printf '%s\n' "$gz" | awk 'NR == 2 { print $2 }')
   case $tar_bytes in ''|*[!0-9]*) tar_bytes=0 ;; esac
-  make_room "$tar_bytes"
-  # Unpacked beside the releases (same filesystem), so the release is moved into place, not copied again:
-  # on an SD card the second write of ~80 MB is most of an install's time.
-  tmp=$base/releases/.unpack-$$
+  archive=$bundle tmp=$base/releases/.unpack-$$
   rm -rf "$tmp"
   err=$(mkdir -p "$tmp" 2>&1) || cannot_write "$tmp" "$err"
   unpacked=1
-  # tar's complaints (one per file on a full disk) are kept to its first line.
-  if ! err=$(tar -xzf "$bundle" -C "$tmp" 2>&1); then
-    rm -rf "$tmp"
-    case $err in
-      *"No space left"*) no_room ;;
-      *"unexpected end of file"*|*"Unexpected EOF"*) die 2 "$bundle is truncated (gzip: unexpected end of file): copy it again" ;;
-      *"Read-only"*|*"ermission denied"*) cannot_write "$base/releases" "$(printf '%s\n' "$err" | grep -m 1 -e 'Read-only' -e 'ermission denied')" ;;
-      *) die 2 "cannot unpack $bundle: not a .tar.gz bundle ($(printf '%s\n' "$err" | grep -m 1 .))" ;;
-    esac
+  if room_for "$tar_bytes"; then
+    unpack_bundle
+  else
+    deferred=1
+    unpack_bundle '*/BUNDLE.json' '*/MANIFEST.tsv'
   fi
   set -- "$tmp"/*/BUNDLE.json
   [ -f "$1" ] || die 2 "$bundle holds no BUNDLE.json: not a Murmur bundle"
   bundle=$(dirname "$1")
 fi
 if [ $installed = 0 ]; then
-  { [ -f "$bundle/BUNDLE.json" ] && [ -d "$bundle/release" ]; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/): pass --bundle FILE.tar.gz"
+  { [ -f "$bundle/BUNDLE.json" ] && { [ -d "$bundle/release" ] || [ $deferred = 1 ]; }; } || die 2 "$bundle is not a Murmur bundle (no BUNDLE.json and release/): pass --bundle FILE.tar.gz"
   info=$bundle/BUNDLE.json
 fi
 
@@ -430,7 +457,8 @@ fi
 
 # The manifest is the one BUNDLE.json names (its sha256 without the lines of the two files that hold it),
 # the bundle holds exactly the files it lists, and every file matches it (sha256): a bundle damaged,
-# cut short or added to in transit is refused before install.
+# cut short or added to in transit is refused before install. A .tar.gz too big for the free space has
+# only its records unpacked so far: its files are checked once old releases made room for them.
 started=$(date +%s)
 if [ $installed = 0 ]; then
   [ -f "$bundle/MANIFEST.tsv" ] || die 2 "$bundle has no MANIFEST.tsv: copy the bundle again"
@@ -440,11 +468,7 @@ if [ $installed = 0 ]; then
       [ "$have" = "${manifest_sha#=}" ] || die 2 "$bundle/MANIFEST.tsv is not the manifest its BUNDLE.json names (cut short or edited): copy the bundle again" ;;
     *) note "$bundle/BUNDLE.json names no manifest digest (a bundle from before manifestSha256): its files are checked against MANIFEST.tsv as it is" ;;
   esac
-  odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
-    | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
-  [ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
-  (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
-    || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+  [ $deferred = 1 ] || check_files
 fi
 
 # The provisioning bundle (murmur provision): checked whole before anything is installed. A directory, not a
@@ -510,6 +534,12 @@ if [ $release_new = 1 ]; then
   staging=$base/releases/.partial-$version-$$
   rm -rf "$staging"
   if [ $unpacked = 1 ]; then
+    if [ $deferred = 1 ]; then
+      # Installable as far as its records tell: now the room, then the whole bundle, checked.
+      make_room "$tar_bytes"
+      unpack_bundle
+      check_files
+    fi
     err=$(mv "$bundle/release" "$staging" 2>&1) || cannot_write "$staging" "$err"
   else
     release_bytes=$(awk -F '\t' 'NF == 3 && substr($3, 1, 8) == "release/" { n += $2 } END { printf "%d", n }' "$bundle/MANIFEST.tsv")
