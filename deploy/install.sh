@@ -169,12 +169,18 @@ restart_service() { # [rollback]: after a rollback, systemd's start limit (5 sta
   fi
 }
 
-# A switch waiting for its health check: $pending holds the release switched to and the one it replaced,
-# written before `current` moves and removed once the check has passed or the switch was undone. An
-# installer stopped in between (a signal it could not trap, a power cut) leaves it for the next run.
+# A switch waiting for its health check: $pending holds the release switched to, the one it replaced and
+# the one `previous` named before (the rollback target to give back when the switch is undone), written
+# before either link moves and removed once the check has passed or the switch was undone. An installer
+# stopped in between (a signal it could not trap, a power cut) leaves it for the next run.
 pending=$base/.switch-pending
-write_pending() { # version previous
-  err=$( { printf '%s\n%s\n' "$1" "$2" > "$pending.new" && mv -f "$pending.new" "$pending"; } 2>&1) || cannot_write "$pending" "$err"
+write_pending() { # version previous previous-before
+  err=$( { printf '%s\n%s\n%s\n' "$1" "$2" "$3" > "$pending.new" && mv -f "$pending.new" "$pending"; } 2>&1) || cannot_write "$pending" "$err"
+}
+# After a switch to $2 was undone (current names $2 again): previous goes back to what it named before
+# the switch, $1, or is removed when that is gone (it would name current itself).
+restore_previous() { # previous-before current
+  if [ -n "$1" ] && [ "$1" != "$2" ] && [ -d "$base/releases/$1" ]; then switch_link previous "$1"; else rm -f "$base/previous"; fi
 }
 
 # The health check of a release, retried until it passes, says there is nothing to check (exit 3), or the
@@ -204,8 +210,10 @@ health_check() { # release directory
   hc_out=$(cat "$hc_file")
 }
 
-# Release $1 failed its health check (or the check was stopped): back to $2, the release it replaced. Always exits 1.
-roll_back_from() { # failed previous why
+# Release $1 failed its health check (or the check was stopped): back to $2, the release it replaced, and
+# previous back to $4, what it named before the switch. Right at any point of the switch (current or
+# previous moved or not yet). Always exits 1.
+roll_back_from() { # failed previous why previous-before
   rm -f "$pending.new"
   if [ -n "$2" ] && [ "$2" != "$1" ] && [ -d "$base/releases/$2" ]; then
     # Stopped first: a failing release that systemd keeps restarting could move the data directory to its
@@ -217,7 +225,8 @@ roll_back_from() { # failed previous why
       die 1 "$1 $3, and $data now holds $(format_held), which $2 cannot read: $1 stays current (journalctl -u murmur says why)"
     fi
     switch_link current "$2"
-    rm -f "$base/previous" "$pending"
+    restore_previous "${4:-}" "$2"
+    rm -f "$pending"
     case $3 in fails*) touch "$base/releases/$1/.failed-health-check" 2>/dev/null || : ;; esac
     restart_service rollback
     die 1 "rolled back: current is $2 again; $1 stays in releases/ for inspection; the data directory was not touched"
@@ -229,17 +238,17 @@ roll_back_from() { # failed previous why
 # While a switch waits for its check, INT, TERM and HUP undo it (the installer would otherwise leave a
 # release that may be failing current, and the device down).
 # shellcheck disable=SC2317 # called by the trap
-interrupted() { # failed previous
+interrupted() { # failed previous previous-before
   trap '' INT TERM HUP
   if [ -n "$hc_pid" ]; then kill "$hc_pid" 2>/dev/null || :; fi
   printf 'install: interrupted before the health check of %s passed: switching back\n' "$1" >&2
-  roll_back_from "$1" "$2" "was interrupted during its health check"
+  roll_back_from "$1" "$2" "was interrupted during its health check" "$3"
 }
 
 # Checks the release current now names, switched to from $2: passes (pending switch done), or rolls back and exits 1.
-check_switched() { # version previous
+check_switched() { # version previous previous-before
   # shellcheck disable=SC2064 # the releases are fixed now (version names hold no quotes)
-  trap "interrupted '$1' '$2'" INT TERM HUP
+  trap "interrupted '$1' '$2' '$3'" INT TERM HUP
   health_check "$base/releases/$1"
   trap 'cleanup; exit 130' INT TERM HUP
   if [ $hc_rc = 3 ]; then
@@ -249,7 +258,7 @@ check_switched() { # version previous
     printf 'install: health check of %s failed after %s attempt(s) in %s s: %s\n' "$1" "$hc_attempts" "$health_timeout" "$hc_out" >&2
     # Nothing here starts the device without systemd (--prefix, a container): say so, not just "failed".
     [ $systemd_up = 1 ] || printf 'install: no service was started here (%s), so only a device started by hand could answer the check; for an SD-card image or a test directory pass --skip-health-check\n' "$([ -n "$root" ] && echo "--prefix $prefix" || echo 'systemd is not running')" >&2
-    roll_back_from "$1" "$2" "fails its health check"
+    roll_back_from "$1" "$2" "fails its health check" "$3"
   else
     rm -f "$pending" "$base/releases/$1/.failed-health-check"
     say "health check passed: $hc_out"
@@ -269,7 +278,7 @@ trap 'cleanup; exit 130' INT TERM HUP
 # A switch an earlier run left unchecked is settled before anything else: checked now (the service
 # restarted on it first, in case the run stopped before that), or undone when current never moved.
 if [ -f "$pending" ] && [ $mode = install ]; then
-  { IFS= read -r p_version || :; IFS= read -r p_prev || :; } < "$pending"
+  { IFS= read -r p_version || :; IFS= read -r p_prev || :; IFS= read -r p_before || :; } < "$pending"
   if [ -n "$p_version" ] && [ "$(current_release)" = "$p_version" ] && [ -d "$base/releases/$p_version" ]; then
     say "an earlier install switched to $p_version${p_prev:+ (from $p_prev)} and stopped before its health check passed: checking it now"
     if [ $skip_health = 1 ]; then
@@ -277,9 +286,11 @@ if [ -f "$pending" ] && [ $mode = install ]; then
       note "--skip-health-check: $p_version stays current unchecked"
     else
       restart_service
-      check_switched "$p_version" "$p_prev"
+      check_switched "$p_version" "$p_prev" "$p_before"
     fi
   else
+    # current never moved; previous may have (stopped between the two renames): it is given back.
+    if [ -n "$p_prev" ] && [ "$(current_release)" = "$p_prev" ] && [ "$(previous_release)" = "$p_prev" ]; then restore_previous "$p_before" "$p_prev"; fi
     rm -f "$pending"
   fi
 fi
@@ -616,10 +627,14 @@ fi
 
 # Switch: previous <- old current, current <- new (each a single rename). With a health check to pass, the
 # release switched from is written down first, and a signal meanwhile switches back.
+prev_before=''
 if [ $switch = 1 ] && [ $skip_health = 0 ]; then
-  write_pending "$version" "$cur"
+  # From here a signal undoes the switch, whichever link has moved: the pending record and the trap
+  # name what both links named before.
+  prev_before=$(previous_release)
+  write_pending "$version" "$cur" "$prev_before"
   # shellcheck disable=SC2064 # the releases are fixed now (version names hold no quotes)
-  trap "interrupted '$version' '$cur'" INT TERM HUP
+  trap "interrupted '$version' '$cur' '$prev_before'" INT TERM HUP
 fi
 if [ $switch = 1 ]; then date +%s > "$target_dir/.installed-at" 2>/dev/null || :; fi
 if [ -n "$cur" ] && [ "$cur" != "$version" ]; then switch_link previous "$cur"; fi
@@ -633,7 +648,7 @@ fi
 # Health gate: the new release must pass within the timeout, or current goes back to the old release.
 if [ $skip_health = 0 ]; then
   if [ $switch = 1 ]; then
-    check_switched "$version" "$cur"
+    check_switched "$version" "$cur" "$prev_before"
   else
     health_check "$target_dir"
     if [ $hc_rc = 3 ]; then

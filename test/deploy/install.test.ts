@@ -314,7 +314,7 @@ describe.concurrent('interrupted installs', () => {
       child.kill('SIGKILL');
       await done;
       expect(link(s.prefix, 'current')).toBe('releases/2.0.0'); // what a power cut leaves
-      expect(readFileSync(join(s.prefix, 'opt/murmur/.switch-pending'), 'utf8')).toBe('2.0.0\n1.0.0\n');
+      expect(readFileSync(join(s.prefix, 'opt/murmur/.switch-pending'), 'utf8')).toBe('2.0.0\n1.0.0\n\n'); // switched to, from, and previous before (none)
       return { ...s, script };
     };
     const [failing, passing] = await Promise.all([killed('kill9-fails'), killed('kill9-passes')]);
