@@ -7,7 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes, parse, printJson, runMain } from '../runtime/cli/kit.js';
 import { build, BuildError, type BuildInfo } from './build.js';
-import { manifestName, sizeByGroup, writeBundleRecords } from './bundle-manifest.js';
+import { entryBytes, manifestName, sizeByGroup, writeBundleRecords } from './bundle-manifest.js';
 import { installProductionDeps, missingOptionalPackages, pruneForTarget, StageError, verifyNatives, writeOfflineLockfile } from './stage.js';
 import { runProcess } from './run-process.js';
 import { sweepDead } from './stale-dirs.js';
@@ -98,7 +98,7 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     return {
       file, name, version, target: target.name,
       tarGzBytes: statSync(file).size,
-      unpackedBytes: entries.reduce((n, e) => n + e.bytes, 0),
+      unpackedBytes: entries.reduce((n, e) => n + entryBytes(e), 0),
       files: entries.length,
       nativeFiles: natives.map((n) => `release/node_modules/${n.path}`),
       droppedLockEdges,

@@ -387,14 +387,28 @@ no_room_unpacking() {
   die 3 "no space left on $(mount_of "$base/releases") while unpacking $archive, though the $(( ${need:-0} / 1024 )) MB estimated fit; the part unpacked is removed ($(( ${avail:-0} / 1024 )) MB free now): remove old releases (ls $base/releases) or use --keep 2"
 }
 
-# The bundle's file list and contents against its MANIFEST.tsv (after the check that MANIFEST.tsv is the
-# one BUNDLE.json names): it holds exactly the files listed, and every file matches.
+# The bundle's files and links against its MANIFEST.tsv (after the check that MANIFEST.tsv is the one
+# BUNDLE.json names): it holds exactly the files and symbolic links listed ("symlink<TAB>target<TAB>path"
+# lines), nothing else but directories, every file matches its sha256 and every link its target, and no
+# link leads out of release/ (resolved by the filesystem, through other links too: only release/ is
+# installed, and a link out of it would reach into the device).
 check_files() {
-  odd=$( { awk -F '\t' 'NF == 3 { print "L " $3 }' "$bundle/MANIFEST.tsv"; (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'; } \
+  odd=$(cd "$bundle" && find . ! -type f ! -type d ! -type l | sed -n 's|^\./||p' | head -n 1)
+  [ -z "$odd" ] || die 2 "$bundle holds $odd, which is neither a file, a directory nor a symbolic link: copy the bundle again"
+  odd=$( { awk -F '\t' 'NF == 3 { print "L " ($1 == "symlink" ? $3 " -> " $2 : $3) }' "$bundle/MANIFEST.tsv"
+      (cd "$bundle" && find . -type f ! -path ./MANIFEST.tsv) | sed 's|^\./|F |'
+      (cd "$bundle" && find . -type l -printf 'F %P -> %l\n'); } \
     | awk '{ k = substr($0, 3); if ($1 == "L") l[k] = 1; else f[k] = 1 } END { for (k in f) if (!(k in l)) { print "not in MANIFEST.tsv: " k; exit } for (k in l) if (!(k in f)) { print "missing: " k; exit } }')
   [ -z "$odd" ] || die 2 "$bundle does not hold the files its MANIFEST.tsv lists ($odd): copy the bundle again"
-  (cd "$bundle" && awk -F '\t' 'NF == 3 { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
+  (cd "$bundle" && awk -F '\t' 'NF == 3 && $1 != "symlink" { print $1 "  " $3 }' MANIFEST.tsv | sha256sum --check --quiet --strict -) \
     || die 2 "$bundle does not match its MANIFEST.tsv (damaged or edited): copy the bundle again"
+  inside=$(cd "$bundle/release" && pwd -P)
+  awk -F '\t' 'NF == 3 && $1 == "symlink" { print $3 }' "$bundle/MANIFEST.tsv" | while IFS= read -r l; do
+    to=$(readlink "$bundle/$l")
+    case $l in release/*) ;; *) die 2 "$bundle holds the symbolic link $l outside release/: refused" ;; esac
+    case $to in /*) die 2 "$bundle holds the symbolic link $l -> $to, which points outside release/: refused" ;; esac
+    case $(realpath -m "$bundle/$l") in "$inside"|"$inside"/*) ;; *) die 2 "$bundle holds the symbolic link $l -> $to, which points outside release/: refused" ;; esac
+  done || exit 2
 }
 
 # unpacked: the bundle is a .tar.gz unpacked into $tmp; deferred: only its records are, so far (short of
@@ -553,7 +567,7 @@ if [ $release_new = 1 ]; then
     fi
     err=$(mv "$bundle/release" "$staging" 2>&1) || cannot_write "$staging" "$err"
   else
-    release_bytes=$(awk -F '\t' 'NF == 3 && substr($3, 1, 8) == "release/" { n += $2 } END { printf "%d", n }' "$bundle/MANIFEST.tsv")
+    release_bytes=$(awk -F '\t' 'NF == 3 && $1 != "symlink" && substr($3, 1, 8) == "release/" { n += $2 } END { printf "%d", n }' "$bundle/MANIFEST.tsv")
     make_room "$release_bytes"
     # cp's complaints (one per file on a full disk) are kept to the first.
     if ! err=$(cp -R "$bundle/release" "$staging" 2>&1); then

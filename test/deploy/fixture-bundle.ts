@@ -1,7 +1,7 @@
 // Small hand-made bundles for installer tests: the real install.sh, unit and health check from deploy/,
 // a tiny release, and a manifest made by the same code as a real bundle's. Health behaviour is chosen per release.
 
-import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeBundleRecords } from '../../deploy/bundle-manifest.js';
@@ -28,8 +28,10 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
   for (const f of ['install.sh', 'murmur.service']) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
   if (health === 'real') {
     cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
-    // The real check reads device.yaml with the release's yaml package: a link stands in for node_modules.
-    symlinkSync(join(repoRoot, 'node_modules'), join(release, 'node_modules'));
+    // The real check reads device.yaml with the release's yaml package: a copy of its Node.js build (a link
+    // to this repository's node_modules would point outside the release, which install.sh refuses).
+    cpSync(join(repoRoot, 'node_modules/yaml/package.json'), join(release, 'node_modules/yaml/package.json'));
+    cpSync(join(repoRoot, 'node_modules/yaml/dist'), join(release, 'node_modules/yaml/dist'), { recursive: true, dereference: true });
   }
   else writeFileSync(join(release, 'deploy', 'health-check.mjs'), (opts.healthScript ?? '') + (health === 'pass' ? "console.log('fixture: healthy');\n" : "console.log('fixture: this release is broken');\nprocess.exit(1);\n"));
   if (opts.runsRepo === true) {
