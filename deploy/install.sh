@@ -162,9 +162,13 @@ stop_service() {
   if [ $systemd_up = 1 ]; then "$systemctl" stop murmur.service || note "systemctl stop murmur failed (see journalctl -u murmur)"; fi
 }
 
-restart_service() { # [rollback]: after a rollback, systemd's start limit (5 starts in 120 s) is reset first
+# systemd's start limit (murmur.service: 5 starts in 120 s) is reset before each restart: the starts it
+# counts are those of the release that ran before. A crash-looping release that used them up (in about
+# 12 s: a start every 2 s and a crash) would otherwise have systemd refuse to start the release rolled
+# back to, or the fixed release installed over it, and leave the unit failed.
+restart_service() {
   if [ $systemd_up = 1 ] && [ -f "$etc/device.yaml" ]; then
-    if [ "${1:-}" = rollback ]; then "$systemctl" reset-failed murmur.service >/dev/null 2>&1 || :; fi
+    "$systemctl" reset-failed murmur.service >/dev/null 2>&1 || :
     "$systemctl" restart murmur.service || note "systemctl restart murmur failed (see journalctl -u murmur)"
   fi
 }
@@ -228,7 +232,7 @@ roll_back_from() { # failed previous why previous-before
     restore_previous "${4:-}" "$2"
     rm -f "$pending"
     case $3 in fails*) touch "$base/releases/$1/.failed-health-check" 2>/dev/null || : ;; esac
-    restart_service rollback
+    restart_service
     die 1 "rolled back: current is $2 again; $1 stays in releases/ for inspection; the data directory was not touched"
   fi
   rm -f "$pending"
@@ -303,7 +307,7 @@ if [ $mode = rollback ]; then
   switch_link current "$prev"
   [ -n "$cur" ] && switch_link previous "$cur"
   rm -f "$pending"
-  restart_service rollback
+  restart_service
   say "rolled back: current is $prev (was ${cur:-none})"
   exit 0
 fi

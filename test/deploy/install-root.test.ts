@@ -3,7 +3,10 @@
 // back to a restarted old one. It runs in a private mount namespace whose /etc, /opt and /var are overlays
 // on the host's (the changes land in a temp directory), so the host's users and units are never touched:
 // the last test checks that. systemd is not PID 1 here, so --systemctl points at a script that records each
-// call with the release `current` names at that moment; the device is started as the unit's ExecStart would
+// call with the release `current` names at that moment, and stands in for systemd's start limit: while
+// the file start-limit-hit is there (a release crash-looped through its 5 starts in 120 s), `restart` is
+// refused as systemd refuses it, until `reset-failed`; a restart on the release named in crash-loops
+// creates that file (it will crash-loop through the limit). The device is started as the unit's ExecStart would
 // be, as the murmur user. Not exercised: systemd itself (the unit's sandbox, Restart=, the start limit).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -68,7 +71,19 @@ beforeAll(async () => {
   makeFixtureBundle(releases, '1.0.0', 'real', { runsRepo: true, repoPath: repoInNs });
   makeFixtureBundle(releases, '1.1.0', 'real', { runsRepo: true, repoPath: repoInNs });
   makeFixtureBundle(releases, '2.0.0', 'fail');
-  writeFileSync(join(work, 'systemctl'), `#!/bin/sh\n# Records each call and the release current names when it is made.\nprintf '%s | current=%s\\n' "$*" "$(readlink /opt/murmur/current 2>/dev/null || echo none)" >> ${join(work, 'systemctl.log')}\n`);
+  writeFileSync(join(work, 'systemctl'), [
+    '#!/bin/sh',
+    '# Records each call and the release current names when it is made; refuses restart while the start limit is hit.',
+    `printf '%s | current=%s\\n' "$*" "$(readlink /opt/murmur/current 2>/dev/null || echo none)" >> ${join(work, 'systemctl.log')}`,
+    `limit=${join(work, 'start-limit-hit')} crashing=${join(work, 'crash-loops')}`,
+    'case $1 in',
+    '  reset-failed) rm -f "$limit" ;;',
+    '  restart)',
+    '    if [ -e "$limit" ]; then echo "Job for murmur.service failed because the start limit was hit" >&2; exit 1; fi',
+    '    if [ -e "$crashing" ] && [ "$(readlink /opt/murmur/current)" = "releases/$(cat "$crashing")" ]; then : > "$limit"; fi ;;',
+    'esac',
+    '',
+  ].join('\n'));
   chmodSync(join(work, 'systemctl'), 0o755);
   // The namespace lives as long as this holder; overlays keep the host's /etc, /opt and /var read-only to it.
   const mounts = ['etc', 'opt', 'var'].map((d) => `mkdir -p "$W/upper/${d}" "$W/work/${d}" && mount -t overlay overlay -o "lowerdir=/${d},upperdir=$W/upper/${d},workdir=$W/work/${d}" /${d}`);
@@ -113,7 +128,7 @@ describe('install.sh as root on / (private mount namespace)', () => {
       '/etc/systemd/system/murmur.service root:root 644',
       'releases/1.0.0',
     ]);
-    expect(calls()).toEqual(['daemon-reload | current=none', 'enable murmur.service | current=none', 'restart murmur.service | current=releases/1.0.0']);
+    expect(calls()).toEqual(['daemon-reload | current=none', 'enable murmur.service | current=none', 'reset-failed murmur.service | current=releases/1.0.0', 'restart murmur.service | current=releases/1.0.0']);
   });
 
   it('the murmur user runs the unit\'s ExecStart from the provisioned files and the device becomes ready', async () => {
@@ -135,24 +150,31 @@ describe('install.sh as root on / (private mount namespace)', () => {
   }, 180_000);
 
   it('an upgrade restarts the service on the new release and passes the real health check against the running device', async () => {
+    // The release running before crash-looped into systemd's start limit: the new one is started all the same.
+    writeFileSync(join(work, 'start-limit-hit'), '');
     const r = await install('1.1.0', []);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('systemctl restart murmur failed');
     expect(r.stdout).toContain(`health check passed: health: GET http://127.0.0.1:${httpPort}/health -> 200`);
-    expect(calls().slice(-1)).toEqual(['restart murmur.service | current=releases/1.1.0']);
+    expect(calls().slice(-2)).toEqual(['reset-failed murmur.service | current=releases/1.1.0', 'restart murmur.service | current=releases/1.1.0']);
     expect(await device?.stop()).toBe(0);
   }, 180_000);
 
   it('a release that fails its health check is rolled back and the service restarted on the old one; the data directory is untouched', async () => {
     const data = await dataDigest();
     expect(data).toContain('./session'); // what the device wrote is there to lose
+    // 2.0.0 crash-loops through systemd's start limit during its health check (a start every 2 s).
+    writeFileSync(join(work, 'crash-loops'), '2.0.0');
     const r = await install('2.0.0', ['--health-timeout', '2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('rolled back: current is 1.1.0 again');
+    expect(r.stdout).not.toContain('systemctl restart murmur failed');
     // Stopped before the data format is checked (a failing release systemd keeps restarting could mark
     // the directory after the check), then switched back and started, its start limit reset first (the
-    // failing release may have used up systemd's 5 starts in 120 s).
-    expect(calls().slice(-4)).toEqual(['restart murmur.service | current=releases/2.0.0', 'stop murmur.service | current=releases/2.0.0', 'reset-failed murmur.service | current=releases/1.1.0', 'restart murmur.service | current=releases/1.1.0']);
+    // failing release used up systemd's 5 starts in 120 s).
+    expect(calls().slice(-5)).toEqual(['reset-failed murmur.service | current=releases/2.0.0', 'restart murmur.service | current=releases/2.0.0', 'stop murmur.service | current=releases/2.0.0', 'reset-failed murmur.service | current=releases/1.1.0', 'restart murmur.service | current=releases/1.1.0']);
+    expect(existsSync(join(work, 'start-limit-hit'))).toBe(false);
     expect((await inNs(['readlink', '/opt/murmur/current'])).stdout.trim()).toBe('releases/1.1.0');
     expect(await dataDigest()).toBe(data);
   }, 180_000);
