@@ -43,7 +43,7 @@ export interface BundleResult {
 }
 
 /** Files from deploy/ that travel inside each release, so a device can roll back and health-check on its own. */
-const releaseDeployFiles = ['install.sh', 'murmur.service', 'health-check.mjs'] as const;
+const releaseDeployFiles = ['install.sh', 'murmur.service', 'murmur-rollback.service', 'health-check.mjs'] as const;
 
 export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   const started = performance.now();

@@ -10,6 +10,9 @@ Usage: install.sh [options]            install or upgrade from this bundle
        install.sh --provision DIR [options]
                                        install (or keep) this release and provision the device
        install.sh --rollback [options] switch back to the previous release
+       install.sh --rollback-unconfirmed [options]
+                                       switch back only if current never passed its health check
+                                       (what murmur-rollback.service runs when systemd gives up on murmur)
 
 Options:
   --prefix DIR          install under DIR instead of / (an SD-card image, a test); no user, no systemctl
@@ -51,13 +54,14 @@ while [ $# -gt 0 ]; do
     --replace-identity) replace_identity=1; shift ;;
     --systemctl) [ $# -ge 2 ] || die 2 "--systemctl needs a path"; systemctl=$2; systemctl_given=1; shift 2 ;;
     --rollback) mode=rollback; shift ;;
+    --rollback-unconfirmed) mode=unconfirmed; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
   esac
 done
 case $health_timeout in ''|*[!0-9]*) die 2 "--health-timeout must be whole seconds (got \"$health_timeout\")" ;; esac
 case $keep in ''|*[!0-9]*|0|1) die 2 "--keep must be a number of at least 2 (got \"$keep\")" ;; esac
-[ $mode = rollback ] && [ -n "$provision" ] && die 2 "--provision installs a release and provisions the device; it cannot be combined with --rollback"
+[ $mode != install ] && [ -n "$provision" ] && die 2 "--provision installs a release and provisions the device; it cannot be combined with --$( [ $mode = rollback ] && echo rollback || echo rollback-unconfirmed)"
 
 # Paths. $root is "" for a real install, so "$root/opt/murmur" is /opt/murmur on the device.
 mkdir -p "$prefix" || die 2 "cannot create --prefix $prefix"
@@ -66,6 +70,7 @@ base=$root/opt/murmur
 data=$root/var/lib/murmur
 etc=$root/etc/murmur
 unit=$root/etc/systemd/system/murmur.service
+rollback_unit=$root/etc/systemd/system/murmur-rollback.service
 # Only a real install on a running systemd manages the user and the service. A --systemctl given by path
 # is called even where /run/systemd/system is absent (a test records the calls that way).
 managed=0
@@ -113,7 +118,11 @@ err=$( { : >>"$lock"; } 2>&1) || cannot_write "$lock" "$err"
 locked=0
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$lock"
-  flock -n 9 || die 3 "another install.sh is running on $base (lock $lock)"
+  if ! flock -n 9; then
+    # An installer running now settles its own switch (it rolls back when the check fails).
+    if [ $mode = unconfirmed ]; then say "another install.sh is running on $base: it checks its switch itself"; exit 0; fi
+    die 3 "another install.sh is running on $base (lock $lock)"
+  fi
   locked=1
 fi
 # What interrupted installs left (an unpacked bundle, a half-copied release: ~100 MB each). With the lock
@@ -297,6 +306,22 @@ if [ -f "$pending" ] && [ $mode = install ]; then
     if [ -n "$p_prev" ] && [ "$(current_release)" = "$p_prev" ] && [ "$(previous_release)" = "$p_prev" ]; then restore_previous "$p_before" "$p_prev"; fi
     rm -f "$pending"
   fi
+fi
+
+# murmur.service failed for good (systemd's start limit, or an exit it does not restart) and started
+# murmur-rollback.service: a release an install switched to and that never passed its health check (the
+# installer was killed or the power cut during the check, then it crash-looped) is switched back. One
+# that passed stays: rolling back a release that ran well before is an operator's decision.
+if [ $mode = unconfirmed ]; then
+  p_version=''
+  if [ -f "$pending" ]; then { IFS= read -r p_version || :; IFS= read -r p_prev || :; IFS= read -r p_before || :; } < "$pending"; fi
+  if [ -n "$p_version" ] && [ "$(current_release)" = "$p_version" ]; then
+    printf 'install: %s stopped running before its health check passed (systemd gave up on murmur.service): switching back\n' "$p_version" >&2
+    roll_back_from "$p_version" "$p_prev" "fails to run (systemd gave up on murmur.service) before its health check passed" "$p_before"
+  fi
+  now=$(current_release)
+  say "current release ${now:-(none)} is not waiting for its health check: it stays (to switch back anyway: install.sh --rollback)"
+  exit 0
 fi
 
 if [ $mode = rollback ]; then
@@ -634,8 +659,13 @@ fi
 
 # The unit, written whole and renamed into place. A failure here leaves the release in releases/ and
 # current where it was: the same install run again switches to it.
-err=$( { mkdir -p "$(dirname "$unit")" && sed "s|@NODE@|$node|g" "$target_dir/deploy/murmur.service" > "$unit.new" && chmod 0644 "$unit.new" && mv -f "$unit.new" "$unit"; } 2>&1) \
-  || { rm -f "$unit.new" 2>/dev/null || :; cannot_write "$unit" "$err" "release $version is in place in releases/ and current is unchanged"; }
+# murmur.service, then murmur-rollback.service (its OnFailure=; a release from before it has none to write).
+write_unit() { # unit-file path
+  err=$( { mkdir -p "$(dirname "$2")" && sed "s|@NODE@|$node|g" "$target_dir/deploy/$1" > "$2.new" && chmod 0644 "$2.new" && mv -f "$2.new" "$2"; } 2>&1) \
+    || { rm -f "$2.new" 2>/dev/null || :; cannot_write "$2" "$err" "release $version is in place in releases/ and current is unchanged"; }
+}
+write_unit murmur.service "$unit"
+if [ -f "$target_dir/deploy/murmur-rollback.service" ]; then write_unit murmur-rollback.service "$rollback_unit"; fi
 if [ $systemd_up = 1 ]; then
   "$systemctl" daemon-reload || note "systemctl daemon-reload failed"
   "$systemctl" enable murmur.service >/dev/null 2>&1 || note "systemctl enable murmur failed"

@@ -69,6 +69,7 @@ describe('offline bundles', () => {
     const paths = parseManifest(readFileSync(join(arm64Root, 'MANIFEST.tsv'), 'utf8')).map((e) => e.path);
     expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts') && !p.includes('/node_modules/'))).toEqual([]);
     expect(paths).toContain('release/dist/runtime/cli/murmur.js');
+    expect(paths).toContain('release/deploy/murmur-rollback.service'); // murmur.service's OnFailure=
     for (const absent of ['tsx', 'esbuild', 'vitest', 'eslint', 'fast-check', 'playwright-core']) {
       expect(paths.some((p) => p.startsWith(`release/node_modules/${absent}/`))).toBe(false);
     }

@@ -25,7 +25,7 @@ export function makeFixtureBundle(dir: string, version: string, health: Health, 
   mkdirSync(join(release, 'bin'), { recursive: true });
   cpSync(join(repoRoot, 'deploy', 'install.sh'), join(top, 'install.sh'));
   chmodSync(join(top, 'install.sh'), 0o755);
-  for (const f of ['install.sh', 'murmur.service']) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
+  for (const f of ['install.sh', 'murmur.service', 'murmur-rollback.service']) cpSync(join(repoRoot, 'deploy', f), join(release, 'deploy', f));
   if (health === 'real') {
     cpSync(join(repoRoot, 'deploy', 'health-check.mjs'), join(release, 'deploy', 'health-check.mjs'));
     // The real check reads device.yaml with the release's yaml package: a copy of its Node.js build (a link

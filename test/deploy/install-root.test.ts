@@ -23,7 +23,7 @@ import { runProcess } from './run-install.js';
 
 /** Where the namespace binds this repository (in its /opt overlay, so the host never sees it). */
 const repoInNs = '/opt/murmur-repo';
-const hostPaths = ['/opt/murmur', '/etc/murmur', '/var/lib/murmur', '/etc/systemd/system/murmur.service'];
+const hostPaths = ['/opt/murmur', '/etc/murmur', '/var/lib/murmur', '/etc/systemd/system/murmur.service', '/etc/systemd/system/murmur-rollback.service'];
 const hostFiles = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'];
 
 /** What the test must leave as it found it: no murmur user, no Murmur paths, the account files byte for byte, no mounts. */
@@ -128,6 +128,7 @@ describe('install.sh as root on / (private mount namespace)', () => {
       '/etc/systemd/system/murmur.service root:root 644',
       'releases/1.0.0',
     ]);
+    expect((await inNs(['cat', '/etc/systemd/system/murmur-rollback.service'])).stdout).toContain(`\nExecStart=/bin/sh /opt/murmur/current/deploy/install.sh --node ${process.execPath} --rollback-unconfirmed\n`);
     expect(calls()).toEqual(['daemon-reload | current=none', 'enable murmur.service | current=none', 'reset-failed murmur.service | current=releases/1.0.0', 'restart murmur.service | current=releases/1.0.0']);
   });
 
