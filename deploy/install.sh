@@ -368,17 +368,24 @@ prunable() {
     printf '%s %s %s\n' "$ok" "$t" "$n"
   done | sort -k1,1n -k2,2n | awk '{ print $3 }'
 }
-prune() { # releases to keep in all
+prune_list() { # releases to keep in all: those prune removes, one a line
   total=0
   for d in "$base"/releases/*/; do [ -d "$d" ] && total=$((total + 1)); done
   [ $((total - $1)) -gt 0 ] || return 0
-  prunable | head -n $((total - $1)) | while read -r old; do
+  prunable | head -n $((total - $1))
+}
+prune() { # releases to keep in all
+  prune_list "$1" | while read -r old; do
     rm -rf "${base:?}/releases/$old"; say "removed old release $old"
   done
 }
-# Room for a release: when short, the releases --keep would remove after this install go first.
+# Room for a release: when short, the releases --keep would remove after this install go first, and only
+# when removing them makes the room (otherwise they would be lost for nothing).
 make_room() { # bytes
   room_for "$1" && return 0
+  freed=0
+  for old in $(prune_list $((keep - 1))); do freed=$((freed + $(du -sk "$base/releases/$old" | cut -f 1))); done
+  [ $((avail + freed)) -ge "$need" ] || no_room
   prune $((keep - 1))
   room_for "$1" || no_room
 }

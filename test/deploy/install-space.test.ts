@@ -60,7 +60,7 @@ function tarGzUnderstated(bundleDir: string, file: string): string {
 }
 
 describe.runIf(asRoot).concurrent('install.sh on a small disk', () => {
-  it('removes the releases --keep would remove to make room only for a bundle it can install (a bad manifest, a data format it cannot read keep them)', async ({ expect, onTestFinished }) => {
+  it('removes the releases --keep would remove to make room only for a bundle it can install, and only when that makes the room (a bad manifest, a data format it cannot read, a bundle too big anyway keep them)', async ({ expect, onTestFinished }) => {
     const dir = join(work, 'make-room');
     const prefix = join(dir, 'root');
     const bundles = join(dir, 'bundles');
@@ -94,8 +94,15 @@ describe.runIf(asRoot).concurrent('install.sh on a small disk', () => {
       expect(await ls()).toEqual(['0.1.0', '0.2.0', '0.3.0']);
     }
 
-    // The same size, installable: 0.1.0 goes to make room, then it is installed.
+    // Installable, but too big even without 0.1.0: 0.1.0 stays.
     writeFileSync(join(prefix, 'var/lib/murmur/data-format'), '1\n');
+    const huge = await install(tarGz(makeFixtureBundle(join(bundles, 'huge'), '1.0.0', 'pass', { padBytes: 5_000_000 }), join(bundles, 'huge.tar.gz')));
+    expect(huge.code).toBe(3);
+    expect(huge.stderr).toMatch(new RegExp(`^install: [0-3] MB free on ${join(prefix, 'opt/murmur')}, need 6: remove old releases \\(ls ${join(prefix, 'opt/murmur')}/releases\\) or use --keep 2\\n$`));
+    expect(huge.stdout).not.toContain('removed old release');
+    expect(await ls()).toEqual(['0.1.0', '0.2.0', '0.3.0']);
+
+    // The same size as the refused ones, installable: 0.1.0 goes to make room, then it is installed.
     const good = await install(tarGz(makeFixtureBundle(join(bundles, 'good'), '1.0.0', 'pass', { padBytes: 2_300_000 }), join(bundles, 'good.tar.gz')));
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('install: removed old release 0.1.0\n');
