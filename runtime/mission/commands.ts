@@ -4,8 +4,8 @@
 import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
-import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legCrossing, type FormationShape } from './geometry.js';
-import { keepOuts, routeAround } from './hazards.js';
+import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legOutside, type FormationShape } from './geometry.js';
+import { keepOuts, routeAround, wayFrom } from './hazards.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
 import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
@@ -132,6 +132,10 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
           const { route, blocked } = routeAround(x.waypoints, zones, s.geofence);
           const out = routeOutside(route, poly, blocked.map((b) => b.to));
           if (out) return reject(`${out} of mission ${m.id} for ${x.node} ${out.startsWith('the leg') ? 'leaves' : 'is outside'} the new geofence; abort or replace the mission first`);
+          // Nor the way from where it is to the next waypoint it has not passed (its way to its route).
+          const here = s.drones.find((d) => d.id === x.node)?.pos;
+          const next = x.waypoints[x.flown ?? 0];
+          if (here && next && legOutside(here, next, poly)) return reject(`the way from ${x.node}'s position ${at(here)} to its next waypoint ${at(next)} of mission ${m.id} leaves the new geofence; abort or replace the mission first`);
         }
       }
       return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
@@ -167,7 +171,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
 const at = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
 
 /** The first waypoint of the route outside the fence ("waypoint [n, e] m"), or the first leg between
- *  two of them that crosses its edge ("the leg from [..] m to [..] m"), or null when it keeps inside.
+ *  two of them that leaves it ("the leg from [..] m to [..] m"): one across its edge, or one from edge
+ *  to edge across a concave fence's notch (legOutside), or null when it keeps inside.
  *  `skipLegsTo`: legs (by the index of the waypoint they lead to) the drone never flies. */
 function routeOutside(route: readonly PointDm[], fence: readonly PointDm[], skipLegsTo: readonly number[] = []): string | null {
   const w = route.find((p) => !insidePolygon(p, fence));
@@ -176,7 +181,7 @@ function routeOutside(route: readonly PointDm[], fence: readonly PointDm[], skip
     if (skipLegsTo.includes(k)) continue;
     const a = route[k - 1] as PointDm;
     const b = route[k] as PointDm;
-    if (legCrossing(a, b, fence) >= 0) return `the leg from ${at(a)} to ${at(b)}`;
+    if (legOutside(a, b, fence)) return `the leg from ${at(a)} to ${at(b)}`;
   }
   return null;
 }
@@ -232,6 +237,17 @@ function startMission(
     // Round a hazard on either side, inside the fence; a leg with no way round is not started.
     const blocked = (planned[i] as (typeof planned)[number]).blocked[0];
     if (blocked) return reject(`${blocked.reason} (for ${node})`);
+    // The way from where the drone is to its first waypoint, which the device flies round the
+    // keep-outs and inside the fence (wayFrom, as the executor does): with none it would hold there
+    // for good, and the mission never end.
+    const here = from.get(node);
+    const first = (flown[i] as PointDm[])[0];
+    if (here && first && wayFrom(here, first, zones, s.geofence) === null) {
+      const way = `the way from ${node}'s position ${at(here)} to its first waypoint ${at(first)}`;
+      if (zones.length === 0) return reject(`${way} leaves the geofence; send it nearer first (mission.goto)`);
+      const fenced = s.geofence && insidePolygon(here, s.geofence) ? 'inside the geofence and ' : '';
+      return reject(`no way round the committed hazards keeps ${fenced}outside every keep-out on ${way}; send it nearer first (mission.goto)`);
+    }
   }
   const effects: MissionEffect[] = assignments.map((x, i) => ({ type: 'task', node: x.node, command: c.id, task: { type: 'waypoints', mission: c.id, waypoints: flown[i] as PointDm[], altDm, transitAltDm: x.transitAltDm, speedDmps, then: thenOf(kind) }, origin: 'operator' }));
   // Drones of a replaced mission that get no part in the new one stop where they are (those that had

@@ -88,7 +88,7 @@ export function crossingProblem(poly: readonly PointDm[], what: string): string 
 
 /** The first edge of the polygon that the segment a-b properly crosses, as an index, or -1. A leg
  *  between two points inside a concave polygon that crosses an edge leaves it on the way. (A leg that
- *  only grazes a vertex is not caught.) */
+ *  only touches the edge at a vertex or at its own ends is not caught here: see legOutside.) */
 export function legCrossing(a: PointDm, b: PointDm, poly: readonly PointDm[]): number {
   for (let i = 0; i < poly.length; i++) {
     const c = poly[i] as PointDm;
@@ -96,6 +96,30 @@ export function legCrossing(a: PointDm, b: PointDm, poly: readonly PointDm[]): n
     if (orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0) return i;
   }
   return -1;
+}
+
+/**
+ * Whether the straight leg a-b, whose ends are inside the polygon (or on its edge), leaves it on the
+ * way. A proper crossing of an edge leaves it. Without one the leg meets the edge only at its own ends
+ * and at polygon points lying on it, so between two neighbouring such points it is all inside or all
+ * outside: the midpoint of each piece decides (tested at twice the scale, so it stays an integer).
+ * This catches a leg from edge to edge across a concave fence's notch, and one through a vertex, which
+ * legCrossing alone lets pass.
+ */
+export function legOutside(a: PointDm, b: PointDm, poly: readonly PointDm[]): boolean {
+  if (legCrossing(a, b, poly) >= 0) return true;
+  const dn = b.n - a.n;
+  const de = b.e - a.e;
+  const along = (p: PointDm): number => (p.n - a.n) * dn + (p.e - a.e) * de;
+  const stops = [a, b, ...poly.filter((p) => onSegment(p, a, b))].sort((x, y) => along(x) - along(y));
+  const twice = poly.map((p) => ({ n: 2 * p.n, e: 2 * p.e }));
+  for (let k = 1; k < stops.length; k++) {
+    const p = stops[k - 1] as PointDm;
+    const q = stops[k] as PointDm;
+    if (p.n === q.n && p.e === q.e) continue;
+    if (!insidePolygon({ n: p.n + q.n, e: p.e + q.e }, twice)) return true;
+  }
+  return false;
 }
 
 /** Twice the signed area; zero means the polygon is degenerate. */

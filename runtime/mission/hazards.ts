@@ -6,7 +6,7 @@
 // with no such way round is blocked (the drone holds before it). Integer decimetres and an integer square root throughout, so every device plans the same
 // detour bit for bit (STYLE.md §8).
 
-import { insidePolygon, legCrossing } from './geometry.js';
+import { insidePolygon, legOutside } from './geometry.js';
 import type { HazardSet, PointDm } from './types.js';
 
 /** A circle no route may cross: centre and radius in decimetres. */
@@ -130,7 +130,7 @@ const atM = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
  */
 function clearDetour(a: PointDm, b: PointDm, zones: readonly KeepOut[], fence: readonly PointDm[] | null, depth: number): PointDm[] | null {
   const hit = firstCrossing(a, b, zones);
-  if (!hit) return fence && legCrossing(a, b, fence) >= 0 ? null : [];
+  if (!hit) return fence && legOutside(a, b, fence) ? null : [];
   if (depth >= detourDepthMax) return null;
   for (const flip of [0, 1] as const) {
     const [d1, d2] = corners(a, b, hit, flip);
