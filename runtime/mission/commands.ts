@@ -48,9 +48,10 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       if (crossing) return reject(crossing);
       if (doubleArea(area) === 0) return reject('args.area encloses no area (its points are on one line)');
       const spacing = toDm(num(a, 'spacingM', paramSpecs.laneSpacingM!.min, paramSpecs.laneSpacingM!.max, paramOf(s.params, 'laneSpacingM')));
-      const lanes = lawnmowerLanes(area, spacing, missionLimits.surveyLanesMax);
+      // A lane widened past the area's own line (over a slanting edge) stays inside the committed geofence.
+      const lanes = lawnmowerLanes(area, spacing, missionLimits.surveyLanesMax, s.geofence);
       if (lanes === null) return reject(`args.area needs more than ${missionLimits.surveyLanesMax} lanes at ${spacing / 10} m spacing; use a larger spacingM`);
-      if (lanes.length === 0) return reject(`args.area is narrower than one lane spacing (${spacing / 10} m)`);
+      if (lanes.length === 0) return reject('args.area gives no lane inside the geofence');
       return startMission(s, c, block, 'survey', (drones) => allocateSurvey(lanes, drones));
     }
     case 'mission.goto': {

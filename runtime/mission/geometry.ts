@@ -140,36 +140,136 @@ export interface Lane {
   readonly to: number;
 }
 
+/** floor(a / b) for integers, b > 0, exactly (a float quotient may round up to the next integer). */
+function floorDiv(a: number, b: number): number {
+  let q = Math.floor(a / b);
+  while (q * b > a) q--;
+  while ((q + 1) * b <= a) q++;
+  return q;
+}
+
+/** An east-west stretch, decimetres, west <= east. */
+interface Span {
+  readonly w: number;
+  readonly e: number;
+}
+
 /**
- * Lawnmower coverage: east-west lanes `spacingDm` apart, the first half a spacing inside the
- * southern edge. A lane crossing a concave polygon several times yields one lane per inside span.
- * Directions alternate (boustrophedon) by row, and a row's spans come in its direction. Returns null
- * past `lanesMax`.
+ * The polygon's inside along the line at north `n`, as spans west to east. `side` picks which edges
+ * an edge ending exactly on the line counts, so a vertex on it is seen as from just above ('above') or
+ * just below ('below'). `round` 'out' floors each west end and ceils each east end (a span at least as
+ * wide as the exact one), 'in' does the opposite (a span inside the exact one).
  */
-export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lanesMax: number): Lane[] | null {
+function spansAt(poly: readonly PointDm[], n: number, side: 'above' | 'below', round: 'out' | 'in'): Span[] {
+  const xs: { lo: number; hi: number }[] = [];
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i] as PointDm;
+    const b = poly[j] as PointDm;
+    const crosses = side === 'above' ? a.n > n !== b.n > n : a.n >= n !== b.n >= n;
+    if (!crosses) continue;
+    // e = a.e + (n - a.n)(b.e - a.e) / (b.n - a.n), exactly between lo and hi.
+    const den = Math.abs(b.n - a.n);
+    const num = a.e * den + (n - a.n) * (b.e - a.e) * Math.sign(b.n - a.n);
+    const lo = floorDiv(num, den);
+    xs.push({ lo, hi: lo * den === num ? lo : lo + 1 });
+  }
+  xs.sort((x, y) => x.lo - y.lo || x.hi - y.hi);
+  const spans: Span[] = [];
+  for (let k = 0; k + 1 < xs.length; k += 2) {
+    const west = xs[k] as { lo: number; hi: number };
+    const east = xs[k + 1] as { lo: number; hi: number };
+    const span = round === 'out' ? { w: west.lo, e: east.hi } : { w: west.hi, e: east.lo };
+    if (span.w <= span.e) spans.push(span);
+  }
+  return spans;
+}
+
+/** The spans sorted west to east, overlapping or touching ones joined. */
+function joined(spans: readonly Span[]): Span[] {
+  const out: Span[] = [];
+  for (const s of [...spans].sort((x, y) => x.w - y.w || x.e - y.e)) {
+    const last = out[out.length - 1];
+    if (last && s.w <= last.e) out[out.length - 1] = { w: last.w, e: Math.max(last.e, s.e) };
+    else out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The east-west extent of the polygon within the band of north from `lo` to `hi`: the spans a lane
+ * along the band's middle must fly for its footprint to see every part of the polygon in the band.
+ * Cut at the heights of the vertices inside the band, the polygon's inside is trapezoids: between two
+ * neighbouring heights the same edges cross, in the same order, so the k-th span at the lower height
+ * and the k-th at the upper one bound one trapezoid, whose extent is from the western of their west
+ * ends to the eastern of their east ends. The band's extent is those joined.
+ */
+function bandSpans(poly: readonly PointDm[], lo: number, hi: number): Span[] {
+  const heights = [...new Set([lo, ...poly.map((v) => v.n).filter((n) => n > lo && n < hi), hi])].sort((x, y) => x - y);
+  const spans: Span[] = [];
+  for (let i = 0; i + 1 < heights.length; i++) {
+    const below = spansAt(poly, heights[i] as number, 'above', 'out');
+    const above = spansAt(poly, heights[i + 1] as number, 'below', 'out');
+    if (below.length !== above.length) {
+      spans.push(...below, ...above); // not met in a simple polygon; the ends at least
+      continue;
+    }
+    below.forEach((x, k) => {
+      const y = above[k] as Span;
+      spans.push({ w: Math.min(x.w, y.w), e: Math.max(x.e, y.e) });
+    });
+  }
+  return joined(spans);
+}
+
+/** The parts of the spans `a` that lie within the spans `b` (each sorted and disjoint). */
+function within(a: readonly Span[], b: readonly Span[]): Span[] {
+  const out: Span[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      const w = Math.max(x.w, y.w);
+      const e = Math.min(x.e, y.e);
+      if (w <= e) out.push({ w, e });
+    }
+  }
+  return out;
+}
+
+/**
+ * Lawnmower coverage: east-west lanes `spacingDm` apart, each seeing the band half a spacing either
+ * side of it. There are ceil(height / spacing) rows (one for an area thinner than a spacing), centred
+ * on the area's north-south extent, so every band of the area has a lane: before, rows began half a
+ * spacing in from the south edge, and up to a spacing at the north edge got none (a 70 m field at
+ * 20 m had lanes at 10, 30 and 50 m; 60-70 m was never flown). A lane spans the area's east-west
+ * extent over its whole band, not just along its own line, so a corner or protrusion that the band
+ * holds is seen. A band that a concave area splits yields one lane per part. With a `fence`, a lane
+ * reaches past the area's own line only as far as the fence's inside along its line (rounded
+ * inwards), so a lane widened over a slanting edge does not leave a fence drawn round the area. Directions alternate (boustrophedon) by row, and a
+ * row's spans come in its direction. Returns null past `lanesMax`.
+ */
+export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lanesMax: number, fence: readonly PointDm[] | null = null): Lane[] | null {
   let minN = Infinity;
   let maxN = -Infinity;
   for (const p of poly) {
     minN = Math.min(minN, p.n);
     maxN = Math.max(maxN, p.n);
   }
+  const height = maxN - minN;
+  const rows = Math.max(1, Math.ceil(height / spacingDm));
+  if (rows > lanesMax) return null;
+  // The rows' bands together reach (rows * spacing - height) / 2 past each edge.
+  const first = minN + Math.floor((height - (rows - 1) * spacingDm) / 2);
+  const half = Math.floor(spacingDm / 2);
   const lanes: Lane[] = [];
-  let row = 0;
-  for (let n = minN + Math.floor(spacingDm / 2); n <= maxN; n += spacingDm, row++) {
-    const xs: number[] = [];
-    for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-      const a = poly[i] as PointDm;
-      const b = poly[j] as PointDm;
-      if (a.n > n !== b.n > n) xs.push(a.e + Math.floor(((n - a.n) * (b.e - a.e)) / (b.n - a.n)));
-    }
-    xs.sort((x, y) => x - y);
+  for (let row = 0; row < rows; row++) {
+    const n = first + row * spacingDm;
+    const band = bandSpans(poly, n - half, n - half + spacingDm);
+    // With a fence, the lane is widened past the area's own line only inside the fence; the area's
+    // own line is kept, so an area reaching past the fence is still refused for it, not cut short.
+    const spans = fence ? within(band, joined([...spansAt(fence, n, 'above', 'in'), ...spansAt(poly, n, 'above', 'in')])) : band;
     // A row's spans in the row's direction: west to east on even rows, east to west on odd ones.
-    const spans = xs.length >> 1;
-    for (let s = 0; s < spans; s++) {
-      const k = 2 * (row % 2 === 0 ? s : spans - 1 - s);
-      const w = xs[k] as number;
-      const east = xs[k + 1] as number;
-      lanes.push(row % 2 === 0 ? { n, from: w, to: east } : { n, from: east, to: w });
+    for (let s = 0; s < spans.length; s++) {
+      const span = spans[row % 2 === 0 ? s : spans.length - 1 - s] as Span;
+      lanes.push(row % 2 === 0 ? { n, from: span.w, to: span.e } : { n, from: span.e, to: span.w });
       if (lanes.length > lanesMax) return null;
     }
   }
