@@ -15,6 +15,7 @@ import { relaySuppressMax } from '../links/serial-link.js';
 import { defaultConsensusConfig, defaultSnapshotCheckpoints } from '../consensus/types.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { readSigningKey } from './signing-key.js';
+import { originLatDegMax } from '../../hal/geo.js';
 
 const hex32 = /^[0-9a-f]{64}$/;
 
@@ -106,7 +107,7 @@ export function deviceConfigSchemaFor(z: Zod) {
         .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'), file: z.string().min(1).optional() })
         .strict()
         .default({ level: 'info' }),
-      origin: z.object({ latDeg: z.number().min(-90).max(90), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
+      origin: z.object({ latDeg: z.number().min(-originLatDegMax).max(originLatDegMax), lonDeg: z.number().min(-180).max(180) }).strict().default({ latDeg: 47.397742, lonDeg: 8.545594 }),
       hal: z
         .object({
           driver: z.enum(['sim', 'mavlink', 'none']).default('sim'),
@@ -282,6 +283,8 @@ const fixes: Readonly<Record<string, string>> = {
   routing: 'use all (every link that is up; the default for consensus and heartbeat) or first (the first link up: MQTT, then the radios; the default for telemetry)',
   'log.file': 'set it to a file the device may append to (its directory is created), or remove it to log to standard output',
   'hal.sim.obstacles': `list at most ${limits.simObstaclesMax} as { northM, eastM, radiusM, heightM } in metres from the origin (radius 0.1-1000, height 0.1-10000)`,
+  'origin.latDeg': `use a latitude from -${originLatDegMax} to ${originLatDegMax} degrees: the fleet's flat local frame keeps the origin's east-west scale, which nearer a pole is metres out within a kilometre (hal/geo.ts)`,
+  'origin.lonDeg': 'use a longitude from -180 to 180 degrees',
   geofence: 'set `geofence: { polygon: [[north, east], ...] }`: at least 3 points in metres from the origin, or remove it',
   'geofence.polygon': `list 3 to ${limits.geofencePointsMax} [north, east] points in metres from the origin (each within 100 km)`,
   'hal.sim.batteryWh': 'use a number of watt-hours from 1 to 10000 (the simulated pack; default 100)',

@@ -57,6 +57,21 @@ describe('device.yaml', () => {
     expect(num.ok ? 'accepted' : num.error).toContain('hal.mavlink.fenceAction: 1: invalid option');
   });
 
+  it('origin.latDeg: at most 85 degrees north or south, where the flat local frame still holds', () => {
+    const at = (lat: string): string => {
+      const r = parseDeviceConfig(`${good}origin: { latDeg: ${lat}, lonDeg: 179.9995 }\n`, 'd.yaml');
+      return r.ok ? `ok ${r.value.origin.latDeg}` : r.error;
+    };
+    expect(at('85')).toBe('ok 85');
+    expect(at('-85')).toBe('ok -85');
+    for (const lat of ['85.1', '-89.9', '90']) {
+      const e = at(lat);
+      expect(e.split('\n'), lat).toHaveLength(1);
+      expect(e, lat).toContain(`origin.latDeg: ${lat}: `);
+      expect(e, lat).toContain('use a latitude from -85 to 85 degrees');
+    }
+  });
+
   it('a path starting with ~ names its field and the full path (only a shell expands ~; dataDir: ~/x made a directory named "~")', () => {
     const home = homedir();
     const cases: [string, string][] = [
