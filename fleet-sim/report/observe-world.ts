@@ -129,7 +129,7 @@ export class WorldObserver {
     });
     const forged = this.w.forgery?.published ?? [];
     for (; this.forgeriesSent < forged.length; this.forgeriesSent++) this.fault('forged-command', [], (forged[this.forgeriesSent] as { detail: string }).detail);
-    const evidence = this.w.honestChainNode()?.shell?.core.chain.evidence ?? [];
+    const evidence = this.w.committedEvidence;
     for (; this.evidenceSent < evidence.length; this.evidenceSent++) {
       const e = evidence[this.evidenceSent];
       if (!e) break;

@@ -179,8 +179,7 @@ async function runWorld(w: World, s: Scenario, seed: number, opts: RunOptions, t
   }
   maxStall = Math.max(maxStall, healedAt - prev);
   const heights = decided.length;
-  const evidenceSource = honest.find((n) => n.shell)?.shell?.core.chain.evidence ?? [];
-  const evidence = evidenceSource.map((e) => ({ kind: 'equivocation' as const, validator: w.nodes.findIndex((n) => n.id === e.culprit), height: e.height }));
+  const evidence = w.committedEvidence.map((e) => ({ kind: 'equivocation' as const, validator: w.nodes.findIndex((n) => n.id === e.culprit), height: e.height }));
   const violations = w.checkers.violations;
   const safetyViolations = violations.filter((v) => v.property !== 'liveness');
   const failed: string[] = [];

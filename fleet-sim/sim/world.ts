@@ -136,6 +136,9 @@ export class World implements MainHost {
   /** The furthest a block's time ran ahead of true time when an honest node here first committed it
    *  (ms; null before any commit): a proposer's fast clock shows here unless its blocks are refused. */
   blockTimeAheadMaxMs: number | null = null;
+  /** Every evidence the honest nodes committed, in block order: the chains forget it after
+   *  limits.evidenceMaxAgeHeights, the report names it all. One entry per validator and height. */
+  readonly committedEvidence: { readonly culprit: string; readonly height: number }[] = [];
   /** Copies dropped by the nodes' router filter (WorldOptions.routerDedup). */
   dedupDropped = 0;
   readonly net: SimNetwork;
@@ -784,6 +787,7 @@ export class World implements MainHost {
     const decided = this.checkers.decided.get(c.block.height);
     for (const k of decided?.commands ?? []) this.outbox.settle(k);
     if (first) this.forgery?.onCommitted(c.block.txs);
+    if (first) for (const tx of c.txs) if (tx.kind === 'evidence') this.committedEvidence.push({ culprit: tx.culprit, height: tx.height });
   }
 
   /** While some command waits for its commit, the operator looks every 500 ms for copies due. */

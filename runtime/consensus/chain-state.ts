@@ -13,6 +13,8 @@ import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js
 import { NonceTable } from './nonce-table.js';
 import type { ChainExport } from './snapshot.js';
 
+/** One committed proof of equivocation: `culprit` signed two conflicting `vote`s at `height`/`round`;
+ *  the block at `committedAt` carried it. */
 export interface CommittedEvidence {
   readonly culprit: string;
   readonly height: number;
@@ -20,6 +22,23 @@ export interface CommittedEvidence {
   readonly vote: string;
   readonly committedAt: number;
 }
+
+/**
+ * The key of committed evidence: one validator at one offence height. A second proof against the same
+ * validator at the same height (another round, the other vote kind) proves nothing new and is refused,
+ * so the store holds at most one entry per validator of a height.
+ */
+export function evidenceKeyOf(culprit: string, height: number): string {
+  return `${culprit}/${height}`;
+}
+
+/**
+ * The most committed evidence a chain keeps (and a snapshot holds): after block h it keeps offences
+ * at heights h - limits.evidenceMaxAgeHeights .. h, at most one per validator of each (a manifest
+ * names at most limits.validatorsMax). 32,896 entries of about 20 bytes: 0.6 MiB of a snapshot when
+ * every validator equivocates at every height; one validator doing so keeps 257 (5 KiB).
+ */
+export const evidenceKeptMax = limits.validatorsMax * (limits.evidenceMaxAgeHeights + 1);
 
 /** Why a command is refused while the fleet keeps limits.seenNoncesMax live commands (block rule and intake). */
 export function commandsFullReason(live: number): string {
@@ -42,7 +61,14 @@ export class ChainState {
   appHash: Uint8Array;
   /** A checkpoint height whose commitment the shell has not handed back yet (recordCheckpoint). */
   checkpointDue: number | null = null;
+  /**
+   * Committed evidence whose offence is at most limits.evidenceMaxAgeHeights behind the chain, in the
+   * order committed (newest last). Older evidence is forgotten at each block, alike on every node,
+   * and refused as too old by the block rules, so it cannot be committed again as new.
+   */
   readonly evidence: CommittedEvidence[] = [];
+  /** The lowest offence height in `evidence` (Infinity when empty): a block forgets nothing below it. */
+  private oldestEvidenceHeight = Infinity;
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
   private readonly nonces = new NonceTable();
   private readonly evidenceKeys = new Set<string>();
@@ -129,11 +155,17 @@ export class ChainState {
         if (this.nonces.size + (inBlock?.size ?? 0) >= limits.seenNoncesMax) return commandsFullReason(this.nonces.size);
         inBlock?.add(tx.nonceKey);
         return null;
-      case 'evidence':
-        if (this.evidenceKeys.has(tx.key) || inBlock?.has(tx.key)) return `evidence ${tx.key} already committed`;
+      case 'evidence': {
+        const h = this.height + 1; // the block it would enter
+        // Votes of a height after the block's prove nothing yet, and would never age out of the store.
+        if (tx.height > h) return `evidence names height ${tx.height}, after the block it would enter (${h})`;
+        // Evidence past the window is forgotten (apply), so it is refused: it would be committed again as new.
+        if (h - tx.height > limits.evidenceMaxAgeHeights) return `evidence of height ${tx.height} is too old for block ${h} (at most ${limits.evidenceMaxAgeHeights} heights, limits.evidenceMaxAgeHeights)`;
+        if (this.evidenceKeys.has(tx.key) || inBlock?.has(tx.key)) return `evidence against ${tx.culprit} at height ${tx.height} already committed`;
         if (this.powerOf(tx.height, tx.culprit) === 0) return `evidence names ${tx.culprit}, not a validator at height ${tx.height}`;
         inBlock?.add(tx.key);
         return null;
+      }
       case 'manifest':
         if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock?.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
         if (tx.manifest.body.fleet !== this.fleet) return 'manifest is for another fleet';
@@ -192,14 +224,15 @@ export class ChainState {
       if (tx.kind === 'command') {
         this.nonces.add(tx.nonceKey, tx.expiresAt);
       } else if (tx.kind === 'evidence') {
-        this.evidenceKeys.add(tx.key);
-        this.evidence.push({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height });
+        this.keepEvidence({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height }, c.block.height);
       } else if (tx.kind === 'manifest') {
         this.manifests.push({ fromHeight: c.block.height + manifestDelayHeights, manifest: tx.manifest });
       }
     }
     // An expired command can never enter a block again, so its nonce need not be remembered.
     this.nonces.forgetBefore(c.block.timeMs - limits.clockSkewMsMax);
+    this.forgetEvidenceBefore(c.block.height - limits.evidenceMaxAgeHeights);
+    assert(this.evidence.length <= evidenceKeptMax, `${this.evidence.length} evidence entries kept, more than ${evidenceKeptMax}`);
     this.height = c.block.height;
     this.lastHash = c.hash;
     this.lastTimeMs = c.block.timeMs;
@@ -251,10 +284,40 @@ export class ChainState {
     this.nonces.load(s.nonces);
     this.evidence.length = 0;
     this.evidenceKeys.clear();
-    for (const e of s.evidence) {
-      this.evidence.push(e);
-      this.evidenceKeys.add(`${e.culprit}/${e.height}/${e.round}/${e.vote}`);
+    this.oldestEvidenceHeight = Infinity;
+    // A snapshot written before evidence was forgotten holds all of it (and one entry per round and
+    // vote kind): kept as blocks would have kept it, so every node that loads one keeps the same.
+    for (const e of s.evidence) this.keepEvidence(e, s.height);
+  }
+
+  /**
+   * Adds evidence the block at `height` committed, unless it repeats a kept key or lies outside the
+   * window. A block that passed the rules (txProblem) never has such; blocks and snapshots committed
+   * before evidence was bounded do (replayed from a WAL, loaded at boot or by state sync), and skipping
+   * them here leaves every node with what the rules would have let in.
+   */
+  private keepEvidence(e: CommittedEvidence, height: number): void {
+    const key = evidenceKeyOf(e.culprit, e.height);
+    if (this.evidenceKeys.has(key) || e.height > height || height - e.height > limits.evidenceMaxAgeHeights) return;
+    this.evidenceKeys.add(key);
+    this.evidence.push(e);
+    this.oldestEvidenceHeight = Math.min(this.oldestEvidenceHeight, e.height);
+  }
+
+  /** Forgets evidence of offence heights below `height` (their keys too: the rules refuse them as too old). */
+  private forgetEvidenceBefore(height: number): void {
+    if (this.oldestEvidenceHeight >= height) return;
+    let kept = 0;
+    this.oldestEvidenceHeight = Infinity;
+    for (const e of this.evidence) {
+      if (e.height < height) {
+        this.evidenceKeys.delete(evidenceKeyOf(e.culprit, e.height));
+        continue;
+      }
+      this.evidence[kept++] = e;
+      this.oldestEvidenceHeight = Math.min(this.oldestEvidenceHeight, e.height);
     }
+    this.evidence.length = kept;
   }
 
   describe(): string {

@@ -12,6 +12,7 @@ import { blockTxBytesMax, ConsensusState, stepRank, type Candidate, type CorePar
 import { txKey } from './mempool.js';
 import { announce, askForBlocks, askForGap, follow, isLight, lightGossip, noteBlockFrom } from './light-follower.js';
 import { noteCommitted, onChunk, onChunkRequest, onOffer, onSnapshotRequest, syncTick } from './state-sync.js';
+import { evidenceKeyOf } from './chain-state.js';
 import type { CheckedTx, CommittedBlock, Effect, Input, TimerKind, VerifiedProposal, VerifiedVote, VoteKind, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
@@ -130,7 +131,12 @@ function buildBlock(s: ConsensusState, now: number): Uint8Array {
       stale.push(txKey(tx));
       continue;
     }
-    if (s.chain.txProblem(tx, timeMs, inBlock) !== null) continue;
+    if (s.chain.txProblem(tx, timeMs, inBlock) !== null) {
+      // Evidence a block refuses now will not enter a later one either (committed already, too old, not
+      // a validator's; or of a height after this block's, which only a liar signs so early): dropped.
+      if (tx.kind === 'evidence') stale.push(txKey(tx));
+      continue;
+    }
     // The budget (a slow radio's) never keeps a block's first tx out: a large command still commits,
     // alone, and the next block goes on where this one stopped.
     if (txs.length > 0 && bytes + tx.bytes.length > s.txBytesBudget) break;
@@ -377,7 +383,8 @@ function onLateVote(s: ConsensusState, v: VerifiedVote, fx: Effect[]): void {
 }
 
 function reportEquivocation(s: ConsensusState, first: VerifiedVote, second: VerifiedVote, fx: Effect[]): void {
-  const key = `${second.from}/${second.height}/${second.round}/${second.kind}`;
+  // One report per validator and height: the chain commits one proof per validator and height.
+  const key = evidenceKeyOf(second.from, second.height);
   if (s.evidenceSent.has(key) || s.chain.evidenceSeen(key) || !s.isValidator()) return;
   // Bounded: keys of heights no vote can reach any more go first (one liar per round must not use it up).
   if (s.evidenceSent.size >= limits.evidenceSentMax) {

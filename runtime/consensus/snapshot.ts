@@ -3,13 +3,14 @@
 // bytes, in one canonical encoding. Every node takes one at each checkpoint height; equal histories
 // give equal bytes, so the commitment (the hash of the chunk hashes) can ride in blocks as appHash.
 
+import { assert } from '../lib/assert.js';
 import { concatBytes, sameBytes } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { CborWriter } from '../wire/cbor-writer.js';
 import { array, bytes, fail, id, parseWith, text, uint } from '../wire/fields.js';
-import type { CommittedEvidence } from './chain-state.js';
+import { evidenceKeptMax, type CommittedEvidence } from './chain-state.js';
 
 /** What a chain exports at a checkpoint (no certificate: which >2/3 signed differs between nodes). */
 export interface ChainExport {
@@ -30,7 +31,8 @@ export interface StateSnapshot extends ChainExport {
 const formatVersion = 1;
 export const snapshotBytesMax = limits.snapshotChunkBytes * limits.snapshotChunksMax;
 
-// Nonces are the one long list: the scan limits grow to the nonce table's bound, within the byte bound.
+// Nonces and evidence are the long lists: the scan limits grow to the nonce table's bound (above the
+// evidence bound), within the byte bound.
 const scanLimits = {
   depthMax: 6,
   itemsMax: 4 * limits.seenNoncesMax,
@@ -38,7 +40,17 @@ const scanLimits = {
   textBytesMax: limits.cborTextBytesMax,
 };
 
+/**
+ * The canonical bytes of `s`. Never a list longer than decodeStateSnapshot reads: every node writes
+ * these bytes to disk and certifies their commitment, and a snapshot that cannot be read back stops
+ * restarts and state sync for the whole fleet (as 8,193 evidence entries once did). The chain keeps
+ * its lists within these bounds, so a state past one is a broken invariant (assert), not input. The
+ * byte bound (snapshotBytesMax) is the shell's to check before it writes one (shell.ts checkpoint).
+ */
 export function encodeStateSnapshot(s: StateSnapshot): Uint8Array {
+  assert(s.manifests.length <= limits.cborCollectionLengthMax, `the state at height ${s.height} holds ${s.manifests.length} manifests; a snapshot holds at most ${limits.cborCollectionLengthMax}`);
+  assert(s.nonces.length <= limits.seenNoncesMax, `the state at height ${s.height} holds ${s.nonces.length} nonces; a snapshot holds at most ${limits.seenNoncesMax}`);
+  assert(s.evidence.length <= evidenceKeptMax, `the state at height ${s.height} holds ${s.evidence.length} evidence entries; a snapshot holds at most ${evidenceKeptMax}`);
   // Written directly (CborWriter): the nonces are most of it, and each expiry is past 32 bits.
   const w = new CborWriter(256 + s.app.length + 64 * s.nonces.length + s.manifests.reduce((n, m) => n + m.bytes.length + 16, 0));
   w.array(8).int(formatVersion).int(s.height).bytes(s.lastHash).int(s.lastTimeMs);
@@ -66,7 +78,9 @@ function parse(v: unknown): StateSnapshot {
       const e = array(n, `snapshot.nonces[${i}]`, 2, 2);
       return [text(e[0], `snapshot.nonces[${i}].key`, 2 * limits.idBytesMax + 2 * limits.nonceBytes + 1), uint(e[1], `snapshot.nonces[${i}].expiresAt`)] as const;
     }),
-    evidence: array(a[6], 'snapshot.evidence', limits.cborCollectionLengthMax).map((x, i) => {
+    // Up to the scan bound, past evidenceKeptMax: a snapshot written before evidence was forgotten
+    // holds every entry ever committed; the chain keeps those of its window (ChainState.importState).
+    evidence: array(a[6], 'snapshot.evidence', scanLimits.collectionLengthMax).map((x, i) => {
       const e = array(x, `snapshot.evidence[${i}]`, 5, 5);
       const at = `snapshot.evidence[${i}]`;
       return { culprit: id(e[0], `${at}.culprit`), height: uint(e[1], `${at}.height`), round: uint(e[2], `${at}.round`), vote: text(e[3], `${at}.vote`, 16), committedAt: uint(e[4], `${at}.committedAt`) };

@@ -106,6 +106,10 @@ export const limits = {
   mempoolPerDeviceMax: 64, // attestations and telemetry one device may have waiting; overflow: refused
   mempoolDeviceTxsMax: 4_000, // all devices' attestations and telemetry: the rest of the pool is kept for commands, evidence and manifests
   consensusRoundsAheadMax: 8, // votes for rounds further ahead are dropped (a flood cannot grow the vote set)
+  // Committed evidence is kept while its offence is at most this many heights behind the chain, and
+  // refused as too old past it (CometBFT's evidence MaxAgeNumBlocks): the store holds at most one entry
+  // per validator and offence height over these heights (chain-state.ts evidenceKeptMax).
+  evidenceMaxAgeHeights: 256,
   evidenceSentMax: 1_024, // equivocations a validator remembers reporting (older heights forgotten first)
   ownMessagesMax: 9, // own signed messages of a height (three rounds of proposal, prevote, precommit) a node re-sends (gossip) and keeps to send again after a restart
   lateVoteHeightsMax: 4, // vote sets of heights already left, kept to catch an equivocation that arrives late

@@ -16,6 +16,7 @@ import { parseWith } from '../wire/fields.js';
 import { voteHeightOf } from '../wire/vote.js';
 import { syncResponseHeightOf } from '../wire/consensus-aux.js';
 import { hasProofHead } from '../wire/proof.js';
+import { evidenceKeyOf } from '../consensus/chain-state.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
 export interface EdgeContext {
@@ -305,7 +306,7 @@ export class EdgeVerifier {
         const hx = vx.blockHash ? toHex(vx.blockHash) : 'nil';
         const hy = vy.blockHash ? toHex(vy.blockHash) : 'nil';
         if (hx === hy) return rejected('evidence votes do not conflict');
-        return { kind: 'evidence', bytes, culprit: x.sender, height: vx.height, round: vx.round, vote: x.kind, key: `${x.sender}/${vx.height}/${vx.round}/${x.kind}` };
+        return { kind: 'evidence', bytes, culprit: x.sender, height: vx.height, round: vx.round, vote: x.kind, key: evidenceKeyOf(x.sender, vx.height) };
       }
       case 'attestation':
       case 'telemetry': // device telemetry (kind 13) rides in blocks for mission allocation
