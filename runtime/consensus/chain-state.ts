@@ -188,8 +188,10 @@ export class ChainState {
     if (!bytesEqual(block.parent, this.lastHash)) return 'block parent is not the last committed block';
     if (!bytesEqual(block.manifestHash, this.manifestAt(h).hash)) return 'block names a manifest not in force at its height';
     // Either the proposer's state differs from ours, or the fleet takes checkpoints at other heights:
-    // the interval is set per device, and a device set otherwise refuses every block after one.
-    if (!bytesEqual(block.appHash, this.appHash)) return `block appHash differs from the commitment of the latest checkpoint (this device takes one every ${this.window.checkpointEveryHeights} heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet)`;
+    // the interval is set per device, and a device set otherwise refuses every block after one. A
+    // release that keeps other state (evidence: README, "Upgrading a fleet whose chain holds committed
+    // evidence") does too, until every validator runs one release.
+    if (!bytesEqual(block.appHash, this.appHash)) return `block appHash differs from the commitment of the latest checkpoint (this device takes one every ${this.window.checkpointEveryHeights} heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet; and every validator must run a release that keeps the same state)`;
     if (block.timeMs <= this.lastTimeMs) return 'block time does not increase';
     if (h > 1) {
       if (block.lastCommit === null || block.lastCommit.height !== h - 1) return 'block lacks the certificate of its parent';

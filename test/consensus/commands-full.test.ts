@@ -53,6 +53,6 @@ describe('a block whose appHash is not the latest checkpoint\'s', () => {
   it('names the checkpoint interval this device uses, the setting a misconfigured device differs in', () => {
     const chain = chainWith(0);
     const block = { height: 11, parent: new Uint8Array(32).fill(1), timeMs: t0 + 1, proposer: f.manifest.validators[0]?.id as string, txs: [], lastCommit: null, manifestHash: f.manifest.hash, appHash: new Uint8Array(32).fill(9) };
-    expect(chain.blockProblem(block, [])).toBe('block appHash differs from the commitment of the latest checkpoint (this device takes one every 32 heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet)');
+    expect(chain.blockProblem(block, [])).toBe('block appHash differs from the commitment of the latest checkpoint (this device takes one every 32 heights, consensus.checkpointEveryHeights, which must be the same on every device of the fleet; and every validator must run a release that keeps the same state)');
   });
 });
