@@ -31,12 +31,17 @@ export interface StateSnapshot extends ChainExport {
 const formatVersion = 1;
 export const snapshotBytesMax = limits.snapshotChunkBytes * limits.snapshotChunksMax;
 
-// Nonces and evidence are the long lists: the scan limits grow to the nonce table's bound (above the
-// evidence bound), within the byte bound.
+/** Evidence entries a snapshot may hold when read: an older release's kept every entry ever committed
+ *  (ChainState.importState keeps the window of them); this release writes at most evidenceKeptMax. */
+const evidenceReadMax = limits.seenNoncesMax;
+
+// Nonces and evidence are the long lists: the scan limits grow to their bounds, within the byte
+// bound. Items: a manifest entry is 3 (array, height, bytes), a nonce 3, an evidence entry 6; every
+// list at its bound at once must still read, or a full state would be written and never read back.
 const scanLimits = {
   depthMax: 6,
-  itemsMax: 4 * limits.seenNoncesMax,
-  collectionLengthMax: limits.seenNoncesMax,
+  itemsMax: 16 + 3 * limits.cborCollectionLengthMax + 3 * limits.seenNoncesMax + 6 * evidenceReadMax,
+  collectionLengthMax: Math.max(limits.seenNoncesMax, evidenceReadMax),
   textBytesMax: limits.cborTextBytesMax,
 };
 
@@ -78,9 +83,7 @@ function parse(v: unknown): StateSnapshot {
       const e = array(n, `snapshot.nonces[${i}]`, 2, 2);
       return [text(e[0], `snapshot.nonces[${i}].key`, 2 * limits.idBytesMax + 2 * limits.nonceBytes + 1), uint(e[1], `snapshot.nonces[${i}].expiresAt`)] as const;
     }),
-    // Up to the scan bound, past evidenceKeptMax: a snapshot written before evidence was forgotten
-    // holds every entry ever committed; the chain keeps those of its window (ChainState.importState).
-    evidence: array(a[6], 'snapshot.evidence', scanLimits.collectionLengthMax).map((x, i) => {
+    evidence: array(a[6], 'snapshot.evidence', evidenceReadMax).map((x, i) => {
       const e = array(x, `snapshot.evidence[${i}]`, 5, 5);
       const at = `snapshot.evidence[${i}]`;
       return { culprit: id(e[0], `${at}.culprit`), height: uint(e[1], `${at}.height`), round: uint(e[2], `${at}.round`), vote: text(e[3], `${at}.vote`, 16), committedAt: uint(e[4], `${at}.committedAt`) };

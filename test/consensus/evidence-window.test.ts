@@ -109,6 +109,13 @@ describe('evidence in a state snapshot', () => {
     expect(() => encodeStateSnapshot({ ...base, evidence: entries(evidenceKeptMax + 1, 20_000) })).toThrow(`the state at height 20000 holds ${evidenceKeptMax + 1} evidence entries; a snapshot holds at most ${evidenceKeptMax}`);
   });
 
+  it('with every list at its bound at once (live nonces, evidence) still decodes', () => {
+    const nonces = Array.from({ length: limits.seenNoncesMax }, (_, i) => [`o/${i.toString(16).padStart(8, '0')}`, t0] as const);
+    const full = encodeStateSnapshot({ ...base, nonces, evidence: entries(evidenceKeptMax, 20_000) });
+    const back = decodeStateSnapshot(full);
+    expect(back.ok ? [back.value.nonces.length, back.value.evidence.length] : back.error).toEqual([limits.seenNoncesMax, evidenceKeptMax]);
+  });
+
   it('written before the bound with 11,423 entries (the soak run\'s) still decodes, and a chain loads the window of it', () => {
     // The bytes the earlier encoder wrote (no bound): what a device upgraded from it finds on disk.
     const old = entries(11_423, 20_000);
