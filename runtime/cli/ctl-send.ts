@@ -72,7 +72,12 @@ A --raw command is checked as devices check it before it is published: its fleet
 and expiry (exit 3 for each). fleet.update's manifest is checked before signing: the signed manifest
 of this fleet, by its authority, of a newer epoch than --manifest (exit 2 otherwise).
 
-Exit codes: 0 committed/executed, 1 failed during execution, 2 usage, 3 refused or rejected
+With --wait executed, a part that a committed block ended before it was flown (abort, an rtl or land of
+its drone, a mission that replaced it, dropped) is said as ended, and one handed to another drone as
+handed to it, once validators holding more than f's voting power say so; the wait ends when every part
+is done, failed, ended, or handed on and finished by its taker.
+
+Exit codes: 0 committed/executed, 1 failed during execution (a part failed or ended unflown), 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
 4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
 published: one line says whether it was committed or until when it may still be (with --json, the
@@ -90,7 +95,11 @@ interface SendResult {
   signedPower: number;
   totalPower: number;
   assigned: string[];
-  execution: Record<string, { stage: string; progress: number; reason: string }>;
+  /** Each drone's part: its own last ack (started, progress, done, failed), or, once validators holding
+   *  more power than the faulty ones may hold agree that a committed block ended it (ack stage `ended`),
+   *  `ended` (not flown: aborted, sent home, landed, replaced, dropped) or `handed` (another drone flies
+   *  it on: `handedTo`), with those validators in `saidBy`. */
+  execution: Record<string, { stage: string; progress: number; reason: string; saidBy?: string[]; handedTo?: string }>;
   latencyMs: { committed: number | null; executed: number | null };
   /** Said on stderr too: a proof checked against a manifest copy that is not the one its block names. */
   warnings: string[];
@@ -398,7 +407,42 @@ export async function sendCommand(argv: string[]): Promise<number> {
     return null;
   };
   let commitSaid = false; // the commit's lines went out before the drones finished (--wait executed)
-  const executedAll = (): boolean => r.height !== null && r.assigned.every((n) => r.execution[n]?.stage === 'done' || r.execution[n]?.stage === 'failed');
+  // A part a committed block ended (an abort, an rtl or land of its drone, a mission that replaced it,
+  // the swarm handing it on or dropping it) never reports done; each validator says so in an `ended`
+  // ack (runtime/device/ended-parts.ts), believed as a decision is: by validators holding more power
+  // than the faulty ones may hold. Before, such a part was waited for until --timeout (exit 4), even
+  // when another drone had flown it and the mission was complete.
+  const endedSaid = new Map<string, Map<string, Set<string>>>(); // drone -> what ended its part -> validators; one statement per validator and drone
+  /** Drones that took an ended part on after they reported done: awaited until they report again. */
+  const takers = new Set<string>();
+  /** Records what a validator said ended `about`'s part; true once it is believed. */
+  const noteEnded = (ack: AckBody): boolean => {
+    const [about, to] = ack.assigned;
+    // What followers say is not evidence; nor a statement about a drone the manifest does not hold (which
+    // also bounds what is kept: validators times members).
+    if (about === undefined || !powerOf.has(ack.node) || memberOf(manifest, about) === undefined || (to !== undefined && memberOf(manifest, to) === undefined)) return false;
+    const said = endedSaid.get(about) ?? new Map<string, Set<string>>();
+    endedSaid.set(about, said);
+    if ([...said.values()].some((nodes) => nodes.has(ack.node))) return false;
+    const key = JSON.stringify([to ?? null, ack.reason, ack.height, ack.progress]);
+    const nodes = (said.get(key) ?? new Set<string>()).add(ack.node);
+    said.set(key, nodes);
+    if (!vouched(nodes) || r.execution[about]?.saidBy !== undefined) return false;
+    const own = r.execution[about];
+    // Its drone said it flew the whole part (done) before the block that ended it was committed.
+    if (own?.stage === 'done' && to === undefined) return true;
+    r.execution[about] = { stage: to !== undefined ? 'handed' : 'ended', progress: Math.max(own?.progress ?? 0, ack.progress), reason: ack.reason, saidBy: [...nodes].sort(), ...(to !== undefined ? { handedTo: to } : {}) };
+    if (to !== undefined && r.execution[to]?.stage === 'done') takers.add(to);
+    if (!a.values.json) process.stderr.write(`  ${about}: ${to !== undefined ? '' : 'ended: '}${ack.reason} (said by ${[...nodes].sort().join(', ')})\n`);
+    return true;
+  };
+  /** Every drone with a part: those assigned, and any that took an ended part on. */
+  const awaited = (): string[] => [...new Set([...r.assigned, ...Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []))])];
+  const finishedPart = (n: string): boolean => {
+    const stage = r.execution[n]?.stage;
+    return stage === 'ended' || stage === 'handed' || ((stage === 'done' || stage === 'failed') && !takers.has(n));
+  };
+  const executedAll = (): boolean => r.height !== null && awaited().every(finishedPart);
   /** Records the commit once the agreed decision's block has a valid proof; true when nothing more is awaited. */
   const settle = (): boolean => {
     if (r.height !== null) return false;
@@ -506,9 +550,17 @@ export async function sendCommand(argv: string[]): Promise<number> {
           decisions.set(ack.node, ack);
           if (settle()) return done();
         }
+        if (ack.stage === 'ended' && !noteEnded(ack)) return;
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
-          r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
+          const before = r.execution[ack.node];
+          if (before?.saidBy !== undefined) {
+            // Its part ended by a committed block (believed above): its own later word does not undo that.
+            before.progress = Math.max(before.progress, ack.progress);
+          } else r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
+          takers.delete(ack.node);
           if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} ${Math.floor(ack.progress / 10)}%${ack.reason ? ` ${ack.reason}` : ''}\n`);
+        }
+        if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed' || ack.stage === 'ended') {
           if (executedAll() && wait === 'executed') {
             r.latencyMs.executed = Math.round(performance.now() - t0);
             return done();
@@ -601,7 +653,8 @@ function commitLines(r: SendResult): string[] {
 }
 
 function report(r: SendResult, wait: string, badProofs: string[], json: boolean, commitSaid = false): number {
-  const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed');
+  // A part another drone took on is that drone's to finish; one ended unflown is not done.
+  const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed' || e.stage === 'ended');
   const code =
     r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
     : r.outcome === 'timeout' ? exitCodes.timeout
@@ -620,11 +673,14 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean,
   else {
     if (!commitSaid) commitLines(r).forEach(out);
     if (wait === 'executed' && r.assigned.length > 0) {
-      for (const n of r.assigned) {
+      const takers = Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []));
+      for (const n of [...new Set([...r.assigned, ...takers])]) {
         const e = r.execution[n];
-        out(`  ${n}: ${e ? `${e.stage}${e.reason ? ` (${e.reason})` : ''}` : 'no report'}`);
+        const said = e?.saidBy ? `; said by ${e.saidBy.join(', ')}` : '';
+        out(`  ${n}: ${!e ? 'no report' : e.stage === 'handed' ? `${e.reason}${said ? ` (${said.slice(2)})` : ''}` : `${e.stage}${e.reason ? ` (${e.reason}${said})` : ''}`}`);
       }
       if (code === exitCodes.timeout) out('timeout: not every assigned device reported done before --timeout');
+      if (code === exitCodes.failed) out(`failed: ${failed.length === 1 ? 'a part was' : `${failed.length} parts were`} not flown to the end (${failed.map(([n]) => n).join(', ')}: above)`);
     }
   }
   return code;

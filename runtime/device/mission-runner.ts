@@ -11,7 +11,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
-import type { ActiveMission, Assignment, HazardSet, MissionState, Task, TaskOrigin } from '../mission/types.js';
+import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect, MissionState, Task, TaskOrigin } from '../mission/types.js';
 import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask } from '../mission/reassign.js';
@@ -25,6 +25,7 @@ import type { Point } from '../../agents/api/agent.js';
 import type { Hal } from './hal-setup.js';
 import type { TelemetryFacts } from './telemetry-gate.js';
 import { intakeCommand } from './intake.js';
+import { endedParts } from './ended-parts.js';
 import { missionBlockOf } from './mission-adapter.js';
 import type { DeviceMetrics } from './observability.js';
 import { decodeMissionSnapshot, encodeMissionSnapshot } from './mission-snapshot.js';
@@ -62,6 +63,7 @@ const reportedAirborneDm = 20;
 const committedRefsMax = 100_000; // command refs remembered for replay answers; oldest evicted
 const decisionsKept = 200; // newest decisions in the retained JSON log and in snapshots; older ones only in the proofs published at commit (proof/<height>), for an archive to keep
 const explainedMax = 1_024; // refusals recently explained (one ack per arrival burst); oldest forgotten
+const progressKeptMax = 64; // commands whose progress is remembered (progressOf), and missions whose part ended (partEnded); oldest forgotten
 const resumePollMs = 200; // a restart's resume asks for the drone's position this often...
 const resumePositionWaitMs = 10_000; // ...for this long, then resumes from the committed progress alone
 /** A refusal with the same key (a command, or one reason for payloads that name none) is explained at
@@ -108,7 +110,15 @@ export class MissionRunner {
   private readonly strangers = new RepeatLog<StrangerRefusal>();
   /** Their acks: a few a second per claimed sender and in all (a flood must not make the fleet sign thousands). */
   private readonly strangerAcks = new AckBudget(refusalAckBudget, Date.now());
-  private progress: { command: string; progress: number } | null = null;
+  /** The most progress this device has reported of each command it executes, per mille: its acks and
+   *  the status say this, never less. Before, a route grown on a reassign (4 waypoints to 8) fell back
+   *  (progress 250, started 125), and the status said 0% while the mission was held (the hold's own ack
+   *  was the last). */
+  private readonly progressOf = new Map<string, number>();
+  /** Missions whose part of this device's a committed block ended (endedParts): its executor's later
+   *  reports of the mission command (a lost drone's rtl carries the mission's id) are not acked as if
+   *  the part went on or was done (only a failure is). */
+  private readonly partEnded = new Set<string>();
   /** The planned waypoint the executor's route starts at (runTask). */
   private routeBase = 0;
   /** A resume waiting for the drone's position (resumeOwnTask). */
@@ -277,6 +287,7 @@ export class MissionRunner {
         if (!this.replaying) for (const e of changed) this.o.log.info({ event: e.type, cell: e.cell, attesters: e.attesters }, `${e.type === 'hazard-committed' ? 'hazard committed' : 'hazard cleared'} at cell ${e.cell.join(',')}`);
       }
     }
+    const missionBefore = this.state.mission;
     const r = applyBlock(this.state, mb);
     this.state = r.state;
     for (const tx of mb.txs) {
@@ -302,6 +313,9 @@ export class MissionRunner {
     }
     this.executor.keepFence(this.state.geofence, this.state.geofenceAltDmMax, this.zones);
     if (r.effects.some((e) => e.type === 'decision')) this.o.control.proof(cb.certificate.height, cb.proof);
+    // Before the block's tasks run: a task under the mission's id for a drone whose part ended (a lost
+    // drone's rtl) is not acked as that part (onExec).
+    this.sayEnded(missionBefore, cb.block.height, mb.txs, r.effects, () => ctx.manifestAt(cb.block.height).body.validators.some((v) => v.id === this.o.id));
     for (const e of r.effects) {
       switch (e.type) {
         case 'decision': {
@@ -358,6 +372,40 @@ export class MissionRunner {
       }
     }
     if (fresh.length > 0) this.o.control.log(this.decisions, fresh);
+  }
+
+  /**
+   * The parts of `before` (the mission before the block at `height`) that the block ended unflown
+   * (endedParts), said in acks of the mission command: this device's own part as failed, with the
+   * reason and the progress it made; and, from a validator, each ended part (its own too) as `ended`,
+   * which murmurctl believes once validators holding more power than the faulty ones may hold say the
+   * same, so a silent drone's part is accounted for too. Before, no device said anything of such a
+   * part, and `murmurctl send --wait executed` waited for it until --timeout (exit 4). `isValidator`:
+   * whether this device is one under the manifest in force at `height`.
+   */
+  private sayEnded(before: ActiveMission | null, height: number, txs: MissionBlock['txs'], effects: readonly MissionEffect[], isValidator: () => boolean): void {
+    if (before === null) return;
+    const ended = endedParts(before, this.state.mission, height, txs, effects);
+    const validator = ended.length > 0 && isValidator();
+    for (const p of ended) {
+      if (p.node === this.o.id) {
+        const progress = this.keepProgress(before.id, p.progress);
+        if (this.partEnded.size >= progressKeptMax) this.partEnded.delete(this.partEnded.values().next().value as string);
+        this.partEnded.add(before.id);
+        this.o.log.info({ event: 'part-ended', mission: before.id, reason: p.reason, progress }, `its part of mission ${before.id} ended: ${p.reason}`);
+        this.ack({ command: before.id, stage: 'failed', height, reason: p.reason, progress });
+      }
+      if (validator) this.ack({ command: before.id, stage: 'ended', height, reason: p.reason, progress: p.progress, assigned: p.to !== null ? [p.node, p.to] : [p.node] });
+    }
+  }
+
+  /** The progress of `command` this device says: the most it said before, or `progress` if more. */
+  private keepProgress(command: string, progress: number): number {
+    const kept = Math.max(this.progressOf.get(command) ?? 0, progress);
+    this.progressOf.delete(command);
+    if (this.progressOf.size >= progressKeptMax) this.progressOf.delete(this.progressOf.keys().next().value as string);
+    this.progressOf.set(command, kept);
+    return kept;
   }
 
   /**
@@ -498,8 +546,15 @@ export class MissionRunner {
   }
 
   private onExec(r: ExecReport): void {
-    this.progress = { command: r.command, progress: r.progress };
-    this.ack({ command: r.command, stage: r.stage, height: this.committed.get(r.command) ?? 0, reason: r.reason, progress: r.progress });
+    if (this.partEnded.has(r.command) && r.stage !== 'failed') {
+      // Its part ended and was acked so (sayEnded): what the executor does under the mission's id now
+      // (the rtl of a drone lost from it) is not its part going on, nor done. A failure of it is still
+      // said (an automatic rtl not carried out: a pilot has the vehicle).
+      this.o.log.info({ event: 'exec-report', command: r.command, stage: r.stage, reason: r.reason }, `task ${r.command}: ${r.stage}${r.reason ? ` (${r.reason})` : ''}, after its part of the mission ended: not acked`);
+      return;
+    }
+    const progress = this.keepProgress(r.command, r.stage === 'done' ? 1000 : r.progress);
+    this.ack({ command: r.command, stage: r.stage, height: this.committed.get(r.command) ?? 0, reason: r.reason, progress });
   }
 
   private ack(a: { command: string; stage: AckStage; height: number; reason: string; progress?: number; assigned?: string[]; blockHash?: Uint8Array }): void {
@@ -633,7 +688,11 @@ export class MissionRunner {
   missionSummary(): StatusJson['mission'] {
     const m = this.state.mission;
     if (!m) return null;
-    const p = this.progress && this.progress.command === m.id ? this.progress.progress : 0;
+    // Of the mission, whatever command this device acked last (a hold's own ack said 0% before), and at
+    // least what its committed telemetry says it flew (a restart remembers no ack).
+    const mine = m.assignments.find((a) => a.node === this.o.id);
+    const committed = mine && mine.waypoints.length > 0 ? Math.floor(((mine.flown ?? 0) * 1000) / mine.waypoints.length) : 0;
+    const p = m.done.includes(this.o.id) ? 1000 : Math.max(this.progressOf.get(m.id) ?? 0, committed);
     return { id: m.id, status: m.status, progressPct: Math.floor(p / 10) };
   }
 

@@ -7,7 +7,12 @@ import { limits } from '../lib/limits.js';
 import { encodeCbor } from './cbor.js';
 import { array, bytes, fail, id, map, onlyKeys, oneOf, text, uint } from './fields.js';
 
-export const ackStages = ['refused', 'committed', 'rejected', 'accepted', 'started', 'progress', 'done', 'failed'] as const;
+/** `ended`: a committed block ended a drone's part of a mission before it was flown (an abort, an rtl or
+ *  land of it, a mission that replaced it, or the swarm took the part away: runtime/device/ended-parts.ts).
+ *  Each validator says so of every such part, its own or another drone's (a silent drone says nothing),
+ *  and murmurctl believes it once validators holding more power than the faulty ones may hold agree.
+ *  Added after the others: a murmurctl of a version before it cannot parse such an ack and drops it. */
+export const ackStages = ['refused', 'committed', 'rejected', 'accepted', 'started', 'progress', 'done', 'failed', 'ended'] as const;
 export type AckStage = (typeof ackStages)[number];
 
 export interface AckBody {
@@ -17,11 +22,12 @@ export interface AckBody {
   readonly stage: AckStage;
   /** Height of the block that committed the command; 0 before commit. */
   readonly height: number;
-  /** Why it was refused, rejected or failed; "" otherwise. */
+  /** Why it was refused, rejected, failed or ended; "" otherwise. */
   readonly reason: string;
   /** Execution progress 0..1000 (started: 0, or the progress made when a route is carried on from its middle; done 1000). */
   readonly progress: number;
-  /** Devices that were given a part of the command (accepted acks); empty otherwise. */
+  /** Devices that were given a part of the command (accepted acks); for an ended ack, the drone whose
+   *  part ended and, when another drone flies it on, that drone; empty otherwise. */
   readonly assigned: readonly string[];
   /** Accepted and rejected acks: BLAKE2b-256 of the committed block's bytes; null otherwise. */
   readonly blockHash: Uint8Array | null;

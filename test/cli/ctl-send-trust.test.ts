@@ -312,6 +312,72 @@ describe.concurrent('murmurctl send --wait executed', () => {
     // Said once, then each drone's end.
     expect(r.stdout).toBe(`${beforeDone}  v0: done\n  v1: done\n`);
   }, 30_000);
+
+  /** Proves `envelope` committed at height 3 and has v0 and v1 (f + 1) say it was accepted, assigned to `assigned`. */
+  async function commitAccepted(fx: FleetFixture, envelope: Uint8Array, command: string, assigned: string[]): Promise<void> {
+    const block = encodeBlock({ height: 3, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+    const blockHash = hash(block);
+    const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 3, round: 0, blockHash }));
+    const certificate = { height: 3, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+    await device.publishAsync(controlTopics(fx.fleet).proof(3), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+    for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 3, reason: '', blockHash, assigned });
+  }
+
+  // A part a committed block ended (an abort, an rtl of its drone, a replacing mission) never reports
+  // done, and a silent drone says nothing at all: the wait ran to --timeout (exit 4) though the mission
+  // was over. The validators say such an end (stage ended), believed from f + 1 of them by power.
+  it('a part that a committed abort ended is said so once f + 1 validators agree, and the wait ends failed (exit 1); one validator alone is not believed', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'exec-b', validators: 4, seed: 25 });
+    const live = { stdout: '' };
+    let lone = true;
+    const r = await send(
+      fx,
+      'eb',
+      async (envelope, command) => {
+        await commitAccepted(fx, envelope, command, ['v0', 'v1']);
+        await ack(fx, 'v0', { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+        const ended = { command, stage: 'ended' as const, height: 7, progress: 250, reason: 'aborted by abort op/00112233445566778899aabbccddeeff at height 7', blockHash: null, assigned: ['v1'] };
+        // One validator (v3: as much power as the faulty ones may hold) and a statement of another
+        // reason from v2: neither ends the wait.
+        await ack(fx, 'v3', ended);
+        await ack(fx, 'v2', { ...ended, reason: 'aborted by abort op/ffeeddccbbaa99887766554433221100 at height 7' });
+        await pause(1_500);
+        lone = live.stdout.includes('v1: ended');
+        await ack(fx, 'v0', ended);
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false, live },
+    );
+    expect(lone, 'believed from one validator').toBe(false);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/\n {2}v0: done\n {2}v1: ended \(aborted by abort op\/00112233445566778899aabbccddeeff at height 7; said by v0, v3\)\nfailed: a part was not flown to the end \(v1: above\)\n$/);
+  }, 30_000);
+
+  it('a part handed to another drone is that drone\'s to finish: the wait ends when it reports done again (exit 0)', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'exec-c', validators: 4, seed: 26 });
+    const live = { stdout: '' };
+    let early = true;
+    const r = await send(
+      fx,
+      'ec',
+      async (envelope, command) => {
+        await commitAccepted(fx, envelope, command, ['v0', 'v1']);
+        // v0 finished its own part, then took v1's (silent) on: its done before that is not the end.
+        await ack(fx, 'v0', { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+        const handed = { command, stage: 'ended' as const, height: 9, progress: 500, reason: 'handed to v0: no telemetry of v1 committed for 30 s (lostAfterS 30)', blockHash: null, assigned: ['v1', 'v0'] };
+        for (const v of ['v0', 'v2']) await ack(fx, v, handed);
+        await pause(1_500);
+        early = live.stdout.includes('v1: handed');
+        await ack(fx, 'v0', { command, stage: 'started', height: 3, progress: 500, reason: '', blockHash: null });
+        await ack(fx, 'v0', { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false, live },
+    );
+    expect(early, 'ended before the taker finished').toBe(false);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\n {2}v0: done\n {2}v1: handed to v0: no telemetry of v1 committed for 30 s \(lostAfterS 30\) \(said by v0, v2\)\n$/);
+  }, 30_000);
 });
 
 describe.concurrent('murmurctl send cut short by Ctrl-C', () => {

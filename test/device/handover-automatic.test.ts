@@ -47,7 +47,10 @@ describe.concurrent('a vehicle a pilot took from its part of a goto (reassignHan
     commit(r, 2, [report(100, 150)]);
     expect(r.state.drones.find((d) => d.id === 'd1')?.activity).toBe('returning');
     expect(r.state.mission).toBeNull();
+    // Its part of the goto ended (dropped: a goto's part is its own drone's place), then the rtl under
+    // the mission's id is not carried out.
     expect(acks.filter((a) => a.stage === 'failed').slice(failedBefore)).toEqual([
+      expect.objectContaining({ command: 'ops/01', reason: 'dropped: d1 battery 10% is below the 25% reserve; its 1 unflown waypoints are not flown' }),
       expect.objectContaining({ command: 'ops/01', reason: expect.stringMatching(/^not carried out: the flight controller left the executor's control: a pilot took it \(a manual mode\); the swarm's automatic rtl does not take the vehicle back \(an operator's command does\)$/) }),
     ]);
     expect(logs.some((l) => /^task ops\/01: not carried out: .*a pilot took it/.test(l))).toBe(true);

@@ -61,7 +61,7 @@ describe('resuming this device\'s part after a restart', () => {
     expect(given).toEqual([]);
     next.block = { height: 3, timeMs: 10_002, members, txs: [resume] } satisfies MissionBlock;
     const cb = { block: { height: 3 }, hash: new Uint8Array(32), certificate: { height: 3, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock;
-    r.onCommit(cb, { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell);
+    r.onCommit(cb, { core: { chain: { manifestAt: () => ({ body: { validators: [{ id: 'd1', power: 1 }, { id: 'd2', power: 1 }] } }) } } } as unknown as NodeShell);
     expect(r.state.mission?.status).toBe('active');
     expect(given.map((t) => t.type)).toEqual(['resume', 'waypoints']);
     expect(given[1]).toMatchObject({ type: 'waypoints', mission: 'ops/02', waypoints: [{ n: 0, e: 1_000 }] });
@@ -100,7 +100,7 @@ describe('resuming this device\'s part after a restart', () => {
     vi.spyOn(Executor.prototype, 'handedOverBecause').mockReturnValue('the vehicle moved 30 m from where it held (mode hold): a pilot flies it');
     next.block = { height: 3, timeMs: 10_002, members, txs: [resume] } satisfies MissionBlock;
     const cb = { block: { height: 3 }, hash: new Uint8Array(32), certificate: { height: 3, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock;
-    r.onCommit(cb, { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell);
+    r.onCommit(cb, { core: { chain: { manifestAt: () => ({ body: { validators: [{ id: 'd1', power: 1 }, { id: 'd2', power: 1 }] } }) } } } as unknown as NodeShell);
     expect(given.map((t) => t.type)).toEqual(['resume']);
   });
 
@@ -115,7 +115,7 @@ describe('resuming this device\'s part after a restart', () => {
     const r = runner(s2.state);
     r.resumeOwnTask();
     const commit = (height: number): CommittedBlock => ({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) }) as unknown as CommittedBlock;
-    const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+    const shell = { core: { chain: { manifestAt: () => ({ body: { validators: [{ id: 'd1', power: 1 }, { id: 'd2', power: 1 }] } }) } } } as unknown as NodeShell;
     // A hazard committed on the route while held: the held mission is re-planned, and it stays held.
     next.block = { height: 3, timeMs: 10_002, members, txs: [], hazards: { cellDm: 100, cells: [[0, 10]] } } satisfies MissionBlock;
     r.onCommit(commit(3), shell);
@@ -210,7 +210,7 @@ describe('restarted mid-mission, it resumes from its committed progress', () => 
     const s1 = applyBlock(initialMissionState(), { height: 1, timeMs: 10_000, members, txs: [goto] });
     const s2 = applyBlock(s1.state, { height: 2, timeMs: 10_001, members, txs: [at(1_200, 2)] });
     const commit = (height: number): CommittedBlock => ({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) }) as unknown as CommittedBlock;
-    const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+    const shell = { core: { chain: { manifestAt: () => ({ body: { validators: [{ id: 'd1', power: 1 }, { id: 'd2', power: 1 }] } }) } } } as unknown as NodeShell;
     const given: Task[] = [];
     vi.spyOn(Executor.prototype, 'run').mockImplementation((_c: string, t: Task) => void given.push(t));
     let pos: { northM: number; eastM: number; upM: number } | null = null;

@@ -23,7 +23,7 @@ export const goto: Extract<MissionTx, { kind: 'command' }> = { kind: 'command', 
 export const report = (flown: number, altDm: number): MissionTx => ({ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 100 }, altDm, batteryPermille: 900, completed: null, progress: { mission: 'ops/01', flown } });
 
 /** What the runner is handed as the node shell: only the manifest lookup is read. */
-export const shell = { core: { chain: { manifestAt: () => undefined } } } as unknown as NodeShell;
+export const shell = { core: { chain: { manifestAt: () => ({ body: { validators: [{ id: 'd1', power: 1 }, { id: 'd2', power: 1 }] } }) } } } as unknown as NodeShell;
 
 /** The flight commands a companion frame carries (what moves the vehicle or changes its mode), or
  *  null for the rest (heartbeats, message requests, parameters). */
