@@ -201,20 +201,35 @@ describe('four murmur processes on Mosquitto', () => {
     expect(decisions.filter((d) => d.type === 'noop' && d.outcome === 'accepted').length).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
-  it('holds, resumes and aborts a running mission, each acknowledged by every device flying it; status shows all four', async () => {
+  it('holds, resumes and aborts a running mission, each acknowledged by every device flying it; the survey\'s own wait ends aborted; status shows all four', async () => {
     // Large enough that the drones cannot finish it while murmurctl starts three times on a loaded machine.
-    const survey = await fleet.ctl(['send', 'mission.survey', '--arg', area(400), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'committed', '--timeout', '20s', '--json']);
-    expect(survey.code, survey.stdout).toBe(0);
-    // Drones whose battery the earlier missions drained below the reserve are left out by the allocator.
-    const flying = (JSON.parse(survey.stdout) as SendJson).assigned;
-    expect(flying.length, survey.stdout).toBeGreaterThan(0);
+    // Its own wait (--wait executed) goes on meanwhile: before, no device ever said its part ended, and it
+    // timed out (exit 4) long after the abort.
+    const tasksFrom = fleet.devices.get('d1')?.output.length ?? 0;
+    const surveyWait = fleet.ctl(['send', 'mission.survey', '--arg', area(400), '--arg', 'spacingM=25', '--arg', 'altM=10', '--arg', 'replace=true', '--wait', 'executed', '--timeout', '60s', '--json'], 75_000);
+    const tasked = (): boolean => (fleet.devices.get('d1')?.output ?? '').slice(tasksFrom).includes('"event":"task"');
+    for (let i = 0; i < 200 && !tasked(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(tasked(), 'the survey committed and d1 tasked').toBe(true);
+    const acked: string[][] = [];
     for (const verb of ['hold', 'resume', 'abort']) {
       const r = await fleet.ctl(['send', verb, '--wait', 'executed', '--timeout', '20s', '--json']);
       expect(r.code, `${verb}: ${r.stdout}`).toBe(0);
       const out = JSON.parse(r.stdout) as SendJson;
       expect(out.outcome).toBe('accepted');
-      expect(out.assigned).toEqual(flying);
-      expect(Object.values(out.execution).map((e) => e.stage)).toEqual(flying.map(() => 'done'));
+      acked.push(out.assigned);
+      expect(Object.values(out.execution).map((e) => e.stage)).toEqual(out.assigned.map(() => 'done'));
+    }
+    const survey = await surveyWait;
+    // Drones whose battery the earlier missions drained below the reserve are left out by the allocator.
+    const surveyed = JSON.parse(survey.stdout) as SendJson & { execution: Record<string, { stage: string; reason: string; saidBy?: string[] }> };
+    const flying = surveyed.assigned;
+    expect(flying.length, survey.stdout).toBeGreaterThan(0);
+    expect(acked).toEqual([flying, flying, flying]);
+    // Each part ended by the abort, said by f + 1 validators at least: exit 1 (failed during execution).
+    expect(survey.code, survey.stdout).toBe(1);
+    for (const n of flying) {
+      expect(surveyed.execution[n], `${n}: ${survey.stdout}`).toMatchObject({ stage: 'ended', reason: expect.stringMatching(/^aborted by abort ops\/[0-9a-f]{32} at height \d+$/) });
+      expect(surveyed.execution[n]?.saidBy?.length).toBeGreaterThanOrEqual(2);
     }
     const again = await fleet.ctl(['send', 'resume', '--timeout', '20s']);
     expect(again.code).toBe(3);
