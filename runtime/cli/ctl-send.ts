@@ -654,7 +654,7 @@ function commitLines(r: SendResult): string[] {
 
 function report(r: SendResult, wait: string, badProofs: string[], json: boolean, commitSaid = false): number {
   // A part another drone took on is that drone's to finish; one ended unflown is not done.
-  const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed' || e.stage === 'ended');
+  const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed' || e.stage === 'ended').sort(([x], [y]) => (x < y ? -1 : 1));
   const code =
     r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
     : r.outcome === 'timeout' ? exitCodes.timeout

@@ -353,6 +353,27 @@ describe.concurrent('murmurctl send --wait executed', () => {
     expect(r.stdout).toMatch(/\n {2}v0: done\n {2}v1: ended \(aborted by abort op\/00112233445566778899aabbccddeeff at height 7; said by v0, v3\)\nfailed: a part was not flown to the end \(v1: above\)\n$/);
   }, 30_000);
 
+  it('every part aborted: each line says so, and the last names the parts in id order', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'exec-d', validators: 4, seed: 27 });
+    const r = await send(
+      fx,
+      'ed',
+      async (envelope, command) => {
+        await commitAccepted(fx, envelope, command, ['v0', 'v1']);
+        // v1 is heard first: its part comes first in what murmurctl collects.
+        await ack(fx, 'v1', { command, stage: 'started', height: 3, reason: '', blockHash: null });
+        await ack(fx, 'v0', { command, stage: 'started', height: 3, reason: '', blockHash: null });
+        for (const about of ['v1', 'v0']) {
+          for (const v of ['v2', 'v3']) await ack(fx, v, { command, stage: 'ended', height: 8, progress: 0, reason: 'aborted by abort op/00112233445566778899aabbccddeeff at height 8', blockHash: null, assigned: [about] });
+        }
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/\n {2}v0: ended \(aborted by abort op\/00112233445566778899aabbccddeeff at height 8; said by v2, v3\)\n {2}v1: ended \(.*\)\nfailed: 2 parts were not flown to the end \(v0, v1: above\)\n$/);
+  }, 30_000);
+
   it('a part handed to another drone is that drone\'s to finish: the wait ends when it reports done again (exit 0)', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'exec-c', validators: 4, seed: 26 });
     const live = { stdout: '' };
