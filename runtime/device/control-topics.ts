@@ -74,6 +74,9 @@ export interface StatusJson {
   /** upM null: the flight controller says the drone's height is not known (its estimator's vertical
    *  position invalid), and no stale number stands for it. */
   readonly position: { readonly northM: number; readonly eastM: number; readonly upM: number | null } | null;
+  /** The mission in force; `progressPct`: this device's part of it, the most it has acked (never less:
+   *  not the last ack of any command, which under a hold was the hold's), at least what its committed
+   *  telemetry says it flew, 100 once done (MissionRunner.missionSummary). */
   readonly mission: { readonly id: string; readonly status: string; readonly progressPct: number } | null;
   /** Why the vehicle is out of this device's hands (a pilot's mode switch or sticks, the flight
    *  controller's own failsafe) until the swarm commits a new task for it; absent while the device
