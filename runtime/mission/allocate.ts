@@ -4,6 +4,7 @@
 
 import { compareIds } from '../lib/ids.js';
 import { dist2, type Lane } from './geometry.js';
+import { isqrt } from './hazards.js';
 import type { DroneState, PointDm, Route } from './types.js';
 
 export const originDm: PointDm = { n: 0, e: 0 };
@@ -59,17 +60,80 @@ export function matchNearest(targets: readonly PointDm[], drones: readonly Drone
   return out;
 }
 
-/** Splits lanes into contiguous groups, one per drone (the first `lanes % drones` get one more). */
+/** Decimetres flown along a lane (west to east or back). */
+const laneDm = (l: Lane): number => Math.abs(l.to - l.from);
+
+/** Decimetres of the turn from the end of lane `a` to the start of lane `b` (integer square root). */
+const turnDm = (a: Lane, b: Lane): number => isqrt(dist2({ n: a.n, e: a.to }, { n: b.n, e: b.from }));
+
+/** How many contiguous groups of at most `capDm` each (lanes plus the turns inside a group) the
+ *  lanes take, packing each group as full as it goes. */
+function groupsWithin(lanes: readonly Lane[], capDm: number): number {
+  let groups = 0;
+  let load = Infinity;
+  for (let i = 0; i < lanes.length; i++) {
+    const l = lanes[i] as Lane;
+    const more = load === Infinity ? Infinity : turnDm(lanes[i - 1] as Lane, l) + laneDm(l);
+    if (load + more <= capDm) load += more;
+    else {
+      groups++;
+      load = laneDm(l);
+    }
+  }
+  return groups;
+}
+
+/** Decimetres of lanes `from`..`to` - 1 flown as one group: the lanes and the turns between them. */
+function groupDm(lanes: readonly Lane[], from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += laneDm(lanes[i] as Lane) + (i > from ? turnDm(lanes[i - 1] as Lane, lanes[i] as Lane) : 0);
+  return sum;
+}
+
+/**
+ * Splits lanes, in order, into contiguous groups, one per drone (`groups` of them, one per lane when
+ * there are fewer lanes), by flight length (each group's lanes plus the turns between them), not by
+ * lane count: a count alone gave one drone of a triangle 6 times the flight of another. Integer
+ * decimetres throughout. First the smallest cap on a group's length that the lanes fit under in
+ * `groups` groups (binary search); then each group, in order, takes lanes while that brings it nearer
+ * its fair share of what is left (what is left over the groups left), never past the cap, and always
+ * leaving the rest a way to fit under the cap in the groups after it, each with at least one lane.
+ */
 export function splitLanes(lanes: readonly Lane[], groups: number): Lane[][] {
+  const count = Math.min(groups, lanes.length);
+  if (count <= 0) return [];
+  let lo = Math.max(...lanes.map(laneDm));
+  let hi = groupDm(lanes, 0, lanes.length);
+  // At most about 53 rounds: the bounds are integers below 2^53.
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (groupsWithin(lanes, mid) <= count) hi = mid;
+    else lo = mid + 1;
+  }
+  const cap = lo;
   const out: Lane[][] = [];
-  const base = Math.floor(lanes.length / groups);
-  const extra = lanes.length % groups;
-  let at = 0;
-  for (let g = 0; g < groups; g++) {
-    const size = base + (g < extra ? 1 : 0);
-    if (size === 0) break;
-    out.push(lanes.slice(at, at + size));
-    at += size;
+  let start = 0;
+  for (let g = 0; g < count; g++) {
+    const groupsLeft = count - g; // this one included
+    if (groupsLeft === 1) {
+      out.push(lanes.slice(start));
+      break;
+    }
+    // The fair share is left / groupsLeft; compared times groupsLeft to stay in integers.
+    const left = groupDm(lanes, start, lanes.length);
+    let end = start + 1;
+    let load = laneDm(lanes[start] as Lane);
+    while (end < lanes.length - (groupsLeft - 1)) {
+      const next = load + turnDm(lanes[end - 1] as Lane, lanes[end] as Lane) + laneDm(lanes[end] as Lane);
+      if (next > cap) break;
+      const mustTake = groupsWithin(lanes.slice(end), cap) > groupsLeft - 1;
+      const nearer = Math.abs(next * groupsLeft - left) < Math.abs(load * groupsLeft - left);
+      if (!mustTake && !nearer) break;
+      load = next;
+      end++;
+    }
+    out.push(lanes.slice(start, end));
+    start = end;
   }
   return out;
 }
