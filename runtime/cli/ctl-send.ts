@@ -648,7 +648,7 @@ function commitLines(r: SendResult): string[] {
   return [
     `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
     `certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`,
-    r.outcome === 'rejected' ? `rejected: ${r.reason}` : `accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}`,
+    r.outcome === 'rejected' ? `rejected: ${r.reason}` : `accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}${r.reason ? `; ${r.reason}` : ''}`,
   ];
 }
 

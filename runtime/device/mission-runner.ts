@@ -14,7 +14,7 @@ import { assignedModel } from '../mission/models.js';
 import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect, MissionState, Task, TaskOrigin } from '../mission/types.js';
 import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
-import { assignmentTask } from '../mission/reassign.js';
+import { assignmentTask, reassignText } from '../mission/reassign.js';
 import { plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
@@ -302,6 +302,13 @@ export class MissionRunner {
       const d = e.decision;
       fresh.push({ height: d.height, index: d.index, command: d.id, operator: d.operator, type: d.type, outcome: d.outcome, reason: d.reason, blockHash });
     }
+    // A drone lost from the mission, and who flies its part or that nobody does, is the machine's own
+    // decision from the block: in the audit too, after the block's transactions (its index past them).
+    let after = mb.txs.length;
+    for (const e of r.effects) {
+      if (e.type !== 'reassign') continue;
+      fresh.push({ height: e.height, index: after++, command: e.mission, operator: 'swarm', type: 'reassign', outcome: 'accepted', reason: reassignText(e), blockHash });
+    }
     this.decisions.push(...fresh);
     if (this.decisions.length > decisionsKept) this.decisions.splice(0, this.decisions.length - decisionsKept);
     if (this.replaying) return;
@@ -363,7 +370,7 @@ export class MissionRunner {
           this.o.log.info({ event: 'replan', mission: e.mission, nodes: e.nodes, keepOuts: e.keepOuts }, `committed hazards re-routed ${e.nodes.length} drones around ${e.keepOuts} keep-out zones`);
           break;
         case 'reassign':
-          this.o.log.warn({ event: 'reassign', mission: e.mission, from: e.from, cause: e.cause, to: e.to, waypoints: e.waypoints }, `${e.reason}: ${e.from} leaves mission ${e.mission}; ${e.to ? `${e.to} flies its ${e.waypoints} unflown waypoints` : `its ${e.waypoints} unflown waypoints are dropped`}`);
+          this.o.log.warn({ event: 'reassign', mission: e.mission, from: e.from, cause: e.cause, to: e.to, waypoints: e.waypoints }, reassignText(e));
           break;
         case 'param':
         case 'geofence':

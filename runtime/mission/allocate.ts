@@ -22,12 +22,24 @@ export function batteryProblem(d: DroneState, reservePermille: number): string |
   return `${d.id} battery ${Math.floor(d.batteryPermille / 10)}% is below the ${Math.floor(reservePermille / 10)}% reserve`;
 }
 
-export function availableDrones(drones: readonly DroneState[], reservePermille: number, only: readonly string[] | null): { ok: DroneState[]; excluded: string[] } {
+/**
+ * Why a drone's committed telemetry is too old for it to take a new task: none committed for more than
+ * `lostAfterMs` of block time (the silence after which a drone of a mission is lost: reassign.ts). A
+ * drone that has never reported (0) is not judged here: its silence counts from the mission's start.
+ */
+export function silenceProblem(d: DroneState, timeMs: number, lostAfterMs: number): string | null {
+  if (d.telemetryMs <= 0 || timeMs - d.telemetryMs <= lostAfterMs) return null;
+  return `no telemetry of ${d.id} committed for ${Math.floor((timeMs - d.telemetryMs) / 1000)} s (lostAfterS ${Math.floor(lostAfterMs / 1000)})`;
+}
+
+/** The drones that may take a part of a new mission at block time `timeMs` (of `only`, when given),
+ *  in id order, and why each other one may not: battery under the reserve, or silent (silenceProblem). */
+export function availableDrones(drones: readonly DroneState[], reservePermille: number, only: readonly string[] | null, timeMs: number, lostAfterMs: number): { ok: DroneState[]; excluded: string[] } {
   const ok: DroneState[] = [];
   const excluded: string[] = [];
   for (const d of drones) {
     if (only && !only.includes(d.id)) continue;
-    const p = batteryProblem(d, reservePermille);
+    const p = batteryProblem(d, reservePermille) ?? silenceProblem(d, timeMs, lostAfterMs);
     if (p) excluded.push(p);
     else ok.push(d);
   }

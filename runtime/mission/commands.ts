@@ -1,7 +1,7 @@
 // What each command does to the mission state, after the role check: parse args, check state,
 // geofence and battery, then return the new state and the tasks, or a reason to reject.
 
-import { availableDrones, allocateSlots, allocateSurvey, batteryProblem } from './allocate.js';
+import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, silenceProblem } from './allocate.js';
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
 import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legOutside, type FormationShape } from './geometry.js';
@@ -22,7 +22,9 @@ export const manifestDelayHeights = 2;
 /** After its last waypoint a survey's drone returns home; a goto's or formation's holds there. */
 export const thenOf = (kind: MissionKind): 'return' | 'hold' => (kind === 'survey' ? 'return' : 'hold');
 
-export type Outcome = { readonly ok: true; readonly state: MissionState; readonly effects: MissionEffect[] } | { readonly ok: false; readonly reason: string };
+/** `note`: for an accepted command, what the audit should say besides (the drones a mission left out,
+ *  and why); the decision's reason. */
+export type Outcome = { readonly ok: true; readonly state: MissionState; readonly effects: MissionEffect[]; readonly note?: string } | { readonly ok: false; readonly reason: string };
 
 const reject = (reason: string): Outcome => ({ ok: false, reason });
 
@@ -62,7 +64,7 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       if (nodes === null) return reject('args.node or args.nodes must name the drone or drones to send');
       for (const id of nodes) {
         const d = s.drones.find((x) => x.id === id);
-        const p = d ? batteryProblem(d, reservePermille(s)) : null;
+        const p = d ? (batteryProblem(d, reservePermille(s)) ?? silenceProblem(d, block.timeMs, lostAfterMs(s))) : null;
         if (p) return reject(p);
       }
       // A group flies the same path, each drone offset east by the formation spacing so they keep apart.
@@ -188,6 +190,7 @@ function routeOutside(route: readonly PointDm[], fence: readonly PointDm[], skip
 }
 
 const reservePermille = (s: MissionState): number => Math.round(paramOf(s.params, 'batteryReservePct') * 10);
+const lostAfterMs = (s: MissionState): number => paramOf(s.params, 'lostAfterS') * 1000;
 
 /** Shared path of survey, goto and formation: state check, allocation, geofence check, tasks. */
 function startMission(
@@ -204,7 +207,8 @@ function startMission(
   const altDm = toDm(num(a, 'altM', paramSpecs.altitudeM!.min, paramSpecs.altitudeM!.max, paramOf(s.params, 'altitudeM')));
   const speedDmps = toDm(num(a, 'speedMps', paramSpecs.speedMps!.min, paramSpecs.speedMps!.max, paramOf(s.params, 'speedMps')));
   const chosen = only ?? nodesArg(a, 'drones', block.members.devices);
-  const { ok: drones, excluded } = availableDrones(s.drones, reservePermille(s), chosen);
+  // A drone silent for lostAfterS would be lost at once and its part handed on or dropped: left out.
+  const { ok: drones, excluded } = availableDrones(s.drones, reservePermille(s), chosen, block.timeMs, lostAfterMs(s));
   if (drones.length === 0) return reject(`no drone is available${excluded.length > 0 ? `: ${excluded.join('; ')}` : ''}`);
   if (s.geofence && altDm > s.geofenceAltDmMax) return reject(`altitude ${altDm / 10} m is above the geofence ceiling of ${s.geofenceAltDmMax / 10} m`);
   const routes = plan(drones);
@@ -260,7 +264,7 @@ function startMission(
   }
   const tasked = new Set(assignments.map((x) => x.node));
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
-  return { ok: true, state: { ...s, mission, drones: drones2 }, effects };
+  return { ok: true, state: { ...s, mission, drones: drones2 }, effects, ...(excluded.length > 0 ? { note: `left out: ${excluded.join('; ')}` } : {}) };
 }
 
 /** The drones of the mission that have not finished their part: those a hold or resume concerns (one

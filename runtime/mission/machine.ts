@@ -59,7 +59,7 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
       operator: tx.operator,
       type: tx.type,
       outcome: outcome.ok ? 'accepted' : 'rejected',
-      reason: outcome.ok ? '' : outcome.reason,
+      reason: outcome.ok ? (outcome.note ?? '') : outcome.reason,
     };
     effects.push({ type: 'decision', decision });
     if (outcome.ok) {

@@ -8,6 +8,8 @@
 //     or soon will), or
 //   - no telemetry of it was committed for lostAfterS of block time since the mission started (it
 //     crashed, or its device is down or cut off: a device reports at least every 30 s, hovering), or
+//     since its last report for one already silent that long at the start (allocation leaves such a
+//     drone out of a new mission: allocate.ts silenceProblem), or
 //   - with the reassignHandedOver parameter at 1, its telemetry committed in this block says it was
 //     handed over from the mission (a pilot or its flight controller's own failsafe took the vehicle,
 //     or a restart found it on the ground after it flew for the mission and left it there:
@@ -73,8 +75,12 @@ export function lostDrones(s: MissionState, m: ActiveMission, members: ReadonlyS
       out.push({ node: a.node, cause: 'battery', reason: low });
       continue;
     }
-    // (A snapshot older than these times restores startMs as its own block time: mission-snapshot.ts.)
-    const heard = Math.max(d.telemetryMs, m.startMs);
+    // Silence counts from the mission's start (a drone parked reports less often than one flying),
+    // but not for a drone already silent for lostAfterS then: it is not given a fresh lostAfterS, by
+    // which time the others may have finished and nobody would take its part. (A snapshot older than
+    // these times restores startMs as its own block time: mission-snapshot.ts.)
+    const silentAtStart = d.telemetryMs > 0 && m.startMs - d.telemetryMs > lostAfterMs;
+    const heard = silentAtStart ? d.telemetryMs : Math.max(d.telemetryMs, m.startMs);
     if (heard > 0 && timeMs - heard > lostAfterMs) out.push({ node: a.node, cause: 'silent', reason: `no telemetry of ${a.node} committed for ${Math.floor((timeMs - heard) / 1000)} s (lostAfterS ${lostAfterMs / 1000})` });
   }
   return out.sort((x, y) => compareIds(x.node, y.node));
@@ -113,6 +119,11 @@ function layerUses(m: ActiveMission, assignments: readonly Assignment[], drones:
     if (home) uses.push({ altDm: layers.returnAltDm(d.id), path: null });
   }
   return uses;
+}
+
+/** What a reassign effect says, for the device's log and the audit (the decision log). */
+export function reassignText(e: Extract<MissionEffect, { type: 'reassign' }>): string {
+  return `${e.reason}: ${e.from} leaves mission ${e.mission}; ${e.to ? `${e.to} flies its ${e.waypoints} unflown waypoints` : `its ${e.waypoints} unflown waypoints are dropped`}`;
 }
 
 /** What the machine does about lost drones: the mission after (null when nothing is left to fly), the

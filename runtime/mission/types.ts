@@ -208,6 +208,7 @@ export interface Decision {
   readonly operator: string;
   readonly type: string;
   readonly outcome: 'accepted' | 'rejected';
+  /** Why it was rejected; for an accepted mission, the drones it left out and why (else ''). */
   readonly reason: string;
 }
 

@@ -401,6 +401,31 @@ describe.concurrent('murmurctl send --wait executed', () => {
   }, 30_000);
 });
 
+describe.concurrent('murmurctl send of a mission that left drones out', () => {
+  it('prints who was left out and why after the drones assigned (the committed decision\'s reason)', async ({ expect }) => {
+    // The accept decision said it; send printed only 'accepted; assigned to ...', so a silent drone
+    // left out of a survey went unnoticed by the operator.
+    const fx = await makeFleet({ fleet: 'left-out', validators: 4, seed: 23 });
+    const why = 'left out: no telemetry of v2 committed for 91 s (lostAfterS 30)';
+    const r = await send(
+      fx,
+      'lo',
+      async (envelope, command) => {
+        const block = encodeBlock({ height: 3, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+        const blockHash = hash(block);
+        const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 3, round: 0, blockHash }));
+        const certificate = { height: 3, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+        await device.publishAsync(controlTopics(fx.fleet).proof(3), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 3, reason: why, blockHash, assigned: ['v0', 'v1'] });
+      },
+      ['noop'],
+      { json: false },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`accepted; assigned to v0, v1; ${why}\n`);
+  }, 30_000);
+});
+
 describe.concurrent('murmurctl send cut short by Ctrl-C', () => {
   // It exited 130 without a word: the operator never learnt the command's id, nor that a command it
   // published could still be committed, and flown, after the prompt came back.

@@ -59,7 +59,7 @@ async function signedReport(r: MissionRunner): Promise<MissionTx> {
 describe.concurrent('a device handed over from its part of the active survey', () => {
   it('its signed report says so; committed, d2 flies its unflown lane and d1 is told nothing', async (t) => {
     const { rig, sent, device } = await fcRig(t);
-    const { r, logs } = device(surveyState(1));
+    const { r, logs, audit } = device(surveyState(1));
     const d1Lane = r.state.mission?.assignments.find((a) => a.node === 'd1')?.waypoints ?? [];
     const d2Lane = r.state.mission?.assignments.find((a) => a.node === 'd2')?.waypoints ?? [];
     r.resumeOwnTask();
@@ -78,6 +78,8 @@ describe.concurrent('a device handed over from its part of the active survey', (
     expect(r.state.drones.find((d) => d.id === 'd1')?.activity).toBe('idle');
     // Every device logs why (the committed reassign effect).
     expect(logs.some((l) => /^d1 was handed over from mission ops\/02 .*: d1 leaves mission ops\/02; d2 flies its 2 unflown waypoints$/.test(l))).toBe(true);
+    // And its decision log (murmurctl log) keeps it, after the block's transactions.
+    expect(audit).toEqual([expect.objectContaining({ height: 4, index: 1, command: 'ops/02', operator: 'swarm', type: 'reassign', outcome: 'accepted', reason: expect.stringMatching(/: d1 leaves mission ops\/02; d2 flies its 2 unflown waypoints$/) })]);
     // d1 was told nothing: no command to its FC (an rtl would arm it and take it off), still handed over.
     expect(await sentAfter(sent, from)).toEqual([]);
     expect(rig.fc.vehicle.state().armed).toBe(false);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
+import type { DecisionJson } from '../../runtime/device/control-topics.js';
 import { FileStorage } from '../../runtime/device/file-storage.js';
 import { MissionRunner, type MissionRunnerOptions } from '../../runtime/device/mission-runner.js';
 import type { MissionState, MissionTx } from '../../runtime/mission/types.js';
@@ -74,14 +75,16 @@ export async function fcRig(t: TestContext, muted?: () => boolean, speedFactor =
     const acks: { command: string; stage: string; reason: string; progress: number }[] = [];
     const logs: string[] = [];
     const line = (a: unknown, b?: string): void => void logs.push(typeof a === 'string' ? a : (b ?? ''));
-    const control = { ack: (a: { command: string; stage: string; reason: string; progress: number }) => void acks.push(a), proof: () => undefined, log: () => undefined };
+    /** The decision log the device last published (murmurctl log reads it). */
+    const audit: DecisionJson[] = [];
+    const control = { ack: (a: { command: string; stage: string; reason: string; progress: number }) => void acks.push(a), proof: () => undefined, log: (d: readonly DecisionJson[]) => void audit.splice(0, audit.length, ...d) };
     const metrics = { commands: { inc: () => undefined } };
     const storage = new FileStorage(dir, () => undefined);
     const o = { id: 'd1', fleet: 'f', manifest: { body: { authority: new Uint8Array(32) } }, hal: { devices }, origin: defaultSimConfig.origin, fence: null, log: { info: line, warn: line }, control, metrics, storage } as unknown as MissionRunnerOptions;
     const r = new MissionRunner(o);
     r.state = state;
     cleanup.push(() => r.stop());
-    return { r, acks, logs };
+    return { r, acks, logs, audit };
   };
   return { rig, devices, sent, device, dir };
 }

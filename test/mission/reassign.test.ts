@@ -79,6 +79,29 @@ describe('a drone lost from a survey', () => {
     expect(kept.effects).toEqual([]);
   });
 
+  it('silent for lostAfterS before a survey: left out of it, and the accept decision says who and why', () => {
+    const s0 = at(initialMissionState(), 10_000, [report('d1', 0, 0), report('d2', 2_000, 0), report('d3', 0, 5_000)]).state;
+    // d1 and d2 keep reporting; d3's last report is 130 s old when the survey commits.
+    const s1 = at(s0, 130_000, [report('d1', 0, 0), report('d2', 2_000, 0)]).state;
+    const r = at(s1, 140_001, [cmd('s1', 'mission.survey', { area: [[0, 0], [0, 100], [200, 100], [200, 0]], spacingM: 20 })]);
+    expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2']);
+    expect(r.effects.find((e) => e.type === 'decision')).toMatchObject({ decision: { outcome: 'accepted', reason: 'left out: no telemetry of d3 committed for 130 s (lostAfterS 120)' } });
+    // A goto naming it is rejected with the same reason; with none left a survey is too.
+    const g = at(s1, 140_001, [cmd('g1', 'mission.goto', { node: 'd3', waypoints: [[10, 10]] })]);
+    expect(g.effects.find((e) => e.type === 'decision')).toMatchObject({ decision: { outcome: 'rejected', reason: 'no telemetry of d3 committed for 130 s (lostAfterS 120)' } });
+    const none = at(s1, 140_001, [cmd('s2', 'mission.survey', { area: [[0, 0], [0, 100], [200, 100], [200, 0]], drones: ['d3'] })]);
+    expect(none.effects.find((e) => e.type === 'decision')).toMatchObject({ decision: { outcome: 'rejected', reason: 'no drone is available: no telemetry of d3 committed for 130 s (lostAfterS 120)' } });
+  });
+
+  it('a drone of the mission already silent for lostAfterS when it started is judged from its last report, not given a fresh lostAfterS', () => {
+    const s0 = at(initialMissionState(), 200_000, [report('d1', 0, 0), report('d2', 2_000, 0)]).state;
+    const s = at(s0, 201_000, [cmd('s1', 'mission.survey', { area: [[0, 0], [0, 100], [200, 100], [200, 0]], spacingM: 20, drones: ['d1', 'd2'] })]).state;
+    // As a mission restored from an older version could have it: d2 last heard 141 s before the start.
+    const stale: MissionState = { ...s, drones: s.drones.map((d) => (d.id === 'd2' ? { ...d, telemetryMs: 60_000 } : d)) };
+    const r = at(stale, 202_000, [report('d1', 0, 0)]);
+    expect(r.effects.filter((e) => e.type === 'reassign')).toMatchObject([{ from: 'd2', cause: 'silent', to: 'd1', reason: 'no telemetry of d2 committed for 142 s (lostAfterS 120)' }]);
+  });
+
   it('removed by the manifest in force: its part goes to d1 and it is told nothing (it is no longer in the fleet)', () => {
     const s = surveying();
     const r = at(s, 12_000, [], ['d1', 'd3']);
