@@ -6,6 +6,7 @@ import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, st
 import { runModelCommand } from './models.js';
 import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legOutside, type FormationShape } from './geometry.js';
 import { keepOuts, routeAround, wayFrom } from './hazards.js';
+import { assignmentTask, joinLayersOf, reassign, reassignText } from './reassign.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
 import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
@@ -105,8 +106,11 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       noExtraArgs(a, ['nodes']);
       const nodes = nodesArg(a, 'nodes', block.members.devices) ?? s.drones.map((d) => d.id);
       const task: Task = c.type === 'rtl' ? { type: 'rtl' } : { type: 'land' };
-      const mission = s.mission ? withoutNodes(s.mission, nodes) : null;
-      return withMission(s, mission, nodes, c.type === 'rtl' ? 'returning' : 'landing', task, c.id);
+      const activity = c.type === 'rtl' ? 'returning' : 'landing';
+      if (!s.mission) return withMission(s, null, nodes, activity, task, c.id);
+      const left = leaveMission(s, s.mission, nodes, activity, c, block.height);
+      const out = withMission(s, left.mission, nodes, activity, task, c.id);
+      return out.ok ? { ...out, effects: [...out.effects, ...left.effects], ...(left.note ? { note: left.note } : {}) } : out;
     }
     case 'abort': {
       noExtraArgs(a, []);
@@ -277,6 +281,30 @@ export function withoutNodes(m: ActiveMission, nodes: readonly string[]): Active
   const assignments = m.assignments.filter((x) => !nodes.includes(x.node));
   const done = m.done.filter((id) => !nodes.includes(id));
   return done.length === assignments.length ? null : { ...m, assignments, done };
+}
+
+/**
+ * The mission after an operator's rtl or land of `nodes`: a drone among them that had finished its
+ * part just leaves it; one that had not is lost from it as to the machine (reassign.ts, cause
+ * `operator`), so a survey's unflown part goes on with the nearest drone still flying it, re-tasked
+ * with its longer route, and a goto's or formation's is dropped. The reassign effects say which; the
+ * decision's note repeats them, so `murmurctl send` shows them too.
+ */
+function leaveMission(s: MissionState, m: ActiveMission, nodes: readonly string[], activity: DroneActivity, c: MissionCommand, height: number): { mission: ActiveMission | null; effects: MissionEffect[]; note: string } {
+  const leaving = unfinished(m).filter((n) => nodes.includes(n));
+  const kept = withoutNodes(m, nodes.filter((n) => !leaving.includes(n)));
+  if (!kept || leaving.length === 0) return { mission: kept, effects: [], note: '' };
+  // Those named are on their way home or down: the taker's layer keeps clear of their return layers.
+  const drones = s.drones.map((d) => (nodes.includes(d.id) ? { ...d, activity } : d));
+  const lost = leaving.map((node) => ({ node, cause: 'operator' as const, reason: `${c.type} of ${node} by ${c.operator}` }));
+  const r = reassign(kept, lost, drones, Math.round(paramOf(s.params, 'batteryReservePct') * 10), height, joinLayersOf(s));
+  const effects: MissionEffect[] = [...r.effects];
+  for (const node of r.grown) {
+    const a = r.mission?.assignments.find((x) => x.node === node);
+    if (r.mission && a) effects.push({ type: 'task', node, command: m.id, task: assignmentTask({ ...s, mission: r.mission }, r.mission, a, 0, true), origin: 'automatic' });
+  }
+  const note = r.effects.flatMap((e) => (e.type === 'reassign' ? [reassignText(e)] : [])).join('; ');
+  return { mission: r.mission, effects, note };
 }
 
 function withMission(s: MissionState, mission: ActiveMission | null, nodes: readonly string[], activity: DroneActivity, task: Task, command: string): Outcome {

@@ -20,7 +20,8 @@
 // transcendental functions), drones in id order.
 
 import { compareIds } from '../lib/ids.js';
-import type { PointDm } from './types.js';
+import { paramOf, paramSpecs, toDm } from './params.js';
+import type { MissionState, PointDm } from './types.js';
 
 export interface TransitInput {
   readonly node: string;
@@ -184,4 +185,13 @@ export function joinAltitude(path: readonly PointDm[], ownDm: number, others: re
     }
   }
   return best;
+}
+
+/** A drone's return-to-launch altitude in decimetres under the committed state (deconflict.ts): the
+ *  device sets its flight controller's to it, the simulator its vehicles'. `slot` is the drone's index
+ *  in `s.drones` (callers with many drones look it up once per fleet change). */
+export function returnAltitudeDm(s: MissionState, slot: number): number {
+  const missionAltDm = Math.max(s.mission?.altDm ?? 0, toDm(paramOf(s.params, 'altitudeM')));
+  const ceilingDm = s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max);
+  return returnAltDm(slot, s.drones.length, missionAltDm, toDm(paramOf(s.params, 'separationM')), ceilingDm);
 }

@@ -5,10 +5,11 @@
 import { assert } from '../lib/assert.js';
 import { compareIds } from '../lib/ids.js';
 import { runCommand } from './commands.js';
-import { assignmentTask, lostDrones, reassign, sentHome } from './reassign.js';
+import { assignmentTask, joinLayersOf, lostDrones, reassign, sentHome } from './reassign.js';
 import { keepOuts, routeAround, sameHazards } from './hazards.js';
-import { initialParams, paramOf, paramSpecs, toDm } from './params.js';
-import { returnAltDm } from './deconflict.js';
+import { initialParams, paramOf } from './params.js';
+
+export { returnAltitudeDm } from './deconflict.js';
 import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
 
 /** Which operator roles may send which command types (the manifest gives each operator its roles). */
@@ -104,13 +105,7 @@ function loseDrones(s: MissionState, block: MissionBlock, handedOver: readonly {
   const handed = new Set(paramOf(s.params, 'reassignHandedOver') === 1 ? handedOver.filter((h) => h.mission === m.id).map((h) => h.node) : []);
   const lost = lostDrones(s, m, new Set(block.members.devices), block.timeMs, reserve, paramOf(s.params, 'lostAfterS') * 1000, handed);
   if (lost.length === 0) return { state: s, effects: [] };
-  const slot = new Map(s.drones.map((d, i) => [d.id, i]));
-  const layers = {
-    separationDm: toDm(paramOf(s.params, 'separationM')),
-    ceilingDm: s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max),
-    returnAltDm: (node: string) => returnAltitudeDm(s, slot.get(node) ?? -1),
-  };
-  const r = reassign(m, lost, s.drones, reserve, block.height, layers);
+  const r = reassign(m, lost, s.drones, reserve, block.height, joinLayersOf(s));
   const effects: MissionEffect[] = [...r.effects];
   const state0: MissionState = { ...s, mission: r.mission };
   for (const node of r.grown) {
@@ -201,13 +196,4 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number, ti
   const drones = s.drones.slice();
   drones[i] = drone;
   return { ...s, drones, mission };
-}
-
-/** A drone's return-to-launch altitude in decimetres under the committed state (deconflict.ts): the
- *  device sets its flight controller's to it, the simulator its vehicles'. `slot` is the drone's index
- *  in `s.drones` (callers with many drones look it up once per fleet change). */
-export function returnAltitudeDm(s: MissionState, slot: number): number {
-  const missionAltDm = Math.max(s.mission?.altDm ?? 0, toDm(paramOf(s.params, 'altitudeM')));
-  const ceilingDm = s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max);
-  return returnAltDm(slot, s.drones.length, missionAltDm, toDm(paramOf(s.params, 'separationM')), ceilingDm);
 }

@@ -34,9 +34,10 @@
 import { compareIds } from '../lib/ids.js';
 import { batteryProblem, believedPos } from './allocate.js';
 import { thenOf } from './commands.js';
-import { joinAltitude, type LayerUse } from './deconflict.js';
+import { joinAltitude, returnAltitudeDm, type LayerUse } from './deconflict.js';
 import { dist2 } from './geometry.js';
 import { keepOuts, routeAround } from './hazards.js';
+import { paramOf, paramSpecs, toDm } from './params.js';
 import type { ActiveMission, Assignment, DroneState, LostCause, MissionEffect, MissionState, PointDm, Task } from './types.js';
 
 export type { LostCause } from './types.js';
@@ -92,6 +93,16 @@ export interface JoinLayers {
   readonly separationDm: number;
   readonly ceilingDm: number;
   readonly returnAltDm: (node: string) => number;
+}
+
+/** The join layers under the committed state `s` (its mission the one losing drones). */
+export function joinLayersOf(s: MissionState): JoinLayers {
+  const slot = new Map(s.drones.map((d, i) => [d.id, i]));
+  return {
+    separationDm: toDm(paramOf(s.params, 'separationM')),
+    ceilingDm: s.geofence ? s.geofenceAltDmMax : toDm(paramSpecs.altitudeM!.max),
+    returnAltDm: (node: string) => returnAltitudeDm(s, slot.get(node) ?? -1),
+  };
 }
 
 /** Who else uses the layers above the mission altitude while `taker` flies a taken part: the legs to

@@ -223,8 +223,9 @@ export interface Decision {
  */
 export type TaskOrigin = 'operator' | 'automatic';
 
-/** Why a drone left a mission it had not finished (reassign.ts lostDrones). */
-export type LostCause = 'removed' | 'battery' | 'silent' | 'handed-over';
+/** Why a drone left a mission it had not finished (reassign.ts lostDrones; `operator`: an operator's
+ *  rtl or land of it, commands.ts). */
+export type LostCause = 'removed' | 'battery' | 'silent' | 'handed-over' | 'operator';
 
 export type MissionEffect =
   | { readonly type: 'decision'; readonly decision: Decision }

@@ -102,6 +102,29 @@ describe('a drone lost from a survey', () => {
     expect(r.effects.filter((e) => e.type === 'reassign')).toMatchObject([{ from: 'd2', cause: 'silent', to: 'd1', reason: 'no telemetry of d2 committed for 142 s (lostAfterS 120)' }]);
   });
 
+  it("sent home or landed by an operator's rtl or land: its unflown lanes go to d1, and the decision says so", () => {
+    const s = surveying();
+    const d2 = part(s, 'd2');
+    // d2 has passed 3 of its 10 planned waypoints: d1 flies the rest from the leg it was on.
+    const moved = at(s, 12_000, [report('d2', 2_000, 0, 900, { mission: 's1', flown: 3 })]).state;
+    for (const type of ['rtl', 'land']) {
+      const r = at(moved, 13_000, [cmd(`${type}1`, type, { nodes: ['d2'] })]);
+      expect(r.effects.filter((e) => e.type === 'reassign')).toMatchObject([{ from: 'd2', cause: 'operator', reason: `${type} of d2 by ops`, to: 'd1', waypoints: 8 }]);
+      expect(part(r.state, 'd1').slice(10)).toEqual(d2.slice(2));
+      expect(tasks(r.effects)).toEqual([
+        { node: 'd2', task: { type } },
+        { node: 'd1', task: expect.objectContaining({ type: 'waypoints', replan: true, joins: [expect.objectContaining({ from: 10 })] }) },
+      ]);
+      expect(r.effects.find((e) => e.type === 'decision')).toMatchObject({ decision: { outcome: 'accepted', reason: `${type} of d2 by ops: d2 leaves mission s1; d1 flies its 8 unflown waypoints` } });
+      // The mission ends only when d1 has flown both parts.
+      expect(r.state.mission?.assignments.map((a) => a.node)).toEqual(['d1']);
+    }
+    // rtl of both: nobody is left to fly either part; each drop is said, and the mission is over.
+    const all = at(moved, 13_000, [cmd('rtl2', 'rtl', { nodes: ['d1', 'd2'] })]);
+    expect(all.state.mission).toBeNull();
+    expect(all.effects.filter((e) => e.type === 'reassign')).toMatchObject([{ from: 'd1', to: null, waypoints: 10 }, { from: 'd2', to: null, waypoints: 8 }]);
+  });
+
   it('removed by the manifest in force: its part goes to d1 and it is told nothing (it is no longer in the fleet)', () => {
     const s = surveying();
     const r = at(s, 12_000, [], ['d1', 'd3']);
