@@ -14,7 +14,7 @@ import { insidePolygon } from '../report/coverage.js';
 import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
-import { plannedPassed } from '../../runtime/mission/progress.js';
+import { finishedProgress, plannedPassed } from '../../runtime/mission/progress.js';
 import { fenceCut, fenceCutMarginM, legFrom } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
@@ -32,12 +32,15 @@ export interface FlightDrone {
    *  `transitAltM` and the drone comes down to `altM` there (`descended`), as the device's executor
    *  does. `cut`: the points left to fly for waypoint `for` (the waypoint, or the parts of its leg inside
    *  the world's geofence: legCut). */
-  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; cut: { readonly for: number; readonly points: PointNe[] } | null; readonly blocked: readonly { readonly to: number; readonly reason: string }[]; readonly joins: readonly { readonly from: number; readonly to: number; readonly altM: number }[] } | null;
+  route: { readonly mission: string; readonly points: PointNe[]; readonly altM: number; readonly transitAltM: number; readonly speedMps: number; readonly then: 'return' | 'hold'; next: number; sent: number; descended: boolean; cut: { readonly for: number; readonly points: PointNe[] } | null; readonly blocked: readonly { readonly to: number; readonly reason: string }[]; readonly joins: readonly { readonly from: number; readonly to: number; readonly altM: number }[]; readonly planned: number } | null;
   mode: string;
   /** The device's process is down: its flight controller holds. */
   offline: boolean;
   /** The last mission whose route this drone finished (its telemetry's `completed`), or ''. */
   completed: string;
+  /** The route it flew to its end last, and the length of its committed part when that route was
+   *  taken (what finishedProgress needs once the route is gone), or null. */
+  finished: { readonly mission: string; readonly planned: number } | null;
   /** The obstacle reflex, as the device's mission-reflexes agent keeps it: consecutive fresh scans with
    *  a return within reach and without, the last scan looked at, and whether it is backing away. */
   avoid: { closeTicks: number; clearTicks: number; lastScanMs: number | null; backingOff: boolean };
@@ -109,6 +112,7 @@ export class FlightLayer {
       mode: 'landed',
       offline: false,
       completed: '',
+      finished: null,
       avoid: { closeTicks: 0, clearTicks: 0, lastScanMs: null, backingOff: false },
       detour: [],
       homeWay: [],
@@ -177,7 +181,8 @@ export class FlightLayer {
         // recut, it would fly back to where the leg came in through the fence.
         const prev = d.route;
         const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next, samePoint) ? { for: next, points: [...prev.cut.points] } : null;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })) };
+        d.finished = null;
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })), planned: this.plannedOf(d.id, task.mission) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
         // as the device's executor does.
@@ -395,6 +400,7 @@ export class FlightLayer {
       if (wp === undefined) {
         // As the device's executor: a survey's drone goes home, a goto's or formation's holds there.
         d.completed = d.route.mission;
+        d.finished = { mission: d.route.mission, planned: d.route.planned };
         const home = d.route.then === 'return';
         d.route = null;
         if (home) this.goHome(d, 'rtl');
@@ -503,15 +509,26 @@ export class FlightLayer {
 
   /** How far the drone has flown its part of the committed mission, as a device reports it in its
    *  telemetry (runtime/device/mission-runner.ts missionProgress); null when it flies none or has
-   *  flown it all. Its route is always its whole part here (the world keeps a route across a device's
+   *  flown it all (and that counts). Its route is always its whole part here (the world keeps a route across a device's
    *  restart: the flight controller holds, the task goes on). */
   progressOf(d: FlightDrone): { mission: string; flown: number } | null {
     const m = this.mission.mission;
     const r = d.route;
-    if (!m || !r || r.mission !== m.id || r.next >= r.points.length) return null;
+    if (!m) return null;
+    // Flown to its end (the route is gone then): "completed", unless its part grew and that would
+    // not count yet (progress.ts finishedProgress), as the device's mission runner.
+    if (!r) return d.finished?.mission === m.id ? finishedProgress(m, d.id, d.finished.planned) : null;
+    if (r.mission !== m.id) return null;
+    if (r.next >= r.points.length) return finishedProgress(m, d.id, r.planned);
     const mine = m.assignments.find((a) => a.node === d.id);
     if (!mine) return null;
     return { mission: m.id, flown: plannedPassed(mine.waypoints, r.points.map((p) => ({ n: Math.round(p[0] * 10), e: Math.round(p[1] * 10) })), r.next) };
+  }
+
+  /** The length of the drone's committed part of `mission` (0: none), when a route of it is taken. */
+  private plannedOf(node: string, mission: string): number {
+    const m = this.mission.mission;
+    return m?.id === mission ? (m.assignments.find((a) => a.node === node)?.waypoints.length ?? 0) : 0;
   }
 
   /** What the dashboard prints for the drone's activity. */

@@ -11,11 +11,11 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
 import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
-import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect, MissionState, Task, TaskOrigin } from '../mission/types.js';
+import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect, MissionState, PointDm, Task, TaskOrigin } from '../mission/types.js';
 import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask, reassignText } from '../mission/reassign.js';
-import { plannedPassed, resumeStart } from '../mission/progress.js';
+import { finishedProgress, plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
 import type { ControlPlane } from './control-plane.js';
@@ -121,6 +121,9 @@ export class MissionRunner {
   private readonly partEnded = new Set<string>();
   /** The planned waypoint the executor's route starts at (runTask). */
   private routeBase = 0;
+  /** The last waypoints task's route (by its waypoints) and the length of this drone's committed part
+   *  when it was taken (runTask): whether a route flown to its end covers the part (finishedProgress). */
+  private routePart: { readonly waypoints: readonly PointDm[]; readonly planned: number } | null = null;
   /** A resume waiting for the drone's position (resumeOwnTask). */
   private resumeTimer: NodeJS.Timeout | null = null;
 
@@ -445,7 +448,11 @@ export class MissionRunner {
    *  flew for before (Executor.run). `origin`: who decided it (TaskOrigin; Executor.run). */
   private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null, origin: TaskOrigin = 'automatic'): void {
     this.o.log.info({ event: 'task', command, task: task.type, origin }, `executing ${task.type}`);
-    if (task.type === 'waypoints') this.routeBase = base;
+    if (task.type === 'waypoints') {
+      this.routeBase = base;
+      const m = this.state.mission;
+      this.routePart = { waypoints: task.waypoints, planned: m?.id === task.mission ? (m.assignments.find((a) => a.node === this.o.id)?.waypoints.length ?? 0) : 0 };
+    }
     this.executor.run(command, task, restart, origin);
   }
 
@@ -546,7 +553,9 @@ export class MissionRunner {
   missionProgress(): { mission: string; flown: number } | null {
     const m = this.state.mission;
     const r = this.executor.route();
-    if (!m || !r || r.mission !== m.id || r.next >= r.waypoints.length) return null;
+    if (!m || !r || r.mission !== m.id) return null;
+    // Flown to its end: "completed", unless its part grew and that would not count yet (progress.ts).
+    if (r.next >= r.waypoints.length) return finishedProgress(m, this.o.id, this.routePart?.waypoints === r.waypoints ? this.routePart.planned : 0);
     const mine = m.assignments.find((a) => a.node === this.o.id);
     if (!mine) return null;
     return { mission: m.id, flown: this.routeBase + plannedPassed(mine.waypoints.slice(this.routeBase), r.waypoints, r.next) };

@@ -7,6 +7,7 @@ import { compareIds } from '../lib/ids.js';
 import { runCommand } from './commands.js';
 import { assignmentTask, joinLayersOf, lostDrones, reassign, sentHome } from './reassign.js';
 import { keepOuts, routeAround, sameHazards } from './hazards.js';
+import { completionCovers } from './progress.js';
 import { initialParams, paramOf } from './params.js';
 
 export { returnAltitudeDm } from './deconflict.js';
@@ -172,7 +173,9 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number, ti
   const old = s.drones[i] as DroneState;
   let activity = old.activity;
   let mission = s.mission;
-  if (mission && t.completed === mission.id && mission.assignments.some((x) => x.node === t.node) && !mission.done.includes(t.node)) {
+  // A completion counts when it covers the drone's part as committed now (progress.ts completionCovers).
+  const part = mission?.assignments.find((x) => x.node === t.node);
+  if (mission && t.completed === mission.id && part && completionCovers(part) && !mission.done.includes(t.node)) {
     const done = [...mission.done, t.node].sort(compareIds);
     activity = 'idle';
     // Every assigned drone finished: the mission is over and the fleet may take a new one.

@@ -6,7 +6,7 @@
 // from it. Pure and integer: the committed count decides, the device's own position only refines it.
 
 import { pointSeg2 } from './deconflict.js';
-import type { PointDm } from './types.js';
+import type { ActiveMission, Assignment, MissionProgress, PointDm } from './types.js';
 
 const same = (a: PointDm, b: PointDm): boolean => a.n === b.n && a.e === b.e;
 
@@ -47,4 +47,28 @@ export function resumeStart(planned: readonly PointDm[], flown: number, at: { re
   if (k === 0 || k === planned.length) return k;
   if (at?.airborne && pointSeg2(at.pos, { a: planned[k - 1] as PointDm, b: planned[k] as PointDm }) <= onLegDm * onLegDm) return k;
   return k - 1;
+}
+
+/**
+ * Whether a drone's report that it finished mission `m` covers its part as committed now. A part that
+ * grew (a lost drone's taken on: reassign.ts) counts as finished only once the committed progress has
+ * passed all of its planned waypoints: a "completed" the drone signed for its own part just before it
+ * heard the grown route, committed after it, said nothing of the taken lanes and ended the mission
+ * with them unflown. A part that never grew is covered by any report of it.
+ */
+export function completionCovers(a: Assignment): boolean {
+  return (a.joins ?? []).length === 0 || (a.flown ?? 0) >= a.waypoints.length;
+}
+
+/**
+ * What a drone whose route is flown to its end reports for `m` before its "completed": all of its
+ * planned waypoints passed, while its part grew and the committed progress has not counted them all
+ * (completionCovers), so the completion that follows counts. `covered`: how many of its part's
+ * planned waypoints the route it flew covers (the committed part's length when that route was taken);
+ * a route of the part from before it grew covers fewer and says nothing. Null: report "completed".
+ */
+export function finishedProgress(m: ActiveMission, node: string, covered: number): MissionProgress | null {
+  const mine = m.assignments.find((a) => a.node === node);
+  if (!mine || m.done.includes(node) || completionCovers(mine) || covered !== mine.waypoints.length) return null;
+  return { mission: m.id, flown: mine.waypoints.length };
 }

@@ -108,3 +108,25 @@ describe.concurrent('a device handed over from its part of the active survey', (
     expect(await sentAfter(sent, from)).toEqual([]);
   }, 60_000);
 });
+
+describe.concurrent('a device whose part of the survey grew (a lost drone\'s taken on)', () => {
+  it('flown to its end, it reports every planned waypoint passed, then completed once that is committed, and the survey ends', async (t) => {
+    const { device } = await fcRig(t);
+    let s = applyBlock(initialMissionState(), { height: 1, timeMs: 9_000, members, txs: [report('d1', 0, 0), report('d2', 400, 0)] }).state;
+    s = applyBlock(s, { height: 2, timeMs: 10_000, members, txs: [command('ops/02', 'mission.survey', { area: [[0, 0], [0, 40], [40, 40], [40, 0]], spacingM: 20, drones: ['d1', 'd2'] })] }).state;
+    const { r } = device(s);
+    // d2's battery falls under the reserve: d1's route grows by d2's lane, and d1 flies it all.
+    commit(r, 3, [{ ...report('d2', 400, 0), batteryPermille: 100 } as MissionTx]);
+    expect(r.state.mission?.assignments.map((a) => [a.node, a.waypoints.length])).toEqual([['d1', 4]]);
+    await waitFor('the grown route flown', () => r.telemetryFacts()?.progress?.flown === 4, 40_000);
+    // Not "completed" yet: committed after the growth, a report signed before it could not be told apart.
+    const all = await signedReport(r);
+    expect(all).toMatchObject({ kind: 'telemetry', node: 'd1', progress: { mission: 'ops/02', flown: 4 }, completed: null });
+    commit(r, 4, [all]);
+    expect(r.state.mission).not.toBeNull();
+    const done = await signedReport(r);
+    expect(done).toMatchObject({ kind: 'telemetry', node: 'd1', progress: null, completed: 'ops/02' });
+    commit(r, 5, [done]);
+    expect(r.state.mission).toBeNull();
+  }, 60_000);
+});

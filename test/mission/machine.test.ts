@@ -256,7 +256,9 @@ describe('hold, resume, rtl, land, abort', () => {
     const without = { ...members, epoch: 2, devices: ['d1', 'd2', 'd3'] };
     const r2 = applyBlock(r1.state, { height: r1.state.height + 1, timeMs: 20_000, members: without, txs: [] });
     expect(r2.state.mission?.assignments.map((a) => a.node)).toEqual(['d1', 'd2', 'd3']);
-    const finished = ['d1', 'd2', 'd3', 'd4'].map((d) => telemetry(d, 1, 1, 800, id));
+    // The drone that took d4's part reports it all passed first, as its device does (progress.ts finishedProgress).
+    const passed = (r2.state.mission?.assignments ?? []).map((a): MissionTx => ({ kind: 'telemetry', node: a.node, pos: { n: 10, e: 10 }, altDm: 0, batteryPermille: 800, completed: null, progress: { mission: id, flown: a.waypoints.length } }));
+    const finished = [...passed, ...['d1', 'd2', 'd3', 'd4'].map((d) => telemetry(d, 1, 1, 800, id))];
     const r3 = applyBlock(r2.state, { height: r2.state.height + 1, timeMs: 20_001, members: without, txs: finished });
     expect(r3.state.mission).toBeNull();
   });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
 import { paramOf } from '../../runtime/mission/params.js';
+import { finishedProgress } from '../../runtime/mission/progress.js';
 import type { ApplyResult, MissionBlock, MissionEffect, MissionState, MissionTx, PointDm, Task } from '../../runtime/mission/types.js';
 
 const members = { epoch: 1, devices: ['d1', 'd2', 'd3'], operators: [{ id: 'ops', roles: ['operator' as const] }] };
@@ -50,8 +51,8 @@ describe('a drone lost from a survey', () => {
     expect(r.state.drones.find((d) => d.id === 'd2')?.activity).toBe('returning');
     // The same committed blocks give every device the same result.
     expect(at(s1, 21_000, [report('d2', 1_400, 600, 240, { mission: 's1', flown: 5 }), report('d1', 400, 800)])).toEqual(r);
-    // d1 finishing its longer route ends the mission.
-    expect(at(r.state, 90_000, [{ ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
+    // d1 finishing its longer route (its device reports all 15 passed, then completed) ends the mission.
+    expect(at(r.state, 90_000, [report('d1', 0, 0, 900, { mission: 's1', flown: 16 }), { ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
   });
 
   // A device does not carry out an automatic task on a vehicle a pilot or the FC's own failsafe has
@@ -125,6 +126,34 @@ describe('a drone lost from a survey', () => {
     expect(all.effects.filter((e) => e.type === 'reassign')).toMatchObject([{ from: 'd1', to: null, waypoints: 10 }, { from: 'd2', to: null, waypoints: 8 }]);
   });
 
+  it("the taker's 'completed' signed for its own part before it heard the grown route does not end the mission; one after flying it all does", () => {
+    const s = surveying();
+    // d1 flies its own part to its end (progress 10 of 10 committed), then d2 runs low: d1 takes d2's part.
+    const own = at(s, 12_000, [report('d1', 0, 0, 900, { mission: 's1', flown: 10 })]).state;
+    const grown = at(own, 13_000, [report('d2', 0, 0, 100)]).state;
+    expect(part(grown, 'd1')).toHaveLength(20);
+    // d1's "completed", signed when its route was its own 10 waypoints, committed after the growth.
+    const done = (st: MissionState, t: number): ApplyResult => at(st, t, [{ ...report('d1', 0, 0), completed: 's1' }]);
+    const stale = done(grown, 14_000);
+    expect(stale.state.mission?.done).toEqual([]);
+    expect(stale.state.mission?.assignments.map((a) => a.node)).toEqual(['d1']);
+    // Having flown the taken part too (its device reports all 20 passed first: progress.ts finishedProgress), it counts.
+    const flown = at(stale.state, 15_000, [report('d1', 0, 0, 900, { mission: 's1', flown: 20 })]).state;
+    expect(done(flown, 16_000).state.mission).toBeNull();
+  });
+
+  it('a device whose route of the grown part is flown to its end reports every planned waypoint passed before its completed; a route from before the growth says nothing', () => {
+    const s = surveying();
+    const grown = at(at(s, 12_000, [report('d1', 0, 0, 900, { mission: 's1', flown: 10 })]).state, 13_000, [report('d2', 0, 0, 100)]).state;
+    const m = grown.mission as NonNullable<MissionState['mission']>;
+    expect(finishedProgress(m, 'd1', 20)).toEqual({ mission: 's1', flown: 20 });
+    expect(finishedProgress(m, 'd1', 10)).toBeNull();
+    // Once the committed progress counts them all, or for a part that never grew: "completed" at once.
+    const counted = at(grown, 14_000, [report('d1', 0, 0, 900, { mission: 's1', flown: 20 })]).state.mission as NonNullable<MissionState['mission']>;
+    expect(finishedProgress(counted, 'd1', 20)).toBeNull();
+    expect(finishedProgress(s.mission as NonNullable<MissionState['mission']>, 'd1', 10)).toBeNull();
+  });
+
   it('removed by the manifest in force: its part goes to d1 and it is told nothing (it is no longer in the fleet)', () => {
     const s = surveying();
     const r = at(s, 12_000, [], ['d1', 'd3']);
@@ -196,7 +225,8 @@ describe('a drone handed over from its part (a pilot or the FC took it, or a res
     // Its next reports, still handed over, change nothing; d1 finishing its longer route ends the mission.
     const later = at(r.state, 30_000, [handedOver('d2', 1_400, 600, 's1')]);
     expect(later.effects).toEqual([]);
-    expect(at(later.state, 90_000, [{ ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
+    const all = part(later.state, 'd1').length;
+    expect(at(later.state, 90_000, [report('d1', 0, 0, 900, { mission: 's1', flown: all }), { ...report('d1', 0, 0), completed: 's1' }]).state.mission).toBeNull();
   });
 
   it('handed over with its battery under the reserve too: the handover decides, and it is still not told to return', () => {

@@ -12,7 +12,7 @@ import type { World } from '../../fleet-sim/sim/world.js';
 const yaml = `
 name: survey-lost-drone
 seed: 23
-duration: 150s
+duration: 160s
 validators: 4
 followers: 2
 operator: { roles: [operator, admin] }
@@ -27,16 +27,17 @@ expect: { safety: true, committedFraction: 0.95, surveyedFractionMin: 0.9, minSe
 
 const why = (r: Report, notes: readonly string[]): string => `seed ${r.seed} of ${r.scenario}: failed=${r.expect.failed.join('; ')} flight=${JSON.stringify(r.flight)}\n  notes: ${notes.filter((n) => /leaves the mission/.test(n)).join(' | ')}\n  replay: ${r.replay}`;
 
-async function run(seed: number): Promise<{ r: Report; notes: string[] }> {
+async function run(seed: number): Promise<{ r: Report; notes: string[]; missionOpen: boolean }> {
   const s = parseScenario(yaml);
   let world: World | null = null;
   const r = await runScenario(s, seed, { onWorld: (w) => void (world = w) });
-  return { r, notes: [...((world as World | null)?.flight?.layer.notes ?? [])] };
+  const layer = (world as World | null)?.flight?.layer;
+  return { r, notes: [...(layer?.notes ?? [])], missionOpen: layer?.missionState().mission !== null };
 }
 
 /** Each seed's first run, kept: the determinism check compares a second run of seed 24 with it. */
-const firstRuns = new Map<number, Promise<{ r: Report; notes: string[] }>>();
-function firstRun(seed: number): Promise<{ r: Report; notes: string[] }> {
+const firstRuns = new Map<number, Promise<Awaited<ReturnType<typeof run>>>>();
+function firstRun(seed: number): ReturnType<typeof run> {
   const known = firstRuns.get(seed);
   if (known !== undefined) return known;
   const started = run(seed);
@@ -47,13 +48,16 @@ function firstRun(seed: number): Promise<{ r: Report; notes: string[] }> {
 describe('a drone lost mid-survey (deterministic mode)', () => {
   for (const seed of [23, 24, 25]) {
     it(`seed ${seed}: its unflown lanes go to another drone and the field is surveyed`, async () => {
-      const { r, notes } = await firstRun(seed);
+      const { r, notes, missionOpen } = await firstRun(seed);
       expect(r.safety.ok, why(r, notes)).toBe(true);
       expect(r.expect.failed, why(r, notes)).toEqual([]);
       // Node 5 (the second follower) is the one lost, for its silence; one drone takes its lanes.
       const lost = notes.filter((n) => /leaves the mission/.test(n));
       expect(lost, why(r, notes)).toHaveLength(1);
       expect(lost[0], why(r, notes)).toMatch(/no telemetry of \S+ committed for 3\d s \(lostAfterS 30\): \S+ leaves the mission; \S+ flies its \d+ unflown waypoints/);
+      // The taker's completion of its grown part counts (its drone reports every planned waypoint
+      // passed first: progress.ts finishedProgress), so the survey ends.
+      expect(missionOpen, why(r, notes)).toBe(false);
     }, 120_000);
   }
 
