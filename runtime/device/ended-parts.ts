@@ -43,7 +43,9 @@ export function endedParts(before: ActiveMission | null, after: ActiveMission | 
     if (after !== null && after.id === before.id && after.assignments.some((x) => x.node === a.node)) continue;
     const progress = a.waypoints.length === 0 ? 0 : Math.floor(((a.flown ?? 0) * 1000) / a.waypoints.length);
     const lost = effects.find((e) => e.type === 'reassign' && e.mission === before.id && e.from === a.node);
-    if (lost?.type === 'reassign') {
+    // A part handed on is said as such; one an operator's rtl or land took and nobody flies on is said
+    // by that command (below), as an abort's is.
+    if (lost?.type === 'reassign' && (lost.to !== null || lost.cause !== 'operator')) {
       const reason = lost.to !== null ? `handed to ${lost.to}: ${lost.reason}` : `dropped: ${lost.reason}; its ${lost.waypoints} unflown waypoints are not flown`;
       out.push({ node: a.node, to: lost.to, reason, progress });
       continue;

@@ -49,6 +49,13 @@ describe('the parts of a mission a committed block ends', () => {
     expect(ended(s, 12_000, [cmd('ops/r1', 'rtl', { nodes: ['d2'] })])).toEqual([{ node: 'd2', to: null, reason: 'sent home by rtl ops/r1 at height 3', progress: 0 }]);
   });
 
+  it("an rtl of one drone of a survey hands its unflown lanes to the other, and says whose rtl it was", () => {
+    const parts = ended(surveying(), 13_000, [cmd('ops/r1', 'rtl', { nodes: ['d2'] })]);
+    expect(parts).toHaveLength(1);
+    expect(parts[0]).toMatchObject({ node: 'd2', to: 'd1', progress: 500 });
+    expect(parts[0]!.reason).toMatch(/^handed to d1: rtl of d2 by ops/);
+  });
+
   it('a silent drone lost from the mission: its part is handed to the drone that flies it on, with why', () => {
     const s = surveying();
     // d2's last report was at 12 s; lostAfterS is 120 s of block time.
