@@ -11,7 +11,7 @@ import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
 import { MotionWatch, type Motion, type MotionPoint } from './motion-watch.js';
-import { fenceCut, fenceCutMarginM, legFrom } from '../mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, insideFence, legFrom, wayInside } from '../mission/fence-cut.js';
 import { ownReturnMismatch, type OwnReturn } from './own-return.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
@@ -626,6 +626,20 @@ export class Executor {
         if (!live()) return null;
         if (this.handedOver) return round; // a pilot or the FC's failsafe took it on the way: no return of ours
         if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
+      }
+    } else if (here && home && this.committedFence) {
+      // No keep-outs, but a committed fence with a notch between the drone and home (a concave one):
+      // round the notch's corners inside it (wayInside), as legs are flown. Before, the return flew
+      // straight across the notch, and the fence reflex held the drone at its edge for good.
+      const fence = this.committedFence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
+      const way = insideFence(here, fence) && insideFence(home, fence) ? wayInside(here, home, fence) : [];
+      if (way !== null && way.length > 0) {
+        const altM = Math.max(here.upM ?? 0, this.returnAlt.confirmedM ?? 0);
+        this.log(`return to launch round the geofence's notch: ${way.length} points before the straight leg home`, 'info');
+        const round = await this.flyVia(way.map((p) => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) })), altM, undefined, live, "the way home round the geofence's notch");
+        if (!live()) return null;
+        if (this.handedOver) return round;
+        if (round) this.log(`the way round the geofence's notch was refused or stalled (${round}): the return flies straight`);
       }
     }
     if (!live()) return null;
