@@ -499,13 +499,14 @@ export class FlightLayer {
     const zones = this.avoidZones(d);
     const st = d.sim.state();
     const home = d.sim.home();
-    const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : [];
-    if (way === null) this.note(`${d.id}: no way home round the keep-outs in its way: the return flies straight`);
+    // As the device's executor (wayHome): round the keep-outs in the way, else round a concave committed
+    // fence's notch inside it.
+    const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : null;
     d.homeWay = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
-    // No keep-outs, but a committed fence with a notch between the drone and home: round its corners
-    // inside it, as the device's executor (goHome).
-    const fence = zones.length === 0 ? this.mission.geofence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })) : undefined;
-    if (fence && insideFence(st, fence) && insideFence(home, fence)) d.homeWay = (wayInside(st, home, fence) ?? []).map((p) => [p.northM, p.eastM] as const);
+    const fence = this.mission.geofence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
+    const inside = way === null && fence && insideFence(st, fence) && insideFence(home, fence) ? wayInside(st, home, fence) : null;
+    if (inside) d.homeWay = inside.map((p) => [p.northM, p.eastM] as const);
+    else if (way === null && zones.length > 0) this.note(`${d.id}: no way home round the keep-outs in its way: the return flies straight`);
     const first = d.homeWay[0];
     if (first) d.sim.goto(first[0], first[1], Math.max(st.upM, d.sim.returnAltitude()));
     else d.sim.returnToLaunch();

@@ -609,41 +609,44 @@ export class Executor {
     const here = this.position();
     const home = this.home();
     const zones = this.avoidZones();
-    if (here && home && zones.length > 0) {
-      const from = { n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) };
-      const to = { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) };
-      const way = wayFrom(from, to, zones, this.committedFence);
-      if (way === null) this.log(`no way home round the keep-outs in its way${this.committedFence ? ' inside the geofence' : ''}: the return flies straight`);
-      else if (way.length > 0) {
-        // Its height not known (FlightState.heightUnknown): the return altitude, which is no lower than
-        // any layer the swarm flies (deconflict.ts), rather than a number the FC does not vouch for.
-        const altM = Math.max(here.upM ?? 0, this.returnAlt.confirmedM ?? 0);
-        this.log(`return to launch round the keep-outs in its way: ${way.length} points before the straight leg home`, 'info');
-        // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
-        // failsafe holds the mode), or a point not reached in time: the flight controller's own return
-        // all the same, straight, as with no way round. Before, the drone got no return at all.
-        const round = await this.flyVia(way, altM, undefined, live, 'the way home round the keep-outs in its way');
-        if (!live()) return null;
-        if (this.handedOver) return round; // a pilot or the FC's failsafe took it on the way: no return of ours
-        if (round) this.log(`the way round the keep-outs in its way was refused or stalled (${round}): the return flies straight`);
-      }
-    } else if (here && home && this.committedFence) {
-      // No keep-outs, but a committed fence with a notch between the drone and home (a concave one):
-      // round the notch's corners inside it (wayInside), as legs are flown. Before, the return flew
-      // straight across the notch, and the fence reflex held the drone at its edge for good.
-      const fence = this.committedFence.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
-      const way = insideFence(here, fence) && insideFence(home, fence) ? wayInside(here, home, fence) : [];
-      if (way !== null && way.length > 0) {
-        const altM = Math.max(here.upM ?? 0, this.returnAlt.confirmedM ?? 0);
-        this.log(`return to launch round the geofence's notch: ${way.length} points before the straight leg home`, 'info');
-        const round = await this.flyVia(way.map((p) => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) })), altM, undefined, live, "the way home round the geofence's notch");
-        if (!live()) return null;
-        if (this.handedOver) return round;
-        if (round) this.log(`the way round the geofence's notch was refused or stalled (${round}): the return flies straight`);
-      }
+    const way = here && home ? this.wayHome(here, home, zones) : null;
+    if (here && way !== null && way.points.length > 0) {
+      // Its height not known (FlightState.heightUnknown): the return altitude, which is no lower than
+      // any layer the swarm flies (deconflict.ts), rather than a number the FC does not vouch for.
+      const altM = Math.max(here.upM ?? 0, this.returnAlt.confirmedM ?? 0);
+      this.log(`return to launch ${way.what}: ${way.points.length} points before the straight leg home`, 'info');
+      // A goto refused (an ArduPilot refuses a guided target outside its fence, or while its own
+      // failsafe holds the mode), or a point not reached in time: the flight controller's own return
+      // all the same, straight, as with no way round. Before, the drone got no return at all.
+      const round = await this.flyVia(way.points, altM, undefined, live, `the way home ${way.what}`);
+      if (!live()) return null;
+      if (this.handedOver) return round; // a pilot or the FC's failsafe took it on the way: no return of ours
+      if (round) this.log(`the way ${way.what} was refused or stalled (${round}): the return flies straight`);
     }
     if (!live()) return null;
     return this.descend({ type: 'return-to-launch' }, live, cause);
+  }
+
+  /**
+   * The points to fly before the flight controller's straight return home: round the committed keep-outs
+   * in the way (wayFrom), else, with none or no way round them inside the fence, round a concave
+   * committed fence's notch inside it (wayInside: its reflex corners). Null: straight home (said in
+   * the log when a way was looked for and none found). Before, a fence's notch was gone round only with
+   * no keep-outs at all, and the straight return across it had the fence reflex hold the drone at the
+   * notch's edge for good.
+   */
+  private wayHome(here: Point, home: Point, zones: readonly KeepOut[]): { points: { n: number; e: number }[]; what: string } | null {
+    const fence = this.committedFence;
+    if (zones.length > 0) {
+      const way = wayFrom({ n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, fence);
+      if (way !== null) return { points: way, what: 'round the keep-outs in its way' };
+    }
+    const fenceM = fence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
+    const inside = fenceM && insideFence(here, fenceM) && insideFence(home, fenceM) ? wayInside(here, home, fenceM) : [];
+    if (inside !== null && inside.length > 0) return { points: inside.map((p) => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) })), what: zones.length > 0 ? "round the geofence's notch (no way round the keep-outs inside it)" : "round the geofence's notch" };
+    // Here with keep-outs only when wayFrom found no way round them.
+    if (zones.length > 0) this.log(`no way home round the keep-outs in its way${fence ? ' inside the geofence' : ''}: the return flies straight`);
+    return null;
   }
 
   /**

@@ -16,10 +16,16 @@ const fence = fenceM.map(([n, e]) => ({ n: n! * 10, e: e! * 10 }));
 // In the notch, on the straight line from the right arm's [100, 90] to the pad.
 const post = { northM: 60, eastM: 50, radiusM: 12, heightM: 100 };
 
-describe('executor: a return to launch across a concave geofence\'s notch', () => {
-  it('goes round the notch inside the fence and lands on its pad', async ({ expect, onTestFinished }) => {
+// A committed keep-out far from the way home (in the left arm): the way round the keep-outs inside the
+// fence finds nothing across the notch, and the notch's way is flown all the same. Before, any keep-out
+// at all sent the return straight across the notch.
+const farKeepOut = [{ n: 900, e: 100, r: 30 }];
+
+describe.concurrent('executor: a return to launch across a concave geofence\'s notch', () => {
+  for (const zones of [[], farKeepOut]) {
+  it(`goes round the notch inside the fence and lands on its pad${zones.length > 0 ? ', a keep-out elsewhere committed' : ''}`, async ({ expect, onTestFinished }) => {
     const { vehicle, ex, reports, logs } = await testRig(onTestFinished, [post]);
-    ex.keepFence(fence, 1_200);
+    ex.keepFence(fence, 1_200, zones);
     // Out along the base, up the right arm.
     ex.run('m1', { type: 'waypoints', mission: 'm1', waypoints: [{ n: 0, e: 900 }, { n: 1_000, e: 900 }], altDm: 200, speedDmps: 80, then: 'hold' });
     expect(await until(() => reports.some((x) => x.command === 'm1' && (x.stage === 'done' || x.stage === 'failed')), 25_000)).toBe(true);
@@ -33,4 +39,5 @@ describe('executor: a return to launch across a concave geofence\'s notch', () =
     expect(logs.some((l) => l.startsWith("return to launch round the geofence's notch"))).toBe(true);
     expect(reports.filter((x) => x.command === 'r1').map((x) => x.stage)).toEqual(['started', 'done']);
   }, 60_000);
+  }
 });
