@@ -5,6 +5,7 @@
 // such end in their acks of the mission command (MissionRunner.onCommit), so `murmurctl send --wait
 // executed` learns that a part will never report done. Before, it waited for it until --timeout.
 
+import { completionCovers } from '../mission/progress.js';
 import type { ActiveMission, MissionEffect, MissionTx } from '../mission/types.js';
 
 export interface EndedPart {
@@ -39,7 +40,9 @@ export function endedParts(before: ActiveMission | null, after: ActiveMission | 
   const accepted = effects.flatMap((e) => (e.type === 'decision' && e.decision.outcome === 'accepted' && endedBy[e.decision.type] !== undefined ? [e.decision] : []));
   const out: EndedPart[] = [];
   for (const a of before.assignments) {
-    if (before.done.includes(a.node) || finished.has(a.node)) continue;
+    // A completion counts only when it covers the part as it is now (a taker's of its old route does
+    // not: completionCovers), as in the machine; else that part went unsaid and a wait for it hung.
+    if (before.done.includes(a.node) || (finished.has(a.node) && completionCovers(a))) continue;
     if (after !== null && after.id === before.id && after.assignments.some((x) => x.node === a.node)) continue;
     const progress = a.waypoints.length === 0 ? 0 : Math.floor(((a.flown ?? 0) * 1000) / a.waypoints.length);
     const lost = effects.find((e) => e.type === 'reassign' && e.mission === before.id && e.from === a.node);

@@ -403,7 +403,10 @@ export class MissionRunner {
         if (this.partEnded.size >= progressKeptMax) this.partEnded.delete(this.partEnded.values().next().value as string);
         this.partEnded.add(before.id);
         this.o.log.info({ event: 'part-ended', mission: before.id, reason: p.reason, progress }, `its part of mission ${before.id} ended: ${p.reason}`);
-        this.ack({ command: before.id, stage: 'failed', height, reason: p.reason, progress });
+        // A part handed on to another drone is not failed: the validators' `ended` acks say who flies
+        // it (murmurctl then waits for that drone). Acked `failed` here, it reached murmurctl before them
+        // and ended the wait (exit 1) while the other drone flew the part.
+        if (p.to === null) this.ack({ command: before.id, stage: 'failed', height, reason: p.reason, progress });
       }
       if (validator) this.ack({ command: before.id, stage: 'ended', height, reason: p.reason, progress: p.progress, assigned: p.to !== null ? [p.node, p.to] : [p.node] });
     }

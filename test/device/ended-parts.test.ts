@@ -63,6 +63,15 @@ describe('the parts of a mission a committed block ends', () => {
     expect(parts).toEqual([{ node: 'd2', to: 'd1', reason: 'handed to d1: no telemetry of d2 committed for 120 s (lostAfterS 120)', progress: 500 }]);
   });
 
+  it("a taker's completion of its old route does not hide its part from an abort in the same block", () => {
+    // d2 is lost and its lanes go to d1; d1's "completed", signed before it heard of them, comes in the
+    // block that aborts the mission: d1's grown part ended unflown, and is said (the machine does not
+    // count that completion either: completionCovers).
+    const lost = at(surveying(), 12_000 + 120_001, [report('d1', 100, 100)]).state;
+    const parts = ended(lost, 133_000, [report('d1', 0, 0, null, 'ops/s1'), cmd('ops/a1', 'abort')]);
+    expect(parts.map((p) => [p.node, p.reason])).toEqual([['d1', 'aborted by abort ops/a1 at height 5']]);
+  });
+
   it('a part flown to its end, and the mission completed by it, is not an ended part; nor is a hold', () => {
     const s = surveying();
     const d1Done = at(s, 13_000, [report('d1', 0, 0, null, 'ops/s1')]);
