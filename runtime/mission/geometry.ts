@@ -269,6 +269,9 @@ export function lawnmowerLanes(poly: readonly PointDm[], spacingDm: number, lane
     // A row's spans in the row's direction: west to east on even rows, east to west on odd ones.
     for (let s = 0; s < spans.length; s++) {
       const span = spans[row % 2 === 0 ? s : spans.length - 1 - s] as Span;
+      // A span of no width (a spike of the polygon, an edge out and back along one line) is no lane:
+      // it gave a route two equal waypoints in a row.
+      if (span.w === span.e) continue;
       lanes.push(row % 2 === 0 ? { n, from: span.w, to: span.e } : { n, from: span.e, to: span.w });
       if (lanes.length > lanesMax) return null;
     }

@@ -88,6 +88,14 @@ describe('lawnmower lanes', () => {
     );
   });
 
+  it('are never a point: a spike of the area (an edge out and back along one line) gives no lane of no length', () => {
+    // Found by fuzzing: the spike [80,160]-[80,80]-[80,40]-[80,80] gave lanes with from === to.
+    const poly = [[80, 160], [160, 160], [80, 160], [80, 80], [80, 40], [80, 80], [0, 40]].map(([n, e]) => ({ n: n!, e: e! }));
+    const lanes = lawnmowerLanes(poly, 20, 100);
+    expect(lanes).not.toBeNull();
+    expect(lanes!.filter((l) => l.from === l.to)).toEqual([]);
+  });
+
   it('give an area thinner than one spacing a single lane along its middle, and the survey is accepted', () => {
     // 9 m tall at 20 m spacing: refused as 'narrower than one lane spacing', though one lane sees it all.
     const strip = [[0, 0], [0, 100], [9, 100], [9, 0]];
