@@ -42,6 +42,7 @@ import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
 import { DropReport, droppedTotals } from './drop-report.js';
+import { WarnBudget } from './repeat-limits.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
 import type { StatusJson } from './control-topics.js';
@@ -195,6 +196,8 @@ export class Device {
   readonly metrics: DeviceMetrics;
   /** Messages dropped before consensus: counted by reason, logged at a bounded rate. */
   private readonly drops: DropReport;
+  /** The consensus shell's warnings, bounded (WarnBudget): a peer's flood must not flood the log. */
+  private readonly consensusWarnings: WarnBudget;
   readonly log: PinoLogger;
   readonly storage: FileStorage;
   /** The device's key (DeviceParts.signer), remembering what it signs in the device's verifier. */
@@ -307,6 +310,11 @@ export class Device {
     // This device's own fence (device.yaml geofence), kept by its executor and its reflexes.
     const fence = c.geofence ? c.geofence.polygon.map(([northM, eastM]) => ({ northM, eastM })) : null;
     this.drops = new DropReport(this.log, this.metrics);
+    this.consensusWarnings = new WarnBudget(
+      (m) => this.log.warn(m),
+      (count, since, now) => this.log.warn({ event: 'warnings-not-logged', count, sinceMs: now - since }, `${count} more consensus warnings not logged in the last ${Math.round((now - since) / 1000)} s (over 20, then 1 a second): a peer sends what consensus refuses`),
+      Date.now(),
+    );
     this.missions = new MissionRunner({ id: c.id, fleet, manifest: p.manifest, verifier: p.verifier, control: this.control, hal: this.hal, origin: c.origin, fence, log: this.log, metrics: this.metrics, submit: (b) => this.submitTx(b), storage: this.storage });
     this.agents = c.agents.enabled
       ? new (agentsSetupOf(p).DeviceAgents)({
@@ -364,7 +372,7 @@ export class Device {
       follow: (sources) => this.link.follow?.(sources),
       signer: this.signer,
       verifier: p.verifier,
-      logger: { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) },
+      logger: { info: (m) => this.log.info(m), warn: (m) => this.consensusWarnings.warn(m, Date.now()), error: (m) => this.log.error(m) },
       snapshotEveryHeights: c.snapshots.everyHeights,
       onForeignSignature: (m) => {
         this.onIdentityConflict({ seen: 'signature', ...m });
@@ -524,6 +532,7 @@ export class Device {
       const now = Date.now();
       this.drops.linkFrames(this.link.linkStates(), now);
       this.drops.report(now);
+      this.consensusWarnings.report(now);
       this.missions.reportRefusals(now);
       this.watchStall();
       this.watchHal();

@@ -245,3 +245,42 @@ export class RepeatLog<D> {
 export function summarySpan(s: RepeatSummary<unknown>, now: number): string {
   return `in the last ${Math.round((now - s.sinceMs) / 1000)} s, the last at ${new Date(s.lastAtMs).toISOString()}`;
 }
+
+/**
+ * Warnings the consensus shell logs for what peers send (a proposal from a validator not its round's
+ * proposer, a refused sync block, an equivocation): one member sending such messages by the thousand
+ * had each device log as many lines (13 junk proposals a second were 13 warnings a second). A burst is
+ * logged in full, then one a second; the rest are counted and said in one line when their minute is
+ * over (report).
+ */
+export class WarnBudget {
+  private readonly bucket: TokenBucket;
+  private unsaid = 0;
+  private unsaidSince = 0;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly sayUnsaid: (count: number, sinceMs: number, now: number) => void,
+    now: number,
+    burst = 20,
+    perSecond = 1,
+  ) {
+    this.bucket = new TokenBucket(burst, perSecond, now);
+  }
+
+  warn(line: string, now: number): void {
+    if (!this.bucket.take(now)) {
+      if (this.unsaid === 0) this.unsaidSince = now;
+      this.unsaid++;
+      return;
+    }
+    this.say(line);
+  }
+
+  /** Says the count of lines not logged once their minute is over (call every second or so). */
+  report(now: number): void {
+    if (this.unsaid === 0 || now - this.unsaidSince < 60_000) return;
+    this.sayUnsaid(this.unsaid, this.unsaidSince, now);
+    this.unsaid = 0;
+  }
+}

@@ -2,7 +2,7 @@
 // key in full, then at most one count a window; acks a few a second per claimed sender and in all.
 
 import { describe, expect, it } from 'vitest';
-import { AckBudget, CountedOnce, RepeatLog, TokenBucket, summarySpan } from '../../runtime/device/repeat-limits.js';
+import { AckBudget, CountedOnce, RepeatLog, TokenBucket, WarnBudget, summarySpan } from '../../runtime/device/repeat-limits.js';
 
 const t0 = 1_800_000_000_000;
 
@@ -120,5 +120,27 @@ describe('a wall clock stepped back (NTP after a boot with the clock ahead)', ()
     expect(r.size).toBe(0);
     // The firsts window started anew too: a new key is said in full.
     expect(r.note('b', '*', 'y', back + 62_000).say).toBe('first');
+  });
+});
+
+describe('WarnBudget: the consensus shell\'s warnings under a peer\'s flood', () => {
+  it('logs a burst, then one a second, and says how many it left out once their minute is over', () => {
+    const t0 = 1_800_000_000_000;
+    const said: string[] = [];
+    const unsaid: [number, number][] = [];
+    const w = new WarnBudget((l) => said.push(l), (count, since, now) => unsaid.push([count, now - since]), t0);
+    // 13 junk proposals a second for 10 s: 130 warnings, before 130 lines.
+    for (let i = 0; i < 130; i++) w.warn(`proposal ${i} from a non-proposer`, t0 + Math.floor((i * 1000) / 13));
+    expect(said.length).toBeGreaterThanOrEqual(20);
+    expect(said.length).toBeLessThanOrEqual(20 + 10);
+    expect(said.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `proposal ${i} from a non-proposer`));
+    w.report(t0 + 30_000);
+    expect(unsaid).toEqual([]); // not before the minute is over
+    w.report(t0 + 62_000);
+    expect(unsaid).toHaveLength(1);
+    expect(unsaid[0]![0]).toBe(130 - said.length);
+    // Said once: nothing more to say until more are left out.
+    w.report(t0 + 130_000);
+    expect(unsaid).toHaveLength(1);
   });
 });
