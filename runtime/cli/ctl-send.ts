@@ -415,6 +415,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const endedSaid = new Map<string, Map<string, Set<string>>>(); // drone -> what ended its part -> validators; one statement per validator and drone
   /** Drones that took an ended part on after they reported done: awaited until they report again. */
   const takers = new Set<string>();
+  /** Drones that took an ended part on: the height of the block that handed it to them. Their acks of an
+   *  earlier height are of their route from before (a lagging taker's, or one a broker replays: the same
+   *  bytes as then), not of the part they fly now, and are not taken for its end. */
+  const handedAt = new Map<string, number>();
   /** Records what a validator said ended `about`'s part; true once it is believed. */
   const noteEnded = (ack: AckBody): boolean => {
     const [about, to] = ack.assigned;
@@ -433,6 +437,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     if (own?.stage === 'done' && to === undefined) return true;
     r.execution[about] = { stage: to !== undefined ? 'handed' : 'ended', progress: Math.max(own?.progress ?? 0, ack.progress), reason: ack.reason, saidBy: [...nodes].sort(), ...(to !== undefined ? { handedTo: to } : {}) };
     if (to !== undefined && r.execution[to]?.stage === 'done') takers.add(to);
+    if (to !== undefined) handedAt.set(to, Math.max(handedAt.get(to) ?? 0, ack.height));
     if (!a.values.json) process.stderr.write(`  ${about}: ${to !== undefined ? '' : 'ended: '}${ack.reason} (said by ${[...nodes].sort().join(', ')})\n`);
     return true;
   };
@@ -551,6 +556,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
           if (settle()) return done();
         }
         if (ack.stage === 'ended' && !noteEnded(ack)) return;
+        if ((ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') && ack.height < (handedAt.get(ack.node) ?? 0)) {
+          if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} of its route from before height ${handedAt.get(ack.node)} (not yet the part it took on)\n`);
+          return;
+        }
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
           const before = r.execution[ack.node];
           if (before?.saidBy !== undefined) {

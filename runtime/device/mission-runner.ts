@@ -119,6 +119,8 @@ export class MissionRunner {
    *  reports of the mission command (a lost drone's rtl carries the mission's id) are not acked as if
    *  the part went on or was done (only a failure is). */
   private readonly partEnded = new Set<string>();
+  /** The height of the block whose task the executor flies, per command (onExec acks it). */
+  private readonly taskHeights = new Map<string, number>();
   /** The planned waypoint the executor's route starts at (runTask). */
   private routeBase = 0;
   /** The last waypoints task's route (by its waypoints) and the length of this drone's committed part
@@ -451,6 +453,9 @@ export class MissionRunner {
    *  flew for before (Executor.run). `origin`: who decided it (TaskOrigin; Executor.run). */
   private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null, origin: TaskOrigin = 'automatic'): void {
     this.o.log.info({ event: 'task', command, task: task.type, origin }, `executing ${task.type}`);
+    if (this.taskHeights.size >= progressKeptMax) this.taskHeights.delete(this.taskHeights.keys().next().value as string);
+    this.taskHeights.delete(command);
+    this.taskHeights.set(command, this.state.height);
     if (task.type === 'waypoints') {
       this.routeBase = base;
       const m = this.state.mission;
@@ -573,7 +578,11 @@ export class MissionRunner {
       return;
     }
     const progress = this.keepProgress(r.command, r.stage === 'done' ? 1000 : r.progress);
-    this.ack({ command: r.command, stage: r.stage, height: this.committed.get(r.command) ?? 0, reason: r.reason, progress });
+    // The height of the block whose task it flies: the command's commit, or a later block that grew its
+    // part (a lost drone's lanes handed to it). A `done` of its route from before is then told apart from
+    // the grown part's (murmurctl waits for one at or past the height that handed the part on).
+    const height = Math.max(this.committed.get(r.command) ?? 0, this.taskHeights.get(r.command) ?? 0);
+    this.ack({ command: r.command, stage: r.stage, height, reason: r.reason, progress });
   }
 
   private ack(a: { command: string; stage: AckStage; height: number; reason: string; progress?: number; assigned?: string[]; blockHash?: Uint8Array }): void {

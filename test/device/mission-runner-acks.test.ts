@@ -97,6 +97,18 @@ describe("a device's acks of its part of a mission", () => {
     expect(ofMission(d2.acks).map((a) => [a.stage, a.progress])).toEqual([['ended', 500], ['failed', 500]]);
   });
 
+  it("a taker's acks of the part it took on carry the height of the block that handed it over, as the validators' ended does", () => {
+    const d1 = device('d1', surveying());
+    commit(d1.r, [report('d1', 100, 100)], 12_000 + 120_001);
+    const ended = d1.acks.find((a) => a.command === 'ops/s1' && a.stage === 'ended');
+    expect(ended?.assigned).toEqual(['d2', 'd1']);
+    d1.exec({ command: 'ops/s1', stage: 'done', progress: 1000, reason: '' });
+    // murmurctl takes a taker's done for the part only at or past that height (its done of the route
+    // from before carries an earlier one).
+    expect(d1.acks.at(-1)).toMatchObject({ stage: 'done', height: ended!.height });
+    expect(ended!.height).toBe(4);
+  });
+
   it('the progress acked never falls back: a route grown from 4 to 8 waypoints carries on from the most said', () => {
     const d1 = device('d1', surveying());
     for (const [stage, progress] of [['progress', 250], ['started', 125], ['progress', 250], ['progress', 375], ['progress', 625], ['done', 1000]] as const) d1.exec({ command: 'ops/s1', stage, progress, reason: '' });
