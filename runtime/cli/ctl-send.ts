@@ -562,8 +562,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
         }
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
           const before = r.execution[ack.node];
-          if (before?.saidBy !== undefined) {
-            // Its part ended by a committed block (believed above): its own later word does not undo that.
+          if (before?.saidBy !== undefined && before.stage === 'ended' && ack.stage === 'done') {
+            // Its drone flew the whole part before the block that ended it took effect there (a device acks
+            // nothing but a failure of a part once it applied its end), heard after the validators: done,
+            // as when its done comes first (noteEnded). Before, the outcome hung on which came first.
+            r.execution[ack.node] = { stage: 'done', progress: ack.progress, reason: ack.reason };
+          } else if (before?.saidBy !== undefined) {
+            // Its part ended or handed on by a committed block (believed above): its own later word does not undo that.
             before.progress = Math.max(before.progress, ack.progress);
           } else r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
           takers.delete(ack.node);

@@ -353,6 +353,25 @@ describe.concurrent('murmurctl send --wait executed', () => {
     expect(r.stdout).toMatch(/\n {2}v0: done\n {2}v1: ended \(aborted by abort op\/00112233445566778899aabbccddeeff at height 7; said by v0, v3\)\nfailed: a part was not flown to the end \(v1: above\)\n$/);
   }, 30_000);
 
+  it("a drone's done heard after the validators' ended of its part is done, as when it comes first (exit 0)", async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'exec-f', validators: 4, seed: 29 });
+    const r = await send(
+      fx,
+      'ef',
+      async (envelope, command) => {
+        await commitAccepted(fx, envelope, command, ['v0', 'v1']);
+        // v1 finished just before the abort took effect there; its done reaches murmurctl last.
+        for (const v of ['v2', 'v3']) await ack(fx, v, { command, stage: 'ended', height: 7, progress: 750, reason: 'aborted by abort op/00112233445566778899aabbccddeeff at height 7', blockHash: null, assigned: ['v1'] });
+        await ack(fx, 'v1', { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+        await ack(fx, 'v0', { command, stage: 'done', height: 3, progress: 1000, reason: '', blockHash: null });
+      },
+      ['noop', '--wait', 'executed'],
+      { json: false },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\n {2}v0: done\n {2}v1: done\n$/);
+  }, 30_000);
+
   it('every part aborted: each line says so, and the last names the parts in id order', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'exec-d', validators: 4, seed: 27 });
     const r = await send(
