@@ -11,6 +11,8 @@
 // be skipped safely still ends the connection: an oversized packet of another type, a QoS 2 PUBLISH (its
 // PUBREC/PUBREL exchange is mqtt.js's) and a malformed remaining length (the stream cannot be followed).
 
+import { RemainingLengthReader } from './packet-size-guard.js';
+
 /** A PUBLISH cut out of the stream: where it was going and how big it was. */
 export interface SkippedPublish {
   readonly bytes: number;
@@ -41,8 +43,8 @@ export class OversizedPublishFilter {
   private stage: 'type' | 'length' | 'pass' | 'skip-head' | 'skip' = 'type';
   /** The first byte of the fixed header being read. */
   private first = 0;
+  private readonly lengthReader = new RemainingLengthReader();
   private length = 0;
-  private multiplier = 1;
   private remaining = 0;
   /** Fixed-header bytes held back from an earlier chunk (a header split across chunks). */
   private held: number[] = [];
@@ -100,16 +102,13 @@ export class OversizedPublishFilter {
         headerAt = i - 1;
         this.first = b;
         this.stage = 'length';
-        this.length = 0;
-        this.multiplier = 1;
+        this.lengthReader.reset();
         continue;
       }
-      this.length += (b & 0x7f) * this.multiplier;
-      this.multiplier *= 128;
-      if ((b & 0x80) !== 0) {
-        if (this.multiplier >= 128 ** 4) return this.end(parts, chunk, passFrom, headerAt, skipped, 'a packet with a malformed length (more than 4 length bytes)');
-        continue;
-      }
+      const length = this.lengthReader.push(b);
+      if (Number.isNaN(length)) return this.end(parts, chunk, passFrom, headerAt, skipped, 'a packet with a malformed length (more than 4 length bytes)');
+      if (length < 0) continue;
+      this.length = length;
       if (this.length <= this.maxBytes) {
         this.remaining = this.length;
         this.stage = this.length === 0 ? 'type' : 'pass';
