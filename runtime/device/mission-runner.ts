@@ -79,6 +79,13 @@ function flightKnown(fs: Result<FlightState, DeviceError> | undefined): boolean 
   return v !== null && (v.landed !== 'unknown' || (v.mode !== 'unknown' && (!v.armed || v.mode === 'return' || v.mode === 'land')));
 }
 
+/** Sets `key` to `value` as the newest entry of `m`, forgetting the oldest once `m` holds `max`. */
+function setNewest<V>(m: Map<string, V>, key: string, value: V, max: number): void {
+  m.delete(key);
+  if (m.size >= max) m.delete(m.keys().next().value as string);
+  m.set(key, value);
+}
+
 interface StrangerRefusal {
   readonly sender: string;
   readonly kind: string;
@@ -230,9 +237,7 @@ export class MissionRunner {
     const now = Date.now();
     const last = this.explained.get(key);
     if (last !== undefined && now - last < explainAgainMs) return false;
-    if (this.explained.size >= explainedMax) this.explained.delete(this.explained.keys().next().value as string);
-    this.explained.delete(key);
-    this.explained.set(key, now);
+    setNewest(this.explained, key, now, explainedMax);
     if (r.verdict === 'refused' && r.signed) {
       // A member's own command: its operator is told each time (each has a nonce of its own, signed).
       // A command already committed comes again whenever an operator's outbox resends what it did not
@@ -417,9 +422,7 @@ export class MissionRunner {
   /** The progress of `command` this device says: the most it said before, or `progress` if more. */
   private keepProgress(command: string, progress: number): number {
     const kept = Math.max(this.progressOf.get(command) ?? 0, progress);
-    this.progressOf.delete(command);
-    if (this.progressOf.size >= progressKeptMax) this.progressOf.delete(this.progressOf.keys().next().value as string);
-    this.progressOf.set(command, kept);
+    setNewest(this.progressOf, command, kept, progressKeptMax);
     return kept;
   }
 
@@ -453,9 +456,7 @@ export class MissionRunner {
    *  flew for before (Executor.run). `origin`: who decided it (TaskOrigin; Executor.run). */
   private runTask(command: string, task: Task, base = 0, restart: RestartResume | null = null, origin: TaskOrigin = 'automatic'): void {
     this.o.log.info({ event: 'task', command, task: task.type, origin }, `executing ${task.type}`);
-    if (this.taskHeights.size >= progressKeptMax) this.taskHeights.delete(this.taskHeights.keys().next().value as string);
-    this.taskHeights.delete(command);
-    this.taskHeights.set(command, this.state.height);
+    setNewest(this.taskHeights, command, this.state.height, progressKeptMax);
     if (task.type === 'waypoints') {
       this.routeBase = base;
       const m = this.state.mission;

@@ -1,8 +1,9 @@
 // Bounds on what anyone who can publish on the fleet's topics can make a device do per message: log lines
 // (RepeatLog: the first of a kind in full, then a count at most once a window), signed replies
-// (AckBudget: token buckets per claimed sender and for the device), and counts (CountedOnce: one per
-// refused message, however many copies come). Nothing here decides what is accepted: it only decides
-// what is said about a refusal, how often, and how it is counted.
+// (AckBudget: token buckets per claimed sender and for the device), counts (CountedOnce: one per
+// refused message, however many copies come), and the consensus shell's warnings (WarnBudget). Nothing
+// here decides what is accepted: it only decides what is said about a refusal, how often, and how it is
+// counted.
 
 import { createHash } from 'node:crypto';
 import { limits } from '../lib/limits.js';
@@ -279,7 +280,8 @@ export class WarnBudget {
 
   /** Says the count of lines not logged once their minute is over (call every second or so). */
   report(now: number): void {
-    if (this.unsaid === 0 || now - this.unsaidSince < 60_000) return;
+    // A count begun after `now` (the wall clock stepped back) is said too, as RepeatLog's windows are.
+    if (this.unsaid === 0 || (now >= this.unsaidSince && now - this.unsaidSince < 60_000)) return;
     this.sayUnsaid(this.unsaid, this.unsaidSince, now);
     this.unsaid = 0;
   }
