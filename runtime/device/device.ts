@@ -41,7 +41,7 @@ import { checkDataFormat, markDataFormat } from './data-format.js';
 import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
-import { DropReport, droppedTotals } from './drop-report.js';
+import { badFramesOf, DropReport, droppedTotals } from './drop-report.js';
 import { WarnBudget } from './repeat-limits.js';
 import { MissionRunner } from './mission-runner.js';
 import { createHal, loadHalDrivers, type Hal, type HalDrivers } from './hal-setup.js';
@@ -798,7 +798,7 @@ export class Device {
       agents: this.agents?.status() ?? [],
       dropped: {
         envelopes: this.drops.envelopeCounts(),
-        frames: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { ...((l.counters as { badFrameReasons?: Record<string, number> }).badFrameReasons ?? {}) }])),
+        frames: Object.fromEntries(this.link.linkStates().map((l) => [l.name, { ...badFramesOf(l.counters) }])),
         duplicates: Object.fromEntries(this.link.linkStates().map((l) => [l.name, l.duplicates])),
       },
     };

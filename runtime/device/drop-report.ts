@@ -11,6 +11,12 @@ import type { DroppedJson } from './control-topics.js';
 import type { DeviceMetrics } from './observability.js';
 import { RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 
+/** A link's bad frames by reason (LinkCountersDetail.badFrameReasons; none for a link that does not
+ *  count them by reason). */
+export function badFramesOf(counters: object): Readonly<Record<string, number>> {
+  return 'badFrameReasons' in counters ? (counters.badFrameReasons as Record<string, number>) : {};
+}
+
 /** The reasons murmur_envelopes_dropped_total counts. */
 export type EnvelopeDropReason = 'malformed' | 'wrong-fleet' | 'unknown-sender' | 'bad-signature' | 'invalid' | 'own-key-not-sent';
 
@@ -108,8 +114,7 @@ export class DropReport {
         if (grew > 0 || !this.duplicatesSeen.has(name)) this.metrics.envelopesDuplicate.inc({ link: name }, Math.max(0, grew));
         this.duplicatesSeen.set(name, duplicates);
       }
-      const reasons = 'badFrameReasons' in counters ? (counters.badFrameReasons as Record<string, number>) : {};
-      for (const [reason, total] of Object.entries(reasons)) {
+      for (const [reason, total] of Object.entries(badFramesOf(counters))) {
         this.metrics.linkBadFrames.set({ link: name, reason }, total);
         const k = `${name} ${reason}`;
         const grew = total - (this.framesSeen.get(k) ?? 0);
@@ -154,8 +159,7 @@ export function droppedTotals(envelopes: Readonly<Record<string, number>>, links
   const frames: Record<string, number> = {};
   let duplicates = 0;
   for (const { counters, duplicates: d } of links) {
-    const reasons = 'badFrameReasons' in counters ? (counters.badFrameReasons as Record<string, number>) : {};
-    for (const [reason, n] of Object.entries(reasons)) if (n > 0) frames[reason] = (frames[reason] ?? 0) + n;
+    for (const [reason, n] of Object.entries(badFramesOf(counters))) if (n > 0) frames[reason] = (frames[reason] ?? 0) + n;
     duplicates += d ?? 0;
   }
   return { envelopes: Object.fromEntries(Object.entries(envelopes).filter(([, n]) => n > 0)), frames, duplicates };
