@@ -5,10 +5,9 @@
 // radio the broker is the only path and nothing is hashed, so pure-consensus worlds pay nothing.
 // The digest window (limits.routerDedupWindowMs) lets consensus's byte-identical re-broadcasts through.
 
-import { createHash } from 'node:crypto';
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
-import { DedupWindow } from '../../runtime/links/dedup-cache.js';
+import { bytesDigest, DedupWindow } from '../../runtime/links/dedup-cache.js';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { defaultPolicy, type ClassPolicy } from '../../runtime/links/router.js';
 import type { RadioModel, Scenario } from '../scenario/scenario.js';
@@ -107,7 +106,7 @@ export class SimLinks {
   private digest(bytes: Uint8Array): string {
     let d = this.digests.get(bytes);
     if (d === undefined) {
-      d = createHash('sha256').update(bytes).digest('base64').slice(0, 22);
+      d = bytesDigest(bytes);
       this.digests.set(bytes, d);
     }
     return d;

@@ -5,9 +5,8 @@
 // here decides what is accepted: it only decides what is said about a refusal, how often, and how it is
 // counted.
 
-import { createHash } from 'node:crypto';
 import { limits } from '../lib/limits.js';
-import { DedupCache } from '../links/dedup-cache.js';
+import { bytesDigest, DedupCache } from '../links/dedup-cache.js';
 
 /**
  * Which refused messages were counted already, by a digest of their bytes: a command comes as its link
@@ -26,7 +25,7 @@ export class CountedOnce {
 
   /** True the first time these bytes come (now remembered), false for a copy of them. */
   first(bytes: Uint8Array): boolean {
-    return this.seen.add(createHash('sha256').update(bytes).digest('base64').slice(0, 22));
+    return this.seen.add(bytesDigest(bytes));
   }
 
   /** Digests remembered (at most max). */

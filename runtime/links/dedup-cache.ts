@@ -3,6 +3,14 @@
 // oldest key is forgotten (limits.ts), so a duplicate older than the window gets through and is caught
 // again by the layers above (consensus ignores repeated votes).
 
+import { createHash } from 'node:crypto';
+
+/** The key these caches keep for a message: 16 bytes of SHA-256 over its bytes, in base64 (the same
+ *  signed bytes on two links, or sent twice, are one message). */
+export function bytesDigest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64').slice(0, 22);
+}
+
 export class DedupCache {
   private readonly seen = new Set<string>();
   private readonly ring: (string | undefined)[];

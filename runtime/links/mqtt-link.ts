@@ -2,7 +2,6 @@
 // cloud broker over TLS. Topics and payloads: docs/topics.md. Delivery is best effort by design:
 // QoS per class only lowers loss; safety never rests on it (DESIGN.md, "hostile transport").
 
-import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { closeMqtt, configRefusals, connectMqtt, flushNow, loginRefused, oversizedPublishEvent } from './mqtt-connect.js';
@@ -11,7 +10,7 @@ import { withinMs } from '../lib/within.js';
 import { redactBrokerUrl } from './broker-url.js';
 import { limits } from '../lib/limits.js';
 import { ClassQueue, defaultQueueBytes, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
-import { DedupCache } from './dedup-cache.js';
+import { bytesDigest, DedupCache } from './dedup-cache.js';
 import { decodeFrame, encodeFrame, fleetTag } from './frame.js';
 import type { Link, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
@@ -72,11 +71,6 @@ export const defaultQos: Readonly<Record<TrafficClass, QoS>> = { consensus: 1, h
 /** Frames published lately whose digests a link with wildcard subscriptions keeps, to know its echoes
  *  (more than can be queued and in flight at once: limits.linkConsensusQueueMax, mqttInflightMax). */
 const sentRememberedMax = 4_096;
-
-/** 16 bytes of SHA-256 over a link frame: what a node published, as its echo comes back. */
-function frameDigest(payload: Uint8Array): string {
-  return createHash('sha256').update(payload).digest('base64').slice(0, 22);
-}
 
 interface Outbound {
   readonly topic: string;
@@ -400,7 +394,7 @@ export class MqttLink implements Link {
         this.stats.sent(q.item.envelopeBytes);
         published = true;
         sent?.push(q.item.payload.subarray(6, q.item.payload.length - 4)); // the envelope (frame.ts: 6-byte header, CRC32)
-        this.sentHere?.add(frameDigest(q.item.payload));
+        this.sentHere?.add(bytesDigest(q.item.payload));
         c.publish(q.item.topic, q.item.payload, this.pubOpts[q.cls], () => {
           if (gen !== this.generation) return;
           this.inflight--;
@@ -445,7 +439,7 @@ export class MqttLink implements Link {
       // Our own broadcast, echoed by the broker (wildcard subscriptions only): dropped unsaid. Anything
       // else on this node's own topics someone else published (a client the broker's ACL lets publish
       // there, a copy of this device): dropped, but counted, where before it passed for an echo unseen.
-      if (this.sentHere === null || !this.sentHere.has(frameDigest(payload))) this.stats.badFrame('own-topic-not-sent');
+      if (this.sentHere === null || !this.sentHere.has(bytesDigest(payload))) this.stats.badFrame('own-topic-not-sent');
       return;
     }
     const f = decodeFrame(payload, this.tag, this.mtuBytes);

@@ -3,9 +3,8 @@
 // rides through a dead link with no restart: broker down means the radio carries consensus; broker
 // back means MQTT is used again.
 
-import { createHash } from 'node:crypto';
 import { limits } from '../lib/limits.js';
-import { DedupWindow } from './dedup-cache.js';
+import { bytesDigest, DedupWindow } from './dedup-cache.js';
 import type { Link, LinkCounters, LinkCountersDetail, ReceivedFrame, TrafficClass } from './link.js';
 import { LinkStats } from './link-stats.js';
 
@@ -35,11 +34,6 @@ export interface LinkState {
   /** Envelopes that came on this link and that the router dropped as copies of one already seen (on
    *  another link, or on this one within the dedup window; this node's own messages coming back too). */
   readonly duplicates: number;
-}
-
-/** 16 bytes of SHA-256 over the envelope: the same signed bytes on two links are one message. */
-function digest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64').slice(0, 22);
 }
 
 export class Router implements Link {
@@ -157,7 +151,7 @@ export class Router implements Link {
       return false;
     }
     // Remember our own message so its echo (a broker, a radio relay) is not delivered back to us.
-    this.seen.add(digest(bytes), this.now());
+    this.seen.add(bytesDigest(bytes), this.now());
     let sent = false;
     let tooLarge = false;
     let first: Link | null = null;
@@ -205,7 +199,7 @@ export class Router implements Link {
     this.hear(f);
     // Within the window a second copy (another link, a relay) is dropped; later it is a deliberate
     // re-send (consensus re-broadcasts the same signed bytes) and must reach the node.
-    if (!this.seen.add(digest(f.bytes), this.now())) {
+    if (!this.seen.add(bytesDigest(f.bytes), this.now())) {
       this.stats.duplicate();
       const n = this.duplicatesOn.get(f.link);
       if (n !== undefined) this.duplicatesOn.set(f.link, n + 1);
