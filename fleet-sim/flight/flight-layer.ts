@@ -15,7 +15,7 @@ import type { PointNe } from '../report/events.js';
 import { keepOuts, resumeIndex as resumeAt, sameLeg, wayFrom, withLocalKeepOut, type KeepOut } from '../../runtime/mission/hazards.js';
 import { beamHit, defaultMissionReflexConfig, obstacleToAvoid } from '../../agents/builtin/mission-reflexes.js';
 import { finishedProgress, plannedPassed } from '../../runtime/mission/progress.js';
-import { fenceCut, fenceCutMarginM, insideFence, legFrom, wayInside } from '../../runtime/mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, legFrom, wayHome } from '../../runtime/mission/fence-cut.js';
 
 /** Where drone i of n waits: on a pad grid, columns going east and rows south from its first pad (by
  *  default 6 m apart, as square as it gets, south-west of the origin). Both fleet-sim modes use it. */
@@ -499,14 +499,11 @@ export class FlightLayer {
     const zones = this.avoidZones(d);
     const st = d.sim.state();
     const home = d.sim.home();
-    // As the device's executor (wayHome): round the keep-outs in the way, else round a concave committed
-    // fence's notch inside it.
-    const way = zones.length > 0 ? wayFrom({ n: Math.round(st.northM * 10), e: Math.round(st.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, this.mission.geofence) : null;
-    d.homeWay = (way ?? []).map((p) => [p.n / 10, p.e / 10] as const);
-    const fence = this.mission.geofence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
-    const inside = way === null && fence && insideFence(st, fence) && insideFence(home, fence) ? wayInside(st, home, fence) : null;
-    if (inside) d.homeWay = inside.map((p) => [p.northM, p.eastM] as const);
-    else if (way === null && zones.length > 0) this.note(`${d.id}: no way home round the keep-outs in its way: the return flies straight`);
+    // As the device's executor: round the keep-outs in the way, else round a concave committed fence's
+    // notch inside it (fence-cut.ts wayHome).
+    const way = wayHome(st, home, zones, this.mission.geofence);
+    if (way.keepOutsBlocked && way.via === null) this.note(`${d.id}: no way home round the keep-outs in its way: the return flies straight`);
+    d.homeWay = way.points.map((p) => [p.northM, p.eastM] as const);
     const first = d.homeWay[0];
     if (first) d.sim.goto(first[0], first[1], Math.max(st.upM, d.sim.returnAltitude()));
     else d.sim.returnToLaunch();

@@ -441,13 +441,11 @@ export async function sendCommand(argv: string[]): Promise<number> {
     if (!a.values.json) process.stderr.write(`  ${about}: ${to !== undefined ? '' : 'ended: '}${ack.reason} (said by ${[...nodes].sort().join(', ')})\n`);
     return true;
   };
-  /** Every drone with a part: those assigned, and any that took an ended part on. */
-  const awaited = (): string[] => [...new Set([...r.assigned, ...Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []))])];
   const finishedPart = (n: string): boolean => {
     const stage = r.execution[n]?.stage;
     return stage === 'ended' || stage === 'handed' || ((stage === 'done' || stage === 'failed') && !takers.has(n));
   };
-  const executedAll = (): boolean => r.height !== null && awaited().every(finishedPart);
+  const executedAll = (): boolean => r.height !== null && partsOf(r).every(finishedPart);
   /** Records the commit once the agreed decision's block has a valid proof; true when nothing more is awaited. */
   const settle = (): boolean => {
     if (r.height !== null) return false;
@@ -658,6 +656,11 @@ export async function sendCommand(argv: string[]): Promise<number> {
 }
 
 /** What send prints of a verified commit: where, who certified it, and its outcome. */
+/** Every drone with a part of the command: those assigned, and any that took an ended part on. */
+function partsOf(r: SendResult): string[] {
+  return [...new Set([...r.assigned, ...Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []))])];
+}
+
 function commitLines(r: SendResult): string[] {
   return [
     `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
@@ -687,8 +690,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean,
   else {
     if (!commitSaid) commitLines(r).forEach(out);
     if (wait === 'executed' && r.assigned.length > 0) {
-      const takers = Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []));
-      for (const n of [...new Set([...r.assigned, ...takers])]) {
+      for (const n of partsOf(r)) {
         const e = r.execution[n];
         const said = e?.saidBy ? `; said by ${e.saidBy.join(', ')}` : '';
         out(`  ${n}: ${!e ? 'no report' : e.stage === 'handed' ? `${e.reason}${said ? ` (${said.slice(2)})` : ''}` : `${e.stage}${e.reason ? ` (${e.reason}${said})` : ''}`}`);

@@ -11,7 +11,7 @@ import { insidePolygon } from '../../agents/builtin/mission-reflexes.js';
 import type { Point } from '../../agents/api/agent.js';
 import { OwnModes } from './own-modes.js';
 import { MotionWatch, type Motion, type MotionPoint } from './motion-watch.js';
-import { fenceCut, fenceCutMarginM, insideFence, legFrom, wayInside } from '../mission/fence-cut.js';
+import { fenceCut, fenceCutMarginM, legFrom, wayHome } from '../mission/fence-cut.js';
 import { ownReturnMismatch, type OwnReturn } from './own-return.js';
 
 export type ExecStage = 'started' | 'progress' | 'done' | 'failed';
@@ -627,26 +627,15 @@ export class Executor {
     return this.descend({ type: 'return-to-launch' }, live, cause);
   }
 
-  /**
-   * The points to fly before the flight controller's straight return home: round the committed keep-outs
-   * in the way (wayFrom), else, with none or no way round them inside the fence, round a concave
-   * committed fence's notch inside it (wayInside: its reflex corners). Null: straight home (said in
-   * the log when a way was looked for and none found). Before, a fence's notch was gone round only with
-   * no keep-outs at all, and the straight return across it had the fence reflex hold the drone at the
-   * notch's edge for good.
-   */
+  /** The way home to fly before the flight controller's straight return (fence-cut.ts wayHome), in
+   *  decimetres, with what it goes round for the log; null: straight home. */
   private wayHome(here: Point, home: Point, zones: readonly KeepOut[]): { points: { n: number; e: number }[]; what: string } | null {
     const fence = this.committedFence;
-    if (zones.length > 0) {
-      const way = wayFrom({ n: Math.round(here.northM * 10), e: Math.round(here.eastM * 10) }, { n: Math.round(home.northM * 10), e: Math.round(home.eastM * 10) }, zones, fence);
-      if (way !== null) return { points: way, what: 'round the keep-outs in its way' };
-    }
-    const fenceM = fence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
-    const inside = fenceM && insideFence(here, fenceM) && insideFence(home, fenceM) ? wayInside(here, home, fenceM) : [];
-    if (inside !== null && inside.length > 0) return { points: inside.map((p) => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) })), what: zones.length > 0 ? "round the geofence's notch (no way round the keep-outs inside it)" : "round the geofence's notch" };
-    // Here with keep-outs only when wayFrom found no way round them.
-    if (zones.length > 0) this.log(`no way home round the keep-outs in its way${fence ? ' inside the geofence' : ''}: the return flies straight`);
-    return null;
+    const w = wayHome(here, home, zones, fence);
+    if (w.keepOutsBlocked && w.via === null) this.log(`no way home round the keep-outs in its way${fence ? ' inside the geofence' : ''}: the return flies straight`);
+    if (w.via === null) return null;
+    const what = w.via === 'keep-outs' ? 'round the keep-outs in its way' : w.keepOutsBlocked ? "round the geofence's notch (no way round the keep-outs inside it)" : "round the geofence's notch";
+    return { points: w.points.map((p) => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) })), what };
   }
 
   /**

@@ -4,6 +4,9 @@
 // it comes back in: before, a waypoint outside was skipped, and a lane with both ends past the fence, or
 // one end, was not flown at all (the geofence scenario covered 3% of its field).
 
+import { wayFrom, type KeepOut } from './hazards.js';
+import type { PointDm } from './types.js';
+
 /** A point in local metres (north, east). */
 export interface FencePoint {
   readonly northM: number;
@@ -334,4 +337,25 @@ function crossings(a: FencePoint, b: FencePoint, poly: readonly FencePoint[]): A
     if (t > 0 && t < 1 && u >= 0 && u <= 1) out.push({ t, sin: Math.abs(den) / (Math.hypot(dn, de) * Math.hypot(en, ee)) });
   }
   return out;
+}
+
+/**
+ * The points a drone at `here` flies before its flight controller's straight return `home` (metres):
+ * round the committed keep-outs in the way (hazards.ts wayFrom, decimetres), else, with none or no way
+ * round them inside the committed fence, round a concave fence's notch inside it (wayInside). `via`:
+ * which way it is (null: straight home); `keepOutsBlocked`: keep-outs were in the way with no way round
+ * them. The device's executor and fleet-sim's flight layer both go home this way. Before, a fence's
+ * notch was gone round only with no keep-outs at all, and the straight return across it had the fence
+ * reflex hold the drone at the notch's edge for good.
+ */
+export function wayHome(here: FencePoint, home: FencePoint, zones: readonly KeepOut[], fence: readonly PointDm[] | null): { points: FencePoint[]; via: 'keep-outs' | 'notch' | null; keepOutsBlocked: boolean } {
+  const dm = (p: FencePoint): PointDm => ({ n: Math.round(p.northM * 10), e: Math.round(p.eastM * 10) });
+  if (zones.length > 0) {
+    const way = wayFrom(dm(here), dm(home), zones, fence);
+    if (way !== null) return { points: way.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 })), via: way.length > 0 ? 'keep-outs' : null, keepOutsBlocked: false };
+  }
+  const fenceM = fence?.map((p) => ({ northM: p.n / 10, eastM: p.e / 10 }));
+  const inside = fenceM && insideFence(here, fenceM) && insideFence(home, fenceM) ? wayInside(here, home, fenceM) : null;
+  const points = inside ?? [];
+  return { points, via: points.length > 0 ? 'notch' : null, keepOutsBlocked: zones.length > 0 };
 }
