@@ -41,9 +41,12 @@ import { ShardCoordinator, ShardState, shardProblem, type FollowChange, type Mai
 export class SimCrash extends Error {}
 
 /** Drops of a sound envelope that every run has by the thousand (runtime/node/edge.ts). */
-const commonDrop = /^(?:block \d+ is already committed here|prevote not needed)/;
+const commonDrop = /^(?:block \d+ is already committed here|prevote not needed|(?:prevote|precommit|proposal) for (?:height|round) \d+[^:]* not needed)/;
 /** How the edge words a signature that does not verify (runtime/wire/envelope.ts verifyEnvelope). */
 const badSignatureDrop = 'has a signature that does not verify';
+/** How the core (a proposal that passed the edge) and the edge (one dropped unchecked) end a proposal's
+ *  refusal whose sender is not its round's proposer. */
+const notProposerDrop = ', who is not its proposer';
 
 export interface SimNode {
   readonly index: number;
@@ -656,7 +659,7 @@ export class World implements MainHost {
       info: (m) => base.info(m),
       warn: (m) => {
         if (this.honest(n)) {
-          if (m.endsWith(', who is not its proposer')) this.refusals.notProposer++;
+          if (m.endsWith(notProposerDrop)) this.refusals.notProposer++;
           else if (m.includes(': invalid block from ')) this.refusals.invalidBlock++;
           else if (/: dropped (?:a torn final record|the \d+ bytes from)/.test(m)) this.refusals.tornLogTails++;
         }
@@ -762,6 +765,7 @@ export class World implements MainHost {
         // common drops of a sound envelope (a block held already, a prevote to a follower) skip the decode.
         if (!this.honest(target) || commonDrop.test(why)) return;
         if (why.endsWith(badSignatureDrop)) this.refusals.badSignatures++;
+        else if (why.endsWith(notProposerDrop)) this.refusals.notProposer++;
         else if (!(this.envelopes === null ? decodeEnvelope(bytes) : this.envelopes.decode(bytes)).ok) this.refusals.malformed++;
       });
   }

@@ -11,7 +11,7 @@ import { Mempool, txKey } from './mempool.js';
 import { proposerOf } from './proposer.js';
 import { chunkHashesOf, commitmentOf } from './snapshot.js';
 import { addServed, noteCommitted, StateSync } from './state-sync.js';
-import type { CheckedTx, CommittedBlock, ConsensusConfig, CoreDeps, Input, RejectedTx, SignedPosition, Step, VerifiedProposal, WalRecord } from './types.js';
+import type { CheckedTx, CommittedBlock, ConsensusConfig, CoreDeps, Input, RejectedTx, SignedPosition, Step, VerifiedProposal, VoteKind, WalRecord } from './types.js';
 import { VoteSet } from './vote-set.js';
 
 /** Transaction bytes in one block at most: the block limit less room for the header and last commit. */
@@ -161,6 +161,22 @@ export class ConsensusState {
 
   isValidator(): boolean {
     return this.chain.powerOf(this.height, this.p.id) > 0;
+  }
+
+  /**
+   * Whether a vote with this position, sender and value (read unverified) could change anything here:
+   * what core.ts onVote and onLateVote would do with it once verified, without the check. During the
+   * commit wait a vote of the new height is kept for its start while there is room (accepts).
+   */
+  takesVote(kind: VoteKind, height: number, round: number, from: string, value: string): boolean {
+    if (height === this.height) {
+      if (this.waiting) return this.future.length < limits.futureHeightMessagesMax;
+      if (round > this.round + limits.consensusRoundsAheadMax || this.chain.powerOf(height, from) === 0) return false;
+      return this.votes.wouldTake(kind, round, from, value);
+    }
+    const past = this.pastVotes.find((p) => p.height === height);
+    if (past === undefined || past.votes.tally(kind, round) === undefined || this.chain.powerOf(height, from) === 0) return false;
+    return past.votes.wouldTake(kind, round, from, value);
   }
 
   proposer(round: number): string {

@@ -77,6 +77,23 @@ export class VoteSet {
     return { status: 'added' };
   }
 
+  /**
+   * Whether add would count or report a vote of `from` for `value` at (kind, round): false for a copy of
+   * a vote held, and for a third value or more of an equivocator (reported already) that no proposal
+   * pinned. The edge asks before it checks a vote's signature (EdgeContext.takesVote), so one
+   * validator's flood of distinct votes costs each receiver two checks per position, not one per vote.
+   */
+  wouldTake(kind: VoteKind, round: number, from: string, value: string): boolean {
+    const t = this.tally(kind, round);
+    const earlier = t?.votes.get(from);
+    if (t === undefined || earlier === undefined) return true;
+    if (earlier.value === value) return false;
+    const second = t.conflicting.get(from);
+    if (second === undefined) return true;
+    if (second.value === value) return false;
+    return this.pinned.has(`${kind}/${round}/${value}`) && t.pinnedExtra.get(value)?.has(from) !== true;
+  }
+
   private noteRound(round: number): void {
     const l = this.roundList;
     let i = l.length;

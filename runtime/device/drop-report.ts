@@ -18,7 +18,7 @@ export function badFramesOf(counters: object): Readonly<Record<string, number>> 
 }
 
 /** The reasons murmur_envelopes_dropped_total counts. */
-export type EnvelopeDropReason = 'malformed' | 'wrong-fleet' | 'unknown-sender' | 'bad-signature' | 'invalid' | 'own-key-not-sent';
+export type EnvelopeDropReason = 'malformed' | 'wrong-fleet' | 'unknown-sender' | 'bad-signature' | 'invalid' | 'own-key-not-sent' | 'not-proposer';
 
 /**
  * The counted reason of an edge drop, or null for drops a healthy fleet makes all the time (a block
@@ -39,6 +39,7 @@ export function dropReason(code: DropCode): EnvelopeDropReason | null {
     case 'unknown-sender':
     case 'bad-signature':
     case 'invalid':
+    case 'not-proposer':
       return code;
     case 'malformed':
     case 'too-large':

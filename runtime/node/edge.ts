@@ -6,17 +6,18 @@ import type { Verifier } from '../crypto/sodium.js';
 import { sameBytes, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
-import { hasRole, keyLookup, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
+import { hasRole, keyLookup, memberOf, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
 import type { DecodedBlock } from '../wire/block.js';
-import { decodeBlockBytes } from '../wire/block.js';
+import { decodeBlockBytes, proposalPositionOf } from '../wire/block.js';
 import { decodeEnvelope, openEnvelope, peekEnvelope, verifyEnvelope, type OpenContext, type RawEnvelope, type VerifiedEnvelope, type WireError, type WireErrorCode } from '../wire/envelope.js';
 import type { EnvelopeMemo } from '../wire/envelope-memo.js';
 import { kinds } from '../wire/kinds.js';
 import { parseWith } from '../wire/fields.js';
-import { voteHeightOf } from '../wire/vote.js';
+import { voteHeightOf, votePeekOf } from '../wire/vote.js';
 import { syncResponseHeightOf } from '../wire/consensus-aux.js';
 import { hasProofHead } from '../wire/proof.js';
 import { evidenceKeyOf } from '../consensus/chain-state.js';
+import { proposerOf } from '../consensus/proposer.js';
 import type { CheckedTx, Input, RejectedTx, VerifiedVote } from '../consensus/types.js';
 
 export interface EdgeContext {
@@ -26,6 +27,14 @@ export interface EdgeContext {
   /** The manifest in force at a height (from the committed chain). */
   readonly manifestAt: (height: number) => Manifest;
   readonly currentHeight: () => number;
+  /** The round consensus is in at the current height. */
+  readonly currentRound: () => number;
+  /** This node's id: proposals and votes under it are never dropped unchecked (the shell looks at
+   *  each for its signer state: NodeShell.ownKeyMessage). */
+  readonly self: string;
+  /** Whether consensus could do anything with a vote of this position, sender and value, read unverified
+   *  (ConsensusState.takesVote); absent: every vote in the window goes on to its check. */
+  readonly takesVote?: (kind: 'prevote' | 'precommit', height: number, round: number, from: string, value: string) => boolean;
   /** Whether this node votes at the current height. A follower decides on a proposal and 2f+1
    *  precommits; prevotes (half the votes) are dropped before their signature is checked. */
   readonly votes: () => boolean;
@@ -54,9 +63,10 @@ const rejected = (reason: string, code?: DropCode): RejectedTx => (code === unde
  * expected in a healthy fleet (a block it has, a prevote a follower does not count); `own-key`: a proposal or
  * vote with this node's key that its signer state does not hold (NodeShell.ownKeyMessage; its own echo is
  * no drop); `invalid`: a message signed by a member that consensus cannot take (a tx no block may carry,
- * evidence that proves nothing, a sync block that does not parse).
+ * evidence that proves nothing, a sync block that does not parse); `not-proposer`: a proposal whose sender
+ * is not its round's proposer (dropped before its signature and block are checked: positionDrop).
  */
-export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid';
+export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid' | 'not-proposer';
 
 /** A message the edge dropped: its code, and the reason in words. */
 export interface EdgeDrop {
@@ -147,6 +157,43 @@ export class EdgeVerifier {
     return vh !== null && vh < h && vh >= h - back ? vh : h;
   }
 
+  /**
+   * A proposal or vote that consensus would drop on its height, round or sender alone (core.ts accepts,
+   * onProposal, onLateVote), dropped here before its signature is checked and a proposal's block decoded
+   * and its txs verified: a member flooding such messages (far-future or long-past votes, junk
+   * proposals for rounds it does not propose, a third and fourth value for a position it equivocated
+   * at) cost each receiver a signature check apiece, and a junk proposal its whole block. Read from the body's first bytes, unverified: a forged position or sender
+   * can only have this one message dropped, which its check would do anyway. Messages under this node's
+   * own id go on (the shell looks at each), as does a body not laid out as the encoders write it. A
+   * signature that would not have verified goes uncounted this way: a validator's name on a far-future
+   * vote is not worth a check to find out.
+   */
+  private positionDrop(raw: RawEnvelope, h: number): Result<never, EdgeDrop> | null {
+    const kind = raw.kind;
+    if ((kind !== 'prevote' && kind !== 'precommit' && kind !== 'proposal') || raw.sender === this.ctx.self) return null;
+    // Another fleet's, or a name no validator has here: left to open, which refuses and counts them by
+    // reason (wrong-fleet, unknown-sender) without a signature check either.
+    if (raw.fleet !== this.ctx.fleet || memberOf(this.ctx.manifestAt(h), raw.sender)?.role !== 'validator') return null;
+    const vote = kind === 'proposal' ? null : votePeekOf(raw.body);
+    const at = kind === 'proposal' ? proposalPositionOf(raw.body) : vote;
+    if (at === null) return null;
+    if (at.height > h) return drop('not-needed', `${kind} for height ${at.height} not needed: this node is at height ${h}`);
+    if (at.height < h) {
+      if (kind === 'proposal') return drop('committed', `block ${at.height} is already committed here (a proposal for it from ${raw.sender})`);
+      if (at.height < h - limits.lateVoteHeightsMax) return drop('committed', `block ${at.height} is already committed here (a ${kind} for it from ${raw.sender})`);
+    } else {
+      const roundMax = this.ctx.currentRound() + limits.consensusRoundsAheadMax;
+      if (at.round > roundMax) return drop('not-needed', `${kind} for round ${at.round} not needed: this node takes rounds up to ${roundMax} at height ${h}`);
+      if (kind === 'proposal' && raw.sender !== proposerOf(this.ctx.manifestAt(h).validators, h, at.round)) {
+        return drop('not-proposer', `proposal for height ${h} round ${at.round} from ${raw.sender}, who is not its proposer`);
+      }
+    }
+    if (kind !== 'proposal' && vote !== null && this.ctx.takesVote?.(kind, vote.height, vote.round, raw.sender, vote.value) === false) {
+      return drop('not-needed', `${kind} for height ${at.height} round ${at.round} from ${raw.sender} not needed: this node holds that vote, or the sender's two other values there`);
+    }
+    return null;
+  }
+
   /** Turns a received envelope into a core input, or a reason it was dropped. `announced`: it came on a
    *  validator's announcement topic (a hint the link gives, unverified: it only decides whether a
    *  light follower asks for the heights below a block that arrived ahead). */
@@ -176,6 +223,8 @@ export class EdgeVerifier {
       return tx.kind === 'rejected' ? drop((tx.code as DropCode | undefined) ?? 'invalid', tx.reason) : ok({ type: 'tx', now, tx });
     }
     if (raw.value.kind === 'prevote' && !this.ctx.votes()) return drop('not-needed', 'prevote not needed: this node is a follower');
+    const unneeded = this.positionDrop(raw.value, h);
+    if (unneeded !== null) return unneeded;
     const e = this.open(raw.value, this.setHeightFor(raw.value, h, limits.lateVoteHeightsMax));
     if (!e.ok) return e;
     const v = e.value;

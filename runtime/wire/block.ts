@@ -6,6 +6,7 @@ import { limits } from '../lib/limits.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
 import { array, bytes, fail, id, int, map, onlyKeys, uint } from './fields.js';
 import { parseCertificate, type CommitCertificate, certificateToCbor } from './certificate.js';
+import { cborHeadAt, type Position } from './vote.js';
 
 export interface Block {
   readonly height: number;
@@ -80,6 +81,30 @@ export interface ProposalBody {
 
 export function encodeProposalBody(p: { height: number; round: number; validRound: number; blockBytes: Uint8Array }): Uint8Array {
   return encodeCbor({ height: p.height, round: p.round, validRound: p.validRound, block: p.blockBytes });
+}
+
+const heightKey = Uint8Array.from([0x66, ...Buffer.from('height')]);
+const roundKey = Uint8Array.from([0x65, ...Buffer.from('round')]);
+
+/** Whether `key`'s bytes stand at `at` in `b`. */
+function keyAt(b: Uint8Array, at: number, key: Uint8Array): boolean {
+  if (at + key.length > b.length) return false;
+  for (let i = 0; i < key.length; i++) if (b[at + i] !== key[i]) return false;
+  return true;
+}
+
+/**
+ * The height and round of a proposal body, read from its first bytes (a map of four whose first keys are
+ * height and round, as encodeProposalBody writes it) without decoding the block; null for any other
+ * layout (the full parse then says what is wrong). Unverified: the edge uses it only to drop a
+ * proposal that consensus would drop on its position or sender alone, before paying for its block.
+ */
+export function proposalPositionOf(body: Uint8Array): Position | null {
+  if (body[0] !== 0xa4 || !keyAt(body, 1, heightKey)) return null;
+  const h = cborHeadAt(body, 1 + heightKey.length);
+  if (h === null || h.major !== 0 || !keyAt(body, h.next, roundKey)) return null;
+  const r = cborHeadAt(body, h.next + roundKey.length);
+  return r !== null && r.major === 0 ? { height: h.value, round: r.value } : null;
 }
 
 export function parseProposalBody(v: unknown): ProposalBody {

@@ -2,6 +2,7 @@
 // that anyone can rebuild the signed bytes of a precommit from a commit certificate (docs/wire.md).
 
 import { hashBytes } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
 import { bytes, int, uint, array } from './fields.js';
 
 export interface VoteBody {
@@ -76,9 +77,39 @@ export function cborHeadAt(b: Uint8Array, at: number): { readonly major: number;
 /** The height of a vote body, read from its first bytes without decoding the rest; null when they are not
  *  what encodeVoteBody writes (the full parse then says what is wrong). */
 export function voteHeightOf(body: Uint8Array): number | null {
+  return votePositionOf(body)?.height ?? null;
+}
+
+/** A consensus message's height and round, read before its signature is checked (unverified). */
+export interface Position {
+  readonly height: number;
+  readonly round: number;
+}
+
+/** A vote body's height and round and where its value starts, or null (votePositionOf). */
+function voteHead(body: Uint8Array): { readonly height: number; readonly round: number; readonly next: number } | null {
   if (body[0] !== 0x83) return null;
   const h = cborHeadAt(body, 1);
-  return h !== null && h.major === 0 ? h.value : null;
+  if (h === null || h.major !== 0) return null;
+  const r = cborHeadAt(body, h.next);
+  return r !== null && r.major === 0 ? { height: h.value, round: r.value, next: r.next } : null;
+}
+
+/** The height and round of a vote body, read from its first bytes without decoding the rest; null when
+ *  they are not what encodeVoteBody writes. */
+export function votePositionOf(body: Uint8Array): Position | null {
+  const p = voteHead(body);
+  return p === null ? null : { height: p.height, round: p.round };
+}
+
+/** A vote's position and value ('nil', or its block hash in hex, as VerifiedVote.value) read from its
+ *  body unverified; null when the body is not exactly what encodeVoteBody writes. */
+export function votePeekOf(body: Uint8Array): (Position & { readonly value: string }) | null {
+  const p = voteHead(body);
+  if (p === null) return null;
+  if (body[p.next] === 0xf6 && body.length === p.next + 1) return { height: p.height, round: p.round, value: 'nil' };
+  if (body[p.next] !== 0x58 || body[p.next + 1] !== hashBytes || body.length !== p.next + 2 + hashBytes) return null;
+  return { height: p.height, round: p.round, value: toHex(body.subarray(p.next + 2)) };
 }
 
 export function parseVoteBody(v: unknown): VoteBody {

@@ -22,7 +22,7 @@ const t0 = 1_800_000_000_000;
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'ops', roles: ['operator'] }, { id: 'rogue', roles: ['operator'] }] });
   // rogue's key signs, but the device's manifest has no rogue: a manifest without it.
-  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => ({ ...f.manifest, body: { ...f.manifest.body, operators: f.manifest.body.operators.filter((o) => o.id !== 'rogue') } }), currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
+  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => ({ ...f.manifest, body: { ...f.manifest.body, operators: f.manifest.body.operators.filter((o) => o.id !== 'rogue') } }), currentHeight: () => 1, currentRound: () => 0, self: 'this-node', votes: () => true, authority: f.authority.publicKey });
   shell = { edge, core: { chain: { nonceSeen: () => false, height: 1, liveCommands: 0 } } } as unknown as NodeShell;
 });
 

@@ -20,7 +20,7 @@ let edge: EdgeVerifier;
 
 beforeAll(async () => {
   f = await makeFleet({ validators: 4, operators: [{ id: 'op', roles: ['operator'] }] });
-  edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 5, votes: () => true, authority: f.authority.publicKey });
+  edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 5, currentRound: () => 0, self: 'this-node', votes: () => true, authority: f.authority.publicKey });
 });
 
 interface Line {

@@ -17,6 +17,9 @@ import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeStatusBody } from '../../runtime/wire/consensus-aux.js';
+import { encodeBlock, encodeProposalBody } from '../../runtime/wire/block.js';
+import { proposerOf } from '../../runtime/consensus/proposer.js';
 import { DeviceFleet, until } from './device-fleet.js';
 
 const fleet = new DeviceFleet({ validators: 4, agents: false });
@@ -105,7 +108,9 @@ describe('a client with no key of the fleet floods its topics', () => {
     // Malformed CBOR (a truncated array), each different: the router drops a copy of the same bytes as a duplicate.
     await flood(100, onD2, () => encodeFrame(tag, 'consensus', Uint8Array.from([0x86, 0x01, 0x04, ...randomBytes(8)])));
     await flood(100, onD2, () => encodeFrame(tag, 'consensus', vote('e2e', 'evil'))); // not a member
-    await flood(100, onD2, () => encodeFrame(tag, 'consensus', vote('e2e', 'd2'))); // d2's name, another key
+    // d2's name, another key: a status (a vote for a height this far ahead is dropped unchecked as not
+    // needed, whoever signed it: edge.ts positionDrop).
+    await flood(100, onD2, (i) => encodeFrame(tag, 'consensus', sealEnvelope('status', 'e2e', 'd2', encodeStatusBody({ height: h, round: i }), stranger)));
     await flood(100, onD2, () => encodeFrame(tag, 'consensus', vote('other', 'd2'))); // another fleet, this fleet's tag
     await flood(100, onD2, () => encodeFrame(fleetTag('other'), 'consensus', vote('other', 'd2'))); // another fleet's tag
     const want = { 'reason="malformed"': 100, 'reason="unknown-sender"': 100, 'reason="bad-signature"': 100, 'reason="wrong-fleet"': 100 };
@@ -134,5 +139,32 @@ describe('a client with no key of the fleet floods its topics', () => {
       [40, 'unknown-sender', 'evil'],
       [40, 'wrong-fleet', 'd2'],
     ]);
+  }, 30_000);
+});
+
+describe('a member floods proposals for rounds it does not propose', () => {
+  it('each device drops them before their signature and block are checked, counts them as not-proposer, says so once, and commits on', async () => {
+    // d3's own key (a captured validator): block-shaped junk for the heights just ahead and each round
+    // of them that is not d3's. Those for the height a device is at when they arrive are not-proposer;
+    // the rest, another height, are dropped unchecked too (not counted: a healthy fleet has them).
+    const h0 = (await fleet.health('d1')).height;
+    const sent: Uint8Array[] = [];
+    for (let h = h0; h < h0 + 30; h++) {
+      for (let r = 0; r < 4; r++) {
+        if (proposerOf(fleet.manifest.validators, h, r) === 'd3') continue;
+        const blockBytes = encodeBlock({ height: h, parent: randomBytes(32), timeMs: Date.now(), proposer: 'd3', txs: [], lastCommit: null, manifestHash: randomBytes(32), appHash: randomBytes(32) });
+        sent.push(encodeFrame(fleetTag('e2e'), 'consensus', sealEnvelope('proposal', 'e2e', 'd3', encodeProposalBody({ height: h, round: r, validRound: -1, blockBytes }), fleet.signer('d3'))));
+      }
+    }
+    await flood(sent.length, () => topics.consensus('d3'), (i) => sent[i] as Uint8Array);
+    const counted = await until('d1 to count proposals from a non-proposer', async () => ((await metric('d1', 'murmur_envelopes_dropped_total'))['reason="not-proposer"'] ?? 0) > 0 || null, 10_000);
+    expect(counted).toBe(true);
+    const lines = await until('d1 to say so', async () => {
+      const l = linesOf('d1', 'envelope-dropped').filter((x) => x.reason === 'not-proposer');
+      return l.length > 0 ? l : null;
+    }, 5_000);
+    expect(lines.map((l) => [l.level, l.sender, l.kind])).toEqual([[40, 'd3', 'proposal']]);
+    expect(String(lines[0]?.msg)).toMatch(/proposal for height \d+ round \d from d3, who is not its proposer/);
+    await until('a block after the flood', async () => ((await fleet.health('d1')).height > h0 + 2 ? true : null), 10_000);
   }, 30_000);
 });

@@ -19,7 +19,7 @@ let live = 0;
 
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }] });
-  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
+  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, currentRound: () => 0, self: 'this-node', votes: () => true, authority: f.authority.publicKey });
   ctx = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => (committed.has(k) ? { height: committed.get(k) ?? 0, exact: true } : undefined), liveCommands: () => live };
 });
 
@@ -97,7 +97,7 @@ describe('command intake', () => {
 
 describe('tx verdict cache at the edge', () => {
   it('verifies a tx once, forgets the oldest past its bound, and keeps no view of the caller\'s buffer', () => {
-    const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
+    const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, currentRound: () => 0, self: 'this-node', votes: () => true, authority: f.authority.publicKey });
     const tx = (i: number): Uint8Array => {
       const body = encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).map((_, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : 7)), issuedAt: now - 1_000, expiresAt: now + 60_000, args: {} });
       return sealEnvelope('command', f.fleet, 'op', body, f.signer('op'));

@@ -37,7 +37,7 @@ beforeAll(async () => {
     verifier: createVerifier(),
     hash,
     manifestAt: (h) => (h < changeAt ? fx.manifest : later),
-    currentHeight: () => current,
+    currentHeight: () => current, currentRound: () => 0, self: 'this-node',
     votes: () => true,
     authority: fx.authority.publicKey,
   });

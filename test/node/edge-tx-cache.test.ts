@@ -25,7 +25,7 @@ beforeAll(async () => {
     verifier: { backend: real.backend, verify: (s, m, k) => (verifications++, real.verify(s, m, k)) },
     hash,
     manifestAt: () => fx.manifest,
-    currentHeight: () => 1,
+    currentHeight: () => 1, currentRound: () => 0, self: 'this-node',
     votes: () => voting,
     authority: fx.authority.publicKey,
   });

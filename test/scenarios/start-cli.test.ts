@@ -50,7 +50,7 @@ describe.concurrent('fleet-sim start on the wall clock, and what it refuses befo
 
   it('--realtime: the device log of a scenario whose name has a space is named as its reports are', async ({ expect }) => {
     const file = join(dir, 'spaced.yaml');
-    writeFileSync(file, 'name: my run\nseed: 8\nduration: 3s\nvalidators: 4\nworkload:\n  - { from: 500ms, to: 2500ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
+    writeFileSync(file, 'name: my run\nseed: 8\nduration: 6s\nvalidators: 4\nworkload:\n  - { from: 500ms, to: 5500ms, rate: 5/s, command: noop }\nexpect: { safety: true }\n');
     const r = await runCli('fleet-sim', ['start', file, '--realtime', '--no-dashboard', '--exit', '--reports', join(dir, 'spaced')], { timeoutMs: 90_000 });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(existsSync(join(dir, 'spaced', 'my_run-seed8.json'))).toBe(true);

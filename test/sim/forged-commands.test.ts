@@ -25,7 +25,7 @@ let real: Uint8Array;
 
 beforeAll(async () => {
   f = await makeFleet({ operators: [{ id: 'op', roles: ['operator'] }, { id: 'viewer', roles: ['observer'] }, { id: 'eve', roles: ['operator'] }] });
-  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, votes: () => true, authority: f.authority.publicKey });
+  const edge = new EdgeVerifier({ fleet: f.fleet, verifier: createVerifier(), hash, manifestAt: () => f.manifest, currentHeight: () => 1, currentRound: () => 0, self: 'this-node', votes: () => true, authority: f.authority.publicKey });
   intake = { fleet: f.fleet, now: () => now, checkTx: (b) => edge.checkTx(b), committedAt: (k) => (committed.has(k) ? { height: committed.get(k) ?? 0, exact: true } : undefined), liveCommands: () => 0 };
   real = sealEnvelope('command', f.fleet, 'op', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(0xee), issuedAt: now - 5_000, expiresAt: now + 60_000, args: {} }), f.signer('op'));
   committed.set(commandRef(real) as string, 7);

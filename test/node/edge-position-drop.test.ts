@@ -1,0 +1,170 @@
+// The edge drops, before the signature check, a proposal or vote that consensus would drop on its
+// position or sender alone (EdgeVerifier.positionDrop): a member flooding far-future or long-past votes,
+// votes for rounds far ahead, or junk proposals for rounds it does not propose, cost every receiver a
+// signature check apiece, and a junk proposal its whole block decoded and each of its txs verified.
+// Each case counts the signature checks the edge made, so a drop that still verified fails here.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hash } from '../../runtime/crypto/sodium.js';
+import { limits } from '../../runtime/lib/limits.js';
+import { proposerOf } from '../../runtime/consensus/proposer.js';
+import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { encodeBlock, encodeProposalBody, proposalPositionOf } from '../../runtime/wire/block.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
+import { sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeVoteBody, votePeekOf, votePositionOf } from '../../runtime/wire/vote.js';
+import { VoteSet } from '../../runtime/consensus/vote-set.js';
+import { toHex } from '../../runtime/lib/bytes.js';
+import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
+
+const height = 20;
+const round = 2;
+let fx: FleetFixture;
+let edge: EdgeVerifier;
+let checks = 0;
+
+beforeAll(async () => {
+  fx = await makeFleet({ validators: 4 });
+  const v = createVerifier();
+  edge = new EdgeVerifier({
+    fleet: fx.fleet,
+    verifier: { backend: v.backend, verify: (s, m, k) => (checks++, v.verify(s, m, k)) },
+    hash,
+    manifestAt: () => fx.manifest,
+    currentHeight: () => height,
+    currentRound: () => round,
+    self: 'v0',
+    votes: () => true,
+    authority: fx.authority.publicKey,
+  });
+});
+
+const vote = (from: string, h: number, r: number, kind: 'prevote' | 'precommit' = 'precommit'): Uint8Array =>
+  sealEnvelope(kind, fx.fleet, from, encodeVoteBody({ height: h, round: r, blockHash: new Uint8Array(32).fill(7) }), fx.signer(from));
+
+/** A proposal whose block carries `txs` signed commands (each a signature check once its block is taken). */
+const proposal = (from: string, h: number, r: number, txs = 3): Uint8Array => {
+  const t = 1_700_000_000_000;
+  const commands = Array.from({ length: txs }, (_, i) => sealEnvelope('command', fx.fleet, 'op', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(16).fill(i + 1), issuedAt: t, expiresAt: t + 60_000, args: {} }), fx.signer('op')));
+  const blockBytes = encodeBlock({ height: h, parent: new Uint8Array(32), timeMs: 1, proposer: from, txs: commands, lastCommit: null, manifestHash: new Uint8Array(32), appHash: new Uint8Array(32) });
+  return sealEnvelope('proposal', fx.fleet, from, encodeProposalBody({ height: h, round: r, validRound: -1, blockBytes }), fx.signer(from));
+};
+
+/** The edge's verdict on `bytes` (the input's type, or the drop's code) and the signature checks it made. */
+function judge(bytes: Uint8Array): { readonly verdict: string; readonly checks: number } {
+  checks = 0;
+  const i = edge.toInputOrDrop(bytes, 0);
+  return { verdict: i.ok ? i.value.type : i.error.code, checks };
+}
+
+const proposerAt = (r: number): string => proposerOf(fx.manifest.validators, height, r);
+const notProposerAt = (r: number): string => fx.manifest.validators.map((v) => v.id).find((id) => id !== proposerAt(r) && id !== 'v0') as string;
+
+describe('proposals and votes dropped on their position before the signature check', () => {
+  it("drops a proposal from a member that is not its round's proposer, block unread; its proposer's is taken with every tx checked", () => {
+    const junk = judge(proposal(notProposerAt(round), height, round, 50));
+    expect(junk).toEqual({ verdict: 'not-proposer', checks: 0 });
+    expect(edge.toInputOrDrop(proposal(notProposerAt(round), height, round), 0)).toMatchObject({ ok: false, error: { message: `proposal for height ${height} round ${round} from ${notProposerAt(round)}, who is not its proposer` } });
+    const real = judge(proposal(proposerAt(round), height, round, 3));
+    expect(real).toEqual({ verdict: 'proposal', checks: 1 + 3 });
+  });
+
+  it('drops proposals and votes for another height, and votes older than the late-vote window; takes late votes inside it', () => {
+    const from = notProposerAt(round);
+    expect(judge(proposal(proposerOf(fx.manifest.validators, height + 1, 0), height + 1, 0))).toEqual({ verdict: 'not-needed', checks: 0 });
+    expect(judge(proposal(proposerOf(fx.manifest.validators, height - 1, 0), height - 1, 0))).toEqual({ verdict: 'committed', checks: 0 });
+    expect(judge(vote(from, height + 1, 0))).toEqual({ verdict: 'not-needed', checks: 0 });
+    expect(judge(vote(from, height + 1000, 0, 'prevote'))).toEqual({ verdict: 'not-needed', checks: 0 });
+    expect(judge(vote(from, height - limits.lateVoteHeightsMax - 1, 0))).toEqual({ verdict: 'committed', checks: 0 });
+    expect(judge(vote(from, height - limits.lateVoteHeightsMax, 0))).toEqual({ verdict: 'vote', checks: 1 });
+    expect(judge(vote(from, height, round))).toEqual({ verdict: 'vote', checks: 1 });
+  });
+
+  it('drops votes and proposals for rounds past consensusRoundsAheadMax ahead, and takes the last round inside', () => {
+    const from = notProposerAt(round);
+    const last = round + limits.consensusRoundsAheadMax;
+    expect(judge(vote(from, height, last))).toEqual({ verdict: 'vote', checks: 1 });
+    expect(judge(vote(from, height, last + 1))).toEqual({ verdict: 'not-needed', checks: 0 });
+    expect(judge(vote(from, height, 0xffffffff, 'prevote'))).toEqual({ verdict: 'not-needed', checks: 0 });
+    expect(judge(proposal(proposerAt(last + 1), height, last + 1))).toEqual({ verdict: 'not-needed', checks: 0 });
+  });
+
+  it("lets this node's own id through to its checks, wherever it is, for the shell's own-key look (NodeShell.ownKeyMessage)", () => {
+    expect(notProposerAt(round)).not.toBe('v0');
+    // v0 (this node) is not the proposer of every round: one of them it is not is checked, not dropped.
+    const r = [0, 1, 2, 3, 4].find((x) => proposerAt(x) !== 'v0') as number;
+    expect(judge(proposal('v0', height, r)).checks).toBeGreaterThan(0);
+    expect(judge(vote('v0', height + 5, 0)).checks).toBe(1);
+  });
+
+  it('reads a forged sender or position only to drop that one message: a forged proposer still fails its signature', () => {
+    // Signed by a non-proposer under the proposer's name: taken to the check, which refuses it.
+    const forged = sealEnvelope('proposal', fx.fleet, proposerAt(round), encodeProposalBody({ height, round, validRound: -1, blockBytes: encodeBlock({ height, parent: new Uint8Array(32), timeMs: 1, proposer: proposerAt(round), txs: [], lastCommit: null, manifestHash: new Uint8Array(32), appHash: new Uint8Array(32) }) }), fx.signer(notProposerAt(round)));
+    expect(judge(forged)).toEqual({ verdict: 'bad-signature', checks: 1 });
+  });
+});
+
+describe("an equivocator's flood at one position", () => {
+  it('costs two signature checks, not one per vote: the votes the vote set would not take are dropped unchecked', () => {
+    const set = new VoteSet(() => 1);
+    const v = createVerifier();
+    let n = 0;
+    const e = new EdgeVerifier({
+      fleet: fx.fleet,
+      verifier: { backend: v.backend, verify: (sig, m, k) => (n++, v.verify(sig, m, k)) },
+      hash,
+      manifestAt: () => fx.manifest,
+      currentHeight: () => height,
+      currentRound: () => round,
+      self: 'v0',
+      votes: () => true,
+      authority: fx.authority.publicKey,
+      takesVote: (kind, h, r, from, value) => h === height && set.wouldTake(kind, r, from, value),
+    });
+    const liar = notProposerAt(round);
+    const verdicts: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const bytes = sealEnvelope('precommit', fx.fleet, liar, encodeVoteBody({ height, round, blockHash: new Uint8Array(32).fill(i) }), fx.signer(liar));
+      const input = e.toInputOrDrop(bytes, 0);
+      verdicts.push(input.ok ? input.value.type : input.error.code);
+      if (input.ok && input.value.type === 'vote') set.add(input.value.msg);
+    }
+    expect(verdicts.slice(0, 2)).toEqual(['vote', 'vote']); // its first vote, and the second that proves the equivocation
+    expect(new Set(verdicts.slice(2))).toEqual(new Set(['not-needed']));
+    expect(n).toBe(2);
+    // A value a proposal names (pinned) still counts beyond the two, as the vote set would take it.
+    set.pin('precommit', round, toHex(new Uint8Array(32).fill(50)));
+    const pinned = e.toInputOrDrop(sealEnvelope('precommit', fx.fleet, liar, encodeVoteBody({ height, round, blockHash: new Uint8Array(32).fill(50) }), fx.signer(liar)), 0);
+    expect(pinned.ok ? pinned.value.type : pinned.error.code).toBe('vote');
+    // An honest validator's vote at the same position is untouched.
+    const honest = e.toInputOrDrop(vote(fx.manifest.validators.map((x) => x.id).find((id) => id !== liar && id !== 'v0') as string, height, round), 0);
+    expect(honest.ok ? honest.value.type : honest.error.code).toBe('vote');
+  });
+});
+
+describe('the position peeks', () => {
+  it('read height and round as the encoders write them, for any size of each', () => {
+    for (const h of [0, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      for (const r of [0, 1, 23, 24, 300, 0xffffffff]) {
+        expect(votePositionOf(encodeVoteBody({ height: h, round: r, blockHash: null }))).toEqual({ height: h, round: r });
+        expect(votePeekOf(encodeVoteBody({ height: h, round: r, blockHash: null }))).toEqual({ height: h, round: r, value: 'nil' });
+        expect(votePeekOf(encodeVoteBody({ height: h, round: r, blockHash: new Uint8Array(32).fill(0xab) }))).toEqual({ height: h, round: r, value: 'ab'.repeat(32) });
+        expect(proposalPositionOf(encodeProposalBody({ height: h, round: r, validRound: -1, blockBytes: new Uint8Array(3) }))).toEqual({ height: h, round: r });
+      }
+    }
+  });
+
+  it('give null for any other layout, so the full parse says what is wrong', () => {
+    expect(votePositionOf(Uint8Array.of(0x83, 0x01))).toBe(null); // cut short
+    expect(votePositionOf(Uint8Array.of(0x83, 0x01, 0x20))).toBe(null); // a negative round
+    expect(proposalPositionOf(Uint8Array.of(0xa4))).toBe(null);
+    const body = encodeVoteBody({ height: 5, round: 1, blockHash: new Uint8Array(32).fill(1) });
+    expect(votePeekOf(body.subarray(0, body.length - 1))).toBe(null); // a hash cut short
+    expect(votePeekOf(Uint8Array.of(...body, 0))).toBe(null); // a byte after it
+    // The keys in another order (another encoder): not read.
+    const other = Uint8Array.of(0xa4, 0x65, ...Buffer.from('round'), 0x01, 0x66, ...Buffer.from('height'), 0x05);
+    expect(proposalPositionOf(other)).toBe(null);
+    const proposalBody = encodeProposalBody({ height: 5, round: 1, validRound: -1, blockBytes: new Uint8Array(3) });
+    expect(proposalPositionOf(proposalBody.subarray(0, 9))).toBe(null);
+  });
+});
