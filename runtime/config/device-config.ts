@@ -74,7 +74,7 @@ export function deviceConfigSchemaFor(z: Zod) {
               name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/).optional(),
               paths: z.array(z.string().min(1)).min(1).max(4),
               preset: z.enum(['sik', 'e32']).optional(),
-              baud: z.number().int().positive().optional(),
+              baud: z.number().int().min(1_200).max(4_000_000).optional(),
               packetBytes: z.number().int().min(32).max(256).optional(),
               dutyCycle: z.number().gt(0).max(1).optional(),
               hopLimit: z.number().int().min(1).max(7).optional(),

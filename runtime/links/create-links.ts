@@ -38,6 +38,7 @@ export function createLinks(c: LinksConfig): Result<DeviceLinks> {
   if (!c.mqtt && radiosIn.length === 0) return err('links: configure mqtt or at least one radio');
   if (c.mqtt && !/^(mqtts?|wss?):\/\/[^/]+/.test(c.mqtt.url)) return err(`links.mqtt.url must look like mqtt://host:port or mqtts://host:port, is "${c.mqtt.url}"`);
   const peers = c.peers ? { peers: c.peers } : {};
+  const radioBaudMin = 1_200;
   const mqtt = c.mqtt ? new MqttLink({ ...c.mqtt, fleet: c.fleet, node: c.node, ...peers }) : undefined;
   const radios: SerialLink[] = [];
   for (const [i, r] of radiosIn.entries()) {
@@ -48,6 +49,8 @@ export function createLinks(c: LinksConfig): Result<DeviceLinks> {
     const baud = r.baud ?? preset?.baud;
     const packetBytes = r.packetBytes ?? preset?.packetBytes;
     if (baud === undefined || !(baud > 0)) return err(`${where}.baud must be a positive number (or set a preset)`);
+    // The slowest port speed a SiK or E32 radio takes; below it a 252-byte packet is seconds of airtime.
+    if (baud < radioBaudMin) return err(`${where}.baud is ${baud}: a radio's serial port runs at ${radioBaudMin} baud or more (SiK and E32 radios: 1200..115200)`);
     if (packetBytes === undefined || packetBytes < 32 || packetBytes > 256) return err(`${where}.packetBytes must be 32..256 (or set a preset)`);
     if (r.dutyCycle !== undefined && !(r.dutyCycle > 0 && r.dutyCycle <= 1)) return err(`${where}.dutyCycle must be in (0, 1], e.g. 0.01 for EU868`);
     if (r.hopLimit !== undefined && !(Number.isInteger(r.hopLimit) && r.hopLimit >= 1 && r.hopLimit <= 7)) return err(`${where}.hopLimit must be an integer 1..7`);

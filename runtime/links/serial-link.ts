@@ -181,7 +181,8 @@ export class SerialLink implements Link {
     assert(this.staleMs > 0, `consensusStaleMs must be positive, is ${this.staleMs}`);
     assert(this.hopLimit >= 1 && this.hopLimit <= limits.radioHopLimitMax, `hopLimit must be 1..${limits.radioHopLimitMax}`);
     this.relaySuppress = opts.relaySuppress ?? defaultRelaySuppress;
-    this.relayJitterMs = opts.relayJitterMs ?? defaultRelayJitterMs(opts.packetBytes, opts.baud, opts.airBitsPerSec);
+    // The default follows the airtime, up to the most a relay may wait (a very slow air's four packets).
+    this.relayJitterMs = opts.relayJitterMs ?? Math.min(defaultRelayJitterMs(opts.packetBytes, opts.baud, opts.airBitsPerSec), limits.radioRelayJitterMsMax);
     assert(this.relayJitterMs >= 0 && this.relayJitterMs <= limits.radioRelayJitterMsMax, `relayJitterMs must be 0..${limits.radioRelayJitterMsMax}, is ${this.relayJitterMs}`);
     assert(Number.isInteger(this.relaySuppress) && (this.relaySuppress === 0 || (this.relaySuppress >= 2 && this.relaySuppress <= relaySuppressMax)), `relaySuppress must be 0 or 2..${relaySuppressMax}, is ${this.relaySuppress}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));

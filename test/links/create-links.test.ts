@@ -25,6 +25,14 @@ describe('createLinks', () => {
     expect(r.value.router.isUp()).toBe(false); // nothing started yet
   });
 
+  it('builds the slowest radio it takes: its relays wait at most limits.radioRelayJitterMsMax, not four packets of slow air', () => {
+    // Four 256-byte packets at 1,200 baud (120 bytes/s) are 8.5 s; on a 300 bit/s air, 27 s: past the limit.
+    for (const air of [undefined, 300]) {
+      const r = createLinks({ fleet: 'f', node: 'n', radios: [{ paths: ['/dev/x'], baud: 1_200, packetBytes: 256, ...(air !== undefined ? { airBitsPerSec: air } : {}) }] });
+      expect(r.ok ? 'built' : r.error, `air ${air ?? 'the baud'}`).toBe('built');
+    }
+  });
+
   it('names the bad field', () => {
     const e = (c: Parameters<typeof createLinks>[0]) => {
       const r = createLinks(c);
@@ -36,6 +44,8 @@ describe('createLinks', () => {
     expect(e({ fleet: 'f', node: 'n', radios: [{ paths: ['/dev/x'] }] })).toMatch(/links.radios\[0\].baud/);
     expect(e({ fleet: 'f', node: 'n', radios: [{ preset: 'sik', paths: ['/dev/x'], dutyCycle: 2 }] })).toMatch(/dutyCycle/);
     expect(e({ fleet: 'f', node: 'n', radios: [{ preset: 'sik', paths: ['/dev/x'], hopLimit: 9 }] })).toMatch(/hopLimit/);
+    // Before: "relayJitterMs must be 0..10000, is 33600", a field the user never set.
+    expect(e({ fleet: 'f', node: 'n', radios: [{ paths: ['/dev/x'], baud: 300, packetBytes: 252 }] })).toBe("links.radios[0].baud is 300: a radio's serial port runs at 1200 baud or more (SiK and E32 radios: 1200..115200)");
     expect(e({ fleet: 'f', node: 'n', radios: [{ preset: 'sik', paths: ['/a'], name: 'r' }, { preset: 'sik', paths: ['/b'], name: 'r' }] })).toMatch(/two links are named "r"/);
   });
 });
