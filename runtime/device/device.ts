@@ -274,7 +274,7 @@ export class Device {
       peers,
       mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, birth: () => this.identity.birth(), ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: c.mqtt.clientId } : {}), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
       // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
-      radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig),
+      radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => ({ ...(Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig), log: linkLog })),
       ...(c.routing ? { policy: Object.fromEntries(Object.entries(c.routing).filter(([, v]) => v !== undefined)) } : {}),
     });
     if (!links.ok) throw new Error(links.error);
@@ -817,6 +817,7 @@ export class Device {
     this.metrics.signatureChecks.set({ outcome: 'verified' }, this.p.verifier.misses);
     this.metrics.signatureChecks.set({ outcome: 'remembered' }, this.p.verifier.hits);
     this.drops.linkFrames(this.link.linkStates());
+    for (const r of this.radios) this.metrics.linkReopens.set({ link: r.name }, r.reopens);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

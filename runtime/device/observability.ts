@@ -105,6 +105,10 @@ export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number
     // Said by the link with its cause: a broker that keeps closing this device's connection, and junk too
     // big to be a frame (a retained one stays on the broker for every new subscriber).
     if (event === 'connection-dropped' || event === 'oversized-publish') return log.warn({ event, ...detail }, `${conn}: ${String(detail.reason)}`);
+    // A radio's serial port that went away (unplugged, a USB hub reset) and came back: both ends at warn,
+    // so a loose cable leaves a trace after the device recovered on its own.
+    if (event === 'port-gone') return log.warn({ event, ...detail }, `${conn}: serial port ${String(detail.path)} closed (${String(detail.reason)}); reopening it every ${String(detail.retryMs)} ms`);
+    if (event === 'port-back') return log.warn({ event, ...detail }, `${conn}: serial port ${String(detail.path)} reopened after ${(Number(detail.downMs) / 1000).toFixed(1)} s (${String(detail.attempts)} attempts)`);
     log.info({ event, ...detail }, `link ${event}`);
   };
 }
@@ -133,6 +137,7 @@ export class DeviceMetrics {
   readonly refusalAcksWithheld = new Counter({ name: 'murmur_refusal_acks_withheld_total', help: 'Refusals of commands no member signed (a stranger\'s, a forged one, another fleet\'s, unreadable bytes) left without a reply: over the few per second per claimed sender and per device this device answers', registers: [this.registry] });
   readonly envelopesDropped = new Counter({ name: 'murmur_envelopes_dropped_total', help: 'Messages from the links dropped before consensus, by reason: malformed (not an envelope, or a body that does not parse), wrong-fleet, unknown-sender (not in the manifest, or may not send that kind), bad-signature, invalid (signed by a member, but nothing consensus can take), own-key-not-sent (this device\'s key, not what its signer state holds: not its echo), not-proposer (a proposal from a member that is not its round\'s proposer, dropped before its signature and block are checked)', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly envelopesDuplicate = new Counter({ name: 'murmur_envelopes_duplicate_total', help: 'Envelopes the router dropped per link as copies of one already seen (on another link, or on this one within its 150 ms window; this device\'s own messages coming back too): the duplicate load each link carries', labelNames: ['link'] as const, registers: [this.registry] });
+  readonly linkReopens = new Gauge({ name: 'murmur_link_reopens', help: "Times a radio's serial port was reopened after it went away (unplugged and back), per link (counter value)", labelNames: ['link'] as const, registers: [this.registry] });
   readonly linkBadFrames = new Gauge({ name: 'murmur_link_bad_frames', help: 'Received frames dropped by the link per link and reason (bad-crc, truncated, wrong-fleet, oversized, bad-topic, retained, own-topic-not-sent, ...; counter values): murmur_link_dropped{reason="bad-frame"} split', labelNames: ['link', 'reason'] as const, registers: [this.registry] });
   readonly txsCommitted = new Counter({ name: 'murmur_txs_committed_total', help: 'Transactions in committed blocks', registers: [this.registry] });
   readonly checkpointHeight = new Gauge({ name: 'murmur_checkpoint_height', help: 'Height of the newest state checkpoint this device holds', registers: [this.registry] });

@@ -87,6 +87,9 @@ export interface SerialLinkOptions {
   readonly relaySuppress?: number;
   /** Retry interval for a port that went away (default 1 s). */
   readonly reopenMs?: number;
+  /** Where the link says that a port went away ('port-gone': path, reason, retryMs) and came back
+   *  ('port-back': path, downMs, attempts); the device logs both at warn (observability.ts linkLogger). */
+  readonly log?: (event: string, detail: Record<string, unknown>) => void;
   /** A consensus envelope still queued this long after it was queued is dropped unsent (default
    *  limits.radioConsensusStaleMs): consensus re-sends what still matters, and a saturated radio
    *  must not spend its airtime on votes for rounds long over. */
@@ -137,6 +140,10 @@ export class SerialLink implements Link {
   private readonly handlers: ((f: ReceivedFrame) => void)[] = [];
   private readonly ports: SerialPort[] = [];
   private readonly reopenTimers = new Map<number, NodeJS.Timeout>();
+  /** Per port gone while running: since when, the reason it went, and the reopen attempts so far. */
+  private readonly gone = new Map<number, { readonly sinceMs: number; attempts: number }>();
+  /** The last error each port reported (its close follows): the reason port-gone gives. */
+  private readonly portErrors = new Map<number, string>();
   private readonly rx: CobsSplitter[] = [];
   private readonly now: () => number;
   private readonly fragmentsMax: number;
@@ -243,6 +250,8 @@ export class SerialLink implements Link {
     this.onAirBulk = '';
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
+    this.gone.clear();
+    this.portErrors.clear();
     this.queue.clear();
     this.waiting.clear();
     this.relaysQueued.clear();
@@ -262,14 +271,18 @@ export class SerialLink implements Link {
     const port = new SerialPort({ path, baudRate: this.opts.baud, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`cannot open serial port ${path}: ${e.message}`)) : resolve())));
     port.on('data', (chunk: Buffer) => this.onData(i, chunk));
-    port.on('error', () => undefined); // shows as a closed port: isUp() false, then a reopen
+    // An error shows as a closed port (isUp() false, then a reopen); its message is the reason said.
+    port.on('error', (e: Error) => this.portErrors.set(i, e.message));
     port.on('close', () => this.scheduleReopen(i));
     return port;
   }
 
   private closeVanished(): void {
     this.ports.forEach((port, i) => {
-      if (port.isOpen && !existsSync(this.opts.paths[i] as string)) port.close(() => undefined);
+      if (port.isOpen && !existsSync(this.opts.paths[i] as string)) {
+        this.portErrors.set(i, 'its device file is gone (unplugged?)');
+        port.close(() => undefined);
+      }
     });
   }
 
@@ -277,20 +290,30 @@ export class SerialLink implements Link {
   private scheduleReopen(i: number): void {
     if (!this.running || this.reopenTimers.has(i)) return;
     const run = this.runs;
+    const retryMs = this.opts.reopenMs ?? 1_000;
+    if (!this.gone.has(i)) {
+      this.gone.set(i, { sinceMs: this.now(), attempts: 0 });
+      this.opts.log?.('port-gone', { link: this.name, path: this.opts.paths[i], reason: this.portErrors.get(i) ?? 'closed', retryMs });
+      this.portErrors.delete(i);
+    }
     const t = setTimeout(() => {
       this.reopenTimers.delete(i);
       if (!this.running) return;
+      const outage = this.gone.get(i);
+      if (outage) outage.attempts++;
       this.open(i).then(
         (port) => {
           if (!this.running || run !== this.runs) return void port.close();
           this.ports[i] = port;
           this.rx[i] = new CobsSplitter(limits.radioRxBufferBytesMax);
           this.reopens++;
+          this.gone.delete(i);
+          if (outage) this.opts.log?.('port-back', { link: this.name, path: this.opts.paths[i], downMs: Math.round(this.now() - outage.sinceMs), attempts: outage.attempts });
           this.pump();
         },
         () => run === this.runs && this.scheduleReopen(i),
       );
-    }, this.opts.reopenMs ?? 1_000);
+    }, retryMs);
     t.unref?.();
     this.reopenTimers.set(i, t);
   }

@@ -46,6 +46,17 @@ describe('linkLogger', () => {
     expect(got.map((l) => l.msg).join('\n')).not.toContain('secret');
   });
 
+  it("says at warn when a radio's serial port goes away and when it is back", () => {
+    const { log, lines } = capture('warn');
+    const linkLog = linkLogger(log, 'mqtt://127.0.0.1:1883');
+    linkLog('port-gone', { link: 'radio', path: '/dev/ttyUSB0', reason: 'its device file is gone (unplugged?)', retryMs: 1_000 });
+    linkLog('port-back', { link: 'radio', path: '/dev/ttyUSB0', downMs: 12_345, attempts: 12 });
+    expect(lines().map((l) => [l.level, l.event, l.msg])).toEqual([
+      [40, 'port-gone', 'radio link: serial port /dev/ttyUSB0 closed (its device file is gone (unplugged?)); reopening it every 1000 ms'],
+      [40, 'port-back', 'radio link: serial port /dev/ttyUSB0 reopened after 12.3 s (12 attempts)'],
+    ]);
+  });
+
   it('keeps a connection without an outage at info', () => {
     const { log, lines } = capture('info');
     linkLogger(log, 'mqtt://127.0.0.1:1883')('connected', { link: 'mqtt' });

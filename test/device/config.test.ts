@@ -148,6 +148,8 @@ describe('device.yaml', () => {
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: lora }]\n', 'radios.0.preset: "lora": invalid option'],
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relaySuppress: 1 }]\n', 'radios.0.relaySuppress: 1: would cancel every relay; use 0 (never cancel) or 2..16 copies heard'],
     [good + 'radios: [{ paths: [/dev/ttyUSB0], preset: sik, relayJitterMs: 20000 }]\n', 'radios.0.relayJitterMs: 20000'],
+    // Before: refused as "relayJitterMs must be 0..10000, is 33600", a field it does not have.
+    [good + 'radios: [{ paths: [/dev/ttyUSB0], baud: 300, packetBytes: 252 }]\n', 'radios.0.baud: 300'],
     ['- a\n- b\n', 'device.yaml: must be a YAML mapping of fields'],
     ['id: [unclosed\n', 'device.yaml: not valid YAML'],
     // A field given twice: the line named, not the library's message cut at its trailing colon.

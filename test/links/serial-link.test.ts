@@ -364,7 +364,8 @@ describe.concurrent('a radio stopped and started again', () => {
 describe.concurrent('a radio that goes away and comes back', () => {
   it('is down while its port is gone and carries traffic again after it reappears, with no restart', async ({ expect }) => {
     const pair = await PtyPair.start();
-    const a = serialLink('a', [pair.a], { reopenMs: 100 });
+    const said: [string, Record<string, unknown>][] = [];
+    const a = serialLink('a', [pair.a], { reopenMs: 100, log: (event, detail) => said.push([event, detail]) });
     const b = serialLink('b', [pair.b], { reopenMs: 100 });
     await a.start();
     await b.start();
@@ -379,6 +380,14 @@ describe.concurrent('a radio that goes away and comes back', () => {
       await pair.run();
       await waitUntil(() => a.isUp() && b.isUp(), 10_000, 'ports to reopen');
       expect(a.reopens + b.reopens).toBeGreaterThanOrEqual(2);
+      // Said once each way (before: nothing at all), not once per retry.
+      expect(said.map(([e, d]) => [e, d.link, d.path])).toEqual([
+        ['port-gone', 'radio', pair.a],
+        ['port-back', 'radio', pair.a],
+      ]);
+      expect(said[0]?.[1].retryMs).toBe(100);
+      expect(said[1]?.[1].attempts).toBeGreaterThanOrEqual(1);
+      expect(said[1]?.[1].downMs).toBeGreaterThan(0);
       a.broadcast(Buffer.from('after'), 'consensus');
       await waitUntil(() => inbox.frames.some((f) => Buffer.from(f.bytes).toString() === 'after'), 10_000, 'delivery after reopen');
       // The frame queued while the port was gone is written once the port is back (sent counts it); it
