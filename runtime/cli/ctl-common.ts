@@ -148,7 +148,15 @@ export function stallLine(statuses: readonly (Partial<StatusJson> | null)[], val
     const fresh = s?.timeMs !== undefined && nowMs - s.timeMs <= 5_000;
     return s?.stall !== undefined && typeof s.node === 'string' && fresh && s.state !== 'offline' && s.state !== 'stopping' ? [{ node: s.node, stall: s.stall }] : [];
   });
-  const [best] = views.sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
-  if (best === undefined) return null;
-  return `fleet stalled (${views.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}`;
+  // A validator that hears others at later heights is behind them, not stalled with its fleet.
+  const behind = views.filter((v) => (v.stall.ahead?.length ?? 0) > 0);
+  const stalled = views.filter((v) => (v.stall.ahead?.length ?? 0) === 0);
+  const [best] = stalled.sort((a, b) => b.stall.votingPower - a.stall.votingPower || (a.node < b.node ? -1 : 1));
+  const lagging = behind.map((v) => v.node).sort();
+  if (best === undefined) {
+    const [first] = behind.sort((a, b) => (a.node < b.node ? -1 : 1));
+    return first === undefined ? null : `${lagging.join(', ')} behind the fleet (the others commit on); ${first.node}: ${describeStall(first.stall)}`;
+  }
+  const alsoBehind = lagging.length > 0 ? `; behind the others: ${lagging.join(', ')}` : '';
+  return `fleet stalled (${stalled.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}${alsoBehind}`;
 }

@@ -22,6 +22,10 @@ export interface StallView {
   readonly voting: readonly string[];
   /** The others whose last status put them at an earlier height (catching up). */
   readonly behind: readonly { readonly id: string; readonly height: number }[];
+  /** The others whose last status put them at a later height: the fleet commits on, and it is this
+   *  device that is behind (cut off from their votes, or its block sync not getting through). Absent in
+   *  the status documents of devices from before it was added. */
+  readonly ahead?: readonly { readonly id: string; readonly height: number }[];
   /** The rest: up, as far as heartbeats tell, but neither voting here nor behind, sorted. */
   readonly silent: readonly string[];
   /** The voting power of `voting`. */
@@ -53,6 +57,7 @@ export function stallView(s: ConsensusState, forMs: number, down: ReadonlySet<st
   }
   const voting: string[] = [];
   const behind: { id: string; height: number }[] = [];
+  const ahead: { id: string; height: number }[] = [];
   const silent: string[] = [];
   const gone: string[] = [];
   let votingPower = 0;
@@ -60,7 +65,10 @@ export function stallView(s: ConsensusState, forMs: number, down: ReadonlySet<st
   for (const v of validators) {
     totalPower += v.power;
     const peer = s.peers.get(v.id);
-    if (v.id !== s.p.id && down.has(v.id)) gone.push(v.id);
+    // A status from a later height says the fleet went on without this device, whatever its heartbeats
+    // say (on a radio that consensus fills they may not get through while statuses do).
+    if (v.id !== s.p.id && peer !== undefined && peer.height > s.height) ahead.push({ id: v.id, height: peer.height });
+    else if (v.id !== s.p.id && down.has(v.id)) gone.push(v.id);
     else if (voted.has(v.id)) {
       voting.push(v.id);
       votingPower += v.power;
@@ -74,6 +82,7 @@ export function stallView(s: ConsensusState, forMs: number, down: ReadonlySet<st
     down: gone.sort(),
     voting: voting.sort(),
     behind: behind.sort((a, b) => (a.id < b.id ? -1 : 1)),
+    ahead: ahead.sort((a, b) => (a.id < b.id ? -1 : 1)),
     silent: silent.sort(),
     votingPower,
     quorumPower: Math.floor((2 * totalPower) / 3) + 1,
@@ -83,6 +92,13 @@ export function stallView(s: ConsensusState, forMs: number, down: ReadonlySet<st
 
 /** One line for people: the health reason, and `murmurctl status` under its table. */
 export function describeStall(v: StallView): string {
+  const own = v.ownLinks !== undefined && v.ownLinks.length > 0 ? `; this device's own links are not steady (${v.ownLinks.join(', ')}): it may be the one cut off from the others, so look at its broker connection and radios first` : '';
+  const ahead = v.ahead ?? [];
+  if (ahead.length > 0) {
+    // The others commit on: naming them as missing would send the operator to mend healthy devices.
+    const top = Math.max(...ahead.map((a) => a.height));
+    return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): this device is behind: ${ahead.map((a) => `${a.id} at height ${a.height}`).join(', ')}; it catches up by block sync (${top - v.height + 1} heights to go): if that does not move, its links do not carry the others' blocks to it${own}`;
+  }
   const heard = v.voting.length > 0 ? `votes at this height from ${v.voting.join(', ')} (${v.votingPower} of ${v.totalPower} voting power; ${v.quorumPower} needed)` : `no votes at this height (${v.quorumPower} of ${v.totalPower} voting power needed)`;
   const parts = [heard];
   if (v.down.length > 0) parts.push(`down (no heartbeat): ${v.down.join(', ')}`);
@@ -92,6 +108,5 @@ export function describeStall(v: StallView): string {
     v.votingPower >= v.quorumPower
       ? 'enough validators vote here, yet nothing commits: they disagree or lose messages (their logs say more)'
       : `too few validators vote: ${[...v.down, ...v.behind.map((b) => b.id), ...v.silent].sort().join(', ')} must come back (start them, or mend their links)`;
-  const own = v.ownLinks !== undefined && v.ownLinks.length > 0 ? `; this device's own links are not steady (${v.ownLinks.join(', ')}): it may be the one cut off from the others, so look at its broker connection and radios first` : '';
   return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): ${parts.join('; ')}; ${why}${own}`;
 }

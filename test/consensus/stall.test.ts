@@ -7,6 +7,8 @@ import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { describeStall, stallAfterMs, stallView, type StallView } from '../../runtime/consensus/stall.js';
 import { World } from '../../fleet-sim/sim/world.js';
+import { step } from '../../runtime/consensus/core.js';
+import { stallLine } from '../../runtime/cli/ctl-common.js';
 import { scenario } from '../sim/helpers.js';
 
 beforeAll(async () => {
@@ -43,6 +45,16 @@ describe('a stalled fleet, as a validator sees it', () => {
       expect(describeStall(down), `seed ${seed}`).toBe(
         `no block for 20 s at height ${height} (round ${core.round}): votes at this height from ${[a.id, b.id].sort().join(', ')} (2 of 4 voting power; 3 needed); down (no heartbeat): ${[c.id, d.id].sort().join(', ')}; too few validators vote: ${[c.id, d.id].sort().join(', ')} must come back (start them, or mend their links)`,
       );
+      // A status from a later height (d's, say, heard before its heartbeats were): this device is the
+      // one behind, so nobody is told to come back. Before, d was "down" and "must come back".
+      step(core, { type: 'status', now: w.queue.now, from: d.id, height: height + 40, round: 0 });
+      const lagging = stallView(core, 20_000, new Set([c.id, d.id])) as StallView;
+      expect(lagging.ahead, `seed ${seed}`).toEqual([{ id: d.id, height: height + 40 }]);
+      expect(lagging.down, `seed ${seed}`).toEqual([c.id]);
+      expect(describeStall(lagging), `seed ${seed}`).toBe(
+        `no block for 20 s at height ${height} (round ${core.round}): this device is behind: ${d.id} at height ${height + 40}; it catches up by block sync (41 heights to go): if that does not move, its links do not carry the others' blocks to it`,
+      );
+      core.peers.delete(d.id);
       w.restart(c);
       w.queue.runUntil(w.queue.now + 5_000, 1e7);
       expect(a.shell.core.height, `seed ${seed}: commits again with three of four`).toBeGreaterThan(height + 5);
@@ -60,5 +72,22 @@ describe('a stalled fleet, as a validator sees it', () => {
     expect(describeStall({ ...v, voting: ['d2'], votingPower: 1, behind: [], silent: ['d1', 'd3', 'd4'], ownLinks: ['mqtt dropped 4 times in 60 s'] })).toBe(
       "no block for 31 s at height 108 (round 0): votes at this height from d2 (1 of 4 voting power; 3 needed); no vote here from: d1, d3, d4; too few validators vote: d1, d3, d4 must come back (start them, or mend their links); this device's own links are not steady (mqtt dropped 4 times in 60 s): it may be the one cut off from the others, so look at its broker connection and radios first",
     );
+  });
+
+  it("murmurctl's line tells a validator behind the others from a fleet that stalls", () => {
+    const now = 1_000_000;
+    const view = (over: Partial<StallView>): StallView => ({ forS: 60, height: 12, round: 0, down: [], voting: ['d1'], behind: [], ahead: [], silent: [], votingPower: 1, quorumPower: 3, totalPower: 4, ...over });
+    const status = (node: string, stall: StallView) => ({ node, timeMs: now - 1_000, state: 'ready' as const, stall });
+    // The reviewer's case: d1 on a broker the others are not on, its radio carrying their statuses.
+    const behind = status('d1', view({ ahead: [{ id: 'd2', height: 195 }, { id: 'd3', height: 195 }, { id: 'd4', height: 194 }] }));
+    expect(stallLine([behind, null, null, null], 4, now)).toBe(
+      "d1 behind the fleet (the others commit on); d1: no block for 60 s at height 12 (round 0): this device is behind: d2 at height 195, d3 at height 195, d4 at height 194; it catches up by block sync (184 heights to go): if that does not move, its links do not carry the others' blocks to it",
+    );
+    // Two validators stalled at one height and a third behind them: the stall first, the laggard named.
+    const stalled = view({ height: 200, voting: ['d2', 'd3'], votingPower: 2, down: ['d4'] });
+    expect(stallLine([behind, status('d2', stalled), status('d3', stalled), null], 4, now)).toMatch(/^fleet stalled \(2 of 4 validators say so\); d2: .*must come back.*; behind the others: d1$/);
+    // A device from before `ahead` existed: read as before.
+    const { ahead: _omit, ...old } = stalled;
+    expect(stallLine([status('d2', old as StallView)], 4, now)).toMatch(/^fleet stalled \(1 of 4 validators say so\)/);
   });
 });
