@@ -77,8 +77,8 @@ export const actionPriority: Readonly<Record<FlightAction['type'], number>> = {
 
 export type AgentOutput =
   /** A local reflex: executed at once through the HAL, never waiting for consensus. `avoidance`: a move
-   *  out of a collision's way (the obstacle back-off), which passes a latched failsafe; the failsafe is
-   *  sent again when this agent releases (scheduler.ts). */
+   *  out of a collision's way (the obstacle back-off), which passes a latched failsafe and goes before
+   *  one that fires in its pass; the failsafe is sent (again) when this agent releases (scheduler.ts). */
   | { readonly type: 'action'; readonly action: FlightAction; readonly reason: string; readonly avoidance?: true }
   /** An observation the whole swarm should know: signed and proposed to consensus. */
   | { readonly type: 'attest'; readonly obs: Observation; readonly model?: ModelRef }

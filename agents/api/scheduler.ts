@@ -2,8 +2,8 @@
 // An agent that throws, fails to start or keeps overrunning is stopped, reported and restarted with
 // exponential backoff from its last good state; nothing an agent does can stop the node.
 // Local actions go straight to the HAL, the reflexes' before the other agents are awaited (highest
-// priority wins within a pass; land and return-to-launch latch); attestations go to the sink that
-// signs and proposes them.
+// priority wins within a pass, but an avoidance move goes before a land or return-to-launch; those
+// latch); attestations go to the sink that signs and proposes them.
 
 import type { FlightAction } from '../../hal/devices.js';
 import { assert } from '../../runtime/lib/assert.js';
@@ -33,7 +33,7 @@ export interface AgentStatus {
   readonly restartAtMs: number | null;
 }
 
-export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'model-refused' | 'model-loaded' | 'latch-cleared' | 'stopped';
+export type ReportKind = 'started' | 'crashed' | 'start-failed' | 'overrun' | 'restarting' | 'state-reset' | 'state-too-large' | 'state-not-saved' | 'outputs-dropped' | 'action-suppressed' | 'action-deferred' | 'model-refused' | 'model-loaded' | 'latch-cleared' | 'stopped';
 
 export interface AgentReport {
   readonly atMs: number;
@@ -108,8 +108,8 @@ interface Slot {
 
 const streamBacklogMax = 1_024;
 
-/** An action an agent asked for in this pass (`again`: the latched failsafe, sent again after an
- *  avoidance move that passed it). */
+/** An action an agent asked for in this pass (`again`: the latched failsafe, sent after an avoidance
+ *  move that passed it or went before it). */
 interface Proposed {
   readonly action: FlightAction;
   readonly agent: string;
@@ -123,7 +123,11 @@ interface Sent {
   priority: number;
   from?: string;
   type?: FlightAction['type'];
+  reason?: string;
+  avoidance?: boolean;
 }
+
+const isFailsafe = (t: FlightAction['type']): boolean => t === 'land' || t === 'return-to-launch';
 
 type ModelView = Pick<AgentStatus, 'engine' | 'model' | 'modelRefused'>;
 
@@ -142,8 +146,13 @@ export class AgentScheduler {
   /** The latched failsafe (land or return-to-launch): lower-priority actions are suppressed until cleared,
    *  but for a collision avoidance move (`avoidance`). */
   private latched: FlightAction | null = null;
-  /** The agent whose avoidance move passed the latched failsafe: its release sends the failsafe again. */
-  private avoiding: string | null = null;
+  /** The agent whose avoidance move passed the latched failsafe (or went before it), and when it sent
+   *  its last one: its release sends the failsafe, and so does its silence for limits.avoidanceLapseMs
+   *  (an agent that crashed or lost its sensor mid-move may never release). */
+  private avoiding: { readonly agent: string; lastMs: number } | null = null;
+  /** The latched failsafe as its agent asked for it, not sent yet: it fired in the pass of an avoidance
+   *  move, which went first. Sent, by that agent and with its reason, when the avoidance is over. */
+  private deferred: Proposed | null = null;
   /** Set by stop(): a tick in flight that fails from then on fails because the device is stopping. */
   private stopping = false;
   private basis = 0;
@@ -255,8 +264,7 @@ export class AgentScheduler {
     // operator disarmed it), and the next flight must not start with its reflexes suppressed.
     if (this.latched && inputs.flight && !inputs.flight.armed) {
       this.report(now, 'scheduler', 'latch-cleared', `${this.latched.type} no longer latched: the vehicle is disarmed`);
-      this.latched = null;
-      this.avoiding = null;
+      this.clearLatch();
     }
     // Streams accumulate between an agent's ticks, so a slow agent (or one whose half of the pass was
     // not run) still sees every sample.
@@ -315,6 +323,7 @@ export class AgentScheduler {
       this.collect(s, now, result.outputs ?? [], actions);
       if (s.consecutiveOverruns >= this.opts.overrunsToRestart) this.fail(s, now, 'overrun', `${s.consecutiveOverruns} consecutive ticks over budget`);
     }
+    if (reflexes) this.avoidanceLapsed(now, actions);
     await this.dispatch(now, actions, sent);
   }
 
@@ -407,10 +416,8 @@ export class AgentScheduler {
       else if (o.type === 'release') {
         // Never past a latched failsafe: return-to-launch and land end only by an operator's command.
         // An avoidance move that passed it is over: the failsafe goes on from where the drone is.
-        if (this.latched && this.avoiding === s.agent.name) {
-          this.avoiding = null;
-          actions.push({ action: this.latched, agent: 'scheduler', reason: `${this.latched.type} latched, again after ${o.reason}`, avoidance: false, again: true });
-        } else if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
+        if (this.latched && this.avoiding?.agent === s.agent.name) actions.push(this.failsafeAfterAvoidance(o.reason));
+        else if (this.latched) this.report(now, s.agent.name, 'action-suppressed', `release (${o.reason}) suppressed: ${this.latched.type} is latched`);
         else this.ports.release?.(s.agent.name, o.reason);
       } else if (o.type === 'obstacle') this.ports.obstacle?.(s.agent.name, { northM: o.northM, eastM: o.eastM, beamRad: o.beamRad });
       else {
@@ -424,13 +431,67 @@ export class AgentScheduler {
     }
   }
 
+  /** The latched failsafe, to send now that the avoidance move that passed it or went before it is over
+   *  (`why`): as its agent asked for it if it was never sent, else again, from the scheduler. */
+  private failsafeAfterAvoidance(why: string): Proposed {
+    const latched = this.latched as FlightAction;
+    const d = this.deferred;
+    this.avoiding = null;
+    this.deferred = null;
+    if (d) return { ...d, reason: `${d.reason}; sent after ${why}`, again: true };
+    return { action: latched, agent: 'scheduler', reason: `${latched.type} latched, again after ${why}`, avoidance: false, again: true };
+  }
+
+  /** An avoidance move that passed (or went before) the latched failsafe, and stopped coming without a
+   *  release for limits.avoidanceLapseMs: the failsafe is sent, so no back-off holds it back for good. */
+  private avoidanceLapsed(now: number, actions: Proposed[]): void {
+    const a = this.avoiding;
+    if (!a || !this.latched || now - a.lastMs < limits.avoidanceLapseMs) return;
+    if (actions.some((p) => p.avoidance && p.agent === a.agent)) return;
+    actions.push(this.failsafeAfterAvoidance(`no avoidance move from ${a.agent} for ${now - a.lastMs} ms`));
+  }
+
+  /**
+   * A land or return-to-launch that fired in the pass of an avoidance move (`by`: this half's, or the
+   * one the reflex half sent): latched now, so nothing lesser but the avoidance passes it, and sent when
+   * the avoidance is over (released, or lapsed), as a failsafe latched on an earlier tick is.
+   */
+  private holdBack(now: number, failsafe: Proposed, by: { readonly agent: string; readonly reason: string }): void {
+    const type = failsafe.action.type;
+    if (!this.latched || actionPriority[type] > actionPriority[this.latched.type] || (failsafe.again && type === this.latched.type)) {
+      this.latched = failsafe.action;
+      this.deferred = failsafe;
+      this.report(now, failsafe.agent, 'action-deferred', `${type} (${failsafe.reason}) latched; sent when the avoidance move (${by.reason}) from ${by.agent} is over`);
+    } else if (type !== this.latched.type) this.report(now, failsafe.agent, 'action-suppressed', `${type} (${failsafe.reason}) suppressed: ${this.latched.type} is latched`);
+    this.avoiding = { agent: by.agent, lastMs: now };
+  }
+
   /** Sends the best of a half-pass's actions; `sent` is what the pass sent already (its reflex half). */
   private async dispatch(now: number, actions: Proposed[], sent: Sent): Promise<void> {
     if (actions.length === 0) return;
     // Highest priority first; ties keep agent-name order (the slots are sorted), so the choice is deterministic.
     const ranked = actions.map((a, i) => ({ ...a, i })).sort((a, b) => actionPriority[b.action.type] - actionPriority[a.action.type] || a.i - b.i);
-    const best = ranked[0] as (typeof ranked)[number];
-    for (const r of ranked.slice(1)) if (r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
+    let best = ranked[0] as (typeof ranked)[number];
+    let held: Proposed | null = null; // a failsafe that waits for an avoidance move of this pass
+    // Out of a collision's way first, also when the failsafe fires in the same pass (a battery,
+    // link-loss, geofence or anomaly return on the tick an obstacle is 0.7 m away): before, only a
+    // failsafe latched on an earlier tick let the back-off through, and on the tick one fired the
+    // back-off was dropped and the return sent. A geofence return included: a back-off is short and
+    // slow, a collision is not undone (ARCHITECTURE.md, Agents).
+    if (isFailsafe(best.action.type)) {
+      const avoidance = ranked.find((r) => r.avoidance);
+      if (avoidance) {
+        this.holdBack(now, best, avoidance);
+        held = best;
+        best = avoidance;
+      } else if (sent.avoidance && sent.from !== undefined) {
+        // The reflex half of this pass sent the avoidance: it stands.
+        this.holdBack(now, best, { agent: sent.from, reason: sent.reason ?? '' });
+        for (const r of ranked.slice(1)) if (r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
+        return;
+      }
+    }
+    for (const r of ranked) if (r !== best && r !== held && r.action.type !== best.action.type) this.report(now, r.agent, 'action-suppressed', `${r.action.type} (${r.reason}) yielded to ${best.action.type} from ${best.agent}`);
     // One pass, one winner: the other half does not undo what the reflex half sent with something lesser.
     if (actionPriority[best.action.type] < sent.priority) {
       this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) yielded to ${sent.type} from ${sent.from}`);
@@ -440,17 +501,22 @@ export class AgentScheduler {
     sent.priority = actionPriority[best.action.type];
     sent.from = best.agent;
     sent.type = best.action.type;
+    sent.reason = best.reason;
+    sent.avoidance = best.avoidance;
     if (this.latched && actionPriority[best.action.type] < actionPriority[this.latched.type]) {
       if (!best.avoidance) {
         this.report(now, best.agent, 'action-suppressed', `${best.action.type} (${best.reason}) suppressed: ${this.latched.type} is latched`);
         return;
       }
       // Out of a collision's way first (a battery return straight at a mast no one committed yet); the
-      // failsafe is sent again when the agent releases.
-      this.avoiding = best.agent;
+      // failsafe is sent (again) when the agent releases.
+      this.avoiding = { agent: best.agent, lastMs: now };
     }
     if (this.latched?.type === best.action.type && !best.again) return; // already doing it
-    if (best.action.type === 'land' || best.action.type === 'return-to-launch') this.latched = best.action;
+    if (isFailsafe(best.action.type)) {
+      this.latched = best.action;
+      this.deferred = null; // sent now
+    }
     try {
       await this.ports.act(best.action, best.agent, best.reason);
     } catch (e) {
@@ -466,6 +532,7 @@ export class AgentScheduler {
   clearLatch(): void {
     this.latched = null;
     this.avoiding = null;
+    this.deferred = null;
   }
 
   async stop(nowMs: number): Promise<void> {

@@ -146,6 +146,7 @@ export const limits = {
   agentStateBytesMax: 65_536, // persisted JSON state of one agent
   controlLogEveryMs: 2_000, // a device's retained decision log (json/<node>/log, up to 200 decisions, ~44 KB) is republished at most this often: once per deciding block it was 437 KB/s a device under 10 commands/s
   agentStateSaveEveryMs: 1_000, // an agent's changed state is written at most this often (and at stop)
+  avoidanceLapseMs: 1_000, // a failsafe held back by an avoidance move (scheduler.ts) is sent once its agent has sent none for this long, release or not (the back-off is sent every 100 ms; a velocity setpoint lapses after 1 s)
   inferencePendingMax: 64, // runs queued to the inference worker; more are refused
   hazardCellsMax: 4_096, // hazard cells tracked by the commit rule; past it the device with the most words loses its oldest
   hazardAttestersPerCellMax: 128, // distinct devices remembered per cell

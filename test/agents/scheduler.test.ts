@@ -7,6 +7,7 @@ import { startWait } from '../../agents/api/tick-meter.js';
 import { FileStateStore, MemoryStateStore, type StateStore } from '../../agents/api/state-store.js';
 import type { FlightAction } from '../../hal/devices.js';
 import type { AttestationBody } from '../../runtime/wire/attestation.js';
+import { limits } from '../../runtime/lib/limits.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +227,84 @@ describe('AgentScheduler', () => {
       'release (obstacle avoidance over) suppressed: return-to-launch is latched', // the second: nothing passed since
       'velocity (nudge) suppressed: return-to-launch is latched',
     ]);
+  });
+
+  describe('an avoidance move and a failsafe that fires in the same pass', () => {
+    // Before, the pass's actions were ranked by priority alone: on the tick a battery, link-loss,
+    // geofence or anomaly return fired, the obstacle back-off of that same tick was dropped ("velocity
+    // (obstacle at 0.7 m) yielded to return-to-launch") and the return sent, 0.7 m from a mast. Only a
+    // failsafe latched on an earlier tick let the back-off through.
+    type Step = 'rtl' | 'land' | 'avoid' | 'release';
+    const v = { type: 'velocity' as const, northMps: -1.5, eastMps: 0, downMps: 0 };
+    const output = (what: Step) =>
+      what === 'rtl' ? { type: 'action' as const, action: { type: 'return-to-launch' as const }, reason: 'no quorum contact for 30000 ms' }
+      : what === 'land' ? { type: 'action' as const, action: { type: 'land' as const }, reason: 'severe anomaly' }
+      : what === 'avoid' ? { type: 'action' as const, action: v, reason: 'obstacle at 0.7 m', avoidance: true as const }
+      : { type: 'release' as const, reason: 'obstacle avoidance over' };
+    /** An agent that emits, at each time, the outputs its script names (in that order). */
+    const scripted = (name: string, script: Record<number, Step[]>, extra: Partial<Agent<{ n: number }>> = {}) =>
+      counter(name, { tick: (st, inp) => ({ state: st, outputs: (script[inp.nowMs] ?? []).map(output) }), ...extra });
+    function run(agents: Agent<{ n: number }>[]) {
+      const acts: string[] = [];
+      const reports: AgentReport[] = [];
+      const released: string[] = [];
+      const s = new AgentScheduler({ store: new MemoryStateStore(), act: (action, agent, reason) => void acts.push(`${agent}:${action.type} (${reason})`), release: (agent, reason) => void released.push(`${agent}: ${reason}`), attest: () => undefined, cpuClock: () => 0, onReport: (r) => reports.push(r) });
+      for (const a of agents) s.add(a);
+      return { s, acts, reports, released, suppressed: () => reports.filter((r) => r.kind === 'action-suppressed').map((r) => r.message) };
+    }
+
+    it('one agent emitting both (as mission-reflexes does): the back-off is sent, the return latched, and sent once the back-off is released', async () => {
+      const h = run([scripted('mission-reflexes', { 100: ['rtl', 'avoid'], 200: ['avoid'], 300: ['release'] })]);
+      await h.s.start(0);
+      await h.s.tick({ nowMs: 100 });
+      expect(h.acts).toEqual(['mission-reflexes:velocity (obstacle at 0.7 m)']);
+      expect(h.s.latchedAction()?.type, 'latched at once: nothing lesser passes it but the avoidance').toBe('return-to-launch');
+      for (let t = 200; t <= 400; t += 100) await h.s.tick({ nowMs: t });
+      expect(h.acts).toEqual([
+        'mission-reflexes:velocity (obstacle at 0.7 m)',
+        'mission-reflexes:velocity (obstacle at 0.7 m)',
+        // Sent by the agent that asked for it, with its reason: it was never sent before.
+        'mission-reflexes:return-to-launch (no quorum contact for 30000 ms; sent after obstacle avoidance over)',
+      ]);
+      expect(h.suppressed()).toEqual([]);
+      expect(h.reports.filter((r) => r.kind === 'action-deferred').map((r) => r.message)).toEqual(['return-to-launch (no quorum contact for 30000 ms) latched; sent when the avoidance move (obstacle at 0.7 m) from mission-reflexes is over']);
+      expect(h.released, 'the mission is not resumed: the failsafe goes on').toEqual([]);
+    });
+
+    it('two agents (a landing from one, the back-off from another, whatever their name order): the back-off goes first', async () => {
+      const h = run([scripted('a-anomaly', { 100: ['land'] }), scripted('z-reflexes', { 100: ['avoid'], 200: ['release'] })]);
+      await h.s.start(0);
+      for (let t = 100; t <= 200; t += 100) await h.s.tick({ nowMs: t });
+      expect(h.acts).toEqual(['z-reflexes:velocity (obstacle at 0.7 m)', 'a-anomaly:land (severe anomaly; sent after obstacle avoidance over)']);
+      expect(h.s.latchedAction()?.type).toBe('land');
+    });
+
+    it("a landing from a model agent (the pass's second half) after the reflex half sent a back-off waits for it too", async () => {
+      const h = run([scripted('anomaly', { 100: ['land'] }), scripted('reflexes', { 100: ['avoid'], 200: ['avoid'], 300: ['release'] }, { reflex: true })]);
+      await h.s.start(0);
+      await h.s.tick({ nowMs: 100 });
+      expect(h.acts).toEqual(['reflexes:velocity (obstacle at 0.7 m)']);
+      expect(h.s.latchedAction()?.type).toBe('land');
+      for (let t = 200; t <= 300; t += 100) await h.s.tick({ nowMs: t });
+      expect(h.acts.slice(1)).toEqual(['reflexes:velocity (obstacle at 0.7 m)', 'anomaly:land (severe anomaly; sent after obstacle avoidance over)']);
+    });
+
+    it('a back-off on one tick and the failsafe on the next with no back-off in its pass: the failsafe is sent then, and the release after it is suppressed', async () => {
+      const h = run([scripted('r', { 100: ['avoid'], 200: ['rtl'], 300: ['release'] })]);
+      await h.s.start(0);
+      for (let t = 100; t <= 300; t += 100) await h.s.tick({ nowMs: t });
+      expect(h.acts).toEqual(['r:velocity (obstacle at 0.7 m)', 'r:return-to-launch (no quorum contact for 30000 ms)']);
+      expect(h.suppressed()).toEqual(['release (obstacle avoidance over) suppressed: return-to-launch is latched']);
+      expect(h.released).toEqual([]);
+    });
+
+    it('a failsafe held back by a back-off that stops coming without a release (its agent crashed, its sensor died) is sent after avoidanceLapseMs', async () => {
+      const h = run([scripted('r', { 100: ['rtl', 'avoid'], 200: ['avoid'] })]);
+      await h.s.start(0);
+      for (let t = 100; t <= 200 + limits.avoidanceLapseMs + 100; t += 100) await h.s.tick({ nowMs: t });
+      expect(h.acts).toEqual(['r:velocity (obstacle at 0.7 m)', 'r:velocity (obstacle at 0.7 m)', `r:return-to-launch (no quorum contact for 30000 ms; sent after no avoidance move from r for ${limits.avoidanceLapseMs} ms)`]);
+      expect(h.acts.length, 'once').toBe(3);
+    });
   });
 
   it('a tick that never settles is treated as a crash after tickTimeoutMs, and the others keep running', async () => {
