@@ -198,7 +198,15 @@ export function missionReflexAgent(cfg: Partial<MissionReflexConfig> = {}): Agen
       lastScanMs = scanMs;
       if (backingOff && clearTicks >= 2) {
         backingOff = false;
-        outputs.push({ type: 'release', reason: 'obstacle avoidance over' });
+        // A release flies the drone on with its task (the device's executor). Not while this agent's
+        // link-loss hold is in force: the drone holds where the back-off left it, as it held before the
+        // back-off; before, it flew its mission on with no quorum contact until the link-loss return.
+        // With a return or landing of its own in force it is released all the same: the scheduler sends
+        // the latched failsafe then.
+        const failsafe = [link, geofence, battery].some((l) => l === 'return-to-launch' || l === 'land');
+        const silent = inp.link ? ` for ${inp.nowMs - inp.link.lastQuorumContactMs} ms` : '';
+        if (link === 'hold' && !failsafe) outputs.push({ type: 'action', action: { type: 'hold' }, reason: `obstacle avoidance over; no quorum contact${silent}: hold` });
+        else outputs.push({ type: 'release', reason: 'obstacle avoidance over' });
       }
       if (close && closeTicks >= 2 && inp.position && !Number.isFinite(inp.position.headingRad)) {
         // Without a heading the beam's bearing says nothing about where the obstacle is: backing away

@@ -117,6 +117,34 @@ describe('mission reflexes', () => {
     expect(r.outputs.map((o) => o.map((x) => x.type))).toEqual([[], ['obstacle', 'action'], [], [], ['release'], []]);
   });
 
+  it('obstacle: a back-off that ends while the link-loss hold is in force holds the drone again, and does not release it to fly on', async () => {
+    // Before, the back-off's release went to the device as any release does (the executor flies on with
+    // its task): a drone in link-loss hold that backed off an obstacle then flew its mission with no
+    // quorum contact, at cruise speed, until the return 30 s after the contact was lost.
+    const beam = (timeMs: number, d: number): RangeReading => ({ timeMs, distanceM: d, minM: 0.1, maxM: 20, bearingRad: 0 });
+    const silent = { link: { lastQuorumContactMs: -10_000 } }; // the link-loss hold fires on the first tick
+    const r = await run([
+      { position: pos(50, 50), range: [beam(0, 20)], ...silent },
+      { position: pos(50, 50), range: [beam(100, 2)], ...silent },
+      { position: pos(50, 50), range: [beam(200, 2)], ...silent },
+      { position: pos(50, 50), range: [beam(300, 6)], ...silent },
+      { position: pos(50, 50), range: [beam(400, 6)], ...silent },
+      { position: pos(50, 50), range: [beam(500, 6)], ...silent },
+    ]);
+    expect(r.actions).toEqual([['hold'], [], ['obstacle', 'velocity'], [], ['hold'], []]);
+    expect(r.outputs[4]).toEqual([{ type: 'action', action: { type: 'hold' }, reason: 'obstacle avoidance over; no quorum contact for 10400 ms: hold' }]);
+    expect(r.state.link).toBe('hold');
+    // With the link back first, the back-off's end releases the drone to fly on, as before.
+    const back = await run([
+      { position: pos(50, 50), range: [beam(0, 20)], ...silent },
+      { position: pos(50, 50), range: [beam(100, 2)] },
+      { position: pos(50, 50), range: [beam(200, 2)] },
+      { position: pos(50, 50), range: [beam(300, 6)] },
+      { position: pos(50, 50), range: [beam(400, 6)] },
+    ]);
+    expect(back.actions).toEqual([['hold'], ['release'], ['obstacle', 'velocity'], [], ['release']]);
+  });
+
   it('a new flight (the vehicle disarmed, then armed again) starts with every reflex armed again', async () => {
     // Levels only escalate within a flight, and they are persisted: kept across flights, a battery or
     // link-loss return on one flight left those reflexes silent on every flight after, even after a reboot.
