@@ -45,7 +45,7 @@ export function missionTxOf(bytes: Uint8Array, ctx: AdapterContext, fleet: strin
     // b.heightUnknown is not carried: the committed state holds the sixth element's number whatever
     // the eleventh says, as a node of a version before it reads (telemetry.ts, ARCHITECTURE.md "Wire
     // format evolution").
-    return { kind: 'telemetry', node: b.node, pos: { n: b.northDm, e: b.eastDm }, altDm: b.altDm, batteryPermille: b.batteryPermille, completed: b.completed === '' ? null : b.completed, progress: b.progress ?? null, ...(b.handedOver ? { handedOver: b.handedOver } : {}) };
+    return { kind: 'telemetry', node: b.node, pos: { n: b.northDm, e: b.eastDm }, altDm: b.altDm, batteryPermille: b.batteryPermille, completed: b.completed === '' ? null : b.completed, progress: b.progress ?? null, ...(b.handedOver ? { handedOver: b.handedOver } : {}), sent: { session: b.session, seq: b.seq } };
   }
   const c = parseWith('command', d.value, parseCommandBody);
   if (!c.ok) return null;

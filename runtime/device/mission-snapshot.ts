@@ -5,7 +5,7 @@
 import { snapshotBytesMax } from '../consensus/snapshot.js';
 import { limits } from '../lib/limits.js';
 import { err, type Result } from '../lib/result.js';
-import type { ActiveMission, DroneState, CanaryVersion, HazardSet, MissionState, ModelRollout, ModelVersion, PointDm } from '../mission/types.js';
+import type { ActiveMission, DroneState, CanaryVersion, HazardSet, MissionState, ModelRollout, ModelVersion, PointDm, TelemetryOrder } from '../mission/types.js';
 import { decodeCbor, encodeCanonicalCbor } from '../wire/cbor.js';
 import { array, fail, int, map, num, oneOf, parseWith, text, uint } from '../wire/fields.js';
 import type { DecisionJson } from './control-topics.js';
@@ -35,6 +35,11 @@ const points = (v: unknown, path: string): PointDm[] => array(v, path, listMax).
 const texts = (v: unknown, path: string): string[] => array(v, path, listMax).map((t, i) => text(t, `${path}[${i}]`, textMax));
 const signed = (v: unknown, path: string): number => int(v, path, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
+function sent(v: unknown, path: string): TelemetryOrder {
+  const m = map(v, path);
+  return { session: uint(m.session, `${path}.session`), seq: uint(m.seq, `${path}.seq`) };
+}
+
 function drone(v: unknown, path: string): DroneState {
   const m = map(v, path);
   return {
@@ -45,6 +50,8 @@ function drone(v: unknown, path: string): DroneState {
     telemetryHeight: uint(m.telemetryHeight, `${path}.telemetryHeight`),
     // Absent in snapshots written before lost drones were told from their silence.
     telemetryMs: m.telemetryMs === undefined ? 0 : uint(m.telemetryMs, `${path}.telemetryMs`),
+    // Absent before its first report (and in snapshots written before reports were ordered).
+    ...(m.telemetrySent === undefined ? {} : { telemetrySent: sent(m.telemetrySent, `${path}.telemetrySent`) }),
     activity: oneOf(m.activity, `${path}.activity`, ['idle', 'tasked', 'holding', 'returning', 'landing'] as const),
   };
 }

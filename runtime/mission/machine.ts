@@ -48,6 +48,10 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   const handedOver: { readonly node: string; readonly mission: string }[] = [];
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
+      // A report not after the drone's last one is old news: a replay by anyone on the broker (the
+      // signature is the device's, so it verifies) or a report committed late. It must not bring a
+      // stopped drone back to life, nor move it, nor hand it over.
+      if (!isNewReport(s, tx)) return;
       s = applyTelemetry(s, tx, block.height, block.timeMs);
       if (tx.handedOver) handedOver.push({ node: tx.node, mission: tx.handedOver });
       return;
@@ -167,6 +171,20 @@ function syncDrones(drones: readonly DroneState[], devices: readonly string[]): 
   return [...devices].sort(compareIds).map((id) => byId.get(id) ?? newDrone(id));
 }
 
+/**
+ * Whether a report is after the last one applied for its drone: a later boot session, or the same
+ * session and a higher seq (as the membership view takes heartbeats: membership-view.ts). The session
+ * grows with every start (runtime/device/session-number.ts: at least the Unix time in seconds, and past
+ * the stored one), so a restarted device's seq starting again is new; a device whose data directory was
+ * wiped while its clock is set back before its last session is refused until that time, as its
+ * heartbeats are (removing it from the manifest and adding it again forgets its reports).
+ */
+function isNewReport(s: MissionState, t: MissionTelemetry): boolean {
+  const last = s.drones.find((d) => d.id === t.node)?.telemetrySent;
+  if (t.sent === undefined || last === undefined) return true;
+  return t.sent.session > last.session || (t.sent.session === last.session && t.sent.seq > last.seq);
+}
+
 function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number, timeMs: number): MissionState {
   const i = s.drones.findIndex((d) => d.id === t.node);
   if (i < 0) return s; // not a device under the manifest in force: ignored
@@ -195,7 +213,7 @@ function applyTelemetry(s: MissionState, t: MissionTelemetry, height: number, ti
       mission = { ...m, assignments };
     }
   }
-  const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, telemetryMs: timeMs, activity };
+  const drone: DroneState = { ...old, pos: t.pos, altDm: t.altDm, batteryPermille: t.batteryPermille, telemetryHeight: height, telemetryMs: timeMs, ...(t.sent ? { telemetrySent: t.sent } : {}), activity };
   const drones = s.drones.slice();
   drones[i] = drone;
   return { ...s, drones, mission };

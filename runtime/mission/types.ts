@@ -53,6 +53,16 @@ export interface MissionTelemetry {
    *  mission: runtime/device/executor.ts handedOver), if any. With the `reassignHandedOver`
    *  parameter at 1, the drone leaves that mission (reassign.ts, cause 'handed-over'). */
   readonly handedOver?: string | null;
+  /** The report's boot session and sequence number (telemetry.ts), which order a device's reports:
+   *  one not after the last applied (a replay, or an older report committed late) changes nothing.
+   *  missionTxOf always sets it; absent only in inputs built by hand, which are taken in block order. */
+  readonly sent?: TelemetryOrder;
+}
+
+/** Where a report stands in its device's sequence: a new boot session starts its seq again. */
+export interface TelemetryOrder {
+  readonly session: number;
+  readonly seq: number;
 }
 
 export interface MissionProgress {
@@ -95,6 +105,8 @@ export interface DroneState {
   readonly telemetryHeight: number;
   /** Block time of the block that committed its last telemetry (0: none yet). */
   readonly telemetryMs: number;
+  /** The session and seq of its last applied telemetry that carried them (absent before it). */
+  readonly telemetrySent?: TelemetryOrder;
   readonly activity: DroneActivity;
 }
 

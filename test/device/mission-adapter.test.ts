@@ -53,7 +53,7 @@ describe('mission adapter', () => {
     expect(handed).toEqual(encodeCbor(['v1', 1, 9, 1, 2, 0, 800, '', null, 'ops/ab']));
     expect(parseTelemetryBody(unwrap(decodeCbor(handed, 256)))).toEqual({ ...body, handedOver: 'ops/ab' });
     const tx = missionTxOf(sealEnvelope('telemetry', f.fleet, 'v1', handed, f.signer('v1')), ctx, f.fleet);
-    expect(tx).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 1, e: 2 }, altDm: 0, batteryPermille: 800, completed: null, progress: null, handedOver: 'ops/ab' });
+    expect(tx).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 1, e: 2 }, altDm: 0, batteryPermille: 800, completed: null, progress: null, handedOver: 'ops/ab', sent: { session: 1, seq: 9 } });
     // With progress too (the codec allows it; a device sends one or the other), both read back.
     const both = encodeTelemetryBody({ ...body, progress: { mission: 'ops/ab', flown: 3 }, handedOver: 'ops/ab' });
     expect(parseTelemetryBody(unwrap(decodeCbor(both, 256)))).toEqual({ ...body, progress: { mission: 'ops/ab', flown: 3 }, handedOver: 'ops/ab' });
@@ -75,7 +75,7 @@ describe('mission adapter', () => {
   });
 
   it('turns a device telemetry envelope into integer telemetry, and ignores one naming another device', () => {
-    expect(missionTxOf(telemetry('v1', 'v1'), ctx, f.fleet)).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 123, e: -45 }, altDm: 100, batteryPermille: 870, completed: null, progress: null });
+    expect(missionTxOf(telemetry('v1', 'v1'), ctx, f.fleet)).toEqual({ kind: 'telemetry', node: 'v1', pos: { n: 123, e: -45 }, altDm: 100, batteryPermille: 870, completed: null, progress: null, sent: { session: 1, seq: 7 } });
     expect(missionTxOf(telemetry('v1', 'v2'), ctx, f.fleet)).toBeNull();
   });
 

@@ -21,7 +21,7 @@ function busyState(): MissionState {
     [cmd('m', 'agent.model', { model: 'hazard', version: '3', canary: 0.34 }, 'boss')],
     [cmd('s', 'mission.survey', { area: [[0, 0], [0, 400], [400, 400], [400, 0]], spacingM: 25 })],
     // d1 committed how far it has flown its part (Assignment.flown).
-    [{ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 0 }, altDm: 300, batteryPermille: 860, completed: null, progress: { mission: 's', flown: 3 } }],
+    [{ kind: 'telemetry', node: 'd1', pos: { n: 0, e: 0 }, altDm: 300, batteryPermille: 860, completed: null, progress: { mission: 's', flown: 3 }, sent: { session: 1_700_000_000, seq: 12 } }],
   ];
   for (const txs of blocks) s = applyBlock(s, { height: s.height + 1, timeMs: 50_000 + s.height, members, txs }).state;
   return s;
@@ -49,6 +49,7 @@ describe('mission snapshot', () => {
     const s = busyState();
     expect(s.mission?.status).toBe('active');
     expect(s.mission?.assignments.find((a) => a.node === 'd1')?.flown).toBe(3);
+    expect(s.drones.find((d) => d.id === 'd1')?.telemetrySent).toEqual({ session: 1_700_000_000, seq: 12 });
     expect(s.geofence).not.toBeNull();
     const d = decodeMissionSnapshot(encodeMissionSnapshot({ mission: s, decisions, hazardRule }));
     expect(d.ok ? d.value : d.error).toEqual({ mission: s, decisions, hazardRule });
