@@ -17,16 +17,17 @@ if (!Number.isInteger(blocks) || blocks < 80 || blocks > 100_000) {
   process.exit(2);
 }
 
-const sighting = (sender: string, cell: [number, number]): CommittedAttestation => ({ sender, body: { agent: 'hazard-detect', observedAt: 0, basis: 0, obs: { type: 'hazard', cell, present: true, confidencePerMille: 900 } } });
+/** A sighting committed at `height`, dated as a device dates it: the block before is its basis. */
+const sighting = (sender: string, cell: [number, number], height: number): CommittedAttestation => ({ sender, body: { agent: 'hazard-detect', observedAt: height * 1000, basis: height - 1, obs: { type: 'hazard', cell, present: true, confidencePerMille: 900 } } });
 const f = 1;
 const mast: [number, number] = [5_000, 5_000];
-let state: HazardState = applyHazardAttestations(emptyHazardState, 1, f, [sighting('h0', mast)]).state;
+let state: HazardState = applyHazardAttestations(emptyHazardState, 1, f, [sighting('h0', mast, 1)]).state;
 let cell = 0;
 const atLimit: number[] = [];
 let committedAt: number | null = null;
 for (let h = 2; h <= blocks; h++) {
-  const txs = Array.from({ length: 64 }, () => sighting('liar', [Math.floor(cell / 100), cell++ % 100]));
-  if (h === 90) txs.push(sighting('h1', mast)); // the second honest sighting, inside h0's 120-height window
+  const txs = Array.from({ length: 64 }, () => sighting('liar', [Math.floor(cell / 100), cell++ % 100], h));
+  if (h === 90) txs.push(sighting('h1', mast, h)); // the second honest sighting, inside h0's 120-height window
   const t0 = performance.now();
   const r = applyHazardAttestations(state, h, f, txs);
   const ms = performance.now() - t0;

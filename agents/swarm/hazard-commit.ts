@@ -7,6 +7,12 @@
 // they hit, still add up. Denials (present: false) never subtract from other devices' sightings, so
 // they cannot hide a real one. A committed hazard clears only when f+1 distinct devices attest it
 // absent after the commit and fewer than f+1 still support it.
+//
+// A word is dated by the body, not by the block that commits it: its basis (the height the device had
+// applied when it observed) and then its observedAt. Anyone who can publish to the broker can have a
+// device's recorded attestation committed again (its signature still verifies), so a word that is not
+// newer than the device's word the cell holds changes nothing, and one whose basis is outside the
+// window (or not yet committed) does not count at all.
 
 import { assert } from '../../runtime/lib/assert.js';
 import { limits } from '../../runtime/lib/limits.js';
@@ -15,7 +21,7 @@ import type { AttestationBody } from '../../runtime/wire/attestation.js';
 export interface HazardRuleConfig {
   /** Minimum confidence that counts, per mille (850 = 0.85). */
   readonly confidencePerMilleMin: number;
-  /** Attestations older than this many heights stop counting. */
+  /** Attestations whose basis is more than this many heights behind the block stop counting. */
   readonly windowHeights: number;
   /** Distinct devices needed; default f + 1. */
   readonly quorum?: number;
@@ -33,9 +39,11 @@ export const cellKey = (c: readonly [number, number]): CellKey => `${c[0]},${c[1
 
 export interface CellRecord {
   readonly cell: readonly [number, number];
-  /** device id -> height of its latest counting "present" attestation. */
+  /** device id -> basis of its latest word about the cell, when that says "present". */
   readonly present: Readonly<Record<string, number>>;
   readonly absent: Readonly<Record<string, number>>;
+  /** device id -> observedAt of that word (present or absent): orders two words of one basis. */
+  readonly observedAt: Readonly<Record<string, number>>;
   readonly committedAt: number | null;
   readonly lastHeight: number;
 }
@@ -62,6 +70,27 @@ function prune(r: Readonly<Record<string, number>>, minHeight: number): Record<s
   const out: Record<string, number> = {};
   for (const k of sortedKeys(r)) if ((r[k] as number) >= minHeight) out[k] = r[k] as number;
   return out;
+}
+
+/** `observedAt` of the devices that still have a word in `present` or `absent`. */
+function keepTimes(observedAt: Readonly<Record<string, number>>, present: Readonly<Record<string, number>>, absent: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of sortedKeys(observedAt)) if (k in present || k in absent) out[k] = observedAt[k] as number;
+  return out;
+}
+
+/**
+ * Whether `body` is a word the rule takes at block `height` about a cell holding `r`: its basis within
+ * the window and before this block (no device has applied a block not yet committed), and later than
+ * the sender's word the cell holds, by basis and then observedAt. Basis first, so a device whose clock
+ * jumped ahead is out of order only until its next applied block; a word equal to the held one (the
+ * same attestation committed again) is not later.
+ */
+function isNewWord(r: CellRecord | undefined, sender: string, body: AttestationBody, height: number, windowHeights: number): boolean {
+  if (body.basis >= height || body.basis < height - windowHeights) return false;
+  const basis = r?.present[sender] ?? r?.absent[sender];
+  if (r === undefined || basis === undefined) return true;
+  return body.basis > basis || (body.basis === basis && body.observedAt > (r.observedAt[sender] ?? -1));
 }
 
 /**
@@ -104,20 +133,21 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
     const o = a.body.obs;
     if (o.type !== 'hazard' || o.confidencePerMille < cfg.confidencePerMilleMin) continue;
     const k = cellKey(o.cell);
-    const prev = cells[k] ?? { cell: [o.cell[0], o.cell[1]] as const, present: {}, absent: {}, committedAt: null, lastHeight: height };
+    if (!isNewWord(cells[k], a.sender, a.body, height, cfg.windowHeights)) continue; // stale, or replayed: changes nothing
+    const prev = cells[k] ?? { cell: [o.cell[0], o.cell[1]] as const, present: {}, absent: {}, observedAt: {}, committedAt: null, lastHeight: height };
     if (!(a.sender in prev.present) && !(a.sender in prev.absent) && Object.keys(prev.present).length + Object.keys(prev.absent).length >= limits.hazardAttestersPerCellMax) continue; // overflow: new attesters ignored
     if (!(k in cells)) count++;
     const present = { ...prev.present };
     const absent = { ...prev.absent };
-    // A device's latest word about a cell replaces its earlier one.
+    // A device's later word about a cell replaces its earlier one.
     if (o.present) {
-      present[a.sender] = height;
+      present[a.sender] = a.body.basis;
       delete absent[a.sender];
     } else {
-      absent[a.sender] = height;
+      absent[a.sender] = a.body.basis;
       delete present[a.sender];
     }
-    cells[k] = { ...prev, present, absent, lastHeight: height };
+    cells[k] = { ...prev, present, absent, observedAt: { ...prev.observedAt, [a.sender]: a.body.observedAt }, lastHeight: height };
     changed.add(k);
   }
   const minHeight = height - cfg.windowHeights;
@@ -126,7 +156,9 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
   for (const k in cells) {
     const r = cells[k] as CellRecord;
     if (!changed.has(k) && !hasExpired(r.present, minHeight) && !hasExpired(r.absent, minHeight)) continue;
-    cells[k] = { ...r, present: prune(r.present, minHeight), absent: prune(r.absent, minHeight) };
+    const present = prune(r.present, minHeight);
+    const absent = prune(r.absent, minHeight);
+    cells[k] = { ...r, present, absent, observedAt: keepTimes(r.observedAt, present, absent) };
     changed.add(k);
   }
   const toJudge = before === undefined || before.quorum !== quorum ? Object.keys(cells) : neighbourhoods(cells, changed, before.dirty);
@@ -142,7 +174,8 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
         events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: supporters });
       }
     } else if (committedAt !== null) {
-      const deniersAfter = sortedKeys(absent).filter((d) => (absent[d] as number) > (committedAt as number));
+      // Denials observed with the commit applied (basis at or past it): made after the device knew.
+      const deniersAfter = sortedKeys(absent).filter((d) => (absent[d] as number) >= (committedAt as number));
       if (deniersAfter.length >= quorum && support(cells, r).length < quorum) {
         committedAt = null;
         events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniersAfter });
@@ -241,7 +274,7 @@ function evictOverflow(cells: Record<CellKey, CellRecord>, count: number, change
       delete cells[w.key];
       count--;
     } else {
-      cells[w.key] = { ...r, present, absent };
+      cells[w.key] = { ...r, present, absent, observedAt: keepTimes(r.observedAt, present, absent) };
     }
     changed.add(w.key); // gone or not, its neighbours are judged again
     // Back into its place in the order (it has one word fewer now).

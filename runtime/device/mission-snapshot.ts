@@ -144,6 +144,8 @@ function hazardRule(v: unknown, path: string): HazardState {
       cell,
       present: heights(m.present, `${at}.present`),
       absent: heights(m.absent, `${at}.absent`),
+      // Absent in snapshots written before words were ordered by their own dates (basis, observedAt).
+      observedAt: m.observedAt === undefined ? {} : heights(m.observedAt, `${at}.observedAt`),
       committedAt: m.committedAt === null ? null : uint(m.committedAt, `${at}.committedAt`),
       lastHeight: uint(m.lastHeight, `${at}.lastHeight`),
     };

@@ -6,13 +6,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { applyHazardAttestations, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { applyHazardAttestations, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardRuleConfig, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
 const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
   sender,
   body: { agent: 'hazard-detect', observedAt: 0, basis: 0, obs: { type: 'hazard', cell, present, confidencePerMille } },
 });
+/** Words as devices date them, committed at `height`: each with the block before as its basis and a
+ *  clock reading later than the one before it (agents/api/scheduler.ts stamps both). */
+const dated = (height: number, txs: readonly CommittedAttestation[]): CommittedAttestation[] => txs.map((a, i) => ({ ...a, body: { ...a.body, basis: height - 1, observedAt: height * 1000 + i } }));
+/** applyHazardAttestations with the words `dated` at `height`. */
+const apply = (state: HazardState, height: number, f: number, txs: readonly CommittedAttestation[], cfg?: HazardRuleConfig): ReturnType<typeof applyHazardAttestations> => applyHazardAttestations(state, height, f, dated(height, txs), cfg);
 const est = (sender: string, value: number, quantity = 'wind.speed-mps'): CommittedAttestation => ({ sender, body: { agent: 'wind', observedAt: 0, basis: 0, obs: { type: 'estimate', quantity, value } } });
 
 function applyBlocks(blocks: CommittedAttestation[][], f: number): { state: HazardState; committed: string[]; cleared: string[] } {
@@ -20,7 +25,7 @@ function applyBlocks(blocks: CommittedAttestation[][], f: number): { state: Haza
   const committed: string[] = [];
   const cleared: string[] = [];
   blocks.forEach((txs, i) => {
-    const r = applyHazardAttestations(state, i + 1, f, txs);
+    const r = apply(state, i + 1, f, txs);
     state = r.state;
     for (const e of r.events) (e.type === 'hazard-committed' ? committed : cleared).push(`${e.cell[0]},${e.cell[1]}`);
   });
@@ -106,10 +111,10 @@ describe('hazard-commit rule', () => {
 
   it('clears a committed hazard only when f+1 devices deny it after the commit and fewer than f+1 still see it', () => {
     const f = 1;
-    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('v0', [2, 2], true), hz('v1', [2, 2], true)]).state;
-    state = applyHazardAttestations(state, 2, f, [hz('v2', [2, 2], false)]).state; // one denier: nothing
+    let state = apply(emptyHazardState, 1, f, [hz('v0', [2, 2], true), hz('v1', [2, 2], true)]).state;
+    state = apply(state, 2, f, [hz('v2', [2, 2], false)]).state; // one denier: nothing
     expect(committedHazards(state)).toEqual([[2, 2]]);
-    const r = applyHazardAttestations(state, 3, f, [hz('v0', [2, 2], false), hz('v3', [2, 2], false)]);
+    const r = apply(state, 3, f, [hz('v0', [2, 2], false), hz('v3', [2, 2], false)]);
     // v1 still sees it (1 < f+1) and three devices deny it after the commit: cleared
     expect(r.events.map((e) => e.type)).toEqual(['hazard-cleared']);
     expect(committedHazards(r.state)).toEqual([]);
@@ -122,20 +127,20 @@ describe('hazard-commit rule', () => {
     // cell at height 66, so h1 alone was one short of f + 1 and the mast was never committed.
     const f = 1;
     const mast: [number, number] = [500, 500];
-    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('h0', mast, true)]).state;
+    let state = apply(emptyHazardState, 1, f, [hz('h0', mast, true)]).state;
     let cell = 0;
     for (let h = 2; h < 90; h++) {
       const lies = Array.from({ length: 64 }, () => hz('b0', [Math.floor(cell / 100), cell++ % 100], true));
-      state = applyHazardAttestations(state, h, f, lies).state;
+      state = apply(state, h, f, lies).state;
       expect(Object.keys(state.cells).length).toBeLessThanOrEqual(limits.hazardCellsMax);
     }
     expect(Object.keys(state.cells).length).toBe(limits.hazardCellsMax);
-    expect(state.cells['500,500']?.present).toEqual({ h0: 1 });
-    const r = applyHazardAttestations(state, 90, f, [hz('h1', mast, true)]);
+    expect(state.cells['500,500']?.present).toEqual({ h0: 0 }); // its basis: the block before height 1
+    const r = apply(state, 90, f, [hz('h1', mast, true)]);
     expect(r.events).toEqual([{ type: 'hazard-committed', cell: mast, height: 90, attesters: ['h0', 'h1'] }]);
     // The liar kept its newest cells: what it lost was its oldest.
     expect(state.cells['0,0']).toBeUndefined();
-    expect(state.cells[`${Math.floor((cell - 1) / 100)},${(cell - 1) % 100}`]?.present).toEqual({ b0: 89 });
+    expect(state.cells[`${Math.floor((cell - 1) / 100)},${(cell - 1) % 100}`]?.present).toEqual({ b0: 88 });
   });
 
   it('past the cell limit, the device with the most entries loses its oldest, whoever else is honest', () => {
@@ -143,18 +148,19 @@ describe('hazard-commit rule', () => {
     // entries go, oldest first, and a cell goes only once no device's word is left in it (f = 2, so
     // two devices do not commit the shared cell, which would keep it for good).
     const f = 2;
-    let state = applyHazardAttestations(emptyHazardState, 1, f, [hz('h0', [-1, -1], true), hz('b0', [-1, -1], true)]).state;
+    let state = apply(emptyHazardState, 1, f, [hz('h0', [-1, -1], true), hz('b0', [-1, -1], true)]).state;
     let cell = 0;
-    for (let h = 2; h <= 70; h++) state = applyHazardAttestations(state, h, f, Array.from({ length: 64 }, () => hz('b0', [Math.floor(cell / 100), cell++ % 100], true))).state;
+    for (let h = 2; h <= 70; h++) state = apply(state, h, f, Array.from({ length: 64 }, () => hz('b0', [Math.floor(cell / 100), cell++ % 100], true))).state;
     expect(Object.keys(state.cells).length).toBe(limits.hazardCellsMax);
-    expect(state.cells['-1,-1']?.present).toEqual({ h0: 1 });
+    expect(state.cells['-1,-1']?.present).toEqual({ h0: 0 });
   });
 
   it('property: judging only changed neighbourhoods decides as judging every cell each block does (f changes, restored snapshots)', () => {
     // The reference is the rule as first written: prune and judge every cell at every block. Cells on
     // a 6 x 6 grid so neighbourhoods overlap; a window of 4 heights so words expire; f moves between
     // blocks (a validator set change); some blocks start from a deep copy (a state restored from a
-    // snapshot, which the fast path must judge in full).
+    // snapshot, which the fast path must judge in full). Words come late (basis up to 6 behind, so some
+    // are past the window on arrival) and out of order (a device's clock readings jump about).
     const cfg = { confidencePerMilleMin: 850, windowHeights: 4 };
     const reference = (state: HazardState, height: number, f: number, txs: readonly CommittedAttestation[]): { state: HazardState; events: unknown[] } => {
       const cells: Record<string, CellRecord> = structuredClone({ ...state.cells });
@@ -162,16 +168,25 @@ describe('hazard-commit rule', () => {
         const o = a.body.obs;
         if (o.type !== 'hazard' || o.confidencePerMille < cfg.confidencePerMilleMin) continue;
         const k = `${o.cell[0]},${o.cell[1]}`;
-        const prev = cells[k] ?? { cell: [o.cell[0], o.cell[1]] as const, present: {}, absent: {}, committedAt: null, lastHeight: height };
+        const { basis, observedAt } = a.body;
+        if (basis >= height || basis < height - cfg.windowHeights) continue;
+        const prev = cells[k] ?? { cell: [o.cell[0], o.cell[1]] as const, present: {}, absent: {}, observedAt: {}, committedAt: null, lastHeight: height };
+        const held = prev.present[a.sender] ?? prev.absent[a.sender];
+        if (held !== undefined && (basis < held || (basis === held && observedAt <= (prev.observedAt[a.sender] as number)))) continue;
         const present = { ...prev.present };
         const absent = { ...prev.absent };
         const [to, from] = o.present ? [present, absent] : [absent, present];
-        to[a.sender] = height;
+        to[a.sender] = basis;
         delete from[a.sender];
-        cells[k] = { ...prev, present, absent, lastHeight: height };
+        cells[k] = { ...prev, present, absent, observedAt: { ...prev.observedAt, [a.sender]: observedAt }, lastHeight: height };
       }
       const live = (r: Readonly<Record<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([, h]) => h >= height - cfg.windowHeights));
-      for (const k of Object.keys(cells)) cells[k] = { ...(cells[k] as CellRecord), present: live((cells[k] as CellRecord).present), absent: live((cells[k] as CellRecord).absent) };
+      for (const k of Object.keys(cells)) {
+        const r = cells[k] as CellRecord;
+        const present = live(r.present);
+        const absent = live(r.absent);
+        cells[k] = { ...r, present, absent, observedAt: Object.fromEntries(Object.entries(r.observedAt).filter(([d]) => d in present || d in absent)) };
+      }
       const support = (r: CellRecord): string[] => {
         const out = new Set<string>();
         for (let dn = -1; dn <= 1; dn++) for (let de = -1; de <= 1; de++) for (const d of Object.keys(cells[`${r.cell[0] + dn},${r.cell[1] + de}`]?.present ?? {})) if (!(d in r.absent)) out.add(d);
@@ -186,7 +201,7 @@ describe('hazard-commit rule', () => {
           committedAt = height;
           events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: sup });
         } else if (committedAt !== null) {
-          const deniers = Object.keys(r.absent).sort().filter((d) => (r.absent[d] as number) > (committedAt as number));
+          const deniers = Object.keys(r.absent).sort().filter((d) => (r.absent[d] as number) >= (committedAt as number));
           if (deniers.length >= f + 1 && sup.length < f + 1) {
             committedAt = null;
             events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniers });
@@ -206,7 +221,7 @@ describe('hazard-commit rule', () => {
           fc.record({
             f: fc.integer({ min: 1, max: 3 }),
             restored: fc.boolean(),
-            txs: fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.boolean()), { maxLength: 6 }),
+            txs: fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 })), { maxLength: 6 }),
           }),
           { minLength: 1, maxLength: 40 },
         ),
@@ -214,7 +229,11 @@ describe('hazard-commit rule', () => {
           let fast: HazardState = emptyHazardState;
           let slow: HazardState = emptyHazardState;
           blocks.forEach((b, i) => {
-            const txs = b.txs.map(([who, n, e, present]) => hz(`d${who}`, [n, e], present));
+            const height = i + 1;
+            const txs = b.txs.map(([who, n, e, present, lag, clock]) => {
+              const a = hz(`d${who}`, [n, e], present);
+              return { ...a, body: { ...a.body, basis: Math.max(0, height - 1 - lag), observedAt: clock } };
+            });
             const want = reference(slow, i + 1, b.f, txs);
             const got = applyHazardAttestations(b.restored && i % 5 === 0 ? structuredClone(fast) : fast, i + 1, b.f, txs, cfg);
             expect(got.events, `block ${i + 1} (seed ${fcSeed})`).toEqual(want.events);
@@ -229,15 +248,15 @@ describe('hazard-commit rule', () => {
   });
 
   it('a state handed to the next block cannot be applied again', () => {
-    const s1 = applyHazardAttestations(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
-    applyHazardAttestations(s1, 2, 1, [hz('v1', [3, 3], true)]);
-    expect(() => applyHazardAttestations(s1, 2, 1, [])).toThrow(/applied twice/);
+    const s1 = apply(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
+    apply(s1, 2, 1, [hz('v1', [3, 3], true)]);
+    expect(() => apply(s1, 2, 1, [])).toThrow(/applied twice/);
     expect(emptyHazardState.cells).toEqual({}); // the shared empty state is copied, never written
   });
 
   it('attestations expire after the window, so stale sightings do not add up', () => {
-    const s1 = applyHazardAttestations(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
-    const s2 = applyHazardAttestations(s1, 200, 1, [hz('v1', [3, 3], true)]);
+    const s1 = apply(emptyHazardState, 1, 1, [hz('v0', [3, 3], true)]).state;
+    const s2 = apply(s1, 200, 1, [hz('v1', [3, 3], true)]);
     expect(s2.events).toEqual([]);
   });
 });
