@@ -44,13 +44,17 @@ function commit(r: MissionRunner, height: number, txs: MissionTx[]): void {
   r.onCommit({ block: { height }, hash: new Uint8Array(32), certificate: { height, blockHash: new Uint8Array(32) }, txs: [], proof: new Uint8Array(0) } as unknown as CommittedBlock, shell);
 }
 
+/** The next report's sequence number: each report is after the one before, as a device's are (the
+ *  mission machine ignores one that is not: runtime/mission/machine.ts isNewReport). */
+let reportSeq = 0;
+
 /** d1's next telemetry report as the device signs it (device.ts sendTelemetry), read back as the
  *  mission machine's input by the mission adapter. */
 async function signedReport(r: MissionRunner): Promise<MissionTx> {
   await initCrypto();
   const facts = r.telemetryFacts();
   if (!facts) throw new Error('no telemetry: the device has no position');
-  const bytes = sealEnvelope('telemetry', 'f', 'd1', encodeTelemetryBody({ node: 'd1', session: 2, seq: 0, ...facts }), createSigner(keyPairFromSeed(new Uint8Array(32).fill(1))));
+  const bytes = sealEnvelope('telemetry', 'f', 'd1', encodeTelemetryBody({ node: 'd1', session: 2, seq: reportSeq++, ...facts }), createSigner(keyPairFromSeed(new Uint8Array(32).fill(1))));
   const tx = missionTxOf(bytes, {} as Parameters<typeof missionTxOf>[1], 'f');
   if (!tx) throw new Error('the mission adapter did not read the report');
   return tx;
