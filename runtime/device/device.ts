@@ -51,6 +51,7 @@ import { assessHealth, deviceFacts, halFacts, HalWatch, NoDataClock, type Health
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
+import { peersOf } from './manifest-in-force.js';
 import { withinMs } from '../lib/within.js';
 
 export interface DeviceParts {
@@ -267,7 +268,8 @@ export class Device {
     const linkLog = linkLogger(this.log, c.mqtt.url);
     this.identity = new IdentityGuard({ fleet, node: c.id, signer: this.signer, verifier: p.verifier, startedAtMs: startedAt, now: () => Date.now() });
     // Subscribing per peer (not with wildcards) keeps the broker from echoing our own frames back.
-    const peers = [...p.manifest.body.validators, ...p.manifest.body.followers].map((m) => m.id).filter((id) => id !== c.id);
+    // From the configured manifest until the chain's is known (start(), followManifest).
+    const peers = peersOf(c.id, [p.manifest]);
     const links = createLinks({
       fleet,
       node: c.id,
@@ -387,6 +389,8 @@ export class Device {
           this.metrics.height.set(cb.block.height);
           this.metrics.txsCommitted.inc(cb.txs.length);
           this.missions.onCommit(cb, this.shell);
+          // A fleet.update's manifest is about to come into force (or just did): heard at once.
+          if (this.state === 'ready') this.followManifest();
         },
         exportState: () => this.missions.exportState(),
         importState: (bytes) => this.missions.importState(bytes),
@@ -400,6 +404,31 @@ export class Device {
   }
 
   private memberIdsOf: { manifest: Manifest; ids: ReadonlySet<string> } | null = null;
+
+  /** The manifests the links' peers were last taken from (followManifest). */
+  private manifestsFollowed: { inForce: Manifest; latest: Manifest } | null = null;
+
+  /**
+   * Follows the chain's manifest as fleet.updates change it: the links listen to the members of the
+   * manifest in force and of one committed to come (MQTT subscribes per peer, so a member added later
+   * was never heard before, and one removed stays unheard). Called after the replay, on each commit and
+   * once a second (a state sync installs manifests without a commit).
+   */
+  private followManifest(): void {
+    const chain = this.shell.core.chain;
+    const inForce = chain.manifestAt(chain.height + 1);
+    const latest = chain.latestManifest();
+    const before = this.manifestsFollowed;
+    if (before?.inForce === inForce && before.latest === latest) return;
+    this.manifestsFollowed = { inForce, latest };
+    const id = this.p.config.id;
+    const peers = peersOf(id, [inForce, latest]);
+    const had = new Set(before === null ? peersOf(id, [this.p.manifest]) : peersOf(id, [before.inForce, before.latest]));
+    const added = peers.filter((x) => !had.has(x));
+    const removed = [...had].filter((x) => !peers.includes(x));
+    this.link.setPeers(peers);
+    if (added.length > 0 || removed.length > 0) this.log.info({ event: 'peers', epoch: inForce.body.epoch, latestEpoch: latest.body.epoch, added, removed }, `fleet manifest epoch ${latest.body.epoch}: listening to ${peers.join(', ') || 'no one'}${added.length > 0 ? ` (added ${added.join(', ')})` : ''}${removed.length > 0 ? ` (no longer ${removed.join(', ')})` : ''}`);
+  }
 
   /** The ids of the manifest in force, the same set while it stays in force. */
   private memberIds(): ReadonlySet<string> {
@@ -505,6 +534,8 @@ export class Device {
     // refused (another authority's manifest) left the directory named for that manifest's fleet, and
     // refused its own fleet's manifest from then on.
     markDataFleet(this.storage, c.dataDir, dataFleetOf(this.p.manifest.body.fleet, this.p.manifest.body.authority));
+    // The chain's manifest in force, not only the configured file, says who this device listens to.
+    this.followManifest();
     // The session number grows on every start, even after the data directory was wiped
     // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
     this.storage.replace('session', Buffer.from(String(this.session)));
@@ -536,6 +567,7 @@ export class Device {
       this.missions.reportRefusals(now);
       this.watchStall();
       this.watchHal();
+      this.followManifest();
       this.control.status(this.status());
     });
     this.state = 'ready';

@@ -58,6 +58,10 @@ export interface Link {
   /** Which consensus traffic to hear: null, every peer's; else only these validators' announced blocks
    *  (runtime/consensus/light-follower.ts). Absent on links that cannot choose (a serial radio). */
   follow?(sources: readonly string[] | null): void;
+  /** The fleet's members other than this node, from the manifest in force (and any committed to come):
+   *  MQTT subscribes to each one's topics and drops those of members no longer listed; a radio names
+   *  their frames. Absent on links that hear everyone anyway. */
+  setPeers?(peers: readonly string[]): void;
 }
 
 /** Counters with the detail every Murmur link keeps (a LinkCounters, so callers may ignore the rest). */

@@ -106,6 +106,9 @@ export class MqttLink implements Link {
   private draining = false;
   private readonly ownTopics: Record<TrafficClass, string>;
   private readonly parsedTopics = new Map<string, ParsedTopic | null>();
+  /** The fleet's other members whose topics this link subscribes to (opts.peers, then setPeers());
+   *  undefined: wildcards. */
+  private peers: readonly string[] | undefined;
   /** The validators whose blocks a light follower takes (follow()); null: every peer's consensus. */
   private sources: readonly string[] | null = null;
   /** When recent connections the broker closed soon after accepting them ended (performance.now()). */
@@ -142,6 +145,7 @@ export class MqttLink implements Link {
       telemetry: { qos: this.qos.telemetry },
     };
     this.session = opts.session ?? 0;
+    this.peers = opts.peers;
     this.sentHere = opts.peers === undefined ? new DedupCache(sentRememberedMax) : null;
     this.ownTopics = {
       consensus: broadcastTopic(this.topics, opts.node, 'consensus'),
@@ -255,6 +259,15 @@ export class MqttLink implements Link {
     if (c && this.connected) this.subscribe(c);
   }
 
+  /** Subscribes to the topics of these peers from now on, and unsubscribes from those of peers no longer
+   *  listed (a fleet.update added or removed members). A link made without peers keeps its wildcards. */
+  setPeers(peers: readonly string[]): void {
+    if (this.peers === undefined) return;
+    this.peers = [...peers];
+    const c = this.client;
+    if (c && this.connected) this.subscribe(c);
+  }
+
   onReceive(handler: (frame: ReceivedFrame) => void): void {
     this.handlers.push(handler);
   }
@@ -303,7 +316,7 @@ export class MqttLink implements Link {
 
   /** Subscribes what the plan adds and unsubscribes what it drops (on a new connection: everything). */
   private subscribe(c: MqttClient): void {
-    const want = new Set(this.topics.subscriptions(this.opts.node, this.opts.peers, this.sources));
+    const want = new Set(this.topics.subscriptions(this.opts.node, this.peers, this.sources));
     const nl = this.opts.protocolVersion === 5;
     const added = [...want].filter((t) => !this.subscribed.has(t));
     const dropped = [...this.subscribed].filter((t) => !want.has(t));

@@ -114,6 +114,11 @@ export class Router implements Link {
     for (const l of this.links) l.follow?.(sources);
   }
 
+  /** Re-plans every link's peers (a new manifest in force: Link.setPeers). */
+  setPeers(peers: readonly string[]): void {
+    for (const l of this.links) l.setPeers?.(peers);
+  }
+
   isUp(): boolean {
     return this.links.some((l) => l.isUp());
   }

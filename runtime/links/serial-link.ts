@@ -195,7 +195,7 @@ export class SerialLink implements Link {
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
     this.fleetTag = tagOfFleet(opts.fleet);
     this.selfTag = nodeTag(opts.node);
-    for (const p of opts.peers ?? []) this.peerByTag.set(nodeTag(p), p);
+    this.setPeers(opts.peers ?? []);
     // Sizes count packets (fragments) here, and bytes bound the airtime they hold (a count alone let a
     // lane hold 45 s of a SiK radio's air); each class holds at least one largest envelope by both.
     const sizes = opts.queueSizes ?? defaultQueueSizes;
@@ -324,6 +324,13 @@ export class SerialLink implements Link {
 
   unicast(to: string, bytes: Uint8Array, cls: TrafficClass): boolean {
     return this.enqueue(nodeTag(to), bytes, cls);
+  }
+
+  /** Names the frames of these peers by their origin tags (a fleet.update added or removed members);
+   *  a frame from anyone else is named by its tag alone (radio:<tag>). */
+  setPeers(peers: readonly string[]): void {
+    this.peerByTag.clear();
+    for (const p of peers) this.peerByTag.set(nodeTag(p), p);
   }
 
   onReceive(handler: (frame: ReceivedFrame) => void): void {

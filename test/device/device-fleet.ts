@@ -131,6 +131,22 @@ export class DeviceFleet {
     }
   }
 
+  /** Registers a new device `id` with a key of its own and a device.yaml naming `manifest` (a file in
+   *  the fleet's directory): a device a fleet.update adds. Its public key is publicKey(id). */
+  async addDevice(id: string, manifest: string): Promise<DeviceProc> {
+    const kp = generateKeyPair();
+    this.keys.set(id, kp);
+    unwrap(await writeKeyFile(this.keyFile(id), { id, ...kp }));
+    const first = [...this.devices.values()][0];
+    if (!first) throw new Error('addDevice: set up the fleet first');
+    const config = join(this.dir, `${id}.yaml`);
+    const text = readFileSync(first.config, 'utf8').replace(/^id: .*$/m, `id: ${id}`).replace(/^key: .*$/m, `key: keys/${id}.key`).replace(/^manifest: .*$/m, `manifest: ${manifest}`).replace(/^dataDir: .*$/m, `dataDir: data/${id}`);
+    writeFileSync(config, text);
+    const d: DeviceProc = { id, config, httpPort: 0, output: '', proc: undefined as unknown as ChildProcess, ready: Promise.resolve(0) };
+    this.devices.set(id, d);
+    return d;
+  }
+
   /** Registers `as`: device `id`'s config with a data directory and HTTP port of its own (a second
    *  process with the same key, as a copied device.yaml makes). Start it with start(as). */
   async copy(id: string, as: string): Promise<DeviceProc> {

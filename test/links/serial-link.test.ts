@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirtimeBudget, bytesPerSecond, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { cobsDecode, cobsEncode } from '../../runtime/links/cobs.js';
-import type { SerialLink, SerialLinkOptions } from '../../runtime/links/serial-link.js';
+import { nodeTag, type SerialLink, type SerialLinkOptions } from '../../runtime/links/serial-link.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { Inbox, linkConformance, sleep, waitUntil } from './conformance.js';
 import { PtyPair } from './processes.js';
@@ -171,6 +171,27 @@ describe.concurrent('a frame that claims more hops than the fleet allows', () =>
     } finally {
       for (const l of all) await l.stop();
       for (const p of pairs) await p.stop();
+    }
+  });
+});
+
+describe('radio peers', () => {
+  it('names a frame by its origin once setPeers() lists that member (a fleet.update added it), by its tag before', async () => {
+    const pair = await PtyPair.start();
+    const b = serialLink('b', [pair.b], { peers: ['a'] });
+    const newcomer = nodeTag('newcomer');
+    try {
+      await b.start();
+      const inbox = new Inbox(b);
+      writeRaw(pair.a, radioWire(Buffer.from('before'), { origin: newcomer }));
+      await inbox.waitFor(1, 3_000);
+      b.setPeers(['a', 'newcomer']);
+      writeRaw(pair.a, radioWire(Buffer.from('after'), { origin: newcomer }));
+      await inbox.waitFor(2, 3_000);
+      expect(inbox.frames.map((f) => `${Buffer.from(f.bytes).toString()} from ${f.from}`)).toEqual([`before from radio:${newcomer.toString(16).padStart(8, '0')}`, 'after from newcomer']);
+    } finally {
+      await b.stop();
+      await pair.stop();
     }
   });
 });
