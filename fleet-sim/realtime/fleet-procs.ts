@@ -304,11 +304,16 @@ export class FleetProcs {
     this.verifier ??= memoVerifier(createVerifier(), verifyMemoEntriesMax, verifyMemoBytesMax);
     const parts: DeviceParts = { ...opened.value, verifier: this.verifier };
     let device: Device | undefined;
-    // Another process holding a device's key stops that device, not this whole process (the Device's
-    // own answer is to exit 3); twins, Byzantine by design, pass a hook of their own that goes on.
+    // Another process holding a device's key, or a manifest that no longer lists it, stops that device,
+    // not this whole process (the Device's own answer is to exit 3); twins, Byzantine by design, pass a hook of their own that goes on.
     const stopOnConflict: DeviceHooks = {
       identityConflict: (k) => {
         device?.log.error({ event: 'identity-conflict', ...k }, `${describeConflict(parts.config.id, k)}; stopping this device`);
+        void device?.stop();
+      },
+      // A device a fleet.update removed (or whose key it replaced) stops, not this whole process.
+      retired: (reason) => {
+        device?.log.error({ event: 'not-member', reason }, `${reason}; stopping this device`);
         void device?.stop();
       },
     };

@@ -3,7 +3,7 @@
 // directory that takes no writes, at start or later, is waited for in this process (storage-wait.ts).
 
 import { fixFor, loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
-import { DataDirectoryError, Device, openDevice, type DeviceOptions, type DeviceParts } from '../device/device.js';
+import { DataDirectoryError, Device, NotMemberError, openDevice, type DeviceOptions, type DeviceParts } from '../device/device.js';
 import { checkDataFormat } from '../device/data-format.js';
 import { HalOpenError } from '../device/hal-setup.js';
 import type { DataLock } from '../device/data-lock.js';
@@ -27,7 +27,8 @@ for: /health answers 503 with the reason, and the device starts once it does. Th
 docs/device-config.md. It logs JSON lines (pino) to stdout or log.file, so it takes no --json.
 
 Exit codes: 0 stopped by SIGTERM or SIGINT (also while waiting for dataDir), 2 bad config or identity
-(or dataDir in use by another murmur), 3 refused (another process holds this device's key),
+(or dataDir in use by another murmur), 3 refused (another process holds this device's key, or the fleet manifest in force no longer
+lists this device under its key),
 5 unavailable (http.port in use, or a serial port or LED that hal names cannot be opened), 70 internal
 error. SIGHUP (the terminal it was started from closed) stops it cleanly as well, exit 0. (In Node's
 own start-up, about the first tenth of a second after exec, before any of murmur's code runs, a
@@ -172,6 +173,7 @@ async function run(parts: DeviceParts, startedAt: number, file: string, o: Devic
   } catch (e) {
     await device.stop({ refused: true }).catch(() => undefined);
     if (e instanceof DataDirectoryError) throw new CliError(`${file}: dataDir: ${c.dataDir}: ${e.message}`, exitCodes.usage);
+    if (e instanceof NotMemberError) throw new CliError(`${file}: ${e.message}`, exitCodes.refused);
     if (e instanceof StorageError) return e;
     // The HTTP port's refusals name the field as every other refusal does ("FILE: field: problem; fix").
     const code = (e as NodeJS.ErrnoException).code;

@@ -100,6 +100,9 @@ export interface StatusJson {
    *  (murmur_link_bad_frames), and the copies its router dropped as already seen, over all links
    *  (murmur_envelopes_duplicate_total). Reasons with none are left out. Absent from older devices. */
   readonly dropped?: DroppedJson;
+  /** Why the fleet manifest in force puts this device out of the fleet (removed, or another key listed
+   *  for its id): the device stops on it, so this is in its last retained status. Absent otherwise. */
+  readonly notMember?: string;
   /** Snapshots installed by state sync since the device started, and offers or chunks it refused. */
   readonly stateSync?: { readonly installs: number; readonly refused: number };
   /** A light follower's sources: the validators it takes committed blocks from; null while it hears

@@ -29,6 +29,8 @@ export interface HealthFacts {
   readonly stall?: string | null;
   /** How long each HAL device has answered no-data without a break (NoDataClock), in ms. */
   readonly noDataMs?: Readonly<Partial<Record<DeviceKind, number>>>;
+  /** Why the fleet manifest in force puts this device out of the fleet (manifest-in-force.ts), or null. */
+  readonly notMember?: string | null;
 }
 
 /** How long a flight controller may stay unheard (or a receiver without a fix) before its device says
@@ -51,6 +53,8 @@ const harmless = new Set<DeviceError['code']>(['no-data', 'unsupported']);
 export function assessHealth(f: HealthFacts): HealthAssessment {
   const failing: string[] = [];
   const degraded: string[] = [];
+  // Out of the fleet: nothing it does counts any more, whatever else is fine.
+  if (f.notMember) failing.push(f.notMember);
   const down = f.links.filter((l) => !l.up).map((l) => l.name);
   if (f.links.length > 0 && down.length === f.links.length) failing.push('no link is up');
   else if (down.length > 0) degraded.push(`link ${down.join(', ')} down`);

@@ -51,7 +51,7 @@ import { assessHealth, deviceFacts, halFacts, HalWatch, NoDataClock, type Health
 import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartbeats-setup.js';
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
-import { peersOf } from './manifest-in-force.js';
+import { membershipProblem, peersOf } from './manifest-in-force.js';
 import { withinMs } from '../lib/within.js';
 
 export interface DeviceParts {
@@ -158,6 +158,9 @@ export interface DeviceHooks {
   /** Replaces what the device does when another process holds its key (identity-guard.ts; default:
    *  log it and stop). fleet-sim's twins are Byzantine by design: both copies go on. */
   readonly identityConflict?: (c: IdentityConflict) => void;
+  /** Replaces what the device does when the manifest in force drops it or lists another key for it
+   *  (default: log it and exit 3); fleet-sim's devices in its own process stop instead. */
+  readonly retired?: (reason: string) => void;
 }
 
 export type ConsensusSend = (to: string | null, bytes: Uint8Array) => void;
@@ -192,6 +195,10 @@ function ledPatternOf(health: Health): LedPattern {
 /** The data directory's contents (snapshot, WAL, signer state) cannot be recovered from: a bad file for
  *  the operator to look at (`murmur start` exits 2), not an unavailable broker or port. */
 export class DataDirectoryError extends Error {}
+
+/** The chain's manifest in force no longer lists this device under its key (membershipProblem): a start
+ *  refused (`murmur start` exits 3), as a device told so while running stops. */
+export class NotMemberError extends Error {}
 
 export class Device {
   readonly metrics: DeviceMetrics;
@@ -405,21 +412,24 @@ export class Device {
 
   private memberIdsOf: { manifest: Manifest; ids: ReadonlySet<string> } | null = null;
 
-  /** The manifests the links' peers were last taken from (followManifest). */
+  /** The manifests the links' peers and this device's standing were last taken from (followManifest). */
   private manifestsFollowed: { inForce: Manifest; latest: Manifest } | null = null;
+  /** Why the manifest in force puts this device out of the fleet, once it does (membershipProblem). */
+  private retiredBecause: string | null = null;
 
   /**
    * Follows the chain's manifest as fleet.updates change it: the links listen to the members of the
    * manifest in force and of one committed to come (MQTT subscribes per peer, so a member added later
-   * was never heard before, and one removed stays unheard). Called after the replay, on each commit and
-   * once a second (a state sync installs manifests without a commit).
+   * was never heard before, and one removed stays unheard), and a manifest that drops this device or
+   * lists another key for it stops it (retire). Called after the replay, on each commit and once a
+   * second (a state sync installs manifests without a commit). Returns why this device is out, or null.
    */
-  private followManifest(): void {
+  private followManifest(): string | null {
     const chain = this.shell.core.chain;
     const inForce = chain.manifestAt(chain.height + 1);
     const latest = chain.latestManifest();
     const before = this.manifestsFollowed;
-    if (before?.inForce === inForce && before.latest === latest) return;
+    if (before?.inForce === inForce && before.latest === latest) return null;
     this.manifestsFollowed = { inForce, latest };
     const id = this.p.config.id;
     const peers = peersOf(id, [inForce, latest]);
@@ -428,6 +438,24 @@ export class Device {
     const removed = [...had].filter((x) => !peers.includes(x));
     this.link.setPeers(peers);
     if (added.length > 0 || removed.length > 0) this.log.info({ event: 'peers', epoch: inForce.body.epoch, latestEpoch: latest.body.epoch, added, removed }, `fleet manifest epoch ${latest.body.epoch}: listening to ${peers.join(', ') || 'no one'}${added.length > 0 ? ` (added ${added.join(', ')})` : ''}${removed.length > 0 ? ` (no longer ${removed.join(', ')})` : ''}`);
+    const problem = membershipProblem(id, this.signer.publicKey, this.p.manifest, inForce);
+    if (problem !== null && this.state === 'ready') this.retire(problem);
+    return problem;
+  }
+
+  /**
+   * The manifest in force drops this device or lists another key for it. Going on would sign
+   * heartbeats, telemetry and (a rotated key) votes every other device refuses as an unknown sender or
+   * a bad signature, while its health said ok. It stops, as the identity guard does, and exits 3
+   * (refused: the systemd unit does not restart it); its last retained status says why, and a new
+   * start is refused with the same line until it gets its new key (and manifest) or is retired.
+   */
+  private retire(reason: string): void {
+    if (this.retiredBecause !== null) return;
+    this.retiredBecause = reason;
+    if (this.hooks.retired) return this.hooks.retired(reason);
+    this.log.fatal({ event: 'not-member', reason }, `${reason}; stopping: this device signs nothing more under a manifest that does not list its key`);
+    void this.stop().finally(() => process.exit(3)); // murmur's "refused" (runtime/cli/kit.ts exitCodes)
   }
 
   /** The ids of the manifest in force, the same set while it stays in force. */
@@ -534,8 +562,10 @@ export class Device {
     // refused (another authority's manifest) left the directory named for that manifest's fleet, and
     // refused its own fleet's manifest from then on.
     markDataFleet(this.storage, c.dataDir, dataFleetOf(this.p.manifest.body.fleet, this.p.manifest.body.authority));
-    // The chain's manifest in force, not only the configured file, says who this device listens to.
-    this.followManifest();
+    // The chain's manifest in force, not only the configured file, says who this device listens to and
+    // whether it still belongs to the fleet.
+    const notMember = this.followManifest();
+    if (notMember !== null) throw new NotMemberError(`${notMember}; give this device its new key and the manifest that lists it (device.yaml: key, manifest), or retire it`);
     // The session number grows on every start, even after the data directory was wiped
     // (session-number.ts; heartbeats and link birth/death use it): durable before anything carries it.
     this.storage.replace('session', Buffer.from(String(this.session)));
@@ -656,7 +686,7 @@ export class Device {
     const core = this.shell.core;
     const now = Date.now();
     const facts = deviceFacts(this.link.linkStates(), this.agents, this.hal.devices, now, core.isValidator() ? clockAheadOfNode(core) : null, core.isValidator() ? clockSetter(core) : null);
-    return assessHealth({ ...facts, stall: this.stalled ? describeStall(this.stalled) : null, noDataMs: this.noData.observe(facts.hal, performance.now()) });
+    return assessHealth({ ...facts, stall: this.stalled ? describeStall(this.stalled) : null, noDataMs: this.noData.observe(facts.hal, performance.now()), notMember: this.retiredBecause });
   }
 
   /** How long the HAL's flight controller and position have been silent (device-health.ts). */
@@ -804,6 +834,7 @@ export class Device {
       ...(fcFence ? { fcFence } : {}),
       agents: this.agents?.status() ?? [],
       ...(this.stalled !== null ? { stall: this.stalled } : {}),
+      ...(this.retiredBecause !== null ? { notMember: this.retiredBecause } : {}),
       timeMs: Date.now(),
     };
   }

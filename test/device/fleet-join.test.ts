@@ -2,12 +2,16 @@
 // A fleet.update adds a fifth validator, started afterwards with the new manifest: the running devices
 // start listening to it (they subscribe per peer, and before only to the peers of the manifest they
 // started with, so it was never heard while it counted in the quorum), it catches up and votes, and the
-// fleet survives an old validator stopped (4 of 5 needed: d5's vote counts).
+// fleet survives an old validator stopped (4 of 5 needed: d5's vote counts). A second fleet.update
+// removes d4: d4 says why and stops with exit 3, its last status says so, and a new start is refused.
+// A third rotates d3's key: the process with the old key stops the same way; given the new key, it
+// votes again.
 
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSigner } from '../../runtime/crypto/sodium.js';
+import { writeKeyFile } from '../../runtime/crypto/key-file.js';
+import { createSigner, generateKeyPair } from '../../runtime/crypto/sodium.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest, type Manifest } from '../../runtime/manifest/manifest.js';
 import { DeviceFleet, until } from './device-fleet.js';
@@ -43,9 +47,12 @@ async function commits(id: string, heights: number, ms: number): Promise<void> {
 }
 
 describe('devices a fleet.update adds or removes', () => {
+  let e2: { manifest: Manifest; file: string };
+  let e3: { manifest: Manifest; file: string };
+
   it('a validator added by fleet.update is heard, catches up and votes: the fleet commits with an old validator stopped', async () => {
     await fleet.addDevice('d5', 'e2.manifest');
-    const e2 = nextManifest(fleet.manifest, 'e2.manifest', (b) => ({ validators: [...b.validators, { id: 'd5', publicKey: fleet.publicKey('d5'), power: 1 }] }));
+    e2 = nextManifest(fleet.manifest, 'e2.manifest', (b) => ({ validators: [...b.validators, { id: 'd5', publicKey: fleet.publicKey('d5'), power: 1 }] }));
     await fleetUpdate(e2.file, fleet.manifestFile);
     await until('epoch 2 in force at d1', async () => ((await fleet.retainedStatus('d1')) as { epoch?: number }).epoch === 2 || null, 10_000, 300);
     expect(fleet.devices.get('d1')?.output).toMatch(/"event":"peers".*"added":\["d5"\]/);
@@ -62,5 +69,44 @@ describe('devices a fleet.update adds or removes', () => {
     await commits('d2', 3, 20_000);
     const d5 = await fleet.health('d5');
     expect(d5.health, d5.healthReasons.join('; ')).not.toBe('failing');
+  }, 90_000);
+
+  it('a validator a fleet.update removes says so and stops with exit 3; a new start is refused', async () => {
+    // d2, d3 and d5 of the new four (d1 stopped): 3 of 4, enough.
+    e3 = nextManifest(e2.manifest, 'e3.manifest', (b) => ({ validators: b.validators.filter((v) => v.id !== 'd4') }));
+    await fleetUpdate(e3.file, e2.file);
+    expect(await fleet.exitWithin('d4', 15_000)).toBe(3);
+    const out = fleet.devices.get('d4')?.output ?? '';
+    expect(out).toMatch(/"event":"not-member".*the fleet manifest in force \(epoch 3\) no longer lists \\"d4\\": a fleet.update removed it/);
+    const last = (await fleet.retainedStatus('d4')) as unknown as { state: string; notMember?: string };
+    expect(last.state).toBe('offline');
+    expect(last.notMember).toContain('(epoch 3) no longer lists "d4"');
+    await commits('d2', 3, 20_000);
+
+    fleet.start('d4');
+    expect(await fleet.exitWithin('d4', 20_000)).toBe(3);
+    expect(fleet.devices.get('d4')?.output).toContain('the fleet manifest in force (epoch 3) no longer lists "d4": a fleet.update removed it; give this device its new key and the manifest that lists it');
+  }, 90_000);
+
+  it('a validator whose key a fleet.update rotates stops with exit 3 and runs again with the new key', async () => {
+    // d1 back (its device.yaml still names epoch 1: it takes epochs 2 and 3 from the chain), so d1, d2
+    // and d5 keep a quorum of the four while d3 changes keys.
+    fleet.start('d1');
+    await fleet.devices.get('d1')?.ready;
+    const rotated = generateKeyPair();
+    const e4 = nextManifest(e3.manifest, 'e4.manifest', (b) => ({ validators: b.validators.map((v) => (v.id === 'd3' ? { ...v, publicKey: rotated.publicKey } : v)) }));
+    await fleetUpdate(e4.file, e3.file);
+    expect(await fleet.exitWithin('d3', 15_000)).toBe(3);
+    expect(fleet.devices.get('d3')?.output).toMatch(/"event":"not-member".*the fleet manifest in force \(epoch 4\) lists another key for \\"d3\\".*its key was rotated/);
+    await commits('d2', 3, 20_000);
+
+    // The device given its new key and the manifest that lists it votes again.
+    unwrap(await writeKeyFile(join(fleet.dir, 'keys', 'd3-new.key'), { id: 'd3', ...rotated }));
+    const config = fleet.devices.get('d3')?.config as string;
+    writeFileSync(config, readFileSync(config, 'utf8').replace('key: keys/d3.key', 'key: keys/d3-new.key').replace('manifest: fleet.manifest', 'manifest: e4.manifest'));
+    fleet.start('d3');
+    await fleet.devices.get('d3')?.ready;
+    await commits('d3', 3, 20_000);
+    expect((await fleet.health('d3')).health).not.toBe('failing');
   }, 90_000);
 });
