@@ -132,6 +132,9 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       process.stdout.write(table([head, ...body]) + '\n');
       const stall = stallLine(rows.map((r) => r.status), manifest.validators.length, now);
       if (stall !== null) process.stdout.write(stall + '\n');
+      // A device that stopped because the manifest in force drops it or lists another key for it: its
+      // last status says why (listed or not in this --manifest copy).
+      for (const st of byNode.values()) if (typeof st.notMember === 'string') process.stdout.write(`${st.node ?? '?'} stopped: ${st.notMember}\n`);
     }
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }

@@ -97,6 +97,22 @@ describe('murmurctl status with one device heard', () => {
   });
 });
 
+describe('murmurctl status with a device the manifest in force put out', () => {
+  it('says under the table which device stopped and why, from its last retained status', async () => {
+    const why = 'the fleet manifest in force (epoch 3) no longer lists "d3": a fleet.update removed it';
+    const base = { role: 'validator', height: 9, round: 0, proposer: 'd1', peers: {}, batteryPct: 80, position: null, mission: null, agents: [], timeMs: Date.now() };
+    await retain([
+      [topics.status('d3'), JSON.stringify({ ...base, node: 'd3', state: 'offline', notMember: why })],
+      [topics.status('d2'), JSON.stringify({ ...base, node: 'd2', state: 'ready' })],
+    ]);
+    const r = await ctl('status', '--timeout', '500ms');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').find((l) => l.startsWith('d3 '))).toMatch(/^d3\s+validator\s+offline/);
+    expect(r.stdout).toContain(`d3 stopped: ${why}\n`);
+    expect(r.stdout).not.toContain('d2 stopped');
+  });
+});
+
 describe('murmurctl log with devices that disagree', () => {
   it('shows each version of a decision with the devices that reported it, and says on stderr where they disagree', async () => {
     const decision = { height: 12, index: 0, command: `ops/${'ab'.repeat(16)}`, operator: 'ops', type: 'mission.survey', outcome: 'accepted', reason: '', blockHash: 'cd'.repeat(32) };
