@@ -365,7 +365,7 @@ export class MissionRunner {
           if (e.task.type === 'resume' && !this.executor.hasTask(e.task.mission) && this.executor.handedOverBecause() === null) this.resumeOwnTask();
           break;
         case 'fleet-update':
-          this.o.log.info({ event: 'fleet-update', epoch: e.epoch, fromHeight: e.fromHeight }, 'submitting the new manifest to consensus');
+          this.o.log.info({ event: 'fleet-update', epoch: e.epoch, earliestFromHeight: e.earliestFromHeight }, `submitting the manifest of epoch ${e.epoch} to consensus: in force two heights after the block that commits it (height ${e.earliestFromHeight} at the earliest)`);
           this.o.submit(e.manifest);
           break;
         case 'model-rollout': {

@@ -163,7 +163,10 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       const check = c.manifest ?? { ok: false, reason: 'the manifest was not checked at the edge' };
       if (!check.ok) return reject(`args.manifest: ${check.reason}`);
       if (check.epoch <= block.members.epoch) return reject(`args.manifest has epoch ${check.epoch}, not newer than the epoch in force (${block.members.epoch})`);
-      return { ok: true, state: s, effects: [{ type: 'fleet-update', command: c.id, epoch: check.epoch, manifest: m, fromHeight: block.height + manifestDelayHeights }] };
+      // Not in force at this block + 2: each device submits the manifest as a tx of its own after this
+      // block, and chain-state puts it in force two heights after the block that commits that tx, so
+      // this block + 3 at the earliest (later when the tx waits for a block).
+      return { ok: true, state: s, effects: [{ type: 'fleet-update', command: c.id, epoch: check.epoch, manifest: m, earliestFromHeight: block.height + 1 + manifestDelayHeights }] };
     }
     case 'agent.model': {
       const r = runModelCommand(s, a, block.members.devices, block.height);

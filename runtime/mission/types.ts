@@ -246,8 +246,9 @@ export type MissionEffect =
   | { readonly type: 'task'; readonly node: string; readonly command: string; readonly task: Task; readonly origin: TaskOrigin }
   | { readonly type: 'param'; readonly key: string; readonly value: ParamValue }
   | { readonly type: 'geofence'; readonly polygon: readonly PointDm[]; readonly altDmMax: number }
-  /** The shell submits the authority-signed manifest; consensus applies it two heights after commit. */
-  | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly fromHeight: number }
+  /** The shell submits the authority-signed manifest as a tx; it is in force two heights after the block
+   *  that commits that tx, so from `earliestFromHeight` (the fleet.update's height + 3) at the earliest. */
+  | { readonly type: 'fleet-update'; readonly command: string; readonly epoch: number; readonly manifest: Uint8Array; readonly earliestFromHeight: number }
   /** An accepted `agent.model` command and the model's rollout after it. */
   | { readonly type: 'model-rollout'; readonly action: 'canary' | 'promote' | 'rollback'; readonly rollout: ModelRollout }
   /** Committed hazards changed the mission's routes for these drones (their tasks follow); a held

@@ -370,7 +370,7 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
     expect(only(both.effects).reason).toBe('give args.node or args.nodes, not both');
   });
 
-  it('accepts fleet.update only from an admin with a newer, edge-checked manifest, effective two heights on', () => {
+  it('accepts fleet.update only from an admin with a newer, edge-checked manifest, in force two heights after the block that commits its manifest tx', () => {
     const bytes = new Uint8Array([1, 2, 3]);
     const r = run(initialMissionState(), [
       cmd('fleet.update', { manifest: bytes }, 'ops'),
@@ -384,7 +384,10 @@ describe('geofence, params, formation, goto, models, fleet.update', () => {
       'args.manifest has epoch 1, not newer than the epoch in force (1)',
       '',
     ]);
-    expect(r.effects.find((e) => e.type === 'fleet-update')).toMatchObject({ epoch: 2, fromHeight: 3 });
+    // The manifest goes into a block after this one (height 1) as its own tx and is in force two heights
+    // after that block: height 4 at the earliest, not 3 (what was logged, when an ops command committed
+    // at height 3 was still checked against the old manifest).
+    expect(r.effects.find((e) => e.type === 'fleet-update')).toMatchObject({ epoch: 2, earliestFromHeight: 4 });
   });
 });
 
