@@ -29,6 +29,7 @@ import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js'
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 import { textManifestProblem } from './manifest-file.js';
+import { manifestChangeRisks } from '../manifest/change-risks.js';
 
 /** The command types the mission state machine runs, in its order; anything else is refused before signing. */
 const knownTypes = Object.keys(commandRoles);
@@ -65,12 +66,17 @@ export const sendUsage = `Usage: murmurctl send TYPE [--arg NAME=VALUE ...] [opt
                      validators have answered, the same signed command is published again 3 s, 9 s
                      and 19 s after the first copy, then every 10 s (until --timeout)
   --save FILE        also write the signed command to FILE
+  --force            send a fleet.update whose manifest would leave the fleet stuck (below)
 
 ${commonHelp('how long to wait (default 30s): for the commit, or with --wait none for the\n                     broker to take the command; the connection included (at most 5s of it)')}
 
 A --raw command is checked as devices check it before it is published: its fleet, signer, signature
 and expiry (exit 3 for each). fleet.update's manifest is checked before signing: the signed manifest
-of this fleet, by its authority, of a newer epoch than --manifest (exit 2 otherwise).
+of this fleet, by its authority, of a newer epoch than --manifest (exit 2 otherwise); and, unless
+--force, one with fewer than 4 validators, with no admin operator, or whose validators kept from
+--manifest (same id and key) hold no more than 2/3 of its voting power is refused (exit 3): the
+fleet would tolerate no faulty validator, could never change its manifest again, or could commit
+nothing until the new validators run and are heard. --raw fleet.update commands are checked too.
 
 With --wait executed, a part that a committed block ended before it was flown (abort, an rtl or land of
 its drone, a mission that replaced it, dropped) is said as ended, and one handed to another drone as
@@ -153,7 +159,7 @@ const commandingRoles: ReadonlySet<string> = new Set(Object.values(commandRoles)
 
 /** A saved signed command (--raw FILE), checked as the devices would before it is published: the
  *  fleet, its signer and signature against the manifest copy, and its expiry. */
-function rawCommand(file: string, m: ManifestAt): { envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number } {
+function rawCommand(file: string, m: ManifestAt, force: boolean): { envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number } {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(file));
@@ -176,6 +182,9 @@ function rawCommand(file: string, m: ManifestAt): { envelope: Uint8Array; operat
   }
   const now = Date.now();
   if (now >= b.value.expiresAt) throw new CliError(`--raw ${file} expired at ${new Date(b.value.expiresAt).toISOString()} (${Math.round((now - b.value.expiresAt) / 1000)} s ago): devices would refuse it as expired; sign a new one`, exitCodes.refused);
+  const manifest = b.value.args.manifest;
+  const risky = b.value.type === 'fleet.update' && manifest instanceof Uint8Array && !force ? riskyManifest(manifest, `--raw ${file}: its args.manifest`, m) : null;
+  if (risky !== null) throw new CliError(risky, exitCodes.refused);
   return { envelope: bytes, operator: sender, nonceHex: toHex(b.value.nonce), type: b.value.type, expiresAt: b.value.expiresAt };
 }
 
@@ -205,6 +214,19 @@ function manifestArgProblem(value: unknown, file: string | undefined, m: Manifes
   return null;
 }
 
+/**
+ * Why fleet.update's manifest (a valid successor of the operator's copy), which every device would
+ * take, would leave the fleet stuck (runtime/manifest/change-risks.ts), in one line; null when it
+ * would not. `what` names it, like `--arg manifest=@next.manifest`.
+ */
+function riskyManifest(bytes: Uint8Array, what: string, m: ManifestAt): string | null {
+  const v = verifyManifest(bytes, m.verifier);
+  if (!v.ok) return null; // said as what it is elsewhere (or by the devices, for a --raw command)
+  const risks = manifestChangeRisks(m.manifest.body, v.value.body);
+  if (risks.length === 0) return null;
+  return `${what} (epoch ${v.value.body.epoch}) would replace the manifest ${m.path} (epoch ${m.manifest.body.epoch}), but ${risks.join('; and ')}; nothing was signed or sent: pass --force to send it anyway`;
+}
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -215,7 +237,7 @@ function isFile(path: string): boolean {
 
 async function buildEnvelope(a: ReturnType<typeof parseSend>, m: ManifestAt): Promise<{ envelope: Uint8Array; operator: string; nonceHex: string; type: string; expiresAt: number }> {
   const manifest = m.manifest;
-  if (a.values.raw !== undefined) return rawCommand(a.values.raw, m);
+  if (a.values.raw !== undefined) return rawCommand(a.values.raw, m, a.values.force === true);
   let type = a.positionals[0];
   let args: Record<string, unknown> = {};
   if (a.values.command !== undefined) {
@@ -246,6 +268,10 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, m: ManifestAt): Pr
     const given = (a.values.arg ?? []).findLast((kv) => kv.startsWith('manifest=@'));
     const problem = manifestArgProblem(args.manifest, given?.slice('manifest=@'.length), m);
     if (problem !== null) throw new CliError(problem, exitCodes.usage);
+    const risky = a.values.force === true ? null : riskyManifest(args.manifest as Uint8Array, `--arg manifest=@${given?.slice('manifest=@'.length) ?? '?'}`, m);
+    if (risky !== null) throw new CliError(risky, exitCodes.refused);
+  } else if (a.values.force === true) {
+    throw new CliError(`--force sends a fleet.update whose manifest murmurctl would refuse; ${type} has no such check: drop --force`, exitCodes.usage);
   }
   const idn = await readKeyFile(keyPath);
   if (!idn.ok) throw new CliError(`--key: ${idn.error}`, exitCodes.usage);
@@ -267,7 +293,7 @@ async function buildEnvelope(a: ReturnType<typeof parseSend>, m: ManifestAt): Pr
 function parseSend(argv: string[]) {
   return parse(
     argv,
-    { ...commonOptions, arg: { type: 'string', multiple: true }, command: { type: 'string' }, raw: { type: 'string' }, key: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, save: { type: 'string' } },
+    { ...commonOptions, arg: { type: 'string', multiple: true }, command: { type: 'string' }, raw: { type: 'string' }, force: { type: 'boolean' }, key: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, save: { type: 'string' } },
     sendUsage,
   );
 }

@@ -8,6 +8,7 @@ import { bodyToDraft, describeManifest, draftFormat, draftToBody, parseDraft, ty
 import { decodeEnvelope } from '../wire/envelope.js';
 import { signManifest } from '../manifest/manifest.js';
 import { operatorRoles } from '../wire/manifest-body.js';
+import { manifestChangeRisks } from '../manifest/change-risks.js';
 import { CliError, exitCodes, need, noStrayArguments, parse, printJson, unknownCommand } from './kit.js';
 import { loadIdentity, readPublicKey } from './keys.js';
 import { fsReason, writeOutputFile } from './output-file.js';
@@ -21,8 +22,10 @@ export const fleetUsage = `Usage: murmur fleet <verb> [options] [--json]
          [--id ID] [--power N (validators, default 1)] [--roles admin,operator,observer]
   remove DRAFT.json --id ID
   sign   DRAFT.json --authority KEYFILE --out MANIFEST [--epoch N] [--previous OLD_MANIFEST] [--force]
-         sign the draft; with --previous the epoch must be higher than the old one; a MANIFEST
-         of the same fleet and epoch is replaced only with --force
+         sign the draft; with --previous the epoch must be higher than the old one, and a draft
+         with fewer than 4 validators, with no admin operator, or whose validators kept from the
+         old manifest hold no more than 2/3 of its voting power is refused; a MANIFEST of the
+         same fleet and epoch is replaced only with --force (which signs those drafts too)
   show   FILE [--json] [--draft]       print a draft or a signed manifest; --draft prints a signed
                                        manifest as a draft to edit (> draft.json)
   verify MANIFEST [--authority-key PUBFILE|HEX] [--json]
@@ -155,14 +158,17 @@ export async function fleetCommand(argv: string[]): Promise<number> {
         d.epoch = e;
       }
       const authority = await loadIdentity(need(v.authority, 'authority'));
-      if (v.previous) {
-        const prev = readManifestFile(v.previous, { pin: { key: authority.publicKey, from: `--authority ${v.authority ?? ''}` }, code: exitCodes.refused, what: '--previous' });
+      const prev = v.previous ? readManifestFile(v.previous, { pin: { key: authority.publicKey, from: `--authority ${v.authority ?? ''}` }, code: exitCodes.refused, what: '--previous' }) : null;
+      if (prev !== null) {
         if (d.epoch <= prev.body.epoch) throw new CliError(`epoch ${d.epoch} must be higher than the previous manifest's epoch ${prev.body.epoch} (pass --epoch ${prev.body.epoch + 1})`, exitCodes.refused);
         if (prev.body.fleet !== d.fleet) throw new CliError(`the previous manifest is for fleet "${prev.body.fleet}", the draft for "${d.fleet}"`, exitCodes.refused);
       }
       if (d.validators.length === 0) throw new CliError('the draft has no validators; add at least one with "murmur fleet add DRAFT --validator --key ..."', exitCodes.refused);
       const body = draftToBody(d, Date.now());
       if (!body.ok) throw new CliError(body.error, exitCodes.usage);
+      // A successor every device would take that leaves the fleet stuck: refused before it exists.
+      const risks = prev !== null && v.force !== true ? manifestChangeRisks(prev.body, body.value) : [];
+      if (risks.length > 0) throw new CliError(`refusing to sign epoch ${d.epoch} to replace ${v.previous ?? ''} (epoch ${prev?.body.epoch ?? ''}): ${risks.join('; and ')}; pass --force to sign it anyway`, exitCodes.refused);
       const m = signManifest(body.value, createSigner(authority));
       if (!m.ok) throw new CliError(m.error, exitCodes.refused);
       const out = need(v.out, 'out');

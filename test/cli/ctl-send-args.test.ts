@@ -10,7 +10,7 @@
 // name, or not the next manifest of this fleet. Each used to be signed and published: `published`,
 // exit 0, and every device refused it; or committed as rejected with a CBOR error.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,14 +29,17 @@ beforeAll(async () => {
   expect((await runCli('murmur', ['fleet', 'init', '--fleet', 'demo', '--authority', p('authority.key'), '--out', p('draft.json')])).code).toBe(0);
   expect((await runCli('murmur', ['fleet', 'add', p('draft.json'), '--validator', '--key', p('d1.key.pub')])).code).toBe(0);
   expect((await runCli('murmur', ['fleet', 'add', p('draft.json'), '--operator', '--key', p('ops.key.pub'), '--roles', 'operator'])).code).toBe(0);
-  expect((await runCli('murmur', ['fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest')])).code).toBe(0);
   // The rest in this process (the CLIs' own keygen and fleet verbs; starting them is tested above and
   // in murmur-fleet.test.ts): other.key is a second key of id ops, as a keygen run again makes.
   await initCrypto();
-  for (const [id, file] of [['ops', 'other'], ['bob', 'bob'], ['watcher', 'watcher'], ['authority', 'rogue-authority']] as const) await keygen(id, p(`${file}.key`), false);
+  for (const [id, file] of [['ops', 'other'], ['bob', 'bob'], ['watcher', 'watcher'], ['authority', 'rogue-authority'], ['admin', 'admin'], ['d2', 'd2'], ['d3', 'd3'], ['d4', 'd4'], ['d5', 'd5'], ['d6', 'd6']] as const) await keygen(id, p(`${file}.key`), false);
+  // Four validators: the fewest a manifest change may leave without --force.
+  for (const d of ['d2', 'd3', 'd4']) expect(await fleetCommand(['add', p('draft.json'), '--validator', '--key', p(`${d}.key.pub`), '--json'])).toBe(0);
+  expect((await runCli('murmur', ['fleet', 'sign', p('draft.json'), '--authority', p('authority.key'), '--out', p('fleet.manifest')])).code).toBe(0);
   for (const argv of [
-    // Epoch 2 of the fleet, with an observer: the next manifest a fleet.update carries.
+    // Epoch 2 of the fleet, with an observer and an admin: the next manifest a fleet.update carries.
     ['add', p('draft.json'), '--operator', '--key', p('watcher.key.pub'), '--roles', 'observer', '--json'],
+    ['add', p('draft.json'), '--operator', '--key', p('admin.key.pub'), '--roles', 'admin', '--json'],
     ['sign', p('draft.json'), '--authority', p('authority.key'), '--previous', p('fleet.manifest'), '--epoch', '2', '--out', p('next.manifest'), '--json'],
     // Another fleet of the same authority, where ops is an operator too.
     ['init', '--fleet', 'other', '--authority', p('authority.key'), '--out', p('other.json'), '--json'],
@@ -50,6 +53,20 @@ beforeAll(async () => {
     ['sign', p('rogue.json'), '--authority', p('rogue-authority.key'), '--epoch', '2', '--out', p('rogue.manifest'), '--json'],
   ]) {
     expect(await fleetCommand(argv), argv.join(' ')).toBe(0);
+  }
+  // Successors of fleet.manifest that every device would take and that leave the fleet stuck, signed
+  // with --force (murmur fleet sign refuses each without it: below): one validator removed (3 left);
+  // no admin; two of four validators new; every validator replaced by one that is not running.
+  const risky: Record<string, string[][]> = {
+    three: [['remove', '--id', 'd4']],
+    'no-admin': [['remove', '--id', 'admin']],
+    'half-new': [['remove', '--id', 'd3'], ['remove', '--id', 'd4'], ['add', '--validator', '--key', p('d5.key.pub')], ['add', '--validator', '--key', p('d6.key.pub')]],
+    bricked: [['remove', '--id', 'd1'], ['remove', '--id', 'd2'], ['remove', '--id', 'd3'], ['remove', '--id', 'd4'], ['add', '--validator', '--key', p('d5.key.pub')]],
+  };
+  for (const [name, edits] of Object.entries(risky)) {
+    copyFileSync(p('draft.json'), p(`${name}.json`));
+    for (const [verb, ...rest] of edits) expect(await fleetCommand([verb ?? '', p(`${name}.json`), ...rest, '--json'])).toBe(0);
+    expect(await fleetCommand(['sign', p(`${name}.json`), '--authority', p('authority.key'), '--previous', p('fleet.manifest'), '--epoch', '2', '--out', p(`${name}.manifest`), '--force', '--json'])).toBe(0);
   }
 }, 60_000);
 
@@ -178,5 +195,47 @@ describe.concurrent('fleet.update: args.manifest checked before signing (exit 2)
     const r = await update('--arg', `manifest=@${p('next.manifest')}`);
     expect(r.stderr.trimEnd()).toBe(unreachable);
     expect(r.code).toBe(5);
+  });
+});
+
+// Review finding 3 (members-review.md): a fleet.update whose manifest removed every running validator
+// was committed as accepted (exit 0), and nothing committed ever again, no later fleet.update either;
+// removing one of four validators (f = 0) or the last admin went through without a word.
+describe.concurrent('fleet.update: a manifest that would leave the fleet stuck is refused unless --force (exit 3)', () => {
+  const update = (file: string, ...args: string[]): Promise<CliRun> => send('fleet.update', '--key', p('ops.key'), '--wait', 'none', '--arg', `manifest=@${p(file)}`, ...args);
+  const replacing = (file: string): string => `--arg manifest=@${p(file)} (epoch 2) would replace the manifest ${p('fleet.manifest')} (epoch 1), but`;
+  const fewer = (n: number, ids: string): string => `it has ${n} validator${n === 1 ? '' : 's'} (${ids}): fewer than 4 tolerate no faulty or stopped validator, so one down stops every commit`;
+  const noAdmin = 'no operator has the admin role: fleet.update needs one, so the manifest could never be changed again; add one (murmur fleet add DRAFT --operator --key KEY --roles admin)';
+  const keeps = (kept: string, power: string, added: string): string => `the validators it keeps from epoch 1 (${kept}) hold ${power} voting power, not more than 2/3: nothing commits (no later fleet.update either) until ${added} run with the new manifest and are heard; change fewer validators (or keys) at once`;
+  const sendAnyway = 'nothing was signed or sent: pass --force to send it anyway';
+
+  it('fewer than 4 validators, no admin, two of four validators new, every validator replaced: each named', async () => {
+    const [three, none, half, bricked] = await Promise.all([update('three.manifest'), update('no-admin.manifest'), update('half-new.manifest'), update('bricked.manifest')]);
+    refused(three, 3, `${replacing('three.manifest')} ${fewer(3, 'd1, d2, d3')}; ${sendAnyway}`);
+    refused(none, 3, `${replacing('no-admin.manifest')} ${noAdmin}; ${sendAnyway}`);
+    refused(half, 3, `${replacing('half-new.manifest')} ${keeps('d1, d2', '2 of its 4', 'd5, d6')}; ${sendAnyway}`);
+    refused(bricked, 3, `${replacing('bricked.manifest')} ${fewer(1, 'd5')}; and ${keeps('none', '0 of its 1', 'd5')}; ${sendAnyway}`);
+  });
+
+  it('--force sends it (then the broker is not there); --force with another command type is a usage error', async () => {
+    const [forced, noop] = await Promise.all([update('bricked.manifest', '--force'), send('noop', '--key', p('ops.key'), '--wait', 'none', '--force')]);
+    expect(forced.stderr.trimEnd()).toBe(unreachable);
+    expect(forced.code).toBe(5);
+    refused(noop, 2, '--force sends a fleet.update whose manifest murmurctl would refuse; noop has no such check: drop --force');
+  });
+
+  it('a saved fleet.update (--raw) is checked too', async () => {
+    expect((await update('three.manifest', '--force', '--save', p('three.cmd'))).code).toBe(5);
+    const [raw, forced] = await Promise.all([send('--raw', p('three.cmd'), '--wait', 'none'), send('--raw', p('three.cmd'), '--wait', 'none', '--force')]);
+    refused(raw, 3, `--raw ${p('three.cmd')}: its args.manifest (epoch 2) would replace the manifest ${p('fleet.manifest')} (epoch 1), but ${fewer(3, 'd1, d2, d3')}; ${sendAnyway}`);
+    expect(forced.stderr.trimEnd()).toBe(unreachable);
+    expect(forced.code).toBe(5);
+  });
+
+  it('murmur fleet sign --previous refuses the same drafts unless --force, naming every problem in one line', async () => {
+    const r = await runCli('murmur', ['fleet', 'sign', p('bricked.json'), '--authority', p('authority.key'), '--previous', p('fleet.manifest'), '--epoch', '3', '--out', p('bricked-again.manifest')]);
+    expect(r.stderr).toBe(`murmur: refusing to sign epoch 3 to replace ${p('fleet.manifest')} (epoch 1): ${fewer(1, 'd5')}; and ${keeps('none', '0 of its 1', 'd5')}; pass --force to sign it anyway\n`);
+    expect(r.code).toBe(3);
+    expect(() => readFileSync(p('bricked-again.manifest'))).toThrow(/ENOENT/);
   });
 });

@@ -73,7 +73,12 @@ describe('murmur keygen and murmur fleet', () => {
     const stale = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest')]);
     expect(stale.code).toBe(3);
     expect(stale.stderr).toContain('--epoch 2');
-    const next = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest'), '--epoch', '2']);
+    // This fleet has no admin operator: the successor would freeze it (no fleet.update could be sent),
+    // refused unless --force.
+    const frozen = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest'), '--epoch', '2']);
+    expect(frozen.code).toBe(3);
+    expect(frozen.stderr).toContain('no operator has the admin role');
+    const next = await runCli('murmur', ['fleet', 'sign', draft, '--authority', p('authority.key'), '--out', p('fleet2.manifest'), '--previous', p('fleet.manifest'), '--epoch', '2', '--force']);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain('epoch 2');
   }, 240_000); // thirteen CLI processes in a row and four at once: several seconds each when the machine is loaded
