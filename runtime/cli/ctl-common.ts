@@ -160,3 +160,22 @@ export function stallLine(statuses: readonly (Partial<StatusJson> | null)[], val
   const alsoBehind = lagging.length > 0 ? `; behind the others: ${lagging.join(', ')}` : '';
   return `fleet stalled (${stalled.length} of ${validators} validators say so); ${best.node}: ${describeStall(best.stall)}${alsoBehind}`;
 }
+
+/**
+ * A line when the devices' status documents report another fleet manifest epoch in force than the
+ * operator's copy (`epoch`, read from `path`): a newer one (the fleet ran a fleet.update the copy does
+ * not have: status misses the members it added, and send cannot verify commits against the copy), or
+ * only older ones (the copy's change is not in force yet, or was never committed). Null
+ * when none reports another, or no status says its epoch. Reports, not proof: status documents are
+ * unsigned, so this is said, never acted on.
+ */
+export function otherEpochLine(statuses: readonly (Partial<StatusJson> | null)[], epoch: number, path: string): string | null {
+  const byEpoch = new Map<number, string[]>();
+  for (const s of statuses) if (typeof s?.epoch === 'number' && typeof s.node === 'string') byEpoch.set(s.epoch, [...(byEpoch.get(s.epoch) ?? []), s.node]);
+  const epochs = [...byEpoch.keys()].sort((a, b) => b - a);
+  const [newest] = epochs;
+  if (newest === undefined || newest === epoch) return null;
+  const who = (e: number): string => (byEpoch.get(e) ?? []).sort().join(', ');
+  if (newest > epoch) return `devices report fleet manifest epoch ${newest} in force (${who(newest)}), newer than --manifest ${path} (epoch ${epoch}): this copy lacks the fleet's later changes (members, keys, validators), and commits cannot be verified against it; get the manifest of epoch ${newest} (the one the fleet authority signed for the last fleet.update) and give it as --manifest`;
+  return `devices report fleet manifest epoch ${newest} in force (${who(newest)}), older than --manifest ${path} (epoch ${epoch}): its change is not in force yet (two heights after the block that commits it) or was never committed (murmurctl log shows the fleet.update's outcome); until then give the manifest of epoch ${newest}`;
+}

@@ -24,7 +24,7 @@ import { controlTopics, type StatusJson } from '../device/control-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
@@ -84,7 +84,8 @@ handed to it, once validators holding more than f's voting power say so; the wai
 is done, failed, ended, or handed on and finished by its taker.
 
 Exit codes: 0 committed/executed, 1 failed during execution (a part failed or ended unflown), 2 usage, 3 refused or rejected
-(unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine),
+(unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine), or
+unverified (its block names another fleet manifest than --manifest: give the manifest in force),
 4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
 published: one line says whether it was committed or until when it may still be (with --json, the
 result so far too: outcome "interrupted" until a commit is proven, and expiresAt).`;
@@ -92,7 +93,9 @@ result so far too: outcome "interrupted" until a commit is proven, and expiresAt
 interface SendResult {
   command: string;
   type: string;
-  outcome: 'refused' | 'accepted' | 'rejected' | 'timeout';
+  /** `unverified`: validators say it was committed, in a block that names another fleet manifest than
+   *  --manifest, so its certificate cannot be checked (staleManifest says why). */
+  outcome: 'refused' | 'accepted' | 'rejected' | 'timeout' | 'unverified';
   reason: string;
   height: number | null;
   round: number | null;
@@ -107,8 +110,6 @@ interface SendResult {
    *  it on: `handedTo`), with those validators in `saidBy`. */
   execution: Record<string, { stage: string; progress: number; reason: string; saidBy?: string[]; handedTo?: string }>;
   latencyMs: { committed: number | null; executed: number | null };
-  /** Said on stderr too: a proof checked against a manifest copy that is not the one its block names. */
-  warnings: string[];
 }
 
 function argValue(name: string, v: string): unknown {
@@ -301,20 +302,22 @@ function parseSend(argv: string[]) {
 /** Why a verified proof does not prove that `envelope` was committed, or null when it does. */
 function proofProblem(p: BlockProof, envelope: Uint8Array, manifest: Manifest, verifier: Verifier): string | null {
   const cert = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
-  if (!cert.ok) return otherManifest(p, manifest) ? `${cert.error}; ${otherManifestNote(p, manifest)}` : cert.error;
+  if (!cert.ok) return cert.error;
   if (!p.block.block.txs.some((t) => bytesEqual(t, envelope))) return 'the certified block does not hold this command';
   return null;
 }
 
-/** Whether the certified block was decided under another fleet manifest than the operator's copy. */
-function otherManifest(p: BlockProof, manifest: Manifest): boolean {
-  return !bytesEqual(p.block.block.manifestHash, manifest.hash);
-}
-
-/** What to tell an operator whose manifest copy is not the one a block names (the fleet ran a
- *  fleet.update since): the certificate was checked against a validator set that may no longer be in force. */
-function otherManifestNote(p: BlockProof, manifest: Manifest): string {
-  return `the block at height ${p.block.block.height} names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not the --manifest copy (epoch ${manifest.body.epoch}, ${toHex(manifest.hash).slice(0, 16)}): the fleet has changed its manifest since; its certificate was checked against the validators of your copy, so get the current manifest`;
+/**
+ * Why a proof of our command cannot be verified with the operator's copy (`m`), or null when its block
+ * names that copy: a block decided under another manifest (the fleet ran a fleet.update the copy does
+ * not have, or the copy's is not in force yet) was checked against the copy's validators, and one that
+ * passed was taken as "certificate verified" with a warning, though that set may still trust a key
+ * rotated out since. Devices publish no manifest murmurctl could verify a chain of successors with, so
+ * this is an error naming both manifests (and the epoch devices report, `reported`) and the fix.
+ */
+function staleManifest(p: BlockProof, m: ManifestAt, said: string, reported: string | null): string | null {
+  if (bytesEqual(p.block.block.manifestHash, m.manifest.hash)) return null;
+  return `${said} at height ${p.block.block.height}, in a block that names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not --manifest ${m.path} (epoch ${m.manifest.body.epoch}, ${toHex(m.manifest.hash).slice(0, 16)}): its certificate cannot be verified against a manifest not in force at that height${reported !== null ? `; ${reported}` : '; get the manifest in force (murmurctl status says which epoch devices report) and give it as --manifest'}`;
 }
 
 /** The longest a send waits for the broker's CONNACK (a shorter --timeout bounds it). */
@@ -368,8 +371,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // A script reading --json got nothing at all: it gets the result so far, its outcome 'interrupted'
     // until a commit is proven, and until when the command may still be committed.
     if (a.values.json) {
-      const { warnings, ...rest } = r;
-      printJson({ ...rest, outcome: r.height !== null ? r.outcome : 'interrupted', interrupted: true, expiresAt: new Date(expiresAt).toISOString(), ...(warnings.length > 0 ? { warnings } : {}) });
+      printJson({ ...r, outcome: r.height !== null ? r.outcome : 'interrupted', interrupted: true, expiresAt: new Date(expiresAt).toISOString() });
     }
     process.stderr.write(
       r.height !== null
@@ -387,7 +389,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // Connected once: a broker that restarts while we wait is reconnected to (and subscribed to again),
   // and the waiting command goes out again soon after (Outbox.reconnected).
   client.options.reconnectPeriod = 1_000;
-  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null }, warnings: [] };
+  const r: SendResult = { command: ref, type, outcome: 'timeout', reason: '', height: null, round: null, blockHash: null, signers: [], signedPower: 0, totalPower: manifest.totalPower, assigned: [], execution: {}, latencyMs: { committed: null, executed: null } };
   const t0 = performance.now();
   const rejectedProofs: string[] = [];
   const outbox = new Outbox();
@@ -478,6 +480,12 @@ export async function sendCommand(argv: string[]): Promise<number> {
     const d = agreedDecision();
     const p = d?.blockHash ? proofs.get(toHex(d.blockHash)) : undefined;
     if (!d || !p) return false;
+    const stale = staleManifest(p, { manifest, verifier, path }, `validators (${[...decisions.values()].filter((x) => x.blockHash !== null && bytesEqual(x.blockHash, p.block.hash)).map((x) => x.node).sort().join(', ')}) say ${ref} was committed and ${d.stage}`, otherEpochLine([...statuses.values()], manifest.body.epoch, path));
+    if (stale !== null) {
+      r.outcome = 'unverified';
+      r.reason = stale;
+      return true;
+    }
     const problem = proofProblem(p, envelope, manifest, verifier);
     if (problem) {
       rejectedProofs.push(`height ${d.height}: ${problem}`);
@@ -492,10 +500,6 @@ export async function sendCommand(argv: string[]): Promise<number> {
     r.blockHash = toHex(p.certificate.blockHash);
     if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
     r.assigned = [...d.assigned];
-    if (otherManifest(p, manifest)) {
-      r.warnings.push(otherManifestNote(p, manifest));
-      if (!a.values.json) process.stderr.write(`murmurctl: warning: ${otherManifestNote(p, manifest)}\n`);
-    }
     r.latencyMs.committed = Math.round(performance.now() - t0);
     const finished = wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
     // Waiting for the drones (a survey takes minutes): say the commit now, not after the last one lands.
@@ -514,6 +518,18 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // The validators' status documents too (retained, one each): a timeout in a fleet that commits no
     // block says who it waits for (their `stall`), not just that nothing came.
     const statusTopics = new Map(manifest.validators.map((v) => [topics.status(v.id), v.id]));
+    // Listened to before subscribing: the retained documents come with the subscription's
+    // acknowledgement, and a listener added after it was awaited missed them (the epoch in force too).
+    client.on('message', (topic, payload) => {
+      const statusOf = statusTopics.get(topic);
+      if (statusOf === undefined) return;
+      try {
+        const doc = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
+        if (doc.node === statusOf) statuses.set(statusOf, doc);
+      } catch {
+        /* not JSON: not a status document */
+      }
+    });
     const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 }, ...Object.fromEntries([...statusTopics.keys()].map((t) => [t, { qos: 0 as const }])) });
     if (!(await withinMs(subscribed, timeoutMs))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to the fleet's answers within --timeout ${timeoutMs / 1000} s: nothing was published`, exitCodes.unavailable);
     await subscribed;
@@ -525,16 +541,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
       };
       if (wait === 'none') return done();
       client.on('message', (topic, payload) => {
-        const statusOf = statusTopics.get(topic);
-        if (statusOf !== undefined) {
-          try {
-            const doc = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
-            if (doc.node === statusOf) statuses.set(statusOf, doc);
-          } catch {
-            /* not JSON: not a status document */
-          }
-          return;
-        }
+        if (statusTopics.has(topic)) return; // read above
         heardFleet = true;
         if (topics.isProof(topic)) {
           const p = decodeProof(new Uint8Array(payload));
@@ -699,18 +706,18 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean,
   // A part another drone took on is that drone's to finish; one ended unflown is not done.
   const failed = Object.entries(r.execution).filter(([, e]) => e.stage === 'failed' || e.stage === 'ended').sort(([x], [y]) => (x < y ? -1 : 1));
   const code =
-    r.outcome === 'refused' || r.outcome === 'rejected' ? exitCodes.refused
+    r.outcome === 'refused' || r.outcome === 'rejected' || r.outcome === 'unverified' ? exitCodes.refused
     : r.outcome === 'timeout' ? exitCodes.timeout
     : failed.length > 0 ? exitCodes.failed
     : wait === 'executed' && r.assigned.length > 0 && r.latencyMs.executed === null ? exitCodes.timeout
     : exitCodes.ok;
   if (json) {
-    const { warnings, ...rest } = r;
-    printJson({ ...rest, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
+    printJson({ ...r, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}) });
     return code;
   }
   const out = (s: string): void => void process.stdout.write(s + '\n');
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
+  else if (r.outcome === 'unverified') out(`unverified: ${r.reason}`);
   else if (r.outcome === 'timeout' && wait === 'none') out(`timeout: ${r.reason}`);
   else if (r.outcome === 'timeout') out(`timeout: no verified commit of ${r.command} before --timeout${badProofs.length > 0 ? ` (acks without a valid proof: ${badProofs.join('; ')})` : ''}${r.reason ? `; ${r.reason}` : ''}`);
   else {

@@ -6,7 +6,7 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto } from '../crypto/sodium.js';
 
@@ -21,7 +21,9 @@ offline (the device said so, or the broker did for it); dead (its status is olde
 device sees it alive); self-only (only its own status, no other device's view); unknown (never heard
 from: no status and no device has seen it). Under the table, while validators say their fleet has
 committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by default), one line:
-who votes at that height, who is down, behind or not heard, and the voting power missing.
+who votes at that height, who is down, behind or not heard, and the voting power missing. When
+devices report another fleet manifest epoch in force than --manifest's, a line on stderr says so
+(a newer one: get that manifest; its new members are not in the table).
 
 ${commonHelp('how long to listen for the devices\' retained status (default 0.8s)')}
 
@@ -86,7 +88,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   // watch: no timeout unless given (0), and then watch until Ctrl-C.
   const waitMs = verb === 'watch' ? parseDuration(a.values.timeout, 0, 'timeout', timeoutMsMax, ' (or leave --timeout out: watch then runs until Ctrl-C)') : parseDuration(a.values.timeout, 800);
   await initCrypto();
-  const { manifest } = loadManifest(a.values.manifest);
+  const { manifest, path } = loadManifest(a.values.manifest);
   const url = brokerUrl(a.values.broker);
   const topics = controlTopics(manifest.body.fleet);
   const json = a.values.json === true;
@@ -136,6 +138,10 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       // last status says why (listed or not in this --manifest copy).
       for (const st of byNode.values()) if (typeof st.notMember === 'string') process.stdout.write(`${st.node ?? '?'} stopped: ${st.notMember}\n`);
     }
+    // A copy older than the fleet's showed the old members only, and said nothing of it.
+    const other = otherEpochLine([...byNode.values()], manifest.body.epoch, path);
+    const strangers = [...byNode.keys()].filter((n) => !devices.some((d) => d.id === n)).sort();
+    if (other !== null) process.stderr.write(`murmurctl: ${other}${strangers.length > 0 ? `; heard from devices not in it: ${strangers.join(', ')}` : ''}\n`);
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
   const got = await collect(url, a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll, waitMs);

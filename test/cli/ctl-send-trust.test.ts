@@ -120,30 +120,50 @@ describe.concurrent('murmurctl send with a manifest copy that is not the one the
     return { proof: encodeProof(block, { height: 9, round: 0, blockHash, signatures }), blockHash };
   }
 
-  it('a certificate that does not verify against the copy says the block names another manifest; one that does is taken with a warning', async ({ expect }) => {
+  // Review finding 6 (members-review.md): after a key rotation, a certificate that verified against the
+  // old copy's validators (which still trust the rotated-out key) was "certificate verified", exit 0, with
+  // a warning only; one that did not waited out --timeout (exit 4). Either is an error at once, exit 3.
+  it('a block that names another manifest than the copy is unverified (exit 3), whether or not its certificate passes against the copy', async ({ expect }) => {
     const fx = await makeFleet({ fleet: 'trust-d', validators: 4, seed: 14 });
     // The fleet ran a fleet.update the operator's copy does not have: its blocks name the new manifest,
     // and a validator v4 the copy does not know signs.
     const newer = hash(new TextEncoder().encode('epoch 2'));
+    const copy = `epoch 1, ${toHex(fx.manifest.hash).slice(0, 16)}`;
     const v4 = keyPairFromSeed(new Uint8Array(32).fill(4));
     const unknown = await send(fx, 'd1', async (envelope, command) => {
       const { proof, blockHash } = proofOf(fx, envelope, newer, [{ id: 'v0', sign: (m) => fx.signer('v0').sign(m) }, { id: 'v1', sign: (m) => fx.signer('v1').sign(m) }, { id: 'v4', sign: (m) => createSigner(v4).sign(m) }]);
       await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
       for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
     });
-    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
-    const u = JSON.parse(unknown.stdout) as { unprovenAcks?: string[] };
-    expect(u.unprovenAcks?.join('\n')).toMatch(/certificate signer "v4" is not a validator at height 9; the block at height 9 names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, [0-9a-f]{16}\)/);
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(3);
+    const u = JSON.parse(unknown.stdout) as { outcome: string; reason: string; height: number | null };
+    expect(u.outcome).toBe('unverified');
+    expect(u.height).toBeNull();
+    expect(u.reason).toMatch(new RegExp(`^validators \\(v0, v1\\) say op/[0-9a-f]{32} was committed and accepted at height 9, in a block that names fleet manifest ${toHex(newer).slice(0, 16)}, not --manifest \\S+d1\\.manifest \\(${copy}\\): its certificate cannot be verified against a manifest not in force at that height; get the manifest in force \\(murmurctl status says which epoch devices report\\) and give it as --manifest$`));
 
-    const taken = await send(fx, 'd2', async (envelope, command) => {
-      const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
-      await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
-      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
-    });
-    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
-    const t = JSON.parse(taken.stdout) as { outcome: string; warnings?: string[] };
-    expect(t.outcome).toBe('accepted');
-    expect(t.warnings?.join('\n')).toMatch(/names fleet manifest [0-9a-f]{16}, not the --manifest copy \(epoch 1, .*get the current manifest/);
+    // The validators' status documents say the epoch in force: named, with the fix. Table output this time.
+    for (const v of ['v0', 'v1', 'v2']) {
+      const status = { node: v, role: 'validator', state: 'ready', height: 9, round: 0, proposer: 'v0', epoch: 2, peers: {}, batteryPct: null, position: null, mission: null, agents: [], timeMs: Date.now() };
+      await device.publishAsync(controlTopics(fx.fleet).status(v), JSON.stringify(status), { qos: 1, retain: true });
+    }
+    const taken = await send(
+      fx,
+      'd2',
+      async (envelope, command) => {
+        const { proof, blockHash } = proofOf(fx, envelope, newer, ['v0', 'v1', 'v2'].map((id) => ({ id, sign: (m: Uint8Array) => fx.signer(id).sign(m) })));
+        await device.publishAsync(controlTopics(fx.fleet).proof(9), Buffer.from(proof), { qos: 1 });
+        for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'accepted', height: 9, reason: '', blockHash });
+      },
+      ['noop'],
+      { json: false },
+    );
+    expect(taken.code, taken.stdout + taken.stderr).toBe(3);
+    expect(taken.stdout).toMatch(
+      new RegExp(
+        `^unverified: validators \\(v0, v1\\) say op/[0-9a-f]{32} was committed and accepted at height 9, in a block that names fleet manifest ${toHex(newer).slice(0, 16)}, not --manifest \\S+d2\\.manifest \\(${copy}\\): its certificate cannot be verified against a manifest not in force at that height; devices report fleet manifest epoch 2 in force \\(v0, v1, v2\\), newer than --manifest \\S+d2\\.manifest \\(epoch 1\\): this copy lacks the fleet's later changes \\(members, keys, validators\\), and commits cannot be verified against it; get the manifest of epoch 2 .* and give it as --manifest\n$`,
+      ),
+    );
+    expect(taken.stdout).not.toMatch(/certificate verified/);
   }, 40_000);
 });
 

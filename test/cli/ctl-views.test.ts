@@ -136,3 +136,26 @@ describe('murmurctl log with devices that disagree', () => {
     expect(table.stdout).toMatch(/\n12 +0 +ops\/(ab){16} +mission\.survey +accepted +2\n12 +0 +ops\/(ab){16} +mission\.survey +rejected +battery below reserve +1\n13 +0 +ops\/(ef){16} +noop +accepted +3\n/);
   });
 });
+
+// Review finding 6 (members-review.md): with a manifest copy older than the fleet's, status showed the
+// old members only and said nothing of the epoch the devices report.
+describe('murmurctl status with devices on a newer manifest than --manifest', () => {
+  it('says on stderr which epoch they report and which devices outside the copy were heard; the table is as before', async () => {
+    const base = { role: 'validator', state: 'ready', height: 30, round: 0, proposer: 'd1', peers: {}, batteryPct: 80, position: null, mission: null, agents: [], timeMs: Date.now() };
+    await retain([
+      [topics.status('d1'), JSON.stringify({ ...base, node: 'd1', epoch: 2 })],
+      [topics.status('d2'), JSON.stringify({ ...base, node: 'd2', epoch: 2 })],
+      [topics.status('d4'), JSON.stringify({ ...base, node: 'd4', epoch: 2 })],
+    ]);
+    try {
+      const r = await ctl('status', '--timeout', '500ms');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe(
+        `murmurctl: devices report fleet manifest epoch 2 in force (d1, d2, d4), newer than --manifest ${p('fleet.manifest')} (epoch 1): this copy lacks the fleet's later changes (members, keys, validators), and commits cannot be verified against it; get the manifest of epoch 2 (the one the fleet authority signed for the last fleet.update) and give it as --manifest; heard from devices not in it: d4\n`,
+      );
+      expect(r.stdout.split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['NODE', 'd1', 'd2', 'd3', '']);
+    } finally {
+      await retain([topics.status('d1'), topics.status('d2'), topics.status('d4')].map((t) => [t, '']));
+    }
+  });
+});
