@@ -183,6 +183,7 @@ function rawCommand(file: string, m: ManifestAt, force: boolean): { envelope: Ui
   }
   const now = Date.now();
   if (now >= b.value.expiresAt) throw new CliError(`--raw ${file} expired at ${new Date(b.value.expiresAt).toISOString()} (${Math.round((now - b.value.expiresAt) / 1000)} s ago): devices would refuse it as expired; sign a new one`, exitCodes.refused);
+  if (force && b.value.type !== 'fleet.update') throw new CliError(`--force sends a fleet.update whose manifest murmurctl would refuse; --raw ${file} is a ${b.value.type}, which has no such check: drop --force`, exitCodes.usage);
   const manifest = b.value.args.manifest;
   const risky = b.value.type === 'fleet.update' && manifest instanceof Uint8Array && !force ? riskyManifest(manifest, `--raw ${file}: its args.manifest`, m) : null;
   if (risky !== null) throw new CliError(risky, exitCodes.refused);

@@ -222,6 +222,8 @@ describe.concurrent('fleet.update: a manifest that would leave the fleet stuck i
     expect(forced.stderr.trimEnd()).toBe(unreachable);
     expect(forced.code).toBe(5);
     refused(noop, 2, '--force sends a fleet.update whose manifest murmurctl would refuse; noop has no such check: drop --force');
+    expect((await send('noop', '--key', p('ops.key'), '--wait', 'none', '--save', p('force-noop.cmd'))).code).toBe(5);
+    refused(await send('--raw', p('force-noop.cmd'), '--force'), 2, `--force sends a fleet.update whose manifest murmurctl would refuse; --raw ${p('force-noop.cmd')} is a noop, which has no such check: drop --force`);
   });
 
   it('a saved fleet.update (--raw) is checked too', async () => {
