@@ -29,7 +29,19 @@ export interface HazardDetectConfig {
   readonly modelDirFor?: (ref: CommittedModel) => string;
 }
 
-export const defaultHazardDetectConfig: HazardDetectConfig = { attestScoreMin: 0.85, clearScoreMax: 0.05, clearRangeM: 8, reattestMs: 5_000, confirmScans: 3, confirmWindowMs: 1_000, cellM: 5 };
+/**
+ * How near a committed cell's centre a drone must be to deny it, metres. Routes keep hazardMarginDm
+ * (8 m) from a committed cell's edge, so a drone flying round a lone cell passes 11.6 m from its
+ * centre (runtime/mission/hazards.ts keepOuts: half the cell's diagonal, the margin, 1 dm); at the
+ * 8 m this was, no drone on a mission ever came close enough, and a cell whose obstacle was gone
+ * stayed committed for good. Below 15 m, since a denial needs clear beams reaching 5 m (a cell) past
+ * the cell and the range ring reaches 20 m (features/range.ts hazardRangeRing).
+ */
+export const clearRangeM = 14;
+/** A denial needs a clear beam passing this close to the cell's centre, metres (a quarter cell). */
+const denyOffsetM = 1.25;
+
+export const defaultHazardDetectConfig: HazardDetectConfig = { attestScoreMin: 0.85, clearScoreMax: 0.05, clearRangeM, reattestMs: 5_000, confirmScans: 3, confirmWindowMs: 1_000, cellM: 5 };
 
 export interface HazardDetectState {
   /** cell key -> when it was last attested (bounded: oldest dropped past 256). */
@@ -110,7 +122,10 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
         const step = (2 * Math.PI) / rangeBeams;
         const lo = Math.floor(rel / step) % rangeBeams;
         const beams = [lo, (lo + 1) % rangeBeams, (lo + rangeBeams - 1) % rangeBeams, (lo + 2) % rangeBeams];
-        const clear = beams.every((b) => (scores[b] ?? 1) <= c.clearScoreMax && (scan[b] as RangeReading).distanceM > dc + cellM);
+        // And one beam passes within denyOffsetM of the cell's centre: between beams 22.5 degrees
+        // apart, a 3 m mast 12 m away goes unseen, and drones passing it denied it while it stood.
+        const off = Math.abs(rel - Math.round(rel / step) * step);
+        const clear = dc * Math.sin(off) <= denyOffsetM && beams.every((b) => (scores[b] ?? 1) <= c.clearScoreMax && (scan[b] as RangeReading).distanceM > dc + cellM);
         const k = `-${h[0]},${h[1]}`;
         const last = attested[k];
         if (!clear || (last !== undefined && inp.nowMs - last < c.reattestMs)) continue;
