@@ -5,11 +5,11 @@ import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, silence
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
 import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legOutside, type FormationShape } from './geometry.js';
-import { keepOuts, routeAround, wayFrom } from './hazards.js';
+import { hazardMarginDm, keepOuts, nearestHazardCell, routeAround, wayFrom } from './hazards.js';
 import { assignmentTask, joinLayersOf, reassign, reassignText } from './reassign.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
-import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
+import type { ActiveMission, Assignment, DroneActivity, HazardSet, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
 
 export const missionLimits = {
   polygonVerticesMax: 64,
@@ -240,8 +240,17 @@ function startMission(
   const zones = keepOuts(s.hazards);
   const planned = assignments.map((x) => routeAround(x.waypoints, zones, s.geofence));
   const flown = planned.map((p) => p.route);
+  const leftOut: string[] = [];
   for (let i = 0; i < planned.length; i++) {
     const node = (assignments[i] as Assignment).node;
+    // Waypoints inside a keep-out are dropped (routeAround); with none left the drone would report its
+    // part done where it stands, so that is refused, and a goto says which it dropped.
+    const dropped = (assignments[i] as Assignment).waypoints.filter((_, k) => (planned[i] as (typeof planned)[number]).index[k] === -1);
+    if (dropped.length > 0) {
+      const inHazard = `inside the keep-out round ${hazardCellsText(s.hazards, dropped)}`;
+      if ((flown[i] as PointDm[]).length === 0) return reject(`every waypoint for ${node} lies ${inHazard} (routes keep ${hazardMarginDm / 10} m from its edge): ${dropped.map(at).join(', ')}`);
+      if (kind === 'goto') leftOut.push(`left out for ${node}, ${inHazard}: ${dropped.map(at).join(', ')}`);
+    }
     // A leg between two waypoints inside a concave fence may leave it.
     const out = s.geofence ? routeOutside(flown[i] as PointDm[], s.geofence) : null;
     if (out?.startsWith('the leg')) return reject(`${out} for ${node} leaves the geofence`);
@@ -271,7 +280,14 @@ function startMission(
   }
   const tasked = new Set(assignments.map((x) => x.node));
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
-  return { ok: true, state: { ...s, mission, drones: drones2 }, effects, ...(excluded.length > 0 ? { note: `left out: ${excluded.join('; ')}` } : {}) };
+  const notes = [...(excluded.length > 0 ? [`left out: ${excluded.join('; ')}`] : []), ...leftOut];
+  return { ok: true, state: { ...s, mission, drones: drones2 }, effects, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
+}
+
+/** "committed hazard cell 3,2", or "committed hazard cells 3,2 and 7,7": those nearest `points`. */
+function hazardCellsText(h: HazardSet | null, points: readonly PointDm[]): string {
+  const cells = [...new Set(points.map((p) => nearestHazardCell(h, p)?.join(',') ?? '?'))];
+  return `committed hazard ${cells.length === 1 ? 'cell' : 'cells'} ${cells.join(' and ')}`;
 }
 
 /** The drones of the mission that have not finished their part: those a hold or resume concerns (one

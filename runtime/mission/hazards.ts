@@ -77,6 +77,20 @@ export function keepOuts(h: HazardSet | null): KeepOut[] {
   return zones;
 }
 
+/** The committed cell nearest `p` (ties: the first in the set's order), or null when there is none:
+ *  the hazard a point inside a keep-out is named by. */
+export function nearestHazardCell(h: HazardSet | null, p: PointDm): readonly [number, number] | null {
+  let best: readonly [number, number] | null = null;
+  let bestD2 = Infinity;
+  const half = h ? idiv(h.cellDm, 2) : 0;
+  for (const c of h?.cells ?? []) {
+    const dn = c[0] * (h as HazardSet).cellDm + half - p.n;
+    const de = c[1] * (h as HazardSet).cellDm + half - p.e;
+    if (dn * dn + de * de < bestD2) [best, bestD2] = [c, dn * dn + de * de];
+  }
+  return best;
+}
+
 const inside = (p: PointDm, z: KeepOut): boolean => (p.n - z.n) * (p.n - z.n) + (p.e - z.e) * (p.e - z.e) < z.r * z.r;
 
 /** The first circle (along the leg) that the leg a -> b passes through, and on which side of the leg it lies. */
