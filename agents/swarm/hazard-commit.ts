@@ -45,6 +45,9 @@ export interface CellRecord {
   /** device id -> observedAt of that word (present or absent): orders two words of one basis. */
   readonly observedAt: Readonly<Record<string, number>>;
   readonly committedAt: number | null;
+  /** While committed: the devices whose attestations committed it (the event's attesters), sorted. Absent
+   *  otherwise, so a record that never was committed keeps the bytes it had before this field. */
+  readonly committedBy?: readonly string[];
   readonly lastHeight: number;
 }
 
@@ -166,22 +169,21 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
   for (const k of toJudge.sort()) {
     const r = cells[k] as CellRecord;
     const { present, absent } = r;
-    let committedAt = r.committedAt;
-    if (committedAt === null && Object.keys(present).length > 0) {
+    if (r.committedAt === null && Object.keys(present).length > 0) {
       const supporters = support(cells, r);
       if (supporters.length >= quorum) {
-        committedAt = height;
+        cells[k] = { ...r, committedAt: height, committedBy: supporters };
         events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: supporters });
       }
-    } else if (committedAt !== null) {
+    } else if (r.committedAt !== null) {
+      const committedAt = r.committedAt;
       // Denials observed with the commit applied (basis at or past it): made after the device knew.
-      const deniersAfter = sortedKeys(absent).filter((d) => (absent[d] as number) >= (committedAt as number));
+      const deniersAfter = sortedKeys(absent).filter((d) => (absent[d] as number) >= committedAt);
       if (deniersAfter.length >= quorum && support(cells, r).length < quorum) {
-        committedAt = null;
+        cells[k] = uncommitted(r);
         events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniersAfter });
       }
     }
-    if (committedAt !== r.committedAt) cells[k] = { ...r, committedAt };
   }
   // Only now, so a cell emptied this block still counted for its neighbours above. Only a cell whose
   // words changed can have become empty.
@@ -197,6 +199,12 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
   count = evictOverflow(cells, count, dirty);
   judged.set(next, { quorum, dirty, count });
   return { state: next, events };
+}
+
+/** The record no longer committed (nor committedBy). */
+function uncommitted(r: CellRecord): CellRecord {
+  const { committedBy: _, ...rest } = r;
+  return { ...rest, committedAt: null };
 }
 
 /** The cells whose own or neighbours' words changed: `changed` and `dirty`, and their neighbours. */

@@ -87,7 +87,7 @@ export interface StatusJson {
   readonly evidence?: readonly { readonly culprit: string; readonly height: number; readonly round: number; readonly vote: string; readonly committedAt: number }[];
   /** Hazard cells the swarm committed (f+1 devices attested them; at most 32, newest last): the cell on
    *  the 5 m grid, its centre in metres from the origin, the height that committed it, and the devices
-   *  whose attestations count for it now. */
+   *  whose attestations committed it (CellRecord.committedBy). */
   readonly hazards?: readonly { readonly cell: readonly [number, number]; readonly northM: number; readonly eastM: number; readonly committedAt: number; readonly attesters?: readonly string[] }[];
   /** Local reflexes that sent the drone home or down (a battery below its reserve, outside the
    *  geofence, no quorum contact for long) since the device started. Absent from older devices. */

@@ -33,7 +33,7 @@ import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from 
 import { ok, type Result } from '../lib/result.js';
 import { AckBudget, CountedOnce, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
-import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardEvent, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -95,6 +95,13 @@ interface StrangerRefusal {
 /** The claimed sender of bytes on the commands topic that name none; and of senders past RepeatLog's firstsMax. */
 const unreadableSender = '(unreadable)';
 const otherSenders = '(others)';
+
+/** A hazard event as `murmurctl log` says it: the cell, where it is, and whose attestations did it. */
+export function hazardText(e: HazardEvent): string {
+  const [northM, eastM] = cellCentre(e.cell);
+  const what = e.type === 'hazard-committed' ? 'committed on the attestations of' : 'cleared on the denials of';
+  return `cell ${e.cell.join(',')} at [${northM}, ${eastM}] m ${what} ${e.attesters.join(', ')}`;
+}
 
 export class MissionRunner {
   /** True while the WAL replays: state is rebuilt, nothing is executed or published again. */
@@ -285,13 +292,15 @@ export class MissionRunner {
     // Committed attestations first through the hazard rule (f+1 distinct devices), then the mission
     // machine with the committed hazard set when it changed, so it re-plans (as fleet-sim's world does).
     const agentTxs = cb.txs.map((t) => agentTxOf(t.bytes)).filter((t): t is AgentTx => t !== null);
+    let hazardEvents: HazardEvent[] = [];
     if (agentTxs.length > 0) {
       const m = ctx.manifestAt(cb.block.height).body;
       const power = m.validators.reduce((sum, v) => sum + v.power, 0);
       const devices = [...m.validators.map((v) => v.id), ...m.followers.map((x) => x.id)];
       const a = applyAgentBlock({ hazards: this.hazardState, degraded: {}, degradedReports: {}, estimates: {} }, { height: cb.block.height, f: Math.floor((power - 1) / 3), devices, txs: agentTxs });
       this.hazardState = a.state.hazards;
-      const changed = a.events.filter((e) => e.type === 'hazard-committed' || e.type === 'hazard-cleared');
+      const changed = a.events.filter((e): e is HazardEvent => e.type === 'hazard-committed' || e.type === 'hazard-cleared');
+      hazardEvents = changed;
       if (changed.length > 0) {
         mb = { ...mb, hazards: { cellDm: hazardCellM * 10, cells: committedHazards(this.hazardState) } };
         if (!this.replaying) for (const e of changed) this.o.log.info({ event: e.type, cell: e.cell, attesters: e.attesters }, `${e.type === 'hazard-committed' ? 'hazard committed' : 'hazard cleared'} at cell ${e.cell.join(',')}`);
@@ -319,6 +328,8 @@ export class MissionRunner {
       if (e.type !== 'reassign') continue;
       fresh.push({ height: e.height, index: after++, command: e.mission, operator: 'swarm', type: 'reassign', outcome: 'accepted', reason: reassignText(e), blockHash });
     }
+    // So is a hazard committed or cleared by the devices' attestations: `murmurctl log` shows who.
+    for (const e of hazardEvents) fresh.push({ height: e.height, index: after++, command: `hazard/${e.cell.join(',')}`, operator: 'swarm', type: e.type === 'hazard-committed' ? 'hazard.committed' : 'hazard.cleared', outcome: 'accepted', reason: hazardText(e), blockHash });
     this.decisions.push(...fresh);
     if (this.decisions.length > decisionsKept) this.decisions.splice(0, this.decisions.length - decisionsKept);
     if (this.replaying) return;
@@ -623,7 +634,9 @@ export class MissionRunner {
     for (const r of Object.values(this.hazardState.cells)) {
       if (r.committedAt === null) continue;
       const [northM, eastM] = cellCentre(r.cell);
-      out.push({ cell: r.cell, northM, eastM, committedAt: r.committedAt, attesters: Object.keys(r.present).sort() });
+      // Who committed it (kept in the record): not who has a live "present" word about it now, which
+      // changes with every denial and sighting and is empty 120 heights on.
+      out.push({ cell: r.cell, northM, eastM, committedAt: r.committedAt, attesters: [...(r.committedBy ?? [])] });
     }
     out.sort((a, b) => a.committedAt - b.committedAt || a.cell[0] - b.cell[0] || a.cell[1] - b.cell[1]);
     return out.slice(-max);

@@ -147,6 +147,8 @@ function hazardRule(v: unknown, path: string): HazardState {
       // Absent in snapshots written before words were ordered by their own dates (basis, observedAt).
       observedAt: m.observedAt === undefined ? {} : heights(m.observedAt, `${at}.observedAt`),
       committedAt: m.committedAt === null ? null : uint(m.committedAt, `${at}.committedAt`),
+      // Absent from uncommitted cells, and from snapshots written before the record kept who committed it.
+      ...(m.committedBy === undefined ? {} : { committedBy: texts(m.committedBy, `${at}.committedBy`) }),
       lastHeight: uint(m.lastHeight, `${at}.lastHeight`),
     };
   }

@@ -195,19 +195,19 @@ describe('hazard-commit rule', () => {
       const events: unknown[] = [];
       for (const k of Object.keys(cells).sort()) {
         const r = cells[k] as CellRecord;
-        let committedAt = r.committedAt;
         const sup = support(r);
-        if (committedAt === null && Object.keys(r.present).length > 0 && sup.length >= f + 1) {
-          committedAt = height;
+        if (r.committedAt === null && Object.keys(r.present).length > 0 && sup.length >= f + 1) {
+          cells[k] = { ...r, committedAt: height, committedBy: sup };
           events.push({ type: 'hazard-committed', cell: r.cell, height, attesters: sup });
-        } else if (committedAt !== null) {
-          const deniers = Object.keys(r.absent).sort().filter((d) => (r.absent[d] as number) >= (committedAt as number));
+        } else if (r.committedAt !== null) {
+          const committedAt = r.committedAt;
+          const deniers = Object.keys(r.absent).sort().filter((d) => (r.absent[d] as number) >= committedAt);
           if (deniers.length >= f + 1 && sup.length < f + 1) {
-            committedAt = null;
+            const { committedBy: _, ...rest } = r;
+            cells[k] = { ...rest, committedAt: null };
             events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: deniers });
           }
         }
-        cells[k] = { ...r, committedAt };
       }
       for (const k of Object.keys(cells)) {
         const r = cells[k] as CellRecord;
