@@ -65,7 +65,9 @@ export interface CommittedAttestation {
 
 export type HazardEvent =
   | { readonly type: 'hazard-committed'; readonly cell: readonly [number, number]; readonly height: number; readonly attesters: readonly string[] }
-  | { readonly type: 'hazard-cleared'; readonly cell: readonly [number, number]; readonly height: number; readonly attesters: readonly string[] };
+  /** `attesters`: the devices whose denials cleared it; none when an operator's `hazard.clear` did
+   *  (`by`, the operator, and `command`, its id). */
+  | { readonly type: 'hazard-cleared'; readonly cell: readonly [number, number]; readonly height: number; readonly attesters: readonly string[]; readonly by?: string; readonly command?: string };
 
 const sortedKeys = (o: Readonly<Record<string, number>>): string[] => Object.keys(o).sort();
 
@@ -290,6 +292,36 @@ function evictOverflow(cells: Record<CellKey, CellRecord>, count: number, change
     else for (let i = 0; i + 1 < order.length && (left(order[i + 1] as string) > left(d) || (left(order[i + 1] as string) === left(d) && (order[i + 1] as string) < d)); i++) [order[i], order[i + 1]] = [order[i + 1] as string, d];
   }
   return count;
+}
+
+/**
+ * An operator's committed `hazard.clear` (runtime/mission/commands.ts) at `height`: each of `cells`
+ * that is committed is no longer, and the "present" words at it go too, so the sightings that
+ * committed it cannot commit it again (at the next block, or when a restored state judges every
+ * cell): only a fresh sighting at the cell, with f+1 devices' support, does. Denials stay; a cell
+ * left with no word goes. Returns a new state (the one given is not changed) and the events.
+ */
+export function clearHazards(state: HazardState, height: number, cells: readonly (readonly [number, number])[], by: string, command: string): { state: HazardState; events: HazardEvent[] } {
+  const next: Record<CellKey, CellRecord> = { ...state.cells };
+  const before = judged.get(state);
+  const dirty = new Set(before?.dirty ?? []);
+  let count = before?.count ?? Object.keys(next).length;
+  const events: HazardEvent[] = [];
+  for (const c of cells) {
+    const k = cellKey(c);
+    const r = next[k];
+    if (!r || r.committedAt === null) continue;
+    const kept = { ...uncommitted(r), present: {} };
+    if (Object.keys(kept.absent).length === 0) {
+      delete next[k];
+      count--;
+    } else next[k] = kept;
+    dirty.add(k); // its neighbours lost its words: judged again at the next block
+    events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: [], by, command });
+  }
+  const out: HazardState = { cells: next };
+  if (before !== undefined) judged.set(out, { quorum: before.quorum, dirty, count });
+  return { state: out, events };
 }
 
 export function committedHazards(state: HazardState): (readonly [number, number])[] {

@@ -5,7 +5,7 @@
 // the outcome never depends on whether a dashboard watches.
 
 import { agentTxOf, applyAgentBlock, emptySwarmAgentState, type AgentTx, type SwarmAgentState } from '../../agents/swarm/swarm-state.js';
-import { committedHazards, type HazardEvent } from '../../agents/swarm/hazard-commit.js';
+import { clearHazards, committedHazards, type HazardEvent } from '../../agents/swarm/hazard-commit.js';
 import { missionBlockOf } from '../../runtime/device/mission-adapter.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import type { MissionEffect } from '../../runtime/mission/types.js';
@@ -140,6 +140,13 @@ export class WorldFlight {
         block = { ...block, hazards: { cellDm: hazardCellM * 10, cells: committedHazards(this.swarm.hazards) } };
       }
       const effects = this.layer.applyCommitted(block);
+      // An accepted hazard.clear clears the hazard rule's record too, as a device does (MissionRunner.onCommit).
+      for (const e of effects) {
+        if (e.type !== 'hazard-clear') continue;
+        const c = clearHazards(this.swarm.hazards, h, e.cells, e.operator, e.command);
+        this.swarm = { ...this.swarm, hazards: c.state };
+        for (const x of c.events) this.hazardEvents.push({ ...x, atMs: decided.get(h)?.atMs ?? this.w.queue.now });
+      }
       for (const e of effects) {
         if (e.type === 'decision' && e.decision.outcome === 'rejected' && this.w.submitted.has(e.decision.id)) this.rejections.note(h, e.decision.type, e.decision.reason);
       }

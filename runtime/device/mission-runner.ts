@@ -33,7 +33,7 @@ import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from 
 import { ok, type Result } from '../lib/result.js';
 import { AckBudget, CountedOnce, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
-import { cellCentre, committedHazards, emptyHazardState, hazardCellM, type HazardEvent, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { cellCentre, clearHazards, committedHazards, emptyHazardState, hazardCellM, type HazardEvent, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -99,8 +99,10 @@ const otherSenders = '(others)';
 /** A hazard event as `murmurctl log` says it: the cell, where it is, and whose attestations did it. */
 export function hazardText(e: HazardEvent): string {
   const [northM, eastM] = cellCentre(e.cell);
+  const where = `cell ${e.cell.join(',')} at [${northM}, ${eastM}] m`;
+  if (e.type === 'hazard-cleared' && e.by !== undefined) return `${where} cleared by ${e.by} (hazard.clear ${e.command ?? '?'})`;
   const what = e.type === 'hazard-committed' ? 'committed on the attestations of' : 'cleared on the denials of';
-  return `cell ${e.cell.join(',')} at [${northM}, ${eastM}] m ${what} ${e.attesters.join(', ')}`;
+  return `${where} ${what} ${e.attesters.join(', ')}`;
 }
 
 export class MissionRunner {
@@ -309,6 +311,14 @@ export class MissionRunner {
     const missionBefore = this.state.mission;
     const r = applyBlock(this.state, mb);
     this.state = r.state;
+    // An accepted hazard.clear: the hazard rule's record too, so its sightings do not commit it again.
+    for (const e of r.effects) {
+      if (e.type !== 'hazard-clear') continue;
+      const c = clearHazards(this.hazardState, cb.block.height, e.cells, e.operator, e.command);
+      this.hazardState = c.state;
+      hazardEvents.push(...c.events);
+      if (!this.replaying) for (const x of c.events) this.o.log.info({ event: x.type, cell: x.cell, by: e.operator, command: e.command }, `hazard cleared at cell ${x.cell.join(',')} by ${e.operator}`);
+    }
     for (const tx of mb.txs) {
       if (tx.kind !== 'command') continue;
       if (this.committed.size >= committedRefsMax) this.committed.delete(this.committed.keys().next().value as string);

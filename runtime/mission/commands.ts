@@ -147,6 +147,8 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       }
       return { ok: true, state: { ...s, geofence: poly, geofenceAltDmMax: altDmMax }, effects: [{ type: 'geofence', polygon: poly, altDmMax }] };
     }
+    case 'hazard.clear':
+      return clearHazards(s, c, block);
     case 'param.set': {
       noExtraArgs(a, ['key', 'value']);
       const key = str(a, 'key', 64);
@@ -179,6 +181,37 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
 }
 
 const at = (p: PointDm): string => `[${p.n / 10}, ${p.e / 10}] m`;
+
+/** Committed hazard cells shown in a reason: at most this many, then how many more. */
+const cellsShownMax = 8;
+const cellsText = (cells: readonly (readonly [number, number])[], sep = ', '): string =>
+  cells.slice(0, cellsShownMax).map((c) => c.join(',')).join(sep) + (cells.length > cellsShownMax ? ` and ${cells.length - cellsShownMax} more` : '');
+
+/**
+ * `hazard.clear`: an admin takes committed hazard cells off the map (one, args.cell, as status shows
+ * it; or every one, args.all). Denials by the drones clear a cell too, but only one whose obstacle a
+ * drone flies near enough to see is gone; this is the operator's way for the rest. Checked against
+ * the committed set after the block's attestations and earlier clears (`block.hazards`, else the
+ * state's); the shell clears the hazard rule's record (hazard-commit.ts clearHazards).
+ */
+function clearHazards(s: MissionState, c: MissionCommand, block: MissionBlock): Outcome {
+  const a = c.args;
+  noExtraArgs(a, ['cell', 'all']);
+  if (a.cell !== undefined && a.all !== undefined) return reject('give args.cell or args.all, not both');
+  if (a.cell === undefined && a.all === undefined) return reject('give args.cell ([north, east] indexes of the 5 m hazard grid, as murmurctl status shows them) or args.all true');
+  if (a.all !== undefined && a.all !== true) return reject('args.all must be true (to clear every committed hazard)');
+  const committed = (block.hazards ?? s.hazards)?.cells ?? [];
+  if (committed.length === 0) return reject('no hazard is committed, so there is nothing to clear');
+  let cells = committed;
+  if (a.cell !== undefined) {
+    const v = a.cell;
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isSafeInteger(x))) return reject(`args.cell must be [north, east], two whole numbers (the cell's indexes on the hazard grid), is ${JSON.stringify(v).slice(0, 64)}`);
+    const [n, e] = v as [number, number];
+    if (!committed.some((x) => x[0] === n && x[1] === e)) return reject(`cell ${n},${e} is not a committed hazard; committed: ${cellsText(committed)}`);
+    cells = [[n, e]];
+  }
+  return { ok: true, state: s, effects: [{ type: 'hazard-clear', command: c.id, operator: c.operator, cells }], note: `cleared committed hazard ${cells.length === 1 ? 'cell' : 'cells'} ${cellsText(cells, ' and ')}` };
+}
 
 /** The first waypoint of the route outside the fence ("waypoint [n, e] m"), or the first leg between
  *  two of them that leaves it ("the leg from [..] m to [..] m"): one across its edge, or one from edge

@@ -11,7 +11,7 @@ import { completionCovers } from './progress.js';
 import { initialParams, paramOf } from './params.js';
 
 export { returnAltitudeDm } from './deconflict.js';
-import type { ApplyResult, Decision, DroneState, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
+import type { ApplyResult, Decision, DroneState, HazardSet, MissionBlock, MissionCommand, MissionEffect, MissionState, MissionTelemetry, OperatorRoleName } from './types.js';
 
 /** Which operator roles may send which command types (the manifest gives each operator its roles). */
 export const commandRoles: Readonly<Record<string, readonly OperatorRoleName[]>> = {
@@ -25,6 +25,7 @@ export const commandRoles: Readonly<Record<string, readonly OperatorRoleName[]>>
   land: ['operator', 'admin'],
   abort: ['operator', 'admin'],
   'geofence.set': ['admin'],
+  'hazard.clear': ['admin'],
   'param.set': ['admin'],
   'fleet.update': ['admin'],
   'agent.model': ['admin'],
@@ -46,6 +47,10 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
   // with the mission's id: one that replaces it later in the block (args.replace) tasks the drone anew,
   // and that task gives the vehicle back, so a report from the old mission says nothing of the new.
   const handedOver: { readonly node: string; readonly mission: string }[] = [];
+  // The block with the committed hazard set after it so far: an accepted hazard.clear takes its cells
+  // out, so a later command of the block sees them gone; the set is applied (and routes re-planned)
+  // after the block's transactions, as one the attestations changed.
+  let blk = block;
   block.txs.forEach((tx, index) => {
     if (tx.kind === 'telemetry') {
       // A report not after the drone's last one is old news: a replay by anyone on the broker (the
@@ -57,7 +62,7 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
       return;
     }
     const problem = authorize(tx, block);
-    const outcome = problem === null ? runCommand(s, tx, block) : { ok: false as const, reason: problem };
+    const outcome = problem === null ? runCommand(s, tx, blk) : { ok: false as const, reason: problem };
     const decision: Decision = {
       height: block.height,
       index,
@@ -72,6 +77,10 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
       const before = s;
       s = { ...outcome.state, accepted: s.accepted + 1 };
       effects.push(...outcome.effects);
+      for (const e of outcome.effects) {
+        const h = blk.hazards ?? s.hazards;
+        if (e.type === 'hazard-clear' && h) blk = { ...blk, hazards: withoutCells(h, e.cells) };
+      }
       // A new fence may give a blocked leg its way round (or change which side a detour takes).
       if (tx.type === 'geofence.set') {
         const r = replan(before, s, block.height);
@@ -82,8 +91,8 @@ export function applyBlock(prev: MissionState, block: MissionBlock): ApplyResult
       s = { ...s, rejected: s.rejected + 1 };
     }
   });
-  if (block.hazards && !sameHazards(s.hazards, block.hazards)) {
-    const r = replan(s, { ...s, hazards: block.hazards }, block.height);
+  if (blk.hazards && !sameHazards(s.hazards, blk.hazards)) {
+    const r = replan(s, { ...s, hazards: blk.hazards }, block.height);
     s = r.state;
     effects.push(...r.effects);
   }
@@ -151,6 +160,11 @@ function replan(prev: MissionState, state: MissionState, height: number): { stat
   }
   if (nodes.length > 0) effects.unshift({ type: 'replan', height, mission: m.id, nodes, keepOuts: after.length });
   return { state, effects };
+}
+
+/** The committed set without `cells`. */
+function withoutCells(h: HazardSet, cells: readonly (readonly [number, number])[]): HazardSet {
+  return { cellDm: h.cellDm, cells: h.cells.filter((c) => !cells.some((x) => x[0] === c[0] && x[1] === c[1])) };
 }
 
 /** The role and time checks every command passes before its own checks. */

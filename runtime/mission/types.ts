@@ -254,6 +254,9 @@ export type MissionEffect =
   /** Committed hazards changed the mission's routes for these drones (their tasks follow); a held
    *  mission is re-planned too and stays held. */
   | { readonly type: 'replan'; readonly height: number; readonly mission: string; readonly nodes: readonly string[]; readonly keepOuts: number }
+  /** An accepted `hazard.clear`: these committed hazard cells are no longer committed. The shell clears
+   *  them in the hazard rule's state too (agents/swarm/hazard-commit.ts clearHazards), which logs who. */
+  | { readonly type: 'hazard-clear'; readonly command: string; readonly operator: string; readonly cells: readonly (readonly [number, number])[] }
   /** A drone was lost from the mission (reassign.ts): why, and who flies the `waypoints` planned
    *  waypoints of its part it had not flown (null: nobody, they are dropped). */
   | { readonly type: 'reassign'; readonly height: number; readonly mission: string; readonly from: string; readonly cause: LostCause; readonly reason: string; readonly to: string | null; readonly waypoints: number };

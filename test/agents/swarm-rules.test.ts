@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { applyHazardAttestations, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardRuleConfig, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { applyHazardAttestations, clearHazards, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardRuleConfig, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
 const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
@@ -245,6 +245,25 @@ describe('hazard-commit rule', () => {
       ),
       { seed: fcSeed, numRuns: 400 },
     );
+  });
+
+  it("an operator's clear takes the cell off for good: its old sightings do not commit it again, fresh ones do", () => {
+    let s = apply(emptyHazardState, 1, 1, [hz('v0', [3, 3], true), hz('v1', [3, 3], true), hz('v2', [5, 5], true)]).state;
+    expect(committedHazards(s)).toEqual([[3, 3]]);
+    const c = clearHazards(s, 2, [[3, 3]], 'boss', 'boss/01');
+    expect(c.events).toEqual([{ type: 'hazard-cleared', cell: [3, 3], height: 2, attesters: [], by: 'boss', command: 'boss/01' }]);
+    expect(committedHazards(c.state)).toEqual([]);
+    // Neither on the next block nor from a restored snapshot (every cell judged again) do v0's and
+    // v1's sightings from before the clear commit it again.
+    const next = apply(c.state, 3, 1, [hz('v2', [3, 4], true)]);
+    expect(next.events).toEqual([]);
+    const restored = apply(structuredClone(next.state), 4, 1, [hz('v3', [9, 9], true)]);
+    expect(restored.events).toEqual([]);
+    // Two fresh sightings do (v2's at the neighbour counts, so one more at the cell; and the two
+    // commit the neighbour too, as any two sightings a cell apart do).
+    s = apply(restored.state, 5, 1, [hz('v0', [3, 3], true)]).state;
+    expect(committedHazards(s)).toEqual([[3, 3], [3, 4]]);
+    expect(s.cells['3,3']?.committedBy).toEqual(['v0', 'v2']);
   });
 
   it('a state handed to the next block cannot be applied again', () => {

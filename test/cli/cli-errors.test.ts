@@ -389,8 +389,8 @@ describe.concurrent('command types', () => {
     oneLine(nothingClose, 2, '"teleport" is not a command type (known: noop, mission.survey');
     expect(nothingClose.stderr).not.toContain('did you mean');
     expect(typo.stderr).not.toContain('cannot reach the broker'); // refused before anything was signed or sent
-    expect(help.stdout).toMatch(/TYPE\s+noop, mission\.survey, mission\.goto, formation, hold, resume, rtl, land,\s+abort, geofence\.set, param\.set, fleet\.update, agent\.model/);
-    expect(help.stdout).toContain('(geofence.set, param.set, fleet.update, agent.model need the admin role)');
+    expect(help.stdout).toMatch(/TYPE\s+noop, mission\.survey, mission\.goto, formation, hold, resume, rtl, land,\s+abort, geofence\.set, hazard\.clear, param\.set, fleet\.update, agent\.model/);
+    expect(help.stdout).toContain('(geofence.set, hazard.clear, param.set, fleet.update, agent.model need the admin role)');
   });
 });
 

@@ -74,3 +74,21 @@ describe('who committed a hazard', () => {
     ]);
   });
 });
+
+describe('hazard.clear on a device', () => {
+  const clear = (id: string, args: Record<string, unknown>): MissionTx => ({ kind: 'command', id, operator: 'boss', type: 'hazard.clear', args, issuedAt: 0, expiresAt: 1e15 });
+
+  it("an admin's clear takes the cell off the status and the mission's map, and the log says who", () => {
+    const [a, b] = fleet.devices as [string, string];
+    const { r, logs } = device();
+    commit(r, [attest(a, [4, 4], true), attest(b, [4, 4], true)]);
+    commit(r, [], [clear('boss/01', { cell: [4, 4] })]);
+    expect(r.committedHazards(10)).toEqual([]);
+    expect(r.state.hazards?.cells).toEqual([]);
+    const rows = (logs.at(-1) ?? []).filter((x) => x.height === 2).map(({ command, operator, type, outcome, reason }) => ({ command, operator, type, outcome, reason }));
+    expect(rows).toEqual([
+      { command: 'boss/01', operator: 'boss', type: 'hazard.clear', outcome: 'accepted', reason: 'cleared committed hazard cell 4,4' },
+      { command: 'hazard/4,4', operator: 'swarm', type: 'hazard.cleared', outcome: 'accepted', reason: 'cell 4,4 at [22.5, 22.5] m cleared by boss (hazard.clear boss/01)' },
+    ]);
+  });
+});

@@ -63,3 +63,55 @@ describe('a goto and committed hazards', () => {
     expect(decisions(r.effects)[0]?.reason).toBe('every waypoint for d1 lies inside the keep-out round committed hazard cell 3,2 (routes keep 8 m from its edge): [17, 12] m');
   });
 });
+
+describe('hazard.clear', () => {
+  const two: HazardSet = { cellDm: 50, cells: [[3, 2], [20, 20]] };
+  const fixture = (): MissionState => block(withHazard(), [], two).state;
+
+  it('an admin clears one committed cell: accepted, and the next mission routes straight through it', () => {
+    const r = block(fixture(), [cmd('hazard.clear', { cell: [3, 2] }, 'boss')]);
+    expect(decisions(r.effects)).toMatchObject([{ type: 'hazard.clear', outcome: 'accepted', reason: 'cleared committed hazard cell 3,2' }]);
+    expect(r.effects).toContainEqual({ type: 'hazard-clear', command: 'c' + seq, operator: 'boss', cells: [[3, 2]] });
+    expect(r.state.hazards).toEqual({ cellDm: 50, cells: [[20, 20]] });
+    const goto = block(r.state, [cmd('mission.goto', { node: 'd2', waypoints: [[16, 14]] })]);
+    expect(decisions(goto.effects)[0]?.outcome).toBe('accepted');
+  });
+
+  it('all: every committed cell', () => {
+    const r = block(fixture(), [cmd('hazard.clear', { all: true }, 'boss')]);
+    expect(decisions(r.effects)[0]?.reason).toBe('cleared committed hazard cells 3,2 and 20,20');
+    expect(r.state.hazards).toEqual({ cellDm: 50, cells: [] });
+  });
+
+  it('a refused clear is committed as rejected with its reason', () => {
+    const s = fixture();
+    const reasons = [
+      block(s, [cmd('hazard.clear', { cell: [3, 2] }, 'ops')]),
+      block(s, [cmd('hazard.clear', { cell: [4, 4] }, 'boss')]),
+      block(s, [cmd('hazard.clear', {}, 'boss')]),
+      block(s, [cmd('hazard.clear', { cell: [3, 2], all: true }, 'boss')]),
+      block(s, [cmd('hazard.clear', { cell: [3.5, 2] }, 'boss')]),
+      block(s, [cmd('hazard.clear', { all: false }, 'boss')]),
+      block(initialMissionState(), [cmd('hazard.clear', { all: true }, 'boss')]),
+    ].map((r) => decisions(r.effects)[0]?.reason);
+    expect(reasons).toEqual([
+      'operator "ops" has role operator; hazard.clear needs admin',
+      'cell 4,4 is not a committed hazard; committed: 3,2, 20,20',
+      'give args.cell ([north, east] indexes of the 5 m hazard grid, as murmurctl status shows them) or args.all true',
+      'give args.cell or args.all, not both',
+      'args.cell must be [north, east], two whole numbers (the cell\'s indexes on the hazard grid), is [3.5,2]',
+      'args.all must be true (to clear every committed hazard)',
+      'no hazard is committed, so there is nothing to clear',
+    ]);
+  });
+
+  it('a mission flying round a cleared cell is re-planned straight through it', () => {
+    const s = block(fixture(), [cmd('mission.goto', { node: 'd1', waypoints: [[0, 0], [40, 25]] })]);
+    const before = tasks(s.effects)[0]?.task;
+    expect(before?.type === 'waypoints' ? before.waypoints.length : 0).toBeGreaterThan(2); // round the cell
+    const r = block(s.state, [cmd('hazard.clear', { cell: [3, 2] }, 'boss')]);
+    expect(r.effects.find((e) => e.type === 'replan')).toMatchObject({ nodes: ['d1'], keepOuts: 1 });
+    const after = tasks(r.effects).find((t) => t.node === 'd1')?.task;
+    expect(after?.type === 'waypoints' ? after.waypoints : null).toEqual([{ n: 0, e: 0 }, { n: 400, e: 250 }]);
+  });
+});
