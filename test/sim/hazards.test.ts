@@ -11,6 +11,7 @@ import type { Scenario } from '../../fleet-sim/scenario/scenario.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
 import { WorldObserver } from '../../fleet-sim/report/observe-world.js';
 import type { RunEvent } from '../../fleet-sim/report/events.js';
+import type { WorldFlight } from '../../fleet-sim/flight/world-flight.js';
 
 function load(name: string): { s: Scenario; file: string } {
   const file = `fleet-sim/scenarios/${name}.yaml`;
@@ -37,6 +38,35 @@ describe('hazards through consensus (deterministic mode)', () => {
     expect(committed?.at ?? 0, why(r)).toBeGreaterThanOrEqual(site?.committedAtMs ?? Infinity);
     expect(events.some((e) => e.t === 'log' && /re-routed \d+ drones/.test(e.text)), why(r)).toBe(true);
     expect(r.flight?.obstacleStrikes, why(r)).toBe(0);
+  }, 180_000);
+
+  it("an admin's hazard.clear takes the committed mast off the swarm's map in fleet-sim too, and says who", async () => {
+    // The mast is committed at 29.6 s (seed 21); the clear at 31 s must reach the agents' committed
+    // view (world-flight's swarm state), not only the mission machine's set.
+    const { s } = load('hazard-detection');
+    const cleared: Scenario = {
+      ...s,
+      name: 'hazard-clear',
+      durationMs: 32_000,
+      operatorRoles: ['operator', 'admin'],
+      workload: [...s.workload.filter((w) => w.kind === 'once'), { kind: 'once', at: 31_000, command: 'hazard.clear', args: { all: true } }],
+      expect: { safety: true },
+    };
+    const got: { flight: WorldFlight | null } = { flight: null };
+    const r = await runScenario(cleared, cleared.seed, { onWorld: (w) => void (got.flight = w.ensureFlight()) });
+    expect(r.expect.failed, why(r)).toEqual([]);
+    const f = got.flight as WorldFlight;
+    expect(f.hazardEvents.some((e) => e.type === 'hazard-committed'), why(r)).toBe(true);
+    expect(f.hazardEvents.flatMap((e) => (e.type === 'hazard-cleared' ? [e.by] : [])), why(r)).toContain('op');
+    // Every cell committed before the clear was cleared; one committed now was committed again after it
+    // (the mast still stands, so fresh sightings may).
+    const at = f.hazardEvents.findIndex((e) => e.type === 'hazard-cleared' && e.by === 'op');
+    const before = new Set(f.hazardEvents.slice(0, at).filter((e) => e.type === 'hazard-committed').map((e) => e.cell.join(',')));
+    const clearedCells = new Set(f.hazardEvents.filter((e) => e.type === 'hazard-cleared' && e.by === 'op').map((e) => e.cell.join(',')));
+    expect([...before].filter((k) => !clearedCells.has(k)), why(r)).toEqual([]);
+    const again = new Set(f.hazardEvents.slice(at).filter((e) => e.type === 'hazard-committed').map((e) => e.cell.join(',')));
+    const committedNow = Object.entries(f.swarm.hazards.cells).filter(([, c]) => c.committedAt !== null).map(([k]) => k);
+    expect(committedNow.filter((k) => !again.has(k)), why(r)).toEqual([]);
   }, 180_000);
 
   it('a drone sent straight at a mast nobody has seen backs away short of it (the obstacle reflex), never into it', async () => {
