@@ -6,7 +6,8 @@
 // two drones that see one obstacle from opposite faces, and so name the cells just behind the faces
 // they hit, still add up. Denials (present: false) never subtract from other devices' sightings, so
 // they cannot hide a real one. A committed hazard clears only when f+1 distinct devices attest it
-// absent after the commit and fewer than f+1 still support it.
+// absent after the commit and fewer than f+1 still support it, or by an admin's committed
+// `hazard.clear` (clearHazards).
 //
 // A word is dated by the body, not by the block that commits it: its basis (the height the device had
 // applied when it observed) and then its observedAt. Anyone who can publish to the broker can have a
