@@ -49,6 +49,10 @@ export interface CellRecord {
   /** While committed: the devices whose attestations committed it (the event's attesters), sorted. Absent
    *  otherwise, so a record that never was committed keeps the bytes it had before this field. */
   readonly committedBy?: readonly string[];
+  /** The height of an admin's hazard.clear of this cell, while within the window: a word made before
+   *  it (basis below) does not count, so replaying a recorded sighting cannot commit the cell again.
+   *  Absent otherwise (and in records from before it). */
+  readonly clearedAt?: number;
   readonly lastHeight: number;
 }
 
@@ -94,6 +98,7 @@ function keepTimes(observedAt: Readonly<Record<string, number>>, present: Readon
  */
 function isNewWord(r: CellRecord | undefined, sender: string, body: AttestationBody, height: number, windowHeights: number): boolean {
   if (body.basis >= height || body.basis < height - windowHeights) return false;
+  if (r?.clearedAt !== undefined && body.basis < r.clearedAt) return false; // made before an operator cleared the cell
   const basis = r?.present[sender] ?? r?.absent[sender];
   if (r === undefined || basis === undefined) return true;
   return body.basis > basis || (body.basis === basis && body.observedAt > (r.observedAt[sender] ?? -1));
@@ -161,10 +166,12 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
   // A record comes out with its devices in sorted order, as it always did.
   for (const k in cells) {
     const r = cells[k] as CellRecord;
-    if (!changed.has(k) && !hasExpired(r.present, minHeight) && !hasExpired(r.absent, minHeight)) continue;
+    const clearOver = r.clearedAt !== undefined && r.clearedAt < minHeight; // no word from before it can count now
+    if (!changed.has(k) && !hasExpired(r.present, minHeight) && !hasExpired(r.absent, minHeight) && !clearOver) continue;
     const present = prune(r.present, minHeight);
     const absent = prune(r.absent, minHeight);
-    cells[k] = { ...r, present, absent, observedAt: keepTimes(r.observedAt, present, absent) };
+    const { clearedAt: _, ...rest } = r;
+    cells[k] = { ...(clearOver ? rest : r), present, absent, observedAt: keepTimes(r.observedAt, present, absent) };
     changed.add(k);
   }
   const toJudge = before === undefined || before.quorum !== quorum ? Object.keys(cells) : neighbourhoods(cells, changed, before.dirty);
@@ -192,7 +199,7 @@ export function applyHazardAttestations(state: HazardState, height: number, f: n
   // words changed can have become empty.
   for (const k of changed) {
     const r = cells[k] as CellRecord;
-    if (r.committedAt === null && Object.keys(r.present).length === 0 && Object.keys(r.absent).length === 0) {
+    if (r.committedAt === null && r.clearedAt === undefined && Object.keys(r.present).length === 0 && Object.keys(r.absent).length === 0) {
       delete cells[k];
       count--;
     }
@@ -299,24 +306,24 @@ function evictOverflow(cells: Record<CellKey, CellRecord>, count: number, change
  * An operator's committed `hazard.clear` (runtime/mission/commands.ts) at `height`: each of `cells`
  * that is committed is no longer, and the "present" words at it go too, so the sightings that
  * committed it cannot commit it again (at the next block, or when a restored state judges every
- * cell): only a fresh sighting at the cell, with f+1 devices' support, does. Denials stay; a cell
- * left with no word goes. Returns a new state (the one given is not changed) and the events.
+ * cell), nor can any word made before the clear (clearedAt: a replayed recording): only a fresh
+ * sighting at the cell, with f+1 devices' support, does. Denials stay; the record stays while words
+ * from before the clear are within the window. Returns a new state (the one given is not changed)
+ * and the events.
  */
 export function clearHazards(state: HazardState, height: number, cells: readonly (readonly [number, number])[], by: string, command: string): { state: HazardState; events: HazardEvent[] } {
   const next: Record<CellKey, CellRecord> = { ...state.cells };
   const before = judged.get(state);
   const dirty = new Set(before?.dirty ?? []);
-  let count = before?.count ?? Object.keys(next).length;
+  const count = before?.count ?? Object.keys(next).length;
   const events: HazardEvent[] = [];
   for (const c of cells) {
     const k = cellKey(c);
     const r = next[k];
     if (!r || r.committedAt === null) continue;
-    const kept = { ...uncommitted(r), present: {} };
-    if (Object.keys(kept.absent).length === 0) {
-      delete next[k];
-      count--;
-    } else next[k] = kept;
+    // Kept (with no word, if no denial) while words from before the clear could still count: a replay
+    // of a recorded sighting must not commit it again (isNewWord).
+    next[k] = { ...uncommitted(r), present: {}, observedAt: keepTimes(r.observedAt, {}, r.absent), clearedAt: height };
     dirty.add(k); // its neighbours lost its words: judged again at the next block
     events.push({ type: 'hazard-cleared', cell: r.cell, height, attesters: [], by, command });
   }

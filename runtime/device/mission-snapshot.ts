@@ -149,6 +149,8 @@ function hazardRule(v: unknown, path: string): HazardState {
       committedAt: m.committedAt === null ? null : uint(m.committedAt, `${at}.committedAt`),
       // Absent from uncommitted cells, and from snapshots written before the record kept who committed it.
       ...(m.committedBy === undefined ? {} : { committedBy: texts(m.committedBy, `${at}.committedBy`) }),
+      // Only while an admin's clear of the cell is within the window (and never before that existed).
+      ...(m.clearedAt === undefined ? {} : { clearedAt: uint(m.clearedAt, `${at}.clearedAt`) }),
       lastHeight: uint(m.lastHeight, `${at}.lastHeight`),
     };
   }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateEstimate, median, trimmedMean } from '../../agents/swarm/aggregate.js';
 import { limits } from '../../runtime/lib/limits.js';
-import { applyHazardAttestations, clearHazards, committedHazards, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardRuleConfig, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { applyHazardAttestations, clearHazards, committedHazards, defaultHazardRule, emptyHazardState, type CellRecord, type CommittedAttestation, type HazardRuleConfig, type HazardState } from '../../agents/swarm/hazard-commit.js';
 
 const fcSeed = Number(process.env.MURMUR_AGENT_SEED ?? 7);
 const hz = (sender: string, cell: [number, number], present: boolean, confidencePerMille = 900): CommittedAttestation => ({
@@ -257,13 +257,28 @@ describe('hazard-commit rule', () => {
     // v1's sightings from before the clear commit it again.
     const next = apply(c.state, 3, 1, [hz('v2', [3, 4], true)]);
     expect(next.events).toEqual([]);
-    const restored = apply(structuredClone(next.state), 4, 1, [hz('v3', [9, 9], true)]);
+    // Nor does anyone on the broker replaying the recorded sightings (their bytes, so their dates):
+    // made before the clear, they do not count at the cell.
+    const replayed = applyHazardAttestations(next.state, 4, 1, dated(1, [hz('v0', [3, 3], true), hz('v1', [3, 3], true)]));
+    expect(replayed.events).toEqual([]);
+    expect(replayed.state.cells['3,3']).toMatchObject({ present: {}, clearedAt: 2 });
+    const restored = apply(structuredClone(replayed.state), 5, 1, [hz('v3', [9, 9], true)]);
     expect(restored.events).toEqual([]);
     // Two fresh sightings do (v2's at the neighbour counts, so one more at the cell; and the two
     // commit the neighbour too, as any two sightings a cell apart do).
-    s = apply(restored.state, 5, 1, [hz('v0', [3, 3], true)]).state;
+    s = apply(restored.state, 6, 1, [hz('v0', [3, 3], true)]).state;
     expect(committedHazards(s)).toEqual([[3, 3], [3, 4]]);
     expect(s.cells['3,3']?.committedBy).toEqual(['v0', 'v2']);
+  });
+
+  it("a cleared cell's record goes once no word from before the clear can count (the window past it)", () => {
+    const s = apply(emptyHazardState, 1, 1, [hz('v0', [3, 3], true), hz('v1', [3, 3], true)]).state;
+    let t = clearHazards(s, 2, [[3, 3]], 'boss', 'boss/01').state;
+    const last = 2 + defaultHazardRule.windowHeights;
+    for (let h = 3; h <= last; h++) t = apply(t, h, 1, []).state;
+    expect(t.cells['3,3']?.clearedAt, `at ${last}: a word of basis 1 would still be in the window`).toBe(2);
+    t = apply(t, last + 1, 1, []).state;
+    expect(t.cells['3,3']).toBeUndefined();
   });
 
   it('a state handed to the next block cannot be applied again', () => {

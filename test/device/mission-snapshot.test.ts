@@ -31,7 +31,7 @@ function busyState(): MissionState {
 const hazardRule: HazardState = {
   cells: {
     '3,-2': { cell: [3, -2], present: { d1: 5, d2: 6 }, absent: {}, observedAt: { d1: 5_100, d2: 6_200 }, committedAt: 6, committedBy: ['d1', 'd2'], lastHeight: 6 },
-    '0,0': { cell: [0, 0], present: { d3: 7 }, absent: { d1: 8 }, observedAt: { d1: 8_000, d3: 7_000 }, committedAt: null, lastHeight: 8 },
+    '0,0': { cell: [0, 0], present: { d3: 7 }, absent: { d1: 8 }, observedAt: { d1: 8_000, d3: 7_000 }, committedAt: null, clearedAt: 5, lastHeight: 8 },
   },
 };
 
