@@ -273,6 +273,10 @@ describe('four murmur processes on Mosquitto', () => {
     expect(abort.code, abort.stdout).toBe(0);
   }, 90_000);
 
+  /** The operator's manifest copy in force: the fleet's, until the fleet.update below commits epoch 2
+   *  (murmurctl refuses to call a commit verified against a copy the fleet has moved past). */
+  let manifestInForce = fleet.manifestFile;
+
   it('fleet.update from an admin commits a new manifest; consensus applies it and its new operator can command', async () => {
     // Not in the operator's manifest copy (epoch 1): refused before signing, naming the copy's epoch.
     const before = await fleet.ctl(['send', 'noop', '--key', fleet.keyFile('ops2'), '--timeout', '20s']);
@@ -295,6 +299,7 @@ describe('four murmur processes on Mosquitto', () => {
     }
     expect(after.code, after.stdout).toBe(0);
     expect((JSON.parse(after.stdout) as SendJson).outcome).toBe('accepted');
+    manifestInForce = file;
   }, 90_000);
 
   it('a command published while no device is on the broker (it just restarted) goes out again and commits', async () => {
@@ -309,7 +314,7 @@ describe('four murmur processes on Mosquitto', () => {
       spy = await mqtt.connectAsync(fleet.broker.url, { clientId: 'e2e-command-spy' });
       const seen = new Promise<void>((r) => spy?.once('message', () => r()));
       await spy.subscribeAsync('murmur/v1/e2e/commands', { qos: 1 });
-      const send = fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '40s'], 60_000);
+      const send = fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '40s'], 60_000, manifestInForce);
       await Promise.race([seen, new Promise((r) => setTimeout(r, 20_000))]);
       for (const id of ids) process.kill(fleet.pid(id) as number, 'SIGCONT');
       const r = await send;
