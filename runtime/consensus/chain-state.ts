@@ -113,6 +113,11 @@ export class ChainState {
     return (this.manifests[this.manifests.length - 1] as { manifest: Manifest }).manifest;
   }
 
+  /** Every manifest this chain holds, the genesis first and then by the height each came into force. */
+  committedManifests(): readonly Manifest[] {
+    return this.manifests.map((m) => m.manifest);
+  }
+
   powerOf(height: number, id: string): number {
     return this.manifestAt(height).validators.find((v) => v.id === id)?.power ?? 0;
   }

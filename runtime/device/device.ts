@@ -39,6 +39,7 @@ import { FileStorage, StorageError } from './file-storage.js';
 import { storageFailedMessage } from './storage-wait.js';
 import { checkDataFormat, markDataFormat } from './data-format.js';
 import { checkDataFleet, dataFleetOf, markDataFleet } from './data-fleet.js';
+import { genesisFile, givenManifestProblem, readGenesisFile } from './genesis-file.js';
 import { lockDataDir, type DataLock } from './data-lock.js';
 import { createLogger, DeviceMetrics, linkLogger, startHttp, type HealthView } from './observability.js';
 import { badFramesOf, DropReport, droppedTotals } from './drop-report.js';
@@ -56,7 +57,14 @@ import { withinMs } from '../lib/within.js';
 
 export interface DeviceParts {
   readonly config: DeviceConfig;
+  /** The manifest device.yaml names: this device's identity and a trust anchor, checked against what
+   *  the chain commits (genesis-file.ts), never the set the chain is replayed under. */
   readonly manifest: Manifest;
+  /** The manifest in force at height 1 of the chain in the data directory (genesis-file.ts): the kept
+   *  `genesis.manifest`, else (a directory with no chain yet, or an older release's) `manifest`. */
+  readonly genesis: Manifest;
+  /** Whether `genesis` came from the data directory's `genesis.manifest`. */
+  readonly genesisKept: boolean;
   readonly signer: Signer;
   /** Remembers its answers (runtime/crypto/memo-verifier.ts); the device's signer seeds it. */
   readonly verifier: MemoVerifier;
@@ -116,7 +124,7 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
   // Checking staged files only (murmur provision): the data directory is the device's, not this machine's.
   const halDrivers = await loadHalDrivers(config);
   const agentsSetup = await loadAgentsSetup(config);
-  if (!o.lock) return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null, halDrivers, agentsSetup });
+  if (!o.lock) return ok({ config, manifest: m.value, genesis: m.value, genesisKept: false, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: 0, lock: null, halDrivers, agentsSetup });
   // Every other check passed: the directory becomes this process's, then its format is read (no other
   // process can mark it between the two), and nothing is written to it before either.
   const made = makeDataDir(config, configFile);
@@ -133,7 +141,12 @@ export async function openDevice(config: DeviceConfig, configFile: string, o: { 
     await lock.value.release();
     return err(`${configFile}: dataDir: ${fleetOwner.error}`);
   }
-  return ok({ config, manifest: m.value, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value, halDrivers, agentsSetup });
+  const genesis = readGenesisFile(config.dataDir, m.value, verifier);
+  if (!genesis.ok) {
+    await lock.value.release();
+    return err(`${configFile}: dataDir: ${genesis.error}`);
+  }
+  return ok({ config, manifest: m.value, genesis: genesis.value ?? m.value, genesisKept: genesis.value !== null, signer, verifier, role: member.role, heartbeats: heartbeats.value, dataFormatFound: format.value, lock: lock.value, madeDirs: made.value, halDrivers, agentsSetup });
 }
 
 const toHexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -264,6 +277,7 @@ export class Device {
   ) {
     const c = p.config;
     const fleet = p.manifest.body.fleet;
+    this.genesisKept = p.genesisKept;
     this.metrics = o.metrics ?? new DeviceMetrics();
     this.signer = rememberingSigner(p.signer, p.verifier);
     this.storage = new FileStorage(c.dataDir, (s) => this.metrics.walFsync.observe(s));
@@ -371,7 +385,7 @@ export class Device {
     const send: ConsensusSend = (to, bytes) => void (to === null ? this.link.broadcast(bytes, 'consensus') : this.link.unicast(to, bytes, 'consensus'));
     this.shell = new NodeShell({
       id: c.id,
-      genesis: p.manifest,
+      genesis: p.genesis,
       config: { ...defaultConsensusConfig, ...(Object.fromEntries(Object.entries(c.consensus).filter(([, v]) => v !== undefined)) as Partial<ConsensusConfig>) },
       clock: { now: () => this.clock.now() },
       scheduler: { at: (atMs, fire) => this.at(atMs, fire) },
@@ -395,6 +409,7 @@ export class Device {
           this.metrics.roundsPerHeight.observe(cb.certificate.round + 1);
           this.metrics.height.set(cb.block.height);
           this.metrics.txsCommitted.inc(cb.txs.length);
+          this.keepGenesis();
           this.missions.onCommit(cb, this.shell);
           // A fleet.update's manifest is about to come into force (or just did): heard at once.
           if (this.state === 'ready') this.followManifest();
@@ -403,6 +418,19 @@ export class Device {
         importState: (bytes) => this.missions.importState(bytes),
       },
     });
+  }
+
+  /** Whether genesis.manifest is in the data directory (written once, keepGenesis). */
+  private genesisKept: boolean;
+
+  /** Records the chain's genesis in the data directory once the chain has committed a block (by then
+   *  the chain proved it: block 1 named it, or a certified snapshot holds it), so every later start
+   *  replays from it whatever manifest device.yaml names (genesis-file.ts). */
+  private keepGenesis(): void {
+    const chain = this.shell.core.chain;
+    if (this.genesisKept || chain.height === 0) return;
+    this.storage.replace(genesisFile, (chain.committedManifests()[0] as Manifest).bytes);
+    this.genesisKept = true;
   }
 
   /** The height and round every log line carries (a logger's mixin may call it mid-construction). */
@@ -553,10 +581,18 @@ export class Device {
       this.shell.boot();
     } catch (e) {
       if (e instanceof StorageError) throw e; // a write that failed, not a directory that is wrong
-      throw new DataDirectoryError((e as Error).message);
+      // A directory an older release kept has no genesis.manifest: its chain was replayed under the
+      // manifest device.yaml names, which is not the one the chain started from.
+      const fix = this.p.genesisKept ? '' : `; this data directory keeps no ${genesisFile} (an older release's): start the device once with the manifest the fleet started from (its first fleet.manifest), which records it, or move the data directory aside to join the fleet by state sync`;
+      throw new DataDirectoryError(`${(e as Error).message}${fix}`);
     } finally {
       this.missions.replaying = false;
     }
+    // The manifest device.yaml names is a trust anchor: the chain must have committed it.
+    const chain = this.shell.core.chain;
+    const given = givenManifestProblem(this.p.manifest, chain.committedManifests(), chain.height);
+    if (given !== null) throw new DataDirectoryError(given);
+    this.keepGenesis();
     // Its fleet, named once the chain in it has been read under this manifest (a directory with no
     // name yet: new, or an older release's). Named before the replay, a start its snapshot's check then
     // refused (another authority's manifest) left the directory named for that manifest's fleet, and

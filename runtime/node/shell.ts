@@ -235,6 +235,13 @@ export class NodeShell {
           continue;
         }
         if (block.block.height !== this.core.chain.height + 1) continue;
+        // Every committed block named the manifest in force at its height (valid(v)): one that names
+        // another was committed under another history than the one this node replays (a genesis
+        // other than the chain's), whose blocks it would decide differently, for good.
+        const inForce = this.core.chain.manifestAt(block.block.height);
+        if (!bytesEqual(block.block.manifestHash, inForce.hash)) {
+          throw new Error(`${walFile}: block ${block.block.height} names fleet manifest ${toHex(block.block.manifestHash).slice(0, 16)}…, but replayed from this node's genesis (epoch ${this.core.chain.committedManifests()[0]?.body.epoch ?? '?'}) the manifest in force there is epoch ${inForce.body.epoch} (${toHex(inForce.hash).slice(0, 16)}…): this chain did not start from that genesis; refusing to replay it`);
+        }
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
         applyReplayed(this.core, committed, this.o.clock.now());

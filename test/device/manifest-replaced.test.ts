@@ -2,8 +2,9 @@
 // image of another fleet's /etc/murmur, a provisioning mix-up): a real `murmur start` on a data directory
 // holding a snapshot refuses in one line that names the manifest as what to fix (exit 2). It said the
 // snapshot failed to verify and to move the snapshot aside, which would not have helped. The data
-// directory names its fleet and authority (file `fleet`, data-fleet.ts), which refuses first; a
-// directory from a release before that file has the snapshot's check alone, tested here too.
+// directory names its fleet and authority (file `fleet`, data-fleet.ts), which refuses first, then the
+// genesis it keeps (genesis-file.ts); a directory from a release before those files has the snapshot's
+// check alone, tested here too.
 
 import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { signManifest } from '../../runtime/manifest/manifest.js';
 import { snapshotFile } from '../../runtime/node/snapshot-file.js';
 import { dataFleetFile } from '../../runtime/device/data-fleet.js';
+import { genesisFile } from '../../runtime/device/genesis-file.js';
 import { DeviceFleet } from './device-fleet.js';
 
 // One validator commits alone; a snapshot every 4 heights is on disk within a second or two.
@@ -52,8 +54,12 @@ describe('a fleet.manifest replaced by another authority\'s while the device was
     const first = await refusal();
     expect(first).toContain(`holds the data of fleet "${fleet.manifest.body.fleet}" (authority ${ours}…), not of the manifest's fleet "${fleet.manifest.body.fleet}" (authority ${theirs}…): give the device its own fleet's manifest (device.yaml: manifest)`);
     expect(first).not.toContain('move it aside');
-    // A directory with no such record (an older release's): the snapshot's check says the same.
+    // The genesis the directory keeps (genesis-file.ts) refuses next, naming the manifest too.
     rmSync(join(fleet.dataDir('d1'), dataFleetFile));
+    const genesis = await refusal();
+    expect(genesis).toContain(`${genesisFile}: the chain in this data directory is fleet authority ${ours}…'s, but the manifest this device was given is signed by authority ${theirs}…; give the device its own fleet's manifest (device.yaml: manifest)`);
+    // A directory with neither record (an older release's): the snapshot's check says the same.
+    rmSync(join(fleet.dataDir('d1'), genesisFile));
     const older = await refusal();
     expect(older).toContain(`${snapshotFile}: the chain in this data directory is fleet authority ${ours}…'s, but the manifest this device was given is signed by authority ${theirs}…; give the device its own fleet's manifest (device.yaml: manifest)`);
     expect(older).not.toContain('move it aside');
