@@ -384,8 +384,9 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
           decidedHash.set(d.height, d.blockHash);
           // The machine's own entries (a drone leaving a mission: type reassign, operator swarm) name the
-          // mission's command, committed earlier: not a command committed again.
-          if (d.type === 'reassign') continue;
+          // mission's command, committed earlier, and a committed manifest names its fleet.update
+          // (runtime/device/manifest-decision.ts): not a command committed again.
+          if (d.type === 'reassign' || d.type === 'manifest') continue;
           const firstHeight = commandHeight.get(d.command);
           if (firstHeight === undefined) {
             commandHeight.set(d.command, d.height);

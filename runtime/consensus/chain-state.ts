@@ -6,7 +6,7 @@
 import { assert } from '../lib/assert.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { hasRole, operatorOf, type Manifest } from '../manifest/manifest.js';
 import type { Block } from '../wire/block.js';
 import { verifyCertificate, type CommitCertificate } from '../wire/certificate.js';
 import type { CheckedTx, CommittedBlock, CoreDeps, RejectedTx } from './types.js';
@@ -48,6 +48,22 @@ export function commandsFullReason(live: number): string {
 /** A manifest takes effect two heights after the block that commits it (CometBFT's H+2 rule). */
 export const manifestDelayHeights = 2;
 
+/** A manifest an admin's committed fleet.update named, not committed as a manifest tx yet. */
+export interface PendingManifest {
+  /** The manifest's hash (its signed bytes'). */
+  readonly hash: Uint8Array;
+  /** The fleet.update's nonce key (operator/nonce), which the decision log names it by. */
+  readonly command: string;
+}
+
+/** Pending manifests kept; past it the oldest is forgotten (its fleet.update must be sent again). */
+export const pendingManifestsMax = 8;
+
+/** Why a manifest tx no fleet.update made pending may not enter a block. */
+export function unannouncedManifestReason(m: Manifest): string {
+  return `manifest epoch ${m.body.epoch} (${toHex(m.hash).slice(0, 16)}…) is not named by a fleet.update an admin committed and not yet applied; send it with \`murmurctl send fleet.update\``;
+}
+
 export class ChainState {
   /** Height of the last committed block; 0 before the first. */
   height = 0;
@@ -70,6 +86,12 @@ export class ChainState {
   /** The lowest offence height in `evidence` (Infinity when empty): a block forgets nothing below it. */
   private oldestEvidenceHeight = Infinity;
   private readonly manifests: { fromHeight: number; manifest: Manifest }[];
+  /** Manifests committed fleet.updates named, oldest first: the only ones a manifest tx may carry (a
+   *  manifest signed by the authority changes the fleet only through the audited command). */
+  private readonly pendingManifests: PendingManifest[] = [];
+  /** The manifests the last applied block committed, each with the fleet.update that named it (command
+   *  '': none, in a block an older release committed) for the decision log; not state: the block's. */
+  lastAppliedManifests: readonly (PendingManifest & { readonly epoch: number; readonly fromHeight: number })[] = [];
   private readonly nonces = new NonceTable();
   private readonly evidenceKeys = new Set<string>();
   /** Proofs of the last syncWindowHeights committed blocks, oldest first (the first at `recentFrom`):
@@ -116,6 +138,11 @@ export class ChainState {
   /** Every manifest this chain holds, the genesis first and then by the height each came into force. */
   committedManifests(): readonly Manifest[] {
     return this.manifests.map((m) => m.manifest);
+  }
+
+  /** The fleet.update that named a manifest with this hash and is not applied yet, or undefined. */
+  pendingManifest(hash: Uint8Array): PendingManifest | undefined {
+    return this.pendingManifests.find((p) => bytesEqual(p.hash, hash));
   }
 
   powerOf(height: number, id: string): number {
@@ -174,6 +201,7 @@ export class ChainState {
       case 'manifest':
         if (tx.manifest.body.epoch <= this.latestEpoch() || inBlock?.has('manifest')) return `manifest epoch ${tx.manifest.body.epoch} is not newer than ${this.latestEpoch()}`;
         if (tx.manifest.body.fleet !== this.fleet) return 'manifest is for another fleet';
+        if (this.pendingManifest(tx.manifest.hash) === undefined) return unannouncedManifestReason(tx.manifest);
         inBlock?.add('manifest');
         return null;
       case 'other':
@@ -227,13 +255,23 @@ export class ChainState {
   apply(c: CommittedBlock): void {
     assert(c.block.height === this.height + 1, `applying block ${c.block.height} at height ${this.height}`);
     assert(this.checkpointDue === null, `applying block ${c.block.height} before the checkpoint of height ${this.checkpointDue} was recorded`);
+    if (this.lastAppliedManifests.length > 0) this.lastAppliedManifests = [];
     for (const tx of c.txs) {
       if (tx.kind === 'command') {
         this.nonces.add(tx.nonceKey, tx.expiresAt);
+        // The mission machine accepts a fleet.update from an admin of the set in force (commands.ts);
+        // the manifest tx it names is then expected. The epoch is checked when that tx comes.
+        const op = tx.fleetUpdate === undefined ? undefined : operatorOf(this.manifestAt(c.block.height), tx.operator);
+        if (tx.fleetUpdate !== undefined && op !== undefined && hasRole(op, 'admin')) this.expectManifest({ hash: tx.fleetUpdate, command: tx.nonceKey });
       } else if (tx.kind === 'evidence') {
         this.keepEvidence({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height }, c.block.height);
       } else if (tx.kind === 'manifest') {
-        this.manifests.push({ fromHeight: c.block.height + manifestDelayHeights, manifest: tx.manifest });
+        const fromHeight = c.block.height + manifestDelayHeights;
+        this.manifests.push({ fromHeight, manifest: tx.manifest });
+        const i = this.pendingManifests.findIndex((p) => bytesEqual(p.hash, tx.manifest.hash));
+        // Always one (the block rules): a WAL or block of an older release may hold one no fleet.update named.
+        const named = i >= 0 ? this.pendingManifests.splice(i, 1)[0] : undefined;
+        this.lastAppliedManifests = [...this.lastAppliedManifests, { hash: tx.manifest.hash, command: named?.command ?? '', epoch: tx.manifest.body.epoch, fromHeight }];
       }
     }
     // An expired command can never enter a block again, so its nonce need not be remembered.
@@ -268,7 +306,14 @@ export class ChainState {
       manifests: this.manifests.map((m) => ({ fromHeight: m.fromHeight, bytes: m.manifest.bytes })),
       nonces: this.nonces.export(),
       evidence: [...this.evidence],
+      pendingManifests: [...this.pendingManifests],
     };
+  }
+
+  private expectManifest(p: PendingManifest): void {
+    if (this.pendingManifest(p.hash) !== undefined) return;
+    this.pendingManifests.push(p);
+    if (this.pendingManifests.length > pendingManifestsMax) this.pendingManifests.shift();
   }
 
   /**
@@ -295,6 +340,8 @@ export class ChainState {
     // A snapshot written before evidence was forgotten holds all of it (and one entry per round and
     // vote kind): kept as blocks would have kept it, so every node that loads one keeps the same.
     for (const e of s.evidence) this.keepEvidence(e, s.height);
+    this.pendingManifests.length = 0;
+    this.pendingManifests.push(...(s.pendingManifests ?? []));
   }
 
   /**

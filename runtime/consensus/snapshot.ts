@@ -10,7 +10,7 @@ import { err, type Result } from '../lib/result.js';
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
 import { CborWriter } from '../wire/cbor-writer.js';
 import { array, bytes, fail, id, parseWith, text, uint } from '../wire/fields.js';
-import { evidenceKeptMax, type CommittedEvidence } from './chain-state.js';
+import { evidenceKeptMax, pendingManifestsMax, type CommittedEvidence, type PendingManifest } from './chain-state.js';
 
 /** What a chain exports at a checkpoint (no certificate: which >2/3 signed differs between nodes). */
 export interface ChainExport {
@@ -21,6 +21,9 @@ export interface ChainExport {
   /** Sorted by key. */
   readonly nonces: readonly (readonly [string, number])[];
   readonly evidence: readonly CommittedEvidence[];
+  /** Manifests named by committed fleet.updates and not yet applied, oldest first (ChainState);
+   *  absent: none. */
+  readonly pendingManifests?: readonly PendingManifest[];
 }
 
 export interface StateSnapshot extends ChainExport {
@@ -36,11 +39,11 @@ export const snapshotBytesMax = limits.snapshotChunkBytes * limits.snapshotChunk
 const evidenceReadMax = limits.seenNoncesMax;
 
 // Nonces and evidence are the long lists: the scan limits grow to their bounds, within the byte
-// bound. Items: a manifest entry is 3 (array, height, bytes), a nonce 3, an evidence entry 6; every
+// bound. Items: a manifest entry is 3 (array, height, bytes), a pending one 3, a nonce 3, an evidence entry 6; every
 // list at its bound at once must still read, or a full state would be written and never read back.
 const scanLimits = {
   depthMax: 6,
-  itemsMax: 16 + 3 * limits.cborCollectionLengthMax + 3 * limits.seenNoncesMax + 6 * evidenceReadMax,
+  itemsMax: 16 + 3 * pendingManifestsMax + 3 * limits.cborCollectionLengthMax + 3 * limits.seenNoncesMax + 6 * evidenceReadMax,
   collectionLengthMax: Math.max(limits.seenNoncesMax, evidenceReadMax),
   textBytesMax: limits.cborTextBytesMax,
 };
@@ -58,18 +61,25 @@ export function encodeStateSnapshot(s: StateSnapshot): Uint8Array {
   assert(s.evidence.length <= evidenceKeptMax, `the state at height ${s.height} holds ${s.evidence.length} evidence entries; a snapshot holds at most ${evidenceKeptMax}`);
   // Written directly (CborWriter): the nonces are most of it, and each expiry is past 32 bits.
   const w = new CborWriter(256 + s.app.length + 64 * s.nonces.length + s.manifests.reduce((n, m) => n + m.bytes.length + 16, 0));
-  w.array(8).int(formatVersion).int(s.height).bytes(s.lastHash).int(s.lastTimeMs);
+  // The pending manifests are a ninth element only while there are some: a fleet with none (nearly
+  // always) keeps the bytes, and so the appHash, it had before they existed (README, upgrade notes).
+  const pendingManifests = s.pendingManifests ?? [];
+  const pending = pendingManifests.length > 0;
+  assert(pendingManifests.length <= pendingManifestsMax, `the state at height ${s.height} holds ${pendingManifests.length} pending manifests; at most ${pendingManifestsMax}`);
+  w.array(pending ? 9 : 8).int(formatVersion).int(s.height).bytes(s.lastHash).int(s.lastTimeMs);
   w.array(s.manifests.length);
   for (const m of s.manifests) w.array(2).int(m.fromHeight).bytes(m.bytes);
   w.array(s.nonces.length);
   for (const [k, v] of s.nonces) w.array(2).text(k).int(v);
   w.raw(encodeCbor(s.evidence.map((e) => [e.culprit, e.height, e.round, e.vote, e.committedAt])));
   w.bytes(s.app);
+  if (pending) w.raw(encodeCbor(pendingManifests.map((p) => [p.hash, p.command])));
   return w.finish();
 }
 
 function parse(v: unknown): StateSnapshot {
-  const a = array(v, 'snapshot', 8, 8);
+  const a = array(v, 'snapshot', 9);
+  if (a.length < 8) fail(`snapshot must have 8 or 9 elements, has ${a.length}`);
   if (a[0] !== formatVersion) fail(`snapshot format ${String(a[0])} is not ${formatVersion}`);
   return {
     height: uint(a[1], 'snapshot.height'),
@@ -89,6 +99,14 @@ function parse(v: unknown): StateSnapshot {
       return { culprit: id(e[0], `${at}.culprit`), height: uint(e[1], `${at}.height`), round: uint(e[2], `${at}.round`), vote: text(e[3], `${at}.vote`, 16), committedAt: uint(e[4], `${at}.committedAt`) };
     }),
     app: bytes(a[7], 'snapshot.app', undefined, snapshotBytesMax),
+    ...(a[8] === undefined
+      ? {}
+      : {
+          pendingManifests: array(a[8], 'snapshot.pendingManifests', pendingManifestsMax).map((x, i) => {
+            const e = array(x, `snapshot.pendingManifests[${i}]`, 2, 2);
+            return { hash: bytes(e[0], `snapshot.pendingManifests[${i}].hash`, 32), command: text(e[1], `snapshot.pendingManifests[${i}].command`, 2 * limits.idBytesMax + 2 * limits.nonceBytes + 1) };
+          }),
+        }),
   };
 }
 

@@ -19,7 +19,17 @@ export type TimerKind = 'propose' | 'prevote' | 'precommit' | 'gossip' | 'next-h
 
 /** A transaction inside a block after the shell checked its envelope (signature, role, fleet). */
 export type CheckedTx =
-  | { readonly kind: 'command'; readonly bytes: Uint8Array; readonly operator: string; readonly nonceKey: string; readonly issuedAt: number; readonly expiresAt: number }
+  | {
+      readonly kind: 'command';
+      readonly bytes: Uint8Array;
+      readonly operator: string;
+      readonly nonceKey: string;
+      readonly issuedAt: number;
+      readonly expiresAt: number;
+      /** A fleet.update's: the hash of the manifest it carries (args.manifest, its only argument), which
+       *  the chain then expects as a manifest tx (ChainState.pendingManifests) if an admin sent it. */
+      readonly fleetUpdate?: Uint8Array;
+    }
   | { readonly kind: 'evidence'; readonly bytes: Uint8Array; readonly culprit: string; readonly height: number; readonly round: number; readonly vote: VoteKind; readonly key: string }
   | { readonly kind: 'manifest'; readonly bytes: Uint8Array; readonly manifest: Manifest; readonly key: string }
   /** An attestation or device telemetry; `sender`: the device its signature proves (mempool caps per device). */

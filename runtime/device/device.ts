@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { readKeyFile } from '../crypto/key-file.js';
-import { createSigner, createVerifier, nativeLoadError, type Signer } from '../crypto/sodium.js';
+import { createSigner, createVerifier, hash, nativeLoadError, type Signer } from '../crypto/sodium.js';
 import { limits } from '../lib/limits.js';
 import { memoVerifier, rememberingSigner, type MemoVerifier } from '../crypto/memo-verifier.js';
 import { fromHex, toHex } from '../lib/bytes.js';
@@ -651,8 +651,16 @@ export class Device {
       return;
     }
     switch (raw.value.kind) {
-      case 'command':
       case 'manifest':
+        // Only the manifest a committed fleet.update named counts (ChainState.pendingManifests): any
+        // other, authority-signed or not, is dropped here unchecked.
+        if (this.shell.core.chain.pendingManifest(hash(bytes)) === undefined) {
+          this.drops.envelope({ code: 'not-needed', message: 'a manifest no committed fleet.update names' }, { link: f.link, from: f.from, kind: 'manifest' });
+          return;
+        }
+        if (this.missions.intake(bytes, this.shell)) this.shell.receive(bytes);
+        return;
+      case 'command':
         if (this.missions.intake(bytes, this.shell)) this.shell.receive(bytes);
         return;
       case 'heartbeat': // the HeartbeatService hears every copy on each link itself

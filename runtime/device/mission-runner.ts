@@ -15,6 +15,7 @@ import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect,
 import type { Storage } from '../node/ports.js';
 import { keepOuts, type KeepOut } from '../mission/hazards.js';
 import { assignmentTask, reassignText } from '../mission/reassign.js';
+import { manifestDecision } from './manifest-decision.js';
 import { finishedProgress, plannedPassed, resumeStart } from '../mission/progress.js';
 import type { NodeShell } from '../node/shell.js';
 import type { AckStage } from '../wire/ack.js';
@@ -340,6 +341,9 @@ export class MissionRunner {
     }
     // So is a hazard committed or cleared by the devices' attestations: `murmurctl log` shows who.
     for (const e of hazardEvents) fresh.push({ height: e.height, index: after++, command: `hazard/${e.cell.join(',')}`, operator: 'swarm', type: e.type === 'hazard-committed' ? 'hazard.committed' : 'hazard.cleared', outcome: 'accepted', reason: hazardText(e), blockHash });
+    // A manifest the block committed, under the id of the fleet.update that named it (ChainState).
+    // None for one no fleet.update named (an older release's block, replayed): older devices logged none.
+    if (cb.txs.some((t) => t.kind === 'manifest')) for (const m of shell.core.chain.lastAppliedManifests) if (m.command !== '') fresh.push(manifestDecision(m, cb.block.height, after++, blockHash));
     this.decisions.push(...fresh);
     if (this.decisions.length > decisionsKept) this.decisions.splice(0, this.decisions.length - decisionsKept);
     if (this.replaying) return;

@@ -332,7 +332,11 @@ export class EdgeVerifier {
       case 'command': {
         const op = operatorOf(this.ctx.manifestAt(h), v.sender);
         if (!op || !hasRole(op, 'operator')) return rejected(`"${v.sender}" may not issue commands (needs role operator)`);
-        return { kind: 'command', bytes, operator: v.sender, nonceKey: nonceKeyOf(v.sender, v.parsed.nonce), issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
+        const tx = { kind: 'command' as const, bytes, operator: v.sender, nonceKey: nonceKeyOf(v.sender, v.parsed.nonce), issuedAt: v.parsed.issuedAt, expiresAt: v.parsed.expiresAt };
+        const args = v.parsed.args;
+        // As the mission machine takes a fleet.update (commands.ts): the signed manifest as its only argument.
+        const named = v.parsed.type === 'fleet.update' && args.manifest instanceof Uint8Array && Object.keys(args).length === 1 ? args.manifest : null;
+        return named === null ? tx : { ...tx, fleetUpdate: this.ctx.hash(named) };
       }
       case 'evidence': {
         // Each vote against the validator set of the height it names (a committed height's set is the

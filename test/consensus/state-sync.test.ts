@@ -17,7 +17,7 @@ import { defaultConsensusConfig, type CommittedBlock, type Effect, type Snapshot
 import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
-import { explain, scenario } from '../sim/helpers.js';
+import { explain, scenario, sendFleetUpdate } from '../sim/helpers.js';
 
 const noop = (from: number, to: number) => [{ kind: 'rate' as const, from, to, perSec: 10, command: 'noop' }];
 
@@ -143,7 +143,7 @@ describe('state sync', () => {
 
   it('a validator that slept through a validator-set change state-syncs under the newer signed set; a snapshot proven by the old set is refused', async () => {
     await initCrypto();
-    const w = new World(scenario({ name: 'set-change', durationMs: 12_000, workload: noop(200, 11_500) }), 27, { consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 } });
+    const w = new World(scenario({ name: 'set-change', durationMs: 12_000, workload: noop(200, 11_500), operatorRoles: ['operator', 'admin'] }), 27, { consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 } });
     w.start();
     w.queue.runUntil(500, 1e8);
     w.crash(node(w, 2), 'intact');
@@ -155,7 +155,7 @@ describe('state sync', () => {
     if (!before || !v03 || !f00) throw new Error('setup');
     // Epoch 2: f00 votes instead of v03 (still four validators, three of them up).
     const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
-    w.publish(next.bytes);
+    sendFleetUpdate(w, next.bytes);
     w.queue.runUntil(9_000, 1e8);
     w.restart(node(w, 2));
     w.queue.runUntil(12_000, 1e8);

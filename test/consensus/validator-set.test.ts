@@ -13,23 +13,23 @@ import { readFileSync } from 'node:fs';
 import { World } from '../../fleet-sim/sim/world.js';
 import { parseScenario } from '../../fleet-sim/scenario/parse.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
-import { scenario } from '../sim/helpers.js';
+import { scenario, sendFleetUpdate } from '../sim/helpers.js';
 import { limits } from '../../runtime/lib/limits.js';
 
-/** A seeded world (seed 21) whose authority, at 1.5 s, publishes a manifest with no operators. */
+/** A seeded world (seed 21) whose admin, at 1.5 s, sends a fleet.update to a manifest with no operators. */
 async function removingOperators(name: string, durationMs: number): Promise<World> {
   await initCrypto();
-  const w = new World(scenario({ name, durationMs }), 21);
+  const w = new World(scenario({ name, durationMs, operatorRoles: ['operator', 'admin'] }), 21);
   w.start();
   w.queue.runUntil(1_500, 1e8);
-  w.publish(unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
+  sendFleetUpdate(w, unwrap(signManifest({ ...w.manifest.body, epoch: 2, operators: [] }, w.authority)).bytes);
   return w;
 }
 
 describe('validator-set change through the manifest', () => {
   it('v03 becomes a follower two heights after the manifest commits; the fleet stays live and safe', async () => {
     await initCrypto();
-    const w = new World(scenario({ name: 'set-change', durationMs: 6_000 }), 21);
+    const w = new World(scenario({ name: 'set-change', durationMs: 6_000, operatorRoles: ['operator', 'admin'] }), 21);
     w.start();
     w.queue.runUntil(1_500, 1e8);
     const old = w.manifest.body;
@@ -38,7 +38,7 @@ describe('validator-set change through the manifest', () => {
     const next = unwrap(
       signManifest({ ...old, epoch: 2, validators: old.validators.filter((v) => v.id !== 'v03'), followers: [...old.followers, { id: 'v03', publicKey: v03.publicKey }] }, w.authority),
     );
-    w.publish(next.bytes);
+    sendFleetUpdate(w, next.bytes);
     w.queue.runUntil(3_000, 1e8);
     // Once the new set is in force v03's vote is not needed: crash it; three of three carry on.
     const v3 = w.nodes[3];

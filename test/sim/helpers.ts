@@ -4,7 +4,7 @@
 import { expect } from 'vitest';
 import type { Fault, Scenario } from '../../fleet-sim/scenario/scenario.js';
 import { runScenario, type Report } from '../../fleet-sim/sim/run.js';
-import type { WorldOptions } from '../../fleet-sim/sim/world.js';
+import type { World, WorldOptions } from '../../fleet-sim/sim/world.js';
 
 export function scenario(over: Partial<Scenario> & { faults?: Fault[] }): Scenario {
   return {
@@ -21,6 +21,14 @@ export function scenario(over: Partial<Scenario> & { faults?: Fault[] }): Scenar
     livenessBudgetMs: 20_000,
     ...over,
   };
+}
+
+/** The operator (give the scenario operatorRoles with admin) sends `manifest` in a fleet.update: the
+ *  world's devices submit it once that commits, as a device's mission runner does. A manifest is
+ *  committed only so (runtime/consensus/chain-state.ts pendingManifests). */
+export function sendFleetUpdate(w: World, manifest: Uint8Array): string {
+  w.ensureFlight(); // the mission machine that hands the manifest on
+  return w.submit('fleet.update', { manifest });
 }
 
 export function explain(r: Report): string {
