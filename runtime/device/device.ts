@@ -18,7 +18,7 @@ import { blockTxBytesMax } from '../consensus/consensus-state.js';
 import { isLight } from '../consensus/light-follower.js';
 import { clockAheadOfNode, clockSetter } from '../consensus/core.js';
 import { describeStall, stallAfterMs, stallView, type StallView } from '../consensus/stall.js';
-import { NodeShell } from '../node/shell.js';
+import { GenesisMismatchError, NodeShell } from '../node/shell.js';
 import { createLinks, type RadioConfig } from '../links/create-links.js';
 import { IdentityGuard, describeConflict, type IdentityConflict } from './identity-guard.js';
 import type { LinkCountersDetail, ReceivedFrame } from '../links/link.js';
@@ -583,7 +583,7 @@ export class Device {
       if (e instanceof StorageError) throw e; // a write that failed, not a directory that is wrong
       // A directory an older release kept has no genesis.manifest: its chain was replayed under the
       // manifest device.yaml names, which is not the one the chain started from.
-      const fix = this.p.genesisKept ? '' : `; this data directory keeps no ${genesisFile} (an older release's): start the device once with the manifest the fleet started from (its first fleet.manifest), which records it, or move the data directory aside to join the fleet by state sync`;
+      const fix = this.p.genesisKept || !(e instanceof GenesisMismatchError) ? '' : `; this data directory keeps no ${genesisFile} (an older release's): start the device once with the manifest the fleet started from (its first fleet.manifest), which records it, or move the data directory aside to join the fleet by state sync`;
       throw new DataDirectoryError(`${(e as Error).message}${fix}`);
     } finally {
       this.missions.replaying = false;

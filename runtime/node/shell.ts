@@ -107,6 +107,10 @@ const unvouchedMax = 16;
  *  precommits in them and voted (test/sim/signer-state-lost.test.ts). */
 const joinCheckHeightsMax = limits.recentBlocksMax;
 
+/** The WAL holds a block that names another manifest than the one in force at its height when replayed
+ *  from the genesis given (replay): the chain did not start from that genesis. */
+export class GenesisMismatchError extends Error {}
+
 const selfDeliveriesMax = 1_024; // inputs one external input may cause (own votes fed back); overflow: assertion
 
 export class NodeShell {
@@ -240,7 +244,7 @@ export class NodeShell {
         // other than the chain's), whose blocks it would decide differently, for good.
         const inForce = this.core.chain.manifestAt(block.block.height);
         if (!bytesEqual(block.block.manifestHash, inForce.hash)) {
-          throw new Error(`${walFile}: block ${block.block.height} names fleet manifest ${toHex(block.block.manifestHash).slice(0, 16)}…, but replayed from this node's genesis (epoch ${this.core.chain.committedManifests()[0]?.body.epoch ?? '?'}) the manifest in force there is epoch ${inForce.body.epoch} (${toHex(inForce.hash).slice(0, 16)}…): this chain did not start from that genesis; refusing to replay it`);
+          throw new GenesisMismatchError(`${walFile}: block ${block.block.height} names fleet manifest ${toHex(block.block.manifestHash).slice(0, 16)}…, but replayed from this node's genesis (epoch ${this.core.chain.committedManifests()[0]?.body.epoch ?? '?'}) the manifest in force there is epoch ${inForce.body.epoch} (${toHex(inForce.hash).slice(0, 16)}…): this chain did not start from that genesis; refusing to replay it`);
         }
         const txs = this.edge.checkTxs(block).filter((t) => t.kind !== 'rejected');
         const committed: CommittedBlock = { block: block.block, bytes: block.bytes, hash: block.hash, certificate: r.certificate, txs, proof: r.proof };
