@@ -10,7 +10,7 @@
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
-import { bulkEnvelope, ClassQueue, defaultQueueSizes, type QueueBound } from '../../runtime/links/class-queue.js';
+import { bulkEnvelope, ClassQueue, defaultQueueSizes, radioLaneShares, type QueueBound } from '../../runtime/links/class-queue.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import { defaultRelayJitterMs, defaultRelaySuppress, radioQueueBytes } from '../../runtime/links/serial-link.js';
@@ -89,7 +89,7 @@ class Port {
     this.queue = new ClassQueue<Packet>({ consensus: atLeast(defaultQueueSizes.consensus), heartbeat: atLeast(defaultQueueSizes.heartbeat), telemetry: atLeast(defaultQueueSizes.telemetry) }, (_cls, bound) => onFull(bound), {
       max: { consensus: bytes, heartbeat: bytes, telemetry: bytes },
       of: (p) => p.wire,
-    });
+    }, radioLaneShares());
     this.relaysTrackedMax = atLeast(defaultQueueSizes.consensus) + atLeast(defaultQueueSizes.heartbeat) + atLeast(defaultQueueSizes.telemetry) + limits.radioPendingRelaysMax;
     this.budget = new AirtimeBudget({ baud: model.baud, burstBytes: model.mtuBytes * 2 }, nowMs);
   }
@@ -352,7 +352,8 @@ export class RadioNet {
     }
     const enqueue = (): void => {
       entry.queued = true;
-      if (port.queue.push(p.cls, entry.packet)) this.pump(j, port);
+      // In the lane of its class (bulk stays bulk), behind this port's own packets there.
+      if (port.queue.push(p.cls, entry.packet, p.cls === 'consensus' && bulkEnvelope(p.envelope), 'relay')) this.pump(j, port);
       else port.relaysQueued.delete(key);
     };
     if (this.relayJitterMs <= 0 || port.pendingRelays >= limits.radioPendingRelaysMax) return enqueue();

@@ -296,8 +296,9 @@ export class Device {
       node: c.id,
       peers,
       mqtt: { url: c.mqtt.url, session: this.session, startWaitMs: 1_500, log: linkLog, birth: () => this.identity.birth(), ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: c.mqtt.clientId } : {}), ...(c.mqtt.caFile !== undefined ? { tls: { ca: readFileSync(c.mqtt.caFile) } } : {}) },
-      // heartbeatMs and heartbeatShare are for the heartbeat plan, not the serial link.
-      radios: c.radios.map(({ heartbeatMs: _ms, heartbeatShare: _share, ...r }) => ({ ...(Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig), log: linkLog })),
+      // heartbeatMs is for the heartbeat plan, not the serial link; heartbeatShare is for both (the
+      // radio's queue guarantees its heartbeat lane that share of the airtime).
+      radios: c.radios.map(({ heartbeatMs: _ms, ...r }) => ({ ...(Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RadioConfig), log: linkLog })),
       ...(c.routing ? { policy: Object.fromEntries(Object.entries(c.routing).filter(([, v]) => v !== undefined)) } : {}),
     });
     if (!links.ok) throw new Error(links.error);

@@ -87,6 +87,7 @@ export const limits = {
   radioHopLimitMax: 7, // flood relay hops (Meshtastic's maximum)
   radioRelayJitterMsMax: 10_000, // a relay's random wait before it is queued (serial-link.ts)
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
+  radioBulkRelaysMax: 256, // relayed envelopes remembered as bulk (block sync, state sync) for their later fragments; oldest forgotten
   radioCutRelaysMax: 256, // relayed envelopes cut short by a full queue whose later fragments are not relayed; oldest forgotten
   radioMediumBacklogMs: 2_000, // fleet-sim's air: a packet that would wait longer for its transmitter is dropped and counted
   routerDedupEntriesMax: 8_192, // envelope hashes remembered by the router; oldest evicted

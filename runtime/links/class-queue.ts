@@ -1,5 +1,7 @@
 // The outbound queue of a link: one bounded queue per traffic class, drained highest class first so
-// consensus is never stuck behind telemetry. Overflow (limits.ts): consensus refuses the new item;
+// consensus is never stuck behind telemetry; on a radio (LaneShares below), each lower lane is still
+// guaranteed its share of what is sent, so a radio that live consensus fills keeps sending heartbeats
+// and block-sync answers. In each lane a radio's relays of others' frames wait behind its own. Overflow (limits.ts): consensus refuses the new item;
 // heartbeats and telemetry drop the oldest, since only the newest heartbeat, and the newest position
 // report, says anything (a queue that kept the oldest sent positions minutes stale and refused the
 // current one).
@@ -11,9 +13,10 @@
 // height's rounds timed out (fleet-sim's default scenario, when the broker goes down). On the wire a
 // bulk envelope is still consensus; only the order in which this device sends differs.
 
+import { assert } from '../lib/assert.js';
 import { BoundedQueue } from '../lib/bounded-queue.js';
 import { limits } from '../lib/limits.js';
-import { peekEnvelope } from '../wire/envelope.js';
+import { peekEnvelope, peekEnvelopeCode } from '../wire/envelope.js';
 import { kinds } from '../wire/kinds.js';
 import type { TrafficClass } from './link.js';
 
@@ -60,14 +63,115 @@ export function bulkEnvelope(envelope: Uint8Array): boolean {
   return code !== undefined && bulkCodes.has(code);
 }
 
+/** The same from an envelope's first fragment (a radio relaying it sees one fragment at a time). */
+export function bulkEnvelopeStart(firstFragment: Uint8Array): boolean {
+  const code = peekEnvelopeCode(firstFragment);
+  return code !== null && bulkCodes.has(code);
+}
+
+/** The radio's lane shares (SerialLink and fleet-sim's radio): heartbeats their configured share of the
+ *  airtime (radios[].heartbeatShare, default 0.1; the heartbeat plan keeps the fleet's heartbeats and
+ *  their relays within it); block-sync answers and state sync a quarter, enough for a validator that fell
+ *  behind to catch up while the others keep committing; telemetry a twentieth. */
+export function radioLaneShares(heartbeatShare = 0.1): LaneShares {
+  return { heartbeat: heartbeatShare, bulk: 0.25, telemetry: 0.05 };
+}
+
 type Lane = TrafficClass | 'bulk';
-/** The order lanes are drained in. */
+/** The order lanes are drained in when none is owed airtime (LaneShares). */
 const lanes: readonly Lane[] = ['consensus', 'heartbeat', 'bulk', 'telemetry'];
 
+/** Where a queued item comes from: this device, or a neighbour whose frame a radio relays. */
+export type Origin = 'own' | 'relay';
+
+/**
+ * The share of what is sent that each lane but live consensus is guaranteed while it has something
+ * queued (fractions, summing below 1; live consensus has the rest, and all of it when the others are
+ * empty). Without shares the lanes drain in strict order: on a radio that live consensus fills, that
+ * sent no block-sync answer and no heartbeat for as long as it stayed full, so a validator that fell
+ * behind never caught up and neighbours the radio heard were declared dead.
+ */
+export interface LaneShares {
+  readonly heartbeat: number;
+  readonly bulk: number;
+  readonly telemetry: number;
+}
+
+/** One lane: this device's own items first, relays of others' behind them, one bound for both. */
+class LaneQueue<T> {
+  private readonly own: BoundedQueue<T>;
+  private readonly relay: BoundedQueue<T>;
+
+  constructor(
+    readonly capacity: number,
+    readonly policy: 'reject' | 'drop-oldest',
+  ) {
+    this.own = new BoundedQueue<T>(capacity, 'reject');
+    this.relay = new BoundedQueue<T>(capacity, 'reject');
+  }
+
+  get length(): number {
+    return this.own.length + this.relay.length;
+  }
+
+  isFull(): boolean {
+    return this.length >= this.capacity;
+  }
+
+  /** False when refused ('reject' and full); 'drop-oldest' drops the oldest relay first, then the
+   *  oldest own item. */
+  push(item: T, from: Origin): boolean {
+    if (this.isFull()) {
+      if (this.policy === 'reject') return false;
+      this.shift(this.relay.length > 0 ? 'relay' : 'own');
+    }
+    return (from === 'own' ? this.own : this.relay).push(item);
+  }
+
+  /** The item that would go first (own before relays), or with `from`, the oldest of that kind. */
+  peek(from?: Origin): T | undefined {
+    if (from) return (from === 'own' ? this.own : this.relay).peek();
+    return this.own.peek() ?? this.relay.peek();
+  }
+
+  shift(from?: Origin): T | undefined {
+    if (from) return (from === 'own' ? this.own : this.relay).shift();
+    return this.own.shift() ?? this.relay.shift();
+  }
+
+  /** Removes the items that match; returns them. */
+  removeWhere(match: (item: T) => boolean): T[] {
+    const gone: T[] = [];
+    for (const q of [this.own, this.relay]) {
+      const keep = [...q].filter((x) => !match(x));
+      if (keep.length === q.length) continue;
+      for (const x of q) if (match(x)) gone.push(x);
+      q.clear();
+      for (const x of keep) q.push(x);
+    }
+    return gone;
+  }
+
+  clear(): void {
+    this.own.clear();
+    this.relay.clear();
+  }
+
+  /** In the order they would be sent. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    yield* this.own;
+    yield* this.relay;
+  }
+}
+
 export class ClassQueue<T> {
-  private readonly queues: Record<Lane, BoundedQueue<T>>;
+  private readonly queues: Record<Lane, LaneQueue<T>>;
   /** Bytes held per lane (with a byte bound). */
   private readonly held: Record<Lane, number> = { consensus: 0, heartbeat: 0, bulk: 0, telemetry: 0 };
+  /** Bytes (items, without a byte bound) each lane is owed under its share: it earns its share of
+   *  every send while it has something queued, pays for what it sends, and is served before live
+   *  consensus once it is owed its head item. Reset when the lane empties (no saving up). */
+  private readonly owed: Record<Lane, number> = { consensus: 0, heartbeat: 0, bulk: 0, telemetry: 0 };
 
   constructor(
     sizes: ClassQueueSizes = defaultQueueSizes,
@@ -75,19 +179,26 @@ export class ClassQueue<T> {
     private readonly onDrop: (cls: TrafficClass, bound: QueueBound) => void = () => {},
     /** Without it only the counts bound the lanes. */
     private readonly byteBound?: QueueBytes<T>,
+    /** Without them the lanes drain in strict order (MQTT and in-memory links, which are not
+     *  airtime-bound). */
+    private readonly shares?: LaneShares,
   ) {
+    if (shares) {
+      const sum = shares.heartbeat + shares.bulk + shares.telemetry;
+      assert(shares.heartbeat >= 0 && shares.bulk >= 0 && shares.telemetry >= 0 && sum < 1, `lane shares must be non-negative and sum below 1, are ${JSON.stringify(shares)}`);
+    }
     this.queues = {
-      consensus: new BoundedQueue<T>(sizes.consensus, 'reject'),
-      heartbeat: new BoundedQueue<T>(sizes.heartbeat, 'drop-oldest'),
-      bulk: new BoundedQueue<T>(sizes.consensus, 'reject'),
-      telemetry: new BoundedQueue<T>(sizes.telemetry, 'drop-oldest'),
+      consensus: new LaneQueue<T>(sizes.consensus, 'reject'),
+      heartbeat: new LaneQueue<T>(sizes.heartbeat, 'drop-oldest'),
+      bulk: new LaneQueue<T>(sizes.consensus, 'reject'),
+      telemetry: new LaneQueue<T>(sizes.telemetry, 'drop-oldest'),
     };
   }
 
   /** False when the item was refused; a heartbeat or telemetry is always accepted (an older one may be
-   *  dropped).
-   *  `bulk` puts a consensus item in the bulk lane (see above). */
-  push(cls: TrafficClass, item: T, bulk = false): boolean {
+   *  dropped, a relay before an own one).
+   *  `bulk` puts a consensus item in the bulk lane (see above); a relay goes behind the lane's own items. */
+  push(cls: TrafficClass, item: T, bulk = false, from: Origin = 'own'): boolean {
     const lane = laneOf(cls, bulk);
     const q = this.queues[lane];
     const b = this.byteBound;
@@ -100,13 +211,13 @@ export class ClassQueue<T> {
         return false;
       }
       while (this.held[lane] + size > max) {
-        this.held[lane] -= b.of(q.shift() as T);
+        this.held[lane] -= b.of(q.shift(q.peek('relay') !== undefined ? 'relay' : 'own') as T);
         this.onDrop(cls, 'bytes');
       }
     }
     const full = q.isFull();
-    const oldest = full && b && q.policy === 'drop-oldest' ? q.peek() : undefined;
-    const accepted = q.push(item);
+    const oldest = full && b && q.policy === 'drop-oldest' ? q.peek(q.peek('relay') !== undefined ? 'relay' : 'own') : undefined;
+    const accepted = q.push(item, from);
     if (full) this.onDrop(cls, 'count');
     if (b && accepted) this.held[lane] += size - (oldest === undefined ? 0 : b.of(oldest));
     return accepted;
@@ -119,23 +230,49 @@ export class ClassQueue<T> {
     return n;
   }
 
-  /** The oldest item of the first lane that has one. */
+  /** The item peek() names, taken out. */
   shift(): Queued<T> | undefined {
-    for (const lane of lanes) {
-      const item = this.queues[lane].shift();
-      if (item === undefined) continue;
-      if (this.byteBound) this.held[lane] -= this.byteBound.of(item);
-      return queued(lane, item);
-    }
-    return undefined;
+    const lane = this.next();
+    if (lane === undefined) return undefined;
+    const item = this.queues[lane].shift() as T;
+    const size = this.sizeOf(item);
+    if (this.byteBound) this.held[lane] -= size;
+    if (this.shares) this.settle(lane, size);
+    return queued(lane, item);
   }
 
+  /** The next item to send: the head of the first lane owed its airtime, else of the first lane that
+   *  has one (own items before relays in each). */
   peek(): Queued<T> | undefined {
-    for (const lane of lanes) {
-      const item = this.queues[lane].peek();
-      if (item !== undefined) return queued(lane, item);
+    const lane = this.next();
+    return lane === undefined ? undefined : queued(lane, this.queues[lane].peek() as T);
+  }
+
+  private next(): Lane | undefined {
+    if (this.shares) {
+      for (const lane of lanes) {
+        const head = this.queues[lane].peek();
+        if (head !== undefined && lane !== 'consensus' && this.owed[lane] >= this.sizeOf(head)) return lane;
+      }
     }
-    return undefined;
+    return lanes.find((lane) => this.queues[lane].length > 0);
+  }
+
+  /** `lane` sent `size`: it and every other lane with items queued earn their share of it, and `lane`
+   *  pays for it (what it is still owed after that is kept while it has items again by the next send:
+   *  a heartbeat lane that holds one beat at a time still gets its whole share). */
+  private settle(lane: Lane, size: number): void {
+    const shares = this.shares as LaneShares;
+    for (const l of lanes) {
+      if (l === 'consensus') continue;
+      if (l === lane) this.owed[l] = Math.max(0, this.owed[l] + shares[l] * size - size);
+      else if (this.queues[l].length === 0) this.owed[l] = 0;
+      else this.owed[l] += shares[l] * size;
+    }
+  }
+
+  private sizeOf(item: T): number {
+    return this.byteBound ? this.byteBound.of(item) : 1;
   }
 
   /** Free places in the lane of `cls` (a fragmented envelope is queued only if all of it fits). */
@@ -154,26 +291,22 @@ export class ClassQueue<T> {
   removeWhere(cls: TrafficClass, match: (item: T) => boolean): number {
     let removed = 0;
     for (const lane of cls === 'consensus' ? (['consensus', 'bulk'] as const) : [cls]) {
-      const q = this.queues[lane];
-      const keep = [...q].filter((x) => !match(x));
-      const gone = q.length - keep.length;
-      if (gone === 0) continue;
-      removed += gone;
-      q.clear();
-      for (const x of keep) q.push(x);
+      const gone = this.queues[lane].removeWhere(match);
+      removed += gone.length;
       const b = this.byteBound;
-      if (b) this.held[lane] = keep.reduce((n, x) => n + b.of(x), 0);
+      if (b) for (const x of gone) this.held[lane] -= b.of(x);
+      if (this.queues[lane].length === 0) this.owed[lane] = 0;
     }
     return removed;
   }
 
-  /** The oldest queued item of `cls`'s lane (consensus's bulk lane with `bulk`) that matches. */
+  /** The first queued item of `cls`'s lane (consensus's bulk lane with `bulk`), in sending order, that matches. */
   firstWhere(cls: TrafficClass, match: (item: T) => boolean, bulk = false): T | undefined {
     for (const x of this.queues[laneOf(cls, bulk)]) if (match(x)) return x;
     return undefined;
   }
 
-  /** The oldest queued item of `cls` (of consensus's bulk lane with `bulk`). */
+  /** The item of `cls`'s lane (consensus's bulk lane with `bulk`) that would go first. */
   peekClass(cls: TrafficClass, bulk = false): T | undefined {
     return this.queues[laneOf(cls, bulk)].peek();
   }
@@ -188,6 +321,7 @@ export class ClassQueue<T> {
     for (const lane of lanes) {
       this.queues[lane].clear();
       this.held[lane] = 0;
+      this.owed[lane] = 0;
     }
   }
 }

@@ -15,7 +15,7 @@ import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
 import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs } from './airtime.js';
-import { bulkEnvelope, ClassQueue, defaultQueueSizes, type ClassQueueSizes } from './class-queue.js';
+import { bulkEnvelope, bulkEnvelopeStart, ClassQueue, defaultQueueSizes, radioLaneShares, type ClassQueueSizes } from './class-queue.js';
 import { WaitingEnvelopes } from './waiting-envelopes.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
@@ -94,6 +94,9 @@ export interface SerialLinkOptions {
    *  limits.radioConsensusStaleMs): consensus re-sends what still matters, and a saturated radio
    *  must not spend its airtime on votes for rounds long over. */
   readonly consensusStaleMs?: number;
+  /** The share of this radio's airtime its heartbeat lane is guaranteed (radios[].heartbeatShare,
+   *  default 0.1; class-queue.ts radioLaneShares). */
+  readonly heartbeatShare?: number;
 }
 
 interface Packet {
@@ -171,6 +174,9 @@ export class SerialLink implements Link {
   /** Relayed envelopes (origin:msgId) cut short by a full queue: their later fragments are not relayed. */
   private readonly cutRelays = new Set<string>();
   private readonly relaysQueued = new Map<string, { readonly packet: Packet; readonly cls: TrafficClass; heard: number; queued: boolean }>();
+  /** Relayed envelopes (origin:msgId) whose first fragment was a block-sync answer or state sync: their
+   *  fragments go in the bulk lane. The oldest forgotten first. */
+  private readonly bulkRelays = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -207,6 +213,7 @@ export class SerialLink implements Link {
       { consensus: atLeast(sizes.consensus), heartbeat: atLeast(sizes.heartbeat), telemetry: atLeast(sizes.telemetry) },
       (cls, bound) => this.stats.queueFull(cls, 1, bound),
       { max: { consensus: atLeastBytes(b.consensus), heartbeat: atLeastBytes(b.heartbeat), telemetry: atLeastBytes(b.telemetry) }, of: (p) => p.wire.length },
+      radioLaneShares(opts.heartbeatShare),
     );
     this.relaysTrackedMax = atLeast(sizes.consensus) + atLeast(sizes.heartbeat) + atLeast(sizes.telemetry) + limits.radioPendingRelaysMax;
     if (opts.throttle !== false) {
@@ -255,6 +262,7 @@ export class SerialLink implements Link {
     this.queue.clear();
     this.waiting.clear();
     this.relaysQueued.clear();
+    this.bulkRelays.clear();
     await Promise.all(this.ports.map((p) => new Promise<void>((r) => (p?.isOpen ? p.close(() => r()) : r()))));
     this.ports.length = 0;
     this.rx.length = 0;
@@ -519,7 +527,9 @@ export class SerialLink implements Link {
     const fromSelf = f.origin === this.selfTag;
     const forMe = f.dest === undefined || f.dest === this.selfTag;
     if (f.hopsLeft > 1 && f.dest !== this.selfTag && !fromSelf && this.running) {
-      // Flood relay: one copy per fragment, one hop fewer; the budget and class order still apply.
+      // Flood relay: one copy per fragment, one hop fewer, in the lane of its class behind this
+      // device's own packets there; the budget and the lane shares still apply.
+      const bulk = this.relayIsBulk(f);
       const relayed: Packet = { wire: this.packetOf({ ...f, hopsLeft: f.hopsLeft - 1 }), completes: 0, relay: true, key: `${f.origin}:${f.msgId}`, frag, queuedMs: this.now() };
       const entry = { packet: relayed, cls: f.cls, heard: 1, queued: false };
       if (this.relaySuppress > 0) {
@@ -539,16 +549,28 @@ export class SerialLink implements Link {
           this.pendingRelays--;
           if (this.relaySuppress > 0 && this.relaysQueued.get(frag) !== entry) return; // cancelled
           entry.queued = true;
-          if (this.running && this.queueRelay(f.cls, relayed)) this.pump();
+          if (this.running && this.queueRelay(f.cls, relayed, bulk)) this.pump();
           else this.relaysQueued.delete(frag);
         }, (this.opts.random ?? Math.random)() * jitter).unref();
       } else {
         entry.queued = true;
-        if (this.queueRelay(f.cls, relayed)) this.pump();
+        if (this.queueRelay(f.cls, relayed, bulk)) this.pump();
         else this.relaysQueued.delete(frag);
       }
     }
     if (forMe) this.assemble(f);
+  }
+
+  /** Whether a relayed fragment belongs in consensus's bulk lane: known from the envelope's first
+   *  fragment (a later fragment heard before it goes in the live lane). */
+  private relayIsBulk(f: RadioFrame): boolean {
+    if (f.cls !== 'consensus') return false;
+    const key = `${f.origin}:${f.msgId}`;
+    if (f.index === 0 && bulkEnvelopeStart(f.fragment)) {
+      if (this.bulkRelays.size >= limits.radioBulkRelaysMax) this.bulkRelays.delete(this.bulkRelays.keys().next().value as string);
+      this.bulkRelays.add(key);
+    }
+    return this.bulkRelays.has(key);
   }
 
   /**
@@ -589,14 +611,14 @@ export class SerialLink implements Link {
    * queued out with it (the receivers could not assemble it), and either way the envelope's fragments
    * still to come are not relayed.
    */
-  private queueRelay(cls: TrafficClass, packet: Packet): boolean {
+  private queueRelay(cls: TrafficClass, packet: Packet, bulk: boolean): boolean {
     if (!this.cutRelays.has(packet.key)) this.evictForRoom(cls, 1, packet.wire.length);
     // Cut before, or the room was made by evicting this envelope's own earlier fragments: no use alone.
     if (this.cutRelays.has(packet.key)) {
       this.stats.queueFull(cls);
       return false;
     }
-    if (this.queue.push(cls, packet)) return true;
+    if (this.queue.push(cls, packet, bulk, 'relay')) return true;
     this.dropEnvelope(cls, packet.key);
     this.cutRelay(packet.key);
     return false;

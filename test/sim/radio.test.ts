@@ -119,6 +119,24 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     queue.runUntil(60_000, 1e7);
   });
 
+  it('a radio that votes keep full still sends a heartbeat and a block-sync answer within their shares of the airtime', async () => {
+    await initCrypto();
+    const signer = createSigner(generateKeyPair());
+    const answer = sealEnvelope('sync-response', 'sim', 'v0', new Uint8Array(1_500).fill(7), signer); // 7 packets
+    const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
+    // Two 200-byte votes every 5 ms for 2 s: ten times what 57600 baud carries (a packet is 38.5 ms).
+    for (let k = 0; k < 400; k++) queue.at(k * 5, () => [0, 1].forEach((j) => radio.send(0, null, new Uint8Array(200).fill((k * 2 + j) & 0xff), 'consensus')));
+    queue.at(100, () => radio.send(0, null, new Uint8Array(120).fill(9), 'heartbeat'));
+    queue.at(100, () => radio.send(0, null, answer, 'consensus'));
+    queue.runUntil(2_000, 1e7);
+    const at = (bytes: Uint8Array): number => got.find((g) => g.bytes === bytes || (g.bytes.length === bytes.length && g.bytes[0] === bytes[0] && bytes[0] === 9))?.at ?? Infinity;
+    // Before: strict lane order sent neither while the votes kept coming. Heartbeat share 10 %: about
+    // ten packets' wait (0.4 s); bulk 25 %: its seven packets at one in four (1.1 s).
+    expect(at(new Uint8Array(120).fill(9))).toBeLessThan(600);
+    expect(at(answer)).toBeLessThan(1_500);
+    queue.runUntil(60_000, 1e7);
+  });
+
   it('consensus leaves before telemetry queued ahead of it', () => {
     const { queue, radio, got } = line(2, 10);
     const tele = (k: number): Uint8Array => Uint8Array.from({ length: 220 }, (_, i) => (i === 219 ? k : 1));
