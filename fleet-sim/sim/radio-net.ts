@@ -11,6 +11,7 @@ import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
 import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
 import { bulkEnvelope, ClassQueue, defaultQueueSizes, radioLaneShares, type QueueBound } from '../../runtime/links/class-queue.js';
+import { RelayAllowance } from '../../runtime/links/relay-allowance.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
 import { DedupCache } from '../../runtime/links/dedup-cache.js';
 import { defaultRelayJitterMs, defaultRelaySuppress, radioQueueBytes } from '../../runtime/links/serial-link.js';
@@ -76,6 +77,8 @@ class Port {
   pendingRelays = 0;
   /** Entries of relaysQueued kept at most (SerialLink's relaysTrackedMax). */
   readonly relaysTrackedMax: number;
+  /** Airtime each origin's relays may take (SerialLink's). */
+  readonly relayAllowance: RelayAllowance;
 
   constructor(
     model: RadioModel,
@@ -90,6 +93,7 @@ class Port {
       max: { consensus: bytes, heartbeat: bytes, telemetry: bytes },
       of: (p) => p.wire,
     }, radioLaneShares());
+    this.relayAllowance = new RelayAllowance(model.baud / 10);
     this.relaysTrackedMax = atLeast(defaultQueueSizes.consensus) + atLeast(defaultQueueSizes.heartbeat) + atLeast(defaultQueueSizes.telemetry) + limits.radioPendingRelaysMax;
     this.budget = new AirtimeBudget({ baud: model.baud, burstBytes: model.mtuBytes * 2 }, nowMs);
   }
@@ -107,6 +111,8 @@ export interface RadioCounters {
   relays: number;
   /** Relays cancelled before they went out: their packet was heard `relaySuppress` times. */
   relaysSuppressed: number;
+  /** Relays not made: the origin's relays had taken their share of this radio's airtime. */
+  relaysRefused: number;
   /** Packets heard (one per receiver) and whole envelopes reassembled at a receiver. */
   packetsHeard: number;
   envelopesReceived: number;
@@ -122,6 +128,7 @@ const emptyRadioCounters = (): RadioCounters => ({
   bytesSent: 0,
   relays: 0,
   relaysSuppressed: 0,
+  relaysRefused: 0,
   packetsHeard: 0,
   envelopesReceived: 0,
   duplicates: 0,
@@ -344,6 +351,11 @@ export class RadioNet {
    */
   private relay(j: number, port: Port, key: string, p: Packet): void {
     const queuedMs = this.host.now();
+    // Every origin here is a member (SerialLink also refuses others'); each has an airtime allowance.
+    if (!port.relayAllowance.take(p.origin, p.wire, queuedMs)) {
+      this.counters.relaysRefused++;
+      return;
+    }
     const entry = { packet: { ...p, hopsLeft: p.hopsLeft - 1, relay: true, queuedMs }, heard: 1, queued: false };
     if (this.relaySuppress > 0) {
       // Bounded as SerialLink's: the heartbeat queue drops its oldest item when full, relays included.

@@ -938,6 +938,10 @@ export class Device {
       if ('coalesced' in lc) this.metrics.linkDropped.set({ link: l, reason: 'coalesced' }, (lc as { coalesced: number }).coalesced);
       // Not lost either: a radio's relay cancelled because enough neighbours had sent the packet.
       if ('relaysSuppressed' in lc) this.metrics.linkDropped.set({ link: l, reason: 'relay-suppressed' }, (lc as { relaysSuppressed: number }).relaysSuppressed);
+      // A radio's relays of others' frames, and the frames it would not relay (origin no member of the
+      // fleet, or that origin's relays past their share of the airtime).
+      if ('relayed' in lc) this.metrics.linkRelayed.set({ link: l }, (lc as { relayed: number }).relayed);
+      if ('relaysRefused' in lc) this.metrics.linkDropped.set({ link: l, reason: 'relay-refused' }, (lc as { relaysRefused: number }).relaysRefused);
     }
   }
 

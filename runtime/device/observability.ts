@@ -129,6 +129,7 @@ export class DeviceMetrics {
   readonly peers = new Gauge({ name: 'murmur_peers', help: 'Peers by failure-detector status', labelNames: ['status'] as const, registers: [this.registry] });
   readonly linkFrames = new Gauge({ name: 'murmur_link_frames', help: 'Frames per link and direction (counter values of the link)', labelNames: ['link', 'direction'] as const, registers: [this.registry] });
   readonly linkBytes = new Gauge({ name: 'murmur_link_bytes', help: 'Bytes per link and direction', labelNames: ['link', 'direction'] as const, registers: [this.registry] });
+  readonly linkRelayed = new Gauge({ name: 'murmur_link_relayed', help: 'Packets a radio link sent for others (flood relay; counter value of the link)', labelNames: ['link'] as const, registers: [this.registry] });
   readonly linkDropped = new Gauge({ name: 'murmur_link_dropped', help: 'Frames dropped per link and reason', labelNames: ['link', 'reason'] as const, registers: [this.registry] });
   readonly walFsync = new Histogram({ name: 'murmur_wal_fsync_seconds', help: 'Duration of each fsync of the data directory files', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
   readonly signatureChecks = new Gauge({ name: 'murmur_signature_checks', help: 'Signature checks: verified for real, or answered from memory (the same signature, message and key seen before, own signatures included; counter values)', labelNames: ['outcome'] as const, registers: [this.registry] });

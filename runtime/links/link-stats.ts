@@ -18,6 +18,7 @@ export class LinkStats {
     droppedStale: 0,
     relayed: 0,
     relaysSuppressed: 0,
+    relaysRefused: 0,
     coalesced: 0,
   };
 
@@ -63,6 +64,11 @@ export class LinkStats {
 
   relayed(): void {
     this.c.relayed++;
+  }
+
+  /** A frame not relayed: its origin is no member of the fleet, or its relays took their share. */
+  relayRefused(): void {
+    this.c.relaysRefused++;
   }
 
   relaySuppressed(): void {

@@ -83,6 +83,10 @@ export interface LinkCountersDetail extends LinkCounters {
   relayed: number;
   /** Relays cancelled before they went out: enough copies of their packet were heard (radio). */
   relaysSuppressed: number;
+  /** Frames heard with hops left and not relayed (radio): from an origin that is no member of the
+   *  fleet, past the share of airtime one origin's relays may take, or the rest of an envelope whose
+   *  relay was cut short (by that share or by a full queue). */
+  relaysRefused: number;
   /** Sends of an envelope that still waited whole in the queue: not queued a second time. */
   coalesced: number;
   /** Times the link went down after being up (MQTT: connections lost), where the link counts them:

@@ -16,6 +16,7 @@ import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
 import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs } from './airtime.js';
 import { bulkEnvelope, bulkEnvelopeStart, ClassQueue, defaultQueueSizes, radioLaneShares, type ClassQueueSizes } from './class-queue.js';
+import { RelayAllowance } from './relay-allowance.js';
 import { WaitingEnvelopes } from './waiting-envelopes.js';
 import { CobsSplitter, cobsDecode, cobsEncode } from './cobs.js';
 import { DedupCache } from './dedup-cache.js';
@@ -177,6 +178,8 @@ export class SerialLink implements Link {
   /** Relayed envelopes (origin:msgId) whose first fragment was a block-sync answer or state sync: their
    *  fragments go in the bulk lane. The oldest forgotten first. */
   private readonly bulkRelays = new Set<string>();
+  /** Airtime each origin's relays may take (relay-allowance.ts). */
+  private readonly relayAllowance: RelayAllowance;
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -215,6 +218,7 @@ export class SerialLink implements Link {
       { max: { consensus: atLeastBytes(b.consensus), heartbeat: atLeastBytes(b.heartbeat), telemetry: atLeastBytes(b.telemetry) }, of: (p) => p.wire.length },
       radioLaneShares(opts.heartbeatShare),
     );
+    this.relayAllowance = new RelayAllowance(airBytesPerSec);
     this.relaysTrackedMax = atLeast(sizes.consensus) + atLeast(sizes.heartbeat) + atLeast(sizes.telemetry) + limits.radioPendingRelaysMax;
     if (opts.throttle !== false) {
       this.budget = new AirtimeBudget(
@@ -526,7 +530,7 @@ export class SerialLink implements Link {
     // it signs (NodeShell's onForeignSignature), and not relayed by this node.
     const fromSelf = f.origin === this.selfTag;
     const forMe = f.dest === undefined || f.dest === this.selfTag;
-    if (f.hopsLeft > 1 && f.dest !== this.selfTag && !fromSelf && this.running) {
+    if (f.hopsLeft > 1 && f.dest !== this.selfTag && !fromSelf && this.running && this.mayRelay(f, encoded.length + 1)) {
       // Flood relay: one copy per fragment, one hop fewer, in the lane of its class behind this
       // device's own packets there; the budget and the lane shares still apply.
       const bulk = this.relayIsBulk(f);
@@ -559,6 +563,25 @@ export class SerialLink implements Link {
       }
     }
     if (forMe) this.assemble(f);
+  }
+
+  /**
+   * Relays only frames of this fleet's members (the peers this link knows; all, when it was given none),
+   * and from each origin only as much as its relay allowance: any radio can send frames with the fleet's
+   * tag (it is public) and a valid CRC, and relayed by every device they took the air from consensus (one
+   * transmitter babbling at a SiK radio's rate cut a radio-only fleet's throughput by 74 %).
+   */
+  private mayRelay(f: RadioFrame, wireBytes: number): boolean {
+    const member = this.peerByTag.size === 0 || this.peerByTag.has(f.origin);
+    const key = `${f.origin}:${f.msgId}`;
+    if (member && !this.cutRelays.has(key) && this.relayAllowance.take(f.origin, wireBytes, this.now())) return true;
+    this.stats.relayRefused();
+    if (member && f.count > 1 && !this.cutRelays.has(key)) {
+      // Past the allowance mid-envelope: none of it is relayed (its fragments already queued go too).
+      this.dropEnvelope(f.cls, key);
+      this.cutRelay(key);
+    }
+    return false;
   }
 
   /** Whether a relayed fragment belongs in consensus's bulk lane: known from the envelope's first

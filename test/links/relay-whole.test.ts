@@ -28,8 +28,9 @@ afterAll(async () => {
 describe('a relay under a burst it cannot queue whole', () => {
   for (const cls of ['telemetry', 'consensus'] as const satisfies readonly TrafficClass[]) {
     it(`${cls}: every fragment b relays belongs to an envelope c assembles`, async () => {
-      // b sends at 57600 baud and queues at most 9 packets a class (envelopes of at most 3 fragments): three envelopes.
-      const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, fragmentsMax: 3, queueSizes: { consensus: 9, heartbeat: 9, telemetry: 9 }, relayJitterMs: 0 });
+      // b sends at 57600 baud and queues at most 9 packets a class (envelopes of at most 3 fragments): three
+      // envelopes. x is a member (only members' frames are relayed).
+      const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, fragmentsMax: 3, queueSizes: { consensus: 9, heartbeat: 9, telemetry: 9 }, relayJitterMs: 0, peers: ['x-telemetry', 'x-consensus'] });
       const c = serialLink('c', [p2.b]);
       await b.start();
       await c.start();

@@ -148,8 +148,9 @@ describe('three radios in a chain (a - b - c)', () => {
 
 describe.concurrent('a frame that claims more hops than the fleet allows', () => {
   it('is relayed as if it had the hop limit, so it goes no further than a frame of this fleet would', async ({ expect }) => {
-    // A radio that is not a Murmur node writes into b; b - c - d is a chain, every hop limit 2: b hears
-    // the frame first-hand, so one relay (b's) is left and d, two hops from b, must not hear it.
+    // A radio that is not a Murmur node (a's tag, since only members' frames are relayed) writes into b;
+    // b - c - d is a chain, every hop limit 2: b hears the frame first-hand, so one relay (b's) is left
+    // and d, two hops from b, must not hear it.
     const pairs = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
     const [p1, p2, p3] = pairs as [PtyPair, PtyPair, PtyPair];
     const o = { hopLimit: 2, relayJitterMs: 0 };
@@ -160,7 +161,7 @@ describe.concurrent('a frame that claims more hops than the fleet allows', () =>
     try {
       for (const l of all) await l.start();
       const [inB, inC, inD] = all.map((l) => new Inbox(l)) as [Inbox, Inbox, Inbox];
-      writeRaw(p1.a, radioWire(Buffer.from('two hundred and fifty-five hops'), { hopsLeft: 255 }));
+      writeRaw(p1.a, radioWire(Buffer.from('two hundred and fifty-five hops'), { hopsLeft: 255, origin: nodeTag('a') }));
       await inC.waitFor(1, 3_000);
       await sleep(300);
       expect(inB.frames.length).toBe(1);
