@@ -88,7 +88,7 @@ export const limits = {
   radioRelayJitterMsMax: 10_000, // a relay's random wait before it is queued (serial-link.ts)
   radioPendingRelaysMax: 64, // relays waiting out their random delay; beyond this they are queued at once
   radioBulkRelaysMax: 256, // relayed envelopes remembered as bulk (block sync, state sync) for their later fragments; oldest forgotten
-  radioRelayOriginShare: 0.5, // of a radio's airtime, the most its relays of one origin's frames take (per second)
+  radioRelayOriginShare: 1, // of a radio's airtime, the most its relays of one origin's frames take (per second); 0.5 cut lines' throughput (relay-allowance.ts)
   radioRelayOriginsMax: 256, // origins whose relayed airtime is counted at once; all forgotten beyond
   radioCutRelaysMax: 256, // relayed envelopes cut short by a full queue whose later fragments are not relayed; oldest forgotten
   radioMediumBacklogMs: 2_000, // fleet-sim's air: a packet that would wait longer for its transmitter is dropped and counted

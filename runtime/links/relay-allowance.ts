@@ -1,8 +1,10 @@
 // How much of a radio's airtime its relays of one origin's frames may take: limits.radioRelayOriginShare
-// of a second's airtime per origin, counted in whole seconds. One member's radio gone wild (or a
-// transmitter sending frames under a member's tag) then takes at most that share of each relaying
-// radio, not all of it; a member's ordinary traffic, at most its own radio's rate spread over several
-// relayers, stays under it.
+// of a second's airtime per origin, counted in whole seconds. At 1 (one radio's full rate) a member's
+// own radio can never exceed it, while frames under its tag from faster or several transmitters are
+// cut to that rate. Half the airtime was tried first: in fleet-sim's lossy-radio line, where the middle
+// devices carry the ends' proposals, it refused and cut whole proposals (seeds 1, 2, 3, 31: 40, 25, 26,
+// 27 heights against 44, 38, 31, 43 at 1). The stranger babbling at a radio's rate that the review found
+// is stopped by the member check (SerialLink.mayRelay), not by this bound.
 
 import { limits } from '../lib/limits.js';
 

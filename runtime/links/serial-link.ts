@@ -567,7 +567,7 @@ export class SerialLink implements Link {
 
   /**
    * Relays only frames of this fleet's members (the peers this link knows; all, when it was given none),
-   * and from each origin only as much as its relay allowance: any radio can send frames with the fleet's
+   * and from each origin only as much as its relay allowance (relay-allowance.ts): any radio can send frames with the fleet's
    * tag (it is public) and a valid CRC, and relayed by every device they took the air from consensus (one
    * transmitter babbling at a SiK radio's rate cut a radio-only fleet's throughput by 74 %).
    */

@@ -46,21 +46,21 @@ describe('a radio relays members only, each within its share of the airtime', ()
   });
 
   it("relays at most its share of a second's airtime for one member's frames, however fast they come", async () => {
-    // 57600 baud: 5,760 bytes a second, half of it for a's relays (limits.radioRelayOriginShare).
+    // 57600 baud: 5,760 bytes a second, limits.radioRelayOriginShare of it for a's relays.
     const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, relayJitterMs: 0, relaySuppress: 0 });
     const c = serialLink('c', [p2.b]);
     await b.start();
     await c.start();
     try {
       const prng = new Prng(4);
-      const frames = Array.from({ length: 40 }, (_, k) => radioWire(prng.bytes(200), { origin: nodeTag('a'), msgId: 5_000 + k, hopsLeft: 2 }));
-      writeRaw(p1.a, Buffer.concat(frames)); // 40 packets of 222 bytes in one go: 1.5 s of airtime
-      await waitUntil(() => b.counters().relayed + b.counters().relaysRefused === 40, 5_000, 'b decided on every frame');
+      const frames = Array.from({ length: 80 }, (_, k) => radioWire(prng.bytes(200), { origin: nodeTag('a'), msgId: 5_000 + k, hopsLeft: 2 }));
+      writeRaw(p1.a, Buffer.concat(frames)); // 80 packets of 222 bytes in one go: 3.1 s of airtime
+      await waitUntil(() => b.counters().relayed + b.counters().relaysRefused === 80, 5_000, 'b decided on every frame');
       // The burst may straddle a second boundary: at most two seconds' allowance.
       const perSecond = (bytesPerSecond({ baud: 57_600, burstBytes: 252 }) * limits.radioRelayOriginShare) / 222;
       expect(b.counters().relayed).toBeGreaterThanOrEqual(Math.floor(perSecond) - 1);
       expect(b.counters().relayed).toBeLessThanOrEqual(Math.ceil(2 * perSecond));
-      expect(b.counters().relaysRefused).toBe(40 - b.counters().relayed);
+      expect(b.counters().relaysRefused).toBe(80 - b.counters().relayed);
     } finally {
       await b.stop();
       await c.stop();
