@@ -271,7 +271,9 @@ export class RadioNet {
     port.queue.shift();
     if (next.item.relay) port.relaysQueued.delete(`${next.item.origin}:${next.item.msgId}:${next.item.index}`);
     if (next.bulk) port.onAirBulk = { origin: next.item.origin, msgId: next.item.msgId };
-    else port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
+    // Only live consensus moves its mark: a heartbeat between a proposal's fragments must not leave
+    // the rest of the proposal to be dropped as stale (SerialLink.onAirOther).
+    else if (next.cls === 'consensus') port.onAir = { origin: next.item.origin, msgId: next.item.msgId };
     if (next.item.index === next.item.count - 1) port.waiting.gone(`${next.item.origin}:${next.item.msgId}`);
     const airMs = next.item.wire * this.msPerByte;
     port.busyUntil = now + airMs;

@@ -153,10 +153,15 @@ export class SerialLink implements Link {
   private readonly fragmentsMax: number;
   private readonly hopLimit: number;
   private readonly staleMs: number;
-  /** The envelope whose fragment went out last: its remaining fragments are never dropped as stale. */
+  /** The live consensus envelope whose fragment went out last: its remaining fragments are never
+   *  dropped as stale. */
   private onAir = '';
   /** The same for consensus's bulk lane, whose envelopes the live height's messages may interrupt. */
   private onAirBulk = '';
+  /** The same for heartbeats and telemetry. Each lane keeps its own mark: with lane shares a heartbeat
+   *  goes out between a proposal's fragments, and a mark it overwrote left the rest of the proposal to
+   *  be dropped as stale (whole rounds lost on a busy radio). */
+  private onAirOther = '';
   /** Own envelopes waiting in the queue, so a re-broadcast of one is not queued twice. */
   private readonly waiting = new WaitingEnvelopes();
   readonly blockTxBytesHint: number;
@@ -259,6 +264,7 @@ export class SerialLink implements Link {
     this.waitingDrain = false;
     this.onAir = '';
     this.onAirBulk = '';
+    this.onAirOther = '';
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
     this.gone.clear();
@@ -450,7 +456,8 @@ export class SerialLink implements Link {
         this.queue.shift();
         if (next.item.relay) this.relaysQueued.delete(next.item.frag);
         if (next.bulk) this.onAirBulk = next.item.key;
-        else this.onAir = next.item.key;
+        else if (next.cls === 'consensus') this.onAir = next.item.key;
+        else this.onAirOther = next.item.key;
         if (next.item.completes > 0) this.waiting.gone(next.item.key);
         let full = false;
         for (const p of this.ports) if (p.isOpen && !p.write(next.item.wire)) full = true;
@@ -604,7 +611,7 @@ export class SerialLink implements Link {
    */
   private evictForRoom(cls: TrafficClass, count: number, wireBytes: number): void {
     while ((cls === 'heartbeat' || cls === 'telemetry') && (this.queue.room(cls) < count || this.queue.roomBytes(cls) < wireBytes)) {
-      const oldest = this.queue.firstWhere(cls, (p) => p.key !== this.onAir) ?? this.queue.peekClass(cls);
+      const oldest = this.queue.firstWhere(cls, (p) => p.key !== this.onAirOther) ?? this.queue.peekClass(cls);
       if (!oldest) break;
       const bound = this.queue.room(cls) < count ? 'count' : 'bytes';
       this.dropEnvelope(cls, oldest.key);

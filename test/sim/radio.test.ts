@@ -137,6 +137,18 @@ describe('RadioNet (the runtime radio link, simulated)', () => {
     queue.runUntil(60_000, 1e7);
   });
 
+  it('an envelope longer on the air than the stale limit still arrives whole while heartbeats go out between its fragments', () => {
+    const { queue, radio, got } = line(2, 10, { ...sik, hopLimit: 1 });
+    const proposal = new Uint8Array(60 * 230).fill(3); // 60 packets: 2.3 s of air, past the 2 s limit
+    radio.send(0, null, proposal, 'consensus');
+    for (let k = 0; k < 20; k++) queue.at(k * 200, () => radio.send(0, null, new Uint8Array(120).fill(k), 'heartbeat'));
+    queue.runUntil(10_000, 1e7);
+    // Before: each heartbeat moved the on-air mark off the proposal, whose rest was dropped as stale.
+    expect(radio.counters.dropped.stale).toBe(0);
+    expect(got.filter((g) => g.bytes.length === proposal.length).length).toBe(1);
+    expect(got.filter((g) => g.bytes.length === 120).length).toBeGreaterThan(10);
+  });
+
   it('consensus leaves before telemetry queued ahead of it', () => {
     const { queue, radio, got } = line(2, 10);
     const tele = (k: number): Uint8Array => Uint8Array.from({ length: 220 }, (_, i) => (i === 219 ? k : 1));
