@@ -7,20 +7,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { VoteSet } from '../../runtime/consensus/vote-set.js';
-import type { VerifiedVote, VoteKind } from '../../runtime/consensus/types.js';
+import { unsignedVote } from '../support/unsigned-vote.js';
 import { keptWorld } from './worlds/kept.js';
 import { runScenario } from '../../fleet-sim/sim/run.js';
 
-const vote = (from: string, value: string, kind: VoteKind = 'prevote', round = 1): VerifiedVote => ({
-  kind,
-  from,
-  height: 7,
-  round,
-  blockHash: null,
-  value,
-  signature: new Uint8Array(64),
-  envelope: new TextEncoder().encode(`${from}/${kind}/${round}/${value}`),
-});
+const vote = unsignedVote;
 
 describe('a vote set counts a liar\'s vote for a value a proposal names, beyond its two', () => {
   it('a third value is dropped unless pinned; pinned, it counts once, for that value and round only', () => {

@@ -9,17 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VoteSet, type Tally } from '../../runtime/consensus/vote-set.js';
 import type { VerifiedVote, VoteKind } from '../../runtime/consensus/types.js';
+import { unsignedVote } from '../support/unsigned-vote.js';
 
-const vote = (from: string, kind: VoteKind, round: number, value: string): VerifiedVote => ({
-  kind,
-  from,
-  height: 7,
-  round,
-  blockHash: null,
-  value,
-  signature: new Uint8Array(64),
-  envelope: new TextEncoder().encode(`${from}/${kind}/${round}/${value}`),
-});
 
 /** Everything a tally counts, as plain data. */
 function snapshot(t: Tally | undefined): unknown {
@@ -54,7 +45,7 @@ describe('VoteSet.wouldTake agrees with add', () => {
           const before = snapshot(set.tally(o.kind, o.round));
           const hadConflict = set.tally(o.kind, o.round)?.conflicting.has(o.from) === true;
           const would = set.wouldTake(o.kind, o.round, o.from, o.value);
-          const r = set.add(vote(o.from, o.kind, o.round, o.value));
+          const r = set.add(unsignedVote(o.from, o.value, o.kind, o.round));
           const changed = JSON.stringify(before) !== JSON.stringify(snapshot(set.tally(o.kind, o.round)));
           const firstConflict = r.status === 'conflict' && !hadConflict;
           if (would) taken++;

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { hash } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { proposerOf } from '../../runtime/consensus/proposer.js';
-import { EdgeVerifier } from '../../runtime/node/edge.js';
+import { EdgeVerifier, type EdgeContext } from '../../runtime/node/edge.js';
 import { encodeBlock, encodeProposalBody, proposalPositionOf } from '../../runtime/wire/block.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
@@ -23,10 +23,10 @@ let fx: FleetFixture;
 let edge: EdgeVerifier;
 let checks = 0;
 
-beforeAll(async () => {
-  fx = await makeFleet({ validators: 4 });
+/** An edge at `height`/`round` as node v0, counting its signature checks in `checks`. */
+function edgeAt(extra: Partial<EdgeContext> = {}): EdgeVerifier {
   const v = createVerifier();
-  edge = new EdgeVerifier({
+  return new EdgeVerifier({
     fleet: fx.fleet,
     verifier: { backend: v.backend, verify: (s, m, k) => (checks++, v.verify(s, m, k)) },
     hash,
@@ -36,7 +36,13 @@ beforeAll(async () => {
     self: 'v0',
     votes: () => true,
     authority: fx.authority.publicKey,
+    ...extra,
   });
+}
+
+beforeAll(async () => {
+  fx = await makeFleet({ validators: 4 });
+  edge = edgeAt();
 });
 
 const vote = (from: string, h: number, r: number, kind: 'prevote' | 'precommit' = 'precommit'): Uint8Array =>
@@ -107,20 +113,8 @@ describe('proposals and votes dropped on their position before the signature che
 describe("an equivocator's flood at one position", () => {
   it('costs two signature checks, not one per vote: the votes the vote set would not take are dropped unchecked', () => {
     const set = new VoteSet(() => 1);
-    const v = createVerifier();
-    let n = 0;
-    const e = new EdgeVerifier({
-      fleet: fx.fleet,
-      verifier: { backend: v.backend, verify: (sig, m, k) => (n++, v.verify(sig, m, k)) },
-      hash,
-      manifestAt: () => fx.manifest,
-      currentHeight: () => height,
-      currentRound: () => round,
-      self: 'v0',
-      votes: () => true,
-      authority: fx.authority.publicKey,
-      takesVote: (kind, h, r, from, value) => h === height && set.wouldTake(kind, r, from, value),
-    });
+    const e = edgeAt({ takesVote: (kind, h, r, from, value) => h === height && set.wouldTake(kind, r, from, value) });
+    checks = 0;
     const liar = notProposerAt(round);
     const verdicts: string[] = [];
     for (let i = 0; i < 100; i++) {
@@ -131,7 +125,7 @@ describe("an equivocator's flood at one position", () => {
     }
     expect(verdicts.slice(0, 2)).toEqual(['vote', 'vote']); // its first vote, and the second that proves the equivocation
     expect(new Set(verdicts.slice(2))).toEqual(new Set(['not-needed']));
-    expect(n).toBe(2);
+    expect(checks).toBe(2);
     // A value a proposal names (pinned) still counts beyond the two, as the vote set would take it.
     set.pin('precommit', round, toHex(new Uint8Array(32).fill(50)));
     const pinned = e.toInputOrDrop(sealEnvelope('precommit', fx.fleet, liar, encodeVoteBody({ height, round, blockHash: new Uint8Array(32).fill(50) }), fx.signer(liar)), 0);
