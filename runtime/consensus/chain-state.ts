@@ -261,8 +261,10 @@ export class ChainState {
         this.nonces.add(tx.nonceKey, tx.expiresAt);
         // The mission machine accepts a fleet.update from an admin of the set in force (commands.ts);
         // the manifest tx it names is then expected. The epoch is checked when that tx comes.
-        const op = tx.fleetUpdate === undefined ? undefined : operatorOf(this.manifestAt(c.block.height), tx.operator);
-        if (tx.fleetUpdate !== undefined && op !== undefined && hasRole(op, 'admin')) this.expectManifest({ hash: tx.fleetUpdate, command: tx.nonceKey });
+        if (tx.fleetUpdate !== undefined) {
+          const op = operatorOf(this.manifestAt(c.block.height), tx.operator);
+          if (op !== undefined && hasRole(op, 'admin')) this.expectManifest({ hash: tx.fleetUpdate, command: tx.nonceKey });
+        }
       } else if (tx.kind === 'evidence') {
         this.keepEvidence({ culprit: tx.culprit, height: tx.height, round: tx.round, vote: tx.vote, committedAt: c.block.height }, c.block.height);
       } else if (tx.kind === 'manifest') {

@@ -119,23 +119,31 @@ class LaneQueue<T> {
   }
 
   /** False when refused ('reject' and full); 'drop-oldest' drops the oldest relay first, then the
-   *  oldest own item. */
+   *  oldest own item (evict). */
   push(item: T, from: Origin): boolean {
     if (this.isFull()) {
       if (this.policy === 'reject') return false;
-      this.shift(this.relay.length > 0 ? 'relay' : 'own');
+      this.evict();
     }
     return (from === 'own' ? this.own : this.relay).push(item);
   }
 
-  /** The item that would go first (own before relays), or with `from`, the oldest of that kind. */
-  peek(from?: Origin): T | undefined {
-    if (from) return (from === 'own' ? this.own : this.relay).peek();
+  /** The item a full 'drop-oldest' lane gives up first: its oldest relay, else its oldest own item. */
+  peekEvictable(): T | undefined {
+    return this.relay.peek() ?? this.own.peek();
+  }
+
+  /** Takes out the item peekEvictable names. */
+  evict(): T | undefined {
+    return this.relay.length > 0 ? this.relay.shift() : this.own.shift();
+  }
+
+  /** The item that would go first: own before relays. */
+  peek(): T | undefined {
     return this.own.peek() ?? this.relay.peek();
   }
 
-  shift(from?: Origin): T | undefined {
-    if (from) return (from === 'own' ? this.own : this.relay).shift();
+  shift(): T | undefined {
     return this.own.shift() ?? this.relay.shift();
   }
 
@@ -211,12 +219,12 @@ export class ClassQueue<T> {
         return false;
       }
       while (this.held[lane] + size > max) {
-        this.held[lane] -= b.of(q.shift(q.peek('relay') !== undefined ? 'relay' : 'own') as T);
+        this.held[lane] -= b.of(q.evict() as T);
         this.onDrop(cls, 'bytes');
       }
     }
     const full = q.isFull();
-    const oldest = full && b && q.policy === 'drop-oldest' ? q.peek(q.peek('relay') !== undefined ? 'relay' : 'own') : undefined;
+    const oldest = full && b && q.policy === 'drop-oldest' ? q.peekEvictable() : undefined;
     const accepted = q.push(item, from);
     if (full) this.onDrop(cls, 'count');
     if (b && accepted) this.held[lane] += size - (oldest === undefined ? 0 : b.of(oldest));

@@ -188,7 +188,7 @@ export class EdgeVerifier {
         return drop('not-proposer', `proposal for height ${h} round ${at.round} from ${raw.sender}, who is not its proposer`);
       }
     }
-    if (kind !== 'proposal' && vote !== null && this.ctx.takesVote?.(kind, vote.height, vote.round, raw.sender, vote.value) === false) {
+    if (vote !== null && kind !== 'proposal' && this.ctx.takesVote?.(kind, vote.height, vote.round, raw.sender, vote.value) === false) {
       return drop('not-needed', `${kind} for height ${at.height} round ${at.round} from ${raw.sender} not needed: this node holds that vote, or the sender's two other values there`);
     }
     return null;

@@ -62,16 +62,6 @@ export function sealEnvelope(kind: KindName, fleet: string, sender: string, body
  * wrong). Nothing in it is checked, not even the fleet: for dropping a message on what it claims
  * (NodeShell's edge drops an announcement of a height it has), never for using it.
  */
-/** The kind code of an envelope from its first bytes alone (the first fragment of one cut for a radio);
- *  null when they do not start like an envelope. */
-export function peekEnvelopeCode(prefix: Uint8Array): number | null {
-  if (prefix[0] !== 0x86) return null;
-  const version = cborHeadAt(prefix, 1);
-  if (version === null || version.major !== 0) return null;
-  const code = cborHeadAt(prefix, version.next);
-  return code === null || code.major !== 0 ? null : code.value;
-}
-
 export function peekEnvelope(bytes: Uint8Array): { readonly code: number; readonly body: Uint8Array } | null {
   if (bytes[0] !== 0x86) return null;
   const version = cborHeadAt(bytes, 1);
@@ -85,6 +75,16 @@ export function peekEnvelope(bytes: Uint8Array): { readonly code: number; readon
   const body = cborHeadAt(bytes, sender.next + sender.value);
   if (body === null || body.major !== 2 || body.next + body.value > bytes.length) return null;
   return { code: code.value, body: bytes.subarray(body.next, body.next + body.value) };
+}
+
+/** The kind code of an envelope from its first bytes alone (the first fragment of one cut for a radio);
+ *  null when they do not start like an envelope. */
+export function peekEnvelopeCode(prefix: Uint8Array): number | null {
+  if (prefix[0] !== 0x86) return null;
+  const version = cborHeadAt(prefix, 1);
+  if (version === null || version.major !== 0) return null;
+  const code = cborHeadAt(prefix, version.next);
+  return code === null || code.major !== 0 ? null : code.value;
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Result<RawEnvelope, WireError> {
