@@ -105,6 +105,26 @@ function isNewWord(r: CellRecord | undefined, sender: string, body: AttestationB
 }
 
 /**
+ * Why a hazard word can no longer count at block `nextHeight` or any later one, asked of the state
+ * committed so far (the rule's own test, isNewWord), or null when it may: its basis is already outside
+ * the window, it was made before an operator cleared its cell, or it is not later than the sender's word
+ * the cell holds (the same attestation again, or an older one). Each stays so as heights go on, so a
+ * device drops such a word when it arrives, before its signature is checked, instead of putting it in a
+ * block that would change nothing (mission-runner.ts superseded). Words below the confidence the rule
+ * counts, and other observations, are left to the rule.
+ */
+export function hazardWordSuperseded(state: HazardState, sender: string, body: AttestationBody, nextHeight: number, cfg: HazardRuleConfig = defaultHazardRule): string | null {
+  const o = body.obs;
+  if (o.type !== 'hazard') return null;
+  if (body.basis < nextHeight - cfg.windowHeights) return `its basis ${body.basis} is more than ${cfg.windowHeights} heights behind ${nextHeight}`;
+  const r = state.cells[cellKey(o.cell)];
+  if (r === undefined) return null;
+  if (r.clearedAt !== undefined && body.basis < r.clearedAt) return `it was made before an operator cleared the cell at height ${r.clearedAt}`;
+  // isNewWord at a height past the basis, so only the order is left to decide.
+  return isNewWord(r, sender, body, Math.max(nextHeight, body.basis + 1), cfg.windowHeights) ? null : `${sender}'s word about the cell held is as late or later`;
+}
+
+/**
  * What the last call knew about the state it returned: the quorum every cell was judged under, and
  * the cells eviction changed after that judgement. A state from anywhere else (a snapshot, a test) has
  * none, and its next block judges every cell. Kept beside the state, never in it, so a snapshot's

@@ -417,6 +417,7 @@ export class Device {
         },
         exportState: () => this.missions.exportState(),
         importState: (bytes) => this.missions.importState(bytes),
+        superseded: (kind, sender, body, nextHeight) => this.missions.superseded(kind, sender, body, nextHeight),
       },
     });
   }

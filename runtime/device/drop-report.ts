@@ -32,6 +32,7 @@ export function dropReason(code: DropCode): EnvelopeDropReason | null {
   switch (code) {
     case 'committed':
     case 'not-needed':
+    case 'superseded':
       return null;
     case 'own-key':
       return 'own-key-not-sent';

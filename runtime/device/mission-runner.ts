@@ -9,7 +9,7 @@ import type { Verifier } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { CommittedBlock } from '../consensus/types.js';
-import { applyBlock, initialMissionState, returnAltitudeDm } from '../mission/machine.js';
+import { applyBlock, initialMissionState, isNewReport, returnAltitudeDm } from '../mission/machine.js';
 import { assignedModel } from '../mission/models.js';
 import type { ActiveMission, Assignment, HazardSet, MissionBlock, MissionEffect, MissionState, PointDm, Task, TaskOrigin } from '../mission/types.js';
 import type { Storage } from '../node/ports.js';
@@ -34,7 +34,12 @@ import { decodeOwnReturn, encodeOwnReturn, ownReturnFile, type OwnReturn } from 
 import { ok, type Result } from '../lib/result.js';
 import { AckBudget, CountedOnce, refusalAckBudget, RepeatLog, summarySpan, type RepeatSummary } from './repeat-limits.js';
 import { agentTxOf, applyAgentBlock, type AgentTx } from '../../agents/swarm/swarm-state.js';
-import { cellCentre, clearHazards, committedHazards, emptyHazardState, hazardCellM, type HazardEvent, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { cellCentre, clearHazards, committedHazards, emptyHazardState, hazardCellM, hazardWordSuperseded, type HazardEvent, type HazardState } from '../../agents/swarm/hazard-commit.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { parseWith } from '../wire/fields.js';
+import { kinds } from '../wire/kinds.js';
+import { parseTelemetryBody } from '../wire/telemetry.js';
+import { parseAttestationBody } from '../wire/attestation.js';
 
 export interface MissionRunnerOptions {
   readonly id: string;
@@ -449,6 +454,29 @@ export class MissionRunner {
     const kept = Math.max(this.progressOf.get(command) ?? 0, progress);
     setNewest(this.progressOf, command, kept, progressKeptMax);
     return kept;
+  }
+
+  /**
+   * Why a device's report (telemetry, or a hazard attestation) can change nothing the fleet has
+   * committed, read from its body before its signature is checked, or null when it may. Telemetry not
+   * after the drone's last committed report (by session, then seq) and a hazard word the rule would never
+   * count again (hazardWordSuperseded) stay so for good: the edge drops them, so a replay by anyone on the
+   * broker takes no place in the mempool or a block. Before, replayed copies were committed again (the
+   * machines ignored them), and a stream of them filled the device's share of the mempool, so its new
+   * reports were refused while they waited (NodeShell's Application.superseded).
+   */
+  superseded(kind: 'attestation' | 'telemetry', sender: string, body: Uint8Array, nextHeight: number): string | null {
+    const d = decodeCbor(body, kinds[kind].bodyBytesMax);
+    if (!d.ok) return null; // the edge's own checks say what is wrong with it
+    if (kind === 'telemetry') {
+      const t = parseWith('telemetry', d.value, parseTelemetryBody);
+      if (!t.ok || t.value.node !== sender) return null;
+      const sent = { session: t.value.session, seq: t.value.seq };
+      return isNewReport(this.state, { node: sender, sent }) ? null : `telemetry of ${sender} (session ${sent.session}, seq ${sent.seq}) is not after its last committed report`;
+    }
+    const a = parseWith('attestation', d.value, parseAttestationBody);
+    const why = a.ok && a.value.obs.type === 'hazard' ? hazardWordSuperseded(this.hazardState, sender, a.value, nextHeight) : null;
+    return why === null || !a.ok || a.value.obs.type !== 'hazard' ? null : `hazard word of ${sender} about cell ${a.value.obs.cell.join(',')} can no longer count: ${why}`;
   }
 
   /**

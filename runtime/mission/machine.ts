@@ -193,7 +193,7 @@ function syncDrones(drones: readonly DroneState[], devices: readonly string[]): 
  * wiped while its clock is set back before its last session is refused until that time, as its
  * heartbeats are (removing it from the manifest and adding it again forgets its reports).
  */
-function isNewReport(s: MissionState, t: MissionTelemetry): boolean {
+export function isNewReport(s: MissionState, t: Pick<MissionTelemetry, 'node' | 'sent'>): boolean {
   const last = s.drones.find((d) => d.id === t.node)?.telemetrySent;
   if (t.sent === undefined || last === undefined) return true;
   return t.sent.session > last.session || (t.sent.session === last.session && t.sent.seq > last.seq);

@@ -40,6 +40,9 @@ export interface EdgeContext {
   readonly votes: () => boolean;
   /** The authority key a manifest update must be signed with. */
   readonly authority: Uint8Array;
+  /** Why a device's report can change nothing the fleet has committed or will (Application.superseded),
+   *  read unverified; absent: every report goes on to its check and the mempool. */
+  readonly superseded?: (kind: 'attestation' | 'telemetry', sender: string, body: Uint8Array) => string | null;
   /** Envelopes decoded and opened by the other nodes of a simulated world (wire/envelope-memo.ts);
    *  absent on a device, which decodes each itself. */
   readonly memo?: EnvelopeMemo;
@@ -64,9 +67,11 @@ const rejected = (reason: string, code?: DropCode): RejectedTx => (code === unde
  * vote with this node's key that its signer state does not hold (NodeShell.ownKeyMessage; its own echo is
  * no drop); `invalid`: a message signed by a member that consensus cannot take (a tx no block may carry,
  * evidence that proves nothing, a sync block that does not parse); `not-proposer`: a proposal whose sender
- * is not its round's proposer (dropped before its signature and block are checked: positionDrop).
+ * is not its round's proposer (dropped before its signature and block are checked: positionDrop);
+ * `superseded`: a device's report the committed state already has a later one of (a second link's copy,
+ * a replay; EdgeContext.superseded), expected too.
  */
-export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid' | 'not-proposer';
+export type DropCode = WireErrorCode | 'committed' | 'not-needed' | 'own-key' | 'invalid' | 'not-proposer' | 'superseded';
 
 /** A message the edge dropped: its code, and the reason in words. */
 export interface EdgeDrop {
@@ -218,6 +223,12 @@ export class EdgeVerifier {
     }
     const raw = this.decode(bytes);
     if (!raw.ok) return err(raw.error);
+    if (raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
+      // A report the committed state already has a later one of (a second link's copy, a replay): it
+      // could only be committed to change nothing. Unchecked, but all it can do is have itself dropped.
+      const why = this.ctx.superseded?.(raw.value.kind, raw.value.sender, raw.value.body) ?? null;
+      if (why !== null) return drop('superseded', why);
+    }
     if (raw.value.kind === 'command' || raw.value.kind === 'manifest' || raw.value.kind === 'evidence' || raw.value.kind === 'attestation' || raw.value.kind === 'telemetry') {
       const tx = this.checkTx(bytes, raw.value);
       return tx.kind === 'rejected' ? drop((tx.code as DropCode | undefined) ?? 'invalid', tx.reason) : ok({ type: 'tx', now, tx });

@@ -55,4 +55,12 @@ export interface Application {
   exportState(): Uint8Array;
   /** Replaces the state with bytes exportState gave (a snapshot); a reason when they do not decode. */
   importState(bytes: Uint8Array): Result<void>;
+  /**
+   * Why a device's report (`body` of an attestation or telemetry envelope from `sender`, unverified) can
+   * change nothing in the state committed so far nor in any later one, whichever block `nextHeight` or
+   * after took it; null when it may. The edge drops such a report before its signature is checked
+   * (EdgeContext.superseded): a replay then takes no place in the mempool or a block. Absent: every
+   * report goes on to the mempool.
+   */
+  superseded?(kind: 'attestation' | 'telemetry', sender: string, body: Uint8Array, nextHeight: number): string | null;
 }

@@ -143,6 +143,7 @@ export class NodeShell {
       takesVote: (kind, height, round, from, value) => this.core.takesVote(kind, height, round, from, value),
       votes: () => this.core.isValidator(),
       authority: o.genesis.body.authority,
+      ...(o.app.superseded !== undefined ? { superseded: (kind, sender, body) => o.app.superseded?.(kind, sender, body, this.core.height) ?? null } : {}),
       ...(o.envelopeMemo !== undefined ? { memo: o.envelopeMemo } : {}),
     });
     this.guard = new SignerGuard(o.signer, o.storage, this.hash, (l) => this.fail(l));

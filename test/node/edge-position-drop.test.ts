@@ -13,6 +13,7 @@ import { encodeBlock, encodeProposalBody, proposalPositionOf } from '../../runti
 import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody, votePeekOf, votePositionOf } from '../../runtime/wire/vote.js';
+import { encodeTelemetryBody } from '../../runtime/wire/telemetry.js';
 import { VoteSet } from '../../runtime/consensus/vote-set.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -160,5 +161,34 @@ describe('the position peeks', () => {
     expect(proposalPositionOf(other)).toBe(null);
     const proposalBody = encodeProposalBody({ height: 5, round: 1, validRound: -1, blockBytes: new Uint8Array(3) });
     expect(proposalPositionOf(proposalBody.subarray(0, 9))).toBe(null);
+  });
+});
+
+describe("device reports the application calls superseded (EdgeContext.superseded)", () => {
+  const report = (from: string, seq: number): Uint8Array =>
+    sealEnvelope('telemetry', fx.fleet, from, encodeTelemetryBody({ node: from, session: 5, seq, northDm: 0, eastDm: 0, altDm: 0, batteryPermille: 900, completed: '' }), fx.signer(from));
+
+  it('are dropped before their signature is checked, with the reason; the others go on to their check and the mempool', () => {
+    const asked: string[] = [];
+    const e = edgeAt({
+      superseded: (kind, sender, body) => {
+        asked.push(`${kind} ${sender}`);
+        return sender === 'v2' ? `telemetry of v2 is not after its last committed report (${body.length} bytes)` : null;
+      },
+    });
+    checks = 0;
+    const old = e.toInputOrDrop(report('v2', 1), 0);
+    expect(old.ok ? 'taken' : old.error.code).toBe('superseded');
+    expect(old.ok ? '' : old.error.message).toMatch(/^telemetry of v2 is not after its last committed report/);
+    expect(checks).toBe(0);
+    const fresh = e.toInputOrDrop(report('v1', 2), 0);
+    expect(fresh.ok ? fresh.value.type : fresh.error.code).toBe('tx');
+    expect(checks).toBe(1);
+    expect(asked).toEqual(['telemetry v2', 'telemetry v1']);
+    // Without the hook (a simulated node), every report goes on to its check.
+    checks = 0;
+    const plain = edge.toInputOrDrop(report('v2', 3), 0);
+    expect(plain.ok ? plain.value.type : plain.error.code).toBe('tx');
+    expect(checks).toBe(1);
   });
 });
