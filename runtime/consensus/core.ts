@@ -296,15 +296,23 @@ function gossip(s: ConsensusState, now: number, fx: Effect[]): void {
  * other validators' precommits of `behind` (2f+1 of them end a round: lines 47 and 65, and the nil
  * shortcut in rules) and their votes of our round (f+1 of the power there moves a node to it: line
  * 55). One vote per validator and kind each, and only while a peer reports being behind.
+ *
+ * A peer more than consensusRoundsAheadMax rounds behind drops the votes of our round unread (its
+ * accepts, and its edge), so it gets those of the furthest round it takes instead: line 55 moves it
+ * there, and it climbs that many rounds each gossip interval until it is in ours. Before, it got only
+ * votes it dropped: an honest validator left 14 rounds behind (cut off while the others, helped by a
+ * Byzantine validator's nil votes, failed round after round) never moved again, and with the Byzantine
+ * one silent the other honest validators waited for it for good (test/consensus/round-gap).
  */
 function relayWhatMovedUs(s: ConsensusState, behind: number, fx: Effect[]): void {
   const others: Uint8Array[] = [];
   const add = (kind: VoteKind, round: number): void => {
     for (const v of s.votes.tally(kind, round)?.votes.values() ?? []) if (v.from !== s.p.id) others.push(v.envelope);
   };
+  const reach = Math.min(s.round, behind + limits.consensusRoundsAheadMax);
   add('precommit', behind);
-  add('prevote', s.round);
-  add('precommit', s.round);
+  add('prevote', reach);
+  add('precommit', reach);
   if (others.length > 0) fx.push({ type: 'relay', to: null, envelopes: others });
 }
 
