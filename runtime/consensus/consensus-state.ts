@@ -166,17 +166,37 @@ export class ConsensusState {
   /**
    * Whether a vote with this position, sender and value (read unverified) could change anything here:
    * what core.ts onVote and onLateVote would do with it once verified, without the check. During the
-   * commit wait a vote of the new height is kept for its start while there is room (accepts).
+   * commit wait a vote of the new height is kept for its start (accepts) as the vote set would take it
+   * then (futureTakes).
    */
   takesVote(kind: VoteKind, height: number, round: number, from: string, value: string): boolean {
     if (height === this.height) {
-      if (this.waiting) return this.future.length < limits.futureHeightMessagesMax;
+      if (this.waiting) return this.futureTakes(kind, round, from, value);
       if (round > this.round + limits.consensusRoundsAheadMax || this.chain.powerOf(height, from) === 0) return false;
       return this.votes.wouldTake(kind, round, from, value);
     }
     const past = this.pastVotes.find((p) => p.height === height);
     if (past === undefined || past.votes.tally(kind, round) === undefined || this.chain.powerOf(height, from) === 0) return false;
     return past.votes.wouldTake(kind, round, from, value);
+  }
+
+  /**
+   * During the commit wait, whether the new height's buffer (`future`, kept for its start) would keep
+   * this vote: a validator's of that height, within the round window, with room left, not a copy of a
+   * vote held and at most the sender's second value at its position (a third, an equivocator's, would
+   * count only once a proposal pins it: its polka is relayed then, relayPolka). Before, any vote with
+   * room left was kept, each after a signature check: one validator's distinct votes cost every
+   * receiver 512 checks a height and filled the buffer, whose overflow then dropped the honest
+   * validators' proposal and votes for the height unread (the protocol review of 2026-12-07).
+   */
+  private futureTakes(kind: VoteKind, round: number, from: string, value: string): boolean {
+    if (this.future.length >= limits.futureHeightMessagesMax || round > this.round + limits.consensusRoundsAheadMax || this.chain.powerOf(this.height, from) === 0) return false;
+    let values = 0;
+    for (const m of this.future) {
+      if (m.type !== 'vote' || m.msg.kind !== kind || m.msg.round !== round || m.msg.from !== from) continue;
+      if (m.msg.value === value || ++values >= 2) return false;
+    }
+    return true;
   }
 
   proposer(round: number): string {
