@@ -192,3 +192,35 @@ describe("device reports the application calls superseded (EdgeContext.supersede
     expect(checks).toBe(1);
   });
 });
+
+describe('late votes of a validator a set change removed', () => {
+  it("go through the same checks as a current validator's: 200 late precommits of far rounds, 0 signature checks either way", async () => {
+    const oldSet = await makeFleet({ validators: 5 }); // v0..v4
+    const newSet = await makeFleet({ validators: 4 }); // the same keys: v4 is removed from height 21 on
+    const v = createVerifier();
+    const e = new EdgeVerifier({
+      fleet: oldSet.fleet,
+      verifier: { backend: v.backend, verify: (s, m, k) => (checks++, v.verify(s, m, k)) },
+      hash,
+      manifestAt: (h) => (h >= 21 ? newSet.manifest : oldSet.manifest),
+      currentHeight: () => 22,
+      currentRound: () => 0,
+      self: 'v0',
+      takesVote: () => false, // as ConsensusState.takesVote answers for a position no tally of the height holds
+      votes: () => true,
+      authority: oldSet.authority.publicKey,
+    });
+    const flood = (from: string): { checks: number; verdicts: string[] } => {
+      checks = 0;
+      const verdicts = new Set<string>();
+      for (let i = 0; i < 200; i++) {
+        const bytes = sealEnvelope('precommit', oldSet.fleet, from, encodeVoteBody({ height: 20, round: 1000 + i, blockHash: new Uint8Array(32).fill(i & 255) }), oldSet.signer(from));
+        const r = e.toInputOrDrop(bytes, 0);
+        verdicts.add(r.ok ? r.value.type : r.error.code);
+      }
+      return { checks, verdicts: [...verdicts] };
+    };
+    expect(flood('v1')).toEqual({ checks: 0, verdicts: ['not-needed'] });
+    expect(flood('v4')).toEqual({ checks: 0, verdicts: ['not-needed'] });
+  });
+});
