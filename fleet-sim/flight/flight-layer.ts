@@ -182,11 +182,16 @@ export class FlightLayer {
         const prev = d.route;
         const cut = task.replan && prev?.cut && prev.cut.for === prev.next && sameLeg(prev.points, prev.next, points, next, samePoint) ? { for: next, points: [...prev.cut.points] } : null;
         d.finished = null;
-        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: task.blocked ?? [], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })), planned: this.plannedOf(d.id, task.mission) };
+        // A re-plan that dropped every waypoint ahead of the drone inside a committed keep-out (the
+        // task's droppedEnd) leaves its part unflown: it holds where it is, as before a blocked leg
+        // at the route's end, and never reports the part done (as the device's executor does).
+        const hadAhead = prev !== null && prev.mission === task.mission && (prev.next < prev.points.length || d.mode === 'hold (blocked leg)');
+        const leftNone = task.droppedEnd !== undefined && next >= points.length && hadAhead ? [{ to: points.length, reason: `${task.droppedEnd}: none of its route is left ahead of it` }] : [];
+        d.route = { mission: task.mission, points, altM, transitAltM: task.transitAltDm === undefined ? altM : task.transitAltDm / 10, speedMps: task.speedDmps / 10, then: task.then, next, sent: -1, descended: next > 0, cut, blocked: [...(task.blocked ?? []), ...leftNone], joins: (task.joins ?? []).map((j) => ({ from: j.from, to: j.to, altM: j.altDm / 10 })), planned: this.plannedOf(d.id, task.mission) };
         // A re-plan changes the route, not what the drone is doing (a drone holding or going home stays
         // so), except for a drone holding before a blocked leg: it flies on when the leg has its way now,
         // as the device's executor does.
-        const unblocked = d.mode === 'hold (blocked leg)' && !(task.blocked ?? []).some((b) => b.to === next);
+        const unblocked = d.mode === 'hold (blocked leg)' && !d.route.blocked.some((b) => b.to === next);
         if (unblocked) this.note(`${d.id}: resumed: the re-planned route has a way for the leg it held before`);
         if (!task.replan || d.mode === 'tasked' || unblocked) {
           d.mode = 'tasked';

@@ -123,7 +123,9 @@ export class Executor {
    *  ground, it is not taken off again (fly). `automatic`: the machine's or the device's own (run's
    *  `origin`), which does not take the vehicle back from a pilot or the FC's own failsafe (fly asks
    *  once the FC is heard, as run's notTakenBack asks when the FC already was). */
-  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: Cut | null; flewBefore?: RestartResume; automatic?: true } | null = null;
+  /** `leftNone`: this task left the drone none of its route ahead because the part's last waypoints
+   *  lie inside a committed keep-out (the task's droppedEnd): why it holds where it is (fly). */
+  private current: { command: string; task: Extract<Task, { type: 'waypoints' }>; next: number; descended: boolean; heldBlocked: boolean; resumed: string; cut: Cut | null; flewBefore?: RestartResume; automatic?: true; leftNone?: string } | null = null;
   private stopped = false;
   /** Sent home (goHome) and given no task since: a reflex's release sends it home again from where it is. */
   private homeward = false;
@@ -394,17 +396,21 @@ export class Executor {
       case 'waypoints': {
         // A route re-planned around a committed hazard carries on from where the drone is.
         const { next, cut } = replan && sameMission && prev ? replannedFrom(prev, task.waypoints) : { next: 0, cut: null };
+        // The route's end was dropped inside a committed keep-out, and the drone had some of it ahead
+        // (or held for that before): its part is not done, nothing is left for it to fly (fly holds).
+        const hadAhead = !replan || (prev !== null && (prev.next < prev.task.waypoints.length || prev.leftNone !== undefined));
+        const leftNone = task.droppedEnd !== undefined && next >= task.waypoints.length && hadAhead ? { leftNone: `${task.droppedEnd}: none of its route is left ahead of it; holding where it is` } : {};
         if (replan && this.failsafe) {
           // Going home on a failsafe (battery, link loss): the new route is kept for a resume, and the
           // return goes on (its loop is not superseded).
-          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut };
+          this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed: '', cut, ...leftNone };
           this.log(`task ${command}: re-planned route kept; the failsafe return goes on`, 'info');
           return;
         }
         // Held before a blocked leg, and the re-plan (a hazard cleared, a new fence) gives it a way: say so.
         const resumed = replan && prev?.heldBlocked === true && next < task.waypoints.length && !task.blocked?.some((b) => b.to === next) ? `resumed: the re-planned route has a way for the leg it held before (waypoint ${next + 1} of ${task.waypoints.length})` : '';
         this.generation++;
-        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut, ...(restart && !replan ? { flewBefore: restart } : {}), ...(origin === 'automatic' ? { automatic: true as const } : {}) };
+        this.current = { command, task, next, descended: next > 0, heldBlocked: false, resumed, cut, ...(restart && !replan ? { flewBefore: restart } : {}), ...(origin === 'automatic' ? { automatic: true as const } : {}), ...leftNone };
         // A re-plan changes the route, not what the drone is doing: under a committed hold it keeps
         // holding and flies the new route on resume.
         if (replan && this.paused) {
@@ -997,17 +1003,6 @@ export class Executor {
       this.handedOverMission = task.mission;
       return fail(`${this.handedOverWhy}: the task is not flown; a new task for this drone, once the pilot hands it back, is`);
     }
-    if (cur.next >= task.waypoints.length) {
-      // Nothing (left) to fly: a route every waypoint of which is inside a committed hazard, or a
-      // continuation (re-plan, state sync) of one flown to its end. No take-off for it.
-      this.completed = task.mission;
-      this.report({ command, stage: 'done', progress: 1000, reason: '' });
-      if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
-        const r = await this.goHome(live, { command, what: `return home after its task ${command} was done` });
-        if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
-      }
-      return;
-    }
     // A leg with no way round the committed hazards inside the geofence (the task's `blocked`) is never
     // flown: the drone holds before it (on the ground it stays there) and the task fails with the reason.
     const blocked = (): string | null => {
@@ -1025,6 +1020,21 @@ export class Executor {
       }
       fail(reason);
     };
+    // A re-plan that dropped every waypoint ahead of the drone inside a newly committed keep-out: its
+    // part is not flown, so it holds where it is (as before a blocked leg) and says why. Before, the
+    // empty rest of the route read as flown, and the drone reported its part done where it stood.
+    if (cur.leftNone !== undefined) return holdBefore(cur.leftNone);
+    if (cur.next >= task.waypoints.length) {
+      // Nothing (left) to fly: a continuation (re-plan, state sync) of a route flown to its end. No
+      // take-off for it.
+      this.completed = task.mission;
+      this.report({ command, stage: 'done', progress: 1000, reason: '' });
+      if (task.then === 'return' && fs.value.landed === 'in-air' && live()) {
+        const r = await this.goHome(live, { command, what: `return home after its task ${command} was done` });
+        if (r) this.log(`task ${command}: done, but the return home was refused: ${r}`);
+      }
+      return;
+    }
     const first = blocked();
     if (first && fs.value.landed === 'on-ground') {
       cur.heldBlocked = true;

@@ -5,11 +5,11 @@ import { availableDrones, allocateSlots, allocateSurvey, batteryProblem, silence
 import { ArgError, noExtraArgs, nodesArg, num, oneOfArg, pointArg, pointsArg, str } from './args.js';
 import { runModelCommand } from './models.js';
 import { circleSlotsMax, crossingProblem, doubleArea, formationSlots, insidePolygon, lawnmowerLanes, legOutside, type FormationShape } from './geometry.js';
-import { hazardMarginDm, keepOuts, nearestHazardCell, routeAround, wayFrom } from './hazards.js';
+import { hazardCellsText, hazardMarginDm, keepOuts, routeAround, wayFrom } from './hazards.js';
 import { assignmentTask, joinLayersOf, reassign, reassignText } from './reassign.js';
 import { paramNames, paramOf, paramSpecs, toDm, type ParamSpec } from './params.js';
 import { transitAltitudes } from './deconflict.js';
-import type { ActiveMission, Assignment, DroneActivity, HazardSet, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
+import type { ActiveMission, Assignment, DroneActivity, MissionBlock, MissionCommand, MissionEffect, MissionKind, MissionState, PointDm, Route, Task } from './types.js';
 
 export const missionLimits = {
   polygonVerticesMax: 64,
@@ -315,12 +315,6 @@ function startMission(
   const drones2 = s.drones.map((d) => (tasked.has(d.id) ? { ...d, activity: 'tasked' as const } : d));
   const notes = [...(excluded.length > 0 ? [`left out: ${excluded.join('; ')}`] : []), ...leftOut];
   return { ok: true, state: { ...s, mission, drones: drones2 }, effects, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
-}
-
-/** "committed hazard cell 3,2", or "committed hazard cells 3,2 and 7,7": those nearest `points`. */
-function hazardCellsText(h: HazardSet | null, points: readonly PointDm[]): string {
-  const cells = [...new Set(points.map((p) => nearestHazardCell(h, p)?.join(',') ?? '?'))];
-  return `committed hazard ${cells.length === 1 ? 'cell' : 'cells'} ${cells.join(' and ')}`;
 }
 
 /** The drones of the mission that have not finished their part: those a hold or resume concerns (one

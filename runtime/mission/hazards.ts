@@ -91,6 +91,12 @@ export function nearestHazardCell(h: HazardSet | null, p: PointDm): readonly [nu
   return best;
 }
 
+/** "committed hazard cell 3,2", or "committed hazard cells 3,2 and 7,7": those nearest `points`. */
+export function hazardCellsText(h: HazardSet | null, points: readonly PointDm[]): string {
+  const cells = [...new Set(points.map((p) => nearestHazardCell(h, p)?.join(',') ?? '?'))];
+  return `committed hazard ${cells.length === 1 ? 'cell' : 'cells'} ${cells.join(' and ')}`;
+}
+
 const inside = (p: PointDm, z: KeepOut): boolean => (p.n - z.n) * (p.n - z.n) + (p.e - z.e) * (p.e - z.e) < z.r * z.r;
 
 /** The first circle (along the leg) that the leg a -> b passes through, and on which side of the leg it lies. */

@@ -36,7 +36,7 @@ import { batteryProblem, believedPos } from './allocate.js';
 import { thenOf } from './commands.js';
 import { joinAltitude, returnAltitudeDm, type LayerUse } from './deconflict.js';
 import { dist2 } from './geometry.js';
-import { keepOuts, routeAround } from './hazards.js';
+import { hazardCellsText, hazardMarginDm, keepOuts, routeAround } from './hazards.js';
 import { paramOf, paramSpecs, toDm } from './params.js';
 import type { ActiveMission, Assignment, DroneState, LostCause, MissionEffect, MissionState, PointDm, Task } from './types.js';
 
@@ -208,6 +208,11 @@ export function assignmentTask(s: MissionState, m: ActiveMission, a: Assignment,
     const before = index.slice(0, first).filter((k) => k >= 0).at(-1) ?? -1;
     joins.push({ from: before + 1, to, altDm: j.altDm });
   });
+  // The planned waypoints after the last one the route keeps: inside a keep-out, so a drone that had
+  // them ahead has nothing left to fly and must not report its part done (Task droppedEnd).
+  const kept = index.findLastIndex((k) => k >= 0);
+  const tail = planned.slice(kept + 1);
+  const droppedEnd = tail.length > 0 ? `every waypoint left for ${a.node} lies inside the keep-out round ${hazardCellsText(s.hazards, tail)} (routes keep ${hazardMarginDm / 10} m from its edge): ${tail.map((p) => `[${p.n / 10}, ${p.e / 10}] m`).join(', ')}` : null;
   return {
     type: 'waypoints',
     mission: m.id,
@@ -219,5 +224,6 @@ export function assignmentTask(s: MissionState, m: ActiveMission, a: Assignment,
     ...(replan ? { replan: true as const } : {}),
     ...(blocked.length > 0 ? { blocked } : {}),
     ...(joins.length > 0 ? { joins } : {}),
+    ...(droppedEnd !== null ? { droppedEnd } : {}),
   };
 }

@@ -121,8 +121,13 @@ export type Task =
    *  routeAround), each the index of the waypoint it leads to, in order: the drone holds when the
    *  next waypoint is one and reports the task failed with the reason, never flying that leg.
    *  `joins`: the waypoints from `from` to `to` are flown at `altDm` (a part taken over from a lost
-   *  drone and the way to it: reassign.ts), climbing to it first where the drone is. */
-  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true; readonly blocked?: readonly { readonly to: number; readonly reason: string }[]; readonly joins?: readonly { readonly from: number; readonly to: number; readonly altDm: number }[] }
+   *  drone and the way to it: reassign.ts), climbing to it first where the drone is.
+   *  `droppedEnd`: the part's last planned waypoints lie inside a committed keep-out, so the route ends
+   *  before them (routeAround drops them), and why, naming the hazard cells (reassign.ts
+   *  assignmentTask). A re-plan (or a restart's resume) that leaves the drone none of its route ahead
+   *  does not end its part: it holds where it is and reports the task failed with this reason, never
+   *  done; a later re-plan that gives it a route ahead (a hazard.clear) flies on. */
+  | { readonly type: 'waypoints'; readonly mission: string; readonly waypoints: readonly PointDm[]; readonly altDm: number; readonly transitAltDm?: number; readonly speedDmps: number; readonly then: 'return' | 'hold'; readonly replan?: true; readonly blocked?: readonly { readonly to: number; readonly reason: string }[]; readonly joins?: readonly { readonly from: number; readonly to: number; readonly altDm: number }[]; readonly droppedEnd?: string }
   | { readonly type: 'hold'; readonly mission: string | null }
   | { readonly type: 'resume'; readonly mission: string }
   | { readonly type: 'rtl' }

@@ -232,6 +232,34 @@ describe('a re-plan round a committed hazard keeps inside the geofence', () => {
   });
 });
 
+describe('a re-plan that leaves a drone no waypoint outside the keep-outs', () => {
+  // The part's last waypoint, [0, 200] m, lies in hazard cell 0,40 (5 m cells) once it is committed.
+  const fire: HazardSet = { cellDm: 50, cells: [[0, 40]] };
+  const reason = 'every waypoint left for d1 lies inside the keep-out round committed hazard cell 0,40 (routes keep 8 m from its edge): [0, 200] m';
+  const goto = (waypoints: number[][]): MissionTx => ({ kind: 'command', id: 'g1', operator: 'ops', type: 'mission.goto', args: { waypoints, node: 'd1' }, issuedAt: 0, expiresAt: 1e12 });
+  const replanOf = (s: MissionState): Extract<Task, { type: 'waypoints' }> => {
+    const r = applyBlock(s, block(s, [], fire));
+    const task = taskOf(r.effects).find((t) => t.node === 'd1')?.task;
+    if (task?.type !== 'waypoints') throw new Error(`no re-planned route for d1: ${JSON.stringify(r.effects)}`);
+    return task;
+  };
+
+  it("a goto's only waypoint: an empty route that says why, so the drone holds rather than report its part done", () => {
+    const s = applyBlock(initialMissionState(), block(initialMissionState(), [goto([[0, 200]])])).state;
+    expect(replanOf(s)).toMatchObject({ waypoints: [], replan: true, droppedEnd: reason });
+  });
+
+  it('the waypoints ahead of a drone that passed the first: the route keeps the first and says why the rest are gone', () => {
+    const s = applyBlock(initialMissionState(), block(initialMissionState(), [goto([[0, 0], [0, 200]])])).state;
+    expect(replanOf(s)).toMatchObject({ waypoints: [{ n: 0, e: 0 }], replan: true, droppedEnd: reason });
+  });
+
+  it('a waypoint dropped in the middle of the route says nothing: the drone flies on to its last one', () => {
+    const s = applyBlock(initialMissionState(), block(initialMissionState(), [goto([[0, 0], [0, 200], [0, 300]])])).state;
+    expect(replanOf(s).droppedEnd).toBeUndefined();
+  });
+});
+
 describe("a drone's own keep-outs (withLocalKeepOut)", () => {
   it('puts a circle behind the hit point along the beam, adds nothing for a hit inside one it has, and keeps the newest', () => {
     // A beam pointing east hit at [0, 50] m: the circle's centre is 3 m further east.

@@ -35,6 +35,28 @@ describe('flight layer and a blocked leg', () => {
     expect(layer.notes.some((n) => n.includes('no way round the committed hazards from [0, 0] m to [0, 200] m'))).toBe(true);
   });
 
+  it("a hazard committed on a goto's only waypoint while the drone flies to it: it holds where it is, naming the cell, never done; cleared, it flies on", () => {
+    const layer = new FlightLayer(['d1'], new Prng(3), 0, { pads: { spacingM: 6, columns: 1, origin: [0, -2] } });
+    layer.applyCommitted({ height: 1, timeMs: 1_000, members, txs: [cmd('g', 'ops', 'mission.goto', { waypoints: [[0, 200]], node: 'd1' })] });
+    const d = layer.drones[0]!;
+    let t = 1_000;
+    const fly = (ms: number): void => {
+      for (const end = t + ms; t < end; t += 100) layer.step(t);
+    };
+    fly(5_000);
+    expect(d.sim.state().upM).toBeGreaterThan(1);
+    layer.applyCommitted({ height: 2, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [[0, 40]] } });
+    fly(20_000);
+    expect(d.mode).toBe('hold (blocked leg)');
+    expect(d.completed).toBe('');
+    expect(d.sim.state().eastM).toBeLessThan(150);
+    expect(layer.notes.some((n) => n.includes('every waypoint left for d1 lies inside the keep-out round committed hazard cell 0,40'))).toBe(true);
+    layer.applyCommitted({ height: 3, timeMs: t, members, txs: [], hazards: { cellDm: 50, cells: [] } });
+    fly(60_000);
+    expect(d.completed, layer.notes.join(' | ')).toBe('g');
+    expect(Math.hypot(d.sim.state().northM, d.sim.state().eastM - 200)).toBeLessThan(3);
+  });
+
   // Held before the blocked leg, the drone flies on by itself when a committed change gives it a way.
   for (const change of ['the hazard leaves the committed set', 'a new geofence leaves room round it'] as const) {
     it(`flies on round or through when ${change}`, () => {
