@@ -75,3 +75,11 @@ export function hazardReport(w: World): HazardReport | null {
     lies: agents.lies,
   };
 }
+
+/** How a hazard.cleared row of the decision log (runtime/device/mission-runner.ts hazardText) says its
+ *  cell was cleared: the words after "cleared" ("by op (hazard.clear ops/0a1b)", "on the denials of
+ *  d1, d2"), or '' when it says neither. */
+export function clearedHow(reason: string): string {
+  const at = reason.indexOf(' cleared ');
+  return at < 0 ? '' : reason.slice(at + ' cleared '.length);
+}

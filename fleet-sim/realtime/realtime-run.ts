@@ -347,6 +347,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     let forgery: RealtimeForgery | null = null;
     /** Every command a decision log named, with its height: one command at two heights is a violation. */
     const commandHeight = new Map<string, number>();
+    /** Hazards on the map: committed as the devices' status lists them, cleared as their decision logs say. */
+    const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     const index = new Map(fleet.devices.map((d) => [d.id, d.index]));
     t0 = performance.now();
     /** The proposer at the last frame (commit events come in bursts from every device's log). */
@@ -380,6 +382,8 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
         const { node, decisions } = doc as { node: string; decisions: DecisionJson[] };
         const fresh = new Map<number, { commands: number; latencyMs: number; each: number[] }>();
         for (const d of decisions ?? []) {
+          // A cleared hazard leaves the map (the status lists only what is committed, not who cleared it).
+          if (d.type === 'hazard.cleared') for (const e of hazards.cleared(d, now())) o.observer.onEvent(e);
           const before = decidedHash.get(d.height);
           if (before !== undefined && before !== d.blockHash) violations.push({ property: 'agreement', atMs: now(), detail: `${node} committed ${d.blockHash.slice(0, 12)} at height ${d.height}, others ${before.slice(0, 12)}` });
           decidedHash.set(d.height, d.blockHash);
@@ -576,7 +580,6 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       });
     };
     let epoch: number | null = null;
-    const hazards = new RealtimeHazards(s.world?.hazards ?? [], (id) => indexOfId.get(id));
     let minSeparationM: number | null = null;
     let separationFrom: 'vehicles' | 'reports' = 'vehicles';
     // world.geofence: breaches counted from the positions the devices report, as deterministic mode

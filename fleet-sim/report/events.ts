@@ -104,9 +104,13 @@ export type RunEvent =
       readonly n: number;
       readonly e: number;
       readonly radiusM: number;
-      /** detected: an agent attested it; committed: the swarm agreed and replanned. */
-      readonly status: 'detected' | 'committed';
+      /** detected: an agent attested it; committed: the swarm agreed and replanned; cleared: none of its
+       *  cells is committed any more (an operator's hazard.clear, or the drones' denials). */
+      readonly status: 'detected' | 'committed' | 'cleared';
       readonly by: NodeIndex | null;
+      /** For `cleared`: how, as the decision log's hazard.cleared row says it ("by op (hazard.clear
+       *  ops/0a1b)", "on the denials of d1, d2"). */
+      readonly how?: string;
     }
   | { readonly t: 'coverage'; readonly at: number; readonly cells: readonly number[]; readonly fraction: number }
   | { readonly t: 'log'; readonly at: number; readonly level: 'info' | 'warn' | 'error'; readonly text: string }

@@ -4,7 +4,8 @@
 
 import type { World } from '../sim/world.js';
 import { coverageCellM, surveyAreaOf, type WorldFlight } from '../flight/world-flight.js';
-import { hazardSiteOf } from '../flight/hazard-report.js';
+import { clearedHow, hazardSiteOf } from '../flight/hazard-report.js';
+import { hazardText } from '../../runtime/device/mission-runner.js';
 import { cellCentre } from '../../agents/swarm/hazard-commit.js';
 import { hazardCellM } from '../flight/world-agents.js';
 import type { FaultKind, NodeSample, RunEvent, RunObserver } from './events.js';
@@ -32,7 +33,8 @@ export class WorldObserver {
   private readonly lastHeight: number[] = [];
   private readonly sightingsSent = new Map<number, number>();
   private hazardEventsSent = 0;
-  private readonly sitesCommitted = new Set<string>();
+  /** The committed cells ("n,e") of each site on the map (a scenario hazard's id, or a lone cell's). */
+  private readonly sitesCommitted = new Map<string, Set<string>>();
   private readonly frameMs: number;
 
   constructor(
@@ -188,19 +190,34 @@ export class WorldObserver {
   }
 
   /** A hazard turns "committed" on the map when the swarm rule commits its first cell (f+1 devices);
-   *  a committed cell near no real hazard (lying devices would need f+1 of them) shows on its own. */
+   *  a committed cell near no real hazard (lying devices would need f+1 of them) shows on its own. It
+   *  goes off the map ("cleared") once none of its cells is committed: an operator's hazard.clear, or
+   *  the drones' denials. */
   private feedCommittedHazards(now: number): void {
     const events = this.flight.hazardEvents;
     const hazards = this.w.scenario.world?.hazards ?? [];
     for (; this.hazardEventsSent < events.length; this.hazardEventsSent++) {
       const e = events[this.hazardEventsSent];
-      if (!e || e.type !== 'hazard-committed') continue;
+      if (!e) continue;
       const i = hazardSiteOf(hazards, e.cell);
       const h = hazards[i];
       const id = h ? `h${i}` : `cell ${e.cell[0]},${e.cell[1]}`;
-      if (this.sitesCommitted.has(id)) continue;
-      this.sitesCommitted.add(id);
+      const key = e.cell.join(',');
+      const cells = this.sitesCommitted.get(id);
       const [cn, ce] = cellCentre(e.cell);
+      if (e.type === 'hazard-cleared') {
+        if (!cells?.delete(key) || cells.size > 0) continue;
+        this.sitesCommitted.delete(id);
+        const how = clearedHow(hazardText(e));
+        this.emit({ t: 'hazard', at: now, id, n: h?.northM ?? cn, e: h?.eastM ?? ce, radiusM: h?.radiusM ?? hazardCellM / 2, status: 'cleared', by: null, how });
+        this.emit({ t: 'log', at: now, level: 'info', text: `hazard ${id} cleared ${how} at height ${e.height}` });
+        continue;
+      }
+      if (cells) {
+        cells.add(key);
+        continue;
+      }
+      this.sitesCommitted.set(id, new Set([key]));
       const by = this.w.nodes.findIndex((n) => n.id === e.attesters[0]);
       this.emit({ t: 'hazard', at: now, id, n: h?.northM ?? cn, e: h?.eastM ?? ce, radiusM: h?.radiusM ?? hazardCellM / 2, status: 'committed', by: by < 0 ? null : by });
       this.emit({ t: 'log', at: now, level: h ? 'info' : 'warn', text: `hazard ${id} committed at height ${e.height}: attested by ${e.attesters.join(', ')}` });

@@ -53,7 +53,13 @@ describe('hazards through consensus (deterministic mode)', () => {
       expect: { safety: true },
     };
     const got: { flight: WorldFlight | null } = { flight: null };
-    const r = await runScenario(cleared, cleared.seed, { onWorld: (w) => void (got.flight = w.ensureFlight()) });
+    const events: RunEvent[] = [];
+    const r = await runScenario(cleared, cleared.seed, {
+      onWorld: (w) => {
+        got.flight = w.ensureFlight();
+        new WorldObserver(w, { onEvent: (e) => events.push(e) });
+      },
+    });
     expect(r.expect.failed, why(r)).toEqual([]);
     const f = got.flight as WorldFlight;
     expect(f.hazardEvents.some((e) => e.type === 'hazard-committed'), why(r)).toBe(true);
@@ -67,6 +73,11 @@ describe('hazards through consensus (deterministic mode)', () => {
     const again = new Set(f.hazardEvents.slice(at).filter((e) => e.type === 'hazard-committed').map((e) => e.cell.join(',')));
     const committedNow = Object.entries(f.swarm.hazards.cells).filter(([, c]) => c.committedAt !== null).map(([k]) => k);
     expect(committedNow.filter((k) => !again.has(k)), why(r)).toEqual([]);
+    // The dashboard's map takes the mast off (the page drops a cleared site), and its timeline says who.
+    const shown = events.filter((e): e is Extract<RunEvent, { t: 'hazard' }> => e.t === 'hazard' && e.status !== 'detected');
+    expect(shown.slice(0, 2).map((e) => [e.id, e.status]), why(r)).toEqual([['h0', 'committed'], ['h0', 'cleared']]);
+    expect(shown[1]?.how, why(r)).toMatch(/^by op \(hazard\.clear op\/[0-9a-f]+\)$/);
+    expect(events.some((e) => e.t === 'log' && /^hazard h0 cleared by op \(hazard\.clear op\/[0-9a-f]+\) at height \d+$/.test(e.text)), why(r)).toBe(true);
   }, 180_000);
 
   it('a drone sent straight at a mast nobody has seen backs away short of it (the obstacle reflex), never into it', async () => {

@@ -128,7 +128,7 @@
     el('path', { class: 'commit-ticks', d }, svg);
     for (const f of state.faults) mark(1, f.at, 'fault ' + f.kind, f.kind + ' ' + f.nodes.map((i) => ns.nodeName(state, i)).join(',') + ' ' + f.detail);
     for (const e of state.evidence) mark(2, e.at, 'evidence', e.kind + ' by ' + ns.nodeName(state, e.validator));
-    for (const h of state.hazards.values()) mark(3, h.at, 'hazard', 'hazard ' + h.id + ' ' + h.status);
+    for (const h of state.hazardMarks) mark(3, h.at, 'hazard', h.text);
     el('line', { class: 'now', x1: x(state.now), x2: x(state.now), y1: 2, y2: TH - 10 }, svg);
     const t0 = el('text', { class: 'lane-label', x: TL, y: TH - 1 }, svg);
     t0.textContent = '0:00';

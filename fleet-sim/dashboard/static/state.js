@@ -28,7 +28,8 @@
       faults: [],
       evidence: [],
       evidenceLog: new Map(),
-      hazards: new Map(),
+      hazards: new Map(), // on the map now: detected or committed, by id
+      hazardMarks: [], // the timeline's hazard lane: every hazard event (bounded by limits.logEntries)
       log: [], // timeline entries {at, kind, text}
       now: 0,
       frames: 0,
@@ -108,10 +109,15 @@
         }
         break;
       }
-      case 'hazard':
-        state.hazards.set(ev.id, ev);
-        pushBounded(state.log, { at: ev.at, kind: 'hazard', text: 'hazard ' + ev.id + ' ' + ev.status + (ev.by !== null ? ' by ' + nodeName(state, ev.by) : '') }, limits.logEntries);
+      case 'hazard': {
+        // A cleared hazard (an operator's hazard.clear, the drones' denials) leaves the map.
+        if (ev.status === 'cleared') state.hazards.delete(ev.id);
+        else state.hazards.set(ev.id, ev);
+        const text = 'hazard ' + ev.id + ' ' + ev.status + (ev.how ? ' ' + ev.how : ev.by !== null ? ' by ' + nodeName(state, ev.by) : '');
+        pushBounded(state.hazardMarks, { at: ev.at, text }, limits.logEntries);
+        pushBounded(state.log, { at: ev.at, kind: 'hazard', text }, limits.logEntries);
         break;
+      }
       case 'coverage':
         for (const c of ev.cells) state.coverage.add(c);
         state.coverageFraction = ev.fraction;
