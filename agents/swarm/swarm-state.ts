@@ -42,7 +42,8 @@ export interface SwarmAgentState {
   readonly degraded: Readonly<Record<string, DegradedRecord>>;
   /** Reports about other devices: device -> reporter -> severity, until f+1 agree. */
   readonly degradedReports: Readonly<Record<string, Readonly<Record<string, 'minor' | 'severe'>>>>;
-  /** quantity -> the committed estimate attestations, oldest first (bounded: estimateSamplesMax). */
+  /** quantity -> each device's latest committed estimate attestation (newerEstimate), the one updated
+   *  longest ago first (bounded: estimateSamplesMax). */
   readonly estimates: Readonly<Record<string, readonly CommittedAttestation[]>>;
 }
 
@@ -74,8 +75,13 @@ export function applyAgentBlock(state: SwarmAgentState, b: AgentBlock, hazardRul
     const o = tx.body.obs;
     if (o.type === 'hazard') attestations.push(a);
     else if (o.type === 'estimate') {
-      const list = [...(estimates[o.quantity] ?? []), a];
-      estimates[o.quantity] = list.slice(-limits.estimateSamplesMax); // overflow: oldest dropped
+      const list = estimates[o.quantity] ?? [];
+      const latest = list.find((x) => x.sender === tx.sender);
+      // A replay by anyone on the broker (the device's signature verifies) or an older estimate committed
+      // late: its device's latest value stands.
+      if (latest && !newerEstimate(tx.body, latest.body)) continue;
+      const others = list.filter((x) => x.sender !== tx.sender);
+      estimates[o.quantity] = [...others, a].slice(-limits.estimateSamplesMax); // overflow: longest unheard device dropped
     } else if (o.type === 'degraded' && member.has(o.device)) {
       // A device is believed about itself; about another device, only when f+1 distinct devices agree.
       const self = o.device === tx.sender;
@@ -95,6 +101,14 @@ export function applyAgentBlock(state: SwarmAgentState, b: AgentBlock, hazardRul
   }
   const h = applyHazardAttestations(state.hazards, b.height, b.f, attestations, hazardRule);
   return { state: { hazards: h.state, degraded, degradedReports: reports, estimates }, events: [...h.events, ...events] };
+}
+
+/** Whether a device's estimate `body` is after its `latest` one: a later basis (the height the device had
+ *  applied), or the same basis and a later observedAt, as the hazard rule orders a device's words
+ *  (hazard-commit.ts isNewWord). Basis first: a device whose clock was set back still moves on by height.
+ *  Estimates carry no boot session and sequence number (as telemetry does), so these order them. */
+function newerEstimate(body: AttestationBody, latest: AttestationBody): boolean {
+  return body.basis > latest.basis || (body.basis === latest.basis && body.observedAt > latest.observedAt);
 }
 
 /** The robust estimate of a quantity from committed attestations. */

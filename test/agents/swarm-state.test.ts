@@ -48,6 +48,31 @@ describe('applyAgentBlock', () => {
   });
 });
 
+describe("a device's estimates are ordered by the body, not by the block that commits them", () => {
+  // Anyone on the broker can have a device's recorded estimate committed again (its signature still
+  // verifies), and a device's older estimate can be committed after its newer one. Neither may become
+  // its latest value: estimates are dated as the hazard rule dates words, by basis then observedAt.
+  it('a replayed or late estimate changes nothing; a newer one replaces the value', () => {
+    const fleet = makeSimFleet(new Prng(12), 4, 0);
+    const est = (sender: string, basis: number, observedAt: number, value: number): AgentTx =>
+      agentTxOf(sealEnvelope('attestation', fleet.fleet, sender, encodeAttestationBody({ agent: 'wind', observedAt, basis, obs: { type: 'estimate', quantity: 'wind.speed-mps', value } }), fleet.signers.get(sender)!)) as AgentTx;
+    const apply = (s: SwarmAgentState, height: number, txs: AgentTx[]): SwarmAgentState => applyAgentBlock(s, { height, f: 0, devices: fleet.devices, txs }).state;
+    const wind = (s: SwarmAgentState): number | null => estimateOf(s, 'wind.speed-mps', 0).value;
+    const old = est('v0', 3, 5_000, 40);
+    // Height 9: v0's estimate of 4 (basis 8) after its older one of 40 (each block applies to a state
+    // of its own: the hazard rule's state is handed on, block to block).
+    const after9 = (): SwarmAgentState => apply(apply(emptySwarmAgentState, 4, [old]), 9, [est('v0', 8, 9_000, 4)]);
+    expect(wind(after9())).toBe(4);
+    expect(wind(apply(after9(), 10, [old])), 'the old estimate replayed').toBe(4);
+    expect(wind(apply(after9(), 10, [est('v0', 8, 8_500, 7)])), 'same basis, observed earlier').toBe(4);
+    expect(wind(apply(after9(), 10, [est('v0', 8, 9_000, 7)])), 'the same word again').toBe(4);
+    expect(wind(apply(after9(), 10, [est('v0', 9, 100, 6)])), 'a later basis, its clock set back').toBe(6);
+    expect(wind(apply(after9(), 10, [est('v0', 8, 9_500, 5)])), 'same basis, observed later').toBe(5);
+    // One entry per device: a chatty device does not push the others out of the bounded list.
+    expect(apply(after9(), 10, [est('v0', 9, 10_000, 5)]).estimates['wind.speed-mps']?.length).toBe(1);
+  });
+});
+
 describe('purity of agents/swarm', () => {
   it('uses no clock, randomness, timers, promises, I/O or console', () => {
     const banned = [/from\s+['"]node:/, /\bDate\.now\b/, /\bMath\.random\b/, /\bsetTimeout\b/, /\bsetInterval\b/, /\bPromise\b/, /\basync\s/, /\bconsole\./, /\bprocess\./, /\bperformance\./];
