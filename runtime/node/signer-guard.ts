@@ -30,7 +30,8 @@
 import type { Signer } from '../crypto/sodium.js';
 import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { err, ok, type Result } from '../lib/result.js';
-import { decodeCbor, encodeCbor } from '../wire/cbor.js';
+import { decodeCbor } from '../wire/cbor.js';
+import { CborWriter } from '../wire/cbor-writer.js';
 import { diskSectorBytes, frameHeaderBytes, readFrames, sealFrame, type Frames } from './framed-log.js';
 import { limits } from '../lib/limits.js';
 import { parseVoteBody, type VoteBody } from '../wire/vote.js';
@@ -132,11 +133,21 @@ export class SignerGuard {
     return { height, round, step, digest: digest.slice(), signed: body instanceof Uint8Array && signature instanceof Uint8Array ? { body: body.slice(), signature: signature.slice() } : null };
   }
 
+  /** The position's six fields as one CBOR array: encodeCbor's bytes for [height, round, step, digest,
+   *  body or null, signature or null], written directly (a record is made for every signature). */
+  private static fields(l: LastSigned): Uint8Array {
+    const w = new CborWriter(64 + l.digest.length + (l.signed === null ? 0 : l.signed.body.length + l.signed.signature.length));
+    w.array(6).int(l.height).int(l.round).text(l.step).bytes(l.digest);
+    if (l.signed === null) w.null().null();
+    else w.bytes(l.signed.body).bytes(l.signed.signature);
+    return w.finish();
+  }
+
   /** One record, filling whole sectors: the position's six fields, then padding the reader ignores (a
    *  byte string, and a null when a byte string cannot fill the gap exactly: its header grows from one
    *  byte to two at 24 bytes and to three at 256). Within the previous release's 1024 bytes. */
   private static record(l: LastSigned): Uint8Array {
-    const bare = encodeCbor([l.height, l.round, l.step, l.digest, l.signed?.body ?? null, l.signed?.signature ?? null]);
+    const bare = SignerGuard.fields(l);
     // The array's head stays one byte with a seventh and eighth element.
     const size = Math.ceil((frameHeaderBytes + bare.length + 1) / diskSectorBytes) * diskSectorBytes;
     const gap = size - frameHeaderBytes - bare.length;

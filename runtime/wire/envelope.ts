@@ -3,11 +3,11 @@
 // openEnvelope never throws on input: it returns a WireError whose code and message say what is wrong.
 
 import { signatureBytes, type Signer, type Verifier } from '../crypto/sodium.js';
-import { asBuffer } from '../lib/bytes.js';
 import { isValidId } from '../lib/ids.js';
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
-import { decodeCbor, encodeCbor } from './cbor.js';
+import { decodeCbor } from './cbor.js';
+import { CborWriter } from './cbor-writer.js';
 import { parseWith } from './fields.js';
 import { kindByCode, kinds, type BodyOf, type KindName } from './kinds.js';
 import { signingBytes, withSigningBytes } from './signing.js';
@@ -51,9 +51,15 @@ export type VerifiedEnvelope<K extends KindName = KindName> = {
   [P in K]: RawEnvelope & { readonly kind: P; readonly parsed: BodyOf<P>; readonly [verifiedBrand]: true };
 }[K];
 
+/** Heads of a sealed envelope at most: the array's, two small integers', two strings' and two byte strings'. */
+const envelopeHeadsBytesMax = 1 + 2 + 2 + 3 * 2 + 5 * 2;
+
+/** The bytes are encodeCbor's for the same array (CborWriter writes them directly: every message a
+ *  node sends is sealed, and cbor-x's general encoder cost more than the signature's neighbours). */
 export function sealEnvelope(kind: KindName, fleet: string, sender: string, body: Uint8Array, signer: Signer): Uint8Array {
   const signature = signer.sign(signingBytes(kind, fleet, body));
-  return encodeCbor([protocolVersion, kinds[kind].code, fleet, sender, asBuffer(body), asBuffer(signature)]);
+  const w = new CborWriter(envelopeHeadsBytesMax + fleet.length + sender.length + body.length + signature.length);
+  return w.array(6).int(protocolVersion).int(kinds[kind].code).text(fleet).text(sender).bytes(body).bytes(signature).finish();
 }
 
 /**

@@ -8,7 +8,9 @@ import { keyLookup } from '../../runtime/manifest/manifest.js';
 import { encodeBlock, encodeProposalBody, zeroHash } from '../../runtime/wire/block.js';
 import { encodeCbor } from '../../runtime/wire/cbor.js';
 import { encodeCommandBody } from '../../runtime/wire/command.js';
-import { decodeEnvelope, openEnvelope, sealEnvelope, type OpenContext } from '../../runtime/wire/envelope.js';
+import { decodeEnvelope, openEnvelope, protocolVersion, sealEnvelope, type OpenContext } from '../../runtime/wire/envelope.js';
+import { kinds, type KindName } from '../../runtime/wire/kinds.js';
+import { signingBytes } from '../../runtime/wire/signing.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
 import { manifestToCbor } from '../../runtime/wire/manifest-body.js';
 import { createVerifier, makeFleet, type FleetFixture } from '../support/fleet-fixture.js';
@@ -55,6 +57,22 @@ describe('round trips', () => {
         expect(Buffer.from(encodeVoteBody({ height, round, blockHash })).equals(Buffer.from(generic))).toBe(true);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a sealed envelope is the generic CBOR encoder\'s array, byte for byte, for any kind, names and body size', () => {
+    const names = fc.oneof(fc.stringMatching(/^[a-z0-9-]{1,40}$/), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }));
+    const kindArb = fc.constantFrom(...(Object.keys(kinds) as KindName[]));
+    fc.assert(
+      fc.property(kindArb, names, names, fc.integer({ min: 0, max: 70_000 }), (kind, fleet, sender, size) => {
+        const body = new Uint8Array(size).fill(size & 0xff);
+        const signer = fx.signer('v0');
+        const sealed = sealEnvelope(kind, fleet, sender, body, signer);
+        const signature = signer.sign(signingBytes(kind, fleet, body));
+        const generic = encodeCbor([protocolVersion, kinds[kind].code, fleet, sender, Buffer.from(body), Buffer.from(signature)]);
+        expect(Buffer.from(sealed).equals(Buffer.from(generic))).toBe(true);
+      }),
+      { numRuns: 200 },
     );
   });
 
