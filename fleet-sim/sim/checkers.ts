@@ -2,7 +2,7 @@
 // and every block any honest node commits, as it happens, and record each violated property.
 
 import type { Verifier } from '../../runtime/crypto/sodium.js';
-import { sameBytes, toHex } from '../../runtime/lib/bytes.js';
+import { hashHex, sameBytes, toHex } from '../../runtime/lib/bytes.js';
 import { keyLookup, hasRole, operatorOf, type Manifest } from '../../runtime/manifest/manifest.js';
 import { verifyCertificate } from '../../runtime/wire/certificate.js';
 import { decodeEnvelope, parseEnvelopeBody, verifyEnvelope, type OpenContext, type RawEnvelope, type WireError } from '../../runtime/wire/envelope.js';
@@ -126,7 +126,7 @@ export class Checkers {
   /** Agreement (followers included), validity and certificate checks at every honest commit. */
   onCommit(node: string, c: CommittedBlock, chain: ChainState): void {
     const h = c.block.height;
-    const hash = toHex(c.hash);
+    const hash = hashHex(c.hash);
     const m: Manifest = chain.manifestAt(h);
     this.checkCertificate(node, c, m);
     const first = this.decided.get(h);

@@ -25,8 +25,39 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** Hex of the 32-byte values hashHex saw last, one per value of the last byte. */
+interface HexOfHash {
+  readonly bytes: Uint8Array;
+  readonly hex: string;
+}
+const hashBytes = 32;
+const hexOfHashes: (HexOfHash | null)[] = new Array<HexOfHash | null>(256).fill(null);
+
 export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/**
+ * toHex of a public value, usually a 32-byte block hash: every vote names one, and each node reads it
+ * from every vote it hears. A hash is answered from a small table when it equals, byte for byte, the
+ * one last seen with the same final byte: comparing 32 bytes costs a quarter of building the string,
+ * and the same string then serves every vote-set and map lookup. Never for secrets (the table keeps
+ * what it is given).
+ */
+export function hashHex(b: Uint8Array): string {
+  if (b.length !== hashBytes) return toHex(b);
+  const slot = b[hashBytes - 1] as number;
+  const known = hexOfHashes[slot] ?? null;
+  if (known !== null && bytesEqualPublic(known.bytes, b)) return known.hex;
+  const hex = toHex(b);
+  hexOfHashes[slot] = { bytes: new Uint8Array(b), hex }; // a copy (a Buffer's slice() would share): the caller's bytes may change
+  return hex;
+}
+
+/** Equal bytes, compared in JavaScript (short public values, where a native call costs more). */
+function bytesEqualPublic(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
 }
 
 export function fromHex(s: string): Uint8Array | undefined {

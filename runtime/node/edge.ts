@@ -3,7 +3,7 @@
 // cached by envelope bytes, since a command is seen once from the operator and again in proposals.
 
 import type { Verifier } from '../crypto/sodium.js';
-import { sameBytes, toHex } from '../lib/bytes.js';
+import { hashHex, sameBytes, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { err, ok, type Result } from '../lib/result.js';
 import { hasRole, keyLookup, memberOf, operatorOf, verifyManifest, type Manifest } from '../manifest/manifest.js';
@@ -248,7 +248,7 @@ export class EdgeVerifier {
         return ok({ type: 'vote', now, msg: toVote(v.kind, v.sender, v.parsed, v.signature, bytes) });
       case 'proposal': {
         const b = v.parsed;
-        return ok({ type: 'proposal', now, msg: { from: v.sender, height: b.height, round: b.round, validRound: b.validRound, block: b.block, value: toHex(b.block.hash), txs: this.checkTxs(b.block), envelope: bytes } });
+        return ok({ type: 'proposal', now, msg: { from: v.sender, height: b.height, round: b.round, validRound: b.validRound, block: b.block, value: hashHex(b.block.hash), txs: this.checkTxs(b.block), envelope: bytes } });
       }
       case 'status':
         return ok({ type: 'status', now, from: v.sender, height: v.parsed.height, round: v.parsed.round });
@@ -390,5 +390,5 @@ function signatureKey(bytes: Uint8Array): string {
 }
 
 function toVote(kind: 'prevote' | 'precommit', from: string, b: { height: number; round: number; blockHash: Uint8Array | null }, signature: Uint8Array, envelope: Uint8Array): VerifiedVote {
-  return { kind, from, height: b.height, round: b.round, blockHash: b.blockHash, value: b.blockHash ? toHex(b.blockHash) : 'nil', signature, envelope };
+  return { kind, from, height: b.height, round: b.round, blockHash: b.blockHash, value: b.blockHash ? hashHex(b.blockHash) : 'nil', signature, envelope };
 }

@@ -18,7 +18,7 @@ import { installSnapshot, verifiedManifests } from '../consensus/state-sync.js';
 import type { CommittedBlock, ConsensusConfig, Effect, Input, SignedPosition, VerifiedSnapshot, WalRecord } from '../consensus/types.js';
 import { decodeBlockBytes, type DecodedBlock } from '../wire/block.js';
 import { decodeProof } from '../wire/proof.js';
-import { bytesEqual, toHex } from '../lib/bytes.js';
+import { bytesEqual, hashHex, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { EdgeVerifier, type EdgeDrop } from './edge.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFile } from './snapshot-file.js';
@@ -357,7 +357,7 @@ export class NodeShell {
   private candidate(bytes: Uint8Array): Candidate | null {
     try {
       const block = decodeBlockBytes(bytes, this.hash);
-      return { block, value: toHex(block.hash), txs: this.edge.checkTxs(block) };
+      return { block, value: hashHex(block.hash), txs: this.edge.checkTxs(block) };
     } catch {
       return null;
     }
@@ -635,7 +635,7 @@ export class NodeShell {
  *  proposal, whose body the signer state does not keep). */
 function positionOf(l: LastSigned): SignedPosition {
   const hash = l.step !== 'proposal' && l.signed ? (voteOf(l.signed.body)?.blockHash ?? null) : null;
-  const blockHash = hash ? toHex(hash) : null;
+  const blockHash = hash ? hashHex(hash) : null;
   return { round: l.round, step: l.step === 'proposal' ? 'propose' : l.step, blockHash };
 }
 

@@ -2,7 +2,7 @@
 // that anyone can rebuild the signed bytes of a precommit from a commit certificate (docs/wire.md).
 
 import { hashBytes } from '../crypto/sodium.js';
-import { toHex } from '../lib/bytes.js';
+import { hashHex } from '../lib/bytes.js';
 import { bytes, int, uint, array } from './fields.js';
 
 export interface VoteBody {
@@ -109,7 +109,7 @@ export function votePeekOf(body: Uint8Array): (Position & { readonly value: stri
   if (p === null) return null;
   if (body[p.next] === 0xf6 && body.length === p.next + 1) return { height: p.height, round: p.round, value: 'nil' };
   if (body[p.next] !== 0x58 || body[p.next + 1] !== hashBytes || body.length !== p.next + 2 + hashBytes) return null;
-  return { height: p.height, round: p.round, value: toHex(body.subarray(p.next + 2)) };
+  return { height: p.height, round: p.round, value: hashHex(body.subarray(p.next + 2)) };
 }
 
 export function parseVoteBody(v: unknown): VoteBody {

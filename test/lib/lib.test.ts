@@ -5,7 +5,7 @@ import { BoundedQueue } from '../../runtime/lib/bounded-queue.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { AssertionError, assert } from '../../runtime/lib/assert.js';
 import { err, ok, unwrap } from '../../runtime/lib/result.js';
-import { bytesEqual, sameBytes } from '../../runtime/lib/bytes.js';
+import { bytesEqual, hashHex, sameBytes, toHex } from '../../runtime/lib/bytes.js';
 
 describe('BoundedQueue', () => {
   it('rejects when full under the reject policy and counts the drop', () => {
@@ -114,5 +114,33 @@ describe('sameBytes', () => {
       const view = host.subarray(4, 4 + c.length);
       expect(sameBytes(a, view), `run ${run}`).toBe(bytesEqual(a, c));
     }
+  });
+});
+
+describe('hashHex', () => {
+  it('is toHex for every value, however often it repeats, shares a final byte or changes in place', () => {
+    const prng = new Prng(23);
+    // A handful of hashes that share final bytes (so they take one another's slot), seen again and again.
+    const pool = Array.from({ length: 12 }, (_, i) => {
+      const h = prng.bytes(32);
+      h[31] = i % 3;
+      return h;
+    });
+    for (let run = 0; run < 2000; run++) {
+      const h = pool[prng.int(pool.length)] as Uint8Array;
+      // Views into larger buffers and Buffers (whose slice() would share memory) too.
+      const host = Buffer.alloc(40);
+      host.set(h, 5);
+      const asked = run % 3 === 0 ? h : run % 3 === 1 ? host.subarray(5, 37) : Buffer.from(h);
+      expect(hashHex(asked), `run ${run}`).toBe(toHex(h));
+      // The caller's bytes change afterwards: the next answer follows the bytes, not what was remembered.
+      if (run % 7 === 0) {
+        const at = prng.int(31);
+        asked[at] = (asked[at] as number) ^ 0xff;
+        expect(hashHex(asked)).toBe(toHex(asked));
+      }
+    }
+    // Other lengths are plain toHex.
+    for (const n of [0, 1, 16, 31, 33, 64]) expect(hashHex(new Uint8Array(n).fill(0xab))).toBe('ab'.repeat(n));
   });
 });
