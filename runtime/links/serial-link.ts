@@ -68,7 +68,8 @@ export interface SerialLinkOptions {
   readonly dutyCycle?: number;
   /** Relay hops for a flood (default 3, as Meshtastic). */
   readonly hopLimit?: number;
-  /** Known node ids, so received frames can name their origin. */
+  /** The fleet's other members: received frames are named by them, and only their frames are relayed
+   *  (none without them). */
   readonly peers?: readonly string[];
   /** false sends as fast as the port takes bytes (benchmarks of the framing alone). */
   readonly throttle?: boolean;
@@ -573,13 +574,14 @@ export class SerialLink implements Link {
   }
 
   /**
-   * Relays only frames of this fleet's members (the peers this link knows; all, when it was given none),
-   * and from each origin only as much as its relay allowance (relay-allowance.ts): any radio can send frames with the fleet's
-   * tag (it is public) and a valid CRC, and relayed by every device they took the air from consensus (one
-   * transmitter babbling at a SiK radio's rate cut a radio-only fleet's throughput by 74 %).
+   * Relays only frames of this fleet's members (the peers this link knows: none, when it was given
+   * none), and from each origin only as much as its relay allowance (relay-allowance.ts): any radio can
+   * send frames with the fleet's tag (it is public) and a valid CRC, and relayed by every device they
+   * took the air from consensus (one transmitter babbling at a SiK radio's rate cut a radio-only fleet's
+   * throughput by 74 %). An empty peer list once meant "relay everyone", strangers included.
    */
   private mayRelay(f: RadioFrame, wireBytes: number): boolean {
-    const member = this.peerByTag.size === 0 || this.peerByTag.has(f.origin);
+    const member = this.peerByTag.has(f.origin);
     const key = `${f.origin}:${f.msgId}`;
     if (member && !this.cutRelays.has(key) && this.relayAllowance.take(f.origin, wireBytes, this.now())) return true;
     this.stats.relayRefused();

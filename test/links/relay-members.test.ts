@@ -45,6 +45,25 @@ describe('a radio relays members only, each within its share of the airtime', ()
     }
   });
 
+  it('given no peers (an empty peer list), relays no one: it has no members to relay for', async () => {
+    // Before, an empty peer list meant "relay everyone": a stranger's frames too.
+    const b = serialLink('b', [p1.b, p2.a], { peers: [], relayJitterMs: 0 });
+    const c = serialLink('c', [p2.b]);
+    await b.start();
+    await c.start();
+    try {
+      const inB = new Inbox(b);
+      writeRaw(p1.a, radioWire(Buffer.from('from a stranger'), { origin: nodeTag('mallory'), hopsLeft: 2 }));
+      await inB.waitFor(1, 3_000); // b heard it (and delivers it, named by its tag)
+      await sleep(300);
+      expect(b.counters().relayed).toBe(0);
+      expect(b.counters().relaysRefused).toBe(1);
+    } finally {
+      await b.stop();
+      await c.stop();
+    }
+  });
+
   it("relays at most its share of a second's airtime for one member's frames, however fast they come", async () => {
     // 57600 baud: 5,760 bytes a second, limits.radioRelayOriginShare of it for a's relays.
     const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, relayJitterMs: 0, relaySuppress: 0 });
