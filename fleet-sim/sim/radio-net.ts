@@ -9,7 +9,7 @@
 
 import { limits } from '../../runtime/lib/limits.js';
 import type { Prng } from '../../runtime/lib/prng.js';
-import { AirtimeBudget, defaultStaleMs } from '../../runtime/links/airtime.js';
+import { AirtimeBudget, defaultStaleMs, relayStaleMs } from '../../runtime/links/airtime.js';
 import { bulkEnvelope, ClassQueue, defaultQueueSizes, radioLaneShares, type QueueBound } from '../../runtime/links/class-queue.js';
 import { RelayAllowance } from '../../runtime/links/relay-allowance.js';
 import { WaitingEnvelopes } from '../../runtime/links/waiting-envelopes.js';
@@ -143,6 +143,8 @@ export class RadioNet {
   private readonly msPerByte: number;
   /** Consensus older than this in a queue goes unsent (SerialLink's default for this radio). */
   private readonly staleMs: number;
+  /** Relays of live consensus older than this go unsent (SerialLink's relayStaleMs). */
+  private readonly relayStaleMs: number;
   /** Copies heard that cancel a queued relay (SerialLink's relaySuppress); 0: never. */
   private readonly relaySuppress: number;
   /** A relay's random wait before it is queued (SerialLink's relayJitterMs). */
@@ -162,6 +164,8 @@ export class RadioNet {
     this.staleMs = defaultStaleMs(model.mtuBytes, model.baud / 10);
     this.relaySuppress = model.relaySuppress ?? defaultRelaySuppress;
     this.relayJitterMs = model.relayJitterMs ?? defaultRelayJitterMs(model.mtuBytes, model.baud);
+    // From when the relay was heard, and at least twice the longest relay wait (SerialLink's).
+    this.relayStaleMs = Math.min(this.staleMs, Math.max(relayStaleMs(model.mtuBytes, model.baud / 10, this.staleMs), 2 * this.relayJitterMs));
   }
 
   /** A node's process (and with it its serial link) starts: a fresh queue and message id. */
@@ -263,6 +267,7 @@ export class RadioNet {
     if (now < port.busyUntil) return this.schedule(i, port, port.busyUntil);
     // Consensus that waited past the limit goes unsent, whole envelopes at a time (SerialLink.dropStale).
     for (const bulk of [false, true]) this.dropStale(port, now, bulk);
+    this.dropStaleRelays(port, now);
     const next = port.queue.peek();
     if (!next) return;
     const wait = port.budget.waitMs(next.item.wire, now);
@@ -289,10 +294,23 @@ export class RadioNet {
       if (!head || (head.origin === onAir.origin && head.msgId === onAir.msgId) || now - head.queuedMs <= this.staleMs) return;
       // Handed over again while it waited (WaitingEnvelopes): as fresh as that hand-over.
       if (now - (port.waiting.wantedAt(`${head.origin}:${head.msgId}`) ?? head.queuedMs) <= this.staleMs) return;
-      this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
-      for (let f = 0; f < head.count; f++) if (port.relaysQueued.get(`${head.origin}:${head.msgId}:${f}`)?.queued === true) port.relaysQueued.delete(`${head.origin}:${head.msgId}:${f}`);
+      this.dropStaleEnvelope(port, head);
       port.waiting.gone(`${head.origin}:${head.msgId}`);
     }
+  }
+
+  /** The oldest relay of the live lane on its own, against relayStaleMs (SerialLink.dropStaleRelays). */
+  private dropStaleRelays(port: Port, now: number): void {
+    for (let k = 0; k < limits.radioFragmentsMax; k++) {
+      const head = port.queue.peekRelay('consensus');
+      if (!head || (head.origin === port.onAir.origin && head.msgId === port.onAir.msgId) || now - head.queuedMs <= this.relayStaleMs) return;
+      this.dropStaleEnvelope(port, head);
+    }
+  }
+
+  private dropStaleEnvelope(port: Port, head: Packet): void {
+    this.counters.dropped.stale += port.queue.removeWhere('consensus', (p) => p.origin === head.origin && p.msgId === head.msgId);
+    for (let f = 0; f < head.count; f++) if (port.relaysQueued.get(`${head.origin}:${head.msgId}:${f}`)?.queued === true) port.relaysQueued.delete(`${head.origin}:${head.msgId}:${f}`);
   }
 
   /** Who hears the packet is decided when it goes out (positions, partitions, loss); they have it

@@ -79,6 +79,13 @@ export const limits = {
   simObstaclesMax: 64, // hal.sim.obstacles: a simulated vehicle's range beams test every one each scan
   geofencePointsMax: 64, // device.yaml geofence.polygon: the reflexes test the position against every edge each tick
   radioStalePackets: 32, // ...or, on a slower radio, as long as this many full packets take on the air
+  // A relay of a live consensus envelope (not block sync) queued this long is dropped unsent: its origin
+  // sends what still matters again every gossip interval (500 ms by default), so a relay that waited
+  // longer is overtaken by the next copy. Relays waited up to the 2 s above, behind the relayer's own
+  // packets, on a line of radios; the middle ones then spent their airtime on votes for rounds long over
+  // (docs/benchmarks.md, "Radio under load with the broker dead").
+  radioRelayStaleMs: 500,
+  radioRelayStalePackets: 8, // ...or, on a slower radio, as long as this many full packets take on the air
   radioFragmentsMax: 64, // fragments of one envelope on a serial radio
   radioDedupEntriesMax: 4_096, // (origin, message, fragment) keys remembered; oldest evicted
   radioReassembliesMax: 32, // envelopes being reassembled at once; oldest abandoned

@@ -64,6 +64,13 @@ export class AirtimeBudget {
   }
 }
 
+/** How long a relay of a live consensus envelope may wait in a radio's queue: limits.radioRelayStaleMs,
+ *  or the airtime of limits.radioRelayStalePackets full packets when that is longer, and never longer
+ *  than the link's stale limit for its own (`staleMs`). Shared by SerialLink and fleet-sim's radio. */
+export function relayStaleMs(packetBytes: number, airBytesPerSec: number, staleMs: number): number {
+  return Math.min(staleMs, Math.max(limits.radioRelayStaleMs, Math.ceil((limits.radioRelayStalePackets * packetBytes * 1000) / airBytesPerSec)));
+}
+
 /** The default consensusStaleMs: limits.radioConsensusStaleMs, or the airtime of
  *  limits.radioStalePackets full packets when that is longer. Shared by SerialLink and fleet-sim's radio. */
 export function defaultStaleMs(packetBytes: number, airBytesPerSec: number): number {

@@ -138,6 +138,11 @@ class LaneQueue<T> {
     return this.relay.length > 0 ? this.relay.shift() : this.own.shift();
   }
 
+  /** The oldest relay. */
+  peekRelay(): T | undefined {
+    return this.relay.peek();
+  }
+
   /** The item that would go first: own before relays. */
   peek(): T | undefined {
     return this.own.peek() ?? this.relay.peek();
@@ -317,6 +322,11 @@ export class ClassQueue<T> {
   /** The item of `cls`'s lane (consensus's bulk lane with `bulk`) that would go first. */
   peekClass(cls: TrafficClass, bulk = false): T | undefined {
     return this.queues[laneOf(cls, bulk)].peek();
+  }
+
+  /** The oldest relay in `cls`'s lane (consensus's bulk lane with `bulk`). */
+  peekRelay(cls: TrafficClass, bulk = false): T | undefined {
+    return this.queues[laneOf(cls, bulk)].peekRelay();
   }
 
   get length(): number {

@@ -14,7 +14,7 @@ import { assert } from '../lib/assert.js';
 import { concatBytes, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { crc32 } from 'node:zlib';
-import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs } from './airtime.js';
+import { AirtimeBudget, blockTxBytesOnAir, bytesPerSecond, defaultStaleMs, relayStaleMs } from './airtime.js';
 import { bulkEnvelope, bulkEnvelopeStart, ClassQueue, defaultQueueSizes, radioLaneShares, type ClassQueueSizes } from './class-queue.js';
 import { RelayAllowance } from './relay-allowance.js';
 import { WaitingEnvelopes } from './waiting-envelopes.js';
@@ -154,6 +154,10 @@ export class SerialLink implements Link {
   private readonly fragmentsMax: number;
   private readonly hopLimit: number;
   private readonly staleMs: number;
+  /** The same for relays of live consensus (airtime.ts relayStaleMs), counted from when the packet
+   *  was heard, and at least twice the longest relay wait (relayJitterMs), so a relay that drew the
+   *  longest wait has as long again in the queue. */
+  private readonly relayStaleMs: number;
   /** The live consensus envelope whose fragment went out last: its remaining fragments are never
    *  dropped as stale. */
   private onAir = '';
@@ -206,6 +210,7 @@ export class SerialLink implements Link {
     // The default follows the airtime, up to the most a relay may wait (a very slow air's four packets).
     this.relayJitterMs = opts.relayJitterMs ?? Math.min(defaultRelayJitterMs(opts.packetBytes, opts.baud, opts.airBitsPerSec), limits.radioRelayJitterMsMax);
     assert(this.relayJitterMs >= 0 && this.relayJitterMs <= limits.radioRelayJitterMsMax, `relayJitterMs must be 0..${limits.radioRelayJitterMsMax}, is ${this.relayJitterMs}`);
+    this.relayStaleMs = Math.min(this.staleMs, Math.max(relayStaleMs(opts.packetBytes, airBytesPerSec, this.staleMs), 2 * this.relayJitterMs));
     assert(Number.isInteger(this.relaySuppress) && (this.relaySuppress === 0 || (this.relaySuppress >= 2 && this.relaySuppress <= relaySuppressMax)), `relaySuppress must be 0 or 2..${relaySuppressMax}, is ${this.relaySuppress}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
     this.fleetTag = tagOfFleet(opts.fleet);
@@ -487,10 +492,12 @@ export class SerialLink implements Link {
   }
 
   /** Drops whole consensus envelopes that waited longer than staleMs (oldest first, so only from the
-   *  head of each lane); never the rest of one already partly on the air. */
+   *  head of each lane), and relays of live consensus that waited longer than relayStaleMs; never the
+   *  rest of one already partly on the air. */
   private dropStale(): void {
     const now = this.now();
     for (const bulk of [false, true]) this.dropStaleLane(now, bulk);
+    this.dropStaleRelays(now);
   }
 
   private dropStaleLane(now: number, bulk: boolean): void {
@@ -500,14 +507,29 @@ export class SerialLink implements Link {
       // An own envelope consensus handed over again since it was queued is as fresh as that hand-over.
       if (!head || head.key === onAir || now - head.queuedMs <= this.staleMs) return;
       if (now - (this.waiting.wantedAt(head.key) ?? head.queuedMs) <= this.staleMs) return;
-      const gone = this.queue.removeWhere('consensus', (p) => {
-        if (p.key !== head.key) return false;
-        if (p.relay) this.relaysQueued.delete(p.frag);
-        return true;
-      });
+      this.dropStaleEnvelope(head.key);
       this.waiting.gone(head.key);
-      this.stats.stale('consensus', gone);
     }
+  }
+
+  /** Relays wait behind this device's own packets in the live lane, so their oldest is looked at on its
+   *  own. Block-sync answers keep the longer limit: no one sends them again every gossip interval (in
+   *  fleet-sim's lossy-radio line, dropping them sooner cut the heights committed). */
+  private dropStaleRelays(now: number): void {
+    for (let i = 0; i < limits.radioFragmentsMax; i++) {
+      const head = this.queue.peekRelay('consensus');
+      if (!head || head.key === this.onAir || now - head.queuedMs <= this.relayStaleMs) return;
+      this.dropStaleEnvelope(head.key);
+    }
+  }
+
+  private dropStaleEnvelope(key: string): void {
+    const gone = this.queue.removeWhere('consensus', (p) => {
+      if (p.key !== key) return false;
+      if (p.relay) this.relaysQueued.delete(p.frag);
+      return true;
+    });
+    this.stats.stale('consensus', gone);
   }
 
   private onData(port: number, chunk: Buffer): void {
