@@ -4,24 +4,14 @@
 // packets, and on a line of radios the middle ones spent their airtime on votes for rounds long over.
 // Over real socat pty pairs: raw frames go into b, which may relay them to c.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { limits } from '../../runtime/lib/limits.js';
 import { bytesPerSecond, defaultStaleMs, relayStaleMs } from '../../runtime/links/airtime.js';
 import { nodeTag } from '../../runtime/links/serial-link.js';
 import { Inbox, sleep, waitUntil } from './conformance.js';
-import { PtyPair } from './processes.js';
-import { radioWire, serialLink, writeRaw } from './serial-harness.js';
+import { radioWire, ptyPairsForFile, serialLink, writeRaw } from './serial-harness.js';
 
-let p1: PtyPair;
-let p2: PtyPair;
-beforeAll(async () => {
-  p1 = await PtyPair.start();
-  p2 = await PtyPair.start();
-});
-afterAll(async () => {
-  await p1.stop();
-  await p2.stop();
-});
+const pairs = ptyPairsForFile();
 
 describe('relays of live consensus on a busy radio', () => {
   it('has a shorter stale limit for relays than for own envelopes, and never a longer one', () => {
@@ -35,14 +25,14 @@ describe('relays of live consensus on a busy radio', () => {
   it("drops a member's vote it was to relay once the vote waited 500 ms behind its own packets, and sends its own", async () => {
     // 57600 baud: 5,760 B/s. Twenty own 230-byte envelopes are ~0.9 s of airtime: the relay queued
     // behind them waits past 500 ms, and the own envelopes stay within their 2 s.
-    const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, relayJitterMs: 0 });
-    const c = serialLink('c', [p2.b]);
+    const b = serialLink('b', [pairs.p1.b, pairs.p2.a], { baud: 57_600, relayJitterMs: 0 });
+    const c = serialLink('c', [pairs.p2.b]);
     await b.start();
     await c.start();
     try {
       const inC = new Inbox(c);
       for (let i = 0; i < 20; i++) expect(b.broadcast(Buffer.alloc(230, i + 1), 'consensus')).toBe(true);
-      writeRaw(p1.a, radioWire(Buffer.from('a vote from member a'), { origin: nodeTag('a'), hopsLeft: 2 }));
+      writeRaw(pairs.p1.a, radioWire(Buffer.from('a vote from member a'), { origin: nodeTag('a'), hopsLeft: 2 }));
       await inC.waitFor(20, 5_000);
       await waitUntil(() => b.queued() === 0, 5_000, "b's queue to empty");
       await sleep(300); // anything still on the wire
@@ -57,13 +47,13 @@ describe('relays of live consensus on a busy radio', () => {
   });
 
   it('relays the same vote at once on an idle radio', async () => {
-    const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, relayJitterMs: 0 });
-    const c = serialLink('c', [p2.b]);
+    const b = serialLink('b', [pairs.p1.b, pairs.p2.a], { baud: 57_600, relayJitterMs: 0 });
+    const c = serialLink('c', [pairs.p2.b]);
     await b.start();
     await c.start();
     try {
       const inC = new Inbox(c);
-      writeRaw(p1.a, radioWire(Buffer.from('a vote from member a'), { origin: nodeTag('a'), hopsLeft: 2 }));
+      writeRaw(pairs.p1.a, radioWire(Buffer.from('a vote from member a'), { origin: nodeTag('a'), hopsLeft: 2 }));
       await inC.waitFor(1, 3_000);
       expect(b.counters().relayed).toBe(1);
       expect(b.counters().droppedStale).toBe(0);

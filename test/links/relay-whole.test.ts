@@ -5,33 +5,23 @@
 // its oldest packet, one fragment of some envelope, and a refused consensus fragment left the
 // envelope's earlier fragments queued: airtime for envelopes no receiver could assemble.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import type { TrafficClass } from '../../runtime/links/link.js';
 import { Prng } from '../../runtime/lib/prng.js';
 import { utf8 } from '../../runtime/lib/bytes.js';
 import { Inbox, waitUntil } from './conformance.js';
-import { PtyPair } from './processes.js';
-import { radioWire, serialLink, writeRaw } from './serial-harness.js';
+import { radioWire, ptyPairsForFile, serialLink, writeRaw } from './serial-harness.js';
 
-let p1: PtyPair;
-let p2: PtyPair;
-beforeAll(async () => {
-  p1 = await PtyPair.start();
-  p2 = await PtyPair.start();
-});
-afterAll(async () => {
-  await p1.stop();
-  await p2.stop();
-});
+const pairs = ptyPairsForFile();
 
 describe('a relay under a burst it cannot queue whole', () => {
   for (const cls of ['telemetry', 'consensus'] as const satisfies readonly TrafficClass[]) {
     it(`${cls}: every fragment b relays belongs to an envelope c assembles`, async () => {
       // b sends at 57600 baud and queues at most 9 packets a class (envelopes of at most 3 fragments): three
       // envelopes. x is a member (only members' frames are relayed).
-      const b = serialLink('b', [p1.b, p2.a], { baud: 57_600, fragmentsMax: 3, queueSizes: { consensus: 9, heartbeat: 9, telemetry: 9 }, relayJitterMs: 0, peers: ['x-telemetry', 'x-consensus'] });
-      const c = serialLink('c', [p2.b]);
+      const b = serialLink('b', [pairs.p1.b, pairs.p2.a], { baud: 57_600, fragmentsMax: 3, queueSizes: { consensus: 9, heartbeat: 9, telemetry: 9 }, relayJitterMs: 0, peers: ['x-telemetry', 'x-consensus'] });
+      const c = serialLink('c', [pairs.p2.b]);
       await b.start();
       await c.start();
       try {
@@ -43,7 +33,7 @@ describe('a relay under a burst it cannot queue whole', () => {
         const burst = Buffer.concat(
           Array.from({ length: envelopes }, (_, m) => Array.from({ length: 3 }, (_, index) => radioWire(prng.bytes(200), { cls, origin, msgId: 1_000 + m, index, count: 3, hopsLeft: 2 }))).flat(),
         );
-        writeRaw(p1.a, burst);
+        writeRaw(pairs.p1.a, burst);
         await waitUntil(() => b.counters().relayed > 0, 3_000, 'b relaying');
         // Drained: nothing queued for a while.
         let quiet = 0;

@@ -1,6 +1,7 @@
 // Serial radio links over socat pty pairs, and the bad inputs a radio can hear.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { cobsEncode } from '../../runtime/links/cobs.js';
 import { fleetTag } from '../../runtime/links/frame.js';
@@ -13,6 +14,21 @@ import { PtyPair } from './processes.js';
 
 export const fleet = 'conf-fleet';
 const prng = new Prng(7);
+
+/** Two socat pty pairs for a line of three radios (a on p1.a, b on p1.b and p2.a, c on p2.b), started
+ *  before the calling file's tests and stopped after them; read them inside the tests. */
+export function ptyPairsForFile(): { p1: PtyPair; p2: PtyPair } {
+  const pairs = {} as { p1: PtyPair; p2: PtyPair };
+  beforeAll(async () => {
+    pairs.p1 = await PtyPair.start();
+    pairs.p2 = await PtyPair.start();
+  });
+  afterAll(async () => {
+    await pairs.p1?.stop();
+    await pairs.p2?.stop();
+  });
+  return pairs;
+}
 
 export function serialLink(node: string, paths: string[], extra: Partial<SerialLinkOptions> = {}): SerialLink {
   // Ptys do not enforce a baud rate; a high nominal rate keeps the conformance suite fast.
