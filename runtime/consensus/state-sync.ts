@@ -3,7 +3,9 @@
 // commitment). Fetching: a node further behind than block sync can serve asks for an offer, checks
 // the proof against a validator set it trusts, then fetches chunks from every peer that offered the
 // same snapshot, each chunk checked against its certified hash on arrival. Nothing touches the state
-// until the whole snapshot has checked out; a peer that sent anything wrong is counted and ignored.
+// until the whole snapshot has checked out; a peer that sent anything wrong is counted and ignored. A
+// peer offering a snapshot proven under a validator set older than this node knows (offerStale) is not
+// wrong, only early: its offer is ignored and the next request asks again.
 
 import { concatBytes, bytesEqual, toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
@@ -56,6 +58,8 @@ export class StateSync {
   restored = 0;
   /** Last commit or install: a node behind with no progress for long asks for a snapshot. */
   progressAtMs = 0;
+  /** The height of the last stale offer logged (offerStale), so a wait is logged once per snapshot. */
+  staleNotedHeight = -1;
   /** The next request's nonce: every request differs, so links' duplicate filters never drop a retry. */
   nonce = 0;
   private readonly offeredAt = new Map<string, number>();
@@ -147,6 +151,18 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
   if (far || stalled) fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height, nonce: sync.nonce++ }) });
 }
 
+/**
+ * Why an offer, genuine as far as its manifest shows, is of no use to this node yet, or null. An honest
+ * peer offers its newest proven checkpoint, which may be proven under a set older than the newest this
+ * node knows: a new member started with the newest manifest asks before the fleet has proven a
+ * checkpoint under it. offerProblem refuses such an offer too; this tells it apart from a forgery.
+ */
+export function offerStale(s: ConsensusState, o: SnapshotOffer): string | null {
+  if (typeof o.manifest === 'string' || o.manifest.body.fleet !== s.p.fleet) return null;
+  const known = s.chain.latestEpoch();
+  return o.manifest.body.epoch < known ? `proven under epoch ${o.manifest.body.epoch}, older than the ${known} this node knows` : null;
+}
+
 /** Why an offer does not prove its snapshot, or null. Only a verified certificate makes a proof. */
 export function offerProblem(s: ConsensusState, o: SnapshotOffer): string | null {
   const b = o.proofBlock.block;
@@ -180,6 +196,13 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
   }
   // Keep a fetch under way unless this offer is newer and the fetch has nothing yet.
   if (f && (o.height <= f.height || f.have > 0)) return;
+  const stale = offerStale(s, o);
+  if (stale) {
+    // Not a forgery: ignored without holding it against the peer, and asked again at the next tick.
+    if (sync.staleNotedHeight !== o.height) fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: waiting for a newer snapshot: ${o.from} offers ${o.height}, ${stale}` });
+    sync.staleNotedHeight = o.height;
+    return;
+  }
   const problem = offerProblem(s, o);
   if (problem) return markBad(s, o.from, `snapshot offer for height ${o.height}: ${problem}`, fx);
   const n = o.chunkHashes.length;

@@ -54,10 +54,11 @@ describe('devices a fleet.update adds or removes', () => {
     await fleet.addDevice('d5', 'e2.manifest');
     e2 = nextManifest(fleet.manifest, 'e2.manifest', (b) => ({ validators: [...b.validators, { id: 'd5', publicKey: fleet.publicKey('d5'), power: 1 }] }));
     await fleetUpdate(e2.file, fleet.manifestFile);
+    // Started at once, as README says: its first offers are of a snapshot proven under epoch 1, older
+    // than the epoch-2 manifest it was given, which it must wait out rather than hold against its peers.
+    fleet.start('d5');
     await until('epoch 2 in force at d1', async () => ((await fleet.retainedStatus('d1')) as { epoch?: number }).epoch === 2 || null, 10_000, 300);
     expect(fleet.devices.get('d1')?.output).toMatch(/"event":"peers".*"added":\["d5"\]/);
-
-    fleet.start('d5');
     await fleet.devices.get('d5')?.ready;
     await until('d5 to catch up with d1', async () => {
       const [a, b] = await Promise.all([fleet.health('d1'), fleet.health('d5')]);

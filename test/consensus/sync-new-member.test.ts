@@ -1,0 +1,72 @@
+// A new member started, as README says, with an empty data directory and only the newest manifest right
+// after the fleet.update that added it: the fleet's newest proven snapshot is still proven under the
+// older set. Its peers' offers of it are early, not forged: the new member waits for a snapshot proven
+// under the set it knows (found by the reviewer: it used to ignore every honest peer from then on).
+
+import { expect, it } from 'vitest';
+import { World, type SimNode } from '../../fleet-sim/sim/world.js';
+import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
+import { signManifest } from '../../runtime/manifest/manifest.js';
+import { unwrap } from '../../runtime/lib/result.js';
+import { createConsensus } from '../../runtime/consensus/core.js';
+import { chunkOf } from '../../runtime/consensus/snapshot.js';
+import { onChunk, onOffer } from '../../runtime/consensus/state-sync.js';
+import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
+import { decodeBlockBytes } from '../../runtime/wire/block.js';
+import { scenario, sendFleetUpdate } from '../sim/helpers.js';
+
+const seed = 27;
+const noop = (from: number, to: number) => [{ kind: 'rate' as const, from, to, perSec: 10, command: 'noop' }];
+function node(w: World, i: number): SimNode {
+  const n = w.nodes[i];
+  if (!n) throw new Error(`no node ${i}`);
+  return n;
+}
+
+it(`a new member started right after the fleet.update that adds it waits out offers proven under the older set, then state-syncs (seed ${seed})`, async () => {
+  await initCrypto();
+  const cp = 32;
+  const w = new World(scenario({ name: 'new-member', durationMs: 30_000, workload: noop(200, 29_000), operatorRoles: ['operator', 'admin'] }), seed, { consensus: { checkpointEveryHeights: cp, syncWindowHeights: 64 } });
+  w.start();
+  w.queue.runUntil(8_000, 1e8);
+  const old = w.manifest.body;
+  const v03 = old.validators.find((v) => v.id === 'v03');
+  const f00 = old.followers.find((f) => f.id === 'f00');
+  if (!v03 || !f00) throw new Error('setup');
+  // Epoch 2: f00, the new member, votes instead of v03.
+  const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
+  sendFleetUpdate(w, next.bytes);
+  const server = node(w, 0).shell?.core;
+  if (!server) throw new Error('v00 down');
+  let t = 8_000;
+  while (server.chain.manifestAt(server.chain.height + 1).body.epoch !== 2 && t < 20_000) w.queue.runUntil((t += 20), 1e8);
+  const offerOf = (from: string): SnapshotOffer => {
+    const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
+    if (!snap?.proof) throw new Error('no proven snapshot');
+    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
+  };
+  const early = offerOf('v00');
+  expect(typeof early.manifest !== 'string' && early.manifest.body.epoch, 'the newest proven snapshot is proven under epoch 1').toBe(1);
+
+  // The new member: its genesis is the epoch-2 manifest, its data directory empty.
+  const fresh = createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, checkpointEveryHeights: cp, syncWindowHeights: 64 }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
+  const fx: Effect[] = [];
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from), 0, fx);
+  expect(fresh.sync.fetch).toBe(null);
+  expect([...fresh.sync.bad.keys()], 'an early offer is no forgery').toEqual([]);
+  expect(fresh.sync.rejected).toBe(0);
+  const logs = fx.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+  expect(logs).toEqual([`f00: state sync: waiting for a newer snapshot: v00 offers ${early.height}, proven under epoch 1, older than the 2 this node knows`]);
+
+  // A few heights later the fleet has a snapshot proven under epoch 2, and the same peers offer it.
+  while (offerOf('v00').height === early.height && t < 29_000) w.queue.runUntil((t += 50), 1e8);
+  const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
+  if (!snap) throw new Error('no newer snapshot');
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from), 1, fx);
+  expect(fresh.sync.fetch?.height).toBe(snap.height);
+  expect(fresh.sync.fetch?.sources).toEqual(['v00', 'v01', 'v02']);
+  for (let i = 0; i < snap.chunkHashes.length; i++) onChunk(fresh, 'v00', snap.height, i, chunkOf(snap.bytes, i), 2, fx);
+  expect(fresh.sync.restored).toBe(1);
+  expect(fresh.chain.height).toBe(snap.height);
+  expect(fresh.chain.latestEpoch()).toBe(2);
+});
