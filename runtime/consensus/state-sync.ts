@@ -168,6 +168,8 @@ export function offerProblem(s: ConsensusState, o: SnapshotOffer): string | null
   const b = o.proofBlock.block;
   if (typeof o.manifest === 'string') return `its manifest does not verify: ${o.manifest}`;
   const m: Manifest = o.manifest;
+  // Blocks C+1..C+k all carry checkpoint C's commitment: only the one after C proves a snapshot of C.
+  if (!s.chain.isCheckpoint(o.height)) return `height ${o.height} is not a checkpoint height (every ${s.p.config.checkpointEveryHeights} heights)`;
   if (b.height !== o.height + 1) return `proof block is at height ${b.height}, not ${o.height + 1}`;
   if (o.proofCertificate.height !== b.height) return 'proof certificate is for another height';
   if (m.body.fleet !== s.p.fleet) return 'its manifest is for another fleet';
@@ -289,6 +291,16 @@ function abandon(s: ConsensusState, reason: string, fx: Effect[]): void {
   fx.push({ type: 'log', level: 'warn', message: `${s.p.id}: state sync: gave up: ${reason}` });
 }
 
+/**
+ * Every source offered this exact snapshot as the one after block f.height, and every chunk matched its
+ * certified hash: a whole that then fails a check makes that claim false, so every source is counted and
+ * ignored, and the fetch given up (else the same offer could be made again at the next request).
+ */
+function refuseWhole(s: ConsensusState, f: Fetch, reason: string, fx: Effect[]): void {
+  for (const peer of [...f.sources]) markBad(s, peer, reason, fx);
+  abandon(s, reason, fx);
+}
+
 /** Every chunk matched; the whole is checked again and against the proof block, then installed. */
 function finish(s: ConsensusState, f: Fetch, now: number, fx: Effect[]): void {
   if (s.chain.height >= f.height) {
@@ -298,17 +310,17 @@ function finish(s: ConsensusState, f: Fetch, now: number, fx: Effect[]): void {
   }
   const whole = concatBytes(...(f.chunks as Uint8Array[]));
   const hashes = chunkHashesOf(whole, hashOf(s));
-  if (!bytesEqual(commitmentOf(hashes, hashOf(s)), f.commitment)) return abandon(s, `snapshot ${f.height} does not hash to its commitment as a whole`, fx);
+  if (!bytesEqual(commitmentOf(hashes, hashOf(s)), f.commitment)) return refuseWhole(s, f, `snapshot ${f.height} does not hash to its commitment as a whole`, fx);
   const d = decodeStateSnapshot(whole);
-  if (!d.ok) return abandon(s, `certified snapshot ${f.height} does not decode: ${d.error}`, fx);
+  if (!d.ok) return refuseWhole(s, f, `certified snapshot ${f.height} does not decode: ${d.error}`, fx);
   const snap = d.value;
   const b = f.proofBlock;
-  if (snap.height !== f.height || !bytesEqual(snap.lastHash, b.parent) || snap.lastTimeMs >= b.timeMs) return abandon(s, `snapshot ${f.height} does not end at the proof block's parent`, fx);
+  if (snap.height !== f.height || !bytesEqual(snap.lastHash, b.parent) || snap.lastTimeMs >= b.timeMs) return refuseWhole(s, f, `snapshot ${f.height} does not end at the proof block's parent`, fx);
   const manifests = verifiedManifests(s, snap);
-  if (typeof manifests === 'string') return abandon(s, `snapshot ${f.height}: ${manifests}`, fx);
+  if (typeof manifests === 'string') return refuseWhole(s, f, `snapshot ${f.height}: ${manifests}`, fx);
   let inForce = manifests[0]?.manifest;
   for (const m of manifests) if (m.fromHeight <= b.height) inForce = m.manifest;
-  if (!inForce || !bytesEqual(inForce.hash, b.manifestHash)) return abandon(s, `snapshot ${f.height} names another validator set than its proof block`, fx);
+  if (!inForce || !bytesEqual(inForce.hash, b.manifestHash)) return refuseWhole(s, f, `snapshot ${f.height} names another validator set than its proof block`, fx);
   const lastCertificate = b.lastCommit as CommitCertificate;
   installSnapshot(s, { height: f.height, bytes: whole, app: snap.app, lastCertificate }, snap, manifests, hashes, { blockBytes: f.proofBytes, certificate: f.proofCertificate }, now, fx);
   s.sync.restored++;

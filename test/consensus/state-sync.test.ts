@@ -217,7 +217,8 @@ describe('state sync', () => {
       'swapped chunk hash': offerProblem(judge, { ...honest, chunkHashes: swapped }),
       'rewritten proof block': offerProblem(judge, { ...honest, chunkHashes: swapped, proofBlock: rewritten }),
       'self-signed certificate': offerProblem(judge, { ...honest, chunkHashes: swapped, proofBlock: rewritten, proofCertificate: soloCert }),
-      'wrong height': offerProblem(judge, { ...honest, height: snap.height - 1 }),
+      'wrong height': offerProblem(judge, { ...honest, height: snap.height - 8 }),
+      'not a checkpoint': offerProblem(judge, { ...honest, height: snap.height - 1 }),
       'truncated chunk list': offerProblem(judge, { ...honest, chunkHashes: snap.chunkHashes.slice(0, -1).concat(snap.chunkHashes.length > 1 ? [] : [hash(new Uint8Array(1))]) }),
       'unverified manifest': offerProblem(judge, { ...honest, manifest: 'bad' }),
     };
@@ -226,7 +227,8 @@ describe('state sync', () => {
       'swapped chunk hash': 'its chunk hashes are not the commitment the certified block carries',
       'rewritten proof block': expect.stringMatching(/^proof certificate: certificate is for block/),
       'self-signed certificate': expect.stringMatching(/^proof certificate: certificate carries 1 of 4 voting power/),
-      'wrong height': `proof block is at height ${snap.height + 1}, not ${snap.height}`,
+      'wrong height': `proof block is at height ${snap.height + 1}, not ${snap.height - 7}`,
+      'not a checkpoint': `height ${snap.height - 1} is not a checkpoint height (every 8 heights)`,
       'truncated chunk list': 'its chunk hashes are not the commitment the certified block carries',
       'unverified manifest': 'its manifest does not verify: bad',
     });
