@@ -38,8 +38,8 @@ interface Fetch {
   firstMissing: number;
   /** Peers whose offer for this exact snapshot checked out; chunks are asked of them. */
   readonly sources: string[];
-  /** Outstanding chunk requests, at most one per source. */
-  readonly asked: Map<string, { readonly first: number; readonly count: number; readonly atMs: number }>;
+  /** Outstanding chunk requests, at most one per source; `answered` once a chunk came from it since. */
+  readonly asked: Map<string, { readonly first: number; readonly count: number; readonly atMs: number; answered: boolean }>;
   readonly proofBlock: Block;
   readonly proofBytes: Uint8Array;
   readonly proofCertificate: CommitCertificate;
@@ -62,6 +62,14 @@ export class StateSync {
   staleNotedHeight = -1;
   /** The next request's nonce: every request differs, so links' duplicate filters never drop a retry. */
   nonce = 0;
+  /** The newest snapshot requests' nonces, oldest first: only an offer answering one is taken. */
+  readonly requested: number[] = [];
+  /**
+   * Chunk requests each peer let time out with no chunk from it since, reset by its next chunk. Sources
+   * with the fewest are asked first, so one that stays silent (crashed, out of radio range, or lying)
+   * cannot hold a range. Not a verdict: silence is no proof of a lie, so it is not `bad`.
+   */
+  readonly quiet = new Map<string, number>();
   private readonly offeredAt = new Map<string, number>();
   private readonly chunkBudget = new Map<string, { atMs: number; sent: number }>();
 
@@ -136,8 +144,16 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
     if (s.chain.height >= f.height) sync.fetch = null; // block sync got there first
     else if (now - f.lastChunkAtMs > limits.stateSyncFetchGossipsMax * gossip) abandon(s, `no chunk of snapshot ${f.height} for ${now - f.lastChunkAtMs} ms`, fx);
     else {
-      for (const [peer, a] of f.asked) if (now - a.atMs > limits.stateSyncChunkTimeoutGossips * gossip) f.asked.delete(peer);
+      for (const [peer, a] of f.asked) {
+        if (now - a.atMs <= limits.stateSyncChunkTimeoutGossips * gossip) continue;
+        f.asked.delete(peer);
+        if (!a.answered) noteQuiet(s.sync, peer);
+      }
       requestChunks(s, now, fx);
+      // No chunk for a gossip interval (none yet, or the sources went quiet): ask again, so that more
+      // peers offer this snapshot and become its sources. A peer that answered first and then serves
+      // nothing must not be all this node ever hears from.
+      if (now - f.lastChunkAtMs >= gossip) requestSnapshot(s, fx);
       return;
     }
   }
@@ -148,7 +164,22 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
   // stall means block sync is not arriving for another reason (peers restarted with short windows).
   const far = ahead - s.height > s.p.config.syncWindowHeights;
   const stalled = now - sync.progressAtMs > limits.stateSyncStallGossips * gossip;
-  if (far || stalled) fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height, nonce: sync.nonce++ }) });
+  if (far || stalled) requestSnapshot(s, fx);
+}
+
+/** Broadcasts a request for a snapshot above this node's height, and returns its nonce. */
+export function requestSnapshot(s: ConsensusState, fx: Effect[]): number {
+  const sync = s.sync;
+  const nonce = sync.nonce++;
+  sync.requested.push(nonce);
+  if (sync.requested.length > limits.stateSyncRequestsRememberedMax) sync.requested.shift();
+  fx.push({ type: 'send', to: null, kind: 'snapshot-request', body: encodeSnapshotRequestBody({ height: s.chain.height, nonce }) });
+  return nonce;
+}
+
+function noteQuiet(sync: StateSync, peer: string): void {
+  if (!sync.quiet.has(peer) && sync.quiet.size >= limits.stateSyncQuietPeersMax) sync.quiet.clear();
+  sync.quiet.set(peer, (sync.quiet.get(peer) ?? 0) + 1);
 }
 
 /**
@@ -188,7 +219,9 @@ export function offerProblem(s: ConsensusState, o: SnapshotOffer): string | null
 
 export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Effect[]): void {
   const sync = s.sync;
-  if (sync.bad.has(o.from) || o.height <= s.chain.height) return;
+  // Only an answer to one of this node's newest requests counts: offers pushed unasked cannot keep
+  // replacing a fetch that gets no chunks (and need no more than a glance before they are dropped).
+  if (!sync.requested.includes(o.nonce) || sync.bad.has(o.from) || o.height <= s.chain.height) return;
   const f = sync.fetch;
   if (f && f.height === o.height && bytesEqual(o.proofBlock.hash, hashOf(s)(f.proofBytes)) && sameHashes(o.chunkHashes, f.chunkHashes)) {
     // The offer we already proved, from another peer: one more source to fetch from.
@@ -230,20 +263,27 @@ function sameHashes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
   return a.length === b.length && a.every((h, i) => bytesEqual(h, b[i] as Uint8Array));
 }
 
-/** Asks each idle source for the next run of chunks nobody is asked for (up to snapshotChunksPerRequestMax). */
+/**
+ * Asks each idle source for the next run of chunks nobody is asked for (up to snapshotChunksPerRequestMax).
+ * Only the sources that let the fewest requests go unanswered (StateSync.quiet) are asked: a range one
+ * of them let time out goes to another, and a silent source is asked again only once all are as quiet.
+ */
 function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
   const f = s.sync.fetch;
   if (!f) return;
   const busy = new Set<number>();
   for (const a of f.asked.values()) for (let i = a.first; i < a.first + a.count; i++) busy.add(i);
+  const quiet = (peer: string) => s.sync.quiet.get(peer) ?? 0;
+  let fewest = Infinity;
+  for (const peer of f.sources) fewest = Math.min(fewest, quiet(peer));
   let next = f.firstMissing;
   for (const peer of f.sources) {
-    if (f.asked.has(peer)) continue;
+    if (f.asked.has(peer) || quiet(peer) > fewest) continue;
     while (next < f.chunks.length && (f.chunks[next] !== undefined || busy.has(next))) next++;
     if (next >= f.chunks.length) return;
     const first = next;
     while (next < f.chunks.length && next - first < limits.snapshotChunksPerRequestMax && f.chunks[next] === undefined && !busy.has(next)) next++;
-    f.asked.set(peer, { first, count: next - first, atMs: now });
+    f.asked.set(peer, { first, count: next - first, atMs: now, answered: false });
     fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: next - first, nonce: s.sync.nonce++ }) });
   }
 }
@@ -263,7 +303,9 @@ export function onChunk(s: ConsensusState, from: string, height: number, index: 
   f.have++;
   while (f.firstMissing < f.chunks.length && f.chunks[f.firstMissing] !== undefined) f.firstMissing++;
   f.lastChunkAtMs = now;
+  s.sync.quiet.delete(from);
   const a = f.asked.get(from);
+  if (a) a.answered = true;
   let done = true;
   for (let i = a?.first ?? 0; a && i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
   if (a && done) f.asked.delete(from);

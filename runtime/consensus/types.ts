@@ -108,6 +108,8 @@ export interface SnapshotOffer {
   readonly proofCertificate: CommitCertificate;
   /** The authority-verified manifest the offer names, or why it did not verify. */
   readonly manifest: Manifest | string;
+  /** The nonce of the snapshot request it answers. */
+  readonly nonce: number;
 }
 
 /** A snapshot whose every chunk and whole matched the certified commitment, ready to install. */

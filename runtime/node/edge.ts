@@ -272,7 +272,7 @@ export class EdgeVerifier {
         if (!blk.ok) return drop('invalid', blk.error);
         // A manifest that fails here is still handed on, so the core counts the peer that sent it.
         const m = verifyManifest(o.manifest, this.ctx.verifier, this.ctx.authority);
-        const offer = { from: v.sender, height: o.height, chunkHashes: o.chunkHashes, proofBlock: blk.value, proofCertificate: o.proofCertificate, manifest: m.ok ? m.value : m.error };
+        const offer = { from: v.sender, height: o.height, chunkHashes: o.chunkHashes, proofBlock: blk.value, proofCertificate: o.proofCertificate, manifest: m.ok ? m.value : m.error, nonce: o.nonce };
         return ok({ type: 'snapshot-offer', now, offer });
       }
       case 'chunk-request':

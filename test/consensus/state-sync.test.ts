@@ -12,7 +12,7 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { applyReplayed, createConsensus, recordCheckpoint } from '../../runtime/consensus/core.js';
 import { chunkOf, commitmentOf } from '../../runtime/consensus/snapshot.js';
-import { offerProblem, onChunk, onOffer } from '../../runtime/consensus/state-sync.js';
+import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
 import { defaultConsensusConfig, type CommittedBlock, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { signingBytes } from '../../runtime/wire/signing.js';
@@ -165,7 +165,7 @@ describe('state sync', () => {
     expect(c2?.chain.latestEpoch()).toBe(2);
     expect(c2?.chain.height ?? 0).toBeGreaterThanOrEqual((node(w, 0).shell?.core.chain.height ?? 0) - 2);
     if (!c2 || !before.proof) throw new Error('node 2 down');
-    const stale: SnapshotOffer = { from: 'v00', height: before.height, chunkHashes: before.chunkHashes, proofBlock: decodeBlockBytes(before.proof.blockBytes), proofCertificate: before.proof.certificate, manifest: w.manifest };
+    const stale: SnapshotOffer = { from: 'v00', height: before.height, chunkHashes: before.chunkHashes, proofBlock: decodeBlockBytes(before.proof.blockBytes), proofCertificate: before.proof.certificate, manifest: w.manifest, nonce: 0 };
     expect(offerProblem(c2, stale)).toBe('its manifest has epoch 1, older than the 2 this node knows');
   });
 
@@ -179,8 +179,9 @@ describe('state sync', () => {
     if (!server || !snap?.proof) throw new Error('no proven snapshot yet');
     // A fresh core of node 3's identity, at height 0, fetching the server's snapshot.
     const fresh = createConsensus({ id: 'v03', fleet: w.fleet, genesis: w.manifest, config: { ...defaultConsensusConfig, checkpointEveryHeights: 8 }, deps: { hash, verify: (sig, msg, pk) => w.verifier.verify(sig, msg, pk) } });
-    const offer: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
     const fx: Effect[] = [];
+    const nonce = requestSnapshot(fresh, fx);
+    const offer: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
     onOffer(fresh, offer, 0, fx);
     expect(fresh.sync.fetch?.height).toBe(snap.height);
     const last = snap.chunkHashes.length - 1;
@@ -208,7 +209,7 @@ describe('state sync', () => {
     const snap = server.sync.served.find((x) => x.proof !== null);
     if (!snap?.proof) throw new Error('no proven snapshot yet');
     const proofBlock = decodeBlockBytes(snap.proof.blockBytes);
-    const honest: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock, proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
+    const honest: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock, proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce: 0 };
     const swapped = snap.chunkHashes.map((h, i) => (i === 0 ? hash(h) : h));
     const rewritten = decodeBlockBytes(encodeBlock({ ...proofBlock.block, appHash: commitmentOf(swapped, hash) }));
     const soloCert = { ...snap.proof.certificate, blockHash: rewritten.hash, signatures: [{ validator: 'v03', signature: node(w, 3).signer.sign(signingBytes('precommit', w.fleet, encodeVoteBody({ height: snap.height + 1, round: snap.proof.certificate.round, blockHash: rewritten.hash }))) }] };

@@ -10,7 +10,7 @@ import { signManifest } from '../../runtime/manifest/manifest.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
-import { onChunk, onOffer } from '../../runtime/consensus/state-sync.js';
+import { onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { scenario, sendFleetUpdate } from '../sim/helpers.js';
@@ -40,10 +40,10 @@ it(`a new member started right after the fleet.update that adds it waits out off
   if (!server) throw new Error('v00 down');
   let t = 8_000;
   while (server.chain.manifestAt(server.chain.height + 1).body.epoch !== 2 && t < 20_000) w.queue.runUntil((t += 20), 1e8);
-  const offerOf = (from: string): SnapshotOffer => {
+  const offerOf = (from: string, nonce = 0): SnapshotOffer => {
     const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
     if (!snap?.proof) throw new Error('no proven snapshot');
-    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
+    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
   };
   const early = offerOf('v00');
   expect(typeof early.manifest !== 'string' && early.manifest.body.epoch, 'the newest proven snapshot is proven under epoch 1').toBe(1);
@@ -51,7 +51,8 @@ it(`a new member started right after the fleet.update that adds it waits out off
   // The new member: its genesis is the epoch-2 manifest, its data directory empty.
   const fresh = createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, checkpointEveryHeights: cp, syncWindowHeights: 64 }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
   const fx: Effect[] = [];
-  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from), 0, fx);
+  let nonce = requestSnapshot(fresh, fx);
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from, nonce), 0, fx);
   expect(fresh.sync.fetch).toBe(null);
   expect([...fresh.sync.bad.keys()], 'an early offer is no forgery').toEqual([]);
   expect(fresh.sync.rejected).toBe(0);
@@ -62,7 +63,8 @@ it(`a new member started right after the fleet.update that adds it waits out off
   while (offerOf('v00').height === early.height && t < 29_000) w.queue.runUntil((t += 50), 1e8);
   const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
   if (!snap) throw new Error('no newer snapshot');
-  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from), 1, fx);
+  nonce = requestSnapshot(fresh, fx);
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from, nonce), 1, fx);
   expect(fresh.sync.fetch?.height).toBe(snap.height);
   expect(fresh.sync.fetch?.sources).toEqual(['v00', 'v01', 'v02']);
   for (let i = 0; i < snap.chunkHashes.length; i++) onChunk(fresh, 'v00', snap.height, i, chunkOf(snap.bytes, i), 2, fx);

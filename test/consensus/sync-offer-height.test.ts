@@ -8,7 +8,7 @@ import { World, type SimNode } from '../../fleet-sim/sim/world.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
-import { offerProblem, onChunk, onOffer } from '../../runtime/consensus/state-sync.js';
+import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
@@ -35,8 +35,8 @@ async function offers(seed: number) {
   const H = server.chain.height - 1;
   const proof = w.committedBlock(H + 1);
   if (!proof || H % 8 === 0) throw new Error(`height ${H} is a checkpoint: pick another seed`);
-  const honest: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1) };
-  const byzantine: SnapshotOffer = { from: 'v03', height: H, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(proof.bytes), proofCertificate: proof.certificate, manifest: server.chain.manifestAt(H + 1) };
+  const honest: SnapshotOffer = { from: 'v00', height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce: 0 };
+  const byzantine: SnapshotOffer = { from: 'v03', height: H, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(proof.bytes), proofCertificate: proof.certificate, manifest: server.chain.manifestAt(H + 1), nonce: 0 };
   const fresh = (checkpointEveryHeights: number) => createConsensus({ id: 'v02', fleet: w.fleet, genesis: w.manifest, config: { ...defaultConsensusConfig, checkpointEveryHeights }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
   return { snap, H, honest, byzantine, fresh };
 }
@@ -46,8 +46,9 @@ it('an offer of a height that is not a checkpoint is refused as a forgery and it
   const c = fresh(8);
   expect(offerProblem(c, byzantine)).toBe(`height ${H} is not a checkpoint height (every 8 heights)`);
   const fx: Effect[] = [];
-  onOffer(c, honest, 0, fx);
-  onOffer(c, byzantine, 1, fx);
+  const nonce = requestSnapshot(c, fx);
+  onOffer(c, { ...honest, nonce }, 0, fx);
+  onOffer(c, { ...byzantine, nonce }, 1, fx);
   expect(c.sync.bad.has('v03')).toBe(true);
   expect(c.sync.fetch?.height).toBe(snap.height);
   for (let i = 0; i < snap.chunkHashes.length; i++) onChunk(c, 'v00', snap.height, i, chunkOf(snap.bytes, i), 2, fx);
@@ -61,8 +62,9 @@ it('a certified snapshot that does not end at the height its offer claimed gets 
   // finish is then what finds the lie, and it must count it against the senders, not only give up.
   const c = fresh(1);
   const fx: Effect[] = [];
-  onOffer(c, byzantine, 0, fx);
-  onOffer(c, { ...byzantine, from: 'v01' }, 0, fx);
+  const nonce = requestSnapshot(c, fx);
+  onOffer(c, { ...byzantine, nonce }, 0, fx);
+  onOffer(c, { ...byzantine, from: 'v01', nonce }, 0, fx);
   expect(c.sync.fetch?.sources).toEqual(['v03', 'v01']);
   for (let i = 0; i < snap.chunkHashes.length; i++) onChunk(c, 'v03', H, i, chunkOf(snap.bytes, i), 1, fx);
   expect(c.sync.fetch).toBe(null);
