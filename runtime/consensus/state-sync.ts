@@ -38,6 +38,8 @@ interface Fetch {
   firstMissing: number;
   /** Peers whose offer for this exact snapshot checked out; chunks are asked of them. */
   readonly sources: string[];
+  /** The source whose request for each chunk last timed out, so it is asked of another. */
+  readonly missedBy: (string | undefined)[];
   /** Outstanding chunk requests, at most one per source; `answered` once a chunk came from it since. */
   readonly asked: Map<string, { readonly first: number; readonly count: number; readonly atMs: number; answered: boolean }>;
   readonly proofBlock: Block;
@@ -66,8 +68,8 @@ export class StateSync {
   readonly requested: number[] = [];
   /**
    * Chunk requests each peer let time out with no chunk from it since, reset by its next chunk. Sources
-   * with the fewest are asked first, so one that stays silent (crashed, out of radio range, or lying)
-   * cannot hold a range. Not a verdict: silence is no proof of a lie, so it is not `bad`.
+   * with the fewest choose their ranges first, so one that stays silent (crashed, out of radio range, or
+   * lying) gets only what the others leave. Not a verdict: silence is no proof of a lie, so it is not `bad`.
    */
   readonly quiet = new Map<string, number>();
   private readonly offeredAt = new Map<string, number>();
@@ -147,6 +149,7 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
       for (const [peer, a] of f.asked) {
         if (now - a.atMs <= limits.stateSyncChunkTimeoutGossips * gossip) continue;
         f.asked.delete(peer);
+        for (let i = a.first; i < a.first + a.count; i++) if (f.chunks[i] === undefined) f.missedBy[i] = peer;
         if (!a.answered) noteQuiet(s.sync, peer);
       }
       requestChunks(s, now, fx);
@@ -246,6 +249,7 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     commitment: o.proofBlock.block.appHash,
     chunkHashes: o.chunkHashes,
     chunks: new Array<Uint8Array | undefined>(n).fill(undefined),
+    missedBy: new Array<string | undefined>(n).fill(undefined),
     have: 0,
     firstMissing: 0,
     sources: [o.from],
@@ -265,8 +269,9 @@ function sameHashes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
 
 /**
  * Asks each idle source for the next run of chunks nobody is asked for (up to snapshotChunksPerRequestMax).
- * Only the sources that let the fewest requests go unanswered (StateSync.quiet) are asked: a range one
- * of them let time out goes to another, and a silent source is asked again only once all are as quiet.
+ * Sources that let the fewest requests go unanswered (StateSync.quiet) choose first, and a chunk one
+ * source let time out is not asked of it again while there is another source: a silent source cannot
+ * hold a range, yet a source that missed a request once still helps when there is more to fetch.
  */
 function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
   const f = s.sync.fetch;
@@ -274,17 +279,17 @@ function requestChunks(s: ConsensusState, now: number, fx: Effect[]): void {
   const busy = new Set<number>();
   for (const a of f.asked.values()) for (let i = a.first; i < a.first + a.count; i++) busy.add(i);
   const quiet = (peer: string) => s.sync.quiet.get(peer) ?? 0;
-  let fewest = Infinity;
-  for (const peer of f.sources) fewest = Math.min(fewest, quiet(peer));
-  let next = f.firstMissing;
-  for (const peer of f.sources) {
-    if (f.asked.has(peer) || quiet(peer) > fewest) continue;
-    while (next < f.chunks.length && (f.chunks[next] !== undefined || busy.has(next))) next++;
-    if (next >= f.chunks.length) return;
-    const first = next;
-    while (next < f.chunks.length && next - first < limits.snapshotChunksPerRequestMax && f.chunks[next] === undefined && !busy.has(next)) next++;
-    f.asked.set(peer, { first, count: next - first, atMs: now, answered: false });
-    fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: next - first, nonce: s.sync.nonce++ }) });
+  const order = [...f.sources].sort((a, b) => quiet(a) - quiet(b)); // stable: ties in the order they offered
+  for (const peer of order) {
+    if (f.asked.has(peer)) continue;
+    const free = (i: number) => f.chunks[i] === undefined && !busy.has(i) && (f.missedBy[i] !== peer || f.sources.length === 1);
+    let first = f.firstMissing;
+    while (first < f.chunks.length && !free(first)) first++;
+    if (first >= f.chunks.length) continue;
+    let end = first;
+    while (end < f.chunks.length && end - first < limits.snapshotChunksPerRequestMax && free(end)) busy.add(end++);
+    f.asked.set(peer, { first, count: end - first, atMs: now, answered: false });
+    fx.push({ type: 'send', to: peer, kind: 'chunk-request', body: encodeChunkRequestBody({ height: f.height, first, count: end - first, nonce: s.sync.nonce++ }) });
   }
 }
 

@@ -144,7 +144,7 @@ export const limits = {
   snapshotsServedMax: 2, // checkpoints held in memory to serve: the newest proven one and the one awaiting its proof
   stateSyncBadPeersMax: 256, // peers remembered for serving a bad offer or chunk (ignored from then on); cleared when full
   stateSyncStallGossips: 10, // behind a peer and no commit for this many gossip intervals: ask for a snapshot
-  stateSyncChunkTimeoutGossips: 2, // a chunk request unanswered this long is asked again, of a source that let fewer requests go unanswered when there is one
+  stateSyncChunkTimeoutGossips: 2, // a chunk request unanswered this long is asked again, of another source when there is one
   stateSyncRequestsRememberedMax: 10, // nonces of the newest snapshot requests (about one per gossip interval): an offer answering none is ignored
   stateSyncQuietPeersMax: 512, // peers remembered with chunk requests they let go unanswered; cleared when full
   stateSyncFetchGossipsMax: 40, // a snapshot fetch with no new chunk for this long is abandoned

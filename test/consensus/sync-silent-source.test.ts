@@ -26,9 +26,10 @@ function node(w: World, i: number): SimNode {
 }
 
 /** A fleet with a proven snapshot, and a fresh core (v02's identity, height 0) to fetch it. */
-async function fetcher(seed: number) {
+async function fetcher(seed: number, commandsPerSec = 0) {
   await initCrypto();
-  const w = new World(scenario({ name: 'silent-source', durationMs: 4_000, followers: 0 }), seed, { consensus: { checkpointEveryHeights: 8 } });
+  const workload = commandsPerSec > 0 ? [{ kind: 'rate' as const, from: 100, to: 2_900, perSec: commandsPerSec, command: 'noop' }] : [];
+  const w = new World(scenario({ name: 'silent-source', durationMs: 4_000, followers: 0, workload }), seed, { consensus: { checkpointEveryHeights: 8 } });
   w.start();
   w.queue.runUntil(3_000, 1e8);
   const server = node(w, 0).shell?.core;
@@ -83,6 +84,63 @@ it('a range the first source lets time out goes to another source, and the silen
   expect(asked.v03).toBe(1);
   expect(fresh.sync.quiet.get('v03')).toBe(1);
   expect(fresh.sync.bad.size, 'silence is no proof of a lie').toBe(0);
+});
+
+it('a source that let requests go unanswered in an earlier fetch is asked last, not never (seed 26)', async () => {
+  // Live nonces make the snapshot span more than three requests' worth of chunks.
+  const { snap, offer, fresh } = await fetcher(26, 500);
+  expect(snap.chunkHashes.length).toBeGreaterThan(2 * limits.snapshotChunksPerRequestMax);
+  fresh.sync.quiet.set('v01', 2);
+  fresh.sync.quiet.set('v03', 1);
+  const fx: Effect[] = [];
+  const nonce = requestSnapshot(fresh, fx);
+  for (const from of ['v00', 'v03', 'v01']) onOffer(fresh, offer(from, nonce), 0, fx);
+  const asked = fx.flatMap((e) => {
+    if (e.type !== 'send' || e.kind !== 'chunk-request') return [];
+    const d = decodeCbor(e.body, 1 << 16);
+    return [`${e.to}:${parseChunkRequestBody(d.ok ? d.value : null).first}`];
+  });
+  // Each is asked as it joins while there are chunks nobody is asked for, whatever it missed before.
+  expect(asked).toEqual(['v00:0', 'v03:16', 'v01:32']);
+});
+
+it('a silent source is not asked again for the range it let time out while another source can take it (seed 26)', async () => {
+  const { snap, offer, fresh } = await fetcher(26, 1_000);
+  expect(snap.chunkHashes.length).toBeGreaterThan(3 * limits.snapshotChunksPerRequestMax);
+  const requests: string[] = [];
+  let pending: Effect[] = []; // v00 answers each chunk request one tick later; v03 never does
+  const note = (fx: readonly Effect[]) => {
+    for (const e of fx) {
+      if (e.type !== 'send' || e.kind !== 'chunk-request') continue;
+      const d = decodeCbor(e.body, 1 << 16);
+      requests.push(`${e.to}:${parseChunkRequestBody(d.ok ? d.value : null).first}`);
+      if (e.to === 'v00') pending.push(e);
+    }
+  };
+  const fx: Effect[] = [];
+  const nonce = requestSnapshot(fresh, fx);
+  for (const from of ['v03', 'v00']) onOffer(fresh, offer(from, nonce), 0, fx);
+  note(fx);
+  let now = 0;
+  for (let tick = 0; tick < 40 && fresh.sync.fetch !== null; tick++) {
+    now += defaultConsensusConfig.gossipMs;
+    const out: Effect[] = [];
+    syncTick(fresh, now, out);
+    note(out);
+    const answering = pending;
+    pending = [];
+    for (const e of answering) {
+      if (e.type !== 'send') continue;
+      const d = decodeCbor(e.body, 1 << 16);
+      const r = parseChunkRequestBody(d.ok ? d.value : null);
+      const more: Effect[] = [];
+      for (let i = r.first; i < r.first + r.count; i++) onChunk(fresh, 'v00', r.height, i, chunkOf(snap.bytes, i), now, more);
+      note(more);
+    }
+  }
+  expect(fresh.sync.restored).toBe(1);
+  expect(requests.filter((r) => r === 'v03:0'), requests.join(' ')).toEqual(['v03:0']);
+  expect(requests).toContain('v00:0');
 });
 
 it('a fetch whose only source is silent keeps asking for offers, and a peer that answers becomes a source (seed 26)', async () => {
