@@ -232,8 +232,10 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     requestChunks(s, now, fx);
     return;
   }
-  // Keep a fetch under way unless this offer is newer and the fetch has nothing yet.
-  if (f && (o.height <= f.height || f.have > 0)) return;
+  // Keep a fetch under way unless this offer is newer and the fetch gets nothing: no chunk yet, or none
+  // for two chunk timeouts. Then its sources went quiet, most likely because they dropped the snapshot
+  // (each serves only its newest, limits.snapshotsServedMax) and ignore requests for it: move on.
+  if (f && (o.height <= f.height || (f.have > 0 && !fetchQuiet(s, f, now)))) return;
   const stale = offerStale(s, o);
   if (stale) {
     // Not a forgery: ignored without holding it against the peer, and asked again at the next tick.
@@ -244,7 +246,7 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
   const problem = offerProblem(s, o);
   if (problem) return markBad(s, o.from, `snapshot offer for height ${o.height}: ${problem}`, fx);
   const n = o.chunkHashes.length;
-  sync.fetch = {
+  const next: Fetch = {
     height: o.height,
     commitment: o.proofBlock.block.appHash,
     chunkHashes: o.chunkHashes,
@@ -259,8 +261,37 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     proofCertificate: o.proofCertificate,
     lastChunkAtMs: now,
   };
-  fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: fetching snapshot ${o.height} (${n} chunks) from ${o.from}; this node is at ${s.chain.height}` });
+  const kept = f ? keepChunks(next, f) : 0;
+  sync.fetch = next;
+  const keptNote = f && kept > 0 ? `, ${kept} of them kept from snapshot ${f.height}` : '';
+  fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: fetching snapshot ${o.height} (${n} chunks${keptNote}) from ${o.from}; this node is at ${s.chain.height}` });
+  if (next.have === n) return finish(s, next, now, fx);
   requestChunks(s, now, fx);
+}
+
+/** No chunk for two chunk timeouts: every source of the fetch has let a request time out since. */
+function fetchQuiet(s: ConsensusState, f: Fetch, now: number): boolean {
+  return now - f.lastChunkAtMs > 2 * limits.stateSyncChunkTimeoutGossips * s.p.config.gossipMs;
+}
+
+/**
+ * Moves into a new fetch every chunk of the old one that the new snapshot lists (by hash, wherever it
+ * is): the state changes little between checkpoints, so most chunks are the same bytes. Each was checked
+ * against its certified hash on arrival, and the new offer's hashes are certified too. Returns how many.
+ */
+function keepChunks(to: Fetch, from: Fetch): number {
+  const byHash = new Map<string, Uint8Array>();
+  from.chunks.forEach((c, i) => {
+    if (c !== undefined) byHash.set(toHex(from.chunkHashes[i] as Uint8Array), c);
+  });
+  to.chunkHashes.forEach((h, i) => {
+    const c = byHash.get(toHex(h));
+    if (c === undefined) return;
+    to.chunks[i] = c;
+    to.have++;
+  });
+  while (to.firstMissing < to.chunks.length && to.chunks[to.firstMissing] !== undefined) to.firstMissing++;
+  return to.have;
 }
 
 function sameHashes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
