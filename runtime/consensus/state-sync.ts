@@ -153,10 +153,11 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
         if (!a.answered) noteQuiet(s.sync, peer);
       }
       requestChunks(s, now, fx);
-      // No chunk for a gossip interval (none yet, or the sources went quiet): ask again, so that more
-      // peers offer this snapshot and become its sources. A peer that answered first and then serves
-      // nothing must not be all this node ever hears from.
-      if (now - f.lastChunkAtMs >= gossip) requestSnapshot(s, fx);
+      // No chunk yet, or none for two chunk timeouts: ask again, so that more peers offer this snapshot
+      // and become its sources (a peer that answered first and then serves nothing must not be all this
+      // node hears from), or offer a newer one (onOffer). Not while chunks come, however slowly: offers
+      // are the largest state-sync messages, and on a radio they would crowd the chunks out.
+      if (f.have === 0 || fetchQuiet(s, f, now)) requestSnapshot(s, fx);
       return;
     }
   }

@@ -173,6 +173,25 @@ it('a fetch whose only source is silent keeps asking for offers, and a peer that
   expect(now, 'at the first tick after the silent source let its chunk request time out').toBe((limits.stateSyncChunkTimeoutGossips + 1) * defaultConsensusConfig.gossipMs);
 });
 
+it('a fetch that gets chunks, however slowly, asks for no more offers until it goes quiet (seed 26)', async () => {
+  const { snap, offer, fresh } = await fetcher(26, 500);
+  const gossip = defaultConsensusConfig.gossipMs;
+  const fx: Effect[] = [];
+  onOffer(fresh, offer('v00', requestSnapshot(fresh, fx)), 0, fx);
+  onChunk(fresh, 'v00', snap.height, 0, chunkOf(snap.bytes, 0), 0, fx);
+  const requestsAt = (now: number) => {
+    const out: Effect[] = [];
+    syncTick(fresh, now, out);
+    return out.filter((e) => e.type === 'send' && e.kind === 'snapshot-request').length;
+  };
+  // A chunk every one and a half gossip intervals: slow, but coming.
+  expect(requestsAt(1.5 * gossip)).toBe(0);
+  onChunk(fresh, 'v00', snap.height, 1, chunkOf(snap.bytes, 1), 1.5 * gossip, fx);
+  expect(requestsAt(3 * gossip)).toBe(0);
+  // Then nothing for two chunk timeouts: ask.
+  expect(requestsAt((1.5 + 2 * limits.stateSyncChunkTimeoutGossips) * gossip + 1)).toBe(1);
+});
+
 it('one validator that answers every snapshot request first, pushes its offer every second and never serves a chunk does not keep a node behind from state-syncing (seed 32)', async () => {
   await initCrypto();
   const w = new World(scenario({ name: 'silent-source-sim', durationMs: 60_000, followers: 0, workload: noop(200, 59_000) }), 32, { consensus: { checkpointEveryHeights: 8, syncWindowHeights: 16 } });
