@@ -135,7 +135,7 @@ export const limits = {
   verifiedTxCacheMax: 2_048, // tx verdicts remembered (~700 B each), 4 full blocks' worth; overflow: the oldest is forgotten and re-verified if seen again
   walRecordBytesMax: 2_097_152, // one WAL record; a larger length field means corruption
   aheadLogBytesMax: 1_048_576, // the ahead log (records written without an fsync) is emptied at the first commit past this size
-  // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts). A chunk's envelope (always
+  // Snapshots and state sync (runtime/consensus/snapshot.ts, state-sync.ts, snapshot-fetch.ts). A chunk's envelope (always
   // under 1,800 bytes with 64-character ids) fits every link's MTU, an E32 radio's 2,048-byte unicast included.
   snapshotChunkBytes: 1_536, // one chunk of a state snapshot; part of the protocol (the commitment hashes chunks of this size)
   snapshotChunksMax: 4_096, // chunks in one snapshot, so a snapshot is at most 6 MiB; a larger state is neither offered nor written to disk (warned)

@@ -12,7 +12,7 @@ import { unwrap } from '../../runtime/lib/result.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { applyReplayed, createConsensus, recordCheckpoint } from '../../runtime/consensus/core.js';
 import { chunkOf, commitmentOf } from '../../runtime/consensus/snapshot.js';
-import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
+import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/snapshot-fetch.js';
 import { defaultConsensusConfig, type CommittedBlock, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes, encodeBlock } from '../../runtime/wire/block.js';
 import { signingBytes } from '../../runtime/wire/signing.js';

@@ -10,7 +10,7 @@ import { signManifest } from '../../runtime/manifest/manifest.js';
 import { unwrap } from '../../runtime/lib/result.js';
 import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
-import { onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
+import { onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/snapshot-fetch.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { scenario, sendFleetUpdate } from '../sim/helpers.js';

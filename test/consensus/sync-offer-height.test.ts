@@ -8,7 +8,7 @@ import { World, type SimNode } from '../../fleet-sim/sim/world.js';
 import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
-import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/state-sync.js';
+import { offerProblem, onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/snapshot-fetch.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';

@@ -10,7 +10,7 @@ import { hash, initCrypto } from '../../runtime/crypto/sodium.js';
 import { limits } from '../../runtime/lib/limits.js';
 import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
-import { onChunk, onOffer, requestSnapshot, syncTick } from '../../runtime/consensus/state-sync.js';
+import { onChunk, onOffer, requestSnapshot, syncTick } from '../../runtime/consensus/snapshot-fetch.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
