@@ -181,6 +181,19 @@ export class ConsensusState {
   }
 
   /**
+   * Whether a proposal of this position (read unverified, from the round's proposer: the edge checked)
+   * could change anything here. During the commit wait the new height's buffer keeps the first of each
+   * round only: a round has one proposer, whose first proposal is the one that counts, and before, one
+   * proposer's distinct proposals each cost a signature check and a decoded block and filled the
+   * buffer (600 taken, 512 kept), whose overflow then dropped the honest validators' votes unread.
+   */
+  takesProposal(height: number, round: number): boolean {
+    if (height !== this.height || !this.waiting) return true;
+    if (this.future.length >= limits.futureHeightMessagesMax) return false;
+    return !this.future.some((m) => m.type === 'proposal' && m.msg.round === round);
+  }
+
+  /**
    * During the commit wait, whether the new height's buffer (`future`, kept for its start) would keep
    * this vote: a validator's of that height, within the round window, with room left, not a copy of a
    * vote held and at most the sender's second value at its position (a third, an equivocator's, would

@@ -35,6 +35,8 @@ export interface EdgeContext {
   /** Whether consensus could do anything with a vote of this position, sender and value, read unverified
    *  (ConsensusState.takesVote); absent: every vote in the window goes on to its check. */
   readonly takesVote?: (kind: 'prevote' | 'precommit', height: number, round: number, from: string, value: string) => boolean;
+  /** The same for a proposal from its round's proposer (ConsensusState.takesProposal); absent: taken. */
+  readonly takesProposal?: (height: number, round: number) => boolean;
   /** Whether this node votes at the current height. A follower decides on a proposal and 2f+1
    *  precommits; prevotes (half the votes) are dropped before their signature is checked. */
   readonly votes: () => boolean;
@@ -194,6 +196,9 @@ export class EdgeVerifier {
       if (at.round > roundMax) return drop('not-needed', `${kind} for round ${at.round} not needed: this node takes rounds up to ${roundMax} at height ${h}`);
       if (kind === 'proposal' && raw.sender !== proposerOf(this.ctx.manifestAt(h).validators, h, at.round)) {
         return drop('not-proposer', `proposal for height ${h} round ${at.round} from ${raw.sender}, who is not its proposer`);
+      }
+      if (kind === 'proposal' && this.ctx.takesProposal?.(h, at.round) === false) {
+        return drop('not-needed', `proposal for height ${h} round ${at.round} from ${raw.sender} not needed: this node holds its proposal for that round (in the commit wait), or has no room left for the height`);
       }
     }
     if (vote !== null && kind !== 'proposal' && this.ctx.takesVote?.(kind, vote.height, vote.round, raw.sender, vote.value) === false) {

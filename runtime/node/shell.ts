@@ -141,6 +141,7 @@ export class NodeShell {
       currentRound: () => this.core.round,
       self: o.id,
       takesVote: (kind, height, round, from, value) => this.core.takesVote(kind, height, round, from, value),
+      takesProposal: (height, round) => this.core.takesProposal(height, round),
       votes: () => this.core.isValidator(),
       authority: o.genesis.body.authority,
       ...(o.app.superseded !== undefined ? { superseded: (kind, sender, body) => o.app.superseded?.(kind, sender, body, this.core.height) ?? null } : {}),

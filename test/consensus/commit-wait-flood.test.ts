@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../../runtime/crypto/sodium.js';
 import { sealEnvelope } from '../../runtime/wire/envelope.js';
 import { encodeVoteBody } from '../../runtime/wire/vote.js';
+import { encodeBlock, encodeProposalBody } from '../../runtime/wire/block.js';
+import { proposerOf } from '../../runtime/consensus/proposer.js';
 import { World, type SimNode } from '../../fleet-sim/sim/world.js';
 import { scenario } from '../sim/helpers.js';
 
@@ -49,5 +51,54 @@ describe('a validator flooding the next height during the commit wait', () => {
     const vote = sealEnvelope('prevote', core.p.fleet, honest.id, encodeVoteBody({ height: h, round: 0, blockHash: null }), honest.signer);
     expect(shell().receiveOrDrop(vote), said).toBeNull();
     expect(core.future.length, said).toBe(19);
+  });
+
+  it("a round's proposer's distinct proposals: the first is kept, the rest dropped unchecked; an honest vote after them is taken", async () => {
+    await initCrypto();
+    const w = new World(scenario({ name: 'commit-wait-flood', seed, followers: 0, consensus: { proposeMs: 300, commitWaitMs: 1000, gossipMs: 200 } }), seed, {});
+    w.start();
+    const n0 = w.nodes[0] as SimNode;
+    const shell = () => {
+      if (!n0.shell) throw new Error('down');
+      return n0.shell;
+    };
+    let h = -1;
+    let z: SimNode | undefined;
+    let round = -1;
+    for (let t = 500; t < 20_000; t += 1) {
+      w.queue.runUntil(t, 1e9);
+      const c = shell().core;
+      if (!c.waiting) continue;
+      const vs = c.chain.manifestAt(c.height).validators;
+      for (let r = 1; r <= 8 && z === undefined; r++) {
+        const p = proposerOf(vs, c.height, r);
+        const i = w.nodes.findIndex((n) => n.id === p);
+        if (i > 0 && p !== proposerOf(vs, c.height, 0)) {
+          z = w.nodes[i] as SimNode;
+          round = r;
+        }
+      }
+      if (z) {
+        h = c.height;
+        break;
+      }
+    }
+    if (!z) throw new Error('no commit wait found');
+    const core = shell().core;
+    let taken = 0;
+    const drops = new Map<string, number>();
+    for (let i = 0; i < 600; i++) {
+      const blockBytes = encodeBlock({ height: h, parent: new Uint8Array(32), timeMs: 1 + i, proposer: z.id, txs: [], lastCommit: null, manifestHash: new Uint8Array(32), appHash: new Uint8Array(32) });
+      const d = shell().receiveOrDrop(sealEnvelope('proposal', core.p.fleet, z.id, encodeProposalBody({ height: h, round, validRound: -1, blockBytes }), z.signer));
+      if (d === null) taken++;
+      else drops.set(d.code, (drops.get(d.code) ?? 0) + 1);
+    }
+    const honest = w.nodes.find((n) => n !== z && n !== n0) as SimNode;
+    const vote = sealEnvelope('prevote', core.p.fleet, honest.id, encodeVoteBody({ height: h, round: 0, blockHash: null }), honest.signer);
+    const d = shell().receiveOrDrop(vote);
+    const said = `seed ${seed}, height ${h}: 600 distinct proposals from ${z.id} for round ${round}: ${taken} taken, drops ${JSON.stringify([...drops])}, future ${core.future.length}; an honest prevote after them: ${d === null ? 'taken' : `${d.code}: ${d.message}`}`;
+    expect(taken, said).toBe(1);
+    expect(drops.get('not-needed'), said).toBe(599);
+    expect(d, said).toBeNull();
   });
 });
