@@ -31,8 +31,10 @@ export interface Fetch {
   readonly sources: string[];
   /** The source whose request for each chunk last timed out, so it is asked of another. */
   readonly missedBy: (string | undefined)[];
-  /** Outstanding chunk requests, at most one per source; `answered` once a chunk came from it since. */
-  readonly asked: Map<string, { readonly first: number; readonly count: number; readonly atMs: number; answered: boolean }>;
+  /** Outstanding chunk requests, at most one per source; `answered` once a chunk came from it since, and
+   *  `atMs` the request's time or its last chunk's: a request still bringing chunks, however slowly (a
+   *  range takes seconds on a slow radio), does not time out and is not asked of another source too. */
+  readonly asked: Map<string, { readonly first: number; readonly count: number; atMs: number; answered: boolean }>;
   readonly proofBlock: Block;
   readonly proofBytes: Uint8Array;
   readonly proofCertificate: CommitCertificate;
@@ -55,11 +57,17 @@ export function syncTick(s: ConsensusState, now: number, fx: Effect[]): void {
         if (!a.answered) noteQuiet(s.sync, peer);
       }
       requestChunks(s, now, fx);
-      // No chunk yet, or none for two chunk timeouts: ask again, so that more peers offer this snapshot
+      // No chunk yet, or none for stateSyncQuietGossips: ask again, so that more peers offer this snapshot
       // and become its sources (a peer that answered first and then serves nothing must not be all this
       // node hears from), or offer a newer one (onOffer). Not while chunks come, however slowly: offers
       // are the largest state-sync messages, and on a radio they would crowd the chunks out.
-      if (f.have === 0 || fetchQuiet(s, f, now)) requestSnapshot(s, fx);
+      // At most every stateSyncReaskGossips: every peer answers each request with a full offer, and on
+      // a slow radio a request per gossip interval filled the air with offers (567 offers, 3.4 MB, in
+      // 95 s at 19200 baud, and no chunk got through in time).
+      if ((f.have === 0 || fetchQuiet(s, f, now)) && now - sync.reaskedAtMs >= limits.stateSyncReaskGossips * gossip) {
+        sync.reaskedAtMs = now;
+        requestSnapshot(s, fx);
+      }
       return;
     }
   }
@@ -136,14 +144,14 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
     return;
   }
   // Keep a fetch under way unless this offer is newer and the fetch gets nothing: no chunk yet, or none
-  // for two chunk timeouts. Then its sources went quiet, most likely because they dropped the snapshot
+  // for stateSyncQuietGossips. Then its sources went quiet, most likely because they dropped the snapshot
   // (each serves only its newest, limits.snapshotsServedMax) and ignore requests for it: move on.
   if (f && (o.height <= f.height || (f.have > 0 && !fetchQuiet(s, f, now)))) return;
   const stale = offerStale(s, o);
   if (stale) {
     // Not a forgery: ignored without holding it against the peer, and asked again at the next tick.
-    if (sync.staleNotedHeight !== o.height) fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: waiting for a newer snapshot: ${o.from} offers ${o.height}, ${stale}` });
-    sync.staleNotedHeight = o.height;
+    if (!sync.staleNoted) fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: waiting for a newer snapshot: ${o.from} offers ${o.height}, ${stale}` });
+    sync.staleNoted = true;
     return;
   }
   const problem = offerProblem(s, o);
@@ -166,15 +174,18 @@ export function onOffer(s: ConsensusState, o: SnapshotOffer, now: number, fx: Ef
   };
   const kept = f ? keepChunks(next, f) : 0;
   sync.fetch = next;
+  sync.staleNoted = false;
   const keptNote = f && kept > 0 ? `, ${kept} of them kept from snapshot ${f.height}` : '';
   fx.push({ type: 'log', level: 'info', message: `${s.p.id}: state sync: fetching snapshot ${o.height} (${n} chunks${keptNote}) from ${o.from}; this node is at ${s.chain.height}` });
   if (next.have === n) return finish(s, next, now, fx);
   requestChunks(s, now, fx);
 }
 
-/** No chunk for two chunk timeouts: every source of the fetch has let a request time out since. */
+/** No chunk for stateSyncQuietGossips: its sources let their requests time out again and again. Longer
+ *  than a few chunk timeouts: on a slow radio a range of chunks takes seconds, and a fetch called quiet
+ *  sooner hopped from snapshot to snapshot and never finished. */
 function fetchQuiet(s: ConsensusState, f: Fetch, now: number): boolean {
-  return now - f.lastChunkAtMs > 2 * limits.stateSyncChunkTimeoutGossips * s.p.config.gossipMs;
+  return now - f.lastChunkAtMs > limits.stateSyncQuietGossips * s.p.config.gossipMs;
 }
 
 /**
@@ -244,7 +255,10 @@ export function onChunk(s: ConsensusState, from: string, height: number, index: 
   f.lastChunkAtMs = now;
   s.sync.quiet.delete(from);
   const a = f.asked.get(from);
-  if (a) a.answered = true;
+  if (a) {
+    a.answered = true;
+    a.atMs = now;
+  }
   let done = true;
   for (let i = a?.first ?? 0; a && i < a.first + a.count && done; i++) done = f.chunks[i] !== undefined;
   if (a && done) f.asked.delete(from);

@@ -36,8 +36,13 @@ export class StateSync {
   restored = 0;
   /** Last commit or install: a node behind with no progress for long asks for a snapshot. */
   progressAtMs = 0;
-  /** The height of the last stale offer logged (offerStale), so a wait is logged once per snapshot. */
-  staleNotedHeight = -1;
+  /** A stale offer (offerStale) was logged since the last fetch began: a wait is said once, not once
+   *  per offer (peers offering two old snapshots by turns, or a member answering with ever new heights,
+   *  logged a line per offer). */
+  staleNoted = false;
+  /** When the last snapshot request went out during a fetch (syncTick asks again at most every
+   *  stateSyncReaskGossips). */
+  reaskedAtMs = -Infinity;
   /** The next request's nonce: every request differs, so links' duplicate filters never drop a retry. */
   nonce = 0;
   /** The newest snapshot requests' nonces, oldest first: only an offer answering one is taken. */

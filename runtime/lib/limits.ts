@@ -145,7 +145,12 @@ export const limits = {
   stateSyncBadPeersMax: 256, // peers remembered for serving a bad offer or chunk (ignored from then on); cleared when full
   stateSyncStallGossips: 10, // behind a peer and no commit for this many gossip intervals: ask for a snapshot
   stateSyncChunkTimeoutGossips: 2, // a chunk request unanswered this long is asked again, of another source when there is one
-  stateSyncRequestsRememberedMax: 10, // nonces of the newest snapshot requests (about one per gossip interval): an offer answering none is ignored
+  // Nonces of the newest snapshot requests (at most one per gossip interval, one per stateSyncReaskGossips
+  // during a fetch): an offer answering none is ignored. 10 rotated out in 5 s, before a slow radio
+  // brought the offers answering them (5.5-13 s at 19200 baud), and no offer was ever taken.
+  stateSyncRequestsRememberedMax: 64,
+  stateSyncReaskGossips: 4, // during a fetch with no chunk (or a quiet one), a new snapshot request at most this often
+  stateSyncQuietGossips: 8, // a fetch with no chunk for this long is quiet: a newer offer replaces it (keeping the chunks both list)
   stateSyncQuietPeersMax: 512, // peers remembered with chunk requests they let go unanswered; cleared when full
   stateSyncFetchGossipsMax: 40, // a snapshot fetch with no new chunk for this long is abandoned
   // Agents (agents/)

@@ -188,8 +188,12 @@ it('a fetch that gets chunks, however slowly, asks for no more offers until it g
   expect(requestsAt(1.5 * gossip)).toBe(0);
   onChunk(fresh, 'v00', snap.height, 1, chunkOf(snap.bytes, 1), 1.5 * gossip, fx);
   expect(requestsAt(3 * gossip)).toBe(0);
-  // Then nothing for two chunk timeouts: ask.
-  expect(requestsAt((1.5 + 2 * limits.stateSyncChunkTimeoutGossips) * gossip + 1)).toBe(1);
+  // Then nothing for stateSyncQuietGossips: ask, and again only stateSyncReaskGossips later.
+  const quietAt = (1.5 + limits.stateSyncQuietGossips) * gossip + 1;
+  expect(requestsAt(quietAt - 2)).toBe(0);
+  expect(requestsAt(quietAt)).toBe(1);
+  expect(requestsAt(quietAt + gossip)).toBe(0);
+  expect(requestsAt(quietAt + limits.stateSyncReaskGossips * gossip)).toBe(1);
 });
 
 it('one validator that answers every snapshot request first, pushes its offer every second and never serves a chunk does not keep a node behind from state-syncing (seed 32)', async () => {
