@@ -72,3 +72,44 @@ it(`a new member started right after the fleet.update that adds it waits out off
   expect(fresh.chain.height).toBe(snap.height);
   expect(fresh.chain.latestEpoch()).toBe(2);
 });
+
+// A new member waiting for a snapshot proven under the set it knows hears early offers (proven under the
+// older set) from every peer at every request. It says it waits once, not once per offer: peers offering
+// two old snapshots by turns logged a line per offer (40 for 20 requests; review of 2026-12-08), and a
+// member could have one logged per message by answering with ever new heights.
+it(`stale offers of two heights, 40 of them, log one line (seed ${seed})`, async () => {
+  await initCrypto();
+  const cp = 32;
+  const w = new World(scenario({ name: 'new-member', durationMs: 30_000, workload: noop(200, 29_000), operatorRoles: ['operator', 'admin'] }), seed, { consensus: { checkpointEveryHeights: cp, syncWindowHeights: 64 } });
+  w.start();
+  const server = node(w, 0).shell?.core;
+  if (!server) throw new Error('v00 down');
+  for (let u = 0; u < 8_000 && !server.sync.served.some((x) => x.proof !== null); u += 20) w.queue.runUntil(u, 1e8);
+  const offerOf = (from: string, nonce = 0): SnapshotOffer => {
+    const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
+    if (!snap?.proof) throw new Error('no proven snapshot');
+    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
+  };
+  const lagging = offerOf('v02'); // what a peer one checkpoint behind still offers
+  w.queue.runUntil(8_000, 1e8);
+  const old = w.manifest.body;
+  const v03 = old.validators.find((v) => v.id === 'v03');
+  const f00 = old.followers.find((f) => f.id === 'f00');
+  if (!v03 || !f00) throw new Error('setup');
+  const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
+  sendFleetUpdate(w, next.bytes);
+  let t = 8_000;
+  while (server.chain.manifestAt(server.chain.height + 1).body.epoch !== 2 && t < 20_000) w.queue.runUntil((t += 20), 1e8);
+  const early = offerOf('v00');
+  expect(early.height).toBeGreaterThan(lagging.height);
+  const fresh = createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, checkpointEveryHeights: cp, syncWindowHeights: 64 }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
+  const fx: Effect[] = [];
+  // 20 gossip ticks: each request answered by v00 (newest, epoch 1) and v02 (one checkpoint behind, epoch 1).
+  for (let i = 0; i < 20; i++) {
+    const nonce = requestSnapshot(fresh, fx);
+    onOffer(fresh, { ...early, nonce }, i * 500, fx);
+    onOffer(fresh, { ...lagging, nonce }, i * 500, fx);
+  }
+  const logs = fx.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+  expect(logs, `seed ${seed}`).toEqual([expect.stringMatching(/^f00: state sync: waiting for a newer snapshot: v00 offers \d+, proven under epoch 1, older than the 2 this node knows$/)]);
+});
