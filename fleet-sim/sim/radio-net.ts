@@ -164,8 +164,7 @@ export class RadioNet {
     this.staleMs = defaultStaleMs(model.mtuBytes, model.baud / 10);
     this.relaySuppress = model.relaySuppress ?? defaultRelaySuppress;
     this.relayJitterMs = model.relayJitterMs ?? defaultRelayJitterMs(model.mtuBytes, model.baud);
-    // From when the relay was heard, and at least twice the longest relay wait (SerialLink's).
-    this.relayStaleMs = Math.min(this.staleMs, Math.max(relayStaleMs(model.mtuBytes, model.baud / 10, this.staleMs), 2 * this.relayJitterMs));
+    this.relayStaleMs = relayStaleMs(model.mtuBytes, model.baud / 10, this.staleMs, this.relayJitterMs);
   }
 
   /** A node's process (and with it its serial link) starts: a fresh queue and message id. */

@@ -64,11 +64,14 @@ export class AirtimeBudget {
   }
 }
 
-/** How long a relay of a live consensus envelope may wait in a radio's queue: limits.radioRelayStaleMs,
- *  or the airtime of limits.radioRelayStalePackets full packets when that is longer, and never longer
- *  than the link's stale limit for its own (`staleMs`). Shared by SerialLink and fleet-sim's radio. */
-export function relayStaleMs(packetBytes: number, airBytesPerSec: number, staleMs: number): number {
-  return Math.min(staleMs, Math.max(limits.radioRelayStaleMs, Math.ceil((limits.radioRelayStalePackets * packetBytes * 1000) / airBytesPerSec)));
+/** How long a relay of a live consensus envelope may wait in a radio's queue, counted from when it was
+ *  heard: limits.radioRelayStaleMs, or the airtime of limits.radioRelayStalePackets full packets when
+ *  that is longer, and at least twice the longest relay wait (`relayJitterMs`, so a relay that drew it
+ *  has as long again in the queue), but never longer than the link's stale limit for its own
+ *  (`staleMs`). Shared by SerialLink and fleet-sim's radio. */
+export function relayStaleMs(packetBytes: number, airBytesPerSec: number, staleMs: number, relayJitterMs = 0): number {
+  const limit = Math.max(limits.radioRelayStaleMs, Math.ceil((limits.radioRelayStalePackets * packetBytes * 1000) / airBytesPerSec), 2 * relayJitterMs);
+  return Math.min(staleMs, limit);
 }
 
 /** The default consensusStaleMs: limits.radioConsensusStaleMs, or the airtime of

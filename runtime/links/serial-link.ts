@@ -210,7 +210,7 @@ export class SerialLink implements Link {
     // The default follows the airtime, up to the most a relay may wait (a very slow air's four packets).
     this.relayJitterMs = opts.relayJitterMs ?? Math.min(defaultRelayJitterMs(opts.packetBytes, opts.baud, opts.airBitsPerSec), limits.radioRelayJitterMsMax);
     assert(this.relayJitterMs >= 0 && this.relayJitterMs <= limits.radioRelayJitterMsMax, `relayJitterMs must be 0..${limits.radioRelayJitterMsMax}, is ${this.relayJitterMs}`);
-    this.relayStaleMs = Math.min(this.staleMs, Math.max(relayStaleMs(opts.packetBytes, airBytesPerSec, this.staleMs), 2 * this.relayJitterMs));
+    this.relayStaleMs = relayStaleMs(opts.packetBytes, airBytesPerSec, this.staleMs, this.relayJitterMs);
     assert(Number.isInteger(this.relaySuppress) && (this.relaySuppress === 0 || (this.relaySuppress >= 2 && this.relaySuppress <= relaySuppressMax)), `relaySuppress must be 0 or 2..${relaySuppressMax}, is ${this.relaySuppress}`);
     this.mtuBytes = Math.min(limits.envelopeBytesMax, this.fragmentsMax * fragmentBytesMax(opts.packetBytes, true));
     this.fleetTag = tagOfFleet(opts.fleet);

@@ -12,6 +12,8 @@ import { createConsensus } from '../../runtime/consensus/core.js';
 import { chunkOf } from '../../runtime/consensus/snapshot.js';
 import { onChunk, onOffer, requestSnapshot } from '../../runtime/consensus/snapshot-fetch.js';
 import { defaultConsensusConfig, type Effect, type SnapshotOffer } from '../../runtime/consensus/types.js';
+import type { ConsensusState } from '../../runtime/consensus/consensus-state.js';
+import type { Manifest } from '../../runtime/manifest/manifest.js';
 import { decodeBlockBytes } from '../../runtime/wire/block.js';
 import { scenario, sendFleetUpdate } from '../sim/helpers.js';
 
@@ -23,36 +25,54 @@ function node(w: World, i: number): SimNode {
   return n;
 }
 
-it(`a new member started right after the fleet.update that adds it waits out offers proven under the older set, then state-syncs (seed ${seed})`, async () => {
-  await initCrypto();
-  const cp = 32;
-  const w = new World(scenario({ name: 'new-member', durationMs: 30_000, workload: noop(200, 29_000), operatorRoles: ['operator', 'admin'] }), seed, { consensus: { checkpointEveryHeights: cp, syncWindowHeights: 64 } });
+const cp = 32;
+const config = { checkpointEveryHeights: cp, syncWindowHeights: 64 };
+
+/** A fleet with an admin operator, started; v00 serves the snapshots offered below. */
+function fleet(): { w: World; server: ConsensusState } {
+  const w = new World(scenario({ name: 'new-member', durationMs: 30_000, workload: noop(200, 29_000), operatorRoles: ['operator', 'admin'] }), seed, { consensus: config });
   w.start();
-  w.queue.runUntil(8_000, 1e8);
+  const server = node(w, 0).shell?.core;
+  if (!server) throw new Error('v00 down');
+  return { w, server };
+}
+
+/** v00's newest proven snapshot, as `from` offers it in answer to `nonce`. */
+function offerOf(server: ConsensusState, from: string, nonce = 0): SnapshotOffer {
+  const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
+  if (!snap?.proof) throw new Error('no proven snapshot');
+  return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
+}
+
+/** Epoch 2, where f00, the new member, votes instead of v03, sent as a fleet.update and run until it is
+ *  in force at v00; returns the manifest and the time reached. */
+function epochTwo(w: World, server: ConsensusState, from: number): { next: Manifest; t: number } {
   const old = w.manifest.body;
   const v03 = old.validators.find((v) => v.id === 'v03');
   const f00 = old.followers.find((f) => f.id === 'f00');
   if (!v03 || !f00) throw new Error('setup');
-  // Epoch 2: f00, the new member, votes instead of v03.
   const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
   sendFleetUpdate(w, next.bytes);
-  const server = node(w, 0).shell?.core;
-  if (!server) throw new Error('v00 down');
-  let t = 8_000;
+  let t = from;
   while (server.chain.manifestAt(server.chain.height + 1).body.epoch !== 2 && t < 20_000) w.queue.runUntil((t += 20), 1e8);
-  const offerOf = (from: string, nonce = 0): SnapshotOffer => {
-    const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
-    if (!snap?.proof) throw new Error('no proven snapshot');
-    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
-  };
-  const early = offerOf('v00');
-  expect(typeof early.manifest !== 'string' && early.manifest.body.epoch, 'the newest proven snapshot is proven under epoch 1').toBe(1);
+  return { next, t };
+}
 
-  // The new member: its genesis is the epoch-2 manifest, its data directory empty.
-  const fresh = createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, checkpointEveryHeights: cp, syncWindowHeights: 64 }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
+/** The new member: its genesis is the epoch-2 manifest, its data directory empty. */
+const newMember = (w: World, next: Manifest): ConsensusState => createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, ...config }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
+
+it(`a new member started right after the fleet.update that adds it waits out offers proven under the older set, then state-syncs (seed ${seed})`, async () => {
+  await initCrypto();
+  const { w, server } = fleet();
+  w.queue.runUntil(8_000, 1e8);
+  const { next, t: reached } = epochTwo(w, server, 8_000);
+  let t = reached;
+  const early = offerOf(server, 'v00');
+  expect(typeof early.manifest !== 'string' && early.manifest.body.epoch, 'the newest proven snapshot is proven under epoch 1').toBe(1);
+  const fresh = newMember(w, next);
   const fx: Effect[] = [];
   let nonce = requestSnapshot(fresh, fx);
-  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from, nonce), 0, fx);
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(server, from, nonce), 0, fx);
   expect(fresh.sync.fetch).toBe(null);
   expect([...fresh.sync.bad.keys()], 'an early offer is no forgery').toEqual([]);
   expect(fresh.sync.rejected).toBe(0);
@@ -60,11 +80,11 @@ it(`a new member started right after the fleet.update that adds it waits out off
   expect(logs).toEqual([`f00: state sync: waiting for a newer snapshot: v00 offers ${early.height}, proven under epoch 1, older than the 2 this node knows`]);
 
   // A few heights later the fleet has a snapshot proven under epoch 2, and the same peers offer it.
-  while (offerOf('v00').height === early.height && t < 29_000) w.queue.runUntil((t += 50), 1e8);
+  while (offerOf(server, 'v00').height === early.height && t < 29_000) w.queue.runUntil((t += 50), 1e8);
   const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
   if (!snap) throw new Error('no newer snapshot');
   nonce = requestSnapshot(fresh, fx);
-  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(from, nonce), 1, fx);
+  for (const from of ['v00', 'v01', 'v02']) onOffer(fresh, offerOf(server, from, nonce), 1, fx);
   expect(fresh.sync.fetch?.height).toBe(snap.height);
   expect(fresh.sync.fetch?.sources).toEqual(['v00', 'v01', 'v02']);
   for (let i = 0; i < snap.chunkHashes.length; i++) onChunk(fresh, 'v00', snap.height, i, chunkOf(snap.bytes, i), 2, fx);
@@ -79,30 +99,14 @@ it(`a new member started right after the fleet.update that adds it waits out off
 // member could have one logged per message by answering with ever new heights.
 it(`stale offers of two heights, 40 of them, log one line (seed ${seed})`, async () => {
   await initCrypto();
-  const cp = 32;
-  const w = new World(scenario({ name: 'new-member', durationMs: 30_000, workload: noop(200, 29_000), operatorRoles: ['operator', 'admin'] }), seed, { consensus: { checkpointEveryHeights: cp, syncWindowHeights: 64 } });
-  w.start();
-  const server = node(w, 0).shell?.core;
-  if (!server) throw new Error('v00 down');
+  const { w, server } = fleet();
   for (let u = 0; u < 8_000 && !server.sync.served.some((x) => x.proof !== null); u += 20) w.queue.runUntil(u, 1e8);
-  const offerOf = (from: string, nonce = 0): SnapshotOffer => {
-    const snap = server.sync.served.filter((x) => x.proof !== null).at(-1);
-    if (!snap?.proof) throw new Error('no proven snapshot');
-    return { from, height: snap.height, chunkHashes: snap.chunkHashes, proofBlock: decodeBlockBytes(snap.proof.blockBytes), proofCertificate: snap.proof.certificate, manifest: server.chain.manifestAt(snap.height + 1), nonce };
-  };
-  const lagging = offerOf('v02'); // what a peer one checkpoint behind still offers
+  const lagging = offerOf(server, 'v02'); // what a peer one checkpoint behind still offers
   w.queue.runUntil(8_000, 1e8);
-  const old = w.manifest.body;
-  const v03 = old.validators.find((v) => v.id === 'v03');
-  const f00 = old.followers.find((f) => f.id === 'f00');
-  if (!v03 || !f00) throw new Error('setup');
-  const next = unwrap(signManifest({ ...old, epoch: 2, validators: [...old.validators.filter((v) => v.id !== 'v03'), { id: 'f00', publicKey: f00.publicKey, power: 1 }], followers: [{ id: 'v03', publicKey: v03.publicKey }] }, w.authority));
-  sendFleetUpdate(w, next.bytes);
-  let t = 8_000;
-  while (server.chain.manifestAt(server.chain.height + 1).body.epoch !== 2 && t < 20_000) w.queue.runUntil((t += 20), 1e8);
-  const early = offerOf('v00');
+  const { next } = epochTwo(w, server, 8_000);
+  const early = offerOf(server, 'v00');
   expect(early.height).toBeGreaterThan(lagging.height);
-  const fresh = createConsensus({ id: 'f00', fleet: w.fleet, genesis: next, config: { ...defaultConsensusConfig, checkpointEveryHeights: cp, syncWindowHeights: 64 }, deps: { hash, verify: (sg, m, k) => w.verifier.verify(sg, m, k) } });
+  const fresh = newMember(w, next);
   const fx: Effect[] = [];
   // 20 gossip ticks: each request answered by v00 (newest, epoch 1) and v02 (one checkpoint behind, epoch 1).
   for (let i = 0; i < 20; i++) {

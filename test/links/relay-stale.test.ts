@@ -20,6 +20,7 @@ describe('relays of live consensus on a busy radio', () => {
     // A slow radio: eight full packets' airtime (E32: 58-byte packets at 240 B/s).
     expect(relayStaleMs(58, 240, defaultStaleMs(58, 240))).toBe(1_934);
     expect(relayStaleMs(252, sik, 300)).toBe(300); // consensusStaleMs set below it
+    expect(relayStaleMs(252, sik, 2_000, 400)).toBe(800); // twice the longest relay wait
   });
 
   it("drops a member's vote it was to relay once the vote waited 500 ms behind its own packets, and sends its own", async () => {
