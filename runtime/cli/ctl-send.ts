@@ -30,6 +30,8 @@ import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 import { textManifestProblem } from './manifest-file.js';
 import { manifestChangeRisks } from '../manifest/change-risks.js';
+import { followManifests, manifestOfBlock, type FollowedManifest } from '../manifest/successors.js';
+import { decodeManifestProofs } from '../device/manifest-proofs.js';
 
 /** The command types the mission state machine runs, in its order; anything else is refused before signing. */
 const knownTypes = Object.keys(commandRoles);
@@ -85,7 +87,9 @@ is done, failed, ended, or handed on and finished by its taker.
 
 Exit codes: 0 committed/executed, 1 failed during execution (a part failed or ended unflown), 2 usage, 3 refused or rejected
 (unsigned, forged, expired, replayed, unauthorized, or a check of the mission state machine), or
-unverified (its block names another fleet manifest than --manifest: give the manifest in force),
+unverified (its block names another fleet manifest than --manifest, and the proofs of the fleet's
+manifest changes that devices publish do not lead there: give the manifest in force; an older
+--manifest is followed through the changes they prove, said on stderr),
 4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
 published: one line says whether it was committed or until when it may still be (with --json, the
 result so far too: outcome "interrupted" until a commit is proven, and expiresAt).`;
@@ -94,7 +98,8 @@ interface SendResult {
   command: string;
   type: string;
   /** `unverified`: validators say it was committed, in a block that names another fleet manifest than
-   *  --manifest, so its certificate cannot be checked (staleManifest says why). */
+   *  --manifest and than any the proofs of later changes lead to, so its certificate cannot be checked
+   *  (staleManifest says why). */
   outcome: 'refused' | 'accepted' | 'rejected' | 'timeout' | 'unverified';
   reason: string;
   height: number | null;
@@ -110,6 +115,9 @@ interface SendResult {
    *  it on: `handedTo`), with those validators in `saidBy`. */
   execution: Record<string, { stage: string; progress: number; reason: string; saidBy?: string[]; handedTo?: string }>;
   latencyMs: { committed: number | null; executed: number | null };
+  /** Present when --manifest was older than the fleet's: the manifest followed to (its epoch, hash, and
+   *  the height of the block that committed it), proven link by link from --manifest's epoch. */
+  followed?: { fromEpoch: number; epoch: number; hash: string; committedAt: number };
 }
 
 function argValue(name: string, v: string): unknown {
@@ -309,16 +317,25 @@ function proofProblem(p: BlockProof, envelope: Uint8Array, manifest: Manifest, v
 }
 
 /**
- * Why a proof of our command cannot be verified with the operator's copy (`m`), or null when its block
- * names that copy: a block decided under another manifest (the fleet ran a fleet.update the copy does
- * not have, or the copy's is not in force yet) was checked against the copy's validators, and one that
- * passed was taken as "certificate verified" with a warning, though that set may still trust a key
- * rotated out since. Devices publish no manifest murmurctl could verify a chain of successors with, so
- * this is an error naming both manifests (and the epoch devices report, `reported`) and the fix.
+ * Why a proof of our command cannot be verified: its block names no manifest of the chain followed from
+ * the operator's copy (`m`) that is in force at its height. Either the fleet ran a fleet.update whose
+ * proof no device published (or the copy is older than the changes devices keep), or the block is one
+ * no device would take (it names a manifest past its time: keys rotated out since may sign such a
+ * block). A block checked against a copy's validators anyway was once "certificate verified" with a
+ * warning, though that set may still trust a key rotated out since. Names both manifests, what the
+ * followed chain reached (`chain`, `chainProblem`), the epoch devices report (`reported`), and the fix.
  */
-function staleManifest(p: BlockProof, m: ManifestAt, said: string, reported: string | null): string | null {
-  if (bytesEqual(p.block.block.manifestHash, m.manifest.hash)) return null;
-  return `${said} at height ${p.block.block.height}, in a block that names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not --manifest ${m.path} (epoch ${m.manifest.body.epoch}, ${toHex(m.manifest.hash).slice(0, 16)}): its certificate cannot be verified against a manifest not in force at that height${reported !== null ? `; ${reported}` : '; get the manifest in force (murmurctl status says which epoch devices report) and give it as --manifest'}`;
+function staleManifest(p: BlockProof, m: ManifestAt, chain: readonly FollowedManifest[], chainProblem: string | null, said: string, reported: string | null): string {
+  const height = p.block.block.height;
+  const newest = chain[chain.length - 1] as FollowedManifest;
+  const named = chain.find((e) => bytesEqual(e.manifest.hash, p.block.block.manifestHash));
+  if (named !== undefined) {
+    const next = chain[chain.indexOf(named) + 1] as FollowedManifest;
+    return `${said} at height ${height}, in a block that names fleet manifest epoch ${named.manifest.body.epoch}, which epoch ${next.manifest.body.epoch} replaced from height ${next.fromHeight}: no device takes such a block, and its certificate proves nothing (keys rotated out since may sign it)`;
+  }
+  const followed = chain.length > 1 ? `; the proofs devices publish of the fleet's manifest changes lead from it to epoch ${newest.manifest.body.epoch} only (committed at height ${newest.committedAt})` : '';
+  const forked = chainProblem !== null ? `; ${chainProblem}` : '';
+  return `${said} at height ${height}, in a block that names fleet manifest ${toHex(p.block.block.manifestHash).slice(0, 16)}, not --manifest ${m.path} (epoch ${m.manifest.body.epoch}, ${toHex(m.manifest.hash).slice(0, 16)})${followed}${forked}: its certificate cannot be verified against a manifest not in force at that height${reported !== null ? `; ${reported}` : '; get the manifest in force (murmurctl status says which epoch devices report) and give it as --manifest'}`;
 }
 
 /** The longest a send waits for the broker's CONNACK (a shorter --timeout bounds it). */
@@ -328,6 +345,7 @@ const connectWaitMs = 5_000;
  *  replay: devices publish the proof as they commit, before any refusal of a later copy. */
 const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
+const changeProofsMax = 256; // proofs of manifest changes kept (each device publishes at most 16)
 
 /** The argument that names some of the drones, by command type: what a bare id after TYPE meant. */
 const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nodes', 'mission.goto': 'node', 'mission.survey': 'drones', formation: 'drones' };
@@ -362,7 +380,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
   if (wait !== 'none' && wait !== 'committed' && wait !== 'executed') throw new CliError(`--wait must be none, committed or executed (got "${wait}")`, exitCodes.usage);
   const timeoutMs = parseDuration(a.values.timeout, 30_000, 'timeout', timeoutMsMax, ' (the command stays valid for --ttl, at most 1h, anyway)');
   await initCrypto();
-  const { manifest, verifier, path } = loadManifest(a.values.manifest);
+  const loaded = loadManifest(a.values.manifest);
+  const { verifier, path } = loaded;
+  // The operator's copy, until proofs of later manifest changes that it can check show a newer one in force.
+  let manifest = loaded.manifest;
   const { envelope, operator, nonceHex, type, expiresAt } = await buildEnvelope(a, { manifest, verifier, path });
   if (a.values.save !== undefined) writeOutputFile(a.values.save, envelope, { flag: '--save', mode: 0o600, example: 'command.cmd' });
   const ref = `${operator}/${nonceHex}`;
@@ -417,8 +438,31 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // bounds them, not followers (any number of which may lie), and it bounds their power, not their number.
   const decisions = new Map<string, AckBody>();
   const refusals = new Map<string, Map<string, string>>(); // refusal kind -> device -> reason; one per device, so bounded by the manifest
-  const powerOf = new Map(manifest.validators.map((v) => [v.id, v.power]));
-  const faultyPowerMax = Math.floor((manifest.totalPower - 1) / 3);
+  let powerOf = new Map(manifest.validators.map((v) => [v.id, v.power]));
+  let faultyPowerMax = Math.floor((manifest.totalPower - 1) / 3);
+  // Devices publish, retained, the proofs of the blocks that changed the fleet manifest: followed from
+  // the copy with keys it trusts (runtime/manifest/successors.ts), a newer manifest in force replaces it
+  // below (whose word counts, which keys sign acks). Before, such a fleet's commits were `unverified`.
+  const changeProofs = new Map<string, BlockProof>(); // by block hash; bounded by changeProofsMax
+  let chain: readonly FollowedManifest[] = [{ manifest, committedAt: 0, fromHeight: 0 }];
+  /** Why the proofs heard do not make a chain (two manifests of one epoch), or null. */
+  let chainProblem: string | null = null;
+  const followChanges = (payload: Uint8Array): void => {
+    const d = decodeManifestProofs(payload);
+    if (!d.ok) return;
+    for (const p of d.value.proofs) if (changeProofs.size < changeProofsMax) changeProofs.set(toHex(p.block.hash), p);
+    const f = followManifests(loaded.manifest, [...changeProofs.values()], verifier);
+    if (!f.ok) return void (chainProblem = f.error);
+    chain = f.value;
+    const newest = chain[chain.length - 1] as FollowedManifest;
+    if (newest.manifest.body.epoch <= manifest.body.epoch) return;
+    manifest = newest.manifest;
+    powerOf = new Map(manifest.validators.map((v) => [v.id, v.power]));
+    faultyPowerMax = Math.floor((manifest.totalPower - 1) / 3);
+    r.totalPower = manifest.totalPower;
+    r.followed = { fromEpoch: loaded.manifest.body.epoch, epoch: manifest.body.epoch, hash: toHex(manifest.hash), committedAt: newest.committedAt };
+    if (!a.values.json) process.stderr.write(`murmurctl: the fleet's manifest is epoch ${manifest.body.epoch} (${toHex(manifest.hash).slice(0, 16)}), newer than --manifest ${path} (epoch ${loaded.manifest.body.epoch}): followed through ${chain.length - 1} committed change${chain.length > 2 ? 's' : ''}, each proven by its block's certificate (the last at height ${newest.committedAt}); its validators' word counts\n`);
+  };
   /** Whether `nodes` include validators whose power exceeds what the faulty ones may hold. */
   const vouched = (nodes: Iterable<string>): boolean => {
     let power = 0;
@@ -481,19 +525,19 @@ export async function sendCommand(argv: string[]): Promise<number> {
     const d = agreedDecision();
     const p = d?.blockHash ? proofs.get(toHex(d.blockHash)) : undefined;
     if (!d || !p) return false;
-    const stale = staleManifest(p, { manifest, verifier, path }, `validators (${[...decisions.values()].filter((x) => x.blockHash !== null && bytesEqual(x.blockHash, p.block.hash)).map((x) => x.node).sort().join(', ')}) say ${ref} was committed and ${d.stage}`, otherEpochLine([...statuses.values()], manifest.body.epoch, path));
-    if (stale !== null) {
+    const under = manifestOfBlock(chain, p.block.block.height, p.block.block.manifestHash);
+    if (under === null) {
       r.outcome = 'unverified';
-      r.reason = stale;
+      r.reason = staleManifest(p, { manifest: loaded.manifest, verifier, path }, chain, chainProblem, `validators (${[...decisions.values()].filter((x) => x.blockHash !== null && bytesEqual(x.blockHash, p.block.hash)).map((x) => x.node).sort().join(', ')}) say ${ref} was committed and ${d.stage}`, otherEpochLine([...statuses.values()], manifest.body.epoch, path));
       return true;
     }
-    const problem = proofProblem(p, envelope, manifest, verifier);
+    const problem = proofProblem(p, envelope, under.manifest, verifier);
     if (problem) {
       rejectedProofs.push(`height ${d.height}: ${problem}`);
       proofs.delete(toHex(p.block.hash));
       return false;
     }
-    const check = verifyProof(p, manifest.body.fleet, manifest.validators, verifier);
+    const check = verifyProof(p, manifest.body.fleet, under.manifest.validators, verifier);
     r.outcome = d.stage === 'rejected' ? 'rejected' : 'accepted';
     r.reason = d.reason;
     r.height = p.certificate.height;
@@ -522,6 +566,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     // Listened to before subscribing: the retained documents come with the subscription's
     // acknowledgement, and a listener added after it was awaited missed them (the epoch in force too).
     client.on('message', (topic, payload) => {
+      if (topics.isManifests(topic)) return followChanges(new Uint8Array(payload));
       const statusOf = statusTopics.get(topic);
       if (statusOf === undefined) return;
       try {
@@ -531,7 +576,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
         /* not JSON: not a status document */
       }
     });
-    const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 }, ...Object.fromEntries([...statusTopics.keys()].map((t) => [t, { qos: 0 as const }])) });
+    const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 }, [topics.manifestsAll]: { qos: 1 }, ...Object.fromEntries([...statusTopics.keys()].map((t) => [t, { qos: 0 as const }])) });
     if (!(await withinMs(subscribed, timeoutMs))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to the fleet's answers within --timeout ${timeoutMs / 1000} s: nothing was published`, exitCodes.unavailable);
     await subscribed;
     const finished = new Promise<void>((resolve) => {
@@ -542,7 +587,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
       };
       if (wait === 'none') return done();
       client.on('message', (topic, payload) => {
-        if (statusTopics.has(topic)) return; // read above
+        if (statusTopics.has(topic) || topics.isManifests(topic)) return; // read above
         heardFleet = true;
         if (topics.isProof(topic)) {
           const p = decodeProof(new Uint8Array(payload));

@@ -36,6 +36,8 @@ export class ControlPlane {
   private logDue: readonly DecisionJson[] | undefined;
   private logSentAt = Number.NEGATIVE_INFINITY;
   private logTimer: NodeJS.Timeout | undefined;
+  /** Retained payloads published again on every connection: a broker restarted without persistence lost them. */
+  private readonly retainedAgain = new Map<string, Buffer>();
 
   constructor(private readonly o: ControlPlaneOptions) {
     this.topics = controlTopics(o.fleet);
@@ -60,6 +62,7 @@ export class ControlPlane {
       (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
       o.log('control-plane-connected', { url: o.url });
       if (this.commandHandler) client.subscribe(this.topics.commands, { qos: 1 });
+      for (const [topic, payload] of this.retainedAgain) client.publish(topic, payload, { qos: 1, retain: true });
     });
     const tag = fleetTag(o.fleet);
     client.on('message', (topic, payload) => {
@@ -121,6 +124,15 @@ export class ControlPlane {
    */
   proof(height: number, proof: Uint8Array): void {
     this.publish(this.topics.proof(height), Buffer.from(proof), false, 1);
+  }
+
+  /** The proofs of the blocks that changed the fleet manifest (manifest-proofs.ts), retained and
+   *  published again on each connection. */
+  manifestProofs(payload: Uint8Array): void {
+    const topic = this.topics.manifests(this.o.node);
+    const b = Buffer.from(payload);
+    this.retainedAgain.set(topic, b);
+    this.publish(topic, b, true, 1);
   }
 
   status(s: StatusJson): void {

@@ -17,6 +17,11 @@ export interface ControlTopics {
   proof(height: number): string;
   readonly proofsAll: string;
   isProof(topic: string): boolean;
+  /** Retained, CBOR: the proofs of the blocks that changed the fleet manifest (manifest-proofs.ts), for
+   *  an operator whose copy is older to follow (runtime/manifest/successors.ts). */
+  manifests(node: string): string;
+  readonly manifestsAll: string;
+  isManifests(topic: string): boolean;
   /** JSON, retained: the device's latest status. */
   status(node: string): string;
   /** JSON: the device's position, battery and task progress, every telemetry period. */
@@ -45,6 +50,9 @@ export function controlTopics(fleet: string): ControlTopics {
     proof: (height) => `${p}/proof/${height}`,
     proofsAll: `${p}/proof/+`,
     isProof: (topic) => topic.startsWith(`${p}/proof/`),
+    manifests: (node) => `${p}/node/${node}/manifests`,
+    manifestsAll: `${p}/node/+/manifests`,
+    isManifests: (topic) => topic.startsWith(`${p}/node/`) && topic.endsWith('/manifests') && topic.split('/').length === p.split('/').length + 3,
     status: (node) => `${p}/json/${node}/status`,
     telemetry: (node) => `${p}/json/${node}/telemetry`,
     ackJson: (node) => `${p}/json/${node}/ack`,

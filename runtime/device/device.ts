@@ -53,6 +53,7 @@ import { describePlan, membershipConfigOf, planDeviceHeartbeats } from './heartb
 import { nextSessionNumber, parseStoredSession } from './session-number.js';
 import { SteadyClock } from './steady-clock.js';
 import { membershipProblem, peersOf } from './manifest-in-force.js';
+import { ManifestProofs } from './manifest-proofs.js';
 import { withinMs } from '../lib/within.js';
 
 export interface DeviceParts {
@@ -230,6 +231,8 @@ export class Device {
   readonly shell: NodeShell;
   readonly membership: MembershipView;
   readonly control: ControlPlane;
+  /** The proofs of the blocks that changed the fleet manifest, kept and published retained for operators. */
+  private readonly manifestProofs: ManifestProofs;
   readonly missions: MissionRunner;
   /** Per agent and action: when the reflex was last logged and how often it fired since. */
   private readonly reflexLog = new Map<string, { atMs: number; fired: number }>();
@@ -310,6 +313,9 @@ export class Device {
     });
     this.radios = links.value.radios;
     this.control = new ControlPlane({ url: c.mqtt.url, fleet, node: c.id, signer: this.signer, log: linkLog, ...creds(c), ...(c.mqtt.clientId !== undefined ? { clientId: `${c.mqtt.clientId}-ctl` } : {}) });
+    this.manifestProofs = new ManifestProofs(this.storage, (payload) => this.control.manifestProofs(payload), (m) => this.log.warn({ event: 'manifest-proofs' }, m));
+    const kept = this.manifestProofs.payload();
+    if (kept !== null) this.control.manifestProofs(kept);
     this.membership = new MembershipView(c.id, membershipConfigOf(c, p.heartbeats));
     // Heartbeats go on each link at that link's interval, beside the router (which drops the copies
     // for everything else); the service hears every copy, so the view knows which links carry a peer.
@@ -412,6 +418,7 @@ export class Device {
           this.metrics.txsCommitted.inc(cb.txs.length);
           this.keepGenesis();
           this.missions.onCommit(cb, this.shell);
+          this.manifestProofs.onCommit(cb);
           // A fleet.update's manifest is about to come into force (or just did): heard at once.
           if (this.state === 'ready') this.followManifest();
         },

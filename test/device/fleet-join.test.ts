@@ -5,7 +5,7 @@
 // fleet survives an old validator stopped (4 of 5 needed: d5's vote counts). A second fleet.update
 // removes d4: d4 says why and stops with exit 3, its last status says so, and a new start is refused.
 // A third rotates d3's key: the process with the old key stops the same way; given the new key, it
-// votes again.
+// votes again. An operator holding only the first manifest follows the three changes to verify a commit.
 
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -109,5 +109,16 @@ describe('devices a fleet.update adds or removes', () => {
     await fleet.devices.get('d3')?.ready;
     await commits('d3', 3, 20_000);
     expect((await fleet.health('d3')).health).not.toBe('failing');
-  }, 90_000);
+
+    // An operator still holding the epoch-1 manifest: murmurctl follows the three changes from the
+    // proofs the devices keep (each checked with keys it already trusts) and verifies the commit
+    // against epoch 4, where d3 signs with its new key. Before, this was `unverified` (exit 3).
+    const r = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '20s'], 30_000, fleet.manifestFile);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the fleet's manifest is epoch 4 \([0-9a-f]{16}\), newer than --manifest \S+ \(epoch 1\): followed through 3 committed changes, each proven by its block's certificate/);
+    expect(r.stdout).toMatch(/^certificate verified: signed by (d\d, )+d\d \(\d of 4 voting power\)$/m);
+    const j = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '20s', '--json'], 30_000, fleet.manifestFile);
+    expect(j.code, j.stdout + j.stderr).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ outcome: 'accepted', totalPower: 4, followed: { fromEpoch: 1, epoch: 4, hash: Buffer.from(e4.manifest.hash).toString('hex') } });
+  }, 120_000);
 });
