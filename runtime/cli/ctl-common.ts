@@ -13,6 +13,8 @@ import { CliError, exitCodes } from './kit.js';
 import { readManifestFile } from './manifest-file.js';
 import { describeStall } from '../consensus/stall.js';
 import type { StatusJson } from '../device/control-topics.js';
+import { toHex } from '../lib/bytes.js';
+import type { FollowedManifest } from '../manifest/successors.js';
 
 export const commonOptions = {
   broker: { type: 'string' },
@@ -178,4 +180,16 @@ export function otherEpochLine(statuses: readonly (Partial<StatusJson> | null)[]
   const who = (e: number): string => (byEpoch.get(e) ?? []).sort().join(', ');
   if (newest > epoch) return `devices report fleet manifest epoch ${newest} in force (${who(newest)}), newer than --manifest ${path} (epoch ${epoch}): this copy lacks the fleet's later changes (members, keys, validators), and commits cannot be verified against it; get the manifest of epoch ${newest} (the one the fleet authority signed for the last fleet.update) and give it as --manifest`;
   return `devices report fleet manifest epoch ${newest} in force (${who(newest)}), older than --manifest ${path} (epoch ${epoch}): its change is not in force yet (two heights after the block that commits it) or was never committed (murmurctl log shows the fleet.update's outcome); until then give the manifest of epoch ${newest}`;
+}
+
+/**
+ * The line on stderr when the proofs devices publish of the fleet's manifest changes lead from the
+ * operator's copy (epoch `fromEpoch`, read from `path`) to a newer manifest (`chain`'s last,
+ * runtime/manifest/successors.ts); `then` says what murmurctl does with it.
+ */
+export function followedLine(chain: readonly FollowedManifest[], path: string, then: string): string {
+  const newest = chain[chain.length - 1] as FollowedManifest;
+  const from = (chain[0] as FollowedManifest).manifest.body.epoch;
+  const n = chain.length - 1;
+  return `the fleet's manifest is epoch ${newest.manifest.body.epoch} (${toHex(newest.manifest.hash).slice(0, 16)}), newer than --manifest ${path} (epoch ${from}): followed through ${n} committed change${n > 1 ? 's' : ''}, each proven by its block's certificate (the last at height ${newest.committedAt}); ${then}`;
 }

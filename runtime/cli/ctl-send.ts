@@ -24,7 +24,7 @@ import { controlTopics, type StatusJson } from '../device/control-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
@@ -461,7 +461,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     faultyPowerMax = Math.floor((manifest.totalPower - 1) / 3);
     r.totalPower = manifest.totalPower;
     r.followed = { fromEpoch: loaded.manifest.body.epoch, epoch: manifest.body.epoch, hash: toHex(manifest.hash), committedAt: newest.committedAt };
-    if (!a.values.json) process.stderr.write(`murmurctl: the fleet's manifest is epoch ${manifest.body.epoch} (${toHex(manifest.hash).slice(0, 16)}), newer than --manifest ${path} (epoch ${loaded.manifest.body.epoch}): followed through ${chain.length - 1} committed change${chain.length > 2 ? 's' : ''}, each proven by its block's certificate (the last at height ${newest.committedAt}); its validators' word counts\n`);
+    if (!a.values.json) process.stderr.write(`murmurctl: ${followedLine(chain, path, "its validators' word counts")}\n`);
   };
   /** Whether `nodes` include validators whose power exceeds what the faulty ones may hold. */
   const vouched = (nodes: Iterable<string>): boolean => {

@@ -6,9 +6,14 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
-import { initCrypto } from '../crypto/sodium.js';
+import { initCrypto, type Verifier } from '../crypto/sodium.js';
+import { toHex } from '../lib/bytes.js';
+import type { Manifest } from '../manifest/manifest.js';
+import { followManifests, type FollowedManifest } from '../manifest/successors.js';
+import { decodeManifestProofs } from '../device/manifest-proofs.js';
+import type { BlockProof } from '../wire/proof.js';
 
 const viewExitCodes = 'Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.';
 
@@ -21,9 +26,10 @@ offline (the device said so, or the broker did for it); dead (its status is olde
 device sees it alive); self-only (only its own status, no other device's view); unknown (never heard
 from: no status and no device has seen it). Under the table, while validators say their fleet has
 committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by default), one line:
-who votes at that height, who is down, behind or not heard, and the voting power missing. When
-devices report another fleet manifest epoch in force than --manifest's, a line on stderr says so
-(a newer one: get that manifest; its new members are not in the table).
+who votes at that height, who is down, behind or not heard, and the voting power missing. An
+--manifest older than the fleet's is followed through the changes the devices' proofs show (each
+checked with keys the copy trusts): the table shows the members in force, and a line on stderr says
+so. When devices report another epoch in force than that, a line on stderr says so too.
 
 ${commonHelp('how long to listen for the devices\' retained status (default 0.8s)')}
 
@@ -55,21 +61,33 @@ function silence(what: string, ms: number, url: string, fleet: string): number {
   return exitCodes.timeout;
 }
 
-/** Collects retained messages on `topic` for `ms` (retained ones arrive right after subscribing). */
-async function collect(url: string, topic: string, ms: number): Promise<Map<string, string>> {
+/** Collects retained messages on `topics` for `ms` (retained ones arrive right after subscribing). */
+async function collect(url: string, topics: readonly string[], ms: number): Promise<Map<string, Buffer>> {
   const client = await connect(url, 'murmurctl-view', Math.min(ms + 4_000, 5_000));
-  const got = new Map<string, string>();
+  const got = new Map<string, Buffer>();
   try {
-    client.on('message', (t, payload) => got.set(t, payload.toString('utf8')));
+    client.on('message', (t, payload) => got.set(t, payload));
     // Bounded: a broker that stops acknowledging (frozen, or hostile) held status and log for ever.
-    const subscribed = client.subscribeAsync(topic, { qos: 1 });
-    if (!(await withinMs(subscribed, 5_000))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to ${topic} within 5 s`, exitCodes.unavailable);
+    const subscribed = client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 1 as const }])));
+    if (!(await withinMs(subscribed, 5_000))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to ${topics.join(' and ')} within 5 s`, exitCodes.unavailable);
     await subscribed;
     await new Promise((r) => setTimeout(r, ms));
   } finally {
     await closeMqtt(client, closeBoundMs);
   }
   return got;
+}
+
+/** The manifests the proofs in `got` (devices' retained node/<node>/manifests) lead to from `copy`. */
+function followedChain(copy: Manifest, got: ReadonlyMap<string, Buffer>, isManifests: (topic: string) => boolean, verifier: Verifier): readonly FollowedManifest[] {
+  const proofs = new Map<string, BlockProof>();
+  for (const [t, payload] of got) {
+    if (!isManifests(t)) continue;
+    const d = decodeManifestProofs(new Uint8Array(payload));
+    if (d.ok) for (const p of d.value.proofs) proofs.set(toHex(p.block.hash), p);
+  }
+  const f = followManifests(copy, [...proofs.values()], verifier);
+  return f.ok ? f.value : [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
 }
 
 function table(rows: string[][]): string {
@@ -88,22 +106,33 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   // watch: no timeout unless given (0), and then watch until Ctrl-C.
   const waitMs = verb === 'watch' ? parseDuration(a.values.timeout, 0, 'timeout', timeoutMsMax, ' (or leave --timeout out: watch then runs until Ctrl-C)') : parseDuration(a.values.timeout, 800);
   await initCrypto();
-  const { manifest, path } = loadManifest(a.values.manifest);
+  const loaded = loadManifest(a.values.manifest);
+  const { path } = loaded;
+  let manifest = loaded.manifest;
   const url = brokerUrl(a.values.broker);
   const topics = controlTopics(manifest.body.fleet);
   const json = a.values.json === true;
   const fleet = manifest.body.fleet;
-  const devices = [...manifest.validators.map((v) => ({ id: v.id, role: 'validator' })), ...manifest.body.followers.map((f) => ({ id: f.id, role: 'follower' }))];
+  const devicesOf = (m: Manifest): { id: string; role: string }[] => [...m.validators.map((v) => ({ id: v.id, role: 'validator' })), ...m.body.followers.map((f) => ({ id: f.id, role: 'follower' }))];
+  let devices = devicesOf(manifest);
   if (a.values.node !== undefined && !devices.some((d) => d.id === a.values.node)) {
     throw new CliError(`--node "${a.values.node}" is not a device of fleet "${fleet}"; its devices: ${devices.map((d) => d.id).join(', ')}`, exitCodes.usage);
   }
   if (verb === 'watch') return watch(url, fleet, a.values.count, waitMs, json);
   if (verb === 'status') {
-    const got = await collect(url, topics.statusAll, waitMs);
+    const got = await collect(url, [topics.statusAll, topics.manifestsAll], waitMs);
+    // A copy older than the fleet's: the changes the devices' proofs lead to give the members in force.
+    const chain = followedChain(manifest, got, (t) => topics.isManifests(t), loaded.verifier);
+    if (chain.length > 1) {
+      manifest = (chain[chain.length - 1] as FollowedManifest).manifest;
+      devices = devicesOf(manifest);
+      process.stderr.write(`murmurctl: ${followedLine(chain, path, 'the table shows its members')}\n`);
+    }
     const byNode = new Map<string, Partial<StatusJson> & { state?: string }>();
-    for (const [t, text] of got) {
+    for (const [t, payload] of got) {
+      if (topics.isManifests(t)) continue;
       try {
-        const s = JSON.parse(text) as Partial<StatusJson>;
+        const s = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
         if (typeof s.node === 'string' && t === topics.status(s.node)) byNode.set(s.node, s);
       } catch {
         /* a non-JSON payload on a status topic is ignored */
@@ -144,9 +173,9 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     if (other !== null) process.stderr.write(`murmurctl: ${other}${strangers.length > 0 ? `; heard from devices not in it: ${strangers.join(', ')}` : ''}\n`);
     return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
-  const got = await collect(url, a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll, waitMs);
+  const got = await collect(url, [a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll], waitMs);
   const merged = new Map<string, DecisionJson & { reportedBy: string[] }>();
-  for (const text of got.values()) {
+  for (const text of [...got.values()].map((b) => b.toString('utf8'))) {
     let doc: { node?: string; decisions?: DecisionJson[] };
     try {
       doc = JSON.parse(text) as typeof doc;

@@ -120,5 +120,10 @@ describe('devices a fleet.update adds or removes', () => {
     const j = await fleet.ctl(['send', 'noop', '--wait', 'committed', '--timeout', '20s', '--json'], 30_000, fleet.manifestFile);
     expect(j.code, j.stdout + j.stderr).toBe(0);
     expect(JSON.parse(j.stdout)).toMatchObject({ outcome: 'accepted', totalPower: 4, followed: { fromEpoch: 1, epoch: 4, hash: Buffer.from(e4.manifest.hash).toString('hex') } });
+    // status follows them too: the members in force (d4 removed, d5 added), not the copy's.
+    const st = await fleet.ctl(['status', '--json', '--timeout', '1s'], 30_000, fleet.manifestFile);
+    expect(st.code, st.stdout + st.stderr).toBe(0);
+    expect((JSON.parse(st.stdout) as { node: string }[]).map((row) => row.node)).toEqual(['d1', 'd2', 'd3', 'd5']);
+    expect(st.stderr).toMatch(/the fleet's manifest is epoch 4 .*followed through 3 committed changes.*the table shows its members/);
   }, 120_000);
 });
