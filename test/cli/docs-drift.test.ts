@@ -231,7 +231,7 @@ describe('MQTT topics: docs/topics.md and the README against the code', () => {
   const fill = (t: string): string => t.replace(/<[a-z ]+>/g, (m) => sample[m] ?? m);
   const lt = fleetTopics('f');
   const ct = controlTopics('f');
-  const code = new Set([lt.consensus('n1'), lt.blocks('n1'), lt.heartbeat('n1'), lt.telemetry('n1'), lt.unicast('n1', 'n2'), lt.state('n1'), lt.commands, ct.commands, ct.ack('op', '00ff'), ct.proof(7), ct.status('n1'), ct.telemetry('n1'), ct.ackJson('n1'), ct.log('n1'), ct.decided('n1'), ct.refused('n1')]);
+  const code = new Set([lt.consensus('n1'), lt.blocks('n1'), lt.heartbeat('n1'), lt.telemetry('n1'), lt.unicast('n1', 'n2'), lt.state('n1'), lt.commands, ct.commands, ct.ack('op', '00ff'), ct.proof(7), ct.status('n1'), ct.telemetry('n1'), ct.ackJson('n1'), ct.log('n1'), ct.decided('n1'), ct.refused('n1'), ct.manifests('n1')]);
 
   it("the topic tables' rows are the topics the code publishes on, and name every one of them", () => {
     // operator/<op>/... is reserved for operator tools: nothing in Murmur publishes there.
