@@ -745,10 +745,12 @@ export class Executor {
         ra.confirmedM = relAltM;
         ra.atMs = Date.now();
         ra.failure = '';
-      } else if (r.error.code !== 'no-data' && r.error.message !== ra.failure) {
+      } else if (r.error.code !== 'no-data' && failureKind(r.error) !== ra.failure) {
         // Not before the flight controller is first heard: every start said "check the wiring" a moment
         // before the first HEARTBEAT (an FC silent for good is said by the device's HAL watch and /health).
-        ra.failure = r.error.message;
+        // Once per kind, numbers aside: a silent FC's "newest HEARTBEAT is N ms old" was a new reason
+        // at every block (about 10 lines a second, for as long as it stayed silent).
+        ra.failure = failureKind(r.error);
         this.log(`return altitude ${relAltM} m not set (tried again at the next block): ${r.error.message}`);
       }
     });
@@ -790,8 +792,10 @@ export class Executor {
         this.fenceWarning = s.warning;
         if (s.warning !== null) this.log(s.warning, 'warn');
       }
-      if (line === this.fenceReport) return;
-      this.fenceReport = line;
+      // A retry's reason once per kind, numbers aside (a silent FC's "newest HEARTBEAT is N ms old").
+      const key = s.state === 'on-fc' ? line : line.replace(/\d+(\.\d+)?/g, '#');
+      if (key === this.fenceReport) return;
+      this.fenceReport = key;
       this.log(line, s.state === 'on-fc' && s.reason === null ? 'info' : 'warn');
     });
   }
@@ -1567,4 +1571,9 @@ export class Executor {
     }
     return 'superseded by a newer task';
   }
+}
+
+/** A device error with its numbers left out (ages, counts): what a failure logged once per reason compares. */
+function failureKind(e: { readonly code: string; readonly message: string }): string {
+  return `${e.code}: ${e.message.replace(/\d+(\.\d+)?/g, '#')}`;
 }

@@ -87,6 +87,14 @@ describe('executor transit altitude', () => {
     ex.keepReturnAltitude(42);
     await settle();
     expect(logs).toEqual(['return altitude 42 m not set (tried again at the next block): PARAM_SET refused']);
+    // A flight controller gone quiet: its age grows at every block, and the reason is the same one.
+    let ageMs = 1_000;
+    flight.setReturnAltitude = () => Promise.resolve(err(deviceError('stale', `newest HEARTBEAT is ${(ageMs += 100)} ms old`)));
+    for (let i = 0; i < 5; i++) {
+      ex.keepReturnAltitude(42);
+      await settle();
+    }
+    expect(logs.slice(1)).toEqual(['return altitude 42 m not set (tried again at the next block): newest HEARTBEAT is 1100 ms old']);
   });
 
   it('keeps the flight controller\'s return altitude at the committed layer, writing only a change and logging a refusal once', async ({ expect }) => {
