@@ -750,11 +750,28 @@ export class Device {
   private watchHal(): void {
     const hal = halFacts(this.hal.devices).hal;
     const now = performance.now();
+    this.watchFcFrames(now);
     for (const ch of this.halWatch.changes(hal, now, this.noData.observe(hal, now))) {
       if (ch.to === null) this.log.info({ event: 'hal', device: ch.kind, from: ch.from, to: 'ok' }, `${ch.kind}: answering again`);
       else if (ch.silentMs !== undefined) this.log.warn({ event: 'hal', device: ch.kind, from: 'start', to: ch.to }, `${ch.kind}: no data since the start, ${Math.round(ch.silentMs / 1000)} s (${ch.message ?? ''})`);
       else this.log.warn({ event: 'hal', device: ch.kind, from: ch.from ?? 'ok', to: ch.to }, `${ch.kind}: ${ch.to} (${ch.message ?? ''})`);
     }
+  }
+
+  /** The flight controller link's CRC failures counted at the last report, and when (monotonic ms). */
+  private fcBadCrc = { counted: 0, atMs: Number.NEGATIVE_INFINITY };
+
+  /** Frames from the flight controller that fail the CRC check, said at most once a minute with how many
+   *  and out of how many: without it a bad cable or noise on the FC's wire showed nowhere (its health
+   *  stayed ok while the corrupt frames were dropped one by one). */
+  private watchFcFrames(now: number): void {
+    const c = this.hal.fcLinkCounters?.();
+    if (c === undefined || now - this.fcBadCrc.atMs < 60_000) return;
+    const bad = c['badCrc'] ?? 0;
+    const fresh = bad - this.fcBadCrc.counted;
+    if (fresh <= 0) return;
+    this.log.warn({ event: 'fc-link', badCrc: fresh, framesReceived: c['framesReceived'] ?? 0 }, `flight controller link: ${fresh} frames failed the CRC check since ${this.fcBadCrc.counted === 0 ? 'the start' : 'the last report, a minute or more ago'} (${c['framesReceived'] ?? 0} good frames in all): check the cable, its shielding and the baud rate; murmur_fc_link{counter="badCrc"} counts them`);
+    this.fcBadCrc = { counted: bad, atMs: now };
   }
 
   /** The chain height last seen, and when (monotonic ms). */
@@ -934,6 +951,7 @@ export class Device {
     this.metrics.signatureChecks.set({ outcome: 'remembered' }, this.p.verifier.hits);
     this.drops.linkFrames(this.link.linkStates());
     for (const r of this.radios) this.metrics.linkReopens.set({ link: r.name }, r.reopens);
+    for (const [counter, v] of Object.entries(this.hal.fcLinkCounters?.() ?? {})) this.metrics.fcLink.set({ counter }, v);
     for (const { name: l, counters: lc } of this.link.linkStates()) {
       this.metrics.linkFrames.set({ link: l, direction: 'sent' }, lc.framesSent);
       this.metrics.linkFrames.set({ link: l, direction: 'received' }, lc.framesReceived);

@@ -55,5 +55,6 @@ export function mavlinkHal(m: NonNullable<DeviceConfig['hal']['mavlink']>): Hal 
       await port.close();
     },
     step: () => {},
+    fcLinkCounters: () => ({ ...endpoint.counters() }),
   };
 }

@@ -28,6 +28,9 @@ export interface Hal {
    *  which simulates the world, measures separation with, and how many times the vehicle flew into
    *  an obstacle of its simulated world. Absent for real drivers. */
   readonly truth?: () => { northM: number; eastM: number; upM: number; obstacleStrikes: number };
+  /** The flight controller link's frame counters (MAVLink: frames sent and received, bytes, CRC
+   *  failures, refused signatures...; counter values). Absent without one. */
+  readonly fcLinkCounters?: () => Readonly<Record<string, number>>;
 }
 
 /** Home altitude of the simulated vehicle above mean sea level, metres. */
