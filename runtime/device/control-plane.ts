@@ -4,6 +4,7 @@
 
 import type { MqttClient } from 'mqtt';
 import { closeMqtt, connectMqtt, flushNow } from '../links/mqtt-connect.js';
+import { redactBrokerUrl } from '../links/broker-url.js';
 import { withinMs } from '../lib/within.js';
 import type { Socket } from 'node:net';
 import type { Signer } from '../crypto/sodium.js';
@@ -60,7 +61,7 @@ export class ControlPlane {
     });
     client.on('connect', () => {
       (client.stream as unknown as Partial<Socket>).setNoDelay?.(true);
-      o.log('control-plane-connected', { url: o.url });
+      o.log('control-plane-connected', { url: redactBrokerUrl(o.url) });
       if (this.commandHandler) client.subscribe(this.topics.commands, { qos: 1 });
       for (const [topic, payload] of this.retainedAgain) client.publish(topic, payload, { qos: 1, retain: true });
     });

@@ -90,7 +90,9 @@ export type LinkLog = (event: string, detail: Record<string, unknown>) => void;
 export function linkLogger(log: PinoLogger, brokerUrl: string, now: () => number = Date.now): LinkLog {
   const url = redactBrokerUrl(brokerUrl);
   const downSince = new Map<string, number>(); // connection -> when its outage was reported
-  return (event, detail) => {
+  return (event, given) => {
+    // A broker password in device.yaml's mqtt.url went into the log in plain text on every connection.
+    const detail = typeof given.url === 'string' ? { ...given, url: redactBrokerUrl(given.url) } : given;
     const conn = typeof detail.link === 'string' ? `${detail.link} link` : 'control plane';
     if (event === 'error' || event === 'control-plane-error') {
       if (downSince.has(conn)) return log.debug({ event, ...detail }, `link ${event}`);

@@ -310,7 +310,7 @@ export class MqttLink implements Link {
     this.subscribe(c);
     c.publish(this.topics.state(this.opts.node), encodeNodeState({ node: this.opts.node, state: 'online', session: this.session, ...this.proof }), { qos: 1, retain: true });
     this.connected = true;
-    this.log('connected', { url: this.opts.url, session: this.session });
+    this.log('connected', { url: redactBrokerUrl(this.opts.url), session: this.session });
     this.drain();
   }
 
@@ -350,7 +350,7 @@ export class MqttLink implements Link {
     if (wasConnected && lastedMs >= lasted) this.failures = 0;
     if (wasConnected) {
       this.stats.disconnected();
-      this.log('disconnected', { url: this.opts.url, session: this.session, lastedMs: Math.round(lastedMs) });
+      this.log('disconnected', { url: redactBrokerUrl(this.opts.url), session: this.session, lastedMs: Math.round(lastedMs) });
     }
     if (wasConnected && this.running && lastedMs < limits.mqttShortConnectionMs) this.noteShortDrop(now, lastedMs);
     if (!this.running) return;
@@ -478,7 +478,7 @@ export class MqttLink implements Link {
     this.dropsSaidAt = now;
     const clientId = (this.client?.options.clientId ?? '').toString();
     this.log('connection-dropped', {
-      url: this.opts.url,
+      url: redactBrokerUrl(this.opts.url),
       drops: this.shortDrops.length,
       lastedMs: Math.round(lastedMs),
       clientId,

@@ -62,6 +62,16 @@ describe('linkLogger', () => {
     linkLogger(log, 'mqtt://127.0.0.1:1883')('connected', { link: 'mqtt' });
     expect(lines().map((l) => [l.level, l.msg])).toEqual([[30, 'link connected']]);
   });
+
+  it('never writes the broker password of a URL an event carries', () => {
+    const { log, lines } = capture('info');
+    const linkLog = linkLogger(log, 'mqtt://v1:TopSecretPW@127.0.0.1:1883');
+    for (const event of ['connected', 'control-plane-connected', 'disconnected', 'connection-dropped']) linkLog(event, { link: 'mqtt', url: 'mqtt://v1:TopSecretPW@127.0.0.1:1883', reason: 'closed' });
+    const text = JSON.stringify(lines());
+    expect(lines()).toHaveLength(4);
+    expect(text).not.toContain('TopSecretPW');
+    expect(text).toContain('mqtt://v1:***@127.0.0.1:1883');
+  });
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'murmur-outage-log-'));
