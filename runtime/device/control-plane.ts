@@ -130,8 +130,12 @@ export class ControlPlane {
   /** The proofs of the blocks that changed the fleet manifest (manifest-proofs.ts), retained and
    *  published again on each connection. */
   manifestProofs(payload: Uint8Array): void {
-    const topic = this.topics.manifests(this.o.node);
-    const b = Buffer.from(payload);
+    this.publishRetained(this.topics.manifests(this.o.node), Buffer.from(payload));
+  }
+
+  /** Publishes `payload` retained on `topic` now and again on every later connection. */
+  private publishRetained(topic: string, payload: string | Buffer): void {
+    const b = typeof payload === 'string' ? Buffer.from(payload) : payload;
     this.retainedAgain.set(topic, b);
     this.publish(topic, b, true, 1);
   }
@@ -169,7 +173,9 @@ export class ControlPlane {
     if (d === undefined) return;
     this.logDue = undefined;
     this.logSentAt = performance.now();
-    this.publish(this.topics.log(this.o.node), this.logJson(d), true, 1);
+    // Again on every connection: a broker restarted without persistence lost it, and `murmurctl log`
+    // then said no device was running until the next command was committed.
+    this.publishRetained(this.topics.log(this.o.node), this.logJson(d));
   }
 
   private logJson(decisions: readonly DecisionJson[]): string {

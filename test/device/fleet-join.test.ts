@@ -125,5 +125,17 @@ describe('devices a fleet.update adds or removes', () => {
     expect(st.code, st.stdout + st.stderr).toBe(0);
     expect((JSON.parse(st.stdout) as { node: string }[]).map((row) => row.node)).toEqual(['d1', 'd2', 'd3', 'd5']);
     expect(st.stderr).toMatch(/the fleet's manifest is epoch 4 .*followed through 3 committed changes.*the table shows its members/);
+
+    // The broker restarts without persistence (as README's Mosquitto runs): every retained message is
+    // gone, and each device publishes its own again as it reconnects, its decision log and its manifest
+    // proofs among them. Before, `murmurctl log` said no device was running until the next commit.
+    await fleet.broker.kill();
+    await fleet.broker.run();
+    await until('d2 to publish its status again', async () => ((await fleet.retainedStatus('d2').catch(() => null)) !== null ? true : null), 20_000, 300);
+    const lg = await fleet.ctl(['log', '--json', '--timeout', '2s'], 30_000, e4.file);
+    expect(lg.code, lg.stdout + lg.stderr).toBe(0);
+    expect((JSON.parse(lg.stdout) as { type: string }[]).filter((row) => row.type === 'noop').length).toBeGreaterThanOrEqual(2);
+    const again = await fleet.ctl(['status', '--json', '--timeout', '2s'], 30_000, fleet.manifestFile);
+    expect(again.stderr).toMatch(/the fleet's manifest is epoch 4 .*followed through 3 committed changes/);
   }, 120_000);
 });
