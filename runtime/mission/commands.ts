@@ -153,7 +153,9 @@ function dispatch(s: MissionState, c: MissionCommand, block: MissionBlock): Outc
       noExtraArgs(a, ['key', 'value']);
       const key = str(a, 'key', 64);
       const spec: ParamSpec | undefined = Object.hasOwn(paramSpecs, key) ? paramSpecs[key] : undefined;
-      if (!spec) return reject(`args.key "${key}" is not a parameter; known: ${paramNames.join(', ')}`);
+      // JSON-quoted: a key holding control characters (an escape sequence) went into the committed reason
+      // raw, and from there to every operator's terminal. The same text as before for a plain key.
+      if (!spec) return reject(`args.key ${JSON.stringify(key)} is not a parameter; known: ${paramNames.join(', ')}`);
       const value = num(a, 'value', spec.min, spec.max);
       if (spec.integer && !Number.isInteger(value)) return reject(`args.value of ${key} must be a whole number (${spec.min} to ${spec.max}), is ${value}`);
       return { ok: true, state: { ...s, params: { ...s.params, [key]: value } }, effects: [{ type: 'param', key, value }] };

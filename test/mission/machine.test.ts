@@ -186,11 +186,13 @@ describe('roles, expiry and the audit log', () => {
 
   it('rejects a command type or parameter key that names an Object.prototype member, instead of throwing', () => {
     // "constructor" passes the wire's type pattern; a throw here would halt every device on the block.
-    const r = run(initialMissionState(), [cmd('constructor', {}, 'ops'), cmd('param.set', { key: 'constructor', value: 1 }, 'boss'), cmd('param.set', { key: 'toString', value: 1 }, 'boss')]);
+    const r = run(initialMissionState(), [cmd('constructor', {}, 'ops'), cmd('param.set', { key: 'constructor', value: 1 }, 'boss'), cmd('param.set', { key: 'toString', value: 1 }, 'boss'), cmd('param.set', { key: '\u001b[31mx"', value: 1 }, 'boss')]);
     expect(decisions(r.effects).map((d) => [d.outcome, d.reason])).toEqual([
       ['rejected', expect.stringMatching(/^unknown command type "constructor"; known: abort,/)],
       ['rejected', expect.stringMatching(/^args.key "constructor" is not a parameter; known: altitudeM,/)],
       ['rejected', expect.stringMatching(/^args.key "toString" is not a parameter; known: altitudeM,/)],
+      // An escape sequence is quoted, not committed raw into every operator's terminal.
+      ['rejected', expect.stringMatching(/^args.key "\\u001b\[31mx\\"" is not a parameter; known: altitudeM,/)],
     ]);
     // reassignHandedOver, added later, is not among them until set (params.ts addedLater): read as 0.
     expect(Object.keys(r.state.params)).toEqual(['altitudeM', 'batteryReservePct', 'formationSpacingM', 'laneSpacingM', 'lostAfterS', 'separationM', 'speedMps']);
