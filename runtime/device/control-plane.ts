@@ -31,7 +31,7 @@ export interface ControlPlaneOptions {
 export class ControlPlane {
   readonly topics: ControlTopics;
   private client: MqttClient | undefined;
-  private commandHandler: ((envelope: Uint8Array) => void) | undefined;
+  private commandHandler: ((envelope: Uint8Array, framed: boolean) => void) | undefined;
   published = 0;
   /** The decision log to publish when its wait ends (log()), and when the last went out (monotonic ms). */
   private logDue: readonly DecisionJson[] | undefined;
@@ -70,7 +70,7 @@ export class ControlPlane {
       if (topic !== this.topics.commands || !this.commandHandler) return;
       const f = decodeFrame(new Uint8Array(payload), tag, limits.envelopeBytesMax);
       // Not a link frame: hand over the raw bytes, so the refusal can say what they are not.
-      this.commandHandler(f.ok ? f.value.envelope : new Uint8Array(payload));
+      this.commandHandler(f.ok ? f.value.envelope : new Uint8Array(payload), f.ok);
     });
     // After stop() (this.client cleared) an error is the goodbye's, not a broker lost.
     client.on('error', (e) => this.client === client && o.log('control-plane-error', { reason: e.message }));
@@ -81,7 +81,7 @@ export class ControlPlane {
    * Also reads the commands topic, so a device can explain every command it refuses, including exact
    * replays that the link router drops as duplicates before they reach the runtime.
    */
-  onCommand(handler: (envelope: Uint8Array) => void): void {
+  onCommand(handler: (envelope: Uint8Array, framed: boolean) => void): void {
     this.commandHandler = handler;
   }
 

@@ -621,7 +621,7 @@ export class Device {
     });
     await this.agents?.start(Date.now());
     this.agentsStarted = true;
-    this.control.onCommand((bytes) => this.guarded(() => this.missions.explain(bytes, this.shell)));
+    this.control.onCommand((bytes, framed) => this.guarded(() => this.missions.explain(bytes, this.shell, framed)));
     this.control.start();
     this.missions.resumeOwnTask();
     await this.link.start();

@@ -33,6 +33,9 @@ export interface IntakeContext {
   readonly committedAt: (nonceKey: string) => { readonly height: number; readonly exact: boolean } | undefined;
   /** Commands committed and not yet expired; at limits.seenNoncesMax no block takes another. */
   readonly liveCommands: () => number;
+  /** The bytes came on the commands topic without the link frame round them (the control plane's copy
+   *  of a payload that is not a frame): a command no device takes, however well signed. */
+  readonly unframed?: boolean;
 }
 
 export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
@@ -71,6 +74,9 @@ export function intakeCommand(bytes: Uint8Array, ctx: IntakeContext): Intake {
   if (b.issuedAt > now + limits.clockSkewMsMax) return refused('invalid', `the command is issued ${b.issuedAt - now} ms ahead of this device's clock; check the operator's clock, or this device's (its health names a clock off the fleet's block times)`);
   const live = ctx.liveCommands();
   if (live >= limits.seenNoncesMax) return refused('full', commandsFullReason(live));
+  // A client of its own that signs right but publishes the bare envelope: the link drops it as a bad
+  // frame, so it was lost without a word to the operator (bare JSON was answered, a signed command not).
+  if (ctx.unframed === true) return refused('invalid', 'the command came without its link frame, and devices take a command only inside one (docs/topics.md, "Link frame"; `murmurctl send --raw FILE` publishes a saved command framed)');
   return { verdict: 'pass' };
 }
 

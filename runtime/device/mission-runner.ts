@@ -225,12 +225,13 @@ export class MissionRunner {
   }
 
   /** Commands read on the control plane: only refusals are reported (the link path submits). */
-  explain(bytes: Uint8Array, shell: NodeShell): void {
-    this.check(bytes, shell);
+  explain(bytes: Uint8Array, shell: NodeShell, framed = true): void {
+    this.check(bytes, shell, framed);
   }
 
-  private check(bytes: Uint8Array, shell: NodeShell): boolean {
+  private check(bytes: Uint8Array, shell: NodeShell, framed = true): boolean {
     const r = intakeCommand(bytes, {
+      unframed: !framed,
       fleet: this.o.fleet,
       now: () => Date.now(),
       checkTx: (b) => shell.edge.checkTx(b),

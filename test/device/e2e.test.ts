@@ -4,6 +4,7 @@
 // without the proposer; unknown keys and replays are refused with their reasons; bad config is one line.
 
 import mqtt from 'mqtt';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { fleetTopics } from '../../runtime/links/mqtt-topics.js';
 import { encodeAttestationBody } from '../../runtime/wire/attestation.js';
 import { decodeCbor } from '../../runtime/wire/cbor.js';
 import { decodeEnvelope, sealEnvelope } from '../../runtime/wire/envelope.js';
+import { encodeCommandBody } from '../../runtime/wire/command.js';
 import { parseVoteBody } from '../../runtime/wire/vote.js';
 import { runCli } from '../support/run-cli.js';
 import { DeviceFleet } from './device-fleet.js';
@@ -194,6 +196,13 @@ describe('four murmur processes on Mosquitto', () => {
     expect(new Set(levelsOf('forged')), refusals.join('\n')).toEqual(new Set(['40']));
     expect(levelsOf('replayed').length, refusals.join('\n')).toBeGreaterThan(0);
     expect(new Set(levelsOf('replayed')), refusals.join('\n')).toEqual(new Set(['30']));
+    // Signed right, but published without its link frame (a client of one's own): refused with why, on
+    // every device's log and to its operator; it was lost without a word (the link drops it as a bad frame).
+    const bare = sealEnvelope('command', 'e2e', 'ops', encodeCommandBody({ type: 'noop', nonce: new Uint8Array(randomBytes(16)), issuedAt: Date.now(), expiresAt: Date.now() + 60_000, args: {} }), fleet.signer('ops'));
+    await watcher?.publishAsync(fleetTopics('e2e').commands, Buffer.from(bare), { qos: 1 });
+    const unframed = (): string[] => refusalsOf().filter((l) => l.includes('"kind":"invalid"') && l.includes('the command came without its link frame'));
+    for (let i = 0; i < 50 && unframed().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(unframed().length, refusalsOf().join('\n')).toBeGreaterThan(0);
     expect(expired.code).toBe(3);
     expect(expired.stdout).toMatch(/^refused: expired: the command expired at /);
     const log = await fleet.ctl(['log', '--json']);

@@ -33,6 +33,12 @@ describe('command intake', () => {
     expect(intakeCommand(command('op'), ctx)).toEqual({ verdict: 'pass' });
   });
 
+  it('says invalid for a good command that came without its link frame, naming the frame', () => {
+    const r = intakeCommand(command('op', { nonce: 7 }), { ...ctx, unframed: true });
+    expect(r).toMatchObject({ verdict: 'refused', kind: 'invalid', operator: 'op', signed: true });
+    if (r.verdict === 'refused') expect(r.reason).toMatch(/^invalid: the command came without its link frame, and devices take a command only inside one \(docs\/topics\.md, "Link frame"/);
+  });
+
   it('says unsigned for bytes that are not an envelope', () => {
     const r = intakeCommand(new TextEncoder().encode('{"type":"noop"}'), ctx);
     expect(r).toMatchObject({ verdict: 'unreadable', kind: 'unsigned', reason: 'unsigned: not a signed Murmur envelope (bare JSON; sign commands with `murmurctl send`)' });
