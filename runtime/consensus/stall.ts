@@ -92,21 +92,26 @@ export function stallView(s: ConsensusState, forMs: number, down: ReadonlySet<st
 
 /** One line for people: the health reason, and `murmurctl status` under its table. */
 export function describeStall(v: StallView): string {
-  const own = v.ownLinks !== undefined && v.ownLinks.length > 0 ? `; this device's own links are not steady (${v.ownLinks.join(', ')}): it may be the one cut off from the others, so look at its broker connection and radios first` : '';
+  const at = `no block for ${v.forS} s at height ${v.height} (round ${v.round})`;
+  // This device's own links down or flapping: said first, and what it heard of the others only as that
+  // (a broker gone made every device call the others behind and tell the operator to start them).
+  const own = v.ownLinks !== undefined && v.ownLinks.length > 0 ? `this device's own links are not steady (${v.ownLinks.join(', ')}): it may be the one cut off from the others, so look at its broker connection and radios first` : null;
   const ahead = v.ahead ?? [];
   if (ahead.length > 0) {
     // The others commit on: naming them as missing would send the operator to mend healthy devices.
     const top = Math.max(...ahead.map((a) => a.height));
-    return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): this device is behind: ${ahead.map((a) => `${a.id} at height ${a.height}`).join(', ')}; it catches up by block sync (${top - v.height + 1} heights to go): if that does not move, its links do not carry the others' blocks to it${own}`;
+    const behind = `this device is behind: ${ahead.map((a) => `${a.id} at height ${a.height}`).join(', ')}; it catches up by block sync (${top - v.height + 1} heights to go)`;
+    return own !== null ? `${at}: ${own}; ${behind}` : `${at}: ${behind}: if that does not move, its links do not carry the others' blocks to it`;
   }
   const heard = v.voting.length > 0 ? `votes at this height from ${v.voting.join(', ')} (${v.votingPower} of ${v.totalPower} voting power; ${v.quorumPower} needed)` : `no votes at this height (${v.quorumPower} of ${v.totalPower} voting power needed)`;
   const parts = [heard];
   if (v.down.length > 0) parts.push(`down (no heartbeat): ${v.down.join(', ')}`);
   if (v.behind.length > 0) parts.push(`behind: ${v.behind.map((b) => `${b.id} at height ${b.height}`).join(', ')}`);
   if (v.silent.length > 0) parts.push(`no vote here from: ${v.silent.join(', ')}`);
+  if (own !== null) return `${at}: ${own}; what it heard of the others: ${parts.join('; ')}`;
   const why =
     v.votingPower >= v.quorumPower
       ? 'enough validators vote here, yet nothing commits: they disagree or lose messages (their logs say more)'
       : `too few validators vote: ${[...v.down, ...v.behind.map((b) => b.id), ...v.silent].sort().join(', ')} must come back (start them, or mend their links)`;
-  return `no block for ${v.forS} s at height ${v.height} (round ${v.round}): ${parts.join('; ')}; ${why}${own}`;
+  return `${at}: ${parts.join('; ')}; ${why}`;
 }

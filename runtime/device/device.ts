@@ -942,6 +942,8 @@ export class Device {
     const blockAgeMs = this.shell.core.chain.height === this.lastBlock.height ? performance.now() - this.lastBlock.atMs : 0;
     this.metrics.blockAge.set(Math.floor(blockAgeMs / 100) / 10);
     this.metrics.stalled.set(this.stalled !== null ? 1 : 0);
+    for (const state of ['ok', 'degraded', 'failing'] as const) this.metrics.health.set({ state }, h.health === state ? 1 : 0);
+    for (const l of this.link.linkStates()) this.metrics.linkUp.set({ link: l.name }, l.up ? 1 : 0);
     for (const [k, v] of Object.entries(h.peers)) this.metrics.peers.set({ status: k }, v);
     this.metrics.checkpointHeight.set(h.checkpoint?.height ?? 0);
     this.metrics.stateSync.set({ outcome: 'installed' }, h.stateSync.installs);

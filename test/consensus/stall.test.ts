@@ -68,9 +68,10 @@ describe('a stalled fleet, as a validator sees it', () => {
       'no block for 31 s at height 108 (round 0): no votes at this height (3 of 4 voting power needed); no vote here from: d1, d2, d3, d4; too few validators vote: d1, d2, d3, d4 must come back (start them, or mend their links)',
     );
     // A device whose own broker connection keeps dropping (its client id taken over, say) blamed the
-    // validators it could not hear; now it says its own links first.
+    // validators it could not hear, and with the broker gone told the operator to start healthy devices
+    // ("d2, d3, d4 must come back"); now it says its own links first, and the rest only as what it heard.
     expect(describeStall({ ...v, voting: ['d2'], votingPower: 1, behind: [], silent: ['d1', 'd3', 'd4'], ownLinks: ['mqtt dropped 4 times in 60 s'] })).toBe(
-      "no block for 31 s at height 108 (round 0): votes at this height from d2 (1 of 4 voting power; 3 needed); no vote here from: d1, d3, d4; too few validators vote: d1, d3, d4 must come back (start them, or mend their links); this device's own links are not steady (mqtt dropped 4 times in 60 s): it may be the one cut off from the others, so look at its broker connection and radios first",
+      "no block for 31 s at height 108 (round 0): this device's own links are not steady (mqtt dropped 4 times in 60 s): it may be the one cut off from the others, so look at its broker connection and radios first; what it heard of the others: votes at this height from d2 (1 of 4 voting power; 3 needed); no vote here from: d1, d3, d4",
     );
   });
 

@@ -39,6 +39,10 @@ describe('the broker stopped and started again on the same port', () => {
       expect(h.links.mqtt?.up, `${id} ${JSON.stringify(h)}`).toBe(false);
       expect(h.health, id).toBe('failing');
       expect(h.healthReasons, id).toContain('no link is up');
+      // And in Prometheus, for a scraper that never reads /health's body.
+      const m = await (await fetch(`http://127.0.0.1:${fleet.devices.get(id)?.httpPort}/metrics`)).text();
+      expect(m, id).toMatch(/\nmurmur_health\{state="failing"\} 1\n/);
+      expect(m, id).toMatch(/\nmurmur_link_up\{link="mqtt"\} 0\n/);
     }
     const stalled = Math.max(...(await Promise.all(ids.map((id) => fleet.health(id)))).map((h) => h.height));
 

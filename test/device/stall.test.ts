@@ -48,6 +48,9 @@ describe('a stalled fleet says why', () => {
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${fleet.devices.get('d1')?.httpPort}/metrics`)).text();
     const m = await metrics();
     expect(m).toMatch(/\nmurmur_stalled 1\n/);
+    // The health state in Prometheus too (/health answers 200 while ready, whatever it says).
+    expect(m).toMatch(/\nmurmur_health\{state="degraded"\} 1\n/);
+    expect(m).toMatch(/\nmurmur_health\{state="ok"\} 0\n/);
     expect(Number(/\nmurmur_block_age_seconds ([\d.]+)\n/.exec(m)?.[1] ?? -1)).toBeGreaterThanOrEqual(2.5);
     const json = await fleet.ctl(['status', '--json']);
     const rows = JSON.parse(json.stdout) as { node: string; status: { stall?: { down: string[]; votingPower: number; quorumPower: number } } | null }[];
