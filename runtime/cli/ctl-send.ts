@@ -450,7 +450,9 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const followChanges = (payload: Uint8Array): void => {
     const d = decodeManifestProofs(payload);
     if (!d.ok) return;
+    const before = changeProofs.size;
     for (const p of d.value.proofs) if (changeProofs.size < changeProofsMax) changeProofs.set(toHex(p.block.hash), p);
+    if (changeProofs.size === before) return; // the same proofs another device published: nothing new to follow
     const f = followManifests(loaded.manifest, [...changeProofs.values()], verifier);
     if (!f.ok) return void (chainProblem = f.error);
     chain = f.value;
