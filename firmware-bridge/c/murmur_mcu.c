@@ -187,7 +187,7 @@ static void send_payload(struct mcu_ctx *c, const uint8_t *payload, size_t len) 
   uint8_t enc[MCU_ENCODED_MAX + 1];
   uint32_t crc;
   size_t n;
-  if (len + 4 > MCU_FRAME_MAX) return;
+  if (len > MCU_PAYLOAD_MAX) return; /* never: every payload is written into at most MCU_PAYLOAD_MAX */
   memcpy(frame, payload, len);
   crc = mcu_crc32(frame, len);
   frame[len] = (uint8_t)crc;
@@ -250,7 +250,10 @@ static void handle_hello(struct mcu_ctx *c, uint32_t seq, struct cbor_r *r) {
 
 static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, struct cbor_r *r) {
   struct mcu_slot *slot = &c->slots[seq % MCU_DEDUP_SLOTS];
-  uint8_t buf[MCU_FRAME_MAX];
+  /* The answer's payload must leave room for the CRC in the frame: an answer that does not fit is
+   * then ERROR too-large (w.err below), where a buffer of MCU_FRAME_MAX let answers of 253-256 bytes be
+   * built and then dropped by send_payload, and the host timed out. */
+  uint8_t buf[MCU_PAYLOAD_MAX];
   struct cbor_w w;
   size_t body_at = r->i;
   if (c->version == 0) {

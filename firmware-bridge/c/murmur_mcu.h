@@ -10,6 +10,7 @@
 
 #define MCU_PROTOCOL_VERSION 1u
 #define MCU_FRAME_MAX 256u                                       /* decoded frame: CBOR + 4-byte CRC */
+#define MCU_PAYLOAD_MAX (MCU_FRAME_MAX - 4u)                      /* the CBOR payload, before its CRC */
 #define MCU_ENCODED_MAX (MCU_FRAME_MAX + MCU_FRAME_MAX / 254u + 2u) /* COBS worst case */
 #define MCU_DEDUP_SLOTS 64u                                      /* > 2 x the host's request window */
 #define MCU_RESPONSE_MAX 96u                                     /* cached response payload bytes */

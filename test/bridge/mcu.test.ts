@@ -121,6 +121,26 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(body[2]).toBe(-7); // the accumulator rides along in each sample
   });
 
+  it('an answer that would not fit the 256-byte frame is ERROR response-too-large, not silently dropped', async () => {
+    // After 30 requests the board's own sequence number takes two CBOR bytes, so an ECHO whose request
+    // just fits the frame has an answer one byte longer. Before, the board built such answers (253 to 256
+    // payload bytes) and then refused to send them: the request timed out after all its copies.
+    const { port } = await connect(0);
+    const client = new McuClient(port, { timeoutMs: 100, retries: 2 });
+    cleanup.push(async () => client.close());
+    expect((await client.handshake()).ok).toBe(true);
+    for (let i = 0; i < 30; i++) expect((await client.request(mcuMethod.add, 1)).ok).toBe(true);
+    const outcomes: string[] = [];
+    for (let n = 240; n <= 246; n++) {
+      const r = await client.request(mcuMethod.echo, new Uint8Array(n).fill(7));
+      if (r.ok) expect(r.value).toEqual(new Uint8Array(n).fill(7));
+      outcomes.push(r.ok ? 'ok' : r.error.message.replace(/seq \d+/, 'seq N'));
+    }
+    const tooLarge = 'MCU error 6 (response too large) for seq N';
+    const tooLong = (bytes: number): string => `MCU request of ${bytes} bytes exceeds the 256-byte frame limit`;
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', tooLarge, tooLong(257), tooLong(258)]);
+  });
+
   it('answers a HELLO for versions it does not speak with ERROR version mismatch', async () => {
     const { port } = await connect(0);
     const reader = new McuFrameReader();
