@@ -287,6 +287,10 @@ static void handle_request(struct mcu_ctx *c, uint32_t seq, uint32_t method, str
         send_error(c, seq, method, MCU_E_BAD_BODY);
         return;
       }
+      if (c->accumulator + delta > MCU_ACCUMULATOR_MAX || c->accumulator + delta < -MCU_ACCUMULATOR_MAX) {
+        send_error(c, seq, method, MCU_E_OUT_OF_RANGE); /* not applied: the sum would leave the 53-bit range */
+        return;
+      }
       c->accumulator += delta;
       c->digest += mcu_add_digest(seq, (int32_t)delta);
       c->stats.applied++;

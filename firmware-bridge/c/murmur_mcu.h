@@ -14,10 +14,16 @@
 #define MCU_ENCODED_MAX (MCU_FRAME_MAX + MCU_FRAME_MAX / 254u + 2u) /* COBS worst case */
 #define MCU_DEDUP_SLOTS 64u                                      /* > 2 x the host's request window */
 #define MCU_RESPONSE_MAX 96u                                     /* cached response payload bytes */
+/* Every integer on the wire fits +-(2^53 - 1), the range a JavaScript host reads exactly (docs/mcu.md):
+ * an ADD that would take the accumulator past it is refused with ERROR out-of-range. A build may set a
+ * smaller bound (the tests do, to reach it). */
+#ifndef MCU_ACCUMULATOR_MAX
+#define MCU_ACCUMULATOR_MAX 9007199254740991ll
+#endif
 
 enum mcu_type { MCU_HELLO = 0, MCU_HELLO_ACK = 1, MCU_REQUEST = 2, MCU_RESPONSE = 3, MCU_TELEMETRY = 4, MCU_ERROR = 5 };
 enum mcu_method { MCU_M_ECHO = 1, MCU_M_ADD = 2, MCU_M_STATS = 3, MCU_M_TELEMETRY_RATE = 4 };
-enum mcu_error { MCU_E_UNKNOWN_METHOD = 1, MCU_E_BAD_BODY = 2, MCU_E_NO_HANDSHAKE = 3, MCU_E_VERSION = 4, MCU_E_TOO_OLD = 5, MCU_E_TOO_LARGE = 6 };
+enum mcu_error { MCU_E_UNKNOWN_METHOD = 1, MCU_E_BAD_BODY = 2, MCU_E_NO_HANDSHAKE = 3, MCU_E_VERSION = 4, MCU_E_TOO_OLD = 5, MCU_E_TOO_LARGE = 6, MCU_E_OUT_OF_RANGE = 7 };
 
 typedef void (*mcu_write_fn)(void *user, const uint8_t *bytes, size_t len);
 

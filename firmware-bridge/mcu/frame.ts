@@ -11,7 +11,7 @@ export const mcuProtocolVersion = 1;
 export const mcuType = { hello: 0, helloAck: 1, request: 2, response: 3, telemetry: 4, error: 5 } as const;
 export type McuType = (typeof mcuType)[keyof typeof mcuType];
 export const mcuMethod = { echo: 1, add: 2, stats: 3, telemetryRate: 4 } as const;
-export const mcuErrorNames: Record<number, string> = { 1: 'unknown method', 2: 'bad body', 3: 'no handshake', 4: 'version mismatch', 5: 'sequence too old', 6: 'response too large' };
+export const mcuErrorNames: Record<number, string> = { 1: 'unknown method', 2: 'bad body', 3: 'no handshake', 4: 'version mismatch', 5: 'sequence too old', 6: 'response too large', 7: 'out of range' };
 
 export interface McuMessage {
   readonly type: McuType;

@@ -141,6 +141,22 @@ describe(`C99 reference firmware over ptys (seed ${seed}; replay with MURMUR_SEE
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', tooLarge, tooLong(257), tooLong(258)]);
   });
 
+  it('an ADD that would take the sum past the 53-bit range a host reads exactly is refused, not applied', async () => {
+    // The bound is 2^53-1; built here with 1000 to reach it. Before, the board summed on into int64, and
+    // its answers (and STATS, and telemetry) carried integers the host cannot read: no answer, ever.
+    const small = (await compileFirmware(['-DMCU_ACCUMULATOR_MAX=1000ll'])).binary;
+    cleanup.push(async () => rmSync(dirname(small), { recursive: true, force: true }));
+    const { client } = await connect(0, small);
+    expect((await client.handshake()).ok).toBe(true);
+    const answers: unknown[] = [];
+    for (const delta of [600, 600, 400, -2001, -2000]) {
+      const r = await client.request(mcuMethod.add, delta);
+      answers.push(r.ok ? r.value : r.error.message.replace(/seq \d+/, 'seq N'));
+    }
+    const refused = 'MCU error 7 (out of range) for seq N';
+    expect(answers).toEqual([[600, 1], refused, [1000, 2], refused, [-1000, 3]]);
+  });
+
   it('answers a HELLO for versions it does not speak with ERROR version mismatch', async () => {
     const { port } = await connect(0);
     const reader = new McuFrameReader();
