@@ -12,7 +12,7 @@ import { McuClient } from '../../firmware-bridge/mcu/client.js';
 import { cobsDecode, cobsEncode } from '../../firmware-bridge/mcu/cobs.js';
 import { addDigest, crc32 } from '../../firmware-bridge/mcu/crc32.js';
 import { encodeMcuFrame, McuFrameReader, mcuErrorNames, mcuMethod, mcuType, type McuMessage } from '../../firmware-bridge/mcu/frame.js';
-import { startPtyPair, type PtyPair, type Started } from '../../firmware-bridge/tools/processes.js';
+import { repoRoot, startPtyPair, type PtyPair, type Started } from '../../firmware-bridge/tools/processes.js';
 import { compileFirmware, firmwareDir, startFirmware } from './firmware.js';
 import { startRelay, type Relay } from './lossy-relay.js';
 import { waitFor } from './companion.js';
@@ -37,6 +37,24 @@ describe('COBS and CRC-32 (host side)', () => {
     expect(cobsDecode(cobsEncode(run), 1000)).toEqual(run);
     expect(cobsEncode(new Uint8Array(508).fill(7)).length).toBe(510);
     expect(cobsDecode(Uint8Array.of(0xff, ...run, 0x01), 1000)).toEqual(run); // the old form still decodes
+  });
+
+  it("docs/mcu.md's example frames are valid frames of the types they name", () => {
+    const page = readFileSync(join(repoRoot, 'docs', 'mcu.md'), 'utf8');
+    const examples = [...page.matchAll(/^(HELLO_ACK|HELLO|REQUEST|RESPONSE|ERROR) (?:seq|ack) (\d+)[^:]*: +([0-9a-f ]+)$/gm)];
+    expect(examples.length).toBe(5);
+    for (const [line, name, number, hex] of examples) {
+      const got = new McuFrameReader().push(Buffer.from((hex as string).replace(/ /g, ''), 'hex'));
+      const expected = { type: mcuType[({ HELLO: 'hello', HELLO_ACK: 'helloAck', REQUEST: 'request', RESPONSE: 'response', ERROR: 'error' } as const)[name as 'HELLO']] };
+      expect(got.length, line).toBe(1);
+      expect(got[0], line).toMatchObject(name === 'HELLO' || name === 'REQUEST' ? { ...expected, seq: Number(number) } : { ...expected, ack: Number(number) });
+    }
+  });
+
+  it("docs/mcu.md's error codes are the ones the host names", () => {
+    const page = readFileSync(join(repoRoot, 'docs', 'mcu.md'), 'utf8');
+    const rows = [...page.matchAll(/^\| (\d) \| ([a-z ]+) \| [^|]+ \|$/gm)].map(([, code, name]) => [Number(code), name]);
+    expect(Object.fromEntries(rows)).toEqual(mcuErrorNames);
   });
 
   it('CRC-32 gives the catalogue check value 0xCBF43926 for "123456789"', () => {
