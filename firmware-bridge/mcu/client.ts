@@ -278,7 +278,7 @@ export class McuClient {
       [now.badCrc - a.badCrc, 'frames with a bad CRC'],
       [now.badCobs - a.badCobs, 'frames with bad COBS'],
       [now.oversize - a.oversize, `frames over ${limits.mcuFrameBytesMax} bytes`],
-      [now.badCbor - a.badCbor, 'frames whose CBOR could not be read (every integer must fit ±(2^53-1); maps, floats and tags are outside the subset)'],
+      [now.badCbor - a.badCbor, 'frames this host could not read (an integer beyond ±(2^53-1), a tag, or a header other than five 32-bit unsigned integers and a body)'],
     ] as const;
     const parts = seen.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
     const what = p.w.type === mcuType.hello ? 'MCU HELLO' : 'MCU request';

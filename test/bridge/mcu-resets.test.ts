@@ -82,14 +82,14 @@ describe(`MCU client and a board that resets (seed ${seed}; replay with MURMUR_S
 });
 
 describe('MCU client and a slow or unreadable board', () => {
-  it('a board taking 200 ms per answer gets a few copies of each request, and every request is answered', async () => {
+  it('a board taking 200 ms per answer gets a few copies of each request (not dozens), and every request is answered', async () => {
     // Before, the defaults (a copy every 50 ms, 40 resends) sent 463 copies for 13 requests to such a
     // board, which answered each copy in turn, and 11 of 12 requests timed out although it had answered.
     const { client, board } = await connect({ answerDelayMs: 200 }, defaultMcuClientOptions);
     const outcomes = await addAll(client, 8, 1);
     expect(outcomes.filter((o) => !o.ok)).toEqual([]);
     expect([...board.appliedTimes.values()].every((n) => n === 1)).toBe(true);
-    expect(client.counters().retries).toBeLessThanOrEqual(3 * 8);
+    expect(client.counters().retries).toBeLessThanOrEqual(4 * 8); // about 2 per request measured; 35 before
   });
 
   it('a request that times out says what did arrive: here answers with an integer beyond 2^53, which the host cannot read', async () => {
@@ -97,7 +97,7 @@ describe('MCU client and a slow or unreadable board', () => {
     const { client } = await connect({ appliedCountOverride: 2n ** 60n }, { timeoutMs: 20, retries: 3 });
     const r = await client.request(mcuMethod.add, 1);
     expect(r.ok ? r.value : r.error.message).toMatch(
-      /^MCU request seq \d+: no answer after 4 copies over \d+ ms; it may have been applied; meanwhile the board sent [1-4] frames whose CBOR could not be read \(every integer must fit ±\(2\^53-1\)/,
+      /^MCU request seq \d+: no answer after 4 copies over \d+ ms; it may have been applied; meanwhile the board sent [1-4] frames this host could not read \(an integer beyond ±\(2\^53-1\)/,
     );
   });
 });
