@@ -16,6 +16,8 @@ export interface BoardFaults {
   readonly resetOnce?: boolean;
   /** Time the board takes for each frame it answers, one frame after the other (a slow main loop). */
   readonly answerDelayMs?: number;
+  /** While this says so, HELLOs go unanswered (a board stuck in its bootloader, say). */
+  readonly deafToHello?: () => boolean;
   /** Answers ADD with this integer in place of the applied count (an integer beyond 2^53, say). */
   readonly appliedCountOverride?: bigint;
 }
@@ -44,6 +46,7 @@ export function startScriptedBoard(port: ByteTransport, faults: BoardFaults, see
 
   const answer = (m: McuMessage): Uint8Array | null => {
     if (m.type === mcuType.hello) {
+      if (faults.deafToHello?.()) return null;
       session = true;
       cache.clear();
       return frame(mcuType.helloAck, m.seq, 0, [1, 'scripted-board']);

@@ -79,6 +79,35 @@ describe(`MCU client and a board that resets (seed ${seed}; replay with MURMUR_S
     for (const o of outcomes.filter((x) => x.ok)) expect(board.appliedTimes.get(o.delta)).toBe(1);
     expect([board.resets(), client.counters().rehandshakes]).toEqual([1, 1]);
   });
+  it('a handshake is refused while requests are in flight: it would clear the memory their resends rely on', async () => {
+    const { client, board } = await connect({ answerDelayMs: 100 }, { timeoutMs: 500, retries: 2 });
+    const add = client.request(mcuMethod.add, 1);
+    const h = await client.handshake();
+    expect(h.ok ? h.value : h.error.message).toBe(
+      "handshake with 1 MCU requests in flight: a HELLO clears the board's duplicate memory, so wait for their answers first",
+    );
+    expect((await add).ok).toBe(true);
+    expect((await client.handshake()).ok).toBe(true); // nothing in flight now
+    expect(board.appliedTimes.get(1)).toBe(1);
+  });
+
+  it('a board that reset and then does not answer HELLO fails the waiting requests unsent; the next request shakes hands again', async () => {
+    let deaf = false;
+    const { client, board } = await connect({ resetEveryApplies: 1, resetOnce: true, deafToHello: () => deaf }, { timeoutMs: 20, retries: 2 });
+    deaf = true;
+    expect((await client.request(mcuMethod.add, 1)).ok).toBe(true); // applied, then the board resets
+    const r = await client.request(mcuMethod.add, 2);
+    expect(r.ok ? r.value : r.error.message).toMatch(
+      /^MCU request not sent: the board reset \(it answered "no handshake"\), and the handshake again failed: handshake: MCU HELLO seq \d+: no answer after 3 copies/,
+    );
+    deaf = false;
+    const later = await client.request(mcuMethod.add, 3);
+    expect(later.ok && later.value).toEqual([3, 2]);
+    expect([...board.appliedTimes]).toEqual([
+      [1, 1],
+      [3, 1],
+    ]);
+  });
 });
 
 describe('MCU client and a slow or unreadable board', () => {
