@@ -5,7 +5,8 @@ import { fleetPrefix } from '../links/mqtt-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
-import { controlTopics, type AgentStatusJson, type DecisionJson, type StatusJson } from '../device/control-topics.js';
+import { controlTopics, type AgentStatusJson, type DecisionJson } from '../device/control-topics.js';
+import { readLog, readStatus, type ReadStatus } from './ctl-documents.js';
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
 import { initCrypto, type Verifier } from '../crypto/sodium.js';
@@ -29,7 +30,8 @@ committed no block for longer than rounds 0-3 of their timeouts take (14.1 s by 
 who votes at that height, who is down, behind or not heard, and the voting power missing. An
 --manifest older than the fleet's is followed through the changes the devices' proofs show (each
 checked with keys the copy trusts): the table shows the members in force, and a line on stderr says
-so. When devices report another epoch in force than that, a line on stderr says so too.
+so. When devices report another epoch in force than that, a line on stderr says so too. A status
+document that does not fit (a field of another kind, not JSON) shows as "(malformed status: why)".
 
 ${commonHelp('how long to listen for the devices\' retained status (default 0.8s)')}
 
@@ -44,7 +46,8 @@ ${viewExitCodes.replace('no device answered', 'nothing published within --timeou
   log: `Usage: murmurctl log [--node ID] [options]     committed commands, rejected ones included
 
 Merges the devices' logs: DEVICES counts the devices that reported each row; where devices report
-one height and tx differently, each version gets its own row and a line on stderr says so.
+one height and tx differently, each version gets its own row and a line on stderr says so. Decisions
+that do not fit (a field of another kind) are left out, with a line on stderr naming each.
 
   --node ID          one device's log (an id in the manifest)
 
@@ -90,9 +93,17 @@ function followedChain(copy: Manifest, got: ReadonlyMap<string, Buffer>, isManif
   return f.ok ? f.value : [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
 }
 
-function table(rows: string[][]): string {
-  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+/** `rows` in columns; a cell is anything a document held (a number, a string), said as String() says it. */
+function table(rows: unknown[][]): string {
+  const cells = rows.map((r) => r.map((c) => String(c)));
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** The device whose `json/<node>/...` topic `topic` is, when `topicOf(node)` gives it back. */
+function nodeOfTopic(topic: string, topicOf: (node: string) => string): string | null {
+  const node = topic.split('/').at(-2);
+  return node !== undefined && topicOf(node) === topic ? node : null;
 }
 
 export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string[]): Promise<number> {
@@ -128,15 +139,15 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       devices = devicesOf(manifest);
       process.stderr.write(`murmurctl: ${followedLine(chain, path, 'the table shows its members')}\n`);
     }
-    const byNode = new Map<string, Partial<StatusJson> & { state?: string }>();
+    const byNode = new Map<string, ReadStatus>();
+    // Status documents that do not fit StatusJson (ctl-documents.ts): what is wrong with each, by device.
+    const malformed = new Map<string, string>();
     for (const [t, payload] of got) {
-      if (topics.isManifests(t)) continue;
-      try {
-        const s = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
-        if (typeof s.node === 'string' && t === topics.status(s.node)) byNode.set(s.node, s);
-      } catch {
-        /* a non-JSON payload on a status topic is ignored */
-      }
+      const node = nodeOfTopic(t, (n) => topics.status(n));
+      if (node === null) continue;
+      const read = readStatus(payload.toString('utf8'), node);
+      if (read.ok) byNode.set(node, read.status);
+      else malformed.set(node, read.problem);
     }
     const now = Date.now();
     const rows = devices.map((d) => {
@@ -148,13 +159,16 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       // Never heard of (no status of its own, and no device has seen it) is unknown, not dead: a device
       // that never started, or one on another broker.
       const liveness = s?.state === 'offline' || s?.state === 'stopping' ? 'offline' : seen === 'unknown' ? 'unknown' : stale && seen !== 'alive' ? 'dead' : seen;
-      return { node: d.id, role: d.role, liveness, status: s ?? null };
+      const bad = malformed.get(d.id);
+      return { node: d.id, role: d.role, liveness, status: s ?? null, ...(bad !== undefined ? { malformed: bad } : {}) };
     });
     if (json) printJson(rows);
     else {
       const head = ['NODE', 'ROLE', 'LIVENESS', 'HEIGHT', 'ROUND', 'PROPOSER', 'BATTERY', 'POSITION (N,E,UP m)', 'MISSION', 'AGENTS (name:engine@model)'];
       const body = rows.map((r) => {
         const s = r.status;
+        // What the document holds is not shown: only that it cannot be read, and why.
+        if (r.malformed !== undefined) return [r.node, r.role, r.liveness, '-', '-', '-', '-', '-', '-', `(malformed status: ${r.malformed})`];
         const pos = s?.position ? `${s.position.northM},${s.position.eastM},${s.position.upM ?? '?'}` : '-';
         // A drone a pilot (or its FC's failsafe) took: its part of the mission waits for a new task.
         const mission = (s?.mission ? `${s.mission.id.slice(0, 20)} ${s.mission.status} ${s.mission.progressPct}%` : '-') + (s?.handedOver ? ' (handed over)' : '');
@@ -171,23 +185,22 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     const other = otherEpochLine([...byNode.values()], manifest.body.epoch, path);
     const strangers = [...byNode.keys()].filter((n) => !devices.some((d) => d.id === n)).sort();
     if (other !== null) process.stderr.write(`murmurctl: ${other}${strangers.length > 0 ? `; heard from devices not in it: ${strangers.join(', ')}` : ''}\n`);
-    return byNode.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
+    return byNode.size === 0 && malformed.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
   const got = await collect(url, [a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll], waitMs);
   const merged = new Map<string, DecisionJson & { reportedBy: string[] }>();
-  for (const text of [...got.values()].map((b) => b.toString('utf8'))) {
-    let doc: { node?: string; decisions?: DecisionJson[] };
-    try {
-      doc = JSON.parse(text) as typeof doc;
-    } catch {
-      continue;
-    }
-    for (const d of doc.decisions ?? []) {
+  for (const [t, payload] of got) {
+    const node = nodeOfTopic(t, (n) => topics.log(n));
+    if (node === null) continue;
+    const { decisions, problems } = readLog(payload.toString('utf8'), node);
+    // Left out, and said: a malformed log (or row of one) is no device's word on the decision.
+    if (problems.length > 0) process.stderr.write(`murmurctl: ${node}'s log (${t}) is malformed, left out: ${problems.join('; ')}\n`);
+    for (const d of decisions) {
       // One row per version of a decision: devices that report the same height and tx differently
       // (a faulty or lying one; the log is unsigned JSON for people) are shown apart, not merged.
       const k = JSON.stringify([d.height, d.index, d.command, d.operator, d.type, d.outcome, d.reason, d.blockHash]);
       const e = merged.get(k) ?? { ...d, reportedBy: [] };
-      e.reportedBy.push(doc.node ?? '?');
+      e.reportedBy.push(node);
       merged.set(k, e);
     }
   }
