@@ -8,7 +8,7 @@ import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson } from '../device/control-topics.js';
 import { readLog, readStatus, type ReadStatus } from './ctl-documents.js';
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
-import { CliError, exitCodes, noStrayArguments, parse, printJson } from './kit.js';
+import { CliError, exitCodes, noStrayArguments, parse, printable, printJson } from './kit.js';
 import { initCrypto, type Verifier } from '../crypto/sodium.js';
 import { toHex } from '../lib/bytes.js';
 import type { Manifest } from '../manifest/manifest.js';
@@ -93,12 +93,17 @@ function followedChain(copy: Manifest, got: ReadonlyMap<string, Buffer>, isManif
   return f.ok ? f.value : [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
 }
 
-/** `rows` in columns; a cell is anything a document held (a number, a string), said as String() says it. */
+/** `rows` in columns; a cell is anything a document held (a number, a string), said as String() says it,
+ *  its control characters escaped (a device's text reaches every operator's terminal). */
 function table(rows: unknown[][]): string {
-  const cells = rows.map((r) => r.map((c) => String(c)));
+  const cells = rows.map((r) => r.map((c) => printable(String(c))));
   const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
+
+/** One line of text that holds what devices or the broker said: its control characters escaped, so
+ *  none reaches the terminal (nor a newline that starts a line of their making). */
+const line = (text: string): string => `${printable(text)}\n`;
 
 /** The device whose `json/<node>/...` topic `topic` is, when `topicOf(node)` gives it back. */
 function nodeOfTopic(topic: string, topicOf: (node: string) => string): string | null {
@@ -176,15 +181,15 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
       });
       process.stdout.write(table([head, ...body]) + '\n');
       const stall = stallLine(rows.map((r) => r.status), manifest.validators.length, now);
-      if (stall !== null) process.stdout.write(stall + '\n');
+      if (stall !== null) process.stdout.write(line(stall));
       // A device that stopped because the manifest in force drops it or lists another key for it: its
       // last status says why (listed or not in this --manifest copy).
-      for (const st of byNode.values()) if (typeof st.notMember === 'string') process.stdout.write(`${st.node ?? '?'} stopped: ${st.notMember}\n`);
+      for (const st of byNode.values()) if (typeof st.notMember === 'string') process.stdout.write(line(`${st.node} stopped: ${st.notMember}`));
     }
     // A copy older than the fleet's showed the old members only, and said nothing of it.
     const other = otherEpochLine([...byNode.values()], manifest.body.epoch, path);
     const strangers = [...byNode.keys()].filter((n) => !devices.some((d) => d.id === n)).sort();
-    if (other !== null) process.stderr.write(`murmurctl: ${other}${strangers.length > 0 ? `; heard from devices not in it: ${strangers.join(', ')}` : ''}\n`);
+    if (other !== null) process.stderr.write(line(`murmurctl: ${other}${strangers.length > 0 ? `; heard from devices not in it: ${strangers.join(', ')}` : ''}`));
     return byNode.size === 0 && malformed.size === 0 ? silence('no device published its status', waitMs, url, fleet) : exitCodes.ok;
   }
   const got = await collect(url, [a.values.node !== undefined ? topics.log(a.values.node) : topics.logAll], waitMs);
@@ -194,7 +199,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     if (node === null) continue;
     const { decisions, problems } = readLog(payload.toString('utf8'), node);
     // Left out, and said: a malformed log (or row of one) is no device's word on the decision.
-    if (problems.length > 0) process.stderr.write(`murmurctl: ${node}'s log (${t}) is malformed, left out: ${problems.join('; ')}\n`);
+    if (problems.length > 0) process.stderr.write(line(`murmurctl: ${node}'s log (${t}) is malformed, left out: ${problems.join('; ')}`));
     for (const d of decisions) {
       // One row per version of a decision: devices that report the same height and tx differently
       // (a faulty or lying one; the log is unsigned JSON for people) are shown apart, not merged.
@@ -212,7 +217,7 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
     if (n < 2) continue;
     const [h, i] = at.split('/');
     const says = list.filter((d) => `${d.height}/${d.index}` === at).map((d) => `${d.reportedBy.join(',')}: ${d.command} ${d.outcome}${d.reason ? ` (${d.reason})` : ''}`);
-    process.stderr.write(`devices disagree on height ${h} tx ${i}: ${says.join('; ')}; \`murmurctl send\` checks a commit's certificate, this log does not\n`);
+    process.stderr.write(line(`devices disagree on height ${h} tx ${i}: ${says.join('; ')}; \`murmurctl send\` checks a commit's certificate, this log does not`));
   }
   if (json) printJson(list);
   else if (got.size === 0) return silence(`no device${a.values.node !== undefined ? ` (--node ${a.values.node})` : ''} published its log`, waitMs, url, fleet);
@@ -273,7 +278,7 @@ async function watch(url: string, fleet: string, count: string | undefined, time
       if (seen >= max) return;
       const text = payload.toString('utf8');
       if (json) process.stdout.write(JSON.stringify({ topic: t, message: safeJson(text) }) + '\n');
-      else process.stdout.write(`${t.slice(prefix.length)}  ${text}\n`);
+      else process.stdout.write(line(`${t.slice(prefix.length)}  ${text}`));
       if (++seen >= max) stop();
     });
     void client.subscribeAsync(`${prefix}#`, { qos: 0 });

@@ -163,6 +163,17 @@ export function runMain(program: string, main: (argv: string[]) => Promise<numbe
 
 const exitAfterErrorMs = 1_000;
 
+/** C0 and C1 control characters: ESC, CSI and the rest of what a terminal acts on, newline and tab too. */
+const controls = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from devices or the broker made safe to print: each control character as \xNN. A reason that
+ * held "\x1b[31m" (or a newline and a forged line after it) reached the operator's terminal as it was.
+ */
+export function printable(text: string): string {
+  return text.replace(controls, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
