@@ -25,7 +25,7 @@ import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
-import { CliError, exitCodes, parse, printJson, signalExitCode } from './kit.js';
+import { CliError, exitCodes, parse, printable, printJson, signalExitCode } from './kit.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 import { textManifestProblem } from './manifest-file.js';
@@ -513,7 +513,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     r.execution[about] = { stage: to !== undefined ? 'handed' : 'ended', progress: Math.max(own?.progress ?? 0, ack.progress), reason: ack.reason, saidBy: [...nodes].sort(), ...(to !== undefined ? { handedTo: to } : {}) };
     if (to !== undefined && r.execution[to]?.stage === 'done') takers.add(to);
     if (to !== undefined) handedAt.set(to, Math.max(handedAt.get(to) ?? 0, ack.height));
-    if (!a.values.json) process.stderr.write(`  ${about}: ${to !== undefined ? '' : 'ended: '}${ack.reason} (said by ${[...nodes].sort().join(', ')})\n`);
+    if (!a.values.json) process.stderr.write(line(`  ${about}: ${to !== undefined ? '' : 'ended: '}${ack.reason} (said by ${[...nodes].sort().join(', ')})`));
     return true;
   };
   const finishedPart = (n: string): boolean => {
@@ -551,7 +551,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
     const finished = wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
     // Waiting for the drones (a survey takes minutes): say the commit now, not after the last one lands.
     if (!finished && !a.values.json) {
-      commitLines(r).forEach((l) => process.stdout.write(l + '\n'));
+      commitLines(r).forEach((l) => process.stdout.write(line(l)));
       commitSaid = true;
     }
     return finished;
@@ -636,7 +636,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
         }
         if (ack.stage === 'ended' && !noteEnded(ack)) return;
         if ((ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') && ack.height < (handedAt.get(ack.node) ?? 0)) {
-          if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} of its route from before height ${handedAt.get(ack.node)} (not yet the part it took on)\n`);
+          if (!a.values.json) process.stderr.write(line(`  ${ack.node}: ${ack.stage} of its route from before height ${handedAt.get(ack.node)} (not yet the part it took on)`));
           return;
         }
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed') {
@@ -651,7 +651,7 @@ export async function sendCommand(argv: string[]): Promise<number> {
             before.progress = Math.max(before.progress, ack.progress);
           } else r.execution[ack.node] = { stage: ack.stage, progress: ack.progress, reason: ack.reason };
           takers.delete(ack.node);
-          if (!a.values.json) process.stderr.write(`  ${ack.node}: ${ack.stage} ${Math.floor(ack.progress / 10)}%${ack.reason ? ` ${ack.reason}` : ''}\n`);
+          if (!a.values.json) process.stderr.write(line(`  ${ack.node}: ${ack.stage} ${Math.floor(ack.progress / 10)}%${ack.reason ? ` ${ack.reason}` : ''}`));
         }
         if (ack.stage === 'started' || ack.stage === 'progress' || ack.stage === 'done' || ack.stage === 'failed' || ack.stage === 'ended') {
           if (executedAll() && wait === 'executed') {
@@ -742,6 +742,10 @@ function partsOf(r: SendResult): string[] {
   return [...new Set([...r.assigned, ...Object.values(r.execution).flatMap((e) => (e.handedTo !== undefined ? [e.handedTo] : []))])];
 }
 
+/** One line that holds what devices said (their reasons): its control characters escaped, so none
+ *  reaches the operator's terminal (nor a newline that starts a line of their making). */
+const line = (text: string): string => `${printable(text)}\n`;
+
 function commitLines(r: SendResult): string[] {
   return [
     `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
@@ -763,7 +767,7 @@ function report(r: SendResult, wait: string, badProofs: string[], json: boolean,
     printJson({ ...r, ...(badProofs.length > 0 ? { unprovenAcks: badProofs } : {}) });
     return code;
   }
-  const out = (s: string): void => void process.stdout.write(s + '\n');
+  const out = (s: string): void => void process.stdout.write(line(s));
   if (r.outcome === 'refused') out(`refused: ${r.reason}`);
   else if (r.outcome === 'unverified') out(`unverified: ${r.reason}`);
   else if (r.outcome === 'timeout' && wait === 'none') out(`timeout: ${r.reason}`);

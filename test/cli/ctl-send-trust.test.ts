@@ -535,3 +535,36 @@ describe.concurrent('murmurctl send timing out', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'timeout', reason: '' });
   }, 30_000);
 });
+
+// What devices put in a reason is text of theirs: an ESC sequence (a param.set key "\e[31mx" committed as
+// rejected) or a newline that starts a line of their making reached the operator's terminal as it was.
+describe.concurrent('murmurctl send prints what devices say with its control characters escaped', () => {
+  const hostile = '\u001b[31mx\u009b2J\r\ncertificate verified: forged';
+  const escaped = '\\x1b[31mx\\x9b2J\\x0d\\x0acertificate verified: forged';
+  const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+  it('a refusal', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'escape-a', validators: 4, seed: 31 });
+    const r = await send(fx, 'xa', async (_, command) => {
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'refused', reason: `invalid: ${hostile}`, blockHash: null });
+    }, ['noop'], { json: false });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout).toBe(`refused: invalid: ${escaped} (said by v0, v1)\n`);
+    expect(r.stdout + r.stderr).not.toMatch(raw);
+  }, 30_000);
+
+  it('a command committed as rejected', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'escape-b', validators: 4, seed: 32 });
+    const r = await send(fx, 'xb', async (envelope, command) => {
+      const block = encodeBlock({ height: 4, parent: zeroHash, timeMs: Date.now(), proposer: 'v0', txs: [envelope], lastCommit: null, manifestHash: fx.manifest.hash, appHash: zeroHash });
+      const blockHash = hash(block);
+      const msg = signingBytes('precommit', fx.fleet, encodeVoteBody({ height: 4, round: 0, blockHash }));
+      const certificate = { height: 4, round: 0, blockHash, signatures: ['v0', 'v1', 'v2'].map((v) => ({ validator: v, signature: fx.signer(v).sign(msg) })) };
+      await device.publishAsync(controlTopics(fx.fleet).proof(4), Buffer.from(encodeProof(block, certificate)), { qos: 1 });
+      for (const v of ['v0', 'v1']) await ack(fx, v, { command, stage: 'rejected', height: 4, reason: `unknown parameter "${hostile}"`, blockHash });
+    }, ['noop'], { json: false });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout).toMatch(new RegExp(`\\ncertificate verified: signed by v0, v1, v2 \\(3 of 4 voting power\\)\\nrejected: unknown parameter "${escaped.replace(/[\\[\]()]/g, '\\$&')}"\\n$`));
+    expect(r.stdout + r.stderr).not.toMatch(raw);
+  }, 30_000);
+});
