@@ -92,7 +92,9 @@ manifest changes that devices publish do not lead there: give the manifest in fo
 --manifest is followed through the changes they prove, said on stderr),
 4 timeout, 5 broker unreachable, 130 interrupted by Ctrl-C (143 by SIGTERM) once the command was
 published: one line says whether it was committed or until when it may still be (with --json, the
-result so far too: outcome "interrupted" until a commit is proven, and expiresAt).`;
+result so far too: outcome "interrupted" until a commit is proven, and expiresAt). With --json, a
+failure before there is a result (a bad flag, a key the manifest does not hold, an expired --raw, the
+broker unreachable) is one JSON object on stdout too: {"outcome":"error","exitCode":N,"reason":"..."}.`;
 
 interface SendResult {
   command: string;

@@ -16,7 +16,9 @@ import { followManifests, type FollowedManifest } from '../manifest/successors.j
 import { decodeManifestProofs } from '../device/manifest-proofs.js';
 import type { BlockProof } from '../wire/proof.js';
 
-const viewExitCodes = 'Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable.';
+const viewExitCodes = `Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable. With --json, a
+failure that ends the command (a bad flag, the broker unreachable) is one JSON object on stdout too:
+{"outcome":"error","exitCode":N,"reason":"..."}.`;
 
 /** Each verb's own help page: what it shows, its options, and its own --timeout default. */
 export const viewUsages = {

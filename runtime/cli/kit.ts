@@ -132,7 +132,13 @@ export function hearInterrupts(): { heard(): NodeJS.Signals | null; stop(): void
   };
 }
 
-export function runMain(program: string, main: (argv: string[]) => Promise<number | void>): void {
+/**
+ * Runs a CLI's `main` and turns what it throws into one line on stderr and an exit code. `jsonErrors`:
+ * when the command line asks for --json, the failure is also one JSON object on stdout,
+ * `{"outcome":"error","exitCode":N,"reason":"..."}` (unless a result was printed as JSON already), so
+ * a script reading stdout gets an outcome whatever failed (a wrong key, the broker down, a bad flag).
+ */
+export function runMain(program: string, main: (argv: string[]) => Promise<number | void>, opts: { jsonErrors?: boolean } = {}): void {
   const argv = process.argv.slice(2);
   // `--version` (-V) alone: the release, as a person asking which one a device runs expects. It was
   // refused as an option given before the command.
@@ -145,15 +151,15 @@ export function runMain(program: string, main: (argv: string[]) => Promise<numbe
       process.exitCode = code ?? 0;
     },
     (e: unknown) => {
-      if (e instanceof CliError) {
-        process.stderr.write(`${program}: ${e.message}\n`);
-        process.exitCode = e.exitCode;
-      } else {
-        process.stderr.write(`${program}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+      const reason = e instanceof CliError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+      const code = e instanceof CliError ? e.exitCode : exitCodes.internal;
+      process.stderr.write(`${program}: ${reason}\n`);
+      if (!(e instanceof CliError)) {
         if (process.env.MURMUR_DEBUG) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
         else process.stderr.write('(set MURMUR_DEBUG=1 to see where)\n');
-        process.exitCode = exitCodes.internal;
       }
+      process.exitCode = code;
+      if (opts.jsonErrors === true && asksForJson(argv) && !printedJson) printJson({ outcome: 'error', exitCode: code, reason });
       // What the command had opened before it failed (a dashboard server, a broker connection, a
       // worker) would keep the process running with nothing left to do: leave within a second.
       setTimeout(() => process.exit(), exitAfterErrorMs).unref();
@@ -162,6 +168,15 @@ export function runMain(program: string, main: (argv: string[]) => Promise<numbe
 }
 
 const exitAfterErrorMs = 1_000;
+
+/** `--json` among the options (before a `--` that ends them), as parseArgs would read it. */
+function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a.startsWith('--json='));
+}
+
+/** Whether printJson printed a result: then a failure after it prints no second JSON object. */
+let printedJson = false;
 
 /** C0 and C1 control characters: ESC, CSI and the rest of what a terminal acts on, newline and tab too. */
 const controls = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -175,5 +190,6 @@ export function printable(text: string): string {
 }
 
 export function printJson(value: unknown): void {
+  printedJson = true;
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

@@ -20,7 +20,8 @@ Options:
   --broker URL      MQTT broker (default $MURMUR_BROKER or mqtt://127.0.0.1:1883)
   --manifest FILE   signed fleet manifest (default $MURMUR_MANIFEST)
   --key FILE        send: the operator key file from keygen (default $MURMUR_KEY)
-  --json            machine-readable output
+  --json            machine-readable output on stdout; a failure is one JSON object too,
+                    {"outcome":"error","exitCode":N,"reason":"..."} (and its line on stderr)
   -h, --help        this help
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 timeout, 5 unavailable, 70 internal error.`;
@@ -34,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
   await initCrypto();
   switch (command) {
     case 'keygen': {
-      const kUsage = 'Usage: murmurctl keygen --id OPERATOR_ID --out FILE [--force] [--json]';
+      const kUsage = `Usage: murmurctl keygen --id OPERATOR_ID --out FILE [--force] [--json]
+
+  --json   the identity as JSON; a failure as {"outcome":"error","exitCode":N,"reason":"..."}`;
       const a = parse(rest, { id: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, kUsage);
       if (a.values.help) return void process.stdout.write(kUsage + '\n'), exitCodes.ok;
       noStrayArguments(a.positionals, 0, (w) => `the id goes as --id ${w}, the file as --out FILE`);
@@ -57,4 +60,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runMain('murmurctl', main);
+runMain('murmurctl', main, { jsonErrors: true });
