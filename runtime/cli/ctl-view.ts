@@ -273,8 +273,14 @@ async function watch(url: string, fleet: string, count: string | undefined, time
     process.stderr.write(`murmurctl: the broker at ${redactBrokerUrl(url)} answers again; watching on\n`);
   });
   await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    if (timeoutMs > 0) setTimeout(stop, timeoutMs);
+    // Whichever comes first ends the watch, and the others are let go: a --timeout timer left running
+    // kept the process up until it fired (watch --count 1 --timeout 1h sat there an hour after its message).
+    const timer = timeoutMs > 0 ? setTimeout(() => stop(), timeoutMs) : undefined;
+    const stop = (): void => {
+      clearTimeout(timer);
+      process.off('SIGINT', stop);
+      resolve();
+    };
     process.once('SIGINT', stop);
     client.on('message', (t, payload) => {
       if (seen >= max) return;

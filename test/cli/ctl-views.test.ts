@@ -97,6 +97,22 @@ describe('murmurctl status with one device heard', () => {
   });
 });
 
+describe('murmurctl watch --count with a --timeout', () => {
+  it('ends at its count, not at --timeout', async () => {
+    await retain([[topics.status('d1'), JSON.stringify({ node: 'd1', state: 'ready', timeMs: Date.now() })]]);
+    try {
+      const t0 = Date.now();
+      const r = await ctl('watch', '--count', '1', '--timeout', '40s');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^d1\/status {2}\{"node":"d1"/);
+      // The process lived on until the --timeout timer fired (40 s here).
+      expect(Date.now() - t0).toBeLessThan(20_000);
+    } finally {
+      await retain([[topics.status('d1'), '']]);
+    }
+  });
+});
+
 describe('murmurctl status with a device the manifest in force put out', () => {
   it('says under the table which device stopped and why, from its last retained status', async () => {
     const why = 'the fleet manifest in force (epoch 3) no longer lists "d3": a fleet.update removed it';
