@@ -26,6 +26,7 @@ import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, parse, printable, printJson, signalExitCode } from './kit.js';
+import { readStatus } from './ctl-documents.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 import { textManifestProblem } from './manifest-file.js';
@@ -573,12 +574,10 @@ export async function sendCommand(argv: string[]): Promise<number> {
       if (topics.isManifests(topic)) return followChanges(new Uint8Array(payload));
       const statusOf = statusTopics.get(topic);
       if (statusOf === undefined) return;
-      try {
-        const doc = JSON.parse(payload.toString('utf8')) as Partial<StatusJson>;
-        if (doc.node === statusOf) statuses.set(statusOf, doc);
-      } catch {
-        /* not JSON: not a status document */
-      }
+      // Checked as status checks it (ctl-documents.ts): a malformed one (a `stall` of another shape) made
+      // the timeout's stall line an internal error. One that does not fit is not heard.
+      const read = readStatus(payload.toString('utf8'), statusOf);
+      if (read.ok) statuses.set(statusOf, read.status);
     });
     const subscribed = client.subscribeAsync({ [topics.ack(operator, nonceHex)]: { qos: 1 }, [topics.proofsAll]: { qos: 1 }, [topics.manifestsAll]: { qos: 1 }, ...Object.fromEntries([...statusTopics.keys()].map((t) => [t, { qos: 0 as const }])) });
     if (!(await withinMs(subscribed, timeoutMs))) throw new CliError(`the broker at ${redactBrokerUrl(url)} did not acknowledge the subscription to the fleet's answers within --timeout ${timeoutMs / 1000} s: nothing was published`, exitCodes.unavailable);

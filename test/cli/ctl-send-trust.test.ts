@@ -568,3 +568,21 @@ describe.concurrent('murmurctl send prints what devices say with its control cha
     expect(r.stdout + r.stderr).not.toMatch(raw);
   }, 30_000);
 });
+
+describe.concurrent('murmurctl send timing out with a malformed status document retained', () => {
+  // A validator's status whose `stall` is of another shape (anyone on the broker can retain one) made the
+  // timeout an internal error (exit 70) where the stall line reads it; it is not heard, as in status.
+  it('is a timeout (exit 4) whose reason names no stall', async ({ expect }) => {
+    const fx = await makeFleet({ fleet: 'quiet-c', validators: 4, seed: 33 });
+    await device.publishAsync(controlTopics(fx.fleet).status('v0'), JSON.stringify({ node: 'v0', state: 'ready', stall: { forS: 'x' }, timeMs: Date.now() }), { qos: 1, retain: true });
+    try {
+      const r = await send(fx, 'qc', async () => undefined, ['noop'], { timeout: '2s' });
+      expect(r.code, r.stdout + r.stderr).toBe(4);
+      const out = JSON.parse(r.stdout) as { outcome: string; reason: string };
+      expect(out.outcome).toBe('timeout');
+      expect(out.reason).not.toMatch(/stall/);
+    } finally {
+      await device.publishAsync(controlTopics(fx.fleet).status('v0'), '', { qos: 1, retain: true });
+    }
+  }, 30_000);
+});
