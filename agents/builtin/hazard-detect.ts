@@ -7,7 +7,7 @@
 import type { RangeReading } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
 import { ModelSlot } from '../api/model-slot.js';
-import { rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules } from '../features/range.js';
+import { rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules, rangeScanUsable } from '../features/range.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
 import type { CommittedModel } from '../models/registry.js';
@@ -59,6 +59,7 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
   const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let previous: readonly RangeReading[] | undefined;
   const pending = new Map<string, { hits: number; lastMs: number; score: number }>();
+  let scanNote: string | null = null;
   return {
     name: 'hazard-detect',
     inputs: ['range', 'position', 'committed'],
@@ -76,6 +77,9 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       const scan = inp.range;
       const pos = inp.position;
       if (!scan || scan.length < rangeBeams || !pos) return { state: s };
+      // A beam without a distance (NaN) is no reading: the scan makes no decision, sightings or denials.
+      scanNote = rangeScanUsable(scan) ? null : 'range scan with a NaN distance or a non-finite range: no decision';
+      if (scanNote !== null) return { state: s };
       // Only a new scan is a new look. A sensor slower than this agent, or one that froze, hands over
       // the same scan again; scored against itself as "the scan before", one spurious return looked
       // persistent, and three ticks of it were three sightings: an attested hazard from one return.
@@ -144,6 +148,6 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => slot.reasons(),
+    engineReasons: () => (scanNote === null ? slot.reasons() : [...slot.reasons(), scanNote]),
   };
 }

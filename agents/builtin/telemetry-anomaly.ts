@@ -7,7 +7,7 @@
 import type { BatteryState, ImuSample } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
 import { ModelSlot } from '../api/model-slot.js';
-import { telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules } from '../features/telemetry.js';
+import { imuSampleFinite, telemetryFeatureCount, telemetryFeatures, telemetryLabels, telemetryRules } from '../features/telemetry.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
 import type { CommittedModel } from '../models/registry.js';
@@ -64,6 +64,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
   let spacingNote: string | null = null;
   let voltageNote: string | null = null;
   let cellsNote: string | null = null;
+  let imuNote: string | null = null;
   const keep = <T>(xs: T[], more: readonly T[] | undefined): T[] => (more && more.length ? [...xs, ...more].slice(-c.windowSamples) : xs);
   return {
     name: 'telemetry-anomaly',
@@ -85,7 +86,11 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       const armed = inp.flight?.armed ?? prev.armed;
       const s: TelemetryAnomalyState = armed === true && prev.armed === false ? { ...initial, armed } : armed === undefined ? prev : { ...prev, armed };
       await slot.ensure(inp.committed?.models['telemetry-anomaly'], inp.nowMs);
-      imu = keep(imu, inp.imu);
+      // A sample with a non-finite axis is no sample (features NaN), like a battery sample without a voltage.
+      const fresh = inp.imu?.filter(imuSampleFinite);
+      const dropped = (inp.imu?.length ?? 0) - (fresh?.length ?? 0);
+      imuNote = dropped > 0 ? `${dropped} IMU sample${dropped === 1 ? '' : 's'} with a non-finite axis dropped` : fresh?.length ? null : imuNote;
+      imu = keep(imu, fresh);
       // A sample without a voltage is no sample: NaN features make every score NaN, which compares as
       // "normal" however the vehicle is doing.
       const b = inp.battery;
@@ -130,7 +135,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     engine: () => slot.engine(),
     model: () => slot.model(),
     modelRefusal: () => slot.refused(),
-    engineReasons: () => [...slot.reasons(), ...[spacingNote, voltageNote, cellsNote].filter((n): n is string => n !== null)],
+    engineReasons: () => [...slot.reasons(), ...[spacingNote, voltageNote, cellsNote, imuNote].filter((n): n is string => n !== null)],
   };
 }
 

@@ -11,6 +11,12 @@ export const rangeFeatureCount = rangeBeams * 2;
  *  sim`), so their scans mean to the model what its training scans meant. */
 export const hazardRangeRing = { rateHz: 10, beamsRad: Array.from({ length: rangeBeams }, (_, i) => (i * 2 * Math.PI) / rangeBeams), minM: 0.1, maxM: 20 } as const;
 
+/** A scan whose every beam has a distance (+Infinity, nothing in range, reads as clear) and a finite
+ *  range: a NaN distance became a NaN feature, and scores no engine agrees on. */
+export function rangeScanUsable(scan: readonly RangeReading[]): boolean {
+  return scan.every((r) => !Number.isNaN(r.distanceM) && Number.isFinite(r.maxM));
+}
+
 export function rangeFeatures(current: readonly RangeReading[], previous: readonly RangeReading[] | undefined): Float32Array {
   const out = new Float32Array(rangeFeatureCount).fill(1);
   const put = (scan: readonly RangeReading[], offset: number): void => {

@@ -64,6 +64,13 @@ function jitter(vs: readonly { x: number; y: number; z: number }[]): number {
   return Math.sqrt(sum / (vs.length - 1) / 2);
 }
 
+/** An IMU sample every axis of which is a number: one NaN axis (a driver glitch, a sensor dropping
+ *  out) makes the window's features NaN, which the engines do not agree on and no threshold reads. */
+export function imuSampleFinite(s: ImuSample): boolean {
+  const { accelMps2: a, gyroRadps: g } = s;
+  return [a.x, a.y, a.z, g.x, g.y, g.z].every(Number.isFinite);
+}
+
 /** A flight controller without a current sensor reports NaN; such samples count as no current. */
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
 

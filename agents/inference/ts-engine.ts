@@ -90,7 +90,9 @@ function runNode(node: OnnxNode, args: Tensor[]): Tensor {
       if (!b) throw new Error(`${what}: missing B`);
       return addBroadcast(a, b, 1, what);
     case 'Relu':
-      return unary(a, (x) => (x > 0 ? x : 0));
+      // NaN stays NaN, as in onnxruntime: mapped to 0 it looked like a calm reading, and the two
+      // engines gave different answers on the same row (a NaN gyro axis made pure-ts attest 'degraded').
+      return unary(a, (x) => (x > 0 || Number.isNaN(x) ? x : 0));
     case 'Sigmoid':
       return unary(a, sigmoid);
     case 'Tanh':
