@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ModelRef } from '../../runtime/wire/attestation.js';
 import { fromHex } from '../../runtime/lib/bytes.js';
 import { err } from '../../runtime/lib/result.js';
-import { loadInference, type EngineKind, type Inference } from '../inference/engine.js';
+import { loadInference, type EngineKind, type Inference, type InferenceOptions } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
 import { isPlainModelVersion, loadModelFrom, loadVerifiedModel, shippedModelsDir, type CommittedModel } from '../models/registry.js';
 
@@ -17,7 +17,13 @@ export interface ModelSlotOptions {
   readonly outputSize: number;
   readonly rules: (features: Float32Array) => Float32Array;
   readonly ort?: OrtWorker;
+  /** The pure-TypeScript worker (a device); omitted, pure-ts runs on this thread (the simulators). */
+  readonly tsWorker?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
+  /** The agent's CPU budget a tick, ms (see engine.ts budgetMs). */
+  readonly budgetMs?: number;
+  /** Typical feature rows, probed at load (see engine.ts probeRows). */
+  readonly probeRows?: readonly Float32Array[];
   /** The directory holding a committed version's model.onnx and metadata.json (see committedModelDir). */
   readonly modelDirFor?: (ref: CommittedModel) => string;
   /** Directory holding `<name>/` as shipped; defaults to agents/models. */
@@ -76,8 +82,9 @@ export class ModelSlot {
     this.ref = next.engine === 'rules' ? undefined : { name: v.value.meta.name, version: v.value.meta.version, hash: fromHex(v.value.meta.hash.hex) as Uint8Array };
   }
 
-  private base(): { inputSize: number; outputSize: number; rules: (f: Float32Array) => Float32Array; ort?: OrtWorker; prefer?: readonly EngineKind[] } {
-    return { inputSize: this.o.inputSize, outputSize: this.o.outputSize, rules: this.o.rules, ...(this.o.ort ? { ort: this.o.ort } : {}), ...(this.o.prefer ? { prefer: this.o.prefer } : {}) };
+  private base(): Omit<InferenceOptions, 'modelBytes'> {
+    const { inputSize, outputSize, rules, ort, tsWorker, prefer, budgetMs, probeRows } = this.o;
+    return { inputSize, outputSize, rules, ...(ort ? { ort } : {}), ...(tsWorker ? { tsWorker } : {}), ...(prefer ? { prefer } : {}), ...(budgetMs !== undefined ? { budgetMs } : {}), ...(probeRows ? { probeRows } : {}) };
   }
 
   async run(features: Float32Array): Promise<Float32Array> {

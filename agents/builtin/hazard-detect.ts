@@ -7,7 +7,7 @@
 import type { RangeReading } from '../../hal/devices.js';
 import type { Agent, AgentInputs, AgentOutput, StartContext, TickResult } from '../api/agent.js';
 import { ModelSlot } from '../api/model-slot.js';
-import { rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules, rangeScanUsable } from '../features/range.js';
+import { hazardRangeRing, rangeBeams, rangeFeatureCount, rangeFeatures, rangeRules, rangeScanUsable } from '../features/range.js';
 import type { EngineKind } from '../inference/engine.js';
 import type { OrtWorker } from '../inference/ort-worker.js';
 import type { CommittedModel } from '../models/registry.js';
@@ -24,6 +24,8 @@ export interface HazardDetectConfig {
   readonly confirmWindowMs: number;
   readonly cellM: number;
   readonly ort?: OrtWorker;
+  /** The pure-TypeScript worker (a device); omitted, pure-ts runs on this thread (the simulators). */
+  readonly tsWorker?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
   /** The directory of a committed model version on this device (default: the shipped model). */
   readonly modelDirFor?: (ref: CommittedModel) => string;
@@ -50,13 +52,21 @@ export interface HazardDetectState {
 
 const newestMs = (scan: readonly RangeReading[]): number => scan.reduce((m, r) => Math.max(m, r.timeMs), -Infinity);
 
+const budgetMs = 20;
+
+/** Scans a model is probed with at load (engine.ts): all clear, and a wall 6 m ahead seen twice. */
+const hazardProbeRows = ((): Float32Array[] => {
+  const ring = (aheadM: number): RangeReading[] => hazardRangeRing.beamsRad.map((bearingRad, i) => ({ timeMs: 0, distanceM: i === 0 ? aheadM : hazardRangeRing.maxM, minM: hazardRangeRing.minM, maxM: hazardRangeRing.maxM, bearingRad }));
+  return [rangeFeatures(ring(hazardRangeRing.maxM), undefined), rangeFeatures(ring(6), ring(6.2))];
+})();
+
 export function cellOf(northM: number, eastM: number, cellM: number): [number, number] {
   return [Math.floor(northM / cellM), Math.floor(eastM / cellM)];
 }
 
 export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<HazardDetectState> {
   const c: HazardDetectConfig = { ...defaultHazardDetectConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
+  const slot = new ModelSlot({ name: 'hazard-detect', inputSize: rangeFeatureCount, outputSize: rangeBeams, rules: rangeRules, budgetMs, probeRows: hazardProbeRows, ...(c.ort ? { ort: c.ort } : {}), ...(c.tsWorker ? { tsWorker: c.tsWorker } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let previous: readonly RangeReading[] | undefined;
   const pending = new Map<string, { hits: number; lastMs: number; score: number }>();
   let scanNote: string | null = null;
@@ -64,7 +74,7 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
     name: 'hazard-detect',
     inputs: ['range', 'position', 'committed'],
     periodMs: 200,
-    budgetMs: 20,
+    budgetMs,
     async start(ctx: StartContext<HazardDetectState>) {
       previous = undefined;
       pending.clear();

@@ -29,6 +29,8 @@ export interface TelemetryAnomalyConfig {
    */
   readonly imuSpacingMsMax: number;
   readonly ort?: OrtWorker;
+  /** The pure-TypeScript worker (a device); omitted, pure-ts runs on this thread (the simulators). */
+  readonly tsWorker?: OrtWorker;
   readonly prefer?: readonly EngineKind[];
   /** The directory of a committed model version on this device (default: the shipped model). */
   readonly modelDirFor?: (ref: CommittedModel) => string;
@@ -54,11 +56,17 @@ export interface TelemetryAnomalyState {
   readonly armed?: boolean;
 }
 
+const budgetMs = 20;
+
+/** Feature rows a model is probed with at load (engine.ts), in telemetryFeatureNames order: a calm
+ *  hover on a full 4S pack, and a vibrating, sagging one. */
+const telemetryProbeRows = [Float32Array.of(0.05, 0.02, 0.01, 4.1, 0.001, 12, 0.3), Float32Array.of(3, 1.5, 0.8, 3.5, 0.05, 25, 4)];
+
 const initial: TelemetryAnomalyState = { condition: 'normal', severeStreak: 0, lastAttestMs: null, acted: false };
 
 export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { deviceId: string }): Agent<TelemetryAnomalyState> {
   const c: TelemetryAnomalyConfig = { ...defaultTelemetryAnomalyConfig, ...cfg };
-  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, ...(c.ort ? { ort: c.ort } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
+  const slot = new ModelSlot({ name: 'telemetry-anomaly', inputSize: telemetryFeatureCount, outputSize: telemetryLabels.length, rules: telemetryRules, budgetMs, probeRows: telemetryProbeRows, ...(c.ort ? { ort: c.ort } : {}), ...(c.tsWorker ? { tsWorker: c.tsWorker } : {}), ...(c.prefer ? { prefer: c.prefer } : {}), ...(c.modelDirFor ? { modelDirFor: c.modelDirFor } : {}) });
   let imu: ImuSample[] = [];
   let battery: BatteryState[] = [];
   let spacingNote: string | null = null;
@@ -71,7 +79,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
     inputs: ['imu', 'battery', 'committed', 'flight'],
     // 10 Hz, the rate the model was trained on: each tick adds one battery sample to the window.
     periodMs: 100,
-    budgetMs: 20,
+    budgetMs,
     async start(ctx: StartContext<TelemetryAnomalyState>) {
       imu = [];
       battery = [];

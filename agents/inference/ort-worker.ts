@@ -1,52 +1,70 @@
-// onnxruntime-node in a worker thread, loaded lazily on the first model load, so native inference never
-// blocks the event loop that runs consensus. The worker source is inline (eval) so it runs the same
-// under tsx, vitest and a compiled build; it requires onnxruntime-node by resolved path.
+// The inference worker thread: onnxruntime-node, or the pure-TypeScript engine, off the event loop that
+// runs consensus and the reflexes, loaded lazily on the first model load. The worker source is inline
+// (eval) so it runs the same under tsx, vitest and a compiled build; it requires onnxruntime-node by
+// resolved path, and imports the pure-TypeScript engine's module (ts-worker-session) by URL: the .js
+// of a build, or the .ts of a clone through tsx's loader, which the worker registers for itself.
 
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { limits } from '../../runtime/lib/limits.js';
 import { outsideTicks, startWait } from '../api/tick-meter.js';
 
+/** What runs the models inside the worker. */
+export type WorkerBackend = 'onnxruntime' | 'pure-ts';
+
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
-let ort;
+const pureTs = workerData.backend === 'pure-ts';
+let engine;
 let loadError = '';
-try { ort = require(workerData.ortPath); } catch (e) { loadError = e && e.message ? e.message : String(e); }
-// Loading the native library can take seconds on a slow card: the main thread's hang watchdog allows
-// for that until this says the worker is ready.
-parentPort.postMessage({ id: 0, ok: true, ready: true });
+async function init() {
+  try {
+    if (pureTs) {
+      if (workerData.tsxApi) (await import(workerData.tsxApi)).register();
+      engine = await import(workerData.modulePath);
+    } else engine = require(workerData.modulePath);
+  } catch (e) { loadError = e && e.message ? e.message : String(e); }
+  // Loading the native library can take seconds on a slow card: the main thread's hang watchdog allows
+  // for that until this says the worker is ready.
+  parentPort.postMessage({ id: 0, ok: true, ready: true });
+}
 const sessions = new Map();
 let nextSession = 1;
 // One request at a time, in arrival order: a session is never released (nor the thread ended) while
-// a run on it is still inside onnxruntime.
-let queue = Promise.resolve();
+// a run on it is still inside the engine.
+let queue = init();
 parentPort.on('message', (m) => { queue = queue.then(() => handle(m)); });
 async function handle(m) {
   try {
-    if (!ort) throw new Error('onnxruntime-node did not load: ' + loadError);
+    if (!engine) throw new Error((pureTs ? 'the pure-TypeScript engine' : 'onnxruntime-node') + ' did not load: ' + loadError);
     if (m.op === 'load') {
-      const s = await ort.InferenceSession.create(m.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      const s = pureTs ? engine.loadTsSession(m.bytes) : await engine.InferenceSession.create(m.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
       const id = nextSession++;
       sessions.set(id, s);
-      parentPort.postMessage({ id: m.id, ok: true, session: id, version: ort.env.versions && ort.env.versions.node });
+      parentPort.postMessage({ id: m.id, ok: true, session: id, version: pureTs ? undefined : engine.env.versions && engine.env.versions.node });
     } else if (m.op === 'run') {
       const s = sessions.get(m.session);
       if (!s) throw new Error('unknown session ' + m.session);
-      const feeds = {};
-      feeds[s.inputNames[0]] = new ort.Tensor('float32', m.input, [m.batch, m.inputSize]);
       const t0 = performance.now();
-      const r = await s.run(feeds);
-      parentPort.postMessage({ id: m.id, ok: true, output: Float32Array.from(r[s.outputNames[0]].data), busyMs: performance.now() - t0 });
+      let output;
+      if (pureTs) output = s.run(m.input, m.batch);
+      else {
+        const feeds = {};
+        feeds[s.inputNames[0]] = new engine.Tensor('float32', m.input, [m.batch, m.inputSize]);
+        const r = await s.run(feeds);
+        output = Float32Array.from(r[s.outputNames[0]].data);
+      }
+      parentPort.postMessage({ id: m.id, ok: true, output, busyMs: performance.now() - t0 });
     } else if (m.op === 'exit') {
       // Leave after the requests before it, sessions released: terminating the thread while
       // onnxruntime is inside a call can abort the whole process.
-      for (const s of sessions.values()) await s.release();
+      for (const s of sessions.values()) if (!pureTs) await s.release();
       sessions.clear();
       process.exit(0);
     } else if (m.op === 'release') {
       const s = sessions.get(m.session);
       sessions.delete(m.session);
-      if (s) await s.release();
+      if (s && !pureTs) await s.release();
       parentPort.postMessage({ id: m.id, ok: true });
     } else throw new Error('unknown op ' + m.op);
   } catch (e) {
@@ -62,7 +80,7 @@ interface Reply {
   session?: number;
   output?: Float32Array;
   version?: string;
-  /** A run's time inside onnxruntime (the worker's clock). */
+  /** A run's time inside the engine (the worker's clock). */
   busyMs?: number;
   /** The worker has loaded (or failed to load) the library and takes requests. */
   ready?: boolean;
@@ -81,6 +99,17 @@ export function disableOrtTelemetry(): void {
   if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
 }
 
+/**
+ * What a pure-TypeScript worker imports: ts-worker-session beside this file, as a URL (.ts in a clone,
+ * .js in a build), and, in a clone, tsx's loader to register in the worker first (a worker does not
+ * inherit the loader the process registered for itself).
+ */
+function tsModule(): { modulePath: string; tsxApi?: string } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const modulePath = new URL(`./ts-worker-session.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
+  return fromSource ? { modulePath, tsxApi: import.meta.resolve('tsx/esm/api') } : { modulePath };
+}
+
 export function resolveOrtPath(): string | undefined {
   try {
     return createRequire(import.meta.url).resolve('onnxruntime-node');
@@ -89,7 +118,10 @@ export function resolveOrtPath(): string | undefined {
   }
 }
 
-/** One worker thread shared by every ONNX model on the device; requests are bounded (inferencePendingMax). */
+/**
+ * One worker thread shared by every ONNX model on the device that its backend runs (onnxruntime-node
+ * by default; `OrtWorker.pureTs()` the pure-TypeScript engine); requests are bounded (inferencePendingMax).
+ */
 export class OrtWorker {
   private worker: Worker | undefined;
   private nextId = 1;
@@ -113,23 +145,39 @@ export class OrtWorker {
   /** The same, before the worker has loaded the native library (seconds on a slow card). */
   static readonly startupMsDefault = 30_000;
 
+  readonly backend: WorkerBackend;
+
   /** `ortPath` overrides the module to load (tests point it at a missing file to exercise fallback). */
   constructor(
     private readonly ortPath: string | undefined = resolveOrtPath(),
-    opts: { readonly hangMs?: number; readonly startupMs?: number } = {},
+    opts: { readonly hangMs?: number; readonly startupMs?: number; readonly backend?: WorkerBackend } = {},
   ) {
     this.hangMs = opts.hangMs ?? OrtWorker.hangMsDefault;
     this.startupMs = opts.startupMs ?? OrtWorker.startupMsDefault;
+    this.backend = opts.backend ?? 'onnxruntime';
+  }
+
+  /**
+   * A worker running the pure-TypeScript engine: on a device its models run off the main thread as
+   * onnxruntime's do (run there, a heavy model froze the device for seconds: peers marked it suspect,
+   * and its link-loss reflex fired 0.3 s late). Crashes and hangs are handled as onnxruntime's.
+   */
+  static pureTs(opts: { readonly hangMs?: number; readonly startupMs?: number } = {}): OrtWorker {
+    return new OrtWorker(undefined, { ...opts, backend: 'pure-ts' });
   }
 
   private ensure(): Worker {
     if (this.broken) throw new Error(this.broken);
     if (this.worker) return this.worker;
-    if (!this.ortPath) throw new Error('onnxruntime-node is not installed');
-    const ortPath = this.ortPath;
-    disableOrtTelemetry();
+    let workerData: { backend: WorkerBackend; modulePath: string; tsxApi?: string };
+    if (this.backend === 'pure-ts') workerData = { backend: 'pure-ts', ...tsModule() };
+    else {
+      if (!this.ortPath) throw new Error('onnxruntime-node is not installed');
+      workerData = { backend: 'onnxruntime', modulePath: this.ortPath };
+      disableOrtTelemetry();
+    }
     // Created outside any agent tick's meter (the first load may come from inside one).
-    const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData: { ortPath } }));
+    const w = outsideTicks(() => new Worker(workerSource, { eval: true, workerData }));
     w.unref(); // an idle inference worker must never keep a process alive
     w.on('message', (r: Reply) => {
       if (this.worker === w) {
@@ -158,6 +206,11 @@ export class OrtWorker {
     w.on('exit', (code) => die(`inference worker exited (code ${code})`));
     this.hung = (why) => {
       die(why);
+      // The pure-TypeScript engine is plain JavaScript: terminated at once, it stops burning the CPU.
+      if (this.backend === 'pure-ts') {
+        void w.terminate();
+        return;
+      }
       // Not terminated: that can abort the process while onnxruntime is inside a call. It is asked to
       // leave when (if) it comes back, and holds nothing alive meanwhile.
       w.postMessage({ op: 'exit', id: 0 });
@@ -218,7 +271,7 @@ export class OrtWorker {
     });
   }
 
-  /** Creates a session; resolves with its handle, or rejects with why onnxruntime-node cannot run it. */
+  /** Creates a session; resolves with its handle, or rejects with why the backend cannot run it. */
   async load(modelBytes: Uint8Array): Promise<number> {
     // A load is set-up, not a tick's work: all of it is charged to the awaiting tick as waiting.
     const done = startWait();
@@ -230,17 +283,23 @@ export class OrtWorker {
 
   /** `setup`: a probe run while loading, charged to the awaiting tick as waiting, as the load is. */
   async run(session: number, input: Float32Array, batch: number, inputSize: number, setup = false): Promise<Float32Array> {
+    return (await this.runTimed(session, input, batch, inputSize, setup)).output;
+  }
+
+  /** run, and the run's time inside the engine (the worker's clock, ms). */
+  async runTimed(session: number, input: Float32Array, batch: number, inputSize: number, setup = false): Promise<{ output: Float32Array; busyMs: number }> {
     const remote = this.live.get(session);
     if (remote === undefined) throw new Error(`inference session ${session} was lost when the worker stopped; load the model again`);
-    // The tick that awaits this run is charged the run's time in onnxruntime, not its turn in the queue.
+    // The tick that awaits this run is charged the run's time in the engine, not its turn in the queue.
     const done = startWait();
-    let busyMs = 0;
+    let charged = 0;
     try {
       const r = await this.request({ op: 'run', session: remote, input: Float32Array.from(input), batch, inputSize });
-      busyMs = setup ? 0 : (r.busyMs ?? 0);
-      return r.output as Float32Array;
+      const busyMs = r.busyMs ?? 0;
+      charged = setup ? 0 : busyMs;
+      return { output: r.output as Float32Array, busyMs };
     } finally {
-      done(busyMs);
+      done(charged);
     }
   }
 

@@ -109,6 +109,23 @@ function runNode(node: OnnxNode, args: Tensor[]): Tensor {
   }
 }
 
+/**
+ * Multiply-adds one feature row costs in the graph's matrix products (Gemm, MatMul): the product of a
+ * weight's dimensions, the other operand being one row. What the rest of the graph costs is a few
+ * operations per value, negligible beside them. A product of two computed tensors (none in Murmur's
+ * models) is not counted: its size is known only when it runs, and the timed probe bounds it.
+ */
+export function multiplyAddsPerRow(model: OnnxModel): number {
+  const weights = new Map(model.graph.initializers.map((t) => [t.name, t]));
+  let total = 0;
+  for (const n of model.graph.nodes) {
+    if (n.opType !== 'Gemm' && n.opType !== 'MatMul') continue;
+    const w = weights.get(n.inputs[1] ?? '') ?? weights.get(n.inputs[0] ?? '');
+    total += w ? w.dims.reduce((a, d) => a * d, 1) : 0;
+  }
+  return total;
+}
+
 /** A loaded model that runs a [batch, features] input to its first output. */
 export interface TsSession {
   readonly inputName: string;

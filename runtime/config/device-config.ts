@@ -298,7 +298,7 @@ const fixes: Readonly<Record<string, string>> = {
   'consensus.syncWindowHeights': `use a whole number up to ${limits.recentBlocksMax}, at least twice consensus.checkpointEveryHeights (default ${defaultConsensusConfig.syncWindowHeights})`,
   'consensus.followerSources': `use a whole number from 0 to ${limits.validatorsMax}: the validators a follower takes committed blocks from (default ${defaultConsensusConfig.followerSources}; 0: hear every vote)`,
   'snapshots.everyHeights': `use a multiple of the checkpoint interval (consensus.checkpointEveryHeights, default ${defaultConsensusConfig.checkpointEveryHeights}), e.g. ${defaultSnapshotCheckpoints * defaultConsensusConfig.checkpointEveryHeights}`,
-  'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (the main thread, no onnxruntime: about 40 MB less memory) or rules',
+  'agents.engine': 'use onnxruntime (a worker thread, the default), pure-ts (a worker thread of its own, no onnxruntime: about 30 MB less memory) or rules',
   'agents.modelsDir': 'set it to the directory holding rolled-out models as <name>/<version>/{model.onnx,metadata.json}, or remove it (default: <dataDir>/models)',
 };
 

@@ -26,8 +26,8 @@ export interface AgentsOptions {
   readonly dir: string;
   /** Where rolled-out model versions are installed: `<modelsDir>/<name>/<version>/`. */
   readonly modelsDir: string;
-  /** The best engine to try (device.yaml agents.engine): onnxruntime in a worker thread, pure-ts on the
-   *  main thread (no onnxruntime loaded: about 40 MB less resident memory), or rules only. */
+  /** The best engine to try (device.yaml agents.engine): onnxruntime in a worker thread, pure-ts in
+   *  another (no onnxruntime loaded: about 30 MB less resident memory), or rules only. */
   readonly engine: 'onnxruntime' | 'pure-ts' | 'rules';
   /** This device's own fence (device.yaml geofence), which its reflexes keep to. */
   readonly fence: readonly Point[] | null;
@@ -55,25 +55,34 @@ export interface AgentsOptions {
 const selfDegradedHoldMs = 2 * defaultTelemetryAnomalyConfig.reattestMs;
 
 /**
- * One onnxruntime worker per process, shared by its devices' agents: a device process has one device,
- * but fleet-sim's in-process real-time mode runs many, and a worker thread each would load onnxruntime
- * many times over. Counted, so the last device to stop closes it.
+ * One inference worker of a kind per process, shared by its devices' agents: a device process has one
+ * device, but fleet-sim's in-process real-time mode runs many, and a worker thread each would load
+ * onnxruntime many times over. Counted, so the last device to stop closes it.
  */
-const sharedOrt = { worker: null as OrtWorker | null, users: 0 };
+class SharedWorker {
+  private worker: OrtWorker | null = null;
+  private users = 0;
+  constructor(private readonly create: () => OrtWorker) {}
 
-function acquireOrt(): OrtWorker {
-  sharedOrt.users++;
-  sharedOrt.worker ??= new OrtWorker();
-  return sharedOrt.worker;
+  acquire(): OrtWorker {
+    this.users++;
+    this.worker ??= this.create();
+    return this.worker;
+  }
+
+  async release(): Promise<void> {
+    this.users--;
+    if (this.users > 0 || !this.worker) return;
+    const w = this.worker;
+    this.worker = null;
+    await w.close();
+  }
 }
 
-async function releaseOrt(): Promise<void> {
-  sharedOrt.users--;
-  if (sharedOrt.users > 0 || !sharedOrt.worker) return;
-  const w = sharedOrt.worker;
-  sharedOrt.worker = null;
-  await w.close();
-}
+const sharedOrt = new SharedWorker(() => new OrtWorker());
+/** The same for the pure-TypeScript engine: its models run off the main thread too (run on it, a heavy
+ *  model held consensus and the reflexes for seconds). */
+const sharedTs = new SharedWorker(() => OrtWorker.pureTs());
 /** The agents that run a model, by the model's name (agent and model share it). */
 const modelNames = ['hazard-detect', 'telemetry-anomaly'] as const;
 
@@ -82,6 +91,8 @@ export class DeviceAgents {
   /** onnxruntime-node in a worker thread shared by the models, so inference never holds consensus's
    *  thread; null when agents.engine chose not to load it. */
   private readonly ort: OrtWorker | null;
+  /** The pure-TypeScript engine's worker thread; null with agents.engine rules. */
+  private readonly tsWorker: OrtWorker | null;
   /** The model agents' half of a pass is running (it awaits inference): the next passes run only the reflexes. */
   private busy = false;
   private reflexesBusy = false;
@@ -94,10 +105,11 @@ export class DeviceAgents {
   private readonly mono: () => number;
 
   constructor(private readonly o: AgentsOptions) {
-    this.ort = o.engine === 'onnxruntime' ? acquireOrt() : null;
+    this.ort = o.engine === 'onnxruntime' ? sharedOrt.acquire() : null;
+    this.tsWorker = o.engine === 'rules' ? null : sharedTs.acquire();
     this.mono = o.monoClock ?? (() => performance.now());
     const engines = { onnxruntime: ['onnxruntime', 'pure-ts', 'rules'], 'pure-ts': ['pure-ts', 'rules'], rules: ['rules'] } as const;
-    const inference = { prefer: engines[o.engine], ...(this.ort ? { ort: this.ort } : {}) };
+    const inference = { prefer: engines[o.engine], ...(this.ort ? { ort: this.ort } : {}), ...(this.tsWorker ? { tsWorker: this.tsWorker } : {}) };
     const sink = signedAttestationSink(o.fleet, o.id, o.signer, o.submit);
     this.scheduler = new AgentScheduler({
       store: new FileStateStore(o.dir),
@@ -237,6 +249,7 @@ export class DeviceAgents {
 
   async stop(nowMs: number): Promise<void> {
     await this.scheduler.stop(nowMs);
-    if (this.ort) await releaseOrt();
+    if (this.ort) await sharedOrt.release();
+    if (this.tsWorker) await sharedTs.release();
   }
 }

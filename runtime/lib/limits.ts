@@ -157,6 +157,7 @@ export const limits = {
   modelBytesMax: 4_194_304, // one ONNX model file
   modelParamsMax: 1_000_000, // float32 values in one tensor
   modelNodesMax: 256, // operators in one graph
+  modelMultiplyAddsPerRowMax: 1_000_000, // Gemm and MatMul multiply-adds for one feature row (ts-engine.ts multiplyAddsPerRow): about 10 ms of the pure-TypeScript engine on the development VM, 200 times the shipped hazard model's 4,608; a model past it is refused at load, before it runs
   agentsMax: 32, // agents one scheduler runs
   agentOutputsPerTickMax: 64, // actions + attestations from one tick; the rest are dropped and counted
   agentReportsMax: 256, // recent scheduler reports kept for status; oldest dropped

@@ -80,7 +80,7 @@ describe('a device with its own GNSS receiver and status LED (real process, pty,
         `mqtt: { url: "${broker.url}" }`,
         `http: { port: ${httpPort} }`,
         `hal: { driver: none, gnss: { driver: nmea, serial: "${serial}", baud: 9600 }, led: { driver: sysfs, name: status, classDir: "${join(dir, 'leds')}" } }`,
-        // A small device's choice: models on the main thread, no onnxruntime loaded (README, "Agents").
+        // A small device's choice: the pure-TypeScript engine, no onnxruntime loaded (README, "Agents").
         'agents: { engine: pure-ts }',
         '',
       ].join('\n');
