@@ -91,6 +91,8 @@ interface Slot {
   lastTickMs: number;
   lastError: string | null;
   restartAtMs: number | null;
+  /** The model the committed rollout assigned this agent when it last failed (JSON; see assignment). */
+  assignmentAtFailure: string;
   /** The last model that ran (kept across the rules), so each switch is reported once. */
   lastModel: string | null;
   /** Engine, model and refusal as last seen: each new refusal is reported once, and status shows
@@ -172,7 +174,7 @@ export class AgentScheduler {
     assert(this.slots.length < limits.agentsMax, `at most ${limits.agentsMax} agents per device`);
     assert(!this.slots.some((s) => s.agent.name === agent.name), `agent ${agent.name} is already registered`);
     assert(agent.periodMs > 0 && agent.budgetMs > 0, `agent ${agent.name}: periodMs and budgetMs must be positive`);
-    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null, saveError: null });
+    this.slots.push({ agent, status: 'stopped', state: undefined, nextTickMs: 0, ticks: 0, restarts: 0, overruns: 0, consecutiveOverruns: 0, failures: 0, lastFailureMs: 0, lastTickMs: 0, lastError: null, restartAtMs: null, assignmentAtFailure: '', lastModel: null, seen: { engine: 'none', model: null, modelRefused: null }, pendingImu: [], savedJson: null, savedAtMs: -Infinity, unsavedJson: null, saveError: null });
     // Fixed order (by name) so a simulated run never depends on registration order.
     this.slots.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1));
   }
@@ -216,6 +218,7 @@ export class AgentScheduler {
     s.failures++;
     s.lastFailureMs = nowMs;
     s.lastError = why;
+    s.assignmentAtFailure = this.assignment(s);
     s.consecutiveOverruns = 0;
     const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (s.failures - 1));
     s.status = 'backoff';
@@ -284,7 +287,9 @@ export class AgentScheduler {
       // now. Left alone, every agent, reflexes included, would wait until the clock caught up.
       if (s.nextTickMs - now > s.agent.periodMs) s.nextTickMs = now;
       if (s.restartAtMs !== null && s.restartAtMs - now > this.opts.backoffMaxMs) s.restartAtMs = now;
-      if (s.status === 'backoff' && s.restartAtMs !== null && now >= s.restartAtMs) {
+      // A new committed model assignment (a rollback, a fix) restarts a backing-off agent at once: the
+      // model may be what failed, and waiting out a 30 s backoff left its hazard detection off for it.
+      if (s.status === 'backoff' && s.restartAtMs !== null && (now >= s.restartAtMs || this.assignment(s) !== s.assignmentAtFailure)) {
         s.restarts++;
         await this.startSlot(s, now);
       }
@@ -325,6 +330,11 @@ export class AgentScheduler {
     }
     if (reflexes) this.avoidanceLapsed(now, actions);
     await this.dispatch(now, actions, sent);
+  }
+
+  /** The model the committed view assigns this agent (agent and model share a name), as a string to compare. */
+  private assignment(s: Slot): string {
+    return JSON.stringify(this.committed?.models[s.agent.name] ?? null);
   }
 
   /** Reports a model switch or a refused model file once per change (status shows the current one). */

@@ -101,6 +101,7 @@ export function hazardDetectAgent(cfg: Partial<HazardDetectConfig> = {}): Agent<
       }
       const scores = await slot.run(rangeFeatures(scan, previous));
       previous = scan;
+      if (scores === null) return { state: s }; // non-finite scores: no decision (the slot counts them)
       const outputs: AgentOutput[] = [];
       const attested: Record<string, number> = { ...s.attested };
       const model = slot.model();

@@ -118,6 +118,7 @@ export function telemetryAnomalyAgent(cfg: Partial<TelemetryAnomalyConfig> & { d
       const half = Math.floor(c.windowSamples / 2);
       const full = await slot.run(telemetryFeatures({ imu, battery, cells }));
       const recent = imu.length >= c.windowSamples ? await slot.run(telemetryFeatures({ imu: imu.slice(-half), battery: battery.slice(-half), cells })) : full;
+      if (full === null || recent === null) return { state: s }; // non-finite scores: no decision (the slot counts them)
       const severe = Math.max(full[2] ?? 0, recent[2] ?? 0);
       const degraded = Math.max((full[1] ?? 0) + (full[2] ?? 0), (recent[1] ?? 0) + (recent[2] ?? 0));
       const severeStreak = severe >= c.severeScoreMin ? s.severeStreak + 1 : 0;
