@@ -33,6 +33,8 @@ import { textManifestProblem } from './manifest-file.js';
 import { manifestChangeRisks } from '../manifest/change-risks.js';
 import { followManifests, manifestOfBlock, type FollowedManifest } from '../manifest/successors.js';
 import { decodeManifestProofs } from '../device/manifest-proofs.js';
+import { membersOf } from '../device/mission-adapter.js';
+import { canaryOfCommand } from '../mission/models.js';
 
 /** The command types the mission state machine runs, in its order; anything else is refused before signing. */
 const knownTypes = Object.keys(commandRoles);
@@ -121,6 +123,9 @@ interface SendResult {
   /** Present when --manifest was older than the fleet's: the manifest followed to (its epoch, hash, and
    *  the height of the block that committed it), proven link by link from --manifest's epoch. */
   followed?: { fromEpoch: number; epoch: number; hash: string; committedAt: number };
+  /** An accepted agent.model canary: the devices that run the new version (models.ts canaryOfCommand
+   *  over the members of the block that committed it, as every device computes them). */
+  canary?: string[];
 }
 
 function argValue(name: string, v: string): unknown {
@@ -550,6 +555,8 @@ export async function sendCommand(argv: string[]): Promise<number> {
     r.blockHash = toHex(p.certificate.blockHash);
     if (check.ok) Object.assign(r, { signers: [...check.value.signers], signedPower: check.value.signedPower });
     r.assigned = [...d.assigned];
+    const canary = type === 'agent.model' && r.outcome === 'accepted' ? canaryOfCommand(commandArgs(envelope), membersOf(under.manifest).devices) : null;
+    if (canary !== null) r.canary = canary;
     r.latencyMs.committed = Math.round(performance.now() - t0);
     const finished = wait === 'committed' || d.stage === 'rejected' || r.assigned.length === 0 || executedAll();
     // Waiting for the drones (a survey takes minutes): say the commit now, not after the last one lands.
@@ -752,7 +759,17 @@ function commitLines(r: SendResult): string[] {
     `committed ${r.type} ${r.command} at height ${r.height} (round ${r.round}), block ${r.blockHash?.slice(0, 16)}`,
     `certificate verified: signed by ${r.signers.join(', ')} (${r.signedPower} of ${r.totalPower} voting power)`,
     r.outcome === 'rejected' ? `rejected: ${r.reason}` : `accepted${r.assigned.length > 0 ? `; assigned to ${r.assigned.join(', ')}` : ''}${r.reason ? `; ${r.reason}` : ''}`,
+    // Accepted is the swarm's word on the command, not on the file: a canary that cannot run it refuses it.
+    ...(r.canary ? [`canary: ${r.canary.join(', ')} (murmurctl status shows whether each loaded the new version or refused it, and why)`] : []),
   ];
+}
+
+/** The args of the command in `envelope` (one this send built and checked). */
+function commandArgs(envelope: Uint8Array): Readonly<Record<string, unknown>> {
+  const e = decodeEnvelope(envelope);
+  const d = e.ok ? decodeCbor(e.value.body, limits.fleetUpdateBytesMax) : e;
+  const b = d.ok ? parseWith('command', d.value, parseCommandBody) : d;
+  return b.ok ? b.value.args : {};
 }
 
 function report(r: SendResult, wait: string, badProofs: string[], json: boolean, commitSaid = false): number {

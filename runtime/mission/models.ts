@@ -82,6 +82,21 @@ export function selectCanary(devices: readonly string[], sha256: string, permill
     .sort(compareIds);
 }
 
+/**
+ * The devices an `agent.model` canary command makes canaries when committed among `devices` (the
+ * members of its block), as every device computes it; null for another action, or args the machine
+ * rejects. For the operator's tools: send names them, since the devices' acks do not.
+ */
+export function canaryOfCommand(args: Readonly<Record<string, unknown>>, devices: readonly string[]): string[] | null {
+  let c: ModelCommand;
+  try {
+    c = parseModelArgs(args);
+  } catch {
+    return null;
+  }
+  return c.action === 'canary' && c.sha256 !== null && devices.length > 0 ? selectCanary(devices, c.sha256, c.canaryPermille) : null;
+}
+
 export type ModelOutcome = { readonly ok: true; readonly rollout: ModelRollout } | { readonly ok: false; readonly reason: string };
 
 const same = (v: ModelVersion | null, c: ModelCommand): boolean => v !== null && v.version === c.version && (c.sha256 === null || v.sha256 === c.sha256);

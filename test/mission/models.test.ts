@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyBlock, initialMissionState } from '../../runtime/mission/machine.js';
-import { assignedModel, selectCanary } from '../../runtime/mission/models.js';
+import { assignedModel, canaryOfCommand, selectCanary } from '../../runtime/mission/models.js';
 import type { ApplyResult, Decision, MissionBlock, MissionCommand, MissionState } from '../../runtime/mission/types.js';
 
 const devices = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
@@ -116,5 +116,18 @@ describe('agent.model rollout', () => {
       }),
       { seed: 7, numRuns: 200 },
     );
+  });
+});
+
+describe('canaryOfCommand (what murmurctl send names)', () => {
+  it('is the canary set every device computes for a canary command, and null for anything else', () => {
+    const args = { action: 'canary', model: 'hazard-detect', version: '1.1.0', sha256: sha, canaryFraction: 0.1 };
+    expect(canaryOfCommand(args, devices)).toEqual(selectCanary(devices, sha, 100));
+    expect(canaryOfCommand(args, devices)).toHaveLength(4);
+    // The machine's own choice: exactly those devices run the new version.
+    const s = run(initialMissionState(), model(args)).state;
+    expect(devices.filter((d) => versionOn(s, d) === '1.1.0')).toEqual(canaryOfCommand(args, devices));
+    expect(canaryOfCommand({ ...args, action: 'promote' }, devices)).toBeNull();
+    expect(canaryOfCommand({ ...args, sha256: 'not hex' }, devices)).toBeNull();
   });
 });
