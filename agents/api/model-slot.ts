@@ -58,8 +58,9 @@ export class ModelSlot {
    *  switch to it (undefined: none, the rules), to go back to if it fails in use. */
   private loaded: CommittedModel | null | undefined;
   private fallback: CommittedModel | null | undefined;
-  /** The assignment refused in use (its key), and why: it is not loaded again while it stays assigned. */
-  private rejected: { readonly key: string; readonly reason: string } | null = null;
+  /** The assignment refused in use (its key), why, and what runs instead (the assignment before it):
+   *  it is not loaded again while it stays assigned. */
+  private rejected: { readonly key: string; readonly reason: string; readonly instead: CommittedModel | null | undefined } | null = null;
   private runsSinceSwitch = 0;
   private nonFiniteInRow = 0;
   private slowInRow = 0;
@@ -81,7 +82,7 @@ export class ModelSlot {
     }
     if (this.rejected !== null) {
       // Refused in use: what ran before it runs (loaded again after a restart released it).
-      if (!this.inference) await this.load(this.fallback, nowMs);
+      if (!this.inference) await this.load(this.rejected.instead, nowMs);
       this.refusal = this.rejected.reason;
       return;
     }
@@ -140,7 +141,7 @@ export class ModelSlot {
     const ref = this.ref;
     if (!ref || this.loaded === undefined) return;
     const back = this.fallback;
-    this.rejected = { key: keyOf(this.loaded), reason: `model ${this.o.name} ${ref.version} refused: ${why}` };
+    this.rejected = { key: keyOf(this.loaded), reason: `model ${this.o.name} ${ref.version} refused: ${why}`, instead: back };
     await this.inference?.release();
     this.inference = undefined;
     this.ref = undefined;

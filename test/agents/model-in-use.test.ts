@@ -52,6 +52,20 @@ describe('a model that fails in use', () => {
     await slot.release();
   });
 
+  it('after an agent restart the model that runs instead is still the one before the refused one, not the shipped one', async () => {
+    const stable = writeModelVersion(join(dir, '2.1.0'), 'telemetry-anomaly', '2.1.0');
+    const nan = writeModelBytes(join(dir, '2.5.1-nan'), 'telemetry-anomaly', '2.5.1-nan', denseChainModel({ name: 'telemetry-anomaly', version: '2.5.1-nan', inputs: telemetryFeatureCount, hidden: 8, layers: 0, outputs: 3, firstWeight: 3e38 }));
+    const slot = new ModelSlot({ ...common, probeRows: [new Float32Array(telemetryFeatureCount)] });
+    await slot.ensure(ref('2.1.0', stable), 0);
+    await slot.ensure(ref('2.5.1-nan', nan), 100);
+    for (let i = 0; i < 3; i++) await slot.run(typicalRow);
+    expect({ model: slot.model()?.version, refused: slot.refused() !== null }).toEqual({ model: '2.1.0', refused: true });
+    await slot.release(); // the agent restarts
+    await slot.ensure(ref('2.5.1-nan', nan), 200);
+    expect({ model: slot.model()?.version, refused: slot.refused() !== null }).toEqual({ model: '2.1.0', refused: true });
+    await slot.release();
+  });
+
   /** loadInference, but runs of the model in `slowBytes` take `slowMs` in the engine (as a worker
    *  reports), the others 1 ms; `reported` counts the slow runs it reported. */
   const timedLoad = (slowBytes: Uint8Array, slowMs: number, reported = { slow: 0 }) => async (o: InferenceOptions): Promise<Inference> => {
