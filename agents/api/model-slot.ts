@@ -60,7 +60,7 @@ export class ModelSlot {
   private fallback: CommittedModel | null | undefined;
   /** The assignment refused in use (its key), why, and what runs instead (the assignment before it):
    *  it is not loaded again while it stays assigned. */
-  private rejected: { readonly key: string; readonly reason: string; readonly instead: CommittedModel | null | undefined } | null = null;
+  private rejected: { readonly key: string; readonly reason: string; readonly instead: CommittedModel | null | 'rules' } | null = null;
   private runsSinceSwitch = 0;
   private nonFiniteInRow = 0;
   private slowInRow = 0;
@@ -82,7 +82,7 @@ export class ModelSlot {
     }
     if (this.rejected !== null) {
       // Refused in use: what ran before it runs (loaded again after a restart released it).
-      if (!this.inference) await this.load(this.rejected.instead, nowMs);
+      if (!this.inference) await this.runInstead(this.rejected.instead, nowMs);
       this.refusal = this.rejected.reason;
       return;
     }
@@ -135,21 +135,27 @@ export class ModelSlot {
 
   /**
    * The running model failed in use (`why`): refused for as long as it stays assigned, and the one
-   * that ran before it loaded again (the rules if none did).
+   * that ran before it loaded again (the shipped model if none did; the rules if the shipped model is
+   * the one refused).
    */
   private async refuseInUse(why: string): Promise<void> {
     const ref = this.ref;
     if (!ref || this.loaded === undefined) return;
-    const back = this.fallback;
-    this.rejected = { key: keyOf(this.loaded), reason: `model ${this.o.name} ${ref.version} refused: ${why}`, instead: back };
+    const instead = this.fallback !== undefined ? this.fallback : this.loaded === null ? 'rules' : null;
+    this.rejected = { key: keyOf(this.loaded), reason: `model ${this.o.name} ${ref.version} refused: ${why}`, instead };
     await this.inference?.release();
     this.inference = undefined;
     this.ref = undefined;
     this.loaded = undefined;
-    this.fallback = undefined;
-    await this.load(back, this.triedAtMs);
-    this.fallback = undefined; // nothing older to go back to: the one it returned to failing leaves the rules
+    await this.runInstead(instead, this.triedAtMs);
+    this.fallback = undefined; // nothing older to go back to
     this.refusal = this.rejected.reason;
+  }
+
+  private async runInstead(instead: CommittedModel | null | 'rules', nowMs: number): Promise<void> {
+    if (instead !== 'rules') return this.load(instead, nowMs);
+    this.inference = await (this.o.load ?? loadInference)({ ...this.base(), modelBytes: undefined });
+    this.ref = undefined;
   }
 
   private base(): Omit<InferenceOptions, 'modelBytes'> {

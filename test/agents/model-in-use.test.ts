@@ -66,6 +66,18 @@ describe('a model that fails in use', () => {
     await slot.release();
   });
 
+  it('a shipped model refused in use, with nothing before it, leaves the rules', async () => {
+    const shippedDir = join(dir, 'shipped');
+    writeModelBytes(join(shippedDir, 'telemetry-anomaly'), 'telemetry-anomaly', '2.0.0', denseChainModel({ name: 'telemetry-anomaly', version: '2.0.0', inputs: telemetryFeatureCount, hidden: 8, layers: 0, outputs: 3, firstWeight: 3e38 }));
+    const slot = new ModelSlot({ ...common, shippedDir, probeRows: [new Float32Array(telemetryFeatureCount)] });
+    await slot.ensure(null, 0);
+    expect(slot.engine()).toBe('pure-ts');
+    for (let i = 0; i < 3; i++) expect(await slot.run(typicalRow)).toBeNull();
+    expect({ engine: slot.engine(), model: slot.model(), refused: slot.refused() }).toEqual({ engine: 'rules', model: undefined, refused: 'model telemetry-anomaly 2.0.0 refused: 3 runs in a row gave non-finite outputs (NaN or infinite)' });
+    expect((await slot.run(typicalRow))?.every(Number.isFinite)).toBe(true);
+    await slot.release();
+  });
+
   /** loadInference, but runs of the model in `slowBytes` take `slowMs` in the engine (as a worker
    *  reports), the others 1 ms; `reported` counts the slow runs it reported. */
   const timedLoad = (slowBytes: Uint8Array, slowMs: number, reported = { slow: 0 }) => async (o: InferenceOptions): Promise<Inference> => {
