@@ -74,7 +74,7 @@ describe('pure-ts on a device', () => {
     const hazard = agents.status().find((a) => a.name === 'hazard-detect');
     await agents.stop(Date.now());
     expect(hazard?.modelRefused).toMatch(/hazard-detect 9\.0\.0-slow refused: .*19\d{7} multiply-adds a row, more than the 1000000/);
-    expect(gapMs).toBeLessThan(250); // generous: timers on a shared 2-core machine
+    expect(gapMs).toBeLessThan(400); // generous (timers on a shared 2-core machine); on the main thread it was 1.5 s
   });
 
   it('a long pure-ts run goes to the worker: the main thread keeps its timers', async () => {
