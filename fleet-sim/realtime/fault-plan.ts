@@ -36,7 +36,7 @@ export class FaultPlan {
   reach(from: number, to: number): { cut: boolean; loss: number } {
     const t = this.now();
     const active = <F extends { at: number; until: number }>(xs: readonly F[]): F[] => xs.filter((f) => f.at <= t && t < f.until);
-    // As in the deterministic network: the latest partition in force decides; nodes it does not list reach everyone.
+    // The partition in force (the parser refuses two at once); nodes it does not list reach everyone.
     const p = active(this.partitions).at(-1);
     let cut = false;
     if (p) {

@@ -116,6 +116,8 @@ export class FleetProcs {
   operatorPassword = '';
   brokerUrl = '';
   private broker: EmbeddedBroker | null = null;
+  /** Settles when the last broker stopped has let its port go. */
+  private brokerStopped: Promise<void> = Promise.resolve();
   private credentials: BrokerCredential[] = [];
   private brokerPort = 0;
   /** The log files of devices run as their own processes (processLogs), by id. */
@@ -258,18 +260,29 @@ export class FleetProcs {
     return this.o.brokerUrl === null;
   }
 
+  /** Starts the embedded broker, once: while it runs this does nothing (a second broker on its port
+   *  ended the run in "internal error: listen EADDRINUSE"), and after a stop it waits for the port. */
   async startBroker(): Promise<void> {
-    this.broker = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials, ...(this.o.forward ? { forward: this.o.forward } : {}) });
-    await this.broker.start();
-    this.brokerPort = this.broker.port;
-    this.brokerUrl = this.broker.url;
+    if (this.broker !== null) return;
+    await this.brokerStopped;
+    if (this.broker !== null) return; // another start came first while the port was being let go
+    const b = new EmbeddedBroker({ port: this.brokerPort, credentials: this.credentials, ...(this.o.forward ? { forward: this.o.forward } : {}) });
+    this.broker = b;
+    await b.start().catch((e: unknown) => {
+      this.broker = null;
+      throw e;
+    });
+    this.brokerPort = b.port;
+    this.brokerUrl = b.url;
   }
 
-  /** Stops the embedded broker (a broker outage); its port is kept for the restart. */
+  /** Stops the embedded broker (a broker outage), once; its port is kept for the restart. */
   async stopBroker(): Promise<void> {
     const b = this.broker;
+    if (b === null) return this.brokerStopped;
     this.broker = null;
-    await b?.stop();
+    this.brokerStopped = b.stop();
+    await this.brokerStopped;
   }
 
   /** Whether the embedded broker is running (false while a scenario's outage has it stopped). */

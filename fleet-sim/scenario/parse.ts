@@ -161,6 +161,24 @@ function downAndUp(faults: readonly Fault[]): void {
   }
 }
 
+/** Windows of one kind must not overlap or meet: the simulator keeps one partition, one set of one-way
+ *  cuts, one broker state and one loss override, and ends it when any window of that kind ends (the
+ *  outer of two nested partitions ended with the inner one), while real time kept the latest partition
+ *  and crashed on a second broker outage ("listen EADDRINUSE"). Meeting windows raced at the shared time. */
+function oneWindowAtATime(faults: readonly Fault[]): void {
+  const names: Partial<Record<Fault['kind'], string>> = { partition: 'partition', 'one-way': 'one-way partition', 'broker-down': 'broker outage', loss: 'loss window' };
+  const s = (ms: number): string => `${ms / 1000}s`;
+  faults.forEach((b, j) => {
+    if (!('until' in b) || names[b.kind] === undefined) return;
+    faults.forEach((a, i) => {
+      if (i === j || a.kind !== b.kind || !('until' in a)) return;
+      // Each pair is reported once, naming the one that starts later (or comes later in the file).
+      const later = b.at > a.at || (b.at === a.at && j > i);
+      if (later && b.at <= a.until) fail(`faults[${j}]`, `${names[b.kind]} from ${s(b.at)} until ${s(b.until)} overlaps faults[${i}] (${names[a.kind]} from ${s(a.at)} until ${s(a.until)}); one ${names[b.kind]} at a time: start it after ${s(a.until)}`);
+    });
+  });
+}
+
 const positive = (ms: number, field: string, why: string): number => (ms > 0 ? ms : fail(field, `must be more than 0 (${why})`));
 
 /** "20/s" or a bare number per second, more than 0 and at most `max`. */
@@ -298,6 +316,7 @@ export function parseScenario(text: string): Scenario {
     if (x.kind === 'restart' && x.node === 'crashed' && !crashBefore) fail(`faults[${i}].restart`, 'is "crashed" but no crash fault comes before it');
   });
   downAndUp(faults);
+  oneWindowAtATime(faults);
   work.forEach((w, i) => (w.kind === 'rate' ? late(w.from, `workload[${i}].from`) : late(w.at, `workload[${i}].at`)));
   // A rate past the end sends nothing after it: the count the report compares against would be unsaid.
   work.forEach((w, i) => void (w.kind === 'rate' && w.to > durationMs && fail(`workload[${i}].to`, `is ${w.to} ms, after the end of the scenario (duration ${durationMs} ms)`)));
