@@ -56,12 +56,14 @@ export interface FlightReport {
   replans: number;
 }
 
-/** The survey area of the scenario's first mission.survey command, if any. */
+/** The survey area of the scenario's first mission.survey command, if any. Fewer than 3 corners is no
+ *  area (the parser refuses it; a scenario built in code reached the coverage grid's assert): the
+ *  mission machine rejects that command. */
 export function surveyAreaOf(s: Scenario): PointNe[] | null {
   for (const w of s.workload) {
     if (w.kind !== 'once' || w.command !== 'mission.survey') continue;
     const area = w.args.area;
-    if (Array.isArray(area) && area.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number'))) return area as PointNe[];
+    if (Array.isArray(area) && area.length >= 3 && area.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number'))) return area as PointNe[];
   }
   return null;
 }

@@ -4,6 +4,8 @@
 import { parseDocument } from 'yaml';
 import { defaultConsensusConfig } from '../../runtime/consensus/types.js';
 import { limits } from '../../runtime/lib/limits.js';
+import { ArgError, pointsArg } from '../../runtime/mission/args.js';
+import { missionLimits } from '../../runtime/mission/commands.js';
 import { decodeCbor, encodeCbor } from '../../runtime/wire/cbor.js';
 import { commandTypePattern, encodeCommandBody, parseCommandBody } from '../../runtime/wire/command.js';
 import { kinds } from '../../runtime/wire/kinds.js';
@@ -238,7 +240,21 @@ function workload(v: unknown, i: number, count: number): Workload {
   } catch (e) {
     fail(`${f}.command`, `the wire would refuse it: ${(e as Error).message}`);
   }
+  if (type === 'mission.survey') surveyArea(args, `${f}.command.area`);
   return { kind: 'once', at, command: type, args };
+}
+
+/** A survey's area, as the mission machine reads it (runtime/mission/commands.ts): fleet-sim reads it
+ *  too, for the coverage it reports, and an area of two corners ended the run in "internal error". */
+function surveyArea(args: Record<string, unknown>, field: string): void {
+  try {
+    pointsArg(args, 'area', 3, missionLimits.polygonVerticesMax);
+  } catch (e) {
+    if (!(e instanceof ArgError)) throw e;
+    // "args.area[2] must be two numbers ...": the machine's words, with the scenario's field name.
+    const m = /^args\.area(\[\d+\])? (.*)$/.exec(e.message);
+    fail(`${field}${m?.[1] ?? ''}`, m?.[2] ?? e.message);
+  }
 }
 
 /** The Byzantine behaviours that sign two different votes at one height and round (sim/byzantine.ts,
@@ -246,7 +262,8 @@ function workload(v: unknown, i: number, count: number): Workload {
 const evidenceBehaviors: readonly string[] = ['equivocate', 'twins', 'amnesia'];
 
 /** A key written with no value (`duration:`) is YAML's null: it ran with the default, unsaid. Command
- *  arguments are the mission machine's to judge, as on a device. */
+ *  arguments are the mission machine's to judge, as on a device (but a survey's area, which fleet-sim
+ *  reads too: surveyArea). */
 function noEmptyValues(v: unknown, path: string): void {
   if (v === null) fail(path, 'has no value: give one, or leave the key out for its default');
   if (/^workload\[\d+\]\.command$/.test(path)) return;

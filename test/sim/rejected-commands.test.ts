@@ -23,7 +23,7 @@ validators: 4
 followers: 1
 workload:
   - { at: 1s, command: foo.bar }
-  - { at: 2s, command: { type: mission.survey, area: 5 } }
+  - { at: 2s, command: { type: mission.survey, area: [[0, 0], [100, 100], [0, 100], [100, 0]] } }
   - { from: 500ms, to: 3500ms, rate: 5/s, command: noop }
 expect: { safety: true }
 `;
@@ -37,7 +37,7 @@ describe('commands committed as rejected (deterministic mode)', () => {
     const [unknown, survey] = r.liveness.rejections;
     expect(r.liveness.rejections).toHaveLength(2);
     expect(unknown).toMatchObject({ type: 'foo.bar', reason: expect.stringMatching(/^unknown command type "foo\.bar"; known: abort,/) });
-    expect(survey).toMatchObject({ type: 'mission.survey', reason: expect.stringMatching(/^args\.area must be /) });
+    expect(survey).toMatchObject({ type: 'mission.survey', reason: expect.stringMatching(/^args\.area crosses itself/) });
     expect(survey?.height).toBeGreaterThan(unknown?.height ?? Infinity);
     // The HTML timeline learns them from the flight layer's notes: the same heights and reasons.
     const notes = world?.flight?.layer.notes ?? [];
@@ -73,7 +73,7 @@ describe('commands committed as rejected (deterministic mode)', () => {
     ]);
     expect(run.code, run.stderr).toBe(0);
     expect(start.code, start.stderr).toBe(0);
-    const said = '(2 rejected: foo.bar: unknown command type "foo.bar", mission.survey: args.area must be a list of 3 to 64 [north, east] points in metres)';
+    const said = '(2 rejected: foo.bar: unknown command type "foo.bar", mission.survey: args.area crosses itself: the edge from point 1 to point 2 crosses the edge from point 3 to point 4)';
     expect(run.stdout).toMatch(/^rejected seed 3: ok \(heights \d+, commands (\d+)\/\1 /);
     expect(run.stdout).toContain(said);
     expect(start.stdout).toMatch(new RegExp(`commits +\\d+ heights, (\\d+)/\\1 commands ${said.replace(/[()[\].]/g, '\\$&')}, `));
