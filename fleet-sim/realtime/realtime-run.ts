@@ -16,6 +16,7 @@ import { redactBrokerUrl } from '../../runtime/links/broker-url.js';
 import { closeMqtt, loginRefused } from '../../runtime/links/mqtt-connect.js';
 import { withinMs } from '../../runtime/lib/within.js';
 import { controlTopics, type DecisionJson, type StatusJson } from '../../runtime/device/control-topics.js';
+import { fleetPrefix } from '../../runtime/links/mqtt-topics.js';
 import { toHex } from '../../runtime/lib/bytes.js';
 import { rateTimes, type Scenario } from '../scenario/scenario.js';
 import { surveyAreaOf } from '../report/observe-world.js';
@@ -79,6 +80,8 @@ export interface RealtimeOptions {
   readonly processes: boolean;
   readonly observer: RunObserver;
   readonly log?: (line: string) => void;
+  /** The fleet's name; default a new one per run (newFleetName). */
+  readonly fleet?: string;
   /** Where the devices running in this process log (see FleetProcsOptions.deviceLog). */
   readonly deviceLog?: string;
   /** Where each device run as its own process keeps its log (see FleetProcsOptions.processLogs). */
@@ -102,6 +105,8 @@ export interface RealtimeReport {
   simulatedMs: number;
   wallMs: number;
   broker: string;
+  /** The fleet name this run gave its devices (its topics are murmur/v1/<fleet>/...). */
+  fleet: string;
   nodes: { validators: number; followers: number; byzantine: number[]; crashed: number[] };
   safety: { ok: boolean; violations: { property: string; atMs: number; detail: string }[] };
   /** commandsRejected and rejections: from the outcome and reason of the devices' decision logs. */
@@ -146,7 +151,10 @@ export interface RealtimeReport {
   hil: HilReport[];
 }
 
-const fleetName = 'fleetsim';
+/** Each real-time run's own fleet name, so its MQTT topics are its own: every run was `fleetsim`, and a
+ *  second run on one Mosquitto read the first one's retained decision logs and reported a false
+ *  agreement violation (and an interrupted run the earlier run's height count). */
+export const newFleetName = (): string => `fleetsim-${randomBytes(4).toString('hex')}`;
 const startBatch = 4;
 /** How long fleet-sim waits for the broker to acknowledge its subscription (SUBACK). */
 const subscribeWaitMs = 10_000;
@@ -172,6 +180,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
   let t0 = performance.now();
   const now = (): number => Math.round(performance.now() - t0);
   const plan = new FaultPlan(s, now);
+  const fleetName = o.fleet ?? newFleetName();
   const indexOfId = new Map(Array.from({ length: s.validators + s.followers }, (_, i) => [FleetProcs.idOf(i, s.validators), i]));
   // Twins (FleetProcs.twin), as in deterministic mode: the original hears the first half of the other
   // validators (rounded up), its twin the rest; followers' traffic reaches both.
@@ -299,7 +308,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
     await hil?.start();
     await fleet.setup();
     stopIfInterrupted();
-    log(`real-time fleet: ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${redactBrokerUrl(fleet.brokerUrl)}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
+    log(`real-time fleet ${fleet.fleet} (topics ${fleetPrefix(fleet.fleet)}/#): ${fleet.devices.length} devices ${o.processes ? 'as murmur processes' : 'in this process'} on ${redactBrokerUrl(fleet.brokerUrl)}${fleet.embedded ? ' (embedded aedes)' : ''}${hil ? `, nodes [${s.hil?.nodes.join(', ')}] flying the simulated flight controller over MAVLink on ptys` : ''}${s.radio ? `, each with a serial radio at ${s.radio.baud} baud over socat ptys (range ${s.radio.rangeM} m, loss ${s.radio.loss})` : ''}`);
     const crowded = o.processes ? processesNote(fleet.devices.length, availableParallelism()) : null;
     if (crowded) log(crowded);
     if (!fleet.embedded && plan.hasLinkFaults) {
@@ -361,7 +370,13 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       }
       return Math.max(0, index.get(best?.proposer ?? '') ?? 0);
     };
-    client.on('message', (topic, payload) => {
+    /** Topics a message came on live (not as a retained one on subscribing). */
+    const live = new Set<string>();
+    client.on('message', (topic, payload, packet) => {
+      // On an external broker a retained message may be an earlier run's (were this fleet name drawn
+      // again): the checker cannot tell, so it reads a topic from its first live message on.
+      if (!packet.retain) live.add(topic);
+      else if (!fleet.embedded && !live.has(topic)) return;
       let doc: unknown;
       try {
         doc = JSON.parse(payload.toString('utf8'));
@@ -722,6 +737,7 @@ export async function realtimeRun(s: Scenario, o: RealtimeOptions): Promise<Real
       simulatedMs: endedMs,
       wallMs: Math.round(performance.now() - wallStart),
       broker: fleet.brokerUrl,
+      fleet: fleet.fleet,
       nodes: { validators: s.validators, followers: s.followers, byzantine: [...new Set([...[...byzantine.entries()].filter(([, b]) => b.behavior !== null).map(([i]) => i), ...forgot])].sort((a, b) => a - b), crashed: [...crashed].sort((a, b) => a - b) },
       safety: { ok: violations.length === 0, violations },
       liveness: { heights: lastHeight, commandsSubmitted: sentAt.size, commandsCommitted: committedAt.size, commandsRejected: rejections.count, rejections: [...rejections.first], maxStallMs: maxStall },

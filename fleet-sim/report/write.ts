@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, exitCodes } from '../../runtime/cli/kit.js';
+import { fleetPrefix } from '../../runtime/links/mqtt-topics.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { renderReportHtml } from './html.js';
 import { rejectedText, type CommandRejection } from './rejections.js';
@@ -46,6 +47,8 @@ export function writeReport(dir: string, report: { scenario: string; seed: numbe
 interface SummaryFields {
   scenario: string;
   mode?: string;
+  /** A real-time run's fleet name (its MQTT topics). */
+  fleet?: string;
   seed: number;
   simulatedMs: number;
   wallMs: number;
@@ -95,6 +98,7 @@ const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n 
 export function formatSummary(r: SummaryFields): string {
   const rows: [string, string][] = [
     ['scenario', `${r.scenario} (seed ${r.seed}), ${counted(r.nodes.validators, 'validator')} + ${counted(r.nodes.followers, 'follower')}`],
+    ...(r.fleet !== undefined ? [['fleet', `${r.fleet} (its topics: ${fleetPrefix(r.fleet)}/#)`] as [string, string]] : []),
     ['time', `${(r.simulatedMs / 1000).toFixed(1)} s simulated in ${(r.wallMs / 1000).toFixed(1)} s`],
     ['safety', r.safety.ok ? (r.mode === 'realtime' ? 'ok: every device reported the same block hash for each committed decision' : 'ok: no two honest nodes disagreed, every certificate verified') : `VIOLATED: ${r.safety.violations[0]?.property}: ${r.safety.violations[0]?.detail}`],
     ['commits', `${r.liveness.heights} heights, ${r.liveness.commandsCommitted}/${r.liveness.commandsSubmitted} commands${rejectedText(r.liveness.commandsRejected, r.liveness.rejections)}, ${r.throughput.commandsPerSec}/s`],
