@@ -9,6 +9,8 @@
   // Frames kept for scrubbing, thinned as the recorder thins them (fleet-sim/report/recorder.ts,
   // limits.recordingFrameSamplesMax): live frames come ten a second for as long as the run lasts.
   const frameSamplesMax = 400000;
+  /** How long a live page waits for its event stream to open before it says why it may not. */
+  const streamWaitMs = 3000;
   const keep = { periodMs: 200, lastAt: -Infinity, last: null, lastKept: true };
 
   const $ = (id) => doc.getElementById(id);
@@ -276,9 +278,16 @@
     setScrubber(false);
     const live = new root.EventSource('/events');
     source = live;
+    let opened = false;
     live.onopen = () => {
+      opened = true;
       if (!state.run) $('status').textContent = 'connected';
     };
+    // A browser opens at most 6 connections to one host over HTTP/1.1 and each live page holds one:
+    // a 7th page's stream waits, unsaid, until another page of this host is closed.
+    root.setTimeout(() => {
+      if (!opened && live.readyState === 0) $('status').textContent = 'waiting for a connection (the browser allows 6 per host)';
+    }, streamWaitMs);
     live.onmessage = (m) => receive(JSON.parse(m.data));
     live.addEventListener('dropped', (m) => noteDropped(JSON.parse(m.data).count, true));
     live.addEventListener('close', () => live.close());
