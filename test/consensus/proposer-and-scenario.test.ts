@@ -57,10 +57,10 @@ describe('scenario files', () => {
   for (const [text, re] of bad) it(`refuses ${JSON.stringify(text.split('\n')[1])}`, () => expect(() => parseScenario(text)).toThrow(re));
 
   it('parses the DESIGN.md example fields', () => {
-    const s = parseScenario('name: leader-crash\nseed: 7\nduration: 60s\nvalidators: 4\nfaults:\n  - { at: 10s, crash: proposer }\n  - { at: 15s, broker: down, until: 25s }\nworkload:\n  - { from: 1s, to: 55s, rate: 20/s, command: noop }\n  - { at: 2s, command: { type: mission.survey, area: [[0, 0], [0, 400]] } }\nexpect: { safety: true, committedFraction: 0.99, maxStall: 5s }\n');
+    const s = parseScenario('name: leader-crash\nseed: 7\nduration: 60s\nvalidators: 4\nfaults:\n  - { at: 10s, crash: proposer }\n  - { at: 15s, broker: down, until: 25s }\nworkload:\n  - { from: 1s, to: 55s, rate: 20/s, command: noop }\n  - { at: 2s, command: { type: mission.survey, area: [[0, 0], [0, 400], [400, 400], [400, 0]] } }\nexpect: { safety: true, committedFraction: 0.99, maxStall: 5s }\n');
     expect(s.durationMs).toBe(60_000);
     expect(s.faults[0]).toEqual({ at: 10_000, kind: 'crash', node: 'proposer' });
-    expect(s.workload[1]).toEqual({ kind: 'once', at: 2_000, command: 'mission.survey', args: { area: [[0, 0], [0, 400]] } });
+    expect(s.workload[1]).toEqual({ kind: 'once', at: 2_000, command: 'mission.survey', args: { area: [[0, 0], [0, 400], [400, 400], [400, 0]] } });
     expect(s.expect.maxStallMs).toBe(5_000);
     expect(s.radio).toBeUndefined();
   });
