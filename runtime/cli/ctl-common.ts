@@ -14,7 +14,10 @@ import { readManifestFile } from './manifest-file.js';
 import { describeStall } from '../consensus/stall.js';
 import type { StatusJson } from '../device/control-topics.js';
 import { toHex } from '../lib/bytes.js';
-import type { FollowedManifest } from '../manifest/successors.js';
+import { followManifests, type FollowedManifest } from '../manifest/successors.js';
+import { decodeManifestProofs } from '../device/manifest-proofs.js';
+import type { BlockProof } from '../wire/proof.js';
+import type { Result } from '../lib/result.js';
 
 export const commonOptions = {
   broker: { type: 'string' },
@@ -192,4 +195,35 @@ export function followedLine(chain: readonly FollowedManifest[], path: string, t
   const from = (chain[0] as FollowedManifest).manifest.body.epoch;
   const n = chain.length - 1;
   return `the fleet's manifest is epoch ${newest.manifest.body.epoch} (${toHex(newest.manifest.hash).slice(0, 16)}), newer than --manifest ${path} (epoch ${from}): followed through ${n} committed change${n > 1 ? 's' : ''}, each proven by its block's certificate (the last at height ${newest.committedAt}); ${then}`;
+}
+
+/** Proofs of manifest changes kept (each device publishes at most 16, mostly the same blocks). */
+const changeProofsMax = 256;
+
+/**
+ * The proofs of manifest changes that devices publish retained (node/<node>/manifests), collected from
+ * their payloads by block, and the chain of manifests they lead to from the operator's copy
+ * (runtime/manifest/successors.ts). What send and status follow an older --manifest with.
+ */
+export class ManifestChanges {
+  private readonly proofs = new Map<string, BlockProof>();
+
+  constructor(
+    private readonly copy: Manifest,
+    private readonly verifier: Verifier,
+  ) {}
+
+  /** Adds a payload's proofs; true when one of them was new (each device publishes mostly the same). */
+  add(payload: Uint8Array): boolean {
+    const d = decodeManifestProofs(payload);
+    if (!d.ok) return false;
+    const before = this.proofs.size;
+    for (const p of d.value.proofs) if (this.proofs.size < changeProofsMax) this.proofs.set(toHex(p.block.hash), p);
+    return this.proofs.size > before;
+  }
+
+  /** The chain from the copy, or why the proofs make none (two manifests of one epoch). */
+  follow(): Result<FollowedManifest[]> {
+    return followManifests(this.copy, [...this.proofs.values()], this.verifier);
+  }
 }

@@ -24,15 +24,14 @@ import { controlTopics, type StatusJson } from '../device/control-topics.js';
 import { redactBrokerUrl } from '../links/broker-url.js';
 import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, ManifestChanges, loadManifest, openAck, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, parse, printable, printJson, signalExitCode } from './kit.js';
 import { readStatus } from './ctl-documents.js';
 import { defaultOutbox, Outbox } from './outbox.js';
 import { writeOutputFile } from './output-file.js';
 import { textManifestProblem } from './manifest-file.js';
 import { manifestChangeRisks } from '../manifest/change-risks.js';
-import { followManifests, manifestOfBlock, type FollowedManifest } from '../manifest/successors.js';
-import { decodeManifestProofs } from '../device/manifest-proofs.js';
+import { copyOnly, manifestOfBlock, type FollowedManifest } from '../manifest/successors.js';
 import { membersOf } from '../device/mission-adapter.js';
 import { canaryOfCommand } from '../mission/models.js';
 
@@ -353,7 +352,6 @@ const connectWaitMs = 5_000;
  *  replay: devices publish the proof as they commit, before any refusal of a later copy. */
 const replayGraceMs = 2_000;
 const proofsMax = 64; // proofs of distinct blocks kept while waiting for the decision; oldest forgotten
-const changeProofsMax = 256; // proofs of manifest changes kept (each device publishes at most 16)
 
 /** The argument that names some of the drones, by command type: what a bare id after TYPE meant. */
 const dronesArgOf: Readonly<Record<string, string>> = { rtl: 'nodes', land: 'nodes', 'mission.goto': 'node', 'mission.survey': 'drones', formation: 'drones' };
@@ -451,17 +449,13 @@ export async function sendCommand(argv: string[]): Promise<number> {
   // Devices publish, retained, the proofs of the blocks that changed the fleet manifest: followed from
   // the copy with keys it trusts (runtime/manifest/successors.ts), a newer manifest in force replaces it
   // below (whose word counts, which keys sign acks). Before, such a fleet's commits were `unverified`.
-  const changeProofs = new Map<string, BlockProof>(); // by block hash; bounded by changeProofsMax
-  let chain: readonly FollowedManifest[] = [{ manifest, committedAt: 0, fromHeight: 0 }];
+  const changes = new ManifestChanges(loaded.manifest, verifier);
+  let chain: readonly FollowedManifest[] = copyOnly(manifest);
   /** Why the proofs heard do not make a chain (two manifests of one epoch), or null. */
   let chainProblem: string | null = null;
   const followChanges = (payload: Uint8Array): void => {
-    const d = decodeManifestProofs(payload);
-    if (!d.ok) return;
-    const before = changeProofs.size;
-    for (const p of d.value.proofs) if (changeProofs.size < changeProofsMax) changeProofs.set(toHex(p.block.hash), p);
-    if (changeProofs.size === before) return; // the same proofs another device published: nothing new to follow
-    const f = followManifests(loaded.manifest, [...changeProofs.values()], verifier);
+    if (!changes.add(payload)) return; // nothing new to follow
+    const f = changes.follow();
     if (!f.ok) return void (chainProblem = f.error);
     chain = f.value;
     const newest = chain[chain.length - 1] as FollowedManifest;

@@ -7,14 +7,11 @@ import { closeMqtt } from '../links/mqtt-connect.js';
 import { withinMs } from '../lib/within.js';
 import { controlTopics, type AgentStatusJson, type DecisionJson } from '../device/control-topics.js';
 import { readLog, readStatus, type ReadStatus } from './ctl-documents.js';
-import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
+import { brokerUrl, closeBoundMs, commonHelp, commonOptions, connect, followedLine, loadManifest, ManifestChanges, otherEpochLine, parseDuration, stallLine, timeoutMsMax } from './ctl-common.js';
 import { CliError, exitCodes, noStrayArguments, parse, printable, printJson } from './kit.js';
-import { initCrypto, type Verifier } from '../crypto/sodium.js';
-import { toHex } from '../lib/bytes.js';
+import { initCrypto } from '../crypto/sodium.js';
 import type { Manifest } from '../manifest/manifest.js';
-import { followManifests, type FollowedManifest } from '../manifest/successors.js';
-import { decodeManifestProofs } from '../device/manifest-proofs.js';
-import type { BlockProof } from '../wire/proof.js';
+import { copyOnly, type FollowedManifest } from '../manifest/successors.js';
 
 const viewExitCodes = `Exit codes: 0 ok, 2 usage, 4 timeout (no device answered), 5 broker unreachable. With --json, a
 failure that ends the command (a bad flag, the broker unreachable) is one JSON object on stdout too:
@@ -83,18 +80,6 @@ async function collect(url: string, topics: readonly string[], ms: number): Prom
   return got;
 }
 
-/** The manifests the proofs in `got` (devices' retained node/<node>/manifests) lead to from `copy`. */
-function followedChain(copy: Manifest, got: ReadonlyMap<string, Buffer>, isManifests: (topic: string) => boolean, verifier: Verifier): readonly FollowedManifest[] {
-  const proofs = new Map<string, BlockProof>();
-  for (const [t, payload] of got) {
-    if (!isManifests(t)) continue;
-    const d = decodeManifestProofs(new Uint8Array(payload));
-    if (d.ok) for (const p of d.value.proofs) proofs.set(toHex(p.block.hash), p);
-  }
-  const f = followManifests(copy, [...proofs.values()], verifier);
-  return f.ok ? f.value : [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
-}
-
 /** `rows` in columns; a cell is anything a document held (a number, a string), said as String() says it,
  *  its control characters escaped (a device's text reaches every operator's terminal). */
 function table(rows: unknown[][]): string {
@@ -140,7 +125,10 @@ export async function viewCommand(verb: 'status' | 'watch' | 'log', argv: string
   if (verb === 'status') {
     const got = await collect(url, [topics.statusAll, topics.manifestsAll], waitMs);
     // A copy older than the fleet's: the changes the devices' proofs lead to give the members in force.
-    const chain = followedChain(manifest, got, (t) => topics.isManifests(t), loaded.verifier);
+    const changes = new ManifestChanges(manifest, loaded.verifier);
+    for (const [t, payload] of got) if (topics.isManifests(t)) changes.add(new Uint8Array(payload));
+    const followed = changes.follow();
+    const chain = followed.ok ? followed.value : copyOnly(manifest);
     if (chain.length > 1) {
       manifest = (chain[chain.length - 1] as FollowedManifest).manifest;
       devices = devicesOf(manifest);

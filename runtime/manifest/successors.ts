@@ -26,6 +26,11 @@ export interface FollowedManifest {
 
 const short = (h: Uint8Array): string => toHex(h).slice(0, 16);
 
+/** The chain before any change is followed: the copy alone. */
+export function copyOnly(copy: Manifest): FollowedManifest[] {
+  return [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
+}
+
 /**
  * The chain of manifests from `copy` on, as far as `proofs` prove it: the copy first, then each
  * manifest a certified block committed, in the order the chain took them. A block proves a successor
@@ -41,7 +46,7 @@ const short = (h: Uint8Array): string => toHex(h).slice(0, 16);
  */
 export function followManifests(copy: Manifest, proofs: readonly BlockProof[], verifier: Verifier): Result<FollowedManifest[]> {
   const fleet = copy.body.fleet;
-  const chain: FollowedManifest[] = [{ manifest: copy, committedAt: 0, fromHeight: 0 }];
+  const chain = copyOnly(copy);
   // Each proof is checked at most once against each manifest (a verify is ~100 µs per signature).
   const checked = new Map<string, boolean>();
   const certified = (p: BlockProof, m: Manifest): boolean => {
